@@ -1,0 +1,26 @@
+"""cyclegan: unpaired image-to-image translation (CycleGAN) and neural style transfer in PyTorch.
+
+For use in your own code:
+
+    import cyclegan
+    G = cyclegan.load_generator("runs/h2z", "AtoB")        # a run folder or a checkpoint file
+    zebra = cyclegan.translate(G, PIL.Image.open("horse.jpg"))
+"""
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Lazy, so `import cyclegan` (and the CLI's --help) does not pay for importing torch.
+    if name == "load_generator":
+        from .checkpoint import load_generator
+
+        return load_generator
+    if name == "translate":
+        from .translate import translate
+
+        return translate
+    raise AttributeError(f"module 'cyclegan' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "load_generator", "translate"]

@@ -1,0 +1,119 @@
+"""The one checkpoint file: atomic save, safe load, and rebuilding the generators from it.
+
+A checkpoint is a dict of tensors and plain Python values only, so it loads with
+`torch.load(..., weights_only=True)`: a file crafted to run code when unpickled is refused.
+Inference imports nothing from training.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from .errors import CycleGANError
+
+FORMAT = "cyclegan-checkpoint"
+CHECKPOINT_NAME = "checkpoint.pt"
+Direction = Literal["AtoB", "BtoA"]
+GENERATOR_FOR = {"AtoB": "G", "BtoA": "F"}  # G: X -> Y (A -> B), F: Y -> X
+
+
+def save_atomic(obj: Any, path: str | Path) -> None:
+    """torch.save to a temporary file in the same folder, fsync, then rename over `path`.
+
+    A crash or Ctrl-C mid-write leaves the previous checkpoint intact.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def checkpoint_path(path: str | Path) -> Path:
+    """A run folder means its `checkpoint.pt`; a file means itself."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT_NAME
+    if not path.is_file():
+        raise CycleGANError(f"checkpoint not found: {path} (give a run folder or a checkpoint file)")
+    return path
+
+
+def load_file(path: str | Path) -> Any:
+    """Load a .pt/.pth file with weights_only=True (tensors and plain data only), on the CPU."""
+    path = checkpoint_path(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise CycleGANError(
+            f"refusing to load {path}: it holds objects other than tensors and plain data, which could run "
+            f"code when loaded ({first[:120]}); only load checkpoints you trust the origin of"
+        ) from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CycleGANError(f"cannot read checkpoint {path}: {first[:200]} (is the file complete?)") from None
+
+
+def _is_zip(path: Path) -> bool:
+    return zipfile.is_zipfile(path)  # mmap needs the zip format (torch >= 1.6 files)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A full training checkpoint written by `cyclegan train`, checked to be one."""
+    ckpt = load_file(path)
+    if not (isinstance(ckpt, dict) and ckpt.get("format") == FORMAT):
+        raise CycleGANError(f"{checkpoint_path(path)} is not a cyclegan training checkpoint")
+    return ckpt
+
+
+def build_models(cfg) -> dict[str, nn.Module]:
+    """The four networks of a config: G (A->B), F (B->A), D_X (judges A), D_Y (judges B)."""
+    from .models import build_discriminator, build_generator
+
+    return {
+        "G": build_generator(cfg.model),
+        "F": build_generator(cfg.model),
+        "D_X": build_discriminator(cfg.model),
+        "D_Y": build_discriminator(cfg.model),
+    }
+
+
+def load_generator(
+    path: str | Path, direction: Direction = "AtoB", *, device: str | torch.device = "cpu"
+) -> nn.Module:
+    """The generator for `direction` from a run folder or checkpoint file, in eval mode on `device`.
+
+    The module maps (B, 3, H, W) in [-1, 1] to the same shape in [-1, 1]; H and W must be multiples of
+    its `size_multiple` attribute (`cyclegan.translate` pads and crops for you).
+    """
+    from .config import config_from_dict
+    from .models import build_generator
+
+    if direction not in GENERATOR_FOR:
+        raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
+    ckpt = load_file(path)
+    if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
+        cfg = config_from_dict(ckpt["config"], source=str(checkpoint_path(path)))
+        net = build_generator(cfg.model)
+        net.load_state_dict(ckpt["models"][GENERATOR_FOR[direction]])
+    else:
+        raise CycleGANError(
+            f"{checkpoint_path(path)} is not a cyclegan checkpoint (expected a file written by `cyclegan train`)"
+        )
+    return net.to(device).eval().requires_grad_(False)

@@ -1,0 +1,163 @@
+"""The `cyclegan` command: thin subcommands that parse, call the library and print.
+
+Heavy imports (torch) happen inside the subcommands, so `cyclegan --help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import types
+import typing
+from collections.abc import Callable
+
+from . import __version__
+from .errors import CycleGANError
+
+# --- shared option helpers -----------------------------------------------------------------------------
+
+
+def add_config_options(p: argparse.ArgumentParser) -> None:
+    """One flag per config field (see cyclegan.config), defaulting to 'not given' so presets can apply."""
+    from .config import PRESETS, SECTIONS
+
+    for section, cls in SECTIONS.items():
+        group = p.add_argument_group(f"{section} options")
+        hints = typing.get_type_hints(cls)
+        for f in cls.__dataclass_fields__.values():
+            tp = hints[f.name]
+            flag = "--" + f.name.replace("_", "-")
+            per_preset = {name: pre[f.name] for name, pre in PRESETS.items() if f.name in pre}
+            default = f"default: {f.default}" + "".join(f", {n}: {v}" for n, v in per_preset.items())
+            help_text = f"{f.metadata['help']} ({default})"
+            if tp is bool:
+                group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
+                continue
+            kwargs: dict = {"default": argparse.SUPPRESS, "help": help_text, "dest": f.name}
+            optional = typing.get_origin(tp) in (typing.Union, types.UnionType)
+            base = next(a for a in typing.get_args(tp) if a is not type(None)) if optional else tp
+            if typing.get_origin(base) is typing.Literal:
+                kwargs["choices"] = typing.get_args(base)
+            elif base in (int, float):
+                kwargs["type"] = base
+                kwargs["metavar"] = "N" if base is int else "X"
+            else:
+                kwargs["metavar"] = "PATH" if f.name in ("data", "domain_a", "domain_b", "out") else "S"
+            group.add_argument(flag, **kwargs)
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+
+
+# --- train ----------------------------------------------------------------------------------------------
+
+
+def register_train(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a CycleGAN on two folders of images",
+        description="Train CycleGAN. Options come from the preset, then --config FILE, then flags. "
+        "Example: cyclegan train --data ROOT --out runs/h2z --preset paper --epochs 200",
+    )
+    p.add_argument("--preset", choices=["paper", "seed"], help="architecture and training defaults (default: paper)")
+    p.add_argument("--config", metavar="FILE", help="YAML or JSON file of options (flat names or sections)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to log.jsonl)")
+    add_config_options(p)
+    p.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .config import option_fields, read_config_file
+    from .train import prepare_config, train
+
+    overrides = read_config_file(args.config) if args.config else {}
+    overrides.update({k: v for k, v in vars(args).items() if k in option_fields()})
+    if args.preset:
+        overrides["preset"] = args.preset
+    cfg, ckpt = prepare_config(overrides, resume=args.resume, out=overrides.get("out"))
+    train(cfg, ckpt=ckpt, progress=not args.no_progress)
+    return 0
+
+
+# --- translate ------------------------------------------------------------------------------------------
+
+
+def register_translate(sub) -> None:
+    p = sub.add_parser(
+        "translate",
+        help="translate images with a trained generator",
+        description="Translate files, folders and globs. Each output keeps the input's file stem and size. "
+        "Example: cyclegan translate --checkpoint runs/h2z --direction AtoB --out out/ photos/ more/*.jpg",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or globs")
+    p.add_argument("--checkpoint", required=True, metavar="RUN_OR_FILE", help="a run folder or checkpoint file")
+    p.add_argument("--direction", choices=["AtoB", "BtoA"], default="AtoB", help="AtoB uses G, BtoA uses F (default: AtoB)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
+    p.add_argument("--size", type=int, metavar="N", help="resize so the longer side is N first (default: keep size)")
+    p.add_argument("--batch-size", type=int, default=4, metavar="N", help="images of equal size per batch (default: 4)")
+    p.add_argument("--ext", default="png", choices=["png", "jpg", "webp", "tif"], help="output format (default: png)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_device(p)
+    p.set_defaults(func=run_translate)
+
+
+def run_translate(args: argparse.Namespace) -> int:
+    from .checkpoint import load_generator
+    from .train.loop import resolve_device
+    from .translate import translate_files
+
+    if args.size is not None and args.size <= 0:
+        raise CycleGANError("option '--size' must be positive")
+    if args.batch_size <= 0:
+        raise CycleGANError("option '--batch-size' must be positive")
+    net = load_generator(args.checkpoint, args.direction, device=resolve_device(args.device))
+    written, errors = translate_files(
+        net, args.inputs, args.out, size=args.size, batch_size=args.batch_size, ext=args.ext,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    for line in errors:
+        print(f"error: {line}", file=sys.stderr)
+    print(f"wrote {len(written)} image(s) to {args.out}")
+    if errors:
+        print(f"error: {len(errors)} input(s) could not be translated (listed above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+# --- entry point ----------------------------------------------------------------------------------------
+
+# Subcommand name -> function adding its parser. Explicit, so a missing one fails loudly.
+COMMANDS: dict[str, Callable] = {
+    "train": register_train,
+    "translate": register_translate,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cyclegan",
+        description="Unpaired image-to-image translation (CycleGAN) and neural style transfer.",
+    )
+    parser.add_argument("--version", action="version", version=f"cyclegan {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for register in COMMANDS.values():
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args) or 0
+    except CycleGANError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

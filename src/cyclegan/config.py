@@ -1,0 +1,285 @@
+"""Typed configuration: one definition per option, presets, config files and flag overrides.
+
+Every option is a field of one of three frozen dataclasses, with its help text in the field's metadata.
+The command line (`cyclegan train --help`), `--config FILE` and the `config.json` saved in each run are
+all generated from, and checked against, these fields. Precedence: field default < preset < file < flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import CycleGANError
+
+
+def opt(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    generator: Literal["resnet", "seed"] = opt("resnet", "generator architecture")
+    discriminator: Literal["patchgan", "seed"] = opt("patchgan", "discriminator architecture")
+    ngf: int = opt(64, "base channels of the generators")
+    ndf: int = opt(64, "base channels of the discriminators")
+    n_blocks: int | None = opt(None, "residual blocks per generator (paper: 9 at >= 256 px, else 6)")
+    d_layers: int = opt(3, "stride-2 conv layers per discriminator (3 gives the 70x70 PatchGAN)")
+    norm: Literal["instance", "batch", "none"] = opt("instance", "normalisation layers")
+    dropout: float = opt(0.0, "dropout probability inside the residual blocks")
+    init: Literal["normal", "default"] = opt("normal", "weight init: normal N(0, init_gain) or PyTorch's default")
+    init_gain: float = opt(0.02, "standard deviation of the normal init")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    data: str | None = opt(None, "dataset root holding trainA, trainB (and testA, testB for samples)")
+    domain_a: str | None = opt(None, "folder of domain A (X) training images, instead of --data")
+    domain_b: str | None = opt(None, "folder of domain B (Y) training images, instead of --data")
+    size: int = opt(256, "training crop size in pixels")
+    load_scale: float = opt(286 / 256, "images are resized to size * load_scale before the random crop")
+    flip: bool = opt(True, "random horizontal flips")
+    skip_bad_images: bool = opt(False, "skip unreadable images with a warning instead of stopping")
+    num_workers: int = opt(-1, "data loading processes (-1: choose from the CPU count)")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    out: str | None = opt(None, "run folder: checkpoint, config, logs and samples go here")
+    steps: int | None = opt(None, "total training steps (iterations), counting steps already done")
+    epochs: int | None = opt(None, "total epochs (passes over the larger domain), instead of --steps")
+    batch_size: int = opt(1, "images per domain per step")
+    lr: float = opt(2e-4, "Adam learning rate")
+    beta1: float = opt(0.5, "Adam beta1")
+    beta2: float = opt(0.999, "Adam beta2")
+    gan_loss: Literal["lsgan", "vanilla"] = opt("lsgan", "adversarial loss: least squares or cross-entropy")
+    lambda_cycle: float = opt(10.0, "weight of the cycle-consistency L1 loss")
+    lambda_identity: float = opt(0.5, "identity loss weight, relative to lambda_cycle (0 turns it off)")
+    d_loss_weight: float = opt(0.5, "factor on the discriminator loss (the paper halves it)")
+    pool_size: int = opt(50, "generated images kept per discriminator (0: no pool)")
+    lr_decay_fraction: float = opt(0.5, "final fraction of the steps over which the LR decays linearly to 0")
+    seed: int = opt(0, "random seed for init, data order, augmentation and the image pool")
+    device: str = opt("auto", "auto, cpu, cuda, cuda:N or mps")
+    log_every: int = opt(50, "log losses every N steps")
+    sample_every: int = opt(500, "write a sample grid every N steps (0: only at the end)")
+    checkpoint_every: int = opt(500, "write the checkpoint every N steps (0: only at the end)")
+    num_samples: int = opt(4, "fixed test images per direction in the sample grids")
+
+
+SECTIONS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole resolved configuration of a run, saved as `config.json` and inside the checkpoint."""
+
+    preset: str = "paper"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The CycleGAN paper / the widely used reference implementation.
+    "paper": {},
+    # The classic tutorial's small model: 128 px, batch 16, BatchNorm, no pool, no decay, no identity.
+    "seed": {
+        "generator": "seed",
+        "discriminator": "seed",
+        "n_blocks": 6,
+        "d_layers": 4,
+        "norm": "batch",
+        "init": "default",
+        "size": 128,
+        "load_scale": 1.0,
+        "batch_size": 16,
+        "lambda_identity": 0.0,
+        "d_loss_weight": 1.0,
+        "pool_size": 0,
+        "lr_decay_fraction": 0.0,
+    },
+}
+
+# Options that may change when a run is resumed; the rest would make the checkpoint a different model.
+RESUMABLE = {
+    "data", "domain_a", "domain_b", "skip_bad_images", "num_workers", "out", "steps", "epochs", "device",
+    "log_every", "sample_every", "checkpoint_every",
+}  # fmt: skip
+
+
+def option_fields() -> dict[str, tuple[str, dataclasses.Field]]:
+    """Every option by its flat name: name -> (section, field). Names are unique across sections."""
+    out: dict[str, tuple[str, dataclasses.Field]] = {}
+    for section, cls in SECTIONS.items():
+        for f in fields(cls):
+            out[f.name] = (section, f)
+    return out
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is Literal:
+        return " | ".join(map(repr, typing.get_args(tp)))
+    args = typing.get_args(tp)
+    if args:
+        return " | ".join(_type_name(a) for a in args)
+    return "null" if tp is type(None) else tp.__name__
+
+
+def coerce(name: str, value: Any, tp: Any) -> Any:
+    """Check `value` against the annotation `tp`; raise a one-line error naming the option otherwise."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        if value in typing.get_args(tp):
+            return value
+    elif origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            try:
+                return coerce(name, value, arg)
+            except CycleGANError:
+                pass
+    elif tp is type(None):
+        if value is None:
+            return None
+    elif tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    raise CycleGANError(f"option '{name}': expected {_type_name(tp)}, got {value!r}")
+
+
+def _field_types() -> dict[str, Any]:
+    hints: dict[str, Any] = {}
+    for cls in SECTIONS.values():
+        hints.update(typing.get_type_hints(cls))
+    return hints
+
+
+def flatten(d: dict[str, Any], *, source: str) -> dict[str, Any]:
+    """Accept flat keys (`lr: 1e-4`) or sections (`train: {lr: 1e-4}`); reject unknown keys by name."""
+    known = option_fields()
+    flat: dict[str, Any] = {}
+    for key, value in d.items():
+        if key in SECTIONS and isinstance(value, dict):
+            for k, v in value.items():
+                if k not in known or known[k][0] != key:
+                    raise CycleGANError(f"{source}: unknown option '{key}.{k}'")
+                flat[k] = v
+        elif key == "preset":
+            flat[key] = value
+        elif key in known:
+            flat[key] = value
+        else:
+            raise CycleGANError(f"{source}: unknown option '{key}' (see `cyclegan train --help`)")
+    return flat
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON config file into flat options (not yet type-checked)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise CycleGANError(f"cannot read config file {path}: {e.strerror}") from None
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as e:  # both parsers' errors carry the line number
+        raise CycleGANError(f"config file {path} is not valid {path.suffix[1:].upper() or 'YAML'}: {e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise CycleGANError(f"config file {path}: expected a mapping of option names to values")
+    return flatten(data, source=str(path))
+
+
+def resolve(
+    overrides: dict[str, Any] | None = None,
+    *,
+    preset: str | None = None,
+    base: Config | None = None,
+    source: str = "option",
+) -> Config:
+    """Build a checked `Config`: `base` (or the preset's defaults), then `overrides` (flat option names)."""
+    overrides = dict(overrides or {})
+    preset = overrides.pop("preset", None) or preset or (base.preset if base else "paper")
+    if preset not in PRESETS:
+        raise CycleGANError(f"unknown preset '{preset}'; choose one of: {', '.join(PRESETS)}")
+    values: dict[str, Any] = {}
+    if base is None:
+        values.update(PRESETS[preset])
+    else:
+        for section in SECTIONS:
+            values.update(dataclasses.asdict(getattr(base, section)))
+    hints = _field_types()
+    known = option_fields()
+    for key, value in overrides.items():
+        if key not in known:
+            raise CycleGANError(f"unknown {source} '{key}'")
+        values[key] = coerce(key, value, hints[key])
+    sections = {
+        name: cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+        for name, cls in SECTIONS.items()
+    }
+    cfg = Config(preset=preset, **sections)
+    return validate(cfg)
+
+
+def validate(cfg: Config) -> Config:
+    """Fill derived defaults and reject values that are well-typed but unusable."""
+    m, d, t = cfg.model, cfg.data, cfg.train
+    if m.n_blocks is None:  # the paper: 9 blocks at 256 px and above, 6 below
+        m = dataclasses.replace(m, n_blocks=9 if d.size >= 256 else 6)
+    positive = {
+        "ngf": m.ngf, "ndf": m.ndf, "size": d.size, "batch_size": t.batch_size, "lr": t.lr,
+        "d_layers": m.d_layers, "log_every": t.log_every,
+    }  # fmt: skip
+    for name, value in positive.items():
+        if value <= 0:
+            raise CycleGANError(f"option '{name}' must be positive, got {value}")
+    non_negative = {
+        "n_blocks": m.n_blocks, "lambda_cycle": t.lambda_cycle, "lambda_identity": t.lambda_identity,
+        "pool_size": t.pool_size, "sample_every": t.sample_every, "checkpoint_every": t.checkpoint_every,
+        "num_samples": t.num_samples, "d_loss_weight": t.d_loss_weight,
+    }  # fmt: skip
+    for name, value in non_negative.items():
+        if value < 0:
+            raise CycleGANError(f"option '{name}' must be >= 0, got {value}")
+    for name, value in (("steps", t.steps), ("epochs", t.epochs)):
+        if value is not None and value <= 0:
+            raise CycleGANError(f"option '{name}' must be positive, got {value}")
+    if not 0 <= m.dropout < 1:
+        raise CycleGANError(f"option 'dropout' must be in [0, 1), got {m.dropout}")
+    if not 0 <= t.lr_decay_fraction <= 1:
+        raise CycleGANError(f"option 'lr_decay_fraction' must be in [0, 1], got {t.lr_decay_fraction}")
+    if d.load_scale < 1:
+        raise CycleGANError(f"option 'load_scale' must be >= 1 (resize, then crop), got {d.load_scale}")
+    multiple = 8 if m.generator == "seed" else 4
+    if d.size % multiple:
+        raise CycleGANError(f"option 'size' must be a multiple of {multiple} for the {m.generator} generator")
+    return dataclasses.replace(cfg, model=m)
+
+
+def config_from_dict(d: dict[str, Any], *, source: str) -> Config:
+    """Rebuild a Config saved with `Config.to_dict()` (as in a checkpoint), checking every key."""
+    flat = flatten(d, source=source)
+    return resolve(flat, source=f"{source} option")

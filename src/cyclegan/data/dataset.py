@@ -1,0 +1,93 @@
+"""The unpaired training set, sampled as a pure function of (seed, sample index).
+
+Each domain gets its own seeded permutation per epoch and each sample its own seeded crop and flip, so a
+run that resumes at step s sees exactly the images and augmentations an uninterrupted run would, with
+any number of loader workers (or processes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+from torchvision.transforms.v2 import InterpolationMode
+from torchvision.transforms.v2 import functional as TF
+
+from .io import read_image, to_tensor
+
+
+def mix_seed(*parts: int) -> int:
+    """A 63-bit seed from several integers (SplitMix64-style mixing)."""
+    h = 0x9E3779B97F4A7C15
+    for p in parts:
+        h = (h ^ (p & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9 & 0xFFFFFFFFFFFFFFFF
+        h ^= h >> 31
+    return h & 0x7FFFFFFFFFFFFFFF
+
+
+def train_transform(im, *, size: int, load_size: int, flip: bool, gen: torch.Generator) -> torch.Tensor:
+    """Resize to load_size x load_size, random crop size x size, random h-flip -> (3, size, size) in [-1, 1]."""
+    im = TF.resize(im, [load_size, load_size], interpolation=InterpolationMode.BICUBIC)
+    top, left = (int(v) for v in torch.randint(0, load_size - size + 1, (2,), generator=gen))
+    im = TF.crop(im, top, left, size, size)
+    if flip and torch.rand((), generator=gen) < 0.5:
+        im = TF.hflip(im)
+    return to_tensor(im)
+
+
+def eval_transform(im, *, size: int) -> torch.Tensor:
+    """Resize to size x size (no crop, no flip) -> (3, size, size) in [-1, 1]."""
+    return to_tensor(TF.resize(im, [size, size], interpolation=InterpolationMode.BICUBIC))
+
+
+@dataclass
+class UnpairedTrainSet(Dataset):
+    """Item g (a global sample index, counting across epochs) is a pair (x from A, y from B), unpaired.
+
+    One epoch is `steps_per_epoch * batch_size` samples, enough to see every image of the larger domain;
+    the smaller domain is drawn from repeated permutations of its own.
+    """
+
+    files_a: list[Path]
+    files_b: list[Path]
+    size: int
+    load_size: int
+    flip: bool
+    seed: int
+    batch_size: int
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(max(len(self.files_a), len(self.files_b)) / self.batch_size)
+
+    @property
+    def samples_per_epoch(self) -> int:
+        return self.steps_per_epoch * self.batch_size
+
+    def __len__(self) -> int:  # addressable by any global index; the sampler decides which
+        return 2**62
+
+    def _index(self, domain: int, g: int) -> int:
+        n = len(self.files_a if domain == 0 else self.files_b)
+        epoch, i = divmod(g, self.samples_per_epoch)
+        cache = self.__dict__.setdefault("_perm_cache", {})
+        key = (domain, epoch)
+        if key not in cache:
+            gen = torch.Generator().manual_seed(mix_seed(self.seed, domain, epoch))
+            reps = math.ceil(self.samples_per_epoch / n)
+            if len(cache) > 4:  # only the current epoch (and a neighbour) is ever needed
+                cache.clear()
+            cache[key] = torch.cat([torch.randperm(n, generator=gen) for _ in range(reps)]).tolist()
+        return cache[key][i]
+
+    def _load(self, domain: int, g: int) -> torch.Tensor:
+        files = self.files_a if domain == 0 else self.files_b
+        gen = torch.Generator().manual_seed(mix_seed(self.seed, 2 + domain, g))
+        im = read_image(files[self._index(domain, g)])
+        return train_transform(im, size=self.size, load_size=self.load_size, flip=self.flip, gen=gen)
+
+    def __getitem__(self, g: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._load(0, g), self._load(1, g)

@@ -1,0 +1,59 @@
+"""Generators and discriminators by name. Pure `nn.Module`s: no devices, files or optimizers here."""
+
+from collections.abc import Callable
+
+from torch import nn
+
+from ..config import ModelConfig
+from .patchgan import PatchGANDiscriminator
+from .resnet import ResnetGenerator
+from .seed import SeedDiscriminator, SeedGenerator
+
+GENERATORS: dict[str, Callable[[ModelConfig], nn.Module]] = {
+    "resnet": lambda c: ResnetGenerator(ngf=c.ngf, n_blocks=c.n_blocks, norm=c.norm, dropout=c.dropout),
+    "seed": lambda c: SeedGenerator(ngf=c.ngf, n_blocks=c.n_blocks, norm=c.norm, dropout=c.dropout),
+}
+DISCRIMINATORS: dict[str, Callable[[ModelConfig], nn.Module]] = {
+    "patchgan": lambda c: PatchGANDiscriminator(ndf=c.ndf, n_layers=c.d_layers, norm=c.norm),
+    "seed": lambda c: SeedDiscriminator(ndf=c.ndf, n_layers=c.d_layers, norm=c.norm),
+}
+
+
+def init_weights(net: nn.Module, *, kind: str, gain: float) -> nn.Module:
+    """`normal`: conv weights N(0, gain), norm weights N(1, gain), biases 0 (the paper); `default`: PyTorch's."""
+    if kind == "default":
+        return net
+    if kind != "normal":
+        raise ValueError(f"unknown init {kind!r}")
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d)) and m.weight is not None:
+            nn.init.normal_(m.weight, 1.0, gain)
+            nn.init.zeros_(m.bias)
+    return net
+
+
+def build_generator(cfg: ModelConfig) -> nn.Module:
+    """A generator (B, 3, H, W) -> (B, 3, H, W), values in [-1, 1]; H, W multiples of `size_multiple`."""
+    return init_weights(GENERATORS[cfg.generator](cfg), kind=cfg.init, gain=cfg.init_gain)
+
+
+def build_discriminator(cfg: ModelConfig) -> nn.Module:
+    """A patch discriminator (B, 3, H, W) in [-1, 1] -> (B, 1, h, w) raw scores."""
+    return init_weights(DISCRIMINATORS[cfg.discriminator](cfg), kind=cfg.init, gain=cfg.init_gain)
+
+
+__all__ = [
+    "GENERATORS",
+    "DISCRIMINATORS",
+    "build_generator",
+    "build_discriminator",
+    "init_weights",
+    "ResnetGenerator",
+    "PatchGANDiscriminator",
+    "SeedGenerator",
+    "SeedDiscriminator",
+]

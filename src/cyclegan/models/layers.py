@@ -1,0 +1,23 @@
+"""Building blocks shared by the generators and discriminators."""
+
+from typing import Literal
+
+from torch import nn
+
+Norm = Literal["instance", "batch", "none"]
+
+
+def norm_layer(kind: Norm, channels: int) -> nn.Module:
+    """InstanceNorm without affine parameters (as the paper), BatchNorm, or nothing."""
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {kind!r}; expected instance, batch or none")
+
+
+def uses_bias(kind: Norm) -> bool:
+    # BatchNorm's shift makes a conv bias redundant; InstanceNorm without affine needs it.
+    return kind != "batch"

@@ -1,0 +1,170 @@
+"""The CycleGAN objective and its three updates: D_X, D_Y, then G and F together.
+
+Notation as in the paper: G maps X (domain A) to Y (domain B), F maps Y back to X; D_X tells real X
+from F(y), D_Y tells real Y from G(x).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..checkpoint import build_models
+from ..config import Config
+from ..losses import adversarial_loss, cycle_loss, identity_loss
+from .pool import ImagePool
+
+
+@dataclass
+class Outputs:
+    """Every generator output of one iteration, computed once (B, 3, H, W) in [-1, 1]."""
+
+    fake_y: torch.Tensor  # G(x)
+    rec_x: torch.Tensor  # F(G(x))
+    fake_x: torch.Tensor  # F(y)
+    rec_y: torch.Tensor  # G(F(y))
+    idt_y: torch.Tensor | None  # G(y), only with the identity loss
+    idt_x: torch.Tensor | None  # F(x)
+
+
+def linear_decay(total_steps: int, decay_fraction: float):
+    """LR factor per step: 1 for the first steps, then linearly to 0 over the last `decay_fraction`."""
+    decay_steps = round(total_steps * decay_fraction)
+    start = total_steps - decay_steps
+
+    def factor(step: int) -> float:
+        if step < start or decay_steps == 0:
+            return 1.0
+        return max(0.0, (total_steps - step) / decay_steps)
+
+    return factor
+
+
+class CycleGANTrainer:
+    """Owns the four networks, three optimizers (G+F, D_X, D_Y), their schedules and the image pools."""
+
+    def __init__(self, cfg: Config, *, total_steps: int, device: torch.device):
+        self.cfg = cfg
+        t = cfg.train
+        self.device = device
+        torch.manual_seed(t.seed)  # the weight init depends on the seed only
+        nets = {k: v.to(device) for k, v in build_models(cfg).items()}
+        self.G, self.F, self.D_X, self.D_Y = nets["G"], nets["F"], nets["D_X"], nets["D_Y"]
+        betas = (t.beta1, t.beta2)
+        # One Adam over G and F (one summed loss); Adam is per parameter, so separate D optimizers
+        # are the same as one over both and let D_X and D_Y update one after the other.
+        self.opt_G = torch.optim.Adam([*self.G.parameters(), *self.F.parameters()], lr=t.lr, betas=betas)
+        self.opt_D_X = torch.optim.Adam(self.D_X.parameters(), lr=t.lr, betas=betas)
+        self.opt_D_Y = torch.optim.Adam(self.D_Y.parameters(), lr=t.lr, betas=betas)
+        self.set_total_steps(total_steps)
+        self.pool_X = ImagePool(t.pool_size, seed=t.seed + 1)  # history of F(y) for D_X
+        self.pool_Y = ImagePool(t.pool_size, seed=t.seed + 2)  # history of G(x) for D_Y
+
+    @property
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"G": self.opt_G, "D_X": self.opt_D_X, "D_Y": self.opt_D_Y}
+
+    @property
+    def networks(self) -> dict[str, nn.Module]:
+        return {"G": self.G, "F": self.F, "D_X": self.D_X, "D_Y": self.D_Y}
+
+    def set_total_steps(self, total_steps: int) -> None:
+        """(Re)build the LR schedules for a run of `total_steps`; their position comes from state."""
+        factor = linear_decay(total_steps, self.cfg.train.lr_decay_fraction)
+        states = [s.state_dict() for s in getattr(self, "schedulers", {}).values()]
+        self.schedulers = {
+            k: torch.optim.lr_scheduler.LambdaLR(opt, factor) for k, opt in self.optimizers.items()
+        }
+        for sched, state in zip(self.schedulers.values(), states):
+            sched.load_state_dict(state)
+            for group, base_lr in zip(sched.optimizer.param_groups, sched.base_lrs):
+                group["lr"] = base_lr * factor(sched.last_epoch)  # the new schedule, from this step
+
+    # --- one iteration --------------------------------------------------------------------------------
+
+    def generate(self, x: torch.Tensor, y: torch.Tensor) -> Outputs:
+        """All generator outputs for real batches x (B, 3, H, W) from A and y from B, in [-1, 1]."""
+        fake_y = self.G(x)
+        fake_x = self.F(y)
+        with_idt = self.cfg.train.lambda_identity > 0
+        return Outputs(
+            fake_y=fake_y,
+            rec_x=self.F(fake_y),
+            fake_x=fake_x,
+            rec_y=self.G(fake_x),
+            idt_y=self.G(y) if with_idt else None,
+            idt_x=self.F(x) if with_idt else None,
+        )
+
+    def _update_D(self, D: nn.Module, opt: torch.optim.Optimizer, real, fake) -> torch.Tensor:
+        kind = self.cfg.train.gan_loss
+        loss = (adversarial_loss(D(real), True, kind) + adversarial_loss(D(fake), False, kind)) * (
+            self.cfg.train.d_loss_weight
+        )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    def update_D_X(self, x: torch.Tensor, out: Outputs) -> torch.Tensor:
+        """One step of D_X: real x against F(y) drawn through the pool (detached: G and F get no grad)."""
+        return self._update_D(self.D_X, self.opt_D_X, x, self.pool_X.query(out.fake_x.detach()))
+
+    def update_D_Y(self, y: torch.Tensor, out: Outputs) -> torch.Tensor:
+        """One step of D_Y: real y against G(x) drawn through the pool."""
+        return self._update_D(self.D_Y, self.opt_D_Y, y, self.pool_Y.query(out.fake_y.detach()))
+
+    def update_G(self, x: torch.Tensor, y: torch.Tensor, out: Outputs) -> dict[str, torch.Tensor]:
+        """One step of G and F together on adversarial + lambda_cycle * (cycle + lambda_identity * identity)."""
+        t = self.cfg.train
+        for D in (self.D_X, self.D_Y):  # no parameter grads for D from the generators' loss
+            D.requires_grad_(False)
+        losses = {
+            "G_adv": adversarial_loss(self.D_Y(out.fake_y), True, t.gan_loss),
+            "F_adv": adversarial_loss(self.D_X(out.fake_x), True, t.gan_loss),
+            "cycle_x": cycle_loss(out.rec_x, x),
+            "cycle_y": cycle_loss(out.rec_y, y),
+        }
+        total = losses["G_adv"] + losses["F_adv"] + t.lambda_cycle * (losses["cycle_x"] + losses["cycle_y"])
+        if out.idt_y is not None:
+            losses["idt_y"] = identity_loss(out.idt_y, y)
+            losses["idt_x"] = identity_loss(out.idt_x, x)
+            total = total + t.lambda_cycle * t.lambda_identity * (losses["idt_y"] + losses["idt_x"])
+        self.opt_G.zero_grad(set_to_none=True)
+        total.backward()
+        self.opt_G.step()
+        for D in (self.D_X, self.D_Y):
+            D.requires_grad_(True)
+        losses["G_total"] = total
+        return {k: v.detach() for k, v in losses.items()}
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One training iteration; returns the losses as 0-d tensors (still on the device: no sync)."""
+        out = self.generate(x, y)
+        losses = {"D_X": self.update_D_X(x, out), "D_Y": self.update_D_Y(y, out)}
+        losses.update(self.update_G(x, y, out))
+        for sched in self.schedulers.values():
+            sched.step()
+        return losses
+
+    # --- state ----------------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {
+            "models": {k: v.state_dict() for k, v in self.networks.items()},
+            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
+            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
+            "pools": {"X": self.pool_X.state_dict(), "Y": self.pool_Y.state_dict()},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        for k, net in self.networks.items():
+            net.load_state_dict(state["models"][k])
+        for k, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][k])
+        for k, sched in self.schedulers.items():
+            sched.load_state_dict(state["schedulers"][k])
+        self.pool_X.load_state_dict(state["pools"]["X"], device=self.device)
+        self.pool_Y.load_state_dict(state["pools"]["Y"], device=self.device)

@@ -1,0 +1,280 @@
+"""The training loop: data, device, progress, logs, sample grids, checkpoints, Ctrl-C and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from .. import __version__
+from ..checkpoint import CHECKPOINT_NAME, FORMAT, load_checkpoint, save_atomic
+from ..config import RESUMABLE, Config, config_from_dict, resolve
+from ..data import UnpairedTrainSet, check_images, eval_transform, list_images, read_image
+from ..errors import CycleGANError
+from ..report import save_grid
+from .cyclegan import CycleGANTrainer
+
+
+def resolve_device(name: str) -> torch.device:
+    """auto: CUDA if present, else MPS, else CPU; an unavailable explicit device is a one-line error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise CycleGANError(f"option 'device': unknown device {name!r} (use auto, cpu, cuda, cuda:N or mps)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CycleGANError("option 'device': CUDA was asked for but this PyTorch sees no CUDA GPU")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise CycleGANError("option 'device': MPS was asked for but is not available here")
+    return device
+
+
+def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
+    """(trainA, trainB, testA or None, testB or None) from --data ROOT or --domain-a/--domain-b."""
+    d = cfg.data
+    if d.domain_a or d.domain_b:
+        if not (d.domain_a and d.domain_b):
+            raise CycleGANError("give both --domain-a and --domain-b (or --data ROOT)")
+        return Path(d.domain_a), Path(d.domain_b), None, None
+    if not d.data:
+        raise CycleGANError("no training data: give --data ROOT (with trainA, trainB) or --domain-a and --domain-b")
+    root = Path(d.data)
+    if not root.is_dir():
+        raise CycleGANError(f"option 'data': folder {root} does not exist")
+    test_a, test_b = root / "testA", root / "testB"
+    return root / "trainA", root / "trainB", test_a if test_a.is_dir() else None, test_b if test_b.is_dir() else None
+
+
+def worker_init(_: int) -> None:
+    # Ctrl-C goes to the whole process group: only the main process handles it (and saves).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class StopRequest:
+    """Turns the first SIGINT/SIGTERM into a graceful stop after the current step; a second Ctrl-C aborts."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
+        tqdm.write(f"\n{signal.Signals(signum).name} received: saving the checkpoint after this step...")
+
+    def __enter__(self) -> StopRequest:
+        for s in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[s] = signal.signal(s, self._handle)
+            except ValueError:  # not the main thread (e.g. inside a notebook worker): no handler
+                pass
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _sample_batch(files: list[Path], n: int, size: int) -> torch.Tensor:
+    """The first n images (sorted names) resized to size x size: the same every time."""
+    return torch.stack([eval_transform(read_image(p), size=size) for p in files[:n]])
+
+
+@torch.no_grad()
+def write_samples(trainer: CycleGANTrainer, xs: torch.Tensor, ys: torch.Tensor, path: Path) -> Path:
+    """Rows: x | G(x) | F(G(x)) for each fixed A image, then y | F(y) | G(F(y)) for each B image."""
+    nets = (trainer.G, trainer.F)
+    modes = [n.training for n in nets]
+    for n in nets:
+        n.eval()
+    dev = trainer.device
+    x, y = xs.to(dev), ys.to(dev)
+    fake_y, fake_x = trainer.G(x), trainer.F(y)
+    rec_x, rec_y = trainer.F(fake_y), trainer.G(fake_x)
+    for n, m in zip(nets, modes):
+        n.train(m)
+    cols = [torch.cat([x, y]), torch.cat([fake_y, fake_x]), torch.cat([rec_x, rec_y])]
+    return save_grid(cols, path)
+
+
+def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[Config, dict | None]:
+    """The config of a new run (preset/file/flags) or of a resumed one (its checkpoint, plus allowed flags)."""
+    if not resume:
+        return resolve(overrides), None
+    if not out:
+        raise CycleGANError("--resume needs --out RUN (the run folder to continue)")
+    ckpt_file = Path(out) / CHECKPOINT_NAME
+    if not ckpt_file.is_file():
+        raise CycleGANError(f"nothing to resume: {ckpt_file} does not exist (drop --resume to start a new run)")
+    ckpt = load_checkpoint(ckpt_file)
+    stored = config_from_dict(ckpt["config"], source=str(ckpt_file))
+    stored_flat = {k: v for sec in ("model", "data", "train") for k, v in getattr(stored, sec).__dict__.items()}
+    for key, value in overrides.items():
+        if key == "preset" and value != stored.preset:
+            raise CycleGANError(f"option 'preset' cannot change on resume (the run uses {stored.preset!r})")
+        if key not in RESUMABLE and key != "preset" and stored_flat.get(key) != value:
+            raise CycleGANError(
+                f"option '{key}' cannot change on resume (the run uses {stored_flat.get(key)!r}); "
+                "start a new run with another --out instead"
+            )
+    if "steps" in overrides and "epochs" not in overrides:
+        overrides = {**overrides, "epochs": None}
+    if "epochs" in overrides and "steps" not in overrides:
+        overrides = {**overrides, "steps": None}
+    cfg = resolve({k: v for k, v in overrides.items() if k != "preset"}, base=stored)
+    return replace(cfg, train=replace(cfg.train, out=str(out))), ckpt
+
+
+def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Path:
+    """Train (or continue) the run described by `cfg`; returns the checkpoint path.
+
+    Raises SystemExit(128 + signal) after saving when interrupted by Ctrl-C or SIGTERM.
+    """
+    t, d = cfg.train, cfg.data
+    if not t.out:
+        raise CycleGANError("option 'out' is required: the run folder (e.g. --out runs/horse2zebra)")
+    run = Path(t.out)
+    if ckpt is None and (run / CHECKPOINT_NAME).exists():
+        raise CycleGANError(f"{run} already holds a run: add --resume to continue it, or choose another --out")
+    device = resolve_device(t.device)
+
+    dir_a, dir_b, test_a, test_b = domain_folders(cfg)
+    skipped: list[str] = []
+    files = []
+    for folder, what in ((dir_a, "domain A folder"), (dir_b, "domain B folder")):
+        good, bad = check_images(list_images(folder, what=what), skip_bad=d.skip_bad_images, desc=f"checking {folder}")
+        if not good:
+            raise CycleGANError(f"{what} {folder}: no readable images")
+        files.append(good)
+        skipped += bad
+    for msg in skipped:
+        tqdm.write(f"warning: skipping {msg}")
+    data = UnpairedTrainSet(
+        files[0], files[1], size=d.size, load_size=round(d.size * d.load_scale), flip=d.flip,
+        seed=t.seed, batch_size=t.batch_size,
+    )  # fmt: skip
+    spe = data.steps_per_epoch
+    if t.steps is None and t.epochs is None:
+        raise CycleGANError("give the training budget: --steps N (total steps) or --epochs N")
+    total = t.steps if t.steps is not None else t.epochs * spe
+
+    trainer = CycleGANTrainer(cfg, total_steps=total, device=device)
+    start = 0
+    if ckpt is not None:
+        trainer.load_state_dict(ckpt)
+        trainer.set_total_steps(total)
+        _set_rng_state(ckpt["rng"])
+        start = ckpt["step"]
+        if start >= total:
+            print(f"{run}: already trained {start} steps (total {total}); raise --steps or --epochs to go on")
+            return run / CHECKPOINT_NAME
+
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    sample_a = list_images(test_a) if test_a else files[0]
+    sample_b = list_images(test_b) if test_b else files[1]
+    xs = _sample_batch(sample_a, t.num_samples, d.size)
+    ys = _sample_batch(sample_b, t.num_samples, d.size)
+
+    tb = _tensorboard(run)
+    workers = d.num_workers if d.num_workers >= 0 else min(4, max(0, (os.cpu_count() or 1) - 1))
+    loader = DataLoader(
+        data, batch_size=t.batch_size, sampler=range(start * t.batch_size, total * t.batch_size),
+        num_workers=workers, pin_memory=device.type == "cuda", worker_init_fn=worker_init,
+        prefetch_factor=4 if workers else None,
+    )  # fmt: skip
+
+    def save(step: int) -> Path:
+        state = {
+            "format": FORMAT, "package_version": __version__, "config": cfg.to_dict(), "step": step,
+            "epoch": step // spe, "steps_per_epoch": spe, "rng": _rng_state(), **trainer.state_dict(),
+        }  # fmt: skip
+        path = run / CHECKPOINT_NAME
+        save_atomic(state, path)
+        return path
+
+    log_path = run / "log.jsonl"
+    sums: dict[str, torch.Tensor] = {}
+    n_summed = 0
+    step = start
+    bar = tqdm(total=total, initial=start, desc=f"train {run.name}", unit="step", disable=not progress, dynamic_ncols=True)
+    t_log = time.perf_counter()
+    with StopRequest() as stop, log_path.open("a") as log:
+        for x, y in loader:
+            x = x.to(device, non_blocking=True)
+            y = y.to(device, non_blocking=True)
+            losses = trainer.step(x, y)
+            step += 1
+            for k, v in losses.items():  # summed on the device: read back only every log_every steps
+                sums[k] = sums[k] + v if k in sums else v.clone()
+            n_summed += 1
+            bar.update(1)
+            if step % t.log_every == 0 or step == total:
+                now = time.perf_counter()
+                means = {k: round(v.item() / n_summed, 5) for k, v in sums.items()}
+                record = {
+                    "step": step, "epoch": step // spe, "lr": trainer.opt_G.param_groups[0]["lr"],
+                    "s_per_step": round((now - t_log) / n_summed, 4), **means,
+                }  # fmt: skip
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+                if tb:
+                    for k, v in means.items():
+                        tb.add_scalar(f"loss/{k}", v, step)
+                    tb.add_scalar("lr", record["lr"], step)
+                bar.set_postfix({k: f"{means[k]:.3f}" for k in ("D_X", "D_Y", "G_adv", "F_adv", "cycle_x") if k in means})
+                sums, n_summed, t_log = {}, 0, now
+            if t.sample_every and step % t.sample_every == 0:
+                write_samples(trainer, xs, ys, run / "samples" / f"step_{step:07d}.png")
+            if stop.signum is not None:
+                break
+            if t.checkpoint_every and step % t.checkpoint_every == 0 and step < total:
+                save(step)
+    bar.close()
+    path = save(step)
+    write_samples(trainer, xs, ys, run / "samples" / f"step_{step:07d}.png")
+    if tb:
+        tb.close()
+    if skipped:
+        print(f"warning: {len(skipped)} unreadable image(s) were skipped (listed above)", file=sys.stderr)
+    if stop.signum is not None:
+        print(f"stopped at step {step}/{total}; checkpoint saved to {path}. Continue with: "
+              f"cyclegan train --out {run} --resume", file=sys.stderr)  # fmt: skip
+        raise SystemExit(128 + stop.signum)
+    print(f"done: {step} steps; checkpoint {path}; samples in {run / 'samples'}")
+    return path
+
+
+def _tensorboard(run: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # optional: pip install "cyclegan[tensorboard]"
+        return None
+    return SummaryWriter(str(run / "tensorboard"))

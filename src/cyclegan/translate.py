@@ -1,0 +1,190 @@
+"""Translate images of any size and shape with a loaded generator.
+
+Images are padded (reflect) to what the network needs and cropped back, so the output has the input's
+size. Nothing here imports training code.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F_
+from PIL import Image
+from torch import nn
+from torchvision.transforms.v2 import InterpolationMode
+from torchvision.transforms.v2 import functional as TF
+
+from .data.io import is_image_file, read_image, to_pil, to_tensor
+from .errors import CycleGANError
+
+
+def size_multiple(net: nn.Module) -> int:
+    """How many pixels H and W must be a multiple of for `net` (4 for the ResNet generator)."""
+    return int(getattr(net, "size_multiple", 4))
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad (B, C, H, W) on the bottom and right to multiples of `multiple` (at least 2 x multiple)."""
+    h, w = x.shape[-2:]
+    H = max(math.ceil(h / multiple) * multiple, 2 * multiple)
+    W = max(math.ceil(w / multiple) * multiple, 2 * multiple)
+    if (H, W) == (h, w):
+        return x, (h, w)
+    mode = "reflect" if H - h < h and W - w < w else "replicate"  # reflect needs pad < size
+    return F_.pad(x, (0, W - w, 0, H - h), mode=mode), (h, w)
+
+
+@torch.no_grad()
+def translate_tensor(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """x (B, 3, H, W) in [-1, 1], any H and W -> net's output (B, 3, H, W) in [-1, 1]."""
+    p = next(net.parameters())
+    padded, (h, w) = pad_to_multiple(x.to(p.device, p.dtype), size_multiple(net))
+    return net(padded)[..., :h, :w]
+
+
+def resize_long_side(im: Image.Image, size: int) -> Image.Image:
+    """Scale so the longer side is `size`, keeping the aspect ratio."""
+    w, h = im.size
+    scale = size / max(w, h)
+    new = [max(1, round(h * scale)), max(1, round(w * scale))]
+    return TF.resize(im, new, interpolation=InterpolationMode.BICUBIC, antialias=True)
+
+
+def translate(net: nn.Module, images, *, size: int | None = None):
+    """Translate PIL image(s) or a tensor with a generator from `cyclegan.load_generator`.
+
+    - a PIL image -> a PIL image of the same size (or long side `size`);
+    - a list of PIL images -> a list;
+    - a tensor (3, H, W) or (B, 3, H, W) in [-1, 1] -> a tensor of the same shape in [-1, 1].
+    """
+    if isinstance(images, torch.Tensor):
+        batched = images if images.dim() == 4 else images.unsqueeze(0)
+        out = translate_tensor(net, batched).to(images.device)
+        return out if images.dim() == 4 else out[0]
+    if isinstance(images, Image.Image):
+        return translate(net, [images], size=size)[0]
+    results = []
+    for im in images:
+        im = im.convert("RGB") if im.mode != "RGB" else im
+        if size:
+            im = resize_long_side(im, size)
+        results.append(to_pil(translate_tensor(net, to_tensor(im).unsqueeze(0))[0]))
+    return results
+
+
+# --- files ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Inputs:
+    files: list[Path] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def expand_inputs(inputs: Sequence[str]) -> Inputs:
+    """Files, folders (recursively) and glob patterns -> image files, in order, without duplicates."""
+    found = Inputs()
+    seen: set[Path] = set()
+
+    def add(p: Path) -> None:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            found.files.append(p)
+
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            images = sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p))
+            if not images:
+                found.errors.append(f"{item}: folder holds no images")
+            for p in images:
+                add(p)
+        elif path.is_file():
+            add(path)
+        elif glob.has_magic(item):
+            matches = sorted(Path(m) for m in glob.glob(item, recursive=True) if Path(m).is_file())
+            if not matches:
+                found.errors.append(f"{item}: no file matches this pattern")
+            for p in matches:
+                add(p)
+        else:
+            found.errors.append(f"{item}: no such file or folder")
+    return found
+
+
+def _batches(files: list[Path], *, size: int | None, batch_size: int, errors: list[str]) -> Iterator[list]:
+    """Yield lists of (path, image tensor) whose tensors share one shape, reading files lazily in order of
+    size so equal shapes are neighbours. Unreadable files are reported in `errors` and skipped."""
+
+    def shape_of(p: Path) -> tuple[int, int]:
+        try:
+            with Image.open(p) as im:
+                w, h = im.size
+                if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF rotation swaps the sides
+                    w, h = h, w
+                return (h, w)
+        except Exception:
+            return (0, 0)  # read_image will report it properly
+
+    batch: list = []
+    for p in sorted(files, key=shape_of):
+        try:
+            im = read_image(p)
+        except CycleGANError as e:
+            errors.append(str(e))
+            continue
+        if size:
+            im = resize_long_side(im, size)
+        x = to_tensor(im)
+        if batch and (len(batch) == batch_size or batch[0][1].shape != x.shape):
+            yield batch
+            batch = []
+        batch.append((p, x))
+    if batch:
+        yield batch
+
+
+def translate_files(
+    net: nn.Module,
+    inputs: Sequence[str],
+    out_dir: str | Path,
+    *,
+    size: int | None = None,
+    batch_size: int = 4,
+    ext: str = "png",
+    progress: bool = True,
+) -> tuple[list[Path], list[str]]:
+    """Translate files/folders/globs into `out_dir` as STEM.ext; returns (written files, error lines)."""
+    from tqdm import tqdm
+
+    found = expand_inputs(inputs)
+    errors = list(found.errors)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    used: set[str] = set()
+    with tqdm(total=len(found.files), desc="translate", unit="img", disable=not progress) as bar:
+        for batch in _batches(found.files, size=size, batch_size=batch_size, errors=errors):
+            ys = translate_tensor(net, torch.stack([x for _, x in batch]))
+            for (path, _), y in zip(batch, ys):
+                name = path.stem
+                n = 2
+                while name in used:  # same stem from two folders: keep both, say so
+                    name = f"{path.stem}-{n}"
+                    n += 1
+                if name != path.stem:
+                    tqdm.write(f"warning: {path} written as {name}.{ext} ({path.stem}.{ext} is taken)", file=sys.stderr)
+                used.add(name)
+                target = out_dir / f"{name}.{ext}"
+                to_pil(y).save(target)
+                written.append(target)
+            bar.update(len(batch))
+        bar.update(bar.total - bar.n)
+    return written, errors
