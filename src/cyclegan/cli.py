@@ -126,12 +126,24 @@ def run_translate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- datasets -------------------------------------------------------------------------------------------
+
+
+def register_datasets(sub) -> None:
+    p = sub.add_parser("datasets", help="standard and synthetic datasets", description="Datasets by name.")
+    ds = p.add_subparsers(dest="datasets_command", metavar="ACTION")
+    ds.required = True
+    # Each action adds its own parser here (synthetic: the demo data; list/download: standard sets).
+    del ds
+
+
 # --- entry point ----------------------------------------------------------------------------------------
 
 # Subcommand name -> function adding its parser. Explicit, so a missing one fails loudly.
 COMMANDS: dict[str, Callable] = {
     "train": register_train,
     "translate": register_translate,
+    "datasets": register_datasets,
 }
 
 
