@@ -99,6 +99,9 @@ def load_generator(
 ) -> nn.Module:
     """The generator for `direction` from a run folder or checkpoint file, in eval mode on `device`.
 
+    Also reads a plain generator state dict saved by the reference implementation (ResNet or U-Net,
+    architecture inferred from the tensors; one generator, used whatever `direction` says).
+
     The module maps (B, 3, H, W) in [-1, 1] to the same shape in [-1, 1]; H and W must be multiples of
     its `size_multiple` attribute (`cyclegan.translate` pads and crops for you).
     """
@@ -112,8 +115,8 @@ def load_generator(
         cfg = config_from_dict(ckpt["config"], source=str(checkpoint_path(path)))
         net = build_generator(cfg.model)
         net.load_state_dict(ckpt["models"][GENERATOR_FOR[direction]])
-    else:
-        raise CycleGANError(
-            f"{checkpoint_path(path)} is not a cyclegan checkpoint (expected a file written by `cyclegan train`)"
-        )
+    else:  # a generator saved by the reference implementation (or in its layout): see cyclegan.interop
+        from .interop.foreign import load_foreign_generator
+
+        net = load_foreign_generator(ckpt, direction, source=str(checkpoint_path(path)))
     return net.to(device).eval().requires_grad_(False)

@@ -1,0 +1,264 @@
+"""Generators trained by the reference implementation (or saved in its layout), from plain state dicts.
+
+The reference implementation saves each generator as the state dict of a module whose `model` attribute
+holds the network (REFERENCE.md section 2), e.g. its 18 pretrained `*.pth` files. The architecture is not
+stored, so it is read from the tensors' names and shapes:
+
+- ResNet: `model.1` the 7x7 conv in (its output channels are ngf), blocks `model.10` .. `model.(9 + n)`,
+  each with its two 3x3 convs at `conv_block.1` and `conv_block.5` (`conv_block.6` with dropout);
+  InstanceNorm without parameters (or with `weight`/`bias` when affine), or BatchNorm (convs without bias).
+- U-Net: nested `model.model.1.model.3. ...` levels; one level per stride-2 conv (`unet_256`: 8).
+
+Anything else gives one line saying what was found and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ..errors import CycleGANError
+
+ForeignKind = Literal["resnet", "unet"]
+NormKind = Literal["instance", "batch"]
+
+# Where a file holds several networks: which entry is which direction (A -> B is the reference's G_A).
+DIRECTION_KEYS = {
+    "AtoB": ("G_A", "netG_A", "G_AB", "G", "netG", "generator"),
+    "BtoA": ("G_B", "netG_B", "G_BA", "F"),
+}
+WRAPPER_KEYS = ("state_dict", "model_state_dict", "params")
+NORM_STATS = ("running_mean", "running_var", "num_batches_tracked")
+EXPECTED = (
+    "expected a cyclegan checkpoint or a generator state dict in the reference layout "
+    "(ResNet `model.N...` or U-Net `model.model...`)"
+)
+
+
+@dataclass(frozen=True)
+class ForeignArchitecture:
+    """What a foreign generator file's tensors say about its network.
+
+    `depth` is the number of residual blocks (ResNet) or of stride-2 levels (U-Net, `num_downs`).
+    `dropout` cannot be seen in a U-Net file (Dropout has no tensors) and does not matter in eval mode.
+    """
+
+    kind: ForeignKind
+    ngf: int
+    depth: int
+    norm: NormKind
+    affine: bool = False
+    dropout: bool = False
+
+    def describe(self) -> str:
+        depth = f"{self.depth} blocks" if self.kind == "resnet" else f"{self.depth} levels"
+        norm = (
+            "BatchNorm"
+            if self.norm == "batch"
+            else f"InstanceNorm ({'affine' if self.affine else 'no affine'})"
+        )
+        kind = "ResNet" if self.kind == "resnet" else "U-Net"
+        dropout = "" if self.kind == "unet" else f", {'dropout' if self.dropout else 'no dropout'}"
+        return f"{kind} generator, {depth}, ngf {self.ngf}, {norm}{dropout}"
+
+
+# --- finding the state dict -------------------------------------------------------------------------------
+
+
+def _is_state_dict(obj: object) -> bool:
+    return isinstance(obj, Mapping) and bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def select_state_dict(obj: object, direction: str, *, source: str) -> dict[str, torch.Tensor]:
+    """The generator's tensors in a loaded file: the file itself when it is a plain state dict (one
+    generator: `direction` does not choose), else the entry for `direction` (`G_A`/`netG_A` for AtoB,
+    `G_B`/`netG_B` for BtoA) or under `state_dict`."""
+    if _is_state_dict(obj):
+        return dict(obj)  # type: ignore[arg-type]
+    if not isinstance(obj, Mapping):
+        raise CycleGANError(f"{source}: found a {type(obj).__name__}, {EXPECTED}")
+    for key in (*DIRECTION_KEYS[direction], *WRAPPER_KEYS):
+        if key in obj and _is_state_dict(obj[key]):
+            return dict(obj[key])
+    names = ", ".join(map(str, list(obj)[:8]))
+    others = [k for k in DIRECTION_KEYS["BtoA" if direction == "AtoB" else "AtoB"] if k in obj]
+    hint = f" (it holds {others[0]}, the other direction)" if others else ""
+    raise CycleGANError(f"{source}: no {direction} generator among the entries {names}{hint}; {EXPECTED}")
+
+
+def strip_prefix(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Remove a wrapper prefix shared by every key (`module.` from DataParallel, `netG_A.`, ...), so that
+    keys start at the reference's `model.`."""
+    first = next(iter(sd))
+    parts = first.split(".")
+    for i in range(len(parts)):
+        prefix = ".".join(parts[:i]) + "." if i else ""
+        if all(k.startswith(prefix) and k[len(prefix) :].startswith("model.") for k in sd):
+            return {k[len(prefix) :]: v for k, v in sd.items()}
+    return dict(sd)
+
+
+# --- inferring the architecture ---------------------------------------------------------------------------
+
+
+def _shape(t: torch.Tensor) -> str:
+    return "x".join(map(str, t.shape)) or "scalar"
+
+
+def _norm_of(sd: Mapping[str, torch.Tensor], conv: str, norm: str, *, source: str) -> tuple[NormKind, bool]:
+    """The reference adds conv biases exactly when the norm is InstanceNorm, so the first conv's bias
+    tells the norm; the norm's own `weight` tells whether it is affine."""
+    if f"{conv}.bias" in sd:
+        return "instance", f"{norm}.weight" in sd
+    if f"{norm}.running_mean" in sd:
+        return "batch", False
+    raise CycleGANError(
+        f"{source}: {conv} has no bias and {norm} no BatchNorm statistics (norm 'none' in the reference?); "
+        "expected InstanceNorm (convs with bias) or BatchNorm"
+    )
+
+
+def _infer_resnet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArchitecture:
+    w = sd.get("model.1.weight")
+    if w is None or w.dim() != 4 or tuple(w.shape[2:]) != (7, 7):
+        found = f"shape {_shape(w)}" if w is not None else "nothing"
+        raise CycleGANError(
+            f"{source}: found {found} at model.1.weight, expected the 7x7 input conv of a ResNet generator"
+        )
+    if w.shape[1] != 3:
+        raise CycleGANError(f"{source}: the generator takes {w.shape[1]} input channel(s), expected 3 (RGB)")
+    blocks = sorted({int(m.group(1)) for k in sd if (m := re.match(r"model\.(\d+)\.conv_block\.", k))})
+    if blocks != list(range(10, 10 + len(blocks))):
+        raise CycleGANError(
+            f"{source}: residual blocks at model.{blocks[0]}..{blocks[-1]} with gaps, expected consecutive "
+            "blocks from model.10"
+        )
+    convs = {  # 4-d weights only: affine norms have (1-d) weights too
+        int(m.group(1)) for k, t in sd.items()
+        if (m := re.fullmatch(r"model\.10\.conv_block\.(\d+)\.weight", k)) and t.dim() == 4
+    }  # fmt: skip
+    if sd.get("model.10.conv_block.1.weight", torch.empty(0)).dim() != 4 or not ({5, 6} & convs):
+        raise CycleGANError(
+            f"{source}: block model.10 holds convs at conv_block.{sorted(convs)}, expected conv_block.1 and "
+            "conv_block.5 (or conv_block.6 with dropout)"
+        )
+    norm, affine = _norm_of(sd, "model.1", "model.2", source=source)
+    return ForeignArchitecture(
+        kind="resnet", ngf=int(w.shape[0]), depth=len(blocks), norm=norm, affine=affine,
+        dropout=6 in convs,
+    )  # fmt: skip
+
+
+def _infer_unet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArchitecture:
+    w = sd.get("model.model.0.weight")
+    if w is None or w.dim() != 4 or tuple(w.shape[2:]) != (4, 4):
+        found = f"shape {_shape(w)}" if w is not None else "nothing"
+        raise CycleGANError(
+            f"{source}: found {found} at model.model.0.weight, expected the 4x4 input conv of a U-Net"
+        )
+    if w.shape[1] != 3:
+        raise CycleGANError(f"{source}: the generator takes {w.shape[1]} input channel(s), expected 3 (RGB)")
+    levels, prefix = 1, "model.model.1.model."
+    while any(k.startswith(prefix) for k in sd):  # each level nests the next at `.3.model.`
+        levels += 1
+        prefix += "3.model."
+    if levels < 5:
+        raise CycleGANError(
+            f"{source}: found a U-Net with {levels} levels, expected at least 5 (unet_256 has 8)"
+        )
+    norm, affine = _norm_of(sd, "model.model.1.model.1", "model.model.1.model.2", source=source)
+    return ForeignArchitecture(kind="unet", ngf=int(w.shape[0]), depth=levels, norm=norm, affine=affine)
+
+
+def infer_architecture(sd: Mapping[str, torch.Tensor], *, source: str = "state dict") -> ForeignArchitecture:
+    """Kind, width, depth, norm and dropout of a state dict in the reference layout (prefix stripped)."""
+    if any(k.startswith("model.model.") for k in sd):
+        return _infer_unet(sd, source=source)
+    if any(re.match(r"model\.\d+\.conv_block\.", k) for k in sd):
+        return _infer_resnet(sd, source=source)
+    names = ", ".join(list(sd)[:4])
+    raise CycleGANError(f"{source}: found tensors {names}, ...; {EXPECTED}")
+
+
+# --- building and loading ---------------------------------------------------------------------------------
+
+
+def _make_norms_affine(net: nn.Module, names: set[str]) -> None:
+    """Swap the parameter-free InstanceNorms named in `names` for affine ones (other projects' variant)."""
+    for name, module in list(net.named_modules()):
+        if isinstance(module, nn.InstanceNorm2d) and name in names:
+            parent_name, _, child = name.rpartition(".")
+            parent = net.get_submodule(parent_name)
+            affine = nn.InstanceNorm2d(module.num_features, affine=True, track_running_stats=False)
+            setattr(parent, child, affine)
+
+
+def build_foreign(arch: ForeignArchitecture) -> nn.Module:
+    """An untrained network of `arch` whose state-dict keys are the reference's."""
+    from ..models import ResnetGenerator
+    from .unet import UnetGenerator
+
+    if arch.kind == "unet":
+        return UnetGenerator(num_downs=arch.depth, ngf=arch.ngf, norm=arch.norm, affine=arch.affine)
+    net = ResnetGenerator(
+        ngf=arch.ngf, n_blocks=arch.depth, norm=arch.norm, dropout=0.5 if arch.dropout else 0.0
+    )
+    if arch.affine:
+        names = {n for n, m in net.named_modules() if isinstance(m, nn.InstanceNorm2d)}
+        _make_norms_affine(net, names)
+    return net
+
+
+def _drop_instance_norm_stats(sd: dict[str, torch.Tensor], net: nn.Module) -> dict[str, torch.Tensor]:
+    """Files from PyTorch < 0.4 carry InstanceNorm running statistics; the reference deletes them on load
+    (its norms do not track statistics), and so do we, so both compute the same thing."""
+    norms = {n for n, m in net.named_modules() if isinstance(m, nn.InstanceNorm2d)}
+    return {
+        k: v
+        for k, v in sd.items()
+        if not (k.rpartition(".")[0] in norms and k.rpartition(".")[2] in NORM_STATS)
+    }
+
+
+def load_state_into(
+    net: nn.Module, sd: Mapping[str, torch.Tensor], arch: ForeignArchitecture, *, source: str
+) -> None:
+    """Load with every key and shape checked first, so a mismatch is one line naming the tensor."""
+    expected = net.state_dict()
+    missing = [k for k in expected if k not in sd]
+    unexpected = [k for k in sd if k not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+        if unexpected:
+            parts.append(f"unexpected {', '.join(unexpected[:3])}{' ...' if len(unexpected) > 3 else ''}")
+        raise CycleGANError(f"{source}: {'; '.join(parts)} for a {arch.describe()}")
+    for k, t in expected.items():
+        if sd[k].shape != t.shape:
+            raise CycleGANError(
+                f"{source}: {k} has shape {_shape(sd[k])}, expected {_shape(t)} for a {arch.describe()}"
+            )
+    net.load_state_dict(sd, strict=True)
+
+
+def load_foreign_generator(obj: object, direction: str = "AtoB", *, source: str = "checkpoint") -> nn.Module:
+    """A generator from a loaded foreign file (a state dict, or a dict holding generators by name).
+
+    The result maps (B, 3, H, W) in [-1, 1] to the same shape in [-1, 1], in eval mode (dropout off,
+    BatchNorm on its running statistics: the reference's `--eval`), on the CPU. A plain state dict holds
+    one generator, which is used whatever `direction` says.
+    """
+    sd = strip_prefix(select_state_dict(obj, direction, source=source))
+    arch = infer_architecture(sd, source=source)
+    net = build_foreign(arch)
+    if arch.norm == "instance":
+        sd = _drop_instance_norm_stats(sd, net)
+    load_state_into(net, sd, arch, source=source)
+    net.foreign_architecture = arch  # lets `cyclegan export` and reports say what was loaded
+    return net.eval().requires_grad_(False)

@@ -1,0 +1,371 @@
+"""Generator files of the reference implementation: inferred, loaded and run to the same output.
+
+The reference networks below are written here from the reference implementation's architecture (its
+`ResnetGenerator`, `ResnetBlock`, `UnetGenerator`, `UnetSkipConnectionBlock`, and the preprocessing and
+8-bit conversion of its test script), independently of our models, so the state dicts they save are the
+layout users' files have.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from cyclegan.checkpoint import load_generator
+from cyclegan.cli import main
+from cyclegan.errors import CycleGANError
+from cyclegan.interop.foreign import ForeignArchitecture, infer_architecture
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # On a busy 2-core machine two OpenMP threads wait on each other: a tiny forward takes seconds, not ms.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+# --- the reference networks ------------------------------------------------------------------------------
+
+
+def ref_norm(kind: str, affine: bool = False):
+    if kind == "batch":
+        return functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
+    if kind == "instance":
+        return functools.partial(nn.InstanceNorm2d, affine=affine, track_running_stats=False)
+    return lambda c: nn.Identity()  # norm 'none'
+
+
+def ref_use_bias(norm_layer) -> bool:
+    # The reference: bias exactly when the norm is InstanceNorm (a partial); 'none' is a lambda -> no bias.
+    return isinstance(norm_layer, functools.partial) and norm_layer.func == nn.InstanceNorm2d
+
+
+class RefResnetBlock(nn.Module):
+    def __init__(self, dim, norm_layer, use_dropout, use_bias):
+        super().__init__()
+        block = [
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(dim, dim, 3, padding=0, bias=use_bias),
+            norm_layer(dim),
+            nn.ReLU(True),
+        ]
+        if use_dropout:
+            block += [nn.Dropout(0.5)]
+        block += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, padding=0, bias=use_bias), norm_layer(dim)]
+        self.conv_block = nn.Sequential(*block)
+
+    def forward(self, x):
+        return x + self.conv_block(x)
+
+
+class RefResnetGenerator(nn.Module):
+    def __init__(self, input_nc=3, output_nc=3, ngf=64, norm_layer=None, use_dropout=False, n_blocks=6):
+        super().__init__()
+        use_bias = ref_use_bias(norm_layer)
+        model = [
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(input_nc, ngf, 7, padding=0, bias=use_bias),
+            norm_layer(ngf),
+            nn.ReLU(True),
+        ]
+        for i in range(2):
+            mult = 2**i
+            model += [
+                nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=use_bias),
+                norm_layer(ngf * mult * 2),
+                nn.ReLU(True),
+            ]
+        for _ in range(n_blocks):
+            model += [RefResnetBlock(ngf * 4, norm_layer, use_dropout, use_bias)]
+        for i in range(2):
+            mult = 2 ** (2 - i)
+            model += [
+                nn.ConvTranspose2d(
+                    ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1, bias=use_bias
+                ),
+                norm_layer(ngf * mult // 2),
+                nn.ReLU(True),
+            ]
+        model += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7, padding=0), nn.Tanh()]
+        self.model = nn.Sequential(*model)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+class RefUnetBlock(nn.Module):
+    def __init__(self, outer_nc, inner_nc, input_nc=None, submodule=None, outermost=False, innermost=False,
+                 norm_layer=None, use_dropout=False):  # fmt: skip
+        super().__init__()
+        self.outermost = outermost
+        use_bias = ref_use_bias(norm_layer)
+        input_nc = input_nc or outer_nc
+        downconv = nn.Conv2d(input_nc, inner_nc, 4, stride=2, padding=1, bias=use_bias)
+        downrelu, downnorm = nn.LeakyReLU(0.2, True), norm_layer(inner_nc)
+        uprelu, upnorm = nn.ReLU(True), norm_layer(outer_nc)
+        if outermost:
+            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, 4, stride=2, padding=1)
+            model = [downconv, submodule, uprelu, upconv, nn.Tanh()]
+        elif innermost:
+            upconv = nn.ConvTranspose2d(inner_nc, outer_nc, 4, stride=2, padding=1, bias=use_bias)
+            model = [downrelu, downconv, uprelu, upconv, upnorm]
+        else:
+            upconv = nn.ConvTranspose2d(inner_nc * 2, outer_nc, 4, stride=2, padding=1, bias=use_bias)
+            model = [downrelu, downconv, downnorm, submodule, uprelu, upconv, upnorm]
+            if use_dropout:
+                model += [nn.Dropout(0.5)]
+        self.model = nn.Sequential(*model)
+
+    def forward(self, x):
+        return self.model(x) if self.outermost else torch.cat([x, self.model(x)], 1)
+
+
+class RefUnetGenerator(nn.Module):
+    def __init__(self, input_nc=3, output_nc=3, num_downs=8, ngf=64, norm_layer=None, use_dropout=False):
+        super().__init__()
+        block = RefUnetBlock(ngf * 8, ngf * 8, norm_layer=norm_layer, innermost=True)
+        for _ in range(num_downs - 5):
+            block = RefUnetBlock(
+                ngf * 8, ngf * 8, submodule=block, norm_layer=norm_layer, use_dropout=use_dropout
+            )
+        block = RefUnetBlock(ngf * 4, ngf * 8, submodule=block, norm_layer=norm_layer)
+        block = RefUnetBlock(ngf * 2, ngf * 4, submodule=block, norm_layer=norm_layer)
+        block = RefUnetBlock(ngf, ngf * 2, submodule=block, norm_layer=norm_layer)
+        self.model = RefUnetBlock(
+            output_nc, ngf, input_nc=input_nc, submodule=block, outermost=True, norm_layer=norm_layer
+        )
+
+    def forward(self, x):
+        return self.model(x)
+
+
+def randomize(net: nn.Module, seed: int) -> nn.Module:
+    """Weights as a trained net might have them: N(0, 0.05) convs (not the init's scale), norm affine
+    parameters and running statistics far from identity, so ignoring any of them changes the output."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * 0.05)
+                if m.bias is not None:
+                    m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+            elif isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d)):
+                if m.weight is not None:
+                    m.weight.copy_(1 + 0.3 * torch.randn(m.weight.shape, generator=g))
+                    m.bias.copy_(0.3 * torch.randn(m.bias.shape, generator=g))
+                if m.running_mean is not None:
+                    m.running_mean.copy_(0.2 * torch.randn(m.running_mean.shape, generator=g))
+                    m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
+    return net.eval()
+
+
+def ref_resnet(ngf=8, n_blocks=6, *, dropout=False, norm="instance", affine=False, input_nc=3, seed=0):
+    net = RefResnetGenerator(input_nc, 3, ngf, ref_norm(norm, affine), dropout, n_blocks)
+    return randomize(net, seed)
+
+
+def ref_unet(num_downs=5, ngf=4, *, dropout=True, norm="batch", affine=False, seed=0):
+    return randomize(RefUnetGenerator(3, 3, num_downs, ngf, ref_norm(norm, affine), dropout), seed)
+
+
+def ref_translate_8bit(net: nn.Module, image: np.ndarray) -> np.ndarray:
+    """The reference's test path: ToTensor, Normalize(0.5, 0.5), the network, then tensor2im, which
+    truncates `(y + 1) / 2 * 255` to uint8. image (H, W, 3) uint8 -> (H, W, 3) uint8."""
+    x = torch.from_numpy(image).permute(2, 0, 1).float().div(255)
+    x = ((x - 0.5) / 0.5).unsqueeze(0)  # (1, 3, H, W) in [-1, 1]
+    with torch.no_grad():
+        y = net(x)[0].numpy()
+    return ((np.transpose(y, (1, 2, 0)) + 1) / 2.0 * 255.0).astype(np.uint8)
+
+
+def save(obj, path: Path) -> Path:
+    torch.save(obj, path)
+    return path
+
+
+def test_image(h: int, w: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    # A smooth gradient plus noise: structure for the convs, full range for the 8-bit conversion.
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([xx / w, yy / h, (xx + yy) / (h + w)], -1) * 200
+    return np.clip(base + rng.integers(0, 56, (h, w, 3)), 0, 255).astype(np.uint8)
+
+
+test_image.__test__ = False  # a helper, not a test
+
+# --- architecture inference ------------------------------------------------------------------------------
+
+RESNETS = [
+    # (ngf, blocks, dropout, norm, affine): the pretrained files' layout first, then the variants.
+    (64, 9, False, "instance", False),
+    (8, 6, False, "instance", False),
+    (8, 6, True, "instance", False),
+    (12, 9, False, "instance", True),
+    (8, 9, True, "instance", True),
+    (8, 6, False, "batch", False),
+]
+
+
+@pytest.mark.parametrize("ngf, n_blocks, dropout, norm, affine", RESNETS)
+def test_resnet_architecture_is_inferred(ngf, n_blocks, dropout, norm, affine):
+    sd = ref_resnet(ngf, n_blocks, dropout=dropout, norm=norm, affine=affine).state_dict()
+    arch = infer_architecture(sd)
+    assert arch == ForeignArchitecture("resnet", ngf, n_blocks, norm, affine, dropout)
+
+
+def test_pretrained_layout_keys():
+    # REFERENCE.md: 9 blocks at model.10..18, transposed convs model.19 and model.22, conv out model.26,
+    # weights and biases only.
+    sd = ref_resnet(64, 9).state_dict()
+    assert {k.rsplit(".", 1)[0] for k in sd if k.split(".")[1] not in map(str, range(10, 19))} == {
+        "model.1", "model.4", "model.7", "model.19", "model.22", "model.26",
+    }  # fmt: skip
+    assert "model.10.conv_block.5.weight" in sd and len(sd) == 6 * 2 + 9 * 4
+
+
+@pytest.mark.parametrize(
+    "num_downs, norm, affine", [(5, "batch", False), (6, "instance", True), (7, "instance", False)]
+)
+def test_unet_architecture_is_inferred(num_downs, norm, affine):
+    arch = infer_architecture(ref_unet(num_downs, 4, norm=norm, affine=affine).state_dict())
+    assert arch == ForeignArchitecture("unet", 4, num_downs, norm, affine)
+
+
+# --- same output as the reference ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ngf, n_blocks, dropout, norm, affine", RESNETS)
+def test_resnet_output_equals_reference(tmp_path, ngf, n_blocks, dropout, norm, affine):
+    ref = ref_resnet(ngf, n_blocks, dropout=dropout, norm=norm, affine=affine, seed=ngf + n_blocks)
+    net = load_generator(save(ref.state_dict(), tmp_path / "latest_net_G_A.pth"))
+    x = torch.rand(2, 3, 36, 44) * 2 - 1
+    with torch.no_grad():
+        expected, got = ref(x), net(x)
+    assert expected.std() > 0.05  # a real signal, not a saturated constant
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("case", ["resnet9", "resnet6-dropout-affine", "unet-batch"])
+def test_translate_command_within_2_grey_levels_of_reference(tmp_path, case):
+    """The whole user path: a .pth file in, PNG in, PNG out, against the reference's own 8-bit output."""
+    ref = {
+        "resnet9": lambda: ref_resnet(16, 9, seed=1),
+        "resnet6-dropout-affine": lambda: ref_resnet(8, 6, dropout=True, affine=True, seed=2),
+        "unet-batch": lambda: ref_unet(6, 4, norm="batch", seed=3),
+    }[case]()
+    ckpt = save(ref.state_dict(), tmp_path / "horse2zebra.pth")
+    h, w = (64, 128) if case.startswith("unet") else (40, 52)  # multiples of 4 (U-Net: of 2**levels)
+    image = test_image(h, w)
+    Image.fromarray(image).save(tmp_path / "in.png")
+    args = ["--checkpoint", str(ckpt), "--out", str(tmp_path / "out"), "--no-progress", "--device", "cpu"]
+    rc = main(["translate", str(tmp_path / "in.png"), *args])
+    assert rc == 0
+    ours = np.asarray(Image.open(tmp_path / "out" / "in.png")).astype(int)
+    theirs = ref_translate_8bit(ref, image).astype(int)
+    assert ours.shape == theirs.shape == (h, w, 3)
+    assert theirs.std() > 5  # the comparison means something
+    # We round, the reference truncates: at most 1 level apart, 2 allowed.
+    assert np.abs(ours - theirs).max() <= 2
+
+
+def test_unet_pads_other_sizes_itself(tmp_path):
+    ref = ref_unet(5, 4, norm="instance", affine=True)
+    net = load_generator(save(ref.state_dict(), tmp_path / "unet.pth"))
+    x = torch.rand(1, 3, 64, 96) * 2 - 1
+    torch.testing.assert_close(net(x), ref(x), atol=1e-5, rtol=0)  # a multiple: no padding, same numbers
+    assert net(torch.rand(1, 3, 50, 70) * 2 - 1).shape == (1, 3, 50, 70)
+
+
+# --- variants of the file --------------------------------------------------------------------------------
+
+
+def test_legacy_instance_norm_statistics_are_dropped_as_the_reference_does(tmp_path):
+    # Files from PyTorch < 0.4 carry running stats in InstanceNorm; the reference deletes them on load.
+    ref = ref_resnet(8, 6)
+    sd = ref.state_dict()
+    norms = [(name, m.num_features) for name, m in ref.named_modules() if isinstance(m, nn.InstanceNorm2d)]
+    assert len(norms) == 5 + 2 * 6
+    for name, c in norms:
+        sd[f"{name}.running_mean"], sd[f"{name}.running_var"] = torch.randn(c), torch.rand(c) + 0.5
+    net = load_generator(save(sd, tmp_path / "old.pth"))
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    torch.testing.assert_close(net(x), ref(x), atol=1e-5, rtol=0)
+
+
+def test_wrapped_and_prefixed_files(tmp_path):
+    g_a, g_b = ref_resnet(8, 6, seed=1), ref_resnet(8, 6, seed=2)
+    both = {
+        "G_A": {f"module.{k}": v for k, v in g_a.state_dict().items()},  # saved from DataParallel
+        "G_B": g_b.state_dict(),
+    }
+    path = save(both, tmp_path / "both.pth")
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    torch.testing.assert_close(load_generator(path, "AtoB")(x), g_a(x), atol=1e-5, rtol=0)
+    torch.testing.assert_close(load_generator(path, "BtoA")(x), g_b(x), atol=1e-5, rtol=0)
+
+
+# --- what does not fit: one clear line --------------------------------------------------------------------
+
+
+def _without(sd: dict, key: str) -> dict:
+    return {k: v for k, v in sd.items() if k != key}
+
+
+def _renamed_block(sd: dict, old: int, new: int) -> dict:
+    return {k.replace(f"model.{old}.", f"model.{new}.", 1): v for k, v in sd.items()}
+
+
+def _resized(sd: dict, key: str) -> dict:
+    return {**sd, key: torch.zeros(5, 5, 3, 3)}
+
+
+def _resnet_sd(**kw) -> dict:
+    return ref_resnet(8, 6, **kw).state_dict()
+
+
+BAD = {
+    "tensor": (lambda: torch.zeros(3), "found a Tensor"),
+    "other network": (lambda: {"features.0.weight": torch.zeros(8, 3, 3, 3)}, "found tensors features.0."),
+    "discriminator": (lambda: nn.Sequential(nn.Conv2d(3, 8, 4)).state_dict(), "found tensors 0.weight"),
+    "greyscale": (lambda: _resnet_sd(input_nc=1), "1 input channel(s), expected 3"),
+    "missing tensor": (
+        lambda: _without(_resnet_sd(), "model.12.conv_block.5.bias"), "missing model.12.conv_block.5.bias"
+    ),
+    "wrong shape": (
+        lambda: _resized(_resnet_sd(), "model.16.weight"),
+        "model.16.weight has shape 5x5x3x3, expected 32x16x3x3",
+    ),
+    "block gap": (lambda: _renamed_block(_resnet_sd(), 12, 30), "expected consecutive blocks from model.10"),
+    "norm none": (lambda: _resnet_sd(norm="none"), "norm 'none'"),
+    "other direction only": (lambda: {"G_B": _resnet_sd()}, "it holds G_B, the other direction"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_files_that_do_not_fit_give_one_clear_line(tmp_path, case):
+    make, expected = BAD[case]
+    path = save(make(), tmp_path / "g.pth")
+    with pytest.raises(CycleGANError) as info:
+        load_generator(path, "AtoB")
+    message = str(info.value)
+    assert expected in message and str(path) in message and "\n" not in message
+
+
+def test_cli_prints_the_error_without_traceback(tmp_path, capsys):
+    path = save(
+        _without(ref_resnet(8, 6).state_dict(), "model.23.bias"), tmp_path / "g.pth"
+    )  # 6 blocks: conv out
+    Image.fromarray(test_image(16, 16)).save(tmp_path / "in.png")
+    rc = main(
+        ["translate", str(tmp_path / "in.png"), "--checkpoint", str(path), "--out", str(tmp_path / "o")]
+    )
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("error: ") and "missing model.23.bias" in err and "Traceback" not in err
