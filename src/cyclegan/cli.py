@@ -126,7 +126,77 @@ def run_translate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- export ---------------------------------------------------------------------------------------------
+
+
+def register_export(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export a generator to ONNX or TorchScript",
+        description="Write one generator as a file that runs without this package: input and output "
+        "float32 (B, 3, H, W) in [-1, 1], any batch, height and width. The file is checked against PyTorch "
+        "at two sizes. Example: cyclegan export --checkpoint runs/h2z --direction AtoB --out h2z.onnx",
+    )
+    p.add_argument(
+        "--checkpoint", required=True, metavar="RUN_OR_FILE",
+        help="a run folder, a checkpoint file, or a generator .pth of the reference implementation",
+    )  # fmt: skip
+    p.add_argument("--direction", choices=["AtoB", "BtoA"], default="AtoB", help="AtoB: G, BtoA: F")
+    p.add_argument("--format", choices=["onnx", "torchscript"], help="default: from the --out suffix")
+    p.add_argument("--out", required=True, metavar="FILE", help="the file to write")
+    p.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset version (default: 17)")
+    p.add_argument("--no-check", action="store_true", help="do not run the exported file against PyTorch")
+    p.set_defaults(func=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from .checkpoint import load_generator
+    from .interop.export import TOLERANCE, export_generator, format_for
+
+    fmt = format_for(args.out, args.format)
+    net = load_generator(args.checkpoint, args.direction)
+    meta = {"direction": args.direction, "checkpoint": str(args.checkpoint)}
+    check = not args.no_check
+    result = export_generator(net, args.out, format=fmt, opset=args.opset, metadata=meta, check=check)
+    print(f"wrote {result.path} ({fmt}): float32 (B, 3, H, W) in [-1, 1] -> same shape in [-1, 1]")
+    if result.max_abs_diff is not None:
+        sizes = ", ".join(f"{h}x{w}" for h, w in result.checked_sizes)
+        print(f"checked against PyTorch at {sizes}: max abs difference {result.max_abs_diff:.1e}")
+        if result.max_abs_diff > TOLERANCE:
+            print(f"error: the exported file differs from PyTorch by more than {TOLERANCE}", file=sys.stderr)
+            return 1
+    elif not args.no_check:
+        print("not checked: onnxruntime is not installed (pip install 'cyclegan[export]')")
+    return 0
+
+
 # --- datasets -------------------------------------------------------------------------------------------
+
+
+def run_datasets_list(args: argparse.Namespace) -> int:
+    from .datasets import CATALOGUE, DEFAULT_BASE_URL
+
+    width = max(map(len, CATALOGUE))
+    for info in CATALOGUE.values():
+        note = "" if info.downloadable else f"  (not downloadable: {info.note.split(':')[0]})"
+        print(f"{info.name:<{width}}  {info.domains} ({info.source}){note}")
+    print(f"\nfrom {DEFAULT_BASE_URL}/NAME.zip; `cyclegan datasets download NAME --root DIR`")
+    return 0
+
+
+def run_datasets_download(args: argparse.Namespace) -> int:
+    from .datasets import download
+
+    result = download(
+        args.name, args.root, base_url=args.base_url, sha256=args.sha256, progress=not args.no_progress
+    )
+    counts = ", ".join(f"{split} {n}" for split, n in result.files.items()) or "no trainA/trainB/testA/testB"
+    if not result.downloaded:
+        print(f"{result.path} is already there ({counts}); delete it to download again")
+    else:
+        resumed = f", resumed at byte {result.resumed_from}" if result.resumed_from else ""
+        print(f"extracted {args.name} to {result.path} ({counts}{resumed})")
+    return 0
 
 
 def register_datasets(sub) -> None:
@@ -134,6 +204,21 @@ def register_datasets(sub) -> None:
     ds = p.add_subparsers(dest="datasets_command", metavar="ACTION")
     ds.required = True
     # Each action adds its own parser here (synthetic: the demo data; list/download: standard sets).
+    ls = ds.add_parser("list", help="the standard unpaired datasets", description="Standard unpaired sets.")
+    ls.set_defaults(func=run_datasets_list)
+    dl = ds.add_parser(
+        "download",
+        help="download and extract a standard dataset to ROOT/NAME",
+        description="Download BASE/NAME.zip (resuming an interrupted download), verify it and extract it "
+        "safely to ROOT/NAME (trainA, trainB, testA, testB). "
+        "Example: cyclegan datasets download horse2zebra --root data",
+    )
+    dl.add_argument("name", metavar="NAME", help="a name from `cyclegan datasets list`")
+    dl.add_argument("--root", required=True, metavar="DIR", help="where NAME/ goes (created if missing)")
+    dl.add_argument("--base-url", metavar="URL", help="a mirror serving URL/NAME.zip (default: public)")
+    dl.add_argument("--sha256", metavar="HEX", help="expected SHA-256 of the zip file")
+    dl.add_argument("--no-progress", action="store_true", help="no progress bar")
+    dl.set_defaults(func=run_datasets_download)
     del ds
 
 
@@ -143,6 +228,7 @@ def register_datasets(sub) -> None:
 COMMANDS: dict[str, Callable] = {
     "train": register_train,
     "translate": register_translate,
+    "export": register_export,
     "datasets": register_datasets,
 }
 

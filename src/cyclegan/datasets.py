@@ -1,0 +1,371 @@
+"""The standard unpaired datasets by name: a catalogue, and a download that resumes, verifies and extracts
+safely.
+
+Archives come from the reference implementation's server as `BASE/NAME.zip` (a mirror can be given as
+`base_url`) and hold `NAME/trainA, trainB, testA, testB`. A download:
+
+1. streams into `ROOT/.NAME.zip.part`, resuming it with an HTTP Range request when a previous attempt
+   was interrupted;
+2. checks the size against what the server announced, an optional SHA-256, and every zip entry's CRC;
+3. refuses archives with an entry that would land outside the root (absolute path, `..`, symlink,
+   device file) before writing anything;
+4. extracts into a temporary folder inside ROOT and renames it to `ROOT/NAME` in one step, so `ROOT/NAME`
+   exists only when complete.
+
+Only the standard library speaks HTTP here (urllib), so nothing beyond the core dependencies is needed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import http.client
+import os
+import re
+import shutil
+import stat
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import CycleGANError
+
+DEFAULT_BASE_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets"
+CHUNK = 1 << 16
+SPLITS = ("trainA", "trainB", "testA", "testB")
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One catalogue entry. `domains` reads "A <-> B" in the archive's trainA/trainB order where known."""
+
+    name: str
+    domains: str
+    source: str
+    downloadable: bool = True
+    note: str = ""
+
+
+CATALOGUE: dict[str, DatasetInfo] = {
+    d.name: d
+    for d in (
+        DatasetInfo("horse2zebra", "horses <-> zebras", "ImageNet"),
+        DatasetInfo("apple2orange", "apples <-> oranges", "ImageNet"),
+        DatasetInfo("summer2winter_yosemite", "Yosemite in summer <-> in winter", "Flickr"),
+        DatasetInfo("monet2photo", "Monet paintings <-> landscape photos", "WikiArt, Flickr"),
+        DatasetInfo("cezanne2photo", "Cezanne paintings <-> landscape photos", "WikiArt, Flickr"),
+        DatasetInfo("ukiyoe2photo", "ukiyo-e prints <-> landscape photos", "WikiArt, Flickr"),
+        DatasetInfo("vangogh2photo", "Van Gogh paintings <-> landscape photos", "WikiArt, Flickr"),
+        DatasetInfo("iphone2dslr_flower", "iPhone flower photos <-> DSLR (shallow depth of field)", "Flickr"),
+        DatasetInfo("maps", "aerial photos <-> Google Maps tiles", "Google Maps"),
+        DatasetInfo("facades", "facade photos <-> architectural labels", "CMP Facades"),
+        DatasetInfo(
+            "cityscapes",
+            "street photos <-> semantic labels",
+            "Cityscapes",
+            downloadable=False,
+            note="its licence forbids redistribution: register at https://www.cityscapes-dataset.com, "
+            "download gtFine_trainvaltest.zip and leftImg8bit_trainvaltest.zip, and arrange them as "
+            "trainA/trainB/testA/testB",
+        ),  # fmt: skip
+    )
+}
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """Where the dataset is and what happened: `downloaded` is False when it was already there."""
+
+    path: Path
+    downloaded: bool
+    bytes_fetched: int = 0
+    resumed_from: int = 0
+    files: dict[str, int] = field(default_factory=dict)  # split folder -> files in it
+
+
+# --- names and addresses ----------------------------------------------------------------------------------
+
+
+def dataset_url(name: str, base_url: str = DEFAULT_BASE_URL) -> str:
+    """`BASE/NAME.zip`, the reference implementation's pattern; only http and https are accepted."""
+    scheme = urllib.parse.urlsplit(base_url).scheme
+    if scheme not in ("http", "https"):
+        raise CycleGANError(f"option '--base-url' {base_url!r}: expected an http:// or https:// address")
+    return f"{base_url.rstrip('/')}/{urllib.parse.quote(name)}.zip"
+
+
+def check_name(name: str, *, mirror: bool) -> DatasetInfo | None:
+    """The catalogue entry for `name`. Names outside the catalogue are accepted only from a mirror (and
+    only as plain file names, since the name becomes a folder)."""
+    info = CATALOGUE.get(name)
+    if info is not None:
+        if not info.downloadable and not mirror:
+            raise CycleGANError(f"dataset '{name}' cannot be downloaded from the public server: {info.note}")
+        return info
+    if not mirror:
+        close = difflib.get_close_matches(name, CATALOGUE, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise CycleGANError(f"unknown dataset '{name}'; {hint}see `cyclegan datasets list` (or a --base-url)")
+    if not SAFE_NAME.fullmatch(name) or ".." in name:
+        raise CycleGANError(f"dataset name {name!r}: expected letters, digits, '_', '-' or '.' only")
+    return None
+
+
+def check_sha256(sha256: str | None) -> str | None:
+    if sha256 is None:
+        return None
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+        raise CycleGANError(f"option '--sha256' {sha256!r}: expected 64 hexadecimal digits")
+    return sha256.lower()
+
+
+# --- fetching -----------------------------------------------------------------------------------------
+
+
+def _content_range(header: str | None) -> tuple[int | None, int | None]:
+    """`bytes START-END/TOTAL` (or `bytes */TOTAL`) -> (START, TOTAL); None where absent or `*`."""
+    m = re.fullmatch(r"\s*bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)\s*", header or "")
+    if not m:
+        return None, None
+    start = int(m.group(1)) if m.group(1) else None
+    return start, int(m.group(2)) if m.group(2) != "*" else None
+
+
+def _open(url: str, offset: int, *, timeout: float):
+    from . import __version__
+
+    headers = {"User-Agent": f"cyclegan/{__version__}"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
+
+
+def fetch(url: str, part: Path, *, progress: bool = True, timeout: float = 60.0) -> tuple[int | None, int]:
+    """Download `url` into `part`, continuing from its current size when the server honours Range.
+
+    Returns (the full size the server announced or None, the offset the transfer resumed from). An
+    interrupted transfer leaves `part` in place and raises a CycleGANError saying to run again.
+    """
+    from tqdm import tqdm
+
+    offset = part.stat().st_size if part.exists() else 0
+    try:
+        resp = _open(url, offset, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and offset:  # nothing left to send: complete already, or a different file
+            _, total = _content_range(e.headers.get("Content-Range"))
+            if total == offset:
+                return total, offset
+            part.unlink()
+            return fetch(url, part, progress=progress, timeout=timeout)
+        hint = " (no such file there: check the dataset name or --base-url)" if e.code == 404 else ""
+        raise CycleGANError(f"download of {url} failed: HTTP {e.code} {e.reason}{hint}") from None
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise CycleGANError(
+            f"cannot reach {url}: {reason} (check the network, or give a mirror's --base-url)"
+        ) from None
+
+    with resp:
+        start, total = _content_range(resp.headers.get("Content-Range"))
+        if offset and resp.status == 206 and start == offset:
+            mode = "ab"
+        else:  # the server sent the whole file (it ignored Range, or there was nothing to resume)
+            offset, mode = 0, "wb"
+            length = resp.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+        done = offset
+        name = part.name.removeprefix(".").removesuffix(".part")
+        bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024, desc=name,
+                   disable=not progress, dynamic_ncols=True)  # fmt: skip
+        try:
+            with part.open(mode) as f, bar:
+                while chunk := resp.read(CHUNK):
+                    f.write(chunk)
+                    done += len(chunk)
+                    bar.update(len(chunk))
+            if total is not None and done < total:  # read(n) returns b"" when the server hangs up early
+                raise http.client.IncompleteRead(b"", total - done)
+        except (http.client.IncompleteRead, OSError) as e:  # OSError: connection reset, timeout, disk full
+            of = f" of {total}" if total else ""
+            reason = getattr(e, "strerror", None) or type(e).__name__
+            raise CycleGANError(
+                f"download of {url} stopped after {done}{of} bytes ({reason}); run the same command again "
+                "to resume"
+            ) from None
+    return total, offset
+
+
+# --- verifying ----------------------------------------------------------------------------------------
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_archive(part: Path, *, url: str, total: int | None, sha256: str | None) -> None:
+    """Size as announced, SHA-256 when given, and a readable zip whose entries all pass their CRC.
+    A file that fails is deleted (resuming it could not help), except a short one, which can resume."""
+    size = part.stat().st_size
+    if total is not None and size < total:
+        raise CycleGANError(f"download of {url} is incomplete ({size} of {total} bytes); run again to resume")
+    if total is not None and size > total:
+        part.unlink()
+        raise CycleGANError(
+            f"download of {url} is {size} bytes, the server announced {total}; deleted it, run again"
+        )
+    if sha256 is not None and (got := file_sha256(part)) != sha256:
+        part.unlink()
+        raise CycleGANError(
+            f"SHA-256 of {url} is {got}, expected {sha256} (option '--sha256'); the download was deleted"
+        )
+    try:
+        with zipfile.ZipFile(part) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        part.unlink()
+        raise CycleGANError(f"{url} is not a readable zip archive ({e}); the download was deleted") from None
+    if bad is not None:
+        part.unlink()
+        raise CycleGANError(
+            f"{url}: entry '{bad}' fails its CRC check (corrupt archive); the download was deleted"
+        )
+
+
+# --- extracting -------------------------------------------------------------------------------------------
+
+
+def unsafe_reason(info: zipfile.ZipInfo) -> str | None:
+    """Why an entry may not be extracted (None when it is a plain file or folder inside the root)."""
+    name = info.filename.replace("\\", "/")  # archives made on Windows may use either separator
+    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
+        return "has an absolute path"
+    if ".." in name.split("/"):
+        return "climbs out of the root with '..'"
+    kind = stat.S_IFMT(info.external_attr >> 16)
+    if kind == stat.S_IFLNK:
+        return "is a symbolic link"
+    if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+        return "is a device, pipe or socket"
+    return None
+
+
+def _parts(info: zipfile.ZipInfo) -> list[str]:
+    return [p for p in info.filename.replace("\\", "/").split("/") if p not in ("", ".")]
+
+
+def extract_safely(archive: Path, root: Path, name: str, *, source: str) -> Path:
+    """Extract `archive` to `root/name` atomically; refuse it whole, writing nothing, if any entry is
+    unsafe. An archive holding a single top folder (the reference's `NAME/...`) has that folder renamed
+    to `root/name`; otherwise the archive's contents become `root/name`."""
+    target = root / name
+    with zipfile.ZipFile(archive) as zf:
+        members = [i for i in zf.infolist() if _parts(i) and _parts(i)[0] != "__MACOSX"]  # Finder's extras
+        for info in members:
+            if (reason := unsafe_reason(info)) is not None:
+                raise CycleGANError(
+                    f"refusing to extract {source}: entry '{info.filename}' {reason}; nothing was extracted"
+                )
+        needed = sum(i.file_size for i in members)
+        free = shutil.disk_usage(root).free
+        if needed > free:
+            mib = 2**20
+            raise CycleGANError(
+                f"{source} needs {needed / mib:.0f} MiB to extract, {root} has {free / mib:.0f} MiB free"
+            )
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.extracting.", dir=root))
+        try:
+            real_tmp = tmp.resolve()
+            for info in members:
+                dest = tmp.joinpath(*_parts(info))
+                if not dest.resolve().is_relative_to(real_tmp):  # belt and braces after unsafe_reason
+                    raise CycleGANError(
+                        f"refusing to extract {source}: entry '{info.filename}' leaves the root"
+                    )
+                if info.is_dir():
+                    dest.mkdir(parents=True, exist_ok=True)
+                    continue
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    with zf.open(info) as src, dest.open("xb") as out:
+                        shutil.copyfileobj(src, out, CHUNK)
+                except FileExistsError:
+                    raise CycleGANError(
+                        f"refusing to extract {source}: entry '{info.filename}' appears twice"
+                    ) from None
+            tops = {_parts(i)[0] for i in members}
+            single = len(tops) == 1 and (tmp / next(iter(tops))).is_dir()
+            src_dir = tmp / next(iter(tops)) if single else tmp
+            if target.exists():
+                raise CycleGANError(f"{target} appeared while extracting; remove it and run again")
+            os.replace(src_dir, target)  # one rename: ROOT/NAME is either absent or complete
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+    return target
+
+
+def count_files(folder: Path) -> dict[str, int]:
+    """Files in each of trainA, trainB, testA, testB that exist (hidden files left out)."""
+    splits = [s for s in SPLITS if (folder / s).is_dir()]
+    return {
+        s: sum(1 for p in (folder / s).rglob("*") if p.is_file() and not p.name.startswith("."))
+        for s in splits
+    }
+
+
+# --- the whole download -------------------------------------------------------------------------------------
+
+
+def download(
+    name: str,
+    root: str | Path,
+    *,
+    base_url: str | None = None,
+    sha256: str | None = None,
+    progress: bool = True,
+    timeout: float = 60.0,
+) -> DownloadResult:
+    """Download dataset `name` into `root/name` (see the module docstring for each step).
+
+    Already present (a non-empty `root/name`): nothing is fetched. Interrupted: run again to resume.
+    Every failure is a one-line CycleGANError.
+    """
+    mirror = base_url is not None
+    check_name(name, mirror=mirror)
+    sha256 = check_sha256(sha256)
+    url = dataset_url(name, base_url or DEFAULT_BASE_URL)
+    root = Path(root)
+    target = root / name
+    if target.is_dir() and any(target.iterdir()):
+        return DownloadResult(target, downloaded=False, files=count_files(target))
+    if target.exists() and not target.is_dir():
+        raise CycleGANError(f"{target} exists and is not a folder; move it away or choose another --root")
+    if target.is_dir():
+        target.rmdir()  # empty: a leftover, not data
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CycleGANError(f"option '--root' {root}: cannot create it ({e.strerror})") from None
+    part = root / f".{name}.zip.part"
+    total, resumed_from = fetch(url, part, progress=progress, timeout=timeout)
+    verify_archive(part, url=url, total=total, sha256=sha256)
+    size = part.stat().st_size
+    try:
+        path = extract_safely(part, root, name, source=url)
+    except CycleGANError as e:
+        if str(e).startswith("refusing"):  # the archive itself is bad: fetching it again cannot help
+            part.unlink(missing_ok=True)
+        raise
+    part.unlink()
+    return DownloadResult(path, downloaded=True, bytes_fetched=size - resumed_from, resumed_from=resumed_from,
+                          files=count_files(path))  # fmt: skip

@@ -1,0 +1,215 @@
+"""Export a generator to ONNX or TorchScript, runnable without this package.
+
+The exported graph takes (B, 3, H, W) float32 in [-1, 1] with any batch, height and width (it pads to
+the multiple the network needs and crops back, as `cyclegan.translate` does) and returns the same shape
+in [-1, 1]. Convert to 8 bits as `round((y + 1) / 2 * 255)`.
+
+ONNX uses torch's TorchScript-based exporter (`torch.onnx.export(..., dynamo=False)`): it works offline
+with `onnx` alone, while the newer `dynamo=True` exporter also needs `onnxscript`. Every export is checked
+against PyTorch at two sizes other than the traced one before it is reported as written.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F_
+from torch import nn
+
+from ..errors import CycleGANError
+
+ExportFormat = Literal["onnx", "torchscript"]
+FORMATS: tuple[ExportFormat, ...] = ("onnx", "torchscript")
+SUFFIXES: dict[str, ExportFormat] = {
+    ".onnx": "onnx",
+    ".pt": "torchscript",
+    ".ts": "torchscript",
+    ".torchscript": "torchscript",
+}
+OPSET = 17
+TOLERANCE = 1e-4  # max abs difference from PyTorch accepted for an export, on outputs in [-1, 1]
+INPUT, OUTPUT = "input", "output"
+DYNAMIC_AXES = {INPUT: {0: "batch", 2: "height", 3: "width"}, OUTPUT: {0: "batch", 2: "height", 3: "width"}}
+
+
+class PadToMultiple(nn.Module):
+    """Wrap a generator so it accepts any H and W: reflect-pad bottom and right to a multiple of
+    `multiple`, run, crop back. (B, 3, H, W) in [-1, 1] -> (B, 3, H, W) in [-1, 1]; H, W >= 8.
+
+    The pad amounts are computed from the input's shape, so tracing records them as shape arithmetic and
+    the exported graph stays dynamic in H and W.
+    """
+
+    def __init__(self, net: nn.Module, multiple: int):
+        super().__init__()
+        self.net = net
+        self.multiple = multiple
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2], x.shape[-1]
+        pad_h = (self.multiple - h % self.multiple) % self.multiple
+        pad_w = (self.multiple - w % self.multiple) % self.multiple
+        y = self.net(F_.pad(x, [0, pad_w, 0, pad_h], mode="reflect"))
+        return y[:, :, :h, :w]
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What was written and how closely it reproduces PyTorch (max abs difference over `checked_sizes`)."""
+
+    path: Path
+    format: ExportFormat
+    checked_sizes: tuple[tuple[int, int], ...]
+    max_abs_diff: float | None  # None when the check was skipped
+
+
+def format_for(path: str | Path, fmt: str | None) -> ExportFormat:
+    """The export format: `fmt` if given, else from the file suffix (.onnx; .pt, .ts, .torchscript)."""
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise CycleGANError(f"option '--format': expected onnx or torchscript, got {fmt!r}")
+        return fmt  # type: ignore[return-value]
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise CycleGANError(
+            f"option '--out' {path}: cannot tell the format from '{suffix or 'no suffix'}'; "
+            "give --format onnx|torchscript or name the file .onnx or .pt"
+        )
+    return SUFFIXES[suffix]
+
+
+def wrap_for_export(net: nn.Module) -> nn.Module:
+    """The generator, wrapped to take any size (see `PadToMultiple`), on the CPU in float32, eval mode."""
+    from ..translate import size_multiple
+
+    net = net.to("cpu", torch.float32).eval().requires_grad_(False)
+    multiple = size_multiple(net)
+    return (PadToMultiple(net, multiple) if multiple > 1 else net).eval()
+
+
+def _example(multiple: int, size: int, *, batch: int = 1, seed: int = 0) -> torch.Tensor:
+    side = max(size, multiple)
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(batch, 3, side, side, generator=g) * 2 - 1  # (B, 3, side, side) in [-1, 1]
+
+
+def _check_sizes(multiple: int) -> tuple[tuple[int, int], ...]:
+    # Two sizes unlike the traced square one: a batch of 2 and sides that are not multiples of 4.
+    base = max(multiple, 16)
+    return ((base + 3, 2 * base + 1), (2 * base, base + 6))
+
+
+def _write_atomic(path: Path, write: Callable[[str], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _export_onnx(
+    model: nn.Module, example: torch.Tensor, path: Path, *, opset: int, metadata: dict[str, str]
+) -> None:
+    try:
+        import onnx
+    except ImportError:
+        raise CycleGANError("ONNX export needs the onnx package: pip install 'cyclegan[export]'") from None
+
+    def write(tmp: str) -> None:
+        with warnings.catch_warnings():
+            # The TorchScript-based exporter is deprecated in favour of dynamo=True (which needs onnxscript)
+            # and warns about InstanceNorm's train flag, which is how instance norm always runs.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model, (example,), tmp, dynamo=False, opset_version=opset, input_names=[INPUT],
+                output_names=[OUTPUT], dynamic_axes=DYNAMIC_AXES,
+            )  # fmt: skip
+        proto = onnx.load(tmp)
+        for key, value in metadata.items():
+            proto.metadata_props.add(key=key, value=value)
+        onnx.checker.check_model(proto)
+        onnx.save(proto, tmp)
+
+    _write_atomic(path, write)
+
+
+def _export_torchscript(
+    model: nn.Module, example: torch.Tensor, path: Path, *, metadata: dict[str, str]
+) -> None:
+    def write(tmp: str) -> None:
+        with warnings.catch_warnings():
+            # TracerWarnings about shape arithmetic (which is what we want recorded), and TorchScript's
+            # deprecation in favour of torch.export (whose files need a recent torch to load).
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(model, example, check_trace=False)
+            torch.jit.save(traced, tmp, _extra_files={f"{k}.txt": v for k, v in metadata.items()})
+
+    _write_atomic(path, write)
+
+
+def _run_exported(path: Path, fmt: ExportFormat) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    if fmt == "torchscript":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = torch.jit.load(str(path), map_location="cpu")
+        return lambda x: module(x)
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return lambda x: torch.from_numpy(session.run(None, {INPUT: np.ascontiguousarray(x.numpy())})[0])
+
+
+def export_generator(
+    net: nn.Module,
+    out: str | Path,
+    *,
+    format: ExportFormat,
+    opset: int = OPSET,
+    metadata: dict[str, str] | None = None,
+    check: bool = True,
+) -> ExportResult:
+    """Write `net` (a generator from `cyclegan.load_generator`) to `out` as ONNX or TorchScript.
+
+    The file is written atomically. With `check`, it is run (onnxruntime for ONNX, when installed) at two
+    sizes and compared with PyTorch; the largest absolute difference is returned.
+    """
+    out = Path(out)
+    model = wrap_for_export(net)
+    multiple = (
+        getattr(model, "multiple", 1) if isinstance(model, PadToMultiple) else getattr(net, "multiple", 1)
+    )
+    example = _example(multiple, 64)
+    meta = {"input": "float32 (B, 3, H, W) in [-1, 1], RGB", "output": "float32 (B, 3, H, W) in [-1, 1]"}
+    meta.update(metadata or {})
+    try:
+        if format == "onnx":
+            _export_onnx(model, example, out, opset=opset, metadata=meta)
+        else:
+            _export_torchscript(model, example, out, metadata=meta)
+    except CycleGANError:
+        raise
+    except OSError as e:
+        raise CycleGANError(f"cannot write {out}: {e.strerror}") from None
+    sizes = _check_sizes(multiple)
+    if not check or (run := _run_exported(out, format)) is None:
+        return ExportResult(out, format, (), None)
+    diff = 0.0
+    with torch.no_grad():
+        for i, (h, w) in enumerate(sizes):
+            x = torch.rand(i + 1, 3, h, w, generator=torch.Generator().manual_seed(i)) * 2 - 1
+            diff = max(diff, (run(x) - model(x)).abs().max().item())
+    return ExportResult(out, format, sizes, diff)

@@ -1,0 +1,280 @@
+"""`cyclegan datasets`: download from a loopback HTTP mirror, resume, verify, and extract safely.
+
+No network beyond 127.0.0.1: a threaded http.server serves archives built here, with HTTP Range support
+that can be switched off and a mode that drops the connection half-way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import stat
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from cyclegan.cli import main
+from cyclegan.datasets import CATALOGUE, download
+from cyclegan.errors import CycleGANError
+
+NAME = "horse2zebra"
+
+
+class Mirror(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), MirrorHandler)
+        self.files: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
+        self.honour_range = True
+        self.cut_after: int | None = None  # send only this many body bytes once, then hang up
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/datasets"
+
+
+class MirrorHandler(BaseHTTPRequestHandler):
+    server: Mirror
+
+    def do_GET(self) -> None:
+        srv = self.server
+        rng = self.headers.get("Range")
+        srv.requests.append((self.path, rng))
+        data = srv.files.get(self.path)
+        if data is None:
+            self.send_error(404)
+            return
+        start = 0
+        if rng and srv.honour_range:
+            start = int(re.fullmatch(r"bytes=(\d+)-", rng).group(1))
+            if start >= len(data):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Type", "application/zip")
+        self.end_headers()
+        if srv.cut_after is not None:  # announce everything, send part of it, close (HTTP/1.0)
+            body, srv.cut_after = body[: srv.cut_after], None
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+
+@pytest.fixture
+def mirror():
+    srv = Mirror()
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def payload(i: int) -> bytes:
+    # Incompressible-ish bytes, so the archive spans many 64 KiB chunks and a resume has work to do.
+    return hashlib.sha256(str(i).encode()).digest() * 1024  # 32 KiB
+
+
+def make_zip(entries: dict[str, bytes], *, links: dict[str, str] | None = None) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in entries.items():
+            zf.writestr(zipfile.ZipInfo(name), data)
+        for name, target in (links or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.create_system = 3  # Unix, so the mode bits count
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, target)
+    return buf.getvalue()
+
+
+GOOD_ENTRIES = {f"{NAME}/{split}/{split}_{i}.jpg": payload(10 * k + i) for k, split in enumerate(
+    ("trainA", "trainB", "testA", "testB")) for i in range(2)}  # fmt: skip
+
+
+def good_zip() -> bytes:
+    return make_zip(GOOD_ENTRIES)
+
+
+def serve(mirror: Mirror, data: bytes, name: str = NAME) -> None:
+    mirror.files[f"/datasets/{name}.zip"] = data
+
+
+def assert_layout(root: Path) -> None:
+    for entry, data in GOOD_ENTRIES.items():
+        assert (root / entry).read_bytes() == data
+    assert not [p.name for p in root.iterdir() if p.name.startswith(".")]  # no .part, no temp folder left
+
+
+def fetch(mirror: Mirror, root: Path, **kw):
+    return download(NAME, root, base_url=mirror.base_url, progress=False, **kw)
+
+
+# --- the happy paths -----------------------------------------------------------------------------------
+
+
+def test_list_names_the_standard_sets(capsys):
+    assert main(["datasets", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("horse2zebra", "monet2photo", "summer2winter_yosemite", "apple2orange", "cezanne2photo",
+                 "ukiyoe2photo", "vangogh2photo", "iphone2dslr_flower", "maps", "facades"):  # fmt: skip
+        assert name in out and name in CATALOGUE
+    assert "efrosgans.eecs.berkeley.edu/cyclegan/datasets/NAME.zip" in out
+
+
+def test_download_from_a_mirror_extracts_the_layout(mirror, tmp_path, capsys):
+    serve(mirror, good_zip())
+    root = tmp_path / "data"
+    args = ["datasets", "download", NAME, "--root", str(root), "--base-url", mirror.base_url, "--no-progress"]
+    assert main(args) == 0
+    assert_layout(root)
+    assert "trainA 2, trainB 2, testA 2, testB 2" in capsys.readouterr().out
+    assert mirror.requests == [(f"/datasets/{NAME}.zip", None)]
+    # A second run finds it and fetches nothing.
+    assert main(args) == 0
+    assert "already there" in capsys.readouterr().out and len(mirror.requests) == 1
+
+
+def test_partial_download_resumes_with_a_range_request(mirror, tmp_path):
+    data = good_zip()
+    serve(mirror, data)
+    half = len(data) // 2
+    (tmp_path / f".{NAME}.zip.part").write_bytes(data[:half])
+    result = fetch(mirror, tmp_path)
+    assert mirror.requests == [(f"/datasets/{NAME}.zip", f"bytes={half}-")]
+    assert result.resumed_from == half and result.bytes_fetched == len(data) - half
+    assert_layout(tmp_path)
+
+
+def test_dropped_connection_then_resume(mirror, tmp_path):
+    data = good_zip()
+    serve(mirror, data)
+    mirror.cut_after = 100_000
+    with pytest.raises(CycleGANError, match="stopped after 100000 of .* bytes .*run the same command again"):
+        fetch(mirror, tmp_path)
+    assert (tmp_path / f".{NAME}.zip.part").stat().st_size == 100_000 and not (tmp_path / NAME).exists()
+    result = fetch(mirror, tmp_path)
+    assert mirror.requests[-1][1] == "bytes=100000-" and result.resumed_from == 100_000
+    assert_layout(tmp_path)
+
+
+def test_server_without_range_support_starts_over(mirror, tmp_path):
+    serve(mirror, good_zip())
+    mirror.honour_range = False
+    (tmp_path / f".{NAME}.zip.part").write_bytes(b"stale bytes from another file")
+    assert fetch(mirror, tmp_path).resumed_from == 0
+    assert_layout(tmp_path)
+
+
+def test_complete_part_file_is_not_fetched_again(mirror, tmp_path):
+    data = good_zip()
+    serve(mirror, data)
+    (tmp_path / f".{NAME}.zip.part").write_bytes(data)
+    fetch(mirror, tmp_path)  # the server answers 416 with the full size: nothing left to send
+    assert_layout(tmp_path)
+
+
+def test_archive_without_a_top_folder_becomes_root_name(mirror, tmp_path):
+    serve(mirror, make_zip({"trainA/a.png": b"a", "trainB/b.png": b"b"}))
+    result = fetch(mirror, tmp_path)
+    assert result.path == tmp_path / NAME and (tmp_path / NAME / "trainB" / "b.png").read_bytes() == b"b"
+
+
+def test_sha256_is_checked(mirror, tmp_path):
+    data = good_zip()
+    serve(mirror, data)
+    with pytest.raises(CycleGANError, match="SHA-256 .* expected 0{64}.*deleted"):
+        fetch(mirror, tmp_path / "bad", sha256="0" * 64)
+    assert not (tmp_path / "bad" / NAME).exists() and not (tmp_path / "bad" / f".{NAME}.zip.part").exists()
+    fetch(mirror, tmp_path / "ok", sha256=hashlib.sha256(data).hexdigest().upper())
+    assert_layout(tmp_path / "ok")
+
+
+# --- what is refused -----------------------------------------------------------------------------------
+
+MALICIOUS = {
+    "dot-dot": ({"../evil.txt": b"pwned"}, None, "climbs out of the root"),
+    "dot-dot inside": ({f"{NAME}/trainA/../../../evil.txt": b"pwned"}, None, "climbs out of the root"),
+    "absolute": ({"/tmp/cyclegan-test-evil.txt": b"pwned"}, None, "has an absolute path"),
+    "backslash dot-dot": ({"..\\evil.txt": b"pwned"}, None, "climbs out of the root"),
+    "symlink": ({}, {f"{NAME}/trainA/link.jpg": "/etc/passwd"}, "is a symbolic link"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALICIOUS))
+def test_malicious_archive_is_refused_whole(mirror, tmp_path, case):
+    entries, links, reason = MALICIOUS[case]
+    # Good entries first: a refusal must come before anything is written, not half-way.
+    serve(mirror, make_zip({**GOOD_ENTRIES, **entries}, links=links))
+    root = tmp_path / "data"
+    with pytest.raises(CycleGANError) as info:
+        fetch(mirror, root)
+    message = str(info.value)
+    bad = next(iter(entries or links))
+    assert (
+        message.startswith("refusing to extract") and f"'{bad}' {reason}" in message and "\n" not in message
+    )
+    assert sorted(p.name for p in root.iterdir()) == []  # no NAME/, no temp folder, bad archive deleted
+    assert not list(tmp_path.rglob("evil.txt")) and not Path("/tmp/cyclegan-test-evil.txt").exists()
+
+
+def test_malicious_archive_through_the_cli(mirror, tmp_path, capsys):
+    serve(mirror, make_zip({"../evil.txt": b"pwned"}))
+    rc = main(["datasets", "download", NAME, "--root", str(tmp_path / "d"), "--base-url", mirror.base_url])
+    err = capsys.readouterr().err  # the progress bar, then one line
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert rc == 2 and len(errors) == 1 and errors[0].startswith("error: refusing to extract")
+    assert err.rstrip().endswith(errors[0]) and "Traceback" not in err
+
+
+def test_not_a_zip_and_corrupt_entries_are_refused(mirror, tmp_path):
+    serve(mirror, b"<html>a captive portal page, not a zip</html>")
+    with pytest.raises(CycleGANError, match="not a readable zip archive"):
+        fetch(mirror, tmp_path / "a")
+    data = bytearray(good_zip())
+    at = data.index(payload(0)[:32]) + 1000  # inside the first entry's stored bytes
+    data[at] ^= 0xFF
+    serve(mirror, bytes(data))
+    with pytest.raises(CycleGANError, match="fails its CRC check"):
+        fetch(mirror, tmp_path / "b")
+    assert not (tmp_path / "b" / NAME).exists()
+
+
+@pytest.mark.parametrize(
+    "name, base, expected",
+    [
+        ("horse2zebr", None, "unknown dataset 'horse2zebr'; did you mean 'horse2zebra'?"),
+        ("cityscapes", None, "cannot be downloaded from the public server"),
+        ("horse2zebra", "ftp://example.org", "expected an http:// or https:// address"),
+        ("../x", "http://127.0.0.1:9", "expected letters, digits"),
+    ],
+)
+def test_bad_names_and_urls_are_refused_before_any_request(tmp_path, name, base, expected):
+    with pytest.raises(CycleGANError, match=re.escape(expected)):
+        download(name, tmp_path, base_url=base, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_file_on_the_mirror(mirror, tmp_path):
+    with pytest.raises(CycleGANError, match="HTTP 404 .*check the dataset name or --base-url"):
+        fetch(mirror, tmp_path)
+
+
+def test_bad_sha256_option(tmp_path):
+    with pytest.raises(CycleGANError, match="option '--sha256'"):
+        download(NAME, tmp_path, base_url="http://127.0.0.1:9", sha256="abc", progress=False)

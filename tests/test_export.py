@@ -1,0 +1,128 @@
+"""`cyclegan export`: ONNX (run in onnxruntime) and TorchScript files that match PyTorch at any size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cyclegan.checkpoint import FORMAT, load_generator
+from cyclegan.cli import main
+from cyclegan.config import resolve
+from cyclegan.errors import CycleGANError
+from cyclegan.models import build_generator
+
+ort = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
+
+SIZES = [(1, 36, 52), (2, 23, 41)]  # (B, H, W): a multiple of 4, and odd sides the wrapper pads
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # On a busy 2-core machine two OpenMP threads wait on each other: a tiny forward takes seconds, not ms.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    """A run folder with a small checkpoint in our format (ngf 8, 2 blocks), G and F different."""
+    cfg = resolve({"ngf": 8, "n_blocks": 2, "size": 32})
+    torch.manual_seed(0)
+    models = {k: build_generator(cfg.model).state_dict() for k in ("G", "F")}
+    folder = tmp_path_factory.mktemp("run")
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "models": models}, folder / "checkpoint.pt")
+    return folder
+
+
+def inputs(b: int, h: int, w: int, seed: int = 0) -> torch.Tensor:
+    return torch.rand(b, 3, h, w, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def reference(run: Path, direction: str, x: torch.Tensor) -> torch.Tensor:
+    from cyclegan.translate import translate_tensor
+
+    return translate_tensor(load_generator(run, direction), x)  # pads to a multiple of 4 and crops back
+
+
+@pytest.mark.parametrize("direction", ["AtoB", "BtoA"])
+def test_onnx_matches_pytorch_at_two_sizes(run, tmp_path, direction):
+    out = tmp_path / "g.onnx"
+    assert (
+        main(
+            [
+                "export",
+                "--checkpoint",
+                str(run),
+                "--direction",
+                direction,
+                "--format",
+                "onnx",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    (inp,), (outp,) = session.get_inputs(), session.get_outputs()
+    assert inp.name == "input" and inp.shape == ["batch", 3, "height", "width"]  # dynamic axes
+    for b, h, w in SIZES:
+        x = inputs(b, h, w)
+        y = session.run([outp.name], {inp.name: x.numpy()})[0]
+        expected = reference(run, direction, x)
+        assert y.shape == (b, 3, h, w)
+        assert np.abs(y - expected.numpy()).max() < 1e-4
+    # The other direction's generator gives something else: the direction really chose the network.
+    other = reference(run, "BtoA" if direction == "AtoB" else "AtoB", inputs(*SIZES[0]))
+    assert np.abs(session.run(None, {"input": inputs(*SIZES[0]).numpy()})[0] - other.numpy()).max() > 1e-2
+
+
+def test_onnx_file_says_what_it_expects(run, tmp_path):
+    out = tmp_path / "g.onnx"
+    main(["export", "--checkpoint", str(run), "--out", str(out)])  # format from the suffix
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert meta["direction"] == "AtoB" and "[-1, 1]" in meta["input"]
+
+
+def test_torchscript_matches_pytorch_at_two_sizes(run, tmp_path):
+    out = tmp_path / "g.pt"
+    assert main(["export", "--checkpoint", str(run), "--format", "torchscript", "--out", str(out)]) == 0
+    module = torch.jit.load(str(out))  # no cyclegan import needed to run it
+    for b, h, w in SIZES:
+        x = inputs(b, h, w, seed=1)
+        torch.testing.assert_close(module(x), reference(run, "AtoB", x), atol=1e-5, rtol=0)
+
+
+def test_foreign_unet_exports_too(tmp_path):
+    from cyclegan.interop.unet import UnetGenerator
+
+    torch.save(UnetGenerator(num_downs=5, ngf=4, norm="instance").state_dict(), tmp_path / "unet.pth")
+    out = tmp_path / "unet.onnx"
+    assert main(["export", "--checkpoint", str(tmp_path / "unet.pth"), "--out", str(out)]) == 0
+    net = load_generator(tmp_path / "unet.pth")
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    for b, h, w in [(1, 64, 96), (2, 40, 50)]:  # a multiple of 32, and one the network pads itself
+        x = inputs(b, h, w)
+        assert np.abs(session.run(None, {"input": x.numpy()})[0] - net(x).numpy()).max() < 1e-4
+
+
+def test_export_errors_are_one_line(run, tmp_path, capsys):
+    assert main(["export", "--checkpoint", str(run), "--out", str(tmp_path / "g.bin")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: option '--out'") and "--format" in err and "\n" not in err
+    assert main(["export", "--checkpoint", str(tmp_path / "missing"), "--out", str(tmp_path / "g.onnx")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_unknown_format_from_the_library():
+    from cyclegan.interop.export import format_for
+
+    assert format_for("a.ONNX", None) == "onnx" and format_for("a.pt", None) == "torchscript"
+    with pytest.raises(CycleGANError, match="expected onnx or torchscript"):
+        format_for("a.onnx", "coreml")
