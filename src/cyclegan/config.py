@@ -69,6 +69,7 @@ class TrainConfig:
     sample_every: int = opt(500, "write a sample grid every N steps (0: only at the end)")
     checkpoint_every: int = opt(500, "write the checkpoint every N steps (0: only at the end)")
     num_samples: int = opt(4, "fixed test images per direction in the sample grids")
+    time_limit: float | None = opt(None, "stop (and save, resumable) after this many minutes of training")
 
 
 SECTIONS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
@@ -111,7 +112,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 # Options that may change when a run is resumed; the rest would make the checkpoint a different model.
 RESUMABLE = {
     "data", "domain_a", "domain_b", "skip_bad_images", "num_workers", "out", "steps", "epochs", "device",
-    "log_every", "sample_every", "checkpoint_every",
+    "log_every", "sample_every", "checkpoint_every", "time_limit",
 }  # fmt: skip
 
 
@@ -264,7 +265,7 @@ def validate(cfg: Config) -> Config:
     for name, value in non_negative.items():
         if value < 0:
             raise CycleGANError(f"option '{name}' must be >= 0, got {value}")
-    for name, value in (("steps", t.steps), ("epochs", t.epochs)):
+    for name, value in (("steps", t.steps), ("epochs", t.epochs), ("time_limit", t.time_limit)):
         if value is not None and value <= 0:
             raise CycleGANError(f"option '{name}' must be positive, got {value}")
     if not 0 <= m.dropout < 1:
@@ -273,6 +274,14 @@ def validate(cfg: Config) -> Config:
         raise CycleGANError(f"option 'lr_decay_fraction' must be in [0, 1], got {t.lr_decay_fraction}")
     if d.load_scale < 1:
         raise CycleGANError(f"option 'load_scale' must be >= 1 (resize, then crop), got {d.load_scale}")
+    # The discriminator's last normalised feature map must keep more than one pixel (InstanceNorm fails
+    # on 1x1): floor(size / 2**d_layers) - 1 >= 2 for the PatchGAN, >= 1 (+ the final conv) for the seed D.
+    need = 3 if m.discriminator == "patchgan" else 2
+    if d.size // 2**m.d_layers < need:
+        raise CycleGANError(
+            f"option 'size': {d.size} px is too small for a {m.discriminator} discriminator with d_layers="
+            f"{m.d_layers} (needs >= {need * 2**m.d_layers} px); raise --size or lower --d-layers"
+        )
     multiple = 8 if m.generator == "seed" else 4
     if d.size % multiple:
         raise CycleGANError(f"option 'size' must be a multiple of {multiple} for the {m.generator} generator")

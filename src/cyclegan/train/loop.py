@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -74,7 +74,7 @@ class StopRequest:
         if self.signum is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.signum = signum
-        tqdm.write(f"\n{signal.Signals(signum).name} received: saving the checkpoint after this step...")
+        tqdm.write(f"\n{signal.Signals(signum).name} received: saving the checkpoint after this step...", file=sys.stderr)
 
     def __enter__(self) -> StopRequest:
         for s in (signal.SIGINT, signal.SIGTERM):
@@ -152,8 +152,8 @@ def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[C
     return replace(cfg, train=replace(cfg.train, out=str(out))), ckpt
 
 
-def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Path:
-    """Train (or continue) the run described by `cfg`; returns the checkpoint path.
+def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> TrainResult:
+    """Train (or continue) the run described by `cfg` until its total steps or time limit.
 
     Raises SystemExit(128 + signal) after saving when interrupted by Ctrl-C or SIGTERM.
     """
@@ -175,7 +175,7 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Pa
         files.append(good)
         skipped += bad
     for msg in skipped:
-        tqdm.write(f"warning: skipping {msg}")
+        tqdm.write(f"warning: skipping {msg}", file=sys.stderr)
     data = UnpairedTrainSet(
         files[0], files[1], size=d.size, load_size=round(d.size * d.load_scale), flip=d.flip,
         seed=t.seed, batch_size=t.batch_size,
@@ -194,7 +194,7 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Pa
         start = ckpt["step"]
         if start >= total:
             print(f"{run}: already trained {start} steps (total {total}); raise --steps or --epochs to go on")
-            return run / CHECKPOINT_NAME
+            return TrainResult(checkpoint=run / CHECKPOINT_NAME, step=start, total_steps=total)
 
     run.mkdir(parents=True, exist_ok=True)
     (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
@@ -209,6 +209,7 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Pa
         data, batch_size=t.batch_size, sampler=range(start * t.batch_size, total * t.batch_size),
         num_workers=workers, pin_memory=device.type == "cuda", worker_init_fn=worker_init,
         prefetch_factor=4 if workers else None,
+        generator=torch.Generator(),  # its own: drawing worker seeds must not move the global RNG (dropout)
     )  # fmt: skip
 
     def save(step: int) -> Path:
@@ -226,36 +227,45 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Pa
     step = start
     bar = tqdm(total=total, initial=start, desc=f"train {run.name}", unit="step", disable=not progress, dynamic_ncols=True)
     t_log = time.perf_counter()
+    deadline = time.monotonic() + 60 * t.time_limit if t.time_limit else None
+    timed_out = False
+
+    def write_log() -> None:  # the only host-device sync: once every log_every steps
+        nonlocal sums, n_summed, t_log
+        now = time.perf_counter()
+        means = {k: round(v.item() / n_summed, 5) for k, v in sums.items()}
+        record = {
+            "step": step, "epoch": step // spe, "lr": trainer.opt_G.param_groups[0]["lr"],
+            "s_per_step": round((now - t_log) / n_summed, 4), **means,
+        }  # fmt: skip
+        log.write(json.dumps(record) + "\n")
+        log.flush()
+        if tb:
+            for k, v in means.items():
+                tb.add_scalar(f"loss/{k}", v, step)
+            tb.add_scalar("lr", record["lr"], step)
+        bar.set_postfix({k: f"{means[k]:.3f}" for k in ("D_X", "D_Y", "G_adv", "F_adv", "cycle_x") if k in means})
+        sums, n_summed, t_log = {}, 0, now
+
     with StopRequest() as stop, log_path.open("a") as log:
         for x, y in loader:
             x = x.to(device, non_blocking=True)
             y = y.to(device, non_blocking=True)
             losses = trainer.step(x, y)
             step += 1
-            for k, v in losses.items():  # summed on the device: read back only every log_every steps
+            for k, v in losses.items():  # summed on the device, read back by write_log
                 sums[k] = sums[k] + v if k in sums else v.clone()
             n_summed += 1
             bar.update(1)
-            if step % t.log_every == 0 or step == total:
-                now = time.perf_counter()
-                means = {k: round(v.item() / n_summed, 5) for k, v in sums.items()}
-                record = {
-                    "step": step, "epoch": step // spe, "lr": trainer.opt_G.param_groups[0]["lr"],
-                    "s_per_step": round((now - t_log) / n_summed, 4), **means,
-                }  # fmt: skip
-                log.write(json.dumps(record) + "\n")
-                log.flush()
-                if tb:
-                    for k, v in means.items():
-                        tb.add_scalar(f"loss/{k}", v, step)
-                    tb.add_scalar("lr", record["lr"], step)
-                bar.set_postfix({k: f"{means[k]:.3f}" for k in ("D_X", "D_Y", "G_adv", "F_adv", "cycle_x") if k in means})
-                sums, n_summed, t_log = {}, 0, now
+            timed_out = deadline is not None and time.monotonic() > deadline
+            last = step == total or stop.signum is not None or timed_out
+            if step % t.log_every == 0 or (last and n_summed):
+                write_log()
             if t.sample_every and step % t.sample_every == 0:
                 write_samples(trainer, xs, ys, run / "samples" / f"step_{step:07d}.png")
-            if stop.signum is not None:
+            if last:
                 break
-            if t.checkpoint_every and step % t.checkpoint_every == 0 and step < total:
+            if t.checkpoint_every and step % t.checkpoint_every == 0:
                 save(step)
     bar.close()
     path = save(step)
@@ -268,8 +278,19 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Pa
         print(f"stopped at step {step}/{total}; checkpoint saved to {path}. Continue with: "
               f"cyclegan train --out {run} --resume", file=sys.stderr)  # fmt: skip
         raise SystemExit(128 + stop.signum)
-    print(f"done: {step} steps; checkpoint {path}; samples in {run / 'samples'}")
-    return path
+    if timed_out and step < total:
+        print(f"time limit of {t.time_limit} min reached at step {step}/{total}; checkpoint {path} "
+              f"(continue with: cyclegan train --out {run} --resume)")  # fmt: skip
+    else:
+        print(f"done: {step} steps; checkpoint {path}; samples in {run / 'samples'}")
+    return TrainResult(checkpoint=path, step=step, total_steps=total)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    checkpoint: Path
+    step: int  # steps done, counting those before a resume
+    total_steps: int
 
 
 def _tensorboard(run: Path):

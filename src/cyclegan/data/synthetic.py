@@ -1,0 +1,174 @@
+"""A built-in summer/winter world with ground truth: procedural landscapes rendered in two styles.
+
+A scene (horizon, hills, sun, trees, houses, a lake) is drawn from a seed; `render(scene, style)` paints
+it as summer or winter. The mapping between the styles depends on what each pixel belongs to (snow on
+the ground, on roofs and on the tops of pines, bare grey deciduous crowns, ice on the lake, a paler
+sky), so it is not a global colour transform. Because one scene renders in both styles, every test
+image has its true translation.
+
+Everything is deterministic: the same seed gives the same pixels on every machine (NumPy's PCG64).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+Style = Literal["summer", "winter"]
+SUPERSAMPLE = 2  # render at 2x and downsample: anti-aliased edges
+
+# Colours per style for each kind of surface; walls and trunks look the same in both seasons.
+PALETTE: dict[str, dict[str, tuple]] = {
+    "summer": {
+        "sky_top": (60, 120, 215), "sky_horizon": (165, 205, 240), "sun": (255, 215, 70),
+        "ground_near": (48, 118, 40), "ground_far": (96, 165, 70), "pine": (24, 88, 44),
+        "leaf": (70, 150, 55), "roof": (170, 55, 40), "lake": (50, 110, 190), "window": (250, 225, 120),
+        "snow": (48, 118, 40),
+    },
+    "winter": {
+        "sky_top": (140, 155, 178), "sky_horizon": (214, 220, 230), "sun": (240, 238, 225),
+        "ground_near": (236, 240, 247), "ground_far": (206, 216, 232), "pine": (20, 60, 40),
+        "leaf": (125, 112, 100), "roof": (242, 244, 248), "lake": (175, 205, 225), "window": (255, 200, 90),
+        "snow": (245, 247, 252),
+    },
+}  # fmt: skip
+TRUNK = (95, 65, 40)
+WALLS = ((200, 170, 120), (180, 90, 60), (220, 210, 190), (150, 120, 90), (120, 140, 170))
+
+
+@dataclass(frozen=True)
+class Tree:
+    x: float  # centre, 0..1 of the width
+    height: float  # 0..1 of the height
+    kind: Literal["pine", "leaf"]
+
+
+@dataclass(frozen=True)
+class House:
+    x: float
+    width: float
+    height: float
+    wall: int  # index into WALLS
+
+
+@dataclass(frozen=True)
+class Scene:
+    horizon: float  # mean height of the horizon, 0 (top) .. 1 (bottom)
+    hill_amp: float
+    hill_freq: float
+    hill_phase: float
+    sun: tuple[float, float, float]  # x, y, radius
+    lake: tuple[float, float, float] | None  # x, y, half-width (an ellipse on the ground)
+    trees: tuple[Tree, ...] = field(default_factory=tuple)
+    houses: tuple[House, ...] = field(default_factory=tuple)
+
+
+def sample_scene(rng: np.random.Generator) -> Scene:
+    """Draw a random scene's layout (no colours: those come from the style)."""
+    horizon = rng.uniform(0.42, 0.62)
+    trees = tuple(
+        Tree(x=rng.uniform(0.03, 0.97), height=rng.uniform(0.15, 0.32), kind=("pine", "leaf")[rng.integers(2)])
+        for _ in range(rng.integers(1, 6))
+    )
+    houses = tuple(
+        House(x=rng.uniform(0.1, 0.9), width=rng.uniform(0.14, 0.24), height=rng.uniform(0.1, 0.16), wall=int(rng.integers(len(WALLS))))
+        for _ in range(rng.integers(0, 3))
+    )  # fmt: skip
+    lake = (rng.uniform(0.2, 0.8), rng.uniform(horizon + 0.15, 0.92), rng.uniform(0.12, 0.25)) if rng.random() < 0.4 else None
+    return Scene(
+        horizon=horizon, hill_amp=rng.uniform(0.0, 0.06), hill_freq=rng.uniform(0.5, 2.0),
+        hill_phase=rng.uniform(0, 2 * np.pi), sun=(rng.uniform(0.1, 0.9), rng.uniform(0.08, horizon - 0.15),
+        rng.uniform(0.04, 0.08)), lake=lake, trees=trees, houses=houses,
+    )  # fmt: skip
+
+
+def _paint(img: np.ndarray, mask: np.ndarray, colour) -> None:
+    img[mask] = colour
+
+
+def render(scene: Scene, style: Style, size: int) -> np.ndarray:
+    """Paint `scene` in `style` -> uint8 array (size, size, 3)."""
+    pal = PALETTE[style]
+    n = size * SUPERSAMPLE
+    yy, xx = np.mgrid[0:n, 0:n].astype(np.float32) / n  # pixel centres in [0, 1)
+    img = np.zeros((n, n, 3), np.float32)
+
+    t = np.clip(yy / scene.horizon, 0, 1)[..., None]  # sky: gradient from the top to the horizon
+    img[:] = (1 - t) * np.array(pal["sky_top"]) + t * np.array(pal["sky_horizon"])
+    sx, sy, sr = scene.sun
+    _paint(img, (xx - sx) ** 2 + (yy - sy) ** 2 < sr**2, pal["sun"])
+
+    ground_line = scene.horizon + scene.hill_amp * np.sin(2 * np.pi * scene.hill_freq * xx + scene.hill_phase)
+    ground = yy >= ground_line
+    depth = np.clip((yy - scene.horizon) / (1 - scene.horizon), 0, 1)[..., None]  # far (0) to near (1)
+    shade = depth * np.array(pal["ground_near"]) + (1 - depth) * np.array(pal["ground_far"])
+    img[ground] = shade[ground]
+    if scene.lake:
+        lx, ly, lw = scene.lake
+        _paint(img, ((xx - lx) / lw) ** 2 + ((yy - ly) / (lw * 0.3)) ** 2 < 1, pal["lake"])
+
+    def base_at(x: float) -> float:
+        return scene.horizon + scene.hill_amp * np.sin(2 * np.pi * scene.hill_freq * x + scene.hill_phase)
+
+    for h in scene.houses:
+        base = base_at(h.x) + 0.02
+        left, right, top = h.x - h.width / 2, h.x + h.width / 2, base - h.height
+        wall = (xx >= left) & (xx <= right) & (yy >= top) & (yy <= base)
+        _paint(img, wall, WALLS[h.wall])
+        roof_h = h.height * 0.8
+        roof = (yy < top) & (yy > top - roof_h) & (np.abs(xx - h.x) < (h.width * 0.6) * (yy - (top - roof_h)) / roof_h)
+        _paint(img, roof, pal["roof"])
+        win = h.width * 0.18
+        for cx in (h.x - h.width * 0.22, h.x + h.width * 0.22):
+            _paint(img, (np.abs(xx - cx) < win / 2) & (np.abs(yy - (top + h.height * 0.4)) < win / 2), pal["window"])
+
+    for tree in sorted(scene.trees, key=lambda tr: tr.height):  # small (far) first
+        base = base_at(tree.x) + 0.02
+        trunk_h, trunk_w = tree.height * 0.3, tree.height * 0.07
+        _paint(img, (np.abs(xx - tree.x) < trunk_w) & (yy <= base) & (yy >= base - trunk_h), TRUNK)
+        top = base - tree.height
+        if tree.kind == "pine":
+            crown_h = tree.height - trunk_h * 0.6
+            rel = (yy - top) / crown_h  # 0 at the tip, 1 at the crown's base
+            crown = (rel >= 0) & (rel <= 1) & (np.abs(xx - tree.x) < tree.height * 0.32 * rel)
+            _paint(img, crown, pal["pine"])
+            _paint(img, crown & (rel < 0.35), pal["snow"] if style == "winter" else pal["pine"])
+        else:
+            r = tree.height * 0.36
+            cy = top + r
+            crown = (xx - tree.x) ** 2 + (yy - cy) ** 2 < r**2
+            _paint(img, crown, pal["leaf"])
+            _paint(img, crown & (yy < cy - r * 0.55), pal["snow"] if style == "winter" else pal["leaf"])
+
+    out = Image.fromarray(np.clip(img, 0, 255).round().astype(np.uint8))
+    return np.asarray(out.resize((size, size), Image.Resampling.BOX))
+
+
+def scene_for(seed: int, index: int) -> Scene:
+    """The scene with this index in the world of this seed."""
+    return sample_scene(np.random.default_rng([seed, index]))
+
+
+def write_dataset(root: str | Path, *, size: int = 64, count: int = 400, test_count: int = 50, seed: int = 0,
+                  progress: bool = True) -> Path:  # fmt: skip
+    """Write ROOT/trainA (summer), trainB (winter), testA, testB as PNGs.
+
+    trainA and trainB are rendered from disjoint scenes (unpaired); testA/NAME.png and testB/NAME.png are
+    the same scene in both styles (the ground truth of each translation).
+    """
+    from tqdm import tqdm
+
+    root = Path(root)
+    jobs = [("trainA", "summer", i) for i in range(count)]
+    jobs += [("trainB", "winter", count + i) for i in range(count)]
+    jobs += [(split, style, 2 * count + i) for i in range(test_count) for split, style in (("testA", "summer"), ("testB", "winter"))]
+    for split in ("trainA", "trainB", "testA", "testB"):
+        (root / split).mkdir(parents=True, exist_ok=True)
+    for split, style, index in tqdm(jobs, desc="rendering summer/winter scenes", unit="img", disable=not progress):
+        name = f"{index - 2 * count:04d}" if split.startswith("test") else f"{index:05d}"
+        Image.fromarray(render(scene_for(seed, index), style, size)).save(root / split / f"{name}.png")
+    return root

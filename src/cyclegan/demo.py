@@ -1,0 +1,154 @@
+"""`cyclegan demo`: from nothing to a scored summer <-> winter model in a few minutes on a CPU.
+
+Renders the built-in synthetic world (see `cyclegan.data.synthetic`), trains the `seed` preset at a small
+size, translates the paired test split both ways and scores each translation against its true rendering
+(PSNR and SSIM), next to the do-nothing baseline (the untranslated input against the truth).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .errors import CycleGANError
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """What the demo trains; the defaults finish in under 5 minutes on a 2-core CPU."""
+
+    size: int = 64
+    train_count: int = 400  # images per domain (unpaired scenes)
+    test_count: int = 40  # paired test scenes
+    batch_size: int = 8
+    steps: int = 400
+    ngf: int = 32
+    ndf: int = 32
+    lr: float = 4e-4
+    lambda_identity: float = 0.5  # keeps sky/walls as they are where the seasons agree
+    seed: int = 0
+    grid_rows: int = 6
+
+
+def _translate_folder(net, files: list[Path], batch: int = 16) -> torch.Tensor:
+    from .data.io import read_image, to_tensor
+    from .translate import translate_tensor
+
+    xs = torch.stack([to_tensor(read_image(p)) for p in files])
+    return torch.cat([translate_tensor(net, xs[i : i + batch]).cpu() for i in range(0, len(xs), batch)]), xs
+
+
+def score(translated: torch.Tensor, inputs: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+    """Mean PSNR (dB) and SSIM of translation vs truth and of the untranslated input vs truth.
+
+    All tensors (N, 3, H, W) in [-1, 1].
+    """
+    from .evaluate.metrics import psnr, ssim
+
+    return {
+        "psnr": round(psnr(translated, truth).mean().item(), 3),
+        "psnr_identity": round(psnr(inputs, truth).mean().item(), 3),
+        "ssim": round(ssim(translated, truth).mean().item(), 4),
+        "ssim_identity": round(ssim(inputs, truth).mean().item(), 4),
+    }
+
+
+def run_demo(
+    out: str | Path = "runs/demo",
+    *,
+    device: str = "auto",
+    minutes: float | None = None,
+    settings: DemoSettings = DemoSettings(),
+    progress: bool = True,
+) -> dict:
+    """Generate data, train, translate, score and write `report.json` and `report.html` in `out`.
+
+    `minutes` caps the training time (the step budget is cut short, and the report says so).
+    """
+    from .checkpoint import load_generator
+    from .config import resolve
+    from .data.synthetic import write_dataset
+    from .report import save_grid
+    from .train import prepare_config, train
+    from .train.loop import resolve_device
+
+    s = settings
+    run = Path(out)
+    if (run / "checkpoint.pt").exists():
+        raise CycleGANError(f"{run} already holds a demo run: choose another --out or delete it")
+    t0 = time.perf_counter()
+    data = write_dataset(run / "data", size=s.size, count=s.train_count, test_count=s.test_count, seed=s.seed,
+                         progress=progress)  # fmt: skip
+    overrides = {
+        "preset": "seed", "data": str(data), "out": str(run), "size": s.size, "batch_size": s.batch_size,
+        "steps": s.steps, "ngf": s.ngf, "ndf": s.ndf, "lr": s.lr, "lambda_identity": s.lambda_identity,
+        "seed": s.seed, "device": device, "sample_every": 0, "checkpoint_every": 100,
+        "log_every": 20, "time_limit": minutes,
+    }  # fmt: skip
+    cfg, _ = prepare_config(overrides, resume=False, out=str(run))
+    t_train = time.perf_counter()
+    trained_steps = train(cfg, progress=progress).step
+    train_seconds = time.perf_counter() - t_train
+
+    dev = resolve_device(device)
+    results: dict[str, dict[str, float]] = {}
+    grids: dict[str, str] = {}
+    files_a = sorted((data / "testA").glob("*.png"))
+    files_b = [data / "testB" / p.name for p in files_a]
+    for direction, src, dst in (("AtoB", files_a, files_b), ("BtoA", files_b, files_a)):
+        net = load_generator(run, direction, device=dev)
+        fake, real = _translate_folder(net, src)
+        from .data.io import read_image, to_tensor
+
+        truth = torch.stack([to_tensor(read_image(p)) for p in dst])
+        results[direction] = score(fake, real, truth)
+        n = s.grid_rows
+        grids[direction] = save_grid([real[:n], fake[:n], truth[:n]], run / f"grid_{direction}.png").name
+    report = {
+        "ground_truth": results,
+        "task": "summer (A) <-> winter (B), synthetic scenes with true renderings",
+        "metrics": "PSNR in dB (capped at 100 for identical images) and SSIM, against the true rendering; "
+        "*_identity: the untranslated input against the same truth (the do-nothing baseline)",
+        "settings": dataclasses.asdict(s) | {"steps_trained": trained_steps, "device": str(dev)},
+        "config": resolve(overrides).to_dict(),
+        "seconds": {"total": round(time.perf_counter() - t0, 1), "train": round(train_seconds, 1)},
+        "grids": grids,
+    }
+    (run / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (run / "report.html").write_text(render_html(report))
+    return report
+
+
+def render_html(report: dict) -> str:
+    """A self-contained page: the scores table and the grids (input | translated | truth)."""
+    rows = "".join(
+        f"<tr><td>{d}</td><td>{r['psnr']:.2f}</td><td>{r['psnr_identity']:.2f}</td>"
+        f"<td><b>{r['psnr'] - r['psnr_identity']:+.2f}</b></td><td>{r['ssim']:.3f}</td><td>{r['ssim_identity']:.3f}</td></tr>"
+        for d, r in report["ground_truth"].items()
+    )
+    names = {"AtoB": "summer → winter (G)", "BtoA": "winter → summer (F)"}
+    figures = "".join(
+        f"<figure><img src='{html.escape(f)}'><figcaption>{names[d]}: input | translated | truth</figcaption></figure>"
+        for d, f in report["grids"].items()
+    )
+    st = report["settings"]
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>cyclegan demo report</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.3em .7em;text-align:right}}img{{image-rendering:pixelated;width:24em}}
+figure{{display:inline-block;margin:1em}}</style></head><body>
+<h1>cyclegan demo: summer ↔ winter</h1>
+<p>{html.escape(report["task"])}. The seed preset ({st["ngf"]} base channels) trained {st["steps_trained"]} steps
+of batch {st["batch_size"]} at {st["size"]} px on {st["device"]} in {report["seconds"]["train"]} s
+({report["seconds"]["total"]} s in all). Scores are means over {st["test_count"]} paired test scenes.</p>
+<table><tr><th>direction</th><th>PSNR (dB)</th><th>PSNR untranslated</th><th>gain</th><th>SSIM</th>
+<th>SSIM untranslated</th></tr>{rows}</table>
+<p>{html.escape(report["metrics"])}.</p>
+{figures}
+</body></html>
+"""

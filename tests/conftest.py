@@ -1,0 +1,62 @@
+"""Shared fixtures: tiny image folders and a tiny, fast model configuration made in the test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+# Small enough that a training step takes milliseconds, big enough to exercise every layer type.
+TINY = {
+    "preset": "paper", "ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32, "batch_size": 2, "pool_size": 3,
+    "num_workers": 0, "log_every": 1, "sample_every": 0, "checkpoint_every": 0, "num_samples": 2,
+}  # fmt: skip
+
+
+def make_images(folder: Path, n: int, *, seed: int, size=(48, 40), tint=(0, 0, 0)) -> list[Path]:
+    """n smooth random RGB PNGs (W x H = size) with a colour tint, so two domains differ."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(n):
+        base = rng.integers(0, 200, (size[1] // 8 + 1, size[0] // 8 + 1, 3)).astype(np.uint8)
+        im = Image.fromarray(base).resize(size, Image.Resampling.BILINEAR)
+        arr = np.clip(np.asarray(im).astype(int) + np.array(tint), 0, 255).astype(np.uint8)
+        path = folder / f"img_{i:03d}.png"
+        Image.fromarray(arr).save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    """ROOT/trainA (5), trainB (7: a different size), testA (3), testB (3)."""
+    root = tmp_path / "data"
+    make_images(root / "trainA", 5, seed=1, tint=(40, 0, 0))
+    make_images(root / "trainB", 7, seed=2, tint=(0, 0, 40))
+    make_images(root / "testA", 3, seed=3, tint=(40, 0, 0))
+    make_images(root / "testB", 3, seed=4, tint=(0, 0, 40))
+    return root
+
+
+@pytest.fixture
+def tiny_cfg(dataset: Path, tmp_path: Path):
+    from cyclegan.config import resolve
+
+    def make(**overrides):
+        return resolve({**TINY, "data": str(dataset), "out": str(tmp_path / "run"), **overrides})
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors run fastest on one thread, and a busy shared machine does not make threads spin."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -1,0 +1,90 @@
+import json
+
+import pytest
+
+from cyclegan.cli import main
+from cyclegan.config import PRESETS, config_from_dict, read_config_file, resolve
+from cyclegan.errors import CycleGANError
+
+
+def test_precedence_defaults_then_preset_then_overrides():
+    cfg = resolve({"preset": "seed", "lr": 1e-3})
+    assert cfg.preset == "seed"
+    assert cfg.train.batch_size == PRESETS["seed"]["batch_size"]  # from the preset
+    assert cfg.train.lr == 1e-3  # from the override
+    assert cfg.train.lambda_cycle == 10.0  # the field default
+    assert resolve({}).train.lambda_identity == 0.5 and cfg.train.lambda_identity == 0.0
+
+
+def test_saved_config_round_trips():
+    cfg = resolve({"preset": "seed", "ngf": 16, "steps": 7})
+    assert config_from_dict(json.loads(json.dumps(cfg.to_dict())), source="x") == cfg
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"learning_rate": 1}, "'learning_rate'"),
+        ({"lr": "fast"}, "option 'lr': expected float"),
+        ({"batch_size": 2.5}, "option 'batch_size': expected int"),
+        ({"flip": "yes"}, "option 'flip': expected bool"),
+        ({"norm": "layer"}, "option 'norm'"),
+        ({"preset": "huge"}, "unknown preset 'huge'"),
+        ({"size": 30}, "multiple of 4"),
+        ({"batch_size": 0}, "'batch_size' must be positive"),
+    ],
+)
+def test_bad_values_name_the_option(overrides, message):
+    with pytest.raises(CycleGANError, match=message):
+        resolve(overrides)
+
+
+def test_yaml_and_json_files_flat_or_in_sections(tmp_path):
+    y = tmp_path / "c.yaml"
+    y.write_text("preset: seed\ntrain:\n  lr: 0.001\nngf: 16\n")
+    assert read_config_file(y) == {"preset": "seed", "lr": 0.001, "ngf": 16}
+    j = tmp_path / "c.json"
+    j.write_text(json.dumps({"model": {"ndf": 8}, "steps": 3}))
+    assert read_config_file(j) == {"ndf": 8, "steps": 3}
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("train:\n  lrate: 1\n", "unknown option 'train.lrate'"),
+        ("model:\n  lr: 1\n", "unknown option 'model.lr'"),
+        ("bogus: 1\n", "unknown option 'bogus'"),
+        ("lr: [1, 2\n", "not valid YAML"),
+        ("- a\n- b\n", "expected a mapping"),
+    ],
+)
+def test_bad_config_files_are_one_line_errors(tmp_path, text, message):
+    f = tmp_path / "c.yaml"
+    f.write_text(text)
+    with pytest.raises(CycleGANError, match=message):
+        read_config_file(f)
+
+
+def test_cli_config_file_then_flags(tmp_path, dataset, capsys):
+    f = tmp_path / "c.yaml"
+    f.write_text("ngf: 4\nndf: 4\nn_blocks: 1\nsize: 24\nsteps: 1\nbatch_size: 1\nlr: 0.5\nnum_workers: 0\n")
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(f), "--lr", "0.001", "--data", str(dataset), "--out", str(out), "--no-progress"]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["train"]["lr"] == 0.001 and saved["model"]["ngf"] == 4
+
+
+def test_cli_wrong_type_in_file_is_a_one_line_error(tmp_path, capsys):
+    f = tmp_path / "c.json"
+    f.write_text('{"steps": "many"}')
+    assert main(["train", "--config", str(f), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "option 'steps'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["translate"], ["datasets"], ["datasets", "synthetic"], ["demo"]])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([*command, "--help"])
+    assert e.value.code == 0
+    assert "usage: cyclegan" in capsys.readouterr().out

@@ -1,0 +1,131 @@
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cyclegan.data import UnpairedTrainSet, check_images, list_images, read_image
+from cyclegan.data.dataset import train_transform
+from cyclegan.errors import CycleGANError
+
+from conftest import make_images
+
+RGB = np.zeros((10, 16, 3), np.uint8)
+RGB[:, :8] = (200, 40, 10)  # left half red-ish, right half black
+
+
+def save(path, im: Image.Image, **kw):
+    im.save(path, **kw)
+    return path
+
+
+@pytest.mark.parametrize("ext", ["png", "jpg", "bmp", "webp", "tiff"])
+def test_formats_read_as_rgb(tmp_path, ext):
+    p = save(tmp_path / f"a.{ext}", Image.fromarray(RGB))
+    im = read_image(p)
+    assert im.mode == "RGB" and im.size == (16, 10)
+    assert np.abs(np.asarray(im).astype(int) - RGB).mean() < 12  # lossy formats are close
+
+
+def test_modes_convert_to_rgb(tmp_path):
+    grey = Image.fromarray(np.full((6, 5), 100, np.uint8), "L")
+    cases = {
+        "L.png": grey,
+        "LA.png": Image.merge("LA", [grey, Image.new("L", grey.size, 255)]),
+        "P.png": Image.fromarray(RGB).convert("P"),
+        "RGBA.png": Image.fromarray(RGB).convert("RGBA"),
+        "CMYK.jpg": Image.fromarray(RGB).convert("CMYK"),
+        "CMYK.tiff": Image.fromarray(RGB).convert("CMYK"),
+        "one.png": grey.convert("1"),
+    }
+    for name, im in cases.items():
+        out = read_image(save(tmp_path / name, im))
+        assert out.mode == "RGB" and out.size == im.size, name
+    assert np.asarray(read_image(tmp_path / "L.png"))[0, 0].tolist() == [100, 100, 100]
+
+
+def test_16_bit_greyscale_is_scaled_not_clipped(tmp_path):
+    a = np.full((4, 6), 65535 // 2, np.uint16)
+    a[0, 0] = 65535
+    Image.fromarray(a).save(tmp_path / "g16.png")
+    Image.fromarray(a).save(tmp_path / "g16.tiff")
+    for name in ("g16.png", "g16.tiff"):
+        px = np.asarray(read_image(tmp_path / name))
+        assert px[0, 0].tolist() == [255, 255, 255], name
+        assert px[1, 1, 0] in (127, 128), name  # mid-grey, not saturated white
+
+
+def test_transparency_is_composited_on_white(tmp_path):
+    rgba = np.zeros((4, 4, 4), np.uint8)  # fully transparent black
+    out = read_image(save(tmp_path / "t.png", Image.fromarray(rgba, "RGBA")))
+    assert np.asarray(out).min() == 255
+
+
+def test_exif_orientation_is_honoured(tmp_path):
+    im = Image.fromarray(RGB)  # 16 wide, 10 high
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    p = tmp_path / "rot.jpg"
+    im.save(p, exif=exif.tobytes())
+    out = read_image(p)
+    assert out.size == (10, 16)
+    px = np.asarray(out)  # rotated clockwise: the original's red left half is now on top
+    assert px[0, :, 0].mean() > 150 and px[-1, :, 0].mean() < 60
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, "truncated"]
+)
+def test_unreadable_images_name_the_file(tmp_path, content):
+    p = tmp_path / "bad.png"
+    if content == "truncated":
+        buf = io.BytesIO()
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)).save(buf, "JPEG")
+        p = tmp_path / "bad.jpg"
+        p.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    else:
+        p.write_bytes(content)
+    with pytest.raises(CycleGANError, match=f"cannot read image {p}"):
+        read_image(p)
+    with pytest.raises(CycleGANError, match="--skip-bad-images"):
+        check_images([p], skip_bad=False, desc="x")
+    good, bad = check_images([p], skip_bad=True, desc="x")
+    assert good == [] and len(bad) == 1 and str(p) in bad[0]
+
+
+def test_missing_and_empty_folders(tmp_path):
+    with pytest.raises(CycleGANError, match="does not exist"):
+        list_images(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("x")
+    with pytest.raises(CycleGANError, match="holds no images"):
+        list_images(tmp_path / "empty")
+
+
+def test_train_transform_shape_range_and_seeded_augmentation():
+    im = Image.fromarray(np.random.default_rng(0).integers(0, 255, (50, 70, 3), np.uint8))
+    a = train_transform(im, size=32, load_size=36, flip=True, gen=torch.Generator().manual_seed(1))
+    b = train_transform(im, size=32, load_size=36, flip=True, gen=torch.Generator().manual_seed(1))
+    assert a.shape == (3, 32, 32) and a.min() >= -1 and a.max() <= 1
+    assert torch.equal(a, b)
+    others = [train_transform(im, size=32, load_size=36, flip=True, gen=torch.Generator().manual_seed(s)) for s in range(8)]
+    assert any(not torch.equal(a, o) for o in others)  # crops and flips vary with the seed
+
+
+def test_unpaired_sampling_is_seeded_independent_and_covers_each_epoch(tmp_path):
+    fa = make_images(tmp_path / "a", 5, seed=0)
+    fb = make_images(tmp_path / "b", 8, seed=1)
+    ds = UnpairedTrainSet(fa, fb, size=16, load_size=16, flip=False, seed=3, batch_size=2)
+    assert ds.steps_per_epoch == 4 and ds.samples_per_epoch == 8
+    epoch0 = [ds._index(1, g) for g in range(8)]
+    assert sorted(epoch0) == list(range(8))  # the larger domain: each image once per epoch
+    a0 = [ds._index(0, g) for g in range(8)]
+    assert sorted(a0[:5]) == list(range(5))  # the smaller: whole permutations, repeated
+    assert [ds._index(1, g) for g in range(8, 16)] != epoch0  # a new order each epoch
+    again = UnpairedTrainSet(fa, fb, size=16, load_size=16, flip=False, seed=3, batch_size=2)
+    assert [again._index(1, g) for g in range(8)] == epoch0  # same seed, same order
+    other = UnpairedTrainSet(fa, fb, size=16, load_size=16, flip=False, seed=4, batch_size=2)
+    assert [other._index(1, g) for g in range(8)] != epoch0
+    x, y = ds[3]
+    assert x.shape == y.shape == (3, 16, 16)

@@ -1,0 +1,70 @@
+import pytest
+import torch
+
+from cyclegan.config import resolve
+from cyclegan.models import DISCRIMINATORS, GENERATORS, build_discriminator, build_generator
+
+
+def n_params(net: torch.nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+def test_paper_preset_parameter_counts():
+    cfg = resolve({"preset": "paper"})  # 256 px: 9 residual blocks
+    assert cfg.model.n_blocks == 9
+    assert round(n_params(build_generator(cfg.model)) / 1e6, 3) == 11.378
+    assert round(n_params(build_discriminator(cfg.model)) / 1e6, 3) == 2.765
+
+
+def test_paper_preset_uses_six_blocks_below_256px():
+    assert resolve({"preset": "paper", "size": 128}).model.n_blocks == 6
+    assert resolve({"preset": "paper", "size": 128, "n_blocks": 9}).model.n_blocks == 9
+
+
+def test_seed_preset_is_the_tutorial_model():
+    cfg = resolve({"preset": "seed"})
+    G, D = build_generator(cfg.model), build_discriminator(cfg.model)
+    assert cfg.data.size == 128 and cfg.train.batch_size == 16 and cfg.train.pool_size == 0
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in G.modules()) == 3 + 2 * 6 + 2
+    convs = [m for m in D.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.stride[0]) for c in convs] == [
+        (3, 64, 2), (64, 128, 2), (128, 256, 2), (256, 512, 2), (512, 1, 1)
+    ]  # fmt: skip
+    assert D(torch.zeros(1, 3, 128, 128)).shape == (1, 1, 7, 7)
+
+
+@pytest.mark.parametrize("generator", sorted(GENERATORS))
+@pytest.mark.parametrize("norm", ["instance", "batch", "none"])
+@pytest.mark.parametrize("hw", [(32, 32), (64, 48), (40, 72)])
+def test_generator_keeps_shape_and_range(generator, norm, hw):
+    cfg = resolve({"generator": generator, "norm": norm, "ngf": 8, "n_blocks": 2, "dropout": 0.5, "size": 32})
+    G = build_generator(cfg.model)
+    x = torch.rand(2, 3, *hw) * 2 - 1
+    y = G(x)
+    assert y.shape == x.shape
+    assert y.min() >= -1 and y.max() <= 1
+
+
+@pytest.mark.parametrize("discriminator", sorted(DISCRIMINATORS))
+@pytest.mark.parametrize("size", [32, 64, 256])
+def test_discriminator_gives_a_patch_map(discriminator, size):
+    layers = 3 if discriminator == "patchgan" else 4
+    cfg = resolve({"discriminator": discriminator, "ndf": 8, "d_layers": layers})
+    out = build_discriminator(cfg.model)(torch.zeros(2, 3, size, size))
+    expected = size // 8 - 2 if discriminator == "patchgan" else size // 16 - 1
+    assert out.shape == (2, 1, expected, expected)
+
+
+def test_sizes_are_configurable():
+    cfg = resolve({"ngf": 16, "n_blocks": 3, "ndf": 16, "d_layers": 2, "norm": "batch"})
+    G, D = build_generator(cfg.model), build_discriminator(cfg.model)
+    blocks = [m for m in G.modules() if type(m).__name__ == "ResnetBlock"]
+    assert len(blocks) == 3 and blocks[0].conv_block[1].in_channels == 64
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in D.modules()) == 4
+
+
+def test_normal_init_uses_the_paper_std():
+    torch.manual_seed(0)
+    G = build_generator(resolve({"ngf": 16, "n_blocks": 2}).model)
+    w = torch.cat([m.weight.flatten() for m in G.modules() if isinstance(m, torch.nn.Conv2d)])
+    assert abs(w.std().item() - 0.02) < 0.002 and abs(w.mean().item()) < 0.002

@@ -1,0 +1,208 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from cyclegan.checkpoint import load_checkpoint
+from cyclegan.cli import main
+from cyclegan.errors import CycleGANError
+from cyclegan.train import CycleGANTrainer, ImagePool, linear_decay, prepare_config, train
+
+
+def weights(run):
+    return load_checkpoint(run)["models"]
+
+
+def assert_same_weights(a, b):
+    for net in ("G", "F", "D_X", "D_Y"):
+        for k in a[net]:
+            assert torch.equal(a[net][k], b[net][k]), f"{net}.{k} differs"
+
+
+@pytest.mark.parametrize("extra", [{}, {"dropout": 0.5, "flip": True, "gan_loss": "vanilla"}])
+def test_resume_gives_identical_weights(tiny_cfg, tmp_path, extra):
+    """2N steps in one run == N steps, resume, N more (optimizers, schedules, pools, RNG, data order)."""
+    N = 4
+    one = tiny_cfg(out=str(tmp_path / "one"), steps=2 * N, lr_decay_fraction=0.5, **extra)
+    train(one, progress=False)
+    two = tiny_cfg(out=str(tmp_path / "two"), steps=2 * N, lr_decay_fraction=0.5, **extra)
+    _train_steps(two, N)  # interrupted after N steps
+    cfg, ckpt = prepare_config({"steps": 2 * N}, resume=True, out=str(tmp_path / "two"))
+    assert ckpt["step"] == N
+    train(cfg, ckpt=ckpt, progress=False)
+    assert load_checkpoint(tmp_path / "two")["step"] == 2 * N
+    assert_same_weights(weights(tmp_path / "one"), weights(tmp_path / "two"))
+    lr = [json.loads(line)["lr"] for line in (tmp_path / "two" / "log.jsonl").read_text().splitlines()]
+    assert lr == [json.loads(line)["lr"] for line in (tmp_path / "one" / "log.jsonl").read_text().splitlines()]
+
+
+def _train_steps(cfg, n):
+    """Run `cfg` (total steps as configured) but stop after n steps, as Ctrl-C would."""
+    import cyclegan.train.loop as loop
+
+    real_step = CycleGANTrainer.step
+    count = {"n": 0}
+
+    def step(self, x, y):
+        out = real_step(self, x, y)
+        count["n"] += 1
+        if count["n"] == n:
+            os.kill(os.getpid(), signal.SIGTERM)  # handled: finish this step, save, exit 143
+        return out
+
+    CycleGANTrainer.step = step
+    try:
+        with pytest.raises(SystemExit) as e:
+            loop.train(cfg, progress=False)
+        assert e.value.code == 128 + signal.SIGTERM
+    finally:
+        CycleGANTrainer.step = real_step
+
+
+def test_steps_is_the_total_across_resumes(tiny_cfg, tmp_path, dataset, capsys):
+    out = tmp_path / "run"
+    args = ["--data", str(dataset), "--out", str(out), "--ngf", "4", "--ndf", "4", "--n-blocks", "1", "--size", "24",
+            "--batch-size", "1", "--num-workers", "0", "--log-every", "1", "--no-progress"]  # fmt: skip
+    assert main(["train", *args, "--steps", "6"]) == 0
+    assert main(["train", "--out", str(out), "--resume", "--steps", "10", "--no-progress"]) == 0
+    steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 11))
+    assert load_checkpoint(out)["step"] == 10
+    assert main(["train", "--out", str(out), "--resume", "--steps", "10", "--no-progress"]) == 0
+    assert "already trained 10 steps" in capsys.readouterr().out
+    # A new run must not silently overwrite, and model options cannot change on resume.
+    assert main(["train", *args, "--steps", "6"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["train", "--out", str(out), "--resume", "--steps", "12", "--ngf", "8"]) == 2
+    assert "option 'ngf' cannot change on resume" in capsys.readouterr().err
+
+
+def test_epochs_budget(tiny_cfg):
+    result = train(tiny_cfg(epochs=2, batch_size=2), progress=False)
+    assert result.step == 2 * 4  # the larger domain has 7 images: 4 steps of 2 per epoch
+
+
+def test_checkpoint_contents(tiny_cfg):
+    train(tiny_cfg(steps=2), progress=False)
+    ckpt = load_checkpoint(tiny_cfg().train.out)
+    assert {"models", "optimizers", "schedulers", "pools", "rng", "step", "epoch", "config", "package_version"} <= set(ckpt)
+    assert set(ckpt["models"]) == {"G", "F", "D_X", "D_Y"}
+    assert set(ckpt["optimizers"]) == {"G", "D_X", "D_Y"}
+    assert ckpt["pools"]["X"]["images"].shape[0] == 3  # pool_size 3, filled by 2 steps of batch 2
+
+
+def test_samples_logs_and_config_are_written(tiny_cfg):
+    cfg = tiny_cfg(steps=3, sample_every=2, log_every=2)
+    train(cfg, progress=False)
+    run = tiny_cfg().train.out
+    from pathlib import Path
+
+    run = Path(run)
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_0000002.png", "step_0000003.png"]
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 3]  # every 2 steps, and the last one
+    assert {"D_X", "D_Y", "G_adv", "F_adv", "cycle_x", "cycle_y", "idt_x", "idt_y", "lr"} <= set(records[0])
+    assert json.loads((run / "config.json").read_text())["train"]["steps"] == 3
+    assert not list(run.glob(".*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_time_limit_stops_and_saves(tiny_cfg):
+    result = train(tiny_cfg(steps=10_000, time_limit=0.0001), progress=False)
+    assert 1 <= result.step < 10_000
+    assert load_checkpoint(tiny_cfg().train.out)["step"] == result.step
+
+
+def test_generator_outputs_are_computed_once_per_iteration(tiny_cfg, monkeypatch):
+    import torch.nn as nn
+
+    trainer = CycleGANTrainer(tiny_cfg(), total_steps=4, device=torch.device("cpu"))
+    calls = {"G": 0, "F": 0}
+    for name in ("G", "F"):
+        net = getattr(trainer, name)
+        orig = net.forward
+
+        def counted(x, _orig=orig, _name=name):
+            calls[_name] += 1
+            return _orig(x)
+
+        monkeypatch.setattr(net, "forward", counted)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    losses = trainer.step(x, x.flip(0))
+    assert calls == {"G": 3, "F": 3}  # G(x), G(F(y)), G(y) and the same for F: no recomputation
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert isinstance(trainer.D_X, nn.Module) and all(p.requires_grad for p in trainer.D_X.parameters())
+
+
+def test_generator_update_leaves_discriminators_alone(tiny_cfg):
+    trainer = CycleGANTrainer(tiny_cfg(), total_steps=4, device=torch.device("cpu"))
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    out = trainer.generate(x, -x)
+    before = [p.clone() for p in trainer.D_Y.parameters()]
+    trainer.update_G(x, -x, out)
+    assert all(torch.equal(a, b) for a, b in zip(before, trainer.D_Y.parameters()))
+    assert all(p.grad is None for p in trainer.D_Y.parameters())
+
+
+def test_linear_decay_schedule():
+    f = linear_decay(10, 0.5)
+    assert [f(s) for s in range(11)] == [1, 1, 1, 1, 1, 1.0, 0.8, 0.6, 0.4, 0.2, 0.0]
+    assert linear_decay(10, 0.0)(9) == 1.0
+
+
+def test_image_pool_returns_history_half_the_time():
+    pool = ImagePool(4, seed=0)
+    first = torch.arange(4.0).view(4, 1, 1, 1)
+    assert torch.equal(pool.query(first), first)  # filling: returned as is
+    new = torch.arange(100.0, 300.0).view(200, 1, 1, 1)
+    out = pool.query(new)
+    replaced = (out != new).sum().item()
+    assert 70 < replaced < 130  # about half come from the stored history
+    state = pool.state_dict()
+    other = ImagePool(4, seed=99)
+    other.load_state_dict(state)
+    probe = torch.full((20, 1, 1, 1), 7.0)
+    assert torch.equal(pool.query(probe), other.query(probe))
+
+
+def test_missing_data_is_a_clear_error(tiny_cfg, tmp_path):
+    with pytest.raises(CycleGANError, match="trainA does not exist"):
+        train(tiny_cfg(data=str(tmp_path)), progress=False)
+    with pytest.raises(CycleGANError, match="training budget"):
+        train(tiny_cfg(), progress=False)
+
+
+def test_bad_image_stops_or_is_skipped_and_counted(tiny_cfg, dataset, capsys):
+    bad = dataset / "trainA" / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff garbage")
+    with pytest.raises(CycleGANError, match=f"cannot read image {bad}.*--skip-bad-images"):
+        train(tiny_cfg(steps=1), progress=False)
+    train(tiny_cfg(steps=1, skip_bad_images=True), progress=False)
+    err = capsys.readouterr().err
+    assert "broken.jpg" in err and "1 unreadable image(s) were skipped" in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path, dataset):
+    """A real process gets SIGINT mid-run, saves, exits 130; --resume finishes the run."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "cyclegan", "train", "--data", str(dataset), "--out", str(out), "--ngf", "4",
+           "--ndf", "4", "--n-blocks", "1", "--size", "24", "--batch-size", "1", "--steps", "100000",
+           "--num-workers", "1", "--log-every", "1", "--no-progress"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = out / "log.jsonl"
+    deadline = time.time() + 120
+    while not (log.exists() and log.read_text().count("\n") >= 3) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "--resume" in err
+    step = load_checkpoint(out)["step"]
+    assert step >= 3
+    assert main(["train", "--out", str(out), "--resume", "--steps", str(step + 2), "--no-progress"]) == 0
+    assert load_checkpoint(out)["step"] == step + 2
