@@ -222,6 +222,157 @@ def register_datasets(sub) -> None:
     del ds
 
 
+# --- stylize (Gatys neural style transfer) ----------------------------------------------------------------
+
+
+def add_style_backbone(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--backbone", choices=["auto", "vgg19", "lite0"], default="auto",
+        help="feature network: vgg19 (torchvision's ImageNet weights, cached or --weights) or lite0 "
+        "(EfficientNet-Lite0, weights shipped, offline); auto: vgg19 if its weights are at hand, else lite0",
+    )  # fmt: skip
+    p.add_argument(
+        "--weights", metavar="PATH", help="VGG19 weights file in torchvision's key format (vgg19 only)"
+    )
+    p.add_argument(
+        "--steps", type=int, default=300, metavar="N", help="forward+backward passes (default: 300)"
+    )
+    p.add_argument(
+        "--optimizer", choices=["lbfgs", "adam"], default="lbfgs", help="pixel optimiser (default: lbfgs)"
+    )
+
+
+def register_stylize(sub) -> None:
+    p = sub.add_parser(
+        "stylize",
+        help="neural style transfer (Gatys et al.): one image in the style of others",
+        description="Optimise the pixels of the content image so its deep features keep the content and its "
+        "Gram matrices match the style image(s). Example: cyclegan stylize --content tubingen.jpg "
+        "--style starry_night.jpg --size 256 --out tubingen_starry.png",
+    )
+    p.add_argument("--content", required=True, metavar="IMG", help="the image whose content is kept")
+    p.add_argument("--style", required=True, nargs="+", metavar="IMG", help="style image(s), blended")
+    p.add_argument(
+        "--style-blend", type=float, nargs="+", metavar="W", help="one weight per style (default: equal)"
+    )
+    p.add_argument("--out", required=True, metavar="FILE", help="output image (png, jpg, ...)")
+    add_style_backbone(p)
+    p.add_argument(
+        "--size", type=int, default=512, metavar="N", help="long side of the output in px (default: 512)"
+    )
+    p.add_argument(
+        "--style-size", type=int, metavar="N", help="long side of the style images (default: --size)"
+    )
+    p.add_argument(
+        "--content-weight", type=float, metavar="X", help="content loss weight (default: per backbone)"
+    )
+    p.add_argument(
+        "--style-weight", type=float, metavar="X", help="style loss weight (default: per backbone)"
+    )
+    p.add_argument(
+        "--tv-weight", type=float, metavar="X", help="total variation weight (default: per backbone)"
+    )
+    p.add_argument("--content-layers", nargs="+", metavar="L", help="layer names (default: per backbone)")
+    p.add_argument("--style-layers", nargs="+", metavar="L", help="layer names (default: per backbone)")
+    p.add_argument(
+        "--init", choices=["content", "noise"], default="content", help="start image (default: content)"
+    )
+    p.add_argument(
+        "--preserve-color", action="store_true", help="keep the content's colours (luminance transfer)"
+    )
+    p.add_argument(
+        "--lr", type=float, default=0.02, metavar="X", help="Adam learning rate, pixels in [0, 1] (0.02)"
+    )
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed for --init noise (default: 0)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_device(p)
+    p.set_defaults(func=run_stylize)
+
+
+def run_stylize(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .style import stylize
+    from .train.loop import resolve_device
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"):
+        raise CycleGANError(f"option '--out': {out} needs an image extension (.png, .jpg, ...)")
+    result = stylize(
+        args.content, args.style, style_blend=args.style_blend, backbone=args.backbone, weights=args.weights,
+        size=args.size, style_size=args.style_size, steps=args.steps, optimizer=args.optimizer,
+        content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
+        content_layers=args.content_layers, style_layers=args.style_layers, init=args.init,
+        preserve_color=args.preserve_color, lr=args.lr, device=resolve_device(args.device), seed=args.seed,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.image.save(out)
+    w, h = result.image.size
+    print(
+        f"wrote {out} ({w}x{h}, backbone {result.backbone}, {len(result.losses)} steps, "
+        f"{result.seconds:.1f} s)"
+    )
+    return 0
+
+
+# --- compare (CycleGAN vs Gatys) ------------------------------------------------------------------------
+
+
+def register_compare(sub) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="CycleGAN next to Gatys style transfer on the same images: grid and HTML report",
+        description="Translate the content images with a trained generator and stylise them with Gatys, then "
+        "write DIR/grid.png (input | CycleGAN | Gatys), DIR/report.html and DIR/report.json with seconds per "
+        "image, content preservation, style match and (given a target-domain folder) KID over Lite0 "
+        "features. "
+        "Example: cyclegan compare --checkpoint runs/monet --direction BtoA --content photos/ "
+        "--style monet/trainA --target monet/testA --out cmp/",
+    )
+    p.add_argument(
+        "--checkpoint", required=True, metavar="RUN_OR_FILE", help="a run folder or checkpoint file"
+    )
+    p.add_argument("--direction", choices=["AtoB", "BtoA"], required=True, help="AtoB uses G, BtoA uses F")
+    p.add_argument(
+        "--content", required=True, nargs="+", metavar="IMG", help="content images, folders or globs"
+    )
+    p.add_argument(
+        "--style", required=True, nargs="+", metavar="IMG",
+        help="style reference images and/or folders of target-domain images to draw references from",
+    )  # fmt: skip
+    p.add_argument(
+        "--target", metavar="DIR", help="target-domain folder for KID (default: the first --style folder)"
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
+    p.add_argument(
+        "--size", type=int, default=256, metavar="N", help="long side of the images in px (default: 256)"
+    )
+    p.add_argument(
+        "--refs-per-image", type=int, default=1, metavar="N", help="style references per image (1)"
+    )
+    add_style_backbone(p)
+    p.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="seed for drawing references (default: 0)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_device(p)
+    p.set_defaults(func=run_compare)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from .compare import compare, summary_lines
+    from .train.loop import resolve_device
+
+    report = compare(
+        args.checkpoint, args.direction, args.content, args.style, args.out, target=args.target,
+        size=args.size, backbone=args.backbone, weights=args.weights, steps=args.steps,
+        optimizer=args.optimizer, refs_per_image=args.refs_per_image, seed=args.seed,
+        device=resolve_device(args.device), progress=not args.no_progress,
+    )  # fmt: skip
+    print("\n".join(summary_lines(report)))
+    print(f"wrote {report.html} and {report.grid}")
+    return 0
 # --- entry point ----------------------------------------------------------------------------------------
 
 # Subcommand name -> function adding its parser. Explicit, so a missing one fails loudly.
@@ -230,6 +381,8 @@ COMMANDS: dict[str, Callable] = {
     "translate": register_translate,
     "export": register_export,
     "datasets": register_datasets,
+    "stylize": register_stylize,
+    "compare": register_compare,
 }
 
 

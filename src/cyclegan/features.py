@@ -7,6 +7,8 @@ same 247 weight tensors in the same order, so the file loads into it by position
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -55,3 +57,116 @@ def lite0_model(**timm_kwargs) -> nn.Module:
 def lite0_normalize(x: torch.Tensor) -> torch.Tensor:
     """x (B, 3, H, W) in [0, 1] -> Lite0's input scaling."""
     return (x - LITE0_MEAN) / LITE0_STD
+
+
+# --- VGG19 (torchvision's ImageNet weights) ---------------------------------------------------------------
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's VGG weights expect (x - mean) / std for x in [0, 1]
+IMAGENET_STD = (0.229, 0.224, 0.225)
+VGG19_BLOCKS = (2, 2, 4, 4, 4)  # 3x3 convs per block; a 2x2 max pool ends each block
+
+
+def vgg19_layer_names() -> list[str]:
+    """Names of the modules of torchvision's `vgg19().features`, in order: conv1_1, relu1_1, ..., pool5."""
+    names: list[str] = []
+    for block, n_convs in enumerate(VGG19_BLOCKS, start=1):
+        for i in range(1, n_convs + 1):
+            names += [f"conv{block}_{i}", f"relu{block}_{i}"]
+        names.append(f"pool{block}")
+    return names
+
+
+def imagenet_normalize(x: torch.Tensor) -> torch.Tensor:
+    """x (B, 3, H, W) in [0, 1] -> torchvision's ImageNet input normalisation."""
+    mean = torch.tensor(IMAGENET_MEAN, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def vgg19_cached_path() -> Path:
+    """Where torchvision's weights API caches VGG19_Weights.IMAGENET1K_V1 (under torch.hub's dir)."""
+
+    from torchvision.models import VGG19_Weights
+
+    url = VGG19_Weights.IMAGENET1K_V1.url
+    return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+
+
+def vgg19_available(weights: str | None = None) -> bool:
+    """True when VGG19 weights can be had without a download: the file given, or torchvision's cache."""
+
+    return Path(weights).is_file() if weights else vgg19_cached_path().is_file()
+
+
+def vgg19_state_dict(weights: str | None = None, *, download: bool = True) -> dict[str, torch.Tensor]:
+    """The `features.*` tensors of torchvision's ImageNet VGG19, from `weights` (a file in torchvision's
+    key format) or torchvision's cache, downloading into the cache through torchvision's weights API when
+    `download` and the cache is empty. Every load uses weights_only=True."""
+
+    if weights:
+        path = Path(weights)
+        if not path.is_file():
+            raise CycleGANError(f"option '--weights': no such file {path}")
+        state = _load_weights_file(path)
+    else:
+        from torchvision.models import VGG19_Weights
+
+        path = vgg19_cached_path()
+        if path.is_file():
+            state = _load_weights_file(path)
+        elif not download:
+            raise CycleGANError(_vgg19_missing_message(path))
+        else:
+            try:
+                # The weights API's own loader, with its cache and hash check, but weights_only=True.
+                state = torch.hub.load_state_dict_from_url(
+                    VGG19_Weights.IMAGENET1K_V1.url, progress=True, check_hash=True, weights_only=True
+                )
+            except Exception as e:  # URLError, timeouts, hash mismatch: all mean "get the file by hand"
+                reason = str(e).strip().splitlines()[0][:100] if str(e).strip() else type(e).__name__
+                raise CycleGANError(f"{_vgg19_missing_message(path)} (download failed: {reason})") from None
+    features = {k: v for k, v in state.items() if k.startswith("features.")}
+    if not features:
+        keys = ", ".join(list(state)[:3])
+        raise CycleGANError(
+            f"{path} is not a torchvision VGG19 state dict (expected keys like features.0.weight, got {keys})"
+        )
+    return features
+
+
+def _load_weights_file(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
+        raise CycleGANError(f"cannot load weights file {path}: {reason}") from None
+    if not isinstance(state, dict):
+        raise CycleGANError(f"{path} is not a state dict (a dict of tensors in torchvision's key format)")
+    return state
+
+
+def _vgg19_missing_message(path: Path) -> str:
+    from torchvision.models import VGG19_Weights
+
+    return (
+        f"VGG19 weights are not cached at {path}: download {VGG19_Weights.IMAGENET1K_V1.url} there (or pass "
+        "--weights FILE), or use --backbone lite0, which works offline"
+    )
+
+
+def vgg19_features(weights: str | None = None, *, download: bool = True) -> nn.Sequential:
+    """torchvision's `vgg19().features` (conv1_1 .. pool5) with ImageNet weights, eval mode, no grads.
+
+    Takes (B, 3, H, W) normalised with `imagenet_normalize`. Module i is `vgg19_layer_names()[i]`.
+    """
+    from torchvision.models.vgg import cfgs, make_layers
+
+    net = make_layers(cfgs["E"])  # only the conv part: building the 102M-parameter classifier is wasted work
+    state = {k.removeprefix("features."): v for k, v in vgg19_state_dict(weights, download=download).items()}
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as e:
+        where = weights or str(vgg19_cached_path())
+        reason = str(e).strip().splitlines()[-1].strip()[:150]
+        raise CycleGANError(f"{where} does not fit VGG19's conv layers: {reason}") from None
+    return net.eval().requires_grad_(False)

@@ -1,0 +1,26 @@
+"""Neural style transfer (Gatys et al.): feature backbones, Gram matrices and the pixel optimisation.
+
+from cyclegan.style import stylize
+result = stylize("tubingen.jpg", ["starry_night.jpg"], backbone="lite0", size=256, steps=300)
+result.image.save("tubingen_starry.png")
+"""
+
+from .backbones import (
+    DEFAULTS,
+    BackboneDefaults,
+    Lite0Backbone,
+    VGG19Backbone,
+    build_backbone,
+    default_backbone,
+    lite0_layer_names,
+    vgg19_layer_names,
+)
+from .gatys import StyleResult, keep_content_colors, load_image_01, stylize, to_pil_01
+from .losses import blend_grams, content_loss, gram_distance, gram_matrix, style_loss, tv_loss
+
+__all__ = [
+    "DEFAULTS", "BackboneDefaults", "Lite0Backbone", "VGG19Backbone", "build_backbone", "default_backbone",
+    "lite0_layer_names", "vgg19_layer_names", "StyleResult", "keep_content_colors", "load_image_01",
+    "stylize", "to_pil_01", "blend_grams", "content_loss", "gram_distance", "gram_matrix",
+    "style_loss", "tv_loss",
+]  # fmt: skip

@@ -1,0 +1,87 @@
+"""`cyclegan compare`: CycleGAN and Gatys on the same images, the grid, the report and its metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from conftest import make_images
+from cyclegan.compare import feature_distance, luminance, ssim_y
+from cyclegan.errors import CycleGANError
+
+
+def test_ssim_y_compares_structure_not_colour():
+    x = torch.rand(1, 3, 32, 32)
+    assert ssim_y(x, x) == pytest.approx(1.0)
+    grey = luminance(x).expand(1, 3, 32, 32)
+    assert ssim_y(grey, x) == pytest.approx(1.0, abs=1e-4)  # same luminance, colour dropped
+    assert ssim_y(torch.rand(1, 3, 32, 32), x) < 0.2
+
+
+def test_small_metrics():
+    x = torch.rand(1, 3, 4, 4)
+    assert luminance(x).shape == (1, 1, 4, 4)
+    assert luminance(torch.ones(1, 3, 2, 2)).allclose(torch.ones(1, 1, 2, 2))
+    assert feature_distance(x, x) == 0
+    assert feature_distance(2 * x, x) == pytest.approx(1.0)
+
+
+@pytest.fixture
+def checkpoint(tiny_cfg) -> Path:
+    from cyclegan.train import train
+
+    cfg = tiny_cfg(steps=1)
+    train(cfg, progress=False)
+    return Path(cfg.train.out)
+
+
+def test_compare_writes_grid_and_report(checkpoint, dataset, tmp_path, capsys):
+    from cyclegan.cli import main
+
+    content = make_images(tmp_path / "content", 3, seed=7, size=(40, 30))
+    out = tmp_path / "cmp"
+    argv = [
+        "compare", "--checkpoint", str(checkpoint), "--direction", "BtoA", "--content", *map(str, content),
+        "--style", str(dataset / "trainA"), "--target", str(dataset / "testA"), "--out", str(out),
+        "--size", "32", "--steps", "3", "--backbone", "lite0", "--no-progress",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "KID(Lite0)" in printed and "report.html" in printed
+
+    report = json.loads((out / "report.json").read_text())
+    assert report["gatys"]["backbone"] == "lite0" and report["metrics_backbone"]["name"] == "lite0"
+    assert len(report["rows"]) == 3
+    for row in report["rows"]:
+        assert row["ssim_y"]["input"] == pytest.approx(1.0)
+        assert row["content_distance"]["input"] == 0
+        assert row["seconds"]["cyclegan"] > 0 and row["seconds"]["gatys"] > 0
+        assert len(row["references"]) == 1 and Path(row["references"][0]).parent == dataset / "trainA"
+        for name in row["images"].values():
+            assert Image.open(out / name).size == (32, 24)  # aspect ratio of the 40 x 30 input kept
+    assert report["kid"]["subset_size"] == 3 and report["kid"]["n_target"] == 3
+    assert set(report["kid"]) >= {"input", "cyclegan", "gatys"}
+
+    grid = Image.open(out / "grid.png")
+    assert grid.size == (3 * 32 + 4 * 2, 3 * 32 + 4 * 2)  # 3 columns x 3 rows of 32 px cells, 2 px padding
+    page = (out / "report.html").read_text()
+    assert "grid.png" in page and "Lite0" in page and "KID" in page and "FID" not in page
+
+
+def test_compare_without_target_folder_has_no_kid(checkpoint, tmp_path):
+    from cyclegan.compare import compare
+
+    content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    report = compare(
+        checkpoint, "AtoB", [str(content[0])], [str(style[0])], tmp_path / "cmp", size=24, steps=2,
+        backbone="lite0", progress=False,
+    )  # fmt: skip
+    assert report.kid is None
+    assert "No KID" in (tmp_path / "cmp" / "report.html").read_text()
+    with pytest.raises(CycleGANError, match="--content"):
+        compare(checkpoint, "AtoB", [str(tmp_path / "nope.png")], [str(style[0])], tmp_path / "x", progress=False)

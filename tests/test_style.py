@@ -1,0 +1,225 @@
+"""Style transfer: backbones (real Lite0 weights, VGG19 from a file in torchvision's format), Gram
+matrices, the Gatys optimisation and the `cyclegan stylize` command. Tiny images made here; no network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cyclegan.errors import CycleGANError
+from cyclegan.style import (
+    build_backbone,
+    default_backbone,
+    gram_matrix,
+    keep_content_colors,
+    lite0_layer_names,
+    stylize,
+    vgg19_layer_names,
+)
+from cyclegan.style.gatys import rgb_to_ycbcr
+
+
+def _image(path: Path, w: int, h: int, seed: int) -> Path:
+    """A smooth random RGB image (W x H), saved as PNG."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 255, (h // 6 + 2, w // 6 + 2, 3)).astype(np.uint8)
+    Image.fromarray(small).resize((w, h), Image.Resampling.BICUBIC).save(path)
+    return path
+
+
+def _stripes(path: Path, size: int) -> Path:
+    """A strongly textured style image: diagonal red/blue stripes."""
+    y, x = np.mgrid[:size, :size]
+    on = ((x + y) // 4) % 2 == 0
+    arr = np.where(on[..., None], [230, 30, 30], [20, 40, 220]).astype(np.uint8)
+    Image.fromarray(arr).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    """One Lite0 backbone for the module (building it reads the 17 MB weights file)."""
+    return build_backbone("lite0", lite0_layer_names())
+
+
+@pytest.fixture(scope="module")
+def vgg_file(tmp_path_factory) -> Path:
+    """Random VGG19 conv weights saved in torchvision's key format (features.N.weight / .bias)."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    torch.manual_seed(0)
+    features = make_layers(cfgs["E"])  # the 20M-parameter conv part: the classifier is not needed here
+    path = tmp_path_factory.mktemp("vgg") / "vgg19_random.pth"
+    torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, path)
+    return path
+
+
+# --- Gram matrices ----------------------------------------------------------------------------------------
+
+
+def test_gram_matrix_is_normalised_outer_product():
+    f = torch.randn(2, 3, 4, 5)
+    g = gram_matrix(f)
+    assert g.shape == (2, 3, 3)
+    flat = f[1].reshape(3, 20)
+    assert torch.allclose(g[1], flat @ flat.T / 60, atol=1e-6)
+    assert torch.allclose(g, g.transpose(1, 2))
+    # normalised by C H W: tiling the map (same statistics, 4x the pixels) leaves the Gram matrix unchanged
+    assert torch.allclose(gram_matrix(f.repeat(1, 1, 2, 2)), g, atol=1e-5)
+
+
+# --- backbones --------------------------------------------------------------------------------------------
+
+
+def test_lite0_backbone_has_real_imagenet_weights(lite0):
+    """The backbone's own path (its input normalisation included) leads to ImageNet class 285 for a cat."""
+    from skimage.data import chelsea
+
+    from cyclegan.features import lite0_model
+
+    x = torch.from_numpy(chelsea()).permute(2, 0, 1).float().div(255).unsqueeze(0)  # (1, 3, H, W) in [0, 1]
+    x = torch.nn.functional.interpolate(x, size=(224, 224), mode="bilinear", antialias=True)
+    with torch.no_grad():
+        head = lite0(x)["head"]  # (1, 1280, 7, 7)
+        logits = lite0_model().classifier(head.mean((2, 3)))
+    assert int(logits.argmax()) == 285  # Egyptian cat
+
+
+def test_lite0_layers_shapes(lite0):
+    feats = lite0(torch.rand(1, 3, 64, 96))
+    assert list(feats) == lite0_layer_names()
+    assert feats["stem"].shape == (1, 32, 32, 48)
+    assert feats["block3"].shape == (1, 80, 4, 6)
+    net = build_backbone("lite0", ["block1"])
+    assert list(net(torch.rand(1, 3, 32, 32))) == ["block1"]
+    assert len(net.stages) == 3  # stops at the deepest layer asked for
+
+
+def test_vgg19_from_file_matches_torchvision(vgg_file):
+    """Loaded from a file in torchvision's format, the layers equal torchvision's VGG19 with those weights."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    from cyclegan.features import imagenet_normalize
+
+    net = build_backbone("vgg19", ["conv1_1", "relu3_1", "relu4_2"], weights=str(vgg_file))
+    ref = make_layers(cfgs["E"]).eval()  # what torchvision.models.vgg19().features builds
+    ref.load_state_dict(
+        {k.removeprefix("features."): v for k, v in torch.load(vgg_file, weights_only=True).items()}
+    )
+    x = torch.rand(1, 3, 40, 56)
+    with torch.no_grad():
+        feats = net(x)
+        h = imagenet_normalize(x)
+        assert torch.allclose(feats["conv1_1"], ref[:1](h), atol=1e-5)  # before the in-place ReLU
+        assert torch.allclose(feats["relu3_1"], ref[:12](h), atol=1e-5)
+        assert torch.allclose(feats["relu4_2"], ref[:23](h), atol=1e-5)
+    assert vgg19_layer_names()[21] == "conv4_2" and len(net.net) == 23  # truncated after relu4_2
+
+
+def test_vgg19_errors(tmp_path, vgg_file, monkeypatch):
+    bad = tmp_path / "bad.pth"
+    torch.save({"conv.weight": torch.zeros(1)}, bad)
+    with pytest.raises(CycleGANError, match="bad.pth.*features.0.weight"):
+        build_backbone("vgg19", ["relu1_1"], weights=str(bad))
+    with pytest.raises(CycleGANError, match="unknown vgg19 layer.*relu9_9"):
+        build_backbone("vgg19", ["relu9_9"], weights=str(vgg_file))
+    # nothing cached and no network: one line saying how to get the weights and that lite0 works offline
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+
+    def offline(*args, **kwargs):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(CycleGANError, match="--backbone lite0") as e:
+        build_backbone("vgg19", ["relu1_1"])
+    assert "\n" not in str(e.value) and "vgg19-dcbb9e9d.pth" in str(e.value)
+
+
+def test_default_backbone_falls_back_to_lite0(tmp_path, vgg_file, monkeypatch, capsys):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    assert default_backbone() == "lite0"
+    assert "lite0" in capsys.readouterr().err
+    assert default_backbone(str(vgg_file)) == "vgg19"
+    cached = tmp_path / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(vgg_file.read_bytes())
+    assert default_backbone() == "vgg19"
+
+
+# --- Gatys ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_stylize_moves_towards_the_style(tmp_path, lite0, optimizer):
+    content = _image(tmp_path / "c.png", 60, 40, seed=1)
+    style = _stripes(tmp_path / "s.png", 48)
+    r = stylize(
+        content, style, backbone="lite0", net=lite0, size=48, steps=15, optimizer=optimizer, progress=False
+    )
+    assert r.image.size == (48, 32)  # long side 48, aspect ratio 3:2 kept
+    assert r.tensor.shape == (1, 3, 32, 48) and 0 <= r.tensor.min() and r.tensor.max() <= 1
+    assert len(r.losses) == 15
+    assert r.losses[-1]["style"] < 0.5 * r.losses[0]["style"]  # the Gram matrices got closer
+    assert r.losses[0]["content"] == pytest.approx(0.0, abs=1e-6)  # started from the content image
+
+
+def test_stylize_options(tmp_path, lite0):
+    content = _image(tmp_path / "c.png", 40, 40, seed=1)
+    s1, s2 = _stripes(tmp_path / "s1.png", 40), _image(tmp_path / "s2.png", 40, 40, seed=2)
+    kw = dict(backbone="lite0", net=lite0, size=32, steps=4, optimizer="adam", progress=False)
+    # colour preservation: the chroma is the content's, only the luminance changed
+    r = stylize(content, s1, preserve_color=True, **kw)
+    c = torch.from_numpy(np.array(Image.open(content).resize((32, 32), Image.Resampling.BICUBIC)))
+    c = c.permute(2, 0, 1).float().div(255).unsqueeze(0)
+    chroma_out, chroma_in = rgb_to_ycbcr(r.tensor)[:, 1:], rgb_to_ycbcr(c)[:, 1:]
+    assert (chroma_out - chroma_in).abs().mean() < 0.02
+    # blending: weight 1 on one style is that style alone
+    one = stylize(content, [s1, s2], style_blend=[1, 0], **kw)
+    alone = stylize(content, s1, **kw)
+    assert torch.allclose(one.tensor, alone.tensor, atol=1e-5)
+    # noise init starts far from the content
+    noisy = stylize(content, s1, init="noise", **kw)
+    assert noisy.losses[0]["content"] > 0
+    with pytest.raises(CycleGANError, match="--style-blend"):
+        stylize(content, [s1, s2], style_blend=[1.0], **kw)
+    with pytest.raises(CycleGANError, match="--style-blend"):
+        stylize(content, [s1, s2], style_blend=[1.0, -1.0], **kw)
+    with pytest.raises(CycleGANError, match="--style-weight"):
+        stylize(content, s1, style_weight=-1, **kw)
+    with pytest.raises(CycleGANError, match="unknown lite0 layer"):
+        stylize(content, s1, style_layers=["conv1_1"], backbone="lite0", size=32, steps=1, progress=False)
+
+
+def test_keep_content_colors_keeps_luminance_of_stylised():
+    # colours near grey, so that every combination of luminance and chroma is a valid RGB colour
+    a, b = torch.rand(1, 3, 8, 8) * 0.2 + 0.4, torch.rand(1, 3, 8, 8) * 0.2 + 0.4
+    out = keep_content_colors(a, b)
+    assert torch.allclose(rgb_to_ycbcr(out)[:, :1], rgb_to_ycbcr(a)[:, :1], atol=1e-5)
+
+
+# --- CLI --------------------------------------------------------------------------------------------------
+
+
+def test_cli_stylize(tmp_path, vgg_file, capsys):
+    from cyclegan.cli import main
+
+    content = _image(tmp_path / "c.png", 30, 45, seed=3)
+    style = _stripes(tmp_path / "s.png", 32)
+    out = tmp_path / "out" / "x.png"
+    args = ["stylize", "--content", str(content), "--style", str(style), "--out", str(out), "--size", "24"]
+    assert main([*args, "--steps", "3", "--backbone", "lite0", "--no-progress"]) == 0
+    assert Image.open(out).size == (16, 24)
+    assert "backbone lite0" in capsys.readouterr().out
+    # the vgg19 path through --weights (random weights: only the plumbing is checked)
+    vgg = ["--backbone", "vgg19", "--weights", str(vgg_file)]
+    assert main([*args, "--steps", "2", *vgg, "--no-progress"]) == 0
+    assert "backbone vgg19" in capsys.readouterr().out
+    # a user error is one line, no traceback
+    missing = [*args[:2], str(tmp_path / "missing.jpg"), *args[3:], "--backbone", "lite0"]  # fmt: skip
+    assert main(missing) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: image not found") and "Traceback" not in err
