@@ -69,7 +69,10 @@ def test_cli_config_file_then_flags(tmp_path, dataset, capsys):
     f = tmp_path / "c.yaml"
     f.write_text("ngf: 4\nndf: 4\nn_blocks: 1\nsize: 24\nsteps: 1\nbatch_size: 1\nlr: 0.5\nnum_workers: 0\n")
     out = tmp_path / "run"
-    assert main(["train", "--config", str(f), "--lr", "0.001", "--data", str(dataset), "--out", str(out), "--no-progress"]) == 0
+    assert (
+        main(["train", "--config", str(f), "--lr", "0.001", "--data", str(dataset), "--out", str(out), "--no-progress"])
+        == 0
+    )
     saved = json.loads((out / "config.json").read_text())
     assert saved["train"]["lr"] == 0.001 and saved["model"]["ngf"] == 4
 

@@ -5,11 +5,10 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import make_images
 from cyclegan.data import UnpairedTrainSet, check_images, list_images, read_image
 from cyclegan.data.dataset import train_transform
 from cyclegan.errors import CycleGANError
-
-from conftest import make_images
 
 RGB = np.zeros((10, 16, 3), np.uint8)
 RGB[:, :8] = (200, 40, 10)  # left half red-ish, right half black
@@ -74,9 +73,7 @@ def test_exif_orientation_is_honoured(tmp_path):
     assert px[0, :, 0].mean() > 150 and px[-1, :, 0].mean() < 60
 
 
-@pytest.mark.parametrize(
-    "content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, "truncated"]
-)
+@pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, "truncated"])
 def test_unreadable_images_name_the_file(tmp_path, content):
     p = tmp_path / "bad.png"
     if content == "truncated":
@@ -109,7 +106,9 @@ def test_train_transform_shape_range_and_seeded_augmentation():
     b = train_transform(im, size=32, load_size=36, flip=True, gen=torch.Generator().manual_seed(1))
     assert a.shape == (3, 32, 32) and a.min() >= -1 and a.max() <= 1
     assert torch.equal(a, b)
-    others = [train_transform(im, size=32, load_size=36, flip=True, gen=torch.Generator().manual_seed(s)) for s in range(8)]
+    others = [
+        train_transform(im, size=32, load_size=36, flip=True, gen=torch.Generator().manual_seed(s)) for s in range(8)
+    ]
     assert any(not torch.equal(a, o) for o in others)  # crops and flips vary with the seed
 
 

@@ -90,7 +90,9 @@ def test_epochs_budget(tiny_cfg):
 def test_checkpoint_contents(tiny_cfg):
     train(tiny_cfg(steps=2), progress=False)
     ckpt = load_checkpoint(tiny_cfg().train.out)
-    assert {"models", "optimizers", "schedulers", "pools", "rng", "step", "epoch", "config", "package_version"} <= set(ckpt)
+    assert {"models", "optimizers", "schedulers", "pools", "rng", "step", "epoch", "config", "package_version"} <= set(
+        ckpt
+    )
     assert set(ckpt["models"]) == {"G", "F", "D_X", "D_Y"}
     assert set(ckpt["optimizers"]) == {"G", "D_X", "D_Y"}
     assert ckpt["pools"]["X"]["images"].shape[0] == 3  # pool_size 3, filled by 2 steps of batch 2

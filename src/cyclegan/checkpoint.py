@@ -94,9 +94,7 @@ def build_models(cfg) -> dict[str, nn.Module]:
     }
 
 
-def load_generator(
-    path: str | Path, direction: Direction = "AtoB", *, device: str | torch.device = "cpu"
-) -> nn.Module:
+def load_generator(path: str | Path, direction: Direction = "AtoB", *, device: str | torch.device = "cpu") -> nn.Module:
     """The generator for `direction` from a run folder or checkpoint file, in eval mode on `device`.
 
     Also reads a plain generator state dict saved by the reference implementation (ResNet or U-Net,

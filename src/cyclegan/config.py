@@ -238,8 +238,7 @@ def resolve(
             raise CycleGANError(f"unknown {source} '{key}'")
         values[key] = coerce(key, value, hints[key])
     sections = {
-        name: cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
-        for name, cls in SECTIONS.items()
+        name: cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values}) for name, cls in SECTIONS.items()
     }
     cfg = Config(preset=preset, **sections)
     return validate(cfg)

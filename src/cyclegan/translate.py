@@ -151,6 +151,21 @@ def _batches(files: list[Path], *, size: int | None, batch_size: int, errors: li
         yield batch
 
 
+def output_names(files: list[Path], out_dir: Path, ext: str) -> dict[Path, Path]:
+    """OUT/STEM.ext per input, in input order; a stem seen before gets -2, -3... (with a warning)."""
+    targets: dict[Path, Path] = {}
+    used: set[str] = set()
+    for path in files:
+        name, n = path.stem, 2
+        while name in used:
+            name, n = f"{path.stem}-{n}", n + 1
+        if name != path.stem:
+            print(f"warning: {path} will be written as {name}.{ext} ({path.stem}.{ext} is taken)", file=sys.stderr)
+        used.add(name)
+        targets[path] = out_dir / f"{name}.{ext}"
+    return targets
+
+
 def translate_files(
     net: nn.Module,
     inputs: Sequence[str],
@@ -168,23 +183,14 @@ def translate_files(
     errors = list(found.errors)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    targets = output_names(found.files, out_dir, ext)
     written: list[Path] = []
-    used: set[str] = set()
     with tqdm(total=len(found.files), desc="translate", unit="img", disable=not progress) as bar:
         for batch in _batches(found.files, size=size, batch_size=batch_size, errors=errors):
             ys = translate_tensor(net, torch.stack([x for _, x in batch]))
             for (path, _), y in zip(batch, ys):
-                name = path.stem
-                n = 2
-                while name in used:  # same stem from two folders: keep both, say so
-                    name = f"{path.stem}-{n}"
-                    n += 1
-                if name != path.stem:
-                    tqdm.write(f"warning: {path} written as {name}.{ext} ({path.stem}.{ext} is taken)", file=sys.stderr)
-                used.add(name)
-                target = out_dir / f"{name}.{ext}"
-                to_pil(y).save(target)
-                written.append(target)
+                to_pil(y).save(targets[path])
+                written.append(targets[path])
             bar.update(len(batch))
         bar.update(bar.total - bar.n)
     return written, errors

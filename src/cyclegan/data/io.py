@@ -80,7 +80,9 @@ def list_images(folder: str | Path, *, what: str = "image folder") -> list[Path]
     return files
 
 
-def check_images(files: Iterable[Path], *, skip_bad: bool, desc: str) -> tuple[list[Path], list[str]]:
+def check_images(
+    files: Iterable[Path], *, skip_bad: bool, desc: str, progress: bool = True
+) -> tuple[list[Path], list[str]]:
     """Decode every file once so a broken one fails now, by name, not hours into training.
 
     Returns (readable files, messages about skipped ones). Without `skip_bad` the first bad file raises.
@@ -90,7 +92,7 @@ def check_images(files: Iterable[Path], *, skip_bad: bool, desc: str) -> tuple[l
     good: list[Path] = []
     bad: list[str] = []
     files = list(files)
-    for path in tqdm(files, desc=desc, unit="img", leave=False, disable=len(files) < 200):
+    for path in tqdm(files, desc=desc, unit="img", leave=False, disable=not progress or len(files) < 200):
         try:
             with Image.open(path) as im:
                 im.draft("RGB", (64, 64))  # JPEG: decode at reduced scale, enough to find corruption

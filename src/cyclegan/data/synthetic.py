@@ -75,10 +75,19 @@ def sample_scene(rng: np.random.Generator) -> Scene:
         for _ in range(rng.integers(1, 6))
     )
     houses = tuple(
-        House(x=rng.uniform(0.1, 0.9), width=rng.uniform(0.14, 0.24), height=rng.uniform(0.1, 0.16), wall=int(rng.integers(len(WALLS))))
+        House(
+            x=rng.uniform(0.1, 0.9),
+            width=rng.uniform(0.14, 0.24),
+            height=rng.uniform(0.1, 0.16),
+            wall=int(rng.integers(len(WALLS))),
+        )
         for _ in range(rng.integers(0, 3))
-    )  # fmt: skip
-    lake = (rng.uniform(0.2, 0.8), rng.uniform(horizon + 0.15, 0.92), rng.uniform(0.12, 0.25)) if rng.random() < 0.4 else None
+    )
+    lake = (
+        (rng.uniform(0.2, 0.8), rng.uniform(horizon + 0.15, 0.92), rng.uniform(0.12, 0.25))
+        if rng.random() < 0.4
+        else None
+    )
     return Scene(
         horizon=horizon, hill_amp=rng.uniform(0.0, 0.06), hill_freq=rng.uniform(0.5, 2.0),
         hill_phase=rng.uniform(0, 2 * np.pi), sun=(rng.uniform(0.1, 0.9), rng.uniform(0.08, horizon - 0.15),
@@ -165,7 +174,11 @@ def write_dataset(root: str | Path, *, size: int = 64, count: int = 400, test_co
     root = Path(root)
     jobs = [("trainA", "summer", i) for i in range(count)]
     jobs += [("trainB", "winter", count + i) for i in range(count)]
-    jobs += [(split, style, 2 * count + i) for i in range(test_count) for split, style in (("testA", "summer"), ("testB", "winter"))]
+    jobs += [
+        (split, style, 2 * count + i)
+        for i in range(test_count)
+        for split, style in (("testA", "summer"), ("testB", "winter"))
+    ]
     for split in ("trainA", "trainB", "testA", "testB"):
         (root / split).mkdir(parents=True, exist_ok=True)
     for split, style, index in tqdm(jobs, desc="rendering summer/winter scenes", unit="img", disable=not progress):

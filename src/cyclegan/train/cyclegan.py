@@ -74,9 +74,7 @@ class CycleGANTrainer:
         """(Re)build the LR schedules for a run of `total_steps`; their position comes from state."""
         factor = linear_decay(total_steps, self.cfg.train.lr_decay_fraction)
         states = [s.state_dict() for s in getattr(self, "schedulers", {}).values()]
-        self.schedulers = {
-            k: torch.optim.lr_scheduler.LambdaLR(opt, factor) for k, opt in self.optimizers.items()
-        }
+        self.schedulers = {k: torch.optim.lr_scheduler.LambdaLR(opt, factor) for k, opt in self.optimizers.items()}
         for sched, state in zip(self.schedulers.values(), states):
             sched.load_state_dict(state)
             for group, base_lr in zip(sched.optimizer.param_groups, sched.base_lrs):

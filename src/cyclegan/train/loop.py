@@ -74,7 +74,9 @@ class StopRequest:
         if self.signum is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.signum = signum
-        tqdm.write(f"\n{signal.Signals(signum).name} received: saving the checkpoint after this step...", file=sys.stderr)
+        tqdm.write(
+            f"\n{signal.Signals(signum).name} received: saving the checkpoint after this step...", file=sys.stderr
+        )
 
     def __enter__(self) -> StopRequest:
         for s in (signal.SIGINT, signal.SIGTERM):
@@ -169,7 +171,9 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
     skipped: list[str] = []
     files = []
     for folder, what in ((dir_a, "domain A folder"), (dir_b, "domain B folder")):
-        good, bad = check_images(list_images(folder, what=what), skip_bad=d.skip_bad_images, desc=f"checking {folder}")
+        good, bad = check_images(
+            list_images(folder, what=what), skip_bad=d.skip_bad_images, desc=f"checking {folder}", progress=progress
+        )
         if not good:
             raise CycleGANError(f"{what} {folder}: no readable images")
         files.append(good)
@@ -225,7 +229,9 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
     sums: dict[str, torch.Tensor] = {}
     n_summed = 0
     step = start
-    bar = tqdm(total=total, initial=start, desc=f"train {run.name}", unit="step", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=total, initial=start, desc=f"train {run.name}", unit="step", disable=not progress, dynamic_ncols=True
+    )
     t_log = time.perf_counter()
     deadline = time.monotonic() + 60 * t.time_limit if t.time_limit else None
     timed_out = False

@@ -1,0 +1,104 @@
+import os
+import pickle
+
+import pytest
+import torch
+
+from cyclegan.checkpoint import load_generator, save_atomic
+from cyclegan.cli import main
+from cyclegan.errors import CycleGANError
+from cyclegan.train import train
+
+
+class Payload:
+    """Unpickling this runs a shell command that creates a marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def hostile_checkpoint(path, marker):
+    with open(path, "wb") as f:
+        pickle.dump({"format": "cyclegan-checkpoint", "models": Payload(marker)}, f)
+    torch.save({"models": {"G": Payload(marker)}}, str(path) + ".zip.pt")  # the zip format too
+
+
+@pytest.mark.parametrize("suffix", ["", ".zip.pt"])
+def test_crafted_checkpoint_is_refused_and_never_runs(tmp_path, capsys, suffix):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    hostile_checkpoint(path, marker)
+    target = str(path) + suffix
+    with pytest.raises(CycleGANError, match="refusing to load"):
+        load_generator(target)
+    img = tmp_path / "x.png"
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(img)
+    code = main(["translate", "--checkpoint", target, "--out", str(tmp_path / "o"), str(img)])
+    err = capsys.readouterr().err
+    assert code == 2 and "refusing to load" in err and "Traceback" not in err
+    assert err.strip().count("\n") == 0
+    assert not marker.exists()
+
+
+def test_truncated_and_foreign_files_are_clear_errors(tmp_path):
+    bad = tmp_path / "half.pt"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(CycleGANError, match="cannot read checkpoint"):
+        load_generator(bad)
+    with pytest.raises(CycleGANError, match="checkpoint not found"):
+        load_generator(tmp_path / "missing.pt")
+    with pytest.raises(CycleGANError, match="direction must be AtoB or BtoA"):
+        load_generator(bad, "sideways")
+
+
+def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / "c.pt"
+    save_atomic({"a": torch.ones(2)}, path)
+
+    class Unsaveable:
+        def __reduce__(self):
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        save_atomic({"a": Unsaveable()}, path)
+    assert torch.equal(torch.load(path, weights_only=True)["a"], torch.ones(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+def test_load_generator_rebuilds_both_directions(tiny_cfg):
+    cfg = tiny_cfg(steps=1)
+    train(cfg, progress=False)
+    G = load_generator(cfg.train.out, "AtoB")
+    F = load_generator(cfg.train.out + "/checkpoint.pt", "BtoA")
+    assert not G.training and not any(p.requires_grad for p in G.parameters())
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    assert not torch.equal(G(x), F(x))
+
+
+def torch_load_calls(text: str):
+    """The full text of every torch.load(...) call, matching parentheses."""
+    start = text.find("torch.load(")
+    while start != -1:
+        depth, i = 0, start + len("torch.load")
+        while True:
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            i += 1
+            if depth == 0:
+                break
+        yield text[start:i]
+        start = text.find("torch.load(", i)
+
+
+def test_every_torch_load_in_the_package_is_weights_only():
+    import pathlib
+
+    src = pathlib.Path(__file__).parents[1] / "src" / "cyclegan"
+    calls = [(f, c) for f in src.rglob("*.py") for c in torch_load_calls(f.read_text())]
+    assert len(calls) >= 2  # checkpoint.py and features.py at least
+    for f, call in calls:
+        assert "weights_only=True" in call, f"{f}: {call}"

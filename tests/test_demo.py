@@ -1,0 +1,79 @@
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from cyclegan.cli import main
+from cyclegan.data.synthetic import render, scene_for, write_dataset
+from cyclegan.demo import DemoSettings, run_demo, score
+
+
+def test_renderer_is_deterministic_and_styles_differ_by_region():
+    a = render(scene_for(7, 3), "summer", 48)
+    assert np.array_equal(a, render(scene_for(7, 3), "summer", 48))
+    assert not np.array_equal(a, render(scene_for(7, 4), "summer", 48))
+    w = render(scene_for(7, 3), "winter", 48).astype(int)
+    diff = np.abs(w - a.astype(int)).sum(-1)
+    # Not a global colour transform: the bottom (ground) changes far more than the top of the sky.
+    assert diff[-4:].mean() > 2 * diff[:4].mean()
+    # Green summer ground becomes near-white snow.
+    assert a[-2, :, 1].mean() > a[-2, :, 0].mean() + 30 and w[-2].mean() > 200
+
+
+def test_dataset_layout_and_aligned_test_pairs(tmp_path):
+    root = write_dataset(tmp_path / "d", size=32, count=5, test_count=3, seed=1, progress=False)
+    names = {
+        split: sorted(p.name for p in (root / split).iterdir()) for split in ("trainA", "trainB", "testA", "testB")
+    }
+    assert len(names["trainA"]) == len(names["trainB"]) == 5 and names["testA"] == names["testB"]
+    assert set(names["trainA"]).isdisjoint(names["trainB"])  # unpaired: different scenes
+    from PIL import Image
+
+    for name in names["testA"]:
+        index = 2 * 5 + int(name[:-4])
+        assert np.array_equal(np.asarray(Image.open(root / "testA" / name)), render(scene_for(1, index), "summer", 32))
+        assert np.array_equal(np.asarray(Image.open(root / "testB" / name)), render(scene_for(1, index), "winter", 32))
+
+
+def test_scores_on_known_inputs():
+    truth = torch.zeros(2, 3, 16, 16)
+    s = score(truth.clone(), truth + 0.5, truth)
+    assert s["psnr"] == 100.0 and s["ssim"] == pytest.approx(1.0)  # identical: the 100 dB cap
+    # A constant error of 0.5 in [-1, 1] is 0.25 on [0, 1]: PSNR = -10 log10(0.0625) = 12.04 dB.
+    assert s["psnr_identity"] == pytest.approx(-10 * math.log10(0.25**2), abs=1e-3)
+    gen = torch.Generator().manual_seed(0)
+    noisy = truth + torch.randn(2, 3, 16, 16, generator=gen) * 0.02  # sigma 0.01 on [0, 1]
+    assert score(noisy, truth, truth)["psnr"] == pytest.approx(40.0, abs=0.3)
+
+
+def test_fast_demo_end_to_end(tmp_path, capsys):
+    settings = DemoSettings(size=32, train_count=6, test_count=3, batch_size=2, steps=3, ngf=8, ndf=8, grid_rows=2)
+    report = run_demo(tmp_path / "demo", device="cpu", settings=settings, progress=False)
+    saved = json.loads((tmp_path / "demo" / "report.json").read_text())
+    assert saved["ground_truth"] == report["ground_truth"]
+    for direction in ("AtoB", "BtoA"):
+        assert set(saved["ground_truth"][direction]) >= {"psnr", "psnr_identity", "ssim", "ssim_identity"}
+        assert (tmp_path / "demo" / f"grid_{direction}.png").exists()
+    html = (tmp_path / "demo" / "report.html").read_text()
+    assert "grid_AtoB.png" in html and "PSNR" in html
+    assert saved["settings"]["steps_trained"] == 3
+
+
+def test_demo_cli_refuses_to_overwrite(tmp_path, capsys):
+    run = tmp_path / "demo"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"")
+    assert main(["demo", "--out", str(run)]) == 2
+    assert "already holds a demo run" in capsys.readouterr().err
+
+
+def test_datasets_synthetic_cli(tmp_path):
+    assert (
+        main(
+            ["datasets", "synthetic", "--out", str(tmp_path / "s"), "--size", "24", "--count", "2", "--test-count", "1"]
+        )
+        == 0
+    )
+    assert len(list((tmp_path / "s" / "testB").iterdir())) == 1

@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cyclegan.checkpoint import load_generator
+from cyclegan.cli import main
+from cyclegan.config import resolve
+from cyclegan.models import build_generator
+from cyclegan.train import train
+from cyclegan.translate import pad_to_multiple, translate, translate_tensor
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    from conftest import TINY, make_images
+
+    root = tmp_path_factory.mktemp("data")
+    make_images(root / "trainA", 3, seed=1)
+    make_images(root / "trainB", 3, seed=2)
+    out = tmp_path_factory.mktemp("run")
+    torch.set_num_threads(1)
+    train(resolve({**TINY, "data": str(root), "out": str(out), "steps": 2}), progress=False)
+    return out
+
+
+@pytest.mark.parametrize("hw", [(97, 61), (61, 97), (5, 3), (1, 1), (64, 64), (33, 250)])
+def test_any_size_comes_back_at_its_size(hw):
+    torch.manual_seed(0)
+    for preset in ("paper", "seed"):
+        G = build_generator(resolve({"preset": preset, "ngf": 4, "n_blocks": 1}).model).eval()
+        x = torch.rand(2, 3, *hw) * 2 - 1
+        assert translate_tensor(G, x).shape == x.shape
+
+
+def test_padding_reaches_the_multiple_and_keeps_content():
+    x = torch.rand(1, 3, 97, 61)
+    padded, (h, w) = pad_to_multiple(x, 4)
+    assert padded.shape[-2:] == (100, 64) and (h, w) == (97, 61)
+    assert torch.equal(padded[..., :97, :61], x)
+
+
+def test_tensor_and_pil_apis_agree(run):
+    G = load_generator(run, "AtoB")
+    im = Image.fromarray(np.random.default_rng(0).integers(0, 255, (61, 97, 3), np.uint8))
+    out = translate(G, im)
+    assert isinstance(out, Image.Image) and out.size == (97, 61)
+    x = torch.from_numpy(np.array(im)).permute(2, 0, 1).float() / 127.5 - 1
+    y = translate(G, x)
+    assert y.shape == x.shape
+    expected = ((y.clamp(-1, 1) + 1) / 2 * 255).round().byte().permute(1, 2, 0).numpy()
+    assert np.abs(np.asarray(out).astype(int) - expected).max() <= 1
+    assert translate(G, [im, im])[1].size == (97, 61)
+    assert translate(G, im, size=50).size == (50, 31)  # --size: the long side
+
+
+def test_cli_translates_files_folders_globs_and_reports_broken_ones(run, tmp_path, capsys):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    Image.fromarray(np.full((61, 97), 90, np.uint8), "L").save(src / "grey.png")  # greyscale 97x61
+    Image.fromarray(np.zeros((40, 30, 4), np.uint8), "RGBA").save(src / "sub" / "alpha.png")
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(src / "sub" / "grey.jpg")  # same stem as grey.png
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 nope")
+    other = tmp_path / "other"
+    other.mkdir()
+    for i in range(5):  # same size: batched together
+        Image.fromarray(np.full((32, 48, 3), i * 40, np.uint8)).save(other / f"b{i}.bmp")
+    out = tmp_path / "out"
+    code = main(["translate", "--checkpoint", str(run), "--direction", "BtoA", "--out", str(out), "--batch-size", "2",
+                 "--no-progress", str(src), str(other / "*.bmp"), str(tmp_path / "missing.png")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "broken.jpg" in err and "missing.png" in err and "2 input(s) could not be translated" in err
+    assert "Traceback" not in err
+    sizes = {p.name: Image.open(p).size for p in out.iterdir()}
+    assert sizes["grey.png"] == (97, 61) and sizes["alpha.png"] == (30, 40) and sizes["grey-2.png"] == (20, 20)
+    assert all(sizes[f"b{i}.png"] == (48, 32) for i in range(5))
+    assert len(sizes) == 8
+
+
+def test_cli_size_option_and_clean_exit(run, tmp_path, capsys):
+    img = tmp_path / "a.png"
+    Image.fromarray(np.zeros((60, 120, 3), np.uint8)).save(img)
+    assert (
+        main(
+            [
+                "translate",
+                "--checkpoint",
+                str(run),
+                "--out",
+                str(tmp_path / "o"),
+                "--size",
+                "64",
+                "--ext",
+                "jpg",
+                str(img),
+            ]
+        )
+        == 0
+    )
+    assert Image.open(tmp_path / "o" / "a.jpg").size == (64, 32)
