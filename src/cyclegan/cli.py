@@ -222,6 +222,125 @@ def register_datasets(sub) -> None:
     del ds
 
 
+# --- evaluate -------------------------------------------------------------------------------------------
+
+
+def command_line(name: str, args: argparse.Namespace) -> str:
+    """The subcommand with every option it ran with (defaults included), for reports to name their command."""
+    parts = ["cyclegan", name]
+    for key, value in vars(args).items():
+        if key in ("func", "command") or value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            parts.append(flag)
+        else:
+            parts += [flag, *map(str, value if isinstance(value, list) else [value])]
+    return " ".join(parts)
+
+
+def register_evaluate(sub) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="score a trained checkpoint on a test split (FD/KID, cycle and identity, truth if paired)",
+        description="Translate ROOT/{split}A and ROOT/{split}B and report per direction: FD and KID "
+        "against the target domain (fid/kid with the FID Inception; fd_lite0/kid_lite0 with Lite0, which is "
+        "not FID), cycle L1/PSNR/SSIM, identity L1, and PSNR/SSIM against the truth when testA and testB "
+        "hold the same file names. "
+        "Example: cyclegan evaluate --checkpoint runs/h2z --data data/horse2zebra --out eval.json",
+    )
+    p.add_argument("--checkpoint", required=True, nargs="+", metavar="RUN_OR_FILE",
+                   help="run folder or checkpoint file; several (e.g. milestones) are scored in one pass")
+    p.add_argument("--data", required=True, metavar="ROOT", help="dataset root holding {split}A and {split}B")
+    p.add_argument("--split", default="test", help="folder prefix under ROOT (default: test)")
+    p.add_argument("--direction", choices=["AtoB", "BtoA", "both"], default="both", help="(default: both)")
+    p.add_argument("--backbone", choices=["inception", "lite0"], default="lite0",
+                   help="feature network: inception (FID; needs its weights file) or lite0 (offline; "
+                   "reported as fd_lite0/kid_lite0) (default: lite0)")  # fmt: skip
+    p.add_argument("--inception-weights", metavar="FILE",
+                   help="pt_inception-2015-12-05-6726825d.pth (default: $CYCLEGAN_INCEPTION_WEIGHTS, then "
+                   "the torch hub cache)")  # fmt: skip
+    p.add_argument("--out", metavar="FILE.json", help="write the report as JSON here")
+    p.add_argument("--save-images", metavar="DIR", help="write translations (DIR/AtoB/*.png) and grids")
+    p.add_argument("--size", type=int, metavar="N", help="evaluate at N x N px (default: the training size)")
+    p.add_argument("--batch-size", type=int, default=8, metavar="N", help="(default: 8)")
+    p.add_argument("--limit", type=int, metavar="N", help="first N images per domain (sorted names)")
+    p.add_argument("--kid-subset-size", type=int, metavar="N", help="(default: min(100, both set sizes))")
+    p.add_argument("--kid-subsets", type=int, default=100, metavar="N", help="(default: 100)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the KID subsets (default: 0)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_device(p)
+    p.set_defaults(func=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate.runner import EvalOptions, evaluate_checkpoints, format_curve, format_table, write_json
+
+    opts = EvalOptions(
+        checkpoint=args.checkpoint[0], data=args.data, split=args.split, direction=args.direction,
+        backbone=args.backbone, size=args.size, batch_size=args.batch_size, device=args.device,
+        kid_subset_size=args.kid_subset_size, kid_subsets=args.kid_subsets,
+        inception_weights=args.inception_weights, save_images=args.save_images, limit=args.limit,
+        seed=args.seed, progress=not args.no_progress,
+    )  # fmt: skip
+    reports = evaluate_checkpoints(args.checkpoint, opts)
+    command = command_line("evaluate", args)
+    for report in reports:
+        report["command"] = command
+        print(format_table(report) + "\n")
+    if len(reports) > 1:
+        print(format_curve(reports))
+    if args.out:  # one checkpoint: its report; several: {"command", "reports": [...]}
+        out = reports[0] if len(reports) == 1 else {"command": command, "reports": reports}
+        print(f"\nreport: {write_json(out, args.out)}")
+    if args.save_images:
+        print(f"images and grids: {args.save_images}")
+    return 0
+
+
+# --- bench ----------------------------------------------------------------------------------------------
+
+
+def register_bench(sub) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="time training steps and translation, record peak memory",
+        description="Times training steps (median after warm-up) and translation throughput on synthetic "
+        "tensors, and records peak memory. --mode reference is the reference implementation's plain "
+        "computation (fp32, NCHW, eager). Example: cyclegan bench --preset paper --size 256 --steps 4",
+    )
+    p.add_argument("--preset", choices=["paper", "seed"], default="paper", help="(default: paper)")
+    p.add_argument("--size", type=int, metavar="N", help="image size (default: the preset's)")
+    p.add_argument("--batch-size", type=int, metavar="N", help="training batch (default: the preset's)")
+    p.add_argument("--steps", type=int, default=5, metavar="N", help="timed training steps (default: 5)")
+    p.add_argument("--warmup", type=int, default=1, metavar="N", help="untimed steps first (default: 1)")
+    p.add_argument("--translate-batches", type=int, metavar="N",
+                   help="timed translation batches (default: as --steps)")  # fmt: skip
+    p.add_argument("--mode", choices=["reference", "default"], default="default",
+                   help="reference: fp32, NCHW, eager, as the reference implementation; default: our fastest "
+                   "correct path (default: default)")  # fmt: skip
+    p.add_argument("--json", metavar="FILE", help="write the measurements as JSON here")
+    add_device(p)
+    p.set_defaults(func=run_bench)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from .evaluate.bench import BenchOptions, bench, format_bench
+
+    opts = BenchOptions(
+        preset=args.preset, size=args.size, batch_size=args.batch_size, steps=args.steps, warmup=args.warmup,
+        translate_batches=args.translate_batches, mode=args.mode, device=args.device,
+    )  # fmt: skip
+    result = bench(opts)
+    result["command"] = command_line("bench", args)
+    print(format_bench(result))
+    if args.json:
+        from .evaluate.runner import write_json
+
+        print(f"\nmeasurements: {write_json(result, args.json)}")
+    return 0
+
+
 # --- stylize (Gatys neural style transfer) ----------------------------------------------------------------
 
 
@@ -383,6 +502,8 @@ COMMANDS: dict[str, Callable] = {
     "datasets": register_datasets,
     "stylize": register_stylize,
     "compare": register_compare,
+    "evaluate": register_evaluate,
+    "bench": register_bench,
 }
 
 

@@ -1,0 +1,368 @@
+"""`cyclegan evaluate`: translate a test split and score it.
+
+Per direction (AtoB uses G: A -> B and F to come back; BtoA the reverse):
+- distribution distance between the translated images and the real images of the target domain
+  (FD and KID over backbone features: `fid`/`kid` with the FID Inception, `fd_lite0`/`kid_lite0` with
+  Lite0), and the same distance before translation (`*_untranslated`: source vs target), the gap the
+  translation should close;
+- cycle reconstruction x vs F(G(x)): L1 (in [-1, 1] units, as the training loss), PSNR, SSIM;
+- identity G(y) vs y on the target domain: L1;
+- when the split is aligned (testA and testB hold the same file names, e.g. synthetic data rendered in
+  both domains): translated vs true image, PSNR / SSIM / L1.
+
+Images are read from ROOT/{split}A and ROOT/{split}B and resized to size x size (the checkpoint's
+training size unless given), as the training samples are.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from ..errors import CycleGANError
+from .features import METRIC_NAMES, load_backbone
+from .metrics import l1, psnr, ssim
+
+EvalDirection = Literal["AtoB", "BtoA", "both"]
+GRID_ROWS = 6  # examples per sample grid written with --save-images
+
+BACKBONE_NOTES = {
+    "inception": "FID/KID with the standard FID Inception-v3 (pt_inception-2015-12-05), 2048-d pool3, 299 px",
+    "lite0": "FD/KID over EfficientNet-Lite0 ImageNet features (1280-d, 224 px): NOT FID, comparable only "
+    "with other fd_lite0/kid_lite0 figures",
+}
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """What `cyclegan evaluate` does; see `cyclegan evaluate --help` for each option."""
+
+    checkpoint: str
+    data: str
+    split: str = "test"
+    direction: EvalDirection = "both"
+    backbone: str = "lite0"
+    size: int | None = None  # None: the checkpoint's training size
+    batch_size: int = 8
+    device: str = "auto"
+    kid_subset_size: int | None = None  # None: min(100, n_real, n_fake)
+    kid_subsets: int = 100
+    inception_weights: str | None = None
+    save_images: str | None = None
+    limit: int | None = None  # first N images (sorted names) per domain
+    seed: int = 0
+    progress: bool = True
+
+
+def _batches(files: list[Path], size: int, batch_size: int) -> Iterator[tuple[list[Path], torch.Tensor]]:
+    """(paths, images (B, 3, size, size) in [-1, 1]) in file order."""
+    from ..data.dataset import eval_transform
+    from ..data.io import read_image
+
+    for i in range(0, len(files), batch_size):
+        chunk = files[i : i + batch_size]
+        yield chunk, torch.stack([eval_transform(read_image(p), size=size) for p in chunk])
+
+
+def _mean(values: list[float]) -> float:
+    return float(sum(values) / len(values)) if values else math.nan
+
+
+def aligned_truth(source: list[Path], target: list[Path]) -> list[Path] | None:
+    """The target file of each source file when every source stem has one (aligned pairs), else None."""
+    by_stem = {p.stem: p for p in target}
+    if not source or any(p.stem not in by_stem for p in source):
+        return None
+    return [by_stem[p.stem] for p in source]
+
+
+def _features(files: list[Path], backbone: nn.Module, *, size: int, batch_size: int, device: torch.device,
+              bar) -> torch.Tensor:  # fmt: skip
+    """Backbone features (N, D) of real images resized to size x size."""
+    feats = []
+    for _, y in _batches(files, size, batch_size):
+        feats.append(backbone(y.to(device)).cpu())
+        bar.update(len(y))
+    return torch.cat(feats)
+
+
+def _identity_l1(files: list[Path], net: nn.Module, *, size: int, batch_size: int, device: torch.device,
+                 bar) -> list[float]:  # fmt: skip
+    """Per-image L1 between net(y) and y for the target domain's images y (net should leave them alone)."""
+    from ..translate import translate_tensor
+
+    out: list[float] = []
+    for _, y in _batches(files, size, batch_size):
+        y = y.to(device)
+        out += l1(translate_tensor(net, y), y).tolist()
+        bar.update(len(y))
+    return out
+
+
+def _translate_pass(
+    files: list[Path], there: nn.Module, back: nn.Module, backbone: nn.Module, *, truth: list[Path] | None,
+    size: int, batch_size: int, device: torch.device, save_dir: Path | None, bar,
+) -> tuple[torch.Tensor, dict[str, list[float]], list[torch.Tensor]]:  # fmt: skip
+    """Translate `files` with `there`, come back with `back`; features of the translations, per-image scores
+    and the first GRID_ROWS (real, translated, reconstructed[, truth]) for a sample grid."""
+    from ..data.dataset import eval_transform
+    from ..data.io import read_image, to_pil
+    from ..translate import translate_tensor
+
+    feats: list[torch.Tensor] = []
+    scores: dict[str, list[float]] = {"cycle_l1": [], "cycle_psnr": [], "cycle_ssim": []}
+    if truth is not None:
+        scores.update(truth_l1=[], truth_psnr=[], truth_ssim=[])
+    grid: list[list[torch.Tensor]] = []
+    done = 0
+    for paths, x in _batches(files, size, batch_size):
+        x = x.to(device)
+        fake = translate_tensor(there, x)  # (B, 3, S, S) in [-1, 1]
+        rec = translate_tensor(back, fake)
+        feats.append(backbone(fake).cpu())
+        scores["cycle_l1"] += l1(rec, x).tolist()
+        scores["cycle_psnr"] += psnr(rec, x).tolist()
+        scores["cycle_ssim"] += ssim(rec, x).tolist()
+        cols = [x.cpu(), fake.cpu(), rec.cpu()]
+        if truth is not None:
+            paths_true = truth[done : done + len(x)]
+            real = torch.stack([eval_transform(read_image(p), size=size) for p in paths_true])
+            fake_cpu = fake.cpu()
+            scores["truth_l1"] += l1(fake_cpu, real).tolist()
+            scores["truth_psnr"] += psnr(fake_cpu, real).tolist()
+            scores["truth_ssim"] += ssim(fake_cpu, real).tolist()
+            cols.append(real)
+        if len(grid) < GRID_ROWS:
+            grid += [[c[i] for c in cols] for i in range(min(len(x), GRID_ROWS - len(grid)))]
+        if save_dir is not None:
+            for p, y in zip(paths, fake, strict=True):
+                to_pil(y).save(save_dir / f"{p.stem}.png")
+        done += len(x)
+        bar.update(len(x))
+    columns = [torch.stack([row[k] for row in grid]) for k in range(len(grid[0]))] if grid else []
+    return torch.cat(feats), scores, columns
+
+
+def _check(opts: EvalOptions) -> None:
+    if opts.direction not in ("AtoB", "BtoA", "both"):
+        raise CycleGANError(f"--direction must be AtoB, BtoA or both, got {opts.direction!r}")
+    for name, value in (("--size", opts.size), ("--limit", opts.limit)):
+        if value is not None and value <= 0:
+            raise CycleGANError(f"option '{name}' must be positive, got {value}")
+    if opts.batch_size <= 0 or opts.kid_subsets <= 0:
+        raise CycleGANError("options '--batch-size' and '--kid-subsets' must be positive")
+
+
+class _RealCache:
+    """Features of the real test images per (domain, size) and the untranslated distances per direction:
+    the same for every checkpoint evaluated in one process, so computed once."""
+
+    def __init__(self) -> None:
+        self.features: dict[tuple[str, int], torch.Tensor] = {}
+        self.untranslated: dict[tuple[str, int], Any] = {}
+
+
+def _load_domains(opts: EvalOptions) -> dict[str, list[Path]]:
+    from ..data.io import list_images
+
+    root = Path(opts.data)
+    domains = {}
+    for letter in "AB":
+        files = list_images(root / f"{opts.split}{letter}", what=f"--data {opts.split}{letter} folder")
+        domains[letter] = files[: opts.limit] if opts.limit else files
+    return domains
+
+
+def _save_dir(opts: EvalOptions, index: int, many: bool, step: Any) -> Path | None:
+    if not opts.save_images:
+        return None
+    root = Path(opts.save_images)
+    return root / f"{index:02d}_step{step}" if many else root
+
+
+def evaluate_checkpoints(checkpoints: list[str], opts: EvalOptions) -> list[dict[str, Any]]:
+    """Evaluate each checkpoint (e.g. milestones of one run) on the split of `opts`; one report each.
+
+    The backbone and the real images' features are loaded and computed once for all of them. With
+    several checkpoints, --save-images writes under DIR/NN_stepS/.
+    """
+    from ..train.loop import resolve_device
+
+    _check(opts)
+    if not checkpoints:
+        raise CycleGANError("give at least one --checkpoint")
+    device = resolve_device(opts.device)
+    domains = _load_domains(opts)
+    backbone = load_backbone(opts.backbone, inception_weights=opts.inception_weights).to(device)
+    cache = _RealCache()
+    many = len(checkpoints) > 1
+    return [
+        _evaluate_one(c, opts, i, many, domains, backbone, cache, device) for i, c in enumerate(checkpoints)
+    ]
+
+
+def evaluate(opts: EvalOptions) -> dict[str, Any]:
+    """Evaluate `opts.checkpoint`; returns the JSON-ready report (see the module docstring)."""
+    return evaluate_checkpoints([opts.checkpoint], opts)[0]
+
+
+def _evaluate_one(
+    ckpt_arg: str, opts: EvalOptions, index: int, many: bool, domains: dict[str, list[Path]],
+    backbone: nn.Module, cache: _RealCache, device: torch.device,
+) -> dict[str, Any]:  # fmt: skip
+    from tqdm import tqdm
+
+    from ..checkpoint import checkpoint_path, load_checkpoint, load_generator
+    from ..config import config_from_dict
+    from ..report.grid import save_grid
+    from .distances import feature_distances
+
+    t0 = time.perf_counter()
+    ckpt_file = checkpoint_path(ckpt_arg)
+    ckpt = load_checkpoint(ckpt_file)
+    cfg = config_from_dict(ckpt["config"], source=str(ckpt_file))
+    size = opts.size or cfg.data.size
+    nets = {d: load_generator(ckpt_file, d, device=device) for d in ("AtoB", "BtoA")}  # G, F
+    directions = ["AtoB", "BtoA"] if opts.direction == "both" else [opts.direction]
+    fd_name, kid_name = METRIC_NAMES[opts.backbone]
+    save_root = _save_dir(opts, index, many, ckpt.get("step"))
+    kw = {"subset_size": opts.kid_subset_size, "subsets": opts.kid_subsets, "seed": opts.seed}
+
+    todo = [k for k in "AB" if (k, size) not in cache.features]
+    total = sum(len(domains[k]) for k in todo) + 2 * sum(len(domains[d[0]]) for d in directions)
+    results: dict[str, dict[str, Any]] = {}
+    desc = f"evaluate {ckpt_file.name}"
+    with tqdm(total=total, desc=desc, unit="img", disable=not opts.progress) as bar:
+        for k in todo:  # real features of both domains: targets of one direction, sources of the other
+            cache.features[(k, size)] = _features(domains[k], backbone, size=size, batch_size=opts.batch_size,
+                                                  device=device, bar=bar)  # fmt: skip
+        for d in directions:
+            s, t = d[0], d[-1]  # source and target domain letters
+            back = nets["BtoA" if d == "AtoB" else "AtoB"]
+            truth = aligned_truth(domains[s], domains[t])
+            save_dir = None
+            if save_root is not None:
+                save_dir = save_root / d
+                save_dir.mkdir(parents=True, exist_ok=True)
+            fake_feats, scores, grid = _translate_pass(
+                domains[s], nets[d], back, backbone, truth=truth, size=size, batch_size=opts.batch_size,
+                device=device, save_dir=save_dir, bar=bar,
+            )  # fmt: skip
+            # Identity: the generator into t applied to real t images (G on B for AtoB, F on A for BtoA).
+            idt = _identity_l1(domains[t], nets[d], size=size, batch_size=opts.batch_size, device=device,
+                               bar=bar)  # fmt: skip
+            real_t = cache.features[(t, size)]
+            translated = feature_distances(real_t, fake_feats, **kw)
+            if (d, size) not in cache.untranslated:
+                cache.untranslated[(d, size)] = feature_distances(real_t, cache.features[(s, size)], **kw)
+            untranslated = cache.untranslated[(d, size)]
+            row: dict[str, Any] = {"n_source": len(domains[s]), "n_target": len(domains[t])}
+            row.update(translated.named(fd_name, kid_name))
+            row[f"{fd_name}_untranslated"] = untranslated.fd
+            row[f"{kid_name}_untranslated"] = untranslated.kid
+            row.update({k: _mean(v) for k, v in scores.items()})
+            row["identity_l1"] = _mean(idt)
+            if truth is not None:
+                row["n_pairs"] = len(truth)
+            results[d] = row
+            if save_root is not None and grid:
+                save_grid(grid, save_root / f"{d}_grid.png")
+    return {
+        "checkpoint": str(ckpt_file), "step": ckpt.get("step"), "preset": cfg.preset,
+        "train_size": cfg.data.size, "eval_size": size, "data": opts.data, "split": opts.split,
+        "backbone": opts.backbone, "backbone_note": BACKBONE_NOTES[opts.backbone], "device": str(device),
+        "value_ranges": "L1 in [-1, 1] image units (as the training losses); PSNR in dB and SSIM on [0, 1] "
+        "images; PSNR of identical images is capped at 100 dB",
+        "directions": results, "seconds": round(time.perf_counter() - t0, 1),
+    }  # fmt: skip
+
+
+# --- output ----------------------------------------------------------------------------------------------
+
+_LOWER, _HIGHER = "lower is better", "higher is better"
+
+
+def _rows(backbone: str) -> list[tuple[str, str, str]]:
+    """(key, label, hint) of the table rows, in order."""
+    fd, kid = METRIC_NAMES[backbone]
+    return [
+        (fd, fd, _LOWER),
+        (kid, f"{kid} (± std)", _LOWER),
+        (f"{fd}_untranslated", f"{fd} before translation", "source vs target"),
+        (f"{kid}_untranslated", f"{kid} before translation", "source vs target"),
+        ("cycle_l1", "cycle L1", _LOWER),
+        ("cycle_psnr", "cycle PSNR dB", _HIGHER),
+        ("cycle_ssim", "cycle SSIM", _HIGHER),
+        ("identity_l1", "identity L1", _LOWER),
+        ("truth_psnr", "PSNR vs truth dB", _HIGHER),
+        ("truth_ssim", "SSIM vs truth", _HIGHER),
+        ("truth_l1", "L1 vs truth", _LOWER),
+    ]
+
+
+def _fmt(row: dict[str, Any], key: str, kid_name: str) -> str:
+    if key not in row:
+        return "-"
+    v = row[key]
+    if key == kid_name:
+        return f"{v:.4f} ± {row[f'{kid_name}_std']:.4f}"
+    if "kid" in key or "ssim" in key or key.endswith("l1"):
+        return f"{v:.4f}"
+    return f"{v:.2f}"
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The report as a plain-text table: one row per metric, one column per direction."""
+    dirs = list(report["directions"])
+    fd_name, kid_name = METRIC_NAMES[report["backbone"]]
+    rows = [(label, [_fmt(report["directions"][d], key, kid_name) for d in dirs], hint)
+            for key, label, hint in _rows(report["backbone"])
+            if any(key in report["directions"][d] for d in dirs)]  # fmt: skip
+    w0 = max(len(r[0]) for r in rows)
+    wc = [max(len(d), *(len(r[1][i]) for r in rows)) for i, d in enumerate(dirs)]
+    first = report["directions"][dirs[0]]
+    lines = [
+        f"checkpoint {report['checkpoint']} (step {report['step']}, {report['preset']} preset, "
+        f"trained at {report['train_size']} px), evaluated at {report['eval_size']} px",
+        f"data {report['data']} split '{report['split']}'; KID subsets {first['kid_subsets']} x "
+        f"{first['kid_subset_size']} images",
+        f"backbone {report['backbone']}: {report['backbone_note']}",
+        "",
+        "  ".join([f"{'metric':<{w0}}", *(f"{d:>{w}}" for d, w in zip(dirs, wc, strict=True))]),
+    ]
+    for label, cells, hint in rows:
+        cols = (f"{c:>{w}}" for c, w in zip(cells, wc, strict=True))
+        lines.append("  ".join([f"{label:<{w0}}", *cols, f"  ({hint})"]))
+    return "\n".join(lines)
+
+
+def write_json(report: dict[str, Any], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return path
+
+
+def format_curve(reports: list[dict[str, Any]]) -> str:
+    """One line per checkpoint (e.g. training milestones): distance, KID and cycle PSNR per direction."""
+    fd_name, kid_name = METRIC_NAMES[reports[0]["backbone"]]
+    dirs = list(reports[0]["directions"])
+    titles = (f"{d + ' ' + fd_name:>15} {d + ' ' + kid_name:>22} {d + ' cycle PSNR':>15}" for d in dirs)
+    head = f"{'step':>7}  " + "  ".join(titles)
+    lines = [head]
+    for r in reports:
+        cells = []
+        for d in dirs:
+            row = r["directions"][d]
+            kid = f"{row[kid_name]:.4f} ± {row[f'{kid_name}_std']:.4f}"
+            cells.append(f"{row[fd_name]:>15.2f} {kid:>22} {row['cycle_psnr']:>15.2f}")
+        lines.append(f"{r['step']!s:>7}  " + "  ".join(cells))
+    return "\n".join(lines)

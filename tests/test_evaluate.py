@@ -1,0 +1,265 @@
+"""Evaluation: metrics on known inputs, FD/KID on synthetic domains, the FID Inception loader, the runner."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cyclegan.errors import CycleGANError
+from cyclegan.evaluate import PSNR_MAX, l1, psnr, ssim
+
+# --- synthetic domains made here --------------------------------------------------------------------------
+
+
+def smooth_image(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Low-frequency colour blobs (H, W, 3) uint8: a 'landscape' domain."""
+    base = rng.integers(30, 220, (4, 4, 3)).astype(np.uint8)
+    return np.asarray(Image.fromarray(base).resize((size, size), Image.Resampling.BICUBIC))
+
+
+def stripe_image(rng: np.random.Generator, size: int) -> np.ndarray:
+    """High-contrast black and white stripes of random frequency and angle: a 'zebra' domain."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    angle, period = rng.uniform(0, np.pi), rng.uniform(4, 10)
+    v = np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * 2 * np.pi / period) > 0
+    return np.repeat((v * 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def as_tensor(images: list[np.ndarray]) -> torch.Tensor:
+    """(N, H, W, 3) uint8 -> (N, 3, H, W) in [-1, 1]."""
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def domain(kind: str, n: int, *, seed: int, size: int = 48) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    make = smooth_image if kind == "smooth" else stripe_image
+    return as_tensor([make(rng, size) for _ in range(n)])
+
+
+# --- PSNR / SSIM / L1 -------------------------------------------------------------------------------------
+
+
+def test_psnr_known_values():
+    a = torch.zeros(2, 3, 16, 16)  # mid grey in [-1, 1]
+    assert torch.allclose(psnr(a, a), torch.full((2,), PSNR_MAX))  # identical: capped, not inf
+    # 0.2 in [-1, 1] units is 0.1 on [0, 1]: MSE 0.01 -> exactly 20 dB
+    assert torch.allclose(psnr(a, a + 0.2), torch.full((2,), 20.0), atol=1e-4)
+    # the same images given in [0, 1]
+    assert torch.allclose(psnr(a + 0.5, a + 0.6, value_range=(0.0, 1.0)), torch.full((2,), 20.0), atol=1e-4)
+    # one 8-bit grey level everywhere is 48.13 dB
+    assert psnr(a[0], a[0] + 2 / 255).item() == pytest.approx(20 * math.log10(255), abs=1e-3)
+    assert psnr(a[0], a[0]).dim() == 0
+
+
+def test_ssim_matches_scikit_image_and_orders_quality():
+    skm = pytest.importorskip("skimage.metrics")
+    rng = np.random.default_rng(0)
+    x = smooth_image(rng, 128).astype(np.float32) / 255
+    noisy = np.clip(x + rng.normal(0, 0.1, x.shape).astype(np.float32), 0, 1)
+    expected = skm.structural_similarity(x, noisy, channel_axis=2, data_range=1.0, gaussian_weights=True,
+                                         sigma=1.5, use_sample_covariance=False)  # fmt: skip
+    t = lambda a: torch.from_numpy(a).permute(2, 0, 1)  # noqa: E731
+    got = ssim(t(x), t(noisy), value_range=(0.0, 1.0)).item()
+    assert got == pytest.approx(expected, abs=0.005)  # border handling differs slightly
+    assert ssim(t(x), t(x), value_range=(0.0, 1.0)).item() == pytest.approx(1.0, abs=1e-5)
+    less_noisy = np.clip(x + rng.normal(0, 0.02, x.shape).astype(np.float32), 0, 1)
+    assert ssim(t(x), t(less_noisy), value_range=(0.0, 1.0)) > got
+
+
+def test_metrics_shapes_and_errors():
+    a, b = torch.rand(3, 3, 8, 8) * 2 - 1, torch.rand(3, 3, 8, 8) * 2 - 1
+    assert l1(a, b).shape == psnr(a, b).shape == ssim(a, b).shape == (3,)  # 8 px: the window shrinks to 7
+    assert l1(a, b)[0].item() == pytest.approx((a[0] - b[0]).abs().mean().item())
+    with pytest.raises(ValueError, match="same shape"):
+        psnr(a, b[:, :, :4])
+
+
+# --- FD / KID on synthetic domains ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    from cyclegan.evaluate.features import load_lite0
+
+    return load_lite0()
+
+
+def test_fd_kid_identical_sets_zero_different_domains_large(lite0):
+    from cyclegan.evaluate.distances import feature_distances
+
+    smooth = lite0(domain("smooth", 20, seed=1))
+    smooth2 = lite0(domain("smooth", 20, seed=2))
+    stripes = lite0(domain("stripes", 20, seed=3))
+    assert smooth.shape == (20, 1280)
+    same = feature_distances(smooth, smooth, subsets=20)
+    near = feature_distances(smooth, smooth2, subsets=20)
+    far = feature_distances(smooth, stripes, subsets=20)
+    assert abs(same.fd) < 1e-3 * far.fd
+    assert abs(same.kid) < 0.05 * far.kid  # slightly negative: the same images fall in both subsets
+    assert far.fd > 3 * near.fd and far.kid > 5 * max(near.kid, 1e-6)
+    assert far.kid_subset_size == 20 and far.kid_std > 0
+    named = far.named("fd_lite0", "kid_lite0")
+    assert set(named) >= {"fd_lite0", "kid_lite0", "kid_lite0_std"} and "fid" not in named
+
+
+def test_fd_in_span_coordinates_equals_torchmetrics_on_full_features():
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    from cyclegan.evaluate.distances import _Passthrough, feature_distances
+
+    g = torch.Generator().manual_seed(0)
+    real = torch.rand(15, 64, generator=g).double()
+    fake = (torch.rand(18, 64, generator=g) * 1.3 + 0.1).double()
+    direct = FrechetInceptionDistance(feature=_Passthrough(64))
+    direct.update(real, real=True)
+    direct.update(fake, real=False)
+    assert feature_distances(real, fake, subsets=5).fd == pytest.approx(float(direct.compute()), rel=1e-6)
+
+
+def test_kid_subset_size_fits_small_sets():
+    from cyclegan.evaluate.distances import kid_subset_size
+
+    assert kid_subset_size(120, 140) == 100  # horse2zebra test split
+    assert kid_subset_size(42, 62) == 42
+    with pytest.raises(CycleGANError, match="kid-subset-size"):
+        kid_subset_size(42, 62, 50)
+
+
+# --- FID Inception weights --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def inception_file(tmp_path_factory) -> Path:
+    """A weights file in the layout of pt_inception-2015-12-05-6726825d.pth (random values, made here),
+    saved without BatchNorm counters as older torch versions wrote it."""
+    from cyclegan.evaluate.features import build_fid_inception
+
+    torch.manual_seed(0)
+    net = build_fid_inception()
+    for m in net.modules():  # scale-keeping init, so the random network's features are not all ~0
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+    state = {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
+    path = tmp_path_factory.mktemp("weights") / "pt_inception-2015-12-05-6726825d.pth"
+    torch.save(state, path)
+    return path
+
+
+def test_inception_loads_from_path_and_hub_cache(inception_file, tmp_path, monkeypatch):
+    from cyclegan.evaluate.features import FID_WEIGHTS_NAME, find_inception_weights, load_fid_inception
+
+    monkeypatch.delenv("CYCLEGAN_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    with pytest.raises(CycleGANError, match="--inception-weights FILE.*--backbone lite0"):
+        find_inception_weights()
+    cache = tmp_path / "torch" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    (cache / FID_WEIGHTS_NAME).symlink_to(inception_file)
+    assert find_inception_weights() == cache / FID_WEIGHTS_NAME
+
+    net = load_fid_inception(inception_file)
+    state = torch.load(inception_file, weights_only=True)
+    assert all(torch.equal(net.net.state_dict()[k], v) for k, v in state.items())
+    x = torch.rand(2, 3, 40, 40) * 2 - 1
+    f = net(x)
+    assert f.shape == (2, 2048) and torch.isfinite(f).all()
+    assert not torch.allclose(f[0], f[1])
+
+
+def test_inception_rejects_files_that_do_not_fit(tmp_path):
+    from cyclegan.evaluate.features import load_fid_inception
+
+    bad = tmp_path / "other.pth"
+    torch.save({"conv.weight": torch.zeros(3)}, bad)
+    with pytest.raises(CycleGANError, match="do not fit the FID Inception"):
+        load_fid_inception(bad)
+    with pytest.raises(CycleGANError, match="no such file"):
+        load_fid_inception(tmp_path / "missing.pth")
+
+
+# --- the evaluate command ---------------------------------------------------------------------------------
+
+
+def save_tiny_checkpoint(path: Path) -> Path:
+    """A checkpoint in the training format of a tiny paper-preset model (untrained, fixed seed)."""
+    from cyclegan.checkpoint import FORMAT, build_models
+    from cyclegan.config import resolve
+
+    cfg = resolve({"ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32})
+    torch.manual_seed(0)
+    models = build_models(cfg)
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 7,
+                "models": {k: m.state_dict() for k, m in models.items()}}, path)  # fmt: skip
+    return path
+
+
+def write_split(root: Path, n: int, *, paired: bool) -> None:
+    """testA: smooth images, testB: stripes; paired: the same file names in both (aligned truth)."""
+    rng = np.random.default_rng(0)
+    for letter, make in (("A", smooth_image), ("B", stripe_image)):
+        (root / f"test{letter}").mkdir(parents=True)
+        for i in range(n):
+            name = f"scene_{i:02d}.png" if paired else f"{letter.lower()}_{i:02d}.png"
+            Image.fromarray(make(rng, 40)).save(root / f"test{letter}" / name)
+
+
+def test_evaluate_cli_both_directions_paired(tmp_path, capsys):
+    from cyclegan.cli import main
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 6, paired=True)
+    out = tmp_path / "eval.json"
+    rc = main(["evaluate", "--checkpoint", str(ckpt), "--data", str(tmp_path / "data"), "--out", str(out),
+               "--save-images", str(tmp_path / "imgs"), "--kid-subsets", "10", "--no-progress"])  # fmt: skip
+    assert rc == 0
+    report = json.loads(out.read_text())
+    assert report["step"] == 7 and report["backbone"] == "lite0" and report["eval_size"] == 32
+    assert set(report["directions"]) == {"AtoB", "BtoA"}
+    for row in report["directions"].values():
+        for key in ("fd_lite0", "kid_lite0", "kid_lite0_std", "fd_lite0_untranslated", "cycle_l1", "cycle_psnr",
+                    "cycle_ssim", "identity_l1", "truth_psnr", "truth_ssim"):  # fmt: skip
+            assert math.isfinite(row[key]), key
+        assert row["kid_subset_size"] == 6 and row["n_pairs"] == 6
+        assert row["fd_lite0"] > 0 and 0 < row["cycle_psnr"] < PSNR_MAX
+    assert "fid" not in out.read_text().replace("fid_inception", "")  # a Lite0 figure is never FID
+    table = capsys.readouterr().out
+    assert "fd_lite0" in table and "PSNR vs truth" in table
+    assert not any(line.lower().startswith(("fid", "kid ")) for line in table.splitlines())
+    assert report["command"].startswith("cyclegan evaluate --checkpoint")
+    assert len(list((tmp_path / "imgs" / "AtoB").glob("*.png"))) == 6
+    assert (tmp_path / "imgs" / "BtoA_grid.png").is_file()
+
+
+def test_evaluate_unpaired_inception_one_direction(tmp_path, inception_file):
+    from cyclegan.evaluate.runner import EvalOptions, evaluate, format_table
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 4, paired=False)
+    report = evaluate(EvalOptions(checkpoint=str(ckpt), data=str(tmp_path / "data"), direction="AtoB",
+                                  backbone="inception", inception_weights=str(inception_file), kid_subsets=5,
+                                  progress=False))  # fmt: skip
+    row = report["directions"]["AtoB"]
+    assert list(report["directions"]) == ["AtoB"]
+    assert {"fid", "kid", "kid_std"} <= set(row) and "truth_psnr" not in row  # names differ: no pairs
+    assert "fid" in format_table(report)
+
+
+def test_evaluate_errors_name_the_option(tmp_path):
+    from cyclegan.cli import main
+    from cyclegan.evaluate.runner import aligned_truth
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    (tmp_path / "empty").mkdir()
+    assert main(["evaluate", "--checkpoint", str(ckpt), "--data", str(tmp_path / "empty"), "--no-progress"]) == 2
+    with pytest.raises(CycleGANError, match="testA"):
+        from cyclegan.evaluate.runner import EvalOptions, evaluate
+
+        evaluate(EvalOptions(checkpoint=str(ckpt), data=str(tmp_path / "empty"), progress=False))
+    assert aligned_truth([Path("a/x.png")], [Path("b/x.jpg"), Path("b/y.jpg")]) == [Path("b/x.jpg")]
+    assert aligned_truth([Path("a/x.png"), Path("a/z.png")], [Path("b/x.jpg")]) is None
