@@ -219,7 +219,67 @@ def register_datasets(sub) -> None:
     dl.add_argument("--sha256", metavar="HEX", help="expected SHA-256 of the zip file")
     dl.add_argument("--no-progress", action="store_true", help="no progress bar")
     dl.set_defaults(func=run_datasets_download)
-    del ds
+    syn = ds.add_parser(
+        "synthetic",
+        help="render the built-in summer/winter world to ROOT/trainA, trainB, testA, testB",
+        description="Procedural landscapes in a summer (A) and a winter (B) style. Training scenes are "
+        "unpaired; testA/NAME.png and testB/NAME.png are one scene in both styles (the ground truth).",
+    )
+    syn.add_argument("--out", required=True, metavar="DIR", help="dataset root to write")
+    syn.add_argument("--size", type=int, default=64, metavar="N", help="image size in pixels (default: 64)")
+    syn.add_argument("--count", type=int, default=400, metavar="N", help="training images per domain (default: 400)")
+    syn.add_argument("--test-count", type=int, default=50, metavar="N", help="paired test scenes (default: 50)")
+    syn.add_argument("--seed", type=int, default=0, help="world seed (default: 0)")
+    syn.set_defaults(func=run_datasets_synthetic)
+
+
+def run_datasets_synthetic(args: argparse.Namespace) -> int:
+    from .data.synthetic import write_dataset
+
+    for name in ("size", "count", "test_count"):
+        if getattr(args, name) <= 0:
+            raise CycleGANError(f"option '--{name.replace('_', '-')}' must be positive")
+    root = write_dataset(args.out, size=args.size, count=args.count, test_count=args.test_count, seed=args.seed)
+    print(f"wrote {2 * (args.count + args.test_count)} images to {root}/trainA, trainB, testA, testB")
+    return 0
+
+
+# --- demo -----------------------------------------------------------------------------------------------
+
+
+def register_demo(sub) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="train and score a summer <-> winter model on built-in data, in minutes, offline",
+        description="Render the built-in summer/winter world, train the seed preset on it, translate the "
+        "paired test scenes both ways and score them against the truth (report.html, report.json).",
+    )
+    p.add_argument("--out", default="runs/demo", metavar="RUN", help="run folder (default: runs/demo)")
+    p.add_argument("--minutes", type=float, metavar="M", help="cap the training time (default: the full budget)")
+    p.add_argument("--steps", type=int, metavar="N", help="training steps (default: 400)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_device(p)
+    p.set_defaults(func=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .demo import DemoSettings, run_demo
+
+    settings = DemoSettings()
+    if args.steps is not None:
+        if args.steps <= 0:
+            raise CycleGANError("option '--steps' must be positive")
+        settings = replace(settings, steps=args.steps)
+    if args.minutes is not None and args.minutes <= 0:
+        raise CycleGANError("option '--minutes' must be positive")
+    report = run_demo(args.out, device=args.device, minutes=args.minutes, settings=settings, progress=not args.no_progress)
+    print(f"\n{'direction':<10}{'PSNR':>8}{'untranslated':>14}{'SSIM':>8}{'untranslated':>14}")
+    for d, r in report["ground_truth"].items():
+        print(f"{d:<10}{r['psnr']:>8.2f}{r['psnr_identity']:>14.2f}{r['ssim']:>8.3f}{r['ssim_identity']:>14.3f}")
+    print(f"\nreport: {args.out}/report.html (scores in {args.out}/report.json)")
+    return 0
 
 
 # --- evaluate -------------------------------------------------------------------------------------------
@@ -500,10 +560,11 @@ COMMANDS: dict[str, Callable] = {
     "translate": register_translate,
     "export": register_export,
     "datasets": register_datasets,
-    "stylize": register_stylize,
-    "compare": register_compare,
+    "demo": register_demo,
     "evaluate": register_evaluate,
     "bench": register_bench,
+    "stylize": register_stylize,
+    "compare": register_compare,
 }
 
 
