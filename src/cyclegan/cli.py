@@ -379,6 +379,8 @@ def register_bench(sub) -> None:
     p.add_argument("--mode", choices=["reference", "default"], default="default",
                    help="reference: fp32, NCHW, eager, as the reference implementation; default: our fastest "
                    "correct path (default: default)")  # fmt: skip
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="CPU threads (default: torch's, one per core; on a busy shared machine 1 is steadier)")
     p.add_argument("--json", metavar="FILE", help="write the measurements as JSON here")
     add_device(p)
     p.set_defaults(func=run_bench)
@@ -389,7 +391,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
     opts = BenchOptions(
         preset=args.preset, size=args.size, batch_size=args.batch_size, steps=args.steps, warmup=args.warmup,
-        translate_batches=args.translate_batches, mode=args.mode, device=args.device,
+        translate_batches=args.translate_batches, mode=args.mode, device=args.device, threads=args.threads,
     )  # fmt: skip
     result = bench(opts)
     result["command"] = command_line("bench", args)

@@ -70,6 +70,7 @@ class BenchOptions:
     translate_batches: int | None = None  # None: as many as `steps` (at least 2)
     mode: Mode = "default"
     device: str = "auto"
+    threads: int | None = None  # CPU threads for torch (None: torch's default, one per core)
     seed: int = 0
 
 
@@ -146,6 +147,10 @@ def bench(opts: BenchOptions) -> dict[str, Any]:
         raise CycleGANError("option '--steps' must be positive and '--warmup' >= 0")
     if opts.translate_batches is not None and opts.translate_batches <= 0:
         raise CycleGANError("option '--translate-batches' must be positive")
+    if opts.threads is not None:
+        if opts.threads <= 0:
+            raise CycleGANError("option '--threads' must be positive")
+        torch.set_num_threads(opts.threads)
     overrides: dict[str, Any] = {}
     if opts.size is not None:
         overrides["size"] = opts.size
