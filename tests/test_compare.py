@@ -79,9 +79,11 @@ def test_compare_without_target_folder_has_no_kid(checkpoint, tmp_path):
     style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
     report = compare(
         checkpoint, "AtoB", [str(content[0])], [str(style[0])], tmp_path / "cmp", size=24, steps=2,
-        backbone="lite0", progress=False,
+        grid_cell=16, grid_palette=True, backbone="lite0", progress=False,
     )  # fmt: skip
     assert report.kid is None
+    grid = Image.open(tmp_path / "cmp" / "grid.png")
+    assert grid.mode == "P" and grid.size == (3 * 16 + 4 * 2, 16 + 2 * 2)  # --grid-cell 16, --grid-palette
     assert "No KID" in (tmp_path / "cmp" / "report.html").read_text()
     with pytest.raises(CycleGANError, match="--content"):
         compare(checkpoint, "AtoB", [str(tmp_path / "nope.png")], [str(style[0])], tmp_path / "x", progress=False)

@@ -157,6 +157,16 @@ def _style_pool(style: Sequence[str]) -> tuple[list[Path], list[Path]]:
     return found.files, folders
 
 
+def _shrink(x: torch.Tensor, cell: int) -> torch.Tensor:
+    """(1, 3, h, w) in [0, 1] -> long side `cell` (antialiased), aspect ratio kept."""
+    h, w = x.shape[-2:]
+    if max(h, w) == cell:
+        return x
+    scale = cell / max(h, w)
+    new = [max(1, round(h * scale)), max(1, round(w * scale))]
+    return F_.interpolate(x, size=new, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+
+
 def _fit_square(x: torch.Tensor, cell: int) -> torch.Tensor:
     """(1, 3, h, w) in [0, 1] with max(h, w) == cell -> (3, cell, cell), centred on white (for the grid)."""
     h, w = x.shape[-2:]
@@ -178,6 +188,8 @@ def compare(
     steps: int = 300,
     optimizer: str = "lbfgs",
     refs_per_image: int = 1,
+    grid_cell: int | None = None,
+    grid_palette: bool = False,
     seed: int = 0,
     device: str | torch.device = "cpu",
     progress: bool = True,
@@ -189,6 +201,8 @@ def compare(
     style: reference images and/or folders of target-domain images; each content image gets
         `refs_per_image` references drawn from them (seeded), whose Gram matrices Gatys blends.
     target: a folder of target-domain images for KID; default: the first folder given in `style`.
+    grid_cell: pixels per grid cell (default: `size`); grid_palette: save the grid with a 256-colour
+        palette (about 3x smaller, for web pages; the single images stay full colour).
     """
     from tqdm import tqdm
 
@@ -196,6 +210,8 @@ def compare(
 
     if size <= 0:
         raise CycleGANError(f"option '--size' must be positive, got {size}")
+    if grid_cell is not None and grid_cell <= 0:
+        raise CycleGANError(f"option '--grid-cell' must be positive, got {grid_cell}")
     if refs_per_image <= 0:
         raise CycleGANError(f"option '--refs-per-image' must be positive, got {refs_per_image}")
     found = expand_inputs(content)
@@ -274,9 +290,13 @@ def compare(
             outputs[k].append(v.cpu())
         rows.append(row)
 
-    grid = save_grid(
-        [torch.stack([_fit_square(v, size) for v in outputs[k]]) * 2 - 1 for k in METHODS], out / "grid.png"
-    )
+    cell = grid_cell or size
+    columns = [torch.stack([_fit_square(_shrink(v, cell), cell) for v in outputs[k]]) for k in METHODS]
+    grid = save_grid([c * 2 - 1 for c in columns], out / "grid.png")
+    if grid_palette:
+        with Image.open(grid) as im:
+            im.load()
+        im.convert("RGB").quantize(256).save(grid, optimize=True)
 
     notes: list[str] = []
     if name == METRICS_BACKBONE:

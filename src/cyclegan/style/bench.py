@@ -35,10 +35,10 @@ def _vgg(layers: list[str]) -> tuple[nn.Module, bool]:
     return VGG19Backbone(layers, features=make_layers(cfgs["E"])), False
 
 
-def time_gatys(
-    content: str, style: str, *, net: nn.Module, backbone: str, size: int, steps: int, optimizer: str
-):
-    """(seconds of the whole call, per-step seconds list) for one `stylize` run."""
+def time_gatys(content: str, style: str, *, net: nn.Module, backbone: str, size: int, steps: int, optimizer: str):
+    """(wall seconds of the call, per-step wall seconds, CPU seconds of this process) for one `stylize` run.
+
+    With one torch thread the CPU seconds approximate the wall time on an idle core."""
     from .gatys import stylize
 
     stamps: list[float] = []
@@ -49,13 +49,15 @@ def time_gatys(
         return orig(x)
 
     net.forward = timed  # type: ignore[method-assign]
+    cpu0 = time.process_time()
     try:
         r = stylize(content, style, backbone=backbone, net=net, size=size, steps=steps, optimizer=optimizer,
                     progress=False)  # fmt: skip
     finally:
         del net.forward
+    cpu = time.process_time() - cpu0
     per_step = [b - a for a, b in zip(stamps[2:], stamps[3:], strict=False)]  # skip content/style passes
-    return r.seconds, per_step
+    return r.seconds, per_step, cpu
 
 
 def time_generator(net: nn.Module, content: str, size: int, repeat: int = 5) -> float:
@@ -93,9 +95,10 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     # The target case, run in full and repeated; the optimisers side by side, interleaved.
     full: dict[str, list[float]] = {"lbfgs": [], "adam": []}
+    cpu: dict[str, list[float]] = {"lbfgs": [], "adam": []}
     for _ in range(args.repeat):
         for opt in full:
-            s, _ = time_gatys(
+            s, _, c = time_gatys(
                 args.content,
                 args.style,
                 net=lite0,
@@ -105,16 +108,16 @@ def main(argv: list[str] | None = None) -> None:
                 optimizer=opt,
             )
             full[opt].append(s)
+            cpu[opt].append(c)
     for opt, times in full.items():
         what = f"Gatys lite0 256 px, {args.steps} {opt} steps"
-        rows.append(
-            {"what": what, "seconds": statistics.median(times), "how": f"median of {len(times)} runs"}
-        )
+        how = f"median of {len(times)} runs; CPU time {statistics.median(cpu[opt]):.1f} s"
+        rows.append({"what": what, "seconds": statistics.median(times), "how": how})
     for name, net in (("lite0", lite0), ("vgg19", vgg)):
         for size in (256, 512):
             if name == "lite0" and size == 256:
                 continue
-            total, per_step = time_gatys(args.content, args.style, net=net, backbone=name, size=size,
+            total, per_step, _ = time_gatys(args.content, args.style, net=net, backbone=name, size=size,
                                          steps=args.probe_steps, optimizer="lbfgs")  # fmt: skip
             step = statistics.median(per_step)
             setup = total - sum(per_step)
@@ -128,21 +131,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.checkpoint:
         from ..checkpoint import load_generator
 
-        gens[f"CycleGAN {Path(args.checkpoint).name} generator"] = load_generator(
-            args.checkpoint, args.direction
-        )
+        gens[f"CycleGAN {Path(args.checkpoint).name} generator"] = load_generator(args.checkpoint, args.direction)
     from ..config import ModelConfig
 
-    gens["CycleGAN paper generator (9 blocks, random weights)"] = build_generator(
-        ModelConfig(n_blocks=9)
-    ).eval()
+    gens["CycleGAN paper generator (9 blocks, random weights)"] = build_generator(ModelConfig(n_blocks=9)).eval()
     for label, g in gens.items():
         for size in (256, 512):
             with torch.no_grad():
                 s = time_generator(g, args.content, size)
-            rows.append(
-                {"what": f"{label}, {size} px, one image", "seconds": s, "how": "median of 5 after warm-up"}
-            )
+            rows.append({"what": f"{label}, {size} px, one image", "seconds": s, "how": "median of 5 after warm-up"})
     base = rows[0]["seconds"]
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
     info = {"machine": machine, "torch": torch.__version__, "rows": rows}
