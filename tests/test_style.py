@@ -107,9 +107,7 @@ def test_vgg19_from_file_matches_torchvision(vgg_file):
 
     net = build_backbone("vgg19", ["conv1_1", "relu3_1", "relu4_2"], weights=str(vgg_file))
     ref = make_layers(cfgs["E"]).eval()  # what torchvision.models.vgg19().features builds
-    ref.load_state_dict(
-        {k.removeprefix("features."): v for k, v in torch.load(vgg_file, weights_only=True).items()}
-    )
+    ref.load_state_dict({k.removeprefix("features."): v for k, v in torch.load(vgg_file, weights_only=True).items()})
     x = torch.rand(1, 3, 40, 56)
     with torch.no_grad():
         feats = net(x)
@@ -157,9 +155,7 @@ def test_default_backbone_falls_back_to_lite0(tmp_path, vgg_file, monkeypatch, c
 def test_stylize_moves_towards_the_style(tmp_path, lite0, optimizer):
     content = _image(tmp_path / "c.png", 60, 40, seed=1)
     style = _stripes(tmp_path / "s.png", 48)
-    r = stylize(
-        content, style, backbone="lite0", net=lite0, size=48, steps=15, optimizer=optimizer, progress=False
-    )
+    r = stylize(content, style, backbone="lite0", net=lite0, size=48, steps=15, optimizer=optimizer, progress=False)
     assert r.image.size == (48, 32)  # long side 48, aspect ratio 3:2 kept
     assert r.tensor.shape == (1, 3, 32, 48) and 0 <= r.tensor.min() and r.tensor.max() <= 1
     assert len(r.losses) == 15

@@ -169,8 +169,6 @@ def build_backbone(
         return VGG19Backbone(layers, weights=weights, download=download)
     if name == "lite0":
         if weights:
-            raise CycleGANError(
-                "option '--weights' is for the vgg19 backbone; lite0 has its weights built in"
-            )
+            raise CycleGANError("option '--weights' is for the vgg19 backbone; lite0 has its weights built in")
         return Lite0Backbone(layers)
     raise CycleGANError(f"unknown backbone {name!r} (use vgg19 or lite0)")

@@ -97,9 +97,7 @@ def _blend_weights(n_styles: int, style_blend: Sequence[float] | None) -> list[f
     if style_blend is None:
         return [1.0 / n_styles] * n_styles
     if len(style_blend) != n_styles:
-        raise CycleGANError(
-            f"option '--style-blend': {len(style_blend)} weight(s) for {n_styles} style image(s)"
-        )
+        raise CycleGANError(f"option '--style-blend': {len(style_blend)} weight(s) for {n_styles} style image(s)")
     if any(w < 0 for w in style_blend) or sum(style_blend) <= 0:
         raise CycleGANError("option '--style-blend': weights must be >= 0 and not all 0")
     total = float(sum(style_blend))

@@ -19,9 +19,7 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return flat @ flat.transpose(1, 2) / (c * h * w)
 
 
-def blend_grams(
-    grams: Sequence[Mapping[str, torch.Tensor]], weights: Sequence[float]
-) -> dict[str, torch.Tensor]:
+def blend_grams(grams: Sequence[Mapping[str, torch.Tensor]], weights: Sequence[float]) -> dict[str, torch.Tensor]:
     """Weighted sum per layer of the Gram matrices of several style images (weights should sum to 1)."""
     return {name: sum(w * g[name] for g, w in zip(grams, weights, strict=True)) for name in grams[0]}
 
@@ -31,9 +29,7 @@ def content_loss(features: Mapping[str, torch.Tensor], target: Mapping[str, torc
     return sum(F_.mse_loss(features[name], target[name]) for name in target)
 
 
-def style_loss(
-    features: Mapping[str, torch.Tensor], target_grams: Mapping[str, torch.Tensor]
-) -> torch.Tensor:
+def style_loss(features: Mapping[str, torch.Tensor], target_grams: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """Sum over the target's layers of the mean squared difference of Gram matrices (B, C, C)."""
     return sum(F_.mse_loss(gram_matrix(features[name]), target_grams[name]) for name in target_grams)
 
