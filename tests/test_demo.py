@@ -49,7 +49,8 @@ def test_scores_on_known_inputs():
 
 
 def test_fast_demo_end_to_end(tmp_path, capsys):
-    settings = DemoSettings(size=32, train_count=6, test_count=3, batch_size=2, steps=3, ngf=8, ndf=8, grid_rows=2)
+    options = {"size": 32, "batch_size": 2, "steps": 3, "ngf": 8, "ndf": 8}
+    settings = DemoSettings(train_count=6, test_count=3, grid_rows=2, options=options)
     report = run_demo(tmp_path / "demo", device="cpu", settings=settings, progress=False)
     saved = json.loads((tmp_path / "demo" / "report.json").read_text())
     assert saved["ground_truth"] == report["ground_truth"]

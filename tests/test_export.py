@@ -45,7 +45,7 @@ def inputs(b: int, h: int, w: int, seed: int = 0) -> torch.Tensor:
 
 
 def reference(run: Path, direction: str, x: torch.Tensor) -> torch.Tensor:
-    from cyclegan.translate import translate_tensor
+    from cyclegan.inference import translate_tensor
 
     return translate_tensor(load_generator(run, direction), x)  # pads to a multiple of 4 and crops back
 

@@ -8,7 +8,7 @@ from cyclegan.cli import main
 from cyclegan.config import resolve
 from cyclegan.models import build_generator
 from cyclegan.train import train
-from cyclegan.translate import pad_to_multiple, translate, translate_tensor
+from cyclegan.inference import pad_to_multiple, translate, translate_tensor
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +99,11 @@ def test_cli_size_option_and_clean_exit(run, tmp_path, capsys):
         == 0
     )
     assert Image.open(tmp_path / "o" / "a.jpg").size == (64, 32)
+
+
+def test_package_level_api_survives_submodule_imports():
+    import cyclegan
+    import cyclegan.compare  # noqa: F401  (imports the inference module and more)
+    import cyclegan.inference  # noqa: F401
+
+    assert callable(cyclegan.translate) and callable(cyclegan.load_generator)

@@ -17,7 +17,7 @@ def __getattr__(name: str):
 
         return load_generator
     if name == "translate":
-        from .translate import translate
+        from .inference import translate
 
         return translate
     raise AttributeError(f"module 'cyclegan' has no attribute {name!r}")

@@ -106,7 +106,7 @@ def register_translate(sub) -> None:
 def run_translate(args: argparse.Namespace) -> int:
     from .checkpoint import load_generator
     from .train.loop import resolve_device
-    from .translate import translate_files
+    from .inference import translate_files
 
     if args.size is not None and args.size <= 0:
         raise CycleGANError("option '--size' must be positive")
@@ -255,7 +255,10 @@ def register_demo(sub) -> None:
         "paired test scenes both ways and score them against the truth (report.html, report.json).",
     )
     p.add_argument("--out", default="runs/demo", metavar="RUN", help="run folder (default: runs/demo)")
-    p.add_argument("--minutes", type=float, metavar="M", help="cap the training time (default: the full budget)")
+    p.add_argument(
+        "--minutes", type=float, default=4.0, metavar="M",
+        help="cap the training time, so a slow machine still finishes in about M + 1 minutes (default: 4)",
+    )  # fmt: skip
     p.add_argument("--steps", type=int, metavar="N", help="training steps (default: 400)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_device(p)
@@ -271,7 +274,7 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.steps is not None:
         if args.steps <= 0:
             raise CycleGANError("option '--steps' must be positive")
-        settings = replace(settings, steps=args.steps)
+        settings = replace(settings, options={**settings.options, "steps": args.steps})
     if args.minutes is not None and args.minutes <= 0:
         raise CycleGANError("option '--minutes' must be positive")
     report = run_demo(args.out, device=args.device, minutes=args.minutes, settings=settings, progress=not args.no_progress)

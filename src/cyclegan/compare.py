@@ -35,7 +35,7 @@ from .features import lite0_model
 from .report.grid import save_grid
 from .style import build_backbone, default_backbone, gram_distance, gram_matrix, load_image_01, stylize
 from .style.backbones import DEFAULTS, Lite0Backbone
-from .translate import expand_inputs, resize_long_side, translate_tensor
+from .inference import expand_inputs, resize_long_side, translate_tensor
 
 METHODS = ("input", "cyclegan", "gatys")
 METRICS_BACKBONE = "lite0"  # always available offline, so reports from any machine are comparable

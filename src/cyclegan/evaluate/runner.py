@@ -97,7 +97,7 @@ def _features(files: list[Path], backbone: nn.Module, *, size: int, batch_size: 
 def _identity_l1(files: list[Path], net: nn.Module, *, size: int, batch_size: int, device: torch.device,
                  bar) -> list[float]:  # fmt: skip
     """Per-image L1 between net(y) and y for the target domain's images y (net should leave them alone)."""
-    from ..translate import translate_tensor
+    from ..inference import translate_tensor
 
     out: list[float] = []
     for _, y in _batches(files, size, batch_size):
@@ -115,7 +115,7 @@ def _translate_pass(
     and the first GRID_ROWS (real, translated, reconstructed[, truth]) for a sample grid."""
     from ..data.dataset import eval_transform
     from ..data.io import read_image, to_pil
-    from ..translate import translate_tensor
+    from ..inference import translate_tensor
 
     feats: list[torch.Tensor] = []
     scores: dict[str, list[float]] = {"cycle_l1": [], "cycle_psnr": [], "cycle_ssim": []}

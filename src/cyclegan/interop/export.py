@@ -88,7 +88,7 @@ def format_for(path: str | Path, fmt: str | None) -> ExportFormat:
 
 def wrap_for_export(net: nn.Module) -> nn.Module:
     """The generator, wrapped to take any size (see `PadToMultiple`), on the CPU in float32, eval mode."""
-    from ..translate import size_multiple
+    from ..inference import size_multiple
 
     net = net.to("cpu", torch.float32).eval().requires_grad_(False)
     multiple = size_multiple(net)

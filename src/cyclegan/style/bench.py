@@ -61,7 +61,7 @@ def time_gatys(content: str, style: str, *, net: nn.Module, backbone: str, size:
 
 
 def time_generator(net: nn.Module, content: str, size: int, repeat: int = 5) -> float:
-    from ..translate import translate_tensor
+    from ..inference import translate_tensor
     from .gatys import load_image_01
 
     x = load_image_01(content, size) * 2 - 1

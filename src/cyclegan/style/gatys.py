@@ -22,7 +22,7 @@ from torch import nn
 
 from ..data.io import read_image, to_pil, to_tensor
 from ..errors import CycleGANError
-from ..translate import resize_long_side
+from ..inference import resize_long_side
 from .backbones import DEFAULTS, BackboneName, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
 

@@ -59,8 +59,10 @@ def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
 
 
 def worker_init(_: int) -> None:
-    # Ctrl-C goes to the whole process group: only the main process handles it (and saves).
+    # Workers are forked with the main process's handlers. Ctrl-C goes to the whole process group:
+    # only the main process handles it (and saves); SIGTERM ends a worker as usual.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class StopRequest:
@@ -71,6 +73,8 @@ class StopRequest:
         self._old = {}
 
     def _handle(self, signum, frame) -> None:
+        if os.getpid() != self._pid:  # a forked child that inherited the handler: not ours to save
+            raise SystemExit(128 + signum)
         if self.signum is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.signum = signum
@@ -79,6 +83,7 @@ class StopRequest:
         )
 
     def __enter__(self) -> StopRequest:
+        self._pid = os.getpid()
         for s in (signal.SIGINT, signal.SIGTERM):
             try:
                 self._old[s] = signal.signal(s, self._handle)

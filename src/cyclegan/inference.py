@@ -1,4 +1,4 @@
-"""Translate images of any size and shape with a loaded generator.
+"""Inference: translate images of any size and shape with a loaded generator.
 
 Images are padded (reflect) to what the network needs and cropped back, so the output has the input's
 size. Nothing here imports training code.
