@@ -60,14 +60,21 @@ def load_file(path: str | Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise CycleGANError(
             f"refusing to load {path}: it holds objects other than tensors and plain data, which could run "
-            f"code when loaded ({first[:120]}); only load checkpoints you trust the origin of"
+            f"code when loaded ({_unpickler_reason(e)}); only load checkpoints you trust the origin of"
         ) from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CycleGANError(f"cannot read checkpoint {path}: {first[:200]} (is the file complete?)") from None
+
+
+def _unpickler_reason(e: Exception) -> str:
+    """The line of torch's weights-only error that names what was refused (e.g. GLOBAL posix.system)."""
+    for line in str(e).splitlines():
+        if "GLOBAL" in line or "WeightsUnpickler error:" in line:  # the wording varies across torch versions
+            return line.split("WeightsUnpickler error:")[-1].strip().rstrip(".")[:160]
+    return type(e).__name__
 
 
 def _is_zip(path: Path) -> bool:
