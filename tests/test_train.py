@@ -173,7 +173,7 @@ def test_image_pool_returns_history_half_the_time():
 
 def test_missing_data_is_a_clear_error(tiny_cfg, tmp_path):
     with pytest.raises(CycleGANError, match="trainA does not exist"):
-        train(tiny_cfg(data=str(tmp_path)), progress=False)
+        train(tiny_cfg(data=str(tmp_path), steps=1), progress=False)
     with pytest.raises(CycleGANError, match="training budget"):
         train(tiny_cfg(), progress=False)
 

@@ -170,6 +170,8 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
     run = Path(t.out)
     if ckpt is None and (run / CHECKPOINT_NAME).exists():
         raise CycleGANError(f"{run} already holds a run: add --resume to continue it, or choose another --out")
+    if t.steps is None and t.epochs is None:
+        raise CycleGANError("give the training budget: --steps N (total steps) or --epochs N")
     device = resolve_device(t.device)
 
     dir_a, dir_b, test_a, test_b = domain_folders(cfg)
@@ -190,8 +192,6 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
         seed=t.seed, batch_size=t.batch_size,
     )  # fmt: skip
     spe = data.steps_per_epoch
-    if t.steps is None and t.epochs is None:
-        raise CycleGANError("give the training budget: --steps N (total steps) or --epochs N")
     total = t.steps if t.steps is not None else t.epochs * spe
 
     trainer = CycleGANTrainer(cfg, total_steps=total, device=device)
