@@ -20,15 +20,6 @@ onnx = pytest.importorskip("onnx")
 SIZES = [(1, 36, 52), (2, 23, 41)]  # (B, H, W): a multiple of 4, and odd sides the wrapper pads
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # On a busy 2-core machine two OpenMP threads wait on each other: a tiny forward takes seconds, not ms.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     """A run folder with a small checkpoint in our format (ngf 8, 2 blocks), G and F different."""

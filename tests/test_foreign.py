@@ -23,15 +23,6 @@ from cyclegan.errors import CycleGANError
 from cyclegan.interop.foreign import ForeignArchitecture, infer_architecture
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # On a busy 2-core machine two OpenMP threads wait on each other: a tiny forward takes seconds, not ms.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 # --- the reference networks ------------------------------------------------------------------------------
 
 
