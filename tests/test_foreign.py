@@ -22,7 +22,6 @@ from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
 from cyclegan.interop.foreign import ForeignArchitecture, infer_architecture
 
-
 # --- the reference networks ------------------------------------------------------------------------------
 
 
