@@ -263,3 +263,26 @@ def test_evaluate_errors_name_the_option(tmp_path):
         evaluate(EvalOptions(checkpoint=str(ckpt), data=str(tmp_path / "empty"), progress=False))
     assert aligned_truth([Path("a/x.png")], [Path("b/x.jpg"), Path("b/y.jpg")]) == [Path("b/x.jpg")]
     assert aligned_truth([Path("a/x.png"), Path("a/z.png")], [Path("b/x.jpg")]) is None
+
+
+def test_evaluate_a_plain_generator_file_one_direction(tmp_path, capsys):
+    """A reference-implementation state dict holds one generator: that direction, no cycle figures."""
+    from cyclegan.cli import main
+    from cyclegan.config import resolve
+    from cyclegan.models import build_generator
+
+    torch.manual_seed(0)
+    plain = tmp_path / "latest_net_G_A.pth"
+    torch.save(build_generator(resolve({"ngf": 8, "n_blocks": 2}).model).state_dict(), plain)
+    write_split(tmp_path / "data", 4, paired=True)
+    data = str(tmp_path / "data")
+    assert main(["evaluate", "--checkpoint", str(plain), "--data", data, "--no-progress"]) == 2
+    assert "single generator" in capsys.readouterr().err
+    out = tmp_path / "eval.json"
+    rc = main(["evaluate", "--checkpoint", str(plain), "--data", data, "--direction", "AtoB", "--size", "32",
+               "--kid-subsets", "5", "--out", str(out), "--no-progress"])  # fmt: skip
+    assert rc == 0
+    report = json.loads(out.read_text())
+    row = report["directions"]["AtoB"]
+    assert report["preset"] == "foreign" and report["eval_size"] == 32
+    assert math.isfinite(row["fd_lite0"]) and math.isfinite(row["truth_psnr"]) and "cycle_psnr" not in row

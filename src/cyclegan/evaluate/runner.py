@@ -33,6 +33,7 @@ from .metrics import l1, psnr, ssim
 
 EvalDirection = Literal["AtoB", "BtoA", "both"]
 GRID_ROWS = 6  # examples per sample grid written with --save-images
+FOREIGN_SIZE = 256  # evaluation size for plain generator files, which do not record their training size
 
 BACKBONE_NOTES = {
     "inception": "FID/KID with the standard FID Inception-v3 (pt_inception-2015-12-05), 2048-d pool3, 299 px",
@@ -108,7 +109,7 @@ def _identity_l1(files: list[Path], net: nn.Module, *, size: int, batch_size: in
 
 
 def _translate_pass(
-    files: list[Path], there: nn.Module, back: nn.Module, backbone: nn.Module, *, truth: list[Path] | None,
+    files: list[Path], there: nn.Module, back: nn.Module | None, backbone: nn.Module, *, truth: list[Path] | None,
     size: int, batch_size: int, device: torch.device, save_dir: Path | None, bar,
 ) -> tuple[torch.Tensor, dict[str, list[float]], list[torch.Tensor]]:  # fmt: skip
     """Translate `files` with `there`, come back with `back`; features of the translations, per-image scores
@@ -118,7 +119,7 @@ def _translate_pass(
     from ..inference import translate_tensor
 
     feats: list[torch.Tensor] = []
-    scores: dict[str, list[float]] = {"cycle_l1": [], "cycle_psnr": [], "cycle_ssim": []}
+    scores: dict[str, list[float]] = {"cycle_l1": [], "cycle_psnr": [], "cycle_ssim": []} if back else {}
     if truth is not None:
         scores.update(truth_l1=[], truth_psnr=[], truth_ssim=[])
     grid: list[list[torch.Tensor]] = []
@@ -126,12 +127,14 @@ def _translate_pass(
     for paths, x in _batches(files, size, batch_size):
         x = x.to(device)
         fake = translate_tensor(there, x)  # (B, 3, S, S) in [-1, 1]
-        rec = translate_tensor(back, fake)
         feats.append(backbone(fake).cpu())
-        scores["cycle_l1"] += l1(rec, x).tolist()
-        scores["cycle_psnr"] += psnr(rec, x).tolist()
-        scores["cycle_ssim"] += ssim(rec, x).tolist()
-        cols = [x.cpu(), fake.cpu(), rec.cpu()]
+        cols = [x.cpu(), fake.cpu()]
+        if back is not None:  # a plain generator file has no way back: no cycle figures
+            rec = translate_tensor(back, fake)
+            scores["cycle_l1"] += l1(rec, x).tolist()
+            scores["cycle_psnr"] += psnr(rec, x).tolist()
+            scores["cycle_ssim"] += ssim(rec, x).tolist()
+            cols.append(rec.cpu())
         if truth is not None:
             paths_true = truth[done : done + len(x)]
             real = torch.stack([eval_transform(read_image(p), size=size) for p in paths_true])
@@ -220,18 +223,28 @@ def _evaluate_one(
 ) -> dict[str, Any]:  # fmt: skip
     from tqdm import tqdm
 
-    from ..checkpoint import checkpoint_path, load_checkpoint, load_generator
+    from ..checkpoint import FORMAT, checkpoint_path, load_file, load_generator
     from ..config import config_from_dict
     from ..report.grid import save_grid
     from .distances import feature_distances
 
     t0 = time.perf_counter()
     ckpt_file = checkpoint_path(ckpt_arg)
-    ckpt = load_checkpoint(ckpt_file)
-    cfg = config_from_dict(ckpt["config"], source=str(ckpt_file))
-    size = opts.size or cfg.data.size
-    nets = {d: load_generator(ckpt_file, d, device=device) for d in ("AtoB", "BtoA")}  # G, F
+    ckpt = load_file(ckpt_file)
     directions = ["AtoB", "BtoA"] if opts.direction == "both" else [opts.direction]
+    if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
+        cfg = config_from_dict(ckpt["config"], source=str(ckpt_file))
+        preset, train_size = cfg.preset, cfg.data.size
+        nets = {d: load_generator(ckpt_file, d, device=device) for d in ("AtoB", "BtoA")}  # G, F
+    else:  # a plain generator state dict (e.g. from the reference implementation): one direction only
+        if opts.direction == "both":
+            raise CycleGANError(
+                f"{ckpt_file} holds a single generator: give --direction AtoB or BtoA (the one it translates)"
+            )
+        preset, train_size = "foreign", None
+        nets = {opts.direction: load_generator(ckpt_file, opts.direction, device=device)}
+        ckpt = {}
+    size = opts.size or train_size or FOREIGN_SIZE
     fd_name, kid_name = METRIC_NAMES[opts.backbone]
     save_root = _save_dir(opts, index, many, ckpt.get("step"))
     kw = {"subset_size": opts.kid_subset_size, "subsets": opts.kid_subsets, "seed": opts.seed}
@@ -246,7 +259,7 @@ def _evaluate_one(
                                                   device=device, bar=bar)  # fmt: skip
         for d in directions:
             s, t = d[0], d[-1]  # source and target domain letters
-            back = nets["BtoA" if d == "AtoB" else "AtoB"]
+            back = nets.get("BtoA" if d == "AtoB" else "AtoB")
             truth = aligned_truth(domains[s], domains[t])
             save_dir = None
             if save_root is not None:
@@ -276,8 +289,8 @@ def _evaluate_one(
             if save_root is not None and grid:
                 save_grid(grid, save_root / f"{d}_grid.png")
     return {
-        "checkpoint": str(ckpt_file), "step": ckpt.get("step"), "preset": cfg.preset,
-        "train_size": cfg.data.size, "eval_size": size, "data": opts.data, "split": opts.split,
+        "checkpoint": str(ckpt_file), "step": ckpt.get("step"), "preset": preset,
+        "train_size": train_size, "eval_size": size, "data": opts.data, "split": opts.split,
         "backbone": opts.backbone, "backbone_note": BACKBONE_NOTES[opts.backbone], "device": str(device),
         "value_ranges": "L1 in [-1, 1] image units (as the training losses); PSNR in dB and SSIM on [0, 1] "
         "images; PSNR of identical images is capped at 100 dB",
