@@ -226,9 +226,7 @@ def test_malicious_archive_is_refused_whole(mirror, tmp_path, case):
         fetch(mirror, root)
     message = str(info.value)
     bad = next(iter(entries or links))
-    assert (
-        message.startswith("refusing to extract") and f"'{bad}' {reason}" in message and "\n" not in message
-    )
+    assert message.startswith("refusing to extract") and f"'{bad}' {reason}" in message and "\n" not in message
     assert sorted(p.name for p in root.iterdir()) == []  # no NAME/, no temp folder, bad archive deleted
     assert not list(tmp_path.rglob("evil.txt")) and not Path("/tmp/cyclegan-test-evil.txt").exists()
 

@@ -123,9 +123,7 @@ class RefUnetGenerator(nn.Module):
         super().__init__()
         block = RefUnetBlock(ngf * 8, ngf * 8, norm_layer=norm_layer, innermost=True)
         for _ in range(num_downs - 5):
-            block = RefUnetBlock(
-                ngf * 8, ngf * 8, submodule=block, norm_layer=norm_layer, use_dropout=use_dropout
-            )
+            block = RefUnetBlock(ngf * 8, ngf * 8, submodule=block, norm_layer=norm_layer, use_dropout=use_dropout)
         block = RefUnetBlock(ngf * 4, ngf * 8, submodule=block, norm_layer=norm_layer)
         block = RefUnetBlock(ngf * 2, ngf * 4, submodule=block, norm_layer=norm_layer)
         block = RefUnetBlock(ngf, ngf * 2, submodule=block, norm_layer=norm_layer)
@@ -350,12 +348,8 @@ def test_files_that_do_not_fit_give_one_clear_line(tmp_path, case):
 
 
 def test_cli_prints_the_error_without_traceback(tmp_path, capsys):
-    path = save(
-        _without(ref_resnet(8, 6).state_dict(), "model.23.bias"), tmp_path / "g.pth"
-    )  # 6 blocks: conv out
+    path = save(_without(ref_resnet(8, 6).state_dict(), "model.23.bias"), tmp_path / "g.pth")  # 6 blocks: conv out
     Image.fromarray(test_image(16, 16)).save(tmp_path / "in.png")
-    rc = main(
-        ["translate", str(tmp_path / "in.png"), "--checkpoint", str(path), "--out", str(tmp_path / "o")]
-    )
+    rc = main(["translate", str(tmp_path / "in.png"), "--checkpoint", str(path), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.startswith("error: ") and "missing model.23.bias" in err and "Traceback" not in err

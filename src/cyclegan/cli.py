@@ -32,7 +32,9 @@ def add_config_options(p: argparse.ArgumentParser) -> None:
             default = f"default: {f.default}" + "".join(f", {n}: {v}" for n, v in per_preset.items())
             help_text = f"{f.metadata['help']} ({default})"
             if tp is bool:
-                group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
+                group.add_argument(
+                    flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text
+                )
                 continue
             kwargs: dict = {"default": argparse.SUPPRESS, "help": help_text, "dest": f.name}
             optional = typing.get_origin(tp) in (typing.Union, types.UnionType)
@@ -94,7 +96,9 @@ def register_translate(sub) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or globs")
     p.add_argument("--checkpoint", required=True, metavar="RUN_OR_FILE", help="a run folder or checkpoint file")
-    p.add_argument("--direction", choices=["AtoB", "BtoA"], default="AtoB", help="AtoB uses G, BtoA uses F (default: AtoB)")
+    p.add_argument(
+        "--direction", choices=["AtoB", "BtoA"], default="AtoB", help="AtoB uses G, BtoA uses F (default: AtoB)"
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
     p.add_argument("--size", type=int, metavar="N", help="resize so the longer side is N first (default: keep size)")
     p.add_argument("--batch-size", type=int, default=4, metavar="N", help="images of equal size per batch (default: 4)")
@@ -106,8 +110,8 @@ def register_translate(sub) -> None:
 
 def run_translate(args: argparse.Namespace) -> int:
     from .checkpoint import load_generator
-    from .train.loop import resolve_device
     from .inference import translate_files
+    from .train.loop import resolve_device
 
     if args.size is not None and args.size <= 0:
         raise CycleGANError("option '--size' must be positive")
@@ -188,9 +192,7 @@ def run_datasets_list(args: argparse.Namespace) -> int:
 def run_datasets_download(args: argparse.Namespace) -> int:
     from .datasets import download
 
-    result = download(
-        args.name, args.root, base_url=args.base_url, sha256=args.sha256, progress=not args.no_progress
-    )
+    result = download(args.name, args.root, base_url=args.base_url, sha256=args.sha256, progress=not args.no_progress)
     counts = ", ".join(f"{split} {n}" for split, n in result.files.items()) or "no trainA/trainB/testA/testB"
     if not result.downloaded:
         print(f"{result.path} is already there ({counts}); delete it to download again")
@@ -278,7 +280,9 @@ def run_demo(args: argparse.Namespace) -> int:
         settings = replace(settings, options={**settings.options, "steps": args.steps})
     if args.minutes is not None and args.minutes <= 0:
         raise CycleGANError("option '--minutes' must be positive")
-    report = run_demo(args.out, device=args.device, minutes=args.minutes, settings=settings, progress=not args.no_progress)
+    report = run_demo(
+        args.out, device=args.device, minutes=args.minutes, settings=settings, progress=not args.no_progress
+    )
     print(f"\n{'direction':<10}{'PSNR':>8}{'untranslated':>14}{'SSIM':>8}{'untranslated':>14}")
     for d, r in report["ground_truth"].items():
         print(f"{d:<10}{r['psnr']:>8.2f}{r['psnr_identity']:>14.2f}{r['ssim']:>8.3f}{r['ssim_identity']:>14.3f}")
@@ -313,8 +317,13 @@ def register_evaluate(sub) -> None:
         "hold the same file names. "
         "Example: cyclegan evaluate --checkpoint runs/h2z --data data/horse2zebra --out eval.json",
     )
-    p.add_argument("--checkpoint", required=True, nargs="+", metavar="RUN_OR_FILE",
-                   help="run folder or checkpoint file; several (e.g. milestones) are scored in one pass")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        nargs="+",
+        metavar="RUN_OR_FILE",
+        help="run folder or checkpoint file; several (e.g. milestones) are scored in one pass",
+    )
     p.add_argument("--data", required=True, metavar="ROOT", help="dataset root holding {split}A and {split}B")
     p.add_argument("--split", default="test", help="folder prefix under ROOT (default: test)")
     p.add_argument("--direction", choices=["AtoB", "BtoA", "both"], default="both", help="(default: both)")
@@ -383,8 +392,12 @@ def register_bench(sub) -> None:
     p.add_argument("--mode", choices=["reference", "default"], default="default",
                    help="reference: fp32, NCHW, eager, as the reference implementation; default: our fastest "
                    "correct path (default: default)")  # fmt: skip
-    p.add_argument("--threads", type=int, metavar="N",
-                   help="CPU threads (default: torch's, one per core; on a busy shared machine 1 is steadier)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads (default: torch's, one per core; on a busy shared machine 1 is steadier)",
+    )
     p.add_argument("--json", metavar="FILE", help="write the measurements as JSON here")
     add_device(p)
     p.set_defaults(func=run_bench)
@@ -416,15 +429,9 @@ def add_style_backbone(p: argparse.ArgumentParser) -> None:
         help="feature network: vgg19 (torchvision's ImageNet weights, cached or --weights) or lite0 "
         "(EfficientNet-Lite0, weights shipped, offline); auto: vgg19 if its weights are at hand, else lite0",
     )  # fmt: skip
-    p.add_argument(
-        "--weights", metavar="PATH", help="VGG19 weights file in torchvision's key format (vgg19 only)"
-    )
-    p.add_argument(
-        "--steps", type=int, default=300, metavar="N", help="forward+backward passes (default: 300)"
-    )
-    p.add_argument(
-        "--optimizer", choices=["lbfgs", "adam"], default="lbfgs", help="pixel optimiser (default: lbfgs)"
-    )
+    p.add_argument("--weights", metavar="PATH", help="VGG19 weights file in torchvision's key format (vgg19 only)")
+    p.add_argument("--steps", type=int, default=300, metavar="N", help="forward+backward passes (default: 300)")
+    p.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs", help="pixel optimiser (default: lbfgs)")
 
 
 def register_stylize(sub) -> None:
@@ -437,37 +444,19 @@ def register_stylize(sub) -> None:
     )
     p.add_argument("--content", required=True, metavar="IMG", help="the image whose content is kept")
     p.add_argument("--style", required=True, nargs="+", metavar="IMG", help="style image(s), blended")
-    p.add_argument(
-        "--style-blend", type=float, nargs="+", metavar="W", help="one weight per style (default: equal)"
-    )
+    p.add_argument("--style-blend", type=float, nargs="+", metavar="W", help="one weight per style (default: equal)")
     p.add_argument("--out", required=True, metavar="FILE", help="output image (png, jpg, ...)")
     add_style_backbone(p)
-    p.add_argument(
-        "--size", type=int, default=512, metavar="N", help="long side of the output in px (default: 512)"
-    )
-    p.add_argument(
-        "--style-size", type=int, metavar="N", help="long side of the style images (default: --size)"
-    )
-    p.add_argument(
-        "--content-weight", type=float, metavar="X", help="content loss weight (default: per backbone)"
-    )
-    p.add_argument(
-        "--style-weight", type=float, metavar="X", help="style loss weight (default: per backbone)"
-    )
-    p.add_argument(
-        "--tv-weight", type=float, metavar="X", help="total variation weight (default: per backbone)"
-    )
+    p.add_argument("--size", type=int, default=512, metavar="N", help="long side of the output in px (default: 512)")
+    p.add_argument("--style-size", type=int, metavar="N", help="long side of the style images (default: --size)")
+    p.add_argument("--content-weight", type=float, metavar="X", help="content loss weight (default: per backbone)")
+    p.add_argument("--style-weight", type=float, metavar="X", help="style loss weight (default: per backbone)")
+    p.add_argument("--tv-weight", type=float, metavar="X", help="total variation weight (default: per backbone)")
     p.add_argument("--content-layers", nargs="+", metavar="L", help="layer names (default: per backbone)")
     p.add_argument("--style-layers", nargs="+", metavar="L", help="layer names (default: per backbone)")
-    p.add_argument(
-        "--init", choices=["content", "noise"], default="content", help="start image (default: content)"
-    )
-    p.add_argument(
-        "--preserve-color", action="store_true", help="keep the content's colours (luminance transfer)"
-    )
-    p.add_argument(
-        "--lr", type=float, default=0.02, metavar="X", help="Adam learning rate, pixels in [0, 1] (0.02)"
-    )
+    p.add_argument("--init", choices=["content", "noise"], default="content", help="start image (default: content)")
+    p.add_argument("--preserve-color", action="store_true", help="keep the content's colours (luminance transfer)")
+    p.add_argument("--lr", type=float, default=0.02, metavar="X", help="Adam learning rate, pixels in [0, 1] (0.02)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed for --init noise (default: 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_device(p)
@@ -494,10 +483,7 @@ def run_stylize(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     result.image.save(out)
     w, h = result.image.size
-    print(
-        f"wrote {out} ({w}x{h}, backbone {result.backbone}, {len(result.losses)} steps, "
-        f"{result.seconds:.1f} s)"
-    )
+    print(f"wrote {out} ({w}x{h}, backbone {result.backbone}, {len(result.losses)} steps, {result.seconds:.1f} s)")
     return 0
 
 
@@ -515,33 +501,21 @@ def register_compare(sub) -> None:
         "Example: cyclegan compare --checkpoint runs/monet --direction BtoA --content photos/ "
         "--style monet/trainA --target monet/testA --out cmp/",
     )
-    p.add_argument(
-        "--checkpoint", required=True, metavar="RUN_OR_FILE", help="a run folder or checkpoint file"
-    )
+    p.add_argument("--checkpoint", required=True, metavar="RUN_OR_FILE", help="a run folder or checkpoint file")
     p.add_argument("--direction", choices=["AtoB", "BtoA"], required=True, help="AtoB uses G, BtoA uses F")
-    p.add_argument(
-        "--content", required=True, nargs="+", metavar="IMG", help="content images, folders or globs"
-    )
+    p.add_argument("--content", required=True, nargs="+", metavar="IMG", help="content images, folders or globs")
     p.add_argument(
         "--style", required=True, nargs="+", metavar="IMG",
         help="style reference images and/or folders of target-domain images to draw references from",
     )  # fmt: skip
-    p.add_argument(
-        "--target", metavar="DIR", help="target-domain folder for KID (default: the first --style folder)"
-    )
+    p.add_argument("--target", metavar="DIR", help="target-domain folder for KID (default: the first --style folder)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
-    p.add_argument(
-        "--size", type=int, default=256, metavar="N", help="long side of the images in px (default: 256)"
-    )
-    p.add_argument(
-        "--refs-per-image", type=int, default=1, metavar="N", help="style references per image (1)"
-    )
+    p.add_argument("--size", type=int, default=256, metavar="N", help="long side of the images in px (default: 256)")
+    p.add_argument("--refs-per-image", type=int, default=1, metavar="N", help="style references per image (1)")
     p.add_argument("--grid-cell", type=int, metavar="N", help="pixels per grid cell (default: --size)")
     p.add_argument("--grid-palette", action="store_true", help="256-colour grid PNG, ~3x smaller (for web pages)")
     add_style_backbone(p)
-    p.add_argument(
-        "--seed", type=int, default=0, metavar="N", help="seed for drawing references (default: 0)"
-    )
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed for drawing references (default: 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_device(p)
     p.set_defaults(func=run_compare)
@@ -561,6 +535,8 @@ def run_compare(args: argparse.Namespace) -> int:
     print("\n".join(summary_lines(report)))
     print(f"wrote {report.html} and {report.grid}")
     return 0
+
+
 # --- entry point ----------------------------------------------------------------------------------------
 
 # Subcommand name -> function adding its parser. Explicit, so a missing one fails loudly.

@@ -195,8 +195,7 @@ def fetch(url: str, part: Path, *, progress: bool = True, timeout: float = 60.0)
             of = f" of {total}" if total else ""
             reason = getattr(e, "strerror", None) or type(e).__name__
             raise CycleGANError(
-                f"download of {url} stopped after {done}{of} bytes ({reason}); run the same command again "
-                "to resume"
+                f"download of {url} stopped after {done}{of} bytes ({reason}); run the same command again to resume"
             ) from None
     return total, offset
 
@@ -220,9 +219,7 @@ def verify_archive(part: Path, *, url: str, total: int | None, sha256: str | Non
         raise CycleGANError(f"download of {url} is incomplete ({size} of {total} bytes); run again to resume")
     if total is not None and size > total:
         part.unlink()
-        raise CycleGANError(
-            f"download of {url} is {size} bytes, the server announced {total}; deleted it, run again"
-        )
+        raise CycleGANError(f"download of {url} is {size} bytes, the server announced {total}; deleted it, run again")
     if sha256 is not None and (got := file_sha256(part)) != sha256:
         part.unlink()
         raise CycleGANError(
@@ -236,9 +233,7 @@ def verify_archive(part: Path, *, url: str, total: int | None, sha256: str | Non
         raise CycleGANError(f"{url} is not a readable zip archive ({e}); the download was deleted") from None
     if bad is not None:
         part.unlink()
-        raise CycleGANError(
-            f"{url}: entry '{bad}' fails its CRC check (corrupt archive); the download was deleted"
-        )
+        raise CycleGANError(f"{url}: entry '{bad}' fails its CRC check (corrupt archive); the download was deleted")
 
 
 # --- extracting -------------------------------------------------------------------------------------------
@@ -288,9 +283,7 @@ def extract_safely(archive: Path, root: Path, name: str, *, source: str) -> Path
             for info in members:
                 dest = tmp.joinpath(*_parts(info))
                 if not dest.resolve().is_relative_to(real_tmp):  # belt and braces after unsafe_reason
-                    raise CycleGANError(
-                        f"refusing to extract {source}: entry '{info.filename}' leaves the root"
-                    )
+                    raise CycleGANError(f"refusing to extract {source}: entry '{info.filename}' leaves the root")
                 if info.is_dir():
                     dest.mkdir(parents=True, exist_ok=True)
                     continue
@@ -317,10 +310,7 @@ def extract_safely(archive: Path, root: Path, name: str, *, source: str) -> Path
 def count_files(folder: Path) -> dict[str, int]:
     """Files in each of trainA, trainB, testA, testB that exist (hidden files left out)."""
     splits = [s for s in SPLITS if (folder / s).is_dir()]
-    return {
-        s: sum(1 for p in (folder / s).rglob("*") if p.is_file() and not p.name.startswith("."))
-        for s in splits
-    }
+    return {s: sum(1 for p in (folder / s).rglob("*") if p.is_file() and not p.name.startswith(".")) for s in splits}
 
 
 # --- the whole download -------------------------------------------------------------------------------------

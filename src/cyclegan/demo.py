@@ -12,13 +12,12 @@ import html
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from .errors import CycleGANError
-
 
 # Training options on top of the preset (names as in `cyclegan train --help`); they finish in under
 # 5 minutes on a 2-core CPU.
@@ -184,8 +183,8 @@ td,th{{border:1px solid #ccc;padding:.3em .7em;text-align:right}}img{{image-rend
 figure{{display:inline-block;margin:1em}}</style></head><body>
 <h1>cyclegan demo: summer ↔ winter</h1>
 <p>{html.escape(report["task"])}. A {m["generator"]} generator ({m["ngf"]} base channels, {m["n_blocks"]} blocks,
-{m["norm"]} norm) trained {st["steps_trained"]} steps of batch {opts["batch_size"]} at {opts["size"]} px on {st["device"]}
-in {report["seconds"]["train"]} s ({report["seconds"]["total"]} s in all). Scores are means over
+{m["norm"]} norm) trained {st["steps_trained"]} steps of batch {opts["batch_size"]} at {opts["size"]} px
+on {st["device"]} in {report["seconds"]["train"]} s ({report["seconds"]["total"]} s in all). Scores are means over
 {st["test_count"]} paired test scenes. Options: <code>{html.escape(json.dumps(opts))}</code>.</p>
 <table><tr><th>direction</th><th>PSNR (dB)</th><th>PSNR untranslated</th><th>gain</th><th>SSIM</th>
 <th>SSIM untranslated</th></tr>{rows}</table>

@@ -207,9 +207,7 @@ def evaluate_checkpoints(checkpoints: list[str], opts: EvalOptions) -> list[dict
     backbone = load_backbone(opts.backbone, inception_weights=opts.inception_weights).to(device)
     cache = _RealCache()
     many = len(checkpoints) > 1
-    return [
-        _evaluate_one(c, opts, i, many, domains, backbone, cache, device) for i, c in enumerate(checkpoints)
-    ]
+    return [_evaluate_one(c, opts, i, many, domains, backbone, cache, device) for i, c in enumerate(checkpoints)]
 
 
 def evaluate(opts: EvalOptions) -> dict[str, Any]:

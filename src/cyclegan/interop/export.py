@@ -119,9 +119,7 @@ def _write_atomic(path: Path, write: Callable[[str], None]) -> None:
         raise
 
 
-def _export_onnx(
-    model: nn.Module, example: torch.Tensor, path: Path, *, opset: int, metadata: dict[str, str]
-) -> None:
+def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path, *, opset: int, metadata: dict[str, str]) -> None:
     try:
         import onnx
     except ImportError:
@@ -145,9 +143,7 @@ def _export_onnx(
     _write_atomic(path, write)
 
 
-def _export_torchscript(
-    model: nn.Module, example: torch.Tensor, path: Path, *, metadata: dict[str, str]
-) -> None:
+def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path, *, metadata: dict[str, str]) -> None:
     def write(tmp: str) -> None:
         with warnings.catch_warnings():
             # TracerWarnings about shape arithmetic (which is what we want recorded), and TorchScript's
@@ -189,9 +185,7 @@ def export_generator(
     """
     out = Path(out)
     model = wrap_for_export(net)
-    multiple = (
-        getattr(model, "multiple", 1) if isinstance(model, PadToMultiple) else getattr(net, "multiple", 1)
-    )
+    multiple = getattr(model, "multiple", 1) if isinstance(model, PadToMultiple) else getattr(net, "multiple", 1)
     example = _example(multiple, 64)
     meta = {"input": "float32 (B, 3, H, W) in [-1, 1], RGB", "output": "float32 (B, 3, H, W) in [-1, 1]"}
     meta.update(metadata or {})

@@ -57,11 +57,7 @@ class ForeignArchitecture:
 
     def describe(self) -> str:
         depth = f"{self.depth} blocks" if self.kind == "resnet" else f"{self.depth} levels"
-        norm = (
-            "BatchNorm"
-            if self.norm == "batch"
-            else f"InstanceNorm ({'affine' if self.affine else 'no affine'})"
-        )
+        norm = "BatchNorm" if self.norm == "batch" else f"InstanceNorm ({'affine' if self.affine else 'no affine'})"
         kind = "ResNet" if self.kind == "resnet" else "U-Net"
         dropout = "" if self.kind == "unet" else f", {'dropout' if self.dropout else 'no dropout'}"
         return f"{kind} generator, {depth}, ngf {self.ngf}, {norm}{dropout}"
@@ -158,9 +154,7 @@ def _infer_unet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArchit
     w = sd.get("model.model.0.weight")
     if w is None or w.dim() != 4 or tuple(w.shape[2:]) != (4, 4):
         found = f"shape {_shape(w)}" if w is not None else "nothing"
-        raise CycleGANError(
-            f"{source}: found {found} at model.model.0.weight, expected the 4x4 input conv of a U-Net"
-        )
+        raise CycleGANError(f"{source}: found {found} at model.model.0.weight, expected the 4x4 input conv of a U-Net")
     if w.shape[1] != 3:
         raise CycleGANError(f"{source}: the generator takes {w.shape[1]} input channel(s), expected 3 (RGB)")
     levels, prefix = 1, "model.model.1.model."
@@ -168,9 +162,7 @@ def _infer_unet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArchit
         levels += 1
         prefix += "3.model."
     if levels < 5:
-        raise CycleGANError(
-            f"{source}: found a U-Net with {levels} levels, expected at least 5 (unet_256 has 8)"
-        )
+        raise CycleGANError(f"{source}: found a U-Net with {levels} levels, expected at least 5 (unet_256 has 8)")
     norm, affine = _norm_of(sd, "model.model.1.model.1", "model.model.1.model.2", source=source)
     return ForeignArchitecture(kind="unet", ngf=int(w.shape[0]), depth=levels, norm=norm, affine=affine)
 
@@ -205,9 +197,7 @@ def build_foreign(arch: ForeignArchitecture) -> nn.Module:
 
     if arch.kind == "unet":
         return UnetGenerator(num_downs=arch.depth, ngf=arch.ngf, norm=arch.norm, affine=arch.affine)
-    net = ResnetGenerator(
-        ngf=arch.ngf, n_blocks=arch.depth, norm=arch.norm, dropout=0.5 if arch.dropout else 0.0
-    )
+    net = ResnetGenerator(ngf=arch.ngf, n_blocks=arch.depth, norm=arch.norm, dropout=0.5 if arch.dropout else 0.0)
     if arch.affine:
         names = {n for n, m in net.named_modules() if isinstance(m, nn.InstanceNorm2d)}
         _make_norms_affine(net, names)
@@ -218,16 +208,10 @@ def _drop_instance_norm_stats(sd: dict[str, torch.Tensor], net: nn.Module) -> di
     """Files from PyTorch < 0.4 carry InstanceNorm running statistics; the reference deletes them on load
     (its norms do not track statistics), and so do we, so both compute the same thing."""
     norms = {n for n, m in net.named_modules() if isinstance(m, nn.InstanceNorm2d)}
-    return {
-        k: v
-        for k, v in sd.items()
-        if not (k.rpartition(".")[0] in norms and k.rpartition(".")[2] in NORM_STATS)
-    }
+    return {k: v for k, v in sd.items() if not (k.rpartition(".")[0] in norms and k.rpartition(".")[2] in NORM_STATS)}
 
 
-def load_state_into(
-    net: nn.Module, sd: Mapping[str, torch.Tensor], arch: ForeignArchitecture, *, source: str
-) -> None:
+def load_state_into(net: nn.Module, sd: Mapping[str, torch.Tensor], arch: ForeignArchitecture, *, source: str) -> None:
     """Load with every key and shape checked first, so a mismatch is one line naming the tensor."""
     expected = net.state_dict()
     missing = [k for k in expected if k not in sd]
