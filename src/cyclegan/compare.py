@@ -62,51 +62,27 @@ def feature_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).norm() / b.norm().clamp_min(1e-12))
 
 
-class Lite0Pooled(nn.Module):
-    """Images (B, 3, H, W) in [0, 1] -> EfficientNet-Lite0 globally pooled features (B, 1280), for KID.
-
-    The average over positions of the `head` layer: what the classifier sees (timm's global pool)."""
-
-    def __init__(self, model: nn.Module | None = None) -> None:
-        super().__init__()
-        self.net = Lite0Backbone(["head"], model=model)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)["head"].mean((2, 3)).double()  # torchmetrics' KID kernel sums want float64
-
-
 def kid_lite0(
     fake: Sequence[torch.Tensor], real: Sequence[torch.Tensor], *, extractor: nn.Module, seed: int = 0
 ) -> tuple[float, float, int]:
     """KID over Lite0 pooled features between two image sets, each a list of (3, 224, 224) in [0, 1].
 
-    Returns (mean, std over subsets, subset size). The subset size is the smaller set's size, capped at
-    1000 (torchmetrics' default would fail on small sets).
+    The same features and KID as `cyclegan evaluate` (`evaluate.features.Lite0Features`,
+    `evaluate.distances.feature_distances`: subsets of min(100, both set sizes), seeded).
+    Returns (mean, std over subsets, subset size).
     """
-    try:
-        from torchmetrics.image.kid import KernelInceptionDistance
-    except ImportError:
-        raise CycleGANError("the KID score needs torchmetrics: pip install 'cyclegan[eval]'") from None
-    subset = min(len(fake), len(real), 1000)
-    if subset < 2:
+    from .evaluate.distances import feature_distances
+
+    if min(len(fake), len(real)) < 2:
         raise CycleGANError("KID needs at least 2 images on each side; give more content or target images")
-    import warnings
+    device = next(extractor.parameters()).device
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # its note on keeping all features in memory: a few images here
-        kid = KernelInceptionDistance(feature=extractor, subset_size=subset, subsets=100)
-    with torch.no_grad():
-        for batch in _chunks(real, 16):
-            kid.update(torch.stack(batch), real=True)
-        for batch in _chunks(fake, 16):
-            kid.update(torch.stack(batch), real=False)
-        torch.manual_seed(seed)  # the subsets are drawn with torch's global RNG
-        mean, std = kid.compute()
-    return float(mean), float(std), subset
+    def features(images: Sequence[torch.Tensor]) -> torch.Tensor:  # extractor takes [-1, 1]
+        return torch.cat([extractor(torch.stack(list(images[i : i + 16])).to(device) * 2 - 1).cpu()
+                          for i in range(0, len(images), 16)])  # fmt: skip
 
-
-def _chunks(items: Sequence, n: int) -> list:
-    return [list(items[i : i + n]) for i in range(0, len(items), n)]
+    d = feature_distances(features(real), features(fake), seed=seed)
+    return d.kid, d.kid_std, d.kid_subset_size
 
 
 def kid_input(x: torch.Tensor) -> torch.Tensor:
@@ -229,7 +205,7 @@ def compare(
     name = backbone if backbone != "auto" else default_backbone(weights)
     d = DEFAULTS[name]
     m = DEFAULTS[METRICS_BACKBONE]
-    lite0 = lite0_model()  # loaded once, shared by the metrics, KID and (if chosen) Gatys
+    lite0 = lite0_model()  # loaded once, shared by the metrics and (if chosen) Gatys
     metrics_net = Lite0Backbone([*m.content_layers, *m.style_layers], model=lite0).to(device)
     gatys_layers = [*d.content_layers, *d.style_layers]
     if name == "lite0":
@@ -308,7 +284,9 @@ def compare(
     if target_dir is not None:
         real_files = sorted(p for p in expand_inputs([str(target_dir)]).files)
         real = [kid_input(load_image_01(p, None)) for p in real_files]
-        extractor = Lite0Pooled(lite0).to(device)
+        from .evaluate.features import load_lite0
+
+        extractor = load_lite0().to(device)
         kid = {
             "target": str(target_dir),
             "n_target": len(real),
