@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, Literal
@@ -58,7 +59,9 @@ def load_file(path: str | Path) -> Any:
     """Load a .pt/.pth file with weights_only=True (tensors and plain data only), on the CPU."""
     path = checkpoint_path(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": noise next to our one-line errors
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
     except pickle.UnpicklingError as e:
         raise CycleGANError(
             f"refusing to load {path}: it holds objects other than tensors and plain data, which could run "
@@ -71,9 +74,11 @@ def load_file(path: str | Path) -> Any:
 
 def _unpickler_reason(e: Exception) -> str:
     """The line of torch's weights-only error that names what was refused (e.g. GLOBAL posix.system)."""
-    for line in str(e).splitlines():
-        if "GLOBAL" in line or "WeightsUnpickler error:" in line:  # the wording varies across torch versions
-            return line.split("WeightsUnpickler error:")[-1].strip().rstrip(".")[:160]
+    # The wording varies across torch versions: take the first informative line after the preamble.
+    lines = [ln.strip() for ln in str(e).split("WeightsUnpickler error:")[-1].splitlines() if ln.strip()]
+    for line in lines:
+        if "GLOBAL" in line or "Unsupported" in line:
+            return line.rstrip(".")[:160]
     return type(e).__name__
 
 
