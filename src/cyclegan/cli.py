@@ -95,7 +95,12 @@ def register_translate(sub) -> None:
         "Example: cyclegan translate --checkpoint runs/h2z --direction AtoB --out out/ photos/ more/*.jpg",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders (searched recursively) or globs")
-    p.add_argument("--checkpoint", required=True, metavar="RUN_OR_FILE", help="a run folder or checkpoint file")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        metavar="RUN_OR_FILE",
+        help="a run folder, a checkpoint file, or a generator .pth of the reference implementation",
+    )
     p.add_argument(
         "--direction", choices=["AtoB", "BtoA"], default="AtoB", help="AtoB uses G, BtoA uses F (default: AtoB)"
     )
@@ -326,7 +331,12 @@ def register_evaluate(sub) -> None:
     )
     p.add_argument("--data", required=True, metavar="ROOT", help="dataset root holding {split}A and {split}B")
     p.add_argument("--split", default="test", help="folder prefix under ROOT (default: test)")
-    p.add_argument("--direction", choices=["AtoB", "BtoA", "both"], default="both", help="(default: both)")
+    p.add_argument(
+        "--direction",
+        choices=["AtoB", "BtoA", "both"],
+        default="both",
+        help="AtoB scores G (and F for the cycle), BtoA the reverse, both: each (default: both)",
+    )
     p.add_argument("--backbone", choices=["inception", "lite0"], default="lite0",
                    help="feature network: inception (FID; needs its weights file) or lite0 (offline; "
                    "reported as fd_lite0/kid_lite0) (default: lite0)")  # fmt: skip
@@ -336,7 +346,7 @@ def register_evaluate(sub) -> None:
     p.add_argument("--out", metavar="FILE.json", help="write the report as JSON here")
     p.add_argument("--save-images", metavar="DIR", help="write translations (DIR/AtoB/*.png) and grids")
     p.add_argument("--size", type=int, metavar="N", help="evaluate at N x N px (default: the training size)")
-    p.add_argument("--batch-size", type=int, default=8, metavar="N", help="(default: 8)")
+    p.add_argument("--batch-size", type=int, default=8, metavar="N", help="images per forward pass (default: 8)")
     p.add_argument("--limit", type=int, metavar="N", help="first N images per domain (sorted names)")
     p.add_argument("--kid-subset-size", type=int, metavar="N", help="(default: min(100, both set sizes))")
     p.add_argument("--kid-subsets", type=int, default=100, metavar="N", help="(default: 100)")
@@ -382,7 +392,12 @@ def register_bench(sub) -> None:
         "tensors, and records peak memory. --mode reference is the reference implementation's plain "
         "computation (fp32, NCHW, eager). Example: cyclegan bench --preset paper --size 256 --steps 4",
     )
-    p.add_argument("--preset", choices=["paper", "seed"], default="paper", help="(default: paper)")
+    p.add_argument(
+        "--preset",
+        choices=["paper", "seed"],
+        default="paper",
+        help="architecture and training defaults to time (default: paper)",
+    )
     p.add_argument("--size", type=int, metavar="N", help="image size (default: the preset's)")
     p.add_argument("--batch-size", type=int, metavar="N", help="training batch (default: the preset's)")
     p.add_argument("--steps", type=int, default=5, metavar="N", help="timed training steps (default: 5)")
@@ -456,7 +471,9 @@ def register_stylize(sub) -> None:
     p.add_argument("--style-layers", nargs="+", metavar="L", help="layer names (default: per backbone)")
     p.add_argument("--init", choices=["content", "noise"], default="content", help="start image (default: content)")
     p.add_argument("--preserve-color", action="store_true", help="keep the content's colours (luminance transfer)")
-    p.add_argument("--lr", type=float, default=0.02, metavar="X", help="Adam learning rate, pixels in [0, 1] (0.02)")
+    p.add_argument(
+        "--lr", type=float, default=0.02, metavar="X", help="Adam learning rate, pixels in [0, 1] (default: 0.02)"
+    )
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed for --init noise (default: 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_device(p)
@@ -501,7 +518,12 @@ def register_compare(sub) -> None:
         "Example: cyclegan compare --checkpoint runs/monet --direction BtoA --content photos/ "
         "--style monet/trainA --target monet/testA --out cmp/",
     )
-    p.add_argument("--checkpoint", required=True, metavar="RUN_OR_FILE", help="a run folder or checkpoint file")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        metavar="RUN_OR_FILE",
+        help="a run folder, a checkpoint file, or a generator .pth of the reference implementation",
+    )
     p.add_argument("--direction", choices=["AtoB", "BtoA"], required=True, help="AtoB uses G, BtoA uses F")
     p.add_argument("--content", required=True, nargs="+", metavar="IMG", help="content images, folders or globs")
     p.add_argument(

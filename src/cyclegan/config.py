@@ -205,12 +205,18 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
             data = yaml.safe_load(text)
     except Exception as e:  # both parsers' errors carry the line number
-        raise CycleGANError(f"config file {path} is not valid {path.suffix[1:].upper() or 'YAML'}: {e}") from None
+        reason = " ".join(str(e).split())  # one line
+        raise CycleGANError(f"config file {path} is not valid {path.suffix[1:].upper() or 'YAML'}: {reason}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise CycleGANError(f"config file {path}: expected a mapping of option names to values")
-    return flatten(data, source=str(path))
+    flat = flatten(data, source=str(path))
+    hints = _field_types()
+    for key, value in flat.items():  # checked here too, so a flag that overrides a bad value does not hide it
+        if key != "preset":
+            coerce(f"{key}' in '{path}", value, hints[key])
+    return flat
 
 
 def resolve(

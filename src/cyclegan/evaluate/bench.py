@@ -7,8 +7,8 @@ Adam updates); the figure is the median over the timed steps after untimed warm-
 
 Modes:
 - `reference`: the plain computation of the widely used reference implementation: fp32, contiguous
-  NCHW tensors, eager execution, same architecture and losses (identity 0.5 for `paper`); batch size
-  from the preset (1 for `paper`) unless given.
+  NCHW tensors, eager execution, same architecture and losses (identity 0.5 for `paper`); batch 1
+  unless `--batch-size` is given.
 - `default`: our fastest correct path. `mode_settings` is the one place that chooses precision,
   memory format and compilation per device; today it returns the same fp32 NCHW eager settings as
   `reference` (the JSON says so), and the speed work switches them there.
@@ -156,6 +156,8 @@ def bench(opts: BenchOptions) -> dict[str, Any]:
         overrides["size"] = opts.size
     if opts.batch_size is not None:
         overrides["batch_size"] = opts.batch_size
+    elif opts.mode == "reference":
+        overrides["batch_size"] = 1  # the reference implementation's default, for every preset
     cfg = resolve(overrides, preset=opts.preset)
     device = resolve_device(opts.device)
     settings = mode_settings(opts.mode, device)
