@@ -91,3 +91,11 @@ def test_every_command_has_help(command, capsys):
         main([*command, "--help"])
     assert e.value.code == 0
     assert "usage: cyclegan" in capsys.readouterr().out
+
+
+def test_bad_file_value_is_reported_even_when_a_flag_overrides_it(tmp_path, capsys):
+    f = tmp_path / "c.yaml"
+    f.write_text("steps: 2.5\n")
+    assert main(["train", "--config", str(f), "--steps", "1", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "option 'steps' in" in err and str(f) in err and err.strip().count("\n") == 0
