@@ -61,7 +61,9 @@ def load_file(path: str | Path) -> Any:
     try:
         with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": noise next to our one-line errors
             warnings.simplefilter("ignore", UserWarning)
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
+            return torch.load(
+                path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path)
+            )  # mmap needs the zip format
     except pickle.UnpicklingError as e:
         raise CycleGANError(
             f"refusing to load {path}: it holds objects other than tensors and plain data, which could run "
@@ -80,10 +82,6 @@ def _unpickler_reason(e: Exception) -> str:
         if "GLOBAL" in line or "Unsupported" in line:
             return line.rstrip(".")[:160]
     return type(e).__name__
-
-
-def _is_zip(path: Path) -> bool:
-    return zipfile.is_zipfile(path)  # mmap needs the zip format (torch >= 1.6 files)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -48,12 +48,18 @@ class DemoSettings:
     options: dict[str, Any] = field(default_factory=lambda: dict(DEMO_OPTIONS))
 
 
-def _translate_folder(net, files: list[Path], batch: int = 16) -> torch.Tensor:
+def _read_all(files: list[Path]) -> torch.Tensor:
+    """Images of equal size -> (N, 3, H, W) in [-1, 1]."""
     from .data.io import read_image, to_tensor
+
+    return torch.stack([to_tensor(read_image(p)) for p in files])
+
+
+def _translate_all(net, xs: torch.Tensor, batch: int = 16) -> torch.Tensor:
+    """(N, 3, H, W) in [-1, 1] -> translations, same shape, on the CPU."""
     from .inference import translate_tensor
 
-    xs = torch.stack([to_tensor(read_image(p)) for p in files])
-    return torch.cat([translate_tensor(net, xs[i : i + batch]).cpu() for i in range(0, len(xs), batch)]), xs
+    return torch.cat([translate_tensor(net, xs[i : i + batch]).cpu() for i in range(0, len(xs), batch)])
 
 
 def time_train_step(cfg, device: torch.device, *, warmup: int = 2, repeat: int = 5) -> float:
@@ -102,7 +108,6 @@ def run_demo(
     `minutes` caps the training time (the step budget is cut short, and the report says so).
     """
     from .checkpoint import load_generator
-    from .config import resolve
     from .data.synthetic import write_dataset
     from .report import save_grid
     from .train import prepare_config, train
@@ -122,8 +127,9 @@ def run_demo(
         "checkpoint_every": 100, "log_every": 20, "time_limit": minutes,
     }  # fmt: skip
     cfg, _ = prepare_config(overrides, resume=False, out=str(run))
+    device_ = resolve_device(device)
     if minutes:  # fit the step budget to this machine, so the LR schedule still ends at 0
-        seconds_per_step = time_train_step(cfg, resolve_device(device))
+        seconds_per_step = time_train_step(cfg, device_)
         steps = max(1, min(cfg.train.steps, int(minutes * 60 * 0.9 / seconds_per_step)))
         if steps < cfg.train.steps:
             print(f"this machine does {seconds_per_step:.2f} s/step: training {steps} steps to fit {minutes} min")
@@ -132,17 +138,13 @@ def run_demo(
     trained_steps = train(cfg, progress=progress).step
     train_seconds = time.perf_counter() - t_train
 
-    dev = resolve_device(device)
+    names = sorted(p.name for p in (data / "testA").glob("*.png"))  # testA/NAME and testB/NAME: one scene
+    test = {"A": _read_all([data / "testA" / n for n in names]), "B": _read_all([data / "testB" / n for n in names])}
     results: dict[str, dict[str, float]] = {}
     grids: dict[str, str] = {}
-    files_a = sorted((data / "testA").glob("*.png"))
-    files_b = [data / "testB" / p.name for p in files_a]
-    for direction, src, dst in (("AtoB", files_a, files_b), ("BtoA", files_b, files_a)):
-        net = load_generator(run, direction, device=dev)
-        fake, real = _translate_folder(net, src)
-        from .data.io import read_image, to_tensor
-
-        truth = torch.stack([to_tensor(read_image(p)) for p in dst])
+    for direction, src, dst in (("AtoB", "A", "B"), ("BtoA", "B", "A")):
+        real, truth = test[src], test[dst]
+        fake = _translate_all(load_generator(run, direction, device=device_), real)
         results[direction] = score(fake, real, truth)
         n = s.grid_rows
         grids[direction] = save_grid([real[:n], fake[:n], truth[:n]], run / f"grid_{direction}.png").name
@@ -151,8 +153,8 @@ def run_demo(
         "task": "summer (A) <-> winter (B), synthetic scenes with true renderings",
         "metrics": "PSNR in dB (capped at 100 for identical images) and SSIM, against the true rendering; "
         "*_identity: the untranslated input against the same truth (the do-nothing baseline)",
-        "settings": dataclasses.asdict(s) | {"options": opts, "steps_trained": trained_steps, "device": str(dev)},
-        "config": resolve(overrides).to_dict(),
+        "settings": dataclasses.asdict(s) | {"options": opts, "steps_trained": trained_steps, "device": str(device_)},
+        "config": cfg.to_dict(),
         "seconds": {"total": round(time.perf_counter() - t0, 1), "train": round(train_seconds, 1)},
         "grids": grids,
     }

@@ -280,7 +280,8 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
                 save(step)
     bar.close()
     path = save(step)
-    write_samples(trainer, xs, ys, run / "samples" / f"step_{step:07d}.png")
+    if not (t.sample_every and step % t.sample_every == 0):  # else the loop just wrote this one
+        write_samples(trainer, xs, ys, run / "samples" / f"step_{step:07d}.png")
     if tb:
         tb.close()
     if skipped:
