@@ -61,9 +61,8 @@ def load_file(path: str | Path) -> Any:
     try:
         with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": noise next to our one-line errors
             warnings.simplefilter("ignore", UserWarning)
-            return torch.load(
-                path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path)
-            )  # mmap needs the zip format
+            mmap = zipfile.is_zipfile(path)  # mmap needs the zip format (torch >= 1.6 files)
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
         raise CycleGANError(
             f"refusing to load {path}: it holds objects other than tensors and plain data, which could run "
