@@ -65,6 +65,13 @@ class TrainConfig:
     lr_decay_fraction: float = opt(0.5, "final fraction of the steps over which the LR decays linearly to 0")
     seed: int = opt(0, "random seed for init, data order, augmentation and the image pool")
     device: str = opt("auto", "auto, cpu, cuda, cuda:N or mps")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = opt(
+        "auto", "autocast precision (auto: bf16 on CPUs with native bf16 and on bf16 GPUs, else fp32)"
+    )
+    channels_last: Literal["auto", "on", "off"] = opt("auto", "channels-last memory format (auto: on for CUDA)")
+    compile: Literal["auto", "on", "off"] = opt(
+        "auto", "torch.compile the networks (auto: on for bf16 CPU training with a C++ compiler; ~1 min once)"
+    )
     log_every: int = opt(50, "log losses every N steps")
     sample_every: int = opt(500, "write a sample grid every N steps (0: only at the end)")
     checkpoint_every: int = opt(500, "write the checkpoint every N steps (0: only at the end)")
@@ -112,6 +119,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 # Options that may change when a run is resumed; the rest would make the checkpoint a different model.
 RESUMABLE = {
     "data", "domain_a", "domain_b", "skip_bad_images", "num_workers", "out", "steps", "epochs", "device",
+    "precision", "channels_last", "compile",
     "log_every", "sample_every", "checkpoint_every", "time_limit",
 }  # fmt: skip
 

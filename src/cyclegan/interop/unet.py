@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F_
 from torch import nn
 
+from ..models.layers import FloatTanh
+
 UnetNorm = Literal["instance", "batch"]
 
 
@@ -49,7 +51,7 @@ class UnetBlock(nn.Module):
         down = nn.Conv2d(in_channels or outer, inner, 4, stride=2, padding=1, bias=bias)
         if outermost:
             up = nn.ConvTranspose2d(2 * inner, outer, 4, stride=2, padding=1)
-            layers = [down, submodule, nn.ReLU(True), up, nn.Tanh()]
+            layers = [down, submodule, nn.ReLU(True), up, FloatTanh()]
         elif submodule is None:  # innermost: nothing to concatenate from below
             up = nn.ConvTranspose2d(inner, outer, 4, stride=2, padding=1, bias=bias)
             layers = [nn.LeakyReLU(0.2, True), down, nn.ReLU(True), up, _norm(norm, outer, affine=affine)]

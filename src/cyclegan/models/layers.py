@@ -2,6 +2,7 @@
 
 from typing import Literal
 
+import torch
 from torch import nn
 
 Norm = Literal["instance", "batch", "none"]
@@ -21,3 +22,11 @@ def norm_layer(kind: Norm, channels: int) -> nn.Module:
 def uses_bias(kind: Norm) -> bool:
     # BatchNorm's shift makes a conv bias redundant; InstanceNorm without affine needs it.
     return kind != "batch"
+
+
+class FloatTanh(nn.Module):
+    """tanh computed in fp32: the generators' output (and so every loss on it) keeps full precision
+    under bf16/fp16 autocast. Identical to nn.Tanh in fp32; no parameters, so state dicts are unchanged."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(x.float())

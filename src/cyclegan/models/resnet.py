@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from .layers import Norm, norm_layer, uses_bias
+from .layers import FloatTanh, Norm, norm_layer, uses_bias
 
 
 class ResnetBlock(nn.Module):
@@ -55,7 +55,7 @@ class ResnetGenerator(nn.Module):
                 norm_layer(norm, c // 2),
                 nn.ReLU(True),
             ]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), FloatTanh()]
         # Same indices as the reference implementation's `model.N` keys, so its files map one-to-one.
         self.model = nn.Sequential(*layers)
 

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from .layers import Norm, norm_layer, uses_bias
+from .layers import FloatTanh, Norm, norm_layer, uses_bias
 
 
 def _conv(c_in: int, c_out: int, norm: Norm, *, stride: int = 2, transpose: bool = False) -> list[nn.Module]:
@@ -48,7 +48,7 @@ class SeedGenerator(nn.Module):
         layers += [SeedResidualBlock(4 * ngf, norm=norm, dropout=dropout) for _ in range(n_blocks)]
         for c_in, c_out in ((4 * ngf, 2 * ngf), (2 * ngf, ngf)):
             layers += [*_conv(c_in, c_out, norm, transpose=True), nn.ReLU(True)]
-        layers += [nn.ConvTranspose2d(ngf, 3, 4, stride=2, padding=1), nn.Tanh()]
+        layers += [nn.ConvTranspose2d(ngf, 3, 4, stride=2, padding=1), FloatTanh()]
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

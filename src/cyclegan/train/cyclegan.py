@@ -13,6 +13,7 @@ from torch import nn
 
 from ..checkpoint import build_models
 from ..config import Config
+from ..execution import REFERENCE, Execution
 from ..losses import adversarial_loss, cycle_loss, identity_loss
 from .pool import ImagePool
 
@@ -27,6 +28,36 @@ class Outputs:
     rec_y: torch.Tensor  # G(F(y))
     idt_y: torch.Tensor | None  # G(y), only with the identity loss
     idt_x: torch.Tensor | None  # F(x)
+
+
+class GeneratorPair(nn.Module):
+    """G and F in one module, so that one call (one DistributedDataParallel forward) computes every
+    generator output of an iteration: (G(x), F(G(x)), F(y), G(F(y)), G(y) or None, F(x) or None)."""
+
+    def __init__(self, G: nn.Module, F: nn.Module, *, identity: bool, batch_calls: bool):
+        super().__init__()
+        self.G, self.F = G, F
+        self.identity, self.batch_calls = identity, batch_calls
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        if self.identity and self.batch_calls:  # G on [x; y] at once: per-sample norms give the same numbers
+            fake_y, idt_y = self.G(torch.cat([x, y])).chunk(2)
+            fake_x, idt_x = self.F(torch.cat([y, x])).chunk(2)
+        else:
+            fake_y, fake_x = self.G(x), self.F(y)
+            idt_y, idt_x = (self.G(y), self.F(x)) if self.identity else (None, None)
+        return fake_y, self.F(fake_y), fake_x, self.G(fake_x), idt_y, idt_x
+
+
+class RealFake(nn.Module):
+    """A discriminator on a real and a fake batch, in one call (one DDP forward per update)."""
+
+    def __init__(self, D: nn.Module):
+        super().__init__()
+        self.D = D
+
+    def forward(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.D(real), self.D(fake)
 
 
 def linear_decay(total_steps: int, decay_fraction: float):
@@ -45,19 +76,55 @@ def linear_decay(total_steps: int, decay_fraction: float):
 class CycleGANTrainer:
     """Owns the four networks, three optimizers (G+F, D_X, D_Y), their schedules and the image pools."""
 
-    def __init__(self, cfg: Config, *, total_steps: int, device: torch.device):
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        total_steps: int,
+        device: torch.device,
+        execution: Execution = REFERENCE,
+        distributed: bool = False,
+    ):
+        """`execution`: precision, memory format, compilation. `distributed`: wrap the networks in
+        DistributedDataParallel (torch.distributed must be initialised; gradients are averaged over ranks)."""
         self.cfg = cfg
         t = cfg.train
         self.device = device
+        self.execution = ex = execution
         torch.manual_seed(t.seed)  # the weight init depends on the seed only
-        nets = {k: v.to(device) for k, v in build_models(cfg).items()}
+        nets = build_models(cfg)
+        if distributed and cfg.model.norm == "batch" and device.type == "cuda":
+            nets = {k: nn.SyncBatchNorm.convert_sync_batchnorm(v) for k, v in nets.items()}  # one batch, all ranks
+        nets = {k: v.to(device, memory_format=ex.memory_format) for k, v in nets.items()}
+        # The plain modules: what checkpoints hold and what sampling/translation use.
         self.G, self.F, self.D_X, self.D_Y = nets["G"], nets["F"], nets["D_X"], nets["D_Y"]
+        G, F, D_X, D_Y = (ex.compiled(n) for n in (self.G, self.F, self.D_X, self.D_Y))
+        self._D_X, self._D_Y = D_X, D_Y  # for the generators' loss: input gradients only, no sync needed
+        batch_calls = ex.batch_generator_calls and cfg.model.norm != "batch"
+        self._generators: nn.Module = GeneratorPair(G, F, identity=t.lambda_identity > 0, batch_calls=batch_calls)
+        self._real_fake_X: nn.Module = RealFake(D_X)
+        self._real_fake_Y: nn.Module = RealFake(D_Y)
+        if distributed:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [device.index] if device.type == "cuda" and device.index is not None else None
+            # BatchNorm running statistics: rank 0's are broadcast each forward (SyncBatchNorm keeps them
+            # equal on CUDA anyway); InstanceNorm has none.
+            bcast = cfg.model.norm == "batch" and device.type != "cuda"
+            wrap = lambda m: DDP(m, device_ids=ids, broadcast_buffers=bcast)  # noqa: E731
+            self._generators, self._real_fake_X, self._real_fake_Y = (
+                wrap(self._generators), wrap(self._real_fake_X), wrap(self._real_fake_Y)
+            )
         betas = (t.beta1, t.beta2)
+        # Fused Adam: one kernel over all parameters (CPU and CUDA), else the multi-tensor foreach path.
+        fast = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
         # One Adam over G and F (one summed loss); Adam is per parameter, so separate D optimizers
         # are the same as one over both and let D_X and D_Y update one after the other.
-        self.opt_G = torch.optim.Adam([*self.G.parameters(), *self.F.parameters()], lr=t.lr, betas=betas)
-        self.opt_D_X = torch.optim.Adam(self.D_X.parameters(), lr=t.lr, betas=betas)
-        self.opt_D_Y = torch.optim.Adam(self.D_Y.parameters(), lr=t.lr, betas=betas)
+        self.opt_G = torch.optim.Adam([*self.G.parameters(), *self.F.parameters()], lr=t.lr, betas=betas, **fast)
+        self.opt_D_X = torch.optim.Adam(self.D_X.parameters(), lr=t.lr, betas=betas, **fast)
+        self.opt_D_Y = torch.optim.Adam(self.D_Y.parameters(), lr=t.lr, betas=betas, **fast)
+        # fp16 only: one scaler for the three losses, updated once per iteration.
+        self.scaler = torch.amp.GradScaler(device.type, enabled=ex.precision == "fp16")
         self.set_total_steps(total_steps)
         self.pool_X = ImagePool(t.pool_size, seed=t.seed + 1)  # history of F(y) for D_X
         self.pool_Y = ImagePool(t.pool_size, seed=t.seed + 2)  # history of G(x) for D_Y
@@ -84,44 +151,39 @@ class CycleGANTrainer:
 
     def generate(self, x: torch.Tensor, y: torch.Tensor) -> Outputs:
         """All generator outputs for real batches x (B, 3, H, W) from A and y from B, in [-1, 1]."""
-        fake_y = self.G(x)
-        fake_x = self.F(y)
-        with_idt = self.cfg.train.lambda_identity > 0
-        return Outputs(
-            fake_y=fake_y,
-            rec_x=self.F(fake_y),
-            fake_x=fake_x,
-            rec_y=self.G(fake_x),
-            idt_y=self.G(y) if with_idt else None,
-            idt_x=self.F(x) if with_idt else None,
-        )
+        with self.execution.autocast(self.device):
+            return Outputs(*self._generators(x, y))
 
-    def _update_D(self, D: nn.Module, opt: torch.optim.Optimizer, real, fake) -> torch.Tensor:
+    def _update_D(self, real_fake: nn.Module, opt: torch.optim.Optimizer, real, fake) -> torch.Tensor:
         kind = self.cfg.train.gan_loss
-        loss = (adversarial_loss(D(real), True, kind) + adversarial_loss(D(fake), False, kind)) * (
+        with self.execution.autocast(self.device):
+            pred_real, pred_fake = real_fake(real, fake)
+        loss = (adversarial_loss(pred_real, True, kind) + adversarial_loss(pred_fake, False, kind)) * (
             self.cfg.train.d_loss_weight
         )
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.scaler.scale(loss).backward()
+        self.scaler.step(opt)
         return loss.detach()
 
     def update_D_X(self, x: torch.Tensor, out: Outputs) -> torch.Tensor:
         """One step of D_X: real x against F(y) drawn through the pool (detached: G and F get no grad)."""
-        return self._update_D(self.D_X, self.opt_D_X, x, self.pool_X.query(out.fake_x.detach()))
+        return self._update_D(self._real_fake_X, self.opt_D_X, x, self.pool_X.query(out.fake_x.detach()))
 
     def update_D_Y(self, y: torch.Tensor, out: Outputs) -> torch.Tensor:
         """One step of D_Y: real y against G(x) drawn through the pool."""
-        return self._update_D(self.D_Y, self.opt_D_Y, y, self.pool_Y.query(out.fake_y.detach()))
+        return self._update_D(self._real_fake_Y, self.opt_D_Y, y, self.pool_Y.query(out.fake_y.detach()))
 
     def update_G(self, x: torch.Tensor, y: torch.Tensor, out: Outputs) -> dict[str, torch.Tensor]:
         """One step of G and F together on adversarial + lambda_cycle * (cycle + lambda_identity * identity)."""
         t = self.cfg.train
         for D in (self.D_X, self.D_Y):  # no parameter grads for D from the generators' loss
             D.requires_grad_(False)
+        with self.execution.autocast(self.device):  # plain (not DDP) D: no D gradients to average here
+            pred_y, pred_x = self._D_Y(out.fake_y), self._D_X(out.fake_x)
         losses = {
-            "G_adv": adversarial_loss(self.D_Y(out.fake_y), True, t.gan_loss),
-            "F_adv": adversarial_loss(self.D_X(out.fake_x), True, t.gan_loss),
+            "G_adv": adversarial_loss(pred_y, True, t.gan_loss),
+            "F_adv": adversarial_loss(pred_x, True, t.gan_loss),
             "cycle_x": cycle_loss(out.rec_x, x),
             "cycle_y": cycle_loss(out.rec_y, y),
         }
@@ -131,8 +193,8 @@ class CycleGANTrainer:
             losses["idt_x"] = identity_loss(out.idt_x, x)
             total = total + t.lambda_cycle * t.lambda_identity * (losses["idt_y"] + losses["idt_x"])
         self.opt_G.zero_grad(set_to_none=True)
-        total.backward()
-        self.opt_G.step()
+        self.scaler.scale(total).backward()
+        self.scaler.step(self.opt_G)
         for D in (self.D_X, self.D_Y):
             D.requires_grad_(True)
         losses["G_total"] = total
@@ -140,9 +202,12 @@ class CycleGANTrainer:
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """One training iteration; returns the losses as 0-d tensors (still on the device: no sync)."""
+        if self.execution.channels_last:
+            x, y = (t.contiguous(memory_format=torch.channels_last) for t in (x, y))
         out = self.generate(x, y)
         losses = {"D_X": self.update_D_X(x, out), "D_Y": self.update_D_Y(y, out)}
         losses.update(self.update_G(x, y, out))
+        self.scaler.update()
         for sched in self.schedulers.values():
             sched.step()
         return losses
@@ -155,6 +220,7 @@ class CycleGANTrainer:
             "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
             "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
             "pools": {"X": self.pool_X.state_dict(), "Y": self.pool_Y.state_dict()},
+            "scaler": self.scaler.state_dict(),  # empty unless fp16
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -164,5 +230,7 @@ class CycleGANTrainer:
             opt.load_state_dict(state["optimizers"][k])
         for k, sched in self.schedulers.items():
             sched.load_state_dict(state["schedulers"][k])
+        if self.scaler.is_enabled() and state.get("scaler"):  # a run switched to fp16 starts a fresh scale
+            self.scaler.load_state_dict(state["scaler"])
         self.pool_X.load_state_dict(state["pools"]["X"], device=self.device)
         self.pool_Y.load_state_dict(state["pools"]["Y"], device=self.device)

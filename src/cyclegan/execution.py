@@ -1,0 +1,138 @@
+"""How the networks compute: numeric precision, memory format and compilation, chosen per device.
+
+`choose_execution` turns the user's `--precision/--channels-last/--compile` (each possibly `auto`) into an
+`Execution` for one device. The `auto` choices come from measurements (docs/results.md, "Speed"):
+
+- CPU with native bf16 (AVX512-BF16 or AMX): bf16 autocast (1.8x on the paper model's convolutions),
+  NCHW (channels-last was 14% slower: reflection padding and InstanceNorm convert layouts), and
+  torch.compile when a C++ compiler is present and the work is long enough to repay the ~1 min compile.
+- CPU without native bf16: fp32 (bf16 is emulated there and slower).
+- CUDA: bf16 autocast where the GPU supports it, channels-last (what tensor-core convolutions want);
+  compile stays opt-in until measured on a GPU.
+- MPS: fp32, NCHW, eager.
+
+Whatever the precision, losses are computed in fp32 (`cyclegan.losses`), the generators' tanh output is
+fp32 (`models.layers.FloatTanh`), and normalisation layers accumulate their statistics in fp32 (PyTorch's
+kernels do so for bf16/fp16 inputs). fp16 trains with a gradient scaler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from .errors import CycleGANError
+
+Precision = Literal["fp32", "bf16", "fp16"]
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Resolved execution settings for one device."""
+
+    precision: Precision = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    # Call each generator once on [x; y] for G(x) and the identity G(y) (and likewise F) instead of twice:
+    # the same numbers for per-sample normalisation (InstanceNorm, none); never used with BatchNorm.
+    batch_generator_calls: bool = False
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return _DTYPES[self.precision]
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
+    def autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
+        """The autocast region for forward passes (a no-op for fp32)."""
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=self.dtype)
+
+    def compiled(self, module: nn.Module) -> nn.Module:
+        """`module` itself, or a compiled wrapper sharing its parameters (one graph per input shape)."""
+        return torch.compile(module, dynamic=False) if self.compile else module
+
+    def describe(self) -> str:
+        fmt = "channels-last" if self.channels_last else "NCHW"
+        return f"{self.precision}, {fmt}, {'compiled' if self.compile else 'eager'}"
+
+
+REFERENCE = Execution()  # the reference implementation's computation: fp32, NCHW, eager, one call per output
+
+
+def cpu_has_native_bf16() -> bool:
+    """True where oneDNN runs bf16 convolutions natively (AVX512-BF16, AMX), i.e. faster than fp32."""
+    try:
+        return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def cpu_compiler() -> str | None:
+    """The C++ compiler torch.compile's CPU backend would use, or None."""
+    for name in (os.environ.get("CXX"), "g++", "c++", "clang++"):
+        if name and shutil.which(name):
+            return name
+    return None
+
+
+def _on_off(name: str, value: str) -> bool | None:
+    if value not in ("auto", "on", "off"):
+        raise CycleGANError(f"option '{name}' must be auto, on or off, got {value!r}")
+    return None if value == "auto" else value == "on"
+
+
+def choose_execution(
+    precision: str = "auto",
+    channels_last: str = "auto",
+    compile: str = "auto",
+    *,
+    device: torch.device,
+    compile_pays: bool = True,
+    batch_norm: bool = False,
+) -> Execution:
+    """Resolve the three options for `device`; an impossible explicit choice is a one-line error.
+
+    `compile_pays`: whether the work ahead is long enough for `auto` to compile (a training run or a large
+    folder, not one image). `batch_norm`: the model has BatchNorm layers (no batched generator calls).
+    """
+    kind = device.type
+    if precision == "auto":
+        if kind == "cuda":
+            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        elif kind == "cpu":
+            precision = "bf16" if cpu_has_native_bf16() else "fp32"
+        else:
+            precision = "fp32"
+    if precision not in _DTYPES:
+        raise CycleGANError(f"option 'precision' must be auto, fp32, bf16 or fp16, got {precision!r}")
+    if precision == "fp16" and kind != "cuda":
+        raise CycleGANError(f"option 'precision': fp16 needs a CUDA GPU (on {kind}, use bf16 or fp32)")
+    if precision == "bf16" and kind == "cuda" and not torch.cuda.is_bf16_supported():
+        raise CycleGANError("option 'precision': this GPU has no bf16; use fp16 or fp32")
+    if precision == "bf16" and kind == "mps":
+        raise CycleGANError("option 'precision': bf16 autocast is not supported on MPS here; use fp32")
+
+    cl = _on_off("channels_last", channels_last)
+    if cl is None:
+        cl = kind == "cuda"
+
+    comp = _on_off("compile", compile)
+    if comp and kind == "cpu" and cpu_compiler() is None:
+        raise CycleGANError("option 'compile': torch.compile on CPU needs a C++ compiler (g++ not found); "
+                            "install one or use --compile off")  # fmt: skip
+    if comp and kind == "mps":
+        raise CycleGANError("option 'compile': not supported on MPS; use --compile off")
+    if comp is None:
+        comp = kind == "cpu" and compile_pays and precision == "bf16" and cpu_compiler() is not None
+    return Execution(precision=precision, channels_last=cl, compile=comp, batch_generator_calls=not batch_norm)  # type: ignore[arg-type]
