@@ -49,6 +49,17 @@ def add_config_options(p: argparse.ArgumentParser) -> None:
             group.add_argument(flag, **kwargs)
 
 
+def add_execution_options(p: argparse.ArgumentParser, *, what: str = "") -> None:
+    """--precision, --channels-last, --compile, as the training options of the same names."""
+    from .config import TrainConfig
+
+    for name in ("precision", "channels_last", "compile"):
+        f = TrainConfig.__dataclass_fields__[name]
+        choices = typing.get_args(typing.get_type_hints(TrainConfig)[name])
+        p.add_argument("--" + name.replace("_", "-"), choices=choices, default="auto",
+                       help=f"{what}{f.metadata['help']} (default: auto)")  # fmt: skip
+
+
 def add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
 
@@ -404,9 +415,11 @@ def register_bench(sub) -> None:
     p.add_argument("--warmup", type=int, default=1, metavar="N", help="untimed steps first (default: 1)")
     p.add_argument("--translate-batches", type=int, metavar="N",
                    help="timed translation batches (default: as --steps)")  # fmt: skip
-    p.add_argument("--mode", choices=["reference", "default"], default="default",
-                   help="reference: fp32, NCHW, eager, as the reference implementation; default: our fastest "
-                   "correct path (default: default)")  # fmt: skip
+    p.add_argument("--mode", choices=["reference", "default", "both"], default="default",
+                   help="reference: fp32, NCHW, eager, as the reference implementation; default: what train and "
+                   "translate use by default here; both: the two interleaved step by step, with the speed-up "
+                   "(default: default)")  # fmt: skip
+    add_execution_options(p, what="default mode's ")
     p.add_argument(
         "--threads",
         type=int,
@@ -424,6 +437,7 @@ def run_bench(args: argparse.Namespace) -> int:
     opts = BenchOptions(
         preset=args.preset, size=args.size, batch_size=args.batch_size, steps=args.steps, warmup=args.warmup,
         translate_batches=args.translate_batches, mode=args.mode, device=args.device, threads=args.threads,
+        precision=args.precision, channels_last=args.channels_last, compile=args.compile,
     )  # fmt: skip
     result = bench(opts)
     result["command"] = command_line("bench", args)

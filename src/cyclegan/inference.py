@@ -22,6 +22,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from .data.io import is_image_file, read_image, to_pil, to_tensor
 from .errors import CycleGANError
+from .execution import REFERENCE, Execution
 
 
 def size_multiple(net: nn.Module) -> int:
@@ -41,11 +42,17 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
 
 
 @torch.no_grad()
-def translate_tensor(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """x (B, 3, H, W) in [-1, 1], any H and W -> net's output (B, 3, H, W) in [-1, 1]."""
+def translate_tensor(net: nn.Module, x: torch.Tensor, *, execution: Execution = REFERENCE) -> torch.Tensor:
+    """x (B, 3, H, W) in [-1, 1], any H and W -> net's output (B, 3, H, W) in [-1, 1], fp32.
+
+    `execution` (precision, memory format) as chosen by `cyclegan.execution.choose_execution`; compile the
+    net beforehand with `execution.compiled(net)` if wanted.
+    """
     p = next(net.parameters())
     padded, (h, w) = pad_to_multiple(x.to(p.device, p.dtype), size_multiple(net))
-    return net(padded)[..., :h, :w]
+    with execution.autocast(p.device):
+        out = net(padded.contiguous(memory_format=execution.memory_format))
+    return out.float()[..., :h, :w]
 
 
 def resize_long_side(im: Image.Image, size: int) -> Image.Image:

@@ -6,6 +6,7 @@ from F(y), D_Y tells real Y from G(x).
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import torch
@@ -111,7 +112,11 @@ class CycleGANTrainer:
             # BatchNorm running statistics: rank 0's are broadcast each forward (SyncBatchNorm keeps them
             # equal on CUDA anyway); InstanceNorm has none.
             bcast = cfg.model.norm == "batch" and device.type != "cuda"
-            wrap = lambda m: DDP(m, device_ids=ids, broadcast_buffers=bcast)  # noqa: E731
+            # torch >= 2.13 renamed the option (the old name warns)
+            key = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters else (
+                "broadcast_buffers"
+            )
+            wrap = lambda m: DDP(m, device_ids=ids, **{key: bcast})  # noqa: E731
             self._generators, self._real_fake_X, self._real_fake_Y = (
                 wrap(self._generators), wrap(self._real_fake_X), wrap(self._real_fake_Y)
             )

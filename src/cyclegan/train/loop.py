@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -20,7 +21,13 @@ from ..config import RESUMABLE, Config, config_from_dict, resolve
 from ..data import UnpairedTrainSet, check_images, eval_transform, list_images, read_image
 from ..errors import CycleGANError
 from ..report import save_grid
+from ..execution import choose_execution
+from . import distributed as ddp
 from .cyclegan import CycleGANTrainer
+
+# torch.compile pays for itself (about a minute of compilation, 8-10% per step on the paper model here)
+# only over a long run: `--compile auto` compiles runs with at least this many steps ahead.
+COMPILE_AUTO_MIN_STEPS = 1000
 
 
 def resolve_device(name: str) -> torch.device:
@@ -109,6 +116,23 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _load_rank_state(trainer: CycleGANTrainer, ckpt: dict, d: ddp.Dist) -> None:
+    """This rank's RNG and pools from the checkpoint (its own if the run had as many processes)."""
+    ranks = ckpt.get("ranks")
+    if ranks is not None and len(ranks) == d.world_size:
+        mine = ranks[d.rank]
+    else:
+        mine = {"rng": ckpt["rng"], "pools": ckpt["pools"]}
+        if d.world_size > 1 or ranks is not None:
+            if d.is_main:
+                print(f"note: the checkpoint was written by {len(ranks) if ranks else 1} process(es), this run has "
+                      f"{d.world_size}: each process starts from rank 0's random state and image pools (the data "
+                      "order stays exact)", file=sys.stderr)  # fmt: skip
+    _set_rng_state(mine["rng"])
+    trainer.pool_X.load_state_dict(mine["pools"]["X"], device=trainer.device)
+    trainer.pool_Y.load_state_dict(mine["pools"]["Y"], device=trainer.device)
+
+
 def _sample_batch(files: list[Path], n: int, size: int) -> torch.Tensor:
     """The first n images (sorted names) resized to size x size: the same every time."""
     return torch.stack([eval_transform(read_image(p), size=size) for p in files[:n]])
@@ -172,8 +196,16 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
         raise CycleGANError(f"{run} already holds a run: add --resume to continue it, or choose another --out")
     if t.steps is None and t.epochs is None:
         raise CycleGANError("give the training budget: --steps N (total steps) or --epochs N")
-    device = resolve_device(t.device)
+    d_ctx, device = ddp.setup(resolve_device(t.device))
+    try:
+        return _train(cfg, ckpt=ckpt, progress=progress and d_ctx.is_main, run=run, device=device, d_ctx=d_ctx)
+    finally:
+        ddp.shutdown(d_ctx)
 
+
+def _train(cfg: Config, *, ckpt, progress: bool, run: Path, device: torch.device, d_ctx: ddp.Dist) -> TrainResult:
+    t, d = cfg.train, cfg.data
+    main = d_ctx.is_main
     dir_a, dir_b, test_a, test_b = domain_folders(cfg)
     skipped: list[str] = []
     files = []
@@ -185,7 +217,7 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
             raise CycleGANError(f"{what} {folder}: no readable images")
         files.append(good)
         skipped += bad
-    for msg in skipped:
+    for msg in skipped if main else []:
         tqdm.write(f"warning: skipping {msg}", file=sys.stderr)
     data = UnpairedTrainSet(
         files[0], files[1], size=d.size, load_size=round(d.size * d.load_scale), flip=d.flip,
@@ -194,39 +226,65 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
     spe = data.steps_per_epoch
     total = t.steps if t.steps is not None else t.epochs * spe
 
-    trainer = CycleGANTrainer(cfg, total_steps=total, device=device)
-    start = 0
+    start = ckpt["step"] if ckpt is not None else 0
+    if start >= total:
+        if main:
+            print(f"{run}: already trained {start} steps (total {total}); raise --steps or --epochs to go on")
+        return TrainResult(checkpoint=run / CHECKPOINT_NAME, step=start, total_steps=total)
+    sampler = ddp.StepSampler(start, total, t.batch_size, d_ctx)  # checks the batch splits over the ranks
+    execution = choose_execution(
+        t.precision, t.channels_last, t.compile, device=device,
+        compile_pays=total - start >= COMPILE_AUTO_MIN_STEPS, batch_norm=cfg.model.norm == "batch",
+    )  # fmt: skip
+    if main and d_ctx.enabled:
+        print(f"training on {d_ctx.world_size} processes ({device.type}), global batch {t.batch_size} = "
+              f"{sampler.per_rank} per process")  # fmt: skip
+        if cfg.model.norm == "batch" and device.type != "cuda":
+            print("note: SyncBatchNorm needs GPUs; on CPU each process normalises its own slice of the batch "
+                  "(running statistics are rank 0's)", file=sys.stderr)  # fmt: skip
+    if main:
+        print(f"computing in {execution.describe()} on {device}"
+              + (" (compiling first: about a minute)" if execution.compile else ""))  # fmt: skip
+    trainer = CycleGANTrainer(cfg, total_steps=total, device=device, execution=execution, distributed=d_ctx.enabled)
     if ckpt is not None:
         trainer.load_state_dict(ckpt)
         trainer.set_total_steps(total)
-        _set_rng_state(ckpt["rng"])
-        start = ckpt["step"]
-        if start >= total:
-            print(f"{run}: already trained {start} steps (total {total}); raise --steps or --epochs to go on")
-            return TrainResult(checkpoint=run / CHECKPOINT_NAME, step=start, total_steps=total)
+        _load_rank_state(trainer, ckpt, d_ctx)
 
-    run.mkdir(parents=True, exist_ok=True)
-    (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
-    sample_a = list_images(test_a) if test_a else files[0]
-    sample_b = list_images(test_b) if test_b else files[1]
-    xs = _sample_batch(sample_a, t.num_samples, d.size)
-    ys = _sample_batch(sample_b, t.num_samples, d.size)
+    if main:
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    if main:  # only rank 0 writes sample grids
+        xs = _sample_batch(list_images(test_a) if test_a else files[0], t.num_samples, d.size)
+        ys = _sample_batch(list_images(test_b) if test_b else files[1], t.num_samples, d.size)
 
-    tb = _tensorboard(run)
-    workers = d.num_workers if d.num_workers >= 0 else min(4, max(0, (os.cpu_count() or 1) - 1))
+    tb = _tensorboard(run) if main else None
+    cores = (os.cpu_count() or 1) // d_ctx.local_world_size  # the processes on this machine share its cores
+    workers = d.num_workers if d.num_workers >= 0 else min(4, max(0, cores - 1))
     loader = DataLoader(
-        data, batch_size=t.batch_size, sampler=range(start * t.batch_size, total * t.batch_size),
-        num_workers=workers, pin_memory=device.type == "cuda", worker_init_fn=worker_init,
-        prefetch_factor=4 if workers else None,
+        data, batch_size=sampler.per_rank, sampler=sampler, num_workers=workers, pin_memory=device.type == "cuda",
+        worker_init_fn=worker_init, prefetch_factor=4 if workers else None,
         generator=torch.Generator(),  # its own: drawing worker seeds must not move the global RNG (dropout)
     )  # fmt: skip
 
     def save(step: int) -> Path:
+        """Rank 0 writes the checkpoint; every rank contributes its own RNG and pool state (a collective)."""
+        mine = {"rng": _rng_state(), "pools": trainer.state_dict()["pools"]}
+        if d_ctx.enabled:
+            mine["weights_sha256"] = ddp.weights_digest(trainer.networks)
+        ranks = ddp.gather_to_main(mine, d_ctx)
+        path = run / CHECKPOINT_NAME
+        if not main:
+            return path
         state = {
             "format": FORMAT, "package_version": __version__, "config": cfg.to_dict(), "step": step,
-            "epoch": step // spe, "steps_per_epoch": spe, "rng": _rng_state(), **trainer.state_dict(),
+            "epoch": step // spe, "steps_per_epoch": spe, "rng": mine["rng"], **trainer.state_dict(),
         }  # fmt: skip
-        path = run / CHECKPOINT_NAME
+        if d_ctx.enabled:
+            state["ranks"] = ranks  # each rank's RNG and pools, for an exact resume with as many processes
+            if len({r["weights_sha256"] for r in ranks}) > 1:
+                tqdm.write(f"warning: the processes' weights differ at step {step} (DistributedDataParallel "
+                           "should keep them equal); rank 0's are saved", file=sys.stderr)  # fmt: skip
         save_atomic(state, path)
         return path
 
@@ -244,7 +302,10 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
     def write_log() -> None:  # the only host-device sync: once every log_every steps
         nonlocal sums, n_summed, t_log
         now = time.perf_counter()
-        means = {k: round(v.item() / n_summed, 5) for k, v in sums.items()}
+        means = {k: round(v.item() / n_summed, 5) for k, v in ddp.mean_over_ranks(sums, d_ctx).items()}
+        if not main:
+            sums, n_summed, t_log = {}, 0, now
+            return
         record = {
             "step": step, "epoch": step // spe, "lr": trainer.opt_G.param_groups[0]["lr"],
             "s_per_step": round((now - t_log) / n_summed, 4), **means,
@@ -258,7 +319,7 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
         bar.set_postfix({k: f"{means[k]:.3f}" for k in ("D_X", "D_Y", "G_adv", "F_adv", "cycle_x") if k in means})
         sums, n_summed, t_log = {}, 0, now
 
-    with StopRequest() as stop, log_path.open("a") as log:
+    with StopRequest() as stop, (log_path.open("a") if main else contextlib.nullcontext()) as log:
         for x, y in loader:
             x = x.to(device, non_blocking=True)
             y = y.to(device, non_blocking=True)
@@ -269,10 +330,11 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
             n_summed += 1
             bar.update(1)
             timed_out = deadline is not None and time.monotonic() > deadline
-            last = step == total or stop.signum is not None or timed_out
+            # all ranks agree (a tiny CPU all-reduce) so they stop, log and save at the same step
+            last = step == total or ddp.any_rank(stop.signum is not None or timed_out, d_ctx)
             if step % t.log_every == 0 or (last and n_summed):
                 write_log()
-            if t.sample_every and step % t.sample_every == 0:
+            if main and t.sample_every and step % t.sample_every == 0:
                 write_samples(trainer, xs, ys, run / "samples" / f"step_{step:07d}.png")
             if last:
                 break
@@ -280,6 +342,10 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
                 save(step)
     bar.close()
     path = save(step)
+    if not main:
+        if stop.signum is not None:
+            raise SystemExit(128 + stop.signum)
+        return TrainResult(checkpoint=path, step=step, total_steps=total)
     if not (t.sample_every and step % t.sample_every == 0):  # else the loop just wrote this one
         write_samples(trainer, xs, ys, run / "samples" / f"step_{step:07d}.png")
     if tb:
@@ -290,8 +356,9 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
         print(f"stopped at step {step}/{total}; checkpoint saved to {path}. Continue with: "
               f"cyclegan train --out {run} --resume", file=sys.stderr)  # fmt: skip
         raise SystemExit(128 + stop.signum)
-    if timed_out and step < total:
-        print(f"time limit of {t.time_limit} min reached at step {step}/{total}; checkpoint {path} "
+    if step < total:
+        why = f"time limit of {t.time_limit} min reached" if timed_out else "another process was asked to stop"
+        print(f"{why} at step {step}/{total}; checkpoint {path} "
               f"(continue with: cyclegan train --out {run} --resume)")  # fmt: skip
     else:
         print(f"done: {step} steps; checkpoint {path}; samples in {run / 'samples'}")

@@ -1,0 +1,112 @@
+"""Training under torchrun with 2 CPU processes (gloo): ranks stay equal, match one process, and resume."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from cyclegan.checkpoint import load_checkpoint
+from cyclegan.train.distributed import Dist, StepSampler, weights_digest
+
+from conftest import TINY
+
+pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
+
+
+def weights(run: Path) -> dict:
+    return load_checkpoint(run)["models"]
+
+
+def assert_same_weights(a: dict, b: dict, *, atol: float = 0.0) -> None:
+    for net in ("G", "F", "D_X", "D_Y"):
+        for k in a[net]:
+            torch.testing.assert_close(a[net][k], b[net][k], atol=atol, rtol=0, msg=f"{net}.{k} differs")
+
+
+def flags(options: dict) -> list[str]:
+    return [x for k, v in options.items() for x in (f"--{k.replace('_', '-')}", str(v))]
+
+
+def run_cyclegan(args: list[str], *, nproc: int) -> subprocess.CompletedProcess:
+    """`torchrun --standalone --nproc_per_node N -m cyclegan ...` (or plain `python -m cyclegan` for 1)."""
+    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"] if nproc > 1 else []
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    p = subprocess.run([sys.executable, *launcher, "-m", "cyclegan", *args], env=env, capture_output=True,
+                       text=True, timeout=600)  # fmt: skip
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    return p
+
+
+def options(dataset: Path, **extra) -> dict:
+    opts = {k: v for k, v in TINY.items() if k != "preset"}
+    return {**opts, "data": dataset, "device": "cpu", "compile": "off", **extra}
+
+
+def test_step_sampler_splits_each_global_batch():
+    d0, d1 = Dist(rank=0, world_size=2), Dist(rank=1, world_size=2)
+    assert list(StepSampler(3, 5, 4, d0)) == [12, 13, 16, 17]
+    assert list(StepSampler(3, 5, 4, d1)) == [14, 15, 18, 19]
+    assert len(StepSampler(3, 5, 4, d1)) == 4
+    assert list(StepSampler(3, 5, 4, Dist())) == list(range(12, 20))  # one process: every sample in order
+
+
+def test_batch_must_split_over_processes():
+    from cyclegan.errors import CycleGANError
+
+    with pytest.raises(CycleGANError, match="batch_size"):
+        StepSampler(0, 5, 3, Dist(rank=0, world_size=2))
+
+
+def test_two_processes_keep_equal_weights_and_match_one_process(dataset, tmp_path):
+    """DDP averages the gradients of two half batches: the same update as one process on the whole batch
+    (per-sample InstanceNorm, no pool so both see the same fakes, fp32 so only summation order differs)."""
+    opts = options(dataset, steps=3, batch_size=2, pool_size=0, precision="fp32")
+    p = run_cyclegan(["train", "--out", str(tmp_path / "ddp"), *flags(opts)], nproc=2)
+    assert "training on 2 processes (cpu), global batch 2 = 1 per process" in p.stdout
+    ckpt = load_checkpoint(tmp_path / "ddp")
+    assert ckpt["step"] == 3 and len(ckpt["ranks"]) == 2
+    digests = {r["weights_sha256"] for r in ckpt["ranks"]}
+    assert len(digests) == 1  # both ranks hold bit-identical weights and buffers
+    from cyclegan.checkpoint import build_models
+    from cyclegan.config import config_from_dict
+
+    nets = build_models(config_from_dict(ckpt["config"], source="test"))
+    for k, net in nets.items():
+        net.load_state_dict(ckpt["models"][k])
+    assert weights_digest(nets) in digests  # ... and they are what rank 0 saved
+
+    run_cyclegan(["train", "--out", str(tmp_path / "one"), *flags(opts)], nproc=1)
+    a, b = weights(tmp_path / "ddp"), weights(tmp_path / "one")
+    # Conv biases in front of InstanceNorm get only rounding noise as gradient, which Adam scales up to
+    # lr-sized steps either way; they cannot change any output. Compare the weights and the outputs.
+    assert_same_weights({n: {k: v for k, v in a[n].items() if k.endswith("weight")} for n in a}, b, atol=1e-5)
+    one = build_models(config_from_dict(load_checkpoint(tmp_path / "one")["config"], source="test"))
+    for k, net in one.items():
+        net.load_state_dict(b[k])
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        for k in nets:
+            torch.testing.assert_close(nets[k].eval()(x), one[k].eval()(x), atol=1e-4, rtol=0)
+    assert not (tmp_path / "ddp" / "samples").exists() or len(list((tmp_path / "ddp" / "samples").iterdir())) == 1
+
+
+def test_resume_under_torchrun_is_exact(dataset, tmp_path):
+    """Stopped after 1 step (time limit) and resumed with 2 processes == 4 uninterrupted steps: per-rank
+    RNG (dropout) and image pools come back from the checkpoint; the default bf16 path."""
+    opts = options(dataset, steps=4, batch_size=2, dropout=0.5)
+    run_cyclegan(["train", "--out", str(tmp_path / "whole"), *flags(opts)], nproc=2)
+    p = run_cyclegan(["train", "--out", str(tmp_path / "parts"), *flags({**opts, "time_limit": 1e-6})], nproc=2)
+    assert "time limit" in p.stdout
+    assert load_checkpoint(tmp_path / "parts")["step"] == 1
+    p = run_cyclegan(["train", "--out", str(tmp_path / "parts"), "--resume", "--time-limit", "60"], nproc=2)
+    ckpt = load_checkpoint(tmp_path / "parts")
+    assert ckpt["step"] == 4
+    assert ckpt["ranks"][0]["weights_sha256"] == load_checkpoint(tmp_path / "whole")["ranks"][0]["weights_sha256"]
+    assert_same_weights(weights(tmp_path / "whole"), weights(tmp_path / "parts"))
+    logged = (tmp_path / "parts" / "log.jsonl").read_text().splitlines()
+    assert [line.split(",")[0] for line in logged] == [f'{{"step": {s}' for s in (1, 2, 3, 4)]  # rank 0 alone logs

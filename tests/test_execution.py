@@ -1,0 +1,109 @@
+"""Precision, memory format and compilation: the choices, and that the fast paths compute the same thing."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cyclegan import execution as ex
+from cyclegan.cli import main
+from cyclegan.config import resolve
+from cyclegan.errors import CycleGANError
+from cyclegan.execution import REFERENCE, Execution, choose_execution
+from cyclegan.inference import translate_tensor
+from cyclegan.models import build_generator
+from cyclegan.train.cyclegan import CycleGANTrainer, GeneratorPair
+
+CPU = torch.device("cpu")
+SMALL = {"ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32, "batch_size": 2, "pool_size": 0}
+
+
+def test_auto_on_cpu_follows_native_bf16(monkeypatch):
+    monkeypatch.setattr(ex, "cpu_compiler", lambda: "g++")
+    for native in (True, False):
+        monkeypatch.setattr(ex, "cpu_has_native_bf16", lambda native=native: native)
+        e = choose_execution(device=CPU)
+        assert e.precision == ("bf16" if native else "fp32")
+        assert e.channels_last is False  # measured slower on CPU
+        assert e.compile is native  # compiles only the measured case: bf16 on CPU, long work
+        assert choose_execution(device=CPU, compile_pays=False).compile is False
+    assert choose_execution(device=CPU, batch_norm=True).batch_generator_calls is False
+
+
+def test_impossible_choices_are_one_line_errors(monkeypatch):
+    with pytest.raises(CycleGANError, match="'precision': fp16 needs a CUDA GPU"):
+        choose_execution("fp16", device=CPU)
+    with pytest.raises(CycleGANError, match="'channels_last' must be auto, on or off"):
+        choose_execution(channels_last="yes", device=CPU)
+    monkeypatch.setattr(ex, "cpu_compiler", lambda: None)
+    with pytest.raises(CycleGANError, match="'compile'.*C\\+\\+ compiler"):
+        choose_execution(compile="on", device=CPU)
+    assert choose_execution("bf16", compile="auto", device=CPU).compile is False  # auto: no compiler, no compile
+
+
+def test_train_rejects_fp16_on_cpu(tmp_path, dataset, capsys):
+    args = ["train", "--data", str(dataset), "--out", str(tmp_path / "r"), "--steps", "1", "--size", "32",
+            "--device", "cpu", "--precision", "fp16"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "fp16 needs a CUDA GPU" in err
+
+
+@pytest.mark.parametrize("generator", ["resnet", "seed"])
+def test_generator_output_is_fp32_under_bf16_autocast(generator):
+    cfg = resolve({**SMALL, "generator": generator, "norm": "instance"})
+    G = build_generator(cfg.model)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = G(x)
+    assert y.dtype == torch.float32 and y.abs().max() <= 1
+    assert translate_tensor(G, x, execution=Execution(precision="bf16")).dtype == torch.float32
+
+
+def test_batched_generator_calls_compute_the_same_outputs():
+    """G on [x; y] once == G(x) and G(y) separately, for per-sample normalisation."""
+    cfg = resolve(SMALL)
+    torch.manual_seed(0)
+    G, F = build_generator(cfg.model), build_generator(cfg.model)
+    x, y = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        batched = GeneratorPair(G, F, identity=True, batch_calls=True)(x, y)
+        separate = GeneratorPair(G, F, identity=True, batch_calls=False)(x, y)
+    for a, b in zip(batched, separate):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+
+
+def _steps(execution: Execution, n: int = 3) -> tuple[list[dict], CycleGANTrainer]:
+    cfg = resolve({**SMALL, "lambda_identity": 0.5})
+    trainer = CycleGANTrainer(cfg, total_steps=10, device=CPU, execution=execution)
+    gen = torch.Generator().manual_seed(1)
+    out = []
+    for _ in range(n):
+        x, y = (torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1 for _ in range(2))
+        out.append({k: float(v) for k, v in trainer.step(x, y).items()})
+    return out, trainer
+
+
+def test_fast_paths_train_like_fp32():
+    """bf16 autocast and channels-last give the fp32 losses (first step: same weights, same inputs)."""
+    ref, _ = _steps(REFERENCE)
+    cl, _ = _steps(Execution(channels_last=True, batch_generator_calls=True))
+    bf, trainer = _steps(Execution(precision="bf16", batch_generator_calls=True))
+    for k in ref[0]:
+        assert cl[0][k] == pytest.approx(ref[0][k], rel=1e-4, abs=1e-5), k
+        assert bf[0][k] == pytest.approx(ref[0][k], rel=0.03, abs=0.01), k
+    assert all(p.dtype == torch.float32 for p in trainer.G.parameters())  # master weights stay fp32
+    assert trainer.opt_G.defaults.get("fused") is True
+
+
+def test_compiled_generator_translates_like_eager():
+    pytest.importorskip("torch._inductor")
+    if ex.cpu_compiler() is None:
+        pytest.skip("no C++ compiler for torch.compile on CPU")
+    cfg = resolve(SMALL)
+    G = build_generator(cfg.model).eval()
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    e = Execution(precision="bf16", compile=True)
+    compiled = e.compiled(G)
+    assert compiled is not G
+    torch.testing.assert_close(translate_tensor(compiled, x, execution=e), translate_tensor(G, x), atol=0.05, rtol=0)
