@@ -10,11 +10,13 @@ import torch
 
 from cyclegan.cli import main
 
+CPU = torch.device("cpu")
+
 
 @pytest.mark.parametrize(
     ("args", "preset", "batch", "identity"),
     [
-        (["--preset", "seed", "--size", "32", "--batch-size", "2", "--mode", "default", "--compile", "off"], "seed", 2, 0.0),
+        (["--preset", "seed", "--size", "32", "--batch-size", "2", "--compile", "off"], "seed", 2, 0.0),  # default mode
         (["--preset", "paper", "--size", "32", "--mode", "reference"], "paper", 1, 0.5),  # batch 1 from the preset
     ],
 )
@@ -30,8 +32,9 @@ def test_bench_steps_1_writes_json(tmp_path, capsys, args, preset, batch, identi
     assert r["translate_img_per_s"] == pytest.approx(batch / r["translate_s_per_batch"], rel=1e-2)
     from cyclegan.execution import REFERENCE, choose_execution
 
-    expected = REFERENCE if r["mode"] == "reference" else choose_execution(compile="off", device=torch.device("cpu"))
-    assert r["settings"] == {**dataclasses.asdict(expected), "batch_generator_calls": r["settings"]["batch_generator_calls"]}
+    bn = preset == "seed"  # BatchNorm: no batched generator calls
+    expected = REFERENCE if r["mode"] == "reference" else choose_execution(compile="off", device=CPU, batch_norm=bn)
+    assert r["settings"] == dataclasses.asdict(expected)
     assert r["warmup_s"] >= 0
     assert r["memory"]["peak_rss_mib"] >= r["memory"]["rss_at_start_mib"] > 0
     assert r["command"].startswith("cyclegan bench")

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import TINY
 from cyclegan.checkpoint import load_checkpoint
 from cyclegan.train.distributed import Dist, StepSampler, weights_digest
-
-from conftest import TINY
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
 

@@ -181,7 +181,8 @@ def bench(opts: BenchOptions) -> dict[str, Any]:
     size, bs = cfg.data.size, cfg.train.batch_size
     rss_start = _rss_now_mib()
 
-    runs = {m: _trainer_and_inputs(cfg, ex, device, opts.warmup + opts.steps, opts.seed) for m, ex in executions.items()}
+    total = opts.warmup + opts.steps
+    runs = {m: _trainer_and_inputs(cfg, ex, device, total, opts.seed) for m, ex in executions.items()}
     trainer0 = runs[modes[0]][0]
     params = {k: sum(p.numel() for p in net.parameters()) for k, net in trainer0.networks.items()}
 
@@ -191,8 +192,8 @@ def bench(opts: BenchOptions) -> dict[str, Any]:
     warmup_s = {m: sum(time_calls(lambda r=r: r[0].step(r[1], r[2]), opts.warmup, device)) for m, r in runs.items()}
     train_times: dict[str, list[float]] = {m: [] for m in modes}
     for _ in range(opts.steps):
-        for m, (trainer, x, y) in runs.items():
-            train_times[m] += time_calls(lambda: trainer.step(x, y), 1, device)
+        for m, r in runs.items():
+            train_times[m] += time_calls(lambda r=r: r[0].step(r[1], r[2]), 1, device)
     memory: dict[str, float] = {"rss_at_start_mib": round(rss_start, 1)}
     if device.type == "cuda":
         memory["cuda_train_max_allocated_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
@@ -209,9 +210,8 @@ def bench(opts: BenchOptions) -> dict[str, Any]:
     translate_times: dict[str, list[float]] = {m: [] for m in modes}
     for _ in range(n_translate):
         for m, (_, x, _) in runs.items():
-            translate_times[m] += time_calls(
-                lambda: translate_tensor(nets[m], x, execution=executions[m]), 1, device
-            )
+            call = lambda net=nets[m], x=x, e=executions[m]: translate_tensor(net, x, execution=e)  # noqa: E731
+            translate_times[m] += time_calls(call, 1, device)
     if device.type == "cuda":
         memory["cuda_translate_max_allocated_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
     memory["peak_rss_mib"] = round(_rss_peak_mib(), 1)  # whole process, includes Python and torch themselves

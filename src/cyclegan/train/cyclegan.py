@@ -113,12 +113,16 @@ class CycleGANTrainer:
             # equal on CUDA anyway); InstanceNorm has none.
             bcast = cfg.model.norm == "batch" and device.type != "cuda"
             # torch >= 2.13 renamed the option (the old name warns)
-            key = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters else (
-                "broadcast_buffers"
+            key = (
+                "forward_sync_buffers"
+                if "forward_sync_buffers" in inspect.signature(DDP).parameters
+                else ("broadcast_buffers")
             )
             wrap = lambda m: DDP(m, device_ids=ids, **{key: bcast})  # noqa: E731
             self._generators, self._real_fake_X, self._real_fake_Y = (
-                wrap(self._generators), wrap(self._real_fake_X), wrap(self._real_fake_Y)
+                wrap(self._generators),
+                wrap(self._real_fake_X),
+                wrap(self._real_fake_Y),
             )
         betas = (t.beta1, t.beta2)
         # Fused Adam: one kernel over all parameters (CPU and CUDA), else the multi-tensor foreach path.

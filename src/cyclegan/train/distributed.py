@@ -59,8 +59,9 @@ def setup(device: torch.device) -> tuple[Dist, torch.device]:
             raise CycleGANError(f"option 'device': under torchrun each process uses cuda:LOCAL_RANK; pass --device "
                                 f"cuda or auto instead of {device}")  # fmt: skip
         if local_rank >= torch.cuda.device_count():
-            raise CycleGANError(f"torchrun started {local_world} processes on this machine but it has "
-                                f"{torch.cuda.device_count()} GPU(s): use --nproc_per_node <= the GPU count")  # fmt: skip
+            n = torch.cuda.device_count()
+            raise CycleGANError(f"torchrun started {local_world} processes on this machine but it has {n} "
+                                "GPU(s): use --nproc_per_node <= the GPU count")  # fmt: skip
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     elif device.type != "cpu":

@@ -20,8 +20,8 @@ from ..checkpoint import CHECKPOINT_NAME, FORMAT, load_checkpoint, save_atomic
 from ..config import RESUMABLE, Config, config_from_dict, resolve
 from ..data import UnpairedTrainSet, check_images, eval_transform, list_images, read_image
 from ..errors import CycleGANError
-from ..report import save_grid
 from ..execution import choose_execution
+from ..report import save_grid
 from . import distributed as ddp
 from .cyclegan import CycleGANTrainer
 
@@ -188,7 +188,7 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
 
     Raises SystemExit(128 + signal) after saving when interrupted by Ctrl-C or SIGTERM.
     """
-    t, d = cfg.train, cfg.data
+    t = cfg.train
     if not t.out:
         raise CycleGANError("option 'out' is required: the run folder (e.g. --out runs/horse2zebra)")
     run = Path(t.out)
@@ -319,7 +319,7 @@ def _train(cfg: Config, *, ckpt, progress: bool, run: Path, device: torch.device
         bar.set_postfix({k: f"{means[k]:.3f}" for k in ("D_X", "D_Y", "G_adv", "F_adv", "cycle_x") if k in means})
         sums, n_summed, t_log = {}, 0, now
 
-    with StopRequest() as stop, (log_path.open("a") if main else contextlib.nullcontext()) as log:
+    with StopRequest() as stop, log_path.open("a") if main else contextlib.nullcontext() as log:
         for x, y in loader:
             x = x.to(device, non_blocking=True)
             y = y.to(device, non_blocking=True)
