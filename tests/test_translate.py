@@ -107,3 +107,17 @@ def test_package_level_api_survives_submodule_imports():
     import cyclegan.inference  # noqa: F401
 
     assert callable(cyclegan.translate) and callable(cyclegan.load_generator)
+
+
+def test_bf16_translation_matches_fp32(run, tmp_path):
+    """`--precision bf16` (the default on CPUs with native bf16) writes nearly the fp32 images."""
+    img = tmp_path / "in.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (40, 52, 3), dtype=np.uint8)).save(img)
+    outs = {}
+    for p in ("fp32", "bf16"):
+        args = ["translate", "--checkpoint", str(run), "--out", str(tmp_path / p), "--precision", p, str(img)]
+        assert main([*args, "--device", "cpu", "--compile", "off", "--no-progress"]) == 0
+        outs[p] = np.asarray(Image.open(tmp_path / p / "in.png")).astype(int)
+    diff = np.abs(outs["fp32"] - outs["bf16"])
+    assert outs["fp32"].shape == (40, 52, 3) and diff.mean() < 2 and diff.max() <= 16

@@ -120,23 +120,35 @@ def register_translate(sub) -> None:
     p.add_argument("--batch-size", type=int, default=4, metavar="N", help="images of equal size per batch (default: 4)")
     p.add_argument("--ext", default="png", choices=["png", "jpg", "webp", "tif"], help="output format (default: png)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_execution_options(p)
     add_device(p)
     p.set_defaults(func=run_translate)
 
 
+# `--compile auto` compiles translate only for this many images or more (compiling takes ~5-10 s here).
+TRANSLATE_COMPILE_MIN_IMAGES = 64
+
+
 def run_translate(args: argparse.Namespace) -> int:
     from .checkpoint import load_generator
-    from .inference import translate_files
+    from .execution import choose_execution
+    from .inference import expand_inputs, translate_files
     from .train.loop import resolve_device
 
     if args.size is not None and args.size <= 0:
         raise CycleGANError("option '--size' must be positive")
     if args.batch_size <= 0:
         raise CycleGANError("option '--batch-size' must be positive")
-    net = load_generator(args.checkpoint, args.direction, device=resolve_device(args.device))
+    device = resolve_device(args.device)
+    net = load_generator(args.checkpoint, args.direction, device=device)
+    n_images = len(expand_inputs(args.inputs).files)
+    execution = choose_execution(
+        args.precision, args.channels_last, args.compile, device=device,
+        compile_pays=n_images >= TRANSLATE_COMPILE_MIN_IMAGES,
+    )  # fmt: skip
     written, errors = translate_files(
         net, args.inputs, args.out, size=args.size, batch_size=args.batch_size, ext=args.ext,
-        progress=not args.no_progress,
+        progress=not args.no_progress, execution=execution,
     )  # fmt: skip
     for line in errors:
         print(f"error: {line}", file=sys.stderr)

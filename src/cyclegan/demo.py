@@ -34,6 +34,7 @@ DEMO_OPTIONS: dict[str, Any] = {
     "lr": 4e-4,
     "lr_decay_fraction": 0.5,  # annealing the LR at the end removes much of the GAN noise
     "lambda_identity": 0.5,  # keeps the sky and walls where the seasons agree
+    "compile": "off",  # a minute of compiling does not pay back within a few minutes of training
     "seed": 0,
 }
 
@@ -66,8 +67,13 @@ def time_train_step(cfg, device: torch.device, *, warmup: int = 2, repeat: int =
     """Median seconds of one training step of `cfg` on random tensors (the state is thrown away)."""
     from .train import CycleGANTrainer
 
+    from .execution import choose_execution
+
     rng_state = torch.get_rng_state()
-    trainer = CycleGANTrainer(cfg, total_steps=1, device=device)
+    t = cfg.train
+    execution = choose_execution(t.precision, t.channels_last, t.compile, device=device, compile_pays=False,
+                                 batch_norm=cfg.model.norm == "batch")  # as `train` will run it  # fmt: skip
+    trainer = CycleGANTrainer(cfg, total_steps=1, device=device, execution=execution)
     shape = (cfg.train.batch_size, 3, cfg.data.size, cfg.data.size)
     x, y = torch.rand(shape, device=device) * 2 - 1, torch.rand(shape, device=device) * 2 - 1
     times = []

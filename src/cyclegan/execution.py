@@ -19,6 +19,7 @@ kernels do so for bf16/fp16 inputs). fp16 trains with a gradient scaler.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 from dataclasses import dataclass
@@ -58,9 +59,14 @@ class Execution:
             return contextlib.nullcontext()
         return torch.autocast(device.type, dtype=self.dtype)
 
-    def compiled(self, module: nn.Module) -> nn.Module:
-        """`module` itself, or a compiled wrapper sharing its parameters (one graph per input shape)."""
-        return torch.compile(module, dynamic=False) if self.compile else module
+    def compiled(self, module: nn.Module, *, dynamic: bool | None = False) -> nn.Module:
+        """`module` itself, or a compiled wrapper sharing its parameters. `dynamic=False`: one graph per
+        input shape (training: fixed shapes); None: a shape-generic graph once a second shape is seen."""
+        if not self.compile:
+            return module
+        # torch's C++ build helper warns "No CUDA runtime is found" on every CPU-only compile: not our concern
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+        return torch.compile(module, dynamic=dynamic)
 
     def describe(self) -> str:
         fmt = "channels-last" if self.channels_last else "NCHW"

@@ -182,8 +182,12 @@ def translate_files(
     batch_size: int = 4,
     ext: str = "png",
     progress: bool = True,
+    execution: Execution = REFERENCE,
 ) -> tuple[list[Path], list[str]]:
-    """Translate files/folders/globs into `out_dir` as STEM.ext; returns (written files, error lines)."""
+    """Translate files/folders/globs into `out_dir` as STEM.ext; returns (written files, error lines).
+
+    `execution`: precision, memory format and compilation (see `cyclegan.execution.choose_execution`).
+    """
     from tqdm import tqdm
 
     found = expand_inputs(inputs)
@@ -192,9 +196,10 @@ def translate_files(
     out_dir.mkdir(parents=True, exist_ok=True)
     targets = output_names(found.files, out_dir, ext)
     written: list[Path] = []
+    net = execution.compiled(net, dynamic=None)  # images of many sizes: shape-generic after the second
     with tqdm(total=len(found.files), desc="translate", unit="img", disable=not progress) as bar:
         for batch in _batches(found.files, size=size, batch_size=batch_size, errors=errors):
-            ys = translate_tensor(net, torch.stack([x for _, x in batch]))
+            ys = translate_tensor(net, torch.stack([x for _, x in batch]), execution=execution)
             for (path, _), y in zip(batch, ys):
                 to_pil(y).save(targets[path])
                 written.append(targets[path])
