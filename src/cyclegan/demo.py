@@ -65,9 +65,8 @@ def _translate_all(net, xs: torch.Tensor, batch: int = 16) -> torch.Tensor:
 
 def time_train_step(cfg, device: torch.device, *, warmup: int = 2, repeat: int = 5) -> float:
     """Median seconds of one training step of `cfg` on random tensors (the state is thrown away)."""
-    from .train import CycleGANTrainer
-
     from .execution import choose_execution
+    from .train import CycleGANTrainer
 
     rng_state = torch.get_rng_state()
     t = cfg.train
