@@ -15,6 +15,7 @@ from torch import nn
 from ..checkpoint import build_models
 from ..config import Config
 from ..execution import REFERENCE, Execution
+from ..data.dataset import mix_seed
 from ..losses import adversarial_loss, cycle_loss, identity_loss
 from .pool import ImagePool
 
@@ -85,9 +86,11 @@ class CycleGANTrainer:
         device: torch.device,
         execution: Execution = REFERENCE,
         distributed: bool = False,
+        rank: int = 0,
     ):
         """`execution`: precision, memory format, compilation. `distributed`: wrap the networks in
-        DistributedDataParallel (torch.distributed must be initialised; gradients are averaged over ranks)."""
+        DistributedDataParallel (torch.distributed must be initialised; gradients are averaged over ranks).
+        `rank`: this process's rank; each rank gets its own image-pool and dropout random streams."""
         self.cfg = cfg
         t = cfg.train
         self.device = device
@@ -135,8 +138,11 @@ class CycleGANTrainer:
         # fp16 only: one scaler for the three losses, updated once per iteration.
         self.scaler = torch.amp.GradScaler(device.type, enabled=ex.precision == "fp16")
         self.set_total_steps(total_steps)
-        self.pool_X = ImagePool(t.pool_size, seed=t.seed + 1)  # history of F(y) for D_X
-        self.pool_Y = ImagePool(t.pool_size, seed=t.seed + 2)  # history of G(x) for D_Y
+        seeds = (t.seed + 1, t.seed + 2) if rank == 0 else (mix_seed(t.seed, rank, 1), mix_seed(t.seed, rank, 2))
+        self.pool_X = ImagePool(t.pool_size, seed=seeds[0])  # history of F(y) for D_X
+        self.pool_Y = ImagePool(t.pool_size, seed=seeds[1])  # history of G(x) for D_Y
+        if rank:  # same initial weights on every rank (seeded above), then rank-specific dropout masks
+            torch.manual_seed(mix_seed(t.seed, rank))
 
     @property
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:

@@ -245,7 +245,9 @@ def _train(cfg: Config, *, ckpt, progress: bool, run: Path, device: torch.device
     if main:
         print(f"computing in {execution.describe()} on {device}"
               + (" (compiling first: about a minute)" if execution.compile else ""))  # fmt: skip
-    trainer = CycleGANTrainer(cfg, total_steps=total, device=device, execution=execution, distributed=d_ctx.enabled)
+    trainer = CycleGANTrainer(
+        cfg, total_steps=total, device=device, execution=execution, distributed=d_ctx.enabled, rank=d_ctx.rank
+    )
     if ckpt is not None:
         trainer.load_state_dict(ckpt)
         trainer.set_total_steps(total)
