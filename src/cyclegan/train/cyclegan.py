@@ -14,8 +14,8 @@ from torch import nn
 
 from ..checkpoint import build_models
 from ..config import Config
-from ..execution import REFERENCE, Execution
 from ..data.dataset import mix_seed
+from ..execution import REFERENCE, Execution
 from ..losses import adversarial_loss, cycle_loss, identity_loss
 from .pool import ImagePool
 
