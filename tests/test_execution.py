@@ -60,6 +60,20 @@ def test_generator_output_is_fp32_under_bf16_autocast(generator):
     assert translate_tensor(G, x, execution=Execution(precision="bf16")).dtype == torch.float32
 
 
+def test_bf16_activations_stay_bf16_through_reflection_padding():
+    # CPU autocast pads in fp32; our pad keeps bf16 so residual blocks do not cast back and forth.
+    G = build_generator(resolve({**SMALL, "n_blocks": 2}).model)
+    seen = []
+    for m in G.modules():
+        if isinstance(m, torch.nn.ReflectionPad2d):
+            m.register_forward_hook(lambda _m, inp, out: seen.append((inp[0].dtype, out.dtype)))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        G(torch.rand(1, 3, 32, 32) * 2 - 1)
+    assert (torch.float32, torch.float32) in seen  # the input image's pad
+    assert (torch.bfloat16, torch.bfloat16) in seen  # inside the blocks, after the first conv
+    assert all(i == o for i, o in seen)
+
+
 def test_batched_generator_calls_compute_the_same_outputs():
     """G on [x; y] once == G(x) and G(y) separately, for per-sample normalisation."""
     cfg = resolve(SMALL)

@@ -30,3 +30,16 @@ class FloatTanh(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.tanh(x.float())
+
+
+class ReflectionPad2d(nn.ReflectionPad2d):
+    """nn.ReflectionPad2d that returns its input's dtype under autocast.
+
+    CPU autocast runs reflection padding in fp32, so in bf16 every padded conv would cast its activations
+    to fp32 and back: memory traffic for nothing, as padding only copies values. Same parameters (none)
+    and, in fp32, the same numbers as nn.ReflectionPad2d."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x)
+

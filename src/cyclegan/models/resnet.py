@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from .layers import FloatTanh, Norm, norm_layer, uses_bias
+from .layers import FloatTanh, Norm, ReflectionPad2d, norm_layer, uses_bias
 
 
 class ResnetBlock(nn.Module):
@@ -13,14 +13,14 @@ class ResnetBlock(nn.Module):
         super().__init__()
         bias = uses_bias(norm)
         layers: list[nn.Module] = [
-            nn.ReflectionPad2d(1),
+            ReflectionPad2d(1),
             nn.Conv2d(channels, channels, 3, bias=bias),
             norm_layer(norm, channels),
             nn.ReLU(True),
         ]
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
-        layers += [nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=bias), norm_layer(norm, channels)]
+        layers += [ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=bias), norm_layer(norm, channels)]
         self.conv_block = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -39,7 +39,7 @@ class ResnetGenerator(nn.Module):
         super().__init__()
         bias = uses_bias(norm)
         layers: list[nn.Module] = [
-            nn.ReflectionPad2d(3),
+            ReflectionPad2d(3),
             nn.Conv2d(3, ngf, 7, bias=bias),
             norm_layer(norm, ngf),
             nn.ReLU(True),
@@ -55,7 +55,7 @@ class ResnetGenerator(nn.Module):
                 norm_layer(norm, c // 2),
                 nn.ReLU(True),
             ]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), FloatTanh()]
+        layers += [ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), FloatTanh()]
         # Same indices as the reference implementation's `model.N` keys, so its files map one-to-one.
         self.model = nn.Sequential(*layers)
 
