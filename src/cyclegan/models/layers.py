@@ -42,4 +42,3 @@ class ReflectionPad2d(nn.ReflectionPad2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.autocast(x.device.type, enabled=False):
             return super().forward(x)
-
