@@ -107,10 +107,13 @@ def gather_to_main(obj: Any, d: Dist) -> list[Any] | None:
 
 
 def weights_digest(nets: dict[str, nn.Module]) -> str:
-    """SHA-256 of every parameter and buffer, bit for bit: equal on all ranks when DDP keeps them in sync."""
+    """SHA-256 of every parameter, bit for bit: equal on all ranks when DDP keeps them in sync.
+
+    Buffers are left out: BatchNorm's running statistics legitimately differ between CPU ranks (no
+    SyncBatchNorm there) until DDP broadcasts rank 0's at the next forward."""
     h = hashlib.sha256()
     for name, net in nets.items():
-        for key, t in net.state_dict().items():
+        for key, t in net.named_parameters():
             h.update(f"{name}.{key}".encode())
             h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()

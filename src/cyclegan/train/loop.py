@@ -253,12 +253,19 @@ def _train(cfg: Config, *, ckpt, progress: bool, run: Path, device: torch.device
         trainer.set_total_steps(total)
         _load_rank_state(trainer, ckpt, d_ctx)
 
-    if main:
-        run.mkdir(parents=True, exist_ok=True)
-        (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
-    if main:  # only rank 0 writes sample grids
-        xs = _sample_batch(list_images(test_a) if test_a else files[0], t.num_samples, d.size)
-        ys = _sample_batch(list_images(test_b) if test_b else files[1], t.num_samples, d.size)
+    setup_error: CycleGANError | None = None
+    if main:  # only rank 0 writes the run folder and sample grids
+        try:
+            run.mkdir(parents=True, exist_ok=True)
+            (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+            xs = _sample_batch(list_images(test_a) if test_a else files[0], t.num_samples, d.size)
+            ys = _sample_batch(list_images(test_b) if test_b else files[1], t.num_samples, d.size)
+        except OSError as e:
+            setup_error = CycleGANError(f"cannot write the run folder {run}: {e.strerror or e}")
+        except CycleGANError as e:
+            setup_error = e
+    if ddp.any_rank(setup_error is not None, d_ctx):  # the other ranks must not wait for rank 0 in a collective
+        raise setup_error or CycleGANError("rank 0 could not prepare the run (its error is above); stopping")
 
     tb = _tensorboard(run) if main else None
     cores = (os.cpu_count() or 1) // d_ctx.local_world_size  # the processes on this machine share its cores
