@@ -30,6 +30,18 @@ def test_auto_on_cpu_follows_native_bf16(monkeypatch):
     assert choose_execution(device=CPU, batch_norm=True).batch_generator_calls is False
 
 
+def test_auto_on_cuda_uses_bf16_only_where_the_gpu_has_it(monkeypatch):
+    # torch.cuda.is_bf16_supported() also says yes for emulated bf16 (V100, T4): slower than fp32 there.
+    cuda = torch.device("cuda", 1)
+    for capability, expected in (((7, 0), "fp32"), ((8, 0), "bf16"), ((9, 0), "bf16")):
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d, c=capability: c)
+        e = choose_execution(device=cuda)
+        assert (e.precision, e.channels_last, e.compile) == (expected, False, False)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d: (7, 5))
+    with pytest.raises(CycleGANError, match="no native bf16"):
+        choose_execution("bf16", device=cuda)
+
+
 def test_impossible_choices_are_one_line_errors(monkeypatch):
     with pytest.raises(CycleGANError, match="'precision': fp16 needs a CUDA GPU"):
         choose_execution("fp16", device=CPU)

@@ -3,12 +3,13 @@
 `choose_execution` turns the user's `--precision/--channels-last/--compile` (each possibly `auto`) into an
 `Execution` for one device. The `auto` choices come from measurements (docs/results.md, "Speed"):
 
-- CPU with native bf16 (AVX512-BF16 or AMX): bf16 autocast (1.8x on the paper model's convolutions),
-  NCHW (channels-last was 14% slower: reflection padding and InstanceNorm convert layouts), and
+- CPU with native bf16 (AVX512-BF16 or AMX): bf16 autocast (about 1.7x on the paper model's convolutions),
+  NCHW (channels-last was 7% slower per step: reflection padding and InstanceNorm convert layouts), and
   torch.compile when a C++ compiler is present and the work is long enough to repay the ~1 min compile.
 - CPU without native bf16: fp32 (bf16 is emulated there and slower).
-- CUDA: bf16 autocast where the GPU supports it, channels-last (what tensor-core convolutions want);
-  compile stays opt-in until measured on a GPU.
+- CUDA: bf16 autocast on GPUs with bf16 in hardware (compute capability 8.0+), else fp32; NCHW and eager:
+  channels-last (InstanceNorm converts it back to NCHW at every layer) and compile stay opt-in until
+  measured on a GPU.
 - MPS: fp32, NCHW, eager.
 
 Whatever the precision, losses are computed in fp32 (`cyclegan.losses`), the generators' tanh output is
@@ -98,6 +99,11 @@ def _on_off(name: str, value: str) -> bool | None:
     return None if value == "auto" else value == "on"
 
 
+def cuda_has_native_bf16(device: torch.device) -> bool:
+    """bf16 in hardware (Ampere, compute capability 8.0, and later); older GPUs only emulate it, slowly."""
+    return torch.cuda.get_device_capability(device)[0] >= 8
+
+
 def choose_execution(
     precision: str = "auto",
     channels_last: str = "auto",
@@ -115,7 +121,7 @@ def choose_execution(
     kind = device.type
     if precision == "auto":
         if kind == "cuda":
-            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+            precision = "bf16" if cuda_has_native_bf16(device) else "fp32"
         elif kind == "cpu":
             precision = "bf16" if cpu_has_native_bf16() else "fp32"
         else:
@@ -124,14 +130,15 @@ def choose_execution(
         raise CycleGANError(f"option 'precision' must be auto, fp32, bf16 or fp16, got {precision!r}")
     if precision == "fp16" and kind != "cuda":
         raise CycleGANError(f"option 'precision': fp16 needs a CUDA GPU (on {kind}, use bf16 or fp32)")
-    if precision == "bf16" and kind == "cuda" and not torch.cuda.is_bf16_supported():
-        raise CycleGANError("option 'precision': this GPU has no bf16; use fp16 or fp32")
+    if precision == "bf16" and kind == "cuda" and not cuda_has_native_bf16(device):
+        raise CycleGANError("option 'precision': this GPU has no native bf16 (it needs compute capability 8.0+, "
+                            "e.g. A100, RTX 30xx); use fp16 or fp32")  # fmt: skip
     if precision == "bf16" and kind == "mps":
         raise CycleGANError("option 'precision': bf16 autocast is not supported on MPS here; use fp32")
 
     cl = _on_off("channels_last", channels_last)
     if cl is None:
-        cl = kind == "cuda"
+        cl = False  # slower on the CPU (measured); on CUDA InstanceNorm converts layouts (unmeasured there)
 
     comp = _on_off("compile", compile)
     if comp and kind == "cpu" and cpu_compiler() is None:

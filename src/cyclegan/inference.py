@@ -196,6 +196,7 @@ def translate_files(
     out_dir.mkdir(parents=True, exist_ok=True)
     targets = output_names(found.files, out_dir, ext)
     written: list[Path] = []
+    net = net.to(memory_format=execution.memory_format)  # weights in the activations' layout (no per-conv copies)
     net = execution.compiled(net, dynamic=None)  # images of many sizes: shape-generic after the second
     with tqdm(total=len(found.files), desc="translate", unit="img", disable=not progress) as bar:
         for batch in _batches(found.files, size=size, batch_size=batch_size, errors=errors):
