@@ -40,6 +40,9 @@ def test_auto_on_cuda_uses_bf16_only_where_the_gpu_has_it(monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d: (7, 5))
     with pytest.raises(CycleGANError, match="no native bf16"):
         choose_execution("bf16", device=cuda)
+    monkeypatch.setattr(ex, "has_triton", lambda: False)
+    with pytest.raises(CycleGANError, match="'compile'.*Triton"):
+        choose_execution("fp32", compile="on", device=cuda)
 
 
 def test_impossible_choices_are_one_line_errors(monkeypatch):

@@ -20,6 +20,7 @@ kernels do so for bf16/fp16 inputs). fp16 trains with a gradient scaler.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import shutil
@@ -93,6 +94,11 @@ def cpu_compiler() -> str | None:
     return None
 
 
+def has_triton() -> bool:
+    """Whether torch.compile's GPU backend (Triton) is installed."""
+    return importlib.util.find_spec("triton") is not None
+
+
 def _on_off(name: str, value: str) -> bool | None:
     if value not in ("auto", "on", "off"):
         raise CycleGANError(f"option '{name}' must be auto, on or off, got {value!r}")
@@ -144,6 +150,9 @@ def choose_execution(
     if comp and kind == "cpu" and cpu_compiler() is None:
         raise CycleGANError("option 'compile': torch.compile on CPU needs a C++ compiler (g++ not found); "
                             "install one or use --compile off")  # fmt: skip
+    if comp and kind == "cuda" and not has_triton():
+        raise CycleGANError("option 'compile': torch.compile on CUDA needs Triton (pip install triton); "
+                            "or use --compile off")  # fmt: skip
     if comp and kind == "mps":
         raise CycleGANError("option 'compile': not supported on MPS; use --compile off")
     if comp is None:
