@@ -426,7 +426,7 @@ def register_bench(sub) -> None:
     p.add_argument("--steps", type=int, default=5, metavar="N", help="timed training steps (default: 5)")
     p.add_argument("--warmup", type=int, default=1, metavar="N", help="untimed steps first (default: 1)")
     p.add_argument("--translate-batches", type=int, metavar="N",
-                   help="timed translation batches (default: as --steps)")  # fmt: skip
+                   help="timed translation batches (default: as --steps, at least 10)")  # fmt: skip
     p.add_argument("--mode", choices=["reference", "default", "both"], default="default",
                    help="reference: fp32, NCHW, eager, as the reference implementation; default: what train and "
                    "translate use by default here; both: the two interleaved step by step, with the speed-up "

@@ -33,6 +33,9 @@ from ..errors import CycleGANError
 from ..execution import REFERENCE, Execution, choose_execution
 
 Mode = Literal["reference", "default", "both"]
+# A translation call is short (~0.3 s for the paper model at 256 px here): a median of a few is at the
+# mercy of one noisy moment on a shared machine, and ten more cost seconds next to the training steps.
+TRANSLATE_MIN_BATCHES = 10
 
 
 def mode_execution(mode: str, device: torch.device, *, batch_norm: bool, opts: BenchOptions) -> Execution:
@@ -51,7 +54,7 @@ class BenchOptions:
     batch_size: int | None = None  # None: the preset's batch size
     steps: int = 5
     warmup: int = 1
-    translate_batches: int | None = None  # None: as many as `steps` (at least 2)
+    translate_batches: int | None = None  # None: as many as `steps`, at least TRANSLATE_MIN_BATCHES
     mode: Mode = "default"
     device: str = "auto"
     threads: int | None = None  # CPU threads for torch (None: torch's default, one per core)
@@ -200,7 +203,7 @@ def bench(opts: BenchOptions) -> dict[str, Any]:
         torch.cuda.reset_peak_memory_stats(device)
 
     # --- translation: G in eval mode through `cyclegan translate`'s own function, batches of the training size
-    n_translate = opts.translate_batches or max(2, opts.steps)
+    n_translate = opts.translate_batches or max(TRANSLATE_MIN_BATCHES, opts.steps)
     nets = {}
     for m, (trainer, x, _) in runs.items():
         nets[m] = executions[m].compiled(trainer.G.eval())
