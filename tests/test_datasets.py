@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cyclegan.cli import main
-from cyclegan.datasets import CATALOGUE, download
+from cyclegan.data.download import CATALOGUE, download
 from cyclegan.errors import CycleGANError
 
 NAME = "horse2zebra"

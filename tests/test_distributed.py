@@ -72,10 +72,10 @@ def test_two_processes_keep_equal_weights_and_match_one_process(dataset, tmp_pat
     assert ckpt["step"] == 3 and len(ckpt["ranks"]) == 2
     digests = {r["weights_sha256"] for r in ckpt["ranks"]}
     assert len(digests) == 1  # both ranks hold bit-identical weights and buffers
-    from cyclegan.checkpoint import build_models
     from cyclegan.config import config_from_dict
+    from cyclegan.models import build_models
 
-    nets = build_models(config_from_dict(ckpt["config"], source="test"))
+    nets = build_models(config_from_dict(ckpt["config"], source="test").model)
     for k, net in nets.items():
         net.load_state_dict(ckpt["models"][k])
     assert weights_digest(nets) in digests  # ... and they are what rank 0 saved
@@ -85,7 +85,7 @@ def test_two_processes_keep_equal_weights_and_match_one_process(dataset, tmp_pat
     # Conv biases in front of InstanceNorm get only rounding noise as gradient, which Adam scales up to
     # lr-sized steps either way; they cannot change any output. Compare the weights and the outputs.
     assert_same_weights({n: {k: v for k, v in a[n].items() if k.endswith("weight")} for n in a}, b, atol=1e-5)
-    one = build_models(config_from_dict(load_checkpoint(tmp_path / "one")["config"], source="test"))
+    one = build_models(config_from_dict(load_checkpoint(tmp_path / "one")["config"], source="test").model)
     for k, net in one.items():
         net.load_state_dict(b[k])
     x = torch.rand(2, 3, 32, 32) * 2 - 1

@@ -188,12 +188,13 @@ def test_inception_rejects_files_that_do_not_fit(tmp_path):
 
 def save_tiny_checkpoint(path: Path) -> Path:
     """A checkpoint in the training format of a tiny paper-preset model (untrained, fixed seed)."""
-    from cyclegan.checkpoint import FORMAT, build_models
+    from cyclegan.checkpoint import FORMAT
     from cyclegan.config import resolve
+    from cyclegan.models import build_models
 
     cfg = resolve({"ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32})
     torch.manual_seed(0)
-    models = build_models(cfg)
+    models = build_models(cfg.model)
     torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 7,
                 "models": {k: m.state_dict() for k, m in models.items()}}, path)  # fmt: skip
     return path

@@ -79,7 +79,7 @@ def test_lite0_backbone_has_real_imagenet_weights(lite0):
     """The backbone's own path (its input normalisation included) leads to ImageNet class 285 for a cat."""
     from skimage.data import chelsea
 
-    from cyclegan.features import lite0_model
+    from cyclegan.pretrained import lite0_model
 
     x = torch.from_numpy(chelsea()).permute(2, 0, 1).float().div(255).unsqueeze(0)  # (1, 3, H, W) in [0, 1]
     x = torch.nn.functional.interpolate(x, size=(224, 224), mode="bilinear", antialias=True)
@@ -103,7 +103,7 @@ def test_vgg19_from_file_matches_torchvision(vgg_file):
     """Loaded from a file in torchvision's format, the layers equal torchvision's VGG19 with those weights."""
     from torchvision.models.vgg import cfgs, make_layers
 
-    from cyclegan.features import imagenet_normalize
+    from cyclegan.pretrained import imagenet_normalize
 
     net = build_backbone("vgg19", ["conv1_1", "relu3_1", "relu4_2"], weights=str(vgg_file))
     ref = make_layers(cfgs["E"]).eval()  # what torchvision.models.vgg19().features builds

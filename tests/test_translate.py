@@ -6,8 +6,9 @@ from PIL import Image
 from cyclegan.checkpoint import load_generator
 from cyclegan.cli import main
 from cyclegan.config import resolve
-from cyclegan.inference import pad_to_multiple, translate, translate_tensor
+from cyclegan.inference import translate, translate_tensor
 from cyclegan.models import build_generator
+from cyclegan.models.layers import pad_to_multiple
 from cyclegan.train import train
 
 

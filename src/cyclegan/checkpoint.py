@@ -7,9 +7,7 @@ Inference imports nothing from training.
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -19,6 +17,7 @@ import torch
 from torch import nn
 
 from .errors import CycleGANError
+from .files import write_atomic
 
 FORMAT = "cyclegan-checkpoint"
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -27,22 +26,8 @@ GENERATOR_FOR = {"AtoB": "G", "BtoA": "F"}  # G: X -> Y (A -> B), F: Y -> X
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:
-    """torch.save to a temporary file in the same folder, fsync, then rename over `path`.
-
-    A crash or Ctrl-C mid-write leaves the previous checkpoint intact.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """torch.save `obj` to `path` atomically: a crash or Ctrl-C mid-write leaves the previous file intact."""
+    write_atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
 def checkpoint_path(path: str | Path) -> Path:
@@ -89,18 +74,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not (isinstance(ckpt, dict) and ckpt.get("format") == FORMAT):
         raise CycleGANError(f"{checkpoint_path(path)} is not a cyclegan training checkpoint")
     return ckpt
-
-
-def build_models(cfg) -> dict[str, nn.Module]:
-    """The four networks of a config: G (A->B), F (B->A), D_X (judges A), D_Y (judges B)."""
-    from .models import build_discriminator, build_generator
-
-    return {
-        "G": build_generator(cfg.model),
-        "F": build_generator(cfg.model),
-        "D_X": build_discriminator(cfg.model),
-        "D_Y": build_discriminator(cfg.model),
-    }
 
 
 def load_generator(path: str | Path, direction: Direction = "AtoB", *, device: str | torch.device = "cpu") -> nn.Module:

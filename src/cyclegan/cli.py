@@ -131,9 +131,8 @@ TRANSLATE_COMPILE_MIN_IMAGES = 64
 
 def run_translate(args: argparse.Namespace) -> int:
     from .checkpoint import load_generator
-    from .execution import choose_execution
+    from .execution import choose_execution, resolve_device
     from .inference import expand_inputs, translate_files
-    from .train.loop import resolve_device
 
     if args.size is not None and args.size <= 0:
         raise CycleGANError("option '--size' must be positive")
@@ -207,7 +206,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_datasets_list(args: argparse.Namespace) -> int:
-    from .datasets import CATALOGUE, DEFAULT_BASE_URL
+    from .data.download import CATALOGUE, DEFAULT_BASE_URL
 
     width = max(map(len, CATALOGUE))
     for info in CATALOGUE.values():
@@ -218,7 +217,7 @@ def run_datasets_list(args: argparse.Namespace) -> int:
 
 
 def run_datasets_download(args: argparse.Namespace) -> int:
-    from .datasets import download
+    from .data.download import download
 
     result = download(args.name, args.root, base_url=args.base_url, sha256=args.sha256, progress=not args.no_progress)
     counts = ", ".join(f"{split} {n}" for split, n in result.files.items()) or "no trainA/trainB/testA/testB"
@@ -509,8 +508,8 @@ def register_stylize(sub) -> None:
 def run_stylize(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from .execution import resolve_device
     from .style import stylize
-    from .train.loop import resolve_device
 
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"):
@@ -571,7 +570,7 @@ def register_compare(sub) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     from .compare import compare, summary_lines
-    from .train.loop import resolve_device
+    from .execution import resolve_device
 
     report = compare(
         args.checkpoint, args.direction, args.content, args.style, args.out, target=args.target,

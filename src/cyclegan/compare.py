@@ -31,8 +31,8 @@ from torch import nn
 
 from .data.io import read_image
 from .errors import CycleGANError
-from .features import lite0_model
 from .inference import expand_inputs, resize_long_side, translate_tensor
+from .pretrained import lite0_model
 from .report.grid import save_grid
 from .style import build_backbone, default_backbone, gram_distance, gram_matrix, load_image_01, stylize
 from .style.backbones import DEFAULTS, Lite0Backbone

@@ -9,74 +9,94 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import types
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from .errors import CycleGANError
+from .options import Options, coerce, opt
+
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+OnOff = Literal["auto", "on", "off"]
 
 
-def opt(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+# Options shared with other subcommands (translate, bench): one definition each, as field factories.
+def device_option() -> Any:
+    return opt("auto", "auto, cpu, cuda, cuda:N or mps (auto: CUDA, then MPS, then CPU)")
+
+
+def precision_option() -> Any:
+    return opt("auto", "autocast precision (auto: bf16 on CPUs with native bf16 and on bf16 GPUs, else fp32)")
+
+
+def channels_last_option() -> Any:
+    return opt("auto", "channels-last memory format (auto: off; measured slower with InstanceNorm)")
+
+
+def compile_option() -> Any:
+    return opt("auto", "torch.compile the networks (auto: for long bf16 CPU work when a C++ compiler is present)")
+
+
+class Section(Options):
+    naming: ClassVar[str] = "key"  # errors say 'batch_size', the name used in config files
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(Section):
     generator: Literal["resnet", "seed"] = opt("resnet", "generator architecture")
     discriminator: Literal["patchgan", "seed"] = opt("patchgan", "discriminator architecture")
-    ngf: int = opt(64, "base channels of the generators")
-    ndf: int = opt(64, "base channels of the discriminators")
-    n_blocks: int | None = opt(None, "residual blocks per generator (paper: 9 at >= 256 px, else 6)")
-    d_layers: int = opt(3, "stride-2 conv layers per discriminator (3 gives the 70x70 PatchGAN)")
+    ngf: int = opt(64, "base channels of the generators", gt=0, le=4096)
+    ndf: int = opt(64, "base channels of the discriminators", gt=0, le=4096)
+    n_blocks: int | None = opt(
+        None, "residual blocks per generator", ge=0, le=1000, default_text="the paper's: 9 at >= 256 px, else 6"
+    )
+    d_layers: int = opt(3, "stride-2 conv layers per discriminator (3 gives the 70x70 PatchGAN)", gt=0, le=12)
     norm: Literal["instance", "batch", "none"] = opt("instance", "normalisation layers")
-    dropout: float = opt(0.0, "dropout probability inside the residual blocks")
+    dropout: float = opt(0.0, "dropout probability inside the residual blocks", ge=0, lt=1)
     init: Literal["normal", "default"] = opt("normal", "weight init: normal N(0, init_gain) or PyTorch's default")
-    init_gain: float = opt(0.02, "standard deviation of the normal init")
+    init_gain: float = opt(0.02, "standard deviation of the normal init", gt=0)
 
 
 @dataclass(frozen=True)
-class DataConfig:
+class DataConfig(Section):
     data: str | None = opt(None, "dataset root holding trainA, trainB (and testA, testB for samples)")
     domain_a: str | None = opt(None, "folder of domain A (X) training images, instead of --data")
     domain_b: str | None = opt(None, "folder of domain B (Y) training images, instead of --data")
-    size: int = opt(256, "training crop size in pixels")
-    load_scale: float = opt(286 / 256, "images are resized to size * load_scale before the random crop")
+    size: int = opt(256, "training crop size in pixels", gt=0, le=8192)
+    load_scale: float = opt(286 / 256, "images are resized to size * load_scale before the random crop", ge=1, le=8)
     flip: bool = opt(True, "random horizontal flips")
     skip_bad_images: bool = opt(False, "skip unreadable images with a warning instead of stopping")
-    num_workers: int = opt(-1, "data loading processes (-1: choose from the CPU count)")
+    num_workers: int = opt(-1, "data loading processes (-1: choose from the CPU count)", ge=-1)
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Section):
     out: str | None = opt(None, "run folder: checkpoint, config, logs and samples go here")
-    steps: int | None = opt(None, "total training steps (iterations), counting steps already done")
-    epochs: int | None = opt(None, "total epochs (passes over the larger domain), instead of --steps")
-    batch_size: int = opt(1, "images per domain per step")
-    lr: float = opt(2e-4, "Adam learning rate")
-    beta1: float = opt(0.5, "Adam beta1")
-    beta2: float = opt(0.999, "Adam beta2")
+    steps: int | None = opt(None, "total training steps (iterations), counting steps already done", gt=0)
+    epochs: int | None = opt(None, "total epochs (passes over the larger domain), instead of --steps", gt=0)
+    batch_size: int = opt(1, "images per domain per step", gt=0)
+    lr: float = opt(2e-4, "Adam learning rate", gt=0, le=1)
+    beta1: float = opt(0.5, "Adam beta1", ge=0, lt=1)
+    beta2: float = opt(0.999, "Adam beta2", ge=0, lt=1)
     gan_loss: Literal["lsgan", "vanilla"] = opt("lsgan", "adversarial loss: least squares or cross-entropy")
-    lambda_cycle: float = opt(10.0, "weight of the cycle-consistency L1 loss")
-    lambda_identity: float = opt(0.5, "identity loss weight, relative to lambda_cycle (0 turns it off)")
-    d_loss_weight: float = opt(0.5, "factor on the discriminator loss (the paper halves it)")
-    pool_size: int = opt(50, "generated images kept per discriminator (0: no pool)")
-    lr_decay_fraction: float = opt(0.5, "final fraction of the steps over which the LR decays linearly to 0")
+    lambda_cycle: float = opt(10.0, "weight of the cycle-consistency L1 loss", ge=0)
+    lambda_identity: float = opt(0.5, "identity loss weight, relative to lambda_cycle (0 turns it off)", ge=0)
+    d_loss_weight: float = opt(0.5, "factor on the discriminator loss (the paper halves it)", ge=0)
+    pool_size: int = opt(50, "generated images kept per discriminator (0: no pool)", ge=0)
+    lr_decay_fraction: float = opt(
+        0.5, "final fraction of the steps over which the LR decays linearly to 0", ge=0, le=1
+    )
     seed: int = opt(0, "random seed for init, data order, augmentation and the image pool")
-    device: str = opt("auto", "auto, cpu, cuda, cuda:N or mps")
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = opt(
-        "auto", "autocast precision (auto: bf16 on CPUs with native bf16 and on bf16 GPUs, else fp32)"
-    )
-    channels_last: Literal["auto", "on", "off"] = opt("auto", "channels-last memory format (auto: on for CUDA)")
-    compile: Literal["auto", "on", "off"] = opt(
-        "auto", "torch.compile the networks (auto: on for bf16 CPU training with a C++ compiler; ~1 min once)"
-    )
-    log_every: int = opt(50, "log losses every N steps")
-    sample_every: int = opt(500, "write a sample grid every N steps (0: only at the end)")
-    checkpoint_every: int = opt(500, "write the checkpoint every N steps (0: only at the end)")
-    num_samples: int = opt(4, "fixed test images per direction in the sample grids")
-    time_limit: float | None = opt(None, "stop (and save, resumable) after this many minutes of training")
+    device: str = device_option()
+    precision: Precision = precision_option()
+    channels_last: OnOff = channels_last_option()
+    compile: OnOff = compile_option()
+    log_every: int = opt(50, "log losses every N steps", gt=0)
+    sample_every: int = opt(500, "write a sample grid every N steps (0: only at the end)", ge=0)
+    checkpoint_every: int = opt(500, "write the checkpoint every N steps (0: only at the end)", ge=0)
+    num_samples: int = opt(4, "fixed test images per direction in the sample grids", ge=0)
+    time_limit: float | None = opt(None, "stop (and save, resumable) after this many minutes of training", gt=0)
 
 
 SECTIONS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
@@ -131,45 +151,6 @@ def option_fields() -> dict[str, tuple[str, dataclasses.Field]]:
         for f in fields(cls):
             out[f.name] = (section, f)
     return out
-
-
-def _type_name(tp: Any) -> str:
-    if typing.get_origin(tp) is Literal:
-        return " | ".join(map(repr, typing.get_args(tp)))
-    args = typing.get_args(tp)
-    if args:
-        return " | ".join(_type_name(a) for a in args)
-    return "null" if tp is type(None) else tp.__name__
-
-
-def coerce(name: str, value: Any, tp: Any) -> Any:
-    """Check `value` against the annotation `tp`; raise a one-line error naming the option otherwise."""
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        if value in typing.get_args(tp):
-            return value
-    elif origin in (typing.Union, types.UnionType):
-        for arg in typing.get_args(tp):
-            try:
-                return coerce(name, value, arg)
-            except CycleGANError:
-                pass
-    elif tp is type(None):
-        if value is None:
-            return None
-    elif tp is bool:
-        if isinstance(value, bool):
-            return value
-    elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif tp is str:
-        if isinstance(value, str):
-            return value
-    raise CycleGANError(f"option '{name}': expected {_type_name(tp)}, got {value!r}")
 
 
 def _field_types() -> dict[str, Any]:
@@ -260,33 +241,9 @@ def resolve(
 
 def validate(cfg: Config) -> Config:
     """Fill derived defaults and reject values that are well-typed but unusable."""
-    m, d, t = cfg.model, cfg.data, cfg.train
+    m, d = cfg.model, cfg.data
     if m.n_blocks is None:  # the paper: 9 blocks at 256 px and above, 6 below
         m = dataclasses.replace(m, n_blocks=9 if d.size >= 256 else 6)
-    positive = {
-        "ngf": m.ngf, "ndf": m.ndf, "size": d.size, "batch_size": t.batch_size, "lr": t.lr,
-        "d_layers": m.d_layers, "log_every": t.log_every,
-    }  # fmt: skip
-    for name, value in positive.items():
-        if value <= 0:
-            raise CycleGANError(f"option '{name}' must be positive, got {value}")
-    non_negative = {
-        "n_blocks": m.n_blocks, "lambda_cycle": t.lambda_cycle, "lambda_identity": t.lambda_identity,
-        "pool_size": t.pool_size, "sample_every": t.sample_every, "checkpoint_every": t.checkpoint_every,
-        "num_samples": t.num_samples, "d_loss_weight": t.d_loss_weight,
-    }  # fmt: skip
-    for name, value in non_negative.items():
-        if value < 0:
-            raise CycleGANError(f"option '{name}' must be >= 0, got {value}")
-    for name, value in (("steps", t.steps), ("epochs", t.epochs), ("time_limit", t.time_limit)):
-        if value is not None and value <= 0:
-            raise CycleGANError(f"option '{name}' must be positive, got {value}")
-    if not 0 <= m.dropout < 1:
-        raise CycleGANError(f"option 'dropout' must be in [0, 1), got {m.dropout}")
-    if not 0 <= t.lr_decay_fraction <= 1:
-        raise CycleGANError(f"option 'lr_decay_fraction' must be in [0, 1], got {t.lr_decay_fraction}")
-    if d.load_scale < 1:
-        raise CycleGANError(f"option 'load_scale' must be >= 1 (resize, then crop), got {d.load_scale}")
     # The discriminator's last normalised feature map must keep more than one pixel (InstanceNorm fails
     # on 1x1): floor(size / 2**d_layers) - 1 >= 2 for the PatchGAN, >= 1 (+ the final conv) for the seed D.
     need = 3 if m.discriminator == "patchgan" else 2

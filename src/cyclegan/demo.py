@@ -114,9 +114,9 @@ def run_demo(
     """
     from .checkpoint import load_generator
     from .data.synthetic import write_dataset
+    from .execution import resolve_device
     from .report import save_grid
     from .train import prepare_config, train
-    from .train.loop import resolve_device
 
     s = settings
     run = Path(out)

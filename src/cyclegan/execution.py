@@ -78,6 +78,39 @@ class Execution:
 REFERENCE = Execution()  # the reference implementation's computation: fp32, NCHW, eager, one call per output
 
 
+def resolve_device(name: str) -> torch.device:
+    """auto: CUDA if present, else MPS, else CPU; an unavailable explicit device is a one-line error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise CycleGANError(f"option 'device': unknown device {name!r} (use auto, cpu, cuda, cuda:N or mps)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CycleGANError("option 'device': CUDA was asked for but this PyTorch sees no CUDA GPU")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise CycleGANError("option 'device': MPS was asked for but is not available here")
+    return device
+
+
+# `--compile auto` compiles only work long enough to repay the compilation (about a minute for a training
+# run here, 5-10 s for translation), at the 15-20 % per step it saves on the paper model (docs/results.md).
+COMPILE_AUTO_MIN_STEPS = 1000
+COMPILE_AUTO_MIN_IMAGES = 64
+
+
+def compile_pays_for_training(steps_ahead: int) -> bool:
+    return steps_ahead >= COMPILE_AUTO_MIN_STEPS
+
+
+def compile_pays_for_translation(n_images: int) -> bool:
+    return n_images >= COMPILE_AUTO_MIN_IMAGES
+
+
 def cpu_has_native_bf16() -> bool:
     """True where oneDNN runs bf16 convolutions natively (AVX512-BF16, AMX), i.e. faster than fp32."""
     try:

@@ -7,14 +7,11 @@ size. Nothing here imports training code.
 from __future__ import annotations
 
 import glob
-import math
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F_
 from PIL import Image
 from torch import nn
 from torchvision.transforms.v2 import InterpolationMode
@@ -23,22 +20,13 @@ from torchvision.transforms.v2 import functional as TF
 from .data.io import is_image_file, read_image, to_pil, to_tensor
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution
+from .files import unique_stems
+from .models.layers import pad_to_multiple
 
 
 def size_multiple(net: nn.Module) -> int:
     """How many pixels H and W must be a multiple of for `net` (4 for the ResNet generator)."""
     return int(getattr(net, "size_multiple", 4))
-
-
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Pad (B, C, H, W) on the bottom and right to multiples of `multiple` (at least 2 x multiple)."""
-    h, w = x.shape[-2:]
-    H = max(math.ceil(h / multiple) * multiple, 2 * multiple)
-    W = max(math.ceil(w / multiple) * multiple, 2 * multiple)
-    if (H, W) == (h, w):
-        return x, (h, w)
-    mode = "reflect" if H - h < h and W - w < w else "replicate"  # reflect needs pad < size
-    return F_.pad(x, (0, W - w, 0, H - h), mode=mode), (h, w)
 
 
 @torch.no_grad()
@@ -49,7 +37,8 @@ def translate_tensor(net: nn.Module, x: torch.Tensor, *, execution: Execution = 
     net beforehand with `execution.compiled(net)` if wanted.
     """
     p = next(net.parameters())
-    padded, (h, w) = pad_to_multiple(x.to(p.device, p.dtype), size_multiple(net))
+    multiple = size_multiple(net)
+    padded, (h, w) = pad_to_multiple(x.to(p.device, p.dtype), multiple, min_size=2 * multiple)
     with execution.autocast(p.device):
         out = net(padded.contiguous(memory_format=execution.memory_format))
     return out.float()[..., :h, :w]
@@ -160,17 +149,7 @@ def _batches(files: list[Path], *, size: int | None, batch_size: int, errors: li
 
 def output_names(files: list[Path], out_dir: Path, ext: str) -> dict[Path, Path]:
     """OUT/STEM.ext per input, in input order; a stem seen before gets -2, -3... (with a warning)."""
-    targets: dict[Path, Path] = {}
-    used: set[str] = set()
-    for path in files:
-        name, n = path.stem, 2
-        while name in used:
-            name, n = f"{path.stem}-{n}", n + 1
-        if name != path.stem:
-            print(f"warning: {path} will be written as {name}.{ext} ({path.stem}.{ext} is taken)", file=sys.stderr)
-        used.add(name)
-        targets[path] = out_dir / f"{name}.{ext}"
-    return targets
+    return {p: out_dir / f"{stem}.{ext}" for p, stem in zip(files, unique_stems(files, ext=ext, warn=True))}
 
 
 def translate_files(

@@ -155,8 +155,8 @@ def _summary(train_times: list[float], translate_times: list[float], warmup_s: f
 def bench(opts: BenchOptions) -> dict[str, Any]:
     """Measure training and translation per `opts`; returns the JSON-ready result."""
     from ..config import resolve
+    from ..execution import resolve_device
     from ..inference import translate_tensor
-    from ..train.loop import resolve_device
 
     if opts.mode not in ("reference", "default", "both"):
         raise CycleGANError(f"option '--mode' must be reference, default or both, got {opts.mode!r}")

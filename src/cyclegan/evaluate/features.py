@@ -193,7 +193,7 @@ class Lite0Features(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from ..features import lite0_normalize
+        from ..pretrained import lite0_normalize
 
         x = (x.float() + 1) / 2
         x = F_.interpolate(x, size=(224, 224), mode="bilinear", align_corners=False, antialias=True)
@@ -201,7 +201,7 @@ class Lite0Features(nn.Module):
 
 
 def load_lite0() -> Lite0Features:
-    from ..features import lite0_model
+    from ..pretrained import lite0_model
 
     return Lite0Features(lite0_model(num_classes=0))  # num_classes=0: timm returns the pooled features
 

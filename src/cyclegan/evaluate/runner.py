@@ -197,7 +197,7 @@ def evaluate_checkpoints(checkpoints: list[str], opts: EvalOptions) -> list[dict
     The backbone and the real images' features are loaded and computed once for all of them. With
     several checkpoints, --save-images writes under DIR/NN_stepS/.
     """
-    from ..train.loop import resolve_device
+    from ..execution import resolve_device
 
     _check(opts)
     if not checkpoints:

@@ -11,8 +11,6 @@ against PyTorch at two sizes other than the traced one before it is reported as 
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,10 +19,11 @@ from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F_
 from torch import nn
 
 from ..errors import CycleGANError
+from ..files import write_atomic
+from ..models.layers import pad_to_multiple
 
 ExportFormat = Literal["onnx", "torchscript"]
 FORMATS: tuple[ExportFormat, ...] = ("onnx", "torchscript")
@@ -54,11 +53,8 @@ class PadToMultiple(nn.Module):
         self.multiple = multiple
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2], x.shape[-1]
-        pad_h = (self.multiple - h % self.multiple) % self.multiple
-        pad_w = (self.multiple - w % self.multiple) % self.multiple
-        y = self.net(F_.pad(x, [0, pad_w, 0, pad_h], mode="reflect"))
-        return y[:, :, :h, :w]
+        padded, (h, w) = pad_to_multiple(x, self.multiple, mode="reflect")
+        return self.net(padded)[:, :, :h, :w]
 
 
 @dataclass(frozen=True)
@@ -107,18 +103,6 @@ def _check_sizes(multiple: int) -> tuple[tuple[int, int], ...]:
     return ((base + 3, 2 * base + 1), (2 * base, base + 6))
 
 
-def _write_atomic(path: Path, write: Callable[[str], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path, *, opset: int, metadata: dict[str, str]) -> None:
     try:
         import onnx
@@ -140,7 +124,7 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path, *, opset: 
         onnx.checker.check_model(proto)
         onnx.save(proto, tmp)
 
-    _write_atomic(path, write)
+    write_atomic(path, write)
 
 
 def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path, *, metadata: dict[str, str]) -> None:
@@ -152,7 +136,7 @@ def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path, *, 
             traced = torch.jit.trace(model, example, check_trace=False)
             torch.jit.save(traced, tmp, _extra_files={f"{k}.txt": v for k, v in metadata.items()})
 
-    _write_atomic(path, write)
+    write_atomic(path, write)
 
 
 def _run_exported(path: Path, fmt: ExportFormat) -> Callable[[torch.Tensor], torch.Tensor] | None:

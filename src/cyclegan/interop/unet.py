@@ -11,10 +11,9 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-import torch.nn.functional as F_
 from torch import nn
 
-from ..models.layers import FloatTanh
+from ..models.layers import FloatTanh, pad_to_multiple
 
 UnetNorm = Literal["instance", "batch"]
 
@@ -101,10 +100,5 @@ class UnetGenerator(nn.Module):
         self.model = UnetBlock(3, ngf, in_channels=3, submodule=block, outermost=True, **kw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2], x.shape[-1]
-        pad_h = (self.multiple - h % self.multiple) % self.multiple
-        pad_w = (self.multiple - w % self.multiple) % self.multiple
-        # Reflection needs the pad to be smaller than the side; tiny images fall back to replicate.
-        mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-        y = self.model(F_.pad(x, [0, pad_w, 0, pad_h], mode=mode))
-        return y[:, :, :h, :w]
+        padded, (h, w) = pad_to_multiple(x, self.multiple)  # reflect (replicate on tiny images)
+        return self.model(padded)[:, :, :h, :w]

@@ -46,11 +46,22 @@ def build_discriminator(cfg: ModelConfig) -> nn.Module:
     return init_weights(DISCRIMINATORS[cfg.discriminator](cfg), kind=cfg.init, gain=cfg.init_gain)
 
 
+def build_models(cfg: ModelConfig) -> dict[str, nn.Module]:
+    """The four networks of CycleGAN: G (X -> Y, i.e. A -> B), F (Y -> X), D_X (judges X), D_Y (judges Y)."""
+    return {
+        "G": build_generator(cfg),
+        "F": build_generator(cfg),
+        "D_X": build_discriminator(cfg),
+        "D_Y": build_discriminator(cfg),
+    }
+
+
 __all__ = [
     "GENERATORS",
     "DISCRIMINATORS",
     "build_generator",
     "build_discriminator",
+    "build_models",
     "init_weights",
     "ResnetGenerator",
     "PatchGANDiscriminator",

@@ -3,6 +3,7 @@
 from typing import Literal
 
 import torch
+import torch.nn.functional as F_
 from torch import nn
 
 Norm = Literal["instance", "batch", "none"]
@@ -42,3 +43,26 @@ class ReflectionPad2d(nn.ReflectionPad2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.autocast(x.device.type, enabled=False):
             return super().forward(x)
+
+
+def pad_to_multiple(
+    x: torch.Tensor, multiple: int, *, min_size: int = 0, mode: Literal["reflect", "replicate"] | None = None
+) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad (B, C, H, W) on the bottom and right so H and W are multiples of `multiple` (and >= `min_size`).
+
+    Returns the padded tensor and the original (H, W), to crop the network's output back with [..., :H, :W].
+    mode None: reflect, or replicate where the pad is not smaller than the side (reflect cannot pad more).
+    The pad amounts are shape arithmetic (`(m - h % m) % m`), so a traced or exported graph stays dynamic
+    in H and W (without `min_size`); the choice of mode is fixed when traced.
+    """
+    h, w = x.shape[-2], x.shape[-1]
+    pad_h = (multiple - h % multiple) % multiple
+    pad_w = (multiple - w % multiple) % multiple
+    if min_size:
+        pad_h = max(pad_h, -(-min_size // multiple) * multiple - h)
+        pad_w = max(pad_w, -(-min_size // multiple) * multiple - w)
+    if mode is None:
+        if pad_h == 0 and pad_w == 0 and not torch.jit.is_tracing():  # a traced graph must pad any size
+            return x, (h, w)
+        mode = "reflect" if pad_h < h and pad_w < w else "replicate"  # (fixed at trace time)
+    return F_.pad(x, [0, pad_w, 0, pad_h], mode=mode), (h, w)

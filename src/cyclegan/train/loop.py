@@ -20,33 +20,10 @@ from ..checkpoint import CHECKPOINT_NAME, FORMAT, load_checkpoint, save_atomic
 from ..config import RESUMABLE, Config, config_from_dict, resolve
 from ..data import UnpairedTrainSet, check_images, eval_transform, list_images, read_image
 from ..errors import CycleGANError
-from ..execution import choose_execution
+from ..execution import choose_execution, compile_pays_for_training, resolve_device
 from ..report import save_grid
 from . import distributed as ddp
 from .cyclegan import CycleGANTrainer
-
-# torch.compile pays for itself (about a minute of compilation, 8-10% per step on the paper model here)
-# only over a long run: `--compile auto` compiles runs with at least this many steps ahead.
-COMPILE_AUTO_MIN_STEPS = 1000
-
-
-def resolve_device(name: str) -> torch.device:
-    """auto: CUDA if present, else MPS, else CPU; an unavailable explicit device is a one-line error."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise CycleGANError(f"option 'device': unknown device {name!r} (use auto, cpu, cuda, cuda:N or mps)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise CycleGANError("option 'device': CUDA was asked for but this PyTorch sees no CUDA GPU")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise CycleGANError("option 'device': MPS was asked for but is not available here")
-    return device
 
 
 def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
@@ -234,7 +211,7 @@ def _train(cfg: Config, *, ckpt, progress: bool, run: Path, device: torch.device
     sampler = ddp.StepSampler(start, total, t.batch_size, d_ctx)  # checks the batch splits over the ranks
     execution = choose_execution(
         t.precision, t.channels_last, t.compile, device=device,
-        compile_pays=total - start >= COMPILE_AUTO_MIN_STEPS, batch_norm=cfg.model.norm == "batch",
+        compile_pays=compile_pays_for_training(total - start), batch_norm=cfg.model.norm == "batch",
     )  # fmt: skip
     if main and d_ctx.enabled:
         print(f"training on {d_ctx.world_size} processes ({device.type}), global batch {t.batch_size} = "

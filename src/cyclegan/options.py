@@ -1,0 +1,297 @@
+"""Typed options: one frozen dataclass per subcommand (and per config section), flags generated from it.
+
+Each option is a dataclass field made with `opt(default, help, ...)`: its type annotation, default, help
+text and allowed range live there and nowhere else. From these fields come
+
+- the command-line flags (`add_arguments`: `--batch-size N`, choices from `Literal[...]`, `--x/--no-x`
+  for booleans, `nargs="+"` for tuples, positionals where the field says so);
+- the checks (`check_options`, run by `Options.__post_init__`): the type, finite numbers, the range;
+  so the CLI and the Python API refuse the same bad value with the same one-line message.
+
+A field whose type is itself an `Options` dataclass (e.g. the execution settings inside
+`TranslateOptions`) contributes its own fields as flags, flattened; names are unique per command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import MISSING, field, fields
+from typing import Any, ClassVar, Literal
+
+from .errors import CycleGANError
+
+
+def opt(
+    default: Any = MISSING,
+    help: str = "",
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    metavar: str | None = None,
+    positional: bool = False,
+    aliases: tuple[str, ...] = (),
+    default_text: str | None = None,
+    factory: Any = MISSING,
+) -> Any:
+    """A dataclass field with its help text and range in the metadata (`ge`: >=, `gt`: >, `le`, `lt`).
+
+    `default_text` replaces the default in `--help` (e.g. "the preset's"); `aliases` are extra flag
+    spellings (e.g. an old name kept working).
+    """
+    meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt, "metavar": metavar, "positional": positional,
+            "aliases": aliases, "default_text": default_text}  # fmt: skip
+    if factory is not MISSING:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# --- types -------------------------------------------------------------------------------------------------
+
+
+def type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is Literal:
+        return " | ".join(map(repr, typing.get_args(tp)))
+    if typing.get_origin(tp) is tuple:
+        return f"list of {type_name(typing.get_args(tp)[0])}"
+    args = typing.get_args(tp)
+    if args:
+        return " | ".join(type_name(a) for a in args)
+    return "null" if tp is type(None) else tp.__name__
+
+
+def coerce(name: str, value: Any, tp: Any) -> Any:
+    """Check `value` against the annotation `tp` (ints pass as floats, lists as tuples); raise a one-line
+    error naming the option otherwise."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        if value in typing.get_args(tp):
+            return value
+    elif origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            try:
+                return coerce(name, value, arg)
+            except CycleGANError:
+                pass
+    elif origin is tuple:
+        if isinstance(value, (list, tuple)):
+            item = typing.get_args(tp)[0]
+            return tuple(coerce(name, v, item) for v in value)
+    elif tp is type(None):
+        if value is None:
+            return None
+    elif tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    elif dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+    else:  # an annotation this module does not check (e.g. Any)
+        return value
+    raise CycleGANError(f"option '{name}': expected {type_name(tp)}, got {value!r}")
+
+
+def _base(tp: Any) -> Any:
+    """`X | None` -> X; anything else unchanged."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+# --- checks ------------------------------------------------------------------------------------------------
+
+
+def _range_text(m: dict) -> str:
+    if m["gt"] == 0 and all(m[k] is None for k in ("ge", "le", "lt")):
+        return "positive"
+    parts = [f"{op} {m[k]:g}" for k, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")) if m[k] is not None]
+    return " and ".join(parts)
+
+
+def check_value(name: str, value: Any, meta: dict) -> None:
+    """Finite numbers only; and within the field's range, if it has one. A one-line error otherwise."""
+    values = value if isinstance(value, tuple) else (value,)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if isinstance(v, float) and not math.isfinite(v):
+            raise CycleGANError(f"option '{name}' must be a finite number, got {v}")
+        ge, gt, le, lt = (meta.get(k) for k in ("ge", "gt", "le", "lt"))
+        if (
+            (ge is not None and v < ge)
+            or (gt is not None and v <= gt)
+            or (le is not None and v > le)
+            or (lt is not None and v >= lt)
+        ):
+            raise CycleGANError(f"option '{name}' must be {_range_text(meta)}, got {v}")
+
+
+class Options:
+    """Base of the options dataclasses: on construction every field is type-checked (ints are accepted for
+    floats, lists for tuples) and range-checked. Errors name the option as `option_name(field)` does."""
+
+    # How errors name an option: "flag" (--batch-size, for subcommands) or "key" (batch_size: config sections,
+    # whose names are also config-file keys).
+    naming: ClassVar[str] = "flag"
+
+    def __post_init__(self) -> None:
+        check_options(self)
+
+
+def option_name(cls: type, name: str) -> str:
+    return "--" + name.replace("_", "-") if getattr(cls, "naming", "flag") == "flag" else name
+
+
+def check_options(obj: Any) -> None:
+    hints = typing.get_type_hints(type(obj))
+    for f in fields(obj):
+        name = option_name(type(obj), f.name)
+        value = getattr(obj, f.name)
+        if value is MISSING:
+            raise CycleGANError(f"option '{name}' is required")
+        value = coerce(name, value, hints[f.name])
+        if value is not getattr(obj, f.name):
+            object.__setattr__(obj, f.name, value)  # frozen: normalise 1 -> 1.0, [a] -> (a,)
+        if value is not None:
+            check_value(name, value, f.metadata)
+
+
+# --- flags -------------------------------------------------------------------------------------------------
+
+
+def _default_text(f: dataclasses.Field) -> str:
+    if f.metadata.get("default_text"):
+        return f.metadata["default_text"]
+    if f.default is not MISSING:
+        d = f.default
+        if d is None:
+            return ""
+        if isinstance(d, tuple):
+            return " ".join(map(str, d))
+        return str(d)
+    return ""
+
+
+def option_fields(cls: type) -> list[tuple[dataclasses.Field, Any]]:
+    """(field, type) of every leaf option of `cls`, nested Options dataclasses flattened, in order."""
+    out = []
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        tp = hints[f.name]
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            out += option_fields(tp)
+        else:
+            out.append((f, tp))
+    return out
+
+
+def add_arguments(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    cls: type,
+    *,
+    suppress_defaults: bool = False,
+    exclude: tuple[str, ...] = (),
+    default_texts: dict[str, str] | None = None,
+) -> None:
+    """Add one flag (or positional) per leaf field of `cls`.
+
+    suppress_defaults: leave a flag that was not given out of the namespace (the train config, where a
+        preset or a config file fills it in); else the field's default is the flag's default.
+    default_texts: what `--help` shows as a field's default, by field name (e.g. with each preset's).
+    """
+    for f, tp in option_fields(cls):
+        if f.name in exclude:
+            continue
+        m = f.metadata
+        required = f.default is MISSING and f.default_factory is MISSING
+        base = _base(tp)
+        default = argparse.SUPPRESS if suppress_defaults else (None if required else _field_default(f))
+        dtext = (default_texts or {}).get(f.name) or _default_text(f)
+        help_text = m.get("help", "") + (f" (default: {dtext})" if dtext and not required else "")
+        help_text = help_text.replace("%", "%%")
+        flags = ["--" + f.name.replace("_", "-"), *m.get("aliases", ())]
+        if base is bool:
+            parser.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+                                help=help_text)  # fmt: skip
+            continue
+        kwargs: dict[str, Any] = {"default": default, "help": help_text}
+        if typing.get_origin(base) is tuple:
+            kwargs["nargs"] = "+"
+            base = typing.get_args(base)[0]
+        if typing.get_origin(base) is Literal:
+            kwargs["choices"] = typing.get_args(base)
+        elif base in (int, float):
+            kwargs["type"] = base
+            kwargs["metavar"] = m.get("metavar") or ("N" if base is int else "X")
+        else:
+            kwargs["metavar"] = m.get("metavar") or "S"
+        if m.get("positional"):
+            kwargs.pop("default")
+            if required:
+                kwargs.setdefault("nargs", None)
+            parser.add_argument(f.name, **{k: v for k, v in kwargs.items() if v is not None})
+            continue
+        if required and not suppress_defaults:
+            kwargs["required"] = True
+        parser.add_argument(*flags, dest=f.name, **kwargs)
+
+
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return None
+
+
+def from_namespace(cls: type, ns: argparse.Namespace | dict, **overrides: Any) -> Any:
+    """Build `cls` from parsed flags (nested Options dataclasses too); `overrides` win."""
+    values = vars(ns) if isinstance(ns, argparse.Namespace) else dict(ns)
+    values.update(overrides)
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in fields(cls):
+        tp = hints[f.name]
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            kwargs[f.name] = from_namespace(tp, values)
+        elif f.name in values:
+            kwargs[f.name] = values[f.name]
+    return cls(**kwargs)
+
+
+def to_flags(obj: Any) -> list[str]:
+    """The command-line flags that reproduce `obj` (every option, defaults included): for reports."""
+    parts: list[str] = []
+    hints = typing.get_type_hints(type(obj))
+    positionals: list[str] = []
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(hints[f.name]):
+            parts += to_flags(value)
+            continue
+        if value is None:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if f.metadata.get("positional"):
+            positionals += list(map(str, value if isinstance(value, tuple) else [value]))
+        elif isinstance(value, bool):
+            parts.append(flag if value else "--no-" + f.name.replace("_", "-"))
+        else:
+            parts += [flag, *map(str, value if isinstance(value, tuple) else [value])]
+    return parts + positionals
