@@ -8,13 +8,13 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from cyclegan.bench import trainer_and_inputs
 from cyclegan.config import resolve
-from cyclegan.evaluate.bench import _trainer_and_inputs
 from cyclegan.execution import Execution
 
 cfg = resolve({"size": 256, "batch_size": 1}, preset="paper")
 ex = Execution(precision="bf16", batch_generator_calls=True)
-trainer, x, y = _trainer_and_inputs(cfg, ex, torch.device("cpu"), total=3, seed=0)
+trainer, x, y = trainer_and_inputs(cfg, ex, torch.device("cpu"), total_steps=3)
 trainer.step(x, y)
 with profile(activities=[ProfilerActivity.CPU]) as prof:
     trainer.step(x, y)

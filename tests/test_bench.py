@@ -1,65 +1,271 @@
-"""`cyclegan bench` on tiny sizes: it runs, times what it says, and writes the JSON."""
+"""`cyclegan bench`: its figures are the medians of what it timed, each mode computes as it says it does,
+`--task style` times both methods, and bad options are one-line errors (the same from Python and the CLI)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import math
+import resource
+import sys
+import time
 
 import pytest
 import torch
 
+from conftest import make_images
+from cyclegan.bench import BenchOptions, StyleBenchOptions, bench, format_bench, gatys_estimate, time_train_step
 from cyclegan.cli import main
+from cyclegan.errors import CycleGANError
+from cyclegan.execution import Execution
+from cyclegan.train import CycleGANTrainer
 
-CPU = torch.device("cpu")
+TINY_RUN = {"size": 32, "steps": 1, "warmup": 0, "translate_batches": 1, "device": "cpu", "compile": "off"}
+
+
+class FakeClock:
+    """Stands in for time.perf_counter: time moves only when a faked computation says it took so long."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_figures_are_the_medians_of_the_timed_steps_and_the_speedup_their_ratio(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(time, "perf_counter", clock)
+    # Seconds each call takes, per precision: the warm-up first, then the timed ones.
+    train_s = {"fp32": iter([5.0, 0.4, 0.8, 0.6, 0.5]), "bf16": iter([3.0, 0.2, 0.3, 0.1, 0.25])}
+    translate_s = {"fp32": iter([2.0, 0.04, 0.01, 0.03, 0.02]), "bf16": iter([1.0, 0.01, 0.012, 0.008, 0.02])}
+    calls = []
+
+    def step(self, x, y):
+        calls.append(("train", self.execution.precision))
+        clock.now += next(train_s[self.execution.precision])
+        return {}
+
+    def translate(net, x, *, execution):
+        calls.append(("translate", execution.precision))
+        clock.now += next(translate_s[execution.precision])
+        return x
+
+    monkeypatch.setattr(CycleGANTrainer, "step", step)
+    monkeypatch.setattr("cyclegan.inference.translate_tensor", translate)
+    opts = BenchOptions(size=32, steps=4, warmup=1, translate_batches=4, mode="both", precision="bf16",
+                        compile="off", device="cpu")  # fmt: skip
+    r = bench(opts)
+
+    ref, dflt = r["modes"]["reference"], r["modes"]["default"]
+    assert ref["train_s_all"] == pytest.approx([0.4, 0.8, 0.6, 0.5])  # in the order they ran, warm-up left out
+    assert ref["train_s_per_step"] == pytest.approx((0.5 + 0.6) / 2)  # the median of an even count
+    assert dflt["train_s_per_step"] == pytest.approx((0.2 + 0.25) / 2)
+    assert ref["translate_s_per_batch"] == pytest.approx(0.025) and dflt["translate_s_per_batch"] == pytest.approx(
+        0.011
+    )
+    assert ref["train_img_per_s"] == pytest.approx(1 / 0.55, abs=1e-3)  # paper preset: batch 1
+    assert ref["warmup_s"] == pytest.approx(5.0 + 2.0) and dflt["warmup_s"] == pytest.approx(3.0 + 1.0)
+    assert r["speedup"] == {
+        "train": pytest.approx(0.55 / 0.225, abs=1e-3),
+        "translate": pytest.approx(0.025 / 0.011, abs=1e-3),
+    }
+    # Interleaved step for step, so both modes see the same machine load.
+    assert calls == [("train", "fp32"), ("train", "bf16")] * 5 + [("translate", "fp32"), ("translate", "bf16")] * 5
+    # The lines the docs quote, figure for figure.
+    lines = format_bench(r).splitlines()
+    assert lines[1:8] == [
+        "reference (fp32, NCHW, eager):",
+        "  train      0.5500 s/step (median of 4, after 1 warm-up step(s) that took 7.0 s), 1.82 img/s per domain",
+        "  translate  40.00 img/s (batch 1, median of 4)",
+        "default (bf16, NCHW, eager):",
+        "  train      0.2250 s/step (median of 4, after 1 warm-up step(s) that took 4.0 s), 4.44 img/s per domain",
+        "  translate  90.91 img/s (batch 1, median of 4)",
+        "speed-up   train 2.44x, translate 2.27x (default over reference, medians of interleaved runs)",
+    ]
+    assert lines[0].startswith("bench paper preset, 32 px, batch 1, mode both on cpu (")
+
+
+def _spy_on_generator_convs(monkeypatch) -> list[dict]:
+    """Record, for every trainer built, what G's 3x3+ convolutions saw during training steps."""
+    seen: list[dict] = []
+    init = CycleGANTrainer.__init__
+
+    def spying_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        record = {"dtypes": set(), "batches": set(), "channels_last_weights": set()}
+        seen.append(record)
+
+        def hook(conv, inputs, out):
+            if conv.kernel_size[0] > 1 and conv.in_channels > 3 and self.G.training:
+                record["dtypes"].add(out.dtype)
+                record["batches"].add(inputs[0].shape[0])
+                record["channels_last_weights"].add(not conv.weight.is_contiguous())
+
+        for m in self.G.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                m.register_forward_hook(hook)
+
+    monkeypatch.setattr(CycleGANTrainer, "__init__", spying_init)
+    return seen
 
 
 @pytest.mark.parametrize(
-    ("args", "preset", "batch", "identity"),
+    ("mode", "dtype", "channels_last", "batches", "reported"),
     [
-        (["--preset", "seed", "--size", "32", "--batch-size", "2", "--compile", "off"], "seed", 2, 0.0),  # default mode
-        (["--preset", "paper", "--size", "32", "--mode", "reference"], "paper", 1, 0.5),  # batch 1 from the preset
+        # fp32, NCHW, one call per output, whatever was asked for the default mode
+        ("reference", torch.float32, False, {1}, ("fp32", False, False)),
+        # as asked; G on [x; y] at once for G(x) and the identity G(y)
+        ("default", torch.bfloat16, True, {1, 2}, ("bf16", True, True)),
     ],
 )
-def test_bench_steps_1_writes_json(tmp_path, capsys, args, preset, batch, identity):
-    out = tmp_path / "bench.json"
-    assert main(["bench", *args, "--steps", "1", "--warmup", "0", "--device", "cpu", "--json", str(out)]) == 0
-    r = json.loads(out.read_text())
-    assert r["synthetic_data"] is True
-    assert (r["preset"], r["size"], r["batch_size"]) == (preset, 32, batch)
-    assert r["model"]["lambda_identity"] == identity
-    assert r["train_s_per_step"] > 0 and r["translate_img_per_s"] > 0
-    assert len(r["train_s_all"]) == 1 and r["translate_batches"] == 10 == len(r["translate_s_all"])
-    assert r["translate_img_per_s"] == pytest.approx(batch / r["translate_s_per_batch"], rel=1e-2)
-    from cyclegan.execution import REFERENCE, choose_execution
-
-    bn = preset == "seed"  # BatchNorm: no batched generator calls
-    expected = REFERENCE if r["mode"] == "reference" else choose_execution(compile="off", device=CPU, batch_norm=bn)
-    assert r["settings"] == dataclasses.asdict(expected)
-    assert r["warmup_s"] >= 0
-    assert r["memory"]["peak_rss_mib"] >= r["memory"]["rss_at_start_mib"] > 0
-    assert r["command"].startswith("cyclegan bench")
-    assert "s/step" in capsys.readouterr().out
+def test_each_mode_computes_as_it_says(monkeypatch, mode, dtype, channels_last, batches, reported):
+    seen = _spy_on_generator_convs(monkeypatch)
+    r = bench(BenchOptions(**{**TINY_RUN, "mode": mode, "precision": "bf16", "channels_last": "on"}))
+    assert seen == [{"dtypes": {dtype}, "batches": batches, "channels_last_weights": {channels_last}}]
+    settings = r["settings"]
+    assert (settings["precision"], settings["channels_last"], settings["batch_generator_calls"]) == reported
+    assert settings["compile"] is False
 
 
-def test_bench_rejects_bad_options(capsys):
-    assert main(["bench", "--steps", "0"]) == 2
-    assert "--steps" in capsys.readouterr().err
-    assert main(["bench", "--preset", "seed", "--size", "30"]) == 2  # not a multiple of 8
-    assert "size" in capsys.readouterr().err
+class Stop(Exception):
+    pass
 
 
-def test_bench_both_interleaves_and_reports_the_speedup(tmp_path, capsys):
-    out = tmp_path / "bench.json"
-    args = ["bench", "--size", "32", "--steps", "2", "--warmup", "0", "--mode", "both", "--compile", "off",
-            "--precision", "bf16", "--device", "cpu", "--json", str(out)]  # fmt: skip
-    assert main(args) == 0
-    r = json.loads(out.read_text())
-    ref, dflt = r["modes"]["reference"], r["modes"]["default"]
-    assert ref["settings"]["precision"] == "fp32" and dflt["settings"]["precision"] == "bf16"
-    assert len(ref["train_s_all"]) == len(dflt["train_s_all"]) == 2
-    assert r["speedup"]["train"] == pytest.approx(ref["train_s_per_step"] / dflt["train_s_per_step"], rel=1e-2)
-    assert r["speedup"]["translate"] == pytest.approx(
-        ref["translate_s_per_batch"] / dflt["translate_s_per_batch"], rel=1e-2
+@pytest.mark.parametrize(("preset", "norm"), [("paper", "instance"), ("seed", "batch")])
+def test_default_mode_is_what_a_long_training_run_chooses(monkeypatch, tiny_cfg, preset, norm):
+    chosen: list[Execution] = []
+
+    def capture(self, cfg, *, execution, **kwargs):
+        chosen.append(execution)
+        raise Stop
+
+    monkeypatch.setattr(CycleGANTrainer, "__init__", capture)
+    monkeypatch.setattr("cyclegan.execution.COMPILE_AUTO_MIN_STEPS", 1)  # this one-step run counts as long
+    from cyclegan.train import train
+
+    with pytest.raises(Stop):
+        train(tiny_cfg(steps=1, norm=norm), progress=False)
+    with pytest.raises(Stop):
+        bench(BenchOptions(preset=preset, size=32, device="cpu"))  # every execution option on auto
+    assert chosen[1] == chosen[0]
+    assert chosen[0].batch_generator_calls == (norm != "batch")
+
+
+def test_time_train_step_is_the_median_step_of_a_short_run_and_leaves_the_rng_alone(monkeypatch, tiny_cfg):
+    clock = FakeClock()
+    monkeypatch.setattr(time, "perf_counter", clock)
+    durations = iter([9.0, 9.0, 0.3, 0.1, 0.2, 0.5, 0.4])  # two warm-up steps, then five
+    compiled = []
+
+    def step(self, x, y):
+        compiled.append(self.execution.compile)
+        clock.now += next(durations)
+        return {}
+
+    monkeypatch.setattr(CycleGANTrainer, "step", step)
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    seconds = time_train_step(tiny_cfg(), torch.device("cpu"))
+    assert seconds == pytest.approx(0.3)
+    assert compiled == [False] * 7  # a short run is never compiled, even where `--compile auto` compiles long runs
+    assert torch.equal(torch.rand(3), expected_next)  # a run started next draws what it would have drawn
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KiB and /proc/self/statm are Linux's")
+def test_memory_is_this_process_in_mib():
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with open("/proc/self/status") as f:
+        rss_now = next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+    r = bench(BenchOptions(**TINY_RUN))
+    peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    mem = r["memory"]
+    assert peak_before - 0.1 <= mem["peak_rss_mib"] <= peak_after + 0.1
+    assert mem["rss_at_start_mib"] == pytest.approx(rss_now, abs=50)  # what the process held before the models
+    assert 50 < mem["rss_at_start_mib"] <= mem["peak_rss_mib"] < 64 * 1024
+
+
+def test_gatys_estimate_is_setup_plus_steps_times_the_median_step():
+    # 10 s in all for three timed steps of 1, 3 and 2 s: 4 s of setup; 300 steps of the median 2 s.
+    assert gatys_estimate(10.0, [1.0, 3.0, 2.0], 300) == pytest.approx(4.0 + 300 * 2.0)
+
+
+def test_style_task_times_gatys_and_cyclegan_per_image(tmp_path, monkeypatch, tiny_cfg, capsys):
+    from cyclegan.train import train
+
+    monkeypatch.setattr("cyclegan.pretrained.vgg19_available", lambda weights=None: False)  # no 548 MB load
+    content = make_images(tmp_path / "content", 1, seed=5)[0]
+    style = make_images(tmp_path / "style", 1, seed=6, tint=(60, 0, 0))[0]
+    run = train(tiny_cfg(steps=1), progress=False).checkpoint.parent
+    s = StyleBenchOptions(content=str(content), style=str(style), checkpoint=str(run), gatys_steps=4,
+                          probe_steps=3, repeat=2, style_sizes=(32, 48))  # fmt: skip
+    r = bench(BenchOptions(task="style", device="cpu", style_task=s))
+    whats = [row["what"] for row in r["rows"]]
+    assert whats == [
+        "Gatys lite0 32 px, 4 lbfgs steps",  # run in full, twice
+        "Gatys lite0 32 px, 4 adam steps",
+        "Gatys lite0 48 px, 4 lbfgs steps",  # estimated from 3 steps
+        "Gatys vgg19 (random weights) 32 px, 4 lbfgs steps",
+        "Gatys vgg19 (random weights) 48 px, 4 lbfgs steps",
+        "CycleGAN run generator, 32 px, one image",
+        "CycleGAN run generator, 48 px, one image",
+        "CycleGAN paper generator (9 blocks, random weights), 32 px, one image",
+        "CycleGAN paper generator (9 blocks, random weights), 48 px, one image",
+    ]
+    assert [row["method"] for row in r["rows"]] == ["gatys"] * 5 + ["cyclegan"] * 4
+    assert all(0 < row["seconds"] < 60 and math.isfinite(row["seconds"]) for row in r["rows"])
+    assert r["rows"][0]["how"].startswith("median of 2 runs")
+    assert [row["relative"] for row in r["rows"]] == pytest.approx(
+        [row["seconds"] / r["rows"][0]["seconds"] for row in r["rows"]], abs=1e-4
     )
-    text = capsys.readouterr().out
-    assert "speed-up" in text and "reference (fp32, NCHW, eager)" in text and "default (bf16, NCHW, eager)" in text
+    text = format_bench(r)
+    assert all(what in text for what in whats)
+    json.dumps(r)  # JSON-ready
+
+
+BAD_OPTIONS = [
+    ({"steps": 0}, ["--steps", "0"], "option '--steps' must be positive, got 0"),
+    ({"warmup": -1}, ["--warmup", "-1"], "option '--warmup' must be >= 0, got -1"),
+    ({"translate_batches": 0}, ["--translate-batches", "0"], "option '--translate-batches' must be positive, got 0"),
+    ({"threads": 0}, ["--threads", "0"], "option '--threads' must be positive, got 0"),
+    ({"size": -32}, ["--size", "-32"], "option '--size' must be positive, got -32"),
+    ({"task": "style"}, ["--task", "style"], "option '--content' is required with --task style"),
+    (
+        {"task": "style", "style_task": StyleBenchOptions(content="c.png")},
+        ["--task", "style", "--content", "c.png"],
+        "option '--style' is required with --task style",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "flags", "message"), BAD_OPTIONS)
+def test_bad_options_are_the_same_one_line_error_from_python_and_the_cli(capsys, kwargs, flags, message):
+    with pytest.raises(CycleGANError) as e:
+        BenchOptions(**kwargs)
+    assert str(e.value) == message
+    assert main(["bench", *flags]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
+
+
+def test_bad_values_from_python_name_the_option():
+    with pytest.raises(CycleGANError, match=r"^option '--preset': expected 'paper' \| 'seed', got 'cezanne'$"):
+        BenchOptions(preset="cezanne")
+    with pytest.raises(CycleGANError, match=r"^option '--mode': expected .*, got 'fast'$"):
+        BenchOptions(mode="fast")
+    with pytest.raises(CycleGANError, match=r"^option '--probe-steps' must be >= 2, got 1$"):
+        StyleBenchOptions(probe_steps=1)
+    with pytest.raises(CycleGANError, match=r"^option 'size' must be a multiple of 8 for the seed generator$"):
+        bench(BenchOptions(preset="seed", size=36, device="cpu"))
+
+
+def test_cli_prints_the_figures_and_writes_the_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    flags = ["--size", "32", "--steps", "1", "--warmup", "0", "--device", "cpu", "--compile", "off", "--json", str(out)]
+    assert main(["bench", *flags]) == 0
+    r = json.loads(out.read_text())
+    assert (r["task"], r["preset"], r["size"], r["batch_size"], r["mode"]) == ("train", "paper", 32, 1, "default")
+    assert r["command"].startswith("cyclegan bench") and "--size 32" in r["command"]
+    printed = capsys.readouterr().out
+    assert f"{r['train_s_per_step']:.4f} s/step (median of 1" in printed
+    # --translate-batches unset: as many as --steps, but at least 10 (one short call is too noisy a median)
+    assert r["translate_batches"] == 10 == len(r["translate_s_all"])

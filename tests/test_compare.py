@@ -10,8 +10,9 @@ import torch
 from PIL import Image
 
 from conftest import make_images
-from cyclegan.compare import feature_distance, luminance, ssim_y
 from cyclegan.errors import CycleGANError
+from cyclegan.evaluate.distances import feature_distance
+from cyclegan.evaluate.metrics import luminance, ssim_y
 
 
 def test_ssim_y_compares_structure_not_colour():
@@ -73,17 +74,18 @@ def test_compare_writes_grid_and_report(checkpoint, dataset, tmp_path, capsys):
 
 
 def test_compare_without_target_folder_has_no_kid(checkpoint, tmp_path):
-    from cyclegan.compare import compare
+    from cyclegan.compare import CompareOptions, compare
 
     content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))
     style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
-    report = compare(
-        checkpoint, "AtoB", [str(content[0])], [str(style[0])], tmp_path / "cmp", size=24, steps=2,
-        grid_cell=16, grid_palette=True, backbone="lite0", progress=False,
-    )  # fmt: skip
+    report = compare(CompareOptions(
+        str(checkpoint), "AtoB", [str(content[0])], [str(style[0])], str(tmp_path / "cmp"), size=24, steps=2,
+        grid_cell=16, grid_palette=True, backbone="lite0", device="cpu", progress=False,
+    ))  # fmt: skip
     assert report.kid is None
     grid = Image.open(tmp_path / "cmp" / "grid.png")
     assert grid.mode == "P" and grid.size == (3 * 16 + 4 * 2, 16 + 2 * 2)  # --grid-cell 16, --grid-palette
     assert "No KID" in (tmp_path / "cmp" / "report.html").read_text()
     with pytest.raises(CycleGANError, match="--content"):
-        compare(checkpoint, "AtoB", [str(tmp_path / "nope.png")], [str(style[0])], tmp_path / "x", progress=False)
+        missing = [str(tmp_path / "nope.png")]
+        compare(CompareOptions(str(checkpoint), "AtoB", missing, [str(style[0])], str(tmp_path / "x"), progress=False))

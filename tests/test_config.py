@@ -85,12 +85,55 @@ def test_cli_wrong_type_in_file_is_a_one_line_error(tmp_path, capsys):
     assert err.strip().count("\n") == 0 and "option 'steps'" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["translate"], ["datasets"], ["datasets", "synthetic"], ["demo"]])
-def test_every_command_has_help(command, capsys):
+def _all_commands():
+    from cyclegan.cli import COMMANDS
+
+    for name, entry in COMMANDS.items():
+        if isinstance(entry, dict):
+            yield from ([name, action] for action in entry)
+        else:
+            yield [name]
+
+
+def test_top_level_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and "usage: cyclegan" in out
+    assert all(command[0] in out for command in _all_commands())
+
+
+@pytest.mark.parametrize("command", list(_all_commands()), ids=" ".join)
+def test_every_command_has_help_with_every_option_and_its_default(command, capsys):
+    """Each subcommand's --help shows every field of its options dataclass, with the field's default."""
+    from dataclasses import MISSING
+
+    from cyclegan.cli import COMMANDS
+    from cyclegan.options import option_fields
+
     with pytest.raises(SystemExit) as e:
         main([*command, "--help"])
-    assert e.value.code == 0
-    assert "usage: cyclegan" in capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert e.value.code == 0 and out.startswith(f"usage: cyclegan {' '.join(command)}")
+    entry = COMMANDS[command[0]]
+    cls = (entry[command[1]] if isinstance(entry, dict) else entry).options_class()
+    for f, _ in option_fields(cls) if cls else []:
+        shown = f.name.replace("_", "-") if f.metadata.get("positional") else "--" + f.name.replace("_", "-")
+        if f.metadata.get("positional"):
+            shown = f.metadata.get("metavar") or f.name
+        assert shown in out, f"{shown} missing from `cyclegan {' '.join(command)} --help`"
+        if f.default not in (MISSING, None) and not isinstance(f.default, bool):
+            default = f.metadata.get("default_text") or str(f.default)
+            assert f"default: {' '.join(default.split())}" in out, f"{f.name}'s default missing"
+
+
+def test_preset_choices_come_from_the_presets(capsys, monkeypatch):
+    from cyclegan import config
+
+    monkeypatch.setitem(config.PRESETS, "tiny", {"ngf": 4})
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "{paper,seed,tiny}" in capsys.readouterr().out.replace(" ", "")
 
 
 def test_bad_file_value_is_reported_even_when_a_flag_overrides_it(tmp_path, capsys):

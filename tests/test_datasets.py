@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cyclegan.cli import main
-from cyclegan.data.download import CATALOGUE, download
+from cyclegan.data.download import CATALOGUE, DownloadOptions, download
 from cyclegan.errors import CycleGANError
 
 NAME = "horse2zebra"
@@ -122,7 +122,7 @@ def assert_layout(root: Path) -> None:
 
 
 def fetch(mirror: Mirror, root: Path, **kw):
-    return download(NAME, root, base_url=mirror.base_url, progress=False, **kw)
+    return download(DownloadOptions(NAME, str(root), base_url=mirror.base_url, progress=False, **kw))
 
 
 # --- the happy paths -----------------------------------------------------------------------------------
@@ -264,7 +264,7 @@ def test_not_a_zip_and_corrupt_entries_are_refused(mirror, tmp_path):
 )
 def test_bad_names_and_urls_are_refused_before_any_request(tmp_path, name, base, expected):
     with pytest.raises(CycleGANError, match=re.escape(expected)):
-        download(name, tmp_path, base_url=base, progress=False)
+        download(DownloadOptions(name, str(tmp_path), base_url=base, progress=False))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -275,4 +275,4 @@ def test_missing_file_on_the_mirror(mirror, tmp_path):
 
 def test_bad_sha256_option(tmp_path):
     with pytest.raises(CycleGANError, match="option '--sha256'"):
-        download(NAME, tmp_path, base_url="http://127.0.0.1:9", sha256="abc", progress=False)
+        download(DownloadOptions(NAME, str(tmp_path), base_url="http://127.0.0.1:9", sha256="abc", progress=False))

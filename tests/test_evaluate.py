@@ -238,7 +238,8 @@ def test_evaluate_cli_both_directions_paired(tmp_path, capsys):
 
 
 def test_evaluate_unpaired_inception_one_direction(tmp_path, inception_file):
-    from cyclegan.evaluate.runner import EvalOptions, evaluate, format_table
+    from cyclegan.evaluate.runner import EvalOptions, evaluate
+    from cyclegan.report import format_table
 
     ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
     write_split(tmp_path / "data", 4, paired=False)

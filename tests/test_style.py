@@ -3,6 +3,7 @@ matrices, the Gatys optimisation and the `cyclegan stylize` command. Tiny images
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from PIL import Image
 
 from cyclegan.errors import CycleGANError
 from cyclegan.style import (
+    GatysOptions,
     build_backbone,
     default_backbone,
     gram_matrix,
@@ -155,7 +157,8 @@ def test_default_backbone_falls_back_to_lite0(tmp_path, vgg_file, monkeypatch, c
 def test_stylize_moves_towards_the_style(tmp_path, lite0, optimizer):
     content = _image(tmp_path / "c.png", 60, 40, seed=1)
     style = _stripes(tmp_path / "s.png", 48)
-    r = stylize(content, style, backbone="lite0", net=lite0, size=48, steps=15, optimizer=optimizer, progress=False)
+    opts = GatysOptions(backbone="lite0", size=48, steps=15, optimizer=optimizer)
+    r = stylize(content, style, opts, net=lite0, progress=False)
     assert r.image.size == (48, 32)  # long side 48, aspect ratio 3:2 kept
     assert r.tensor.shape == (1, 3, 32, 48) and 0 <= r.tensor.min() and r.tensor.max() <= 1
     assert len(r.losses) == 15
@@ -166,28 +169,29 @@ def test_stylize_moves_towards_the_style(tmp_path, lite0, optimizer):
 def test_stylize_options(tmp_path, lite0):
     content = _image(tmp_path / "c.png", 40, 40, seed=1)
     s1, s2 = _stripes(tmp_path / "s1.png", 40), _image(tmp_path / "s2.png", 40, 40, seed=2)
-    kw = dict(backbone="lite0", net=lite0, size=32, steps=4, optimizer="adam", progress=False)
+    base = GatysOptions(backbone="lite0", size=32, steps=4, optimizer="adam")
+    kw = dict(net=lite0, progress=False)
     # colour preservation: the chroma is the content's, only the luminance changed
-    r = stylize(content, s1, preserve_color=True, **kw)
+    r = stylize(content, s1, replace(base, preserve_color=True), **kw)
     c = torch.from_numpy(np.array(Image.open(content).resize((32, 32), Image.Resampling.BICUBIC)))
     c = c.permute(2, 0, 1).float().div(255).unsqueeze(0)
     chroma_out, chroma_in = rgb_to_ycbcr(r.tensor)[:, 1:], rgb_to_ycbcr(c)[:, 1:]
     assert (chroma_out - chroma_in).abs().mean() < 0.02
     # blending: weight 1 on one style is that style alone
-    one = stylize(content, [s1, s2], style_blend=[1, 0], **kw)
-    alone = stylize(content, s1, **kw)
+    one = stylize(content, [s1, s2], replace(base, style_blend=[1, 0]), **kw)
+    alone = stylize(content, s1, base, **kw)
     assert torch.allclose(one.tensor, alone.tensor, atol=1e-5)
     # noise init starts far from the content
-    noisy = stylize(content, s1, init="noise", **kw)
+    noisy = stylize(content, s1, replace(base, init="noise"), **kw)
     assert noisy.losses[0]["content"] > 0
     with pytest.raises(CycleGANError, match="--style-blend"):
-        stylize(content, [s1, s2], style_blend=[1.0], **kw)
+        stylize(content, [s1, s2], replace(base, style_blend=[1.0]), **kw)
     with pytest.raises(CycleGANError, match="--style-blend"):
-        stylize(content, [s1, s2], style_blend=[1.0, -1.0], **kw)
+        stylize(content, [s1, s2], replace(base, style_blend=[1.0, -1.0]), **kw)
     with pytest.raises(CycleGANError, match="--style-weight"):
-        stylize(content, s1, style_weight=-1, **kw)
+        stylize(content, s1, replace(base, style_weight=-1), **kw)
     with pytest.raises(CycleGANError, match="unknown lite0 layer"):
-        stylize(content, s1, style_layers=["conv1_1"], backbone="lite0", size=32, steps=1, progress=False)
+        stylize(content, s1, GatysOptions(style_layers=["conv1_1"], backbone="lite0", size=32, steps=1), progress=False)
 
 
 def test_keep_content_colors_keeps_luminance_of_stylised():

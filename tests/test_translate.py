@@ -102,12 +102,51 @@ def test_cli_size_option_and_clean_exit(run, tmp_path, capsys):
     assert Image.open(tmp_path / "o" / "a.jpg").size == (64, 32)
 
 
-def test_package_level_api_survives_submodule_imports():
+def test_package_level_api_survives_submodule_imports(run):
     import cyclegan
     import cyclegan.compare  # noqa: F401  (imports the inference module and more)
-    import cyclegan.inference  # noqa: F401
+    import cyclegan.inference
 
-    assert callable(cyclegan.translate) and callable(cyclegan.load_generator)
+    assert cyclegan.translate is cyclegan.inference.translate
+    assert cyclegan.load_generator is load_generator
+    G = cyclegan.load_generator(run, "BtoA")
+    x = torch.rand(1, 3, 20, 28) * 2 - 1
+    assert torch.equal(cyclegan.translate(G, x), translate_tensor(G, x))
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import cyclegan.inference, cyclegan.checkpoint, cyclegan.interop.export, cyclegan.evaluate.runner",
+        "from cyclegan.cli import main; main(['translate', '--checkpoint', RUN, '--out', OUT, '--no-progress', IMG])",
+    ],
+)
+def test_inference_never_imports_training(run, tmp_path, code):
+    import subprocess
+    import sys
+
+    img = tmp_path / "a.png"
+    Image.fromarray(np.zeros((20, 24, 3), np.uint8)).save(img)
+    check = "import sys; assert not [m for m in sys.modules if m.startswith('cyclegan.train')], 'train imported'"
+    script = f"RUN, OUT, IMG = {str(run)!r}, {str(tmp_path / 'o')!r}, {str(img)!r}\n{code}\n{check}"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "train imported" not in done.stderr
+
+
+def test_options_refuse_bad_values_alike_in_cli_and_api(run, tmp_path, capsys):
+    from cyclegan.errors import CycleGANError
+    from cyclegan.inference import TranslateOptions
+
+    for flag, value, message in (("--batch-size", "0", "must be positive"), ("--size", "-3", "must be positive")):
+        args = ["translate", "--checkpoint", str(run), "--out", str(tmp_path / "o"), flag, value, str(tmp_path)]
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        with pytest.raises(CycleGANError) as e:
+            TranslateOptions(inputs=(str(tmp_path),), checkpoint=str(run), out=str(tmp_path / "o"),
+                             **{flag[2:].replace("-", "_"): int(value)})  # fmt: skip
+        assert err == f"error: {e.value}" and f"option '{flag}' {message}" in err
+    assert not (tmp_path / "o").exists()  # refused before any work
 
 
 def test_bf16_translation_matches_fp32(run, tmp_path):

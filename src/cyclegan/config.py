@@ -23,7 +23,7 @@ OnOff = Literal["auto", "on", "off"]
 
 # Options shared with other subcommands (translate, bench): one definition each, as field factories.
 def device_option() -> Any:
-    return opt("auto", "auto, cpu, cuda, cuda:N or mps (auto: CUDA, then MPS, then CPU)")
+    return opt("auto", "auto, cpu, cuda, cuda:N or mps (auto: CUDA, then MPS, then CPU)", metavar="DEVICE")
 
 
 def precision_option() -> Any:
@@ -36,6 +36,30 @@ def channels_last_option() -> Any:
 
 def compile_option() -> Any:
     return opt("auto", "torch.compile the networks (auto: for long bf16 CPU work when a C++ compiler is present)")
+
+
+def checkpoint_option(**kwargs: Any) -> Any:
+    return opt(
+        help="a run folder, a checkpoint file, or a generator .pth of the reference implementation",
+        metavar="RUN_OR_FILE", **kwargs,
+    )  # fmt: skip
+
+
+def direction_option(default: str = "AtoB") -> Any:
+    return opt(default, "AtoB translates A -> B with G, BtoA translates B -> A with F")
+
+
+def progress_option() -> Any:
+    return opt(True, "progress bars (--no-progress for none)")
+
+
+@dataclass(frozen=True)
+class ExecutionOptions(Options):
+    """How the networks compute (see `cyclegan.execution.choose_execution`); `auto` picks per device."""
+
+    precision: Precision = precision_option()
+    channels_last: OnOff = channels_last_option()
+    compile: OnOff = compile_option()
 
 
 class Section(Options):
@@ -136,6 +160,28 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
+
+@dataclass(frozen=True)
+class TrainCommand(Options):
+    """`cyclegan train`'s own options; the run's options (`Config`) come from the preset, file and flags."""
+
+    preset: str | None = opt(
+        None, "architecture and training defaults", default_text="paper", choices=lambda: tuple(PRESETS)
+    )
+    config: str | None = opt(None, "YAML or JSON file of options (flat names or sections)", metavar="FILE")
+    resume: bool = opt(False, "continue the run in --out from its checkpoint")
+    progress: bool = opt(True, "progress bar (--no-progress: none; logs still go to log.jsonl)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_preset(self.preset)
+
+
+def check_preset(name: str | None) -> None:
+    if name is not None and name not in PRESETS:
+        raise CycleGANError(f"unknown preset '{name}'; choose one of: {', '.join(PRESETS)}")
+
+
 # Options that may change when a run is resumed; the rest would make the checkpoint a different model.
 RESUMABLE = {
     "data", "domain_a", "domain_b", "skip_bad_images", "num_workers", "out", "steps", "epochs", "device",
@@ -218,8 +264,7 @@ def resolve(
     """Build a checked `Config`: `base` (or the preset's defaults), then `overrides` (flat option names)."""
     overrides = dict(overrides or {})
     preset = overrides.pop("preset", None) or preset or (base.preset if base else "paper")
-    if preset not in PRESETS:
-        raise CycleGANError(f"unknown preset '{preset}'; choose one of: {', '.join(PRESETS)}")
+    check_preset(preset)
     values: dict[str, Any] = {}
     if base is None:
         values.update(PRESETS[preset])

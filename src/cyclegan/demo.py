@@ -8,7 +8,6 @@ size, translates the paired test split both ways and scores each translation aga
 from __future__ import annotations
 
 import dataclasses
-import html
 import json
 import time
 from dataclasses import dataclass, field
@@ -17,7 +16,9 @@ from typing import Any
 
 import torch
 
+from .config import device_option, progress_option
 from .errors import CycleGANError
+from .options import Options, opt
 
 # Training options on top of the preset (names as in `cyclegan train --help`); they finish in under
 # 5 minutes on a 2-core CPU.
@@ -63,28 +64,6 @@ def _translate_all(net, xs: torch.Tensor, batch: int = 16) -> torch.Tensor:
     return torch.cat([translate_tensor(net, xs[i : i + batch]).cpu() for i in range(0, len(xs), batch)])
 
 
-def time_train_step(cfg, device: torch.device, *, warmup: int = 2, repeat: int = 5) -> float:
-    """Median seconds of one training step of `cfg` on random tensors (the state is thrown away)."""
-    from .execution import choose_execution
-    from .train import CycleGANTrainer
-
-    rng_state = torch.get_rng_state()
-    t = cfg.train
-    execution = choose_execution(t.precision, t.channels_last, t.compile, device=device, compile_pays=False,
-                                 batch_norm=cfg.model.norm == "batch")  # as `train` will run it  # fmt: skip
-    trainer = CycleGANTrainer(cfg, total_steps=1, device=device, execution=execution)
-    shape = (cfg.train.batch_size, 3, cfg.data.size, cfg.data.size)
-    x, y = torch.rand(shape, device=device) * 2 - 1, torch.rand(shape, device=device) * 2 - 1
-    times = []
-    for i in range(warmup + repeat):
-        t = time.perf_counter()
-        trainer.step(x, y)["G_total"].item()  # .item(): wait for the device
-        if i >= warmup:
-            times.append(time.perf_counter() - t)
-    torch.set_rng_state(rng_state)
-    return sorted(times)[len(times) // 2]
-
-
 def score(translated: torch.Tensor, inputs: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
     """Mean PSNR (dB) and SSIM of translation vs truth and of the untranslated input vs truth.
 
@@ -100,40 +79,49 @@ def score(translated: torch.Tensor, inputs: torch.Tensor, truth: torch.Tensor) -
     }
 
 
-def run_demo(
-    out: str | Path = "runs/demo",
-    *,
-    device: str = "auto",
-    minutes: float | None = None,
-    settings: DemoSettings = DemoSettings(),
-    progress: bool = True,
-) -> dict:
-    """Generate data, train, translate, score and write `report.json` and `report.html` in `out`.
+@dataclass(frozen=True)
+class DemoOptions(Options):
+    """`cyclegan demo`: where it runs and how long it may train."""
 
-    `minutes` caps the training time (the step budget is cut short, and the report says so).
+    out: str = opt("runs/demo", "run folder", metavar="RUN")
+    minutes: float | None = opt(
+        4.0, "cap the training time, so a slow machine still finishes in about M + 1 minutes", gt=0, metavar="M"
+    )
+    steps: int | None = opt(None, "training steps", gt=0, default_text=str(DEMO_OPTIONS["steps"]))
+    device: str = device_option()
+    progress: bool = progress_option()
+
+
+def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = DemoSettings()) -> dict:
+    """Generate data, train, translate, score and write `report.json` and `report.html` in `opts.out`.
+
+    `opts.minutes` caps the training time (the step budget is cut short, and the report says so).
     """
     from .checkpoint import load_generator
-    from .data.synthetic import write_dataset
+    from .data.synthetic import SyntheticOptions, write_dataset
     from .execution import resolve_device
-    from .report import save_grid
+    from .report import render_demo_html, save_grid
     from .train import prepare_config, train
 
     s = settings
-    run = Path(out)
+    run, device, minutes, progress = Path(opts.out), opts.device, opts.minutes, opts.progress
     if (run / "checkpoint.pt").exists():
         raise CycleGANError(f"{run} already holds a demo run: choose another --out or delete it")
     t0 = time.perf_counter()
-    opts = {**DEMO_OPTIONS, **settings.options}
-    size, seed = opts["size"], opts["seed"]
-    data = write_dataset(run / "data", size=size, count=s.train_count, test_count=s.test_count, seed=seed,
-                         progress=progress)  # fmt: skip
+    options = {**DEMO_OPTIONS, **settings.options, **({"steps": opts.steps} if opts.steps else {})}
+    data = write_dataset(SyntheticOptions(
+        str(run / "data"), size=options["size"], count=s.train_count, test_count=s.test_count, seed=options["seed"],
+        progress=progress,
+    ))  # fmt: skip
     overrides = {
-        **opts, "data": str(data), "out": str(run), "device": device, "sample_every": 0,
+        **options, "data": str(data), "out": str(run), "device": device, "sample_every": 0,
         "checkpoint_every": 100, "log_every": 20, "time_limit": minutes,
     }  # fmt: skip
     cfg, _ = prepare_config(overrides, resume=False, out=str(run))
     device_ = resolve_device(device)
     if minutes:  # fit the step budget to this machine, so the LR schedule still ends at 0
+        from .bench import time_train_step
+
         seconds_per_step = time_train_step(cfg, device_)
         steps = max(1, min(cfg.train.steps, int(minutes * 60 * 0.9 / seconds_per_step)))
         if steps < cfg.train.steps:
@@ -158,44 +146,12 @@ def run_demo(
         "task": "summer (A) <-> winter (B), synthetic scenes with true renderings",
         "metrics": "PSNR in dB (capped at 100 for identical images) and SSIM, against the true rendering; "
         "*_identity: the untranslated input against the same truth (the do-nothing baseline)",
-        "settings": dataclasses.asdict(s) | {"options": opts, "steps_trained": trained_steps, "device": str(device_)},
+        "settings": dataclasses.asdict(s)
+        | {"options": options, "steps_trained": trained_steps, "device": str(device_)},
         "config": cfg.to_dict(),
         "seconds": {"total": round(time.perf_counter() - t0, 1), "train": round(train_seconds, 1)},
         "grids": grids,
     }
     (run / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (run / "report.html").write_text(render_html(report))
+    (run / "report.html").write_text(render_demo_html(report))
     return report
-
-
-def render_html(report: dict) -> str:
-    """A self-contained page: the scores table and the grids (input | translated | truth)."""
-    rows = "".join(
-        f"<tr><td>{d}</td><td>{r['psnr']:.2f}</td><td>{r['psnr_identity']:.2f}</td>"
-        f"<td><b>{r['psnr'] - r['psnr_identity']:+.2f}</b></td><td>{r['ssim']:.3f}</td>"
-        f"<td>{r['ssim_identity']:.3f}</td></tr>"
-        for d, r in report["ground_truth"].items()
-    )
-    names = {"AtoB": "summer → winter (G)", "BtoA": "winter → summer (F)"}
-    figures = "".join(
-        f"<figure><img src='{html.escape(f)}'><figcaption>{names[d]}: input | translated | truth</figcaption></figure>"
-        for d, f in report["grids"].items()
-    )
-    st = report["settings"]
-    m = report["config"]["model"]
-    opts = st["options"]
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>cyclegan demo report</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.3em .7em;text-align:right}}img{{image-rendering:pixelated;width:24em}}
-figure{{display:inline-block;margin:1em}}</style></head><body>
-<h1>cyclegan demo: summer ↔ winter</h1>
-<p>{html.escape(report["task"])}. A {m["generator"]} generator ({m["ngf"]} base channels, {m["n_blocks"]} blocks,
-{m["norm"]} norm) trained {st["steps_trained"]} steps of batch {opts["batch_size"]} at {opts["size"]} px
-on {st["device"]} in {report["seconds"]["train"]} s ({report["seconds"]["total"]} s in all). Scores are means over
-{st["test_count"]} paired test scenes. Options: <code>{html.escape(json.dumps(opts))}</code>.</p>
-<table><tr><th>direction</th><th>PSNR (dB)</th><th>PSNR untranslated</th><th>gain</th><th>SSIM</th>
-<th>SSIM untranslated</th></tr>{rows}</table>
-<p>{html.escape(report["metrics"])}.</p>
-{figures}
-</body></html>
-"""

@@ -10,6 +10,7 @@ import glob
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 from PIL import Image
@@ -17,11 +18,14 @@ from torch import nn
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
+from .checkpoint import Direction
+from .config import ExecutionOptions, checkpoint_option, device_option, direction_option, progress_option
 from .data.io import is_image_file, read_image, to_pil, to_tensor
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution
 from .files import unique_stems
 from .models.layers import pad_to_multiple
+from .options import Options, opt
 
 
 def size_multiple(net: nn.Module) -> int:
@@ -186,3 +190,39 @@ def translate_files(
             bar.update(len(batch))
         bar.update(bar.total - bar.n)
     return written, errors
+
+
+@dataclass(frozen=True)
+class TranslateOptions(Options):
+    """`cyclegan translate`: image files, folders and globs through one generator, into a folder."""
+
+    inputs: tuple[str, ...] = opt(help="image files, folders (searched recursively) or globs", metavar="INPUT",
+                                  positional=True)  # fmt: skip
+    checkpoint: str = checkpoint_option()
+    out: str = opt(help="output folder (created if missing)", metavar="DIR")
+    direction: Direction = direction_option()
+    size: int | None = opt(None, "resize so the longer side is N first (default: keep the size)", gt=0)
+    batch_size: int = opt(4, "images of equal size per batch", gt=0)
+    ext: Literal["png", "jpg", "webp", "tif"] = opt("png", "output format")
+    execution: ExecutionOptions = opt(factory=ExecutionOptions)
+    device: str = device_option()
+    progress: bool = progress_option()
+
+
+def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
+    """Load the generator of `opts`, choose how it computes on the device, translate every input into
+    `opts.out`; returns (written files, one error line per input that could not be translated)."""
+    from .checkpoint import load_generator
+    from .execution import choose_execution, compile_pays_for_translation, resolve_device
+
+    device = resolve_device(opts.device)
+    net = load_generator(opts.checkpoint, opts.direction, device=device)
+    e = opts.execution
+    execution = choose_execution(
+        e.precision, e.channels_last, e.compile, device=device,
+        compile_pays=compile_pays_for_translation(len(expand_inputs(opts.inputs).files)),
+    )  # fmt: skip
+    return translate_files(
+        net, opts.inputs, opts.out, size=opts.size, batch_size=opts.batch_size, ext=opts.ext,
+        progress=opts.progress, execution=execution,
+    )  # fmt: skip

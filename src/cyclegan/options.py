@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import MISSING, field, fields
 from typing import Any, ClassVar, Literal
 
@@ -37,15 +39,18 @@ def opt(
     positional: bool = False,
     aliases: tuple[str, ...] = (),
     default_text: str | None = None,
+    choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None,
     factory: Any = MISSING,
 ) -> Any:
     """A dataclass field with its help text and range in the metadata (`ge`: >=, `gt`: >, `le`, `lt`).
 
     `default_text` replaces the default in `--help` (e.g. "the preset's"); `aliases` are extra flag
-    spellings (e.g. an old name kept working).
+    spellings (e.g. an old name kept working); `choices` limits a `str` field's values in the parser (for
+    names from a registry such as the presets, given as a function to read it when the parser is built;
+    the dataclass checks the value itself).
     """
     meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt, "metavar": metavar, "positional": positional,
-            "aliases": aliases, "default_text": default_text}  # fmt: skip
+            "aliases": aliases, "default_text": default_text, "choices": choices}  # fmt: skip
     if factory is not MISSING:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -79,8 +84,10 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
             except CycleGANError:
                 pass
     elif origin is tuple:
+        item = typing.get_args(tp)[0]
+        if isinstance(value, str) and item is str:  # one path where a list of paths is expected
+            return (value,)
         if isinstance(value, (list, tuple)):
-            item = typing.get_args(tp)[0]
             return tuple(coerce(name, v, item) for v in value)
     elif tp is type(None):
         if value is None:
@@ -97,6 +104,8 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
     elif tp is str:
         if isinstance(value, str):
             return value
+        if isinstance(value, os.PathLike):  # a Path where a file name is expected
+            return os.fspath(value)
     elif dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
@@ -236,6 +245,8 @@ def add_arguments(
             base = typing.get_args(base)[0]
         if typing.get_origin(base) is Literal:
             kwargs["choices"] = typing.get_args(base)
+        elif m.get("choices"):
+            kwargs["choices"] = m["choices"]() if callable(m["choices"]) else m["choices"]
         elif base in (int, float):
             kwargs["type"] = base
             kwargs["metavar"] = m.get("metavar") or ("N" if base is int else "X")
@@ -275,12 +286,15 @@ def from_namespace(cls: type, ns: argparse.Namespace | dict, **overrides: Any) -
     return cls(**kwargs)
 
 
-def to_flags(obj: Any) -> list[str]:
-    """The command-line flags that reproduce `obj` (every option, defaults included): for reports."""
+def to_flags(obj: Any, *, skip: tuple[str, ...] = ()) -> list[str]:
+    """The command-line flags that reproduce `obj` (every option, defaults included): for reports.
+    `skip`: fields (e.g. a nested group that does not apply) left out."""
     parts: list[str] = []
     hints = typing.get_type_hints(type(obj))
     positionals: list[str] = []
     for f in fields(obj):
+        if f.name in skip:
+            continue
         value = getattr(obj, f.name)
         if dataclasses.is_dataclass(hints[f.name]):
             parts += to_flags(value)

@@ -32,7 +32,9 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import progress_option
 from ..errors import CycleGANError
+from ..options import Options, opt
 
 DEFAULT_BASE_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets"
 CHUNK = 1 << 16
@@ -316,23 +318,32 @@ def count_files(folder: Path) -> dict[str, int]:
 # --- the whole download -------------------------------------------------------------------------------------
 
 
-def download(
-    name: str,
-    root: str | Path,
-    *,
-    base_url: str | None = None,
-    sha256: str | None = None,
-    progress: bool = True,
-    timeout: float = 60.0,
-) -> DownloadResult:
-    """Download dataset `name` into `root/name` (see the module docstring for each step).
+@dataclass(frozen=True)
+class DownloadOptions(Options):
+    """`cyclegan datasets download`: one standard dataset by name, into ROOT/NAME."""
+
+    name: str = opt(help="a name from `cyclegan datasets list`", metavar="NAME", positional=True)
+    root: str = opt(help="where NAME/ goes (created if missing)", metavar="DIR")
+    base_url: str | None = opt(None, "a mirror serving URL/NAME.zip", metavar="URL", default_text="the public server")
+    sha256: str | None = opt(None, "expected SHA-256 of the zip file", metavar="HEX")
+    progress: bool = progress_option()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "sha256", check_sha256(self.sha256))  # frozen: normalised to lower case
+        if self.base_url is not None:
+            dataset_url(self.name, self.base_url)  # checks the scheme
+
+
+def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
+    """Download dataset `opts.name` into `opts.root/name` (see the module docstring for each step).
 
     Already present (a non-empty `root/name`): nothing is fetched. Interrupted: run again to resume.
     Every failure is a one-line CycleGANError.
     """
+    name, root, base_url, sha256, progress = opts.name, opts.root, opts.base_url, opts.sha256, opts.progress
     mirror = base_url is not None
     check_name(name, mirror=mirror)
-    sha256 = check_sha256(sha256)
     url = dataset_url(name, base_url or DEFAULT_BASE_URL)
     root = Path(root)
     target = root / name

@@ -18,6 +18,9 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
+from ..config import progress_option
+from ..options import Options, opt
+
 Style = Literal["summer", "winter"]
 SUPERSAMPLE = 2  # render at 2x and downsample: anti-aliased edges
 
@@ -162,16 +165,27 @@ def scene_for(seed: int, index: int) -> Scene:
     return sample_scene(np.random.default_rng([seed, index]))
 
 
-def write_dataset(root: str | Path, *, size: int = 64, count: int = 400, test_count: int = 50, seed: int = 0,
-                  progress: bool = True) -> Path:  # fmt: skip
-    """Write ROOT/trainA (summer), trainB (winter), testA, testB as PNGs.
+@dataclass(frozen=True)
+class SyntheticOptions(Options):
+    """`cyclegan datasets synthetic`: the summer/winter world as a dataset folder."""
+
+    out: str = opt(help="dataset root to write", metavar="DIR")
+    size: int = opt(64, "image size in pixels", gt=0, le=4096)
+    count: int = opt(400, "training images per domain", gt=0)
+    test_count: int = opt(50, "paired test scenes", gt=0)
+    seed: int = opt(0, "world seed")
+    progress: bool = progress_option()
+
+
+def write_dataset(opts: SyntheticOptions) -> Path:
+    """Write OUT/trainA (summer), trainB (winter), testA, testB as PNGs.
 
     trainA and trainB are rendered from disjoint scenes (unpaired); testA/NAME.png and testB/NAME.png are
     the same scene in both styles (the ground truth of each translation).
     """
     from tqdm import tqdm
 
-    root = Path(root)
+    root, size, count, test_count, seed = Path(opts.out), opts.size, opts.count, opts.test_count, opts.seed
     jobs = [("trainA", "summer", i) for i in range(count)]
     jobs += [("trainB", "winter", count + i) for i in range(count)]
     jobs += [
@@ -181,7 +195,7 @@ def write_dataset(root: str | Path, *, size: int = 64, count: int = 400, test_co
     ]
     for split in ("trainA", "trainB", "testA", "testB"):
         (root / split).mkdir(parents=True, exist_ok=True)
-    for split, style, index in tqdm(jobs, desc="rendering summer/winter scenes", unit="img", disable=not progress):
+    for split, style, index in tqdm(jobs, desc="rendering summer/winter scenes", unit="img", disable=not opts.progress):
         name = f"{index - 2 * count:04d}" if split.startswith("test") else f"{index:05d}"
         Image.fromarray(render(scene_for(seed, index), style, size)).save(root / split / f"{name}.png")
     return root

@@ -1,4 +1,5 @@
-"""Fréchet distance and kernel distance (KID) between two sets of features, with torchmetrics.
+"""Distances between features: Fréchet distance and kernel distance (KID) between two sets, with
+torchmetrics, and the relative L2 distance between two feature maps.
 
 torchmetrics' FrechetInceptionDistance and KernelInceptionDistance accept any feature module; we give
 them a pass-through so the features of each image set are computed once (by `features.py`) and shared
@@ -8,6 +9,7 @@ between both metrics, between directions and between checkpoints. The numbers ar
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -127,3 +129,38 @@ def feature_distances(
         fd=fd, kid=float(kid_mean), kid_std=float(kid_std), kid_subset_size=size, kid_subsets=subsets,
         n_real=n, n_fake=m,
     )  # fmt: skip
+
+
+def feature_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Relative L2 distance ||a - b|| / ||b|| of two feature maps of equal shape (0 = equal)."""
+    return float((a - b).norm() / b.norm().clamp_min(1e-12))
+
+
+def kid_input(x: torch.Tensor) -> torch.Tensor:
+    """(1, 3, H, W) in [0, 1] -> (3, 224, 224): short side to 224 and a centre crop, as for ImageNet."""
+    from torchvision.transforms.v2 import functional as TF
+
+    x = TF.resize(x, 224, antialias=True)
+    return TF.center_crop(x, [224, 224])[0].clamp(0, 1)
+
+
+def kid_lite0(
+    fake: Sequence[torch.Tensor], real: Sequence[torch.Tensor], *, extractor: nn.Module, seed: int = 0
+) -> tuple[float, float, int]:
+    """KID over Lite0 pooled features between two image sets, each a list of (3, 224, 224) in [0, 1]
+    (see `kid_input`).
+
+    extractor: `features.load_lite0()`, on the device to run on; it takes images in [-1, 1].
+    The same features and KID as `cyclegan evaluate` (subsets of min(100, both set sizes), seeded).
+    Returns (mean, std over subsets, subset size).
+    """
+    if min(len(fake), len(real)) < 2:
+        raise CycleGANError("KID needs at least 2 images on each side; give more content or target images")
+    device = next(extractor.parameters()).device
+
+    def features(images: Sequence[torch.Tensor]) -> torch.Tensor:  # (N, D), 16 images per forward pass
+        return torch.cat([extractor(torch.stack(list(images[i : i + 16])).to(device) * 2 - 1).cpu()
+                          for i in range(0, len(images), 16)])  # fmt: skip
+
+    d = feature_distances(features(real), features(fake), seed=seed)
+    return d.kid, d.kid_std, d.kid_subset_size

@@ -1,9 +1,10 @@
-"""Per-image reconstruction metrics: L1, PSNR and SSIM.
+"""Per-image metrics: L1, PSNR and SSIM (reconstruction), and SSIM of the luminance (structure, not colour).
 
 Convention (stable API, also used by the demo's ground-truth scores): images are float tensors in the
-project's range [-1, 1], shaped (B, 3, H, W) or (3, H, W). Both metrics are computed on the images mapped
-to [0, 1] (data range 1), so the figures match tools that score 8-bit images scaled to [0, 1].
-Pass `value_range=(0.0, 1.0)` for images already in [0, 1].
+project's range [-1, 1], shaped (B, 3, H, W) or (3, H, W); pass `value_range=(0.0, 1.0)` for images already
+in [0, 1]. Whatever the inputs' range, the figures are on fixed scales: L1 in [-1, 1] units (as the cycle
+and identity losses), PSNR and SSIM on the images mapped to [0, 1] (data range 1), so the latter match tools
+that score 8-bit images scaled to [0, 1].
 
 PSNR of identical images is capped at `PSNR_MAX` (100 dB) instead of +inf, so averages over a test set
 stay finite; any real 8-bit difference is far below the cap (one grey level everywhere is 48.1 dB).
@@ -11,12 +12,17 @@ stay finite; any real 8-bit difference is far below the cap (one grey level ever
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 PSNR_MAX = 100.0  # dB; the value for identical images (MSE floored at 1e-10 on the [0, 1] scale)
 _MSE_FLOOR = 10.0 ** (-PSNR_MAX / 10.0)
+LUMA_BT601 = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights of R, G, B in the luminance Y (JPEG's YCbCr)
+
+
+def luminance(x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) RGB in [0, 1] -> (B, 1, H, W) luma Y (ITU-R BT.601) in [0, 1]."""
+    weights = torch.tensor(LUMA_BT601, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (x * weights).sum(1, keepdim=True)
 
 
 def to_unit(x: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
@@ -36,12 +42,14 @@ def _batched(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 
 
 def l1(a: torch.Tensor, b: torch.Tensor, *, value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
-    """Mean absolute difference per image, in the units of `value_range` (as the cycle/identity losses).
+    """Mean absolute difference per image, in [-1, 1] image units (as the cycle/identity losses): in [0, 2].
 
-    a, b: (B, C, H, W) or (C, H, W). Returns (B,) or a scalar tensor.
+    a, b: (B, C, H, W) or (C, H, W) in `value_range` (default [-1, 1]; images in [0, 1] score twice their
+    raw difference, as they would once mapped to [-1, 1]). Not clamped. Returns (B,) or a scalar tensor.
     """
     a, b, single = _batched(a, b)
-    out = (a.float() - b.float()).abs().flatten(1).mean(1)
+    lo, hi = value_range
+    out = (a.float() - b.float()).abs().flatten(1).mean(1) * (2.0 / (hi - lo))  # x 1.0 for [-1, 1]: exact
     return out[0] if single else out
 
 
@@ -89,6 +97,6 @@ def ssim(a: torch.Tensor, b: torch.Tensor, *, value_range: tuple[float, float] =
     return out[0] if single else out
 
 
-def psnr_from_mse(mse: float) -> float:
-    """PSNR in dB of a mean squared error on the [0, 1] scale, capped like `psnr`."""
-    return -10.0 * math.log10(max(mse, _MSE_FLOOR))
+def ssim_y(a: torch.Tensor, b: torch.Tensor) -> float:
+    """SSIM of the luminance of two RGB images (1, 3, H, W) in [0, 1]: structure, not colour; 1 = identical."""
+    return float(ssim(luminance(a), luminance(b), value_range=(0.0, 1.0)))

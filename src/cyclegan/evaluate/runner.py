@@ -16,7 +16,7 @@ training size unless given), as the training samples are.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import math
 import time
 from collections.abc import Iterator
@@ -27,7 +27,9 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from ..config import device_option, progress_option
 from ..errors import CycleGANError
+from ..options import Options, opt
 from .features import METRIC_NAMES, load_backbone
 from .metrics import l1, psnr, ssim
 
@@ -43,24 +45,33 @@ BACKBONE_NOTES = {
 
 
 @dataclass(frozen=True)
-class EvalOptions:
-    """What `cyclegan evaluate` does; see `cyclegan evaluate --help` for each option."""
+class EvalOptions(Options):
+    """`cyclegan evaluate`: which checkpoints, on which test split, with which features."""
 
-    checkpoint: str
-    data: str
-    split: str = "test"
-    direction: EvalDirection = "both"
-    backbone: str = "lite0"
-    size: int | None = None  # None: the checkpoint's training size
-    batch_size: int = 8
-    device: str = "auto"
-    kid_subset_size: int | None = None  # None: min(100, n_real, n_fake)
-    kid_subsets: int = 100
-    inception_weights: str | None = None
-    save_images: str | None = None
-    limit: int | None = None  # first N images (sorted names) per domain
-    seed: int = 0
-    progress: bool = True
+    checkpoint: tuple[str, ...] = opt(
+        help="run folder or checkpoint file; several (e.g. milestones) are scored in one pass", metavar="RUN_OR_FILE"
+    )
+    data: str = opt(help="dataset root holding {split}A and {split}B", metavar="ROOT")
+    split: str = opt("test", "folder prefix under ROOT")
+    direction: EvalDirection = opt("both", "AtoB scores G (and F for the cycle), BtoA the reverse, both: each")
+    backbone: Literal["inception", "lite0"] = opt(
+        "lite0", "feature network: inception (FID; needs its weights file) or lite0 (offline; reported as "
+        "fd_lite0/kid_lite0)",
+    )  # fmt: skip
+    inception_weights: str | None = opt(
+        None, "pt_inception-2015-12-05-6726825d.pth", metavar="FILE",
+        default_text="$CYCLEGAN_INCEPTION_WEIGHTS, then the torch hub cache",
+    )  # fmt: skip
+    out: str | None = opt(None, "write the report as JSON here", metavar="FILE.json")
+    save_images: str | None = opt(None, "write translations (DIR/AtoB/*.png) and grids", metavar="DIR")
+    size: int | None = opt(None, "evaluate at N x N px", gt=0, default_text="the training size")
+    batch_size: int = opt(8, "images per forward pass", gt=0)
+    limit: int | None = opt(None, "first N images per domain (sorted names)", gt=0)
+    kid_subset_size: int | None = opt(None, "images per KID subset", gt=1, default_text="min(100, both set sizes)")
+    kid_subsets: int = opt(100, "KID subsets", gt=0)
+    seed: int = opt(0, "seed of the KID subsets")
+    device: str = device_option()
+    progress: bool = progress_option()
 
 
 def _batches(files: list[Path], size: int, batch_size: int) -> Iterator[tuple[list[Path], torch.Tensor]]:
@@ -154,16 +165,6 @@ def _translate_pass(
     return torch.cat(feats), scores, columns
 
 
-def _check(opts: EvalOptions) -> None:
-    if opts.direction not in ("AtoB", "BtoA", "both"):
-        raise CycleGANError(f"--direction must be AtoB, BtoA or both, got {opts.direction!r}")
-    for name, value in (("--size", opts.size), ("--limit", opts.limit)):
-        if value is not None and value <= 0:
-            raise CycleGANError(f"option '{name}' must be positive, got {value}")
-    if opts.batch_size <= 0 or opts.kid_subsets <= 0:
-        raise CycleGANError("options '--batch-size' and '--kid-subsets' must be positive")
-
-
 class _RealCache:
     """Features of the real test images per (domain, size) and the untranslated distances per direction:
     the same for every checkpoint evaluated in one process, so computed once."""
@@ -191,15 +192,15 @@ def _save_dir(opts: EvalOptions, index: int, many: bool, step: Any) -> Path | No
     return root / f"{index:02d}_step{step}" if many else root
 
 
-def evaluate_checkpoints(checkpoints: list[str], opts: EvalOptions) -> list[dict[str, Any]]:
-    """Evaluate each checkpoint (e.g. milestones of one run) on the split of `opts`; one report each.
+def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
+    """Evaluate each of `opts.checkpoint` (e.g. milestones of one run) on its split; one report each.
 
     The backbone and the real images' features are loaded and computed once for all of them. With
     several checkpoints, --save-images writes under DIR/NN_stepS/.
     """
     from ..execution import resolve_device
 
-    _check(opts)
+    checkpoints = opts.checkpoint
     if not checkpoints:
         raise CycleGANError("give at least one --checkpoint")
     device = resolve_device(opts.device)
@@ -211,8 +212,8 @@ def evaluate_checkpoints(checkpoints: list[str], opts: EvalOptions) -> list[dict
 
 
 def evaluate(opts: EvalOptions) -> dict[str, Any]:
-    """Evaluate `opts.checkpoint`; returns the JSON-ready report (see the module docstring)."""
-    return evaluate_checkpoints([opts.checkpoint], opts)[0]
+    """Evaluate the first of `opts.checkpoint`; returns the JSON-ready report (see the module docstring)."""
+    return evaluate_checkpoints(dataclasses.replace(opts, checkpoint=opts.checkpoint[:1]))[0]
 
 
 def _evaluate_one(
@@ -294,86 +295,3 @@ def _evaluate_one(
         "images; PSNR of identical images is capped at 100 dB",
         "directions": results, "seconds": round(time.perf_counter() - t0, 1),
     }  # fmt: skip
-
-
-# --- output ----------------------------------------------------------------------------------------------
-
-_LOWER, _HIGHER = "lower is better", "higher is better"
-
-
-def _rows(backbone: str) -> list[tuple[str, str, str]]:
-    """(key, label, hint) of the table rows, in order."""
-    fd, kid = METRIC_NAMES[backbone]
-    return [
-        (fd, fd, _LOWER),
-        (kid, f"{kid} (± std)", _LOWER),
-        (f"{fd}_untranslated", f"{fd} before translation", "source vs target"),
-        (f"{kid}_untranslated", f"{kid} before translation", "source vs target"),
-        ("cycle_l1", "cycle L1", _LOWER),
-        ("cycle_psnr", "cycle PSNR dB", _HIGHER),
-        ("cycle_ssim", "cycle SSIM", _HIGHER),
-        ("identity_l1", "identity L1", _LOWER),
-        ("truth_psnr", "PSNR vs truth dB", _HIGHER),
-        ("truth_ssim", "SSIM vs truth", _HIGHER),
-        ("truth_l1", "L1 vs truth", _LOWER),
-    ]
-
-
-def _fmt(row: dict[str, Any], key: str, kid_name: str) -> str:
-    if key not in row:
-        return "-"
-    v = row[key]
-    if key == kid_name:
-        return f"{v:.4f} ± {row[f'{kid_name}_std']:.4f}"
-    if "kid" in key or "ssim" in key or key.endswith("l1"):
-        return f"{v:.4f}"
-    return f"{v:.2f}"
-
-
-def format_table(report: dict[str, Any]) -> str:
-    """The report as a plain-text table: one row per metric, one column per direction."""
-    dirs = list(report["directions"])
-    fd_name, kid_name = METRIC_NAMES[report["backbone"]]
-    rows = [(label, [_fmt(report["directions"][d], key, kid_name) for d in dirs], hint)
-            for key, label, hint in _rows(report["backbone"])
-            if any(key in report["directions"][d] for d in dirs)]  # fmt: skip
-    w0 = max(len(r[0]) for r in rows)
-    wc = [max(len(d), *(len(r[1][i]) for r in rows)) for i, d in enumerate(dirs)]
-    first = report["directions"][dirs[0]]
-    lines = [
-        f"checkpoint {report['checkpoint']} (step {report['step']}, {report['preset']} preset, "
-        f"trained at {report['train_size']} px), evaluated at {report['eval_size']} px",
-        f"data {report['data']} split '{report['split']}'; KID subsets {first['kid_subsets']} x "
-        f"{first['kid_subset_size']} images",
-        f"backbone {report['backbone']}: {report['backbone_note']}",
-        "",
-        "  ".join([f"{'metric':<{w0}}", *(f"{d:>{w}}" for d, w in zip(dirs, wc, strict=True))]),
-    ]
-    for label, cells, hint in rows:
-        cols = (f"{c:>{w}}" for c, w in zip(cells, wc, strict=True))
-        lines.append("  ".join([f"{label:<{w0}}", *cols, f"  ({hint})"]))
-    return "\n".join(lines)
-
-
-def write_json(report: dict[str, Any], path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    return path
-
-
-def format_curve(reports: list[dict[str, Any]]) -> str:
-    """One line per checkpoint (e.g. training milestones): distance, KID and cycle PSNR per direction."""
-    fd_name, kid_name = METRIC_NAMES[reports[0]["backbone"]]
-    dirs = list(reports[0]["directions"])
-    titles = (f"{d + ' ' + fd_name:>15} {d + ' ' + kid_name:>22} {d + ' cycle PSNR':>15}" for d in dirs)
-    head = f"{'step':>7}  " + "  ".join(titles)
-    lines = [head]
-    for r in reports:
-        cells = []
-        for d in dirs:
-            row = r["directions"][d]
-            kid = f"{row[kid_name]:.4f} ± {row[f'{kid_name}_std']:.4f}"
-            cells.append(f"{row[fd_name]:>15.2f} {kid:>22} {row['cycle_psnr']:>15.2f}")
-        lines.append(f"{r['step']!s:>7}  " + "  ".join(cells))
-    return "\n".join(lines)

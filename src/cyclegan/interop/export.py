@@ -21,9 +21,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..config import checkpoint_option, direction_option
 from ..errors import CycleGANError
 from ..files import write_atomic
 from ..models.layers import pad_to_multiple
+from ..options import Options, opt
 
 ExportFormat = Literal["onnx", "torchscript"]
 FORMATS: tuple[ExportFormat, ...] = ("onnx", "torchscript")
@@ -191,3 +193,30 @@ def export_generator(
             x = torch.rand(i + 1, 3, h, w, generator=torch.Generator().manual_seed(i)) * 2 - 1
             diff = max(diff, (run(x) - model(x)).abs().max().item())
     return ExportResult(out, format, sizes, diff)
+
+
+@dataclass(frozen=True)
+class ExportOptions(Options):
+    """`cyclegan export`: one generator of a checkpoint as an ONNX or TorchScript file."""
+
+    checkpoint: str = checkpoint_option()
+    out: str = opt(help="the file to write (.onnx; .pt, .ts or .torchscript)", metavar="FILE")
+    direction: Literal["AtoB", "BtoA"] = direction_option()
+    format: ExportFormat | None = opt(None, "onnx or torchscript", default_text="from the --out suffix")
+    opset: int = opt(OPSET, "ONNX opset version", ge=9)
+    check: bool = opt(True, "run the exported file against PyTorch at two sizes (--no-check: skip)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        format_for(self.out, self.format)  # a name whose suffix tells no format is refused here, up front
+
+
+def export_checkpoint(opts: ExportOptions) -> ExportResult:
+    """Load the generator of `opts` and export it (see `export_generator`)."""
+    from ..checkpoint import load_generator
+
+    net = load_generator(opts.checkpoint, opts.direction)
+    meta = {"direction": opts.direction, "checkpoint": str(opts.checkpoint)}
+    return export_generator(
+        net, opts.out, format=format_for(opts.out, opts.format), opset=opts.opset, metadata=meta, check=opts.check
+    )

@@ -1,5 +1,13 @@
-"""Image grids and reports."""
+"""Reports: image grids, HTML pages and plain-text tables of what the commands measured.
+
+The renderers take a command's report (a dataclass or a JSON-ready dict) and only format it.
+"""
 
 from .grid import save_grid
+from .html import render_compare_html, render_demo_html
+from .text import format_curve, format_demo, format_table, summary_lines, write_json
 
-__all__ = ["save_grid"]
+__all__ = [
+    "save_grid", "render_compare_html", "render_demo_html", "format_curve", "format_demo", "format_table",
+    "summary_lines", "write_json",
+]  # fmt: skip

@@ -1,7 +1,7 @@
 """Neural style transfer (Gatys et al.): feature backbones, Gram matrices and the pixel optimisation.
 
-from cyclegan.style import stylize
-result = stylize("tubingen.jpg", ["starry_night.jpg"], backbone="lite0", size=256, steps=300)
+from cyclegan.style import GatysOptions, stylize
+result = stylize("tubingen.jpg", ["starry_night.jpg"], GatysOptions(backbone="lite0", size=256, steps=300))
 result.image.save("tubingen_starry.png")
 """
 
@@ -15,12 +15,21 @@ from .backbones import (
     lite0_layer_names,
     vgg19_layer_names,
 )
-from .gatys import StyleResult, keep_content_colors, load_image_01, stylize, to_pil_01
+from .gatys import (
+    GatysOptions,
+    StyleResult,
+    StylizeOptions,
+    keep_content_colors,
+    load_image_01,
+    run_stylize,
+    stylize,
+    to_pil_01,
+)
 from .losses import blend_grams, content_loss, gram_distance, gram_matrix, style_loss, tv_loss
 
 __all__ = [
     "DEFAULTS", "BackboneDefaults", "Lite0Backbone", "VGG19Backbone", "build_backbone", "default_backbone",
-    "lite0_layer_names", "vgg19_layer_names", "StyleResult", "keep_content_colors", "load_image_01",
-    "stylize", "to_pil_01", "blend_grams", "content_loss", "gram_distance", "gram_matrix",
-    "style_loss", "tv_loss",
+    "lite0_layer_names", "vgg19_layer_names", "GatysOptions", "StyleResult", "StylizeOptions",
+    "keep_content_colors", "load_image_01", "run_stylize", "stylize", "to_pil_01", "blend_grams",
+    "content_loss", "gram_distance", "gram_matrix", "style_loss", "tv_loss",
 ]  # fmt: skip

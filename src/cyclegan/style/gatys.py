@@ -6,31 +6,107 @@ content layers and its Gram matrices match the (blended) style images at the sty
     loss = content_weight * L_content + style_weight * L_style + tv_weight * L_tv
 
 One optimisation per image: it costs `steps` forward+backward passes of the backbone at the image's size.
+`GatysOptions` holds its knobs, `stylize` runs it; `StylizeOptions` and `run_stylize` are `cyclegan stylize`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from PIL import Image
 from torch import nn
 
-from ..data.io import read_image, to_pil, to_tensor
+from ..config import device_option, progress_option
+from ..data.io import IMAGE_EXTENSIONS, read_image, to_pil, to_tensor
 from ..errors import CycleGANError
+from ..evaluate.metrics import LUMA_BT601, luminance
 from ..inference import resize_long_side
-from .backbones import DEFAULTS, BackboneName, build_backbone, default_backbone
+from ..options import Options, opt
+from .backbones import DEFAULTS, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
 
 Optimizer = Literal["lbfgs", "adam"]
 Init = Literal["content", "noise"]
+StyleBackbone = Literal["auto", "vgg19", "lite0"]
 ImageLike = Image.Image | str | Path
 
 ADAM_LR = 0.02  # in [0, 1] pixel units: 300 steps move a pixel far enough to take on the style
+
+
+# --- options ---------------------------------------------------------------------------------------------
+
+# Options that `cyclegan compare` shares: one definition each, as field factories (as `config.device_option`).
+
+
+def backbone_option() -> Any:
+    return opt(
+        "auto",
+        "feature network: vgg19 (torchvision's ImageNet weights, cached or --weights) or lite0 "
+        "(EfficientNet-Lite0, weights shipped, offline); auto: vgg19 if its weights are at hand, else lite0",
+    )
+
+
+def weights_option() -> Any:
+    return opt(None, "VGG19 weights file in torchvision's key format (vgg19 only)", metavar="PATH")
+
+
+def steps_option() -> Any:
+    return opt(300, "forward+backward passes", ge=0)
+
+
+def optimizer_option() -> Any:
+    return opt("lbfgs", "pixel optimiser")
+
+
+@dataclass(frozen=True)
+class GatysOptions(Options):
+    """The knobs of one Gatys optimisation. None for a weight or a layer list takes the backbone's default
+    (`cyclegan.style.DEFAULTS`); `size=None` keeps the content image's size (Python API only)."""
+
+    style_blend: tuple[float, ...] | None = opt(
+        None, "one weight per style (normalised to sum 1)", ge=0, metavar="W", default_text="equal"
+    )
+    backbone: StyleBackbone = backbone_option()
+    weights: str | None = weights_option()
+    size: int | None = opt(512, "long side of the output in px", gt=0)
+    style_size: int | None = opt(None, "long side of the style images", gt=0, default_text="--size")
+    steps: int = steps_option()
+    optimizer: Optimizer = optimizer_option()
+    content_weight: float | None = opt(None, "content loss weight", ge=0, default_text="per backbone")
+    style_weight: float | None = opt(None, "style loss weight", ge=0, default_text="per backbone")
+    tv_weight: float | None = opt(None, "total variation weight", ge=0, default_text="per backbone")
+    content_layers: tuple[str, ...] | None = opt(None, "layer names", metavar="L", default_text="per backbone")
+    style_layers: tuple[str, ...] | None = opt(None, "layer names", metavar="L", default_text="per backbone")
+    init: Init = opt("content", "start image")
+    preserve_color: bool = opt(False, "keep the content's colours (luminance transfer)")
+    lr: float = opt(ADAM_LR, "Adam learning rate, pixels in [0, 1]", gt=0)
+    seed: int = opt(0, "seed for --init noise", metavar="N")
+
+
+@dataclass(frozen=True)
+class StylizeOptions(Options):
+    """`cyclegan stylize`: one content image in the style of others, written to an image file."""
+
+    content: str = opt(help="the image whose content is kept", metavar="IMG")
+    style: tuple[str, ...] = opt(help="style image(s), blended", metavar="IMG")
+    out: str = opt(help="output image (png, jpg, ...)", metavar="FILE")
+    gatys: GatysOptions = opt(factory=GatysOptions)
+    device: str = device_option()
+    progress: bool = progress_option()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # Checked before the optimisation, which can take minutes, rather than by the save after it.
+        if Path(self.out).suffix.lower() not in IMAGE_EXTENSIONS:
+            raise CycleGANError(f"option '--out': {self.out} needs an image extension (.png, .jpg, ...)")
+
+
+# --- images ----------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -67,19 +143,21 @@ def to_pil_01(x: torch.Tensor) -> Image.Image:
 
 def rgb_to_ycbcr(x: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) RGB in [0, 1] -> YCbCr (ITU-R BT.601, full range), all channels in [0, 1]."""
-    r, g, b = x.unbind(1)
-    y = 0.299 * r + 0.587 * g + 0.114 * b
-    cb = 0.5 + (b - y) / 1.772
-    cr = 0.5 + (r - y) / 1.402
+    kr, _, kb = LUMA_BT601
+    r, _, b = x.unbind(1)
+    y = luminance(x)[:, 0]
+    cb = 0.5 + (b - y) / (2 * (1 - kb))  # scaled so Cb spans [0, 1]: 1 / 1.772
+    cr = 0.5 + (r - y) / (2 * (1 - kr))  # 1 / 1.402
     return torch.stack([y, cb, cr], 1)
 
 
 def ycbcr_to_rgb(x: torch.Tensor) -> torch.Tensor:
     """Inverse of `rgb_to_ycbcr`; the result is clamped to [0, 1]."""
+    kr, kg, kb = LUMA_BT601
     y, cb, cr = x.unbind(1)
-    r = y + 1.402 * (cr - 0.5)
-    b = y + 1.772 * (cb - 0.5)
-    g = (y - 0.299 * r - 0.114 * b) / 0.587
+    r = y + 2 * (1 - kr) * (cr - 0.5)
+    b = y + 2 * (1 - kb) * (cb - 0.5)
+    g = (y - kr * r - kb * b) / kg
     return torch.stack([r, g, b], 1).clamp(0, 1)
 
 
@@ -93,166 +171,206 @@ def keep_content_colors(stylised: torch.Tensor, content: torch.Tensor) -> torch.
     return ycbcr_to_rgb(torch.cat([ycc[:, :1], rgb_to_ycbcr(content)[:, 1:]], 1))
 
 
+# --- the objective ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The loss of one optimisation: the options' layers and weights with the backbone's defaults filled in."""
+
+    backbone: str
+    content_layers: tuple[str, ...]
+    style_layers: tuple[str, ...]
+    content_weight: float
+    style_weight: float
+    tv_weight: float
+
+
+def resolve_objective(o: GatysOptions, net: nn.Module | None = None) -> Objective:
+    """The backbone ("auto": `net`'s, else vgg19 if its weights are at hand, else lite0) and its defaults."""
+    name = o.backbone if o.backbone != "auto" else (getattr(net, "name", None) or default_backbone(o.weights))
+    if name not in DEFAULTS:
+        raise CycleGANError(f"option '--backbone': use vgg19, lite0 or auto, got {name!r}")
+    d = DEFAULTS[name]
+    return Objective(
+        backbone=name,
+        content_layers=tuple(o.content_layers or d.content_layers),
+        style_layers=tuple(o.style_layers or d.style_layers),
+        content_weight=d.content_weight if o.content_weight is None else o.content_weight,
+        style_weight=d.style_weight if o.style_weight is None else o.style_weight,
+        tv_weight=d.tv_weight if o.tv_weight is None else o.tv_weight,
+    )
+
+
 def _blend_weights(n_styles: int, style_blend: Sequence[float] | None) -> list[float]:
+    """One weight per style image, summing to 1 (equal by default). The field checks that each is >= 0."""
     if style_blend is None:
         return [1.0 / n_styles] * n_styles
     if len(style_blend) != n_styles:
         raise CycleGANError(f"option '--style-blend': {len(style_blend)} weight(s) for {n_styles} style image(s)")
-    if any(w < 0 for w in style_blend) or sum(style_blend) <= 0:
-        raise CycleGANError("option '--style-blend': weights must be >= 0 and not all 0")
     total = float(sum(style_blend))
+    if total <= 0:
+        raise CycleGANError("option '--style-blend': weights must be >= 0 and not all 0")
     return [w / total for w in style_blend]
 
 
-def _check_positive(name: str, value: float, *, allow_zero: bool = True) -> None:
-    if value < 0 or (value == 0 and not allow_zero):
-        raise CycleGANError(f"option '--{name}' must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+def feature_targets(
+    net: nn.Module, content: torch.Tensor, styles: Sequence[torch.Tensor], obj: Objective, blend: Sequence[float]
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """What the image is pulled towards: the content's feature maps at the content layers, and the styles'
+    Gram matrices (B, C, C) at the style layers, blended. Images (1, 3, H, W) in [0, 1], any sizes."""
+    with torch.no_grad():
+        content_target = {k: v for k, v in net(content).items() if k in obj.content_layers}
+        grams = []
+        for s in styles:
+            feats = net(s.to(content.device))
+            grams.append({k: gram_matrix(feats[k]) for k in obj.style_layers})
+    return content_target, blend_grams(grams, blend)
+
+
+def loss_terms(
+    net: nn.Module,
+    x: torch.Tensor,
+    content_target: Mapping[str, torch.Tensor],
+    style_target: Mapping[str, torch.Tensor],
+    obj: Objective,
+) -> dict[str, torch.Tensor]:
+    """The weighted terms of Gatys et al.'s loss for the image x (1, 3, H, W) in [0, 1], and their total."""
+    feats = net(x)
+    terms = {
+        "content": obj.content_weight * content_loss(feats, content_target),
+        "style": obj.style_weight * style_loss(feats, style_target),
+        "tv": obj.tv_weight * tv_loss(x),
+    }
+    terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+    return terms
+
+
+# --- the optimisation ------------------------------------------------------------------------------------
+
+
+def initial_image(content: torch.Tensor, init: Init, seed: int) -> torch.Tensor:
+    """The pixels to optimise, (1, 3, H, W) in [0, 1] on the content's device: the content or uniform noise."""
+    if init == "content":
+        x0 = content.clone(memory_format=torch.contiguous_format)
+    else:
+        x0 = torch.rand(content.shape, generator=torch.Generator().manual_seed(seed)).to(content.device)
+    return x0.requires_grad_(True)
+
+
+def _run_adam(x: torch.Tensor, objective: Callable[[], torch.Tensor], *, steps: int, lr: float,
+              on_step: Callable[[], None]) -> None:  # fmt: skip
+    """`steps` Adam updates of the pixels x, kept in [0, 1]; `on_step` after each."""
+    optim = torch.optim.Adam([x], lr=lr)
+    for _ in range(steps):
+        optim.zero_grad(set_to_none=True)
+        objective().backward()
+        optim.step()
+        with torch.no_grad():
+            x.clamp_(0, 1)  # stay a valid image; the backbones never saw pixels outside [0, 1]
+        on_step()
+
+
+def _run_lbfgs(x: torch.Tensor, objective: Callable[[], torch.Tensor], *, steps: int,
+               on_step: Callable[[], None]) -> None:  # fmt: skip
+    """L-BFGS on the pixels x for `steps` evaluations of the objective, each clamped to [0, 1] first;
+    `on_step` after each evaluation."""
+    if steps == 0:
+        return
+    # One L-BFGS call with max_eval = steps, so `steps` counts forward+backward passes as for Adam;
+    # negative tolerances stop it from ending early on a flat stretch.
+    optim = torch.optim.LBFGS(
+        [x], lr=1.0, max_iter=steps, max_eval=steps, history_size=50, tolerance_grad=-1.0, tolerance_change=-1.0
+    )
+
+    def closure() -> torch.Tensor:
+        with torch.no_grad():
+            x.clamp_(0, 1)
+        optim.zero_grad(set_to_none=True)
+        loss = objective()
+        loss.backward()
+        on_step()
+        return loss
+
+    optim.step(closure)
 
 
 def stylize(
     content: ImageLike,
     styles: ImageLike | Sequence[ImageLike],
+    options: GatysOptions = GatysOptions(),
     *,
-    style_blend: Sequence[float] | None = None,
-    backbone: BackboneName | Literal["auto"] = "auto",
-    weights: str | None = None,
-    size: int | None = 512,
-    style_size: int | None = None,
-    steps: int = 300,
-    optimizer: Optimizer = "lbfgs",
-    content_weight: float | None = None,
-    style_weight: float | None = None,
-    tv_weight: float | None = None,
-    content_layers: Sequence[str] | None = None,
-    style_layers: Sequence[str] | None = None,
-    init: Init = "content",
-    preserve_color: bool = False,
-    lr: float = ADAM_LR,
-    device: str | torch.device = "cpu",
-    seed: int = 0,
-    progress: bool = True,
     net: nn.Module | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
 ) -> StyleResult:
     """Stylise `content` with the Gram statistics of `styles` (Gatys et al.).
 
-    content: a PIL image or an image file; resized so its longer side is `size` (None: keep its size).
-    styles: one or several PIL images or files, resized to long side `style_size` (default: `size`);
-        their Gram matrices are blended with `style_blend` (default: equal weights; normalised to sum 1).
-    backbone: "vgg19", "lite0" or "auto" (vgg19 when its weights are cached or given, else lite0).
-    weights: a VGG19 state dict file in torchvision's key format (vgg19 only).
-    steps: forward+backward passes of the backbone (for lbfgs: function evaluations).
-    *_weight, *_layers: None takes the backbone's defaults (`cyclegan.style.DEFAULTS`).
-    init: start from the content image or from uniform noise.
-    preserve_color: keep the content's colours, take only the luminance from the result.
+    content: a PIL image or an image file; resized so its longer side is `options.size` (None: kept).
+    styles: one or several PIL images or files, resized to long side `options.style_size` (default: `size`);
+        their Gram matrices are blended with `options.style_blend` (default: equal weights).
+    options: the optimisation's knobs (see `GatysOptions` and `cyclegan stylize --help`).
     net: a backbone from `build_backbone` to reuse across calls (it must return all requested layers).
 
     Returns a `StyleResult` whose image has the resized content's size.
     """
-    if steps < 0:
-        raise CycleGANError(f"option '--steps' must be >= 0, got {steps}")
-    if size is not None and size <= 0:
-        raise CycleGANError(f"option '--size' must be positive, got {size}")
-    if optimizer not in ("lbfgs", "adam"):
-        raise CycleGANError(f"option '--optimizer': use lbfgs or adam, got {optimizer!r}")
-    if init not in ("content", "noise"):
-        raise CycleGANError(f"option '--init': use content or noise, got {init!r}")
+    o = options
     style_list = [styles] if isinstance(styles, (Image.Image, str, Path)) else list(styles)
     if not style_list:
         raise CycleGANError("give at least one style image")
-    blend = _blend_weights(len(style_list), style_blend)
+    blend = _blend_weights(len(style_list), o.style_blend)
 
     start = time.perf_counter()
     # Read every image first: a wrong path should fail before a backbone is loaded.
-    c = load_image_01(content, size)  # (1, 3, H, W) in [0, 1]
-    style_images = [load_image_01(s, style_size or size) for s in style_list]
-
-    name = backbone if backbone != "auto" else (getattr(net, "name", None) or default_backbone(weights))
-    if name not in DEFAULTS:
-        raise CycleGANError(f"option '--backbone': use vgg19, lite0 or auto, got {name!r}")
-    d = DEFAULTS[name]
-    c_layers = tuple(content_layers or d.content_layers)
-    s_layers = tuple(style_layers or d.style_layers)
-    cw = d.content_weight if content_weight is None else content_weight
-    sw = d.style_weight if style_weight is None else style_weight
-    tw = d.tv_weight if tv_weight is None else tv_weight
-    for opt_name, value in (("content-weight", cw), ("style-weight", sw), ("tv-weight", tw)):
-        _check_positive(opt_name, value)
-
-    device = torch.device(device)
+    c = load_image_01(content, o.size)  # (1, 3, H, W) in [0, 1]
+    style_images = [load_image_01(s, o.style_size or o.size) for s in style_list]
+    obj = resolve_objective(o, net)
     if net is None:
-        net = build_backbone(name, list(c_layers) + list(s_layers), weights=weights)
+        net = build_backbone(obj.backbone, [*obj.content_layers, *obj.style_layers], weights=o.weights)
+    device = torch.device(device)
     net = net.to(device)
-
     c = c.to(device)
-    with torch.no_grad():
-        content_target = {k: v for k, v in net(c).items() if k in c_layers}
-        grams = []
-        for s in style_images:
-            feats = net(s.to(device))
-            grams.append({k: gram_matrix(feats[k]) for k in s_layers})
-        style_target = blend_grams(grams, blend)
+    content_target, style_target = feature_targets(net, c, style_images, obj, blend)
 
-    if init == "content":
-        x0 = c.clone(memory_format=torch.contiguous_format)
-    else:
-        x0 = torch.rand(c.shape, generator=torch.Generator().manual_seed(seed)).to(device)
-    x = x0.requires_grad_(True)
+    x = initial_image(c, o.init, o.seed)
     history: list[dict[str, float]] = []
 
     def objective() -> torch.Tensor:
-        feats = net(x)
-        terms = {
-            "content": cw * content_loss(feats, content_target),
-            "style": sw * style_loss(feats, style_target),
-            "tv": tw * tv_loss(x),
-        }
-        total = terms["content"] + terms["style"] + terms["tv"]
-        history.append({k: float(v.detach()) for k, v in {**terms, "total": total}.items()})
-        return total
+        terms = loss_terms(net, x, content_target, style_target, obj)
+        history.append({k: float(v.detach()) for k, v in terms.items()})
+        return terms["total"]
 
     from tqdm import tqdm
 
-    bar = tqdm(total=steps, desc=f"stylize ({name})", unit="step", disable=not progress, dynamic_ncols=True)
+    with tqdm(total=o.steps, desc=f"stylize ({obj.backbone})", unit="step", disable=not progress,
+              dynamic_ncols=True) as bar:  # fmt: skip
 
-    def report() -> None:
-        bar.update(1)
-        bar.set_postfix({k: f"{v:.3g}" for k, v in history[-1].items()}, refresh=False)
+        def on_step() -> None:
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in history[-1].items()}, refresh=False)
 
-    if optimizer == "adam":
-        opt = torch.optim.Adam([x], lr=lr)
-        for _ in range(steps):
-            opt.zero_grad(set_to_none=True)
-            objective().backward()
-            opt.step()
-            with torch.no_grad():
-                x.clamp_(0, 1)  # stay a valid image; the backbones never saw pixels outside [0, 1]
-            report()
-    elif steps > 0:
-        # One L-BFGS call with max_eval = steps, so `steps` counts forward+backward passes as for Adam;
-        # negative tolerances stop it from ending early on a flat stretch.
-        opt = torch.optim.LBFGS(
-            [x], lr=1.0, max_iter=steps, max_eval=steps, history_size=50,
-            tolerance_grad=-1.0, tolerance_change=-1.0,
-        )  # fmt: skip
-
-        def closure() -> torch.Tensor:
-            with torch.no_grad():
-                x.clamp_(0, 1)
-            opt.zero_grad(set_to_none=True)
-            loss = objective()
-            loss.backward()
-            report()
-            return loss
-
-        opt.step(closure)
-    bar.close()
+        if o.optimizer == "adam":
+            _run_adam(x, objective, steps=o.steps, lr=o.lr, on_step=on_step)
+        else:
+            _run_lbfgs(x, objective, steps=o.steps, on_step=on_step)
 
     with torch.no_grad():
         out = x.detach().clamp(0, 1)
-        if preserve_color:
+        if o.preserve_color:
             out = keep_content_colors(out, c)
-    seconds = time.perf_counter() - start
     return StyleResult(
-        image=to_pil_01(out.cpu()), tensor=out.cpu(), backbone=name, content_layers=c_layers,
-        style_layers=s_layers, seconds=seconds, losses=history,
+        image=to_pil_01(out.cpu()), tensor=out.cpu(), backbone=obj.backbone, content_layers=obj.content_layers,
+        style_layers=obj.style_layers, seconds=time.perf_counter() - start, losses=history,
     )  # fmt: skip
+
+
+def run_stylize(opts: StylizeOptions) -> StyleResult:
+    """`cyclegan stylize`: stylise `opts.content` with `opts.style` on `opts.device` ("auto" resolved) and
+    save the image to `opts.out` (folders created). Returns the `StyleResult`."""
+    from ..execution import resolve_device
+
+    result = stylize(opts.content, opts.style, opts.gatys, device=resolve_device(opts.device), progress=opts.progress)
+    out = Path(opts.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.image.save(out)
+    return result

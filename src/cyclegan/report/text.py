@@ -1,0 +1,134 @@
+"""Plain-text renderings of the commands' reports (for the terminal) and the JSON file writer.
+
+Each function takes the report a library function returned (`evaluate.runner.evaluate_checkpoints`,
+`compare.compare`, `demo.run_demo`) and returns text; none of them computes a figure.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..evaluate.features import METRIC_NAMES
+from ..files import write_atomic
+
+if TYPE_CHECKING:
+    from ..compare import CompareReport
+
+_LOWER, _HIGHER = "lower is better", "higher is better"
+
+
+def write_json(report: dict[str, Any], path: str | Path) -> Path:
+    """Write `report` as indented JSON, atomically (creating the folder); returns the path."""
+    text = json.dumps(report, indent=2) + "\n"
+    return write_atomic(path, lambda tmp: Path(tmp).write_text(text))
+
+
+# --- cyclegan evaluate -------------------------------------------------------------------------------------
+
+
+def _rows(backbone: str) -> list[tuple[str, str, str]]:
+    """(key, label, hint) of the evaluation table's rows, in order."""
+    fd, kid = METRIC_NAMES[backbone]
+    return [
+        (fd, fd, _LOWER),
+        (kid, f"{kid} (± std)", _LOWER),
+        (f"{fd}_untranslated", f"{fd} before translation", "source vs target"),
+        (f"{kid}_untranslated", f"{kid} before translation", "source vs target"),
+        ("cycle_l1", "cycle L1", _LOWER),
+        ("cycle_psnr", "cycle PSNR dB", _HIGHER),
+        ("cycle_ssim", "cycle SSIM", _HIGHER),
+        ("identity_l1", "identity L1", _LOWER),
+        ("truth_psnr", "PSNR vs truth dB", _HIGHER),
+        ("truth_ssim", "SSIM vs truth", _HIGHER),
+        ("truth_l1", "L1 vs truth", _LOWER),
+    ]
+
+
+def _fmt(row: dict[str, Any], key: str, kid_name: str) -> str:
+    if key not in row:
+        return "-"
+    v = row[key]
+    if key == kid_name:
+        return f"{v:.4f} ± {row[f'{kid_name}_std']:.4f}"
+    if "kid" in key or "ssim" in key or key.endswith("l1"):
+        return f"{v:.4f}"
+    return f"{v:.2f}"
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """An evaluation report as a plain-text table: one row per metric, one column per direction."""
+    dirs = list(report["directions"])
+    fd_name, kid_name = METRIC_NAMES[report["backbone"]]
+    rows = [(label, [_fmt(report["directions"][d], key, kid_name) for d in dirs], hint)
+            for key, label, hint in _rows(report["backbone"])
+            if any(key in report["directions"][d] for d in dirs)]  # fmt: skip
+    w0 = max(len(r[0]) for r in rows)
+    wc = [max(len(d), *(len(r[1][i]) for r in rows)) for i, d in enumerate(dirs)]
+    first = report["directions"][dirs[0]]
+    lines = [
+        f"checkpoint {report['checkpoint']} (step {report['step']}, {report['preset']} preset, "
+        f"trained at {report['train_size']} px), evaluated at {report['eval_size']} px",
+        f"data {report['data']} split '{report['split']}'; KID subsets {first['kid_subsets']} x "
+        f"{first['kid_subset_size']} images",
+        f"backbone {report['backbone']}: {report['backbone_note']}",
+        "",
+        "  ".join([f"{'metric':<{w0}}", *(f"{d:>{w}}" for d, w in zip(dirs, wc, strict=True))]),
+    ]
+    for label, cells, hint in rows:
+        cols = (f"{c:>{w}}" for c, w in zip(cells, wc, strict=True))
+        lines.append("  ".join([f"{label:<{w0}}", *cols, f"  ({hint})"]))
+    return "\n".join(lines)
+
+
+def format_curve(reports: list[dict[str, Any]]) -> str:
+    """One line per checkpoint (e.g. training milestones): distance, KID and cycle PSNR per direction."""
+    fd_name, kid_name = METRIC_NAMES[reports[0]["backbone"]]
+    dirs = list(reports[0]["directions"])
+    titles = (f"{d + ' ' + fd_name:>15} {d + ' ' + kid_name:>22} {d + ' cycle PSNR':>15}" for d in dirs)
+    head = f"{'step':>7}  " + "  ".join(titles)
+    lines = [head]
+    for r in reports:
+        cells = []
+        for d in dirs:
+            row = r["directions"][d]
+            kid = f"{row[kid_name]:.4f} ± {row[f'{kid_name}_std']:.4f}"
+            cells.append(f"{row[fd_name]:>15.2f} {kid:>22} {row['cycle_psnr']:>15.2f}")
+        lines.append(f"{r['step']!s:>7}  " + "  ".join(cells))
+    return "\n".join(lines)
+
+
+# --- cyclegan compare --------------------------------------------------------------------------------------
+
+
+def summary_lines(r: CompareReport) -> list[str]:
+    """A comparison report's short summary for the terminal: one line per method, means over images."""
+    lines = [
+        f"{'method':<9} {'s/img':>7} {'SSIM(Y)':>8} {'content':>8} {'style':>7}" + ("  KID(Lite0)" if r.kid else "")
+    ]
+    for k in r.methods:
+        sec = "" if k == "input" else f"{r.mean('seconds', k):.3f}"
+        kid = f"  {r.kid[k]['mean']:.4f}±{r.kid[k]['std']:.4f}" if r.kid else ""
+        lines.append(
+            f"{k:<9} {sec:>7} {r.mean('ssim_y', k):>8.3f} "
+            f"{r.mean('content_distance', k):>8.3f} "
+            f"{r.mean('style_distance', k):>7.3f}{kid}"
+        )
+    lines.append(
+        f"Gatys backbone: {r.gatys['backbone']}; content/style distances: Lite0 "
+        f"{r.metrics_backbone['content_layer']} / Gram {','.join(r.metrics_backbone['style_layers'])}"
+    )
+    lines += [f"note: {n}" for n in r.notes]
+    return lines
+
+
+# --- cyclegan demo -----------------------------------------------------------------------------------------
+
+
+def format_demo(report: dict[str, Any]) -> str:
+    """The demo's ground-truth scores: PSNR and SSIM per direction, each next to the untranslated input's."""
+    lines = [f"{'direction':<10}{'PSNR':>8}{'untranslated':>14}{'SSIM':>8}{'untranslated':>14}"]
+    for d, r in report["ground_truth"].items():
+        lines.append(f"{d:<10}{r['psnr']:>8.2f}{r['psnr_identity']:>14.2f}{r['ssim']:>8.3f}{r['ssim_identity']:>14.3f}")
+    return "\n".join(lines)
