@@ -109,7 +109,7 @@ def test_every_command_has_help_with_every_option_and_its_default(command, capsy
     from dataclasses import MISSING
 
     from cyclegan.cli import COMMANDS
-    from cyclegan.options import option_fields
+    from cyclegan.options import default_text_of, option_fields
 
     with pytest.raises(SystemExit) as e:
         main([*command, "--help"])
@@ -123,7 +123,7 @@ def test_every_command_has_help_with_every_option_and_its_default(command, capsy
             shown = f.metadata.get("metavar") or f.name
         assert shown in out, f"{shown} missing from `cyclegan {' '.join(command)} --help`"
         if f.default not in (MISSING, None) and not isinstance(f.default, bool):
-            default = f.metadata.get("default_text") or str(f.default)
+            default = default_text_of(f)
             assert f"default: {' '.join(default.split())}" in out, f"{f.name}'s default missing"
 
 

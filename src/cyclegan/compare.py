@@ -31,12 +31,12 @@ from torch import nn
 
 from .checkpoint import Direction
 from .config import checkpoint_option, device_option, direction_option, progress_option
-from .data.io import read_image
+from .data.io import long_side_shape, read_image, resize_long_side
 from .errors import CycleGANError
 from .evaluate.distances import feature_distance, kid_input, kid_lite0
 from .evaluate.metrics import ssim_y
 from .files import unique_stems
-from .inference import expand_inputs, resize_long_side, translate_tensor
+from .inference import expand_inputs, translate_tensor
 from .options import Options, opt
 from .pretrained import lite0_model
 from .report import render_compare_html, save_grid, write_json
@@ -224,8 +224,7 @@ def _shrink(x: torch.Tensor, cell: int) -> torch.Tensor:
     h, w = x.shape[-2:]
     if max(h, w) == cell:
         return x
-    scale = cell / max(h, w)
-    new = [max(1, round(h * scale)), max(1, round(w * scale))]
+    new = list(long_side_shape(h, w, cell))
     return F_.interpolate(x, size=new, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
 
 

@@ -15,12 +15,10 @@ from typing import Literal
 import torch
 from PIL import Image
 from torch import nn
-from torchvision.transforms.v2 import InterpolationMode
-from torchvision.transforms.v2 import functional as TF
 
 from .checkpoint import Direction
 from .config import ExecutionOptions, checkpoint_option, device_option, direction_option, progress_option
-from .data.io import is_image_file, read_image, to_pil, to_tensor
+from .data.io import is_image_file, read_image, resize_long_side, to_pil, to_tensor
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution
 from .files import unique_stems
@@ -46,14 +44,6 @@ def translate_tensor(net: nn.Module, x: torch.Tensor, *, execution: Execution = 
     with execution.autocast(p.device):
         out = net(padded.contiguous(memory_format=execution.memory_format))
     return out.float()[..., :h, :w]
-
-
-def resize_long_side(im: Image.Image, size: int) -> Image.Image:
-    """Scale so the longer side is `size`, keeping the aspect ratio."""
-    w, h = im.size
-    scale = size / max(w, h)
-    new = [max(1, round(h * scale)), max(1, round(w * scale))]
-    return TF.resize(im, new, interpolation=InterpolationMode.BICUBIC, antialias=True)
 
 
 def translate(net: nn.Module, images, *, size: int | None = None):
@@ -156,14 +146,31 @@ def output_names(files: list[Path], out_dir: Path, ext: str) -> dict[Path, Path]
     return {p: out_dir / f"{stem}.{ext}" for p, stem in zip(files, unique_stems(files, ext=ext, warn=True))}
 
 
+@dataclass(frozen=True)
+class TranslateOptions(Options):
+    """`cyclegan translate`: image files, folders and globs through one generator, into a folder."""
+
+    inputs: tuple[str, ...] = opt(help="image files, folders (searched recursively) or globs", metavar="INPUT",
+                                  positional=True)  # fmt: skip
+    checkpoint: str = checkpoint_option()
+    out: str = opt(help="output folder (created if missing)", metavar="DIR")
+    direction: Direction = direction_option()
+    size: int | None = opt(None, "resize so the longer side is N first (default: keep the size)", gt=0)
+    batch_size: int = opt(4, "images of equal size per batch", gt=0)
+    ext: Literal["png", "jpg", "webp", "tif"] = opt("png", "output format")
+    execution: ExecutionOptions = opt(factory=ExecutionOptions)
+    device: str = device_option()
+    progress: bool = progress_option()
+
+
 def translate_files(
     net: nn.Module,
     inputs: Sequence[str],
     out_dir: str | Path,
     *,
     size: int | None = None,
-    batch_size: int = 4,
-    ext: str = "png",
+    batch_size: int = TranslateOptions.batch_size,
+    ext: str = TranslateOptions.ext,
     progress: bool = True,
     execution: Execution = REFERENCE,
 ) -> tuple[list[Path], list[str]]:
@@ -190,23 +197,6 @@ def translate_files(
             bar.update(len(batch))
         bar.update(bar.total - bar.n)
     return written, errors
-
-
-@dataclass(frozen=True)
-class TranslateOptions(Options):
-    """`cyclegan translate`: image files, folders and globs through one generator, into a folder."""
-
-    inputs: tuple[str, ...] = opt(help="image files, folders (searched recursively) or globs", metavar="INPUT",
-                                  positional=True)  # fmt: skip
-    checkpoint: str = checkpoint_option()
-    out: str = opt(help="output folder (created if missing)", metavar="DIR")
-    direction: Direction = direction_option()
-    size: int | None = opt(None, "resize so the longer side is N first (default: keep the size)", gt=0)
-    batch_size: int = opt(4, "images of equal size per batch", gt=0)
-    ext: Literal["png", "jpg", "webp", "tif"] = opt("png", "output format")
-    execution: ExecutionOptions = opt(factory=ExecutionOptions)
-    device: str = device_option()
-    progress: bool = progress_option()
 
 
 def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:

@@ -184,7 +184,7 @@ def check_options(obj: Any) -> None:
 # --- flags -------------------------------------------------------------------------------------------------
 
 
-def _default_text(f: dataclasses.Field) -> str:
+def default_text_of(f: dataclasses.Field) -> str:
     if f.metadata.get("default_text"):
         return f.metadata["default_text"]
     if f.default is not MISSING:
@@ -231,7 +231,7 @@ def add_arguments(
         required = f.default is MISSING and f.default_factory is MISSING
         base = _base(tp)
         default = argparse.SUPPRESS if suppress_defaults else (None if required else _field_default(f))
-        dtext = (default_texts or {}).get(f.name) or _default_text(f)
+        dtext = (default_texts or {}).get(f.name) or default_text_of(f)
         help_text = m.get("help", "") + (f" (default: {dtext})" if dtext and not required else "")
         help_text = help_text.replace("%", "%%")
         flags = ["--" + f.name.replace("_", "-"), *m.get("aliases", ())]

@@ -104,3 +104,17 @@ def check_images(
                 raise CycleGANError(msg + " (remove it, or pass --skip-bad-images)") from None
             bad.append(msg)
     return good, bad
+
+
+def long_side_shape(h: int, w: int, size: int) -> tuple[int, int]:
+    """(H, W) scaled so the longer side is `size`, keeping the aspect ratio (each side at least 1)."""
+    scale = size / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def resize_long_side(im: Image.Image, size: int) -> Image.Image:
+    """Scale a PIL image (bicubic, antialiased) so its longer side is `size`, keeping the aspect ratio."""
+    from torchvision.transforms.v2 import InterpolationMode
+
+    w, h = im.size
+    return TF.resize(im, list(long_side_shape(h, w, size)), interpolation=InterpolationMode.BICUBIC, antialias=True)

@@ -244,5 +244,4 @@ def load_foreign_generator(obj: object, direction: str = "AtoB", *, source: str 
     if arch.norm == "instance":
         sd = _drop_instance_norm_stats(sd, net)
     load_state_into(net, sd, arch, source=source)
-    net.foreign_architecture = arch  # lets `cyclegan export` and reports say what was loaded
     return net.eval().requires_grad_(False)

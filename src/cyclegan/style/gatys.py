@@ -22,10 +22,9 @@ from PIL import Image
 from torch import nn
 
 from ..config import device_option, progress_option
-from ..data.io import IMAGE_EXTENSIONS, read_image, to_pil, to_tensor
+from ..data.io import IMAGE_EXTENSIONS, read_image, resize_long_side, to_pil, to_tensor
 from ..errors import CycleGANError
 from ..evaluate.metrics import LUMA_BT601, luminance
-from ..inference import resize_long_side
 from ..options import Options, opt
 from .backbones import DEFAULTS, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss

@@ -1,4 +1,5 @@
-"""Training: the CycleGAN updates, the image pool, the LR schedule and the loop."""
+"""Training: the CycleGAN trainer (its updates, saving and restoring), the image pool, the LR schedule, the
+loop and the torchrun set-up."""
 
 from .cyclegan import CycleGANTrainer, linear_decay
 from .loop import prepare_config, train

@@ -1,4 +1,5 @@
-"""The CycleGAN objective and its three updates: D_X, D_Y, then G and F together.
+"""The CycleGAN trainer: the objective, its three updates (D_X, D_Y, then G and F together), and saving
+and restoring everything a run needs to continue exactly.
 
 Notation as in the paper: G maps X (domain A) to Y (domain B), F maps Y back to X; D_X tells real X
 from F(y), D_Y tells real Y from G(x).
@@ -7,16 +8,22 @@ from F(y), D_Y tells real Y from G(x).
 from __future__ import annotations
 
 import inspect
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
+from .. import __version__
+from ..checkpoint import FORMAT, save_atomic
 from ..config import Config
 from ..data.dataset import mix_seed
 from ..execution import REFERENCE, Execution
 from ..losses import adversarial_loss, cycle_loss, identity_loss
 from ..models import build_models
+from . import distributed as ddp
 from .pool import ImagePool
 
 
@@ -75,8 +82,34 @@ def linear_decay(total_steps: int, decay_fraction: float):
     return factor
 
 
+def _rng_state() -> dict:
+    """The global random state (dropout): torch's CPU generator and, where present, every CUDA device's."""
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _ddp(module: nn.Module, device: torch.device, *, sync_buffers: bool) -> nn.Module:
+    """`module` in DistributedDataParallel: its gradients averaged over the ranks at each backward."""
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    ids = [device.index] if device.type == "cuda" and device.index is not None else None
+    # Newer torch names the option forward_sync_buffers and warns on the old name. (Unlike
+    # broadcast_buffers=False, it still syncs the buffers once at wrapping: equal on every rank here anyway.)
+    key = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters else "broadcast_buffers"
+    return DDP(module, device_ids=ids, **{key: sync_buffers})
+
+
 class CycleGANTrainer:
-    """Owns the four networks, three optimizers (G+F, D_X, D_Y), their schedules and the image pools."""
+    """Owns the four networks, three optimizers (G+F, D_X, D_Y), their schedules, the image pools and the
+    gradient scaler, and saves and restores all of them (with the random state) as one checkpoint."""
 
     def __init__(
         self,
@@ -85,19 +118,20 @@ class CycleGANTrainer:
         total_steps: int,
         device: torch.device,
         execution: Execution = REFERENCE,
-        distributed: bool = False,
-        rank: int = 0,
+        dist: ddp.Dist = ddp.ONE_PROCESS,
     ):
-        """`execution`: precision, memory format, compilation. `distributed`: wrap the networks in
-        DistributedDataParallel (torch.distributed must be initialised; gradients are averaged over ranks).
-        `rank`: this process's rank; each rank gets its own image-pool and dropout random streams."""
+        """`execution`: precision, memory format, compilation. `dist`: this process's place in a torchrun
+        run; with several processes the networks are wrapped in DistributedDataParallel (torch.distributed
+        must be initialised; gradients are averaged over ranks) and each rank gets its own image-pool and
+        dropout random streams."""
         self.cfg = cfg
         t = cfg.train
         self.device = device
+        self.dist = dist
         self.execution = ex = execution
         torch.manual_seed(t.seed)  # the weight init depends on the seed only
         nets = build_models(cfg.model)
-        if distributed and cfg.model.norm == "batch" and device.type == "cuda":
+        if dist.enabled and cfg.model.norm == "batch" and device.type == "cuda":
             nets = {k: nn.SyncBatchNorm.convert_sync_batchnorm(v) for k, v in nets.items()}  # one batch, all ranks
         nets = {k: v.to(device, memory_format=ex.memory_format) for k, v in nets.items()}
         # The plain modules: what checkpoints hold and what sampling/translation use.
@@ -109,24 +143,12 @@ class CycleGANTrainer:
         )
         self._real_fake_X: nn.Module = RealFake(D_X)
         self._real_fake_Y: nn.Module = RealFake(D_Y)
-        if distributed:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            ids = [device.index] if device.type == "cuda" and device.index is not None else None
+        if dist.enabled:
             # BatchNorm running statistics: rank 0's are broadcast each forward (SyncBatchNorm keeps them
             # equal on CUDA anyway); InstanceNorm has none.
-            bcast = cfg.model.norm == "batch" and device.type != "cuda"
-            # torch >= 2.13 renamed the option (the old name warns)
-            key = (
-                "forward_sync_buffers"
-                if "forward_sync_buffers" in inspect.signature(DDP).parameters
-                else ("broadcast_buffers")
-            )
-            wrap = lambda m: DDP(m, device_ids=ids, **{key: bcast})  # noqa: E731
+            sync = cfg.model.norm == "batch" and device.type != "cuda"
             self._generators, self._real_fake_X, self._real_fake_Y = (
-                wrap(self._generators),
-                wrap(self._real_fake_X),
-                wrap(self._real_fake_Y),
+                _ddp(m, device, sync_buffers=sync) for m in (self._generators, self._real_fake_X, self._real_fake_Y)
             )
         betas = (t.beta1, t.beta2)
         # Fused Adam: one kernel over all parameters (CPU and CUDA), else the multi-tensor foreach path.
@@ -139,6 +161,7 @@ class CycleGANTrainer:
         # fp16 only: one scaler for the three losses, updated once per iteration.
         self.scaler = torch.amp.GradScaler(device.type, enabled=ex.precision == "fp16")
         self.set_total_steps(total_steps)
+        rank = dist.rank
         seeds = (t.seed + 1, t.seed + 2) if rank == 0 else (mix_seed(t.seed, rank, 1), mix_seed(t.seed, rank, 2))
         self.pool_X = ImagePool(t.pool_size, seed=seeds[0])  # history of F(y) for D_X
         self.pool_Y = ImagePool(t.pool_size, seed=seeds[1])  # history of G(x) for D_Y
@@ -155,6 +178,7 @@ class CycleGANTrainer:
 
     def set_total_steps(self, total_steps: int) -> None:
         """(Re)build the LR schedules for a run of `total_steps`; their position comes from state."""
+        self.total_steps = total_steps
         factor = linear_decay(total_steps, self.cfg.train.lr_decay_fraction)
         states = [s.state_dict() for s in getattr(self, "schedulers", {}).values()]
         self.schedulers = {k: torch.optim.lr_scheduler.LambdaLR(opt, factor) for k, opt in self.optimizers.items()}
@@ -228,25 +252,88 @@ class CycleGANTrainer:
             sched.step()
         return losses
 
-    # --- state ----------------------------------------------------------------------------------------
+    # --- saving and restoring ------------------------------------------------------------------------
 
     def state_dict(self) -> dict:
+        """This process's networks, optimizers, LR schedules, image pools and gradient scaler."""
         return {
             "models": {k: v.state_dict() for k, v in self.networks.items()},
             "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
             "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
-            "pools": {"X": self.pool_X.state_dict(), "Y": self.pool_Y.state_dict()},
+            "pools": self._pools_state(),
             "scaler": self.scaler.state_dict(),  # empty unless fp16
         }
 
     def load_state_dict(self, state: dict) -> None:
+        """The inverse of `state_dict`. The schedules go on from their stored step along this trainer's
+        `total_steps`, which a resumed run may have raised."""
         for k, net in self.networks.items():
             net.load_state_dict(state["models"][k])
         for k, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][k])
         for k, sched in self.schedulers.items():
             sched.load_state_dict(state["schedulers"][k])
+        self.set_total_steps(self.total_steps)
         if self.scaler.is_enabled() and state.get("scaler"):  # a run switched to fp16 starts a fresh scale
             self.scaler.load_state_dict(state["scaler"])
         self.pool_X.load_state_dict(state["pools"]["X"], device=self.device)
         self.pool_Y.load_state_dict(state["pools"]["Y"], device=self.device)
+
+    def checkpoint(self, *, step: int, steps_per_epoch: int) -> dict | None:
+        """The whole run after `step` steps, as the checkpoint file holds it: format, version, config,
+        position, rank 0's RNG and `state_dict()`, and across processes every rank's RNG and pools.
+
+        A collective: every rank calls it; rank 0 gets the dict, the others None. The weights and optimizer
+        states in it are the live tensors (as with any `state_dict`): write it out before the next step.
+        """
+        mine = self._rank_state()
+        ranks = ddp.gather_to_main(mine, self.dist)
+        if not self.dist.is_main:
+            return None
+        ckpt = {
+            "format": FORMAT, "package_version": __version__, "config": self.cfg.to_dict(), "step": step,
+            "epoch": step // steps_per_epoch, "steps_per_epoch": steps_per_epoch, "rng": mine["rng"],
+            **self.state_dict(),
+        }  # fmt: skip
+        if self.dist.enabled:
+            ckpt["ranks"] = ranks  # each rank's RNG and pools, for an exact resume with as many processes
+            if len({r["weights_sha256"] for r in ranks}) > 1:
+                tqdm.write(f"warning: the processes' weights differ at step {step} (DistributedDataParallel "
+                           "should keep them equal); rank 0's are saved", file=sys.stderr)  # fmt: skip
+        return ckpt
+
+    def save(self, path: str | Path, *, step: int, steps_per_epoch: int) -> Path:
+        """Write `checkpoint(...)` to `path` atomically (rank 0 writes; every rank must call it)."""
+        ckpt = self.checkpoint(step=step, steps_per_epoch=steps_per_epoch)
+        if ckpt is not None:
+            save_atomic(ckpt, path)
+        return Path(path)
+
+    def restore(self, ckpt: dict) -> None:
+        """Continue from a checkpoint dict: its networks, optimizers, schedules and scaler, this rank's image
+        pools and random state (each loaded once). Old single-process checkpoints load too."""
+        mine = self._rank_state_in(ckpt)
+        self.load_state_dict({**ckpt, "pools": mine["pools"]})
+        _set_rng_state(mine["rng"])
+
+    def _pools_state(self) -> dict:
+        return {"X": self.pool_X.state_dict(), "Y": self.pool_Y.state_dict()}
+
+    def _rank_state(self) -> dict:
+        """What differs between ranks: the random state and the image pools (and a weights digest, which
+        should not differ: checked when saving)."""
+        state = {"rng": _rng_state(), "pools": self._pools_state()}
+        if self.dist.enabled:
+            state["weights_sha256"] = ddp.weights_digest(self.networks)
+        return state
+
+    def _rank_state_in(self, ckpt: dict) -> dict:
+        """This rank's RNG and pools in `ckpt`: its own if the run had as many processes, else rank 0's."""
+        ranks, d = ckpt.get("ranks"), self.dist
+        if ranks is not None and len(ranks) == d.world_size:
+            return ranks[d.rank]
+        if d.is_main and (d.world_size > 1 or ranks is not None):
+            print(f"note: the checkpoint was written by {len(ranks) if ranks else 1} process(es), this run has "
+                  f"{d.world_size}: each process starts from rank 0's random state and image pools (the data "
+                  "order stays exact)", file=sys.stderr)  # fmt: skip
+        return {"rng": ckpt["rng"], "pools": ckpt["pools"]}

@@ -2,10 +2,11 @@
 
 `torchrun --nproc_per_node N -m cyclegan train ...` starts N copies of the command with RANK, WORLD_SIZE,
 LOCAL_RANK (and the rendezvous) in their environment. Each process takes its slice of every global batch
-(`StepSampler`), the four networks are wrapped in DistributedDataParallel (gradients averaged over all
-processes), rank 0 alone logs, writes samples and checkpoints, and every rank resumes from the checkpoint.
-Backends: NCCL for CUDA, gloo for CPU; a second gloo group carries the small CPU-side flags (stop
-requests, per-rank states) so they never wait on the GPU.
+(`StepSampler`), the networks are wrapped in DistributedDataParallel (gradients averaged over all
+processes), rank 0 alone logs, writes samples and writes the checkpoint, into which every rank puts its
+own RNG and image pools, and every rank resumes from the checkpoint.
+Backends: NCCL for CUDA, gloo for CPU; under NCCL a second, gloo group carries the small CPU-side flags
+(stop requests, per-rank states) so they never wait on the GPU.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class Dist:
         return self.rank == 0
 
 
+ONE_PROCESS = Dist()  # a run without torchrun
+
+
 def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
 
@@ -50,7 +54,7 @@ def launched_by_torchrun() -> bool:
 def setup(device: torch.device) -> tuple[Dist, torch.device]:
     """Join the process group torchrun prepared (if any); returns the context and this rank's device."""
     if not launched_by_torchrun():
-        return Dist(), device
+        return ONE_PROCESS, device
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))

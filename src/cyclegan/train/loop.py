@@ -1,8 +1,8 @@
-"""The training loop: data, device, progress, logs, sample grids, checkpoints, Ctrl-C and resume."""
+"""The training loop: check the two domains, build (or restore) the trainer, run the steps with progress,
+logs and sample grids, stop cleanly on Ctrl-C, SIGTERM or the time limit, and have the trainer save the run."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -15,12 +15,11 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from .. import __version__
-from ..checkpoint import CHECKPOINT_NAME, FORMAT, load_checkpoint, save_atomic
+from ..checkpoint import CHECKPOINT_NAME, load_checkpoint
 from ..config import RESUMABLE, Config, config_from_dict, resolve
 from ..data import UnpairedTrainSet, check_images, eval_transform, list_images, read_image
 from ..errors import CycleGANError
-from ..execution import choose_execution, compile_pays_for_training, resolve_device
+from ..execution import Execution, choose_execution, compile_pays_for_training, resolve_device
 from ..report import save_grid
 from . import distributed as ddp
 from .cyclegan import CycleGANTrainer
@@ -78,36 +77,6 @@ class StopRequest:
     def __exit__(self, *exc) -> None:
         for s, h in self._old.items():
             signal.signal(s, h)
-
-
-def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _load_rank_state(trainer: CycleGANTrainer, ckpt: dict, d: ddp.Dist) -> None:
-    """This rank's RNG and pools from the checkpoint (its own if the run had as many processes)."""
-    ranks = ckpt.get("ranks")
-    if ranks is not None and len(ranks) == d.world_size:
-        mine = ranks[d.rank]
-    else:
-        mine = {"rng": ckpt["rng"], "pools": ckpt["pools"]}
-        if d.world_size > 1 or ranks is not None:
-            if d.is_main:
-                print(f"note: the checkpoint was written by {len(ranks) if ranks else 1} process(es), this run has "
-                      f"{d.world_size}: each process starts from rank 0's random state and image pools (the data "
-                      "order stays exact)", file=sys.stderr)  # fmt: skip
-    _set_rng_state(mine["rng"])
-    trainer.pool_X.load_state_dict(mine["pools"]["X"], device=trainer.device)
-    trainer.pool_Y.load_state_dict(mine["pools"]["Y"], device=trainer.device)
 
 
 def _sample_batch(files: list[Path], n: int, size: int) -> torch.Tensor:
@@ -175,180 +144,286 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
         raise CycleGANError("give the training budget: --steps N (total steps) or --epochs N")
     d_ctx, device = ddp.setup(resolve_device(t.device))
     try:
-        return _train(cfg, ckpt=ckpt, progress=progress and d_ctx.is_main, run=run, device=device, d_ctx=d_ctx)
+        return _train(cfg, ckpt=ckpt, progress=progress and d_ctx.is_main, folder=run, device=device, d_ctx=d_ctx)
     finally:
         ddp.shutdown(d_ctx)
 
 
-def _train(cfg: Config, *, ckpt, progress: bool, run: Path, device: torch.device, d_ctx: ddp.Dist) -> TrainResult:
-    t, d = cfg.train, cfg.data
-    main = d_ctx.is_main
+def _train(
+    cfg: Config, *, ckpt: dict | None, progress: bool, folder: Path, device: torch.device, d_ctx: ddp.Dist
+) -> TrainResult:
+    """Check the data, build (or restore) the trainer, prepare the run folder, train, save and report."""
+    images = _training_images(cfg, progress=progress, main=d_ctx.is_main)
+    data = _dataset(cfg, images)
+    t, spe = cfg.train, data.steps_per_epoch
+    total = t.steps if t.steps is not None else t.epochs * spe
+    run = _Run(cfg, folder, device, d_ctx, steps_per_epoch=spe, total=total)
+    start = ckpt["step"] if ckpt is not None else 0
+    if start >= run.total:
+        if run.main:
+            print(f"{folder}: already trained {start} steps (total {run.total}); raise --steps or --epochs to go on")
+        return TrainResult(checkpoint=folder / CHECKPOINT_NAME, step=start, total_steps=run.total)
+    sampler = ddp.StepSampler(start, run.total, t.batch_size, d_ctx)  # checks the batch splits over the ranks
+    trainer = _build_trainer(run, ckpt, start=start, per_rank=sampler.per_rank)
+    samples = _prepare_run_folder(run, images)
+    end = _step_loop(run, trainer, _loader(run, data, sampler), samples, start=start, progress=progress)
+    return _finish(run, trainer, samples, end, skipped=images.skipped)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What the steps of one run share: its config, folder, processes and step budget."""
+
+    cfg: Config
+    folder: Path
+    device: torch.device
+    d_ctx: ddp.Dist
+    steps_per_epoch: int
+    total: int
+
+    @property
+    def main(self) -> bool:
+        return self.d_ctx.is_main
+
+    def sample_path(self, step: int) -> Path:
+        return self.folder / "samples" / f"step_{step:07d}.png"
+
+    def save(self, trainer: CycleGANTrainer, step: int) -> Path:
+        """The checkpoint after `step` steps (every rank calls this; rank 0 writes)."""
+        return trainer.save(self.folder / CHECKPOINT_NAME, step=step, steps_per_epoch=self.steps_per_epoch)
+
+
+@dataclass(frozen=True)
+class _Images:
+    """The readable training images of each domain, the test folders (if any) and what was skipped."""
+
+    train_a: list[Path]
+    train_b: list[Path]
+    test_a: Path | None
+    test_b: Path | None
+    skipped: list[str]  # one message per unreadable image
+
+
+def _training_images(cfg: Config, *, progress: bool, main: bool) -> _Images:
+    """Both domains' images, each decoded once now: a broken file stops here (or is skipped and named)."""
     dir_a, dir_b, test_a, test_b = domain_folders(cfg)
     skipped: list[str] = []
     files = []
     for folder, what in ((dir_a, "domain A folder"), (dir_b, "domain B folder")):
         good, bad = check_images(
-            list_images(folder, what=what), skip_bad=d.skip_bad_images, desc=f"checking {folder}", progress=progress
-        )
+            list_images(folder, what=what), skip_bad=cfg.data.skip_bad_images, desc=f"checking {folder}",
+            progress=progress,
+        )  # fmt: skip
         if not good:
             raise CycleGANError(f"{what} {folder}: no readable images")
         files.append(good)
         skipped += bad
     for msg in skipped if main else []:
         tqdm.write(f"warning: skipping {msg}", file=sys.stderr)
-    data = UnpairedTrainSet(
-        files[0], files[1], size=d.size, load_size=round(d.size * d.load_scale), flip=d.flip,
+    return _Images(files[0], files[1], test_a, test_b, skipped)
+
+
+def _dataset(cfg: Config, images: _Images) -> UnpairedTrainSet:
+    d, t = cfg.data, cfg.train
+    return UnpairedTrainSet(
+        images.train_a, images.train_b, size=d.size, load_size=round(d.size * d.load_scale), flip=d.flip,
         seed=t.seed, batch_size=t.batch_size,
     )  # fmt: skip
-    spe = data.steps_per_epoch
-    total = t.steps if t.steps is not None else t.epochs * spe
 
-    start = ckpt["step"] if ckpt is not None else 0
-    if start >= total:
-        if main:
-            print(f"{run}: already trained {start} steps (total {total}); raise --steps or --epochs to go on")
-        return TrainResult(checkpoint=run / CHECKPOINT_NAME, step=start, total_steps=total)
-    sampler = ddp.StepSampler(start, total, t.batch_size, d_ctx)  # checks the batch splits over the ranks
-    execution = choose_execution(
+
+def _choose_execution(cfg: Config, device: torch.device, *, steps_ahead: int) -> Execution:
+    """Precision, memory format and compilation for this device; `auto` compiles only a long enough run."""
+    t = cfg.train
+    return choose_execution(
         t.precision, t.channels_last, t.compile, device=device,
-        compile_pays=compile_pays_for_training(total - start), batch_norm=cfg.model.norm == "batch",
+        compile_pays=compile_pays_for_training(steps_ahead), batch_norm=cfg.model.norm == "batch",
     )  # fmt: skip
-    if main and d_ctx.enabled:
-        print(f"training on {d_ctx.world_size} processes ({device.type}), global batch {t.batch_size} = "
-              f"{sampler.per_rank} per process")  # fmt: skip
+
+
+def _announce(run: _Run, execution: Execution, *, per_rank: int) -> None:
+    """Say how the run computes, before a compilation keeps the first step waiting."""
+    cfg, d_ctx, device = run.cfg, run.d_ctx, run.device
+    if d_ctx.enabled:
+        print(f"training on {d_ctx.world_size} processes ({device.type}), global batch {cfg.train.batch_size} = "
+              f"{per_rank} per process")  # fmt: skip
         if cfg.model.norm == "batch" and device.type != "cuda":
             print("note: SyncBatchNorm needs GPUs; on CPU each process normalises its own slice of the batch "
                   "(running statistics are rank 0's)", file=sys.stderr)  # fmt: skip
-    if main:
-        print(f"computing in {execution.describe()} on {device}"
-              + (" (compiling first: about a minute)" if execution.compile else ""))  # fmt: skip
-    trainer = CycleGANTrainer(
-        cfg, total_steps=total, device=device, execution=execution, distributed=d_ctx.enabled, rank=d_ctx.rank
-    )
+    print(f"computing in {execution.describe()} on {device}"
+          + (" (compiling first: about a minute)" if execution.compile else ""))  # fmt: skip
+
+
+def _build_trainer(run: _Run, ckpt: dict | None, *, start: int, per_rank: int) -> CycleGANTrainer:
+    """The trainer for this device and the steps ahead, restored from `ckpt` when the run resumes."""
+    execution = _choose_execution(run.cfg, run.device, steps_ahead=run.total - start)
+    if run.main:
+        _announce(run, execution, per_rank=per_rank)
+    trainer = CycleGANTrainer(run.cfg, total_steps=run.total, device=run.device, execution=execution, dist=run.d_ctx)
     if ckpt is not None:
-        trainer.load_state_dict(ckpt)
-        trainer.set_total_steps(total)
-        _load_rank_state(trainer, ckpt, d_ctx)
+        trainer.restore(ckpt)
+    return trainer
 
-    setup_error: CycleGANError | None = None
-    if main:  # only rank 0 writes the run folder and sample grids
+
+_Samples = tuple[torch.Tensor, torch.Tensor]  # the fixed A and B images of the sample grids
+
+
+def _prepare_run_folder(run: _Run, images: _Images) -> _Samples | None:
+    """Rank 0 creates the run folder, writes config.json and reads the fixed sample images (the test images
+    if there are, else the first training images); None on the other ranks. A failure stops every rank."""
+    error: CycleGANError | None = None
+    samples = None
+    if run.main:  # only rank 0 writes the run folder and sample grids
+        t, size = run.cfg.train, run.cfg.data.size
         try:
-            run.mkdir(parents=True, exist_ok=True)
-            (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
-            xs = _sample_batch(list_images(test_a) if test_a else files[0], t.num_samples, d.size)
-            ys = _sample_batch(list_images(test_b) if test_b else files[1], t.num_samples, d.size)
+            run.folder.mkdir(parents=True, exist_ok=True)
+            (run.folder / "config.json").write_text(json.dumps(run.cfg.to_dict(), indent=2) + "\n")
+            xs = _sample_batch(list_images(images.test_a) if images.test_a else images.train_a, t.num_samples, size)
+            ys = _sample_batch(list_images(images.test_b) if images.test_b else images.train_b, t.num_samples, size)
+            samples = (xs, ys)
         except OSError as e:
-            setup_error = CycleGANError(f"cannot write the run folder {run}: {e.strerror or e}")
+            error = CycleGANError(f"cannot write the run folder {run.folder}: {e.strerror or e}")
         except CycleGANError as e:
-            setup_error = e
-    if ddp.any_rank(setup_error is not None, d_ctx):  # the other ranks must not wait for rank 0 in a collective
-        raise setup_error or CycleGANError("rank 0 could not prepare the run (its error is above); stopping")
+            error = e
+    if ddp.any_rank(error is not None, run.d_ctx):  # the other ranks must not wait for rank 0 in a collective
+        raise error or CycleGANError("rank 0 could not prepare the run (its error is above); stopping")
+    return samples
 
-    tb = _tensorboard(run) if main else None
-    cores = (os.cpu_count() or 1) // d_ctx.local_world_size  # the processes on this machine share its cores
+
+def _loader(run: _Run, data: UnpairedTrainSet, sampler: ddp.StepSampler) -> DataLoader:
+    d = run.cfg.data
+    cores = (os.cpu_count() or 1) // run.d_ctx.local_world_size  # the processes on this machine share its cores
     workers = d.num_workers if d.num_workers >= 0 else min(4, max(0, cores - 1))
-    loader = DataLoader(
-        data, batch_size=sampler.per_rank, sampler=sampler, num_workers=workers, pin_memory=device.type == "cuda",
-        worker_init_fn=worker_init, prefetch_factor=4 if workers else None,
+    return DataLoader(
+        data, batch_size=sampler.per_rank, sampler=sampler, num_workers=workers,
+        pin_memory=run.device.type == "cuda", worker_init_fn=worker_init, prefetch_factor=4 if workers else None,
         generator=torch.Generator(),  # its own: drawing worker seeds must not move the global RNG (dropout)
     )  # fmt: skip
 
-    def save(step: int) -> Path:
-        """Rank 0 writes the checkpoint; every rank contributes its own RNG and pool state (a collective)."""
-        mine = {"rng": _rng_state(), "pools": trainer.state_dict()["pools"]}
-        if d_ctx.enabled:
-            mine["weights_sha256"] = ddp.weights_digest(trainer.networks)
-        ranks = ddp.gather_to_main(mine, d_ctx)
-        path = run / CHECKPOINT_NAME
-        if not main:
-            return path
-        state = {
-            "format": FORMAT, "package_version": __version__, "config": cfg.to_dict(), "step": step,
-            "epoch": step // spe, "steps_per_epoch": spe, "rng": mine["rng"], **trainer.state_dict(),
-        }  # fmt: skip
-        if d_ctx.enabled:
-            state["ranks"] = ranks  # each rank's RNG and pools, for an exact resume with as many processes
-            if len({r["weights_sha256"] for r in ranks}) > 1:
-                tqdm.write(f"warning: the processes' weights differ at step {step} (DistributedDataParallel "
-                           "should keep them equal); rank 0's are saved", file=sys.stderr)  # fmt: skip
-        save_atomic(state, path)
-        return path
 
-    log_path = run / "log.jsonl"
-    sums: dict[str, torch.Tensor] = {}
-    n_summed = 0
+class _LossLog:
+    """Sums the losses on the device; every `write`, rank 0 appends their means over the steps since the last
+    record and over all ranks to log.jsonl (and TensorBoard, if installed)."""
+
+    def __init__(self, run: _Run, trainer: CycleGANTrainer, bar: tqdm):
+        self.run, self.trainer, self.bar = run, trainer, bar
+        self.sums: dict[str, torch.Tensor] = {}
+        self.n = 0
+        self.file = self.tb = None
+
+    def __enter__(self) -> _LossLog:
+        if self.run.main:
+            self.file = (self.run.folder / "log.jsonl").open("a")
+            self.tb = _tensorboard(self.run.folder)
+        self.t_last = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for f in (self.file, self.tb):
+            if f is not None:
+                f.close()
+
+    def add(self, losses: dict[str, torch.Tensor]) -> None:
+        for k, v in losses.items():  # stays on the device: no sync per step
+            self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
+        self.n += 1
+
+    def write(self, step: int) -> None:
+        """Every rank calls it (the mean over ranks is a collective). The losses are read back here only,
+        once every log_every steps: a host-device sync."""
+        now = time.perf_counter()
+        means = {k: round(v.item() / self.n, 5) for k, v in ddp.mean_over_ranks(self.sums, self.run.d_ctx).items()}
+        if self.run.main:
+            self._record(step, means, s_per_step=(now - self.t_last) / self.n)
+        self.sums, self.n, self.t_last = {}, 0, now
+
+    def _record(self, step: int, means: dict[str, float], *, s_per_step: float) -> None:
+        record = {
+            "step": step, "epoch": step // self.run.steps_per_epoch, "lr": self.trainer.opt_G.param_groups[0]["lr"],
+            "s_per_step": round(s_per_step, 4), **means,
+        }  # fmt: skip
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
+        if self.tb:
+            for k, v in means.items():
+                self.tb.add_scalar(f"loss/{k}", v, step)
+            self.tb.add_scalar("lr", record["lr"], step)
+        self.bar.set_postfix({k: f"{means[k]:.3f}" for k in ("D_X", "D_Y", "G_adv", "F_adv", "cycle_x") if k in means})
+
+
+@dataclass(frozen=True)
+class _End:
+    """Where and why the step loop ended."""
+
+    step: int
+    signum: int | None  # the stop signal received (Ctrl-C, SIGTERM), if any
+    timed_out: bool
+
+
+def _step_loop(
+    run: _Run, trainer: CycleGANTrainer, loader: DataLoader, samples: _Samples | None, *, start: int, progress: bool
+) -> _End:
+    """Train from step `start` to the total, a stop request or the time limit, logging, sampling and saving
+    on schedule; every rank ends at the same step."""
+    t = run.cfg.train
     step = start
     bar = tqdm(
-        total=total, initial=start, desc=f"train {run.name}", unit="step", disable=not progress, dynamic_ncols=True
-    )
-    t_log = time.perf_counter()
+        total=run.total, initial=start, desc=f"train {run.folder.name}", unit="step", disable=not progress,
+        dynamic_ncols=True,
+    )  # fmt: skip
     deadline = time.monotonic() + 60 * t.time_limit if t.time_limit else None
     timed_out = False
-
-    def write_log() -> None:  # the only host-device sync: once every log_every steps
-        nonlocal sums, n_summed, t_log
-        now = time.perf_counter()
-        means = {k: round(v.item() / n_summed, 5) for k, v in ddp.mean_over_ranks(sums, d_ctx).items()}
-        if not main:
-            sums, n_summed, t_log = {}, 0, now
-            return
-        record = {
-            "step": step, "epoch": step // spe, "lr": trainer.opt_G.param_groups[0]["lr"],
-            "s_per_step": round((now - t_log) / n_summed, 4), **means,
-        }  # fmt: skip
-        log.write(json.dumps(record) + "\n")
-        log.flush()
-        if tb:
-            for k, v in means.items():
-                tb.add_scalar(f"loss/{k}", v, step)
-            tb.add_scalar("lr", record["lr"], step)
-        bar.set_postfix({k: f"{means[k]:.3f}" for k in ("D_X", "D_Y", "G_adv", "F_adv", "cycle_x") if k in means})
-        sums, n_summed, t_log = {}, 0, now
-
-    with StopRequest() as stop, log_path.open("a") if main else contextlib.nullcontext() as log:
+    with StopRequest() as stop, _LossLog(run, trainer, bar) as log:
         for x, y in loader:
-            x = x.to(device, non_blocking=True)
-            y = y.to(device, non_blocking=True)
-            losses = trainer.step(x, y)
+            log.add(trainer.step(x.to(run.device, non_blocking=True), y.to(run.device, non_blocking=True)))
             step += 1
-            for k, v in losses.items():  # summed on the device, read back by write_log
-                sums[k] = sums[k] + v if k in sums else v.clone()
-            n_summed += 1
             bar.update(1)
             timed_out = deadline is not None and time.monotonic() > deadline
             # all ranks agree (a tiny CPU all-reduce) so they stop, log and save at the same step
-            last = step == total or ddp.any_rank(stop.signum is not None or timed_out, d_ctx)
-            if step % t.log_every == 0 or (last and n_summed):
-                write_log()
-            if main and t.sample_every and step % t.sample_every == 0:
-                write_samples(trainer, xs, ys, run / "samples" / f"step_{step:07d}.png")
+            last = step == run.total or ddp.any_rank(stop.signum is not None or timed_out, run.d_ctx)
+            if step % t.log_every == 0 or last:
+                log.write(step)
+            if run.main and t.sample_every and step % t.sample_every == 0:
+                write_samples(trainer, *samples, run.sample_path(step))
             if last:
                 break
             if t.checkpoint_every and step % t.checkpoint_every == 0:
-                save(step)
+                run.save(trainer, step)
     bar.close()
-    path = save(step)
-    if not main:
-        if stop.signum is not None:
-            raise SystemExit(128 + stop.signum)
-        return TrainResult(checkpoint=path, step=step, total_steps=total)
-    if not (t.sample_every and step % t.sample_every == 0):  # else the loop just wrote this one
-        write_samples(trainer, xs, ys, run / "samples" / f"step_{step:07d}.png")
-    if tb:
-        tb.close()
-    if skipped:
-        print(f"warning: {len(skipped)} unreadable image(s) were skipped (listed above)", file=sys.stderr)
-    if stop.signum is not None:
-        print(f"stopped at step {step}/{total}; checkpoint saved to {path}. Continue with: "
-              f"cyclegan train --out {run} --resume", file=sys.stderr)  # fmt: skip
-        raise SystemExit(128 + stop.signum)
-    if step < total:
-        why = f"time limit of {t.time_limit} min reached" if timed_out else "another process was asked to stop"
-        print(f"{why} at step {step}/{total}; checkpoint {path} "
-              f"(continue with: cyclegan train --out {run} --resume)")  # fmt: skip
+    return _End(step, stop.signum, timed_out)
+
+
+def _finish(
+    run: _Run, trainer: CycleGANTrainer, samples: _Samples | None, end: _End, *, skipped: list[str]
+) -> TrainResult:
+    """Save the final checkpoint; rank 0 writes the last sample grid and says how the run ended. A stop
+    signal then ends every process with 128 + its number, as the signal would have."""
+    path = run.save(trainer, end.step)
+    if run.main:
+        t = run.cfg.train
+        if not (t.sample_every and end.step % t.sample_every == 0):  # else the loop just wrote this one
+            write_samples(trainer, *samples, run.sample_path(end.step))
+        if skipped:
+            print(f"warning: {len(skipped)} unreadable image(s) were skipped (listed above)", file=sys.stderr)
+        _say_how_it_ended(run, path, end)
+    if end.signum is not None:
+        raise SystemExit(128 + end.signum)
+    return TrainResult(checkpoint=path, step=end.step, total_steps=run.total)
+
+
+def _say_how_it_ended(run: _Run, path: Path, end: _End) -> None:
+    resume = f"cyclegan train --out {run.folder} --resume"
+    if end.signum is not None:
+        print(f"stopped at step {end.step}/{run.total}; checkpoint saved to {path}. Continue with: {resume}",
+              file=sys.stderr)  # fmt: skip
+    elif end.step < run.total:
+        why = (
+            f"time limit of {run.cfg.train.time_limit} min reached"
+            if end.timed_out
+            else "another process was asked to stop"
+        )
+        print(f"{why} at step {end.step}/{run.total}; checkpoint {path} (continue with: {resume})")
     else:
-        print(f"done: {step} steps; checkpoint {path}; samples in {run / 'samples'}")
-    return TrainResult(checkpoint=path, step=step, total_steps=total)
+        print(f"done: {end.step} steps; checkpoint {path}; samples in {run.folder / 'samples'}")
 
 
 @dataclass(frozen=True)
