@@ -276,3 +276,62 @@ def test_missing_file_on_the_mirror(mirror, tmp_path):
 def test_bad_sha256_option(tmp_path):
     with pytest.raises(CycleGANError, match="option '--sha256'"):
         download(DownloadOptions(NAME, str(tmp_path), base_url="http://127.0.0.1:9", sha256="abc", progress=False))
+
+
+# --- zip bombs, leftovers, one download at a time -----------------------------------------------------------
+
+
+def bomb_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"{NAME}/trainA/a.jpg", b"\0" * (16 << 20))  # 16 MiB of zeros in about 16 KiB
+    return buf.getvalue()
+
+
+def test_a_zip_bomb_is_refused_in_one_line_before_extracting(mirror, tmp_path, capsys):
+    serve(mirror, bomb_zip())
+    root = tmp_path / "d"
+    rc = main(["datasets", "download", NAME, "--root", str(root), "--base-url", mirror.base_url, "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"error: refusing to extract {mirror.base_url}/{NAME}.zip: entry '{NAME}/trainA/a.jpg' "
+                          "expands")  # fmt: skip
+    assert "'--max-ratio'" in err
+    assert list(root.iterdir()) == []  # nothing extracted, the bomb deleted, no lock left
+
+
+def test_the_archive_limits_are_options(mirror, tmp_path):
+    serve(mirror, good_zip())  # 256 KiB of incompressible entries
+    with pytest.raises(CycleGANError, match=r"expands to 0.000262 GB, more than the 0.0001 GB allowed"):
+        fetch(mirror, tmp_path / "a", max_size_gb=0.0001)
+    serve(mirror, bomb_zip())
+    assert fetch(mirror, tmp_path / "b", max_ratio=10_000).downloaded  # a user who knows the archive
+
+
+def test_a_download_removes_half_extracted_folders_of_an_earlier_one(mirror, tmp_path):
+    stale = tmp_path / f".{NAME}.extracting.k2j4h5g6"  # what a download killed while extracting leaves
+    (stale / NAME / "trainA").mkdir(parents=True)
+    (stale / NAME / "trainA" / "half.jpg").write_bytes(b"half")
+    other = tmp_path / ".other.extracting.abcdefgh"  # another dataset's: not this download's to remove
+    other.mkdir()
+    serve(mirror, good_zip())
+    fetch(mirror, tmp_path)
+    assert not stale.exists() and other.exists()
+    other.rmdir()
+    assert_layout(tmp_path)
+
+
+def test_one_download_of_a_dataset_into_a_root_at_a_time(mirror, tmp_path):
+    import os
+
+    from cyclegan.files import FolderLock
+
+    lock = FolderLock(tmp_path, f".{NAME}.lock")
+    assert lock.acquire()
+    try:
+        with pytest.raises(CycleGANError, match=f"another download of {NAME} into {tmp_path} is running "
+                                                f"\\(PID {os.getpid()}\\)"):  # fmt: skip
+            fetch(mirror, tmp_path)
+    finally:
+        lock.release()
+    assert mirror.requests == []

@@ -130,3 +130,71 @@ def test_a_failure_on_rank_0_alone_stops_every_rank(dataset, tmp_path):
     assert p.returncode != 0
     assert f"cannot write the run folder {out}" in p.stderr
     assert "rank 0 could not prepare the run" in p.stderr  # rank 1's own one-line error
+
+
+def test_a_busy_run_folder_stops_every_rank(dataset, tmp_path):
+    """Only rank 0 takes the run folder's lock; its refusal must stop rank 1 too instead of leaving it waiting
+    in a collective, and nothing is written."""
+    from cyclegan.files import FolderLock
+
+    out = tmp_path / "run"
+    lock = FolderLock(out)
+    assert lock.acquire()
+    try:
+        p = run_cyclegan(["train", "--out", str(out), *flags(options(dataset, steps=2, batch_size=2))], nproc=2,
+                         ok=False)  # fmt: skip
+        assert p.returncode != 0
+        assert f"{out} is in use by another training run (PID {os.getpid()})" in p.stderr
+        assert "rank 0 could not prepare the run folder" in p.stderr  # rank 1's own line
+        assert [q.name for q in out.iterdir()] == [".lock"]  # ours; the refused run wrote nothing
+    finally:
+        lock.release()
+
+
+NAN_ON_RANK_1 = '''
+"""`python -m cyclegan` in which, from step 3 on, rank 1 alone gets a NaN loss and NaN generator weights."""
+import math
+import os
+import sys
+
+import torch
+
+from cyclegan.cli import main
+from cyclegan.train import CycleGANTrainer
+
+real_step = CycleGANTrainer.step
+
+
+def step(self, x, y):
+    losses = real_step(self, x, y)
+    if os.environ.get("RANK") == "1" and self.schedulers["G"].last_epoch >= 3:
+        with torch.no_grad():
+            for p in self.G.parameters():
+                p.fill_(math.nan)
+        losses = {**losses, "cycle_x": torch.tensor(math.nan)}
+    return losses
+
+
+CycleGANTrainer.step = step
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+def test_a_nan_loss_on_one_rank_stops_every_rank_and_rank_0_names_it(dataset, tmp_path):
+    """Rank 0 gathers the first non-finite loss of every rank at its next log record: it names rank 1's loss
+    and step, every rank stops, and the checkpoint of step 2 stays as it was."""
+    script = tmp_path / "nan_on_rank_1.py"
+    script.write_text(NAN_ON_RANK_1)
+    out = tmp_path / "run"
+    opts = options(dataset, steps=10, batch_size=2, checkpoint_every=2, log_every=3)
+    p = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script), "train",
+         "--out", str(out), *flags(opts)],
+        env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert p.returncode != 0
+    assert "loss cycle_x became NaN at step 3; the last checkpoint, step 2, is kept" in p.stderr, p.stderr[-3000:]
+    assert "stopping: a loss became non-finite (rank 0 names it)" in p.stderr
+    ckpt = load_checkpoint(out)
+    assert ckpt["step"] == 2
+    assert all(torch.isfinite(t).all() for net in ckpt["models"].values() for t in net.values())

@@ -12,7 +12,7 @@ from cyclegan.checkpoint import FORMAT, load_generator
 from cyclegan.cli import main
 from cyclegan.config import resolve
 from cyclegan.errors import CycleGANError
-from cyclegan.models import build_generator
+from cyclegan.models import build_models
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
@@ -25,9 +25,9 @@ def run(tmp_path_factory) -> Path:
     """A run folder with a small checkpoint in our format (ngf 8, 2 blocks), G and F different."""
     cfg = resolve({"ngf": 8, "n_blocks": 2, "size": 32})
     torch.manual_seed(0)
-    models = {k: build_generator(cfg.model).state_dict() for k in ("G", "F")}
+    models = {k: m.state_dict() for k, m in build_models(cfg.model).items()}  # G, F, D_X, D_Y
     folder = tmp_path_factory.mktemp("run")
-    torch.save({"format": FORMAT, "config": cfg.to_dict(), "models": models}, folder / "checkpoint.pt")
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 0, "models": models}, folder / "checkpoint.pt")
     return folder
 
 

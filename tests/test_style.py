@@ -214,12 +214,12 @@ def test_cli_stylize(tmp_path, vgg_file, capsys):
     assert main([*args, "--steps", "3", "--backbone", "lite0", "--no-progress"]) == 0
     assert Image.open(out).size == (16, 24)
     assert "backbone lite0" in capsys.readouterr().out
-    # the vgg19 path through --weights (random weights: only the plumbing is checked)
-    vgg = ["--backbone", "vgg19", "--weights", str(vgg_file)]
+    # the vgg19 path through --weights (random weights: only the plumbing is checked); the same --out again
+    vgg = ["--backbone", "vgg19", "--weights", str(vgg_file), "--overwrite"]
     assert main([*args, "--steps", "2", *vgg, "--no-progress"]) == 0
     assert "backbone vgg19" in capsys.readouterr().out
     # a user error is one line, no traceback
-    missing = [*args[:2], str(tmp_path / "missing.jpg"), *args[3:], "--backbone", "lite0"]  # fmt: skip
+    missing = [*args[:2], str(tmp_path / "missing.jpg"), *args[3:], "--backbone", "lite0", "--overwrite"]  # fmt: skip
     assert main(missing) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: image not found") and "Traceback" not in err

@@ -24,7 +24,11 @@ def assert_same_weights(a, b):
             assert torch.equal(a[net][k], b[net][k]), f"{net}.{k} differs"
 
 
-@pytest.mark.parametrize("extra", [{}, {"dropout": 0.5, "flip": True, "gan_loss": "vanilla"}])
+FAST_PARTS = {"upsample": "resize", "spectral_norm": True, "ema_decay": 0.9, "diffaug": "color,translation,cutout",
+              "gan_loss": "hinge", "r1_gamma": 0.1}  # fmt: skip
+
+
+@pytest.mark.parametrize("extra", [{}, {"dropout": 0.5, "flip": True, "gan_loss": "vanilla"}, FAST_PARTS])
 def test_resume_gives_identical_weights(tiny_cfg, tmp_path, extra):
     """2N steps in one run == N steps, resume, N more (optimizers, schedules, pools, RNG, data order)."""
     N = 4
@@ -37,6 +41,9 @@ def test_resume_gives_identical_weights(tiny_cfg, tmp_path, extra):
     train(cfg, ckpt=ckpt, progress=False)
     assert load_checkpoint(tmp_path / "two")["step"] == 2 * N
     assert_same_weights(weights(tmp_path / "one"), weights(tmp_path / "two"))
+    if extra.get("ema_decay"):  # the averaged generators too
+        a, b = load_checkpoint(tmp_path / "one")["ema"], load_checkpoint(tmp_path / "two")["ema"]
+        assert all(torch.equal(a[n][k], b[n][k]) for n in ("G", "F") for k in a[n])
     lr = [json.loads(line)["lr"] for line in (tmp_path / "two" / "log.jsonl").read_text().splitlines()]
     assert lr == [json.loads(line)["lr"] for line in (tmp_path / "one" / "log.jsonl").read_text().splitlines()]
 

@@ -53,7 +53,7 @@ from .config import (
 )
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution, choose_execution
-from .options import Options, opt
+from .options import MAX_SEED, Options, opt
 from .style.backbones import BackboneName
 
 Task = Literal["train", "style"]
@@ -104,7 +104,7 @@ class BenchOptions(Options):
     threads: int | None = opt(
         None, "CPU threads (on a busy shared machine 1 is steadier)", gt=0, default_text="torch's, one per core"
     )
-    seed: int = opt(0, "seed of the synthetic input tensors")
+    seed: int = opt(0, "seed of the synthetic input tensors", ge=0, le=MAX_SEED)
     json: str | None = opt(None, "write the measurements as JSON here", metavar="FILE")
     style_task: StyleBenchOptions = opt(factory=StyleBenchOptions)
 

@@ -172,6 +172,16 @@ def run_evaluate(opts, _: argparse.Namespace) -> int:
         print(f"\nreport: {write_json(out, opts.out)}")
     if opts.save_images:
         print(f"images and grids: {opts.save_images}")
+    return _report_skipped(reports[0]["skipped"], "left out of the evaluation")
+
+
+def _report_skipped(skipped: list[str], what: str) -> int:
+    """Each image a command skipped, on stderr, and exit status 1 if there was any (as `translate`)."""
+    for line in skipped:
+        print(f"error: {line}", file=sys.stderr)
+    if skipped:
+        print(f"error: {len(skipped)} image(s) {what} (listed above)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -206,7 +216,7 @@ def run_compare(opts, _: argparse.Namespace) -> int:
     report = compare(opts)
     print("\n".join(summary_lines(report)))
     print(f"wrote {report.html} and {report.grid}")
-    return 0
+    return _report_skipped(report.skipped, "skipped")
 
 
 # --- the table of subcommands ---------------------------------------------------------------------------

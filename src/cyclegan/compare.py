@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F_
@@ -30,14 +30,14 @@ from PIL import Image
 from torch import nn
 
 from .checkpoint import Direction
-from .config import checkpoint_option, device_option, direction_option, progress_option
-from .data.io import long_side_shape, read_image, resize_long_side
+from .config import checkpoint_option, device_option, direction_option, ema_option, progress_option
+from .data.io import MAX_PIXELS, long_side_shape, max_pixels_option, read_image, resize_long_side
 from .errors import CycleGANError
 from .evaluate.distances import feature_distance, kid_input, kid_lite0
 from .evaluate.metrics import ssim_y
-from .files import unique_stems
-from .inference import expand_inputs, translate_tensor
-from .options import Options, opt
+from .files import check_outputs, overwrite_option, unique_stems
+from .inference import expand_inputs, is_out_of_memory, translate_tensor
+from .options import MAX_SEED, Options, opt
 from .pretrained import lite0_model
 from .report import render_compare_html, save_grid, write_json
 from .style import (
@@ -68,6 +68,7 @@ class CompareOptions(Options):
         help="style reference images and/or folders of target-domain images to draw references from", metavar="IMG"
     )
     out: str = opt(help="output folder (created if missing)", metavar="DIR")
+    ema: Literal["auto", "on", "off"] = ema_option()
     target: str | None = opt(
         None, "target-domain folder for KID", metavar="DIR", default_text="the first --style folder"
     )
@@ -79,7 +80,9 @@ class CompareOptions(Options):
     weights: str | None = weights_option()
     steps: int = steps_option()
     optimizer: Optimizer = optimizer_option()
-    seed: int = opt(0, "seed for drawing references", metavar="N")
+    seed: int = opt(0, "seed for drawing references", metavar="N", ge=0, le=MAX_SEED)
+    overwrite: bool = overwrite_option()
+    max_pixels: int = max_pixels_option()
     device: str = device_option()
     progress: bool = progress_option()
 
@@ -112,6 +115,7 @@ class CompareReport:
     grid: str
     html: str
     notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # one line per image that could not be used
 
     methods: ClassVar[tuple[str, ...]] = METHODS  # the grid's and tables' column order
 
@@ -132,6 +136,7 @@ class Inputs:
     references: list[Path]
     style_folders: list[Path]  # the folders among --style (references were drawn from them)
     target: Path | None
+    content_folders: list[Path] = field(default_factory=list)  # the folders among --content
 
 
 def gather_inputs(opts: CompareOptions) -> Inputs:
@@ -146,7 +151,21 @@ def gather_inputs(opts: CompareOptions) -> Inputs:
     target = Path(opts.target) if opts.target else (folders[0] if folders else None)
     if target is not None and not target.is_dir():
         raise CycleGANError(f"option '--target': {target} is not a folder of target-domain images")
-    return Inputs(content.files, style.files, folders, target)
+    return Inputs(content.files, style.files, folders, target, content.folders)
+
+
+def output_files(inputs: Inputs, out: Path) -> list[Path]:
+    """Every file a comparison of `inputs` writes under `out` (see `compare`)."""
+    images = [out / "images" / f"{stem}_{k}.png" for stem in unique_stems(inputs.content) for k in METHODS]
+    return [out / "grid.png", out / "report.html", out / "report.json", *images]
+
+
+def check_output_folder(opts: CompareOptions, inputs: Inputs) -> None:
+    """Refuse (one line, before any work) an --out inside an input folder, outputs onto the inputs and,
+    without --overwrite, outputs that exist."""
+    folders = [*inputs.content_folders, *inputs.style_folders, *([inputs.target] if inputs.target else [])]
+    check_outputs(output_files(inputs, Path(opts.out)), overwrite=opts.overwrite, out_folder=opts.out,
+                  inputs=[*inputs.content, *inputs.references], input_folders=folders)  # fmt: skip
 
 
 def load_backbones(backbone: str, weights: str | None, device: torch.device) -> tuple[str, nn.Module, nn.Module]:
@@ -247,12 +266,21 @@ def save_comparison_grid(outputs: dict[str, list[torch.Tensor]], path: Path, *, 
     return grid
 
 
-def kid_against_target(outputs: dict[str, list[torch.Tensor]], target: Path, *, seed: int,
-                       device: torch.device) -> dict:  # fmt: skip
-    """KID (Lite0 features) of each method's outputs against the images in `target`, for report.json."""
+def kid_against_target(outputs: dict[str, list[torch.Tensor]], target: Path, *, seed: int, device: torch.device,
+                       max_pixels: int = MAX_PIXELS, skipped: list[str] | None = None) -> dict:  # fmt: skip
+    """KID (Lite0 features) of each method's outputs against the images in `target`, for report.json.
+    A target image that cannot be read (or is over `max_pixels`) is left out and named in `skipped`."""
     from .evaluate.features import load_lite0
 
-    real = [kid_input(load_image_01(p, None)) for p in sorted(expand_inputs([str(target)]).files)]
+    skipped = [] if skipped is None else skipped
+    real = []
+    for p in sorted(expand_inputs([str(target)]).files):
+        try:
+            real.append(kid_input(load_image_01(read_image(p, max_pixels=max_pixels), None)))
+        except CycleGANError as e:
+            skipped.append(f"{e} (left out of the KID target)")
+    if not real:
+        raise CycleGANError(f"option '--target': no image in {target} could be read")
     extractor = load_lite0().to(device)
     kid: dict = {"target": str(target), "n_target": len(real), "features": "EfficientNet-Lite0 pooled (1280-d)"}
     for k in METHODS:
@@ -284,6 +312,27 @@ def caveats(gatys_backbone: str, inputs: Inputs, n_images: int) -> list[str]:
 # --- the comparison --------------------------------------------------------------------------------------
 
 
+def _compare_one(
+    path: Path, stem: str, refs: list[Path], opts: CompareOptions, G: nn.Module, gatys: GatysOptions,
+    gatys_net: nn.Module, metrics_net: nn.Module, out: Path, device: torch.device, *, warm_up: bool,
+) -> tuple[Row, dict[str, torch.Tensor]]:  # fmt: skip
+    """CycleGAN and Gatys on one content image: its row of figures and its images (method -> (1, 3, H, W)
+    in [0, 1]), written under out/images/. Raises CycleGANError naming an image that cannot be read."""
+    for r in refs:  # a bad reference is named before any work on this image
+        read_image(r, max_pixels=opts.max_pixels)
+    im = resize_long_side(read_image(path, max_pixels=opts.max_pixels), opts.size)
+    x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
+    y_cyc, t_cyc = translate_timed(G, x, warm_up=warm_up)
+    res = stylize(im, refs, gatys, net=gatys_net, device=device, progress=False)
+    images = {"input": x, "cyclegan": y_cyc, "gatys": res.tensor.to(device)}
+    row = Row(
+        name=path.stem, content=str(path), references=[str(r) for r in refs],
+        seconds={"cyclegan": t_cyc, "gatys": res.seconds},
+        **measure(images, refs, metrics_net, size=opts.size), images=save_images(images, out, stem),
+    )  # fmt: skip
+    return row, images
+
+
 def compare(opts: CompareOptions) -> CompareReport:
     """Run CycleGAN (`opts.checkpoint`, `opts.direction`) and Gatys on the same `opts.content` images; write
     `out/grid.png` (input | CycleGAN | Gatys, one row per image), `out/report.html`, `out/report.json` and
@@ -299,35 +348,47 @@ def compare(opts: CompareOptions) -> CompareReport:
     from .execution import resolve_device
 
     inputs = gather_inputs(opts)
+    check_output_folder(opts, inputs)  # before any work
     device = resolve_device(opts.device)
     out = Path(opts.out)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    G = load_generator(opts.checkpoint, opts.direction, device=device)
+    G = load_generator(opts.checkpoint, opts.direction, device=device, ema=opts.ema)
     name, gatys_net, metrics_net = load_backbones(opts.backbone, opts.weights, device)
     gatys = GatysOptions(backbone=name, weights=opts.weights, size=None, style_size=opts.size, steps=opts.steps,
                          optimizer=opts.optimizer, seed=opts.seed)  # fmt: skip
     rng = random.Random(opts.seed)
 
     rows: list[Row] = []
+    skipped: list[str] = []
     outputs: dict[str, list[torch.Tensor]] = {k: [] for k in METHODS}
     named = list(zip(inputs.content, unique_stems(inputs.content), strict=True))
-    for i, (path, stem) in enumerate(tqdm(named, desc="compare", unit="img", disable=not opts.progress)):
-        im = resize_long_side(read_image(path), opts.size)
-        x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
+    for path, stem in tqdm(named, desc="compare", unit="img", disable=not opts.progress):
         refs = draw_references(inputs.references, opts.refs_per_image, rng)
-        y_cyc, t_cyc = translate_timed(G, x, warm_up=i == 0)
-        res = stylize(im, refs, gatys, net=gatys_net, device=device, progress=False)
-        images = {"input": x, "cyclegan": y_cyc, "gatys": res.tensor.to(device)}
-        rows.append(Row(
-            name=path.stem, content=str(path), references=[str(r) for r in refs],
-            seconds={"cyclegan": t_cyc, "gatys": res.seconds},
-            **measure(images, refs, metrics_net, size=opts.size), images=save_images(images, out, stem),
-        ))  # fmt: skip
+        try:
+            row, images = _compare_one(path, stem, refs, opts, G, gatys, gatys_net, metrics_net, out, device,
+                                       warm_up=not rows)  # fmt: skip
+        except CycleGANError as e:  # an unreadable or too large content or reference image: named, skipped
+            skipped.append(f"{path}: {e}" if str(path) not in str(e) else str(e))
+            continue
+        except Exception as e:  # only running out of memory is handled here
+            if not is_out_of_memory(e):
+                raise
+            skipped.append(f"{path}: out of memory on {device} (a smaller --size fits)")
+            continue
+        rows.append(row)
         for k, v in images.items():
             outputs[k].append(v.cpu())
+    if not rows:
+        raise CycleGANError(f"no content image could be compared: {skipped[0]}")
 
     grid = save_comparison_grid(outputs, out / "grid.png", cell=opts.grid_cell or opts.size, palette=opts.grid_palette)
-    kid = kid_against_target(outputs, inputs.target, seed=opts.seed, device=device) if inputs.target else None
+    kid = None
+    if inputs.target:
+        kid = kid_against_target(outputs, inputs.target, seed=opts.seed, device=device, max_pixels=opts.max_pixels,
+                                 skipped=skipped)  # fmt: skip
+    notes = caveats(name, inputs, len(rows))
+    if skipped:
+        notes.append(f"{len(skipped)} image(s) could not be used and were skipped: " + "; ".join(skipped))
     d, m = DEFAULTS[name], DEFAULTS[METRICS_BACKBONE]
     report = CompareReport(
         checkpoint=opts.checkpoint, direction=opts.direction, size=opts.size,
@@ -336,7 +397,7 @@ def compare(opts: CompareOptions) -> CompareReport:
                "refs_per_image": opts.refs_per_image},
         metrics_backbone={"name": METRICS_BACKBONE, "content_layer": m.content_layers[0],
                           "style_layers": list(m.style_layers)},
-        rows=rows, kid=kid, grid=str(grid), html=str(out / "report.html"), notes=caveats(name, inputs, len(rows)),
+        rows=rows, kid=kid, grid=str(grid), html=str(out / "report.html"), notes=notes, skipped=skipped,
     )  # fmt: skip
     write_json(asdict(report), out / "report.json")
     (out / "report.html").write_text(render_compare_html(report))

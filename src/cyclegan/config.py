@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from .errors import CycleGANError
-from .options import Options, coerce, opt
+from .options import MAX_SEED, Options, coerce, opt
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 OnOff = Literal["auto", "on", "off"]
@@ -49,6 +49,11 @@ def direction_option(default: str = "AtoB") -> Any:
     return opt(default, "AtoB translates A -> B with G, BtoA translates B -> A with F")
 
 
+def ema_option() -> Any:
+    return opt("auto", "the generator's averaged weights (--ema-decay) or its last raw ones (auto: the average "
+               "when the checkpoint has one)")  # fmt: skip
+
+
 def progress_option() -> Any:
     return opt(True, "progress bars (--no-progress for none)")
 
@@ -69,7 +74,9 @@ class Section(Options):
 @dataclass(frozen=True)
 class ModelConfig(Section):
     generator: Literal["resnet", "seed"] = opt("resnet", "generator architecture")
-    discriminator: Literal["patchgan", "seed"] = opt("patchgan", "discriminator architecture")
+    discriminator: Literal["patchgan", "seed", "projected", "patchgan+projected"] = opt(
+        "patchgan", "discriminator architecture (projected: heads on a frozen ImageNet EfficientNet-Lite0)"
+    )
     ngf: int = opt(64, "base channels of the generators", gt=0, le=4096)
     ndf: int = opt(64, "base channels of the discriminators", gt=0, le=4096)
     n_blocks: int | None = opt(
@@ -78,6 +85,15 @@ class ModelConfig(Section):
     d_layers: int = opt(3, "stride-2 conv layers per discriminator (3 gives the 70x70 PatchGAN)", gt=0, le=12)
     norm: Literal["instance", "batch", "none"] = opt("instance", "normalisation layers")
     dropout: float = opt(0.0, "dropout probability inside the residual blocks", ge=0, lt=1)
+    downsample: Literal["stride", "antialias"] = opt(
+        "stride", "resnet generator's x2 downsampling: strided conv, or conv then a fixed blur with stride 2"
+    )
+    upsample: Literal["transpose", "resize", "antialias"] = opt(
+        "transpose", "resnet generator's x2 upsampling: transposed conv (checkerboards), nearest resize + conv, "
+        "or a fixed low-pass transposed filter + conv",
+    )  # fmt: skip
+    residual_output: bool = opt(False, "resnet generator outputs tanh(atanh(input) + change), starting at the input")
+    spectral_norm: bool = opt(False, "spectral normalisation in the patchgan discriminator (always in projected heads)")
     init: Literal["normal", "default"] = opt("normal", "weight init: normal N(0, init_gain) or PyTorch's default")
     init_gain: float = opt(0.02, "standard deviation of the normal init", gt=0)
 
@@ -94,6 +110,9 @@ class DataConfig(Section):
     num_workers: int = opt(-1, "data loading processes (-1: choose from the CPU count)", ge=-1)
 
 
+DIFFAUG_POLICIES = ("color", "translation", "cutout")
+
+
 @dataclass(frozen=True)
 class TrainConfig(Section):
     out: str | None = opt(None, "run folder: checkpoint, config, logs and samples go here")
@@ -103,15 +122,26 @@ class TrainConfig(Section):
     lr: float = opt(2e-4, "Adam learning rate", gt=0, le=1)
     beta1: float = opt(0.5, "Adam beta1", ge=0, lt=1)
     beta2: float = opt(0.999, "Adam beta2", ge=0, lt=1)
-    gan_loss: Literal["lsgan", "vanilla"] = opt("lsgan", "adversarial loss: least squares or cross-entropy")
+    gan_loss: Literal["lsgan", "vanilla", "hinge"] = opt(
+        "lsgan", "adversarial loss: least squares, cross-entropy or hinge"
+    )
     lambda_cycle: float = opt(10.0, "weight of the cycle-consistency L1 loss", ge=0)
     lambda_identity: float = opt(0.5, "identity loss weight, relative to lambda_cycle (0 turns it off)", ge=0)
     d_loss_weight: float = opt(0.5, "factor on the discriminator loss (the paper halves it)", ge=0)
+    diffaug: str = opt(
+        "", "differentiable augmentation of every discriminator input, a comma list of color, translation, "
+        "cutout (Zhao et al. 2020); never of the cycle or identity targets", default_text="none",
+    )  # fmt: skip
+    ema_decay: float = opt(
+        0.0, "exponential moving average of the generators' weights (e.g. 0.999; 0: off); translation, "
+        "evaluation, samples and export use the average", ge=0, lt=1,
+    )  # fmt: skip
+    r1_gamma: float = opt(0.0, "R1 penalty weight: gamma/2 * |grad D(real)|^2 (0: off)", ge=0)
     pool_size: int = opt(50, "generated images kept per discriminator (0: no pool)", ge=0)
     lr_decay_fraction: float = opt(
         0.5, "final fraction of the steps over which the LR decays linearly to 0", ge=0, le=1
     )
-    seed: int = opt(0, "random seed for init, data order, augmentation and the image pool")
+    seed: int = opt(0, "random seed for init, data order, augmentation and the image pool", ge=0, le=MAX_SEED)
     device: str = device_option()
     precision: Precision = precision_option()
     channels_last: OnOff = channels_last_option()
@@ -121,6 +151,12 @@ class TrainConfig(Section):
     checkpoint_every: int = opt(500, "write the checkpoint every N steps (0: only at the end)", ge=0)
     num_samples: int = opt(4, "fixed test images per direction in the sample grids", ge=0)
     time_limit: float | None = opt(None, "stop (and save, resumable) after this many minutes of training", gt=0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        unknown = [p for p in self.diffaug.split(",") if p and p not in DIFFAUG_POLICIES]
+        if unknown:
+            raise CycleGANError(f"option 'diffaug': unknown policy {unknown[0]!r} (use {', '.join(DIFFAUG_POLICIES)})")
 
 
 SECTIONS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
@@ -157,6 +193,20 @@ PRESETS: dict[str, dict[str, Any]] = {
         "d_loss_weight": 1.0,
         "pool_size": 0,
         "lr_decay_fraction": 0.0,
+    },
+    # The best quality per CPU-minute we measured (docs/results.md, "The fast recipe"): a narrower ResNet
+    # generator without transposed convolutions, a spectrally normalised PatchGAN, larger batches and
+    # learning rate, and an average of the generators' weights.
+    "fast": {
+        "ngf": 32,
+        "ndf": 32,
+        "n_blocks": 6,
+        "size": 128,
+        "upsample": "resize",
+        "spectral_norm": True,
+        "batch_size": 4,
+        "lr": 4e-4,
+        "ema_decay": 0.999,
     },
 }
 
@@ -291,12 +341,20 @@ def validate(cfg: Config) -> Config:
         m = dataclasses.replace(m, n_blocks=9 if d.size >= 256 else 6)
     # The discriminator's last normalised feature map must keep more than one pixel (InstanceNorm fails
     # on 1x1): floor(size / 2**d_layers) - 1 >= 2 for the PatchGAN, >= 1 (+ the final conv) for the seed D.
-    need = 3 if m.discriminator == "patchgan" else 2
-    if d.size // 2**m.d_layers < need:
+    need = 3 if m.discriminator.startswith("patchgan") else 2
+    if m.discriminator != "projected" and d.size // 2**m.d_layers < need:
         raise CycleGANError(
             f"option 'size': {d.size} px is too small for a {m.discriminator} discriminator with d_layers="
             f"{m.d_layers} (needs >= {need * 2**m.d_layers} px); raise --size or lower --d-layers"
         )
+    if "projected" in m.discriminator and d.size < 32:
+        raise CycleGANError(
+            f"option 'size': the projected discriminator needs >= 32 px (its deepest map is 1/32), got {d.size}"
+        )
+    if m.generator == "seed":
+        for name, default in (("downsample", "stride"), ("upsample", "transpose"), ("residual_output", False)):
+            if getattr(m, name) != default:
+                raise CycleGANError(f"option '{name}' applies to the resnet generator only (--generator resnet)")
     multiple = 8 if m.generator == "seed" else 4
     if d.size % multiple:
         raise CycleGANError(f"option 'size' must be a multiple of {multiple} for the {m.generator} generator")

@@ -78,8 +78,12 @@ class Execution:
 REFERENCE = Execution()  # the reference implementation's computation: fp32, NCHW, eager, one call per output
 
 
+COMPUTE_DEVICES = ("cpu", "cuda", "mps")
+
+
 def resolve_device(name: str) -> torch.device:
-    """auto: CUDA if present, else MPS, else CPU; an unavailable explicit device is a one-line error."""
+    """auto: CUDA if present, else MPS, else CPU; an unavailable explicit device, or a device type other than
+    cpu, cuda and mps (e.g. meta), is a one-line error. Nothing is written before this check."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -88,10 +92,19 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     try:
         device = torch.device(name)
-    except RuntimeError:
+    except (RuntimeError, TypeError, ValueError):
         raise CycleGANError(f"option 'device': unknown device {name!r} (use auto, cpu, cuda, cuda:N or mps)") from None
+    if device.type not in COMPUTE_DEVICES:  # e.g. meta (shapes only, no data) or a backend we never tested
+        raise CycleGANError(
+            f"option 'device': {name!r} is not a device this program computes on (use auto, cpu, cuda, cuda:N or mps)"
+        )
     if device.type == "cuda" and not torch.cuda.is_available():
         raise CycleGANError("option 'device': CUDA was asked for but this PyTorch sees no CUDA GPU")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise CycleGANError(
+            f"option 'device': {name} does not exist: this machine has {torch.cuda.device_count()} CUDA GPU(s), "
+            f"cuda:0 to cuda:{torch.cuda.device_count() - 1}"
+        )
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise CycleGANError("option 'device': MPS was asked for but is not available here")
     return device

@@ -1,12 +1,17 @@
-"""Writing files safely: atomic replacement and unique output names. Used by every command that writes."""
+"""Writing files safely: atomic replacement, unique output names, and the checks that no command overwrites
+an existing file unless asked, nor ever writes onto or into its inputs. Used by every command that writes."""
 
 from __future__ import annotations
 
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
+
+from .errors import CycleGANError
+from .options import opt
 
 
 def write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
@@ -30,6 +35,65 @@ def write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
     return path
 
 
+def overwrite_option() -> Any:
+    """The `--overwrite` field of every command that writes files (one definition)."""
+    return opt(False, "replace outputs that already exist (inputs are never replaced, even with this flag)")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_outputs(
+    outputs: Iterable[str | Path],
+    *,
+    overwrite: bool,
+    option: str = "--out",
+    out_folder: str | Path | None = None,
+    inputs: Iterable[str | Path] = (),
+    input_folders: Iterable[str | Path] = (),
+) -> None:
+    """Refuse, in one line and before any work, to write where a file would be lost.
+
+    outputs: every file the command will write; out_folder: the folder they go in (when the command takes
+    one); inputs / input_folders: the files and folders the command reads. Refused:
+    - an `out_folder` that exists as a file;
+    - an `out_folder` that is, or is inside, an input folder, and an output that is an input file, even
+      with `overwrite` (sources are never replaced, and outputs must not become the next run's inputs);
+    - an output that exists already, unless `overwrite` (an existing folder always).
+    Paths are compared resolved, so symlinks and `..` do not hide a clash.
+    """
+    if out_folder is not None:
+        folder = Path(out_folder)
+        if folder.exists() and not folder.is_dir():
+            raise CycleGANError(f"option '{option}': {folder} is a file; give a folder")
+        real = folder.resolve()
+        for d in input_folders:
+            if _inside(real, Path(d).resolve()):
+                where = "is the input folder" if real == Path(d).resolve() else "is inside the input folder"
+                raise CycleGANError(
+                    f"option '{option}': {folder} {where} {d}; write somewhere outside the inputs "
+                    "(sources are never replaced, even with --overwrite)"
+                )
+    outputs = [Path(o) for o in outputs]
+    sources = {Path(i).resolve(): Path(i) for i in inputs}
+    for o in outputs:
+        if o.resolve() in sources:
+            raise CycleGANError(
+                f"option '{option}': writing {o} would replace the input {sources[o.resolve()]}; choose another "
+                f"{option} (inputs are never replaced, even with --overwrite)"
+            )
+    folders = [o for o in outputs if o.is_dir()]
+    if folders:
+        raise CycleGANError(f"option '{option}': {folders[0]} is a folder, where a file would be written")
+    existing = [o for o in outputs if o.exists() or o.is_symlink()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more output(s))" if len(existing) > 1 else ""
+        raise CycleGANError(
+            f"{existing[0]} already exists{more}: pass --overwrite to replace, or choose another {option}"
+        )
+
+
 def unique_stems(files: Sequence[Path], *, ext: str | None = None, warn: bool = False) -> list[str]:
     """One output stem per input file, in order: its own stem, or STEM-2, STEM-3... when taken before.
 
@@ -47,3 +111,127 @@ def unique_stems(files: Sequence[Path], *, ext: str | None = None, warn: bool = 
         used.add(name)
         stems.append(name)
     return stems
+
+
+# --- one writer per folder, and what a crash leaves behind ------------------------------------------------
+
+_HELD_LOCKS: set[int] = set()  # file descriptors of the FolderLocks this process holds
+
+
+def _close_inherited_locks() -> None:
+    """In a forked child (a DataLoader worker): close its copies of the parent's lock files, so that the
+    lock dies with the parent (kill -9 included) rather than with the last child. The parent keeps it."""
+    for fd in _HELD_LOCKS:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited_locks)
+
+
+class FolderLock:
+    """An exclusive lock on a folder, so that one process at a time writes there (a training run).
+
+    An OS file lock (`flock`) on FOLDER/NAME, a file holding the holder's PID: the operating system drops it
+    when the holder ends, however it ends, so a kill -9 leaves no stale lock behind. `release` removes the
+    file. Where `fcntl` is missing (Windows), nothing is locked. Locks on network file systems are only as
+    good as the file system's `flock`.
+    """
+
+    def __init__(self, folder: str | Path, name: str = ".lock"):
+        self.folder = Path(folder)
+        self.path = self.folder / name
+        self.holder: int | None = None  # after a refused `acquire`: the holder's PID, if it could be read
+        self._fd: int | None = None
+        self._made_folder = False
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> bool:
+        """Take the lock, creating the folder if needed; False (and `holder` set) if another process has it."""
+        try:
+            import fcntl
+        except ImportError:  # Windows: no flock; one run per folder is then the user's care
+            return True
+        try:
+            self.folder.mkdir(parents=True)
+            self._made_folder = True
+        except FileExistsError:
+            pass
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                self.holder = self._read_holder()
+                return False
+            # The previous holder may have removed the file between our open and our flock: then this lock
+            # is on a file nobody else can find. Start again on the file now at that path.
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        _HELD_LOCKS.add(fd)
+        return True
+
+    def _read_holder(self) -> int | None:
+        import time
+
+        for _ in range(20):  # the holder writes its PID just after taking the lock
+            try:
+                text = self.path.read_text().strip()
+            except OSError:
+                text = ""
+            if text.isdigit():
+                return int(text)
+            time.sleep(0.05)
+        return None
+
+    def release(self) -> None:
+        """Drop the lock and remove its file; and the folder, if `acquire` created it and it is still empty."""
+        if self._fd is None:
+            return
+        self.path.unlink(missing_ok=True)  # while still locked: a process that opened it re-checks (above)
+        _HELD_LOCKS.discard(self._fd)
+        os.close(self._fd)
+        self._fd = None
+        if self._made_folder:
+            try:
+                self.folder.rmdir()
+            except OSError:  # not empty: the run wrote something
+                pass
+
+
+def is_atomic_temporary(name: str) -> bool:
+    """Whether a file name is one of `write_atomic`'s temporaries (`.NAME.XXXXXXXX.tmp`, from mkstemp)."""
+    import re
+
+    return re.fullmatch(r"\..+\.[a-z0-9_]{8}\.tmp", name) is not None
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files that `write_atomic` calls cut short by a crash (kill -9, power loss) left in
+    `folder` and its sub-folders; returns them. Only safe where no other process is writing (e.g. under the
+    folder's `FolderLock`): a live write's temporary file looks the same."""
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for path in folder.rglob(".*.tmp"):
+        if is_atomic_temporary(path.name) and path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

@@ -7,28 +7,67 @@ size. Nothing here imports training code.
 from __future__ import annotations
 
 import glob
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import torch
+import torch.nn.functional as F_
 from PIL import Image
 from torch import nn
 
 from .checkpoint import Direction
-from .config import ExecutionOptions, checkpoint_option, device_option, direction_option, progress_option
-from .data.io import is_image_file, read_image, resize_long_side, to_pil, to_tensor
+from .config import ExecutionOptions, checkpoint_option, device_option, direction_option, ema_option, progress_option
+from .data.io import (
+    MAX_PIXELS,
+    find_images,
+    glob_files,
+    max_pixels_option,
+    read_image,
+    resize_long_side,
+    to_pil,
+    to_tensor,
+)
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution
-from .files import unique_stems
-from .models.layers import pad_to_multiple
+from .files import check_outputs, overwrite_option, unique_stems
 from .options import Options, opt
 
 
 def size_multiple(net: nn.Module) -> int:
     """How many pixels H and W must be a multiple of for `net` (4 for the ResNet generator)."""
     return int(getattr(net, "size_multiple", 4))
+
+
+def _max(a, b):
+    """max(a, b) as arithmetic (no comparison turned into a Python bool): ints when run, 0-dim tensors when
+    traced, so an exported graph computes it for each input's shape instead of fixing it at trace time."""
+    d = b - a
+    return a + d * (d > 0)
+
+
+def pad_for_generator(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad (B, C, H, W) on the bottom and right to what a generator needs: H and W multiples of `multiple`
+    and at least 2 x `multiple` (at 1 x `multiple` the bottleneck is a single pixel, which instance norm
+    refuses). Returns the padded tensor and the original (H, W), to crop the output back with [..., :H, :W].
+
+    Reflect padding, continued by replicating the edge where a side is too short to reflect that far (a
+    side of s px reflects at most s - 1). Every amount is shape arithmetic, so `translate` and the exported
+    graph (`interop.export`, traced) pad every size alike: equal outputs at any size.
+    """
+    h, w = x.shape[-2], x.shape[-1]
+    pad_h = _max((multiple - h % multiple) % multiple, 2 * multiple - h)
+    pad_w = _max((multiple - w % multiple) % multiple, 2 * multiple - w)
+    tracing = torch.jit.is_tracing()
+    if not tracing and pad_h == 0 and pad_w == 0:
+        return x, (h, w)
+    reflect_h, reflect_w = pad_h - _max(pad_h - (h - 1), 0), pad_w - _max(pad_w - (w - 1), 0)  # min(pad, side - 1)
+    x = F_.pad(x, [0, reflect_w, 0, reflect_h], mode="reflect")
+    if tracing or pad_h != reflect_h or pad_w != reflect_w:
+        x = F_.pad(x, [0, pad_w - reflect_w, 0, pad_h - reflect_h], mode="replicate")
+    return x, (h, w)
 
 
 @torch.no_grad()
@@ -39,8 +78,7 @@ def translate_tensor(net: nn.Module, x: torch.Tensor, *, execution: Execution = 
     net beforehand with `execution.compiled(net)` if wanted.
     """
     p = next(net.parameters())
-    multiple = size_multiple(net)
-    padded, (h, w) = pad_to_multiple(x.to(p.device, p.dtype), multiple, min_size=2 * multiple)
+    padded, (h, w) = pad_for_generator(x.to(p.device, p.dtype), size_multiple(net))
     with execution.autocast(p.device):
         out = net(padded.contiguous(memory_format=execution.memory_format))
     return out.float()[..., :h, :w]
@@ -75,10 +113,12 @@ def translate(net: nn.Module, images, *, size: int | None = None):
 class Inputs:
     files: list[Path] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    folders: list[Path] = field(default_factory=list)  # the folders among the inputs (searched recursively)
 
 
 def expand_inputs(inputs: Sequence[str]) -> Inputs:
-    """Files, folders (recursively) and glob patterns -> image files, in order, without duplicates."""
+    """Files, folders (recursively, symlinked sub-folders too) and glob patterns -> image files, in order,
+    without duplicates."""
     found = Inputs()
     seen: set[Path] = set()
 
@@ -91,7 +131,8 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            images = sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p))
+            found.folders.append(path)
+            images = find_images(path)
             if not images:
                 found.errors.append(f"{item}: folder holds no images")
             for p in images:
@@ -99,7 +140,7 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
         elif path.is_file():
             add(path)
         elif glob.has_magic(item):
-            matches = sorted(Path(m) for m in glob.glob(item, recursive=True) if Path(m).is_file())
+            matches = glob_files(item)
             if not matches:
                 found.errors.append(f"{item}: no file matches this pattern")
             for p in matches:
@@ -109,13 +150,19 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
     return found
 
 
-def _batches(files: list[Path], *, size: int | None, batch_size: int, errors: list[str]) -> Iterator[list]:
+def _batches(
+    files: list[Path], *, size: int | None, batch_size: int, errors: list[str], max_pixels: int = MAX_PIXELS
+) -> Iterator[list]:
     """Yield lists of (path, image tensor) whose tensors share one shape, reading files lazily in order of
-    size so equal shapes are neighbours. Unreadable files are reported in `errors` and skipped."""
+    size so equal shapes are neighbours. Unreadable files, and files over the decode cap `max_pixels`, are
+    reported in `errors` and skipped."""
 
     def shape_of(p: Path) -> tuple[int, int]:
         try:
-            with Image.open(p) as im:
+            with warnings.catch_warnings():  # a huge header is read_image's to report, once, in one line
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                im = Image.open(p)
+            with im:
                 w, h = im.size
                 if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF rotation swaps the sides
                     w, h = h, w
@@ -126,7 +173,7 @@ def _batches(files: list[Path], *, size: int | None, batch_size: int, errors: li
     batch: list = []
     for p in sorted(files, key=shape_of):
         try:
-            im = read_image(p)
+            im = read_image(p, max_pixels=max_pixels)
         except CycleGANError as e:
             errors.append(str(e))
             continue
@@ -141,9 +188,59 @@ def _batches(files: list[Path], *, size: int | None, batch_size: int, errors: li
         yield batch
 
 
-def output_names(files: list[Path], out_dir: Path, ext: str) -> dict[Path, Path]:
-    """OUT/STEM.ext per input, in input order; a stem seen before gets -2, -3... (with a warning)."""
-    return {p: out_dir / f"{stem}.{ext}" for p, stem in zip(files, unique_stems(files, ext=ext, warn=True))}
+def output_names(files: list[Path], out_dir: Path, ext: str, *, warn: bool = True) -> dict[Path, Path]:
+    """OUT/STEM.ext per input, in input order; a stem seen before gets -2, -3... (with a warning if `warn`)."""
+    return {p: out_dir / f"{stem}.{ext}" for p, stem in zip(files, unique_stems(files, ext=ext, warn=warn))}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a translation reads and writes, decided and checked before any image is read or network loaded."""
+
+    files: list[Path]  # the input images, in order
+    targets: dict[Path, Path]  # input -> output file
+    errors: list[str]  # inputs that name nothing (missing files, empty folders, globs matching nothing)
+
+
+def plan_outputs(inputs: Sequence[str], out_dir: str | Path, *, ext: str, overwrite: bool) -> Plan:
+    """Expand `inputs`, name every output, and refuse (one line, `files.check_outputs`) an `out_dir` that is
+    a file or an input folder (or inside one), an output that would replace an input, and, unless
+    `overwrite`, an output that exists."""
+    found = expand_inputs(inputs)
+    out_dir = Path(out_dir)
+    targets = output_names(found.files, out_dir, ext, warn=False)
+    check_outputs(targets.values(), overwrite=overwrite, out_folder=out_dir, inputs=found.files,
+                  input_folders=found.folders)  # fmt: skip
+    unique_stems(found.files, ext=ext, warn=True)  # refused or not, now say which inputs get suffixed names
+    return Plan(found.files, targets, list(found.errors))
+
+
+def is_out_of_memory(e: BaseException) -> bool:
+    """An allocation failure on any device: CUDA/MPS out of memory, the CPU allocator, Python's MemoryError."""
+    if isinstance(e, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(e)
+    return isinstance(e, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+def _translate_batch(net: nn.Module, batch: list, execution: Execution, errors: list[str]) -> list:
+    """[(path, x (3, H, W))] -> [(path, y (3, H, W))]. When the device runs out of memory the batch is
+    retried one image at a time, and an image that fails alone is named in `errors` and left out."""
+    try:
+        ys = translate_tensor(net, torch.stack([x for _, x in batch]), execution=execution)
+        return [(p, y) for (p, _), y in zip(batch, ys)]
+    except Exception as e:  # only an allocation failure is handled; anything else is re-raised
+        if not is_out_of_memory(e):
+            raise
+    # Outside the handler, so the failed attempt's tensors (held by the traceback) are freed first.
+    device = next(net.parameters()).device
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    if len(batch) > 1:
+        return [r for item in batch for r in _translate_batch(net, [item], execution, errors)]
+    path, x = batch[0]
+    errors.append(f"{path}: out of memory on {device} at {x.shape[-1]}x{x.shape[-2]} px (a smaller --size fits)")
+    return []
 
 
 @dataclass(frozen=True)
@@ -155,9 +252,12 @@ class TranslateOptions(Options):
     checkpoint: str = checkpoint_option()
     out: str = opt(help="output folder (created if missing)", metavar="DIR")
     direction: Direction = direction_option()
+    ema: Literal["auto", "on", "off"] = ema_option()
     size: int | None = opt(None, "resize so the longer side is N first (default: keep the size)", gt=0)
     batch_size: int = opt(4, "images of equal size per batch", gt=0)
     ext: Literal["png", "jpg", "webp", "tif"] = opt("png", "output format")
+    overwrite: bool = overwrite_option()
+    max_pixels: int = max_pixels_option()
     execution: ExecutionOptions = opt(factory=ExecutionOptions)
     device: str = device_option()
     progress: bool = progress_option()
@@ -173,46 +273,74 @@ def translate_files(
     ext: str = TranslateOptions.ext,
     progress: bool = True,
     execution: Execution = REFERENCE,
+    overwrite: bool = TranslateOptions.overwrite,
+    max_pixels: int = TranslateOptions.max_pixels,
 ) -> tuple[list[Path], list[str]]:
     """Translate files/folders/globs into `out_dir` as STEM.ext; returns (written files, error lines).
 
+    Refuses (CycleGANError, before reading any image) to write into an input folder or onto an input, and,
+    unless `overwrite`, onto an existing file. An input that cannot be read, declares more than
+    `max_pixels` pixels, or runs out of device memory is named in the error lines and skipped.
     `execution`: precision, memory format and compilation (see `cyclegan.execution.choose_execution`).
     """
+    plan = plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite)
+    return translate_plan(net, plan, out_dir, size=size, batch_size=batch_size, progress=progress,
+                          execution=execution, max_pixels=max_pixels)  # fmt: skip
+
+
+def translate_plan(
+    net: nn.Module,
+    plan: Plan,
+    out_dir: str | Path,
+    *,
+    size: int | None = None,
+    batch_size: int = TranslateOptions.batch_size,
+    progress: bool = True,
+    execution: Execution = REFERENCE,
+    max_pixels: int = TranslateOptions.max_pixels,
+) -> tuple[list[Path], list[str]]:
+    """Translate the inputs of a checked `plan` (from `plan_outputs`) into their targets; returns
+    (written files, one error line per input that was skipped)."""
     from tqdm import tqdm
 
-    found = expand_inputs(inputs)
-    errors = list(found.errors)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    targets = output_names(found.files, out_dir, ext)
+    errors = list(plan.errors)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     net = net.to(memory_format=execution.memory_format)  # weights in the activations' layout (no per-conv copies)
     net = execution.compiled(net, dynamic=None)  # images of many sizes: shape-generic after the second
-    with tqdm(total=len(found.files), desc="translate", unit="img", disable=not progress) as bar:
-        for batch in _batches(found.files, size=size, batch_size=batch_size, errors=errors):
-            ys = translate_tensor(net, torch.stack([x for _, x in batch]), execution=execution)
-            for (path, _), y in zip(batch, ys):
-                to_pil(y).save(targets[path])
-                written.append(targets[path])
+    batches = _batches(plan.files, size=size, batch_size=batch_size, errors=errors, max_pixels=max_pixels)
+    with tqdm(total=len(plan.files), desc="translate", unit="img", disable=not progress) as bar:
+        for batch in batches:
+            for path, y in _translate_batch(net, batch, execution, errors):
+                target = plan.targets[path]
+                try:
+                    to_pil(y).save(target)
+                except OSError as e:  # e.g. a full disk: named, and the next images still tried
+                    target.unlink(missing_ok=True)
+                    errors.append(f"{path}: cannot write {target}: {e.strerror or e}")
+                    continue
+                written.append(target)
             bar.update(len(batch))
         bar.update(bar.total - bar.n)
     return written, errors
 
 
 def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
-    """Load the generator of `opts`, choose how it computes on the device, translate every input into
-    `opts.out`; returns (written files, one error line per input that could not be translated)."""
+    """Check where `opts` would write (see `plan_outputs`), load the generator, choose how it computes on the
+    device, translate every input into `opts.out`; returns (written files, one error line per input that
+    could not be translated)."""
     from .checkpoint import load_generator
     from .execution import choose_execution, compile_pays_for_translation, resolve_device
 
+    plan = plan_outputs(opts.inputs, opts.out, ext=opts.ext, overwrite=opts.overwrite)  # before any work
     device = resolve_device(opts.device)
-    net = load_generator(opts.checkpoint, opts.direction, device=device)
+    net = load_generator(opts.checkpoint, opts.direction, device=device, ema=opts.ema)
     e = opts.execution
     execution = choose_execution(
         e.precision, e.channels_last, e.compile, device=device,
-        compile_pays=compile_pays_for_translation(len(expand_inputs(opts.inputs).files)),
+        compile_pays=compile_pays_for_translation(len(plan.files)),
     )  # fmt: skip
-    return translate_files(
-        net, opts.inputs, opts.out, size=opts.size, batch_size=opts.batch_size, ext=opts.ext,
-        progress=opts.progress, execution=execution,
+    return translate_plan(
+        net, plan, opts.out, size=opts.size, batch_size=opts.batch_size, progress=opts.progress,
+        execution=execution, max_pixels=opts.max_pixels,
     )  # fmt: skip

@@ -1,25 +1,40 @@
-"""The CycleGAN objective: adversarial (LSGAN or vanilla), cycle consistency and identity losses."""
+"""The CycleGAN objective: adversarial (LSGAN, vanilla or hinge), cycle consistency and identity losses."""
 
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
 import torch.nn.functional as F_
 
-GANLoss = Literal["lsgan", "vanilla"]
+GANLoss = Literal["lsgan", "vanilla", "hinge"]
+Scores = torch.Tensor | Sequence[torch.Tensor]  # one discriminator's raw scores, or several discriminators'
 
 
-def adversarial_loss(scores: torch.Tensor, real: bool, kind: GANLoss = "lsgan") -> torch.Tensor:
-    """Loss of raw discriminator scores (any shape) against the target "real" (1) or "fake" (0).
-
-    lsgan: mean((D - target)^2); vanilla: binary cross-entropy on the logits. Computed in fp32.
-    """
+def _one(scores: torch.Tensor, real: bool, kind: GANLoss, generator: bool) -> torch.Tensor:
     scores = scores.float()
-    target = torch.ones_like(scores) if real else torch.zeros_like(scores)
     if kind == "lsgan":
-        return F_.mse_loss(scores, target)
+        return F_.mse_loss(scores, torch.ones_like(scores) if real else torch.zeros_like(scores))
     if kind == "vanilla":
-        return F_.binary_cross_entropy_with_logits(scores, target)
+        return F_.binary_cross_entropy_with_logits(
+            scores, torch.ones_like(scores) if real else torch.zeros_like(scores)
+        )
+    if kind == "hinge":
+        if generator:  # the generator raises the fakes' scores, without a margin (Lim & Ye 2017)
+            return -scores.mean()
+        return F_.relu(1 - scores).mean() if real else F_.relu(1 + scores).mean()
     raise ValueError(f"unknown GAN loss {kind!r}")
+
+
+def adversarial_loss(scores: Scores, real: bool, kind: GANLoss = "lsgan", *, generator: bool = False) -> torch.Tensor:
+    """Loss of raw discriminator scores (any shape) against the target "real" or "fake", in fp32.
+
+    lsgan: mean((D - target)^2) with targets 1 / 0; vanilla: binary cross-entropy on the logits; hinge:
+    mean(relu(1 - D)) for real, mean(relu(1 + D)) for fake, and -mean(D) for the generator's loss
+    (`generator=True`, with real=True). A tuple of score tensors (several discriminators) sums their losses.
+    """
+    if isinstance(scores, torch.Tensor):
+        return _one(scores, real, kind, generator)
+    return sum((_one(s, real, kind, generator) for s in scores), torch.zeros((), device=scores[0].device))
 
 
 def cycle_loss(reconstructed: torch.Tensor, real: torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,8 @@ from typing import Any, ClassVar, Literal
 
 from .errors import CycleGANError
 
+MAX_SEED = 2**63 - 1  # seeds go to torch.manual_seed and numpy: non-negative 64-bit integers
+
 
 def opt(
     default: Any = MISSING,

@@ -8,9 +8,14 @@ Archives come from the reference implementation's server as `BASE/NAME.zip` (a m
    was interrupted;
 2. checks the size against what the server announced, an optional SHA-256, and every zip entry's CRC;
 3. refuses archives with an entry that would land outside the root (absolute path, `..`, symlink,
-   device file) before writing anything;
+   device file), and zip bombs (more than `--max-size-gb` uncompressed, or an entry or the whole
+   compressed better than `--max-ratio` to 1), from the zip's directory before writing anything, and
+   counts the bytes actually written in case the directory lies;
 4. extracts into a temporary folder inside ROOT and renames it to `ROOT/NAME` in one step, so `ROOT/NAME`
    exists only when complete.
+
+One download of NAME into ROOT at a time (a lock, `ROOT/.NAME.lock`); each removes the half-extracted
+`ROOT/.NAME.extracting.*` folders that an earlier, killed one left.
 
 Only the standard library speaks HTTP here (urllib), so nothing beyond the core dependencies is needed.
 """
@@ -29,17 +34,31 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import progress_option
 from ..errors import CycleGANError
+from ..files import FolderLock
 from ..options import Options, opt
 
 DEFAULT_BASE_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets"
 CHUNK = 1 << 16
 SPLITS = ("trainA", "trainB", "testA", "testB")
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+MAX_SIZE_GB = 20.0  # the largest standard set (cityscapes) extracts to about 10 GB
+MAX_RATIO = 100.0  # JPEG and PNG images barely compress (about 1:1); a bomb compresses 1000:1 and more
+RATIO_MIN_BYTES = 1 << 20  # an entry (or archive) smaller than this cannot be a bomb, whatever its ratio
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """What an archive may expand to: `max_bytes` uncompressed in all, and at most `max_ratio` times its
+    compressed size, per entry and overall (zip bombs break one or the other)."""
+
+    max_bytes: int = int(MAX_SIZE_GB * 1e9)
+    max_ratio: float = MAX_RATIO
 
 
 @dataclass(frozen=True)
@@ -213,9 +232,12 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def verify_archive(part: Path, *, url: str, total: int | None, sha256: str | None) -> None:
-    """Size as announced, SHA-256 when given, and a readable zip whose entries all pass their CRC.
-    A file that fails is deleted (resuming it could not help), except a short one, which can resume."""
+def verify_archive(
+    part: Path, *, url: str, total: int | None, sha256: str | None, limits: ArchiveLimits = ArchiveLimits()
+) -> None:
+    """Size as announced, SHA-256 when given, sizes within `limits` (from the directory, before any entry
+    is decompressed), and a readable zip whose entries all pass their CRC. A file that fails is deleted
+    (resuming it could not help), except a short one, which can resume."""
     size = part.stat().st_size
     if total is not None and size < total:
         raise CycleGANError(f"download of {url} is incomplete ({size} of {total} bytes); run again to resume")
@@ -229,8 +251,13 @@ def verify_archive(part: Path, *, url: str, total: int | None, sha256: str | Non
         )
     try:
         with zipfile.ZipFile(part) as zf:
+            try:
+                check_limits(zf.infolist(), limits, source=url)
+            except CycleGANError:
+                part.unlink()
+                raise
             bad = zf.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, zlib.error) as e:
         part.unlink()
         raise CycleGANError(f"{url} is not a readable zip archive ({e}); the download was deleted") from None
     if bad is not None:
@@ -256,14 +283,76 @@ def unsafe_reason(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+def check_limits(members: list[zipfile.ZipInfo], limits: ArchiveLimits, *, source: str) -> None:
+    """Refuse a zip bomb from the archive's directory, before anything is decompressed: one line naming the
+    entry (or the total) and the limit it breaks."""
+    gb = 1e9
+    total = sum(i.file_size for i in members)
+    packed = sum(i.compress_size for i in members)
+    if total > limits.max_bytes:
+        raise CycleGANError(
+            f"refusing to extract {source}: it expands to {total / gb:.3g} GB, more than the {limits.max_bytes / gb:g}"
+            " GB allowed (option '--max-size-gb'); nothing was extracted"
+        )
+    for info in members:
+        if info.file_size > RATIO_MIN_BYTES and info.file_size > limits.max_ratio * info.compress_size:
+            ratio = info.file_size / max(info.compress_size, 1)
+            raise CycleGANError(
+                f"refusing to extract {source}: entry '{info.filename}' expands {ratio:.0f} times ({info.compress_size}"
+                f" -> {info.file_size} bytes), more than the {limits.max_ratio:g} allowed (option '--max-ratio'): "
+                "a zip bomb? nothing was extracted"
+            )
+    if total > RATIO_MIN_BYTES and total > limits.max_ratio * packed:
+        raise CycleGANError(
+            f"refusing to extract {source}: it expands {total / max(packed, 1):.0f} times ({packed} -> {total} "
+            f"bytes), more than the {limits.max_ratio:g} allowed (option '--max-ratio'): a zip bomb? nothing was "
+            "extracted"
+        )
+
+
+def _copy_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, *, budget: int, source: str) -> int:
+    """Write entry `info` to `dest` (a new file), counting the bytes as they come: more than the directory
+    declared for it, or than `budget` (what the limits leave), is refused. Returns the bytes written."""
+    written = 0
+    try:
+        with zf.open(info) as src, dest.open("xb") as out:
+            while chunk := src.read(CHUNK):
+                written += len(chunk)
+                if written > info.file_size or written > budget:
+                    raise CycleGANError(
+                        f"refusing to extract {source}: entry '{info.filename}' holds more than the "
+                        f"{info.file_size} bytes its directory declares; nothing was extracted"
+                    )
+                out.write(chunk)
+    except FileExistsError:
+        raise CycleGANError(f"refusing to extract {source}: entry '{info.filename}' appears twice") from None
+    except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as e:
+        raise CycleGANError(
+            f"refusing to extract {source}: entry '{info.filename}' cannot be decompressed ({e}); nothing was extracted"
+        ) from None
+    return written
+
+
+def remove_stale_extractions(root: Path, name: str) -> list[Path]:
+    """Delete the `ROOT/.NAME.extracting.*` folders an interrupted extraction of NAME left (call it holding
+    the download's lock: a live extraction's folder looks the same); returns them."""
+    stale = [p for p in root.glob(f".{name}.extracting.*") if p.is_dir() and not p.is_symlink()]
+    for p in stale:
+        shutil.rmtree(p, ignore_errors=True)
+    return stale
+
+
 def _parts(info: zipfile.ZipInfo) -> list[str]:
     return [p for p in info.filename.replace("\\", "/").split("/") if p not in ("", ".")]
 
 
-def extract_safely(archive: Path, root: Path, name: str, *, source: str) -> Path:
+def extract_safely(
+    archive: Path, root: Path, name: str, *, source: str, limits: ArchiveLimits = ArchiveLimits()
+) -> Path:
     """Extract `archive` to `root/name` atomically; refuse it whole, writing nothing, if any entry is
-    unsafe. An archive holding a single top folder (the reference's `NAME/...`) has that folder renamed
-    to `root/name`; otherwise the archive's contents become `root/name`."""
+    unsafe or the archive breaks `limits` (checked from its directory first, then on the bytes written).
+    An archive holding a single top folder (the reference's `NAME/...`) has that folder renamed to
+    `root/name`; otherwise the archive's contents become `root/name`."""
     target = root / name
     with zipfile.ZipFile(archive) as zf:
         members = [i for i in zf.infolist() if _parts(i) and _parts(i)[0] != "__MACOSX"]  # Finder's extras
@@ -272,6 +361,7 @@ def extract_safely(archive: Path, root: Path, name: str, *, source: str) -> Path
                 raise CycleGANError(
                     f"refusing to extract {source}: entry '{info.filename}' {reason}; nothing was extracted"
                 )
+        check_limits(zf.infolist(), limits, source=source)
         needed = sum(i.file_size for i in members)
         free = shutil.disk_usage(root).free
         if needed > free:
@@ -282,6 +372,7 @@ def extract_safely(archive: Path, root: Path, name: str, *, source: str) -> Path
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.extracting.", dir=root))
         try:
             real_tmp = tmp.resolve()
+            budget = min(limits.max_bytes, needed)  # the directory's total: more than it means it lied
             for info in members:
                 dest = tmp.joinpath(*_parts(info))
                 if not dest.resolve().is_relative_to(real_tmp):  # belt and braces after unsafe_reason
@@ -290,13 +381,7 @@ def extract_safely(archive: Path, root: Path, name: str, *, source: str) -> Path
                     dest.mkdir(parents=True, exist_ok=True)
                     continue
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    with zf.open(info) as src, dest.open("xb") as out:
-                        shutil.copyfileobj(src, out, CHUNK)
-                except FileExistsError:
-                    raise CycleGANError(
-                        f"refusing to extract {source}: entry '{info.filename}' appears twice"
-                    ) from None
+                budget -= _copy_entry(zf, info, dest, budget=budget, source=source)
             tops = {_parts(i)[0] for i in members}
             single = len(tops) == 1 and (tmp / next(iter(tops))).is_dir()
             src_dir = tmp / next(iter(tops)) if single else tmp
@@ -326,6 +411,11 @@ class DownloadOptions(Options):
     root: str = opt(help="where NAME/ goes (created if missing)", metavar="DIR")
     base_url: str | None = opt(None, "a mirror serving URL/NAME.zip", metavar="URL", default_text="the public server")
     sha256: str | None = opt(None, "expected SHA-256 of the zip file", metavar="HEX")
+    max_size_gb: float = opt(MAX_SIZE_GB, "refuse an archive that expands to more than this (GB)", gt=0, le=1e6)
+    max_ratio: float = opt(
+        MAX_RATIO, "refuse an archive, or an entry of over 1 MiB, that expands more than this many times its "
+        "compressed size (zip bombs)", ge=1, le=1e6,
+    )  # fmt: skip
     progress: bool = progress_option()
 
     def __post_init__(self) -> None:
@@ -342,6 +432,7 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
     Every failure is a one-line CycleGANError.
     """
     name, root, base_url, sha256, progress = opts.name, opts.root, opts.base_url, opts.sha256, opts.progress
+    limits = ArchiveLimits(max_bytes=int(opts.max_size_gb * 1e9), max_ratio=opts.max_ratio)
     mirror = base_url is not None
     check_name(name, mirror=mirror)
     url = dataset_url(name, base_url or DEFAULT_BASE_URL)
@@ -357,16 +448,24 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise CycleGANError(f"option '--root' {root}: cannot create it ({e.strerror})") from None
-    part = root / f".{name}.zip.part"
-    total, resumed_from = fetch(url, part, progress=progress, timeout=timeout)
-    verify_archive(part, url=url, total=total, sha256=sha256)
-    size = part.stat().st_size
+    lock = FolderLock(root, f".{name}.lock")
+    if not lock.acquire():  # two downloads would append to one .part file
+        pid = f"PID {lock.holder}" if lock.holder else "PID unknown"
+        raise CycleGANError(f"another download of {name} into {root} is running ({pid}); wait for it to end")
     try:
-        path = extract_safely(part, root, name, source=url)
-    except CycleGANError as e:
-        if str(e).startswith("refusing"):  # the archive itself is bad: fetching it again cannot help
-            part.unlink(missing_ok=True)
-        raise
-    part.unlink()
+        remove_stale_extractions(root, name)
+        part = root / f".{name}.zip.part"
+        total, resumed_from = fetch(url, part, progress=progress, timeout=timeout)
+        verify_archive(part, url=url, total=total, sha256=sha256, limits=limits)
+        size = part.stat().st_size
+        try:
+            path = extract_safely(part, root, name, source=url, limits=limits)
+        except CycleGANError as e:
+            if str(e).startswith("refusing"):  # the archive itself is bad: fetching it again cannot help
+                part.unlink(missing_ok=True)
+            raise
+        part.unlink()
+    finally:
+        lock.release()
     return DownloadResult(path, downloaded=True, bytes_fetched=size - resumed_from, resumed_from=resumed_from,
                           files=count_files(path))  # fmt: skip

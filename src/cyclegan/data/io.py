@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -12,8 +14,28 @@ from PIL import Image, ImageOps
 from torchvision.transforms.v2 import functional as TF
 
 from ..errors import CycleGANError
+from ..options import opt
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+# The decode cap: an image whose header declares more pixels is refused before it is decoded (a 24-megapixel
+# photo passes; a 13000 x 13000 PNG of a few KB, which would need gigabytes once decoded, does not).
+MAX_PIXELS = 100_000_000
+
+
+def max_pixels_option() -> Any:
+    """The `--max-pixels` field of the commands that read images given by the user (one definition)."""
+    return opt(MAX_PIXELS, "skip (and name) an image whose header declares more pixels than N, before decoding it",
+               gt=0)  # fmt: skip
+
+
+def check_pixels(path: Path, size: tuple[int, int], max_pixels: int) -> None:
+    """Refuse an image whose declared W x H exceeds `max_pixels`, in one line naming the file."""
+    w, h = size
+    if w * h > max_pixels:
+        raise CycleGANError(
+            f"cannot read image {path}: it declares {w}x{h} pixels ({w * h / 1e6:.0f} MP), over the decode cap "
+            f"of {max_pixels} pixels"
+        )
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
@@ -32,22 +54,26 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def read_image(path: str | Path) -> Image.Image:
+def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open an image file as an RGB PIL image, honouring EXIF orientation.
 
     Reads JPEG, PNG, BMP, WebP and TIFF in modes 1, L, LA, P, RGB, RGBA, I, I;16, F, CMYK, YCbCr.
-    Raises CycleGANError naming the file when it cannot be read.
+    Raises CycleGANError naming the file when it cannot be read, or when its header declares more than
+    `max_pixels` pixels (checked before decoding, so a tiny file that declares a huge image costs nothing).
     """
     path = Path(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
+                check_pixels(path, im.size, max_pixels)
                 im.load()
                 im = ImageOps.exif_transpose(im)
                 return _to_rgb(im)
     except FileNotFoundError:
         raise CycleGANError(f"image not found: {path}") from None
+    except MemoryError:
+        raise CycleGANError(f"cannot read image {path}: not enough memory to decode it") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         reason = str(e).split("\n")[0] or type(e).__name__
         raise CycleGANError(f"cannot read image {path}: {reason}") from None
@@ -68,12 +94,70 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
+def walk_files(folder: str | Path) -> Iterator[Path]:
+    """Every file under `folder`, recursively, following symlinked sub-folders (unlike `Path.rglob`).
+
+    Each real folder is visited once (folders are tracked by their resolved path), so a symlink to an
+    ancestor or to a sibling neither loops nor yields the same files twice; breadth first, so a folder
+    reached several ways is listed under its shortest path (the first in name order among equals).
+    Unreadable folders are skipped. Callers sort.
+    """
+    from collections import deque
+
+    seen: set[Path] = set()
+    todo = deque([Path(folder)])
+    while todo:
+        d = todo.popleft()
+        real = d.resolve()
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                if e.is_dir():  # follows symlinks
+                    todo.append(Path(e.path))
+                elif e.is_file():
+                    yield Path(e.path)
+            except OSError:  # a dangling or unreadable entry
+                continue
+
+
+def glob_files(pattern: str) -> list[Path]:
+    """The files matching a glob pattern, sorted. `**` (a whole path component) matches any depth through
+    `walk_files`, so it follows symlinked folders without looping (the `glob` module's `**` follows them
+    too, but a folder holding two links to itself keeps it busy for 2**40 paths)."""
+    import glob
+    from pathlib import PurePath
+
+    parts = Path(pattern).parts
+    if "**" not in parts:
+        return sorted(Path(m) for m in glob.glob(pattern) if Path(m).is_file())
+    i = parts.index("**")
+    head, tail = str(Path(*parts[:i])) if i else ".", str(PurePath(*parts[i + 1 :])) if parts[i + 1 :] else "*"
+    bases = [Path(m) for m in glob.glob(head)] if glob.has_magic(head) else [Path(head)]
+    found = set()
+    for base in (b for b in bases if b.is_dir()):
+        prefix = Path() if i == 0 else base  # a pattern that starts with ** names files relative to "."
+        found |= {prefix / f.relative_to(base) for f in walk_files(base) if f.relative_to(base).match(tail)}
+    return sorted(found)
+
+
+def find_images(folder: str | Path) -> list[Path]:
+    """The image files under `folder` (see `walk_files`: symlinked sub-folders followed), sorted."""
+    return sorted(p for p in walk_files(folder) if is_image_file(p))
+
+
 def list_images(folder: str | Path, *, what: str = "image folder") -> list[Path]:
-    """All image files under `folder` (recursively), sorted; a one-line error if there are none."""
+    """All image files under `folder` (recursively, symlinked sub-folders too), sorted; a one-line error
+    if there are none."""
     folder = Path(folder)
     if not folder.is_dir():
         raise CycleGANError(f"{what} {folder} does not exist or is not a folder")
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p))
+    files = find_images(folder)
     if not files:
         exts = ", ".join(IMAGE_EXTENSIONS)
         raise CycleGANError(f"{what} {folder} holds no images ({exts})")
@@ -81,11 +165,12 @@ def list_images(folder: str | Path, *, what: str = "image folder") -> list[Path]
 
 
 def check_images(
-    files: Iterable[Path], *, skip_bad: bool, desc: str, progress: bool = True
+    files: Iterable[Path], *, skip_bad: bool, desc: str, progress: bool = True, max_pixels: int = MAX_PIXELS
 ) -> tuple[list[Path], list[str]]:
     """Decode every file once so a broken one fails now, by name, not hours into training.
 
     Returns (readable files, messages about skipped ones). Without `skip_bad` the first bad file raises.
+    A file whose header declares more than `max_pixels` pixels counts as bad (it is not decoded).
     """
     from tqdm import tqdm
 
@@ -94,10 +179,18 @@ def check_images(
     files = list(files)
     for path in tqdm(files, desc=desc, unit="img", leave=False, disable=not progress or len(files) < 200):
         try:
-            with Image.open(path) as im:
+            with warnings.catch_warnings():  # PIL's bomb warning: the cap below decides, in its own words
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                im = Image.open(path)
+            with im:
+                check_pixels(path, im.size, max_pixels)
                 im.draft("RGB", (64, 64))  # JPEG: decode at reduced scale, enough to find corruption
                 im.load()
             good.append(path)
+        except CycleGANError as e:
+            if not skip_bad:
+                raise CycleGANError(f"{e} (remove it, or pass --skip-bad-images)") from None
+            bad.append(str(e))
         except Exception as e:
             msg = f"cannot read image {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
             if not skip_bad:

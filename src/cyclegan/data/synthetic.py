@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from ..config import progress_option
-from ..options import Options, opt
+from ..options import MAX_SEED, Options, opt
 
 Style = Literal["summer", "winter"]
 SUPERSAMPLE = 2  # render at 2x and downsample: anti-aliased edges
@@ -173,7 +173,7 @@ class SyntheticOptions(Options):
     size: int = opt(64, "image size in pixels", gt=0, le=4096)
     count: int = opt(400, "training images per domain", gt=0)
     test_count: int = opt(50, "paired test scenes", gt=0)
-    seed: int = opt(0, "world seed")
+    seed: int = opt(0, "world seed", ge=0, le=MAX_SEED)
     progress: bool = progress_option()
 
 

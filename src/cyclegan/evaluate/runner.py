@@ -27,9 +27,11 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from ..config import device_option, progress_option
+from ..config import device_option, ema_option, progress_option
+from ..data.io import max_pixels_option
 from ..errors import CycleGANError
-from ..options import Options, opt
+from ..files import check_outputs, overwrite_option, unique_stems
+from ..options import MAX_SEED, Options, opt
 from .features import METRIC_NAMES, load_backbone
 from .metrics import l1, psnr, ssim
 
@@ -54,6 +56,7 @@ class EvalOptions(Options):
     data: str = opt(help="dataset root holding {split}A and {split}B", metavar="ROOT")
     split: str = opt("test", "folder prefix under ROOT")
     direction: EvalDirection = opt("both", "AtoB scores G (and F for the cycle), BtoA the reverse, both: each")
+    ema: Literal["auto", "on", "off"] = ema_option()
     backbone: Literal["inception", "lite0"] = opt(
         "lite0", "feature network: inception (FID; needs its weights file) or lite0 (offline; reported as "
         "fd_lite0/kid_lite0)",
@@ -69,9 +72,15 @@ class EvalOptions(Options):
     limit: int | None = opt(None, "first N images per domain (sorted names)", gt=0)
     kid_subset_size: int | None = opt(None, "images per KID subset", gt=1, default_text="min(100, both set sizes)")
     kid_subsets: int = opt(100, "KID subsets", gt=0)
-    seed: int = opt(0, "seed of the KID subsets")
+    seed: int = opt(0, "seed of the KID subsets", ge=0, le=MAX_SEED)
+    overwrite: bool = overwrite_option()
+    max_pixels: int = max_pixels_option()
     device: str = device_option()
     progress: bool = progress_option()
+
+
+# The files evaluated were checked against --max-pixels once (`_drop_bad_images`); reads after that take them.
+CHECKED = 2**62
 
 
 def _batches(files: list[Path], size: int, batch_size: int) -> Iterator[tuple[list[Path], torch.Tensor]]:
@@ -81,7 +90,7 @@ def _batches(files: list[Path], size: int, batch_size: int) -> Iterator[tuple[li
 
     for i in range(0, len(files), batch_size):
         chunk = files[i : i + batch_size]
-        yield chunk, torch.stack([eval_transform(read_image(p), size=size) for p in chunk])
+        yield chunk, torch.stack([eval_transform(read_image(p, max_pixels=CHECKED), size=size) for p in chunk])
 
 
 def _mean(values: list[float]) -> float:
@@ -124,7 +133,8 @@ def _translate_pass(
     size: int, batch_size: int, device: torch.device, save_dir: Path | None, bar,
 ) -> tuple[torch.Tensor, dict[str, list[float]], list[torch.Tensor]]:  # fmt: skip
     """Translate `files` with `there`, come back with `back`; features of the translations, per-image scores
-    and the first GRID_ROWS (real, translated, reconstructed[, truth]) for a sample grid."""
+    and the first GRID_ROWS (real, translated, reconstructed[, truth]) for a sample grid. Translations go to
+    save_dir/STEM.png (equal stems from different sub-folders: STEM-2.png, as `translate` names them)."""
     from ..data.dataset import eval_transform
     from ..data.io import read_image, to_pil
     from ..inference import translate_tensor
@@ -134,6 +144,7 @@ def _translate_pass(
     if truth is not None:
         scores.update(truth_l1=[], truth_psnr=[], truth_ssim=[])
     grid: list[list[torch.Tensor]] = []
+    names = dict(zip(files, unique_stems(files), strict=True))
     done = 0
     for paths, x in _batches(files, size, batch_size):
         x = x.to(device)
@@ -148,7 +159,7 @@ def _translate_pass(
             cols.append(rec.cpu())
         if truth is not None:
             paths_true = truth[done : done + len(x)]
-            real = torch.stack([eval_transform(read_image(p), size=size) for p in paths_true])
+            real = torch.stack([eval_transform(read_image(p, max_pixels=CHECKED), size=size) for p in paths_true])
             fake_cpu = fake.cpu()
             scores["truth_l1"] += l1(fake_cpu, real).tolist()
             scores["truth_psnr"] += psnr(fake_cpu, real).tolist()
@@ -158,7 +169,7 @@ def _translate_pass(
             grid += [[c[i] for c in cols] for i in range(min(len(x), GRID_ROWS - len(grid)))]
         if save_dir is not None:
             for p, y in zip(paths, fake, strict=True):
-                to_pil(y).save(save_dir / f"{p.stem}.png")
+                to_pil(y).save(save_dir / f"{names[p]}.png")
         done += len(x)
         bar.update(len(x))
     columns = [torch.stack([row[k] for row in grid]) for k in range(len(grid[0]))] if grid else []
@@ -174,15 +185,69 @@ class _RealCache:
         self.untranslated: dict[tuple[str, int], Any] = {}
 
 
-def _load_domains(opts: EvalOptions) -> dict[str, list[Path]]:
+def _domain_folders(opts: EvalOptions) -> dict[str, Path]:
+    return {letter: Path(opts.data) / f"{opts.split}{letter}" for letter in "AB"}
+
+
+def _list_domains(opts: EvalOptions) -> dict[str, list[Path]]:
+    """The image files of ROOT/{split}A and ROOT/{split}B (the first --limit of each), not yet read."""
     from ..data.io import list_images
 
-    root = Path(opts.data)
     domains = {}
-    for letter in "AB":
-        files = list_images(root / f"{opts.split}{letter}", what=f"--data {opts.split}{letter} folder")
+    for letter, folder in _domain_folders(opts).items():
+        files = list_images(folder, what=f"--data {opts.split}{letter} folder")
         domains[letter] = files[: opts.limit] if opts.limit else files
     return domains
+
+
+def _drop_bad_images(opts: EvalOptions, domains: dict[str, list[Path]]) -> tuple[dict[str, list[Path]], list[str]]:
+    """Decode every image once; one that cannot be read or declares more than --max-pixels is left out and
+    named. In an aligned split (the same stems in both domains) its partner is left out too, so the other
+    pairs keep their truth figures. Returns (the readable files per domain, one line per image left out)."""
+    from ..data.io import check_images
+
+    skipped: list[str] = []
+    bad: set[Path] = set()
+    for letter, files in domains.items():
+        good, messages = check_images(files, skip_bad=True, desc=f"checking {opts.split}{letter}",
+                                      progress=opts.progress, max_pixels=opts.max_pixels)  # fmt: skip
+        bad |= set(files) - set(good)
+        skipped += messages
+    if not bad:
+        return domains, skipped
+    a, b = domains["A"], domains["B"]
+    if aligned_truth(a, b) is not None and aligned_truth(b, a) is not None:  # pairs: drop whole pairs
+        bad_stems = {p.stem for p in bad}
+        partners = [p for p in a + b if p.stem in bad_stems and p not in bad]
+        skipped += [f"{p}: left out because its pair could not be read" for p in partners]
+        bad |= set(partners)
+    kept = {k: [p for p in files if p not in bad] for k, files in domains.items()}
+    for letter, files in kept.items():
+        if not files:
+            raise CycleGANError(f"no image of --data {opts.split}{letter} folder could be read: {skipped[0]}")
+    return kept, skipped
+
+
+def _check_outputs(opts: EvalOptions, domains: dict[str, list[Path]]) -> None:
+    """Refuse (one line, before any work) a --save-images folder inside the test split, and, without
+    --overwrite, a --out file or saved images that exist."""
+    inputs = [p for files in domains.values() for p in files]
+    if opts.out:
+        check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs)
+    outputs: list[Path] = []
+    if opts.save_images:
+        root = Path(opts.save_images)
+        if len(opts.checkpoint) == 1:
+            folders = [root]
+        else:  # DIR/NN_stepS/: the step is read from the checkpoint later; any folder of index NN may clash
+            folders = [f for i in range(len(opts.checkpoint)) for f in sorted(root.glob(f"{i:02d}_step*"))]
+        directions = ["AtoB", "BtoA"] if opts.direction == "both" else [opts.direction]
+        for folder in folders:
+            for d in directions:
+                outputs.append(folder / f"{d}_grid.png")
+                outputs += [folder / d / f"{stem}.png" for stem in unique_stems(domains[d[0]])]
+        check_outputs(outputs, overwrite=opts.overwrite, option="--save-images", out_folder=root, inputs=inputs,
+                      input_folders=list(_domain_folders(opts).values()))  # fmt: skip
 
 
 def _save_dir(opts: EvalOptions, index: int, many: bool, step: Any) -> Path | None:
@@ -203,12 +268,28 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     checkpoints = opts.checkpoint
     if not checkpoints:
         raise CycleGANError("give at least one --checkpoint")
+    domains = _list_domains(opts)
+    _check_outputs(opts, domains)  # before any work
     device = resolve_device(opts.device)
-    domains = _load_domains(opts)
+    domains, skipped = _drop_bad_images(opts, domains)
     backbone = load_backbone(opts.backbone, inception_weights=opts.inception_weights).to(device)
     cache = _RealCache()
     many = len(checkpoints) > 1
-    return [_evaluate_one(c, opts, i, many, domains, backbone, cache, device) for i, c in enumerate(checkpoints)]
+    reports = []
+    for i, c in enumerate(checkpoints):
+        try:
+            report = _evaluate_one(c, opts, i, many, domains, backbone, cache, device)
+        except Exception as e:  # only running out of memory is handled here
+            from ..inference import is_out_of_memory
+
+            if not is_out_of_memory(e):
+                raise
+            raise CycleGANError(
+                f"out of memory on {device} evaluating {c} ({opts.batch_size} images per batch): lower "
+                "--batch-size or --size"
+            ) from None
+        reports.append({**report, "skipped": skipped})
+    return reports
 
 
 def evaluate(opts: EvalOptions) -> dict[str, Any]:
@@ -234,14 +315,14 @@ def _evaluate_one(
     if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
         cfg = config_from_dict(ckpt["config"], source=str(ckpt_file))
         preset, train_size = cfg.preset, cfg.data.size
-        nets = {d: load_generator(ckpt_file, d, device=device) for d in ("AtoB", "BtoA")}  # G, F
+        nets = {d: load_generator(ckpt_file, d, device=device, ema=opts.ema) for d in ("AtoB", "BtoA")}  # G, F
     else:  # a plain generator state dict (e.g. from the reference implementation): one direction only
         if opts.direction == "both":
             raise CycleGANError(
                 f"{ckpt_file} holds a single generator: give --direction AtoB or BtoA (the one it translates)"
             )
         preset, train_size = "foreign", None
-        nets = {opts.direction: load_generator(ckpt_file, opts.direction, device=device)}
+        nets = {opts.direction: load_generator(ckpt_file, opts.direction, device=device, ema=opts.ema)}
         ckpt = {}
     size = opts.size or train_size or FOREIGN_SIZE
     fd_name, kid_name = METRIC_NAMES[opts.backbone]

@@ -21,10 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import checkpoint_option, direction_option
+from ..config import checkpoint_option, direction_option, ema_option
 from ..errors import CycleGANError
-from ..files import write_atomic
-from ..models.layers import pad_to_multiple
+from ..files import check_outputs, overwrite_option, write_atomic
 from ..options import Options, opt
 
 ExportFormat = Literal["onnx", "torchscript"]
@@ -42,8 +41,9 @@ DYNAMIC_AXES = {INPUT: {0: "batch", 2: "height", 3: "width"}, OUTPUT: {0: "batch
 
 
 class PadToMultiple(nn.Module):
-    """Wrap a generator so it accepts any H and W: reflect-pad bottom and right to a multiple of
-    `multiple`, run, crop back. (B, 3, H, W) in [-1, 1] -> (B, 3, H, W) in [-1, 1]; H, W >= 8.
+    """Wrap a generator so it accepts any H and W: pad bottom and right exactly as `cyclegan translate` does
+    (`inference.pad_for_generator`: to a multiple of `multiple`, at least 2 x `multiple`, reflect then
+    replicate), run, crop back. (B, 3, H, W) in [-1, 1] -> (B, 3, H, W) in [-1, 1].
 
     The pad amounts are computed from the input's shape, so tracing records them as shape arithmetic and
     the exported graph stays dynamic in H and W.
@@ -55,7 +55,9 @@ class PadToMultiple(nn.Module):
         self.multiple = multiple
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        padded, (h, w) = pad_to_multiple(x, self.multiple, mode="reflect")
+        from ..inference import pad_for_generator
+
+        padded, (h, w) = pad_for_generator(x, self.multiple)
         return self.net(padded)[:, :, :h, :w]
 
 
@@ -202,9 +204,11 @@ class ExportOptions(Options):
     checkpoint: str = checkpoint_option()
     out: str = opt(help="the file to write (.onnx; .pt, .ts or .torchscript)", metavar="FILE")
     direction: Literal["AtoB", "BtoA"] = direction_option()
+    ema: Literal["auto", "on", "off"] = ema_option()
     format: ExportFormat | None = opt(None, "onnx or torchscript", default_text="from the --out suffix")
     opset: int = opt(OPSET, "ONNX opset version", ge=9)
     check: bool = opt(True, "run the exported file against PyTorch at two sizes (--no-check: skip)")
+    overwrite: bool = overwrite_option()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -212,10 +216,13 @@ class ExportOptions(Options):
 
 
 def export_checkpoint(opts: ExportOptions) -> ExportResult:
-    """Load the generator of `opts` and export it (see `export_generator`)."""
-    from ..checkpoint import load_generator
+    """Load the generator of `opts` and export it (see `export_generator`). An existing `opts.out` is refused
+    before anything is loaded, unless `opts.overwrite`; the checkpoint itself always."""
+    from ..checkpoint import CHECKPOINT_NAME, load_generator
 
-    net = load_generator(opts.checkpoint, opts.direction)
+    source = Path(opts.checkpoint)
+    check_outputs([opts.out], overwrite=opts.overwrite, inputs=[source, source / CHECKPOINT_NAME])
+    net = load_generator(opts.checkpoint, opts.direction, ema=opts.ema)
     meta = {"direction": opts.direction, "checkpoint": str(opts.checkpoint)}
     return export_generator(
         net, opts.out, format=format_for(opts.out, opts.format), opset=opts.opset, metadata=meta, check=opts.check

@@ -2,21 +2,51 @@
 
 from collections.abc import Callable
 
+import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from ..config import ModelConfig
 from .patchgan import PatchGANDiscriminator
+from .projected import MultiDiscriminator, ProjectedDiscriminator
 from .resnet import ResnetGenerator
 from .seed import SeedDiscriminator, SeedGenerator
 
 GENERATORS: dict[str, Callable[[ModelConfig], nn.Module]] = {
-    "resnet": lambda c: ResnetGenerator(ngf=c.ngf, n_blocks=c.n_blocks, norm=c.norm, dropout=c.dropout),
+    "resnet": lambda c: ResnetGenerator(
+        ngf=c.ngf,
+        n_blocks=c.n_blocks,
+        norm=c.norm,
+        dropout=c.dropout,
+        downsample=c.downsample,
+        upsample=c.upsample,
+        residual_output=c.residual_output,
+    ),  # fmt: skip
     "seed": lambda c: SeedGenerator(ngf=c.ngf, n_blocks=c.n_blocks, norm=c.norm, dropout=c.dropout),
 }
+
+
+def _patchgan(c: ModelConfig) -> nn.Module:
+    return PatchGANDiscriminator(ndf=c.ndf, n_layers=c.d_layers, norm=c.norm, spectral_norm=c.spectral_norm)
+
+
+def _projected(c: ModelConfig) -> nn.Module:
+    return ProjectedDiscriminator(width=c.ndf, ndf=c.ndf, spectral_norm=True)
+
+
 DISCRIMINATORS: dict[str, Callable[[ModelConfig], nn.Module]] = {
-    "patchgan": lambda c: PatchGANDiscriminator(ndf=c.ndf, n_layers=c.d_layers, norm=c.norm),
+    "patchgan": _patchgan,
     "seed": lambda c: SeedDiscriminator(ndf=c.ndf, n_layers=c.d_layers, norm=c.norm),
+    "projected": _projected,
+    "patchgan+projected": lambda c: MultiDiscriminator(_patchgan(c), _projected(c)),
 }
+
+
+def _raw_weight(m: nn.Module) -> torch.Tensor:
+    """The stored weight (under spectral normalisation, the one before normalising)."""
+    if parametrize.is_parametrized(m, "weight"):
+        return m.parametrizations.weight.original
+    return m.weight
 
 
 def init_weights(net: nn.Module, *, kind: str, gain: float) -> nn.Module:
@@ -26,8 +56,10 @@ def init_weights(net: nn.Module, *, kind: str, gain: float) -> nn.Module:
     if kind != "normal":
         raise ValueError(f"unknown init {kind!r}")
     for m in net.modules():
+        if getattr(m, "skip_init", False):  # a layer that must start where its module put it (e.g. at zero)
+            continue
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(m.weight, 0.0, gain)
+            nn.init.normal_(_raw_weight(m), 0.0, gain)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d)) and m.weight is not None:
@@ -65,6 +97,8 @@ __all__ = [
     "init_weights",
     "ResnetGenerator",
     "PatchGANDiscriminator",
+    "ProjectedDiscriminator",
+    "MultiDiscriminator",
     "SeedGenerator",
     "SeedDiscriminator",
 ]

@@ -66,3 +66,78 @@ def pad_to_multiple(
             return x, (h, w)
         mode = "reflect" if pad_h < h and pad_w < w else "replicate"  # (fixed at trace time)
     return F_.pad(x, [0, pad_w, 0, pad_h], mode=mode), (h, w)
+
+
+# --- resampling without checkerboards (Odena et al. 2016; the anti-aliased layers of the CUT code) ---------
+
+
+def _binomial(taps: tuple[float, ...]) -> torch.Tensor:
+    k = torch.tensor(taps)
+    k = k[:, None] * k[None, :]
+    return k / k.sum()
+
+
+class BlurDownsample(nn.Module):
+    """x2 downsampling by a fixed [1, 2, 1] x [1, 2, 1] low-pass filter with stride 2 (reflect padding),
+    per channel: (B, C, H, W) -> (B, C, ceil(H / 2), ceil(W / 2)). No parameters."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.register_buffer("kernel", _binomial((1.0, 2.0, 1.0)).expand(channels, 1, 3, 3).clone(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):  # padding and the filter keep the input's dtype
+            x = F_.pad(x, [1, 1, 1, 1], mode="reflect")
+            return F_.conv2d(x, self.kernel.to(x.dtype), stride=2, groups=x.shape[1])
+
+
+class BlurUpsample(nn.Module):
+    """x2 upsampling by a fixed [1, 3, 3, 1] x [1, 3, 3, 1] low-pass transposed filter per channel
+    (replicate padding): (B, C, H, W) -> (B, C, 2H, 2W). Every output pixel gets the same total weight, so
+    a constant input stays constant: no checkerboard. No parameters."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        kernel = _binomial((1.0, 3.0, 3.0, 1.0)) * 4  # x4: each output pixel receives a quarter of the taps
+        self.register_buffer("kernel", kernel.expand(channels, 1, 4, 4).clone(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            x = F_.pad(x, [1, 1, 1, 1], mode="replicate")
+            return F_.conv_transpose2d(x, self.kernel.to(x.dtype), stride=2, padding=3, groups=x.shape[1])
+
+
+Downsample = Literal["stride", "antialias"]
+Upsample = Literal["transpose", "resize", "antialias"]
+
+
+def downsample_layers(c_in: int, c_out: int, *, kind: Downsample, norm: Norm) -> list[nn.Module]:
+    """x2 down, c_in -> c_out channels, then norm and ReLU. stride: a 3x3 stride-2 conv (the paper);
+    antialias: a 3x3 stride-1 conv, norm, ReLU, then `BlurDownsample` (CUT's layers)."""
+    bias = uses_bias(norm)
+    if kind == "stride":
+        return [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=bias), norm_layer(norm, c_out), nn.ReLU(True)]
+    if kind == "antialias":
+        conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=bias)
+        return [conv, norm_layer(norm, c_out), nn.ReLU(True), BlurDownsample(c_out)]
+    raise ValueError(f"unknown downsampling {kind!r}")
+
+
+def upsample_layers(c_in: int, c_out: int, *, kind: Upsample, norm: Norm) -> list[nn.Module]:
+    """x2 up, c_in -> c_out channels, then norm and ReLU. transpose: a 3x3 stride-2 transposed conv (the
+    paper; its uneven overlap draws checkerboards); resize: nearest x2 then a 3x3 conv; antialias:
+    `BlurUpsample` then a 3x3 conv (CUT's layers)."""
+    bias = uses_bias(norm)
+    if kind == "transpose":
+        up: list[nn.Module] = [nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1, bias=bias)]
+    elif kind in ("resize", "antialias"):
+        resample = nn.Upsample(scale_factor=2, mode="nearest") if kind == "resize" else BlurUpsample(c_in)
+        up = [resample, ReflectionPad2d(1), nn.Conv2d(c_in, c_out, 3, bias=bias)]
+    else:
+        raise ValueError(f"unknown upsampling {kind!r}")
+    return [*up, norm_layer(norm, c_out), nn.ReLU(True)]
+
+
+def spectral(module: nn.Module, enabled: bool) -> nn.Module:
+    """`module` with spectral normalisation of its weight (Miyato et al. 2018) when `enabled`."""
+    return nn.utils.parametrizations.spectral_norm(module) if enabled else module

@@ -3,7 +3,17 @@
 import torch
 from torch import nn
 
-from .layers import FloatTanh, Norm, ReflectionPad2d, norm_layer, uses_bias
+from .layers import (
+    Downsample,
+    FloatTanh,
+    Norm,
+    ReflectionPad2d,
+    Upsample,
+    downsample_layers,
+    norm_layer,
+    upsample_layers,
+    uses_bias,
+)
 
 
 class ResnetBlock(nn.Module):
@@ -31,11 +41,18 @@ class ResnetGenerator(nn.Module):
     """c7s1-64, d128, d256, R256 x n_blocks, u128, u64, c7s1-3, tanh.
 
     Input (B, 3, H, W) in [-1, 1] with H and W multiples of 4; output the same shape in [-1, 1].
+    `downsample`/`upsample`: how the d and u layers resample (see `models.layers`); the paper's
+    stride/transpose keep the reference implementation's layer indices, so its files load one-to-one.
+    `residual_output`: the output is tanh(atanh(x) + last conv), the last conv starting at zero, so an
+    untrained generator returns its input (the photo, not noise) and training learns the change.
     """
 
-    size_multiple = 4  # two stride-2 convs
+    size_multiple = 4  # two x2 resamplings
 
-    def __init__(self, *, ngf: int = 64, n_blocks: int = 9, norm: Norm = "instance", dropout: float = 0.0):
+    def __init__(
+        self, *, ngf: int = 64, n_blocks: int = 9, norm: Norm = "instance", dropout: float = 0.0,
+        downsample: Downsample = "stride", upsample: Upsample = "transpose", residual_output: bool = False,
+    ):  # fmt: skip
         super().__init__()
         bias = uses_bias(norm)
         layers: list[nn.Module] = [
@@ -45,19 +62,25 @@ class ResnetGenerator(nn.Module):
             nn.ReLU(True),
         ]
         for mult in (1, 2):  # downsample: ngf -> 2 ngf -> 4 ngf
-            c = ngf * mult
-            layers += [nn.Conv2d(c, 2 * c, 3, stride=2, padding=1, bias=bias), norm_layer(norm, 2 * c), nn.ReLU(True)]
+            layers += downsample_layers(ngf * mult, ngf * mult * 2, kind=downsample, norm=norm)
         layers += [ResnetBlock(4 * ngf, norm=norm, dropout=dropout) for _ in range(n_blocks)]
         for mult in (4, 2):  # upsample: 4 ngf -> 2 ngf -> ngf
-            c = ngf * mult
-            layers += [
-                nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1, bias=bias),
-                norm_layer(norm, c // 2),
-                nn.ReLU(True),
-            ]
-        layers += [ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), FloatTanh()]
+            layers += upsample_layers(ngf * mult, ngf * mult // 2, kind=upsample, norm=norm)
+        last = nn.Conv2d(ngf, 3, 7)
+        self.residual_output = residual_output
+        if residual_output:
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+            last.skip_init = True  # `models.init_weights` leaves it at zero
+        layers += [ReflectionPad2d(3), last]
+        if not residual_output:
+            layers.append(FloatTanh())
         # Same indices as the reference implementation's `model.N` keys, so its files map one-to-one.
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        if not self.residual_output:
+            return self.model(x)
+        # atanh of the input (kept inside (-1, 1)) plus the change, squashed back: identity at start.
+        base = torch.atanh(x.float().clamp(-0.999, 0.999))
+        return torch.tanh(base + self.model(x).float())

@@ -25,7 +25,8 @@ from ..config import device_option, progress_option
 from ..data.io import IMAGE_EXTENSIONS, read_image, resize_long_side, to_pil, to_tensor
 from ..errors import CycleGANError
 from ..evaluate.metrics import LUMA_BT601, luminance
-from ..options import Options, opt
+from ..files import check_outputs, overwrite_option
+from ..options import MAX_SEED, Options, opt
 from .backbones import DEFAULTS, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
 
@@ -84,7 +85,7 @@ class GatysOptions(Options):
     init: Init = opt("content", "start image")
     preserve_color: bool = opt(False, "keep the content's colours (luminance transfer)")
     lr: float = opt(ADAM_LR, "Adam learning rate, pixels in [0, 1]", gt=0)
-    seed: int = opt(0, "seed for --init noise", metavar="N")
+    seed: int = opt(0, "seed for --init noise", metavar="N", ge=0, le=MAX_SEED)
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class StylizeOptions(Options):
     content: str = opt(help="the image whose content is kept", metavar="IMG")
     style: tuple[str, ...] = opt(help="style image(s), blended", metavar="IMG")
     out: str = opt(help="output image (png, jpg, ...)", metavar="FILE")
+    overwrite: bool = overwrite_option()
     gatys: GatysOptions = opt(factory=GatysOptions)
     device: str = device_option()
     progress: bool = progress_option()
@@ -365,9 +367,12 @@ def stylize(
 
 def run_stylize(opts: StylizeOptions) -> StyleResult:
     """`cyclegan stylize`: stylise `opts.content` with `opts.style` on `opts.device` ("auto" resolved) and
-    save the image to `opts.out` (folders created). Returns the `StyleResult`."""
+    save the image to `opts.out` (folders created). Returns the `StyleResult`.
+
+    An existing `opts.out` is refused before any work unless `opts.overwrite`; an input file always."""
     from ..execution import resolve_device
 
+    check_outputs([opts.out], overwrite=opts.overwrite, inputs=[opts.content, *opts.style])
     result = stylize(opts.content, opts.style, opts.gatys, device=resolve_device(opts.device), progress=opts.progress)
     out = Path(opts.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,8 @@ from ..execution import REFERENCE, Execution
 from ..losses import adversarial_loss, cycle_loss, identity_loss
 from ..models import build_models
 from . import distributed as ddp
+from .augment import diff_augment
+from .ema import EMA
 from .pool import ImagePool
 
 
@@ -165,6 +167,8 @@ class CycleGANTrainer:
         seeds = (t.seed + 1, t.seed + 2) if rank == 0 else (mix_seed(t.seed, rank, 1), mix_seed(t.seed, rank, 2))
         self.pool_X = ImagePool(t.pool_size, seed=seeds[0])  # history of F(y) for D_X
         self.pool_Y = ImagePool(t.pool_size, seed=seeds[1])  # history of G(x) for D_Y
+        # The averaged generators (translation, evaluation, samples and export use them when present).
+        self.ema = {"G": EMA(self.G, t.ema_decay), "F": EMA(self.F, t.ema_decay)} if t.ema_decay > 0 else {}
         if rank:  # same initial weights on every rank (seeded above), then rank-specific dropout masks
             torch.manual_seed(mix_seed(t.seed, rank))
 
@@ -194,13 +198,26 @@ class CycleGANTrainer:
         with self.execution.autocast(self.device):
             return Outputs(*self._generators(x, y))
 
+    def _augment(self, images: torch.Tensor) -> torch.Tensor:
+        """What a discriminator sees: `images` through the differentiable augmentations (if any)."""
+        return diff_augment(images, self.cfg.train.diffaug)
+
     def _update_D(self, real_fake: nn.Module, opt: torch.optim.Optimizer, real, fake) -> torch.Tensor:
-        kind = self.cfg.train.gan_loss
+        t = self.cfg.train
+        real, fake = self._augment(real), self._augment(fake)
+        if t.r1_gamma > 0:
+            real = real.detach().requires_grad_(True)
         with self.execution.autocast(self.device):
             pred_real, pred_fake = real_fake(real, fake)
-        loss = (adversarial_loss(pred_real, True, kind) + adversarial_loss(pred_fake, False, kind)) * (
-            self.cfg.train.d_loss_weight
+        loss = (adversarial_loss(pred_real, True, t.gan_loss) + adversarial_loss(pred_fake, False, t.gan_loss)) * (
+            t.d_loss_weight
         )
+        if t.r1_gamma > 0:  # R1 (Mescheder et al. 2018): a flat discriminator around the real images
+            scores = (
+                pred_real if isinstance(pred_real, torch.Tensor) else torch.cat([p.flatten(1) for p in pred_real], 1)
+            )
+            (grad,) = torch.autograd.grad(scores.float().sum(), real, create_graph=True)
+            loss = loss + t.r1_gamma / 2 * grad.float().pow(2).sum(dim=[1, 2, 3]).mean()
         opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(opt)
@@ -220,10 +237,10 @@ class CycleGANTrainer:
         for D in (self.D_X, self.D_Y):  # no parameter grads for D from the generators' loss
             D.requires_grad_(False)
         with self.execution.autocast(self.device):  # plain (not DDP) D: no D gradients to average here
-            pred_y, pred_x = self._D_Y(out.fake_y), self._D_X(out.fake_x)
+            pred_y, pred_x = self._D_Y(self._augment(out.fake_y)), self._D_X(self._augment(out.fake_x))
         losses = {
-            "G_adv": adversarial_loss(pred_y, True, t.gan_loss),
-            "F_adv": adversarial_loss(pred_x, True, t.gan_loss),
+            "G_adv": adversarial_loss(pred_y, True, t.gan_loss, generator=True),
+            "F_adv": adversarial_loss(pred_x, True, t.gan_loss, generator=True),
             "cycle_x": cycle_loss(out.rec_x, x),
             "cycle_y": cycle_loss(out.rec_y, y),
         }
@@ -250,18 +267,22 @@ class CycleGANTrainer:
         self.scaler.update()
         for sched in self.schedulers.values():
             sched.step()
+        for name, ema in self.ema.items():
+            ema.update(self.networks[name], self.schedulers["G"].last_epoch)
         return losses
 
     # --- saving and restoring ------------------------------------------------------------------------
 
     def state_dict(self) -> dict:
-        """This process's networks, optimizers, LR schedules, image pools and gradient scaler."""
+        """This process's networks, optimizers, LR schedules, image pools, gradient scaler and (with
+        `ema_decay`) the averaged generators."""
         return {
             "models": {k: v.state_dict() for k, v in self.networks.items()},
             "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
             "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
             "pools": self._pools_state(),
             "scaler": self.scaler.state_dict(),  # empty unless fp16
+            **({"ema": {k: e.state_dict() for k, e in self.ema.items()}} if self.ema else {}),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -278,6 +299,8 @@ class CycleGANTrainer:
             self.scaler.load_state_dict(state["scaler"])
         self.pool_X.load_state_dict(state["pools"]["X"], device=self.device)
         self.pool_Y.load_state_dict(state["pools"]["Y"], device=self.device)
+        for k, ema in self.ema.items():
+            ema.load_state_dict(state["ema"][k])
 
     def checkpoint(self, *, step: int, steps_per_epoch: int) -> dict | None:
         """The whole run after `step` steps, as the checkpoint file holds it: format, version, config,

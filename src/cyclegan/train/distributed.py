@@ -91,6 +91,14 @@ def any_rank(flag: bool, d: Dist) -> bool:
     return bool(t.item())
 
 
+def raise_on_every_rank(error: CycleGANError | None, d: Dist, *, elsewhere: str) -> None:
+    """Raise on every rank if any rank has an `error` (a collective: every rank must call it): the rank with
+    the error raises it, the others a short line (`elsewhere`, e.g. "rank 0 could not ... (its error is
+    above)"), so no rank waits forever in a later collective for one that stopped."""
+    if any_rank(error is not None, d):
+        raise error or CycleGANError(elsewhere)
+
+
 def mean_over_ranks(values: dict[str, torch.Tensor], d: Dist) -> dict[str, torch.Tensor]:
     """Average 0-d tensors (same keys on every rank) over all ranks, on their device."""
     if not d.enabled or not values:

@@ -1,9 +1,11 @@
-"""The training loop: check the two domains, build (or restore) the trainer, run the steps with progress,
-logs and sample grids, stop cleanly on Ctrl-C, SIGTERM or the time limit, and have the trainer save the run."""
+"""The training loop: lock the run folder, check the two domains, build (or restore) the trainer, run the
+steps with progress, logs and sample grids, stop cleanly on Ctrl-C, SIGTERM or the time limit, stop at the
+first non-finite loss without saving it, and have the trainer save the run."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
@@ -15,11 +17,12 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..checkpoint import CHECKPOINT_NAME, load_checkpoint
+from ..checkpoint import CHECKPOINT_NAME, load_checkpoint, load_state
 from ..config import RESUMABLE, Config, config_from_dict, resolve
 from ..data import UnpairedTrainSet, check_images, eval_transform, list_images, read_image
 from ..errors import CycleGANError
 from ..execution import Execution, choose_execution, compile_pays_for_training, resolve_device
+from ..files import FolderLock, remove_stale_temporaries, write_atomic
 from ..report import save_grid
 from . import distributed as ddp
 from .cyclegan import CycleGANTrainer
@@ -86,15 +89,17 @@ def _sample_batch(files: list[Path], n: int, size: int) -> torch.Tensor:
 
 @torch.no_grad()
 def write_samples(trainer: CycleGANTrainer, xs: torch.Tensor, ys: torch.Tensor, path: Path) -> Path:
-    """Rows: x | G(x) | F(G(x)) for each fixed A image, then y | F(y) | G(F(y)) for each B image."""
-    nets = (trainer.G, trainer.F)
+    """Rows: x | G(x) | F(G(x)) for each fixed A image, then y | F(y) | G(F(y)) for each B image; with the
+    averaged generators when the run keeps them (what translation will use)."""
+    G, F = (trainer.ema[k].module if trainer.ema else net for k, net in (("G", trainer.G), ("F", trainer.F)))
+    nets = (G, F)
     modes = [n.training for n in nets]
     for n in nets:
         n.eval()
     dev = trainer.device
     x, y = xs.to(dev), ys.to(dev)
-    fake_y, fake_x = trainer.G(x), trainer.F(y)
-    rec_x, rec_y = trainer.F(fake_y), trainer.G(fake_x)
+    fake_y, fake_x = G(x), F(y)
+    rec_x, rec_y = F(fake_y), G(fake_x)
     for n, m in zip(nets, modes):
         n.train(m)
     cols = [torch.cat([x, y]), torch.cat([fake_y, fake_x]), torch.cat([rec_x, rec_y])]
@@ -110,7 +115,9 @@ def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[C
     ckpt_file = Path(out) / CHECKPOINT_NAME
     if not ckpt_file.is_file():
         raise CycleGANError(f"nothing to resume: {ckpt_file} does not exist (drop --resume to start a new run)")
-    ckpt = load_checkpoint(ckpt_file)
+    stamp = _stamp(ckpt_file)
+    ckpt = load_checkpoint(ckpt_file, training=True)  # checked: keys, types, config, shapes, training state
+    _READ_AT[ckpt_file.resolve()] = stamp
     stored = config_from_dict(ckpt["config"], source=str(ckpt_file))
     stored_flat = {k: v for sec in ("model", "data", "train") for k, v in getattr(stored, sec).__dict__.items()}
     for key, value in overrides.items():
@@ -129,24 +136,91 @@ def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[C
     return replace(cfg, train=replace(cfg.train, out=str(out))), ckpt
 
 
+# When `prepare_config` read each checkpoint (inode, size, mtime): a resume refuses a file that another run
+# rewrote between that read and taking the folder's lock.
+_READ_AT: dict[Path, tuple[int, int, int]] = {}
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> TrainResult:
     """Train (or continue) the run described by `cfg` until its total steps or time limit.
 
-    Raises SystemExit(128 + signal) after saving when interrupted by Ctrl-C or SIGTERM.
+    The run folder is locked (`files.FolderLock`, by rank 0 under torchrun) before anything is written in it
+    and until the end: a second run on the same folder is refused, naming the first one's PID.
+    Raises SystemExit(128 + signal) after saving when interrupted by Ctrl-C or SIGTERM, and a CycleGANError
+    at the first non-finite loss, leaving the last checkpoint as it was.
     """
     t = cfg.train
     if not t.out:
         raise CycleGANError("option 'out' is required: the run folder (e.g. --out runs/horse2zebra)")
     run = Path(t.out)
-    if ckpt is None and (run / CHECKPOINT_NAME).exists():
-        raise CycleGANError(f"{run} already holds a run: add --resume to continue it, or choose another --out")
     if t.steps is None and t.epochs is None:
         raise CycleGANError("give the training budget: --steps N (total steps) or --epochs N")
-    d_ctx, device = ddp.setup(resolve_device(t.device))
+    device = resolve_device(t.device)  # a bad --device stops here, before the run folder exists
+    d_ctx, device = ddp.setup(device)
+    lock = FolderLock(run)
     try:
+        _claim_run_folder(run, lock, ckpt, d_ctx)
         return _train(cfg, ckpt=ckpt, progress=progress and d_ctx.is_main, folder=run, device=device, d_ctx=d_ctx)
     finally:
+        lock.release()
         ddp.shutdown(d_ctx)
+
+
+def _claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.Dist) -> None:
+    """Rank 0 locks the run folder, checks that the run may start (or go on) there, and cleans up after a
+    run that crashed in it: `write_atomic`'s stale temporary files, and the log records after the checkpoint's
+    step (a resumed run writes them again). A refusal stops every rank."""
+    error: CycleGANError | None = None
+    if d_ctx.is_main:
+        try:
+            if not lock.acquire():
+                pid = f"PID {lock.holder}" if lock.holder else "PID unknown"
+                raise CycleGANError(
+                    f"{run} is in use by another training run ({pid}); wait for it to end or choose another --out"
+                )
+            ckpt_file = run / CHECKPOINT_NAME
+            if ckpt is None and ckpt_file.exists():
+                raise CycleGANError(f"{run} already holds a run: add --resume to continue it, or choose another --out")
+            if ckpt is not None and _READ_AT.get(ckpt_file.resolve(), _stamp(ckpt_file)) != _stamp(ckpt_file):
+                raise CycleGANError(f"{ckpt_file} was rewritten by another run after this one read it; run the "
+                                    "command again to resume from the new checkpoint")  # fmt: skip
+            remove_stale_temporaries(run)
+            trim_log(run / "log.jsonl", ckpt["step"] if ckpt is not None else 0)
+        except OSError as e:
+            error = CycleGANError(f"cannot write the run folder {run}: {e.strerror or e}")
+        except CycleGANError as e:
+            error = e
+    ddp.raise_on_every_rank(error, d_ctx, elsewhere="rank 0 could not prepare the run folder (its error is above)")
+
+
+def trim_log(path: Path, step: int) -> None:
+    """Keep the records of log.jsonl up to `step` (the checkpoint's), each step once, in order; drop the rest
+    (what a crashed or stopped run logged after its last checkpoint, a half-written last line, anything not
+    strict JSON). Rewritten atomically, and only if something goes."""
+    if not path.is_file():
+        return
+    lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
+    kept, last = [], 0
+    for line in lines:
+        try:
+            record = json.loads(line, parse_constant=_reject_constant)
+        except ValueError:
+            continue
+        s = record.get("step") if isinstance(record, dict) else None
+        if isinstance(s, int) and not isinstance(s, bool) and last < s <= step:
+            kept.append(line)
+            last = s
+    if len(kept) != len(lines):
+        write_atomic(path, lambda tmp: Path(tmp).write_text("".join(line + "\n" for line in kept)))
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _train(
@@ -159,6 +233,7 @@ def _train(
     total = t.steps if t.steps is not None else t.epochs * spe
     run = _Run(cfg, folder, device, d_ctx, steps_per_epoch=spe, total=total)
     start = ckpt["step"] if ckpt is not None else 0
+    saved = start if ckpt is not None else None  # the step of the checkpoint on disk, if any
     if start >= run.total:
         if run.main:
             print(f"{folder}: already trained {start} steps (total {run.total}); raise --steps or --epochs to go on")
@@ -166,7 +241,7 @@ def _train(
     sampler = ddp.StepSampler(start, run.total, t.batch_size, d_ctx)  # checks the batch splits over the ranks
     trainer = _build_trainer(run, ckpt, start=start, per_rank=sampler.per_rank)
     samples = _prepare_run_folder(run, images)
-    end = _step_loop(run, trainer, _loader(run, data, sampler), samples, start=start, progress=progress)
+    end = _step_loop(run, trainer, _loader(run, data, sampler), samples, start=start, saved=saved, progress=progress)
     return _finish(run, trainer, samples, end, skipped=images.skipped)
 
 
@@ -189,8 +264,18 @@ class _Run:
         return self.folder / "samples" / f"step_{step:07d}.png"
 
     def save(self, trainer: CycleGANTrainer, step: int) -> Path:
-        """The checkpoint after `step` steps (every rank calls this; rank 0 writes)."""
-        return trainer.save(self.folder / CHECKPOINT_NAME, step=step, steps_per_epoch=self.steps_per_epoch)
+        """The checkpoint after `step` steps (every rank calls this; rank 0 writes). A write that fails (a full
+        disk) stops every rank with one line; the previous checkpoint stays (atomic write)."""
+        path = self.folder / CHECKPOINT_NAME
+        error = None
+        try:
+            trainer.save(path, step=step, steps_per_epoch=self.steps_per_epoch)
+        except OSError as e:
+            error = CycleGANError(f"cannot write the checkpoint {path} at step {step}: {e.strerror or e}; the "
+                                  "previous checkpoint is kept")  # fmt: skip
+        elsewhere = "rank 0 could not write the checkpoint (its error is above)"
+        ddp.raise_on_every_rank(error, self.d_ctx, elsewhere=elsewhere)
+        return path
 
 
 @dataclass(frozen=True)
@@ -260,8 +345,29 @@ def _build_trainer(run: _Run, ckpt: dict | None, *, start: int, per_rank: int) -
         _announce(run, execution, per_rank=per_rank)
     trainer = CycleGANTrainer(run.cfg, total_steps=run.total, device=run.device, execution=execution, dist=run.d_ctx)
     if ckpt is not None:
-        trainer.restore(ckpt)
+        _restore(trainer, ckpt, run.folder / CHECKPOINT_NAME)
     return trainer
+
+
+def _restore(trainer: CycleGANTrainer, ckpt: dict, source: Path) -> None:
+    """`trainer.restore(ckpt)`, checked: the networks through `load_state` (one line naming a bad tensor),
+    then a state torch would only reject at the first step (an optimizer moment shaped unlike its weight)."""
+    for name, net in trainer.networks.items():
+        load_state(net, ckpt["models"][name], where=f"models.{name}", source=str(source))
+    try:
+        trainer.restore(ckpt)
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as e:
+        detail = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise CycleGANError(f"{source}: cannot restore the training state ({type(e).__name__}: {detail}); the "
+                            "file is damaged or was written by another version") from None  # fmt: skip
+    for name, opt in trainer.optimizers.items():
+        for p, state in opt.state.items():
+            for key, value in state.items():
+                if isinstance(value, torch.Tensor) and value.dim() and value.shape != p.shape:
+                    raise CycleGANError(
+                        f"{source}: optimizer {name}'s '{key}' has shape {tuple(value.shape)} for a weight of shape "
+                        f"{tuple(p.shape)}; the file is damaged or was written by another version"
+                    )
 
 
 _Samples = tuple[torch.Tensor, torch.Tensor]  # the fixed A and B images of the sample grids
@@ -276,7 +382,8 @@ def _prepare_run_folder(run: _Run, images: _Images) -> _Samples | None:
         t, size = run.cfg.train, run.cfg.data.size
         try:
             run.folder.mkdir(parents=True, exist_ok=True)
-            (run.folder / "config.json").write_text(json.dumps(run.cfg.to_dict(), indent=2) + "\n")
+            text = json.dumps(run.cfg.to_dict(), indent=2) + "\n"
+            write_atomic(run.folder / "config.json", lambda tmp: Path(tmp).write_text(text))
             xs = _sample_batch(list_images(images.test_a) if images.test_a else images.train_a, t.num_samples, size)
             ys = _sample_batch(list_images(images.test_b) if images.test_b else images.train_b, t.num_samples, size)
             samples = (xs, ys)
@@ -284,8 +391,7 @@ def _prepare_run_folder(run: _Run, images: _Images) -> _Samples | None:
             error = CycleGANError(f"cannot write the run folder {run.folder}: {e.strerror or e}")
         except CycleGANError as e:
             error = e
-    if ddp.any_rank(error is not None, run.d_ctx):  # the other ranks must not wait for rank 0 in a collective
-        raise error or CycleGANError("rank 0 could not prepare the run (its error is above); stopping")
+    ddp.raise_on_every_rank(error, run.d_ctx, elsewhere="rank 0 could not prepare the run (its error is above)")
     return samples
 
 
@@ -302,18 +408,24 @@ def _loader(run: _Run, data: UnpairedTrainSet, sampler: ddp.StepSampler) -> Data
 
 class _LossLog:
     """Sums the losses on the device; every `write`, rank 0 appends their means over the steps since the last
-    record and over all ranks to log.jsonl (and TensorBoard, if installed)."""
+    record and over all ranks to log.jsonl (and TensorBoard, if installed).
 
-    def __init__(self, run: _Run, trainer: CycleGANTrainer, bar: tqdm):
-        self.run, self.trainer, self.bar = run, trainer, bar
+    It also keeps, on the device, the first step at which any loss was not finite and the losses of that
+    step (no sync per step); `stop_if_not_finite` reads them where the loop syncs anyway."""
+
+    def __init__(self, run: _Run, trainer: CycleGANTrainer, bar: tqdm, *, start: int):
+        self.run, self.trainer, self.bar, self.start = run, trainer, bar, start
         self.sums: dict[str, torch.Tensor] = {}
         self.n = 0
         self.file = self.tb = None
+        self.names: list[str] = []
+        self.first_bad: torch.Tensor | None = None  # () int64: the first step with a non-finite loss, or -1
+        self.bad_losses: torch.Tensor | None = None  # (len(names),): the losses of that step
 
     def __enter__(self) -> _LossLog:
         if self.run.main:
             self.file = (self.run.folder / "log.jsonl").open("a")
-            self.tb = _tensorboard(self.run.folder)
+            self.tb = _tensorboard(self.run.folder, purge_step=self.start + 1 if self.start else None)
         self.t_last = time.perf_counter()
         return self
 
@@ -322,16 +434,55 @@ class _LossLog:
             if f is not None:
                 f.close()
 
-    def add(self, losses: dict[str, torch.Tensor]) -> None:
-        for k, v in losses.items():  # stays on the device: no sync per step
+    def add(self, losses: dict[str, torch.Tensor], *, step: int) -> None:
+        """The losses of `step` (0-d tensors); everything stays on the device: no sync per step."""
+        for k, v in losses.items():
             self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
         self.n += 1
+        values = torch.stack([v.detach().float().reshape(()) for v in losses.values()])  # (n_losses,)
+        if self.first_bad is None or list(losses) != self.names:
+            self.names = list(losses)
+            self.first_bad = torch.full((), -1, dtype=torch.long, device=values.device)
+            self.bad_losses = torch.zeros_like(values)
+        first = (self.first_bad < 0) & ~torch.isfinite(values).all()
+        self.first_bad = torch.where(first, step, self.first_bad)
+        self.bad_losses = torch.where(first, values, self.bad_losses)
+
+    def first_not_finite(self) -> tuple[int, str, float] | None:
+        """(step, loss name, value) of the first non-finite loss of any rank, or None. Reads the device, and
+        under torchrun is a collective: every rank calls it at the same step."""
+        mine = None
+        if self.first_bad is not None and (step := int(self.first_bad)) >= 0:
+            values = self.bad_losses.tolist()
+            i = next((i for i, v in enumerate(values) if not math.isfinite(v)), 0)
+            mine = (step, self.names[i], values[i])
+        d = self.run.d_ctx
+        if not ddp.any_rank(mine is not None, d):
+            return None
+        found = [r for r in ddp.gather_to_main(mine, d) or [] if r is not None]
+        return min(found) if found else (-1, "", math.nan)
+
+    def stop_if_not_finite(self, saved: int | None) -> None:
+        """Stop the run (every rank) if a loss was not finite: one line naming the loss, its value, the step
+        and the checkpoint kept (`saved`: its step, None if none was written). Nothing is saved after it."""
+        bad = self.first_not_finite()
+        if bad is None:
+            return
+        if not self.run.main:
+            raise CycleGANError("stopping: a loss became non-finite (rank 0 names it)")
+        step, name, value = bad
+        shown = "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+        path = self.run.folder / CHECKPOINT_NAME
+        kept = "no checkpoint was saved" if saved is None else f"the last checkpoint, step {saved}, is kept ({path})"
+        raise CycleGANError(f"loss {name} became {shown} at step {step}; {kept}. Training diverged: a new run "
+                            "(another --out) with a lower --lr or loss weights may help")  # fmt: skip
 
     def write(self, step: int) -> None:
         """Every rank calls it (the mean over ranks is a collective). The losses are read back here only,
         once every log_every steps: a host-device sync."""
         now = time.perf_counter()
-        means = {k: round(v.item() / self.n, 5) for k, v in ddp.mean_over_ranks(self.sums, self.run.d_ctx).items()}
+        sums = ddp.mean_over_ranks(self.sums, self.run.d_ctx)
+        means = {k: _finite_or_none(v.item() / self.n) for k, v in sums.items()}
         if self.run.main:
             self._record(step, means, s_per_step=(now - self.t_last) / self.n)
         self.sums, self.n, self.t_last = {}, 0, now
@@ -341,13 +492,21 @@ class _LossLog:
             "step": step, "epoch": step // self.run.steps_per_epoch, "lr": self.trainer.opt_G.param_groups[0]["lr"],
             "s_per_step": round(s_per_step, 4), **means,
         }  # fmt: skip
-        self.file.write(json.dumps(record) + "\n")
+        self.file.write(json.dumps(record, allow_nan=False) + "\n")  # strict JSON: never NaN or Infinity
         self.file.flush()
         if self.tb:
             for k, v in means.items():
-                self.tb.add_scalar(f"loss/{k}", v, step)
+                if v is not None:
+                    self.tb.add_scalar(f"loss/{k}", v, step)
             self.tb.add_scalar("lr", record["lr"], step)
-        self.bar.set_postfix({k: f"{means[k]:.3f}" for k in ("D_X", "D_Y", "G_adv", "F_adv", "cycle_x") if k in means})
+        shown = ("D_X", "D_Y", "G_adv", "F_adv", "cycle_x")
+        self.bar.set_postfix({k: f"{means[k]:.3f}" for k in shown if means.get(k) is not None})
+
+
+def _finite_or_none(x: float) -> float | None:
+    """A mean for log.jsonl: rounded, or None (JSON null) for a sum that overflowed although every loss was
+    finite (a non-finite loss stops the run before its record is written)."""
+    return round(x, 5) if math.isfinite(x) else None
 
 
 @dataclass(frozen=True)
@@ -360,10 +519,12 @@ class _End:
 
 
 def _step_loop(
-    run: _Run, trainer: CycleGANTrainer, loader: DataLoader, samples: _Samples | None, *, start: int, progress: bool
-) -> _End:
+    run: _Run, trainer: CycleGANTrainer, loader: DataLoader, samples: _Samples | None, *, start: int,
+    saved: int | None, progress: bool,
+) -> _End:  # fmt: skip
     """Train from step `start` to the total, a stop request or the time limit, logging, sampling and saving
-    on schedule; every rank ends at the same step."""
+    on schedule; every rank ends at the same step. A non-finite loss stops the run (a CycleGANError) at the
+    next log record, sample grid or checkpoint, before it is written: the checkpoint of step `saved` stays."""
     t = run.cfg.train
     step = start
     bar = tqdm(
@@ -372,23 +533,28 @@ def _step_loop(
     )  # fmt: skip
     deadline = time.monotonic() + 60 * t.time_limit if t.time_limit else None
     timed_out = False
-    with StopRequest() as stop, _LossLog(run, trainer, bar) as log:
+    with bar, StopRequest() as stop, _LossLog(run, trainer, bar, start=start) as log:
         for x, y in loader:
-            log.add(trainer.step(x.to(run.device, non_blocking=True), y.to(run.device, non_blocking=True)))
+            losses = trainer.step(x.to(run.device, non_blocking=True), y.to(run.device, non_blocking=True))
             step += 1
+            log.add(losses, step=step)
             bar.update(1)
             timed_out = deadline is not None and time.monotonic() > deadline
             # all ranks agree (a tiny CPU all-reduce) so they stop, log and save at the same step
             last = step == run.total or ddp.any_rank(stop.signum is not None or timed_out, run.d_ctx)
             if step % t.log_every == 0 or last:
+                log.stop_if_not_finite(saved)  # these syncs happen anyway: the record reads the losses back
                 log.write(step)
-            if run.main and t.sample_every and step % t.sample_every == 0:
-                write_samples(trainer, *samples, run.sample_path(step))
+            if t.sample_every and step % t.sample_every == 0:
+                log.stop_if_not_finite(saved)
+                if run.main:
+                    write_samples(trainer, *samples, run.sample_path(step))
             if last:
                 break
             if t.checkpoint_every and step % t.checkpoint_every == 0:
+                log.stop_if_not_finite(saved)
                 run.save(trainer, step)
-    bar.close()
+                saved = step
     return _End(step, stop.signum, timed_out)
 
 
@@ -433,9 +599,11 @@ class TrainResult:
     total_steps: int
 
 
-def _tensorboard(run: Path):
+def _tensorboard(run: Path, *, purge_step: int | None = None):
+    """A TensorBoard writer, if installed. `purge_step` (a resumed run): events from that step on, written
+    by the run before it stopped, are dropped, as `trim_log` drops its log records."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # optional: pip install "cyclegan[tensorboard]"
         return None
-    return SummaryWriter(str(run / "tensorboard"))
+    return SummaryWriter(str(run / "tensorboard"), purge_step=purge_step)

@@ -1,0 +1,238 @@
+"""Ablation of training recipes on the synthetic summer/winter world, scored against the truth.
+
+Each variant is a set of training options on top of a base; each run trains on the demo's data (400 scenes
+per domain at 64 px, or --size) for the same wall-clock budget on this machine (its seconds per step
+measured first, as `cyclegan demo` does, so the LR schedule still ends at 0), then translates the paired
+test scenes both ways and scores PSNR/SSIM against the true renderings (`cyclegan.demo.score`).
+
+    python benchmarks/ablate.py --variants fast fast-no-ema paper --seeds 0 1 2 --budget 216 --out ablation.jsonl
+
+--steps-from FILE.json ({variant: seconds per step}) fixes the step counts from figures measured on
+another machine (e.g. a 2-core CPU) instead of timing here: the same runs, faster, on a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+# Options on top of a preset, by variant name. `fast` is the preset itself; the others take one thing away
+# or change one thing.
+VARIANTS: dict[str, dict] = {
+    "demo-old": {
+        "preset": "seed",
+        "size": 64,
+        "batch_size": 4,
+        "ngf": 32,
+        "ndf": 32,
+        "norm": "instance",
+        "lr": 4e-4,
+        "lr_decay_fraction": 0.5,
+        "lambda_identity": 0.5,
+    },
+    "paper": {"preset": "paper", "size": 64},
+    "plain": {
+        "preset": "paper",
+        "size": 64,
+        "ngf": 32,
+        "ndf": 32,
+        "n_blocks": 6,
+        "batch_size": 4,
+        "lr": 4e-4,
+        "spectral_norm": True,
+        "pool_size": 50,
+    },
+    "fast": {"preset": "fast"},
+}
+ABLATIONS: dict[str, dict] = {  # fast minus (or plus) one thing
+    "fast-transpose": {"upsample": "transpose", "downsample": "stride"},
+    "fast-resize": {"upsample": "resize", "downsample": "stride"},
+    "fast-antialias": {"upsample": "antialias", "downsample": "antialias"},
+    "fast-no-ema": {"ema_decay": 0.0},
+    "fast-ema-0.99": {"ema_decay": 0.99},
+    "fast-ema-0.995": {"ema_decay": 0.995},
+    "fast-ema-0.9995": {"ema_decay": 0.9995},
+    "fast-patchgan": {"discriminator": "patchgan"},
+    "fast-projected": {"discriminator": "projected"},
+    "fast-both": {"discriminator": "patchgan+projected"},
+    "fast-no-sn": {"spectral_norm": False},
+    "fast-diffaug": {"diffaug": "color,translation,cutout"},
+    "fast-diffaug-ct": {"diffaug": "color,translation"},
+    "fast-no-diffaug": {"diffaug": ""},
+    "fast-hinge": {"gan_loss": "hinge"},
+    "fast-lsgan": {"gan_loss": "lsgan"},
+    "fast-residual": {"residual_output": True},
+    "fast-r1": {"r1_gamma": 0.1},
+    "fast-lr2e-4": {"lr": 2e-4},
+    "fast-lr8e-4": {"lr": 8e-4},
+    "fast-batch2": {"batch_size": 2},
+    "fast-batch8": {"batch_size": 8},
+    "fast-ngf48": {"ngf": 48},
+    "fast-ngf24": {"ngf": 24},
+    "fast-blocks4": {"n_blocks": 4},
+    "fast-blocks9": {"n_blocks": 9},
+    "fast-no-pool": {"pool_size": 0},
+    "fast-idt0": {"lambda_identity": 0.0},
+    "fast-idt1": {"lambda_identity": 1.0},
+    "fast-cycle5": {"lambda_cycle": 5.0},
+    "fast-decay0.3": {"lr_decay_fraction": 0.3},
+    "fast-decay0.8": {"lr_decay_fraction": 0.8},
+    "fast-b2-ema0.99": {"batch_size": 2, "ema_decay": 0.99},
+    "fast-b1-ema0.99": {"batch_size": 1, "ema_decay": 0.99},
+    "fast-b2-transpose": {"batch_size": 2, "upsample": "transpose"},
+    "fast-b2-transpose-ema0.99": {"batch_size": 2, "upsample": "transpose", "ema_decay": 0.99},
+}
+VARIANTS.update({k: {"preset": "fast", **v} for k, v in ABLATIONS.items()})
+
+
+def make_data(root: Path, size: int, seed: int) -> Path:
+    from cyclegan.data.synthetic import SyntheticOptions, write_dataset
+
+    if not (root / "testB").is_dir():
+        write_dataset(SyntheticOptions(str(root), size=size, count=400, test_count=40, seed=seed, progress=False))
+    return root
+
+
+def run_one(variant: str, seed: int, *, budget: float, s_per_step: float | None, data: Path, out: Path,
+            size: int, workers: int, device: str, threads: int | None) -> dict:  # fmt: skip
+    import dataclasses
+
+    import torch
+
+    from cyclegan.bench import time_train_step
+    from cyclegan.demo import _read_all, _translate_all, score
+    from cyclegan.execution import resolve_device
+    from cyclegan.train import prepare_config, train
+
+    if threads:
+        torch.set_num_threads(threads)
+    run = out / f"{variant}_s{seed}"
+    overrides = {"steps": 100_000, **VARIANTS[variant], "size": size, "data": str(data), "out": str(run), "seed": seed,
+                 "device": device, "sample_every": 0, "checkpoint_every": 0, "log_every": 50, "compile": "off",
+                 "num_workers": workers}  # fmt: skip
+    cfg, _ = prepare_config(overrides, resume=False, out=str(run))
+    dev = resolve_device(device)
+    measured = time_train_step(cfg, dev) if s_per_step is None else s_per_step
+    steps = max(1, int(budget * 0.9 / measured))
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=steps))
+    t0 = time.perf_counter()
+    train(cfg, progress=False)
+    seconds = time.perf_counter() - t0
+    names = sorted(p.name for p in (data / "testA").glob("*.png"))
+    test = {s: _read_all([data / f"test{s}" / n for n in names]) for s in "AB"}
+    result = {"variant": variant, "seed": seed, "steps": steps, "s_per_step": round(measured, 4),
+              "train_seconds": round(seconds, 1), "options": VARIANTS[variant]}  # fmt: skip
+    for direction, src, dst in (("AtoB", "A", "B"), ("BtoA", "B", "A")):
+        fake = _translate_all(generator(run, direction, dev), test[src])
+        result[direction] = score(fake, test[src], test[dst])
+    return result
+
+
+def measure(variants: list[str], size: int, data: Path, device: str) -> dict[str, float]:
+    """Median seconds per training step of each variant on this machine (as the demo times it)."""
+    from cyclegan.bench import time_train_step
+    from cyclegan.execution import resolve_device
+    from cyclegan.train import prepare_config
+
+    out = {}
+    for v in variants:
+        overrides = {"steps": 1, **VARIANTS[v], "size": size, "data": str(data), "out": "/tmp/unused", "compile": "off"}
+        cfg, _ = prepare_config(overrides, resume=False, out=None)
+        out[v] = round(time_train_step(cfg, resolve_device(device), repeat=7), 4)
+        print(f"{v:<18} {out[v]:.3f} s/step", flush=True)
+    return out
+
+
+def generator(run: Path, direction: str, device):
+    """The run's generator for `direction`: its weight average when it kept one, else the raw weights."""
+    import torch
+
+    from cyclegan.checkpoint import GENERATOR_FOR
+    from cyclegan.config import config_from_dict
+    from cyclegan.models import build_generator
+
+    ckpt = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)
+    net = build_generator(config_from_dict(ckpt["config"], source=str(run)).model)
+    net.load_state_dict(ckpt.get("ema", ckpt["models"])[GENERATOR_FOR[direction]])
+    return net.to(device).eval()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--variants", nargs="+", default=["fast"], help=f"any of: {', '.join(VARIANTS)}")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--budget", type=float, default=216.0, help="training seconds per run (the demo's: 0.9 x 4 min)")
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--steps-from", metavar="FILE.json", help="{variant: s/step} measured elsewhere")
+    p.add_argument("--measure", metavar="FILE.json", help="only time each variant's step here and write FILE")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once (GPU only: on a CPU, timings need one)")
+    p.add_argument("--threads", type=int, help="torch threads per run")
+    p.add_argument("--workers", type=int, default=-1, help="data loading processes per run (-1: auto)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--work", default="/tmp/ablate", help="data and run folders")
+    p.add_argument("--out", default="ablation.jsonl", help="one JSON line per run, appended")
+    a = p.parse_args()
+    unknown = [v for v in a.variants if v not in VARIANTS]
+    if unknown:
+        sys.exit(f"unknown variant(s): {unknown}")
+    work = Path(a.work)
+    data = make_data(work / f"data{a.size}", a.size, seed=0)
+    if a.measure:
+        Path(a.measure).write_text(json.dumps(measure(a.variants, a.size, data, a.device), indent=1) + "\n")
+        return
+    per_step = json.loads(Path(a.steps_from).read_text()) if a.steps_from else {}
+    jobs = [(v, s) for s in a.seeds for v in a.variants]
+    kw = {
+        "budget": a.budget,
+        "size": a.size,
+        "workers": a.workers,
+        "data": data,
+        "out": work / "runs",
+        "device": a.device,
+        "threads": a.threads,
+    }
+    pool_ = ProcessPoolExecutor(a.jobs, mp_context=multiprocessing.get_context("spawn")) if a.jobs > 1 else _Inline()
+    with open(a.out, "a") as log, pool_ as pool:
+        futures = [pool.submit(run_one, v, s, s_per_step=per_step.get(v), **kw) for v, s in jobs]
+        for f in futures:
+            try:
+                r = f.result()
+            except Exception as e:  # one failed variant must not lose the others' results
+                print(f"failed: {e!r}", flush=True)
+                continue
+            log.write(json.dumps(r) + "\n")
+            log.flush()
+            print(f"{r['variant']:<18} seed {r['seed']}  {r['steps']:>5} steps  "
+                  f"AtoB {r['AtoB']['psnr']:.2f} dB {r['AtoB']['ssim']:.3f}  "
+                  f"BtoA {r['BtoA']['psnr']:.2f} dB {r['BtoA']['ssim']:.3f}", flush=True)  # fmt: skip
+
+
+class _Inline:
+    """A stand-in for a process pool that runs each job when submitted (one at a time, in this process)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def submit(self, fn, *args, **kwargs):
+        class Done:
+            def __init__(self, value):
+                self.value = value
+
+            def result(self):
+                return self.value
+
+        return Done(fn(*args, **kwargs))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()

@@ -1,0 +1,354 @@
+"""Nothing lost, nothing crashes: outputs never overwrite files (inputs never), one bad image never costs the
+others, symlinked folders are searched without looping, and the ONNX export pads as `translate` does.
+
+Tiny models and images made here; every refusal is checked to happen before any work (a missing checkpoint
+would fail later, so seeing the refusal instead shows it came first).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import TINY, make_images
+from cyclegan.cli import main
+from cyclegan.errors import CycleGANError
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    """A run folder holding a tiny checkpoint trained for 2 steps (G and F)."""
+    from cyclegan.config import resolve
+    from cyclegan.train import train
+
+    root = tmp_path_factory.mktemp("data")
+    make_images(root / "trainA", 3, seed=1)
+    make_images(root / "trainB", 3, seed=2)
+    out = tmp_path_factory.mktemp("run")
+    torch.set_num_threads(1)
+    train(resolve({**TINY, "data": str(root), "out": str(out), "steps": 2}), progress=False)
+    return out
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (relative name -> bytes)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def one_line_error(capsys) -> str:
+    """The stderr of a refused command: exactly one line, `error: ...`, no traceback."""
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def translate(run: Path | str, out: Path, *inputs: Path | str, extra: tuple[str, ...] = ()) -> int:
+    args = ["translate", "--checkpoint", str(run), "--out", str(out), "--no-progress", *extra]
+    return main([*args, *map(str, inputs)])
+
+
+# --- no overwrite: translate --------------------------------------------------------------------------------
+
+
+def test_translate_into_its_own_input_folder_is_refused_and_inputs_stay(run, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    make_images(photos, 2, seed=3)
+    make_images(photos / "sub", 1, seed=4, size=(24, 16))
+    before = snapshot(photos)
+    for out, inputs, flags in [
+        (photos, [photos], ()),  # the issue's case: it used to replace the sources, exit 0
+        (photos, [photos], ("--overwrite",)),  # sources are never replaced, even when asked
+        (photos / "sub", [photos], ()),  # inside an input folder
+        (photos, [photos / "*.png"], ("--overwrite",)),  # onto input files named by a glob
+        (photos / "sub", [photos / "sub" / "img_000.png"], ("--overwrite",)),  # onto an input file
+    ]:
+        assert translate(run, out, *inputs, extra=flags) == 2
+        err = one_line_error(capsys)
+        assert "input" in err and "--overwrite" in err
+    assert snapshot(photos) == before  # byte for byte, and nothing added
+
+
+def test_existing_output_is_refused_before_any_work_and_replaced_with_overwrite(run, tmp_path, capsys):
+    make_images(tmp_path / "in", 2, seed=3)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "img_001.png").write_bytes(b"mine")
+    # A missing checkpoint would fail at loading: the refusal must come first, and write nothing.
+    assert translate(tmp_path / "no-such-run", out, tmp_path / "in") == 2
+    err = one_line_error(capsys)
+    assert f"{out / 'img_001.png'} already exists" in err and "--overwrite" in err
+    assert snapshot(out) == {"img_001.png": b"mine"}
+    assert translate(run, out, tmp_path / "in", extra=("--overwrite",)) == 0
+    assert sorted(snapshot(out)) == ["img_000.png", "img_001.png"]
+    assert Image.open(out / "img_001.png").size == (48, 40)  # replaced by the translation
+
+
+def test_out_naming_a_file_is_one_line(run, tmp_path, capsys):
+    make_images(tmp_path / "in", 1, seed=3)
+    (tmp_path / "out.png").write_bytes(b"x")
+    assert translate(run, tmp_path / "out.png", tmp_path / "in") == 2
+    assert "is a file; give a folder" in one_line_error(capsys)
+    assert (tmp_path / "out.png").read_bytes() == b"x"
+
+
+def test_translate_files_api_refuses_alike(run, tmp_path):
+    from cyclegan.checkpoint import load_generator
+    from cyclegan.inference import translate_files
+
+    make_images(tmp_path / "in", 1, seed=3)
+    net = load_generator(run, "AtoB")
+    assert translate_files(net, [str(tmp_path / "in")], tmp_path / "out", progress=False)[0]
+    with pytest.raises(CycleGANError, match="already exists"):
+        translate_files(net, [str(tmp_path / "in")], tmp_path / "out", progress=False)
+    with pytest.raises(CycleGANError, match="is the input folder"):
+        translate_files(net, [str(tmp_path / "in")], tmp_path / "in", progress=False, overwrite=True)
+
+
+# --- no overwrite: the other commands that write ------------------------------------------------------------
+
+
+def test_stylize_refuses_an_existing_output_and_an_input(tmp_path, capsys):
+    content, style = (make_images(tmp_path / n, 1, seed=i)[0] for i, n in enumerate(("c", "s")))
+    out = tmp_path / "x.png"
+    out.write_bytes(b"mine")
+    args = ["stylize", "--content", str(content), "--style", str(style), "--size", "16", "--steps", "1",
+            "--backbone", "vgg19", "--weights", str(tmp_path / "missing.pth"), "--no-progress"]  # fmt: skip
+    assert main([*args, "--out", str(out)]) == 2  # refused before the (missing) weights are looked for
+    assert "already exists" in one_line_error(capsys) and out.read_bytes() == b"mine"
+    before = content.read_bytes()
+    assert main([*args, "--out", str(content), "--overwrite"]) == 2
+    assert "would replace the input" in one_line_error(capsys) and content.read_bytes() == before
+
+
+def test_compare_refuses_an_existing_output_and_an_input_folder(tmp_path, capsys):
+    content = make_images(tmp_path / "content", 2, seed=1)
+    style = tmp_path / "style"
+    make_images(style, 2, seed=2)
+    out = tmp_path / "cmp"
+    (out / "images").mkdir(parents=True)
+    (out / "images" / "img_001_gatys.png").write_bytes(b"mine")
+    args = ["compare", "--checkpoint", str(tmp_path / "no-such-run"), "--direction", "AtoB", "--content",
+            *map(str, content), "--style", str(style), "--no-progress"]  # fmt: skip
+    assert main([*args, "--out", str(out)]) == 2
+    assert "img_001_gatys.png already exists" in one_line_error(capsys)
+    assert snapshot(out) == {"images/img_001_gatys.png": b"mine"}
+    before = snapshot(style)
+    assert main([*args, "--out", str(style / "cmp"), "--overwrite"]) == 2  # into the reference folder
+    assert "inside the input folder" in one_line_error(capsys) and snapshot(style) == before
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
+def test_export_refuses_an_existing_file_and_its_checkpoint(run, tmp_path, capsys):
+    out = tmp_path / "g.pt"
+    out.write_bytes(b"mine")
+    args = ["export", "--format", "torchscript", "--no-check"]
+    assert main([*args, "--checkpoint", str(tmp_path / "no-such-run"), "--out", str(out)]) == 2
+    assert "already exists" in one_line_error(capsys) and out.read_bytes() == b"mine"
+    ckpt = run / "checkpoint.pt"
+    before = ckpt.read_bytes()
+    assert main([*args, "--checkpoint", str(ckpt), "--out", str(ckpt), "--overwrite"]) == 2
+    assert "would replace the input" in one_line_error(capsys) and ckpt.read_bytes() == before
+    assert main([*args, "--checkpoint", str(run), "--out", str(out), "--overwrite"]) == 0
+    assert torch.jit.load(str(out))(torch.zeros(1, 3, 16, 16)).shape == (1, 3, 16, 16)
+
+
+def test_evaluate_refuses_existing_outputs_and_images_into_the_split(dataset, tmp_path, capsys):
+    args = ["evaluate", "--checkpoint", str(tmp_path / "no-such-run"), "--data", str(dataset), "--no-progress"]
+    report = tmp_path / "eval.json"
+    report.write_text("{}")
+    assert main([*args, "--out", str(report)]) == 2
+    assert "eval.json already exists" in one_line_error(capsys) and report.read_text() == "{}"
+    saved = tmp_path / "imgs" / "AtoB"
+    saved.mkdir(parents=True)
+    (saved / "img_002.png").write_bytes(b"mine")
+    assert main([*args, "--save-images", str(tmp_path / "imgs")]) == 2
+    assert "img_002.png already exists" in one_line_error(capsys)
+    before = snapshot(dataset)
+    assert main([*args, "--save-images", str(dataset / "testA" / "translated"), "--overwrite"]) == 2
+    assert "inside the input folder" in one_line_error(capsys) and snapshot(dataset) == before
+
+
+def test_demo_overwrite_replaces_only_a_demo_run(tmp_path, capsys):
+    from cyclegan.demo import remove_demo_run
+
+    other = tmp_path / "other"  # a real training run's folder: --overwrite must not touch it
+    other.mkdir()
+    (other / "checkpoint.pt").write_bytes(b"weights")
+    (other / "config.json").write_text(json.dumps({"data": {"data": "datasets/horse2zebra"}}))
+    assert main(["demo", "--out", str(other), "--overwrite"]) == 2
+    assert "not a demo's" in one_line_error(capsys) and (other / "checkpoint.pt").read_bytes() == b"weights"
+
+    demo = tmp_path / "demo"  # a previous demo: its files go, the user's own file stays
+    (demo / "data" / "trainA").mkdir(parents=True)
+    (demo / "checkpoint.pt").write_bytes(b"old")
+    (demo / "config.json").write_text(json.dumps({"data": {"data": str(demo / "data")}}))
+    (demo / "report.json").write_text("{}")
+    (demo / "notes.txt").write_text("mine")
+    remove_demo_run(demo)
+    assert sorted(p.name for p in demo.iterdir()) == ["notes.txt"]
+
+
+def test_demo_overwrite_runs_again_in_its_folder(tmp_path, capsys):
+    from cyclegan.demo import DemoOptions, DemoSettings, run_demo
+
+    settings = DemoSettings(train_count=4, test_count=2, grid_rows=2,
+                            options={"size": 32, "batch_size": 2, "steps": 2, "ngf": 8, "ndf": 8})  # fmt: skip
+    opts = DemoOptions(str(tmp_path / "demo"), minutes=None, device="cpu", progress=False)
+    run_demo(opts, settings=settings)
+    (tmp_path / "demo" / "notes.txt").write_text("mine")
+    with pytest.raises(CycleGANError, match="already holds a demo run: pass --overwrite"):
+        run_demo(opts, settings=settings)
+    report = run_demo(dataclasses.replace(opts, overwrite=True), settings=settings)
+    assert f"replacing the previous demo run in {tmp_path / 'demo'}" in capsys.readouterr().out
+    assert json.loads((tmp_path / "demo" / "report.json").read_text())["ground_truth"] == report["ground_truth"]
+    assert (tmp_path / "demo" / "notes.txt").read_text() == "mine"
+
+
+# --- per-image isolation ------------------------------------------------------------------------------------
+
+
+def huge_png(path: Path) -> Path:
+    """A PNG of a few KB that declares 13000 x 13000 pixels (169 MP, under PIL's own bomb limit)."""
+    Image.new("1", (13000, 13000)).save(path)
+    assert path.stat().st_size < 200_000
+    return path
+
+
+def test_an_image_over_the_decode_cap_is_named_and_the_others_written(run, tmp_path, capsys):
+    src = tmp_path / "in"
+    make_images(src, 2, seed=3)
+    huge_png(src / "huge.png")
+    out = tmp_path / "out"
+    assert translate(run, out, src) == 1
+    err = capsys.readouterr().err
+    assert "huge.png" in err and "13000x13000" in err and "decode cap" in err and "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["img_000.png", "img_001.png"]
+    # --max-pixels sets the cap: 48 x 40 = 1920 pixels pass at 1920 and are refused at 1919.
+    assert translate(run, tmp_path / "o2", src / "img_000.png", extra=("--max-pixels", "1920")) == 0
+    assert translate(run, tmp_path / "o3", src / "img_000.png", extra=("--max-pixels", "1919")) == 1
+    assert "img_000.png" in capsys.readouterr().err and not list((tmp_path / "o3").iterdir())
+
+
+def test_the_cap_is_checked_before_decoding(tmp_path, monkeypatch):
+    from PIL import ImageFile
+
+    from cyclegan.data.io import check_images, read_image
+
+    path = huge_png(tmp_path / "huge.png")
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("decoded"))
+    with pytest.raises(CycleGANError, match="decode cap"):
+        read_image(path)
+    good, bad = check_images([path], skip_bad=True, desc="x", progress=False)
+    assert good == [] and "decode cap" in bad[0]
+
+
+def test_out_of_memory_on_one_image_skips_only_that_image(run, tmp_path, monkeypatch, capsys):
+    import cyclegan.checkpoint
+    from cyclegan.checkpoint import load_generator
+
+    net = load_generator(run, "AtoB")
+    forward = net.forward
+    calls: list[int] = []
+
+    def failing_forward(x):  # (B, 3, H, W), padded: a batch runs out of memory, and so does one size alone
+        calls.append(x.shape[0])
+        if x.shape[0] > 1 or x.shape[-2:] == (24, 32):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return forward(x)
+
+    monkeypatch.setattr(net, "forward", failing_forward)
+    monkeypatch.setattr(cyclegan.checkpoint, "load_generator", lambda *a, **k: net)
+    src = tmp_path / "in"
+    make_images(src, 3, seed=3)  # 48 x 40: one batch of 3, which fails, then one at a time
+    make_images(src / "big", 1, seed=4, size=(30, 22))[0].rename(src / "big" / "big.png")  # padded to 32 x 24
+    out = tmp_path / "out"
+    assert translate(run, out, src, extra=("--batch-size", "4")) == 1
+    err = capsys.readouterr().err
+    assert "big/big.png: out of memory" in err and "1 input(s) could not be translated" in err
+    assert "Traceback" not in err and calls.count(3) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["img_000.png", "img_001.png", "img_002.png"]
+
+
+def test_evaluate_skips_a_broken_image_and_its_pair(tmp_path, capsys):
+    from test_evaluate import save_tiny_checkpoint, write_split
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 4, paired=True)
+    (tmp_path / "data" / "testB" / "scene_01.png").write_bytes(b"\x89PNG broken")
+    out = tmp_path / "eval.json"
+    rc = main(["evaluate", "--checkpoint", str(ckpt), "--data", str(tmp_path / "data"), "--out", str(out),
+               "--kid-subsets", "5", "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert "testB/scene_01.png" in err and "testA/scene_01.png: left out because its pair" in err
+    report = json.loads(out.read_text())
+    assert len(report["skipped"]) == 2
+    for row in report["directions"].values():
+        assert row["n_source"] == 3 and row["n_pairs"] == 3  # the other pairs keep their truth figures
+
+
+def test_compare_skips_an_unreadable_content_image(run, tmp_path, capsys):
+    content = make_images(tmp_path / "content", 2, seed=1, size=(24, 24))
+    (tmp_path / "content" / "broken.png").write_bytes(b"\x89PNG broken")
+    style = make_images(tmp_path / "style", 1, seed=2, size=(24, 24))
+    out = tmp_path / "cmp"
+    rc = main(["compare", "--checkpoint", str(run), "--direction", "AtoB", "--content", str(tmp_path / "content"),
+               "--style", str(style[0]), "--out", str(out), "--size", "16", "--steps", "1", "--backbone", "lite0",
+               "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 1 and "broken.png" in err and "1 image(s) skipped" in err and "Traceback" not in err
+    report = json.loads((out / "report.json").read_text())
+    assert [r["content"] for r in report["rows"]] == list(map(str, content)) and len(report["skipped"]) == 1
+    assert "could not be used" in (out / "report.html").read_text()
+
+
+# --- symlinked folders --------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symlinks here")
+def test_symlinked_sub_folders_are_followed_and_loops_end(run, tmp_path):
+    from cyclegan.data.io import list_images
+
+    src, elsewhere = tmp_path / "in", tmp_path / "elsewhere"
+    make_images(src, 1, seed=3)
+    make_images(elsewhere, 2, seed=4, size=(24, 16))
+    (elsewhere / "img_000.png").rename(elsewhere / "far.png")
+    (src / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (src / "linked-again").symlink_to(elsewhere, target_is_directory=True)  # the same folder: listed once
+    (elsewhere / "loop").symlink_to(src, target_is_directory=True)  # back to an ancestor
+    (src / "self").symlink_to(".", target_is_directory=True)
+    files = list_images(src)
+    assert [p.name for p in files] == ["img_000.png", "far.png", "img_001.png"]
+    for i, inputs in enumerate([src, src / "**" / "*.png"]):  # a folder, and a recursive glob
+        out = tmp_path / f"out{i}"
+        assert translate(run, out, inputs) == 0
+        assert sorted(p.name for p in out.iterdir()) == ["far.png", "img_000.png", "img_001.png"]
+
+
+# --- the ONNX export pads as translate does -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hw", [(8, 8), (8, 13)])
+def test_onnx_export_of_a_seed_generator_equals_translate_from_8_px(tmp_path, hw):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from cyclegan.config import resolve
+    from cyclegan.inference import translate_tensor
+    from cyclegan.interop.export import TOLERANCE, export_generator
+    from cyclegan.models import build_generator
+
+    torch.manual_seed(0)
+    G = build_generator(resolve({"preset": "seed", "ngf": 8, "n_blocks": 1}).model).eval()
+    export_generator(G, tmp_path / "seed.onnx", format="onnx")
+    session = ort.InferenceSession(str(tmp_path / "seed.onnx"), providers=["CPUExecutionProvider"])
+    x = torch.rand(2, 3, *hw, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    y = session.run(None, {"input": x.numpy()})[0]
+    assert y.shape == (2, 3, *hw)
+    assert np.abs(y - translate_tensor(G, x).numpy()).max() < TOLERANCE
