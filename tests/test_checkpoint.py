@@ -1,5 +1,6 @@
 import os
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -107,3 +108,15 @@ def test_every_torch_load_in_the_package_is_weights_only():
     assert len(calls) >= 2  # checkpoint.py and features.py at least
     for f, call in calls:
         assert "weights_only=True" in call, f"{f}: {call}"
+
+
+def test_atomic_writes_get_a_new_files_usual_mode(tmp_path):
+    """The temporary file of an atomic write is private (0600); the file it becomes must not stay so."""
+    from cyclegan.files import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        path = write_atomic(tmp_path / "report.json", lambda tmp: Path(tmp).write_text("{}"))
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -48,7 +48,7 @@ def test_scores_on_known_inputs():
 
 
 def test_fast_demo_end_to_end(tmp_path, capsys):
-    options = {"size": 32, "batch_size": 2, "steps": 3, "ngf": 8, "ndf": 8}
+    options = {"size": 32, "steps": 3, "ngf": 8, "ndf": 8}  # batch and the rest: the demo's preset
     settings = DemoSettings(train_count=6, test_count=3, grid_rows=2, options=options)
     report = run_demo(
         DemoOptions(str(tmp_path / "demo"), minutes=None, device="cpu", progress=False), settings=settings

@@ -99,7 +99,7 @@ def render_demo_html(report: dict[str, Any]) -> str:
         for d, f in report["grids"].items()
     )
     st = report["settings"]
-    m = report["config"]["model"]
+    m, t, d = (report["config"][k] for k in ("model", "train", "data"))
     opts = st["options"]
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>cyclegan demo report</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
@@ -107,7 +107,8 @@ td,th{{border:1px solid #ccc;padding:.3em .7em;text-align:right}}img{{image-rend
 figure{{display:inline-block;margin:1em}}</style></head><body>
 <h1>cyclegan demo: summer ↔ winter</h1>
 <p>{html.escape(report["task"])}. A {m["generator"]} generator ({m["ngf"]} base channels, {m["n_blocks"]} blocks,
-{m["norm"]} norm) trained {st["steps_trained"]} steps of batch {opts["batch_size"]} at {opts["size"]} px
+{m["norm"]} norm; the {html.escape(report["config"]["preset"])} preset) trained {st["steps_trained"]} steps of batch
+{t["batch_size"]} at {d["size"]} px
 on {st["device"]} in {report["seconds"]["train"]} s ({report["seconds"]["total"]} s in all). Scores are means over
 {st["test_count"]} paired test scenes. Options: <code>{html.escape(json.dumps(opts))}</code>.</p>
 <table><tr><th>direction</th><th>PSNR (dB)</th><th>PSNR untranslated</th><th>gain</th><th>SSIM</th>

@@ -20,6 +20,7 @@ from .. import __version__
 from ..checkpoint import FORMAT, save_atomic
 from ..config import Config
 from ..data.dataset import mix_seed
+from ..errors import CycleGANError
 from ..execution import REFERENCE, Execution
 from ..losses import adversarial_loss, cycle_loss, identity_loss
 from ..models import build_models
@@ -130,6 +131,8 @@ class CycleGANTrainer:
         t = cfg.train
         self.device = device
         self.dist = dist
+        if dist.enabled and t.r1_gamma > 0:  # its double backward through DistributedDataParallel is untested
+            raise CycleGANError("option 'r1_gamma': the R1 penalty is not supported under torchrun yet; use 0")
         self.execution = ex = execution
         torch.manual_seed(t.seed)  # the weight init depends on the seed only
         nets = build_models(cfg.model)
