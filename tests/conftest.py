@@ -51,6 +51,23 @@ def tiny_cfg(dataset: Path, tmp_path: Path):
     return make
 
 
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    """A run folder holding a tiny checkpoint trained for 2 steps (G and F), shared by a test module."""
+    import torch
+
+    from cyclegan.config import resolve
+    from cyclegan.train import train
+
+    root = tmp_path_factory.mktemp("data")
+    make_images(root / "trainA", 3, seed=1)
+    make_images(root / "trainB", 3, seed=2)
+    out = tmp_path_factory.mktemp("run")
+    torch.set_num_threads(1)
+    train(resolve({**TINY, "data": str(root), "out": str(out), "steps": 2}), progress=False)
+    return out
+
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Tiny tensors run fastest on one thread, and a busy shared machine does not make threads spin."""

@@ -17,24 +17,9 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import TINY, make_images
+from conftest import make_images
 from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Path:
-    """A run folder holding a tiny checkpoint trained for 2 steps (G and F)."""
-    from cyclegan.config import resolve
-    from cyclegan.train import train
-
-    root = tmp_path_factory.mktemp("data")
-    make_images(root / "trainA", 3, seed=1)
-    make_images(root / "trainB", 3, seed=2)
-    out = tmp_path_factory.mktemp("run")
-    torch.set_num_threads(1)
-    train(resolve({**TINY, "data": str(root), "out": str(out), "steps": 2}), progress=False)
-    return out
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

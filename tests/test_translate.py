@@ -9,20 +9,6 @@ from cyclegan.config import resolve
 from cyclegan.inference import translate, translate_tensor
 from cyclegan.models import build_generator
 from cyclegan.models.layers import pad_to_multiple
-from cyclegan.train import train
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    from conftest import TINY, make_images
-
-    root = tmp_path_factory.mktemp("data")
-    make_images(root / "trainA", 3, seed=1)
-    make_images(root / "trainB", 3, seed=2)
-    out = tmp_path_factory.mktemp("run")
-    torch.set_num_threads(1)
-    train(resolve({**TINY, "data": str(root), "out": str(out), "steps": 2}), progress=False)
-    return out
 
 
 @pytest.mark.parametrize("hw", [(97, 61), (61, 97), (5, 3), (1, 1), (64, 64), (33, 250)])
