@@ -99,6 +99,30 @@ ABLATIONS: dict[str, dict] = {  # the first fast, minus (or plus, or changing) o
     "fast-b2-ngf24-b4": {"batch_size": 2, "ema_decay": 0.99, "ngf": 24, "n_blocks": 4},
 }
 VARIANTS.update({k: {**FAST_V1, **v} for k, v in ABLATIONS.items()})
+# The preset as it is now, with one thing changed (the final ablation table): "fast+X".
+FAST_NOW: dict[str, dict] = {
+    "fast+transpose": {"upsample": "transpose"},
+    "fast+no-ema": {"ema_decay": 0.0},
+    "fast+no-sn": {"spectral_norm": False},
+    "fast+batch4": {"batch_size": 4},
+    "fast+r6-32": {"ngf": 32, "n_blocks": 6},
+    "fast+lr2e-4": {"lr": 2e-4},
+    "fast+projected": {"discriminator": "patchgan+projected"},
+    "fast+diffaug": {"diffaug": "color,translation,cutout"},
+    "fast+hinge": {"gan_loss": "hinge"},
+    "fast+idt1": {"lambda_identity": 1.0},
+    "fast+ndf16": {"ndf": 16},
+    "fast+ngf16": {"ngf": 16},
+    "fast+cycle5": {"lambda_cycle": 5.0},
+    "fast+decay0.3": {"lr_decay_fraction": 0.3},
+}
+VARIANTS.update({k: {"preset": "fast", **v} for k, v in FAST_NOW.items()})
+
+
+def parse_variant(name: str, size: int) -> tuple[str, int]:
+    """"NAME" or "NAME@SIZE" (a variant at another image size than --size) -> (NAME, SIZE)."""
+    base, _, at = name.partition("@")
+    return base, int(at) if at else size
 
 
 def make_data(root: Path, size: int, seed: int) -> Path:
@@ -125,7 +149,9 @@ def run_one(variant: str, seed: int, *, budget: float, fill: float, s_per_step: 
     if threads:
         torch.set_num_threads(threads)
     run = out / f"{variant}_s{seed}"
-    overrides = {"steps": 100_000, **VARIANTS[variant], "size": size, "data": str(data), "out": str(run), "seed": seed,
+    name, size = parse_variant(variant, size)
+    data = data.parent / f"data{size}"
+    overrides = {"steps": 100_000, **VARIANTS[name], "size": size, "data": str(data), "out": str(run), "seed": seed,
                  "device": device, "sample_every": 0, "checkpoint_every": 0, "log_every": 50, "compile": "off",
                  "num_workers": workers}  # fmt: skip
     cfg, _ = prepare_config(overrides, resume=False, out=str(run))
@@ -139,25 +165,35 @@ def run_one(variant: str, seed: int, *, budget: float, fill: float, s_per_step: 
     names = sorted(p.name for p in (data / "testA").glob("*.png"))
     test = {s: _read_all([data / f"test{s}" / n for n in names]) for s in "AB"}
     result = {"variant": variant, "seed": seed, "steps": steps, "s_per_step": round(measured, 4),
-              "train_seconds": round(seconds, 1), "options": VARIANTS[variant]}  # fmt: skip
+              "train_seconds": round(seconds, 1), "size": size, "options": VARIANTS[name]}  # fmt: skip
     for direction, src, dst in (("AtoB", "A", "B"), ("BtoA", "B", "A")):
         fake = _translate_all(generator(run, direction, dev), test[src])
         result[direction] = score(fake, test[src], test[dst])
     return result
 
 
-def measure(variants: list[str], size: int, data: Path, device: str) -> dict[str, float]:
-    """Median seconds per training step of each variant on this machine (as the demo times it)."""
+def measure(variants: list[str], size: int, work: Path, device: str, rounds: int = 3) -> dict[str, float]:
+    """Seconds per training step of each variant on this machine (as the demo times it): the median of
+    `rounds` medians, the variants taking turns, so a slow spell of a shared machine hits them alike."""
+    import statistics
+
     from cyclegan.bench import time_train_step
     from cyclegan.execution import resolve_device
     from cyclegan.train import prepare_config
 
-    out = {}
+    cfgs = {}
     for v in variants:
-        overrides = {"steps": 1, **VARIANTS[v], "size": size, "data": str(data), "out": "/tmp/unused", "compile": "off"}
-        cfg, _ = prepare_config(overrides, resume=False, out=None)
-        out[v] = round(time_train_step(cfg, resolve_device(device), repeat=7), 4)
-        print(f"{v:<18} {out[v]:.3f} s/step", flush=True)
+        name, px = parse_variant(v, size)
+        overrides = {"steps": 1, **VARIANTS[name], "size": px, "data": str(work / f"data{px}"), "out": "/tmp/unused",
+                     "compile": "off"}  # fmt: skip
+        cfgs[v] = prepare_config(overrides, resume=False, out=None)[0]
+    times: dict[str, list[float]] = {v: [] for v in variants}
+    for _ in range(rounds):
+        for v in variants:
+            times[v].append(time_train_step(cfgs[v], resolve_device(device), repeat=5))
+    out = {v: round(statistics.median(t), 4) for v, t in times.items()}
+    for v, t in out.items():
+        print(f"{v:<18} {t:.3f} s/step  (rounds: {', '.join(f'{x:.3f}' for x in times[v])})", flush=True)
     return out
 
 
@@ -177,7 +213,8 @@ def generator(run: Path, direction: str, device):
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--variants", nargs="+", default=["fast"], help=f"any of: {', '.join(VARIANTS)}")
+    p.add_argument("--variants", nargs="+", default=["fast"],
+                   help=f"any of: {', '.join(VARIANTS)}; NAME@SIZE: at SIZE px instead of --size")  # fmt: skip
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument(
         "--budget", type=float, default=240.0, help="seconds as the demo's --minutes counts them (240: the demo's)"
@@ -193,13 +230,14 @@ def main() -> None:
     p.add_argument("--work", default="/tmp/ablate", help="data and run folders")
     p.add_argument("--out", default="ablation.jsonl", help="one JSON line per run, appended")
     a = p.parse_args()
-    unknown = [v for v in a.variants if v not in VARIANTS]
+    unknown = [v for v in a.variants if parse_variant(v, a.size)[0] not in VARIANTS]
     if unknown:
         sys.exit(f"unknown variant(s): {unknown}")
     work = Path(a.work)
-    data = make_data(work / f"data{a.size}", a.size, seed=0)
+    for px in sorted({parse_variant(v, a.size)[1] for v in a.variants}):
+        data = make_data(work / f"data{px}", px, seed=0)
     if a.measure:
-        Path(a.measure).write_text(json.dumps(measure(a.variants, a.size, data, a.device), indent=1) + "\n")
+        Path(a.measure).write_text(json.dumps(measure(a.variants, a.size, work, a.device), indent=1) + "\n")
         return
     per_step = json.loads(Path(a.steps_from).read_text()) if a.steps_from else {}
     jobs = [(v, s) for s in a.seeds for v in a.variants]

@@ -126,6 +126,52 @@ def test_time_limit_stops_and_saves(tiny_cfg):
     assert load_checkpoint(tiny_cfg().train.out)["step"] == result.step
 
 
+class _Clock:
+    """A monotonic clock that advances `tick` seconds per reading: timing-dependent code, deterministic."""
+
+    def __init__(self, tick):
+        self.now, self.tick = 1000.0, tick
+
+    def monotonic(self):
+        self.now += self.tick
+        return self.now
+
+
+def test_fit_steps_ends_the_schedule_at_the_time_limit_as_a_plain_run_would(tiny_cfg, tmp_path, monkeypatch, capsys):
+    """--fit-steps: the total is re-fitted to the time left while the LR is constant; the run is then exactly
+    a plain run of the fitted length (same weights, LR reaching 0), and its checkpoint records that length."""
+    import types
+
+    import cyclegan.train.loop as loop
+
+    clock = _Clock(tick=0.5)  # about one reading per step: ~0.5 s per step on this clock
+    fake_time = types.SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if not k.startswith("_")})
+    fake_time.monotonic = clock.monotonic
+    monkeypatch.setattr(loop, "time", fake_time)
+    cap = 500
+    fitted = tiny_cfg(out=str(tmp_path / "fit"), steps=cap, time_limit=0.5, fit_steps=True, log_every=1)
+    result = train(fitted, progress=False)
+    total = result.total_steps
+    assert 20 < total < 60 and result.step == total  # 30 s at ~0.5 s/step, not the 500 configured
+    assert f"fitting the steps to the 0.5-minute limit: {total} steps" in capsys.readouterr().out
+    ckpt = load_checkpoint(tmp_path / "fit")
+    assert ckpt["config"]["train"]["steps"] == total and ckpt["step"] == total
+    lr = [json.loads(line)["lr"] for line in (tmp_path / "fit" / "log.jsonl").read_text().splitlines()]
+    assert lr[-1] == 0.0 and lr[0] == fitted.train.lr
+    monkeypatch.undo()
+    plain = tiny_cfg(out=str(tmp_path / "plain"), steps=total, log_every=1)
+    train(plain, progress=False)
+    assert_same_weights(weights(tmp_path / "fit"), weights(tmp_path / "plain"))
+
+
+def test_fit_steps_is_capped_by_steps_and_needs_a_time_limit(tiny_cfg, tmp_path, capsys):
+    result = train(tiny_cfg(out=str(tmp_path / "r"), steps=40, time_limit=10, fit_steps=True), progress=False)
+    assert result.step == result.total_steps == 40  # ten minutes would fit far more: --steps is the most
+    assert "40 steps (capped by --steps)" in capsys.readouterr().out
+    with pytest.raises(CycleGANError, match="'--fit-steps' .* --time-limit"):
+        tiny_cfg(out=str(tmp_path / "s"), steps=12, fit_steps=True)
+
+
 def test_generator_outputs_are_computed_once_per_iteration(tiny_cfg, monkeypatch):
     trainer = CycleGANTrainer(tiny_cfg(), total_steps=4, device=torch.device("cpu"))
     before = {k: [p.clone() for p in net.parameters()] for k, net in trainer.networks.items()}

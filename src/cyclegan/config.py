@@ -151,12 +151,18 @@ class TrainConfig(Section):
     checkpoint_every: int = opt(500, "write the checkpoint every N steps (0: only at the end)", ge=0)
     num_samples: int = opt(4, "fixed test images per direction in the sample grids", ge=0)
     time_limit: float | None = opt(None, "stop (and save, resumable) after this many minutes of training", gt=0)
+    fit_steps: bool = opt(
+        False, "with --time-limit: while the LR is still constant, re-fit the total steps to the time left at the "
+        "speed measured so far, so the LR schedule reaches 0 as the time runs out (--steps/--epochs: the most)",
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         super().__post_init__()
         unknown = [p for p in self.diffaug.split(",") if p and p not in DIFFAUG_POLICIES]
         if unknown:
             raise CycleGANError(f"option 'diffaug': unknown policy {unknown[0]!r} (use {', '.join(DIFFAUG_POLICIES)})")
+        if self.fit_steps and not self.time_limit:
+            raise CycleGANError("option '--fit-steps' fits the steps to a time budget: give it with --time-limit M")
 
 
 SECTIONS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
@@ -237,7 +243,7 @@ def check_preset(name: str | None) -> None:
 RESUMABLE = {
     "data", "domain_a", "domain_b", "skip_bad_images", "num_workers", "out", "steps", "epochs", "device",
     "precision", "channels_last", "compile",
-    "log_every", "sample_every", "checkpoint_every", "time_limit",
+    "log_every", "sample_every", "checkpoint_every", "time_limit", "fit_steps",
 }  # fmt: skip
 
 

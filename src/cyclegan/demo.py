@@ -76,7 +76,8 @@ class DemoOptions(Options):
 
     out: str = opt("runs/demo", "run folder", metavar="RUN")
     minutes: float | None = opt(
-        4.5, "cap the training time, so a slow machine still finishes in about M + 1 minutes", gt=0, metavar="M"
+        4.5, "training time: the steps are fitted to it at this machine's measured speed, so the LR schedule ends at 0 "
+        "and the demo finishes in about M + 0.5 minutes", gt=0, metavar="M",
     )
     steps: int | None = opt(None, "training steps", gt=0, default_text="as many as fit in --minutes")
     seed: int = opt(
@@ -141,20 +142,11 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
     overrides = {
         **options, "data": str(data), "out": str(run), "device": device, "sample_every": 0,
         "checkpoint_every": 100, "log_every": 20, "time_limit": minutes,
+        # the steps follow this machine's measured speed, so the LR schedule still ends at 0 in the minutes
+        "fit_steps": bool(minutes) and not opts.steps,
     }  # fmt: skip
     cfg, _ = prepare_config(overrides, resume=False, out=str(run))
     device_ = resolve_device(device)
-    if minutes:  # fit the step budget to this machine, so the LR schedule still ends at 0
-        from .bench import time_train_step
-
-        # The lower quartile of 12 steps: a passing hiccup of a shared machine must not halve the budget (a
-        # median of 5 once read 0.21 s/step on a machine that trains at 0.12); the time limit still caps it.
-        seconds_per_step = time_train_step(cfg, device_, repeat=12, quantile=0.25)
-        # 0.85: a training step costs a little more than the timed one (data loading, logging, checkpoints)
-        steps = max(1, min(cfg.train.steps, int(minutes * 60 * 0.85 / seconds_per_step)))
-        if steps < cfg.train.steps:
-            print(f"this machine does {seconds_per_step:.2f} s/step: training {steps} steps to fit {minutes} min")
-            cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=steps))
     t_train = time.perf_counter()
     trained_steps = train(cfg, progress=progress).step
     train_seconds = time.perf_counter() - t_train

@@ -91,6 +91,15 @@ def any_rank(flag: bool, d: Dist) -> bool:
     return bool(t.item())
 
 
+def min_over_ranks(value: int, d: Dist) -> int:
+    """The smallest of every rank's `value` (a collective), so all ranks agree on a plan."""
+    if not d.enabled:
+        return value
+    t = torch.tensor([value])
+    dist.all_reduce(t, op=dist.ReduceOp.MIN, group=d.control)
+    return int(t.item())
+
+
 def raise_on_every_rank(error: CycleGANError | None, d: Dist, *, elsewhere: str) -> None:
     """Raise on every rank if any rank has an `error` (a collective: every rank must call it): the rank with
     the error raises it, the others a short line (`elsewhere`, e.g. "rank 0 could not ... (its error is

@@ -242,7 +242,7 @@ def _train(
     trainer = _build_trainer(run, ckpt, start=start, per_rank=sampler.per_rank)
     samples = _prepare_run_folder(run, images)
     end = _step_loop(run, trainer, _loader(run, data, sampler), samples, start=start, saved=saved, progress=progress)
-    return _finish(run, trainer, samples, end, skipped=images.skipped)
+    return _finish(end.run, trainer, samples, end, skipped=images.skipped)
 
 
 @dataclass(frozen=True)
@@ -511,11 +511,50 @@ def _finite_or_none(x: float) -> float | None:
 
 @dataclass(frozen=True)
 class _End:
-    """Where and why the step loop ended."""
+    """Where and why the step loop ended, and the run as it ended (`--fit-steps` may have changed its total)."""
 
     step: int
     signum: int | None  # the stop signal received (Ctrl-C, SIGTERM), if any
     timed_out: bool
+    run: _Run
+
+
+class _StepFitter:
+    """`--fit-steps`: while the LR is still constant, re-fit the run's total steps to the time left at the speed
+    measured since the loop began (data loading, logs and checkpoints included), so the LR schedule reaches 0
+    as the time limit arrives instead of being cut off, or ending early, when the machine is slower or faster
+    than a short timing said. The total never exceeds the configured steps (the loader's end)."""
+
+    FILL = 0.97  # of the time left: the final checkpoint and sample grid come after the last step
+    FIRST, EVERY = 10, 25  # steps after the start: the first fit, then one fit per this many steps
+
+    def __init__(self, *, start: int, cap: int, deadline: float):
+        self.start, self.cap, self.deadline = start, cap, deadline
+        self.t0 = time.monotonic()
+        self.announced = False
+
+    def due(self, step: int, trainer: CycleGANTrainer) -> bool:
+        done = step - self.start
+        if done < self.FIRST or (done - self.FIRST) % self.EVERY:
+            return False
+        decay_start = trainer.total_steps - round(trainer.total_steps * trainer.cfg.train.lr_decay_fraction)
+        return step < decay_start  # once the LR decays, the plan stays (the time limit still stops the run)
+
+    def total(self, step: int) -> int:
+        now = time.monotonic()
+        seconds_per_step = (now - self.t0) / (step - self.start)
+        ahead = int(self.FILL * max(0.0, self.deadline - now) / seconds_per_step)
+        return min(self.cap, step + max(1, ahead))
+
+
+def _refit(run: _Run, trainer: CycleGANTrainer, total: int) -> _Run:
+    """The run and trainer with `total` steps: the LR schedules follow from the current step, and the saved
+    config records it, so a resumed run goes on along the same schedule."""
+    cfg = run.cfg
+    cfg = replace(cfg, train=replace(cfg.train, steps=total, epochs=None))
+    trainer.cfg = cfg
+    trainer.set_total_steps(total)
+    return replace(run, cfg=cfg, total=total)
 
 
 def _step_loop(
@@ -532,6 +571,7 @@ def _step_loop(
         dynamic_ncols=True,
     )  # fmt: skip
     deadline = time.monotonic() + 60 * t.time_limit if t.time_limit else None
+    fitter = _StepFitter(start=start, cap=run.total, deadline=deadline) if t.fit_steps and deadline else None
     timed_out = False
     with bar, StopRequest() as stop, _LossLog(run, trainer, bar, start=start) as log:
         for x, y in loader:
@@ -539,6 +579,16 @@ def _step_loop(
             step += 1
             log.add(losses, step=step)
             bar.update(1)
+            if fitter is not None and fitter.due(step, trainer):
+                total = ddp.min_over_ranks(fitter.total(step), run.d_ctx)
+                if total != run.total:
+                    run = _refit(run, trainer, total)
+                    bar.total = total
+                    bar.refresh()
+                if run.main and not fitter.announced:
+                    fitter.announced = True
+                    capped = " (capped by --steps)" if total == fitter.cap else ""
+                    tqdm.write(f"fitting the steps to the {t.time_limit:g}-minute limit: {total} steps{capped}")
             timed_out = deadline is not None and time.monotonic() > deadline
             # all ranks agree (a tiny CPU all-reduce) so they stop, log and save at the same step
             last = step == run.total or ddp.any_rank(stop.signum is not None or timed_out, run.d_ctx)
@@ -555,7 +605,7 @@ def _step_loop(
                 log.stop_if_not_finite(saved)
                 run.save(trainer, step)
                 saved = step
-    return _End(step, stop.signum, timed_out)
+    return _End(step, stop.signum, timed_out, run)
 
 
 def _finish(
