@@ -161,6 +161,13 @@ def test_serve_options_import_neither_torch_nor_gradio():
     assert out.stdout.split() == ["False", "False"]
 
 
+def test_the_page_never_imports_training_code():
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    code = "import sys, cyclegan.web.app, cyclegan.compare; print('cyclegan.train' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), check=True)
+    assert out.stdout.split() == ["False"]
+
+
 def test_shipped_examples_are_the_built_in_world():
     from cyclegan.data.synthetic import render, scene_for
     from cyclegan.web.serve import ServeOptions

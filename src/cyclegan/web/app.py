@@ -525,9 +525,9 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
                 r_summary = gr.Markdown(elem_id="runs-summary")
                 with gr.Row():
                     r_plot = gr.LinePlot(x="step", y="value", color="loss", label="losses (log.jsonl)",
-                                         elem_id="runs-plot", height=340, scale=3)  # fmt: skip
+                                         elem_id="runs-plot", scale=3)  # fmt: skip
                     r_total = gr.LinePlot(x="step", y="value", color="loss", label="weighted sums",
-                                          elem_id="runs-total", height=340, scale=1)  # fmt: skip
+                                          elem_id="runs-total", scale=1)  # fmt: skip
                 with gr.Row():
                     with gr.Column(scale=2):
                         r_samples = gr.Gallery(label="latest sample grids, newest first: real | translated | "
