@@ -219,6 +219,16 @@ def run_compare(opts, _: argparse.Namespace) -> int:
     return _report_skipped(report.skipped, "skipped")
 
 
+# --- the web page --------------------------------------------------------------------------------------
+
+
+def run_serve(opts, _: argparse.Namespace) -> int:
+    from .web import serve
+
+    serve(opts)
+    return 0
+
+
 # --- the table of subcommands ---------------------------------------------------------------------------
 
 # Name -> Command (or, for `datasets`, action -> Command). Explicit, so a missing one fails loudly.
@@ -304,6 +314,14 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         "--style monet/trainA --target monet/testA --out cmp/",
         ".compare:CompareOptions",
         run_compare,
+    ),
+    "serve": Command(
+        "a web page to translate, stylise, compare and watch training runs (needs cyclegan[web])",
+        "Serve a Gradio page on http://HOST:PORT/ with the models under --runs and --checkpoint only (no path "
+        "can be typed in the page); Runs shows each run's losses and samples while it trains. "
+        "Example: cyclegan serve --runs runs/ --checkpoint horse2zebra.pth",
+        ".web.serve:ServeOptions",
+        run_serve,
     ),
 }
 

@@ -304,6 +304,7 @@ def stylize(
     net: nn.Module | None = None,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    callback: Callable[[int, torch.Tensor], None] | None = None,
 ) -> StyleResult:
     """Stylise `content` with the Gram statistics of `styles` (Gatys et al.).
 
@@ -312,6 +313,9 @@ def stylize(
         their Gram matrices are blended with `options.style_blend` (default: equal weights).
     options: the optimisation's knobs (see `GatysOptions` and `cyclegan stylize --help`).
     net: a backbone from `build_backbone` to reuse across calls (it must return all requested layers).
+    callback: called after each step as callback(step, x), step counting from 1 and x the current pixels
+        (1, 3, H, W) in [0, 1] (the live tensor: copy what you keep); raising in it stops the optimisation
+        (the web page's live preview and cancel button use this).
 
     Returns a `StyleResult` whose image has the resized content's size.
     """
@@ -349,6 +353,8 @@ def stylize(
         def on_step() -> None:
             bar.update(1)
             bar.set_postfix({k: f"{v:.3g}" for k, v in history[-1].items()}, refresh=False)
+            if callback is not None:
+                callback(len(history), x.detach())
 
         if o.optimizer == "adam":
             _run_adam(x, objective, steps=o.steps, lr=o.lr, on_step=on_step)

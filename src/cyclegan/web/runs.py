@@ -1,0 +1,223 @@
+"""What the web page may show and use: the runs under `--runs`, the models the server was given, and a run's
+config, losses and sample grids read while `cyclegan train` may be writing them.
+
+Nothing here imports torch or gradio: the Runs tab refreshes every few seconds and must stay cheap, and the
+server must start fast. Every reader tolerates a run in the middle of being written: a half-written last
+line of log.jsonl is left for the next refresh, a config or sample grid that cannot be read yet is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CycleGANError
+
+CHECKPOINT_NAME = "checkpoint.pt"  # checkpoint.CHECKPOINT_NAME, without importing torch (a test checks they agree)
+RUN_FILES = ("config.json", "log.jsonl", CHECKPOINT_NAME)  # any one of them makes a folder a run
+MAX_DEPTH = 3  # how deep below a --runs folder runs are looked for (runs/project/NAME is depth 2)
+LOG_KEYS = ("step", "epoch", "lr", "s_per_step")  # the non-loss fields of a log.jsonl record
+_SAMPLE = re.compile(r"step_(\d+)\.png$")
+
+
+@dataclass(frozen=True)
+class Model:
+    """A generator the page may load: a run's checkpoint.pt or a file given with --checkpoint.
+
+    key: what the page's dropdown sends back (the file's resolved path; checked against the current list
+    before anything is loaded, so a forged value loads nothing); label: what the dropdown shows.
+    """
+
+    key: str
+    label: str
+
+
+def is_run(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in RUN_FILES)
+
+
+def find_runs(roots: Sequence[str | Path]) -> list[Path]:
+    """Every run folder under `roots` (a root may be a run itself), up to MAX_DEPTH below it, sorted by
+    path. Hidden folders and a run's own sub-folders (samples/, tensorboard/, data/) are not searched."""
+    found: list[Path] = []
+    seen: set[Path] = set()
+
+    def visit(folder: Path, depth: int) -> None:
+        real = folder.resolve()
+        if real in seen:  # a symlink loop, or two roots that overlap
+            return
+        seen.add(real)
+        if is_run(folder):
+            found.append(folder)
+            return
+        if depth >= MAX_DEPTH:
+            return
+        try:
+            children = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        except OSError:  # unreadable, or removed while we looked
+            return
+        for child in children:
+            visit(child, depth + 1)
+
+    for root in roots:
+        if Path(root).is_dir():
+            visit(Path(root), 0)
+    return sorted(found, key=str)
+
+
+def run_label(run: Path, roots: Sequence[str | Path]) -> str:
+    """A run's name as the page shows it: its path below the --runs folder that holds it."""
+    for root in roots:
+        try:
+            rel = run.resolve().relative_to(Path(root).resolve())
+        except ValueError:
+            continue
+        return str(Path(Path(root).name) / rel) if str(rel) != "." else Path(root).resolve().name
+    return run.name
+
+
+def check_checkpoint_files(files: Sequence[str | Path]) -> list[Path]:
+    """The --checkpoint items as files (a run folder means its checkpoint.pt); one line naming a missing one.
+    Only their existence is checked here: models are loaded on first use."""
+    out = []
+    for f in files:
+        path = Path(f)
+        path = path / CHECKPOINT_NAME if path.is_dir() else path
+        if not path.is_file():
+            raise CycleGANError(f"option '--checkpoint': {f} is not a checkpoint file or a run folder holding one")
+        out.append(path)
+    return out
+
+
+def find_models(roots: Sequence[str | Path], files: Sequence[Path]) -> list[Model]:
+    """The models the page offers: each run under `roots` that has saved a checkpoint (found anew on each
+    call, so a run that saves its first checkpoint appears without a restart), then the --checkpoint files."""
+    models = []
+    for run in find_runs(roots):
+        ckpt = run / CHECKPOINT_NAME
+        if ckpt.is_file():
+            models.append(Model(str(ckpt.resolve()), run_label(run, roots)))
+    for f in files:
+        models.append(Model(str(f.resolve()), f.name if f.name != CHECKPOINT_NAME else f.parent.name))
+    unique: dict[str, Model] = {}
+    for m in models:
+        unique.setdefault(m.key, m)
+    return list(unique.values())
+
+
+# --- one run's files --------------------------------------------------------------------------------------
+
+
+def read_log(path: str | Path) -> list[dict]:
+    """The records of a log.jsonl, in order. A last line without its newline (being written) is left out, as
+    is any line that is not a JSON object (a crash mid-write in an older run): the page must keep working."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    lines = text.split("\n")
+    complete = lines[:-1]  # the text after the last newline is either "" or a line still being written
+    records = []
+    for line in complete:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("step"), int):
+            records.append(record)
+    return records
+
+
+def is_total(name: str) -> bool:
+    """A weighted sum of losses (G_total): an order of magnitude above its terms, so plotted on its own."""
+    return name.endswith("_total")
+
+
+def loss_rows(records: Sequence[dict], *, totals: bool = False, max_points: int = 500) -> list[dict]:
+    """Long-format rows {"step", "loss", "value"} for a line plot, one per loss per record: the loss terms,
+    or with `totals` the weighted sums (`is_total`). At most about `max_points` records (evenly thinned, the
+    last always kept) so a long run plots as fast as a short one. Non-numeric values (null: a sum that
+    overflowed) are left out."""
+    if len(records) > max_points:
+        stride = -(-len(records) // max_points)
+        records = [*records[:-1:stride], records[-1]]
+    rows = []
+    for r in records:
+        for k, v in r.items():
+            if k in LOG_KEYS or is_total(k) != totals:
+                continue
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                rows.append({"step": r["step"], "loss": k, "value": float(v)})
+    return rows
+
+
+def read_config(run: Path) -> dict | None:
+    """The run's config.json, or None if it is missing or not readable yet."""
+    try:
+        value = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def sample_grids(run: Path) -> list[tuple[int, Path]]:
+    """(step, path) of the run's samples/step_N.png, oldest first."""
+    try:
+        names = os.listdir(run / "samples")
+    except OSError:
+        return []
+    found = [(int(m.group(1)), run / "samples" / n) for n in names if (m := _SAMPLE.fullmatch(n))]
+    return sorted(found)
+
+
+def latest_samples(run: Path, n: int = 1) -> list[tuple[int, Path]]:
+    """The `n` newest sample grids that are complete PNGs (a grid is written atomically, but one from a run
+    killed mid-write by an older version, or a file being copied in, may not be), newest first."""
+    from PIL import Image
+
+    out = []
+    for step, path in reversed(sample_grids(run)):
+        try:
+            with Image.open(path) as im:
+                im.verify()
+        except Exception:  # noqa: BLE001 - any damage: skip it, show the previous one
+            continue
+        out.append((step, path))
+        if len(out) == n:
+            break
+    return out
+
+
+def run_summary(run: Path, records: Sequence[dict]) -> str:
+    """One line about a run's progress: the last step logged, its speed, the checkpoint's age."""
+    import time
+
+    parts = []
+    if records:
+        last = records[-1]
+        parts.append(f"step {last['step']}")
+        if isinstance(last.get("epoch"), int):
+            parts.append(f"epoch {last['epoch']}")
+        if isinstance(last.get("s_per_step"), (int, float)):
+            parts.append(f"{last['s_per_step']:.3g} s/step")
+    else:
+        parts.append("no losses logged yet")
+    ckpt = run / CHECKPOINT_NAME
+    try:
+        age = time.time() - ckpt.stat().st_mtime
+        parts.append(f"checkpoint saved {_ago(age)}")
+    except OSError:
+        parts.append("no checkpoint yet")
+    return ", ".join(parts)
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(0, int(seconds))} s ago"
+    if seconds < 5400:
+        return f"{int(seconds // 60)} min ago"
+    return f"{seconds / 3600:.1f} h ago"

@@ -1,0 +1,56 @@
+"""Checking what a browser uploads before anything is done with it.
+
+An upload is only ever decoded as an image (`data.io.read_image`: any format and mode the CLI accepts, the
+pixel cap checked from the header before decoding); it is never loaded as a checkpoint. Each refusal is one
+line naming the file as the user called it (not the server's temporary path), for the page to show.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PIL import Image
+
+from ..errors import CycleGANError
+
+MB = 1_000_000
+
+
+def display_name(path: str | Path) -> str:
+    """The name the user gave the file: Gradio keeps it as the last part of the upload's temporary path."""
+    return Path(path).name
+
+
+def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int) -> Image.Image:
+    """The uploaded file as an RGB PIL image (EXIF orientation applied), or a CycleGANError saying, in one
+    line, that it is empty, larger than `max_bytes`, not an image, over `max_pixels`, or truncated/damaged."""
+    from ..data.io import read_image
+
+    name = display_name(path)
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        raise CycleGANError(f"{name}: the upload did not arrive; try again") from None
+    if size == 0:
+        raise CycleGANError(f"{name} is empty (0 bytes)")
+    if size > max_bytes:
+        raise CycleGANError(f"{name} is {size / MB:.1f} MB, over this server's limit of {max_bytes / MB:g} MB "
+                            "per image (cyclegan serve --max-upload-mb)")  # fmt: skip
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+    except Image.UnidentifiedImageError:
+        raise CycleGANError(f"{name} is not an image (JPEG, PNG, BMP, WebP or TIFF)") from None
+    except Exception:  # noqa: BLE001 - a damaged header fails in many ways
+        raise CycleGANError(f"{name} is not an image, or its header is damaged") from None
+    if w * h > max_pixels:
+        raise CycleGANError(f"{name} is {w}x{h} pixels ({w * h / 1e6:.1f} MP), over this server's limit of "
+                            f"{max_pixels / 1e6:g} MP (cyclegan serve --max-pixels)")  # fmt: skip
+    try:
+        return read_image(path, max_pixels=max_pixels)
+    except CycleGANError as e:
+        reason = str(e).replace(f"cannot read image {path}: ", "")  # the temporary path means nothing to the user
+        if "truncated" in reason:
+            raise CycleGANError(f"{name} is truncated (the file ends before the image does)") from None
+        raise CycleGANError(f"{name} cannot be decoded: {reason}") from None

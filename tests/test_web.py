@@ -1,0 +1,429 @@
+"""`cyclegan serve`: what the page reads of runs, the upload checks, the page's handlers, and the real page in
+headless Chromium (Playwright). No network: the browser test blocks and records every request that would
+leave 127.0.0.1. The browser test skips when Chromium or Playwright is missing (`apt-get install chromium`,
+`pip install playwright`); `benchmarks/web_screenshots.py` drives the page with the helpers here."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cyclegan.errors import CycleGANError
+from cyclegan.web.runs import (
+    CHECKPOINT_NAME,
+    find_models,
+    find_runs,
+    latest_samples,
+    loss_rows,
+    read_log,
+    run_summary,
+)
+from cyclegan.web.uploads import check_upload
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def _png(path: Path, w: int, h: int, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+# --- runs and models --------------------------------------------------------------------------------------
+
+
+def test_checkpoint_name_agrees_with_the_checkpoint_module():
+    from cyclegan.checkpoint import CHECKPOINT_NAME as name
+
+    assert CHECKPOINT_NAME == name
+
+
+def test_runs_and_models_are_found_and_new_checkpoints_appear(tmp_path, run):
+    from cyclegan.web.runs import check_checkpoint_files
+
+    root = tmp_path / "runs"
+    (root / "starting").mkdir(parents=True)
+    (root / "starting" / "config.json").write_text("{}")  # a run that has not saved a checkpoint yet
+    shutil.copytree(run, root / "project" / "done")
+    (root / "a" / "b" / "c" / "too_deep").mkdir(parents=True)
+    (root / "a" / "b" / "c" / "too_deep" / "log.jsonl").write_text("")
+    (root / ".hidden").mkdir()
+    (root / ".hidden" / CHECKPOINT_NAME).write_bytes(b"x")
+
+    assert find_runs([root]) == [root / "project" / "done", root / "starting"]
+    assert find_runs([run]) == [run]  # a --runs folder may be a run itself
+    models = find_models([root], [])
+    assert [m.label for m in models] == ["runs/project/done"]
+    assert models[0].key == str((root / "project" / "done" / CHECKPOINT_NAME).resolve())
+
+    shutil.copy(run / CHECKPOINT_NAME, root / "starting" / CHECKPOINT_NAME)  # the run saves its first checkpoint
+    extra = check_checkpoint_files([run])  # a run folder given to --checkpoint means its checkpoint.pt
+    labels = [m.label for m in find_models([root], extra)]
+    assert labels == ["runs/project/done", "runs/starting", run.name]
+
+    with pytest.raises(CycleGANError, match="option '--checkpoint': .*nope.pt is not a checkpoint file"):
+        check_checkpoint_files([tmp_path / "nope.pt"])
+
+
+def test_log_with_a_half_written_last_line(tmp_path):
+    log = tmp_path / "log.jsonl"
+    records = [{"step": s, "epoch": 0, "lr": 2e-4, "s_per_step": 0.1, "D_X": 0.5 / s, "G_total": 9.0} for s in (1, 2)]
+    text = "".join(json.dumps(r) + "\n" for r in records)
+    log.write_text(text + '{"step": 3, "D_X": 0.1')  # training is writing step 3
+    assert [r["step"] for r in read_log(log)] == [1, 2]
+    log.write_text(text + '{"step": 3, "D_X": 0.1}\n' + "garbage\n" + '{"step": 4, "D_X": null}\n')
+    assert [r["step"] for r in read_log(log)] == [1, 2, 3, 4]
+    assert read_log(tmp_path / "missing.jsonl") == []
+
+    rows = loss_rows(read_log(log))
+    assert {"step": 1, "loss": "D_X", "value": 0.5} in rows
+    assert {r["loss"] for r in rows} == {"D_X"}  # not step, epoch, lr, s_per_step; null skipped; totals apart
+    assert {r["loss"] for r in loss_rows(read_log(log), totals=True)} == {"G_total"}
+    many = [{"step": s, "D_X": 1.0} for s in range(1, 2001)]
+    thinned = [r["step"] for r in loss_rows(many, max_points=100)]
+    assert len(thinned) <= 101 and thinned[0] == 1 and thinned[-1] == 2000
+
+
+def test_latest_samples_skip_a_damaged_grid(tmp_path):
+    run = tmp_path / "run"
+    (run / "samples").mkdir(parents=True)
+    _png(run / "samples" / "step_0000002.png", 8, 8)
+    _png(run / "samples" / "step_0000010.png", 8, 8)
+    whole = (run / "samples" / "step_0000010.png").read_bytes()
+    (run / "samples" / "step_0000011.png").write_bytes(whole[: len(whole) // 2])  # cut short
+    assert [s for s, _ in latest_samples(run, 2)] == [10, 2]
+    assert "no losses logged yet" in run_summary(run, []) and "no checkpoint yet" in run_summary(run, [])
+
+
+# --- uploads ----------------------------------------------------------------------------------------------
+
+
+def test_upload_checks_name_the_file_in_one_line(tmp_path):
+    limits = {"max_bytes": 10_000, "max_pixels": 64 * 64}
+    good = _png(tmp_path / "good.png", 30, 20)
+    assert check_upload(good, **limits).size == (30, 20)
+    deep = tmp_path / "deep.tif"
+    Image.fromarray(np.full((6, 5), 40000, dtype=np.uint16)).save(deep)  # 16-bit greyscale TIFF
+    assert check_upload(deep, **limits).mode == "RGB"
+
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "notes.png").write_text("not an image at all")
+    _png(tmp_path / "big.png", 200, 200, seed=1)  # noise does not compress: over 10,000 bytes
+    Image.new("RGB", (100, 50), "white").save(tmp_path / "wide.png")  # small file, too many pixels
+    whole = good.read_bytes()
+    (tmp_path / "cut.png").write_bytes(whole[: len(whole) * 2 // 3])
+    cases = {
+        "empty.png": "empty.png is empty",
+        "notes.png": "notes.png is not an image",
+        "big.png": "big.png is 0.1 MB, over this server's limit of 0.01 MB",
+        "wide.png": "wide.png is 100x50 pixels",
+        "cut.png": "cut.png is truncated",
+    }
+    for name, says in cases.items():
+        with pytest.raises(CycleGANError) as e:
+            check_upload(tmp_path / name, **limits)
+        assert says in str(e.value) and "\n" not in str(e.value) and str(tmp_path) not in str(e.value)
+
+
+# --- options and the command ------------------------------------------------------------------------------
+
+
+def test_serve_refuses_bad_starts_in_one_line(tmp_path, capsys):
+    from cyclegan.cli import main
+    from cyclegan.web.serve import is_public
+
+    assert main(["serve"]) == 2
+    assert "give --runs DIR and/or --checkpoint FILE" in capsys.readouterr().err
+    assert main(["serve", "--runs", str(tmp_path / "missing")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    assert main(["serve", "--checkpoint", str(tmp_path / "g.pth")]) == 2
+    assert "is not a checkpoint file" in capsys.readouterr().err
+    assert main(["serve", "--runs", str(tmp_path), "--port", "0"]) == 2
+    assert "option '--port' must be >= 1" in capsys.readouterr().err
+    assert not is_public("127.0.0.1") and not is_public("localhost") and not is_public("::1")
+    assert is_public("0.0.0.0") and is_public("192.168.1.5") and is_public("myhost.example")
+
+
+def test_serve_options_import_neither_torch_nor_gradio():
+    code = "import sys, cyclegan.web.serve, cyclegan.web.runs; print('torch' in sys.modules, 'gradio' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_page_never_imports_training_code():
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    code = "import sys, cyclegan.web.app, cyclegan.compare; print('cyclegan.train' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), check=True)
+    assert out.stdout.split() == ["False"]
+
+
+def test_shipped_examples_are_the_built_in_world():
+    from cyclegan.data.synthetic import render, scene_for
+    from cyclegan.web.serve import ServeOptions
+
+    gradio = pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    del gradio
+    from cyclegan.web.app import example_images
+
+    files = example_images(ServeOptions())
+    assert [Path(f).name for f in files] == ["summer_0.png", "summer_1.png", "winter_2.png", "winter_3.png"]
+    for f in files:
+        i, style = int(Path(f).stem[-1]), Path(f).stem.split("_")[0]
+        assert np.array_equal(np.asarray(Image.open(f).convert("RGB")), render(scene_for(1234, i), style, 128))
+
+
+def test_stylize_calls_back_every_step_and_stops_when_the_callback_raises():
+    from cyclegan.style import GatysOptions, stylize
+
+    content = Image.fromarray(np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8))
+    seen = []
+    options = GatysOptions(backbone="lite0", size=32, steps=3, optimizer="adam")
+    stylize(content, content, options, progress=False, callback=lambda step, x: seen.append((step, tuple(x.shape))))
+    assert seen == [(1, (1, 3, 24, 32)), (2, (1, 3, 24, 32)), (3, (1, 3, 24, 32))]
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_two(step, _x):
+        if step == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        stylize(content, content, GatysOptions(backbone="lite0", size=32, steps=50), progress=False,
+                callback=stop_at_two)  # fmt: skip
+
+
+# --- the page's handlers, without a browser ---------------------------------------------------------------
+
+
+@pytest.fixture
+def engine(tmp_path, run):
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.web.app import Engine
+    from cyclegan.web.serve import ServeOptions
+
+    return Engine(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+
+
+def test_translate_handler_keeps_sizes_and_reports_bad_uploads(engine, tmp_path, run):
+    key = engine.models()[0].key
+    good = _png(tmp_path / "photo.png", 45, 37)
+    gallery, downloads, info = engine.translate([str(good)], key, "BtoA")
+    assert Image.open(downloads[0]).size == (45, 37) and Path(downloads[0]).name == "photo_BtoA.png"
+    assert len(gallery) == 2 and "45x37" in info
+
+    (tmp_path / "notes.png").write_text("hello")
+    with pytest.raises(CycleGANError, match="notes.png is not an image"):
+        engine.translate([str(tmp_path / "notes.png")], key, "AtoB")
+    _, downloads, _ = engine.translate([str(tmp_path / "notes.png"), str(good)], key, "AtoB")  # warned, rest done
+    assert [Path(d).name for d in downloads] == ["photo_AtoB.png"]
+
+    with pytest.raises(CycleGANError, match="not offered"):  # a forged dropdown value loads nothing
+        engine.translate([str(good)], str(tmp_path / "elsewhere.pt"), "AtoB")
+    with pytest.raises(CycleGANError, match="choose a model"):
+        engine.translate([str(good)], None, "AtoB")
+
+
+def test_a_replaced_checkpoint_is_loaded_again(engine, run):
+    key = engine.models()[0].key
+    first = engine.generator(key, "AtoB")
+    assert engine.generator(key, "AtoB") is first  # cached
+    st = os.stat(key)
+    os.utime(key, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # as if training saved a newer one
+    try:
+        assert engine.generator(key, "AtoB") is not first
+    finally:
+        os.utime(key, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_user_errors_turn_exceptions_into_one_line_messages(capsys):
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.web.app import user_errors
+
+    def fails(kind):
+        raise CycleGANError("x.png is empty (0 bytes)") if kind == "user" else KeyError("boom")
+
+    def streams(kind):
+        yield 1
+        fails(kind)
+
+    with pytest.raises(gr.Error, match=r"x.png is empty \(0 bytes\)"):
+        user_errors(fails)("user")
+    with pytest.raises(gr.Error, match="internal error \\(KeyError\\); the details are in the server's log"):
+        user_errors(fails)("bug")
+    assert "Traceback" in capsys.readouterr().err  # the server's log has it
+    with pytest.raises(gr.Error, match="x.png is empty"):
+        list(user_errors(streams)("user"))
+
+
+def test_runs_view_redraws_only_when_the_run_changes(engine, run):
+    label = next(iter(engine.runs()))
+    config, terms, totals, samples, summary, shown = engine.run_view(label, None)
+    assert config["model"]["ngf"] == 8 and set(terms["loss"]) >= {"D_X", "cycle_x"} and "G_total" in set(totals["loss"])
+    assert f"step {read_log(run / 'log.jsonl')[-1]['step']}" in summary
+    again = engine.run_view(label, shown)
+    assert again[-1] == shown and all(type(v).__name__ == "dict" or v is shown for v in again)  # gr.skip() each
+
+
+# --- the real page in a browser -----------------------------------------------------------------------------
+
+
+def find_chromium() -> str | None:
+    """Debian's chromium (or $CHROMIUM): the browser the test drives; Playwright downloads none."""
+    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
+                      shutil.which("chromium-browser")):  # fmt: skip
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(args: list[str], *, timeout: float = 90) -> tuple[subprocess.Popen, str, float]:
+    """`cyclegan serve ARGS --port P` in a process of its own; returns it, its URL and the seconds from
+    starting the command until the URL answered."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "cyclegan", "serve", *args, "--port", str(port)], env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    while time.perf_counter() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"cyclegan serve exited with {proc.returncode}: {proc.stdout.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return proc, url, time.perf_counter() - t0
+        except OSError:
+            time.sleep(0.1)
+    stop_server(proc)
+    raise RuntimeError(f"cyclegan serve did not answer at {url} within {timeout} s")
+
+
+def stop_server(proc: subprocess.Popen) -> str:
+    """Stop the server as `kill` does (it cleans up on SIGTERM); returns what it printed."""
+    proc.terminate()
+    try:
+        out, _ = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return out or ""
+
+
+def open_page(playwright, url: str, *, width: int = 1280, height: int = 900):
+    """(browser, page, external): headless Chromium on `url`, with every request for another host than
+    127.0.0.1 blocked and listed in `external` (the page must work offline)."""
+    from urllib.parse import urlparse
+
+    browser = playwright.chromium.launch(executable_path=find_chromium(), args=["--no-sandbox"])
+    page = browser.new_page(viewport={"width": width, "height": height})
+    external: list[str] = []
+
+    def route(r) -> None:
+        if urlparse(r.request.url).hostname in ("127.0.0.1", "localhost"):
+            r.continue_()
+        else:
+            external.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(url)
+    page.get_by_role("tab", name="Translate").wait_for(timeout=30_000)
+    return browser, page, external
+
+
+def translate_in_page(page, files: list[str]) -> list[str]:
+    """Upload `files` in Translate, press Translate, wait for the result; returns the download links."""
+    page.get_by_role("tab", name="Translate").click()
+    upload = page.locator("#translate-upload")
+    clear = upload.get_by_role("button", name="Clear")
+    if clear.count():
+        clear.first.click()
+    before = page.locator("#translate-download a").evaluate_all("els => els.map(e => e.href)")
+    upload.locator("input[type=file]").set_input_files(files)
+    page.wait_for_timeout(500)
+    page.locator("#translate-go").click()
+    return before
+
+
+def wait_for_new_downloads(page, before: list[str], timeout: float = 60) -> list[str]:
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        links = page.locator("#translate-download a").evaluate_all("els => els.map(e => e.href)")
+        if links and links != before:
+            return links
+        page.wait_for_timeout(200)
+    raise AssertionError("no new translation appeared in the page")
+
+
+def _image_at(page, url: str) -> Image.Image:
+    import io
+
+    return Image.open(io.BytesIO(page.request.get(url).body()))
+
+
+def test_browser_translate_errors_and_runs(run, tmp_path):
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+
+    photo = _png(tmp_path / "photo.png", 45, 37)
+    other = _png(tmp_path / "second.png", 33, 29, seed=1)
+    (tmp_path / "notes.png").write_text("this is text, not a PNG")
+    proc, url, seconds = start_server(["--runs", str(run), "--refresh", "1"])
+    print(f"cyclegan serve answered after {seconds:.1f} s")
+    try:
+        with sync_api.sync_playwright() as p:
+            browser, page, external = open_page(p, url)
+            try:
+                # Translate: a PNG in, a translated PNG of the same size out.
+                before = translate_in_page(page, [str(photo)])
+                links = wait_for_new_downloads(page, before)
+                assert _image_at(page, links[0]).size == (45, 37)
+                assert "45x37" in page.locator("#translate-info").inner_text()
+
+                # A text file named .png: the page says so, and the next upload still works.
+                translate_in_page(page, [str(tmp_path / "notes.png")])
+                page.get_by_text("notes.png is not an image").first.wait_for(timeout=30_000)
+                before = translate_in_page(page, [str(other)])
+                links = wait_for_new_downloads(page, before)
+                assert _image_at(page, links[0]).size == (33, 29)
+
+                # Runs: the loss curve of the tiny run, drawn.
+                page.get_by_role("tab", name="Runs").click()
+                page.locator("#runs-plot .mark-line path").first.wait_for(timeout=30_000)
+                assert "step 2" in page.locator("#runs-summary").inner_text()
+
+                # Nothing of the run is served by path, and nothing was fetched from the internet.
+                status = page.request.get(f"{url}gradio_api/file={run / CHECKPOINT_NAME}").status
+                assert status == 403
+                assert external == []
+            finally:
+                browser.close()
+    finally:
+        log = stop_server(proc)
+    assert "Traceback" not in log, log
