@@ -115,6 +115,8 @@ FAST_NOW: dict[str, dict] = {
     "fast+ngf16": {"ngf": 16},
     "fast+cycle5": {"lambda_cycle": 5.0},
     "fast+decay0.3": {"lr_decay_fraction": 0.3},
+    "fast+residual": {"residual_output": True},
+    "fast+residual-idt0": {"residual_output": True, "lambda_identity": 0.0},
 }
 VARIANTS.update({k: {"preset": "fast", **v} for k, v in FAST_NOW.items()})
 
