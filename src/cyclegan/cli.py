@@ -138,7 +138,8 @@ def run_datasets_synthetic(opts, _: argparse.Namespace) -> int:
     from .data.synthetic import write_dataset
 
     root = write_dataset(opts)
-    print(f"wrote {2 * (opts.count + opts.test_count)} images to {root}/trainA, trainB, testA, testB")
+    paired = "paired" if opts.paired else "unpaired"
+    print(f"wrote {2 * (opts.count + opts.test_count)} images to {root}/trainA, trainB ({paired}), testA, testB")
     return 0
 
 
@@ -266,8 +267,9 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         ),
         "synthetic": Command(
             "render the built-in summer/winter world to ROOT/trainA, trainB, testA, testB",
-            "Procedural landscapes in a summer (A) and a winter (B) style. Training scenes are unpaired; "
-            "testA/NAME.png and testB/NAME.png are one scene in both styles (the ground truth).",
+            "Procedural landscapes in a summer (A) and a winter (B) style. Training scenes are unpaired (with "
+            "--paired, pairs for pix2pix); testA/NAME.png and testB/NAME.png are one scene in both styles (the "
+            "ground truth).",
             ".data.synthetic:SyntheticOptions",
             run_datasets_synthetic,
         ),
