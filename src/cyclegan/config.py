@@ -81,7 +81,9 @@ class ModelConfig(Section):
         "generator, unpaired, contrastive); without --preset it also picks the family's preset", flag="--model",
     )  # fmt: skip
     direction: Literal["AtoB", "BtoA"] = opt(
-        "AtoB", "the direction a one-generator family learns: AtoB maps A to B, BtoA maps B to A", families=ONE_GENERATOR
+        "AtoB",
+        "the direction a one-generator family learns: AtoB maps A to B, BtoA maps B to A",
+        families=ONE_GENERATOR,
     )
     generator: Literal["resnet", "seed", "unet"] = opt(
         "resnet", "generator architecture (unet: the pix2pix U-Net, unet_256 at 256 px)"
@@ -286,7 +288,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # over the last half (FastCUT: quarter) of the steps.
     "cut": {"family": "cut", "downsample": "antialias", "upsample": "antialias", "pool_size": 0},
     "fastcut": {
-        "family": "fastcut", "downsample": "antialias", "upsample": "antialias", "pool_size": 0,
+        "family": "fastcut",
+        "downsample": "antialias",
+        "upsample": "antialias",
+        "pool_size": 0,
         "lr_decay_fraction": 0.25,
     },  # fmt: skip
 }

@@ -49,14 +49,15 @@ def opt(
     """A dataclass field with its help text and range in the metadata (`ge`: >=, `gt`: >, `le`, `lt`).
 
     `default_text` replaces the default in `--help` (e.g. "the preset's"); `aliases` are extra flag
-    spellings (e.g. an old name kept working); `flag` the flag's name where it is not the field's (e.g. `--model`
-    for the `family` field, as `model` names a config section); `families` the model families a training
-    option applies to (None: all; `config.resolve` refuses it given for another); `choices` limits a `str` field's values in the parser (for
-    names from a registry such as the presets, given as a function to read it when the parser is built;
-    the dataclass checks the value itself).
+    spellings (e.g. an old name kept working); `flag` the flag's name where it is not the field's (e.g.
+    `--model` for the `family` field, as `model` names a config section); `families` the model families a
+    training option applies to (None: all; `config.resolve` refuses it given for another); `choices` limits
+    a `str` field's values in the parser (for names from a registry such as the presets, given as a function
+    to read it when the parser is built; the dataclass checks the value itself).
     """
     meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt, "metavar": metavar, "positional": positional,
-            "aliases": aliases, "flag": flag, "families": families, "default_text": default_text, "choices": choices}  # fmt: skip
+            "aliases": aliases, "flag": flag, "families": families, "default_text": default_text,
+            "choices": choices}  # fmt: skip
     if factory is not MISSING:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -223,12 +224,14 @@ def add_arguments(
     suppress_defaults: bool = False,
     exclude: tuple[str, ...] = (),
     default_texts: dict[str, str] | None = None,
+    families_note: bool = False,
 ) -> None:
     """Add one flag (or positional) per leaf field of `cls`.
 
     suppress_defaults: leave a flag that was not given out of the namespace (the train config, where a
         preset or a config file fills it in); else the field's default is the flag's default.
     default_texts: what `--help` shows as a field's default, by field name (e.g. with each preset's).
+    families_note: end the help of an option that applies to some model families only with their names.
     """
     for f, tp in option_fields(cls):
         if f.name in exclude:
@@ -239,6 +242,8 @@ def add_arguments(
         default = argparse.SUPPRESS if suppress_defaults else (None if required else _field_default(f))
         dtext = (default_texts or {}).get(f.name) or default_text_of(f)
         help_text = m.get("help", "") + (f" (default: {dtext})" if dtext and not required else "")
+        if families_note and m.get("families"):
+            help_text += f" [--model {', '.join(m['families'])}]"
         help_text = help_text.replace("%", "%%")
         flags = [flag_of(f), *m.get("aliases", ())]
         if base is bool:

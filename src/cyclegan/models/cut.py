@@ -33,7 +33,9 @@ class PatchSampleMLP(nn.Module):
 
     def __init__(self, channels: Sequence[int], *, dim: int = 256, init_gain: float = 0.02):
         super().__init__()
-        self.mlps = nn.ModuleList(nn.Sequential(nn.Linear(c, dim), nn.ReLU(True), nn.Linear(dim, dim)) for c in channels)
+        self.mlps = nn.ModuleList(
+            nn.Sequential(nn.Linear(c, dim), nn.ReLU(True), nn.Linear(dim, dim)) for c in channels
+        )
         for m in self.modules():  # as the CUT code initialises its heads: N(0, 0.02), zero biases
             if isinstance(m, nn.Linear):
                 nn.init.normal_(m.weight, 0.0, init_gain)

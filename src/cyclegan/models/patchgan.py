@@ -22,7 +22,8 @@ class PatchGANDiscriminator(nn.Module):
         super().__init__()
         bias = uses_bias(norm)
         sn = spectral_norm
-        layers: list[nn.Module] = [spectral(nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1), sn), nn.LeakyReLU(0.2, True)]
+        first = spectral(nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1), sn)
+        layers: list[nn.Module] = [first, nn.LeakyReLU(0.2, True)]
         c = ndf
         for n in range(1, n_layers + 1):
             c_out = ndf * min(2**n, 8)

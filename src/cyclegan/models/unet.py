@@ -1,7 +1,7 @@
-"""The pix2pix U-Net generator (`--generator unet`), in the reference implementation's module layout, so its
-files (pix2pix, or CycleGAN with `--netG unet_256`) load one-to-one. Keys look like `model.model.1.model.3.model.1.weight`:
-each level is a block whose `model` Sequential holds (down, [inner block], up), and the outermost
-level's Sequential sits in `UnetGenerator.model.model`.
+"""The pix2pix U-Net generator (`--generator unet`), in the reference implementation's module layout, so
+its files (pix2pix, or CycleGAN with `--netG unet_256`) load one-to-one. Keys look like
+`model.model.1.model.3.model.1.weight`: each level is a block whose `model` Sequential holds (down, [inner
+block], up), and the outermost level's Sequential sits in `UnetGenerator.model.model`.
 """
 
 from __future__ import annotations

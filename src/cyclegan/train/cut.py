@@ -128,4 +128,3 @@ class CUTTrainer(Trainer):
 
 class FastCUTTrainer(CUTTrainer):
     family = "fastcut"
-

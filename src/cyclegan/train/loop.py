@@ -20,7 +20,14 @@ from tqdm import tqdm
 from ..checkpoint import CHECKPOINT_NAME, load_checkpoint, load_state
 from ..config import RESUMABLE, SECTIONS, Config, config_from_dict, resolve
 from ..data import (
-    PairedTrainSet, UnpairedTrainSet, check_images, eval_transform, find_pairs, list_images, read_image, read_pair,
+    PairedTrainSet,
+    UnpairedTrainSet,
+    check_images,
+    eval_transform,
+    find_pairs,
+    list_images,
+    read_image,
+    read_pair,
 )  # fmt: skip
 from ..errors import CycleGANError
 from ..execution import Execution, choose_execution, compile_pays_for_training, resolve_device
@@ -653,9 +660,7 @@ def _step_loop(
     return _End(step, stop.signum, timed_out, run)
 
 
-def _finish(
-    run: _Run, trainer: Trainer, samples: _Samples | None, end: _End, *, skipped: list[str]
-) -> TrainResult:
+def _finish(run: _Run, trainer: Trainer, samples: _Samples | None, end: _End, *, skipped: list[str]) -> TrainResult:
     """Save the final checkpoint; rank 0 writes the last sample grid and says how the run ended. A stop
     signal then ends every process with 128 + its number, as the signal would have."""
     path = run.save(trainer, end.step)
