@@ -119,6 +119,31 @@ FAST_NOW: dict[str, dict] = {
     "fast+residual-idt0": {"residual_output": True, "lambda_identity": 0.0},
 }
 VARIANTS.update({k: {"preset": "fast", **v} for k, v in FAST_NOW.items()})
+# The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
+# pix2pix (on the paired training scenes: the upper bound) with a U-Net of similar width.
+FAMILIES: dict[str, dict] = {
+    "cut-fast": {"preset": "fast", "family": "cut"},
+    "fastcut-fast": {"preset": "fast", "family": "fastcut"},
+    "cut": {"preset": "cut", "size": 64},  # the CUT paper's networks (6 blocks at 64 px, ngf 64)
+    "pix2pix-fast": {"preset": "pix2pix", "size": 64, "ngf": 24, "ndf": 32, "batch_size": 2, "lr": 4e-4,
+                     "ema_decay": 0.99, "spectral_norm": True},  # fmt: skip
+    "pix2pix": {"preset": "pix2pix", "size": 64},
+}
+VARIANTS.update(FAMILIES)
+
+
+def trained_directions(options: dict) -> list[str]:
+    """The directions a variant's model translates: both for CycleGAN, AtoB for the one-generator families."""
+    from cyclegan.config import resolve
+
+    return ["AtoB", "BtoA"] if resolve({k: v for k, v in options.items()}).model.family == "cyclegan" else ["AtoB"]
+
+
+def data_folder(work: Path, options: dict, size: int) -> Path:
+    """The synthetic world at `size` px: paired training scenes for pix2pix, unpaired for the others (the same
+    test scenes either way)."""
+    paired = options.get("family") == "pix2pix" or options.get("preset") == "pix2pix"
+    return work / f"data{size}{'-paired' if paired else ''}"
 
 
 def parse_variant(name: str, size: int) -> tuple[str, int]:
@@ -132,7 +157,9 @@ def make_data(root: Path, size: int, seed: int) -> Path:
 
     done = root / ".complete"  # written last: an interrupted rendering is redone, not reused
     if not done.exists():
-        write_dataset(SyntheticOptions(str(root), size=size, count=400, test_count=40, seed=seed, progress=False))
+        paired = root.name.endswith("-paired")
+        write_dataset(SyntheticOptions(str(root), size=size, count=400, test_count=40, seed=seed, paired=paired,
+                                       progress=False))  # fmt: skip
         done.touch()
     return root
 
@@ -152,7 +179,7 @@ def run_one(variant: str, seed: int, *, budget: float, fill: float, s_per_step: 
         torch.set_num_threads(threads)
     run = out / f"{variant}_s{seed}"
     name, size = parse_variant(variant, size)
-    data = data.parent / f"data{size}"
+    data = data_folder(data.parent, VARIANTS[name], size)
     overrides = {"steps": 100_000, **VARIANTS[name], "size": size, "data": str(data), "out": str(run), "seed": seed,
                  "device": device, "sample_every": 0, "checkpoint_every": 0, "log_every": 50, "compile": "off",
                  "num_workers": workers}  # fmt: skip
@@ -168,7 +195,8 @@ def run_one(variant: str, seed: int, *, budget: float, fill: float, s_per_step: 
     test = {s: _read_all([data / f"test{s}" / n for n in names]) for s in "AB"}
     result = {"variant": variant, "seed": seed, "steps": steps, "s_per_step": round(measured, 4),
               "train_seconds": round(seconds, 1), "size": size, "options": VARIANTS[name]}  # fmt: skip
-    for direction, src, dst in (("AtoB", "A", "B"), ("BtoA", "B", "A")):
+    for direction in trained_directions(VARIANTS[name]):
+        src, dst = direction[0], direction[-1]
         fake = _translate_all(generator(run, direction, dev), test[src])
         result[direction] = score(fake, test[src], test[dst])
     return result
@@ -186,7 +214,8 @@ def measure(variants: list[str], size: int, work: Path, device: str, rounds: int
     cfgs = {}
     for v in variants:
         name, px = parse_variant(v, size)
-        overrides = {"steps": 1, **VARIANTS[name], "size": px, "data": str(work / f"data{px}"), "out": "/tmp/unused",
+        data = data_folder(work, VARIANTS[name], px)
+        overrides = {"steps": 1, **VARIANTS[name], "size": px, "data": str(data), "out": "/tmp/unused",
                      "compile": "off"}  # fmt: skip
         cfgs[v] = prepare_config(overrides, resume=False, out=None)[0]
     times: dict[str, list[float]] = {v: [] for v in variants}
@@ -201,16 +230,9 @@ def measure(variants: list[str], size: int, work: Path, device: str, rounds: int
 
 def generator(run: Path, direction: str, device):
     """The run's generator for `direction`: its weight average when it kept one, else the raw weights."""
-    import torch
+    from cyclegan.checkpoint import load_generator
 
-    from cyclegan.checkpoint import GENERATOR_FOR
-    from cyclegan.config import config_from_dict
-    from cyclegan.models import build_generator
-
-    ckpt = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)
-    net = build_generator(config_from_dict(ckpt["config"], source=str(run)).model)
-    net.load_state_dict(ckpt.get("ema", ckpt["models"])[GENERATOR_FOR[direction]])
-    return net.to(device).eval()
+    return load_generator(run, direction, device=device)
 
 
 def main() -> None:
@@ -236,8 +258,10 @@ def main() -> None:
     if unknown:
         sys.exit(f"unknown variant(s): {unknown}")
     work = Path(a.work)
-    for px in sorted({parse_variant(v, a.size)[1] for v in a.variants}):
-        data = make_data(work / f"data{px}", px, seed=0)
+    for v in a.variants:
+        name, px = parse_variant(v, a.size)
+        make_data(data_folder(work, VARIANTS[name], px), px, seed=0)
+    data = work / f"data{a.size}"
     if a.measure:
         Path(a.measure).write_text(json.dumps(measure(a.variants, a.size, work, a.device), indent=1) + "\n")
         return
@@ -264,9 +288,8 @@ def main() -> None:
                 continue
             log.write(json.dumps(r) + "\n")
             log.flush()
-            print(f"{r['variant']:<18} seed {r['seed']}  {r['steps']:>5} steps  "
-                  f"AtoB {r['AtoB']['psnr']:.2f} dB {r['AtoB']['ssim']:.3f}  "
-                  f"BtoA {r['BtoA']['psnr']:.2f} dB {r['BtoA']['ssim']:.3f}", flush=True)  # fmt: skip
+            scores = "  ".join(f"{d} {r[d]['psnr']:.2f} dB {r[d]['ssim']:.3f}" for d in ("AtoB", "BtoA") if d in r)
+            print(f"{r['variant']:<18} seed {r['seed']}  {r['steps']:>5} steps  {scores}", flush=True)
 
 
 class _Inline:

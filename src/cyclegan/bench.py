@@ -42,6 +42,7 @@ from torch import nn
 
 from .config import (
     PRESETS,
+    Family,
     OnOff,
     Precision,
     channels_last_option,
@@ -85,7 +86,11 @@ class BenchOptions(Options):
     """What `cyclegan bench` measures; see `cyclegan bench --help` for each option."""
 
     task: Task = opt("train", "train: training steps and translation; style: Gatys against CycleGAN per image")
-    preset: Preset = opt("paper", "architecture and training defaults to time")
+    preset: Preset | None = opt(
+        None, "architecture and training defaults to time", default_text="paper, or the --model family's"
+    )
+    model: Family | None = opt(None, "model family to time: cyclegan, pix2pix, cut or fastcut", flag="--model",
+                               default_text="the preset's")  # fmt: skip
     size: int | None = opt(None, "image size", gt=0, default_text="the preset's")
     batch_size: int | None = opt(None, "training batch", gt=0, default_text="the preset's; 1 in reference mode")
     steps: int = opt(5, "timed training steps", gt=0)
@@ -185,18 +190,19 @@ def environment(device: torch.device) -> dict[str, Any]:
 
 
 def trainer_and_inputs(cfg, execution: Execution, device: torch.device, *, total_steps: int, seed: int = 0):
-    """A fresh `CycleGANTrainer` for `cfg` and one synthetic batch per domain: (trainer, x, y).
+    """A fresh trainer of `cfg`'s family for `cfg` and one synthetic batch per domain: (trainer, x, y).
 
     x, y: (batch_size, 3, size, size) uniform in [-1, 1] on `device`, drawn from their own generator
     seeded with `seed` (torch's global RNG is left to the trainer, which seeds it for the weight init).
     """
-    from .train import CycleGANTrainer
+    from .train import trainer_class
 
     bs, size = cfg.train.batch_size, cfg.data.size
     gen = torch.Generator().manual_seed(seed)
     x = (torch.rand(bs, 3, size, size, generator=gen) * 2 - 1).to(device)  # (B, 3, S, S) in [-1, 1]
     y = (torch.rand(bs, 3, size, size, generator=gen) * 2 - 1).to(device)
-    return CycleGANTrainer(cfg, total_steps=total_steps, device=device, execution=execution), x, y
+    trainer = trainer_class(cfg.model.family)(cfg, total_steps=total_steps, device=device, execution=execution)
+    return trainer, x, y
 
 
 def mode_execution(mode: str, device: torch.device, *, batch_norm: bool, opts: BenchOptions) -> Execution:
@@ -251,6 +257,8 @@ def bench_train(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
         overrides["batch_size"] = opts.batch_size
     elif opts.mode == "reference":
         overrides["batch_size"] = 1  # the reference implementation's default, for every preset
+    if opts.model is not None:
+        overrides["family"] = opts.model
     cfg = resolve(overrides, preset=opts.preset)
     modes = ["reference", "default"] if opts.mode == "both" else [opts.mode]
     batch_norm = cfg.model.norm == "batch"
@@ -297,13 +305,13 @@ def bench_train(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     result: dict[str, Any] = {
         "task": "train",
         "synthetic_data": True,
-        "what": "median wall time of full CycleGAN training iterations (D_X, D_Y, G+F; Adam) and of "
-        "generator forward passes (eval, no grad, as `cyclegan translate`), on random tensors in [-1, 1]: "
-        "no data loading",
+        "what": f"median wall time of full {cfg.model.family} training iterations (every discriminator and "
+        "generator update, Adam) and of generator forward passes (eval, no grad, as `cyclegan translate`), on "
+        "random tensors in [-1, 1]: no data loading",
         "preset": cfg.preset, "size": size, "batch_size": bs, "mode": opts.mode, "device": str(device),
         "steps": opts.steps, "warmup": opts.warmup,
-        "model": {"generator": cfg.model.generator, "n_blocks": cfg.model.n_blocks, "norm": cfg.model.norm,
-                  "lambda_identity": cfg.train.lambda_identity, "params": params},
+        "model": {"family": cfg.model.family, "generator": cfg.model.generator, "n_blocks": cfg.model.n_blocks,
+                  "norm": cfg.model.norm, "lambda_identity": cfg.train.lambda_identity, "params": params},
         "translate_batch_size": bs,
         "translate_batches": n_translate,
     }  # fmt: skip

@@ -32,10 +32,16 @@ FORMAT = "cyclegan-checkpoint"
 CHECKPOINT_NAME = "checkpoint.pt"
 Direction = Literal["AtoB", "BtoA"]
 EMAChoice = Literal["auto", "on", "off"]
-GENERATOR_FOR = {"AtoB": "G", "BtoA": "F"}  # G: X -> Y (A -> B), F: Y -> X
-NETWORKS = ("G", "F", "D_X", "D_Y")
-# What a resumed run restores besides the networks (`CycleGANTrainer.state_dict`): name -> entries.
+GENERATOR_FOR = {"AtoB": "G", "BtoA": "F"}  # CycleGAN's G: X -> Y (A -> B), F: Y -> X
+NETWORKS = ("G", "F", "D_X", "D_Y")  # CycleGAN's; each family's: `models.NETWORKS`
+# What a resumed run restores besides the networks (`Trainer.state_dict`), per family: name -> entries.
 TRAINING_STATE = {"optimizers": ("G", "D_X", "D_Y"), "schedulers": ("G", "D_X", "D_Y"), "pools": ("X", "Y")}
+FAMILY_TRAINING_STATE = {
+    "cyclegan": TRAINING_STATE,
+    "pix2pix": {"optimizers": ("G", "D"), "schedulers": ("G", "D"), "pools": ()},
+    "cut": {"optimizers": ("G", "D"), "schedulers": ("G", "D"), "pools": ("Y",)},
+    "fastcut": {"optimizers": ("G", "D"), "schedulers": ("G", "D"), "pools": ("Y",)},
+}
 # Per network: far above any CycleGAN (the paper's generator has 11.4 M), far below what a machine can hold
 # (8 GB of fp32 weights). A stored config beyond it is damage or a hostile file, refused before allocating.
 MAX_PARAMETERS = 2_000_000_000
@@ -223,7 +229,7 @@ def check_checkpoint(ckpt: Any, *, source: str, training: bool = False) -> Confi
     models = ckpt["models"]
     if not isinstance(models, Mapping):
         raise _fail(source, f"'models' is a {type(models).__name__}, not a dict of networks")
-    for name in NETWORKS:
+    for name in _family_networks(ckpt["config"]):
         if name not in models:
             raise _fail(source, f"'models' has no '{name}' network (it holds: {', '.join(map(str, models)) or 'none'})")
         _check_state_dict(models[name], f"models.{name}", source)
@@ -240,16 +246,33 @@ def check_checkpoint(ckpt: Any, *, source: str, training: bool = False) -> Confi
         raise CycleGANError(f"{source}: its stored config is not valid: {reason}") from None
     except (TypeError, ValueError, AttributeError, KeyError) as e:
         raise _fail(source, f"its stored config cannot be read ({type(e).__name__}: {e})") from None
-    _check_networks(ckpt, cfg.model, source)
+    _check_networks(ckpt, cfg, source)
     if training:
         _check_training_state(ckpt, cfg, source)
     return cfg
 
 
-def _builders(m: ModelConfig) -> dict[str, Callable[[ModelConfig], nn.Module]]:
-    from .models import build_discriminator, build_generator
+def _family_networks(config: dict) -> tuple[str, ...]:
+    """The networks a checkpoint of this (not yet checked) stored config's family holds; CycleGAN's when the
+    family is unknown (the config check then names what is wrong)."""
+    from .models import NETWORKS as FAMILY_NETWORKS
 
-    return {"G": build_generator, "F": build_generator, "D_X": build_discriminator, "D_Y": build_discriminator}
+    model = config.get("model")
+    family = model.get("family", "cyclegan") if isinstance(model, Mapping) else "cyclegan"
+    return FAMILY_NETWORKS.get(family, NETWORKS) if isinstance(family, str) else NETWORKS
+
+
+def _builders(cfg: Config) -> dict[str, Callable[[ModelConfig], nn.Module]]:
+    """Network name -> a function building it from a (possibly altered) `cfg.model`."""
+    import dataclasses
+
+    from .models import NETWORKS as FAMILY_NETWORKS
+    from .models import network_builder
+
+    def builder(name: str) -> Callable[[ModelConfig], nn.Module]:
+        return lambda m: network_builder(dataclasses.replace(cfg, model=m), name)()
+
+    return {name: builder(name) for name in FAMILY_NETWORKS[cfg.model.family]}
 
 
 def _on_meta(build: Callable[[], nn.Module]) -> nn.Module | None:
@@ -267,13 +290,14 @@ def _numel(net: nn.Module) -> int:
     return sum(t.numel() for t in net.state_dict().values())
 
 
-def estimate_parameters(m: ModelConfig, name: str) -> int | None:
+def estimate_parameters(cfg: Config, name: str) -> int | None:
     """The number of weights (parameters and buffers) of network `name` as config `m` describes it, without
     allocating; None if it cannot be built on the meta device. A generator is built with 0 and 1 residual
     blocks and extrapolated (its blocks are alike), so an absurd `n_blocks` costs nothing to estimate."""
     import dataclasses
 
-    build = _builders(m)[name]
+    m = cfg.model
+    build = _builders(cfg)[name]
     if name in ("G", "F") and m.n_blocks and m.n_blocks > 1:
         nets = [_on_meta(lambda n=n: build(dataclasses.replace(m, n_blocks=n))) for n in (0, 1)]
         if nets[0] is None or nets[1] is None:
@@ -284,12 +308,13 @@ def estimate_parameters(m: ModelConfig, name: str) -> int | None:
     return None if net is None else _numel(net)
 
 
-def _meta_network(m: ModelConfig, name: str, source: str) -> nn.Module | None:
-    """Network `name` of config `m` on the meta device, once its size is known to be within bounds (an
+def _meta_network(cfg: Config, name: str, source: str) -> nn.Module | None:
+    """Network `name` of config `cfg` on the meta device, once its size is known to be within bounds (an
     estimate first where building it whole could take long: a generator of many blocks)."""
-    build = _builders(m)[name]
+    m = cfg.model
+    build = _builders(cfg)[name]
     if name in ("G", "F") and m.n_blocks and m.n_blocks > 1:
-        n = estimate_parameters(m, name)
+        n = estimate_parameters(cfg, name)
         if n is not None and n > MAX_PARAMETERS:
             raise _too_big(m, name, n, source)
     net = _on_meta(lambda: build(m))
@@ -307,23 +332,34 @@ def _too_big(m: ModelConfig, name: str, n: int, source: str) -> CycleGANError:
 
 def _describe(m: ModelConfig, name: str) -> str:
     if name in ("G", "F"):
+        if m.generator == "unet":
+            return f"unet generator, ngf {m.ngf}, unet_levels {m.unet_levels}"
         return f"{m.generator} generator, ngf {m.ngf}, n_blocks {m.n_blocks}"
+    if name == "H":
+        return f"{m.family} projection head"
     return f"{m.discriminator} discriminator, ndf {m.ndf}, d_layers {m.d_layers}"
 
 
-def _check_networks(ckpt: dict, m: ModelConfig, source: str) -> None:
+def _check_networks(ckpt: dict, cfg: Config, source: str) -> None:
     """Size first (no allocation), then every tensor's name and shape against the config's networks: one
     meta network per kind (G and F, and their averages, are alike; so are D_X and D_Y)."""
-    generator, discriminator = _meta_network(m, "G", source), _meta_network(m, "D_X", source)
-    tensors = {f"models.{k}": ckpt["models"][k] for k in NETWORKS}
-    tensors.update({f"ema.{k}": v for k, v in (ckpt.get("ema") or {}).items() if k in ("G", "F")})
-    expected = {
-        name: None if net is None else net.state_dict()
-        for name, net in (("G", generator), ("D_X", discriminator))
-    }  # fmt: skip
+    from .models import NETWORKS as FAMILY_NETWORKS
+
+    m = cfg.model
+    names = FAMILY_NETWORKS[m.family]
+    kind_of = {name: "D" if name.startswith("D") else name for name in names}
+    kind_of.update({"G": "G", "F": "G"})
+    kinds = dict.fromkeys(kind_of[n] for n in names)  # G first: its size is checked before H is built
+    first = {kind: next(n for n in names if kind_of[n] == kind) for kind in kinds}
+    expected = {}
+    for kind in kinds:
+        net = _meta_network(cfg, first[kind], source)
+        expected[kind] = None if net is None else net.state_dict()
+    tensors = {f"models.{k}": ckpt["models"][k] for k in names}
+    tensors.update({f"ema.{k}": v for k, v in (ckpt.get("ema") or {}).items() if k in ("G", "F") and k in names})
     for where, state in tensors.items():
         name = where.split(".", 1)[1]
-        kind = "G" if name in ("G", "F") else "D_X"
+        kind = kind_of[name]
         if expected[kind] is not None:
             compare_state_dict(state, expected[kind], where=where, source=source, config=_describe(m, name))
 
@@ -346,7 +382,7 @@ def compare_state_dict(
 
 
 def _check_training_state(ckpt: dict, cfg: Config, source: str) -> None:
-    for key, entries in TRAINING_STATE.items():
+    for key, entries in FAMILY_TRAINING_STATE[cfg.model.family].items():
         value = ckpt.get(key)
         if not isinstance(value, Mapping):
             raise _fail(source, f"'{key}' is {'missing' if value is None else 'a ' + type(value).__name__}, "
@@ -362,7 +398,7 @@ def _check_training_state(ckpt: dict, cfg: Config, source: str) -> None:
         raise _fail(source, "'ranks' (each process's random state and pools) is not a list of dicts")
     if getattr(cfg.train, "ema_decay", 0) > 0:  # the averaged generators are part of the run's state
         ema = ckpt.get("ema")
-        for name in ("G", "F"):
+        for name in ("G", "F") if cfg.model.family == "cyclegan" else ("G",):
             if not isinstance(ema, Mapping) or name not in ema:
                 raise _fail(source, f"its config averages the generators (ema_decay) but it has no 'ema.{name}'")
 
@@ -389,6 +425,23 @@ def load_state(net: nn.Module, state: Mapping[str, torch.Tensor], *, where: str,
         raise _fail(source, f"'{where}' does not fit the network its config describes ({detail})") from None
 
 
+def directions_of(cfg: Config) -> tuple[str, ...]:
+    """The directions a checkpoint of `cfg` translates: both for CycleGAN, the trained one otherwise."""
+    return tuple(GENERATOR_FOR) if cfg.model.family == "cyclegan" else (cfg.model.direction,)
+
+
+def generator_for(cfg: Config, direction: str, *, source: str) -> str:
+    """The network of a `cfg` checkpoint that translates `direction`; one line if it has none."""
+    if cfg.model.family == "cyclegan":
+        return GENERATOR_FOR[direction]
+    trained = cfg.model.direction
+    if direction != trained:
+        a, b = trained[0], trained[-1]
+        raise CycleGANError(f"{source}: this {cfg.model.family} model translates {a} to {b} only; use --direction "
+                            f"{trained}")  # fmt: skip
+    return "G"
+
+
 def load_generator(
     path: str | Path, direction: Direction = "AtoB", *, device: str | torch.device = "cpu", ema: EMAChoice = "auto"
 ) -> nn.Module:
@@ -397,8 +450,12 @@ def load_generator(
     ema: "auto" takes the average of the generator's weights when the run kept one (`--ema-decay`), else
     the raw weights; "on" requires the average; "off" takes the raw weights of the last step.
 
+    A CycleGAN run holds both directions (AtoB: G, BtoA: F); pix2pix, CUT and FastCUT hold one generator, for
+    the direction they were trained in: the other is refused in one line.
+
     Also reads a plain generator state dict saved by the reference implementation (ResNet or U-Net,
-    architecture inferred from the tensors; one generator, used whatever `direction` says).
+    architecture inferred from the tensors; one generator, used whatever `direction` says) or by the CUT
+    code (its anti-aliased ResNet).
 
     The module maps (B, 3, H, W) in [-1, 1] to the same shape in [-1, 1]; H and W must be multiples of
     its `size_multiple` attribute (`cyclegan.translate` pads and crops for you).
@@ -413,7 +470,7 @@ def load_generator(
         source = str(checkpoint_path(path))
         cfg = config_from_dict(ckpt["config"], source=source)
         net = build_generator(cfg.model)
-        name = GENERATOR_FOR[direction]
+        name = generator_for(cfg, direction, source=source)
         averaged = ckpt.get("ema") or {}
         if ema == "on" and name not in averaged:
             raise CycleGANError(f"{source} holds no averaged weights (train with --ema-decay); use --ema off or auto")

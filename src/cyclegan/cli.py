@@ -46,6 +46,14 @@ def command_line(name: str, opts: Any, *, skip: tuple[str, ...] = ()) -> str:
 # --- train ----------------------------------------------------------------------------------------------
 
 
+# The config sections that belong to one model family, and their --help titles (the rest apply to all; an
+# option of another family's section, or marked `families`, is refused in one line).
+FAMILY_GROUPS = {
+    "pix2pix": "pix2pix options (--model pix2pix: paired data)",
+    "cut": "CUT options (--model cut or fastcut)",
+}
+
+
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     """The run's options: one flag per config field, defaulting to 'not given' so presets and files apply."""
     from dataclasses import fields
@@ -56,10 +64,14 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     for section, cls in SECTIONS.items():
         texts = {}
         for f in fields(cls):
-            per_preset = "".join(f", {n}: {pre[f.name]}" for n, pre in PRESETS.items() if f.name in pre)
+            per_preset = "".join(
+                f", {n}: {pre[f.name]}" for n, pre in PRESETS.items() if f.name in pre and f.name != "family"
+            )
             if per_preset:
                 texts[f.name] = (f.metadata.get("default_text") or str(f.default)) + per_preset
-        add_arguments(p.add_argument_group(f"{section} options"), cls, suppress_defaults=True, default_texts=texts)
+        title = FAMILY_GROUPS.get(section, f"{section} options")
+        add_arguments(p.add_argument_group(title), cls, suppress_defaults=True, default_texts=texts,
+                      families_note=section not in FAMILY_GROUPS)  # fmt: skip
 
 
 def run_train(opts, args: argparse.Namespace) -> int:
@@ -138,7 +150,8 @@ def run_datasets_synthetic(opts, _: argparse.Namespace) -> int:
     from .data.synthetic import write_dataset
 
     root = write_dataset(opts)
-    print(f"wrote {2 * (opts.count + opts.test_count)} images to {root}/trainA, trainB, testA, testB")
+    paired = "paired" if opts.paired else "unpaired"
+    print(f"wrote {2 * (opts.count + opts.test_count)} images to {root}/trainA, trainB ({paired}), testA, testB")
     return 0
 
 
@@ -234,8 +247,9 @@ def run_serve(opts, _: argparse.Namespace) -> int:
 # Name -> Command (or, for `datasets`, action -> Command). Explicit, so a missing one fails loudly.
 COMMANDS: dict[str, Command | dict[str, Command]] = {
     "train": Command(
-        "train a CycleGAN on two folders of images",
-        "Train CycleGAN. Options come from the preset, then --config FILE, then flags. "
+        "train a CycleGAN (or pix2pix, CUT, FastCUT: --model) on two folders of images",
+        "Train CycleGAN, or another model family with --model pix2pix|cut|fastcut (alone, it picks the family's "
+        "preset). Options come from the preset, then --config FILE, then flags. "
         "Example: cyclegan train --data ROOT --out runs/h2z --preset paper --epochs 200",
         ".config:TrainCommand",
         run_train,
@@ -266,8 +280,9 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         ),
         "synthetic": Command(
             "render the built-in summer/winter world to ROOT/trainA, trainB, testA, testB",
-            "Procedural landscapes in a summer (A) and a winter (B) style. Training scenes are unpaired; "
-            "testA/NAME.png and testB/NAME.png are one scene in both styles (the ground truth).",
+            "Procedural landscapes in a summer (A) and a winter (B) style. Training scenes are unpaired (with "
+            "--paired, pairs for pix2pix); testA/NAME.png and testB/NAME.png are one scene in both styles (the "
+            "ground truth).",
             ".data.synthetic:SyntheticOptions",
             run_datasets_synthetic,
         ),

@@ -19,6 +19,9 @@ from .options import MAX_SEED, Options, coerce, opt
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 OnOff = Literal["auto", "on", "off"]
+Family = Literal["cyclegan", "pix2pix", "cut", "fastcut"]
+ONE_GENERATOR: tuple[Family, ...] = ("pix2pix", "cut", "fastcut")  # families that learn one direction
+UNPAIRED_ONE_SIDED: tuple[Family, ...] = ("cut", "fastcut")
 
 
 # Options shared with other subcommands (translate, bench): one definition each, as field factories.
@@ -73,7 +76,18 @@ class Section(Options):
 
 @dataclass(frozen=True)
 class ModelConfig(Section):
-    generator: Literal["resnet", "seed"] = opt("resnet", "generator architecture")
+    family: Family = opt(
+        "cyclegan", "model family: cyclegan (two generators, unpaired), pix2pix (paired data), cut or fastcut (one "
+        "generator, unpaired, contrastive); without --preset it also picks the family's preset", flag="--model",
+    )  # fmt: skip
+    direction: Literal["AtoB", "BtoA"] = opt(
+        "AtoB",
+        "the direction a one-generator family learns: AtoB maps A to B, BtoA maps B to A",
+        families=ONE_GENERATOR,
+    )
+    generator: Literal["resnet", "seed", "unet"] = opt(
+        "resnet", "generator architecture (unet: the pix2pix U-Net, unet_256 at 256 px)"
+    )
     discriminator: Literal["patchgan", "seed", "projected", "patchgan+projected"] = opt(
         "patchgan", "discriminator architecture (projected: heads on a frozen ImageNet EfficientNet-Lite0)"
     )
@@ -82,6 +96,10 @@ class ModelConfig(Section):
     n_blocks: int | None = opt(
         None, "residual blocks per generator", ge=0, le=1000, default_text="the paper's: 9 at >= 256 px, else 6"
     )
+    unet_levels: int | None = opt(
+        None, "stride-2 levels of the unet generator", ge=5, le=16,
+        default_text="log2(size): 8 at 256 px (unet_256), 7 at 128 px (unet_128), 5 at 32 px",
+    )  # fmt: skip
     d_layers: int = opt(3, "stride-2 conv layers per discriminator (3 gives the 70x70 PatchGAN)", gt=0, le=12)
     norm: Literal["instance", "batch", "none"] = opt("instance", "normalisation layers")
     dropout: float = opt(0.0, "dropout probability inside the residual blocks", ge=0, lt=1)
@@ -125,19 +143,24 @@ class TrainConfig(Section):
     gan_loss: Literal["lsgan", "vanilla", "hinge"] = opt(
         "lsgan", "adversarial loss: least squares, cross-entropy or hinge"
     )
-    lambda_cycle: float = opt(10.0, "weight of the cycle-consistency L1 loss", ge=0)
-    lambda_identity: float = opt(0.5, "identity loss weight, relative to lambda_cycle (0 turns it off)", ge=0)
+    lambda_cycle: float = opt(10.0, "weight of the cycle-consistency L1 loss", ge=0, families=("cyclegan",))
+    lambda_identity: float = opt(
+        0.5, "identity loss weight, relative to lambda_cycle (0 turns it off)", ge=0, families=("cyclegan",)
+    )
     d_loss_weight: float = opt(0.5, "factor on the discriminator loss (the paper halves it)", ge=0)
     diffaug: str = opt(
         "", "differentiable augmentation of every discriminator input, a comma list of color, translation, "
         "cutout (Zhao et al. 2020); never of the cycle or identity targets", default_text="none",
+        families=("cyclegan", *UNPAIRED_ONE_SIDED),
     )  # fmt: skip
     ema_decay: float = opt(
         0.0, "exponential moving average of the generators' weights (e.g. 0.999; 0: off); translation, "
         "evaluation, samples and export use the average", ge=0, lt=1,
     )  # fmt: skip
     r1_gamma: float = opt(0.0, "R1 penalty weight: gamma/2 * |grad D(real)|^2 (0: off)", ge=0)
-    pool_size: int = opt(50, "generated images kept per discriminator (0: no pool)", ge=0)
+    pool_size: int = opt(
+        50, "generated images kept per discriminator (0: no pool)", ge=0, families=("cyclegan", *UNPAIRED_ONE_SIDED)
+    )
     lr_decay_fraction: float = opt(
         0.5, "final fraction of the steps over which the LR decays linearly to 0", ge=0, le=1
     )
@@ -165,7 +188,45 @@ class TrainConfig(Section):
             raise CycleGANError("option '--fit-steps' fits the steps to a time budget: give it with --time-limit M")
 
 
-SECTIONS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+@dataclass(frozen=True)
+class Pix2PixConfig(Section):
+    """pix2pix (Isola et al. 2017): G learns x -> y from pairs, with a conditional PatchGAN on (x, y)."""
+
+    lambda_l1: float = opt(100.0, "weight of the L1 loss between G(x) and its true pair y", ge=0, families=("pix2pix",))
+
+
+@dataclass(frozen=True)
+class CUTConfig(Section):
+    """CUT and FastCUT (Park et al. 2020): one generator, PatchNCE between its input's and its output's encoder
+    features in place of the cycle. None: the family's value (the CUT paper's CUT / FastCUT settings)."""
+
+    lambda_nce: float | None = opt(
+        None, "weight of the PatchNCE loss", ge=0, default_text="1 for cut, 10 for fastcut", families=UNPAIRED_ONE_SIDED
+    )
+    nce_idt: bool | None = opt(
+        None, "identity PatchNCE on G(y) against y, averaged with the main term", default_text="on for cut, off for "
+        "fastcut", families=UNPAIRED_ONE_SIDED,
+    )  # fmt: skip
+    flip_equivariance: bool | None = opt(
+        None, "flip the generator's input at random and its output features back (FastCUT's regulariser)",
+        default_text="off for cut, on for fastcut", families=UNPAIRED_ONE_SIDED,
+    )  # fmt: skip
+    nce_layers: tuple[int, ...] | None = opt(
+        None, "indices into the resnet generator's layers whose outputs PatchNCE compares",
+        default_text="the CUT paper's: the input, both downsampling convs, the first and middle residual blocks "
+        "(its 0 4 8 12 16)", families=UNPAIRED_ONE_SIDED, ge=0,
+    )  # fmt: skip
+    nce_num_patches: int = opt(256, "patches sampled per layer and image", gt=0, le=65536, families=UNPAIRED_ONE_SIDED)
+    nce_temperature: float = opt(0.07, "temperature of the PatchNCE softmax", gt=0, families=UNPAIRED_ONE_SIDED)
+    nce_mlp_dim: int = opt(
+        256, "units of the two-layer MLP head H applied to each layer's features", gt=0, le=65536,
+        families=UNPAIRED_ONE_SIDED,
+    )  # fmt: skip
+
+
+SECTIONS: dict[str, type] = {
+    "model": ModelConfig, "data": DataConfig, "train": TrainConfig, "pix2pix": Pix2PixConfig, "cut": CUTConfig,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -176,6 +237,8 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    pix2pix: Pix2PixConfig = field(default_factory=Pix2PixConfig)
+    cut: CUTConfig = field(default_factory=CUTConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -215,6 +278,28 @@ PRESETS: dict[str, dict[str, Any]] = {
         "lr": 4e-4,
         "ema_decay": 0.99,
     },
+    # pix2pix as its authors train it: U-Net generator with dropout, conditional 70x70 PatchGAN, vanilla GAN
+    # loss, L1 weight 100 (the pix2pix section's default), batch 1, 100 + 100 epochs. InstanceNorm where the
+    # reference uses BatchNorm at batch 1: the same normalisation in training, without running statistics that
+    # eval mode would use instead.
+    "pix2pix": {"family": "pix2pix", "generator": "unet", "dropout": 0.5, "gan_loss": "vanilla"},
+    # CUT and FastCUT as the CUT paper trains them: the 9-block resnet generator (6 below 256 px) with the
+    # anti-aliased resampling of its code, the 70x70 PatchGAN, LSGAN, no image pool, batch 1, the LR decaying
+    # over the last half (FastCUT: quarter) of the steps.
+    "cut": {"family": "cut", "downsample": "antialias", "upsample": "antialias", "pool_size": 0},
+    "fastcut": {
+        "family": "fastcut",
+        "downsample": "antialias",
+        "upsample": "antialias",
+        "pool_size": 0,
+        "lr_decay_fraction": 0.25,
+    },  # fmt: skip
+}
+FAMILY_PRESET = {"cyclegan": "paper", "pix2pix": "pix2pix", "cut": "cut", "fastcut": "fastcut"}
+# The CUT section's values per family, where not given (the CUT paper: --CUT_mode CUT / FastCUT).
+CUT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "cut": {"lambda_nce": 1.0, "nce_idt": True, "flip_equivariance": False},
+    "fastcut": {"lambda_nce": 10.0, "nce_idt": False, "flip_equivariance": True},
 }
 
 
@@ -223,8 +308,9 @@ class TrainCommand(Options):
     """`cyclegan train`'s own options; the run's options (`Config`) come from the preset, file and flags."""
 
     preset: str | None = opt(
-        None, "architecture and training defaults", default_text="paper", choices=lambda: tuple(PRESETS)
-    )
+        None, "architecture and training defaults", default_text="paper, or the --model family's",
+        choices=lambda: tuple(PRESETS),
+    )  # fmt: skip
     config: str | None = opt(None, "YAML or JSON file of options (flat names or sections)", metavar="FILE")
     resume: bool = opt(False, "continue the run in --out from its checkpoint")
     progress: bool = opt(True, "progress bar (--no-progress: none; logs still go to log.jsonl)")
@@ -317,10 +403,17 @@ def resolve(
     preset: str | None = None,
     base: Config | None = None,
     source: str = "option",
+    explicit: bool = True,
 ) -> Config:
-    """Build a checked `Config`: `base` (or the preset's defaults), then `overrides` (flat option names)."""
+    """Build a checked `Config`: `base` (or the preset's defaults), then `overrides` (flat option names).
+
+    Without `preset` (or `base`), `family` in `overrides` picks its family's preset (`FAMILY_PRESET`).
+    `explicit`: the overrides are what a user chose, so one that does not apply to the family is refused
+    (`check_family_options`); a stored config (`config_from_dict`) holds every option and is not."""
     overrides = dict(overrides or {})
-    preset = overrides.pop("preset", None) or preset or (base.preset if base else "paper")
+    family = overrides.get("family")
+    default_preset = FAMILY_PRESET.get(family, "paper") if isinstance(family, str) else "paper"
+    preset = overrides.pop("preset", None) or preset or (base.preset if base else default_preset)
     check_preset(preset)
     values: dict[str, Any] = {}
     if base is None:
@@ -338,7 +431,18 @@ def resolve(
         name: cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values}) for name, cls in SECTIONS.items()
     }
     cfg = Config(preset=preset, **sections)
+    if explicit:
+        check_family_options(overrides, cfg.model.family)
     return validate(cfg)
+
+
+def check_family_options(given: dict[str, Any], family: str) -> None:
+    """Refuse, in one line, an option given for a family it does not apply to (`--lambda-nce` with cyclegan)."""
+    known = option_fields()
+    for key in given:
+        if key in known and (families := known[key][1].metadata.get("families")) and family not in families:
+            flag = "--" + key.replace("_", "-")
+            raise CycleGANError(f"option '{flag}' applies to --model {' or '.join(families)}, not to --model {family}")
 
 
 def validate(cfg: Config) -> Config:
@@ -346,6 +450,12 @@ def validate(cfg: Config) -> Config:
     m, d = cfg.model, cfg.data
     if m.n_blocks is None:  # the paper: 9 blocks at 256 px and above, 6 below
         m = dataclasses.replace(m, n_blocks=9 if d.size >= 256 else 6)
+    if m.generator == "unet" and m.unet_levels is None:  # unet_256 at 256 px, unet_128 at 128 px
+        if d.size < 32:
+            raise CycleGANError(f"option 'size': the unet generator needs >= 32 px (5 levels), got {d.size}")
+        m = dataclasses.replace(m, unet_levels=min(16, d.size.bit_length() - 1))
+    cfg = _validate_family(dataclasses.replace(cfg, model=m))
+    m = cfg.model
     # The discriminator's last normalised feature map must keep more than one pixel (InstanceNorm fails
     # on 1x1): floor(size / 2**d_layers) - 1 >= 2 for the PatchGAN, >= 1 (+ the final conv) for the seed D.
     need = 3 if m.discriminator.startswith("patchgan") else 2
@@ -358,17 +468,60 @@ def validate(cfg: Config) -> Config:
         raise CycleGANError(
             f"option 'size': the projected discriminator needs >= 32 px (its deepest map is 1/32), got {d.size}"
         )
-    if m.generator == "seed":
+    if m.generator in ("seed", "unet"):
         for name, default in (("downsample", "stride"), ("upsample", "transpose"), ("residual_output", False)):
             if getattr(m, name) != default:
                 raise CycleGANError(f"option '{name}' applies to the resnet generator only (--generator resnet)")
-    multiple = 8 if m.generator == "seed" else 4
+    multiple = {"seed": 8, "resnet": 4, "unet": 1}[m.generator]  # the U-Net pads itself
     if d.size % multiple:
         raise CycleGANError(f"option 'size' must be a multiple of {multiple} for the {m.generator} generator")
     return dataclasses.replace(cfg, model=m)
 
 
+def _validate_family(cfg: Config) -> Config:
+    """What a family needs of the networks, and the CUT section's values filled in for cut and fastcut."""
+    m = cfg.model
+    if m.family == "pix2pix" and m.discriminator != "patchgan":
+        raise CycleGANError("option 'discriminator': pix2pix conditions a patchgan discriminator on its input "
+                            f"(6 channels); {m.discriminator!r} is not supported with --model pix2pix")  # fmt: skip
+    if m.family not in UNPAIRED_ONE_SIDED:
+        return cfg
+    if m.generator != "resnet":
+        raise CycleGANError(f"option 'generator': --model {m.family} needs the resnet generator (PatchNCE compares "
+                            f"its encoder's layers), got {m.generator!r}")  # fmt: skip
+    c = cfg.cut
+    fill = {k: v for k, v in CUT_DEFAULTS[m.family].items() if getattr(c, k) is None}
+    if c.nce_layers is None:
+        fill["nce_layers"] = default_nce_layers(m)
+    c = dataclasses.replace(c, **fill)
+    encoder = encoder_length(m)
+    bad = [i for i in c.nce_layers if i >= encoder]
+    if bad or not c.nce_layers or len(set(c.nce_layers)) != len(c.nce_layers):
+        raise CycleGANError(
+            f"option 'nce_layers': {' '.join(map(str, c.nce_layers)) or 'none'}: give distinct indices of the "
+            f"generator's encoder layers, 0 to {encoder - 1} (with n_blocks {m.n_blocks}, downsample {m.downsample})"
+        )
+    return dataclasses.replace(cfg, cut=c)
+
+
+def encoder_length(m: ModelConfig) -> int:
+    """Layers of the resnet generator's `model` before its first upsampling layer: the stem (pad, conv,
+    norm, ReLU), two downsamplings (3 layers each; 4 anti-aliased) and the residual blocks."""
+    return 4 + 2 * (4 if m.downsample == "antialias" else 3) + m.n_blocks
+
+
+def default_nce_layers(m: ModelConfig) -> tuple[int, ...]:
+    """The CUT paper's layers mapped onto this generator: the input (after the reflection pad), the conv of
+    each downsampling, the first and the middle residual block (its 0, 4, 8, 12, 16 on 9 blocks)."""
+    down = 4 if m.downsample == "antialias" else 3
+    first_block = 4 + 2 * down
+    layers = [0, 4, 4 + down]
+    if m.n_blocks:
+        layers += sorted({first_block, first_block + m.n_blocks // 2})
+    return tuple(layers)
+
+
 def config_from_dict(d: dict[str, Any], *, source: str) -> Config:
     """Rebuild a Config saved with `Config.to_dict()` (as in a checkpoint), checking every key."""
     flat = flatten(d, source=source)
-    return resolve(flat, source=f"{source} option")
+    return resolve(flat, source=f"{source} option", explicit=False)

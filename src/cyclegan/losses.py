@@ -45,3 +45,19 @@ def cycle_loss(reconstructed: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
 def identity_loss(same: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """mean |G(y) - y|: keeps colours when the input is already in the target domain."""
     return F_.l1_loss(same.float(), real.float())
+
+
+def patch_nce_loss(q: torch.Tensor, k: torch.Tensor, *, batch_size: int, temperature: float) -> torch.Tensor:
+    """PatchNCE (CUT, Park et al. 2020): each output patch `q` must pick out the input patch `k` at its own
+    position among the other sampled patches of the same image. q, k: (B * P, D) L2-normalised, image-major;
+    k carries no gradient. Returns the mean cross-entropy over the B * P patches, in fp32."""
+    q, k = q.float(), k.detach().float()
+    n, dim = q.shape
+    positive = (q * k).sum(dim=1, keepdim=True)  # (B*P, 1)
+    q_, k_ = q.view(batch_size, -1, dim), k.view(batch_size, -1, dim)  # negatives from the same image only
+    p = q_.shape[1]
+    negative = torch.bmm(q_, k_.transpose(1, 2))  # (B, P, P)
+    diagonal = torch.eye(p, device=q.device, dtype=torch.bool)[None]
+    negative = negative.masked_fill(diagonal, -10.0).view(-1, p)  # the positive is not its own negative
+    logits = torch.cat([positive, negative], dim=1) / temperature  # (B*P, 1 + P)
+    return F_.cross_entropy(logits, torch.zeros(n, dtype=torch.long, device=q.device))

@@ -40,6 +40,8 @@ def opt(
     metavar: str | None = None,
     positional: bool = False,
     aliases: tuple[str, ...] = (),
+    flag: str | None = None,
+    families: tuple[str, ...] | None = None,
     default_text: str | None = None,
     choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None,
     factory: Any = MISSING,
@@ -47,12 +49,15 @@ def opt(
     """A dataclass field with its help text and range in the metadata (`ge`: >=, `gt`: >, `le`, `lt`).
 
     `default_text` replaces the default in `--help` (e.g. "the preset's"); `aliases` are extra flag
-    spellings (e.g. an old name kept working); `choices` limits a `str` field's values in the parser (for
-    names from a registry such as the presets, given as a function to read it when the parser is built;
-    the dataclass checks the value itself).
+    spellings (e.g. an old name kept working); `flag` the flag's name where it is not the field's (e.g.
+    `--model` for the `family` field, as `model` names a config section); `families` the model families a
+    training option applies to (None: all; `config.resolve` refuses it given for another); `choices` limits
+    a `str` field's values in the parser (for names from a registry such as the presets, given as a function
+    to read it when the parser is built; the dataclass checks the value itself).
     """
     meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt, "metavar": metavar, "positional": positional,
-            "aliases": aliases, "default_text": default_text, "choices": choices}  # fmt: skip
+            "aliases": aliases, "flag": flag, "families": families, "default_text": default_text,
+            "choices": choices}  # fmt: skip
     if factory is not MISSING:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -219,12 +224,14 @@ def add_arguments(
     suppress_defaults: bool = False,
     exclude: tuple[str, ...] = (),
     default_texts: dict[str, str] | None = None,
+    families_note: bool = False,
 ) -> None:
     """Add one flag (or positional) per leaf field of `cls`.
 
     suppress_defaults: leave a flag that was not given out of the namespace (the train config, where a
         preset or a config file fills it in); else the field's default is the flag's default.
     default_texts: what `--help` shows as a field's default, by field name (e.g. with each preset's).
+    families_note: end the help of an option that applies to some model families only with their names.
     """
     for f, tp in option_fields(cls):
         if f.name in exclude:
@@ -235,8 +242,10 @@ def add_arguments(
         default = argparse.SUPPRESS if suppress_defaults else (None if required else _field_default(f))
         dtext = (default_texts or {}).get(f.name) or default_text_of(f)
         help_text = m.get("help", "") + (f" (default: {dtext})" if dtext and not required else "")
+        if families_note and m.get("families"):
+            help_text += f" [--model {', '.join(m['families'])}]"
         help_text = help_text.replace("%", "%%")
-        flags = ["--" + f.name.replace("_", "-"), *m.get("aliases", ())]
+        flags = [flag_of(f), *m.get("aliases", ())]
         if base is bool:
             parser.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
                                 help=help_text)  # fmt: skip
@@ -263,6 +272,11 @@ def add_arguments(
         if required and not suppress_defaults:
             kwargs["required"] = True
         parser.add_argument(*flags, dest=f.name, **kwargs)
+
+
+def flag_of(f: dataclasses.Field) -> str:
+    """The command-line flag of a field: `--name-with-dashes`, unless the field names another."""
+    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
 
 
 def _field_default(f: dataclasses.Field) -> Any:
@@ -303,11 +317,11 @@ def to_flags(obj: Any, *, skip: tuple[str, ...] = ()) -> list[str]:
             continue
         if value is None:
             continue
-        flag = "--" + f.name.replace("_", "-")
+        flag = flag_of(f)
         if f.metadata.get("positional"):
             positionals += list(map(str, value if isinstance(value, tuple) else [value]))
         elif isinstance(value, bool):
-            parts.append(flag if value else "--no-" + f.name.replace("_", "-"))
+            parts.append(flag if value else "--no-" + flag[2:])
         else:
             parts += [flag, *map(str, value if isinstance(value, tuple) else [value])]
     return parts + positionals

@@ -1,4 +1,4 @@
-"""The unpaired training set, sampled as a pure function of (seed, sample index).
+"""The unpaired (and, for pix2pix, paired) training set, sampled as a pure function of (seed, sample index).
 
 Each domain gets its own seeded permutation per epoch and each sample its own seeded crop and flip, so a
 run that resumes at step s sees exactly the images and augmentations an uninterrupted run would, with
@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
+from ..errors import CycleGANError
 from .io import read_image, to_tensor
 
 
@@ -91,3 +92,95 @@ class UnpairedTrainSet(Dataset):
 
     def __getitem__(self, g: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self._load(0, g), self._load(1, g)
+
+
+# --- paired data (pix2pix) -----------------------------------------------------------------------------------
+
+
+def split_aligned(im):
+    """The reference's aligned layout: one image holding A (left half) and B (right half) side by side."""
+    w, h = im.size
+    half = w // 2
+    return im.crop((0, 0, half, h)), im.crop((half, 0, 2 * half, h))
+
+
+def paired_transform(a, b, *, size: int, load_size: int, flip: bool, gen: torch.Generator):
+    """`train_transform` with one crop and one flip drawn for both images of a pair: two (3, size, size)."""
+    a, b = (TF.resize(im, [load_size, load_size], interpolation=InterpolationMode.BICUBIC) for im in (a, b))
+    top, left = (int(v) for v in torch.randint(0, load_size - size + 1, (2,), generator=gen))
+    a, b = (TF.crop(im, top, left, size, size) for im in (a, b))
+    if flip and torch.rand((), generator=gen) < 0.5:
+        a, b = TF.hflip(a), TF.hflip(b)
+    return to_tensor(a), to_tensor(b)
+
+
+def read_pair(file_a: Path, file_b: Path | None):
+    """The two PIL images of a pair: from two files, or (`file_b` None) the halves of an aligned one."""
+    if file_b is None:
+        return split_aligned(read_image(file_a))
+    return read_image(file_a), read_image(file_b)
+
+
+def find_pairs(folder_a: Path, folder_b: Path) -> list[tuple[Path, Path]]:
+    """The pairs of two folders: files of the same name (relative path and stem; the extension may differ),
+    in sorted order. A file without its pair is a one-line error naming it."""
+    from .io import list_images
+
+    def by_name(folder: Path) -> dict[Path, Path]:
+        return {p.relative_to(folder).with_suffix(""): p for p in list_images(folder)}
+
+    a, b = by_name(folder_a), by_name(folder_b)
+    for mine, other, folder in ((a, b, folder_b), (b, a, folder_a)):
+        alone = sorted(set(mine) - set(other))
+        if alone:
+            raise CycleGANError(
+                f"{mine[alone[0]]} has no file of the same name in {folder} ({len(alone)} unpaired): paired data "
+                "(--model pix2pix) needs the same names in both folders, or ROOT/train of A|B images side by side"
+            )
+    return [(a[k], b[k]) for k in sorted(a)]
+
+
+@dataclass
+class PairedTrainSet(Dataset):
+    """Item g (a global sample index) is a pair (x from A, y from B) of the same scene, with the same crop
+    and flip. `files_b` None: each of `files_a` holds A and B side by side (the aligned layout).
+
+    Like `UnpairedTrainSet`, the order (a seeded permutation per epoch) and the augmentation of each item
+    are a pure function of (seed, g)."""
+
+    files_a: list[Path]
+    files_b: list[Path] | None
+    size: int
+    load_size: int
+    flip: bool
+    seed: int
+    batch_size: int
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.files_a) / self.batch_size)
+
+    @property
+    def samples_per_epoch(self) -> int:
+        return self.steps_per_epoch * self.batch_size
+
+    def __len__(self) -> int:
+        return 2**62
+
+    def _index(self, g: int) -> int:
+        n = len(self.files_a)
+        epoch, i = divmod(g, self.samples_per_epoch)
+        cache = self.__dict__.setdefault("_perm_cache", {})
+        if epoch not in cache:
+            gen = torch.Generator().manual_seed(mix_seed(self.seed, 0, epoch))
+            reps = math.ceil(self.samples_per_epoch / n)
+            if len(cache) > 4:
+                cache.clear()
+            cache[epoch] = torch.cat([torch.randperm(n, generator=gen) for _ in range(reps)]).tolist()
+        return cache[epoch][i]
+
+    def __getitem__(self, g: int) -> tuple[torch.Tensor, torch.Tensor]:
+        i = self._index(g)
+        a, b = read_pair(self.files_a[i], self.files_b[i] if self.files_b is not None else None)
+        gen = torch.Generator().manual_seed(mix_seed(self.seed, 2, g))
+        return paired_transform(a, b, size=self.size, load_size=self.load_size, flip=self.flip, gen=gen)

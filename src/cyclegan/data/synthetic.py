@@ -174,20 +174,25 @@ class SyntheticOptions(Options):
     count: int = opt(400, "training images per domain", gt=0)
     test_count: int = opt(50, "paired test scenes", gt=0)
     seed: int = opt(0, "world seed", ge=0, le=MAX_SEED)
+    paired: bool = opt(
+        False, "training scenes in both styles too: trainA/NAME.png and trainB/NAME.png are one scene (pix2pix "
+        "reads them as pairs; the unpaired families as two folders)",
+    )  # fmt: skip
     progress: bool = progress_option()
 
 
 def write_dataset(opts: SyntheticOptions) -> Path:
     """Write OUT/trainA (summer), trainB (winter), testA, testB as PNGs.
 
-    trainA and trainB are rendered from disjoint scenes (unpaired); testA/NAME.png and testB/NAME.png are
-    the same scene in both styles (the ground truth of each translation).
+    trainA and trainB are rendered from disjoint scenes (unpaired), or with `paired` from the same scenes
+    (trainA/NAME.png and trainB/NAME.png one scene); testA/NAME.png and testB/NAME.png are the same scene in
+    both styles (the ground truth of each translation), the same scenes either way.
     """
     from tqdm import tqdm
 
     root, size, count, test_count, seed = Path(opts.out), opts.size, opts.count, opts.test_count, opts.seed
     jobs = [("trainA", "summer", i) for i in range(count)]
-    jobs += [("trainB", "winter", count + i) for i in range(count)]
+    jobs += [("trainB", "winter", i if opts.paired else count + i) for i in range(count)]
     jobs += [
         (split, style, 2 * count + i)
         for i in range(test_count)

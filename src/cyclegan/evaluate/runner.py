@@ -303,7 +303,7 @@ def _evaluate_one(
 ) -> dict[str, Any]:  # fmt: skip
     from tqdm import tqdm
 
-    from ..checkpoint import FORMAT, checkpoint_path, load_file, load_generator
+    from ..checkpoint import FORMAT, checkpoint_path, directions_of, load_file, load_generator
     from ..config import config_from_dict
     from ..report.grid import save_grid
     from .distances import feature_distances
@@ -315,7 +315,12 @@ def _evaluate_one(
     if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
         cfg = config_from_dict(ckpt["config"], source=str(ckpt_file))
         preset, train_size = cfg.preset, cfg.data.size
-        nets = {d: load_generator(ckpt_file, d, device=device, ema=opts.ema) for d in ("AtoB", "BtoA")}  # G, F
+        trained = directions_of(cfg)  # CycleGAN: both (G, F); pix2pix, CUT: the one it learned
+        if opts.direction == "both":
+            directions = list(trained)
+        # (a direction it does not translate is refused by load_generator, in one line)
+        nets = {d: load_generator(ckpt_file, d, device=device, ema=opts.ema) for d in (trained if len(trained) > 1
+                else directions)}  # fmt: skip
     else:  # a plain generator state dict (e.g. from the reference implementation): one direction only
         if opts.direction == "both":
             raise CycleGANError(

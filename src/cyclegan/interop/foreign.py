@@ -7,6 +7,9 @@ stored, so it is read from the tensors' names and shapes:
 - ResNet: `model.1` the 7x7 conv in (its output channels are ngf), blocks `model.10` .. `model.(9 + n)`,
   each with its two 3x3 convs at `conv_block.1` and `conv_block.5` (`conv_block.6` with dropout);
   InstanceNorm without parameters (or with `weight`/`bias` when affine), or BatchNorm (convs without bias).
+  The CUT code's generators (its default anti-aliased layers) hold a fixed blur `filt` in each resampling
+  layer (`model.7.filt`, `model.11.filt`, ...), which shifts the blocks to `model.12`; checked against our
+  blur filters and loaded into the same layout.
 - U-Net: nested `model.model.1.model.3. ...` levels; one level per stride-2 conv (`unet_256`: 8).
 
 Anything else gives one line saying what was found and what was expected.
@@ -54,13 +57,16 @@ class ForeignArchitecture:
     norm: NormKind
     affine: bool = False
     dropout: bool = False
+    downsample: str = "stride"  # or "antialias" (the CUT code's default)
+    upsample: str = "transpose"  # or "antialias_zero_pad" (the CUT code's anti-aliased upsampling)
 
     def describe(self) -> str:
         depth = f"{self.depth} blocks" if self.kind == "resnet" else f"{self.depth} levels"
         norm = "BatchNorm" if self.norm == "batch" else f"InstanceNorm ({'affine' if self.affine else 'no affine'})"
         kind = "ResNet" if self.kind == "resnet" else "U-Net"
         dropout = "" if self.kind == "unet" else f", {'dropout' if self.dropout else 'no dropout'}"
-        return f"{kind} generator, {depth}, ngf {self.ngf}, {norm}{dropout}"
+        aa = ", anti-aliased (CUT)" if self.downsample == "antialias" or self.upsample != "transpose" else ""
+        return f"{kind} generator, {depth}, ngf {self.ngf}, {norm}{dropout}{aa}"
 
 
 # --- finding the state dict -------------------------------------------------------------------------------
@@ -128,25 +134,29 @@ def _infer_resnet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArch
         )
     if w.shape[1] != 3:
         raise CycleGANError(f"{source}: the generator takes {w.shape[1]} input channel(s), expected 3 (RGB)")
+    antialias_down = "model.7.filt" in sd  # the CUT code: conv, norm, ReLU, blur per downsampling
+    first = 12 if antialias_down else 10
     blocks = sorted({int(m.group(1)) for k in sd if (m := re.match(r"model\.(\d+)\.conv_block\.", k))})
-    if blocks != list(range(10, 10 + len(blocks))):
+    if blocks != list(range(first, first + len(blocks))):
         raise CycleGANError(
             f"{source}: residual blocks at model.{blocks[0]}..{blocks[-1]} with gaps, expected consecutive "
-            "blocks from model.10"
+            f"blocks from model.{first}"
         )
     convs = {  # 4-d weights only: affine norms have (1-d) weights too
         int(m.group(1)) for k, t in sd.items()
-        if (m := re.fullmatch(r"model\.10\.conv_block\.(\d+)\.weight", k)) and t.dim() == 4
+        if (m := re.fullmatch(rf"model\.{first}\.conv_block\.(\d+)\.weight", k)) and t.dim() == 4
     }  # fmt: skip
-    if sd.get("model.10.conv_block.1.weight", torch.empty(0)).dim() != 4 or not ({5, 6} & convs):
+    if sd.get(f"model.{first}.conv_block.1.weight", torch.empty(0)).dim() != 4 or not ({5, 6} & convs):
         raise CycleGANError(
-            f"{source}: block model.10 holds convs at conv_block.{sorted(convs)}, expected conv_block.1 and "
+            f"{source}: block model.{first} holds convs at conv_block.{sorted(convs)}, expected conv_block.1 and "
             "conv_block.5 (or conv_block.6 with dropout)"
         )
     norm, affine = _norm_of(sd, "model.1", "model.2", source=source)
+    antialias_up = f"model.{first + len(blocks)}.filt" in sd
     return ForeignArchitecture(
         kind="resnet", ngf=int(w.shape[0]), depth=len(blocks), norm=norm, affine=affine,
-        dropout=6 in convs,
+        dropout=6 in convs, downsample="antialias" if antialias_down else "stride",
+        upsample="antialias_zero_pad" if antialias_up else "transpose",
     )  # fmt: skip
 
 
@@ -197,7 +207,10 @@ def build_foreign(arch: ForeignArchitecture) -> nn.Module:
 
     if arch.kind == "unet":
         return UnetGenerator(num_downs=arch.depth, ngf=arch.ngf, norm=arch.norm, affine=arch.affine)
-    net = ResnetGenerator(ngf=arch.ngf, n_blocks=arch.depth, norm=arch.norm, dropout=0.5 if arch.dropout else 0.0)
+    net = ResnetGenerator(
+        ngf=arch.ngf, n_blocks=arch.depth, norm=arch.norm, dropout=0.5 if arch.dropout else 0.0,
+        downsample=arch.downsample, upsample=arch.upsample,  # type: ignore[arg-type]
+    )  # fmt: skip
     if arch.affine:
         names = {n for n, m in net.named_modules() if isinstance(m, nn.InstanceNorm2d)}
         _make_norms_affine(net, names)
@@ -209,6 +222,23 @@ def _drop_instance_norm_stats(sd: dict[str, torch.Tensor], net: nn.Module) -> di
     (its norms do not track statistics), and so do we, so both compute the same thing."""
     norms = {n for n, m in net.named_modules() if isinstance(m, nn.InstanceNorm2d)}
     return {k: v for k, v in sd.items() if not (k.rpartition(".")[0] in norms and k.rpartition(".")[2] in NORM_STATS)}
+
+
+def _check_blur_filters(sd: dict[str, torch.Tensor], net: nn.Module, *, source: str) -> dict[str, torch.Tensor]:
+    """The CUT code saves its fixed resampling filters (`filt`); ours are fixed too and not saved. Each must
+    be the filter we compute with (a different filter size would compute something else); then it is dropped."""
+    from ..models.layers import BlurDownsample, BlurUpsample
+
+    out = dict(sd)
+    for name, module in net.named_modules():
+        if isinstance(module, (BlurDownsample, BlurUpsample)) and f"{name}.filt" in out:
+            filt = out.pop(f"{name}.filt")
+            if filt.shape != module.kernel.shape or not torch.allclose(filt.float(), module.kernel, atol=1e-6):
+                raise CycleGANError(
+                    f"{source}: {name}.filt has shape {_shape(filt)} or values unlike the anti-aliasing filter "
+                    f"{_shape(module.kernel)} of the CUT code's defaults (filter size 3 down, 4 up)"
+                )
+    return out
 
 
 def load_state_into(net: nn.Module, sd: Mapping[str, torch.Tensor], arch: ForeignArchitecture, *, source: str) -> None:
@@ -241,6 +271,7 @@ def load_foreign_generator(obj: object, direction: str = "AtoB", *, source: str 
     sd = strip_prefix(select_state_dict(obj, direction, source=source))
     arch = infer_architecture(sd, source=source)
     net = build_foreign(arch)
+    sd = _check_blur_filters(sd, net, source=source)
     if arch.norm == "instance":
         sd = _drop_instance_norm_stats(sd, net)
     load_state_into(net, sd, arch, source=source)

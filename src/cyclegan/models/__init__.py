@@ -6,11 +6,13 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ..config import ModelConfig
+from ..config import Config, ModelConfig
+from .cut import PatchSampleMLP, layer_channels
 from .patchgan import PatchGANDiscriminator
 from .projected import MultiDiscriminator, ProjectedDiscriminator
 from .resnet import ResnetGenerator
 from .seed import SeedDiscriminator, SeedGenerator
+from .unet import UnetGenerator
 
 GENERATORS: dict[str, Callable[[ModelConfig], nn.Module]] = {
     "resnet": lambda c: ResnetGenerator(
@@ -23,11 +25,14 @@ GENERATORS: dict[str, Callable[[ModelConfig], nn.Module]] = {
         residual_output=c.residual_output,
     ),  # fmt: skip
     "seed": lambda c: SeedGenerator(ngf=c.ngf, n_blocks=c.n_blocks, norm=c.norm, dropout=c.dropout),
+    "unet": lambda c: UnetGenerator(num_downs=c.unet_levels, ngf=c.ngf, norm=c.norm, dropout=c.dropout),
 }
 
 
-def _patchgan(c: ModelConfig) -> nn.Module:
-    return PatchGANDiscriminator(ndf=c.ndf, n_layers=c.d_layers, norm=c.norm, spectral_norm=c.spectral_norm)
+def _patchgan(c: ModelConfig, in_channels: int = 3) -> nn.Module:
+    return PatchGANDiscriminator(
+        ndf=c.ndf, n_layers=c.d_layers, norm=c.norm, spectral_norm=c.spectral_norm, in_channels=in_channels
+    )
 
 
 def _projected(c: ModelConfig) -> nn.Module:
@@ -88,7 +93,56 @@ def build_models(cfg: ModelConfig) -> dict[str, nn.Module]:
     }
 
 
+# The networks of each model family, by the names its checkpoints use.
+NETWORKS: dict[str, tuple[str, ...]] = {
+    "cyclegan": ("G", "F", "D_X", "D_Y"),  # G: X -> Y, F: Y -> X, D_X and D_Y judge X and Y
+    "pix2pix": ("G", "D"),  # G: source -> target, D judges (source, target) pairs
+    "cut": ("G", "D", "H"),  # G: source -> target, D judges the target domain, H: PatchNCE's projection head
+    "fastcut": ("G", "D", "H"),
+}
+GENERATOR_NAMES = ("G", "F")  # networks that are generators (translate, export, EMA)
+
+
+def build_conditional_discriminator(cfg: ModelConfig) -> nn.Module:
+    """pix2pix's discriminator: (B, 6, H, W), the input and an output concatenated -> (B, 1, h, w) scores."""
+    return init_weights(_patchgan(cfg, in_channels=6), kind=cfg.init, gain=cfg.init_gain)
+
+
+def build_head(cfg: Config, generator: nn.Module) -> nn.Module:
+    """CUT's projection head H for `generator`'s layers `cfg.cut.nce_layers`."""
+    channels = layer_channels(generator, cfg.cut.nce_layers)
+    return PatchSampleMLP(channels, dim=cfg.cut.nce_mlp_dim, init_gain=cfg.model.init_gain)
+
+
+def build_networks(cfg: Config) -> dict[str, nn.Module]:
+    """The networks of `cfg`'s model family, named as in `NETWORKS` (CycleGAN: `build_models`)."""
+    m = cfg.model
+    if m.family == "cyclegan":
+        return build_models(m)
+    G = build_generator(m)
+    if m.family == "pix2pix":
+        return {"G": G, "D": build_conditional_discriminator(m)}
+    return {"G": G, "D": build_discriminator(m), "H": build_head(cfg, G)}
+
+
+def network_builder(cfg: Config, name: str) -> Callable[[], nn.Module]:
+    """A function building network `name` of `cfg`'s family alone (for checking a checkpoint's shapes)."""
+    m = cfg.model
+    if name in GENERATOR_NAMES:
+        return lambda: build_generator(m)
+    if name == "H":
+        return lambda: build_head(cfg, GENERATORS[m.generator](m))
+    if m.family == "pix2pix":
+        return lambda: build_conditional_discriminator(m)
+    return lambda: build_discriminator(m)
+
+
 __all__ = [
+    "NETWORKS",
+    "build_networks",
+    "network_builder",
+    "UnetGenerator",
+    "PatchSampleMLP",
     "GENERATORS",
     "DISCRIMINATORS",
     "build_generator",

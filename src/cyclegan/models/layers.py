@@ -130,6 +130,8 @@ def upsample_layers(c_in: int, c_out: int, *, kind: Upsample, norm: Norm) -> lis
     bias = uses_bias(norm)
     if kind == "transpose":
         up: list[nn.Module] = [nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1, bias=bias)]
+    elif kind == "antialias_zero_pad":  # the CUT code's layout (zero-padded conv): only to load its files
+        up = [BlurUpsample(c_in), nn.Conv2d(c_in, c_out, 3, padding=1, bias=bias)]
     elif kind in ("resize", "antialias"):
         resample = nn.Upsample(scale_factor=2, mode="nearest") if kind == "resize" else BlurUpsample(c_in)
         up = [resample, ReflectionPad2d(1), nn.Conv2d(c_in, c_out, 3, bias=bias)]

@@ -11,14 +11,19 @@ class PatchGANDiscriminator(nn.Module):
 
     `n_layers` counts the stride-2 convs (3 gives the 70x70 receptive field). Input (B, 3, H, W) in
     [-1, 1]; output (B, 1, H', W') raw patch scores (no sigmoid): 256 px gives 30x30. `spectral_norm`:
-    every conv's weight spectrally normalised (a 1-Lipschitz layer; steadier early training).
+    every conv's weight spectrally normalised (a 1-Lipschitz layer; steadier early training). `in_channels`
+    6: pix2pix's conditional discriminator, on the input and the (real or generated) output concatenated.
     """
 
-    def __init__(self, *, ndf: int = 64, n_layers: int = 3, norm: Norm = "instance", spectral_norm: bool = False):
+    def __init__(
+        self, *, ndf: int = 64, n_layers: int = 3, norm: Norm = "instance", spectral_norm: bool = False,
+        in_channels: int = 3,
+    ):  # fmt: skip
         super().__init__()
         bias = uses_bias(norm)
         sn = spectral_norm
-        layers: list[nn.Module] = [spectral(nn.Conv2d(3, ndf, 4, stride=2, padding=1), sn), nn.LeakyReLU(0.2, True)]
+        first = spectral(nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1), sn)
+        layers: list[nn.Module] = [first, nn.LeakyReLU(0.2, True)]
         c = ndf
         for n in range(1, n_layers + 1):
             c_out = ndf * min(2**n, 8)

@@ -79,8 +79,25 @@ class ResnetGenerator(nn.Module):
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._output(x, self.model(x))
+
+    def _output(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         if not self.residual_output:
-            return self.model(x)
+            return h
         # atanh of the input (kept inside (-1, 1)) plus the change, squashed back: identity at start.
         base = torch.atanh(x.float().clamp(-0.999, 0.999))
-        return torch.tanh(base + self.model(x).float())
+        return torch.tanh(base + h.float())
+
+    def forward_features(
+        self, x: torch.Tensor, layers: tuple[int, ...], *, encode_only: bool = False
+    ) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
+        """(the output or, with `encode_only`, None; the outputs of `self.model[i]` for i in `layers`, in
+        order): what CUT's PatchNCE compares. `encode_only` stops after the last of `layers`."""
+        feats, h, last = [], x, max(layers)
+        for i, layer in enumerate(self.model):
+            h = layer(h)
+            if i in layers:
+                feats.append(h)
+            if encode_only and i == last:
+                return None, feats
+        return self._output(x, h), feats

@@ -23,7 +23,7 @@ from ..data.dataset import mix_seed
 from ..errors import CycleGANError
 from ..execution import REFERENCE, Execution
 from ..losses import adversarial_loss, cycle_loss, identity_loss
-from ..models import build_models
+from ..models import build_networks
 from . import distributed as ddp
 from .augment import diff_augment
 from .ema import EMA
@@ -110,9 +110,18 @@ def _ddp(module: nn.Module, device: torch.device, *, sync_buffers: bool) -> nn.M
     return DDP(module, device_ids=ids, **{key: sync_buffers})
 
 
-class CycleGANTrainer:
-    """Owns the four networks, three optimizers (G+F, D_X, D_Y), their schedules, the image pools and the
-    gradient scaler, and saves and restores all of them (with the random state) as one checkpoint."""
+class Trainer:
+    """What every model family's trainer shares: the networks (`build_networks`), on the device, compiled and
+    (under torchrun) wrapped for DistributedDataParallel by the family; the optimizers' LR schedules, the
+    gradient scaler, the image pools, the generators' weight averages; one discriminator update; saving and
+    restoring all of it (with the random state) as one checkpoint.
+
+    A family subclass sets `family`, `pool_names` and `generator_names`, builds its modules and optimizers
+    in `_setup` and writes `step` (one iteration, returning its losses) and `sample_columns`."""
+
+    family: str = ""
+    pool_names: tuple[str, ...] = ()  # image pools, seeded seed + 1, seed + 2, ... in this order
+    generator_names: tuple[str, ...] = ("G",)  # the networks averaged with --ema-decay
 
     def __init__(
         self,
@@ -135,53 +144,55 @@ class CycleGANTrainer:
             raise CycleGANError("option 'r1_gamma': the R1 penalty is not supported under torchrun yet; use 0")
         self.execution = ex = execution
         torch.manual_seed(t.seed)  # the weight init depends on the seed only
-        nets = build_models(cfg.model)
+        nets = build_networks(cfg)
         if dist.enabled and cfg.model.norm == "batch" and device.type == "cuda":
             nets = {k: nn.SyncBatchNorm.convert_sync_batchnorm(v) for k, v in nets.items()}  # one batch, all ranks
-        nets = {k: v.to(device, memory_format=ex.memory_format) for k, v in nets.items()}
         # The plain modules: what checkpoints hold and what sampling/translation use.
-        self.G, self.F, self.D_X, self.D_Y = nets["G"], nets["F"], nets["D_X"], nets["D_Y"]
-        G, F, D_X, D_Y = (ex.compiled(n) for n in (self.G, self.F, self.D_X, self.D_Y))
-        self._D_X, self._D_Y = D_X, D_Y  # for the generators' loss: input gradients only, no sync needed
-        self._generators: nn.Module = GeneratorPair(
-            G, F, identity=t.lambda_identity > 0, batch_calls=ex.batch_generator_calls
-        )
-        self._real_fake_X: nn.Module = RealFake(D_X)
-        self._real_fake_Y: nn.Module = RealFake(D_Y)
-        if dist.enabled:
-            # BatchNorm running statistics: rank 0's are broadcast each forward (SyncBatchNorm keeps them
-            # equal on CUDA anyway); InstanceNorm has none.
-            sync = cfg.model.norm == "batch" and device.type != "cuda"
-            self._generators, self._real_fake_X, self._real_fake_Y = (
-                _ddp(m, device, sync_buffers=sync) for m in (self._generators, self._real_fake_X, self._real_fake_Y)
-            )
-        betas = (t.beta1, t.beta2)
-        # Fused Adam: one kernel over all parameters (CPU and CUDA), else the multi-tensor foreach path.
-        fast = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
-        # One Adam over G and F (one summed loss); Adam is per parameter, so separate D optimizers
-        # are the same as one over both and let D_X and D_Y update one after the other.
-        self.opt_G = torch.optim.Adam([*self.G.parameters(), *self.F.parameters()], lr=t.lr, betas=betas, **fast)
-        self.opt_D_X = torch.optim.Adam(self.D_X.parameters(), lr=t.lr, betas=betas, **fast)
-        self.opt_D_Y = torch.optim.Adam(self.D_Y.parameters(), lr=t.lr, betas=betas, **fast)
-        # fp16 only: one scaler for the three losses, updated once per iteration.
+        self.nets = {k: v.to(device, memory_format=ex.memory_format) for k, v in nets.items()}
+        self._setup(self.nets)
+        # fp16 only: one scaler for the losses, updated once per iteration.
         self.scaler = torch.amp.GradScaler(device.type, enabled=ex.precision == "fp16")
         self.set_total_steps(total_steps)
         rank = dist.rank
-        seeds = (t.seed + 1, t.seed + 2) if rank == 0 else (mix_seed(t.seed, rank, 1), mix_seed(t.seed, rank, 2))
-        self.pool_X = ImagePool(t.pool_size, seed=seeds[0])  # history of F(y) for D_X
-        self.pool_Y = ImagePool(t.pool_size, seed=seeds[1])  # history of G(x) for D_Y
+        self.pools = {
+            name: ImagePool(t.pool_size, seed=t.seed + i + 1 if rank == 0 else mix_seed(t.seed, rank, i + 1))
+            for i, name in enumerate(self.pool_names)
+        }  # fmt: skip
         # The averaged generators (translation, evaluation, samples and export use them when present).
-        self.ema = {"G": EMA(self.G, t.ema_decay), "F": EMA(self.F, t.ema_decay)} if t.ema_decay > 0 else {}
+        self.ema = {k: EMA(self.nets[k], t.ema_decay) for k in self.generator_names} if t.ema_decay > 0 else {}
         if rank:  # same initial weights on every rank (seeded above), then rank-specific dropout masks
             torch.manual_seed(mix_seed(t.seed, rank))
 
+    def _setup(self, nets: dict[str, nn.Module]) -> None:
+        """The family's training modules (compiled, DDP-wrapped) and optimizers over `nets`."""
+        raise NotImplementedError
+
     @property
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"G": self.opt_G, "D_X": self.opt_D_X, "D_Y": self.opt_D_Y}
+        raise NotImplementedError
 
     @property
     def networks(self) -> dict[str, nn.Module]:
-        return {"G": self.G, "F": self.F, "D_X": self.D_X, "D_Y": self.D_Y}
+        return dict(self.nets)
+
+    def _wrap(self, *modules: nn.Module) -> tuple[nn.Module, ...]:
+        """`modules` in DistributedDataParallel under torchrun (else as they are). BatchNorm running statistics:
+        rank 0's are broadcast each forward (SyncBatchNorm keeps them equal on CUDA anyway)."""
+        if not self.dist.enabled:
+            return modules
+        sync = self.cfg.model.norm == "batch" and self.device.type != "cuda"
+        return tuple(_ddp(m, self.device, sync_buffers=sync) for m in modules)
+
+    def _adam(self, *nets: nn.Module) -> torch.optim.Adam:
+        t = self.cfg.train
+        # Fused Adam: one kernel over all parameters (CPU and CUDA), else the multi-tensor foreach path.
+        fast = {"fused": True} if self.device.type in ("cpu", "cuda") else {"foreach": True}
+        return torch.optim.Adam([p for n in nets for p in n.parameters()], lr=t.lr, betas=(t.beta1, t.beta2), **fast)
+
+    @property
+    def opt_G(self) -> torch.optim.Optimizer:
+        """The generator's optimizer (its LR is the one logged)."""
+        return self.optimizers["G"]
 
     def set_total_steps(self, total_steps: int) -> None:
         """(Re)build the LR schedules for a run of `total_steps`; their position comes from state."""
@@ -194,24 +205,41 @@ class CycleGANTrainer:
             for group, base_lr in zip(sched.optimizer.param_groups, sched.base_lrs):
                 group["lr"] = base_lr * factor(sched.last_epoch)  # the new schedule, from this step
 
-    # --- one iteration --------------------------------------------------------------------------------
+    def _end_step(self) -> None:
+        """After the updates of one iteration: the scaler, the LR schedules, the weight averages."""
+        self.scaler.update()
+        for sched in self.schedulers.values():
+            sched.step()
+        for name, ema in self.ema.items():
+            ema.update(self.nets[name], self.schedulers["G"].last_epoch)
 
-    def generate(self, x: torch.Tensor, y: torch.Tensor) -> Outputs:
-        """All generator outputs for real batches x (B, 3, H, W) from A and y from B, in [-1, 1]."""
-        with self.execution.autocast(self.device):
-            return Outputs(*self._generators(x, y))
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One training iteration on a batch x (B, 3, H, W) from A and y from B, in [-1, 1]; returns the
+        losses as 0-d tensors (still on the device: no sync)."""
+        raise NotImplementedError
+
+    def sample_columns(self, xs: torch.Tensor, ys: torch.Tensor) -> list[torch.Tensor]:
+        """The columns of a sample grid for fixed images xs from A and ys from B (with the averaged
+        generators when the run keeps them), each (N, 3, H, W) in [-1, 1]."""
+        raise NotImplementedError
+
+    def _generator(self, name: str = "G") -> nn.Module:
+        """What samples use: the average of the generator's weights if kept, else the generator."""
+        return self.ema[name].module if name in self.ema else self.nets[name]
 
     def _augment(self, images: torch.Tensor) -> torch.Tensor:
         """What a discriminator sees: `images` through the differentiable augmentations (if any)."""
         return diff_augment(images, self.cfg.train.diffaug)
 
-    def _update_D(self, real_fake: nn.Module, opt: torch.optim.Optimizer, real, fake) -> torch.Tensor:
+    def _update_D(self, real_fake: nn.Module, opt: torch.optim.Optimizer, real, fake, *, cond=None) -> torch.Tensor:
+        """One discriminator step on a real and a fake batch (`real_fake` scores both in one call); `cond`:
+        the input a conditional discriminator also sees (pix2pix), passed first."""
         t = self.cfg.train
         real, fake = self._augment(real), self._augment(fake)
         if t.r1_gamma > 0:
             real = real.detach().requires_grad_(True)
         with self.execution.autocast(self.device):
-            pred_real, pred_fake = real_fake(real, fake)
+            pred_real, pred_fake = real_fake(real, fake) if cond is None else real_fake(cond, real, fake)
         loss = (adversarial_loss(pred_real, True, t.gan_loss) + adversarial_loss(pred_fake, False, t.gan_loss)) * (
             t.d_loss_weight
         )
@@ -225,6 +253,140 @@ class CycleGANTrainer:
         self.scaler.scale(loss).backward()
         self.scaler.step(opt)
         return loss.detach()
+
+    # --- saving and restoring ------------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        """This process's networks, optimizers, LR schedules, image pools, gradient scaler and (with
+        `ema_decay`) the averaged generators."""
+        return {
+            "models": {k: v.state_dict() for k, v in self.networks.items()},
+            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
+            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
+            "pools": self._pools_state(),
+            "scaler": self.scaler.state_dict(),  # empty unless fp16
+            **({"ema": {k: e.state_dict() for k, e in self.ema.items()}} if self.ema else {}),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """The inverse of `state_dict`. The schedules go on from their stored step along this trainer's
+        `total_steps`, which a resumed run may have raised."""
+        for k, net in self.networks.items():
+            net.load_state_dict(state["models"][k])
+        for k, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][k])
+        for k, sched in self.schedulers.items():
+            sched.load_state_dict(state["schedulers"][k])
+        self.set_total_steps(self.total_steps)
+        if self.scaler.is_enabled() and state.get("scaler"):  # a run switched to fp16 starts a fresh scale
+            self.scaler.load_state_dict(state["scaler"])
+        for k, pool in self.pools.items():
+            pool.load_state_dict(state["pools"][k], device=self.device)
+        for k, ema in self.ema.items():
+            ema.load_state_dict(state["ema"][k])
+
+    def checkpoint(self, *, step: int, steps_per_epoch: int) -> dict | None:
+        """The whole run after `step` steps, as the checkpoint file holds it: format, version, config,
+        position, rank 0's RNG and `state_dict()`, and across processes every rank's RNG and pools.
+
+        A collective: every rank calls it; rank 0 gets the dict, the others None. The weights and optimizer
+        states in it are the live tensors (as with any `state_dict`): write it out before the next step.
+        """
+        mine = self._rank_state()
+        ranks = ddp.gather_to_main(mine, self.dist)
+        if not self.dist.is_main:
+            return None
+        ckpt = {
+            "format": FORMAT, "package_version": __version__, "family": self.family, "config": self.cfg.to_dict(),
+            "step": step,
+            "epoch": step // steps_per_epoch, "steps_per_epoch": steps_per_epoch, "rng": mine["rng"],
+            **self.state_dict(),
+        }  # fmt: skip
+        if self.dist.enabled:
+            ckpt["ranks"] = ranks  # each rank's RNG and pools, for an exact resume with as many processes
+            if len({r["weights_sha256"] for r in ranks}) > 1:
+                tqdm.write(f"warning: the processes' weights differ at step {step} (DistributedDataParallel "
+                           "should keep them equal); rank 0's are saved", file=sys.stderr)  # fmt: skip
+        return ckpt
+
+    def save(self, path: str | Path, *, step: int, steps_per_epoch: int) -> Path:
+        """Write `checkpoint(...)` to `path` atomically (rank 0 writes; every rank must call it)."""
+        ckpt = self.checkpoint(step=step, steps_per_epoch=steps_per_epoch)
+        if ckpt is not None:
+            save_atomic(ckpt, path)
+        return Path(path)
+
+    def restore(self, ckpt: dict) -> None:
+        """Continue from a checkpoint dict: its networks, optimizers, schedules and scaler, this rank's image
+        pools and random state (each loaded once). Old single-process checkpoints load too."""
+        mine = self._rank_state_in(ckpt)
+        self.load_state_dict({**ckpt, "pools": mine["pools"]})
+        _set_rng_state(mine["rng"])
+
+    def _pools_state(self) -> dict:
+        return {k: pool.state_dict() for k, pool in self.pools.items()}
+
+    def _rank_state(self) -> dict:
+        """What differs between ranks: the random state and the image pools (and a weights digest, which
+        should not differ: checked when saving)."""
+        state = {"rng": _rng_state(), "pools": self._pools_state()}
+        if self.dist.enabled:
+            state["weights_sha256"] = ddp.weights_digest(self.networks)
+        return state
+
+    def _rank_state_in(self, ckpt: dict) -> dict:
+        """This rank's RNG and pools in `ckpt`: its own if the run had as many processes, else rank 0's."""
+        ranks, d = ckpt.get("ranks"), self.dist
+        if ranks is not None and len(ranks) == d.world_size:
+            return ranks[d.rank]
+        if d.is_main and (d.world_size > 1 or ranks is not None):
+            print(f"note: the checkpoint was written by {len(ranks) if ranks else 1} process(es), this run has "
+                  f"{d.world_size}: each process starts from rank 0's random state and image pools (the data "
+                  "order stays exact)", file=sys.stderr)  # fmt: skip
+        return {"rng": ckpt["rng"], "pools": ckpt["pools"]}
+
+
+class CycleGANTrainer(Trainer):
+    """Owns the four networks, three optimizers (G+F, D_X, D_Y), their schedules, the image pools and the
+    gradient scaler, and saves and restores all of them (with the random state) as one checkpoint."""
+
+    family = "cyclegan"
+    pool_names = ("X", "Y")  # history of F(y) for D_X, of G(x) for D_Y
+    generator_names = ("G", "F")
+
+    def _setup(self, nets: dict[str, nn.Module]) -> None:
+        t, ex = self.cfg.train, self.execution
+        self.G, self.F, self.D_X, self.D_Y = nets["G"], nets["F"], nets["D_X"], nets["D_Y"]
+        G, F, D_X, D_Y = (ex.compiled(n) for n in (self.G, self.F, self.D_X, self.D_Y))
+        self._D_X, self._D_Y = D_X, D_Y  # for the generators' loss: input gradients only, no sync needed
+        self._generators, self._real_fake_X, self._real_fake_Y = self._wrap(
+            GeneratorPair(G, F, identity=t.lambda_identity > 0, batch_calls=ex.batch_generator_calls),
+            RealFake(D_X), RealFake(D_Y),
+        )  # fmt: skip
+        # One Adam over G and F (one summed loss); Adam is per parameter, so separate D optimizers
+        # are the same as one over both and let D_X and D_Y update one after the other.
+        self.opt_G_F = self._adam(self.G, self.F)
+        self.opt_D_X = self._adam(self.D_X)
+        self.opt_D_Y = self._adam(self.D_Y)
+
+    @property
+    def pool_X(self) -> ImagePool:
+        return self.pools["X"]
+
+    @property
+    def pool_Y(self) -> ImagePool:
+        return self.pools["Y"]
+
+    @property
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"G": self.opt_G_F, "D_X": self.opt_D_X, "D_Y": self.opt_D_Y}
+
+    # --- one iteration --------------------------------------------------------------------------------
+
+    def generate(self, x: torch.Tensor, y: torch.Tensor) -> Outputs:
+        """All generator outputs for real batches x (B, 3, H, W) from A and y from B, in [-1, 1]."""
+        with self.execution.autocast(self.device):
+            return Outputs(*self._generators(x, y))
 
     def update_D_X(self, x: torch.Tensor, out: Outputs) -> torch.Tensor:
         """One step of D_X: real x against F(y) drawn through the pool (detached: G and F get no grad)."""
@@ -267,99 +429,16 @@ class CycleGANTrainer:
         out = self.generate(x, y)
         losses = {"D_X": self.update_D_X(x, out), "D_Y": self.update_D_Y(y, out)}
         losses.update(self.update_G(x, y, out))
-        self.scaler.update()
-        for sched in self.schedulers.values():
-            sched.step()
-        for name, ema in self.ema.items():
-            ema.update(self.networks[name], self.schedulers["G"].last_epoch)
+        self._end_step()
         return losses
 
-    # --- saving and restoring ------------------------------------------------------------------------
-
-    def state_dict(self) -> dict:
-        """This process's networks, optimizers, LR schedules, image pools, gradient scaler and (with
-        `ema_decay`) the averaged generators."""
-        return {
-            "models": {k: v.state_dict() for k, v in self.networks.items()},
-            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
-            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
-            "pools": self._pools_state(),
-            "scaler": self.scaler.state_dict(),  # empty unless fp16
-            **({"ema": {k: e.state_dict() for k, e in self.ema.items()}} if self.ema else {}),
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        """The inverse of `state_dict`. The schedules go on from their stored step along this trainer's
-        `total_steps`, which a resumed run may have raised."""
-        for k, net in self.networks.items():
-            net.load_state_dict(state["models"][k])
-        for k, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizers"][k])
-        for k, sched in self.schedulers.items():
-            sched.load_state_dict(state["schedulers"][k])
-        self.set_total_steps(self.total_steps)
-        if self.scaler.is_enabled() and state.get("scaler"):  # a run switched to fp16 starts a fresh scale
-            self.scaler.load_state_dict(state["scaler"])
-        self.pool_X.load_state_dict(state["pools"]["X"], device=self.device)
-        self.pool_Y.load_state_dict(state["pools"]["Y"], device=self.device)
-        for k, ema in self.ema.items():
-            ema.load_state_dict(state["ema"][k])
-
-    def checkpoint(self, *, step: int, steps_per_epoch: int) -> dict | None:
-        """The whole run after `step` steps, as the checkpoint file holds it: format, version, config,
-        position, rank 0's RNG and `state_dict()`, and across processes every rank's RNG and pools.
-
-        A collective: every rank calls it; rank 0 gets the dict, the others None. The weights and optimizer
-        states in it are the live tensors (as with any `state_dict`): write it out before the next step.
-        """
-        mine = self._rank_state()
-        ranks = ddp.gather_to_main(mine, self.dist)
-        if not self.dist.is_main:
-            return None
-        ckpt = {
-            "format": FORMAT, "package_version": __version__, "config": self.cfg.to_dict(), "step": step,
-            "epoch": step // steps_per_epoch, "steps_per_epoch": steps_per_epoch, "rng": mine["rng"],
-            **self.state_dict(),
-        }  # fmt: skip
-        if self.dist.enabled:
-            ckpt["ranks"] = ranks  # each rank's RNG and pools, for an exact resume with as many processes
-            if len({r["weights_sha256"] for r in ranks}) > 1:
-                tqdm.write(f"warning: the processes' weights differ at step {step} (DistributedDataParallel "
-                           "should keep them equal); rank 0's are saved", file=sys.stderr)  # fmt: skip
-        return ckpt
-
-    def save(self, path: str | Path, *, step: int, steps_per_epoch: int) -> Path:
-        """Write `checkpoint(...)` to `path` atomically (rank 0 writes; every rank must call it)."""
-        ckpt = self.checkpoint(step=step, steps_per_epoch=steps_per_epoch)
-        if ckpt is not None:
-            save_atomic(ckpt, path)
-        return Path(path)
-
-    def restore(self, ckpt: dict) -> None:
-        """Continue from a checkpoint dict: its networks, optimizers, schedules and scaler, this rank's image
-        pools and random state (each loaded once). Old single-process checkpoints load too."""
-        mine = self._rank_state_in(ckpt)
-        self.load_state_dict({**ckpt, "pools": mine["pools"]})
-        _set_rng_state(mine["rng"])
-
-    def _pools_state(self) -> dict:
-        return {"X": self.pool_X.state_dict(), "Y": self.pool_Y.state_dict()}
-
-    def _rank_state(self) -> dict:
-        """What differs between ranks: the random state and the image pools (and a weights digest, which
-        should not differ: checked when saving)."""
-        state = {"rng": _rng_state(), "pools": self._pools_state()}
-        if self.dist.enabled:
-            state["weights_sha256"] = ddp.weights_digest(self.networks)
-        return state
-
-    def _rank_state_in(self, ckpt: dict) -> dict:
-        """This rank's RNG and pools in `ckpt`: its own if the run had as many processes, else rank 0's."""
-        ranks, d = ckpt.get("ranks"), self.dist
-        if ranks is not None and len(ranks) == d.world_size:
-            return ranks[d.rank]
-        if d.is_main and (d.world_size > 1 or ranks is not None):
-            print(f"note: the checkpoint was written by {len(ranks) if ranks else 1} process(es), this run has "
-                  f"{d.world_size}: each process starts from rank 0's random state and image pools (the data "
-                  "order stays exact)", file=sys.stderr)  # fmt: skip
-        return {"rng": ckpt["rng"], "pools": ckpt["pools"]}
+    @torch.no_grad()
+    def sample_columns(self, xs: torch.Tensor, ys: torch.Tensor) -> list[torch.Tensor]:
+        """Rows x | G(x) | F(G(x)) for each A image, then y | F(y) | G(F(y)) for each B image."""
+        G, F = self._generator("G"), self._generator("F")
+        modes = [n.training for n in (G, F)]
+        G.eval(), F.eval()
+        fake_y, fake_x = G(xs), F(ys)
+        rec_x, rec_y = F(fake_y), G(fake_x)
+        G.train(modes[0]), F.train(modes[1])
+        return [torch.cat([xs, ys]), torch.cat([fake_y, fake_x]), torch.cat([rec_x, rec_y])]

@@ -18,14 +18,24 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..checkpoint import CHECKPOINT_NAME, load_checkpoint, load_state
-from ..config import RESUMABLE, Config, config_from_dict, resolve
-from ..data import UnpairedTrainSet, check_images, eval_transform, list_images, read_image
+from ..config import RESUMABLE, SECTIONS, Config, config_from_dict, resolve
+from ..data import (
+    PairedTrainSet,
+    UnpairedTrainSet,
+    check_images,
+    eval_transform,
+    find_pairs,
+    list_images,
+    read_image,
+    read_pair,
+)  # fmt: skip
 from ..errors import CycleGANError
 from ..execution import Execution, choose_execution, compile_pays_for_training, resolve_device
 from ..files import FolderLock, remove_stale_temporaries, write_atomic
 from ..report import save_grid
 from . import distributed as ddp
-from .cyclegan import CycleGANTrainer
+from .cyclegan import Trainer
+from .families import trainer_class
 
 
 def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
@@ -87,23 +97,19 @@ def _sample_batch(files: list[Path], n: int, size: int) -> torch.Tensor:
     return torch.stack([eval_transform(read_image(p), size=size) for p in files[:n]])
 
 
+def _sample_pairs(pairs: list[tuple[Path, Path | None]], n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first n pairs resized to size x size: (A images, B images)."""
+    read = [read_pair(a, b) for a, b in pairs[:n]]
+    return tuple(torch.stack([eval_transform(p[i], size=size) for p in read]) for i in (0, 1))  # type: ignore[return-value]
+
+
 @torch.no_grad()
-def write_samples(trainer: CycleGANTrainer, xs: torch.Tensor, ys: torch.Tensor, path: Path) -> Path:
-    """Rows: x | G(x) | F(G(x)) for each fixed A image, then y | F(y) | G(F(y)) for each B image; with the
-    averaged generators when the run keeps them (what translation will use)."""
-    G, F = (trainer.ema[k].module if trainer.ema else net for k, net in (("G", trainer.G), ("F", trainer.F)))
-    nets = (G, F)
-    modes = [n.training for n in nets]
-    for n in nets:
-        n.eval()
+def write_samples(trainer: Trainer, xs: torch.Tensor, ys: torch.Tensor, path: Path) -> Path:
+    """The family's sample grid (`Trainer.sample_columns`) of the fixed A and B images; CycleGAN: rows
+    x | G(x) | F(G(x)) for each A image, then y | F(y) | G(F(y)) for each B image; with the averaged
+    generators when the run keeps them (what translation will use)."""
     dev = trainer.device
-    x, y = xs.to(dev), ys.to(dev)
-    fake_y, fake_x = G(x), F(y)
-    rec_x, rec_y = F(fake_y), G(fake_x)
-    for n, m in zip(nets, modes):
-        n.train(m)
-    cols = [torch.cat([x, y]), torch.cat([fake_y, fake_x]), torch.cat([rec_x, rec_y])]
-    return save_grid(cols, path)
+    return save_grid(trainer.sample_columns(xs.to(dev), ys.to(dev)), path)
 
 
 def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[Config, dict | None]:
@@ -119,7 +125,7 @@ def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[C
     ckpt = load_checkpoint(ckpt_file, training=True)  # checked: keys, types, config, shapes, training state
     _READ_AT[ckpt_file.resolve()] = stamp
     stored = config_from_dict(ckpt["config"], source=str(ckpt_file))
-    stored_flat = {k: v for sec in ("model", "data", "train") for k, v in getattr(stored, sec).__dict__.items()}
+    stored_flat = {k: v for sec in SECTIONS for k, v in getattr(stored, sec).__dict__.items()}
     for key, value in overrides.items():
         if key == "preset" and value != stored.preset:
             raise CycleGANError(f"option 'preset' cannot change on resume (the run uses {stored.preset!r})")
@@ -263,7 +269,7 @@ class _Run:
     def sample_path(self, step: int) -> Path:
         return self.folder / "samples" / f"step_{step:07d}.png"
 
-    def save(self, trainer: CycleGANTrainer, step: int) -> Path:
+    def save(self, trainer: Trainer, step: int) -> Path:
         """The checkpoint after `step` steps (every rank calls this; rank 0 writes). A write that fails (a full
         disk) stops every rank with one line; the previous checkpoint stays (atomic write)."""
         path = self.folder / CHECKPOINT_NAME
@@ -287,10 +293,17 @@ class _Images:
     test_a: Path | None
     test_b: Path | None
     skipped: list[str]  # one message per unreadable image
+    # pix2pix: train_a[i] and train_b[i] are a pair (train_b None: each train_a file holds A|B side by side),
+    # and the sample grids show the first test pairs (else the first training pairs)
+    paired: bool = False
+    aligned: bool = False
+    test_pairs: list[tuple[Path, Path | None]] | None = None
 
 
 def _training_images(cfg: Config, *, progress: bool, main: bool) -> _Images:
     """Both domains' images, each decoded once now: a broken file stops here (or is skipped and named)."""
+    if cfg.model.family == "pix2pix":
+        return _paired_images(cfg, progress=progress, main=main)
     dir_a, dir_b, test_a, test_b = domain_folders(cfg)
     skipped: list[str] = []
     files = []
@@ -308,8 +321,41 @@ def _training_images(cfg: Config, *, progress: bool, main: bool) -> _Images:
     return _Images(files[0], files[1], test_a, test_b, skipped)
 
 
-def _dataset(cfg: Config, images: _Images) -> UnpairedTrainSet:
+def _paired_images(cfg: Config, *, progress: bool, main: bool) -> _Images:
+    """pix2pix's pairs: ROOT/train of aligned A|B images (test pairs from ROOT/test or ROOT/val), or files of
+    the same name in trainA and trainB (testA and testB; or --domain-a and --domain-b), each decoded once now."""
+    d = cfg.data
+    aligned = bool(d.data) and not (d.domain_a or d.domain_b) and (Path(d.data) / "train").is_dir()
+    test_pairs: list[tuple[Path, Path | None]] | None = None
+    if aligned:
+        root = Path(d.data)
+        pairs: list[tuple[Path, Path | None]] = [(p, None) for p in list_images(root / "train", what="aligned folder")]
+        test = next((root / s for s in ("test", "val") if (root / s).is_dir()), None)
+        test_pairs = [(p, None) for p in list_images(test)] if test else None
+    else:
+        dir_a, dir_b, test_a, test_b = domain_folders(cfg)
+        pairs = list(find_pairs(dir_a, dir_b))
+        test_pairs = list(find_pairs(test_a, test_b)) if test_a and test_b else None
+    files = [p for pair in pairs for p in pair if p is not None]
+    good, skipped = check_images(files, skip_bad=d.skip_bad_images, desc="checking the pairs", progress=progress)
+    good_set = set(good)
+    pairs = [pair for pair in pairs if all(p is None or p in good_set for p in pair)]
+    if not pairs:
+        raise CycleGANError("no readable training pairs")
+    for msg in skipped if main else []:
+        tqdm.write(f"warning: skipping {msg} (and its pair)", file=sys.stderr)
+    train_b = [b for _, b in pairs] if not aligned else []
+    return _Images([a for a, _ in pairs], train_b, None, None, skipped, paired=True, aligned=aligned,  # type: ignore[misc]
+                   test_pairs=test_pairs)  # fmt: skip
+
+
+def _dataset(cfg: Config, images: _Images) -> UnpairedTrainSet | PairedTrainSet:
     d, t = cfg.data, cfg.train
+    if images.paired:
+        return PairedTrainSet(
+            images.train_a, None if images.aligned else images.train_b, size=d.size,
+            load_size=round(d.size * d.load_scale), flip=d.flip, seed=t.seed, batch_size=t.batch_size,
+        )  # fmt: skip
     return UnpairedTrainSet(
         images.train_a, images.train_b, size=d.size, load_size=round(d.size * d.load_scale), flip=d.flip,
         seed=t.seed, batch_size=t.batch_size,
@@ -338,18 +384,20 @@ def _announce(run: _Run, execution: Execution, *, per_rank: int) -> None:
           + (" (compiling first: about a minute)" if execution.compile else ""))  # fmt: skip
 
 
-def _build_trainer(run: _Run, ckpt: dict | None, *, start: int, per_rank: int) -> CycleGANTrainer:
+def _build_trainer(run: _Run, ckpt: dict | None, *, start: int, per_rank: int) -> Trainer:
     """The trainer for this device and the steps ahead, restored from `ckpt` when the run resumes."""
     execution = _choose_execution(run.cfg, run.device, steps_ahead=run.total - start)
     if run.main:
         _announce(run, execution, per_rank=per_rank)
-    trainer = CycleGANTrainer(run.cfg, total_steps=run.total, device=run.device, execution=execution, dist=run.d_ctx)
+    trainer = trainer_class(run.cfg.model.family)(
+        run.cfg, total_steps=run.total, device=run.device, execution=execution, dist=run.d_ctx
+    )
     if ckpt is not None:
         _restore(trainer, ckpt, run.folder / CHECKPOINT_NAME)
     return trainer
 
 
-def _restore(trainer: CycleGANTrainer, ckpt: dict, source: Path) -> None:
+def _restore(trainer: Trainer, ckpt: dict, source: Path) -> None:
     """`trainer.restore(ckpt)`, checked: the networks through `load_state` (one line naming a bad tensor),
     then a state torch would only reject at the first step (an optimizer moment shaped unlike its weight)."""
     for name, net in trainer.networks.items():
@@ -384,9 +432,13 @@ def _prepare_run_folder(run: _Run, images: _Images) -> _Samples | None:
             run.folder.mkdir(parents=True, exist_ok=True)
             text = json.dumps(run.cfg.to_dict(), indent=2) + "\n"
             write_atomic(run.folder / "config.json", lambda tmp: Path(tmp).write_text(text))
-            xs = _sample_batch(list_images(images.test_a) if images.test_a else images.train_a, t.num_samples, size)
-            ys = _sample_batch(list_images(images.test_b) if images.test_b else images.train_b, t.num_samples, size)
-            samples = (xs, ys)
+            if images.paired:
+                train_pairs = list(zip(images.train_a, images.train_b or [None] * len(images.train_a)))
+                samples = _sample_pairs(images.test_pairs or train_pairs, t.num_samples, size)
+            else:
+                xs = _sample_batch(list_images(images.test_a) if images.test_a else images.train_a, t.num_samples, size)
+                ys = _sample_batch(list_images(images.test_b) if images.test_b else images.train_b, t.num_samples, size)
+                samples = (xs, ys)
         except OSError as e:
             error = CycleGANError(f"cannot write the run folder {run.folder}: {e.strerror or e}")
         except CycleGANError as e:
@@ -395,7 +447,7 @@ def _prepare_run_folder(run: _Run, images: _Images) -> _Samples | None:
     return samples
 
 
-def _loader(run: _Run, data: UnpairedTrainSet, sampler: ddp.StepSampler) -> DataLoader:
+def _loader(run: _Run, data: UnpairedTrainSet | PairedTrainSet, sampler: ddp.StepSampler) -> DataLoader:
     d = run.cfg.data
     cores = (os.cpu_count() or 1) // run.d_ctx.local_world_size  # the processes on this machine share its cores
     workers = d.num_workers if d.num_workers >= 0 else min(4, max(0, cores - 1))
@@ -413,7 +465,7 @@ class _LossLog:
     It also keeps, on the device, the first step at which any loss was not finite and the losses of that
     step (no sync per step); `stop_if_not_finite` reads them where the loop syncs anyway."""
 
-    def __init__(self, run: _Run, trainer: CycleGANTrainer, bar: tqdm, *, start: int):
+    def __init__(self, run: _Run, trainer: Trainer, bar: tqdm, *, start: int):
         self.run, self.trainer, self.bar, self.start = run, trainer, bar, start
         self.sums: dict[str, torch.Tensor] = {}
         self.n = 0
@@ -499,7 +551,7 @@ class _LossLog:
                 if v is not None:
                     self.tb.add_scalar(f"loss/{k}", v, step)
             self.tb.add_scalar("lr", record["lr"], step)
-        shown = ("D_X", "D_Y", "G_adv", "F_adv", "cycle_x")
+        shown = [k for k in means if k != "G_total"][:5]
         self.bar.set_postfix({k: f"{means[k]:.3f}" for k in shown if means.get(k) is not None})
 
 
@@ -533,7 +585,7 @@ class _StepFitter:
         self.t0 = time.monotonic()
         self.announced = False
 
-    def due(self, step: int, trainer: CycleGANTrainer) -> bool:
+    def due(self, step: int, trainer: Trainer) -> bool:
         done = step - self.start
         if done < self.FIRST or (done - self.FIRST) % self.EVERY:
             return False
@@ -547,7 +599,7 @@ class _StepFitter:
         return min(self.cap, step + max(1, ahead))
 
 
-def _refit(run: _Run, trainer: CycleGANTrainer, total: int) -> _Run:
+def _refit(run: _Run, trainer: Trainer, total: int) -> _Run:
     """The run and trainer with `total` steps: the LR schedules follow from the current step, and the saved
     config records it, so a resumed run goes on along the same schedule."""
     cfg = run.cfg
@@ -558,7 +610,7 @@ def _refit(run: _Run, trainer: CycleGANTrainer, total: int) -> _Run:
 
 
 def _step_loop(
-    run: _Run, trainer: CycleGANTrainer, loader: DataLoader, samples: _Samples | None, *, start: int,
+    run: _Run, trainer: Trainer, loader: DataLoader, samples: _Samples | None, *, start: int,
     saved: int | None, progress: bool,
 ) -> _End:  # fmt: skip
     """Train from step `start` to the total, a stop request or the time limit, logging, sampling and saving
@@ -608,9 +660,7 @@ def _step_loop(
     return _End(step, stop.signum, timed_out, run)
 
 
-def _finish(
-    run: _Run, trainer: CycleGANTrainer, samples: _Samples | None, end: _End, *, skipped: list[str]
-) -> TrainResult:
+def _finish(run: _Run, trainer: Trainer, samples: _Samples | None, end: _End, *, skipped: list[str]) -> TrainResult:
     """Save the final checkpoint; rank 0 writes the last sample grid and says how the run ended. A stop
     signal then ends every process with 128 + its number, as the signal would have."""
     path = run.save(trainer, end.step)

@@ -34,6 +34,7 @@ class Model:
 
     key: str
     label: str
+    directions: tuple[str, ...] = ("AtoB", "BtoA")  # what it translates: one direction for pix2pix and CUT
 
 
 def is_run(folder: Path) -> bool:
@@ -100,13 +101,25 @@ def find_models(roots: Sequence[str | Path], files: Sequence[Path]) -> list[Mode
     for run in find_runs(roots):
         ckpt = run / CHECKPOINT_NAME
         if ckpt.is_file():
-            models.append(Model(str(ckpt.resolve()), run_label(run, roots)))
+            directions = run_directions(run)
+            label = run_label(run, roots) + ("" if len(directions) > 1 else f" ({directions[0]} only)")
+            models.append(Model(str(ckpt.resolve()), label, directions))
     for f in files:
         models.append(Model(str(f.resolve()), f.name if f.name != CHECKPOINT_NAME else f.parent.name))
     unique: dict[str, Model] = {}
     for m in models:
         unique.setdefault(m.key, m)
     return list(unique.values())
+
+
+def run_directions(run: Path) -> tuple[str, ...]:
+    """The directions a run's model translates, from its config.json: both for CycleGAN (and when unknown),
+    the trained one for the one-generator families (pix2pix, cut, fastcut)."""
+    model = (read_config(run) or {}).get("model")
+    if isinstance(model, dict) and model.get("family", "cyclegan") != "cyclegan":
+        direction = model.get("direction", "AtoB")
+        return (direction,) if direction in ("AtoB", "BtoA") else ("AtoB", "BtoA")
+    return ("AtoB", "BtoA")
 
 
 # --- one run's files --------------------------------------------------------------------------------------

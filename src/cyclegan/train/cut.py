@@ -1,0 +1,130 @@
+"""The CUT and FastCUT trainer (Park et al., ECCV 2020): one generator G (source -> target), one
+discriminator D on the target domain, and PatchNCE in place of the cycle: each patch of G(x), seen through
+G's own encoder layers and the projection head H, must match the patch of x at the same position against
+the other sampled patches of x. CUT adds the identity term PatchNCE(G(y), y); FastCUT drops it, weighs
+PatchNCE 10 and flips G's input at random (flip-equivariance). `direction` BtoA learns B -> A.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..losses import adversarial_loss, patch_nce_loss
+from .cyclegan import Trainer
+
+
+class CUTGenerator(nn.Module):
+    """G and H in one module, so that one call (one DistributedDataParallel forward) computes everything the
+    generator's loss needs but D's scores: (G(x), G(y) or None, PatchNCE(x, G(x)), PatchNCE(y, G(y)) or None).
+
+    With `flip`, G sees x (and y) mirrored left-right, and the output's features are mirrored back before
+    they are compared with the unmirrored input's (FastCUT's flip-equivariance)."""
+
+    def __init__(self, G: nn.Module, H: nn.Module, *, layers: tuple[int, ...], num_patches: int,
+                 temperature: float, identity: bool):  # fmt: skip
+        super().__init__()
+        self.G, self.H = G, H
+        self.layers, self.num_patches, self.temperature, self.identity = layers, num_patches, temperature, identity
+
+    def _nce(self, src: torch.Tensor, src_feats: list[torch.Tensor] | None, out: torch.Tensor, flip: bool):
+        """Mean over the layers of PatchNCE between G's features of `out` (queries) and of `src` (keys)."""
+        if src_feats is None:  # the input was mirrored: the keys are the unmirrored input's features
+            with torch.no_grad():
+                _, src_feats = self.G.forward_features(src, self.layers, encode_only=True)
+        _, out_feats = self.G.forward_features(out, self.layers, encode_only=True)
+        if flip:
+            out_feats = [f.flip(3) for f in out_feats]
+        with torch.no_grad():  # the keys carry no gradient (to G or H), as in the CUT code
+            keys, ids = self.H([f.detach() for f in src_feats], self.num_patches)
+        queries, _ = self.H(out_feats, self.num_patches, ids)
+        b = src.shape[0]
+        losses = [patch_nce_loss(q, k, batch_size=b, temperature=self.temperature) for q, k in zip(queries, keys)]
+        return torch.stack(losses).mean()
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, flip: bool):
+        real = torch.cat([x, y]) if self.identity else x  # G on [x; y] at once: per-sample norms, same numbers
+        if flip:
+            real = real.flip(3)
+        fake, feats = self.G.forward_features(real, self.layers)
+        fake_y, idt_y = fake.chunk(2) if self.identity else (fake, None)
+        b = x.shape[0]
+        src_x = None if flip else [f[:b] for f in feats]
+        nce_x = self._nce(x, src_x, fake_y, flip)
+        nce_y = None
+        if self.identity:
+            nce_y = self._nce(y, None if flip else [f[b:] for f in feats], idt_y, flip)
+        return fake_y, idt_y, nce_x, nce_y
+
+
+class CUTTrainer(Trainer):
+    """G with H (one Adam: one summed loss) and D (its own Adam); an image pool of G's outputs for D
+    (the CUT paper uses none: --pool-size 0)."""
+
+    family = "cut"
+    pool_names = ("Y",)  # history of G(x) for D (the target domain's discriminator)
+
+    def _setup(self, nets: dict[str, nn.Module]) -> None:
+        from .cyclegan import RealFake
+
+        ex, c = self.execution, self.cfg.cut
+        self.G, self.D, self.H = nets["G"], nets["D"], nets["H"]
+        D = ex.compiled(self.D)
+        self._D = D
+        generator = CUTGenerator(self.G, self.H, layers=c.nce_layers, num_patches=c.nce_num_patches,
+                                 temperature=c.nce_temperature, identity=c.nce_idt)  # fmt: skip
+        self._generator_module, self._real_fake = self._wrap(ex.compiled(generator), RealFake(D))
+        self.opt_G_H = self._adam(self.G, self.H)
+        self.opt_D = self._adam(self.D)
+
+    @property
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"G": self.opt_G_H, "D": self.opt_D}
+
+    def pair(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(source, target-domain) batches from A and B, as `direction` says."""
+        return (a, b) if self.cfg.model.direction == "AtoB" else (b, a)
+
+    def step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+        t, c = self.cfg.train, self.cfg.cut
+        if self.execution.channels_last:
+            a, b = (v.contiguous(memory_format=torch.channels_last) for v in (a, b))
+        x, y = self.pair(a, b)
+        # drawn from torch's global generator (saved in checkpoints): a resumed run flips the same way
+        flip = bool(c.flip_equivariance and torch.rand(()) < 0.5)
+        with self.execution.autocast(self.device):
+            fake_y, idt_y, nce_x, nce_y = self._generator_module(x, y, flip)
+        pool = self.pools["Y"]
+        losses = {"D": self._update_D(self._real_fake, self.opt_D, y, pool.query(fake_y.detach()))}
+        self.D.requires_grad_(False)  # no parameter grads for D from the generator's loss
+        with self.execution.autocast(self.device):
+            pred = self._D(self._augment(fake_y))
+        losses["G_adv"] = adversarial_loss(pred, True, t.gan_loss, generator=True)
+        losses["NCE"] = nce_x
+        nce = nce_x
+        if nce_y is not None:
+            losses["NCE_idt"] = nce_y
+            nce = (nce_x + nce_y) * 0.5
+        total = losses["G_adv"] + c.lambda_nce * nce
+        self.opt_G_H.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.step(self.opt_G_H)
+        self.D.requires_grad_(True)
+        losses["G_total"] = total
+        self._end_step()
+        return {k: v.detach() for k, v in losses.items()}
+
+    @torch.no_grad()
+    def sample_columns(self, xs: torch.Tensor, ys: torch.Tensor) -> list[torch.Tensor]:
+        """Rows x | G(x) for each source image, then y | G(y) (identity) for each target-domain image."""
+        x, y = self.pair(xs, ys)
+        G = self._generator()
+        mode = G.training
+        G.eval()
+        out = [torch.cat([x, y]), torch.cat([G(x), G(y)])]
+        G.train(mode)
+        return out
+
+
+class FastCUTTrainer(CUTTrainer):
+    family = "fastcut"

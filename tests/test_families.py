@@ -1,0 +1,400 @@
+"""Model families (--model): pix2pix on pairs, CUT and FastCUT one-sided; each resumes exactly, translates,
+exports, loads its reference implementation's generator files, and is refused options of another family."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F_
+from PIL import Image
+from torch import nn
+
+from conftest import TINY, make_images
+from cyclegan.checkpoint import load_checkpoint, load_generator
+from cyclegan.cli import main
+from cyclegan.config import resolve
+from cyclegan.errors import CycleGANError
+from cyclegan.train import prepare_config, train, trainer_class
+
+FAMILIES = ("pix2pix", "cut", "fastcut")
+# Tiny networks for each family; the U-Net at 32 px has 5 levels (no dropout level), so 64 px exercises one.
+TINY_FAMILY = {
+    "pix2pix": {"family": "pix2pix", "size": 64, "dropout": 0.5},
+    "cut": {"family": "cut", "n_blocks": 2, "nce_num_patches": 16, "nce_mlp_dim": 8, "pool_size": 2},
+    "fastcut": {"family": "fastcut", "n_blocks": 2, "nce_num_patches": 16, "nce_mlp_dim": 8},
+}
+
+
+def family_cfg(family: str, data: Path, out: Path, **extra):
+    base = {k: v for k, v in TINY.items() if k != "preset" and not (family == "pix2pix" and k == "pool_size")}
+    return resolve({**base, **TINY_FAMILY[family], "data": str(data), "out": str(out), **extra})
+
+
+@pytest.fixture
+def paired(tmp_path: Path) -> Path:
+    """ROOT/trainA, trainB (5 pairs: the same names, B a recoloured A), testA, testB (2 pairs)."""
+    root = tmp_path / "paired"
+    for split, n, seed in (("train", 5, 1), ("test", 2, 2)):
+        for p in make_images(root / f"{split}A", n, seed=seed, size=(40, 40)):
+            arr = np.asarray(Image.open(p))
+            (root / f"{split}B").mkdir(parents=True, exist_ok=True)
+            Image.fromarray(255 - arr).save(root / f"{split}B" / p.name)
+    return root
+
+
+# --- the option, presets and refusals ------------------------------------------------------------------------
+
+
+def test_model_alone_picks_its_preset_and_family_defaults():
+    cut, fast, p2p = resolve({"family": "cut"}), resolve({"family": "fastcut"}), resolve({"family": "pix2pix"})
+    assert cut.preset == "cut" and cut.model.downsample == cut.model.upsample == "antialias"
+    assert (cut.cut.lambda_nce, cut.cut.nce_idt, cut.cut.flip_equivariance) == (1.0, True, False)
+    assert (fast.cut.lambda_nce, fast.cut.nce_idt, fast.cut.flip_equivariance) == (10.0, False, True)
+    assert cut.train.pool_size == 0 and cut.train.gan_loss == "lsgan"
+    # the CUT paper's layers 0 4 8 12 16 on its 9-block anti-aliased generator, mapped onto ours
+    assert cut.model.n_blocks == 9 and cut.cut.nce_layers == (0, 4, 8, 12, 16)
+    assert resolve({"family": "cut", "downsample": "stride", "n_blocks": 4}).cut.nce_layers == (0, 4, 7, 10, 12)
+    assert p2p.preset == "pix2pix" and p2p.model.generator == "unet" and p2p.model.unet_levels == 8  # unet_256
+    assert p2p.train.gan_loss == "vanilla" and p2p.pix2pix.lambda_l1 == 100 and p2p.model.dropout == 0.5
+    assert resolve({"family": "pix2pix", "size": 128}).model.unet_levels == 7  # unet_128
+    assert resolve({"family": "pix2pix", "size": 32}).model.unet_levels == 5
+    assert resolve({"family": "cut", "preset": "fast"}).model.ngf == 24  # a preset with a family: both apply
+    assert resolve({}).model.family == "cyclegan" and resolve({}).preset == "paper"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--lambda-nce", "2"], "option '--lambda-nce' applies to --model cut or fastcut, not to --model cyclegan"),
+        (["--model", "pix2pix", "--lambda-cycle", "5"], "option '--lambda-cycle' applies to --model cyclegan, not"),
+        (["--model", "cut", "--lambda-l1", "5"], "option '--lambda-l1' applies to --model pix2pix, not to --model cut"),
+        (["--direction", "BtoA"], "option '--direction' applies to --model pix2pix or cut or fastcut"),
+        (["--model", "cut", "--generator", "unet"], "--model cut needs the resnet generator"),
+        (["--model", "cut", "--nce-layers", "0", "99"], "option 'nce_layers': 0 99: give distinct indices"),
+        (["--model", "pix2pix", "--size", "16"], "the unet generator needs >= 32 px"),
+    ],
+)
+def test_wrong_option_for_the_family_is_refused_in_one_line(args, message, tmp_path, capsys):
+    assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--steps", "1", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_help_groups_each_familys_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    p2p, cut = out.index("pix2pix options (--model pix2pix"), out.index("CUT options (--model cut or fastcut)")
+    help_part = out[out.index("options:") :]  # past the usage line
+    assert help_part.count("--lambda-nce X") == 1  # in its family's group only
+    assert p2p < out.index("--lambda-l1 X", p2p) < cut < out.index("--lambda-nce X", cut) < out.index("--nce-temp", cut)
+    assert "--model {cyclegan,pix2pix,cut,fastcut}" in out
+    assert "[--model cyclegan]" in " ".join(help_part[help_part.index("--lambda-cycle X") :].split()[:30])
+
+
+# --- paired data --------------------------------------------------------------------------------------------
+
+
+def test_synthetic_paired_writes_the_same_scenes_in_both_styles(tmp_path):
+    from cyclegan.data.synthetic import render, scene_for
+
+    assert main(["datasets", "synthetic", "--out", str(tmp_path / "s"), "--size", "16", "--count", "3",
+                 "--test-count", "2", "--paired", "--no-progress"]) == 0  # fmt: skip
+    a, b = sorted((tmp_path / "s/trainA").iterdir()), sorted((tmp_path / "s/trainB").iterdir())
+    assert [p.name for p in a] == [p.name for p in b] == ["00000.png", "00001.png", "00002.png"]
+    assert np.array_equal(np.asarray(Image.open(b[1])), render(scene_for(0, 1), "winter", 16))
+    assert np.array_equal(np.asarray(Image.open(a[1])), render(scene_for(0, 1), "summer", 16))
+    main(["datasets", "synthetic", "--out", str(tmp_path / "u"), "--size", "16", "--count", "3", "--test-count", "2",
+          "--no-progress"])  # fmt: skip
+    for split in ("testA", "testB"):  # the same test scenes, paired or not
+        for p in (tmp_path / "u" / split).iterdir():
+            assert np.array_equal(np.asarray(Image.open(p)), np.asarray(Image.open(tmp_path / "s" / split / p.name)))
+
+
+def test_pairs_get_the_same_crop_and_flip(tmp_path):
+    from cyclegan.data import PairedTrainSet
+
+    rng = np.random.default_rng(0)
+    half = rng.integers(0, 255, (20, 20, 3)).astype(np.uint8)
+    (tmp_path / "train").mkdir()
+    paths = []
+    for i in range(3):  # aligned: A | B with B == A, so any difference would be a different crop or flip
+        path = tmp_path / "train" / f"{i}.png"
+        Image.fromarray(np.concatenate([half, half], 1)).save(path)
+        paths.append(path)
+    data = PairedTrainSet(paths, None, size=16, load_size=24, flip=True, seed=0, batch_size=1)
+    crops = [data[g] for g in range(8)]
+    assert all(torch.equal(x, y) for x, y in crops)
+    assert len({tuple(x.flatten()[:8].tolist()) for x, _ in crops}) > 1  # the crops do vary
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(crops, (data[g] for g in range(8))))  # pure in (seed, g)
+
+
+def test_unpaired_names_are_refused(paired, tmp_path):
+    (paired / "trainB" / "img_002.png").rename(paired / "trainB" / "other.png")
+    cfg = family_cfg("pix2pix", paired, tmp_path / "run", steps=1)
+    with pytest.raises(CycleGANError, match=r"img_002.png has no file of the same name in .*trainB \(1 unpaired\)"):
+        train(cfg, progress=False)
+
+
+def test_pix2pix_reads_the_aligned_layout(paired, tmp_path):
+    root = tmp_path / "aligned"
+    for split in ("train", "test"):
+        (root / split).mkdir(parents=True)
+        for p in sorted((paired / f"{split}A").iterdir()):
+            a, b = np.asarray(Image.open(p)), np.asarray(Image.open(paired / f"{split}B" / p.name))
+            Image.fromarray(np.concatenate([a, b], 1)).save(root / split / p.name)
+    result = train(family_cfg("pix2pix", root, tmp_path / "run", steps=2), progress=False)
+    assert result.step == 2 and (tmp_path / "run" / "samples" / "step_0000002.png").is_file()
+
+
+# --- training: exact resume, checkpoints ----------------------------------------------------------------------
+
+
+def _train_steps(cfg, n):
+    """Run `cfg` but stop after n steps, as SIGTERM would (the trainer saves and the loop exits 143)."""
+    import cyclegan.train.loop as loop
+
+    cls = trainer_class(cfg.model.family)
+    real_step = cls.step
+    count = {"n": 0}
+
+    def step(self, x, y):
+        out = real_step(self, x, y)
+        count["n"] += 1
+        if count["n"] == n:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return out
+
+    cls.step = step
+    try:
+        with pytest.raises(SystemExit):
+            loop.train(cfg, progress=False)
+    finally:
+        cls.step = real_step
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_resume_gives_identical_weights(family, paired, dataset, tmp_path):
+    """2N steps in one run == N steps, resume, N more: every network (H too), the averaged generator, the LR."""
+    N = 3
+    data = paired if family == "pix2pix" else dataset
+    extra = {"steps": 2 * N, "lr_decay_fraction": 0.5, "ema_decay": 0.9, "precision": "fp32"}
+    train(family_cfg(family, data, tmp_path / "one", **extra), progress=False)
+    _train_steps(family_cfg(family, data, tmp_path / "two", **extra), N)
+    cfg, ckpt = prepare_config({"steps": 2 * N}, resume=True, out=str(tmp_path / "two"))
+    assert ckpt["step"] == N
+    train(cfg, ckpt=ckpt, progress=False)
+    a, b = load_checkpoint(tmp_path / "one"), load_checkpoint(tmp_path / "two")
+    names = {"pix2pix": {"G", "D"}}.get(family, {"G", "D", "H"})
+    assert set(a["models"]) == names and a["family"] == family and set(a["ema"]) == {"G"}
+    for part in ("models", "ema"):
+        for net in a[part]:
+            for k in a[part][net]:
+                assert torch.equal(a[part][net][k], b[part][net][k]), f"{part}.{net}.{k} differs"
+    log = lambda run: [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]  # noqa: E731
+    assert [r["lr"] for r in log(tmp_path / "one")] == [r["lr"] for r in log(tmp_path / "two")]
+    losses = {"pix2pix": {"D", "G_adv", "L1"}, "cut": {"D", "G_adv", "NCE", "NCE_idt"}, "fastcut": {"NCE"}}
+    assert losses[family] <= set(log(tmp_path / "one")[0])
+
+
+def test_a_checkpoint_of_another_family_shape_is_refused(paired, tmp_path):
+    train(family_cfg("pix2pix", paired, tmp_path / "run", steps=1), progress=False)
+    ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    del ckpt["models"]["D"]
+    torch.save(ckpt, tmp_path / "bad.pt")
+    with pytest.raises(CycleGANError, match="'models' has no 'D' network"):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+# --- translate, evaluate, export -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def family_runs(tmp_path_factory) -> dict[str, Path]:
+    """A run of each family, 2 steps; pix2pix learns BtoA (its pairs: B a recoloured A)."""
+    root = tmp_path_factory.mktemp("famdata")
+    for split, n in (("trainA", 3), ("testA", 2)):
+        for p in make_images(root / split, n, seed=len(split) + n, size=(40, 40)):
+            (root / split.replace("A", "B")).mkdir(exist_ok=True)
+            Image.fromarray(255 - np.asarray(Image.open(p))).save(root / split.replace("A", "B") / p.name)
+    runs = {}
+    torch.set_num_threads(1)
+    for family in FAMILIES:
+        out = tmp_path_factory.mktemp(family)
+        extra = {"direction": "BtoA"} if family == "pix2pix" else {}
+        train(family_cfg(family, root, out, steps=2, **extra), progress=False)
+        runs[family] = out
+    runs["data"] = root
+    return runs
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_translate_offers_the_trained_direction_only(family, family_runs, tmp_path, capsys):
+    run, data = family_runs[family], family_runs["data"]
+    trained, other = ("BtoA", "AtoB") if family == "pix2pix" else ("AtoB", "BtoA")
+    src = data / f"test{trained[0]}"
+    assert main(["translate", "--checkpoint", str(run), "--direction", trained, "--out", str(tmp_path / "o"),
+                 "--no-progress", str(src)]) == 0  # fmt: skip
+    outs = sorted(p.name for p in (tmp_path / "o").iterdir())
+    assert outs == sorted(p.name for p in src.iterdir())
+    assert Image.open(tmp_path / "o" / outs[0]).size == Image.open(src / outs[0]).size
+    capsys.readouterr()
+    assert main(["translate", "--checkpoint", str(run), "--direction", other, "--out", str(tmp_path / "x"),
+                 "--no-progress", str(src)]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    a, b = trained[0], trained[-1]
+    assert f"this {family} model translates {a} to {b} only; use --direction {trained}" in err and "\n" not in err
+
+
+def test_evaluate_scores_the_trained_direction(family_runs, tmp_path):
+    from cyclegan.evaluate.runner import EvalOptions, evaluate
+
+    opts = EvalOptions(checkpoint=(str(family_runs["cut"]),), data=str(family_runs["data"]), backbone="lite0",
+                       kid_subset_size=2, progress=False)  # fmt: skip
+    report = evaluate(opts)
+    assert list(report["directions"]) == ["AtoB"]
+    assert "psnr_truth" in str(report["directions"]["AtoB"]) or report["directions"]["AtoB"]["n_pairs"] == 2
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_export_matches_pytorch(family, family_runs, tmp_path):
+    from cyclegan.interop.export import ExportOptions, export_checkpoint
+
+    direction = "BtoA" if family == "pix2pix" else "AtoB"
+    result = export_checkpoint(ExportOptions(checkpoint=str(family_runs[family]), out=str(tmp_path / "g.pt"),
+                                             direction=direction))  # fmt: skip
+    assert result.max_abs_diff is not None and result.max_abs_diff < 1e-4
+    net = load_generator(family_runs[family], direction)
+    exported = torch.jit.load(str(tmp_path / "g.pt"))
+    x = torch.rand(1, 3, 45, 37) * 2 - 1
+    from cyclegan.inference import translate_tensor
+
+    with torch.no_grad():
+        torch.testing.assert_close(exported(x), translate_tensor(net, x), atol=1e-4, rtol=0)
+
+
+def test_bench_times_a_family(capsys):
+    assert main(["bench", "--model", "cut", "--size", "32", "--steps", "1", "--warmup", "0",
+                 "--translate-batches", "1", "--precision", "fp32", "--compile", "off"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "cut" in out
+
+
+def test_web_lists_a_one_generator_run_with_its_direction(family_runs):
+    from cyclegan.web.runs import find_models
+
+    models = {Path(m.key).parent.name: m for m in find_models([family_runs["cut"].parent], [])}
+    cut = models[family_runs["cut"].name]
+    assert cut.directions == ("AtoB",) and cut.label.endswith("(AtoB only)")
+    assert models[family_runs["pix2pix"].name].directions == ("BtoA",)
+
+
+# --- generator files of the reference implementations -------------------------------------------------------
+
+
+class RefBlur(nn.Module):
+    """The CUT code's anti-aliasing layers, written from its description: a fixed binomial filter kept as a
+    (saved) `filt` buffer; down: reflect pad 1, [1 2 1] stride 2; up: replicate pad 1, [1 3 3 1] x 4
+    transposed with stride 2, padding 2, then the first row and column and the last ones dropped."""
+
+    def __init__(self, channels: int, up: bool):
+        super().__init__()
+        a = torch.tensor([1.0, 3.0, 3.0, 1.0] if up else [1.0, 2.0, 1.0])
+        filt = a[:, None] * a[None, :]
+        filt = filt / filt.sum() * (4 if up else 1)
+        self.up = up
+        self.register_buffer("filt", filt[None, None].repeat(channels, 1, 1, 1))
+
+    def forward(self, x):
+        if self.up:
+            y = F_.conv_transpose2d(F_.pad(x, [1, 1, 1, 1], mode="replicate"), self.filt, stride=2, padding=2,
+                                    groups=x.shape[1])  # fmt: skip
+            return y[:, :, 1:, 1:][:, :, :-1, :-1]
+        return F_.conv2d(F_.pad(x, [1, 1, 1, 1], mode="reflect"), self.filt, stride=2, groups=x.shape[1])
+
+
+class RefCUTGenerator(nn.Module):
+    """The CUT code's resnet generator with its default anti-aliased layers (`model.N` as in its files)."""
+
+    def __init__(self, ngf: int = 8, n_blocks: int = 3):
+        super().__init__()
+        from test_foreign import RefResnetBlock, ref_norm
+
+        norm = ref_norm("instance")
+        layers = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, 7), norm(ngf), nn.ReLU(True)]
+        for mult in (1, 2):
+            c = ngf * mult
+            layers += [nn.Conv2d(c, 2 * c, 3, padding=1), norm(2 * c), nn.ReLU(True), RefBlur(2 * c, up=False)]
+        layers += [RefResnetBlock(4 * ngf, norm, False, True) for _ in range(n_blocks)]
+        for mult in (4, 2):
+            c = ngf * mult
+            layers += [RefBlur(c, up=True), nn.Conv2d(c, c // 2, 3, padding=1), norm(c // 2), nn.ReLU(True)]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+def test_loads_a_cut_generator_file(tmp_path):
+    from test_foreign import randomize
+
+    ref = randomize(RefCUTGenerator(ngf=8, n_blocks=3), 0)
+    sd = ref.state_dict()
+    assert {"model.7.filt", "model.11.filt", "model.12.conv_block.1.weight", "model.15.filt", "model.16.weight"} <= set(
+        sd
+    )
+    torch.save(sd, tmp_path / "latest_net_G.pth")
+    net = load_generator(tmp_path / "latest_net_G.pth")
+    x = torch.rand(2, 3, 24, 32) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), ref(x), atol=1e-5, rtol=0)
+    # a filter of another size is named, not silently replaced by ours
+    sd["model.7.filt"] = torch.ones_like(sd["model.7.filt"]) / 9
+    torch.save(sd, tmp_path / "other.pth")
+    with pytest.raises(CycleGANError, match="model.7.filt has shape .* values unlike the anti-aliasing filter"):
+        load_generator(tmp_path / "other.pth")
+
+
+def test_loads_a_pix2pix_unet_file_and_trains_the_same_layout(tmp_path):
+    from cyclegan.models import build_generator
+    from test_foreign import ref_unet
+
+    ref = ref_unet(num_downs=6, ngf=4, dropout=True, norm="instance")
+    torch.save(ref.state_dict(), tmp_path / "latest_net_G.pth")
+    net = load_generator(tmp_path / "latest_net_G.pth")
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), ref(x), atol=1e-5, rtol=0)
+    # our pix2pix U-Net (64 px: 6 levels) has the same keys and shapes as the reference's
+    ours = build_generator(resolve({"family": "pix2pix", "size": 64, "ngf": 4}).model)
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in ref.state_dict().items()}
+
+
+# --- torchrun ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
+@pytest.mark.parametrize("family", FAMILIES)
+def test_torchrun_two_processes_keep_equal_weights(family, paired, tmp_path):
+    """Two CPU processes (gloo): DistributedDataParallel keeps every network equal across ranks, and a resumed
+    run goes on from each rank's own random state."""
+    from test_distributed import flags, run_cyclegan
+
+    opts = {k: v for k, v in TINY.items() if k not in ("preset", "pool_size")}
+    opts.update({k: v for k, v in TINY_FAMILY[family].items() if k != "family"})
+    opts.update({"data": paired, "device": "cpu", "compile": "off", "steps": 2, "model": family})
+    p = run_cyclegan(["train", "--out", str(tmp_path / "ddp"), *flags(opts)], nproc=2)
+    assert "training on 2 processes (cpu), global batch 2 = 1 per process" in p.stdout
+    ckpt = load_checkpoint(tmp_path / "ddp")
+    assert ckpt["step"] == 2 and len(ckpt["ranks"]) == 2
+    assert len({r["weights_sha256"] for r in ckpt["ranks"]}) == 1
+    run_cyclegan(["train", "--out", str(tmp_path / "ddp"), "--resume", "--steps", "3", "--no-progress"], nproc=2)
+    assert load_checkpoint(tmp_path / "ddp")["step"] == 3
