@@ -19,7 +19,7 @@ import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 # Options on top of a preset, by variant name.
@@ -280,7 +280,8 @@ def main() -> None:
     pool_ = ProcessPoolExecutor(a.jobs, mp_context=multiprocessing.get_context("spawn")) if a.jobs > 1 else _Inline()
     with open(a.out, "a") as log, pool_ as pool:
         futures = [pool.submit(run_one, v, s, s_per_step=per_step.get(v), **kw) for v, s in jobs]
-        for f in futures:
+        # as each run ends: a run stopped by a time limit must not hold back the others' results
+        for f in as_completed(futures) if a.jobs > 1 else futures:
             try:
                 r = f.result()
             except Exception as e:  # one failed variant must not lose the others' results
