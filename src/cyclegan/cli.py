@@ -142,6 +142,31 @@ def run_datasets_synthetic(opts, _: argparse.Namespace) -> int:
     return 0
 
 
+# --- published generators -------------------------------------------------------------------------------
+
+
+def run_pretrained_list(_opts, _args: argparse.Namespace) -> int:
+    from .zoo import list_lines
+
+    print("\n".join(list_lines()))
+    return 0
+
+
+def run_pretrained_download(opts, _: argparse.Namespace) -> int:
+    from .zoo import digest_line, download
+
+    r = download(opts)
+    if not r.downloaded:
+        checked = f"; {digest_line(r)}" if r.pinned else ""
+        print(f"{r.path} is already cached{checked}; delete it to download again")
+    else:
+        resumed = f", resumed at byte {r.resumed_from}" if r.resumed_from else ""
+        print(f"downloaded {r.url} to {r.path}{resumed}")
+        print(digest_line(r))
+    print(f"use it as --checkpoint pretrained:{opts.name}")
+    return 0
+
+
 # --- demo, evaluate, bench ------------------------------------------------------------------------------
 
 
@@ -260,6 +285,18 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
             "testA/NAME.png and testB/NAME.png are one scene in both styles (the ground truth).",
             ".data.synthetic:SyntheticOptions",
             run_datasets_synthetic,
+        ),
+    },
+    "pretrained": {
+        "list": Command("the published generators (name, translation, size)", "Published generators.", None,
+                        run_pretrained_list),  # fmt: skip
+        "download": Command(
+            "download a published generator into the cache ($CYCLEGAN_HOME/pretrained)",
+            "Download BASE/NAME.pth (resuming an interrupted download), check its SHA-256 if one is given, "
+            "check that it is a generator (weights-only load) and cache it. Any checkpoint option also takes "
+            "pretrained:NAME and downloads on first use. Example: cyclegan pretrained download horse2zebra",
+            ".zoo:PretrainedDownloadOptions",
+            run_pretrained_download,
         ),
     },
     "demo": Command(
