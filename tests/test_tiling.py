@@ -145,3 +145,22 @@ def test_python_api_and_command_line(tmp_path, capsys):
     assert "'--tile-overlap' 16 must be less than half of --tile 32" in capsys.readouterr().err
     with pytest.raises(CycleGANError, match="--tile-overlap"):
         cyclegan.translate(net, im, tile=32, tile_overlap=20)
+
+
+def test_bench_task_tiles_reports_seams_memory_and_speed(tmp_path, capsys):
+    from cyclegan.bench import BenchOptions, TileBenchOptions, bench, format_bench
+
+    net = generator()
+    torch.save(net.state_dict(), tmp_path / "g.pth")
+    t = TileBenchOptions(tile_checkpoint=str(tmp_path / "g.pth"), seam_size=96, seam_tile=48, large=(70, 50),
+                         figure=str(tmp_path / "crop.png"))  # fmt: skip
+    r = bench(BenchOptions(task="tiles", device="cpu", tiles_task=t))
+    seams = {row["thumbnail"]: row["mean_abs_grey_levels"] for row in r["seams"]}
+    assert set(seams) == {1024, 48, 24, 0} and seams[1024] < seams[0]
+    assert r["large"]["output_size"] == [70, 50] and r["large"]["peak_rss_mib"] > 50
+    assert r["large"]["s_per_megapixel"] > 0 and "cyclegan translate" in r["large"]["command"]
+    assert Image.open(tmp_path / "crop.png").size[1] > 100
+    text = format_bench(r)
+    assert "thumbnail  1024" in text and "peak RSS" in text and "per megapixel" in text
+    assert main(["bench", "--task", "tiles", "--large", "5"]) == 2
+    assert "'--large' takes a width and a height" in capsys.readouterr().err

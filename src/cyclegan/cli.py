@@ -215,7 +215,8 @@ def run_bench(opts, _: argparse.Namespace) -> int:
     from .report import write_json
 
     result = bench(opts)
-    result["command"] = command_line("bench", opts, skip=("style_task",) if opts.task == "train" else ())
+    other_tasks = tuple(f"{task}_task" for task in ("style", "tiles") if task != opts.task)
+    result["command"] = command_line("bench", opts, skip=other_tasks)
     print(format_bench(result))
     if opts.json:
         print(f"\nmeasurements: {write_json(result, opts.json)}")
