@@ -539,17 +539,17 @@ def _grey_levels(y: torch.Tensor):
     return np.asarray(to_pil(y[0])).astype(np.int16)
 
 
-def seam_figure(images: dict[str, Any], corner: int, path: str, *, crop: int = 128, zoom: int = 2) -> None:
-    """A `crop`-px square of each image centred on (corner, corner) (where four tiles meet), side by side,
-    enlarged `zoom` times (nearest), labelled."""
+def seam_figure(images: dict[str, Any], corner: tuple[int, int], path: str, *, crop: int = 128, zoom: int = 2) -> None:
+    """A `crop`-px square of each image (H, W, 3) centred on `corner` (y, x: where four tiles meet), side by
+    side, enlarged `zoom` times (nearest), labelled."""
     from PIL import Image, ImageDraw
 
     from .files import write_atomic
 
     panels = []
     for label, arr in images.items():
-        lo = max(0, corner - crop // 2)
-        im = Image.fromarray(arr[lo : lo + crop, lo : lo + crop].astype("uint8"))
+        y0, x0 = max(0, corner[0] - crop // 2), max(0, corner[1] - crop // 2)
+        im = Image.fromarray(arr[y0 : y0 + crop, x0 : x0 + crop].clip(0, 255).astype("uint8"))
         im = im.resize((crop * zoom, crop * zoom), Image.Resampling.NEAREST)
         panel = Image.new("RGB", (crop * zoom, crop * zoom + 18), "white")
         panel.paste(im, (0, 18))
@@ -623,11 +623,16 @@ def bench_tiles(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
         rows.append({"thumbnail": thumbnail, "mean_abs_grey_levels": round(float(diff.mean()), 3),
                      "p99_abs_grey_levels": float(np.percentile(diff, 99)), "max_abs_grey_levels": int(diff.max()),
                      "seconds": round(seconds, 2)})  # fmt: skip
-        if thumbnail == 1024 or thumbnail == 0:
-            images[f"tiled, thumbnail {thumbnail}" if thumbnail else "tiled, each tile its own statistics"] = tiled
-    if t.figure:
+        if thumbnail == 1024:
+            images["tiled, thumbnail 1024"] = tiled
+            images["|tiled - whole| x 8"] = diff * 8
+        if thumbnail == 0:
+            images["tiled, each tile its own statistics"] = tiled
+    if t.figure:  # the meeting point of four tiles where the whole image has the most detail
         starts = tile_starts(t.seam_size, t.seam_tile, overlap, 4)
-        corner = (starts[1] + starts[0] + t.seam_tile) // 2 if len(starts) > 1 else t.seam_size // 2
+        seams = [(s + e) // 2 for s, e in zip(starts[1:], [s + t.seam_tile for s in starts])] or [t.seam_size // 2]
+        detail = lambda c: whole[max(0, c[0] - 64) : c[0] + 64, max(0, c[1] - 64) : c[1] + 64].std()  # noqa: E731
+        corner = max(((y, x) for y in seams for x in seams), key=detail)
         seam_figure(images, corner, t.figure)
     result: dict[str, Any] = {
         "task": "tiles",

@@ -9,8 +9,8 @@ Ultra-Resolution Neural Style Transfer via Thumbnail Instance Normalization", AA
 once on a thumbnail of the whole image, records every InstanceNorm layer's per-channel mean and variance,
 and normalises every tile with those: the tiles then compute what the whole image would, up to the
 convolutions' view past a tile's border, which the overlap hides (a raised-cosine ramp across its middle
-half, so the weights of two neighbouring tiles sum to one). BatchNorm in eval mode, and InstanceNorm that tracks running
-statistics, already normalise with fixed statistics: nothing to record.
+half, so the weights of two neighbouring tiles sum to one). BatchNorm in eval mode, and InstanceNorm that
+tracks running statistics, already normalise with fixed statistics: nothing to record.
 
 `translate_tiled` does this for one image; `plan_tiles` says whether and how an image is tiled (`tile`
 None: only when `activation_bytes` over the whole image exceeds the memory budget).
