@@ -346,7 +346,7 @@ def translate_files(
     `max_pixels` pixels, or runs out of device memory is named in the error lines and skipped.
     `execution`: precision, memory format and compilation (see `cyclegan.execution.choose_execution`);
     `tiling`: when and how large images are cut into tiles (`cyclegan.tiling`; default: when they would
-    not fit 1 GB of activations).
+    not fit 1.25 GB of activations).
     """
     plan = plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite)
     return translate_plan(net, plan, out_dir, size=size, batch_size=batch_size, progress=progress,
