@@ -39,10 +39,12 @@ DEFAULT_OVERLAP = 64  # pixels shared by neighbouring tiles (the paper generator
 # InstanceNorm ResNets this halved the difference from the whole image against a ramp over all of it.
 RAMP_MARGIN = 0.25
 DEFAULT_THUMBNAIL = 1024  # long side of the thumbnail whose InstanceNorm statistics the tiles share
-# Peak memory of a forward pass (no grad) per input pixel, as a multiple of the largest activation: measured
-# 3.5 to 4.5 for the paper's ResNet on the CPU (fp32 and bf16, 512 and 1024 px): the layer's input, its
-# output, a padded copy, and the allocator's slack.
-PEAK_FACTOR = 4.5
+# Peak memory of a forward pass (no grad) per input pixel, as a multiple of the largest activation (on the
+# 128 px probe: the 64-channel output of the last reflection pad, 280 bytes per pixel in fp32): measured 3.2
+# to 4.1 for the paper's ResNet on the CPU (896 to 1154 bytes per pixel, fp32 and bf16, 512 and 1024 px):
+# the layer's input, its output, a padded copy, and the allocator's slack.
+PEAK_FACTOR = 4.1
+PROBE = 128  # side of the probe image (a 7x7 conv's padded input is then 10% larger than the image, as at scale)
 
 _BYTES_PER_PIXEL: weakref.WeakKeyDictionary[nn.Module, float] = weakref.WeakKeyDictionary()
 
@@ -57,7 +59,8 @@ def activation_bytes(net: nn.Module, height: int, width: int, batch: int = 1) ->
     autocast some layers still compute in fp32)."""
     per_pixel = _BYTES_PER_PIXEL.get(net)
     if per_pixel is None:
-        side = 2 * _size_multiple(net)
+        m = _size_multiple(net)
+        side = max(2 * m, PROBE // m * m)  # not smaller: the padding around a tiny probe would dominate
         largest = 0
 
         def hook(_module, _inputs, output):
