@@ -358,3 +358,86 @@ def test_cli_prints_the_error_without_traceback(tmp_path, capsys):
     rc = main(["translate", str(tmp_path / "in.png"), "--checkpoint", str(path), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.startswith("error: ") and "missing model.23.bias" in err and "Traceback" not in err
+
+
+# --- near-reference files: other names, matched by order and shape ------------------------------------------
+
+
+def near_reference(sd: dict, *, prefix: str = "module.") -> dict:
+    """Another project's save of the same network: residual blocks at `block`, a DataParallel prefix."""
+    return {prefix + k.replace(".conv_block.", ".block."): v for k, v in sd.items()}
+
+
+def save_as_if_on_gpu(obj, path: Path, monkeypatch) -> Path:
+    """torch.save with every storage tagged `cuda:0`, as a file saved from a GPU is: loading it without
+    map_location fails on a machine without CUDA."""
+    import torch.serialization
+
+    with monkeypatch.context() as m:
+        m.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        torch.save(obj, path)
+    return path
+
+
+@pytest.mark.parametrize("dropout, affine", [(False, True), (True, True), (False, False)])
+def test_near_reference_file_translates_exactly_as_the_reference_layout(tmp_path, monkeypatch, dropout, affine):
+    ref = ref_resnet(8, 6, dropout=dropout, affine=affine, seed=5)
+    reference_file = save(ref.state_dict(), tmp_path / "reference.pth")
+    near_file = save_as_if_on_gpu(near_reference(ref.state_dict()), tmp_path / "near.pth", monkeypatch)
+    if not torch.cuda.is_available():  # the file really is tagged for a GPU
+        with pytest.raises(RuntimeError):
+            torch.load(near_file, weights_only=True)
+    x = torch.rand(2, 3, 36, 44) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(load_generator(near_file)(x), load_generator(reference_file)(x))
+        torch.testing.assert_close(load_generator(near_file)(x), ref(x), atol=1e-5, rtol=0)
+    Image.fromarray(test_image(40, 52)).save(tmp_path / "in.png")
+    for name, ckpt in (("near", near_file), ("reference", reference_file)):
+        rc = main(["translate", str(tmp_path / "in.png"), "--checkpoint", str(ckpt), "--out", str(tmp_path / name),
+                   "--no-progress", "--device", "cpu", "--precision", "fp32"])  # fmt: skip
+        assert rc == 0
+    assert (tmp_path / "near" / "in.png").read_bytes() == (tmp_path / "reference" / "in.png").read_bytes()
+
+
+def test_near_reference_sorted_keys_and_other_names(tmp_path):
+    ref = ref_resnet(8, 6, affine=True, seed=6)
+    sd = near_reference(ref.state_dict(), prefix="netG.")
+    renamed = {k.replace("netG.model.", "generator.layers."): v for k, v in sd.items()}
+    as_text = dict(sorted(renamed.items()))  # model.10 before model.2: natural order is tried too
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(load_generator(save(as_text, tmp_path / "g.pth"))(x), ref(x), atol=1e-5, rtol=0)
+
+
+NEAR_BAD = {
+    "wrong shape": (
+        lambda sd: {**sd, "module.model.12.block.5.weight": torch.zeros(32, 32, 1, 1)},
+        "tensor module.model.12.block.5.weight has shape 32x32x1x1 where a ResNet generator, 6 blocks",
+    ),
+    "missing bias": (
+        lambda sd: _without(sd, "module.model.13.block.1.bias"),
+        "layer module.model.13.block.1 has no 'bias' where",
+    ),
+    "extra layer": (
+        lambda sd: {**sd, "module.model.27.scale": torch.ones(3)},
+        "tensor module.model.27.scale is left over after the last layer",
+    ),
+    "extra tensor": (
+        lambda sd: {**sd, "module.model.12.block.1.scale": torch.ones(32)},
+        "tensor module.model.12.block.1.scale does not fit",
+    ),
+    "odd convs": (
+        lambda sd: _without(_without(sd, "module.model.13.block.5.weight"), "module.model.13.block.5.bias"),
+        "found 17 convolutions, expected a ResNet generator's 6 plus 2 per residual block",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(NEAR_BAD))
+def test_near_reference_files_that_do_not_fit_name_the_first_tensor(tmp_path, case):
+    make, expected = NEAR_BAD[case]
+    path = save(make(near_reference(ref_resnet(8, 6).state_dict())), tmp_path / "g.pth")
+    with pytest.raises(CycleGANError) as info:
+        load_generator(path)
+    message = str(info.value)
+    assert expected in message and str(path) in message and "\n" not in message

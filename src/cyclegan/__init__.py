@@ -5,6 +5,8 @@ For use in your own code:
     import cyclegan
     G = cyclegan.load_generator("runs/h2z", "AtoB")        # a run folder or a checkpoint file
     zebra = cyclegan.translate(G, PIL.Image.open("horse.jpg"))
+    G = cyclegan.load_generator("pretrained:horse2zebra")  # a published generator (downloaded once)
+    big = cyclegan.translate(G, PIL.Image.open("24mp.jpg"))  # in tiles when it would not fit 1.25 GB
 """
 
 __version__ = "0.1.0"

@@ -57,7 +57,7 @@ from .execution import REFERENCE, Execution, choose_execution
 from .options import MAX_SEED, Options, opt
 from .style.backbones import BackboneName
 
-Task = Literal["train", "style"]
+Task = Literal["train", "style", "tiles"]
 Mode = Literal["reference", "default", "both"]
 Preset = Literal[tuple(PRESETS)]  # type: ignore[valid-type]  # the choices follow cyclegan.config.PRESETS
 # A translation call is short (~0.3 s for the paper model at 256 px here): a median of a few is at the
@@ -82,10 +82,37 @@ class StyleBenchOptions(Options):
 
 
 @dataclass(frozen=True)
+class TileBenchOptions(Options):
+    """The options of `--task tiles` (flattened into `cyclegan bench`'s flags)."""
+
+    tile_checkpoint: str | None = opt(
+        None, "generator to measure with --task tiles (run folder, file or pretrained:NAME)", metavar="RUN_OR_FILE",
+        default_text="the paper generator with random weights",
+    )  # fmt: skip
+    tile_direction: Literal["AtoB", "BtoA"] = opt("AtoB", "direction of --tile-checkpoint")
+    photo: str | None = opt(None, "photo for --task tiles, resized to each size", metavar="FILE",
+                            default_text="a synthetic image")  # fmt: skip
+    seam_size: int = opt(1024, "side of the square image tiled against the whole image (fp32)", gt=0)
+    seam_tile: int = opt(256, "tile size for the seam measurement (default overlap)", gt=0)
+    large: tuple[int, ...] = opt(
+        (6000, 4000), "width and height of the image translated with `cyclegan translate`'s default options in a "
+        "subprocess, for its peak memory and speed (0 0: skip)", ge=0,
+    )  # fmt: skip
+    figure: str | None = opt(None, "write a crop across a tile corner (whole | tiled | tiled without thumbnail "
+                             "statistics) here", metavar="PNG")  # fmt: skip
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if len(self.large) != 2:
+            raise CycleGANError(f"option '--large' takes a width and a height, got {len(self.large)} number(s)")
+
+
+@dataclass(frozen=True)
 class BenchOptions(Options):
     """What `cyclegan bench` measures; see `cyclegan bench --help` for each option."""
 
-    task: Task = opt("train", "train: training steps and translation; style: Gatys against CycleGAN per image")
+    task: Task = opt("train", "train: training steps and translation; style: Gatys against CycleGAN per image; "
+                     "tiles: tiled against whole-image translation, and a large photo's memory and speed")  # fmt: skip
     preset: Preset | None = opt(
         None, "architecture and training defaults to time", default_text="paper, or the --model family's"
     )
@@ -112,6 +139,7 @@ class BenchOptions(Options):
     seed: int = opt(0, "seed of the synthetic input tensors", ge=0, le=MAX_SEED)
     json: str | None = opt(None, "write the measurements as JSON here", metavar="FILE")
     style_task: StyleBenchOptions = opt(factory=StyleBenchOptions)
+    tiles_task: TileBenchOptions = opt(factory=TileBenchOptions)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -477,6 +505,179 @@ def bench_style(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     }  # fmt: skip
 
 
+# --- task tiles: seams and memory of tiled translation ----------------------------------------------------
+
+
+def _tiles_generator(t: TileBenchOptions, device: torch.device) -> tuple[nn.Module, str]:
+    from .checkpoint import load_generator
+    from .config import ModelConfig
+    from .models import build_generator
+
+    if t.tile_checkpoint:
+        return load_generator(
+            t.tile_checkpoint, t.tile_direction, device=device
+        ), f"{t.tile_checkpoint} {t.tile_direction}"
+    torch.manual_seed(0)
+    return build_generator(ModelConfig(n_blocks=9)).eval().to(device), "paper generator, random weights"
+
+
+def _tiles_photo(t: TileBenchOptions, width: int, height: int):
+    """The photo (or a synthetic image: smooth colour fields and edges) as an RGB PIL image of width x height."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    if t.photo:
+        from .data.io import read_image
+
+        return read_image(t.photo).resize((width, height), Image.Resampling.BICUBIC)
+    g = torch.Generator().manual_seed(0)
+    small = (torch.rand(3, 6, 8, generator=g) * 255).byte().permute(1, 2, 0).numpy()
+    im = Image.fromarray(small).resize((width, height), Image.Resampling.BICUBIC)
+    draw = ImageDraw.Draw(im)
+    for i in range(12):  # edges for the convolutions to see
+        x0, y0 = (torch.rand(2, generator=g) * torch.tensor([width, height])).tolist()
+        draw.ellipse([x0, y0, x0 + width / 6, y0 + height / 6], outline=(255 - 20 * i, 20 * i, 128), width=6)
+    return im.filter(ImageFilter.GaussianBlur(1))
+
+
+def _grey_levels(y: torch.Tensor):
+    import numpy as np
+
+    from .data.io import to_pil
+
+    return np.asarray(to_pil(y[0])).astype(np.int16)
+
+
+def seam_figure(images: dict[str, Any], corner: tuple[int, int], path: str, *, crop: int = 128, zoom: int = 2) -> None:
+    """A `crop`-px square of each image (H, W, 3) centred on `corner` (y, x: where four tiles meet), side by
+    side, enlarged `zoom` times (nearest), labelled."""
+    from PIL import Image, ImageDraw
+
+    from .files import write_atomic
+
+    panels = []
+    for label, arr in images.items():
+        y0, x0 = max(0, corner[0] - crop // 2), max(0, corner[1] - crop // 2)
+        im = Image.fromarray(arr[y0 : y0 + crop, x0 : x0 + crop].clip(0, 255).astype("uint8"))
+        im = im.resize((crop * zoom, crop * zoom), Image.Resampling.NEAREST)
+        panel = Image.new("RGB", (crop * zoom, crop * zoom + 18), "white")
+        panel.paste(im, (0, 18))
+        ImageDraw.Draw(panel).text((4, 3), label, fill="black")
+        panels.append(panel)
+    out = Image.new("RGB", (sum(p.width for p in panels) + 8 * (len(panels) - 1), panels[0].height), "white")
+    for i, p in enumerate(panels):
+        out.paste(p, (i * (p.width + 8), 0))
+    write_atomic(path, lambda tmp: out.save(tmp, format="PNG"))
+
+
+def _large_run(t: TileBenchOptions, device: torch.device, gen_label: str) -> dict[str, Any]:
+    """`cyclegan translate` with default options on a t.large photo in a subprocess: its peak RSS (wait4's
+    rusage of that process alone), wall time and output size."""
+    import subprocess
+    import tempfile
+
+    from PIL import Image
+
+    width, height = t.large
+    with tempfile.TemporaryDirectory(prefix="cyclegan-bench-tiles-") as tmp:
+        photo = Path(tmp) / "large.jpg"
+        _tiles_photo(t, width, height).save(photo, quality=95)
+        ckpt = t.tile_checkpoint
+        if ckpt is None:  # the random paper generator, as a reference-layout file
+            ckpt = str(Path(tmp) / "paper.pth")
+            torch.save(_tiles_generator(t, torch.device("cpu"))[0].state_dict(), ckpt)
+        cmd = [sys.executable, "-m", "cyclegan", "translate", str(photo), "--checkpoint", ckpt, "--direction",
+               t.tile_direction, "--out", str(Path(tmp) / "out"), "--no-progress", "--device", str(device)]  # fmt: skip
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+        out, err = proc.stdout.read(), proc.stderr.read()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise CycleGANError(f"the translation of the {width}x{height} photo failed: {err.strip()[-300:] or out}")
+        with Image.open(Path(tmp) / "out" / "large.png") as im:
+            size = im.size
+    peak = usage.ru_maxrss / 2**20 if sys.platform == "darwin" else usage.ru_maxrss / 2**10
+    mp = width * height / 1e6
+    return {"size": [width, height], "output_size": list(size), "peak_rss_mib": round(peak, 1),
+            "seconds": round(seconds, 1), "s_per_megapixel": round(seconds / mp, 2),
+            "command": " ".join(["cyclegan", *cmd[3:]]), "generator": gen_label}  # fmt: skip
+
+
+def bench_tiles(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
+    """Tiled against whole-image translation in fp32 (mean absolute difference in grey levels, with the
+    thumbnail's statistics at several sizes and without), and a large photo's peak memory and speed."""
+    import numpy as np
+
+    from .data.io import to_tensor
+    from .inference import translate_batch
+    from .tiling import DEFAULT_OVERLAP, TilingOptions, tile_starts
+
+    t = opts.tiles_task
+    overlap = min(DEFAULT_OVERLAP, t.seam_tile // 4)  # the default, unless the tiles are small
+    env = environment(device)
+    net, label = _tiles_generator(t, device)
+    x = to_tensor(_tiles_photo(t, t.seam_size, t.seam_size))[None]  # (1, 3, S, S) in [-1, 1]
+    t0 = time.perf_counter()
+    whole = _grey_levels(translate_batch(net, x, tiling=TilingOptions(tile=0)))
+    whole_s = time.perf_counter() - t0
+    rows, images = [], {"whole image": whole}
+    for thumbnail in sorted({1024, t.seam_size // 2, t.seam_size // 4, 0}, reverse=True):
+        t0 = time.perf_counter()
+        options = TilingOptions(tile=t.seam_tile, tile_overlap=overlap, thumbnail=thumbnail)
+        used = options.plan(net, t.seam_size, t.seam_size).thumbnail  # capped by --max-memory
+        y = translate_batch(net, x, tiling=options)
+        seconds = time.perf_counter() - t0
+        tiled = _grey_levels(y)
+        diff = np.abs(tiled - whole)
+        rows.append({"thumbnail": thumbnail, "thumbnail_used": used,
+                     "mean_abs_grey_levels": round(float(diff.mean()), 3),
+                     "p99_abs_grey_levels": float(np.percentile(diff, 99)), "max_abs_grey_levels": int(diff.max()),
+                     "seconds": round(seconds, 2)})  # fmt: skip
+        if thumbnail == 1024:
+            images["tiled, thumbnail 1024"] = tiled
+            images["|tiled - whole| x 8"] = diff * 8
+        if thumbnail == 0:
+            images["tiled, each tile its own statistics"] = tiled
+    if t.figure:  # the meeting point of four tiles where the whole image has the most detail
+        starts = tile_starts(t.seam_size, t.seam_tile, overlap, 4)
+        seams = [(s + e) // 2 for s, e in zip(starts[1:], [s + t.seam_tile for s in starts])] or [t.seam_size // 2]
+        detail = lambda c: whole[max(0, c[0] - 64) : c[0] + 64, max(0, c[1] - 64) : c[1] + 64].std()  # noqa: E731
+        corner = max(((y, x) for y in seams for x in seams), key=detail)
+        seam_figure(images, corner, t.figure)
+    result: dict[str, Any] = {
+        "task": "tiles",
+        "what": f"{t.seam_size}x{t.seam_size} image, {t.seam_tile} px tiles (overlap {overlap}) against the "
+        "whole image, fp32, mean |difference| of the 8-bit outputs; thumbnail 0: each tile its own InstanceNorm "
+        "statistics",
+        "generator": label, "photo": t.photo or "synthetic", "device": str(device),
+        "whole_seconds": round(whole_s, 2), "seams": rows, "figure": t.figure,
+    }  # fmt: skip
+    if all(t.large):
+        result["large"] = _large_run(t, device, label)
+    result["env"] = env
+    return result
+
+
+def _format_tiles(r: dict[str, Any]) -> str:
+    lines = [f"bench tiles on {r['device']}: {r['generator']}, photo {r['photo']}", r["what"]]
+    for row in r["seams"]:
+        used = "" if row["thumbnail_used"] == row["thumbnail"] else f" (capped at {row['thumbnail_used']})"
+        lines.append(f"  thumbnail {row['thumbnail']:>5}{used}: mean {row['mean_abs_grey_levels']:.2f} grey levels, "
+                     f"99th percentile {row['p99_abs_grey_levels']:.0f}, max {row['max_abs_grey_levels']} "
+                     f"({row['seconds']:.1f} s; whole image {r['whole_seconds']:.1f} s)")  # fmt: skip
+    if "large" in r:
+        g = r["large"]
+        lines += [
+            f"large: {g['size'][0]}x{g['size'][1]} -> {g['output_size'][0]}x{g['output_size'][1]}, peak RSS "
+            f"{g['peak_rss_mib']:.0f} MiB, {g['seconds']:.0f} s ({g['s_per_megapixel']:.2f} s per megapixel)",
+            f"  {g['command']}",
+        ]
+    if r.get("figure"):
+        lines.append(f"figure: {r['figure']}")
+    return "\n".join(lines)
+
+
 # --- both tasks ------------------------------------------------------------------------------------------
 
 
@@ -487,6 +688,8 @@ def bench(opts: BenchOptions) -> dict[str, Any]:
     if opts.threads is not None:
         torch.set_num_threads(opts.threads)
     device = resolve_device(opts.device)
+    if opts.task == "tiles":
+        return bench_tiles(opts, device)
     return bench_style(opts, device) if opts.task == "style" else bench_train(opts, device)
 
 
@@ -496,6 +699,8 @@ def _describe(settings: dict[str, Any]) -> str:
 
 def format_bench(r: dict[str, Any]) -> str:
     """A few readable lines of a bench result (of either task)."""
+    if r.get("task") == "tiles":
+        return _format_tiles(r)
     return _format_style(r) if r.get("task") == "style" else _format_train(r)
 
 

@@ -53,7 +53,12 @@ def save_atomic(obj: Any, path: str | Path) -> None:
 
 
 def checkpoint_path(path: str | Path) -> Path:
-    """A run folder means its `checkpoint.pt`; a file means itself."""
+    """A run folder means its `checkpoint.pt`; a file means itself; `pretrained:NAME` the cached published
+    generator NAME, downloaded first if needed (`cyclegan.zoo`)."""
+    from . import zoo
+
+    if zoo.is_spec(path):
+        return zoo.resolve(path)
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT_NAME

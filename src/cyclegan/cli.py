@@ -155,6 +155,31 @@ def run_datasets_synthetic(opts, _: argparse.Namespace) -> int:
     return 0
 
 
+# --- published generators -------------------------------------------------------------------------------
+
+
+def run_pretrained_list(_opts, _args: argparse.Namespace) -> int:
+    from .zoo import list_lines
+
+    print("\n".join(list_lines()))
+    return 0
+
+
+def run_pretrained_download(opts, _: argparse.Namespace) -> int:
+    from .zoo import digest_line, download
+
+    r = download(opts)
+    if not r.downloaded:
+        checked = f"; {digest_line(r)}" if r.pinned else ""
+        print(f"{r.path} is already cached{checked}; delete it to download again")
+    else:
+        resumed = f", resumed at byte {r.resumed_from}" if r.resumed_from else ""
+        print(f"downloaded {r.url} to {r.path}{resumed}")
+        print(digest_line(r))
+    print(f"use it as --checkpoint pretrained:{opts.name}")
+    return 0
+
+
 # --- demo, evaluate, bench ------------------------------------------------------------------------------
 
 
@@ -203,7 +228,8 @@ def run_bench(opts, _: argparse.Namespace) -> int:
     from .report import write_json
 
     result = bench(opts)
-    result["command"] = command_line("bench", opts, skip=("style_task",) if opts.task == "train" else ())
+    other_tasks = tuple(f"{task}_task" for task in ("style", "tiles") if task != opts.task)
+    result["command"] = command_line("bench", opts, skip=other_tasks)
     print(format_bench(result))
     if opts.json:
         print(f"\nmeasurements: {write_json(result, opts.json)}")
@@ -285,6 +311,19 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
             "ground truth).",
             ".data.synthetic:SyntheticOptions",
             run_datasets_synthetic,
+        ),
+    },
+    "pretrained": {
+        "list": Command(
+            "the published generators (name, translation, size)", "Published generators.", None, run_pretrained_list
+        ),  # fmt: skip
+        "download": Command(
+            "download a published generator into the cache ($CYCLEGAN_HOME/pretrained)",
+            "Download BASE/NAME.pth (resuming an interrupted download), check its SHA-256 if one is given, "
+            "check that it is a generator (weights-only load) and cache it. Any checkpoint option also takes "
+            "pretrained:NAME and downloads on first use. Example: cyclegan pretrained download horse2zebra",
+            ".zoo:PretrainedDownloadOptions",
+            run_pretrained_download,
         ),
     },
     "demo": Command(

@@ -43,7 +43,8 @@ def compile_option() -> Any:
 
 def checkpoint_option(**kwargs: Any) -> Any:
     return opt(
-        help="a run folder, a checkpoint file, or a generator .pth of the reference implementation",
+        help="a run folder, a checkpoint file, a generator .pth of the reference implementation, or "
+        "pretrained:NAME (a published generator, downloaded on first use: `cyclegan pretrained list`)",
         metavar="RUN_OR_FILE", **kwargs,
     )  # fmt: skip
 

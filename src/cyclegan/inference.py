@@ -7,6 +7,7 @@ size. Nothing here imports training code.
 from __future__ import annotations
 
 import glob
+import math
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,14 @@ from .errors import CycleGANError
 from .execution import REFERENCE, Execution
 from .files import check_outputs, overwrite_option, unique_stems
 from .options import Options, opt
+from .tiling import (
+    DEFAULT_MAX_MEMORY_GB,
+    DEFAULT_OVERLAP,
+    DEFAULT_THUMBNAIL,
+    TilingOptions,
+    activation_bytes,
+    translate_tiled,
+)
 
 
 def size_multiple(net: nn.Module) -> int:
@@ -84,25 +93,64 @@ def translate_tensor(net: nn.Module, x: torch.Tensor, *, execution: Execution = 
     return out.float()[..., :h, :w]
 
 
-def translate(net: nn.Module, images, *, size: int | None = None):
+def _original(net: nn.Module) -> nn.Module:
+    """The module itself under a `torch.compile` wrapper (hooks and swapped layers act on it)."""
+    return getattr(net, "_orig_mod", net)
+
+
+def translate_batch(
+    net: nn.Module, x: torch.Tensor, *, tiling: TilingOptions | None = None, execution: Execution = REFERENCE
+) -> torch.Tensor:
+    """x (B, 3, H, W) in [-1, 1] -> (B, 3, H, W) in [-1, 1], fp32: at once when the activations fit
+    `tiling.max_memory` (or `tiling.tile` is 0), else image by image, in tiles where one image does not fit
+    (`cyclegan.tiling`: overlapping tiles, thumbnail InstanceNorm statistics). Tiled results are on the CPU."""
+    tiling = tiling or TilingOptions()
+    base = _original(net)
+    h, w = x.shape[-2:]
+    plan = tiling.plan(base, h, w)
+    fits = len(x) == 1 or tiling.tile == 0 or activation_bytes(base, h, w, len(x)) <= tiling.max_memory * 1e9
+    if plan.whole and fits:
+        return translate_tensor(net, x, execution=execution)
+    if plan.whole:  # one image fits, the batch does not
+        return torch.cat([translate_tensor(net, xi[None], execution=execution).cpu() for xi in x])
+    run = lambda t: translate_tensor(base, t, execution=execution)  # noqa: E731 - eager: layers are swapped
+    return torch.cat([translate_tiled(base, xi[None].cpu(), plan, run=run) for xi in x])
+
+
+def translate(
+    net: nn.Module,
+    images,
+    *,
+    size: int | None = None,
+    tile: int | None = None,
+    tile_overlap: int = DEFAULT_OVERLAP,
+    max_memory: float = DEFAULT_MAX_MEMORY_GB,
+    thumbnail: int = DEFAULT_THUMBNAIL,
+):
     """Translate PIL image(s) or a tensor with a generator from `cyclegan.load_generator`.
 
     - a PIL image -> a PIL image of the same size (or long side `size`);
     - a list of PIL images -> a list;
     - a tensor (3, H, W) or (B, 3, H, W) in [-1, 1] -> a tensor of the same shape in [-1, 1].
+
+    Images of any resolution: an image whose activations would take more than `max_memory` GB is
+    translated in tiles (`tile` px to force a tile size, 0 to never tile) overlapping by `tile_overlap`
+    px, with InstanceNorm statistics from a thumbnail of long side `thumbnail` (see `cyclegan.tiling`).
     """
+    tiling = TilingOptions(tile=tile, tile_overlap=tile_overlap, max_memory=max_memory, thumbnail=thumbnail)
     if isinstance(images, torch.Tensor):
         batched = images if images.dim() == 4 else images.unsqueeze(0)
-        out = translate_tensor(net, batched).to(images.device)
+        out = translate_batch(net, batched, tiling=tiling).to(images.device)
         return out if images.dim() == 4 else out[0]
     if isinstance(images, Image.Image):
-        return translate(net, [images], size=size)[0]
+        return translate(net, [images], size=size, tile=tile, tile_overlap=tile_overlap, max_memory=max_memory,
+                         thumbnail=thumbnail)[0]  # fmt: skip
     results = []
     for im in images:
         im = im.convert("RGB") if im.mode != "RGB" else im
         if size:
             im = resize_long_side(im, size)
-        results.append(to_pil(translate_tensor(net, to_tensor(im).unsqueeze(0))[0]))
+        results.append(to_pil(translate_batch(net, to_tensor(im).unsqueeze(0), tiling=tiling)[0]))
     return results
 
 
@@ -151,11 +199,18 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
 
 
 def _batches(
-    files: list[Path], *, size: int | None, batch_size: int, errors: list[str], max_pixels: int = MAX_PIXELS
+    files: list[Path],
+    *,
+    size: int | None,
+    batch_size: int,
+    errors: list[str],
+    max_pixels: int = MAX_PIXELS,
+    batch_pixels: float = math.inf,
 ) -> Iterator[list]:
     """Yield lists of (path, image tensor) whose tensors share one shape, reading files lazily in order of
-    size so equal shapes are neighbours. Unreadable files, and files over the decode cap `max_pixels`, are
-    reported in `errors` and skipped."""
+    size so equal shapes are neighbours, at most `batch_size` of them and, past the first, `batch_pixels`
+    pixels in all (large images one at a time). Unreadable files, and files over the decode cap
+    `max_pixels`, are reported in `errors` and skipped."""
 
     def shape_of(p: Path) -> tuple[int, int]:
         try:
@@ -180,7 +235,8 @@ def _batches(
         if size:
             im = resize_long_side(im, size)
         x = to_tensor(im)
-        if batch and (len(batch) == batch_size or batch[0][1].shape != x.shape):
+        full = len(batch) == batch_size or (len(batch) + 1) * x.shape[-1] * x.shape[-2] > batch_pixels
+        if batch and (full or batch[0][1].shape != x.shape):
             yield batch
             batch = []
         batch.append((p, x))
@@ -223,11 +279,15 @@ def is_out_of_memory(e: BaseException) -> bool:
     return isinstance(e, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
-def _translate_batch(net: nn.Module, batch: list, execution: Execution, errors: list[str]) -> list:
-    """[(path, x (3, H, W))] -> [(path, y (3, H, W))]. When the device runs out of memory the batch is
-    retried one image at a time, and an image that fails alone is named in `errors` and left out."""
+def _translate_batch(
+    net: nn.Module, batch: list, execution: Execution, errors: list[str], tiling: TilingOptions | None = None
+) -> list:
+    """[(path, x (3, H, W))] -> [(path, y (3, H, W))], in tiles where `tiling` says so. When the device runs
+    out of memory the batch is retried one image at a time, and an image that fails alone is named in
+    `errors` and left out."""
     try:
-        ys = translate_tensor(net, torch.stack([x for _, x in batch]), execution=execution)
+        x = batch[0][1][None] if len(batch) == 1 else torch.stack([x for _, x in batch])  # no copy for one
+        ys = translate_batch(net, x, tiling=tiling, execution=execution)
         return [(p, y) for (p, _), y in zip(batch, ys)]
     except Exception as e:  # only an allocation failure is handled; anything else is re-raised
         if not is_out_of_memory(e):
@@ -237,9 +297,10 @@ def _translate_batch(net: nn.Module, batch: list, execution: Execution, errors: 
     if device.type == "cuda":
         torch.cuda.empty_cache()
     if len(batch) > 1:
-        return [r for item in batch for r in _translate_batch(net, [item], execution, errors)]
+        return [r for item in batch for r in _translate_batch(net, [item], execution, errors, tiling)]
     path, x = batch[0]
-    errors.append(f"{path}: out of memory on {device} at {x.shape[-1]}x{x.shape[-2]} px (a smaller --size fits)")
+    errors.append(f"{path}: out of memory on {device} at {x.shape[-1]}x{x.shape[-2]} px (a smaller --max-memory "
+                  "or --tile fits)")  # fmt: skip
     return []
 
 
@@ -258,6 +319,7 @@ class TranslateOptions(Options):
     ext: Literal["png", "jpg", "webp", "tif"] = opt("png", "output format")
     overwrite: bool = overwrite_option()
     max_pixels: int = max_pixels_option()
+    tiling: TilingOptions = opt(factory=TilingOptions)
     execution: ExecutionOptions = opt(factory=ExecutionOptions)
     device: str = device_option()
     progress: bool = progress_option()
@@ -275,17 +337,20 @@ def translate_files(
     execution: Execution = REFERENCE,
     overwrite: bool = TranslateOptions.overwrite,
     max_pixels: int = TranslateOptions.max_pixels,
+    tiling: TilingOptions | None = None,
 ) -> tuple[list[Path], list[str]]:
     """Translate files/folders/globs into `out_dir` as STEM.ext; returns (written files, error lines).
 
     Refuses (CycleGANError, before reading any image) to write into an input folder or onto an input, and,
     unless `overwrite`, onto an existing file. An input that cannot be read, declares more than
     `max_pixels` pixels, or runs out of device memory is named in the error lines and skipped.
-    `execution`: precision, memory format and compilation (see `cyclegan.execution.choose_execution`).
+    `execution`: precision, memory format and compilation (see `cyclegan.execution.choose_execution`);
+    `tiling`: when and how large images are cut into tiles (`cyclegan.tiling`; default: when they would
+    not fit 1.25 GB of activations).
     """
     plan = plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite)
     return translate_plan(net, plan, out_dir, size=size, batch_size=batch_size, progress=progress,
-                          execution=execution, max_pixels=max_pixels)  # fmt: skip
+                          execution=execution, max_pixels=max_pixels, tiling=tiling)  # fmt: skip
 
 
 def translate_plan(
@@ -298,6 +363,7 @@ def translate_plan(
     progress: bool = True,
     execution: Execution = REFERENCE,
     max_pixels: int = TranslateOptions.max_pixels,
+    tiling: TilingOptions | None = None,
 ) -> tuple[list[Path], list[str]]:
     """Translate the inputs of a checked `plan` (from `plan_outputs`) into their targets; returns
     (written files, one error line per input that was skipped)."""
@@ -308,10 +374,13 @@ def translate_plan(
     written: list[Path] = []
     net = net.to(memory_format=execution.memory_format)  # weights in the activations' layout (no per-conv copies)
     net = execution.compiled(net, dynamic=None)  # images of many sizes: shape-generic after the second
-    batches = _batches(plan.files, size=size, batch_size=batch_size, errors=errors, max_pixels=max_pixels)
+    tiling = tiling or TilingOptions()
+    batch_pixels = tiling.max_memory * 1e9 / activation_bytes(_original(net), 1, 1)  # what fits at once
+    batches = _batches(plan.files, size=size, batch_size=batch_size, errors=errors, max_pixels=max_pixels,
+                       batch_pixels=batch_pixels)  # fmt: skip
     with tqdm(total=len(plan.files), desc="translate", unit="img", disable=not progress) as bar:
         for batch in batches:
-            for path, y in _translate_batch(net, batch, execution, errors):
+            for path, y in _translate_batch(net, batch, execution, errors, tiling):
                 target = plan.targets[path]
                 try:
                     to_pil(y).save(target)
@@ -342,5 +411,5 @@ def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
     )  # fmt: skip
     return translate_plan(
         net, plan, opts.out, size=opts.size, batch_size=opts.batch_size, progress=opts.progress,
-        execution=execution, max_pixels=opts.max_pixels,
+        execution=execution, max_pixels=opts.max_pixels, tiling=opts.tiling,
     )  # fmt: skip

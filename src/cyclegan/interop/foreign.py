@@ -12,6 +12,14 @@ stored, so it is read from the tensors' names and shapes:
   blur filters and loaded into the same layout.
 - U-Net: nested `model.model.1.model.3. ...` levels; one level per stride-2 conv (`unet_256`: 8).
 
+Files that follow the layout with other names (residual blocks at `block` instead of `conv_block`, a
+network attribute other than `model`, `module.` prefixes of DataParallel, ...) are read by position: the
+tensors, in the file's order, are grouped by layer, the ResNet they imply is inferred from the
+convolutions' shapes (the 7x7 input conv gives ngf, the 3x3 convs between the resamplings the blocks, a
+conv bias InstanceNorm, norm weights affine ones) and each layer is matched to ours in order, name by name
+within a layer (`weight`, `bias`, `running_mean`, ...), shape by shape. The first tensor that does not fit
+is named.
+
 Anything else gives one line saying what was found and what was expected.
 """
 
@@ -177,14 +185,144 @@ def _infer_unet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArchit
     return ForeignArchitecture(kind="unet", ngf=int(w.shape[0]), depth=levels, norm=norm, affine=affine)
 
 
+def is_reference_layout(sd: Mapping[str, torch.Tensor]) -> bool:
+    """Whether the keys (prefix stripped) are the reference's own names (U-Net or ResNet)."""
+    return any(k.startswith("model.model.") or re.match(r"model\.\d+\.conv_block\.", k) for k in sd)
+
+
 def infer_architecture(sd: Mapping[str, torch.Tensor], *, source: str = "state dict") -> ForeignArchitecture:
-    """Kind, width, depth, norm and dropout of a state dict in the reference layout (prefix stripped)."""
+    """Kind, width, depth, norm and dropout of a state dict in the reference layout (prefix stripped); a
+    ResNet under other names is inferred from its tensors' order and shapes (`infer_by_shapes`)."""
     if any(k.startswith("model.model.") for k in sd):
         return _infer_unet(sd, source=source)
     if any(re.match(r"model\.\d+\.conv_block\.", k) for k in sd):
         return _infer_resnet(sd, source=source)
+    return infer_by_shapes(sd, source=source)
+
+
+# --- near-reference files: matched by order and shape -----------------------------------------------------
+
+Layer = tuple[str, dict[str, torch.Tensor]]  # (module path, parameter name -> tensor)
+
+
+def layers_of(sd: Mapping[str, torch.Tensor]) -> list[Layer]:
+    """The tensors grouped by the layer they belong to (`a.b.weight` -> layer `a.b`), in the dict's order."""
+    layers: dict[str, dict[str, torch.Tensor]] = {}
+    for key, t in sd.items():
+        module, _, param = key.rpartition(".")
+        layers.setdefault(module, {})[param] = t
+    return list(layers.items())
+
+
+def _is_conv(params: Mapping[str, torch.Tensor]) -> bool:
+    w = params.get("weight")
+    return w is not None and w.dim() == 4
+
+
+def _found(sd: Mapping[str, torch.Tensor], source: str) -> CycleGANError:
     names = ", ".join(list(sd)[:4])
-    raise CycleGANError(f"{source}: found tensors {names}, ...; {EXPECTED}")
+    return CycleGANError(f"{source}: found tensors {names}, ...; {EXPECTED}")
+
+
+def infer_by_shapes(sd: Mapping[str, torch.Tensor], *, source: str = "state dict") -> ForeignArchitecture:
+    """The reference ResNet a state dict under other names implies: 6 convs plus 2 per residual block, the
+    first 7x7 from 3 channels (its outputs: ngf); a conv bias means InstanceNorm (affine if the norms have
+    weights), running statistics without it BatchNorm. Dropout has no tensors (and no effect in eval)."""
+    layers = layers_of(sd)
+    convs = [p for _, p in layers if _is_conv(p)]
+    if not convs or tuple(convs[0]["weight"].shape[2:]) != (7, 7):
+        raise _found(sd, source)
+    w = convs[0]["weight"]
+    if w.shape[1] != 3:
+        raise CycleGANError(f"{source}: the generator takes {w.shape[1]} input channel(s), expected 3 (RGB)")
+    if len(convs) < 6 or len(convs) % 2:
+        raise CycleGANError(
+            f"{source}: found {len(convs)} convolutions, expected a ResNet generator's 6 plus 2 per residual "
+            f"block; {EXPECTED}"
+        )
+    norms = [p for _, p in layers if not _is_conv(p)]
+    if "bias" in convs[0]:
+        norm: NormKind = "instance"
+        affine = any("weight" in p for p in norms)
+    elif any("running_mean" in p for p in norms):
+        norm, affine = "batch", False
+    else:
+        first = next(iter(sd))
+        raise CycleGANError(
+            f"{source}: the first conv ({first}) has no bias and no layer has BatchNorm statistics (norm 'none' "
+            "in the reference?); expected InstanceNorm (convs with bias) or BatchNorm"
+        )
+    return ForeignArchitecture(kind="resnet", ngf=int(w.shape[0]), depth=(len(convs) - 6) // 2, norm=norm,
+                               affine=affine)  # fmt: skip
+
+
+def _natural_key(key: str) -> list:
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in key.split(".")]
+
+
+def match_by_order(
+    sd: Mapping[str, torch.Tensor], net: nn.Module, arch: ForeignArchitecture, *, source: str
+) -> dict[str, torch.Tensor]:
+    """`sd`'s tensors under `net`'s names, matched layer by layer in order (see the module docstring).
+
+    InstanceNorm running statistics (PyTorch < 0.4 files) are dropped, as the reference does; a missing
+    BatchNorm `num_batches_tracked` (older files) is not needed. A file whose keys were sorted as text
+    (`model.10` before `model.2`) is tried in natural order too. Refused in one line naming the first
+    tensor that does not fit.
+    """
+    try:
+        return _match(sd, net, arch, source=source)
+    except CycleGANError as first:
+        natural = dict(sorted(sd.items(), key=lambda kv: _natural_key(kv[0])))
+        if list(natural) == list(sd):
+            raise
+        try:
+            return _match(natural, net, arch, source=source)
+        except CycleGANError:
+            raise first from None
+
+
+def _match(
+    sd: Mapping[str, torch.Tensor], net: nn.Module, arch: ForeignArchitecture, *, source: str
+) -> dict[str, torch.Tensor]:
+    theirs = layers_of(sd)
+    if arch.norm == "instance":
+        theirs = [(m, {k: t for k, t in p.items() if k not in NORM_STATS}) for m, p in theirs]
+        theirs = [(m, p) for m, p in theirs if p]
+    ours = layers_of(net.state_dict())
+    what = f"a {arch.describe()}"
+    matched: dict[str, torch.Tensor] = {}
+    for i, (our_layer, our_params) in enumerate(ours):
+        if i >= len(theirs):
+            name, t = next(iter(our_params.items()))
+            raise CycleGANError(
+                f"{source}: the file ends after {len(theirs)} layers; {what} also needs {our_layer}.{name} "
+                f"({_shape(t)})"
+            )
+        their_layer, their_params = theirs[i]
+        for name, t in our_params.items():
+            if name not in their_params:
+                if name == "num_batches_tracked":
+                    continue
+                raise CycleGANError(
+                    f"{source}: layer {their_layer} has no '{name}' where {what} has {our_layer}.{name} ({_shape(t)})"
+                )
+            if their_params[name].shape != t.shape:
+                raise CycleGANError(
+                    f"{source}: tensor {their_layer}.{name} has shape {_shape(their_params[name])} where {what} "
+                    f"has {our_layer}.{name} of shape {_shape(t)}"
+                )
+            matched[f"{our_layer}.{name}"] = their_params[name]
+        extra = next((name for name in their_params if name not in our_params), None)
+        if extra is not None:
+            raise CycleGANError(f"{source}: tensor {their_layer}.{extra} does not fit: {what} has no '{extra}' "
+                                f"at {our_layer}")  # fmt: skip
+    if len(theirs) > len(ours):
+        layer, params = theirs[len(ours)]
+        raise CycleGANError(
+            f"{source}: tensor {layer}.{next(iter(params))} is left over after the last layer of {what}"
+        )
+    return matched
 
 
 # --- building and loading ---------------------------------------------------------------------------------
@@ -268,11 +406,17 @@ def load_foreign_generator(obj: object, direction: str = "AtoB", *, source: str 
     BatchNorm on its running statistics: the reference's `--eval`), on the CPU. A plain state dict holds
     one generator, which is used whatever `direction` says.
     """
-    sd = strip_prefix(select_state_dict(obj, direction, source=source))
-    arch = infer_architecture(sd, source=source)
-    net = build_foreign(arch)
-    sd = _check_blur_filters(sd, net, source=source)
-    if arch.norm == "instance":
-        sd = _drop_instance_norm_stats(sd, net)
+    raw = select_state_dict(obj, direction, source=source)
+    sd = strip_prefix(raw)
+    if is_reference_layout(sd):
+        arch = infer_architecture(sd, source=source)
+        net = build_foreign(arch)
+        sd = _check_blur_filters(sd, net, source=source)
+        if arch.norm == "instance":
+            sd = _drop_instance_norm_stats(sd, net)
+    else:  # other names: matched by order and shape, errors naming the file's own keys
+        arch = infer_by_shapes(raw, source=source)
+        net = build_foreign(arch)
+        sd = {**net.state_dict(), **match_by_order(raw, net, arch, source=source)}
     load_state_into(net, sd, arch, source=source)
     return net.eval().requires_grad_(False)

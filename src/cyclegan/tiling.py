@@ -1,0 +1,307 @@
+"""Images of any resolution: overlapping tiles, blended with a smooth window, sharing the InstanceNorm
+statistics of a thumbnail of the whole image.
+
+A generator's activations grow with the image: the paper's ResNet needs about 1 KB per pixel (measured on
+the CPU), so a 24-megapixel photo would need about 25 GB at once. Cut into tiles, each tile's activations
+are bounded, but InstanceNorm would then normalise each tile by its own mean and variance, and neighbouring
+tiles would differ in tone: visible seams. Thumbnail instance normalisation (Chen et al., "Towards
+Ultra-Resolution Neural Style Transfer via Thumbnail Instance Normalization", AAAI 2022) runs the network
+once on a thumbnail of the whole image, records every InstanceNorm layer's per-channel mean and variance,
+and normalises every tile with those: the tiles then compute what the whole image would, up to the
+convolutions' view past a tile's border, which the overlap hides (a raised-cosine ramp across its middle
+half, so the weights of two neighbouring tiles sum to one). BatchNorm in eval mode, and InstanceNorm that
+tracks running statistics, already normalise with fixed statistics: nothing to record.
+
+`translate_tiled` does this for one image; `plan_tiles` says whether and how an image is tiled (`tile`
+None: only when `activation_bytes` over the whole image exceeds the memory budget).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F_
+from torch import nn
+
+from .errors import CycleGANError
+from .options import Options, opt
+
+# The generator's activations per call: enough for the default thumbnail of a square 1024 px image (1.05 MP
+# at about 1.15 KB per pixel for the paper ResNet), and a 6000x4000 photo stays under 3 GB in all.
+DEFAULT_MAX_MEMORY_GB = 1.25
+DEFAULT_OVERLAP = 64  # pixels shared by neighbouring tiles (the paper generator's context fades over ~80 px)
+# Each tile's outer quarter of an overlap is left out and the middle half blended: on small random
+# InstanceNorm ResNets this halved the difference from the whole image against a ramp over all of it.
+RAMP_MARGIN = 0.25
+DEFAULT_THUMBNAIL = 1024  # long side of the thumbnail whose InstanceNorm statistics the tiles share
+# Peak memory of a forward pass (no grad) per input pixel, as a multiple of the largest activation (on the
+# 128 px probe: the 64-channel output of the last reflection pad, 280 bytes per pixel in fp32): measured 3.2
+# to 4.1 for the paper's ResNet on the CPU (896 to 1154 bytes per pixel, fp32 and bf16, 512 and 1024 px):
+# the layer's input, its output, a padded copy, and the allocator's slack.
+PEAK_FACTOR = 4.1
+PROBE = 128  # side of the probe image (a 7x7 conv's padded input is then 10% larger than the image, as at scale)
+
+_BYTES_PER_PIXEL: weakref.WeakKeyDictionary[nn.Module, float] = weakref.WeakKeyDictionary()
+
+
+def _size_multiple(net: nn.Module) -> int:
+    return int(getattr(net, "size_multiple", 4))
+
+
+def activation_bytes(net: nn.Module, height: int, width: int, batch: int = 1) -> float:
+    """Estimated peak bytes of `net`'s activations for a (batch, 3, height, width) input: PEAK_FACTOR times
+    its largest activation, found once per network by a forward pass on a small probe (fp32 bytes: under
+    autocast some layers still compute in fp32)."""
+    per_pixel = _BYTES_PER_PIXEL.get(net)
+    if per_pixel is None:
+        m = _size_multiple(net)
+        side = max(2 * m, PROBE // m * m)  # not smaller: the padding around a tiny probe would dominate
+        largest = 0
+
+        def hook(_module, _inputs, output):
+            nonlocal largest
+            if isinstance(output, torch.Tensor):
+                largest = max(largest, output.numel())
+
+        leaves = [m for m in net.modules() if not list(m.children())]
+        handles = [m.register_forward_hook(hook) for m in leaves]
+        try:
+            p = next(net.parameters())
+            with torch.no_grad():
+                net(torch.zeros(1, 3, side, side, device=p.device, dtype=p.dtype))
+        finally:
+            for h in handles:
+                h.remove()
+        per_pixel = PEAK_FACTOR * 4 * largest / side**2
+        _BYTES_PER_PIXEL[net] = per_pixel
+    return per_pixel * batch * height * width
+
+
+# --- thumbnail instance normalisation ---------------------------------------------------------------------
+
+
+def per_instance_norms(net: nn.Module) -> list[nn.InstanceNorm2d]:
+    """The InstanceNorm layers that normalise by each input's own statistics (not tracked running ones)."""
+    return [
+        m for m in net.modules()
+        if isinstance(m, nn.modules.instancenorm._InstanceNorm) and not (m.track_running_stats and not m.training)
+    ]  # fmt: skip
+
+
+def _fixed_norm(m: nn.InstanceNorm2d, mean: torch.Tensor, var: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """InstanceNorm of x (B, C, H, W) with given per-channel statistics (1, C) instead of x's own."""
+    y = (x.float() - mean[..., None, None]) * torch.rsqrt(var[..., None, None] + m.eps)
+    if m.affine:
+        y = y * m.weight.float()[:, None, None] + m.bias.float()[:, None, None]
+    return y.to(x.dtype)
+
+
+@contextlib.contextmanager
+def recording_norm_stats(net: nn.Module) -> Iterator[dict[nn.Module, tuple[torch.Tensor, torch.Tensor]]]:
+    """Within the block, each forward pass of `net` records every per-instance InstanceNorm layer's input
+    mean and (biased) variance per channel, in fp32: {layer: (mean (1, C), var (1, C))} of the last pass."""
+    stats: dict[nn.Module, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def hook(module, inputs):
+        x = inputs[0].float()
+        var, mean = torch.var_mean(x, dim=(2, 3), unbiased=False)  # (B, C)
+        stats[module] = (mean[:1], var[:1])
+
+    handles = [m.register_forward_pre_hook(hook) for m in per_instance_norms(net)]
+    try:
+        yield stats
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@contextlib.contextmanager
+def fixed_norm_stats(net: nn.Module, stats: dict[nn.Module, tuple[torch.Tensor, torch.Tensor]]) -> Iterator[None]:
+    """Within the block, `net`'s per-instance InstanceNorm layers normalise with `stats` (from
+    `recording_norm_stats`) instead of each input's own statistics."""
+    swapped = []
+    try:
+        for m in per_instance_norms(net):
+            if m not in stats:
+                raise CycleGANError("the thumbnail pass did not reach every InstanceNorm layer of the generator")
+            mean, var = stats[m]
+            m.forward = lambda x, m=m, mean=mean, var=var: _fixed_norm(m, mean, var, x)  # instance attribute
+            swapped.append(m)
+        yield
+    finally:
+        for m in swapped:
+            del m.forward  # back to the class's forward
+
+
+# --- tiles --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """How one image is translated: whole (`tile` 0) or in tiles of `tile` px overlapping by `overlap`,
+    with InstanceNorm statistics from a thumbnail of long side `thumbnail` (0: each tile its own)."""
+
+    tile: int
+    overlap: int
+    thumbnail: int
+
+    @property
+    def whole(self) -> bool:
+        return self.tile == 0
+
+
+def plan_tiles(
+    net: nn.Module,
+    height: int,
+    width: int,
+    *,
+    tile: int | None = None,
+    overlap: int = DEFAULT_OVERLAP,
+    max_memory_gb: float = DEFAULT_MAX_MEMORY_GB,
+    thumbnail: int = DEFAULT_THUMBNAIL,
+) -> TilePlan:
+    """Whole image or tiles for an image of `height` x `width`. `tile` 0: whole, always; N: tiles of N px
+    (rounded down to the network's multiple) when the image is larger than one; None: whole if its
+    activations fit `max_memory_gb`, else the largest tiles that fit. The thumbnail is made no larger than
+    the budget allows either."""
+    m = _size_multiple(net)
+    budget = max_memory_gb * 1e9
+    per_pixel = activation_bytes(net, 1, 1)
+    if tile == 0:
+        return TilePlan(0, 0, 0)
+    if tile is None:
+        if activation_bytes(net, height, width) <= budget:
+            return TilePlan(0, 0, 0)
+        tile = max(2 * m, int(math.sqrt(budget / per_pixel)) // m * m)
+        overlap = min(overlap, tile // 4)  # a tiny budget: tiles smaller than the overlap asked for
+    tile = max(2 * m, tile // m * m)
+    if height <= tile and width <= tile:
+        return TilePlan(0, 0, 0)
+    if 2 * overlap >= tile:
+        raise CycleGANError(f"option '--tile-overlap' {overlap} must be less than half the tile size ({tile} px)")
+    if thumbnail:
+        fits = int(math.sqrt(budget / per_pixel * max(height, width) / min(height, width)))  # long side that fits
+        thumbnail = max(2 * m, min(thumbnail, fits))
+    return TilePlan(tile, overlap, thumbnail)
+
+
+def tile_starts(length: int, tile: int, overlap: int, multiple: int) -> list[int]:
+    """Start of each tile along one side of `length` px: evenly spread, each at a multiple of `multiple`
+    (the network's stride: tiles then see the pixel grid as the whole image does), neighbours overlapping
+    by at least `overlap`, the last one reaching the end (it may be up to `multiple` - 1 px longer)."""
+    if length <= tile:
+        return [0]
+    n = math.ceil((length - overlap) / (tile - overlap))
+    while True:
+        last = (length - tile) // multiple * multiple
+        starts = [round(i * last / (n - 1) / multiple) * multiple for i in range(n)] if n > 1 else [0]
+        ends = [min(s + tile, length) for s in starts]
+        ends[-1] = length
+        if all(starts[i + 1] <= ends[i] - overlap for i in range(n - 1)):
+            return starts
+        n += 1
+
+
+def _ramp(n: int) -> torch.Tensor:
+    """Weights rising from 0 to 1 across an overlap of `n` px: 0 over its first quarter (where the tile's
+    border shows most), a raised cosine over its middle half, 1 over its last quarter."""
+    t = (((torch.arange(n) + 0.5) / n - RAMP_MARGIN) / (1 - 2 * RAMP_MARGIN)).clamp(0, 1)
+    return torch.sin(torch.pi / 2 * t) ** 2
+
+
+def _ramps(starts: list[int], tile: int, length: int) -> list[torch.Tensor]:
+    """Per tile along one side, its blending weights: 1 inside, `_ramp` up (and 1 - `_ramp` down) across
+    each overlap with a neighbour, so the two tiles' weights there sum to 1."""
+    ends = [min(s + tile, length) for s in starts]
+    ends[-1] = length
+    weights = []
+    for i, (s, e) in enumerate(zip(starts, ends)):
+        w = torch.ones(e - s)
+        if i > 0 and ends[i - 1] > s:  # overlap with the previous tile: ramp up
+            n = ends[i - 1] - s
+            w[:n] *= _ramp(n)
+        if i + 1 < len(starts) and starts[i + 1] < e:  # overlap with the next tile: ramp down
+            n = e - starts[i + 1]
+            w[e - s - n :] *= 1 - _ramp(n)
+        weights.append(w)
+    return weights
+
+
+def thumbnail_of(x: torch.Tensor, long_side: int) -> torch.Tensor:
+    """x (1, 3, H, W) shrunk (antialiased) so its long side is at most `long_side`."""
+    h, w = x.shape[-2:]
+    scale = long_side / max(h, w)
+    if scale >= 1:
+        return x
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    return F_.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
+
+
+def translate_tiled(net: nn.Module, x: torch.Tensor, plan: TilePlan, *, run) -> torch.Tensor:
+    """x (1, 3, H, W) in [-1, 1] on the CPU -> the translation (1, 3, H, W) in [-1, 1], fp32 on the CPU, in
+    tiles per `plan`; `run(t)` translates one tile (1, 3, h, w) (padding and precision are its business).
+
+    Memory: the input, the output (fp32, H x W x 3 each) and one tile's activations."""
+    _, _, h, w = x.shape
+    m = _size_multiple(net)
+    rows = tile_starts(h, plan.tile, plan.overlap, m)
+    cols = tile_starts(w, plan.tile, plan.overlap, m)
+    wy, wx = _ramps(rows, plan.tile, h), _ramps(cols, plan.tile, w)
+    stats: dict = {}
+    if plan.thumbnail and per_instance_norms(net):
+        with recording_norm_stats(net) as recorded:
+            run(thumbnail_of(x, plan.thumbnail))
+        stats = dict(recorded)
+    out = torch.zeros(1, 3, h, w)
+    with fixed_norm_stats(net, stats) if stats else contextlib.nullcontext():
+        for r, ry in zip(rows, wy):
+            for c, cx in zip(cols, wx):
+                y = run(x[..., r : r + len(ry), c : c + len(cx)]).cpu()  # (1, 3, th, tw)
+                out[..., r : r + len(ry), c : c + len(cx)] += y * (ry[:, None] * cx[None, :])
+    # The weights are separable and the tiles a grid, so their sum at (y, x) is Sy(y) Sx(x): 1 where at most
+    # two tiles overlap along each side, and divided out where more do (small images, large overlaps).
+    out /= _coverage(rows, wy, h)[:, None] * _coverage(cols, wx, w)[None, :]
+    return out
+
+
+def _coverage(starts: list[int], weights: list[torch.Tensor], length: int) -> torch.Tensor:
+    total = torch.zeros(length)
+    for s, w in zip(starts, weights):
+        total[s : s + len(w)] += w
+    return total
+
+
+@dataclass(frozen=True)
+class TilingOptions(Options):
+    """When and how an image is translated in tiles (flattened into `translate`'s flags)."""
+
+    tile: int | None = opt(
+        None, "translate in tiles of N px (0: always the whole image at once)", ge=0,
+        default_text="tiles only for an image whose activations would exceed --max-memory",
+    )  # fmt: skip
+    tile_overlap: int = opt(DEFAULT_OVERLAP, "pixels neighbouring tiles share, blended with a raised-cosine window",
+                            ge=0)  # fmt: skip
+    max_memory: float = opt(
+        DEFAULT_MAX_MEMORY_GB, "GB the generator's activations may take at once (estimated); a larger image is "
+        "translated in tiles that fit", gt=0,
+    )  # fmt: skip
+    thumbnail: int = opt(
+        DEFAULT_THUMBNAIL, "long side (px) of the thumbnail whose InstanceNorm statistics every tile uses (0: each "
+        "tile its own statistics, which leaves seams)", ge=0,
+    )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.tile and 2 * self.tile_overlap >= self.tile:
+            raise CycleGANError(
+                f"option '--tile-overlap' {self.tile_overlap} must be less than half of --tile {self.tile}"
+            )
+
+    def plan(self, net: nn.Module, height: int, width: int) -> TilePlan:
+        return plan_tiles(net, height, width, tile=self.tile, overlap=self.tile_overlap,
+                          max_memory_gb=self.max_memory, thumbnail=self.thumbnail)  # fmt: skip

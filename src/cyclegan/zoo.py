@@ -1,0 +1,310 @@
+"""Published generators by name: the reference implementation's 18 pretrained models, cached on first use.
+
+`pretrained:NAME` is accepted wherever a checkpoint is taken (`translate`, `evaluate`, `export`, `compare`,
+`cyclegan.load_generator`): `checkpoint.checkpoint_path` hands it to `resolve`, which returns the cached
+file, downloading it first. (Not to be confused with `cyclegan.pretrained`, the ImageNet feature networks.)
+
+A download
+
+1. streams `BASE/NAME.pth` into `CACHE/.NAME.pth.part` (tqdm bar), resuming with an HTTP Range request
+   after a cut connection (a few times on its own, then on the next run);
+2. computes the file's SHA-256 and compares it with `--sha256` or the catalogue's pinned digest; a
+   mismatch deletes the file;
+3. loads it weights-only (`torch.load(weights_only=True)`) and builds the generator it describes: a file
+   that is not a generator is deleted and refused in one line;
+4. renames it to `CACHE/NAME.pth` in one step, so a cached file is always complete and checked.
+
+CACHE is `$CYCLEGAN_HOME/pretrained` (default `~/.cache/cyclegan/pretrained`). BASE is the reference's
+server, or `--base-url` / `$CYCLEGAN_PRETRAINED_URL` for a mirror serving `URL/NAME.pth`. The reference
+publishes no checksums and this project has not downloaded the files from its server, so no name is pinned:
+each download prints its digest so that it can be compared with a trusted copy and pinned with `--sha256`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import progress_option
+from .errors import CycleGANError
+from .options import Options, opt
+
+PREFIX = "pretrained:"
+DEFAULT_BASE_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models"  # download_cyclegan_model.sh
+BASE_URL_ENV = "CYCLEGAN_PRETRAINED_URL"
+HOME_ENV = "CYCLEGAN_HOME"
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+ATTEMPTS = 3  # connections per download before asking the user to run again (each resumes the last)
+# Every published generator is the paper's: ResNet, 9 blocks, 64 filters, InstanceNorm without affine
+# parameters, no dropout, trained on 256 px crops (REFERENCE.md section 9).
+ARCHITECTURE = "ResNet-9, 64 filters, InstanceNorm, trained at 256 px"
+PARAMETERS = 11_378_179
+FILE_MB = 45.6  # float32 weights plus the zip container (about 4 bytes a parameter)
+
+
+@dataclass(frozen=True)
+class PublishedModel:
+    """One published generator: it translates `source` into `target` (one direction per file).
+
+    `sha256`: the file's digest, set only where someone downloaded the file and verified it; None otherwise.
+    """
+
+    name: str
+    source: str
+    target: str
+    dataset: str
+    sha256: str | None = None
+
+    @property
+    def does(self) -> str:
+        return f"{self.source} -> {self.target}"
+
+
+MODELS: dict[str, PublishedModel] = {
+    m.name: m
+    for m in (
+        PublishedModel("horse2zebra", "horse photos", "zebras", "horse2zebra"),
+        PublishedModel("zebra2horse", "zebra photos", "horses", "horse2zebra"),
+        PublishedModel("apple2orange", "apple photos", "oranges", "apple2orange"),
+        PublishedModel("orange2apple", "orange photos", "apples", "apple2orange"),
+        PublishedModel("summer2winter_yosemite", "Yosemite in summer", "in winter", "summer2winter_yosemite"),
+        PublishedModel("winter2summer_yosemite", "Yosemite in winter", "in summer", "summer2winter_yosemite"),
+        PublishedModel("monet2photo", "Monet paintings", "photos", "monet2photo"),
+        PublishedModel("style_monet", "landscape photos", "Monet paintings", "monet2photo"),
+        PublishedModel("style_cezanne", "landscape photos", "Cezanne paintings", "cezanne2photo"),
+        PublishedModel("style_ukiyoe", "landscape photos", "ukiyo-e prints", "ukiyoe2photo"),
+        PublishedModel("style_vangogh", "landscape photos", "Van Gogh paintings", "vangogh2photo"),
+        PublishedModel("sat2map", "aerial photos", "map tiles", "maps"),
+        PublishedModel("map2sat", "map tiles", "aerial photos", "maps"),
+        PublishedModel("cityscapes_photo2label", "street photos", "semantic label maps", "cityscapes"),
+        PublishedModel("cityscapes_label2photo", "semantic label maps", "street photos", "cityscapes"),
+        PublishedModel("facades_photo2label", "facade photos", "architectural label maps", "facades"),
+        PublishedModel("facades_label2photo", "architectural label maps", "facade photos", "facades"),
+        PublishedModel("iphone2dslr_flower", "iPhone flower photos", "DSLR look (shallow focus)", "iphone2dslr_flower"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """Where the generator is and what happened (`downloaded` False: it was in the cache)."""
+
+    name: str
+    path: Path
+    sha256: str | None  # computed on download (and on a cached file when a digest was asked for)
+    downloaded: bool
+    pinned: bool  # checked against a digest (`--sha256` or the catalogue's)
+    resumed_from: int = 0
+    url: str = ""
+
+
+# --- names, addresses, the cache ----------------------------------------------------------------------------
+
+
+def cache_dir() -> Path:
+    """`$CYCLEGAN_HOME/pretrained`, default `~/.cache/cyclegan/pretrained`."""
+    home = os.environ.get(HOME_ENV) or Path.home() / ".cache" / "cyclegan"
+    return Path(home).expanduser() / "pretrained"
+
+
+def base_url_from_env() -> str | None:
+    return os.environ.get(BASE_URL_ENV) or None
+
+
+def model_url(name: str, base_url: str) -> str:
+    """`BASE/NAME.pth`; only http and https are accepted."""
+    if urllib.parse.urlsplit(base_url).scheme not in ("http", "https"):
+        raise CycleGANError(f"base URL {base_url!r} (--base-url or ${BASE_URL_ENV}): expected http:// or https://")
+    return f"{base_url.rstrip('/')}/{urllib.parse.quote(name)}.pth"
+
+
+def check_name(name: str, *, mirror: bool) -> PublishedModel | None:
+    """The catalogue entry for `name`; other names only from a mirror, and only as plain file names."""
+    info = MODELS.get(name)
+    if info is not None:
+        return info
+    if not mirror:
+        close = difflib.get_close_matches(name, MODELS, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise CycleGANError(f"unknown pretrained model '{name}'; {hint}see `cyclegan pretrained list`")
+    if not SAFE_NAME.fullmatch(name) or ".." in name:
+        raise CycleGANError(f"pretrained model name {name!r}: expected letters, digits, '_', '-' or '.' only")
+    return None
+
+
+def is_spec(value: object) -> bool:
+    """Whether a checkpoint argument names a published model (`pretrained:NAME`)."""
+    return isinstance(value, (str, os.PathLike)) and os.fspath(value).startswith(PREFIX)
+
+
+def cached_path(name: str) -> Path:
+    return cache_dir() / f"{name}.pth"
+
+
+# --- downloading ------------------------------------------------------------------------------------------
+
+
+def _check_generator(part: Path, *, url: str) -> None:
+    """Refuse (deleting `part`) a file that is not a generator: weights-only load, then the network built."""
+    from .checkpoint import FORMAT, _load_weights_only, check_checkpoint
+    from .interop.foreign import load_foreign_generator
+
+    try:
+        obj = _load_weights_only(part)
+        if isinstance(obj, dict) and obj.get("format") == FORMAT:
+            check_checkpoint(obj, source=url)
+        else:
+            load_foreign_generator(obj, source=url)
+    except CycleGANError as e:
+        part.unlink(missing_ok=True)
+        reason = str(e).replace(str(part), "the file")
+        raise CycleGANError(f"{url} is not a generator file, so it was deleted: {reason}") from None
+
+
+def _fetch_with_retries(url: str, part: Path, *, progress: bool, timeout: float) -> tuple[int | None, int]:
+    from .data.download import fetch
+
+    for attempt in range(ATTEMPTS):
+        try:
+            return fetch(url, part, progress=progress, timeout=timeout)  # (total size, offset resumed from)
+        except CycleGANError as e:
+            if "run the same command again to resume" not in str(e) or attempt == ATTEMPTS - 1:
+                raise
+            print(f"warning: {e.args[0].split(';')[0]}; resuming", file=sys.stderr)
+    raise AssertionError("unreachable")
+
+
+def fetch_model(
+    name: str,
+    *,
+    base_url: str | None = None,
+    sha256: str | None = None,
+    progress: bool = True,
+    timeout: float = 60.0,
+) -> FetchResult:
+    """The cached file of published generator `name`, downloading it first if needed (module docstring).
+
+    base_url: a mirror serving `URL/NAME.pth` (default `$CYCLEGAN_PRETRAINED_URL`, else the reference's
+    server); with a mirror, names outside the catalogue are accepted. sha256: the digest the file must have
+    (a cached file is checked too). Every failure is a one-line CycleGANError.
+    """
+    from .data.download import check_sha256, file_sha256
+    from .files import FolderLock
+
+    base_url = base_url or base_url_from_env()
+    info = check_name(name, mirror=base_url is not None)
+    expected = check_sha256(sha256) or (info.sha256 if info else None)
+    url = model_url(name, base_url or DEFAULT_BASE_URL)
+    target = cached_path(name)
+    if target.is_file():
+        digest = None
+        if expected is not None and (digest := file_sha256(target)) != expected:
+            raise CycleGANError(
+                f"the cached {target} has SHA-256 {digest}, expected {expected}; delete it to download again"
+            )
+        return FetchResult(name, target, digest, downloaded=False, pinned=expected is not None, url=url)
+    folder = target.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CycleGANError(f"cannot create the model cache {folder} ({e.strerror}); set ${HOME_ENV}") from None
+    lock = FolderLock(folder, f".{name}.lock")
+    if not lock.acquire():  # two downloads would append to one .part file
+        pid = f"PID {lock.holder}" if lock.holder else "PID unknown"
+        raise CycleGANError(f"another download of {name} into {folder} is running ({pid}); wait for it to end")
+    try:
+        if target.is_file():  # the other process finished while we waited for the lock
+            return fetch_model(name, base_url=base_url, sha256=sha256, progress=progress, timeout=timeout)
+        part = folder / f".{name}.pth.part"
+        total, resumed_from = _fetch_with_retries(url, part, progress=progress, timeout=timeout)
+        size = part.stat().st_size
+        if total is not None and size != total:
+            part.unlink()
+            raise CycleGANError(f"download of {url} is {size} bytes, the server announced {total}; deleted, run again")
+        digest = file_sha256(part)
+        if expected is not None and digest != expected:
+            part.unlink()
+            raise CycleGANError(f"SHA-256 of {url} is {digest}, expected {expected}; the download was deleted")
+        _check_generator(part, url=url)
+        with part.open("rb+") as f:  # on disk before the rename makes it the cached file
+            os.fsync(f.fileno())
+        os.replace(part, target)
+    finally:
+        lock.release()
+    return FetchResult(name, target, digest, downloaded=True, pinned=expected is not None,
+                       resumed_from=resumed_from, url=url)  # fmt: skip
+
+
+def digest_line(r: FetchResult) -> str:
+    """What a download says about its digest: verified, or unpinned with the digest to compare."""
+    if r.pinned:
+        return f"SHA-256 {r.sha256} (verified)"
+    return (f"SHA-256 {r.sha256} (unpinned: no digest is recorded for {r.name}; compare it with a trusted copy "
+            "and pass --sha256 to check it)")  # fmt: skip
+
+
+def resolve(spec: str | os.PathLike, *, progress: bool | None = None) -> Path:
+    """`pretrained:NAME` -> the cached generator file, downloaded first if needed (the mirror from
+    `$CYCLEGAN_PRETRAINED_URL`). A download says so on stderr, with the file's digest. `progress`: a bar
+    (default: when stderr is a terminal)."""
+    name = os.fspath(spec)[len(PREFIX) :]
+    if not name:
+        raise CycleGANError(f"'{PREFIX}' names no model: give {PREFIX}NAME (see `cyclegan pretrained list`)")
+    if progress is None:
+        progress = sys.stderr.isatty()
+    result = fetch_model(name, progress=progress)
+    if result.downloaded:
+        print(f"downloaded {result.url} to {result.path}; {digest_line(result)}", file=sys.stderr)
+    return result.path
+
+
+# --- the command ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PretrainedDownloadOptions(Options):
+    """`cyclegan pretrained download`: one published generator by name, into the cache."""
+
+    name: str = opt(help="a name from `cyclegan pretrained list`", metavar="NAME", positional=True)
+    base_url: str | None = opt(None, f"a mirror serving URL/NAME.pth (or ${BASE_URL_ENV})", metavar="URL",
+                               default_text="the reference implementation's server")  # fmt: skip
+    sha256: str | None = opt(None, "the SHA-256 the file must have (checked on a cached file too)", metavar="HEX")
+    progress: bool = progress_option()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from .data.download import check_sha256
+
+        object.__setattr__(self, "sha256", check_sha256(self.sha256))  # frozen: normalised to lower case
+        if self.base_url is not None:
+            model_url(self.name, self.base_url)  # checks the scheme
+
+
+def download(opts: PretrainedDownloadOptions) -> FetchResult:
+    """`cyclegan pretrained download`: see `fetch_model`."""
+    return fetch_model(opts.name, base_url=opts.base_url, sha256=opts.sha256, progress=opts.progress)
+
+
+def list_lines() -> list[str]:
+    """`cyclegan pretrained list`: one line per published generator, then where they come from and go."""
+    width = max(map(len, MODELS))
+    does = max(len(m.does) for m in MODELS.values())
+    lines = [f"{'name':<{width}}  {'translates':<{does}}  {'trained on':<22}  size     digest   cached"]
+    for m in MODELS.values():
+        cached = "yes" if cached_path(m.name).is_file() else "no"
+        digest = "pinned" if m.sha256 else "unpinned"
+        lines.append(f"{m.name:<{width}}  {m.does:<{does}}  {m.dataset:<22}  {FILE_MB:.0f} MB    {digest:<8} {cached}")
+    lines += [
+        "",
+        f"each: {ARCHITECTURE}, {PARAMETERS / 1e6:.1f} M parameters, one direction",
+        f"from {base_url_from_env() or DEFAULT_BASE_URL}/NAME.pth (mirror: --base-url or ${BASE_URL_ENV})",
+        f"cache: {cache_dir()} (${HOME_ENV}/pretrained)",
+        "unpinned: no SHA-256 has been verified for these files; a download prints its digest",
+        "use: cyclegan translate --checkpoint pretrained:NAME --out DIR photos/",
+    ]
+    return lines
