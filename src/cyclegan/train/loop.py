@@ -578,12 +578,17 @@ class _StepFitter:
     than a short timing said. The total never exceeds the configured steps (the loader's end)."""
 
     FILL = 0.97  # of the time left: the final checkpoint and sample grid come after the last step
-    FIRST, EVERY = 10, 25  # steps after the start: the first fit, then one fit per this many steps
+    WARMUP, FIRST, EVERY = 2, 10, 25  # steps after the start: untimed, the first fit, then a fit per EVERY
+    # (the first steps also pay for starting the data loader's processes: timed, they would read as slow)
 
     def __init__(self, *, start: int, cap: int, deadline: float):
         self.start, self.cap, self.deadline = start, cap, deadline
-        self.t0 = time.monotonic()
+        self.t0: float | None = None
         self.announced = False
+
+    def tick(self, step: int) -> None:
+        if step == self.start + self.WARMUP:
+            self.t0 = time.monotonic()
 
     def due(self, step: int, trainer: Trainer) -> bool:
         done = step - self.start
@@ -594,7 +599,7 @@ class _StepFitter:
 
     def total(self, step: int) -> int:
         now = time.monotonic()
-        seconds_per_step = (now - self.t0) / (step - self.start)
+        seconds_per_step = (now - self.t0) / (step - self.start - self.WARMUP)
         ahead = int(self.FILL * max(0.0, self.deadline - now) / seconds_per_step)
         return min(self.cap, step + max(1, ahead))
 
@@ -631,6 +636,8 @@ def _step_loop(
             step += 1
             log.add(losses, step=step)
             bar.update(1)
+            if fitter is not None:
+                fitter.tick(step)
             if fitter is not None and fitter.due(step, trainer):
                 total = ddp.min_over_ranks(fitter.total(step), run.d_ctx)
                 if total != run.total:
@@ -640,7 +647,8 @@ def _step_loop(
                 if run.main and not fitter.announced:
                     fitter.announced = True
                     capped = " (capped by --steps)" if total == fitter.cap else ""
-                    tqdm.write(f"fitting the steps to the {t.time_limit:g}-minute limit: {total} steps{capped}")
+                    tqdm.write(f"fitting the steps to the {t.time_limit:g}-minute limit: {total} steps{capped} at "
+                               "the speed so far (re-fitted until the learning rate starts to decay)")
             timed_out = deadline is not None and time.monotonic() > deadline
             # all ranks agree (a tiny CPU all-reduce) so they stop, log and save at the same step
             last = step == run.total or ddp.any_rank(stop.signum is not None or timed_out, run.d_ctx)
