@@ -106,24 +106,16 @@ class CUTTrainer(Trainer):
             losses["NCE_idt"] = nce_y
             nce = (nce_x + nce_y) * 0.5
         total = losses["G_adv"] + c.lambda_nce * nce
-        self.opt_G_H.zero_grad(set_to_none=True)
-        self.scaler.scale(total).backward()
-        self.scaler.step(self.opt_G_H)
-        self.D.requires_grad_(True)
-        losses["G_total"] = total
+        losses = self._update_generators(total, self.opt_G_H, losses, frozen=(self.D,))
         self._end_step()
-        return {k: v.detach() for k, v in losses.items()}
+        return losses
 
     @torch.no_grad()
     def sample_columns(self, xs: torch.Tensor, ys: torch.Tensor) -> list[torch.Tensor]:
         """Rows x | G(x) for each source image, then y | G(y) (identity) for each target-domain image."""
         x, y = self.pair(xs, ys)
-        G = self._generator()
-        mode = G.training
-        G.eval()
-        out = [torch.cat([x, y]), torch.cat([G(x), G(y)])]
-        G.train(mode)
-        return out
+        with self._eval_mode(self._generator()) as G:
+            return [torch.cat([x, y]), torch.cat([G(x), G(y)])]
 
 
 class FastCUTTrainer(CUTTrainer):

@@ -7,6 +7,7 @@ from F(y), D_Y tells real Y from G(x).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import sys
 from dataclasses import dataclass
@@ -223,6 +224,31 @@ class Trainer:
         generators when the run keeps them), each (N, 3, H, W) in [-1, 1]."""
         raise NotImplementedError
 
+    def _update_generators(
+        self, total: torch.Tensor, opt: torch.optim.Optimizer, losses: dict[str, torch.Tensor], *,
+        frozen: tuple[nn.Module, ...],
+    ) -> dict[str, torch.Tensor]:  # fmt: skip
+        """The generators' step on their summed loss `total`; the discriminators `frozen` for it (no parameter
+        grads from the generators' loss) learn again after. Returns `losses` and the total, detached."""
+        opt.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.step(opt)
+        for D in frozen:
+            D.requires_grad_(True)
+        losses["G_total"] = total
+        return {k: v.detach() for k, v in losses.items()}
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _eval_mode(net: nn.Module):
+        """`net` in eval mode (dropout off, BatchNorm on running stats) for a sample grid, then as it was."""
+        mode = net.training
+        net.eval()
+        try:
+            yield net
+        finally:
+            net.train(mode)
+
     def _generator(self, name: str = "G") -> nn.Module:
         """What samples use: the average of the generator's weights if kept, else the generator."""
         return self.ema[name].module if name in self.ema else self.nets[name]
@@ -414,13 +440,7 @@ class CycleGANTrainer(Trainer):
             losses["idt_y"] = identity_loss(out.idt_y, y)
             losses["idt_x"] = identity_loss(out.idt_x, x)
             total = total + t.lambda_cycle * t.lambda_identity * (losses["idt_y"] + losses["idt_x"])
-        self.opt_G.zero_grad(set_to_none=True)
-        self.scaler.scale(total).backward()
-        self.scaler.step(self.opt_G)
-        for D in (self.D_X, self.D_Y):
-            D.requires_grad_(True)
-        losses["G_total"] = total
-        return {k: v.detach() for k, v in losses.items()}
+        return self._update_generators(total, self.opt_G, losses, frozen=(self.D_X, self.D_Y))
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """One training iteration; returns the losses as 0-d tensors (still on the device: no sync)."""

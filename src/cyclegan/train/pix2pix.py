@@ -60,21 +60,13 @@ class Pix2PixTrainer(Trainer):
         losses["G_adv"] = adversarial_loss(pred, True, t.gan_loss, generator=True)
         losses["L1"] = F_.l1_loss(fake.float(), y.float())
         total = losses["G_adv"] + self.cfg.pix2pix.lambda_l1 * losses["L1"]
-        self.opt_G_only.zero_grad(set_to_none=True)
-        self.scaler.scale(total).backward()
-        self.scaler.step(self.opt_G_only)
-        self.D.requires_grad_(True)
-        losses["G_total"] = total
+        losses = self._update_generators(total, self.opt_G_only, losses, frozen=(self.D,))
         self._end_step()
-        return {k: v.detach() for k, v in losses.items()}
+        return losses
 
     @torch.no_grad()
     def sample_columns(self, xs: torch.Tensor, ys: torch.Tensor) -> list[torch.Tensor]:
         """Rows source | G(source) | the true target, for each fixed pair."""
         x, y = self.pair(xs, ys)
-        G = self._generator()
-        mode = G.training
-        G.eval()
-        fake = G(x)
-        G.train(mode)
-        return [x, fake, y]
+        with self._eval_mode(self._generator()) as G:
+            return [x, G(x), y]
