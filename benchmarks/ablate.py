@@ -124,6 +124,9 @@ VARIANTS.update({k: {"preset": "fast", **v} for k, v in FAST_NOW.items()})
 FAMILIES: dict[str, dict] = {
     "cut-fast": {"preset": "fast", "family": "cut"},
     "fastcut-fast": {"preset": "fast", "family": "fastcut"},
+    # FastCUT's diagnosis: its PatchNCE weight (10) or its flip-equivariance as the reason it does not translate
+    "fastcut-fast-nce1": {"preset": "fast", "family": "fastcut", "lambda_nce": 1.0},
+    "fastcut-fast-noflip": {"preset": "fast", "family": "fastcut", "flip_equivariance": False},
     "cut": {"preset": "cut", "size": 64},  # the CUT paper's networks (6 blocks at 64 px, ngf 64)
     "pix2pix-fast": {"preset": "pix2pix", "size": 64, "ngf": 24, "ndf": 32, "batch_size": 2, "lr": 4e-4,
                      "ema_decay": 0.99, "spectral_norm": True},  # fmt: skip
@@ -294,7 +297,8 @@ def main() -> None:
 
 
 class _Inline:
-    """A stand-in for a process pool that runs each job when submitted (one at a time, in this process)."""
+    """A stand-in for a process pool that runs each job in this process, one at a time, when its result is
+    asked for: results are then written as each run ends, and one run's failure does not lose the others."""
 
     def __enter__(self):
         return self
@@ -303,14 +307,11 @@ class _Inline:
         return False
 
     def submit(self, fn, *args, **kwargs):
-        class Done:
-            def __init__(self, value):
-                self.value = value
-
+        class Lazy:
             def result(self):
-                return self.value
+                return fn(*args, **kwargs)
 
-        return Done(fn(*args, **kwargs))
+        return Lazy()
 
 
 if __name__ == "__main__":

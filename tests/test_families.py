@@ -213,6 +213,60 @@ def test_a_checkpoint_of_another_family_shape_is_refused(paired, tmp_path):
         load_checkpoint(tmp_path / "bad.pt")
 
 
+class _MirrorSymmetricG(nn.Module):
+    """A stand-in generator whose every layer commutes with a left-right mirror (kernels symmetric in x):
+    G(flip(x)) == flip(G(x)), so flip-equivariance must leave FastCUT's PatchNCE exactly unchanged."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 3, 3, padding=1))
+        with torch.no_grad():
+            for m in self.model:
+                if isinstance(m, nn.Conv2d):
+                    m.weight.copy_((m.weight + m.weight.flip(3)) / 2)
+
+    def forward_features(self, x, layers, *, encode_only=False):
+        feats, h = [], x
+        for i, layer in enumerate(self.model):
+            h = layer(h)
+            if i in layers:
+                feats.append(h)
+        return (None if encode_only else h), feats
+
+
+def test_flip_equivariance_compares_each_output_patch_with_its_own_input_patch():
+    """FastCUT mirrors G's input at random; the output's features must be mirrored back before PatchNCE, so
+    that each patch is compared with the input patch it came from. With a mirror-symmetric G the loss (and
+    the output, mirrored back) must then be what the unmirrored step gives; a missing or misplaced mirror
+    compares patch (i, j) with (i, W-1-j) and changes it."""
+    from cyclegan.models.cut import PatchSampleMLP
+    from cyclegan.train.cut import CUTGenerator
+
+    G = _MirrorSymmetricG()
+    H = PatchSampleMLP([4, 3], dim=8)
+    gen = CUTGenerator(G, H, layers=(0, 2), num_patches=16, temperature=0.07, identity=False)
+    x = torch.rand(2, 3, 8, 8) * 2 - 1
+    y = torch.rand(2, 3, 8, 8) * 2 - 1
+    x[..., :4] += 0.5  # not mirror-symmetric itself, so a wrong pairing of patches shows
+    torch.manual_seed(1)
+    fake, _, nce, _ = gen(x, y, False)
+    torch.manual_seed(1)
+    fake_f, _, nce_f, _ = gen(x, y, True)
+    torch.testing.assert_close(fake_f.flip(3), fake, atol=1e-5, rtol=0)
+    torch.testing.assert_close(nce_f, nce, atol=1e-5, rtol=0)
+    # and the test can fail: comparing unmirrored output features with the input's pairs the wrong patches
+    torch.manual_seed(1)
+    _, feats = G.forward_features(x, (0, 2))
+    _, out_feats = G.forward_features(fake_f, (0, 2))
+    keys, ids = H(feats, 16)
+    queries, _ = H(out_feats, 16, ids)
+    from cyclegan.losses import patch_nce_loss
+
+    wrong = torch.stack([patch_nce_loss(q, k, batch_size=2, temperature=0.07) for q, k in zip(queries, keys)]).mean()
+    assert (wrong - nce).abs() > 1e-3
+
+
 # --- translate, evaluate, export -------------------------------------------------------------------------------
 
 
