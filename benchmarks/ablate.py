@@ -117,6 +117,18 @@ FAST_NOW: dict[str, dict] = {
     "fast+decay0.3": {"lr_decay_fraction": 0.3},
     "fast+residual": {"residual_output": True},
     "fast+residual-idt0": {"residual_output": True, "lambda_identity": 0.0},
+    # margin candidates for winter -> summer (issue 12): a discriminator whose patches (34 px) are smaller than
+    # the 64 px image, so it judges texture and not the layout; the same with narrower generators
+    "fast+dl2": {"d_layers": 2},
+    "fast+dl2-ngf16": {"d_layers": 2, "ngf": 16},
+    "fast+dl2-ngf20": {"d_layers": 2, "ngf": 20},
+    "fast+lr6e-4": {"lr": 6e-4},
+    "fast+no-pool": {"pool_size": 0},
+    "fast+cycle15": {"lambda_cycle": 15.0},
+    "fast+decay1": {"lr_decay_fraction": 1.0},
+    "fast+dl2-no-pool": {"d_layers": 2, "pool_size": 0},
+    "fast+dl2-no-pool-lr6e-4": {"d_layers": 2, "pool_size": 0, "lr": 6e-4},
+    "fast+dl2-no-pool-beta2": {"d_layers": 2, "pool_size": 0, "beta2": 0.99},
 }
 VARIANTS.update({k: {"preset": "fast", **v} for k, v in FAST_NOW.items()})
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
