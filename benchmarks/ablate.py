@@ -140,8 +140,16 @@ FAMILIES: dict[str, dict] = {
     "fastcut-fast-nce1": {"preset": "fast", "family": "fastcut", "lambda_nce": 1.0},
     "fastcut-fast-noflip": {"preset": "fast", "family": "fastcut", "flip_equivariance": False},
     "cut": {"preset": "cut", "size": 64},  # the CUT paper's networks (6 blocks at 64 px, ngf 64)
-    "pix2pix-fast": {"preset": "pix2pix", "size": 64, "ngf": 24, "ndf": 32, "batch_size": 2, "lr": 4e-4,
-                     "ema_decay": 0.99, "spectral_norm": True},  # fmt: skip
+    "pix2pix-fast": {
+        "preset": "pix2pix",
+        "size": 64,
+        "ngf": 24,
+        "ndf": 32,
+        "batch_size": 2,
+        "lr": 4e-4,
+        "ema_decay": 0.99,
+        "spectral_norm": True,
+    },  # fmt: skip
     "pix2pix": {"preset": "pix2pix", "size": 64},
 }
 VARIANTS.update(FAMILIES)
@@ -162,7 +170,7 @@ def data_folder(work: Path, options: dict, size: int) -> Path:
 
 
 def parse_variant(name: str, size: int) -> tuple[str, int]:
-    """"NAME" or "NAME@SIZE" (a variant at another image size than --size) -> (NAME, SIZE)."""
+    """ "NAME" or "NAME@SIZE" (a variant at another image size than --size) -> (NAME, SIZE)."""
     base, _, at = name.partition("@")
     return base, int(at) if at else size
 

@@ -81,8 +81,11 @@ class DemoOptions(Options):
 
     out: str = opt("runs/demo", "run folder", metavar="RUN")
     minutes: float | None = opt(
-        4.5, "training time: the steps are fitted to it at this machine's measured speed, so the LR schedule ends at 0 "
-        "and the demo finishes in about M + 0.5 minutes", gt=0, metavar="M",
+        4.5,
+        "training time: the steps are fitted to it at this machine's measured speed, so the LR schedule ends at 0 "
+        "and the demo finishes in about M + 0.5 minutes",
+        gt=0,
+        metavar="M",
     )
     steps: int | None = opt(None, "training steps", gt=0, default_text="as many as fit in --minutes")
     seed: int = opt(

@@ -638,17 +638,19 @@ def _step_loop(
             bar.update(1)
             if fitter is not None:
                 fitter.tick(step)
-            if fitter is not None and fitter.due(step, trainer):
-                total = ddp.min_over_ranks(fitter.total(step), run.d_ctx)
-                if total != run.total:
-                    run = _refit(run, trainer, total)
-                    bar.total = total
-                    bar.refresh()
-                if run.main and not fitter.announced:
-                    fitter.announced = True
-                    capped = " (capped by --steps)" if total == fitter.cap else ""
-                    tqdm.write(f"fitting the steps to the {t.time_limit:g}-minute limit: {total} steps{capped} at "
-                               "the speed so far (re-fitted until the learning rate starts to decay)")
+                if fitter.due(step, trainer):
+                    total = ddp.min_over_ranks(fitter.total(step), run.d_ctx)
+                    if total != run.total:
+                        run = _refit(run, trainer, total)
+                        bar.total = total
+                        bar.refresh()
+                    if run.main and not fitter.announced:
+                        fitter.announced = True
+                        capped = " (capped by --steps)" if total == fitter.cap else ""
+                        tqdm.write(
+                            f"fitting the steps to the {t.time_limit:g}-minute limit: {total} steps{capped} at "
+                            "the speed so far (re-fitted until the learning rate starts to decay)"
+                        )
             timed_out = deadline is not None and time.monotonic() > deadline
             # all ranks agree (a tiny CPU all-reduce) so they stop, log and save at the same step
             last = step == run.total or ddp.any_rank(stop.signum is not None or timed_out, run.d_ctx)
