@@ -121,11 +121,9 @@ FAST_NOW: dict[str, dict] = {
     # the 64 px image, so it judges texture and not the layout; the same with narrower generators
     "fast+dl2": {"d_layers": 2},
     "fast+dl2-ngf16": {"d_layers": 2, "ngf": 16},
-    "fast+dl2-ngf20": {"d_layers": 2, "ngf": 20},
     "fast+lr6e-4": {"lr": 6e-4},
     "fast+no-pool": {"pool_size": 0},
     "fast+cycle15": {"lambda_cycle": 15.0},
-    "fast+decay1": {"lr_decay_fraction": 1.0},
     "fast+dl2-no-pool": {"d_layers": 2, "pool_size": 0},
     "fast+dl2-no-pool-lr6e-4": {"d_layers": 2, "pool_size": 0, "lr": 6e-4},
     "fast+dl2-no-pool-beta2": {"d_layers": 2, "pool_size": 0, "beta2": 0.99},
@@ -149,7 +147,7 @@ FAMILIES: dict[str, dict] = {
         "lr": 4e-4,
         "ema_decay": 0.99,
         "spectral_norm": True,
-    },  # fmt: skip
+    },
     "pix2pix": {"preset": "pix2pix", "size": 64},
 }
 VARIANTS.update(FAMILIES)
@@ -170,7 +168,7 @@ def data_folder(work: Path, options: dict, size: int) -> Path:
 
 
 def parse_variant(name: str, size: int) -> tuple[str, int]:
-    """ "NAME" or "NAME@SIZE" (a variant at another image size than --size) -> (NAME, SIZE)."""
+    """A variant name, NAME or NAME@SIZE (at another image size than --size) -> (NAME, SIZE)."""
     base, _, at = name.partition("@")
     return base, int(at) if at else size
 

@@ -72,7 +72,7 @@ def test_fast_demo_end_to_end(tmp_path, capsys):
     html = (tmp_path / "demo" / "report.html").read_text()
     assert "grid_AtoB.png" in html and "PSNR" in html
     assert saved["settings"]["steps_trained"] == 3
-    # the demo's own options on top of the preset reach the trained run (and its checkpoint's config)
+    # the demo's own options on top of the preset reach the trained run's config
     assert saved["config"]["model"]["d_layers"] == 2 and saved["config"]["train"]["pool_size"] == 0
 
 
