@@ -251,7 +251,7 @@ def measure(variants: list[str], size: int, work: Path, device: str, rounds: int
 
 def generator(run: Path, direction: str, device):
     """The run's generator for `direction`: its weight average when it kept one, else the raw weights."""
-    from cyclegan.checkpoint import load_generator
+    from cyclegan.loading import load_generator
 
     return load_generator(run, direction, device=device)
 

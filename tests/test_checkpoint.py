@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from cyclegan.checkpoint import load_generator, save_atomic
+from cyclegan.checkpoint import save_atomic
 from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
+from cyclegan.loading import load_generator
 from cyclegan.train import train
 
 

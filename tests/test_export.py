@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from cyclegan.checkpoint import FORMAT, load_generator
+from cyclegan.checkpoint import FORMAT
 from cyclegan.cli import main
 from cyclegan.config import resolve
 from cyclegan.errors import CycleGANError
+from cyclegan.loading import load_generator
 from cyclegan.models import build_models
 
 ort = pytest.importorskip("onnxruntime")
@@ -112,7 +113,7 @@ def test_export_errors_are_one_line(run, tmp_path, capsys):
 
 
 def test_unknown_format_from_the_library():
-    from cyclegan.interop.export import format_for
+    from cyclegan.export import format_for
 
     assert format_for("a.ONNX", None) == "onnx" and format_for("a.pt", None) == "torchscript"
     with pytest.raises(CycleGANError, match="expected onnx or torchscript"):

@@ -16,10 +16,11 @@ from PIL import Image
 from torch import nn
 
 from conftest import TINY, make_images
-from cyclegan.checkpoint import load_checkpoint, load_generator
+from cyclegan.checkpoint import load_checkpoint
 from cyclegan.cli import main
 from cyclegan.config import resolve
 from cyclegan.errors import CycleGANError
+from cyclegan.loading import load_generator
 from cyclegan.train import prepare_config, train, trainer_class
 
 FAMILIES = ("pix2pix", "cut", "fastcut")
@@ -51,21 +52,45 @@ def paired(tmp_path: Path) -> Path:
 # --- the option, presets and refusals ------------------------------------------------------------------------
 
 
-def test_model_alone_picks_its_preset_and_family_defaults():
+def test_model_alone_brings_its_family_defaults():
     cut, fast, p2p = resolve({"family": "cut"}), resolve({"family": "fastcut"}), resolve({"family": "pix2pix"})
-    assert cut.preset == "cut" and cut.model.downsample == cut.model.upsample == "antialias"
+    assert cut.preset == "paper" and cut.model.downsample == cut.model.upsample == "antialias"
     assert (cut.cut.lambda_nce, cut.cut.nce_idt, cut.cut.flip_equivariance) == (1.0, True, False)
     assert (fast.cut.lambda_nce, fast.cut.nce_idt, fast.cut.flip_equivariance) == (10.0, False, True)
     assert cut.train.pool_size == 0 and cut.train.gan_loss == "lsgan"
     # the CUT paper's layers 0 4 8 12 16 on its 9-block anti-aliased generator, mapped onto ours
     assert cut.model.n_blocks == 9 and cut.cut.nce_layers == (0, 4, 8, 12, 16)
     assert resolve({"family": "cut", "downsample": "stride", "n_blocks": 4}).cut.nce_layers == (0, 4, 7, 10, 12)
-    assert p2p.preset == "pix2pix" and p2p.model.generator == "unet" and p2p.model.unet_levels == 8  # unet_256
+    assert p2p.preset == "paper" and p2p.model.generator == "unet" and p2p.model.unet_levels == 8  # unet_256
     assert p2p.train.gan_loss == "vanilla" and p2p.pix2pix.lambda_l1 == 100 and p2p.model.dropout == 0.5
     assert resolve({"family": "pix2pix", "size": 128}).model.unet_levels == 7  # unet_128
     assert resolve({"family": "pix2pix", "size": 32}).model.unet_levels == 5
     assert resolve({"family": "cut", "preset": "fast"}).model.ngf == 24  # a preset with a family: both apply
     assert resolve({}).model.family == "cyclegan" and resolve({}).preset == "paper"
+    legacy = resolve({"preset": "cut"})  # a family's name as --preset: the paper's recipe with --model cut
+    assert (legacy.preset, legacy.model.family, legacy.cut.lambda_nce) == ("paper", "cut", 1.0)
+
+
+def test_preset_and_model_compose_with_one_precedence(dataset, tmp_path):
+    """field default < family defaults < preset < config file < flags."""
+    fast_cut = resolve({"family": "cut", "preset": "fast"})
+    assert fast_cut.train.pool_size == 0  # CUT's own value: the fast preset does not set the pool
+    assert fast_cut.model.upsample == "resize" and fast_cut.model.downsample == "antialias"  # preset over family
+    assert (fast_cut.model.ngf, fast_cut.train.batch_size, fast_cut.train.ema_decay) == (24, 2, 0.99)
+    assert resolve({"family": "fastcut", "preset": "seed", "generator": "resnet"}).train.lr_decay_fraction == 0.0
+    assert resolve({"family": "cut", "preset": "fast", "pool_size": 3}).train.pool_size == 3  # flags win
+    assert resolve({"preset": "fast"}).train.pool_size == 50  # CycleGAN keeps the paper's pool
+    (tmp_path / "more.yaml").write_text("n_blocks: 2\nnce_num_patches: 16\nnce_mlp_dim: 8\nngf: 4\n")
+    run = tmp_path / "run"
+    assert main(["train", "--model", "cut", "--preset", "fast", "--config", str(tmp_path / "more.yaml"), "--data",
+                 str(dataset), "--out", str(run), "--steps", "1", "--size", "32", "--ngf", "8", "--num-workers",
+                 "0", "--no-progress"]) == 0  # fmt: skip
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["preset"] == "fast" and saved["model"]["family"] == "cut" and saved["train"]["pool_size"] == 0
+    assert saved["model"]["n_blocks"] == 2 and saved["model"]["ngf"] == 8  # the file over the preset, flags over it
+    assert saved["model"]["upsample"] == "resize" and saved["model"]["downsample"] == "antialias"
+    with pytest.raises(CycleGANError, match="names a model family"):
+        resolve({"preset": "cut", "family": "pix2pix"})
 
 
 @pytest.mark.parametrize(
@@ -319,7 +344,7 @@ def test_evaluate_scores_the_trained_direction(family_runs, tmp_path):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_export_matches_pytorch(family, family_runs, tmp_path):
-    from cyclegan.interop.export import ExportOptions, export_checkpoint
+    from cyclegan.export import ExportOptions, export_checkpoint
 
     direction = "BtoA" if family == "pix2pix" else "AtoB"
     result = export_checkpoint(ExportOptions(checkpoint=str(family_runs[family]), out=str(tmp_path / "g.pt"),

@@ -156,6 +156,7 @@ def test_diff_augment_is_differentiable_and_random():
 def test_only_discriminator_inputs_are_augmented(monkeypatch):
     """DiffAugment reaches what D_X and D_Y see, never the images of the cycle and identity losses."""
     import cyclegan.train.cyclegan as module
+    import cyclegan.train.trainer as base
 
     cfg = resolve({**TINY_FAST, "diffaug": "cutout", "data": None})
     trainer = CycleGANTrainer(cfg, total_steps=2, device=torch.device("cpu"))
@@ -166,7 +167,7 @@ def test_only_discriminator_inputs_are_augmented(monkeypatch):
         marked.append(out)
         return out
 
-    monkeypatch.setattr(module, "diff_augment", mark)
+    monkeypatch.setattr(base, "diff_augment", mark)
     seen: list[torch.Tensor] = []
     for D in (trainer.D_X, trainer.D_Y):
         D.register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
@@ -241,7 +242,8 @@ def test_fast_preset_builds_small_models():
 
 
 def test_translation_uses_the_averaged_generator_unless_told_otherwise(tmp_path, dataset):
-    from cyclegan.checkpoint import load_checkpoint, load_generator
+    from cyclegan.checkpoint import load_checkpoint
+    from cyclegan.loading import load_generator
     from cyclegan.train import train
 
     run = tmp_path / "run"
@@ -264,7 +266,7 @@ def test_translation_uses_the_averaged_generator_unless_told_otherwise(tmp_path,
 
 def test_fast_generator_exports_like_pytorch(tmp_path):
     pytest.importorskip("onnxruntime")
-    from cyclegan.interop.export import export_generator
+    from cyclegan.export import export_generator
 
     G = build_generator(resolve({**TINY_FAST, "upsample": "resize"}).model).eval()
     result = export_generator(G, tmp_path / "g.onnx", format="onnx")

@@ -84,8 +84,8 @@ def test_out_naming_a_file_is_one_line(run, tmp_path, capsys):
 
 
 def test_translate_files_api_refuses_alike(run, tmp_path):
-    from cyclegan.checkpoint import load_generator
-    from cyclegan.inference import translate_files
+    from cyclegan.loading import load_generator
+    from cyclegan.translation import translate_files
 
     make_images(tmp_path / "in", 1, seed=3)
     net = load_generator(run, "AtoB")
@@ -235,8 +235,8 @@ def test_the_cap_is_checked_before_decoding(tmp_path, monkeypatch):
 
 
 def test_out_of_memory_on_one_image_skips_only_that_image(run, tmp_path, monkeypatch, capsys):
-    import cyclegan.checkpoint
-    from cyclegan.checkpoint import load_generator
+    import cyclegan.translation
+    from cyclegan.loading import load_generator
 
     net = load_generator(run, "AtoB")
     forward = net.forward
@@ -249,7 +249,7 @@ def test_out_of_memory_on_one_image_skips_only_that_image(run, tmp_path, monkeyp
         return forward(x)
 
     monkeypatch.setattr(net, "forward", failing_forward)
-    monkeypatch.setattr(cyclegan.checkpoint, "load_generator", lambda *a, **k: net)
+    monkeypatch.setattr(cyclegan.translation, "load_generator", lambda *a, **k: net)
     src = tmp_path / "in"
     make_images(src, 3, seed=3)  # 48 x 40: one batch of 3, which fails, then one at a time
     make_images(src / "big", 1, seed=4, size=(30, 22))[0].rename(src / "big" / "big.png")  # padded to 32 x 24
@@ -325,8 +325,8 @@ def test_onnx_export_of_a_seed_generator_equals_translate_from_8_px(tmp_path, hw
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
     from cyclegan.config import resolve
+    from cyclegan.export import TOLERANCE, export_generator
     from cyclegan.inference import translate_tensor
-    from cyclegan.interop.export import TOLERANCE, export_generator
     from cyclegan.models import build_generator
 
     torch.manual_seed(0)

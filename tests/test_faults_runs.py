@@ -30,10 +30,11 @@ import pytest
 import torch
 
 from conftest import TINY, make_images
-from cyclegan.checkpoint import MAX_PARAMETERS, load_checkpoint, load_generator
+from cyclegan.checkpoint import MAX_PARAMETERS, load_checkpoint
 from cyclegan.cli import COMMANDS, main
 from cyclegan.errors import CycleGANError
 from cyclegan.files import FolderLock, is_atomic_temporary
+from cyclegan.loading import load_generator
 from cyclegan.options import _base, option_name
 
 POSIX = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and file locks")
@@ -369,7 +370,7 @@ def test_only_code_is_called_code(tmp_path):
 
 def option_classes() -> list[type]:
     """Every options dataclass of every command (cli.COMMANDS, nested ones included) and the config sections."""
-    from cyclegan.config import SECTIONS
+    from cyclegan.config import all_sections
 
     found: list[type] = []
 
@@ -385,7 +386,7 @@ def option_classes() -> list[type]:
         for cmd in entry.values() if isinstance(entry, dict) else [entry]:
             if (cls := cmd.options_class()) is not None:
                 add(cls)
-    for cls in SECTIONS.values():
+    for cls in all_sections().values():
         add(cls)
     return found
 
@@ -556,7 +557,7 @@ def _zip(entries: dict[str, bytes], method=zipfile.ZIP_DEFLATED) -> bytes:
 
 
 def test_a_zip_bomb_is_refused_before_extracting(tmp_path):
-    from cyclegan.data.download import ArchiveLimits, extract_safely, verify_archive
+    from cyclegan.data.archive import ArchiveLimits, extract_safely, verify_archive
 
     root = tmp_path / "root"
     root.mkdir()
@@ -585,7 +586,7 @@ def test_a_zip_bomb_is_refused_before_extracting(tmp_path):
 def test_an_archive_whose_directory_lies_is_refused_while_extracting(tmp_path):
     """The central directory says 100 bytes for an entry that holds 4096: the bytes written are counted
     against what the directory declared, and the entry fails; nothing is left behind."""
-    from cyclegan.data.download import extract_safely
+    from cyclegan.data.archive import extract_safely
 
     data = bytearray(_zip({"x/a.jpg": os.urandom(4096)}, zipfile.ZIP_STORED))
     cd = data.rfind(b"PK\x01\x02")  # the central directory record: uncompressed size at offset 24

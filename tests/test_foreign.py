@@ -17,10 +17,10 @@ import torch
 from PIL import Image
 from torch import nn
 
-from cyclegan.checkpoint import load_generator
 from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
 from cyclegan.interop.foreign import ForeignArchitecture, infer_architecture
+from cyclegan.loading import load_generator
 
 # --- the reference networks ------------------------------------------------------------------------------
 

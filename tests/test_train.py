@@ -142,12 +142,14 @@ def test_fit_steps_ends_the_schedule_at_the_time_limit_as_a_plain_run_would(tiny
     a plain run of the fitted length (same weights, LR reaching 0), and its checkpoint records that length."""
     import types
 
+    import cyclegan.train.budget as budget
     import cyclegan.train.loop as loop
 
     clock = _Clock(tick=0.5)  # about one reading per step: ~0.5 s per step on this clock
     fake_time = types.SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if not k.startswith("_")})
     fake_time.monotonic = clock.monotonic
     monkeypatch.setattr(loop, "time", fake_time)
+    monkeypatch.setattr(budget, "time", fake_time)
     cap = 500
     fitted = tiny_cfg(out=str(tmp_path / "fit"), steps=cap, time_limit=0.5, fit_steps=True, log_every=1)
     result = train(fitted, progress=False)

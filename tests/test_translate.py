@@ -3,10 +3,10 @@ import pytest
 import torch
 from PIL import Image
 
-from cyclegan.checkpoint import load_generator
 from cyclegan.cli import main
 from cyclegan.config import resolve
 from cyclegan.inference import translate, translate_tensor
+from cyclegan.loading import load_generator
 from cyclegan.models import build_generator
 from cyclegan.models.layers import pad_to_multiple
 
@@ -103,7 +103,7 @@ def test_package_level_api_survives_submodule_imports(run):
 @pytest.mark.parametrize(
     "code",
     [
-        "import cyclegan.inference, cyclegan.checkpoint, cyclegan.interop.export, cyclegan.evaluate.runner",
+        "import cyclegan.inference, cyclegan.translation, cyclegan.loading, cyclegan.export, cyclegan.evaluate.runner",
         "from cyclegan.cli import main; main(['translate', '--checkpoint', RUN, '--out', OUT, '--no-progress', IMG])",
     ],
 )
@@ -122,7 +122,7 @@ def test_inference_never_imports_training(run, tmp_path, code):
 
 def test_options_refuse_bad_values_alike_in_cli_and_api(run, tmp_path, capsys):
     from cyclegan.errors import CycleGANError
-    from cyclegan.inference import TranslateOptions
+    from cyclegan.translation import TranslateOptions
 
     for flag, value, message in (("--batch-size", "0", "must be positive"), ("--size", "-3", "must be positive")):
         args = ["translate", "--checkpoint", str(run), "--out", str(tmp_path / "o"), flag, value, str(tmp_path)]

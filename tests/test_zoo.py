@@ -20,9 +20,9 @@ from PIL import Image
 from torch import nn
 
 from cyclegan import zoo
-from cyclegan.checkpoint import load_generator
 from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
+from cyclegan.loading import load_generator
 from cyclegan.models import ResnetGenerator
 
 ISSUE_NAMES = (

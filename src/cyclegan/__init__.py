@@ -9,13 +9,13 @@ For use in your own code:
     big = cyclegan.translate(G, PIL.Image.open("24mp.jpg"))  # in tiles when it would not fit 1.25 GB
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
 
 def __getattr__(name: str):
     # Lazy, so `import cyclegan` (and the CLI's --help) does not pay for importing torch.
     if name == "load_generator":
-        from .checkpoint import load_generator
+        from .loading import load_generator
 
         return load_generator
     if name == "translate":

@@ -40,9 +40,12 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from .config import (
-    PRESETS,
-    Family,
+from . import families
+from .errors import CycleGANError
+from .execution import REFERENCE, Execution, choose_execution
+from .options import MAX_SEED, Options, opt
+from .presets import preset_choices
+from .shared_options import (
     OnOff,
     Precision,
     channels_last_option,
@@ -52,14 +55,10 @@ from .config import (
     direction_option,
     precision_option,
 )
-from .errors import CycleGANError
-from .execution import REFERENCE, Execution, choose_execution
-from .options import MAX_SEED, Options, opt
 from .style.backbones import BackboneName
 
 Task = Literal["train", "style", "tiles"]
 Mode = Literal["reference", "default", "both"]
-Preset = Literal[tuple(PRESETS)]  # type: ignore[valid-type]  # the choices follow cyclegan.config.PRESETS
 # A translation call is short (~0.3 s for the paper model at 256 px here): a median of a few is at the
 # mercy of one noisy moment on a shared machine, and ten more cost seconds next to the training steps.
 TRANSLATE_MIN_BATCHES = 10
@@ -113,11 +112,13 @@ class BenchOptions(Options):
 
     task: Task = opt("train", "train: training steps and translation; style: Gatys against CycleGAN per image; "
                      "tiles: tiled against whole-image translation, and a large photo's memory and speed")  # fmt: skip
-    preset: Preset | None = opt(
-        None, "architecture and training defaults to time", default_text="paper, or the --model family's"
+    preset: str | None = opt(
+        None, "architecture recipe to time (paper, seed, fast)", default_text="paper", choices=preset_choices
     )
-    model: Family | None = opt(None, "model family to time: cyclegan, pix2pix, cut or fastcut", flag="--model",
-                               default_text="the preset's")  # fmt: skip
+    model: str | None = opt(
+        None, "model family to time: cyclegan, pix2pix, cut or fastcut", flag="--model", choices=families.names,
+        default_text="cyclegan",
+    )
     size: int | None = opt(None, "image size", gt=0, default_text="the preset's")
     batch_size: int | None = opt(None, "training batch", gt=0, default_text="the preset's; 1 in reference mode")
     steps: int = opt(5, "timed training steps", gt=0)
@@ -463,8 +464,8 @@ def _gatys_rows(s: StyleBenchOptions, device: torch.device) -> list[dict[str, An
 
 
 def _generator_rows(s: StyleBenchOptions, device: torch.device) -> list[dict[str, Any]]:
-    from .checkpoint import load_generator
     from .config import ModelConfig
+    from .loading import load_generator
     from .models import build_generator
 
     gens = {}
@@ -509,8 +510,8 @@ def bench_style(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
 
 
 def _tiles_generator(t: TileBenchOptions, device: torch.device) -> tuple[nn.Module, str]:
-    from .checkpoint import load_generator
     from .config import ModelConfig
+    from .loading import load_generator
     from .models import build_generator
 
     if t.tile_checkpoint:
@@ -717,7 +718,7 @@ def _format_train(r: dict[str, Any]) -> str:
     hw = r["env"].get("gpu", r["env"]["cpu"])
     lines = [
         f"bench {r['preset']} preset, {r['size']} px, batch {r['batch_size']}, mode {r['mode']} on {r['device']} "
-        f"({hw}, {r['env']['torch_threads']} threads); synthetic tensors",
+        f"({hw}, {r['env']['torch_threads']} threads); synthetic tensors; --model {r['model']['family']}",
     ]
     modes = r["modes"] if r["mode"] == "both" else {r["mode"]: r}
     for m, x in modes.items():

@@ -1,50 +1,37 @@
-"""The one checkpoint file: atomic save, safe load, validation, and rebuilding the generators from it.
+"""The one checkpoint file: atomic save, validation, and loading a training checkpoint.
 
 A checkpoint is a dict of tensors and plain Python values only, so it loads with
-`torch.load(..., weights_only=True)`: a file crafted to run code when unpickled is refused. Our own
-checkpoints are then checked before anything uses them (`check_checkpoint`): the keys and their types, the
-stored config, the size of the networks it describes (before any allocation) and every tensor's shape
-against those networks, so a damaged or edited file gives one line naming what is wrong.
-Inference imports nothing from training.
+`torch.load(..., weights_only=True)` (`cyclegan.safeload`): a file crafted to run code when unpickled is
+refused. Our own checkpoints are then checked before anything uses them (`check_checkpoint`): the keys and
+their types, the stored config, the size of the networks it describes (before any allocation) and every
+tensor's shape against those networks, so a damaged or edited file gives one line naming what is wrong.
+Which networks, optimizers and pools a checkpoint holds comes from its model family (`cyclegan.families`).
+Loading a generator for translation (and `pretrained:NAME`, foreign `.pth` files) is `cyclegan.loading`.
 """
 
 from __future__ import annotations
 
-import io
-import pickle
-import pickletools
+import dataclasses
 import warnings
-import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
 
+from .config import Config, ModelConfig, config_from_dict
 from .errors import CycleGANError
+from .families import FAMILIES, family
 from .files import write_atomic
+from .models import network_builder
+from .run_files import CHECKPOINT_NAME, FORMAT
+from .safeload import load_weights_only
 
-if TYPE_CHECKING:
-    from .config import Config, ModelConfig
-
-FORMAT = "cyclegan-checkpoint"
-CHECKPOINT_NAME = "checkpoint.pt"
-Direction = Literal["AtoB", "BtoA"]
-EMAChoice = Literal["auto", "on", "off"]
-GENERATOR_FOR = {"AtoB": "G", "BtoA": "F"}  # CycleGAN's G: X -> Y (A -> B), F: Y -> X
-NETWORKS = ("G", "F", "D_X", "D_Y")  # CycleGAN's; each family's: `models.NETWORKS`
-# What a resumed run restores besides the networks (`Trainer.state_dict`), per family: name -> entries.
-TRAINING_STATE = {"optimizers": ("G", "D_X", "D_Y"), "schedulers": ("G", "D_X", "D_Y"), "pools": ("X", "Y")}
-FAMILY_TRAINING_STATE = {
-    "cyclegan": TRAINING_STATE,
-    "pix2pix": {"optimizers": ("G", "D"), "schedulers": ("G", "D"), "pools": ()},
-    "cut": {"optimizers": ("G", "D"), "schedulers": ("G", "D"), "pools": ("Y",)},
-    "fastcut": {"optimizers": ("G", "D"), "schedulers": ("G", "D"), "pools": ("Y",)},
-}
 # Per network: far above any CycleGAN (the paper's generator has 11.4 M), far below what a machine can hold
 # (8 GB of fp32 weights). A stored config beyond it is damage or a hostile file, refused before allocating.
 MAX_PARAMETERS = 2_000_000_000
+KIND_NAMES = {"nce_head": "projection head"}  # how errors name a kind of network (`models.NETWORK_KINDS`)
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:
@@ -52,140 +39,14 @@ def save_atomic(obj: Any, path: str | Path) -> None:
     write_atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
-def checkpoint_path(path: str | Path) -> Path:
-    """A run folder means its `checkpoint.pt`; a file means itself; `pretrained:NAME` the cached published
-    generator NAME, downloaded first if needed (`cyclegan.zoo`)."""
-    from . import zoo
-
-    if zoo.is_spec(path):
-        return zoo.resolve(path)
+def run_checkpoint(path: str | Path) -> Path:
+    """A run folder means its `checkpoint.pt`; a file means itself; anything else is a one-line error."""
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT_NAME
     if not path.is_file():
         raise CycleGANError(f"checkpoint not found: {path} (give a run folder or a checkpoint file)")
     return path
-
-
-def load_file(path: str | Path) -> Any:
-    """Load a .pt/.pth file with weights_only=True (tensors and plain data only), on the CPU. A cyclegan
-    checkpoint is also checked (`check_checkpoint`); other files (e.g. foreign generators) are returned as
-    they are."""
-    path = checkpoint_path(path)
-    obj = _load_weights_only(path)
-    if isinstance(obj, dict) and obj.get("format") == FORMAT:
-        check_checkpoint(obj, source=str(path))
-    return obj
-
-
-def _load_weights_only(path: Path) -> Any:
-    try:
-        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": noise next to our one-line errors
-            warnings.simplefilter("ignore", UserWarning)
-            mmap = zipfile.is_zipfile(path)  # mmap needs the zip format (torch >= 1.6 files)
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except pickle.UnpicklingError:
-        call = code_in_pickle(path)
-        if call is not None:
-            raise CycleGANError(
-                f"refusing to load {path}: it holds objects other than tensors and plain data, which could run "
-                f"code when loaded (it would call {call}); only load checkpoints you trust the origin of"
-            ) from None
-        raise _unreadable(path) from None
-    except OSError as e:  # the file system's error (permission, I/O), or a zip torch cannot read
-        if e.strerror:
-            raise CycleGANError(f"cannot read checkpoint {path}: {e.strerror}") from None
-        raise _unreadable(path) from None
-    except Exception:  # noqa: BLE001 - damaged bytes make torch's reader fail in any way (KeyError, IndexError...)
-        raise _unreadable(path) from None
-
-
-def _unreadable(path: Path) -> CycleGANError:
-    return CycleGANError(
-        f"cannot read checkpoint {path}: not a file saved by torch.save, or an incomplete one (is the file complete?)"
-    )
-
-
-# --- is it code? ---------------------------------------------------------------------------------------------
-
-_SCAN_LIMIT = 64 << 20  # bytes of pickle read when looking for code (a checkpoint's data.pkl is far smaller)
-_STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING", "STRING"}
-_CALL_OPS = {"REDUCE", "NEWOBJ", "NEWOBJ_EX", "BUILD", "OBJ", "INST"}
-_PUT_OPS = {"PUT", "BINPUT", "LONG_BINPUT"}
-_GET_OPS = {"GET", "BINGET", "LONG_BINGET"}
-
-
-def _allowed_globals() -> set[str]:
-    """What `torch.load(weights_only=True)` may import: tensors' rebuild functions, dtypes, OrderedDict..."""
-    try:
-        from torch._weights_only_unpickler import _get_allowed_globals  # private: a fallback below
-
-        allowed = set(_get_allowed_globals())
-    except (ImportError, AttributeError):
-        allowed = {"collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter"}
-    return allowed
-
-
-def code_in_pickle(path: str | Path) -> str | None:
-    """The first function or class outside torch's weights-only allow-list that a pickle in `path` would
-    import and call when loaded (e.g. 'posix.system'), or None: found by reading the pickle's opcodes,
-    never by running them. For a torch zip file the pickle is its `data.pkl`; random bytes or a truncated
-    file give None (their opcodes stop making sense before any call)."""
-    path = Path(path)
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as zf:
-                info = next((i for i in zf.infolist() if i.filename.endswith("data.pkl")), None)
-                if info is None or info.file_size > _SCAN_LIMIT:
-                    return None
-                data = zf.read(info)
-        else:
-            with path.open("rb") as f:
-                data = f.read(_SCAN_LIMIT)
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError):
-        return None
-    return _first_unsafe_call(data, _allowed_globals())
-
-
-def _first_unsafe_call(data: bytes, allowed: set[str]) -> str | None:
-    stream = io.BytesIO(data)
-    while stream.tell() < len(data):  # the legacy format is several pickles in a row
-        start = stream.tell()
-        pushed: list[Any] = []  # recent values pushed, as far as a string tells (else None)
-        memo: dict[Any, Any] = {}
-        unsafe: str | None = None
-        try:
-            for op, arg, _ in pickletools.genops(stream):
-                name = op.name
-                if name in _STRING_OPS:
-                    pushed.append(arg if isinstance(arg, str) else None)
-                    continue
-                if name in _PUT_OPS or name == "MEMOIZE":  # these leave the stack as it is
-                    memo[arg if name in _PUT_OPS else len(memo)] = pushed[-1] if pushed else None
-                    continue
-                if name in ("FRAME", "PROTO"):
-                    continue
-                if name in _GET_OPS:
-                    pushed.append(memo.get(arg))
-                    continue
-                if name in ("GLOBAL", "INST"):
-                    module, _, qualname = str(arg).partition(" ")
-                    if f"{module}.{qualname}" not in allowed:
-                        unsafe = unsafe or f"{module}.{qualname}"
-                elif name == "STACK_GLOBAL" and len(pushed) >= 2:
-                    module, qualname = pushed[-2], pushed[-1]
-                    if not (isinstance(module, str) and isinstance(qualname, str)):
-                        module, qualname = "?", "?"
-                    if f"{module}.{qualname}" not in allowed:
-                        unsafe = unsafe or f"{module}.{qualname}"
-                if unsafe is not None and name in _CALL_OPS:
-                    return unsafe
-                pushed.append(None)
-        except (ValueError, EOFError, UnicodeDecodeError, KeyError, IndexError, TypeError):
-            return None  # not (or no longer) a pickle: data, random bytes, a truncated file
-        if stream.tell() == start:
-            return None
-    return None
 
 
 # --- what a checkpoint must hold ---------------------------------------------------------------------------
@@ -219,8 +80,6 @@ def check_checkpoint(ckpt: Any, *, source: str, training: bool = False) -> Confi
     tensor's name and shape against those networks built on the `meta` device. `training` (a resume): also
     the optimizers, LR schedules, image pools and random state.
     """
-    from .config import config_from_dict
-
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CycleGANError(f"{source} is not a cyclegan training checkpoint")
     for key in ("config", "step", "models"):
@@ -258,26 +117,20 @@ def check_checkpoint(ckpt: Any, *, source: str, training: bool = False) -> Confi
 
 
 def _family_networks(config: dict) -> tuple[str, ...]:
-    """The networks a checkpoint of this (not yet checked) stored config's family holds; CycleGAN's when the
-    family is unknown (the config check then names what is wrong)."""
-    from .models import NETWORKS as FAMILY_NETWORKS
-
+    """The networks a checkpoint of this (not yet checked) stored config's family holds; a two-generator
+    family's (CycleGAN's) when the family is unknown (the config check then names what is wrong)."""
     model = config.get("model")
-    family = model.get("family", "cyclegan") if isinstance(model, Mapping) else "cyclegan"
-    return FAMILY_NETWORKS.get(family, NETWORKS) if isinstance(family, str) else NETWORKS
+    name = model.get("family", "cyclegan") if isinstance(model, Mapping) else "cyclegan"
+    known = FAMILIES.get(name) if isinstance(name, str) else None
+    return tuple((known or FAMILIES["cyclegan"]).networks)
 
 
 def _builders(cfg: Config) -> dict[str, Callable[[ModelConfig], nn.Module]]:
     """Network name -> a function building it from a (possibly altered) `cfg.model`."""
-    import dataclasses
-
-    from .models import NETWORKS as FAMILY_NETWORKS
-    from .models import network_builder
-
     def builder(name: str) -> Callable[[ModelConfig], nn.Module]:
         return lambda m: network_builder(dataclasses.replace(cfg, model=m), name)()
 
-    return {name: builder(name) for name in FAMILY_NETWORKS[cfg.model.family]}
+    return {name: builder(name) for name in family(cfg.model.family).networks}
 
 
 def _on_meta(build: Callable[[], nn.Module]) -> nn.Module | None:
@@ -299,11 +152,9 @@ def estimate_parameters(cfg: Config, name: str) -> int | None:
     """The number of weights (parameters and buffers) of network `name` as config `m` describes it, without
     allocating; None if it cannot be built on the meta device. A generator is built with 0 and 1 residual
     blocks and extrapolated (its blocks are alike), so an absurd `n_blocks` costs nothing to estimate."""
-    import dataclasses
-
     m = cfg.model
     build = _builders(cfg)[name]
-    if name in ("G", "F") and m.n_blocks and m.n_blocks > 1:
+    if name in family(m.family).generators and m.n_blocks and m.n_blocks > 1:
         nets = [_on_meta(lambda n=n: build(dataclasses.replace(m, n_blocks=n))) for n in (0, 1)]
         if nets[0] is None or nets[1] is None:
             return None
@@ -318,7 +169,7 @@ def _meta_network(cfg: Config, name: str, source: str) -> nn.Module | None:
     estimate first where building it whole could take long: a generator of many blocks)."""
     m = cfg.model
     build = _builders(cfg)[name]
-    if name in ("G", "F") and m.n_blocks and m.n_blocks > 1:
+    if name in family(m.family).generators and m.n_blocks and m.n_blocks > 1:
         n = estimate_parameters(cfg, name)
         if n is not None and n > MAX_PARAMETERS:
             raise _too_big(m, name, n, source)
@@ -336,32 +187,31 @@ def _too_big(m: ModelConfig, name: str, n: int, source: str) -> CycleGANError:
 
 
 def _describe(m: ModelConfig, name: str) -> str:
-    if name in ("G", "F"):
+    kind = family(m.family).networks[name]
+    if kind == "generator":
         if m.generator == "unet":
             return f"unet generator, ngf {m.ngf}, unet_levels {m.unet_levels}"
         return f"{m.generator} generator, ngf {m.ngf}, n_blocks {m.n_blocks}"
-    if name == "H":
-        return f"{m.family} projection head"
-    return f"{m.discriminator} discriminator, ndf {m.ndf}, d_layers {m.d_layers}"
+    if kind.endswith("discriminator"):
+        return f"{m.discriminator} discriminator, ndf {m.ndf}, d_layers {m.d_layers}"
+    return f"{m.family} {KIND_NAMES.get(kind, kind)}"
 
 
 def _check_networks(ckpt: dict, cfg: Config, source: str) -> None:
     """Size first (no allocation), then every tensor's name and shape against the config's networks: one
     meta network per kind (G and F, and their averages, are alike; so are D_X and D_Y)."""
-    from .models import NETWORKS as FAMILY_NETWORKS
-
     m = cfg.model
-    names = FAMILY_NETWORKS[m.family]
-    kind_of = {name: "D" if name.startswith("D") else name for name in names}
-    kind_of.update({"G": "G", "F": "G"})
-    kinds = dict.fromkeys(kind_of[n] for n in names)  # G first: its size is checked before H is built
+    f = family(m.family)
+    names = tuple(f.networks)
+    kind_of = dict(f.networks)
+    kinds = dict.fromkeys(kind_of[n] for n in names)  # the generator first: its size is checked before H
     first = {kind: next(n for n in names if kind_of[n] == kind) for kind in kinds}
     expected = {}
     for kind in kinds:
         net = _meta_network(cfg, first[kind], source)
         expected[kind] = None if net is None else net.state_dict()
     tensors = {f"models.{k}": ckpt["models"][k] for k in names}
-    tensors.update({f"ema.{k}": v for k, v in (ckpt.get("ema") or {}).items() if k in ("G", "F") and k in names})
+    tensors.update({f"ema.{k}": v for k, v in (ckpt.get("ema") or {}).items() if k in f.generators})
     for where, state in tensors.items():
         name = where.split(".", 1)[1]
         kind = kind_of[name]
@@ -387,7 +237,8 @@ def compare_state_dict(
 
 
 def _check_training_state(ckpt: dict, cfg: Config, source: str) -> None:
-    for key, entries in FAMILY_TRAINING_STATE[cfg.model.family].items():
+    f = family(cfg.model.family)
+    for key, entries in f.training_state.items():
         value = ckpt.get(key)
         if not isinstance(value, Mapping):
             raise _fail(source, f"'{key}' is {'missing' if value is None else 'a ' + type(value).__name__}, "
@@ -403,7 +254,7 @@ def _check_training_state(ckpt: dict, cfg: Config, source: str) -> None:
         raise _fail(source, "'ranks' (each process's random state and pools) is not a list of dicts")
     if getattr(cfg.train, "ema_decay", 0) > 0:  # the averaged generators are part of the run's state
         ema = ckpt.get("ema")
-        for name in ("G", "F") if cfg.model.family == "cyclegan" else ("G",):
+        for name in f.generators:
             if not isinstance(ema, Mapping) or name not in ema:
                 raise _fail(source, f"its config averages the generators (ema_decay) but it has no 'ema.{name}'")
 
@@ -414,8 +265,8 @@ def _check_training_state(ckpt: dict, cfg: Config, source: str) -> None:
 def load_checkpoint(path: str | Path, *, training: bool = False) -> dict[str, Any]:
     """A full training checkpoint written by `cyclegan train`, checked to be one (`check_checkpoint`;
     `training`: with everything a resumed run restores)."""
-    path = checkpoint_path(path)
-    ckpt = _load_weights_only(path)
+    path = run_checkpoint(path)
+    ckpt = load_weights_only(path)
     check_checkpoint(ckpt, source=str(path), training=training)
     return ckpt
 
@@ -428,63 +279,3 @@ def load_state(net: nn.Module, state: Mapping[str, torch.Tensor], *, where: str,
         first = str(e).strip().splitlines()
         detail = " ".join(line.strip() for line in first[:3])[:300] if first else type(e).__name__
         raise _fail(source, f"'{where}' does not fit the network its config describes ({detail})") from None
-
-
-def directions_of(cfg: Config) -> tuple[str, ...]:
-    """The directions a checkpoint of `cfg` translates: both for CycleGAN, the trained one otherwise."""
-    return tuple(GENERATOR_FOR) if cfg.model.family == "cyclegan" else (cfg.model.direction,)
-
-
-def generator_for(cfg: Config, direction: str, *, source: str) -> str:
-    """The network of a `cfg` checkpoint that translates `direction`; one line if it has none."""
-    if cfg.model.family == "cyclegan":
-        return GENERATOR_FOR[direction]
-    trained = cfg.model.direction
-    if direction != trained:
-        a, b = trained[0], trained[-1]
-        raise CycleGANError(f"{source}: this {cfg.model.family} model translates {a} to {b} only; use --direction "
-                            f"{trained}")  # fmt: skip
-    return "G"
-
-
-def load_generator(
-    path: str | Path, direction: Direction = "AtoB", *, device: str | torch.device = "cpu", ema: EMAChoice = "auto"
-) -> nn.Module:
-    """The generator for `direction` from a run folder or checkpoint file, in eval mode on `device`.
-
-    ema: "auto" takes the average of the generator's weights when the run kept one (`--ema-decay`), else
-    the raw weights; "on" requires the average; "off" takes the raw weights of the last step.
-
-    A CycleGAN run holds both directions (AtoB: G, BtoA: F); pix2pix, CUT and FastCUT hold one generator, for
-    the direction they were trained in: the other is refused in one line.
-
-    Also reads a plain generator state dict saved by the reference implementation (ResNet or U-Net,
-    architecture inferred from the tensors; one generator, used whatever `direction` says) or by the CUT
-    code (its anti-aliased ResNet).
-
-    The module maps (B, 3, H, W) in [-1, 1] to the same shape in [-1, 1]; H and W must be multiples of
-    its `size_multiple` attribute (`cyclegan.translate` pads and crops for you).
-    """
-    from .config import config_from_dict
-    from .models import build_generator
-
-    if direction not in GENERATOR_FOR:
-        raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
-    ckpt = load_file(path)  # a cyclegan checkpoint is checked there, tensors' shapes included
-    if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
-        source = str(checkpoint_path(path))
-        cfg = config_from_dict(ckpt["config"], source=source)
-        net = build_generator(cfg.model)
-        name = generator_for(cfg, direction, source=source)
-        averaged = ckpt.get("ema") or {}
-        if ema == "on" and name not in averaged:
-            raise CycleGANError(f"{source} holds no averaged weights (train with --ema-decay); use --ema off or auto")
-        if ema != "off" and name in averaged:
-            load_state(net, averaged[name], where=f"ema.{name}", source=source)
-        else:
-            load_state(net, ckpt["models"][name], where=f"models.{name}", source=source)
-    else:  # a generator saved by the reference implementation (or in its layout): see cyclegan.interop
-        from .interop.foreign import load_foreign_generator
-
-        net = load_foreign_generator(ckpt, direction, source=str(checkpoint_path(path)))
-    return net.to(device).eval().requires_grad_(False)

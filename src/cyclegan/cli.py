@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import __version__
 from .errors import CycleGANError
+from .version import __version__
 
 
 @dataclass(frozen=True)
@@ -46,32 +46,41 @@ def command_line(name: str, opts: Any, *, skip: tuple[str, ...] = ()) -> str:
 # --- train ----------------------------------------------------------------------------------------------
 
 
-# The config sections that belong to one model family, and their --help titles (the rest apply to all; an
-# option of another family's section, or marked `families`, is refused in one line).
-FAMILY_GROUPS = {
-    "pix2pix": "pix2pix options (--model pix2pix: paired data)",
-    "cut": "CUT options (--model cut or fastcut)",
-}
+def _default_texts(cls: type) -> dict[str, str]:
+    """What `--help` shows as each option's default: the field's, then each preset's and family's own value."""
+    from dataclasses import fields
+
+    from .families import FAMILIES
+    from .presets import PRESETS
+
+    texts = {}
+    for f in fields(cls):
+        others = [f"{n}: {p[f.name]}" for n, p in PRESETS.items() if f.name in p]
+        others += [f"--model {n}: {fam.defaults[f.name]}" for n, fam in FAMILIES.items() if f.name in fam.defaults]
+        if others:
+            texts[f.name] = ", ".join([f.metadata.get("default_text") or str(f.default), *others])
+    return texts
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    """The run's options: one flag per config field, defaulting to 'not given' so presets and files apply."""
+    """The run's options: one flag per config field, defaulting to 'not given' so presets and files apply;
+    a model family's own options in a group of their own, an option that some families do not use marked
+    with the families that do."""
     from dataclasses import fields
 
-    from .config import PRESETS, SECTIONS
+    from .config import BASE_SECTIONS, all_sections
+    from .families import accepting, names, section_titles
     from .options import add_arguments
 
-    for section, cls in SECTIONS.items():
-        texts = {}
-        for f in fields(cls):
-            per_preset = "".join(
-                f", {n}: {pre[f.name]}" for n, pre in PRESETS.items() if f.name in pre and f.name != "family"
-            )
-            if per_preset:
-                texts[f.name] = (f.metadata.get("default_text") or str(f.default)) + per_preset
-        title = FAMILY_GROUPS.get(section, f"{section} options")
-        add_arguments(p.add_argument_group(title), cls, suppress_defaults=True, default_texts=texts,
-                      families_note=section not in FAMILY_GROUPS)  # fmt: skip
+    titles = section_titles()
+    for section, cls in all_sections().items():
+        notes = {}
+        if section in BASE_SECTIONS:
+            for f in fields(cls):
+                if (families := accepting(f.name, section)) != names():
+                    notes[f.name] = f"[--model {', '.join(families)}]"
+        group = p.add_argument_group(titles.get(section, f"{section} options"))
+        add_arguments(group, cls, suppress_defaults=True, default_texts=_default_texts(cls), notes=notes)
 
 
 def run_train(opts, args: argparse.Namespace) -> int:
@@ -91,7 +100,7 @@ def run_train(opts, args: argparse.Namespace) -> int:
 
 
 def run_translate(opts, _: argparse.Namespace) -> int:
-    from .inference import translate_paths
+    from .translation import translate_paths
 
     written, errors = translate_paths(opts)
     for line in errors:
@@ -104,7 +113,7 @@ def run_translate(opts, _: argparse.Namespace) -> int:
 
 
 def run_export(opts, _: argparse.Namespace) -> int:
-    from .interop.export import TOLERANCE, export_checkpoint
+    from .export import TOLERANCE, export_checkpoint
 
     result = export_checkpoint(opts)
     print(f"wrote {result.path} ({result.format}): float32 (B, 3, H, W) in [-1, 1] -> same shape in [-1, 1]")
@@ -284,7 +293,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         "translate images with a trained generator",
         "Translate files, folders and globs. Each output keeps the input's file stem and size. "
         "Example: cyclegan translate --checkpoint runs/h2z --direction AtoB --out out/ photos/ more/*.jpg",
-        ".inference:TranslateOptions",
+        ".translation:TranslateOptions",
         run_translate,
     ),
     "export": Command(
@@ -292,7 +301,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         "Write one generator as a file that runs without this package: input and output float32 (B, 3, H, W) "
         "in [-1, 1], any batch, height and width. The file is checked against PyTorch at two sizes. "
         "Example: cyclegan export --checkpoint runs/h2z --direction AtoB --out h2z.onnx",
-        ".interop.export:ExportOptions",
+        ".export:ExportOptions",
         run_export,
     ),
     "datasets": {

@@ -22,24 +22,34 @@ import time
 from collections.abc import Sequence
 from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F_
 from PIL import Image
 from torch import nn
+from tqdm import tqdm
 
-from .checkpoint import Direction
-from .config import checkpoint_option, device_option, direction_option, ema_option, progress_option
 from .data.io import MAX_PIXELS, long_side_shape, max_pixels_option, read_image, resize_long_side
 from .errors import CycleGANError
 from .evaluate.distances import feature_distance, kid_input, kid_lite0
+from .evaluate.features import load_lite0
 from .evaluate.metrics import ssim_y
+from .execution import resolve_device
 from .files import check_outputs, overwrite_option, unique_stems
-from .inference import expand_inputs, is_out_of_memory, translate_tensor
+from .inference import is_out_of_memory, translate_tensor
+from .loading import load_generator
 from .options import MAX_SEED, Options, opt
 from .pretrained import lite0_model
-from .report import render_compare_html, save_grid, write_json
+from .report import METHODS, CompareReport, Row, render_compare_html, save_grid, write_json
+from .shared_options import (
+    Direction,
+    checkpoint_option,
+    device_option,
+    direction_option,
+    ema_option,
+    progress_option,
+)
 from .style import (
     GatysOptions,
     build_backbone,
@@ -52,8 +62,8 @@ from .style import (
 )
 from .style.backbones import DEFAULTS, Lite0Backbone
 from .style.gatys import Optimizer, StyleBackbone, backbone_option, optimizer_option, steps_option, weights_option
+from .translation import expand_inputs
 
-METHODS = ("input", "cyclegan", "gatys")
 METRICS_BACKBONE = "lite0"  # always available offline, so reports from any machine are comparable
 
 
@@ -85,44 +95,6 @@ class CompareOptions(Options):
     max_pixels: int = max_pixels_option()
     device: str = device_option()
     progress: bool = progress_option()
-
-
-@dataclass
-class Row:
-    """Figures for one content image. Metric dicts map a method (input, cyclegan, gatys) to a value."""
-
-    name: str
-    content: str
-    references: list[str]
-    seconds: dict[str, float]
-    ssim_y: dict[str, float]
-    content_distance: dict[str, float]
-    style_distance: dict[str, float]
-    images: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class CompareReport:
-    """What `compare` returns and writes as report.json (`asdict`); `cyclegan.report` renders it."""
-
-    checkpoint: str
-    direction: str
-    size: int
-    gatys: dict
-    metrics_backbone: dict
-    rows: list[Row]
-    kid: dict | None
-    grid: str
-    html: str
-    notes: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # one line per image that could not be used
-
-    methods: ClassVar[tuple[str, ...]] = METHODS  # the grid's and tables' column order
-
-    def mean(self, metric: str, method: str) -> float:
-        """Mean of a per-image metric (a `Row` attribute, e.g. "ssim_y") of one method; NaN if none has it."""
-        values = [getattr(r, metric)[method] for r in self.rows if method in getattr(r, metric)]
-        return sum(values) / len(values) if values else float("nan")
 
 
 # --- the steps -------------------------------------------------------------------------------------------
@@ -270,7 +242,6 @@ def kid_against_target(outputs: dict[str, list[torch.Tensor]], target: Path, *, 
                        max_pixels: int = MAX_PIXELS, skipped: list[str] | None = None) -> dict:  # fmt: skip
     """KID (Lite0 features) of each method's outputs against the images in `target`, for report.json.
     A target image that cannot be read (or is over `max_pixels`) is left out and named in `skipped`."""
-    from .evaluate.features import load_lite0
 
     skipped = [] if skipped is None else skipped
     real = []
@@ -342,10 +313,7 @@ def compare(opts: CompareOptions) -> CompareReport:
     folders of target-domain images), whose Gram matrices Gatys blends. KID is measured against
     `opts.target` (default: the first folder in `opts.style`) when there is one.
     """
-    from tqdm import tqdm
 
-    from .checkpoint import load_generator
-    from .execution import resolve_device
 
     inputs = gather_inputs(opts)
     check_output_folder(opts, inputs)  # before any work

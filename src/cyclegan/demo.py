@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +17,18 @@ from typing import Any
 
 import torch
 
-from .config import device_option, progress_option
+from .data.io import read_image, to_tensor
+from .data.synthetic import SyntheticOptions, write_dataset
 from .errors import CycleGANError
+from .evaluate.metrics import psnr, ssim
+from .execution import resolve_device
+from .inference import translate_tensor
+from .loading import load_generator
 from .options import MAX_SEED, Options, opt
+from .report import render_demo_html, save_grid
+from .run_files import CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR, TENSORBOARD_DIR
+from .shared_options import device_option, progress_option
+from .train import prepare_config, train
 
 # Training options on top of the preset (names as in `cyclegan train --help`). The step count is a cap:
 # the demo fits the steps to its time budget on this machine (`--minutes`), so it ends in about 5 minutes.
@@ -48,14 +58,12 @@ class DemoSettings:
 
 def _read_all(files: list[Path]) -> torch.Tensor:
     """Images of equal size -> (N, 3, H, W) in [-1, 1]."""
-    from .data.io import read_image, to_tensor
 
     return torch.stack([to_tensor(read_image(p)) for p in files])
 
 
 def _translate_all(net, xs: torch.Tensor, batch: int = 16) -> torch.Tensor:
     """(N, 3, H, W) in [-1, 1] -> translations, same shape, on the CPU."""
-    from .inference import translate_tensor
 
     return torch.cat([translate_tensor(net, xs[i : i + batch]).cpu() for i in range(0, len(xs), batch)])
 
@@ -65,7 +73,6 @@ def score(translated: torch.Tensor, inputs: torch.Tensor, truth: torch.Tensor) -
 
     All tensors (N, 3, H, W) in [-1, 1].
     """
-    from .evaluate.metrics import psnr, ssim
 
     return {
         "psnr": round(psnr(translated, truth).mean().item(), 3),
@@ -97,17 +104,16 @@ class DemoOptions(Options):
 
 
 # What a demo writes in its run folder (the training run's files included): all that --overwrite removes.
-DEMO_FILES = ("checkpoint.pt", "config.json", "log.jsonl", "report.json", "report.html", "grid_AtoB.png",
-              "grid_BtoA.png", "data", "samples", "tensorboard")  # fmt: skip
+DEMO_FILES = (CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, "report.json", "report.html", "grid_AtoB.png", "grid_BtoA.png",
+              "data", SAMPLES_DIR, TENSORBOARD_DIR)  # fmt: skip
 
 
 def remove_demo_run(run: Path) -> None:
     """Delete a previous demo's files from `run`, after making sure it is one: its training data must be the
     demo's own `run/data` (so --overwrite never deletes another run). Other files in `run` are kept."""
-    import shutil
 
     try:
-        data = json.loads((run / "config.json").read_text())["data"]["data"]
+        data = json.loads((run / CONFIG_NAME).read_text())["data"]["data"]
     except (OSError, ValueError, KeyError, TypeError):
         data = None
     if data is None or Path(data).resolve() != (run / "data").resolve():
@@ -126,15 +132,10 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
 
     `opts.minutes` caps the training time (the step budget is cut short, and the report says so).
     """
-    from .checkpoint import load_generator
-    from .data.synthetic import SyntheticOptions, write_dataset
-    from .execution import resolve_device
-    from .report import render_demo_html, save_grid
-    from .train import prepare_config, train
 
     s = settings
     run, device, minutes, progress = Path(opts.out), opts.device, opts.minutes, opts.progress
-    if (run / "checkpoint.pt").exists():
+    if (run / CHECKPOINT_NAME).exists():
         if not opts.overwrite:
             raise CycleGANError(
                 f"{run} already holds a demo run: pass --overwrite to replace it, or choose another --out"

@@ -4,8 +4,10 @@ an existing file unless asked, nor ever writes onto or into its inputs. Used by 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -195,7 +197,6 @@ class FolderLock:
         return True
 
     def _read_holder(self) -> int | None:
-        import time
 
         for _ in range(20):  # the holder writes its PID just after taking the lock
             try:
@@ -224,7 +225,6 @@ class FolderLock:
 
 def is_atomic_temporary(name: str) -> bool:
     """Whether a file name is one of `write_atomic`'s temporaries (`.NAME.XXXXXXXX.tmp`, from mkstemp)."""
-    import re
 
     return re.fullmatch(r"\..+\.[a-z0-9_]{8}\.tmp", name) is not None
 

@@ -41,7 +41,6 @@ def opt(
     positional: bool = False,
     aliases: tuple[str, ...] = (),
     flag: str | None = None,
-    families: tuple[str, ...] | None = None,
     default_text: str | None = None,
     choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None,
     factory: Any = MISSING,
@@ -50,17 +49,29 @@ def opt(
 
     `default_text` replaces the default in `--help` (e.g. "the preset's"); `aliases` are extra flag
     spellings (e.g. an old name kept working); `flag` the flag's name where it is not the field's (e.g.
-    `--model` for the `family` field, as `model` names a config section); `families` the model families a
-    training option applies to (None: all; `config.resolve` refuses it given for another); `choices` limits
+    `--model` for the `family` field, as `model` names a config section); `choices` limits
     a `str` field's values in the parser (for names from a registry such as the presets, given as a function
     to read it when the parser is built; the dataclass checks the value itself).
     """
     meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt, "metavar": metavar, "positional": positional,
-            "aliases": aliases, "flag": flag, "families": families, "default_text": default_text,
+            "aliases": aliases, "flag": flag, "default_text": default_text,
             "choices": choices}  # fmt: skip
     if factory is not MISSING:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
+
+
+class Choices(tuple):
+    """Choices for a flag: the names `--help` lists, plus `aliases` it accepts without listing them (an old
+    spelling kept working)."""
+
+    def __new__(cls, shown: tuple[str, ...], aliases: tuple[str, ...] = ()):
+        self = super().__new__(cls, shown)
+        self.aliases = tuple(aliases)
+        return self
+
+    def __contains__(self, value: object) -> bool:
+        return super().__contains__(value) or value in self.aliases
 
 
 # --- types -------------------------------------------------------------------------------------------------
@@ -158,6 +169,18 @@ def check_value(name: str, value: Any, meta: dict) -> None:
             raise CycleGANError(f"option '{name}' must be {_range_text(meta)}, got {v}")
 
 
+def check_choice(name: str, value: Any, meta: dict, *, optional: bool = False) -> None:
+    """A value of a field with `choices` (names from a registry) must be one of them: the same one line as for
+    a `Literal` field."""
+    choices = meta.get("choices")
+    if choices is None:
+        return
+    choices = choices() if callable(choices) else choices
+    if value not in choices:
+        shown = " | ".join(map(repr, choices)) + (" | null" if optional else "")
+        raise CycleGANError(f"option '{name}': expected {shown}, got {value!r}")
+
+
 class Options:
     """Base of the options dataclasses: on construction every field is type-checked (ints are accepted for
     floats, lists for tuples) and range-checked. Errors name the option as `option_name(field)` does."""
@@ -168,6 +191,13 @@ class Options:
 
     def __post_init__(self) -> None:
         check_options(self)
+
+
+class Section(Options):
+    """A section of a run's configuration (`model`, `data`, `train`, a model family's own): its errors name
+    an option by its key (`batch_size`), the name used in config files."""
+
+    naming: ClassVar[str] = "key"
 
 
 def option_name(cls: type, name: str) -> str:
@@ -186,6 +216,7 @@ def check_options(obj: Any) -> None:
             object.__setattr__(obj, f.name, value)  # frozen: normalise 1 -> 1.0, [a] -> (a,)
         if value is not None:
             check_value(name, value, f.metadata)
+            check_choice(name, value, f.metadata, optional=_base(hints[f.name]) is not hints[f.name])
 
 
 # --- flags -------------------------------------------------------------------------------------------------
@@ -224,14 +255,14 @@ def add_arguments(
     suppress_defaults: bool = False,
     exclude: tuple[str, ...] = (),
     default_texts: dict[str, str] | None = None,
-    families_note: bool = False,
+    notes: dict[str, str] | None = None,
 ) -> None:
     """Add one flag (or positional) per leaf field of `cls`.
 
     suppress_defaults: leave a flag that was not given out of the namespace (the train config, where a
         preset or a config file fills it in); else the field's default is the flag's default.
     default_texts: what `--help` shows as a field's default, by field name (e.g. with each preset's).
-    families_note: end the help of an option that applies to some model families only with their names.
+    notes: text added to the end of a field's help, by field name (e.g. the model families it applies to).
     """
     for f, tp in option_fields(cls):
         if f.name in exclude:
@@ -242,8 +273,8 @@ def add_arguments(
         default = argparse.SUPPRESS if suppress_defaults else (None if required else _field_default(f))
         dtext = (default_texts or {}).get(f.name) or default_text_of(f)
         help_text = m.get("help", "") + (f" (default: {dtext})" if dtext and not required else "")
-        if families_note and m.get("families"):
-            help_text += f" [--model {', '.join(m['families'])}]"
+        if notes and f.name in notes:
+            help_text += " " + notes[f.name]
         help_text = help_text.replace("%", "%%")
         flags = [flag_of(f), *m.get("aliases", ())]
         if base is bool:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torchvision.models import VGG19_Weights
+from torchvision.models.vgg import cfgs, make_layers
 
 from .errors import CycleGANError
 
@@ -86,7 +88,6 @@ def imagenet_normalize(x: torch.Tensor) -> torch.Tensor:
 def vgg19_cached_path() -> Path:
     """Where torchvision's weights API caches VGG19_Weights.IMAGENET1K_V1 (under torch.hub's dir)."""
 
-    from torchvision.models import VGG19_Weights
 
     url = VGG19_Weights.IMAGENET1K_V1.url
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
@@ -109,7 +110,6 @@ def vgg19_state_dict(weights: str | None = None, *, download: bool = True) -> di
             raise CycleGANError(f"option '--weights': no such file {path}")
         state = _load_weights_file(path)
     else:
-        from torchvision.models import VGG19_Weights
 
         path = vgg19_cached_path()
         if path.is_file():
@@ -146,7 +146,6 @@ def _load_weights_file(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _vgg19_missing_message(path: Path) -> str:
-    from torchvision.models import VGG19_Weights
 
     return (
         f"VGG19 weights are not cached at {path}: download {VGG19_Weights.IMAGENET1K_V1.url} there (or pass "
@@ -159,7 +158,6 @@ def vgg19_features(weights: str | None = None, *, download: bool = True) -> nn.S
 
     Takes (B, 3, H, W) normalised with `imagenet_normalize`. Module i is `vgg19_layer_names()[i]`.
     """
-    from torchvision.models.vgg import cfgs, make_layers
 
     net = make_layers(cfgs["E"])  # only the conv part: building the 102M-parameter classifier is wasted work
     state = {k.removeprefix("features."): v for k, v in vgg19_state_dict(weights, download=download).items()}

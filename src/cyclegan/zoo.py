@@ -30,9 +30,10 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import progress_option
+from .data.fetch import check_sha256, download_lock, fetch, file_sha256
 from .errors import CycleGANError
 from .options import Options, opt
+from .shared_options import progress_option
 
 PREFIX = "pretrained:"
 DEFAULT_BASE_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models"  # download_cyclegan_model.sh
@@ -151,11 +152,14 @@ def cached_path(name: str) -> Path:
 
 def _check_generator(part: Path, *, url: str) -> None:
     """Refuse (deleting `part`) a file that is not a generator: weights-only load, then the network built."""
-    from .checkpoint import FORMAT, _load_weights_only, check_checkpoint
+    # torch only when a download is checked: `cyclegan pretrained list` and `--help` stay instant
+    from .checkpoint import check_checkpoint
     from .interop.foreign import load_foreign_generator
+    from .run_files import FORMAT
+    from .safeload import load_weights_only
 
     try:
-        obj = _load_weights_only(part)
+        obj = load_weights_only(part)
         if isinstance(obj, dict) and obj.get("format") == FORMAT:
             check_checkpoint(obj, source=url)
         else:
@@ -164,19 +168,6 @@ def _check_generator(part: Path, *, url: str) -> None:
         part.unlink(missing_ok=True)
         reason = str(e).replace(str(part), "the file")
         raise CycleGANError(f"{url} is not a generator file, so it was deleted: {reason}") from None
-
-
-def _fetch_with_retries(url: str, part: Path, *, progress: bool, timeout: float) -> tuple[int | None, int]:
-    from .data.download import fetch
-
-    for attempt in range(ATTEMPTS):
-        try:
-            return fetch(url, part, progress=progress, timeout=timeout)  # (total size, offset resumed from)
-        except CycleGANError as e:
-            if "run the same command again to resume" not in str(e) or attempt == ATTEMPTS - 1:
-                raise
-            print(f"warning: {e.args[0].split(';')[0]}; resuming", file=sys.stderr)
-    raise AssertionError("unreachable")
 
 
 def fetch_model(
@@ -193,9 +184,6 @@ def fetch_model(
     server); with a mirror, names outside the catalogue are accepted. sha256: the digest the file must have
     (a cached file is checked too). Every failure is a one-line CycleGANError.
     """
-    from .data.download import check_sha256, file_sha256
-    from .files import FolderLock
-
     base_url = base_url or base_url_from_env()
     info = check_name(name, mirror=base_url is not None)
     expected = check_sha256(sha256) or (info.sha256 if info else None)
@@ -213,15 +201,11 @@ def fetch_model(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise CycleGANError(f"cannot create the model cache {folder} ({e.strerror}); set ${HOME_ENV}") from None
-    lock = FolderLock(folder, f".{name}.lock")
-    if not lock.acquire():  # two downloads would append to one .part file
-        pid = f"PID {lock.holder}" if lock.holder else "PID unknown"
-        raise CycleGANError(f"another download of {name} into {folder} is running ({pid}); wait for it to end")
-    try:
+    with download_lock(folder, name):
         if target.is_file():  # the other process finished while we waited for the lock
             return fetch_model(name, base_url=base_url, sha256=sha256, progress=progress, timeout=timeout)
         part = folder / f".{name}.pth.part"
-        total, resumed_from = _fetch_with_retries(url, part, progress=progress, timeout=timeout)
+        total, resumed_from = fetch(url, part, progress=progress, timeout=timeout, attempts=ATTEMPTS)
         size = part.stat().st_size
         if total is not None and size != total:
             part.unlink()
@@ -234,8 +218,6 @@ def fetch_model(
         with part.open("rb+") as f:  # on disk before the rename makes it the cached file
             os.fsync(f.fileno())
         os.replace(part, target)
-    finally:
-        lock.release()
     return FetchResult(name, target, digest, downloaded=True, pinned=expected is not None,
                        resumed_from=resumed_from, url=url)  # fmt: skip
 
@@ -278,8 +260,6 @@ class PretrainedDownloadOptions(Options):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        from .data.download import check_sha256
-
         object.__setattr__(self, "sha256", check_sha256(self.sha256))  # frozen: normalised to lower case
         if self.base_url is not None:
             model_url(self.name, self.base_url)  # checks the scheme

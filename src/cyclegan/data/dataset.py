@@ -17,7 +17,7 @@ from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from ..errors import CycleGANError
-from .io import read_image, to_tensor
+from .io import list_images, read_image, to_tensor
 
 
 def mix_seed(*parts: int) -> int:
@@ -124,7 +124,6 @@ def read_pair(file_a: Path, file_b: Path | None):
 def find_pairs(folder_a: Path, folder_b: Path) -> list[tuple[Path, Path]]:
     """The pairs of two folders: files of the same name (relative path and stem; the extension may differ),
     in sorted order. A file without its pair is a one-line error naming it."""
-    from .io import list_images
 
     def by_name(folder: Path) -> dict[Path, Path]:
         return {p.relative_to(folder).with_suffix(""): p for p in list_images(folder)}

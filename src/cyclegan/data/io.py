@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import warnings
+from collections import deque
 from collections.abc import Iterable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
+from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
+from tqdm import tqdm
 
 from ..errors import CycleGANError
 from ..options import opt
@@ -102,7 +106,6 @@ def walk_files(folder: str | Path) -> Iterator[Path]:
     reached several ways is listed under its shortest path (the first in name order among equals).
     Unreadable folders are skipped. Callers sort.
     """
-    from collections import deque
 
     seen: set[Path] = set()
     todo = deque([Path(folder)])
@@ -130,8 +133,6 @@ def glob_files(pattern: str) -> list[Path]:
     """The files matching a glob pattern, sorted. `**` (a whole path component) matches any depth through
     `walk_files`, so it follows symlinked folders without looping (the `glob` module's `**` follows them
     too, but a folder holding two links to itself keeps it busy for 2**40 paths)."""
-    import glob
-    from pathlib import PurePath
 
     parts = Path(pattern).parts
     if "**" not in parts:
@@ -172,7 +173,6 @@ def check_images(
     Returns (readable files, messages about skipped ones). Without `skip_bad` the first bad file raises.
     A file whose header declares more than `max_pixels` pixels counts as bad (it is not decoded).
     """
-    from tqdm import tqdm
 
     good: list[Path] = []
     bad: list[str] = []
@@ -207,7 +207,6 @@ def long_side_shape(h: int, w: int, size: int) -> tuple[int, int]:
 
 def resize_long_side(im: Image.Image, size: int) -> Image.Image:
     """Scale a PIL image (bicubic, antialiased) so its longer side is `size`, keeping the aspect ratio."""
-    from torchvision.transforms.v2 import InterpolationMode
 
     w, h = im.size
     return TF.resize(im, list(long_side_shape(h, w, size)), interpolation=InterpolationMode.BICUBIC, antialias=True)

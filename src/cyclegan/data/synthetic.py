@@ -17,9 +17,10 @@ from typing import Literal
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
-from ..config import progress_option
 from ..options import MAX_SEED, Options, opt
+from ..shared_options import progress_option
 
 Style = Literal["summer", "winter"]
 SUPERSAMPLE = 2  # render at 2x and downsample: anti-aliased edges
@@ -188,7 +189,6 @@ def write_dataset(opts: SyntheticOptions) -> Path:
     (trainA/NAME.png and trainB/NAME.png one scene); testA/NAME.png and testB/NAME.png are the same scene in
     both styles (the ground truth of each translation), the same scenes either way.
     """
-    from tqdm import tqdm
 
     root, size, count, test_count, seed = Path(opts.out), opts.size, opts.count, opts.test_count, opts.seed
     jobs = [("trainA", "summer", i) for i in range(count)]

@@ -14,6 +14,9 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+from torchmetrics.image.fid import FrechetInceptionDistance
+from torchmetrics.image.kid import KernelInceptionDistance
+from torchvision.transforms.v2 import functional as TF
 
 from ..errors import CycleGANError
 
@@ -98,8 +101,6 @@ def feature_distances(
     but slightly negative: the same images land in both subsets, and the unbiased estimator assumes
     independent draws.
     """
-    from torchmetrics.image.fid import FrechetInceptionDistance
-    from torchmetrics.image.kid import KernelInceptionDistance
 
     if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1]:
         shapes = f"{tuple(real.shape)} and {tuple(fake.shape)}"
@@ -138,7 +139,6 @@ def feature_distance(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def kid_input(x: torch.Tensor) -> torch.Tensor:
     """(1, 3, H, W) in [0, 1] -> (3, 224, 224): short side to 224 and a centre crop, as for ImageNet."""
-    from torchvision.transforms.v2 import functional as TF
 
     x = TF.resize(x, 224, antialias=True)
     return TF.center_crop(x, [224, 224])[0].clamp(0, 1)

@@ -22,14 +22,15 @@ from typing import Literal
 import torch
 import torch.nn.functional as F_
 from torch import nn
+from torchvision.models import inception as tv
 
 from ..errors import CycleGANError
+from ..pretrained import lite0_model, lite0_normalize
 
 Backbone = Literal["inception", "lite0"]
 BACKBONES: tuple[str, ...] = ("inception", "lite0")
 
 # Metric names per backbone: a Lite0 distance is never called FID.
-METRIC_NAMES: dict[str, tuple[str, str]] = {"inception": ("fid", "kid"), "lite0": ("fd_lite0", "kid_lite0")}
 
 FID_WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
 FID_WEIGHTS_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{FID_WEIGHTS_NAME}"
@@ -46,7 +47,6 @@ def _fid_blocks():
     block max-pools instead of average-pooling; torchvision's ImageNet model does neither. These
     differences change the features, so FID needs exactly this variant.
     """
-    from torchvision.models import inception as tv
 
     class FIDInceptionA(tv.InceptionA):
         def _forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -193,7 +193,6 @@ class Lite0Features(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from ..pretrained import lite0_normalize
 
         x = (x.float() + 1) / 2
         x = F_.interpolate(x, size=(224, 224), mode="bilinear", align_corners=False, antialias=True)
@@ -201,7 +200,6 @@ class Lite0Features(nn.Module):
 
 
 def load_lite0() -> Lite0Features:
-    from ..pretrained import lite0_model
 
     return Lite0Features(lite0_model(num_classes=0))  # num_classes=0: timm returns the pooled features
 

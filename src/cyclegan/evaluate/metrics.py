@@ -13,6 +13,7 @@ stay finite; any real 8-bit difference is far below the cap (one grey level ever
 from __future__ import annotations
 
 import torch
+from torchmetrics.functional.image import structural_similarity_index_measure
 
 PSNR_MAX = 100.0  # dB; the value for identical images (MSE floored at 1e-10 on the [0, 1] scale)
 _MSE_FLOOR = 10.0 ** (-PSNR_MAX / 10.0)
@@ -78,7 +79,6 @@ def ssim(a: torch.Tensor, b: torch.Tensor, *, value_range: tuple[float, float] =
     a, b: (B, C, H, W) or (C, H, W) in `value_range` (default [-1, 1]), H and W >= 3.
     Returns (B,) or a scalar tensor in [-1, 1]; identical images give 1.
     """
-    from torchmetrics.functional.image import structural_similarity_index_measure
 
     a, b, single = _batched(a, b)
     h, w = a.shape[-2:]

@@ -26,13 +26,24 @@ from typing import Any, Literal
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
-from ..config import device_option, ema_option, progress_option
-from ..data.io import max_pixels_option
+from ..config import config_from_dict
+from ..data.dataset import eval_transform
+from ..data.io import check_images, list_images, max_pixels_option, read_image, to_pil
 from ..errors import CycleGANError
+from ..execution import resolve_device
+from ..families import directions_of
 from ..files import check_outputs, overwrite_option, unique_stems
+from ..inference import is_out_of_memory, translate_tensor
+from ..loading import checkpoint_path, load_file, load_generator
 from ..options import MAX_SEED, Options, opt
-from .features import METRIC_NAMES, load_backbone
+from ..report import METRIC_NAMES
+from ..report.grid import save_grid
+from ..run_files import FORMAT
+from ..shared_options import device_option, ema_option, progress_option
+from .distances import feature_distances
+from .features import load_backbone
 from .metrics import l1, psnr, ssim
 
 EvalDirection = Literal["AtoB", "BtoA", "both"]
@@ -85,8 +96,6 @@ CHECKED = 2**62
 
 def _batches(files: list[Path], size: int, batch_size: int) -> Iterator[tuple[list[Path], torch.Tensor]]:
     """(paths, images (B, 3, size, size) in [-1, 1]) in file order."""
-    from ..data.dataset import eval_transform
-    from ..data.io import read_image
 
     for i in range(0, len(files), batch_size):
         chunk = files[i : i + batch_size]
@@ -118,7 +127,6 @@ def _features(files: list[Path], backbone: nn.Module, *, size: int, batch_size: 
 def _identity_l1(files: list[Path], net: nn.Module, *, size: int, batch_size: int, device: torch.device,
                  bar) -> list[float]:  # fmt: skip
     """Per-image L1 between net(y) and y for the target domain's images y (net should leave them alone)."""
-    from ..inference import translate_tensor
 
     out: list[float] = []
     for _, y in _batches(files, size, batch_size):
@@ -135,9 +143,6 @@ def _translate_pass(
     """Translate `files` with `there`, come back with `back`; features of the translations, per-image scores
     and the first GRID_ROWS (real, translated, reconstructed[, truth]) for a sample grid. Translations go to
     save_dir/STEM.png (equal stems from different sub-folders: STEM-2.png, as `translate` names them)."""
-    from ..data.dataset import eval_transform
-    from ..data.io import read_image, to_pil
-    from ..inference import translate_tensor
 
     feats: list[torch.Tensor] = []
     scores: dict[str, list[float]] = {"cycle_l1": [], "cycle_psnr": [], "cycle_ssim": []} if back else {}
@@ -191,7 +196,6 @@ def _domain_folders(opts: EvalOptions) -> dict[str, Path]:
 
 def _list_domains(opts: EvalOptions) -> dict[str, list[Path]]:
     """The image files of ROOT/{split}A and ROOT/{split}B (the first --limit of each), not yet read."""
-    from ..data.io import list_images
 
     domains = {}
     for letter, folder in _domain_folders(opts).items():
@@ -204,7 +208,6 @@ def _drop_bad_images(opts: EvalOptions, domains: dict[str, list[Path]]) -> tuple
     """Decode every image once; one that cannot be read or declares more than --max-pixels is left out and
     named. In an aligned split (the same stems in both domains) its partner is left out too, so the other
     pairs keep their truth figures. Returns (the readable files per domain, one line per image left out)."""
-    from ..data.io import check_images
 
     skipped: list[str] = []
     bad: set[Path] = set()
@@ -263,7 +266,6 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     The backbone and the real images' features are loaded and computed once for all of them. With
     several checkpoints, --save-images writes under DIR/NN_stepS/.
     """
-    from ..execution import resolve_device
 
     checkpoints = opts.checkpoint
     if not checkpoints:
@@ -280,7 +282,6 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
         try:
             report = _evaluate_one(c, opts, i, many, domains, backbone, cache, device)
         except Exception as e:  # only running out of memory is handled here
-            from ..inference import is_out_of_memory
 
             if not is_out_of_memory(e):
                 raise
@@ -301,12 +302,7 @@ def _evaluate_one(
     ckpt_arg: str, opts: EvalOptions, index: int, many: bool, domains: dict[str, list[Path]],
     backbone: nn.Module, cache: _RealCache, device: torch.device,
 ) -> dict[str, Any]:  # fmt: skip
-    from tqdm import tqdm
 
-    from ..checkpoint import FORMAT, checkpoint_path, directions_of, load_file, load_generator
-    from ..config import config_from_dict
-    from ..report.grid import save_grid
-    from .distances import feature_distances
 
     t0 = time.perf_counter()
     ckpt_file = checkpoint_path(ckpt_arg)
@@ -315,7 +311,7 @@ def _evaluate_one(
     if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
         cfg = config_from_dict(ckpt["config"], source=str(ckpt_file))
         preset, train_size = cfg.preset, cfg.data.size
-        trained = directions_of(cfg)  # CycleGAN: both (G, F); pix2pix, CUT: the one it learned
+        trained = directions_of(cfg.model)  # CycleGAN: both (G, F); pix2pix, CUT: the one it learned
         if opts.direction == "both":
             directions = list(trained)
         # (a direction it does not translate is refused by load_generator, in one line)

@@ -34,6 +34,9 @@ import torch
 from torch import nn
 
 from ..errors import CycleGANError
+from ..models import ResnetGenerator
+from ..models.layers import BlurDownsample, BlurUpsample
+from .unet import UnetGenerator
 
 ForeignKind = Literal["resnet", "unet"]
 NormKind = Literal["instance", "batch"]
@@ -340,8 +343,6 @@ def _make_norms_affine(net: nn.Module, names: set[str]) -> None:
 
 def build_foreign(arch: ForeignArchitecture) -> nn.Module:
     """An untrained network of `arch` whose state-dict keys are the reference's."""
-    from ..models import ResnetGenerator
-    from .unet import UnetGenerator
 
     if arch.kind == "unet":
         return UnetGenerator(num_downs=arch.depth, ngf=arch.ngf, norm=arch.norm, affine=arch.affine)
@@ -365,7 +366,6 @@ def _drop_instance_norm_stats(sd: dict[str, torch.Tensor], net: nn.Module) -> di
 def _check_blur_filters(sd: dict[str, torch.Tensor], net: nn.Module, *, source: str) -> dict[str, torch.Tensor]:
     """The CUT code saves its fixed resampling filters (`filt`); ours are fixed too and not saved. Each must
     be the filter we compute with (a different filter size would compute something else); then it is dropped."""
-    from ..models.layers import BlurDownsample, BlurUpsample
 
     out = dict(sd)
     for name, module in net.named_modules():

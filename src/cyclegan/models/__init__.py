@@ -7,6 +7,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from ..config import Config, ModelConfig
+from ..families import family
 from .cut import PatchSampleMLP, layer_channels
 from .patchgan import PatchGANDiscriminator
 from .projected import MultiDiscriminator, ProjectedDiscriminator
@@ -93,52 +94,47 @@ def build_models(cfg: ModelConfig) -> dict[str, nn.Module]:
     }
 
 
-# The networks of each model family, by the names its checkpoints use.
-NETWORKS: dict[str, tuple[str, ...]] = {
-    "cyclegan": ("G", "F", "D_X", "D_Y"),  # G: X -> Y, F: Y -> X, D_X and D_Y judge X and Y
-    "pix2pix": ("G", "D"),  # G: source -> target, D judges (source, target) pairs
-    "cut": ("G", "D", "H"),  # G: source -> target, D judges the target domain, H: PatchNCE's projection head
-    "fastcut": ("G", "D", "H"),
-}
-GENERATOR_NAMES = ("G", "F")  # networks that are generators (translate, export, EMA)
-
-
 def build_conditional_discriminator(cfg: ModelConfig) -> nn.Module:
     """pix2pix's discriminator: (B, 6, H, W), the input and an output concatenated -> (B, 1, h, w) scores."""
     return init_weights(_patchgan(cfg, in_channels=6), kind=cfg.init, gain=cfg.init_gain)
 
 
-def build_head(cfg: Config, generator: nn.Module) -> nn.Module:
-    """CUT's projection head H for `generator`'s layers `cfg.cut.nce_layers`."""
+def build_head(cfg: Config, generator: nn.Module | None = None) -> nn.Module:
+    """CUT's projection head H for the layers `cfg.cut.nce_layers` of `generator` (default: the config's
+    generator, built on the meta device for its layer shapes only: no weights, no random numbers drawn)."""
+    if generator is None:
+        with torch.device("meta"):
+            generator = GENERATORS[cfg.model.generator](cfg.model)
     channels = layer_channels(generator, cfg.cut.nce_layers)
     return PatchSampleMLP(channels, dim=cfg.cut.nce_mlp_dim, init_gain=cfg.model.init_gain)
 
 
+# The kinds of network a model family is made of (`families.Family.networks`), each built from the whole
+# config and the networks built before it in the family's order (CUT's head takes its generator's layers).
+NETWORK_KINDS: dict[str, Callable[[Config, dict[str, nn.Module]], nn.Module]] = {
+    "generator": lambda cfg, built: build_generator(cfg.model),
+    "discriminator": lambda cfg, built: build_discriminator(cfg.model),
+    "conditional_discriminator": lambda cfg, built: build_conditional_discriminator(cfg.model),
+    "nce_head": lambda cfg, built: build_head(cfg, built.get("G")),
+}
+
+
 def build_networks(cfg: Config) -> dict[str, nn.Module]:
-    """The networks of `cfg`'s model family, named as in `NETWORKS` (CycleGAN: `build_models`)."""
-    m = cfg.model
-    if m.family == "cyclegan":
-        return build_models(m)
-    G = build_generator(m)
-    if m.family == "pix2pix":
-        return {"G": G, "D": build_conditional_discriminator(m)}
-    return {"G": G, "D": build_discriminator(m), "H": build_head(cfg, G)}
+    """The networks of `cfg`'s model family, named and built in the order of its `families` entry."""
+    built: dict[str, nn.Module] = {}
+    for name, kind in family(cfg.model.family).networks.items():
+        built[name] = NETWORK_KINDS[kind](cfg, built)
+    return built
 
 
 def network_builder(cfg: Config, name: str) -> Callable[[], nn.Module]:
     """A function building network `name` of `cfg`'s family alone (for checking a checkpoint's shapes)."""
-    m = cfg.model
-    if name in GENERATOR_NAMES:
-        return lambda: build_generator(m)
-    if name == "H":
-        return lambda: build_head(cfg, GENERATORS[m.generator](m))
-    if m.family == "pix2pix":
-        return lambda: build_conditional_discriminator(m)
-    return lambda: build_discriminator(m)
+    kind = family(cfg.model.family).networks[name]
+    return lambda: NETWORK_KINDS[kind](cfg, {})
 
 
 __all__ = [
-    "NETWORKS",
+    "NETWORK_KINDS",
     "build_networks",
     "network_builder",
     "UnetGenerator",

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F_
 from torch import nn
 
+from ..pretrained import lite0_model
 from .layers import spectral
 
 TRUNK_CHANNELS = (24, 40, 112, 320)  # tf_efficientnet_lite0 stage outputs at strides 4, 8, 16, 32
@@ -27,7 +28,6 @@ def lite0_trunk() -> nn.Module:
     """timm's tf_efficientnet_lite0 with the shipped ImageNet weights, returning the four stage outputs
     (strides 4, 8, 16, 32), frozen and in eval mode; loaded once per process."""
     if "lite0" not in _TRUNKS:
-        from ..pretrained import lite0_model
 
         _TRUNKS["lite0"] = lite0_model(features_only=True, out_indices=(1, 2, 3, 4))
     return _TRUNKS["lite0"]

@@ -6,8 +6,19 @@ The renderers take a command's report (a dataclass or a JSON-ready dict) and onl
 from .grid import save_grid
 from .html import render_compare_html, render_demo_html
 from .text import format_curve, format_demo, format_table, summary_lines, write_json
+from .types import METHODS, METRIC_NAMES, CompareReport, Row
 
 __all__ = [
-    "save_grid", "render_compare_html", "render_demo_html", "format_curve", "format_demo", "format_table",
-    "summary_lines", "write_json",
-]  # fmt: skip
+    "METHODS",
+    "METRIC_NAMES",
+    "CompareReport",
+    "Row",
+    "save_grid",
+    "render_compare_html",
+    "render_demo_html",
+    "format_curve",
+    "format_demo",
+    "format_table",
+    "summary_lines",
+    "write_json",
+]

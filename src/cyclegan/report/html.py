@@ -9,11 +9,9 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from ..compare import CompareReport
-
+from .types import CompareReport
 
 # --- cyclegan compare --------------------------------------------------------------------------------------
 

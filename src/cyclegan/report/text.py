@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..evaluate.features import METRIC_NAMES
 from ..files import write_atomic
-
-if TYPE_CHECKING:
-    from ..compare import CompareReport
+from .types import METRIC_NAMES, CompareReport
 
 _LOWER, _HIGHER = "lower is better", "higher is better"
 

@@ -20,13 +20,15 @@ from typing import Any, Literal
 import torch
 from PIL import Image
 from torch import nn
+from tqdm import tqdm
 
-from ..config import device_option, progress_option
 from ..data.io import IMAGE_EXTENSIONS, read_image, resize_long_side, to_pil, to_tensor
 from ..errors import CycleGANError
 from ..evaluate.metrics import LUMA_BT601, luminance
+from ..execution import resolve_device
 from ..files import check_outputs, overwrite_option
 from ..options import MAX_SEED, Options, opt
+from ..shared_options import device_option, progress_option
 from .backbones import DEFAULTS, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
 
@@ -345,7 +347,6 @@ def stylize(
         history.append({k: float(v.detach()) for k, v in terms.items()})
         return terms["total"]
 
-    from tqdm import tqdm
 
     with tqdm(total=o.steps, desc=f"stylize ({obj.backbone})", unit="step", disable=not progress,
               dynamic_ncols=True) as bar:  # fmt: skip
@@ -376,7 +377,6 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
     save the image to `opts.out` (folders created). Returns the `StyleResult`.
 
     An existing `opts.out` is refused before any work unless `opts.overwrite`; an input file always."""
-    from ..execution import resolve_device
 
     check_outputs([opts.out], overwrite=opts.overwrite, inputs=[opts.content, *opts.style])
     result = stylize(opts.content, opts.style, opts.gatys, device=resolve_device(opts.device), progress=opts.progress)

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from ..losses import adversarial_loss, patch_nce_loss
-from .cyclegan import Trainer
+from .one_generator import OneGeneratorTrainer
+from .trainer import RealFake
 
 
 class CUTGenerator(nn.Module):
@@ -57,45 +58,29 @@ class CUTGenerator(nn.Module):
         return fake_y, idt_y, nce_x, nce_y
 
 
-class CUTTrainer(Trainer):
+class CUTTrainer(OneGeneratorTrainer):
     """G with H (one Adam: one summed loss) and D (its own Adam); an image pool of G's outputs for D
-    (the CUT paper uses none: --pool-size 0)."""
+    (the CUT paper uses none: --pool-size 0). CUT and FastCUT differ in their options only."""
 
-    family = "cut"
-    pool_names = ("Y",)  # history of G(x) for D (the target domain's discriminator)
+    def _with_generator(self, nets: dict[str, nn.Module]) -> tuple[nn.Module, ...]:
+        return (nets["H"],)
 
-    def _setup(self, nets: dict[str, nn.Module]) -> None:
-        from .cyclegan import RealFake
-
-        ex, c = self.execution, self.cfg.cut
-        self.G, self.D, self.H = nets["G"], nets["D"], nets["H"]
-        D = ex.compiled(self.D)
-        self._D = D
+    def _setup_modules(self, nets: dict[str, nn.Module]) -> None:
+        c = self.cfg.cut
+        self.H = nets["H"]
         generator = CUTGenerator(self.G, self.H, layers=c.nce_layers, num_patches=c.nce_num_patches,
                                  temperature=c.nce_temperature, identity=c.nce_idt)  # fmt: skip
-        self._generator_module, self._real_fake = self._wrap(ex.compiled(generator), RealFake(D))
-        self.opt_G_H = self._adam(self.G, self.H)
-        self.opt_D = self._adam(self.D)
-
-    @property
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"G": self.opt_G_H, "D": self.opt_D}
-
-    def pair(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(source, target-domain) batches from A and B, as `direction` says."""
-        return (a, b) if self.cfg.model.direction == "AtoB" else (b, a)
+        self._generator_module, self._real_fake = self._wrap(self.execution.compiled(generator), RealFake(self._D))
 
     def step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
         t, c = self.cfg.train, self.cfg.cut
-        if self.execution.channels_last:
-            a, b = (v.contiguous(memory_format=torch.channels_last) for v in (a, b))
-        x, y = self.pair(a, b)
+        x, y = self._inputs(a, b)
         # drawn from torch's global generator (saved in checkpoints): a resumed run flips the same way
         flip = bool(c.flip_equivariance and torch.rand(()) < 0.5)
         with self.execution.autocast(self.device):
             fake_y, idt_y, nce_x, nce_y = self._generator_module(x, y, flip)
         pool = self.pools["Y"]
-        losses = {"D": self._update_D(self._real_fake, self.opt_D, y, pool.query(fake_y.detach()))}
+        losses = {"D": self._update_D(self._real_fake, self._opt_D, y, pool.query(fake_y.detach()))}
         self.D.requires_grad_(False)  # no parameter grads for D from the generator's loss
         with self.execution.autocast(self.device):
             pred = self._D(self._augment(fake_y))
@@ -106,7 +91,7 @@ class CUTTrainer(Trainer):
             losses["NCE_idt"] = nce_y
             nce = (nce_x + nce_y) * 0.5
         total = losses["G_adv"] + c.lambda_nce * nce
-        losses = self._update_generators(total, self.opt_G_H, losses, frozen=(self.D,))
+        losses = self._update_generators(total, self._opt_G, losses, frozen=(self.D,))
         self._end_step()
         return losses
 
@@ -116,7 +101,3 @@ class CUTTrainer(Trainer):
         x, y = self.pair(xs, ys)
         with self._eval_mode(self._generator()) as G:
             return [torch.cat([x, y]), torch.cat([G(x), G(y)])]
-
-
-class FastCUTTrainer(CUTTrainer):
-    family = "fastcut"

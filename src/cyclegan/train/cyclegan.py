@@ -1,5 +1,4 @@
-"""The CycleGAN trainer: the objective, its three updates (D_X, D_Y, then G and F together), and saving
-and restoring everything a run needs to continue exactly.
+"""The CycleGAN trainer: the objective, its three updates (D_X, D_Y, then G and F together).
 
 Notation as in the paper: G maps X (domain A) to Y (domain B), F maps Y back to X; D_X tells real X
 from F(y), D_Y tells real Y from G(x).
@@ -7,28 +6,14 @@ from F(y), D_Y tells real Y from G(x).
 
 from __future__ import annotations
 
-import contextlib
-import inspect
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
-from .. import __version__
-from ..checkpoint import FORMAT, save_atomic
-from ..config import Config
-from ..data.dataset import mix_seed
-from ..errors import CycleGANError
-from ..execution import REFERENCE, Execution
 from ..losses import adversarial_loss, cycle_loss, identity_loss
-from ..models import build_networks
-from . import distributed as ddp
-from .augment import diff_augment
-from .ema import EMA
 from .pool import ImagePool
+from .trainer import RealFake, Trainer
 
 
 @dataclass
@@ -62,323 +47,9 @@ class GeneratorPair(nn.Module):
         return fake_y, self.F(fake_y), fake_x, self.G(fake_x), idt_y, idt_x
 
 
-class RealFake(nn.Module):
-    """A discriminator on a real and a fake batch, in one call (one DDP forward per update)."""
-
-    def __init__(self, D: nn.Module):
-        super().__init__()
-        self.D = D
-
-    def forward(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.D(real), self.D(fake)
-
-
-def linear_decay(total_steps: int, decay_fraction: float):
-    """LR factor per step: 1 for the first steps, then linearly to 0 over the last `decay_fraction`."""
-    decay_steps = round(total_steps * decay_fraction)
-    start = total_steps - decay_steps
-
-    def factor(step: int) -> float:
-        if step < start or decay_steps == 0:
-            return 1.0
-        return max(0.0, (total_steps - step) / decay_steps)
-
-    return factor
-
-
-def _rng_state() -> dict:
-    """The global random state (dropout): torch's CPU generator and, where present, every CUDA device's."""
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _ddp(module: nn.Module, device: torch.device, *, sync_buffers: bool) -> nn.Module:
-    """`module` in DistributedDataParallel: its gradients averaged over the ranks at each backward."""
-    from torch.nn.parallel import DistributedDataParallel as DDP
-
-    ids = [device.index] if device.type == "cuda" and device.index is not None else None
-    # Newer torch names the option forward_sync_buffers and warns on the old name. (Unlike
-    # broadcast_buffers=False, it still syncs the buffers once at wrapping: equal on every rank here anyway.)
-    key = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters else "broadcast_buffers"
-    return DDP(module, device_ids=ids, **{key: sync_buffers})
-
-
-class Trainer:
-    """What every model family's trainer shares: the networks (`build_networks`), on the device, compiled and
-    (under torchrun) wrapped for DistributedDataParallel by the family; the optimizers' LR schedules, the
-    gradient scaler, the image pools, the generators' weight averages; one discriminator update; saving and
-    restoring all of it (with the random state) as one checkpoint.
-
-    A family subclass sets `family`, `pool_names` and `generator_names`, builds its modules and optimizers
-    in `_setup` and writes `step` (one iteration, returning its losses) and `sample_columns`."""
-
-    family: str = ""
-    pool_names: tuple[str, ...] = ()  # image pools, seeded seed + 1, seed + 2, ... in this order
-    generator_names: tuple[str, ...] = ("G",)  # the networks averaged with --ema-decay
-
-    def __init__(
-        self,
-        cfg: Config,
-        *,
-        total_steps: int,
-        device: torch.device,
-        execution: Execution = REFERENCE,
-        dist: ddp.Dist = ddp.ONE_PROCESS,
-    ):
-        """`execution`: precision, memory format, compilation. `dist`: this process's place in a torchrun
-        run; with several processes the networks are wrapped in DistributedDataParallel (torch.distributed
-        must be initialised; gradients are averaged over ranks) and each rank gets its own image-pool and
-        dropout random streams."""
-        self.cfg = cfg
-        t = cfg.train
-        self.device = device
-        self.dist = dist
-        if dist.enabled and t.r1_gamma > 0:  # its double backward through DistributedDataParallel is untested
-            raise CycleGANError("option 'r1_gamma': the R1 penalty is not supported under torchrun yet; use 0")
-        self.execution = ex = execution
-        torch.manual_seed(t.seed)  # the weight init depends on the seed only
-        nets = build_networks(cfg)
-        if dist.enabled and cfg.model.norm == "batch" and device.type == "cuda":
-            nets = {k: nn.SyncBatchNorm.convert_sync_batchnorm(v) for k, v in nets.items()}  # one batch, all ranks
-        # The plain modules: what checkpoints hold and what sampling/translation use.
-        self.nets = {k: v.to(device, memory_format=ex.memory_format) for k, v in nets.items()}
-        self._setup(self.nets)
-        # fp16 only: one scaler for the losses, updated once per iteration.
-        self.scaler = torch.amp.GradScaler(device.type, enabled=ex.precision == "fp16")
-        self.set_total_steps(total_steps)
-        rank = dist.rank
-        self.pools = {
-            name: ImagePool(t.pool_size, seed=t.seed + i + 1 if rank == 0 else mix_seed(t.seed, rank, i + 1))
-            for i, name in enumerate(self.pool_names)
-        }  # fmt: skip
-        # The averaged generators (translation, evaluation, samples and export use them when present).
-        self.ema = {k: EMA(self.nets[k], t.ema_decay) for k in self.generator_names} if t.ema_decay > 0 else {}
-        if rank:  # same initial weights on every rank (seeded above), then rank-specific dropout masks
-            torch.manual_seed(mix_seed(t.seed, rank))
-
-    def _setup(self, nets: dict[str, nn.Module]) -> None:
-        """The family's training modules (compiled, DDP-wrapped) and optimizers over `nets`."""
-        raise NotImplementedError
-
-    @property
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        raise NotImplementedError
-
-    @property
-    def networks(self) -> dict[str, nn.Module]:
-        return dict(self.nets)
-
-    def _wrap(self, *modules: nn.Module) -> tuple[nn.Module, ...]:
-        """`modules` in DistributedDataParallel under torchrun (else as they are). BatchNorm running statistics:
-        rank 0's are broadcast each forward (SyncBatchNorm keeps them equal on CUDA anyway)."""
-        if not self.dist.enabled:
-            return modules
-        sync = self.cfg.model.norm == "batch" and self.device.type != "cuda"
-        return tuple(_ddp(m, self.device, sync_buffers=sync) for m in modules)
-
-    def _adam(self, *nets: nn.Module) -> torch.optim.Adam:
-        t = self.cfg.train
-        # Fused Adam: one kernel over all parameters (CPU and CUDA), else the multi-tensor foreach path.
-        fast = {"fused": True} if self.device.type in ("cpu", "cuda") else {"foreach": True}
-        return torch.optim.Adam([p for n in nets for p in n.parameters()], lr=t.lr, betas=(t.beta1, t.beta2), **fast)
-
-    @property
-    def opt_G(self) -> torch.optim.Optimizer:
-        """The generator's optimizer (its LR is the one logged)."""
-        return self.optimizers["G"]
-
-    def set_total_steps(self, total_steps: int) -> None:
-        """(Re)build the LR schedules for a run of `total_steps`; their position comes from state."""
-        self.total_steps = total_steps
-        factor = linear_decay(total_steps, self.cfg.train.lr_decay_fraction)
-        states = [s.state_dict() for s in getattr(self, "schedulers", {}).values()]
-        self.schedulers = {k: torch.optim.lr_scheduler.LambdaLR(opt, factor) for k, opt in self.optimizers.items()}
-        for sched, state in zip(self.schedulers.values(), states):
-            sched.load_state_dict(state)
-            for group, base_lr in zip(sched.optimizer.param_groups, sched.base_lrs):
-                group["lr"] = base_lr * factor(sched.last_epoch)  # the new schedule, from this step
-
-    def _end_step(self) -> None:
-        """After the updates of one iteration: the scaler, the LR schedules, the weight averages."""
-        self.scaler.update()
-        for sched in self.schedulers.values():
-            sched.step()
-        for name, ema in self.ema.items():
-            ema.update(self.nets[name], self.schedulers["G"].last_epoch)
-
-    def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One training iteration on a batch x (B, 3, H, W) from A and y from B, in [-1, 1]; returns the
-        losses as 0-d tensors (still on the device: no sync)."""
-        raise NotImplementedError
-
-    def sample_columns(self, xs: torch.Tensor, ys: torch.Tensor) -> list[torch.Tensor]:
-        """The columns of a sample grid for fixed images xs from A and ys from B (with the averaged
-        generators when the run keeps them), each (N, 3, H, W) in [-1, 1]."""
-        raise NotImplementedError
-
-    def _update_generators(
-        self, total: torch.Tensor, opt: torch.optim.Optimizer, losses: dict[str, torch.Tensor], *,
-        frozen: tuple[nn.Module, ...],
-    ) -> dict[str, torch.Tensor]:  # fmt: skip
-        """The generators' step on their summed loss `total`; the discriminators `frozen` for it (no parameter
-        grads from the generators' loss) learn again after. Returns `losses` and the total, detached."""
-        opt.zero_grad(set_to_none=True)
-        self.scaler.scale(total).backward()
-        self.scaler.step(opt)
-        for D in frozen:
-            D.requires_grad_(True)
-        losses["G_total"] = total
-        return {k: v.detach() for k, v in losses.items()}
-
-    @staticmethod
-    @contextlib.contextmanager
-    def _eval_mode(net: nn.Module):
-        """`net` in eval mode (dropout off, BatchNorm on running stats) for a sample grid, then as it was."""
-        mode = net.training
-        net.eval()
-        try:
-            yield net
-        finally:
-            net.train(mode)
-
-    def _generator(self, name: str = "G") -> nn.Module:
-        """What samples use: the average of the generator's weights if kept, else the generator."""
-        return self.ema[name].module if name in self.ema else self.nets[name]
-
-    def _augment(self, images: torch.Tensor) -> torch.Tensor:
-        """What a discriminator sees: `images` through the differentiable augmentations (if any)."""
-        return diff_augment(images, self.cfg.train.diffaug)
-
-    def _update_D(self, real_fake: nn.Module, opt: torch.optim.Optimizer, real, fake, *, cond=None) -> torch.Tensor:
-        """One discriminator step on a real and a fake batch (`real_fake` scores both in one call); `cond`:
-        the input a conditional discriminator also sees (pix2pix), passed first."""
-        t = self.cfg.train
-        real, fake = self._augment(real), self._augment(fake)
-        if t.r1_gamma > 0:
-            real = real.detach().requires_grad_(True)
-        with self.execution.autocast(self.device):
-            pred_real, pred_fake = real_fake(real, fake) if cond is None else real_fake(cond, real, fake)
-        loss = (adversarial_loss(pred_real, True, t.gan_loss) + adversarial_loss(pred_fake, False, t.gan_loss)) * (
-            t.d_loss_weight
-        )
-        if t.r1_gamma > 0:  # R1 (Mescheder et al. 2018): a flat discriminator around the real images
-            scores = (
-                pred_real if isinstance(pred_real, torch.Tensor) else torch.cat([p.flatten(1) for p in pred_real], 1)
-            )
-            (grad,) = torch.autograd.grad(scores.float().sum(), real, create_graph=True)
-            loss = loss + t.r1_gamma / 2 * grad.float().pow(2).sum(dim=[1, 2, 3]).mean()
-        opt.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(opt)
-        return loss.detach()
-
-    # --- saving and restoring ------------------------------------------------------------------------
-
-    def state_dict(self) -> dict:
-        """This process's networks, optimizers, LR schedules, image pools, gradient scaler and (with
-        `ema_decay`) the averaged generators."""
-        return {
-            "models": {k: v.state_dict() for k, v in self.networks.items()},
-            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
-            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
-            "pools": self._pools_state(),
-            "scaler": self.scaler.state_dict(),  # empty unless fp16
-            **({"ema": {k: e.state_dict() for k, e in self.ema.items()}} if self.ema else {}),
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        """The inverse of `state_dict`. The schedules go on from their stored step along this trainer's
-        `total_steps`, which a resumed run may have raised."""
-        for k, net in self.networks.items():
-            net.load_state_dict(state["models"][k])
-        for k, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizers"][k])
-        for k, sched in self.schedulers.items():
-            sched.load_state_dict(state["schedulers"][k])
-        self.set_total_steps(self.total_steps)
-        if self.scaler.is_enabled() and state.get("scaler"):  # a run switched to fp16 starts a fresh scale
-            self.scaler.load_state_dict(state["scaler"])
-        for k, pool in self.pools.items():
-            pool.load_state_dict(state["pools"][k], device=self.device)
-        for k, ema in self.ema.items():
-            ema.load_state_dict(state["ema"][k])
-
-    def checkpoint(self, *, step: int, steps_per_epoch: int) -> dict | None:
-        """The whole run after `step` steps, as the checkpoint file holds it: format, version, config,
-        position, rank 0's RNG and `state_dict()`, and across processes every rank's RNG and pools.
-
-        A collective: every rank calls it; rank 0 gets the dict, the others None. The weights and optimizer
-        states in it are the live tensors (as with any `state_dict`): write it out before the next step.
-        """
-        mine = self._rank_state()
-        ranks = ddp.gather_to_main(mine, self.dist)
-        if not self.dist.is_main:
-            return None
-        ckpt = {
-            "format": FORMAT, "package_version": __version__, "family": self.family, "config": self.cfg.to_dict(),
-            "step": step,
-            "epoch": step // steps_per_epoch, "steps_per_epoch": steps_per_epoch, "rng": mine["rng"],
-            **self.state_dict(),
-        }  # fmt: skip
-        if self.dist.enabled:
-            ckpt["ranks"] = ranks  # each rank's RNG and pools, for an exact resume with as many processes
-            if len({r["weights_sha256"] for r in ranks}) > 1:
-                tqdm.write(f"warning: the processes' weights differ at step {step} (DistributedDataParallel "
-                           "should keep them equal); rank 0's are saved", file=sys.stderr)  # fmt: skip
-        return ckpt
-
-    def save(self, path: str | Path, *, step: int, steps_per_epoch: int) -> Path:
-        """Write `checkpoint(...)` to `path` atomically (rank 0 writes; every rank must call it)."""
-        ckpt = self.checkpoint(step=step, steps_per_epoch=steps_per_epoch)
-        if ckpt is not None:
-            save_atomic(ckpt, path)
-        return Path(path)
-
-    def restore(self, ckpt: dict) -> None:
-        """Continue from a checkpoint dict: its networks, optimizers, schedules and scaler, this rank's image
-        pools and random state (each loaded once). Old single-process checkpoints load too."""
-        mine = self._rank_state_in(ckpt)
-        self.load_state_dict({**ckpt, "pools": mine["pools"]})
-        _set_rng_state(mine["rng"])
-
-    def _pools_state(self) -> dict:
-        return {k: pool.state_dict() for k, pool in self.pools.items()}
-
-    def _rank_state(self) -> dict:
-        """What differs between ranks: the random state and the image pools (and a weights digest, which
-        should not differ: checked when saving)."""
-        state = {"rng": _rng_state(), "pools": self._pools_state()}
-        if self.dist.enabled:
-            state["weights_sha256"] = ddp.weights_digest(self.networks)
-        return state
-
-    def _rank_state_in(self, ckpt: dict) -> dict:
-        """This rank's RNG and pools in `ckpt`: its own if the run had as many processes, else rank 0's."""
-        ranks, d = ckpt.get("ranks"), self.dist
-        if ranks is not None and len(ranks) == d.world_size:
-            return ranks[d.rank]
-        if d.is_main and (d.world_size > 1 or ranks is not None):
-            print(f"note: the checkpoint was written by {len(ranks) if ranks else 1} process(es), this run has "
-                  f"{d.world_size}: each process starts from rank 0's random state and image pools (the data "
-                  "order stays exact)", file=sys.stderr)  # fmt: skip
-        return {"rng": ckpt["rng"], "pools": ckpt["pools"]}
-
-
 class CycleGANTrainer(Trainer):
     """Owns the four networks, three optimizers (G+F, D_X, D_Y), their schedules, the image pools and the
     gradient scaler, and saves and restores all of them (with the random state) as one checkpoint."""
-
-    family = "cyclegan"
-    pool_names = ("X", "Y")  # history of F(y) for D_X, of G(x) for D_Y
-    generator_names = ("G", "F")
 
     def _setup(self, nets: dict[str, nn.Module]) -> None:
         t, ex = self.cfg.train, self.execution
@@ -444,8 +115,7 @@ class CycleGANTrainer(Trainer):
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """One training iteration; returns the losses as 0-d tensors (still on the device: no sync)."""
-        if self.execution.channels_last:
-            x, y = (t.contiguous(memory_format=torch.channels_last) for t in (x, y))
+        x, y = self._formatted(x, y)
         out = self.generate(x, y)
         losses = {"D_X": self.update_D_X(x, out), "D_Y": self.update_D_Y(y, out)}
         losses.update(self.update_G(x, y, out))

@@ -9,7 +9,7 @@ import torch.nn.functional as F_
 from torch import nn
 
 from ..losses import adversarial_loss
-from .cyclegan import Trainer
+from .one_generator import OneGeneratorTrainer
 
 
 class ConditionalRealFake(nn.Module):
@@ -24,43 +24,25 @@ class ConditionalRealFake(nn.Module):
         return self.D(torch.cat([x, real], 1)), self.D(torch.cat([x, fake], 1))
 
 
-class Pix2PixTrainer(Trainer):
+class Pix2PixTrainer(OneGeneratorTrainer):
     """G and the conditional D, one Adam each; no image pool (D judges pairs)."""
 
-    family = "pix2pix"
-
-    def _setup(self, nets: dict[str, nn.Module]) -> None:
-        ex = self.execution
-        self.G, self.D = nets["G"], nets["D"]
-        G, D = ex.compiled(self.G), ex.compiled(self.D)
-        self._D = D  # for the generator's loss: input gradients only, no sync needed
-        self._G, self._real_fake = self._wrap(G, ConditionalRealFake(D))
-        self.opt_G_only = self._adam(self.G)
-        self.opt_D = self._adam(self.D)
-
-    @property
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"G": self.opt_G_only, "D": self.opt_D}
-
-    def pair(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(source, target) of a batch of pairs from A and B, as `direction` says."""
-        return (a, b) if self.cfg.model.direction == "AtoB" else (b, a)
+    def _setup_modules(self, nets: dict[str, nn.Module]) -> None:
+        self._G, self._real_fake = self._wrap(self.execution.compiled(self.G), ConditionalRealFake(self._D))
 
     def step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
         t = self.cfg.train
-        if self.execution.channels_last:
-            a, b = (v.contiguous(memory_format=torch.channels_last) for v in (a, b))
-        x, y = self.pair(a, b)
+        x, y = self._inputs(a, b)
         with self.execution.autocast(self.device):
             fake = self._G(x)
-        losses = {"D": self._update_D(self._real_fake, self.opt_D, y, fake.detach(), cond=x)}
+        losses = {"D": self._update_D(self._real_fake, self._opt_D, y, fake.detach(), cond=x)}
         self.D.requires_grad_(False)  # no parameter grads for D from the generator's loss
         with self.execution.autocast(self.device):
             pred = self._D(torch.cat([x, fake], 1))
         losses["G_adv"] = adversarial_loss(pred, True, t.gan_loss, generator=True)
         losses["L1"] = F_.l1_loss(fake.float(), y.float())
         total = losses["G_adv"] + self.cfg.pix2pix.lambda_l1 * losses["L1"]
-        losses = self._update_generators(total, self.opt_G_only, losses, frozen=(self.D,))
+        losses = self._update_generators(total, self._opt_G, losses, frozen=(self.D,))
         self._end_step()
         return losses
 

@@ -29,6 +29,7 @@ from typing import Any
 import gradio as gr
 
 from ..errors import CycleGANError
+from ..run_files import CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME
 from .runs import (
     Model,
     find_models,
@@ -137,7 +138,7 @@ class Engine:
             raise CycleGANError("that model is not offered any more; choose one from the list")
         if direction not in DIRECTIONS:
             raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
-        from ..checkpoint import load_generator
+        from ..loading import load_generator
 
         with self._lock:
             st = os.stat(key)
@@ -353,13 +354,13 @@ class Engine:
         run = runs.get(label or "")
         if run is None:
             return None, None, None, [], "no run selected" if runs else "no run found under --runs yet", None
-        log = run / "log.jsonl"
+        log = run / LOG_NAME
         samples = latest_samples(run, SAMPLES_SHOWN)
         signature = (
             str(run),
             _stat(log),
-            _stat(run / "config.json"),
-            _stat(run / "checkpoint.pt"),
+            _stat(run / CONFIG_NAME),
+            _stat(run / CHECKPOINT_NAME),
             [str(p) for _, p in samples],
             int(time.time() // 30),
         )  # the summary's ages: every 30 s

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CycleGANError
+from ..families import directions_in_stored_config
+from ..run_files import CHECKPOINT_NAME, CONFIG_NAME, RUN_FILES
 
-CHECKPOINT_NAME = "checkpoint.pt"  # checkpoint.CHECKPOINT_NAME, without importing torch (a test checks they agree)
-RUN_FILES = ("config.json", "log.jsonl", CHECKPOINT_NAME)  # any one of them makes a folder a run
 MAX_DEPTH = 3  # how deep below a --runs folder runs are looked for (runs/project/NAME is depth 2)
 LOG_KEYS = ("step", "epoch", "lr", "s_per_step")  # the non-loss fields of a log.jsonl record
 _SAMPLE = re.compile(r"step_(\d+)\.png$")
@@ -113,13 +113,9 @@ def find_models(roots: Sequence[str | Path], files: Sequence[Path]) -> list[Mode
 
 
 def run_directions(run: Path) -> tuple[str, ...]:
-    """The directions a run's model translates, from its config.json: both for CycleGAN (and when unknown),
-    the trained one for the one-generator families (pix2pix, cut, fastcut)."""
-    model = (read_config(run) or {}).get("model")
-    if isinstance(model, dict) and model.get("family", "cyclegan") != "cyclegan":
-        direction = model.get("direction", "AtoB")
-        return (direction,) if direction in ("AtoB", "BtoA") else ("AtoB", "BtoA")
-    return ("AtoB", "BtoA")
+    """The directions a run's model translates, from its config.json: both for a two-way family (CycleGAN) and
+    when unknown, the trained one for a one-generator family (pix2pix, CUT, FastCUT)."""
+    return directions_in_stored_config(read_config(run) or {})
 
 
 # --- one run's files --------------------------------------------------------------------------------------
@@ -171,7 +167,7 @@ def loss_rows(records: Sequence[dict], *, totals: bool = False, max_points: int 
 def read_config(run: Path) -> dict | None:
     """The run's config.json, or None if it is missing or not readable yet."""
     try:
-        value = json.loads((run / "config.json").read_text(encoding="utf-8"))
+        value = json.loads((run / CONFIG_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None

@@ -16,9 +16,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import device_option
 from ..errors import CycleGANError
 from ..options import Options, opt
+from ..shared_options import device_option
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 

@@ -21,10 +21,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import checkpoint_option, direction_option, ema_option
-from ..errors import CycleGANError
-from ..files import check_outputs, overwrite_option, write_atomic
-from ..options import Options, opt
+from .errors import CycleGANError
+from .files import check_outputs, overwrite_option, write_atomic
+from .inference import pad_for_generator, size_multiple
+from .loading import load_generator
+from .options import Options, opt
+from .run_files import CHECKPOINT_NAME
+from .shared_options import checkpoint_option, direction_option, ema_option
 
 ExportFormat = Literal["onnx", "torchscript"]
 FORMATS: tuple[ExportFormat, ...] = ("onnx", "torchscript")
@@ -55,8 +58,6 @@ class PadToMultiple(nn.Module):
         self.multiple = multiple
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from ..inference import pad_for_generator
-
         padded, (h, w) = pad_for_generator(x, self.multiple)
         return self.net(padded)[:, :, :h, :w]
 
@@ -88,8 +89,6 @@ def format_for(path: str | Path, fmt: str | None) -> ExportFormat:
 
 def wrap_for_export(net: nn.Module) -> nn.Module:
     """The generator, wrapped to take any size (see `PadToMultiple`), on the CPU in float32, eval mode."""
-    from ..inference import size_multiple
-
     net = net.to("cpu", torch.float32).eval().requires_grad_(False)
     multiple = size_multiple(net)
     return (PadToMultiple(net, multiple) if multiple > 1 else net).eval()
@@ -218,7 +217,6 @@ class ExportOptions(Options):
 def export_checkpoint(opts: ExportOptions) -> ExportResult:
     """Load the generator of `opts` and export it (see `export_generator`). An existing `opts.out` is refused
     before anything is loaded, unless `opts.overwrite`; the checkpoint itself always."""
-    from ..checkpoint import CHECKPOINT_NAME, load_generator
 
     source = Path(opts.checkpoint)
     check_outputs([opts.out], overwrite=opts.overwrite, inputs=[source, source / CHECKPOINT_NAME])

@@ -1,0 +1,191 @@
+"""Zip archives checked and extracted safely: the size as announced, an optional SHA-256, every entry's CRC;
+no entry outside the root (absolute paths, `..`, links, devices); no zip bombs (limits read from the
+directory before anything is decompressed, and the bytes counted as they are written); extraction into a
+temporary folder renamed into place in one step."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import tempfile
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CycleGANError
+from .fetch import CHUNK, file_sha256
+
+MAX_SIZE_GB = 20.0  # the largest standard set (cityscapes) extracts to about 10 GB
+MAX_RATIO = 100.0  # JPEG and PNG images barely compress (about 1:1); a bomb compresses 1000:1 and more
+RATIO_MIN_BYTES = 1 << 20  # an entry (or archive) smaller than this cannot be a bomb, whatever its ratio
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """What an archive may expand to: `max_bytes` uncompressed in all, and at most `max_ratio` times its
+    compressed size, per entry and overall (zip bombs break one or the other)."""
+
+    max_bytes: int = int(MAX_SIZE_GB * 1e9)
+    max_ratio: float = MAX_RATIO
+
+
+def verify_archive(
+    part: Path, *, url: str, total: int | None, sha256: str | None, limits: ArchiveLimits = ArchiveLimits()
+) -> None:
+    """Size as announced, SHA-256 when given, sizes within `limits` (from the directory, before any entry
+    is decompressed), and a readable zip whose entries all pass their CRC. A file that fails is deleted
+    (resuming it could not help), except a short one, which can resume."""
+    size = part.stat().st_size
+    if total is not None and size < total:
+        raise CycleGANError(f"download of {url} is incomplete ({size} of {total} bytes); run again to resume")
+    if total is not None and size > total:
+        part.unlink()
+        raise CycleGANError(f"download of {url} is {size} bytes, the server announced {total}; deleted it, run again")
+    if sha256 is not None and (got := file_sha256(part)) != sha256:
+        part.unlink()
+        raise CycleGANError(
+            f"SHA-256 of {url} is {got}, expected {sha256} (option '--sha256'); the download was deleted"
+        )
+    try:
+        with zipfile.ZipFile(part) as zf:
+            try:
+                check_limits(zf.infolist(), limits, source=url)
+            except CycleGANError:
+                part.unlink()
+                raise
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, zlib.error) as e:
+        part.unlink()
+        raise CycleGANError(f"{url} is not a readable zip archive ({e}); the download was deleted") from None
+    if bad is not None:
+        part.unlink()
+        raise CycleGANError(f"{url}: entry '{bad}' fails its CRC check (corrupt archive); the download was deleted")
+
+
+def unsafe_reason(info: zipfile.ZipInfo) -> str | None:
+    """Why an entry may not be extracted (None when it is a plain file or folder inside the root)."""
+    name = info.filename.replace("\\", "/")  # archives made on Windows may use either separator
+    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
+        return "has an absolute path"
+    if ".." in name.split("/"):
+        return "climbs out of the root with '..'"
+    kind = stat.S_IFMT(info.external_attr >> 16)
+    if kind == stat.S_IFLNK:
+        return "is a symbolic link"
+    if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+        return "is a device, pipe or socket"
+    return None
+
+
+def check_limits(members: list[zipfile.ZipInfo], limits: ArchiveLimits, *, source: str) -> None:
+    """Refuse a zip bomb from the archive's directory, before anything is decompressed: one line naming the
+    entry (or the total) and the limit it breaks."""
+    gb = 1e9
+    total = sum(i.file_size for i in members)
+    packed = sum(i.compress_size for i in members)
+    if total > limits.max_bytes:
+        raise CycleGANError(
+            f"refusing to extract {source}: it expands to {total / gb:.3g} GB, more than the {limits.max_bytes / gb:g}"
+            " GB allowed (option '--max-size-gb'); nothing was extracted"
+        )
+    for info in members:
+        if info.file_size > RATIO_MIN_BYTES and info.file_size > limits.max_ratio * info.compress_size:
+            ratio = info.file_size / max(info.compress_size, 1)
+            raise CycleGANError(
+                f"refusing to extract {source}: entry '{info.filename}' expands {ratio:.0f} times ({info.compress_size}"
+                f" -> {info.file_size} bytes), more than the {limits.max_ratio:g} allowed (option '--max-ratio'): "
+                "a zip bomb? nothing was extracted"
+            )
+    if total > RATIO_MIN_BYTES and total > limits.max_ratio * packed:
+        raise CycleGANError(
+            f"refusing to extract {source}: it expands {total / max(packed, 1):.0f} times ({packed} -> {total} "
+            f"bytes), more than the {limits.max_ratio:g} allowed (option '--max-ratio'): a zip bomb? nothing was "
+            "extracted"
+        )
+
+
+def _copy_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, *, budget: int, source: str) -> int:
+    """Write entry `info` to `dest` (a new file), counting the bytes as they come: more than the directory
+    declared for it, or than `budget` (what the limits leave), is refused. Returns the bytes written."""
+    written = 0
+    try:
+        with zf.open(info) as src, dest.open("xb") as out:
+            while chunk := src.read(CHUNK):
+                written += len(chunk)
+                if written > info.file_size or written > budget:
+                    raise CycleGANError(
+                        f"refusing to extract {source}: entry '{info.filename}' holds more than the "
+                        f"{info.file_size} bytes its directory declares; nothing was extracted"
+                    )
+                out.write(chunk)
+    except FileExistsError:
+        raise CycleGANError(f"refusing to extract {source}: entry '{info.filename}' appears twice") from None
+    except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as e:
+        raise CycleGANError(
+            f"refusing to extract {source}: entry '{info.filename}' cannot be decompressed ({e}); nothing was extracted"
+        ) from None
+    return written
+
+
+def remove_stale_extractions(root: Path, name: str) -> list[Path]:
+    """Delete the `ROOT/.NAME.extracting.*` folders an interrupted extraction of NAME left (call it holding
+    the download's lock: a live extraction's folder looks the same); returns them."""
+    stale = [p for p in root.glob(f".{name}.extracting.*") if p.is_dir() and not p.is_symlink()]
+    for p in stale:
+        shutil.rmtree(p, ignore_errors=True)
+    return stale
+
+
+def _parts(info: zipfile.ZipInfo) -> list[str]:
+    return [p for p in info.filename.replace("\\", "/").split("/") if p not in ("", ".")]
+
+
+def extract_safely(
+    archive: Path, root: Path, name: str, *, source: str, limits: ArchiveLimits = ArchiveLimits()
+) -> Path:
+    """Extract `archive` to `root/name` atomically; refuse it whole, writing nothing, if any entry is
+    unsafe or the archive breaks `limits` (checked from its directory first, then on the bytes written).
+    An archive holding a single top folder (the reference's `NAME/...`) has that folder renamed to
+    `root/name`; otherwise the archive's contents become `root/name`."""
+    target = root / name
+    with zipfile.ZipFile(archive) as zf:
+        members = [i for i in zf.infolist() if _parts(i) and _parts(i)[0] != "__MACOSX"]  # Finder's extras
+        for info in members:
+            if (reason := unsafe_reason(info)) is not None:
+                raise CycleGANError(
+                    f"refusing to extract {source}: entry '{info.filename}' {reason}; nothing was extracted"
+                )
+        check_limits(zf.infolist(), limits, source=source)
+        needed = sum(i.file_size for i in members)
+        free = shutil.disk_usage(root).free
+        if needed > free:
+            mib = 2**20
+            raise CycleGANError(
+                f"{source} needs {needed / mib:.0f} MiB to extract, {root} has {free / mib:.0f} MiB free"
+            )
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.extracting.", dir=root))
+        try:
+            real_tmp = tmp.resolve()
+            budget = min(limits.max_bytes, needed)  # the directory's total: more than it means it lied
+            for info in members:
+                dest = tmp.joinpath(*_parts(info))
+                if not dest.resolve().is_relative_to(real_tmp):  # belt and braces after unsafe_reason
+                    raise CycleGANError(f"refusing to extract {source}: entry '{info.filename}' leaves the root")
+                if info.is_dir():
+                    dest.mkdir(parents=True, exist_ok=True)
+                    continue
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                budget -= _copy_entry(zf, info, dest, budget=budget, source=source)
+            tops = {_parts(i)[0] for i in members}
+            single = len(tops) == 1 and (tmp / next(iter(tops))).is_dir()
+            src_dir = tmp / next(iter(tops)) if single else tmp
+            if target.exists():
+                raise CycleGANError(f"{target} appeared while extracting; remove it and run again")
+            os.replace(src_dir, target)  # one rename: ROOT/NAME is either absent or complete
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+    return target

@@ -1,0 +1,86 @@
+"""A generator from whatever a user names: a run folder, a checkpoint file, a generator file of the reference
+implementation or the CUT code, or `pretrained:NAME` (a published generator, fetched once by `cyclegan.zoo`).
+
+Every command that reads a generator (translate, evaluate, export, compare, bench, serve) and
+`cyclegan.load_generator` come through here. Files are read with `torch.load(..., weights_only=True)`
+(`cyclegan.safeload`); our own checkpoints are checked (`checkpoint.check_checkpoint`) before use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from . import zoo
+from .checkpoint import check_checkpoint, load_state, run_checkpoint
+from .config import config_from_dict
+from .errors import CycleGANError
+from .families import GENERATOR_FOR, generator_for
+from .interop.foreign import load_foreign_generator
+from .models import build_generator
+from .run_files import FORMAT
+from .safeload import load_weights_only
+from .shared_options import Direction
+
+EMAChoice = Literal["auto", "on", "off"]
+
+
+def checkpoint_path(path: str | Path) -> Path:
+    """A run folder means its `checkpoint.pt`; a file means itself; `pretrained:NAME` the cached published
+    generator NAME, downloaded first if needed (`cyclegan.zoo`)."""
+    if zoo.is_spec(path):
+        return zoo.resolve(path)
+    return run_checkpoint(path)
+
+
+def load_file(path: str | Path) -> Any:
+    """Load a .pt/.pth file with weights_only=True (tensors and plain data only), on the CPU. A cyclegan
+    checkpoint is also checked (`check_checkpoint`); other files (e.g. foreign generators) are returned as
+    they are."""
+    path = checkpoint_path(path)
+    obj = load_weights_only(path)
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        check_checkpoint(obj, source=str(path))
+    return obj
+
+
+def load_generator(
+    path: str | Path, direction: Direction = "AtoB", *, device: str | torch.device = "cpu", ema: EMAChoice = "auto"
+) -> nn.Module:
+    """The generator for `direction` from a run folder or checkpoint file, in eval mode on `device`.
+
+    ema: "auto" takes the average of the generator's weights when the run kept one (`--ema-decay`), else
+    the raw weights; "on" requires the average; "off" takes the raw weights of the last step.
+
+    A CycleGAN run holds both directions (AtoB: G, BtoA: F); pix2pix, CUT and FastCUT hold one generator, for
+    the direction they were trained in: the other is refused in one line.
+
+    Also reads a plain generator state dict saved by the reference implementation (ResNet or U-Net,
+    architecture inferred from the tensors; one generator, used whatever `direction` says) or by the CUT
+    code (its anti-aliased ResNet).
+
+    The module maps (B, 3, H, W) in [-1, 1] to the same shape in [-1, 1]; H and W must be multiples of
+    its `size_multiple` attribute (`cyclegan.translate` pads and crops for you).
+    """
+    if direction not in GENERATOR_FOR:
+        raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
+    path = checkpoint_path(path)
+    source = str(path)
+    ckpt = load_file(path)  # a cyclegan checkpoint is checked there, tensors' shapes included
+    if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
+        cfg = config_from_dict(ckpt["config"], source=source)
+        net = build_generator(cfg.model)
+        name = generator_for(cfg.model, direction, source=source)
+        averaged = ckpt.get("ema") or {}
+        if ema == "on" and name not in averaged:
+            raise CycleGANError(f"{source} holds no averaged weights (train with --ema-decay); use --ema off or auto")
+        if ema != "off" and name in averaged:
+            load_state(net, averaged[name], where=f"ema.{name}", source=source)
+        else:
+            load_state(net, ckpt["models"][name], where=f"models.{name}", source=source)
+    else:  # a generator saved by the reference implementation (or in its layout): see cyclegan.interop
+        net = load_foreign_generator(ckpt, direction, source=source)
+    return net.to(device).eval().requires_grad_(False)

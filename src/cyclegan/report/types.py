@@ -1,0 +1,50 @@
+"""What the reports show, as plain data: the comparison's report (`CompareReport`, one `Row` per image) and the
+names of the feature-distance metrics per feature network. The pipelines fill them (`cyclegan.compare`,
+`cyclegan.evaluate`); the renderers of this package read them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+# fd/kid with the FID Inception weights are the field's FID/KID; with Lite0 they are not, and are named so.
+METRIC_NAMES: dict[str, tuple[str, str]] = {"inception": ("fid", "kid"), "lite0": ("fd_lite0", "kid_lite0")}
+METHODS = ("input", "cyclegan", "gatys")  # the comparison's columns, in order
+
+
+@dataclass
+class Row:
+    """Figures for one content image. Metric dicts map a method (input, cyclegan, gatys) to a value."""
+
+    name: str
+    content: str
+    references: list[str]
+    seconds: dict[str, float]
+    ssim_y: dict[str, float]
+    content_distance: dict[str, float]
+    style_distance: dict[str, float]
+    images: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CompareReport:
+    """What `compare` returns and writes as report.json (`asdict`); `cyclegan.report` renders it."""
+
+    checkpoint: str
+    direction: str
+    size: int
+    gatys: dict
+    metrics_backbone: dict
+    rows: list[Row]
+    kid: dict | None
+    grid: str
+    html: str
+    notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # one line per image that could not be used
+
+    methods: ClassVar[tuple[str, ...]] = METHODS  # the grid's and tables' column order
+
+    def mean(self, metric: str, method: str) -> float:
+        """Mean of a per-image metric (a `Row` attribute, e.g. "ssim_y") of one method; NaN if none has it."""
+        values = [getattr(r, metric)[method] for r in self.rows if method in getattr(r, metric)]
+        return sum(values) / len(values) if values else float("nan")

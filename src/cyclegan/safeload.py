@@ -1,0 +1,134 @@
+"""Loading .pt/.pth files without running code: `torch.load(..., weights_only=True)`, and, when torch refuses a
+file, what in its pickle would have run (read from the opcodes, never executed), so the refusal can say so.
+
+A checkpoint is a dict of tensors and plain Python values only; a file crafted to run code when unpickled
+(a `__reduce__` that calls `os.system`, say) is refused with one line naming the call.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import pickletools
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import CycleGANError
+
+
+def load_weights_only(path: str | Path) -> Any:
+    """The object saved in `path`, loaded with weights_only=True on the CPU (memory-mapped when the file is in
+    torch's zip format). A file that holds code, is damaged or cannot be read: a one-line CycleGANError."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": noise next to our one-line errors
+            warnings.simplefilter("ignore", UserWarning)
+            mmap = zipfile.is_zipfile(path)  # mmap needs the zip format (torch >= 1.6 files)
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError:
+        call = code_in_pickle(path)
+        if call is not None:
+            raise CycleGANError(
+                f"refusing to load {path}: it holds objects other than tensors and plain data, which could run "
+                f"code when loaded (it would call {call}); only load checkpoints you trust the origin of"
+            ) from None
+        raise _unreadable(path) from None
+    except OSError as e:  # the file system's error (permission, I/O), or a zip torch cannot read
+        if e.strerror:
+            raise CycleGANError(f"cannot read checkpoint {path}: {e.strerror}") from None
+        raise _unreadable(path) from None
+    except Exception:  # noqa: BLE001 - damaged bytes make torch's reader fail in any way (KeyError, IndexError...)
+        raise _unreadable(path) from None
+
+
+def _unreadable(path: Path) -> CycleGANError:
+    return CycleGANError(
+        f"cannot read checkpoint {path}: not a file saved by torch.save, or an incomplete one (is the file complete?)"
+    )
+
+
+
+# --- is it code? ---------------------------------------------------------------------------------------------
+
+_SCAN_LIMIT = 64 << 20  # bytes of pickle read when looking for code (a checkpoint's data.pkl is far smaller)
+_STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING", "STRING"}
+_CALL_OPS = {"REDUCE", "NEWOBJ", "NEWOBJ_EX", "BUILD", "OBJ", "INST"}
+_PUT_OPS = {"PUT", "BINPUT", "LONG_BINPUT"}
+_GET_OPS = {"GET", "BINGET", "LONG_BINGET"}
+
+
+def _allowed_globals() -> set[str]:
+    """What `torch.load(weights_only=True)` may import: tensors' rebuild functions, dtypes, OrderedDict..."""
+    try:
+        from torch._weights_only_unpickler import _get_allowed_globals  # private: a fallback below
+
+        allowed = set(_get_allowed_globals())
+    except (ImportError, AttributeError):
+        allowed = {"collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter"}
+    return allowed
+
+
+def code_in_pickle(path: str | Path) -> str | None:
+    """The first function or class outside torch's weights-only allow-list that a pickle in `path` would
+    import and call when loaded (e.g. 'posix.system'), or None: found by reading the pickle's opcodes,
+    never by running them. For a torch zip file the pickle is its `data.pkl`; random bytes or a truncated
+    file give None (their opcodes stop making sense before any call)."""
+    path = Path(path)
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                info = next((i for i in zf.infolist() if i.filename.endswith("data.pkl")), None)
+                if info is None or info.file_size > _SCAN_LIMIT:
+                    return None
+                data = zf.read(info)
+        else:
+            with path.open("rb") as f:
+                data = f.read(_SCAN_LIMIT)
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError):
+        return None
+    return _first_unsafe_call(data, _allowed_globals())
+
+
+def _first_unsafe_call(data: bytes, allowed: set[str]) -> str | None:
+    stream = io.BytesIO(data)
+    while stream.tell() < len(data):  # the legacy format is several pickles in a row
+        start = stream.tell()
+        pushed: list[Any] = []  # recent values pushed, as far as a string tells (else None)
+        memo: dict[Any, Any] = {}
+        unsafe: str | None = None
+        try:
+            for op, arg, _ in pickletools.genops(stream):
+                name = op.name
+                if name in _STRING_OPS:
+                    pushed.append(arg if isinstance(arg, str) else None)
+                    continue
+                if name in _PUT_OPS or name == "MEMOIZE":  # these leave the stack as it is
+                    memo[arg if name in _PUT_OPS else len(memo)] = pushed[-1] if pushed else None
+                    continue
+                if name in ("FRAME", "PROTO"):
+                    continue
+                if name in _GET_OPS:
+                    pushed.append(memo.get(arg))
+                    continue
+                if name in ("GLOBAL", "INST"):
+                    module, _, qualname = str(arg).partition(" ")
+                    if f"{module}.{qualname}" not in allowed:
+                        unsafe = unsafe or f"{module}.{qualname}"
+                elif name == "STACK_GLOBAL" and len(pushed) >= 2:
+                    module, qualname = pushed[-2], pushed[-1]
+                    if not (isinstance(module, str) and isinstance(qualname, str)):
+                        module, qualname = "?", "?"
+                    if f"{module}.{qualname}" not in allowed:
+                        unsafe = unsafe or f"{module}.{qualname}"
+                if unsafe is not None and name in _CALL_OPS:
+                    return unsafe
+                pushed.append(None)
+        except (ValueError, EOFError, UnicodeDecodeError, KeyError, IndexError, TypeError):
+            return None  # not (or no longer) a pickle: data, random bytes, a truncated file
+        if stream.tell() == start:
+            return None
+    return None

@@ -1,0 +1,67 @@
+"""Option fields shared by several commands, one definition each: where a run computes (device, precision,
+memory format, compilation), which checkpoint and generator it reads, and progress bars.
+
+Each is a field factory (`device: str = device_option()`) or a nested options group (`ExecutionOptions`),
+so `train`, `translate`, `bench`, `evaluate`, `serve`... spell, check and document them the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .options import Options, opt
+
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+OnOff = Literal["auto", "on", "off"]
+Direction = Literal["AtoB", "BtoA"]
+
+
+def device_option() -> Any:
+    return opt("auto", "auto, cpu, cuda, cuda:N or mps (auto: CUDA, then MPS, then CPU)", metavar="DEVICE")
+
+
+def precision_option() -> Any:
+    return opt("auto", "autocast precision (auto: bf16 on CPUs with native bf16 and on bf16 GPUs, else fp32)")
+
+
+def channels_last_option() -> Any:
+    return opt("auto", "channels-last memory format (auto: off; measured slower with InstanceNorm)")
+
+
+def compile_option() -> Any:
+    return opt("auto", "torch.compile the networks (auto: for long bf16 CPU work when a C++ compiler is present)")
+
+
+def checkpoint_option(**kwargs: Any) -> Any:
+    return opt(
+        help="a run folder, a checkpoint file, a generator .pth of the reference implementation, or "
+        "pretrained:NAME (a published generator, downloaded on first use: `cyclegan pretrained list`)",
+        metavar="RUN_OR_FILE",
+        **kwargs,
+    )
+
+
+def direction_option(default: str = "AtoB") -> Any:
+    return opt(default, "AtoB translates A -> B with G, BtoA translates B -> A with F")
+
+
+def ema_option() -> Any:
+    help_text = (
+        "the generator's averaged weights (--ema-decay) or its last raw ones (auto: the average when the "
+        "checkpoint has one)"
+    )
+    return opt("auto", help_text)
+
+
+def progress_option() -> Any:
+    return opt(True, "progress bars (--no-progress for none)")
+
+
+@dataclass(frozen=True)
+class ExecutionOptions(Options):
+    """How the networks compute (see `cyclegan.execution.choose_execution`); `auto` picks per device."""
+
+    precision: Precision = precision_option()
+    channels_last: OnOff = channels_last_option()
+    compile: OnOff = compile_option()

@@ -1,0 +1,146 @@
+"""A run's inputs: the two domains' folders (or pix2pix's pairs), each image decoded once before training (a
+broken file stops the run, or is skipped and named), the training set, its loader, and the fixed sample
+images of the sample grids."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ..config import Config
+from ..data import (
+    PairedTrainSet,
+    UnpairedTrainSet,
+    check_images,
+    eval_transform,
+    find_pairs,
+    list_images,
+    read_image,
+    read_pair,
+)
+from ..errors import CycleGANError
+from ..families import family
+from . import distributed as ddp
+from .signals import worker_init
+
+
+def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
+    """(trainA, trainB, testA or None, testB or None) from --data ROOT or --domain-a/--domain-b."""
+    d = cfg.data
+    if d.domain_a or d.domain_b:
+        if not (d.domain_a and d.domain_b):
+            raise CycleGANError("give both --domain-a and --domain-b (or --data ROOT)")
+        return Path(d.domain_a), Path(d.domain_b), None, None
+    if not d.data:
+        raise CycleGANError("no training data: give --data ROOT (with trainA, trainB) or --domain-a and --domain-b")
+    root = Path(d.data)
+    if not root.is_dir():
+        raise CycleGANError(f"option 'data': folder {root} does not exist")
+    test_a, test_b = root / "testA", root / "testB"
+    return root / "trainA", root / "trainB", test_a if test_a.is_dir() else None, test_b if test_b.is_dir() else None
+
+
+@dataclass(frozen=True)
+class Images:
+    """The readable training images of each domain, the test folders (if any) and what was skipped."""
+
+    train_a: list[Path]
+    train_b: list[Path]
+    test_a: Path | None
+    test_b: Path | None
+    skipped: list[str]  # one message per unreadable image
+    # a paired family (pix2pix): train_a[i] and train_b[i] are a pair (train_b None: each train_a file holds A|B side by side),
+    # and the sample grids show the first test pairs (else the first training pairs)
+    paired: bool = False
+    aligned: bool = False
+    test_pairs: list[tuple[Path, Path | None]] | None = None
+
+
+def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
+    """Both domains' images, each decoded once now: a broken file stops here (or is skipped and named)."""
+    if family(cfg.model.family).paired:
+        return _paired_images(cfg, progress=progress, main=main)
+    dir_a, dir_b, test_a, test_b = domain_folders(cfg)
+    skipped: list[str] = []
+    files = []
+    for folder, what in ((dir_a, "domain A folder"), (dir_b, "domain B folder")):
+        good, bad = check_images(
+            list_images(folder, what=what), skip_bad=cfg.data.skip_bad_images, desc=f"checking {folder}",
+            progress=progress,
+        )  # fmt: skip
+        if not good:
+            raise CycleGANError(f"{what} {folder}: no readable images")
+        files.append(good)
+        skipped += bad
+    for msg in skipped if main else []:
+        tqdm.write(f"warning: skipping {msg}", file=sys.stderr)
+    return Images(files[0], files[1], test_a, test_b, skipped)
+
+
+def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
+    """A paired family's (pix2pix's) pairs: ROOT/train of aligned A|B images (test pairs from ROOT/test or ROOT/val), or files of
+    the same name in trainA and trainB (testA and testB; or --domain-a and --domain-b), each decoded once now."""
+    d = cfg.data
+    aligned = bool(d.data) and not (d.domain_a or d.domain_b) and (Path(d.data) / "train").is_dir()
+    test_pairs: list[tuple[Path, Path | None]] | None = None
+    if aligned:
+        root = Path(d.data)
+        pairs: list[tuple[Path, Path | None]] = [(p, None) for p in list_images(root / "train", what="aligned folder")]
+        test = next((root / s for s in ("test", "val") if (root / s).is_dir()), None)
+        test_pairs = [(p, None) for p in list_images(test)] if test else None
+    else:
+        dir_a, dir_b, test_a, test_b = domain_folders(cfg)
+        pairs = list(find_pairs(dir_a, dir_b))
+        test_pairs = list(find_pairs(test_a, test_b)) if test_a and test_b else None
+    files = [p for pair in pairs for p in pair if p is not None]
+    good, skipped = check_images(files, skip_bad=d.skip_bad_images, desc="checking the pairs", progress=progress)
+    good_set = set(good)
+    pairs = [pair for pair in pairs if all(p is None or p in good_set for p in pair)]
+    if not pairs:
+        raise CycleGANError("no readable training pairs")
+    for msg in skipped if main else []:
+        tqdm.write(f"warning: skipping {msg} (and its pair)", file=sys.stderr)
+    train_b = [b for _, b in pairs] if not aligned else []
+    return Images([a for a, _ in pairs], train_b, None, None, skipped, paired=True, aligned=aligned,  # type: ignore[misc]
+                   test_pairs=test_pairs)  # fmt: skip
+
+
+def dataset(cfg: Config, images: Images) -> UnpairedTrainSet | PairedTrainSet:
+    d, t = cfg.data, cfg.train
+    if images.paired:
+        return PairedTrainSet(
+            images.train_a, None if images.aligned else images.train_b, size=d.size,
+            load_size=round(d.size * d.load_scale), flip=d.flip, seed=t.seed, batch_size=t.batch_size,
+        )  # fmt: skip
+    return UnpairedTrainSet(
+        images.train_a, images.train_b, size=d.size, load_size=round(d.size * d.load_scale), flip=d.flip,
+        seed=t.seed, batch_size=t.batch_size,
+    )  # fmt: skip
+
+
+def loader(cfg: Config, device: torch.device, d_ctx: ddp.Dist, data: UnpairedTrainSet | PairedTrainSet, sampler: ddp.StepSampler) -> DataLoader:
+    d = cfg.data
+    cores = (os.cpu_count() or 1) // d_ctx.local_world_size  # the processes on this machine share its cores
+    workers = d.num_workers if d.num_workers >= 0 else min(4, max(0, cores - 1))
+    return DataLoader(
+        data, batch_size=sampler.per_rank, sampler=sampler, num_workers=workers,
+        pin_memory=device.type == "cuda", worker_init_fn=worker_init, prefetch_factor=4 if workers else None,
+        generator=torch.Generator(),  # its own: drawing worker seeds must not move the global RNG (dropout)
+    )  # fmt: skip
+
+
+def sample_batch(files: list[Path], n: int, size: int) -> torch.Tensor:
+    """The first n images (sorted names) resized to size x size: the same every time."""
+    return torch.stack([eval_transform(read_image(p), size=size) for p in files[:n]])
+
+
+def sample_pairs(pairs: list[tuple[Path, Path | None]], n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first n pairs resized to size x size: (A images, B images)."""
+    read = [read_pair(a, b) for a, b in pairs[:n]]
+    return tuple(torch.stack([eval_transform(p[i], size=size) for p in read]) for i in (0, 1))  # type: ignore[return-value]

@@ -1,0 +1,132 @@
+"""The loss log: losses summed on the device each step (no sync), their means written every `--log-every`
+steps to log.jsonl (strict JSON) and TensorBoard (if installed), and the first non-finite loss caught where
+the loop syncs anyway, so a diverged run stops before anything is written with it."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..errors import CycleGANError
+from ..run_files import CHECKPOINT_NAME, LOG_NAME, TENSORBOARD_DIR
+from . import distributed as ddp
+from .run_folder import Run
+from .trainer import Trainer
+
+
+class LossLog:
+    """Sums the losses on the device; every `write`, rank 0 appends their means over the steps since the last
+    record and over all ranks to log.jsonl (and TensorBoard, if installed).
+
+    It also keeps, on the device, the first step at which any loss was not finite and the losses of that
+    step (no sync per step); `stop_if_not_finite` reads them where the loop syncs anyway."""
+
+    def __init__(self, run: Run, trainer: Trainer, bar: tqdm, *, start: int):
+        self.run, self.trainer, self.bar, self.start = run, trainer, bar, start
+        self.sums: dict[str, torch.Tensor] = {}
+        self.n = 0
+        self.file = self.tb = None
+        self.names: list[str] = []
+        self.first_bad: torch.Tensor | None = None  # () int64: the first step with a non-finite loss, or -1
+        self.bad_losses: torch.Tensor | None = None  # (len(names),): the losses of that step
+
+    def __enter__(self) -> LossLog:
+        if self.run.main:
+            self.file = (self.run.folder / LOG_NAME).open("a")
+            self.tb = _tensorboard(self.run.folder, purge_step=self.start + 1 if self.start else None)
+        self.t_last = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for f in (self.file, self.tb):
+            if f is not None:
+                f.close()
+
+    def add(self, losses: dict[str, torch.Tensor], *, step: int) -> None:
+        """The losses of `step` (0-d tensors); everything stays on the device: no sync per step."""
+        for k, v in losses.items():
+            self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
+        self.n += 1
+        values = torch.stack([v.detach().float().reshape(()) for v in losses.values()])  # (n_losses,)
+        if self.first_bad is None or list(losses) != self.names:
+            self.names = list(losses)
+            self.first_bad = torch.full((), -1, dtype=torch.long, device=values.device)
+            self.bad_losses = torch.zeros_like(values)
+        first = (self.first_bad < 0) & ~torch.isfinite(values).all()
+        self.first_bad = torch.where(first, step, self.first_bad)
+        self.bad_losses = torch.where(first, values, self.bad_losses)
+
+    def first_not_finite(self) -> tuple[int, str, float] | None:
+        """(step, loss name, value) of the first non-finite loss of any rank, or None. Reads the device, and
+        under torchrun is a collective: every rank calls it at the same step."""
+        mine = None
+        if self.first_bad is not None and (step := int(self.first_bad)) >= 0:
+            values = self.bad_losses.tolist()
+            i = next((i for i, v in enumerate(values) if not math.isfinite(v)), 0)
+            mine = (step, self.names[i], values[i])
+        d = self.run.d_ctx
+        if not ddp.any_rank(mine is not None, d):
+            return None
+        found = [r for r in ddp.gather_to_main(mine, d) or [] if r is not None]
+        return min(found) if found else (-1, "", math.nan)
+
+    def stop_if_not_finite(self, saved: int | None) -> None:
+        """Stop the run (every rank) if a loss was not finite: one line naming the loss, its value, the step
+        and the checkpoint kept (`saved`: its step, None if none was written). Nothing is saved after it."""
+        bad = self.first_not_finite()
+        if bad is None:
+            return
+        if not self.run.main:
+            raise CycleGANError("stopping: a loss became non-finite (rank 0 names it)")
+        step, name, value = bad
+        shown = "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+        path = self.run.folder / CHECKPOINT_NAME
+        kept = "no checkpoint was saved" if saved is None else f"the last checkpoint, step {saved}, is kept ({path})"
+        raise CycleGANError(f"loss {name} became {shown} at step {step}; {kept}. Training diverged: a new run "
+                            "(another --out) with a lower --lr or loss weights may help")  # fmt: skip
+
+    def write(self, step: int) -> None:
+        """Every rank calls it (the mean over ranks is a collective). The losses are read back here only,
+        once every log_every steps: a host-device sync."""
+        now = time.perf_counter()
+        sums = ddp.mean_over_ranks(self.sums, self.run.d_ctx)
+        means = {k: _finite_or_none(v.item() / self.n) for k, v in sums.items()}
+        if self.run.main:
+            self._record(step, means, s_per_step=(now - self.t_last) / self.n)
+        self.sums, self.n, self.t_last = {}, 0, now
+
+    def _record(self, step: int, means: dict[str, float], *, s_per_step: float) -> None:
+        record = {
+            "step": step, "epoch": step // self.run.steps_per_epoch, "lr": self.trainer.opt_G.param_groups[0]["lr"],
+            "s_per_step": round(s_per_step, 4), **means,
+        }  # fmt: skip
+        self.file.write(json.dumps(record, allow_nan=False) + "\n")  # strict JSON: never NaN or Infinity
+        self.file.flush()
+        if self.tb:
+            for k, v in means.items():
+                if v is not None:
+                    self.tb.add_scalar(f"loss/{k}", v, step)
+            self.tb.add_scalar("lr", record["lr"], step)
+        shown = [k for k in means if k != "G_total"][:5]
+        self.bar.set_postfix({k: f"{means[k]:.3f}" for k in shown if means.get(k) is not None})
+
+
+def _finite_or_none(x: float) -> float | None:
+    """A mean for log.jsonl: rounded, or None (JSON null) for a sum that overflowed although every loss was
+    finite (a non-finite loss stops the run before its record is written)."""
+    return round(x, 5) if math.isfinite(x) else None
+
+
+def _tensorboard(run: Path, *, purge_step: int | None = None):
+    """A TensorBoard writer, if installed. `purge_step` (a resumed run): events from that step on, written
+    by the run before it stopped, are dropped, as `trim_log` drops its log records."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # optional: pip install "cyclegan[tensorboard]"
+        return None
+    return SummaryWriter(str(run / TENSORBOARD_DIR), purge_step=purge_step)

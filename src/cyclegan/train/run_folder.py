@@ -1,0 +1,154 @@
+"""A run's folder: the config of a new or resumed run (`prepare_config`), the lock that keeps a second run
+out, the clean-up after a crash (stale temporary files, log records after the checkpoint's step), and
+`Run`, what the steps of one run share (its config, folder, processes, step budget, where it saves)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import load_checkpoint
+from ..config import RESUMABLE, Config, config_from_dict, resolve
+from ..errors import CycleGANError
+from ..files import FolderLock, remove_stale_temporaries, write_atomic
+from ..run_files import CHECKPOINT_NAME, LOG_NAME, SAMPLES_DIR
+from . import distributed as ddp
+from .trainer import Trainer
+
+
+class ReadCheckpoint(dict):
+    """A checkpoint as `prepare_config` read it, with its file and the file's identity (inode, size, mtime) at
+    that moment: a resume refuses a file that another run rewrote between that read and taking the lock."""
+
+    def __init__(self, ckpt: dict, *, file: Path, stamp: tuple[int, int, int]):
+        super().__init__(ckpt)
+        self.file, self.stamp = file.resolve(), stamp
+
+    def rewritten(self, file: Path) -> bool:
+        """Whether `file`, the checkpoint this was read from, has changed since."""
+        return file.resolve() == self.file and _stamp(file) != self.stamp
+
+
+def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[Config, dict | None]:
+    """The config of a new run (preset/file/flags) or of a resumed one (its checkpoint, plus allowed flags)."""
+    if not resume:
+        return resolve(overrides), None
+    if not out:
+        raise CycleGANError("--resume needs --out RUN (the run folder to continue)")
+    ckpt_file = Path(out) / CHECKPOINT_NAME
+    if not ckpt_file.is_file():
+        raise CycleGANError(f"nothing to resume: {ckpt_file} does not exist (drop --resume to start a new run)")
+    stamp = _stamp(ckpt_file)
+    # checked: keys, types, config, shapes, training state
+    ckpt = ReadCheckpoint(load_checkpoint(ckpt_file, training=True), file=ckpt_file, stamp=stamp)
+    stored = config_from_dict(ckpt["config"], source=str(ckpt_file))
+    stored_flat = stored.flat()
+    for key, value in overrides.items():
+        if key == "preset" and value != stored.preset:
+            raise CycleGANError(f"option 'preset' cannot change on resume (the run uses {stored.preset!r})")
+        if key not in RESUMABLE and key != "preset" and stored_flat.get(key) != value:
+            raise CycleGANError(
+                f"option '{key}' cannot change on resume (the run uses {stored_flat.get(key)!r}); "
+                "start a new run with another --out instead"
+            )
+    if "steps" in overrides and "epochs" not in overrides:
+        overrides = {**overrides, "epochs": None}
+    if "epochs" in overrides and "steps" not in overrides:
+        overrides = {**overrides, "steps": None}
+    cfg = resolve({k: v for k, v in overrides.items() if k != "preset"}, base=stored)
+    return replace(cfg, train=replace(cfg.train, out=str(out))), ckpt
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.Dist) -> None:
+    """Rank 0 locks the run folder, checks that the run may start (or go on) there, and cleans up after a
+    run that crashed in it: `write_atomic`'s stale temporary files, and the log records after the checkpoint's
+    step (a resumed run writes them again). A refusal stops every rank."""
+    error: CycleGANError | None = None
+    if d_ctx.is_main:
+        try:
+            if not lock.acquire():
+                pid = f"PID {lock.holder}" if lock.holder else "PID unknown"
+                raise CycleGANError(
+                    f"{run} is in use by another training run ({pid}); wait for it to end or choose another --out"
+                )
+            ckpt_file = run / CHECKPOINT_NAME
+            if ckpt is None and ckpt_file.exists():
+                raise CycleGANError(f"{run} already holds a run: add --resume to continue it, or choose another --out")
+            if isinstance(ckpt, ReadCheckpoint) and ckpt.rewritten(ckpt_file):
+                raise CycleGANError(
+                    f"{ckpt_file} was rewritten by another run after this one read it; run the command again to "
+                    "resume from the new checkpoint"
+                )
+            remove_stale_temporaries(run)
+            trim_log(run / LOG_NAME, ckpt["step"] if ckpt is not None else 0)
+        except OSError as e:
+            error = CycleGANError(f"cannot write the run folder {run}: {e.strerror or e}")
+        except CycleGANError as e:
+            error = e
+    ddp.raise_on_every_rank(error, d_ctx, elsewhere="rank 0 could not prepare the run folder (its error is above)")
+
+
+def trim_log(path: Path, step: int) -> None:
+    """Keep the records of log.jsonl up to `step` (the checkpoint's), each step once, in order; drop the rest
+    (what a crashed or stopped run logged after its last checkpoint, a half-written last line, anything not
+    strict JSON). Rewritten atomically, and only if something goes."""
+    if not path.is_file():
+        return
+    lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
+    kept, last = [], 0
+    for line in lines:
+        try:
+            record = json.loads(line, parse_constant=_reject_constant)
+        except ValueError:
+            continue
+        s = record.get("step") if isinstance(record, dict) else None
+        if isinstance(s, int) and not isinstance(s, bool) and last < s <= step:
+            kept.append(line)
+            last = s
+    if len(kept) != len(lines):
+        write_atomic(path, lambda tmp: Path(tmp).write_text("".join(line + "\n" for line in kept)))
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+@dataclass(frozen=True)
+class Run:
+    """What the steps of one run share: its config, folder, processes and step budget."""
+
+    cfg: Config
+    folder: Path
+    device: torch.device
+    d_ctx: ddp.Dist
+    steps_per_epoch: int
+    total: int
+
+    @property
+    def main(self) -> bool:
+        return self.d_ctx.is_main
+
+    def sample_path(self, step: int) -> Path:
+        return self.folder / SAMPLES_DIR / f"step_{step:07d}.png"
+
+    def save(self, trainer: Trainer, step: int) -> Path:
+        """The checkpoint after `step` steps (every rank calls this; rank 0 writes). A write that fails (a full
+        disk) stops every rank with one line; the previous checkpoint stays (atomic write)."""
+        path = self.folder / CHECKPOINT_NAME
+        error = None
+        try:
+            trainer.save(path, step=step, steps_per_epoch=self.steps_per_epoch)
+        except OSError as e:
+            error = CycleGANError(f"cannot write the checkpoint {path} at step {step}: {e.strerror or e}; the "
+                                  "previous checkpoint is kept")  # fmt: skip
+        elsewhere = "rank 0 could not write the checkpoint (its error is above)"
+        ddp.raise_on_every_rank(error, self.d_ctx, elsewhere=elsewhere)
+        return path

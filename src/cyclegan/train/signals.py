@@ -1,0 +1,48 @@
+"""Stopping cleanly: the first Ctrl-C or SIGTERM asks the loop to save and stop after the current step; data
+loading workers leave Ctrl-C to the main process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from tqdm import tqdm
+
+
+def worker_init(_: int) -> None:
+    # Workers are forked with the main process's handlers. Ctrl-C goes to the whole process group:
+    # only the main process handles it (and saves); SIGTERM ends a worker as usual.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+class StopRequest:
+    """Turns the first SIGINT/SIGTERM into a graceful stop after the current step; a second Ctrl-C aborts."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old = {}
+
+    def _handle(self, signum, frame) -> None:
+        if os.getpid() != self._pid:  # a forked child that inherited the handler: not ours to save
+            raise SystemExit(128 + signum)
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
+        tqdm.write(
+            f"\n{signal.Signals(signum).name} received: saving the checkpoint after this step...", file=sys.stderr
+        )
+
+    def __enter__(self) -> StopRequest:
+        self._pid = os.getpid()
+        for s in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[s] = signal.signal(s, self._handle)
+            except ValueError:  # not the main thread (e.g. inside a notebook worker): no handler
+                pass
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)

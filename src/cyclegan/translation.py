@@ -1,0 +1,298 @@
+"""`cyclegan translate`: files, folders and globs in, one translated file per input out.
+
+Every output is named and checked before any work (`plan_outputs`: nothing existing is replaced without
+`--overwrite`, no input ever); images are read lazily and batched by size (`translate_plan`); an image that
+cannot be read, is over the decode cap or runs out of memory is named and skipped while the others are
+written. The translation itself is `cyclegan.inference`.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from PIL import Image
+from torch import nn
+from tqdm import tqdm
+
+from .data.io import (
+    MAX_PIXELS,
+    find_images,
+    glob_files,
+    max_pixels_option,
+    read_image,
+    resize_long_side,
+    to_pil,
+    to_tensor,
+)
+from .errors import CycleGANError
+from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
+from .files import check_outputs, overwrite_option, unique_stems
+from .inference import is_out_of_memory, translate_batch, uncompiled
+from .loading import load_generator
+from .options import Options, opt
+from .shared_options import (
+    Direction,
+    ExecutionOptions,
+    checkpoint_option,
+    device_option,
+    direction_option,
+    ema_option,
+    progress_option,
+)
+from .tiling import TilingOptions, activation_bytes
+
+# --- files ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Inputs:
+    files: list[Path] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    folders: list[Path] = field(default_factory=list)  # the folders among the inputs (searched recursively)
+
+
+def expand_inputs(inputs: Sequence[str]) -> Inputs:
+    """Files, folders (recursively, symlinked sub-folders too) and glob patterns -> image files, in order,
+    without duplicates."""
+    found = Inputs()
+    seen: set[Path] = set()
+
+    def add(p: Path) -> None:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            found.files.append(p)
+
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found.folders.append(path)
+            images = find_images(path)
+            if not images:
+                found.errors.append(f"{item}: folder holds no images")
+            for p in images:
+                add(p)
+        elif path.is_file():
+            add(path)
+        elif glob.has_magic(item):
+            matches = glob_files(item)
+            if not matches:
+                found.errors.append(f"{item}: no file matches this pattern")
+            for p in matches:
+                add(p)
+        else:
+            found.errors.append(f"{item}: no such file or folder")
+    return found
+
+
+def _batches(
+    files: list[Path],
+    *,
+    size: int | None,
+    batch_size: int,
+    errors: list[str],
+    max_pixels: int = MAX_PIXELS,
+    batch_pixels: float = math.inf,
+) -> Iterator[list]:
+    """Yield lists of (path, image tensor) whose tensors share one shape, reading files lazily in order of
+    size so equal shapes are neighbours, at most `batch_size` of them and, past the first, `batch_pixels`
+    pixels in all (large images one at a time). Unreadable files, and files over the decode cap
+    `max_pixels`, are reported in `errors` and skipped."""
+
+    def shape_of(p: Path) -> tuple[int, int]:
+        try:
+            with warnings.catch_warnings():  # a huge header is read_image's to report, once, in one line
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                im = Image.open(p)
+            with im:
+                w, h = im.size
+                if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF rotation swaps the sides
+                    w, h = h, w
+                return (h, w)
+        except Exception:
+            return (0, 0)  # read_image will report it properly
+
+    batch: list = []
+    for p in sorted(files, key=shape_of):
+        try:
+            im = read_image(p, max_pixels=max_pixels)
+        except CycleGANError as e:
+            errors.append(str(e))
+            continue
+        if size:
+            im = resize_long_side(im, size)
+        x = to_tensor(im)
+        full = len(batch) == batch_size or (len(batch) + 1) * x.shape[-1] * x.shape[-2] > batch_pixels
+        if batch and (full or batch[0][1].shape != x.shape):
+            yield batch
+            batch = []
+        batch.append((p, x))
+    if batch:
+        yield batch
+
+
+def output_names(files: list[Path], out_dir: Path, ext: str, *, warn: bool = True) -> dict[Path, Path]:
+    """OUT/STEM.ext per input, in input order; a stem seen before gets -2, -3... (with a warning if `warn`)."""
+    return {p: out_dir / f"{stem}.{ext}" for p, stem in zip(files, unique_stems(files, ext=ext, warn=warn))}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a translation reads and writes, decided and checked before any image is read or network loaded."""
+
+    files: list[Path]  # the input images, in order
+    targets: dict[Path, Path]  # input -> output file
+    errors: list[str]  # inputs that name nothing (missing files, empty folders, globs matching nothing)
+
+
+def plan_outputs(inputs: Sequence[str], out_dir: str | Path, *, ext: str, overwrite: bool) -> Plan:
+    """Expand `inputs`, name every output, and refuse (one line, `files.check_outputs`) an `out_dir` that is
+    a file or an input folder (or inside one), an output that would replace an input, and, unless
+    `overwrite`, an output that exists."""
+    found = expand_inputs(inputs)
+    out_dir = Path(out_dir)
+    targets = output_names(found.files, out_dir, ext, warn=False)
+    check_outputs(targets.values(), overwrite=overwrite, out_folder=out_dir, inputs=found.files,
+                  input_folders=found.folders)  # fmt: skip
+    unique_stems(found.files, ext=ext, warn=True)  # refused or not, now say which inputs get suffixed names
+    return Plan(found.files, targets, list(found.errors))
+
+
+def _translate_batch(
+    net: nn.Module, batch: list, execution: Execution, errors: list[str], tiling: TilingOptions | None = None
+) -> list:
+    """[(path, x (3, H, W))] -> [(path, y (3, H, W))], in tiles where `tiling` says so. When the device runs
+    out of memory the batch is retried one image at a time, and an image that fails alone is named in
+    `errors` and left out."""
+    try:
+        x = batch[0][1][None] if len(batch) == 1 else torch.stack([x for _, x in batch])  # no copy for one
+        ys = translate_batch(net, x, tiling=tiling, execution=execution)
+        return [(p, y) for (p, _), y in zip(batch, ys)]
+    except Exception as e:  # only an allocation failure is handled; anything else is re-raised
+        if not is_out_of_memory(e):
+            raise
+    # Outside the handler, so the failed attempt's tensors (held by the traceback) are freed first.
+    device = next(net.parameters()).device
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    if len(batch) > 1:
+        return [r for item in batch for r in _translate_batch(net, [item], execution, errors, tiling)]
+    path, x = batch[0]
+    errors.append(f"{path}: out of memory on {device} at {x.shape[-1]}x{x.shape[-2]} px (a smaller --max-memory "
+                  "or --tile fits)")  # fmt: skip
+    return []
+
+
+@dataclass(frozen=True)
+class TranslateOptions(Options):
+    """`cyclegan translate`: image files, folders and globs through one generator, into a folder."""
+
+    inputs: tuple[str, ...] = opt(help="image files, folders (searched recursively) or globs", metavar="INPUT",
+                                  positional=True)  # fmt: skip
+    checkpoint: str = checkpoint_option()
+    out: str = opt(help="output folder (created if missing)", metavar="DIR")
+    direction: Direction = direction_option()
+    ema: Literal["auto", "on", "off"] = ema_option()
+    size: int | None = opt(None, "resize so the longer side is N first (default: keep the size)", gt=0)
+    batch_size: int = opt(4, "images of equal size per batch", gt=0)
+    ext: Literal["png", "jpg", "webp", "tif"] = opt("png", "output format")
+    overwrite: bool = overwrite_option()
+    max_pixels: int = max_pixels_option()
+    tiling: TilingOptions = opt(factory=TilingOptions)
+    execution: ExecutionOptions = opt(factory=ExecutionOptions)
+    device: str = device_option()
+    progress: bool = progress_option()
+
+
+def translate_files(
+    net: nn.Module,
+    inputs: Sequence[str],
+    out_dir: str | Path,
+    *,
+    size: int | None = None,
+    batch_size: int = TranslateOptions.batch_size,
+    ext: str = TranslateOptions.ext,
+    progress: bool = True,
+    execution: Execution = REFERENCE,
+    overwrite: bool = TranslateOptions.overwrite,
+    max_pixels: int = TranslateOptions.max_pixels,
+    tiling: TilingOptions | None = None,
+) -> tuple[list[Path], list[str]]:
+    """Translate files/folders/globs into `out_dir` as STEM.ext; returns (written files, error lines).
+
+    Refuses (CycleGANError, before reading any image) to write into an input folder or onto an input, and,
+    unless `overwrite`, onto an existing file. An input that cannot be read, declares more than
+    `max_pixels` pixels, or runs out of device memory is named in the error lines and skipped.
+    `execution`: precision, memory format and compilation (see `cyclegan.execution.choose_execution`);
+    `tiling`: when and how large images are cut into tiles (`cyclegan.tiling`; default: when they would
+    not fit 1.25 GB of activations).
+    """
+    plan = plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite)
+    return translate_plan(net, plan, out_dir, size=size, batch_size=batch_size, progress=progress,
+                          execution=execution, max_pixels=max_pixels, tiling=tiling)  # fmt: skip
+
+
+def translate_plan(
+    net: nn.Module,
+    plan: Plan,
+    out_dir: str | Path,
+    *,
+    size: int | None = None,
+    batch_size: int = TranslateOptions.batch_size,
+    progress: bool = True,
+    execution: Execution = REFERENCE,
+    max_pixels: int = TranslateOptions.max_pixels,
+    tiling: TilingOptions | None = None,
+) -> tuple[list[Path], list[str]]:
+    """Translate the inputs of a checked `plan` (from `plan_outputs`) into their targets; returns
+    (written files, one error line per input that was skipped)."""
+
+    errors = list(plan.errors)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    net = net.to(memory_format=execution.memory_format)  # weights in the activations' layout (no per-conv copies)
+    net = execution.compiled(net, dynamic=None)  # images of many sizes: shape-generic after the second
+    tiling = tiling or TilingOptions()
+    batch_pixels = tiling.max_memory * 1e9 / activation_bytes(uncompiled(net), 1, 1)  # what fits at once
+    batches = _batches(plan.files, size=size, batch_size=batch_size, errors=errors, max_pixels=max_pixels,
+                       batch_pixels=batch_pixels)  # fmt: skip
+    with tqdm(total=len(plan.files), desc="translate", unit="img", disable=not progress) as bar:
+        for batch in batches:
+            for path, y in _translate_batch(net, batch, execution, errors, tiling):
+                target = plan.targets[path]
+                try:
+                    to_pil(y).save(target)
+                except OSError as e:  # e.g. a full disk: named, and the next images still tried
+                    target.unlink(missing_ok=True)
+                    errors.append(f"{path}: cannot write {target}: {e.strerror or e}")
+                    continue
+                written.append(target)
+            bar.update(len(batch))
+        bar.update(bar.total - bar.n)
+    return written, errors
+
+
+def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
+    """Check where `opts` would write (see `plan_outputs`), load the generator, choose how it computes on the
+    device, translate every input into `opts.out`; returns (written files, one error line per input that
+    could not be translated)."""
+
+    plan = plan_outputs(opts.inputs, opts.out, ext=opts.ext, overwrite=opts.overwrite)  # before any work
+    device = resolve_device(opts.device)
+    net = load_generator(opts.checkpoint, opts.direction, device=device, ema=opts.ema)
+    e = opts.execution
+    execution = choose_execution(
+        e.precision, e.channels_last, e.compile, device=device,
+        compile_pays=compile_pays_for_translation(len(plan.files)),
+    )  # fmt: skip
+    return translate_plan(
+        net, plan, opts.out, size=opts.size, batch_size=opts.batch_size, progress=opts.progress,
+        execution=execution, max_pixels=opts.max_pixels, tiling=opts.tiling,
+    )  # fmt: skip
