@@ -1,7 +1,7 @@
 """`cyclegan datasets`: download from a loopback HTTP mirror, resume, verify, and extract safely.
 
-No network beyond 127.0.0.1: a threaded http.server serves archives built here, with HTTP Range support
-that can be switched off and a mode that drops the connection half-way.
+No network beyond 127.0.0.1: a threaded http.server (`helpers.RangeServer`) serves archives built here, with
+HTTP Range support that can be switched off and a mode that drops the connection half-way.
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ import hashlib
 import io
 import re
 import stat
-import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,69 +18,15 @@ import pytest
 from cyclegan.cli import main
 from cyclegan.data.download import CATALOGUE, DownloadOptions, download
 from cyclegan.errors import CycleGANError
+from helpers import RangeServer, serving
 
 NAME = "horse2zebra"
 
 
-class Mirror(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), MirrorHandler)
-        self.files: dict[str, bytes] = {}
-        self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
-        self.honour_range = True
-        self.cut_after: int | None = None  # send only this many body bytes once, then hang up
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/datasets"
-
-
-class MirrorHandler(BaseHTTPRequestHandler):
-    server: Mirror
-
-    def do_GET(self) -> None:
-        srv = self.server
-        rng = self.headers.get("Range")
-        srv.requests.append((self.path, rng))
-        data = srv.files.get(self.path)
-        if data is None:
-            self.send_error(404)
-            return
-        start = 0
-        if rng and srv.honour_range:
-            start = int(re.fullmatch(r"bytes=(\d+)-", rng).group(1))
-            if start >= len(data):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(data)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Content-Type", "application/zip")
-        self.end_headers()
-        if srv.cut_after is not None:  # announce everything, send part of it, close (HTTP/1.0)
-            body, srv.cut_after = body[: srv.cut_after], None
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:  # keep test output clean
-        pass
-
-
 @pytest.fixture
 def mirror():
-    srv = Mirror()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with serving(RangeServer("/datasets")) as srv:
+        yield srv
 
 
 def payload(i: int) -> bytes:
@@ -111,7 +55,7 @@ def good_zip() -> bytes:
     return make_zip(GOOD_ENTRIES)
 
 
-def serve(mirror: Mirror, data: bytes, name: str = NAME) -> None:
+def serve(mirror: RangeServer, data: bytes, name: str = NAME) -> None:
     mirror.files[f"/datasets/{name}.zip"] = data
 
 
@@ -121,7 +65,7 @@ def assert_layout(root: Path) -> None:
     assert not [p.name for p in root.iterdir() if p.name.startswith(".")]  # no .part, no temp folder left
 
 
-def fetch(mirror: Mirror, root: Path, **kw):
+def fetch(mirror: RangeServer, root: Path, **kw):
     return download(DownloadOptions(NAME, str(root), base_url=mirror.base_url, progress=False, **kw))
 
 
@@ -164,7 +108,7 @@ def test_partial_download_resumes_with_a_range_request(mirror, tmp_path):
 def test_dropped_connection_then_resume(mirror, tmp_path):
     data = good_zip()
     serve(mirror, data)
-    mirror.cut_after = 100_000
+    mirror.cut[f"/datasets/{NAME}.zip"] = 100_000
     with pytest.raises(CycleGANError, match="stopped after 100000 of .* bytes .*run the same command again"):
         fetch(mirror, tmp_path)
     assert (tmp_path / f".{NAME}.zip.part").stat().st_size == 100_000 and not (tmp_path / NAME).exists()

@@ -13,6 +13,7 @@ import torch
 from conftest import TINY
 from cyclegan.checkpoint import load_checkpoint
 from cyclegan.train.distributed import Dist, StepSampler, weights_digest
+from helpers import flags, run_cyclegan
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
 
@@ -25,21 +26,6 @@ def assert_same_weights(a: dict, b: dict, *, atol: float = 0.0) -> None:
     for net in ("G", "F", "D_X", "D_Y"):
         for k in a[net]:
             torch.testing.assert_close(a[net][k], b[net][k], atol=atol, rtol=0, msg=f"{net}.{k} differs")
-
-
-def flags(options: dict) -> list[str]:
-    return [x for k, v in options.items() for x in (f"--{k.replace('_', '-')}", str(v))]
-
-
-def run_cyclegan(args: list[str], *, nproc: int, ok: bool = True) -> subprocess.CompletedProcess:
-    """`torchrun --standalone --nproc_per_node N -m cyclegan ...` (or plain `python -m cyclegan` for 1)."""
-    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"] if nproc > 1 else []
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    p = subprocess.run([sys.executable, *launcher, "-m", "cyclegan", *args], env=env, capture_output=True,
-                       text=True, timeout=300)  # fmt: skip
-    if ok:
-        assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    return p
 
 
 def options(dataset: Path, **extra) -> dict:

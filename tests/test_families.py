@@ -21,6 +21,8 @@ from cyclegan.cli import main
 from cyclegan.config import resolve
 from cyclegan.errors import CycleGANError
 from cyclegan.train import prepare_config, train, trainer_class
+from helpers import flags, run_cyclegan
+from reference_nets import RefResnetBlock, randomize, ref_norm, ref_unet
 
 FAMILIES = ("pix2pix", "cut", "fastcut")
 # Tiny networks for each family; the U-Net at 32 px has 5 levels (no dropout level), so 64 px exercises one.
@@ -379,8 +381,6 @@ class RefCUTGenerator(nn.Module):
 
     def __init__(self, ngf: int = 8, n_blocks: int = 3):
         super().__init__()
-        from test_foreign import RefResnetBlock, ref_norm
-
         norm = ref_norm("instance")
         layers = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, 7), norm(ngf), nn.ReLU(True)]
         for mult in (1, 2):
@@ -398,8 +398,6 @@ class RefCUTGenerator(nn.Module):
 
 
 def test_loads_a_cut_generator_file(tmp_path):
-    from test_foreign import randomize
-
     ref = randomize(RefCUTGenerator(ngf=8, n_blocks=3), 0)
     sd = ref.state_dict()
     assert {"model.7.filt", "model.11.filt", "model.12.conv_block.1.weight", "model.15.filt", "model.16.weight"} <= set(
@@ -419,7 +417,6 @@ def test_loads_a_cut_generator_file(tmp_path):
 
 def test_loads_a_pix2pix_unet_file_and_trains_the_same_layout(tmp_path):
     from cyclegan.models import build_generator
-    from test_foreign import ref_unet
 
     ref = ref_unet(num_downs=6, ngf=4, dropout=True, norm="instance")
     torch.save(ref.state_dict(), tmp_path / "latest_net_G.pth")
@@ -440,8 +437,6 @@ def test_loads_a_pix2pix_unet_file_and_trains_the_same_layout(tmp_path):
 def test_torchrun_two_processes_keep_equal_weights(family, paired, tmp_path):
     """Two CPU processes (gloo): DistributedDataParallel keeps every network equal across ranks, and a resumed
     run goes on from each rank's own random state."""
-    from test_distributed import flags, run_cyclegan
-
     opts = {k: v for k, v in TINY.items() if k not in ("preset", "pool_size")}
     opts.update({k: v for k, v in TINY_FAMILY[family].items() if k != "family"})
     opts.update({"data": paired, "device": "cpu", "compile": "off", "steps": 2, "model": family})

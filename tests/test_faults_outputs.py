@@ -20,6 +20,7 @@ from PIL import Image
 from conftest import make_images
 from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
+from helpers import save_tiny_checkpoint, write_split
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -262,8 +263,6 @@ def test_out_of_memory_on_one_image_skips_only_that_image(run, tmp_path, monkeyp
 
 
 def test_evaluate_skips_a_broken_image_and_its_pair(tmp_path, capsys):
-    from test_evaluate import save_tiny_checkpoint, write_split
-
     ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
     write_split(tmp_path / "data", 4, paired=True)
     (tmp_path / "data" / "testB" / "scene_01.png").write_bytes(b"\x89PNG broken")
