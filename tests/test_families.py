@@ -310,13 +310,27 @@ def test_translate_offers_the_trained_direction_only(family, family_runs, tmp_pa
 
 
 def test_evaluate_scores_the_trained_direction(family_runs, tmp_path):
+    from cyclegan.data.dataset import eval_transform
+    from cyclegan.data.io import read_image
     from cyclegan.evaluate.runner import EvalOptions, evaluate
+    from cyclegan.inference import translate_tensor
 
-    opts = EvalOptions(checkpoint=(str(family_runs["cut"]),), data=str(family_runs["data"]), backbone="lite0",
-                       kid_subset_size=2, progress=False)  # fmt: skip
+    run, data = family_runs["cut"], family_runs["data"]
+    opts = EvalOptions(checkpoint=(str(run),), data=str(data), backbone="lite0", kid_subset_size=2, progress=False)
     report = evaluate(opts)
-    assert list(report["directions"]) == ["AtoB"]
-    assert "psnr_truth" in str(report["directions"]["AtoB"]) or report["directions"]["AtoB"]["n_pairs"] == 2
+    assert list(report["directions"]) == ["AtoB"]  # CUT's one generator translates A to B only
+    row = report["directions"]["AtoB"]
+    assert (row["n_source"], row["n_target"], row["n_pairs"]) == (2, 2, 2)  # testB: testA's scenes, recoloured
+    assert "cycle_l1" not in row  # no generator back to A
+
+    # The truth figures compare G's translations of testA with testB, image by image.
+    def images(split: str) -> torch.Tensor:  # (N, 3, S, S) in [-1, 1], in file order
+        files = sorted((data / split).iterdir())
+        return torch.stack([eval_transform(read_image(p), size=report["eval_size"]) for p in files])
+
+    with torch.no_grad():
+        fake = translate_tensor(load_generator(run, "AtoB"), images("testA"))
+    assert row["truth_l1"] == pytest.approx((fake - images("testB")).abs().mean().item(), abs=1e-5)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -336,11 +350,15 @@ def test_export_matches_pytorch(family, family_runs, tmp_path):
         torch.testing.assert_close(exported(x), translate_tensor(net, x), atol=1e-4, rtol=0)
 
 
-def test_bench_times_a_family(capsys):
-    assert main(["bench", "--model", "cut", "--size", "32", "--steps", "1", "--warmup", "0",
-                 "--translate-batches", "1", "--precision", "fp32", "--compile", "off"]) == 0  # fmt: skip
-    out = capsys.readouterr().out
-    assert "cut" in out
+def test_bench_times_a_family(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    args = ["--model", "cut", "--size", "32", "--steps", "1", "--warmup", "0", "--translate-batches", "1"]
+    assert main(["bench", *args, "--precision", "fp32", "--compile", "off", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    # CUT's own trainer was timed: its networks G, D and H (no F, no second discriminator)
+    assert r["model"]["family"] == "cut" and sorted(r["model"]["params"]) == ["D", "G", "H"]
+    assert all(n > 0 for n in r["model"]["params"].values()) and r["train_s_per_step"] > 0
+    assert f"train      {r['train_s_per_step']:.4f} s/step" in capsys.readouterr().out
 
 
 def test_web_lists_a_one_generator_run_with_its_direction(family_runs):
