@@ -81,6 +81,7 @@ def test_list_names_the_standard_sets(capsys):
     assert "efrosgans.eecs.berkeley.edu/cyclegan/datasets/NAME.zip" in out
 
 
+@pytest.mark.slow
 def test_download_from_a_mirror_extracts_the_layout(mirror, tmp_path, capsys):
     serve(mirror, good_zip())
     root = tmp_path / "data"
@@ -94,6 +95,7 @@ def test_download_from_a_mirror_extracts_the_layout(mirror, tmp_path, capsys):
     assert "already there" in capsys.readouterr().out and len(mirror.requests) == 1
 
 
+@pytest.mark.slow
 def test_partial_download_resumes_with_a_range_request(mirror, tmp_path):
     data = good_zip()
     serve(mirror, data)
@@ -105,6 +107,7 @@ def test_partial_download_resumes_with_a_range_request(mirror, tmp_path):
     assert_layout(tmp_path)
 
 
+@pytest.mark.slow
 def test_dropped_connection_then_resume(mirror, tmp_path):
     data = good_zip()
     serve(mirror, data)
@@ -117,6 +120,7 @@ def test_dropped_connection_then_resume(mirror, tmp_path):
     assert_layout(tmp_path)
 
 
+@pytest.mark.slow
 def test_server_without_range_support_starts_over(mirror, tmp_path):
     serve(mirror, good_zip())
     mirror.honour_range = False
@@ -125,6 +129,7 @@ def test_server_without_range_support_starts_over(mirror, tmp_path):
     assert_layout(tmp_path)
 
 
+@pytest.mark.slow
 def test_complete_part_file_is_not_fetched_again(mirror, tmp_path):
     data = good_zip()
     serve(mirror, data)
@@ -133,12 +138,14 @@ def test_complete_part_file_is_not_fetched_again(mirror, tmp_path):
     assert_layout(tmp_path)
 
 
+@pytest.mark.slow
 def test_archive_without_a_top_folder_becomes_root_name(mirror, tmp_path):
     serve(mirror, make_zip({"trainA/a.png": b"a", "trainB/b.png": b"b"}))
     result = fetch(mirror, tmp_path)
     assert result.path == tmp_path / NAME and (tmp_path / NAME / "trainB" / "b.png").read_bytes() == b"b"
 
 
+@pytest.mark.slow
 def test_sha256_is_checked(mirror, tmp_path):
     data = good_zip()
     serve(mirror, data)
@@ -160,6 +167,7 @@ MALICIOUS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(MALICIOUS))
 def test_malicious_archive_is_refused_whole(mirror, tmp_path, case):
     entries, links, reason = MALICIOUS[case]
@@ -175,6 +183,7 @@ def test_malicious_archive_is_refused_whole(mirror, tmp_path, case):
     assert not list(tmp_path.rglob("evil.txt")) and not Path("/tmp/cyclegan-test-evil.txt").exists()
 
 
+@pytest.mark.slow
 def test_malicious_archive_through_the_cli(mirror, tmp_path, capsys):
     serve(mirror, make_zip({"../evil.txt": b"pwned"}))
     rc = main(["datasets", "download", NAME, "--root", str(tmp_path / "d"), "--base-url", mirror.base_url])
@@ -184,6 +193,7 @@ def test_malicious_archive_through_the_cli(mirror, tmp_path, capsys):
     assert err.rstrip().endswith(errors[0]) and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_not_a_zip_and_corrupt_entries_are_refused(mirror, tmp_path):
     serve(mirror, b"<html>a captive portal page, not a zip</html>")
     with pytest.raises(CycleGANError, match="not a readable zip archive"):
@@ -212,6 +222,7 @@ def test_bad_names_and_urls_are_refused_before_any_request(tmp_path, name, base,
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_missing_file_on_the_mirror(mirror, tmp_path):
     with pytest.raises(CycleGANError, match="HTTP 404 .*check the dataset name or --base-url"):
         fetch(mirror, tmp_path)
@@ -232,6 +243,7 @@ def bomb_zip() -> bytes:
     return buf.getvalue()
 
 
+@pytest.mark.slow
 def test_a_zip_bomb_is_refused_in_one_line_before_extracting(mirror, tmp_path, capsys):
     serve(mirror, bomb_zip())
     root = tmp_path / "d"
@@ -244,6 +256,7 @@ def test_a_zip_bomb_is_refused_in_one_line_before_extracting(mirror, tmp_path, c
     assert list(root.iterdir()) == []  # nothing extracted, the bomb deleted, no lock left
 
 
+@pytest.mark.slow
 def test_the_archive_limits_are_options(mirror, tmp_path):
     serve(mirror, good_zip())  # 256 KiB of incompressible entries
     with pytest.raises(CycleGANError, match=r"expands to 0.000262 GB, more than the 0.0001 GB allowed"):
@@ -252,6 +265,7 @@ def test_the_archive_limits_are_options(mirror, tmp_path):
     assert fetch(mirror, tmp_path / "b", max_ratio=10_000).downloaded  # a user who knows the archive
 
 
+@pytest.mark.slow
 def test_a_download_removes_half_extracted_folders_of_an_earlier_one(mirror, tmp_path):
     stale = tmp_path / f".{NAME}.extracting.k2j4h5g6"  # what a download killed while extracting leaves
     (stale / NAME / "trainA").mkdir(parents=True)
@@ -265,6 +279,7 @@ def test_a_download_removes_half_extracted_folders_of_an_earlier_one(mirror, tmp
     assert_layout(tmp_path)
 
 
+@pytest.mark.slow
 def test_one_download_of_a_dataset_into_a_root_at_a_time(mirror, tmp_path):
     import os
 

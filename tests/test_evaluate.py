@@ -76,6 +76,7 @@ def lite0():
     return load_lite0()
 
 
+@pytest.mark.slow
 def test_fd_kid_identical_sets_zero_different_domains_large(lite0):
     from cyclegan.evaluate.distances import feature_distances
 
@@ -199,6 +200,7 @@ def test_evaluate_cli_both_directions_paired(tmp_path, capsys):
     assert (tmp_path / "imgs" / "BtoA_grid.png").is_file()
 
 
+@pytest.mark.slow
 def test_evaluate_unpaired_inception_one_direction(tmp_path, inception_file):
     from cyclegan.evaluate.runner import EvalOptions, evaluate
     from cyclegan.report import format_table

@@ -450,6 +450,7 @@ def test_loads_a_pix2pix_unet_file_and_trains_the_same_layout(tmp_path):
 # --- torchrun ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
 @pytest.mark.parametrize("family", FAMILIES)
 def test_torchrun_two_processes_keep_equal_weights(family, paired, tmp_path):

@@ -253,6 +253,7 @@ def test_fast_preset_builds_small_models():
     assert counts == {"G": g, "F": g, "D_X": d, "D_Y": d}
 
 
+@pytest.mark.slow
 def test_translation_uses_the_averaged_generator_unless_told_otherwise(tmp_path, dataset):
     from cyclegan.checkpoint import load_checkpoint, load_generator
     from cyclegan.train import train

@@ -181,6 +181,7 @@ def test_demo_overwrite_replaces_only_a_demo_run(tmp_path, capsys):
     assert sorted(p.name for p in demo.iterdir()) == ["notes.txt"]
 
 
+@pytest.mark.slow
 def test_demo_overwrite_runs_again_in_its_folder(tmp_path, capsys):
     from cyclegan.demo import DemoOptions, DemoSettings, run_demo
 

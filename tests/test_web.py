@@ -155,12 +155,14 @@ def test_serve_refuses_bad_starts_in_one_line(tmp_path, capsys):
     assert is_public("0.0.0.0") and is_public("192.168.1.5") and is_public("myhost.example")
 
 
+@pytest.mark.slow
 def test_serve_options_import_neither_torch_nor_gradio():
     code = "import sys, cyclegan.web.serve, cyclegan.web.runs; print('torch' in sys.modules, 'gradio' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), check=True)
     assert out.stdout.split() == ["False", "False"]
 
 
+@pytest.mark.slow
 def test_the_page_never_imports_training_code():
     pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
     code = "import sys, cyclegan.web.app, cyclegan.compare; print('cyclegan.train' in sys.modules)"
@@ -390,6 +392,7 @@ def _image_at(page, url: str) -> Image.Image:
     return Image.open(io.BytesIO(page.request.get(url).body()))
 
 
+@pytest.mark.slow
 def test_browser_translate_errors_and_runs(run, tmp_path):
     chromium = find_chromium()
     if chromium is None:

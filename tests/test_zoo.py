@@ -66,6 +66,7 @@ def test_the_catalogue_is_the_reference_implementations_18_unpinned():
     assert "horse photos -> zebras" in lines and "unpinned" in lines and "11.4 M parameters" in lines
 
 
+@pytest.mark.slow
 def test_download_resumes_after_a_cut_connection(server, tmp_path, home):
     data, _ = generator_bytes(tmp_path)
     publish(server, "horse2zebra", data)
@@ -78,6 +79,7 @@ def test_download_resumes_after_a_cut_connection(server, tmp_path, home):
     assert sorted(p.name for p in r.path.parent.iterdir()) == ["horse2zebra.pth"]  # no .part, no lock left
 
 
+@pytest.mark.slow
 def test_an_interrupted_download_resumes_on_the_next_run(server, tmp_path, home, monkeypatch):
     data, _ = generator_bytes(tmp_path)
     publish(server, "horse2zebra", data)
@@ -93,6 +95,7 @@ def test_an_interrupted_download_resumes_on_the_next_run(server, tmp_path, home,
     assert r.path.read_bytes() == data and not part.exists()
 
 
+@pytest.mark.slow
 def test_cached_second_use_needs_no_network(server, tmp_path, monkeypatch):
     data, net = generator_bytes(tmp_path)
     publish(server, "horse2zebra", data)
@@ -109,6 +112,7 @@ def test_cached_second_use_needs_no_network(server, tmp_path, monkeypatch):
         zoo.fetch_model("zebra2horse", progress=False)
 
 
+@pytest.mark.slow
 def test_a_digest_mismatch_is_refused_and_deleted(server, tmp_path, home):
     data, _ = generator_bytes(tmp_path)
     publish(server, "horse2zebra", data)
@@ -124,6 +128,7 @@ def test_a_digest_mismatch_is_refused_and_deleted(server, tmp_path, home):
         zoo.fetch_model("horse2zebra", sha256="1" * 64, progress=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("what", ["discriminator", "random bytes", "pickled code"])
 def test_a_file_that_is_not_a_generator_is_refused(server, tmp_path, home, what):
     path = tmp_path / "bad.pth"
@@ -146,6 +151,7 @@ class Exploit:
         return (print, ("this must never run",))
 
 
+@pytest.mark.slow
 def test_names(server, tmp_path):
     with pytest.raises(CycleGANError, match="did you mean 'horse2zebra'"):
         zoo.fetch_model("hors2zebra", progress=False)
@@ -159,6 +165,7 @@ def test_names(server, tmp_path):
         load_generator("pretrained:")
 
 
+@pytest.mark.slow
 def test_translate_with_pretrained_name_end_to_end(server, tmp_path, monkeypatch, capsys):
     data, net = generator_bytes(tmp_path, seed=3)
     publish(server, "style_monet", data)
@@ -184,6 +191,7 @@ def test_translate_with_pretrained_name_end_to_end(server, tmp_path, monkeypatch
     assert "downloaded" not in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_export_takes_a_pretrained_name(server, tmp_path, monkeypatch):
     data, _ = generator_bytes(tmp_path)
     publish(server, "horse2zebra", data)
@@ -193,6 +201,7 @@ def test_export_takes_a_pretrained_name(server, tmp_path, monkeypatch):
     assert out.is_file()
 
 
+@pytest.mark.slow
 def test_pretrained_commands(server, tmp_path, capsys):
     data, _ = generator_bytes(tmp_path)
     publish(server, "horse2zebra", data)
