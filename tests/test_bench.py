@@ -109,6 +109,7 @@ def _spy_on_generator_convs(monkeypatch) -> list[dict]:
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("mode", "dtype", "channels_last", "batches", "reported"),
     [
@@ -191,6 +192,7 @@ def test_gatys_estimate_is_setup_plus_steps_times_the_median_step():
     assert gatys_estimate(10.0, [1.0, 3.0, 2.0], 300) == pytest.approx(4.0 + 300 * 2.0)
 
 
+@pytest.mark.slow
 def test_style_task_times_gatys_and_cyclegan_per_image(tmp_path, monkeypatch, tiny_cfg, capsys):
     from cyclegan.train import train
 

@@ -15,6 +15,7 @@ from cyclegan.evaluate.distances import feature_distance
 from cyclegan.evaluate.metrics import luminance, ssim_y
 
 
+@pytest.mark.slow
 def test_ssim_y_compares_structure_not_colour():
     x = torch.rand(1, 3, 32, 32)
     assert ssim_y(x, x) == pytest.approx(1.0)
@@ -40,6 +41,7 @@ def checkpoint(tiny_cfg) -> Path:
     return Path(cfg.train.out)
 
 
+@pytest.mark.slow
 def test_compare_writes_grid_and_report(checkpoint, dataset, tmp_path, capsys):
     from cyclegan.cli import main
 

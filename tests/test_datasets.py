@@ -1,7 +1,7 @@
 """`cyclegan datasets`: download from a loopback HTTP mirror, resume, verify, and extract safely.
 
-No network beyond 127.0.0.1: a threaded http.server serves archives built here, with HTTP Range support
-that can be switched off and a mode that drops the connection half-way.
+No network beyond 127.0.0.1: a threaded http.server (`helpers.RangeServer`) serves archives built here, with
+HTTP Range support that can be switched off and a mode that drops the connection half-way.
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ import hashlib
 import io
 import re
 import stat
-import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,69 +18,15 @@ import pytest
 from cyclegan.cli import main
 from cyclegan.data.download import CATALOGUE, DownloadOptions, download
 from cyclegan.errors import CycleGANError
+from helpers import RangeServer, serving
 
 NAME = "horse2zebra"
 
 
-class Mirror(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), MirrorHandler)
-        self.files: dict[str, bytes] = {}
-        self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
-        self.honour_range = True
-        self.cut_after: int | None = None  # send only this many body bytes once, then hang up
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/datasets"
-
-
-class MirrorHandler(BaseHTTPRequestHandler):
-    server: Mirror
-
-    def do_GET(self) -> None:
-        srv = self.server
-        rng = self.headers.get("Range")
-        srv.requests.append((self.path, rng))
-        data = srv.files.get(self.path)
-        if data is None:
-            self.send_error(404)
-            return
-        start = 0
-        if rng and srv.honour_range:
-            start = int(re.fullmatch(r"bytes=(\d+)-", rng).group(1))
-            if start >= len(data):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(data)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Content-Type", "application/zip")
-        self.end_headers()
-        if srv.cut_after is not None:  # announce everything, send part of it, close (HTTP/1.0)
-            body, srv.cut_after = body[: srv.cut_after], None
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:  # keep test output clean
-        pass
-
-
 @pytest.fixture
 def mirror():
-    srv = Mirror()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with serving(RangeServer("/datasets")) as srv:
+        yield srv
 
 
 def payload(i: int) -> bytes:
@@ -111,7 +55,7 @@ def good_zip() -> bytes:
     return make_zip(GOOD_ENTRIES)
 
 
-def serve(mirror: Mirror, data: bytes, name: str = NAME) -> None:
+def serve(mirror: RangeServer, data: bytes, name: str = NAME) -> None:
     mirror.files[f"/datasets/{name}.zip"] = data
 
 
@@ -121,7 +65,7 @@ def assert_layout(root: Path) -> None:
     assert not [p.name for p in root.iterdir() if p.name.startswith(".")]  # no .part, no temp folder left
 
 
-def fetch(mirror: Mirror, root: Path, **kw):
+def fetch(mirror: RangeServer, root: Path, **kw):
     return download(DownloadOptions(NAME, str(root), base_url=mirror.base_url, progress=False, **kw))
 
 
@@ -137,6 +81,7 @@ def test_list_names_the_standard_sets(capsys):
     assert "efrosgans.eecs.berkeley.edu/cyclegan/datasets/NAME.zip" in out
 
 
+@pytest.mark.slow
 def test_download_from_a_mirror_extracts_the_layout(mirror, tmp_path, capsys):
     serve(mirror, good_zip())
     root = tmp_path / "data"
@@ -150,6 +95,7 @@ def test_download_from_a_mirror_extracts_the_layout(mirror, tmp_path, capsys):
     assert "already there" in capsys.readouterr().out and len(mirror.requests) == 1
 
 
+@pytest.mark.slow
 def test_partial_download_resumes_with_a_range_request(mirror, tmp_path):
     data = good_zip()
     serve(mirror, data)
@@ -161,10 +107,11 @@ def test_partial_download_resumes_with_a_range_request(mirror, tmp_path):
     assert_layout(tmp_path)
 
 
+@pytest.mark.slow
 def test_dropped_connection_then_resume(mirror, tmp_path):
     data = good_zip()
     serve(mirror, data)
-    mirror.cut_after = 100_000
+    mirror.cut[f"/datasets/{NAME}.zip"] = 100_000
     with pytest.raises(CycleGANError, match="stopped after 100000 of .* bytes .*run the same command again"):
         fetch(mirror, tmp_path)
     assert (tmp_path / f".{NAME}.zip.part").stat().st_size == 100_000 and not (tmp_path / NAME).exists()
@@ -173,6 +120,7 @@ def test_dropped_connection_then_resume(mirror, tmp_path):
     assert_layout(tmp_path)
 
 
+@pytest.mark.slow
 def test_server_without_range_support_starts_over(mirror, tmp_path):
     serve(mirror, good_zip())
     mirror.honour_range = False
@@ -181,6 +129,7 @@ def test_server_without_range_support_starts_over(mirror, tmp_path):
     assert_layout(tmp_path)
 
 
+@pytest.mark.slow
 def test_complete_part_file_is_not_fetched_again(mirror, tmp_path):
     data = good_zip()
     serve(mirror, data)
@@ -189,12 +138,14 @@ def test_complete_part_file_is_not_fetched_again(mirror, tmp_path):
     assert_layout(tmp_path)
 
 
+@pytest.mark.slow
 def test_archive_without_a_top_folder_becomes_root_name(mirror, tmp_path):
     serve(mirror, make_zip({"trainA/a.png": b"a", "trainB/b.png": b"b"}))
     result = fetch(mirror, tmp_path)
     assert result.path == tmp_path / NAME and (tmp_path / NAME / "trainB" / "b.png").read_bytes() == b"b"
 
 
+@pytest.mark.slow
 def test_sha256_is_checked(mirror, tmp_path):
     data = good_zip()
     serve(mirror, data)
@@ -216,6 +167,7 @@ MALICIOUS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(MALICIOUS))
 def test_malicious_archive_is_refused_whole(mirror, tmp_path, case):
     entries, links, reason = MALICIOUS[case]
@@ -231,6 +183,7 @@ def test_malicious_archive_is_refused_whole(mirror, tmp_path, case):
     assert not list(tmp_path.rglob("evil.txt")) and not Path("/tmp/cyclegan-test-evil.txt").exists()
 
 
+@pytest.mark.slow
 def test_malicious_archive_through_the_cli(mirror, tmp_path, capsys):
     serve(mirror, make_zip({"../evil.txt": b"pwned"}))
     rc = main(["datasets", "download", NAME, "--root", str(tmp_path / "d"), "--base-url", mirror.base_url])
@@ -240,6 +193,7 @@ def test_malicious_archive_through_the_cli(mirror, tmp_path, capsys):
     assert err.rstrip().endswith(errors[0]) and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_not_a_zip_and_corrupt_entries_are_refused(mirror, tmp_path):
     serve(mirror, b"<html>a captive portal page, not a zip</html>")
     with pytest.raises(CycleGANError, match="not a readable zip archive"):
@@ -268,6 +222,7 @@ def test_bad_names_and_urls_are_refused_before_any_request(tmp_path, name, base,
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_missing_file_on_the_mirror(mirror, tmp_path):
     with pytest.raises(CycleGANError, match="HTTP 404 .*check the dataset name or --base-url"):
         fetch(mirror, tmp_path)
@@ -288,6 +243,7 @@ def bomb_zip() -> bytes:
     return buf.getvalue()
 
 
+@pytest.mark.slow
 def test_a_zip_bomb_is_refused_in_one_line_before_extracting(mirror, tmp_path, capsys):
     serve(mirror, bomb_zip())
     root = tmp_path / "d"
@@ -300,6 +256,7 @@ def test_a_zip_bomb_is_refused_in_one_line_before_extracting(mirror, tmp_path, c
     assert list(root.iterdir()) == []  # nothing extracted, the bomb deleted, no lock left
 
 
+@pytest.mark.slow
 def test_the_archive_limits_are_options(mirror, tmp_path):
     serve(mirror, good_zip())  # 256 KiB of incompressible entries
     with pytest.raises(CycleGANError, match=r"expands to 0.000262 GB, more than the 0.0001 GB allowed"):
@@ -308,6 +265,7 @@ def test_the_archive_limits_are_options(mirror, tmp_path):
     assert fetch(mirror, tmp_path / "b", max_ratio=10_000).downloaded  # a user who knows the archive
 
 
+@pytest.mark.slow
 def test_a_download_removes_half_extracted_folders_of_an_earlier_one(mirror, tmp_path):
     stale = tmp_path / f".{NAME}.extracting.k2j4h5g6"  # what a download killed while extracting leaves
     (stale / NAME / "trainA").mkdir(parents=True)
@@ -321,6 +279,7 @@ def test_a_download_removes_half_extracted_folders_of_an_earlier_one(mirror, tmp
     assert_layout(tmp_path)
 
 
+@pytest.mark.slow
 def test_one_download_of_a_dataset_into_a_root_at_a_time(mirror, tmp_path):
     import os
 

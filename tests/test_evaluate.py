@@ -9,26 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from cyclegan.errors import CycleGANError
 from cyclegan.evaluate import PSNR_MAX, l1, psnr, ssim
+from helpers import save_tiny_checkpoint, smooth_image, stripe_image, write_split
 
-# --- synthetic domains made here --------------------------------------------------------------------------
-
-
-def smooth_image(rng: np.random.Generator, size: int) -> np.ndarray:
-    """Low-frequency colour blobs (H, W, 3) uint8: a 'landscape' domain."""
-    base = rng.integers(30, 220, (4, 4, 3)).astype(np.uint8)
-    return np.asarray(Image.fromarray(base).resize((size, size), Image.Resampling.BICUBIC))
-
-
-def stripe_image(rng: np.random.Generator, size: int) -> np.ndarray:
-    """High-contrast black and white stripes of random frequency and angle: a 'zebra' domain."""
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
-    angle, period = rng.uniform(0, np.pi), rng.uniform(4, 10)
-    v = np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * 2 * np.pi / period) > 0
-    return np.repeat((v * 255).astype(np.uint8)[..., None], 3, axis=2)
+# --- synthetic domains (their images: helpers.py) ---------------------------------------------------------
 
 
 def as_tensor(images: list[np.ndarray]) -> torch.Tensor:
@@ -90,6 +76,7 @@ def lite0():
     return load_lite0()
 
 
+@pytest.mark.slow
 def test_fd_kid_identical_sets_zero_different_domains_large(lite0):
     from cyclegan.evaluate.distances import feature_distances
 
@@ -186,30 +173,6 @@ def test_inception_rejects_files_that_do_not_fit(tmp_path):
 # --- the evaluate command ---------------------------------------------------------------------------------
 
 
-def save_tiny_checkpoint(path: Path) -> Path:
-    """A checkpoint in the training format of a tiny paper-preset model (untrained, fixed seed)."""
-    from cyclegan.checkpoint import FORMAT
-    from cyclegan.config import resolve
-    from cyclegan.models import build_models
-
-    cfg = resolve({"ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32})
-    torch.manual_seed(0)
-    models = build_models(cfg.model)
-    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 7,
-                "models": {k: m.state_dict() for k, m in models.items()}}, path)  # fmt: skip
-    return path
-
-
-def write_split(root: Path, n: int, *, paired: bool) -> None:
-    """testA: smooth images, testB: stripes; paired: the same file names in both (aligned truth)."""
-    rng = np.random.default_rng(0)
-    for letter, make in (("A", smooth_image), ("B", stripe_image)):
-        (root / f"test{letter}").mkdir(parents=True)
-        for i in range(n):
-            name = f"scene_{i:02d}.png" if paired else f"{letter.lower()}_{i:02d}.png"
-            Image.fromarray(make(rng, 40)).save(root / f"test{letter}" / name)
-
-
 def test_evaluate_cli_both_directions_paired(tmp_path, capsys):
     from cyclegan.cli import main
 
@@ -237,6 +200,7 @@ def test_evaluate_cli_both_directions_paired(tmp_path, capsys):
     assert (tmp_path / "imgs" / "BtoA_grid.png").is_file()
 
 
+@pytest.mark.slow
 def test_evaluate_unpaired_inception_one_direction(tmp_path, inception_file):
     from cyclegan.evaluate.runner import EvalOptions, evaluate
     from cyclegan.report import format_table

@@ -125,6 +125,7 @@ def test_fast_paths_train_like_fp32():
     assert trainer.opt_G.defaults.get("fused") is True
 
 
+@pytest.mark.slow
 def test_compiled_generator_translates_like_eager():
     pytest.importorskip("torch._inductor")
     if ex.cpu_compiler() is None:

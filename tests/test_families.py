@@ -22,6 +22,8 @@ from cyclegan.config import resolve
 from cyclegan.errors import CycleGANError
 from cyclegan.loading import load_generator
 from cyclegan.train import prepare_config, train, trainer_class
+from helpers import flags, run_cyclegan
+from reference_nets import RefResnetBlock, randomize, ref_norm, ref_unet
 
 FAMILIES = ("pix2pix", "cut", "fastcut")
 # Tiny networks for each family; the U-Net at 32 px has 5 levels (no dropout level), so 64 px exercises one.
@@ -333,13 +335,27 @@ def test_translate_offers_the_trained_direction_only(family, family_runs, tmp_pa
 
 
 def test_evaluate_scores_the_trained_direction(family_runs, tmp_path):
+    from cyclegan.data.dataset import eval_transform
+    from cyclegan.data.io import read_image
     from cyclegan.evaluate.runner import EvalOptions, evaluate
+    from cyclegan.inference import translate_tensor
 
-    opts = EvalOptions(checkpoint=(str(family_runs["cut"]),), data=str(family_runs["data"]), backbone="lite0",
-                       kid_subset_size=2, progress=False)  # fmt: skip
+    run, data = family_runs["cut"], family_runs["data"]
+    opts = EvalOptions(checkpoint=(str(run),), data=str(data), backbone="lite0", kid_subset_size=2, progress=False)
     report = evaluate(opts)
-    assert list(report["directions"]) == ["AtoB"]
-    assert "psnr_truth" in str(report["directions"]["AtoB"]) or report["directions"]["AtoB"]["n_pairs"] == 2
+    assert list(report["directions"]) == ["AtoB"]  # CUT's one generator translates A to B only
+    row = report["directions"]["AtoB"]
+    assert (row["n_source"], row["n_target"], row["n_pairs"]) == (2, 2, 2)  # testB: testA's scenes, recoloured
+    assert "cycle_l1" not in row  # no generator back to A
+
+    # The truth figures compare G's translations of testA with testB, image by image.
+    def images(split: str) -> torch.Tensor:  # (N, 3, S, S) in [-1, 1], in file order
+        files = sorted((data / split).iterdir())
+        return torch.stack([eval_transform(read_image(p), size=report["eval_size"]) for p in files])
+
+    with torch.no_grad():
+        fake = translate_tensor(load_generator(run, "AtoB"), images("testA"))
+    assert row["truth_l1"] == pytest.approx((fake - images("testB")).abs().mean().item(), abs=1e-5)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -359,11 +375,15 @@ def test_export_matches_pytorch(family, family_runs, tmp_path):
         torch.testing.assert_close(exported(x), translate_tensor(net, x), atol=1e-4, rtol=0)
 
 
-def test_bench_times_a_family(capsys):
-    assert main(["bench", "--model", "cut", "--size", "32", "--steps", "1", "--warmup", "0",
-                 "--translate-batches", "1", "--precision", "fp32", "--compile", "off"]) == 0  # fmt: skip
-    out = capsys.readouterr().out
-    assert "cut" in out
+def test_bench_times_a_family(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    args = ["--model", "cut", "--size", "32", "--steps", "1", "--warmup", "0", "--translate-batches", "1"]
+    assert main(["bench", *args, "--precision", "fp32", "--compile", "off", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    # CUT's own trainer was timed: its networks G, D and H (no F, no second discriminator)
+    assert r["model"]["family"] == "cut" and sorted(r["model"]["params"]) == ["D", "G", "H"]
+    assert all(n > 0 for n in r["model"]["params"].values()) and r["train_s_per_step"] > 0
+    assert f"train      {r['train_s_per_step']:.4f} s/step" in capsys.readouterr().out
 
 
 def test_web_lists_a_one_generator_run_with_its_direction(family_runs):
@@ -404,8 +424,6 @@ class RefCUTGenerator(nn.Module):
 
     def __init__(self, ngf: int = 8, n_blocks: int = 3):
         super().__init__()
-        from test_foreign import RefResnetBlock, ref_norm
-
         norm = ref_norm("instance")
         layers = [nn.ReflectionPad2d(3), nn.Conv2d(3, ngf, 7), norm(ngf), nn.ReLU(True)]
         for mult in (1, 2):
@@ -423,8 +441,6 @@ class RefCUTGenerator(nn.Module):
 
 
 def test_loads_a_cut_generator_file(tmp_path):
-    from test_foreign import randomize
-
     ref = randomize(RefCUTGenerator(ngf=8, n_blocks=3), 0)
     sd = ref.state_dict()
     assert {"model.7.filt", "model.11.filt", "model.12.conv_block.1.weight", "model.15.filt", "model.16.weight"} <= set(
@@ -444,7 +460,6 @@ def test_loads_a_cut_generator_file(tmp_path):
 
 def test_loads_a_pix2pix_unet_file_and_trains_the_same_layout(tmp_path):
     from cyclegan.models import build_generator
-    from test_foreign import ref_unet
 
     ref = ref_unet(num_downs=6, ngf=4, dropout=True, norm="instance")
     torch.save(ref.state_dict(), tmp_path / "latest_net_G.pth")
@@ -460,13 +475,12 @@ def test_loads_a_pix2pix_unet_file_and_trains_the_same_layout(tmp_path):
 # --- torchrun ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
 @pytest.mark.parametrize("family", FAMILIES)
 def test_torchrun_two_processes_keep_equal_weights(family, paired, tmp_path):
     """Two CPU processes (gloo): DistributedDataParallel keeps every network equal across ranks, and a resumed
     run goes on from each rank's own random state."""
-    from test_distributed import flags, run_cyclegan
-
     opts = {k: v for k, v in TINY.items() if k not in ("preset", "pool_size")}
     opts.update({k: v for k, v in TINY_FAMILY[family].items() if k != "family"})
     opts.update({"data": paired, "device": "cpu", "compile": "off", "steps": 2, "model": family})

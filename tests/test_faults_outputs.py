@@ -20,6 +20,7 @@ from PIL import Image
 from conftest import make_images
 from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
+from helpers import save_tiny_checkpoint, write_split
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -180,6 +181,7 @@ def test_demo_overwrite_replaces_only_a_demo_run(tmp_path, capsys):
     assert sorted(p.name for p in demo.iterdir()) == ["notes.txt"]
 
 
+@pytest.mark.slow
 def test_demo_overwrite_runs_again_in_its_folder(tmp_path, capsys):
     from cyclegan.demo import DemoOptions, DemoSettings, run_demo
 
@@ -262,8 +264,6 @@ def test_out_of_memory_on_one_image_skips_only_that_image(run, tmp_path, monkeyp
 
 
 def test_evaluate_skips_a_broken_image_and_its_pair(tmp_path, capsys):
-    from test_evaluate import save_tiny_checkpoint, write_split
-
     ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
     write_split(tmp_path / "data", 4, paired=True)
     (tmp_path / "data" / "testB" / "scene_01.png").write_bytes(b"\x89PNG broken")

@@ -100,6 +100,7 @@ def assert_resumed_cleanly(out: Path, steps: int) -> None:
 # --- kill -9 -----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @POSIX
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_kill_9_at_a_random_moment_then_resume(dataset, tmp_path, seed):
@@ -155,6 +156,7 @@ sys.exit(main(sys.argv[1:]))
 '''
 
 
+@pytest.mark.slow
 @POSIX
 def test_kill_9_inside_a_checkpoint_write_then_resume(dataset, tmp_path):
     script = tmp_path / "kill_in_write.py"
@@ -175,6 +177,7 @@ def test_kill_9_inside_a_checkpoint_write_then_resume(dataset, tmp_path):
 # --- one run per folder ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @POSIX
 def test_a_second_training_on_a_busy_folder_is_refused_and_the_lock_dies_with_kill_9(dataset, tmp_path, capsys):
     out = tmp_path / "run"

@@ -36,13 +36,24 @@ def test_seed_preset_is_the_tutorial_model():
 @pytest.mark.parametrize("generator", sorted(GENERATORS))
 @pytest.mark.parametrize("norm", ["instance", "batch", "none"])
 @pytest.mark.parametrize("hw", [(32, 32), (64, 48), (40, 72)])
-def test_generator_keeps_shape_and_range(generator, norm, hw):
-    cfg = resolve({"generator": generator, "norm": norm, "ngf": 8, "n_blocks": 2, "dropout": 0.5, "size": 32})
-    G = build_generator(cfg.model)
-    x = torch.rand(2, 3, *hw) * 2 - 1
-    y = G(x)
+def test_generator_keeps_shape_and_follows_its_input(generator, norm, hw):
+    options = {"generator": generator, "norm": norm, "ngf": 8, "n_blocks": 2, "dropout": 0.5, "size": 32}
+    G = build_generator(resolve(options).model).eval()  # dropout off, BatchNorm on its running statistics
+    x = torch.rand(2, 3, *hw) * 1.8 - 0.9  # (2, 3, H, W) inside (-1, 1)
+    other = x.clone()
+    other[1] = torch.rand(3, *hw) * 1.8 - 0.9  # the second image replaced, the first kept
+    with torch.no_grad():
+        y, y_other = G(x), G(other)
     assert y.shape == x.shape
-    assert y.min() >= -1 and y.max() <= 1
+    # Each output follows its own input: the replaced image's output changes by a good part of the outputs'
+    # spread (which the initial weights keep small without InstanceNorm), the kept one's not at all.
+    spread = y.std().item()
+    assert (y_other[1] - y[1]).abs().mean().item() > 0.2 * spread
+    assert (y_other[0] - y[0]).abs().max().item() <= 1e-3 * spread
+    if generator == "resnet":  # the residual-output variant starts at its input: an untrained G returns it
+        G = build_generator(resolve({**options, "residual_output": True}).model).eval()
+        with torch.no_grad():
+            torch.testing.assert_close(G(x), x, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("discriminator", ["patchgan", "seed"])  # the projected ones: tests/test_fast.py

@@ -147,6 +147,7 @@ def test_python_api_and_command_line(tmp_path, capsys):
         cyclegan.translate(net, im, tile=32, tile_overlap=20)
 
 
+@pytest.mark.slow
 def test_bench_task_tiles_reports_seams_memory_and_speed(tmp_path, capsys):
     from cyclegan.bench import BenchOptions, TileBenchOptions, bench, format_bench
 

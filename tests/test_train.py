@@ -28,7 +28,11 @@ FAST_PARTS = {"upsample": "resize", "spectral_norm": True, "ema_decay": 0.9, "di
               "gan_loss": "hinge", "r1_gamma": 0.1}  # fmt: skip
 
 
-@pytest.mark.parametrize("extra", [{}, {"dropout": 0.5, "flip": True, "gan_loss": "vanilla"}, FAST_PARTS])
+VANILLA = {"dropout": 0.5, "flip": True, "gan_loss": "vanilla"}
+RESUME_CASES = [{}, VANILLA, pytest.param(FAST_PARTS, marks=pytest.mark.slow)]  # FAST_PARTS: over 3 s
+
+
+@pytest.mark.parametrize("extra", RESUME_CASES)
 def test_resume_gives_identical_weights(tiny_cfg, tmp_path, extra):
     """2N steps in one run == N steps, resume, N more (optimizers, schedules, pools, RNG, data order)."""
     N = 4
@@ -137,6 +141,7 @@ class _Clock:
         return self.now
 
 
+@pytest.mark.slow
 def test_fit_steps_ends_the_schedule_at_the_time_limit_as_a_plain_run_would(tiny_cfg, tmp_path, monkeypatch, capsys):
     """--fit-steps: the total is re-fitted to the time left while the LR is constant; the run is then exactly
     a plain run of the fitted length (same weights, LR reaching 0), and its checkpoint records that length."""
@@ -166,6 +171,7 @@ def test_fit_steps_ends_the_schedule_at_the_time_limit_as_a_plain_run_would(tiny
     assert_same_weights(weights(tmp_path / "fit"), weights(tmp_path / "plain"))
 
 
+@pytest.mark.slow
 def test_fit_steps_is_capped_by_steps_and_needs_a_time_limit(tiny_cfg, tmp_path, capsys):
     result = train(tiny_cfg(out=str(tmp_path / "r"), steps=40, time_limit=10, fit_steps=True), progress=False)
     assert result.step == result.total_steps == 40  # ten minutes would fit far more: --steps is the most
@@ -279,6 +285,7 @@ def test_bad_image_stops_or_is_skipped_and_counted(tiny_cfg, dataset, capsys):
     assert "broken.jpg" in err and "1 unreadable image(s) were skipped" in err
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path, dataset):
     """A real process gets SIGINT mid-run, saves, exits 130; --resume finishes the run."""

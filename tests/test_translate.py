@@ -100,6 +100,7 @@ def test_package_level_api_survives_submodule_imports(run):
     assert torch.equal(cyclegan.translate(G, x), translate_tensor(G, x))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "code",
     [

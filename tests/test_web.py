@@ -20,8 +20,8 @@ import pytest
 from PIL import Image
 
 from cyclegan.errors import CycleGANError
+from cyclegan.run_files import CHECKPOINT_NAME
 from cyclegan.web.runs import (
-    CHECKPOINT_NAME,
     find_models,
     find_runs,
     latest_samples,
@@ -41,12 +41,6 @@ def _png(path: Path, w: int, h: int, seed: int = 0) -> Path:
 
 
 # --- runs and models --------------------------------------------------------------------------------------
-
-
-def test_checkpoint_name_agrees_with_the_checkpoint_module():
-    from cyclegan.checkpoint import CHECKPOINT_NAME as name
-
-    assert CHECKPOINT_NAME == name
 
 
 def test_runs_and_models_are_found_and_new_checkpoints_appear(tmp_path, run):
@@ -155,12 +149,14 @@ def test_serve_refuses_bad_starts_in_one_line(tmp_path, capsys):
     assert is_public("0.0.0.0") and is_public("192.168.1.5") and is_public("myhost.example")
 
 
+@pytest.mark.slow
 def test_serve_options_import_neither_torch_nor_gradio():
     code = "import sys, cyclegan.web.serve, cyclegan.web.runs; print('torch' in sys.modules, 'gradio' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), check=True)
     assert out.stdout.split() == ["False", "False"]
 
 
+@pytest.mark.slow
 def test_the_page_never_imports_training_code():
     pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
     code = "import sys, cyclegan.web.app, cyclegan.compare; print('cyclegan.train' in sys.modules)"
@@ -174,7 +170,7 @@ def test_shipped_examples_are_the_built_in_world():
 
     gradio = pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
     del gradio
-    from cyclegan.web.app import example_images
+    from cyclegan.web.translate_tab import example_images
 
     files = example_images(ServeOptions())
     assert [Path(f).name for f in files] == ["summer_0.png", "summer_1.png", "winter_2.png", "winter_3.png"]
@@ -210,29 +206,32 @@ def test_stylize_calls_back_every_step_and_stops_when_the_callback_raises():
 @pytest.fixture
 def engine(tmp_path, run):
     pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
-    from cyclegan.web.app import Engine
+    from cyclegan.web.engine import Engine
     from cyclegan.web.serve import ServeOptions
 
     return Engine(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
 
 
 def test_translate_handler_keeps_sizes_and_reports_bad_uploads(engine, tmp_path, run):
+    from cyclegan.web.translate_tab import TranslateTab
+
+    tab = TranslateTab(engine)
     key = engine.models()[0].key
     good = _png(tmp_path / "photo.png", 45, 37)
-    gallery, downloads, info = engine.translate([str(good)], key, "BtoA")
+    gallery, downloads, info = tab.translate([str(good)], key, "BtoA")
     assert Image.open(downloads[0]).size == (45, 37) and Path(downloads[0]).name == "photo_BtoA.png"
     assert len(gallery) == 2 and "45x37" in info
 
     (tmp_path / "notes.png").write_text("hello")
     with pytest.raises(CycleGANError, match="notes.png is not an image"):
-        engine.translate([str(tmp_path / "notes.png")], key, "AtoB")
-    _, downloads, _ = engine.translate([str(tmp_path / "notes.png"), str(good)], key, "AtoB")  # warned, rest done
+        tab.translate([str(tmp_path / "notes.png")], key, "AtoB")
+    _, downloads, _ = tab.translate([str(tmp_path / "notes.png"), str(good)], key, "AtoB")  # warned, rest done
     assert [Path(d).name for d in downloads] == ["photo_AtoB.png"]
 
     with pytest.raises(CycleGANError, match="not offered"):  # a forged dropdown value loads nothing
-        engine.translate([str(good)], str(tmp_path / "elsewhere.pt"), "AtoB")
+        tab.translate([str(good)], str(tmp_path / "elsewhere.pt"), "AtoB")
     with pytest.raises(CycleGANError, match="choose a model"):
-        engine.translate([str(good)], None, "AtoB")
+        tab.translate([str(good)], None, "AtoB")
 
 
 def test_a_replaced_checkpoint_is_loaded_again(engine, run):
@@ -249,7 +248,7 @@ def test_a_replaced_checkpoint_is_loaded_again(engine, run):
 
 def test_user_errors_turn_exceptions_into_one_line_messages(capsys):
     gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
-    from cyclegan.web.app import user_errors
+    from cyclegan.web.engine import user_errors
 
     def fails(kind):
         raise CycleGANError("x.png is empty (0 bytes)") if kind == "user" else KeyError("boom")
@@ -268,11 +267,14 @@ def test_user_errors_turn_exceptions_into_one_line_messages(capsys):
 
 
 def test_runs_view_redraws_only_when_the_run_changes(engine, run):
+    from cyclegan.web.runs_tab import RunsTab
+
+    tab = RunsTab(engine)
     label = next(iter(engine.runs()))
-    config, terms, totals, samples, summary, shown = engine.run_view(label, None)
+    config, terms, totals, samples, summary, shown = tab.run_view(label, None)
     assert config["model"]["ngf"] == 8 and set(terms["loss"]) >= {"D_X", "cycle_x"} and "G_total" in set(totals["loss"])
     assert f"step {read_log(run / 'log.jsonl')[-1]['step']}" in summary
-    again = engine.run_view(label, shown)
+    again = tab.run_view(label, shown)
     assert again[-1] == shown and all(type(v).__name__ == "dict" or v is shown for v in again)  # gr.skip() each
 
 
@@ -384,6 +386,7 @@ def _image_at(page, url: str) -> Image.Image:
     return Image.open(io.BytesIO(page.request.get(url).body()))
 
 
+@pytest.mark.slow
 def test_browser_translate_errors_and_runs(run, tmp_path):
     chromium = find_chromium()
     if chromium is None:

@@ -1,16 +1,14 @@
 """Published generators by name (`cyclegan.zoo`), against a loopback HTTP server made in the test.
 
-The server serves generator files in the reference layout (our ResNet generator's state dict has the
-reference's keys), honours HTTP Range requests, and can cut a response midway to test resuming.
+The server (`helpers.RangeServer`) serves generator files in the reference layout (our ResNet generator's
+state dict has the reference's keys), honours HTTP Range requests, and can cut a response midway to test
+resuming.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,7 @@ from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
 from cyclegan.loading import load_generator
 from cyclegan.models import ResnetGenerator
+from helpers import RangeServer, serving
 
 ISSUE_NAMES = (
     "horse2zebra zebra2horse summer2winter_yosemite winter2summer_yosemite monet2photo style_monet style_cezanne "
@@ -32,56 +31,14 @@ ISSUE_NAMES = (
 ).split()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """GET with `Range: bytes=N-` support; `server.cut` names files whose next response stops halfway."""
-
-    def do_GET(self):  # noqa: N802 - the http.server name
-        srv = self.server
-        srv.log.append((self.path, self.headers.get("Range")))
-        data = srv.files.get(self.path.lstrip("/"))
-        if data is None:
-            self.send_error(404)
-            return
-        start = 0
-        m = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
-        if m:
-            start = int(m.group(1))
-            if start >= len(data):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(data)}")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.path.lstrip("/") in srv.cut:
-            srv.cut.discard(self.path.lstrip("/"))
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_RDWR)  # the connection drops mid-transfer
-            self.close_connection = True
-            return
-        self.wfile.write(body)
-
-    def log_message(self, *args):  # quiet
-        pass
-
-
 @pytest.fixture
 def server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    srv.files, srv.cut, srv.log = {}, set(), []
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    srv.url = f"http://127.0.0.1:{srv.server_address[1]}/models"
-    srv.files_at = lambda name, data: srv.files.__setitem__(f"models/{name}.pth", data)
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with serving(RangeServer("/models")) as srv:
+        yield srv
+
+
+def publish(server: RangeServer, name: str, data: bytes) -> None:
+    server.files[f"/models/{name}.pth"] = data
 
 
 @pytest.fixture(autouse=True)
@@ -109,37 +66,40 @@ def test_the_catalogue_is_the_reference_implementations_18_unpinned():
     assert "horse photos -> zebras" in lines and "unpinned" in lines and "11.4 M parameters" in lines
 
 
+@pytest.mark.slow
 def test_download_resumes_after_a_cut_connection(server, tmp_path, home):
     data, _ = generator_bytes(tmp_path)
-    server.files_at("horse2zebra", data)
-    server.cut.add("models/horse2zebra.pth")
-    r = zoo.fetch_model("horse2zebra", base_url=server.url, progress=False)
+    publish(server, "horse2zebra", data)
+    server.cut["/models/horse2zebra.pth"] = len(data) // 2
+    r = zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
     assert r.downloaded and r.path == home / "pretrained" / "horse2zebra.pth"
     assert r.path.read_bytes() == data and r.sha256 == hashlib.sha256(data).hexdigest()
     assert 0 < r.resumed_from < len(data) and not r.pinned
-    assert [rng for _, rng in server.log] == [None, f"bytes={r.resumed_from}-"]  # the second asked for the rest
+    assert [rng for _, rng in server.requests] == [None, f"bytes={r.resumed_from}-"]  # the second asked for the rest
     assert sorted(p.name for p in r.path.parent.iterdir()) == ["horse2zebra.pth"]  # no .part, no lock left
 
 
+@pytest.mark.slow
 def test_an_interrupted_download_resumes_on_the_next_run(server, tmp_path, home, monkeypatch):
     data, _ = generator_bytes(tmp_path)
-    server.files_at("horse2zebra", data)
-    server.cut.add("models/horse2zebra.pth")
+    publish(server, "horse2zebra", data)
+    server.cut["/models/horse2zebra.pth"] = len(data) // 2
     monkeypatch.setattr(zoo, "ATTEMPTS", 1)
     with pytest.raises(CycleGANError, match="run the same command again to resume"):
-        zoo.fetch_model("horse2zebra", base_url=server.url, progress=False)
+        zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
     part = home / "pretrained" / ".horse2zebra.pth.part"
     kept = part.stat().st_size
     assert 0 < kept < len(data) and not (home / "pretrained" / "horse2zebra.pth").exists()
-    r = zoo.fetch_model("horse2zebra", base_url=server.url, progress=False)
-    assert r.resumed_from == kept and server.log[-1][1] == f"bytes={kept}-"
+    r = zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
+    assert r.resumed_from == kept and server.requests[-1][1] == f"bytes={kept}-"
     assert r.path.read_bytes() == data and not part.exists()
 
 
+@pytest.mark.slow
 def test_cached_second_use_needs_no_network(server, tmp_path, monkeypatch):
     data, net = generator_bytes(tmp_path)
-    server.files_at("horse2zebra", data)
-    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.url)
+    publish(server, "horse2zebra", data)
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
     first = zoo.fetch_model("horse2zebra", progress=False)
     server.shutdown()
     server.server_close()  # nothing listens there any more
@@ -152,21 +112,23 @@ def test_cached_second_use_needs_no_network(server, tmp_path, monkeypatch):
         zoo.fetch_model("zebra2horse", progress=False)
 
 
+@pytest.mark.slow
 def test_a_digest_mismatch_is_refused_and_deleted(server, tmp_path, home):
     data, _ = generator_bytes(tmp_path)
-    server.files_at("horse2zebra", data)
+    publish(server, "horse2zebra", data)
     with pytest.raises(CycleGANError) as info:
-        zoo.fetch_model("horse2zebra", base_url=server.url, sha256="0" * 64, progress=False)
+        zoo.fetch_model("horse2zebra", base_url=server.base_url, sha256="0" * 64, progress=False)
     message = str(info.value)
     assert "SHA-256" in message and hashlib.sha256(data).hexdigest() in message and "\n" not in message
     assert not any((home / "pretrained").iterdir())
-    good = zoo.fetch_model("horse2zebra", base_url=server.url, sha256=hashlib.sha256(data).hexdigest().upper(),
+    good = zoo.fetch_model("horse2zebra", base_url=server.base_url, sha256=hashlib.sha256(data).hexdigest().upper(),
                            progress=False)  # fmt: skip
     assert good.pinned and "(verified)" in zoo.digest_line(good)
     with pytest.raises(CycleGANError, match="delete it to download again"):  # a cached file is checked too
         zoo.fetch_model("horse2zebra", sha256="1" * 64, progress=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("what", ["discriminator", "random bytes", "pickled code"])
 def test_a_file_that_is_not_a_generator_is_refused(server, tmp_path, home, what):
     path = tmp_path / "bad.pth"
@@ -176,11 +138,11 @@ def test_a_file_that_is_not_a_generator_is_refused(server, tmp_path, home, what)
         path.write_bytes(np.random.default_rng(0).bytes(5000))
     else:
         torch.save({"x": Exploit()}, path)
-    server.files_at("horse2zebra", path.read_bytes())
+    publish(server, "horse2zebra", path.read_bytes())
     with pytest.raises(CycleGANError) as info:
-        zoo.fetch_model("horse2zebra", base_url=server.url, progress=False)
+        zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
     message = str(info.value)
-    assert "is not a generator file" in message and "\n" not in message and server.url in message
+    assert "is not a generator file" in message and "\n" not in message and server.base_url in message
     assert not any((home / "pretrained").iterdir())  # nothing cached, nothing half-written
 
 
@@ -189,23 +151,25 @@ class Exploit:
         return (print, ("this must never run",))
 
 
+@pytest.mark.slow
 def test_names(server, tmp_path):
     with pytest.raises(CycleGANError, match="did you mean 'horse2zebra'"):
         zoo.fetch_model("hors2zebra", progress=False)
     with pytest.raises(CycleGANError, match="HTTP 404"):  # a mirror may serve other names; this one it lacks
-        zoo.fetch_model("my_model", base_url=server.url, progress=False)
+        zoo.fetch_model("my_model", base_url=server.base_url, progress=False)
     with pytest.raises(CycleGANError, match="expected letters"):
-        zoo.fetch_model("../etc", base_url=server.url, progress=False)
+        zoo.fetch_model("../etc", base_url=server.base_url, progress=False)
     with pytest.raises(CycleGANError, match="expected http"):
         zoo.fetch_model("horse2zebra", base_url="file:///etc", progress=False)
     with pytest.raises(CycleGANError, match="names no model"):
         load_generator("pretrained:")
 
 
+@pytest.mark.slow
 def test_translate_with_pretrained_name_end_to_end(server, tmp_path, monkeypatch, capsys):
     data, net = generator_bytes(tmp_path, seed=3)
-    server.files_at("style_monet", data)
-    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.url)
+    publish(server, "style_monet", data)
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 255, (24, 28, 3), dtype=np.uint8)).save(tmp_path / "photo.png")
     args = ["translate", str(tmp_path / "photo.png"), "--checkpoint", "pretrained:style_monet", "--no-progress",
@@ -227,20 +191,22 @@ def test_translate_with_pretrained_name_end_to_end(server, tmp_path, monkeypatch
     assert "downloaded" not in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_export_takes_a_pretrained_name(server, tmp_path, monkeypatch):
     data, _ = generator_bytes(tmp_path)
-    server.files_at("horse2zebra", data)
-    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.url)
+    publish(server, "horse2zebra", data)
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
     out = tmp_path / "h2z.pt"
     assert main(["export", "--checkpoint", "pretrained:horse2zebra", "--out", str(out), "--no-check"]) == 0
     assert out.is_file()
 
 
+@pytest.mark.slow
 def test_pretrained_commands(server, tmp_path, capsys):
     data, _ = generator_bytes(tmp_path)
-    server.files_at("horse2zebra", data)
+    publish(server, "horse2zebra", data)
     digest = hashlib.sha256(data).hexdigest()
-    assert main(["pretrained", "download", "horse2zebra", "--base-url", server.url, "--no-progress"]) == 0
+    assert main(["pretrained", "download", "horse2zebra", "--base-url", server.base_url, "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert digest in out and "unpinned" in out and "pretrained:horse2zebra" in out
     assert main(["pretrained", "download", "horse2zebra", "--sha256", digest]) == 0

@@ -103,13 +103,8 @@ def run_translate(opts, _: argparse.Namespace) -> int:
     from .translation import translate_paths
 
     written, errors = translate_paths(opts)
-    for line in errors:
-        print(f"error: {line}", file=sys.stderr)
     print(f"wrote {len(written)} image(s) to {opts.out}")
-    if errors:
-        print(f"error: {len(errors)} input(s) could not be translated (listed above)", file=sys.stderr)
-        return 1
-    return 0
+    return _report_skipped(errors, "input(s) could not be translated")
 
 
 def run_export(opts, _: argparse.Namespace) -> int:
@@ -219,15 +214,16 @@ def run_evaluate(opts, _: argparse.Namespace) -> int:
         print(f"\nreport: {write_json(out, opts.out)}")
     if opts.save_images:
         print(f"images and grids: {opts.save_images}")
-    return _report_skipped(reports[0]["skipped"], "left out of the evaluation")
+    return _report_skipped(reports[0]["skipped"], "image(s) left out of the evaluation")
 
 
 def _report_skipped(skipped: list[str], what: str) -> int:
-    """Each image a command skipped, on stderr, and exit status 1 if there was any (as `translate`)."""
+    """Each input a command skipped, on stderr, then how many (`what`: "image(s) skipped"), and exit status
+    1 if there was any."""
     for line in skipped:
         print(f"error: {line}", file=sys.stderr)
     if skipped:
-        print(f"error: {len(skipped)} image(s) {what} (listed above)", file=sys.stderr)
+        print(f"error: {len(skipped)} {what} (listed above)", file=sys.stderr)
         return 1
     return 0
 
@@ -264,7 +260,7 @@ def run_compare(opts, _: argparse.Namespace) -> int:
     report = compare(opts)
     print("\n".join(summary_lines(report)))
     print(f"wrote {report.html} and {report.grid}")
-    return _report_skipped(report.skipped, "skipped")
+    return _report_skipped(report.skipped, "image(s) skipped")
 
 
 # --- the web page --------------------------------------------------------------------------------------

@@ -23,13 +23,9 @@ from .tiling import (
     DEFAULT_THUMBNAIL,
     TilingOptions,
     activation_bytes,
+    size_multiple,
     translate_tiled,
 )
-
-
-def size_multiple(net: nn.Module) -> int:
-    """How many pixels H and W must be a multiple of for `net` (4 for the ResNet generator)."""
-    return int(getattr(net, "size_multiple", 4))
 
 
 def _max(a, b):

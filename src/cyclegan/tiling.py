@@ -49,7 +49,8 @@ PROBE = 128  # side of the probe image (a 7x7 conv's padded input is then 10% la
 _BYTES_PER_PIXEL: weakref.WeakKeyDictionary[nn.Module, float] = weakref.WeakKeyDictionary()
 
 
-def _size_multiple(net: nn.Module) -> int:
+def size_multiple(net: nn.Module) -> int:
+    """How many pixels H and W must be a multiple of for `net` (4 for the ResNet generator)."""
     return int(getattr(net, "size_multiple", 4))
 
 
@@ -59,7 +60,7 @@ def activation_bytes(net: nn.Module, height: int, width: int, batch: int = 1) ->
     autocast some layers still compute in fp32)."""
     per_pixel = _BYTES_PER_PIXEL.get(net)
     if per_pixel is None:
-        m = _size_multiple(net)
+        m = size_multiple(net)
         side = max(2 * m, PROBE // m * m)  # not smaller: the padding around a tiny probe would dominate
         largest = 0
 
@@ -169,7 +170,7 @@ def plan_tiles(
     (rounded down to the network's multiple) when the image is larger than one; None: whole if its
     activations fit `max_memory_gb`, else the largest tiles that fit. The thumbnail is made no larger than
     the budget allows either."""
-    m = _size_multiple(net)
+    m = size_multiple(net)
     budget = max_memory_gb * 1e9
     per_pixel = activation_bytes(net, 1, 1)
     if tile == 0:
@@ -248,7 +249,7 @@ def translate_tiled(net: nn.Module, x: torch.Tensor, plan: TilePlan, *, run) -> 
 
     Memory: the input, the output (fp32, H x W x 3 each) and one tile's activations."""
     _, _, h, w = x.shape
-    m = _size_multiple(net)
+    m = size_multiple(net)
     rows = tile_starts(h, plan.tile, plan.overlap, m)
     cols = tile_starts(w, plan.tile, plan.overlap, m)
     wy, wx = _ramps(rows, plan.tile, h), _ramps(cols, plan.tile, w)

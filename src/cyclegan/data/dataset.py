@@ -45,15 +45,16 @@ def eval_transform(im, *, size: int) -> torch.Tensor:
 
 
 @dataclass
-class UnpairedTrainSet(Dataset):
-    """Item g (a global sample index, counting across epochs) is a pair (x from A, y from B), unpaired.
+class TrainSet(Dataset):
+    """What the unpaired and paired training sets share: their fields and their epochs.
 
-    One epoch is `steps_per_epoch * batch_size` samples, enough to see every image of the larger domain;
-    the smaller domain is drawn from repeated permutations of its own.
+    Item g is a global sample index, counting across epochs: the sampler decides which are drawn. One epoch
+    is `steps_per_epoch * batch_size` samples, enough to see every image once (`images_per_epoch`); each
+    stream of images (a domain, or the pairs) is read in a seeded permutation per epoch, repeated to fill it.
     """
 
     files_a: list[Path]
-    files_b: list[Path]
+    files_b: list[Path] | None
     size: int
     load_size: int
     flip: bool
@@ -61,8 +62,12 @@ class UnpairedTrainSet(Dataset):
     batch_size: int
 
     @property
+    def images_per_epoch(self) -> int:
+        raise NotImplementedError
+
+    @property
     def steps_per_epoch(self) -> int:
-        return math.ceil(max(len(self.files_a), len(self.files_b)) / self.batch_size)
+        return math.ceil(self.images_per_epoch / self.batch_size)
 
     @property
     def samples_per_epoch(self) -> int:
@@ -71,18 +76,36 @@ class UnpairedTrainSet(Dataset):
     def __len__(self) -> int:  # addressable by any global index; the sampler decides which
         return 2**62
 
-    def _index(self, domain: int, g: int) -> int:
-        n = len(self.files_a if domain == 0 else self.files_b)
+    def _order(self, stream: int, n: int, g: int) -> int:
+        """Which of `n` images stream `stream` reads at sample g: its epoch's seeded permutation, at g's place."""
         epoch, i = divmod(g, self.samples_per_epoch)
         cache = self.__dict__.setdefault("_perm_cache", {})
-        key = (domain, epoch)
+        key = (stream, epoch)
         if key not in cache:
-            gen = torch.Generator().manual_seed(mix_seed(self.seed, domain, epoch))
+            gen = torch.Generator().manual_seed(mix_seed(self.seed, stream, epoch))
             reps = math.ceil(self.samples_per_epoch / n)
             if len(cache) > 4:  # only the current epoch (and a neighbour) is ever needed
                 cache.clear()
             cache[key] = torch.cat([torch.randperm(n, generator=gen) for _ in range(reps)]).tolist()
         return cache[key][i]
+
+
+@dataclass
+class UnpairedTrainSet(TrainSet):
+    """Item g (a global sample index, counting across epochs) is a pair (x from A, y from B), unpaired.
+
+    One epoch is enough to see every image of the larger domain; the smaller domain is drawn from repeated
+    permutations of its own.
+    """
+
+    files_b: list[Path]
+
+    @property
+    def images_per_epoch(self) -> int:
+        return max(len(self.files_a), len(self.files_b))
+
+    def _index(self, domain: int, g: int) -> int:
+        return self._order(domain, len(self.files_a if domain == 0 else self.files_b), g)
 
     def _load(self, domain: int, g: int) -> torch.Tensor:
         files = self.files_a if domain == 0 else self.files_b
@@ -140,43 +163,19 @@ def find_pairs(folder_a: Path, folder_b: Path) -> list[tuple[Path, Path]]:
 
 
 @dataclass
-class PairedTrainSet(Dataset):
+class PairedTrainSet(TrainSet):
     """Item g (a global sample index) is a pair (x from A, y from B) of the same scene, with the same crop
     and flip. `files_b` None: each of `files_a` holds A and B side by side (the aligned layout).
 
     Like `UnpairedTrainSet`, the order (a seeded permutation per epoch) and the augmentation of each item
     are a pure function of (seed, g)."""
 
-    files_a: list[Path]
-    files_b: list[Path] | None
-    size: int
-    load_size: int
-    flip: bool
-    seed: int
-    batch_size: int
-
     @property
-    def steps_per_epoch(self) -> int:
-        return math.ceil(len(self.files_a) / self.batch_size)
-
-    @property
-    def samples_per_epoch(self) -> int:
-        return self.steps_per_epoch * self.batch_size
-
-    def __len__(self) -> int:
-        return 2**62
+    def images_per_epoch(self) -> int:
+        return len(self.files_a)
 
     def _index(self, g: int) -> int:
-        n = len(self.files_a)
-        epoch, i = divmod(g, self.samples_per_epoch)
-        cache = self.__dict__.setdefault("_perm_cache", {})
-        if epoch not in cache:
-            gen = torch.Generator().manual_seed(mix_seed(self.seed, 0, epoch))
-            reps = math.ceil(self.samples_per_epoch / n)
-            if len(cache) > 4:
-                cache.clear()
-            cache[epoch] = torch.cat([torch.randperm(n, generator=gen) for _ in range(reps)]).tolist()
-        return cache[epoch][i]
+        return self._order(0, len(self.files_a), g)
 
     def __getitem__(self, g: int) -> tuple[torch.Tensor, torch.Tensor]:
         i = self._index(g)

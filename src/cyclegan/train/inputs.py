@@ -55,8 +55,8 @@ class Images:
     test_a: Path | None
     test_b: Path | None
     skipped: list[str]  # one message per unreadable image
-    # a paired family (pix2pix): train_a[i] and train_b[i] are a pair (train_b None: each train_a file holds A|B side by side),
-    # and the sample grids show the first test pairs (else the first training pairs)
+    # a paired family (pix2pix): train_a[i] and train_b[i] are a pair (train_b None: each train_a file holds A|B
+    # side by side), and the sample grids show the first test pairs (else the first training pairs)
     paired: bool = False
     aligned: bool = False
     test_pairs: list[tuple[Path, Path | None]] | None = None
@@ -84,8 +84,9 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
 
 
 def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
-    """A paired family's (pix2pix's) pairs: ROOT/train of aligned A|B images (test pairs from ROOT/test or ROOT/val), or files of
-    the same name in trainA and trainB (testA and testB; or --domain-a and --domain-b), each decoded once now."""
+    """A paired family's (pix2pix's) pairs: ROOT/train of aligned A|B images (test pairs from ROOT/test or
+    ROOT/val), or files of the same name in trainA and trainB (testA and testB; or --domain-a and --domain-b),
+    each decoded once now."""
     d = cfg.data
     aligned = bool(d.data) and not (d.domain_a or d.domain_b) and (Path(d.data) / "train").is_dir()
     test_pairs: list[tuple[Path, Path | None]] | None = None

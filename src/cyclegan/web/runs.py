@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from PIL import Image
 
 from ..errors import CycleGANError
 from ..families import directions_in_stored_config
@@ -186,7 +189,6 @@ def sample_grids(run: Path) -> list[tuple[int, Path]]:
 def latest_samples(run: Path, n: int = 1) -> list[tuple[int, Path]]:
     """The `n` newest sample grids that are complete PNGs (a grid is written atomically, but one from a run
     killed mid-write by an older version, or a file being copied in, may not be), newest first."""
-    from PIL import Image
 
     out = []
     for step, path in reversed(sample_grids(run)):
@@ -203,7 +205,6 @@ def latest_samples(run: Path, n: int = 1) -> list[tuple[int, Path]]:
 
 def run_summary(run: Path, records: Sequence[dict]) -> str:
     """One line about a run's progress: the last step logged, its speed, the checkpoint's age."""
-    import time
 
     parts = []
     if records:

@@ -1,4 +1,5 @@
-"""`cyclegan serve`: the options and the launch of the web page (the page itself is `cyclegan.web.app`).
+"""`cyclegan serve`: the launch of the web page (its options are `cyclegan.web.options`, the page itself
+`cyclegan.web.app`).
 
 This module imports neither torch nor gradio, so `cyclegan serve --help` is instant and the server answers
 within seconds: gradio is imported when the page is built, torch and the models on first use.
@@ -13,42 +14,13 @@ import signal
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CycleGANError
-from ..options import Options, opt
-from ..shared_options import device_option
+from .options import ServeOptions
+from .runs import check_checkpoint_files
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-@dataclass(frozen=True)
-class ServeOptions(Options):
-    """`cyclegan serve`: which models and runs the page may use, where it listens, and its limits."""
-
-    runs: tuple[str, ...] | None = opt(
-        None, "folders holding runs of `cyclegan train` (searched 3 levels deep; new runs and checkpoints "
-        "appear without a restart)", metavar="DIR", default_text="none",
-    )  # fmt: skip
-    checkpoint: tuple[str, ...] | None = opt(
-        None, "checkpoint files, run folders or reference-implementation generator .pth files to offer",
-        metavar="FILE", default_text="none",
-    )  # fmt: skip
-    examples: tuple[str, ...] | None = opt(
-        None, "example images offered in Translate (files or folders)", metavar="IMG",
-        default_text="four built-in summer/winter scenes",
-    )  # fmt: skip
-    host: str = opt("127.0.0.1", "address to listen on; anything but 127.0.0.1/localhost lets other machines in "
-                    "(there is no login)", metavar="ADDR")  # fmt: skip
-    port: int = opt(7860, "port to listen on", ge=1, le=65535)
-    concurrency: int = opt(1, "heavy jobs (translate, stylise, compare) run at once; more wait in a queue", gt=0)
-    max_upload_mb: float = opt(25.0, "largest image file accepted, in MB", gt=0)
-    max_pixels: int = opt(25_000_000, "largest image accepted, in pixels (W x H)", gt=0)
-    max_style_size: int = opt(1024, "largest long side the Style and Compare tabs offer, in px", ge=64)
-    max_style_steps: int = opt(1000, "most Gatys steps the Style and Compare tabs offer", gt=0)
-    refresh: float = opt(3.0, "seconds between refreshes of the Runs tab and the model list", gt=0)
-    device: str = device_option()
 
 
 def is_public(host: str) -> bool:
@@ -73,8 +45,6 @@ def offline_environment() -> None:
 def serve(opts: ServeOptions, *, block: bool = True):
     """Build the page for `opts` and serve it at http://HOST:PORT/ until Ctrl-C (`block=False`: return the
     gradio Blocks, running in the background; `.close()` stops it). Models load on first use."""
-    from .runs import check_checkpoint_files
-
     # Checked here rather than by the dataclass, so ServeOptions() can be built and checked field by field.
     if not opts.runs and not opts.checkpoint:
         raise CycleGANError("give --runs DIR and/or --checkpoint FILE: the page can only use models the server "
@@ -92,6 +62,7 @@ def serve(opts: ServeOptions, *, block: bool = True):
     work = Path(tempfile.mkdtemp(prefix="cyclegan-serve-"))
     os.environ.setdefault("GRADIO_TEMP_DIR", str(work / "gradio"))
     try:
+        # Imported only now: gradio is optional, and it reads the settings above when it is imported.
         try:
             import gradio  # noqa: F401
         except ImportError:

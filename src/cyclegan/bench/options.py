@@ -1,0 +1,111 @@
+"""The options of `cyclegan bench`: `BenchOptions`, with the style and tiles tasks' own options nested in it
+(their flags are flattened into `cyclegan bench`'s)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .. import families
+from ..errors import CycleGANError
+from ..options import MAX_SEED, Options, opt
+from ..presets import preset_choices
+from ..shared_options import (
+    OnOff,
+    Precision,
+    channels_last_option,
+    checkpoint_option,
+    compile_option,
+    device_option,
+    direction_option,
+    precision_option,
+)
+from ..style.backbones import BackboneName
+
+Task = Literal["train", "style", "tiles"]
+Mode = Literal["reference", "default", "both"]
+
+
+@dataclass(frozen=True)
+class StyleBenchOptions(Options):
+    """The options of `--task style` (flattened into `cyclegan bench`'s flags)."""
+
+    content: str | None = opt(None, "content image file (--task style; required there)", metavar="FILE")
+    style: str | None = opt(None, "style image file (--task style; required there)", metavar="FILE")
+    checkpoint: str | None = checkpoint_option(default=None)
+    direction: Literal["AtoB", "BtoA"] = direction_option("BtoA")
+    gatys_steps: int = opt(300, "Gatys steps per image (forward+backward passes of the backbone)", gt=0)
+    probe_steps: int = opt(20, "steps timed per estimated Gatys case (setup + steps x their median)", ge=2)
+    repeat: int = opt(3, "repeats of the full Gatys run (first backbone, first size)", gt=0)
+    style_sizes: tuple[int, ...] = opt((256, 512), "long sides in pixels to time Gatys and CycleGAN at", gt=0)
+    backbones: tuple[BackboneName, ...] = opt(("lite0", "vgg19"), "Gatys feature networks to time")
+
+
+@dataclass(frozen=True)
+class TileBenchOptions(Options):
+    """The options of `--task tiles` (flattened into `cyclegan bench`'s flags)."""
+
+    tile_checkpoint: str | None = opt(
+        None, "generator to measure with --task tiles (run folder, file or pretrained:NAME)", metavar="RUN_OR_FILE",
+        default_text="the paper generator with random weights",
+    )  # fmt: skip
+    tile_direction: Literal["AtoB", "BtoA"] = opt("AtoB", "direction of --tile-checkpoint")
+    photo: str | None = opt(None, "photo for --task tiles, resized to each size", metavar="FILE",
+                            default_text="a synthetic image")  # fmt: skip
+    seam_size: int = opt(1024, "side of the square image tiled against the whole image (fp32)", gt=0)
+    seam_tile: int = opt(256, "tile size for the seam measurement (default overlap)", gt=0)
+    large: tuple[int, ...] = opt(
+        (6000, 4000), "width and height of the image translated with `cyclegan translate`'s default options in a "
+        "subprocess, for its peak memory and speed (0 0: skip)", ge=0,
+    )  # fmt: skip
+    figure: str | None = opt(None, "write a crop across a tile corner (whole | tiled | tiled without thumbnail "
+                             "statistics) here", metavar="PNG")  # fmt: skip
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if len(self.large) != 2:
+            raise CycleGANError(f"option '--large' takes a width and a height, got {len(self.large)} number(s)")
+
+
+@dataclass(frozen=True)
+class BenchOptions(Options):
+    """What `cyclegan bench` measures; see `cyclegan bench --help` for each option."""
+
+    task: Task = opt("train", "train: training steps and translation; style: Gatys against CycleGAN per image; "
+                     "tiles: tiled against whole-image translation, and a large photo's memory and speed")  # fmt: skip
+    preset: str | None = opt(
+        None, "architecture recipe to time (paper, seed, fast)", default_text="paper", choices=preset_choices
+    )
+    model: str | None = opt(
+        None, "model family to time: cyclegan, pix2pix, cut or fastcut", flag="--model", choices=families.names,
+        default_text="cyclegan",
+    )
+    size: int | None = opt(None, "image size", gt=0, default_text="the preset's")
+    batch_size: int | None = opt(None, "training batch", gt=0, default_text="the preset's; 1 in reference mode")
+    steps: int = opt(5, "timed training steps", gt=0)
+    warmup: int = opt(1, "untimed steps first", ge=0)
+    translate_batches: int | None = opt(None, "timed translation batches", gt=0, default_text="as --steps, at least 10")
+    mode: Mode = opt(
+        "default",
+        "reference: fp32, NCHW, eager, as the reference implementation; default: what train and translate use "
+        "by default here; both: the two interleaved step by step, with the speed-up",
+    )
+    # default mode only (reference is always fp32, NCHW, eager): as `cyclegan train`'s options
+    precision: Precision = precision_option()
+    channels_last: OnOff = channels_last_option()
+    compile: OnOff = compile_option()
+    device: str = device_option()
+    threads: int | None = opt(
+        None, "CPU threads (on a busy shared machine 1 is steadier)", gt=0, default_text="torch's, one per core"
+    )
+    seed: int = opt(0, "seed of the synthetic input tensors", ge=0, le=MAX_SEED)
+    json: str | None = opt(None, "write the measurements as JSON here", metavar="FILE")
+    style_task: StyleBenchOptions = opt(factory=StyleBenchOptions)
+    tiles_task: TileBenchOptions = opt(factory=TileBenchOptions)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.task == "style":
+            for name in ("content", "style"):
+                if getattr(self.style_task, name) is None:
+                    raise CycleGANError(f"option '--{name}' is required with --task style")

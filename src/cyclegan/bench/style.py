@@ -1,0 +1,170 @@
+"""`cyclegan bench --task style`: Gatys style transfer against CycleGAN translation of the same image, in one
+process, in seconds per image.
+
+Gatys costs `--gatys-steps` forward+backward passes of the backbone, so the first backbone at the first size
+is run in full (L-BFGS and Adam, interleaved, `--repeat` times) and every other (backbone, size) is
+estimated as setup + steps x the median step time over `--probe-steps` steps (the per-step cost is
+constant: both optimisers spend their time in the backbone). VGG19 is timed with random weights when the
+real ones are not cached (the cost is the same). CycleGAN: one generator forward pass per image (median of
+5 after a warm-up), for `--checkpoint`'s generator if given and the paper's ResNet generator (9 blocks, 64
+filters, random weights).
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torchvision.models.vgg import cfgs, make_layers
+
+from .. import pretrained  # called as pretrained.vgg19_available, so a test can say the weights are missing
+from ..config import ModelConfig
+from ..inference import translate_tensor
+from ..loading import load_generator
+from ..models import build_generator
+from ..style.backbones import DEFAULTS, Lite0Backbone, VGG19Backbone
+from ..style.gatys import GatysOptions, load_image_01, stylize
+from .measure import environment, median, time_calls
+from .options import BenchOptions, StyleBenchOptions
+
+GENERATOR_REPEAT = 5  # timed forward passes per generator and size
+
+
+def style_backbone(name: str) -> tuple[nn.Module, bool]:
+    """The backbone `name` with its default layers: (net, pretrained). VGG19 has its ImageNet weights when
+    they are cached, else random ones: the cost of a step is the same, and timing must not download."""
+    d = DEFAULTS[name]
+    layers = [*d.content_layers, *d.style_layers]
+    if name == "lite0":
+        return Lite0Backbone(layers), True
+    if pretrained.vgg19_available():
+        return VGG19Backbone(layers), True
+    return VGG19Backbone(layers, features=make_layers(cfgs["E"])), False
+
+
+def time_gatys(
+    content: str, style: str, *, net: nn.Module, backbone: str, size: int, steps: int, optimizer: str, device
+) -> tuple[float, list[float], float]:
+    """(wall seconds of the call, per-step wall seconds, CPU seconds of this process) for one `stylize` run.
+
+    With one torch thread the CPU seconds approximate the wall time on an idle core."""
+    stamps: list[float] = []
+    orig = net.forward
+
+    def timed(x):  # a time stamp per forward pass of the image being optimised
+        stamps.append(time.perf_counter())
+        return orig(x)
+
+    net.forward = timed  # type: ignore[method-assign]
+    cpu0 = time.process_time()
+    try:
+        options = GatysOptions(backbone=backbone, size=size, steps=steps, optimizer=optimizer)
+        r = stylize(content, style, options, net=net, device=device, progress=False)
+    finally:
+        del net.forward
+    cpu = time.process_time() - cpu0
+    per_step = [b - a for a, b in zip(stamps[2:], stamps[3:], strict=False)]  # skip content/style passes
+    return r.seconds, per_step, cpu
+
+
+def gatys_estimate(total_s: float, step_s: list[float], steps: int) -> float:
+    """Seconds of a `steps`-step run from a short probe run: its setup (all but the timed steps) plus
+    `steps` times the median step."""
+    return total_s - sum(step_s) + steps * median(step_s)
+
+
+def time_generator(
+    net: nn.Module, content: str, size: int, device: torch.device, repeat: int = GENERATOR_REPEAT
+) -> float:
+    """Median seconds of one translation of `content` (long side `size`) by `net`, after a warm-up."""
+    x = load_image_01(content, size) * 2 - 1  # (1, 3, H, W) in [-1, 1]
+    with torch.no_grad():
+        translate_tensor(net, x)  # warm-up
+        return median(time_calls(lambda: translate_tensor(net, x), repeat, device))
+
+
+def _gatys_rows(s: StyleBenchOptions, device: torch.device) -> list[dict[str, Any]]:
+    rows = []
+    nets = {name: style_backbone(name) for name in s.backbones}
+    first, size0 = s.backbones[0], s.style_sizes[0]
+    net = nets[first][0]
+    weights = lambda name: "" if nets[name][1] else " (random weights)"  # noqa: E731
+    # The first case run in full and repeated; the optimisers side by side, interleaved.
+    full: dict[str, list[float]] = {"lbfgs": [], "adam": []}
+    cpu: dict[str, list[float]] = {"lbfgs": [], "adam": []}
+    for _ in range(s.repeat):
+        for optimizer in full:
+            seconds, _, c = time_gatys(s.content, s.style, net=net, backbone=first, size=size0, steps=s.gatys_steps,
+                                       optimizer=optimizer, device=device)  # fmt: skip
+            full[optimizer].append(seconds)
+            cpu[optimizer].append(c)
+    for optimizer, times in full.items():
+        rows.append({
+            "method": "gatys", "size": size0, "seconds": median(times),
+            "what": f"Gatys {first}{weights(first)} {size0} px, {s.gatys_steps} {optimizer} steps",
+            "how": f"median of {len(times)} runs; CPU time {median(cpu[optimizer]):.1f} s",
+        })  # fmt: skip
+    for name, (net, _) in nets.items():
+        for size in s.style_sizes:
+            if (name, size) == (first, size0):
+                continue
+            total, per_step, _ = time_gatys(s.content, s.style, net=net, backbone=name, size=size,
+                                            steps=s.probe_steps, optimizer="lbfgs", device=device)  # fmt: skip
+            rows.append({
+                "method": "gatys", "size": size, "seconds": gatys_estimate(total, per_step, s.gatys_steps),
+                "what": f"Gatys {name}{weights(name)} {size} px, {s.gatys_steps} lbfgs steps",
+                "how": f"setup + {s.gatys_steps} x median step {median(per_step):.3f} s over {s.probe_steps} steps",
+            })  # fmt: skip
+    return rows
+
+
+def _generator_rows(s: StyleBenchOptions, device: torch.device) -> list[dict[str, Any]]:
+    gens = {}
+    if s.checkpoint:
+        gens[f"CycleGAN {Path(s.checkpoint).name} generator"] = load_generator(s.checkpoint, s.direction, device=device)
+    gens["CycleGAN paper generator (9 blocks, random weights)"] = (
+        build_generator(ModelConfig(n_blocks=9)).eval().to(device)
+    )
+    rows = []
+    for label, g in gens.items():
+        for size in s.style_sizes:
+            rows.append({
+                "method": "cyclegan", "size": size,
+                "seconds": time_generator(g, s.content, size, device, GENERATOR_REPEAT),
+                "what": f"{label}, {size} px, one image", "how": f"median of {GENERATOR_REPEAT} after warm-up",
+            })  # fmt: skip
+    return rows
+
+
+def bench_style(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
+    """Gatys and CycleGAN seconds per image per `opts` (task style); the JSON-ready result."""
+    s = opts.style_task
+    env = environment(device)
+    rows = _gatys_rows(s, device) + _generator_rows(s, device)
+    base = rows[0]["seconds"]
+    for r in rows:
+        r["relative"] = round(r["seconds"] / base, 4)
+    return {
+        "task": "style",
+        "what": "seconds per image: Gatys style transfer (one optimisation per image) against one CycleGAN "
+        "generator forward pass, relative to the first row",
+        "device": str(device),
+        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads",
+        "torch": torch.__version__,
+        "content": s.content, "style": s.style,
+        "rows": rows,
+        "env": env,
+    }  # fmt: skip
+
+
+def format_style(r: dict[str, Any]) -> str:
+    """A few readable lines of a `--task style` result."""
+    hw = r["env"].get("gpu", r["env"]["cpu"])
+    lines = [f"bench style on {r['device']} ({hw}, {r['env']['torch_threads']} threads); seconds per image"]
+    for row in r["rows"]:
+        lines.append(f"{row['what']:<62} {row['seconds']:>9.3f} s  ({row['relative']:6.3f} x)  {row['how']}")
+    return "\n".join(lines)

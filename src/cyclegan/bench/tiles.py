@@ -1,0 +1,172 @@
+"""`cyclegan bench --task tiles`: tiled translation against the whole image (the seams, with the thumbnail's
+InstanceNorm statistics at several sizes and without), and a large photo's peak memory and speed when
+`cyclegan translate` runs on it with its default options, in a subprocess of its own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFilter
+from torch import nn
+
+from ..config import ModelConfig
+from ..data.io import read_image, to_pil, to_tensor
+from ..errors import CycleGANError
+from ..files import write_atomic
+from ..inference import translate_batch
+from ..loading import load_generator
+from ..models import build_generator
+from ..tiling import DEFAULT_OVERLAP, TilingOptions, tile_starts
+from .measure import environment
+from .options import BenchOptions, TileBenchOptions
+
+
+def _tiles_generator(t: TileBenchOptions, device: torch.device) -> tuple[nn.Module, str]:
+    if t.tile_checkpoint:
+        net = load_generator(t.tile_checkpoint, t.tile_direction, device=device)
+        return net, f"{t.tile_checkpoint} {t.tile_direction}"
+    torch.manual_seed(0)
+    return build_generator(ModelConfig(n_blocks=9)).eval().to(device), "paper generator, random weights"
+
+
+def _tiles_photo(t: TileBenchOptions, width: int, height: int):
+    """The photo (or a synthetic image: smooth colour fields and edges) as an RGB PIL image of width x height."""
+    if t.photo:
+        return read_image(t.photo).resize((width, height), Image.Resampling.BICUBIC)
+    g = torch.Generator().manual_seed(0)
+    small = (torch.rand(3, 6, 8, generator=g) * 255).byte().permute(1, 2, 0).numpy()
+    im = Image.fromarray(small).resize((width, height), Image.Resampling.BICUBIC)
+    draw = ImageDraw.Draw(im)
+    for i in range(12):  # edges for the convolutions to see
+        x0, y0 = (torch.rand(2, generator=g) * torch.tensor([width, height])).tolist()
+        draw.ellipse([x0, y0, x0 + width / 6, y0 + height / 6], outline=(255 - 20 * i, 20 * i, 128), width=6)
+    return im.filter(ImageFilter.GaussianBlur(1))
+
+
+def _grey_levels(y: torch.Tensor):
+    return np.asarray(to_pil(y[0])).astype(np.int16)
+
+
+def seam_figure(images: dict[str, Any], corner: tuple[int, int], path: str, *, crop: int = 128, zoom: int = 2) -> None:
+    """A `crop`-px square of each image (H, W, 3) centred on `corner` (y, x: where four tiles meet), side by
+    side, enlarged `zoom` times (nearest), labelled."""
+    panels = []
+    for label, arr in images.items():
+        y0, x0 = max(0, corner[0] - crop // 2), max(0, corner[1] - crop // 2)
+        im = Image.fromarray(arr[y0 : y0 + crop, x0 : x0 + crop].clip(0, 255).astype("uint8"))
+        im = im.resize((crop * zoom, crop * zoom), Image.Resampling.NEAREST)
+        panel = Image.new("RGB", (crop * zoom, crop * zoom + 18), "white")
+        panel.paste(im, (0, 18))
+        ImageDraw.Draw(panel).text((4, 3), label, fill="black")
+        panels.append(panel)
+    out = Image.new("RGB", (sum(p.width for p in panels) + 8 * (len(panels) - 1), panels[0].height), "white")
+    for i, p in enumerate(panels):
+        out.paste(p, (i * (p.width + 8), 0))
+    write_atomic(path, lambda tmp: out.save(tmp, format="PNG"))
+
+
+def _large_run(t: TileBenchOptions, device: torch.device, gen_label: str) -> dict[str, Any]:
+    """`cyclegan translate` with default options on a t.large photo in a subprocess: its peak RSS (wait4's
+    rusage of that process alone), wall time and output size."""
+    width, height = t.large
+    with tempfile.TemporaryDirectory(prefix="cyclegan-bench-tiles-") as tmp:
+        photo = Path(tmp) / "large.jpg"
+        _tiles_photo(t, width, height).save(photo, quality=95)
+        ckpt = t.tile_checkpoint
+        if ckpt is None:  # the random paper generator, as a reference-layout file
+            ckpt = str(Path(tmp) / "paper.pth")
+            torch.save(_tiles_generator(t, torch.device("cpu"))[0].state_dict(), ckpt)
+        cmd = [sys.executable, "-m", "cyclegan", "translate", str(photo), "--checkpoint", ckpt, "--direction",
+               t.tile_direction, "--out", str(Path(tmp) / "out"), "--no-progress", "--device", str(device)]  # fmt: skip
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+        out, err = proc.stdout.read(), proc.stderr.read()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise CycleGANError(f"the translation of the {width}x{height} photo failed: {err.strip()[-300:] or out}")
+        with Image.open(Path(tmp) / "out" / "large.png") as im:
+            size = im.size
+    peak = usage.ru_maxrss / 2**20 if sys.platform == "darwin" else usage.ru_maxrss / 2**10
+    mp = width * height / 1e6
+    return {"size": [width, height], "output_size": list(size), "peak_rss_mib": round(peak, 1),
+            "seconds": round(seconds, 1), "s_per_megapixel": round(seconds / mp, 2),
+            "command": " ".join(["cyclegan", *cmd[3:]]), "generator": gen_label}  # fmt: skip
+
+
+def bench_tiles(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
+    """Tiled against whole-image translation in fp32 (mean absolute difference in grey levels, with the
+    thumbnail's statistics at several sizes and without), and a large photo's peak memory and speed."""
+    t = opts.tiles_task
+    overlap = min(DEFAULT_OVERLAP, t.seam_tile // 4)  # the default, unless the tiles are small
+    env = environment(device)
+    net, label = _tiles_generator(t, device)
+    x = to_tensor(_tiles_photo(t, t.seam_size, t.seam_size))[None]  # (1, 3, S, S) in [-1, 1]
+    t0 = time.perf_counter()
+    whole = _grey_levels(translate_batch(net, x, tiling=TilingOptions(tile=0)))
+    whole_s = time.perf_counter() - t0
+    rows, images = [], {"whole image": whole}
+    for thumbnail in sorted({1024, t.seam_size // 2, t.seam_size // 4, 0}, reverse=True):
+        t0 = time.perf_counter()
+        options = TilingOptions(tile=t.seam_tile, tile_overlap=overlap, thumbnail=thumbnail)
+        used = options.plan(net, t.seam_size, t.seam_size).thumbnail  # capped by --max-memory
+        y = translate_batch(net, x, tiling=options)
+        seconds = time.perf_counter() - t0
+        tiled = _grey_levels(y)
+        diff = np.abs(tiled - whole)
+        rows.append({"thumbnail": thumbnail, "thumbnail_used": used,
+                     "mean_abs_grey_levels": round(float(diff.mean()), 3),
+                     "p99_abs_grey_levels": float(np.percentile(diff, 99)), "max_abs_grey_levels": int(diff.max()),
+                     "seconds": round(seconds, 2)})  # fmt: skip
+        if thumbnail == 1024:
+            images["tiled, thumbnail 1024"] = tiled
+            images["|tiled - whole| x 8"] = diff * 8
+        if thumbnail == 0:
+            images["tiled, each tile its own statistics"] = tiled
+    if t.figure:  # the meeting point of four tiles where the whole image has the most detail
+        starts = tile_starts(t.seam_size, t.seam_tile, overlap, 4)
+        seams = [(s + e) // 2 for s, e in zip(starts[1:], [s + t.seam_tile for s in starts])] or [t.seam_size // 2]
+        detail = lambda c: whole[max(0, c[0] - 64) : c[0] + 64, max(0, c[1] - 64) : c[1] + 64].std()  # noqa: E731
+        corner = max(((y, x) for y in seams for x in seams), key=detail)
+        seam_figure(images, corner, t.figure)
+    result: dict[str, Any] = {
+        "task": "tiles",
+        "what": f"{t.seam_size}x{t.seam_size} image, {t.seam_tile} px tiles (overlap {overlap}) against the "
+        "whole image, fp32, mean |difference| of the 8-bit outputs; thumbnail 0: each tile its own InstanceNorm "
+        "statistics",
+        "generator": label, "photo": t.photo or "synthetic", "device": str(device),
+        "whole_seconds": round(whole_s, 2), "seams": rows, "figure": t.figure,
+    }  # fmt: skip
+    if all(t.large):
+        result["large"] = _large_run(t, device, label)
+    result["env"] = env
+    return result
+
+
+def format_tiles(r: dict[str, Any]) -> str:
+    """A few readable lines of a `--task tiles` result."""
+    lines = [f"bench tiles on {r['device']}: {r['generator']}, photo {r['photo']}", r["what"]]
+    for row in r["seams"]:
+        used = "" if row["thumbnail_used"] == row["thumbnail"] else f" (capped at {row['thumbnail_used']})"
+        lines.append(f"  thumbnail {row['thumbnail']:>5}{used}: mean {row['mean_abs_grey_levels']:.2f} grey levels, "
+                     f"99th percentile {row['p99_abs_grey_levels']:.0f}, max {row['max_abs_grey_levels']} "
+                     f"({row['seconds']:.1f} s; whole image {r['whole_seconds']:.1f} s)")  # fmt: skip
+    if "large" in r:
+        g = r["large"]
+        lines += [
+            f"large: {g['size'][0]}x{g['size'][1]} -> {g['output_size'][0]}x{g['output_size'][1]}, peak RSS "
+            f"{g['peak_rss_mib']:.0f} MiB, {g['seconds']:.0f} s ({g['s_per_megapixel']:.2f} s per megapixel)",
+            f"  {g['command']}",
+        ]
+    if r.get("figure"):
+        lines.append(f"figure: {r['figure']}")
+    return "\n".join(lines)

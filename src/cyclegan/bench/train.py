@@ -1,0 +1,212 @@
+"""`cyclegan bench --task train` (the default): how fast training steps and translation run here, and their
+memory.
+
+It times a model family on synthetic tensors (uniform in [-1, 1]) of the configured shape, so disk and JPEG
+decoding are not measured: this is the cost of the computation. Each training step is one full iteration
+of the family's trainer (for CycleGAN, `CycleGANTrainer.step`: D_X, D_Y, then G and F with adversarial +
+cycle (+ identity) losses and three Adam updates); the figure is the median over the timed steps after
+untimed warm-up steps. Translation is the generator in eval mode through `cyclegan translate`'s own
+function. Modes:
+- `reference`: the plain computation of the widely used reference implementation: fp32, contiguous
+  NCHW tensors, eager execution, one generator call per output, same architecture and losses (identity
+  0.5 for `paper`); batch 1 unless `--batch-size` is given.
+- `default`: what `cyclegan train` and `cyclegan translate` run with by default on this device
+  (`cyclegan.execution.choose_execution`: bf16 autocast, compile, ... where they pay).
+- `both`: the two, step for step in one process (reference step, default step, ...), at the same batch
+  size, and their speed-up: the fairest comparison on a shared, noisy machine.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import asdict
+from typing import Any
+
+import torch
+
+from .. import inference  # called as inference.translate_tensor, so a test can stand in for it
+from ..config import resolve
+from ..execution import REFERENCE, Execution, choose_execution
+from ..train import trainer_class
+from .measure import environment, median, rss_now_mib, rss_peak_mib, time_calls
+from .options import BenchOptions
+
+# A translation call is short (~0.3 s for the paper model at 256 px here): a median of a few is at the
+# mercy of one noisy moment on a shared machine, and ten more cost seconds next to the training steps.
+TRANSLATE_MIN_BATCHES = 10
+
+
+def trainer_and_inputs(cfg, execution: Execution, device: torch.device, *, total_steps: int, seed: int = 0):
+    """A fresh trainer of `cfg`'s family for `cfg` and one synthetic batch per domain: (trainer, x, y).
+
+    x, y: (batch_size, 3, size, size) uniform in [-1, 1] on `device`, drawn from their own generator
+    seeded with `seed` (torch's global RNG is left to the trainer, which seeds it for the weight init).
+    """
+    bs, size = cfg.train.batch_size, cfg.data.size
+    gen = torch.Generator().manual_seed(seed)
+    x = (torch.rand(bs, 3, size, size, generator=gen) * 2 - 1).to(device)  # (B, 3, S, S) in [-1, 1]
+    y = (torch.rand(bs, 3, size, size, generator=gen) * 2 - 1).to(device)
+    trainer = trainer_class(cfg.model.family)(cfg, total_steps=total_steps, device=device, execution=execution)
+    return trainer, x, y
+
+
+def mode_execution(mode: str, device: torch.device, *, batch_norm: bool, opts: BenchOptions) -> Execution:
+    """The execution settings `mode` times on `device` (default mode: what a long `train` run chooses)."""
+    if mode == "reference":
+        return REFERENCE
+    return choose_execution(
+        opts.precision, opts.channels_last, opts.compile, device=device, compile_pays=True, batch_norm=batch_norm
+    )
+
+
+def time_train_step(cfg, device: torch.device, *, warmup: int = 2, repeat: int = 5, quantile: float = 0.5) -> float:
+    """Seconds of one training step of `cfg` on `device` (the `quantile` of `repeat` timed steps: the median
+    by default), computed as a short `cyclegan train` run would (no compilation), on synthetic tensors; the
+    trainer is thrown away and torch's global RNG is restored, so a run started afterwards is the same as
+    without this measurement."""
+    rng_state = torch.get_rng_state()
+    t = cfg.train
+    execution = choose_execution(t.precision, t.channels_last, t.compile, device=device, compile_pays=False,
+                                 batch_norm=cfg.model.norm == "batch")  # fmt: skip
+    trainer, x, y = trainer_and_inputs(cfg, execution, device, total_steps=1)
+    step = lambda: trainer.step(x, y)  # noqa: E731
+    time_calls(step, warmup, device)
+    times = sorted(time_calls(step, repeat, device))
+    torch.set_rng_state(rng_state)
+    return median(times) if quantile == 0.5 else times[round(quantile * (len(times) - 1))]
+
+
+def _summary(train_times: list[float], translate_times: list[float], warmup_s: float, bs: int) -> dict[str, Any]:
+    train_s, translate_s = median(train_times), median(translate_times)
+    return {
+        "warmup_s": round(warmup_s, 3),  # includes torch.compile's one-off compilation
+        "train_s_per_step": round(train_s, 5),
+        "train_steps_per_s": round(1 / train_s, 4),
+        "train_img_per_s": round(bs / train_s, 3),  # images per domain per second
+        "train_s_all": [round(t, 5) for t in train_times],
+        "translate_s_per_batch": round(translate_s, 5),
+        "translate_img_per_s": round(bs / translate_s, 3),
+        "translate_s_all": [round(t, 5) for t in translate_times],
+    }
+
+
+def bench_train(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
+    """Training steps and translation per `opts` (task train); the JSON-ready result."""
+    overrides: dict[str, Any] = {}
+    if opts.size is not None:
+        overrides["size"] = opts.size
+    if opts.batch_size is not None:
+        overrides["batch_size"] = opts.batch_size
+    elif opts.mode == "reference":
+        overrides["batch_size"] = 1  # the reference implementation's default, for every preset
+    if opts.model is not None:
+        overrides["family"] = opts.model
+    cfg = resolve(overrides, preset=opts.preset)
+    modes = ["reference", "default"] if opts.mode == "both" else [opts.mode]
+    batch_norm = cfg.model.norm == "batch"
+    executions = {m: mode_execution(m, device, batch_norm=batch_norm, opts=opts) for m in modes}
+    env = environment(device)
+    size, bs = cfg.data.size, cfg.train.batch_size
+    rss_start = rss_now_mib()
+
+    total = opts.warmup + opts.steps
+    runs = {m: trainer_and_inputs(cfg, ex, device, total_steps=total, seed=opts.seed) for m, ex in executions.items()}
+    trainer0 = runs[modes[0]][0]
+    params = {k: sum(p.numel() for p in net.parameters()) for k, net in trainer0.networks.items()}
+
+    # --- training steps; with two modes, one step of each in turn so both see the same machine load
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    warmup_s = {m: sum(time_calls(lambda r=r: r[0].step(r[1], r[2]), opts.warmup, device)) for m, r in runs.items()}
+    train_times: dict[str, list[float]] = {m: [] for m in modes}
+    for _ in range(opts.steps):
+        for m, r in runs.items():
+            train_times[m] += time_calls(lambda r=r: r[0].step(r[1], r[2]), 1, device)
+    memory: dict[str, float] = {"rss_at_start_mib": round(rss_start, 1)}
+    if device.type == "cuda":
+        memory["cuda_train_max_allocated_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+        torch.cuda.reset_peak_memory_stats(device)
+
+    # --- translation: G in eval mode through `cyclegan translate`'s own function, batches of the training size
+    n_translate = opts.translate_batches or max(TRANSLATE_MIN_BATCHES, opts.steps)
+    nets = {}
+    for m, (trainer, x, _) in runs.items():
+        nets[m] = executions[m].compiled(trainer.G.eval())
+        t0 = time.perf_counter()
+        inference.translate_tensor(nets[m], x, execution=executions[m])  # warm-up (and compilation)
+        warmup_s[m] += time.perf_counter() - t0
+    translate_times: dict[str, list[float]] = {m: [] for m in modes}
+    for _ in range(n_translate):
+        for m, (_, x, _) in runs.items():
+            call = functools.partial(inference.translate_tensor, nets[m], x, execution=executions[m])
+            translate_times[m] += time_calls(call, 1, device)
+    if device.type == "cuda":
+        memory["cuda_translate_max_allocated_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    memory["peak_rss_mib"] = round(rss_peak_mib(), 1)  # whole process, includes Python and torch themselves
+
+    result: dict[str, Any] = {
+        "task": "train",
+        "synthetic_data": True,
+        "what": f"median wall time of full {cfg.model.family} training iterations (every discriminator and "
+        "generator update, Adam) and of generator forward passes (eval, no grad, as `cyclegan translate`), on "
+        "random tensors in [-1, 1]: no data loading",
+        "preset": cfg.preset, "size": size, "batch_size": bs, "mode": opts.mode, "device": str(device),
+        "steps": opts.steps, "warmup": opts.warmup,
+        "model": {"family": cfg.model.family, "generator": cfg.model.generator, "n_blocks": cfg.model.n_blocks,
+                  "norm": cfg.model.norm, "lambda_identity": cfg.train.lambda_identity, "params": params},
+        "translate_batch_size": bs,
+        "translate_batches": n_translate,
+    }  # fmt: skip
+    per_mode = {
+        m: {"settings": asdict(executions[m]), **_summary(train_times[m], translate_times[m], warmup_s[m], bs)}
+        for m in modes
+    }
+    if opts.mode == "both":
+        result["modes"] = per_mode
+        ref, dflt = per_mode["reference"], per_mode["default"]
+        result["speedup"] = {
+            "train": round(ref["train_s_per_step"] / dflt["train_s_per_step"], 3),
+            "translate": round(ref["translate_s_per_batch"] / dflt["translate_s_per_batch"], 3),
+        }
+    else:
+        result.update(per_mode[opts.mode])
+    result["memory"] = memory
+    result["env"] = env
+    return result
+
+
+def _describe(settings: dict[str, Any]) -> str:
+    return Execution(**settings).describe()
+
+
+def format_train(r: dict[str, Any]) -> str:
+    """A few readable lines of a `--task train` result."""
+    mem = r["memory"]
+    if "cuda_train_max_allocated_mib" in mem:
+        peak = (f"CUDA max allocated {mem['cuda_train_max_allocated_mib']:.0f} MiB (train), "
+                f"{mem['cuda_translate_max_allocated_mib']:.0f} MiB (translate)")  # fmt: skip
+    else:
+        peak = (f"peak RSS {mem['peak_rss_mib']:.0f} MiB (whole process; "
+                f"{mem['rss_at_start_mib']:.0f} MiB before the models)")  # fmt: skip
+    if r["mode"] == "both":
+        peak += "; both modes' models in one process"
+    hw = r["env"].get("gpu", r["env"]["cpu"])
+    lines = [
+        f"bench {r['preset']} preset, {r['size']} px, batch {r['batch_size']}, mode {r['mode']} on {r['device']} "
+        f"({hw}, {r['env']['torch_threads']} threads); synthetic tensors; --model {r['model']['family']}",
+    ]
+    modes = r["modes"] if r["mode"] == "both" else {r["mode"]: r}
+    for m, x in modes.items():
+        lines += [
+            f"{m} ({_describe(x['settings'])}):",
+            f"  train      {x['train_s_per_step']:.4f} s/step (median of {r['steps']}, after {r['warmup']} warm-up "
+            f"step(s) that took {x['warmup_s']:.1f} s), {x['train_img_per_s']:.2f} img/s per domain",
+            f"  translate  {x['translate_img_per_s']:.2f} img/s (batch {r['translate_batch_size']}, median of "
+            f"{r['translate_batches']})",
+        ]
+    if "speedup" in r:
+        lines.append(f"speed-up   train {r['speedup']['train']:.2f}x, translate {r['speedup']['translate']:.2f}x "
+                     "(default over reference, medians of interleaved runs)")  # fmt: skip
+    lines.append(f"memory     {peak}")
+    return "\n".join(lines)

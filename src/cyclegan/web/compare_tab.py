@@ -1,0 +1,106 @@
+"""The Compare tab of `cyclegan serve`: one photo through a CycleGAN generator and through Gatys, measured as
+`cyclegan compare` measures them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import gradio as gr
+
+from ..errors import CycleGANError
+from .engine import BACKBONES, DIRECTIONS, Engine, user_errors
+
+
+class CompareTab:
+    """The Compare tab: its layout and its handler, over the server's `Engine`."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def layout(self, choices: list[tuple[str, str]]) -> gr.Dropdown:
+        """Lay the tab out (inside the page's `gr.Tabs`) and wire its button; returns its model dropdown,
+        which the page refreshes."""
+        opts = self.engine.opts
+        first = choices[0][1] if choices else None
+        with gr.Tab("Compare", id="compare"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    c_photo = gr.File(label=f"photo ({self.engine.upload_note})", file_types=["image"],
+                                      elem_id="compare-photo")  # fmt: skip
+                    c_model = gr.Dropdown(choices, value=first, label="CycleGAN model")
+                    c_dir = gr.Radio(DIRECTIONS, value="AtoB", label="direction")
+                    c_styles = gr.File(label="style references for Gatys (images of the target domain)",
+                                       file_count="multiple", file_types=["image"],
+                                       elem_id="compare-styles")  # fmt: skip
+                    c_backbone = gr.Radio(BACKBONES, value="auto", label="Gatys backbone")
+                    c_size = gr.Slider(64, opts.max_style_size, value=min(256, opts.max_style_size), step=32,
+                                       label="long side (px)")  # fmt: skip
+                    c_steps = gr.Slider(10, opts.max_style_steps, value=min(200, opts.max_style_steps),
+                                        step=10, label="Gatys steps")  # fmt: skip
+                    c_go = gr.Button("Compare", variant="primary", elem_id="compare-go")
+                with gr.Column(scale=2):
+                    c_gallery = gr.Gallery(label="input | CycleGAN | Gatys", columns=3, format="png",
+                                           height="auto", elem_id="compare-gallery")  # fmt: skip
+                    c_table = gr.Markdown(elem_id="compare-table")
+            c_go.click(user_errors(self.compare),
+                       [c_photo, c_model, c_dir, c_styles, c_backbone, c_size, c_steps],
+                       [c_gallery, c_table], **self.engine.heavy_events)  # fmt: skip
+        return c_model
+
+    def compare(self, photo: str | None, key: str | None, direction: str, styles: Sequence[str] | None,
+                backbone: str, size: int, steps: int, progress=gr.Progress()):  # noqa: B008  # fmt: skip
+        """One photo through the CycleGAN and through Gatys (style from the uploaded references), measured as
+        `cyclegan compare` measures: seconds, SSIM (Y) and feature distance to the input, Gram distance to
+        the references. Returns (gallery input | CycleGAN | Gatys, a table of the figures)."""
+        # on first use (torch): the page is up before these load
+        from ..compare import METRICS_BACKBONE, measure, translate_timed
+        from ..data.io import resize_long_side
+        from ..style import GatysOptions, load_image_01, stylize, to_pil_01
+
+        engine = self.engine
+        if not photo:
+            raise CycleGANError("upload a photo first")
+        if not styles:
+            raise CycleGANError("upload at least one style reference (an image of the target domain) for Gatys")
+        size, steps = int(size), int(steps)
+        im = resize_long_side(engine.image(photo), size)
+        refs = [engine.image(s) for s in styles]
+        G = engine.generator(key, direction)
+        name, gatys_net, metrics_net = engine.style_backbones(backbone)
+        device = engine.device()
+        x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
+        progress((0, steps), desc="CycleGAN")
+        y_cyc, t_cyc = translate_timed(G, x, warm_up=True)
+
+        def callback(step: int, _x) -> None:
+            progress((step, steps), desc=f"Gatys ({name})")
+
+        options = GatysOptions(backbone=name, size=None, style_size=size, steps=steps)
+        res = stylize(im, refs, options, net=gatys_net, device=device, progress=False, callback=callback)
+        images = {"input": x, "cyclegan": y_cyc, "gatys": res.tensor.to(device)}
+        m = measure(images, refs, metrics_net, size=size)
+        seconds = {"input": None, "cyclegan": t_cyc, "gatys": res.seconds}
+        out = engine.folder()
+        gallery = []
+        for method, caption in (("input", "input"), ("cyclegan", f"CycleGAN ({direction})"),
+                                ("gatys", f"Gatys ({name}, {steps} steps)")):  # fmt: skip
+            target = out / f"{method}.png"
+            to_pil_01(images[method].detach().cpu()).save(target)
+            gallery.append((str(target), caption))
+        table = [
+            "| method | seconds | SSIM (Y) to input | content distance | style distance |",
+            "|---|---|---|---|---|",
+        ]
+        for method in ("input", "cyclegan", "gatys"):
+            s = "" if seconds[method] is None else f"{seconds[method]:.3f}"
+            table.append(f"| {method} | {s} | {m['ssim_y'][method]:.3f} | {m['content_distance'][method]:.3f} | "
+                         f"{m['style_distance'][method]:.3f} |")  # fmt: skip
+        table.append(
+            f"\nContent: SSIM of the luminance (1 = unchanged) and relative feature distance (0 = unchanged) to "
+            f"the input; style: Gram distance to the references (0 = their statistics); all on "
+            f"{METRICS_BACKBONE} features, as `cyclegan compare` reports them. CycleGAN: one forward pass after "
+            "a warm-up; Gatys: the whole optimisation."
+        )
+        if name == METRICS_BACKBONE:
+            table.append("\nGatys optimised the same Lite0 features that measure it, so the distances favour it.")
+        return gallery, "\n".join(table)

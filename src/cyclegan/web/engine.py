@@ -1,0 +1,180 @@
+"""What the tabs of `cyclegan serve` share: `Engine`, the server's state, and `user_errors`, the wrapper every
+handler goes through.
+
+`Engine` holds what the page may use and what it has loaded: the models the server was started with (found
+anew on each request, loaded on first use and again when their file changes), the device, the style
+backbones, the upload checks and a private working folder. torch comes in with the first model or backbone
+loaded (the imports below marked "on first use"), so the page is up within seconds of starting.
+
+Every handler turns a `CycleGANError` into a message in the page (`gr.Error`, or `gr.Warning` when only
+some of several images failed) and any other exception into one line pointing at the server's log, where
+the traceback goes: nothing the page shows is a traceback, and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..errors import CycleGANError
+from .options import ServeOptions
+from .runs import Model, find_models, find_runs, run_label
+from .uploads import MB, check_upload
+
+DIRECTIONS = ["AtoB", "BtoA"]
+BACKBONES = ["auto", "lite0", "vgg19"]
+HEAVY = "heavy"  # the concurrency group of every job that runs a network: one queue, --concurrency at once
+# The refreshes (model and run lists, the Runs tab): their own group, no progress shown.
+LIGHT_EVENTS = {"concurrency_id": "light", "concurrency_limit": 4, "show_progress": "hidden"}
+
+
+def _internal(e: BaseException) -> gr.Error:
+    traceback.print_exception(e, file=sys.stderr)
+    return gr.Error(f"internal error ({type(e).__name__}); the details are in the server's log", print_exception=False)
+
+
+def _refusal(e: CycleGANError) -> gr.Error:
+    print(f"refused: {e}", file=sys.stderr)  # one line in the server's log too; no traceback: it is no bug
+    return gr.Error(str(e), print_exception=False)
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Wrap a handler (function or generator) so a CycleGANError reaches the page as its one line and any
+    other exception as one line too (its traceback printed on the server). gr.Error passes through."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gen(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except gr.Error:
+                raise
+            except CycleGANError as e:
+                raise _refusal(e) from None
+            except Exception as e:  # noqa: BLE001 - the page gets one line, the log the traceback
+                raise _internal(e) from None
+
+        return gen
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except CycleGANError as e:
+            raise _refusal(e) from None
+        except Exception as e:  # noqa: BLE001
+            raise _internal(e) from None
+
+    return call
+
+
+class Engine:
+    """The server's state: its options, the models it was given, what it has loaded, its working folder."""
+
+    def __init__(self, opts: ServeOptions, files: Sequence[Path], work: Path):
+        self.opts = opts
+        self.roots = [str(r) for r in opts.runs or ()]
+        self.files = list(files)
+        self.work = work
+        self._lock = threading.Lock()
+        self._generators: dict[tuple[str, str], tuple[tuple[int, int], Any]] = {}
+        self._backbones: dict[str, Any] = {}
+        self._device = None
+
+    @property
+    def heavy_events(self) -> dict[str, Any]:
+        """The event settings of a job that runs a network: the one queue, --concurrency jobs at once."""
+        return {"concurrency_id": HEAVY, "concurrency_limit": self.opts.concurrency}
+
+    @property
+    def upload_note(self) -> str:
+        """The upload limits, as the upload boxes' labels say them."""
+        return f"up to {self.opts.max_upload_mb:g} MB and {self.opts.max_pixels / 1e6:g} MP per image"
+
+    def models(self) -> list[Model]:
+        return find_models(self.roots, self.files)
+
+    def model_choices(self) -> list[tuple[str, str]]:
+        return [(m.label, m.key) for m in self.models()]
+
+    def runs(self) -> dict[str, Path]:
+        return {run_label(r, self.roots): r for r in find_runs(self.roots)}
+
+    def device(self):
+        if self._device is None:
+            from ..execution import resolve_device  # on first use (torch)
+
+            self._device = resolve_device(self.opts.device)
+        return self._device
+
+    def generator(self, key: str | None, direction: str):
+        """The generator of model `key` (a dropdown value) for `direction`, loaded on first use and again
+        when its file has been replaced (a run that saved a newer checkpoint). Only a key among `models()`
+        is loaded: the page cannot name a file."""
+        if not key:
+            raise CycleGANError("choose a model first (the server has none yet: no run has saved a checkpoint)")
+        if key not in {m.key for m in self.models()}:
+            raise CycleGANError("that model is not offered any more; choose one from the list")
+        if direction not in DIRECTIONS:
+            raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
+        from ..loading import load_generator  # on first use (torch)
+
+        with self._lock:
+            st = os.stat(key)
+            version = (st.st_mtime_ns, st.st_size)
+            cached = self._generators.get((key, direction))
+            if cached is None or cached[0] != version:
+                net = load_generator(key, direction, device=self.device())  # weights_only, averaged weights
+                self._generators[(key, direction)] = (version, net)
+            return self._generators[(key, direction)][1]
+
+    def style_backbones(self, backbone: str) -> tuple[str, Any, Any]:
+        """(name, Gatys' backbone, the comparison's metrics backbone), built once per name."""
+        if backbone not in BACKBONES:
+            raise CycleGANError(f"backbone must be one of {', '.join(BACKBONES)}, got {backbone!r}")
+        from ..compare import load_backbones  # on first use (torch)
+
+        with self._lock:
+            if backbone not in self._backbones:
+                self._backbones[backbone] = load_backbones(backbone, None, self.device())
+            return self._backbones[backbone]
+
+    def image(self, path: str | Path):
+        """An upload as an RGB PIL image, checked against the server's limits (`uploads.check_upload`)."""
+        return check_upload(path, max_bytes=int(self.opts.max_upload_mb * MB), max_pixels=self.opts.max_pixels)
+
+    def folder(self) -> Path:
+        """A fresh folder for one request's outputs (Gradio copies what a handler returns into its cache)."""
+        d = self.work / "out" / uuid.uuid4().hex
+        d.mkdir(parents=True)
+        return d
+
+    def refresh_lists(self, known: Any, translate_key: str | None, compare_key: str | None, run: str | None):
+        """New models for the two model dropdowns and new runs for the Runs dropdown, when they changed."""
+        choices = self.model_choices()
+        runs = list(self.runs())
+        if (choices, runs) == known:
+            return gr.skip(), gr.skip(), gr.skip(), known
+        keys = [k for _, k in choices]
+
+        def pick(current: str | None) -> str | None:
+            return current if current in keys else (keys[0] if keys else None)
+
+        return (
+            gr.update(choices=choices, value=pick(translate_key)),
+            gr.update(choices=choices, value=pick(compare_key)),
+            gr.update(choices=runs, value=run if run in runs else (runs[0] if runs else None)),
+            (choices, runs),
+        )

@@ -1,0 +1,39 @@
+"""The options of `cyclegan serve`, read by the launch (`serve`) and the page (`app` and its tabs) alike.
+
+No torch and no gradio here (nor in `serve`), so `cyclegan serve --help` stays instant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..options import Options, opt
+from ..shared_options import device_option
+
+
+@dataclass(frozen=True)
+class ServeOptions(Options):
+    """`cyclegan serve`: which models and runs the page may use, where it listens, and its limits."""
+
+    runs: tuple[str, ...] | None = opt(
+        None, "folders holding runs of `cyclegan train` (searched 3 levels deep; new runs and checkpoints "
+        "appear without a restart)", metavar="DIR", default_text="none",
+    )  # fmt: skip
+    checkpoint: tuple[str, ...] | None = opt(
+        None, "checkpoint files, run folders or reference-implementation generator .pth files to offer",
+        metavar="FILE", default_text="none",
+    )  # fmt: skip
+    examples: tuple[str, ...] | None = opt(
+        None, "example images offered in Translate (files or folders)", metavar="IMG",
+        default_text="four built-in summer/winter scenes",
+    )  # fmt: skip
+    host: str = opt("127.0.0.1", "address to listen on; anything but 127.0.0.1/localhost lets other machines in "
+                    "(there is no login)", metavar="ADDR")  # fmt: skip
+    port: int = opt(7860, "port to listen on", ge=1, le=65535)
+    concurrency: int = opt(1, "heavy jobs (translate, stylise, compare) run at once; more wait in a queue", gt=0)
+    max_upload_mb: float = opt(25.0, "largest image file accepted, in MB", gt=0)
+    max_pixels: int = opt(25_000_000, "largest image accepted, in pixels (W x H)", gt=0)
+    max_style_size: int = opt(1024, "largest long side the Style and Compare tabs offer, in px", ge=64)
+    max_style_steps: int = opt(1000, "most Gatys steps the Style and Compare tabs offer", gt=0)
+    refresh: float = opt(3.0, "seconds between refreshes of the Runs tab and the model list", gt=0)
+    device: str = device_option()

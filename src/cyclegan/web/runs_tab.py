@@ -1,0 +1,99 @@
+"""The Runs tab of `cyclegan serve`: a run's loss curves, latest sample grids and config, redrawn while it
+trains (read by `web.runs`, without torch)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd  # a dependency of gradio's
+
+from ..run_files import CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME
+from .engine import LIGHT_EVENTS, Engine, user_errors
+from .runs import latest_samples, loss_rows, read_config, read_log, run_summary
+
+SAMPLES_SHOWN = 4
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+class RunsTab:
+    """The Runs tab: its layout and its handler, over the server's `Engine`."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def layout(self, runs: list[str]) -> gr.Dropdown:
+        """Lay the tab out (inside the page's `gr.Tabs`) and draw the chosen run when the choice changes;
+        returns its run dropdown, which the page refreshes. `redraw_on` keeps the drawing current."""
+        with gr.Tab("Runs", id="runs"):
+            r_run = gr.Dropdown(runs, value=runs[0] if runs else None, label="run", elem_id="runs-run")
+            r_summary = gr.Markdown(elem_id="runs-summary")
+            with gr.Row():
+                r_plot = gr.LinePlot(x="step", y="value", color="loss", label="losses (log.jsonl)",
+                                     elem_id="runs-plot", scale=3)  # fmt: skip
+                r_total = gr.LinePlot(x="step", y="value", color="loss", label="weighted sums",
+                                      elem_id="runs-total", scale=1)  # fmt: skip
+            with gr.Row():
+                with gr.Column(scale=2):
+                    r_samples = gr.Gallery(label="latest sample grids, newest first: real | translated | "
+                                           "reconstructed, A -> B (left) and B -> A (right)", columns=4,
+                                           format="png", preview=True, height=560, object_fit="contain",
+                                           elem_id="runs-samples")  # fmt: skip
+                with gr.Column(scale=1):
+                    r_config = gr.JSON(label="config.json", elem_id="runs-config")
+            self._shown = gr.State(None)
+            self._view = user_errors(self.run_view)
+            self._outputs = [r_config, r_plot, r_total, r_samples, r_summary, self._shown]
+            view = self._view
+            r_run.change(lambda label: view(label, None), [r_run], self._outputs, **LIGHT_EVENTS)
+        self._run = r_run
+        return r_run
+
+    def redraw_on(self, timer: gr.Timer, app: gr.Blocks) -> None:
+        """Redraw the run at each tick of `timer` (only what changed) and whenever the page is loaded."""
+        view = self._view
+        timer.tick(view, [self._run, self._shown], self._outputs, **LIGHT_EVENTS)
+        app.load(lambda label: view(label, None), [self._run], self._outputs, **LIGHT_EVENTS)
+
+    def run_view(self, label: str | None, shown: Any):
+        """What the Runs tab shows of run `label`: (config, loss terms, weighted sums, sample grids, summary),
+        or gr.skip() for each when nothing changed since `shown` (the files' sizes and times), so the page
+        does not redraw every few seconds. Returns the new `shown` last."""
+        runs = self.engine.runs()
+        run = runs.get(label or "")
+        if run is None:
+            return None, None, None, [], "no run selected" if runs else "no run found under --runs yet", None
+        log = run / LOG_NAME
+        samples = latest_samples(run, SAMPLES_SHOWN)
+        signature = (
+            str(run),
+            _stat(log),
+            _stat(run / CONFIG_NAME),
+            _stat(run / CHECKPOINT_NAME),
+            [str(p) for _, p in samples],
+            int(time.time() // 30),
+        )  # the summary's ages: every 30 s
+        if signature == shown:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), shown
+        records = read_log(log)
+        columns = ["step", "loss", "value"]
+        terms = pd.DataFrame(loss_rows(records), columns=columns)
+        totals = pd.DataFrame(loss_rows(records, totals=True), columns=columns)
+        copies = []
+        for step, path in samples:  # copies: the page is never handed a path inside a run
+            target = self.engine.work / "samples" / f"{abs(hash(str(run)))}_{path.name}"
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+            copies.append((str(target), f"step {step}"))
+        return read_config(run), terms, totals, copies, f"**{label}**: {run_summary(run, records)}", signature

@@ -1,0 +1,132 @@
+"""The Style transfer tab of `cyclegan serve`: Gatys style transfer, shown live while it optimises and
+cancellable."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import gradio as gr
+
+from ..errors import CycleGANError
+from .engine import BACKBONES, Engine, user_errors
+from .uploads import display_name
+
+
+class Cancelled(Exception):
+    """Raised inside the Gatys loop when the user pressed Cancel."""
+
+
+class StyleTab:
+    """The Style transfer tab: its layout and its handlers, over the server's `Engine`."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.cancel: dict[str, threading.Event] = {}  # session -> its running Gatys job's stop flag
+
+    def layout(self) -> None:
+        """Lay the tab out (inside the page's `gr.Tabs`) and wire its buttons."""
+        opts = self.engine.opts
+        with gr.Tab("Style transfer", id="style"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    s_content = gr.File(label=f"content image ({self.engine.upload_note})", file_types=["image"],
+                                        elem_id="style-content")  # fmt: skip
+                    s_styles = gr.File(label="style image(s), blended", file_count="multiple",
+                                       file_types=["image"], elem_id="style-styles")  # fmt: skip
+                    s_backbone = gr.Radio(BACKBONES, value="auto", label="backbone (auto: vgg19 if its "
+                                          "weights are cached, else lite0, which is shipped)")  # fmt: skip
+                    s_size = gr.Slider(64, opts.max_style_size, value=min(256, opts.max_style_size), step=32,
+                                       label="long side (px)")  # fmt: skip
+                    s_steps = gr.Slider(10, opts.max_style_steps, value=min(200, opts.max_style_steps),
+                                        step=10, label="steps (L-BFGS evaluations)")  # fmt: skip
+                    with gr.Row():
+                        s_go = gr.Button("Stylise", variant="primary", elem_id="style-go")
+                        s_cancel = gr.Button("Cancel", variant="stop", elem_id="style-cancel")
+                with gr.Column(scale=2):
+                    s_image = gr.Image(label="result (updates while it optimises)", format="png",
+                                       interactive=False, elem_id="style-image")  # fmt: skip
+                    s_info = gr.Markdown(elem_id="style-info")
+                    s_download = gr.File(label="download", interactive=False)
+            s_event = s_go.click(user_errors(self.stylize_live),
+                                 [s_content, s_styles, s_backbone, s_size, s_steps],
+                                 [s_image, s_info, s_download], **self.engine.heavy_events)  # fmt: skip
+            s_cancel.click(self.cancel_style, None, None, cancels=[s_event], queue=False)
+
+    def stylize_live(self, content: str | None, styles: Sequence[str] | None, backbone: str, size: int, steps: int,
+                     request: gr.Request, progress=gr.Progress()):  # noqa: B008 - how Gradio asks for a progress bar  # fmt: skip
+        """Gatys style transfer, yielding (image, status, download) every few steps while it optimises.
+        Runs in a thread of its own so the page gets each update as it comes; Cancel (or leaving the page)
+        sets its stop flag and the optimisation stops at its next step."""
+        from ..style import GatysOptions, stylize, to_pil_01  # on first use (torch)
+
+        engine = self.engine
+        if not content:
+            raise CycleGANError("upload a content image first")
+        if not styles:
+            raise CycleGANError("upload at least one style image")
+        content_im = engine.image(content)
+        style_ims = [engine.image(s) for s in styles]
+        size, steps = int(size), int(steps)
+        name, net, _ = engine.style_backbones(backbone)
+        options = GatysOptions(backbone=name, size=size, steps=steps)  # the resolved name: the net's layers
+        stop = threading.Event()
+        session = getattr(request, "session_hash", None) or uuid.uuid4().hex
+        self.cancel[session] = stop
+        updates: queue.Queue = queue.Queue()
+        every = max(1, steps // 25)  # about 25 updates per run: enough to watch, few enough to keep up
+
+        def callback(step: int, x) -> None:
+            if stop.is_set():
+                raise Cancelled
+            if step % every == 0 or step == steps:
+                updates.put(("step", step, x.detach().clamp(0, 1).cpu().clone()))
+
+        def work() -> None:
+            try:
+                result = stylize(content_im, style_ims, options, net=net, device=engine.device(), progress=False,
+                                 callback=callback)  # fmt: skip
+                updates.put(("done", result))
+            except Cancelled:
+                updates.put(("cancelled",))
+            except BaseException as e:  # noqa: BLE001 - reported by the handler, in the page
+                updates.put(("error", e))
+
+        worker = threading.Thread(target=work, name="gatys", daemon=True)
+        t0 = time.perf_counter()
+        worker.start()
+        try:
+            progress((0, steps), desc=f"Gatys ({name})")
+            while True:
+                item = updates.get()
+                if item[0] == "step":
+                    _, step, x = item
+                    progress((step, steps), desc=f"Gatys ({name})")
+                    elapsed = time.perf_counter() - t0
+                    yield to_pil_01(x), f"step {step} of {steps}, {elapsed:.1f} s", None
+                elif item[0] == "done":
+                    result = item[1]
+                    target = engine.folder() / f"{Path(display_name(content)).stem}_stylised.png"
+                    result.image.save(target)
+                    w, h = result.image.size
+                    yield (str(target), f"done: {steps} steps in {result.seconds:.1f} s, {w}x{h} px, backbone "
+                           f"{result.backbone}", str(target))  # fmt: skip
+                    return
+                elif item[0] == "cancelled":
+                    yield gr.skip(), f"cancelled after {time.perf_counter() - t0:.1f} s", None
+                    return
+                else:
+                    raise item[1]
+        finally:
+            stop.set()  # also when Gradio closes this generator (the page left or the job was cancelled)
+            if self.cancel.get(session) is stop:
+                del self.cancel[session]
+
+    def cancel_style(self, request: gr.Request) -> None:
+        stop = self.cancel.get(getattr(request, "session_hash", None) or "")
+        if stop is not None:
+            stop.set()

@@ -1,0 +1,103 @@
+"""The Translate tab of `cyclegan serve`: uploaded images through a chosen model's generator, at full size."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import gradio as gr
+
+from ..errors import CycleGANError
+from .engine import DIRECTIONS, Engine, user_errors
+from .options import ServeOptions
+from .uploads import display_name
+
+EXAMPLES = Path(__file__).parent / "examples"  # four scenes of the built-in world (data.synthetic, seed 1234)
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def example_images(opts: ServeOptions) -> list[str]:
+    """The example images of Translate: --examples (files, and up to 8 images per folder), or else two
+    summer and two winter scenes of the built-in world, shipped as PNGs (rendering them here would import
+    torch and slow the start; a test checks they are what `data.synthetic` renders)."""
+    if not opts.examples:
+        return sorted(str(p) for p in EXAMPLES.glob("*.png"))
+    found: list[str] = []
+    for item in opts.examples:
+        p = Path(item)
+        if p.is_dir():
+            found += sorted(str(f) for f in p.iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES)[:8]
+        elif p.is_file():
+            found.append(str(p))
+        else:
+            raise CycleGANError(f"option '--examples': {item} is not a file or a folder")
+    return found
+
+
+class TranslateTab:
+    """The Translate tab: its layout and its handler, over the server's `Engine`."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def layout(self, choices: list[tuple[str, str]]) -> gr.Dropdown:
+        """Lay the tab out (inside the page's `gr.Tabs`) and wire its button; returns its model dropdown,
+        which the page refreshes."""
+        engine = self.engine
+        first = choices[0][1] if choices else None
+        with gr.Tab("Translate", id="translate"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    t_files = gr.File(label=f"images ({engine.upload_note})", file_count="multiple",
+                                      file_types=["image"], elem_id="translate-upload")  # fmt: skip
+                    t_model = gr.Dropdown(choices, value=first, label="model", elem_id="translate-model")
+                    t_dir = gr.Radio(DIRECTIONS, value="AtoB", label="direction (AtoB uses G, BtoA uses F)")
+                    t_go = gr.Button("Translate", variant="primary", elem_id="translate-go")
+                    gr.Examples([[p] for p in example_images(engine.opts)], inputs=[t_files],
+                                label="examples")  # fmt: skip
+                with gr.Column(scale=2):
+                    t_gallery = gr.Gallery(label="input | translated (full size)", columns=2, format="png",
+                                           elem_id="translate-gallery", height="auto")  # fmt: skip
+                    t_info = gr.Markdown(elem_id="translate-info")
+                    t_download = gr.File(label="download at full size", file_count="multiple",
+                                         interactive=False, elem_id="translate-download")  # fmt: skip
+            t_go.click(user_errors(self.translate), [t_files, t_model, t_dir],
+                       [t_gallery, t_download, t_info], **engine.heavy_events)  # fmt: skip
+        return t_model
+
+    def translate(self, uploads: Sequence[str] | None, key: str | None, direction: str):
+        """Translate each upload at full size. Returns (gallery: input, output per image; files to download;
+        a table of sizes and seconds). An upload that is not a usable image is named in a warning and the
+        rest are translated; if none is usable, the page shows the error."""
+        from ..inference import translate  # on first use (torch)
+
+        if not uploads:
+            raise CycleGANError("upload one or more images (or pick an example) first")
+        images, problems = [], []
+        for path in uploads:
+            try:
+                images.append((display_name(path), self.engine.image(path)))
+            except CycleGANError as e:
+                problems.append(str(e))
+        if not images:
+            raise CycleGANError(problems[0] if len(problems) == 1 else "; ".join(problems))
+        t0 = time.perf_counter()
+        G = self.engine.generator(key, direction)
+        load_s = time.perf_counter() - t0
+        out = self.engine.folder()
+        gallery, downloads, rows = [], [], []
+        for name, im in images:
+            t = time.perf_counter()
+            y = translate(G, im)
+            seconds = time.perf_counter() - t
+            target = out / f"{Path(name).stem}_{direction}.png"
+            y.save(target)
+            gallery += [(im, f"{name} ({im.width}x{im.height})"), (str(target), f"{direction}: {seconds:.2f} s")]
+            downloads.append(str(target))
+            rows.append(f"| {name} | {im.width}x{im.height} | {seconds:.2f} |")
+        for p in problems:
+            gr.Warning(p)
+        info = "| image | size | seconds |\n|---|---|---|\n" + "\n".join(rows)
+        info += f"\n\nmodel ready in {load_s:.2f} s" + (" (loaded now)" if load_s > 0.05 else " (already loaded)")
+        return gallery, downloads, info

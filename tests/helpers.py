@@ -1,0 +1,159 @@
+"""Helpers several test files share: a loopback HTTP server with Range requests, the torchrun launcher, and
+small evaluation data and checkpoints. (Fixtures and the tiny training setup are in `conftest.py`.)"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from cyclegan.checkpoint import FORMAT
+from cyclegan.config import resolve
+from cyclegan.models import build_models
+
+# --- a loopback HTTP server --------------------------------------------------------------------------------
+
+
+class RangeServer(ThreadingHTTPServer):
+    """Files held in memory, served on 127.0.0.1 (no network beyond it) with `Range: bytes=N-` requests
+    answered 206 (or 416 past the end), as the mirrors of datasets and pretrained models answer them.
+
+    `files` maps a URL path ("/models/x.pth") to its bytes; `requests` lists (path, Range header) of every
+    GET; `honour_range` False: a server that ignores Range and sends everything (200); `cut[path] = n`: the
+    next response for `path` sends n bytes of its body, then the connection drops.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, prefix: str = "") -> None:
+        super().__init__(("127.0.0.1", 0), _RangeHandler)
+        self.prefix = prefix
+        self.files: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str | None]] = []
+        self.honour_range = True
+        self.cut: dict[str, int] = {}
+
+    @property
+    def base_url(self) -> str:
+        """http://127.0.0.1:PORT followed by `prefix`."""
+        return f"http://127.0.0.1:{self.server_address[1]}{self.prefix}"
+
+
+class _RangeHandler(BaseHTTPRequestHandler):
+    server: RangeServer
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server name
+        srv = self.server
+        rng = self.headers.get("Range")
+        srv.requests.append((self.path, rng))
+        data = srv.files.get(self.path)
+        if data is None:
+            self.send_error(404)
+            return
+        start = 0
+        if rng and srv.honour_range:
+            start = int(re.fullmatch(r"bytes=(\d+)-", rng).group(1))
+            if start >= len(data):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        cut = srv.cut.pop(self.path, None)
+        if cut is not None:  # announce everything, send part of it, drop the connection
+            self.wfile.write(body[:cut])
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+
+@contextlib.contextmanager
+def serving(server: RangeServer) -> Iterator[RangeServer]:
+    """`server` answering in a thread of its own until the block ends."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- processes -------------------------------------------------------------------------------------------
+
+
+def flags(options: dict) -> list[str]:
+    """{"batch_size": 2} -> ["--batch-size", "2"]."""
+    return [x for k, v in options.items() for x in (f"--{k.replace('_', '-')}", str(v))]
+
+
+def run_cyclegan(args: list[str], *, nproc: int, ok: bool = True) -> subprocess.CompletedProcess:
+    """`torchrun --standalone --nproc_per_node N -m cyclegan ...` (or plain `python -m cyclegan` for 1)."""
+    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"] if nproc > 1 else []
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    p = subprocess.run(
+        [sys.executable, *launcher, "-m", "cyclegan", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+    if ok:
+        assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    return p
+
+
+# --- evaluation data and a checkpoint ------------------------------------------------------------------------
+
+
+def smooth_image(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Low-frequency colour blobs (H, W, 3) uint8: a 'landscape' domain."""
+    base = rng.integers(30, 220, (4, 4, 3)).astype(np.uint8)
+    return np.asarray(Image.fromarray(base).resize((size, size), Image.Resampling.BICUBIC))
+
+
+def stripe_image(rng: np.random.Generator, size: int) -> np.ndarray:
+    """High-contrast black and white stripes of random frequency and angle: a 'zebra' domain."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    angle, period = rng.uniform(0, np.pi), rng.uniform(4, 10)
+    v = np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * 2 * np.pi / period) > 0
+    return np.repeat((v * 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def write_split(root: Path, n: int, *, paired: bool) -> None:
+    """testA: smooth images, testB: stripes; paired: the same file names in both (aligned truth)."""
+    rng = np.random.default_rng(0)
+    for letter, make in (("A", smooth_image), ("B", stripe_image)):
+        (root / f"test{letter}").mkdir(parents=True)
+        for i in range(n):
+            name = f"scene_{i:02d}.png" if paired else f"{letter.lower()}_{i:02d}.png"
+            Image.fromarray(make(rng, 40)).save(root / f"test{letter}" / name)
+
+
+def save_tiny_checkpoint(path: Path) -> Path:
+    """A checkpoint in the training format of a tiny paper-preset model (untrained, fixed seed)."""
+    cfg = resolve({"ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32})
+    torch.manual_seed(0)
+    models = build_models(cfg.model)
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 7,
+                "models": {k: m.state_dict() for k, m in models.items()}}, path)  # fmt: skip
+    return path
