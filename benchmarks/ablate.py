@@ -51,8 +51,17 @@ VARIANTS: dict[str, dict] = {
 }
 # The first `fast` (what the first ablations varied): the ablations below are written against it, so their
 # figures stay reproducible whatever the preset becomes. The preset today is fast-b2-ngf24-b4.
-FAST_V1 = {"preset": "paper", "ngf": 32, "ndf": 32, "n_blocks": 6, "upsample": "resize", "spectral_norm": True,
-           "batch_size": 4, "lr": 4e-4, "ema_decay": 0.999}  # fmt: skip
+FAST_V1 = {
+    "preset": "paper",
+    "ngf": 32,
+    "ndf": 32,
+    "n_blocks": 6,
+    "upsample": "resize",
+    "spectral_norm": True,
+    "batch_size": 4,
+    "lr": 4e-4,
+    "ema_decay": 0.999,
+}
 VARIANTS["fast-v1"] = FAST_V1
 ABLATIONS: dict[str, dict] = {  # the first fast, minus (or plus, or changing) one thing
     "fast-transpose": {"upsample": "transpose", "downsample": "stride"},
@@ -179,14 +188,27 @@ def make_data(root: Path, size: int, seed: int) -> Path:
     done = root / ".complete"  # written last: an interrupted rendering is redone, not reused
     if not done.exists():
         paired = root.name.endswith("-paired")
-        write_dataset(SyntheticOptions(str(root), size=size, count=400, test_count=40, seed=seed, paired=paired,
-                                       progress=False))  # fmt: skip
+        write_dataset(
+            SyntheticOptions(str(root), size=size, count=400, test_count=40, seed=seed, paired=paired, progress=False)
+        )
         done.touch()
     return root
 
 
-def run_one(variant: str, seed: int, *, budget: float, fill: float, s_per_step: float | None, data: Path, out: Path,
-            size: int, workers: int, device: str, threads: int | None) -> dict:  # fmt: skip
+def run_one(
+    variant: str,
+    seed: int,
+    *,
+    budget: float,
+    fill: float,
+    s_per_step: float | None,
+    data: Path,
+    out: Path,
+    size: int,
+    workers: int,
+    device: str,
+    threads: int | None,
+) -> dict:
     import dataclasses
 
     import torch
@@ -201,9 +223,20 @@ def run_one(variant: str, seed: int, *, budget: float, fill: float, s_per_step: 
     run = out / f"{variant}_s{seed}"
     name, size = parse_variant(variant, size)
     data = data_folder(data.parent, VARIANTS[name], size)
-    overrides = {"steps": 100_000, **VARIANTS[name], "size": size, "data": str(data), "out": str(run), "seed": seed,
-                 "device": device, "sample_every": 0, "checkpoint_every": 0, "log_every": 50, "compile": "off",
-                 "num_workers": workers}  # fmt: skip
+    overrides = {
+        "steps": 100_000,
+        **VARIANTS[name],
+        "size": size,
+        "data": str(data),
+        "out": str(run),
+        "seed": seed,
+        "device": device,
+        "sample_every": 0,
+        "checkpoint_every": 0,
+        "log_every": 50,
+        "compile": "off",
+        "num_workers": workers,
+    }
     cfg, _ = prepare_config(overrides, resume=False, out=str(run))
     dev = resolve_device(device)
     measured = time_train_step(cfg, dev) if s_per_step is None else s_per_step
@@ -214,8 +247,15 @@ def run_one(variant: str, seed: int, *, budget: float, fill: float, s_per_step: 
     seconds = time.perf_counter() - t0
     names = sorted(p.name for p in (data / "testA").glob("*.png"))
     test = {s: _read_all([data / f"test{s}" / n for n in names]) for s in "AB"}
-    result = {"variant": variant, "seed": seed, "steps": steps, "s_per_step": round(measured, 4),
-              "train_seconds": round(seconds, 1), "size": size, "options": VARIANTS[name]}  # fmt: skip
+    result = {
+        "variant": variant,
+        "seed": seed,
+        "steps": steps,
+        "s_per_step": round(measured, 4),
+        "train_seconds": round(seconds, 1),
+        "size": size,
+        "options": VARIANTS[name],
+    }
     for direction in trained_directions(VARIANTS[name]):
         src, dst = direction[0], direction[-1]
         fake = _translate_all(generator(run, direction, dev), test[src])
@@ -236,8 +276,14 @@ def measure(variants: list[str], size: int, work: Path, device: str, rounds: int
     for v in variants:
         name, px = parse_variant(v, size)
         data = data_folder(work, VARIANTS[name], px)
-        overrides = {"steps": 1, **VARIANTS[name], "size": px, "data": str(data), "out": "/tmp/unused",
-                     "compile": "off"}  # fmt: skip
+        overrides = {
+            "steps": 1,
+            **VARIANTS[name],
+            "size": px,
+            "data": str(data),
+            "out": "/tmp/unused",
+            "compile": "off",
+        }
         cfgs[v] = prepare_config(overrides, resume=False, out=None)[0]
     times: dict[str, list[float]] = {v: [] for v in variants}
     for _ in range(rounds):
@@ -258,8 +304,12 @@ def generator(run: Path, direction: str, device):
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--variants", nargs="+", default=["fast"],
-                   help=f"any of: {', '.join(VARIANTS)}; NAME@SIZE: at SIZE px instead of --size")  # fmt: skip
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        default=["fast"],
+        help=f"any of: {', '.join(VARIANTS)}; NAME@SIZE: at SIZE px instead of --size",
+    )
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument(
         "--budget", type=float, default=240.0, help="seconds as the demo's --minutes counts them (240: the demo's)"

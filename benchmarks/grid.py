@@ -36,8 +36,9 @@ src, dst = ("A", "B") if a.direction == "AtoB" else ("B", "A")
 names = sorted(q.name for q in (a.data / f"test{src}").iterdir())[: a.rows]
 paired = all((a.data / f"test{dst}" / n).exists() for n in names)
 if a.size:
-    inputs = torch.stack([to_tensor(read_image(a.data / f"test{src}" / n).resize((a.size, a.size), Image.BICUBIC))
-                          for n in names])  # fmt: skip
+    inputs = torch.stack(
+        [to_tensor(read_image(a.data / f"test{src}" / n).resize((a.size, a.size), Image.BICUBIC)) for n in names]
+    )
 else:
     inputs = _read_all([a.data / f"test{src}" / n for n in names])
 columns = [inputs]

@@ -10,9 +10,19 @@ from PIL import Image
 
 # Small enough that a training step takes milliseconds, big enough to exercise every layer type.
 TINY = {
-    "preset": "paper", "ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32, "batch_size": 2, "pool_size": 3,
-    "num_workers": 0, "log_every": 1, "sample_every": 0, "checkpoint_every": 0, "num_samples": 2,
-}  # fmt: skip
+    "preset": "paper",
+    "ngf": 8,
+    "ndf": 8,
+    "n_blocks": 1,
+    "size": 32,
+    "batch_size": 2,
+    "pool_size": 3,
+    "num_workers": 0,
+    "log_every": 1,
+    "sample_every": 0,
+    "checkpoint_every": 0,
+    "num_samples": 2,
+}
 
 
 def make_images(folder: Path, n: int, *, seed: int, size=(48, 40), tint=(0, 0, 0)) -> list[Path]:

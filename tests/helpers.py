@@ -154,6 +154,13 @@ def save_tiny_checkpoint(path: Path) -> Path:
     cfg = resolve({"ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32})
     torch.manual_seed(0)
     models = build_models(cfg.model)
-    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 7,
-                "models": {k: m.state_dict() for k, m in models.items()}}, path)  # fmt: skip
+    torch.save(
+        {
+            "format": FORMAT,
+            "config": cfg.to_dict(),
+            "step": 7,
+            "models": {k: m.state_dict() for k, m in models.items()},
+        },
+        path,
+    )
     return path

@@ -80,8 +80,17 @@ class RefResnetGenerator(nn.Module):
 
 
 class RefUnetBlock(nn.Module):
-    def __init__(self, outer_nc, inner_nc, input_nc=None, submodule=None, outermost=False, innermost=False,
-                 norm_layer=None, use_dropout=False):  # fmt: skip
+    def __init__(
+        self,
+        outer_nc,
+        inner_nc,
+        input_nc=None,
+        submodule=None,
+        outermost=False,
+        innermost=False,
+        norm_layer=None,
+        use_dropout=False,
+    ):
         super().__init__()
         self.outermost = outermost
         use_bias = ref_use_bias(norm_layer)

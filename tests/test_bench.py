@@ -52,8 +52,9 @@ def test_figures_are_the_medians_of_the_timed_steps_and_the_speedup_their_ratio(
 
     monkeypatch.setattr(CycleGANTrainer, "step", step)
     monkeypatch.setattr("cyclegan.inference.translate_tensor", translate)
-    opts = BenchOptions(size=32, steps=4, warmup=1, translate_batches=4, mode="both", precision="bf16",
-                        compile="off", device="cpu")  # fmt: skip
+    opts = BenchOptions(
+        size=32, steps=4, warmup=1, translate_batches=4, mode="both", precision="bf16", compile="off", device="cpu"
+    )
     r = bench(opts)
 
     ref, dflt = r["modes"]["reference"], r["modes"]["default"]
@@ -200,8 +201,15 @@ def test_style_task_times_gatys_and_cyclegan_per_image(tmp_path, monkeypatch, ti
     content = make_images(tmp_path / "content", 1, seed=5)[0]
     style = make_images(tmp_path / "style", 1, seed=6, tint=(60, 0, 0))[0]
     run = train(tiny_cfg(steps=1), progress=False).checkpoint.parent
-    s = StyleBenchOptions(content=str(content), style=str(style), checkpoint=str(run), gatys_steps=4,
-                          probe_steps=3, repeat=2, style_sizes=(32, 48))  # fmt: skip
+    s = StyleBenchOptions(
+        content=str(content),
+        style=str(style),
+        checkpoint=str(run),
+        gatys_steps=4,
+        probe_steps=3,
+        repeat=2,
+        style_sizes=(32, 48),
+    )
     r = bench(BenchOptions(task="style", device="cpu", style_task=s))
     whats = [row["what"] for row in r["rows"]]
     assert whats == [

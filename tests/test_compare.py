@@ -48,10 +48,27 @@ def test_compare_writes_grid_and_report(checkpoint, dataset, tmp_path, capsys):
     content = make_images(tmp_path / "content", 3, seed=7, size=(40, 30))
     out = tmp_path / "cmp"
     argv = [
-        "compare", "--checkpoint", str(checkpoint), "--direction", "BtoA", "--content", *map(str, content),
-        "--style", str(dataset / "trainA"), "--target", str(dataset / "testA"), "--out", str(out),
-        "--size", "32", "--steps", "3", "--backbone", "lite0", "--no-progress",
-    ]  # fmt: skip
+        "compare",
+        "--checkpoint",
+        str(checkpoint),
+        "--direction",
+        "BtoA",
+        "--content",
+        *map(str, content),
+        "--style",
+        str(dataset / "trainA"),
+        "--target",
+        str(dataset / "testA"),
+        "--out",
+        str(out),
+        "--size",
+        "32",
+        "--steps",
+        "3",
+        "--backbone",
+        "lite0",
+        "--no-progress",
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "KID(Lite0)" in printed and "report.html" in printed
@@ -80,10 +97,22 @@ def test_compare_without_target_folder_has_no_kid(checkpoint, tmp_path):
 
     content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))
     style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
-    report = compare(CompareOptions(
-        str(checkpoint), "AtoB", [str(content[0])], [str(style[0])], str(tmp_path / "cmp"), size=24, steps=2,
-        grid_cell=16, grid_palette=True, backbone="lite0", device="cpu", progress=False,
-    ))  # fmt: skip
+    report = compare(
+        CompareOptions(
+            str(checkpoint),
+            "AtoB",
+            [str(content[0])],
+            [str(style[0])],
+            str(tmp_path / "cmp"),
+            size=24,
+            steps=2,
+            grid_cell=16,
+            grid_palette=True,
+            backbone="lite0",
+            device="cpu",
+            progress=False,
+        )
+    )
     assert report.kid is None
     grid = Image.open(tmp_path / "cmp" / "grid.png")
     assert grid.mode == "P" and grid.size == (3 * 16 + 4 * 2, 16 + 2 * 2)  # --grid-cell 16, --grid-palette

@@ -47,8 +47,11 @@ def make_zip(entries: dict[str, bytes], *, links: dict[str, str] | None = None) 
     return buf.getvalue()
 
 
-GOOD_ENTRIES = {f"{NAME}/{split}/{split}_{i}.jpg": payload(10 * k + i) for k, split in enumerate(
-    ("trainA", "trainB", "testA", "testB")) for i in range(2)}  # fmt: skip
+GOOD_ENTRIES = {
+    f"{NAME}/{split}/{split}_{i}.jpg": payload(10 * k + i)
+    for k, split in enumerate(("trainA", "trainB", "testA", "testB"))
+    for i in range(2)
+}
 
 
 def good_zip() -> bytes:
@@ -75,8 +78,18 @@ def fetch(mirror: RangeServer, root: Path, **kw):
 def test_list_names_the_standard_sets(capsys):
     assert main(["datasets", "list"]) == 0
     out = capsys.readouterr().out
-    for name in ("horse2zebra", "monet2photo", "summer2winter_yosemite", "apple2orange", "cezanne2photo",
-                 "ukiyoe2photo", "vangogh2photo", "iphone2dslr_flower", "maps", "facades"):  # fmt: skip
+    for name in (
+        "horse2zebra",
+        "monet2photo",
+        "summer2winter_yosemite",
+        "apple2orange",
+        "cezanne2photo",
+        "ukiyoe2photo",
+        "vangogh2photo",
+        "iphone2dslr_flower",
+        "maps",
+        "facades",
+    ):
         assert name in out and name in CATALOGUE
     assert "efrosgans.eecs.berkeley.edu/cyclegan/datasets/NAME.zip" in out
 
@@ -250,8 +263,9 @@ def test_a_zip_bomb_is_refused_in_one_line_before_extracting(mirror, tmp_path, c
     rc = main(["datasets", "download", NAME, "--root", str(root), "--base-url", mirror.base_url, "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err
-    assert err.startswith(f"error: refusing to extract {mirror.base_url}/{NAME}.zip: entry '{NAME}/trainA/a.jpg' "
-                          "expands")  # fmt: skip
+    assert err.startswith(
+        f"error: refusing to extract {mirror.base_url}/{NAME}.zip: entry '{NAME}/trainA/a.jpg' expands"
+    )
     assert "'--max-ratio'" in err
     assert list(root.iterdir()) == []  # nothing extracted, the bomb deleted, no lock left
 
@@ -288,8 +302,9 @@ def test_one_download_of_a_dataset_into_a_root_at_a_time(mirror, tmp_path):
     lock = FolderLock(tmp_path, f".{NAME}.lock")
     assert lock.acquire()
     try:
-        with pytest.raises(CycleGANError, match=f"another download of {NAME} into {tmp_path} is running "
-                                                f"\\(PID {os.getpid()}\\)"):  # fmt: skip
+        with pytest.raises(
+            CycleGANError, match=f"another download of {NAME} into {tmp_path} is running \\(PID {os.getpid()}\\)"
+        ):
             fetch(mirror, tmp_path)
     finally:
         lock.release()

@@ -133,8 +133,9 @@ def test_a_busy_run_folder_stops_every_rank(dataset, tmp_path):
     lock = FolderLock(out)
     assert lock.acquire()
     try:
-        p = run_cyclegan(["train", "--out", str(out), *flags(options(dataset, steps=2, batch_size=2))], nproc=2,
-                         ok=False)  # fmt: skip
+        p = run_cyclegan(
+            ["train", "--out", str(out), *flags(options(dataset, steps=2, batch_size=2))], nproc=2, ok=False
+        )
         assert p.returncode != 0
         assert f"{out} is in use by another training run (PID {os.getpid()})" in p.stderr
         assert "rank 0 could not prepare the run folder" in p.stderr  # rank 1's own line
@@ -181,10 +182,23 @@ def test_a_nan_loss_on_one_rank_stops_every_rank_and_rank_0_names_it(dataset, tm
     out = tmp_path / "run"
     opts = options(dataset, steps=10, batch_size=2, checkpoint_every=2, log_every=3)
     p = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script), "train",
-         "--out", str(out), *flags(opts)],
-        env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            str(script),
+            "train",
+            "--out",
+            str(out),
+            *flags(opts),
+        ],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode != 0
     assert "loss cycle_x became NaN at step 3; the last checkpoint, step 2, is kept" in p.stderr, p.stderr[-3000:]
     assert "stopping: a loss became non-finite (rank 0 names it)" in p.stderr

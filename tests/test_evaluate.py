@@ -48,8 +48,9 @@ def test_ssim_matches_scikit_image_and_orders_quality():
     rng = np.random.default_rng(0)
     x = smooth_image(rng, 128).astype(np.float32) / 255
     noisy = np.clip(x + rng.normal(0, 0.1, x.shape).astype(np.float32), 0, 1)
-    expected = skm.structural_similarity(x, noisy, channel_axis=2, data_range=1.0, gaussian_weights=True,
-                                         sigma=1.5, use_sample_covariance=False)  # fmt: skip
+    expected = skm.structural_similarity(
+        x, noisy, channel_axis=2, data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
     t = lambda a: torch.from_numpy(a).permute(2, 0, 1)  # noqa: E731
     got = ssim(t(x), t(noisy), value_range=(0.0, 1.0)).item()
     assert got == pytest.approx(expected, abs=0.005)  # border handling differs slightly
@@ -179,15 +180,39 @@ def test_evaluate_cli_both_directions_paired(tmp_path, capsys):
     ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
     write_split(tmp_path / "data", 6, paired=True)
     out = tmp_path / "eval.json"
-    rc = main(["evaluate", "--checkpoint", str(ckpt), "--data", str(tmp_path / "data"), "--out", str(out),
-               "--save-images", str(tmp_path / "imgs"), "--kid-subsets", "10", "--no-progress"])  # fmt: skip
+    rc = main(
+        [
+            "evaluate",
+            "--checkpoint",
+            str(ckpt),
+            "--data",
+            str(tmp_path / "data"),
+            "--out",
+            str(out),
+            "--save-images",
+            str(tmp_path / "imgs"),
+            "--kid-subsets",
+            "10",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     report = json.loads(out.read_text())
     assert report["step"] == 7 and report["backbone"] == "lite0" and report["eval_size"] == 32
     assert set(report["directions"]) == {"AtoB", "BtoA"}
     for row in report["directions"].values():
-        for key in ("fd_lite0", "kid_lite0", "kid_lite0_std", "fd_lite0_untranslated", "cycle_l1", "cycle_psnr",
-                    "cycle_ssim", "identity_l1", "truth_psnr", "truth_ssim"):  # fmt: skip
+        for key in (
+            "fd_lite0",
+            "kid_lite0",
+            "kid_lite0_std",
+            "fd_lite0_untranslated",
+            "cycle_l1",
+            "cycle_psnr",
+            "cycle_ssim",
+            "identity_l1",
+            "truth_psnr",
+            "truth_ssim",
+        ):
             assert math.isfinite(row[key]), key
         assert row["kid_subset_size"] == 6 and row["n_pairs"] == 6
         assert row["fd_lite0"] > 0 and 0 < row["cycle_psnr"] < PSNR_MAX
@@ -207,9 +232,17 @@ def test_evaluate_unpaired_inception_one_direction(tmp_path, inception_file):
 
     ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
     write_split(tmp_path / "data", 4, paired=False)
-    report = evaluate(EvalOptions(checkpoint=str(ckpt), data=str(tmp_path / "data"), direction="AtoB",
-                                  backbone="inception", inception_weights=str(inception_file), kid_subsets=5,
-                                  progress=False))  # fmt: skip
+    report = evaluate(
+        EvalOptions(
+            checkpoint=str(ckpt),
+            data=str(tmp_path / "data"),
+            direction="AtoB",
+            backbone="inception",
+            inception_weights=str(inception_file),
+            kid_subsets=5,
+            progress=False,
+        )
+    )
     row = report["directions"]["AtoB"]
     assert list(report["directions"]) == ["AtoB"]
     assert {"fid", "kid", "kid_std"} <= set(row) and "truth_psnr" not in row  # names differ: no pairs
@@ -245,8 +278,24 @@ def test_evaluate_a_plain_generator_file_one_direction(tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(plain), "--data", data, "--no-progress"]) == 2
     assert "single generator" in capsys.readouterr().err
     out = tmp_path / "eval.json"
-    rc = main(["evaluate", "--checkpoint", str(plain), "--data", data, "--direction", "AtoB", "--size", "32",
-               "--kid-subsets", "5", "--out", str(out), "--no-progress"])  # fmt: skip
+    rc = main(
+        [
+            "evaluate",
+            "--checkpoint",
+            str(plain),
+            "--data",
+            data,
+            "--direction",
+            "AtoB",
+            "--size",
+            "32",
+            "--kid-subsets",
+            "5",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     report = json.loads(out.read_text())
     row = report["directions"]["AtoB"]

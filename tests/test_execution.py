@@ -57,8 +57,21 @@ def test_impossible_choices_are_one_line_errors(monkeypatch):
 
 
 def test_train_rejects_fp16_on_cpu(tmp_path, dataset, capsys):
-    args = ["train", "--data", str(dataset), "--out", str(tmp_path / "r"), "--steps", "1", "--size", "32",
-            "--device", "cpu", "--precision", "fp16"]  # fmt: skip
+    args = [
+        "train",
+        "--data",
+        str(dataset),
+        "--out",
+        str(tmp_path / "r"),
+        "--steps",
+        "1",
+        "--size",
+        "32",
+        "--device",
+        "cpu",
+        "--precision",
+        "fp16",
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "fp16 needs a CUDA GPU" in err

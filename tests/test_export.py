@@ -46,20 +46,7 @@ def reference(run: Path, direction: str, x: torch.Tensor) -> torch.Tensor:
 def test_onnx_matches_pytorch_at_two_sizes(run, tmp_path, direction):
     out = tmp_path / "g.onnx"
     assert (
-        main(
-            [
-                "export",
-                "--checkpoint",
-                str(run),
-                "--direction",
-                direction,
-                "--format",
-                "onnx",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
+        main(["export", "--checkpoint", str(run), "--direction", direction, "--format", "onnx", "--out", str(out)]) == 0
     )
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     (inp,), (outp,) = session.get_inputs(), session.get_outputs()

@@ -84,9 +84,33 @@ def test_preset_and_model_compose_with_one_precedence(dataset, tmp_path):
     assert resolve({"preset": "fast"}).train.pool_size == 50  # CycleGAN keeps the paper's pool
     (tmp_path / "more.yaml").write_text("n_blocks: 2\nnce_num_patches: 16\nnce_mlp_dim: 8\nngf: 4\n")
     run = tmp_path / "run"
-    assert main(["train", "--model", "cut", "--preset", "fast", "--config", str(tmp_path / "more.yaml"), "--data",
-                 str(dataset), "--out", str(run), "--steps", "1", "--size", "32", "--ngf", "8", "--num-workers",
-                 "0", "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "cut",
+                "--preset",
+                "fast",
+                "--config",
+                str(tmp_path / "more.yaml"),
+                "--data",
+                str(dataset),
+                "--out",
+                str(run),
+                "--steps",
+                "1",
+                "--size",
+                "32",
+                "--ngf",
+                "8",
+                "--num-workers",
+                "0",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     saved = json.loads((run / "config.json").read_text())
     assert saved["preset"] == "fast" and saved["model"]["family"] == "cut" and saved["train"]["pool_size"] == 0
     assert saved["model"]["n_blocks"] == 2 and saved["model"]["ngf"] == 8  # the file over the preset, flags over it
@@ -132,14 +156,44 @@ def test_help_groups_each_familys_options(capsys):
 def test_synthetic_paired_writes_the_same_scenes_in_both_styles(tmp_path):
     from cyclegan.data.synthetic import render, scene_for
 
-    assert main(["datasets", "synthetic", "--out", str(tmp_path / "s"), "--size", "16", "--count", "3",
-                 "--test-count", "2", "--paired", "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "datasets",
+                "synthetic",
+                "--out",
+                str(tmp_path / "s"),
+                "--size",
+                "16",
+                "--count",
+                "3",
+                "--test-count",
+                "2",
+                "--paired",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     a, b = sorted((tmp_path / "s/trainA").iterdir()), sorted((tmp_path / "s/trainB").iterdir())
     assert [p.name for p in a] == [p.name for p in b] == ["00000.png", "00001.png", "00002.png"]
     assert np.array_equal(np.asarray(Image.open(b[1])), render(scene_for(0, 1), "winter", 16))
     assert np.array_equal(np.asarray(Image.open(a[1])), render(scene_for(0, 1), "summer", 16))
-    main(["datasets", "synthetic", "--out", str(tmp_path / "u"), "--size", "16", "--count", "3", "--test-count", "2",
-          "--no-progress"])  # fmt: skip
+    main(
+        [
+            "datasets",
+            "synthetic",
+            "--out",
+            str(tmp_path / "u"),
+            "--size",
+            "16",
+            "--count",
+            "3",
+            "--test-count",
+            "2",
+            "--no-progress",
+        ]
+    )
     for split in ("testA", "testB"):  # the same test scenes, paired or not
         for p in (tmp_path / "u" / split).iterdir():
             assert np.array_equal(np.asarray(Image.open(p)), np.asarray(Image.open(tmp_path / "s" / split / p.name)))
@@ -321,14 +375,42 @@ def test_translate_offers_the_trained_direction_only(family, family_runs, tmp_pa
     run, data = family_runs[family], family_runs["data"]
     trained, other = ("BtoA", "AtoB") if family == "pix2pix" else ("AtoB", "BtoA")
     src = data / f"test{trained[0]}"
-    assert main(["translate", "--checkpoint", str(run), "--direction", trained, "--out", str(tmp_path / "o"),
-                 "--no-progress", str(src)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "translate",
+                "--checkpoint",
+                str(run),
+                "--direction",
+                trained,
+                "--out",
+                str(tmp_path / "o"),
+                "--no-progress",
+                str(src),
+            ]
+        )
+        == 0
+    )
     outs = sorted(p.name for p in (tmp_path / "o").iterdir())
     assert outs == sorted(p.name for p in src.iterdir())
     assert Image.open(tmp_path / "o" / outs[0]).size == Image.open(src / outs[0]).size
     capsys.readouterr()
-    assert main(["translate", "--checkpoint", str(run), "--direction", other, "--out", str(tmp_path / "x"),
-                 "--no-progress", str(src)]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "translate",
+                "--checkpoint",
+                str(run),
+                "--direction",
+                other,
+                "--out",
+                str(tmp_path / "x"),
+                "--no-progress",
+                str(src),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     a, b = trained[0], trained[-1]
     assert f"this {family} model translates {a} to {b} only; use --direction {trained}" in err and "\n" not in err
@@ -363,8 +445,9 @@ def test_export_matches_pytorch(family, family_runs, tmp_path):
     from cyclegan.export import ExportOptions, export_checkpoint
 
     direction = "BtoA" if family == "pix2pix" else "AtoB"
-    result = export_checkpoint(ExportOptions(checkpoint=str(family_runs[family]), out=str(tmp_path / "g.pt"),
-                                             direction=direction))  # fmt: skip
+    result = export_checkpoint(
+        ExportOptions(checkpoint=str(family_runs[family]), out=str(tmp_path / "g.pt"), direction=direction)
+    )
     assert result.max_abs_diff is not None and result.max_abs_diff < 1e-4
     net = load_generator(family_runs[family], direction)
     exported = torch.jit.load(str(tmp_path / "g.pt"))
@@ -413,8 +496,9 @@ class RefBlur(nn.Module):
 
     def forward(self, x):
         if self.up:
-            y = F_.conv_transpose2d(F_.pad(x, [1, 1, 1, 1], mode="replicate"), self.filt, stride=2, padding=2,
-                                    groups=x.shape[1])  # fmt: skip
+            y = F_.conv_transpose2d(
+                F_.pad(x, [1, 1, 1, 1], mode="replicate"), self.filt, stride=2, padding=2, groups=x.shape[1]
+            )
             return y[:, :, 1:, 1:][:, :, :-1, :-1]
         return F_.conv2d(F_.pad(x, [1, 1, 1, 1], mode="reflect"), self.filt, stride=2, groups=x.shape[1])
 

@@ -90,8 +90,20 @@ def test_a_registered_family_trains_resumes_exactly_and_translates(toy, dataset,
     with pytest.raises(CycleGANError, match="translates A to B only; use --direction AtoB"):
         load_generator(tmp_path / "once", "BtoA")
     out = tmp_path / "out"
-    assert main(["translate", "--checkpoint", str(tmp_path / "once"), "--out", str(out), "--no-progress",
-                 str(dataset / "testA")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "translate",
+                "--checkpoint",
+                str(tmp_path / "once"),
+                "--out",
+                str(out),
+                "--no-progress",
+                str(dataset / "testA"),
+            ]
+        )
+        == 0
+    )
     written = sorted(out.iterdir())
     assert [p.name for p in written] == [p.name for p in sorted((dataset / "testA").iterdir())]
     expected = np.asarray(translate(G, Image.open(dataset / "testA" / written[0].name)))  # G of that very input
@@ -99,8 +111,24 @@ def test_a_registered_family_trains_resumes_exactly_and_translates(toy, dataset,
 
 
 def test_a_registered_family_is_offered_by_the_command_line_and_refused_others_options(toy, dataset, tmp_path):
-    args = ["train", "--model", "toy", "--data", str(dataset), "--size", "32", "--ngf", "8", "--ndf", "8",
-            "--num-workers", "0", "--no-progress", "--steps", "1"]  # fmt: skip
+    args = [
+        "train",
+        "--model",
+        "toy",
+        "--data",
+        str(dataset),
+        "--size",
+        "32",
+        "--ngf",
+        "8",
+        "--ndf",
+        "8",
+        "--num-workers",
+        "0",
+        "--no-progress",
+        "--steps",
+        "1",
+    ]
     assert main([*args, "--out", str(tmp_path / "run")]) == 0
     assert load_checkpoint(tmp_path / "run")["config"]["model"]["family"] == "toy"
     with pytest.raises(SystemExit):
@@ -112,8 +140,11 @@ def test_a_registered_family_is_offered_by_the_command_line_and_refused_others_o
 
 
 def test_an_unknown_family_is_one_line_and_names_the_known_ones(toy):
-    with pytest.raises(CycleGANError, match=r"option .family.: expected .cyclegan. \| .pix2pix. \| .cut. \| .fastcut. "
-                       r"\| .toy., got .nope."):  # fmt: skip
+    with pytest.raises(
+        CycleGANError,
+        match=r"option .family.: expected .cyclegan. \| .pix2pix. \| .cut. \| .fastcut. "
+        r"\| .toy., got .nope.",
+    ):
         resolve({"family": "nope"})
     with pytest.raises(CycleGANError, match="registered already"):
         register(TOY)

@@ -23,8 +23,10 @@ class TinyTrunk(nn.Module):
 
     def __init__(self, channels=(3, 4, 5, 6)):
         super().__init__()
-        self.convs = nn.ModuleList(nn.Conv2d(c_in, c, 3, stride=s, padding=1)
-                                   for c_in, c, s in zip((3, *channels[:-1]), channels, (4, 2, 2, 2)))  # fmt: skip
+        self.convs = nn.ModuleList(
+            nn.Conv2d(c_in, c, 3, stride=s, padding=1)
+            for c_in, c, s in zip((3, *channels[:-1]), channels, (4, 2, 2, 2))
+        )
 
     def forward(self, x):
         feats = []
@@ -65,8 +67,7 @@ def test_upsampling_without_transposed_convs_keeps_a_constant_constant(kind):
 
 
 @pytest.mark.parametrize(
-    "options",
-    [{"upsample": "resize"}, {"upsample": "antialias", "downsample": "antialias"}, {"residual_output": True}],
+    "options", [{"upsample": "resize"}, {"upsample": "antialias", "downsample": "antialias"}, {"residual_output": True}]
 )
 def test_generator_options_keep_shapes_and_train(options):
     G = build_generator(resolve({**TINY_FAST, **options}).model)
@@ -198,8 +199,9 @@ def test_ema_follows_the_weights_and_is_saved_and_restored(tmp_path):
     assert any(not torch.equal(averaged[k], raw[k]) for k in raw)
     state = trainer.state_dict()
     assert set(state["ema"]) == {"G", "F"}
-    other = CycleGANTrainer(resolve({**TINY_FAST, "ema_decay": 0.99, "seed": 5}), total_steps=4,
-                            device=torch.device("cpu"))  # fmt: skip
+    other = CycleGANTrainer(
+        resolve({**TINY_FAST, "ema_decay": 0.99, "seed": 5}), total_steps=4, device=torch.device("cpu")
+    )
     other.load_state_dict(state)
     assert all(torch.equal(other.ema["G"].module.state_dict()[k], v) for k, v in averaged.items())
 
@@ -261,8 +263,18 @@ def test_translation_uses_the_averaged_generator_unless_told_otherwise(tmp_path,
     from cyclegan.train import train
 
     run = tmp_path / "run"
-    cfg = resolve({**TINY_FAST, "ema_decay": 0.9, "steps": 3, "data": str(dataset), "out": str(run),
-                   "num_workers": 0, "sample_every": 0, "checkpoint_every": 0})  # fmt: skip
+    cfg = resolve(
+        {
+            **TINY_FAST,
+            "ema_decay": 0.9,
+            "steps": 3,
+            "data": str(dataset),
+            "out": str(run),
+            "num_workers": 0,
+            "sample_every": 0,
+            "checkpoint_every": 0,
+        }
+    )
     train(cfg, progress=False)
     ckpt = load_checkpoint(run)
     x = torch.rand(1, 3, 32, 32) * 2 - 1
@@ -271,8 +283,21 @@ def test_translation_uses_the_averaged_generator_unless_told_otherwise(tmp_path,
         assert all(torch.equal(G.state_dict()[k], v) for k, v in source.items()), ema
     assert not torch.equal(load_generator(run, ema="auto")(x), load_generator(run, ema="off")(x))
     plain = tmp_path / "plain"
-    train(resolve({**TINY_FAST, "ema_decay": 0.0, "steps": 1, "data": str(dataset), "out": str(plain),
-                   "num_workers": 0, "sample_every": 0, "checkpoint_every": 0}), progress=False)  # fmt: skip
+    train(
+        resolve(
+            {
+                **TINY_FAST,
+                "ema_decay": 0.0,
+                "steps": 1,
+                "data": str(dataset),
+                "out": str(plain),
+                "num_workers": 0,
+                "sample_every": 0,
+                "checkpoint_every": 0,
+            }
+        ),
+        progress=False,
+    )
     with pytest.raises(CycleGANError, match="holds no averaged weights"):
         load_generator(plain, ema="on")
     load_generator(plain, ema="auto")  # the raw weights, silently: there is nothing else

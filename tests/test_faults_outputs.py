@@ -104,8 +104,22 @@ def test_stylize_refuses_an_existing_output_and_an_input(tmp_path, capsys):
     content, style = (make_images(tmp_path / n, 1, seed=i)[0] for i, n in enumerate(("c", "s")))
     out = tmp_path / "x.png"
     out.write_bytes(b"mine")
-    args = ["stylize", "--content", str(content), "--style", str(style), "--size", "16", "--steps", "1",
-            "--backbone", "vgg19", "--weights", str(tmp_path / "missing.pth"), "--no-progress"]  # fmt: skip
+    args = [
+        "stylize",
+        "--content",
+        str(content),
+        "--style",
+        str(style),
+        "--size",
+        "16",
+        "--steps",
+        "1",
+        "--backbone",
+        "vgg19",
+        "--weights",
+        str(tmp_path / "missing.pth"),
+        "--no-progress",
+    ]
     assert main([*args, "--out", str(out)]) == 2  # refused before the (missing) weights are looked for
     assert "already exists" in one_line_error(capsys) and out.read_bytes() == b"mine"
     before = content.read_bytes()
@@ -120,8 +134,18 @@ def test_compare_refuses_an_existing_output_and_an_input_folder(tmp_path, capsys
     out = tmp_path / "cmp"
     (out / "images").mkdir(parents=True)
     (out / "images" / "img_001_gatys.png").write_bytes(b"mine")
-    args = ["compare", "--checkpoint", str(tmp_path / "no-such-run"), "--direction", "AtoB", "--content",
-            *map(str, content), "--style", str(style), "--no-progress"]  # fmt: skip
+    args = [
+        "compare",
+        "--checkpoint",
+        str(tmp_path / "no-such-run"),
+        "--direction",
+        "AtoB",
+        "--content",
+        *map(str, content),
+        "--style",
+        str(style),
+        "--no-progress",
+    ]
     assert main([*args, "--out", str(out)]) == 2
     assert "img_001_gatys.png already exists" in one_line_error(capsys)
     assert snapshot(out) == {"images/img_001_gatys.png": b"mine"}
@@ -185,8 +209,9 @@ def test_demo_overwrite_replaces_only_a_demo_run(tmp_path, capsys):
 def test_demo_overwrite_runs_again_in_its_folder(tmp_path, capsys):
     from cyclegan.demo import DemoOptions, DemoSettings, run_demo
 
-    settings = DemoSettings(train_count=4, test_count=2, grid_rows=2,
-                            options={"size": 32, "batch_size": 2, "steps": 2, "ngf": 8, "ndf": 8})  # fmt: skip
+    settings = DemoSettings(
+        train_count=4, test_count=2, grid_rows=2, options={"size": 32, "batch_size": 2, "steps": 2, "ngf": 8, "ndf": 8}
+    )
     opts = DemoOptions(str(tmp_path / "demo"), minutes=None, device="cpu", progress=False)
     run_demo(opts, settings=settings)
     (tmp_path / "demo" / "notes.txt").write_text("mine")
@@ -268,8 +293,20 @@ def test_evaluate_skips_a_broken_image_and_its_pair(tmp_path, capsys):
     write_split(tmp_path / "data", 4, paired=True)
     (tmp_path / "data" / "testB" / "scene_01.png").write_bytes(b"\x89PNG broken")
     out = tmp_path / "eval.json"
-    rc = main(["evaluate", "--checkpoint", str(ckpt), "--data", str(tmp_path / "data"), "--out", str(out),
-               "--kid-subsets", "5", "--no-progress"])  # fmt: skip
+    rc = main(
+        [
+            "evaluate",
+            "--checkpoint",
+            str(ckpt),
+            "--data",
+            str(tmp_path / "data"),
+            "--out",
+            str(out),
+            "--kid-subsets",
+            "5",
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 1 and "Traceback" not in err
     assert "testB/scene_01.png" in err and "testA/scene_01.png: left out because its pair" in err
@@ -284,9 +321,28 @@ def test_compare_skips_an_unreadable_content_image(run, tmp_path, capsys):
     (tmp_path / "content" / "broken.png").write_bytes(b"\x89PNG broken")
     style = make_images(tmp_path / "style", 1, seed=2, size=(24, 24))
     out = tmp_path / "cmp"
-    rc = main(["compare", "--checkpoint", str(run), "--direction", "AtoB", "--content", str(tmp_path / "content"),
-               "--style", str(style[0]), "--out", str(out), "--size", "16", "--steps", "1", "--backbone", "lite0",
-               "--no-progress"])  # fmt: skip
+    rc = main(
+        [
+            "compare",
+            "--checkpoint",
+            str(run),
+            "--direction",
+            "AtoB",
+            "--content",
+            str(tmp_path / "content"),
+            "--style",
+            str(style[0]),
+            "--out",
+            str(out),
+            "--size",
+            "16",
+            "--steps",
+            "1",
+            "--backbone",
+            "lite0",
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 1 and "broken.png" in err and "1 image(s) skipped" in err and "Traceback" not in err
     report = json.loads((out / "report.json").read_text())

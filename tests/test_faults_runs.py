@@ -73,9 +73,12 @@ def one_line_error(capsys) -> str:
 def cyclegan_process(args: list[str], *, script: Path | None = None, env: dict | None = None) -> subprocess.Popen:
     launcher = [str(script)] if script else ["-m", "cyclegan"]
     return subprocess.Popen(
-        [sys.executable, *launcher, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, *launcher, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
-    )  # fmt: skip
+    )
 
 
 def wait_for_records(proc: subprocess.Popen, log: Path, n: int, timeout: float = 120) -> None:
@@ -162,8 +165,9 @@ def test_kill_9_inside_a_checkpoint_write_then_resume(dataset, tmp_path):
     script = tmp_path / "kill_in_write.py"
     script.write_text(KILL_IN_WRITE)
     out = tmp_path / "run"
-    proc = cyclegan_process(["train", *tiny_flags(dataset, out, steps=50, checkpoint_every=1)], script=script,
-                            env={"KILL_AT": "3"})  # fmt: skip
+    proc = cyclegan_process(
+        ["train", *tiny_flags(dataset, out, steps=50, checkpoint_every=1)], script=script, env={"KILL_AT": "3"}
+    )
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == -signal.SIGKILL, err
     stale = [p for p in out.iterdir() if is_atomic_temporary(p.name)]
@@ -441,9 +445,10 @@ NUMERIC_FIELDS = [
 def test_every_numeric_option_has_a_range():
     assert len(NUMERIC_FIELDS) > 40  # the walk found the commands' options
     missing = [
-        f"{cls.__name__}.{f.name}" for cls, f in NUMERIC_FIELDS
+        f"{cls.__name__}.{f.name}"
+        for cls, f in NUMERIC_FIELDS
         if all(f.metadata.get(k) is None for k in ("ge", "gt", "le", "lt")) and f.name not in UNBOUNDED
-    ]  # fmt: skip
+    ]
     assert missing == []
 
 

@@ -60,8 +60,13 @@ def test_pretrained_layout_keys():
     # weights and biases only.
     sd = ref_resnet(64, 9).state_dict()
     assert {k.rsplit(".", 1)[0] for k in sd if k.split(".")[1] not in map(str, range(10, 19))} == {
-        "model.1", "model.4", "model.7", "model.19", "model.22", "model.26",
-    }  # fmt: skip
+        "model.1",
+        "model.4",
+        "model.7",
+        "model.19",
+        "model.22",
+        "model.26",
+    }
     assert "model.10.conv_block.5.weight" in sd and len(sd) == 6 * 2 + 9 * 4
 
 
@@ -176,7 +181,8 @@ BAD = {
     "discriminator": (lambda: nn.Sequential(nn.Conv2d(3, 8, 4)).state_dict(), "found tensors 0.weight"),
     "greyscale": (lambda: _resnet_sd(input_nc=1), "1 input channel(s), expected 3"),
     "missing tensor": (
-        lambda: _without(_resnet_sd(), "model.12.conv_block.5.bias"), "missing model.12.conv_block.5.bias"
+        lambda: _without(_resnet_sd(), "model.12.conv_block.5.bias"),
+        "missing model.12.conv_block.5.bias",
     ),
     "wrong shape": (
         lambda: _resized(_resnet_sd(), "model.16.weight"),
@@ -185,7 +191,7 @@ BAD = {
     "block gap": (lambda: _renamed_block(_resnet_sd(), 12, 30), "expected consecutive blocks from model.10"),
     "norm none": (lambda: _resnet_sd(norm="none"), "norm 'none'"),
     "other direction only": (lambda: {"G_B": _resnet_sd()}, "it holds G_B, the other direction"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", list(BAD))
@@ -239,8 +245,21 @@ def test_near_reference_file_translates_exactly_as_the_reference_layout(tmp_path
         torch.testing.assert_close(load_generator(near_file)(x), ref(x), atol=1e-5, rtol=0)
     Image.fromarray(gradient_image(40, 52)).save(tmp_path / "in.png")
     for name, ckpt in (("near", near_file), ("reference", reference_file)):
-        rc = main(["translate", str(tmp_path / "in.png"), "--checkpoint", str(ckpt), "--out", str(tmp_path / name),
-                   "--no-progress", "--device", "cpu", "--precision", "fp32"])  # fmt: skip
+        rc = main(
+            [
+                "translate",
+                str(tmp_path / "in.png"),
+                "--checkpoint",
+                str(ckpt),
+                "--out",
+                str(tmp_path / name),
+                "--no-progress",
+                "--device",
+                "cpu",
+                "--precision",
+                "fp32",
+            ]
+        )
         assert rc == 0
     assert (tmp_path / "near" / "in.png").read_bytes() == (tmp_path / "reference" / "in.png").read_bytes()
 
@@ -276,7 +295,7 @@ NEAR_BAD = {
         lambda sd: _without(_without(sd, "module.model.13.block.5.weight"), "module.model.13.block.5.bias"),
         "found 17 convolutions, expected a ResNet generator's 6 plus 2 per residual block",
     ),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", list(NEAR_BAD))

@@ -28,8 +28,12 @@ def test_seed_preset_is_the_tutorial_model():
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in G.modules()) == 3 + 2 * 6 + 2
     convs = [m for m in D.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [(c.in_channels, c.out_channels, c.stride[0]) for c in convs] == [
-        (3, 64, 2), (64, 128, 2), (128, 256, 2), (256, 512, 2), (512, 1, 1)
-    ]  # fmt: skip
+        (3, 64, 2),
+        (64, 128, 2),
+        (128, 256, 2),
+        (256, 512, 2),
+        (512, 1, 1),
+    ]
     assert D(torch.zeros(1, 3, 128, 128)).shape == (1, 1, 7, 7)
 
 

@@ -219,7 +219,7 @@ def test_cli_stylize(tmp_path, vgg_file, capsys):
     assert main([*args, "--steps", "2", *vgg, "--no-progress"]) == 0
     assert "backbone vgg19" in capsys.readouterr().out
     # a user error is one line, no traceback
-    missing = [*args[:2], str(tmp_path / "missing.jpg"), *args[3:], "--backbone", "lite0", "--overwrite"]  # fmt: skip
+    missing = [*args[:2], str(tmp_path / "missing.jpg"), *args[3:], "--backbone", "lite0", "--overwrite"]
     assert main(missing) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: image not found") and "Traceback" not in err

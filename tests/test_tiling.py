@@ -137,8 +137,15 @@ def test_python_api_and_command_line(tmp_path, capsys):
     assert 0 < np.abs(np.asarray(out).astype(int) - whole).mean() < 2.5  # tiled, and close
     torch.save({"model." + k.removeprefix("model."): v for k, v in net.state_dict().items()}, tmp_path / "g.pth")
     im.save(tmp_path / "in.png")
-    args = ["translate", str(tmp_path / "in.png"), "--checkpoint", str(tmp_path / "g.pth"), "--no-progress",
-            "--device", "cpu"]  # fmt: skip
+    args = [
+        "translate",
+        str(tmp_path / "in.png"),
+        "--checkpoint",
+        str(tmp_path / "g.pth"),
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
     assert main([*args, "--out", str(tmp_path / "o"), "--tile", "32", "--tile-overlap", "8"]) == 0
     assert Image.open(tmp_path / "o" / "in.png").size == im.size
     assert main([*args, "--out", str(tmp_path / "p"), "--tile", "32", "--tile-overlap", "16"]) == 2
@@ -153,8 +160,13 @@ def test_bench_task_tiles_reports_seams_memory_and_speed(tmp_path, capsys):
 
     net = generator()
     torch.save(net.state_dict(), tmp_path / "g.pth")
-    t = TileBenchOptions(tile_checkpoint=str(tmp_path / "g.pth"), seam_size=96, seam_tile=48, large=(70, 50),
-                         figure=str(tmp_path / "crop.png"))  # fmt: skip
+    t = TileBenchOptions(
+        tile_checkpoint=str(tmp_path / "g.pth"),
+        seam_size=96,
+        seam_tile=48,
+        large=(70, 50),
+        figure=str(tmp_path / "crop.png"),
+    )
     r = bench(BenchOptions(task="tiles", device="cpu", tiles_task=t))
     seams = {row["thumbnail"]: row["mean_abs_grey_levels"] for row in r["seams"]}
     assert set(seams) == {1024, 48, 24, 0} and seams[1024] < seams[0]

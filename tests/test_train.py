@@ -24,8 +24,14 @@ def assert_same_weights(a, b):
             assert torch.equal(a[net][k], b[net][k]), f"{net}.{k} differs"
 
 
-FAST_PARTS = {"upsample": "resize", "spectral_norm": True, "ema_decay": 0.9, "diffaug": "color,translation,cutout",
-              "gan_loss": "hinge", "r1_gamma": 0.1}  # fmt: skip
+FAST_PARTS = {
+    "upsample": "resize",
+    "spectral_norm": True,
+    "ema_decay": 0.9,
+    "diffaug": "color,translation,cutout",
+    "gan_loss": "hinge",
+    "r1_gamma": 0.1,
+}
 
 
 VANILLA = {"dropout": 0.5, "flip": True, "gan_loss": "vanilla"}
@@ -77,8 +83,27 @@ def _train_steps(cfg, n):
 
 def test_steps_is_the_total_across_resumes(tiny_cfg, tmp_path, dataset, capsys):
     out = tmp_path / "run"
-    args = ["--data", str(dataset), "--out", str(out), "--ngf", "4", "--ndf", "4", "--n-blocks", "1", "--size", "24",
-            "--batch-size", "1", "--num-workers", "0", "--log-every", "1", "--no-progress"]  # fmt: skip
+    args = [
+        "--data",
+        str(dataset),
+        "--out",
+        str(out),
+        "--ngf",
+        "4",
+        "--ndf",
+        "4",
+        "--n-blocks",
+        "1",
+        "--size",
+        "24",
+        "--batch-size",
+        "1",
+        "--num-workers",
+        "0",
+        "--log-every",
+        "1",
+        "--no-progress",
+    ]
     assert main(["train", *args, "--steps", "6"]) == 0
     assert main(["train", "--out", str(out), "--resume", "--steps", "10", "--no-progress"]) == 0
     steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
@@ -290,9 +315,33 @@ def test_bad_image_stops_or_is_skipped_and_counted(tiny_cfg, dataset, capsys):
 def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path, dataset):
     """A real process gets SIGINT mid-run, saves, exits 130; --resume finishes the run."""
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "cyclegan", "train", "--data", str(dataset), "--out", str(out), "--ngf", "4",
-           "--ndf", "4", "--n-blocks", "1", "--size", "24", "--batch-size", "1", "--steps", "100000",
-           "--num-workers", "1", "--log-every", "1", "--no-progress"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "cyclegan",
+        "train",
+        "--data",
+        str(dataset),
+        "--out",
+        str(out),
+        "--ngf",
+        "4",
+        "--ndf",
+        "4",
+        "--n-blocks",
+        "1",
+        "--size",
+        "24",
+        "--batch-size",
+        "1",
+        "--steps",
+        "100000",
+        "--num-workers",
+        "1",
+        "--log-every",
+        "1",
+        "--no-progress",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     log = out / "log.jsonl"
     deadline = time.time() + 120

@@ -53,8 +53,23 @@ def test_cli_translates_files_folders_globs_and_reports_broken_ones(run, tmp_pat
     for i in range(5):  # same size: batched together
         Image.fromarray(np.full((32, 48, 3), i * 40, np.uint8)).save(other / f"b{i}.bmp")
     out = tmp_path / "out"
-    code = main(["translate", "--checkpoint", str(run), "--direction", "BtoA", "--out", str(out), "--batch-size", "2",
-                 "--no-progress", str(src), str(other / "*.bmp"), str(tmp_path / "missing.png")])  # fmt: skip
+    code = main(
+        [
+            "translate",
+            "--checkpoint",
+            str(run),
+            "--direction",
+            "BtoA",
+            "--out",
+            str(out),
+            "--batch-size",
+            "2",
+            "--no-progress",
+            str(src),
+            str(other / "*.bmp"),
+            str(tmp_path / "missing.png"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert "broken.jpg" in err and "missing.png" in err and "2 input(s) could not be translated" in err
@@ -130,8 +145,12 @@ def test_options_refuse_bad_values_alike_in_cli_and_api(run, tmp_path, capsys):
         assert main(args) == 2
         err = capsys.readouterr().err.strip()
         with pytest.raises(CycleGANError) as e:
-            TranslateOptions(inputs=(str(tmp_path),), checkpoint=str(run), out=str(tmp_path / "o"),
-                             **{flag[2:].replace("-", "_"): int(value)})  # fmt: skip
+            TranslateOptions(
+                inputs=(str(tmp_path),),
+                checkpoint=str(run),
+                out=str(tmp_path / "o"),
+                **{flag[2:].replace("-", "_"): int(value)},
+            )
         assert err == f"error: {e.value}" and f"option '{flag}' {message}" in err
     assert not (tmp_path / "o").exists()  # refused before any work
 

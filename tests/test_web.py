@@ -21,14 +21,7 @@ from PIL import Image
 
 from cyclegan.errors import CycleGANError
 from cyclegan.run_files import CHECKPOINT_NAME
-from cyclegan.web.runs import (
-    find_models,
-    find_runs,
-    latest_samples,
-    loss_rows,
-    read_log,
-    run_summary,
-)
+from cyclegan.web.runs import find_models, find_runs, latest_samples, loss_rows, read_log, run_summary
 from cyclegan.web.uploads import check_upload
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -196,8 +189,9 @@ def test_stylize_calls_back_every_step_and_stops_when_the_callback_raises():
             raise Stop
 
     with pytest.raises(Stop):
-        stylize(content, content, GatysOptions(backbone="lite0", size=32, steps=50), progress=False,
-                callback=stop_at_two)  # fmt: skip
+        stylize(
+            content, content, GatysOptions(backbone="lite0", size=32, steps=50), progress=False, callback=stop_at_two
+        )
 
 
 # --- the page's handlers, without a browser ---------------------------------------------------------------
@@ -283,8 +277,12 @@ def test_runs_view_redraws_only_when_the_run_changes(engine, run):
 
 def find_chromium() -> str | None:
     """Debian's chromium (or $CHROMIUM): the browser the test drives; Playwright downloads none."""
-    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                      shutil.which("chromium-browser")):  # fmt: skip
+    for candidate in (
+        os.environ.get("CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if candidate and Path(candidate).is_file():
             return candidate
     return None
@@ -308,8 +306,13 @@ def start_server(args: list[str], *, timeout: float = 90) -> tuple[subprocess.Po
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "cyclegan", "serve", *args, "--port", str(port)], env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cyclegan", "serve", *args, "--port", str(port)],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     while time.perf_counter() - t0 < timeout:
         if proc.poll() is not None:
             raise RuntimeError(f"cyclegan serve exited with {proc.returncode}: {proc.stdout.read()}")

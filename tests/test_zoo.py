@@ -121,8 +121,9 @@ def test_a_digest_mismatch_is_refused_and_deleted(server, tmp_path, home):
     message = str(info.value)
     assert "SHA-256" in message and hashlib.sha256(data).hexdigest() in message and "\n" not in message
     assert not any((home / "pretrained").iterdir())
-    good = zoo.fetch_model("horse2zebra", base_url=server.base_url, sha256=hashlib.sha256(data).hexdigest().upper(),
-                           progress=False)  # fmt: skip
+    good = zoo.fetch_model(
+        "horse2zebra", base_url=server.base_url, sha256=hashlib.sha256(data).hexdigest().upper(), progress=False
+    )
     assert good.pinned and "(verified)" in zoo.digest_line(good)
     with pytest.raises(CycleGANError, match="delete it to download again"):  # a cached file is checked too
         zoo.fetch_model("horse2zebra", sha256="1" * 64, progress=False)
@@ -172,16 +173,41 @@ def test_translate_with_pretrained_name_end_to_end(server, tmp_path, monkeypatch
     monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 255, (24, 28, 3), dtype=np.uint8)).save(tmp_path / "photo.png")
-    args = ["translate", str(tmp_path / "photo.png"), "--checkpoint", "pretrained:style_monet", "--no-progress",
-            "--device", "cpu", "--precision", "fp32"]  # fmt: skip
+    args = [
+        "translate",
+        str(tmp_path / "photo.png"),
+        "--checkpoint",
+        "pretrained:style_monet",
+        "--no-progress",
+        "--device",
+        "cpu",
+        "--precision",
+        "fp32",
+    ]
     assert main([*args, "--out", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
     assert "downloaded" in err and hashlib.sha256(data).hexdigest() in err and "unpinned" in err
     # The same as translating with the file itself.
     ref_file = tmp_path / "style_monet.pth"
     ref_file.write_bytes(data)
-    assert main(["translate", str(tmp_path / "photo.png"), "--checkpoint", str(ref_file), "--no-progress",
-                 "--device", "cpu", "--precision", "fp32", "--out", str(tmp_path / "ref")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "translate",
+                str(tmp_path / "photo.png"),
+                "--checkpoint",
+                str(ref_file),
+                "--no-progress",
+                "--device",
+                "cpu",
+                "--precision",
+                "fp32",
+                "--out",
+                str(tmp_path / "ref"),
+            ]
+        )
+        == 0
+    )
     ours = np.asarray(Image.open(tmp_path / "out" / "photo.png"))
     assert np.array_equal(ours, np.asarray(Image.open(tmp_path / "ref" / "photo.png"))) and ours.std() > 1
     # Second use: from the cache, silently, with the server gone.

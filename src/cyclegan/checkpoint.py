@@ -127,6 +127,7 @@ def _family_networks(config: dict) -> tuple[str, ...]:
 
 def _builders(cfg: Config) -> dict[str, Callable[[ModelConfig], nn.Module]]:
     """Network name -> a function building it from a (possibly altered) `cfg.model`."""
+
     def builder(name: str) -> Callable[[ModelConfig], nn.Module]:
         return lambda m: network_builder(dataclasses.replace(cfg, model=m), name)()
 
@@ -181,9 +182,10 @@ def _meta_network(cfg: Config, name: str, source: str) -> nn.Module | None:
 
 def _too_big(m: ModelConfig, name: str, n: int, source: str) -> CycleGANError:
     return _fail(
-        source, f"its stored config describes a {name} ({_describe(m, name)}) of {n:.3g} weights "
+        source,
+        f"its stored config describes a {name} ({_describe(m, name)}) of {n:.3g} weights "
         f"({4 * n / 1e9:.3g} GB), beyond the {MAX_PARAMETERS:.0e} this program loads",
-    )  # fmt: skip
+    )
 
 
 def _describe(m: ModelConfig, name: str) -> str:
@@ -228,9 +230,10 @@ def compare_state_dict(
             raise _fail(source, f"'{where}' lacks the tensor '{key}' that the stored config ({config}) needs")
         if tuple(state[key].shape) != tuple(t.shape):
             raise _fail(
-                source, f"tensor '{where}.{key}' has shape {tuple(state[key].shape)} where the stored config "
+                source,
+                f"tensor '{where}.{key}' has shape {tuple(state[key].shape)} where the stored config "
                 f"({config}) needs {tuple(t.shape)}: the config does not match the weights",
-            )  # fmt: skip
+            )
     extra = next((k for k in state if k not in expected), None)
     if extra is not None:
         raise _fail(source, f"'{where}' holds a tensor '{extra}' that the stored config ({config}) does not have")
@@ -241,8 +244,10 @@ def _check_training_state(ckpt: dict, cfg: Config, source: str) -> None:
     for key, entries in f.training_state.items():
         value = ckpt.get(key)
         if not isinstance(value, Mapping):
-            raise _fail(source, f"'{key}' is {'missing' if value is None else 'a ' + type(value).__name__}, "
-                                "which a resumed run needs")  # fmt: skip
+            raise _fail(
+                source,
+                f"'{key}' is {'missing' if value is None else 'a ' + type(value).__name__}, which a resumed run needs",
+            )
         for entry in entries:
             if not isinstance(value.get(entry), Mapping):
                 raise _fail(source, f"'{key}' has no '{entry}' state, which a resumed run needs")

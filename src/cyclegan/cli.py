@@ -321,7 +321,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
     "pretrained": {
         "list": Command(
             "the published generators (name, translation, size)", "Published generators.", None, run_pretrained_list
-        ),  # fmt: skip
+        ),
         "download": Command(
             "download a published generator into the cache ($CYCLEGAN_HOME/pretrained)",
             "Download BASE/NAME.pth (resuming an interrupted download), check its SHA-256 if one is given, "

@@ -42,14 +42,7 @@ from .loading import load_generator
 from .options import MAX_SEED, Options, opt
 from .pretrained import lite0_model
 from .report import METHODS, CompareReport, Row, render_compare_html, save_grid, write_json
-from .shared_options import (
-    Direction,
-    checkpoint_option,
-    device_option,
-    direction_option,
-    ema_option,
-    progress_option,
-)
+from .shared_options import Direction, checkpoint_option, device_option, direction_option, ema_option, progress_option
 from .style import (
     GatysOptions,
     build_backbone,
@@ -136,8 +129,13 @@ def check_output_folder(opts: CompareOptions, inputs: Inputs) -> None:
     """Refuse (one line, before any work) an --out inside an input folder, outputs onto the inputs and,
     without --overwrite, outputs that exist."""
     folders = [*inputs.content_folders, *inputs.style_folders, *([inputs.target] if inputs.target else [])]
-    check_outputs(output_files(inputs, Path(opts.out)), overwrite=opts.overwrite, out_folder=opts.out,
-                  inputs=[*inputs.content, *inputs.references], input_folders=folders)  # fmt: skip
+    check_outputs(
+        output_files(inputs, Path(opts.out)),
+        overwrite=opts.overwrite,
+        out_folder=opts.out,
+        inputs=[*inputs.content, *inputs.references],
+        input_folders=folders,
+    )
 
 
 def load_backbones(backbone: str, weights: str | None, device: torch.device) -> tuple[str, nn.Module, nn.Module]:
@@ -173,8 +171,9 @@ def translate_timed(G: nn.Module, x: torch.Tensor, *, warm_up: bool) -> tuple[to
     return y, time.perf_counter() - t0
 
 
-def reference_grams(net: nn.Module, references: Sequence[Path], layers: Sequence[str], *, size: int,
-                    device: torch.device) -> dict[str, torch.Tensor]:  # fmt: skip
+def reference_grams(
+    net: nn.Module, references: Sequence[Path], layers: Sequence[str], *, size: int, device: torch.device
+) -> dict[str, torch.Tensor]:
     """Mean Gram matrix (1, C, C) per layer of the references at long side `size`: the style that Gatys was
     asked to match (its equal-weight blend)."""
     grams = [
@@ -238,8 +237,15 @@ def save_comparison_grid(outputs: dict[str, list[torch.Tensor]], path: Path, *, 
     return grid
 
 
-def kid_against_target(outputs: dict[str, list[torch.Tensor]], target: Path, *, seed: int, device: torch.device,
-                       max_pixels: int = MAX_PIXELS, skipped: list[str] | None = None) -> dict:  # fmt: skip
+def kid_against_target(
+    outputs: dict[str, list[torch.Tensor]],
+    target: Path,
+    *,
+    seed: int,
+    device: torch.device,
+    max_pixels: int = MAX_PIXELS,
+    skipped: list[str] | None = None,
+) -> dict:
     """KID (Lite0 features) of each method's outputs against the images in `target`, for report.json.
     A target image that cannot be read (or is over `max_pixels`) is left out and named in `skipped`."""
 
@@ -284,9 +290,19 @@ def caveats(gatys_backbone: str, inputs: Inputs, n_images: int) -> list[str]:
 
 
 def _compare_one(
-    path: Path, stem: str, refs: list[Path], opts: CompareOptions, G: nn.Module, gatys: GatysOptions,
-    gatys_net: nn.Module, metrics_net: nn.Module, out: Path, device: torch.device, *, warm_up: bool,
-) -> tuple[Row, dict[str, torch.Tensor]]:  # fmt: skip
+    path: Path,
+    stem: str,
+    refs: list[Path],
+    opts: CompareOptions,
+    G: nn.Module,
+    gatys: GatysOptions,
+    gatys_net: nn.Module,
+    metrics_net: nn.Module,
+    out: Path,
+    device: torch.device,
+    *,
+    warm_up: bool,
+) -> tuple[Row, dict[str, torch.Tensor]]:
     """CycleGAN and Gatys on one content image: its row of figures and its images (method -> (1, 3, H, W)
     in [0, 1]), written under out/images/. Raises CycleGANError naming an image that cannot be read."""
     for r in refs:  # a bad reference is named before any work on this image
@@ -297,10 +313,13 @@ def _compare_one(
     res = stylize(im, refs, gatys, net=gatys_net, device=device, progress=False)
     images = {"input": x, "cyclegan": y_cyc, "gatys": res.tensor.to(device)}
     row = Row(
-        name=path.stem, content=str(path), references=[str(r) for r in refs],
+        name=path.stem,
+        content=str(path),
+        references=[str(r) for r in refs],
         seconds={"cyclegan": t_cyc, "gatys": res.seconds},
-        **measure(images, refs, metrics_net, size=opts.size), images=save_images(images, out, stem),
-    )  # fmt: skip
+        **measure(images, refs, metrics_net, size=opts.size),
+        images=save_images(images, out, stem),
+    )
     return row, images
 
 
@@ -314,7 +333,6 @@ def compare(opts: CompareOptions) -> CompareReport:
     `opts.target` (default: the first folder in `opts.style`) when there is one.
     """
 
-
     inputs = gather_inputs(opts)
     check_output_folder(opts, inputs)  # before any work
     device = resolve_device(opts.device)
@@ -322,8 +340,15 @@ def compare(opts: CompareOptions) -> CompareReport:
     (out / "images").mkdir(parents=True, exist_ok=True)
     G = load_generator(opts.checkpoint, opts.direction, device=device, ema=opts.ema)
     name, gatys_net, metrics_net = load_backbones(opts.backbone, opts.weights, device)
-    gatys = GatysOptions(backbone=name, weights=opts.weights, size=None, style_size=opts.size, steps=opts.steps,
-                         optimizer=opts.optimizer, seed=opts.seed)  # fmt: skip
+    gatys = GatysOptions(
+        backbone=name,
+        weights=opts.weights,
+        size=None,
+        style_size=opts.size,
+        steps=opts.steps,
+        optimizer=opts.optimizer,
+        seed=opts.seed,
+    )
     rng = random.Random(opts.seed)
 
     rows: list[Row] = []
@@ -333,8 +358,9 @@ def compare(opts: CompareOptions) -> CompareReport:
     for path, stem in tqdm(named, desc="compare", unit="img", disable=not opts.progress):
         refs = draw_references(inputs.references, opts.refs_per_image, rng)
         try:
-            row, images = _compare_one(path, stem, refs, opts, G, gatys, gatys_net, metrics_net, out, device,
-                                       warm_up=not rows)  # fmt: skip
+            row, images = _compare_one(
+                path, stem, refs, opts, G, gatys, gatys_net, metrics_net, out, device, warm_up=not rows
+            )
         except CycleGANError as e:  # an unreadable or too large content or reference image: named, skipped
             skipped.append(f"{path}: {e}" if str(path) not in str(e) else str(e))
             continue
@@ -352,21 +378,37 @@ def compare(opts: CompareOptions) -> CompareReport:
     grid = save_comparison_grid(outputs, out / "grid.png", cell=opts.grid_cell or opts.size, palette=opts.grid_palette)
     kid = None
     if inputs.target:
-        kid = kid_against_target(outputs, inputs.target, seed=opts.seed, device=device, max_pixels=opts.max_pixels,
-                                 skipped=skipped)  # fmt: skip
+        kid = kid_against_target(
+            outputs, inputs.target, seed=opts.seed, device=device, max_pixels=opts.max_pixels, skipped=skipped
+        )
     notes = caveats(name, inputs, len(rows))
     if skipped:
         notes.append(f"{len(skipped)} image(s) could not be used and were skipped: " + "; ".join(skipped))
     d, m = DEFAULTS[name], DEFAULTS[METRICS_BACKBONE]
     report = CompareReport(
-        checkpoint=opts.checkpoint, direction=opts.direction, size=opts.size,
-        gatys={"backbone": name, "content_layers": list(d.content_layers),
-               "style_layers": list(d.style_layers), "steps": opts.steps, "optimizer": opts.optimizer,
-               "refs_per_image": opts.refs_per_image},
-        metrics_backbone={"name": METRICS_BACKBONE, "content_layer": m.content_layers[0],
-                          "style_layers": list(m.style_layers)},
-        rows=rows, kid=kid, grid=str(grid), html=str(out / "report.html"), notes=notes, skipped=skipped,
-    )  # fmt: skip
+        checkpoint=opts.checkpoint,
+        direction=opts.direction,
+        size=opts.size,
+        gatys={
+            "backbone": name,
+            "content_layers": list(d.content_layers),
+            "style_layers": list(d.style_layers),
+            "steps": opts.steps,
+            "optimizer": opts.optimizer,
+            "refs_per_image": opts.refs_per_image,
+        },
+        metrics_backbone={
+            "name": METRICS_BACKBONE,
+            "content_layer": m.content_layers[0],
+            "style_layers": list(m.style_layers),
+        },
+        rows=rows,
+        kid=kid,
+        grid=str(grid),
+        html=str(out / "report.html"),
+        notes=notes,
+        skipped=skipped,
+    )
     write_json(asdict(report), out / "report.json")
     (out / "report.html").write_text(render_compare_html(report))
     return report

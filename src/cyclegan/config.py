@@ -25,14 +25,7 @@ from . import families
 from .errors import CycleGANError
 from .options import MAX_SEED, Options, Section, coerce, opt
 from .presets import PRESETS, preset_choices, split_preset
-from .shared_options import (
-    OnOff,
-    Precision,
-    channels_last_option,
-    compile_option,
-    device_option,
-    precision_option,
-)
+from .shared_options import OnOff, Precision, channels_last_option, compile_option, device_option, precision_option
 
 
 @dataclass(frozen=True)
@@ -221,13 +214,26 @@ class TrainCommand(Options):
     progress: bool = opt(True, "progress bar (--no-progress: none; logs still go to log.jsonl)")
 
 
-
 # Options that may change when a run is resumed; the rest would make the checkpoint a different model.
 RESUMABLE = {
-    "data", "domain_a", "domain_b", "skip_bad_images", "num_workers", "out", "steps", "epochs", "device",
-    "precision", "channels_last", "compile",
-    "log_every", "sample_every", "checkpoint_every", "time_limit", "fit_steps",
-}  # fmt: skip
+    "data",
+    "domain_a",
+    "domain_b",
+    "skip_bad_images",
+    "num_workers",
+    "out",
+    "steps",
+    "epochs",
+    "device",
+    "precision",
+    "channels_last",
+    "compile",
+    "log_every",
+    "sample_every",
+    "checkpoint_every",
+    "time_limit",
+    "fit_steps",
+}
 
 
 def option_fields() -> dict[str, tuple[str, dataclasses.Field]]:
@@ -277,7 +283,6 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         if path.suffix.lower() == ".json":
             data = json.loads(text)
         else:
-
             data = yaml.safe_load(text)
     except Exception as e:  # both parsers' errors carry the line number
         reason = " ".join(str(e).split())  # one line
@@ -312,8 +317,10 @@ def resolve(
     if named_family is not None:  # `--preset cut`: the paper's recipe for --model cut
         given = overrides.setdefault("family", named_family)
         if given != named_family:
-            raise CycleGANError(f"option '--preset {named_family}' names a model family, not --model {given}; "
-                                "give the recipe with --preset paper|seed|fast and the family with --model")  # fmt: skip
+            raise CycleGANError(
+                f"option '--preset {named_family}' names a model family, not --model {given}; "
+                "give the recipe with --preset paper|seed|fast and the family with --model"
+            )
     values: dict[str, Any] = {}
     if base is None:
         chosen = families.FAMILIES.get(overrides.get("family", "cyclegan"))  # unknown: ModelConfig says so
@@ -327,8 +334,10 @@ def resolve(
         if key not in known:
             raise CycleGANError(f"unknown {source} '{key}'")
         values[key] = coerce(key, value, hints[key])
-    built = {key: cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
-             for key, cls in all_sections().items()}  # fmt: skip
+    built = {
+        key: cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+        for key, cls in all_sections().items()
+    }
     cfg = Config(preset=preset, **{k: built.pop(k) for k in BASE_SECTIONS}, sections=built)
     if explicit:
         check_family_options(overrides, cfg.model.family)

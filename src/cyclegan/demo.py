@@ -104,8 +104,18 @@ class DemoOptions(Options):
 
 
 # What a demo writes in its run folder (the training run's files included): all that --overwrite removes.
-DEMO_FILES = (CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, "report.json", "report.html", "grid_AtoB.png", "grid_BtoA.png",
-              "data", SAMPLES_DIR, TENSORBOARD_DIR)  # fmt: skip
+DEMO_FILES = (
+    CHECKPOINT_NAME,
+    CONFIG_NAME,
+    LOG_NAME,
+    "report.json",
+    "report.html",
+    "grid_AtoB.png",
+    "grid_BtoA.png",
+    "data",
+    SAMPLES_DIR,
+    TENSORBOARD_DIR,
+)
 
 
 def remove_demo_run(run: Path) -> None:
@@ -117,8 +127,10 @@ def remove_demo_run(run: Path) -> None:
     except (OSError, ValueError, KeyError, TypeError):
         data = None
     if data is None or Path(data).resolve() != (run / "data").resolve():
-        raise CycleGANError(f"{run} holds a run that is not a demo's (its config does not train on {run / 'data'}); "
-                            "choose another --out")  # fmt: skip
+        raise CycleGANError(
+            f"{run} holds a run that is not a demo's (its config does not train on {run / 'data'}); "
+            "choose another --out"
+        )
     for name in DEMO_FILES:
         path = run / name
         if path.is_dir() and not path.is_symlink():
@@ -144,16 +156,28 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
         print(f"replacing the previous demo run in {run}")
     t0 = time.perf_counter()
     options = {**DEMO_OPTIONS, "seed": opts.seed, **settings.options, **({"steps": opts.steps} if opts.steps else {})}
-    data = write_dataset(SyntheticOptions(
-        str(run / "data"), size=options["size"], count=s.train_count, test_count=s.test_count, seed=WORLD_SEED,
-        progress=progress,
-    ))  # fmt: skip
+    data = write_dataset(
+        SyntheticOptions(
+            str(run / "data"),
+            size=options["size"],
+            count=s.train_count,
+            test_count=s.test_count,
+            seed=WORLD_SEED,
+            progress=progress,
+        )
+    )
     overrides = {
-        **options, "data": str(data), "out": str(run), "device": device, "sample_every": 0,
-        "checkpoint_every": 100, "log_every": 20, "time_limit": minutes,
+        **options,
+        "data": str(data),
+        "out": str(run),
+        "device": device,
+        "sample_every": 0,
+        "checkpoint_every": 100,
+        "log_every": 20,
+        "time_limit": minutes,
         # the steps follow this machine's measured speed, so the LR schedule still ends at 0 in the minutes
         "fit_steps": bool(minutes) and not opts.steps,
-    }  # fmt: skip
+    }
     cfg, _ = prepare_config(overrides, resume=False, out=str(run))
     device_ = resolve_device(device)
     t_train = time.perf_counter()

@@ -183,8 +183,10 @@ def choose_execution(
     if precision == "fp16" and kind != "cuda":
         raise CycleGANError(f"option 'precision': fp16 needs a CUDA GPU (on {kind}, use bf16 or fp32)")
     if precision == "bf16" and kind == "cuda" and not cuda_has_native_bf16(device):
-        raise CycleGANError("option 'precision': this GPU has no native bf16 (it needs compute capability 8.0+, "
-                            "e.g. A100, RTX 30xx); use fp16 or fp32")  # fmt: skip
+        raise CycleGANError(
+            "option 'precision': this GPU has no native bf16 (it needs compute capability 8.0+, "
+            "e.g. A100, RTX 30xx); use fp16 or fp32"
+        )
     if precision == "bf16" and kind == "mps":
         raise CycleGANError("option 'precision': bf16 autocast is not supported on MPS here; use fp32")
 
@@ -194,11 +196,14 @@ def choose_execution(
 
     comp = _on_off("compile", compile)
     if comp and kind == "cpu" and cpu_compiler() is None:
-        raise CycleGANError("option 'compile': torch.compile on CPU needs a C++ compiler (g++ not found); "
-                            "install one or use --compile off")  # fmt: skip
+        raise CycleGANError(
+            "option 'compile': torch.compile on CPU needs a C++ compiler (g++ not found); "
+            "install one or use --compile off"
+        )
     if comp and kind == "cuda" and not has_triton():
-        raise CycleGANError("option 'compile': torch.compile on CUDA needs Triton (pip install triton); "
-                            "or use --compile off")  # fmt: skip
+        raise CycleGANError(
+            "option 'compile': torch.compile on CUDA needs Triton (pip install triton); or use --compile off"
+        )
     if comp and kind == "mps":
         raise CycleGANError("option 'compile': not supported on MPS; use --compile off")
     if comp is None:

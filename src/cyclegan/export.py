@@ -118,9 +118,15 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path, *, opset: 
             # and warns about InstanceNorm's train flag, which is how instance norm always runs.
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                model, (example,), tmp, dynamo=False, opset_version=opset, input_names=[INPUT],
-                output_names=[OUTPUT], dynamic_axes=DYNAMIC_AXES,
-            )  # fmt: skip
+                model,
+                (example,),
+                tmp,
+                dynamo=False,
+                opset_version=opset,
+                input_names=[INPUT],
+                output_names=[OUTPUT],
+                dynamic_axes=DYNAMIC_AXES,
+            )
         proto = onnx.load(tmp)
         for key, value in metadata.items():
             proto.metadata_props.add(key=key, value=value)

@@ -138,7 +138,9 @@ def generator_for(m: ModelConfig, direction: str, *, source: str) -> str:
         return GENERATOR_FOR[direction]
     if direction != m.direction:
         a, b = m.direction[0], m.direction[-1]
-        raise CycleGANError(f"{source}: this {m.family} model translates {a} to {b} only; use --direction {m.direction}")
+        raise CycleGANError(
+            f"{source}: this {m.family} model translates {a} to {b} only; use --direction {m.direction}"
+        )
     return "G"
 
 

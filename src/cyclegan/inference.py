@@ -11,11 +11,7 @@ import torch.nn.functional as F_
 from PIL import Image
 from torch import nn
 
-from .data.io import (
-    resize_long_side,
-    to_pil,
-    to_tensor,
-)
+from .data.io import resize_long_side, to_pil, to_tensor
 from .execution import REFERENCE, Execution
 from .tiling import (
     DEFAULT_MAX_MEMORY_GB,
@@ -121,8 +117,9 @@ def translate(
         out = translate_batch(net, batched, tiling=tiling).to(images.device)
         return out if images.dim() == 4 else out[0]
     if isinstance(images, Image.Image):
-        return translate(net, [images], size=size, tile=tile, tile_overlap=tile_overlap, max_memory=max_memory,
-                         thumbnail=thumbnail)[0]  # fmt: skip
+        return translate(
+            net, [images], size=size, tile=tile, tile_overlap=tile_overlap, max_memory=max_memory, thumbnail=thumbnail
+        )[0]
     results = []
     for im in images:
         im = im.convert("RGB") if im.mode != "RGB" else im

@@ -53,9 +53,19 @@ def opt(
     a `str` field's values in the parser (for names from a registry such as the presets, given as a function
     to read it when the parser is built; the dataclass checks the value itself).
     """
-    meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt, "metavar": metavar, "positional": positional,
-            "aliases": aliases, "flag": flag, "default_text": default_text,
-            "choices": choices}  # fmt: skip
+    meta = {
+        "help": help,
+        "ge": ge,
+        "gt": gt,
+        "le": le,
+        "lt": lt,
+        "metavar": metavar,
+        "positional": positional,
+        "aliases": aliases,
+        "flag": flag,
+        "default_text": default_text,
+        "choices": choices,
+    }
     if factory is not MISSING:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -278,8 +288,9 @@ def add_arguments(
         help_text = help_text.replace("%", "%%")
         flags = [flag_of(f), *m.get("aliases", ())]
         if base is bool:
-            parser.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
-                                help=help_text)  # fmt: skip
+            parser.add_argument(
+                *flags, dest=f.name, action=argparse.BooleanOptionalAction, default=default, help=help_text
+            )
             continue
         kwargs: dict[str, Any] = {"default": default, "help": help_text}
         if typing.get_origin(base) is tuple:

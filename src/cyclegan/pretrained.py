@@ -88,7 +88,6 @@ def imagenet_normalize(x: torch.Tensor) -> torch.Tensor:
 def vgg19_cached_path() -> Path:
     """Where torchvision's weights API caches VGG19_Weights.IMAGENET1K_V1 (under torch.hub's dir)."""
 
-
     url = VGG19_Weights.IMAGENET1K_V1.url
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
 
@@ -110,7 +109,6 @@ def vgg19_state_dict(weights: str | None = None, *, download: bool = True) -> di
             raise CycleGANError(f"option '--weights': no such file {path}")
         state = _load_weights_file(path)
     else:
-
         path = vgg19_cached_path()
         if path.is_file():
             state = _load_weights_file(path)

@@ -51,7 +51,6 @@ def _unreadable(path: Path) -> CycleGANError:
     )
 
 
-
 # --- is it code? ---------------------------------------------------------------------------------------------
 
 _SCAN_LIMIT = 64 << 20  # bytes of pickle read when looking for code (a checkpoint's data.pkl is far smaller)

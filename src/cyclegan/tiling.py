@@ -89,9 +89,10 @@ def activation_bytes(net: nn.Module, height: int, width: int, batch: int = 1) ->
 def per_instance_norms(net: nn.Module) -> list[nn.InstanceNorm2d]:
     """The InstanceNorm layers that normalise by each input's own statistics (not tracked running ones)."""
     return [
-        m for m in net.modules()
+        m
+        for m in net.modules()
         if isinstance(m, nn.modules.instancenorm._InstanceNorm) and not (m.track_running_stats and not m.training)
-    ]  # fmt: skip
+    ]
 
 
 def _fixed_norm(m: nn.InstanceNorm2d, mean: torch.Tensor, var: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -282,19 +283,25 @@ class TilingOptions(Options):
     """When and how an image is translated in tiles (flattened into `translate`'s flags)."""
 
     tile: int | None = opt(
-        None, "translate in tiles of N px (0: always the whole image at once)", ge=0,
+        None,
+        "translate in tiles of N px (0: always the whole image at once)",
+        ge=0,
         default_text="tiles only for an image whose activations would exceed --max-memory",
-    )  # fmt: skip
-    tile_overlap: int = opt(DEFAULT_OVERLAP, "pixels neighbouring tiles share, blended with a raised-cosine window",
-                            ge=0)  # fmt: skip
+    )
+    tile_overlap: int = opt(
+        DEFAULT_OVERLAP, "pixels neighbouring tiles share, blended with a raised-cosine window", ge=0
+    )
     max_memory: float = opt(
-        DEFAULT_MAX_MEMORY_GB, "GB the generator's activations may take at once (estimated); a larger image is "
-        "translated in tiles that fit", gt=0,
-    )  # fmt: skip
+        DEFAULT_MAX_MEMORY_GB,
+        "GB the generator's activations may take at once (estimated); a larger image is translated in tiles that fit",
+        gt=0,
+    )
     thumbnail: int = opt(
-        DEFAULT_THUMBNAIL, "long side (px) of the thumbnail whose InstanceNorm statistics every tile uses (0: each "
-        "tile its own statistics, which leaves seams)", ge=0,
-    )  # fmt: skip
+        DEFAULT_THUMBNAIL,
+        "long side (px) of the thumbnail whose InstanceNorm statistics every tile uses (0: each "
+        "tile its own statistics, which leaves seams)",
+        ge=0,
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -304,5 +311,12 @@ class TilingOptions(Options):
             )
 
     def plan(self, net: nn.Module, height: int, width: int) -> TilePlan:
-        return plan_tiles(net, height, width, tile=self.tile, overlap=self.tile_overlap,
-                          max_memory_gb=self.max_memory, thumbnail=self.thumbnail)  # fmt: skip
+        return plan_tiles(
+            net,
+            height,
+            width,
+            tile=self.tile,
+            overlap=self.tile_overlap,
+            max_memory_gb=self.max_memory,
+            thumbnail=self.thumbnail,
+        )

@@ -159,8 +159,9 @@ def plan_outputs(inputs: Sequence[str], out_dir: str | Path, *, ext: str, overwr
     found = expand_inputs(inputs)
     out_dir = Path(out_dir)
     targets = output_names(found.files, out_dir, ext, warn=False)
-    check_outputs(targets.values(), overwrite=overwrite, out_folder=out_dir, inputs=found.files,
-                  input_folders=found.folders)  # fmt: skip
+    check_outputs(
+        targets.values(), overwrite=overwrite, out_folder=out_dir, inputs=found.files, input_folders=found.folders
+    )
     unique_stems(found.files, ext=ext, warn=True)  # refused or not, now say which inputs get suffixed names
     return Plan(found.files, targets, list(found.errors))
 
@@ -185,8 +186,9 @@ def _translate_batch(
     if len(batch) > 1:
         return [r for item in batch for r in _translate_batch(net, [item], execution, errors, tiling)]
     path, x = batch[0]
-    errors.append(f"{path}: out of memory on {device} at {x.shape[-1]}x{x.shape[-2]} px (a smaller --max-memory "
-                  "or --tile fits)")  # fmt: skip
+    errors.append(
+        f"{path}: out of memory on {device} at {x.shape[-1]}x{x.shape[-2]} px (a smaller --max-memory or --tile fits)"
+    )
     return []
 
 
@@ -194,8 +196,9 @@ def _translate_batch(
 class TranslateOptions(Options):
     """`cyclegan translate`: image files, folders and globs through one generator, into a folder."""
 
-    inputs: tuple[str, ...] = opt(help="image files, folders (searched recursively) or globs", metavar="INPUT",
-                                  positional=True)  # fmt: skip
+    inputs: tuple[str, ...] = opt(
+        help="image files, folders (searched recursively) or globs", metavar="INPUT", positional=True
+    )
     checkpoint: str = checkpoint_option()
     out: str = opt(help="output folder (created if missing)", metavar="DIR")
     direction: Direction = direction_option()
@@ -235,8 +238,17 @@ def translate_files(
     not fit 1.25 GB of activations).
     """
     plan = plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite)
-    return translate_plan(net, plan, out_dir, size=size, batch_size=batch_size, progress=progress,
-                          execution=execution, max_pixels=max_pixels, tiling=tiling)  # fmt: skip
+    return translate_plan(
+        net,
+        plan,
+        out_dir,
+        size=size,
+        batch_size=batch_size,
+        progress=progress,
+        execution=execution,
+        max_pixels=max_pixels,
+        tiling=tiling,
+    )
 
 
 def translate_plan(
@@ -261,8 +273,9 @@ def translate_plan(
     net = execution.compiled(net, dynamic=None)  # images of many sizes: shape-generic after the second
     tiling = tiling or TilingOptions()
     batch_pixels = tiling.max_memory * 1e9 / activation_bytes(uncompiled(net), 1, 1)  # what fits at once
-    batches = _batches(plan.files, size=size, batch_size=batch_size, errors=errors, max_pixels=max_pixels,
-                       batch_pixels=batch_pixels)  # fmt: skip
+    batches = _batches(
+        plan.files, size=size, batch_size=batch_size, errors=errors, max_pixels=max_pixels, batch_pixels=batch_pixels
+    )
     with tqdm(total=len(plan.files), desc="translate", unit="img", disable=not progress) as bar:
         for batch in batches:
             for path, y in _translate_batch(net, batch, execution, errors, tiling):
@@ -289,10 +302,20 @@ def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
     net = load_generator(opts.checkpoint, opts.direction, device=device, ema=opts.ema)
     e = opts.execution
     execution = choose_execution(
-        e.precision, e.channels_last, e.compile, device=device,
+        e.precision,
+        e.channels_last,
+        e.compile,
+        device=device,
         compile_pays=compile_pays_for_translation(len(plan.files)),
-    )  # fmt: skip
+    )
     return translate_plan(
-        net, plan, opts.out, size=opts.size, batch_size=opts.batch_size, progress=opts.progress,
-        execution=execution, max_pixels=opts.max_pixels, tiling=opts.tiling,
-    )  # fmt: skip
+        net,
+        plan,
+        opts.out,
+        size=opts.size,
+        batch_size=opts.batch_size,
+        progress=opts.progress,
+        execution=execution,
+        max_pixels=opts.max_pixels,
+        tiling=opts.tiling,
+    )

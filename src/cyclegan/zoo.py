@@ -171,12 +171,7 @@ def _check_generator(part: Path, *, url: str) -> None:
 
 
 def fetch_model(
-    name: str,
-    *,
-    base_url: str | None = None,
-    sha256: str | None = None,
-    progress: bool = True,
-    timeout: float = 60.0,
+    name: str, *, base_url: str | None = None, sha256: str | None = None, progress: bool = True, timeout: float = 60.0
 ) -> FetchResult:
     """The cached file of published generator `name`, downloading it first if needed (module docstring).
 
@@ -218,16 +213,19 @@ def fetch_model(
         with part.open("rb+") as f:  # on disk before the rename makes it the cached file
             os.fsync(f.fileno())
         os.replace(part, target)
-    return FetchResult(name, target, digest, downloaded=True, pinned=expected is not None,
-                       resumed_from=resumed_from, url=url)  # fmt: skip
+    return FetchResult(
+        name, target, digest, downloaded=True, pinned=expected is not None, resumed_from=resumed_from, url=url
+    )
 
 
 def digest_line(r: FetchResult) -> str:
     """What a download says about its digest: verified, or unpinned with the digest to compare."""
     if r.pinned:
         return f"SHA-256 {r.sha256} (verified)"
-    return (f"SHA-256 {r.sha256} (unpinned: no digest is recorded for {r.name}; compare it with a trusted copy "
-            "and pass --sha256 to check it)")  # fmt: skip
+    return (
+        f"SHA-256 {r.sha256} (unpinned: no digest is recorded for {r.name}; compare it with a trusted copy "
+        "and pass --sha256 to check it)"
+    )
 
 
 def resolve(spec: str | os.PathLike, *, progress: bool | None = None) -> Path:
@@ -253,8 +251,12 @@ class PretrainedDownloadOptions(Options):
     """`cyclegan pretrained download`: one published generator by name, into the cache."""
 
     name: str = opt(help="a name from `cyclegan pretrained list`", metavar="NAME", positional=True)
-    base_url: str | None = opt(None, f"a mirror serving URL/NAME.pth (or ${BASE_URL_ENV})", metavar="URL",
-                               default_text="the reference implementation's server")  # fmt: skip
+    base_url: str | None = opt(
+        None,
+        f"a mirror serving URL/NAME.pth (or ${BASE_URL_ENV})",
+        metavar="URL",
+        default_text="the reference implementation's server",
+    )
     sha256: str | None = opt(None, "the SHA-256 the file must have (checked on a cached file too)", metavar="HEX")
     progress: bool = progress_option()
 

@@ -67,9 +67,12 @@ def _cpu_name() -> str:
 def environment(device: torch.device) -> dict[str, Any]:
     """What the figures depend on: hardware, threads, versions, and how busy the machine was."""
     env: dict[str, Any] = {
-        "torch": torch.__version__, "python": platform.python_version(), "cpu": _cpu_name(),
-        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-    }  # fmt: skip
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
     if hasattr(os, "getloadavg"):
         env["load_average_1min_at_start"] = round(os.getloadavg()[0], 2)
     if device.type == "cuda":

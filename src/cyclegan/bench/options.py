@@ -46,20 +46,28 @@ class TileBenchOptions(Options):
     """The options of `--task tiles` (flattened into `cyclegan bench`'s flags)."""
 
     tile_checkpoint: str | None = opt(
-        None, "generator to measure with --task tiles (run folder, file or pretrained:NAME)", metavar="RUN_OR_FILE",
+        None,
+        "generator to measure with --task tiles (run folder, file or pretrained:NAME)",
+        metavar="RUN_OR_FILE",
         default_text="the paper generator with random weights",
-    )  # fmt: skip
+    )
     tile_direction: Literal["AtoB", "BtoA"] = opt("AtoB", "direction of --tile-checkpoint")
-    photo: str | None = opt(None, "photo for --task tiles, resized to each size", metavar="FILE",
-                            default_text="a synthetic image")  # fmt: skip
+    photo: str | None = opt(
+        None, "photo for --task tiles, resized to each size", metavar="FILE", default_text="a synthetic image"
+    )
     seam_size: int = opt(1024, "side of the square image tiled against the whole image (fp32)", gt=0)
     seam_tile: int = opt(256, "tile size for the seam measurement (default overlap)", gt=0)
     large: tuple[int, ...] = opt(
-        (6000, 4000), "width and height of the image translated with `cyclegan translate`'s default options in a "
-        "subprocess, for its peak memory and speed (0 0: skip)", ge=0,
-    )  # fmt: skip
-    figure: str | None = opt(None, "write a crop across a tile corner (whole | tiled | tiled without thumbnail "
-                             "statistics) here", metavar="PNG")  # fmt: skip
+        (6000, 4000),
+        "width and height of the image translated with `cyclegan translate`'s default options in a "
+        "subprocess, for its peak memory and speed (0 0: skip)",
+        ge=0,
+    )
+    figure: str | None = opt(
+        None,
+        "write a crop across a tile corner (whole | tiled | tiled without thumbnail statistics) here",
+        metavar="PNG",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -71,13 +79,19 @@ class TileBenchOptions(Options):
 class BenchOptions(Options):
     """What `cyclegan bench` measures; see `cyclegan bench --help` for each option."""
 
-    task: Task = opt("train", "train: training steps and translation; style: Gatys against CycleGAN per image; "
-                     "tiles: tiled against whole-image translation, and a large photo's memory and speed")  # fmt: skip
+    task: Task = opt(
+        "train",
+        "train: training steps and translation; style: Gatys against CycleGAN per image; "
+        "tiles: tiled against whole-image translation, and a large photo's memory and speed",
+    )
     preset: str | None = opt(
         None, "architecture recipe to time (paper, seed, fast)", default_text="paper", choices=preset_choices
     )
     model: str | None = opt(
-        None, "model family to time: cyclegan, pix2pix, cut or fastcut", flag="--model", choices=families.names,
+        None,
+        "model family to time: cyclegan, pix2pix, cut or fastcut",
+        flag="--model",
+        choices=families.names,
         default_text="cyclegan",
     )
     size: int | None = opt(None, "image size", gt=0, default_text="the preset's")

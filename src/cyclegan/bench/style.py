@@ -98,27 +98,51 @@ def _gatys_rows(s: StyleBenchOptions, device: torch.device) -> list[dict[str, An
     cpu: dict[str, list[float]] = {"lbfgs": [], "adam": []}
     for _ in range(s.repeat):
         for optimizer in full:
-            seconds, _, c = time_gatys(s.content, s.style, net=net, backbone=first, size=size0, steps=s.gatys_steps,
-                                       optimizer=optimizer, device=device)  # fmt: skip
+            seconds, _, c = time_gatys(
+                s.content,
+                s.style,
+                net=net,
+                backbone=first,
+                size=size0,
+                steps=s.gatys_steps,
+                optimizer=optimizer,
+                device=device,
+            )
             full[optimizer].append(seconds)
             cpu[optimizer].append(c)
     for optimizer, times in full.items():
-        rows.append({
-            "method": "gatys", "size": size0, "seconds": median(times),
-            "what": f"Gatys {first}{weights(first)} {size0} px, {s.gatys_steps} {optimizer} steps",
-            "how": f"median of {len(times)} runs; CPU time {median(cpu[optimizer]):.1f} s",
-        })  # fmt: skip
+        rows.append(
+            {
+                "method": "gatys",
+                "size": size0,
+                "seconds": median(times),
+                "what": f"Gatys {first}{weights(first)} {size0} px, {s.gatys_steps} {optimizer} steps",
+                "how": f"median of {len(times)} runs; CPU time {median(cpu[optimizer]):.1f} s",
+            }
+        )
     for name, (net, _) in nets.items():
         for size in s.style_sizes:
             if (name, size) == (first, size0):
                 continue
-            total, per_step, _ = time_gatys(s.content, s.style, net=net, backbone=name, size=size,
-                                            steps=s.probe_steps, optimizer="lbfgs", device=device)  # fmt: skip
-            rows.append({
-                "method": "gatys", "size": size, "seconds": gatys_estimate(total, per_step, s.gatys_steps),
-                "what": f"Gatys {name}{weights(name)} {size} px, {s.gatys_steps} lbfgs steps",
-                "how": f"setup + {s.gatys_steps} x median step {median(per_step):.3f} s over {s.probe_steps} steps",
-            })  # fmt: skip
+            total, per_step, _ = time_gatys(
+                s.content,
+                s.style,
+                net=net,
+                backbone=name,
+                size=size,
+                steps=s.probe_steps,
+                optimizer="lbfgs",
+                device=device,
+            )
+            rows.append(
+                {
+                    "method": "gatys",
+                    "size": size,
+                    "seconds": gatys_estimate(total, per_step, s.gatys_steps),
+                    "what": f"Gatys {name}{weights(name)} {size} px, {s.gatys_steps} lbfgs steps",
+                    "how": f"setup + {s.gatys_steps} x median step {median(per_step):.3f} s over {s.probe_steps} steps",
+                }
+            )
     return rows
 
 
@@ -132,11 +156,15 @@ def _generator_rows(s: StyleBenchOptions, device: torch.device) -> list[dict[str
     rows = []
     for label, g in gens.items():
         for size in s.style_sizes:
-            rows.append({
-                "method": "cyclegan", "size": size,
-                "seconds": time_generator(g, s.content, size, device, GENERATOR_REPEAT),
-                "what": f"{label}, {size} px, one image", "how": f"median of {GENERATOR_REPEAT} after warm-up",
-            })  # fmt: skip
+            rows.append(
+                {
+                    "method": "cyclegan",
+                    "size": size,
+                    "seconds": time_generator(g, s.content, size, device, GENERATOR_REPEAT),
+                    "what": f"{label}, {size} px, one image",
+                    "how": f"median of {GENERATOR_REPEAT} after warm-up",
+                }
+            )
     return rows
 
 
@@ -155,10 +183,11 @@ def bench_style(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
         "device": str(device),
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads",
         "torch": torch.__version__,
-        "content": s.content, "style": s.style,
+        "content": s.content,
+        "style": s.style,
         "rows": rows,
         "env": env,
-    }  # fmt: skip
+    }
 
 
 def format_style(r: dict[str, Any]) -> str:

@@ -84,8 +84,22 @@ def _large_run(t: TileBenchOptions, device: torch.device, gen_label: str) -> dic
         if ckpt is None:  # the random paper generator, as a reference-layout file
             ckpt = str(Path(tmp) / "paper.pth")
             torch.save(_tiles_generator(t, torch.device("cpu"))[0].state_dict(), ckpt)
-        cmd = [sys.executable, "-m", "cyclegan", "translate", str(photo), "--checkpoint", ckpt, "--direction",
-               t.tile_direction, "--out", str(Path(tmp) / "out"), "--no-progress", "--device", str(device)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "cyclegan",
+            "translate",
+            str(photo),
+            "--checkpoint",
+            ckpt,
+            "--direction",
+            t.tile_direction,
+            "--out",
+            str(Path(tmp) / "out"),
+            "--no-progress",
+            "--device",
+            str(device),
+        ]
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -98,9 +112,15 @@ def _large_run(t: TileBenchOptions, device: torch.device, gen_label: str) -> dic
             size = im.size
     peak = usage.ru_maxrss / 2**20 if sys.platform == "darwin" else usage.ru_maxrss / 2**10
     mp = width * height / 1e6
-    return {"size": [width, height], "output_size": list(size), "peak_rss_mib": round(peak, 1),
-            "seconds": round(seconds, 1), "s_per_megapixel": round(seconds / mp, 2),
-            "command": " ".join(["cyclegan", *cmd[3:]]), "generator": gen_label}  # fmt: skip
+    return {
+        "size": [width, height],
+        "output_size": list(size),
+        "peak_rss_mib": round(peak, 1),
+        "seconds": round(seconds, 1),
+        "s_per_megapixel": round(seconds / mp, 2),
+        "command": " ".join(["cyclegan", *cmd[3:]]),
+        "generator": gen_label,
+    }
 
 
 def bench_tiles(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
@@ -123,10 +143,16 @@ def bench_tiles(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
         seconds = time.perf_counter() - t0
         tiled = _grey_levels(y)
         diff = np.abs(tiled - whole)
-        rows.append({"thumbnail": thumbnail, "thumbnail_used": used,
-                     "mean_abs_grey_levels": round(float(diff.mean()), 3),
-                     "p99_abs_grey_levels": float(np.percentile(diff, 99)), "max_abs_grey_levels": int(diff.max()),
-                     "seconds": round(seconds, 2)})  # fmt: skip
+        rows.append(
+            {
+                "thumbnail": thumbnail,
+                "thumbnail_used": used,
+                "mean_abs_grey_levels": round(float(diff.mean()), 3),
+                "p99_abs_grey_levels": float(np.percentile(diff, 99)),
+                "max_abs_grey_levels": int(diff.max()),
+                "seconds": round(seconds, 2),
+            }
+        )
         if thumbnail == 1024:
             images["tiled, thumbnail 1024"] = tiled
             images["|tiled - whole| x 8"] = diff * 8
@@ -143,9 +169,13 @@ def bench_tiles(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
         "what": f"{t.seam_size}x{t.seam_size} image, {t.seam_tile} px tiles (overlap {overlap}) against the "
         "whole image, fp32, mean |difference| of the 8-bit outputs; thumbnail 0: each tile its own InstanceNorm "
         "statistics",
-        "generator": label, "photo": t.photo or "synthetic", "device": str(device),
-        "whole_seconds": round(whole_s, 2), "seams": rows, "figure": t.figure,
-    }  # fmt: skip
+        "generator": label,
+        "photo": t.photo or "synthetic",
+        "device": str(device),
+        "whole_seconds": round(whole_s, 2),
+        "seams": rows,
+        "figure": t.figure,
+    }
     if all(t.large):
         result["large"] = _large_run(t, device, label)
     result["env"] = env
@@ -157,9 +187,11 @@ def format_tiles(r: dict[str, Any]) -> str:
     lines = [f"bench tiles on {r['device']}: {r['generator']}, photo {r['photo']}", r["what"]]
     for row in r["seams"]:
         used = "" if row["thumbnail_used"] == row["thumbnail"] else f" (capped at {row['thumbnail_used']})"
-        lines.append(f"  thumbnail {row['thumbnail']:>5}{used}: mean {row['mean_abs_grey_levels']:.2f} grey levels, "
-                     f"99th percentile {row['p99_abs_grey_levels']:.0f}, max {row['max_abs_grey_levels']} "
-                     f"({row['seconds']:.1f} s; whole image {r['whole_seconds']:.1f} s)")  # fmt: skip
+        lines.append(
+            f"  thumbnail {row['thumbnail']:>5}{used}: mean {row['mean_abs_grey_levels']:.2f} grey levels, "
+            f"99th percentile {row['p99_abs_grey_levels']:.0f}, max {row['max_abs_grey_levels']} "
+            f"({row['seconds']:.1f} s; whole image {r['whole_seconds']:.1f} s)"
+        )
     if "large" in r:
         g = r["large"]
         lines += [

@@ -67,8 +67,9 @@ def time_train_step(cfg, device: torch.device, *, warmup: int = 2, repeat: int =
     without this measurement."""
     rng_state = torch.get_rng_state()
     t = cfg.train
-    execution = choose_execution(t.precision, t.channels_last, t.compile, device=device, compile_pays=False,
-                                 batch_norm=cfg.model.norm == "batch")  # fmt: skip
+    execution = choose_execution(
+        t.precision, t.channels_last, t.compile, device=device, compile_pays=False, batch_norm=cfg.model.norm == "batch"
+    )
     trainer, x, y = trainer_and_inputs(cfg, execution, device, total_steps=1)
     step = lambda: trainer.step(x, y)  # noqa: E731
     time_calls(step, warmup, device)
@@ -151,13 +152,24 @@ def bench_train(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
         "what": f"median wall time of full {cfg.model.family} training iterations (every discriminator and "
         "generator update, Adam) and of generator forward passes (eval, no grad, as `cyclegan translate`), on "
         "random tensors in [-1, 1]: no data loading",
-        "preset": cfg.preset, "size": size, "batch_size": bs, "mode": opts.mode, "device": str(device),
-        "steps": opts.steps, "warmup": opts.warmup,
-        "model": {"family": cfg.model.family, "generator": cfg.model.generator, "n_blocks": cfg.model.n_blocks,
-                  "norm": cfg.model.norm, "lambda_identity": cfg.train.lambda_identity, "params": params},
+        "preset": cfg.preset,
+        "size": size,
+        "batch_size": bs,
+        "mode": opts.mode,
+        "device": str(device),
+        "steps": opts.steps,
+        "warmup": opts.warmup,
+        "model": {
+            "family": cfg.model.family,
+            "generator": cfg.model.generator,
+            "n_blocks": cfg.model.n_blocks,
+            "norm": cfg.model.norm,
+            "lambda_identity": cfg.train.lambda_identity,
+            "params": params,
+        },
         "translate_batch_size": bs,
         "translate_batches": n_translate,
-    }  # fmt: skip
+    }
     per_mode = {
         m: {"settings": asdict(executions[m]), **_summary(train_times[m], translate_times[m], warmup_s[m], bs)}
         for m in modes
@@ -184,17 +196,21 @@ def format_train(r: dict[str, Any]) -> str:
     """A few readable lines of a `--task train` result."""
     mem = r["memory"]
     if "cuda_train_max_allocated_mib" in mem:
-        peak = (f"CUDA max allocated {mem['cuda_train_max_allocated_mib']:.0f} MiB (train), "
-                f"{mem['cuda_translate_max_allocated_mib']:.0f} MiB (translate)")  # fmt: skip
+        peak = (
+            f"CUDA max allocated {mem['cuda_train_max_allocated_mib']:.0f} MiB (train), "
+            f"{mem['cuda_translate_max_allocated_mib']:.0f} MiB (translate)"
+        )
     else:
-        peak = (f"peak RSS {mem['peak_rss_mib']:.0f} MiB (whole process; "
-                f"{mem['rss_at_start_mib']:.0f} MiB before the models)")  # fmt: skip
+        peak = (
+            f"peak RSS {mem['peak_rss_mib']:.0f} MiB (whole process; "
+            f"{mem['rss_at_start_mib']:.0f} MiB before the models)"
+        )
     if r["mode"] == "both":
         peak += "; both modes' models in one process"
     hw = r["env"].get("gpu", r["env"]["cpu"])
     lines = [
         f"bench {r['preset']} preset, {r['size']} px, batch {r['batch_size']}, mode {r['mode']} on {r['device']} "
-        f"({hw}, {r['env']['torch_threads']} threads); synthetic tensors; --model {r['model']['family']}",
+        f"({hw}, {r['env']['torch_threads']} threads); synthetic tensors; --model {r['model']['family']}"
     ]
     modes = r["modes"] if r["mode"] == "both" else {r["mode"]: r}
     for m, x in modes.items():
@@ -206,7 +222,9 @@ def format_train(r: dict[str, Any]) -> str:
             f"{r['translate_batches']})",
         ]
     if "speedup" in r:
-        lines.append(f"speed-up   train {r['speedup']['train']:.2f}x, translate {r['speedup']['translate']:.2f}x "
-                     "(default over reference, medians of interleaved runs)")  # fmt: skip
+        lines.append(
+            f"speed-up   train {r['speedup']['train']:.2f}x, translate {r['speedup']['translate']:.2f}x "
+            "(default over reference, medians of interleaved runs)"
+        )
     lines.append(f"memory     {peak}")
     return "\n".join(lines)

@@ -74,7 +74,7 @@ CATALOGUE: dict[str, DatasetInfo] = {
             note="its licence forbids redistribution: register at https://www.cityscapes-dataset.com, "
             "download gtFine_trainvaltest.zip and leftImg8bit_trainvaltest.zip, and arrange them as "
             "trainA/trainB/testA/testB",
-        ),  # fmt: skip
+        ),
     )
 }
 
@@ -137,9 +137,12 @@ class DownloadOptions(Options):
     sha256: str | None = opt(None, "expected SHA-256 of the zip file", metavar="HEX")
     max_size_gb: float = opt(MAX_SIZE_GB, "refuse an archive that expands to more than this (GB)", gt=0, le=1e6)
     max_ratio: float = opt(
-        MAX_RATIO, "refuse an archive, or an entry of over 1 MiB, that expands more than this many times its "
-        "compressed size (zip bombs)", ge=1, le=1e6,
-    )  # fmt: skip
+        MAX_RATIO,
+        "refuse an archive, or an entry of over 1 MiB, that expands more than this many times its "
+        "compressed size (zip bombs)",
+        ge=1,
+        le=1e6,
+    )
     progress: bool = progress_option()
 
     def __post_init__(self) -> None:
@@ -185,5 +188,6 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
                 part.unlink(missing_ok=True)
             raise
         part.unlink()
-    return DownloadResult(path, downloaded=True, bytes_fetched=size - resumed_from, resumed_from=resumed_from,
-                          files=count_files(path))  # fmt: skip
+    return DownloadResult(
+        path, downloaded=True, bytes_fetched=size - resumed_from, resumed_from=resumed_from, files=count_files(path)
+    )

@@ -122,8 +122,16 @@ def _fetch_once(url: str, part: Path, *, progress: bool, timeout: float) -> tupl
             total = int(length) if length and length.isdigit() else None
         done = offset
         name = part.name.removeprefix(".").removesuffix(".part")
-        bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024, desc=name,
-                   disable=not progress, dynamic_ncols=True)  # fmt: skip
+        bar = tqdm(
+            total=total,
+            initial=offset,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=name,
+            disable=not progress,
+            dynamic_ncols=True,
+        )
         try:
             with part.open(mode) as f, bar:
                 while chunk := resp.read(CHUNK):

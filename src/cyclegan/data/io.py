@@ -28,8 +28,9 @@ MAX_PIXELS = 100_000_000
 
 def max_pixels_option() -> Any:
     """The `--max-pixels` field of the commands that read images given by the user (one definition)."""
-    return opt(MAX_PIXELS, "skip (and name) an image whose header declares more pixels than N, before decoding it",
-               gt=0)  # fmt: skip
+    return opt(
+        MAX_PIXELS, "skip (and name) an image whose header declares more pixels than N, before decoding it", gt=0
+    )
 
 
 def check_pixels(path: Path, size: tuple[int, int], max_pixels: int) -> None:

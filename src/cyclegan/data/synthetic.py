@@ -28,18 +28,32 @@ SUPERSAMPLE = 2  # render at 2x and downsample: anti-aliased edges
 # Colours per style for each kind of surface; walls and trunks look the same in both seasons.
 PALETTE: dict[str, dict[str, tuple]] = {
     "summer": {
-        "sky_top": (60, 120, 215), "sky_horizon": (165, 205, 240), "sun": (255, 215, 70),
-        "ground_near": (48, 118, 40), "ground_far": (96, 165, 70), "pine": (24, 88, 44),
-        "leaf": (70, 150, 55), "roof": (170, 55, 40), "lake": (50, 110, 190), "window": (250, 225, 120),
+        "sky_top": (60, 120, 215),
+        "sky_horizon": (165, 205, 240),
+        "sun": (255, 215, 70),
+        "ground_near": (48, 118, 40),
+        "ground_far": (96, 165, 70),
+        "pine": (24, 88, 44),
+        "leaf": (70, 150, 55),
+        "roof": (170, 55, 40),
+        "lake": (50, 110, 190),
+        "window": (250, 225, 120),
         "snow": (48, 118, 40),
     },
     "winter": {
-        "sky_top": (140, 155, 178), "sky_horizon": (214, 220, 230), "sun": (240, 238, 225),
-        "ground_near": (236, 240, 247), "ground_far": (206, 216, 232), "pine": (20, 60, 40),
-        "leaf": (125, 112, 100), "roof": (242, 244, 248), "lake": (175, 205, 225), "window": (255, 200, 90),
+        "sky_top": (140, 155, 178),
+        "sky_horizon": (214, 220, 230),
+        "sun": (240, 238, 225),
+        "ground_near": (236, 240, 247),
+        "ground_far": (206, 216, 232),
+        "pine": (20, 60, 40),
+        "leaf": (125, 112, 100),
+        "roof": (242, 244, 248),
+        "lake": (175, 205, 225),
+        "window": (255, 200, 90),
         "snow": (245, 247, 252),
     },
-}  # fmt: skip
+}
 TRUNK = (95, 65, 40)
 WALLS = ((200, 170, 120), (180, 90, 60), (220, 210, 190), (150, 120, 90), (120, 140, 170))
 
@@ -93,10 +107,15 @@ def sample_scene(rng: np.random.Generator) -> Scene:
         else None
     )
     return Scene(
-        horizon=horizon, hill_amp=rng.uniform(0.0, 0.06), hill_freq=rng.uniform(0.5, 2.0),
-        hill_phase=rng.uniform(0, 2 * np.pi), sun=(rng.uniform(0.1, 0.9), rng.uniform(0.08, horizon - 0.15),
-        rng.uniform(0.04, 0.08)), lake=lake, trees=trees, houses=houses,
-    )  # fmt: skip
+        horizon=horizon,
+        hill_amp=rng.uniform(0.0, 0.06),
+        hill_freq=rng.uniform(0.5, 2.0),
+        hill_phase=rng.uniform(0, 2 * np.pi),
+        sun=(rng.uniform(0.1, 0.9), rng.uniform(0.08, horizon - 0.15), rng.uniform(0.04, 0.08)),
+        lake=lake,
+        trees=trees,
+        houses=houses,
+    )
 
 
 def _paint(img: np.ndarray, mask: np.ndarray, colour) -> None:
@@ -176,9 +195,10 @@ class SyntheticOptions(Options):
     test_count: int = opt(50, "paired test scenes", gt=0)
     seed: int = opt(0, "world seed", ge=0, le=MAX_SEED)
     paired: bool = opt(
-        False, "training scenes in both styles too: trainA/NAME.png and trainB/NAME.png are one scene (pix2pix "
+        False,
+        "training scenes in both styles too: trainA/NAME.png and trainB/NAME.png are one scene (pix2pix "
         "reads them as pairs; the unpaired families as two folders)",
-    )  # fmt: skip
+    )
     progress: bool = progress_option()
 
 

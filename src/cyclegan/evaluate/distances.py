@@ -50,9 +50,12 @@ class Distances:
         """The figures under the backbone's names, e.g. fd_lite0 / kid_lite0 / kid_lite0_std."""
         d = asdict(self)
         return {
-            fd_name: d["fd"], kid_name: d["kid"], f"{kid_name}_std": d["kid_std"],
-            "kid_subset_size": d["kid_subset_size"], "kid_subsets": d["kid_subsets"],
-        }  # fmt: skip
+            fd_name: d["fd"],
+            kid_name: d["kid"],
+            f"{kid_name}_std": d["kid_std"],
+            "kid_subset_size": d["kid_subset_size"],
+            "kid_subsets": d["kid_subsets"],
+        }
 
 
 def span_coordinates(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,12 +87,7 @@ def kid_subset_size(n_real: int, n_fake: int, requested: int | None = None) -> i
 
 
 def feature_distances(
-    real: torch.Tensor,
-    fake: torch.Tensor,
-    *,
-    subset_size: int | None = None,
-    subsets: int = 100,
-    seed: int = 0,
+    real: torch.Tensor, fake: torch.Tensor, *, subset_size: int | None = None, subsets: int = 100, seed: int = 0
 ) -> Distances:
     """FD and KID (polynomial kernel, degree 3) between features real (N, D) and fake (M, D).
 
@@ -127,9 +125,14 @@ def feature_distances(
         torch.manual_seed(seed)
         kid_mean, kid_std = kid.compute()
     return Distances(
-        fd=fd, kid=float(kid_mean), kid_std=float(kid_std), kid_subset_size=size, kid_subsets=subsets,
-        n_real=n, n_fake=m,
-    )  # fmt: skip
+        fd=fd,
+        kid=float(kid_mean),
+        kid_std=float(kid_std),
+        kid_subset_size=size,
+        kid_subsets=subsets,
+        n_real=n,
+        n_fake=m,
+    )
 
 
 def feature_distance(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -159,8 +162,12 @@ def kid_lite0(
     device = next(extractor.parameters()).device
 
     def features(images: Sequence[torch.Tensor]) -> torch.Tensor:  # (N, D), 16 images per forward pass
-        return torch.cat([extractor(torch.stack(list(images[i : i + 16])).to(device) * 2 - 1).cpu()
-                          for i in range(0, len(images), 16)])  # fmt: skip
+        return torch.cat(
+            [
+                extractor(torch.stack(list(images[i : i + 16])).to(device) * 2 - 1).cpu()
+                for i in range(0, len(images), 16)
+            ]
+        )
 
     d = feature_distances(features(real), features(fake), seed=seed)
     return d.kid, d.kid_std, d.kid_subset_size

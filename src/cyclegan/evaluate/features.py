@@ -145,8 +145,19 @@ class FIDInceptionFeatures(nn.Module):
         x = n.Conv2d_2b_3x3(n.Conv2d_2a_3x3(n.Conv2d_1a_3x3(x)))
         x = n.maxpool1(x)
         x = n.maxpool2(n.Conv2d_4a_3x3(n.Conv2d_3b_1x1(x)))  # (B, 192, 35, 35)
-        for name in ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
-                     "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"):  # fmt: skip
+        for name in (
+            "Mixed_5b",
+            "Mixed_5c",
+            "Mixed_5d",
+            "Mixed_6a",
+            "Mixed_6b",
+            "Mixed_6c",
+            "Mixed_6d",
+            "Mixed_6e",
+            "Mixed_7a",
+            "Mixed_7b",
+            "Mixed_7c",
+        ):
             x = getattr(n, name)(x)
         return x.mean((2, 3))  # (B, 2048, 8, 8) -> (B, 2048)
 
@@ -170,8 +181,13 @@ def load_fid_inception(path: str | Path | None = None) -> FIDInceptionFeatures:
     unexpected = [k for k in state if k not in expected]
     wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
     if missing or unexpected or wrong:
-        detail = (f"missing {missing[:2]}" if missing else f"unexpected {unexpected[:2]}" if unexpected
-                  else f"shape of {wrong[:2]}")  # fmt: skip
+        detail = (
+            f"missing {missing[:2]}"
+            if missing
+            else f"unexpected {unexpected[:2]}"
+            if unexpected
+            else f"shape of {wrong[:2]}"
+        )
         raise CycleGANError(
             f"Inception weights {file} do not fit the FID Inception ({detail}); expected {FID_WEIGHTS_NAME}"
         )

@@ -69,13 +69,15 @@ class EvalOptions(Options):
     direction: EvalDirection = opt("both", "AtoB scores G (and F for the cycle), BtoA the reverse, both: each")
     ema: Literal["auto", "on", "off"] = ema_option()
     backbone: Literal["inception", "lite0"] = opt(
-        "lite0", "feature network: inception (FID; needs its weights file) or lite0 (offline; reported as "
-        "fd_lite0/kid_lite0)",
-    )  # fmt: skip
+        "lite0",
+        "feature network: inception (FID; needs its weights file) or lite0 (offline; reported as fd_lite0/kid_lite0)",
+    )
     inception_weights: str | None = opt(
-        None, "pt_inception-2015-12-05-6726825d.pth", metavar="FILE",
+        None,
+        "pt_inception-2015-12-05-6726825d.pth",
+        metavar="FILE",
         default_text="$CYCLEGAN_INCEPTION_WEIGHTS, then the torch hub cache",
-    )  # fmt: skip
+    )
     out: str | None = opt(None, "write the report as JSON here", metavar="FILE.json")
     save_images: str | None = opt(None, "write translations (DIR/AtoB/*.png) and grids", metavar="DIR")
     size: int | None = opt(None, "evaluate at N x N px", gt=0, default_text="the training size")
@@ -114,8 +116,9 @@ def aligned_truth(source: list[Path], target: list[Path]) -> list[Path] | None:
     return [by_stem[p.stem] for p in source]
 
 
-def _features(files: list[Path], backbone: nn.Module, *, size: int, batch_size: int, device: torch.device,
-              bar) -> torch.Tensor:  # fmt: skip
+def _features(
+    files: list[Path], backbone: nn.Module, *, size: int, batch_size: int, device: torch.device, bar
+) -> torch.Tensor:
     """Backbone features (N, D) of real images resized to size x size."""
     feats = []
     for _, y in _batches(files, size, batch_size):
@@ -124,8 +127,9 @@ def _features(files: list[Path], backbone: nn.Module, *, size: int, batch_size: 
     return torch.cat(feats)
 
 
-def _identity_l1(files: list[Path], net: nn.Module, *, size: int, batch_size: int, device: torch.device,
-                 bar) -> list[float]:  # fmt: skip
+def _identity_l1(
+    files: list[Path], net: nn.Module, *, size: int, batch_size: int, device: torch.device, bar
+) -> list[float]:
     """Per-image L1 between net(y) and y for the target domain's images y (net should leave them alone)."""
 
     out: list[float] = []
@@ -137,9 +141,18 @@ def _identity_l1(files: list[Path], net: nn.Module, *, size: int, batch_size: in
 
 
 def _translate_pass(
-    files: list[Path], there: nn.Module, back: nn.Module | None, backbone: nn.Module, *, truth: list[Path] | None,
-    size: int, batch_size: int, device: torch.device, save_dir: Path | None, bar,
-) -> tuple[torch.Tensor, dict[str, list[float]], list[torch.Tensor]]:  # fmt: skip
+    files: list[Path],
+    there: nn.Module,
+    back: nn.Module | None,
+    backbone: nn.Module,
+    *,
+    truth: list[Path] | None,
+    size: int,
+    batch_size: int,
+    device: torch.device,
+    save_dir: Path | None,
+    bar,
+) -> tuple[torch.Tensor, dict[str, list[float]], list[torch.Tensor]]:
     """Translate `files` with `there`, come back with `back`; features of the translations, per-image scores
     and the first GRID_ROWS (real, translated, reconstructed[, truth]) for a sample grid. Translations go to
     save_dir/STEM.png (equal stems from different sub-folders: STEM-2.png, as `translate` names them)."""
@@ -212,8 +225,13 @@ def _drop_bad_images(opts: EvalOptions, domains: dict[str, list[Path]]) -> tuple
     skipped: list[str] = []
     bad: set[Path] = set()
     for letter, files in domains.items():
-        good, messages = check_images(files, skip_bad=True, desc=f"checking {opts.split}{letter}",
-                                      progress=opts.progress, max_pixels=opts.max_pixels)  # fmt: skip
+        good, messages = check_images(
+            files,
+            skip_bad=True,
+            desc=f"checking {opts.split}{letter}",
+            progress=opts.progress,
+            max_pixels=opts.max_pixels,
+        )
         bad |= set(files) - set(good)
         skipped += messages
     if not bad:
@@ -249,8 +267,14 @@ def _check_outputs(opts: EvalOptions, domains: dict[str, list[Path]]) -> None:
             for d in directions:
                 outputs.append(folder / f"{d}_grid.png")
                 outputs += [folder / d / f"{stem}.png" for stem in unique_stems(domains[d[0]])]
-        check_outputs(outputs, overwrite=opts.overwrite, option="--save-images", out_folder=root, inputs=inputs,
-                      input_folders=list(_domain_folders(opts).values()))  # fmt: skip
+        check_outputs(
+            outputs,
+            overwrite=opts.overwrite,
+            option="--save-images",
+            out_folder=root,
+            inputs=inputs,
+            input_folders=list(_domain_folders(opts).values()),
+        )
 
 
 def _save_dir(opts: EvalOptions, index: int, many: bool, step: Any) -> Path | None:
@@ -282,7 +306,6 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
         try:
             report = _evaluate_one(c, opts, i, many, domains, backbone, cache, device)
         except Exception as e:  # only running out of memory is handled here
-
             if not is_out_of_memory(e):
                 raise
             raise CycleGANError(
@@ -299,10 +322,15 @@ def evaluate(opts: EvalOptions) -> dict[str, Any]:
 
 
 def _evaluate_one(
-    ckpt_arg: str, opts: EvalOptions, index: int, many: bool, domains: dict[str, list[Path]],
-    backbone: nn.Module, cache: _RealCache, device: torch.device,
-) -> dict[str, Any]:  # fmt: skip
-
+    ckpt_arg: str,
+    opts: EvalOptions,
+    index: int,
+    many: bool,
+    domains: dict[str, list[Path]],
+    backbone: nn.Module,
+    cache: _RealCache,
+    device: torch.device,
+) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     ckpt_file = checkpoint_path(ckpt_arg)
@@ -315,8 +343,10 @@ def _evaluate_one(
         if opts.direction == "both":
             directions = list(trained)
         # (a direction it does not translate is refused by load_generator, in one line)
-        nets = {d: load_generator(ckpt_file, d, device=device, ema=opts.ema) for d in (trained if len(trained) > 1
-                else directions)}  # fmt: skip
+        nets = {
+            d: load_generator(ckpt_file, d, device=device, ema=opts.ema)
+            for d in (trained if len(trained) > 1 else directions)
+        }
     else:  # a plain generator state dict (e.g. from the reference implementation): one direction only
         if opts.direction == "both":
             raise CycleGANError(
@@ -336,8 +366,9 @@ def _evaluate_one(
     desc = f"evaluate {ckpt_file.name}"
     with tqdm(total=total, desc=desc, unit="img", disable=not opts.progress) as bar:
         for k in todo:  # real features of both domains: targets of one direction, sources of the other
-            cache.features[(k, size)] = _features(domains[k], backbone, size=size, batch_size=opts.batch_size,
-                                                  device=device, bar=bar)  # fmt: skip
+            cache.features[(k, size)] = _features(
+                domains[k], backbone, size=size, batch_size=opts.batch_size, device=device, bar=bar
+            )
         for d in directions:
             s, t = d[0], d[-1]  # source and target domain letters
             back = nets.get("BtoA" if d == "AtoB" else "AtoB")
@@ -347,12 +378,19 @@ def _evaluate_one(
                 save_dir = save_root / d
                 save_dir.mkdir(parents=True, exist_ok=True)
             fake_feats, scores, grid = _translate_pass(
-                domains[s], nets[d], back, backbone, truth=truth, size=size, batch_size=opts.batch_size,
-                device=device, save_dir=save_dir, bar=bar,
-            )  # fmt: skip
+                domains[s],
+                nets[d],
+                back,
+                backbone,
+                truth=truth,
+                size=size,
+                batch_size=opts.batch_size,
+                device=device,
+                save_dir=save_dir,
+                bar=bar,
+            )
             # Identity: the generator into t applied to real t images (G on B for AtoB, F on A for BtoA).
-            idt = _identity_l1(domains[t], nets[d], size=size, batch_size=opts.batch_size, device=device,
-                               bar=bar)  # fmt: skip
+            idt = _identity_l1(domains[t], nets[d], size=size, batch_size=opts.batch_size, device=device, bar=bar)
             real_t = cache.features[(t, size)]
             translated = feature_distances(real_t, fake_feats, **kw)
             if (d, size) not in cache.untranslated:
@@ -370,10 +408,18 @@ def _evaluate_one(
             if save_root is not None and grid:
                 save_grid(grid, save_root / f"{d}_grid.png")
     return {
-        "checkpoint": str(ckpt_file), "step": ckpt.get("step"), "preset": preset,
-        "train_size": train_size, "eval_size": size, "data": opts.data, "split": opts.split,
-        "backbone": opts.backbone, "backbone_note": BACKBONE_NOTES[opts.backbone], "device": str(device),
+        "checkpoint": str(ckpt_file),
+        "step": ckpt.get("step"),
+        "preset": preset,
+        "train_size": train_size,
+        "eval_size": size,
+        "data": opts.data,
+        "split": opts.split,
+        "backbone": opts.backbone,
+        "backbone_note": BACKBONE_NOTES[opts.backbone],
+        "device": str(device),
         "value_ranges": "L1 in [-1, 1] image units (as the training losses); PSNR in dB and SSIM on [0, 1] "
         "images; PSNR of identical images is capped at 100 dB",
-        "directions": results, "seconds": round(time.perf_counter() - t0, 1),
-    }  # fmt: skip
+        "directions": results,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }

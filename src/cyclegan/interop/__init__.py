@@ -16,8 +16,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'cyclegan.interop' has no attribute {name!r}")
 
 
-__all__ = [
-    "load_foreign_generator",
-    "infer_architecture",
-    "ForeignArchitecture",
-]
+__all__ = ["load_foreign_generator", "infer_architecture", "ForeignArchitecture"]

@@ -42,10 +42,7 @@ ForeignKind = Literal["resnet", "unet"]
 NormKind = Literal["instance", "batch"]
 
 # Where a file holds several networks: which entry is which direction (A -> B is the reference's G_A).
-DIRECTION_KEYS = {
-    "AtoB": ("G_A", "netG_A", "G_AB", "G", "netG", "generator"),
-    "BtoA": ("G_B", "netG_B", "G_BA", "F"),
-}
+DIRECTION_KEYS = {"AtoB": ("G_A", "netG_A", "G_AB", "G", "netG", "generator"), "BtoA": ("G_B", "netG_B", "G_BA", "F")}
 WRAPPER_KEYS = ("state_dict", "model_state_dict", "params")
 NORM_STATS = ("running_mean", "running_var", "num_batches_tracked")
 EXPECTED = (
@@ -154,9 +151,10 @@ def _infer_resnet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArch
             f"blocks from model.{first}"
         )
     convs = {  # 4-d weights only: affine norms have (1-d) weights too
-        int(m.group(1)) for k, t in sd.items()
+        int(m.group(1))
+        for k, t in sd.items()
         if (m := re.fullmatch(rf"model\.{first}\.conv_block\.(\d+)\.weight", k)) and t.dim() == 4
-    }  # fmt: skip
+    }
     if sd.get(f"model.{first}.conv_block.1.weight", torch.empty(0)).dim() != 4 or not ({5, 6} & convs):
         raise CycleGANError(
             f"{source}: block model.{first} holds convs at conv_block.{sorted(convs)}, expected conv_block.1 and "
@@ -165,10 +163,15 @@ def _infer_resnet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArch
     norm, affine = _norm_of(sd, "model.1", "model.2", source=source)
     antialias_up = f"model.{first + len(blocks)}.filt" in sd
     return ForeignArchitecture(
-        kind="resnet", ngf=int(w.shape[0]), depth=len(blocks), norm=norm, affine=affine,
-        dropout=6 in convs, downsample="antialias" if antialias_down else "stride",
+        kind="resnet",
+        ngf=int(w.shape[0]),
+        depth=len(blocks),
+        norm=norm,
+        affine=affine,
+        dropout=6 in convs,
+        downsample="antialias" if antialias_down else "stride",
         upsample="antialias_zero_pad" if antialias_up else "transpose",
-    )  # fmt: skip
+    )
 
 
 def _infer_unet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArchitecture:
@@ -255,8 +258,9 @@ def infer_by_shapes(sd: Mapping[str, torch.Tensor], *, source: str = "state dict
             f"{source}: the first conv ({first}) has no bias and no layer has BatchNorm statistics (norm 'none' "
             "in the reference?); expected InstanceNorm (convs with bias) or BatchNorm"
         )
-    return ForeignArchitecture(kind="resnet", ngf=int(w.shape[0]), depth=(len(convs) - 6) // 2, norm=norm,
-                               affine=affine)  # fmt: skip
+    return ForeignArchitecture(
+        kind="resnet", ngf=int(w.shape[0]), depth=(len(convs) - 6) // 2, norm=norm, affine=affine
+    )
 
 
 def _natural_key(key: str) -> list:
@@ -318,8 +322,9 @@ def _match(
             matched[f"{our_layer}.{name}"] = their_params[name]
         extra = next((name for name in their_params if name not in our_params), None)
         if extra is not None:
-            raise CycleGANError(f"{source}: tensor {their_layer}.{extra} does not fit: {what} has no '{extra}' "
-                                f"at {our_layer}")  # fmt: skip
+            raise CycleGANError(
+                f"{source}: tensor {their_layer}.{extra} does not fit: {what} has no '{extra}' at {our_layer}"
+            )
     if len(theirs) > len(ours):
         layer, params = theirs[len(ours)]
         raise CycleGANError(
@@ -347,9 +352,13 @@ def build_foreign(arch: ForeignArchitecture) -> nn.Module:
     if arch.kind == "unet":
         return UnetGenerator(num_downs=arch.depth, ngf=arch.ngf, norm=arch.norm, affine=arch.affine)
     net = ResnetGenerator(
-        ngf=arch.ngf, n_blocks=arch.depth, norm=arch.norm, dropout=0.5 if arch.dropout else 0.0,
-        downsample=arch.downsample, upsample=arch.upsample,  # type: ignore[arg-type]
-    )  # fmt: skip
+        ngf=arch.ngf,
+        n_blocks=arch.depth,
+        norm=arch.norm,
+        dropout=0.5 if arch.dropout else 0.0,
+        downsample=arch.downsample,
+        upsample=arch.upsample,  # type: ignore[arg-type]
+    )
     if arch.affine:
         names = {n for n, m in net.named_modules() if isinstance(m, nn.InstanceNorm2d)}
         _make_norms_affine(net, names)

@@ -16,9 +16,14 @@ class PatchGANDiscriminator(nn.Module):
     """
 
     def __init__(
-        self, *, ndf: int = 64, n_layers: int = 3, norm: Norm = "instance", spectral_norm: bool = False,
+        self,
+        *,
+        ndf: int = 64,
+        n_layers: int = 3,
+        norm: Norm = "instance",
+        spectral_norm: bool = False,
         in_channels: int = 3,
-    ):  # fmt: skip
+    ):
         super().__init__()
         bias = uses_bias(norm)
         sn = spectral_norm

@@ -28,7 +28,6 @@ def lite0_trunk() -> nn.Module:
     """timm's tf_efficientnet_lite0 with the shipped ImageNet weights, returning the four stage outputs
     (strides 4, 8, 16, 32), frozen and in eval mode; loaded once per process."""
     if "lite0" not in _TRUNKS:
-
         _TRUNKS["lite0"] = lite0_model(features_only=True, out_indices=(1, 2, 3, 4))
     return _TRUNKS["lite0"]
 
@@ -52,9 +51,14 @@ class ProjectedDiscriminator(nn.Module):
     """
 
     def __init__(
-        self, *, trunk: nn.Module | None = None, channels: tuple[int, ...] = TRUNK_CHANNELS, width: int = 32,
-        ndf: int = 64, spectral_norm: bool = True,
-    ):  # fmt: skip
+        self,
+        *,
+        trunk: nn.Module | None = None,
+        channels: tuple[int, ...] = TRUNK_CHANNELS,
+        width: int = 32,
+        ndf: int = 64,
+        spectral_norm: bool = True,
+    ):
         super().__init__()
         self._trunk = _Frozen(trunk if trunk is not None else lite0_trunk())
         widths = [width * min(2**i, 8) for i in range(len(channels))]
@@ -92,10 +96,12 @@ def _head(c: int, ndf: int, sn: bool) -> nn.Module:
     """A small patch discriminator on one mixed map: two 3x3 convs (LeakyReLU) and a 1x1 to one score per
     position. No normalisation layer, so any batch size (1 too) works."""
     return nn.Sequential(
-        spectral(nn.Conv2d(c, ndf, 3, padding=1), sn), nn.LeakyReLU(0.2, True),
-        spectral(nn.Conv2d(ndf, ndf, 3, padding=1), sn), nn.LeakyReLU(0.2, True),
+        spectral(nn.Conv2d(c, ndf, 3, padding=1), sn),
+        nn.LeakyReLU(0.2, True),
+        spectral(nn.Conv2d(ndf, ndf, 3, padding=1), sn),
+        nn.LeakyReLU(0.2, True),
         spectral(nn.Conv2d(ndf, 1, 1), sn),
-    )  # fmt: skip
+    )
 
 
 class MultiDiscriminator(nn.Module):

@@ -50,9 +50,16 @@ class ResnetGenerator(nn.Module):
     size_multiple = 4  # two x2 resamplings
 
     def __init__(
-        self, *, ngf: int = 64, n_blocks: int = 9, norm: Norm = "instance", dropout: float = 0.0,
-        downsample: Downsample = "stride", upsample: Upsample = "transpose", residual_output: bool = False,
-    ):  # fmt: skip
+        self,
+        *,
+        ngf: int = 64,
+        n_blocks: int = 9,
+        norm: Norm = "instance",
+        dropout: float = 0.0,
+        downsample: Downsample = "stride",
+        upsample: Upsample = "transpose",
+        residual_output: bool = False,
+    ):
         super().__init__()
         bias = uses_bias(norm)
         layers: list[nn.Module] = [

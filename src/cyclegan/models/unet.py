@@ -55,9 +55,14 @@ class UnetBlock(nn.Module):
         else:
             up = nn.ConvTranspose2d(2 * inner, outer, 4, stride=2, padding=1, bias=bias)
             layers = [
-                nn.LeakyReLU(0.2, True), down, _norm(norm, inner, affine=affine), submodule,
-                nn.ReLU(True), up, _norm(norm, outer, affine=affine),
-            ]  # fmt: skip
+                nn.LeakyReLU(0.2, True),
+                down,
+                _norm(norm, inner, affine=affine),
+                submodule,
+                nn.ReLU(True),
+                up,
+                _norm(norm, outer, affine=affine),
+            ]
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
         self.model = nn.Sequential(*layers)
@@ -83,9 +88,8 @@ class UnetGenerator(nn.Module):
     size_multiple = 1
 
     def __init__(
-        self, *, num_downs: int = 8, ngf: int = 64, norm: UnetNorm = "batch", affine: bool = False,
-        dropout: float = 0.0,
-    ):  # fmt: skip
+        self, *, num_downs: int = 8, ngf: int = 64, norm: UnetNorm = "batch", affine: bool = False, dropout: float = 0.0
+    ):
         super().__init__()
         if num_downs < 5:
             raise ValueError(f"num_downs must be >= 5, got {num_downs}")

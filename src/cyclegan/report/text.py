@@ -58,9 +58,11 @@ def format_table(report: dict[str, Any]) -> str:
     """An evaluation report as a plain-text table: one row per metric, one column per direction."""
     dirs = list(report["directions"])
     fd_name, kid_name = METRIC_NAMES[report["backbone"]]
-    rows = [(label, [_fmt(report["directions"][d], key, kid_name) for d in dirs], hint)
-            for key, label, hint in _rows(report["backbone"])
-            if any(key in report["directions"][d] for d in dirs)]  # fmt: skip
+    rows = [
+        (label, [_fmt(report["directions"][d], key, kid_name) for d in dirs], hint)
+        for key, label, hint in _rows(report["backbone"])
+        if any(key in report["directions"][d] for d in dirs)
+    ]
     w0 = max(len(r[0]) for r in rows)
     wc = [max(len(d), *(len(r[1][i]) for r in rows)) for i, d in enumerate(dirs)]
     first = report["directions"][dirs[0]]

@@ -28,8 +28,26 @@ from .gatys import (
 from .losses import blend_grams, content_loss, gram_distance, gram_matrix, style_loss, tv_loss
 
 __all__ = [
-    "DEFAULTS", "BackboneDefaults", "Lite0Backbone", "VGG19Backbone", "build_backbone", "default_backbone",
-    "lite0_layer_names", "vgg19_layer_names", "GatysOptions", "StyleResult", "StylizeOptions",
-    "keep_content_colors", "load_image_01", "run_stylize", "stylize", "to_pil_01", "blend_grams",
-    "content_loss", "gram_distance", "gram_matrix", "style_loss", "tv_loss",
-]  # fmt: skip
+    "DEFAULTS",
+    "BackboneDefaults",
+    "Lite0Backbone",
+    "VGG19Backbone",
+    "build_backbone",
+    "default_backbone",
+    "lite0_layer_names",
+    "vgg19_layer_names",
+    "GatysOptions",
+    "StyleResult",
+    "StylizeOptions",
+    "keep_content_colors",
+    "load_image_01",
+    "run_stylize",
+    "stylize",
+    "to_pil_01",
+    "blend_grams",
+    "content_loss",
+    "gram_distance",
+    "gram_matrix",
+    "style_loss",
+    "tv_loss",
+]

@@ -261,8 +261,9 @@ def initial_image(content: torch.Tensor, init: Init, seed: int) -> torch.Tensor:
     return x0.requires_grad_(True)
 
 
-def _run_adam(x: torch.Tensor, objective: Callable[[], torch.Tensor], *, steps: int, lr: float,
-              on_step: Callable[[], None]) -> None:  # fmt: skip
+def _run_adam(
+    x: torch.Tensor, objective: Callable[[], torch.Tensor], *, steps: int, lr: float, on_step: Callable[[], None]
+) -> None:
     """`steps` Adam updates of the pixels x, kept in [0, 1]; `on_step` after each."""
     optim = torch.optim.Adam([x], lr=lr)
     for _ in range(steps):
@@ -274,8 +275,9 @@ def _run_adam(x: torch.Tensor, objective: Callable[[], torch.Tensor], *, steps: 
         on_step()
 
 
-def _run_lbfgs(x: torch.Tensor, objective: Callable[[], torch.Tensor], *, steps: int,
-               on_step: Callable[[], None]) -> None:  # fmt: skip
+def _run_lbfgs(
+    x: torch.Tensor, objective: Callable[[], torch.Tensor], *, steps: int, on_step: Callable[[], None]
+) -> None:
     """L-BFGS on the pixels x for `steps` evaluations of the objective, each clamped to [0, 1] first;
     `on_step` after each evaluation."""
     if steps == 0:
@@ -347,9 +349,9 @@ def stylize(
         history.append({k: float(v.detach()) for k, v in terms.items()})
         return terms["total"]
 
-
-    with tqdm(total=o.steps, desc=f"stylize ({obj.backbone})", unit="step", disable=not progress,
-              dynamic_ncols=True) as bar:  # fmt: skip
+    with tqdm(
+        total=o.steps, desc=f"stylize ({obj.backbone})", unit="step", disable=not progress, dynamic_ncols=True
+    ) as bar:
 
         def on_step() -> None:
             bar.update(1)
@@ -367,9 +369,14 @@ def stylize(
         if o.preserve_color:
             out = keep_content_colors(out, c)
     return StyleResult(
-        image=to_pil_01(out.cpu()), tensor=out.cpu(), backbone=obj.backbone, content_layers=obj.content_layers,
-        style_layers=obj.style_layers, seconds=time.perf_counter() - start, losses=history,
-    )  # fmt: skip
+        image=to_pil_01(out.cpu()),
+        tensor=out.cpu(),
+        backbone=obj.backbone,
+        content_layers=obj.content_layers,
+        style_layers=obj.style_layers,
+        seconds=time.perf_counter() - start,
+        losses=history,
+    )
 
 
 def run_stylize(opts: StylizeOptions) -> StyleResult:

@@ -22,8 +22,16 @@ class CUTGenerator(nn.Module):
     With `flip`, G sees x (and y) mirrored left-right, and the output's features are mirrored back before
     they are compared with the unmirrored input's (FastCUT's flip-equivariance)."""
 
-    def __init__(self, G: nn.Module, H: nn.Module, *, layers: tuple[int, ...], num_patches: int,
-                 temperature: float, identity: bool):  # fmt: skip
+    def __init__(
+        self,
+        G: nn.Module,
+        H: nn.Module,
+        *,
+        layers: tuple[int, ...],
+        num_patches: int,
+        temperature: float,
+        identity: bool,
+    ):
         super().__init__()
         self.G, self.H = G, H
         self.layers, self.num_patches, self.temperature, self.identity = layers, num_patches, temperature, identity
@@ -68,8 +76,14 @@ class CUTTrainer(OneGeneratorTrainer):
     def _setup_modules(self, nets: dict[str, nn.Module]) -> None:
         c = self.cfg.cut
         self.H = nets["H"]
-        generator = CUTGenerator(self.G, self.H, layers=c.nce_layers, num_patches=c.nce_num_patches,
-                                 temperature=c.nce_temperature, identity=c.nce_idt)  # fmt: skip
+        generator = CUTGenerator(
+            self.G,
+            self.H,
+            layers=c.nce_layers,
+            num_patches=c.nce_num_patches,
+            temperature=c.nce_temperature,
+            identity=c.nce_idt,
+        )
         self._generator_module, self._real_fake = self._wrap(self.execution.compiled(generator), RealFake(self._D))
 
     def step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -60,12 +60,16 @@ def setup(device: torch.device) -> tuple[Dist, torch.device]:
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     if device.type == "cuda":
         if device.index is not None and device.index != local_rank:
-            raise CycleGANError(f"option 'device': under torchrun each process uses cuda:LOCAL_RANK; pass --device "
-                                f"cuda or auto instead of {device}")  # fmt: skip
+            raise CycleGANError(
+                f"option 'device': under torchrun each process uses cuda:LOCAL_RANK; pass --device "
+                f"cuda or auto instead of {device}"
+            )
         if local_rank >= torch.cuda.device_count():
             n = torch.cuda.device_count()
-            raise CycleGANError(f"torchrun started {local_world} processes on this machine but it has {n} "
-                                "GPU(s): use --nproc_per_node <= the GPU count")  # fmt: skip
+            raise CycleGANError(
+                f"torchrun started {local_world} processes on this machine but it has {n} "
+                "GPU(s): use --nproc_per_node <= the GPU count"
+            )
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     elif device.type != "cpu":
@@ -150,8 +154,10 @@ class StepSampler(Sampler[int]):
 
     def __init__(self, start: int, total: int, batch_size: int, d: Dist):
         if batch_size % d.world_size:
-            raise CycleGANError(f"option 'batch_size': the global batch {batch_size} does not split evenly over "
-                                f"{d.world_size} processes; use a multiple of {d.world_size}")  # fmt: skip
+            raise CycleGANError(
+                f"option 'batch_size': the global batch {batch_size} does not split evenly over "
+                f"{d.world_size} processes; use a multiple of {d.world_size}"
+            )
         self.start, self.total, self.batch_size = start, total, batch_size
         self.per_rank = batch_size // d.world_size
         self.offset = d.rank * self.per_rank

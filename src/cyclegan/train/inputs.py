@@ -71,9 +71,11 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
     files = []
     for folder, what in ((dir_a, "domain A folder"), (dir_b, "domain B folder")):
         good, bad = check_images(
-            list_images(folder, what=what), skip_bad=cfg.data.skip_bad_images, desc=f"checking {folder}",
+            list_images(folder, what=what),
+            skip_bad=cfg.data.skip_bad_images,
+            desc=f"checking {folder}",
             progress=progress,
-        )  # fmt: skip
+        )
         if not good:
             raise CycleGANError(f"{what} {folder}: no readable images")
         files.append(good)
@@ -108,32 +110,61 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
     for msg in skipped if main else []:
         tqdm.write(f"warning: skipping {msg} (and its pair)", file=sys.stderr)
     train_b = [b for _, b in pairs] if not aligned else []
-    return Images([a for a, _ in pairs], train_b, None, None, skipped, paired=True, aligned=aligned,  # type: ignore[misc]
-                   test_pairs=test_pairs)  # fmt: skip
+    return Images(
+        [a for a, _ in pairs],
+        train_b,
+        None,
+        None,
+        skipped,
+        paired=True,
+        aligned=aligned,  # type: ignore[misc]
+        test_pairs=test_pairs,
+    )
 
 
 def dataset(cfg: Config, images: Images) -> UnpairedTrainSet | PairedTrainSet:
     d, t = cfg.data, cfg.train
     if images.paired:
         return PairedTrainSet(
-            images.train_a, None if images.aligned else images.train_b, size=d.size,
-            load_size=round(d.size * d.load_scale), flip=d.flip, seed=t.seed, batch_size=t.batch_size,
-        )  # fmt: skip
+            images.train_a,
+            None if images.aligned else images.train_b,
+            size=d.size,
+            load_size=round(d.size * d.load_scale),
+            flip=d.flip,
+            seed=t.seed,
+            batch_size=t.batch_size,
+        )
     return UnpairedTrainSet(
-        images.train_a, images.train_b, size=d.size, load_size=round(d.size * d.load_scale), flip=d.flip,
-        seed=t.seed, batch_size=t.batch_size,
-    )  # fmt: skip
+        images.train_a,
+        images.train_b,
+        size=d.size,
+        load_size=round(d.size * d.load_scale),
+        flip=d.flip,
+        seed=t.seed,
+        batch_size=t.batch_size,
+    )
 
 
-def loader(cfg: Config, device: torch.device, d_ctx: ddp.Dist, data: UnpairedTrainSet | PairedTrainSet, sampler: ddp.StepSampler) -> DataLoader:
+def loader(
+    cfg: Config,
+    device: torch.device,
+    d_ctx: ddp.Dist,
+    data: UnpairedTrainSet | PairedTrainSet,
+    sampler: ddp.StepSampler,
+) -> DataLoader:
     d = cfg.data
     cores = (os.cpu_count() or 1) // d_ctx.local_world_size  # the processes on this machine share its cores
     workers = d.num_workers if d.num_workers >= 0 else min(4, max(0, cores - 1))
     return DataLoader(
-        data, batch_size=sampler.per_rank, sampler=sampler, num_workers=workers,
-        pin_memory=device.type == "cuda", worker_init_fn=worker_init, prefetch_factor=4 if workers else None,
+        data,
+        batch_size=sampler.per_rank,
+        sampler=sampler,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        worker_init_fn=worker_init,
+        prefetch_factor=4 if workers else None,
         generator=torch.Generator(),  # its own: drawing worker seeds must not move the global RNG (dropout)
-    )  # fmt: skip
+    )
 
 
 def sample_batch(files: list[Path], n: int, size: int) -> torch.Tensor:

@@ -74,7 +74,15 @@ def _train(
     sampler = ddp.StepSampler(start, run.total, t.batch_size, d_ctx)  # checks the batch splits over the ranks
     trainer = _build_trainer(run, ckpt, start=start, per_rank=sampler.per_rank)
     samples = _prepare_run_folder(run, images)
-    end = _step_loop(run, trainer, loader(run.cfg, run.device, run.d_ctx, data, sampler), samples, start=start, saved=saved, progress=progress)
+    end = _step_loop(
+        run,
+        trainer,
+        loader(run.cfg, run.device, run.d_ctx, data, sampler),
+        samples,
+        start=start,
+        saved=saved,
+        progress=progress,
+    )
     return _finish(end.run, trainer, samples, end, skipped=images.skipped)
 
 
@@ -82,22 +90,33 @@ def _choose_execution(cfg: Config, device: torch.device, *, steps_ahead: int) ->
     """Precision, memory format and compilation for this device; `auto` compiles only a long enough run."""
     t = cfg.train
     return choose_execution(
-        t.precision, t.channels_last, t.compile, device=device,
-        compile_pays=compile_pays_for_training(steps_ahead), batch_norm=cfg.model.norm == "batch",
-    )  # fmt: skip
+        t.precision,
+        t.channels_last,
+        t.compile,
+        device=device,
+        compile_pays=compile_pays_for_training(steps_ahead),
+        batch_norm=cfg.model.norm == "batch",
+    )
 
 
 def _announce(run: Run, execution: Execution, *, per_rank: int) -> None:
     """Say how the run computes, before a compilation keeps the first step waiting."""
     cfg, d_ctx, device = run.cfg, run.d_ctx, run.device
     if d_ctx.enabled:
-        print(f"training on {d_ctx.world_size} processes ({device.type}), global batch {cfg.train.batch_size} = "
-              f"{per_rank} per process")  # fmt: skip
+        print(
+            f"training on {d_ctx.world_size} processes ({device.type}), global batch {cfg.train.batch_size} = "
+            f"{per_rank} per process"
+        )
         if cfg.model.norm == "batch" and device.type != "cuda":
-            print("note: SyncBatchNorm needs GPUs; on CPU each process normalises its own slice of the batch "
-                  "(running statistics are rank 0's)", file=sys.stderr)  # fmt: skip
-    print(f"computing in {execution.describe()} on {device}"
-          + (" (compiling first: about a minute)" if execution.compile else ""))  # fmt: skip
+            print(
+                "note: SyncBatchNorm needs GPUs; on CPU each process normalises its own slice of the batch "
+                "(running statistics are rank 0's)",
+                file=sys.stderr,
+            )
+    print(
+        f"computing in {execution.describe()} on {device}"
+        + (" (compiling first: about a minute)" if execution.compile else "")
+    )
 
 
 def _build_trainer(run: Run, ckpt: dict | None, *, start: int, per_rank: int) -> Trainer:
@@ -122,8 +141,10 @@ def _restore(trainer: Trainer, ckpt: dict, source: Path) -> None:
         trainer.restore(ckpt)
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as e:
         detail = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-        raise CycleGANError(f"{source}: cannot restore the training state ({type(e).__name__}: {detail}); the "
-                            "file is damaged or was written by another version") from None  # fmt: skip
+        raise CycleGANError(
+            f"{source}: cannot restore the training state ({type(e).__name__}: {detail}); the "
+            "file is damaged or was written by another version"
+        ) from None
     for name, opt in trainer.optimizers.items():
         for p, state in opt.state.items():
             for key, value in state.items():
@@ -174,18 +195,28 @@ class _End:
 
 
 def _step_loop(
-    run: Run, trainer: Trainer, loader: DataLoader, samples: _Samples | None, *, start: int,
-    saved: int | None, progress: bool,
-) -> _End:  # fmt: skip
+    run: Run,
+    trainer: Trainer,
+    loader: DataLoader,
+    samples: _Samples | None,
+    *,
+    start: int,
+    saved: int | None,
+    progress: bool,
+) -> _End:
     """Train from step `start` to the total, a stop request or the time limit, logging, sampling and saving
     on schedule; every rank ends at the same step. A non-finite loss stops the run (a CycleGANError) at the
     next log record, sample grid or checkpoint, before it is written: the checkpoint of step `saved` stays."""
     t = run.cfg.train
     step = start
     bar = tqdm(
-        total=run.total, initial=start, desc=f"train {run.folder.name}", unit="step", disable=not progress,
+        total=run.total,
+        initial=start,
+        desc=f"train {run.folder.name}",
+        unit="step",
+        disable=not progress,
         dynamic_ncols=True,
-    )  # fmt: skip
+    )
     deadline = time.monotonic() + 60 * t.time_limit if t.time_limit else None
     fitter = StepFitter(start=start, cap=run.total, deadline=deadline) if t.fit_steps and deadline else None
     timed_out = False
@@ -248,8 +279,10 @@ def _finish(run: Run, trainer: Trainer, samples: _Samples | None, end: _End, *, 
 def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
     resume = f"cyclegan train --out {run.folder} --resume"
     if end.signum is not None:
-        print(f"stopped at step {end.step}/{run.total}; checkpoint saved to {path}. Continue with: {resume}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"stopped at step {end.step}/{run.total}; checkpoint saved to {path}. Continue with: {resume}",
+            file=sys.stderr,
+        )
     elif end.step < run.total:
         why = (
             f"time limit of {run.cfg.train.time_limit} min reached"

@@ -87,8 +87,10 @@ class LossLog:
         shown = "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")
         path = self.run.folder / CHECKPOINT_NAME
         kept = "no checkpoint was saved" if saved is None else f"the last checkpoint, step {saved}, is kept ({path})"
-        raise CycleGANError(f"loss {name} became {shown} at step {step}; {kept}. Training diverged: a new run "
-                            "(another --out) with a lower --lr or loss weights may help")  # fmt: skip
+        raise CycleGANError(
+            f"loss {name} became {shown} at step {step}; {kept}. Training diverged: a new run "
+            "(another --out) with a lower --lr or loss weights may help"
+        )
 
     def write(self, step: int) -> None:
         """Every rank calls it (the mean over ranks is a collective). The losses are read back here only,
@@ -102,9 +104,12 @@ class LossLog:
 
     def _record(self, step: int, means: dict[str, float], *, s_per_step: float) -> None:
         record = {
-            "step": step, "epoch": step // self.run.steps_per_epoch, "lr": self.trainer.opt_G.param_groups[0]["lr"],
-            "s_per_step": round(s_per_step, 4), **means,
-        }  # fmt: skip
+            "step": step,
+            "epoch": step // self.run.steps_per_epoch,
+            "lr": self.trainer.opt_G.param_groups[0]["lr"],
+            "s_per_step": round(s_per_step, 4),
+            **means,
+        }
         self.file.write(json.dumps(record, allow_nan=False) + "\n")  # strict JSON: never NaN or Infinity
         self.file.flush()
         if self.tb:

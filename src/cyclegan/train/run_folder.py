@@ -147,8 +147,9 @@ class Run:
         try:
             trainer.save(path, step=step, steps_per_epoch=self.steps_per_epoch)
         except OSError as e:
-            error = CycleGANError(f"cannot write the checkpoint {path} at step {step}: {e.strerror or e}; the "
-                                  "previous checkpoint is kept")  # fmt: skip
+            error = CycleGANError(
+                f"cannot write the checkpoint {path} at step {step}: {e.strerror or e}; the previous checkpoint is kept"
+            )
         elsewhere = "rank 0 could not write the checkpoint (its error is above)"
         ddp.raise_on_every_rank(error, self.d_ctx, elsewhere=elsewhere)
         return path

@@ -211,9 +211,13 @@ class Trainer:
         raise NotImplementedError
 
     def _update_generators(
-        self, total: torch.Tensor, opt: torch.optim.Optimizer, losses: dict[str, torch.Tensor], *,
+        self,
+        total: torch.Tensor,
+        opt: torch.optim.Optimizer,
+        losses: dict[str, torch.Tensor],
+        *,
         frozen: tuple[nn.Module, ...],
-    ) -> dict[str, torch.Tensor]:  # fmt: skip
+    ) -> dict[str, torch.Tensor]:
         """The generators' step on their summed loss `total`; the discriminators `frozen` for it (no parameter
         grads from the generators' loss) learn again after. Returns `losses` and the total, detached."""
         opt.zero_grad(set_to_none=True)
@@ -309,16 +313,24 @@ class Trainer:
         if not self.dist.is_main:
             return None
         ckpt = {
-            "format": FORMAT, "package_version": __version__, "family": self.family.name, "config": self.cfg.to_dict(),
+            "format": FORMAT,
+            "package_version": __version__,
+            "family": self.family.name,
+            "config": self.cfg.to_dict(),
             "step": step,
-            "epoch": step // steps_per_epoch, "steps_per_epoch": steps_per_epoch, "rng": mine["rng"],
+            "epoch": step // steps_per_epoch,
+            "steps_per_epoch": steps_per_epoch,
+            "rng": mine["rng"],
             **self.state_dict(),
-        }  # fmt: skip
+        }
         if self.dist.enabled:
             ckpt["ranks"] = ranks  # each rank's RNG and pools, for an exact resume with as many processes
             if len({r["weights_sha256"] for r in ranks}) > 1:
-                tqdm.write(f"warning: the processes' weights differ at step {step} (DistributedDataParallel "
-                           "should keep them equal); rank 0's are saved", file=sys.stderr)  # fmt: skip
+                tqdm.write(
+                    f"warning: the processes' weights differ at step {step} (DistributedDataParallel "
+                    "should keep them equal); rank 0's are saved",
+                    file=sys.stderr,
+                )
         return ckpt
 
     def save(self, path: str | Path, *, step: int, steps_per_epoch: int) -> Path:
@@ -352,9 +364,10 @@ class Trainer:
         if ranks is not None and len(ranks) == d.world_size:
             return ranks[d.rank]
         if d.is_main and (d.world_size > 1 or ranks is not None):
-            print(f"note: the checkpoint was written by {len(ranks) if ranks else 1} process(es), this run has "
-                  f"{d.world_size}: each process starts from rank 0's random state and image pools (the data "
-                  "order stays exact)", file=sys.stderr)  # fmt: skip
+            print(
+                f"note: the checkpoint was written by {len(ranks) if ranks else 1} process(es), this run has "
+                f"{d.world_size}: each process starts from rank 0's random state and image pools (the data "
+                "order stays exact)",
+                file=sys.stderr,
+            )
         return {"rng": ckpt["rng"], "pools": ckpt["pools"]}
-
-

@@ -25,8 +25,9 @@ from .uploads import MB
 
 def theme() -> gr.themes.Base:
     """Gradio's default look with system fonts only: nothing is fetched from a font service."""
-    return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
-                             font_mono=["ui-monospace", "Consolas", "monospace"])  # fmt: skip
+    return gr.themes.Default(
+        font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "Consolas", "monospace"]
+    )
 
 
 def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = None) -> gr.Blocks:
@@ -49,8 +50,12 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
 
         known = gr.State((choices, runs))
         timer = gr.Timer(opts.refresh)
-        timer.tick(user_errors(engine.refresh_lists), [known, t_model, c_model, r_run],
-                   [t_model, c_model, r_run, known], **LIGHT_EVENTS)  # fmt: skip
+        timer.tick(
+            user_errors(engine.refresh_lists),
+            [known, t_model, c_model, r_run],
+            [t_model, c_model, r_run, known],
+            **LIGHT_EVENTS,
+        )
         runs_tab.redraw_on(timer, app)
     return app
 
@@ -59,8 +64,18 @@ def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
     """Serve `app` on opts.host:opts.port with the queue's limits and nothing that needs the internet."""
     app.queue(default_concurrency_limit=opts.concurrency)
     app.launch(
-        server_name=opts.host, server_port=opts.port, prevent_thread_lock=not block, share=False, quiet=False,
-        inbrowser=False, show_error=False, max_file_size=int(opts.max_upload_mb * MB), allowed_paths=[],
-        theme=theme(), footer_links=[], ssr_mode=False, mcp_server=False,
-    )  # fmt: skip
+        server_name=opts.host,
+        server_port=opts.port,
+        prevent_thread_lock=not block,
+        share=False,
+        quiet=False,
+        inbrowser=False,
+        show_error=False,
+        max_file_size=int(opts.max_upload_mb * MB),
+        allowed_paths=[],
+        theme=theme(),
+        footer_links=[],
+        ssr_mode=False,
+        mcp_server=False,
+    )
     return app

@@ -25,30 +25,53 @@ class CompareTab:
         with gr.Tab("Compare", id="compare"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    c_photo = gr.File(label=f"photo ({self.engine.upload_note})", file_types=["image"],
-                                      elem_id="compare-photo")  # fmt: skip
+                    c_photo = gr.File(
+                        label=f"photo ({self.engine.upload_note})", file_types=["image"], elem_id="compare-photo"
+                    )
                     c_model = gr.Dropdown(choices, value=first, label="CycleGAN model")
                     c_dir = gr.Radio(DIRECTIONS, value="AtoB", label="direction")
-                    c_styles = gr.File(label="style references for Gatys (images of the target domain)",
-                                       file_count="multiple", file_types=["image"],
-                                       elem_id="compare-styles")  # fmt: skip
+                    c_styles = gr.File(
+                        label="style references for Gatys (images of the target domain)",
+                        file_count="multiple",
+                        file_types=["image"],
+                        elem_id="compare-styles",
+                    )
                     c_backbone = gr.Radio(BACKBONES, value="auto", label="Gatys backbone")
-                    c_size = gr.Slider(64, opts.max_style_size, value=min(256, opts.max_style_size), step=32,
-                                       label="long side (px)")  # fmt: skip
-                    c_steps = gr.Slider(10, opts.max_style_steps, value=min(200, opts.max_style_steps),
-                                        step=10, label="Gatys steps")  # fmt: skip
+                    c_size = gr.Slider(
+                        64, opts.max_style_size, value=min(256, opts.max_style_size), step=32, label="long side (px)"
+                    )
+                    c_steps = gr.Slider(
+                        10, opts.max_style_steps, value=min(200, opts.max_style_steps), step=10, label="Gatys steps"
+                    )
                     c_go = gr.Button("Compare", variant="primary", elem_id="compare-go")
                 with gr.Column(scale=2):
-                    c_gallery = gr.Gallery(label="input | CycleGAN | Gatys", columns=3, format="png",
-                                           height="auto", elem_id="compare-gallery")  # fmt: skip
+                    c_gallery = gr.Gallery(
+                        label="input | CycleGAN | Gatys",
+                        columns=3,
+                        format="png",
+                        height="auto",
+                        elem_id="compare-gallery",
+                    )
                     c_table = gr.Markdown(elem_id="compare-table")
-            c_go.click(user_errors(self.compare),
-                       [c_photo, c_model, c_dir, c_styles, c_backbone, c_size, c_steps],
-                       [c_gallery, c_table], **self.engine.heavy_events)  # fmt: skip
+            c_go.click(
+                user_errors(self.compare),
+                [c_photo, c_model, c_dir, c_styles, c_backbone, c_size, c_steps],
+                [c_gallery, c_table],
+                **self.engine.heavy_events,
+            )
         return c_model
 
-    def compare(self, photo: str | None, key: str | None, direction: str, styles: Sequence[str] | None,
-                backbone: str, size: int, steps: int, progress=gr.Progress()):  # noqa: B008  # fmt: skip
+    def compare(
+        self,
+        photo: str | None,
+        key: str | None,
+        direction: str,
+        styles: Sequence[str] | None,
+        backbone: str,
+        size: int,
+        steps: int,
+        progress=gr.Progress(),  # noqa: B008 - how Gradio asks for a progress bar
+    ):
         """One photo through the CycleGAN and through Gatys (style from the uploaded references), measured as
         `cyclegan compare` measures: seconds, SSIM (Y) and feature distance to the input, Gram distance to
         the references. Returns (gallery input | CycleGAN | Gatys, a table of the figures)."""
@@ -82,8 +105,11 @@ class CompareTab:
         seconds = {"input": None, "cyclegan": t_cyc, "gatys": res.seconds}
         out = engine.folder()
         gallery = []
-        for method, caption in (("input", "input"), ("cyclegan", f"CycleGAN ({direction})"),
-                                ("gatys", f"Gatys ({name}, {steps} steps)")):  # fmt: skip
+        for method, caption in (
+            ("input", "input"),
+            ("cyclegan", f"CycleGAN ({direction})"),
+            ("gatys", f"Gatys ({name}, {steps} steps)"),
+        ):
             target = out / f"{method}.png"
             to_pil_01(images[method].detach().cpu()).save(target)
             gallery.append((str(target), caption))
@@ -93,8 +119,10 @@ class CompareTab:
         ]
         for method in ("input", "cyclegan", "gatys"):
             s = "" if seconds[method] is None else f"{seconds[method]:.3f}"
-            table.append(f"| {method} | {s} | {m['ssim_y'][method]:.3f} | {m['content_distance'][method]:.3f} | "
-                         f"{m['style_distance'][method]:.3f} |")  # fmt: skip
+            table.append(
+                f"| {method} | {s} | {m['ssim_y'][method]:.3f} | {m['content_distance'][method]:.3f} | "
+                f"{m['style_distance'][method]:.3f} |"
+            )
         table.append(
             f"\nContent: SSIM of the luminance (1 = unchanged) and relative feature distance (0 = unchanged) to "
             f"the input; style: Gram distance to the references (0 = their statistics); all on "

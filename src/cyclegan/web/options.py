@@ -16,19 +16,29 @@ class ServeOptions(Options):
     """`cyclegan serve`: which models and runs the page may use, where it listens, and its limits."""
 
     runs: tuple[str, ...] | None = opt(
-        None, "folders holding runs of `cyclegan train` (searched 3 levels deep; new runs and checkpoints "
-        "appear without a restart)", metavar="DIR", default_text="none",
-    )  # fmt: skip
+        None,
+        "folders holding runs of `cyclegan train` (searched 3 levels deep; new runs and checkpoints "
+        "appear without a restart)",
+        metavar="DIR",
+        default_text="none",
+    )
     checkpoint: tuple[str, ...] | None = opt(
-        None, "checkpoint files, run folders or reference-implementation generator .pth files to offer",
-        metavar="FILE", default_text="none",
-    )  # fmt: skip
+        None,
+        "checkpoint files, run folders or reference-implementation generator .pth files to offer",
+        metavar="FILE",
+        default_text="none",
+    )
     examples: tuple[str, ...] | None = opt(
-        None, "example images offered in Translate (files or folders)", metavar="IMG",
+        None,
+        "example images offered in Translate (files or folders)",
+        metavar="IMG",
         default_text="four built-in summer/winter scenes",
-    )  # fmt: skip
-    host: str = opt("127.0.0.1", "address to listen on; anything but 127.0.0.1/localhost lets other machines in "
-                    "(there is no login)", metavar="ADDR")  # fmt: skip
+    )
+    host: str = opt(
+        "127.0.0.1",
+        "address to listen on; anything but 127.0.0.1/localhost lets other machines in (there is no login)",
+        metavar="ADDR",
+    )
     port: int = opt(7860, "port to listen on", ge=1, le=65535)
     concurrency: int = opt(1, "heavy jobs (translate, stylise, compare) run at once; more wait in a queue", gt=0)
     max_upload_mb: float = opt(25.0, "largest image file accepted, in MB", gt=0)

@@ -39,16 +39,24 @@ class RunsTab:
             r_run = gr.Dropdown(runs, value=runs[0] if runs else None, label="run", elem_id="runs-run")
             r_summary = gr.Markdown(elem_id="runs-summary")
             with gr.Row():
-                r_plot = gr.LinePlot(x="step", y="value", color="loss", label="losses (log.jsonl)",
-                                     elem_id="runs-plot", scale=3)  # fmt: skip
-                r_total = gr.LinePlot(x="step", y="value", color="loss", label="weighted sums",
-                                      elem_id="runs-total", scale=1)  # fmt: skip
+                r_plot = gr.LinePlot(
+                    x="step", y="value", color="loss", label="losses (log.jsonl)", elem_id="runs-plot", scale=3
+                )
+                r_total = gr.LinePlot(
+                    x="step", y="value", color="loss", label="weighted sums", elem_id="runs-total", scale=1
+                )
             with gr.Row():
                 with gr.Column(scale=2):
-                    r_samples = gr.Gallery(label="latest sample grids, newest first: real | translated | "
-                                           "reconstructed, A -> B (left) and B -> A (right)", columns=4,
-                                           format="png", preview=True, height=560, object_fit="contain",
-                                           elem_id="runs-samples")  # fmt: skip
+                    r_samples = gr.Gallery(
+                        label="latest sample grids, newest first: real | translated | "
+                        "reconstructed, A -> B (left) and B -> A (right)",
+                        columns=4,
+                        format="png",
+                        preview=True,
+                        height=560,
+                        object_fit="contain",
+                        elem_id="runs-samples",
+                    )
                 with gr.Column(scale=1):
                     r_config = gr.JSON(label="config.json", elem_id="runs-config")
             self._shown = gr.State(None)

@@ -47,15 +47,19 @@ def serve(opts: ServeOptions, *, block: bool = True):
     gradio Blocks, running in the background; `.close()` stops it). Models load on first use."""
     # Checked here rather than by the dataclass, so ServeOptions() can be built and checked field by field.
     if not opts.runs and not opts.checkpoint:
-        raise CycleGANError("give --runs DIR and/or --checkpoint FILE: the page can only use models the server "
-                            "was started with")  # fmt: skip
+        raise CycleGANError(
+            "give --runs DIR and/or --checkpoint FILE: the page can only use models the server was started with"
+        )
     for d in opts.runs or ():
         if not Path(d).is_dir():
             raise CycleGANError(f"option '--runs': {d} is not a folder")
     files = check_checkpoint_files(opts.checkpoint or ())  # a wrong path fails now, in one line
     if is_public(opts.host):
-        print(f"warning: listening on {opts.host}: anyone who can reach this machine can use the page and its "
-              "models (there is no login); use --host 127.0.0.1 to keep it local", file=sys.stderr)  # fmt: skip
+        print(
+            f"warning: listening on {opts.host}: anyone who can reach this machine can use the page and its "
+            "models (there is no login); use --host 127.0.0.1 to keep it local",
+            file=sys.stderr,
+        )
     offline_environment()
     # One private folder per server: Gradio's uploads and cache (so the page serves no other app's files), the
     # outputs, copies of sample grids; removed when the server stops.

@@ -34,31 +34,62 @@ class StyleTab:
         with gr.Tab("Style transfer", id="style"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    s_content = gr.File(label=f"content image ({self.engine.upload_note})", file_types=["image"],
-                                        elem_id="style-content")  # fmt: skip
-                    s_styles = gr.File(label="style image(s), blended", file_count="multiple",
-                                       file_types=["image"], elem_id="style-styles")  # fmt: skip
-                    s_backbone = gr.Radio(BACKBONES, value="auto", label="backbone (auto: vgg19 if its "
-                                          "weights are cached, else lite0, which is shipped)")  # fmt: skip
-                    s_size = gr.Slider(64, opts.max_style_size, value=min(256, opts.max_style_size), step=32,
-                                       label="long side (px)")  # fmt: skip
-                    s_steps = gr.Slider(10, opts.max_style_steps, value=min(200, opts.max_style_steps),
-                                        step=10, label="steps (L-BFGS evaluations)")  # fmt: skip
+                    s_content = gr.File(
+                        label=f"content image ({self.engine.upload_note})",
+                        file_types=["image"],
+                        elem_id="style-content",
+                    )
+                    s_styles = gr.File(
+                        label="style image(s), blended",
+                        file_count="multiple",
+                        file_types=["image"],
+                        elem_id="style-styles",
+                    )
+                    s_backbone = gr.Radio(
+                        BACKBONES,
+                        value="auto",
+                        label="backbone (auto: vgg19 if its weights are cached, else lite0, which is shipped)",
+                    )
+                    s_size = gr.Slider(
+                        64, opts.max_style_size, value=min(256, opts.max_style_size), step=32, label="long side (px)"
+                    )
+                    s_steps = gr.Slider(
+                        10,
+                        opts.max_style_steps,
+                        value=min(200, opts.max_style_steps),
+                        step=10,
+                        label="steps (L-BFGS evaluations)",
+                    )
                     with gr.Row():
                         s_go = gr.Button("Stylise", variant="primary", elem_id="style-go")
                         s_cancel = gr.Button("Cancel", variant="stop", elem_id="style-cancel")
                 with gr.Column(scale=2):
-                    s_image = gr.Image(label="result (updates while it optimises)", format="png",
-                                       interactive=False, elem_id="style-image")  # fmt: skip
+                    s_image = gr.Image(
+                        label="result (updates while it optimises)",
+                        format="png",
+                        interactive=False,
+                        elem_id="style-image",
+                    )
                     s_info = gr.Markdown(elem_id="style-info")
                     s_download = gr.File(label="download", interactive=False)
-            s_event = s_go.click(user_errors(self.stylize_live),
-                                 [s_content, s_styles, s_backbone, s_size, s_steps],
-                                 [s_image, s_info, s_download], **self.engine.heavy_events)  # fmt: skip
+            s_event = s_go.click(
+                user_errors(self.stylize_live),
+                [s_content, s_styles, s_backbone, s_size, s_steps],
+                [s_image, s_info, s_download],
+                **self.engine.heavy_events,
+            )
             s_cancel.click(self.cancel_style, None, None, cancels=[s_event], queue=False)
 
-    def stylize_live(self, content: str | None, styles: Sequence[str] | None, backbone: str, size: int, steps: int,
-                     request: gr.Request, progress=gr.Progress()):  # noqa: B008 - how Gradio asks for a progress bar  # fmt: skip
+    def stylize_live(
+        self,
+        content: str | None,
+        styles: Sequence[str] | None,
+        backbone: str,
+        size: int,
+        steps: int,
+        request: gr.Request,
+        progress=gr.Progress(),  # noqa: B008 - how Gradio asks for a progress bar
+    ):
         """Gatys style transfer, yielding (image, status, download) every few steps while it optimises.
         Runs in a thread of its own so the page gets each update as it comes; Cancel (or leaving the page)
         sets its stop flag and the optimisation stops at its next step."""
@@ -88,8 +119,9 @@ class StyleTab:
 
         def work() -> None:
             try:
-                result = stylize(content_im, style_ims, options, net=net, device=engine.device(), progress=False,
-                                 callback=callback)  # fmt: skip
+                result = stylize(
+                    content_im, style_ims, options, net=net, device=engine.device(), progress=False, callback=callback
+                )
                 updates.put(("done", result))
             except Cancelled:
                 updates.put(("cancelled",))
@@ -113,8 +145,11 @@ class StyleTab:
                     target = engine.folder() / f"{Path(display_name(content)).stem}_stylised.png"
                     result.image.save(target)
                     w, h = result.image.size
-                    yield (str(target), f"done: {steps} steps in {result.seconds:.1f} s, {w}x{h} px, backbone "
-                           f"{result.backbone}", str(target))  # fmt: skip
+                    yield (
+                        str(target),
+                        f"done: {steps} steps in {result.seconds:.1f} s, {w}x{h} px, backbone {result.backbone}",
+                        str(target),
+                    )
                     return
                 elif item[0] == "cancelled":
                     yield gr.skip(), f"cancelled after {time.perf_counter() - t0:.1f} s", None

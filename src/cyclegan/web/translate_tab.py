@@ -49,21 +49,37 @@ class TranslateTab:
         with gr.Tab("Translate", id="translate"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    t_files = gr.File(label=f"images ({engine.upload_note})", file_count="multiple",
-                                      file_types=["image"], elem_id="translate-upload")  # fmt: skip
+                    t_files = gr.File(
+                        label=f"images ({engine.upload_note})",
+                        file_count="multiple",
+                        file_types=["image"],
+                        elem_id="translate-upload",
+                    )
                     t_model = gr.Dropdown(choices, value=first, label="model", elem_id="translate-model")
                     t_dir = gr.Radio(DIRECTIONS, value="AtoB", label="direction (AtoB uses G, BtoA uses F)")
                     t_go = gr.Button("Translate", variant="primary", elem_id="translate-go")
-                    gr.Examples([[p] for p in example_images(engine.opts)], inputs=[t_files],
-                                label="examples")  # fmt: skip
+                    gr.Examples([[p] for p in example_images(engine.opts)], inputs=[t_files], label="examples")
                 with gr.Column(scale=2):
-                    t_gallery = gr.Gallery(label="input | translated (full size)", columns=2, format="png",
-                                           elem_id="translate-gallery", height="auto")  # fmt: skip
+                    t_gallery = gr.Gallery(
+                        label="input | translated (full size)",
+                        columns=2,
+                        format="png",
+                        elem_id="translate-gallery",
+                        height="auto",
+                    )
                     t_info = gr.Markdown(elem_id="translate-info")
-                    t_download = gr.File(label="download at full size", file_count="multiple",
-                                         interactive=False, elem_id="translate-download")  # fmt: skip
-            t_go.click(user_errors(self.translate), [t_files, t_model, t_dir],
-                       [t_gallery, t_download, t_info], **engine.heavy_events)  # fmt: skip
+                    t_download = gr.File(
+                        label="download at full size",
+                        file_count="multiple",
+                        interactive=False,
+                        elem_id="translate-download",
+                    )
+            t_go.click(
+                user_errors(self.translate),
+                [t_files, t_model, t_dir],
+                [t_gallery, t_download, t_info],
+                **engine.heavy_events,
+            )
         return t_model
 
     def translate(self, uploads: Sequence[str] | None, key: str | None, direction: str):

@@ -35,8 +35,10 @@ def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int) -> Image.
     if size == 0:
         raise CycleGANError(f"{name} is empty (0 bytes)")
     if size > max_bytes:
-        raise CycleGANError(f"{name} is {size / MB:.1f} MB, over this server's limit of {max_bytes / MB:g} MB "
-                            "per image (cyclegan serve --max-upload-mb)")  # fmt: skip
+        raise CycleGANError(
+            f"{name} is {size / MB:.1f} MB, over this server's limit of {max_bytes / MB:g} MB "
+            "per image (cyclegan serve --max-upload-mb)"
+        )
     try:
         with Image.open(path) as im:
             w, h = im.size
@@ -45,8 +47,10 @@ def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int) -> Image.
     except Exception:  # noqa: BLE001 - a damaged header fails in many ways
         raise CycleGANError(f"{name} is not an image, or its header is damaged") from None
     if w * h > max_pixels:
-        raise CycleGANError(f"{name} is {w}x{h} pixels ({w * h / 1e6:.1f} MP), over this server's limit of "
-                            f"{max_pixels / 1e6:g} MP (cyclegan serve --max-pixels)")  # fmt: skip
+        raise CycleGANError(
+            f"{name} is {w}x{h} pixels ({w * h / 1e6:.1f} MP), over this server's limit of "
+            f"{max_pixels / 1e6:g} MP (cyclegan serve --max-pixels)"
+        )
     try:
         return read_image(path, max_pixels=max_pixels)
     except CycleGANError as e:
