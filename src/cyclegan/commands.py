@@ -1,0 +1,373 @@
+"""The subcommands of `cyclegan`: a table of `Command`s, each its options dataclass (named "module:Class",
+imported only for the command being run) and a runner that calls the library and prints.
+
+Each runner imports the library module it calls when it runs (the `# on use` imports): `cyclegan --help` and
+every other command then start without importing torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .config import BASE_SECTIONS, all_sections, option_fields, read_config_file
+from .families import FAMILIES, accepting, names, section_titles
+from .options import add_arguments, to_flags
+from .presets import PRESETS
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its help, its options dataclass ("module:Class", imported on use) and its runner."""
+
+    help: str
+    description: str
+    options: str | None  # None: a command without options
+    run: Callable[[Any, argparse.Namespace], int]
+    more_arguments: Callable[[argparse.ArgumentParser], None] | None = None  # flags beyond the dataclass's
+
+    def options_class(self) -> type | None:
+        if self.options is None:
+            return None
+        module, name = self.options.split(":")
+        return getattr(importlib.import_module(module, __package__), name)
+
+
+def command_line(name: str, opts: Any, *, skip: tuple[str, ...] = ()) -> str:
+    """The subcommand with every option it ran with (defaults included), for reports to name their command."""
+    return " ".join(["cyclegan", name, *to_flags(opts, skip=skip)])
+
+
+# --- train ----------------------------------------------------------------------------------------------
+
+
+def _default_texts(cls: type) -> dict[str, str]:
+    """What `--help` shows as each option's default: the field's, then each preset's and family's own value."""
+    texts = {}
+    for f in fields(cls):
+        others = [f"{n}: {p[f.name]}" for n, p in PRESETS.items() if f.name in p]
+        others += [f"--model {n}: {fam.defaults[f.name]}" for n, fam in FAMILIES.items() if f.name in fam.defaults]
+        if others:
+            texts[f.name] = ", ".join([f.metadata.get("default_text") or str(f.default), *others])
+    return texts
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    """The run's options: one flag per config field, defaulting to 'not given' so presets and files apply;
+    a model family's own options in a group of their own, an option that some families do not use marked
+    with the families that do."""
+    titles = section_titles()
+    for section, cls in all_sections().items():
+        notes = {}
+        if section in BASE_SECTIONS:
+            for f in fields(cls):
+                if (families := accepting(f.name, section)) != names():
+                    notes[f.name] = f"[--model {', '.join(families)}]"
+        group = p.add_argument_group(titles.get(section, f"{section} options"))
+        add_arguments(group, cls, suppress_defaults=True, default_texts=_default_texts(cls), notes=notes)
+
+
+def run_train(opts, args: argparse.Namespace) -> int:
+    from .train import prepare_config, train  # on use
+
+    overrides = read_config_file(opts.config) if opts.config else {}
+    overrides.update({k: v for k, v in vars(args).items() if k in option_fields()})
+    if opts.preset:
+        overrides["preset"] = opts.preset
+    cfg, ckpt = prepare_config(overrides, resume=opts.resume, out=overrides.get("out"))
+    train(cfg, ckpt=ckpt, progress=opts.progress)
+    return 0
+
+
+# --- translate, export ----------------------------------------------------------------------------------
+
+
+def run_translate(opts, _: argparse.Namespace) -> int:
+    from .translation import translate_paths  # on use
+
+    written, errors = translate_paths(opts)
+    print(f"wrote {len(written)} image(s) to {opts.out}")
+    return _report_skipped(errors, "input(s) could not be translated")
+
+
+def run_export(opts, _: argparse.Namespace) -> int:
+    from .export import TOLERANCE, export_checkpoint  # on use
+
+    result = export_checkpoint(opts)
+    print(f"wrote {result.path} ({result.format}): float32 (B, 3, H, W) in [-1, 1] -> same shape in [-1, 1]")
+    if result.max_abs_diff is not None:
+        sizes = ", ".join(f"{h}x{w}" for h, w in result.checked_sizes)
+        print(f"checked against PyTorch at {sizes}: max abs difference {result.max_abs_diff:.1e}")
+        if result.max_abs_diff > TOLERANCE:
+            print(f"error: the exported file differs from PyTorch by more than {TOLERANCE}", file=sys.stderr)
+            return 1
+    elif opts.check:
+        print("not checked: onnxruntime is not installed (pip install 'cyclegan[export]')")
+    return 0
+
+
+# --- datasets -------------------------------------------------------------------------------------------
+
+
+def run_datasets_list(_opts, _args: argparse.Namespace) -> int:
+    from .data.download import CATALOGUE, DEFAULT_BASE_URL  # on use
+
+    width = max(map(len, CATALOGUE))
+    for info in CATALOGUE.values():
+        note = "" if info.downloadable else f"  (not downloadable: {info.note.split(':')[0]})"
+        print(f"{info.name:<{width}}  {info.domains} ({info.source}){note}")
+    print(f"\nfrom {DEFAULT_BASE_URL}/NAME.zip; `cyclegan datasets download NAME --root DIR`")
+    return 0
+
+
+def run_datasets_download(opts, _: argparse.Namespace) -> int:
+    from .data.download import download  # on use
+
+    result = download(opts)
+    counts = ", ".join(f"{split} {n}" for split, n in result.files.items()) or "no trainA/trainB/testA/testB"
+    if not result.downloaded:
+        print(f"{result.path} is already there ({counts}); delete it to download again")
+    else:
+        resumed = f", resumed at byte {result.resumed_from}" if result.resumed_from else ""
+        print(f"extracted {opts.name} to {result.path} ({counts}{resumed})")
+    return 0
+
+
+def run_datasets_synthetic(opts, _: argparse.Namespace) -> int:
+    from .data.synthetic import write_dataset  # on use
+
+    root = write_dataset(opts)
+    paired = "paired" if opts.paired else "unpaired"
+    print(f"wrote {2 * (opts.count + opts.test_count)} images to {root}/trainA, trainB ({paired}), testA, testB")
+    return 0
+
+
+# --- published generators -------------------------------------------------------------------------------
+
+
+def run_pretrained_list(_opts, _args: argparse.Namespace) -> int:
+    from .zoo import list_lines  # on use
+
+    print("\n".join(list_lines()))
+    return 0
+
+
+def run_pretrained_download(opts, _: argparse.Namespace) -> int:
+    from .zoo import digest_line, download  # on use
+
+    r = download(opts)
+    if not r.downloaded:
+        checked = f"; {digest_line(r)}" if r.pinned else ""
+        print(f"{r.path} is already cached{checked}; delete it to download again")
+    else:
+        resumed = f", resumed at byte {r.resumed_from}" if r.resumed_from else ""
+        print(f"downloaded {r.url} to {r.path}{resumed}")
+        print(digest_line(r))
+    print(f"use it as --checkpoint pretrained:{opts.name}")
+    return 0
+
+
+# --- demo, evaluate, bench ------------------------------------------------------------------------------
+
+
+def run_demo(opts, _: argparse.Namespace) -> int:
+    from .demo import run_demo as demo  # on use
+
+    report = demo(opts)
+    print(f"\n{'direction':<10}{'PSNR':>8}{'untranslated':>14}{'SSIM':>8}{'untranslated':>14}")
+    for d, r in report["ground_truth"].items():
+        print(f"{d:<10}{r['psnr']:>8.2f}{r['psnr_identity']:>14.2f}{r['ssim']:>8.3f}{r['ssim_identity']:>14.3f}")
+    print(f"\nreport: {opts.out}/report.html (scores in {opts.out}/report.json)")
+    return 0
+
+
+def run_evaluate(opts, _: argparse.Namespace) -> int:
+    from .evaluate.runner import evaluate_checkpoints  # on use
+    from .report import format_curve, format_table, write_json  # on use
+
+    reports = evaluate_checkpoints(opts)
+    command = command_line("evaluate", opts)
+    for report in reports:
+        report["command"] = command
+        print(format_table(report) + "\n")
+    if len(reports) > 1:
+        print(format_curve(reports))
+    if opts.out:  # one checkpoint: its report; several: {"command", "reports": [...]}
+        out = reports[0] if len(reports) == 1 else {"command": command, "reports": reports}
+        print(f"\nreport: {write_json(out, opts.out)}")
+    if opts.save_images:
+        print(f"images and grids: {opts.save_images}")
+    return _report_skipped(reports[0]["skipped"], "image(s) left out of the evaluation")
+
+
+def _report_skipped(skipped: list[str], what: str) -> int:
+    """Each input a command skipped, on stderr, then how many (`what`: "image(s) skipped"), and exit status
+    1 if there was any."""
+    for line in skipped:
+        print(f"error: {line}", file=sys.stderr)
+    if skipped:
+        print(f"error: {len(skipped)} {what} (listed above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_bench(opts, _: argparse.Namespace) -> int:
+    from .bench import bench, format_bench  # on use
+    from .report import write_json  # on use
+
+    result = bench(opts)
+    other_tasks = tuple(f"{task}_task" for task in ("style", "tiles") if task != opts.task)
+    result["command"] = command_line("bench", opts, skip=other_tasks)
+    print(format_bench(result))
+    if opts.json:
+        print(f"\nmeasurements: {write_json(result, opts.json)}")
+    return 0
+
+
+# --- style transfer and the comparison ------------------------------------------------------------------
+
+
+def run_stylize(opts, _: argparse.Namespace) -> int:
+    from .style import run_stylize as stylize  # on use
+
+    result = stylize(opts)
+    w, h = result.image.size
+    print(f"wrote {opts.out} ({w}x{h}, backbone {result.backbone}, {len(result.losses)} steps, {result.seconds:.1f} s)")
+    return 0
+
+
+def run_compare(opts, _: argparse.Namespace) -> int:
+    from .compare import compare  # on use
+    from .report import summary_lines  # on use
+
+    report = compare(opts)
+    print("\n".join(summary_lines(report)))
+    print(f"wrote {report.html} and {report.grid}")
+    return _report_skipped(report.skipped, "image(s) skipped")
+
+
+# --- the web page --------------------------------------------------------------------------------------
+
+
+def run_serve(opts, _: argparse.Namespace) -> int:
+    from .web import serve  # on use
+
+    serve(opts)
+    return 0
+
+
+# --- the table of subcommands ---------------------------------------------------------------------------
+
+# Name -> Command (or, for `datasets`, action -> Command). Explicit, so a missing one fails loudly.
+COMMANDS: dict[str, Command | dict[str, Command]] = {
+    "train": Command(
+        "train a CycleGAN (or pix2pix, CUT, FastCUT: --model) on two folders of images",
+        "Train CycleGAN, or another model family with --model pix2pix|cut|fastcut; --preset picks the architecture "
+        "recipe. Options come from the family, then the preset, then --config FILE, then flags. "
+        "Example: cyclegan train --data ROOT --out runs/h2z --preset paper --epochs 200",
+        ".config:TrainCommand",
+        run_train,
+        add_train_arguments,
+    ),
+    "translate": Command(
+        "translate images with a trained generator",
+        "Translate files, folders and globs. Each output keeps the input's file stem and size. "
+        "Example: cyclegan translate --checkpoint runs/h2z --direction AtoB --out out/ photos/ more/*.jpg",
+        ".translation:TranslateOptions",
+        run_translate,
+    ),
+    "export": Command(
+        "export a generator to ONNX or TorchScript",
+        "Write one generator as a file that runs without this package: input and output float32 (B, 3, H, W) "
+        "in [-1, 1], any batch, height and width. The file is checked against PyTorch at two sizes. "
+        "Example: cyclegan export --checkpoint runs/h2z --direction AtoB --out h2z.onnx",
+        ".export:ExportOptions",
+        run_export,
+    ),
+    "datasets": {
+        "list": Command("the standard unpaired datasets", "Standard unpaired sets.", None, run_datasets_list),
+        "download": Command(
+            "download and extract a standard dataset to ROOT/NAME",
+            "Download BASE/NAME.zip (resuming an interrupted download), verify it and extract it safely to "
+            "ROOT/NAME (trainA, trainB, testA, testB). Example: cyclegan datasets download horse2zebra --root data",
+            ".data.download:DownloadOptions",
+            run_datasets_download,
+        ),
+        "synthetic": Command(
+            "render the built-in summer/winter world to ROOT/trainA, trainB, testA, testB",
+            "Procedural landscapes in a summer (A) and a winter (B) style. Training scenes are unpaired (with "
+            "--paired, pairs for pix2pix); testA/NAME.png and testB/NAME.png are one scene in both styles (the "
+            "ground truth).",
+            ".data.synthetic:SyntheticOptions",
+            run_datasets_synthetic,
+        ),
+    },
+    "pretrained": {
+        "list": Command(
+            "the published generators (name, translation, size)", "Published generators.", None, run_pretrained_list
+        ),
+        "download": Command(
+            "download a published generator into the cache ($CYCLEGAN_HOME/pretrained)",
+            "Download BASE/NAME.pth (resuming an interrupted download), check its SHA-256 if one is given, "
+            "check that it is a generator (weights-only load) and cache it. Any checkpoint option also takes "
+            "pretrained:NAME and downloads on first use. Example: cyclegan pretrained download horse2zebra",
+            ".zoo:PretrainedDownloadOptions",
+            run_pretrained_download,
+        ),
+    },
+    "demo": Command(
+        "train and score a summer <-> winter model on built-in data, in minutes, offline",
+        "Render the built-in summer/winter world, train a small model on it, translate the paired test scenes "
+        "both ways and score them against the truth (report.html, report.json).",
+        ".demo:DemoOptions",
+        run_demo,
+    ),
+    "evaluate": Command(
+        "score a trained checkpoint on a test split (FD/KID, cycle and identity, truth if paired)",
+        "Translate ROOT/{split}A and ROOT/{split}B and report per direction: FD and KID against the target "
+        "domain (fid/kid with the FID Inception; fd_lite0/kid_lite0 with Lite0, which is not FID), cycle "
+        "L1/PSNR/SSIM, identity L1, and PSNR/SSIM against the truth when testA and testB hold the same file "
+        "names. Example: cyclegan evaluate --checkpoint runs/h2z --data data/horse2zebra --out eval.json",
+        ".evaluate.runner:EvalOptions",
+        run_evaluate,
+    ),
+    "bench": Command(
+        "time training steps, translation and style transfer; record peak memory",
+        "--task train (default): training steps (median after warm-up) and translation throughput on "
+        "synthetic tensors, and peak memory; --mode reference is the reference implementation's plain "
+        "computation (fp32, NCHW, eager). --task style: Gatys against CycleGAN, seconds per image. "
+        "Example: cyclegan bench --preset paper --size 256 --steps 4",
+        ".bench:BenchOptions",
+        run_bench,
+    ),
+    "stylize": Command(
+        "neural style transfer (Gatys et al.): one image in the style of others",
+        "Optimise the pixels of the content image so its deep features keep the content and its Gram "
+        "matrices match the style image(s). Example: cyclegan stylize --content tubingen.jpg "
+        "--style starry_night.jpg --size 256 --out tubingen_starry.png",
+        ".style:StylizeOptions",
+        run_stylize,
+    ),
+    "compare": Command(
+        "CycleGAN next to Gatys style transfer on the same images: grid and HTML report",
+        "Translate the content images with a trained generator and stylise them with Gatys, then write "
+        "DIR/grid.png (input | CycleGAN | Gatys), DIR/report.html and DIR/report.json with seconds per image, "
+        "content preservation, style match and (given a target-domain folder) KID over Lite0 features. "
+        "Example: cyclegan compare --checkpoint runs/monet --direction BtoA --content photos/ "
+        "--style monet/trainA --target monet/testA --out cmp/",
+        ".compare:CompareOptions",
+        run_compare,
+    ),
+    "serve": Command(
+        "a web page to translate, stylise, compare and watch training runs (needs cyclegan[web])",
+        "Serve a Gradio page on http://HOST:PORT/ with the models under --runs and --checkpoint only (no path "
+        "can be typed in the page); Runs shows each run's losses and samples while it trains. "
+        "Example: cyclegan serve --runs runs/ --checkpoint horse2zebra.pth",
+        ".web.serve:ServeOptions",
+        run_serve,
+    ),
+}
