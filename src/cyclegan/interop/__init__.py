@@ -10,7 +10,7 @@ from typing import Any
 
 def __getattr__(name: str) -> Any:
     if name in ("load_foreign_generator", "infer_architecture", "ForeignArchitecture"):
-        from . import foreign
+        from . import foreign  # on use: importing the package costs nothing
 
         return getattr(foreign, name)
     raise AttributeError(f"module 'cyclegan.interop' has no attribute {name!r}")

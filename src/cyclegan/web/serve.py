@@ -71,7 +71,7 @@ def serve(opts: ServeOptions, *, block: bool = True):
             import gradio  # noqa: F401
         except ImportError:
             raise CycleGANError("cyclegan serve needs gradio: pip install 'cyclegan[web]'") from None
-        from .app import build_app, launch
+        from .app import build_app, launch  # gradio and the page, after the checks above (a --help stays instant)
 
         app = build_app(opts, files, work)
         if block and threading.current_thread() is threading.main_thread():

@@ -25,7 +25,7 @@ def display_name(path: str | Path) -> str:
 def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int) -> Image.Image:
     """The uploaded file as an RGB PIL image (EXIF orientation applied), or a CycleGANError saying, in one
     line, that it is empty, larger than `max_bytes`, not an image, over `max_pixels`, or truncated/damaged."""
-    from ..data.io import read_image
+    from ..data.io import read_image  # torch with it: on the first upload, so the server starts fast
 
     name = display_name(path)
     try:
