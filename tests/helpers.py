@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -164,3 +165,24 @@ def save_tiny_checkpoint(path: Path) -> Path:
         path,
     )
     return path
+
+
+def zip_bomb(valid: Path, out: Path, *, inflate: int, entry: str = "data.pkl") -> Path:
+    """A copy of the torch zip file `valid` whose `entry` (its data.pkl, or a tensor's storage such as
+    "data/0") is that entry's bytes followed by zeros up to `inflate` bytes, deflated: a file barely larger
+    than `valid` that expands to `inflate` (torch would load the data.pkl bomb: the pickle stops before
+    the zeros)."""
+    block = bytes(1 << 20)
+    with zipfile.ZipFile(valid) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if not info.filename.endswith(entry):
+                dst.writestr(info.filename, data)
+                continue
+            bomb = zipfile.ZipInfo(info.filename)
+            bomb.compress_type = zipfile.ZIP_DEFLATED
+            with dst.open(bomb, "w", force_zip64=True) as f:
+                f.write(data)
+                for left in range(inflate - len(data), 0, -len(block)):
+                    f.write(block[: min(left, len(block))])
+    return out
