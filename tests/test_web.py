@@ -123,6 +123,39 @@ def test_upload_checks_name_the_file_in_one_line(tmp_path):
         assert says in str(e.value) and "\n" not in str(e.value) and str(tmp_path) not in str(e.value)
 
 
+def declared_png(path: Path, width: int, height: int) -> Path:
+    """A 57-byte PNG whose header declares width x height pixels (no image data: only the header is read)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_decompression_bomb_upload_is_called_one(tmp_path):
+    """30000x30000 declared in a 57-byte file: PIL refuses it from the header. Before: 'not an image'."""
+    bomb = declared_png(tmp_path / "bomb.png", 30000, 30000)
+    with pytest.raises(CycleGANError) as e:
+        check_upload(bomb, max_bytes=10_000, max_pixels=64 * 64)
+    assert str(e.value) == (
+        "bomb.png declares 900 MP, more than any image is decoded here: a decompression bomb? this server's "
+        "limit is 0.004096 MP (cyclegan serve --max-pixels)"
+    )
+
+
+def test_upload_names_are_shown_on_one_line(tmp_path):
+    """A name with a newline and an escape sequence cannot add a line or colour to the page's message."""
+    odd = tmp_path / "a.png\nerror: fake \x1b[31m.png"
+    odd.write_text("not an image")
+    with pytest.raises(CycleGANError) as e:
+        check_upload(odd, max_bytes=10_000, max_pixels=64 * 64)
+    assert str(e.value) == "a.png\\nerror: fake \\x1b[31m.png is not an image (JPEG, PNG, BMP, WebP or TIFF)"
+
+
 # --- options and the command ------------------------------------------------------------------------------
 
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .data.fetch import Bounds, check_sha256, download_lock, fetch, file_sha256
-from .errors import CycleGANError
+from .errors import CycleGANError, escape
 from .files import write_atomic
 from .options import Options, opt
 from .shared_options import max_minutes_option, progress_option
@@ -235,7 +235,7 @@ def _check_generator(part: Path, *, url: str, delete: bool = True) -> None:
         else:
             load_foreign_generator(obj, source=url)
     except CycleGANError as e:
-        reason = str(e).replace(str(part), "the file")
+        reason = str(e).replace(escape(part), "the file")
         if not delete:
             raise CycleGANError(reason) from None
         part.unlink(missing_ok=True)
@@ -269,7 +269,7 @@ def fetch_model(
         problem, digest = check_cached(target, url=url)
         if problem is None:
             return _cached(name, target, digest, expected, url)
-        print(f"warning: the cached {target} {problem}; downloading it again", file=sys.stderr)
+        print(escape(f"warning: the cached {target} {problem}; downloading it again"), file=sys.stderr)
     folder = target.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
