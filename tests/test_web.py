@@ -261,6 +261,34 @@ def test_translate_handler_keeps_sizes_and_reports_bad_uploads(engine, tmp_path,
         tab.translate([str(good)], None, "AtoB")
 
 
+def test_concurrent_identical_translations_get_files_of_their_own(engine, tmp_path):
+    """12 identical requests at once: every image the page is handed (input shown and output) is a file of
+    that request's own, and all stay intact. Before: the input went to Gradio as a PIL image, saved into a
+    cache file named by its content, so identical requests rewrote one file while others streamed it (30
+    concurrent requests to `cyclegan serve`: 9 of 90 answers cut short)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cyclegan.web.translate_tab import TranslateTab
+
+    tab = TranslateTab(engine)
+    key = engine.models()[0].key
+    upload = _png(tmp_path / "photo.png", 40, 30)
+    (tmp_path / "other").mkdir()
+    twin = _png(tmp_path / "other" / "photo.png", 40, 30, seed=1)  # same name, other image, same request
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: tab.translate([str(upload), str(twin)], key, "AtoB"), range(12)))
+    files = [entry for gallery, _, _ in answers for entry, _ in gallery]
+    assert all(isinstance(f, str) for f in files) and len(set(files)) == len(files) == 12 * 4
+    assert len({Path(f).parent for f in files}) == 12  # one folder per request
+    first = [np.asarray(Image.open(f)) for f, _ in answers[0][0]]
+    assert np.array_equal(first[0], np.asarray(Image.open(upload)))  # the input as shown
+    assert not np.array_equal(first[1], first[3])  # the twin's output is its own, not overwritten
+    for gallery, downloads, _ in answers:
+        assert downloads == [gallery[1][0], gallery[3][0]]
+        for (f, _), expected in zip(gallery, first, strict=True):
+            assert np.array_equal(np.asarray(Image.open(f)), expected)
+
+
 def test_a_replaced_checkpoint_is_loaded_again(engine, run):
     key = engine.models()[0].key
     first = engine.generator(key, "AtoB")
