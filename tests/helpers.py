@@ -36,8 +36,10 @@ class RangeServer(ThreadingHTTPServer):
     next response for `path` sends n bytes of its body, then the connection drops.
 
     Hostile mirrors: `endless` paths answer 200 with no Content-Length and send the file followed by zeros
-    until the client hangs up; `drip[path] = s` sends the body one byte every s seconds; `redirect[path] =
-    other` answers 302 to `other` (a path on this server; two that point at each other make a loop).
+    until the client hangs up; `drip[path] = s` sends the body one byte every s seconds; `short[path] = n`
+    sends n bytes of the body with no Content-Length, then closes (a short file that looks complete);
+    `redirect[path] = other` answers 302 to `other` (a path on this server; two that point at each other
+    make a loop).
     """
 
     daemon_threads = True
@@ -51,6 +53,7 @@ class RangeServer(ThreadingHTTPServer):
         self.cut: dict[str, int] = {}
         self.endless: set[str] = set()
         self.drip: dict[str, float] = {}
+        self.short: dict[str, int] = {}
         self.redirect: dict[str, str] = {}
         self.stopping = threading.Event()  # set when the test's `serving` block ends: endless bodies stop
 
@@ -72,6 +75,13 @@ class _RangeHandler(BaseHTTPRequestHandler):
             self.send_header("Location", srv.redirect[self.path])
             self.send_header("Content-Length", "0")
             self.end_headers()
+            return
+        if self.path in srv.short:
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            self.wfile.write(srv.files[self.path][: srv.short[self.path]])
             return
         if self.path in srv.endless or self.path in srv.drip:
             self._hostile(srv.files.get(self.path, b""))

@@ -86,6 +86,16 @@ def test_an_endless_dataset_archive_stops_at_max_size_gb(server, tmp_path, capsy
     assert list((tmp_path / "d").iterdir()) == []
 
 
+def test_a_short_response_without_a_length_is_refused_and_nothing_is_cached(server, generator, home):
+    """The mirror sends half the file and closes, announcing no size: it looks complete, and is refused
+    as not a generator (deleted), not cached."""
+    server.files["/m/horse2zebra.pth"] = generator
+    server.short["/m/horse2zebra.pth"] = len(generator) // 2
+    with pytest.raises(CycleGANError, match=r"is not a generator file, so it was deleted: cannot read checkpoint"):
+        zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
+    assert not any(home.iterdir())
+
+
 # --- bounded in time -------------------------------------------------------------------------------------
 
 
