@@ -192,7 +192,10 @@ def check_cached(target: Path, *, url: str) -> tuple[str | None, str | None]:
         except CycleGANError as e:
             return f"has no record of its download and is not a usable generator ({e})", None
         digest = file_sha256(target)
-        _write_record(target, size=size, digest=digest, url=url)
+        try:
+            _write_record(target, size=size, digest=digest, url=url)
+        except OSError:  # a read-only cache: the file is checked, the next use checks it again
+            pass
         return None, digest
     if size != record["bytes"]:
         return f"is {size} bytes, {record['bytes']} when it was downloaded (truncated or replaced)", None
