@@ -113,11 +113,13 @@ def resolve_device(name: str) -> torch.device:
 # `--compile auto` compiles only work long enough to repay the compilation (about a minute for a training
 # run here, 5-10 s for translation), at the 15-20 % per step it saves on the paper model (docs/results.md).
 COMPILE_AUTO_MIN_STEPS = 1000
+COMPILE_AUTO_MIN_MINUTES = 10  # a time limit shorter than this is mostly spent compiling
 COMPILE_AUTO_MIN_IMAGES = 64
 
 
-def compile_pays_for_training(steps_ahead: int) -> bool:
-    return steps_ahead >= COMPILE_AUTO_MIN_STEPS
+def compile_pays_for_training(steps_ahead: int, time_limit_min: float = 0) -> bool:
+    """Whether `--compile auto` compiles: enough steps ahead, and no time limit too short to repay it."""
+    return steps_ahead >= COMPILE_AUTO_MIN_STEPS and not (0 < time_limit_min < COMPILE_AUTO_MIN_MINUTES)
 
 
 def compile_pays_for_translation(n_images: int) -> bool:

@@ -94,7 +94,7 @@ def _choose_execution(cfg: Config, device: torch.device, *, steps_ahead: int) ->
         t.channels_last,
         t.compile,
         device=device,
-        compile_pays=compile_pays_for_training(steps_ahead),
+        compile_pays=compile_pays_for_training(steps_ahead, t.time_limit),
         batch_norm=cfg.model.norm == "batch",
     )
 
