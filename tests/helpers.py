@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,6 +34,10 @@ class RangeServer(ThreadingHTTPServer):
     `files` maps a URL path ("/models/x.pth") to its bytes; `requests` lists (path, Range header) of every
     GET; `honour_range` False: a server that ignores Range and sends everything (200); `cut[path] = n`: the
     next response for `path` sends n bytes of its body, then the connection drops.
+
+    Hostile mirrors: `endless` paths answer 200 with no Content-Length and send the file followed by zeros
+    until the client hangs up; `drip[path] = s` sends the body one byte every s seconds; `redirect[path] =
+    other` answers 302 to `other` (a path on this server; two that point at each other make a loop).
     """
 
     daemon_threads = True
@@ -43,6 +49,10 @@ class RangeServer(ThreadingHTTPServer):
         self.requests: list[tuple[str, str | None]] = []
         self.honour_range = True
         self.cut: dict[str, int] = {}
+        self.endless: set[str] = set()
+        self.drip: dict[str, float] = {}
+        self.redirect: dict[str, str] = {}
+        self.stopping = threading.Event()  # set when the test's `serving` block ends: endless bodies stop
 
     @property
     def base_url(self) -> str:
@@ -57,6 +67,15 @@ class _RangeHandler(BaseHTTPRequestHandler):
         srv = self.server
         rng = self.headers.get("Range")
         srv.requests.append((self.path, rng))
+        if self.path in srv.redirect:
+            self.send_response(302)
+            self.send_header("Location", srv.redirect[self.path])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path in srv.endless or self.path in srv.drip:
+            self._hostile(srv.files.get(self.path, b""))
+            return
         data = srv.files.get(self.path)
         if data is None:
             self.send_error(404)
@@ -86,6 +105,33 @@ class _RangeHandler(BaseHTTPRequestHandler):
             return
         self.wfile.write(body)
 
+    def _hostile(self, data: bytes) -> None:
+        """An endless body (the file, then zeros) or a dripping one (a byte at a time), until the client
+        hangs up or the server stops."""
+        srv = self.server
+        delay = srv.drip.get(self.path)
+        self.send_response(200)
+        if delay is not None:
+            self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            if delay is not None:
+                for i in range(len(data)):
+                    if srv.stopping.is_set():
+                        return
+                    self.wfile.write(data[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(delay)
+                return
+            self.wfile.write(data)
+            zeros = bytes(1 << 16)
+            while not srv.stopping.is_set():
+                self.wfile.write(zeros)
+        except OSError:  # the client hung up: what a bounded download does
+            pass
+
     def log_message(self, *args) -> None:  # keep test output clean
         pass
 
@@ -98,6 +144,7 @@ def serving(server: RangeServer) -> Iterator[RangeServer]:
     try:
         yield server
     finally:
+        server.stopping.set()
         server.shutdown()
         server.server_close()
 
@@ -164,3 +211,24 @@ def save_tiny_checkpoint(path: Path) -> Path:
         path,
     )
     return path
+
+
+def zip_bomb(valid: Path, out: Path, *, inflate: int, entry: str = "data.pkl") -> Path:
+    """A copy of the torch zip file `valid` whose `entry` (its data.pkl, or a tensor's storage such as
+    "data/0") is that entry's bytes followed by zeros up to `inflate` bytes, deflated: a file barely larger
+    than `valid` that expands to `inflate` (torch would load the data.pkl bomb: the pickle stops before
+    the zeros)."""
+    block = bytes(1 << 20)
+    with zipfile.ZipFile(valid) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if not info.filename.endswith(entry):
+                dst.writestr(info.filename, data)
+                continue
+            bomb = zipfile.ZipInfo(info.filename)
+            bomb.compress_type = zipfile.ZIP_DEFLATED
+            with dst.open(bomb, "w", force_zip64=True) as f:
+                f.write(data)
+                for left in range(inflate - len(data), 0, -len(block)):
+                    f.write(block[: min(left, len(block))])
+    return out

@@ -1,5 +1,6 @@
 import os
 import pickle
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,9 @@ from cyclegan.checkpoint import save_atomic
 from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
 from cyclegan.loading import load_generator
+from cyclegan.safeload import ZipBounds, check_zip_sizes, load_weights_only
 from cyclegan.train import train
+from helpers import save_tiny_checkpoint, zip_bomb
 
 
 class Payload:
@@ -58,6 +61,45 @@ def test_truncated_and_foreign_files_are_clear_errors(tmp_path):
         load_generator(tmp_path / "missing.pt")
     with pytest.raises(CycleGANError, match="direction must be AtoB or BtoA"):
         load_generator(bad, "sideways")
+
+
+def test_a_zip_bomb_checkpoint_is_refused_before_torch_reads_it(tmp_path, monkeypatch, capsys):
+    """A checkpoint whose data.pkl (or a tensor's storage) inflates to 40 MiB from a file of about 0.7 MB
+    (at full scale: 1 MB to 1 GiB, docs/reliability.md): refused from the zip directory in one line, and
+    torch never opens it. Before the check, torch inflated the whole data.pkl and loaded the file."""
+    valid = save_tiny_checkpoint(tmp_path / "valid.pth")
+    pickle_bomb = zip_bomb(valid, tmp_path / "bomb.pth", inflate=40 << 20)
+    storage_bomb = zip_bomb(valid, tmp_path / "bomb0.pth", inflate=40 << 20, entry="data/0")
+    assert pickle_bomb.stat().st_size < valid.stat().st_size + 100_000
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load reached with a zip bomb"))
+    with pytest.raises(CycleGANError, match=r"^refusing to load .*bomb.pth: its entries expand to 4\d{7} bytes"):
+        load_weights_only(pickle_bomb)
+    with pytest.raises(CycleGANError, match=r"bomb0.pth: its entries expand .*a zip bomb\? nothing was decompressed"):
+        load_weights_only(storage_bomb)
+    # the pickle's own bound, under a total that would pass
+    with pytest.raises(CycleGANError, match=r"its 'valid/data.pkl' expands to \d+ bytes, more than the 1000"):
+        check_zip_sizes(valid, ZipBounds(pickle_bytes=1000))
+    out = tmp_path / "out"
+    assert main(["translate", "--checkpoint", str(pickle_bomb), "--out", str(out), str(_png(tmp_path))]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: refusing to load") and err.count("\n") == 1 and not out.exists()
+
+    monkeypatch.setattr(torch, "load", real_load)  # a valid file passes, also re-zipped with compression
+    check_zip_sizes(valid)
+    deflated = tmp_path / "deflated.pth"
+    with zipfile.ZipFile(valid) as src, zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+    check_zip_sizes(deflated)
+    assert load_weights_only(valid)["step"] == 7
+
+
+def _png(folder: Path) -> Path:
+    from PIL import Image
+
+    Image.new("RGB", (16, 16), (90, 120, 30)).save(folder / "in.png")
+    return folder / "in.png"
 
 
 def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path):

@@ -123,6 +123,39 @@ def test_upload_checks_name_the_file_in_one_line(tmp_path):
         assert says in str(e.value) and "\n" not in str(e.value) and str(tmp_path) not in str(e.value)
 
 
+def declared_png(path: Path, width: int, height: int) -> Path:
+    """A 57-byte PNG whose header declares width x height pixels (no image data: only the header is read)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_decompression_bomb_upload_is_called_one(tmp_path):
+    """30000x30000 declared in a 57-byte file: PIL refuses it from the header. Before: 'not an image'."""
+    bomb = declared_png(tmp_path / "bomb.png", 30000, 30000)
+    with pytest.raises(CycleGANError) as e:
+        check_upload(bomb, max_bytes=10_000, max_pixels=64 * 64)
+    assert str(e.value) == (
+        "bomb.png declares 900 MP, more than any image is decoded here: a decompression bomb? this server's "
+        "limit is 0.004096 MP (cyclegan serve --max-pixels)"
+    )
+
+
+def test_upload_names_are_shown_on_one_line(tmp_path):
+    """A name with a newline and an escape sequence cannot add a line or colour to the page's message."""
+    odd = tmp_path / "a.png\nerror: fake \x1b[31m.png"
+    odd.write_text("not an image")
+    with pytest.raises(CycleGANError) as e:
+        check_upload(odd, max_bytes=10_000, max_pixels=64 * 64)
+    assert str(e.value) == "a.png\\nerror: fake \\x1b[31m.png is not an image (JPEG, PNG, BMP, WebP or TIFF)"
+
+
 # --- options and the command ------------------------------------------------------------------------------
 
 
@@ -226,6 +259,34 @@ def test_translate_handler_keeps_sizes_and_reports_bad_uploads(engine, tmp_path,
         tab.translate([str(good)], str(tmp_path / "elsewhere.pt"), "AtoB")
     with pytest.raises(CycleGANError, match="choose a model"):
         tab.translate([str(good)], None, "AtoB")
+
+
+def test_concurrent_identical_translations_get_files_of_their_own(engine, tmp_path):
+    """12 identical requests at once: every image the page is handed (input shown and output) is a file of
+    that request's own, and all stay intact. Before: the input went to Gradio as a PIL image, saved into a
+    cache file named by its content, so identical requests rewrote one file while others streamed it (30
+    concurrent requests to `cyclegan serve`: 9 of 90 answers cut short)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cyclegan.web.translate_tab import TranslateTab
+
+    tab = TranslateTab(engine)
+    key = engine.models()[0].key
+    upload = _png(tmp_path / "photo.png", 40, 30)
+    (tmp_path / "other").mkdir()
+    twin = _png(tmp_path / "other" / "photo.png", 40, 30, seed=1)  # same name, other image, same request
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: tab.translate([str(upload), str(twin)], key, "AtoB"), range(12)))
+    files = [entry for gallery, _, _ in answers for entry, _ in gallery]
+    assert all(isinstance(f, str) for f in files) and len(set(files)) == len(files) == 12 * 4
+    assert len({Path(f).parent for f in files}) == 12  # one folder per request
+    first = [np.asarray(Image.open(f)) for f, _ in answers[0][0]]
+    assert np.array_equal(first[0], np.asarray(Image.open(upload)))  # the input as shown
+    assert not np.array_equal(first[1], first[3])  # the twin's output is its own, not overwritten
+    for gallery, downloads, _ in answers:
+        assert downloads == [gallery[1][0], gallery[3][0]]
+        for (f, _), expected in zip(gallery, first, strict=True):
+            assert np.array_equal(np.asarray(Image.open(f)), expected)
 
 
 def test_a_replaced_checkpoint_is_loaded_again(engine, run):

@@ -76,7 +76,8 @@ def test_download_resumes_after_a_cut_connection(server, tmp_path, home):
     assert r.path.read_bytes() == data and r.sha256 == hashlib.sha256(data).hexdigest()
     assert 0 < r.resumed_from < len(data) and not r.pinned
     assert [rng for _, rng in server.requests] == [None, f"bytes={r.resumed_from}-"]  # the second asked for the rest
-    assert sorted(p.name for p in r.path.parent.iterdir()) == ["horse2zebra.pth"]  # no .part, no lock left
+    # no .part, no lock left; the record of the download beside the file
+    assert sorted(p.name for p in r.path.parent.iterdir()) == ["horse2zebra.pth", "horse2zebra.pth.json"]
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from .config import Config, ModelConfig, config_from_dict
-from .errors import CycleGANError
+from .errors import CycleGANError, escape
 from .families import FAMILIES, family
 from .files import write_atomic
 from .models import network_builder
@@ -106,7 +106,7 @@ def check_checkpoint(ckpt: Any, *, source: str, training: bool = False) -> Confi
     try:
         cfg = config_from_dict(ckpt["config"], source=source)
     except CycleGANError as e:
-        reason = str(e).removeprefix(f"{source}: ")
+        reason = str(e).removeprefix(f"{escape(source)}: ")
         raise CycleGANError(f"{source}: its stored config is not valid: {reason}") from None
     except (TypeError, ValueError, AttributeError, KeyError) as e:
         raise _fail(source, f"its stored config cannot be read ({type(e).__name__}: {e})") from None

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from .commands import COMMANDS, Command
-from .errors import CycleGANError
+from .errors import CycleGANError, escape
 from .options import add_arguments, from_namespace
 from .version import __version__
 
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             opts = from_namespace(cls, args)
         return cmd.run(opts, args) or 0
     except CycleGANError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {escape(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from .config import BASE_SECTIONS, all_sections, option_fields, read_config_file
+from .errors import escape
 from .families import FAMILIES, accepting, names, section_titles
 from .options import add_arguments, to_flags
 from .presets import PRESETS
@@ -208,7 +209,7 @@ def _report_skipped(skipped: list[str], what: str) -> int:
     """Each input a command skipped, on stderr, then how many (`what`: "image(s) skipped"), and exit status
     1 if there was any."""
     for line in skipped:
-        print(f"error: {line}", file=sys.stderr)
+        print(f"error: {escape(line)}", file=sys.stderr)  # lines built around names: one line each
     if skipped:
         print(f"error: {len(skipped)} {what} (listed above)", file=sys.stderr)
         return 1

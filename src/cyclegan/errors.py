@@ -1,5 +1,33 @@
-"""The one exception type a user sees as a one-line message instead of a traceback."""
+"""The one exception type a user sees as a one-line message instead of a traceback, and `escape`, which keeps
+any message one line whatever the names in it hold."""
+
+from __future__ import annotations
+
+import re
+
+# Characters that break a line or change how a terminal shows the rest of it: C0 and C1 controls (newline,
+# carriage return, escape sequences), DEL, the Unicode line and paragraph separators, bidirectional
+# overrides, and the surrogates that stand for a file name's undecodable bytes.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(m: re.Match) -> str:
+    c = m.group()
+    return _NAMED.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+
+def escape(text: object) -> str:
+    """`str(text)` with each character that could start a new line or restyle the terminal written as its
+    Python escape (`\\n`, `\\x1b`, `\\u202e`), the way `repr` writes it; other characters unchanged. A file
+    named "a.png\\nerror: fake" is shown as `a.png\\nerror: fake` on one line, not as a second, spoofed
+    message."""
+    return _UNSAFE.sub(_escaped, str(text))
 
 
 class CycleGANError(Exception):
-    """A problem the user can act on: the message names the file, option or value and what to do."""
+    """A problem the user can act on: the message names the file, option or value and what to do. The
+    message is kept to one line (`escape`) whatever the names in it hold."""
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(escape(message))

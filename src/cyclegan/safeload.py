@@ -2,7 +2,10 @@
 file, what in its pickle would have run (read from the opcodes, never executed), so the refusal can say so.
 
 A checkpoint is a dict of tensors and plain Python values only; a file crafted to run code when unpickled
-(a `__reduce__` that calls `os.system`, say) is refused with one line naming the call.
+(a `__reduce__` that calls `os.system`, say) is refused with one line naming the call. A file in torch's zip
+format is also sized from its zip directory before torch reads a byte of it (`check_zip_sizes`): torch
+stores tensors uncompressed, so a file that would expand far beyond its own size (a zip bomb) is refused
+without inflating anything.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import pickle
 import pickletools
 import warnings
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +24,36 @@ import torch
 from .errors import CycleGANError
 
 
-def load_weights_only(path: str | Path) -> Any:
+@dataclass(frozen=True)
+class ZipBounds:
+    """What a checkpoint in torch's zip format may expand to, read from its zip directory before loading.
+
+    torch.save stores every entry uncompressed, so a checkpoint's entries add up to less than its file.
+    `expansion`: the entries together at most this many times the file's size (room for a file someone
+    re-zipped with compression), or `floor_bytes` for a small file; `pickle_bytes`: the `data.pkl` entry
+    (names, shapes and plain values, read whole into memory by torch) at most this (a real one is tens of
+    KB).
+    """
+
+    expansion: float = 10.0
+    floor_bytes: int = 16 << 20
+    pickle_bytes: int = 8 << 20
+
+
+def load_weights_only(path: str | Path, *, bounds: ZipBounds = ZipBounds()) -> Any:
     """The object saved in `path`, loaded with weights_only=True on the CPU (memory-mapped when the file is in
-    torch's zip format). A file that holds code, is damaged or cannot be read: a one-line CycleGANError."""
+    torch's zip format, after `check_zip_sizes` with `bounds`). A file that holds code, expands beyond
+    `bounds`, is damaged or cannot be read: a one-line CycleGANError."""
     path = Path(path)
     try:
         with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": noise next to our one-line errors
             warnings.simplefilter("ignore", UserWarning)
             mmap = zipfile.is_zipfile(path)  # mmap needs the zip format (torch >= 1.6 files)
+            if mmap:
+                check_zip_sizes(path, bounds)
             return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except CycleGANError:
+        raise
     except pickle.UnpicklingError:
         call = code_in_pickle(path)
         if call is not None:
@@ -43,6 +68,33 @@ def load_weights_only(path: str | Path) -> Any:
         raise _unreadable(path) from None
     except Exception:  # noqa: BLE001 - damaged bytes make torch's reader fail in any way (KeyError, IndexError...)
         raise _unreadable(path) from None
+
+
+def check_zip_sizes(path: str | Path, bounds: ZipBounds = ZipBounds()) -> None:
+    """Refuse, from the zip's central directory alone (nothing is decompressed), a checkpoint whose entries
+    expand beyond `bounds`: one line naming the file, the sizes and the bound. torch allocates each entry
+    at the size this directory declares, so a directory that lies makes torch's read fail, not grow."""
+    path = Path(path)
+    size = path.stat().st_size
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = zf.infolist()
+    except (zipfile.BadZipFile, EOFError, ValueError):
+        raise _unreadable(path) from None
+    limit = max(int(bounds.expansion * size), bounds.floor_bytes)
+    total = sum(i.file_size for i in members)
+    if total > limit:
+        raise CycleGANError(
+            f"refusing to load {path}: its entries expand to {total} bytes, more than {limit} ({bounds.expansion:g} "
+            f"times its {size} bytes; torch stores tensors uncompressed): a zip bomb? nothing was decompressed"
+        )
+    for info in members:
+        if info.filename.endswith("data.pkl") and info.file_size > bounds.pickle_bytes:
+            raise CycleGANError(
+                f"refusing to load {path}: its '{info.filename}' expands to {info.file_size} bytes, more than the "
+                f"{bounds.pickle_bytes} a checkpoint's pickle may have (a real one is a few KB per network): a zip "
+                "bomb? nothing was decompressed"
+            )
 
 
 def _unreadable(path: Path) -> CycleGANError:

@@ -54,6 +54,17 @@ def ema_option() -> Any:
     return opt("auto", help_text)
 
 
+def max_minutes_option(default: float) -> Any:
+    return opt(
+        default,
+        "give up a download that has not finished after this many minutes, all attempts together (what "
+        "arrived is kept: run again to resume)",
+        gt=0,
+        le=1e5,
+        metavar="MIN",
+    )
+
+
 def progress_option() -> Any:
     return opt(True, "progress bars (--no-progress for none)")
 

@@ -7,12 +7,18 @@ file, downloading it first. (Not to be confused with `cyclegan.pretrained`, the 
 A download
 
 1. streams `BASE/NAME.pth` into `CACHE/.NAME.pth.part` (tqdm bar), resuming with an HTTP Range request
-   after a cut connection (a few times on its own, then on the next run);
+   after a cut connection (a few times on its own, then on the next run), bounded in bytes (a published
+   generator's size with a margin, or `--max-mb`) and in time (`--max-minutes`, all attempts together);
 2. computes the file's SHA-256 and compares it with `--sha256` or the catalogue's pinned digest; a
    mismatch deletes the file;
-3. loads it weights-only (`torch.load(weights_only=True)`) and builds the generator it describes: a file
-   that is not a generator is deleted and refused in one line;
-4. renames it to `CACHE/NAME.pth` in one step, so a cached file is always complete and checked.
+3. loads it weights-only (`torch.load(weights_only=True)`, after its zip directory is sized) and builds
+   the generator it describes: a file that is not a generator is deleted and refused in one line;
+4. records its size and SHA-256 in `CACHE/NAME.pth.json`, then renames it to `CACHE/NAME.pth` in one step,
+   so a cached file is always complete and checked.
+
+A cached file is checked against that record before each use (size, then SHA-256): one that differs
+(truncated, damaged, replaced) is named on stderr, deleted and downloaded again. A cached file without a
+record (an older cache, or a file put there by hand) is checked as a download is (step 3) and recorded.
 
 CACHE is `$CYCLEGAN_HOME/pretrained` (default `~/.cache/cyclegan/pretrained`). BASE is the reference's
 server, or `--base-url` / `$CYCLEGAN_PRETRAINED_URL` for a mirror serving `URL/NAME.pth`. The reference
@@ -23,6 +29,7 @@ each download prints its digest so that it can be compared with a trusted copy a
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import sys
@@ -30,22 +37,27 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data.fetch import check_sha256, download_lock, fetch, file_sha256
-from .errors import CycleGANError
+from .data.fetch import Bounds, check_sha256, download_lock, fetch, file_sha256
+from .errors import CycleGANError, escape
+from .files import write_atomic
 from .options import Options, opt
-from .shared_options import progress_option
+from .shared_options import max_minutes_option, progress_option
 
 PREFIX = "pretrained:"
 DEFAULT_BASE_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models"  # download_cyclegan_model.sh
 BASE_URL_ENV = "CYCLEGAN_PRETRAINED_URL"
 HOME_ENV = "CYCLEGAN_HOME"
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+MAX_NAME = 100  # characters: the cache's NAME.pth, .NAME.pth.part and .NAME.lock stay far below NAME_MAX
 ATTEMPTS = 3  # connections per download before asking the user to run again (each resumes the last)
 # Every published generator is the paper's: ResNet, 9 blocks, 64 filters, InstanceNorm without affine
 # parameters, no dropout, trained on 256 px crops (REFERENCE.md section 9).
 ARCHITECTURE = "ResNet-9, 64 filters, InstanceNorm, trained at 256 px"
 PARAMETERS = 11_378_179
 FILE_MB = 45.6  # float32 weights plus the zip container (about 4 bytes a parameter)
+CATALOGUE_MAX_MB = 50.0  # a published generator's download is refused beyond this (FILE_MB and a margin)
+OTHER_MAX_MB = 2000.0  # ... and a mirror's other names beyond this (our own format, training state and all)
+MAX_MINUTES = 30.0  # a download that has not finished after this (all attempts together) stops, kept to resume
 
 
 @dataclass(frozen=True)
@@ -125,7 +137,10 @@ def model_url(name: str, base_url: str) -> str:
 
 
 def check_name(name: str, *, mirror: bool) -> PublishedModel | None:
-    """The catalogue entry for `name`; other names only from a mirror, and only as plain file names."""
+    """The catalogue entry for `name`; other names only from a mirror, and only as plain file names of at
+    most MAX_NAME characters."""
+    if len(name) > MAX_NAME:
+        raise CycleGANError(f"pretrained model name of {len(name)} characters: at most {MAX_NAME} are accepted")
     info = MODELS.get(name)
     if info is not None:
         return info
@@ -147,11 +162,66 @@ def cached_path(name: str) -> Path:
     return cache_dir() / f"{name}.pth"
 
 
+def record_path(target: Path) -> Path:
+    """`CACHE/NAME.pth.json`: the size and SHA-256 of `CACHE/NAME.pth` when it was downloaded."""
+    return target.with_name(target.name + ".json")
+
+
+def _write_record(target: Path, *, size: int, digest: str, url: str) -> None:
+    text = json.dumps({"bytes": size, "sha256": digest, "url": url}) + "\n"
+    write_atomic(record_path(target), lambda tmp: Path(tmp).write_text(text))
+
+
+def _read_record(target: Path) -> dict | None:
+    try:
+        record = json.loads(record_path(target).read_text())
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(record, dict) and isinstance(record.get("bytes"), int) and isinstance(record.get("sha256"), str)
+    return record if ok else None
+
+
+def check_cached(target: Path, *, url: str) -> tuple[str | None, str | None]:
+    """(what is wrong with the cached `target`, or None; its SHA-256 when it was computed). Checked against
+    its record: the size, then the digest. Without a record: checked as a download is, and recorded."""
+    size = target.stat().st_size
+    record = _read_record(target)
+    if record is None:
+        try:
+            _check_generator(target, url=str(target), delete=False)
+        except CycleGANError as e:
+            return f"has no record of its download and is not a usable generator ({e})", None
+        digest = file_sha256(target)
+        _write_record(target, size=size, digest=digest, url=url)
+        return None, digest
+    if size != record["bytes"]:
+        return f"is {size} bytes, {record['bytes']} when it was downloaded (truncated or replaced)", None
+    digest = file_sha256(target)
+    if digest != record["sha256"]:
+        return f"has SHA-256 {digest}, {record['sha256']} when it was downloaded (damaged or replaced)", digest
+    return None, digest
+
+
+def download_bounds(info: PublishedModel | None, *, max_mb: float | None, max_minutes: float) -> Bounds:
+    """A download's bounds: `max_mb` (default: the catalogue's size with a margin, or OTHER_MAX_MB for a
+    mirror's other names) and `max_minutes`."""
+    if max_mb is not None:
+        mb, why = max_mb, "option '--max-mb'"
+    elif info is not None:
+        mb, why = CATALOGUE_MAX_MB, f"a published generator is {FILE_MB} MB; option '--max-mb' to allow more"
+    else:
+        mb, why = OTHER_MAX_MB, "option '--max-mb'"
+    return Bounds(
+        max_bytes=int(mb * 1e6), seconds=max_minutes * 60, bytes_from=why, seconds_from="option '--max-minutes'"
+    )
+
+
 # --- downloading ------------------------------------------------------------------------------------------
 
 
-def _check_generator(part: Path, *, url: str) -> None:
-    """Refuse (deleting `part`) a file that is not a generator: weights-only load, then the network built."""
+def _check_generator(part: Path, *, url: str, delete: bool = True) -> None:
+    """Refuse (deleting `part` unless `delete` is False) a file that is not a generator: weights-only load,
+    then the network built."""
     # torch only when a download is checked: `cyclegan pretrained list` and `--help` stay instant
     from .checkpoint import check_checkpoint
     from .interop.foreign import load_foreign_generator
@@ -165,42 +235,55 @@ def _check_generator(part: Path, *, url: str) -> None:
         else:
             load_foreign_generator(obj, source=url)
     except CycleGANError as e:
+        reason = str(e).replace(escape(part), "the file")
+        if not delete:
+            raise CycleGANError(reason) from None
         part.unlink(missing_ok=True)
-        reason = str(e).replace(str(part), "the file")
         raise CycleGANError(f"{url} is not a generator file, so it was deleted: {reason}") from None
 
 
 def fetch_model(
-    name: str, *, base_url: str | None = None, sha256: str | None = None, progress: bool = True, timeout: float = 60.0
+    name: str,
+    *,
+    base_url: str | None = None,
+    sha256: str | None = None,
+    progress: bool = True,
+    timeout: float = 60.0,
+    max_mb: float | None = None,
+    max_minutes: float = MAX_MINUTES,
 ) -> FetchResult:
     """The cached file of published generator `name`, downloading it first if needed (module docstring).
 
     base_url: a mirror serving `URL/NAME.pth` (default `$CYCLEGAN_PRETRAINED_URL`, else the reference's
     server); with a mirror, names outside the catalogue are accepted. sha256: the digest the file must have
-    (a cached file is checked too). Every failure is a one-line CycleGANError.
+    (a cached file is checked too). timeout: seconds per read; max_mb, max_minutes: the download's bounds
+    (`download_bounds`). Every failure is a one-line CycleGANError.
     """
     base_url = base_url or base_url_from_env()
     info = check_name(name, mirror=base_url is not None)
     expected = check_sha256(sha256) or (info.sha256 if info else None)
     url = model_url(name, base_url or DEFAULT_BASE_URL)
+    bounds = download_bounds(info, max_mb=max_mb, max_minutes=max_minutes)
     target = cached_path(name)
     if target.is_file():
-        digest = None
-        if expected is not None and (digest := file_sha256(target)) != expected:
-            raise CycleGANError(
-                f"the cached {target} has SHA-256 {digest}, expected {expected}; delete it to download again"
-            )
-        return FetchResult(name, target, digest, downloaded=False, pinned=expected is not None, url=url)
+        problem, digest = check_cached(target, url=url)
+        if problem is None:
+            return _cached(name, target, digest, expected, url)
+        print(escape(f"warning: the cached {target} {problem}; downloading it again"), file=sys.stderr)
     folder = target.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise CycleGANError(f"cannot create the model cache {folder} ({e.strerror}); set ${HOME_ENV}") from None
     with download_lock(folder, name):
-        if target.is_file():  # the other process finished while we waited for the lock
-            return fetch_model(name, base_url=base_url, sha256=sha256, progress=progress, timeout=timeout)
+        if target.is_file():
+            problem, digest = check_cached(target, url=url)
+            if problem is None:  # the other process fetched it while we waited for the lock
+                return _cached(name, target, digest, expected, url)
+            target.unlink()
+            record_path(target).unlink(missing_ok=True)
         part = folder / f".{name}.pth.part"
-        total, resumed_from = fetch(url, part, progress=progress, timeout=timeout, attempts=ATTEMPTS)
+        total, resumed_from = fetch(url, part, progress=progress, timeout=timeout, attempts=ATTEMPTS, bounds=bounds)
         size = part.stat().st_size
         if total is not None and size != total:
             part.unlink()
@@ -212,10 +295,20 @@ def fetch_model(
         _check_generator(part, url=url)
         with part.open("rb+") as f:  # on disk before the rename makes it the cached file
             os.fsync(f.fileno())
+        _write_record(target, size=size, digest=digest, url=url)  # first: a cached file always has its record
         os.replace(part, target)
     return FetchResult(
         name, target, digest, downloaded=True, pinned=expected is not None, resumed_from=resumed_from, url=url
     )
+
+
+def _cached(name: str, target: Path, digest: str | None, expected: str | None, url: str) -> FetchResult:
+    """The result for a cached file that matches its record; a digest asked for must match too."""
+    if expected is not None and digest != expected:
+        raise CycleGANError(
+            f"the cached {target} has SHA-256 {digest}, expected {expected}; delete it to download again"
+        )
+    return FetchResult(name, target, digest, downloaded=False, pinned=expected is not None, url=url)
 
 
 def digest_line(r: FetchResult) -> str:
@@ -258,6 +351,15 @@ class PretrainedDownloadOptions(Options):
         default_text="the reference implementation's server",
     )
     sha256: str | None = opt(None, "the SHA-256 the file must have (checked on a cached file too)", metavar="HEX")
+    max_mb: float | None = opt(
+        None,
+        "refuse a download larger than this (MB)",
+        gt=0,
+        le=1e6,
+        metavar="MB",
+        default_text=f"{CATALOGUE_MAX_MB:g} for a published name, {OTHER_MAX_MB:g} for a mirror's other names",
+    )
+    max_minutes: float = max_minutes_option(MAX_MINUTES)
     progress: bool = progress_option()
 
     def __post_init__(self) -> None:
@@ -269,7 +371,14 @@ class PretrainedDownloadOptions(Options):
 
 def download(opts: PretrainedDownloadOptions) -> FetchResult:
     """`cyclegan pretrained download`: see `fetch_model`."""
-    return fetch_model(opts.name, base_url=opts.base_url, sha256=opts.sha256, progress=opts.progress)
+    return fetch_model(
+        opts.name,
+        base_url=opts.base_url,
+        sha256=opts.sha256,
+        progress=opts.progress,
+        max_mb=opts.max_mb,
+        max_minutes=opts.max_minutes,
+    )
 
 
 def list_lines() -> list[str]:

@@ -5,7 +5,8 @@ Archives come from the reference implementation's server as `BASE/NAME.zip` (a m
 `base_url`) and hold `NAME/trainA, trainB, testA, testB`. A download:
 
 1. streams into `ROOT/.NAME.zip.part`, resuming it with an HTTP Range request when a previous attempt
-   was interrupted;
+   was interrupted, bounded in bytes (`--max-size-gb`: an archive is no larger than what it expands to)
+   and in time (`--max-minutes`);
 2. checks the size against what the server announced, an optional SHA-256, and every zip entry's CRC;
 3. refuses archives with an entry that would land outside the root (absolute path, `..`, symlink,
    device file), and zip bombs (more than `--max-size-gb` uncompressed, or an entry or the whole
@@ -32,14 +33,16 @@ from pathlib import Path
 
 from ..errors import CycleGANError
 from ..options import Options, opt
-from ..shared_options import progress_option
+from ..shared_options import max_minutes_option, progress_option
 from .archive import MAX_RATIO, MAX_SIZE_GB, ArchiveLimits, extract_safely, remove_stale_extractions, verify_archive
-from .fetch import check_sha256, download_lock, fetch
+from .fetch import Bounds, check_sha256, download_lock, fetch
 
 DEFAULT_BASE_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets"
 CHUNK = 1 << 16
 SPLITS = ("trainA", "trainB", "testA", "testB")
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+MAX_NAME = 100  # characters: ROOT/NAME, .NAME.zip.part and .NAME.lock stay far below the file system's NAME_MAX
+MAX_MINUTES = 120.0  # the largest standard archive is a few hundred MB
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,9 @@ def dataset_url(name: str, base_url: str = DEFAULT_BASE_URL) -> str:
 
 def check_name(name: str, *, mirror: bool) -> DatasetInfo | None:
     """The catalogue entry for `name`. Names outside the catalogue are accepted only from a mirror (and
-    only as plain file names, since the name becomes a folder)."""
+    only as plain file names of at most MAX_NAME characters, since the name becomes a folder)."""
+    if len(name) > MAX_NAME:
+        raise CycleGANError(f"dataset name of {len(name)} characters: at most {MAX_NAME} are accepted")
     info = CATALOGUE.get(name)
     if info is not None:
         if not info.downloadable and not mirror:
@@ -143,6 +148,7 @@ class DownloadOptions(Options):
         ge=1,
         le=1e6,
     )
+    max_minutes: float = max_minutes_option(MAX_MINUTES)
     progress: bool = progress_option()
 
     def __post_init__(self) -> None:
@@ -160,6 +166,12 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
     """
     name, root, base_url, sha256, progress = opts.name, opts.root, opts.base_url, opts.sha256, opts.progress
     limits = ArchiveLimits(max_bytes=int(opts.max_size_gb * 1e9), max_ratio=opts.max_ratio)
+    bounds = Bounds(  # an archive is no larger than what it expands to, plus its headers and directory
+        max_bytes=int(limits.max_bytes * 1.05) + (1 << 20),
+        seconds=opts.max_minutes * 60,
+        bytes_from="option '--max-size-gb'",
+        seconds_from="option '--max-minutes'",
+    )
     mirror = base_url is not None
     check_name(name, mirror=mirror)
     url = dataset_url(name, base_url or DEFAULT_BASE_URL)
@@ -178,7 +190,7 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
     with download_lock(root, name):
         remove_stale_extractions(root, name)
         part = root / f".{name}.zip.part"
-        total, resumed_from = fetch(url, part, progress=progress, timeout=timeout)
+        total, resumed_from = fetch(url, part, progress=progress, timeout=timeout, bounds=bounds)
         verify_archive(part, url=url, total=total, sha256=sha256, limits=limits)
         size = part.stat().st_size
         try:

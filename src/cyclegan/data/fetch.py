@@ -1,7 +1,13 @@
 """Downloads over HTTP that resume: a file streamed into a `.part` next to its destination, continued with an
 HTTP Range request after a cut connection, one download of a name into a folder at a time, and the SHA-256
 checks. Used for the standard datasets (`data.download`) and the published generators (`zoo`). Only the
-standard library speaks HTTP here (urllib)."""
+standard library speaks HTTP here (urllib).
+
+Every download is bounded (`Bounds`): in bytes (what the server announces is checked before the body is
+read, and the bytes are counted as they arrive, so a server that streams without end is cut off at the
+bound) and in time, all attempts together (a watchdog shuts the connection at the deadline, so a server that
+drips one byte at a time, each read within the per-read timeout, cannot hold the command forever).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,14 @@ import contextlib
 import hashlib
 import http.client
 import re
+import socket
 import sys
+import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -22,6 +32,19 @@ from ..files import FolderLock
 from ..version import __version__
 
 CHUNK = 1 << 16
+REDIRECT_CODES = (301, 302, 303, 307, 308)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What one download may take: at most `max_bytes` (None: no bound), within `seconds` from its start to
+    its end, all attempts together (None: no deadline). `bytes_from` and `seconds_from` say where each bound
+    comes from (an option's name, the catalogue), for the refusal's message."""
+
+    max_bytes: int | None = None
+    seconds: float | None = None
+    bytes_from: str = ""
+    seconds_from: str = ""
 
 
 def check_sha256(sha256: str | None) -> str | None:
@@ -49,11 +72,78 @@ def _content_range(header: str | None) -> tuple[int | None, int | None]:
     return start, int(m.group(2)) if m.group(2) != "*" else None
 
 
-def _open(url: str, offset: int, *, timeout: float):
+class _Watchdog:
+    """The deadline of one download: at `seconds` after it starts, the connection open at that moment (and
+    any opened later) is shut down, so whatever read is waiting returns at once. `expired` tells the reader
+    why its connection ended."""
+
+    def __init__(self, seconds: float | None):
+        self.expired = False
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self._timer = None
+        if seconds is not None:
+            self._timer = threading.Timer(seconds, self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            self._shut()
+
+    def _shut(self) -> None:
+        if self._socket is not None:
+            with contextlib.suppress(OSError):  # closed already: nothing left to stop
+                self._socket.shutdown(socket.SHUT_RDWR)
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socket = sock
+            if self.expired:
+                self._shut()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+class _NoRedirectOutside(urllib.request.HTTPRedirectHandler):
+    """Redirects followed only to http and https (urllib would also follow one to ftp)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if urllib.parse.urlsplit(newurl).scheme not in ("http", "https"):
+            raise urllib.error.HTTPError(newurl, code, f"redirected to {newurl!r}, not http(s)", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _opener(watchdog: _Watchdog) -> urllib.request.OpenerDirector:
+    """urllib's opener whose every connection the watchdog can shut down."""
+
+    def watched(connection_class):
+        class Watched(connection_class):
+            def connect(self):
+                super().connect()
+                watchdog.watch(self.sock)
+
+        return Watched
+
+    class HTTP(urllib.request.HTTPHandler):
+        def do_open(self, http_class, req, **kwargs):
+            return super().do_open(watched(http_class), req, **kwargs)
+
+    class HTTPS(urllib.request.HTTPSHandler):
+        def do_open(self, http_class, req, **kwargs):
+            return super().do_open(watched(http_class), req, **kwargs)
+
+    return urllib.request.build_opener(HTTP, HTTPS, _NoRedirectOutside)
+
+
+def _open(url: str, offset: int, *, timeout: float, watchdog: _Watchdog):
     headers = {"User-Agent": f"cyclegan/{__version__}"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
-    return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
+    return _opener(watchdog).open(urllib.request.Request(url, headers=headers), timeout=timeout)
 
 
 @contextlib.contextmanager
@@ -61,7 +151,11 @@ def download_lock(folder: Path, name: str) -> Iterator[None]:
     """One download of `name` into `folder` at a time (two would append to one .part file): a second one is
     refused in one line naming the first one's PID."""
     lock = FolderLock(folder, f".{name}.lock")
-    if not lock.acquire():
+    try:
+        acquired = lock.acquire()
+    except OSError as e:  # a read-only folder, a name the file system refuses
+        raise CycleGANError(f"cannot lock {folder / f'.{name}.lock'} for the download: {e.strerror}") from None
+    if not acquired:
         pid = f"PID {lock.holder}" if lock.holder else "PID unknown"
         raise CycleGANError(f"another download of {name} into {folder} is running ({pid}); wait for it to end")
     try:
@@ -71,21 +165,29 @@ def download_lock(folder: Path, name: str) -> Iterator[None]:
 
 
 def fetch(
-    url: str, part: Path, *, progress: bool = True, timeout: float = 60.0, attempts: int = 1
+    url: str, part: Path, *, progress: bool = True, timeout: float = 60.0, attempts: int = 1, bounds: Bounds = Bounds()
 ) -> tuple[int | None, int]:
     """Download `url` into `part`, continuing from its current size when the server honours Range, and again
-    (up to `attempts` connections in all) when the connection breaks mid-transfer.
+    (up to `attempts` connections in all) when the connection breaks mid-transfer. `timeout`: per read;
+    `bounds`: the whole download's bytes and seconds.
 
     Returns (the full size the server announced or None, the offset the last transfer resumed from). An
-    interrupted transfer leaves `part` in place and raises a CycleGANError saying to run again.
+    interrupted transfer, or one past its deadline, leaves `part` in place and raises a CycleGANError saying
+    to run again; one over `bounds.max_bytes` deletes `part` (more of it cannot help).
     """
-    for attempt in range(attempts):
-        try:
-            return _fetch_once(url, part, progress=progress, timeout=timeout)
-        except _Interrupted as e:
-            if attempt == attempts - 1:
-                raise CycleGANError(str(e)) from None
-            print(f"warning: {str(e).split(';')[0]}; resuming", file=sys.stderr)
+    watchdog = _Watchdog(bounds.seconds)
+    try:
+        for attempt in range(attempts):
+            try:
+                return _fetch_once(url, part, progress=progress, timeout=timeout, bounds=bounds, watchdog=watchdog)
+            except _Interrupted as e:
+                if watchdog.expired:
+                    raise _too_slow(url, part, bounds) from None
+                if attempt == attempts - 1:
+                    raise CycleGANError(str(e)) from None
+                print(f"warning: {str(e).split(';')[0]}; resuming", file=sys.stderr)
+    finally:
+        watchdog.stop()
     raise AssertionError("unreachable")
 
 
@@ -93,20 +195,51 @@ class _Interrupted(Exception):
     """A transfer that broke off after some bytes: it can resume."""
 
 
-def _fetch_once(url: str, part: Path, *, progress: bool, timeout: float) -> tuple[int | None, int]:
+def _too_slow(url: str, part: Path, bounds: Bounds) -> CycleGANError:
+    got = part.stat().st_size if part.exists() else 0
+    limit = f"{bounds.seconds / 60:g} minutes" if bounds.seconds >= 60 else f"{bounds.seconds:g} s"
+    return CycleGANError(
+        f"download of {url} did not finish within {limit} ({bounds.seconds_from}); stopped after "
+        f"{got} bytes, kept to resume: run again, or allow more time"
+    )
+
+
+def _too_big(url: str, part: Path, size: int, bounds: Bounds, *, announced: bool) -> CycleGANError:
+    part.unlink(missing_ok=True)
+    what = f"the server announces {size} bytes" if announced else f"the server sent more than {size} bytes"
+    return CycleGANError(
+        f"download of {url} refused: {what}, more than the {bounds.max_bytes} allowed ({bounds.bytes_from}); "
+        "nothing was kept"
+    )
+
+
+def _http_error(url: str, e: urllib.error.HTTPError) -> CycleGANError:
+    if e.code in REDIRECT_CODES:  # urllib's own text is three lines
+        reason = "the server redirects in a loop or too many times" if "loop" in str(e.reason) else e.reason
+        return CycleGANError(f"download of {url} failed: HTTP {e.code}, {reason} (check the address or --base-url)")
+    hint = " (no such file there: check the dataset name or --base-url)" if e.code == 404 else ""
+    return CycleGANError(f"download of {url} failed: HTTP {e.code} {e.reason}{hint}")
+
+
+def _fetch_once(
+    url: str, part: Path, *, progress: bool, timeout: float, bounds: Bounds, watchdog: _Watchdog
+) -> tuple[int | None, int]:
     offset = part.stat().st_size if part.exists() else 0
+    if bounds.max_bytes is not None and offset > bounds.max_bytes:
+        raise _too_big(url, part, bounds.max_bytes, bounds, announced=False)
     try:
-        resp = _open(url, offset, timeout=timeout)
+        resp = _open(url, offset, timeout=timeout, watchdog=watchdog)
     except urllib.error.HTTPError as e:
         if e.code == 416 and offset:  # nothing left to send: complete already, or a different file
             _, total = _content_range(e.headers.get("Content-Range"))
             if total == offset:
                 return total, offset
             part.unlink()
-            return _fetch_once(url, part, progress=progress, timeout=timeout)
-        hint = " (no such file there: check the dataset name or --base-url)" if e.code == 404 else ""
-        raise CycleGANError(f"download of {url} failed: HTTP {e.code} {e.reason}{hint}") from None
-    except (urllib.error.URLError, OSError) as e:
+            return _fetch_once(url, part, progress=progress, timeout=timeout, bounds=bounds, watchdog=watchdog)
+        raise _http_error(url, e) from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+        if watchdog.expired:
+            raise _Interrupted("deadline") from None
         reason = getattr(e, "reason", e)
         raise CycleGANError(
             f"cannot reach {url}: {reason} (check the network, or give a mirror's --base-url)"
@@ -120,6 +253,8 @@ def _fetch_once(url: str, part: Path, *, progress: bool, timeout: float) -> tupl
             offset, mode = 0, "wb"
             length = resp.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
+        if bounds.max_bytes is not None and total is not None and total > bounds.max_bytes:
+            raise _too_big(url, part, total, bounds, announced=True)
         done = offset
         name = part.name.removeprefix(".").removesuffix(".part")
         bar = tqdm(
@@ -134,10 +269,16 @@ def _fetch_once(url: str, part: Path, *, progress: bool, timeout: float) -> tupl
         )
         try:
             with part.open(mode) as f, bar:
-                while chunk := resp.read(CHUNK):
-                    f.write(chunk)
+                while chunk := resp.read1(CHUNK):  # read1: what has arrived, so the loop sees every byte
                     done += len(chunk)
+                    if bounds.max_bytes is not None and done > bounds.max_bytes:
+                        break
+                    f.write(chunk)
                     bar.update(len(chunk))
+            if bounds.max_bytes is not None and done > bounds.max_bytes:
+                raise _too_big(url, part, bounds.max_bytes, bounds, announced=False)
+            if watchdog.expired:  # the shut connection ended the body early, announced size or not
+                raise _Interrupted("deadline")
             if total is not None and done < total:  # read(n) returns b"" when the server hangs up early
                 raise http.client.IncompleteRead(b"", total - done)
         except (http.client.IncompleteRead, OSError) as e:  # OSError: connection reset, timeout, disk full

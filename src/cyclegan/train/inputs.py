@@ -24,7 +24,7 @@ from ..data import (
     read_image,
     read_pair,
 )
-from ..errors import CycleGANError
+from ..errors import CycleGANError, escape
 from ..families import family
 from . import distributed as ddp
 from .signals import worker_init
@@ -81,7 +81,7 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         files.append(good)
         skipped += bad
     for msg in skipped if main else []:
-        tqdm.write(f"warning: skipping {msg}", file=sys.stderr)
+        tqdm.write(f"warning: skipping {escape(msg)}", file=sys.stderr)
     return Images(files[0], files[1], test_a, test_b, skipped)
 
 
@@ -108,7 +108,7 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
     if not pairs:
         raise CycleGANError("no readable training pairs")
     for msg in skipped if main else []:
-        tqdm.write(f"warning: skipping {msg} (and its pair)", file=sys.stderr)
+        tqdm.write(f"warning: skipping {escape(msg)} (and its pair)", file=sys.stderr)
     train_b = [b for _, b in pairs] if not aligned else []
     return Images(
         [a for a, _ in pairs],

@@ -41,6 +41,7 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
 
     with gr.Blocks(title="cyclegan serve", analytics_enabled=False) as app:
         app.engine = engine  # for tests and tools
+        engine.outputs = Path(app.GRADIO_CACHE) / f"cyclegan-{work.name}"  # served as they are: see Engine
         gr.Markdown("# cyclegan\nUnpaired image-to-image translation and style transfer, on this machine.")
         with gr.Tabs():
             t_model = TranslateTab(engine).layout(choices)

@@ -81,13 +81,20 @@ def user_errors(fn: Callable) -> Callable:
 
 
 class Engine:
-    """The server's state: its options, the models it was given, what it has loaded, its working folder."""
+    """The server's state: its options, the models it was given, what it has loaded, its working folder.
 
-    def __init__(self, opts: ServeOptions, files: Sequence[Path], work: Path):
+    `outputs`: where each request's files go, one fresh folder per request (`folder`). The page sets it
+    inside Gradio's cache (`build_app`), which Gradio serves as it is: a file handed over from elsewhere,
+    or a PIL image, is copied into a cache folder named by its content, so identical answers to concurrent
+    requests were one file, rewritten while another response streamed it.
+    """
+
+    def __init__(self, opts: ServeOptions, files: Sequence[Path], work: Path, outputs: Path | None = None):
         self.opts = opts
         self.roots = [str(r) for r in opts.runs or ()]
         self.files = list(files)
         self.work = work
+        self.outputs = outputs or work / "out"
         self._lock = threading.Lock()
         self._generators: dict[tuple[str, str], tuple[tuple[int, int], Any]] = {}
         self._backbones: dict[str, Any] = {}
@@ -156,8 +163,9 @@ class Engine:
         return check_upload(path, max_bytes=int(self.opts.max_upload_mb * MB), max_pixels=self.opts.max_pixels)
 
     def folder(self) -> Path:
-        """A fresh folder for one request's outputs (Gradio copies what a handler returns into its cache)."""
-        d = self.work / "out" / uuid.uuid4().hex
+        """A fresh folder for one request's outputs, under `outputs`: what a handler returns is a path in it
+        (never a PIL image), so no two requests share a file."""
+        d = self.outputs / uuid.uuid4().hex
         d.mkdir(parents=True)
         return d
 

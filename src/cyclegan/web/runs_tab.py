@@ -11,6 +11,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd  # a dependency of gradio's
 
+from ..files import write_atomic
 from ..run_files import CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME
 from .engine import LIGHT_EVENTS, Engine, user_errors
 from .runs import latest_samples, loss_rows, read_config, read_log, run_summary
@@ -100,8 +101,7 @@ class RunsTab:
         copies = []
         for step, path in samples:  # copies: the page is never handed a path inside a run
             target = self.engine.work / "samples" / f"{abs(hash(str(run)))}_{path.name}"
-            if not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
+            if not target.exists():  # whole or absent: two refreshes at once never show a half copy
+                write_atomic(target, lambda tmp, src=path: shutil.copyfile(src, tmp))
             copies.append((str(target), f"step {step}"))
         return read_config(run), terms, totals, copies, f"**{label}**: {run_summary(run, records)}", signature

@@ -129,6 +129,7 @@ class StyleTab:
                 updates.put(("error", e))
 
         worker = threading.Thread(target=work, name="gatys", daemon=True)
+        out = engine.folder()  # this request's own: the progress images and the result are files in it
         t0 = time.perf_counter()
         worker.start()
         try:
@@ -139,10 +140,12 @@ class StyleTab:
                     _, step, x = item
                     progress((step, steps), desc=f"Gatys ({name})")
                     elapsed = time.perf_counter() - t0
-                    yield to_pil_01(x), f"step {step} of {steps}, {elapsed:.1f} s", None
+                    shown = out / f"step_{step:06d}.png"
+                    to_pil_01(x).save(shown)
+                    yield str(shown), f"step {step} of {steps}, {elapsed:.1f} s", None
                 elif item[0] == "done":
                     result = item[1]
-                    target = engine.folder() / f"{Path(display_name(content)).stem}_stylised.png"
+                    target = out / f"{Path(display_name(content)).stem}_stylised.png"
                     result.image.save(target)
                     w, h = result.image.size
                     yield (

@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..errors import CycleGANError
+from ..files import unique_stems
 from .engine import DIRECTIONS, Engine, user_errors
 from .options import ServeOptions
 from .uploads import display_name
@@ -101,15 +102,19 @@ class TranslateTab:
         t0 = time.perf_counter()
         G = self.engine.generator(key, direction)
         load_s = time.perf_counter() - t0
-        out = self.engine.folder()
+        out = self.engine.folder()  # this request's own: every image the page gets is a file in it
         gallery, downloads, rows = [], [], []
-        for name, im in images:
+        for stem, (name, im) in zip(unique_stems([Path(n) for n, _ in images]), images, strict=True):
             t = time.perf_counter()
             y = translate(G, im)
             seconds = time.perf_counter() - t
-            target = out / f"{Path(name).stem}_{direction}.png"
+            shown, target = out / f"{stem}_input.png", out / f"{stem}_{direction}.png"
+            im.save(shown)  # the input as read (orientation, mode): a file, not a PIL image (see Engine)
             y.save(target)
-            gallery += [(im, f"{name} ({im.width}x{im.height})"), (str(target), f"{direction}: {seconds:.2f} s")]
+            gallery += [
+                (str(shown), f"{name} ({im.width}x{im.height})"),
+                (str(target), f"{direction}: {seconds:.2f} s"),
+            ]
             downloads.append(str(target))
             rows.append(f"| {name} | {im.width}x{im.height} | {seconds:.2f} |")
         for p in problems:

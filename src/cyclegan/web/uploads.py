@@ -8,11 +8,12 @@ line naming the file as the user called it (not the server's temporary path), fo
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from PIL import Image
 
-from ..errors import CycleGANError
+from ..errors import CycleGANError, escape
 
 MB = 1_000_000
 
@@ -44,6 +45,13 @@ def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int) -> Image.
             w, h = im.size
     except Image.UnidentifiedImageError:
         raise CycleGANError(f"{name} is not an image (JPEG, PNG, BMP, WebP or TIFF)") from None
+    except Image.DecompressionBombError as e:  # PIL's own refusal, from the header, of over ~179 MP
+        declared = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"declares {int(declared.group(1)) / 1e6:.0f} MP, " if declared else ""
+        raise CycleGANError(
+            f"{name} {size}more than any image is decoded here: a decompression bomb? this server's limit is "
+            f"{max_pixels / 1e6:g} MP (cyclegan serve --max-pixels)"
+        ) from None
     except Exception:  # noqa: BLE001 - a damaged header fails in many ways
         raise CycleGANError(f"{name} is not an image, or its header is damaged") from None
     if w * h > max_pixels:
@@ -54,7 +62,9 @@ def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int) -> Image.
     try:
         return read_image(path, max_pixels=max_pixels)
     except CycleGANError as e:
-        reason = str(e).replace(f"cannot read image {path}: ", "")  # the temporary path means nothing to the user
+        reason = str(e).replace(
+            f"cannot read image {escape(path)}: ", ""
+        )  # the temporary path means nothing to the user
         if "truncated" in reason:
             raise CycleGANError(f"{name} is truncated (the file ends before the image does)") from None
         raise CycleGANError(f"{name} cannot be decoded: {reason}") from None

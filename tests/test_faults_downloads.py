@@ -1,0 +1,203 @@
+"""Hostile and broken mirrors (docs/reliability.md, "Round two"): downloads of published generators and
+datasets are bounded in bytes and in time, a cached generator is checked against the record of its download
+before each use, and names and redirects fail in one line. Every server is a loopback `helpers.RangeServer`
+with tiny limits, so each test takes a second or two.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from cyclegan import zoo
+from cyclegan.cli import main
+from cyclegan.data.download import DownloadOptions, download
+from cyclegan.errors import CycleGANError
+from cyclegan.models import ResnetGenerator
+from helpers import RangeServer, serving
+
+pytestmark = pytest.mark.slow  # each starts an HTTP server
+
+
+@pytest.fixture
+def server():
+    with serving(RangeServer("/m")) as srv:
+        yield srv
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("CYCLEGAN_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("CYCLEGAN_PRETRAINED_URL", raising=False)
+    return tmp_path / "home" / "pretrained"
+
+
+@pytest.fixture(scope="module")
+def generator() -> bytes:
+    """A small reference-layout generator file (about 210 KB)."""
+    torch.manual_seed(0)
+    import io
+
+    buf = io.BytesIO()
+    torch.save(ResnetGenerator(ngf=8, n_blocks=2).state_dict(), buf)
+    return buf.getvalue()
+
+
+def one_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+# --- bounded in bytes ------------------------------------------------------------------------------------
+
+
+def test_an_endless_stream_is_cut_off_at_the_bound(server, generator, home, monkeypatch):
+    """Before: 688 MB written in 4 s for a 210 KB file, and counting."""
+    server.files["/m/horse2zebra.pth"] = generator
+    server.endless.add("/m/horse2zebra.pth")
+    with pytest.raises(CycleGANError, match=r"the server sent more than 500000 bytes, more than the 500000 allowed"):
+        zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False, max_mb=0.5)
+    assert not home.exists() or not any(p.suffix in (".part", ".pth") for p in home.iterdir())
+    monkeypatch.setattr(zoo, "CATALOGUE_MAX_MB", 0.3)  # the catalogue's bound, no option given
+    with pytest.raises(CycleGANError, match=r"allowed \(a published generator is 45.6 MB; option '--max-mb'"):
+        zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
+
+
+def test_an_announced_size_over_the_bound_is_refused_before_the_body(server, generator, home):
+    server.files["/m/horse2zebra.pth"] = generator
+    with pytest.raises(CycleGANError, match=rf"the server announces {len(generator)} bytes, more than the 100000"):
+        zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False, max_mb=0.1)
+    assert not (home / ".horse2zebra.pth.part").exists()
+
+
+def test_an_endless_dataset_archive_stops_at_max_size_gb(server, tmp_path, capsys):
+    server.files["/m/horse2zebra.zip"] = b"PK"
+    server.endless.add("/m/horse2zebra.zip")
+    args = ["datasets", "download", "horse2zebra", "--root", str(tmp_path / "d"), "--base-url", server.base_url]
+    t0 = time.monotonic()
+    assert main([*args, "--max-size-gb", "0.001", "--no-progress"]) == 2
+    assert "allowed (option '--max-size-gb')" in one_line(capsys) and time.monotonic() - t0 < 10
+    assert list((tmp_path / "d").iterdir()) == []
+
+
+# --- bounded in time -------------------------------------------------------------------------------------
+
+
+def test_a_dripping_mirror_meets_the_deadline(server, generator, home, capsys):
+    """One byte every 0.2 s: each read is within the per-read timeout. Before: the command hung (4 s and
+    still 0 bytes written, nothing to end it)."""
+    server.files["/m/horse2zebra.pth"] = generator
+    server.drip["/m/horse2zebra.pth"] = 0.2
+    args = ["pretrained", "download", "horse2zebra", "--base-url", server.base_url, "--no-progress"]
+    t0 = time.monotonic()
+    assert main([*args, "--max-minutes", str(1.5 / 60)]) == 2
+    seconds = time.monotonic() - t0
+    err = one_line(capsys)
+    assert "did not finish within 1.5 s (option '--max-minutes'); stopped after" in err and seconds < 6, seconds
+    assert not (home / "horse2zebra.pth").exists()
+
+
+def test_a_dripping_dataset_mirror_meets_the_deadline(server, tmp_path):
+    server.files["/m/horse2zebra.zip"] = bytes(10_000)
+    server.drip["/m/horse2zebra.zip"] = 0.2
+    t0 = time.monotonic()
+    opts = DownloadOptions("horse2zebra", str(tmp_path), base_url=server.base_url, progress=False, max_minutes=0.02)
+    with pytest.raises(CycleGANError, match=r"did not finish within 1.2 s \(option '--max-minutes'\)"):
+        download(opts)
+    assert time.monotonic() - t0 < 6
+
+
+# --- the cache -------------------------------------------------------------------------------------------
+
+
+def test_a_truncated_or_damaged_cached_file_is_named_and_fetched_again(server, generator, home, capsys):
+    """Before: a truncated NAME.pth in the cache was 'already cached', exit 0."""
+    server.files["/m/horse2zebra.pth"] = generator
+    args = ["pretrained", "download", "horse2zebra", "--base-url", server.base_url, "--no-progress"]
+    assert main(args) == 0
+    target = home / "horse2zebra.pth"
+    record = json.loads((home / "horse2zebra.pth.json").read_text())
+    assert record["bytes"] == len(generator) and len(record["sha256"]) == 64
+    capsys.readouterr()
+
+    target.write_bytes(generator[: len(generator) // 2])
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert f"warning: the cached {target} is {len(generator) // 2} bytes, {len(generator)} when it was" in captured.err
+    assert "downloaded" in captured.out and target.read_bytes() == generator
+
+    damaged = bytearray(generator)
+    damaged[len(damaged) // 2] ^= 0xFF  # same size, one byte changed
+    target.write_bytes(damaged)
+    assert main(args) == 0
+    assert "(damaged or replaced); downloading it again" in capsys.readouterr().err
+    assert target.read_bytes() == generator
+
+    assert main(args) == 0 and "already cached" in capsys.readouterr().out  # intact: no request
+    assert len(server.requests) == 3
+
+
+def test_a_cached_file_without_a_record_is_checked_before_use(server, generator, home, capsys):
+    """An older cache (or a file put there by hand): a usable generator is recorded and used without the
+    network; a truncated one is named and fetched again."""
+    home.mkdir(parents=True)
+    target = home / "horse2zebra.pth"
+    target.write_bytes(generator)
+    r = zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
+    assert not r.downloaded and server.requests == []
+    assert json.loads((home / "horse2zebra.pth.json").read_text())["bytes"] == len(generator)
+
+    (home / "horse2zebra.pth.json").unlink()
+    target.write_bytes(generator[:1000])
+    server.files["/m/horse2zebra.pth"] = generator
+    r = zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
+    assert r.downloaded and target.read_bytes() == generator
+    assert "has no record of its download and is not a usable generator" in capsys.readouterr().err
+
+
+# --- one line each ---------------------------------------------------------------------------------------
+
+
+def test_a_redirect_loop_is_one_line(server, capsys):
+    """Before: three lines (urllib's 'would lead to an infinite loop.\\nThe last 30x error message was:...')."""
+    server.redirect["/m/a.pth"] = "/m/b.pth"
+    server.redirect["/m/b.pth"] = "/m/a.pth"
+    assert main(["pretrained", "download", "a", "--base-url", server.base_url, "--no-progress"]) == 2
+    assert "HTTP 302, the server redirects in a loop or too many times" in one_line(capsys)
+
+
+def test_a_redirect_away_from_http_is_refused(server):
+    server.redirect["/m/a.pth"] = "ftp://127.0.0.1/a.pth"
+    with pytest.raises(CycleGANError, match="redirected to 'ftp://127.0.0.1/a.pth', not http"):
+        zoo.fetch_model("a", base_url=server.base_url, progress=False)
+
+
+def test_a_300_character_name_is_one_line(server, tmp_path, monkeypatch, capsys):
+    """Before: a traceback ending in 'File name too long' from the download's lock."""
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
+    name = "x" * 300
+    (tmp_path / "in").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "in" / "a.png")
+    args = ["translate", "--checkpoint", f"pretrained:{name}", "--out", str(tmp_path / "out"), str(tmp_path / "in")]
+    assert main(args) == 2
+    assert "pretrained model name of 300 characters: at most 100" in one_line(capsys)
+    args = ["datasets", "download", name, "--root", str(tmp_path / "d"), "--base-url", server.base_url]
+    assert main(args) == 2
+    assert "dataset name of 300 characters: at most 100" in one_line(capsys)
+    assert server.requests == []
+
+
+def test_a_zip_bomb_download_is_refused_before_torch_reads_it(server, generator, home, tmp_path):
+    from helpers import zip_bomb
+
+    (tmp_path / "g.pth").write_bytes(generator)
+    server.files["/m/horse2zebra.pth"] = zip_bomb(tmp_path / "g.pth", tmp_path / "b.pth", inflate=40 << 20).read_bytes()
+    with pytest.raises(CycleGANError, match=r"is not a generator file, so it was deleted: refusing to load the file: "):
+        zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
+    assert not any(home.iterdir())

@@ -1,0 +1,40 @@
+"""Every message one line, whatever the names in it hold (docs/reliability.md, "Round two"): a file name
+with a newline, an escape sequence or a bidirectional override is shown escaped, never as a second,
+spoofed `error:` line or a recoloured terminal."""
+
+from __future__ import annotations
+
+import pickle
+
+from PIL import Image
+
+from cyclegan.cli import main
+from cyclegan.errors import CycleGANError, escape
+from helpers import save_tiny_checkpoint
+
+
+def test_escape_writes_line_breaks_and_terminal_controls_as_python_escapes():
+    assert escape("a\nb\r\tc\x1b[31md\x7f\x85e\u2028f\u202eg\udcff") == (
+        "a\\nb\\r\\tc\\x1b[31md\\x7f\\x85e\\u2028f\\u202eg\\udcff"
+    )
+    plain = "runs/été 漢字/photo (1).png"
+    assert escape(plain) == plain and escape(escape("x\ny")) == "x\\ny"  # nothing else changes; idempotent
+    e = CycleGANError("cannot read x\nerror: fake")
+    assert str(e) == "cannot read x\\nerror: fake" and str(pickle.loads(pickle.dumps(e))) == str(e)
+
+
+def test_a_name_with_a_newline_cannot_spoof_an_error_line(tmp_path, capsys):
+    """Before: 'error: nl/missing' and then 'error: spoofed.png: no such file or folder', two lines for one
+    input (and the same for an unreadable file)."""
+    ckpt = save_tiny_checkpoint(tmp_path / "g.pt")
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    Image.new("RGB", (16, 16)).save(inputs / "good.png")
+    (inputs / "bad.png\nerror: all images were translated.png").write_text("not an image")
+    missing = tmp_path / "missing\nerror: spoofed.png"
+    args = ["translate", "--checkpoint", str(ckpt), "--out", str(tmp_path / "out"), "--no-progress"]
+    assert main([*args, str(inputs), str(missing)]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 3 and all(line.startswith("error: ") for line in lines), lines
+    assert "missing\\nerror: spoofed.png: no such file or folder" in lines[0]
+    assert lines[2] == "error: 2 input(s) could not be translated (listed above)"
