@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import glob
 import math
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import torch
-from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
@@ -26,6 +24,7 @@ from .data.io import (
     find_images,
     glob_files,
     max_pixels_option,
+    open_image,
     read_image,
     resize_long_side,
     to_pil,
@@ -108,10 +107,7 @@ def _batches(
 
     def shape_of(p: Path) -> tuple[int, int]:
         try:
-            with warnings.catch_warnings():  # a huge header is read_image's to report, once, in one line
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                im = Image.open(p)
-            with im:
+            with open_image(p) as im:  # the header only; a huge one is read_image's to report, in one line
                 w, h = im.size
                 if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF rotation swaps the sides
                     w, h = h, w
