@@ -90,7 +90,7 @@ def run_translate(opts, _: argparse.Namespace) -> int:
     from .translation import translate_paths  # on use
 
     written, errors = translate_paths(opts)
-    print(f"wrote {len(written)} image(s) to {opts.out}")
+    print(f"wrote {len(written)} file(s) to {opts.out}")
     return _report_skipped(errors, "input(s) could not be translated")
 
 
