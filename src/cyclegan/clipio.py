@@ -147,6 +147,56 @@ def transcode(
     return count
 
 
+def write_clip(dst: str | Path, frames, *, rate: float | Fraction = 12) -> Path:
+    """Encode uint8 frames (H, W, 3), an iterable, as a new clip at `dst` (its extension names the kind:
+    H.264 in MP4/MOV/MKV, VP9 in WebM, GIF), written atomically."""
+    dst = Path(dst)
+    rate = Fraction(rate).limit_denominator(1001)
+    if dst.suffix.lower() in ANIMATED_IMAGES:
+
+        def write(tmp: str) -> None:
+            ims = [Image.fromarray(f) for f in frames]
+            fmt = "GIF" if dst.suffix.lower() == ".gif" else "WEBP"
+            ims[0].save(tmp, format=fmt, save_all=True, append_images=ims[1:], duration=round(1000 / rate), loop=0)
+
+        return write_atomic(dst, write)
+    av = _av()
+    container = VIDEO_FORMATS.get(dst.suffix.lower(), "mp4")
+
+    def write(tmp: str) -> None:
+        with av.open(tmp, "w", format=container) as out:
+            encoder = DEFAULT_ENCODER.get(container, "libx264")
+            stream = None
+            for f in frames:
+                if stream is None:
+                    stream = out.add_stream(encoder, rate=rate, options=ENCODER_OPTIONS.get(encoder, {}))
+                    stream.height, stream.width = f.shape[:2]
+                    stream.pix_fmt = _pixel_format(av, encoder, "yuv420p", (f.shape[1], f.shape[0]))
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
+            if stream is None:
+                raise CycleGANError(f"no frames to write to {dst}")
+            out.mux(stream.encode(None))
+
+    return write_atomic(dst, write)
+
+
+def iter_frames(src: str | Path) -> Iterator[np.ndarray]:
+    """Every frame of a clip as uint8 (H, W, 3), decoded one at a time."""
+    src = Path(src)
+    try:
+        if src.suffix.lower() in ANIMATED_IMAGES:
+            with Image.open(src) as im:
+                for f in ImageSequence.Iterator(im):
+                    yield np.asarray(f.convert("RGB"))
+            return
+        av = _av()
+        with av.open(str(src)) as c:
+            for f in c.decode(video=0):
+                yield f.to_ndarray(format="rgb24")
+    except (OSError, ValueError, EOFError) as e:  # av.FFmpegError is an OSError
+        raise CycleGANError(f"cannot read clip {src}: {_reason(e)}") from None
+
+
 def _batched(frames: Iterator, n: int) -> Iterator[list]:
     chunk: list = []
     for f in frames:
