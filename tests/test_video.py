@@ -220,3 +220,21 @@ def test_shared_statistics_are_frame_order_not_batch_dependent(ckpt):
     assert np.abs(at_once.astype(int) - singly).max() <= 1
     assert np.array_equal(at_once[0], alone[0])  # the first frame: its own statistics
     assert np.abs(at_once[1:].astype(int) - alone[1:]).max() > 0
+
+
+def test_web_video_tab_translates_an_upload(ckpt, tmp_path):
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.errors import CycleGANError
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.video_tab import VideoTab
+
+    engine = Engine(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
+    tab = VideoTab(engine)
+    key = engine.models()[0].key
+    shown, download, info = tab.translate(str(make_clip(tmp_path / "c.webm")), key, "BtoA", True, 0.5)
+    assert shown == download and Path(download).name == "c_BtoA.webm" and "10 frames of 48x32" in info
+    assert clip_facts(Path(download))[:3] == (10, 15, (W, H))
+    (tmp_path / "notes.mp4").write_text("hello")
+    with pytest.raises(CycleGANError, match="notes.mp4"):
+        tab.translate(str(tmp_path / "notes.mp4"), key, "AtoB", False, 0)

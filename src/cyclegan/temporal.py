@@ -22,15 +22,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import torch
-from torch import nn
 
 from .errors import CycleGANError
 from .options import Options, opt
-from .tiling import _fixed_norm, per_instance_norms
+
+if TYPE_CHECKING:  # torch on use: the web page reads TemporalOptions without it
+    import torch
+    from torch import nn
 
 # Where the warped previous input differs from the current one by this many grey levels (mean over RGB)
 # or more, the flow is not trusted: new content takes the current output alone (linear ramp from 0).
@@ -70,6 +71,10 @@ class SharedNormStats:
         self.stats: dict[nn.Module, tuple[torch.Tensor, torch.Tensor]] = {}  # layer -> (mean (C,), var (C,))
 
     def _normalise(self, m: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        from .tiling import _fixed_norm
+
         if not self.update:
             if m not in self.stats:
                 raise CycleGANError("shared statistics were used before any frame was seen")
@@ -87,6 +92,8 @@ class SharedNormStats:
 
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
+        from .tiling import per_instance_norms
+
         swapped = []
         try:
             for m in per_instance_norms(self.net):
