@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from cyclegan.data.synthetic_video import render_clip
-from cyclegan.evaluate.video import score_clip
+from cyclegan.evaluate.video import score_clip, temporal_difference
 from cyclegan.loading import load_generator
 from cyclegan.temporal import TemporalOptions
 from cyclegan.video import ClipTranslator
@@ -46,6 +47,20 @@ def translate_clip(G, frames: np.ndarray, options: TemporalOptions, batch: int =
         return np.concatenate([translator(frames[i : i + batch]) for i in range(0, len(frames), batch)])
 
 
+def save_strip(path: str, clip, outputs: dict[str, np.ndarray], picks=(4, 12, 20, 28), scale: int = 2) -> None:
+    """Rows: input, truth, frame by frame, the default; then each one's temporal change (|frame t - frame
+    t-1 moved by the camera|, x4) for frame by frame and the default: flicker shows as light patches."""
+    summer, winter, cameras = clip
+    default = next(n for n, o in SETTINGS.items() if o == TemporalOptions())
+    rows = [summer, winter, outputs["frame by frame"], outputs[default]]
+    strip = [np.concatenate([r[i] for i in picks], 1) for r in rows]
+    for frames in (outputs["frame by frame"], outputs[default]):
+        changes = [np.clip(4 * temporal_difference(frames, cameras, i)[0], 0, 255).astype(np.uint8) for i in picks]
+        strip.append(np.concatenate(changes, 1))
+    im = Image.fromarray(np.concatenate(strip, 0))
+    im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST).save(path)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run", help="a run folder (e.g. one `cyclegan demo` trained)")
@@ -55,21 +70,25 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1, help="world seed of the clips")
     p.add_argument("--sweep", action="store_true", help="also the neighbours of the default values")
     p.add_argument("--json", default="benchmarks/results/video_table.json")
+    p.add_argument("--strip", default=None, help="PNG: frames of the first clip (A to B), see save_strip")
     args = p.parse_args()
     torch.set_num_threads(2)
     settings = SETTINGS | (EXTRA if args.sweep else {})
     clips = [render_clip(args.seed, i, args.frames, args.size) for i in range(args.clips)]
     rows: dict[str, dict[str, list]] = {}
+    firsts: dict[str, np.ndarray] = {}  # setting -> its output of the first clip, A to B
     for direction in ("AtoB", "BtoA"):
         G = load_generator(args.run, direction)
         for name, options in settings.items():
             scores, seconds = [], 0.0
-            for summer, winter, cameras in clips:
+            for k, (summer, winter, cameras) in enumerate(clips):
                 src, truth = (summer, winter) if direction == "AtoB" else (winter, summer)
                 start = time.perf_counter()
                 out = translate_clip(G, src, options)
                 seconds += time.perf_counter() - start
                 scores.append(score_clip(out, truth, cameras).as_dict())
+                if k == 0 and direction == "AtoB":
+                    firsts[name] = out
             row = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
             row["ms_per_frame"] = 1000 * seconds / (len(clips) * args.frames)
             rows.setdefault(name, {})[direction] = row
@@ -89,6 +108,8 @@ def main() -> None:
     truth = f"true clips' own temporal error: {base['AtoB']['temporal_truth']:.2f} (winter) / "
     truth += f"{base['BtoA']['temporal_truth']:.2f} (summer) grey levels"
     print("\n".join(lines) + "\n\n" + truth)
+    if args.strip:
+        save_strip(args.strip, clips[0], firsts)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
 

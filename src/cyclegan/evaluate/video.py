@@ -22,19 +22,25 @@ from .metrics import psnr, ssim
 Camera = tuple[float, float, float]
 
 
+def temporal_difference(frames: np.ndarray, cameras: list[Camera], t: int) -> tuple[np.ndarray, np.ndarray]:
+    """|frame t - frame t-1 moved onto frame t by the camera| per pixel and channel (H, W, 3), float32 grey
+    levels, and where frame t-1 sees the pixel (H, W) bool."""
+    h, w = frames.shape[1:3]
+    X, Y = frame_to_world(cameras[t], w, h)
+    x, y = world_to_frame(cameras[t - 1], X, Y)
+    seen = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
+    return np.abs(frames[t].astype(np.float32) - sample(frames[t - 1], x, y)), seen
+
+
 def temporal_error(frames: np.ndarray, cameras: list[Camera]) -> float:
     """Mean |frame t - frame t-1 moved onto frame t by the camera| over t >= 1 and the pixels both frames
     see; frames uint8 or float (T, H, W, 3) in 0..255, one camera (ox, oy, s) per frame."""
-    t_count, h, w = frames.shape[:3]
-    if t_count < 2:
+    if len(frames) < 2:
         return 0.0
     errors = []
-    for t in range(1, t_count):
-        X, Y = frame_to_world(cameras[t], w, h)
-        x, y = world_to_frame(cameras[t - 1], X, Y)
-        seen = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
-        moved = sample(frames[t - 1], x, y)
-        errors.append(float(np.abs(frames[t].astype(np.float32) - moved)[seen].mean()))
+    for t in range(1, len(frames)):
+        diff, seen = temporal_difference(frames, cameras, t)
+        errors.append(float(diff[seen].mean()))
     return float(np.mean(errors))
 
 
