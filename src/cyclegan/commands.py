@@ -91,7 +91,7 @@ def run_translate(opts, _: argparse.Namespace) -> int:
     from .translation import translate_paths  # on use
 
     written, errors = translate_paths(opts)
-    print(f"wrote {len(written)} image(s) to {opts.out}")
+    print(f"wrote {len(written)} file(s) to {opts.out}")
     return _report_skipped(errors, "input(s) could not be translated")
 
 
@@ -139,6 +139,21 @@ def run_datasets_download(opts, _: argparse.Namespace) -> int:
 
 
 def run_datasets_synthetic(opts, _: argparse.Namespace) -> int:
+    if opts.video:
+        from .clipio import write_clip  # on use
+        from .data.synthetic_video import write_clips
+
+        root = write_clips(
+            opts.out,
+            write_clip=write_clip,
+            count=opts.clips,
+            frames=opts.frames,
+            size=opts.size,
+            seed=opts.seed,
+            progress=opts.progress,
+        )
+        print(f"wrote {opts.clips} clip pairs to {root}/videoA (summer), videoB (true winter), cameras")
+        return 0
     from .data.synthetic import write_dataset  # on use
 
     root = write_dataset(opts)
