@@ -202,6 +202,7 @@ def run_demo(opts, _: argparse.Namespace) -> int:
 
 
 def run_evaluate(opts, _: argparse.Namespace) -> int:
+    from .evaluate.best import which_is_better  # on use
     from .evaluate.runner import evaluate_checkpoints  # on use
     from .report import format_curve, format_table, write_json  # on use
 
@@ -212,6 +213,8 @@ def run_evaluate(opts, _: argparse.Namespace) -> int:
         print(format_table(report) + "\n")
     if len(reports) > 1:
         print(format_curve(reports))
+    for line in which_is_better(reports):  # a run's last and best checkpoints
+        print(line)
     if opts.out:  # one checkpoint: its report; several: {"command", "reports": [...]}
         out = reports[0] if len(reports) == 1 else {"command": command, "reports": reports}
         print(f"\nreport: {write_json(out, opts.out)}")

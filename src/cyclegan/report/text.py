@@ -93,7 +93,7 @@ def format_curve(reports: list[dict[str, Any]]) -> str:
         for d in dirs:
             row = r["directions"][d]
             kid = f"{row[kid_name]:.4f} ± {row[f'{kid_name}_std']:.4f}"
-            cells.append(f"{row[fd_name]:>15.2f} {kid:>22} {row['cycle_psnr']:>15.2f}")
+            cells.append(f"{row[fd_name]:>15.2f} {kid:>22} {row.get('cycle_psnr', float('nan')):>15.2f}")
         lines.append(f"{r['step']!s:>7}  " + "  ".join(cells))
     return "\n".join(lines)
 
