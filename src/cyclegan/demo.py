@@ -27,7 +27,7 @@ from .loading import load_generator
 from .options import MAX_SEED, Options, opt
 from .report import render_demo_html, save_grid
 from .run_files import CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR, TENSORBOARD_DIR
-from .shared_options import device_option, progress_option
+from .shared_options import Precision, device_option, precision_option, progress_option
 from .train import prepare_config, train
 
 # Training options on top of the preset (names as in `cyclegan train --help`). The step count is a cap:
@@ -100,6 +100,7 @@ class DemoOptions(Options):
     )
     overwrite: bool = opt(False, "replace a previous demo run in the run folder (never a run of anything else)")
     device: str = device_option()
+    precision: Precision = precision_option()
     progress: bool = progress_option()
 
 
@@ -171,6 +172,7 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
         "data": str(data),
         "out": str(run),
         "device": device,
+        "precision": opts.precision,
         "sample_every": 0,
         "checkpoint_every": 100,
         "log_every": 20,
@@ -181,7 +183,8 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
     cfg, _ = prepare_config(overrides, resume=False, out=str(run))
     device_ = resolve_device(device)
     t_train = time.perf_counter()
-    trained_steps = train(cfg, progress=progress).step
+    trained = train(cfg, progress=progress)
+    trained_steps = trained.step
     train_seconds = time.perf_counter() - t_train
 
     names = sorted(p.name for p in (data / "testA").glob("*.png"))  # testA/NAME and testB/NAME: one scene
@@ -201,6 +204,7 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
         "*_identity: the untranslated input against the same truth (the do-nothing baseline)",
         "settings": dataclasses.asdict(s)
         | {"options": options, "steps_trained": trained_steps, "device": str(device_)},
+        "execution": trained.execution,
         "config": cfg.to_dict(),
         "seconds": {"total": round(time.perf_counter() - t0, 1), "train": round(train_seconds, 1)},
         "grids": grids,
