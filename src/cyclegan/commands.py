@@ -192,8 +192,10 @@ def run_pretrained_download(opts, _: argparse.Namespace) -> int:
 
 def run_demo(opts, _: argparse.Namespace) -> int:
     from .demo import run_demo as demo  # on use
+    from .report import describe_record  # on use
 
     report = demo(opts)
+    print(f"\ncomputed: {describe_record(report['execution'])}")
     print(f"\n{'direction':<10}{'PSNR':>8}{'untranslated':>14}{'SSIM':>8}{'untranslated':>14}")
     for d, r in report["ground_truth"].items():
         print(f"{d:<10}{r['psnr']:>8.2f}{r['psnr_identity']:>14.2f}{r['ssim']:>8.3f}{r['ssim_identity']:>14.3f}")

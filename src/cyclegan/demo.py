@@ -27,7 +27,7 @@ from .loading import load_generator
 from .options import MAX_SEED, Options, opt
 from .report import render_demo_html, save_grid
 from .run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR, TENSORBOARD_DIR
-from .shared_options import device_option, progress_option
+from .shared_options import Precision, device_option, precision_option, progress_option
 from .train import prepare_config, train
 
 # Training options on top of the preset (names as in `cyclegan train --help`). The step count is a cap:
@@ -104,6 +104,7 @@ class DemoOptions(Options):
     )
     overwrite: bool = opt(False, "replace a previous demo run in the run folder (never a run of anything else)")
     device: str = device_option()
+    precision: Precision = precision_option()
     progress: bool = progress_option()
 
 
@@ -186,6 +187,7 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
         "data": str(data),
         "out": str(run),
         "device": device,
+        "precision": opts.precision,
         "sample_every": 0,
         "checkpoint_every": 100,
         "log_every": 20,
@@ -218,6 +220,7 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
         "*_identity: the untranslated input against the same truth (the do-nothing baseline)",
         "settings": dataclasses.asdict(s)
         | {"options": options, "steps_trained": trained_steps, "device": str(device_)},
+        "execution": result.execution,
         "config": cfg.to_dict(),
         "seconds": {
             "total": round(time.perf_counter() - t0, 1),

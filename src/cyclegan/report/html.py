@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .text import describe_record
 from .types import CompareReport
 
 # --- cyclegan compare --------------------------------------------------------------------------------------
@@ -161,7 +162,8 @@ figure{{display:inline-block;margin:1em}}</style></head><body>
 {m["norm"]} norm; the {html.escape(report["config"]["preset"])} preset) trained {st["steps_trained"]} steps of batch
 {t["batch_size"]} at {d["size"]} px
 on {st["device"]} in {report["seconds"]["train"]} s ({report["seconds"]["total"]} s in all). Scores are means over
-{st["test_count"]} paired test scenes. Options: <code>{html.escape(json.dumps(opts))}</code>.</p>
+{st["test_count"]} paired test scenes. Options: <code>{html.escape(json.dumps(opts))}</code>.
+Computed in {html.escape(describe_record(report.get("execution")))}.</p>
 <table><tr><th>direction</th><th>PSNR (dB)</th><th>PSNR untranslated</th><th>gain</th><th>SSIM</th>
 <th>SSIM untranslated</th></tr>{rows}</table>
 <p>{html.escape(report["metrics"])}.</p>

@@ -200,6 +200,7 @@ class _End:
     signum: int | None  # the stop signal received (Ctrl-C, SIGTERM), if any
     timed_out: bool
     run: Run
+    seconds_per_step: float | None = None  # wall s/step after the first two (loading, logs, checkpoints in)
     worse: bool = False  # stopped by --stop-when-worse
 
 
@@ -231,10 +232,13 @@ def _step_loop(
     deadline = time.monotonic() + 60 * t.time_limit if t.time_limit else None
     fitter = StepFitter(start=start, cap=run.total, deadline=deadline) if t.fit_steps and deadline else None
     timed_out = worse = False
+    t_timed, timed_from = None, start + 2  # the first steps also start the data loader's processes
     with bar, StopRequest() as stop, LossLog(run, trainer, bar, start=start) as log:
         for x, y in loader:
             losses = trainer.step(x.to(run.device, non_blocking=True), y.to(run.device, non_blocking=True))
             step += 1
+            if step == timed_from:
+                t_timed = time.perf_counter()
             log.add(losses, step=step)
             bar.update(1)
             if fitter is not None:
@@ -272,7 +276,8 @@ def _step_loop(
                 log.stop_if_not_finite(saved)
                 run.save(trainer, step, extra=monitor.state())
                 saved = step
-    return _End(step, stop.signum, timed_out, run, worse)
+    per_step = (time.perf_counter() - t_timed) / (step - timed_from) if t_timed and step > timed_from else None
+    return _End(step, stop.signum, timed_out, run, per_step, worse)
 
 
 def _finish(
@@ -293,7 +298,13 @@ def _finish(
         print("\n".join(verdict.lines()))
     if end.signum is not None:
         raise SystemExit(128 + end.signum)
-    return TrainResult(checkpoint=path, step=end.step, total_steps=run.total, verdict=verdict)
+    return TrainResult(
+        checkpoint=path,
+        step=end.step,
+        total_steps=run.total,
+        verdict=verdict,
+        execution=trainer.execution.record(run.device, seconds_per_step=end.seconds_per_step),
+    )
 
 
 def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
@@ -322,6 +333,7 @@ class TrainResult:
     step: int  # steps done, counting those before a resume
     total_steps: int
     verdict: Verdict | None = None  # the best evaluation and the warnings (None: nothing trained)
+    execution: dict | None = None  # `Execution.record`: how the steps computed and their seconds per step
 
 
 @torch.no_grad()
