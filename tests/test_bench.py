@@ -65,6 +65,10 @@ def test_figures_are_the_medians_of_the_timed_steps_and_the_speedup_their_ratio(
         0.011
     )
     assert ref["train_img_per_s"] == pytest.approx(1 / 0.55, abs=1e-3)  # paper preset: batch 1
+    # each mode records how it computed, on which instruction set, with its median s/step
+    assert ref["execution"]["precision"] == "fp32" and dflt["execution"]["precision"] == "bf16"
+    assert dflt["execution"]["s_per_step"] == pytest.approx(0.225, abs=1e-4)
+    assert ref["execution"]["instruction_set"] == torch.backends.cpu.get_cpu_capability()
     assert ref["warmup_s"] == pytest.approx(5.0 + 2.0) and dflt["warmup_s"] == pytest.approx(3.0 + 1.0)
     assert r["speedup"] == {
         "train": pytest.approx(0.55 / 0.225, abs=1e-3),
@@ -279,6 +283,11 @@ def test_cli_prints_the_figures_and_writes_the_json(tmp_path, capsys):
     r = json.loads(out.read_text())
     assert (r["task"], r["preset"], r["size"], r["batch_size"], r["mode"]) == ("train", "paper", 32, 1, "default")
     assert r["command"].startswith("cyclegan bench") and "--size 32" in r["command"]
+    ex = r["execution"]
+    assert (
+        ex["s_per_step"] == pytest.approx(r["train_s_per_step"], abs=1e-4) and ex["threads"] == torch.get_num_threads()
+    )
+    assert {"precision", "memory_format", "compile", "instruction_set", "bf16_native"} <= set(ex)
     printed = capsys.readouterr().out
     assert f"{r['train_s_per_step']:.4f} s/step (median of 1" in printed
     # --translate-batches unset: as many as --steps, but at least 10 (one short call is too noisy a median)

@@ -48,10 +48,11 @@ def test_scores_on_known_inputs():
 
 
 def test_fast_demo_end_to_end(tmp_path, capsys):
-    options = {"size": 32, "steps": 3, "ngf": 8, "ndf": 8}  # batch and the rest: the demo's preset
+    options = {"size": 32, "steps": 4, "ngf": 8, "ndf": 8}  # batch and the rest: the demo's preset
     settings = DemoSettings(train_count=6, test_count=3, grid_rows=2, options=options)
     report = run_demo(
-        DemoOptions(str(tmp_path / "demo"), minutes=None, device="cpu", progress=False), settings=settings
+        DemoOptions(str(tmp_path / "demo"), minutes=None, device="cpu", precision="fp32", progress=False),
+        settings=settings,
     )
     saved = json.loads((tmp_path / "demo" / "report.json").read_text())
     assert saved["ground_truth"] == report["ground_truth"]
@@ -71,7 +72,12 @@ def test_fast_demo_end_to_end(tmp_path, capsys):
             assert im.size == (3 * (32 + 2) + 2, 2 * (32 + 2) + 2)  # input | translated | truth, 2 rows, 2 px pad
     html = (tmp_path / "demo" / "report.html").read_text()
     assert "grid_AtoB.png" in html and "PSNR" in html
-    assert saved["settings"]["steps_trained"] == 3
+    assert saved["settings"]["steps_trained"] == 4
+    # how it computed: the asked precision, this CPU's instruction set, a measured s/step (steps 3 and 4)
+    ex = saved["execution"]
+    assert (ex["precision"], ex["memory_format"], ex["compile"]) == ("fp32", "nchw", False)
+    assert ex["instruction_set"] == torch.backends.cpu.get_cpu_capability() and ex["s_per_step"] > 0
+    assert saved["config"]["train"]["precision"] == "fp32" and "fp32, nchw, eager on cpu" in html
     # the demo's own options on top of the preset reach the trained run's config
     assert saved["config"]["model"]["d_layers"] == 2 and saved["config"]["train"]["pool_size"] == 0
 
@@ -92,3 +98,21 @@ def test_datasets_synthetic_cli(tmp_path):
         == 0
     )
     assert len(list((tmp_path / "s" / "testB").iterdir())) == 1
+
+
+def test_demo_cli_prints_how_it_computed(tmp_path, capsys, monkeypatch):
+    record = {"precision": "fp32", "memory_format": "nchw", "compile": False, "device": "cpu"}
+    record |= {"instruction_set": "AVX2", "bf16_native": False, "threads": 2, "s_per_step": 0.2345}
+    scores = {"psnr": 20.0, "psnr_identity": 10.0, "ssim": 0.5, "ssim_identity": 0.25}
+    seen = []
+
+    def fake_demo(opts):
+        seen.append(opts.precision)
+        return {"ground_truth": {"AtoB": scores}, "execution": record}
+
+    monkeypatch.setattr("cyclegan.demo.run_demo", fake_demo)
+    assert main(["demo", "--out", str(tmp_path / "d"), "--precision", "fp32"]) == 0
+    assert seen == ["fp32"]
+    assert (
+        "computed: fp32, nchw, eager on cpu (AVX2, no native bf16, 2 threads), 0.234 s/step" in capsys.readouterr().out
+    )

@@ -30,6 +30,12 @@ def test_auto_on_cpu_follows_native_bf16(monkeypatch):
     assert choose_execution(device=CPU, batch_norm=True).batch_generator_calls is False
 
 
+def test_auto_compiles_only_runs_long_enough_to_repay_it():
+    assert ex.compile_pays_for_training(5000) and ex.compile_pays_for_training(5000, time_limit_min=60)
+    assert not ex.compile_pays_for_training(500)  # too few steps
+    assert not ex.compile_pays_for_training(10_000, time_limit_min=0.0001)  # a time limit spent compiling
+
+
 def test_auto_on_cuda_uses_bf16_only_where_the_gpu_has_it(monkeypatch):
     # torch.cuda.is_bf16_supported() also says yes for emulated bf16 (V100, T4): slower than fp32 there.
     cuda = torch.device("cuda", 1)

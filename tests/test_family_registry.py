@@ -99,6 +99,8 @@ def test_a_registered_family_trains_resumes_exactly_and_translates(toy, dataset,
                 "--out",
                 str(out),
                 "--no-progress",
+                "--precision",
+                "fp32",  # translate() below computes in fp32; auto would be bf16 on a CPU with native bf16
                 str(dataset / "testA"),
             ]
         )

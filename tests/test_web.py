@@ -21,7 +21,7 @@ from PIL import Image
 
 from cyclegan.errors import CycleGANError
 from cyclegan.run_files import CHECKPOINT_NAME
-from cyclegan.web.runs import find_models, find_runs, latest_samples, loss_rows, read_log, run_summary
+from cyclegan.web.runs import find_models, find_runs, latest_samples, loss_rows, read_log, run_summary, score_rows
 from cyclegan.web.uploads import check_upload
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -80,6 +80,28 @@ def test_log_with_a_half_written_last_line(tmp_path):
     many = [{"step": s, "D_X": 1.0} for s in range(1, 2001)]
     thinned = [r["step"] for r in loss_rows(many, max_points=100)]
     assert len(thinned) <= 101 and thinned[0] == 1 and thinned[-1] == 2000
+
+
+def test_scores_are_curves_of_their_own_and_best_pt_is_offered_beside_the_last(tmp_path):
+    records = [
+        {"step": 10, "D_X": 0.3},
+        {"step": 20, "D_X": 0.2, "eval/AtoB/psnr": 20.5, "eval/AtoB/kid": 0.05, "eval_s": 1.2},
+        {"step": 30, "D_X": 0.1, "eval/AtoB/psnr": 21.5, "eval/AtoB/kid": None},
+    ]
+    assert {r["loss"] for r in loss_rows(records)} == {"D_X"}  # no score and no eval_s among the losses
+    assert score_rows(records, decibels=True) == [
+        {"step": 20, "score": "AtoB psnr", "value": 20.5},
+        {"step": 30, "score": "AtoB psnr", "value": 21.5},
+    ]
+    assert score_rows(records, decibels=False) == [{"step": 20, "score": "AtoB kid", "value": 0.05}]
+    run = tmp_path / "runs" / "r"
+    run.mkdir(parents=True)
+    (run / "checkpoint.pt").write_bytes(b"x")
+    assert [m.label for m in find_models([tmp_path / "runs"], [])] == ["runs/r"]
+    (run / "best.pt").write_bytes(b"x")
+    models = find_models([tmp_path / "runs"], [])
+    assert [m.label for m in models] == ["runs/r", "runs/r · best.pt (best score)"]
+    assert models[1].key == str((run / "best.pt").resolve())
 
 
 def test_latest_samples_skip_a_damaged_grid(tmp_path):
@@ -326,7 +348,7 @@ def test_runs_view_redraws_only_when_the_run_changes(engine, run):
 
     tab = RunsTab(engine)
     label = next(iter(engine.runs()))
-    config, terms, totals, samples, summary, shown = tab.run_view(label, None)
+    config, terms, totals, decibels, scores, samples, summary, shown = tab.run_view(label, None)
     assert config["model"]["ngf"] == 8 and set(terms["loss"]) >= {"D_X", "cycle_x"} and "G_total" in set(totals["loss"])
     assert f"step {read_log(run / 'log.jsonl')[-1]['step']}" in summary
     again = tab.run_view(label, shown)

@@ -7,6 +7,7 @@ For use in your own code:
     zebra = cyclegan.translate(G, PIL.Image.open("horse.jpg"))
     G = cyclegan.load_generator("pretrained:horse2zebra")  # a published generator (downloaded once)
     big = cyclegan.translate(G, PIL.Image.open("24mp.jpg"))  # in tiles when it would not fit 1.25 GB
+    cyclegan.translate_video(G, "drive.mp4", "out/drive.mp4")  # a clip, without flicker (pip install cyclegan[video])
 """
 
 from .version import __version__
@@ -22,7 +23,11 @@ def __getattr__(name: str):
         from .inference import translate
 
         return translate
+    if name == "translate_video":
+        from .video import translate_video
+
+        return translate_video
     raise AttributeError(f"module 'cyclegan' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "load_generator", "translate"]
+__all__ = ["__version__", "load_generator", "translate", "translate_video"]

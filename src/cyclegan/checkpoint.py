@@ -25,7 +25,7 @@ from .errors import CycleGANError, escape
 from .families import FAMILIES, family
 from .files import write_atomic
 from .models import network_builder
-from .run_files import CHECKPOINT_NAME, FORMAT
+from .run_files import CHECKPOINT_NAME, FORMAT, GENERATORS_ONLY
 from .safeload import load_weights_only
 
 # Per network: far above any CycleGAN (the paper's generator has 11.4 M), far below what a machine can hold
@@ -93,7 +93,13 @@ def check_checkpoint(ckpt: Any, *, source: str, training: bool = False) -> Confi
     models = ckpt["models"]
     if not isinstance(models, Mapping):
         raise _fail(source, f"'models' is a {type(models).__name__}, not a dict of networks")
-    for name in _family_networks(ckpt["config"]):
+    generators_only = ckpt.get("contents") == GENERATORS_ONLY
+    if generators_only and training:
+        raise CycleGANError(
+            f"{source} holds the generators alone (best.pt) and cannot resume a run; resume from the run's "
+            f"{CHECKPOINT_NAME}"
+        )
+    for name in _family_networks(ckpt["config"], generators_only=generators_only):
         if name not in models:
             raise _fail(source, f"'models' has no '{name}' network (it holds: {', '.join(map(str, models)) or 'none'})")
         _check_state_dict(models[name], f"models.{name}", source)
@@ -116,13 +122,15 @@ def check_checkpoint(ckpt: Any, *, source: str, training: bool = False) -> Confi
     return cfg
 
 
-def _family_networks(config: dict) -> tuple[str, ...]:
-    """The networks a checkpoint of this (not yet checked) stored config's family holds; a two-generator
-    family's (CycleGAN's) when the family is unknown (the config check then names what is wrong)."""
+def _family_networks(config: dict, *, generators_only: bool = False) -> tuple[str, ...]:
+    """The networks a checkpoint of this (not yet checked) stored config's family holds (`generators_only`:
+    best.pt, its generators); a two-generator family's (CycleGAN's) when the family is unknown (the config
+    check then names what is wrong)."""
     model = config.get("model")
     name = model.get("family", "cyclegan") if isinstance(model, Mapping) else "cyclegan"
     known = FAMILIES.get(name) if isinstance(name, str) else None
-    return tuple((known or FAMILIES["cyclegan"]).networks)
+    f = known or FAMILIES["cyclegan"]
+    return f.generators if generators_only else tuple(f.networks)
 
 
 def _builders(cfg: Config) -> dict[str, Callable[[ModelConfig], nn.Module]]:
@@ -204,7 +212,7 @@ def _check_networks(ckpt: dict, cfg: Config, source: str) -> None:
     meta network per kind (G and F, and their averages, are alike; so are D_X and D_Y)."""
     m = cfg.model
     f = family(m.family)
-    names = tuple(f.networks)
+    names = _family_networks(ckpt["config"], generators_only=ckpt.get("contents") == GENERATORS_ONLY)
     kind_of = dict(f.networks)
     kinds = dict.fromkeys(kind_of[n] for n in names)  # the generator first: its size is checked before H
     first = {kind: next(n for n in names if kind_of[n] == kind) for kind in kinds}

@@ -91,7 +91,7 @@ def run_translate(opts, _: argparse.Namespace) -> int:
     from .translation import translate_paths  # on use
 
     written, errors = translate_paths(opts)
-    print(f"wrote {len(written)} image(s) to {opts.out}")
+    print(f"wrote {len(written)} file(s) to {opts.out}")
     return _report_skipped(errors, "input(s) could not be translated")
 
 
@@ -139,6 +139,21 @@ def run_datasets_download(opts, _: argparse.Namespace) -> int:
 
 
 def run_datasets_synthetic(opts, _: argparse.Namespace) -> int:
+    if opts.video:
+        from .clipio import write_clip  # on use
+        from .data.synthetic_video import write_clips
+
+        root = write_clips(
+            opts.out,
+            write_clip=write_clip,
+            count=opts.clips,
+            frames=opts.frames,
+            size=opts.size,
+            seed=opts.seed,
+            progress=opts.progress,
+        )
+        print(f"wrote {opts.clips} clip pairs to {root}/videoA (summer), videoB (true winter), cameras")
+        return 0
     from .data.synthetic import write_dataset  # on use
 
     root = write_dataset(opts)
@@ -177,8 +192,10 @@ def run_pretrained_download(opts, _: argparse.Namespace) -> int:
 
 def run_demo(opts, _: argparse.Namespace) -> int:
     from .demo import run_demo as demo  # on use
+    from .report import describe_record  # on use
 
     report = demo(opts)
+    print(f"\ncomputed: {describe_record(report['execution'])}")
     print(f"\n{'direction':<10}{'PSNR':>8}{'untranslated':>14}{'SSIM':>8}{'untranslated':>14}")
     for d, r in report["ground_truth"].items():
         print(f"{d:<10}{r['psnr']:>8.2f}{r['psnr_identity']:>14.2f}{r['ssim']:>8.3f}{r['ssim_identity']:>14.3f}")
@@ -187,6 +204,7 @@ def run_demo(opts, _: argparse.Namespace) -> int:
 
 
 def run_evaluate(opts, _: argparse.Namespace) -> int:
+    from .evaluate.best import which_is_better  # on use
     from .evaluate.runner import evaluate_checkpoints  # on use
     from .report import format_curve, format_table, write_json  # on use
 
@@ -197,6 +215,8 @@ def run_evaluate(opts, _: argparse.Namespace) -> int:
         print(format_table(report) + "\n")
     if len(reports) > 1:
         print(format_curve(reports))
+    for line in which_is_better(reports):  # a run's last and best checkpoints
+        print(line)
     if opts.out:  # one checkpoint: its report; several: {"command", "reports": [...]}
         out = reports[0] if len(reports) == 1 else {"command": command, "reports": reports}
         print(f"\nreport: {write_json(out, opts.out)}")

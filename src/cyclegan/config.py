@@ -88,6 +88,7 @@ class DataConfig(Section):
 
 
 DIFFAUG_POLICIES = ("color", "translation", "cutout")
+BestBy = Literal["auto", "psnr", "ssim", "kid", "cycle_psnr"]
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,28 @@ class TrainConfig(Section):
     sample_every: int = opt(500, "write a sample grid every N steps (0: only at the end)", ge=0)
     checkpoint_every: int = opt(500, "write the checkpoint every N steps (0: only at the end)", ge=0)
     num_samples: int = opt(4, "fixed test images per direction in the sample grids", ge=0)
+    eval_every: int = opt(
+        0,
+        "score a fixed held-out set every N steps: PSNR/SSIM against the truth (paired test split), kid_lite0 to the "
+        "target domain, cycle PSNR, change from the input; into log.jsonl, best.pt and the failure warnings (0: off; "
+        "each evaluation costs about as much as 10 to 20 training steps of the demo)",
+        ge=0,
+    )
+    eval_images: int = opt(
+        40,
+        "held-out images per domain that --eval-every scores: the test split's first N, else up to N training "
+        "images set aside (a fifth at most) and never trained on",
+        ge=2,
+        le=10000,
+    )
+    best_by: BestBy = opt(
+        "auto",
+        "the score that chooses best.pt: psnr or ssim against the truth (a paired test split), kid (kid_lite0 to "
+        "the target domain), cycle_psnr (two-way families); auto: psnr when the held-out set is paired, else kid",
+    )
+    stop_when_worse: int = opt(
+        0, "stop (saved, resumable) after K evaluations in a row without a better --best-by score (0: never)", ge=0
+    )
     time_limit: float | None = opt(None, "stop (and save, resumable) after this many minutes of training", gt=0)
     fit_steps: bool = opt(
         False,
@@ -146,6 +169,8 @@ class TrainConfig(Section):
             raise CycleGANError(f"option 'diffaug': unknown policy {unknown[0]!r} (use {', '.join(DIFFAUG_POLICIES)})")
         if self.fit_steps and not self.time_limit:
             raise CycleGANError("option '--fit-steps' fits the steps to a time budget: give it with --time-limit M")
+        if self.stop_when_worse and not self.eval_every:
+            raise CycleGANError("option '--stop-when-worse' counts evaluations: give it with --eval-every N")
 
 
 BASE_SECTIONS: dict[str, type[Section]] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
@@ -233,6 +258,7 @@ RESUMABLE = {
     "checkpoint_every",
     "time_limit",
     "fit_steps",
+    "stop_when_worse",
 }
 
 

@@ -26,8 +26,8 @@ from .inference import translate_tensor
 from .loading import load_generator
 from .options import MAX_SEED, Options, opt
 from .report import render_demo_html, save_grid
-from .run_files import CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR, TENSORBOARD_DIR
-from .shared_options import device_option, progress_option
+from .run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR, TENSORBOARD_DIR
+from .shared_options import Precision, device_option, precision_option, progress_option
 from .train import prepare_config, train
 
 # Training options on top of the preset (names as in `cyclegan train --help`). The step count is a cap:
@@ -42,6 +42,10 @@ DEMO_OPTIONS: dict[str, Any] = {
     "pool_size": 0,
     "steps": 5000,
     "compile": "off",  # a minute of compiling does not pay back within a few minutes of training
+    # Scores on the 40 paired test scenes every 200 steps (about 11 evaluations, inside the time budget: the
+    # steps are fitted to the time left), best.pt by PSNR, and the failure warnings (README, "Scores while
+    # training", for the cost).
+    "eval_every": 200,
 }
 WORLD_SEED = 0  # the synthetic world (training and test scenes) is the same whatever --seed says
 
@@ -100,12 +104,14 @@ class DemoOptions(Options):
     )
     overwrite: bool = opt(False, "replace a previous demo run in the run folder (never a run of anything else)")
     device: str = device_option()
+    precision: Precision = precision_option()
     progress: bool = progress_option()
 
 
 # What a demo writes in its run folder (the training run's files included): all that --overwrite removes.
 DEMO_FILES = (
     CHECKPOINT_NAME,
+    BEST_NAME,
     CONFIG_NAME,
     LOG_NAME,
     "report.json",
@@ -137,6 +143,16 @@ def remove_demo_run(run: Path) -> None:
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
+
+
+def scores_logged(log: Path) -> list[dict[str, Any]]:
+    """The records of `log` (log.jsonl) that hold scores (--eval-every): step, the scores and eval_s."""
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return [
+        {k: v for k, v in r.items() if k in ("step", "eval_s") or k.startswith("eval/")}
+        for r in records
+        if "eval_s" in r
+    ]
 
 
 def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = DemoSettings()) -> dict:
@@ -171,6 +187,7 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
         "data": str(data),
         "out": str(run),
         "device": device,
+        "precision": opts.precision,
         "sample_every": 0,
         "checkpoint_every": 100,
         "log_every": 20,
@@ -181,9 +198,11 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
     cfg, _ = prepare_config(overrides, resume=False, out=str(run))
     device_ = resolve_device(device)
     t_train = time.perf_counter()
-    trained_steps = train(cfg, progress=progress).step
+    result = train(cfg, progress=progress)
+    trained_steps = result.step
     train_seconds = time.perf_counter() - t_train
 
+    scores = scores_logged(run / LOG_NAME)
     names = sorted(p.name for p in (data / "testA").glob("*.png"))  # testA/NAME and testB/NAME: one scene
     test = {"A": _read_all([data / "testA" / n for n in names]), "B": _read_all([data / "testB" / n for n in names])}
     results: dict[str, dict[str, float]] = {}
@@ -201,9 +220,16 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
         "*_identity: the untranslated input against the same truth (the do-nothing baseline)",
         "settings": dataclasses.asdict(s)
         | {"options": options, "steps_trained": trained_steps, "device": str(device_)},
+        "execution": result.execution,
         "config": cfg.to_dict(),
-        "seconds": {"total": round(time.perf_counter() - t0, 1), "train": round(train_seconds, 1)},
+        "seconds": {
+            "total": round(time.perf_counter() - t0, 1),
+            "train": round(train_seconds, 1),
+            "evaluation": round(sum(r["eval_s"] for r in scores), 1),  # inside "train"
+        },
         "grids": grids,
+        "scores_while_training": scores,
+        "verdict": dataclasses.asdict(result.verdict) if result.verdict else None,
     }
     (run / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (run / "report.html").write_text(render_demo_html(report))

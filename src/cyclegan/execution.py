@@ -74,6 +74,21 @@ class Execution:
         fmt = "channels-last" if self.channels_last else "NCHW"
         return f"{self.precision}, {fmt}, {'compiled' if self.compile else 'eager'}"
 
+    def record(self, device: torch.device, *, seconds_per_step: float | None = None) -> dict:
+        """What a report or bench JSON says about how it computed: these settings, the CPU's instruction set,
+        whether it has native bf16, the threads, and the measured seconds per training step (if any)."""
+        return {
+            "precision": self.precision,
+            "memory_format": "channels_last" if self.channels_last else "nchw",
+            "compile": self.compile,
+            "batch_generator_calls": self.batch_generator_calls,
+            "device": str(device),
+            "instruction_set": torch.backends.cpu.get_cpu_capability(),
+            "bf16_native": has_native_bf16(device),
+            "threads": torch.get_num_threads(),
+            "s_per_step": None if seconds_per_step is None else round(seconds_per_step, 4),
+        }
+
 
 REFERENCE = Execution()  # the reference implementation's computation: fp32, NCHW, eager, one call per output
 
@@ -113,11 +128,13 @@ def resolve_device(name: str) -> torch.device:
 # `--compile auto` compiles only work long enough to repay the compilation (about a minute for a training
 # run here, 5-10 s for translation), at the 15-20 % per step it saves on the paper model (docs/results.md).
 COMPILE_AUTO_MIN_STEPS = 1000
+COMPILE_AUTO_MIN_MINUTES = 10  # a time limit shorter than this is mostly spent compiling
 COMPILE_AUTO_MIN_IMAGES = 64
 
 
-def compile_pays_for_training(steps_ahead: int) -> bool:
-    return steps_ahead >= COMPILE_AUTO_MIN_STEPS
+def compile_pays_for_training(steps_ahead: int, time_limit_min: float = 0) -> bool:
+    """Whether `--compile auto` compiles: enough steps ahead, and no time limit too short to repay it."""
+    return steps_ahead >= COMPILE_AUTO_MIN_STEPS and not (0 < time_limit_min < COMPILE_AUTO_MIN_MINUTES)
 
 
 def compile_pays_for_translation(n_images: int) -> bool:
@@ -154,6 +171,13 @@ def _on_off(name: str, value: str) -> bool | None:
 def cuda_has_native_bf16(device: torch.device) -> bool:
     """bf16 in hardware (Ampere, compute capability 8.0, and later); older GPUs only emulate it, slowly."""
     return torch.cuda.get_device_capability(device)[0] >= 8
+
+
+def has_native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes bf16 in hardware (MPS: not used here, so False)."""
+    if device.type == "cpu":
+        return cpu_has_native_bf16()
+    return device.type == "cuda" and cuda_has_native_bf16(device)
 
 
 def choose_execution(

@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import glob
 import math
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import torch
-from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
+from .clipio import find_clips, is_clip_file
 from .data.io import (
     MAX_PIXELS,
     find_images,
     glob_files,
     max_pixels_option,
+    open_image,
     read_image,
     resize_long_side,
     to_pil,
@@ -46,6 +46,7 @@ from .shared_options import (
     ema_option,
     progress_option,
 )
+from .temporal import TemporalOptions
 from .tiling import TilingOptions, activation_bytes
 
 # --- files ----------------------------------------------------------------------------------------------
@@ -74,7 +75,7 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
         path = Path(item)
         if path.is_dir():
             found.folders.append(path)
-            images = find_images(path)
+            images = sorted(set(find_images(path)) | set(find_clips(path)))  # video: clips too
             if not images:
                 found.errors.append(f"{item}: folder holds no images")
             for p in images:
@@ -108,10 +109,7 @@ def _batches(
 
     def shape_of(p: Path) -> tuple[int, int]:
         try:
-            with warnings.catch_warnings():  # a huge header is read_image's to report, once, in one line
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                im = Image.open(p)
-            with im:
+            with open_image(p) as im:  # the header only; a huge one is read_image's to report, in one line
                 w, h = im.size
                 if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF rotation swaps the sides
                     w, h = h, w
@@ -139,8 +137,10 @@ def _batches(
 
 
 def output_names(files: list[Path], out_dir: Path, ext: str, *, warn: bool = True) -> dict[Path, Path]:
-    """OUT/STEM.ext per input, in input order; a stem seen before gets -2, -3... (with a warning if `warn`)."""
-    return {p: out_dir / f"{stem}.{ext}" for p, stem in zip(files, unique_stems(files, ext=ext, warn=warn))}
+    """OUT/STEM.ext per input, in input order (a clip keeps its own extension: the same kind of clip); a stem
+    seen before gets -2, -3... (with a warning if `warn`)."""
+    stems = unique_stems(files, ext=ext, warn=warn)
+    return {p: out_dir / (stem + (p.suffix.lower() if is_clip_file(p) else f".{ext}")) for p, stem in zip(files, stems)}
 
 
 @dataclass(frozen=True)
@@ -194,10 +194,12 @@ def _translate_batch(
 
 @dataclass(frozen=True)
 class TranslateOptions(Options):
-    """`cyclegan translate`: image files, folders and globs through one generator, into a folder."""
+    """`cyclegan translate`: image and clip files, folders and globs through one generator, into a folder."""
 
     inputs: tuple[str, ...] = opt(
-        help="image files, folders (searched recursively) or globs", metavar="INPUT", positional=True
+        help="image or clip files (MP4, MOV, MKV, WebM, animated GIF/WebP), folders (searched recursively) or globs",
+        metavar="INPUT",
+        positional=True,
     )
     checkpoint: str = checkpoint_option()
     out: str = opt(help="output folder (created if missing)", metavar="DIR")
@@ -209,6 +211,7 @@ class TranslateOptions(Options):
     overwrite: bool = overwrite_option()
     max_pixels: int = max_pixels_option()
     tiling: TilingOptions = opt(factory=TilingOptions)
+    temporal: TemporalOptions = opt(factory=TemporalOptions)
     execution: ExecutionOptions = opt(factory=ExecutionOptions)
     device: str = device_option()
     progress: bool = progress_option()
@@ -227,6 +230,7 @@ def translate_files(
     overwrite: bool = TranslateOptions.overwrite,
     max_pixels: int = TranslateOptions.max_pixels,
     tiling: TilingOptions | None = None,
+    temporal: TemporalOptions | None = None,
 ) -> tuple[list[Path], list[str]]:
     """Translate files/folders/globs into `out_dir` as STEM.ext; returns (written files, error lines).
 
@@ -248,6 +252,7 @@ def translate_files(
         execution=execution,
         max_pixels=max_pixels,
         tiling=tiling,
+        temporal=temporal,
     )
 
 
@@ -262,6 +267,7 @@ def translate_plan(
     execution: Execution = REFERENCE,
     max_pixels: int = TranslateOptions.max_pixels,
     tiling: TilingOptions | None = None,
+    temporal: TemporalOptions | None = None,
 ) -> tuple[list[Path], list[str]]:
     """Translate the inputs of a checked `plan` (from `plan_outputs`) into their targets; returns
     (written files, one error line per input that was skipped)."""
@@ -273,10 +279,21 @@ def translate_plan(
     net = execution.compiled(net, dynamic=None)  # images of many sizes: shape-generic after the second
     tiling = tiling or TilingOptions()
     batch_pixels = tiling.max_memory * 1e9 / activation_bytes(uncompiled(net), 1, 1)  # what fits at once
+    clips = [p for p in plan.files if is_clip_file(p)]  # video: see cyclegan.video
     batches = _batches(
-        plan.files, size=size, batch_size=batch_size, errors=errors, max_pixels=max_pixels, batch_pixels=batch_pixels
+        [p for p in plan.files if p not in clips],
+        size=size,
+        batch_size=batch_size,
+        errors=errors,
+        max_pixels=max_pixels,
+        batch_pixels=batch_pixels,
     )
-    with tqdm(total=len(plan.files), desc="translate", unit="img", disable=not progress) as bar:
+    with tqdm(
+        total=len(plan.files) - len(clips),
+        desc="translate",
+        unit="img",
+        disable=not progress or len(clips) == len(plan.files),
+    ) as bar:
         for batch in batches:
             for path, y in _translate_batch(net, batch, execution, errors, tiling):
                 target = plan.targets[path]
@@ -289,6 +306,21 @@ def translate_plan(
                 written.append(target)
             bar.update(len(batch))
         bar.update(bar.total - bar.n)
+    if clips:
+        from .video import translate_clips  # on use
+
+        written += translate_clips(
+            net,
+            {p: plan.targets[p] for p in clips},
+            errors,
+            temporal=temporal,
+            tiling=tiling,
+            execution=execution,
+            size=size,
+            batch_size=batch_size,
+            max_pixels=max_pixels,
+            progress=progress,
+        )
     return written, errors
 
 
@@ -318,4 +350,5 @@ def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
         execution=execution,
         max_pixels=opts.max_pixels,
         tiling=opts.tiling,
+        temporal=opts.temporal,
     )

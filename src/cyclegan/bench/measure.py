@@ -72,6 +72,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "cpu": _cpu_name(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "instruction_set": torch.backends.cpu.get_cpu_capability(),  # AVX2, AVX512, ... (ATen's kernels)
     }
     if hasattr(os, "getloadavg"):
         env["load_average_1min_at_start"] = round(os.getloadavg()[0], 2)

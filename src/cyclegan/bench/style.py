@@ -23,6 +23,7 @@ from torchvision.models.vgg import cfgs, make_layers
 
 from .. import pretrained  # called as pretrained.vgg19_available, so a test can say the weights are missing
 from ..config import ModelConfig
+from ..execution import REFERENCE
 from ..inference import translate_tensor
 from ..loading import load_generator
 from ..models import build_generator
@@ -186,6 +187,7 @@ def bench_style(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
         "content": s.content,
         "style": s.style,
         "rows": rows,
+        "execution": REFERENCE.record(device),  # both methods compute in plain fp32
         "env": env,
     }
 

@@ -20,6 +20,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..data.io import read_image, to_pil, to_tensor
 from ..errors import CycleGANError
+from ..execution import REFERENCE
 from ..files import write_atomic
 from ..inference import translate_batch
 from ..loading import load_generator
@@ -178,6 +179,7 @@ def bench_tiles(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     }
     if all(t.large):
         result["large"] = _large_run(t, device, label)
+    result["execution"] = REFERENCE.record(device)  # tiles are translated in plain fp32
     result["env"] = env
     return result
 

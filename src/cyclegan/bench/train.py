@@ -171,7 +171,11 @@ def bench_train(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
         "translate_batches": n_translate,
     }
     per_mode = {
-        m: {"settings": asdict(executions[m]), **_summary(train_times[m], translate_times[m], warmup_s[m], bs)}
+        m: {
+            "settings": asdict(executions[m]),
+            "execution": executions[m].record(device, seconds_per_step=median(train_times[m])),
+            **_summary(train_times[m], translate_times[m], warmup_s[m], bs),
+        }
         for m in modes
     }
     if opts.mode == "both":
@@ -210,7 +214,8 @@ def format_train(r: dict[str, Any]) -> str:
     hw = r["env"].get("gpu", r["env"]["cpu"])
     lines = [
         f"bench {r['preset']} preset, {r['size']} px, batch {r['batch_size']}, mode {r['mode']} on {r['device']} "
-        f"({hw}, {r['env']['torch_threads']} threads); synthetic tensors; --model {r['model']['family']}"
+        f"({hw}, {r['env']['torch_threads']} threads, {r['env'].get('instruction_set', '?')}); synthetic tensors; "
+        f"--model {r['model']['family']}"
     ]
     modes = r["modes"] if r["mode"] == "both" else {r["mode"]: r}
     for m, x in modes.items():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
+import stat
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -59,22 +61,64 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, from its `st_mode`: "a FIFO", "a character device"..."""
+    for test, kind in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+@contextlib.contextmanager
+def open_image(path: str | Path) -> Iterator[Image.Image]:
+    """`PIL.Image.open` on a regular file, read through a file object: never memory-mapped.
+
+    PIL maps uncompressed images (TIFF, BMP...) that it opens by name, so a file that shrinks while it is
+    decoded kills the process with SIGBUS; read through a file object it decodes into PIL's own memory and
+    a short read is an error for that file alone. A FIFO or device is refused without blocking on it.
+    Raises OSError (FileNotFoundError when missing); the bomb warning is silenced (callers check the size).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(f"not a regular file ({file_kind(mode)})")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(f)
+        with im:
+            yield im
+
+
 def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open an image file as an RGB PIL image, honouring EXIF orientation.
 
     Reads JPEG, PNG, BMP, WebP and TIFF in modes 1, L, LA, P, RGB, RGBA, I, I;16, F, CMYK, YCbCr.
-    Raises CycleGANError naming the file when it cannot be read, or when its header declares more than
-    `max_pixels` pixels (checked before decoding, so a tiny file that declares a huge image costs nothing).
+    Raises CycleGANError naming the file when it cannot be read (a FIFO or device included, and a file that
+    changes while it is read), or when its header declares more than `max_pixels` pixels (checked before
+    decoding, so a tiny file that declares a huge image costs nothing). The file is read, never mapped
+    (`open_image`), and an RGB image without EXIF rotation is returned without a copy.
     """
     path = Path(path)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                check_pixels(path, im.size, max_pixels)
-                im.load()
-                im = ImageOps.exif_transpose(im)
-                return _to_rgb(im)
+        with open_image(path) as im:
+            check_pixels(path, im.size, max_pixels)
+            im.load()
+            im = ImageOps.exif_transpose(im, in_place=True) or im  # no copy when nothing turns
+            return _to_rgb(im) if im.mode != "RGB" else im
     except FileNotFoundError:
         raise CycleGANError(f"image not found: {path}") from None
     except MemoryError:
@@ -180,10 +224,7 @@ def check_images(
     files = list(files)
     for path in tqdm(files, desc=desc, unit="img", leave=False, disable=not progress or len(files) < 200):
         try:
-            with warnings.catch_warnings():  # PIL's bomb warning: the cap below decides, in its own words
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                im = Image.open(path)
-            with im:
+            with open_image(path) as im:  # PIL's bomb warning silenced: the cap below decides, in its own words
                 check_pixels(path, im.size, max_pixels)
                 im.draft("RGB", (64, 64))  # JPEG: decode at reduced scale, enough to find corruption
                 im.load()

@@ -39,6 +39,7 @@ PALETTE: dict[str, dict[str, tuple]] = {
         "lake": (50, 110, 190),
         "window": (250, 225, 120),
         "snow": (48, 118, 40),
+        "cloud": (250, 250, 252),
     },
     "winter": {
         "sky_top": (140, 155, 178),
@@ -52,6 +53,7 @@ PALETTE: dict[str, dict[str, tuple]] = {
         "lake": (175, 205, 225),
         "window": (255, 200, 90),
         "snow": (245, 247, 252),
+        "cloud": (188, 194, 206),
     },
 }
 TRUNK = (95, 65, 40)
@@ -122,8 +124,9 @@ def _paint(img: np.ndarray, mask: np.ndarray, colour) -> None:
     img[mask] = colour
 
 
-def render(scene: Scene, style: Style, size: int) -> np.ndarray:
-    """Paint `scene` in `style` -> uint8 array (size, size, 3)."""
+def render(scene: Scene, style: Style, size: int, clouds: tuple[tuple[float, float, float], ...] = ()) -> np.ndarray:
+    """Paint `scene` in `style` -> uint8 array (size, size, 3). `clouds`: (x, y, radius) of each cloud in
+    the sky (white in summer, grey in winter; behind hills, trees and houses)."""
     pal = PALETTE[style]
     n = size * SUPERSAMPLE
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float32) / n  # pixel centres in [0, 1)
@@ -133,6 +136,9 @@ def render(scene: Scene, style: Style, size: int) -> np.ndarray:
     img[:] = (1 - t) * np.array(pal["sky_top"]) + t * np.array(pal["sky_horizon"])
     sx, sy, sr = scene.sun
     _paint(img, (xx - sx) ** 2 + (yy - sy) ** 2 < sr**2, pal["sun"])
+    for cx, cy, cr in clouds:  # three overlapping flattened discs
+        puffs = [(cx - cr, cy + cr * 0.2, cr * 0.7), (cx, cy, cr), (cx + cr, cy + cr * 0.25, cr * 0.65)]
+        _paint(img, np.any([((xx - x) / 1.6) ** 2 + (yy - y) ** 2 < r**2 for x, y, r in puffs], 0), pal["cloud"])
 
     ground_line = scene.horizon + scene.hill_amp * np.sin(2 * np.pi * scene.hill_freq * xx + scene.hill_phase)
     ground = yy >= ground_line
@@ -199,6 +205,14 @@ class SyntheticOptions(Options):
         "training scenes in both styles too: trainA/NAME.png and trainB/NAME.png are one scene (pix2pix "
         "reads them as pairs; the unpaired families as two folders)",
     )
+    video: bool = opt(
+        False,
+        "clips instead of images: videoA/clip_NNN.mp4 (summer), videoB/ (its true winter), cameras/ (the camera "
+        "per frame); a camera pans and zooms over a world 2 SIZE wide in frames of 1.5 SIZE x 1.125 SIZE, the sun "
+        "and clouds moving",
+    )
+    clips: int = opt(4, "with --video: clips", gt=0)
+    frames: int = opt(48, "with --video: frames per clip (12 a second)", gt=1)
     progress: bool = progress_option()
 
 

@@ -42,6 +42,7 @@ from ..report import METRIC_NAMES
 from ..report.grid import save_grid
 from ..run_files import FORMAT
 from ..shared_options import device_option, ema_option, progress_option
+from .best import expand_runs, run_data
 from .distances import feature_distances
 from .features import load_backbone
 from .metrics import l1, psnr, ssim
@@ -62,9 +63,13 @@ class EvalOptions(Options):
     """`cyclegan evaluate`: which checkpoints, on which test split, with which features."""
 
     checkpoint: tuple[str, ...] = opt(
-        help="run folder or checkpoint file; several (e.g. milestones) are scored in one pass", metavar="RUN_OR_FILE"
+        help="run folder or checkpoint file; several (e.g. milestones) are scored in one pass; a run folder that "
+        "holds best.pt (--eval-every) is scored at its last and its best checkpoint",
+        metavar="RUN_OR_FILE",
     )
-    data: str = opt(help="dataset root holding {split}A and {split}B", metavar="ROOT")
+    data: str | None = opt(
+        None, "dataset root holding {split}A and {split}B", metavar="ROOT", default_text="the run's training --data"
+    )
     split: str = opt("test", "folder prefix under ROOT")
     direction: EvalDirection = opt("both", "AtoB scores G (and F for the cycle), BtoA the reverse, both: each")
     ema: Literal["auto", "on", "off"] = ema_option()
@@ -291,9 +296,10 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     several checkpoints, --save-images writes under DIR/NN_stepS/.
     """
 
-    checkpoints = opts.checkpoint
+    checkpoints = expand_runs(opts.checkpoint)
     if not checkpoints:
         raise CycleGANError("give at least one --checkpoint")
+    opts = dataclasses.replace(opts, checkpoint=checkpoints, data=opts.data or run_data(checkpoints[0]))
     domains = _list_domains(opts)
     _check_outputs(opts, domains)  # before any work
     device = resolve_device(opts.device)
@@ -318,7 +324,7 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
 
 def evaluate(opts: EvalOptions) -> dict[str, Any]:
     """Evaluate the first of `opts.checkpoint`; returns the JSON-ready report (see the module docstring)."""
-    return evaluate_checkpoints(dataclasses.replace(opts, checkpoint=opts.checkpoint[:1]))[0]
+    return evaluate_checkpoints(dataclasses.replace(opts, checkpoint=expand_runs(opts.checkpoint)[:1]))[0]
 
 
 def _evaluate_one(
@@ -410,6 +416,7 @@ def _evaluate_one(
     return {
         "checkpoint": str(ckpt_file),
         "step": ckpt.get("step"),
+        **({"chosen_by": ckpt["best"]["metric"]} if isinstance(ckpt.get("best"), dict) else {}),
         "preset": preset,
         "train_size": train_size,
         "eval_size": size,

@@ -5,7 +5,7 @@ The renderers take a command's report (a dataclass or a JSON-ready dict) and onl
 
 from .grid import save_grid
 from .html import render_compare_html, render_demo_html
-from .text import format_curve, format_demo, format_table, summary_lines, write_json
+from .text import describe_record, format_curve, format_demo, format_table, summary_lines, write_json
 from .types import METHODS, METRIC_NAMES, CompareReport, Row
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "save_grid",
     "render_compare_html",
     "render_demo_html",
+    "describe_record",
     "format_curve",
     "format_demo",
     "format_table",

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .text import describe_record
 from .types import CompareReport
 
 # --- cyclegan compare --------------------------------------------------------------------------------------
@@ -83,6 +84,48 @@ def render_compare_html(r: CompareReport) -> str:
 # --- cyclegan demo -----------------------------------------------------------------------------------------
 
 
+CURVE_COLOURS = {"AtoB": "#1f77b4", "BtoA": "#d62728"}
+
+
+def score_curve_svg(records: list[dict[str, Any]], metric: str, *, width: int = 520, height: int = 220) -> str:
+    """An inline SVG of score `metric` (e.g. psnr) against the step, one line per direction, from the records
+    of log.jsonl that hold scores (eval/AtoB/psnr, ...); the best value of each line is marked. "" if none."""
+    lines = {
+        d: [(r["step"], r[f"eval/{d}/{metric}"]) for r in records if r.get(f"eval/{d}/{metric}") is not None]
+        for d in CURVE_COLOURS
+    }
+    lines = {d: pts for d, pts in lines.items() if pts}
+    if not lines:
+        return ""
+    pts = [p for line in lines.values() for p in line]
+    (x0, x1), (y0, y1) = ((min(v), max(v)) for v in zip(*pts))
+    x0, y1 = 0, y1 + (y1 - y0) * 0.05 + 1e-9
+    pad, W, H = 44, width - 64, height - 56
+
+    def xy(step: float, v: float) -> str:
+        return f"{pad + (step - x0) / max(x1 - x0, 1) * W:.1f},{20 + (y1 - v) / max(y1 - y0, 1e-9) * H:.1f}"
+
+    best = max if metric != "kid" else min
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' font-size='11' "
+        f"font-family='sans-serif'><rect x='{pad}' y='20' width='{W}' height='{H}' fill='none' stroke='#999'/>",
+        f"<text x='{pad}' y='14'>{html.escape(metric)} (held-out test scenes) against the training step</text>",
+        f"<text x='2' y='24'>{y1:.3g}</text><text x='2' y='{20 + H}'>{y0:.3g}</text>",
+        f"<text x='{pad}' y='{height - 18}'>0</text><text x='{pad + W - 30}' y='{height - 18}'>{x1}</text>",
+    ]
+    for i, (d, line) in enumerate(lines.items()):
+        colour = CURVE_COLOURS[d]
+        path = " ".join(xy(s, v) for s, v in line)
+        parts.append(f"<polyline fill='none' stroke='{colour}' stroke-width='2' points='{path}'/>")
+        bs, bv = best(line, key=lambda p: p[1])
+        cx, cy = xy(bs, bv).split(",")
+        parts.append(f"<circle cx='{cx}' cy='{cy}' r='4' fill='{colour}'/>")
+        parts.append(
+            f"<text x='{pad + 8 + i * 220}' y='{height - 4}' fill='{colour}'>{d}: best {bv:.3g} at step {bs}</text>"
+        )
+    return "".join(parts) + "</svg>"
+
+
 def render_demo_html(report: dict[str, Any]) -> str:
     """The demo's page: the scores table and the grids (input | translated | truth)."""
     rows = "".join(
@@ -98,6 +141,17 @@ def render_demo_html(report: dict[str, Any]) -> str:
     )
     st = report["settings"]
     m, t, d = (report["config"][k] for k in ("model", "train", "data"))
+    verdict = report.get("verdict") or {}
+    curve = score_curve_svg(report.get("scores_while_training") or [], verdict.get("metric") or "psnr")
+    warnings = verdict.get("warnings") or []
+    if curve:
+        seconds = report["seconds"]
+        curve = (
+            f"<h2>Scores while training</h2><figure>{curve}<figcaption>every {t['eval_every']} steps on the test "
+            f"scenes (log.jsonl); best.pt holds step {verdict.get('best_step')}. Evaluation took "
+            f"{seconds.get('evaluation', 0)} s of the {seconds['train']} s of training. Warnings: "
+            f"{html.escape('; '.join(warnings)) if warnings else 'none'}.</figcaption></figure>"
+        )
     opts = st["options"]
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>cyclegan demo report</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
@@ -108,10 +162,12 @@ figure{{display:inline-block;margin:1em}}</style></head><body>
 {m["norm"]} norm; the {html.escape(report["config"]["preset"])} preset) trained {st["steps_trained"]} steps of batch
 {t["batch_size"]} at {d["size"]} px
 on {st["device"]} in {report["seconds"]["train"]} s ({report["seconds"]["total"]} s in all). Scores are means over
-{st["test_count"]} paired test scenes. Options: <code>{html.escape(json.dumps(opts))}</code>.</p>
+{st["test_count"]} paired test scenes. Options: <code>{html.escape(json.dumps(opts))}</code>.
+Computed in {html.escape(describe_record(report.get("execution")))}.</p>
 <table><tr><th>direction</th><th>PSNR (dB)</th><th>PSNR untranslated</th><th>gain</th><th>SSIM</th>
 <th>SSIM untranslated</th></tr>{rows}</table>
 <p>{html.escape(report["metrics"])}.</p>
 {figures}
+{curve}
 </body></html>
 """

@@ -93,7 +93,7 @@ def format_curve(reports: list[dict[str, Any]]) -> str:
         for d in dirs:
             row = r["directions"][d]
             kid = f"{row[kid_name]:.4f} ± {row[f'{kid_name}_std']:.4f}"
-            cells.append(f"{row[fd_name]:>15.2f} {kid:>22} {row['cycle_psnr']:>15.2f}")
+            cells.append(f"{row[fd_name]:>15.2f} {kid:>22} {row.get('cycle_psnr', float('nan')):>15.2f}")
         lines.append(f"{r['step']!s:>7}  " + "  ".join(cells))
     return "\n".join(lines)
 
@@ -131,3 +131,15 @@ def format_demo(report: dict[str, Any]) -> str:
     for d, r in report["ground_truth"].items():
         lines.append(f"{d:<10}{r['psnr']:>8.2f}{r['psnr_identity']:>14.2f}{r['ssim']:>8.3f}{r['ssim_identity']:>14.3f}")
     return "\n".join(lines)
+
+
+def describe_record(record: dict | None) -> str:
+    """One line of an execution record (`cyclegan.execution.Execution.record`), e.g.
+    "fp32, nchw, eager on cpu (AVX2, no native bf16, 2 threads), 0.210 s/step"."""
+    if not record:
+        return "no training step ran"
+    r = record
+    bf16 = "native bf16" if r["bf16_native"] else "no native bf16"
+    speed = f", {r['s_per_step']:.3f} s/step" if r.get("s_per_step") else ""
+    how = f"{r['precision']}, {r['memory_format']}, {'compiled' if r['compile'] else 'eager'}"
+    return f"{how} on {r['device']} ({r['instruction_set']}, {bf16}, {r['threads']} threads){speed}"

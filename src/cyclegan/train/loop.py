@@ -26,9 +26,12 @@ from . import distributed as ddp
 from .budget import StepFitter, refit
 from .inputs import Images, dataset, loader, sample_batch, sample_pairs, training_images
 from .losslog import LossLog
+from .monitor import Monitor
 from .run_folder import Run, claim_run_folder
+from .scoring import set_aside
 from .signals import StopRequest
 from .trainer import Trainer, trainer_class
+from .watch import Verdict
 
 
 def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> TrainResult:
@@ -61,6 +64,9 @@ def _train(
 ) -> TrainResult:
     """Check the data, build (or restore) the trainer, prepare the run folder, train, save and report."""
     images = training_images(cfg, progress=progress, main=d_ctx.is_main)
+    held = None
+    if cfg.train.eval_every:  # before the training set: images set aside are never trained on
+        images, held = set_aside(cfg, images)
     data = dataset(cfg, images)
     t, spe = cfg.train, data.steps_per_epoch
     total = t.steps if t.steps is not None else t.epochs * spe
@@ -74,16 +80,18 @@ def _train(
     sampler = ddp.StepSampler(start, run.total, t.batch_size, d_ctx)  # checks the batch splits over the ranks
     trainer = _build_trainer(run, ckpt, start=start, per_rank=sampler.per_rank)
     samples = _prepare_run_folder(run, images)
+    monitor = Monitor(run, trainer, held, ckpt)
     end = _step_loop(
         run,
         trainer,
         loader(run.cfg, run.device, run.d_ctx, data, sampler),
         samples,
+        monitor,
         start=start,
         saved=saved,
         progress=progress,
     )
-    return _finish(end.run, trainer, samples, end, skipped=images.skipped)
+    return _finish(end.run, trainer, samples, monitor, end, skipped=images.skipped)
 
 
 def _choose_execution(cfg: Config, device: torch.device, *, steps_ahead: int) -> Execution:
@@ -94,7 +102,7 @@ def _choose_execution(cfg: Config, device: torch.device, *, steps_ahead: int) ->
         t.channels_last,
         t.compile,
         device=device,
-        compile_pays=compile_pays_for_training(steps_ahead),
+        compile_pays=compile_pays_for_training(steps_ahead, t.time_limit),
         batch_norm=cfg.model.norm == "batch",
     )
 
@@ -192,6 +200,8 @@ class _End:
     signum: int | None  # the stop signal received (Ctrl-C, SIGTERM), if any
     timed_out: bool
     run: Run
+    seconds_per_step: float | None = None  # wall s/step after the first two (loading, logs, checkpoints in)
+    worse: bool = False  # stopped by --stop-when-worse
 
 
 def _step_loop(
@@ -199,14 +209,16 @@ def _step_loop(
     trainer: Trainer,
     loader: DataLoader,
     samples: _Samples | None,
+    monitor: Monitor,
     *,
     start: int,
     saved: int | None,
     progress: bool,
 ) -> _End:
-    """Train from step `start` to the total, a stop request or the time limit, logging, sampling and saving
-    on schedule; every rank ends at the same step. A non-finite loss stops the run (a CycleGANError) at the
-    next log record, sample grid or checkpoint, before it is written: the checkpoint of step `saved` stays."""
+    """Train from step `start` to the total, a stop request, the time limit or --stop-when-worse, logging,
+    scoring, sampling and saving on schedule; every rank ends at the same step. A non-finite loss stops the run
+    (a CycleGANError) at the next log record, sample grid or checkpoint, before it is written: the checkpoint
+    of step `saved` stays."""
     t = run.cfg.train
     step = start
     bar = tqdm(
@@ -219,11 +231,14 @@ def _step_loop(
     )
     deadline = time.monotonic() + 60 * t.time_limit if t.time_limit else None
     fitter = StepFitter(start=start, cap=run.total, deadline=deadline) if t.fit_steps and deadline else None
-    timed_out = False
+    timed_out = worse = False
+    t_timed, timed_from = None, start + 2  # the first steps also start the data loader's processes
     with bar, StopRequest() as stop, LossLog(run, trainer, bar, start=start) as log:
         for x, y in loader:
             losses = trainer.step(x.to(run.device, non_blocking=True), y.to(run.device, non_blocking=True))
             step += 1
+            if step == timed_from:
+                t_timed = time.perf_counter()
             log.add(losses, step=step)
             bar.update(1)
             if fitter is not None:
@@ -244,9 +259,13 @@ def _step_loop(
             timed_out = deadline is not None and time.monotonic() > deadline
             # all ranks agree (a tiny CPU all-reduce) so they stop, log and save at the same step
             last = step == run.total or ddp.any_rank(stop.signum is not None or timed_out, run.d_ctx)
-            if step % t.log_every == 0 or last:
+            scoring = monitor.due(step)
+            if step % t.log_every == 0 or last or scoring:
                 log.stop_if_not_finite(saved)  # these syncs happen anyway: the record reads the losses back
-                log.write(step)
+                scores = monitor.evaluate() if scoring else {}  # before the record: it holds them
+                monitor.observe(step, log.write(step, scores), scores)
+                if scoring and monitor.should_stop():
+                    last = worse = True
             if t.sample_every and step % t.sample_every == 0:
                 log.stop_if_not_finite(saved)
                 if run.main:
@@ -255,15 +274,20 @@ def _step_loop(
                 break
             if t.checkpoint_every and step % t.checkpoint_every == 0:
                 log.stop_if_not_finite(saved)
-                run.save(trainer, step)
+                run.save(trainer, step, extra=monitor.state())
                 saved = step
-    return _End(step, stop.signum, timed_out, run)
+    per_step = (time.perf_counter() - t_timed) / (step - timed_from) if t_timed and step > timed_from else None
+    return _End(step, stop.signum, timed_out, run, per_step, worse)
 
 
-def _finish(run: Run, trainer: Trainer, samples: _Samples | None, end: _End, *, skipped: list[str]) -> TrainResult:
-    """Save the final checkpoint; rank 0 writes the last sample grid and says how the run ended. A stop
-    signal then ends every process with 128 + its number, as the signal would have."""
-    path = run.save(trainer, end.step)
+def _finish(
+    run: Run, trainer: Trainer, samples: _Samples | None, monitor: Monitor, end: _End, *, skipped: list[str]
+) -> TrainResult:
+    """Save the final checkpoint; rank 0 writes the last sample grid, says how the run ended and gives the
+    verdict (best step and score, warnings). A stop signal then ends every process with 128 + its number, as
+    the signal would have."""
+    path = run.save(trainer, end.step, extra=monitor.state())
+    verdict = monitor.verdict()
     if run.main:
         t = run.cfg.train
         if not (t.sample_every and end.step % t.sample_every == 0):  # else the loop just wrote this one
@@ -271,9 +295,16 @@ def _finish(run: Run, trainer: Trainer, samples: _Samples | None, end: _End, *, 
         if skipped:
             print(f"warning: {len(skipped)} unreadable image(s) were skipped (listed above)", file=sys.stderr)
         _say_how_it_ended(run, path, end)
+        print("\n".join(verdict.lines()))
     if end.signum is not None:
         raise SystemExit(128 + end.signum)
-    return TrainResult(checkpoint=path, step=end.step, total_steps=run.total)
+    return TrainResult(
+        checkpoint=path,
+        step=end.step,
+        total_steps=run.total,
+        verdict=verdict,
+        execution=trainer.execution.record(run.device, seconds_per_step=end.seconds_per_step),
+    )
 
 
 def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
@@ -284,11 +315,13 @@ def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
             file=sys.stderr,
         )
     elif end.step < run.total:
-        why = (
-            f"time limit of {run.cfg.train.time_limit} min reached"
-            if end.timed_out
-            else "another process was asked to stop"
-        )
+        if end.worse:
+            k = run.cfg.train.stop_when_worse
+            why = f"stopped by --stop-when-worse {k}: {k} evaluations without a better score"
+        elif end.timed_out:
+            why = f"time limit of {run.cfg.train.time_limit} min reached"
+        else:
+            why = "another process was asked to stop"
         print(f"{why} at step {end.step}/{run.total}; checkpoint {path} (continue with: {resume})")
     else:
         print(f"done: {end.step} steps; checkpoint {path}; samples in {run.folder / 'samples'}")
@@ -299,6 +332,8 @@ class TrainResult:
     checkpoint: Path
     step: int  # steps done, counting those before a resume
     total_steps: int
+    verdict: Verdict | None = None  # the best evaluation and the warnings (None: nothing trained)
+    execution: dict | None = None  # `Execution.record`: how the steps computed and their seconds per step
 
 
 @torch.no_grad()

@@ -92,23 +92,26 @@ class LossLog:
             "(another --out) with a lower --lr or loss weights may help"
         )
 
-    def write(self, step: int) -> None:
+    def write(self, step: int, scores: dict[str, float] | None = None) -> dict[str, float | None]:
         """Every rank calls it (the mean over ranks is a collective). The losses are read back here only,
-        once every log_every steps: a host-device sync."""
+        once every log_every steps (and at each evaluation): a host-device sync. `scores`: the evaluation's
+        (`scoring.Scorer`, rank 0), written in the same record. Returns the loss means."""
         now = time.perf_counter()
         sums = ddp.mean_over_ranks(self.sums, self.run.d_ctx)
         means = {k: _finite_or_none(v.item() / self.n) for k, v in sums.items()}
         if self.run.main:
-            self._record(step, means, s_per_step=(now - self.t_last) / self.n)
+            self._record(step, means, scores or {}, s_per_step=(now - self.t_last) / self.n)
         self.sums, self.n, self.t_last = {}, 0, now
+        return means
 
-    def _record(self, step: int, means: dict[str, float], *, s_per_step: float) -> None:
+    def _record(self, step: int, means: dict[str, float], scores: dict[str, float], *, s_per_step: float) -> None:
         record = {
             "step": step,
             "epoch": step // self.run.steps_per_epoch,
             "lr": self.trainer.opt_G.param_groups[0]["lr"],
             "s_per_step": round(s_per_step, 4),
             **means,
+            **{k: v if math.isfinite(v) else None for k, v in scores.items()},
         }
         self.file.write(json.dumps(record, allow_nan=False) + "\n")  # strict JSON: never NaN or Infinity
         self.file.flush()
@@ -117,6 +120,9 @@ class LossLog:
                 if v is not None:
                     self.tb.add_scalar(f"loss/{k}", v, step)
             self.tb.add_scalar("lr", record["lr"], step)
+            for k, v in scores.items():  # eval/AtoB/psnr, ...: a section of their own
+                if math.isfinite(v):
+                    self.tb.add_scalar(k, v, step)
         shown = [k for k in means if k != "G_total"][:5]
         self.bar.set_postfix({k: f"{means[k]:.3f}" for k in shown if means.get(k) is not None})
 

@@ -139,13 +139,14 @@ class Run:
     def sample_path(self, step: int) -> Path:
         return self.folder / SAMPLES_DIR / f"step_{step:07d}.png"
 
-    def save(self, trainer: Trainer, step: int) -> Path:
-        """The checkpoint after `step` steps (every rank calls this; rank 0 writes). A write that fails (a full
-        disk) stops every rank with one line; the previous checkpoint stays (atomic write)."""
+    def save(self, trainer: Trainer, step: int, *, extra: dict | None = None) -> Path:
+        """The checkpoint after `step` steps (every rank calls this; rank 0 writes; `extra`: more entries, the
+        watcher's state). A write that fails (a full disk) stops every rank with one line; the previous
+        checkpoint stays (atomic write)."""
         path = self.folder / CHECKPOINT_NAME
         error = None
         try:
-            trainer.save(path, step=step, steps_per_epoch=self.steps_per_epoch)
+            trainer.save(path, step=step, steps_per_epoch=self.steps_per_epoch, extra=extra)
         except OSError as e:
             error = CycleGANError(
                 f"cannot write the checkpoint {path} at step {step}: {e.strerror or e}; the previous checkpoint is kept"

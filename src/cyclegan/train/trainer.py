@@ -26,7 +26,7 @@ from ..execution import REFERENCE, Execution
 from ..families import family
 from ..losses import adversarial_loss
 from ..models import build_networks
-from ..run_files import FORMAT
+from ..run_files import FORMAT, GENERATORS_ONLY
 from ..version import __version__
 from . import distributed as ddp
 from .augment import diff_augment
@@ -301,7 +301,7 @@ class Trainer:
         for k, ema in self.ema.items():
             ema.load_state_dict(state["ema"][k])
 
-    def checkpoint(self, *, step: int, steps_per_epoch: int) -> dict | None:
+    def checkpoint(self, *, step: int, steps_per_epoch: int, extra: dict | None = None) -> dict | None:
         """The whole run after `step` steps, as the checkpoint file holds it: format, version, config,
         position, rank 0's RNG and `state_dict()`, and across processes every rank's RNG and pools.
 
@@ -322,6 +322,7 @@ class Trainer:
             "steps_per_epoch": steps_per_epoch,
             "rng": mine["rng"],
             **self.state_dict(),
+            **(extra or {}),
         }
         if self.dist.enabled:
             ckpt["ranks"] = ranks  # each rank's RNG and pools, for an exact resume with as many processes
@@ -333,11 +334,34 @@ class Trainer:
                 )
         return ckpt
 
-    def save(self, path: str | Path, *, step: int, steps_per_epoch: int) -> Path:
-        """Write `checkpoint(...)` to `path` atomically (rank 0 writes; every rank must call it)."""
-        ckpt = self.checkpoint(step=step, steps_per_epoch=steps_per_epoch)
+    def save(self, path: str | Path, *, step: int, steps_per_epoch: int, extra: dict | None = None) -> Path:
+        """Write `checkpoint(...)` to `path` atomically (rank 0 writes; every rank must call it). `extra`:
+        more plain entries (rank 0's), e.g. the watcher's state."""
+        ckpt = self.checkpoint(step=step, steps_per_epoch=steps_per_epoch, extra=extra)
         if ckpt is not None:
             save_atomic(ckpt, path)
+        return Path(path)
+
+    def scored_generators(self) -> dict[str, nn.Module]:
+        """The generators as translation will use them (the averaged weights when kept), by network name."""
+        return {name: self._generator(name) for name in self.generator_names}
+
+    def save_generators(self, path: str | Path, *, step: int, best: dict) -> Path:
+        """Write the generators alone (raw and averaged weights), with the config, `step` and `best` (the score
+        that chose them), atomically to `path`: best.pt, which translation, evaluation and export read as
+        they read checkpoint.pt, but which cannot resume a run. Rank 0 only (no collective)."""
+        ckpt = {
+            "format": FORMAT,
+            "contents": GENERATORS_ONLY,
+            "package_version": __version__,
+            "family": self.family.name,
+            "config": self.cfg.to_dict(),
+            "step": step,
+            "best": best,
+            "models": {k: self.nets[k].state_dict() for k in self.generator_names},
+            **({"ema": {k: e.state_dict() for k, e in self.ema.items()}} if self.ema else {}),
+        }
+        save_atomic(ckpt, path)
         return Path(path)
 
     def restore(self, ckpt: dict) -> None:

@@ -1,6 +1,6 @@
-"""The web page of `cyclegan serve`: four tabs (Translate, Style transfer, Compare, Runs) over the library.
+"""The web page of `cyclegan serve`: five tabs (Translate, Video, Style transfer, Compare, Runs) over the library.
 
-Each tab is a module (`translate_tab`, `style_tab`, `compare_tab`, `runs_tab`) holding its layout and its
+Each tab is a module (`translate_tab`, `video_tab`, `style_tab`, `compare_tab`, `runs_tab`) holding its layout and its
 handlers; they share the server's state, `engine.Engine` (the models offered and loaded, the device, the
 upload checks, the working folder). `build_app` lays the page out from them and wires what spans tabs: the
 timer that refreshes the model and run lists. `launch` serves it.
@@ -21,6 +21,7 @@ from .runs_tab import RunsTab
 from .style_tab import StyleTab
 from .translate_tab import TranslateTab
 from .uploads import MB
+from .video_tab import VideoTab
 
 
 def theme() -> gr.themes.Base:
@@ -45,6 +46,7 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
         gr.Markdown("# cyclegan\nUnpaired image-to-image translation and style transfer, on this machine.")
         with gr.Tabs():
             t_model = TranslateTab(engine).layout(choices)
+            VideoTab(engine).layout(choices)  # its model list is the one at start (not refreshed by the timer)
             StyleTab(engine).layout()
             c_model = CompareTab(engine).layout(choices)
             r_run = runs_tab.layout(runs)

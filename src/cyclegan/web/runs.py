@@ -20,10 +20,11 @@ from PIL import Image
 
 from ..errors import CycleGANError
 from ..families import directions_in_stored_config
-from ..run_files import CHECKPOINT_NAME, CONFIG_NAME, RUN_FILES
+from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, RUN_FILES
 
 MAX_DEPTH = 3  # how deep below a --runs folder runs are looked for (runs/project/NAME is depth 2)
-LOG_KEYS = ("step", "epoch", "lr", "s_per_step")  # the non-loss fields of a log.jsonl record
+LOG_KEYS = ("step", "epoch", "lr", "s_per_step", "eval_s")  # the fields of a log.jsonl record that are no loss
+SCORE_PREFIX = "eval/"  # the scores of --eval-every in a record: eval/AtoB/psnr, ... (`train.scoring`)
 _SAMPLE = re.compile(r"step_(\d+)\.png$")
 
 
@@ -107,6 +108,9 @@ def find_models(roots: Sequence[str | Path], files: Sequence[Path]) -> list[Mode
             directions = run_directions(run)
             label = run_label(run, roots) + ("" if len(directions) > 1 else f" ({directions[0]} only)")
             models.append(Model(str(ckpt.resolve()), label, directions))
+            best = run / BEST_NAME  # the best-scored step (--eval-every), beside the last one
+            if best.is_file():
+                models.append(Model(str(best.resolve()), f"{label} · best.pt (best score)", directions))
     for f in files:
         models.append(Model(str(f.resolve()), f.name if f.name != CHECKPOINT_NAME else f.parent.name))
     unique: dict[str, Model] = {}
@@ -154,16 +158,37 @@ def loss_rows(records: Sequence[dict], *, totals: bool = False, max_points: int 
     or with `totals` the weighted sums (`is_total`). At most about `max_points` records (evenly thinned, the
     last always kept) so a long run plots as fast as a short one. Non-numeric values (null: a sum that
     overflowed) are left out."""
-    if len(records) > max_points:
-        stride = -(-len(records) // max_points)
-        records = [*records[:-1:stride], records[-1]]
+    records = _thinned(records, max_points)
     rows = []
     for r in records:
         for k, v in r.items():
-            if k in LOG_KEYS or is_total(k) != totals:
+            if k in LOG_KEYS or k.startswith(SCORE_PREFIX) or is_total(k) != totals:
                 continue
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 rows.append({"step": r["step"], "loss": k, "value": float(v)})
+    return rows
+
+
+def _thinned(records: Sequence[dict], max_points: int) -> Sequence[dict]:
+    if len(records) <= max_points:
+        return records
+    stride = -(-len(records) // max_points)
+    return [*records[:-1:stride], records[-1]]
+
+
+def score_rows(records: Sequence[dict], *, decibels: bool, max_points: int = 500) -> list[dict]:
+    """Long-format rows {"step", "score", "value"} of the --eval-every scores (eval/AtoB/psnr -> score
+    "AtoB psnr"): with `decibels` the PSNRs, else the others (SSIM, kid, change, spread), which share a 0-1
+    scale. Records without scores are skipped; at most about `max_points` evaluations."""
+    scored = _thinned([r for r in records if any(k.startswith(SCORE_PREFIX) for k in r)], max_points)
+    rows = []
+    for r in scored:
+        for k, v in r.items():
+            if not k.startswith(SCORE_PREFIX) or k.endswith("psnr") != decibels:
+                continue
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                name = k.removeprefix(SCORE_PREFIX).replace("/", " ")
+                rows.append({"step": r["step"], "score": name, "value": float(v)})
     return rows
 
 

@@ -1,5 +1,5 @@
-"""The Runs tab of `cyclegan serve`: a run's loss curves, latest sample grids and config, redrawn while it
-trains (read by `web.runs`, without torch)."""
+"""The Runs tab of `cyclegan serve`: a run's loss curves, score curves (`--eval-every`), latest sample grids
+and config, redrawn while it trains (read by `web.runs`, without torch)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import gradio as gr
 import pandas as pd  # a dependency of gradio's
 
 from ..files import write_atomic
-from ..run_files import CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME
+from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME
 from .engine import LIGHT_EVENTS, Engine, user_errors
-from .runs import latest_samples, loss_rows, read_config, read_log, run_summary
+from .runs import latest_samples, loss_rows, read_config, read_log, run_summary, score_rows
 
 SAMPLES_SHOWN = 4
 
@@ -46,6 +46,24 @@ class RunsTab:
                 r_total = gr.LinePlot(
                     x="step", y="value", color="loss", label="weighted sums", elem_id="runs-total", scale=1
                 )
+            with gr.Row():  # empty until the run scores (--eval-every)
+                r_psnr = gr.LinePlot(
+                    x="step",
+                    y="value",
+                    color="score",
+                    label="scores in dB (--eval-every): PSNR to the truth, cycle PSNR; higher is better",
+                    elem_id="runs-scores-db",
+                    scale=1,
+                )
+                r_scores = gr.LinePlot(
+                    x="step",
+                    y="value",
+                    color="score",
+                    label="scores on 0-1 scales: SSIM (higher is better), kid (lower), change from the input, "
+                    "spread of the outputs (near 0: warnings)",
+                    elem_id="runs-scores",
+                    scale=1,
+                )
             with gr.Row():
                 with gr.Column(scale=2):
                     r_samples = gr.Gallery(
@@ -62,7 +80,7 @@ class RunsTab:
                     r_config = gr.JSON(label="config.json", elem_id="runs-config")
             self._shown = gr.State(None)
             self._view = user_errors(self.run_view)
-            self._outputs = [r_config, r_plot, r_total, r_samples, r_summary, self._shown]
+            self._outputs = [r_config, r_plot, r_total, r_psnr, r_scores, r_samples, r_summary, self._shown]
             view = self._view
             r_run.change(lambda label: view(label, None), [r_run], self._outputs, **LIGHT_EVENTS)
         self._run = r_run
@@ -75,13 +93,14 @@ class RunsTab:
         app.load(lambda label: view(label, None), [self._run], self._outputs, **LIGHT_EVENTS)
 
     def run_view(self, label: str | None, shown: Any):
-        """What the Runs tab shows of run `label`: (config, loss terms, weighted sums, sample grids, summary),
-        or gr.skip() for each when nothing changed since `shown` (the files' sizes and times), so the page
-        does not redraw every few seconds. Returns the new `shown` last."""
+        """What the Runs tab shows of run `label`: (config, loss terms, weighted sums, scores in dB, other
+        scores, sample grids, summary), or gr.skip() for each when nothing changed since `shown` (the files'
+        sizes and times), so the page does not redraw every few seconds. Returns the new `shown` last."""
         runs = self.engine.runs()
         run = runs.get(label or "")
         if run is None:
-            return None, None, None, [], "no run selected" if runs else "no run found under --runs yet", None
+            empty = "no run selected" if runs else "no run found under --runs yet"
+            return None, None, None, None, None, [], empty, None
         log = run / LOG_NAME
         samples = latest_samples(run, SAMPLES_SHOWN)
         signature = (
@@ -89,19 +108,24 @@ class RunsTab:
             _stat(log),
             _stat(run / CONFIG_NAME),
             _stat(run / CHECKPOINT_NAME),
+            _stat(run / BEST_NAME),
             [str(p) for _, p in samples],
             int(time.time() // 30),
         )  # the summary's ages: every 30 s
         if signature == shown:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), shown
+            return (*[gr.skip()] * 7, shown)
         records = read_log(log)
         columns = ["step", "loss", "value"]
         terms = pd.DataFrame(loss_rows(records), columns=columns)
         totals = pd.DataFrame(loss_rows(records, totals=True), columns=columns)
+        score_columns = ["step", "score", "value"]
+        decibels = pd.DataFrame(score_rows(records, decibels=True), columns=score_columns)
+        scores = pd.DataFrame(score_rows(records, decibels=False), columns=score_columns)
         copies = []
         for step, path in samples:  # copies: the page is never handed a path inside a run
             target = self.engine.work / "samples" / f"{abs(hash(str(run)))}_{path.name}"
             if not target.exists():  # whole or absent: two refreshes at once never show a half copy
                 write_atomic(target, lambda tmp, src=path: shutil.copyfile(src, tmp))
             copies.append((str(target), f"step {step}"))
-        return read_config(run), terms, totals, copies, f"**{label}**: {run_summary(run, records)}", signature
+        summary = f"**{label}**: {run_summary(run, records)}"
+        return read_config(run), terms, totals, decibels, scores, copies, summary, signature

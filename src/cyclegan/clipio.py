@@ -1,0 +1,299 @@
+"""Video clips in and out, frame batches at a time: MP4, MOV, MKV and WebM through PyAV (whose wheels carry
+FFmpeg), animated GIF and WebP through Pillow.
+
+`transcode(src, dst, process)` decodes `src`, passes its frames through `process` in batches (uint8 arrays
+(N, H, W, 3)) and writes what comes back as a clip of the same kind: the same container, frame timing (so
+the rate and the frame count) and, when `process` keeps it, size; an audio stream is copied packet by
+packet, not re-encoded. Memory is a batch of frames and the codecs' buffers, whatever the clip's length.
+The output is written to a temporary file beside `dst` and renamed onto it at the end
+(`files.write_atomic`), so a failure, Ctrl-C or kill leaves nothing under `dst`. A clip that cannot be
+decoded, or ends before the frame count its header declares (a truncated file), raises `CycleGANError`
+naming it in one line. No torch here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageSequence
+from tqdm import tqdm
+
+from .data.io import check_pixels, walk_files
+from .errors import CycleGANError
+from .files import write_atomic
+
+VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
+ANIMATED_IMAGES = (".gif", ".webp")  # a .webp is a clip only when it holds more than one frame
+CLIP_EXTENSIONS = (*VIDEO_FORMATS, ".gif")
+# An encoder for each decoded codec we can write again; others fall back to the container's default.
+ENCODERS = {"h264": "libx264", "vp9": "libvpx-vp9", "vp8": "libvpx", "av1": "libsvtav1", "mpeg4": "mpeg4"}
+ENCODERS |= {c: c for c in ("ffv1", "prores", "mjpeg", "png", "qtrle")}
+DEFAULT_ENCODER = {"webm": "libvpx-vp9"}  # everything else: H.264
+ENCODER_OPTIONS = {
+    "libx264": {"crf": "18", "preset": "fast"},  # visually lossless, about real time on a CPU core at 1080p
+    "libvpx-vp9": {"crf": "30", "b:v": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"},
+    "libvpx": {"crf": "10", "b:v": "2M"},
+}
+
+Process = Callable[[np.ndarray], np.ndarray]  # (N, H, W, 3) uint8 -> (N, H', W', 3) uint8
+
+
+def _av():
+    try:
+        import av  # on use: optional dependency, heavy import
+    except ImportError:
+        raise CycleGANError("video needs PyAV: pip install 'cyclegan[video]'") from None
+    return av
+
+
+def is_clip_file(path: Path) -> bool:
+    """A video file (by extension), a GIF, or a WebP holding more than one frame."""
+    suffix = path.suffix.lower()
+    if path.name.startswith(".") or suffix not in (*CLIP_EXTENSIONS, ".webp"):
+        return False
+    if suffix != ".webp":
+        return True
+    try:
+        with Image.open(path) as im:
+            return getattr(im, "n_frames", 1) > 1
+    except Exception:
+        return False  # an image reader will name it
+
+
+def find_clips(folder: str | Path) -> list[Path]:
+    """The clip files under `folder` (recursively, as `data.io.walk_files`), sorted."""
+    return sorted(p for p in walk_files(folder) if is_clip_file(p))
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    """What a clip declares: its size, frame count (0: not declared) and rate, and whether it has sound."""
+
+    width: int
+    height: int
+    frames: int
+    rate: Fraction
+    audio: bool
+
+
+def _reason(e: BaseException) -> str:
+    text = getattr(e, "strerror", None) or str(e).split("\n")[0] or type(e).__name__  # FFmpeg's words alone
+    return text.rstrip(".")
+
+
+def probe(path: str | Path) -> ClipInfo:
+    """Read a clip's header (no frame decoded); a one-line CycleGANError if it is not a readable clip."""
+    path = Path(path)
+    if path.suffix.lower() in ANIMATED_IMAGES:
+        try:
+            with Image.open(path) as im:
+                ms = im.info.get("duration") or 100
+                return ClipInfo(im.width, im.height, getattr(im, "n_frames", 1), Fraction(1000, ms), False)
+        except (OSError, ValueError, SyntaxError) as e:
+            raise CycleGANError(f"cannot read clip {path}: {_reason(e)}") from None
+    av = _av()
+    try:
+        with av.open(str(path)) as c:
+            if not c.streams.video:
+                raise CycleGANError(f"cannot read clip {path}: it holds no video stream")
+            v = c.streams.video[0]
+            rate = v.average_rate or v.guessed_rate or Fraction(25)
+            return ClipInfo(v.width, v.height, v.frames, Fraction(rate), bool(c.streams.audio))
+    except av.FFmpegError as e:
+        raise CycleGANError(f"cannot read clip {path}: {_reason(e)}") from None
+
+
+def transcode(
+    src: str | Path,
+    dst: str | Path,
+    process: Process,
+    *,
+    out_size: tuple[int, int] | None = None,
+    batch: int = 8,
+    max_pixels: int | None = None,
+    progress: bool = True,
+) -> int:
+    """Decode `src`, translate its frames with `process` in batches of up to `batch`, write the result to
+    `dst` (same kind of clip; `out_size` (W, H) when `process` changes the size); returns the frame count.
+
+    Raises CycleGANError (one line, naming `src`) when `src` cannot be decoded, is truncated, or declares
+    frames of more than `max_pixels` pixels; nothing is then left under `dst`.
+    """
+    src, dst = Path(src), Path(dst)
+    info = probe(src)
+    if max_pixels:
+        check_pixels(src, (info.width, info.height), max_pixels)
+    size = out_size or (info.width, info.height)
+    bar = tqdm(total=info.frames or None, desc=src.name, unit="frame", disable=not progress, leave=False)
+    count = 0
+
+    def run(frames: np.ndarray) -> np.ndarray:
+        nonlocal count
+        out = process(frames)
+        count += len(frames)
+        bar.update(len(frames))
+        return out
+
+    is_image = src.suffix.lower() in ANIMATED_IMAGES
+    write = _write_animated_image if is_image else _write_video
+    try:
+        write_atomic(dst, lambda tmp: write(src, tmp, dst.suffix.lower(), run, size, batch))
+    finally:
+        bar.close()
+    return count
+
+
+def write_clip(dst: str | Path, frames, *, rate: float | Fraction = 12) -> Path:
+    """Encode uint8 frames (H, W, 3), an iterable, as a new clip at `dst` (its extension names the kind:
+    H.264 in MP4/MOV/MKV, VP9 in WebM, GIF), written atomically."""
+    dst = Path(dst)
+    rate = Fraction(rate).limit_denominator(1001)
+    if dst.suffix.lower() in ANIMATED_IMAGES:
+
+        def write(tmp: str) -> None:
+            ims = [Image.fromarray(f) for f in frames]
+            fmt = "GIF" if dst.suffix.lower() == ".gif" else "WEBP"
+            ims[0].save(tmp, format=fmt, save_all=True, append_images=ims[1:], duration=round(1000 / rate), loop=0)
+
+        return write_atomic(dst, write)
+    av = _av()
+    container = VIDEO_FORMATS.get(dst.suffix.lower(), "mp4")
+
+    def write(tmp: str) -> None:
+        with av.open(tmp, "w", format=container) as out:
+            encoder = DEFAULT_ENCODER.get(container, "libx264")
+            stream = None
+            for f in frames:
+                if stream is None:
+                    stream = out.add_stream(encoder, rate=rate, options=ENCODER_OPTIONS.get(encoder, {}))
+                    stream.height, stream.width = f.shape[:2]
+                    stream.pix_fmt = _pixel_format(av, encoder, "yuv420p", (f.shape[1], f.shape[0]))
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
+            if stream is None:
+                raise CycleGANError(f"no frames to write to {dst}")
+            out.mux(stream.encode(None))
+
+    return write_atomic(dst, write)
+
+
+def iter_frames(src: str | Path) -> Iterator[np.ndarray]:
+    """Every frame of a clip as uint8 (H, W, 3), decoded one at a time."""
+    src = Path(src)
+    try:
+        if src.suffix.lower() in ANIMATED_IMAGES:
+            with Image.open(src) as im:
+                for f in ImageSequence.Iterator(im):
+                    yield np.asarray(f.convert("RGB"))
+            return
+        av = _av()
+        with av.open(str(src)) as c:
+            for f in c.decode(video=0):
+                yield f.to_ndarray(format="rgb24")
+    except (OSError, ValueError, EOFError) as e:  # av.FFmpegError is an OSError
+        raise CycleGANError(f"cannot read clip {src}: {_reason(e)}") from None
+
+
+def _batched(frames: Iterator, n: int) -> Iterator[list]:
+    chunk: list = []
+    for f in frames:
+        chunk.append(f)
+        if len(chunk) == n:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+# --- GIF and WebP (Pillow) -------------------------------------------------------------------------------
+
+
+def _write_animated_image(src: Path, tmp: str, suffix: str, run, size, batch: int) -> None:
+    try:
+        with Image.open(src) as im:
+            info = dict(im.info)
+            durations, frames = [], []
+            # The iterator seeks one image object: each frame is copied out as it comes.
+            decoded = ((np.asarray(f.convert("RGB")), f.info.get("duration", 100)) for f in ImageSequence.Iterator(im))
+            for chunk in _batched(decoded, batch):
+                durations += [d for _, d in chunk]
+                arr = run(np.stack([a for a, _ in chunk]))
+                frames += [Image.fromarray(a) for a in arr]  # Pillow writes an animation from all its frames
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        raise CycleGANError(f"cannot read clip {src}: {_reason(e)}") from None
+    fmt = "GIF" if suffix == ".gif" else "WEBP"
+    extra = {"quality": 90} if fmt == "WEBP" else {"optimize": False, "disposal": 1}
+    frames[0].save(
+        tmp, format=fmt, save_all=True, append_images=frames[1:], duration=durations, loop=info.get("loop", 0), **extra
+    )
+
+
+# --- MP4, MOV, MKV, WebM (PyAV) ------------------------------------------------------------------------------
+
+
+def _encoder(av, container: str, decoded: str) -> str:
+    name = ENCODERS.get(decoded)
+    if name and name in av.codecs_available:
+        return name
+    return DEFAULT_ENCODER.get(container, "libx264")
+
+
+def _pixel_format(av, encoder: str, wanted: str | None, size: tuple[int, int]) -> str:
+    formats = [f.name for f in (av.Codec(encoder, "w").video_formats or ())]
+    if wanted in formats and not (wanted.startswith("yuv420") and (size[0] % 2 or size[1] % 2)):
+        return wanted
+    for f in ("yuv420p", "yuv444p", "rgb24", "bgr0"):
+        if f in formats and not (f.startswith("yuv420") and (size[0] % 2 or size[1] % 2)):
+            return f
+    return formats[0]
+
+
+def _write_video(src: Path, tmp: str, suffix: str, run, size, batch: int) -> None:
+    av = _av()
+    container = VIDEO_FORMATS.get(suffix, "mp4")
+    try:
+        with av.open(str(src)) as inp, av.open(tmp, "w", format=container) as out:
+            vin = inp.streams.video[0]
+            vin.thread_type = "AUTO"
+            ain = inp.streams.audio[0] if inp.streams.audio else None
+            encoder = _encoder(av, container, vin.codec_context.name)
+            rate = vin.average_rate or vin.guessed_rate or Fraction(25)
+            vout = out.add_stream(encoder, rate=rate, options=ENCODER_OPTIONS.get(encoder, {}))
+            vout.width, vout.height = size
+            vout.pix_fmt = _pixel_format(av, encoder, vin.codec_context.pix_fmt, size)
+            aout = out.add_stream_from_template(ain) if ain is not None else None
+            streams = [vin] + ([ain] if ain is not None else [])
+            pending: list = []
+
+            def flush() -> None:
+                arr = run(np.stack([f.to_ndarray(format="rgb24") for f in pending]))
+                for f, a in zip(pending, arr):
+                    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(a), format="rgb24")
+                    frame.pts, frame.time_base = f.pts, f.time_base  # the source's timing, frame by frame
+                    out.mux(vout.encode(frame))
+                pending.clear()
+
+            decoded = 0
+            for packet in inp.demux(*streams):
+                if packet.stream is ain:
+                    if packet.dts is not None:  # the demuxer's flush packets carry nothing
+                        packet.stream = aout
+                        out.mux(packet)
+                    continue
+                for f in packet.decode():
+                    pending.append(f)
+                    decoded += 1
+                    if len(pending) == batch:
+                        flush()
+            if pending:
+                flush()
+            out.mux(vout.encode(None))
+            if vin.frames and decoded < vin.frames:
+                raise CycleGANError(f"cannot read clip {src}: truncated ({decoded} of {vin.frames} frames decode)")
+            if decoded == 0:
+                raise CycleGANError(f"cannot read clip {src}: no frame decodes")
+    except av.FFmpegError as e:
+        raise CycleGANError(f"cannot read clip {src}: {_reason(e)}") from None

@@ -1,0 +1,85 @@
+"""A run's last and best checkpoints in `cyclegan evaluate RUN`: a run folder holding best.pt (kept by
+`--eval-every`) stands for both, its training data is the default `--data`, and the report says which of the
+two scores better, by the score that chose best.pt."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from ..errors import CycleGANError
+from ..report import METRIC_NAMES
+from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME
+
+HIGHER_IS_BETTER = {"truth_psnr": True, "truth_ssim": True, "cycle_psnr": True, "kid": False, "kid_lite0": False}
+
+
+def expand_runs(checkpoints: tuple[str, ...]) -> tuple[str, ...]:
+    """Each run folder that holds best.pt as its checkpoint.pt and its best.pt; the rest as given."""
+    out: list[str] = []
+    for c in checkpoints:
+        run = Path(c)
+        if run.is_dir() and (run / BEST_NAME).is_file() and (run / CHECKPOINT_NAME).is_file():
+            out += [str(run / CHECKPOINT_NAME), str(run / BEST_NAME)]
+        else:
+            out.append(c)
+    return tuple(out)
+
+
+def run_data(checkpoint: str) -> str:
+    """The training data root of the run that `checkpoint` (a run folder or a file in one) belongs to, from its
+    config.json: the default --data of `cyclegan evaluate RUN`."""
+    path = Path(checkpoint)
+    folder = path if path.is_dir() else path.parent
+    try:
+        data = json.loads((folder / CONFIG_NAME).read_text())["data"]["data"]
+    except (OSError, ValueError, KeyError, TypeError):
+        data = None
+    if not isinstance(data, str) or not data:
+        raise CycleGANError(
+            f"option '--data' is needed: {folder} has no {CONFIG_NAME} naming its --data root (give --data ROOT)"
+        )
+    return data
+
+
+def _score_key(metric: str, row: dict[str, Any], backbone: str) -> str:
+    """The report's key for the score that chose best.pt (psnr -> truth_psnr, ...); kid when the split has no
+    truth for psnr/ssim, or the family no way back for cycle_psnr."""
+    kid = METRIC_NAMES[backbone][1]
+    key = {"psnr": "truth_psnr", "ssim": "truth_ssim", "cycle_psnr": "cycle_psnr"}.get(metric, kid)
+    return key if key in row else kid
+
+
+def _mean(report: dict[str, Any], key: str) -> float:
+    values = [row[key] for row in report["directions"].values() if key in row]
+    return sum(values) / len(values) if values else math.nan
+
+
+def which_is_better(reports: list[dict[str, Any]]) -> list[str]:
+    """One line per run scored with both its checkpoint.pt and its best.pt: which scores better, and by how
+    much, on the score that chose best.pt (its mean over the directions)."""
+    lines = []
+    by_path = {Path(r["checkpoint"]).resolve(): r for r in reports}
+    for best in reports:
+        metric = best.get("chosen_by")
+        last = by_path.get(Path(best["checkpoint"]).resolve().parent / CHECKPOINT_NAME)
+        if not metric or last is None or not best["directions"]:
+            continue
+        key = _score_key(metric, next(iter(best["directions"].values())), best["backbone"])
+        b, a = _mean(best, key), _mean(last, key)
+        if not (math.isfinite(a) and math.isfinite(b)):
+            continue
+        higher = HIGHER_IS_BETTER.get(key, False)
+        if a == b:
+            verdict = "score the same"
+        else:
+            winner = BEST_NAME if (b > a) == higher else CHECKPOINT_NAME
+            verdict = f"{winner} is better"
+        lines.append(
+            f"{Path(best['checkpoint']).parent}: {verdict} by {key} (mean over directions, "
+            f"{'higher' if higher else 'lower'} is better): {BEST_NAME} (step {best['step']}) {b:.4f}, "
+            f"{CHECKPOINT_NAME} (step {last['step']}) {a:.4f}"
+        )
+    return lines

@@ -1,0 +1,150 @@
+"""Temporal consistency for clips translated frame by frame: the two causes of flicker, each an option.
+
+(a) **Shared normalisation statistics.** Every InstanceNorm normalises a frame by that frame's own mean and
+variance, so a cloud entering the view re-tones the whole frame (the cause of tile seams, see
+`cyclegan.tiling`). `SharedNormStats` swaps each per-instance InstanceNorm's forward for one that
+normalises with a running estimate over the clip (an exponential moving average, weight `momentum` for the
+newest frame, started at the first frame's own statistics) instead; frames in a batch are taken in order,
+so a batch computes what frame-at-a-time would.
+
+(b) **A flow-guided blend.** Small changes of the input are amplified by the generator. `FlowBlend` warps
+the previous *output* onto the current frame by the optical flow of the *inputs* (OpenCV's DIS flow, a CPU
+real-time method) and blends it in with weight `alpha` where the flow is reliable: forward and backward
+flow agree (Sundaram et al. 2010) and the warped previous input matches the current one (so new content,
+a moving sun or disocclusions take the current output).
+
+`TemporalOptions` holds both (flattened into `translate`'s flags); the defaults are what the measurements on
+the synthetic clips favour (docs/results.md, "Video").
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from .errors import CycleGANError
+from .options import Options, opt
+
+if TYPE_CHECKING:  # torch on use: the web page reads TemporalOptions without it
+    import torch
+    from torch import nn
+
+# Where the warped previous input differs from the current one by this many grey levels (mean over RGB)
+# or more, the flow is not trusted: new content takes the current output alone (linear ramp from 0).
+PHOTOMETRIC_TOLERANCE = 24.0
+
+
+@dataclass(frozen=True)
+class TemporalOptions(Options):
+    """How a clip's frames are kept consistent in time (flattened into `translate`'s flags)."""
+
+    norm_stats: Literal["frame", "shared"] = opt(
+        "frame",
+        "InstanceNorm statistics per frame ('frame', as for photos) or a running estimate over the clip "
+        "('shared', --norm-momentum)",
+    )
+    norm_momentum: float = opt(
+        0.1, "with --norm-stats shared: weight of each new frame in the running statistics", gt=0, le=1
+    )
+    flow_blend: float = opt(
+        0.8,
+        "weight of the previous output, warped by the input's optical flow (OpenCV DIS), where that flow is "
+        "reliable (0: off)",
+        ge=0,
+        lt=1,
+    )
+
+
+class SharedNormStats:
+    """A running estimate of each per-instance InstanceNorm layer's input statistics over a clip.
+
+    Within `active()`, `net`'s InstanceNorm layers normalise with the running estimate; while `update` is
+    True each forward pass first folds its inputs' statistics (frame by frame, in batch order) into it, when
+    False (the tiles of a large frame after its thumbnail pass) they use it unchanged."""
+
+    def __init__(self, net: nn.Module, momentum: float):
+        self.net, self.momentum, self.update = net, momentum, True
+        self.stats: dict[nn.Module, tuple[torch.Tensor, torch.Tensor]] = {}  # layer -> (mean (C,), var (C,))
+
+    def _normalise(self, m: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        from .tiling import _fixed_norm
+
+        if not self.update:
+            if m not in self.stats:
+                raise CycleGANError("shared statistics were used before any frame was seen")
+            mean, var = self.stats[m]
+            return _fixed_norm(m, mean[None], var[None], x)
+        var_x, mean_x = torch.var_mean(x.float(), dim=(2, 3), unbiased=False)  # (B, C)
+        state, means, vars_ = self.stats.get(m), [], []
+        k = self.momentum
+        for mb, vb in zip(mean_x, var_x):
+            state = (mb, vb) if state is None else ((1 - k) * state[0] + k * mb, (1 - k) * state[1] + k * vb)
+            means.append(state[0])
+            vars_.append(state[1])
+        self.stats[m] = state
+        return _fixed_norm(m, torch.stack(means), torch.stack(vars_), x)
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        from .tiling import per_instance_norms
+
+        swapped = []
+        try:
+            for m in per_instance_norms(self.net):
+                m.forward = lambda x, m=m: self._normalise(m, x)  # instance attribute, removed below
+                swapped.append(m)
+            yield
+        finally:
+            for m in swapped:
+                del m.forward
+
+
+def _cv2():
+    try:
+        import cv2  # on use: optional dependency
+    except ImportError:
+        raise CycleGANError("the flow blend needs OpenCV: pip install 'cyclegan[video]' (or --flow-blend 0)") from None
+    return cv2
+
+
+class FlowBlend:
+    """Blend each output frame with the previous (blended) output, warped by the inputs' optical flow.
+
+    Call with consecutive frames: `blend(input (H, W, 3) uint8, output (H, W, 3) uint8)` -> the blended
+    output, uint8. A frame of another size than the previous one starts afresh."""
+
+    def __init__(self, alpha: float):
+        cv2 = _cv2()
+        self.alpha = alpha
+        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        self.prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # grey input, RGB input, output
+
+    def __call__(self, frame: np.ndarray, out: np.ndarray) -> np.ndarray:
+        cv2 = _cv2()
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        if self.prev is None or self.prev[0].shape != grey.shape or self.alpha == 0:
+            self.prev = (grey, frame, out.astype(np.float32))
+            return out
+        prev_grey, prev_frame, prev_out = self.prev
+        back = self.dis.calc(grey, prev_grey, None)  # current pixel x is at x + back(x) in the previous frame
+        fwd = self.dis.calc(prev_grey, grey, None)
+        h, w = grey.shape
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        mx, my = gx + back[..., 0], gy + back[..., 1]
+        remap = lambda a: cv2.remap(a, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # noqa: E731
+        fwd_back = remap(fwd)
+        # Forward-backward consistency: following the flow there and back returns to the start.
+        loop = ((back + fwd_back) ** 2).sum(-1)
+        reliable = loop < 0.01 * ((back**2).sum(-1) + (fwd_back**2).sum(-1)) + 0.5
+        reliable &= (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+        change = np.abs(remap(prev_frame.astype(np.float32)) - frame).mean(-1)
+        weight = self.alpha * reliable * np.clip(1 - change / PHOTOMETRIC_TOLERANCE, 0, 1)
+        blended = weight[..., None] * remap(prev_out) + (1 - weight[..., None]) * out
+        self.prev = (grey, frame, blended)
+        return np.clip(blended.round(), 0, 255).astype(np.uint8)

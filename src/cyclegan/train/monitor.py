@@ -1,0 +1,69 @@
+"""A run's evaluations and watcher, as the step loop meets them: the scores of each `--eval-every` step (rank 0),
+best.pt when they are the best so far, each warning printed once, the watcher's state for checkpoint.pt, the
+stop of `--stop-when-worse` (every rank agrees), and the verdict at the end."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from tqdm import tqdm
+
+from ..run_files import BEST_NAME
+from . import distributed as ddp
+from .run_folder import Run
+from .scoring import HeldOut, Scorer, best_metric
+from .trainer import Trainer
+from .watch import Verdict, Watch
+
+WATCH_KEY = "watch"  # the watcher's state in checkpoint.pt
+
+
+class Monitor:
+    def __init__(self, run: Run, trainer: Trainer, held: HeldOut | None, ckpt: dict | None):
+        t = run.cfg.train
+        self.run, self.trainer, self.every = run, trainer, t.eval_every
+        self.metric = best_metric(run.cfg, held) if held is not None else None
+        self.watch = Watch(self.metric, stop_when_worse=t.stop_when_worse)
+        if ckpt is not None:
+            self.watch.load_state_dict(ckpt.get(WATCH_KEY))
+        self.scorer = Scorer(run.cfg, held, run.device) if held is not None and run.main else None
+        if self.scorer is not None:
+            tqdm.write(f"scoring every {t.eval_every} steps on {held.where}; best.pt by {self.metric}")
+
+    def due(self, step: int) -> bool:
+        return bool(self.every) and step % self.every == 0
+
+    def evaluate(self) -> dict[str, float]:
+        """The scores of the generators now (rank 0; {} elsewhere), with the seconds they took (`eval_s`)."""
+        if self.scorer is None:
+            return {}
+        t0 = time.perf_counter()
+        scores = self.scorer(self.trainer.scored_generators())
+        return {**scores, "eval_s": round(time.perf_counter() - t0, 3)}
+
+    def observe(self, step: int, means: dict[str, float | None], scores: dict[str, float]) -> None:
+        """A log record's loss means and (at an evaluation) scores: warnings, and best.pt when best."""
+        fired = self.watch.on_losses(step, means)
+        if scores:
+            best, more = self.watch.on_scores(step, scores)
+            fired += more
+            if best and self.run.main:
+                record = {k: v for k, v in scores.items() if k != "eval_s"}
+                self.trainer.save_generators(
+                    self.run.folder / BEST_NAME,
+                    step=step,
+                    best={"metric": self.metric, "value": self.watch.best_value, "step": step, "scores": record},
+                )
+        for line in fired if self.run.main else []:
+            tqdm.write(line, file=sys.stderr)
+
+    def should_stop(self) -> bool:
+        """--stop-when-worse: whether the run stops here (a collective: every rank calls it at each evaluation)."""
+        return ddp.any_rank(self.watch.should_stop(), self.run.d_ctx)
+
+    def state(self) -> dict:
+        return {WATCH_KEY: self.watch.state_dict()}
+
+    def verdict(self) -> Verdict:
+        return self.watch.verdict()

@@ -1,0 +1,193 @@
+"""Scores while training (`--eval-every N`): a fixed held-out set translated by the generators as translation
+will use them (the averaged weights when the run keeps them), scored per direction:
+
+- `psnr`, `ssim`: against the true image, when the held-out set is paired (a test split whose testA and
+  testB hold the same file names, as the synthetic world's; pix2pix's pairs);
+- `kid`: kid_lite0 (KID over EfficientNet-Lite0 features, as `cyclegan evaluate --backbone lite0`) between
+  the translations and the target domain's held-out images, subsets as large as these small sets allow;
+- `cycle_psnr`: x against F(G(x)) (two-way families);
+- `change`: mean |G(x) - x| in [-1, 1] units (0: the generator returns its input);
+- `spread`: how much the outputs differ from each other, relative to how much the inputs do (mean pairwise
+  L1; 0: every input gives the same output, a collapse).
+
+The held-out set is the test split when there is one, else a slice of the training images set aside before
+the training set is built (`set_aside`), never trained on. Scoring never touches the random streams of
+training (it runs inside `torch.random.fork_rng`): a run with `--eval-every` resumes bit-exactly.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..config import Config
+from ..data import list_images
+from ..errors import CycleGANError
+from ..evaluate.distances import feature_distances
+from ..evaluate.metrics import l1, psnr, ssim
+from ..evaluate.runner import aligned_truth
+from ..families import directions_of, family, generator_for
+from .inputs import Images, sample_batch, sample_pairs
+
+# Which way is better for each score --best-by may name (+1: higher, -1: lower).
+BETTER = {"psnr": 1, "ssim": 1, "kid": -1, "cycle_psnr": 1}
+PREFIX = "eval/"  # log.jsonl and TensorBoard keys: eval/AtoB/psnr, ...
+BATCH = 16  # images per forward pass
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """The held-out files: per domain (A, B), the images scored at each evaluation; `paired`: A[i] and B[i]
+    are one scene (the truth of each other's translation). `where` says where they come from, for the log."""
+
+    a: list[Path]
+    b: list[Path]
+    paired: bool
+    where: str
+    pairs: list[tuple[Path, Path | None]] | None = None  # pix2pix: (A, B) files, B None for an A|B image
+
+
+def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
+    """The held-out set of `--eval-every` and the training images without it: the test split's first
+    `eval_images` when there is one, else up to `eval_images` (at most a fifth) of each domain's training
+    images, the last by name, set aside here so the training set never holds them."""
+    n = cfg.train.eval_images
+    if images.paired:
+        if images.test_pairs:
+            pairs = images.test_pairs[:n]
+            return images, HeldOut([a for a, _ in pairs], [], True, f"{len(pairs)} test pairs", pairs)
+        k = _count(n, len(images.train_a), "training pairs")
+        pairs = list(zip(images.train_a, images.train_b or [None] * len(images.train_a)))[-k:]
+        kept = replace(images, train_a=images.train_a[:-k], train_b=images.train_b[:-k] if images.train_b else [])
+        return kept, HeldOut([a for a, _ in pairs], [], True, f"{k} training pairs set aside", pairs)
+    if images.test_a and images.test_b:
+        a, b = list_images(images.test_a)[:n], list_images(images.test_b)[:n]
+        paired = aligned_truth(a, b) is not None and aligned_truth(b, a) is not None
+        where = f"the test split ({len(a)} + {len(b)} images{', paired' if paired else ''})"
+        return images, HeldOut(a, b, paired, where)
+    ka = _count(n, len(images.train_a), "domain A images")
+    kb = _count(n, len(images.train_b), "domain B images")
+    kept = replace(images, train_a=images.train_a[:-ka], train_b=images.train_b[:-kb])
+    where = f"{ka} + {kb} training images set aside (no test split)"
+    return kept, HeldOut(images.train_a[-ka:], images.train_b[-kb:], False, where)
+
+
+def _count(n: int, available: int, what: str) -> int:
+    k = min(n, available // 5)
+    if k < 2:
+        raise CycleGANError(
+            f"option '--eval-every': {available} {what} are too few to set 2 aside for scoring (a fifth at most); "
+            "add testA/testB folders to --data or train without --eval-every"
+        )
+    return k
+
+
+def best_metric(cfg: Config, held: HeldOut) -> str:
+    """The score --best-by names (auto: psnr when the held-out set is paired, else kid), checked to exist."""
+    name = cfg.train.best_by
+    if name == "auto":
+        return "psnr" if held.paired else "kid"
+    if name in ("psnr", "ssim") and not held.paired:
+        raise CycleGANError(
+            f"option '--best-by {name}' needs the truth: a paired test split (testA and testB with the same file "
+            "names); use --best-by kid"
+        )
+    if name == "cycle_psnr" and not family(cfg.model.family).two_way:
+        raise CycleGANError(f"option '--best-by cycle_psnr': --model {cfg.model.family} has no way back; use kid")
+    return name
+
+
+@functools.cache
+def _lite0() -> nn.Module:
+    from ..evaluate.features import load_lite0  # on use: timm and the weights load in a second or two
+
+    return load_lite0()
+
+
+class Scorer:
+    """Reads the held-out images once, computes the target domains' features once, and scores a trainer's
+    generators on them (`__call__`). Rank 0 only."""
+
+    def __init__(self, cfg: Config, held: HeldOut, device: torch.device):
+        self.cfg, self.held, self.device = cfg, held, device
+        size = cfg.data.size
+        if held.pairs is not None:
+            a, b = sample_pairs(held.pairs, len(held.pairs), size)
+        else:
+            a, b = sample_batch(held.a, len(held.a), size), sample_batch(held.b, len(held.b), size)
+        images = {"A": a, "B": b}  # (N, 3, S, S) in [-1, 1]
+        self.directions = directions_of(cfg.model)
+        self.sources = {d: images[d[0]] for d in self.directions}
+        self.truths = {d: images[d[-1]] if held.paired else None for d in self.directions}
+        self.extractor = _lite0().to(device)
+        with torch.random.fork_rng(devices=_cuda(device)):
+            self.target_features = {d: self._features(images[d[-1]]) for d in self.directions}
+        self.input_spread = {d: _mean_pairwise_l1(x) for d, x in self.sources.items()}
+
+    def _features(self, images: torch.Tensor) -> torch.Tensor:
+        """Lite0 features (N, 1280) of images (N, 3, H, W) in [-1, 1], on the CPU."""
+        return torch.cat([self.extractor(b.to(self.device)).cpu() for b in images.split(BATCH)])
+
+    @torch.no_grad()
+    def __call__(self, generators: dict[str, nn.Module]) -> dict[str, float]:
+        """The scores of `generators` (network name -> module, e.g. G and F) as {"eval/AtoB/psnr": ...}. The
+        modules are put in eval mode for it and back; the random state is left as it was."""
+        scores: dict[str, float] = {}
+        modes = {k: g.training for k, g in generators.items()}
+        try:
+            for g in generators.values():
+                g.eval()
+            with torch.random.fork_rng(devices=_cuda(self.device)):
+                for d in self.directions:
+                    scores.update({f"{PREFIX}{d}/{k}": v for k, v in self._direction(d, generators).items()})
+        finally:
+            for k, g in generators.items():
+                g.train(modes[k])
+        return scores
+
+    def _direction(self, d: str, generators: dict[str, nn.Module]) -> dict[str, float]:
+        m = self.cfg.model
+        there = generators[generator_for(m, d, source="the run")]
+        x = self.sources[d]
+        fake = self._translate(there, x)
+        out: dict[str, float] = {}
+        truth = self.truths[d]
+        if truth is not None:
+            out["psnr"] = psnr(fake, truth).mean().item()
+            out["ssim"] = ssim(fake, truth).mean().item()
+        out["kid"] = feature_distances(self.target_features[d], self._features(fake)).kid
+        if family(m.family).two_way:
+            back = generators[generator_for(m, "BtoA" if d == "AtoB" else "AtoB", source="the run")]
+            out["cycle_psnr"] = psnr(self._translate(back, fake), x).mean().item()
+        out["change"] = l1(fake, x).mean().item()
+        out["spread"] = _mean_pairwise_l1(fake) / max(self.input_spread[d], 1e-8)
+        return {k: round(v, 5) for k, v in out.items()}
+
+    def _translate(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """net(x) in batches, fp32 on the CPU; x (N, 3, S, S) in [-1, 1] at the training size."""
+        return torch.cat([net(b.to(self.device)).float().cpu() for b in x.split(BATCH)])
+
+
+def _mean_pairwise_l1(x: torch.Tensor) -> float:
+    """Mean L1 distance between the images of x (N, 3, H, W), over all pairs i != j (0 for N < 2)."""
+    flat = x.flatten(1).float()
+    n = len(flat)
+    if n < 2:
+        return 0.0
+    d = torch.cdist(flat, flat, p=1) / flat.shape[1]  # (N, N): mean |x_i - x_j| per pixel value
+    return float(d.sum() / (n * (n - 1)))
+
+
+def _cuda(device: torch.device) -> list[int]:
+    """The devices fork_rng must save besides the CPU's: this CUDA device, if it is one."""
+    return [device.index or 0] if device.type == "cuda" else []
+
+
+def mean_score(scores: dict[str, float], name: str) -> float | None:
+    """The mean of score `name` over the directions in `scores` (a record of `Scorer`), or None."""
+    values = [v for k, v in scores.items() if k.startswith(PREFIX) and k.rsplit("/", 1)[-1] == name]
+    return sum(values) / len(values) if values else None

@@ -1,0 +1,199 @@
+"""The watcher: the best score so far (what best.pt holds) and the failures a run can show, named while they
+happen, each once, as a one-line warning with what to try:
+
+- the discriminator wins outright: its loss near 0 and the generator's adversarial loss flat for many steps
+  (from the logged losses: no --eval-every needed);
+- the generator stays at its input: its translations change the held-out images by almost nothing;
+- collapse: its outputs of different inputs are nearly equal;
+- the scores get worse for a long stretch (--stop-when-worse K stops the run then).
+
+Everything it remembers is plain data (`state_dict`), saved in checkpoint.pt: a resumed run warns, keeps
+best.pt and stops exactly as the uninterrupted run would. The thresholds are measured in the README
+("Scores while training").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .scoring import BETTER, PREFIX, mean_score
+
+D_NEAR_ZERO = 0.03  # a discriminator's loss below this on average over the window (and never twice as high): it
+# tells every image apart
+ADV_FLAT = 0.1  # ... while the generator's adversarial loss moves less than this (relative) over the window
+WINDOW = 200  # steps both must hold
+STILL = 0.01  # mean |G(x) - x| (in [-1, 1] units, about 1.3 grey levels) under which a generator returns x
+COLLAPSED = 0.1  # outputs' spread, relative to the inputs', under which they no longer depend on the input
+REPEATS = 2  # evaluations in a row that must show "stays at its input" or "collapse"
+WORSE_EVALS = 4  # evaluations in a row without a better score before "getting worse" is considered
+WORSE_MARGIN = {"psnr": 1.0, "cycle_psnr": 1.0, "ssim": 0.03}  # absolute; kid: relative, below
+KID_WORSE = 0.5  # kid 50% above its best (and 0.002 above) is worse
+
+# (discriminator loss, the adversarial loss of the generator it judges), as the trainers name them
+ADVERSARIES = (("D", "G_adv"), ("D_Y", "G_adv"), ("D_X", "F_adv"))
+
+
+@dataclass
+class Verdict:
+    """How a run went: the best evaluation (None without --eval-every) and the warnings it printed."""
+
+    metric: str | None
+    best_step: int | None
+    best_value: float | None
+    last_value: float | None
+    warnings: list[str]
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.best_step is not None:
+            last = "" if self.last_value is None else f", last {_show(self.metric, self.last_value)}"
+            out.append(
+                f"verdict: best {self.metric} {_show(self.metric, self.best_value)} at step {self.best_step} "
+                f"(best.pt){last}"
+            )
+        elif self.metric is not None:
+            out.append("verdict: no evaluation yet (the run ended before --eval-every steps)")
+        else:
+            out.append("verdict: not scored (add --eval-every N for scores and best.pt)")
+        out.append(f"warnings: {len(self.warnings)}" + "".join(f"\n  {w}" for w in self.warnings))
+        return out
+
+
+def _show(metric: str | None, value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f} dB" if metric and metric.endswith("psnr") else f"{value:.4f}"
+
+
+class Watch:
+    """Feeds on the logged loss means (`on_losses`) and the scores of each evaluation (`on_scores`); both
+    return the warnings that just fired (each kind fires once per run)."""
+
+    def __init__(self, metric: str | None, *, stop_when_worse: int = 0):
+        self.metric = metric  # the --best-by score (None: no evaluation)
+        self.stop_when_worse = stop_when_worse
+        self.losses: list[tuple[int, dict[str, float]]] = []  # the records of the last WINDOW steps
+        self.best_step: int | None = None
+        self.best_value: float | None = None
+        self.last_value: float | None = None
+        self.since_best = 0  # evaluations since the best
+        self.still = {"identity": 0, "collapse": 0}  # evaluations in a row showing it
+        self.fired: list[str] = []  # kinds that warned
+        self.warnings: list[str] = []
+
+    # --- what is saved in checkpoint.pt ---------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {
+            "losses": [[s, dict(m)] for s, m in self.losses],
+            "best_step": self.best_step,
+            "best_value": self.best_value,
+            "last_value": self.last_value,
+            "since_best": self.since_best,
+            "still": dict(self.still),
+            "fired": list(self.fired),
+            "warnings": list(self.warnings),
+        }
+
+    def load_state_dict(self, state: dict | None) -> None:
+        if not state:  # a checkpoint of an older version: the watch starts afresh
+            return
+        self.losses = [(int(s), dict(m)) for s, m in state["losses"]]
+        self.best_step, self.best_value = state["best_step"], state["best_value"]
+        self.last_value, self.since_best = state["last_value"], state["since_best"]
+        self.still, self.fired, self.warnings = dict(state["still"]), list(state["fired"]), list(state["warnings"])
+
+    def verdict(self) -> Verdict:
+        return Verdict(self.metric, self.best_step, self.best_value, self.last_value, list(self.warnings))
+
+    # --- the detectors ----------------------------------------------------------------------------------
+
+    def _fire(self, kind: str, message: str) -> list[str]:
+        if kind in self.fired:
+            return []
+        self.fired.append(kind)
+        line = f"warning: {message}"
+        self.warnings.append(line)
+        return [line]
+
+    def on_losses(self, step: int, means: dict[str, float | None]) -> list[str]:
+        """The loss means of the record at `step`: the discriminator-wins detector."""
+        keep = {k: v for k, v in means.items() if v is not None and any(k in pair for pair in ADVERSARIES)}
+        self.losses = [(s, m) for s, m in self.losses if s > step - WINDOW] + [(step, keep)]
+        first = self.losses[0][0]
+        span = step - first + (step - self.losses[-2][0] if len(self.losses) > 1 else 0)
+        if span < WINDOW:
+            return []
+        for d, g in ADVERSARIES:
+            ds = [m.get(d) for _, m in self.losses]
+            gs = [m.get(g) for _, m in self.losses]
+            if None in ds or None in gs:
+                continue
+            mean_d, mean_g = sum(ds) / len(ds), sum(gs) / len(gs)
+            near_zero = mean_d < D_NEAR_ZERO and max(ds) < 2 * D_NEAR_ZERO
+            if near_zero and max(gs) - min(gs) < ADV_FLAT * max(1.0, abs(mean_g)):
+                return self._fire(
+                    "d_wins",
+                    f"the discriminator wins: {d} at {mean_d:.3f} and {g} flat at {mean_g:.2f} for the last {span} "
+                    f"steps (step {step}), so the generator learns nothing from it. Try a weaker "
+                    "discriminator (--d-layers 2, --ndf 32, --diffaug color,translation,cutout, --r1-gamma 1) or "
+                    "lighter weights on the other losses (FastCUT: --lambda-nce 1)",
+                )
+        return []
+
+    def on_scores(self, step: int, scores: dict[str, float]) -> tuple[bool, list[str]]:
+        """The scores of the evaluation at `step`: (whether it is the best so far, the warnings that fired)."""
+        fired: list[str] = []
+        fired += self._repeated("identity", step, scores, "change", STILL)
+        fired += self._repeated("collapse", step, scores, "spread", COLLAPSED)
+        value = mean_score(scores, self.metric) if self.metric else None
+        if value is None or not math.isfinite(value):
+            return False, fired
+        self.last_value = value
+        better = self.best_value is None or BETTER[self.metric] * (value - self.best_value) > 0
+        if better:
+            self.best_step, self.best_value, self.since_best = step, value, 0
+            return True, fired
+        self.since_best += 1
+        if self.since_best >= WORSE_EVALS and self._clearly_worse(value):
+            fired += self._fire(
+                "worse",
+                f"the scores are getting worse: {self.metric} {_show(self.metric, value)} at step {step}, "
+                f"{self.since_best} evaluations after the best, {_show(self.metric, self.best_value)} at step "
+                f"{self.best_step} (kept in best.pt). Use best.pt; a lower --lr or more data may help, and "
+                "--stop-when-worse K stops such a run early",
+            )
+        return False, fired
+
+    def _clearly_worse(self, value: float) -> bool:
+        if self.metric == "kid":
+            return value > self.best_value * (1 + KID_WORSE) + 0.002
+        return BETTER[self.metric] * (self.best_value - value) > WORSE_MARGIN[self.metric]
+
+    def should_stop(self) -> bool:
+        """--stop-when-worse K: K evaluations in a row have not beaten the best."""
+        return bool(self.stop_when_worse) and self.since_best >= self.stop_when_worse
+
+    def _repeated(self, kind: str, step: int, scores: dict[str, float], name: str, below: float) -> list[str]:
+        """Warn when score `name` of some direction stays under `below` for REPEATS evaluations in a row."""
+        low = {k.split("/")[1]: v for k, v in scores.items() if k.startswith(PREFIX) and k.endswith("/" + name)}
+        low = {d: v for d, v in low.items() if v < below}
+        self.still[kind] = self.still[kind] + 1 if low else 0
+        if self.still[kind] < REPEATS:
+            return []
+        d, v = next(iter(low.items()))
+        if kind == "identity":
+            return self._fire(
+                kind,
+                f"the generator stays at its input: {d} changes the held-out images by {v:.4f} on average (mean "
+                f"|G(x) - x| in [-1, 1] units) at step {step}, {REPEATS} evaluations in a row. Try lower weights "
+                "on the losses that reward keeping the input (--lambda-identity, --lambda-cycle, --lambda-nce) or a "
+                "stronger discriminator",
+            )
+        return self._fire(
+            kind,
+            f"the outputs stop depending on the input (collapse): {d}'s translations of different images differ "
+            f"{v:.1%} as much as the images do at step {step}, {REPEATS} evaluations in a row. Try a lower --lr, "
+            "--diffaug color,translation,cutout, or another --seed; best.pt keeps the best step so far",
+        )

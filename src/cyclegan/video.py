@@ -1,0 +1,176 @@
+"""Clips through a generator: `translate_video` (the Python API) and `translate_clips` (what `cyclegan
+translate` calls for the clips among its inputs).
+
+Frames stream from `cyclegan.clipio` in batches, are translated as images are (`cyclegan.inference`: padded
+to the network's multiple; a frame whose activations exceed `--max-memory` goes in tiles with thumbnail
+statistics), and are kept consistent in time by `cyclegan.temporal` (shared InstanceNorm statistics, a
+flow-guided blend). Memory: one batch of frames and the generator's activations for them, bounded by
+`--max-memory`, whatever the clip's length.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F_
+from torch import nn
+
+from .clipio import transcode
+from .data.io import MAX_PIXELS, long_side_shape
+from .errors import CycleGANError
+from .execution import REFERENCE, Execution
+from .files import check_outputs
+from .inference import translate_batch, translate_tensor, uncompiled
+from .temporal import FlowBlend, SharedNormStats, TemporalOptions
+from .tiling import TilingOptions, activation_bytes, per_instance_norms, thumbnail_of, translate_tiled
+
+DEFAULT_BATCH = 4  # frames decoded and translated at once (fewer where --max-memory says so)
+
+
+def to_frames(x: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) in [-1, 1] -> uint8 (N, H, W, 3), rounding as `data.io.to_pil`."""
+    return ((x.detach().float().cpu().clamp(-1, 1) + 1) / 2 * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def from_frames(frames: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W, 3) -> (N, 3, H, W) in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+class ClipTranslator:
+    """Translates one clip's frames in order, carrying its temporal state from call to call: `__call__`
+    takes uint8 (N, H, W, 3) frames and returns the translated frames, uint8 (N, H', W', 3)."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        *,
+        temporal: TemporalOptions | None = None,
+        tiling: TilingOptions | None = None,
+        execution: Execution = REFERENCE,
+        size: int | None = None,
+    ):
+        self.net, self.base = net, uncompiled(net)
+        self.temporal = temporal or TemporalOptions()
+        self.tiling = tiling or TilingOptions()
+        self.execution, self.size = execution, size
+        shared = self.temporal.norm_stats == "shared" and per_instance_norms(self.base)
+        self.shared = SharedNormStats(self.base, self.temporal.norm_momentum) if shared else None
+        self.blend = FlowBlend(self.temporal.flow_blend) if self.temporal.flow_blend > 0 else None
+
+    def out_size(self, width: int, height: int) -> tuple[int, int]:
+        """(W, H) of the output frames for input frames of width x height (`size`: long side, even sides)."""
+        if not self.size:
+            return width, height
+        h, w = long_side_shape(height, width, self.size)
+        return w + w % 2, h + h % 2
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        x = from_frames(frames)
+        if self.size:
+            w, h = self.out_size(x.shape[-1], x.shape[-2])
+            x = F_.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
+            frames = to_frames(x)
+        out = to_frames(self._translate(x))
+        if self.blend is not None:
+            out = np.stack([self.blend(f, o) for f, o in zip(frames, out)])
+        return out
+
+    def _translate(self, x: torch.Tensor) -> torch.Tensor:
+        if self.shared is None:
+            return translate_batch(self.net, x, tiling=self.tiling, execution=self.execution).cpu()
+        h, w = x.shape[-2:]
+        plan = self.tiling.plan(self.base, h, w)
+        run = lambda t: translate_tensor(self.base, t, execution=self.execution)  # noqa: E731 - eager: layers swapped
+        with self.shared.active():
+            if plan.whole:  # as many frames at once as fit the memory budget, in order
+                n = max(1, int(self.tiling.max_memory * 1e9 // activation_bytes(self.base, h, w)))
+                return torch.cat([run(x[i : i + n]).cpu() for i in range(0, len(x), n)])
+            outs = []
+            for xi in x:  # a large frame: its thumbnail updates the statistics, its tiles use them
+                self.shared.update = True
+                run(thumbnail_of(xi[None], plan.thumbnail or max(h, w)))
+                self.shared.update = False
+                outs.append(translate_tiled(self.base, xi[None], dataclasses.replace(plan, thumbnail=0), run=run))
+            self.shared.update = True
+            return torch.cat(outs)
+
+
+def translate_clip(
+    net: nn.Module,
+    src: str | Path,
+    dst: str | Path,
+    *,
+    temporal: TemporalOptions | None = None,
+    tiling: TilingOptions | None = None,
+    execution: Execution = REFERENCE,
+    size: int | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    max_pixels: int = MAX_PIXELS,
+    progress: bool = True,
+) -> int:
+    """Translate the clip `src` into `dst` (no checks of `dst`: see `translate_video`); returns its frame
+    count. Raises CycleGANError naming `src` in one line if it cannot be read; nothing is then left at `dst`."""
+    translator = ClipTranslator(net, temporal=temporal, tiling=tiling, execution=execution, size=size)
+    out_size = None
+    if size:
+        from .clipio import probe
+
+        info = probe(src)
+        out_size = translator.out_size(info.width, info.height)
+    with torch.no_grad():
+        return transcode(
+            src, dst, translator, out_size=out_size, batch=batch_size, max_pixels=max_pixels, progress=progress
+        )
+
+
+def translate_video(
+    G: nn.Module,
+    src: str | Path,
+    dst: str | Path,
+    *,
+    temporal: TemporalOptions | None = None,
+    overwrite: bool = False,
+    **kwargs,
+) -> int:
+    """Translate a clip with a generator from `cyclegan.load_generator`; returns its frame count.
+
+    `src`: MP4, MOV, MKV, WebM, or an animated GIF/WebP; `dst`: the output file, of the same kind (its
+    extension names the container): the same frame count, timing and size, the audio stream copied. Refuses
+    (CycleGANError) to replace `src`, or an existing `dst` unless `overwrite`. `temporal`: shared
+    normalisation statistics and the flow blend (`cyclegan.temporal.TemporalOptions`, defaults as
+    measured); other keywords as `translate_clip` (`tiling`, `size`, `batch_size`, `max_pixels`,
+    `execution`, `progress`).
+    """
+    src, dst = Path(src), Path(dst)
+    if not src.is_file():
+        raise CycleGANError(f"clip not found: {src}")
+    check_outputs([dst], overwrite=overwrite, inputs=[src])
+    return translate_clip(G, src, dst, temporal=temporal, **kwargs)
+
+
+def translate_clips(
+    net: nn.Module,
+    targets: dict[Path, Path],
+    errors: list[str],
+    *,
+    on_done: Callable[[Path], None] | None = None,
+    **kwargs,
+) -> list[Path]:
+    """Translate each clip in `targets` (input -> checked output) with `translate_clip`; a clip that cannot
+    be read is named in `errors` and the next one still translated. Returns the files written."""
+    written = []
+    for src, dst in targets.items():
+        try:
+            translate_clip(net, src, dst, **kwargs)
+        except CycleGANError as e:
+            errors.append(str(e))
+            continue
+        written.append(dst)
+        if on_done:
+            on_done(src)
+    return written

@@ -1,0 +1,83 @@
+"""The Video tab of `cyclegan serve`: an uploaded clip (MP4, MOV, MKV, WebM, animated GIF/WebP) through a
+chosen model's generator, with the temporal-consistency options of `cyclegan translate`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from ..errors import CycleGANError
+from .engine import DIRECTIONS, Engine, user_errors
+from .uploads import MB, display_name
+
+CLIP_TYPES = [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".gif", ".webp"]
+
+
+class VideoTab:
+    """The Video tab: its layout and its handler, over the server's `Engine`."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def layout(self, choices: list[tuple[str, str]]) -> gr.Dropdown:
+        """Lay the tab out (inside the page's `gr.Tabs`) and wire its button; returns its model dropdown."""
+        from ..temporal import TemporalOptions  # its defaults (no torch)
+
+        defaults = TemporalOptions()
+        first = choices[0][1] if choices else None
+        with gr.Tab("Video", id="video"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    v_file = gr.File(
+                        label=f"a clip (up to {self.engine.opts.max_upload_mb:g} MB)",
+                        file_types=CLIP_TYPES,
+                        elem_id="video-upload",
+                    )
+                    v_model = gr.Dropdown(choices, value=first, label="model", elem_id="video-model")
+                    v_dir = gr.Radio(DIRECTIONS, value="AtoB", label="direction (AtoB uses G, BtoA uses F)")
+                    v_shared = gr.Checkbox(
+                        defaults.norm_stats == "shared", label="(a) normalisation statistics shared across the clip"
+                    )
+                    v_blend = gr.Slider(0, 0.95, value=defaults.flow_blend, step=0.05, label="(b) flow blend (0: off)")
+                    v_go = gr.Button("Translate clip", variant="primary", elem_id="video-go")
+                with gr.Column(scale=2):
+                    v_out = gr.Video(label="translated", elem_id="video-out")
+                    v_info = gr.Markdown(elem_id="video-info")
+                    v_download = gr.File(label="download", interactive=False, elem_id="video-download")
+            v_go.click(
+                user_errors(self.translate),
+                [v_file, v_model, v_dir, v_shared, v_blend],
+                [v_out, v_download, v_info],
+                **self.engine.heavy_events,
+            )
+        return v_model
+
+    def translate(self, upload: str | None, key: str | None, direction: str, shared: bool, blend: float):
+        """Translate one uploaded clip. Returns (the clip to show, or None for GIF/WebP; the file to download;
+        a line with its frames, size and seconds). An upload that is not a readable clip, or over the
+        server's size limits, raises CycleGANError naming it."""
+        from ..clipio import probe  # on first use (PyAV)
+        from ..temporal import TemporalOptions
+        from ..video import translate_clip
+
+        if not upload:
+            raise CycleGANError("upload a clip first")
+        src, name = Path(upload), display_name(upload)
+        if src.suffix.lower() not in CLIP_TYPES:
+            raise CycleGANError(f"{name} is not a clip ({', '.join(CLIP_TYPES)})")
+        opts = self.engine.opts
+        if src.stat().st_size > opts.max_upload_mb * MB:
+            raise CycleGANError(f"{name} is over this server's limit of {opts.max_upload_mb:g} MB")
+        info = probe(src)
+        temporal = TemporalOptions(norm_stats="shared" if shared else "frame", flow_blend=float(blend))
+        G = self.engine.generator(key, direction)
+        target = self.engine.folder() / f"{Path(name).stem}_{direction}{src.suffix.lower()}"
+        t = time.perf_counter()
+        frames = translate_clip(G, src, target, temporal=temporal, max_pixels=opts.max_pixels, progress=False)
+        seconds = time.perf_counter() - t
+        line = f"{name}: {frames} frames of {info.width}x{info.height} in {seconds:.1f} s"
+        line += f" ({frames / seconds:.1f} frames/s)"
+        shown = str(target) if target.suffix in (".mp4", ".webm") else None
+        return shown, str(target), line

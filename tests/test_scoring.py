@@ -1,0 +1,234 @@
+"""Scores while training (--eval-every), best.pt, the watcher's warnings, and exact resume with all of them."""
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+from torch import nn
+
+import cyclegan.train.scoring as scoring
+import cyclegan.train.watch as watch
+from cyclegan.checkpoint import load_checkpoint
+from cyclegan.cli import main
+from cyclegan.errors import CycleGANError
+from cyclegan.loading import load_generator
+from cyclegan.train import CycleGANTrainer, Trainer, prepare_config, train
+from cyclegan.train.watch import Watch
+
+
+class TinyFeatures(nn.Module):
+    """A stand-in for Lite0 in these tests (it loads in seconds): colour statistics on a 4x4 grid, (B, 48)."""
+
+    def __init__(self):
+        super().__init__()
+        self.anchor = nn.Parameter(torch.zeros(()))  # scoring puts it on the device through its parameters
+
+    def forward(self, x):
+        return nn.functional.adaptive_avg_pool2d(x.float(), 4).flatten(1) + self.anchor
+
+
+@pytest.fixture(autouse=True)
+def tiny_features(monkeypatch):
+    monkeypatch.setattr(scoring, "_lite0", TinyFeatures)
+
+
+def records(run):
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+def scored(run):
+    return [r for r in records(run) if "eval_s" in r]
+
+
+def test_scores_are_logged_and_best_pt_holds_the_best_logged_step(tiny_cfg, tmp_path, capsys):
+    run = tmp_path / "run"
+    result = train(tiny_cfg(steps=8, eval_every=2, lr=2e-3), progress=False)
+    evals = scored(run)
+    assert [r["step"] for r in evals] == [2, 4, 6, 8]
+    keys = {k for r in evals for k in r if k.startswith("eval/")}
+    # the test split's files have equal names in testA and testB: paired, so PSNR/SSIM against the "truth"
+    for d in ("AtoB", "BtoA"):
+        assert {f"eval/{d}/{k}" for k in ("psnr", "ssim", "kid", "cycle_psnr", "change", "spread")} <= keys
+    mean_psnr = {r["step"]: (r["eval/AtoB/psnr"] + r["eval/BtoA/psnr"]) / 2 for r in evals}
+    best_step = max(mean_psnr, key=mean_psnr.get)
+    best = torch.load(run / "best.pt", weights_only=True)
+    assert best["step"] == best_step and best["best"]["metric"] == "psnr"
+    assert best["best"]["value"] == pytest.approx(mean_psnr[best_step], abs=1e-4)
+    assert set(best["models"]) == {"G", "F"}  # the generators alone
+    assert result.verdict.best_step == best_step and result.verdict.warnings == []
+    out = capsys.readouterr().out
+    assert f"verdict: best psnr {mean_psnr[best_step]:.2f} dB at step {best_step}" in out and "warnings: 0" in out
+    # best.pt translates as checkpoint.pt does; it cannot resume a run
+    G = load_generator(run / "best.pt", "AtoB")
+    assert torch.equal(G.state_dict()["model.1.weight"], best["models"]["G"]["model.1.weight"])
+    with pytest.raises(CycleGANError, match="best.pt.*cannot resume a run"):
+        load_checkpoint(run / "best.pt", training=True)
+
+
+def test_translate_takes_best_pt(tiny_cfg, tmp_path, dataset):
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=2, eval_every=1), progress=False)
+    out = tmp_path / "out"
+    args = ["translate", "--checkpoint", str(run / "best.pt"), "--out", str(out), str(dataset / "testA")]
+    assert main([*args, "--direction", "BtoA", "--device", "cpu"]) == 0
+    assert len(list(out.glob("*.png"))) == 3
+
+
+def test_held_out_training_images_are_never_trained_on(tiny_cfg, tmp_path, dataset):
+    import shutil
+
+    from cyclegan.train.inputs import training_images
+
+    shutil.rmtree(dataset / "testA"), shutil.rmtree(dataset / "testB")
+    for i in range(5, 10):  # trainA: 10 images, trainB: 7; a fifth is set aside: 2 and... too few in B
+        shutil.copy(dataset / "trainA" / "img_000.png", dataset / "trainA" / f"img_{i:03d}.png")
+    cfg = tiny_cfg(steps=1, eval_every=1)
+    with pytest.raises(CycleGANError, match="7 domain B images are too few to set 2 aside"):
+        scoring.set_aside(cfg, training_images(cfg, progress=False, main=True))
+    for i in range(7, 10):
+        shutil.copy(dataset / "trainB" / "img_000.png", dataset / "trainB" / f"img_{i:03d}.png")
+    kept, held = scoring.set_aside(cfg, training_images(cfg, progress=False, main=True))
+    assert len(held.a) == len(held.b) == 2 and not held.paired
+    assert not set(held.a) & set(kept.train_a) and not set(held.b) & set(kept.train_b)
+    assert len(kept.train_a) == len(kept.train_b) == 8
+    with pytest.raises(CycleGANError, match="--best-by psnr' needs the truth"):
+        scoring.best_metric(tiny_cfg(best_by="psnr", eval_every=1), held)
+    assert scoring.best_metric(cfg, held) == "kid"
+
+
+def test_scoring_leaves_training_as_it_was(tiny_cfg, tmp_path):
+    """Evaluation draws nothing from the training's random streams: with dropout (the global RNG) and a test
+    split (nothing set aside), a run with --eval-every has the weights of one without."""
+    extra = {"steps": 6, "dropout": 0.5, "lr": 2e-3}
+    train(tiny_cfg(out=str(tmp_path / "plain"), **extra), progress=False)
+    train(tiny_cfg(out=str(tmp_path / "scored"), eval_every=2, **extra), progress=False)
+    a, b = load_checkpoint(tmp_path / "plain")["models"], load_checkpoint(tmp_path / "scored")["models"]
+    assert all(torch.equal(a[n][k], b[n][k]) for n in a for k in a[n])
+
+
+def _interrupted(cfg, n):
+    """Run `cfg` but stop after n steps, as SIGTERM would."""
+    real_step = CycleGANTrainer.step
+    count = {"n": 0}
+
+    def step(self, x, y):
+        out = real_step(self, x, y)
+        count["n"] += 1
+        if count["n"] == n:
+            os.kill(os.getpid(), signal.SIGTERM)  # handled: finish this step, save, exit 143
+        return out
+
+    CycleGANTrainer.step = step
+    try:
+        with pytest.raises(SystemExit):
+            train(cfg, progress=False)
+    finally:
+        CycleGANTrainer.step = real_step
+
+
+@pytest.mark.parametrize("stop_at", [3, 4])  # between evaluations, and at one
+def test_a_scored_run_resumed_equals_one_not_interrupted(tiny_cfg, tmp_path, monkeypatch, stop_at):
+    monkeypatch.setattr(watch, "WINDOW", 3)  # the discriminator watch sees a window from the first steps
+    extra = {"steps": 8, "eval_every": 2, "dropout": 0.5, "lr": 2e-3, "lr_decay_fraction": 0.5}
+    one, two = tmp_path / "one", tmp_path / "two"
+    train(tiny_cfg(out=str(one), **extra), progress=False)
+    _interrupted(tiny_cfg(out=str(two), **extra), stop_at)
+    cfg, ckpt = prepare_config({"steps": 8}, resume=True, out=str(two))
+    assert ckpt["step"] == stop_at and ckpt["watch"]["losses"]  # the watcher's state is in the checkpoint
+    train(cfg, ckpt=ckpt, progress=False)
+    a, b = load_checkpoint(one), load_checkpoint(two)
+    assert all(torch.equal(a["models"][n][k], b["models"][n][k]) for n in a["models"] for k in a["models"][n])
+    assert a["watch"] == b["watch"]
+    strip = [{k: v for k, v in r.items() if k not in ("s_per_step", "eval_s")} for r in scored(one)]
+    assert strip == [{k: v for k, v in r.items() if k not in ("s_per_step", "eval_s")} for r in scored(two)]
+    best_a, best_b = (torch.load(r / "best.pt", weights_only=True) for r in (one, two))
+    assert best_a["step"] == best_b["step"] and best_a["best"] == best_b["best"]
+    assert all(torch.equal(best_a["models"]["G"][k], best_b["models"]["G"][k]) for k in best_a["models"]["G"])
+
+
+# --- the failure detectors on runs built to fail, and quiet on a healthy one ---------------------------------
+
+
+def test_a_healthy_tiny_run_gives_no_warning(tiny_cfg, monkeypatch, capsys):
+    monkeypatch.setattr(watch, "WINDOW", 4)
+    result = train(tiny_cfg(steps=10, eval_every=2, lr=2e-3), progress=False)
+    assert result.verdict.warnings == [] and "warning:" not in capsys.readouterr().err
+
+
+@pytest.mark.slow  # 100 steps: about 10 s
+def test_a_discriminator_with_a_huge_learning_rate_wins_and_is_named(tiny_cfg, monkeypatch, capsys):
+    monkeypatch.setattr(watch, "WINDOW", 30)
+    real_setup = CycleGANTrainer._setup
+
+    def setup(self, nets):  # the discriminators learn 2000 times as fast as the generators (the schedules follow)
+        real_setup(self, nets)
+        for opt in (self.opt_D_X, self.opt_D_Y):
+            opt.param_groups[0]["lr"] = 2e-3
+
+    monkeypatch.setattr(CycleGANTrainer, "_setup", setup)
+    cfg = tiny_cfg(steps=100, lr=1e-6, lr_decay_fraction=0, pool_size=0, log_every=10)
+    result = train(cfg, progress=False)
+    assert [w.split(":")[1] for w in result.verdict.warnings] == [" the discriminator wins"]
+    assert "warning: the discriminator wins: " in capsys.readouterr().err
+
+
+class Constant(nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return torch.zeros_like(x) + self.net(x[:1]).detach()  # the same image whatever the input
+
+
+def test_a_generator_forced_to_identity_stays_at_its_input(tiny_cfg, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(Trainer, "scored_generators", lambda self: {n: nn.Identity() for n in self.generator_names})
+    result = train(tiny_cfg(steps=6, eval_every=2), progress=False)
+    (line,) = result.verdict.warnings
+    assert line.startswith("warning: the generator stays at its input: ")
+    assert line in capsys.readouterr().err
+    assert [r["eval/AtoB/change"] for r in scored(tmp_path / "run")] == [0.0, 0.0, 0.0]
+
+
+def test_a_constant_generator_is_named_a_collapse(tiny_cfg, monkeypatch):
+    real = Trainer.scored_generators
+    monkeypatch.setattr(Trainer, "scored_generators", lambda self: {n: Constant(g) for n, g in real(self).items()})
+    result = train(tiny_cfg(steps=6, eval_every=2), progress=False)
+    assert [w.split(":")[1] for w in result.verdict.warnings] == [" the outputs stop depending on the input (collapse)"]
+
+
+def test_scores_getting_worse_warn_and_stop_when_worse_stops(tiny_cfg, tmp_path, monkeypatch, capsys):
+    psnr = iter([30.0, 29.9, 28.0, 26.0, 24.0, 22.0, 20.0, 18.0])
+
+    def scores(self, generators):  # the scores of a run that gets worse after its first evaluation
+        v = next(psnr)
+        return {
+            f"eval/{d}/{k}": v if k == "psnr" else 0.5 for d in ("AtoB", "BtoA") for k in ("psnr", "change", "spread")
+        }
+
+    monkeypatch.setattr(scoring.Scorer, "__call__", scores)
+    result = train(tiny_cfg(steps=16, eval_every=2, stop_when_worse=5), progress=False)
+    assert result.step == 12  # the best at step 2, then 5 evaluations without a better one
+    assert result.verdict.best_step == 2 and result.verdict.best_value == 30.0
+    (line,) = result.verdict.warnings
+    assert line.startswith("warning: the scores are getting worse: psnr 24.00 dB at step 10, 4 evaluations after")
+    out = capsys.readouterr().out
+    assert "stopped by --stop-when-worse 5: 5 evaluations without a better score at step 12/16" in out
+    assert torch.load(tmp_path / "run" / "best.pt", weights_only=True)["step"] == 2
+
+
+def test_watch_thresholds_on_records():
+    w = Watch("kid")
+    assert w.on_scores(10, {"eval/AtoB/kid": 0.05})[0] is True
+    for step in (20, 30, 40):
+        assert w.on_scores(step, {"eval/AtoB/kid": 0.2}) == (False, [])  # 3 evaluations: not yet "a long stretch"
+    assert w.on_scores(50, {"eval/AtoB/kid": 0.06})[1] == []  # 4, but hardly worse
+    assert w.on_scores(60, {"eval/AtoB/kid": 0.2})[1][0].startswith("warning: the scores are getting worse")
+    quiet = Watch(None)
+    for step in range(10, 400, 10):  # a balanced game: D well above 0
+        assert quiet.on_losses(step, {"D": 0.2, "G_adv": 0.5 + 0.1 * (step % 20 == 0)}) == []
+    loud = Watch(None)
+    fired = [s for s in range(10, 400, 10) if loud.on_losses(s, {"D": 0.001, "G_adv": 1.0})]
+    assert fired == [watch.WINDOW]

@@ -1,0 +1,240 @@
+"""Clips in and out (`cyclegan translate` on video and animated GIF), temporal consistency, and the flicker
+metric. Every clip is made here, a few frames of a few dozen pixels."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cyclegan.cli import main
+
+av = pytest.importorskip("av")
+pytest.importorskip("cv2")
+
+from helpers import save_tiny_checkpoint  # noqa: E402
+
+W, H = 48, 32
+
+
+def moving_frames(n: int, seed: int = 0) -> np.ndarray:
+    """n frames (H, W, 3) uint8 of a smooth random picture sliding right by 2 px a frame."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (H // 4 + 1, (W + 2 * n) // 4 + 1, 3)).astype(np.uint8)
+    wide = np.asarray(Image.fromarray(base).resize((W + 2 * n, H), Image.Resampling.BILINEAR))
+    return np.stack([wide[:, 2 * t : 2 * t + W] for t in range(n)])
+
+
+def make_clip(path: Path, n: int = 10, rate: int = 15, audio: bool = True) -> Path:
+    """An H.264 (VP9 for .webm) clip of n frames, with a sine tone (AAC, Opus in WebM) when `audio`."""
+    webm = path.suffix == ".webm"
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libvpx-vp9" if webm else "libx264", rate=rate)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        a = c.add_stream("libopus" if webm else "aac", rate=48000) if audio else None
+        for f in moving_frames(n):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(v.encode(None))
+        if a is not None:
+            tone = (0.2 * np.sin(np.arange(48000 * n // rate) * 2 * np.pi * 440 / 48000)).astype(np.float32)
+            for k in range(0, len(tone), 960):
+                frame = av.AudioFrame.from_ndarray(tone[None, k : k + 960], format="fltp", layout="mono")
+                frame.sample_rate, frame.pts = 48000, k
+                c.mux(a.encode(frame))
+            c.mux(a.encode(None))
+    return path
+
+
+def clip_facts(path: Path) -> tuple[int, Fraction, tuple[int, int], list[str]]:
+    """(decoded frame count, average rate, (W, H), kinds of streams)."""
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        kinds = [s.type for s in c.streams]
+        rate, size = v.average_rate, (v.width, v.height)
+        return sum(1 for _ in c.decode(video=0)), rate, size, kinds
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt")
+
+
+def translate(ckpt: Path, out: Path, *inputs, extra=()) -> int:
+    return main(["translate", "--checkpoint", str(ckpt), "--out", str(out), "--no-progress", *extra, *map(str, inputs)])
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".webm"])
+def test_clip_keeps_frame_count_rate_size_and_audio(ckpt, tmp_path, suffix):
+    clip = make_clip(tmp_path / f"walk{suffix}", n=10, rate=15)
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    out = tmp_path / "out" / f"walk{suffix}"
+    n, rate, size, kinds = clip_facts(out)
+    assert (n, rate, size) == (10, 15, (W, H))
+    assert kinds == ["video", "audio"]
+    with av.open(str(out)) as c, av.open(str(clip)) as d:
+        assert c.format.name == d.format.name  # the same container kind
+        assert abs(c.duration - d.duration) < 0.1 * d.duration
+    assert not (tmp_path / "out" / "walk.png").exists()
+
+
+def test_gif_gives_an_animated_gif(ckpt, tmp_path):
+    frames = [Image.fromarray(f) for f in moving_frames(6)]
+    (tmp_path / "in").mkdir()
+    frames[0].save(tmp_path / "in" / "loop.gif", save_all=True, append_images=frames[1:], duration=70, loop=0)
+    assert translate(ckpt, tmp_path / "out", tmp_path / "in") == 0  # found in a folder
+    with Image.open(tmp_path / "out" / "loop.gif") as im:
+        assert im.format == "GIF" and im.n_frames == 6 and im.info["duration"] == 70 and im.size == (W, H)
+
+
+def test_broken_clip_named_in_one_line_while_the_others_are_written(ckpt, tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    good = make_clip(folder / "a_good.mp4")
+    whole = make_clip(tmp_path / "whole.mp4", n=30).read_bytes()
+    (folder / "b_cut.mp4").write_bytes(whole[: len(whole) // 2])  # truncated: the index at the end is gone
+    make_clip(folder / "c_after.mkv", audio=False)
+    Image.fromarray(moving_frames(1)[0]).save(folder / "still.png")
+    assert translate(ckpt, tmp_path / "out", folder) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "b_cut.mp4" in line]
+    assert len(lines) == 1 and lines[0].startswith("error: cannot read clip") and "Traceback" not in err
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["a_good.mp4", "c_after.mkv", "still.png"]  # nothing of the broken clip, no temporary
+    assert clip_facts(tmp_path / "out" / "a_good.mp4")[0] == clip_facts(good)[0]
+
+
+def test_clip_rules_of_translate(ckpt, tmp_path, capsys):
+    clip = make_clip(tmp_path / "c.mp4", audio=False)
+    assert translate(ckpt, tmp_path / "out", clip, extra=["--max-pixels", "1000"]) == 1  # 48x32 per frame
+    assert "c.mp4" in capsys.readouterr().err and not (tmp_path / "out" / "c.mp4").exists()
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    assert translate(ckpt, tmp_path / "out", clip) == 2  # exists: refused before any work
+    assert "--overwrite" in capsys.readouterr().err
+    # Frames over --max-memory go in tiles (with the shared statistics taken from their thumbnails).
+    extra = ["--overwrite", "--tile", "16", "--tile-overlap", "4", "--norm-stats", "shared"]
+    assert translate(ckpt, tmp_path / "out", clip, extra=extra) == 0
+    assert clip_facts(tmp_path / "out" / "c.mp4")[:3] == (10, 15, (W, H))
+
+
+def test_translate_video_api_refuses_to_replace(ckpt, tmp_path):
+    import cyclegan
+    from cyclegan.errors import CycleGANError
+
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    clip = make_clip(tmp_path / "c.mp4", audio=False)
+    assert cyclegan.translate_video(G, clip, tmp_path / "o.mp4") == 10
+    with pytest.raises(CycleGANError, match="already exists"):
+        cyclegan.translate_video(G, clip, tmp_path / "o.mp4")
+    with pytest.raises(CycleGANError):
+        cyclegan.translate_video(G, clip, clip, overwrite=True)
+
+
+KILLER = """
+import os, signal, sys
+from cyclegan import video
+from cyclegan.cli import main
+calls = []
+real = video.ClipTranslator.__call__
+def dying(self, frames):
+    calls.append(1)
+    if len(calls) == 3:  # two batches are encoded, the third never comes
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(self, frames)
+video.ClipTranslator.__call__ = dying
+main(["translate", "--checkpoint", sys.argv[1], "--out", sys.argv[2], "--batch-size", "2", sys.argv[3]])
+"""
+
+
+@pytest.mark.slow
+def test_a_kill_leaves_nothing_under_the_output_name(ckpt, tmp_path):
+    clip = make_clip(tmp_path / "c.mp4", n=12)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    proc = subprocess.run([sys.executable, "-c", KILLER, str(ckpt), str(out), str(clip)], env=env, timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (out / "c.mp4").exists()
+    assert translate(ckpt, out, clip) == 0  # the next run is not in the way of a leftover
+    assert clip_facts(out / "c.mp4")[0] == 12
+
+
+# --- temporal consistency and its measure --------------------------------------------------------------
+
+
+def pan_clip(n: int = 8) -> tuple[np.ndarray, list[tuple[float, float, float]]]:
+    """A clip that only pans (3 px right, 1 px down a frame) over a still picture, and its cameras."""
+    rng = np.random.default_rng(0)
+    world = np.asarray(Image.fromarray(rng.integers(0, 255, (20, 24, 3)).astype(np.uint8)).resize((96, 80)))
+    cams = [(3.0 * t, 1.0 * t, 1.0) for t in range(n)]
+    return np.stack([world[int(oy) : int(oy) + H, int(ox) : int(ox) + W] for ox, oy, _ in cams]), cams
+
+
+def test_temporal_error_is_zero_for_a_pan_and_grows_with_flicker():
+    from cyclegan.evaluate.video import score_clip, temporal_error
+
+    clip, cams = pan_clip()
+    assert temporal_error(clip, cams) < 1e-4
+    excess = []
+    for amplitude in (0, 4, 12):
+        gain = 1 + amplitude / 100 * np.resize([1, -1], len(clip))  # brightness up, down, up...
+        flickering = np.clip(clip * gain[:, None, None, None], 0, 255).astype(np.uint8)
+        excess.append(score_clip(flickering, clip, cams).excess)
+    assert abs(excess[0]) < 1e-4 and 0.5 < excess[1] < excess[2]
+    shaken = [(ox + 1, oy, s) for ox, oy, s in cams]  # the wrong camera: no longer 0
+    assert temporal_error(clip, [cams[0]] + shaken[1:]) > 1
+
+
+def test_flow_blend_removes_flicker_where_the_flow_holds():
+    from cyclegan.evaluate.video import temporal_error
+    from cyclegan.temporal import FlowBlend
+
+    clip, cams = pan_clip(10)
+    noise = np.random.default_rng(1).normal(0, 6, (len(clip), 1, 1, 3))  # a colour cast per frame
+    outputs = np.clip(clip + noise, 0, 255).astype(np.uint8)
+    blend = FlowBlend(0.8)
+    blended = np.stack([blend(f, o) for f, o in zip(clip, outputs)])
+    assert temporal_error(blended, cams) < 0.5 * temporal_error(outputs, cams)
+    assert np.array_equal(blended[0], outputs[0])  # nothing to blend with yet
+
+
+def test_shared_statistics_are_frame_order_not_batch_dependent(ckpt):
+    from cyclegan.loading import load_generator
+    from cyclegan.temporal import TemporalOptions
+    from cyclegan.video import ClipTranslator
+
+    G = load_generator(str(ckpt), "AtoB")
+    frames = moving_frames(5)
+    options = TemporalOptions(norm_stats="shared", norm_momentum=0.5, flow_blend=0)
+    with torch.no_grad():
+        at_once = ClipTranslator(G, temporal=options)(frames)
+        one_by_one = ClipTranslator(G, temporal=options)
+        singly = np.concatenate([one_by_one(frames[i : i + 1]) for i in range(5)])
+        alone = ClipTranslator(G, temporal=TemporalOptions(norm_stats="frame", flow_blend=0))(frames)
+    assert np.abs(at_once.astype(int) - singly).max() <= 1
+    assert np.array_equal(at_once[0], alone[0])  # the first frame: its own statistics
+    assert np.abs(at_once[1:].astype(int) - alone[1:]).max() > 0
+
+
+def test_web_video_tab_translates_an_upload(ckpt, tmp_path):
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.errors import CycleGANError
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.video_tab import VideoTab
+
+    engine = Engine(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
+    tab = VideoTab(engine)
+    key = engine.models()[0].key
+    shown, download, info = tab.translate(str(make_clip(tmp_path / "c.webm")), key, "BtoA", True, 0.5)
+    assert shown == download and Path(download).name == "c_BtoA.webm" and "10 frames of 48x32" in info
+    assert clip_facts(Path(download))[:3] == (10, 15, (W, H))
+    (tmp_path / "notes.mp4").write_text("hello")
+    with pytest.raises(CycleGANError, match="notes.mp4"):
+        tab.translate(str(tmp_path / "notes.mp4"), key, "AtoB", False, 0)
