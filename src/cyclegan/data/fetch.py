@@ -206,11 +206,12 @@ def _too_slow(url: str, part: Path, bounds: Bounds) -> CycleGANError:
 
 def _too_big(url: str, part: Path, size: int, bounds: Bounds, *, announced: bool) -> CycleGANError:
     part.unlink(missing_ok=True)
-    what = f"the server announces {size} bytes" if announced else f"the server sent more than {size} bytes"
-    return CycleGANError(
-        f"download of {url} refused: {what}, more than the {bounds.max_bytes} allowed ({bounds.bytes_from}); "
-        "nothing was kept"
+    what = (
+        f"the server announces {size} bytes, more than the {bounds.max_bytes} allowed"
+        if announced
+        else f"the server sent more than the {bounds.max_bytes} bytes allowed"
     )
+    return CycleGANError(f"download of {url} refused: {what} ({bounds.bytes_from}); nothing was kept")
 
 
 def _http_error(url: str, e: urllib.error.HTTPError) -> CycleGANError:
