@@ -27,8 +27,8 @@ from .data.io import (
     open_image,
     read_image,
     resize_long_side,
+    to_bytes,
     to_pil,
-    to_tensor,
 )
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
@@ -100,7 +100,7 @@ def _batches(
     max_pixels: int = MAX_PIXELS,
     batch_pixels: float = math.inf,
 ) -> Iterator[list]:
-    """Yield lists of (path, image tensor) whose tensors share one shape, reading files lazily in order of
+    """Yield lists of (path, image (3, H, W) uint8) whose tensors share one shape, reading files lazily in order of
     size so equal shapes are neighbours, at most `batch_size` of them and, past the first, `batch_pixels`
     pixels in all (large images one at a time). Unreadable files, and files over the decode cap
     `max_pixels`, are reported in `errors` and skipped."""
@@ -124,7 +124,8 @@ def _batches(
             continue
         if size:
             im = resize_long_side(im, size)
-        x = to_tensor(im)
+        x = to_bytes(im)  # uint8: a large image is never held in float whole (inference.translate_batch)
+        del im
         full = len(batch) == batch_size or (len(batch) + 1) * x.shape[-1] * x.shape[-2] > batch_pixels
         if batch and (full or batch[0][1].shape != x.shape):
             yield batch
@@ -165,7 +166,7 @@ def plan_outputs(inputs: Sequence[str], out_dir: str | Path, *, ext: str, overwr
 def _translate_batch(
     net: nn.Module, batch: list, execution: Execution, errors: list[str], tiling: TilingOptions | None = None
 ) -> list:
-    """[(path, x (3, H, W))] -> [(path, y (3, H, W))], in tiles where `tiling` says so. When the device runs
+    """[(path, x (3, H, W) uint8)] -> [(path, y (3, H, W) uint8)], in tiles where `tiling` says so. When the device runs
     out of memory the batch is retried one image at a time, and an image that fails alone is named in
     `errors` and left out."""
     try:

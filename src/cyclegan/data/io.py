@@ -133,10 +133,17 @@ def to_tensor(im: Image.Image) -> torch.Tensor:
     return TF.to_dtype(TF.pil_to_tensor(im), torch.float32, scale=True) * 2 - 1
 
 
+def to_bytes(im: Image.Image) -> torch.Tensor:
+    """RGB PIL image -> uint8 tensor (3, H, W) in [0, 255], a view of one (H, W, 3) copy of its pixels: a
+    quarter of `to_tensor`'s memory, for images that may be large (`inference.translate_batch` takes it)."""
+    return torch.from_numpy(np.array(im, dtype=np.uint8)).permute(2, 0, 1)
+
+
 def to_pil(x: torch.Tensor) -> Image.Image:
-    """Tensor (3, H, W) in [-1, 1] -> RGB PIL image, rounding as (x + 1) / 2 * 255."""
-    x = ((x.detach().float().cpu().clamp(-1, 1) + 1) / 2 * 255).round().to(torch.uint8)
-    return TF.to_pil_image(x)
+    """Tensor (3, H, W) in [-1, 1] (rounding as (x + 1) / 2 * 255), or uint8, -> RGB PIL image."""
+    if x.dtype != torch.uint8:
+        x = ((x.detach().float().cpu().clamp(-1, 1) + 1) / 2 * 255).round().to(torch.uint8)
+    return TF.to_pil_image(x.cpu())
 
 
 def is_image_file(path: Path) -> bool:
