@@ -150,3 +150,134 @@ def test_tiles_too_small_to_be_useful_are_refused_naming_the_option(ckpt, tmp_pa
     err = one_line_error(capsys)
     assert "option '--max-memory' 0.0001" in err and "give at least" in err
     assert not (tmp_path / "out" / "img_000.png").exists()
+
+
+# --- two runs into one folder never write the same file --------------------------------------------------------
+
+# Saving is slowed down (20 ms an image), so the two runs' writing overlaps whatever their start-up times.
+SLOW_SAVES = """
+    import sys, time
+    from PIL import Image
+    from cyclegan.cli import main
+
+    save = Image.Image.save
+    def slow_save(self, *args, **kwargs):
+        time.sleep(0.02)
+        return save(self, *args, **kwargs)
+    Image.Image.save = slow_save
+    sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _run_claims(rc: int, stdout: str, stderr: str, targets: list[Path]) -> list[Path]:
+    """The outputs a finished run says it wrote: none if it was refused, else its targets less those named."""
+    if rc == 2:
+        assert "wrote" not in stdout and stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
+        return []
+    assert f"wrote {len(targets) - stderr.count(' left alone')} image(s)" in stdout, (stdout, stderr)
+    return [t for t in targets if str(t) not in stderr]
+
+
+@pytest.mark.slow
+@POSIX
+def test_two_translate_runs_into_one_folder_lose_no_output(ckpt, tmp_path):
+    """The probe: both runs said "wrote 50", and 12 files were one run's, 38 the other's. Now every output a
+    run claims is there and is its own (the runs' inputs differ in size, so the files tell who wrote them)."""
+    n, sides = 100, {"a": 16, "b": 20}
+    for name, side in sides.items():
+        make_images(tmp_path / name, n, seed=0, size=(side, side))
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    runs = {
+        name: subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                textwrap.dedent(SLOW_SAVES),
+                "translate",
+                str(tmp_path / name),
+                "--checkpoint",
+                str(ckpt),
+                "--out",
+                str(out),
+                "--no-progress",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for name in sides
+    }
+    targets = [out / f"img_{i:03d}.png" for i in range(n)]
+    results = {name: (p.wait(timeout=300), p.stdout.read(), p.stderr.read()) for name, p in runs.items()}
+    assert 0 in [rc for rc, _, _ in results.values()], results  # at least one run succeeds
+    for name, (rc, stdout, stderr) in results.items():
+        for target in _run_claims(rc, stdout, stderr, targets):
+            assert Image.open(target).size == (sides[name],) * 2, (name, target, stdout)  # its own file
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no lock or temporary file left
+
+
+def test_a_file_another_program_creates_meanwhile_is_left_alone(ckpt, tmp_path, monkeypatch, capsys):
+    """Outputs are created exclusively: a file that appears at an output's name after the check (here, while
+    the model loads) is not replaced; it is named, the other outputs written, exit 1."""
+    import cyclegan.translation as translation
+
+    make_images(tmp_path / "in", 2, seed=0)
+    out = tmp_path / "out"
+    load = translation.load_generator
+
+    def load_while_another_program_writes(*args, **kwargs):
+        out.mkdir(exist_ok=True)
+        (out / "img_001.png").write_bytes(b"theirs")
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(translation, "load_generator", load_while_another_program_writes)
+    args = ["translate", str(tmp_path / "in"), "--checkpoint", str(ckpt), "--out", str(out), "--no-progress"]
+    assert main(args) == 1  # 0 before the fix, with "theirs" overwritten
+    err = capsys.readouterr().err
+    assert f"{out / 'img_001.png'} was created by another program while this run worked; left alone" in err
+    assert (out / "img_001.png").read_bytes() == b"theirs" and Image.open(out / "img_000.png").size == (48, 40)
+
+
+def test_a_second_run_on_a_busy_output_folder_stops_before_work(ckpt, tmp_path, capsys):
+    from cyclegan.files import FolderLock
+
+    make_images(tmp_path / "in", 1, seed=0)
+    out = tmp_path / "out"
+    held = FolderLock(out)
+    assert held.acquire()
+    try:  # a lock is per open file: this process's own second lock is refused as another process's would be
+        args = ["translate", str(tmp_path / "in"), "--checkpoint", str(ckpt), "--out", str(out), "--no-progress"]
+        assert main(args) == 2
+        assert f"option '--out': {out} is in use by another run writing there (PID {os.getpid()})" in one_line_error(
+            capsys
+        )
+    finally:
+        held.release()
+    assert not (out / "img_000.png").exists()
+
+
+# --- writing never follows a symbolic link -----------------------------------------------------------------------
+
+
+@POSIX
+def test_overwrite_replaces_a_symbolic_link_and_never_writes_through_it(ckpt, dataset, tmp_path, capsys):
+    victim = tmp_path / "elsewhere" / "victim.png"
+    victim.parent.mkdir()
+    victim.write_bytes(b"not yours")
+    make_images(tmp_path / "in", 1, seed=0)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "img_000.png").symlink_to(victim)
+    args = ["translate", str(tmp_path / "in"), "--checkpoint", str(ckpt), "--out", str(out), "--no-progress"]
+    assert main([*args, "--overwrite"]) == 0
+    assert victim.read_bytes() == b"not yours"  # the translation went into the link's target before the fix
+    assert not (out / "img_000.png").is_symlink() and Image.open(out / "img_000.png").size == (48, 40)
+    # evaluate --save-images alike
+    saved = tmp_path / "saved"
+    (saved / "AtoB").mkdir(parents=True)
+    (saved / "AtoB" / "img_000.png").symlink_to(victim)
+    args = ["evaluate", "--checkpoint", str(ckpt), "--data", str(dataset), "--direction", "AtoB", "--no-progress"]
+    assert main([*args, "--save-images", str(saved), "--overwrite", "--kid-subsets", "2"]) == 0
+    assert victim.read_bytes() == b"not yours" and not (saved / "AtoB" / "img_000.png").is_symlink()

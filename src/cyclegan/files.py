@@ -16,11 +16,14 @@ from .errors import CycleGANError
 from .options import opt
 
 
-def write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
-    """Call `write(tmp)` on a temporary file beside `path`, flush it to disk, then rename it over `path`.
+def write_atomic(path: str | Path, write: Callable[[str], None], *, replace: bool = True) -> Path:
+    """Call `write(tmp)` on a temporary file beside `path`, flush it to disk, then make it `path` in one step.
 
     A crash, kill or Ctrl-C mid-write leaves the previous file intact (or none), never a half-written one;
-    the temporary file is removed on any error.
+    the temporary file is removed on any error. `path` itself is replaced, never written through: a symbolic
+    link there is replaced by the file, its target left alone. `replace` False: the file is published only
+    if nothing is at `path` yet (a hard link, which fails if the name is taken, so two writers never replace
+    each other's file); FileExistsError otherwise.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,11 +34,27 @@ def write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
         with open(tmp, "rb+") as f:  # the data must be on disk before the rename makes it the file
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600): give it a new file's usual mode
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _publish_new(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _publish_new(tmp: str, path: Path) -> None:
+    """Give the finished file `tmp` the name `path` only if no file has it (FileExistsError otherwise)."""
+    try:
+        os.link(tmp, path)  # atomic, and refuses a taken name (a symlink included)
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links: claim the name exclusively, then fill it in one step
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        os.replace(tmp, path)
+    else:
+        os.unlink(tmp)
 
 
 def _umask() -> int:

@@ -20,6 +20,7 @@ from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
 from ..errors import CycleGANError
+from ..files import write_atomic
 from ..options import opt
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -144,6 +145,17 @@ def to_pil(x: torch.Tensor) -> Image.Image:
     if x.dtype != torch.uint8:
         x = ((x.detach().float().cpu().clamp(-1, 1) + 1) / 2 * 255).round().to(torch.uint8)
     return TF.to_pil_image(x.cpu())
+
+
+def save_image(im: Image.Image, path: str | Path, *, replace: bool = True) -> Path:
+    """Write `im` to `path` in the format its suffix names (.png, .jpg, .webp, .tif...) through
+    `files.write_atomic`: whole or not at all, replacing a symbolic link at `path` rather than writing through
+    it; `replace` False: FileExistsError if another writer created `path` meanwhile, which is left alone."""
+    path = Path(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise CycleGANError(f"cannot write {path}: no image format is known for '{path.suffix}'")
+    return write_atomic(path, lambda tmp: im.save(tmp, format=fmt), replace=replace)
 
 
 def is_image_file(path: Path) -> bool:

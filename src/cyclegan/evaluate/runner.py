@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from ..config import config_from_dict
 from ..data.dataset import eval_transform
-from ..data.io import check_images, list_images, max_pixels_option, read_image, to_pil
+from ..data.io import check_images, list_images, max_pixels_option, read_image, save_image, to_pil
 from ..errors import CycleGANError
 from ..execution import resolve_device
 from ..families import directions_of
@@ -187,7 +187,7 @@ def _translate_pass(
             grid += [[c[i] for c in cols] for i in range(min(len(x), GRID_ROWS - len(grid)))]
         if save_dir is not None:
             for p, y in zip(paths, fake, strict=True):
-                to_pil(y).save(save_dir / f"{names[p]}.png")
+                save_image(to_pil(y), save_dir / f"{names[p]}.png")  # replaces a symlink, never follows it
         done += len(x)
         bar.update(len(x))
     columns = [torch.stack([row[k] for row in grid]) for k in range(len(grid[0]))] if grid else []
