@@ -281,3 +281,40 @@ def test_overwrite_replaces_a_symbolic_link_and_never_writes_through_it(ckpt, da
     args = ["evaluate", "--checkpoint", str(ckpt), "--data", str(dataset), "--direction", "AtoB", "--no-progress"]
     assert main([*args, "--save-images", str(saved), "--overwrite", "--kid-subsets", "2"]) == 0
     assert victim.read_bytes() == b"not yours" and not (saved / "AtoB" / "img_000.png").is_symlink()
+
+
+# --- never onto the inputs, compared as files ----------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
+def test_export_onto_the_file_behind_its_checkpoint_is_refused(ckpt, tmp_path, monkeypatch, capsys):
+    """The probe's `export --checkpoint pretrained:NAME --out $CYCLEGAN_HOME/pretrained/NAME.pth --overwrite`
+    replaced the cached generator; a symlink or a hard link to the checkpoint is the same file too."""
+    monkeypatch.setenv("CYCLEGAN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", "http://127.0.0.1:9/")  # a mirror: any name; never reached
+    cached = tmp_path / "home" / "pretrained" / "tiny.pth"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(ckpt.read_bytes())
+    before = cached.read_bytes()
+    (tmp_path / "link.pt").symlink_to(ckpt)
+    os.link(ckpt, tmp_path / "hard.pt")
+    args = ["export", "--format", "torchscript", "--no-check", "--overwrite"]
+    for checkpoint, out in [
+        ("pretrained:tiny", cached),  # exit 0 and the cache replaced before the fix
+        (str(ckpt), tmp_path / "link.pt"),
+        (str(ckpt), tmp_path / "hard.pt"),
+    ]:
+        assert main([*args, "--checkpoint", checkpoint, "--out", str(out)]) == 2
+        assert "would replace the input" in one_line_error(capsys)
+    assert cached.read_bytes() == before and ckpt.read_bytes() == before
+    assert main([*args, "--checkpoint", "pretrained:tiny", "--out", str(tmp_path / "g.pt")]) == 0  # elsewhere: fine
+
+
+def test_evaluate_out_inside_the_test_split_is_refused(ckpt, dataset, tmp_path, capsys):
+    """`evaluate --out data/testA/eval.json` was accepted (and as zzz.png broke the next evaluate)."""
+    args = ["evaluate", "--checkpoint", str(ckpt), "--data", str(dataset), "--no-progress"]
+    for out in [dataset / "testA" / "eval.json", dataset / "testB" / "sub" / "zzz.png", ckpt]:
+        assert main([*args, "--out", str(out), "--overwrite"]) == 2
+        err = one_line_error(capsys)
+        assert ("inside the input folder" in err or "would replace the input" in err) and str(out) in err
+    assert not (dataset / "testA" / "eval.json").exists() and not (dataset / "testB" / "sub").exists()

@@ -72,6 +72,15 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path` (links followed), or None where there is none."""
+    try:
+        st = path.stat()
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
 def check_outputs(
     outputs: Iterable[str | Path],
     *,
@@ -86,10 +95,12 @@ def check_outputs(
     outputs: every file the command will write; out_folder: the folder they go in (when the command takes
     one); inputs / input_folders: the files and folders the command reads. Refused:
     - an `out_folder` that exists as a file;
-    - an `out_folder` that is, or is inside, an input folder, and an output that is an input file, even
-      with `overwrite` (sources are never replaced, and outputs must not become the next run's inputs);
+    - an `out_folder` that is, or is inside, an input folder, an output inside an input folder, and an
+      output that is an input file, even with `overwrite` (sources are never replaced, and outputs must not
+      become the next run's inputs);
     - an output that exists already, unless `overwrite` (an existing folder always).
-    Paths are compared resolved, so symlinks and `..` do not hide a clash.
+    Files are compared resolved and by identity (device and inode), so symlinks, `..` and hard links do not
+    hide a clash; callers pass the files their inputs resolve to (`pretrained:NAME`: its cached file).
     """
     if out_folder is not None:
         folder = Path(out_folder)
@@ -104,12 +115,24 @@ def check_outputs(
                     "(sources are never replaced, even with --overwrite)"
                 )
     outputs = [Path(o) for o in outputs]
-    sources = {Path(i).resolve(): Path(i) for i in inputs}
+    sources: dict[Any, Path] = {}  # an input by its resolved path and by its file's identity (hard links)
+    for i in map(Path, inputs):
+        sources[i.resolve()] = i
+        if (identity := _identity(i)) is not None:
+            sources[identity] = i
     for o in outputs:
-        if o.resolve() in sources:
+        source = sources.get(o.resolve()) or sources.get(_identity(o))
+        if source is not None:
             raise CycleGANError(
-                f"option '{option}': writing {o} would replace the input {sources[o.resolve()]}; choose another "
+                f"option '{option}': writing {o} would replace the input {source}; choose another "
                 f"{option} (inputs are never replaced, even with --overwrite)"
+            )
+    for d in map(Path, input_folders):
+        inside = [o for o in outputs if _inside(o.parent.resolve(), d.resolve())]
+        if inside:
+            raise CycleGANError(
+                f"option '{option}': {inside[0]} would be inside the input folder {d}; write somewhere outside "
+                "the inputs (outputs must not become the next run's inputs)"
             )
     folders = [o for o in outputs if o.is_dir()]
     if folders:
