@@ -318,3 +318,38 @@ def test_evaluate_out_inside_the_test_split_is_refused(ckpt, dataset, tmp_path, 
         err = one_line_error(capsys)
         assert ("inside the input folder" in err or "would replace the input" in err) and str(out) in err
     assert not (dataset / "testA" / "eval.json").exists() and not (dataset / "testB" / "sub").exists()
+
+
+# --- the right reasons ---------------------------------------------------------------------------------------
+
+
+@POSIX
+def test_a_device_or_fifo_given_or_found_is_named_for_what_it_is(ckpt, tmp_path, capsys):
+    src = tmp_path / "in"
+    make_images(src, 1, seed=0)
+    os.mkfifo(src / "pipe.png")  # opened, it would wait for a writer forever
+    args = ["translate", "--checkpoint", str(ckpt), "--out", str(tmp_path / "out"), "--no-progress"]
+    assert main([*args, str(src), "/dev/zero"]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {src / 'pipe.png'}: not a regular file (a FIFO), skipped" in err  # silently skipped before
+    assert "error: /dev/zero: not a regular file (a character device)" in err  # "no such file or folder" before
+    assert [p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")] == ["img_000.png"]
+
+
+@POSIX
+def test_resume_on_a_busy_run_folder_names_the_running_pid(tmp_path, capsys):
+    """A run that has not saved its first checkpoint yet holds the folder: a second `--resume` used to say
+    "nothing to resume"."""
+    from cyclegan.files import FolderLock
+
+    run = tmp_path / "run"
+    held = FolderLock(run)
+    assert held.acquire()
+    try:  # a lock is per open file: this process's own second look sees it as another process's
+        assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 2
+        err = one_line_error(capsys)
+        assert f"{run} is in use by another training run (PID {os.getpid()})" in err
+    finally:
+        held.release()
+    assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 2
+    assert "nothing to resume" in one_line_error(capsys)  # once it has ended, with nothing saved

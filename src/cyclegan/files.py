@@ -238,6 +238,26 @@ class FolderLock:
         _HELD_LOCKS.add(fd)
         return True
 
+    def held_elsewhere(self) -> bool:
+        """Whether another process holds this lock now (`holder` set to its PID if readable), without
+        taking it or creating anything."""
+        try:
+            import fcntl
+        except ImportError:
+            return False
+        try:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:  # no lock file: nobody holds it
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            self.holder = self._read_holder()
+            return True
+        finally:
+            os.close(fd)  # drops the shared lock this probe took, if it took one
+        return False
+
     def _read_holder(self) -> int | None:
 
         for _ in range(20):  # the holder writes its PID just after taking the lock

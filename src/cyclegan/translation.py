@@ -27,6 +27,7 @@ from .data.io import (
     find_images,
     glob_files,
     max_pixels_option,
+    not_a_file_reason,
     open_image,
     read_image,
     resize_long_side,
@@ -77,7 +78,7 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
         path = Path(item)
         if path.is_dir():
             found.folders.append(path)
-            images = find_images(path)
+            images = find_images(path, skipped=found.errors)  # a FIFO or device named there is named here
             if not images:
                 found.errors.append(f"{item}: folder holds no images")
             for p in images:
@@ -90,8 +91,8 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
                 found.errors.append(f"{item}: no file matches this pattern")
             for p in matches:
                 add(p)
-        else:
-            found.errors.append(f"{item}: no such file or folder")
+        else:  # missing, or there but no file to read (/dev/zero, a FIFO): say which
+            found.errors.append(f"{item}: {not_a_file_reason(path)}")
     return found
 
 
