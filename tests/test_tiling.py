@@ -115,8 +115,11 @@ def test_automatic_tiling_under_a_memory_budget():
     plan = plan_tiles(net, 200, 120, max_memory_gb=budget, overlap=8)
     assert plan.tile == 64 and plan.overlap == 8 and 8 <= plan.thumbnail <= 64 * 200 // 120 + 1
     assert plan_tiles(net, 200, 120, max_memory_gb=budget, tile=0).whole  # --tile 0: whole, always
-    assert plan_tiles(net, 200, 120, tile=50, overlap=8).tile == 48  # rounded to the network's multiple
-    assert plan_tiles(net, 200, 120, max_memory_gb=budget / 16).overlap == 4  # tiles of 16: overlap cut to fit
+    # Rounded up to the network's multiple, so an overlap under half the tile asked for stays under half.
+    assert plan_tiles(net, 200, 120, tile=50, overlap=24).tile == 52
+    assert plan_tiles(net, 200, 120, max_memory_gb=budget / 3).overlap == 9  # tiles of 36: overlap cut to fit
+    with pytest.raises(CycleGANError, match=r"option '--max-memory' .* tiles of only 16 px .* give at least"):
+        plan_tiles(net, 200, 120, max_memory_gb=budget / 16)  # tiles of 16 px: refused, not used (#27)
     x, bn = photo(200, 120), generator("batch")
     with torch.no_grad():
         whole = bn(x)

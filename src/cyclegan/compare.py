@@ -30,13 +30,13 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from .data.io import MAX_PIXELS, long_side_shape, max_pixels_option, read_image, resize_long_side
+from .data.io import MAX_PIXELS, long_side_shape, max_pixels_option, read_image, resize_long_side, save_image
 from .errors import CycleGANError
 from .evaluate.distances import feature_distance, kid_input, kid_lite0
 from .evaluate.features import load_lite0
 from .evaluate.metrics import ssim_y
 from .execution import resolve_device
-from .files import check_outputs, overwrite_option, unique_stems
+from .files import check_outputs, overwrite_option, unique_stems, write_atomic
 from .inference import is_out_of_memory, translate_tensor
 from .loading import load_generator
 from .options import MAX_SEED, Options, opt
@@ -204,7 +204,7 @@ def save_images(images: dict[str, torch.Tensor], out: Path, stem: str) -> dict[s
     paths = {}
     for k, v in images.items():
         file = out / "images" / f"{stem}_{k}.png"
-        to_pil_01(v.detach().cpu()).save(file)
+        save_image(to_pil_01(v.detach().cpu()), file)  # a symlink there is replaced, never followed
         paths[k] = str(file.relative_to(out))
     return paths
 
@@ -233,7 +233,7 @@ def save_comparison_grid(outputs: dict[str, list[torch.Tensor]], path: Path, *, 
     if palette:
         with Image.open(grid) as im:
             im.load()
-        im.convert("RGB").quantize(256).save(grid, optimize=True)
+        write_atomic(grid, lambda tmp: im.convert("RGB").quantize(256).save(tmp, format="PNG", optimize=True))
     return grid
 
 

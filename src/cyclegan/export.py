@@ -24,9 +24,8 @@ from torch import nn
 from .errors import CycleGANError
 from .files import check_outputs, overwrite_option, write_atomic
 from .inference import pad_for_generator, size_multiple
-from .loading import load_generator
+from .loading import checkpoint_file, load_generator
 from .options import Options, opt
-from .run_files import CHECKPOINT_NAME
 from .shared_options import checkpoint_option, direction_option, ema_option
 
 ExportFormat = Literal["onnx", "torchscript"]
@@ -224,8 +223,7 @@ def export_checkpoint(opts: ExportOptions) -> ExportResult:
     """Load the generator of `opts` and export it (see `export_generator`). An existing `opts.out` is refused
     before anything is loaded, unless `opts.overwrite`; the checkpoint itself always."""
 
-    source = Path(opts.checkpoint)
-    check_outputs([opts.out], overwrite=opts.overwrite, inputs=[source, source / CHECKPOINT_NAME])
+    check_outputs([opts.out], overwrite=opts.overwrite, inputs=[checkpoint_file(opts.checkpoint)])
     net = load_generator(opts.checkpoint, opts.direction, ema=opts.ema)
     meta = {"direction": opts.direction, "checkpoint": str(opts.checkpoint)}
     return export_generator(

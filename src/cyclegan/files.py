@@ -16,11 +16,14 @@ from .errors import CycleGANError
 from .options import opt
 
 
-def write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
-    """Call `write(tmp)` on a temporary file beside `path`, flush it to disk, then rename it over `path`.
+def write_atomic(path: str | Path, write: Callable[[str], None], *, replace: bool = True) -> Path:
+    """Call `write(tmp)` on a temporary file beside `path`, flush it to disk, then make it `path` in one step.
 
     A crash, kill or Ctrl-C mid-write leaves the previous file intact (or none), never a half-written one;
-    the temporary file is removed on any error.
+    the temporary file is removed on any error. `path` itself is replaced, never written through: a symbolic
+    link there is replaced by the file, its target left alone. `replace` False: the file is published only
+    if nothing is at `path` yet (a hard link, which fails if the name is taken, so two writers never replace
+    each other's file); FileExistsError otherwise.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,11 +34,27 @@ def write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
         with open(tmp, "rb+") as f:  # the data must be on disk before the rename makes it the file
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600): give it a new file's usual mode
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _publish_new(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _publish_new(tmp: str, path: Path) -> None:
+    """Give the finished file `tmp` the name `path` only if no file has it (FileExistsError otherwise)."""
+    try:
+        os.link(tmp, path)  # atomic, and refuses a taken name (a symlink included)
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links: claim the name exclusively, then fill it in one step
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        os.replace(tmp, path)
+    else:
+        os.unlink(tmp)
 
 
 def _umask() -> int:
@@ -53,6 +72,15 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path` (links followed), or None where there is none."""
+    try:
+        st = path.stat()
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
 def check_outputs(
     outputs: Iterable[str | Path],
     *,
@@ -67,10 +95,12 @@ def check_outputs(
     outputs: every file the command will write; out_folder: the folder they go in (when the command takes
     one); inputs / input_folders: the files and folders the command reads. Refused:
     - an `out_folder` that exists as a file;
-    - an `out_folder` that is, or is inside, an input folder, and an output that is an input file, even
-      with `overwrite` (sources are never replaced, and outputs must not become the next run's inputs);
+    - an `out_folder` that is, or is inside, an input folder, an output inside an input folder, and an
+      output that is an input file, even with `overwrite` (sources are never replaced, and outputs must not
+      become the next run's inputs);
     - an output that exists already, unless `overwrite` (an existing folder always).
-    Paths are compared resolved, so symlinks and `..` do not hide a clash.
+    Files are compared resolved and by identity (device and inode), so symlinks, `..` and hard links do not
+    hide a clash; callers pass the files their inputs resolve to (`pretrained:NAME`: its cached file).
     """
     if out_folder is not None:
         folder = Path(out_folder)
@@ -85,12 +115,24 @@ def check_outputs(
                     "(sources are never replaced, even with --overwrite)"
                 )
     outputs = [Path(o) for o in outputs]
-    sources = {Path(i).resolve(): Path(i) for i in inputs}
+    sources: dict[Any, Path] = {}  # an input by its resolved path and by its file's identity (hard links)
+    for i in map(Path, inputs):
+        sources[i.resolve()] = i
+        if (identity := _identity(i)) is not None:
+            sources[identity] = i
     for o in outputs:
-        if o.resolve() in sources:
+        source = sources.get(o.resolve()) or sources.get(_identity(o))
+        if source is not None:
             raise CycleGANError(
-                f"option '{option}': writing {o} would replace the input {sources[o.resolve()]}; choose another "
+                f"option '{option}': writing {o} would replace the input {source}; choose another "
                 f"{option} (inputs are never replaced, even with --overwrite)"
+            )
+    for d in map(Path, input_folders):
+        inside = [o for o in outputs if _inside(o.parent.resolve(), d.resolve())]
+        if inside:
+            raise CycleGANError(
+                f"option '{option}': {inside[0]} would be inside the input folder {d}; write somewhere outside "
+                "the inputs (outputs must not become the next run's inputs)"
             )
     folders = [o for o in outputs if o.is_dir()]
     if folders:
@@ -195,6 +237,26 @@ class FolderLock:
         self._fd = fd
         _HELD_LOCKS.add(fd)
         return True
+
+    def held_elsewhere(self) -> bool:
+        """Whether another process holds this lock now (`holder` set to its PID if readable), without
+        taking it or creating anything."""
+        try:
+            import fcntl
+        except ImportError:
+            return False
+        try:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:  # no lock file: nobody holds it
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            self.holder = self._read_holder()
+            return True
+        finally:
+            os.close(fd)  # drops the shared lock this probe took, if it took one
+        return False
 
     def _read_holder(self) -> int | None:
 

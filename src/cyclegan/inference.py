@@ -19,6 +19,8 @@ from .tiling import (
     DEFAULT_THUMBNAIL,
     TilingOptions,
     activation_bytes,
+    as_bytes,
+    as_unit,
     size_multiple,
     translate_tiled,
 )
@@ -75,20 +77,26 @@ def uncompiled(net: nn.Module) -> nn.Module:
 def translate_batch(
     net: nn.Module, x: torch.Tensor, *, tiling: TilingOptions | None = None, execution: Execution = REFERENCE
 ) -> torch.Tensor:
-    """x (B, 3, H, W) in [-1, 1] -> (B, 3, H, W) in [-1, 1], fp32: at once when the activations fit
-    `tiling.max_memory` (or `tiling.tile` is 0), else image by image, in tiles where one image does not fit
-    (`cyclegan.tiling`: overlapping tiles, thumbnail InstanceNorm statistics). Tiled results are on the CPU."""
+    """x (B, 3, H, W) in [-1, 1] -> (B, 3, H, W) in [-1, 1], fp32; or x uint8 in [0, 255] -> uint8 (rounded as
+    `data.io.to_pil` does). At once when the activations fit `tiling.max_memory` (or `tiling.tile` is 0),
+    else image by image, in tiles where one image does not fit (`cyclegan.tiling`: overlapping tiles,
+    thumbnail InstanceNorm statistics). Tiled results are on the CPU; a tiled uint8 image is never
+    converted to float whole, so its memory is the input and output bytes plus one tile's work."""
     tiling = tiling or TilingOptions()
     base = uncompiled(net)
     h, w = x.shape[-2:]
     plan = tiling.plan(base, h, w)
     fits = len(x) == 1 or tiling.tile == 0 or activation_bytes(base, h, w, len(x)) <= tiling.max_memory * 1e9
-    if plan.whole and fits:
-        return translate_tensor(net, x, execution=execution)
-    if plan.whole:  # one image fits, the batch does not
-        return torch.cat([translate_tensor(net, xi[None], execution=execution).cpu() for xi in x])
+    if plan.whole:
+        whole = lambda t: _like(x, translate_tensor(net, as_unit(t), execution=execution))  # noqa: E731
+        return whole(x) if fits else torch.cat([whole(xi[None]).cpu() for xi in x])  # else: one image fits
     run = lambda t: translate_tensor(base, t, execution=execution)  # noqa: E731 - eager: layers are swapped
     return torch.cat([translate_tiled(base, xi[None].cpu(), plan, run=run) for xi in x])
+
+
+def _like(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The translation y (float, [-1, 1]) in the kind of its input x: uint8 for uint8."""
+    return as_bytes(y) if x.dtype == torch.uint8 else y
 
 
 def translate(

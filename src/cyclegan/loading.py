@@ -8,6 +8,7 @@ Every command that reads a generator (translate, evaluate, export, compare, benc
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,7 +22,7 @@ from .errors import CycleGANError
 from .families import GENERATOR_FOR, generator_for
 from .interop.foreign import load_foreign_generator
 from .models import build_generator
-from .run_files import FORMAT
+from .run_files import CHECKPOINT_NAME, FORMAT
 from .safeload import load_weights_only
 from .shared_options import Direction
 
@@ -34,6 +35,16 @@ def checkpoint_path(path: str | Path) -> Path:
     if zoo.is_spec(path):
         return zoo.resolve(path)
     return run_checkpoint(path)
+
+
+def checkpoint_file(path: str | Path) -> Path:
+    """The file a checkpoint argument reads, found without downloading or reading anything: `pretrained:NAME`
+    its file in the cache, a run folder its `checkpoint.pt`, a file itself. For the checks that no output
+    lands on an input (`files.check_outputs`)."""
+    if zoo.is_spec(path):
+        return zoo.cached_path(os.fspath(path)[len(zoo.PREFIX) :])
+    path = Path(path)
+    return path / CHECKPOINT_NAME if path.is_dir() else path
 
 
 def load_file(path: str | Path) -> Any:

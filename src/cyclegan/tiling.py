@@ -23,6 +23,7 @@ import math
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F_
@@ -44,6 +45,10 @@ DEFAULT_THUMBNAIL = 1024  # long side of the thumbnail whose InstanceNorm statis
 # to 4.1 for the paper's ResNet on the CPU (896 to 1154 bytes per pixel, fp32 and bf16, 512 and 1024 px):
 # the layer's input, its output, a padded copy, and the allocator's slack.
 PEAK_FACTOR = 4.1
+# The smallest tile worth translating: a 32 px tile (overlap at most 8 px for automatic tiles) is already a
+# quarter border on each side; below it a tile shows mostly its own edges (8 px tiles left the whole image 31
+# grey levels off). A budget or --tile that would go below it is refused, naming the option.
+MIN_TILE = 32
 PROBE = 128  # side of the probe image (a 7x7 conv's padded input is then 10% larger than the image, as at scale)
 
 _BYTES_PER_PIXEL: weakref.WeakKeyDictionary[nn.Module, float] = weakref.WeakKeyDictionary()
@@ -168,9 +173,9 @@ def plan_tiles(
     thumbnail: int = DEFAULT_THUMBNAIL,
 ) -> TilePlan:
     """Whole image or tiles for an image of `height` x `width`. `tile` 0: whole, always; N: tiles of N px
-    (rounded down to the network's multiple) when the image is larger than one; None: whole if its
-    activations fit `max_memory_gb`, else the largest tiles that fit. The thumbnail is made no larger than
-    the budget allows either."""
+    (rounded up to the network's multiple) when the image is larger than one; None: whole if its
+    activations fit `max_memory_gb`, else the largest tiles that fit (refused, naming --max-memory, when
+    those would be smaller than MIN_TILE). The thumbnail is made no larger than the budget allows either."""
     m = size_multiple(net)
     budget = max_memory_gb * 1e9
     per_pixel = activation_bytes(net, 1, 1)
@@ -179,9 +184,15 @@ def plan_tiles(
     if tile is None:
         if activation_bytes(net, height, width) <= budget:
             return TilePlan(0, 0, 0)
-        tile = max(2 * m, int(math.sqrt(budget / per_pixel)) // m * m)
-        overlap = min(overlap, tile // 4)  # a tiny budget: tiles smaller than the overlap asked for
-    tile = max(2 * m, tile // m * m)
+        tile = int(math.sqrt(budget / per_pixel)) // m * m
+        if tile < MIN_TILE:
+            least = MIN_TILE**2 * per_pixel / 1e9
+            raise CycleGANError(
+                f"option '--max-memory' {max_memory_gb:g}: this generator's activations would fit tiles of only "
+                f"{max(tile, 0)} px (under {MIN_TILE} px, too small to translate); give at least {least:.2g}"
+            )
+        overlap = min(overlap, tile // 4)  # a small budget: tiles smaller than the overlap asked for
+    tile = max(2 * m, -(-tile // m) * m)  # up: an overlap under half the tile asked for stays under half of it
     if height <= tile and width <= tile:
         return TilePlan(0, 0, 0)
     if 2 * overlap >= tile:
@@ -235,20 +246,46 @@ def _ramps(starts: list[int], tile: int, length: int) -> list[torch.Tensor]:
 
 
 def thumbnail_of(x: torch.Tensor, long_side: int) -> torch.Tensor:
-    """x (1, 3, H, W) shrunk (antialiased) so its long side is at most `long_side`."""
+    """x (1, 3, H, W), in [-1, 1] or uint8, shrunk (bilinear, antialiased) so its long side is at most
+    `long_side`: (1, 3, h, w) in [-1, 1]. A uint8 image is shrunk in float a strip of rows at a time along
+    its width first (rows are independent there), then along its height: the numbers of a float image's
+    thumbnail, without a float copy of the whole image."""
     h, w = x.shape[-2:]
     scale = long_side / max(h, w)
     if scale >= 1:
-        return x
+        return as_unit(x)
     size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    return F_.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
+    shrink = partial(F_.interpolate, mode="bilinear", antialias=True, align_corners=False)
+    if x.dtype == torch.uint8:
+        x = torch.cat(
+            [
+                shrink(as_unit(x[..., i : i + 256, :]), size=(len(range(i, min(i + 256, h))), size[1]))
+                for i in range(0, h, 256)
+            ],
+            dim=-2,
+        )
+    return shrink(x, size=size).clamp(-1, 1)
+
+
+def as_unit(x: torch.Tensor) -> torch.Tensor:
+    """uint8 in [0, 255] -> float32 in [-1, 1] (as `data.io.to_tensor`); a float tensor is returned as it is."""
+    return x.float().mul_(2 / 255).sub_(1) if x.dtype == torch.uint8 else x
+
+
+def as_bytes(y: torch.Tensor) -> torch.Tensor:
+    """float in [-1, 1] -> uint8, rounding as `data.io.to_pil` does: round((y + 1) / 2 * 255). Works in
+    place: `y` is used up (no second float copy of a large output)."""
+    return y.clamp_(-1, 1).add_(1).mul_(255 / 2).round_().to(torch.uint8)
 
 
 def translate_tiled(net: nn.Module, x: torch.Tensor, plan: TilePlan, *, run) -> torch.Tensor:
-    """x (1, 3, H, W) in [-1, 1] on the CPU -> the translation (1, 3, H, W) in [-1, 1], fp32 on the CPU, in
-    tiles per `plan`; `run(t)` translates one tile (1, 3, h, w) (padding and precision are its business).
+    """x (1, 3, H, W) on the CPU, float in [-1, 1] or uint8 -> its translation (1, 3, H, W) on the CPU, float
+    in [-1, 1] for a float input, uint8 for uint8, in tiles per `plan`; `run(t)` translates one tile (1, 3,
+    h, w) in [-1, 1] (padding and precision are its business).
 
-    Memory: the input, the output (fp32, H x W x 3 each) and one tile's activations."""
+    Memory beyond the input and the output (for uint8, 3 bytes a pixel each): one tile's activations and one
+    row of tiles in float (3 x tile x W x 4 bytes). Rows are blended in that band and written out as soon as
+    no later tile reaches them; a uint8 image is never converted to float whole."""
     _, _, h, w = x.shape
     m = size_multiple(net)
     rows = tile_starts(h, plan.tile, plan.overlap, m)
@@ -259,15 +296,25 @@ def translate_tiled(net: nn.Module, x: torch.Tensor, plan: TilePlan, *, run) -> 
         with recording_norm_stats(net) as recorded:
             run(thumbnail_of(x, plan.thumbnail))
         stats = dict(recorded)
-    out = torch.zeros(1, 3, h, w)
-    with fixed_norm_stats(net, stats) if stats else contextlib.nullcontext():
-        for r, ry in zip(rows, wy):
-            for c, cx in zip(cols, wx):
-                y = run(x[..., r : r + len(ry), c : c + len(cx)]).cpu()  # (1, 3, th, tw)
-                out[..., r : r + len(ry), c : c + len(cx)] += y * (ry[:, None] * cx[None, :])
+    bytes_out = x.dtype == torch.uint8
+    # uint8 out in (H, W, 3) memory, the layout an image file and PIL take without another copy
+    out = torch.empty(h, w, 3, dtype=torch.uint8).permute(2, 0, 1)[None] if bytes_out else torch.empty(1, 3, h, w)
     # The weights are separable and the tiles a grid, so their sum at (y, x) is Sy(y) Sx(x): 1 where at most
     # two tiles overlap along each side, and divided out where more do (small images, large overlaps).
-    out /= _coverage(rows, wy, h)[:, None] * _coverage(cols, wx, w)[None, :]
+    sy, sx = _coverage(rows, wy, h), _coverage(cols, wx, w)
+    band = torch.zeros(1, 3, max(map(len, wy)), w)  # the rows of one row of tiles, blended in float
+    top, filled = 0, 0  # band[..., :filled, :] holds rows top, top + 1, ... that tiles have added to
+    with fixed_norm_stats(net, stats) if stats else contextlib.nullcontext():
+        for i, (r, ry) in enumerate(zip(rows, wy)):
+            carried = band[..., r - top : filled, :].clone()  # rows the previous row of tiles shares with this
+            band.zero_()[..., : carried.shape[-2], :] = carried
+            top, filled = r, len(ry)
+            for c, cx in zip(cols, wx):
+                y = run(as_unit(x[..., r : r + len(ry), c : c + len(cx)])).cpu()  # (1, 3, th, tw)
+                band[..., : len(ry), c : c + len(cx)] += y * (ry[:, None] * cx[None, :])
+            done = rows[i + 1] if i + 1 < len(rows) else h  # no later tile reaches the rows above this
+            final = band[..., : done - r, :].div_(sy[r:done, None] * sx[None, :])  # in place: these rows are done
+            out[..., r:done, :] = as_bytes(final) if bytes_out else final
     return out
 
 
@@ -305,6 +352,10 @@ class TilingOptions(Options):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.tile and self.tile < MIN_TILE:
+            raise CycleGANError(
+                f"option '--tile' {self.tile} is under the smallest useful tile, {MIN_TILE} px (0: never tile)"
+            )
         if self.tile and 2 * self.tile_overlap >= self.tile:
             raise CycleGANError(
                 f"option '--tile-overlap' {self.tile_overlap} must be less than half of --tile {self.tile}"

@@ -1,13 +1,16 @@
 """`cyclegan translate`: files, folders and globs in, one translated file per input out.
 
 Every output is named and checked before any work (`plan_outputs`: nothing existing is replaced without
-`--overwrite`, no input ever); images are read lazily and batched by size (`translate_plan`); an image that
-cannot be read, is over the decode cap or runs out of memory is named and skipped while the others are
-written. The translation itself is `cyclegan.inference`.
+`--overwrite`, no input ever), under a lock on the output folder (`claimed_outputs`: one run writes there
+at a time); each file is written whole, replacing a symbolic link rather than following it, and without
+`--overwrite` created only if no other program made it meanwhile. Images are read lazily and batched by
+size (`translate_plan`); an image that cannot be read, is over the decode cap or runs out of memory is
+named and skipped while the others are written. The translation itself is `cyclegan.inference`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import math
 from collections.abc import Iterator, Sequence
@@ -25,15 +28,17 @@ from .data.io import (
     find_images,
     glob_files,
     max_pixels_option,
+    not_a_file_reason,
     open_image,
     read_image,
     resize_long_side,
+    save_image,
+    to_bytes,
     to_pil,
-    to_tensor,
 )
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
-from .files import check_outputs, overwrite_option, unique_stems
+from .files import FolderLock, check_outputs, overwrite_option, unique_stems
 from .inference import is_out_of_memory, translate_batch, uncompiled
 from .loading import load_generator
 from .options import Options, opt
@@ -75,7 +80,9 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
         path = Path(item)
         if path.is_dir():
             found.folders.append(path)
-            images = sorted(set(find_images(path)) | set(find_clips(path)))  # video: clips too
+            images = sorted(
+                set(find_images(path, skipped=found.errors)) | set(find_clips(path))
+            )  # clips too; a FIFO or device named there is named here
             if not images:
                 found.errors.append(f"{item}: folder holds no images")
             for p in images:
@@ -88,8 +95,8 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
                 found.errors.append(f"{item}: no file matches this pattern")
             for p in matches:
                 add(p)
-        else:
-            found.errors.append(f"{item}: no such file or folder")
+        else:  # missing, or there but no file to read (/dev/zero, a FIFO): say which
+            found.errors.append(f"{item}: {not_a_file_reason(path)}")
     return found
 
 
@@ -102,7 +109,7 @@ def _batches(
     max_pixels: int = MAX_PIXELS,
     batch_pixels: float = math.inf,
 ) -> Iterator[list]:
-    """Yield lists of (path, image tensor) whose tensors share one shape, reading files lazily in order of
+    """Yield lists of (path, image (3, H, W) uint8) whose tensors share one shape, reading files lazily in order of
     size so equal shapes are neighbours, at most `batch_size` of them and, past the first, `batch_pixels`
     pixels in all (large images one at a time). Unreadable files, and files over the decode cap
     `max_pixels`, are reported in `errors` and skipped."""
@@ -126,7 +133,8 @@ def _batches(
             continue
         if size:
             im = resize_long_side(im, size)
-        x = to_tensor(im)
+        x = to_bytes(im)  # uint8: a large image is never held in float whole (inference.translate_batch)
+        del im
         full = len(batch) == batch_size or (len(batch) + 1) * x.shape[-1] * x.shape[-2] > batch_pixels
         if batch and (full or batch[0][1].shape != x.shape):
             yield batch
@@ -150,6 +158,7 @@ class Plan:
     files: list[Path]  # the input images, in order
     targets: dict[Path, Path]  # input -> output file
     errors: list[str]  # inputs that name nothing (missing files, empty folders, globs matching nothing)
+    overwrite: bool = False  # whether an output may replace a file (else it is created only where none is)
 
 
 def plan_outputs(inputs: Sequence[str], out_dir: str | Path, *, ext: str, overwrite: bool) -> Plan:
@@ -163,13 +172,37 @@ def plan_outputs(inputs: Sequence[str], out_dir: str | Path, *, ext: str, overwr
         targets.values(), overwrite=overwrite, out_folder=out_dir, inputs=found.files, input_folders=found.folders
     )
     unique_stems(found.files, ext=ext, warn=True)  # refused or not, now say which inputs get suffixed names
-    return Plan(found.files, targets, list(found.errors))
+    return Plan(found.files, targets, list(found.errors), overwrite)
+
+
+@contextlib.contextmanager
+def claimed_outputs(inputs: Sequence[str], out_dir: str | Path, *, ext: str, overwrite: bool) -> Iterator[Plan]:
+    """`plan_outputs`, checked again under a lock on `out_dir` held for the block (`files.FolderLock`): one
+    run writes into a folder at a time, so two runs never write the same files; a second one stops in one
+    line before any work. A refusal (an input folder, an existing output) comes first, before the folder
+    is touched; the check under the lock then sees what a run that just ended wrote."""
+    plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite)
+    lock = FolderLock(out_dir)
+    try:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)  # the output folder stays, as it did before the lock
+        if not lock.acquire():
+            pid = f"PID {lock.holder}" if lock.holder else "PID unknown"
+            raise CycleGANError(
+                f"option '--out': {out_dir} is in use by another run writing there ({pid}); wait for it to end "
+                "or choose another --out"
+            )
+    except OSError as e:
+        raise CycleGANError(f"option '--out': cannot create or lock {out_dir} ({e.strerror or e})") from None
+    try:
+        yield plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite)
+    finally:
+        lock.release()
 
 
 def _translate_batch(
     net: nn.Module, batch: list, execution: Execution, errors: list[str], tiling: TilingOptions | None = None
 ) -> list:
-    """[(path, x (3, H, W))] -> [(path, y (3, H, W))], in tiles where `tiling` says so. When the device runs
+    """[(path, x (3, H, W) uint8)] -> [(path, y (3, H, W) uint8)], in tiles where `tiling` says so. When the device runs
     out of memory the batch is retried one image at a time, and an image that fails alone is named in
     `errors` and left out."""
     try:
@@ -241,19 +274,19 @@ def translate_files(
     `tiling`: when and how large images are cut into tiles (`cyclegan.tiling`; default: when they would
     not fit 1.25 GB of activations).
     """
-    plan = plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite)
-    return translate_plan(
-        net,
-        plan,
-        out_dir,
-        size=size,
-        batch_size=batch_size,
-        progress=progress,
-        execution=execution,
-        max_pixels=max_pixels,
-        tiling=tiling,
-        temporal=temporal,
-    )
+    with claimed_outputs(inputs, out_dir, ext=ext, overwrite=overwrite) as plan:
+        return translate_plan(
+            net,
+            plan,
+            out_dir,
+            size=size,
+            batch_size=batch_size,
+            progress=progress,
+            execution=execution,
+            max_pixels=max_pixels,
+            tiling=tiling,
+            temporal=temporal,
+        )
 
 
 def translate_plan(
@@ -297,10 +330,12 @@ def translate_plan(
         for batch in batches:
             for path, y in _translate_batch(net, batch, execution, errors, tiling):
                 target = plan.targets[path]
-                try:
-                    to_pil(y).save(target)
+                try:  # whole or nothing, never through a symbolic link, and without --overwrite only if still new
+                    save_image(to_pil(y), target, replace=plan.overwrite)
+                except FileExistsError:
+                    errors.append(f"{path}: {target} was created by another program while this run worked; left alone")
+                    continue
                 except OSError as e:  # e.g. a full disk: named, and the next images still tried
-                    target.unlink(missing_ok=True)
                     errors.append(f"{path}: cannot write {target}: {e.strerror or e}")
                     continue
                 written.append(target)
@@ -329,26 +364,25 @@ def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
     device, translate every input into `opts.out`; returns (written files, one error line per input that
     could not be translated)."""
 
-    plan = plan_outputs(opts.inputs, opts.out, ext=opts.ext, overwrite=opts.overwrite)  # before any work
-    device = resolve_device(opts.device)
-    net = load_generator(opts.checkpoint, opts.direction, device=device, ema=opts.ema)
-    e = opts.execution
-    execution = choose_execution(
-        e.precision,
-        e.channels_last,
-        e.compile,
-        device=device,
-        compile_pays=compile_pays_for_translation(len(plan.files)),
-    )
-    return translate_plan(
-        net,
-        plan,
-        opts.out,
-        size=opts.size,
-        batch_size=opts.batch_size,
-        progress=opts.progress,
-        execution=execution,
-        max_pixels=opts.max_pixels,
-        tiling=opts.tiling,
-        temporal=opts.temporal,
-    )
+    with claimed_outputs(opts.inputs, opts.out, ext=opts.ext, overwrite=opts.overwrite) as plan:  # before work
+        device = resolve_device(opts.device)
+        net = load_generator(opts.checkpoint, opts.direction, device=device, ema=opts.ema)
+        e = opts.execution
+        execution = choose_execution(
+            e.precision,
+            e.channels_last,
+            e.compile,
+            device=device,
+            compile_pays=compile_pays_for_translation(len(plan.files)),
+        )
+        return translate_plan(
+            net,
+            plan,
+            opts.out,
+            size=opts.size,
+            batch_size=opts.batch_size,
+            progress=opts.progress,
+            execution=execution,
+            max_pixels=opts.max_pixels,
+            tiling=opts.tiling,
+        )

@@ -20,6 +20,7 @@ from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
 from ..errors import CycleGANError
+from ..files import write_atomic
 from ..options import opt
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -133,23 +134,42 @@ def to_tensor(im: Image.Image) -> torch.Tensor:
     return TF.to_dtype(TF.pil_to_tensor(im), torch.float32, scale=True) * 2 - 1
 
 
+def to_bytes(im: Image.Image) -> torch.Tensor:
+    """RGB PIL image -> uint8 tensor (3, H, W) in [0, 255], a view of one (H, W, 3) copy of its pixels: a
+    quarter of `to_tensor`'s memory, for images that may be large (`inference.translate_batch` takes it)."""
+    return torch.from_numpy(np.array(im, dtype=np.uint8)).permute(2, 0, 1)
+
+
 def to_pil(x: torch.Tensor) -> Image.Image:
-    """Tensor (3, H, W) in [-1, 1] -> RGB PIL image, rounding as (x + 1) / 2 * 255."""
-    x = ((x.detach().float().cpu().clamp(-1, 1) + 1) / 2 * 255).round().to(torch.uint8)
-    return TF.to_pil_image(x)
+    """Tensor (3, H, W) in [-1, 1] (rounding as (x + 1) / 2 * 255), or uint8, -> RGB PIL image."""
+    if x.dtype != torch.uint8:
+        x = ((x.detach().float().cpu().clamp(-1, 1) + 1) / 2 * 255).round().to(torch.uint8)
+    return TF.to_pil_image(x.cpu())
+
+
+def save_image(im: Image.Image, path: str | Path, *, replace: bool = True) -> Path:
+    """Write `im` to `path` in the format its suffix names (.png, .jpg, .webp, .tif...) through
+    `files.write_atomic`: whole or not at all, replacing a symbolic link at `path` rather than writing through
+    it; `replace` False: FileExistsError if another writer created `path` meanwhile, which is left alone."""
+    path = Path(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise CycleGANError(f"cannot write {path}: no image format is known for '{path.suffix}'")
+    return write_atomic(path, lambda tmp: im.save(tmp, format=fmt), replace=replace)
 
 
 def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
-def walk_files(folder: str | Path) -> Iterator[Path]:
-    """Every file under `folder`, recursively, following symlinked sub-folders (unlike `Path.rglob`).
+def walk_files(folder: str | Path, *, others: list[Path] | None = None) -> Iterator[Path]:
+    """Every regular file under `folder`, recursively, following symlinked sub-folders (unlike `Path.rglob`).
 
     Each real folder is visited once (folders are tracked by their resolved path), so a symlink to an
     ancestor or to a sibling neither loops nor yields the same files twice; breadth first, so a folder
     reached several ways is listed under its shortest path (the first in name order among equals).
-    Unreadable folders are skipped. Callers sort.
+    Unreadable folders are skipped. Entries that are neither folders nor regular files (FIFOs, devices,
+    sockets, dangling links) are never opened; `others` collects them. Callers sort.
     """
 
     seen: set[Path] = set()
@@ -170,8 +190,23 @@ def walk_files(folder: str | Path) -> Iterator[Path]:
                     todo.append(Path(e.path))
                 elif e.is_file():
                     yield Path(e.path)
-            except OSError:  # a dangling or unreadable entry
-                continue
+                elif others is not None:
+                    others.append(Path(e.path))
+            except OSError:  # an unreadable entry
+                if others is not None:
+                    others.append(Path(e.path))
+
+
+def not_a_file_reason(path: str | Path) -> str:
+    """Why `path`, which is no folder and no regular file, cannot be read: "not a regular file (a FIFO)",
+    "a broken symbolic link", "no such file or folder"."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link" if os.path.islink(path) else "no such file or folder"
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    return f"not a regular file ({file_kind(mode)})"
 
 
 def glob_files(pattern: str) -> list[Path]:
@@ -192,9 +227,15 @@ def glob_files(pattern: str) -> list[Path]:
     return sorted(found)
 
 
-def find_images(folder: str | Path) -> list[Path]:
-    """The image files under `folder` (see `walk_files`: symlinked sub-folders followed), sorted."""
-    return sorted(p for p in walk_files(folder) if is_image_file(p))
+def find_images(folder: str | Path, *, skipped: list[str] | None = None) -> list[Path]:
+    """The image files under `folder` (see `walk_files`: symlinked sub-folders followed), sorted. `skipped`
+    collects a line for each entry with an image's name that is not a regular file (a FIFO, a device, a
+    dangling link: never opened, so never waited on)."""
+    others: list[Path] = []
+    found = sorted(p for p in walk_files(folder, others=others) if is_image_file(p))
+    if skipped is not None:
+        skipped += [f"{p}: {not_a_file_reason(p)}, skipped" for p in sorted(others) if is_image_file(p)]
+    return found
 
 
 def list_images(folder: str | Path, *, what: str = "image folder") -> list[Path]:

@@ -30,13 +30,13 @@ from tqdm import tqdm
 
 from ..config import config_from_dict
 from ..data.dataset import eval_transform
-from ..data.io import check_images, list_images, max_pixels_option, read_image, to_pil
+from ..data.io import check_images, list_images, max_pixels_option, read_image, save_image, to_pil
 from ..errors import CycleGANError
 from ..execution import resolve_device
 from ..families import directions_of
 from ..files import check_outputs, overwrite_option, unique_stems
 from ..inference import is_out_of_memory, translate_tensor
-from ..loading import checkpoint_path, load_file, load_generator
+from ..loading import checkpoint_file, checkpoint_path, load_file, load_generator
 from ..options import MAX_SEED, Options, opt
 from ..report import METRIC_NAMES
 from ..report.grid import save_grid
@@ -192,7 +192,7 @@ def _translate_pass(
             grid += [[c[i] for c in cols] for i in range(min(len(x), GRID_ROWS - len(grid)))]
         if save_dir is not None:
             for p, y in zip(paths, fake, strict=True):
-                to_pil(y).save(save_dir / f"{names[p]}.png")
+                save_image(to_pil(y), save_dir / f"{names[p]}.png")  # replaces a symlink, never follows it
         done += len(x)
         bar.update(len(x))
     columns = [torch.stack([row[k] for row in grid]) for k in range(len(grid[0]))] if grid else []
@@ -257,9 +257,10 @@ def _drop_bad_images(opts: EvalOptions, domains: dict[str, list[Path]]) -> tuple
 def _check_outputs(opts: EvalOptions, domains: dict[str, list[Path]]) -> None:
     """Refuse (one line, before any work) a --save-images folder inside the test split, and, without
     --overwrite, a --out file or saved images that exist."""
-    inputs = [p for files in domains.values() for p in files]
-    if opts.out:
-        check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs)
+    inputs = [p for files in domains.values() for p in files] + [checkpoint_file(c) for c in opts.checkpoint]
+    if opts.out:  # not onto an input (checkpoints included) nor inside the split, which the next run reads
+        split = list(_domain_folders(opts).values())
+        check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs, input_folders=split)
     outputs: list[Path] = []
     if opts.save_images:
         root = Path(opts.save_images)

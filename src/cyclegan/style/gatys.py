@@ -22,7 +22,7 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from ..data.io import IMAGE_EXTENSIONS, read_image, resize_long_side, to_pil, to_tensor
+from ..data.io import IMAGE_EXTENSIONS, read_image, resize_long_side, save_image, to_pil, to_tensor
 from ..errors import CycleGANError
 from ..evaluate.metrics import LUMA_BT601, luminance
 from ..execution import resolve_device
@@ -387,7 +387,5 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
 
     check_outputs([opts.out], overwrite=opts.overwrite, inputs=[opts.content, *opts.style])
     result = stylize(opts.content, opts.style, opts.gatys, device=resolve_device(opts.device), progress=opts.progress)
-    out = Path(opts.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    result.image.save(out)
+    save_image(result.image, opts.out)  # whole or not at all; a symlink at --out is replaced, never followed
     return result
