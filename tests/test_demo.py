@@ -47,8 +47,14 @@ def test_scores_on_known_inputs():
     assert score(noisy, truth, truth)["psnr"] == pytest.approx(40.0, abs=0.3)
 
 
-def test_fast_demo_end_to_end(tmp_path, capsys):
-    options = {"size": 32, "steps": 4, "ngf": 8, "ndf": 8}  # batch and the rest: the demo's preset
+def test_fast_demo_end_to_end(tmp_path, capsys, monkeypatch):
+    import cyclegan.train.scoring as scoring
+
+    # Lite0 stands in for a pooled colour grid (seconds to load otherwise); scores at every step
+    monkeypatch.setattr(
+        scoring, "_lite0", lambda: torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten())
+    )
+    options = {"size": 32, "steps": 4, "ngf": 8, "ndf": 8, "eval_every": 1}  # the rest: the demo's preset
     settings = DemoSettings(train_count=6, test_count=3, grid_rows=2, options=options)
     report = run_demo(
         DemoOptions(str(tmp_path / "demo"), minutes=None, device="cpu", precision="fp32", progress=False),
@@ -78,6 +84,11 @@ def test_fast_demo_end_to_end(tmp_path, capsys):
     assert (ex["precision"], ex["memory_format"], ex["compile"]) == ("fp32", "nchw", False)
     assert ex["instruction_set"] == torch.backends.cpu.get_cpu_capability() and ex["s_per_step"] > 0
     assert saved["config"]["train"]["precision"] == "fp32" and "fp32, nchw, eager on cpu" in html
+    # the scores while training: logged, in the report and its curve, their time inside the training time
+    assert [r["step"] for r in saved["scores_while_training"]] == [1, 2, 3, 4]
+    assert saved["verdict"]["metric"] == "psnr" and (tmp_path / "demo" / "best.pt").is_file()
+    assert 0 < saved["seconds"]["evaluation"] < saved["seconds"]["train"]
+    assert "Scores while training" in html and "<polyline" in html
     # the demo's own options on top of the preset reach the trained run's config
     assert saved["config"]["model"]["d_layers"] == 2 and saved["config"]["train"]["pool_size"] == 0
 

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+from pathlib import Path
 
 import pytest
 import torch
@@ -23,7 +24,9 @@ class TinyFeatures(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.anchor = nn.Parameter(torch.zeros(()))  # scoring puts it on the device through its parameters
+        self.anchor = nn.Parameter(
+            torch.zeros(()), requires_grad=False
+        )  # scoring puts it on the device through its parameters
 
     def forward(self, x):
         return nn.functional.adaptive_avg_pool2d(x.float(), 4).flatten(1) + self.anchor
@@ -232,3 +235,26 @@ def test_watch_thresholds_on_records():
     loud = Watch(None)
     fired = [s for s in range(10, 400, 10) if loud.on_losses(s, {"D": 0.001, "G_adv": 1.0})]
     assert fired == [watch.WINDOW]
+
+
+def test_evaluate_a_run_scores_its_last_and_best_checkpoints_and_says_which_is_better(tiny_cfg, tmp_path, monkeypatch):
+    import re
+
+    import cyclegan.evaluate.runner as runner
+    from cyclegan.evaluate.best import which_is_better
+
+    monkeypatch.setattr(runner, "load_backbone", lambda name, **kw: TinyFeatures())
+    psnr = iter([30.0, 20.0, 10.0])  # as logged: best.pt is step 2, the last checkpoint step 6
+    monkeypatch.setattr(scoring.Scorer, "__call__", lambda self, g: {"eval/AtoB/psnr": next(psnr)})
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=6, eval_every=2, lr=2e-3), progress=False)
+    best_step = torch.load(run / "best.pt", weights_only=True)["step"]
+    assert best_step == 2
+    opts = runner.EvalOptions(checkpoint=(str(run),), progress=False, device="cpu")  # --data: the run's
+    reports = runner.evaluate_checkpoints(opts)
+    assert [(Path(r["checkpoint"]).name, r["step"]) for r in reports] == [("checkpoint.pt", 6), ("best.pt", best_step)]
+    assert reports[1]["chosen_by"] == "psnr" and reports[0]["data"] == tiny_cfg().data.data
+    (line,) = which_is_better(reports)
+    mean = [sum(r["directions"][d]["truth_psnr"] for d in ("AtoB", "BtoA")) / 2 for r in reports]
+    winner = "best.pt" if mean[1] > mean[0] else "checkpoint.pt"
+    assert re.search(rf"{winner} is better by truth_psnr .* best.pt \(step {best_step}\) {mean[1]:.4f}", line)

@@ -153,7 +153,10 @@ class TrainConfig(Section):
         "the target domain), cycle_psnr (two-way families); auto: psnr when the held-out set is paired, else kid",
     )
     stop_when_worse: int = opt(
-        0, "stop (saved, resumable) after K evaluations in a row without a better --best-by score (0: never)", ge=0
+        0,
+        "stop (saved, resumable) after K evaluations in a row without a better --best-by score (0: never)",
+        ge=0,
+        metavar="K",
     )
     time_limit: float | None = opt(None, "stop (and save, resumable) after this many minutes of training", gt=0)
     fit_steps: bool = opt(

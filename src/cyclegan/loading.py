@@ -61,7 +61,8 @@ def load_file(path: str | Path) -> Any:
 def load_generator(
     path: str | Path, direction: Direction = "AtoB", *, device: str | torch.device = "cpu", ema: EMAChoice = "auto"
 ) -> nn.Module:
-    """The generator for `direction` from a run folder or checkpoint file, in eval mode on `device`.
+    """The generator for `direction` from a run folder or checkpoint file (a run's checkpoint.pt, or its best.pt:
+    the generators at the best `--eval-every` score), in eval mode on `device`.
 
     ema: "auto" takes the average of the generator's weights when the run kept one (`--ema-decay`), else
     the raw weights; "on" requires the average; "off" takes the raw weights of the last step.

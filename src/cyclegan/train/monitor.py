@@ -20,6 +20,8 @@ WATCH_KEY = "watch"  # the watcher's state in checkpoint.pt
 
 
 class Monitor:
+    """What the step loop asks at each record: whether to score now, the scores, what they mean."""
+
     def __init__(self, run: Run, trainer: Trainer, held: HeldOut | None, ckpt: dict | None):
         t = run.cfg.train
         self.run, self.trainer, self.every = run, trainer, t.eval_every
@@ -60,7 +62,7 @@ class Monitor:
 
     def should_stop(self) -> bool:
         """--stop-when-worse: whether the run stops here (a collective: every rank calls it at each evaluation)."""
-        return ddp.any_rank(self.watch.should_stop(), self.run.d_ctx)
+        return ddp.any_rank(self.run.main and self.watch.should_stop(), self.run.d_ctx)  # rank 0 holds the scores
 
     def state(self) -> dict:
         return {WATCH_KEY: self.watch.state_dict()}

@@ -109,7 +109,8 @@ def _lite0() -> nn.Module:
 
 
 class Scorer:
-    """Reads the held-out images once, computes the target domains' features once, and scores a trainer's
+    """Reads the held-out images once (now: an unreadable one stops the run before training), computes the
+    target domains' features once (at the first call, so a time limit counts it), and scores a trainer's
     generators on them (`__call__`). Rank 0 only."""
 
     def __init__(self, cfg: Config, held: HeldOut, device: torch.device):
@@ -123,10 +124,10 @@ class Scorer:
         self.directions = directions_of(cfg.model)
         self.sources = {d: images[d[0]] for d in self.directions}
         self.truths = {d: images[d[-1]] if held.paired else None for d in self.directions}
-        self.extractor = _lite0().to(device)
-        with torch.random.fork_rng(devices=_cuda(device)):
-            self.target_features = {d: self._features(images[d[-1]]) for d in self.directions}
+        self.targets = {d: images[d[-1]] for d in self.directions}
         self.input_spread = {d: _mean_pairwise_l1(x) for d, x in self.sources.items()}
+        self.extractor: nn.Module | None = None
+        self.target_features: dict[str, torch.Tensor] = {}
 
     def _features(self, images: torch.Tensor) -> torch.Tensor:
         """Lite0 features (N, 1280) of images (N, 3, H, W) in [-1, 1], on the CPU."""
@@ -142,6 +143,9 @@ class Scorer:
             for g in generators.values():
                 g.eval()
             with torch.random.fork_rng(devices=_cuda(self.device)):
+                if self.extractor is None:  # Lite0 and the target domains' features, once
+                    self.extractor = _lite0().to(self.device)
+                    self.target_features = {d: self._features(y) for d, y in self.targets.items()}
                 for d in self.directions:
                     scores.update({f"{PREFIX}{d}/{k}": v for k, v in self._direction(d, generators).items()})
         finally:
