@@ -44,16 +44,16 @@ class TemporalOptions(Options):
 
     norm_stats: Literal["frame", "shared"] = opt(
         "frame",
-        "InstanceNorm statistics per frame ('frame', as for photos) or a running estimate over the clip "
+        "clips: InstanceNorm statistics per frame ('frame', as for photos) or a running estimate over the clip "
         "('shared', --norm-momentum)",
     )
     norm_momentum: float = opt(
-        0.1, "with --norm-stats shared: weight of each new frame in the running statistics", gt=0, le=1
+        0.1, "clips, with --norm-stats shared: weight of each new frame in the running statistics", gt=0, le=1
     )
     flow_blend: float = opt(
         0.8,
-        "weight of the previous output, warped by the input's optical flow (OpenCV DIS), where that flow is "
-        "reliable (0: off)",
+        "clips: weight of the previous output, warped by the input's optical flow (OpenCV DIS), blended in where "
+        "that flow is reliable (0: off, frame by frame)",
         ge=0,
         lt=1,
     )
