@@ -108,20 +108,28 @@ def _is_resize_conv(a: nn.Module, b: nn.Module, c: nn.Module) -> bool:
     )
 
 
-def fuse_layers(net: nn.Module) -> nn.Module:
-    """Convert `net`'s InstanceNorms, resize-conv decoders and thin convs (in any nn.Sequential) to their faster forms,
-    in place, keeping every parameter, buffer and state_dict key; returns `net`. Layers of other kinds stay."""
+FUSIONS = ("norm", "subpixel", "thin")
+
+
+def fuse_layers(net: nn.Module, kinds: tuple[str, ...] = FUSIONS) -> nn.Module:
+    """Convert `net`'s InstanceNorms ("norm"), resize-conv decoders ("subpixel") and thin convs ("thin"), in any
+    nn.Sequential, to their faster forms in place, keeping every parameter, buffer and state_dict key; returns
+    `net`. Layers of other kinds stay."""
     for module in list(net.modules()):
         if not isinstance(module, nn.Sequential):
             continue
         names = list(module._modules)
         for i, name in enumerate(names):
             child = module._modules[name]
-            if _is_plain_instance_norm(child) and type(child) is nn.InstanceNorm2d:
+            if "norm" in kinds and _is_plain_instance_norm(child) and type(child) is nn.InstanceNorm2d:
                 child.__class__ = GroupInstanceNorm  # same attributes, another forward
-            elif _is_thin_conv(child):
+            elif "thin" in kinds and _is_thin_conv(child):
                 child.__class__ = ThinConv2d
-            elif i + 2 < len(names) and _is_resize_conv(*(module._modules[n] for n in names[i : i + 3])):
+            elif (
+                "subpixel" in kinds
+                and i + 2 < len(names)
+                and _is_resize_conv(*(module._modules[n] for n in names[i : i + 3]))
+            ):
                 conv = module._modules[names[i + 2]]
                 module._modules[name] = nn.Identity()
                 module._modules[names[i + 1]] = nn.Identity()
