@@ -46,6 +46,12 @@ class Execution:
     # Call each generator once on [x; y] for G(x) and the identity G(y) (and likewise F) instead of twice:
     # the same numbers for per-sample normalisation (InstanceNorm, none); never used with BatchNorm.
     batch_generator_calls: bool = False
+    # CPU fp32 without native bf16 (AVX2): the networks' layers in faster forms with the same numbers and
+    # state_dict (`models.fused`), and CycleGAN's two generator chains and two discriminator updates on two
+    # threads of one core each (`train.lanes`): at demo size one thread per chain uses the cores better
+    # than two threads per convolution. Training only.
+    fused_layers: bool = False
+    parallel_chains: bool = False
 
     @property
     def dtype(self) -> torch.dtype:
@@ -72,7 +78,8 @@ class Execution:
 
     def describe(self) -> str:
         fmt = "channels-last" if self.channels_last else "NCHW"
-        return f"{self.precision}, {fmt}, {'compiled' if self.compile else 'eager'}"
+        extra = ", fused layers" * self.fused_layers + ", parallel chains" * self.parallel_chains
+        return f"{self.precision}, {fmt}, {'compiled' if self.compile else 'eager'}{extra}"
 
     def record(self, device: torch.device, *, seconds_per_step: float | None = None) -> dict:
         """What a report or bench JSON says about how it computed: these settings, the CPU's instruction set,
@@ -82,6 +89,8 @@ class Execution:
             "memory_format": "channels_last" if self.channels_last else "nchw",
             "compile": self.compile,
             "batch_generator_calls": self.batch_generator_calls,
+            "fused_layers": self.fused_layers,
+            "parallel_chains": self.parallel_chains,
             "device": str(device),
             "instruction_set": torch.backends.cpu.get_cpu_capability(),
             "bf16_native": has_native_bf16(device),
@@ -232,4 +241,14 @@ def choose_execution(
         raise CycleGANError("option 'compile': not supported on MPS; use --compile off")
     if comp is None:
         comp = kind == "cpu" and compile_pays and precision == "bf16" and cpu_compiler() is not None
-    return Execution(precision=precision, channels_last=cl, compile=comp, batch_generator_calls=not batch_norm)  # type: ignore[arg-type]
+    # fp32 on a CPU without native bf16 (AVX2 class): measured to pay there (docs/results.md, "fp32 on AVX2
+    # CPUs"); eager only (a compiled graph has its own fusions), two or more threads for two chains.
+    fp32_cpu = kind == "cpu" and precision == "fp32" and not cpu_has_native_bf16() and not comp and not cl
+    return Execution(
+        precision=precision,  # type: ignore[arg-type]
+        channels_last=cl,
+        compile=comp,
+        batch_generator_calls=not batch_norm,
+        fused_layers=fp32_cpu,
+        parallel_chains=fp32_cpu and torch.get_num_threads() >= 2,
+    )

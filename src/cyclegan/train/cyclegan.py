@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..losses import adversarial_loss, cycle_loss, identity_loss
+from .lanes import Lanes
 from .pool import ImagePool
 from .trainer import RealFake, Trainer
 
@@ -47,6 +48,18 @@ class GeneratorPair(nn.Module):
         return fake_y, self.F(fake_y), fake_x, self.G(fake_x), idt_y, idt_x
 
 
+def _grad_sum(param: torch.Tensor, a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
+    """a + b (None where unused) in `param`'s own layout, as backward() would store it: a gradient from
+    autograd.grad may keep the strides of a view (a flipped, transposed weight), and the fused Adam reads
+    .grad element for element in the parameter's order."""
+    if a is None and b is None:
+        return None
+    grad = torch.empty_like(param)
+    if a is None or b is None:
+        return grad.copy_(b if a is None else a)
+    return torch.add(a, b, out=grad)
+
+
 class CycleGANTrainer(Trainer):
     """Owns the four networks, three optimizers (G+F, D_X, D_Y), their schedules, the image pools and the
     gradient scaler, and saves and restores all of them (with the random state) as one checkpoint."""
@@ -66,6 +79,21 @@ class CycleGANTrainer(Trainer):
         self.opt_G_F = self._adam(self.G, self.F)
         self.opt_D_X = self._adam(self.D_X)
         self.opt_D_Y = self._adam(self.D_Y)
+        self.lanes = Lanes() if self._lanes_apply() else None
+
+    def _lanes_apply(self) -> bool:
+        """Whether the iteration runs as two lanes (`train.lanes`): where the execution asks for it and nothing
+        makes the lanes' results depend on their timing (random draws from the global generator: dropout,
+        DiffAugment; BatchNorm statistics of a generator both lanes run) or needs one call (torchrun)."""
+        t, m = self.cfg.train, self.cfg.model
+        return (
+            self.execution.parallel_chains
+            and not self.dist.enabled
+            and m.norm != "batch"
+            and m.dropout == 0
+            and not t.diffaug
+            and t.r1_gamma == 0
+        )
 
     @property
     def pool_X(self) -> ImagePool:
@@ -117,11 +145,61 @@ class CycleGANTrainer(Trainer):
     def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """One training iteration; returns the losses as 0-d tensors (still on the device: no sync)."""
         x, y = self._formatted(x, y)
+        if self.lanes is not None:
+            return self._step_in_lanes(x, y)
         out = self.generate(x, y)
         losses = {"D_X": self.update_D_X(x, out), "D_Y": self.update_D_Y(y, out)}
         losses.update(self.update_G(x, y, out))
         self._end_step()
         return losses
+
+    def _lane(self, G, F, D, real_fake, opt_D, pool: ImagePool, a, b, names: tuple[str, str, str, str]):
+        """One half of an iteration (`train.lanes`): G then F on the real batch `a` (and the identity G(b)), the
+        update of D (which judges G's domain) on b against G(a), then the gradients for G and F of this
+        half's generator loss: (losses, gradients of G's then F's parameters, or None where unused)."""
+        t, pair = self.cfg.train, self._generators
+        with self.execution.autocast(self.device):
+            if pair.identity and pair.batch_calls:
+                fake, idt = G(torch.cat([a, b])).chunk(2)
+            else:
+                fake, idt = G(a), (G(b) if pair.identity else None)
+            rec = F(fake)
+        adv, cyc, idt_name, d_name = names
+        losses = {d_name: self._update_D(real_fake, opt_D, b, pool.query(fake.detach()))}
+        D.requires_grad_(False)  # no parameter grads for D from the generators' loss
+        with self.execution.autocast(self.device):
+            pred = D(self._augment(fake))
+        losses[adv] = adversarial_loss(pred, True, t.gan_loss, generator=True)
+        losses[cyc] = cycle_loss(rec, a)
+        total = losses[adv] + t.lambda_cycle * losses[cyc]
+        if idt is not None:
+            losses[idt_name] = identity_loss(idt, b)
+            total = total + t.lambda_cycle * t.lambda_identity * losses[idt_name]
+        params = [*self.G.parameters(), *self.F.parameters()]
+        grads = torch.autograd.grad(total, params, allow_unused=True)
+        D.requires_grad_(True)
+        return losses, total, grads
+
+    def _step_in_lanes(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """`step` as two lanes on two cores: G(x), F(G(x)), D_Y's update and G(x)'s generator loss on one;
+        F(y), G(F(y)), D_X's update and F(y)'s loss on the other; the gradients for G and F summed in that
+        order (the same sum as `step`'s one backward, whichever lane ends first), then the generators' Adam."""
+        pair = self._generators
+        lane_x = (pair.G, pair.F, self._D_Y, self._real_fake_Y, self.opt_D_Y, self.pool_Y, x, y)
+        lane_y = (pair.F, pair.G, self._D_X, self._real_fake_X, self.opt_D_X, self.pool_X, y, x)
+        (l1, t1, g1), (l2, t2, g2) = self.lanes.run(
+            lambda: self._lane(*lane_x, ("G_adv", "cycle_x", "idt_y", "D_Y")),
+            lambda: self._lane(*lane_y, ("F_adv", "cycle_y", "idt_x", "D_X")),
+        )
+        self.opt_G_F.zero_grad(set_to_none=True)
+        for p, a, b in zip([*self.G.parameters(), *self.F.parameters()], g1, g2):
+            p.grad = _grad_sum(p, a, b)
+        self.scaler.step(self.opt_G_F)
+        both = l1 | l2
+        order = ("D_X", "D_Y", "G_adv", "F_adv", "cycle_x", "cycle_y", "idt_y", "idt_x")  # as `step` returns them
+        losses = {k: both[k] for k in order if k in both} | {"G_total": t1 + t2}
+        self._end_step()
+        return {k: v.detach() for k, v in losses.items()}
 
     @torch.no_grad()
     def sample_columns(self, xs: torch.Tensor, ys: torch.Tensor) -> list[torch.Tensor]:

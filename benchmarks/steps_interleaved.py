@@ -1,0 +1,129 @@
+"""Training steps per second of execution variants, interleaved in one process (docs/results.md, "fp32 on
+AVX2 CPUs"): each round runs every variant for a few steps in turn, so all see the same machine load; the
+figures are medians over rounds, and each variant's ratio is today's default's s/step over its own.
+
+Run (the demo's step; AVX2 held on a newer CPU, as a laptop without AVX-512 computes):
+  ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 python benchmarks/steps_interleaved.py --rounds 15
+  ... --preset paper --size 256 --batch 1 --variants today,default --rounds 3 --steps 1   (the paper model)
+  ... --profile          (the top operators of one step of today's default and of the new default)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from cyclegan.bench import trainer_and_inputs
+from cyclegan.config import resolve
+from cyclegan.execution import Execution, choose_execution
+from cyclegan.models import fused
+
+TODAY = Execution(batch_generator_calls=True)  # the default on a CPU without native bf16 before #23
+FUSED = Execution(batch_generator_calls=True, fused_layers=True)
+VARIANTS = {
+    "today": TODAY,
+    "norm": TODAY,  # today's step with one of the fused layer forms (FUSED_KINDS), for the ablation
+    "subpixel": TODAY,
+    "thin": TODAY,
+    "fused": FUSED,
+    "lanes": Execution(batch_generator_calls=True, parallel_chains=True),
+    "fused+lanes": Execution(batch_generator_calls=True, fused_layers=True, parallel_chains=True),
+    "channels_last": Execution(batch_generator_calls=True, channels_last=True),
+    "compile": Execution(batch_generator_calls=True, compile=True),
+    "default": None,  # what choose_execution picks here now
+}
+FUSED_KINDS = {"norm": ("norm",), "subpixel": ("subpixel",), "thin": ("thin",)}
+
+
+def build(name: str, cfg, steps: int):
+    """(trainer, x, y, execution) of variant `name`."""
+    ex = VARIANTS[name] or choose_execution(device=torch.device("cpu"))
+    trainer, x, y = trainer_and_inputs(cfg, ex, torch.device("cpu"), total_steps=steps)
+    for net in trainer.nets.values():  # in place, the same parameters: the optimizers stay valid
+        fused.fuse_layers(net, FUSED_KINDS.get(name, ()))
+    return trainer, x, y, ex
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="fast")
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--variants", default="today,norm,subpixel,thin,fused,lanes,fused+lanes,channels_last")
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=3, help="steps per variant per round")
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args()
+    overrides = {"size": a.size, "batch_size": a.batch}
+    if a.preset == "fast":  # the demo's options on top of the preset (cyclegan.demo.DEMO_OPTIONS)
+        overrides |= {"d_layers": 2, "pool_size": 0}
+    cfg = resolve(overrides, preset=a.preset)
+    names = a.variants.split(",")
+    total = a.warmup + a.rounds * a.steps + 10
+    runs = {n: build(n, cfg, total) for n in names}
+    load0 = os.getloadavg()[0]
+    warm = {}
+    for n, (tr, x, y, _) in runs.items():
+        t0 = time.perf_counter()
+        for _ in range(a.warmup):
+            tr.step(x, y)
+        warm[n] = time.perf_counter() - t0
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(a.rounds):
+        for n in names if r % 2 == 0 else names[::-1]:  # alternate the order: no variant always runs first
+            tr, x, y, _ = runs[n]
+            t0 = time.perf_counter()
+            for _ in range(a.steps):
+                tr.step(x, y)
+            times[n].append((time.perf_counter() - t0) / a.steps)
+    base = statistics.median(times[names[0]])
+    result = {
+        "setup": {**overrides, "preset": a.preset, "rounds": a.rounds, "steps_per_round": a.steps},
+        "instruction_set": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+        "load_average_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
+        "variants": {},
+    }
+    print(
+        f"{cfg.preset}, {a.size} px, batch {a.batch}; {result['instruction_set']}, {result['threads']} threads; "
+        f"{a.rounds} rounds x {a.steps} steps, interleaved; load {load0:.1f} -> {os.getloadavg()[0]:.1f}"
+    )
+    for n in names:
+        med = statistics.median(times[n])
+        # the per-round ratio against the first variant, its median: robust to a slow round
+        per_round = statistics.median(b / t for b, t in zip(times[names[0]], times[n]))
+        result["variants"][n] = {
+            "execution": runs[n][3].describe(),
+            "s_per_step": round(med, 4),
+            "ratio": round(base / med, 3),
+            "ratio_per_round_median": round(per_round, 3),
+            "warmup_s": round(warm[n], 1),
+            "s_all": [round(t, 4) for t in times[n]],
+        }
+        print(
+            f"{n:<14} {med:8.4f} s/step  {base / med:5.2f}x  (per-round median {per_round:.2f}x; "
+            f"warm-up {warm[n]:.0f} s)  {runs[n][3].describe()}"
+        )
+    if a.profile:
+        for n in names:
+            tr, x, y, _ = runs[n]
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                for _ in range(3):
+                    tr.step(x, y)
+            print(f"\n{n}: top operators (self CPU time, 3 steps)")
+            print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The fp32 CPU fast paths of #23: fused layer forms compute what the plain layers do (float64, tiny shapes) with
+the same state_dict, and the two-lane CycleGAN step computes what the one-thread-of-work step does and
+resumes exactly."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from cyclegan import execution as ex
+from cyclegan.config import resolve
+from cyclegan.execution import Execution, choose_execution
+from cyclegan.models import build_networks
+from cyclegan.models.fused import GroupInstanceNorm, SubpixelUpConv, ThinConv2d, fuse_layers
+from cyclegan.models.patchgan import PatchGANDiscriminator
+from cyclegan.models.resnet import ResnetGenerator
+from cyclegan.train.cyclegan import CycleGANTrainer
+
+CPU = torch.device("cpu")
+TINY = {"ngf": 8, "ndf": 8, "n_blocks": 1, "size": 16, "d_layers": 2, "upsample": "resize", "spectral_norm": False}
+
+
+def _forward_backward(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    x = x.clone().requires_grad_(True)
+    out = net(x)
+    weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(3), dtype=out.dtype)
+    (out * weights).sum().backward()  # a loss that weighs every output differently
+    return out.detach(), [x.grad, *(p.grad for p in net.parameters())]
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: ResnetGenerator(ngf=8, n_blocks=1, upsample="resize"),
+        lambda: PatchGANDiscriminator(ndf=8, n_layers=2),  # its last conv (16 -> 1, 4x4, padding 1) is thin
+    ],
+)
+def test_fused_layers_compute_the_plain_layers_in_float64(build):
+    torch.manual_seed(0)
+    plain = build().double()
+    fast = fuse_layers(copy.deepcopy(plain))
+    kinds = {type(m) for m in fast.modules()}
+    assert GroupInstanceNorm in kinds and ThinConv2d in kinds
+    assert (SubpixelUpConv in kinds) == isinstance(plain, ResnetGenerator)
+    x = torch.rand(2, 3, 16, 20, dtype=torch.float64) * 2 - 1  # not square: rows and columns kept apart
+    out_a, grads_a = _forward_backward(plain, x)
+    out_b, grads_b = _forward_backward(fast, x)
+    torch.testing.assert_close(out_b, out_a, rtol=0, atol=1e-10)
+    for a, b in zip(grads_a, grads_b):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-9)
+
+
+def test_a_trained_state_dict_loads_unchanged_into_the_fused_form():
+    torch.manual_seed(1)
+    trained = ResnetGenerator(ngf=8, n_blocks=1, upsample="resize")
+    with torch.no_grad():
+        for p in trained.parameters():
+            p.add_(torch.randn_like(p) * 0.1)  # weights no initialisation gives
+    state = trained.state_dict()
+    fast = fuse_layers(ResnetGenerator(ngf=8, n_blocks=1, upsample="resize"))
+    assert list(fast.state_dict()) == list(state)
+    fast.load_state_dict(state)  # strict: same keys, same shapes
+    for k, v in fast.state_dict().items():
+        assert torch.equal(v, state[k]), k
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), trained(x), rtol=0, atol=1e-5)
+
+
+def test_auto_picks_the_fp32_forms_only_on_cpus_without_native_bf16(monkeypatch):
+    monkeypatch.setattr(ex, "cpu_compiler", lambda: "g++")
+    monkeypatch.setattr(ex, "cpu_has_native_bf16", lambda: False)
+    e = choose_execution(device=CPU)
+    assert (e.precision, e.fused_layers, e.parallel_chains) == ("fp32", True, torch.get_num_threads() >= 2)
+    assert not choose_execution(device=CPU, compile="on").fused_layers  # a compiled graph fuses its own way
+    monkeypatch.setattr(ex, "cpu_has_native_bf16", lambda: True)
+    e = choose_execution(device=CPU)
+    assert (e.fused_layers, e.parallel_chains) == (False, False)
+    assert not choose_execution(device=CPU, precision="fp32").fused_layers  # measured on the AVX2 class only
+
+
+def _trainer(execution: Execution, **options) -> CycleGANTrainer:
+    cfg = resolve({**TINY, "pool_size": 2, "lambda_identity": 0.5, **options}, preset="fast")
+    return CycleGANTrainer(cfg, total_steps=10, device=CPU, execution=execution)
+
+
+def _batches(n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    gen = torch.Generator().manual_seed(5)
+    return [tuple(torch.rand(2, 3, 16, 16, generator=gen) * 2 - 1 for _ in range(2)) for _ in range(n)]
+
+
+PLAIN = Execution(batch_generator_calls=True)
+LANES = Execution(batch_generator_calls=True, fused_layers=True, parallel_chains=True)
+
+
+def test_two_lanes_compute_the_sequential_step():
+    seq, lanes = _trainer(PLAIN), _trainer(LANES)
+    assert seq.lanes is None and lanes.lanes is not None
+    for x, y in _batches(3):  # the pool fills, then draws: the lanes query it as the sequential step does
+        a, b = seq.step(x, y), lanes.step(x, y)
+        assert list(a) == list(b)
+        for k in a:
+            assert b[k].item() == pytest.approx(a[k].item(), rel=1e-4, abs=1e-5), k
+    # the weights after 3 Adam steps (biases before InstanceNorm have no gradient but rounding: left out)
+    for name in ("G", "F", "D_X", "D_Y"):
+        for (k, p), q in zip(seq.nets[name].named_parameters(), lanes.nets[name].parameters()):
+            if p.ndim > 1:
+                torch.testing.assert_close(q, p, rtol=0, atol=1e-4, msg=f"{name}.{k}")
+
+
+def test_two_lanes_resume_exactly(tmp_path):
+    data = _batches(4)
+    a = _trainer(LANES)
+    for x, y in data[:2]:
+        a.step(x, y)
+    state = copy.deepcopy(a.state_dict())
+    expected = [a.step(x, y) for x, y in data[2:]]
+    b = _trainer(LANES, seed=9)  # other weights, then restored
+    b.load_state_dict(state)
+    got = [b.step(x, y) for x, y in data[2:]]
+    assert [{k: v.item() for k, v in s.items()} for s in got] == [{k: v.item() for k, v in s.items()} for s in expected]
+    for name in a.nets:
+        for k, v in a.nets[name].state_dict().items():
+            assert torch.equal(v, b.nets[name].state_dict()[k]), f"{name}.{k}"
+
+
+def test_lanes_stay_off_where_their_results_would_depend_on_timing():
+    assert _trainer(LANES, dropout=0.5).lanes is None  # dropout draws from the global generator
+    assert _trainer(LANES, diffaug="color").lanes is None
+    assert _trainer(LANES, norm="batch").lanes is None  # both lanes would update G's running statistics
+    nets = build_networks(resolve(TINY, preset="fast"))
+    assert all(type(m) is not GroupInstanceNorm for m in nets["G"].modules())  # built plain; fused on demand
