@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from test_web import find_chromium, open_page, start_server, stop_server, translate_in_page, wait_for_new_downloads
+from browser import find_chromium, open_page, start_server, stop_server, translate_in_page, wait_for_new_downloads
 
 
 def _wait_for_step(page, step: int, timeout: float = 300) -> None:
