@@ -31,7 +31,6 @@ from cyclegan.web.runs import find_models, find_runs, latest_samples, loss_rows,
 from cyclegan.web.uploads import check_upload
 
 
-
 def _png(path: Path, w: int, h: int, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
