@@ -270,15 +270,16 @@ class FolderLock:
             time.sleep(0.05)
         return None
 
-    def release(self) -> None:
-        """Drop the lock and remove its file; and the folder, if `acquire` created it and it is still empty."""
+    def release(self, *, keep_folder: bool = False) -> None:
+        """Drop the lock and remove its file; and the folder, if `acquire` created it, it is still empty and
+        not `keep_folder`."""
         if self._fd is None:
             return
         self.path.unlink(missing_ok=True)  # while still locked: a process that opened it re-checks (above)
         _HELD_LOCKS.discard(self._fd)
         os.close(self._fd)
         self._fd = None
-        if self._made_folder:
+        if self._made_folder and not keep_folder:
             try:
                 self.folder.rmdir()
             except OSError:  # not empty: the run wrote something

@@ -182,9 +182,8 @@ def claimed_outputs(inputs: Sequence[str], out_dir: str | Path, *, ext: str, ove
     line before any work. A refusal (an input folder, an existing output) comes first, before the folder
     is touched; the check under the lock then sees what a run that just ended wrote."""
     plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite)
-    lock = FolderLock(out_dir)
+    lock = FolderLock(out_dir)  # creates the folder; removed again if the run stops before its work
     try:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)  # the output folder stays, as it did before the lock
         if not lock.acquire():
             pid = f"PID {lock.holder}" if lock.holder else "PID unknown"
             raise CycleGANError(
@@ -193,10 +192,12 @@ def claimed_outputs(inputs: Sequence[str], out_dir: str | Path, *, ext: str, ove
             )
     except OSError as e:
         raise CycleGANError(f"option '--out': cannot create or lock {out_dir} ({e.strerror or e})") from None
+    worked = False
     try:
         yield plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite)
+        worked = True
     finally:
-        lock.release()
+        lock.release(keep_folder=worked)  # a run that did its work leaves its folder, even empty
 
 
 def _translate_batch(

@@ -90,7 +90,7 @@ def open_image(path: str | Path) -> Iterator[Image.Image]:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise OSError(f"not a regular file ({file_kind(mode)})")
-        if hasattr(os, "set_blocking"):
+        if hasattr(os, "O_NONBLOCK"):
             os.set_blocking(fd, True)
         f = os.fdopen(fd, "rb")
     except BaseException:
