@@ -85,7 +85,7 @@ def test_held_out_training_images_are_never_trained_on(tiny_cfg, tmp_path, datas
     from cyclegan.train.inputs import training_images
 
     shutil.rmtree(dataset / "testA"), shutil.rmtree(dataset / "testB")
-    for i in range(5, 10):  # trainA: 10 images, trainB: 7; a fifth is set aside: 2 and... too few in B
+    for i in range(5, 10):  # trainA: 10 images (a fifth: 2 set aside), trainB: 7 (a fifth: 1, too few)
         shutil.copy(dataset / "trainA" / "img_000.png", dataset / "trainA" / f"img_{i:03d}.png")
     cfg = tiny_cfg(steps=1, eval_every=1)
     with pytest.raises(CycleGANError, match="7 domain B images are too few to set 2 aside"):

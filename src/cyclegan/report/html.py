@@ -112,6 +112,7 @@ def score_curve_svg(records: list[dict[str, Any]], metric: str, *, width: int = 
         f"<text x='{pad}' y='14'>{html.escape(metric)} (held-out test scenes) against the training step</text>",
         f"<text x='2' y='24'>{y1:.3g}</text><text x='2' y='{20 + H}'>{y0:.3g}</text>",
         f"<text x='{pad}' y='{height - 18}'>0</text><text x='{pad + W - 30}' y='{height - 18}'>{x1}</text>",
+        f"<text x='{pad + W / 2 - 12}' y='{height - 18}'>step</text>",
     ]
     for i, (d, line) in enumerate(lines.items()):
         colour = CURVE_COLOURS[d]
