@@ -6,12 +6,17 @@ frames/s, H.264) for each N, then runs `cyclegan translate --checkpoint RUN --ou
 process per clip and reports its peak resident memory (GNU time's %M), wall time and frames/s:
 
     python benchmarks/video_memory.py RUN --frames 24 96 [--json benchmarks/results/video_memory.json]
+
+With --trace N, one clip of N frames is translated in this process (the same `clipio.transcode` and
+`video.ClipTranslator` as `translate` uses) and the resident memory is recorded after every batch: flat
+once the codecs' buffers are full (x264 looks ahead up to 30 frames) if nothing grows with the length.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -35,13 +40,46 @@ def make_clip(path: Path, frames: int) -> Path:
     return path
 
 
+def rss_mb() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2**20
+
+
+def trace(run: str, frames: int, path: str) -> None:
+    from cyclegan.clipio import transcode
+    from cyclegan.loading import load_generator
+    from cyclegan.video import ClipTranslator
+
+    clip = make_clip(Path(f"/tmp/video_memory/pan1080_{frames}.mp4"), frames)
+    translator = ClipTranslator(load_generator(run, "AtoB"))
+    samples = []
+
+    def process(batch):
+        out = translator(batch)
+        samples.append((len(samples) * len(batch) + len(batch), rss_mb()))
+        return out
+
+    start = time.perf_counter()
+    transcode(clip, Path("/tmp/video_memory/trace_out.mp4"), process, batch=4, progress=False)
+    seconds = time.perf_counter() - start
+    for n, mb in samples[:: max(1, len(samples) // 12)] + samples[-1:]:
+        print(f"after frame {n:4d}: {mb:7.0f} MB resident")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {"frames": frames, "peak_rss_mb": peak, "seconds": seconds, "samples": samples}
+    print(json.dumps({k: v for k, v in result.items() if k != "samples"}))
+    Path(path).write_text(json.dumps({"command": sys.argv, **result}, indent=1))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run")
     p.add_argument("--frames", type=int, nargs="+", default=[24, 96])
     p.add_argument("--json", default="benchmarks/results/video_memory.json")
+    p.add_argument("--trace", type=int, default=0, help="one clip of N frames in this process, memory per batch")
     p.add_argument("extra", nargs="*", help="more flags for cyclegan translate (after --)")
     args = p.parse_args()
+    if args.trace:
+        Path("/tmp/video_memory").mkdir(exist_ok=True)
+        return trace(args.run, args.trace, args.json)
     folder = Path("/tmp/video_memory")
     folder.mkdir(exist_ok=True)
     rows = []
