@@ -1,7 +1,8 @@
 """`cyclegan serve`: what the page reads of runs, the upload checks, the page's handlers, and the real page in
 headless Chromium (Playwright). No network: the browser test blocks and records every request that would
 leave 127.0.0.1. The browser test skips when Chromium or Playwright is missing (`apt-get install chromium`,
-`pip install playwright`); the browser helpers are in tests/browser.py (`benchmarks/web_screenshots.py` uses them too)."""
+`pip install playwright`); the browser helpers are in tests/browser.py (benchmarks/web_screenshots.py
+uses them too)."""
 
 from __future__ import annotations
 
