@@ -119,7 +119,7 @@ def test_clip_rules_of_translate(ckpt, tmp_path, capsys):
     assert translate(ckpt, tmp_path / "out", clip) == 2  # exists: refused before any work
     assert "--overwrite" in capsys.readouterr().err
     # Frames over --max-memory go in tiles (with the shared statistics taken from their thumbnails).
-    extra = ["--overwrite", "--tile", "16", "--tile-overlap", "4", "--norm-stats", "shared"]
+    extra = ["--overwrite", "--tile", "32", "--tile-overlap", "8", "--norm-stats", "shared"]  # 48 px wide: 2 tiles
     assert translate(ckpt, tmp_path / "out", clip, extra=extra) == 0
     assert clip_facts(tmp_path / "out" / "c.mp4")[:3] == (10, 15, (W, H))
 
