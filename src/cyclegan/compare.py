@@ -410,5 +410,6 @@ def compare(opts: CompareOptions) -> CompareReport:
         skipped=skipped,
     )
     write_json(asdict(report), out / "report.json")
-    (out / "report.html").write_text(render_compare_html(report))
+    html = render_compare_html(report)
+    write_atomic(out / "report.html", lambda tmp: Path(tmp).write_text(html))  # a symlink there is replaced
     return report

@@ -22,6 +22,7 @@ from .data.synthetic import SyntheticOptions, write_dataset
 from .errors import CycleGANError
 from .evaluate.metrics import psnr, ssim
 from .execution import resolve_device
+from .files import write_atomic
 from .inference import translate_tensor
 from .loading import load_generator
 from .options import MAX_SEED, Options, opt
@@ -231,6 +232,7 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
         "scores_while_training": scores,
         "verdict": dataclasses.asdict(result.verdict) if result.verdict else None,
     }
-    (run / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (run / "report.html").write_text(render_demo_html(report))
+    text, html = json.dumps(report, indent=2) + "\n", render_demo_html(report)
+    write_atomic(run / "report.json", lambda tmp: Path(tmp).write_text(text))  # whole; a symlink is replaced
+    write_atomic(run / "report.html", lambda tmp: Path(tmp).write_text(html))
     return report

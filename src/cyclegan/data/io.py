@@ -96,12 +96,11 @@ def open_image(path: str | Path) -> Iterator[Image.Image]:
     except BaseException:
         os.close(fd)
         raise
-    with f:
+    with f:  # the file is ours to close; the image is not closed, so a loaded one stays usable (read_image)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(f)
-        with im:
-            yield im
+        yield im
 
 
 def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
