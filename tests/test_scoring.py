@@ -258,3 +258,28 @@ def test_evaluate_a_run_scores_its_last_and_best_checkpoints_and_says_which_is_b
     mean = [sum(r["directions"][d]["truth_psnr"] for d in ("AtoB", "BtoA")) / 2 for r in reports]
     winner = "best.pt" if mean[1] > mean[0] else "checkpoint.pt"
     assert re.search(rf"{winner} is better by truth_psnr .* best.pt \(step {best_step}\) {mean[1]:.4f}", line)
+
+
+ONE_GENERATOR = {
+    "cut": {"family": "cut", "n_blocks": 1, "nce_num_patches": 16, "nce_mlp_dim": 8},
+    "pix2pix": {"family": "pix2pix"},
+}
+
+
+@pytest.mark.parametrize("model", list(ONE_GENERATOR))
+def test_one_generator_families_score_their_direction(dataset, tmp_path, model):
+    from conftest import TINY
+    from cyclegan.config import resolve
+
+    for extra in ("img_005.png", "img_006.png"):  # trainA/NAME and trainB/NAME: 5 pairs
+        (dataset / "trainB" / extra).unlink()
+    run = tmp_path / "run"
+    base = {k: v for k, v in TINY.items() if k not in ("preset", "pool_size")}
+    cfg = resolve({**base, **ONE_GENERATOR[model], "data": str(dataset), "out": str(run), "steps": 2, "eval_every": 1})
+    result = train(cfg, progress=False)
+    keys = {k for r in scored(run) for k in r if k.startswith("eval/")}
+    assert keys == {f"eval/AtoB/{k}" for k in ("psnr", "ssim", "kid", "change", "spread")}  # no way back
+    assert result.verdict.metric == "psnr" and torch.load(run / "best.pt", weights_only=True)["models"].keys() == {"G"}
+    load_generator(run / "best.pt", "AtoB")
+    with pytest.raises(CycleGANError, match="translates A to B only"):
+        load_generator(run / "best.pt", "BtoA")
