@@ -21,12 +21,13 @@ from torch.profiler import ProfilerActivity, profile
 
 from cyclegan.bench import trainer_and_inputs
 from cyclegan.config import resolve
-from cyclegan.execution import Execution, choose_execution
+from cyclegan.execution import REFERENCE, Execution, choose_execution
 from cyclegan.models import fused
 
 TODAY = Execution(batch_generator_calls=True)  # the default on a CPU without native bf16 before #23
 FUSED = Execution(batch_generator_calls=True, fused_layers=True)
 VARIANTS = {
+    "reference": REFERENCE,  # the reference implementation's computation: fp32, one generator call per output
     "today": TODAY,
     "norm": TODAY,  # today's step with one of the fused layer forms (FUSED_KINDS), for the ablation
     "subpixel": TODAY,
@@ -59,9 +60,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--steps", type=int, default=3, help="steps per variant per round")
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core)")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
     overrides = {"size": a.size, "batch_size": a.batch}
     if a.preset == "fast":  # the demo's options on top of the preset (cyclegan.demo.DEMO_OPTIONS)
         overrides |= {"d_layers": 2, "pool_size": 0}
@@ -84,6 +88,7 @@ def main() -> None:
             for _ in range(a.steps):
                 tr.step(x, y)
             times[n].append((time.perf_counter() - t0) / a.steps)
+        print(f"round {r + 1}: " + ", ".join(f"{n} {times[n][-1]:.3f}" for n in names), flush=True)
     base = statistics.median(times[names[0]])
     result = {
         "setup": {**overrides, "preset": a.preset, "rounds": a.rounds, "steps_per_round": a.steps},

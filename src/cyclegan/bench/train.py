@@ -28,6 +28,7 @@ import torch
 from .. import inference  # called as inference.translate_tensor, so a test can stand in for it
 from ..config import resolve
 from ..execution import REFERENCE, Execution, choose_execution
+from ..models import build_generator
 from ..train import trainer_class
 from .measure import environment, median, rss_now_mib, rss_peak_mib, time_calls
 from .options import BenchOptions
@@ -76,6 +77,14 @@ def time_train_step(cfg, device: torch.device, *, warmup: int = 2, repeat: int =
     times = sorted(time_calls(step, repeat, device))
     torch.set_rng_state(rng_state)
     return median(times) if quantile == 0.5 else times[round(quantile * (len(times) - 1))]
+
+
+def _as_translate_loads(G: torch.nn.Module, cfg, device: torch.device, execution: Execution) -> torch.nn.Module:
+    """The generator as `cyclegan translate` builds it (plain layers, not training's fused forms) with G's
+    weights, so the figure is what translation runs."""
+    plain = build_generator(cfg.model).to(device, memory_format=execution.memory_format)
+    plain.load_state_dict(G.state_dict())
+    return plain
 
 
 def _summary(train_times: list[float], translate_times: list[float], warmup_s: float, bs: int) -> dict[str, Any]:
@@ -133,7 +142,7 @@ def bench_train(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     n_translate = opts.translate_batches or max(TRANSLATE_MIN_BATCHES, opts.steps)
     nets = {}
     for m, (trainer, x, _) in runs.items():
-        nets[m] = executions[m].compiled(trainer.G.eval())
+        nets[m] = executions[m].compiled(_as_translate_loads(trainer.G, cfg, device, executions[m]).eval())
         t0 = time.perf_counter()
         inference.translate_tensor(nets[m], x, execution=executions[m])  # warm-up (and compilation)
         warmup_s[m] += time.perf_counter() - t0
