@@ -99,16 +99,18 @@ LANES = Execution(batch_generator_calls=True, fused_layers=True, parallel_chains
 def test_two_lanes_compute_the_sequential_step():
     seq, lanes = _trainer(PLAIN), _trainer(LANES)
     assert seq.lanes is None and lanes.lanes is not None
-    for x, y in _batches(3):  # the pool fills, then draws: the lanes query it as the sequential step does
+    for i, (x, y) in enumerate(_batches(3)):  # the pool fills, then draws: the lanes query it as `step` does
         a, b = seq.step(x, y), lanes.step(x, y)
         assert list(a) == list(b)
         for k in a:
             assert b[k].item() == pytest.approx(a[k].item(), rel=1e-4, abs=1e-5), k
-    # the weights after 3 Adam steps (biases before InstanceNorm have no gradient but rounding: left out)
-    for name in ("G", "F", "D_X", "D_Y"):
-        for (k, p), q in zip(seq.nets[name].named_parameters(), lanes.nets[name].parameters()):
-            if p.ndim > 1:
-                torch.testing.assert_close(q, p, rtol=0, atol=1e-4, msg=f"{name}.{k}")
+        if i == 0:  # the first step's gradients for G and F (same weights): the lanes' sum is backward()'s
+            for name in ("G", "F"):
+                for (k, p), q in zip(seq.nets[name].named_parameters(), lanes.nets[name].parameters()):
+                    if p.ndim > 1:  # (biases before InstanceNorm have no gradient but rounding: left out)
+                        scale = p.grad.abs().max().item()
+                        torch.testing.assert_close(q.grad, p.grad, rtol=0, atol=1e-4 * scale, msg=f"{name}.{k}")
+                        assert q.grad.stride() == p.grad.stride()  # the layout the fused Adam expects
 
 
 def test_two_lanes_resume_exactly(tmp_path):

@@ -46,7 +46,7 @@ class Execution:
     # Call each generator once on [x; y] for G(x) and the identity G(y) (and likewise F) instead of twice:
     # the same numbers for per-sample normalisation (InstanceNorm, none); never used with BatchNorm.
     batch_generator_calls: bool = False
-    # CPU fp32 without native bf16 (AVX2): the networks' layers in faster forms with the same numbers and
+    # CPU fp32 without native bf16 (AVX2): CycleGAN's networks' layers in faster forms with the same numbers and
     # state_dict (`models.fused`), and CycleGAN's two generator chains and two discriminator updates on two
     # threads of one core each (`train.lanes`): at demo size one thread per chain uses the cores better
     # than two threads per convolution. Training only.

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..losses import adversarial_loss, cycle_loss, identity_loss
+from ..models.fused import fuse_layers
 from .lanes import Lanes
 from .pool import ImagePool
 from .trainer import RealFake, Trainer
@@ -66,6 +67,11 @@ class CycleGANTrainer(Trainer):
 
     def _setup(self, nets: dict[str, nn.Module]) -> None:
         t, ex = self.cfg.train, self.execution
+        if ex.fused_layers:  # in place, same parameters and state_dict keys: checkpoints are unchanged. (Not
+            # for CUT: its PatchNCE taps the generator's layers by index, and the sub-pixel form moves the
+            # upsampling from one index to another.)
+            for net in nets.values():
+                fuse_layers(net)
         self.G, self.F, self.D_X, self.D_Y = nets["G"], nets["F"], nets["D_X"], nets["D_Y"]
         G, F, D_X, D_Y = (ex.compiled(n) for n in (self.G, self.F, self.D_X, self.D_Y))
         self._D_X, self._D_Y = D_X, D_Y  # for the generators' loss: input gradients only, no sync needed

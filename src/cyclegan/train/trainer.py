@@ -26,7 +26,6 @@ from ..execution import REFERENCE, Execution
 from ..families import family
 from ..losses import adversarial_loss
 from ..models import build_networks
-from ..models.fused import fuse_layers
 from ..run_files import FORMAT, GENERATORS_ONLY
 from ..version import __version__
 from . import distributed as ddp
@@ -127,8 +126,6 @@ class Trainer:
         self.execution = ex = execution
         torch.manual_seed(t.seed)  # the weight init depends on the seed only
         nets = build_networks(cfg)
-        if ex.fused_layers:  # same parameters and state_dict keys: checkpoints are unchanged
-            nets = {k: fuse_layers(v) for k, v in nets.items()}
         if dist.enabled and cfg.model.norm == "batch" and device.type == "cuda":
             nets = {k: nn.SyncBatchNorm.convert_sync_batchnorm(v) for k, v in nets.items()}  # one batch, all ranks
         # The plain modules: what checkpoints hold and what sampling/translation use.
