@@ -238,3 +238,21 @@ def test_web_video_tab_translates_an_upload(ckpt, tmp_path):
     (tmp_path / "notes.mp4").write_text("hello")
     with pytest.raises(CycleGANError, match="notes.mp4"):
         tab.translate(str(tmp_path / "notes.mp4"), key, "AtoB", False, 0)
+
+
+def test_synthetic_clips_come_in_true_pairs_with_their_cameras(tmp_path):
+    import json
+
+    from cyclegan.data.synthetic_video import render_clip
+    from cyclegan.evaluate.video import score_clip
+
+    args = ["datasets", "synthetic", "--video", "--out", str(tmp_path), "--clips", "2", "--frames", "4"]
+    assert main([*args, "--size", "16", "--no-progress"]) == 0
+    for name in ("clip_000", "clip_001"):
+        summer, winter = (clip_facts(tmp_path / d / f"{name}.mp4") for d in ("videoA", "videoB"))
+        assert summer[0] == winter[0] == 4 and summer[2] == winter[2] == (24, 18)
+        assert len(json.loads((tmp_path / "cameras" / f"{name}.json").read_text())["cameras"]) == 4
+    summer, winter, cameras = render_clip(0, 0, 6, 32)
+    assert summer.shape == winter.shape == (6, 36, 48, 3) and np.abs(summer.astype(int) - winter).mean() > 20
+    assert cameras[0] != cameras[-1]  # the camera moves
+    assert score_clip(winter, winter, cameras).excess == 0

@@ -269,10 +269,13 @@ def _write_video(src: Path, tmp: str, suffix: str, run, size, batch: int) -> Non
             pending: list = []
 
             def flush() -> None:
-                arr = run(np.stack([f.to_ndarray(format="rgb24") for f in pending]))
-                for f, a in zip(pending, arr):
+                arr = run(np.stack([f.to_ndarray(format="rgb24") for f, _ in pending]))
+                for (f, index), a in zip(pending, arr):
                     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(a), format="rgb24")
-                    frame.pts, frame.time_base = f.pts, f.time_base  # the source's timing, frame by frame
+                    if f.pts is not None:  # the source's timing, frame by frame (variable rates too)
+                        frame.pts, frame.time_base = f.pts, f.time_base
+                    else:  # a stream without timestamps: evenly at the declared rate
+                        frame.pts, frame.time_base = index, 1 / Fraction(rate)
                     out.mux(vout.encode(frame))
                 pending.clear()
 
@@ -284,7 +287,7 @@ def _write_video(src: Path, tmp: str, suffix: str, run, size, batch: int) -> Non
                         out.mux(packet)
                     continue
                 for f in packet.decode():
-                    pending.append(f)
+                    pending.append((f, decoded))
                     decoded += 1
                     if len(pending) == batch:
                         flush()

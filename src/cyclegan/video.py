@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F_
 from torch import nn
 
-from .clipio import transcode
+from .clipio import probe, transcode
 from .data.io import MAX_PIXELS, long_side_shape
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution
@@ -118,8 +118,6 @@ def translate_clip(
     translator = ClipTranslator(net, temporal=temporal, tiling=tiling, execution=execution, size=size)
     out_size = None
     if size:
-        from .clipio import probe
-
         info = probe(src)
         out_size = translator.out_size(info.width, info.height)
     with torch.no_grad():
