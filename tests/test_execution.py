@@ -32,6 +32,7 @@ def test_auto_on_cpu_follows_native_bf16(monkeypatch):
 
 def test_auto_compiles_only_runs_long_enough_to_repay_it():
     assert ex.compile_pays_for_training(5000) and ex.compile_pays_for_training(5000, time_limit_min=60)
+    assert ex.compile_pays_for_training(5000, time_limit_min=None)  # no --time-limit
     assert not ex.compile_pays_for_training(500)  # too few steps
     assert not ex.compile_pays_for_training(10_000, time_limit_min=0.0001)  # a time limit spent compiling
 

@@ -141,9 +141,9 @@ COMPILE_AUTO_MIN_MINUTES = 10  # a time limit shorter than this is mostly spent 
 COMPILE_AUTO_MIN_IMAGES = 64
 
 
-def compile_pays_for_training(steps_ahead: int, time_limit_min: float = 0) -> bool:
+def compile_pays_for_training(steps_ahead: int, time_limit_min: float | None = None) -> bool:
     """Whether `--compile auto` compiles: enough steps ahead, and no time limit too short to repay it."""
-    return steps_ahead >= COMPILE_AUTO_MIN_STEPS and not (0 < time_limit_min < COMPILE_AUTO_MIN_MINUTES)
+    return steps_ahead >= COMPILE_AUTO_MIN_STEPS and not (0 < (time_limit_min or 0) < COMPILE_AUTO_MIN_MINUTES)
 
 
 def compile_pays_for_translation(n_images: int) -> bool:
