@@ -1,5 +1,5 @@
 """Screenshots of each tab of `cyclegan serve` for the README, from a real run, with the browser test's
-helpers (tests/test_web.py): the server started as a user starts it, the page driven in headless Chromium.
+helpers (tests/browser.py): the server started as a user starts it, the page driven in headless Chromium.
 
     cyclegan demo --out runs/demo
     python benchmarks/web_screenshots.py runs/demo docs/images
