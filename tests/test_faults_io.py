@@ -174,7 +174,7 @@ def _run_claims(rc: int, stdout: str, stderr: str, targets: list[Path]) -> list[
     if rc == 2:
         assert "wrote" not in stdout and stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
         return []
-    assert f"wrote {len(targets) - stderr.count(' left alone')} image(s)" in stdout, (stdout, stderr)
+    assert f"wrote {len(targets) - stderr.count(' left alone')} file(s)" in stdout, (stdout, stderr)
     return [t for t in targets if str(t) not in stderr]
 
 
