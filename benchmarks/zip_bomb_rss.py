@@ -18,9 +18,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
 from cyclegan.config import resolve
 from cyclegan.models import build_models
 from cyclegan.run_files import FORMAT
+from helpers import zip_bomb  # the tests' bomb, so the benchmark measures the file they refuse
 
 CHILD = (
     "import resource, sys; from cyclegan.cli import main; rc = main(sys.argv[1:]); "
@@ -44,23 +47,6 @@ def valid_checkpoint(path: Path) -> Path:
     return path
 
 
-def zip_bomb(valid: Path, out: Path, inflate: int) -> Path:
-    block = bytes(1 << 20)
-    with zipfile.ZipFile(valid) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
-        for info in src.infolist():
-            data = src.read(info)
-            if not info.filename.endswith("data.pkl"):
-                dst.writestr(info.filename, data)
-                continue
-            bomb = zipfile.ZipInfo(info.filename)
-            bomb.compress_type = zipfile.ZIP_DEFLATED
-            with dst.open(bomb, "w", force_zip64=True) as f:
-                f.write(data)
-                for left in range(inflate - len(data), 0, -len(block)):
-                    f.write(block[: min(left, len(block))])
-    return out
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--inflate-gib", type=float, default=1.0)
@@ -69,7 +55,7 @@ def main() -> None:
     folder = a.folder or Path(tempfile.mkdtemp(prefix="zip-bomb-"))
     folder.mkdir(parents=True, exist_ok=True)
     valid = valid_checkpoint(folder / "valid.pth")
-    bomb = zip_bomb(valid, folder / "bomb.pth", int(a.inflate_gib * 2**30))
+    bomb = zip_bomb(valid, folder / "bomb.pth", inflate=int(a.inflate_gib * 2**30))
     image = folder / "in.png"
     Image.new("RGB", (64, 64), (120, 80, 40)).save(image)
     with zipfile.ZipFile(bomb) as zf:
