@@ -138,6 +138,17 @@ FAST_NOW: dict[str, dict] = {
     "fast+dl2-no-pool-beta2": {"d_layers": 2, "pool_size": 0, "beta2": 0.99},
 }
 VARIANTS.update({k: {"preset": "fast", **v} for k, v in FAST_NOW.items()})
+# The demo's recipe (DEMO_OPTIONS) and candidates for an fp32 CPU's budget (issue 23): the first fraction of
+# the steps at half size (32 px), where a step costs about 0.4 of a 64 px one.
+DEMO_NOW = {"preset": "fast", "d_layers": 2, "pool_size": 0}
+VARIANTS.update(
+    {
+        "demo": DEMO_NOW,
+        "demo+half50": {**DEMO_NOW, "half_size_fraction": 0.5},
+        "demo+half67": {**DEMO_NOW, "half_size_fraction": 0.67},
+        "demo+half80": {**DEMO_NOW, "half_size_fraction": 0.8},
+    }
+)
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
 # pix2pix (on the paired training scenes: the upper bound) with a U-Net of similar width.
 FAMILIES: dict[str, dict] = {

@@ -124,6 +124,13 @@ class TrainConfig(Section):
     lr_decay_fraction: float = opt(
         0.5, "final fraction of the steps over which the LR decays linearly to 0", ge=0, le=1
     )
+    half_size_fraction: float = opt(
+        0.0,
+        "first fraction of the steps trained on the batches shrunk to half the size (2x2 average pooling: a "
+        "quarter of the pixels, about a third of the step's cost), the rest at full size",
+        ge=0,
+        lt=1,
+    )
     seed: int = opt(0, "random seed for init, data order, augmentation and the image pool", ge=0, le=MAX_SEED)
     device: str = device_option()
     precision: Precision = precision_option()
@@ -399,26 +406,37 @@ def validate(cfg: Config) -> Config:
     if finalize is not None:
         cfg = finalize(cfg)
     m = cfg.model
-    # The discriminator's last normalised feature map must keep more than one pixel (InstanceNorm fails
-    # on 1x1): floor(size / 2**d_layers) - 1 >= 2 for the PatchGAN, >= 1 (+ the final conv) for the seed D.
-    need = 3 if m.discriminator.startswith("patchgan") else 2
-    if m.discriminator != "projected" and d.size // 2**m.d_layers < need:
-        raise CycleGANError(
-            f"option 'size': {d.size} px is too small for a {m.discriminator} discriminator with d_layers="
-            f"{m.d_layers} (needs >= {need * 2**m.d_layers} px); raise --size or lower --d-layers"
-        )
-    if "projected" in m.discriminator and d.size < 32:
-        raise CycleGANError(
-            f"option 'size': the projected discriminator needs >= 32 px (its deepest map is 1/32), got {d.size}"
-        )
     if m.generator in ("seed", "unet"):
         for name, default in (("downsample", "stride"), ("upsample", "transpose"), ("residual_output", False)):
             if getattr(m, name) != default:
                 raise CycleGANError(f"option '{name}' applies to the resnet generator only (--generator resnet)")
-    multiple = {"seed": 8, "resnet": 4, "unet": 1}[m.generator]  # the U-Net pads itself
-    if d.size % multiple:
-        raise CycleGANError(f"option 'size' must be a multiple of {multiple} for the {m.generator} generator")
+    check_size(cfg, d.size)
+    if cfg.train.half_size_fraction:
+        if m.generator == "unet":  # its depth is set for the full size
+            raise CycleGANError("option '--half-size-fraction' applies to the resnet and seed generators, not unet")
+        check_size(cfg, d.size // 2, half=True)
     return cfg
+
+
+def check_size(cfg: Config, size: int, *, half: bool = False) -> None:
+    """Refuse a training size the networks cannot take; `half`: the size --half-size-fraction trains at."""
+    m = cfg.model
+    what = f"option '--half-size-fraction': half of --size, {size} px," if half else f"option 'size': {size} px"
+    # The discriminator's last normalised feature map must keep more than one pixel (InstanceNorm fails
+    # on 1x1): floor(size / 2**d_layers) - 1 >= 2 for the PatchGAN, >= 1 (+ the final conv) for the seed D.
+    need = 3 if m.discriminator.startswith("patchgan") else 2
+    if m.discriminator != "projected" and size // 2**m.d_layers < need:
+        raise CycleGANError(
+            f"{what} is too small for a {m.discriminator} discriminator with d_layers={m.d_layers} (needs >= "
+            f"{need * 2**m.d_layers} px); raise --size or lower --d-layers"
+        )
+    if "projected" in m.discriminator and size < 32:
+        raise CycleGANError(
+            f"{what} is too small for the projected discriminator (needs >= 32 px: its deepest map is 1/32)"
+        )
+    multiple = {"seed": 8, "resnet": 4, "unet": 1}[m.generator]  # the U-Net pads itself
+    if size % multiple or (half and cfg.data.size % 2):
+        raise CycleGANError(f"{what} is not a multiple of {multiple}, as the {m.generator} generator needs")
 
 
 def config_from_dict(d: dict[str, Any], *, source: str) -> Config:

@@ -176,3 +176,15 @@ def sample_pairs(pairs: list[tuple[Path, Path | None]], n: int, size: int) -> tu
     """The first n pairs resized to size x size: (A images, B images)."""
     read = [read_pair(a, b) for a, b in pairs[:n]]
     return tuple(torch.stack([eval_transform(p[i], size=size) for p in read]) for i in (0, 1))  # type: ignore[return-value]
+
+
+def half_size_steps(total: int, fraction: float) -> int:
+    """How many of `total` steps train at half size (`--half-size-fraction`): steps 1 .. this number."""
+    return round(fraction * total)
+
+
+def at_step_size(batch: torch.Tensor, step: int, half_size_until: int) -> torch.Tensor:
+    """The batch (B, 3, H, W) in [-1, 1] as step `step` (counted from 1) trains on it: 2x2-averaged to
+    (B, 3, H/2, W/2) up to step `half_size_until`, else as it is. A pure function of the step, so a resumed run
+    sees the sizes the uninterrupted one did."""
+    return torch.nn.functional.avg_pool2d(batch, 2) if step <= half_size_until else batch

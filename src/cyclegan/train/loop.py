@@ -24,7 +24,7 @@ from ..report import save_grid
 from ..run_files import CHECKPOINT_NAME, CONFIG_NAME
 from . import distributed as ddp
 from .budget import StepFitter, refit
-from .inputs import Images, dataset, loader, sample_batch, sample_pairs, training_images
+from .inputs import Images, at_step_size, dataset, half_size_steps, loader, sample_batch, sample_pairs, training_images
 from .losslog import LossLog
 from .monitor import Monitor
 from .run_folder import Run, claim_run_folder
@@ -230,19 +230,25 @@ def _step_loop(
         dynamic_ncols=True,
     )
     deadline = time.monotonic() + 60 * t.time_limit if t.time_limit else None
-    fitter = StepFitter(start=start, cap=run.total, deadline=deadline) if t.fit_steps and deadline else None
+    fitter = (
+        StepFitter(start=start, cap=run.total, deadline=deadline, half_fraction=t.half_size_fraction)
+        if t.fit_steps and deadline
+        else None
+    )
     timed_out = worse = False
     t_timed, timed_from = None, start + 2  # the first steps also start the data loader's processes
     with bar, StopRequest() as stop, LossLog(run, trainer, bar, start=start) as log:
         for x, y in loader:
-            losses = trainer.step(x.to(run.device, non_blocking=True), y.to(run.device, non_blocking=True))
+            half = half_size_steps(run.total, t.half_size_fraction)
+            x, y = (at_step_size(b.to(run.device, non_blocking=True), step + 1, half) for b in (x, y))
+            losses = trainer.step(x, y)
             step += 1
             if step == timed_from:
                 t_timed = time.perf_counter()
             log.add(losses, step=step)
             bar.update(1)
             if fitter is not None:
-                fitter.tick(step)
+                fitter.tick(step, run.total)
                 if fitter.due(step, trainer):
                     total = ddp.min_over_ranks(fitter.total(step), run.d_ctx)
                     if total != run.total:

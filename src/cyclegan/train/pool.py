@@ -21,6 +21,8 @@ class ImagePool:
         """images (B, C, H, W), detached -> (B, C, H, W) mixing new and stored images."""
         if self.size == 0:
             return images
+        if self.images and self.images[0].shape != images.shape[1:]:
+            self.images = []  # images of another size (--half-size-fraction's switch): the pool fills again
         out = []
         for image in images:
             if len(self.images) < self.size:

@@ -1,0 +1,96 @@
+"""--half-size-fraction: the first steps train on batches averaged down to half the size, the rest at full
+size; the run resumes exactly and --fit-steps times the two sizes apart."""
+
+import types
+
+import pytest
+import torch
+
+from cyclegan.checkpoint import load_checkpoint
+from cyclegan.errors import CycleGANError
+from cyclegan.train import CycleGANTrainer, prepare_config, train
+from cyclegan.train.budget import StepFitter
+from cyclegan.train.inputs import at_step_size, half_size_steps
+
+
+def test_the_first_steps_see_each_2x2_block_averaged():
+    batch = torch.rand(2, 3, 8, 8) * 2 - 1
+    half = half_size_steps(10, 0.5)
+    assert half == 5
+    small = at_step_size(batch, 5, half)
+    assert small.shape == (2, 3, 4, 4)
+    assert torch.allclose(small[0, 0, 0, 0], batch[0, 0, :2, :2].mean())  # range kept: a mean of [-1, 1]
+    assert at_step_size(batch, 6, half) is batch
+    assert half_size_steps(10, 0.0) == 0
+
+
+def _sizes_seen(monkeypatch) -> list[int]:
+    seen: list[int] = []
+    real = CycleGANTrainer.step
+
+    def step(self, x, y):
+        seen.append(x.shape[-1])
+        assert y.shape == x.shape
+        return real(self, x, y)
+
+    monkeypatch.setattr(CycleGANTrainer, "step", step)
+    return seen
+
+
+def test_a_half_size_run_trains_both_sizes_and_resumes_exactly(tiny_cfg, tmp_path, monkeypatch):
+    from test_train import _train_steps, assert_same_weights, weights
+
+    opts = {"steps": 8, "d_layers": 2, "half_size_fraction": 0.5, "lr_decay_fraction": 0.5}
+    seen = _sizes_seen(monkeypatch)
+    train(tiny_cfg(out=str(tmp_path / "one"), **opts), progress=False)
+    assert seen == [16] * 4 + [32] * 4  # 32 px training size: steps 1-4 at 16 px
+    monkeypatch.undo()
+    _train_steps(tiny_cfg(out=str(tmp_path / "two"), **opts), 3)  # stopped inside the half-size steps
+    cfg, ckpt = prepare_config({}, resume=True, out=str(tmp_path / "two"))
+    assert ckpt["step"] == 3 and cfg.train.half_size_fraction == 0.5
+    seen = _sizes_seen(monkeypatch)
+    train(cfg, ckpt=ckpt, progress=False)
+    assert seen == [16] + [32] * 4
+    assert load_checkpoint(tmp_path / "two")["step"] == 8
+    assert_same_weights(weights(tmp_path / "one"), weights(tmp_path / "two"))
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"size": 32, "d_layers": 3}, "half of --size, 16 px, is too small for a patchgan discriminator"),
+        ({"size": 36, "d_layers": 2}, "half of --size, 18 px, is not a multiple of 4"),
+        ({"size": 32, "generator": "unet"}, "applies to the resnet and seed generators, not unet"),
+    ],
+)
+def test_a_half_size_the_networks_cannot_take_is_refused(tiny_cfg, overrides, message):
+    with pytest.raises(CycleGANError, match=message):
+        tiny_cfg(half_size_fraction=0.5, **overrides)
+
+
+class _Trainer:  # what StepFitter reads of a trainer
+    def __init__(self, total):
+        self.total_steps = total
+        self.cfg = types.SimpleNamespace(train=types.SimpleNamespace(lr_decay_fraction=0.5))
+
+
+@pytest.mark.parametrize("fraction", [0.4, 0.8])  # switching before and after the LR starts to decay
+def test_fit_steps_times_the_two_sizes_apart(monkeypatch, fraction):
+    """Half-size steps take 1 s and full-size ones 2.5 s (the fitter guesses 3x until it has timed them): the
+    fitted run fills the time limit as a plain computation of the two phases says, and ends inside it."""
+    import cyclegan.train.budget as budget
+
+    clock = types.SimpleNamespace(now=0.0)
+    monkeypatch.setattr(budget, "time", types.SimpleNamespace(monotonic=lambda: clock.now))
+    limit, cap = 3000.0, 100_000
+    fitter = StepFitter(start=0, cap=cap, deadline=limit, half_fraction=fraction)
+    trainer, total, step = _Trainer(cap), cap, 0
+    while step < total:
+        step += 1
+        clock.now += 1.0 if step <= half_size_steps(total, fraction) else 2.5
+        fitter.tick(step, total)
+        if fitter.due(step, trainer):
+            total = trainer.total_steps = fitter.total(step)
+    best = max(n for n in range(1, 5000) if fraction * n * 1.0 + (1 - fraction) * n * 2.5 <= StepFitter.FILL * limit)
+    assert clock.now <= limit
+    assert abs(total - best) <= 0.03 * best, (total, best)  # within what the first fits' estimate moved
