@@ -19,7 +19,9 @@ class StepFitter:
     With `--half-size-fraction` the two sizes are timed apart (a half-size step costs about 0.4 of a full one
     at 64 px): until full-size steps have been timed they are taken to cost FULL_OVER_HALF half-size ones, and
     the fit goes on until they have been, even into the LR decay (the schedule then moves by what the estimate
-    was off)."""
+    was off). Once the run has passed the switch to full size, no refit moves the switch beyond it (the total
+    is capped to keep it), so a run whose first guess was too high ends early rather than goes back to half
+    size."""
 
     FILL = 0.97  # of the time left: the final checkpoint and sample grid come after the last step
     WARMUP, FIRST, EVERY = 2, 10, 25  # steps after the start: untimed, the first fit, then a fit per EVERY
@@ -29,10 +31,12 @@ class StepFitter:
 
     def __init__(self, *, start: int, cap: int, deadline: float, half_fraction: float = 0.0):
         self.start, self.cap, self.deadline, self.half_fraction = start, cap, deadline, half_fraction
-        self.last: float | None = None  # when the last timed step ended
-        self.seconds = [0.0, 0.0]  # timed seconds of half-size and full-size steps
-        self.counts = [0, 0]
+        # The clock is read where a timing begins or ends and once per fit, never per step.
+        self.open: tuple[int, int, float] | None = None  # (size: 0 half, 1 full; first step; time) being timed
+        self.half_timed: tuple[float, int] | None = None  # (seconds, steps) of the half-size steps, once closed
         self.full_timed_at: int | None = None  # the step by which FIRST full-size steps have been timed
+        self.switched_at: int | None = None  # the last half-size step, once the run has passed it
+        self.rates: tuple[float, float] = (0.0, 0.0)  # seconds per (half-size, full-size) step at the last fit
         self.announced = False
 
     def _half_until(self, total: int) -> int:
@@ -40,17 +44,20 @@ class StepFitter:
 
     def tick(self, step: int, total: int) -> None:
         """After step `step` of a run of `total` steps."""
-        now = time.monotonic()
-        half = step <= self._half_until(total)
-        # the first steps of each size are untimed: the loader's start, then new shapes' first kernels
-        warm = step - self.start > self.WARMUP and (half or step - self._half_until(total) > self.WARMUP)
-        if warm and self.last is not None:
-            phase = 0 if half else 1
-            self.seconds[phase] += now - self.last
-            self.counts[phase] += 1
-            if phase == 1 and self.counts[1] == self.FIRST and self.full_timed_at is None:
-                self.full_timed_at = step
-        self.last = now
+        half_until = self._half_until(total)
+        if self.open is None:
+            # the first steps of each size are untimed: the loader's start, then new shapes' first kernels
+            begin = self.start + self.WARMUP if step <= half_until else max(self.start, half_until) + self.WARMUP
+            if step >= begin:
+                self.open = (0 if step <= half_until else 1, step, time.monotonic())
+        elif self.open[0] == 0 and step >= half_until:  # the last half-size step (a refit may move it): closes
+            _, first, t0 = self.open
+            self.half_timed = (time.monotonic() - t0, step - first)
+            self.open = None
+        elif self.open[0] == 1 and self.half_fraction and step - self.open[1] == self.FIRST:
+            self.full_timed_at = step
+        if self.switched_at is None and self.half_fraction and step >= half_until:
+            self.switched_at = half_until  # from here on a refit keeps the switch where it was
 
     def due(self, step: int, trainer: Trainer) -> bool:
         done = step - self.start
@@ -61,26 +68,44 @@ class StepFitter:
         total = trainer.total_steps
         return step < total - round(total * trainer.cfg.train.lr_decay_fraction)  # then the plan stays
 
-    def per_step(self) -> tuple[float, float]:
+    def per_step(self, step: int, now: float) -> tuple[float, float]:
         """Seconds per (half-size, full-size) step: measured, or estimated from the other size."""
-        half, full = (s / n if n else None for s, n in zip(self.seconds, self.counts, strict=True))
-        if self.counts[1] < self.FIRST and half is not None:
-            full = half * self.FULL_OVER_HALF
+        half = self.half_timed[0] / self.half_timed[1] if self.half_timed and self.half_timed[1] else None
+        full = None
+        if self.open is not None and step > self.open[1]:
+            size, first, t0 = self.open
+            rate = (now - t0) / (step - first)
+            if size == 0:
+                half = rate
+            elif half is None or step - first >= self.FIRST:
+                full = rate
+        if full is None:
+            full = (half or 0.0) * self.FULL_OVER_HALF
         if half is None:
             half = full / self.FULL_OVER_HALF
         return half, full
 
+    def _most_steps_switching_by(self, step: int) -> int:
+        """The largest total whose half-size steps end by `step`."""
+        n = int((step + 0.5) / self.half_fraction) + 1
+        while n > 1 and self._half_until(n) > step:
+            n -= 1
+        return n
+
     def seconds_for(self, step: int, total: int) -> float:
-        """Predicted seconds of steps step+1 .. total."""
-        half, full = self.per_step()
-        switch = self._half_until(total)
-        n_half = max(0, switch - step)
+        """Predicted seconds of steps step+1 .. total at the rates of the last fit."""
+        half, full = self.rates
+        n_half = max(0, self._half_until(total) - step)
         return n_half * half + (total - step - n_half) * full
 
     def total(self, step: int) -> int:
         """The most steps (<= the cap) whose predicted time fits FILL of the time left."""
-        budget = self.FILL * max(0.0, self.deadline - time.monotonic())
+        now = time.monotonic()
+        self.rates = self.per_step(step, now)
+        budget = self.FILL * max(0.0, self.deadline - now)
         lo, hi = step + 1, self.cap  # the predicted time grows with the total: bisect
+        if self.switched_at is not None:  # never a total that would move the switch past steps trained at full size
+            hi = max(lo, min(hi, self._most_steps_switching_by(self.switched_at)))
         if self.seconds_for(step, hi) <= budget:
             return hi
         while lo < hi:
