@@ -345,6 +345,7 @@ def main() -> None:
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--steps-from", metavar="FILE.json", help="{variant: s/step} measured elsewhere")
     p.add_argument("--measure", metavar="FILE.json", help="only time each variant's step here and write FILE")
+    p.add_argument("--rounds", type=int, default=3, help="--measure: rounds of interleaved timings (median)")
     p.add_argument("--jobs", type=int, default=1, help="runs at once (GPU only: on a CPU, timings need one)")
     p.add_argument("--threads", type=int, help="torch threads per run")
     p.add_argument("--workers", type=int, default=-1, help="data loading processes per run (-1: auto)")
@@ -361,7 +362,7 @@ def main() -> None:
         make_data(data_folder(work, VARIANTS[name], px), px, seed=0)
     data = work / f"data{a.size}"
     if a.measure:
-        Path(a.measure).write_text(json.dumps(measure(a.variants, a.size, work, a.device), indent=1) + "\n")
+        Path(a.measure).write_text(json.dumps(measure(a.variants, a.size, work, a.device, rounds=a.rounds), indent=1) + "\n")
         return
     per_step = json.loads(Path(a.steps_from).read_text()) if a.steps_from else {}
     jobs = [(v, s) for s in a.seeds for v in a.variants]
