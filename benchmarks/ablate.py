@@ -362,7 +362,8 @@ def main() -> None:
         make_data(data_folder(work, VARIANTS[name], px), px, seed=0)
     data = work / f"data{a.size}"
     if a.measure:
-        Path(a.measure).write_text(json.dumps(measure(a.variants, a.size, work, a.device, rounds=a.rounds), indent=1) + "\n")
+        timed = measure(a.variants, a.size, work, a.device, rounds=a.rounds)
+        Path(a.measure).write_text(json.dumps(timed, indent=1) + "\n")
         return
     per_step = json.loads(Path(a.steps_from).read_text()) if a.steps_from else {}
     jobs = [(v, s) for s in a.seeds for v in a.variants]
