@@ -32,14 +32,23 @@ VARIANTS = {
     "norm": TODAY,  # today's step with one of the fused layer forms (FUSED_KINDS), for the ablation
     "subpixel": TODAY,
     "thin": TODAY,
+    "winograd": TODAY,
     "fused": FUSED,
     "lanes": Execution(batch_generator_calls=True, parallel_chains=True),
     "fused+lanes": Execution(batch_generator_calls=True, fused_layers=True, parallel_chains=True),
+    "fused+lanes-winograd": Execution(batch_generator_calls=True, parallel_chains=True),  # the default before
+    # the Winograd form: the other three forms (FUSED_KINDS), applied after the trainer is built
     "channels_last": Execution(batch_generator_calls=True, channels_last=True),
     "compile": Execution(batch_generator_calls=True, compile=True),
     "default": None,  # what choose_execution picks here now
 }
-FUSED_KINDS = {"norm": ("norm",), "subpixel": ("subpixel",), "thin": ("thin",)}
+FUSED_KINDS = {
+    "norm": ("norm",),
+    "subpixel": ("subpixel",),
+    "thin": ("thin",),
+    "winograd": ("winograd",),
+    "fused+lanes-winograd": ("norm", "subpixel", "thin"),
+}
 
 
 def build(name: str, cfg, steps: int):
@@ -62,10 +71,16 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core)")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--winograd-min-channels", type=int, default=None, help="override fused.WINOGRAD_MIN_CHANNELS")
+    ap.add_argument("--winograd-min-pixels", type=int, default=None, help="override fused.WINOGRAD_MIN_PIXELS")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
+    if a.winograd_min_channels is not None:  # read when the layers are converted and at each call
+        fused.WINOGRAD_MIN_CHANNELS = a.winograd_min_channels
+    if a.winograd_min_pixels is not None:
+        fused.WINOGRAD_MIN_PIXELS = a.winograd_min_pixels
     overrides = {"size": a.size, "batch_size": a.batch}
     if a.preset == "fast":  # the demo's options on top of the preset (cyclegan.demo.DEMO_OPTIONS)
         overrides |= {"d_layers": 2, "pool_size": 0}

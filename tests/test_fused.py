@@ -13,8 +13,15 @@ from torch import nn
 from cyclegan import execution as ex
 from cyclegan.config import resolve
 from cyclegan.execution import Execution, choose_execution
-from cyclegan.models import build_networks
-from cyclegan.models.fused import GroupInstanceNorm, SubpixelUpConv, ThinConv2d, fuse_layers
+from cyclegan.models import build_networks, fused
+from cyclegan.models.fused import (
+    GroupInstanceNorm,
+    SubpixelUpConv,
+    ThinConv2d,
+    WinogradConv2d,
+    fuse_layers,
+    winograd_conv3x3,
+)
 from cyclegan.models.patchgan import PatchGANDiscriminator
 from cyclegan.models.resnet import ResnetGenerator
 from cyclegan.train.cyclegan import CycleGANTrainer
@@ -68,6 +75,54 @@ def test_a_trained_state_dict_loads_unchanged_into_the_fused_form():
     x = torch.rand(1, 3, 16, 16) * 2 - 1
     with torch.no_grad():
         torch.testing.assert_close(fast(x), trained(x), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 10, 12), (1, 3, 7, 9), (1, 2, 3, 3)])  # even, odd and one-pixel outputs
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_winograd_conv_computes_the_direct_conv_and_its_gradients_in_float64(shape, with_bias):
+    gen = torch.Generator().manual_seed(sum(shape))
+    x = torch.randn(shape, generator=gen, dtype=torch.float64)
+    w = torch.randn(4, shape[1], 3, 3, generator=gen, dtype=torch.float64)
+    b = torch.randn(4, generator=gen, dtype=torch.float64) if with_bias else None
+    g = torch.randn(shape[0], 4, shape[2] - 2, shape[3] - 2, generator=gen, dtype=torch.float64)
+    results = []
+    for conv in (torch.nn.functional.conv2d, winograd_conv3x3):
+        leaves = [t.clone().requires_grad_(True) for t in (x, w) + ((b,) if with_bias else ())]
+        out = conv(*leaves[:2], leaves[2] if with_bias else None)
+        (out * g).sum().backward()
+        results.append([out.detach(), *(t.grad for t in leaves)])
+    for a, c in zip(*results):
+        torch.testing.assert_close(c, a, rtol=0, atol=1e-10)
+
+
+def test_wide_convs_compute_by_winograd_where_it_pays_and_directly_elsewhere(monkeypatch):
+    torch.manual_seed(2)
+    plain = ResnetGenerator(ngf=32, n_blocks=1).double()  # 128 channels in the residual block
+    fast = fuse_layers(copy.deepcopy(plain))
+    wide = [m for m in fast.modules() if isinstance(m, WinogradConv2d)]
+    assert len(wide) == 2  # the residual block's two convs; not the 7x7, strided or transposed ones
+    calls = []
+    original = fused.winograd_conv3x3
+    monkeypatch.setattr(fused, "winograd_conv3x3", lambda *a: calls.append(a[0].shape) or original(*a))
+    x = torch.rand(1, 3, 128, 128, dtype=torch.float64) * 2 - 1  # 32x32 in the block: Winograd
+    out_a, grads_a = _forward_backward(plain, x)
+    out_b, grads_b = _forward_backward(fast, x)
+    assert len(calls) == 2
+    torch.testing.assert_close(out_b, out_a, rtol=0, atol=1e-10)
+    for a, b in zip(grads_a, grads_b):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-9)
+    calls.clear()
+    plain = plain.float()
+    fast = fuse_layers(copy.deepcopy(plain), ("winograd",))  # the other forms would change the last bits
+    with torch.no_grad():
+        small = torch.rand(1, 3, 64, 64) * 2 - 1  # 16x16 in the block: below WINOGRAD_MIN_PIXELS, direct
+        assert torch.equal(fast(small), plain(small)) and not calls
+        big = torch.rand(1, 3, 128, 128) * 2 - 1
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 autocast: the direct conv
+            fast(big)
+        assert not calls
+        torch.testing.assert_close(fast(big), plain(big), rtol=0, atol=2e-4)  # fp32 Winograd: ~1e-6 apart
+        assert len(calls) == 2
 
 
 def test_auto_picks_the_fp32_forms_only_on_cpus_without_native_bf16(monkeypatch):

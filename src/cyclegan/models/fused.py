@@ -12,6 +12,12 @@ restored network in place, and its state_dict keys and tensors stay as they were
 - a conv to few channels (a generator's last conv, 3 outputs) as the transposed conv of its flipped kernel:
   oneDNN's kernels for 3 output channels leave most of a vector register empty; the transposed form runs
   the wide side as output.
+- a wide 3x3 conv (the residual blocks' convs of the `paper` model, 256 channels) by Winograd's minimal
+  filtering F(2x2, 3x3) (Lavin & Gray 2016): each 4x4 input tile and 3x3 kernel are transformed so that 16
+  elementwise products replace 36 multiply-adds per 2x2 outputs; the products over channels are 16 batched
+  matrix products (near the CPU's peak), so the multiply-adds of forward and backward drop 2.25x, less the
+  transforms' memory passes. oneDNN has Winograd kernels only for AVX-512; on AVX2 it computes such convs
+  directly. fp32 agreement with the direct conv ~2e-6 relative (float64: ~1e-14).
 """
 
 from __future__ import annotations
@@ -43,6 +49,147 @@ class ThinConv2d(nn.Conv2d):
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         pad = [k - 1 - p for k, p in zip(self.kernel_size, self.padding)]
         return F_.conv_transpose2d(x, weight.flip(2, 3).transpose(0, 1), bias, padding=pad)
+
+
+def _bt(d: list[torch.Tensor], out: tuple[torch.Tensor, ...]) -> None:
+    """out = B^T d along the list (4 entries), B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]."""
+    torch.sub(d[0], d[2], out=out[0])
+    torch.add(d[1], d[2], out=out[1])
+    torch.sub(d[2], d[1], out=out[2])
+    torch.sub(d[1], d[3], out=out[3])
+
+
+def _b(g: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    """B g along the tuple: the adjoint of `_bt`."""
+    return [g[0], g[1] - g[2] + g[3], g[1] + g[2] - g[0], -g[3]]
+
+
+def _at(m: tuple[torch.Tensor, ...], out: tuple[torch.Tensor, ...]) -> None:
+    """out = A^T m along the tuple (4 entries in, 2 out), A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]."""
+    torch.add(m[0] + m[1], m[2], out=out[0])
+    torch.sub(m[1] - m[2], m[3], out=out[1])
+
+
+def _a(g: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    """A g along the tuple (2 entries in, 4 out): the adjoint of `_at`."""
+    return [g[0], g[0] + g[1], g[0] - g[1], -g[1]]
+
+
+def _input_tiles(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, 2T + 2, 2S + 2) -> (16, N T S, C): B^T d B of every 4x4 tile d at stride 2, rows then columns,
+    written in the layout the batched matrix product reads (channels last)."""
+    n, c, hp, wp = x.shape
+    t, s = (hp - 2) // 2, (wp - 2) // 2
+    xc = x.permute(0, 2, 3, 1).contiguous()  # (N, Hp, Wp, C)
+    r = x.new_empty(4, n, t, wp, c)
+    _bt([xc[:, a : a + 2 * t : 2] for a in range(4)], r.unbind(0))  # tile row a of every tile: (N, T, Wp, C)
+    v = x.new_empty(4, 4, n, t, s, c)
+    _bt([r[:, :, :, b : b + 2 * s : 2] for b in range(4)], v.unbind(1))  # tile column b: (4, N, T, S, C)
+    return v.view(16, n * t * s, c)
+
+
+def _input_tiles_adjoint(dv: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """The gradient of `_input_tiles`: B g B^T of every tile, the tiles' overlapping rows and columns added."""
+    n, c, hp, wp = shape
+    t, s = (hp - 2) // 2, (wp - 2) // 2
+    dv = dv.view(4, 4, n, t, s, c)
+    dr = dv.new_zeros(4, n, t, wp, c)
+    for b, g in enumerate(_b(dv.unbind(1))):
+        dr[:, :, :, b : b + 2 * s : 2] += g
+    dx = dv.new_zeros(n, hp, wp, c)
+    for a, g in enumerate(_b(dr.unbind(0))):
+        dx[:, a : a + 2 * t : 2] += g
+    return dx.permute(0, 3, 1, 2).contiguous()
+
+
+def _output_tiles(m: torch.Tensor, n: int, t: int, s: int) -> torch.Tensor:
+    """(16, N T S, K) products -> (N, K, 2T, 2S): A^T m A of every tile, its 2x2 outputs put in place."""
+    k = m.shape[2]
+    m = m.view(4, 4, n, t, s, k)
+    rows = m.new_empty(2, 4, n, t, s, k)
+    _at(m.unbind(0), rows.unbind(0))
+    y = m.new_empty(2, 2, n, t, s, k)  # (output row, output column, N, T, S, K)
+    _at(rows.unbind(1), y.unbind(1))
+    return y.permute(2, 5, 3, 0, 4, 1).reshape(n, k, 2 * t, 2 * s)
+
+
+def _output_tiles_adjoint(dy: torch.Tensor) -> torch.Tensor:
+    """The gradient of `_output_tiles`: A g A^T of every 2x2 output gradient, (16, N T S, K)."""
+    n, k, h, w = dy.shape
+    t, s = h // 2, w // 2
+    g = dy.reshape(n, k, t, 2, s, 2).permute(3, 5, 0, 2, 4, 1)  # (row, column, N, T, S, K)
+    rows = dy.new_empty(2, 4, n, t, s, k)
+    for i, x in enumerate(_a(g.unbind(1))):
+        rows[:, i].copy_(x)
+    dm = dy.new_empty(4, 4, n, t, s, k)
+    for i, x in enumerate(_a(rows.unbind(0))):
+        dm[i].copy_(x)
+    return dm.view(16, n * t * s, k)
+
+
+_G = torch.tensor([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+_KRON_G = torch.kron(_G, _G)  # (16, 9): the kernel transform G g G^T of a flattened 3x3 kernel
+
+
+class _Winograd(torch.autograd.Function):
+    """x (N, C, 2T + 2, 2S + 2), weight (K, C, 3, 3) -> (N, K, 2T, 2S). Saves only x and the weight, as the direct
+    conv does (the transformed tiles are 4x the input: recomputed in backward, ~3 % of its time)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        n, c, hp, wp = x.shape
+        k = weight.shape[0]
+        u = (_KRON_G.to(weight) @ weight.reshape(k * c, 9).T).view(16, k, c).transpose(1, 2)  # (16, C, K)
+        ctx.save_for_backward(x, u)
+        return _output_tiles(torch.bmm(_input_tiles(x), u), n, (hp - 2) // 2, (wp - 2) // 2)
+
+    @staticmethod
+    def backward(ctx, dy: torch.Tensor):
+        x, u = ctx.saved_tensors
+        dm = _output_tiles_adjoint(dy)
+        dx = dw = None
+        if ctx.needs_input_grad[0]:
+            dx = _input_tiles_adjoint(torch.bmm(dm, u.transpose(1, 2)), x.shape)
+        if ctx.needs_input_grad[1]:
+            du = torch.bmm(_input_tiles(x).transpose(1, 2), dm)  # (16, C, K)
+            k, c = du.shape[2], du.shape[1]
+            dw = (_KRON_G.to(du).T @ du.permute(0, 2, 1).reshape(16, k * c)).T.reshape(k, c, 3, 3)
+        return dx, dw
+
+
+def winograd_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """`F.conv2d(x, weight, bias)` for a 3x3 kernel, stride 1, no padding, by F(2x2, 3x3):
+    x (N, C, H + 2, W + 2) -> (N, K, H, W), weight (K, C, 3, 3), bias (K,) or None. Odd H or W get a zero
+    row or column, cropped from the output."""
+    h, w = x.shape[2] - 2, x.shape[3] - 2
+    if h % 2 or w % 2:
+        x = F_.pad(x, [0, w % 2, 0, h % 2])
+    y = _Winograd.apply(x, weight)
+    if h % 2 or w % 2:
+        y = y[:, :, :h, :w]
+    return y if bias is None else y + bias.view(1, -1, 1, 1)
+
+
+# Where F(2x2, 3x3) paid on AVX2 in fp32 (forward and backward of one conv, 1 and 2 threads, docs/results.md):
+# 256 channels at 64x64 1.4x, at 32x32 1.2-1.3x, at 16x16 about 1.0x; 128 channels at 32-64 px 1.1-1.2x;
+# 64 channels at 128x128 0.84-0.95x (the transforms' memory passes outweigh the saved products).
+WINOGRAD_MIN_CHANNELS = 128
+WINOGRAD_MIN_PIXELS = 32 * 32  # output pixels of the whole batch
+
+
+class WinogradConv2d(nn.Conv2d):
+    """A 3x3, stride-1, unpadded conv computed by `winograd_conv3x3` where it pays (enough output pixels; fp32
+    or float64 outside autocast), else as the nn.Conv2d it was. Same parameters."""
+
+    def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        pixels = x.shape[0] * (x.shape[2] - 2) * (x.shape[3] - 2)
+        if (
+            pixels < WINOGRAD_MIN_PIXELS
+            or x.dtype not in (torch.float32, torch.float64)
+            or torch.is_autocast_enabled(x.device.type)
+        ):
+            return super()._conv_forward(x, weight, bias)
+        return winograd_conv3x3(x, weight, bias)
 
 
 def subpixel_weight(weight: torch.Tensor) -> torch.Tensor:
@@ -91,6 +238,19 @@ def _is_thin_conv(m: nn.Module) -> bool:
     )
 
 
+def _is_winograd_conv(m: nn.Module) -> bool:
+    """A plain 3x3, stride-1, unpadded conv (its padding a layer before it) between many channels."""
+    return (
+        type(m) is nn.Conv2d
+        and m.kernel_size == (3, 3)
+        and m.stride == (1, 1)
+        and m.padding == (0, 0)
+        and m.dilation == (1, 1)
+        and m.groups == 1
+        and min(m.in_channels, m.out_channels) >= WINOGRAD_MIN_CHANNELS
+    )
+
+
 def _is_resize_conv(a: nn.Module, b: nn.Module, c: nn.Module) -> bool:
     return (
         isinstance(a, nn.Upsample)
@@ -108,13 +268,13 @@ def _is_resize_conv(a: nn.Module, b: nn.Module, c: nn.Module) -> bool:
     )
 
 
-FUSIONS = ("norm", "subpixel", "thin")
+FUSIONS = ("norm", "subpixel", "thin", "winograd")
 
 
 def fuse_layers(net: nn.Module, kinds: tuple[str, ...] = FUSIONS) -> nn.Module:
-    """Convert `net`'s InstanceNorms ("norm"), resize-conv decoders ("subpixel") and thin convs ("thin"), in any
-    nn.Sequential, to their faster forms in place, keeping every parameter, buffer and state_dict key; returns
-    `net`. Layers of other kinds stay."""
+    """Convert `net`'s InstanceNorms ("norm"), resize-conv decoders ("subpixel"), thin convs ("thin") and wide 3x3
+    convs ("winograd"), in any nn.Sequential, to their faster forms in place, keeping every parameter, buffer and
+    state_dict key; returns `net`. Layers of other kinds stay."""
     for module in list(net.modules()):
         if not isinstance(module, nn.Sequential):
             continue
@@ -125,6 +285,8 @@ def fuse_layers(net: nn.Module, kinds: tuple[str, ...] = FUSIONS) -> nn.Module:
                 child.__class__ = GroupInstanceNorm  # same attributes, another forward
             elif "thin" in kinds and _is_thin_conv(child):
                 child.__class__ = ThinConv2d
+            elif "winograd" in kinds and _is_winograd_conv(child):
+                child.__class__ = WinogradConv2d
             elif (
                 "subpixel" in kinds
                 and i + 2 < len(names)
