@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -75,6 +76,20 @@ def lite0():
     from cyclegan.evaluate.features import load_lite0
 
     return load_lite0()
+
+
+def test_lite0_features_in_channels_last_are_the_plain_layout_features(lite0):
+    import torch.nn.functional as F_
+
+    from cyclegan.pretrained import lite0_normalize
+
+    x = torch.rand(2, 3, 40, 48, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    fast = lite0(x)
+    plain = copy.deepcopy(lite0.net).to(memory_format=torch.contiguous_format)
+    with torch.no_grad():
+        y = F_.interpolate((x + 1) / 2, size=(224, 224), mode="bilinear", align_corners=False, antialias=True)
+        torch.testing.assert_close(fast, plain(lite0_normalize(y)), rtol=0, atol=1e-4 * fast.abs().max().item())
+    assert fast.shape == (2, 1280) and fast.is_contiguous()
 
 
 @pytest.mark.slow

@@ -205,13 +205,17 @@ class Lite0Features(nn.Module):
 
     def __init__(self, net: nn.Module):
         super().__init__()
-        self.net = net.eval().requires_grad_(False)
+        # channels-last: oneDNN's depthwise convs (most of Lite0's layers) run 1.3-2x faster in it on the CPU
+        # (40 images, AVX2 fp32; the features agree to ~1e-5 of their largest)
+        self.net = net.eval().requires_grad_(False).to(memory_format=torch.channels_last)
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
 
         x = (x.float() + 1) / 2
         x = F_.interpolate(x, size=(224, 224), mode="bilinear", align_corners=False, antialias=True)
+        if x.device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.net(lite0_normalize(x))
 
 
