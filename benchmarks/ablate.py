@@ -162,6 +162,10 @@ VARIANTS.update(
         "demo+nb2-ngf32": {**DEMO_NOW, "n_blocks": 2, "ngf": 32},
         "demo+nb3-decay1-lr6e-4": {**DEMO_NOW, "n_blocks": 3, "lr_decay_fraction": 1.0, "lr": 6e-4},
         "demo+nb2": {**DEMO_NOW, "n_blocks": 2},
+        "demo+nb2-bs1": {**DEMO_NOW, "n_blocks": 2, "batch_size": 1},  # the paper's batch: more, cheaper steps
+        "demo+nb2-bs1-lr2e-4": {**DEMO_NOW, "n_blocks": 2, "batch_size": 1, "lr": 2e-4},
+        "demo+nb2-bs1-lr6e-4": {**DEMO_NOW, "n_blocks": 2, "batch_size": 1, "lr": 6e-4},
+        "demo+nb1-bs1": {**DEMO_NOW, "n_blocks": 1, "batch_size": 1},
         "demo+decay1-lr6e-4+cyc5": {**DEMO_NOW, "lr_decay_fraction": 1.0, "lr": 6e-4, "lambda_cycle": 5.0},
     }
 )
