@@ -166,6 +166,8 @@ VARIANTS.update(
         "demo+nb2-bs1-lr2e-4": {**DEMO_NOW, "n_blocks": 2, "batch_size": 1, "lr": 2e-4},
         "demo+nb2-bs1-lr6e-4": {**DEMO_NOW, "n_blocks": 2, "batch_size": 1, "lr": 6e-4},
         "demo+nb1-bs1": {**DEMO_NOW, "n_blocks": 1, "batch_size": 1},
+        "demo+nb2-ema0.995": {**DEMO_NOW, "n_blocks": 2, "ema_decay": 0.995},  # the generators' weight average
+        "demo+nb2-ema0.98": {**DEMO_NOW, "n_blocks": 2, "ema_decay": 0.98},
         "demo+decay1-lr6e-4+cyc5": {**DEMO_NOW, "lr_decay_fraction": 1.0, "lr": 6e-4, "lambda_cycle": 5.0},
     }
 )

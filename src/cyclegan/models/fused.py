@@ -133,7 +133,7 @@ _KRON_G = torch.kron(_G, _G)  # (16, 9): the kernel transform G g G^T of a flatt
 
 class _Winograd(torch.autograd.Function):
     """x (N, C, 2T + 2, 2S + 2), weight (K, C, 3, 3) -> (N, K, 2T, 2S). Saves only x and the weight, as the direct
-    conv does (the transformed tiles are 4x the input: recomputed in backward, ~3 % of its time)."""
+    conv does (the transformed tiles are 4x the input: recomputed in backward, a few per cent of its time)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -170,9 +170,10 @@ def winograd_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
     return y if bias is None else y + bias.view(1, -1, 1, 1)
 
 
-# Where F(2x2, 3x3) paid on AVX2 in fp32 (forward and backward of one conv, 1 and 2 threads, docs/results.md):
-# 256 channels at 64x64 1.4x, at 32x32 1.2-1.3x, at 16x16 about 1.0x; 128 channels at 32-64 px 1.1-1.2x;
-# 64 channels at 128x128 0.84-0.95x (the transforms' memory passes outweigh the saved products).
+# Where F(2x2, 3x3) paid on AVX2 in fp32 (forward and backward of one conv, one thread as in the lanes;
+# `benchmarks/winograd.py`, docs/results.md): 256 channels at 64x64 1.36x, at 32x32 1.39x, at 16x16 1.10x;
+# 128 channels at 32-64 px 1.14-1.25x; 64 channels at 128x128 0.72x (the transforms' memory passes outweigh the
+# saved products). The demo's 96-channel blocks gained nothing in the whole step, so 128 stays the bar.
 WINOGRAD_MIN_CHANNELS = 128
 WINOGRAD_MIN_PIXELS = 32 * 32  # output pixels of the whole batch
 
