@@ -47,9 +47,9 @@ class Execution:
     # the same numbers for per-sample normalisation (InstanceNorm, none); never used with BatchNorm.
     batch_generator_calls: bool = False
     # CPU fp32 without native bf16 (AVX2): CycleGAN's networks' layers in faster forms with the same numbers and
-    # state_dict (`models.fused`, wide 3x3 convs by Winograd), and CycleGAN's two generator chains and two discriminator updates on two
-    # threads of one core each (`train.lanes`): at demo size one thread per chain uses the cores better
-    # than two threads per convolution. Training only.
+    # state_dict (`models.fused`, wide 3x3 convs by Winograd), and CycleGAN's two generator chains and two
+    # discriminator updates on two threads of one core each (`train.lanes`): at demo size one thread per chain
+    # uses the cores better than two threads per convolution. Training only.
     fused_layers: bool = False
     parallel_chains: bool = False
 
