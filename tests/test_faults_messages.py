@@ -38,3 +38,14 @@ def test_a_name_with_a_newline_cannot_spoof_an_error_line(tmp_path, capsys):
     assert len(lines) == 3 and all(line.startswith("error: ") for line in lines), lines
     assert "missing\\nerror: spoofed.png: no such file or folder" in lines[0]
     assert lines[2] == "error: 2 input(s) could not be translated (listed above)"
+
+
+def test_the_renamed_output_warning_is_one_line_whatever_the_names(tmp_path, capsys):
+    """Two inputs with one stem get suffixed output names, and the warning saying so cannot be split into a
+    spoofed second line by a name holding a newline."""
+    from cyclegan.files import unique_stems
+
+    a, b = tmp_path / "x" / "p\nerror: fake.png", tmp_path / "y" / "p\nerror: fake.jpg"
+    assert unique_stems([a, b], ext="png", warn=True) == ["p\nerror: fake", "p\nerror: fake-2"]
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: ") and "fake-2.png" in lines[0], lines

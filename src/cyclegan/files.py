@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import CycleGANError
+from .errors import CycleGANError, escape
 from .options import opt
 
 
@@ -158,7 +158,8 @@ def unique_stems(files: Sequence[Path], *, ext: str | None = None, warn: bool = 
             name, n = f"{path.stem}-{n}", n + 1
         if warn and name != path.stem:
             suffix = f".{ext}" if ext else ""
-            print(f"warning: {path} will be written as {name}{suffix} ({path.stem}{suffix} is taken)", file=sys.stderr)
+            msg = f"warning: {path} will be written as {name}{suffix} ({path.stem}{suffix} is taken)"
+            print(escape(msg), file=sys.stderr)  # one line, whatever the file names hold
         used.add(name)
         stems.append(name)
     return stems
