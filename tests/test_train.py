@@ -272,6 +272,18 @@ def test_generator_update_leaves_discriminators_alone(tiny_cfg):
     assert all(p.grad is None for p in trainer.D_Y.parameters())
 
 
+def test_discriminators_can_learn_at_their_own_rate(tiny_cfg):
+    """--lr-d (TTUR) sets the two discriminators' Adam LR; the generators keep --lr; the decay scales both alike."""
+    t = CycleGANTrainer(tiny_cfg(lr=1e-4, lr_d=4e-4, lr_decay_fraction=1.0), total_steps=4, device=torch.device("cpu"))
+    lrs = lambda: {k: o.param_groups[0]["lr"] for k, o in t.optimizers.items()}  # noqa: E731
+    assert lrs() == {"G": 1e-4, "D_X": 4e-4, "D_Y": 4e-4}
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    t.step(x, -x)
+    assert lrs() == pytest.approx({"G": 0.75e-4, "D_X": 3e-4, "D_Y": 3e-4})
+    same = CycleGANTrainer(tiny_cfg(lr=1e-4), total_steps=4, device=torch.device("cpu"))
+    assert {o.param_groups[0]["lr"] for o in same.optimizers.values()} == {1e-4}  # default: --lr for all
+
+
 def test_linear_decay_schedule():
     f = linear_decay(10, 0.5)
     assert [f(s) for s in range(11)] == [1, 1, 1, 1, 1, 1.0, 0.8, 0.6, 0.4, 0.2, 0.0]

@@ -98,6 +98,14 @@ class TrainConfig(Section):
     epochs: int | None = opt(None, "total epochs (passes over the larger domain), instead of --steps", gt=0)
     batch_size: int = opt(1, "images per domain per step", gt=0)
     lr: float = opt(2e-4, "Adam learning rate", gt=0, le=1)
+    lr_d: float | None = opt(
+        None,
+        "the discriminators' Adam learning rate, when it differs from the generators' (the two time-scale update "
+        "rule, Heusel et al. 2017)",
+        gt=0,
+        le=1,
+        default_text="--lr",
+    )
     beta1: float = opt(0.5, "Adam beta1", ge=0, lt=1)
     beta2: float = opt(0.999, "Adam beta2", ge=0, lt=1)
     gan_loss: Literal["lsgan", "vanilla", "hinge"] = opt(

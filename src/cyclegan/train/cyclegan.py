@@ -83,8 +83,8 @@ class CycleGANTrainer(Trainer):
         # One Adam over G and F (one summed loss); Adam is per parameter, so separate D optimizers
         # are the same as one over both and let D_X and D_Y update one after the other.
         self.opt_G_F = self._adam(self.G, self.F)
-        self.opt_D_X = self._adam(self.D_X)
-        self.opt_D_Y = self._adam(self.D_Y)
+        self.opt_D_X = self._adam(self.D_X, discriminator=True)
+        self.opt_D_Y = self._adam(self.D_Y, discriminator=True)
         self.lanes = Lanes() if self._lanes_apply() else None
 
     def _lanes_apply(self) -> bool:

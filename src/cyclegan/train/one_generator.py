@@ -18,7 +18,7 @@ class OneGeneratorTrainer(Trainer):
         self.G, self.D = nets["G"], nets["D"]
         self._D = self.execution.compiled(self.D)  # for the generator's loss: input gradients only, no sync
         self._opt_G = self._adam(self.G, *self._with_generator(nets))
-        self._opt_D = self._adam(self.D)
+        self._opt_D = self._adam(self.D, discriminator=True)
         self._setup_modules(nets)
 
     def _with_generator(self, nets: dict[str, nn.Module]) -> tuple[nn.Module, ...]:

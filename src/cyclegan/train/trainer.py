@@ -170,11 +170,12 @@ class Trainer:
         sync = self.cfg.model.norm == "batch" and self.device.type != "cuda"
         return tuple(_ddp(m, self.device, sync_buffers=sync) for m in modules)
 
-    def _adam(self, *nets: nn.Module) -> torch.optim.Adam:
+    def _adam(self, *nets: nn.Module, discriminator: bool = False) -> torch.optim.Adam:
         t = self.cfg.train
+        lr = t.lr_d if discriminator and t.lr_d is not None else t.lr
         # Fused Adam: one kernel over all parameters (CPU and CUDA), else the multi-tensor foreach path.
         fast = {"fused": True} if self.device.type in ("cpu", "cuda") else {"foreach": True}
-        return torch.optim.Adam([p for n in nets for p in n.parameters()], lr=t.lr, betas=(t.beta1, t.beta2), **fast)
+        return torch.optim.Adam([p for n in nets for p in n.parameters()], lr=lr, betas=(t.beta1, t.beta2), **fast)
 
     @property
     def opt_G(self) -> torch.optim.Optimizer:
