@@ -168,6 +168,15 @@ VARIANTS.update(
         "demo+nb1-bs1": {**DEMO_NOW, "n_blocks": 1, "batch_size": 1},
         "demo+nb2-ema0.995": {**DEMO_NOW, "n_blocks": 2, "ema_decay": 0.995},  # the generators' weight average
         "demo+nb2-ema0.98": {**DEMO_NOW, "n_blocks": 2, "ema_decay": 0.98},
+        # the two time-scale update rule: the discriminators' LR apart from the generators' 4e-4
+        "demo+nb2-lrd8e-4": {**DEMO_NOW, "n_blocks": 2, "lr_d": 8e-4},
+        "demo+nb2-lrd1.6e-3": {**DEMO_NOW, "n_blocks": 2, "lr_d": 1.6e-3},
+        "demo+nb2-lrd2e-4": {**DEMO_NOW, "n_blocks": 2, "lr_d": 2e-4},
+        "demo+nb2-lrd1e-4": {**DEMO_NOW, "n_blocks": 2, "lr_d": 1e-4},
+        "demo+nb2-lrd5e-5": {**DEMO_NOW, "n_blocks": 2, "lr_d": 5e-5},
+        # the pix2pix U-Net as both generators (6 levels at 64 px, transposed convs up): 0.73 of the 2-block step
+        "demo+unet": {**DEMO_NOW, "generator": "unet", "upsample": "transpose"},
+        "demo+unet-ngf32": {**DEMO_NOW, "generator": "unet", "upsample": "transpose", "ngf": 32},
         "demo+decay1-lr6e-4+cyc5": {**DEMO_NOW, "lr_decay_fraction": 1.0, "lr": 6e-4, "lambda_cycle": 5.0},
     }
 )
