@@ -180,6 +180,22 @@ VARIANTS.update(
         "demo+decay1-lr6e-4+cyc5": {**DEMO_NOW, "lr_decay_fraction": 1.0, "lr": 6e-4, "lambda_cycle": 5.0},
     }
 )
+# The demo's recipe since --lr-d (DEMO_OPTIONS: 2 blocks, discriminators at 1e-4) and candidates on top of it.
+DEMO_LRD = {**DEMO_NOW, "n_blocks": 2, "lr_d": 1e-4}
+VARIANTS.update(
+    {
+        "demo2": DEMO_LRD,
+        "demo2+init-default": {**DEMO_LRD, "init": "default"},  # PyTorch's init instead of N(0, 0.02)
+        "demo2+lr6e-4": {**DEMO_LRD, "lr": 6e-4},  # faster generators, now that the discriminators are slower
+        "demo2+lr8e-4-lrd2e-4": {**DEMO_LRD, "lr": 8e-4, "lr_d": 2e-4},
+        "demo2+beta1-0.9": {**DEMO_LRD, "beta1": 0.9},
+        "demo2+nb1": {**DEMO_LRD, "n_blocks": 1},  # 0.86 of the 2-block step (8 rounds, AVX2): more steps
+        # training on random crops of the 64 px scenes at their own scale (48 or 56 px windows: `train_size`),
+        # not on 64 px crops of the scenes enlarged 1.12x: cheaper steps, and the test's scale; scored at 64 px
+        "demo2+crop48": {**DEMO_LRD, "train_size": 48, "load_scale": 64 / 48},
+        "demo2+crop56": {**DEMO_LRD, "train_size": 56, "load_scale": 64 / 56},
+    }
+)
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
 # pix2pix (on the paired training scenes: the upper bound) with a U-Net of similar width.
 FAMILIES: dict[str, dict] = {
@@ -218,22 +234,48 @@ def data_folder(work: Path, options: dict, size: int) -> Path:
     return work / f"data{size}{'-paired' if paired else ''}"
 
 
+def train_size(options: dict) -> dict:
+    """A variant's `train_size` (crops of the world's scenes smaller than the scenes) as the `size` option; the
+    world, the data folder and the scoring stay at --size."""
+    return {"size": options["train_size"]} if "train_size" in options else {}
+
+
+def training_options(options: dict) -> dict:
+    """A variant's options as `cyclegan train` takes them (without the screen's own `train_size`)."""
+    return {k: v for k, v in options.items() if k != "train_size"}
+
+
 def parse_variant(name: str, size: int) -> tuple[str, int]:
     """A variant name, NAME or NAME@SIZE (at another image size than --size) -> (NAME, SIZE)."""
     base, _, at = name.partition("@")
     return base, int(at) if at else size
 
 
-def make_data(root: Path, size: int, seed: int) -> Path:
-    from cyclegan.data.synthetic import SyntheticOptions, write_dataset
+def make_data(root: Path, size: int, seed: int, scenes: int = 400) -> Path:
+    """The demo's world (400 training scenes per domain, 40 paired test scenes) in `root`; with `scenes` other
+    than 400, the same test scenes and the first `scenes` training scenes of each domain, or all 400 and more
+    (A: scenes 2000 on, B: after A's), disjoint from the test scenes and from each other."""
+    from PIL import Image
+
+    from cyclegan.data.synthetic import SyntheticOptions, render, scene_for, write_dataset
 
     done = root / ".complete"  # written last: an interrupted rendering is redone, not reused
-    if not done.exists():
-        paired = root.name.endswith("-paired")
-        write_dataset(
-            SyntheticOptions(str(root), size=size, count=400, test_count=40, seed=seed, paired=paired, progress=False)
-        )
-        done.touch()
+    if done.exists():
+        if (made := int(done.read_text() or 400)) != scenes:
+            sys.exit(f"{root} holds a world of {made} scenes per domain, not {scenes}: use another --work")
+        return root
+    paired = root.name.endswith("-paired")
+    if paired and scenes != 400:
+        sys.exit("--scenes: the paired world (pix2pix) has its 400 scenes only")
+    write_dataset(
+        SyntheticOptions(str(root), size=size, count=400, test_count=40, seed=seed, paired=paired, progress=False)
+    )
+    for split, style, first in (("trainA", "summer", 2000), ("trainB", "winter", 2000 + max(0, scenes - 400))):
+        for f in sorted((root / split).glob("*.png"))[scenes:]:
+            f.unlink()
+        for index in range(first, first + scenes - 400):
+            Image.fromarray(render(scene_for(seed, index), style, size)).save(root / split / f"{index:05d}.png")
+    done.write_text(str(scenes))
     return root
 
 
@@ -267,8 +309,9 @@ def run_one(
     data = data_folder(data.parent, VARIANTS[name], size)
     overrides = {
         "steps": 100_000,
-        **VARIANTS[name],
+        **training_options(VARIANTS[name]),
         "size": size,
+        **train_size(VARIANTS[name]),
         "data": str(data),
         "out": str(run),
         "seed": seed,
@@ -298,7 +341,7 @@ def run_one(
         "size": size,
         "options": VARIANTS[name],
     }
-    for direction in trained_directions(VARIANTS[name]):
+    for direction in trained_directions(training_options(VARIANTS[name])):
         src, dst = direction[0], direction[-1]
         fake = _translate_all(generator(run, direction, dev), test[src])
         result[direction] = score(fake, test[src], test[dst])
@@ -320,8 +363,9 @@ def measure(variants: list[str], size: int, work: Path, device: str, rounds: int
         data = data_folder(work, VARIANTS[name], px)
         overrides = {
             "steps": 1,
-            **VARIANTS[name],
+            **training_options(VARIANTS[name]),
             "size": px,
+            **train_size(VARIANTS[name]),
             "data": str(data),
             "out": "/tmp/unused",
             "compile": "off",
@@ -366,6 +410,9 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=-1, help="data loading processes per run (-1: auto)")
     p.add_argument("--device", default="auto")
     p.add_argument("--work", default="/tmp/ablate", help="data and run folders")
+    p.add_argument(
+        "--scenes", type=int, default=400, help="training scenes per domain (the demo's 400; another --work each)"
+    )
     p.add_argument("--out", default="ablation.jsonl", help="one JSON line per run, appended")
     a = p.parse_args()
     unknown = [v for v in a.variants if parse_variant(v, a.size)[0] not in VARIANTS]
@@ -374,7 +421,7 @@ def main() -> None:
     work = Path(a.work)
     for v in a.variants:
         name, px = parse_variant(v, a.size)
-        make_data(data_folder(work, VARIANTS[name], px), px, seed=0)
+        make_data(data_folder(work, VARIANTS[name], px), px, seed=0, scenes=a.scenes)
     data = work / f"data{a.size}"
     if a.measure:
         timed = measure(a.variants, a.size, work, a.device, rounds=a.rounds)
