@@ -41,10 +41,11 @@ DEMO_OPTIONS: dict[str, Any] = {
     # today's fakes. Together +0.6 dB winter -> summer on the ground truth (docs/results.md, "The demo's margin").
     "d_layers": 2,
     "pool_size": 0,
-    # Two residual blocks instead of the preset's four: a step costs 0.74 of one with four in fp32, and at the
-    # steps an fp32 laptop fits in the demo's minutes winter -> summer scores about 1 dB higher on every seed
-    # measured (docs/results.md, "recipes for the fp32 budget"); three blocks redrew the scenes on one seed.
-    "n_blocks": 2,
+    # One residual block instead of the preset's four: a step costs 0.64 of one with four in fp32 (0.86 of two),
+    # and at the steps an fp32 laptop fits in the demo's minutes winter -> summer scores higher on every seed
+    # measured (1 dB over four blocks, 0.3 over two: docs/results.md, "recipes for the fp32 budget" and "One
+    # residual block"); three blocks redrew the scenes on one seed.
+    "n_blocks": 1,
     # The discriminators learn at a quarter of the generators' 4e-4 (`--lr-d`): at fixed steps summer -> winter
     # +0.64 dB at the fp32 budget (better on each of 4 seeds) and +0.94 at the bf16 one, winter -> summer unchanged
     # on average; faster discriminators (TTUR's usual 2-4x) lose 0.6-1 dB (docs/results.md, "The discriminators'
