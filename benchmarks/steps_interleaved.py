@@ -41,6 +41,13 @@ VARIANTS = {
     "channels_last": Execution(batch_generator_calls=True, channels_last=True),
     "compile": Execution(batch_generator_calls=True, compile=True),
     "default": None,  # what choose_execution picks here now
+    # on a CPU with native bf16: its default (bf16 autocast, eager at the demo's length), and with the fp32
+    # class's lanes and layer forms added (not chosen there by `auto`)
+    "bf16": Execution(precision="bf16", batch_generator_calls=True),
+    "bf16+lanes": Execution(precision="bf16", batch_generator_calls=True, parallel_chains=True),
+    "bf16+fused+lanes": Execution(
+        precision="bf16", batch_generator_calls=True, fused_layers=True, parallel_chains=True
+    ),
 }
 FUSED_KINDS = {
     "norm": ("norm",),
@@ -65,6 +72,7 @@ def main() -> None:
     ap.add_argument("--preset", default="fast")
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--n-blocks", type=int, default=None, help="residual blocks (default: the preset's)")
     ap.add_argument("--variants", default="today,norm,subpixel,thin,fused,lanes,fused+lanes,channels_last")
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--steps", type=int, default=3, help="steps per variant per round")
@@ -81,7 +89,7 @@ def main() -> None:
         fused.WINOGRAD_MIN_CHANNELS = a.winograd_min_channels
     if a.winograd_min_pixels is not None:
         fused.WINOGRAD_MIN_PIXELS = a.winograd_min_pixels
-    overrides = {"size": a.size, "batch_size": a.batch}
+    overrides = {"size": a.size, "batch_size": a.batch} | ({"n_blocks": a.n_blocks} if a.n_blocks else {})
     if a.preset == "fast":  # the demo's options on top of the preset (cyclegan.demo.DEMO_OPTIONS)
         overrides |= {"d_layers": 2, "pool_size": 0}
     cfg = resolve(overrides, preset=a.preset)
