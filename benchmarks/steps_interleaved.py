@@ -5,6 +5,7 @@ figures are medians over rounds, and each variant's ratio is today's default's s
 Run (the demo's step; AVX2 held on a newer CPU, as a laptop without AVX-512 computes):
   ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 python benchmarks/steps_interleaved.py --rounds 15
   ... --preset paper --size 256 --batch 1 --variants today,default --rounds 3 --steps 1   (the paper model)
+  ... --n-blocks 1 --variants bf16:4,bf16+fused+lanes:1,bf16:1   (NAME:N: N residual blocks)
   ... --profile          (the top operators of one step of today's default and of the new default)
 """
 
@@ -15,6 +16,7 @@ import json
 import os
 import statistics
 import time
+from dataclasses import replace
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -73,7 +75,11 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--n-blocks", type=int, default=None, help="residual blocks (default: the preset's)")
-    ap.add_argument("--variants", default="today,norm,subpixel,thin,fused,lanes,fused+lanes,channels_last")
+    ap.add_argument(
+        "--variants",
+        default="today,norm,subpixel,thin,fused,lanes,fused+lanes,channels_last",
+        help="comma-separated; NAME:N runs NAME with N residual blocks",
+    )
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--steps", type=int, default=3, help="steps per variant per round")
     ap.add_argument("--warmup", type=int, default=3)
@@ -95,7 +101,13 @@ def main() -> None:
     cfg = resolve(overrides, preset=a.preset)
     names = a.variants.split(",")
     total = a.warmup + a.rounds * a.steps + 10
-    runs = {n: build(n, cfg, total) for n in names}
+    # NAME:N runs variant NAME with N residual blocks (two recipes' steps side by side, e.g. bf16:4,bf16+fused+lanes:1)
+    runs = {
+        n: build(n.split(":")[0], replace(cfg, model=replace(cfg.model, n_blocks=int(n.split(":")[1]))), total)
+        if ":" in n
+        else build(n, cfg, total)
+        for n in names
+    }
     load0 = os.getloadavg()[0]
     warm = {}
     for n, (tr, x, y, _) in runs.items():

@@ -125,16 +125,20 @@ def test_wide_convs_compute_by_winograd_where_it_pays_and_directly_elsewhere(mon
         assert len(calls) == 2
 
 
-def test_auto_picks_the_fp32_forms_only_on_cpus_without_native_bf16(monkeypatch):
+def test_auto_picks_the_forms_and_lanes_where_they_were_measured_to_pay(monkeypatch):
     monkeypatch.setattr(ex, "cpu_compiler", lambda: "g++")
     monkeypatch.setattr(ex, "cpu_has_native_bf16", lambda: False)
+    two = torch.get_num_threads() >= 2
     e = choose_execution(device=CPU)
-    assert (e.precision, e.fused_layers, e.parallel_chains) == ("fp32", True, torch.get_num_threads() >= 2)
+    assert (e.precision, e.fused_layers, e.parallel_chains) == ("fp32", True, two)
     assert not choose_execution(device=CPU, compile="on").fused_layers  # a compiled graph fuses its own way
+    assert not choose_execution(device=CPU, channels_last="on").fused_layers
     monkeypatch.setattr(ex, "cpu_has_native_bf16", lambda: True)
-    e = choose_execution(device=CPU)
-    assert (e.fused_layers, e.parallel_chains) == (False, False)
-    assert not choose_execution(device=CPU, precision="fp32").fused_layers  # measured on the AVX2 class only
+    e = choose_execution(device=CPU)  # a long run compiles: no forms, no lanes
+    assert (e.precision, e.compile, e.fused_layers, e.parallel_chains) == ("bf16", True, False, False)
+    e = choose_execution(device=CPU, compile_pays=False)  # the demo, a short run: eager bf16, forms and lanes
+    assert (e.precision, e.compile, e.fused_layers, e.parallel_chains) == ("bf16", False, True, two)
+    assert not choose_execution(device=CPU, precision="fp32", compile="off").fused_layers  # not measured there
 
 
 def _trainer(execution: Execution, **options) -> CycleGANTrainer:
@@ -166,6 +170,22 @@ def test_two_lanes_compute_the_sequential_step():
                         scale = p.grad.abs().max().item()
                         torch.testing.assert_close(q.grad, p.grad, rtol=0, atol=1e-4 * scale, msg=f"{name}.{k}")
                         assert q.grad.stride() == p.grad.stride()  # the layout the fused Adam expects
+
+
+def test_two_lanes_compute_in_bf16_under_bf16_autocast():
+    """On CPUs with native bf16 the lanes run the bf16 step: autocast is per thread, so each lane enters it."""
+    bf16 = _trainer(Execution(precision="bf16", batch_generator_calls=True))
+    lanes = _trainer(Execution(precision="bf16", batch_generator_calls=True, fused_layers=True, parallel_chains=True))
+    assert lanes.lanes is not None
+    dtypes = []
+    for net in (lanes.G, lanes.F, lanes.D_X, lanes.D_Y):
+        conv = next(m for m in net.modules() if isinstance(m, nn.Conv2d))
+        conv.register_forward_hook(lambda m, i, o: dtypes.append(o.dtype))
+    for x, y in _batches(2):
+        a, b = bf16.step(x, y), lanes.step(x, y)
+        for k in a:  # the same step up to bf16 rounding of differently fused sums
+            assert b[k].item() == pytest.approx(a[k].item(), rel=0.05, abs=0.02), k
+    assert dtypes and set(dtypes) == {torch.bfloat16}
 
 
 def test_two_lanes_resume_exactly(tmp_path):

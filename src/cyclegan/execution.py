@@ -5,8 +5,10 @@
 
 - CPU with native bf16 (AVX512-BF16 or AMX): bf16 autocast (about 1.7x on the paper model's convolutions),
   NCHW (channels-last was 7% slower per step: reflection padding and InstanceNorm convert layouts), and
-  torch.compile when a C++ compiler is present and the work is long enough to repay the ~1 min compile.
-- CPU without native bf16: fp32 (bf16 is emulated there and slower).
+  torch.compile when a C++ compiler is present and the work is long enough to repay the ~1 min compile;
+  where it does not compile, a CycleGAN's training runs the fused layer forms in two lanes (below).
+- CPU without native bf16: fp32 (bf16 is emulated there and slower), and for a CycleGAN's training the fused
+  layer forms (`models.fused`) and the two lanes (`train.lanes`).
 - CUDA: bf16 autocast on GPUs with bf16 in hardware (compute capability 8.0+), else fp32; NCHW and eager:
   channels-last (InstanceNorm converts it back to NCHW at every layer) and compile stay opt-in until
   measured on a GPU.
@@ -241,14 +243,21 @@ def choose_execution(
         raise CycleGANError("option 'compile': not supported on MPS; use --compile off")
     if comp is None:
         comp = kind == "cpu" and compile_pays and precision == "bf16" and cpu_compiler() is not None
-    # fp32 on a CPU without native bf16 (AVX2 class): measured to pay there (docs/results.md, "fp32 on AVX2
-    # CPUs"); eager only (a compiled graph has its own fusions), two or more threads for two chains.
-    fp32_cpu = kind == "cpu" and precision == "fp32" and not cpu_has_native_bf16() and not comp and not cl
+    # The layer forms and two lanes where they were measured to pay (docs/results.md, "fp32 on AVX2 CPUs"):
+    # fp32 on a CPU without native bf16 (the AVX2 class) and bf16 on one with it (1.3x the demo's step);
+    # eager only (a compiled graph has its own fusions), two or more threads for two chains.
+    native = kind == "cpu" and cpu_has_native_bf16()
+    forms = (
+        kind == "cpu"
+        and not comp
+        and not cl
+        and ((precision == "fp32" and not native) or (precision == "bf16" and native))
+    )
     return Execution(
         precision=precision,  # type: ignore[arg-type]
         channels_last=cl,
         compile=comp,
         batch_generator_calls=not batch_norm,
-        fused_layers=fp32_cpu,
-        parallel_chains=fp32_cpu and torch.get_num_threads() >= 2,
+        fused_layers=forms,
+        parallel_chains=forms and torch.get_num_threads() >= 2,
     )
