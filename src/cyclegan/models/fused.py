@@ -1,7 +1,7 @@
 """Faster forms of a generator's layers for CPUs computing in fp32 (AVX2 without native bf16) or in bf16 autocast
 (with native bf16; the Winograd form steps aside there), with the same numbers (float64 agreement ~1e-12) and the
-same parameters: `fuse_layers` converts a built, trained or
-restored network in place, and its state_dict keys and tensors stay as they were (checkpoints unchanged).
+same parameters: `fuse_layers` converts a built, trained or restored network in place, and its state_dict keys
+and tensors stay as they were (checkpoints unchanged).
 
 - InstanceNorm (no affine, no running statistics) as `F.group_norm` with one group per channel: the same
   statistics, a faster CPU kernel than instance_norm's (which goes through batch_norm on a reshaped view).
