@@ -188,6 +188,16 @@ def test_two_lanes_compute_in_bf16_under_bf16_autocast():
     assert dtypes and set(dtypes) == {torch.bfloat16}
 
 
+def test_other_families_record_no_forms_they_did_not_apply():
+    from cyclegan.train import trainer_class
+
+    cfg = resolve({**TINY, "family": "cut"}, preset="fast")
+    cut = trainer_class("cut")(cfg, total_steps=4, device=CPU, execution=LANES)
+    assert not cut.execution.fused_layers and not cut.execution.parallel_chains
+    assert "fused layers" not in cut.execution.describe()
+    assert all(type(m) is not GroupInstanceNorm for m in cut.nets["G"].modules())
+
+
 def test_two_lanes_resume_exactly(tmp_path):
     data = _batches(4)
     a = _trainer(LANES)
@@ -205,7 +215,11 @@ def test_two_lanes_resume_exactly(tmp_path):
 
 
 def test_lanes_stay_off_where_their_results_would_depend_on_timing():
-    assert _trainer(LANES, dropout=0.5).lanes is None  # dropout draws from the global generator
+    off = _trainer(LANES, dropout=0.5)
+    assert off.lanes is None  # dropout draws from the global generator
+    # the run announces and records what it applied, not what the execution asked for
+    assert off.execution.fused_layers and not off.execution.parallel_chains
+    assert _trainer(LANES).execution.parallel_chains
     assert _trainer(LANES, diffaug="color").lanes is None
     assert _trainer(LANES, norm="batch").lanes is None  # both lanes would update G's running statistics
     nets = build_networks(resolve(TINY, preset="fast"))

@@ -87,6 +87,9 @@ class CycleGANTrainer(Trainer):
         self.opt_D_Y = self._adam(self.D_Y, discriminator=True)
         self.lanes = Lanes() if self._lanes_apply() else None
 
+    def _forms_applied(self) -> dict[str, bool]:
+        return {"fused_layers": self.execution.fused_layers, "parallel_chains": self.lanes is not None}
+
     def _lanes_apply(self) -> bool:
         """Whether the iteration runs as two lanes (`train.lanes`): where the execution asks for it and nothing
         makes the lanes' results depend on their timing (random draws from the global generator: dropout,

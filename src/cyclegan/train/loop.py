@@ -130,11 +130,11 @@ def _announce(run: Run, execution: Execution, *, per_rank: int) -> None:
 def _build_trainer(run: Run, ckpt: dict | None, *, start: int, per_rank: int) -> Trainer:
     """The trainer for this device and the steps ahead, restored from `ckpt` when the run resumes."""
     execution = _choose_execution(run.cfg, run.device, steps_ahead=run.total - start)
-    if run.main:
-        _announce(run, execution, per_rank=per_rank)
     trainer = trainer_class(run.cfg.model.family)(
         run.cfg, total_steps=run.total, device=run.device, execution=execution, dist=run.d_ctx
     )
+    if run.main:
+        _announce(run, trainer.execution, per_rank=per_rank)  # as the family applied it
     if ckpt is not None:
         _restore(trainer, ckpt, run.folder / CHECKPOINT_NAME)
     return trainer

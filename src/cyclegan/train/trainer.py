@@ -8,6 +8,7 @@ entry ("module:Class") and found by `trainer_class`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import inspect
 import sys
@@ -131,6 +132,8 @@ class Trainer:
         # The plain modules: what checkpoints hold and what sampling/translation use.
         self.nets = {k: v.to(device, memory_format=ex.memory_format) for k, v in nets.items()}
         self._setup(self.nets)
+        # what the family applied of the execution's CPU forms, so the announced and recorded execution is the run's
+        self.execution = ex = dataclasses.replace(ex, **self._forms_applied())
         # fp16 only: one scaler for the losses, updated once per iteration.
         self.scaler = torch.amp.GradScaler(device.type, enabled=ex.precision == "fp16")
         self.set_total_steps(total_steps)
@@ -147,6 +150,11 @@ class Trainer:
     def _setup(self, nets: dict[str, nn.Module]) -> None:
         """The family's training modules (compiled, DDP-wrapped) and optimizers over `nets`."""
         raise NotImplementedError
+
+    def _forms_applied(self) -> dict[str, bool]:
+        """Which of the execution's CPU forms `_setup` applied (`Execution.fused_layers`, `parallel_chains`):
+        none here; CycleGAN's trainer applies them where nothing rules them out."""
+        return {"fused_layers": False, "parallel_chains": False}
 
     def _formatted(self, *batches: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """`batches` in the networks' memory format (channels-last when the execution says so)."""
