@@ -296,3 +296,17 @@ def test_cli_prints_the_figures_and_writes_the_json(tmp_path, capsys):
     assert f"{r['train_s_per_step']:.4f} s/step (median of 1" in printed
     # --translate-batches unset: as many as --steps, but at least 10 (one short call is too noisy a median)
     assert r["translate_batches"] == 10 == len(r["translate_s_all"])
+
+
+def test_the_json_records_the_execution_the_trainer_applied(monkeypatch):
+    """CUT takes no CPU layer forms or lanes: where `auto` asks for them (fp32 without native bf16), the bench
+    JSON says the plain computation it timed."""
+    from cyclegan.train.cut import CUTTrainer
+
+    monkeypatch.setattr("cyclegan.execution.cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(CUTTrainer, "step", lambda self, x, y: {})
+    monkeypatch.setattr("cyclegan.inference.translate_tensor", lambda net, x, *, execution: x)
+    opts = BenchOptions(model="cut", preset="fast", size=32, steps=2, warmup=1, translate_batches=2, compile="off")
+    r = bench(opts)
+    ex = r["execution"]
+    assert ex["precision"] == "fp32" and not ex["fused_layers"] and not ex["parallel_chains"]

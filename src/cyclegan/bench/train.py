@@ -181,8 +181,8 @@ def bench_train(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     }
     per_mode = {
         m: {
-            "settings": asdict(executions[m]),
-            "execution": executions[m].record(device, seconds_per_step=median(train_times[m])),
+            "settings": asdict(runs[m][0].execution),  # as the trainer applied it (its family's CPU forms)
+            "execution": runs[m][0].execution.record(device, seconds_per_step=median(train_times[m])),
             **_summary(train_times[m], translate_times[m], warmup_s[m], bs),
         }
         for m in modes
