@@ -40,7 +40,7 @@ def knock_out(net: nn.Module, kind: str) -> None:
         for name, child in list(seq._modules.items()):
             if kind == "last" and isinstance(child, fused.ThinConv2d):
                 seq._modules[name] = _Cheap(child, 3)
-            elif kind == "first" and type(child) is nn.Conv2d and child.kernel_size == (7, 7) and child.in_channels == 3:
+            elif kind == "first" and type(child) is nn.Conv2d and child.kernel_size == (7, 7) and child.in_channels < 4:
                 seq._modules[name] = _Cheap(child, 3)
             elif kind == "subpixel" and isinstance(child, fused.SubpixelUpConv):
                 seq._modules[name] = _Cheap(child, 0, up=True)
