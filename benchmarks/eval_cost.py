@@ -1,11 +1,12 @@
 """What `--eval-every` costs: one evaluation against one training step of the demo's recipe, timed interleaved in
 one process (a busy shared machine slows both alike), and the share of a run's time at an interval.
 
-    python benchmarks/eval_cost.py --data DIR [--rounds 5] [--steps 20] [--every 200]
+    python benchmarks/eval_cost.py --data DIR [--rounds 5] [--steps 20] [--every 200] [--kid]
 
 DIR: a synthetic world at 64 px (`cyclegan datasets synthetic --out DIR --test-count 40`). Prints the median
 seconds per training step and per evaluation (40 + 40 paired test scenes, both directions), their ratio, and
-the share of the training time the evaluations take at `--every`: ratio / (every + ratio).
+the share of the training time the evaluations take at `--every`: ratio / (every + ratio). The demo scores
+without kid (`--no-eval-kid`); `--kid` times the evaluation with it (Lite0's features of the translations).
 """
 
 from __future__ import annotations
@@ -30,8 +31,12 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=20, help="training steps timed per round")
     p.add_argument("--every", type=int, default=DEMO_OPTIONS["eval_every"])
+    p.add_argument(
+        "--kid", action=argparse.BooleanOptionalAction, default=DEMO_OPTIONS["eval_kid"], help="score kid (Lite0)"
+    )
     a = p.parse_args()
-    cfg = resolve({**DEMO_OPTIONS, "data": a.data, "out": "/tmp/unused", "num_workers": 0, "eval_every": a.every})
+    options = {"data": a.data, "out": "/tmp/unused", "num_workers": 0, "eval_every": a.every, "eval_kid": a.kid}
+    cfg = resolve({**DEMO_OPTIONS, **options})
     device = resolve_device("cpu")
     images, held = set_aside(cfg, training_images(cfg, progress=False, main=True))
     ex = choose_execution("auto", "auto", "off", device=device, compile_pays=False, batch_norm=False)
@@ -55,7 +60,7 @@ def main() -> None:
     s, e = statistics.median(step_s), statistics.median(eval_s)
     ratio = e / s
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {ex.describe()}")
-    print(f"first evaluation (Lite0 loaded, target features): {first:.2f} s")
+    print(f"kid {'on' if a.kid else 'off'}; first evaluation (with kid: Lite0 loaded, target features): {first:.2f} s")
     print(f"median s/step {s:.4f} (rounds: {', '.join(f'{v:.4f}' for v in step_s)})")
     print(f"median s/evaluation {e:.3f} (rounds: {', '.join(f'{v:.3f}' for v in eval_s)})")
     print(f"one evaluation = {ratio:.1f} training steps; at --eval-every {a.every}: {ratio / (a.every + ratio):.1%}")

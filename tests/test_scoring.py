@@ -70,6 +70,34 @@ def test_scores_are_logged_and_best_pt_holds_the_best_logged_step(tiny_cfg, tmp_
         load_checkpoint(run / "best.pt", training=True)
 
 
+def test_no_eval_kid_scores_without_the_feature_network(tiny_cfg, tmp_path, monkeypatch):
+    """--no-eval-kid (the demo's: Lite0 is most of an evaluation's time on a CPU) logs every score but kid and
+    never builds the feature network; best.pt still follows psnr."""
+
+    def no_lite0():
+        raise AssertionError("Lite0 was loaded with --no-eval-kid")
+
+    monkeypatch.setattr(scoring, "_lite0", no_lite0)
+    run = tmp_path / "run"
+    result = train(tiny_cfg(steps=4, eval_every=2, eval_kid=False), progress=False)
+    keys = {k for r in scored(run) for k in r if k.startswith("eval/")}
+    names = ("psnr", "ssim", "cycle_psnr", "change", "spread")
+    assert keys == {f"eval/{d}/{k}" for d in ("AtoB", "BtoA") for k in names}
+    assert result.verdict.metric == "psnr" and result.verdict.best_step in (2, 4)
+    assert torch.load(run / "best.pt", weights_only=True)["best"]["metric"] == "psnr"
+
+
+def test_no_eval_kid_refuses_to_choose_best_pt_by_kid(tiny_cfg, tmp_path):
+    held = scoring.HeldOut([tmp_path / "a.png"], [tmp_path / "b.png"], False, "two images")
+    with pytest.raises(CycleGANError, match="--no-eval-kid.*--best-by kid"):
+        scoring.best_metric(tiny_cfg(eval_every=1, eval_kid=False, best_by="kid"), held)
+    with pytest.raises(CycleGANError, match="--no-eval-kid.*--best-by auto, and the held-out set has no truth"):
+        scoring.best_metric(tiny_cfg(eval_every=1, eval_kid=False), held)
+    assert scoring.best_metric(tiny_cfg(eval_every=1, eval_kid=False, best_by="cycle_psnr"), held) == "cycle_psnr"
+    paired = scoring.HeldOut(held.a, held.b, True, "two pairs")
+    assert scoring.best_metric(tiny_cfg(eval_every=1, eval_kid=False), paired) == "psnr"
+
+
 def test_translate_takes_best_pt(tiny_cfg, tmp_path, dataset):
     run = tmp_path / "run"
     train(tiny_cfg(steps=2, eval_every=1), progress=False)

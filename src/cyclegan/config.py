@@ -152,7 +152,8 @@ class TrainConfig(Section):
         0,
         "score a fixed held-out set every N steps: PSNR/SSIM against the truth (paired test split), kid_lite0 to the "
         "target domain, cycle PSNR, change from the input; into log.jsonl, best.pt and the failure warnings (0: off; "
-        "in the demo at 200 about 4 percent of the time on a CPU with native bf16, 7 on an AVX2 one in fp32)",
+        "at 200 with kid about 4 percent of the demo's time on a CPU with native bf16, 8 on an AVX2 one in fp32; 2 "
+        "there without kid, as the demo scores)",
         ge=0,
     )
     eval_images: int = opt(
@@ -161,6 +162,11 @@ class TrainConfig(Section):
         "images set aside (a fifth at most) and never trained on",
         ge=2,
         le=10000,
+    )
+    eval_kid: bool = opt(
+        True,
+        "with --eval-every: score kid_lite0 too (EfficientNet-Lite0 features at 224 px of the translations: most of "
+        "an evaluation's time on a CPU); --no-eval-kid: psnr/ssim, cycle PSNR, change and spread only",
     )
     best_by: BestBy = opt(
         "auto",

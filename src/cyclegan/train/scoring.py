@@ -4,7 +4,8 @@ will use them (the averaged weights when the run keeps them), scored per directi
 - `psnr`, `ssim`: against the true image, when the held-out set is paired (a test split whose testA and
   testB hold the same file names, as the synthetic world's; pix2pix's pairs);
 - `kid`: kid_lite0 (KID over EfficientNet-Lite0 features, as `cyclegan evaluate --backbone lite0`) between
-  the translations and the target domain's held-out images, subsets as large as these small sets allow;
+  the translations and the target domain's held-out images, subsets as large as these small sets allow
+  (not with `--no-eval-kid`: the features are most of an evaluation's time on a CPU);
 - `cycle_psnr`: x against F(G(x)) (two-way families);
 - `change`: mean |G(x) - x| in [-1, 1] units (0: the generator returns its input);
 - `spread`: how much the outputs differ from each other, relative to how much the inputs do (mean pairwise
@@ -90,7 +91,13 @@ def best_metric(cfg: Config, held: HeldOut) -> str:
     """The score --best-by names (auto: psnr when the held-out set is paired, else kid), checked to exist."""
     name = cfg.train.best_by
     if name == "auto":
-        return "psnr" if held.paired else "kid"
+        name = "psnr" if held.paired else "kid"
+    if name == "kid" and not cfg.train.eval_kid:
+        raise CycleGANError(
+            "option '--no-eval-kid': best.pt is chosen by kid here (--best-by "
+            f"{cfg.train.best_by}{', and the held-out set has no truth' if not held.paired else ''}); "
+            "drop --no-eval-kid, or give --best-by another score (psnr and ssim need a paired test split)"
+        )
     if name in ("psnr", "ssim") and not held.paired:
         raise CycleGANError(
             f"option '--best-by {name}' needs the truth: a paired test split (testA and testB with the same file "
@@ -143,7 +150,7 @@ class Scorer:
             for g in generators.values():
                 g.eval()
             with torch.random.fork_rng(devices=_cuda(self.device)):
-                if self.extractor is None:  # Lite0 and the target domains' features, once
+                if self.extractor is None and self.cfg.train.eval_kid:  # Lite0, the targets' features: once
                     self.extractor = _lite0().to(self.device)
                     self.target_features = {d: self._features(y) for d, y in self.targets.items()}
                 for d in self.directions:
@@ -163,7 +170,8 @@ class Scorer:
         if truth is not None:
             out["psnr"] = psnr(fake, truth).mean().item()
             out["ssim"] = ssim(fake, truth).mean().item()
-        out["kid"] = feature_distances(self.target_features[d], self._features(fake)).kid
+        if self.extractor is not None:
+            out["kid"] = feature_distances(self.target_features[d], self._features(fake)).kid
         if family(m.family).two_way:
             back = generators[generator_for(m, "BtoA" if d == "AtoB" else "AtoB", source="the run")]
             out["cycle_psnr"] = psnr(self._translate(back, fake), x).mean().item()
