@@ -196,6 +196,21 @@ VARIANTS.update(
         "demo2+crop56": {**DEMO_LRD, "train_size": 56, "load_scale": 64 / 56},
     }
 )
+# The demo's recipe since one residual block (DEMO_OPTIONS) and loss weights on top of it: the identity term is
+# lambda_identity x lambda_cycle (5 in the demo), so each variant says both.
+DEMO_NB1 = {**DEMO_LRD, "n_blocks": 1}
+VARIANTS.update(
+    {
+        "demo3": DEMO_NB1,
+        "demo3+idt1": {**DEMO_NB1, "lambda_identity": 1.0},  # identity 10, cycle 10
+        "demo3+cyc5-idt1": {**DEMO_NB1, "lambda_cycle": 5.0, "lambda_identity": 1.0},  # identity 5, cycle 5
+        "demo3+cyc20-idt0.25": {**DEMO_NB1, "lambda_cycle": 20.0, "lambda_identity": 0.25},  # identity 5, cycle 20
+        "demo3+lr6e-4": {**DEMO_NB1, "lr": 6e-4},
+        "demo3+cyc5": {**DEMO_NB1, "lambda_cycle": 5.0},  # identity 2.5, cycle 5
+        "demo3+cyc3-idt1.67": {**DEMO_NB1, "lambda_cycle": 3.0, "lambda_identity": 5 / 3},  # identity 5, cycle 3
+        "demo3+cyc2-idt2.5": {**DEMO_NB1, "lambda_cycle": 2.0, "lambda_identity": 2.5},  # identity 5, cycle 2
+    }
+)
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
 # pix2pix (on the paired training scenes: the upper bound) with a U-Net of similar width.
 FAMILIES: dict[str, dict] = {
