@@ -152,8 +152,8 @@ class TrainConfig(Section):
         0,
         "score a fixed held-out set every N steps: PSNR/SSIM against the truth (paired test split), kid_lite0 to the "
         "target domain, cycle PSNR, change from the input; into log.jsonl, best.pt and the failure warnings (0: off; "
-        "at 200 with kid about 4 percent of the demo's time on a CPU with native bf16, 8 on an AVX2 one in fp32; 2 "
-        "there without kid, as the demo scores)",
+        "at 200 in the demo with kid about 8 percent of the time on an AVX2 CPU in fp32, 2 without kid, as the demo "
+        "scores)",
         ge=0,
     )
     eval_images: int = opt(
@@ -195,6 +195,11 @@ class TrainConfig(Section):
             raise CycleGANError("option '--fit-steps' fits the steps to a time budget: give it with --time-limit M")
         if self.stop_when_worse and not self.eval_every:
             raise CycleGANError("option '--stop-when-worse' counts evaluations: give it with --eval-every N")
+        if self.best_by == "kid" and not self.eval_kid:
+            raise CycleGANError(
+                "option '--no-eval-kid': best.pt is chosen by kid here (--best-by kid); drop --no-eval-kid, or give "
+                "--best-by another score (psnr and ssim need a paired test split)"
+            )
 
 
 BASE_SECTIONS: dict[str, type[Section]] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}

@@ -53,7 +53,7 @@ DEMO_OPTIONS: dict[str, Any] = {
     "lr_d": 1e-4,
     # A lighter cycle: weight 3 instead of 10, the identity term kept at 5 (lambda_identity is relative to
     # lambda_cycle: 5/3 x 3). At the fp32 budget's fixed steps +0.6-1.2 dB winter -> summer and +0.5-1.0 summer ->
-    # winter on each of 4 seeds; a cycle of 5 gave half that, 2 less, and a lighter identity term nothing
+    # winter on each of 4 seeds; a cycle of 5 gave about half that, 2 less on one seed and as much on another
     # (docs/results.md, "A lighter cycle").
     "lambda_cycle": 3.0,
     "lambda_identity": 5 / 3,
