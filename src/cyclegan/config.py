@@ -196,10 +196,15 @@ class TrainConfig(Section):
         if self.stop_when_worse and not self.eval_every:
             raise CycleGANError("option '--stop-when-worse' counts evaluations: give it with --eval-every N")
         if self.best_by == "kid" and not self.eval_kid:
-            raise CycleGANError(
-                "option '--no-eval-kid': best.pt is chosen by kid here (--best-by kid); drop --no-eval-kid, or give "
-                "--best-by another score (psnr and ssim need a paired test split)"
-            )
+            raise no_kid_error("--best-by kid")
+
+
+def no_kid_error(why: str) -> CycleGANError:
+    """--no-eval-kid where best.pt would be chosen by kid (`why`: the options that make it so)."""
+    return CycleGANError(
+        f"option '--no-eval-kid': best.pt is chosen by kid here ({why}); drop --no-eval-kid, or give --best-by "
+        "another score (psnr and ssim need a paired test split)"
+    )
 
 
 BASE_SECTIONS: dict[str, type[Section]] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..config import Config
+from ..config import Config, no_kid_error
 from ..data import list_images
 from ..errors import CycleGANError
 from ..evaluate.distances import feature_distances
@@ -92,12 +92,8 @@ def best_metric(cfg: Config, held: HeldOut) -> str:
     name = cfg.train.best_by
     if name == "auto":
         name = "psnr" if held.paired else "kid"
-    if name == "kid" and not cfg.train.eval_kid:
-        raise CycleGANError(
-            "option '--no-eval-kid': best.pt is chosen by kid here (--best-by "
-            f"{cfg.train.best_by}{', and the held-out set has no truth' if not held.paired else ''}); "
-            "drop --no-eval-kid, or give --best-by another score (psnr and ssim need a paired test split)"
-        )
+        if name == "kid" and not cfg.train.eval_kid:  # an explicit --best-by kid is refused with the config
+            raise no_kid_error("--best-by auto, and the held-out set has no truth")
     if name in ("psnr", "ssim") and not held.paired:
         raise CycleGANError(
             f"option '--best-by {name}' needs the truth: a paired test split (testA and testB with the same file "
