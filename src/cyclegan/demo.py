@@ -245,7 +245,7 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
         "seconds": {
             "total": round(time.perf_counter() - t0, 1),
             "train": round(train_seconds, 1),
-            "evaluation": round(sum(r["eval_s"] for r in scores), 1),  # inside "train"
+            "evaluation": round(sum(r["eval_s"] for r in scores), 3),  # inside "train"; to the ms
         },
         "grids": grids,
         "scores_while_training": scores,
