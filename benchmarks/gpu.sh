@@ -18,7 +18,11 @@ PY=${PYTHON:-python3}
 MINUTES=${QUALITY_MINUTES:-1.5}  # GPU minutes of training for each of paper and fast
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
-cyclegan() { "$PY" -m cyclegan "$@"; }
+# `timeout` runs programs, not shell functions: a `cyclegan` on the PATH that runs this checkout's package
+mkdir -p "$OUT/bin"
+printf '#!/bin/sh\nexec "%s" -m cyclegan "$@"\n' "$PY" >"$OUT/bin/cyclegan"
+chmod +x "$OUT/bin/cyclegan"
+export PATH="$OUT/bin:$PATH"
 step() {  # step NAME LIMIT_S COMMAND...: run it, log to $OUT/NAME.log, say how it ended
     local name=$1 limit=$2
     shift 2
