@@ -54,6 +54,10 @@ class Execution:
     # uses the cores better than two threads per convolution. Training only.
     fused_layers: bool = False
     parallel_chains: bool = False
+    # bf16/fp16 autocast only for forward passes over at least this many pixels (batch x height x width); 0:
+    # always. `auto` on a CUDA GPU sets it for translation: smaller work is bound by kernel launches there, and
+    # autocast's cast kernels made it slower than fp32 (one H200: 0.76-0.86x at 32k-65k px, 1.28-1.40x at 512k+).
+    autocast_min_pixels: int = 0
 
     @property
     def dtype(self) -> torch.dtype:
@@ -63,9 +67,10 @@ class Execution:
     def memory_format(self) -> torch.memory_format:
         return torch.channels_last if self.channels_last else torch.contiguous_format
 
-    def autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
-        """The autocast region for forward passes (a no-op for fp32)."""
-        if self.precision == "fp32":
+    def autocast(self, device: torch.device, *, pixels: int | None = None) -> contextlib.AbstractContextManager:
+        """The autocast region for forward passes (a no-op for fp32, and for work of fewer than
+        `autocast_min_pixels` pixels when `pixels`, batch x height x width, is given)."""
+        if self.precision == "fp32" or (pixels is not None and pixels < self.autocast_min_pixels):
             return contextlib.nullcontext()
         return torch.autocast(device.type, dtype=self.dtype)
 
@@ -81,7 +86,10 @@ class Execution:
     def describe(self) -> str:
         fmt = "channels-last" if self.channels_last else "NCHW"
         extra = ", fused layers" * self.fused_layers + ", parallel chains" * self.parallel_chains
-        return f"{self.precision}, {fmt}, {'compiled' if self.compile else 'eager'}{extra}"
+        precision = self.precision
+        if self.autocast_min_pixels and precision != "fp32":
+            precision += f" (fp32 below {self.autocast_min_pixels / 2**20:g} Mpx per batch)"
+        return f"{precision}, {fmt}, {'compiled' if self.compile else 'eager'}{extra}"
 
     def record(self, device: torch.device, *, seconds_per_step: float | None = None) -> dict:
         """What a report or bench JSON says about how it computed: these settings, the CPU's instruction set,
@@ -93,6 +101,7 @@ class Execution:
             "batch_generator_calls": self.batch_generator_calls,
             "fused_layers": self.fused_layers,
             "parallel_chains": self.parallel_chains,
+            "autocast_min_pixels": self.autocast_min_pixels,
             "device": str(device),
             "instruction_set": torch.backends.cpu.get_cpu_capability(),
             "bf16_native": has_native_bf16(device),
@@ -191,6 +200,11 @@ def has_native_bf16(device: torch.device) -> bool:
     return device.type == "cuda" and cuda_has_native_bf16(device)
 
 
+# The smallest translation batch (pixels) measured to gain from bf16 on a GPU: 8 x 256 x 256 (H200: 1.40x);
+# one 256 x 256 image was 0.85x and two of 128 x 128 0.77x (docs/results.md, "On a GPU").
+TRANSLATION_AUTOCAST_MIN_PIXELS = 8 * 256 * 256
+
+
 def choose_execution(
     precision: str = "auto",
     channels_last: str = "auto",
@@ -199,13 +213,19 @@ def choose_execution(
     device: torch.device,
     compile_pays: bool = True,
     batch_norm: bool = False,
+    translation: bool = False,
 ) -> Execution:
     """Resolve the three options for `device`; an impossible explicit choice is a one-line error.
 
     `compile_pays`: whether the work ahead is long enough for `auto` to compile (a training run or a large
     folder, not one image). `batch_norm`: the model has BatchNorm layers (no batched generator calls).
+    `translation`: forward passes only (`translate`), where `auto` on a CUDA GPU autocasts only batches of
+    `TRANSLATION_AUTOCAST_MIN_PIXELS` or more.
     """
     kind = device.type
+    small_fp32 = 0
+    if precision == "auto" and kind == "cuda" and translation:
+        small_fp32 = TRANSLATION_AUTOCAST_MIN_PIXELS
     if precision == "auto":
         if kind == "cuda":
             precision = "bf16" if cuda_has_native_bf16(device) else "fp32"
@@ -260,4 +280,5 @@ def choose_execution(
         batch_generator_calls=not batch_norm,
         fused_layers=forms,
         parallel_chains=forms and torch.get_num_threads() >= 2,
+        autocast_min_pixels=small_fp32 if precision != "fp32" else 0,
     )

@@ -64,7 +64,7 @@ def translate_tensor(net: nn.Module, x: torch.Tensor, *, execution: Execution = 
     """
     p = next(net.parameters())
     padded, (h, w) = pad_for_generator(x.to(p.device, p.dtype), size_multiple(net))
-    with execution.autocast(p.device):
+    with execution.autocast(p.device, pixels=padded.shape[0] * padded.shape[-2] * padded.shape[-1]):
         out = net(padded.contiguous(memory_format=execution.memory_format))
     return out.float()[..., :h, :w]
 

@@ -375,6 +375,7 @@ def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
             e.compile,
             device=device,
             compile_pays=compile_pays_for_translation(len(plan.files)),
+            translation=True,
         )
         return translate_plan(
             net,

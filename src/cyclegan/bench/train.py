@@ -52,12 +52,21 @@ def trainer_and_inputs(cfg, execution: Execution, device: torch.device, *, total
     return trainer, x, y
 
 
-def mode_execution(mode: str, device: torch.device, *, batch_norm: bool, opts: BenchOptions) -> Execution:
-    """The execution settings `mode` times on `device` (default mode: what a long `train` run chooses)."""
+def mode_execution(
+    mode: str, device: torch.device, *, batch_norm: bool, opts: BenchOptions, translation: bool = False
+) -> Execution:
+    """The execution settings `mode` times on `device` (default mode: what a long `train` run chooses, or
+    with `translation` what `translate` of a large folder chooses)."""
     if mode == "reference":
         return REFERENCE
     return choose_execution(
-        opts.precision, opts.channels_last, opts.compile, device=device, compile_pays=True, batch_norm=batch_norm
+        opts.precision,
+        opts.channels_last,
+        opts.compile,
+        device=device,
+        compile_pays=True,
+        batch_norm=batch_norm,
+        translation=translation,
     )
 
 
@@ -141,15 +150,16 @@ def bench_train(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     # --- translation: G in eval mode through `cyclegan translate`'s own function, batches of the training size
     n_translate = opts.translate_batches or max(TRANSLATE_MIN_BATCHES, opts.steps)
     nets = {}
+    tr = {m: mode_execution(m, device, batch_norm=batch_norm, opts=opts, translation=True) for m in modes}
     for m, (trainer, x, _) in runs.items():
-        nets[m] = executions[m].compiled(_as_translate_loads(trainer.G, cfg, device, executions[m]).eval())
+        nets[m] = tr[m].compiled(_as_translate_loads(trainer.G, cfg, device, tr[m]).eval())
         t0 = time.perf_counter()
-        inference.translate_tensor(nets[m], x, execution=executions[m])  # warm-up (and compilation)
+        inference.translate_tensor(nets[m], x, execution=tr[m])  # warm-up (and compilation)
         warmup_s[m] += time.perf_counter() - t0
     translate_times: dict[str, list[float]] = {m: [] for m in modes}
     for _ in range(n_translate):
         for m, (_, x, _) in runs.items():
-            call = functools.partial(inference.translate_tensor, nets[m], x, execution=executions[m])
+            call = functools.partial(inference.translate_tensor, nets[m], x, execution=tr[m])
             translate_times[m] += time_calls(call, 1, device)
     if device.type == "cuda":
         memory["cuda_translate_max_allocated_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
@@ -183,6 +193,7 @@ def bench_train(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
         m: {
             "settings": asdict(runs[m][0].execution),  # as the trainer applied it (its family's CPU forms)
             "execution": runs[m][0].execution.record(device, seconds_per_step=median(train_times[m])),
+            "translate_execution": tr[m].describe(),  # as `translate` chooses it (on a GPU: by the batch's size)
             **_summary(train_times[m], translate_times[m], warmup_s[m], bs),
         }
         for m in modes
