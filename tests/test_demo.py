@@ -1,5 +1,6 @@
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -101,14 +102,42 @@ def test_demo_cli_refuses_to_overwrite(tmp_path, capsys):
     assert "already holds a demo run" in capsys.readouterr().err
 
 
-def test_datasets_synthetic_cli(tmp_path):
-    assert (
-        main(
-            ["datasets", "synthetic", "--out", str(tmp_path / "s"), "--size", "24", "--count", "2", "--test-count", "1"]
-        )
-        == 0
+def test_demo_never_writes_into_a_folder_of_something_else(tmp_path, capsys):
+    site = tmp_path / "mysite"
+    site.mkdir()
+    (site / "report.html").write_text("<h1>my page</h1>")  # a name the demo writes, in a folder it did not make
+    (site / "notes.txt").write_text("mine")
+    assert main(["demo", "--out", str(site), "--steps", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "holds files that are not a demo's (notes.txt)" in err and "Traceback" not in err
+    assert (site / "report.html").read_text() == "<h1>my page</h1>" and sorted(os.listdir(site)) == [
+        "notes.txt",
+        "report.html",
+    ]
+    (tmp_path / "file").write_text("x")
+    assert main(["demo", "--out", str(tmp_path / "file"), "--steps", "2"]) == 2
+    assert "is a file; give a folder" in capsys.readouterr().err
+    assert main(["demo", "--out", str(tmp_path / "d"), "--steps", "2", "--device", "meta"]) == 2
+    assert not (tmp_path / "d").exists()  # the device is refused before the data is rendered
+
+
+def synthetic(out, *more):
+    return main(
+        ["datasets", "synthetic", "--out", str(out), "--count", "2", "--test-count", "1", "--no-progress", *more]
     )
+
+
+def test_datasets_synthetic_cli(tmp_path, capsys):
+    assert synthetic(tmp_path / "s", "--size", "24") == 0
     assert len(list((tmp_path / "s" / "testB").iterdir())) == 1
+    # again over it: refused (a second world would mix with the first), replaced whole with --overwrite
+    assert synthetic(tmp_path / "s", "--size", "32", "--count", "1") == 2
+    assert "already holds files: pass --overwrite" in capsys.readouterr().err
+    assert synthetic(tmp_path / "s", "--size", "32", "--overwrite") == 0
+    sizes = {Image.open(f).size for f in (tmp_path / "s").rglob("*.png")}
+    assert sizes == {(32, 32)} and len(list((tmp_path / "s" / "trainA").iterdir())) == 2  # no stale 24 px file
+    (tmp_path / "f").write_text("x")
+    assert synthetic(tmp_path / "f") == 2 and "is a file; give a folder" in capsys.readouterr().err
 
 
 def test_demo_cli_prints_how_it_computed(tmp_path, capsys, monkeypatch):

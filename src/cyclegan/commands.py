@@ -139,6 +139,10 @@ def run_datasets_download(opts, _: argparse.Namespace) -> int:
 
 
 def run_datasets_synthetic(opts, _: argparse.Namespace) -> int:
+    from .data.synthetic import claim_dataset_root  # on use
+
+    folders = ("videoA", "videoB", "cameras") if opts.video else ("trainA", "trainB", "testA", "testB")
+    claim_dataset_root(opts.out, folders, overwrite=opts.overwrite)
     if opts.video:
         from .clipio import write_clip  # on use
         from .data.synthetic_video import write_clips

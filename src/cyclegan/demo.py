@@ -22,7 +22,7 @@ from .data.synthetic import SyntheticOptions, write_dataset
 from .errors import CycleGANError
 from .evaluate.metrics import psnr, ssim
 from .execution import resolve_device
-from .files import write_atomic
+from .files import is_atomic_temporary, write_atomic
 from .inference import translate_tensor
 from .loading import load_generator
 from .options import MAX_SEED, Options, opt
@@ -183,6 +183,16 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
 
     s = settings
     run, device, minutes, progress = Path(opts.out), opts.device, opts.minutes, opts.progress
+    if run.exists() and not run.is_dir():
+        raise CycleGANError(f"option '--out': {run} is a file; give a folder")
+    resolve_device(device)  # a device this machine lacks is refused before any file is written
+    ours = lambda name: name in DEMO_FILES or name == ".lock" or is_atomic_temporary(name)  # noqa: E731
+    foreign = sorted(p.name for p in run.iterdir() if not ours(p.name)) if run.is_dir() else []
+    if foreign:  # a demo writes only its own files: never into a folder of something else
+        raise CycleGANError(
+            f"option '--out': {run} holds files that are not a demo's ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); choose a new or empty folder"
+        )
     if (run / CHECKPOINT_NAME).exists():
         if not opts.overwrite:
             raise CycleGANError(

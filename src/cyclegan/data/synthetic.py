@@ -213,7 +213,33 @@ class SyntheticOptions(Options):
     )
     clips: int = opt(4, "with --video: clips", gt=0)
     frames: int = opt(48, "with --video: frames per clip (12 a second)", gt=1)
+    overwrite: bool = opt(
+        False,
+        "replace the folders this writes in OUT (trainA, trainB, testA, testB; with --video videoA, videoB, "
+        "cameras): their old files are deleted first, so no stale image stays",
+    )
     progress: bool = progress_option()
+
+
+def claim_dataset_root(root: str | Path, folders: tuple[str, ...], *, overwrite: bool) -> None:
+    """Before rendering: refuse, in one line, a root that is a file, or one whose `folders` already hold files
+    (rendering over them would mix two datasets) unless `overwrite`, which deletes those folders first."""
+    import shutil
+
+    from ..errors import CycleGANError
+
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise CycleGANError(f"option '--out': {root} is a file; give a folder")
+    taken = [root / f for f in folders if (root / f).is_dir() and any((root / f).iterdir())]
+    taken += [root / f for f in folders if (root / f).exists() and not (root / f).is_dir()]
+    if taken and not overwrite:
+        raise CycleGANError(
+            f"{taken[0]} already holds files: pass --overwrite to replace {', '.join(folders)} in {root}, or choose "
+            "another --out"
+        )
+    for path in taken:
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
 def write_dataset(opts: SyntheticOptions) -> Path:
