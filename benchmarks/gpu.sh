@@ -53,7 +53,7 @@ EOF
 bench() {  # bench NAME LIMIT_S FLAGS...
     local name=$1 limit=$2
     shift 2
-    step "bench_$name" "$limit" cyclegan bench --mode both --device "$DEVICE" --warmup 3 --json "$OUT/bench_$name.json" "$@"
+    step "bench_$name" "$limit" cyclegan bench --mode both --device "$DEVICE" --warmup 3 --overwrite --json "$OUT/bench_$name.json" "$@"
 }
 bench paper256_b1 90 --preset paper --size "$S256" --batch-size 1 --steps "$STEPS"
 bench paper256_b8 90 --preset paper --size "$S256" --batch-size "$B8" --steps "$STEPS"
@@ -61,7 +61,7 @@ bench fast128 60 --preset fast --size "$S128" --steps "$STEPS"
 bench pix2pix256 60 --model pix2pix --size "$S256" --batch-size 1 --steps "$STEPS"
 bench cut256 60 --model cut --size "$S256" --batch-size 1 --steps "$STEPS"
 bench paper1024_translate 60 --preset paper --size "$S1024" --batch-size 1 --steps 2 --translate-batches 10
-step tiles 90 cyclegan bench --task tiles --device "$DEVICE" --seam-size "$S1024" --large $LARGE --json "$OUT/tiles.json"
+step tiles 90 cyclegan bench --task tiles --device "$DEVICE" --seam-size "$S1024" --large $LARGE --overwrite --json "$OUT/tiles.json"
 step profile 60 "$PY" benchmarks/profile_device.py --device "$DEVICE" --size "$S256" --json "$OUT/profile.json"
 
 # Quality per GPU-minute: paper against fast for the same minutes, scored on the test split.

@@ -29,7 +29,7 @@ if [ "$TINY" = 1 ]; then S256=32 STEPS=2 HALF=bf16; else S256=256 STEPS=20 HALF=
 bench() {  # bench NAME LIMIT_S FLAGS...: the reference computation against the flags, interleaved
     local name=$1 limit=$2
     shift 2
-    step "$name" "$limit" cyclegan bench --mode both --device "$DEVICE" --warmup 3 --steps "$STEPS" \
+    step "$name" "$limit" cyclegan bench --mode both --device "$DEVICE" --warmup 3 --steps "$STEPS" --overwrite \
         --json "$OUT/$name.json" "$@"
 }
 bench paper_channels_last 60 --preset paper --size "$S256" --batch-size 1 --channels-last on

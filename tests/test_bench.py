@@ -296,6 +296,16 @@ def test_cli_prints_the_figures_and_writes_the_json(tmp_path, capsys):
     assert f"{r['train_s_per_step']:.4f} s/step (median of 1" in printed
     # --translate-batches unset: as many as --steps, but at least 10 (one short call is too noisy a median)
     assert r["translate_batches"] == 10 == len(r["translate_s_all"])
+    # the file is not replaced without --overwrite, and a --json that cannot be written is refused: both before
+    # anything is measured (nothing printed)
+    assert main(["bench", *flags]) == 2
+    err = capsys.readouterr()
+    assert "already exists: pass --overwrite" in err.err and "s/step" not in err.out
+    assert main(["bench", *flags[:-1], str(tmp_path)]) == 2
+    assert "is a folder, where a file would be written" in capsys.readouterr().err
+    assert main(["bench", *flags[:-1], str(out / "b.json")]) == 2
+    assert "bench.json is a file, not a folder" in capsys.readouterr().err
+    assert main(["bench", *flags, "--overwrite"]) == 0
 
 
 def test_the_json_records_the_execution_the_trainer_applied(monkeypatch):

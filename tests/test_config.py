@@ -65,6 +65,13 @@ def test_bad_config_files_are_one_line_errors(tmp_path, text, message):
         read_config_file(f)
 
 
+def test_a_binary_config_file_is_a_one_line_error(tmp_path):
+    f = tmp_path / "photo.png"
+    f.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    with pytest.raises(CycleGANError, match="photo.png is not a text file"):
+        read_config_file(f)
+
+
 def test_cli_config_file_then_flags(tmp_path, dataset, capsys):
     f = tmp_path / "c.yaml"
     f.write_text("ngf: 4\nndf: 4\nn_blocks: 1\nsize: 24\nsteps: 1\nbatch_size: 1\nlr: 0.5\nnum_workers: 0\n")

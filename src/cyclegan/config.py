@@ -339,6 +339,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         text = path.read_text()
     except OSError as e:
         raise CycleGANError(f"cannot read config file {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise CycleGANError(f"config file {path} is not a text file (give a YAML or JSON file of options)") from None
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(text)

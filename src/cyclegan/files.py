@@ -137,6 +137,12 @@ def check_outputs(
     folders = [o for o in outputs if o.is_dir()]
     if folders:
         raise CycleGANError(f"option '{option}': {folders[0]} is a folder, where a file would be written")
+    for o in outputs:  # its folder must be one, or creatable: the nearest existing parent a writable folder
+        parent = next(p for p in o.absolute().parents if p.exists())
+        if not parent.is_dir():
+            raise CycleGANError(f"option '{option}': cannot write {o}: {parent} is a file, not a folder")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise CycleGANError(f"option '{option}': cannot write {o}: {parent} is not writable")
     existing = [o for o in outputs if o.exists() or o.is_symlink()]
     if existing and not overwrite:
         more = f" (and {len(existing) - 1} more output(s))" if len(existing) > 1 else ""

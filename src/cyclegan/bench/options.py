@@ -8,6 +8,7 @@ from typing import Literal
 
 from .. import families
 from ..errors import CycleGANError
+from ..files import overwrite_option
 from ..options import MAX_SEED, Options, opt
 from ..presets import preset_choices
 from ..shared_options import (
@@ -114,6 +115,7 @@ class BenchOptions(Options):
     )
     seed: int = opt(0, "seed of the synthetic input tensors", ge=0, le=MAX_SEED)
     json: str | None = opt(None, "write the measurements as JSON here", metavar="FILE")
+    overwrite: bool = overwrite_option()
     style_task: StyleBenchOptions = opt(factory=StyleBenchOptions)
     tiles_task: TileBenchOptions = opt(factory=TileBenchOptions)
 
