@@ -175,6 +175,9 @@ def test_evaluate_refuses_existing_outputs_and_images_into_the_split(dataset, tm
     report.write_text("{}")
     assert main([*args, "--out", str(report)]) == 2
     assert "eval.json already exists" in one_line_error(capsys) and report.read_text() == "{}"
+    # a report that could not be written (its folder is a file) is refused before the work, not after it
+    assert main([*args, "--out", str(report / "e.json"), "--overwrite"]) == 2
+    assert "eval.json is a file, not a folder" in one_line_error(capsys)
     saved = tmp_path / "imgs" / "AtoB"
     saved.mkdir(parents=True)
     (saved / "img_002.png").write_bytes(b"mine")
