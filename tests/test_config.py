@@ -65,6 +65,19 @@ def test_bad_config_files_are_one_line_errors(tmp_path, text, message):
         read_config_file(f)
 
 
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        ({"steps": 5, "epochs": 2}, "'--steps' and '--epochs' each set the training length"),
+        ({"data": "root", "domain_a": "a", "domain_b": "b"}, "'--data' and '--domain-a/--domain-b'"),
+    ],
+)
+def test_options_that_replace_each_other_are_refused_together(given, message):
+    with pytest.raises(CycleGANError, match=message):  # before: one of the two was silently ignored
+        resolve(given)
+    resolve({k: v for k, v in given.items() if k != "epochs" and k != "data"})  # either alone is fine
+
+
 def test_a_binary_config_file_is_a_one_line_error(tmp_path):
     f = tmp_path / "photo.png"
     f.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")

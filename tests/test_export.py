@@ -97,6 +97,14 @@ def test_export_errors_are_one_line(run, tmp_path, capsys):
     assert err.startswith("error: option '--out'") and "--format" in err and "\n" not in err
     assert main(["export", "--checkpoint", str(tmp_path / "missing"), "--out", str(tmp_path / "g.onnx")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+    # a format that contradicts the file's name, and an opset beyond torch's exporter: one line, no file
+    args = ["export", "--checkpoint", str(run), "--no-check"]
+    assert main([*args, "--out", str(tmp_path / "g.onnx"), "--format", "torchscript"]) == 2
+    assert "'--format': torchscript does not match" in capsys.readouterr().err
+    pytest.importorskip("onnx")
+    assert main([*args, "--out", str(tmp_path / "g.onnx"), "--opset", "99"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: option '--opset'") and "\n" not in err and not (tmp_path / "g.onnx").exists()
 
 
 def test_unknown_format_from_the_library():

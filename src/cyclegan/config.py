@@ -403,7 +403,19 @@ def resolve(
     cfg = Config(preset=preset, **{k: built.pop(k) for k in BASE_SECTIONS}, sections=built)
     if explicit:
         check_family_options(overrides, cfg.model.family)
+        check_alternatives(overrides)
     return validate(cfg)
+
+
+def check_alternatives(given: dict[str, Any]) -> None:
+    """Refuse, in one line, two options given where each replaces the other (one would be silently ignored)."""
+    if given.get("steps") is not None and given.get("epochs") is not None:
+        raise CycleGANError("options '--steps' and '--epochs' each set the training length: give one of them")
+    if given.get("data") and (given.get("domain_a") or given.get("domain_b")):
+        raise CycleGANError(
+            "option '--data' and '--domain-a/--domain-b' each name the training images: give the dataset root "
+            "(--data) or the two folders, not both"
+        )
 
 
 def check_family_options(given: dict[str, Any], family: str) -> None:

@@ -76,6 +76,12 @@ def format_for(path: str | Path, fmt: str | None) -> ExportFormat:
     if fmt is not None:
         if fmt not in FORMATS:
             raise CycleGANError(f"option '--format': expected onnx or torchscript, got {fmt!r}")
+        implied = SUFFIXES.get(Path(path).suffix.lower())
+        if implied is not None and implied != fmt:  # a TorchScript file named .onnx would fail its reader
+            raise CycleGANError(
+                f"option '--format': {fmt} does not match --out {path} (a {implied} name); "
+                "rename the file or drop --format"
+            )
         return fmt  # type: ignore[return-value]
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
@@ -116,16 +122,26 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path, *, opset: 
             # The TorchScript-based exporter is deprecated in favour of dynamo=True (which needs onnxscript)
             # and warns about InstanceNorm's train flag, which is how instance norm always runs.
             warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model,
-                (example,),
-                tmp,
-                dynamo=False,
-                opset_version=opset,
-                input_names=[INPUT],
-                output_names=[OUTPUT],
-                dynamic_axes=DYNAMIC_AXES,
-            )
+            try:
+                torch.onnx.export(
+                    model,
+                    (example,),
+                    tmp,
+                    dynamo=False,
+                    opset_version=opset,
+                    input_names=[INPUT],
+                    output_names=[OUTPUT],
+                    dynamic_axes=DYNAMIC_AXES,
+                )
+            except RuntimeError as e:
+                if "opset" not in str(e).lower():
+                    raise
+                top = getattr(getattr(torch.onnx, "_constants", None), "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", None)
+                most = f" (at most {top})" if top else ""
+                raise CycleGANError(
+                    f"option '--opset': torch {torch.__version__} cannot export opset {opset}{most}; give a lower "
+                    "--opset"
+                ) from None
         proto = onnx.load(tmp)
         for key, value in metadata.items():
             proto.metadata_props.add(key=key, value=value)
