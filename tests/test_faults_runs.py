@@ -481,6 +481,7 @@ def test_nan_inf_and_out_of_range_values_are_refused(cls, f):
         (["--load-scale", "nan"], "option 'load_scale' must be a finite number"),
         (["--size", "100000"], "option 'size' must be > 0 and <= 8192, got 100000"),
         (["--device", "meta"], "option 'device': 'meta' is not a device this program computes on"),
+        (["--batch-size", "100000"], "option '--batch-size': 100000 is more than the"),  # was an OOM kill
     ],
 )
 def test_bad_train_options_are_one_line_and_leave_no_run_folder(dataset, tmp_path, capsys, args, says):

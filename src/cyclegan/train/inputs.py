@@ -41,7 +41,8 @@ def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
         raise CycleGANError("no training data: give --data ROOT (with trainA, trainB) or --domain-a and --domain-b")
     root = Path(d.data)
     if not root.is_dir():
-        raise CycleGANError(f"option 'data': folder {root} does not exist")
+        what = "is a file, not a dataset folder" if root.exists() else "does not exist"
+        raise CycleGANError(f"option 'data': {root} {what} (give the folder holding trainA and trainB)")
     test_a, test_b = root / "testA", root / "testB"
     return root / "trainA", root / "trainB", test_a if test_a.is_dir() else None, test_b if test_b.is_dir() else None
 
@@ -124,6 +125,11 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
 
 def dataset(cfg: Config, images: Images) -> UnpairedTrainSet | PairedTrainSet:
     d, t = cfg.data, cfg.train
+    n = max(len(images.train_a), len(images.train_b))
+    if t.batch_size > n:  # each step would repeat images, and a huge batch would exhaust the memory first
+        raise CycleGANError(
+            f"option '--batch-size': {t.batch_size} is more than the {n} training image(s) per domain; give at most {n}"
+        )
     if images.paired:
         return PairedTrainSet(
             images.train_a,
