@@ -105,15 +105,13 @@ def test_demo_cli_refuses_to_overwrite(tmp_path, capsys):
 def test_demo_never_writes_into_a_folder_of_something_else(tmp_path, capsys):
     site = tmp_path / "mysite"
     site.mkdir()
-    (site / "report.html").write_text("<h1>my page</h1>")  # a name the demo writes, in a folder it did not make
-    (site / "notes.txt").write_text("mine")
+    (site / "report.html").write_text("<h1>my page</h1>")  # names the demo writes, in a folder it did not make
+    (site / "config.json").write_text('{"mine": 1}')
     assert main(["demo", "--out", str(site), "--steps", "2"]) == 2
     err = capsys.readouterr().err
-    assert "holds files that are not a demo's (notes.txt)" in err and "Traceback" not in err
-    assert (site / "report.html").read_text() == "<h1>my page</h1>" and sorted(os.listdir(site)) == [
-        "notes.txt",
-        "report.html",
-    ]
+    assert "holds files that are not a demo run's (config.json, report.html)" in err and "Traceback" not in err
+    assert (site / "report.html").read_text() == "<h1>my page</h1>"
+    assert sorted(os.listdir(site)) == ["config.json", "report.html"]
     (tmp_path / "file").write_text("x")
     assert main(["demo", "--out", str(tmp_path / "file"), "--steps", "2"]) == 2
     assert "is a file; give a folder" in capsys.readouterr().err

@@ -76,6 +76,38 @@ def test_existing_output_is_refused_before_any_work_and_replaced_with_overwrite(
     assert Image.open(out / "img_001.png").size == (48, 40)  # replaced by the translation
 
 
+def test_an_interrupted_translation_is_finished_with_skip_existing(run, tmp_path, capsys, monkeypatch):
+    make_images(tmp_path / "in", 3, seed=3)
+    Image.open(tmp_path / "in" / "img_000.png").save(tmp_path / "in" / "img_000.jpg")  # same stem: img_000-2
+    out = tmp_path / "out"
+    import cyclegan.translation as tr
+
+    real, calls = tr.translate_plan, []
+
+    def stop_after_two(net, plan, out_dir, **kw):  # Ctrl-C once two outputs are written
+        calls.append(sorted(p.name for p in plan.files))
+        done = real(net, dataclasses.replace(plan, files=plan.files[:2]), out_dir, **kw)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return done
+
+    monkeypatch.setattr(tr, "translate_plan", stop_after_two)
+    assert translate(run, out, tmp_path / "in") == 130
+    captured = capsys.readouterr()
+    assert "--skip-existing translates the rest" in captured.err
+    assert captured.err.count("will be written as") == 1  # the suffixed name is announced once, not twice
+    first = snapshot(out)
+    assert len(first) == 2
+    assert translate(run, out, tmp_path / "in") == 2  # without the flag: refused, as before
+    assert "already exists" in one_line_error(capsys)
+    assert translate(run, out, tmp_path / "in", extra=("--skip-existing",)) == 0
+    assert "2 input(s) already translated" in capsys.readouterr().out
+    assert len(calls[-1]) == 2 and snapshot(out).items() >= first.items()  # the rest only; the first kept
+    assert sorted(snapshot(out)) == ["img_000-2.png", "img_000.png", "img_001.png", "img_002.png"]
+    assert translate(run, out, tmp_path / "in", extra=("--skip-existing", "--overwrite")) == 2
+    assert "contradict" in one_line_error(capsys)
+
+
 def test_out_naming_a_file_is_one_line(run, tmp_path, capsys):
     make_images(tmp_path / "in", 1, seed=3)
     (tmp_path / "out.png").write_bytes(b"x")

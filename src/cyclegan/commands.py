@@ -90,7 +90,15 @@ def run_train(opts, args: argparse.Namespace) -> int:
 def run_translate(opts, _: argparse.Namespace) -> int:
     from .translation import translate_paths  # on use
 
-    written, errors = translate_paths(opts)
+    try:
+        written, errors = translate_paths(opts)
+    except KeyboardInterrupt:  # every output is written whole: what exists is done, and can be kept
+        print(
+            f"interrupted: the outputs in {opts.out} so far are complete; the same command with --skip-existing "
+            "translates the rest",
+            file=sys.stderr,
+        )
+        return 130
     print(f"wrote {len(written)} file(s) to {opts.out}")
     return _report_skipped(errors, "input(s) could not be translated")
 

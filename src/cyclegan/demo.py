@@ -144,15 +144,20 @@ DEMO_FILES = (
 )
 
 
+def _is_demo_run(run: Path) -> bool:
+    """Whether `run` holds a demo's training run: its config trains on the demo's own `run/data`."""
+    try:
+        data = json.loads((run / CONFIG_NAME).read_text())["data"]["data"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return isinstance(data, str) and Path(data).resolve() == (run / "data").resolve()
+
+
 def remove_demo_run(run: Path) -> None:
     """Delete a previous demo's files from `run`, after making sure it is one: its training data must be the
     demo's own `run/data` (so --overwrite never deletes another run). Other files in `run` are kept."""
 
-    try:
-        data = json.loads((run / CONFIG_NAME).read_text())["data"]["data"]
-    except (OSError, ValueError, KeyError, TypeError):
-        data = None
-    if data is None or Path(data).resolve() != (run / "data").resolve():
+    if not _is_demo_run(run):
         raise CycleGANError(
             f"{run} holds a run that is not a demo's (its config does not train on {run / 'data'}); "
             "choose another --out"
@@ -186,13 +191,16 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
     if run.exists() and not run.is_dir():
         raise CycleGANError(f"option '--out': {run} is a file; give a folder")
     resolve_device(device)  # a device this machine lacks is refused before any file is written
-    ours = lambda name: name in DEMO_FILES or name == ".lock" or is_atomic_temporary(name)  # noqa: E731
-    foreign = sorted(p.name for p in run.iterdir() if not ours(p.name)) if run.is_dir() else []
-    if foreign:  # a demo writes only its own files: never into a folder of something else
-        raise CycleGANError(
-            f"option '--out': {run} holds files that are not a demo's ({', '.join(foreign[:3])}"
-            f"{', ...' if len(foreign) > 3 else ''}); choose a new or empty folder"
+    if run.is_dir() and not (run / CHECKPOINT_NAME).exists() and not _is_demo_run(run):
+        # no demo run here: only the rendering of one that was stopped early may be (data/, the lock, temporaries)
+        others = sorted(
+            p.name for p in run.iterdir() if p.name not in ("data", ".lock") and not is_atomic_temporary(p.name)
         )
+        if others:  # a demo never writes into a folder of something else
+            raise CycleGANError(
+                f"option '--out': {run} holds files that are not a demo run's ({', '.join(others[:3])}"
+                f"{', ...' if len(others) > 3 else ''}); choose a new or empty folder"
+            )
     if (run / CHECKPOINT_NAME).exists():
         if not opts.overwrite:
             raise CycleGANError(

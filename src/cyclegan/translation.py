@@ -159,29 +159,48 @@ class Plan:
     targets: dict[Path, Path]  # input -> output file
     errors: list[str]  # inputs that name nothing (missing files, empty folders, globs matching nothing)
     overwrite: bool = False  # whether an output may replace a file (else it is created only where none is)
+    skipped: int = 0  # inputs left out because their output exists (--skip-existing)
 
 
-def plan_outputs(inputs: Sequence[str], out_dir: str | Path, *, ext: str, overwrite: bool) -> Plan:
+def plan_outputs(
+    inputs: Sequence[str],
+    out_dir: str | Path,
+    *,
+    ext: str,
+    overwrite: bool,
+    skip_existing: bool = False,
+    warn: bool = True,
+) -> Plan:
     """Expand `inputs`, name every output, and refuse (one line, `files.check_outputs`) an `out_dir` that is
     a file or an input folder (or inside one), an output that would replace an input, and, unless
-    `overwrite`, an output that exists."""
+    `overwrite`, an output that exists. `skip_existing`: leave out the inputs whose output exists (outputs are
+    written whole, so one that exists is complete); the names are those of the whole list."""
+    if skip_existing and overwrite:
+        raise CycleGANError("options '--skip-existing' and '--overwrite' contradict each other: give one of them")
     found = expand_inputs(inputs)
     out_dir = Path(out_dir)
     targets = output_names(found.files, out_dir, ext, warn=False)
+    files = found.files
+    if skip_existing:
+        files = [f for f in files if not (targets[f].exists() or targets[f].is_symlink())]
+        targets = {f: targets[f] for f in files}
     check_outputs(
         targets.values(), overwrite=overwrite, out_folder=out_dir, inputs=found.files, input_folders=found.folders
     )
-    unique_stems(found.files, ext=ext, warn=True)  # refused or not, now say which inputs get suffixed names
-    return Plan(found.files, targets, list(found.errors), overwrite)
+    if warn:  # refused or not, now say which inputs get suffixed names
+        unique_stems(found.files, ext=ext, warn=True)
+    return Plan(files, targets, list(found.errors), overwrite, skipped=len(found.files) - len(files))
 
 
 @contextlib.contextmanager
-def claimed_outputs(inputs: Sequence[str], out_dir: str | Path, *, ext: str, overwrite: bool) -> Iterator[Plan]:
+def claimed_outputs(
+    inputs: Sequence[str], out_dir: str | Path, *, ext: str, overwrite: bool, skip_existing: bool = False
+) -> Iterator[Plan]:
     """`plan_outputs`, checked again under a lock on `out_dir` held for the block (`files.FolderLock`): one
     run writes into a folder at a time, so two runs never write the same files; a second one stops in one
     line before any work. A refusal (an input folder, an existing output) comes first, before the folder
     is touched; the check under the lock then sees what a run that just ended wrote."""
-    plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite)
+    plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite, skip_existing=skip_existing)
     lock = FolderLock(out_dir)  # creates the folder; removed again if the run stops before its work
     try:
         if not lock.acquire():
@@ -194,7 +213,7 @@ def claimed_outputs(inputs: Sequence[str], out_dir: str | Path, *, ext: str, ove
         raise CycleGANError(f"option '--out': cannot create or lock {out_dir} ({e.strerror or e})") from None
     worked = False
     try:
-        yield plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite)
+        yield plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite, skip_existing=skip_existing, warn=False)
         worked = True
     finally:
         lock.release(keep_folder=worked)  # a run that did its work leaves its folder, even empty
@@ -243,6 +262,11 @@ class TranslateOptions(Options):
     batch_size: int = opt(4, "images of equal size per batch", gt=0)
     ext: Literal["png", "jpg", "webp", "tif"] = opt("png", "output format")
     overwrite: bool = overwrite_option()
+    skip_existing: bool = opt(
+        False,
+        "translate only the inputs whose output does not exist yet, to finish an interrupted run (outputs are "
+        "written whole: one that exists is complete)",
+    )
     max_pixels: int = max_pixels_option()
     tiling: TilingOptions = opt(factory=TilingOptions)
     temporal: TemporalOptions = opt(factory=TemporalOptions)
@@ -365,7 +389,11 @@ def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
     device, translate every input into `opts.out`; returns (written files, one error line per input that
     could not be translated)."""
 
-    with claimed_outputs(opts.inputs, opts.out, ext=opts.ext, overwrite=opts.overwrite) as plan:  # before work
+    with claimed_outputs(
+        opts.inputs, opts.out, ext=opts.ext, overwrite=opts.overwrite, skip_existing=opts.skip_existing
+    ) as plan:  # before work
+        if plan.skipped:
+            print(f"{plan.skipped} input(s) already translated in {opts.out}: left as they are")
         device = resolve_device(opts.device)
         net = load_generator(opts.checkpoint, opts.direction, device=device, ema=opts.ema)
         e = opts.execution
