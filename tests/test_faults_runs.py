@@ -291,6 +291,7 @@ MALFORMED = {  # name: (change to the loaded checkpoint, or bytes for the file; 
     "ngf 10^6": (_set_model(ngf=10**6), "its stored config is not valid: option 'ngf' must be > 0 and <= 4096"),
     "n_blocks 10^7": (_set_model(n_blocks=10**7), "option 'n_blocks' must be >= 0 and <= 1000, got 10000000"),
     "sizes beyond the bound": (_set_model(ngf=4096, n_blocks=1000), f"beyond the {MAX_PARAMETERS:.0e} this program"),
+    "a list": (["not", "a", "checkpoint"], "found a list"),
     "random bytes": (random.Random(0).randbytes(4096), "not a file saved by torch.save, or an incomplete one"),
     "truncated": ("half", "not a file saved by torch.save, or an incomplete one (is the file complete?)"),
 }
@@ -302,6 +303,8 @@ def _malformed(good: Path, case: str, folder: Path) -> Path:
     path = folder / "checkpoint.pt"
     if isinstance(change, bytes):
         path.write_bytes(change)
+    elif isinstance(change, list):
+        torch.save(change, path)
     elif change == "half":
         data = (good / "checkpoint.pt").read_bytes()
         path.write_bytes(data[: len(data) // 2])

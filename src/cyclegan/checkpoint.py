@@ -81,7 +81,8 @@ def check_checkpoint(ckpt: Any, *, source: str, training: bool = False) -> Confi
     the optimizers, LR schedules, image pools and random state.
     """
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise CycleGANError(f"{source} is not a cyclegan training checkpoint")
+        found = "" if isinstance(ckpt, dict) else f" (found a {type(ckpt).__name__})"
+        raise CycleGANError(f"{source} is not a cyclegan training checkpoint{found}")
     for key in ("config", "step", "models"):
         if key not in ckpt:
             raise _fail(source, f"it has no '{key}'")

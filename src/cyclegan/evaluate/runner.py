@@ -355,6 +355,8 @@ def _evaluate_one(
             for d in (trained if len(trained) > 1 else directions)
         }
     else:  # a plain generator state dict (e.g. from the reference implementation): one direction only
+        if not isinstance(ckpt, dict):  # not a checkpoint at all: load_generator says what it found, in one line
+            load_generator(ckpt_file, "AtoB", device=device, ema=opts.ema)
         if opts.direction == "both":
             raise CycleGANError(
                 f"{ckpt_file} holds a single generator: give --direction AtoB or BtoA (the one it translates)"
