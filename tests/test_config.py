@@ -78,6 +78,13 @@ def test_options_that_replace_each_other_are_refused_together(given, message):
     resolve({k: v for k, v in given.items() if k != "epochs" and k != "data"})  # either alone is fine
 
 
+@pytest.mark.parametrize("family, preset, key", [("pix2pix", "fast", "upsample"), ("cut", "seed", "generator")])
+def test_a_preset_that_does_not_fit_the_family_is_named(family, preset, key):
+    # the user set neither option: the message names the preset and the family, not only the option
+    with pytest.raises(CycleGANError, match=f"--preset {preset} does not combine with --model {family}: .*{key}"):
+        resolve({"family": family}, preset=preset)
+
+
 def test_a_binary_config_file_is_a_one_line_error(tmp_path):
     f = tmp_path / "photo.png"
     f.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -396,15 +397,26 @@ def resolve(
         if key not in known:
             raise CycleGANError(f"unknown {source} '{key}'")
         values[key] = coerce(key, value, hints[key])
-    built = {
-        key: cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
-        for key, cls in all_sections().items()
-    }
-    cfg = Config(preset=preset, **{k: built.pop(k) for k in BASE_SECTIONS}, sections=built)
-    if explicit:
-        check_family_options(overrides, cfg.model.family)
-        check_alternatives(overrides)
-    return validate(cfg)
+    try:
+        built = {
+            key: cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+            for key, cls in all_sections().items()
+        }
+        cfg = Config(preset=preset, **{k: built.pop(k) for k in BASE_SECTIONS}, sections=built)
+        if explicit:
+            check_family_options(overrides, cfg.model.family)
+            check_alternatives(overrides)
+        return validate(cfg)
+    except CycleGANError as e:
+        # an option the preset set, not the user, that the chosen family cannot take: name the real clash
+        named = re.match(r"option '([a-z_]+)'", str(e))
+        if base is None and named and named[1] in PRESETS[preset] and named[1] not in overrides:
+            family = overrides.get("family", "cyclegan")
+            raise CycleGANError(
+                f"--preset {preset} does not combine with --model {family}: the preset sets {named[1]} "
+                f"{PRESETS[preset][named[1]]!r}, and {e}; use --preset paper with --model {family}"
+            ) from None
+        raise
 
 
 def check_alternatives(given: dict[str, Any]) -> None:

@@ -56,8 +56,9 @@ def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[C
         if key == "preset" and value != stored.preset:
             raise CycleGANError(f"option 'preset' cannot change on resume (the run uses {stored.preset!r})")
         if key not in RESUMABLE and key != "preset" and stored_flat.get(key) != value:
+            name = "--model" if key == "family" else key  # the one option whose flag is not its key
             raise CycleGANError(
-                f"option '{key}' cannot change on resume (the run uses {stored_flat.get(key)!r}); "
+                f"option '{name}' cannot change on resume (the run uses {stored_flat.get(key)!r}); "
                 "start a new run with another --out instead"
             )
     if "steps" in overrides and "epochs" not in overrides:
