@@ -211,6 +211,12 @@ VARIANTS.update(
         "demo3+cyc2-idt2.5": {**DEMO_NB1, "lambda_cycle": 2.0, "lambda_identity": 2.5},  # identity 5, cycle 2
     }
 )
+# The demo's recipe since the lighter cycle (DEMO_OPTIONS), and what might learn the grids' rarer objects (the
+# snow-roofed house) in the AVX2 class's steps: the generators' learning rate, a shorter decay.
+DEMO4 = {**DEMO_NB1, "lambda_cycle": 3.0, "lambda_identity": 5 / 3}
+VARIANTS.update(
+    {"demo4": DEMO4, "demo4+lr6e-4": {**DEMO4, "lr": 6e-4}, "demo4+decay0.3": {**DEMO4, "lr_decay_fraction": 0.3}}
+)
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
 # pix2pix (on the paired training scenes: the upper bound) with a U-Net of similar width.
 FAMILIES: dict[str, dict] = {
