@@ -192,7 +192,7 @@ def test_malicious_archive_is_refused_whole(mirror, tmp_path, case):
     message = str(info.value)
     bad = next(iter(entries or links))
     assert message.startswith("refusing to extract") and f"'{bad}' {reason}" in message and "\n" not in message
-    assert sorted(p.name for p in root.iterdir()) == []  # no NAME/, no temp folder, bad archive deleted
+    assert not root.exists()  # no NAME/, no temp folder, bad archive deleted: the root the download made, gone
     assert not list(tmp_path.rglob("evil.txt")) and not Path("/tmp/cyclegan-test-evil.txt").exists()
 
 
@@ -239,6 +239,9 @@ def test_bad_names_and_urls_are_refused_before_any_request(tmp_path, name, base,
 def test_missing_file_on_the_mirror(mirror, tmp_path):
     with pytest.raises(CycleGANError, match="HTTP 404 .*check the dataset name or --base-url"):
         fetch(mirror, tmp_path)
+    with pytest.raises(CycleGANError, match="HTTP 404"):
+        fetch(mirror, tmp_path / "new" / "root")
+    assert not (tmp_path / "new" / "root").exists()  # a --root made for a download that fetched nothing: removed
 
 
 def test_bad_sha256_option(tmp_path):
@@ -267,7 +270,7 @@ def test_a_zip_bomb_is_refused_in_one_line_before_extracting(mirror, tmp_path, c
         f"error: refusing to extract {mirror.base_url}/{NAME}.zip: entry '{NAME}/trainA/a.jpg' expands"
     )
     assert "'--max-ratio'" in err
-    assert list(root.iterdir()) == []  # nothing extracted, the bomb deleted, no lock left
+    assert not root.exists()  # nothing extracted, the bomb deleted, no lock left: the root it made removed
 
 
 @pytest.mark.slow

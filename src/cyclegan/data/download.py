@@ -23,6 +23,7 @@ Only the standard library speaks HTTP here (urllib), so nothing beyond the core 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 import urllib.error
@@ -183,10 +184,29 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
         raise CycleGANError(f"{target} exists and is not a folder; move it away or choose another --root")
     if target.is_dir():
         target.rmdir()  # empty: a leftover, not data
+    created = not root.exists()
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise CycleGANError(f"option '--root' {root}: cannot create it ({e.strerror})") from None
+    try:
+        return _download_into(
+            root, name, url=url, sha256=sha256, limits=limits, bounds=bounds, progress=progress, timeout=timeout
+        )
+    except CycleGANError:
+        if created:  # a --root this call made and nothing reached (no partial file to resume from): gone again
+            part = root / f".{name}.zip.part"
+            if part.exists() and part.stat().st_size == 0:
+                part.unlink()
+            with contextlib.suppress(OSError):
+                root.rmdir()  # only when empty
+        raise
+
+
+def _download_into(
+    root: Path, name: str, *, url: str, sha256, limits: ArchiveLimits, bounds: Bounds, progress: bool, timeout: float
+) -> DownloadResult:
+    """`download`'s work once `root` exists: fetch (resuming), verify, extract."""
     with download_lock(root, name):
         remove_stale_extractions(root, name)
         part = root / f".{name}.zip.part"
