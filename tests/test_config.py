@@ -83,6 +83,10 @@ def test_a_preset_that_does_not_fit_the_family_is_named(family, preset, key):
     # the user set neither option: the message names the preset and the family, not only the option
     with pytest.raises(CycleGANError, match=f"--preset {preset} does not combine with --model {family}: .*{key}"):
         resolve({"family": family}, preset=preset)
+    # a clash with an option the user gave, not with the family: the error as it was, no advice to change --model
+    with pytest.raises(CycleGANError) as e:
+        resolve({"generator": "unet"}, preset="fast")
+    assert "--model" not in str(e.value) and str(e.value).startswith("option 'upsample'")
 
 
 def test_a_binary_config_file_is_a_one_line_error(tmp_path):
@@ -102,6 +106,20 @@ def test_cli_config_file_then_flags(tmp_path, dataset, capsys):
     )
     saved = json.loads((out / "config.json").read_text())
     assert saved["train"]["lr"] == 0.001 and saved["model"]["ngf"] == 4
+
+
+def test_a_flag_replaces_the_config_files_alternative(tmp_path, dataset, monkeypatch):
+    # --epochs over the file's steps, the two folders over the file's --data: flags win, as for any option
+    seen = []
+    monkeypatch.setattr("cyclegan.train.train", lambda cfg, **kw: seen.append(cfg))
+    f = tmp_path / "c.yaml"
+    f.write_text(f"steps: 3\ndata: {dataset}\n")
+    folders = ["--domain-a", str(dataset / "trainA"), "--domain-b", str(dataset / "trainB")]
+    assert main(["train", "--config", str(f), "--epochs", "2", *folders, "--out", str(tmp_path / "r")]) == 0
+    t, d = seen[0].train, seen[0].data
+    assert (t.steps, t.epochs, d.data, d.domain_a) == (None, 2, None, str(dataset / "trainA"))
+    with pytest.raises(CycleGANError, match="give one of them"):  # both in one place: refused
+        resolve({"steps": 3, "epochs": 2})
 
 
 def test_cli_wrong_type_in_file_is_a_one_line_error(tmp_path, capsys):

@@ -241,7 +241,7 @@ def test_missing_file_on_the_mirror(mirror, tmp_path):
         fetch(mirror, tmp_path)
     with pytest.raises(CycleGANError, match="HTTP 404"):
         fetch(mirror, tmp_path / "new" / "root")
-    assert not (tmp_path / "new" / "root").exists()  # a --root made for a download that fetched nothing: removed
+    assert not (tmp_path / "new").exists()  # the folders made for a download that fetched nothing: removed
 
 
 def test_bad_sha256_option(tmp_path):

@@ -102,6 +102,8 @@ def test_export_errors_are_one_line(run, tmp_path, capsys):
     assert main([*args, "--out", str(tmp_path / "g.onnx"), "--format", "torchscript"]) == 2
     assert "'--format': torchscript does not match" in capsys.readouterr().err
     pytest.importorskip("onnx")
+    assert main([*args, "--out", str(tmp_path / "g.onnx"), "--opset", "10"]) == 2  # reflect padding needs 11
+    assert "'--opset' must be >= 11" in capsys.readouterr().err
     assert main([*args, "--out", str(tmp_path / "g.onnx"), "--opset", "99"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: option '--opset'") and "\n" not in err and not (tmp_path / "g.onnx").exists()

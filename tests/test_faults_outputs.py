@@ -106,6 +106,9 @@ def test_an_interrupted_translation_is_finished_with_skip_existing(run, tmp_path
     assert sorted(snapshot(out)) == ["img_000-2.png", "img_000.png", "img_001.png", "img_002.png"]
     assert translate(run, out, tmp_path / "in", extra=("--skip-existing", "--overwrite")) == 2
     assert "contradict" in one_line_error(capsys)
+    calls.clear()  # interrupted with --overwrite: the hint says to swap the flag, not to add one
+    assert translate(run, tmp_path / "out2", tmp_path / "in", extra=("--overwrite",)) == 130
+    assert "--skip-existing instead of --overwrite" in capsys.readouterr().err
 
 
 def test_out_naming_a_file_is_one_line(run, tmp_path, capsys):

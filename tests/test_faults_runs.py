@@ -494,6 +494,21 @@ def test_bad_train_options_are_one_line_and_leave_no_run_folder(dataset, tmp_pat
     assert not out.exists()
 
 
+def test_a_resumed_run_keeps_its_batch_when_the_images_became_fewer(tmp_path, capsys):
+    # the batch check is for new runs: a run's batch cannot change on resume, so refusing it there would strand it
+    data = tmp_path / "data"
+    for domain, seed in (("trainA", 1), ("trainB", 2)):
+        make_images(data / domain, 3, seed=seed)
+    out = tmp_path / "run"
+    assert main(["train", *tiny_flags(data, out, steps=1, batch_size=3)]) == 0
+    for domain in ("trainA", "trainB"):
+        for f in sorted((data / domain).iterdir())[1:]:
+            f.unlink()  # one image left per domain, under the run's batch of 3
+    assert main(["train", "--out", str(out), "--resume", "--steps", "2", "--no-progress"]) == 0
+    assert main(["train", *tiny_flags(data, tmp_path / "new", steps=1, batch_size=3)]) == 2
+    assert "'--batch-size': 3 is more than the 1 training image(s)" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "args, says",
     [

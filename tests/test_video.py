@@ -85,6 +85,17 @@ def test_clip_keeps_frame_count_rate_size_and_audio(ckpt, tmp_path, suffix):
     assert not (tmp_path / "out" / "walk.png").exists()
 
 
+def test_translate_passes_the_temporal_options_to_its_clips(ckpt, tmp_path, monkeypatch):
+    import cyclegan.video as video
+
+    seen = []
+    real = video.translate_clips
+    monkeypatch.setattr(video, "translate_clips", lambda *a, **kw: seen.append(kw["temporal"]) or real(*a, **kw))
+    clip = make_clip(tmp_path / "walk.mp4", n=4)
+    assert translate(ckpt, tmp_path / "out", clip, extra=("--flow-blend", "0.7", "--norm-stats", "frame")) == 0
+    assert (seen[0].flow_blend, seen[0].norm_stats) == (0.7, "frame")  # before: None, the defaults used
+
+
 def test_gif_gives_an_animated_gif(ckpt, tmp_path):
     frames = [Image.fromarray(f) for f in moving_frames(6)]
     (tmp_path / "in").mkdir()

@@ -76,7 +76,13 @@ def run_train(opts, args: argparse.Namespace) -> int:
     from .train import prepare_config, train  # on use
 
     overrides = read_config_file(opts.config) if opts.config else {}
-    overrides.update({k: v for k, v in vars(args).items() if k in option_fields()})
+    flags = {k: v for k, v in vars(args).items() if k in option_fields()}
+    for given, replaced in (("steps", ("epochs",)), ("epochs", ("steps",)), ("data", ("domain_a", "domain_b"))):
+        if given in flags:  # a flag replaces the file's alternative to it (--epochs over the file's steps)
+            overrides = {k: v for k, v in overrides.items() if k not in replaced}
+    if "domain_a" in flags or "domain_b" in flags:
+        overrides.pop("data", None)
+    overrides.update(flags)
     if opts.preset:
         overrides["preset"] = opts.preset
     cfg, ckpt = prepare_config(overrides, resume=opts.resume, out=overrides.get("out"))
@@ -94,8 +100,8 @@ def run_translate(opts, _: argparse.Namespace) -> int:
         written, errors = translate_paths(opts)
     except KeyboardInterrupt:  # every output is written whole: what exists is done, and can be kept
         print(
-            f"interrupted: the outputs in {opts.out} so far are complete; the same command with --skip-existing "
-            "translates the rest",
+            f"interrupted: the outputs in {opts.out} so far are complete; the same command with --skip-existing"
+            f"{' instead of --overwrite' if opts.overwrite else ''} translates the rest",
             file=sys.stderr,
         )
         return 130

@@ -410,13 +410,23 @@ def resolve(
     except CycleGANError as e:
         # an option the preset set, not the user, that the chosen family cannot take: name the real clash
         named = re.match(r"option '([a-z_]+)'", str(e))
-        if base is None and named and named[1] in PRESETS[preset] and named[1] not in overrides:
-            family = overrides.get("family", "cyclegan")
+        clash = base is None and "family" in overrides and named and named[1] in PRESETS[preset]
+        if clash and named[1] not in overrides and _resolves(overrides):
+            family = overrides["family"]
             raise CycleGANError(
                 f"--preset {preset} does not combine with --model {family}: the preset sets {named[1]} "
                 f"{PRESETS[preset][named[1]]!r}, and {e}; use --preset paper with --model {family}"
             ) from None
         raise
+
+
+def _resolves(overrides: dict[str, Any]) -> bool:
+    """Whether `overrides` make a valid config with the paper preset (the fix a preset clash message offers)."""
+    try:
+        resolve(overrides, preset="paper")
+    except CycleGANError:
+        return False
+    return True
 
 
 def check_alternatives(given: dict[str, Any]) -> None:
@@ -425,7 +435,7 @@ def check_alternatives(given: dict[str, Any]) -> None:
         raise CycleGANError("options '--steps' and '--epochs' each set the training length: give one of them")
     if given.get("data") and (given.get("domain_a") or given.get("domain_b")):
         raise CycleGANError(
-            "option '--data' and '--domain-a/--domain-b' each name the training images: give the dataset root "
+            "options '--data' and '--domain-a/--domain-b' each name the training images: give the dataset root "
             "(--data) or the two folders, not both"
         )
 

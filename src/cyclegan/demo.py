@@ -22,7 +22,7 @@ from .data.synthetic import SyntheticOptions, write_dataset
 from .errors import CycleGANError
 from .evaluate.metrics import psnr, ssim
 from .execution import resolve_device
-from .files import is_atomic_temporary, write_atomic
+from .files import write_atomic
 from .inference import translate_tensor
 from .loading import load_generator
 from .options import MAX_SEED, Options, opt
@@ -194,7 +194,9 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
     if run.is_dir() and not (run / CHECKPOINT_NAME).exists() and not _is_demo_run(run):
         # no demo run here: only the rendering of one that was stopped early may be (data/, the lock, temporaries)
         others = sorted(
-            p.name for p in run.iterdir() if p.name not in ("data", ".lock") and not is_atomic_temporary(p.name)
+            p.name
+            for p in run.iterdir()
+            if p.name != "data" and not p.name.startswith(".")  # .lock, .DS_Store
         )
         if others:  # a demo never writes into a folder of something else
             raise CycleGANError(

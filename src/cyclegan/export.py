@@ -134,9 +134,9 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path, *, opset: 
                     dynamic_axes=DYNAMIC_AXES,
                 )
             except RuntimeError as e:
-                if "opset" not in str(e).lower():
-                    raise
                 top = getattr(getattr(torch.onnx, "_constants", None), "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", None)
+                if "opset" not in str(e).lower() or (top is not None and opset <= top):
+                    raise
                 most = f" (at most {top})" if top else ""
                 raise CycleGANError(
                     f"option '--opset': torch {torch.__version__} cannot export opset {opset}{most}; give a lower "
@@ -226,7 +226,7 @@ class ExportOptions(Options):
     direction: Literal["AtoB", "BtoA"] = direction_option()
     ema: Literal["auto", "on", "off"] = ema_option()
     format: ExportFormat | None = opt(None, "onnx or torchscript", default_text="from the --out suffix")
-    opset: int = opt(OPSET, "ONNX opset version", ge=9)
+    opset: int = opt(OPSET, "ONNX opset version (11+: the generators' reflection padding needs it)", ge=11)
     check: bool = opt(True, "run the exported file against PyTorch at two sizes (--no-check: skip)")
     overwrite: bool = overwrite_option()
 

@@ -415,4 +415,5 @@ def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
             execution=execution,
             max_pixels=opts.max_pixels,
             tiling=opts.tiling,
+            temporal=opts.temporal,
         )

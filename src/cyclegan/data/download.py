@@ -184,7 +184,7 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
         raise CycleGANError(f"{target} exists and is not a folder; move it away or choose another --root")
     if target.is_dir():
         target.rmdir()  # empty: a leftover, not data
-    created = not root.exists()
+    made = [p for p in (root, *root.parents) if not p.exists()]  # the folders this call creates, deepest first
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -194,12 +194,13 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
             root, name, url=url, sha256=sha256, limits=limits, bounds=bounds, progress=progress, timeout=timeout
         )
     except CycleGANError:
-        if created:  # a --root this call made and nothing reached (no partial file to resume from): gone again
+        if made:  # a --root this call made and nothing reached (no partial file to resume from): gone again
             part = root / f".{name}.zip.part"
             if part.exists() and part.stat().st_size == 0:
                 part.unlink()
             with contextlib.suppress(OSError):
-                root.rmdir()  # only when empty
+                for folder in made:
+                    folder.rmdir()  # only when empty: stops at the first that is not
         raise
 
 

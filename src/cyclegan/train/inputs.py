@@ -123,12 +123,18 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
     )
 
 
-def dataset(cfg: Config, images: Images) -> UnpairedTrainSet | PairedTrainSet:
+def dataset(
+    cfg: Config, images: Images, *, new_run: bool = True, held_out: bool = False
+) -> UnpairedTrainSet | PairedTrainSet:
+    """The training set. A new run's batch may not exceed the images per domain (each step would repeat images,
+    and a huge batch exhausts the memory first); a resumed run keeps the batch it was started with."""
     d, t = cfg.data, cfg.train
     n = max(len(images.train_a), len(images.train_b))
-    if t.batch_size > n:  # each step would repeat images, and a huge batch would exhaust the memory first
+    if new_run and t.batch_size > n:
+        after = " left after --eval-every set some aside" if held_out else ""
         raise CycleGANError(
-            f"option '--batch-size': {t.batch_size} is more than the {n} training image(s) per domain; give at most {n}"
+            f"option '--batch-size': {t.batch_size} is more than the {n} training image(s) per domain{after}; give "
+            f"at most {n}"
         )
     if images.paired:
         return PairedTrainSet(

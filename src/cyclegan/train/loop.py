@@ -67,7 +67,7 @@ def _train(
     held = None
     if cfg.train.eval_every:  # before the training set: images set aside are never trained on
         images, held = set_aside(cfg, images)
-    data = dataset(cfg, images)
+    data = dataset(cfg, images, new_run=ckpt is None, held_out=held is not None)
     t, spe = cfg.train, data.steps_per_epoch
     total = t.steps if t.steps is not None else t.epochs * spe
     run = Run(cfg, folder, device, d_ctx, steps_per_epoch=spe, total=total)
