@@ -212,6 +212,12 @@ def bench_train(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     return result
 
 
+def _translated_as(x: dict[str, Any]) -> str:
+    """How translation computed, where it differs from training (`translate` on a GPU: by the batch's size)."""
+    how = x.get("translate_execution")
+    return f", as {how}" if how and how != _describe(x["settings"]) else ""
+
+
 def _describe(settings: dict[str, Any]) -> str:
     return Execution(**settings).describe()
 
@@ -244,7 +250,7 @@ def format_train(r: dict[str, Any]) -> str:
             f"  train      {x['train_s_per_step']:.4f} s/step (median of {r['steps']}, after {r['warmup']} warm-up "
             f"step(s) that took {x['warmup_s']:.1f} s), {x['train_img_per_s']:.2f} img/s per domain",
             f"  translate  {x['translate_img_per_s']:.2f} img/s (batch {r['translate_batch_size']}, median of "
-            f"{r['translate_batches']})",
+            f"{r['translate_batches']}){_translated_as(x)}",
         ]
     if "speedup" in r:
         lines.append(
