@@ -16,20 +16,7 @@ DEVICE=${DEVICE:-cuda}
 TINY=${GPU_TINY:-0}
 PY=${PYTHON:-python3}
 MINUTES=${QUALITY_MINUTES:-1.5}  # GPU minutes of training for each of paper and fast
-export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-mkdir -p "$OUT"
-# `timeout` runs programs, not shell functions: a `cyclegan` on the PATH that runs this checkout's package
-mkdir -p "$OUT/bin"
-printf '#!/bin/sh\nexec "%s" -m cyclegan "$@"\n' "$PY" >"$OUT/bin/cyclegan"
-chmod +x "$OUT/bin/cyclegan"
-export PATH="$OUT/bin:$PATH"
-step() {  # step NAME LIMIT_S COMMAND...: run it, log to $OUT/NAME.log, say how it ended
-    local name=$1 limit=$2
-    shift 2
-    local t0=$SECONDS
-    timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
-    echo "$name: exit $? in $((SECONDS - t0)) s" | tee -a "$OUT/steps.txt"
-}
+source "$(dirname "$0")/gpu_common.sh"  # the package, a `cyclegan` for `timeout`, step()
 if [ "$TINY" = 1 ]; then S256=32 S128=32 S1024=64 B8=2 STEPS=2 LARGE="256 192" DEMO_STEPS=20 COUNT=16
 else S256=256 S128=128 S1024=1024 B8=8 STEPS=20 LARGE="6000 4000" DEMO_STEPS=2200 COUNT=400; fi
 

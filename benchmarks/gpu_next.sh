@@ -12,19 +12,7 @@ OUT=${OUT:-gpu_next_out}
 DEVICE=${DEVICE:-cuda}
 TINY=${GPU_TINY:-0}
 PY=${PYTHON:-python3}
-export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-mkdir -p "$OUT/bin"
-# `timeout` runs programs, not shell functions: a `cyclegan` on the PATH that runs this checkout's package
-printf '#!/bin/sh\nexec "%s" -m cyclegan "$@"\n' "$PY" >"$OUT/bin/cyclegan"
-chmod +x "$OUT/bin/cyclegan"
-export PATH="$OUT/bin:$PATH"
-step() {  # step NAME LIMIT_S COMMAND...: run it, log to $OUT/NAME.log, say how it ended
-    local name=$1 limit=$2
-    shift 2
-    local t0=$SECONDS
-    timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
-    echo "$name: exit $? in $((SECONDS - t0)) s" | tee -a "$OUT/steps.txt"
-}
+source "$(dirname "$0")/gpu_common.sh"  # the package, a `cyclegan` for `timeout`, step()
 if [ "$TINY" = 1 ]; then S256=32 STEPS=2 HALF=bf16; else S256=256 STEPS=20 HALF=fp16; fi
 bench() {  # bench NAME LIMIT_S FLAGS...: the reference computation against the flags, interleaved
     local name=$1 limit=$2

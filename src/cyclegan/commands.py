@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .config import BASE_SECTIONS, all_sections, option_fields, read_config_file
+from .config import ALTERNATIVES, BASE_SECTIONS, all_sections, option_fields, read_config_file
 from .errors import escape
 from .families import FAMILIES, accepting, names, section_titles
 from .options import add_arguments, to_flags
@@ -77,11 +77,8 @@ def run_train(opts, args: argparse.Namespace) -> int:
 
     overrides = read_config_file(opts.config) if opts.config else {}
     flags = {k: v for k, v in vars(args).items() if k in option_fields()}
-    for given, replaced in (("steps", ("epochs",)), ("epochs", ("steps",)), ("data", ("domain_a", "domain_b"))):
-        if given in flags:  # a flag replaces the file's alternative to it (--epochs over the file's steps)
-            overrides = {k: v for k, v in overrides.items() if k not in replaced}
-    if "domain_a" in flags or "domain_b" in flags:
-        overrides.pop("data", None)
+    for key in flags.keys() & ALTERNATIVES.keys():  # a flag replaces the file's alternative (--epochs: its steps)
+        overrides = {k: v for k, v in overrides.items() if k not in ALTERNATIVES[key]}
     overrides.update(flags)
     if opts.preset:
         overrides["preset"] = opts.preset

@@ -429,11 +429,22 @@ def _resolves(overrides: dict[str, Any]) -> bool:
     return True
 
 
+# Options that replace each other (each with what it replaces): given together from one source, one would be
+# silently ignored; a flag replaces the config file's alternative to it (`commands.run_train`).
+ALTERNATIVES: dict[str, tuple[str, ...]] = {
+    "steps": ("epochs",),
+    "epochs": ("steps",),
+    "data": ("domain_a", "domain_b"),
+    "domain_a": ("data",),
+    "domain_b": ("data",),
+}
+
+
 def check_alternatives(given: dict[str, Any]) -> None:
-    """Refuse, in one line, two options given where each replaces the other (one would be silently ignored)."""
-    if given.get("steps") is not None and given.get("epochs") is not None:
-        raise CycleGANError("options '--steps' and '--epochs' each set the training length: give one of them")
-    if given.get("data") and (given.get("domain_a") or given.get("domain_b")):
+    """Refuse, in one line, two options given where each replaces the other (see ALTERNATIVES)."""
+    if any(given.get(k) is not None and any(given.get(r) is not None for r in rs) for k, rs in ALTERNATIVES.items()):
+        if given.get("steps") is not None and given.get("epochs") is not None:
+            raise CycleGANError("options '--steps' and '--epochs' each set the training length: give one of them")
         raise CycleGANError(
             "options '--data' and '--domain-a/--domain-b' each name the training images: give the dataset root "
             "(--data) or the two folders, not both"
