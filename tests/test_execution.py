@@ -63,6 +63,11 @@ def test_auto_translation_on_cuda_autocasts_only_large_batches(monkeypatch):
     assert choose_execution(device=cuda).autocast_min_pixels == 0  # training: always bf16
     assert choose_execution("bf16", device=cuda, translation=True).autocast_min_pixels == 0  # asked for
     assert choose_execution(device=CPU, translation=True).autocast_min_pixels == 0  # CPUs: by instruction set
+    # A U-Net generator (pix2pix) is launch-bound there: bf16 trained at 0.84-0.89x and translated at 0.76-1.01x.
+    for translation in (False, True):
+        unet = choose_execution(device=cuda, translation=translation, unet=True)
+        assert unet.precision == "fp32" and unet.autocast_min_pixels == 0
+        assert choose_execution("bf16", device=cuda, translation=translation, unet=True).precision == "bf16"
 
     # The rule itself, on the CPU's autocast: a small batch computes in fp32 (bit for bit), a large one in bf16.
     net = build_generator(resolve(SMALL).model).eval()

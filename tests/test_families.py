@@ -575,3 +575,24 @@ def test_torchrun_two_processes_keep_equal_weights(family, paired, tmp_path):
     assert len({r["weights_sha256"] for r in ckpt["ranks"]}) == 1
     run_cyclegan(["train", "--out", str(tmp_path / "ddp"), "--resume", "--steps", "3", "--no-progress"], nproc=2)
     assert load_checkpoint(tmp_path / "ddp")["step"] == 3
+
+
+def test_auto_keeps_a_unet_in_fp32_on_a_gpu(family_runs, tmp_path, monkeypatch):
+    # A U-Net generator is launch-bound on a GPU, where bf16 trained and translated it slower (H200: 0.84-0.89x):
+    # both `train` and `translate` tell choose_execution what the generator is.
+    import cyclegan.translation as translation
+    from cyclegan.train.loop import _choose_execution
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d: (9, 0))
+    cuda = torch.device("cuda", 0)
+    assert _choose_execution(resolve({"family": "pix2pix"}), cuda, steps_ahead=10).precision == "fp32"
+    assert _choose_execution(resolve({"family": "cyclegan"}), cuda, steps_ahead=10).precision == "bf16"
+
+    seen = []
+    real = translation.choose_execution
+    monkeypatch.setattr(translation, "choose_execution", lambda *a, **k: seen.append(k["unet"]) or real(*a, **k))
+    for family, direction in (("pix2pix", "BtoA"), ("cut", "AtoB")):
+        src = family_runs["data"] / f"test{direction[0]}"
+        args = ["translate", "--checkpoint", str(family_runs[family]), "--direction", direction]
+        assert main([*args, "--out", str(tmp_path / family), "--no-progress", str(src)]) == 0
+    assert seen == [True, False]

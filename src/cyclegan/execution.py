@@ -9,9 +9,11 @@
   where it does not compile, a CycleGAN's training runs the fused layer forms in two lanes (below).
 - CPU without native bf16: fp32 (bf16 is emulated there and slower), and for a CycleGAN's training the fused
   layer forms (`models.fused`) and the two lanes (`train.lanes`).
-- CUDA: bf16 autocast on GPUs with bf16 in hardware (compute capability 8.0+), else fp32; NCHW and eager:
-  channels-last (InstanceNorm converts it back to NCHW at every layer) and compile stay opt-in until
-  measured on a GPU.
+- CUDA: bf16 autocast on GPUs with bf16 in hardware (compute capability 8.0+), else fp32, except for a
+  U-Net generator's model (pix2pix), small enough to be bound by kernel launches, where autocast's casts made
+  it slower (H200: 0.84-0.89x training, 0.76-1.01x translation) and `auto` keeps fp32; translation autocasts
+  only large batches (below). NCHW and eager: channels-last was slower there (0.93x of NCHW in bf16) and
+  compile stays opt-in (1.16-1.20x the `paper` step, after 71-87 s of compiling; docs/results.md).
 - MPS: fp32, NCHW, eager.
 
 Whatever the precision, losses are computed in fp32 (`cyclegan.losses`), the generators' tanh output is
@@ -214,13 +216,15 @@ def choose_execution(
     compile_pays: bool = True,
     batch_norm: bool = False,
     translation: bool = False,
+    unet: bool = False,
 ) -> Execution:
     """Resolve the three options for `device`; an impossible explicit choice is a one-line error.
 
     `compile_pays`: whether the work ahead is long enough for `auto` to compile (a training run or a large
     folder, not one image). `batch_norm`: the model has BatchNorm layers (no batched generator calls).
     `translation`: forward passes only (`translate`), where `auto` on a CUDA GPU autocasts only batches of
-    `TRANSLATION_AUTOCAST_MIN_PIXELS` or more.
+    `TRANSLATION_AUTOCAST_MIN_PIXELS` or more. `unet`: the generator is a U-Net (pix2pix), which `auto` computes
+    in fp32 on a CUDA GPU.
     """
     kind = device.type
     small_fp32 = 0
@@ -228,7 +232,7 @@ def choose_execution(
         small_fp32 = TRANSLATION_AUTOCAST_MIN_PIXELS
     if precision == "auto":
         if kind == "cuda":
-            precision = "bf16" if cuda_has_native_bf16(device) else "fp32"
+            precision = "bf16" if cuda_has_native_bf16(device) and not unet else "fp32"
         elif kind == "cpu":
             precision = "bf16" if cpu_has_native_bf16() else "fp32"
         else:

@@ -41,6 +41,7 @@ from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_
 from .files import FolderLock, check_outputs, overwrite_option, unique_stems
 from .inference import is_out_of_memory, translate_batch, uncompiled
 from .loading import load_generator
+from .models.unet import UnetGenerator
 from .options import Options, opt
 from .shared_options import (
     Direction,
@@ -404,6 +405,7 @@ def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
             device=device,
             compile_pays=compile_pays_for_translation(len(plan.files)),
             translation=True,
+            unet=isinstance(net, UnetGenerator),
         )
         return translate_plan(
             net,

@@ -53,7 +53,13 @@ def trainer_and_inputs(cfg, execution: Execution, device: torch.device, *, total
 
 
 def mode_execution(
-    mode: str, device: torch.device, *, batch_norm: bool, opts: BenchOptions, translation: bool = False
+    mode: str,
+    device: torch.device,
+    *,
+    batch_norm: bool,
+    opts: BenchOptions,
+    translation: bool = False,
+    unet: bool = False,
 ) -> Execution:
     """The execution settings `mode` times on `device` (default mode: what a long `train` run chooses, or
     with `translation` what `translate` of a large folder chooses)."""
@@ -67,6 +73,7 @@ def mode_execution(
         compile_pays=True,
         batch_norm=batch_norm,
         translation=translation,
+        unet=unet,
     )
 
 
@@ -78,7 +85,13 @@ def time_train_step(cfg, device: torch.device, *, warmup: int = 2, repeat: int =
     rng_state = torch.get_rng_state()
     t = cfg.train
     execution = choose_execution(
-        t.precision, t.channels_last, t.compile, device=device, compile_pays=False, batch_norm=cfg.model.norm == "batch"
+        t.precision,
+        t.channels_last,
+        t.compile,
+        device=device,
+        compile_pays=False,
+        batch_norm=cfg.model.norm == "batch",
+        unet=cfg.model.generator == "unet",
     )
     trainer, x, y = trainer_and_inputs(cfg, execution, device, total_steps=1)
     step = lambda: trainer.step(x, y)  # noqa: E731
@@ -124,7 +137,8 @@ def bench_train(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     cfg = resolve(overrides, preset=opts.preset)
     modes = ["reference", "default"] if opts.mode == "both" else [opts.mode]
     batch_norm = cfg.model.norm == "batch"
-    executions = {m: mode_execution(m, device, batch_norm=batch_norm, opts=opts) for m in modes}
+    unet = cfg.model.generator == "unet"
+    executions = {m: mode_execution(m, device, batch_norm=batch_norm, opts=opts, unet=unet) for m in modes}
     env = environment(device)
     size, bs = cfg.data.size, cfg.train.batch_size
     rss_start = rss_now_mib()
@@ -150,7 +164,7 @@ def bench_train(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     # --- translation: G in eval mode through `cyclegan translate`'s own function, batches of the training size
     n_translate = opts.translate_batches or max(TRANSLATE_MIN_BATCHES, opts.steps)
     nets = {}
-    tr = {m: mode_execution(m, device, batch_norm=batch_norm, opts=opts, translation=True) for m in modes}
+    tr = {m: mode_execution(m, device, batch_norm=batch_norm, opts=opts, translation=True, unet=unet) for m in modes}
     for m, (trainer, x, _) in runs.items():
         nets[m] = tr[m].compiled(_as_translate_loads(trainer.G, cfg, device, tr[m]).eval())
         t0 = time.perf_counter()

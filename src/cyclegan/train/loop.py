@@ -104,6 +104,7 @@ def _choose_execution(cfg: Config, device: torch.device, *, steps_ahead: int) ->
         device=device,
         compile_pays=compile_pays_for_training(steps_ahead, t.time_limit),
         batch_norm=cfg.model.norm == "batch",
+        unet=cfg.model.generator == "unet",
     )
 
 
