@@ -51,6 +51,8 @@ VARIANTS = {
         precision="bf16", batch_generator_calls=True, fused_layers=True, parallel_chains=True
     ),
 }
+# NAME-entry: variant NAME with the generators' first convs plain (the bf16 channels-last entry form undone)
+VARIANTS |= {f"{n}-entry": VARIANTS[n] for n in ("fused+lanes", "bf16+fused+lanes")}
 FUSED_KINDS = {
     "norm": ("norm",),
     "subpixel": ("subpixel",),
@@ -66,6 +68,9 @@ def build(name: str, cfg, steps: int):
     trainer, x, y = trainer_and_inputs(cfg, ex, torch.device("cpu"), total_steps=steps)
     for net in trainer.nets.values():  # in place, the same parameters: the optimizers stay valid
         fused.fuse_layers(net, FUSED_KINDS.get(name, ()))
+        for m in net.modules() if name.endswith("-entry") else ():
+            if type(m) is fused.EntryConv2d:
+                m.__class__ = torch.nn.Conv2d
     return trainer, x, y, ex
 
 

@@ -15,6 +15,7 @@ from cyclegan.config import resolve
 from cyclegan.execution import Execution, choose_execution
 from cyclegan.models import build_networks, fused
 from cyclegan.models.fused import (
+    EntryConv2d,
     GroupInstanceNorm,
     SubpixelUpConv,
     ThinConv2d,
@@ -51,13 +52,35 @@ def test_fused_layers_compute_the_plain_layers_in_float64(build):
     fast = fuse_layers(copy.deepcopy(plain))
     kinds = {type(m) for m in fast.modules()}
     assert GroupInstanceNorm in kinds and ThinConv2d in kinds
-    assert (SubpixelUpConv in kinds) == isinstance(plain, ResnetGenerator)
+    assert (SubpixelUpConv in kinds) == (EntryConv2d in kinds) == isinstance(plain, ResnetGenerator)
     x = torch.rand(2, 3, 16, 20, dtype=torch.float64) * 2 - 1  # not square: rows and columns kept apart
     out_a, grads_a = _forward_backward(plain, x)
     out_b, grads_b = _forward_backward(fast, x)
     torch.testing.assert_close(out_b, out_a, rtol=0, atol=1e-10)
     for a, b in zip(grads_a, grads_b):
         torch.testing.assert_close(b, a, rtol=0, atol=1e-9)
+
+
+def test_the_channels_last_forms_compute_the_plain_convs_in_bf16_and_return_nchw():
+    # The entry conv goes channels-last under bf16 autocast only, the thin conv always; both hand NCHW on.
+    torch.manual_seed(4)
+    for plain, shape in ((nn.Conv2d(3, 16, 7), (2, 3, 20, 22)), (nn.Conv2d(16, 3, 7), (2, 16, 20, 22))):
+        fast = fuse_layers(copy.deepcopy(plain))
+        assert type(fast) is nn.Conv2d  # fuse_layers converts children of a Sequential
+        fast = fuse_layers(nn.Sequential(copy.deepcopy(plain)))[0]
+        assert type(fast) is (EntryConv2d if plain.in_channels == 3 else ThinConv2d)
+        x = torch.rand(shape) * 2 - 1
+        results = []
+        for net in (plain, fast):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                xi = x.clone().requires_grad_(True)
+                out = net(xi)
+            assert out.is_contiguous() and out.dtype == torch.bfloat16
+            out.float().square().sum().backward()
+            results.append([out.float(), xi.grad, net.weight.grad])
+            net.zero_grad()
+        for a, b in zip(*results):
+            torch.testing.assert_close(b, a, rtol=0.02, atol=0.02 * a.abs().max().item())
 
 
 def test_a_trained_state_dict_loads_unchanged_into_the_fused_form():

@@ -13,6 +13,9 @@ and tensors stay as they were (checkpoints unchanged).
 - a conv to few channels (a generator's last conv, 3 outputs) as the transposed conv of its flipped kernel:
   oneDNN's kernels for 3 output channels leave most of a vector register empty; the transposed form runs
   the wide side as output.
+- a conv from the image's few channels to many (a generator's first conv), under bf16 autocast only, on a
+  channels-last copy of its input: oneDNN's bf16 kernels for 3 input channels ran 1.54x faster so (the demo's
+  3 -> 24 7x7 conv, forward and backward, one thread); in fp32 0.70x, so fp32 computes it as before.
 - a wide 3x3 conv (the residual blocks' convs of the `paper` model, 256 channels) by Winograd's minimal
   filtering F(2x2, 3x3) (Lavin & Gray 2016): each 4x4 input tile and 3x3 kernel are transformed so that 16
   elementwise products replace 36 multiply-adds per 2x2 outputs; the products over channels are 16 batched
@@ -45,11 +48,25 @@ class GroupInstanceNorm(nn.InstanceNorm2d):
 
 class ThinConv2d(nn.Conv2d):
     """A stride-1 conv computed as conv_transpose2d with the kernel flipped and its in/out swapped (the same
-    sums); for convs to a few channels. Same parameters as the nn.Conv2d it was."""
+    sums); for convs to a few channels. Same parameters as the nn.Conv2d it was. Its input goes channels-last
+    and its output back to NCHW: oneDNN's transposed conv to a few channels ran 1.05-1.2x faster so in fp32 and
+    1.5-1.9x in bf16 (the demo's 24 -> 3 7x7 conv, forward and backward, one thread), conversions included."""
 
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         pad = [k - 1 - p for k, p in zip(self.kernel_size, self.padding)]
-        return F_.conv_transpose2d(x, weight.flip(2, 3).transpose(0, 1), bias, padding=pad)
+        x = x.contiguous(memory_format=torch.channels_last)
+        return F_.conv_transpose2d(x, weight.flip(2, 3).transpose(0, 1), bias, padding=pad).contiguous()
+
+
+class EntryConv2d(nn.Conv2d):
+    """A stride-1 conv from a few channels to many, its input channels-last under CPU bf16 autocast (and its
+    output back to NCHW), plain otherwise. Same parameters as the nn.Conv2d it was."""
+
+    def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if not (torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16):
+            return super()._conv_forward(x, weight, bias)
+        x = x.contiguous(memory_format=torch.channels_last)
+        return super()._conv_forward(x, weight, bias).contiguous()
 
 
 def _bt(d: list[torch.Tensor], out: tuple[torch.Tensor, ...]) -> None:
@@ -214,11 +231,38 @@ class SubpixelUpConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = None if self.bias is None else self.bias.repeat_interleave(4)
         y = F_.conv2d(F_.pad(x, [1, 1, 1, 1], mode="replicate"), subpixel_weight(self.weight), bias)
-        b, c4, h1, w1 = y.shape  # (B, 4 C_out, H + 1, W + 1): phase (r, s) is y[..., r : r + H, s : s + W]
+        return _InterleavePhases.apply(y)
+
+
+class _InterleavePhases(torch.autograd.Function):
+    """(B, 4 C, H + 1, W + 1), phase (r, s) of output channel c in channel 4 c + 2 r + s at offset (r, s) ->
+    (B, C, 2 H, 2 W) with out[..., 2 i + r, 2 j + s] = phase (r, s)[..., i + r, j + s]. One strided copy per
+    phase each way: slicing and stacking in autograd zero-filled the whole input once per phase in backward
+    and added the four (1.1 % of the demo's fp32 step in `fill_` alone)."""
+
+    @staticmethod
+    def forward(ctx, y: torch.Tensor) -> torch.Tensor:
+        b, c4, h1, w1 = y.shape
         h, w = h1 - 1, w1 - 1
-        y = y.view(b, c4 // 4, 2, 2, h1, w1)
-        rows = [torch.stack([y[:, :, r, s, r : r + h, s : s + w] for s in (0, 1)], -1) for r in (0, 1)]
-        return torch.stack(rows, 3).reshape(b, c4 // 4, 2 * h, 2 * w)  # (B, C, H, 2, W, 2) interleaved
+        phases = y.view(b, c4 // 4, 2, 2, h1, w1)
+        out = y.new_empty(b, c4 // 4, h, 2, w, 2)
+        for r in (0, 1):
+            for s in (0, 1):
+                out[:, :, :, r, :, s] = phases[:, :, r, s, r : r + h, s : s + w]
+        return out.view(b, c4 // 4, 2 * h, 2 * w)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        b, c, h2, w2 = grad.shape
+        h, w = h2 // 2, w2 // 2
+        g = grad.reshape(b, c, h, 2, w, 2)
+        out = grad.new_empty(b, c, 2, 2, h + 1, w + 1)
+        for r in (0, 1):
+            for s in (0, 1):
+                out[:, :, r, s, r : r + h, s : s + w] = g[:, :, :, r, :, s]
+                out[:, :, r, s, h * (1 - r), :] = 0  # the row and column this phase does not reach
+                out[:, :, r, s, :, w * (1 - s)] = 0
+        return out.view(b, 4 * c, h + 1, w + 1)
 
 
 def _is_plain_instance_norm(m: nn.Module) -> bool:
@@ -237,6 +281,18 @@ def _is_thin_conv(m: nn.Module) -> bool:
         and m.padding_mode == "zeros"
         and isinstance(m.padding, tuple)
         and all(p < k for p, k in zip(m.padding, m.kernel_size))
+    )
+
+
+def _is_entry_conv(m: nn.Module) -> bool:
+    """A plain stride-1 conv from the image's channels (at most 4) to many."""
+    return (
+        type(m) is nn.Conv2d
+        and m.in_channels <= 4
+        and m.out_channels >= 8
+        and m.stride == (1, 1)
+        and m.groups == 1
+        and m.padding_mode == "zeros"
     )
 
 
@@ -270,13 +326,13 @@ def _is_resize_conv(a: nn.Module, b: nn.Module, c: nn.Module) -> bool:
     )
 
 
-FUSIONS = ("norm", "subpixel", "thin", "winograd")
+FUSIONS = ("norm", "subpixel", "thin", "entry", "winograd")
 
 
 def fuse_layers(net: nn.Module, kinds: tuple[str, ...] = FUSIONS) -> nn.Module:
-    """Convert `net`'s InstanceNorms ("norm"), resize-conv decoders ("subpixel"), thin convs ("thin") and wide 3x3
-    convs ("winograd"), in any nn.Sequential, to their faster forms in place, keeping every parameter, buffer and
-    state_dict key; returns `net`. Layers of other kinds stay."""
+    """Convert `net`'s InstanceNorms ("norm"), resize-conv decoders ("subpixel"), thin convs ("thin"), entry convs
+    ("entry") and wide 3x3 convs ("winograd"), in any nn.Sequential, to their faster forms in place, keeping every
+    parameter, buffer and state_dict key; returns `net`. Layers of other kinds stay."""
     for module in list(net.modules()):
         if not isinstance(module, nn.Sequential):
             continue
@@ -287,6 +343,8 @@ def fuse_layers(net: nn.Module, kinds: tuple[str, ...] = FUSIONS) -> nn.Module:
                 child.__class__ = GroupInstanceNorm  # same attributes, another forward
             elif "thin" in kinds and _is_thin_conv(child):
                 child.__class__ = ThinConv2d
+            elif "entry" in kinds and _is_entry_conv(child):
+                child.__class__ = EntryConv2d
             elif "winograd" in kinds and _is_winograd_conv(child):
                 child.__class__ = WinogradConv2d
             elif (
