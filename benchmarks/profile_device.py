@@ -49,7 +49,13 @@ def main() -> None:
     extra = dict(kv.split("=", 1) for kv in args.option)
     overrides = {"size": args.size, "batch_size": args.batch_size, **{k: parse_value(v) for k, v in extra.items()}}
     cfg = resolve(overrides, preset=args.preset)
-    ex = REFERENCE if args.mode == "reference" else choose_execution(device=device, compile_pays=False)
+    ex = (
+        REFERENCE
+        if args.mode == "reference"
+        else choose_execution(
+            device=device, compile_pays=False, batch_norm=cfg.model.norm == "batch", unet=cfg.model.generator == "unet"
+        )
+    )
     trainer, x, y = trainer_and_inputs(cfg, ex, device, total_steps=100)
 
     def sync() -> None:

@@ -61,26 +61,39 @@ def test_fused_layers_compute_the_plain_layers_in_float64(build):
         torch.testing.assert_close(b, a, rtol=0, atol=1e-9)
 
 
-def test_the_channels_last_forms_compute_the_plain_convs_in_bf16_and_return_nchw():
-    # The entry conv goes channels-last under bf16 autocast only, the thin conv always; both hand NCHW on.
+def test_the_channels_last_forms_compute_the_plain_convs_in_bf16_and_return_nchw(monkeypatch):
+    # The entry conv computes on a channels-last copy under bf16 autocast only, the thin conv always; both hand
+    # NCHW on, and compute what the plain conv does (to bf16 rounding).
+    channels_last = []  # per conv call: was its input channels-last?
+    for name in ("conv2d", "conv_transpose2d"):
+        real = getattr(torch.nn.functional, name)
+
+        def spy(x, *args, _real=real, **kwargs):
+            channels_last.append(x.is_contiguous(memory_format=torch.channels_last))
+            return _real(x, *args, **kwargs)
+
+        monkeypatch.setattr(torch.nn.functional, name, spy)
     torch.manual_seed(4)
     for plain, shape in ((nn.Conv2d(3, 16, 7), (2, 3, 20, 22)), (nn.Conv2d(16, 3, 7), (2, 16, 20, 22))):
-        fast = fuse_layers(copy.deepcopy(plain))
-        assert type(fast) is nn.Conv2d  # fuse_layers converts children of a Sequential
         fast = fuse_layers(nn.Sequential(copy.deepcopy(plain)))[0]
         assert type(fast) is (EntryConv2d if plain.in_channels == 3 else ThinConv2d)
         x = torch.rand(shape) * 2 - 1
         results = []
         for net in (plain, fast):
+            channels_last.clear()
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 xi = x.clone().requires_grad_(True)
                 out = net(xi)
+            assert channels_last == [net is fast]
             assert out.is_contiguous() and out.dtype == torch.bfloat16
             out.float().square().sum().backward()
             results.append([out.float(), xi.grad, net.weight.grad])
             net.zero_grad()
         for a, b in zip(*results):
-            torch.testing.assert_close(b, a, rtol=0.02, atol=0.02 * a.abs().max().item())
+            torch.testing.assert_close(b, a, rtol=0, atol=0.02 * a.abs().max().item())
+        channels_last.clear()
+        fast(x)  # in fp32 the entry conv computes as the plain conv (channels-last was slower there)
+        assert channels_last == [type(fast) is ThinConv2d]
 
 
 def test_a_trained_state_dict_loads_unchanged_into_the_fused_form():

@@ -12,8 +12,9 @@
 - CUDA: bf16 autocast on GPUs with bf16 in hardware (compute capability 8.0+), else fp32, except for a
   U-Net generator's model (pix2pix), small enough to be bound by kernel launches, where autocast's casts made
   it slower (H200: 0.84-0.89x training, 0.76-1.01x translation) and `auto` keeps fp32; translation autocasts
-  only large batches (below). NCHW and eager: channels-last gained less there (bf16 1.42x the reference, NCHW
-  1.47-1.50x) and compile stays opt-in (1.16-1.20x the `paper` step, after 71-87 s of compiling; docs/results.md).
+  only large batches (below). NCHW and eager: channels-last gained nothing there (bf16 1.42x the reference, NCHW
+  1.47x in another run) and compile stays opt-in (about 1.16x the `paper` step, after 71-87 s of compiling;
+  docs/results.md).
 - MPS: fp32, NCHW, eager.
 
 Whatever the precision, losses are computed in fp32 (`cyclegan.losses`), the generators' tanh output is

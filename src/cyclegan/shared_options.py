@@ -22,7 +22,11 @@ def device_option() -> Any:
 
 
 def precision_option() -> Any:
-    return opt("auto", "autocast precision (auto: bf16 on CPUs with native bf16 and on bf16 GPUs, else fp32)")
+    return opt(
+        "auto",
+        "autocast precision (auto: bf16 on CPUs with native bf16 and on bf16 GPUs, else fp32; on a GPU a U-Net "
+        "(pix2pix) and translation batches under 512k pixels in fp32)",
+    )
 
 
 def channels_last_option() -> Any:
