@@ -215,7 +215,12 @@ VARIANTS.update(
 # snow-roofed house) in the AVX2 class's steps: the generators' learning rate, a shorter decay.
 DEMO4 = {**DEMO_NB1, "lambda_cycle": 3.0, "lambda_identity": 5 / 3}
 VARIANTS.update(
-    {"demo4": DEMO4, "demo4+lr6e-4": {**DEMO4, "lr": 6e-4}, "demo4+decay0.3": {**DEMO4, "lr_decay_fraction": 0.3}}
+    {
+        "demo4": DEMO4,
+        "demo4+lr6e-4": {**DEMO4, "lr": 6e-4},
+        "demo4+decay0.3": {**DEMO4, "lr_decay_fraction": 0.3},
+        "demo4+lrd2e-4": {**DEMO4, "lr_d": 2e-4},  # the discriminators at half the generators' rate, not a quarter
+    }
 )
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
 # pix2pix (on the paired training scenes: the upper bound) with a U-Net of similar width.
