@@ -11,24 +11,20 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 from torch import nn
 
+from cyclegan.bench.measure import time_calls
 from cyclegan.config import resolve
 from cyclegan.models import build_discriminator, build_generator
 
+CPU = torch.device("cpu")
+
 
 def _median_ms(fn, repeat: int) -> float:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+    time_calls(fn, 3, CPU)  # warm-up
+    return statistics.median(time_calls(fn, repeat, CPU)) * 1e3
 
 
 def main() -> None:

@@ -12,9 +12,6 @@
 # Each step has its own time limit and a failed step does not stop the others (its log says why).
 set -u
 OUT=${OUT:-gpu_out}
-DEVICE=${DEVICE:-cuda}
-TINY=${GPU_TINY:-0}
-PY=${PYTHON:-python3}
 MINUTES=${QUALITY_MINUTES:-1.5}  # GPU minutes of training for each of paper and fast
 source "$(dirname "$0")/gpu_common.sh"  # the package, a `cyclegan` for `timeout`, step()
 if [ "$TINY" = 1 ]; then S256=32 S128=32 S1024=64 B8=2 STEPS=2 LARGE="256 192" DEMO_STEPS=20 COUNT=16

@@ -1,5 +1,9 @@
-# Sourced by benchmarks/gpu.sh and gpu_next.sh (after OUT and PY are set): this checkout's package on the path,
-# a `cyclegan` program for `timeout` (which runs programs, not shell functions), and `step`.
+# Sourced by benchmarks/gpu.sh, gpu_next.sh and gpu_compile_check.sh (after OUT is set): the device, the tiny
+# CPU try and the Python they run (DEVICE, GPU_TINY, PYTHON), this checkout's package on the path, a `cyclegan`
+# program for `timeout` (which runs programs, not shell functions), and `step`.
+DEVICE=${DEVICE:-cuda}
+TINY=${GPU_TINY:-0}
+PY=${PYTHON:-python3}
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 mkdir -p "$OUT/bin"
 printf '#!/bin/sh\nexec "%s" -m cyclegan "$@"\n' "$PY" >"$OUT/bin/cyclegan"

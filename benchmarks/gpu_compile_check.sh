@@ -8,9 +8,6 @@
 #   tried on a CPU first (tiny sizes):               GPU_TINY=1 DEVICE=cpu OUT=/tmp/gc bash benchmarks/gpu_compile_check.sh
 set -u
 OUT=${OUT:-gpu_compile_out}
-DEVICE=${DEVICE:-cuda}
-TINY=${GPU_TINY:-0}
-PY=${PYTHON:-python3}
 source "$(dirname "$0")/gpu_common.sh"  # the package, a `cyclegan` for `timeout`, step()
 if [ "$TINY" = 1 ]; then SIZE=32 FIRST=6 THEN=9 EVERY=3; else SIZE=256 FIRST=130 THEN=200 EVERY=65; fi
 DATA=$OUT/data RUN=$OUT/run

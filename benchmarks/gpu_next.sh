@@ -9,9 +9,6 @@
 #   tried on a CPU first (tiny sizes, a few minutes): GPU_TINY=1 DEVICE=cpu OUT=/tmp/gn bash benchmarks/gpu_next.sh
 set -u
 OUT=${OUT:-gpu_next_out}
-DEVICE=${DEVICE:-cuda}
-TINY=${GPU_TINY:-0}
-PY=${PYTHON:-python3}
 source "$(dirname "$0")/gpu_common.sh"  # the package, a `cyclegan` for `timeout`, step()
 if [ "$TINY" = 1 ]; then S256=32 STEPS=2; else S256=256 STEPS=30; fi
 bench() {  # bench NAME LIMIT_S FLAGS...: the reference computation against the flags, interleaved

@@ -269,16 +269,23 @@ def _is_plain_instance_norm(m: nn.Module) -> bool:
     return isinstance(m, nn.InstanceNorm2d) and not m.affine and not m.track_running_stats
 
 
-def _is_thin_conv(m: nn.Module) -> bool:
-    """A plain (not reparametrised) stride-1 conv from many channels to a few, with zero padding < kernel."""
+def _is_plain_stride1_conv(m: nn.Module) -> bool:
+    """A plain (not reparametrised) nn.Conv2d: stride 1, no dilation, one group, zero padding."""
     return (
         type(m) is nn.Conv2d
-        and m.out_channels <= 4
-        and m.in_channels >= 8
         and m.stride == (1, 1)
         and m.dilation == (1, 1)
         and m.groups == 1
         and m.padding_mode == "zeros"
+    )
+
+
+def _is_thin_conv(m: nn.Module) -> bool:
+    """A plain stride-1 conv from many channels to a few, with zero padding < kernel."""
+    return (
+        _is_plain_stride1_conv(m)
+        and m.out_channels <= 4
+        and m.in_channels >= 8
         and isinstance(m.padding, tuple)
         and all(p < k for p, k in zip(m.padding, m.kernel_size))
     )
@@ -286,25 +293,15 @@ def _is_thin_conv(m: nn.Module) -> bool:
 
 def _is_entry_conv(m: nn.Module) -> bool:
     """A plain stride-1 conv from the image's channels (at most 4) to many."""
-    return (
-        type(m) is nn.Conv2d
-        and m.in_channels <= 4
-        and m.out_channels >= 8
-        and m.stride == (1, 1)
-        and m.groups == 1
-        and m.padding_mode == "zeros"
-    )
+    return _is_plain_stride1_conv(m) and m.in_channels <= 4 and m.out_channels >= 8
 
 
 def _is_winograd_conv(m: nn.Module) -> bool:
     """A plain 3x3, stride-1, unpadded conv (its padding a layer before it) between many channels."""
     return (
-        type(m) is nn.Conv2d
+        _is_plain_stride1_conv(m)
         and m.kernel_size == (3, 3)
-        and m.stride == (1, 1)
         and m.padding == (0, 0)
-        and m.dilation == (1, 1)
-        and m.groups == 1
         and min(m.in_channels, m.out_channels) >= WINOGRAD_MIN_CHANNELS
     )
 
