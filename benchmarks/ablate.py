@@ -220,6 +220,8 @@ VARIANTS.update(
         "demo4+lr6e-4": {**DEMO4, "lr": 6e-4},
         "demo4+decay0.3": {**DEMO4, "lr_decay_fraction": 0.3},
         "demo4+lrd2e-4": {**DEMO4, "lr_d": 2e-4},  # the discriminators at half the generators' rate, not a quarter
+        "demo4+hinge": {**DEMO4, "gan_loss": "hinge"},  # the hinge adversarial loss instead of least squares
+        "demo4+beta2-0.99": {**DEMO4, "beta2": 0.99},  # Adam's second moment over ~100 steps, not ~1000
     }
 )
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
