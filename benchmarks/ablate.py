@@ -18,6 +18,7 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -222,6 +223,8 @@ VARIANTS.update(
         "demo4+lrd2e-4": {**DEMO4, "lr_d": 2e-4},  # the discriminators at half the generators' rate, not a quarter
         "demo4+hinge": {**DEMO4, "gan_loss": "hinge"},  # the hinge adversarial loss instead of least squares
         "demo4+beta2-0.99": {**DEMO4, "beta2": 0.99},  # Adam's second moment over ~100 steps, not ~1000
+        "demo4+beta2-0.95": {**DEMO4, "beta2": 0.95},  # over ~20 steps
+        "demo4+beta1-0-beta2-0.99": {**DEMO4, "beta1": 0.0, "beta2": 0.99},  # StyleGAN2's Adam: no first moment
     }
 )
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
@@ -467,7 +470,16 @@ def main() -> None:
         "device": a.device,
         "threads": a.threads,
     }
-    pool_ = ProcessPoolExecutor(a.jobs, mp_context=multiprocessing.get_context("spawn")) if a.jobs > 1 else _Inline()
+    pool_ = (
+        ProcessPoolExecutor(
+            a.jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_end_with_parent,
+            initargs=(os.getpid(),),
+        )
+        if a.jobs > 1
+        else _Inline()
+    )
     with open(a.out, "a") as log, pool_ as pool:
         futures = [pool.submit(run_one, v, s, s_per_step=per_step.get(v), **kw) for v, s in jobs]
         # as each run ends: a run stopped by a time limit must not hold back the others' results
@@ -481,6 +493,18 @@ def main() -> None:
             log.flush()
             scores = "  ".join(f"{d} {r[d]['psnr']:.2f} dB {r[d]['ssim']:.3f}" for d in ("AtoB", "BtoA") if d in r)
             print(f"{r['variant']:<18} seed {r['seed']}  {r['steps']:>5} steps  {scores}", flush=True)
+
+
+def _end_with_parent(parent: int) -> None:
+    """A worker's initializer: end the worker when the ablation's own process is gone. A killed parent (kill,
+    `pkill -f ablate.py`) otherwise leaves its workers training on, and they take the CPU from the next timed run."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="end-with-parent").start()
 
 
 class _Inline:
