@@ -58,7 +58,7 @@ DEMO_OPTIONS: dict[str, Any] = {
     "lambda_cycle": 3.0,
     "lambda_identity": 5 / 3,
     # Adam's second moments over about 100 steps instead of 1000 (beta2 0.99, as StyleGAN2 and most short GAN
-    # recipes): the step sizes follow the gradients' scale as it falls in the first few hundred steps. At the fp32
+    # recipes), likely so that the step sizes follow the gradients' scale as it falls early on. At the fp32
     # budget's fixed steps +0.45 dB summer -> winter and +0.49 winter -> summer on average over 5 seeds, higher on
     # 4 of them each way (docs/results.md, "Adam's beta2 at the fp32 budget").
     "beta2": 0.99,
