@@ -213,7 +213,7 @@ VARIANTS.update(
     }
 )
 # The demo's recipe since the lighter cycle (DEMO_OPTIONS), and what might learn the grids' rarer objects (the
-# snow-roofed house) in the AVX2 class's steps: the generators' learning rate, a shorter decay.
+# snow-roofed house) in the AVX2 class's steps: the learning rates, a shorter decay, the adversarial loss, Adam's betas.
 DEMO4 = {**DEMO_NB1, "lambda_cycle": 3.0, "lambda_identity": 5 / 3}
 VARIANTS.update(
     {
