@@ -6,6 +6,7 @@ Run (the demo's step; AVX2 held on a newer CPU, as a laptop without AVX-512 comp
   ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 python benchmarks/steps_interleaved.py --rounds 15
   ... --preset paper --size 256 --batch 1 --variants today,default --rounds 3 --steps 1   (the paper model)
   ... --n-blocks 1 --variants bf16:4,bf16+fused+lanes:1,bf16:1   (NAME:N: N residual blocks)
+  ... --variants today,fused+lanes-rows,fused+lanes   (NAME-rows: NAME without the fp32 row forms)
   ... --profile          (the top operators of one step of today's default and of the new default)
 """
 
@@ -53,6 +54,30 @@ VARIANTS = {
 }
 # NAME-entry: variant NAME with the generators' first convs plain (the bf16 channels-last entry form undone)
 VARIANTS |= {f"{n}-entry": VARIANTS[n] for n in ("fused+lanes", "bf16+fused+lanes")}
+# NAME-rows: variant NAME with the fp32 row forms undone (the thin conv as the channels-last transposed conv, the
+# entry conv's input gradient oneDNN's): the default before them
+VARIANTS |= {f"{n}-rows": VARIANTS[n] for n in ("fused", "fused+lanes")}
+
+
+class _TransposedThin(fused.ThinConv2d):
+    """The thin conv as it computed before the rows form, in every precision."""
+
+    def _conv_forward(self, x, weight, bias):
+        pad = [k - 1 - p for k, p in zip(self.kernel_size, self.padding)]
+        x = x.contiguous(memory_format=torch.channels_last)
+        out = torch.nn.functional.conv_transpose2d(x, weight.flip(2, 3).transpose(0, 1), bias, padding=pad)
+        return out.contiguous()
+
+
+class _PlainEntryFp32(fused.EntryConv2d):
+    """The entry conv as it computed before its input gradient by rows: plain outside bf16 autocast."""
+
+    def _conv_forward(self, x, weight, bias):
+        if torch.is_autocast_enabled("cpu"):
+            return super()._conv_forward(x, weight, bias)
+        return torch.nn.Conv2d._conv_forward(self, x, weight, bias)
+
+
 FUSED_KINDS = {
     "norm": ("norm",),
     "subpixel": ("subpixel",),
@@ -71,6 +96,9 @@ def build(name: str, cfg, steps: int):
         for m in net.modules() if name.endswith("-entry") else ():
             if type(m) is fused.EntryConv2d:
                 m.__class__ = torch.nn.Conv2d
+        undo = {fused.ThinConv2d: _TransposedThin, fused.EntryConv2d: _PlainEntryFp32}
+        for m in net.modules() if name.endswith("-rows") else ():
+            m.__class__ = undo.get(type(m), type(m))
     return trainer, x, y, ex
 
 

@@ -92,8 +92,8 @@ def test_the_channels_last_forms_compute_the_plain_convs_in_bf16_and_return_nchw
         for a, b in zip(*results):
             torch.testing.assert_close(b, a, rtol=0, atol=0.02 * a.abs().max().item())
         channels_last.clear()
-        fast(x)  # in fp32 the entry conv computes as the plain conv (channels-last was slower there)
-        assert channels_last == [type(fast) is ThinConv2d]
+        fast(x)  # in fp32 neither goes channels-last: the entry conv computes plainly, the thin conv by rows
+        assert channels_last == [False]
 
 
 def test_a_trained_state_dict_loads_unchanged_into_the_fused_form():
@@ -111,6 +111,37 @@ def test_a_trained_state_dict_loads_unchanged_into_the_fused_form():
     x = torch.rand(1, 3, 16, 16) * 2 - 1
     with torch.no_grad():
         torch.testing.assert_close(fast(x), trained(x), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "c_in, c_out, kernel, padding, size",
+    [
+        (8, 3, (7, 7), (0, 0), (13, 16)),  # a generator's last conv after its reflection padding: by rows
+        (8, 2, (5, 3), (2, 1), (9, 7)),  # padded, not square: rows and columns kept apart
+        (3, 8, (7, 7), (0, 0), (12, 11)),  # an entry conv: its input gradient by rows
+        (3, 8, (4, 4), (1, 1), (7, 8)),  # padded, an even kernel
+    ],
+)
+@pytest.mark.parametrize("needs", ["all", "weights", "input"])
+def test_the_row_forms_compute_the_plain_conv_and_its_gradients_in_float64(c_in, c_out, kernel, padding, size, needs):
+    # The thin conv's rows form (O KH >= 8: each kernel row an output channel) and the entry conv's input
+    # gradient by rows: the same sums as F.conv2d, whichever of input, weight and bias need a gradient.
+    gen = torch.Generator().manual_seed(c_in * 10 + c_out)
+    plain = nn.Conv2d(c_in, c_out, kernel, padding=padding).double()
+    fast = fuse_layers(nn.Sequential(copy.deepcopy(plain)))[0]
+    assert type(fast) is (ThinConv2d if c_in > 4 else EntryConv2d)
+    x = torch.randn(2, c_in, *size, generator=gen, dtype=torch.float64)
+    results = []
+    for net in (plain, fast):
+        xi = x.clone().requires_grad_(needs != "weights")
+        net.requires_grad_(needs != "input")
+        out = net(xi)
+        g = torch.randn(out.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+        leaves = [t for t in (xi, net.weight, net.bias) if t.requires_grad]
+        results.append([out.detach(), *torch.autograd.grad(out, leaves, g)])
+    assert len(results[0]) == {"all": 4, "weights": 3, "input": 2}[needs]
+    for a, b in zip(*results):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-10)
 
 
 @pytest.mark.parametrize("shape", [(2, 5, 10, 12), (1, 3, 7, 9), (1, 2, 3, 3)])  # even, odd and one-pixel outputs

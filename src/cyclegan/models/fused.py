@@ -10,12 +10,14 @@ and tensors stay as they were (checkpoints unchanged).
   convolution, Shi et al. 2016): nearest upsampling repeats each pixel, so the 3x3 taps falling on the same
   source pixel add up (4/9 of the multiply-adds, on a quarter of the pixels); reflection padding of the
   upsampled image is replicate padding of the source.
-- a conv to few channels (a generator's last conv, 3 outputs) as the transposed conv of its flipped kernel:
-  oneDNN's kernels for 3 output channels leave most of a vector register empty; the transposed form runs
-  the wide side as output.
-- a conv from the image's few channels to many (a generator's first conv), under bf16 autocast only, on a
-  channels-last copy of its input: oneDNN's bf16 kernels for 3 input channels ran 1.54x faster so (the demo's
-  3 -> 24 7x7 conv, forward and backward, one thread); in fp32 0.70x, so fp32 computes it as before.
+- a conv to few channels (a generator's last conv, 3 outputs): oneDNN's kernels for 3 output channels leave most
+  of a vector register empty. In fp32 each kernel row becomes an output channel of its own (21 for a 7x7
+  kernel), then the rows' shifted outputs are summed (`_RowsConv`); in bf16, the transposed conv of its flipped
+  kernel on channels-last tensors, which runs the wide side as output.
+- a conv from the image's few channels to many (a generator's first conv): under bf16 autocast on a
+  channels-last copy of its input (oneDNN's bf16 kernels for 3 input channels ran 1.54x faster so: the demo's
+  3 -> 24 7x7 conv, forward and backward, one thread; in fp32 0.70x); in fp32 plainly, with its input gradient
+  (many channels to 3: the thin direction) by rows (`_EntryConv`).
 - a wide 3x3 conv (the residual blocks' convs of the `paper` model, 256 channels) by Winograd's minimal
   filtering F(2x2, 3x3) (Lavin & Gray 2016): each 4x4 input tile and 3x3 kernel are transformed so that 16
   elementwise products replace 36 multiply-adds per 2x2 outputs; the products over channels are 16 batched
@@ -47,15 +49,74 @@ class GroupInstanceNorm(nn.InstanceNorm2d):
 
 
 class ThinConv2d(nn.Conv2d):
-    """A stride-1 conv computed as conv_transpose2d with the kernel flipped and its in/out swapped (the same
-    sums); for convs to a few channels. Same parameters as the nn.Conv2d it was. Its input goes channels-last
-    and its output back to NCHW: oneDNN's transposed conv to a few channels ran 1.05-1.2x faster so in fp32 and
-    1.5-1.9x in bf16 (the demo's 24 -> 3 7x7 conv, forward and backward, one thread), conversions included."""
+    """A stride-1 conv to a few channels (a generator's last conv, 3 outputs). Same parameters as the nn.Conv2d
+    it was. In fp32 (and float64) outside autocast, where its kernel rows are 8 output channels or more: `_RowsConv`.
+    Otherwise conv_transpose2d with the kernel
+    flipped and its in/out swapped (the same sums) on a channels-last copy of its input, output back to NCHW:
+    oneDNN's transposed conv to a few channels ran 1.5-1.9x faster so in bf16 (the demo's 24 -> 3 7x7 conv,
+    forward and backward, one thread), conversions included."""
 
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        fp32 = x.dtype in (torch.float32, torch.float64) and not torch.is_autocast_enabled(x.device.type)
+        if fp32 and self.out_channels * self.kernel_size[0] >= 8:  # the rows fill an AVX2 register
+            return _RowsConv.apply(x, weight, bias, self.padding)
         pad = [k - 1 - p for k, p in zip(self.kernel_size, self.padding)]
         x = x.contiguous(memory_format=torch.channels_last)
         return F_.conv_transpose2d(x, weight.flip(2, 3).transpose(0, 1), bias, padding=pad).contiguous()
+
+
+def _rows_conv2d(x: torch.Tensor, weight: torch.Tensor, padding: tuple[int, int]) -> torch.Tensor:
+    """`F.conv2d(x, weight, padding=padding)` (stride 1, no bias) as `_RowsConv` computes it:
+    x (N, C, H, W), weight (O, C, KH, KW) -> (N, O, H + 2 PH - KH + 1, W + 2 PW - KW + 1)."""
+    o, c, kh, kw = weight.shape
+    rows = F_.conv2d(x, weight.permute(0, 2, 1, 3).reshape(o * kh, c, 1, kw), padding=padding)  # filter o KH + i:
+    n, _, hp, w = rows.shape  # row i of filter o
+    h = hp - kh + 1
+    rows = rows.view(n, o, kh, hp, w)
+    out = rows[:, :, 0, :h].clone()
+    for i in range(1, kh):
+        out += rows[:, :, i, i : i + h]
+    return out
+
+
+class _RowsConv(torch.autograd.Function):
+    """`F.conv2d(x, weight, bias, padding=padding)` (stride 1, padding < kernel) for a few output channels O, each
+    kernel row an output channel of its own: a (1, KW) conv to O KH channels, then KH shifted row slices summed.
+    oneDNN's fp32 kernels fill a vector register along the output channels: 3 lanes of 8 for an RGB output, 21
+    for a 7x7 kernel's rows. The gradients: as the channels-last transposed form computes them (faster there
+    than the rows' own). The demo's 24 -> 3 7x7 conv, one thread, AVX2: forward 2x, forward and backward
+    1.2x the transposed form (`benchmarks/thin_conv.py`)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, padding):
+        out = _rows_conv2d(x, weight, padding)
+        if bias is not None:
+            out += bias.view(1, -1, 1, 1)
+        ctx.save_for_backward(x, weight)
+        ctx.padding, ctx.has_bias = padding, bias is not None
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, weight = ctx.saved_tensors
+        (kh, kw), (ph, pw) = weight.shape[2:], ctx.padding
+        cl = torch.channels_last
+        dx, dw_t, db = torch.ops.aten.convolution_backward(
+            grad.contiguous(memory_format=cl),
+            x.contiguous(memory_format=cl),
+            weight.flip(2, 3).transpose(0, 1),
+            [weight.shape[0]] if ctx.has_bias else None,
+            [1, 1],
+            [kh - 1 - ph, kw - 1 - pw],
+            [1, 1],
+            True,
+            [0, 0],
+            1,
+            [ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.has_bias and ctx.needs_input_grad[2]],
+        )
+        dx = None if dx is None else dx.contiguous()
+        dw = None if dw_t is None else dw_t.transpose(0, 1).flip(2, 3)
+        return dx, dw, db, None
 
 
 class EntryConv2d(nn.Conv2d):
@@ -64,9 +125,46 @@ class EntryConv2d(nn.Conv2d):
 
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         if not (torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16):
+            if x.dtype in (torch.float32, torch.float64) and x.requires_grad and not torch.is_autocast_enabled():
+                return _EntryConv.apply(x, weight, bias, self.padding)
             return super()._conv_forward(x, weight, bias)
         x = x.contiguous(memory_format=torch.channels_last)
         return super()._conv_forward(x, weight, bias).contiguous()
+
+
+class _EntryConv(torch.autograd.Function):
+    """`F.conv2d(x, weight, bias, padding=padding)` (stride 1) from a few input channels to many, computed
+    plainly, with its input gradient computed as `_RowsConv` computes a conv to a few channels: the input
+    gradient is the full correlation of the output gradient with the flipped kernel, from many channels to
+    the input's few (the demo's 24 -> 3, 7x7: 1.9x faster so than oneDNN's input gradient, one thread, AVX2)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, padding):
+        ctx.save_for_backward(x, weight)
+        ctx.padding, ctx.has_bias = padding, bias is not None
+        return F_.conv2d(x, weight, bias, padding=padding)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, weight = ctx.saved_tensors
+        (kh, kw), (ph, pw) = weight.shape[2:], ctx.padding
+        dx = None
+        if ctx.needs_input_grad[0]:
+            dx = _rows_conv2d(grad, weight.flip(2, 3).transpose(0, 1), (kh - 1 - ph, kw - 1 - pw))
+        _, dw, db = torch.ops.aten.convolution_backward(
+            grad,
+            x,
+            weight,
+            [weight.shape[0]] if ctx.has_bias else None,
+            [1, 1],
+            [ph, pw],
+            [1, 1],
+            False,
+            [0, 0],
+            1,
+            [False, ctx.needs_input_grad[1], ctx.has_bias and ctx.needs_input_grad[2]],
+        )
+        return dx, dw, db, None
 
 
 def _bt(d: list[torch.Tensor], out: tuple[torch.Tensor, ...]) -> None:
