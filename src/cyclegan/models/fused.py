@@ -50,11 +50,10 @@ class GroupInstanceNorm(nn.InstanceNorm2d):
 
 class ThinConv2d(nn.Conv2d):
     """A stride-1 conv to a few channels (a generator's last conv, 3 outputs). Same parameters as the nn.Conv2d
-    it was. In fp32 (and float64) outside autocast, where its kernel rows are 8 output channels or more: `_RowsConv`.
-    Otherwise conv_transpose2d with the kernel
-    flipped and its in/out swapped (the same sums) on a channels-last copy of its input, output back to NCHW:
-    oneDNN's transposed conv to a few channels ran 1.5-1.9x faster so in bf16 (the demo's 24 -> 3 7x7 conv,
-    forward and backward, one thread), conversions included."""
+    it was. In fp32 (and float64) outside autocast, where its kernel rows make 8 output channels or more:
+    `_RowsConv`. Otherwise conv_transpose2d with the kernel flipped and its in/out swapped (the same sums) on a
+    channels-last copy of its input, output back to NCHW: oneDNN's transposed conv to a few channels ran 1.5-1.9x
+    faster so in bf16 (the demo's 24 -> 3 7x7 conv, forward and backward, one thread), conversions included."""
 
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         fp32 = x.dtype in (torch.float32, torch.float64) and not torch.is_autocast_enabled(x.device.type)
@@ -84,8 +83,8 @@ class _RowsConv(torch.autograd.Function):
     kernel row an output channel of its own: a (1, KW) conv to O KH channels, then KH shifted row slices summed.
     oneDNN's fp32 kernels fill a vector register along the output channels: 3 lanes of 8 for an RGB output, 21
     for a 7x7 kernel's rows. The gradients: as the channels-last transposed form computes them (faster there
-    than the rows' own). The demo's 24 -> 3 7x7 conv, one thread, AVX2: forward 2x, forward and backward
-    1.2x the transposed form (`benchmarks/thin_conv.py`)."""
+    than the rows' own). The demo's 24 -> 3 7x7 conv, one thread, AVX2: forward 2x the transposed form's, with
+    its gradients 0.9-1.3x over runs and shapes (`benchmarks/thin_conv.py`); the demo's 4-block step 1.02x."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, padding):
@@ -125,7 +124,8 @@ class EntryConv2d(nn.Conv2d):
 
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         if not (torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16):
-            if x.dtype in (torch.float32, torch.float64) and x.requires_grad and not torch.is_autocast_enabled():
+            fp32 = x.dtype in (torch.float32, torch.float64) and not torch.is_autocast_enabled(x.device.type)
+            if fp32 and x.requires_grad:
                 return _EntryConv.apply(x, weight, bias, self.padding)
             return super()._conv_forward(x, weight, bias)
         x = x.contiguous(memory_format=torch.channels_last)
@@ -136,7 +136,7 @@ class _EntryConv(torch.autograd.Function):
     """`F.conv2d(x, weight, bias, padding=padding)` (stride 1) from a few input channels to many, computed
     plainly, with its input gradient computed as `_RowsConv` computes a conv to a few channels: the input
     gradient is the full correlation of the output gradient with the flipped kernel, from many channels to
-    the input's few (the demo's 24 -> 3, 7x7: 1.9x faster so than oneDNN's input gradient, one thread, AVX2)."""
+    the input's few (the demo's 24 -> 3, 7x7, batch 2: 1.9x oneDNN's input gradient, one thread, AVX2)."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, padding):
