@@ -312,3 +312,31 @@ def test_one_download_of_a_dataset_into_a_root_at_a_time(mirror, tmp_path):
     finally:
         lock.release()
     assert mirror.requests == []
+
+
+def test_an_empty_part_file_is_removed_before_the_lock_is_let_go(tmp_path, monkeypatch):
+    """A download that fetched nothing removes its empty .part while it still holds the lock: removed after,
+    it could be the .part of a second download that took the lock in between (and is writing into it)."""
+    from cyclegan.data import download as dl
+    from cyclegan.files import FolderLock
+
+    root = tmp_path / "new" / "root"
+    part = root / f".{NAME}.zip.part"
+
+    def nothing_arrives(url, part_path, **kwargs):
+        part_path.touch()  # opened for writing, then the connection failed
+        raise CycleGANError(f"cannot download {url}: connection refused")
+
+    at_release = []
+    real_release = FolderLock.release
+
+    def release(self, *args, **kwargs):
+        at_release.append(part.exists())
+        return real_release(self, *args, **kwargs)
+
+    monkeypatch.setattr(dl, "fetch", nothing_arrives)
+    monkeypatch.setattr(FolderLock, "release", release)
+    with pytest.raises(CycleGANError, match="connection refused"):
+        download(DownloadOptions(NAME, str(root), base_url="http://127.0.0.1:9", progress=False))
+    assert at_release == [False]  # already gone when the lock was let go
+    assert not (tmp_path / "new").exists()  # and the folders this download made, as before

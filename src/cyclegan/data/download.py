@@ -194,10 +194,7 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
             root, name, url=url, sha256=sha256, limits=limits, bounds=bounds, progress=progress, timeout=timeout
         )
     except CycleGANError:
-        if made:  # a --root this call made and nothing reached (no partial file to resume from): gone again
-            part = root / f".{name}.zip.part"
-            if part.exists() and part.stat().st_size == 0:
-                part.unlink()
+        if made:  # a --root this call made and nothing reached (its empty .part went under the lock): gone again
             with contextlib.suppress(OSError):
                 for folder in made:
                     folder.rmdir()  # only when empty: stops at the first that is not
@@ -211,7 +208,14 @@ def _download_into(
     with download_lock(root, name):
         remove_stale_extractions(root, name)
         part = root / f".{name}.zip.part"
-        total, resumed_from = fetch(url, part, progress=progress, timeout=timeout, bounds=bounds)
+        try:
+            total, resumed_from = fetch(url, part, progress=progress, timeout=timeout, bounds=bounds)
+        except CycleGANError:
+            # Nothing arrived: no partial file to resume from. Removed while the lock is held, so that it is
+            # never the .part of a download that starts the moment this one lets go.
+            if part.exists() and part.stat().st_size == 0:
+                part.unlink()
+            raise
         verify_archive(part, url=url, total=total, sha256=sha256, limits=limits)
         size = part.stat().st_size
         try:
