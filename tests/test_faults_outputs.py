@@ -223,6 +223,32 @@ def test_evaluate_refuses_existing_outputs_and_images_into_the_split(dataset, tm
     assert "inside the input folder" in one_line_error(capsys) and snapshot(dataset) == before
 
 
+def test_compare_and_evaluate_stop_on_a_busy_output_folder_before_work(dataset, tmp_path, capsys):
+    # As translate: one run writes into a folder at a time, so two never interleave their images there. Before,
+    # two compares (or evaluates with --save-images) into one folder both passed the check for existing outputs.
+    from cyclegan.files import FolderLock
+
+    content = make_images(tmp_path / "content", 1, seed=1)
+    make_images(tmp_path / "style", 1, seed=2)
+    missing = str(tmp_path / "no-such-run")  # a refusal that comes first never reaches the checkpoint
+    runs = {
+        "--out": ["compare", "--checkpoint", missing, "--direction", "AtoB", "--content", str(content[0]),
+                  "--style", str(tmp_path / "style"), "--no-progress"],
+        "--save-images": ["evaluate", "--checkpoint", missing, "--data", str(dataset), "--no-progress"],
+    }  # fmt: skip
+    for option, args in runs.items():
+        folder = tmp_path / f"busy{option}"
+        held = FolderLock(folder)
+        assert held.acquire()
+        try:  # a lock is per open file: this process's own second lock is refused as another process's would be
+            assert main([*args, option, str(folder)]) == 2
+            err = one_line_error(capsys)
+            assert f"option '{option}': {folder} is in use by another run writing there (PID {os.getpid()})" in err
+            assert [p.name for p in folder.iterdir()] == [".lock"]  # ours: nothing written
+        finally:
+            held.release()
+
+
 def test_demo_overwrite_replaces_only_a_demo_run(tmp_path, capsys):
     from cyclegan.demo import remove_demo_run
 

@@ -36,7 +36,7 @@ from .evaluate.distances import feature_distance, kid_input, kid_lite0
 from .evaluate.features import load_lite0
 from .evaluate.metrics import ssim_y
 from .execution import resolve_device
-from .files import check_outputs, overwrite_option, unique_stems, write_atomic
+from .files import check_outputs, claim_folder, overwrite_option, unique_stems, write_atomic
 from .inference import is_out_of_memory, translate_tensor
 from .loading import load_generator
 from .options import MAX_SEED, Options, opt
@@ -335,6 +335,13 @@ def compare(opts: CompareOptions) -> CompareReport:
 
     inputs = gather_inputs(opts)
     check_output_folder(opts, inputs)  # before any work
+    with claim_folder(opts.out, "--out"):  # one run writes there at a time
+        check_output_folder(opts, inputs)  # again, under the lock: what a run that just ended wrote
+        return _compare(opts, inputs)
+
+
+def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
+    """`compare`'s work, its outputs checked and its folder held."""
     device = resolve_device(opts.device)
     out = Path(opts.out)
     (out / "images").mkdir(parents=True, exist_ok=True)

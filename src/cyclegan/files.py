@@ -3,12 +3,13 @@ an existing file unless asked, nor ever writes onto or into its inputs. Used by 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -291,6 +292,29 @@ class FolderLock:
                 self.folder.rmdir()
             except OSError:  # not empty: the run wrote something
                 pass
+
+
+@contextlib.contextmanager
+def claim_folder(folder: str | Path, option: str) -> Iterator[None]:
+    """Hold a `FolderLock` on the output folder `folder` (given by `option`, created if needed) for the block:
+    one run writes there at a time, so two runs never write the same files; a second one stops in one line
+    before any work. A block that ends in an error leaves no folder it created and found empty."""
+    lock = FolderLock(folder)
+    try:
+        if not lock.acquire():
+            pid = f"PID {lock.holder}" if lock.holder else "PID unknown"
+            raise CycleGANError(
+                f"option '{option}': {folder} is in use by another run writing there ({pid}); wait for it to end "
+                f"or choose another {option}"
+            )
+    except OSError as e:
+        raise CycleGANError(f"option '{option}': cannot create or lock {folder} ({e.strerror or e})") from None
+    worked = False
+    try:
+        yield
+        worked = True
+    finally:
+        lock.release(keep_folder=worked)  # a run that did its work leaves its folder, even empty
 
 
 def is_atomic_temporary(name: str) -> bool:

@@ -38,7 +38,7 @@ from .data.io import (
 )
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
-from .files import FolderLock, check_outputs, overwrite_option, unique_stems
+from .files import check_outputs, claim_folder, overwrite_option, unique_stems
 from .inference import is_out_of_memory, translate_batch, uncompiled
 from .loading import load_generator
 from .models.unet import UnetGenerator
@@ -202,22 +202,8 @@ def claimed_outputs(
     line before any work. A refusal (an input folder, an existing output) comes first, before the folder
     is touched; the check under the lock then sees what a run that just ended wrote."""
     plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite, skip_existing=skip_existing)
-    lock = FolderLock(out_dir)  # creates the folder; removed again if the run stops before its work
-    try:
-        if not lock.acquire():
-            pid = f"PID {lock.holder}" if lock.holder else "PID unknown"
-            raise CycleGANError(
-                f"option '--out': {out_dir} is in use by another run writing there ({pid}); wait for it to end "
-                "or choose another --out"
-            )
-    except OSError as e:
-        raise CycleGANError(f"option '--out': cannot create or lock {out_dir} ({e.strerror or e})") from None
-    worked = False
-    try:
+    with claim_folder(out_dir, "--out"):
         yield plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite, skip_existing=skip_existing, warn=False)
-        worked = True
-    finally:
-        lock.release(keep_folder=worked)  # a run that did its work leaves its folder, even empty
 
 
 def _translate_batch(

@@ -34,7 +34,7 @@ from ..data.io import check_images, list_images, max_pixels_option, read_image, 
 from ..errors import CycleGANError
 from ..execution import resolve_device
 from ..families import directions_of
-from ..files import check_outputs, overwrite_option, unique_stems
+from ..files import check_outputs, claim_folder, overwrite_option, unique_stems
 from ..inference import is_out_of_memory, translate_tensor
 from ..loading import checkpoint_file, checkpoint_path, load_file, load_generator
 from ..options import MAX_SEED, Options, opt
@@ -303,6 +303,16 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     opts = dataclasses.replace(opts, checkpoint=checkpoints, data=opts.data or run_data(checkpoints[0]))
     domains = _list_domains(opts)
     _check_outputs(opts, domains)  # before any work
+    if not opts.save_images:
+        return _evaluate_all(opts, domains)
+    with claim_folder(opts.save_images, "--save-images"):  # one run writes the images there at a time
+        _check_outputs(opts, domains)  # again, under the lock: what a run that just ended wrote
+        return _evaluate_all(opts, domains)
+
+
+def _evaluate_all(opts: EvalOptions, domains: dict[str, list[Path]]) -> list[dict[str, Any]]:
+    """`evaluate_checkpoints`' work, its outputs checked (and the --save-images folder held)."""
+    checkpoints = opts.checkpoint
     device = resolve_device(opts.device)
     domains, skipped = _drop_bad_images(opts, domains)
     backbone = load_backbone(opts.backbone, inception_weights=opts.inception_weights).to(device)
