@@ -227,6 +227,16 @@ VARIANTS.update(
         "demo4+beta1-0-beta2-0.99": {**DEMO4, "beta1": 0.0, "beta2": 0.99},  # StyleGAN2's Adam: no first moment
     }
 )
+# The demo's recipe since Adam's beta2 0.99 (DEMO_OPTIONS), and faster generators with it: might the snow-roofed
+# house come sooner than the ~3500 steps it needs (docs/results.md, "How many steps the house needs")?
+DEMO5 = {**DEMO4, "beta2": 0.99}
+VARIANTS.update(
+    {
+        "demo5": DEMO5,
+        "demo5+lr6e-4": {**DEMO5, "lr": 6e-4},
+        "demo5+lr6e-4-lrd1.5e-4": {**DEMO5, "lr": 6e-4, "lr_d": 1.5e-4},  # the discriminators still at a quarter
+    }
+)
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
 # pix2pix (on the paired training scenes: the upper bound) with a U-Net of similar width.
 FAMILIES: dict[str, dict] = {
