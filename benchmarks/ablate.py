@@ -229,7 +229,7 @@ VARIANTS.update(
 )
 # The demo's recipe since Adam's beta2 0.99 (DEMO_OPTIONS), and faster generators with it: might the snow-roofed
 # house come sooner than the ~3500 steps it needs (docs/results.md, "How many steps the house needs")?
-DEMO5 = {**DEMO4, "beta2": 0.99}
+DEMO5 = {**DEMO4, "beta2": 0.99}  # the same options as "demo4+beta2-0.99" above, under the name later screens use
 VARIANTS.update(
     {
         "demo5": DEMO5,

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
+from winograd import _median_ms  # the same timing as the Winograd measurements (run as a script from benchmarks/)
 
 from cyclegan.models.fused import _EntryConv, _RowsConv
 
@@ -39,17 +38,6 @@ ENTRY = {
     "plain": lambda x, w, b: F.conv2d(x, w, b),
     "input gradient by rows": lambda x, w, b: _EntryConv.apply(x, w, b, (0, 0)),
 }
-
-
-def _median_ms(f, repeats: int) -> float:
-    for _ in range(2):
-        f()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
 
 
 def main() -> None:
