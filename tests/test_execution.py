@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -184,3 +189,52 @@ def test_compiled_generator_translates_like_eager():
     compiled = e.compiled(G)
     assert compiled is not G
     torch.testing.assert_close(translate_tensor(compiled, x, execution=e), translate_tensor(G, x), atol=0.05, rtol=0)
+
+
+_FREED_BYTES = """
+import ctypes, sys, torch
+from cyclegan import process
+kept = process.keep_freed_memory() if sys.argv[1] == "keep" else False
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                "fsmblks", "uordblks", "fordblks", "keepcost")]
+mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
+mallinfo2.restype = MallInfo2
+t = torch.empty(5 << 20).fill_(1.0)  # 20 MiB, as a layer's activations
+del t
+print(kept, mallinfo2().fordblks)  # bytes free in the heap, kept for the next tensor
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator on Linux only")
+def test_translate_keeps_freed_memory_for_the_next_tensor(tmp_path, monkeypatch):
+    """glibc hands a freed 20 MiB tensor back to the OS by default (the next one faults its pages in again);
+    with `keep_freed_memory` it stays in the heap. A MALLOC_*_ setting of the user's wins."""
+    if not hasattr(ctypes.CDLL("libc.so.6"), "mallinfo2"):
+        pytest.skip("not glibc >= 2.33")
+
+    def run(mode: str, **env: str) -> tuple[str, int]:
+        out = subprocess.run(
+            [sys.executable, "-c", _FREED_BYTES, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")} | env,
+        )
+        kept, free = out.stdout.split()
+        return kept, int(free)
+
+    kept, free = run("keep")
+    assert kept == "True" and free >= 20 << 20
+    assert run("plain")[1] < 20 << 20  # returned to the OS
+    kept, free = run("keep", MALLOC_CHECK_="0")  # the user's setting: left alone
+    assert kept == "False" and free < 20 << 20
+
+    from cyclegan import process, translation
+
+    calls = []
+    monkeypatch.setattr(process, "keep_freed_memory", lambda: calls.append(1) or True)
+    monkeypatch.setattr(translation, "translate_paths", lambda opts: ([], []))
+    (tmp_path / "in").mkdir()
+    main(["translate", "--checkpoint", str(tmp_path / "run"), "--out", str(tmp_path), str(tmp_path / "in")])
+    assert calls == [1]

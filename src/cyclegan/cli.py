@@ -10,10 +10,10 @@ being run is imported (with torch), so `cyclegan --help` is instant.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
+from . import process
 from .commands import COMMANDS, Command
 from .errors import CycleGANError, escape
 from .options import add_arguments, from_namespace
@@ -59,25 +59,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     return parser
 
 
-def set_openmp_wait_policy() -> None:
-    """On a busy CPU, let idle OpenMP threads sleep instead of spin; on an idle one, keep spinning.
-
-    Spinning threads steal the core from the thread they wait for when other processes are running: at
-    load 4 on 2 cores a demo step took 1.12 s spinning and 0.46 s passive (stylize: 227 s vs 28 s at load
-    8). On an idle machine passive waits cost instead: stylize 21.0 s vs 12.7 s. Decided from the load
-    average; an OMP_WAIT_POLICY already set wins. Takes effect only before torch is imported (the commands
-    import it lazily).
-    """
-    try:
-        busy = os.getloadavg()[0] > (os.cpu_count() or 1)  # more runnable processes than cores
-    except OSError:  # not available on this platform
-        busy = False
-    if busy:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def main(argv: list[str] | None = None) -> int:
-    set_openmp_wait_policy()
+    process.set_openmp_wait_policy()
     argv = sys.argv[1:] if argv is None else argv
     try:
         parser = build_parser(argv)
