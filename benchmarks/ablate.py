@@ -235,6 +235,7 @@ VARIANTS.update(
         "demo5": DEMO5,
         "demo5+lr6e-4": {**DEMO5, "lr": 6e-4},
         "demo5+lr6e-4-lrd1.5e-4": {**DEMO5, "lr": 6e-4, "lr_d": 1.5e-4},  # the discriminators still at a quarter
+        "demo5+zeros": {**DEMO5, "padding": "zeros"},  # no mirrored twin of an object cut by the edge
     }
 )
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,

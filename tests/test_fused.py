@@ -43,6 +43,7 @@ def _forward_backward(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, li
     "build",
     [
         lambda: ResnetGenerator(ngf=8, n_blocks=1, upsample="resize"),
+        lambda: ResnetGenerator(ngf=8, n_blocks=1, upsample="resize", padding="zeros"),  # zero-padded sub-pixel form
         lambda: PatchGANDiscriminator(ndf=8, n_layers=2),  # its last conv (16 -> 1, 4x4, padding 1) is thin
     ],
 )

@@ -83,3 +83,21 @@ def test_normal_init_uses_the_paper_std():
     G = build_generator(resolve({"ngf": 16, "n_blocks": 2}).model)
     w = torch.cat([m.weight.flatten() for m in G.modules() if isinstance(m, torch.nn.Conv2d)])
     assert abs(w.std().item() - 0.02) < 0.002 and abs(w.mean().item()) < 0.002
+
+
+def test_zero_padding_keeps_the_layers_and_their_weights_and_changes_only_the_edges():
+    """--padding zeros: the same layer indices and state_dict (a checkpoint of either loads into the other's
+    network), zero pads where reflection pads were, and different outputs from the same weights."""
+    options = {"ngf": 8, "n_blocks": 1, "upsample": "resize", "size": 32}
+    reflect = build_generator(resolve(options).model).eval()
+    zeros = build_generator(resolve({**options, "padding": "zeros"}).model).eval()
+    zeros.load_state_dict(reflect.state_dict())
+    pairs = [(type(a).__name__, type(b).__name__) for a, b in zip(reflect.modules(), zeros.modules())]
+    pads = [p for p in pairs if "Pad" in p[0]]
+    assert len(pads) == 6 and all(p == ("ReflectionPad2d", "ZeroPad2d") for p in pads)  # 7x7 x2, block x2, up x2
+    with torch.no_grad():
+        x = torch.rand(1, 3, 32, 32) * 2 - 1
+        diff = (reflect(x) - zeros(x)).abs()
+    assert diff[..., 0, :].mean() > 1e-3  # the top row sees the padding
+    with pytest.raises(Exception, match="resnet generator only"):
+        resolve({"generator": "unet", "padding": "zeros", "size": 32})

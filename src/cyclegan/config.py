@@ -71,6 +71,9 @@ class ModelConfig(Section):
         "low-pass transposed filter + conv",
     )
     residual_output: bool = opt(False, "resnet generator outputs tanh(atanh(input) + change), starting at the input")
+    padding: Literal["reflect", "zeros"] = opt(
+        "reflect", "resnet generator's padding before each stride-1 conv: reflection (the paper's) or zeros"
+    )
     spectral_norm: bool = opt(False, "spectral normalisation in the patchgan discriminator (always in projected heads)")
     init: Literal["normal", "default"] = opt("normal", "weight init: normal N(0, init_gain) or PyTorch's default")
     init_gain: float = opt(0.02, "standard deviation of the normal init", gt=0)
@@ -478,7 +481,13 @@ def validate(cfg: Config) -> Config:
         cfg = finalize(cfg)
     m = cfg.model
     if m.generator in ("seed", "unet"):
-        for name, default in (("downsample", "stride"), ("upsample", "transpose"), ("residual_output", False)):
+        only_resnet = (
+            ("downsample", "stride"),
+            ("upsample", "transpose"),
+            ("residual_output", False),
+            ("padding", "reflect"),
+        )
+        for name, default in only_resnet:
             if getattr(m, name) != default:
                 raise CycleGANError(f"option '{name}' applies to the resnet generator only (--generator resnet)")
     check_size(cfg, d.size)

@@ -24,6 +24,7 @@ GENERATORS: dict[str, Callable[[ModelConfig], nn.Module]] = {
         downsample=c.downsample,
         upsample=c.upsample,
         residual_output=c.residual_output,
+        padding=c.padding,
     ),
     "seed": lambda c: SeedGenerator(ngf=c.ngf, n_blocks=c.n_blocks, norm=c.norm, dropout=c.dropout),
     "unet": lambda c: UnetGenerator(num_downs=c.unet_levels, ngf=c.ngf, norm=c.norm, dropout=c.dropout),

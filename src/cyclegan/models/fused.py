@@ -318,17 +318,21 @@ def subpixel_weight(weight: torch.Tensor) -> torch.Tensor:
 
 
 class SubpixelUpConv(nn.Module):
-    """nearest x2 up, reflection pad 1, conv 3x3 (stride 1): (B, C_in, H, W) -> (B, C_out, 2H, 2W), computed
-    at the low resolution. Holds the original conv's `weight` and `bias` Parameters (same state_dict keys)."""
+    """nearest x2 up, reflection (or, with `zeros`, zero) pad 1, conv 3x3 (stride 1): (B, C_in, H, W) -> (B, C_out,
+    2H, 2W), computed at the low resolution. Holds the original conv's `weight` and `bias` Parameters (same
+    state_dict keys). Reflecting the upsampled image by 1 repeats its edge pixels, the source's: replicate padding
+    of the source; zero padding of the upsampled image is zero padding of the source."""
 
-    def __init__(self, conv: nn.Conv2d):
+    def __init__(self, conv: nn.Conv2d, *, zeros: bool = False):
         super().__init__()
         self.weight = conv.weight
         self.bias = conv.bias
+        self.zeros = zeros
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = None if self.bias is None else self.bias.repeat_interleave(4)
-        y = F_.conv2d(F_.pad(x, [1, 1, 1, 1], mode="replicate"), subpixel_weight(self.weight), bias)
+        x = F_.pad(x, [1, 1, 1, 1]) if self.zeros else F_.pad(x, [1, 1, 1, 1], mode="replicate")
+        y = F_.conv2d(x, subpixel_weight(self.weight), bias)
         return _InterleavePhases.apply(y)
 
 
@@ -409,7 +413,7 @@ def _is_resize_conv(a: nn.Module, b: nn.Module, c: nn.Module) -> bool:
         isinstance(a, nn.Upsample)
         and a.mode == "nearest"
         and a.scale_factor in (2, 2.0, (2, 2), (2.0, 2.0))
-        and isinstance(b, nn.ReflectionPad2d | ReflectionPad2d)
+        and isinstance(b, nn.ReflectionPad2d | ReflectionPad2d | nn.ZeroPad2d)
         and tuple(b.padding) == (1, 1, 1, 1)
         and isinstance(c, nn.Conv2d)
         and c.kernel_size == (3, 3)
@@ -447,8 +451,8 @@ def fuse_layers(net: nn.Module, kinds: tuple[str, ...] = FUSIONS) -> nn.Module:
                 and i + 2 < len(names)
                 and _is_resize_conv(*(module._modules[n] for n in names[i : i + 3]))
             ):
-                conv = module._modules[names[i + 2]]
+                conv, zeros = module._modules[names[i + 2]], isinstance(module._modules[names[i + 1]], nn.ZeroPad2d)
                 module._modules[name] = nn.Identity()
                 module._modules[names[i + 1]] = nn.Identity()
-                module._modules[names[i + 2]] = SubpixelUpConv(conv)
+                module._modules[names[i + 2]] = SubpixelUpConv(conv, zeros=zeros)
     return net

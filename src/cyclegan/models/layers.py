@@ -109,6 +109,17 @@ class BlurUpsample(nn.Module):
 
 Downsample = Literal["stride", "antialias"]
 Upsample = Literal["transpose", "resize", "antialias"]
+Padding = Literal["reflect", "zeros"]
+
+
+def pad_layer(kind: Padding, amount: int) -> nn.Module:
+    """The padding before a resnet generator's stride-1 conv: reflection (the paper's), or zeros (which mirror no
+    object cut by the image's edge into a twin, and tell the convs where the edge is)."""
+    if kind == "reflect":
+        return ReflectionPad2d(amount)
+    if kind == "zeros":
+        return nn.ZeroPad2d(amount)
+    raise ValueError(f"unknown padding {kind!r}; expected reflect or zeros")
 
 
 def downsample_layers(c_in: int, c_out: int, *, kind: Downsample, norm: Norm) -> list[nn.Module]:
@@ -123,7 +134,9 @@ def downsample_layers(c_in: int, c_out: int, *, kind: Downsample, norm: Norm) ->
     raise ValueError(f"unknown downsampling {kind!r}")
 
 
-def upsample_layers(c_in: int, c_out: int, *, kind: Upsample, norm: Norm) -> list[nn.Module]:
+def upsample_layers(
+    c_in: int, c_out: int, *, kind: Upsample, norm: Norm, padding: Padding = "reflect"
+) -> list[nn.Module]:
     """x2 up, c_in -> c_out channels, then norm and ReLU. transpose: a 3x3 stride-2 transposed conv (the
     paper; its uneven overlap draws checkerboards); resize: nearest x2 then a 3x3 conv; antialias:
     `BlurUpsample` then a 3x3 conv (CUT's layers)."""
@@ -134,7 +147,7 @@ def upsample_layers(c_in: int, c_out: int, *, kind: Upsample, norm: Norm) -> lis
         up = [BlurUpsample(c_in), nn.Conv2d(c_in, c_out, 3, padding=1, bias=bias)]
     elif kind in ("resize", "antialias"):
         resample = nn.Upsample(scale_factor=2, mode="nearest") if kind == "resize" else BlurUpsample(c_in)
-        up = [resample, ReflectionPad2d(1), nn.Conv2d(c_in, c_out, 3, bias=bias)]
+        up = [resample, pad_layer(padding, 1), nn.Conv2d(c_in, c_out, 3, bias=bias)]
     else:
         raise ValueError(f"unknown upsampling {kind!r}")
     return [*up, norm_layer(norm, c_out), nn.ReLU(True)]

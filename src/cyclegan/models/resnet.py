@@ -7,30 +7,31 @@ from .layers import (
     Downsample,
     FloatTanh,
     Norm,
-    ReflectionPad2d,
+    Padding,
     Upsample,
     downsample_layers,
     norm_layer,
+    pad_layer,
     upsample_layers,
     uses_bias,
 )
 
 
 class ResnetBlock(nn.Module):
-    """reflect-pad, conv3x3, norm, ReLU, [dropout], reflect-pad, conv3x3, norm; plus the input."""
+    """pad, conv3x3, norm, ReLU, [dropout], pad, conv3x3, norm; plus the input (padding: reflect or zeros)."""
 
-    def __init__(self, channels: int, *, norm: Norm, dropout: float):
+    def __init__(self, channels: int, *, norm: Norm, dropout: float, padding: Padding = "reflect"):
         super().__init__()
         bias = uses_bias(norm)
         layers: list[nn.Module] = [
-            ReflectionPad2d(1),
+            pad_layer(padding, 1),
             nn.Conv2d(channels, channels, 3, bias=bias),
             norm_layer(norm, channels),
             nn.ReLU(True),
         ]
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
-        layers += [ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=bias), norm_layer(norm, channels)]
+        layers += [pad_layer(padding, 1), nn.Conv2d(channels, channels, 3, bias=bias), norm_layer(norm, channels)]
         self.conv_block = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -45,6 +46,7 @@ class ResnetGenerator(nn.Module):
     stride/transpose keep the reference implementation's layer indices, so its files load one-to-one.
     `residual_output`: the output is tanh(atanh(x) + last conv), the last conv starting at zero, so an
     untrained generator returns its input (the photo, not noise) and training learns the change.
+    `padding`: before each stride-1 conv, reflection (the paper's) or zeros; the same layer indices either way.
     """
 
     size_multiple = 4  # two x2 resamplings
@@ -59,27 +61,28 @@ class ResnetGenerator(nn.Module):
         downsample: Downsample = "stride",
         upsample: Upsample = "transpose",
         residual_output: bool = False,
+        padding: Padding = "reflect",
     ):
         super().__init__()
         bias = uses_bias(norm)
         layers: list[nn.Module] = [
-            ReflectionPad2d(3),
+            pad_layer(padding, 3),
             nn.Conv2d(3, ngf, 7, bias=bias),
             norm_layer(norm, ngf),
             nn.ReLU(True),
         ]
         for mult in (1, 2):  # downsample: ngf -> 2 ngf -> 4 ngf
             layers += downsample_layers(ngf * mult, ngf * mult * 2, kind=downsample, norm=norm)
-        layers += [ResnetBlock(4 * ngf, norm=norm, dropout=dropout) for _ in range(n_blocks)]
+        layers += [ResnetBlock(4 * ngf, norm=norm, dropout=dropout, padding=padding) for _ in range(n_blocks)]
         for mult in (4, 2):  # upsample: 4 ngf -> 2 ngf -> ngf
-            layers += upsample_layers(ngf * mult, ngf * mult // 2, kind=upsample, norm=norm)
+            layers += upsample_layers(ngf * mult, ngf * mult // 2, kind=upsample, norm=norm, padding=padding)
         last = nn.Conv2d(ngf, 3, 7)
         self.residual_output = residual_output
         if residual_output:
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
             last.skip_init = True  # `models.init_weights` leaves it at zero
-        layers += [ReflectionPad2d(3), last]
+        layers += [pad_layer(padding, 3), last]
         if not residual_output:
             layers.append(FloatTanh())
         # Same indices as the reference implementation's `model.N` keys, so its files map one-to-one.
