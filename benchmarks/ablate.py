@@ -236,6 +236,8 @@ VARIANTS.update(
         "demo5+lr6e-4": {**DEMO5, "lr": 6e-4},
         "demo5+lr6e-4-lrd1.5e-4": {**DEMO5, "lr": 6e-4, "lr_d": 1.5e-4},  # the discriminators still at a quarter
         "demo5+zeros": {**DEMO5, "padding": "zeros"},  # no mirrored twin of an object cut by the edge
+        "demo5+fp32": {**DEMO5, "precision": "fp32"},  # the same two computed as the AVX2 class computes
+        "demo5+zeros+fp32": {**DEMO5, "padding": "zeros", "precision": "fp32"},
     }
 )
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
