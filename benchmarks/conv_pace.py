@@ -22,6 +22,7 @@ import time
 from collections import defaultdict
 
 import torch
+from winograd import _median_ms  # the same timing as the other layer measurements (run from benchmarks/)
 
 _SHAPE = re.compile(r"mb(\d+)_ic(\d+)oc(\d+)_ih(\d+)oh(\d+)kh(\d+)sh\d+dh\d+ph\d+_iw(\d+)ow(\d+)kw(\d+)")
 
@@ -89,14 +90,7 @@ def parse(log: str, steps: int) -> dict:
 
 
 def _rate(fn, flop: float, repeats: int = 15) -> float:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return flop / sorted(times)[len(times) // 2] / 1e9
+    return flop / (_median_ms(fn, repeats) / 1e3) / 1e9
 
 
 def references() -> dict:

@@ -17,9 +17,9 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 
 import torch
+from winograd import _median_ms  # the same timing as the other measurements (run from benchmarks/)
 
 
 def _child(task: str, preset: str, size: int, keep: bool, repeats: int) -> float:
@@ -45,13 +45,7 @@ def _child(task: str, preset: str, size: int, keep: bool, repeats: int) -> float
     else:
         trainer, x, y = trainer_and_inputs(cfg, choose_execution(device=cpu), cpu, total_steps=repeats + 10)
         work = lambda: trainer.step(x, y)  # noqa: E731
-    work()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return _median_ms(work, repeats) / 1e3
 
 
 def main() -> None:
