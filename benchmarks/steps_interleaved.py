@@ -7,6 +7,7 @@ Run (the demo's step; AVX2 held on a newer CPU, as a laptop without AVX-512 comp
   ... --preset paper --size 256 --batch 1 --variants today,default --rounds 3 --steps 1   (the paper model)
   ... --n-blocks 1 --variants bf16:4,bf16+fused+lanes:1,bf16:1   (NAME:N: N residual blocks)
   ... --variants today,fused+lanes-rows,fused+lanes   (NAME-rows: NAME without the fp32 row forms)
+  ... --variants today,fused+lanes,fused+lanes/zeros   (NAME/zeros: the generators padded by zeros)
   ... --profile          (the top operators of one step of today's default and of the new default)
 """
 
@@ -102,6 +103,16 @@ def build(name: str, cfg, steps: int):
     return trainer, x, y, ex
 
 
+def variant_config(name: str, cfg):
+    """(variant, config) of a name NAME[:N][/PADDING]: variant NAME with N residual blocks and the generators'
+    PADDING (two recipes' steps side by side, e.g. bf16:4,bf16+fused+lanes:1 or fused+lanes,fused+lanes/zeros)."""
+    name, _, padding = name.partition("/")
+    name, _, blocks = name.partition(":")
+    changes = {"n_blocks": int(blocks)} if blocks else {}
+    changes |= {"padding": padding} if padding else {}
+    return name, replace(cfg, model=replace(cfg.model, **changes))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="fast")
@@ -134,13 +145,7 @@ def main() -> None:
     cfg = resolve(overrides, preset=a.preset)
     names = a.variants.split(",")
     total = a.warmup + a.rounds * a.steps + 10
-    # NAME:N runs variant NAME with N residual blocks (two recipes' steps side by side, e.g. bf16:4,bf16+fused+lanes:1)
-    runs = {
-        n: build(n.split(":")[0], replace(cfg, model=replace(cfg.model, n_blocks=int(n.split(":")[1]))), total)
-        if ":" in n
-        else build(n, cfg, total)
-        for n in names
-    }
+    runs = {n: build(*variant_config(n, cfg), total) for n in names}
     load0 = os.getloadavg()[0]
     warm = {}
     for n, (tr, x, y, _) in runs.items():
