@@ -139,6 +139,50 @@ def test_scoring_leaves_training_as_it_was(tiny_cfg, tmp_path):
     assert all(torch.equal(a[n][k], b[n][k]) for n in a for k in a[n])
 
 
+def _no_test_split(dataset):
+    """trainA and trainB with 10 images each (a fifth, 2, can be set aside), no testA/testB."""
+    import shutil
+
+    shutil.rmtree(dataset / "testA"), shutil.rmtree(dataset / "testB")
+    for domain, first in (("trainA", 5), ("trainB", 7)):
+        for i in range(first, 10):
+            shutil.copy(dataset / domain / "img_000.png", dataset / domain / f"img_{i:03d}.png")
+
+
+def test_eval_every_changes_on_resume_and_the_held_out_set_stays(tiny_cfg, tmp_path, dataset, capsys):
+    """--eval-every may change when a run resumes: to another N, on (where a test split keeps the scores off the
+    training images) or off (images set aside stay aside: the run trains as it would have with scoring on)."""
+    one = tmp_path / "one"
+    train(tiny_cfg(out=str(one), steps=4), progress=False)  # scored nothing; the test split is there
+    cfg, ckpt = prepare_config({"steps": 8, "eval_every": 2}, resume=True, out=str(one))
+    train(cfg, ckpt=ckpt, progress=False)
+    assert [r["step"] for r in scored(one)] == [6, 8] and (one / "best.pt").is_file()
+    cfg, ckpt = prepare_config({"steps": 12, "eval_every": 4}, resume=True, out=str(one))
+    train(cfg, ckpt=ckpt, progress=False)
+    assert [r["step"] for r in scored(one)] == [6, 8, 12]
+
+    _no_test_split(dataset)
+    extra = {"steps": 4, "eval_every": 2, "dropout": 0.5, "lr": 2e-3}
+    on, off = tmp_path / "on", tmp_path / "off"
+    train(tiny_cfg(out=str(on), **extra), progress=False)  # 2 + 2 training images set aside for scoring
+    train(tiny_cfg(out=str(off), **extra), progress=False)
+    cfg, ckpt = prepare_config({"steps": 8}, resume=True, out=str(on))
+    train(cfg, ckpt=ckpt, progress=False)
+    cfg, ckpt = prepare_config({"steps": 8, "eval_every": 0}, resume=True, out=str(off))
+    train(cfg, ckpt=ckpt, progress=False)
+    assert [r["step"] for r in scored(on)] == [2, 4, 6, 8] and [r["step"] for r in scored(off)] == [2, 4]
+    a, b = load_checkpoint(on)["models"], load_checkpoint(off)["models"]
+    assert all(torch.equal(a[n][k], b[n][k]) for n in a for k in a[n])  # the same training images, steps, draws
+
+    plain = tmp_path / "plain"  # trained on all its images: scoring a part of them now is refused, in one line
+    train(tiny_cfg(out=str(plain), steps=2), progress=False)
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(plain), "--steps", "4", "--eval-every", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "option '--eval-every': this run trained on all its images" in err and len(err.splitlines()) == 1
+    assert load_checkpoint(plain)["step"] == 2
+
+
 def _interrupted(cfg, n):
     """Run `cfg` but stop after n steps, as SIGTERM would."""
     real_step = CycleGANTrainer.step

@@ -297,6 +297,7 @@ RESUMABLE = {
     "time_limit",
     "fit_steps",
     "stop_when_worse",
+    "eval_every",  # on, off or another N; the held-out set stays what it was (train.scoring.held_out_set)
 }
 
 

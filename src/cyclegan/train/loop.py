@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..checkpoint import load_state
-from ..config import Config
+from ..config import Config, config_from_dict
 from ..data import list_images
 from ..errors import CycleGANError
 from ..execution import Execution, choose_execution, compile_pays_for_training, resolve_device
@@ -28,7 +28,7 @@ from .inputs import Images, at_step_size, dataset, half_size_steps, loader, samp
 from .losslog import LossLog
 from .monitor import Monitor
 from .run_folder import Run, claim_run_folder
-from .scoring import set_aside
+from .scoring import held_out_set
 from .signals import StopRequest
 from .trainer import Trainer, trainer_class
 from .watch import Verdict
@@ -64,9 +64,11 @@ def _train(
 ) -> TrainResult:
     """Check the data, build (or restore) the trainer, prepare the run folder, train, save and report."""
     images = training_images(cfg, progress=progress, main=d_ctx.is_main)
-    held = None
-    if cfg.train.eval_every:  # before the training set: images set aside are never trained on
-        images, held = set_aside(cfg, images)
+    # before the training set: images set aside are never trained on
+    scored_before = (
+        None if ckpt is None else bool(config_from_dict(ckpt["config"], source="checkpoint").train.eval_every)
+    )
+    images, held = held_out_set(cfg, images, scored_before=scored_before)
     data = dataset(cfg, images, new_run=ckpt is None, held_out=held is not None)
     t, spe = cfg.train, data.steps_per_epoch
     total = t.steps if t.steps is not None else t.epochs * spe

@@ -50,6 +50,7 @@ class HeldOut:
     paired: bool
     where: str
     pairs: list[tuple[Path, Path | None]] | None = None  # pix2pix: (A, B) files, B None for an A|B image
+    from_training: bool = False  # set aside from the training images (there is no test split)
 
 
 def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
@@ -64,7 +65,7 @@ def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
         k = _count(n, len(images.train_a), "training pairs")
         pairs = list(zip(images.train_a, images.train_b or [None] * len(images.train_a)))[-k:]
         kept = replace(images, train_a=images.train_a[:-k], train_b=images.train_b[:-k] if images.train_b else [])
-        return kept, HeldOut([a for a, _ in pairs], [], True, f"{k} training pairs set aside", pairs)
+        return kept, HeldOut([a for a, _ in pairs], [], True, f"{k} training pairs set aside", pairs, True)
     if images.test_a and images.test_b:
         a, b = list_images(images.test_a)[:n], list_images(images.test_b)[:n]
         paired = aligned_truth(a, b) is not None and aligned_truth(b, a) is not None
@@ -74,7 +75,25 @@ def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
     kb = _count(n, len(images.train_b), "domain B images")
     kept = replace(images, train_a=images.train_a[:-ka], train_b=images.train_b[:-kb])
     where = f"{ka} + {kb} training images set aside (no test split)"
-    return kept, HeldOut(images.train_a[-ka:], images.train_b[-kb:], False, where)
+    return kept, HeldOut(images.train_a[-ka:], images.train_b[-kb:], False, where, from_training=True)
+
+
+def held_out_set(cfg: Config, images: Images, *, scored_before: bool | None) -> tuple[Images, HeldOut | None]:
+    """The training images and the held-out set (None without `--eval-every`) of a new run (`scored_before`
+    None) or of a resumed one, whose `--eval-every` may differ from its checkpoint's: a run that set training
+    images aside keeps them aside (its training set stays the same), and one that trained on all of them cannot
+    start scoring on a part of them (it would score images it learned from)."""
+    scoring = bool(cfg.train.eval_every)
+    if not scoring and not scored_before:
+        return images, None
+    kept, held = set_aside(cfg, images)
+    if scoring and scored_before is False and held.from_training:
+        raise CycleGANError(
+            "option '--eval-every': this run trained on all its images (no test split to score on); scoring now "
+            "would score images it learned from: resume without --eval-every, add testA/testB folders to --data, "
+            "or start a new run with --eval-every"
+        )
+    return kept, held if scoring else None
 
 
 def _count(n: int, available: int, what: str) -> int:
