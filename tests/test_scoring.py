@@ -183,6 +183,21 @@ def test_eval_every_changes_on_resume_and_the_held_out_set_stays(tiny_cfg, tmp_p
     assert load_checkpoint(plain)["step"] == 2
 
 
+def test_best_by_and_eval_kid_change_on_resume(tiny_cfg, tmp_path):
+    """A run resumed with another --best-by keeps best.pt by the new score from its next evaluation on (the
+    old score's best is not compared with it), and --no-eval-kid drops kid from the records after the resume."""
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=4, eval_every=2, lr=2e-3), progress=False)  # best.pt by psnr (the split is paired)
+    cfg, ckpt = prepare_config({"steps": 8, "best_by": "ssim", "eval_kid": False}, resume=True, out=str(run))
+    result = train(cfg, ckpt=ckpt, progress=False)
+    evals = {r["step"]: r for r in scored(run)}
+    assert "eval/AtoB/kid" in evals[4] and "eval/AtoB/kid" not in evals[6]
+    ssim = {s: (r["eval/AtoB/ssim"] + r["eval/BtoA/ssim"]) / 2 for s, r in evals.items() if s > 4}
+    best = torch.load(run / "best.pt", weights_only=True)
+    assert best["best"]["metric"] == "ssim" and best["step"] == max(ssim, key=ssim.get)
+    assert result.verdict.metric == "ssim" and result.verdict.best_value == pytest.approx(max(ssim.values()))
+
+
 def _interrupted(cfg, n):
     """Run `cfg` but stop after n steps, as SIGTERM would."""
     real_step = CycleGANTrainer.step

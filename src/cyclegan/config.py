@@ -298,6 +298,8 @@ RESUMABLE = {
     "fit_steps",
     "stop_when_worse",
     "eval_every",  # on, off or another N; the held-out set stays what it was (train.scoring.held_out_set)
+    "best_by",  # best.pt follows the new score from the next evaluation on (train.watch.Watch.load_state_dict)
+    "eval_kid",
 }
 
 

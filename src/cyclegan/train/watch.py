@@ -86,6 +86,7 @@ class Watch:
 
     def state_dict(self) -> dict:
         return {
+            "metric": self.metric,
             "losses": [[s, dict(m)] for s, m in self.losses],
             "best_step": self.best_step,
             "best_value": self.best_value,
@@ -100,9 +101,11 @@ class Watch:
         if not state:  # a checkpoint of an older version: the watch starts afresh
             return
         self.losses = [(int(s), dict(m)) for s, m in state["losses"]]
+        self.still, self.fired, self.warnings = dict(state["still"]), list(state["fired"]), list(state["warnings"])
+        if state.get("metric", self.metric) != self.metric:  # resumed with another --best-by: its best starts afresh
+            return
         self.best_step, self.best_value = state["best_step"], state["best_value"]
         self.last_value, self.since_best = state["last_value"], state["since_best"]
-        self.still, self.fired, self.warnings = dict(state["still"]), list(state["fired"]), list(state["warnings"])
 
     def verdict(self) -> Verdict:
         return Verdict(self.metric, self.best_step, self.best_value, self.last_value, list(self.warnings))
