@@ -8,6 +8,7 @@ Run (the demo's step; AVX2 held on a newer CPU, as a laptop without AVX-512 comp
   ... --n-blocks 1 --variants bf16:4,bf16+fused+lanes:1,bf16:1   (NAME:N: N residual blocks)
   ... --variants today,fused+lanes-rows,fused+lanes   (NAME-rows: NAME without the fp32 row forms)
   ... --variants today,fused+lanes,fused+lanes/zeros   (NAME/zeros: the generators padded by zeros)
+  ... --variants fused+lanes-pad/zeros,fused+lanes/zeros   (NAME-pad: zero pads not folded into the convs)
   ... --profile          (the top operators of one step of today's default and of the new default)
 """
 
@@ -55,6 +56,8 @@ VARIANTS = {
 }
 # NAME-entry: variant NAME with the generators' first convs plain (the bf16 channels-last entry form undone)
 VARIANTS |= {f"{n}-entry": VARIANTS[n] for n in ("fused+lanes", "bf16+fused+lanes")}
+# NAME-pad: variant NAME with its zero pads as layers of their own (not folded into the convs after them)
+VARIANTS |= {f"{n}-pad": VARIANTS[n] for n in ("fused+lanes", "bf16+fused+lanes")}
 # NAME-rows: variant NAME with the fp32 row forms undone (the thin conv as the channels-last transposed conv, the
 # entry conv's input gradient oneDNN's): the default before them
 VARIANTS |= {f"{n}-rows": VARIANTS[n] for n in ("fused", "fused+lanes")}
@@ -79,6 +82,19 @@ class _PlainEntryFp32(fused.EntryConv2d):
         return torch.nn.Conv2d._conv_forward(self, x, weight, bias)
 
 
+class _PaddedSubpixel(fused.SubpixelUpConv):
+    """The sub-pixel form as it computed before the zero pad was left to the conv: a zero-padded copy first."""
+
+    def forward(self, x):
+        if not self.zeros:
+            return super().forward(x)
+        bias = None if self.bias is None else self.bias.repeat_interleave(4)
+        y = torch.nn.functional.conv2d(
+            torch.nn.functional.pad(x, [1, 1, 1, 1]), fused.subpixel_weight(self.weight), bias
+        )
+        return fused._InterleavePhases.apply(y)
+
+
 FUSED_KINDS = {
     "norm": ("norm",),
     "subpixel": ("subpixel",),
@@ -91,7 +107,13 @@ FUSED_KINDS = {
 def build(name: str, cfg, steps: int):
     """(trainer, x, y, execution) of variant `name`."""
     ex = VARIANTS[name] or choose_execution(device=torch.device("cpu"))
-    trainer, x, y = trainer_and_inputs(cfg, ex, torch.device("cpu"), total_steps=steps)
+    fold = fused._is_foldable_zero_pad
+    if name.endswith("-pad"):  # the zero pads kept as layers of their own
+        fused._is_foldable_zero_pad = lambda pad, conv: False
+    try:
+        trainer, x, y = trainer_and_inputs(cfg, ex, torch.device("cpu"), total_steps=steps)
+    finally:
+        fused._is_foldable_zero_pad = fold
     for net in trainer.nets.values():  # in place, the same parameters: the optimizers stay valid
         fused.fuse_layers(net, FUSED_KINDS.get(name, ()))
         for m in net.modules() if name.endswith("-entry") else ():
@@ -100,6 +122,9 @@ def build(name: str, cfg, steps: int):
         undo = {fused.ThinConv2d: _TransposedThin, fused.EntryConv2d: _PlainEntryFp32}
         for m in net.modules() if name.endswith("-rows") else ():
             m.__class__ = undo.get(type(m), type(m))
+        for m in net.modules() if name.endswith("-pad") else ():
+            if type(m) is fused.SubpixelUpConv:
+                m.__class__ = _PaddedSubpixel
     return trainer, x, y, ex
 
 

@@ -331,8 +331,10 @@ class SubpixelUpConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = None if self.bias is None else self.bias.repeat_interleave(4)
-        x = F_.pad(x, [1, 1, 1, 1]) if self.zeros else F_.pad(x, [1, 1, 1, 1], mode="replicate")
-        y = F_.conv2d(x, subpixel_weight(self.weight), bias)
+        if self.zeros:  # the conv pads by zeros itself: no padded copy
+            y = F_.conv2d(x, subpixel_weight(self.weight), bias, padding=1)
+        else:
+            y = F_.conv2d(F_.pad(x, [1, 1, 1, 1], mode="replicate"), subpixel_weight(self.weight), bias)
         return _InterleavePhases.apply(y)
 
 
@@ -425,13 +427,23 @@ def _is_resize_conv(a: nn.Module, b: nn.Module, c: nn.Module) -> bool:
     )
 
 
-FUSIONS = ("norm", "subpixel", "thin", "entry", "winograd")
+def _is_foldable_zero_pad(pad: nn.Module, conv: nn.Module) -> bool:
+    """A symmetric nn.ZeroPad2d before an unpadded conv that pads by itself (plain, thin or entry: not the
+    Winograd form, which takes its input padded)."""
+    if not isinstance(pad, nn.ZeroPad2d) or type(conv) not in (nn.Conv2d, ThinConv2d, EntryConv2d):
+        return False
+    left, right, top, bottom = pad.padding
+    return left == right and top == bottom and conv.padding == (0, 0) and conv.padding_mode == "zeros"
+
+
+FUSIONS = ("norm", "subpixel", "thin", "entry", "winograd", "pad")
 
 
 def fuse_layers(net: nn.Module, kinds: tuple[str, ...] = FUSIONS) -> nn.Module:
     """Convert `net`'s InstanceNorms ("norm"), resize-conv decoders ("subpixel"), thin convs ("thin"), entry convs
-    ("entry") and wide 3x3 convs ("winograd"), in any nn.Sequential, to their faster forms in place, keeping every
-    parameter, buffer and state_dict key; returns `net`. Layers of other kinds stay."""
+    ("entry") and wide 3x3 convs ("winograd"), in any nn.Sequential, to their faster forms in place, and fold zero
+    pads into the convs after them ("pad": the conv pads without a padded copy), keeping every parameter, buffer
+    and state_dict key; returns `net`. Layers of other kinds stay."""
     for module in list(net.modules()):
         if not isinstance(module, nn.Sequential):
             continue
@@ -455,4 +467,9 @@ def fuse_layers(net: nn.Module, kinds: tuple[str, ...] = FUSIONS) -> nn.Module:
                 module._modules[name] = nn.Identity()
                 module._modules[names[i + 1]] = nn.Identity()
                 module._modules[names[i + 2]] = SubpixelUpConv(conv, zeros=zeros)
+        for name, after in zip(names, names[1:]):  # after the conversions: Winograd takes its input padded
+            pad, conv = module._modules[name], module._modules[after]
+            if "pad" in kinds and _is_foldable_zero_pad(pad, conv):
+                conv.padding = (pad.padding[2], pad.padding[0])
+                module._modules[name] = nn.Identity()
     return net
