@@ -12,14 +12,16 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 
+from cyclegan.data.io import to_tensor
 from cyclegan.data.synthetic import WALLS, render, scene_for
-from cyclegan.demo import WORLD_SEED, DemoSettings
+from cyclegan.demo import WORLD_SEED, DemoSettings, _translate_all
 from cyclegan.loading import load_generator
+from cyclegan.report import save_grid
 
+STYLES = ("winter", "summer")  # the input, the truth
 p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 p.add_argument("runs", nargs="+", type=Path)
 p.add_argument("--out", type=Path, required=True)
@@ -31,25 +33,19 @@ scene = scene_for(WORLD_SEED, 2 * DemoSettings().train_count + 5)  # test scenes
 (house,) = scene.houses
 scenes = [dataclasses.replace(scene, houses=(dataclasses.replace(house, wall=w),)) for w in range(len(WALLS))]
 scenes.append(dataclasses.replace(scene, houses=(dataclasses.replace(house, wall=len(WALLS) - 1, x=0.5),)))
-winter = [render(s, "winter", a.size) for s in scenes]
-truth = [render(s, "summer", a.size) for s in scenes]
-x = torch.stack([torch.from_numpy(w.copy()).permute(2, 0, 1).float() / 127.5 - 1 for w in winter])
+winter, truth = (torch.stack([to_tensor(Image.fromarray(render(s, st, a.size))) for s in scenes]) for st in STYLES)
 outs = []
 for run in a.runs:
-    G = load_generator(run / "checkpoint.pt" if run.is_dir() else run, "BtoA", device="cpu").eval()
-    with torch.no_grad():
-        outs.append(G(x).clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).numpy())
+    with torch.no_grad():  # the run's averaged weights when it kept them, as translation uses
+        outs.append(_translate_all(load_generator(run, "BtoA", device="cpu").eval(), winter))
 print("mean |error| in a box around the house, grey levels; one column per run: " + " ".join(r.name for r in a.runs))
 for i, s in enumerate(scenes):
     h = s.houses[0]
     x0, x1 = max(int((h.x - h.width / 2 - 0.03) * a.size), 0), int((h.x + h.width / 2 + 0.03) * a.size) + 1
     y0, y1 = int(0.44 * a.size), int(0.75 * a.size)
-    errs = [np.abs(o[i, y0:y1, x0:x1].astype(int) - truth[i][y0:y1, x0:x1].astype(int)).mean() for o in outs]
+    errs = [(o[i, :, y0:y1, x0:x1] - truth[i, :, y0:y1, x0:x1]).abs().mean().item() * 127.5 for o in outs]
     print(f"wall {h.wall} {WALLS[h.wall]} at x {h.x:.2f}: " + " ".join(f"{e:5.1f}" for e in errs))
-cell = a.size + 2
-canvas = Image.new("RGB", ((2 + len(outs)) * cell, len(scenes) * cell), "white")
-for i in range(len(scenes)):
-    for j, img in enumerate([winter[i], *(o[i] for o in outs), truth[i]]):
-        canvas.paste(Image.fromarray(np.ascontiguousarray(img)), (j * cell, i * cell))
-canvas.resize((canvas.width * a.scale, canvas.height * a.scale), Image.NEAREST).save(a.out)
+save_grid([winter, *outs, truth], a.out)
+with Image.open(a.out) as im:
+    im.resize((im.width * a.scale, im.height * a.scale), Image.Resampling.NEAREST).save(a.out)
 print(f"wrote {a.out}")
