@@ -240,6 +240,19 @@ VARIANTS.update(
         "demo5+zeros+fp32": {**DEMO5, "padding": "zeros", "precision": "fp32"},
     }
 )
+# The demo's recipe since zero padding (DEMO_OPTIONS), and what might draw the blue-grey house of the grids' last
+# row, which the generators paint as a green blob (docs/results.md, "What the last house blob follows"): a stronger
+# cycle (the wall must come back from the summer picture), or a second residual block (more context per pixel).
+DEMO6 = {**DEMO5, "padding": "zeros"}  # "demo5+zeros" under the name later screens use
+VARIANTS.update(
+    {
+        "demo6": DEMO6,
+        "demo6+fp32": {**DEMO6, "precision": "fp32"},
+        "demo6+cyc10+fp32": {**DEMO6, "lambda_cycle": 10.0, "lambda_identity": 0.5, "precision": "fp32"},
+        "demo6+cyc5+fp32": {**DEMO6, "lambda_cycle": 5.0, "lambda_identity": 1.0, "precision": "fp32"},
+        "demo6+nb2+fp32": {**DEMO6, "n_blocks": 2, "precision": "fp32"},
+    }
+)
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
 # pix2pix (on the paired training scenes: the upper bound) with a U-Net of similar width.
 FAMILIES: dict[str, dict] = {
