@@ -44,6 +44,8 @@ def _forward_backward(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, li
     [
         lambda: ResnetGenerator(ngf=8, n_blocks=1, upsample="resize"),
         lambda: ResnetGenerator(ngf=8, n_blocks=1, upsample="resize", padding="zeros"),  # zero-padded sub-pixel form
+        # dilated blocks: their pads (2 px) fold into the dilated convs, which stay plain (not Winograd)
+        lambda: ResnetGenerator(ngf=8, n_blocks=1, upsample="resize", padding="zeros", block_dilation=2),
         lambda: PatchGANDiscriminator(ndf=8, n_layers=2),  # its last conv (16 -> 1, 4x4, padding 1) is thin
     ],
 )

@@ -101,3 +101,26 @@ def test_zero_padding_keeps_the_layers_and_their_weights_and_changes_only_the_ed
     assert diff[..., 0, :].mean() > 1e-3  # the top row sees the padding
     with pytest.raises(Exception, match="resnet generator only"):
         resolve({"generator": "unet", "padding": "zeros", "size": 32})
+
+
+def _reach(G: torch.nn.Module, size: int = 128) -> int:
+    """How far (px) from the centre an input pixel can still change the centre output pixel."""
+    x = (torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(1)) * 2 - 1).requires_grad_()
+    G(x)[0, :, size // 2, size // 2].sum().backward()
+    rows = x.grad.abs().sum((0, 1, 3)).nonzero().flatten()
+    return int(max(size // 2 - rows.min(), rows.max() - size // 2))
+
+
+@pytest.mark.parametrize("padding", ["reflect", "zeros"])
+def test_block_dilation_widens_what_the_blocks_see_with_the_same_weights(padding):
+    """--block-dilation 2: each block conv reaches 2 cells of the 1/4-size map instead of 1 (4 px more per conv),
+    with the same state_dict, the output's shape kept."""
+    options = {"ngf": 8, "n_blocks": 2, "upsample": "resize", "norm": "none", "size": 64, "padding": padding}
+    torch.manual_seed(0)
+    plain = build_generator(resolve(options).model)
+    wide = build_generator(resolve({**options, "block_dilation": 2}).model)
+    wide.load_state_dict(plain.state_dict())  # strict: the same keys and shapes
+    assert _reach(wide) == _reach(plain) + 2 * 2 * 4  # 2 blocks x 2 convs x 1 more cell of 4 px
+    assert wide(torch.rand(1, 3, 48, 40)).shape == (1, 3, 48, 40)
+    with pytest.raises(Exception, match="resnet generator only"):
+        resolve({"generator": "unet", "block_dilation": 2, "size": 32})

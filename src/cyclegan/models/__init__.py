@@ -25,6 +25,7 @@ GENERATORS: dict[str, Callable[[ModelConfig], nn.Module]] = {
         upsample=c.upsample,
         residual_output=c.residual_output,
         padding=c.padding,
+        block_dilation=c.block_dilation,
     ),
     "seed": lambda c: SeedGenerator(ngf=c.ngf, n_blocks=c.n_blocks, norm=c.norm, dropout=c.dropout),
     "unet": lambda c: UnetGenerator(num_downs=c.unet_levels, ngf=c.ngf, norm=c.norm, dropout=c.dropout),

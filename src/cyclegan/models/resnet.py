@@ -18,20 +18,26 @@ from .layers import (
 
 
 class ResnetBlock(nn.Module):
-    """pad, conv3x3, norm, ReLU, [dropout], pad, conv3x3, norm; plus the input (padding: reflect or zeros)."""
+    """pad, conv3x3, norm, ReLU, [dropout], pad, conv3x3, norm; plus the input (padding: reflect or zeros).
+    `dilation`: of both convs, padded by as much, so the block keeps its input's size."""
 
-    def __init__(self, channels: int, *, norm: Norm, dropout: float, padding: Padding = "reflect"):
+    def __init__(self, channels: int, *, norm: Norm, dropout: float, padding: Padding = "reflect", dilation: int = 1):
         super().__init__()
         bias = uses_bias(norm)
+        d = dilation
         layers: list[nn.Module] = [
-            pad_layer(padding, 1),
-            nn.Conv2d(channels, channels, 3, bias=bias),
+            pad_layer(padding, d),
+            nn.Conv2d(channels, channels, 3, bias=bias, dilation=d),
             norm_layer(norm, channels),
             nn.ReLU(True),
         ]
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
-        layers += [pad_layer(padding, 1), nn.Conv2d(channels, channels, 3, bias=bias), norm_layer(norm, channels)]
+        layers += [
+            pad_layer(padding, d),
+            nn.Conv2d(channels, channels, 3, bias=bias, dilation=d),
+            norm_layer(norm, channels),
+        ]
         self.conv_block = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -47,6 +53,7 @@ class ResnetGenerator(nn.Module):
     `residual_output`: the output is tanh(atanh(x) + last conv), the last conv starting at zero, so an
     untrained generator returns its input (the photo, not noise) and training learns the change.
     `padding`: before each stride-1 conv, reflection (the paper's) or zeros; the same layer indices either way.
+    `block_dilation`: of the residual blocks' convs (1, the paper's); the same parameters whatever it is.
     """
 
     size_multiple = 4  # two x2 resamplings
@@ -62,6 +69,7 @@ class ResnetGenerator(nn.Module):
         upsample: Upsample = "transpose",
         residual_output: bool = False,
         padding: Padding = "reflect",
+        block_dilation: int = 1,
     ):
         super().__init__()
         bias = uses_bias(norm)
@@ -73,7 +81,10 @@ class ResnetGenerator(nn.Module):
         ]
         for mult in (1, 2):  # downsample: ngf -> 2 ngf -> 4 ngf
             layers += downsample_layers(ngf * mult, ngf * mult * 2, kind=downsample, norm=norm)
-        layers += [ResnetBlock(4 * ngf, norm=norm, dropout=dropout, padding=padding) for _ in range(n_blocks)]
+        layers += [
+            ResnetBlock(4 * ngf, norm=norm, dropout=dropout, padding=padding, dilation=block_dilation)
+            for _ in range(n_blocks)
+        ]
         for mult in (4, 2):  # upsample: 4 ngf -> 2 ngf -> ngf
             layers += upsample_layers(ngf * mult, ngf * mult // 2, kind=upsample, norm=norm, padding=padding)
         last = nn.Conv2d(ngf, 3, 7)
