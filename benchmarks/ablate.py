@@ -242,7 +242,8 @@ VARIANTS.update(
 )
 # The demo's recipe since zero padding (DEMO_OPTIONS), and what might draw the blue-grey house of the grids' last
 # row, which the generators paint as a green blob (docs/results.md, "What the last house blob follows"): a stronger
-# cycle (the wall must come back from the summer picture), or a second residual block (more context per pixel).
+# cycle (the wall must come back from the summer picture), a second residual block or a dilated one (more context
+# per pixel).
 DEMO6 = {**DEMO5, "padding": "zeros"}  # "demo5+zeros" under the name later screens use
 VARIANTS.update(
     {
@@ -251,6 +252,7 @@ VARIANTS.update(
         "demo6+cyc10+fp32": {**DEMO6, "lambda_cycle": 10.0, "lambda_identity": 0.5, "precision": "fp32"},
         "demo6+cyc5+fp32": {**DEMO6, "lambda_cycle": 5.0, "lambda_identity": 1.0, "precision": "fp32"},
         "demo6+nb2+fp32": {**DEMO6, "n_blocks": 2, "precision": "fp32"},
+        "demo6+dil2+fp32": {**DEMO6, "block_dilation": 2, "precision": "fp32"},  # the block reaches 2x as far
     }
 )
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
