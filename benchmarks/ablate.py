@@ -253,6 +253,8 @@ VARIANTS.update(
         "demo6+cyc5+fp32": {**DEMO6, "lambda_cycle": 5.0, "lambda_identity": 1.0, "precision": "fp32"},
         "demo6+nb2+fp32": {**DEMO6, "n_blocks": 2, "precision": "fp32"},
         "demo6+dil2+fp32": {**DEMO6, "block_dilation": 2, "precision": "fp32"},  # the block reaches 2x as far
+        # the identity term at 10 (cycle 3): what keeps the colours a summer picture already has, the walls'
+        "demo6+idt10+fp32": {**DEMO6, "lambda_identity": 10 / 3, "precision": "fp32"},
     }
 )
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
