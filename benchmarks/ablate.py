@@ -255,6 +255,7 @@ VARIANTS.update(
         "demo6+dil2+fp32": {**DEMO6, "block_dilation": 2, "precision": "fp32"},  # the block reaches 2x as far
         # the identity term at 10 (cycle 3): what keeps the colours a summer picture already has, the walls'
         "demo6+idt10+fp32": {**DEMO6, "lambda_identity": 10 / 3, "precision": "fp32"},
+        "demo6+cyc2+fp32": {**DEMO6, "lambda_cycle": 2.0, "lambda_identity": 2.5, "precision": "fp32"},  # idt 5
     }
 )
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
