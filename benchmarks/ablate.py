@@ -256,6 +256,9 @@ VARIANTS.update(
         # the identity term at 10 (cycle 3): what keeps the colours a summer picture already has, the walls'
         "demo6+idt10+fp32": {**DEMO6, "lambda_identity": 10 / 3, "precision": "fp32"},
         "demo6+cyc2+fp32": {**DEMO6, "lambda_cycle": 2.0, "lambda_identity": 2.5, "precision": "fp32"},  # idt 5
+        # more capacity at the same steps (costlier steps): is the house a matter of the generators' size?
+        "demo6+ngf32+fp32": {**DEMO6, "ngf": 32, "precision": "fp32"},
+        "demo6+nb3+fp32": {**DEMO6, "n_blocks": 3, "precision": "fp32"},
     }
 )
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
