@@ -77,7 +77,8 @@ class ModelConfig(Section):
     block_dilation: int = opt(
         1,
         "dilation of the resnet generator's residual-block 3x3 convs: 2 spreads each conv over 5x5 pixels, so "
-        "the blocks see twice as far at the same parameters and cost",
+        "the blocks see twice as far with the same parameters and arithmetic (though not in the Winograd form "
+        "fp32 CPUs use for plain 3x3 convs)",
         ge=1,
         le=8,
     )
