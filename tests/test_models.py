@@ -124,3 +124,16 @@ def test_block_dilation_widens_what_the_blocks_see_with_the_same_weights(padding
     assert wide(torch.rand(1, 3, 48, 40)).shape == (1, 3, 48, 40)
     with pytest.raises(Exception, match="resnet generator only"):
         resolve({"generator": "unet", "block_dilation": 2, "size": 32})
+
+
+def test_a_dilated_reflection_generator_takes_tiny_images_and_refuses_a_tiny_training_size():
+    """Reflection pads 2 px wide need a 1/4-size map of 3 px: translation pads a 7x6 photo up to 12 px (not
+    the usual 8) and crops back; training at 8 px is refused in one line naming the options."""
+    from cyclegan.errors import CycleGANError
+    from cyclegan.inference import translate_tensor
+
+    G = build_generator(resolve({"ngf": 8, "n_blocks": 1, "size": 32, "block_dilation": 2}).model).eval()
+    assert translate_tensor(G, torch.rand(1, 3, 7, 6) * 2 - 1).shape == (1, 3, 7, 6)
+    with pytest.raises(CycleGANError, match="--block-dilation 2 with reflection padding.*--padding zeros"):
+        resolve({"size": 8, "block_dilation": 2, "d_layers": 1, "discriminator": "seed"})
+    resolve({"size": 8, "block_dilation": 2, "d_layers": 1, "discriminator": "seed", "padding": "zeros"})  # fine

@@ -526,6 +526,11 @@ def check_size(cfg: Config, size: int, *, half: bool = False) -> None:
         raise CycleGANError(
             f"{what} is too small for the projected discriminator (needs >= 32 px: its deepest map is 1/32)"
         )
+    if m.generator == "resnet" and m.padding == "reflect" and size // 4 <= m.block_dilation:
+        raise CycleGANError(
+            f"{what} is too small for --block-dilation {m.block_dilation} with reflection padding (needs >= "
+            f"{4 * (m.block_dilation + 1)} px); raise --size, lower --block-dilation or give --padding zeros"
+        )
     multiple = {"seed": 8, "resnet": 4, "unet": 1}[m.generator]  # the U-Net pads itself
     if size % multiple or (half and cfg.data.size % 2):
         raise CycleGANError(f"{what} is not a multiple of {multiple}, as the {m.generator} generator needs")

@@ -23,7 +23,7 @@ from torch import nn
 
 from .errors import CycleGANError
 from .files import check_outputs, overwrite_option, write_atomic
-from .inference import pad_for_generator, size_multiple
+from .inference import least_size, pad_for_generator, size_multiple
 from .loading import checkpoint_file, load_generator
 from .options import Options, opt
 from .shared_options import checkpoint_option, direction_option, ema_option
@@ -44,20 +44,21 @@ DYNAMIC_AXES = {INPUT: {0: "batch", 2: "height", 3: "width"}, OUTPUT: {0: "batch
 
 class PadToMultiple(nn.Module):
     """Wrap a generator so it accepts any H and W: pad bottom and right exactly as `cyclegan translate` does
-    (`inference.pad_for_generator`: to a multiple of `multiple`, at least 2 x `multiple`, reflect then
+    (`inference.pad_for_generator`: to a multiple of `multiple`, at least `least` px, reflect then
     replicate), run, crop back. (B, 3, H, W) in [-1, 1] -> (B, 3, H, W) in [-1, 1].
 
     The pad amounts are computed from the input's shape, so tracing records them as shape arithmetic and
     the exported graph stays dynamic in H and W.
     """
 
-    def __init__(self, net: nn.Module, multiple: int):
+    def __init__(self, net: nn.Module, multiple: int, least: int | None = None):
         super().__init__()
         self.net = net
         self.multiple = multiple
+        self.least = 2 * multiple if least is None else least
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        padded, (h, w) = pad_for_generator(x, self.multiple)
+        padded, (h, w) = pad_for_generator(x, self.multiple, self.least)
         return self.net(padded)[:, :, :h, :w]
 
 
@@ -96,7 +97,7 @@ def wrap_for_export(net: nn.Module) -> nn.Module:
     """The generator, wrapped to take any size (see `PadToMultiple`), on the CPU in float32, eval mode."""
     net = net.to("cpu", torch.float32).eval().requires_grad_(False)
     multiple = size_multiple(net)
-    return (PadToMultiple(net, multiple) if multiple > 1 else net).eval()
+    return (PadToMultiple(net, multiple, least_size(net)) if multiple > 1 else net).eval()
 
 
 def _example(multiple: int, size: int, *, batch: int = 1, seed: int = 0) -> torch.Tensor:

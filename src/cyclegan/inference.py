@@ -21,6 +21,7 @@ from .tiling import (
     activation_bytes,
     as_bytes,
     as_unit,
+    least_size,
     size_multiple,
     translate_tiled,
 )
@@ -33,18 +34,20 @@ def _max(a, b):
     return a + d * (d > 0)
 
 
-def pad_for_generator(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+def pad_for_generator(x: torch.Tensor, multiple: int, least: int | None = None) -> tuple[torch.Tensor, tuple[int, int]]:
     """Pad (B, C, H, W) on the bottom and right to what a generator needs: H and W multiples of `multiple`
-    and at least 2 x `multiple` (at 1 x `multiple` the bottleneck is a single pixel, which instance norm
-    refuses). Returns the padded tensor and the original (H, W), to crop the output back with [..., :H, :W].
+    and at least `least` (default 2 x `multiple`: at 1 x `multiple` the bottleneck is a single pixel, which
+    instance norm refuses; `tiling.least_size` gives a network's). Returns the padded tensor and the original
+    (H, W), to crop the output back with [..., :H, :W].
 
     Reflect padding, continued by replicating the edge where a side is too short to reflect that far (a
     side of s px reflects at most s - 1). Every amount is shape arithmetic, so `translate` and the exported
     graph (`interop.export`, traced) pad every size alike: equal outputs at any size.
     """
     h, w = x.shape[-2], x.shape[-1]
-    pad_h = _max((multiple - h % multiple) % multiple, 2 * multiple - h)
-    pad_w = _max((multiple - w % multiple) % multiple, 2 * multiple - w)
+    least = 2 * multiple if least is None else least  # a multiple of `multiple` itself
+    pad_h = _max((multiple - h % multiple) % multiple, least - h)
+    pad_w = _max((multiple - w % multiple) % multiple, least - w)
     tracing = torch.jit.is_tracing()
     if not tracing and pad_h == 0 and pad_w == 0:
         return x, (h, w)
@@ -63,7 +66,7 @@ def translate_tensor(net: nn.Module, x: torch.Tensor, *, execution: Execution = 
     net beforehand with `execution.compiled(net)` if wanted.
     """
     p = next(net.parameters())
-    padded, (h, w) = pad_for_generator(x.to(p.device, p.dtype), size_multiple(net))
+    padded, (h, w) = pad_for_generator(x.to(p.device, p.dtype), size_multiple(net), least_size(net))
     with execution.autocast(p.device, pixels=padded.shape[0] * padded.shape[-2] * padded.shape[-1]):
         out = net(padded.contiguous(memory_format=execution.memory_format))
     return out.float()[..., :h, :w]

@@ -59,6 +59,12 @@ def size_multiple(net: nn.Module) -> int:
     return int(getattr(net, "size_multiple", 4))
 
 
+def least_size(net: nn.Module) -> int:
+    """The smallest H and W `net` takes: 2 x `size_multiple` (a 1-pixel bottleneck fails instance norm), more
+    where it says so (`min_size`: a reflection pad wider than its input fails)."""
+    return max(2 * size_multiple(net), int(getattr(net, "min_size", 0)))
+
+
 def activation_bytes(net: nn.Module, height: int, width: int, batch: int = 1) -> float:
     """Estimated peak bytes of `net`'s activations for a (batch, 3, height, width) input: PEAK_FACTOR times
     its largest activation, found once per network by a forward pass on a small probe (fp32 bytes: under

@@ -73,6 +73,8 @@ class ResnetGenerator(nn.Module):
     ):
         super().__init__()
         bias = uses_bias(norm)
+        if padding == "reflect":  # the blocks' reflection pads need a 1/4-size map wider than the dilation
+            self.min_size = self.size_multiple * (block_dilation + 1)
         layers: list[nn.Module] = [
             pad_layer(padding, 3),
             nn.Conv2d(3, ngf, 7, bias=bias),
