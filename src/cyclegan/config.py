@@ -526,11 +526,14 @@ def check_size(cfg: Config, size: int, *, half: bool = False) -> None:
         raise CycleGANError(
             f"{what} is too small for the projected discriminator (needs >= 32 px: its deepest map is 1/32)"
         )
-    if m.generator == "resnet" and m.padding == "reflect" and size // 4 <= m.block_dilation:
-        raise CycleGANError(
-            f"{what} is too small for --block-dilation {m.block_dilation} with reflection padding (needs >= "
-            f"{4 * (m.block_dilation + 1)} px); raise --size, lower --block-dilation or give --padding zeros"
-        )
+    if m.generator == "resnet":
+        # Its 1/4-size map needs 2 px (instance norm refuses 1) and, with reflection, more than the blocks' pads.
+        d = m.block_dilation
+        need = 4 * max(2, d + 1) if m.padding == "reflect" else 8
+        if size < need:
+            why = f"its reflection pads with --block-dilation {d}" if need > 8 else "its 1/4-size map"
+            hint = "raise --size, lower --block-dilation or give --padding zeros" if need > 8 else "raise --size"
+            raise CycleGANError(f"{what} is too small for the resnet generator (needs >= {need} px for {why}); {hint}")
     multiple = {"seed": 8, "resnet": 4, "unet": 1}[m.generator]  # the U-Net pads itself
     if size % multiple or (half and cfg.data.size % 2):
         raise CycleGANError(f"{what} is not a multiple of {multiple}, as the {m.generator} generator needs")
