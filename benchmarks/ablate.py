@@ -258,6 +258,12 @@ VARIANTS.update(
         # more capacity at the same steps (costlier steps): is the house a matter of the generators' size?
         "demo6+ngf32+fp32": {**DEMO6, "ngf": 32, "precision": "fp32"},
         "demo6+nb3+fp32": {**DEMO6, "n_blocks": 3, "precision": "fp32"},
+        # one image per domain per step (the paper's batch): 1.63x the steps in the AVX2 demo's minutes
+        "demo6+bs1+fp32": {**DEMO6, "batch_size": 1, "precision": "fp32"},
+        # the schedule: the LR held for 75 % of the steps, not half (more steps at the full rate), and the
+        # discriminators at half the generators' rate, not a quarter (blobs judged sooner)
+        "demo6+decay0.25+fp32": {**DEMO6, "lr_decay_fraction": 0.25, "precision": "fp32"},
+        "demo6+lrd2e-4+fp32": {**DEMO6, "lr_d": 2e-4, "precision": "fp32"},
     }
 )
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
