@@ -9,6 +9,7 @@ Run (the demo's step; AVX2 held on a newer CPU, as a laptop without AVX-512 comp
   ... --variants today,fused+lanes-rows,fused+lanes   (NAME-rows: NAME without the fp32 row forms)
   ... --variants today,fused+lanes,fused+lanes/zeros   (NAME/zeros: the generators padded by zeros)
   ... --variants fused+lanes-pad/zeros,fused+lanes/zeros   (NAME-pad: zero pads not folded into the convs)
+  ... --n-blocks 1 --variants fused+lanes/zeros,fused+lanes+dcat/zeros   (NAME+dcat: D on [real; fake] at once)
   ... --profile          (the top operators of one step of today's default and of the new default)
 """
 
@@ -53,6 +54,10 @@ VARIANTS = {
     "bf16+fused+lanes": Execution(
         precision="bf16", batch_generator_calls=True, fused_layers=True, parallel_chains=True
     ),
+}
+# NAME+dcat: variant NAME with each discriminator's real and fake batches scored in one call (what `auto` adds)
+VARIANTS |= {
+    f"{n}+dcat": replace(VARIANTS[n], batch_discriminator_calls=True) for n in ("fused+lanes", "bf16+fused+lanes")
 }
 # NAME-entry: variant NAME with the generators' first convs plain (the bf16 channels-last entry form undone)
 VARIANTS |= {f"{n}-entry": VARIANTS[n] for n in ("fused+lanes", "bf16+fused+lanes")}

@@ -16,7 +16,7 @@ from cyclegan.config import resolve
 from cyclegan.errors import CycleGANError
 from cyclegan.execution import REFERENCE, Execution, choose_execution
 from cyclegan.inference import translate_tensor
-from cyclegan.models import build_generator
+from cyclegan.models import build_conditional_discriminator, build_discriminator, build_generator
 from cyclegan.train.cyclegan import CycleGANTrainer, GeneratorPair
 
 CPU = torch.device("cpu")
@@ -33,6 +33,8 @@ def test_auto_on_cpu_follows_native_bf16(monkeypatch):
         assert e.compile is native  # compiles only the measured case: bf16 on CPU, long work
         assert choose_execution(device=CPU, compile_pays=False).compile is False
     assert choose_execution(device=CPU, batch_norm=True).batch_generator_calls is False
+    assert choose_execution(device=CPU).batch_discriminator_calls is True
+    assert choose_execution(device=CPU, batch_norm=True).batch_discriminator_calls is False
 
 
 def test_auto_compiles_only_runs_long_enough_to_repay_it():
@@ -152,6 +154,53 @@ def test_batched_generator_calls_compute_the_same_outputs():
         separate = GeneratorPair(G, F, identity=True, batch_calls=False)(x, y)
     for a, b in zip(batched, separate):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+
+
+def _calls(net: torch.nn.Module) -> list[int]:
+    """The batch size of each call of `net`, recorded from now on."""
+    sizes: list[int] = []
+    net.register_forward_hook(lambda m, args, out: sizes.append(len(args[0])))
+    return sizes
+
+
+@pytest.mark.parametrize("norm", ["instance", "batch"])
+def test_discriminator_scores_real_and_fake_in_one_call(norm):
+    """[real; fake] in one call gives each batch's own scores; with BatchNorm (statistics over the batch) the
+    two batches stay apart whatever the execution asks."""
+    from cyclegan.train.pix2pix import ConditionalRealFake
+    from cyclegan.train.trainer import RealFake
+
+    D = build_discriminator(resolve({**SMALL, "norm": norm}).model)
+    real, fake = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+    sizes = _calls(D)
+    together, apart = RealFake(D, together=True), RealFake(D)
+    with torch.no_grad():
+        one, two = together(real, fake), apart(real, fake)
+    assert sizes == ([4] if norm == "instance" else [2, 2]) + [2, 2]
+    if norm == "instance":
+        for a, b in zip(one, two):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+        # pix2pix's conditional form: the input beside each batch, then the same single call
+        D6 = build_conditional_discriminator(resolve({**SMALL, "norm": norm}).model)
+        sizes = _calls(D6)
+        with torch.no_grad():
+            one = ConditionalRealFake(D6, together=True)(real, real, fake)
+            two = ConditionalRealFake(D6)(real, real, fake)
+        assert sizes == [4, 2, 2]
+        for a, b in zip(one, two):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+def test_training_step_scores_each_discriminator_batch_once():
+    """The default CPU execution: each discriminator update scores real and fake in one call (then the
+    generators' loss scores the fakes once more); the reference computation calls it per batch."""
+    for execution, expected in ((choose_execution(device=CPU), [4, 2]), (REFERENCE, [2, 2, 2])):
+        cfg = resolve({**SMALL, "lambda_identity": 0.5})
+        trainer = CycleGANTrainer(cfg, total_steps=10, device=CPU, execution=execution)
+        sizes = _calls(trainer.D_X)
+        x, y = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+        losses = trainer.step(x, y)
+        assert sizes == expected and all(torch.isfinite(v) for v in losses.values())
 
 
 def _steps(execution: Execution, n: int = 3) -> tuple[list[dict], CycleGANTrainer]:

@@ -55,6 +55,12 @@ class Execution:
     # Call each generator once on [x; y] for G(x) and the identity G(y) (and likewise F) instead of twice:
     # the same numbers for per-sample normalisation (InstanceNorm, none); never used with BatchNorm.
     batch_generator_calls: bool = False
+    # Score a discriminator's real and fake batches in one call on [real; fake] instead of two (as BigGAN does):
+    # one set of small convolutions at twice the batch, 1.07-1.08x the demo's step on the AVX2 class
+    # (docs/results.md, "The discriminators' real and fake batches in one call"). The same numbers for
+    # per-sample normalisation, except spectral normalisation's power iteration, which then runs once per update
+    # instead of twice; never with BatchNorm (the trainer checks the network itself: `train.trainer.RealFake`).
+    batch_discriminator_calls: bool = False
     # CPU fp32 without native bf16 (AVX2): CycleGAN's networks' layers in faster forms with the same numbers and
     # state_dict (`models.fused`, wide 3x3 convs by Winograd), and CycleGAN's two generator chains and two
     # discriminator updates on two threads of one core each (`train.lanes`): at demo size one thread per chain
@@ -106,6 +112,7 @@ class Execution:
             "memory_format": "channels_last" if self.channels_last else "nchw",
             "compile": self.compile,
             "batch_generator_calls": self.batch_generator_calls,
+            "batch_discriminator_calls": self.batch_discriminator_calls,
             "fused_layers": self.fused_layers,
             "parallel_chains": self.parallel_chains,
             "autocast_min_pixels": self.autocast_min_pixels,
@@ -288,6 +295,7 @@ def choose_execution(
         channels_last=cl,
         compile=comp,
         batch_generator_calls=not batch_norm,
+        batch_discriminator_calls=not batch_norm,
         fused_layers=forms,
         parallel_chains=forms and torch.get_num_threads() >= 2,
         autocast_min_pixels=small_fp32 if precision != "fp32" else 0,

@@ -84,7 +84,9 @@ class CUTTrainer(OneGeneratorTrainer):
             temperature=c.nce_temperature,
             identity=c.nce_idt,
         )
-        self._generator_module, self._real_fake = self._wrap(self.execution.compiled(generator), RealFake(self._D))
+        self._generator_module, self._real_fake = self._wrap(
+            self.execution.compiled(generator), RealFake(self._D, together=self.execution.batch_discriminator_calls)
+        )
 
     def step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
         t, c = self.cfg.train, self.cfg.cut

@@ -77,8 +77,8 @@ class CycleGANTrainer(Trainer):
         self._D_X, self._D_Y = D_X, D_Y  # for the generators' loss: input gradients only, no sync needed
         self._generators, self._real_fake_X, self._real_fake_Y = self._wrap(
             GeneratorPair(G, F, identity=t.lambda_identity > 0, batch_calls=ex.batch_generator_calls),
-            RealFake(D_X),
-            RealFake(D_Y),
+            RealFake(D_X, together=ex.batch_discriminator_calls),
+            RealFake(D_Y, together=ex.batch_discriminator_calls),
         )
         # One Adam over G and F (one summed loss); Adam is per parameter, so separate D optimizers
         # are the same as one over both and let D_X and D_Y update one after the other.

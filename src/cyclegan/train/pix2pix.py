@@ -10,25 +10,25 @@ from torch import nn
 
 from ..losses import adversarial_loss
 from .one_generator import OneGeneratorTrainer
+from .trainer import RealFake
 
 
-class ConditionalRealFake(nn.Module):
-    """D on (x, real y) and (x, fake y), the input concatenated to each on the channels: one call (one DDP
-    forward per update). x, y: (B, 3, H, W) -> two score maps (B, 1, h, w)."""
-
-    def __init__(self, D: nn.Module):
-        super().__init__()
-        self.D = D
+class ConditionalRealFake(RealFake):
+    """D on (x, real y) and (x, fake y), the input concatenated to each on the channels: one module call (one
+    DDP forward per update); `together` as `RealFake`'s. x, y: (B, 3, H, W) -> two score maps (B, 1, h, w)."""
 
     def forward(self, x: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.D(torch.cat([x, real], 1)), self.D(torch.cat([x, fake], 1))
+        return super().forward(torch.cat([x, real], 1), torch.cat([x, fake], 1))
 
 
 class Pix2PixTrainer(OneGeneratorTrainer):
     """G and the conditional D, one Adam each; no image pool (D judges pairs)."""
 
     def _setup_modules(self, nets: dict[str, nn.Module]) -> None:
-        self._G, self._real_fake = self._wrap(self.execution.compiled(self.G), ConditionalRealFake(self._D))
+        self._G, self._real_fake = self._wrap(
+            self.execution.compiled(self.G),
+            ConditionalRealFake(self._D, together=self.execution.batch_discriminator_calls),
+        )
 
     def step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
         t = self.cfg.train

@@ -44,14 +44,31 @@ def trainer_class(name: str) -> type[Trainer]:
     return trainer
 
 
-class RealFake(nn.Module):
-    """A discriminator on a real and a fake batch, in one call (one DDP forward per update)."""
+def has_batch_norm(net: nn.Module) -> bool:
+    """Whether any layer of `net` normalises over the batch (its outputs then depend on the other samples)."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
 
-    def __init__(self, D: nn.Module):
+
+def split_scores(scores, n: int):
+    """A discriminator's scores of [real; fake] (a tensor, or a list of tensors for a multi-scale one) -> the
+    scores of the first n samples and of the rest."""
+    if isinstance(scores, torch.Tensor):
+        return scores[:n], scores[n:]
+    return [s[:n] for s in scores], [s[n:] for s in scores]
+
+
+class RealFake(nn.Module):
+    """A discriminator on a real and a fake batch, in one module call (one DDP forward per update); `together`:
+    one network call on [real; fake] (`Execution.batch_discriminator_calls`), ignored if D has BatchNorm."""
+
+    def __init__(self, D: nn.Module, *, together: bool = False):
         super().__init__()
         self.D = D
+        self.together = together and not has_batch_norm(D)
 
     def forward(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.together:
+            return split_scores(self.D(torch.cat([real, fake])), len(real))
         return self.D(real), self.D(fake)
 
 
