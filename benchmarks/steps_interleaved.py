@@ -10,6 +10,7 @@ Run (the demo's step; AVX2 held on a newer CPU, as a laptop without AVX-512 comp
   ... --variants today,fused+lanes,fused+lanes/zeros   (NAME/zeros: the generators padded by zeros)
   ... --variants fused+lanes-pad/zeros,fused+lanes/zeros   (NAME-pad: zero pads not folded into the convs)
   ... --n-blocks 1 --variants fused+lanes/zeros,fused+lanes+dcat/zeros   (NAME+dcat: D on [real; fake] at once)
+  ... --n-blocks 1 --variants default/zeros,default/zeros@d2   (NAME@dD: the blocks' convs dilated by D)
   ... --profile          (the top operators of one step of today's default and of the new default)
 """
 
@@ -134,12 +135,15 @@ def build(name: str, cfg, steps: int):
 
 
 def variant_config(name: str, cfg):
-    """(variant, config) of a name NAME[:N][/PADDING]: variant NAME with N residual blocks and the generators'
-    PADDING (two recipes' steps side by side, e.g. bf16:4,bf16+fused+lanes:1 or fused+lanes,fused+lanes/zeros)."""
+    """(variant, config) of a name NAME[:N][/PADDING][@dD]: variant NAME with N residual blocks, the generators'
+    PADDING and their blocks' convs dilated by D (two recipes' steps side by side, e.g. bf16:4,bf16+fused+lanes:1
+    or fused+lanes,fused+lanes/zeros or fused+lanes/zeros,fused+lanes/zeros@d2)."""
+    name, _, dilation = name.partition("@d")
     name, _, padding = name.partition("/")
     name, _, blocks = name.partition(":")
     changes = {"n_blocks": int(blocks)} if blocks else {}
     changes |= {"padding": padding} if padding else {}
+    changes |= {"block_dilation": int(dilation)} if dilation else {}
     return name, replace(cfg, model=replace(cfg.model, **changes))
 
 

@@ -77,8 +77,8 @@ class ModelConfig(Section):
     block_dilation: int = opt(
         1,
         "dilation of the resnet generator's residual-block 3x3 convs: 2 spreads each conv over 5x5 pixels, so "
-        "the blocks see twice as far with the same parameters and arithmetic (though not in the Winograd form "
-        "fp32 CPUs use for plain 3x3 convs)",
+        "the blocks see twice as far with the same parameters and arithmetic (not in the Winograd form fp32 CPUs "
+        "use for wide plain 3x3 convs; at the demo's size the step costs the same)",
         ge=1,
         le=8,
     )
