@@ -56,10 +56,11 @@ class Execution:
     # the same numbers for per-sample normalisation (InstanceNorm, none); never used with BatchNorm.
     batch_generator_calls: bool = False
     # Score a discriminator's real and fake batches in one call on [real; fake] instead of two (as BigGAN does):
-    # one set of small convolutions at twice the batch, 1.07-1.08x the demo's step on the AVX2 class
-    # (docs/results.md, "The discriminators' real and fake batches in one call"). The same numbers for
+    # one set of small convolutions at twice the batch: the demo's step 1.05x on the AVX2 class, 1.04x with native
+    # bf16 (docs/results.md, "The discriminators' real and fake batches in one call"). The same numbers for
     # per-sample normalisation, except spectral normalisation's power iteration, which then runs once per update
     # instead of twice; never with BatchNorm (the trainer checks the network itself: `train.trainer.RealFake`).
+    # A compiled discriminator traces a second input shape (the doubled batch) once.
     batch_discriminator_calls: bool = False
     # CPU fp32 without native bf16 (AVX2): CycleGAN's networks' layers in faster forms with the same numbers and
     # state_dict (`models.fused`, wide 3x3 convs by Winograd), and CycleGAN's two generator chains and two
