@@ -1,8 +1,8 @@
 """What the parts of the demo's training step cost: the step as `auto` computes it, beside the same step without
-the discriminators' updates, without the identity term, with one image per domain, and with the discriminators'
-real and fake batches in two calls; interleaved in one process, medians over rounds (docs/results.md, "The last
-house"). An upper bound on what updating the discriminators less often, or dropping or thinning the identity term,
-could buy per step: the parts are skipped, not replaced.
+the discriminators' updates, without the identity term, with one or four images per domain, and with the
+discriminators' real and fake batches in two calls; interleaved in one process, medians over rounds
+(docs/results.md, "The last house"). An upper bound on what updating the discriminators less often, or dropping or
+thinning the identity term, could buy per step: the parts are skipped, not replaced.
 
     ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 python benchmarks/step_parts.py --rounds 8   (the AVX2 class)
 """
@@ -22,7 +22,7 @@ from cyclegan.config import resolve
 from cyclegan.demo import DEMO_OPTIONS
 from cyclegan.execution import choose_execution
 
-PARTS = ("default", "no-D-update", "no-identity", "batch-1", "D-calls-apart")
+PARTS = ("default", "no-D-update", "no-identity", "batch-1", "batch-4", "D-calls-apart")
 
 
 def build(part: str, precision: str):
@@ -31,8 +31,8 @@ def build(part: str, precision: str):
     cfg = resolve(training | {"precision": precision}, preset=DEMO_OPTIONS["preset"])
     if part == "no-identity":
         cfg = replace(cfg, train=replace(cfg.train, lambda_identity=0.0))
-    if part == "batch-1":
-        cfg = replace(cfg, train=replace(cfg.train, batch_size=1))
+    if part in ("batch-1", "batch-4"):
+        cfg = replace(cfg, train=replace(cfg.train, batch_size=int(part[-1])))
     ex = choose_execution(precision, "auto", "off", device=torch.device("cpu"), compile_pays=False)
     if part == "D-calls-apart":
         ex = replace(ex, batch_discriminator_calls=False)
