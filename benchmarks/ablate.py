@@ -264,6 +264,8 @@ VARIANTS.update(
         # discriminators at half the generators' rate, not a quarter (blobs judged sooner)
         "demo6+decay0.25+fp32": {**DEMO6, "lr_decay_fraction": 0.25, "precision": "fp32"},
         "demo6+lrd2e-4+fp32": {**DEMO6, "lr_d": 2e-4, "precision": "fp32"},
+        # discriminators of 3 stride-2 layers (70 px patches: the whole image, the house with its surroundings)
+        "demo6+dl3+fp32": {**DEMO6, "d_layers": 3, "precision": "fp32"},
     }
 )
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
