@@ -140,3 +140,25 @@ def test_a_dilated_reflection_generator_takes_tiny_images_and_refuses_a_tiny_tra
     for padding in ("reflect", "zeros"):  # a 1 px bottleneck, which instance norm refuses, whatever the padding
         with pytest.raises(CycleGANError, match="size': 4 px is too small for the resnet generator"):
             resolve({"size": 4, "d_layers": 1, "discriminator": "seed", "padding": padding})
+
+
+@pytest.mark.parametrize("padding", ["reflect", "zeros"])
+def test_the_training_size_check_and_the_generators_least_side_agree(padding):
+    """config.check_size (no torch) restates the resnet generator's least side (`tiling.least_size`): the smallest
+    training size it accepts is that side, for every dilation."""
+    from cyclegan.errors import CycleGANError
+    from cyclegan.tiling import least_size
+
+    for d in (1, 2, 3, 4):
+        opts = {
+            "ngf": 8,
+            "n_blocks": 1,
+            "block_dilation": d,
+            "padding": padding,
+            "d_layers": 1,
+            "discriminator": "seed",
+        }
+        least = least_size(build_generator(resolve({**opts, "size": 64}).model))
+        resolve({**opts, "size": least})
+        with pytest.raises(CycleGANError, match="too small for the resnet generator"):
+            resolve({**opts, "size": least - 4})

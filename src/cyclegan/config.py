@@ -527,7 +527,8 @@ def check_size(cfg: Config, size: int, *, half: bool = False) -> None:
             f"{what} is too small for the projected discriminator (needs >= 32 px: its deepest map is 1/32)"
         )
     if m.generator == "resnet":
-        # Its 1/4-size map needs 2 px (instance norm refuses 1) and, with reflection, more than the blocks' pads.
+        # Its 1/4-size map needs 2 px (instance norm refuses 1) and, with reflection, more than the blocks' pads:
+        # the generator's `min_size` and `tiling.least_size`, restated here without torch (a test ties the two).
         d = m.block_dilation
         need = 4 * max(2, d + 1) if m.padding == "reflect" else 8
         if size < need:
