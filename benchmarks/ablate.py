@@ -266,6 +266,10 @@ VARIANTS.update(
         "demo6+lrd2e-4+fp32": {**DEMO6, "lr_d": 2e-4, "precision": "fp32"},
         # discriminators of 3 stride-2 layers (70 px patches: the whole image, the house with its surroundings)
         "demo6+dl3+fp32": {**DEMO6, "d_layers": 3, "precision": "fp32"},
+        # the schedule the other way: the LR decaying over the last 75 % of the steps (a longer fine phase), and
+        # Adam without momentum (beta1 0, as StyleGAN2: the generators follow the discriminators' latest verdict)
+        "demo6+decay0.75+fp32": {**DEMO6, "lr_decay_fraction": 0.75, "precision": "fp32"},
+        "demo6+beta1-0+fp32": {**DEMO6, "beta1": 0.0, "precision": "fp32"},
     }
 )
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
