@@ -54,6 +54,16 @@ def test_yaml_and_json_files_flat_or_in_sections(tmp_path):
         ("train:\n  lrate: 1\n", "unknown option 'train.lrate'"),
         ("model:\n  lr: 1\n", "unknown option 'model.lr'"),
         ("bogus: 1\n", "unknown option 'bogus'"),
+        # the likely meaning, where there is one: a flag's spelling, another section, a near name
+        ("model: cut\n", "unknown option 'model': the config key of --model is 'family'"),
+        ("batch-size: 2\n", "unknown option 'batch-size': it is 'batch_size'"),
+        ("train:\n  ngf: 16\n", "unknown option 'train.ngf': it is 'ngf' \\(section 'model'\\)"),
+        ("lamda_cycle: 3\n", "unknown option 'lamda_cycle': did you mean 'lambda_cycle'\\?"),
+        ("modle:\n  ngf: 16\n", "did you mean 'model'\\?"),
+        # values out of range or choice name the file, as wrong types do
+        ("ngf: -3\n", "option 'ngf' in '.*c.yaml' must be > 0"),
+        ("family: cyclegn\n", "option 'family' in '.*c.yaml': expected 'cyclegan'"),
+        ("lr: abc\n", "option 'lr' in '.*c.yaml': expected float"),
         ("lr: [1, 2\n", "not valid YAML"),
         ("- a\n- b\n", "expected a mapping"),
     ],

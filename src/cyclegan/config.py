@@ -12,6 +12,7 @@ field default < the family's defaults < the preset < the config file < flags.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import re
 import typing
@@ -24,7 +25,7 @@ import yaml
 
 from . import families
 from .errors import CycleGANError
-from .options import MAX_SEED, Options, Section, coerce, opt
+from .options import MAX_SEED, Options, Section, check_choice, check_value, coerce, flag_of, opt
 from .presets import PRESETS, preset_choices, split_preset
 from .shared_options import OnOff, Precision, channels_last_option, compile_option, device_option, precision_option
 
@@ -336,19 +337,34 @@ def flatten(d: dict[str, Any], *, source: str) -> dict[str, Any]:
         if key in sections and isinstance(value, dict):
             for k, v in value.items():
                 if k not in known or known[k][0] != key:
-                    raise CycleGANError(f"{source}: unknown option '{key}.{k}'")
+                    raise CycleGANError(f"{source}: unknown option '{key}.{k}'{_key_hint(k, key)}")
                 flat[k] = v
         elif key == "preset":
             flat[key] = value
         elif key in known:
             flat[key] = value
         else:
-            raise CycleGANError(f"{source}: unknown option '{key}' (see `cyclegan train --help`)")
+            raise CycleGANError(f"{source}: unknown option '{key}'{_key_hint(key)} (see `cyclegan train --help`)")
     return flat
 
 
+def _key_hint(key: str, section: str | None = None) -> str:
+    """What a config file's unknown key was likely meant to be: the option in another section, the key of a
+    flag spelled as on the command line (`batch-size`, `model` for `--model`), or a near spelling."""
+    known = option_fields()
+    name = str(key).replace("-", "_")
+    flags = {flag_of(f)[2:].replace("-", "_"): n for n, (_, f) in known.items() if flag_of(f)[2:] != n}
+    if name in known and known[name][0] != section:
+        return f": it is '{name}'" + (f" (section '{known[name][0]}')" if section else "")
+    if name in flags:
+        return f": the config key of --{name.replace('_', '-')} is '{flags[name]}'"
+    close = difflib.get_close_matches(name, [*known, *all_sections()], n=1)
+    return f": did you mean '{close[0]}'?" if close else ""
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or JSON config file into flat options (not yet type-checked)."""
+    """Read a YAML or JSON config file into flat options, each checked on its own (type, range, choice: the
+    error names the file); the checks across options come with `resolve`."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -369,10 +385,14 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise CycleGANError(f"config file {path}: expected a mapping of option names to values")
     flat = flatten(data, source=str(path))
-    hints = _field_types()
+    hints, known = _field_types(), option_fields()
     for key, value in flat.items():  # checked here too, so a flag that overrides a bad value does not hide it
-        if key != "preset":
-            coerce(f"{key}' in '{path}", value, hints[key])
+        if key != "preset":  # and the error names the file
+            name, meta = f"{key}' in '{path}", known[key][1].metadata
+            value = coerce(name, value, hints[key])
+            if value is not None:
+                check_value(name, value, meta)
+                check_choice(name, value, meta)
     return flat
 
 
