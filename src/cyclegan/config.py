@@ -12,7 +12,6 @@ field default < the family's defaults < the preset < the config file < flags.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import re
 import typing
@@ -24,7 +23,7 @@ from typing import Any, Literal
 import yaml
 
 from . import families
-from .errors import CycleGANError
+from .errors import CycleGANError, nearest
 from .options import MAX_SEED, Options, Section, check_choice, check_value, coerce, flag_of, opt
 from .presets import PRESETS, preset_choices, split_preset
 from .shared_options import OnOff, Precision, channels_last_option, compile_option, device_option, precision_option
@@ -358,8 +357,8 @@ def _key_hint(key: str, section: str | None = None) -> str:
         return f": it is '{name}'" + (f" (section '{known[name][0]}')" if section else "")
     if name in flags:
         return f": the config key of --{name.replace('_', '-')} is '{flags[name]}'"
-    close = difflib.get_close_matches(name, [*known, *all_sections()], n=1)
-    return f": did you mean '{close[0]}'?" if close else ""
+    close = nearest(name, [*known, *all_sections()])
+    return f": did you mean '{close}'?" if close else ""
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

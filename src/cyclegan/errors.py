@@ -1,9 +1,11 @@
-"""The one exception type a user sees as a one-line message instead of a traceback, and `escape`, which keeps
-any message one line whatever the names in it hold."""
+"""The one exception type a user sees as a one-line message instead of a traceback, `escape`, which keeps
+any message one line whatever the names in it hold, and `nearest`, the "did you mean" of an unknown name."""
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 
 # Characters that break a line or change how a terminal shows the rest of it: C0 and C1 controls (newline,
 # carriage return, escape sequences), DEL, the Unicode line and paragraph separators, bidirectional
@@ -23,6 +25,12 @@ def escape(text: object) -> str:
     named "a.png\\nerror: fake" is shown as `a.png\\nerror: fake` on one line, not as a second, spoofed
     message."""
     return _UNSAFE.sub(_escaped, str(text))
+
+
+def nearest(name: str, names: Iterable[str]) -> str | None:
+    """The known name closest to a misspelt `name` (difflib's ratio, at least 0.6), or None."""
+    close = difflib.get_close_matches(name, list(names), n=1)
+    return close[0] if close else None
 
 
 class CycleGANError(Exception):

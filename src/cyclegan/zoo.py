@@ -28,7 +28,6 @@ each download prints its digest so that it can be compared with a trusted copy a
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -38,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .data.fetch import Bounds, check_sha256, download_lock, fetch, file_sha256
-from .errors import CycleGANError, escape
+from .errors import CycleGANError, escape, nearest
 from .files import write_atomic
 from .options import Options, opt
 from .shared_options import max_minutes_option, progress_option
@@ -145,8 +144,8 @@ def check_name(name: str, *, mirror: bool) -> PublishedModel | None:
     if info is not None:
         return info
     if not mirror:
-        close = difflib.get_close_matches(name, MODELS, n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
+        close = nearest(name, MODELS)
+        hint = f"did you mean '{close}'? " if close else ""
         raise CycleGANError(f"unknown pretrained model '{name}'; {hint}see `cyclegan pretrained list`")
     if not SAFE_NAME.fullmatch(name) or ".." in name:
         raise CycleGANError(f"pretrained model name {name!r}: expected letters, digits, '_', '-' or '.' only")

@@ -24,7 +24,6 @@ Only the standard library speaks HTTP here (urllib), so nothing beyond the core 
 from __future__ import annotations
 
 import contextlib
-import difflib
 import re
 import urllib.error
 import urllib.parse
@@ -32,7 +31,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import CycleGANError
+from ..errors import CycleGANError, nearest
 from ..options import Options, opt
 from ..shared_options import max_minutes_option, progress_option
 from .archive import MAX_RATIO, MAX_SIZE_GB, ArchiveLimits, extract_safely, remove_stale_extractions, verify_archive
@@ -116,8 +115,8 @@ def check_name(name: str, *, mirror: bool) -> DatasetInfo | None:
             raise CycleGANError(f"dataset '{name}' cannot be downloaded from the public server: {info.note}")
         return info
     if not mirror:
-        close = difflib.get_close_matches(name, CATALOGUE, n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
+        close = nearest(name, CATALOGUE)
+        hint = f"did you mean '{close}'? " if close else ""
         raise CycleGANError(f"unknown dataset '{name}'; {hint}see `cyclegan datasets list` (or a --base-url)")
     if not SAFE_NAME.fullmatch(name) or ".." in name:
         raise CycleGANError(f"dataset name {name!r}: expected letters, digits, '_', '-' or '.' only")
