@@ -270,6 +270,10 @@ VARIANTS.update(
         # Adam without momentum (beta1 0, as StyleGAN2: the generators follow the discriminators' latest verdict)
         "demo6+decay0.75+fp32": {**DEMO6, "lr_decay_fraction": 0.75, "precision": "fp32"},
         "demo6+beta1-0+fp32": {**DEMO6, "beta1": 0.0, "precision": "fp32"},
+        # the discriminators without spectral norm (they learn faster, and `fast+no-sn` scored within noise), and
+        # the CUT code's anti-aliased upsampling (a fixed low-pass before the 3x3 conv, not a nearest resize)
+        "demo6+no-sn+fp32": {**DEMO6, "spectral_norm": False, "precision": "fp32"},
+        "demo6+upaa+fp32": {**DEMO6, "upsample": "antialias", "precision": "fp32"},
     }
 )
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
