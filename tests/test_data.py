@@ -91,6 +91,15 @@ def test_unreadable_images_name_the_file(tmp_path, content):
     assert good == [] and len(bad) == 1 and str(p) in bad[0]
 
 
+def test_a_file_of_no_image_format_is_named_as_such_not_by_its_file_object(tmp_path):
+    p = tmp_path / "notes.png"
+    p.write_text("a text file with an image's name")
+    for err in (lambda: read_image(p), lambda: check_images([p], skip_bad=False, desc="x")):
+        with pytest.raises(CycleGANError) as e:
+            err()
+        assert "not a JPEG, PNG, BMP, WebP or TIFF image" in str(e.value) and "BufferedReader" not in str(e.value)
+
+
 def test_missing_and_empty_folders(tmp_path):
     with pytest.raises(CycleGANError, match="does not exist"):
         list_images(tmp_path / "nope")

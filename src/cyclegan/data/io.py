@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
@@ -124,8 +124,15 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
     except MemoryError:
         raise CycleGANError(f"cannot read image {path}: not enough memory to decode it") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        reason = str(e).split("\n")[0] or type(e).__name__
-        raise CycleGANError(f"cannot read image {path}: {reason}") from None
+        raise CycleGANError(f"cannot read image {path}: {_reason(e)}") from None
+
+
+def _reason(e: BaseException) -> str:
+    """A decoding error in a user's words: PIL names an unknown format by its file object ('cannot identify
+    image file <_io.BufferedReader name=3>'), so that one is said as what it means."""
+    if isinstance(e, UnidentifiedImageError):
+        return "not a JPEG, PNG, BMP, WebP or TIFF image, or one too damaged to recognise"
+    return str(e).split("\n")[0] or type(e).__name__
 
 
 def to_tensor(im: Image.Image) -> torch.Tensor:
@@ -274,7 +281,7 @@ def check_images(
                 raise CycleGANError(f"{e} (remove it, or pass --skip-bad-images)") from None
             bad.append(str(e))
         except Exception as e:
-            msg = f"cannot read image {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+            msg = f"cannot read image {path}: {_reason(e)}"
             if not skip_bad:
                 raise CycleGANError(msg + " (remove it, or pass --skip-bad-images)") from None
             bad.append(msg)
