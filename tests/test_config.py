@@ -32,6 +32,9 @@ def test_saved_config_round_trips():
         ({"preset": "huge"}, "unknown preset 'huge'"),
         ({"size": 30}, "multiple of 4"),
         ({"batch_size": 0}, "'batch_size' must be positive"),
+        # the Python API and a stored config's keys get the hint a config file's do
+        ({"batch-size": 2}, "unknown option 'batch-size': it is 'batch_size'"),
+        ({"lamda_cycle": 3}, "unknown option 'lamda_cycle': did you mean 'lambda_cycle'\\?"),
     ],
 )
 def test_bad_values_name_the_option(overrides, message):

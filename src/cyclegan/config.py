@@ -347,9 +347,10 @@ def flatten(d: dict[str, Any], *, source: str) -> dict[str, Any]:
     return flat
 
 
-def _key_hint(key: str, section: str | None = None) -> str:
+def _key_hint(key: str, section: str | None = None, *, sections: bool = True) -> str:
     """What a config file's unknown key was likely meant to be: the option in another section, the key of a
-    flag spelled as on the command line (`batch-size`, `model` for `--model`), or a near spelling."""
+    flag spelled as on the command line (`batch-size`, `model` for `--model`), or a near spelling (of a
+    section's name too where `sections`: flat options have none)."""
     known = option_fields()
     name = str(key).replace("-", "_")
     flags = {flag_of(f)[2:].replace("-", "_"): n for n, (_, f) in known.items() if flag_of(f)[2:] != n}
@@ -357,7 +358,7 @@ def _key_hint(key: str, section: str | None = None) -> str:
         return f": it is '{name}'" + (f" (section '{known[name][0]}')" if section else "")
     if name in flags:
         return f": the config key of --{name.replace('_', '-')} is '{flags[name]}'"
-    close = nearest(name, [*known, *all_sections()])
+    close = nearest(name, [*known, *(all_sections() if sections else ())])
     return f": did you mean '{close}'?" if close else ""
 
 
@@ -428,7 +429,7 @@ def resolve(
     known = option_fields()
     for key, value in overrides.items():
         if key not in known:
-            raise CycleGANError(f"unknown {source} '{key}'")
+            raise CycleGANError(f"unknown {source} '{key}'{_key_hint(key, sections=False)}")
         values[key] = coerce(key, value, hints[key])
     try:
         built = {
