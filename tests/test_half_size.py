@@ -1,5 +1,5 @@
 """--half-size-fraction: the first steps train on batches averaged down to half the size, the rest at full
-size; the run resumes exactly and --fit-steps times the two sizes apart."""
+size; the run resumes exactly; --fit-steps times the two sizes apart and follows the speed of the recent steps."""
 
 import types
 
@@ -97,3 +97,26 @@ def test_fit_steps_times_the_two_sizes_apart(monkeypatch, fraction):
     assert 0.8 * limit <= clock.now <= limit
     assert sizes == sorted(sizes, key=["half", "full"].index)  # never back to half size
     assert sizes.count("half") == half_size_steps(total, fraction)
+
+
+@pytest.mark.parametrize("window", [StepFitter.WINDOW, 10**9])  # 10**9: the speed since the start, as before
+def test_fit_steps_measures_the_speed_now_so_a_passed_slowdown_does_not_shorten_the_run(monkeypatch, window):
+    """Steps take 1 s, but 3 s for a while early on (another program busy): the fit follows the recent speed, so
+    the LR schedule still ends near the time limit; measured since the start, the run would end a fifth early."""
+    import cyclegan.train.budget as budget
+
+    clock = types.SimpleNamespace(now=0.0)
+    monkeypatch.setattr(budget, "time", types.SimpleNamespace(monotonic=lambda: clock.now))
+    limit, cap = 2000.0, 100_000
+    fitter = StepFitter(start=0, cap=cap, deadline=limit, window=window)
+    trainer, total, step = _Trainer(cap), cap, 0
+    while step < total:
+        step += 1
+        clock.now += 3.0 if 50 <= step < 250 else 1.0
+        fitter.tick(step, total)
+        if fitter.due(step, trainer):
+            total = trainer.total_steps = fitter.total(step)
+    if window == StepFitter.WINDOW:
+        assert 0.95 * limit <= clock.now <= limit and fitter.rates[1] == pytest.approx(1.0)
+    else:
+        assert clock.now < 0.85 * limit

@@ -195,7 +195,7 @@ class TrainConfig(Section):
     fit_steps: bool = opt(
         False,
         "with --time-limit: while the LR is still constant, re-fit the total steps to the time left at the speed "
-        "measured so far, so the LR schedule reaches 0 as the time runs out (--steps/--epochs: the most)",
+        "of the recent steps, so the LR schedule reaches 0 as the time runs out (--steps/--epochs: the most)",
     )
 
     def __post_init__(self) -> None:

@@ -12,9 +12,10 @@ from .trainer import Trainer
 
 class StepFitter:
     """`--fit-steps`: while the LR is still constant, re-fit the run's total steps to the time left at the speed
-    measured since the loop began (data loading, logs, scores and checkpoints included), so the LR schedule
-    reaches 0 as the time limit arrives instead of being cut off, or ending early, when the machine is slower
-    or faster than a short timing said. The total never exceeds the configured steps (the loader's end).
+    measured over the last `window` steps or more (data loading, logs, scores and checkpoints included), so the
+    LR schedule reaches 0 as the time limit arrives instead of being cut off, or ending early, when the machine
+    is slower or faster than a short timing said, or was for a while. The total never exceeds the configured
+    steps (the loader's end).
 
     With `--half-size-fraction` the two sizes are timed apart (a half-size step costs about 0.4 of a full one
     at 64 px): until full-size steps have been timed they are taken to cost FULL_OVER_HALF half-size ones, and
@@ -26,11 +27,17 @@ class StepFitter:
     FILL = 0.97  # of the time left: the final checkpoint and sample grid come after the last step
     WARMUP, FIRST, EVERY = 2, 10, 25  # steps after the start: untimed, the first fit, then a fit per EVERY
     # (the first steps also pay for starting the data loader's processes: timed, they would read as slow)
+    WINDOW = 200  # steps: the speed is that of the last WINDOW or more steps of the size being timed, not of all
+    # since the start, so a slowdown that has passed (another program's busy minute) no longer shortens the run
     FULL_OVER_HALF = 3.0  # cost of a full-size step over a half-size one before it is measured (0.4 measured at
     # 64 px on an AVX2 CPU in fp32; a high guess fits fewer steps: the run ends early rather than is cut off)
 
-    def __init__(self, *, start: int, cap: int, deadline: float, half_fraction: float = 0.0):
+    def __init__(self, *, start: int, cap: int, deadline: float, half_fraction: float = 0.0, window: int = WINDOW):
+        """`window`: the fewest steps the speed is measured over; at least the period of anything the loop does
+        now and then (evaluations, checkpoints, sample grids), so that its cost is in the measure."""
         self.start, self.cap, self.deadline, self.half_fraction = start, cap, deadline, half_fraction
+        self.window = max(1, window)
+        self.marks: list[tuple[int, float]] = []  # (step, time) at each fit inside the timing that is open
         # The clock is read where a timing begins or ends and once per fit, never per step.
         self.open: tuple[int, int, float] | None = None  # (size: 0 half, 1 full; first step; time) being timed
         self.half_timed: tuple[float, int] | None = None  # (seconds, steps) of the half-size steps, once closed
@@ -50,10 +57,12 @@ class StepFitter:
             begin = self.start + self.WARMUP if step <= half_until else max(self.start, half_until) + self.WARMUP
             if step >= begin:
                 self.open = (0 if step <= half_until else 1, step, time.monotonic())
+                self.marks = []
         elif self.open[0] == 0 and step >= half_until:  # the last half-size step (a refit may move it): closes
             _, first, t0 = self.open
             self.half_timed = (time.monotonic() - t0, step - first)
             self.open = None
+            self.marks = []
         elif self.open[0] == 1 and self.half_fraction and step - self.open[1] == self.FIRST:
             self.full_timed_at = step
         if self.switched_at is None and self.half_fraction and step >= half_until:
@@ -74,6 +83,9 @@ class StepFitter:
         full = None
         if self.open is not None and step > self.open[1]:
             size, first, t0 = self.open
+            recent = [m for m in self.marks if step - m[0] >= self.window]
+            if recent:  # the latest fit at least a window back: the speed now, its periodic costs included
+                first, t0 = recent[-1]
             rate = (now - t0) / (step - first)
             if size == 0:
                 half = rate
@@ -102,6 +114,8 @@ class StepFitter:
         """The most steps (<= the cap) whose predicted time fits FILL of the time left."""
         now = time.monotonic()
         self.rates = self.per_step(step, now)
+        if self.open is not None:
+            self.marks.append((step, now))
         budget = self.FILL * max(0.0, self.deadline - now)
         lo, hi = step + 1, self.cap  # the predicted time grows with the total: bisect
         if self.switched_at is not None:  # never a total that would move the switch past steps trained at full size

@@ -234,7 +234,13 @@ def _step_loop(
     )
     deadline = time.monotonic() + 60 * t.time_limit if t.time_limit else None
     fitter = (
-        StepFitter(start=start, cap=run.total, deadline=deadline, half_fraction=t.half_size_fraction)
+        StepFitter(
+            start=start,
+            cap=run.total,
+            deadline=deadline,
+            half_fraction=t.half_size_fraction,
+            window=max(StepFitter.WINDOW, t.eval_every, t.checkpoint_every, t.sample_every),
+        )
         if t.fit_steps and deadline
         else None
     )
@@ -263,7 +269,7 @@ def _step_loop(
                         capped = " (capped by --steps)" if total == fitter.cap else ""
                         tqdm.write(
                             f"fitting the steps to the {t.time_limit:g}-minute limit: {total} steps{capped} at "
-                            "the speed so far (re-fitted until the learning rate starts to decay)"
+                            "the recent speed (re-fitted until the learning rate starts to decay)"
                         )
             timed_out = deadline is not None and time.monotonic() > deadline
             # all ranks agree (a tiny CPU all-reduce) so they stop, log and save at the same step
