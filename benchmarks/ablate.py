@@ -274,6 +274,10 @@ VARIANTS.update(
         # the CUT code's anti-aliased upsampling (a fixed low-pass before the 3x3 conv, not a nearest resize)
         "demo6+no-sn+fp32": {**DEMO6, "spectral_norm": False, "precision": "fp32"},
         "demo6+upaa+fp32": {**DEMO6, "upsample": "antialias", "precision": "fp32"},
+        # the generators first taught to return their input (300 steps, no discriminators): the house's walls kept
+        # from the start rather than carved out of a green field later. Not an option of the package: it needs
+        # `git apply benchmarks/results/identity_warmup_prototype.patch` (docs/results.md, "The last house")
+        "demo6+wu300+fp32": {**DEMO6, "identity_warmup": 300, "precision": "fp32"},
     }
 )
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
