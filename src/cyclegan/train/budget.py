@@ -83,9 +83,9 @@ class StepFitter:
         full = None
         if self.open is not None and step > self.open[1]:
             size, first, t0 = self.open
-            recent = [m for m in self.marks if step - m[0] >= self.window]
-            if recent:  # the latest fit at least a window back: the speed now, its periodic costs included
-                first, t0 = recent[-1]
+            back = next((m for m in reversed(self.marks) if step - m[0] >= self.window), None)
+            if back:  # the latest fit at least a window back: the speed now, its periodic costs included
+                first, t0 = back
             rate = (now - t0) / (step - first)
             if size == 0:
                 half = rate
