@@ -302,13 +302,37 @@ FAMILIES: dict[str, dict] = {
     "pix2pix": {"preset": "pix2pix", "size": 64},
 }
 VARIANTS.update(FAMILIES)
+# The demo as two one-sided FastCUT models (`--lambda-nce 1`), one per direction, each in half the demo's minutes: a
+# FastCUT step costs under half a CycleGAN one, and PatchNCE ties each output patch to its own input patch, the
+# argument for the blue-grey wall that only the cycle makes in CycleGAN ("The last house" in docs/results.md).
+# The demo's data options (34 px discriminators, no pool, zero padding, Adam's beta2 0.99), 1 or 4 blocks.
+FC_DEMO = {
+    "preset": "fast",
+    "family": "fastcut",
+    "lambda_nce": 1.0,
+    "d_layers": 2,
+    "pool_size": 0,
+    "padding": "zeros",
+    "beta2": 0.99,
+    "precision": "fp32",
+}
+VARIANTS.update(
+    {
+        "fc-demo+nb1+AtoB+fp32": {**FC_DEMO, "n_blocks": 1},
+        "fc-demo+nb1+BtoA+fp32": {**FC_DEMO, "n_blocks": 1, "direction": "BtoA"},
+        "fc-demo+AtoB+fp32": FC_DEMO,
+        "fc-demo+BtoA+fp32": {**FC_DEMO, "direction": "BtoA"},
+    }
+)
 
 
 def trained_directions(options: dict) -> list[str]:
-    """The directions a variant's model translates: both for CycleGAN, AtoB for the one-generator families."""
+    """The directions a variant's model translates: both for CycleGAN, the trained one for the one-generator
+    families."""
     from cyclegan.config import resolve
+    from cyclegan.families import directions_of
 
-    return ["AtoB", "BtoA"] if resolve({k: v for k, v in options.items()}).model.family == "cyclegan" else ["AtoB"]
+    return list(directions_of(resolve(training_options(options)).model))
 
 
 def data_folder(work: Path, options: dict, size: int) -> Path:
