@@ -154,3 +154,37 @@ def test_demo_cli_prints_how_it_computed(tmp_path, capsys, monkeypatch):
     assert (
         "computed: fp32, nchw, eager on cpu (AVX2, no native bf16, 2 threads), 0.234 s/step" in capsys.readouterr().out
     )
+
+
+@pytest.mark.slow
+def test_a_demo_fitted_to_its_minutes_reports_the_steps_it_trained_not_the_cap(tmp_path, monkeypatch):
+    """The demo's `steps` (5000) only caps the fit: its report, its config and the run's config.json all say
+    the fitted steps. A fake clock makes each step about 0.5 s, so 0.5 minutes fit 20-60 steps."""
+    import time
+    import types
+
+    import cyclegan.train.budget as budget
+    import cyclegan.train.loop as loop
+
+    now = [0.0]
+
+    def monotonic():
+        now[0] += 0.5
+        return now[0]
+
+    fake_time = types.SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if not k.startswith("_")})
+    fake_time.monotonic = monotonic
+    monkeypatch.setattr(loop, "time", fake_time)
+    monkeypatch.setattr(budget, "time", fake_time)
+    options = {"size": 32, "steps": 500, "ngf": 8, "ndf": 8, "eval_every": 0}
+    settings = DemoSettings(train_count=6, test_count=3, grid_rows=2, options=options)
+    run_demo(
+        DemoOptions(str(tmp_path / "demo"), minutes=0.5, device="cpu", precision="fp32", progress=False),
+        settings=settings,
+    )
+    saved = json.loads((tmp_path / "demo" / "report.json").read_text())
+    trained = saved["settings"]["steps_trained"]
+    assert 20 < trained < 60 and saved["settings"]["steps_cap"] == 500
+    assert saved["settings"]["options"]["steps"] == trained == saved["config"]["train"]["steps"]
+    assert json.loads((tmp_path / "demo" / "config.json").read_text())["train"]["steps"] == trained
+    assert f"trained {trained} steps" in (tmp_path / "demo" / "report.html").read_text()

@@ -188,6 +188,7 @@ def test_fit_steps_ends_the_schedule_at_the_time_limit_as_a_plain_run_would(tiny
     assert f"fitting the steps to the 0.5-minute limit: {total} steps" in capsys.readouterr().out
     ckpt = load_checkpoint(tmp_path / "fit")
     assert ckpt["config"]["train"]["steps"] == total and ckpt["step"] == total
+    assert json.loads((tmp_path / "fit" / "config.json").read_text())["train"]["steps"] == total  # not the cap
     lr = [json.loads(line)["lr"] for line in (tmp_path / "fit" / "log.jsonl").read_text().splitlines()]
     assert lr[-1] == 0.0 and lr[0] == fitted.train.lr
     monkeypatch.undo()

@@ -169,6 +169,12 @@ def _restore(trainer: Trainer, ckpt: dict, source: Path) -> None:
 _Samples = tuple[torch.Tensor, torch.Tensor]  # the fixed A and B images of the sample grids
 
 
+def _write_config(run: Run) -> None:
+    """config.json: the run's resolved configuration, as its checkpoint holds it (rank 0 only)."""
+    text = json.dumps(run.cfg.to_dict(), indent=2) + "\n"
+    write_atomic(run.folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(text))
+
+
 def _prepare_run_folder(run: Run, images: Images) -> _Samples | None:
     """Rank 0 creates the run folder, writes config.json and reads the fixed sample images (the test images
     if there are, else the first training images); None on the other ranks. A failure stops every rank."""
@@ -178,8 +184,7 @@ def _prepare_run_folder(run: Run, images: Images) -> _Samples | None:
         t, size = run.cfg.train, run.cfg.data.size
         try:
             run.folder.mkdir(parents=True, exist_ok=True)
-            text = json.dumps(run.cfg.to_dict(), indent=2) + "\n"
-            write_atomic(run.folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(text))
+            _write_config(run)
             if images.paired:
                 train_pairs = list(zip(images.train_a, images.train_b or [None] * len(images.train_a)))
                 samples = sample_pairs(images.test_pairs or train_pairs, t.num_samples, size)
@@ -262,6 +267,8 @@ def _step_loop(
                     total = ddp.min_over_ranks(fitter.total(step), run.d_ctx)
                     if total != run.total:
                         run = refit(run, trainer, total)
+                        if run.main:  # config.json says the steps the schedule now runs, as the checkpoint will
+                            _write_config(run)
                         bar.total = total
                         bar.refresh()
                     if run.main and not fitter.announced:
