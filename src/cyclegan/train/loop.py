@@ -229,14 +229,6 @@ def _step_loop(
     of step `saved` stays."""
     t = run.cfg.train
     step = start
-    bar = tqdm(
-        total=run.total,
-        initial=start,
-        desc=f"train {run.folder.name}",
-        unit="step",
-        disable=not progress,
-        dynamic_ncols=True,
-    )
     deadline = time.monotonic() + 60 * t.time_limit if t.time_limit else None
     fitter = (
         StepFitter(
@@ -248,6 +240,14 @@ def _step_loop(
         )
         if t.fit_steps and deadline
         else None
+    )
+    bar = tqdm(
+        total=None if fitter is not None else run.total,  # fitted to the time: unknown until the first fit
+        initial=start,
+        desc=f"train {run.folder.name}",
+        unit="step",
+        disable=not progress,
+        dynamic_ncols=True,
     )
     timed_out = worse = False
     t_timed, timed_from = None, start + 2  # the first steps also start the data loader's processes
@@ -269,6 +269,7 @@ def _step_loop(
                         run = refit(run, trainer, total)
                         if run.main:  # config.json says the steps the schedule now runs, as the checkpoint will
                             _write_config(run)
+                    if bar.total != total:
                         bar.total = total
                         bar.refresh()
                     if run.main and not fitter.announced:
