@@ -278,6 +278,10 @@ VARIANTS.update(
         # from the start rather than carved out of a green field later. Not an option of the package: it needs
         # `git apply benchmarks/results/identity_warmup_prototype.patch` (docs/results.md, "The last house")
         "demo6+wu300+fp32": {**DEMO6, "identity_warmup": 300, "precision": "fp32"},
+        # a wider discriminator (48 filters, not 32: a judge with room to learn that a green wall under a red roof
+        # is no summer house) and the CUT code's anti-aliased downsampling (a blur before each stride-2 conv)
+        "demo6+ndf48+fp32": {**DEMO6, "ndf": 48, "precision": "fp32"},
+        "demo6+downaa+fp32": {**DEMO6, "downsample": "antialias", "precision": "fp32"},
     }
 )
 # The model families (issue 15) at the fast preset's scale: CUT and FastCUT with its networks and optimiser,
