@@ -368,3 +368,13 @@ def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path, dataset):
     assert step >= 3
     assert main(["train", "--out", str(out), "--resume", "--steps", str(step + 2), "--no-progress"]) == 0
     assert load_checkpoint(out)["step"] == step + 2
+
+
+@pytest.mark.parametrize("where", ["trainA", ".", "trainB/runs/x"])
+def test_a_run_folder_inside_its_data_is_refused_before_anything_is_written(tiny_cfg, dataset, where):
+    """Its sample grids would become training images of the next run (found by a user's walk)."""
+    out = dataset / where
+    before = sorted(p.relative_to(dataset) for p in dataset.rglob("*"))
+    with pytest.raises(CycleGANError, match="option '--out': .* input folder"):
+        train(tiny_cfg(out=str(out), steps=2), progress=False)
+    assert sorted(p.relative_to(dataset) for p in dataset.rglob("*")) == before

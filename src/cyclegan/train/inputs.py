@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..config import Config
+from ..config import Config, DataConfig
 from ..data import (
     PairedTrainSet,
     UnpairedTrainSet,
@@ -28,6 +28,11 @@ from ..errors import CycleGANError, escape
 from ..families import family
 from . import distributed as ddp
 from .signals import worker_init
+
+
+def data_folders(d: DataConfig) -> list[Path]:
+    """The folders a run reads its images from (--data ROOT, --domain-a, --domain-b: those given)."""
+    return [Path(f) for f in (d.data, d.domain_a, d.domain_b) if f]
 
 
 def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:

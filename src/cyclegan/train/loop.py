@@ -19,12 +19,22 @@ from ..config import Config, config_from_dict
 from ..data import list_images
 from ..errors import CycleGANError
 from ..execution import Execution, choose_execution, compile_pays_for_training, resolve_device
-from ..files import FolderLock, write_atomic
+from ..files import FolderLock, check_outputs, write_atomic
 from ..report import save_grid
 from ..run_files import CHECKPOINT_NAME, CONFIG_NAME
 from . import distributed as ddp
 from .budget import StepFitter, refit
-from .inputs import Images, at_step_size, dataset, half_size_steps, loader, sample_batch, sample_pairs, training_images
+from .inputs import (
+    Images,
+    at_step_size,
+    data_folders,
+    dataset,
+    half_size_steps,
+    loader,
+    sample_batch,
+    sample_pairs,
+    training_images,
+)
 from .losslog import LossLog
 from .monitor import Monitor
 from .run_folder import Run, claim_run_folder
@@ -48,6 +58,8 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
     run = Path(t.out)
     if t.steps is None and t.epochs is None:
         raise CycleGANError("give the training budget: --steps N (total steps) or --epochs N")
+    # not inside the data: the run's sample grids and best.pt would become the next run's training images
+    check_outputs([], overwrite=False, out_folder=run, input_folders=data_folders(cfg.data))
     device = resolve_device(t.device)  # a bad --device stops here, before the run folder exists
     d_ctx, device = ddp.setup(device)
     lock = FolderLock(run)
