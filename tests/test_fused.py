@@ -205,9 +205,9 @@ def test_auto_picks_the_forms_and_lanes_where_they_were_measured_to_pay(monkeypa
     assert not choose_execution(device=CPU, compile="on").fused_layers  # a compiled graph fuses its own way
     assert not choose_execution(device=CPU, channels_last="on").fused_layers
     monkeypatch.setattr(ex, "cpu_has_native_bf16", lambda: True)
-    e = choose_execution(device=CPU)  # a long run compiles: no forms, no lanes
+    e = choose_execution(device=CPU)  # compiled (a large translation): no forms, no lanes
     assert (e.precision, e.compile, e.fused_layers, e.parallel_chains) == ("bf16", True, False, False)
-    e = choose_execution(device=CPU, compile_pays=False)  # the demo, a short run: eager bf16, forms and lanes
+    e = choose_execution(device=CPU, compile_pays=False)  # training: eager bf16, forms and lanes
     assert (e.precision, e.compile, e.fused_layers, e.parallel_chains) == ("bf16", False, True, two)
     assert not choose_execution(device=CPU, precision="fp32", compile="off").fused_layers  # not measured there
 

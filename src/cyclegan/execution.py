@@ -4,9 +4,11 @@
 `Execution` for one device. The `auto` choices come from measurements (docs/results.md, "Speed"):
 
 - CPU with native bf16 (AVX512-BF16 or AMX): bf16 autocast (about 1.7x on the paper model's convolutions),
-  NCHW (channels-last was 7% slower per step: reflection padding and InstanceNorm convert layouts), and
-  torch.compile when a C++ compiler is present and the work is long enough to repay the ~1 min compile;
-  where it does not compile, a CycleGAN's training runs the fused layer forms in two lanes (below).
+  NCHW (channels-last was 7% slower per step: reflection padding and InstanceNorm convert layouts);
+  translation of 64+ images compiled when a C++ compiler is present; training eager, a CycleGAN's with the
+  fused layer forms in two lanes (below): against those a compiled step was 0.66-0.77x as fast for the `fast`
+  model at 64-128 px and 1.03-1.04x for `paper` at 256 px and CUT, after 100 s of compiling (docs/results.md,
+  "Compiled training on the CPU").
 - CPU without native bf16: fp32 (bf16 is emulated there and slower), and for a CycleGAN's training the fused
   layer forms (`models.fused`) and the two lanes (`train.lanes`).
 - CUDA: bf16 autocast on GPUs with bf16 in hardware (compute capability 8.0+), else fp32, except for a
@@ -161,16 +163,9 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-# `--compile auto` compiles only work long enough to repay the compilation (about a minute for a training
-# run here, 5-10 s for translation), at the 15-20 % per step it saves on the paper model (docs/results.md).
-COMPILE_AUTO_MIN_STEPS = 1000
-COMPILE_AUTO_MIN_MINUTES = 10  # a time limit shorter than this is mostly spent compiling
+# `--compile auto` compiles translation of enough images to repay the compilation (5-10 s); never training
+# (see the module's docstring: the eager forms and lanes are as fast or faster).
 COMPILE_AUTO_MIN_IMAGES = 64
-
-
-def compile_pays_for_training(steps_ahead: int, time_limit_min: float | None = None) -> bool:
-    """Whether `--compile auto` compiles: enough steps ahead, and no time limit too short to repay it."""
-    return steps_ahead >= COMPILE_AUTO_MIN_STEPS and not (0 < (time_limit_min or 0) < COMPILE_AUTO_MIN_MINUTES)
 
 
 def compile_pays_for_translation(n_images: int) -> bool:

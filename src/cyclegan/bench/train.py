@@ -61,8 +61,8 @@ def mode_execution(
     translation: bool = False,
     unet: bool = False,
 ) -> Execution:
-    """The execution settings `mode` times on `device` (default mode: what a long `train` run chooses, or
-    with `translation` what `translate` of a large folder chooses)."""
+    """The execution settings `mode` times on `device` (default mode: what `train` chooses, or with
+    `translation` what `translate` of a large folder chooses)."""
     if mode == "reference":
         return REFERENCE
     return choose_execution(
@@ -70,7 +70,7 @@ def mode_execution(
         opts.channels_last,
         opts.compile,
         device=device,
-        compile_pays=True,
+        compile_pays=translation,
         batch_norm=batch_norm,
         translation=translation,
         unet=unet,

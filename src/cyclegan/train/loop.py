@@ -18,7 +18,7 @@ from ..checkpoint import load_state
 from ..config import Config, config_from_dict
 from ..data import list_images
 from ..errors import CycleGANError
-from ..execution import Execution, choose_execution, compile_pays_for_training, resolve_device
+from ..execution import Execution, choose_execution, resolve_device
 from ..files import FolderLock, check_outputs, write_atomic
 from ..report import save_grid
 from ..run_files import CHECKPOINT_NAME, CONFIG_NAME
@@ -108,15 +108,16 @@ def _train(
     return _finish(end.run, trainer, samples, monitor, end, skipped=images.skipped)
 
 
-def _choose_execution(cfg: Config, device: torch.device, *, steps_ahead: int) -> Execution:
-    """Precision, memory format and compilation for this device; `auto` compiles only a long enough run."""
+def _choose_execution(cfg: Config, device: torch.device) -> Execution:
+    """Precision, memory format and compilation for this device; `auto` never compiles training (eager, with
+    the fused layer forms and two lanes where they pay, was as fast or faster: `execution`'s docstring)."""
     t = cfg.train
     return choose_execution(
         t.precision,
         t.channels_last,
         t.compile,
         device=device,
-        compile_pays=compile_pays_for_training(steps_ahead, t.time_limit),
+        compile_pays=False,
         batch_norm=cfg.model.norm == "batch",
         unet=cfg.model.generator == "unet",
     )
@@ -144,7 +145,7 @@ def _announce(run: Run, execution: Execution, *, per_rank: int) -> None:
 
 def _build_trainer(run: Run, ckpt: dict | None, *, start: int, per_rank: int) -> Trainer:
     """The trainer for this device and the steps ahead, restored from `ckpt` when the run resumes."""
-    execution = _choose_execution(run.cfg, run.device, steps_ahead=run.total - start)
+    execution = _choose_execution(run.cfg, run.device)
     trainer = trainer_class(run.cfg.model.family)(
         run.cfg, total_steps=run.total, device=run.device, execution=execution, dist=run.d_ctx
     )
