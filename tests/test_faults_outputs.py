@@ -323,6 +323,24 @@ def test_the_cap_is_checked_before_decoding(tmp_path, monkeypatch):
         read_image(path)
     good, bad = check_images([path], skip_bad=True, desc="x", progress=False)
     assert good == [] and "decode cap" in bad[0]
+    # nor when translate orders its inputs by size (reading a PNG's EXIF decoded it whole: 0.5 GB here)
+    from cyclegan.translation import _batches
+
+    errors: list[str] = []
+    assert list(_batches([path], size=None, batch_size=1, errors=errors)) == [] and "decode cap" in errors[0]
+
+
+def test_an_upscale_by_size_is_held_to_the_cap_before_it_is_made(run, tmp_path, capsys):
+    """`--size 100000` on a small photo made a 100000 x 83333 image (the process killed at 23 GB)."""
+    src = tmp_path / "in"
+    make_images(src, 1, seed=3)  # 48 x 40
+    assert translate(run, tmp_path / "o1", src, extra=("--size", "100000")) == 1
+    err = capsys.readouterr().err
+    assert "--size 100000: 100000x83333 pixels" in err and "--max-pixels" in err and "Traceback" not in err
+    assert not list((tmp_path / "o1").iterdir())
+    # the cap counts the resized pixels: 96 x 80 = 7680 pass at 7680 and are refused at 7679
+    assert translate(run, tmp_path / "o2", src, extra=("--size", "96", "--max-pixels", "7680")) == 0
+    assert translate(run, tmp_path / "o3", src, extra=("--size", "96", "--max-pixels", "7679")) == 1
 
 
 def test_out_of_memory_on_one_image_skips_only_that_image(run, tmp_path, monkeypatch, capsys):

@@ -27,6 +27,7 @@ from .data.io import (
     MAX_PIXELS,
     find_images,
     glob_files,
+    long_side_shape,
     max_pixels_option,
     not_a_file_reason,
     open_image,
@@ -101,6 +102,9 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
     return found
 
 
+EXIF_IN_HEADER = ("JPEG", "MPO", "TIFF", "WEBP")  # formats whose EXIF Pillow reads with the header
+
+
 def _batches(
     files: list[Path],
     *,
@@ -119,7 +123,9 @@ def _batches(
         try:
             with open_image(p) as im:  # the header only; a huge one is read_image's to report, in one line
                 w, h = im.size
-                if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF rotation swaps the sides
+                # EXIF rotation swaps the sides. Only where the header holds the EXIF: for a PNG without an eXIf
+                # chunk before its pixels, getexif() decodes the whole image to look for one after them
+                if (im.format in EXIF_IN_HEADER or "exif" in im.info) and im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
                     w, h = h, w
                 return (h, w)
         except Exception:
@@ -133,6 +139,13 @@ def _batches(
             errors.append(str(e))
             continue
         if size:
+            h, w = long_side_shape(im.height, im.width, size)
+            if h * w > max_pixels:  # an upscale is a decode too: held to the same cap, before it is made
+                errors.append(
+                    f"cannot translate {p} at --size {size}: {w}x{h} pixels ({w * h / 1e6:.0f} MP) would be over the "
+                    f"cap of {max_pixels} pixels (--max-pixels); give a smaller --size"
+                )
+                continue
             im = resize_long_side(im, size)
         x = to_bytes(im)  # uint8: a large image is never held in float whole (inference.translate_batch)
         del im

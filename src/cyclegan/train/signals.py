@@ -31,8 +31,8 @@ class StopRequest:
             raise KeyboardInterrupt
         self.signum = signum
         tqdm.write(
-            f"\n{signal.Signals(signum).name} received: saving the checkpoint after this step... (Ctrl-C again stops at "
-            "once, keeping the last saved checkpoint)",
+            f"\n{signal.Signals(signum).name} received: saving the checkpoint after this step... "
+            "(Ctrl-C again stops at once, keeping the last saved checkpoint)",
             file=sys.stderr,
         )
 
