@@ -188,3 +188,17 @@ def test_a_demo_fitted_to_its_minutes_reports_the_steps_it_trained_not_the_cap(t
     assert saved["settings"]["options"]["steps"] == trained == saved["config"]["train"]["steps"]
     assert json.loads((tmp_path / "demo" / "config.json").read_text())["train"]["steps"] == trained
     assert f"trained {trained} steps" in (tmp_path / "demo" / "report.html").read_text()
+
+
+def test_a_full_or_read_only_disk_while_rendering_is_one_line_naming_the_file(tmp_path, capsys, monkeypatch):
+    import errno
+
+    def full(self, fp, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(fp))
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    for args in (["datasets", "synthetic", "--out", str(tmp_path / "d")], ["demo", "--out", str(tmp_path / "r")]):
+        assert main([*args, "--no-progress"]) != 0
+        err = capsys.readouterr().err
+        assert "cannot write the dataset in" in err and "00000.png: No space left on device" in err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from ..errors import CycleGANError
 from ..options import MAX_SEED, Options, opt
 from ..shared_options import progress_option
 
@@ -226,8 +227,6 @@ def claim_dataset_root(root: str | Path, folders: tuple[str, ...], *, overwrite:
     (rendering over them would mix two datasets) unless `overwrite`, which deletes those folders first."""
     import shutil
 
-    from ..errors import CycleGANError
-
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise CycleGANError(f"option '--out': {root} is a file; give a folder")
@@ -258,9 +257,14 @@ def write_dataset(opts: SyntheticOptions) -> Path:
         for i in range(test_count)
         for split, style in (("testA", "summer"), ("testB", "winter"))
     ]
-    for split in ("trainA", "trainB", "testA", "testB"):
-        (root / split).mkdir(parents=True, exist_ok=True)
-    for split, style, index in tqdm(jobs, desc="rendering summer/winter scenes", unit="img", disable=not opts.progress):
-        name = f"{index - 2 * count:04d}" if split.startswith("test") else f"{index:05d}"
-        Image.fromarray(render(scene_for(seed, index), style, size)).save(root / split / f"{name}.png")
+    try:
+        for split in ("trainA", "trainB", "testA", "testB"):
+            (root / split).mkdir(parents=True, exist_ok=True)
+        for split, style, index in tqdm(
+            jobs, desc="rendering summer/winter scenes", unit="img", disable=not opts.progress
+        ):
+            name = f"{index - 2 * count:04d}" if split.startswith("test") else f"{index:05d}"
+            Image.fromarray(render(scene_for(seed, index), style, size)).save(root / split / f"{name}.png")
+    except OSError as e:  # read-only, full, or a file where a folder should be: one line, not a traceback
+        raise CycleGANError(f"cannot write the dataset in {root}: {e.filename or root}: {e.strerror or e}") from None
     return root
