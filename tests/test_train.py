@@ -378,3 +378,47 @@ def test_a_run_folder_inside_its_data_is_refused_before_anything_is_written(tiny
     with pytest.raises(CycleGANError, match="option '--out': .* input folder"):
         train(tiny_cfg(out=str(out), steps=2), progress=False)
     assert sorted(p.relative_to(dataset) for p in dataset.rglob("*")) == before
+
+
+@pytest.mark.slow
+def test_a_full_disk_stops_training_in_one_line_and_keeps_the_last_checkpoint(tiny_cfg, tmp_path, monkeypatch, capsys):
+    """torch.save reports a failed write as a RuntimeError of its own ("unexpected pos"); the user gets the
+    disk's own reason in one line, and the checkpoint of the step before stays whole (found by a user's walk)."""
+    import errno
+
+    import cyclegan.checkpoint as checkpoint
+
+    class Full:
+        """A file on a disk that fills up after `room` bytes."""
+
+        def __init__(self, path, mode, room):
+            self.f, self.room = open(path, mode), room
+
+        def write(self, b):
+            self.room -= len(b)
+            if self.room < 0:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.f.write(b)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    saves = []
+
+    def fake_open(path, mode="r", *args, **kwargs):
+        saves.append(path)
+        return Full(path, mode, room=10**12 if len(saves) == 1 else 1000)
+
+    monkeypatch.setattr(checkpoint, "open", fake_open, raising=False)
+    run = tmp_path / "run"
+    with pytest.raises(CycleGANError, match=r"cannot write the checkpoint .* at step 2: No space left on device"):
+        train(tiny_cfg(steps=4, checkpoint_every=1), progress=False)
+    monkeypatch.undo()
+    assert load_checkpoint(run)["step"] == 1 and not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+    assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0  # room again: it goes on

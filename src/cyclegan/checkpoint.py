@@ -35,8 +35,19 @@ KIND_NAMES = {"nce_head": "projection head"}  # how errors name a kind of networ
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:
-    """torch.save `obj` to `path` atomically: a crash or Ctrl-C mid-write leaves the previous file intact."""
-    write_atomic(path, lambda tmp: torch.save(obj, tmp))
+    """torch.save `obj` to `path` atomically: a crash or Ctrl-C mid-write leaves the previous file intact. A
+    failed write (a full disk) raises its OSError, which torch.save turns into a RuntimeError of its own."""
+
+    def save(tmp: str) -> None:
+        with open(tmp, "wb") as f:  # a Python file: torch keeps the write's OSError as the context of its error
+            try:
+                torch.save(obj, f)
+            except RuntimeError as e:
+                if isinstance(e.__context__, OSError):
+                    raise e.__context__ from None
+                raise
+
+    write_atomic(path, save)
 
 
 def run_checkpoint(path: str | Path) -> Path:

@@ -9,6 +9,7 @@ import time
 
 from tqdm import tqdm
 
+from ..errors import CycleGANError
 from ..run_files import BEST_NAME
 from . import distributed as ddp
 from .run_folder import Run
@@ -52,11 +53,17 @@ class Monitor:
             fired += more
             if best and self.run.main:
                 record = {k: v for k, v in scores.items() if k != "eval_s"}
-                self.trainer.save_generators(
-                    self.run.folder / BEST_NAME,
-                    step=step,
-                    best={"metric": self.metric, "value": self.watch.best_value, "step": step, "scores": record},
-                )
+                try:
+                    self.trainer.save_generators(
+                        self.run.folder / BEST_NAME,
+                        step=step,
+                        best={"metric": self.metric, "value": self.watch.best_value, "step": step, "scores": record},
+                    )
+                except OSError as e:  # a full disk: one line; the last checkpoint and the previous best.pt stay
+                    raise CycleGANError(
+                        f"cannot write {self.run.folder / BEST_NAME} at step {step}: {e.strerror or e}; the last "
+                        "checkpoint is kept (resume with --resume once there is room)"
+                    ) from None
         for line in fired if self.run.main else []:
             tqdm.write(line, file=sys.stderr)
 
