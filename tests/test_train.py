@@ -422,3 +422,29 @@ def test_a_full_disk_stops_training_in_one_line_and_keeps_the_last_checkpoint(ti
     monkeypatch.undo()
     assert load_checkpoint(run)["step"] == 1 and not [p for p in run.iterdir() if p.name.endswith(".tmp")]
     assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0  # room again: it goes on
+
+
+@pytest.mark.slow
+def test_checkpoint_minutes_saves_by_the_clock_between_the_step_checkpoints(tiny_cfg, tmp_path, monkeypatch):
+    """A slow model (the paper's at several seconds a step) reaches `--checkpoint-every 500` after most of an hour:
+    a kill -9 before it lost everything. On a clock of about 0.5 s a step, `--checkpoint-minutes 0.05` (3 s)
+    saves every few steps; the saves change nothing in the training (the run equals one saving only at the end)."""
+    import types
+
+    import cyclegan.train.loop as loop
+    from cyclegan.train.run_folder import Run
+
+    clock = _Clock(tick=0.5)
+    fake_time = types.SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if not k.startswith("_")})
+    fake_time.monotonic = clock.monotonic
+    monkeypatch.setattr(loop, "time", fake_time)
+    saves, save = [], Run.save
+    monkeypatch.setattr(
+        Run, "save", lambda self, trainer, step, **kw: saves.append(step) or save(self, trainer, step, **kw)
+    )
+    cfg = tiny_cfg(out=str(tmp_path / "timed"), steps=20, checkpoint_every=0, checkpoint_minutes=0.05, log_every=1)
+    train(cfg, progress=False)
+    assert saves[-1] == 20 and len(saves) >= 3 and all(b - a <= 8 for a, b in zip([0, *saves], saves))
+    monkeypatch.undo()
+    train(tiny_cfg(out=str(tmp_path / "plain"), steps=20, checkpoint_every=0, log_every=1), progress=False)
+    assert_same_weights(weights(tmp_path / "timed"), weights(tmp_path / "plain"))

@@ -159,6 +159,13 @@ class TrainConfig(Section):
     log_every: int = opt(50, "log losses every N steps", gt=0)
     sample_every: int = opt(500, "write a sample grid every N steps (0: only at the end)", ge=0)
     checkpoint_every: int = opt(500, "write the checkpoint every N steps (0: only at the end)", ge=0)
+    checkpoint_minutes: float = opt(
+        10.0,
+        "also write the checkpoint when N minutes have passed since the last one, so a crash or kill -9 loses at "
+        "most about that much (0: by steps only)",
+        ge=0,
+        metavar="N",
+    )
     num_samples: int = opt(4, "fixed test images per direction in the sample grids", ge=0)
     eval_every: int = opt(
         0,
@@ -302,6 +309,7 @@ RESUMABLE = {
     "log_every",
     "sample_every",
     "checkpoint_every",
+    "checkpoint_minutes",
     "time_limit",
     "fit_steps",
     "stop_when_worse",

@@ -263,6 +263,7 @@ def _step_loop(
         dynamic_ncols=True,
     )
     timed_out = worse = False
+    saved_at = time.monotonic()  # --checkpoint-minutes counts from the start or the last save
     t_timed, timed_from = None, start + 2  # the first steps also start the data loader's processes
     with bar, StopRequest() as stop, LossLog(run, trainer, bar, start=start) as log:
         for x, y in loader:
@@ -308,10 +309,15 @@ def _step_loop(
                     write_samples(trainer, *samples, run.sample_path(step))
             if last:
                 break
-            if t.checkpoint_every and step % t.checkpoint_every == 0:
+            by_time = (  # checked at the log's steps, which every rank reaches together
+                t.checkpoint_minutes > 0
+                and step % t.log_every == 0
+                and ddp.any_rank(time.monotonic() - saved_at > 60 * t.checkpoint_minutes, run.d_ctx)
+            )
+            if (t.checkpoint_every and step % t.checkpoint_every == 0) or by_time:
                 log.stop_if_not_finite(saved)
                 run.save(trainer, step, extra=monitor.state())
-                saved = step
+                saved, saved_at = step, time.monotonic()
     per_step = (time.perf_counter() - t_timed) / (step - timed_from) if t_timed and step > timed_from else None
     return _End(step, stop.signum, timed_out, run, per_step, worse)
 
