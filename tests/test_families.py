@@ -585,8 +585,8 @@ def test_auto_keeps_a_unet_in_fp32_on_a_gpu(family_runs, tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d: (9, 0))
     cuda = torch.device("cuda", 0)
-    assert _choose_execution(resolve({"family": "pix2pix"}), cuda, steps_ahead=10).precision == "fp32"
-    assert _choose_execution(resolve({"family": "cyclegan"}), cuda, steps_ahead=10).precision == "bf16"
+    assert _choose_execution(resolve({"family": "pix2pix"}), cuda).precision == "fp32"
+    assert _choose_execution(resolve({"family": "cyclegan"}), cuda).precision == "bf16"
 
     seen = []
     real = translation.choose_execution

@@ -370,14 +370,17 @@ def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path, dataset):
     assert load_checkpoint(out)["step"] == step + 2
 
 
-@pytest.mark.parametrize("where", ["trainA", ".", "trainB/runs/x"])
-def test_a_run_folder_inside_its_data_is_refused_before_anything_is_written(tiny_cfg, dataset, where):
-    """Its sample grids would become training images of the next run (found by a user's walk)."""
+@pytest.mark.parametrize("where", ["trainA", "trainB/runs/x", "testA"])
+def test_a_run_folder_inside_its_image_folders_is_refused_before_anything_is_written(tiny_cfg, dataset, where):
+    """Its sample grids would become training images of the next run (found by a user's walk); beside them in
+    the dataset's root (`--data . --out runs/x`) is fine."""
+    (dataset / "testA").mkdir(exist_ok=True)
     out = dataset / where
     before = sorted(p.relative_to(dataset) for p in dataset.rglob("*"))
     with pytest.raises(CycleGANError, match="option '--out': .* input folder"):
         train(tiny_cfg(out=str(out), steps=2), progress=False)
     assert sorted(p.relative_to(dataset) for p in dataset.rglob("*")) == before
+    assert train(tiny_cfg(out=str(dataset / "runs" / "x"), steps=1), progress=False).step == 1
 
 
 @pytest.mark.slow

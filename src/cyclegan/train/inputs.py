@@ -31,8 +31,11 @@ from .signals import worker_init
 
 
 def data_folders(d: DataConfig) -> list[Path]:
-    """The folders a run reads its images from (--data ROOT, --domain-a, --domain-b: those given)."""
-    return [Path(f) for f in (d.data, d.domain_a, d.domain_b) if f]
+    """The folders a run may read images from: --domain-a and --domain-b, or ROOT's trainA, trainB, testA and
+    testB (train and test: pix2pix's aligned pairs). Not ROOT itself: `--data . --out runs/x` is fine."""
+    if d.domain_a or d.domain_b:
+        return [Path(f) for f in (d.domain_a, d.domain_b) if f]
+    return [Path(d.data) / split for split in ("trainA", "trainB", "testA", "testB", "train", "test")] if d.data else []
 
 
 def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
