@@ -161,6 +161,32 @@ def test_top_level_help_lists_every_command(capsys):
     assert all(command[0] in out for command in _all_commands())
 
 
+@pytest.mark.parametrize(
+    ("argv", "usage", "hint"),
+    [
+        (
+            ["translate", "--checkpoint", "c", "--out", "o", "--dirction", "AtoB", "x.png"],
+            "cyclegan translate",
+            "did you mean --direction?",
+        ),
+        (
+            ["datasets", "synthetic", "--out", "o", "--cont", "3"],
+            "cyclegan datasets synthetic",
+            "did you mean --count?",
+        ),
+        (["train", "--frobnicate"], "cyclegan train", "see cyclegan train --help"),
+        (["--bogus"], "cyclegan", "see cyclegan --help"),
+    ],
+)
+def test_a_mistyped_option_gets_its_commands_usage_and_the_nearest_option(argv, usage, hint, capsys):
+    """Not the top level's "usage: cyclegan [-h] [--version] COMMAND ..." for every typo (a user's walk)."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith(f"usage: {usage} ") and "unrecognized arguments" in err
+    assert err.rstrip().endswith(f"({hint})")
+
+
 @pytest.mark.parametrize("command", list(_all_commands()), ids=" ".join)
 def test_every_command_has_help_with_every_option_and_its_default(command, capsys):
     """Each subcommand's --help shows every field of its options dataclass, with the field's default."""

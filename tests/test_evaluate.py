@@ -316,3 +316,13 @@ def test_evaluate_a_plain_generator_file_one_direction(tmp_path, capsys):
     row = report["directions"]["AtoB"]
     assert report["preset"] == "foreign" and report["eval_size"] == 32
     assert math.isfinite(row["fd_lite0"]) and math.isfinite(row["truth_psnr"]) and "cycle_psnr" not in row
+
+
+def test_a_missing_checkpoint_is_named_before_its_data_is_looked_for(tmp_path, capsys):
+    """Without --data, evaluate reads the run's config.json for it: a mistyped run folder said "option '--data' is
+    needed: ... has no config.json", sending the user the wrong way (a user's walk)."""
+    from cyclegan.cli import main
+
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "nonexist")]) == 2
+    err = capsys.readouterr().err
+    assert f"option '--checkpoint': {tmp_path / 'nonexist'} does not exist" in err and "--data" not in err

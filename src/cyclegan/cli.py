@@ -10,6 +10,7 @@ being run is imported (with torch), so `cyclegan --help` is instant.
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from collections.abc import Sequence
 
@@ -27,7 +28,7 @@ def _chosen(argv: Sequence[str], names) -> str | None:
 
 def _add_command(sub, name: str, cmd: Command, load: bool) -> None:
     p = sub.add_parser(name, help=cmd.help, description=cmd.description)
-    p.set_defaults(command=cmd)
+    p.set_defaults(command=cmd, command_parser=p)
     if not load:
         return
     cls = cmd.options_class()
@@ -59,12 +60,23 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     return parser
 
 
+def _unrecognized(p: argparse.ArgumentParser, unknown: list[str]) -> None:
+    """Exit (status 2) with `p`'s usage, the unknown arguments and the nearest option for a mistyped flag."""
+    flags = [o for a in p._actions for o in a.option_strings if o.startswith("--")]
+    first = next((a.split("=", 1)[0] for a in unknown if a.startswith("--")), None)
+    close = difflib.get_close_matches(first, flags, n=1, cutoff=0.75) if first else []
+    hint = f" (did you mean {close[0]}?)" if close else f" (see {p.prog} --help)"
+    p.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
+
+
 def main(argv: list[str] | None = None) -> int:
     process.set_openmp_wait_policy()
     argv = sys.argv[1:] if argv is None else argv
     try:
         parser = build_parser(argv)
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # the command's own usage and a hint, not the top level's "usage: cyclegan COMMAND ..."
+            _unrecognized(getattr(args, "command_parser", parser), unknown)
         cmd: Command | None = getattr(args, "command", None)
         if cmd is None:  # no command at all
             parser.print_help()

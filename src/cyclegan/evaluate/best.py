@@ -32,6 +32,8 @@ def run_data(checkpoint: str) -> str:
     """The training data root of the run that `checkpoint` (a run folder or a file in one) belongs to, from its
     config.json: the default --data of `cyclegan evaluate RUN`."""
     path = Path(checkpoint)
+    if not path.exists():  # say so first: "no config.json naming --data" would send the user the wrong way
+        raise CycleGANError(f"option '--checkpoint': {path} does not exist (give a run folder or a checkpoint file)")
     folder = path if path.is_dir() else path.parent
     try:
         data = json.loads((folder / CONFIG_NAME).read_text())["data"]["data"]
