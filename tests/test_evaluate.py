@@ -106,7 +106,10 @@ def test_fd_kid_identical_sets_zero_different_domains_large(lite0):
     assert abs(same.fd) < 1e-3 * far.fd
     assert abs(same.kid) < 0.05 * far.kid  # slightly negative: the same images fall in both subsets
     assert far.fd > 3 * near.fd and far.kid > 5 * max(near.kid, 1e-6)
-    assert far.kid_subset_size == 20 and far.kid_std > 0
+    # subsets of 20 from 20 images are both sets whole: one subset, no spread (it printed "± 0.0000" from 20 alike)
+    assert (far.kid_subset_size, far.kid_subsets, far.kid_std) == (20, 1, 0.0)
+    halves = feature_distances(smooth, stripes, subsets=20, subset_size=10)
+    assert halves.kid_subsets == 20 and halves.kid_std > 0 and halves.kid == pytest.approx(far.kid, rel=0.2)
     named = far.named("fd_lite0", "kid_lite0")
     assert set(named) >= {"fd_lite0", "kid_lite0", "kid_lite0_std"} and "fid" not in named
 
@@ -326,3 +329,11 @@ def test_a_missing_checkpoint_is_named_before_its_data_is_looked_for(tmp_path, c
     assert main(["evaluate", "--checkpoint", str(tmp_path / "nonexist")]) == 2
     err = capsys.readouterr().err
     assert f"option '--checkpoint': {tmp_path / 'nonexist'} does not exist" in err and "--data" not in err
+
+
+def test_the_table_gives_no_spread_where_one_subset_holds_both_sets_whole():
+    from cyclegan.report.text import _kid
+
+    row = {"kid_lite0": 0.2751, "kid_lite0_std": 0.0, "kid_subsets": 1}
+    assert _kid(row, "kid_lite0") == "0.2751"  # not "0.2751 ± 0.0000" from a hundred identical subsets
+    assert _kid({**row, "kid_subsets": 100, "kid_lite0_std": 0.0123}, "kid_lite0") == "0.2751 ± 0.0123"

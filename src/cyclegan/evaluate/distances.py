@@ -95,9 +95,9 @@ def feature_distances(
     which gives the same value much faster for small sets.
 
     KID draws `subsets` random subsets of `subset_size` from each set (seeded: repeatable) and reports
-    their mean and std. FD of a set with itself is 0 up to rounding. KID of a set with itself is about 0
-    but slightly negative: the same images land in both subsets, and the unbiased estimator assumes
-    independent draws.
+    their mean and std (one subset, std 0, when the subsets would be both sets whole). FD of a set with
+    itself is 0 up to rounding. KID of a set with itself is about 0 but slightly negative: the same images
+    land in both subsets, and the unbiased estimator assumes independent draws.
     """
 
     if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1]:
@@ -107,6 +107,8 @@ def feature_distances(
     if min(n, m) < 2:
         raise CycleGANError(f"FD/KID need at least 2 images per set, got {n} real and {m} translated")
     size = kid_subset_size(n, m, subset_size)
+    if size == n == m:  # every subset would be both sets whole: one is the estimate, and no spread is known
+        subsets = 1
     dim = real.shape[1]
     real, fake = real.double().cpu(), fake.double().cpu()
 

@@ -43,12 +43,19 @@ def _rows(backbone: str) -> list[tuple[str, str, str]]:
     ]
 
 
+def _kid(row: dict[str, Any], kid_name: str) -> str:
+    """KID ± its std over the subsets; the mean alone when one subset (both sets whole) gives no spread."""
+    if row.get("kid_subsets") == 1:
+        return f"{row[kid_name]:.4f}"
+    return f"{row[kid_name]:.4f} ± {row[f'{kid_name}_std']:.4f}"
+
+
 def _fmt(row: dict[str, Any], key: str, kid_name: str) -> str:
     if key not in row:
         return "-"
     v = row[key]
     if key == kid_name:
-        return f"{v:.4f} ± {row[f'{kid_name}_std']:.4f}"
+        return _kid(row, kid_name)
     if "kid" in key or "ssim" in key or key.endswith("l1"):
         return f"{v:.4f}"
     return f"{v:.2f}"
@@ -69,8 +76,12 @@ def format_table(report: dict[str, Any]) -> str:
     lines = [
         f"checkpoint {report['checkpoint']} (step {report['step']}, {report['preset']} preset, "
         f"trained at {report['train_size']} px), evaluated at {report['eval_size']} px",
-        f"data {report['data']} split '{report['split']}'; KID subsets {first['kid_subsets']} x "
-        f"{first['kid_subset_size']} images",
+        f"data {report['data']} split '{report['split']}'; "
+        + (
+            f"KID on all {first['kid_subset_size']} images of each set (no subsets to spread over: give more images)"
+            if first["kid_subsets"] == 1
+            else f"KID subsets {first['kid_subsets']} x {first['kid_subset_size']} images"
+        ),
         f"backbone {report['backbone']}: {report['backbone_note']}",
         "",
         "  ".join([f"{'metric':<{w0}}", *(f"{d:>{w}}" for d, w in zip(dirs, wc, strict=True))]),
@@ -92,7 +103,7 @@ def format_curve(reports: list[dict[str, Any]]) -> str:
         cells = []
         for d in dirs:
             row = r["directions"][d]
-            kid = f"{row[kid_name]:.4f} ± {row[f'{kid_name}_std']:.4f}"
+            kid = _kid(row, kid_name)
             cells.append(f"{row[fd_name]:>15.2f} {kid:>22} {row.get('cycle_psnr', float('nan')):>15.2f}")
         lines.append(f"{r['step']!s:>7}  " + "  ".join(cells))
     return "\n".join(lines)
