@@ -29,6 +29,7 @@ from .data.io import (
     glob_files,
     long_side_shape,
     max_pixels_option,
+    megapixels,
     not_a_file_reason,
     open_image,
     read_image,
@@ -142,7 +143,7 @@ def _batches(
             h, w = long_side_shape(im.height, im.width, size)
             if h * w > max_pixels:  # an upscale is a decode too: held to the same cap, before it is made
                 errors.append(
-                    f"cannot translate {p} at --size {size}: {w}x{h} pixels ({w * h / 1e6:.0f} MP) would be over the "
+                    f"cannot translate {p} at --size {size}: {w}x{h} pixels ({megapixels(w * h)}) would be over the "
                     f"cap of {max_pixels} pixels (--max-pixels); give a smaller --size"
                 )
                 continue

@@ -36,12 +36,17 @@ def max_pixels_option() -> Any:
     )
 
 
+def megapixels(n: int) -> str:
+    """`n` pixels as the messages say it: '169 MP', '0.0019 MP' (never '0 MP' for a small cap)."""
+    return f"{n / 1e6:.0f} MP" if n >= 10**7 else f"{n / 1e6:.2g} MP"
+
+
 def check_pixels(path: Path, size: tuple[int, int], max_pixels: int) -> None:
     """Refuse an image whose declared W x H exceeds `max_pixels`, in one line naming the file."""
     w, h = size
     if w * h > max_pixels:
         raise CycleGANError(
-            f"cannot read image {path}: it declares {w}x{h} pixels ({w * h / 1e6:.0f} MP), over the decode cap "
+            f"cannot read image {path}: it declares {w}x{h} pixels ({megapixels(w * h)}), over the decode cap "
             f"of {max_pixels} pixels"
         )
 

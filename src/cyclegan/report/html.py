@@ -154,12 +154,13 @@ def render_demo_html(report: dict[str, Any]) -> str:
             f"{html.escape('; '.join(warnings)) if warnings else 'none'}.</figcaption></figure>"
         )
     opts = st["options"]
+    blocks = f"{m['n_blocks']} residual block{'' if m['n_blocks'] == 1 else 's'}"
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>cyclegan demo report</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:.3em .7em;text-align:right}}img{{image-rendering:pixelated;width:24em}}
 figure{{display:inline-block;margin:1em}}</style></head><body>
 <h1>cyclegan demo: summer ↔ winter</h1>
-<p>{html.escape(report["task"])}. A {m["generator"]} generator ({m["ngf"]} base channels, {m["n_blocks"]} blocks,
+<p>{html.escape(report["task"])}. A {m["generator"]} generator ({m["ngf"]} base channels, {blocks},
 {m["norm"]} norm; the {html.escape(report["config"]["preset"])} preset) trained {st["steps_trained"]} steps of batch
 {t["batch_size"]} at {d["size"]} px
 on {st["device"]} in {report["seconds"]["train"]} s ({report["seconds"]["total"]} s in all). Scores are means over
