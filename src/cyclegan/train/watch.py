@@ -47,7 +47,7 @@ class Verdict:
     def lines(self) -> list[str]:
         out = []
         if self.best_step is not None:
-            last = "" if self.last_value is None else f", last {_show(self.metric, self.last_value)}"
+            last = "" if self.last_value is None else f", last evaluation {_show(self.metric, self.last_value)}"
             out.append(
                 f"verdict: best {self.metric} {_show(self.metric, self.best_value)} at step {self.best_step} "
                 f"(best.pt){last}"
