@@ -377,7 +377,7 @@ def test_a_run_folder_inside_its_image_folders_is_refused_before_anything_is_wri
     (dataset / "testA").mkdir(exist_ok=True)
     out = dataset / where
     before = sorted(p.relative_to(dataset) for p in dataset.rglob("*"))
-    with pytest.raises(CycleGANError, match="option '--out': .* input folder"):
+    with pytest.raises(CycleGANError, match="option '--out': .* is inside the image folder .* training images"):
         train(tiny_cfg(out=str(out), steps=2), progress=False)
     assert sorted(p.relative_to(dataset) for p in dataset.rglob("*")) == before
     assert train(tiny_cfg(out=str(dataset / "runs" / "x"), steps=1), progress=False).step == 1

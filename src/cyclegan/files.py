@@ -69,7 +69,8 @@ def overwrite_option() -> Any:
     return opt(False, "replace outputs that already exist (inputs are never replaced, even with this flag)")
 
 
-def _inside(path: Path, folder: Path) -> bool:
+def inside(path: Path, folder: Path) -> bool:
+    """Whether `path` is `folder` or below it (both resolved by the caller)."""
     return path == folder or folder in path.parents
 
 
@@ -109,7 +110,7 @@ def check_outputs(
             raise CycleGANError(f"option '{option}': {folder} is a file; give a folder")
         real = folder.resolve()
         for d in input_folders:
-            if _inside(real, Path(d).resolve()):
+            if inside(real, Path(d).resolve()):
                 where = "is the input folder" if real == Path(d).resolve() else "is inside the input folder"
                 raise CycleGANError(
                     f"option '{option}': {folder} {where} {d}; write somewhere outside the inputs "
@@ -129,10 +130,10 @@ def check_outputs(
                 f"{option} (inputs are never replaced, even with --overwrite)"
             )
     for d in map(Path, input_folders):
-        inside = [o for o in outputs if _inside(o.parent.resolve(), d.resolve())]
-        if inside:
+        within = [o for o in outputs if inside(o.parent.resolve(), d.resolve())]
+        if within:
             raise CycleGANError(
-                f"option '{option}': {inside[0]} would be inside the input folder {d}; write somewhere outside "
+                f"option '{option}': {within[0]} would be inside the input folder {d}; write somewhere outside "
                 "the inputs (outputs must not become the next run's inputs)"
             )
     folders = [o for o in outputs if o.is_dir()]

@@ -19,7 +19,7 @@ from ..config import Config, config_from_dict
 from ..data import list_images
 from ..errors import CycleGANError
 from ..execution import Execution, choose_execution, resolve_device
-from ..files import FolderLock, check_outputs, write_atomic
+from ..files import FolderLock, inside, write_atomic
 from ..report import save_grid
 from ..run_files import CHECKPOINT_NAME, CONFIG_NAME
 from . import distributed as ddp
@@ -58,8 +58,12 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
     run = Path(t.out)
     if t.steps is None and t.epochs is None:
         raise CycleGANError("give the training budget: --steps N (total steps) or --epochs N")
-    # not inside the data: the run's sample grids and best.pt would become the next run's training images
-    check_outputs([], overwrite=False, out_folder=run, input_folders=data_folders(cfg.data))
+    for folder in data_folders(cfg.data):  # its sample grids would become the next run's training images
+        if inside(run.resolve(), folder.resolve()):
+            raise CycleGANError(
+                f"option '--out': {run} is inside the image folder {folder}: the run's sample grids would be read as "
+                "training images next time; choose an --out outside it"
+            )
     device = resolve_device(t.device)  # a bad --device stops here, before the run folder exists
     d_ctx, device = ddp.setup(device)
     lock = FolderLock(run)
