@@ -223,3 +223,22 @@ def test_cli_stylize(tmp_path, vgg_file, capsys):
     assert main(missing) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: image not found") and "Traceback" not in err
+
+
+def test_lbfgs_returns_the_best_image_it_evaluated_and_does_not_overshoot(tmp_path, lite0):
+    """A short L-BFGS run at 64 px (the web page's Compare) overshot with a fixed step of 1: its loss went from
+    6.4e4 to 4e5 and it returned the last image, coloured noise (a user's probe). With the line search and the
+    best image kept, the result is the lowest-loss image evaluated, below the start."""
+    from cyclegan.data.synthetic import render, scene_for
+    from cyclegan.demo import WORLD_SEED
+
+    paths = []  # the demo's test scenes 0 (summer) and 1 (winter), where the probe saw it
+    for i, style in enumerate(("summer", "winter")):
+        paths.append(tmp_path / f"{style}.png")
+        Image.fromarray(render(scene_for(WORLD_SEED, 800 + i), style, 64)).save(paths[-1])
+    seen = []
+    opts = GatysOptions(backbone="lite0", size=64, steps=20, optimizer="lbfgs")
+    r = stylize(paths[0], paths[1], opts, net=lite0, progress=False, callback=lambda i, x: seen.append(x.clone()))
+    totals = [h["total"] for h in r.losses]
+    best = min(range(len(totals)), key=totals.__getitem__)
+    assert totals[best] < 0.9 * totals[0] and torch.equal(r.tensor, seen[best].clamp(0, 1).cpu())
