@@ -475,3 +475,15 @@ def test_onnx_export_of_a_seed_generator_equals_translate_from_8_px(tmp_path, hw
     y = session.run(None, {"input": x.numpy()})[0]
     assert y.shape == (2, 3, *hw)
     assert np.abs(y - translate_tensor(G, x).numpy()).max() < TOLERANCE
+
+
+def test_a_clip_and_an_image_of_one_stem_do_not_clash_and_the_warning_names_the_real_output(tmp_path, capsys):
+    """anim.gif (a clip: kept as .gif) and anim.png / anim.jpg (images: .png): only the two images clash, and the
+    warning names the file actually written (it said anim-2.png for a .webp clip written as anim-2.webp)."""
+    from cyclegan.translation import output_names
+
+    files = [tmp_path / n for n in ("anim.gif", "anim.png", "anim.jpg")]
+    names = output_names(files, tmp_path / "out", "png")
+    assert [names[f].name for f in files] == ["anim.gif", "anim.png", "anim-2.png"]
+    err = capsys.readouterr().err
+    assert err.count("will be written as") == 1 and "anim.jpg will be written as anim-2.png (anim.png is taken)" in err

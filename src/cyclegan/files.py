@@ -153,22 +153,26 @@ def check_outputs(
         )
 
 
-def unique_stems(files: Sequence[Path], *, ext: str | None = None, warn: bool = False) -> list[str]:
+def unique_stems(
+    files: Sequence[Path], *, ext: str | None = None, warn: bool = False, suffix_of: Callable[[Path], str] | None = None
+) -> list[str]:
     """One output stem per input file, in order: its own stem, or STEM-2, STEM-3... when taken before.
 
     `warn`: say on stderr which input gets a suffixed name (`ext` completes the file name shown).
+    `suffix_of`: each output's own suffix (".png", a clip's ".gif"), when they differ: names clash only when
+    stem and suffix both do.
     """
     used: set[str] = set()
     stems = []
     for path in files:
+        suffix = suffix_of(path) if suffix_of else (f".{ext}" if ext else "")
         name, n = path.stem, 2
-        while name in used:
+        while name + suffix in used:
             name, n = f"{path.stem}-{n}", n + 1
         if warn and name != path.stem:
-            suffix = f".{ext}" if ext else ""
             msg = f"warning: {path} will be written as {name}{suffix} ({path.stem}{suffix} is taken)"
             print(escape(msg), file=sys.stderr)  # one line, whatever the file names hold
-        used.add(name)
+        used.add(name + suffix)
         stems.append(name)
     return stems
 

@@ -162,8 +162,9 @@ def _batches(
 def output_names(files: list[Path], out_dir: Path, ext: str, *, warn: bool = True) -> dict[Path, Path]:
     """OUT/STEM.ext per input, in input order (a clip keeps its own extension: the same kind of clip); a stem
     seen before gets -2, -3... (with a warning if `warn`)."""
-    stems = unique_stems(files, ext=ext, warn=warn)
-    return {p: out_dir / (stem + (p.suffix.lower() if is_clip_file(p) else f".{ext}")) for p, stem in zip(files, stems)}
+    suffixes = {p: p.suffix.lower() if is_clip_file(p) else f".{ext}" for p in files}
+    stems = unique_stems(files, warn=warn, suffix_of=suffixes.__getitem__)
+    return {p: out_dir / (stem + suffixes[p]) for p, stem in zip(files, stems)}
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,7 @@ def plan_outputs(
         targets.values(), overwrite=overwrite, out_folder=out_dir, inputs=found.files, input_folders=found.folders
     )
     if warn:  # refused or not, now say which inputs get suffixed names
-        unique_stems(found.files, ext=ext, warn=True)
+        output_names(found.files, out_dir, ext, warn=True)
     return Plan(files, targets, list(found.errors), overwrite, skipped=len(found.files) - len(files))
 
 
