@@ -242,3 +242,14 @@ def test_lbfgs_returns_the_best_image_it_evaluated_and_does_not_overshoot(tmp_pa
     totals = [h["total"] for h in r.losses]
     best = min(range(len(totals)), key=totals.__getitem__)
     assert totals[best] < 0.9 * totals[0] and torch.equal(r.tensor, seen[best].clamp(0, 1).cpu())
+
+
+def test_a_size_past_4096_is_refused_before_any_work(tmp_path, capsys):
+    """Gatys optimises the whole image at once: `--size 100000` was killed for memory (a user's probe)."""
+    from cyclegan.cli import main
+
+    content = _image(tmp_path / "c.png", 40, 40, seed=1)
+    args = ["--content", str(content), "--style", str(content), "--size", "100000", "--out", str(tmp_path / "o.png")]
+    assert main(["stylize", *args]) == 2
+    assert "option '--size' must be > 0 and <= 4096, got 100000" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()

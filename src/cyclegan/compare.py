@@ -75,7 +75,7 @@ class CompareOptions(Options):
     target: str | None = opt(
         None, "target-domain folder for KID", metavar="DIR", default_text="the first --style folder"
     )
-    size: int = opt(256, "long side of the images in px", gt=0)
+    size: int = opt(256, "long side of the images in px", gt=0, le=4096)  # Gatys has no tiles: see GatysOptions
     refs_per_image: int = opt(1, "style references per image", gt=0)
     grid_cell: int | None = opt(None, "pixels per grid cell", gt=0, default_text="--size")
     grid_palette: bool = opt(False, "256-colour grid PNG, ~3x smaller (for web pages)")
