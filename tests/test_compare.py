@@ -120,3 +120,23 @@ def test_compare_without_target_folder_has_no_kid(checkpoint, tmp_path):
     with pytest.raises(CycleGANError, match="--content"):
         missing = [str(tmp_path / "nope.png")]
         compare(CompareOptions(str(checkpoint), "AtoB", missing, [str(style[0])], str(tmp_path / "x"), progress=False))
+
+
+def test_one_usable_image_against_a_style_folder_is_compared_and_the_skipped_named(checkpoint, tmp_path, capsys):
+    """Three content images, two unreadable, and a style folder (KID's default target): it stopped with "KID needs
+    at least 2 images" after writing the grid, naming neither bad file (a user's probe). Now the one image is
+    compared, KID is left out with a note, and the skipped files are named (exit 1)."""
+    from cyclegan.cli import main
+
+    good = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))[0]
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("not an image")
+    make_images(tmp_path / "style", 2, seed=8, size=(30, 30))
+    args = ["--checkpoint", str(checkpoint), "--direction", "AtoB", "--style", str(tmp_path / "style")]
+    args += ["--content", str(good), str(tmp_path / "empty.png"), str(tmp_path / "text.png")]
+    args += ["--out", str(tmp_path / "cmp"), "--size", "24", "--steps", "2", "--backbone", "lite0", "--no-progress"]
+    assert main(["compare", *args]) == 1
+    err = capsys.readouterr().err
+    assert "empty.png" in err and "text.png" in err and "KID needs" not in err
+    report = json.loads((tmp_path / "cmp" / "report.json").read_text())
+    assert report["kid"] is None and any("KID against" in n and "got 1" in n for n in report["notes"])

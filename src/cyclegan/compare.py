@@ -281,7 +281,7 @@ def caveats(gatys_backbone: str, inputs: Inputs, n_images: int) -> list[str]:
                 f"Gatys drew its references from {inputs.target}, the folder KID compares with: give --target "
                 "a held-out folder (e.g. testA) for an unbiased domain score."
             )
-        if n_images < 20:
+        if 2 <= n_images < 20:  # under 2, KID is not computed (a note of its own)
             notes.append(f"KID over {n_images} images is very noisy: read the std, compare large gaps only.")
     return notes
 
@@ -384,11 +384,13 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
 
     grid = save_comparison_grid(outputs, out / "grid.png", cell=opts.grid_cell or opts.size, palette=opts.grid_palette)
     kid = None
-    if inputs.target:
+    if inputs.target and len(rows) >= 2:
         kid = kid_against_target(
             outputs, inputs.target, seed=opts.seed, device=device, max_pixels=opts.max_pixels, skipped=skipped
         )
     notes = caveats(name, inputs, len(rows))
+    if inputs.target and len(rows) < 2:  # the comparison of one image stands; KID has no spread to measure
+        notes.append(f"KID against {inputs.target} was not computed: it needs at least 2 compared images, got 1")
     if skipped:
         notes.append(f"{len(skipped)} image(s) could not be used and were skipped: " + "; ".join(skipped))
     d, m = DEFAULTS[name], DEFAULTS[METRICS_BACKBONE]

@@ -305,8 +305,9 @@ def _run_lbfgs(
         optim.zero_grad(set_to_none=True)
         loss = objective()
         loss.backward()
-        if float(loss.detach()) < best[0]:
-            best[:] = [float(loss), x.detach().clone()]
+        value = float(loss.detach())
+        if value < best[0]:
+            best[:] = [value, x.detach().clone()]
         on_step()
         return loss
 
