@@ -247,8 +247,9 @@ def test_web_video_tab_translates_an_upload(ckpt, tmp_path):
     assert shown == download and Path(download).name == "c_BtoA.webm" and "10 frames of 48x32" in info
     assert clip_facts(Path(download))[:3] == (10, 15, (W, H))
     (tmp_path / "notes.mp4").write_text("hello")
-    with pytest.raises(CycleGANError, match="notes.mp4"):
+    with pytest.raises(CycleGANError, match="cannot read clip notes.mp4") as e:
         tab.translate(str(tmp_path / "notes.mp4"), key, "AtoB", False, 0)
+    assert str(tmp_path) not in str(e.value)  # the visitor's name for it, not the server's temporary path
 
 
 def test_synthetic_clips_come_in_true_pairs_with_their_cameras(tmp_path):

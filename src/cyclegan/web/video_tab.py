@@ -70,12 +70,15 @@ class VideoTab:
         opts = self.engine.opts
         if src.stat().st_size > opts.max_upload_mb * MB:
             raise CycleGANError(f"{name} is over this server's limit of {opts.max_upload_mb:g} MB")
-        info = probe(src)
         temporal = TemporalOptions(norm_stats="shared" if shared else "frame", flow_blend=float(blend))
         G = self.engine.generator(key, direction)
         target = self.engine.folder() / f"{Path(name).stem}_{direction}{src.suffix.lower()}"
-        t = time.perf_counter()
-        frames = translate_clip(G, src, target, temporal=temporal, max_pixels=opts.max_pixels, progress=False)
+        try:
+            info = probe(src)
+            t = time.perf_counter()
+            frames = translate_clip(G, src, target, temporal=temporal, max_pixels=opts.max_pixels, progress=False)
+        except CycleGANError as e:  # named as the visitor named it, not by the server's temporary path
+            raise CycleGANError(str(e).replace(str(src), name)) from None
         seconds = time.perf_counter() - t
         line = f"{name}: {frames} frames of {info.width}x{info.height} in {seconds:.1f} s"
         line += f" ({frames / seconds:.1f} frames/s)"
