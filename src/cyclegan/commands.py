@@ -298,9 +298,19 @@ def run_compare(opts, _: argparse.Namespace) -> int:
 
 
 def run_serve(opts, _: argparse.Namespace) -> int:
+    import os
+    import threading
+
     from .web import serve  # on use
 
-    serve(opts)
+    serve(opts)  # returns once the server has stopped (Ctrl-C, SIGTERM) and removed its folder
+    # A visitor's job still running in one of the server's worker threads would be torn down mid-call by the
+    # interpreter's exit (torch's C++ aborts: "terminate called without an active exception", status 134): leave
+    # at once instead; nothing is left to save.
+    if any(t.is_alive() for t in threading.enumerate() if t is not threading.main_thread()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 
