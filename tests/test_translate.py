@@ -41,6 +41,22 @@ def test_tensor_and_pil_apis_agree(run):
     assert translate(G, im, size=50).size == (50, 31)  # --size: the long side
 
 
+def test_the_api_takes_a_path_and_refuses_what_it_cannot_translate_in_one_line(run, tmp_path):
+    """`translate(G, "horse.jpg")` raised AttributeError: 'str' object has no attribute 'mode'; size=0 was
+    ignored, and a 1-channel tensor failed deep in a conv (a user's probe)."""
+    from cyclegan.errors import CycleGANError
+
+    G = load_generator(run, "AtoB")
+    im = Image.fromarray(np.random.default_rng(0).integers(0, 255, (61, 97, 3), np.uint8))
+    im.save(tmp_path / "horse.png")
+    assert np.array_equal(np.asarray(translate(G, str(tmp_path / "horse.png"))), np.asarray(translate(G, im)))
+    assert translate(G, tmp_path / "horse.png", size=50).size == (50, 31)
+    with pytest.raises(CycleGANError, match="size must be a positive number"):
+        translate(G, im, size=0)
+    with pytest.raises(CycleGANError, match=r"expected a tensor \(3, H, W\) .* got \(1, 1, 8, 8\)"):
+        translate(G, torch.zeros(1, 1, 8, 8))
+
+
 def test_cli_translates_files_folders_globs_and_reports_broken_ones(run, tmp_path, capsys):
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)

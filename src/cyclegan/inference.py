@@ -6,12 +6,15 @@ size. Nothing here imports training code.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F_
 from PIL import Image
 from torch import nn
 
-from .data.io import resize_long_side, to_pil, to_tensor
+from .data.io import read_image, resize_long_side, to_pil, to_tensor
+from .errors import CycleGANError
 from .execution import REFERENCE, Execution
 from .tiling import (
     DEFAULT_MAX_MEMORY_GB,
@@ -114,7 +117,7 @@ def translate(
 ):
     """Translate PIL image(s) or a tensor with a generator from `cyclegan.load_generator`.
 
-    - a PIL image -> a PIL image of the same size (or long side `size`);
+    - a PIL image, or an image file's path -> a PIL image of the same size (or long side `size`);
     - a list of PIL images -> a list;
     - a tensor (3, H, W) or (B, 3, H, W) in [-1, 1] -> a tensor of the same shape in [-1, 1].
 
@@ -122,6 +125,12 @@ def translate(
     translated in tiles (`tile` px to force a tile size, 0 to never tile) overlapping by `tile_overlap`
     px, with InstanceNorm statistics from a thumbnail of long side `thumbnail` (see `cyclegan.tiling`).
     """
+    if size is not None and size <= 0:
+        raise CycleGANError(f"size must be a positive number of pixels (the long side), got {size}")
+    if isinstance(images, (str, Path)):  # read as `cyclegan translate` reads it: any format and mode, EXIF turned
+        images = read_image(images)
+    if isinstance(images, torch.Tensor) and (images.dim() not in (3, 4) or images.shape[-3] != 3):
+        raise CycleGANError(f"expected a tensor (3, H, W) or (B, 3, H, W) in [-1, 1], got {tuple(images.shape)}")
     tiling = TilingOptions(tile=tile, tile_overlap=tile_overlap, max_memory=max_memory, thumbnail=thumbnail)
     if isinstance(images, torch.Tensor):
         batched = images if images.dim() == 4 else images.unsqueeze(0)
