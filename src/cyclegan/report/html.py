@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .text import describe_record
+from .text import describe_record, kid_text
 from .types import CompareReport
 
 # --- cyclegan compare --------------------------------------------------------------------------------------
@@ -45,7 +45,7 @@ def render_compare_html(r: CompareReport) -> str:
     ]
     for k in r.methods:
         sec = r.mean("seconds", k)
-        kid = f"<td>{r.kid[k]['mean']:.4f} ± {r.kid[k]['std']:.4f}</td>" if r.kid else ""
+        kid = f"<td>{kid_text(r.kid[k]['mean'], r.kid[k]['std'])}</td>" if r.kid else ""
         head.append(
             f"<tr><th>{k}</th><td>{'' if k == 'input' else f'{sec:.3f}'}</td>"
             f"<td>{r.mean('ssim_y', k):.3f}</td><td>{r.mean('content_distance', k):.3f}</td>"

@@ -43,11 +43,14 @@ def _rows(backbone: str) -> list[tuple[str, str, str]]:
     ]
 
 
+def kid_text(mean: float, std: float) -> str:
+    """KID ± its std over the subsets; the mean alone when there is no spread (one subset: both sets whole,
+    `evaluate.distances.feature_distances`), not "± 0.0000" from identical subsets."""
+    return f"{mean:.4f}" if std == 0 else f"{mean:.4f} ± {std:.4f}"
+
+
 def _kid(row: dict[str, Any], kid_name: str) -> str:
-    """KID ± its std over the subsets; the mean alone when one subset (both sets whole) gives no spread."""
-    if row.get("kid_subsets") == 1:
-        return f"{row[kid_name]:.4f}"
-    return f"{row[kid_name]:.4f} ± {row[f'{kid_name}_std']:.4f}"
+    return kid_text(row[kid_name], row[f"{kid_name}_std"])
 
 
 def _fmt(row: dict[str, Any], key: str, kid_name: str) -> str:
@@ -119,7 +122,7 @@ def summary_lines(r: CompareReport) -> list[str]:
     ]
     for k in r.methods:
         sec = "" if k == "input" else f"{r.mean('seconds', k):.3f}"
-        kid = f"  {r.kid[k]['mean']:.4f}±{r.kid[k]['std']:.4f}" if r.kid else ""
+        kid = f"  {kid_text(r.kid[k]['mean'], r.kid[k]['std'])}" if r.kid else ""
         lines.append(
             f"{k:<9} {sec:>7} {r.mean('ssim_y', k):>8.3f} "
             f"{r.mean('content_distance', k):>8.3f} "
