@@ -148,6 +148,24 @@ def test_translate_video_api_refuses_to_replace(ckpt, tmp_path):
         cyclegan.translate_video(G, clip, clip, overwrite=True)
 
 
+def test_translate_video_api_writes_the_kind_its_output_extension_names(ckpt, tmp_path):
+    """Before: translate_video(G, "c.mp4", "o.gif") wrote MP4 data into o.gif, and "o.avi" too."""
+    import cyclegan
+    from cyclegan.errors import CycleGANError
+
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    clip = make_clip(tmp_path / "c.mp4", n=6, rate=10, audio=False)
+    assert cyclegan.translate_video(G, clip, tmp_path / "o.gif", progress=False) == 6
+    with Image.open(tmp_path / "o.gif") as im:  # through the GIF writer `cyclegan translate` uses
+        assert im.format == "GIF" and im.n_frames == 6 and im.info["duration"] == 100 and im.size == (W, H)
+    for bad in ("o.avi", "o.png", "o"):
+        with pytest.raises(CycleGANError, match=r"cannot write .*names no clip format; use one of .*\.gif"):
+            cyclegan.translate_video(G, clip, tmp_path / bad)
+    with pytest.raises(CycleGANError, match="written as GIF or WebP"):  # no video writer from Pillow frames
+        cyclegan.translate_video(G, tmp_path / "o.gif", tmp_path / "back.mp4")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4", "o.gif"]  # nothing written when refused
+
+
 KILLER = """
 import os, signal, sys
 from cyclegan import video

@@ -107,6 +107,21 @@ def probe(path: str | Path) -> ClipInfo:
         raise CycleGANError(f"cannot read clip {path}: {_reason(e)}") from None
 
 
+def check_clip_output(src: Path, dst: Path) -> None:
+    """Refuse (one line) a `dst` whose extension names no clip this module writes from `src`: the extension
+    picks the container, so a clip is never written as another kind under a name that says otherwise."""
+    suffix = dst.suffix.lower()
+    if suffix in ANIMATED_IMAGES or (suffix in VIDEO_FORMATS and src.suffix.lower() not in ANIMATED_IMAGES):
+        return
+    if suffix in VIDEO_FORMATS:
+        raise CycleGANError(
+            f"cannot write {dst}: a GIF or WebP clip ({src.name}) is written as GIF or WebP; "
+            "name the output .gif or .webp"
+        )
+    kinds = ", ".join([*VIDEO_FORMATS, *ANIMATED_IMAGES])
+    raise CycleGANError(f"cannot write {dst}: '{suffix or 'no extension'}' names no clip format; use one of {kinds}")
+
+
 def transcode(
     src: str | Path,
     dst: str | Path,
@@ -124,6 +139,7 @@ def transcode(
     frames of more than `max_pixels` pixels; nothing is then left under `dst`.
     """
     src, dst = Path(src), Path(dst)
+    check_clip_output(src, dst)
     info = probe(src)
     if max_pixels:
         check_pixels(src, (info.width, info.height), max_pixels)
@@ -138,10 +154,14 @@ def transcode(
         bar.update(len(frames))
         return out
 
-    is_image = src.suffix.lower() in ANIMATED_IMAGES
-    write = _write_animated_image if is_image else _write_video
+    suffix = dst.suffix.lower()
+    if suffix in ANIMATED_IMAGES:  # GIF or WebP, from either kind of clip
+        frames = _image_frames if src.suffix.lower() in ANIMATED_IMAGES else _video_frames
+        write = lambda tmp: _write_animated_image(src, frames(src), tmp, suffix, run, batch)  # noqa: E731
+    else:
+        write = lambda tmp: _write_video(src, tmp, suffix, run, size, batch)  # noqa: E731
     try:
-        write_atomic(dst, lambda tmp: write(src, tmp, dst.suffix.lower(), run, size, batch))
+        write_atomic(dst, write)
     finally:
         bar.close()
     return count
@@ -160,8 +180,13 @@ def write_clip(dst: str | Path, frames, *, rate: float | Fraction = 12) -> Path:
             ims[0].save(tmp, format=fmt, save_all=True, append_images=ims[1:], duration=round(1000 / rate), loop=0)
 
         return write_atomic(dst, write)
+    if dst.suffix.lower() not in VIDEO_FORMATS:
+        kinds = ", ".join([*VIDEO_FORMATS, *ANIMATED_IMAGES])
+        raise CycleGANError(
+            f"cannot write {dst}: '{dst.suffix or 'no extension'}' names no clip format; use one of {kinds}"
+        )
     av = _av()
-    container = VIDEO_FORMATS.get(dst.suffix.lower(), "mp4")
+    container = VIDEO_FORMATS[dst.suffix.lower()]
 
     def write(tmp: str) -> None:
         with av.open(tmp, "w", format=container) as out:
@@ -211,24 +236,38 @@ def _batched(frames: Iterator, n: int) -> Iterator[list]:
 # --- GIF and WebP (Pillow) -------------------------------------------------------------------------------
 
 
-def _write_animated_image(src: Path, tmp: str, suffix: str, run, size, batch: int) -> None:
+def _image_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
+    """An animated GIF or WebP's frames, uint8 (H, W, 3), each with its duration in ms."""
+    with Image.open(src) as im:
+        # The iterator seeks one image object: each frame is copied out as it comes.
+        for f in ImageSequence.Iterator(im):
+            yield np.asarray(f.convert("RGB")), f.info.get("duration", 100)
+
+
+def _loop_count(src: Path) -> int:
+    """How often an animated image repeats (0: forever, also for a video made into one)."""
+    if src.suffix.lower() not in ANIMATED_IMAGES:
+        return 0
+    with Image.open(src) as im:
+        return im.info.get("loop", 0)
+
+
+def _write_animated_image(src: Path, decoded: Iterator, tmp: str, suffix: str, run, batch: int) -> None:
+    """Translate `decoded` ((frame, ms) pairs of `src`) in batches and write them as a GIF or WebP at `tmp`."""
     try:
-        with Image.open(src) as im:
-            info = dict(im.info)
-            durations, frames = [], []
-            # The iterator seeks one image object: each frame is copied out as it comes.
-            decoded = ((np.asarray(f.convert("RGB")), f.info.get("duration", 100)) for f in ImageSequence.Iterator(im))
-            for chunk in _batched(decoded, batch):
-                durations += [d for _, d in chunk]
-                arr = run(np.stack([a for a, _ in chunk]))
-                frames += [Image.fromarray(a) for a in arr]  # Pillow writes an animation from all its frames
-    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        loop = _loop_count(src)
+        durations, frames = [], []
+        for chunk in _batched(decoded, batch):
+            durations += [d for _, d in chunk]
+            arr = run(np.stack([a for a, _ in chunk]))
+            frames += [Image.fromarray(a) for a in arr]  # Pillow writes an animation from all its frames
+    except (OSError, ValueError, SyntaxError, EOFError) as e:  # av.FFmpegError is an OSError
         raise CycleGANError(f"cannot read clip {src}: {_reason(e)}") from None
+    if not frames:
+        raise CycleGANError(f"cannot read clip {src}: no frame decodes")
     fmt = "GIF" if suffix == ".gif" else "WEBP"
     extra = {"quality": 90} if fmt == "WEBP" else {"optimize": False, "disposal": 1}
-    frames[0].save(
-        tmp, format=fmt, save_all=True, append_images=frames[1:], duration=durations, loop=info.get("loop", 0), **extra
-    )
+    frames[0].save(tmp, format=fmt, save_all=True, append_images=frames[1:], duration=durations, loop=loop, **extra)
 
 
 # --- MP4, MOV, MKV, WebM (PyAV) ------------------------------------------------------------------------------
@@ -251,9 +290,24 @@ def _pixel_format(av, encoder: str, wanted: str | None, size: tuple[int, int]) -
     return formats[0]
 
 
+def _video_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
+    """A video's frames, uint8 (H, W, 3), each with its duration in ms (the stream's rate: GIF timing is
+    in 10 ms steps anyway); a truncated stream is refused as `_write_video` refuses it."""
+    av = _av()
+    with av.open(str(src)) as inp:
+        vin = inp.streams.video[0]
+        ms = round(1000 / (vin.average_rate or vin.guessed_rate or Fraction(25)))
+        decoded = 0
+        for f in inp.decode(vin):
+            decoded += 1
+            yield f.to_ndarray(format="rgb24"), ms
+        if vin.frames and decoded < vin.frames:
+            raise CycleGANError(f"cannot read clip {src}: truncated ({decoded} of {vin.frames} frames decode)")
+
+
 def _write_video(src: Path, tmp: str, suffix: str, run, size, batch: int) -> None:
     av = _av()
-    container = VIDEO_FORMATS.get(suffix, "mp4")
+    container = VIDEO_FORMATS[suffix]  # check_clip_output: a known extension
     try:
         with av.open(str(src)) as inp, av.open(tmp, "w", format=container) as out:
             vin = inp.streams.video[0]

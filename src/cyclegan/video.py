@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F_
 from torch import nn
 
-from .clipio import probe, transcode
+from .clipio import check_clip_output, probe, transcode
 from .data.io import MAX_PIXELS, long_side_shape
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution
@@ -137,16 +137,19 @@ def translate_video(
 ) -> int:
     """Translate a clip with a generator from `cyclegan.load_generator`; returns its frame count.
 
-    `src`: MP4, MOV, MKV, WebM, or an animated GIF/WebP; `dst`: the output file, of the same kind (its
-    extension names the container): the same frame count, timing and size, the audio stream copied. Refuses
-    (CycleGANError) to replace `src`, or an existing `dst` unless `overwrite`. `temporal`: shared
-    normalisation statistics and the flow blend (`cyclegan.temporal.TemporalOptions`, defaults as
-    measured); other keywords as `translate_clip` (`tiling`, `size`, `batch_size`, `max_pixels`,
+    `src`: MP4, MOV, MKV, WebM, or an animated GIF/WebP; `dst`: the output file, whose extension names the
+    container (.mp4, .m4v, .mov, .mkv, .webm; .gif or .webp, from a video too, through the writer `cyclegan
+    translate` uses for GIFs, without sound): the same frame count, timing and size, the audio stream copied
+    into a video. Refuses (CycleGANError, one line, before any work) an extension it cannot write (a GIF or
+    WebP source is written as GIF or WebP only), to replace `src`, or an existing `dst` unless `overwrite`.
+    `temporal`: shared normalisation statistics and the flow blend (`cyclegan.temporal.TemporalOptions`,
+    defaults as measured); other keywords as `translate_clip` (`tiling`, `size`, `batch_size`, `max_pixels`,
     `execution`, `progress`).
     """
     src, dst = Path(src), Path(dst)
     if not src.is_file():
         raise CycleGANError(f"clip not found: {src}")
+    check_clip_output(src, dst)
     check_outputs([dst], overwrite=overwrite, inputs=[src])
     return translate_clip(G, src, dst, temporal=temporal, **kwargs)
 
