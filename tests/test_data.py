@@ -97,7 +97,7 @@ def test_a_file_of_no_image_format_is_named_as_such_not_by_its_file_object(tmp_p
     for err in (lambda: read_image(p), lambda: check_images([p], skip_bad=False, desc="x")):
         with pytest.raises(CycleGANError) as e:
             err()
-        assert "not a JPEG, PNG, BMP, WebP or TIFF image" in str(e.value) and "BufferedReader" not in str(e.value)
+        assert "not a JPEG, PNG, BMP, GIF, WebP or TIFF image" in str(e.value) and "BufferedReader" not in str(e.value)
 
 
 def test_missing_and_empty_folders(tmp_path):

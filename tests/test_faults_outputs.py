@@ -483,6 +483,8 @@ def test_a_clip_and_an_image_of_one_stem_do_not_clash_and_the_warning_names_the_
     from cyclegan.translation import output_names
 
     files = [tmp_path / n for n in ("anim.gif", "anim.png", "anim.jpg")]
+    frames = [Image.new("RGB", (8, 8), c) for c in ("red", "blue")]  # a GIF is a clip when it is animated
+    frames[0].save(files[0], save_all=True, append_images=frames[1:])
     names = output_names(files, tmp_path / "out", "png")
     assert [names[f].name for f in files] == ["anim.gif", "anim.png", "anim-2.png"]
     err = capsys.readouterr().err

@@ -9,6 +9,17 @@ from cyclegan.inference import translate, translate_tensor
 from cyclegan.loading import load_generator
 from cyclegan.models import build_generator
 from cyclegan.models.layers import pad_to_multiple
+from helpers import save_tiny_checkpoint
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """An untrained tiny paper-preset checkpoint (no training: cheap)."""
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "g.pt")
+
+
+def translate_cli(ckpt, out, *inputs, extra=()) -> int:
+    return main(["translate", "--checkpoint", str(ckpt), "--out", str(out), "--no-progress", *extra, *map(str, inputs)])
 
 
 @pytest.mark.parametrize("hw", [(97, 61), (61, 97), (5, 3), (1, 1), (64, 64), (33, 250)])
@@ -183,3 +194,25 @@ def test_bf16_translation_matches_fp32(run, tmp_path):
         outs[p] = np.asarray(Image.open(tmp_path / p / "in.png")).astype(int)
     diff = np.abs(outs["fp32"] - outs["bf16"])
     assert outs["fp32"].shape == (40, 52, 3) and diff.mean() < 2 and diff.max() <= 16
+
+
+def test_a_still_gif_is_an_image_written_as_ext_says(tiny, tmp_path, capsys):
+    """Before: a one-frame GIF went the clips' way, out as still.gif whatever --ext said, and an unreadable
+    image's message listed the formats read without GIF."""
+    rng = np.random.default_rng(0)
+    (tmp_path / "in").mkdir()
+    Image.fromarray(rng.integers(0, 255, (20, 30, 3), np.uint8)).save(tmp_path / "still.gif")
+    Image.fromarray(rng.integers(0, 255, (12, 16, 3), np.uint8)).save(tmp_path / "in" / "inner.gif")  # in a folder
+    (tmp_path / "broken.gif").write_bytes(b"not an image")
+    out = tmp_path / "out"
+    assert (
+        translate_cli(
+            tiny, out, tmp_path / "still.gif", tmp_path / "in", tmp_path / "broken.gif", extra=["--ext", "jpg"]
+        )
+        == 1
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["inner.jpg", "still.jpg"]
+    with Image.open(out / "still.jpg") as im:
+        assert im.format == "JPEG" and im.size == (30, 20)
+    err = capsys.readouterr().err
+    assert f"cannot read image {tmp_path / 'broken.gif'}: not a JPEG, PNG, BMP, GIF, WebP or TIFF image" in err

@@ -27,7 +27,7 @@ from .errors import CycleGANError
 from .files import write_atomic
 
 VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
-ANIMATED_IMAGES = (".gif", ".webp")  # a .webp is a clip only when it holds more than one frame
+ANIMATED_IMAGES = (".gif", ".webp")  # a clip only when it holds more than one frame, else an image
 CLIP_EXTENSIONS = (*VIDEO_FORMATS, ".gif")
 # An encoder for each decoded codec we can write again; others fall back to the container's default.
 ENCODERS = {"h264": "libx264", "vp9": "libvpx-vp9", "vp8": "libvpx", "av1": "libsvtav1", "mpeg4": "mpeg4"}
@@ -51,11 +51,11 @@ def _av():
 
 
 def is_clip_file(path: Path) -> bool:
-    """A video file (by extension), a GIF, or a WebP holding more than one frame."""
+    """A video file (by extension), or a GIF or WebP holding more than one frame (one frame: an image)."""
     suffix = path.suffix.lower()
     if path.name.startswith(".") or suffix not in (*CLIP_EXTENSIONS, ".webp"):
         return False
-    if suffix != ".webp":
+    if suffix not in ANIMATED_IMAGES:
         return True
     try:
         with Image.open(path) as im:
@@ -64,9 +64,14 @@ def is_clip_file(path: Path) -> bool:
         return False  # an image reader will name it
 
 
-def find_clips(folder: str | Path) -> list[Path]:
-    """The clip files under `folder` (recursively, as `data.io.walk_files`), sorted."""
-    return sorted(p for p in walk_files(folder) if is_clip_file(p))
+def find_clips(folder: str | Path, *, stills: bool = False) -> list[Path]:
+    """The clip files under `folder` (recursively, as `data.io.walk_files`), sorted; `stills`: GIFs of one
+    frame too (images, which `data.io.find_images` does not list: a training set holds no GIFs)."""
+    return sorted(p for p in walk_files(folder) if is_clip_file(p) or (stills and _is_gif_name(p)))
+
+
+def _is_gif_name(path: Path) -> bool:
+    return path.suffix.lower() == ".gif" and not path.name.startswith(".")
 
 
 @dataclass(frozen=True)

@@ -84,8 +84,8 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
         if path.is_dir():
             found.folders.append(path)
             images = sorted(
-                set(find_images(path, skipped=found.errors)) | set(find_clips(path))
-            )  # clips too; a FIFO or device named there is named here
+                set(find_images(path, skipped=found.errors)) | set(find_clips(path, stills=True))
+            )  # clips and still GIFs too; a FIFO or device named there is named here
             if not images:
                 found.errors.append(f"{item}: folder holds no images")
             for p in images:

@@ -111,7 +111,7 @@ def open_image(path: str | Path) -> Iterator[Image.Image]:
 def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open an image file as an RGB PIL image, honouring EXIF orientation.
 
-    Reads JPEG, PNG, BMP, WebP and TIFF in modes 1, L, LA, P, RGB, RGBA, I, I;16, F, CMYK, YCbCr.
+    Reads JPEG, PNG, BMP, GIF (its first frame), WebP and TIFF in modes 1, L, LA, P, RGB, RGBA, I, I;16, F, CMYK, YCbCr.
     Raises CycleGANError naming the file when it cannot be read (a FIFO or device included, and a file that
     changes while it is read), or when its header declares more than `max_pixels` pixels (checked before
     decoding, so a tiny file that declares a huge image costs nothing). The file is read, never mapped
@@ -136,7 +136,7 @@ def _reason(e: BaseException) -> str:
     """A decoding error in a user's words: PIL names an unknown format by its file object ('cannot identify
     image file <_io.BufferedReader name=3>'), so that one is said as what it means."""
     if isinstance(e, UnidentifiedImageError):
-        return "not a JPEG, PNG, BMP, WebP or TIFF image, or one too damaged to recognise"
+        return "not a JPEG, PNG, BMP, GIF, WebP or TIFF image, or one too damaged to recognise"
     return str(e).split("\n")[0] or type(e).__name__
 
 
