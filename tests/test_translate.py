@@ -216,3 +216,19 @@ def test_a_still_gif_is_an_image_written_as_ext_says(tiny, tmp_path, capsys):
         assert im.format == "JPEG" and im.size == (30, 20)
     err = capsys.readouterr().err
     assert f"cannot read image {tmp_path / 'broken.gif'}: not a JPEG, PNG, BMP, GIF, WebP or TIFF image" in err
+
+
+def test_inputs_that_name_nothing_are_refused_before_the_output_folder_is_made(tiny, tmp_path, capsys):
+    """Before: `--out OUT` with only a missing input made OUT (empty), then named the input (exit 1)."""
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "out"
+    inputs = [tmp_path / "missing.png", tmp_path / "empty", tmp_path / "*.jpg"]
+    assert translate_cli(tiny, out, *inputs) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: nothing to translate: ")
+    assert f"{tmp_path / 'missing.png'}: no such file or folder" in lines[0] and "holds no images" in lines[0]
+    assert not out.exists()
+    Image.new("RGB", (16, 16)).save(tmp_path / "a.png")  # with one input to read, the others are named, not fatal
+    assert translate_cli(tiny, out, tmp_path / "a.png", tmp_path / "missing.png") == 1
+    assert [p.name for p in out.iterdir()] == ["a.png"]
+    assert translate_cli(tiny, out, tmp_path / "a.png", extra=["--skip-existing"]) == 0  # all done: not refused

@@ -208,6 +208,14 @@ def plan_outputs(
     return Plan(files, targets, list(found.errors), overwrite, skipped=len(found.files) - len(files))
 
 
+def check_some_input(plan: Plan) -> None:
+    """Refuse (one line) a plan whose inputs name no file at all, saying why each is empty; a plan with
+    something to read, or whose inputs are all translated already (--skip-existing), passes."""
+    if plan.files or plan.skipped or not plan.errors:
+        return
+    raise CycleGANError(f"nothing to translate: {'; '.join(plan.errors)}; give existing images, clips or folders")
+
+
 @contextlib.contextmanager
 def claimed_outputs(
     inputs: Sequence[str], out_dir: str | Path, *, ext: str, overwrite: bool, skip_existing: bool = False
@@ -215,8 +223,9 @@ def claimed_outputs(
     """`plan_outputs`, checked again under a lock on `out_dir` held for the block (`files.FolderLock`): one
     run writes into a folder at a time, so two runs never write the same files; a second one stops in one
     line before any work. A refusal (an input folder, an existing output) comes first, before the folder
-    is touched; the check under the lock then sees what a run that just ended wrote."""
-    plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite, skip_existing=skip_existing)
+    is touched; the check under the lock then sees what a run that just ended wrote. Inputs of which none
+    names a file (all missing, empty folders, globs matching nothing) are refused before `out_dir` is made."""
+    check_some_input(plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite, skip_existing=skip_existing))
     with claim_folder(out_dir, "--out"):
         yield plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite, skip_existing=skip_existing, warn=False)
 
