@@ -232,3 +232,25 @@ def test_inputs_that_name_nothing_are_refused_before_the_output_folder_is_made(t
     assert translate_cli(tiny, out, tmp_path / "a.png", tmp_path / "missing.png") == 1
     assert [p.name for p in out.iterdir()] == ["a.png"]
     assert translate_cli(tiny, out, tmp_path / "a.png", extra=["--skip-existing"]) == 0  # all done: not refused
+
+
+def test_a_size_under_the_generators_smallest_side_is_refused_and_a_thin_result_named(tiny, tmp_path, capsys):
+    """Before: --size 3 on a 37x201 image wrote a 3x1 image without a word (and so did translate(size=3))."""
+    from cyclegan.errors import CycleGANError
+
+    wide = tmp_path / "wide.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (37, 201, 3), np.uint8)).save(wide)
+    out = tmp_path / "out"
+    assert translate_cli(tiny, out, wide, extra=["--size", "3"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["error: option '--size' 3 is under the smallest side this generator takes, 8 px; give 8 or more"]
+    assert not out.exists()
+    with pytest.raises(CycleGANError, match="size 3 is under the smallest side this generator takes, 8 px"):
+        translate(load_generator(str(tiny), "AtoB"), wide, size=3)
+    # Above it, an image so thin that its short side ends under 8 px is translated, named with the size that keeps it.
+    assert translate_cli(tiny, out, wide, extra=["--size", "16"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {wide} at --size 16 is 16x3 px, under the 8 px the generator takes" in err
+    assert "--size 41 keeps its short side" in err and Image.open(out / "wide.png").size == (16, 3)
+    assert translate_cli(tiny, out, wide, extra=["--size", "41", "--overwrite"]) == 0
+    assert "warning" not in capsys.readouterr().err and Image.open(out / "wide.png").size == (41, 8)

@@ -75,6 +75,21 @@ def translate_tensor(net: nn.Module, x: torch.Tensor, *, execution: Execution = 
     return out.float()[..., :h, :w]
 
 
+def check_size(net: nn.Module, size: int | None, *, name: str = "size") -> None:
+    """Refuse (one line naming `name`) a long side `size` under the smallest side `net` takes
+    (`tiling.least_size`: 8 px for the ResNet generator): every image would come out that small or smaller, its
+    short side padded up to what the network needs. An image that is itself that small is still translated."""
+    if size is None:
+        return
+    least = least_size(uncompiled(net))
+    if size <= 0:
+        raise CycleGANError(f"{name} must be a positive number of pixels (the long side), got {size}")
+    if size < least:
+        raise CycleGANError(
+            f"{name} {size} is under the smallest side this generator takes, {least} px; give {least} or more"
+        )
+
+
 def uncompiled(net: nn.Module) -> nn.Module:
     """The module itself under a `torch.compile` wrapper (hooks and swapped layers act on it)."""
     return getattr(net, "_orig_mod", net)
@@ -124,9 +139,9 @@ def translate(
     Images of any resolution: an image whose activations would take more than `max_memory` GB is
     translated in tiles (`tile` px to force a tile size, 0 to never tile) overlapping by `tile_overlap`
     px, with InstanceNorm statistics from a thumbnail of long side `thumbnail` (see `cyclegan.tiling`).
+    `size` under the generator's smallest side (`check_size`) is refused.
     """
-    if size is not None and size <= 0:
-        raise CycleGANError(f"size must be a positive number of pixels (the long side), got {size}")
+    check_size(net, size)
     if isinstance(images, (str, Path)):  # read as `cyclegan translate` reads it: any format and mode, EXIF turned
         images = read_image(images)
     if isinstance(images, torch.Tensor) and (images.dim() not in (3, 4) or images.shape[-3] != 3):

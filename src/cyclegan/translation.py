@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import math
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,10 +39,10 @@ from .data.io import (
     to_bytes,
     to_pil,
 )
-from .errors import CycleGANError
+from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
 from .files import check_outputs, claim_folder, overwrite_option, unique_stems
-from .inference import is_out_of_memory, translate_batch, uncompiled
+from .inference import check_size, is_out_of_memory, translate_batch, uncompiled
 from .loading import load_generator
 from .models.unet import UnetGenerator
 from .options import Options, opt
@@ -55,7 +56,7 @@ from .shared_options import (
     progress_option,
 )
 from .temporal import TemporalOptions
-from .tiling import TilingOptions, activation_bytes
+from .tiling import TilingOptions, activation_bytes, least_size
 
 # --- files ----------------------------------------------------------------------------------------------
 
@@ -114,11 +115,13 @@ def _batches(
     errors: list[str],
     max_pixels: int = MAX_PIXELS,
     batch_pixels: float = math.inf,
+    least: int = 0,
 ) -> Iterator[list]:
     """Yield lists of (path, image (3, H, W) uint8) whose tensors share one shape, reading files lazily in order of
     size so equal shapes are neighbours, at most `batch_size` of them and, past the first, `batch_pixels`
     pixels in all (large images one at a time). Unreadable files, and files over the decode cap
-    `max_pixels`, are reported in `errors` and skipped."""
+    `max_pixels`, are reported in `errors` and skipped; a file whose short side `size` takes under `least`
+    px (the generator's smallest) is named in a warning and translated."""
 
     def shape_of(p: Path) -> tuple[int, int]:
         try:
@@ -147,6 +150,10 @@ def _batches(
                     f"cap of {max_pixels} pixels (--max-pixels); give a smaller --size"
                 )
                 continue
+            if min(h, w) < min(least, im.height, im.width):  # --size, not the image, made it this thin
+                need = size_keeping(im.height, im.width, least)
+                msg = f"warning: {p} at --size {size} is {w}x{h} px, under the {least} px the generator takes"
+                print(escape(f"{msg} (padded, little of it left); --size {need} keeps its short side"), file=sys.stderr)
             im = resize_long_side(im, size)
         x = to_bytes(im)  # uint8: a large image is never held in float whole (inference.translate_batch)
         del im
@@ -157,6 +164,14 @@ def _batches(
         batch.append((p, x))
     if batch:
         yield batch
+
+
+def size_keeping(h: int, w: int, least: int) -> int:
+    """The smallest long side (--size) at which an image of h x w px keeps a short side of `least` px."""
+    size = max(least, math.ceil((least - 0.5) * max(h, w) / min(h, w)))
+    while min(long_side_shape(h, w, size)) < least:  # rounding: at most a step or two
+        size += 1
+    return size
 
 
 def output_names(files: list[Path], out_dir: Path, ext: str, *, warn: bool = True) -> dict[Path, Path]:
@@ -269,7 +284,11 @@ class TranslateOptions(Options):
     out: str = opt(help="output folder (created if missing)", metavar="DIR")
     direction: Direction = direction_option()
     ema: Literal["auto", "on", "off"] = ema_option()
-    size: int | None = opt(None, "resize so the longer side is N first (default: keep the size)", gt=0)
+    size: int | None = opt(
+        None,
+        "resize so the longer side is N first, N at least the generator's smallest side (default: keep the size)",
+        gt=0,
+    )
     batch_size: int = opt(4, "images of equal size per batch", gt=0)
     ext: Literal["png", "jpg", "webp", "tif"] = opt("png", "output format")
     overwrite: bool = overwrite_option()
@@ -304,7 +323,8 @@ def translate_files(
     """Translate files/folders/globs into `out_dir` as STEM.ext; returns (written files, error lines).
 
     Refuses (CycleGANError, before reading any image) to write into an input folder or onto an input, and,
-    unless `overwrite`, onto an existing file. An input that cannot be read, declares more than
+    unless `overwrite`, onto an existing file; and, before `out_dir` is made, inputs of which none names a
+    file, and a `size` under the generator's smallest side. An input that cannot be read, declares more than
     `max_pixels` pixels, or runs out of device memory is named in the error lines and skipped.
     `execution`: precision, memory format and compilation (see `cyclegan.execution.choose_execution`);
     `tiling`: when and how large images are cut into tiles (`cyclegan.tiling`; default: when they would
@@ -341,6 +361,7 @@ def translate_plan(
     """Translate the inputs of a checked `plan` (from `plan_outputs`) into their targets; returns
     (written files, one error line per input that was skipped)."""
 
+    check_size(net, size, name="option '--size'")
     errors = list(plan.errors)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -356,6 +377,7 @@ def translate_plan(
         errors=errors,
         max_pixels=max_pixels,
         batch_pixels=batch_pixels,
+        least=least_size(uncompiled(net)),
     )
     with tqdm(
         total=len(plan.files) - len(clips),

@@ -24,7 +24,7 @@ from .data.io import MAX_PIXELS, long_side_shape
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution
 from .files import check_outputs
-from .inference import translate_batch, translate_tensor, uncompiled
+from .inference import check_size, translate_batch, translate_tensor, uncompiled
 from .temporal import FlowBlend, SharedNormStats, TemporalOptions
 from .tiling import TilingOptions, activation_bytes, per_instance_norms, thumbnail_of, translate_tiled
 
@@ -115,6 +115,7 @@ def translate_clip(
 ) -> int:
     """Translate the clip `src` into `dst` (no checks of `dst`: see `translate_video`); returns its frame
     count. Raises CycleGANError naming `src` in one line if it cannot be read; nothing is then left at `dst`."""
+    check_size(net, size)
     translator = ClipTranslator(net, temporal=temporal, tiling=tiling, execution=execution, size=size)
     out_size = None
     if size:
