@@ -162,3 +162,39 @@ def test_the_training_size_check_and_the_generators_least_side_agree(padding):
         resolve({**opts, "size": least})
         with pytest.raises(CycleGANError, match="too small for the resnet generator"):
             resolve({**opts, "size": least - 4})
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"preset": "paper"},
+        {"preset": "paper", "residual_output": True, "block_dilation": 2},
+        {"preset": "fast"},
+        {"family": "cut"},
+        {"preset": "seed"},
+        {"generator": "unet"},
+    ],
+)
+def test_a_generator_called_directly_returns_its_inputs_size_as_translate_does(options):
+    """Before: the resnet generator took a 65x65 input to 68x68 (the seed one to 64x64) while `translate` padded
+    and cropped; now the module pads and crops itself, exactly as `translate` does, and at training's sizes
+    (multiples, at least its least side) runs its layers on the input untouched."""
+    from cyclegan.inference import translate_tensor
+    from cyclegan.models.resnet import ResnetGenerator
+    from cyclegan.tiling import least_size
+
+    torch.manual_seed(0)
+    G = build_generator(resolve({**options, "ngf": 4, "n_blocks": 1}).model).eval()
+    for hw in [(65, 65), (33, 250), (5, 3), (1, 1)]:
+        x = torch.rand(2, 3, *hw) * 2 - 1  # (2, 3, H, W) in [-1, 1]
+        with torch.no_grad():
+            y = G(x)
+            assert y.shape == x.shape
+            assert torch.equal(y, translate_tensor(G, x))
+    if isinstance(G, ResnetGenerator):
+        assert G.least == least_size(G)  # what it pads to is what translation pads to
+    if options.get("generator") != "unet":  # (the U-Net's own multiple is 2**num_downs)
+        x = torch.rand(1, 3, 32, 24) * 2 - 1  # a training size: nothing padded, nothing cropped
+        with torch.no_grad():
+            h = G.model(x)
+            assert torch.equal(G(x), G._output(x, h) if isinstance(G, ResnetGenerator) else h)

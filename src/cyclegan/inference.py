@@ -9,13 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F_
 from PIL import Image
 from torch import nn
 
 from .data.io import read_image, resize_long_side, to_pil, to_tensor
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution
+from .models.layers import pad_for_generator  # here too: the export's and the API's
 from .tiling import (
     DEFAULT_MAX_MEMORY_GB,
     DEFAULT_OVERLAP,
@@ -28,37 +28,6 @@ from .tiling import (
     size_multiple,
     translate_tiled,
 )
-
-
-def _max(a, b):
-    """max(a, b) as arithmetic (no comparison turned into a Python bool): ints when run, 0-dim tensors when
-    traced, so an exported graph computes it for each input's shape instead of fixing it at trace time."""
-    d = b - a
-    return a + d * (d > 0)
-
-
-def pad_for_generator(x: torch.Tensor, multiple: int, least: int | None = None) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Pad (B, C, H, W) on the bottom and right to what a generator needs: H and W multiples of `multiple`
-    and at least `least` (default 2 x `multiple`: at 1 x `multiple` the bottleneck is a single pixel, which
-    instance norm refuses; `tiling.least_size` gives a network's). Returns the padded tensor and the original
-    (H, W), to crop the output back with [..., :H, :W].
-
-    Reflect padding, continued by replicating the edge where a side is too short to reflect that far (a
-    side of s px reflects at most s - 1). Every amount is shape arithmetic, so `translate` and the exported
-    graph (`interop.export`, traced) pad every size alike: equal outputs at any size.
-    """
-    h, w = x.shape[-2], x.shape[-1]
-    least = 2 * multiple if least is None else least  # a multiple of `multiple` itself
-    pad_h = _max((multiple - h % multiple) % multiple, least - h)
-    pad_w = _max((multiple - w % multiple) % multiple, least - w)
-    tracing = torch.jit.is_tracing()
-    if not tracing and pad_h == 0 and pad_w == 0:
-        return x, (h, w)
-    reflect_h, reflect_w = pad_h - _max(pad_h - (h - 1), 0), pad_w - _max(pad_w - (w - 1), 0)  # min(pad, side - 1)
-    x = F_.pad(x, [0, reflect_w, 0, reflect_h], mode="reflect")
-    if tracing or pad_h != reflect_h or pad_w != reflect_w:
-        x = F_.pad(x, [0, pad_w - reflect_w, 0, pad_h - reflect_h], mode="replicate")
-    return x, (h, w)
 
 
 @torch.no_grad()

@@ -1,5 +1,6 @@
 """Building blocks shared by the generators and discriminators."""
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -66,6 +67,51 @@ def pad_to_multiple(
             return x, (h, w)
         mode = "reflect" if pad_h < h and pad_w < w else "replicate"  # (fixed at trace time)
     return F_.pad(x, [0, pad_w, 0, pad_h], mode=mode), (h, w)
+
+
+def _max(a, b):
+    """max(a, b) as arithmetic (no comparison turned into a Python bool): ints when run, 0-dim tensors when
+    traced, so an exported graph computes it for each input's shape instead of fixing it at trace time."""
+    d = b - a
+    return a + d * (d > 0)
+
+
+def pad_for_generator(x: torch.Tensor, multiple: int, least: int | None = None) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad (B, C, H, W) on the bottom and right to what a generator needs: H and W multiples of `multiple`
+    and at least `least` (default 2 x `multiple`: at 1 x `multiple` the bottleneck is a single pixel, which
+    instance norm refuses; `tiling.least_size` gives a network's). Returns the padded tensor and the original
+    (H, W), to crop the output back with [..., :H, :W].
+
+    Reflect padding, continued by replicating the edge where a side is too short to reflect that far (a
+    side of s px reflects at most s - 1). Every amount is shape arithmetic, so `translate` and the exported
+    graph (`cyclegan.export`, traced) pad every size alike: equal outputs at any size.
+    """
+    h, w = x.shape[-2], x.shape[-1]
+    least = 2 * multiple if least is None else least  # a multiple of `multiple` itself
+    pad_h = _max((multiple - h % multiple) % multiple, least - h)
+    pad_w = _max((multiple - w % multiple) % multiple, least - w)
+    tracing = torch.jit.is_tracing()
+    if not tracing and pad_h == 0 and pad_w == 0:
+        return x, (h, w)
+    reflect_h, reflect_w = pad_h - _max(pad_h - (h - 1), 0), pad_w - _max(pad_w - (w - 1), 0)  # min(pad, side - 1)
+    x = F_.pad(x, [0, reflect_w, 0, reflect_h], mode="reflect")
+    if tracing or pad_h != reflect_h or pad_w != reflect_w:
+        x = F_.pad(x, [0, pad_w - reflect_w, 0, pad_h - reflect_h], mode="replicate")
+    return x, (h, w)
+
+
+def at_any_size(
+    run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, multiple: int, least: int
+) -> torch.Tensor:
+    """`run(x)` for x (B, C, H, W) of any H and W: x padded as `cyclegan.translate` pads (`pad_for_generator`:
+    sides multiples of `multiple`, at least `least` px), the output (B, C', H', W') cropped back to (B, C', H,
+    W). At such a size already (training's) x goes through untouched, and so when traced: the export's
+    wrapper pads (`export.PadToMultiple`), so the exported graph keeps its one dynamic padding."""
+    if torch.jit.is_tracing():
+        return run(x)
+    padded, (h, w) = pad_for_generator(x, multiple, least)
+    y = run(padded)
+    return y if padded is x else y[..., :h, :w]
 
 
 # --- resampling without checkerboards (Odena et al. 2016; the anti-aliased layers of the CUT code) ---------

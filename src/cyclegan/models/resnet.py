@@ -9,6 +9,7 @@ from .layers import (
     Norm,
     Padding,
     Upsample,
+    at_any_size,
     downsample_layers,
     norm_layer,
     pad_layer,
@@ -47,7 +48,10 @@ class ResnetBlock(nn.Module):
 class ResnetGenerator(nn.Module):
     """c7s1-64, d128, d256, R256 x n_blocks, u128, u64, c7s1-3, tanh.
 
-    Input (B, 3, H, W) in [-1, 1] with H and W multiples of 4; output the same shape in [-1, 1].
+    Input (B, 3, H, W) in [-1, 1], any H and W; output the same shape in [-1, 1]. The layers need sides that
+    are multiples of 4 (two stride-2 steps; a 65 px side came out 68) and at least `least` px (8, more with
+    reflection pads wider than the 1/4-size map): another size is padded (reflect, bottom and right) and the
+    output cropped back, as `cyclegan.translate` does; at such sizes, training's, nothing is padded.
     `downsample`/`upsample`: how the d and u layers resample (see `models.layers`); the paper's
     stride/transpose keep the reference implementation's layer indices, so its files load one-to-one.
     `residual_output`: the output is tanh(atanh(x) + last conv), the last conv starting at zero, so an
@@ -75,6 +79,8 @@ class ResnetGenerator(nn.Module):
         bias = uses_bias(norm)
         if padding == "reflect":  # the blocks' reflection pads need a 1/4-size map wider than the dilation
             self.min_size = self.size_multiple * (block_dilation + 1)
+        # The smallest side it takes (`tiling.least_size`): a 1-pixel bottleneck fails instance norm.
+        self.least = max(2 * self.size_multiple, getattr(self, "min_size", 0))
         layers: list[nn.Module] = [
             pad_layer(padding, 3),
             nn.Conv2d(3, ngf, 7, bias=bias),
@@ -102,7 +108,7 @@ class ResnetGenerator(nn.Module):
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._output(x, self.model(x))
+        return at_any_size(lambda t: self._output(t, self.model(t)), x, self.size_multiple, self.least)
 
     def _output(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         if not self.residual_output:
@@ -115,7 +121,8 @@ class ResnetGenerator(nn.Module):
         self, x: torch.Tensor, layers: tuple[int, ...], *, encode_only: bool = False
     ) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
         """(the output or, with `encode_only`, None; the outputs of `self.model[i]` for i in `layers`, in
-        order): what CUT's PatchNCE compares. `encode_only` stops after the last of `layers`."""
+        order): what CUT's PatchNCE compares. `encode_only` stops after the last of `layers`. Unpadded: H and
+        W as training gives them (multiples of 4, at least `least`)."""
         feats, h, last = [], x, max(layers)
         for i, layer in enumerate(self.model):
             h = layer(h)

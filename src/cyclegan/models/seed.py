@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from .layers import FloatTanh, Norm, norm_layer, uses_bias
+from .layers import FloatTanh, Norm, at_any_size, norm_layer, uses_bias
 
 
 def _conv(c_in: int, c_out: int, norm: Norm, *, stride: int = 2, transpose: bool = False) -> list[nn.Module]:
@@ -35,7 +35,10 @@ class SeedResidualBlock(nn.Module):
 class SeedGenerator(nn.Module):
     """3 stride-2 convs (3 -> ngf -> 2 ngf -> 4 ngf), residual blocks, 3 transposed convs back, tanh.
 
-    Input (B, 3, H, W) in [-1, 1] with H and W multiples of 8; output the same shape in [-1, 1].
+    Input (B, 3, H, W) in [-1, 1], any H and W; output the same shape in [-1, 1]. The layers need sides that
+    are multiples of 8 (three stride-2 steps; a 65 px side came out 64) and at least 16 px: another size is
+    padded (reflect, bottom and right) and the output cropped back, as `cyclegan.translate` does; at such
+    sizes, training's, nothing is padded.
     """
 
     size_multiple = 8
@@ -52,7 +55,7 @@ class SeedGenerator(nn.Module):
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        return at_any_size(self.model, x, self.size_multiple, 2 * self.size_multiple)  # as `tiling.least_size`
 
 
 class SeedDiscriminator(nn.Module):
