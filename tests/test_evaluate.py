@@ -321,6 +321,25 @@ def test_evaluate_a_plain_generator_file_one_direction(tmp_path, capsys):
     assert math.isfinite(row["fd_lite0"]) and math.isfinite(row["truth_psnr"]) and "cycle_psnr" not in row
 
 
+def test_a_file_that_holds_no_generator_is_named_before_a_direction_is_asked_for(tmp_path, capsys):
+    """A discriminator's or another module's state dict was asked for --direction, as if it were a generator
+    (a hostile probe): the line says what the file holds and what was expected."""
+    from cyclegan.cli import main
+    from cyclegan.config import resolve
+    from cyclegan.models import build_discriminator
+
+    write_split(tmp_path / "data", 2, paired=True)
+    discriminator = tmp_path / "latest_net_D_A.pth"
+    torch.save(build_discriminator(resolve({"ndf": 8}).model).state_dict(), discriminator)
+    linear = tmp_path / "linear.pth"
+    torch.save(torch.nn.Linear(3, 4).state_dict(), linear)
+    for path, held in ((discriminator, "model.0.weight"), (linear, "weight, bias")):
+        assert main(["evaluate", "--checkpoint", str(path), "--data", str(tmp_path / "data"), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert f"{path}: found tensors {held}" in err and "expected a cyclegan checkpoint" in err, err
+        assert "--direction" not in err
+
+
 def test_a_missing_checkpoint_is_named_before_its_data_is_looked_for(tmp_path, capsys):
     """Without --data, evaluate reads the run's config.json for it: a mistyped run folder said "option '--data' is
     needed: ... has no config.json", sending the user the wrong way (a user's walk)."""
