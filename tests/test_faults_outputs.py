@@ -189,6 +189,28 @@ def test_compare_refuses_an_existing_output_and_an_input_folder(tmp_path, capsys
     assert "inside the input folder" in one_line_error(capsys) and snapshot(style) == before
 
 
+def test_compare_refuses_an_out_among_input_images_named_as_files_or_by_a_glob(dataset, tmp_path, capsys):
+    """`compare --content DATA/testA/x.png --out DATA/testA` wrote its report and images into the dataset (a
+    hostile probe): only folders named as folders were input folders. A glob's folder counts as named; the
+    folder of an image named alone counts as --out itself only (`--content photo.jpg --out cmp` is fine)."""
+    test_a = dataset / "testA"
+    image = sorted(test_a.iterdir())[0]
+    missing = str(tmp_path / "no-such-run")  # a refusal that comes first never reaches the checkpoint
+    args = ["compare", "--checkpoint", missing, "--direction", "AtoB", "--no-progress"]
+    before = snapshot(dataset)
+    for content, style, out in [
+        (image, dataset / "trainB", test_a),  # the probe's case: a content file's own folder
+        (dataset / "trainB", image, test_a),  # a style reference's
+        (test_a / "*.png", dataset / "trainB", test_a / "cmp"),  # inside the folder a glob searches
+    ]:
+        assert main([*args, "--content", str(content), "--style", str(style), "--out", str(out), "--overwrite"]) == 2
+        err = one_line_error(capsys)
+        assert f"option '--out': {out} is" in err and f"input folder {test_a}" in err, err
+    assert snapshot(dataset) == before and not (test_a / "cmp").exists()
+    assert main([*args, "--content", str(image), "--style", str(image), "--out", str(test_a / "cmp")]) == 2
+    assert "no-such-run" in one_line_error(capsys)  # beside an image named alone: past the check
+
+
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
 def test_export_refuses_an_existing_file_and_its_checkpoint(run, tmp_path, capsys):
     out = tmp_path / "g.pt"

@@ -17,6 +17,7 @@ pages and tables in `cyclegan.report`; this module runs the comparison.
 
 from __future__ import annotations
 
+import glob
 import random
 import time
 from collections.abc import Sequence
@@ -125,16 +126,34 @@ def output_files(inputs: Inputs, out: Path) -> list[Path]:
     return [out / "grid.png", out / "report.html", out / "report.json", *images]
 
 
+def glob_root(pattern: str) -> Path:
+    """The folder a glob pattern searches: its leading parts without a wildcard (DATA/testA/*.png: DATA/testA)."""
+    parts = Path(pattern).parts
+    fixed = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
+    return Path(*parts[:fixed]) if fixed else Path(".")
+
+
+def input_folders(opts: CompareOptions, inputs: Inputs) -> list[Path]:
+    """The folders an --out must not be in nor inside: those named (--content, --style, --target) and those
+    a glob searches (`--content 'DATA/testA/*.png'` reads DATA/testA as `--content DATA/testA` does), as
+    `train` refuses for its data; and the folder holding an image named alone, as --out itself only (its
+    images would land among the inputs; `--content photo.jpg --out cmp/` beside it is fine)."""
+    named = [*inputs.content_folders, *inputs.style_folders, *([inputs.target] if inputs.target else [])]
+    named += [glob_root(p) for p in (*opts.content, *opts.style) if glob.has_magic(p) and not Path(p).exists()]
+    out = Path(opts.out).resolve()
+    holding = [d for d in dict.fromkeys(p.parent for p in [*inputs.content, *inputs.references]) if d.resolve() == out]
+    return [*named, *holding]
+
+
 def check_output_folder(opts: CompareOptions, inputs: Inputs) -> None:
-    """Refuse (one line, before any work) an --out inside an input folder, outputs onto the inputs and,
-    without --overwrite, outputs that exist."""
-    folders = [*inputs.content_folders, *inputs.style_folders, *([inputs.target] if inputs.target else [])]
+    """Refuse (one line, before any work) an --out in or inside a folder of input images, outputs onto the
+    inputs and, without --overwrite, outputs that exist."""
     check_outputs(
         output_files(inputs, Path(opts.out)),
         overwrite=opts.overwrite,
         out_folder=opts.out,
         inputs=[*inputs.content, *inputs.references],
-        input_folders=folders,
+        input_folders=input_folders(opts, inputs),
     )
 
 
