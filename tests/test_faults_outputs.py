@@ -454,6 +454,35 @@ def test_compare_skips_an_unreadable_content_image(run, tmp_path, capsys):
     assert "could not be used" in (out / "report.html").read_text()
 
 
+def test_a_failed_compare_removes_only_what_it_made(tmp_path, capsys, monkeypatch):
+    """A compare that failed left an empty OUT/images behind (a hostile probe): now what it made goes, before
+    and after it wrote images, and what it found stays (a file its --overwrite replaced included)."""
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    style = make_images(tmp_path / "style", 1, seed=2, size=(24, 24))
+    args = ["compare", "--checkpoint", str(ckpt), "--direction", "AtoB", "--style", str(style[0])]
+    args += ["--size", "16", "--steps", "1", "--backbone", "lite0", "--no-progress"]
+    new = tmp_path / "new" / "cmp"
+    assert main([*args, "--content", str(tmp_path / "bad.png"), "--out", str(new)]) == 2
+    assert "no content image could be compared" in one_line_error(capsys) and not (tmp_path / "new").exists()
+    mine = tmp_path / "mine"
+    (mine / "images").mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine")
+    (mine / "images" / "img_000_input.png").write_bytes(b"mine")
+    assert main([*args, "--content", str(tmp_path / "bad.png"), "--out", str(mine)]) == 2
+    one_line_error(capsys)
+    assert set(snapshot(mine)) == {"notes.txt", "images/img_000_input.png"}
+
+    def fail(*_args, **_kwargs):
+        raise CycleGANError("the grid could not be written")
+
+    monkeypatch.setattr("cyclegan.compare.save_comparison_grid", fail)  # after every image was written
+    content = make_images(tmp_path / "content", 2, seed=1, size=(24, 24))
+    assert main([*args, "--content", *map(str, content), "--out", str(mine), "--overwrite"]) == 2
+    assert "the grid could not be written" in one_line_error(capsys)
+    assert set(snapshot(mine)) == {"notes.txt", "images/img_000_input.png"}  # replaced, so left: it was there
+
+
 # --- symlinked folders --------------------------------------------------------------------------------------
 
 

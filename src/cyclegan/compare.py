@@ -37,7 +37,7 @@ from .evaluate.distances import feature_distance, kid_input, kid_lite0
 from .evaluate.features import load_lite0
 from .evaluate.metrics import ssim_y
 from .execution import resolve_device
-from .files import check_outputs, claim_folder, overwrite_option, unique_stems, write_atomic
+from .files import check_outputs, claim_folder, overwrite_option, removed_on_failure, unique_stems, write_atomic
 from .inference import is_out_of_memory, translate_tensor
 from .loading import load_generator
 from .options import MAX_SEED, Options, opt
@@ -356,7 +356,8 @@ def compare(opts: CompareOptions) -> CompareReport:
     check_output_folder(opts, inputs)  # before any work
     with claim_folder(opts.out, "--out"):  # one run writes there at a time
         check_output_folder(opts, inputs)  # again, under the lock: what a run that just ended wrote
-        return _compare(opts, inputs)
+        with removed_on_failure(output_files(inputs, Path(opts.out))):  # a failure leaves no images/ behind
+            return _compare(opts, inputs)
 
 
 def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
