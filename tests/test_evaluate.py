@@ -187,6 +187,10 @@ def test_inception_rejects_files_that_do_not_fit(tmp_path):
         load_fid_inception(bad)
     with pytest.raises(CycleGANError, match="no such file"):
         load_fid_inception(tmp_path / "missing.pth")
+    noise = tmp_path / "noise.pth"  # torch's message was cut mid-word at 160 characters
+    noise.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(CycleGANError, match=r"^cannot read Inception weights file .*noise.pth: .* --backbone lite0$"):
+        load_fid_inception(noise)
 
 
 # --- the evaluate command ---------------------------------------------------------------------------------
