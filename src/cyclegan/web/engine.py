@@ -26,7 +26,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..errors import CycleGANError
+from ..errors import CycleGANError, escape
 from .options import ServeOptions
 from .runs import Model, find_models, find_runs, run_label
 from .uploads import MB, check_upload
@@ -127,25 +127,29 @@ class Engine:
         return self._device
 
     def generator(self, key: str | None, direction: str):
-        """The generator of model `key` (a dropdown value) for `direction`, loaded on first use and again
-        when its file has been replaced (a run that saved a newer checkpoint). Only a key among `models()`
-        is loaded: the page cannot name a file."""
+        """The generator of model `key` (a dropdown value: a model's name) for `direction`, loaded on first use
+        and again when its file has been replaced (a run that saved a newer checkpoint). Only a key among
+        `models()` is loaded: the page cannot name a file."""
         if not key:
             raise CycleGANError("choose a model first (the server has none yet: no run has saved a checkpoint)")
-        if key not in {m.key for m in self.models()}:
+        path = next((m.path for m in self.models() if m.key == key), None)  # a name: the page holds no path
+        if path is None:
             raise CycleGANError("that model is not offered any more; choose one from the list")
         if direction not in DIRECTIONS:
             raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
         from ..loading import load_generator  # on first use (torch)
 
         with self._lock:
-            st = os.stat(key)
+            st = os.stat(path)
             version = (st.st_mtime_ns, st.st_size)
-            cached = self._generators.get((key, direction))
+            cached = self._generators.get((path, direction))
             if cached is None or cached[0] != version:
-                net = load_generator(key, direction, device=self.device())  # weights_only, averaged weights
-                self._generators[(key, direction)] = (version, net)
-            return self._generators[(key, direction)][1]
+                try:
+                    net = load_generator(path, direction, device=self.device())  # weights_only, averaged weights
+                except CycleGANError as e:  # named as the page names it: the visitor sees no server path
+                    raise CycleGANError(str(e).replace(escape(path), key)) from None
+                self._generators[(path, direction)] = (version, net)
+            return self._generators[(path, direction)][1]
 
     def style_backbones(self, backbone: str) -> tuple[str, Any, Any]:
         """(name, Gatys' backbone, the comparison's metrics backbone), built once per name."""
