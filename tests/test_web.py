@@ -379,6 +379,44 @@ def test_user_errors_turn_exceptions_into_one_line_messages(capsys):
         list(user_errors(streams)("user"))
 
 
+def test_errors_on_the_page_name_its_controls_not_command_line_flags(tmp_path):
+    """The page showed `use --direction AtoB` for a one-direction model (a hostile probe): a visitor has no
+    command line. Every handler's errors go through `user_errors`, which writes the flags its tab's controls set
+    as their labels; the server's own options stay flags."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    import torch
+
+    from cyclegan.config import resolve
+    from cyclegan.models import build_networks
+    from cyclegan.run_files import FORMAT
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    cfg = resolve({"family": "cut", "ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32})
+    cut = tmp_path / "cut.pt"
+    models = {k: m.state_dict() for k, m in build_networks(cfg).items()}
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 1, "models": models}, cut)
+    app = build_app(ServeOptions(checkpoint=(str(cut),), device="cpu"), [cut], tmp_path / "work")
+    translate = next(f for f in app.fns.values() if f.name == "translate" and len(f.inputs) == 3)
+    with pytest.raises(gr.Error) as e:
+        translate.fn([str(_png(tmp_path / "photo.png", 32, 32))], "cut.pt", "BtoA")
+    assert (
+        str(e.value.message)
+        == 'cut.pt: this cut model translates A to B only; use "direction (AtoB uses G, BtoA uses F)": AtoB'
+    )
+
+    from cyclegan.web.engine import on_page  # the one mechanism, over any message
+
+    controls = {"--size": "long side (px)", "--tile": "tile"}
+    assert (
+        on_page("option '--size' must be > 0 and <= 4096, got 9", controls)
+        == '"long side (px)" must be > 0 and <= 4096, got 9'
+    )
+    assert on_page("option '--tile' 5 is under 64 px", controls) == '"tile": 5 is under 64 px'
+    kept = "over this server's limit (cyclegan serve --max-pixels); --tile-overlap 8"
+    assert on_page(kept, controls) == kept  # not a control of the page: as it was
+
+
 def test_runs_view_redraws_only_when_the_run_changes(engine, run):
     from cyclegan.web.runs_tab import RunsTab
 
