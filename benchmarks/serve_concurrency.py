@@ -3,9 +3,10 @@ each client uploads the same image, then downloads every file of its answer and 
 Content-Length. Prints the failures per round.
 
     cyclegan serve --checkpoint CKPT --device cpu --concurrency 4 --port 7860 &
-    python benchmarks/serve_concurrency.py http://127.0.0.1:7860/ IMAGE CKPT [--clients 30] [--rounds 3]
+    python benchmarks/serve_concurrency.py http://127.0.0.1:7860/ IMAGE NAME [--clients 30] [--rounds 3]
 
-CKPT is the model's key on the page (the --checkpoint path as given). Needs gradio_client (with gradio).
+NAME is the model's name on the page (the --checkpoint file's name, or its run folder's name for a
+checkpoint.pt). Needs gradio_client (with gradio).
 """
 
 from __future__ import annotations

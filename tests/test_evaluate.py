@@ -187,6 +187,10 @@ def test_inception_rejects_files_that_do_not_fit(tmp_path):
         load_fid_inception(bad)
     with pytest.raises(CycleGANError, match="no such file"):
         load_fid_inception(tmp_path / "missing.pth")
+    noise = tmp_path / "noise.pth"  # torch's message was cut mid-word at 160 characters
+    noise.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(CycleGANError, match=r"^cannot read Inception weights file .*noise.pth: .* --backbone lite0$"):
+        load_fid_inception(noise)
 
 
 # --- the evaluate command ---------------------------------------------------------------------------------
@@ -319,6 +323,25 @@ def test_evaluate_a_plain_generator_file_one_direction(tmp_path, capsys):
     row = report["directions"]["AtoB"]
     assert report["preset"] == "foreign" and report["eval_size"] == 32
     assert math.isfinite(row["fd_lite0"]) and math.isfinite(row["truth_psnr"]) and "cycle_psnr" not in row
+
+
+def test_a_file_that_holds_no_generator_is_named_before_a_direction_is_asked_for(tmp_path, capsys):
+    """A discriminator's or another module's state dict was asked for --direction, as if it were a generator
+    (a hostile probe): the line says what the file holds and what was expected."""
+    from cyclegan.cli import main
+    from cyclegan.config import resolve
+    from cyclegan.models import build_discriminator
+
+    write_split(tmp_path / "data", 2, paired=True)
+    discriminator = tmp_path / "latest_net_D_A.pth"
+    torch.save(build_discriminator(resolve({"ndf": 8}).model).state_dict(), discriminator)
+    linear = tmp_path / "linear.pth"
+    torch.save(torch.nn.Linear(3, 4).state_dict(), linear)
+    for path, held in ((discriminator, "model.0.weight"), (linear, "weight, bias")):
+        assert main(["evaluate", "--checkpoint", str(path), "--data", str(tmp_path / "data"), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert f"{path}: found tensors {held}" in err and "expected a cyclegan checkpoint" in err, err
+        assert "--direction" not in err
 
 
 def test_a_missing_checkpoint_is_named_before_its_data_is_looked_for(tmp_path, capsys):

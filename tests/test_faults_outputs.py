@@ -189,6 +189,28 @@ def test_compare_refuses_an_existing_output_and_an_input_folder(tmp_path, capsys
     assert "inside the input folder" in one_line_error(capsys) and snapshot(style) == before
 
 
+def test_compare_refuses_an_out_among_input_images_named_as_files_or_by_a_glob(dataset, tmp_path, capsys):
+    """`compare --content DATA/testA/x.png --out DATA/testA` wrote its report and images into the dataset (a
+    hostile probe): only folders named as folders were input folders. A glob's folder counts as named; the
+    folder of an image named alone counts as --out itself only (`--content photo.jpg --out cmp` is fine)."""
+    test_a = dataset / "testA"
+    image = sorted(test_a.iterdir())[0]
+    missing = str(tmp_path / "no-such-run")  # a refusal that comes first never reaches the checkpoint
+    args = ["compare", "--checkpoint", missing, "--direction", "AtoB", "--no-progress"]
+    before = snapshot(dataset)
+    for content, style, out in [
+        (image, dataset / "trainB", test_a),  # the probe's case: a content file's own folder
+        (dataset / "trainB", image, test_a),  # a style reference's
+        (test_a / "*.png", dataset / "trainB", test_a / "cmp"),  # inside the folder a glob searches
+    ]:
+        assert main([*args, "--content", str(content), "--style", str(style), "--out", str(out), "--overwrite"]) == 2
+        err = one_line_error(capsys)
+        assert f"option '--out': {out} is" in err and f"input folder {test_a}" in err, err
+    assert snapshot(dataset) == before and not (test_a / "cmp").exists()
+    assert main([*args, "--content", str(image), "--style", str(image), "--out", str(test_a / "cmp")]) == 2
+    assert "no-such-run" in one_line_error(capsys)  # beside an image named alone: past the check
+
+
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
 def test_export_refuses_an_existing_file_and_its_checkpoint(run, tmp_path, capsys):
     out = tmp_path / "g.pt"
@@ -430,6 +452,35 @@ def test_compare_skips_an_unreadable_content_image(run, tmp_path, capsys):
     report = json.loads((out / "report.json").read_text())
     assert [r["content"] for r in report["rows"]] == list(map(str, content)) and len(report["skipped"]) == 1
     assert "could not be used" in (out / "report.html").read_text()
+
+
+def test_a_failed_compare_removes_only_what_it_made(tmp_path, capsys, monkeypatch):
+    """A compare that failed left an empty OUT/images behind (a hostile probe): now what it made goes, before
+    and after it wrote images, and what it found stays (a file its --overwrite replaced included)."""
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    style = make_images(tmp_path / "style", 1, seed=2, size=(24, 24))
+    args = ["compare", "--checkpoint", str(ckpt), "--direction", "AtoB", "--style", str(style[0])]
+    args += ["--size", "16", "--steps", "1", "--backbone", "lite0", "--no-progress"]
+    new = tmp_path / "new" / "cmp"
+    assert main([*args, "--content", str(tmp_path / "bad.png"), "--out", str(new)]) == 2
+    assert "no content image could be compared" in one_line_error(capsys) and not (tmp_path / "new").exists()
+    mine = tmp_path / "mine"
+    (mine / "images").mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine")
+    (mine / "images" / "img_000_input.png").write_bytes(b"mine")
+    assert main([*args, "--content", str(tmp_path / "bad.png"), "--out", str(mine)]) == 2
+    one_line_error(capsys)
+    assert set(snapshot(mine)) == {"notes.txt", "images/img_000_input.png"}
+
+    def fail(*_args, **_kwargs):
+        raise CycleGANError("the grid could not be written")
+
+    monkeypatch.setattr("cyclegan.compare.save_comparison_grid", fail)  # after every image was written
+    content = make_images(tmp_path / "content", 2, seed=1, size=(24, 24))
+    assert main([*args, "--content", *map(str, content), "--out", str(mine), "--overwrite"]) == 2
+    assert "the grid could not be written" in one_line_error(capsys)
+    assert set(snapshot(mine)) == {"notes.txt", "images/img_000_input.png"}  # replaced, so left: it was there
 
 
 # --- symlinked folders --------------------------------------------------------------------------------------

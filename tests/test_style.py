@@ -253,3 +253,42 @@ def test_a_size_past_4096_is_refused_before_any_work(tmp_path, capsys):
     assert main(["stylize", *args]) == 2
     assert "option '--size' must be > 0 and <= 4096, got 100000" in capsys.readouterr().err
     assert not (tmp_path / "o.png").exists()
+
+
+class _RunsCode:
+    """Pickled, it calls os.system when loaded: a weights file crafted to run code."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_weights_file_that_is_not_one_is_refused_in_a_whole_line_and_never_run(tmp_path, capsys):
+    """`stylize --weights EVIL` gave torch's message cut mid-word (a hostile probe): now one whole line naming the
+    option, the file, what it is and what to do; a pickle's code is named, never run."""
+    import pickle
+
+    from cyclegan.cli import main
+
+    content = _image(tmp_path / "c.png", 24, 24, seed=3)
+    marker = tmp_path / "ran"
+    code, noise, torch_code = tmp_path / "evil.pth", tmp_path / "noise.pth", tmp_path / "evil_zip.pth"
+    code.write_bytes(pickle.dumps(_RunsCode(marker)))
+    noise.write_bytes(np.random.default_rng(0).bytes(4096))
+    torch.save({"features.0.weight": _RunsCode(marker)}, torch_code)
+    args = ["stylize", "--content", str(content), "--style", str(content), "--size", "16", "--steps", "1"]
+    args += ["--backbone", "vgg19", "--out", str(tmp_path / "o.png"), "--no-progress"]
+    for weights, what in [
+        (code, "it would call posix.system"),
+        (torch_code, "it would call posix.system"),
+        (noise, "not a file saved by torch.save"),
+    ]:
+        assert main([*args, "--weights", str(weights)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: option '--weights': ") and err.count("\n") == 1, err
+        assert str(weights) in err and what in err and err.rstrip().endswith("or use --backbone lite0"), err
+    assert not marker.exists() and not (tmp_path / "o.png").exists()

@@ -57,7 +57,8 @@ def test_runs_and_models_are_found_and_new_checkpoints_appear(tmp_path, run):
     assert find_runs([run]) == [run]  # a --runs folder may be a run itself
     models = find_models([root], [])
     assert [m.label for m in models] == ["runs/project/done"]
-    assert models[0].key == str((root / "project" / "done" / CHECKPOINT_NAME).resolve())
+    assert models[0].path == str((root / "project" / "done" / CHECKPOINT_NAME).resolve())
+    assert models[0].key == "runs/project/done"  # what the page holds: a name, never the server's path
 
     shutil.copy(run / CHECKPOINT_NAME, root / "starting" / CHECKPOINT_NAME)  # the run saves its first checkpoint
     extra = check_checkpoint_files([run])  # a run folder given to --checkpoint means its checkpoint.pt
@@ -106,7 +107,7 @@ def test_scores_are_curves_of_their_own_and_best_pt_is_offered_beside_the_last(t
     (run / "best.pt").write_bytes(b"x")
     models = find_models([tmp_path / "runs"], [])
     assert [m.label for m in models] == ["runs/r", "runs/r · best.pt (best score)"]
-    assert models[1].key == str((run / "best.pt").resolve())
+    assert models[1].path == str((run / "best.pt").resolve())
 
 
 def test_latest_samples_skip_a_damaged_grid(tmp_path):
@@ -317,15 +318,45 @@ def test_concurrent_identical_translations_get_files_of_their_own(engine, tmp_pa
 
 
 def test_a_replaced_checkpoint_is_loaded_again(engine, run):
-    key = engine.models()[0].key
+    key, path = engine.models()[0].key, engine.models()[0].path
     first = engine.generator(key, "AtoB")
     assert engine.generator(key, "AtoB") is first  # cached
-    st = os.stat(key)
-    os.utime(key, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # as if training saved a newer one
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # as if training saved a newer one
     try:
         assert engine.generator(key, "AtoB") is not first
     finally:
-        os.utime(key, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_the_page_config_names_models_and_never_holds_a_server_path(tmp_path, run):
+    """Gradio's /config (public: any visitor fetches it) held each checkpoint's absolute path as the model
+    dropdowns' choices and value (a hostile probe). Now the page holds names; the server maps them to files."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.web.app import build_app
+    from cyclegan.web.runs import check_checkpoint_files
+    from cyclegan.web.serve import ServeOptions
+
+    runs = tmp_path / "runs"
+    shutil.copytree(run, runs / "a" / "same")
+    shutil.copytree(run, runs / "b" / "same")
+    given = tmp_path / "given"
+    shutil.copytree(run, given)
+    opts = ServeOptions(runs=(str(runs),), checkpoint=(str(given),), device="cpu")
+    app = build_app(opts, check_checkpoint_files(opts.checkpoint), tmp_path / "work")
+    config = json.dumps(app.get_config_file(), default=lambda o: type(o).__name__)
+    for secret in (str(tmp_path), str(tmp_path.resolve()), str(run), str(run.resolve())):
+        assert secret not in config
+    choices = [c["props"]["choices"] for c in app.get_config_file()["components"] if c["type"] == "dropdown"]
+    assert [key for _, key in choices[0]] == ["runs/a/same", "runs/b/same", "given"]
+    engine = app.engine
+    assert engine.generator("given", "AtoB") is not None  # the name loads the file behind it
+    with pytest.raises(CycleGANError, match="not offered"):  # a path sent as a key loads nothing
+        engine.generator(str(given / CHECKPOINT_NAME), "AtoB")
+    (given / CHECKPOINT_NAME).write_bytes(b"damaged")  # its errors name the model as the page does, too
+    with pytest.raises(CycleGANError, match=r"^cannot read checkpoint given: not a file saved by torch.save") as e:
+        engine.generator("given", "AtoB")
+    assert str(tmp_path) not in str(e.value)
 
 
 def test_user_errors_turn_exceptions_into_one_line_messages(capsys):
@@ -346,6 +377,44 @@ def test_user_errors_turn_exceptions_into_one_line_messages(capsys):
     assert "Traceback" in capsys.readouterr().err  # the server's log has it
     with pytest.raises(gr.Error, match="x.png is empty"):
         list(user_errors(streams)("user"))
+
+
+def test_errors_on_the_page_name_its_controls_not_command_line_flags(tmp_path):
+    """The page showed `use --direction AtoB` for a one-direction model (a hostile probe): a visitor has no
+    command line. Every handler's errors go through `user_errors`, which writes the flags its tab's controls set
+    as their labels; the server's own options stay flags."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    import torch
+
+    from cyclegan.config import resolve
+    from cyclegan.models import build_networks
+    from cyclegan.run_files import FORMAT
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    cfg = resolve({"family": "cut", "ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32})
+    cut = tmp_path / "cut.pt"
+    models = {k: m.state_dict() for k, m in build_networks(cfg).items()}
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 1, "models": models}, cut)
+    app = build_app(ServeOptions(checkpoint=(str(cut),), device="cpu"), [cut], tmp_path / "work")
+    translate = next(f for f in app.fns.values() if f.name == "translate" and len(f.inputs) == 3)
+    with pytest.raises(gr.Error) as e:
+        translate.fn([str(_png(tmp_path / "photo.png", 32, 32))], "cut.pt", "BtoA")
+    assert (
+        str(e.value.message)
+        == 'cut.pt: this cut model translates A to B only; use "direction (AtoB uses G, BtoA uses F)": AtoB'
+    )
+
+    from cyclegan.web.engine import on_page  # the one mechanism, over any message
+
+    controls = {"--size": "long side (px)", "--tile": "tile"}
+    assert (
+        on_page("option '--size' must be > 0 and <= 4096, got 9", controls)
+        == '"long side (px)" must be > 0 and <= 4096, got 9'
+    )
+    assert on_page("option '--tile' 5 is under 64 px", controls) == '"tile": 5 is under 64 px'
+    kept = "over this server's limit (cyclegan serve --max-pixels); --tile-overlap 8"
+    assert on_page(kept, controls) == kept  # not a control of the page: as it was
 
 
 def test_runs_view_redraws_only_when_the_run_changes(engine, run):

@@ -17,6 +17,7 @@ pages and tables in `cyclegan.report`; this module runs the comparison.
 
 from __future__ import annotations
 
+import glob
 import random
 import time
 from collections.abc import Sequence
@@ -36,7 +37,7 @@ from .evaluate.distances import feature_distance, kid_input, kid_lite0
 from .evaluate.features import load_lite0
 from .evaluate.metrics import ssim_y
 from .execution import resolve_device
-from .files import check_outputs, claim_folder, overwrite_option, unique_stems, write_atomic
+from .files import check_outputs, claim_folder, overwrite_option, removed_on_failure, unique_stems, write_atomic
 from .inference import is_out_of_memory, translate_tensor
 from .loading import load_generator
 from .options import MAX_SEED, Options, opt
@@ -125,16 +126,34 @@ def output_files(inputs: Inputs, out: Path) -> list[Path]:
     return [out / "grid.png", out / "report.html", out / "report.json", *images]
 
 
+def glob_root(pattern: str) -> Path:
+    """The folder a glob pattern searches: its leading parts without a wildcard (DATA/testA/*.png: DATA/testA)."""
+    parts = Path(pattern).parts
+    fixed = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
+    return Path(*parts[:fixed]) if fixed else Path(".")
+
+
+def input_folders(opts: CompareOptions, inputs: Inputs) -> list[Path]:
+    """The folders an --out must not be in nor inside: those named (--content, --style, --target) and those
+    a glob searches (`--content 'DATA/testA/*.png'` reads DATA/testA as `--content DATA/testA` does), as
+    `train` refuses for its data; and the folder holding an image named alone, as --out itself only (its
+    images would land among the inputs; `--content photo.jpg --out cmp/` beside it is fine)."""
+    named = [*inputs.content_folders, *inputs.style_folders, *([inputs.target] if inputs.target else [])]
+    named += [glob_root(p) for p in (*opts.content, *opts.style) if glob.has_magic(p) and not Path(p).exists()]
+    out = Path(opts.out).resolve()
+    holding = [d for d in dict.fromkeys(p.parent for p in [*inputs.content, *inputs.references]) if d.resolve() == out]
+    return [*named, *holding]
+
+
 def check_output_folder(opts: CompareOptions, inputs: Inputs) -> None:
-    """Refuse (one line, before any work) an --out inside an input folder, outputs onto the inputs and,
-    without --overwrite, outputs that exist."""
-    folders = [*inputs.content_folders, *inputs.style_folders, *([inputs.target] if inputs.target else [])]
+    """Refuse (one line, before any work) an --out in or inside a folder of input images, outputs onto the
+    inputs and, without --overwrite, outputs that exist."""
     check_outputs(
         output_files(inputs, Path(opts.out)),
         overwrite=opts.overwrite,
         out_folder=opts.out,
         inputs=[*inputs.content, *inputs.references],
-        input_folders=folders,
+        input_folders=input_folders(opts, inputs),
     )
 
 
@@ -337,7 +356,8 @@ def compare(opts: CompareOptions) -> CompareReport:
     check_output_folder(opts, inputs)  # before any work
     with claim_folder(opts.out, "--out"):  # one run writes there at a time
         check_output_folder(opts, inputs)  # again, under the lock: what a run that just ended wrote
-        return _compare(opts, inputs)
+        with removed_on_failure(output_files(inputs, Path(opts.out))):  # a failure leaves no images/ behind
+            return _compare(opts, inputs)
 
 
 def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:

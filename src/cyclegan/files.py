@@ -197,6 +197,18 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_close_inherited_locks)
 
 
+def _missing_folders(files: Iterable[Path]) -> list[Path]:
+    """The folders that writing `files` would create (each file's parents up to the first that exists),
+    deepest first."""
+    missing: set[Path] = set()
+    for f in files:
+        for parent in f.parents:
+            if parent.exists() or parent.is_symlink():
+                break
+            missing.add(parent)
+    return sorted(missing, key=lambda p: len(p.parts), reverse=True)
+
+
 class FolderLock:
     """An exclusive lock on a folder, so that one process at a time writes there (a training run).
 
@@ -211,7 +223,7 @@ class FolderLock:
         self.path = self.folder / name
         self.holder: int | None = None  # after a refused `acquire`: the holder's PID, if it could be read
         self._fd: int | None = None
-        self._made_folder = False
+        self._made: list[Path] = []  # the folder and the parents `acquire` created for it, deepest first
 
     @property
     def held(self) -> bool:
@@ -223,9 +235,10 @@ class FolderLock:
             import fcntl
         except ImportError:  # Windows: no flock; one run per folder is then the user's care
             return True
+        missing = _missing_folders([self.path])
         try:
             self.folder.mkdir(parents=True)
-            self._made_folder = True
+            self._made = missing
         except FileExistsError:
             pass
         while True:
@@ -284,19 +297,19 @@ class FolderLock:
         return None
 
     def release(self, *, keep_folder: bool = False) -> None:
-        """Drop the lock and remove its file; and the folder, if `acquire` created it, it is still empty and
-        not `keep_folder`."""
+        """Drop the lock and remove its file; and the folder and its parents that `acquire` created, where
+        they are still empty and not `keep_folder`."""
         if self._fd is None:
             return
         self.path.unlink(missing_ok=True)  # while still locked: a process that opened it re-checks (above)
         _HELD_LOCKS.discard(self._fd)
         os.close(self._fd)
         self._fd = None
-        if self._made_folder and not keep_folder:
+        for folder in [] if keep_folder else self._made:
             try:
-                self.folder.rmdir()
+                folder.rmdir()
             except OSError:  # not empty: the run wrote something
-                pass
+                break
 
 
 @contextlib.contextmanager
@@ -320,6 +333,26 @@ def claim_folder(folder: str | Path, option: str) -> Iterator[None]:
         worked = True
     finally:
         lock.release(keep_folder=worked)  # a run that did its work leaves its folder, even empty
+
+
+@contextlib.contextmanager
+def removed_on_failure(outputs: Iterable[str | Path]) -> Iterator[None]:
+    """On an error (Ctrl-C included) in the block, remove what it made of its planned `outputs`: the files
+    among them that were not there before and the folders for them that were not, if left empty. A failed
+    command leaves no half-made output folder, and never touches a file it found (even one its --overwrite
+    replaced). Only safe where no other process writes these files (under the folder's `FolderLock`)."""
+    outputs = [Path(o) for o in outputs]
+    new_files = [o for o in outputs if not (o.exists() or o.is_symlink())]
+    new_folders = _missing_folders(outputs)
+    try:
+        yield
+    except BaseException:
+        for f in new_files:
+            f.unlink(missing_ok=True)
+        for d in new_folders:
+            with contextlib.suppress(OSError):  # not empty: something else was put there; leave it
+                d.rmdir()
+        raise
 
 
 def is_atomic_temporary(name: str) -> bool:

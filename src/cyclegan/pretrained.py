@@ -15,6 +15,7 @@ from torchvision.models import VGG19_Weights
 from torchvision.models.vgg import cfgs, make_layers
 
 from .errors import CycleGANError
+from .safeload import load_weights_only
 
 LITE0_MEAN = 127.0 / 255.0  # Lite0 expects (x * 255 - 127) / 128 for x in [0, 1]
 LITE0_STD = 128.0 / 255.0
@@ -107,11 +108,12 @@ def vgg19_state_dict(weights: str | None = None, *, download: bool = True) -> di
         path = Path(weights)
         if not path.is_file():
             raise CycleGANError(f"option '--weights': no such file {path}")
-        state = _load_weights_file(path)
+        fix = "give torchvision's VGG19 weights file, or use --backbone lite0"
+        state = _load_weights_file(path, fix=fix, option="--weights")
     else:
         path = vgg19_cached_path()
         if path.is_file():
-            state = _load_weights_file(path)
+            state = _load_weights_file(path, fix="delete it to download it again, or use --backbone lite0")
         elif not download:
             raise CycleGANError(_vgg19_missing_message(path))
         else:
@@ -132,12 +134,13 @@ def vgg19_state_dict(weights: str | None = None, *, download: bool = True) -> di
     return features
 
 
-def _load_weights_file(path: Path) -> dict[str, torch.Tensor]:
+def _load_weights_file(path: Path, *, fix: str, option: str | None = None) -> dict[str, torch.Tensor]:
+    """The tensors in a VGG19 weights file, read weights-only (`safeload`: code refused, and named); `fix`: what
+    to do about a file that cannot be read, added to its one line (torch's own message is pages long)."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
-        raise CycleGANError(f"cannot load weights file {path}: {reason}") from None
+        state = load_weights_only(path, what="weights file")
+    except CycleGANError as e:
+        raise CycleGANError(f"{f'option {option!r}: ' if option else ''}{e}; {fix}") from None
     if not isinstance(state, dict):
         raise CycleGANError(f"{path} is not a state dict (a dict of tensors in torchvision's key format)")
     return state

@@ -40,10 +40,10 @@ class ZipBounds:
     pickle_bytes: int = 8 << 20
 
 
-def load_weights_only(path: str | Path, *, bounds: ZipBounds = ZipBounds()) -> Any:
+def load_weights_only(path: str | Path, *, bounds: ZipBounds = ZipBounds(), what: str = "checkpoint") -> Any:
     """The object saved in `path`, loaded with weights_only=True on the CPU (memory-mapped when the file is in
     torch's zip format, after `check_zip_sizes` with `bounds`). A file that holds code, expands beyond
-    `bounds`, is damaged or cannot be read: a one-line CycleGANError."""
+    `bounds`, is damaged or cannot be read: a one-line CycleGANError calling the file `what`."""
     path = Path(path)
     try:
         with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": noise next to our one-line errors
@@ -59,15 +59,15 @@ def load_weights_only(path: str | Path, *, bounds: ZipBounds = ZipBounds()) -> A
         if call is not None:
             raise CycleGANError(
                 f"refusing to load {path}: it holds objects other than tensors and plain data, which could run "
-                f"code when loaded (it would call {call}); only load checkpoints you trust the origin of"
+                f"code when loaded (it would call {call}); only load {what}s you trust the origin of"
             ) from None
-        raise _unreadable(path) from None
+        raise _unreadable(path, what) from None
     except OSError as e:  # the file system's error (permission, I/O), or a zip torch cannot read
         if e.strerror:
-            raise CycleGANError(f"cannot read checkpoint {path}: {e.strerror}") from None
-        raise _unreadable(path) from None
+            raise CycleGANError(f"cannot read {what} {path}: {e.strerror}") from None
+        raise _unreadable(path, what) from None
     except Exception:  # noqa: BLE001 - damaged bytes make torch's reader fail in any way (KeyError, IndexError...)
-        raise _unreadable(path) from None
+        raise _unreadable(path, what) from None
 
 
 def check_zip_sizes(path: str | Path, bounds: ZipBounds = ZipBounds()) -> None:
@@ -97,9 +97,9 @@ def check_zip_sizes(path: str | Path, bounds: ZipBounds = ZipBounds()) -> None:
             )
 
 
-def _unreadable(path: Path) -> CycleGANError:
+def _unreadable(path: Path, what: str = "checkpoint") -> CycleGANError:
     return CycleGANError(
-        f"cannot read checkpoint {path}: not a file saved by torch.save, or an incomplete one (is the file complete?)"
+        f"cannot read {what} {path}: not a file saved by torch.save, or an incomplete one (is the file complete?)"
     )
 
 

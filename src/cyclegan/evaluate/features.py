@@ -26,6 +26,7 @@ from torchvision.models import inception as tv
 
 from ..errors import CycleGANError
 from ..pretrained import lite0_model, lite0_normalize
+from ..safeload import load_weights_only
 
 Backbone = Literal["inception", "lite0"]
 BACKBONES: tuple[str, ...] = ("inception", "lite0")
@@ -165,11 +166,10 @@ class FIDInceptionFeatures(nn.Module):
 def load_fid_inception(path: str | Path | None = None) -> FIDInceptionFeatures:
     """The FID Inception feature network with its weights (see `find_inception_weights`)."""
     file = find_inception_weights(path)
-    try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as e:  # unpickling refused, truncated file, not a torch file
-        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
-        raise CycleGANError(f"cannot read Inception weights {file}: {first}") from None
+    try:  # weights-only (`safeload`): code refused and named; torch's own message is pages long
+        state = load_weights_only(file, what="Inception weights file")
+    except CycleGANError as e:
+        raise CycleGANError(f"{e}; give {FID_WEIGHTS_NAME} ({FID_WEIGHTS_URL}), or use --backbone lite0") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     net = build_fid_inception()

@@ -33,9 +33,10 @@ from ..data.dataset import eval_transform
 from ..data.io import check_images, list_images, max_pixels_option, read_image, save_image, to_pil
 from ..errors import CycleGANError
 from ..execution import resolve_device
-from ..families import directions_of
+from ..families import GENERATOR_FOR, directions_of
 from ..files import check_outputs, claim_folder, overwrite_option, unique_stems
 from ..inference import is_out_of_memory, translate_tensor
+from ..interop.foreign import load_foreign_generator
 from ..loading import checkpoint_file, checkpoint_path, load_file, load_generator
 from ..options import MAX_SEED, Options, opt
 from ..report import METRIC_NAMES
@@ -197,6 +198,20 @@ def _translate_pass(
         bar.update(len(x))
     columns = [torch.stack([row[k] for row in grid]) for k in range(len(grid[0]))] if grid else []
     return torch.cat(feats), scores, columns
+
+
+def _check_generator_file(obj: Any, *, source: str) -> None:
+    """Refuse a loaded file that holds no generator for either direction (a discriminator, another module's
+    state dict), with the line that says what it holds and what was expected: asking such a file for its
+    --direction would send the user the wrong way."""
+    errors = []
+    for direction in GENERATOR_FOR:
+        try:
+            load_foreign_generator(obj, direction, source=source)
+            return
+        except CycleGANError as e:
+            errors.append(e)
+    raise errors[0]
 
 
 class _RealCache:
@@ -365,9 +380,8 @@ def _evaluate_one(
             for d in (trained if len(trained) > 1 else directions)
         }
     else:  # a plain generator state dict (e.g. from the reference implementation): one direction only
-        if not isinstance(ckpt, dict):  # not a checkpoint at all: load_generator says what it found, in one line
-            load_generator(ckpt_file, "AtoB", device=device, ema=opts.ema)
         if opts.direction == "both":
+            _check_generator_file(ckpt, source=str(ckpt_file))  # what the file is, before what to add to it
             raise CycleGANError(
                 f"{ckpt_file} holds a single generator: give --direction AtoB or BtoA (the one it translates)"
             )

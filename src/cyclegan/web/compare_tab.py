@@ -54,7 +54,18 @@ class CompareTab:
                     )
                     c_table = gr.Markdown(elem_id="compare-table")
             c_go.click(
-                user_errors(self.compare),
+                user_errors(
+                    self.compare,
+                    {
+                        "--content": c_photo,
+                        "--checkpoint": c_model,
+                        "--direction": c_dir,
+                        "--style": c_styles,
+                        "--backbone": c_backbone,
+                        "--size": c_size,
+                        "--steps": c_steps,
+                    },
+                ),
                 [c_photo, c_model, c_dir, c_styles, c_backbone, c_size, c_steps],
                 [c_gallery, c_table],
                 **self.engine.heavy_events,

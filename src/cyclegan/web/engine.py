@@ -7,8 +7,9 @@ backbones, the upload checks and a private working folder. torch comes in with t
 loaded (the imports below marked "on first use"), so the page is up within seconds of starting.
 
 Every handler turns a `CycleGANError` into a message in the page (`gr.Error`, or `gr.Warning` when only
-some of several images failed) and any other exception into one line pointing at the server's log, where
-the traceback goes: nothing the page shows is a traceback, and the server keeps serving.
+some of several images failed), the flags it names written as the labels of the tab's controls (`on_page`),
+and any other exception into one line pointing at the server's log, where the traceback goes: nothing the
+page shows is a traceback, and the server keeps serving.
 """
 
 from __future__ import annotations
@@ -16,17 +17,18 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import re
 import sys
 import threading
 import traceback
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from ..errors import CycleGANError
+from ..errors import CycleGANError, escape
 from .options import ServeOptions
 from .runs import Model, find_models, find_runs, run_label
 from .uploads import MB, check_upload
@@ -43,14 +45,39 @@ def _internal(e: BaseException) -> gr.Error:
     return gr.Error(f"internal error ({type(e).__name__}); the details are in the server's log", print_exception=False)
 
 
-def _refusal(e: CycleGANError) -> gr.Error:
+# A command-line flag in a message, with the "option '...'" around it and a value after it where there is one.
+_FLAG = re.compile(
+    r"(?:option )?'?(?P<flag>--[a-z][a-z0-9-]*)'?(?: (?P<value>AtoB|BtoA|auto|on|off|-?\d+(?:\.\d+)?)\b)?"
+)
+
+Controls = Mapping[str, Any]  # a command-line flag -> the page's control that sets it (a component, or a label)
+
+
+def on_page(message: str, controls: Controls) -> str:
+    """`message` with each flag that one of `controls` sets written as that control's label: the library's
+    messages name flags (`use --direction AtoB`, `option '--size' must be ...`), which mean nothing to a
+    visitor of the page (`use "direction": AtoB`). Other flags (the server's own options) stay as they are."""
+
+    def control(m: re.Match) -> str:
+        c = controls.get(m.group("flag"))
+        if c is None:
+            return m.group(0)
+        label = f'"{c if isinstance(c, str) else c.label}"'
+        return f"{label}: {m.group('value')}" if m.group("value") else label
+
+    return _FLAG.sub(control, message)
+
+
+def _refusal(e: CycleGANError, controls: Controls) -> gr.Error:
     print(f"refused: {e}", file=sys.stderr)  # one line in the server's log too; no traceback: it is no bug
-    return gr.Error(str(e), print_exception=False)
+    return gr.Error(on_page(str(e), controls), print_exception=False)
 
 
-def user_errors(fn: Callable) -> Callable:
-    """Wrap a handler (function or generator) so a CycleGANError reaches the page as its one line and any
-    other exception as one line too (its traceback printed on the server). gr.Error passes through."""
+def user_errors(fn: Callable, controls: Controls | None = None) -> Callable:
+    """Wrap a handler (function or generator) so a CycleGANError reaches the page as its one line, the flags
+    it names written as the labels of the handler's `controls` (`on_page`), and any other exception as one
+    line too (its traceback printed on the server). gr.Error passes through."""
+    controls = controls or {}
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
@@ -60,7 +87,7 @@ def user_errors(fn: Callable) -> Callable:
             except gr.Error:
                 raise
             except CycleGANError as e:
-                raise _refusal(e) from None
+                raise _refusal(e, controls) from None
             except Exception as e:  # noqa: BLE001 - the page gets one line, the log the traceback
                 raise _internal(e) from None
 
@@ -73,7 +100,7 @@ def user_errors(fn: Callable) -> Callable:
         except gr.Error:
             raise
         except CycleGANError as e:
-            raise _refusal(e) from None
+            raise _refusal(e, controls) from None
         except Exception as e:  # noqa: BLE001
             raise _internal(e) from None
 
@@ -127,25 +154,29 @@ class Engine:
         return self._device
 
     def generator(self, key: str | None, direction: str):
-        """The generator of model `key` (a dropdown value) for `direction`, loaded on first use and again
-        when its file has been replaced (a run that saved a newer checkpoint). Only a key among `models()`
-        is loaded: the page cannot name a file."""
+        """The generator of model `key` (a dropdown value: a model's name) for `direction`, loaded on first use
+        and again when its file has been replaced (a run that saved a newer checkpoint). Only a key among
+        `models()` is loaded: the page cannot name a file."""
         if not key:
             raise CycleGANError("choose a model first (the server has none yet: no run has saved a checkpoint)")
-        if key not in {m.key for m in self.models()}:
+        path = next((m.path for m in self.models() if m.key == key), None)  # a name: the page holds no path
+        if path is None:
             raise CycleGANError("that model is not offered any more; choose one from the list")
         if direction not in DIRECTIONS:
             raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
         from ..loading import load_generator  # on first use (torch)
 
         with self._lock:
-            st = os.stat(key)
+            st = os.stat(path)
             version = (st.st_mtime_ns, st.st_size)
-            cached = self._generators.get((key, direction))
+            cached = self._generators.get((path, direction))
             if cached is None or cached[0] != version:
-                net = load_generator(key, direction, device=self.device())  # weights_only, averaged weights
-                self._generators[(key, direction)] = (version, net)
-            return self._generators[(key, direction)][1]
+                try:
+                    net = load_generator(path, direction, device=self.device())  # weights_only, averaged weights
+                except CycleGANError as e:  # named as the page names it: the visitor sees no server path
+                    raise CycleGANError(str(e).replace(escape(path), key)) from None
+                self._generators[(path, direction)] = (version, net)
+            return self._generators[(path, direction)][1]
 
     def style_backbones(self, backbone: str) -> tuple[str, Any, Any]:
         """(name, Gatys' backbone, the comparison's metrics backbone), built once per name."""

@@ -32,12 +32,15 @@ _SAMPLE = re.compile(r"step_(\d+)\.png$")
 class Model:
     """A generator the page may load: a run's checkpoint.pt or a file given with --checkpoint.
 
-    key: what the page's dropdown sends back (the file's resolved path; checked against the current list
-    before anything is loaded, so a forged value loads nothing); label: what the dropdown shows.
+    key: what the page's dropdown holds and sends back: a name, the label (numbered where two are alike),
+    never a server path, since the page's configuration (/config) is public. The server finds the key among
+    the current models and loads their `path` (the file's resolved path): a forged value loads nothing.
+    label: what the dropdown shows.
     """
 
     key: str
     label: str
+    path: str
     directions: tuple[str, ...] = ("AtoB", "BtoA")  # what it translates: one direction for pix2pix and CUT
 
 
@@ -101,22 +104,38 @@ def check_checkpoint_files(files: Sequence[str | Path]) -> list[Path]:
 def find_models(roots: Sequence[str | Path], files: Sequence[Path]) -> list[Model]:
     """The models the page offers: each run under `roots` that has saved a checkpoint (found anew on each
     call, so a run that saves its first checkpoint appears without a restart), then the --checkpoint files."""
-    models = []
+    found: list[tuple[str, Path, tuple[str, ...]]] = []  # (label, file, directions)
     for run in find_runs(roots):
         ckpt = run / CHECKPOINT_NAME
         if ckpt.is_file():
             directions = run_directions(run)
             label = run_label(run, roots) + ("" if len(directions) > 1 else f" ({directions[0]} only)")
-            models.append(Model(str(ckpt.resolve()), label, directions))
+            found.append((label, ckpt, directions))
             best = run / BEST_NAME  # the best-scored step (--eval-every), beside the last one
             if best.is_file():
-                models.append(Model(str(best.resolve()), f"{label} · best.pt (best score)", directions))
+                found.append((f"{label} · best.pt (best score)", best, directions))
     for f in files:
-        models.append(Model(str(f.resolve()), f.name if f.name != CHECKPOINT_NAME else f.parent.name))
-    unique: dict[str, Model] = {}
-    for m in models:
-        unique.setdefault(m.key, m)
-    return list(unique.values())
+        found.append((f.name if f.name != CHECKPOINT_NAME else f.parent.name, f, ("AtoB", "BtoA")))
+    models: list[Model] = []
+    paths: set[str] = set()
+    for label, file, directions in found:
+        path = str(file.resolve())
+        if path in paths:  # a file offered twice (a run under --runs also given to --checkpoint): once
+            continue
+        paths.add(path)
+        name = unique_name(label, {m.key for m in models})
+        models.append(Model(name, name, path, directions))
+    return models
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    """`name`, or the first of "name (2)", "name (3)", ... not in `taken` (two runs of one name under two
+    --runs folders, two --checkpoint files of one name)."""
+    n, candidate = 1, name
+    while candidate in taken:
+        n += 1
+        candidate = f"{name} ({n})"
+    return candidate
 
 
 def run_directions(run: Path) -> tuple[str, ...]:

@@ -73,7 +73,16 @@ class StyleTab:
                     s_info = gr.Markdown(elem_id="style-info")
                     s_download = gr.File(label="download", interactive=False)
             s_event = s_go.click(
-                user_errors(self.stylize_live),
+                user_errors(
+                    self.stylize_live,
+                    {
+                        "--content": s_content,
+                        "--style": s_styles,
+                        "--backbone": s_backbone,
+                        "--size": s_size,
+                        "--steps": s_steps,
+                    },
+                ),
                 [s_content, s_styles, s_backbone, s_size, s_steps],
                 [s_image, s_info, s_download],
                 **self.engine.heavy_events,

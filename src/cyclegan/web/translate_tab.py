@@ -76,7 +76,7 @@ class TranslateTab:
                         elem_id="translate-download",
                     )
             t_go.click(
-                user_errors(self.translate),
+                user_errors(self.translate, {"--checkpoint": t_model, "--direction": t_dir}),
                 [t_files, t_model, t_dir],
                 [t_gallery, t_download, t_info],
                 **engine.heavy_events,

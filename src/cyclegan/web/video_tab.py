@@ -47,7 +47,10 @@ class VideoTab:
                     v_info = gr.Markdown(elem_id="video-info")
                     v_download = gr.File(label="download", interactive=False, elem_id="video-download")
             v_go.click(
-                user_errors(self.translate),
+                user_errors(
+                    self.translate,
+                    {"--checkpoint": v_model, "--direction": v_dir, "--norm-stats": v_shared, "--flow-blend": v_blend},
+                ),
                 [v_file, v_model, v_dir, v_shared, v_blend],
                 [v_out, v_download, v_info],
                 **self.engine.heavy_events,
