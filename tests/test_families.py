@@ -472,7 +472,7 @@ def test_bench_times_a_family(tmp_path, capsys):
 def test_web_lists_a_one_generator_run_with_its_direction(family_runs):
     from cyclegan.web.runs import find_models
 
-    models = {Path(m.key).parent.name: m for m in find_models([family_runs["cut"].parent], [])}
+    models = {Path(m.path).parent.name: m for m in find_models([family_runs["cut"].parent], [])}
     cut = models[family_runs["cut"].name]
     assert cut.directions == ("AtoB",) and cut.label.endswith("(AtoB only)")
     assert models[family_runs["pix2pix"].name].directions == ("BtoA",)
