@@ -181,7 +181,7 @@ def test_upload_names_are_shown_on_one_line(tmp_path):
     odd.write_text("not an image")
     with pytest.raises(CycleGANError) as e:
         check_upload(odd, max_bytes=10_000, max_pixels=64 * 64)
-    assert str(e.value) == "a.png\\nerror: fake \\x1b[31m.png is not an image (JPEG, PNG, BMP, WebP or TIFF)"
+    assert str(e.value) == "a.png\\nerror: fake \\x1b[31m.png is not an image (JPEG, PNG, BMP, GIF, WebP or TIFF)"
 
 
 # --- options and the command ------------------------------------------------------------------------------

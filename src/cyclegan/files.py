@@ -16,6 +16,10 @@ from typing import Any
 from .errors import CycleGANError, escape
 from .options import opt
 
+# What `data.io.read_image` decodes (a GIF: its first frame; `translate` takes a longer one as a clip), as
+# refusals name it.
+IMAGE_FORMATS = "JPEG, PNG, BMP, GIF, WebP or TIFF"
+
 
 def write_atomic(path: str | Path, write: Callable[[str], None], *, replace: bool = True) -> Path:
     """Call `write(tmp)` on a temporary file beside `path`, flush it to disk, then make it `path` in one step.

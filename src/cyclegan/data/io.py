@@ -20,7 +20,7 @@ from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
 from ..errors import CycleGANError
-from ..files import write_atomic
+from ..files import IMAGE_FORMATS, write_atomic
 from ..options import opt
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -136,7 +136,7 @@ def _reason(e: BaseException) -> str:
     """A decoding error in a user's words: PIL names an unknown format by its file object ('cannot identify
     image file <_io.BufferedReader name=3>'), so that one is said as what it means."""
     if isinstance(e, UnidentifiedImageError):
-        return "not a JPEG, PNG, BMP, GIF, WebP or TIFF image, or one too damaged to recognise"
+        return f"not a {IMAGE_FORMATS} image, or one too damaged to recognise"
     return str(e).split("\n")[0] or type(e).__name__
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import CycleGANError, escape
+from ..files import IMAGE_FORMATS
 
 MB = 1_000_000
 
@@ -44,7 +45,7 @@ def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int) -> Image.
         with Image.open(path) as im:
             w, h = im.size
     except Image.UnidentifiedImageError:
-        raise CycleGANError(f"{name} is not an image (JPEG, PNG, BMP, WebP or TIFF)") from None
+        raise CycleGANError(f"{name} is not an image ({IMAGE_FORMATS})") from None
     except Image.DecompressionBombError as e:  # PIL's own refusal, from the header, of over ~179 MP
         declared = re.search(r"\((\d+) pixels\)", str(e))
         size = f"declares {int(declared.group(1)) / 1e6:.0f} MP, " if declared else ""
