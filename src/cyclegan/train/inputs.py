@@ -24,6 +24,7 @@ from ..data import (
     read_image,
     read_pair,
 )
+from ..data.io import open_image
 from ..errors import CycleGANError, escape
 from ..families import family
 from . import distributed as ddp
@@ -112,12 +113,18 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         test_pairs = list(find_pairs(test_a, test_b)) if test_a and test_b else None
     files = [p for pair in pairs for p in pair if p is not None]
     good, skipped = check_images(files, skip_bad=d.skip_bad_images, desc="checking the pairs", progress=progress)
+    if aligned:
+        good, narrow = _wide_enough(good, skip_bad=d.skip_bad_images)
+        skipped += narrow
+        if test_pairs:
+            wide, narrow = _wide_enough([a for a, _ in test_pairs], skip_bad=d.skip_bad_images)
+            test_pairs, skipped = [(a, None) for a in wide] or None, skipped + narrow
     good_set = set(good)
     pairs = [pair for pair in pairs if all(p is None or p in good_set for p in pair)]
     if not pairs:
         raise CycleGANError("no readable training pairs")
     for msg in skipped if main else []:
-        tqdm.write(f"warning: skipping {escape(msg)} (and its pair)", file=sys.stderr)
+        tqdm.write(f"warning: skipping {escape(msg)}{'' if aligned else ' (and its pair)'}", file=sys.stderr)
     train_b = [b for _, b in pairs] if not aligned else []
     return Images(
         [a for a, _ in pairs],
@@ -129,6 +136,27 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         aligned=aligned,  # type: ignore[misc]
         test_pairs=test_pairs,
     )
+
+
+def _wide_enough(files: list[Path], *, skip_bad: bool) -> tuple[list[Path], list[str]]:
+    """The aligned files (A and B side by side) at least 2 px wide: a narrower one has no half for A or for B.
+    A narrower one stops the run in one line naming it, or with `skip_bad` is left out: (kept, messages)."""
+    good: list[Path] = []
+    bad: list[str] = []
+    for path in files:
+        try:
+            with open_image(path) as im:  # the header alone
+                width = im.size[0]
+        except Exception:  # unreadable: named where it is decoded (check_images, or the sample grid's reader)
+            width = 2
+        if width >= 2:
+            good.append(path)
+            continue
+        msg = f"{path}: {width} px wide, but an aligned pair holds A and B side by side, so it needs at least 2 px"
+        if not skip_bad:
+            raise CycleGANError(f"{msg} (remove it, or pass --skip-bad-images)")
+        bad.append(msg)
+    return good, bad
 
 
 def dataset(
