@@ -323,6 +323,22 @@ def test_bad_image_stops_or_is_skipped_and_counted(tiny_cfg, dataset, capsys):
     assert "broken.jpg" in err and "1 unreadable image(s) were skipped" in err
 
 
+def test_a_bad_test_image_stops_before_training_or_is_skipped(tiny_cfg, dataset, tmp_path, capsys):
+    # testA/testB give the sample grids and the --eval-every set: a broken one was read only there, after the
+    # run folder was made, without the remedy, and --skip-bad-images did not skip it
+    bad = dataset / "testA" / "img_000.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(CycleGANError, match=f"cannot read image {bad}.*--skip-bad-images"):
+        train(tiny_cfg(steps=1), progress=False)
+    assert not (tmp_path / "run" / "config.json").exists()  # stopped before the run folder was written
+    result = train(
+        tiny_cfg(steps=1, skip_bad_images=True, eval_every=1, eval_kid=False, best_by="cycle_psnr"), progress=False
+    )
+    assert result.step == 1
+    err = capsys.readouterr().err
+    assert "testA/img_000.png" in err and "1 unreadable image(s) were skipped" in err
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path, dataset):

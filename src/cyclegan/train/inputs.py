@@ -70,6 +70,9 @@ class Images:
     paired: bool = False
     aligned: bool = False
     test_pairs: list[tuple[Path, Path | None]] | None = None
+    # the readable images of test_a and test_b (decoded once, as the training images are)
+    test_files_a: list[Path] | None = None
+    test_files_b: list[Path] | None = None
 
 
 def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
@@ -90,9 +93,21 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
             raise CycleGANError(f"{what} {folder}: no readable images")
         files.append(good)
         skipped += bad
+    tests: list[list[Path] | None] = []
+    for folder in (test_a, test_b):  # the sample grids' and --eval-every's images: checked as the training ones
+        if folder is None:
+            tests.append(None)
+            continue
+        good, bad = check_images(
+            list_images(folder), skip_bad=cfg.data.skip_bad_images, desc=f"checking {folder}", progress=progress
+        )
+        if not good:
+            raise CycleGANError(f"test folder {folder}: no readable images")
+        tests.append(good)
+        skipped += bad
     for msg in skipped if main else []:
         tqdm.write(f"warning: skipping {escape(msg)}", file=sys.stderr)
-    return Images(files[0], files[1], test_a, test_b, skipped)
+    return Images(files[0], files[1], test_a, test_b, skipped, test_files_a=tests[0], test_files_b=tests[1])
 
 
 def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
@@ -113,6 +128,14 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         test_pairs = list(find_pairs(test_a, test_b)) if test_a and test_b else None
     files = [p for pair in pairs for p in pair if p is not None]
     good, skipped = check_images(files, skip_bad=d.skip_bad_images, desc="checking the pairs", progress=progress)
+    if test_pairs:  # the sample grids' and --eval-every's pairs: checked as the training ones
+        test_files = [p for pair in test_pairs for p in pair if p is not None]
+        test_good, test_bad = check_images(
+            test_files, skip_bad=d.skip_bad_images, desc="checking the test pairs", progress=progress
+        )
+        readable = set(test_good)
+        test_pairs = [pair for pair in test_pairs if all(p is None or p in readable for p in pair)] or None
+        skipped += test_bad
     if aligned:
         good, narrow = _wide_enough(good, skip_bad=d.skip_bad_images)
         skipped += narrow

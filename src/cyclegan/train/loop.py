@@ -16,7 +16,6 @@ from tqdm import tqdm
 
 from ..checkpoint import load_state
 from ..config import Config, config_from_dict
-from ..data import list_images
 from ..errors import CycleGANError
 from ..execution import Execution, choose_execution, resolve_device
 from ..files import FolderLock, inside, write_atomic
@@ -206,8 +205,8 @@ def _prepare_run_folder(run: Run, images: Images) -> _Samples | None:
                 train_pairs = list(zip(images.train_a, images.train_b or [None] * len(images.train_a)))
                 samples = sample_pairs(images.test_pairs or train_pairs, t.num_samples, size)
             else:
-                xs = sample_batch(list_images(images.test_a) if images.test_a else images.train_a, t.num_samples, size)
-                ys = sample_batch(list_images(images.test_b) if images.test_b else images.train_b, t.num_samples, size)
+                xs = sample_batch(images.test_files_a or images.train_a, t.num_samples, size)
+                ys = sample_batch(images.test_files_b or images.train_b, t.num_samples, size)
                 samples = (xs, ys)
         except OSError as e:
             error = CycleGANError(f"cannot write the run folder {run.folder}: {e.strerror or e}")

@@ -26,7 +26,6 @@ import torch
 from torch import nn
 
 from ..config import Config, no_kid_error
-from ..data import list_images
 from ..errors import CycleGANError
 from ..evaluate.distances import feature_distances
 from ..evaluate.metrics import l1, psnr, ssim
@@ -66,8 +65,8 @@ def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
         pairs = list(zip(images.train_a, images.train_b or [None] * len(images.train_a)))[-k:]
         kept = replace(images, train_a=images.train_a[:-k], train_b=images.train_b[:-k] if images.train_b else [])
         return kept, HeldOut([a for a, _ in pairs], [], True, f"{k} training pairs set aside", pairs, True)
-    if images.test_a and images.test_b:
-        a, b = list_images(images.test_a)[:n], list_images(images.test_b)[:n]
+    if images.test_files_a and images.test_files_b:
+        a, b = images.test_files_a[:n], images.test_files_b[:n]
         paired = aligned_truth(a, b) is not None and aligned_truth(b, a) is not None
         where = f"the test split ({len(a)} + {len(b)} images{', paired' if paired else ''})"
         return images, HeldOut(a, b, paired, where)
