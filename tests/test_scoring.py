@@ -107,6 +107,17 @@ def test_translate_takes_best_pt(tiny_cfg, tmp_path, dataset):
     assert len(list(out.glob("*.png"))) == 3
 
 
+def test_a_test_split_of_one_image_is_refused_before_training(tiny_cfg, tmp_path, dataset):
+    # kid (and spread) need 2 images: with 1 the run trained up to its first evaluation, then stopped there with
+    # "FD/KID need at least 2 images per set", its steps since the last checkpoint lost
+    for p in sorted((dataset / "testB").iterdir())[1:]:
+        p.unlink()
+    with pytest.raises(CycleGANError, match=r"--eval-every': the held-out set needs at least 2 images per domain"):
+        train(tiny_cfg(steps=2, eval_every=2), progress=False)
+    assert not (tmp_path / "run" / "log.jsonl").exists()  # no step was trained
+    train(tiny_cfg(steps=1), progress=False)  # without scoring the one test image is fine (the sample grid)
+
+
 def test_held_out_training_images_are_never_trained_on(tiny_cfg, tmp_path, dataset):
     import shutil
 

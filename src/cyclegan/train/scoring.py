@@ -60,6 +60,7 @@ def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
     if images.paired:
         if images.test_pairs:
             pairs = images.test_pairs[:n]
+            _enough(len(pairs), "pairs", "the test split")
             return images, HeldOut([a for a, _ in pairs], [], True, f"{len(pairs)} test pairs", pairs)
         k = _count(n, len(images.train_a), "training pairs")
         pairs = list(zip(images.train_a, images.train_b or [None] * len(images.train_a)))[-k:]
@@ -67,6 +68,8 @@ def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
         return kept, HeldOut([a for a, _ in pairs], [], True, f"{k} training pairs set aside", pairs, True)
     if images.test_files_a and images.test_files_b:
         a, b = images.test_files_a[:n], images.test_files_b[:n]
+        _enough(len(a), "images per domain", str(images.test_a))
+        _enough(len(b), "images per domain", str(images.test_b))
         paired = aligned_truth(a, b) is not None and aligned_truth(b, a) is not None
         where = f"the test split ({len(a)} + {len(b)} images{', paired' if paired else ''})"
         return images, HeldOut(a, b, paired, where)
@@ -93,6 +96,16 @@ def held_out_set(cfg: Config, images: Images, *, scored_before: bool | None) -> 
             "or start a new run with --eval-every"
         )
     return kept, held if scoring else None
+
+
+def _enough(available: int, kind: str, where: str) -> None:
+    """A test split scored at each evaluation needs 2 images per domain (kid and spread compare images with each
+    other); with 1 the run stopped at its first evaluation, after training up to it."""
+    if available < 2:
+        raise CycleGANError(
+            f"option '--eval-every': the held-out set needs at least 2 {kind}, and {where} has {available} "
+            "readable; add test images, or train without --eval-every"
+        )
 
 
 def _count(n: int, available: int, what: str) -> int:
