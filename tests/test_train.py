@@ -323,6 +323,13 @@ def test_bad_image_stops_or_is_skipped_and_counted(tiny_cfg, dataset, capsys):
     assert "broken.jpg" in err and "1 unreadable image(s) were skipped" in err
 
 
+def test_num_samples_0_trains_without_sample_grids(tiny_cfg, tmp_path, capsys):
+    # --num-samples 0 passed the option's range (>= 0) and then crashed: "stack expects a non-empty TensorList"
+    result = train(tiny_cfg(steps=2, num_samples=0, sample_every=1), progress=False)
+    assert result.step == 2 and not (tmp_path / "run" / "samples").exists()
+    assert "no samples (--num-samples 0)" in capsys.readouterr().out
+
+
 def test_a_bad_test_image_stops_before_training_or_is_skipped(tiny_cfg, dataset, tmp_path, capsys):
     # testA/testB give the sample grids and the --eval-every set: a broken one was read only there, after the
     # run folder was made, without the remedy, and --skip-bad-images did not skip it

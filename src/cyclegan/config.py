@@ -166,7 +166,7 @@ class TrainConfig(Section):
         ge=0,
         metavar="N",
     )
-    num_samples: int = opt(4, "fixed test images per direction in the sample grids", ge=0)
+    num_samples: int = opt(4, "fixed test images per direction in the sample grids (0: no grids)", ge=0)
     eval_every: int = opt(
         0,
         "score a fixed held-out set every N steps: PSNR/SSIM against the truth (paired test split), kid_lite0 to the "

@@ -201,10 +201,10 @@ def _prepare_run_folder(run: Run, images: Images) -> _Samples | None:
         try:
             run.folder.mkdir(parents=True, exist_ok=True)
             _write_config(run)
-            if images.paired:
+            if t.num_samples and images.paired:  # (--num-samples 0: no sample grids)
                 train_pairs = list(zip(images.train_a, images.train_b or [None] * len(images.train_a)))
                 samples = sample_pairs(images.test_pairs or train_pairs, t.num_samples, size)
-            else:
+            elif t.num_samples:
                 xs = sample_batch(images.test_files_a or images.train_a, t.num_samples, size)
                 ys = sample_batch(images.test_files_b or images.train_b, t.num_samples, size)
                 samples = (xs, ys)
@@ -308,7 +308,7 @@ def _step_loop(
                     last = worse = True
             if t.sample_every and step % t.sample_every == 0:
                 log.stop_if_not_finite(saved)
-                if run.main:
+                if run.main and samples is not None:
                     write_samples(trainer, *samples, run.sample_path(step))
             if last:
                 break
@@ -335,7 +335,7 @@ def _finish(
     verdict = monitor.verdict()
     if run.main:
         t = run.cfg.train
-        if not (t.sample_every and end.step % t.sample_every == 0):  # else the loop just wrote this one
+        if samples is not None and not (t.sample_every and end.step % t.sample_every == 0):  # else just written
             write_samples(trainer, *samples, run.sample_path(end.step))
         if skipped:
             print(f"warning: {len(skipped)} unreadable image(s) were skipped (listed above)", file=sys.stderr)
@@ -369,7 +369,8 @@ def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
             why = "another process was asked to stop"
         print(f"{why} at step {end.step}/{run.total}; checkpoint {path} (continue with: {resume})")
     else:
-        print(f"done: {end.step} steps; checkpoint {path}; samples in {run.folder / 'samples'}")
+        grids = f"samples in {run.folder / 'samples'}" if run.cfg.train.num_samples else "no samples (--num-samples 0)"
+        print(f"done: {end.step} steps; checkpoint {path}; {grids}")
 
 
 @dataclass(frozen=True)
