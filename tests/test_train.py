@@ -323,6 +323,21 @@ def test_bad_image_stops_or_is_skipped_and_counted(tiny_cfg, dataset, capsys):
     assert "broken.jpg" in err and "1 unreadable image(s) were skipped" in err
 
 
+def test_files_training_does_not_read_are_named_not_dropped_silently(tiny_cfg, dataset, capsys):
+    # a GIF, a text file and a broken link in trainB were left out without a word
+    from PIL import Image
+
+    Image.new("RGB", (48, 40)).save(dataset / "trainB" / "frame.gif")
+    (dataset / "trainB" / "notes.txt").write_text("x")
+    (dataset / "trainB" / ".DS_Store").write_text("x")  # hidden: not named
+    (dataset / "trainB" / "gone.png").symlink_to(dataset / "nowhere.png")
+    train(tiny_cfg(steps=1), progress=False)
+    err = capsys.readouterr().err
+    assert "skipping " in err and "gone.png: a broken symbolic link" in err
+    assert "trainB: 2 file(s) left out, not of a type training reads" in err and "frame.gif, notes.txt" in err
+    assert ".DS_Store" not in err
+
+
 def test_num_samples_0_trains_without_sample_grids(tiny_cfg, tmp_path, capsys):
     # --num-samples 0 passed the option's range (>= 0) and then crashed: "stack expects a non-empty TensorList"
     result = train(tiny_cfg(steps=2, num_samples=0, sample_every=1), progress=False)

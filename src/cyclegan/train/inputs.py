@@ -24,7 +24,7 @@ from ..data import (
     read_image,
     read_pair,
 )
-from ..data.io import open_image
+from ..data.io import is_image_file, not_a_file_reason, open_image, walk_files
 from ..errors import CycleGANError, escape
 from ..families import family
 from . import distributed as ddp
@@ -75,11 +75,36 @@ class Images:
     test_files_b: list[Path] | None = None
 
 
+def left_out(folder: Path | None) -> list[str]:
+    """Warnings for what under `folder` is not read although it is there: files of a type training does not
+    read (a GIF, a text file; hidden files aside), one line for all of them, and an image's name that is no
+    regular file (a broken link), one line each. Nothing is dropped without a word."""
+    if folder is None or not folder.is_dir():
+        return []
+    others: list[Path] = []
+    files = [p for p in walk_files(folder, others=others) if not p.name.startswith(".")]
+    lines = [f"skipping {p}: {not_a_file_reason(p)}" for p in sorted(others) if is_image_file(p)]
+    skipped = sorted(p for p in files if not is_image_file(p))
+    if skipped:
+        names = ", ".join(p.name for p in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+        lines.append(
+            f"{folder}: {len(skipped)} file(s) left out, not of a type training reads (.jpg, .jpeg, .png, .bmp, "
+            f".webp, .tif, .tiff): {names}"
+        )
+    return lines
+
+
+def _warn_left_out(folders: list[Path | None], main: bool) -> None:
+    for line in [line for folder in folders for line in left_out(folder)] if main else []:
+        tqdm.write(f"warning: {escape(line)}", file=sys.stderr)
+
+
 def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
     """Both domains' images, each decoded once now: a broken file stops here (or is skipped and named)."""
     if family(cfg.model.family).paired:
         return _paired_images(cfg, progress=progress, main=main)
     dir_a, dir_b, test_a, test_b = domain_folders(cfg)
+    _warn_left_out([dir_a, dir_b, test_a, test_b], main)
     skipped: list[str] = []
     files = []
     for folder, what in ((dir_a, "domain A folder"), (dir_b, "domain B folder")):
@@ -121,9 +146,11 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         root = Path(d.data)
         pairs: list[tuple[Path, Path | None]] = [(p, None) for p in list_images(root / "train", what="aligned folder")]
         test = next((root / s for s in ("test", "val") if (root / s).is_dir()), None)
+        _warn_left_out([root / "train", test], main)
         test_pairs = [(p, None) for p in list_images(test)] if test else None
     else:
         dir_a, dir_b, test_a, test_b = domain_folders(cfg)
+        _warn_left_out([dir_a, dir_b, test_a, test_b], main)
         pairs = list(find_pairs(dir_a, dir_b))
         test_pairs = list(find_pairs(test_a, test_b)) if test_a and test_b else None
     files = [p for pair in pairs for p in pair if p is not None]
