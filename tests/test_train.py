@@ -338,6 +338,21 @@ def test_files_training_does_not_read_are_named_not_dropped_silently(tiny_cfg, d
     assert ".DS_Store" not in err
 
 
+def test_a_resume_on_changed_training_images_says_it_is_not_exact(tiny_cfg, tmp_path, dataset, capsys):
+    # data order is a function of (seed, sample index) and the image counts: a resume after images were added or
+    # removed went on without a word, though it was no longer the run never stopped
+    train(tiny_cfg(steps=2), progress=False)
+    cfg, ckpt = prepare_config({"steps": 3}, resume=True, out=str(tmp_path / "run"))
+    train(cfg, ckpt=ckpt, progress=False)
+    assert "training images changed" not in capsys.readouterr().err  # the same folders: quiet
+    (dataset / "trainA" / "img_004.png").unlink()
+    cfg, ckpt = prepare_config({"steps": 4}, resume=True, out=str(tmp_path / "run"))
+    train(cfg, ckpt=ckpt, progress=False)
+    err = capsys.readouterr().err
+    assert "warning: the training images changed since the checkpoint (A: 5 -> 4 images)" in err
+    assert load_checkpoint(tmp_path / "run")["step"] == 4
+
+
 def test_num_samples_0_trains_without_sample_grids(tiny_cfg, tmp_path, capsys):
     # --num-samples 0 passed the option's range (>= 0) and then crashed: "stack expects a non-empty TensorList"
     result = train(tiny_cfg(steps=2, num_samples=0, sample_every=1), progress=False)

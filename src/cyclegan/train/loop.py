@@ -87,8 +87,10 @@ def _train(
     data = dataset(cfg, images, new_run=ckpt is None, held_out=held is not None)
     t, spe = cfg.train, data.steps_per_epoch
     total = t.steps if t.steps is not None else t.epochs * spe
-    run = Run(cfg, folder, device, d_ctx, steps_per_epoch=spe, total=total)
+    counts = (len(data.files_a), len(data.files_b or []))
+    run = Run(cfg, folder, device, d_ctx, steps_per_epoch=spe, total=total, train_images=counts)
     start = ckpt["step"] if ckpt is not None else 0
+    _warn_if_the_data_changed(run, ckpt)
     saved = start if ckpt is not None else None  # the step of the checkpoint on disk, if any
     if start >= run.total:
         if run.main:
@@ -189,6 +191,21 @@ def _write_config(run: Run) -> None:
     """config.json: the run's resolved configuration, as its checkpoint holds it (rank 0 only)."""
     text = json.dumps(run.cfg.to_dict(), indent=2) + "\n"
     write_atomic(run.folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(text))
+
+
+def _warn_if_the_data_changed(run: Run, ckpt: dict | None) -> None:
+    """A resumed run whose training set has another number of images than when its checkpoint was saved goes on,
+    but draws other images than the run never stopped would have: say so (the resume is not exact)."""
+    stored = ckpt.get("train_images") if ckpt is not None else None
+    if not run.main or not isinstance(stored, list) or len(stored) != 2 or tuple(stored) == run.train_images:
+        return
+    names = ("A", "B") if run.train_images[1] or stored[1] else ("pairs",)
+    change = ", ".join(f"{n}: {was} -> {now}" for n, was, now in zip(names, stored, run.train_images) if was != now)
+    tqdm.write(
+        f"warning: the training images changed since the checkpoint ({change} images): the run goes on, but not "
+        "exactly as it would have without the stop (restore the folders as they were for an exact resume)",
+        file=sys.stderr,
+    )
 
 
 def _prepare_run_folder(run: Run, images: Images) -> _Samples | None:

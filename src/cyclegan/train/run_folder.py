@@ -142,6 +142,7 @@ class Run:
     d_ctx: ddp.Dist
     steps_per_epoch: int
     total: int
+    train_images: tuple[int, int] = (0, 0)  # the training set's images per stream (A, B; B 0 for aligned pairs)
 
     @property
     def main(self) -> bool:
@@ -157,7 +158,8 @@ class Run:
         path = self.folder / CHECKPOINT_NAME
         error = None
         try:
-            trainer.save(path, step=step, steps_per_epoch=self.steps_per_epoch, extra=extra)
+            more = {**(extra or {}), "train_images": list(self.train_images)}  # resume compares its own with it
+            trainer.save(path, step=step, steps_per_epoch=self.steps_per_epoch, extra=more)
         except OSError as e:
             error = CycleGANError(
                 f"cannot write the checkpoint {path} at step {step}: {e.strerror or e}; the previous checkpoint is kept"
