@@ -353,6 +353,14 @@ def test_a_resume_on_changed_training_images_says_it_is_not_exact(tiny_cfg, tmp_
     assert load_checkpoint(tmp_path / "run")["step"] == 4
 
 
+def test_resume_with_out_naming_the_checkpoint_file_names_the_run_folder(tiny_cfg, tmp_path):
+    # `--out runs/x/checkpoint.pt --resume` said "nothing to resume: runs/x/checkpoint.pt/checkpoint.pt does not exist"
+    train(tiny_cfg(steps=1), progress=False)
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    with pytest.raises(CycleGANError, match=f"'--out': {ckpt} is a file; .* give --out {tmp_path / 'run'}$"):
+        prepare_config({"steps": 2}, resume=True, out=str(ckpt))
+
+
 def test_num_samples_0_trains_without_sample_grids(tiny_cfg, tmp_path, capsys):
     # --num-samples 0 passed the option's range (>= 0) and then crashed: "stack expects a non-empty TensorList"
     result = train(tiny_cfg(steps=2, num_samples=0, sample_every=1), progress=False)

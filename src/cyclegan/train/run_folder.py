@@ -38,6 +38,11 @@ def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[C
         return resolve(overrides), None
     if not out:
         raise CycleGANError("--resume needs --out RUN (the run folder to continue)")
+    if Path(out).is_file():  # `--out runs/x/checkpoint.pt`: the file, where the run's folder is meant
+        raise CycleGANError(
+            f"option '--out': {out} is a file; --resume continues the run folder that holds checkpoint.pt: give "
+            f"--out {Path(out).parent}"
+        )
     ckpt_file = Path(out) / CHECKPOINT_NAME
     if not ckpt_file.is_file():
         busy = FolderLock(out)
