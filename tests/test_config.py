@@ -227,3 +227,12 @@ def test_bad_file_value_is_reported_even_when_a_flag_overrides_it(tmp_path, caps
     assert main(["train", "--config", str(f), "--steps", "1", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "option 'steps' in" in err and str(f) in err and err.strip().count("\n") == 0
+
+
+def test_yaml_numbers_without_a_dot_and_on_off_words_read_as_meant(tmp_path):
+    # YAML 1.1 (PyYAML) reads `1e-3` as a string and `off` as False: `lr: 1e-3` and `compile: off` were refused
+    f = tmp_path / "c.yaml"
+    f.write_text("lr: 1e-3\nlr_d: 5E-4\ncompile: off\nchannels_last: on\nflip: off\n")
+    assert read_config_file(f) == {"lr": 0.001, "lr_d": 0.0005, "compile": "off", "channels_last": "on", "flip": False}
+    cfg = resolve(read_config_file(f))
+    assert (cfg.train.lr, cfg.train.compile, cfg.train.channels_last, cfg.data.flip) == (0.001, "off", "on", False)

@@ -286,6 +286,22 @@ def test_evaluate_errors_name_the_option(tmp_path):
     assert aligned_truth([Path("a/x.png"), Path("a/z.png")], [Path("b/x.jpg")]) is None
 
 
+def test_an_aligned_test_folder_is_named_with_what_to_do(tmp_path, capsys):
+    # pix2pix's ROOT/test of A|B images: evaluate reads testA/testB only, and said just "testA does not exist"
+    from PIL import Image
+
+    from cyclegan.cli import main
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    (tmp_path / "facades" / "test").mkdir(parents=True)
+    Image.new("RGB", (64, 32)).save(tmp_path / "facades" / "test" / "1.jpg")
+    args = ["evaluate", "--checkpoint", str(ckpt), "--data", str(tmp_path / "facades"), "--no-progress"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "test holds A|B images side by side (pix2pix's aligned layout), which evaluate does not read" in err
+    assert "left half in testA/ and its right half in testB/" in err and len(err.strip().splitlines()) == 1
+
+
 def test_evaluate_a_plain_generator_file_one_direction(tmp_path, capsys):
     """A reference-implementation state dict holds one generator: that direction, no cycle figures."""
     from cyclegan.cli import main

@@ -91,6 +91,29 @@ def test_foreign_unet_exports_too(tmp_path):
         assert np.abs(session.run(None, {"input": x.numpy()})[0] - net(x).numpy()).max() < 1e-4
 
 
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_an_exported_unet_takes_sides_too_short_to_reflect_its_padding(tmp_path, fmt):
+    # The U-Net pads to a multiple of 32 here (256 for unet_256): a side of 16 px or less needs more padding than
+    # reflection gives, and the traced graph had fixed reflect, so the file failed on any such image
+    from cyclegan.interop.unet import UnetGenerator
+
+    torch.save(UnetGenerator(num_downs=5, ngf=4, norm="instance").state_dict(), tmp_path / "unet.pth")
+    out = tmp_path / ("unet.onnx" if fmt == "onnx" else "unet.pt")
+    assert main(["export", "--checkpoint", str(tmp_path / "unet.pth"), "--out", str(out)]) == 0
+    net = load_generator(tmp_path / "unet.pth")
+    if fmt == "onnx":
+        session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+        run_file = lambda x: torch.from_numpy(session.run(None, {"input": x.numpy()})[0])  # noqa: E731
+    else:
+        run_file = torch.jit.load(str(out))
+    for b, h, w in [(1, 8, 8), (2, 16, 40), (1, 100, 10), (1, 3, 5)]:
+        x = inputs(b, h, w)
+        with torch.no_grad():
+            y = run_file(x)
+            assert y.shape == x.shape
+            assert (y - net(x)).abs().max().item() < 1e-4
+
+
 def test_export_errors_are_one_line(run, tmp_path, capsys):
     assert main(["export", "--checkpoint", str(run), "--out", str(tmp_path / "g.bin")]) == 2
     err = capsys.readouterr().err.strip()

@@ -107,6 +107,45 @@ def test_translate_takes_best_pt(tiny_cfg, tmp_path, dataset):
     assert len(list(out.glob("*.png"))) == 3
 
 
+def test_a_test_split_of_one_image_is_refused_before_training(tiny_cfg, tmp_path, dataset):
+    # kid (and spread) need 2 images: with 1 the run trained up to its first evaluation, then stopped there with
+    # "FD/KID need at least 2 images per set", its steps since the last checkpoint lost
+    for p in sorted((dataset / "testB").iterdir())[1:]:
+        p.unlink()
+    with pytest.raises(CycleGANError, match=r"--eval-every': the held-out set needs at least 2 images per domain"):
+        train(tiny_cfg(steps=2, eval_every=2), progress=False)
+    assert not (tmp_path / "run" / "log.jsonl").exists()  # no step was trained
+    train(tiny_cfg(steps=1), progress=False)  # without scoring the one test image is fine (the sample grid)
+
+
+def test_too_few_images_to_set_aside_names_the_test_folder_this_data_would_have(tiny_cfg, dataset, tmp_path):
+    # the remedy said "add testA/testB folders to --data" with --domain-a/--domain-b (no --data) and for the
+    # aligned layout (whose test split is ROOT/test)
+    import shutil
+
+    from cyclegan.train.inputs import training_images
+
+    shutil.rmtree(dataset / "testA"), shutil.rmtree(dataset / "testB")
+    folders = {"domain_a": str(dataset / "trainA"), "domain_b": str(dataset / "trainB"), "data": None}
+    for overrides, hint in (
+        ({}, f"add testA/testB folders to {dataset}, or train"),
+        (folders, "give --data ROOT \(trainA, trainB, testA, testB\) instead of --domain-a/--domain-b, or train"),
+    ):
+        cfg = tiny_cfg(steps=1, eval_every=1, **overrides)
+        with pytest.raises(CycleGANError, match=hint):
+            scoring.set_aside(cfg, training_images(cfg, progress=False, main=True))
+    aligned = tmp_path / "aligned" / "train"
+    aligned.mkdir(parents=True)
+    for p in sorted((dataset / "trainA").iterdir()):
+        shutil.copy(p, aligned / p.name)
+    from cyclegan.config import resolve
+
+    base = {"ngf": 8, "ndf": 8, "size": 32, "batch_size": 1, "num_workers": 0, "steps": 1, "eval_every": 1}
+    cfg = resolve({**base, "family": "pix2pix", "data": str(aligned.parent), "out": str(tmp_path / "run")})
+    with pytest.raises(CycleGANError, match="add a test folder of A\|B images beside .*aligned/train, or train"):
+        scoring.set_aside(cfg, training_images(cfg, progress=False, main=True))
+
+
 def test_held_out_training_images_are_never_trained_on(tiny_cfg, tmp_path, dataset):
     import shutil
 

@@ -323,6 +323,67 @@ def test_bad_image_stops_or_is_skipped_and_counted(tiny_cfg, dataset, capsys):
     assert "broken.jpg" in err and "1 unreadable image(s) were skipped" in err
 
 
+def test_files_training_does_not_read_are_named_not_dropped_silently(tiny_cfg, dataset, capsys):
+    # a GIF, a text file and a broken link in trainB were left out without a word
+    from PIL import Image
+
+    Image.new("RGB", (48, 40)).save(dataset / "trainB" / "frame.gif")
+    (dataset / "trainB" / "notes.txt").write_text("x")
+    (dataset / "trainB" / ".DS_Store").write_text("x")  # hidden: not named
+    (dataset / "trainB" / "gone.png").symlink_to(dataset / "nowhere.png")
+    train(tiny_cfg(steps=1), progress=False)
+    err = capsys.readouterr().err
+    assert "skipping " in err and "gone.png: a broken symbolic link" in err
+    assert "trainB: 2 file(s) left out, not of a type training reads" in err and "frame.gif, notes.txt" in err
+    assert ".DS_Store" not in err
+
+
+def test_a_resume_on_changed_training_images_says_it_is_not_exact(tiny_cfg, tmp_path, dataset, capsys):
+    # data order is a function of (seed, sample index) and the image counts: a resume after images were added or
+    # removed went on without a word, though it was no longer the run never stopped
+    train(tiny_cfg(steps=2), progress=False)
+    cfg, ckpt = prepare_config({"steps": 3}, resume=True, out=str(tmp_path / "run"))
+    train(cfg, ckpt=ckpt, progress=False)
+    assert "training images changed" not in capsys.readouterr().err  # the same folders: quiet
+    (dataset / "trainA" / "img_004.png").unlink()
+    cfg, ckpt = prepare_config({"steps": 4}, resume=True, out=str(tmp_path / "run"))
+    train(cfg, ckpt=ckpt, progress=False)
+    err = capsys.readouterr().err
+    assert "warning: the training images changed since the checkpoint (A: 5 -> 4 images)" in err
+    assert load_checkpoint(tmp_path / "run")["step"] == 4
+
+
+def test_resume_with_out_naming_the_checkpoint_file_names_the_run_folder(tiny_cfg, tmp_path):
+    # `--out runs/x/checkpoint.pt --resume` said "nothing to resume: runs/x/checkpoint.pt/checkpoint.pt does not exist"
+    train(tiny_cfg(steps=1), progress=False)
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    with pytest.raises(CycleGANError, match=f"'--out': {ckpt} is a file; .* give --out {tmp_path / 'run'}$"):
+        prepare_config({"steps": 2}, resume=True, out=str(ckpt))
+
+
+def test_num_samples_0_trains_without_sample_grids(tiny_cfg, tmp_path, capsys):
+    # --num-samples 0 passed the option's range (>= 0) and then crashed: "stack expects a non-empty TensorList"
+    result = train(tiny_cfg(steps=2, num_samples=0, sample_every=1), progress=False)
+    assert result.step == 2 and not (tmp_path / "run" / "samples").exists()
+    assert "no samples (--num-samples 0)" in capsys.readouterr().out
+
+
+def test_a_bad_test_image_stops_before_training_or_is_skipped(tiny_cfg, dataset, tmp_path, capsys):
+    # testA/testB give the sample grids and the --eval-every set: a broken one was read only there, after the
+    # run folder was made, without the remedy, and --skip-bad-images did not skip it
+    bad = dataset / "testA" / "img_000.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(CycleGANError, match=f"cannot read image {bad}.*--skip-bad-images"):
+        train(tiny_cfg(steps=1), progress=False)
+    assert not (tmp_path / "run" / "config.json").exists()  # stopped before the run folder was written
+    result = train(
+        tiny_cfg(steps=1, skip_bad_images=True, eval_every=1, eval_kid=False, best_by="cycle_psnr"), progress=False
+    )
+    assert result.step == 1
+    err = capsys.readouterr().err
+    assert "testA/img_000.png" in err and "1 unreadable image(s) were skipped" in err
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path, dataset):

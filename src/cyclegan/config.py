@@ -166,7 +166,7 @@ class TrainConfig(Section):
         ge=0,
         metavar="N",
     )
-    num_samples: int = opt(4, "fixed test images per direction in the sample grids", ge=0)
+    num_samples: int = opt(4, "fixed test images per direction in the sample grids (0: no grids)", ge=0)
     eval_every: int = opt(
         0,
         "score a fixed held-out set every N steps: PSNR/SSIM against the truth (paired test split), kid_lite0 to the "
@@ -370,6 +370,25 @@ def _key_hint(key: str, section: str | None = None, *, sections: bool = True) ->
     return f": did you mean '{close}'?" if close else ""
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading numbers as YAML 1.2 (and JSON, and Python) do: `1e-3` and `5E-4` are floats,
+    where YAML 1.1 reads them as strings (its floats need a dot: `1.0e-3`)."""
+
+
+_ConfigLoader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
+
+
+def _on_off(value: Any, tp: Any) -> Any:
+    """YAML 1.1 reads `on`/`off` (and `yes`/`no`) as booleans: for an option whose choices are 'on' and 'off'
+    (`compile`, `channels_last`), a boolean is the word the file said."""
+    if isinstance(value, bool) and typing.get_origin(tp) is Literal and {"on", "off"} <= set(typing.get_args(tp)):
+        return "on" if value else "off"
+    return value
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON config file into flat options, each checked on its own (type, range, choice: the
     error names the file); the checks across options come with `resolve`."""
@@ -384,7 +403,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         if path.suffix.lower() == ".json":
             data = json.loads(text)
         else:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader: no objects built
     except Exception as e:  # both parsers' errors carry the line number
         reason = " ".join(str(e).split())  # one line
         raise CycleGANError(f"config file {path} is not valid {path.suffix[1:].upper() or 'YAML'}: {reason}") from None
@@ -397,6 +416,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     for key, value in flat.items():  # checked here too, so a flag that overrides a bad value does not hide it
         if key != "preset":  # and the error names the file
             name, meta = f"{key}' in '{path}", known[key][1].metadata
+            value = flat[key] = _on_off(value, hints[key])
             value = coerce(name, value, hints[key])
             if value is not None:
                 check_value(name, value, meta)

@@ -232,6 +232,13 @@ def _list_domains(opts: EvalOptions) -> dict[str, list[Path]]:
 
     domains = {}
     for letter, folder in _domain_folders(opts).items():
+        aligned = Path(opts.data) / opts.split
+        if not folder.is_dir() and aligned.is_dir():  # pix2pix's aligned layout: ROOT/test of A|B images
+            raise CycleGANError(
+                f"--data {opts.split}{letter} folder {folder} does not exist, and {aligned} holds A|B images side by "
+                f"side (pix2pix's aligned layout), which evaluate does not read: put each image's left half in "
+                f"{opts.split}A/ and its right half in {opts.split}B/ under the same name"
+            )
         files = list_images(folder, what=f"--data {opts.split}{letter} folder")
         domains[letter] = files[: opts.limit] if opts.limit else files
     return domains

@@ -11,7 +11,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .layers import FloatTanh, pad_to_multiple
+from .layers import FloatTanh, pad_for_generator
 
 UnetNorm = Literal["instance", "batch"]
 
@@ -78,9 +78,9 @@ class UnetGenerator(nn.Module):
     ngf, 2 ngf, 4 ngf, then 8 ngf for the rest.
 
     Input (B, 3, H, W) in [-1, 1], any H and W: the network needs multiples of 2**num_downs, so it pads
-    (reflect, bottom and right) and crops back itself; at multiples it computes exactly what the reference
-    does. Output the same shape in [-1, 1]. `dropout`: in the 8 ngf levels between the three outer and the
-    innermost ones (pix2pix: 0.5; none with 5 levels).
+    (bottom and right, as `layers.pad_for_generator` pads) and crops back itself; at multiples it computes
+    exactly what the reference does. Output the same shape in [-1, 1]. `dropout`: in the 8 ngf levels between
+    the three outer and the innermost ones (pix2pix: 0.5; none with 5 levels).
     """
 
     # translate.py pads to at least 2 x size_multiple; the U-Net pads itself (a 256 px image must stay
@@ -103,5 +103,7 @@ class UnetGenerator(nn.Module):
         self.model = UnetBlock(3, ngf, in_channels=3, submodule=block, outermost=True, **kw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        padded, (h, w) = pad_to_multiple(x, self.multiple)  # reflect (replicate on tiny images)
+        # reflect, continued by replicating where a side is too short to reflect that far; shape arithmetic, so
+        # an exported (traced) U-Net pads every size as this does (a fixed reflect failed on sides <= multiple / 2)
+        padded, (h, w) = pad_for_generator(x, self.multiple, self.multiple)
         return self.model(padded)[:, :, :h, :w]

@@ -24,6 +24,7 @@ from ..data import (
     read_image,
     read_pair,
 )
+from ..data.io import is_image_file, not_a_file_reason, open_image, walk_files
 from ..errors import CycleGANError, escape
 from ..families import family
 from . import distributed as ddp
@@ -69,6 +70,33 @@ class Images:
     paired: bool = False
     aligned: bool = False
     test_pairs: list[tuple[Path, Path | None]] | None = None
+    # the readable images of test_a and test_b (decoded once, as the training images are)
+    test_files_a: list[Path] | None = None
+    test_files_b: list[Path] | None = None
+
+
+def left_out(folder: Path | None) -> list[str]:
+    """Warnings for what under `folder` is not read although it is there: files of a type training does not
+    read (a GIF, a text file; hidden files aside), one line for all of them, and an image's name that is no
+    regular file (a broken link), one line each. Nothing is dropped without a word."""
+    if folder is None or not folder.is_dir():
+        return []
+    others: list[Path] = []
+    files = [p for p in walk_files(folder, others=others) if not p.name.startswith(".")]
+    lines = [f"skipping {p}: {not_a_file_reason(p)}" for p in sorted(others) if is_image_file(p)]
+    skipped = sorted(p for p in files if not is_image_file(p))
+    if skipped:
+        names = ", ".join(p.name for p in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+        lines.append(
+            f"{folder}: {len(skipped)} file(s) left out, not of a type training reads (.jpg, .jpeg, .png, .bmp, "
+            f".webp, .tif, .tiff): {names}"
+        )
+    return lines
+
+
+def _warn_left_out(folders: list[Path | None], main: bool) -> None:
+    for line in [line for folder in folders for line in left_out(folder)] if main else []:
+        tqdm.write(f"warning: {escape(line)}", file=sys.stderr)
 
 
 def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
@@ -76,6 +104,7 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
     if family(cfg.model.family).paired:
         return _paired_images(cfg, progress=progress, main=main)
     dir_a, dir_b, test_a, test_b = domain_folders(cfg)
+    _warn_left_out([dir_a, dir_b, test_a, test_b], main)
     skipped: list[str] = []
     files = []
     for folder, what in ((dir_a, "domain A folder"), (dir_b, "domain B folder")):
@@ -89,9 +118,21 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
             raise CycleGANError(f"{what} {folder}: no readable images")
         files.append(good)
         skipped += bad
+    tests: list[list[Path] | None] = []
+    for folder in (test_a, test_b):  # the sample grids' and --eval-every's images: checked as the training ones
+        if folder is None:
+            tests.append(None)
+            continue
+        good, bad = check_images(
+            list_images(folder), skip_bad=cfg.data.skip_bad_images, desc=f"checking {folder}", progress=progress
+        )
+        if not good:
+            raise CycleGANError(f"test folder {folder}: no readable images")
+        tests.append(good)
+        skipped += bad
     for msg in skipped if main else []:
         tqdm.write(f"warning: skipping {escape(msg)}", file=sys.stderr)
-    return Images(files[0], files[1], test_a, test_b, skipped)
+    return Images(files[0], files[1], test_a, test_b, skipped, test_files_a=tests[0], test_files_b=tests[1])
 
 
 def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
@@ -105,19 +146,35 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         root = Path(d.data)
         pairs: list[tuple[Path, Path | None]] = [(p, None) for p in list_images(root / "train", what="aligned folder")]
         test = next((root / s for s in ("test", "val") if (root / s).is_dir()), None)
+        _warn_left_out([root / "train", test], main)
         test_pairs = [(p, None) for p in list_images(test)] if test else None
     else:
         dir_a, dir_b, test_a, test_b = domain_folders(cfg)
+        _warn_left_out([dir_a, dir_b, test_a, test_b], main)
         pairs = list(find_pairs(dir_a, dir_b))
         test_pairs = list(find_pairs(test_a, test_b)) if test_a and test_b else None
     files = [p for pair in pairs for p in pair if p is not None]
     good, skipped = check_images(files, skip_bad=d.skip_bad_images, desc="checking the pairs", progress=progress)
+    if test_pairs:  # the sample grids' and --eval-every's pairs: checked as the training ones
+        test_files = [p for pair in test_pairs for p in pair if p is not None]
+        test_good, test_bad = check_images(
+            test_files, skip_bad=d.skip_bad_images, desc="checking the test pairs", progress=progress
+        )
+        readable = set(test_good)
+        test_pairs = [pair for pair in test_pairs if all(p is None or p in readable for p in pair)] or None
+        skipped += test_bad
+    if aligned:
+        good, narrow = _wide_enough(good, skip_bad=d.skip_bad_images)
+        skipped += narrow
+        if test_pairs:
+            wide, narrow = _wide_enough([a for a, _ in test_pairs], skip_bad=d.skip_bad_images)
+            test_pairs, skipped = [(a, None) for a in wide] or None, skipped + narrow
     good_set = set(good)
     pairs = [pair for pair in pairs if all(p is None or p in good_set for p in pair)]
     if not pairs:
         raise CycleGANError("no readable training pairs")
     for msg in skipped if main else []:
-        tqdm.write(f"warning: skipping {escape(msg)} (and its pair)", file=sys.stderr)
+        tqdm.write(f"warning: skipping {escape(msg)}{'' if aligned else ' (and its pair)'}", file=sys.stderr)
     train_b = [b for _, b in pairs] if not aligned else []
     return Images(
         [a for a, _ in pairs],
@@ -129,6 +186,27 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         aligned=aligned,  # type: ignore[misc]
         test_pairs=test_pairs,
     )
+
+
+def _wide_enough(files: list[Path], *, skip_bad: bool) -> tuple[list[Path], list[str]]:
+    """The aligned files (A and B side by side) at least 2 px wide: a narrower one has no half for A or for B.
+    A narrower one stops the run in one line naming it, or with `skip_bad` is left out: (kept, messages)."""
+    good: list[Path] = []
+    bad: list[str] = []
+    for path in files:
+        try:
+            with open_image(path) as im:  # the header alone
+                width = im.size[0]
+        except Exception:  # unreadable: named where it is decoded (check_images, or the sample grid's reader)
+            width = 2
+        if width >= 2:
+            good.append(path)
+            continue
+        msg = f"{path}: {width} px wide, but an aligned pair holds A and B side by side, so it needs at least 2 px"
+        if not skip_bad:
+            raise CycleGANError(f"{msg} (remove it, or pass --skip-bad-images)")
+        bad.append(msg)
+    return good, bad
 
 
 def dataset(

@@ -16,7 +16,6 @@ from tqdm import tqdm
 
 from ..checkpoint import load_state
 from ..config import Config, config_from_dict
-from ..data import list_images
 from ..errors import CycleGANError
 from ..execution import Execution, choose_execution, resolve_device
 from ..files import FolderLock, inside, write_atomic
@@ -88,8 +87,10 @@ def _train(
     data = dataset(cfg, images, new_run=ckpt is None, held_out=held is not None)
     t, spe = cfg.train, data.steps_per_epoch
     total = t.steps if t.steps is not None else t.epochs * spe
-    run = Run(cfg, folder, device, d_ctx, steps_per_epoch=spe, total=total)
+    counts = (len(data.files_a), len(data.files_b or []))
+    run = Run(cfg, folder, device, d_ctx, steps_per_epoch=spe, total=total, train_images=counts)
     start = ckpt["step"] if ckpt is not None else 0
+    _warn_if_the_data_changed(run, ckpt)
     saved = start if ckpt is not None else None  # the step of the checkpoint on disk, if any
     if start >= run.total:
         if run.main:
@@ -192,6 +193,21 @@ def _write_config(run: Run) -> None:
     write_atomic(run.folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(text))
 
 
+def _warn_if_the_data_changed(run: Run, ckpt: dict | None) -> None:
+    """A resumed run whose training set has another number of images than when its checkpoint was saved goes on,
+    but draws other images than the run never stopped would have: say so (the resume is not exact)."""
+    stored = ckpt.get("train_images") if ckpt is not None else None
+    if not run.main or not isinstance(stored, list) or len(stored) != 2 or tuple(stored) == run.train_images:
+        return
+    names = ("A", "B") if run.train_images[1] or stored[1] else ("pairs",)
+    change = ", ".join(f"{n}: {was} -> {now}" for n, was, now in zip(names, stored, run.train_images) if was != now)
+    tqdm.write(
+        f"warning: the training images changed since the checkpoint ({change} images): the run goes on, but not "
+        "exactly as it would have without the stop (restore the folders as they were for an exact resume)",
+        file=sys.stderr,
+    )
+
+
 def _prepare_run_folder(run: Run, images: Images) -> _Samples | None:
     """Rank 0 creates the run folder, writes config.json and reads the fixed sample images (the test images
     if there are, else the first training images); None on the other ranks. A failure stops every rank."""
@@ -202,12 +218,12 @@ def _prepare_run_folder(run: Run, images: Images) -> _Samples | None:
         try:
             run.folder.mkdir(parents=True, exist_ok=True)
             _write_config(run)
-            if images.paired:
+            if t.num_samples and images.paired:  # (--num-samples 0: no sample grids)
                 train_pairs = list(zip(images.train_a, images.train_b or [None] * len(images.train_a)))
                 samples = sample_pairs(images.test_pairs or train_pairs, t.num_samples, size)
-            else:
-                xs = sample_batch(list_images(images.test_a) if images.test_a else images.train_a, t.num_samples, size)
-                ys = sample_batch(list_images(images.test_b) if images.test_b else images.train_b, t.num_samples, size)
+            elif t.num_samples:
+                xs = sample_batch(images.test_files_a or images.train_a, t.num_samples, size)
+                ys = sample_batch(images.test_files_b or images.train_b, t.num_samples, size)
                 samples = (xs, ys)
         except OSError as e:
             error = CycleGANError(f"cannot write the run folder {run.folder}: {e.strerror or e}")
@@ -309,7 +325,7 @@ def _step_loop(
                     last = worse = True
             if t.sample_every and step % t.sample_every == 0:
                 log.stop_if_not_finite(saved)
-                if run.main:
+                if run.main and samples is not None:
                     write_samples(trainer, *samples, run.sample_path(step))
             if last:
                 break
@@ -336,7 +352,7 @@ def _finish(
     verdict = monitor.verdict()
     if run.main:
         t = run.cfg.train
-        if not (t.sample_every and end.step % t.sample_every == 0):  # else the loop just wrote this one
+        if samples is not None and not (t.sample_every and end.step % t.sample_every == 0):  # else just written
             write_samples(trainer, *samples, run.sample_path(end.step))
         if skipped:
             print(f"warning: {len(skipped)} unreadable image(s) were skipped (listed above)", file=sys.stderr)
@@ -370,7 +386,8 @@ def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
             why = "another process was asked to stop"
         print(f"{why} at step {end.step}/{run.total}; checkpoint {path} (continue with: {resume})")
     else:
-        print(f"done: {end.step} steps; checkpoint {path}; samples in {run.folder / 'samples'}")
+        grids = f"samples in {run.folder / 'samples'}" if run.cfg.train.num_samples else "no samples (--num-samples 0)"
+        print(f"done: {end.step} steps; checkpoint {path}; {grids}")
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,11 @@ def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[C
         return resolve(overrides), None
     if not out:
         raise CycleGANError("--resume needs --out RUN (the run folder to continue)")
+    if Path(out).is_file():  # `--out runs/x/checkpoint.pt`: the file, where the run's folder is meant
+        raise CycleGANError(
+            f"option '--out': {out} is a file; --resume continues the run folder that holds checkpoint.pt: give "
+            f"--out {Path(out).parent}"
+        )
     ckpt_file = Path(out) / CHECKPOINT_NAME
     if not ckpt_file.is_file():
         busy = FolderLock(out)
@@ -142,6 +147,7 @@ class Run:
     d_ctx: ddp.Dist
     steps_per_epoch: int
     total: int
+    train_images: tuple[int, int] = (0, 0)  # the training set's images per stream (A, B; B 0 for aligned pairs)
 
     @property
     def main(self) -> bool:
@@ -157,7 +163,8 @@ class Run:
         path = self.folder / CHECKPOINT_NAME
         error = None
         try:
-            trainer.save(path, step=step, steps_per_epoch=self.steps_per_epoch, extra=extra)
+            more = {**(extra or {}), "train_images": list(self.train_images)}  # resume compares its own with it
+            trainer.save(path, step=step, steps_per_epoch=self.steps_per_epoch, extra=more)
         except OSError as e:
             error = CycleGANError(
                 f"cannot write the checkpoint {path} at step {step}: {e.strerror or e}; the previous checkpoint is kept"

@@ -26,7 +26,6 @@ import torch
 from torch import nn
 
 from ..config import Config, no_kid_error
-from ..data import list_images
 from ..errors import CycleGANError
 from ..evaluate.distances import feature_distances
 from ..evaluate.metrics import l1, psnr, ssim
@@ -61,18 +60,21 @@ def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
     if images.paired:
         if images.test_pairs:
             pairs = images.test_pairs[:n]
+            _enough(len(pairs), "pairs", "the test split")
             return images, HeldOut([a for a, _ in pairs], [], True, f"{len(pairs)} test pairs", pairs)
-        k = _count(n, len(images.train_a), "training pairs")
+        k = _count(n, len(images.train_a), "training pairs", _test_hint(cfg, images))
         pairs = list(zip(images.train_a, images.train_b or [None] * len(images.train_a)))[-k:]
         kept = replace(images, train_a=images.train_a[:-k], train_b=images.train_b[:-k] if images.train_b else [])
         return kept, HeldOut([a for a, _ in pairs], [], True, f"{k} training pairs set aside", pairs, True)
-    if images.test_a and images.test_b:
-        a, b = list_images(images.test_a)[:n], list_images(images.test_b)[:n]
+    if images.test_files_a and images.test_files_b:
+        a, b = images.test_files_a[:n], images.test_files_b[:n]
+        _enough(len(a), "images per domain", str(images.test_a))
+        _enough(len(b), "images per domain", str(images.test_b))
         paired = aligned_truth(a, b) is not None and aligned_truth(b, a) is not None
         where = f"the test split ({len(a)} + {len(b)} images{', paired' if paired else ''})"
         return images, HeldOut(a, b, paired, where)
-    ka = _count(n, len(images.train_a), "domain A images")
-    kb = _count(n, len(images.train_b), "domain B images")
+    ka = _count(n, len(images.train_a), "domain A images", _test_hint(cfg, images))
+    kb = _count(n, len(images.train_b), "domain B images", _test_hint(cfg, images))
     kept = replace(images, train_a=images.train_a[:-ka], train_b=images.train_b[:-kb])
     where = f"{ka} + {kb} training images set aside (no test split)"
     return kept, HeldOut(images.train_a[-ka:], images.train_b[-kb:], False, where, from_training=True)
@@ -96,12 +98,31 @@ def held_out_set(cfg: Config, images: Images, *, scored_before: bool | None) -> 
     return kept, held if scoring else None
 
 
-def _count(n: int, available: int, what: str) -> int:
+def _enough(available: int, kind: str, where: str) -> None:
+    """A test split scored at each evaluation needs 2 images per domain (kid and spread compare images with each
+    other); with 1 the run stopped at its first evaluation, after training up to it."""
+    if available < 2:
+        raise CycleGANError(
+            f"option '--eval-every': the held-out set needs at least 2 {kind}, and {where} has {available} "
+            "readable; add test images, or train without --eval-every"
+        )
+
+
+def _test_hint(cfg: Config, images: Images) -> str:
+    """Where this run's data would hold a test split: what to add for scoring without setting images aside."""
+    if images.aligned:
+        return f"add a test folder of A|B images beside {Path(cfg.data.data) / 'train'}"
+    if cfg.data.data:
+        return f"add testA/testB folders to {cfg.data.data}"
+    return "give --data ROOT (trainA, trainB, testA, testB) instead of --domain-a/--domain-b"
+
+
+def _count(n: int, available: int, what: str, hint: str) -> int:
     k = min(n, available // 5)
     if k < 2:
         raise CycleGANError(
             f"option '--eval-every': {available} {what} are too few to set 2 aside for scoring (a fifth at most); "
-            "add testA/testB folders to --data or train without --eval-every"
+            f"{hint}, or train without --eval-every"
         )
     return k
 
