@@ -58,6 +58,8 @@ PALETTE: dict[str, dict[str, tuple]] = {
     },
 }
 TRUNK = (95, 65, 40)
+# The folders a dataset root holds (images, pix2pix pairs, clips): a new dataset's --out is never inside one.
+DATASET_FOLDERS = ("trainA", "trainB", "testA", "testB", "train", "test", "videoA", "videoB", "cameras")
 WALLS = ((200, 170, 120), (180, 90, 60), (220, 210, 190), (150, 120, 90), (120, 140, 170))
 
 
@@ -222,14 +224,37 @@ class SyntheticOptions(Options):
     progress: bool = progress_option()
 
 
+def _dataset_folder(folder: Path) -> bool:
+    """Whether `folder` is one of a dataset's folders: named trainA (testB, videoA, ...) beside another of them,
+    so a project folder that is merely called `test` is not one."""
+    if folder.name not in DATASET_FOLDERS or not folder.is_dir():
+        return False
+    return any((folder.parent / name).is_dir() for name in DATASET_FOLDERS if name != folder.name)
+
+
 def claim_dataset_root(root: str | Path, folders: tuple[str, ...], *, overwrite: bool) -> None:
     """Before rendering: refuse, in one line, a root that is a file, or one whose `folders` already hold files
     (rendering over them would mix two datasets) unless `overwrite`, which deletes those folders first."""
     import shutil
 
+    from ..run_files import RUN_FILES
+
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise CycleGANError(f"option '--out': {root} is a file; give a folder")
+    here = root.resolve()
+    for folder in (here, *here.parents):  # trainA holding trainB/ etc. would mix two datasets in one folder
+        if _dataset_folder(folder):
+            raise CycleGANError(
+                f"option '--out': {root} is {'' if folder == here else 'inside '}the dataset folder {folder}: the new "
+                "dataset's folders would land among its images; choose an --out outside it"
+            )
+    found = [name for name in RUN_FILES if (here / name).is_file()]
+    if found:
+        raise CycleGANError(
+            f"option '--out': {root} is a training run folder (it holds {found[0]}): choose another --out for "
+            "the dataset"
+        )
     taken = [root / f for f in folders if (root / f).is_dir() and any((root / f).iterdir())]
     taken += [root / f for f in folders if (root / f).exists() and not (root / f).is_dir()]
     if taken and not overwrite:

@@ -1,0 +1,36 @@
+"""Small defects a probe found: each test fails on the code before its fix."""
+
+from __future__ import annotations
+
+from cyclegan.cli import main
+
+
+def _synthetic(out, *extra):
+    return ["datasets", "synthetic", "--out", str(out), "--count", "2", "--test-count", "1", "--size", "16"] + [
+        "--no-progress",
+        *extra,
+    ]
+
+
+def test_synthetic_out_inside_a_dataset_folder_or_a_run_folder_is_refused(tmp_path, capsys):
+    """Before: `--out syn/trainA` wrote trainA/trainA, trainA/trainB, ... (B images inside domain A's folder),
+    and `--out RUN` wrote the dataset among a run's files."""
+    syn = tmp_path / "syn"
+    assert main(_synthetic(syn)) == 0
+    capsys.readouterr()
+    for out in (syn / "trainA", syn / "testB" / "more"):
+        assert main(_synthetic(out)) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "option '--out'" in err and str(syn / out.relative_to(syn).parts[0]) in err
+        assert "choose an --out outside it" in err
+    assert sorted(p.name for p in (syn / "trainA").iterdir()) == ["00000.png", "00001.png"]
+    assert not (syn / "testB" / "more").exists()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"x")
+    assert main(_synthetic(run)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "training run folder" in err and "checkpoint.pt" in err
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.pt"]
+    project = tmp_path / "test"  # a folder merely named like a split is no dataset: writing below it is fine
+    assert main(_synthetic(project / "syn")) == 0
