@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cyclegan.cli import main
 
 
@@ -34,3 +36,19 @@ def test_synthetic_out_inside_a_dataset_folder_or_a_run_folder_is_refused(tmp_pa
     assert sorted(p.name for p in run.iterdir()) == ["checkpoint.pt"]
     project = tmp_path / "test"  # a folder merely named like a split is no dataset: writing below it is fine
     assert main(_synthetic(project / "syn")) == 0
+
+
+def test_a_whole_float_in_a_config_file_is_accepted_for_an_int_option(tmp_path):
+    """Before: `steps: 1e3` was refused as 'expected int | null, got 1000.0'; 1.5 is still refused."""
+    from cyclegan.config import read_config_file, resolve
+    from cyclegan.errors import CycleGANError
+
+    f = tmp_path / "c.yaml"
+    f.write_text("steps: 1e3\nngf: 16.0\n")
+    flat = read_config_file(f)
+    assert flat == {"steps": 1000, "ngf": 16} and all(type(v) is int for v in flat.values())
+    cfg = resolve(flat)
+    assert type(cfg.train.steps) is int and cfg.train.steps == 1000
+    f.write_text("steps: 1.5\n")
+    with pytest.raises(CycleGANError, match=r"option 'steps'.*got 1\.5"):
+        read_config_file(f)

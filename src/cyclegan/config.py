@@ -417,7 +417,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         if key != "preset":  # and the error names the file
             name, meta = f"{key}' in '{path}", known[key][1].metadata
             value = flat[key] = _on_off(value, hints[key])
-            value = coerce(name, value, hints[key])
+            value = flat[key] = coerce(name, value, hints[key])
             if value is not None:
                 check_value(name, value, meta)
                 check_choice(name, value, meta)

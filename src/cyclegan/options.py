@@ -99,8 +99,8 @@ def type_name(tp: Any) -> str:
 
 
 def coerce(name: str, value: Any, tp: Any) -> Any:
-    """Check `value` against the annotation `tp` (ints pass as floats, lists as tuples); raise a one-line
-    error naming the option otherwise."""
+    """Check `value` against the annotation `tp` (ints pass as floats, whole floats as ints, lists as tuples);
+    raise a one-line error naming the option otherwise."""
     origin = typing.get_origin(tp)
     if origin is Literal:
         if value in typing.get_args(tp):
@@ -126,6 +126,8 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
+        if isinstance(value, float) and value.is_integer():  # `steps: 1e3` in a config file; 1.5 stays refused
+            return int(value)
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
