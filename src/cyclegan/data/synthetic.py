@@ -24,6 +24,7 @@ from ..options import MAX_SEED, Options, opt
 from ..shared_options import progress_option
 
 Style = Literal["summer", "winter"]
+SMALLEST_SIZE = 16  # --size below it is refused
 SUPERSAMPLE = 2  # render at 2x and downsample: anti-aliased edges
 
 # Colours per style for each kind of surface; walls and trunks look the same in both seasons.
@@ -199,7 +200,9 @@ class SyntheticOptions(Options):
     """`cyclegan datasets synthetic`: the summer/winter world as a dataset folder."""
 
     out: str = opt(help="dataset root to write", metavar="DIR")
-    size: int = opt(64, "image size in pixels", gt=0, le=4096)
+    # 16 px is the least that shows a scene (sun, trees, a lake; 8 px is a blur of colours) and trains: the
+    # generators need 8 px (tiling.least_size), a PatchGAN 2**d_layers * 3 (--d-layers 2 at 16 px)
+    size: int = opt(64, "image size in pixels (16 at least)", ge=SMALLEST_SIZE, le=4096)
     count: int = opt(400, "training images per domain", gt=0)
     test_count: int = opt(50, "paired test scenes", gt=0)
     seed: int = opt(0, "world seed", ge=0, le=MAX_SEED)
