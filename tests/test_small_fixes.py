@@ -61,3 +61,11 @@ def test_synthetic_refuses_a_size_too_small_to_show_a_scene_or_train(tmp_path, c
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "option '--size'" in err and ">= 16" in err
     assert not (tmp_path / "s").exists()
+
+
+def test_synthetic_refuses_paired_with_video(tmp_path, capsys):
+    """Before: `--paired --video` wrote the clips and ignored --paired without a word."""
+    assert main(_synthetic(tmp_path / "v", "--paired", "--video", "--clips", "1", "--frames", "2")) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "option '--paired'" in err and "--video" in err
+    assert not (tmp_path / "v").exists()
