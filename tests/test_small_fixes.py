@@ -69,3 +69,21 @@ def test_synthetic_refuses_paired_with_video(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "option '--paired'" in err and "--video" in err
     assert not (tmp_path / "v").exists()
+
+
+def test_train_warns_that_scoring_options_do_nothing_without_eval_every(tmp_path, capsys, monkeypatch):
+    """Before: `--best-by ssim` or `--eval-images N` without --eval-every were accepted without a word and did
+    nothing. Now one warning line (not an error: a resumed run may turn scoring off and keep the rest)."""
+    import cyclegan.train
+
+    monkeypatch.setattr(cyclegan.train, "train", lambda cfg, **_: None)  # the options are what is checked
+    base = ["train", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--steps", "1", "--no-progress"]
+    for extra, named in ((["--best-by", "ssim"], "--best-by does"), (["--eval-images", "8"], "--eval-images does")):
+        assert main([*base, *extra]) == 0
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and err.startswith(f"warning: {named} nothing without --eval-every"), err
+    assert main([*base, "--best-by", "ssim", "--eval-images", "8"]) == 0
+    assert "--best-by and --eval-images do nothing" in capsys.readouterr().err
+    assert main([*base, "--best-by", "ssim", "--eval-every", "5"]) == 0
+    assert main(base) == 0
+    assert capsys.readouterr().err == ""

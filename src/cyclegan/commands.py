@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -84,6 +85,13 @@ def run_train(opts, args: argparse.Namespace) -> int:
     if opts.preset:
         overrides["preset"] = opts.preset
     cfg, ckpt = prepare_config(overrides, resume=opts.resume, out=overrides.get("out"))
+    idle = [f"--{key.replace('_', '-')}" for key in ("best_by", "eval_images") if key in overrides]
+    if idle and not cfg.train.eval_every and os.environ.get("RANK", "0") == "0":  # not refused: a resumed run
+        print(  # may switch scoring off with --eval-every 0 and keep the rest of its command line
+            f"warning: {' and '.join(idle)} {'does' if len(idle) == 1 else 'do'} nothing without --eval-every N "
+            "(no scores, no best.pt this run)",
+            file=sys.stderr,
+        )
     train(cfg, ckpt=ckpt, progress=opts.progress)
     return 0
 
