@@ -87,3 +87,22 @@ def test_train_warns_that_scoring_options_do_nothing_without_eval_every(tmp_path
     assert main([*base, "--best-by", "ssim", "--eval-every", "5"]) == 0
     assert main(base) == 0
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("fmt, suffix, kind", [("torchscript", ".pt", "TorchScript"), ("onnx", ".onnx", "ONNX")])
+def test_evaluate_names_an_exported_model_given_as_checkpoint(tmp_path, capsys, fmt, suffix, kind):
+    """Before: 'cannot read checkpoint g.pt: not a file saved by torch.save, or an incomplete one'."""
+    from helpers import save_tiny_checkpoint
+
+    if fmt == "onnx":
+        pytest.importorskip("onnx")
+    ckpt = save_tiny_checkpoint(tmp_path / "checkpoint.pt")
+    exported = tmp_path / f"g{suffix}"
+    assert main(["export", "--checkpoint", str(ckpt), "--format", fmt, "--out", str(exported), "--no-check"]) == 0
+    data = tmp_path / "d"
+    assert main(_synthetic(data)) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", str(exported), "--data", str(data), "--no-progress"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"it is an exported model ({kind}" in err and "checkpoint.pt" in err, err
+    assert "not a file saved by torch.save" not in err
