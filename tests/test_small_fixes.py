@@ -106,3 +106,23 @@ def test_evaluate_names_an_exported_model_given_as_checkpoint(tmp_path, capsys, 
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and f"it is an exported model ({kind}" in err and "checkpoint.pt" in err, err
     assert "not a file saved by torch.save" not in err
+
+
+def test_a_runs_best_given_twice_gets_one_which_is_better_line(tmp_path):
+    """Before: `evaluate --checkpoint RUN OTHER RUN/best.pt` scored RUN/best.pt twice and printed its
+    'score the same' (or 'is better') line twice."""
+    from cyclegan.evaluate.best import which_is_better
+
+    run = tmp_path / "re"
+
+    def report(name, step, psnr, chosen_by=None):
+        row = {"truth_psnr": psnr, "truth_ssim": 0.5}
+        return {"checkpoint": str(run / name), "step": step, "chosen_by": chosen_by, "backbone": "lite0"} | {
+            "directions": {"AtoB": row, "BtoA": row}
+        }
+
+    other = report("x", 2, 9.0) | {"checkpoint": str(tmp_path / "r1" / "checkpoint.pt")}
+    last, best = report("checkpoint.pt", 4, 10.0), report("best.pt", 4, 10.0, "psnr")
+    (line,) = which_is_better([last, best, other, report("best.pt", 4, 10.0, "psnr")])
+    assert line.startswith(f"{run}: score the same by truth_psnr")
+    (line,) = which_is_better([last, best, report("best.pt", 4, 10.0, "psnr") | {"checkpoint": f"{run}/./best.pt"}])

@@ -64,11 +64,14 @@ def which_is_better(reports: list[dict[str, Any]]) -> list[str]:
     much, on the score that chose best.pt (its mean over the directions)."""
     lines = []
     by_path = {Path(r["checkpoint"]).resolve(): r for r in reports}
+    done: set[Path] = set()  # `--checkpoint RUN RUN/best.pt` scores best.pt twice: one line per run all the same
     for best in reports:
         metric = best.get("chosen_by")
-        last = by_path.get(Path(best["checkpoint"]).resolve().parent / CHECKPOINT_NAME)
-        if not metric or last is None or not best["directions"]:
+        here = Path(best["checkpoint"]).resolve()
+        last = by_path.get(here.parent / CHECKPOINT_NAME)
+        if not metric or last is None or not best["directions"] or here in done:
             continue
+        done.add(here)
         key = _score_key(metric, next(iter(best["directions"].values())), best["backbone"])
         b, a = _mean(best, key), _mean(last, key)
         if not (math.isfinite(a) and math.isfinite(b)):
