@@ -1,4 +1,5 @@
-"""Small defects a probe found: each test fails on the code before its fix."""
+"""Options misused or combined wrongly (datasets synthetic, config files, train's scoring options, evaluate's
+--checkpoint): refused or warned in one line, never silently ignored or written into the wrong place."""
 
 from __future__ import annotations
 
