@@ -37,6 +37,10 @@ def test_synthetic_out_inside_a_dataset_folder_or_a_run_folder_is_refused(tmp_pa
     assert sorted(p.name for p in run.iterdir()) == ["checkpoint.pt"]
     project = tmp_path / "test"  # a folder merely named like a split is no dataset: writing below it is fine
     assert main(_synthetic(project / "syn")) == 0
+    code = tmp_path / "proj"  # a project's own train/ and test/ folders: a dataset deeper down is fine
+    for name in ("train", "test"):
+        (code / name).mkdir(parents=True)
+    assert main(_synthetic(code / "test" / "data" / "syn")) == 0
 
 
 def test_a_whole_float_in_a_config_file_is_accepted_for_an_int_option(tmp_path):

@@ -246,7 +246,9 @@ def claim_dataset_root(root: str | Path, folders: tuple[str, ...], *, overwrite:
     if root.exists() and not root.is_dir():
         raise CycleGANError(f"option '--out': {root} is a file; give a folder")
     here = root.resolve()
-    for folder in (here, *here.parents):  # trainA holding trainB/ etc. would mix two datasets in one folder
+    # trainA holding trainB/ etc. would mix two datasets in one folder. Only --out and its parent: a project whose
+    # own folders are called train/ and test/ may hold a dataset deeper down
+    for folder in (here, here.parent):
         if _dataset_folder(folder):
             raise CycleGANError(
                 f"option '--out': {root} is {'' if folder == here else 'inside '}the dataset folder {folder}: the new "
