@@ -224,25 +224,26 @@ def test_unpaired_names_are_refused(paired, tmp_path):
         train(cfg, progress=False)
 
 
-def test_pix2pix_reads_the_aligned_layout(paired, tmp_path):
-    root = tmp_path / "aligned"
+def aligned_layout(paired: Path, root: Path) -> Path:
+    """The paired set as pix2pix's aligned layout: ROOT/train and ROOT/test of A|B images side by side."""
     for split in ("train", "test"):
         (root / split).mkdir(parents=True)
         for p in sorted((paired / f"{split}A").iterdir()):
             a, b = np.asarray(Image.open(p)), np.asarray(Image.open(paired / f"{split}B" / p.name))
             Image.fromarray(np.concatenate([a, b], 1)).save(root / split / p.name)
+    return root
+
+
+def test_pix2pix_reads_the_aligned_layout(paired, tmp_path):
+    root = aligned_layout(paired, tmp_path / "aligned")
     result = train(family_cfg("pix2pix", root, tmp_path / "run", steps=2), progress=False)
     assert result.step == 2 and (tmp_path / "run" / "samples" / "step_0000002.png").is_file()
 
 
 def test_an_aligned_image_too_narrow_to_halve_is_named_or_skipped(paired, tmp_path, capsys):
     # a 1 px wide A|B image has no half for A: it crashed the run with PIL's "height and width must be > 0"
-    root = tmp_path / "aligned"
+    root = aligned_layout(paired, tmp_path / "aligned")
     for split in ("train", "test"):
-        (root / split).mkdir(parents=True)
-        for p in sorted((paired / f"{split}A").iterdir()):
-            a, b = np.asarray(Image.open(p)), np.asarray(Image.open(paired / f"{split}B" / p.name))
-            Image.fromarray(np.concatenate([a, b], 1)).save(root / split / p.name)
         Image.fromarray(np.zeros((40, 1, 3), np.uint8)).save(root / split / "0_thin.png")
     with pytest.raises(CycleGANError, match=r"train/0_thin.png: 1 px wide, but an aligned pair .* --skip-bad-images"):
         train(family_cfg("pix2pix", root, tmp_path / "run", steps=1), progress=False)
