@@ -131,3 +131,16 @@ def test_a_runs_best_given_twice_gets_one_which_is_better_line(tmp_path):
     (line,) = which_is_better([last, best, other, report("best.pt", 4, 10.0, "psnr")])
     assert line.startswith(f"{run}: score the same by truth_psnr")
     (line,) = which_is_better([last, best, report("best.pt", 4, 10.0, "psnr") | {"checkpoint": f"{run}/./best.pt"}])
+
+
+def test_a_checkpoint_named_twice_is_scored_once(tmp_path):
+    """Before: `evaluate --checkpoint RUN OTHER RUN/best.pt` scored RUN/best.pt twice (two table rows)."""
+    from cyclegan.evaluate.best import expand_runs
+
+    run, other = tmp_path / "re", tmp_path / "r1"
+    for folder, names in ((run, ("checkpoint.pt", "best.pt")), (other, ("checkpoint.pt",))):
+        folder.mkdir()
+        for name in names:
+            (folder / name).write_bytes(b"x")
+    given = (str(run), str(other), str(run / "best.pt"), f"{other}/./checkpoint.pt", str(other))
+    assert expand_runs(given) == (str(run / "checkpoint.pt"), str(run / "best.pt"), str(other))

@@ -17,7 +17,8 @@ HIGHER_IS_BETTER = {"truth_psnr": True, "truth_ssim": True, "cycle_psnr": True, 
 
 
 def expand_runs(checkpoints: tuple[str, ...]) -> tuple[str, ...]:
-    """Each run folder that holds best.pt as its checkpoint.pt and its best.pt; the rest as given."""
+    """Each run folder that holds best.pt as its checkpoint.pt and its best.pt; the rest as given; a file named
+    twice (`RUN RUN/best.pt`, `RUN RUN/checkpoint.pt`) scored once, where it first comes."""
     out: list[str] = []
     for c in checkpoints:
         run = Path(c)
@@ -25,7 +26,14 @@ def expand_runs(checkpoints: tuple[str, ...]) -> tuple[str, ...]:
             out += [str(run / CHECKPOINT_NAME), str(run / BEST_NAME)]
         else:
             out.append(c)
-    return tuple(out)
+    seen: set[Path] = set()
+    kept = []
+    for c in out:
+        path = Path(c) / CHECKPOINT_NAME if Path(c).is_dir() else Path(c)  # a run folder is read as its checkpoint
+        if path.resolve() not in seen:
+            seen.add(path.resolve())
+            kept.append(c)
+    return tuple(kept)
 
 
 def run_data(checkpoint: str) -> str:
