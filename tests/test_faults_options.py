@@ -83,7 +83,11 @@ def test_train_warns_that_scoring_options_do_nothing_without_eval_every(tmp_path
 
     monkeypatch.setattr(cyclegan.train, "train", lambda cfg, **_: None)  # the options are what is checked
     base = ["train", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--steps", "1", "--no-progress"]
-    for extra, named in ((["--best-by", "ssim"], "--best-by does"), (["--eval-images", "8"], "--eval-images does")):
+    for extra, named in (
+        (["--best-by", "ssim"], "--best-by does"),
+        (["--eval-images", "8"], "--eval-images does"),
+        (["--no-eval-kid"], "--no-eval-kid does"),
+    ):
         assert main([*base, *extra]) == 0
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and err.startswith(f"warning: {named} nothing without --eval-every"), err

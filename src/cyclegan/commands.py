@@ -85,7 +85,11 @@ def run_train(opts, args: argparse.Namespace) -> int:
     if opts.preset:
         overrides["preset"] = opts.preset
     cfg, ckpt = prepare_config(overrides, resume=opts.resume, out=overrides.get("out"))
-    idle = [f"--{key.replace('_', '-')}" for key in ("best_by", "eval_images") if key in overrides]
+    idle = [  # as the user wrote them: --no-eval-kid for eval_kid False
+        f"--{'no-' if overrides[key] is False else ''}{key.replace('_', '-')}"
+        for key in ("best_by", "eval_images", "eval_kid")
+        if key in overrides
+    ]
     if idle and not cfg.train.eval_every and os.environ.get("RANK", "0") == "0":  # not refused: a resumed run
         print(  # may switch scoring off with --eval-every 0 and keep the rest of its command line
             f"warning: {' and '.join(idle)} {'does' if len(idle) == 1 else 'do'} nothing without --eval-every N "
