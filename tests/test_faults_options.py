@@ -148,3 +148,18 @@ def test_a_checkpoint_named_twice_is_scored_once(tmp_path):
             (folder / name).write_bytes(b"x")
     given = (str(run), str(other), str(run / "best.pt"), f"{other}/./checkpoint.pt", str(other))
     assert expand_runs(given) == (str(run / "checkpoint.pt"), str(run / "best.pt"), str(other))
+
+
+def test_synthetic_refuses_options_the_other_kind_of_dataset_reads(tmp_path, capsys):
+    """Before: `--count` / `--test-count` with --video, and `--clips` / `--frames` without it, were ignored
+    without a word."""
+    video = ["datasets", "synthetic", "--video", "--clips", "1", "--frames", "2", "--size", "16", "--no-progress"]
+    for extra, flag in ((["--count", "9"], "--count"), (["--test-count", "3"], "--test-count")):
+        assert main([*video, "--out", str(tmp_path / "v"), *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and f"option '{flag}' does not apply with --video" in err, err
+    for extra, flag in ((["--clips", "2"], "--clips"), (["--frames", "5"], "--frames")):
+        assert main([*_synthetic(tmp_path / "i"), *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and f"option '{flag}' does not apply without --video" in err, err
+    assert not (tmp_path / "v").exists() and not (tmp_path / "i").exists()

@@ -17,7 +17,7 @@ from typing import Any
 
 from . import process
 from .config import ALTERNATIVES, BASE_SECTIONS, all_sections, option_fields, read_config_file
-from .errors import CycleGANError, escape
+from .errors import escape
 from .families import FAMILIES, accepting, names, section_titles
 from .options import add_arguments, to_flags
 from .presets import PRESETS
@@ -167,13 +167,9 @@ def run_datasets_download(opts, _: argparse.Namespace) -> int:
 
 
 def run_datasets_synthetic(opts, _: argparse.Namespace) -> int:
-    from .data.synthetic import claim_dataset_root  # on use
+    from .data.synthetic import check_applicable, claim_dataset_root  # on use
 
-    if opts.video and opts.paired:  # before: --paired was ignored without a word
-        raise CycleGANError(
-            "option '--paired' does not apply with --video: the clips are pairs already (videoB holds videoA's "
-            "frames in winter); drop --paired, or drop --video for paired training images"
-        )
+    check_applicable(opts)  # an option the other kind of dataset reads is refused, not ignored
     folders = ("videoA", "videoB", "cameras") if opts.video else ("trainA", "trainB", "testA", "testB")
     claim_dataset_root(opts.out, folders, overwrite=opts.overwrite)
     if opts.video:

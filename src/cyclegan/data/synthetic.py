@@ -11,7 +11,7 @@ Everything is deterministic: the same seed gives the same pixels on every machin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
@@ -225,6 +225,26 @@ class SyntheticOptions(Options):
         "cameras): their old files are deleted first, so no stale image stays",
     )
     progress: bool = progress_option()
+
+
+def check_applicable(opts: SyntheticOptions) -> None:
+    """Refuse (one line) an option that the kind of dataset asked for does not read: `--paired`, `--count`,
+    `--test-count` with `--video`, `--clips` and `--frames` without it (each was ignored without a word).
+    Options left at their defaults pass."""
+    if opts.video and opts.paired:
+        raise CycleGANError(
+            "option '--paired' does not apply with --video: the clips are pairs already (videoB holds videoA's "
+            "frames in winter); drop --paired, or drop --video for paired training images"
+        )
+    defaults = {f.name: f.default for f in fields(SyntheticOptions)}
+    unread = ("count", "test_count") if opts.video else ("clips", "frames")
+    for name in unread:
+        if getattr(opts, name) != defaults[name]:
+            flag = f"--{name.replace('_', '-')}"
+            instead = "--clips N and --frames N set the clips" if opts.video else "give --video for clips"
+            raise CycleGANError(
+                f"option '{flag}' does not apply {'with' if opts.video else 'without'} --video: {instead}; drop {flag}"
+            )
 
 
 def _dataset_folder(folder: Path) -> bool:
