@@ -1,4 +1,7 @@
+import importlib
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -209,6 +212,29 @@ def test_every_command_has_help_with_every_option_and_its_default(command, capsy
         if f.default not in (MISSING, None) and not isinstance(f.default, bool):
             default = default_text_of(f)
             assert f"default: {' '.join(default.split())}" in out, f"{f.name}'s default missing"
+
+
+def test_every_commands_help_starts_without_torch():
+    """`cyclegan X --help` builds X's flags from its options dataclass, whose module must not import torch
+    (3-6 s before each help page did)."""
+    code = (
+        "import sys\nfrom cyclegan.cli import build_parser\n"
+        f"for argv in {list(_all_commands())!r}:\n"
+        "    build_parser(argv)\n"
+        "    if 'torch' in sys.modules:\n"
+        "        sys.exit(' '.join(argv))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"`cyclegan {done.stderr.strip()} --help` imports torch"
+
+
+@pytest.mark.parametrize("package", ["cyclegan.bench", "cyclegan.data", "cyclegan.evaluate", "cyclegan.style"])
+def test_packages_imported_on_use_still_export_every_name(package):
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        _ = module.nothing_here
 
 
 def test_preset_choices_come_from_the_presets(capsys, monkeypatch):

@@ -98,7 +98,7 @@ PEAK_OF_A_TRANSLATION = """
     import resource, sys
     import torch
     from cyclegan.loading import load_generator
-    from cyclegan.tiling import TilingOptions
+    from cyclegan.translate_options import TilingOptions
     from cyclegan.translation import translate_files
 
     ckpt, small, big, out = sys.argv[1:5]

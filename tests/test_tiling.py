@@ -15,7 +15,8 @@ from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
 from cyclegan.inference import translate_batch
 from cyclegan.models import ResnetGenerator
-from cyclegan.tiling import TilePlan, TilingOptions, plan_tiles, tile_starts, translate_tiled
+from cyclegan.tiling import TilePlan, plan_tiles, tile_starts, translate_tiled
+from cyclegan.translate_options import TilingOptions
 
 
 def generator(norm: str = "instance", seed: int = 0) -> nn.Module:

@@ -344,7 +344,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         "translate images with a trained generator",
         "Translate files, folders and globs. Each output keeps the input's file stem and size. "
         "Example: cyclegan translate --checkpoint runs/h2z --direction AtoB --out out/ photos/ more/*.jpg",
-        ".translation:TranslateOptions",
+        ".translate_options:TranslateOptions",
         run_translate,
     ),
     "export": Command(
@@ -352,7 +352,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         "Write one generator as a file that runs without this package: input and output float32 (B, 3, H, W) "
         "in [-1, 1], any batch, height and width. The file is checked against PyTorch at two sizes. "
         "Example: cyclegan export --checkpoint runs/h2z --direction AtoB --out h2z.onnx",
-        ".export:ExportOptions",
+        ".export_options:ExportOptions",
         run_export,
     ),
     "datasets": {
@@ -390,7 +390,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         "train and score a summer <-> winter model on built-in data, in minutes, offline",
         "Render the built-in summer/winter world, train a small model on it, translate the paired test scenes "
         "both ways and score them against the truth (report.html, report.json).",
-        ".demo:DemoOptions",
+        ".demo_options:DemoOptions",
         run_demo,
     ),
     "evaluate": Command(
@@ -399,7 +399,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         "domain (fid/kid with the FID Inception; fd_lite0/kid_lite0 with Lite0, which is not FID), cycle "
         "L1/PSNR/SSIM, identity L1, and PSNR/SSIM against the truth when testA and testB hold the same file "
         "names. Example: cyclegan evaluate --checkpoint runs/h2z --data data/horse2zebra --out eval.json",
-        ".evaluate.runner:EvalOptions",
+        ".evaluate.options:EvalOptions",
         run_evaluate,
     ),
     "bench": Command(
@@ -408,7 +408,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         "synthetic tensors, and peak memory; --mode reference is the reference implementation's plain "
         "computation (fp32, NCHW, eager). --task style: Gatys against CycleGAN, seconds per image. "
         "Example: cyclegan bench --preset paper --size 256 --steps 4",
-        ".bench:BenchOptions",
+        ".bench.options:BenchOptions",
         run_bench,
     ),
     "stylize": Command(
@@ -416,7 +416,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         "Optimise the pixels of the content image so its deep features keep the content and its Gram "
         "matrices match the style image(s). Example: cyclegan stylize --content tubingen.jpg "
         "--style starry_night.jpg --size 256 --out tubingen_starry.png",
-        ".style:StylizeOptions",
+        ".style.options:StylizeOptions",
         run_stylize,
     ),
     "compare": Command(
@@ -426,7 +426,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         "content preservation, style match and (given a target-domain folder) KID over Lite0 features. "
         "Example: cyclegan compare --checkpoint runs/monet --direction BtoA --content photos/ "
         "--style monet/trainA --target monet/testA --out cmp/",
-        ".compare:CompareOptions",
+        ".compare_options:CompareOptions",
         run_compare,
     ),
     "serve": Command(

@@ -21,9 +21,8 @@ import glob
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import MISSING, asdict, dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import torch
 import torch.nn.functional as F_
@@ -31,19 +30,18 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from .data.io import MAX_PIXELS, long_side_shape, max_pixels_option, read_image, resize_long_side, save_image
+from .compare_options import CompareOptions
+from .data.io import MAX_PIXELS, long_side_shape, read_image, resize_long_side, save_image
 from .errors import CycleGANError
 from .evaluate.distances import feature_distance, kid_input, kid_lite0
 from .evaluate.features import load_lite0
 from .evaluate.metrics import ssim_y
 from .execution import resolve_device
-from .files import check_outputs, claim_folder, overwrite_option, removed_on_failure, unique_stems, write_atomic
+from .files import check_outputs, claim_folder, removed_on_failure, unique_stems, write_atomic
 from .inference import is_out_of_memory, translate_tensor
 from .loading import load_generator
-from .options import MAX_SEED, Options, opt
 from .pretrained import lite0_model
 from .report import METHODS, CompareReport, Row, render_compare_html, save_grid, write_json
-from .shared_options import Direction, checkpoint_option, device_option, direction_option, ema_option, progress_option
 from .style import (
     GatysOptions,
     build_backbone,
@@ -55,40 +53,9 @@ from .style import (
     to_pil_01,
 )
 from .style.backbones import DEFAULTS, Lite0Backbone
-from .style.gatys import Optimizer, StyleBackbone, backbone_option, optimizer_option, steps_option, weights_option
 from .translation import expand_inputs
 
 METRICS_BACKBONE = "lite0"  # always available offline, so reports from any machine are comparable
-
-
-@dataclass(frozen=True)
-class CompareOptions(Options):
-    """`cyclegan compare`: which generator, which content and style images, where the report goes."""
-
-    checkpoint: str = checkpoint_option()
-    direction: Direction = direction_option(MISSING)  # required: a wrong default would compare the wrong way
-    content: tuple[str, ...] = opt(help="content images, folders or globs", metavar="IMG")
-    style: tuple[str, ...] = opt(
-        help="style reference images and/or folders of target-domain images to draw references from", metavar="IMG"
-    )
-    out: str = opt(help="output folder (created if missing)", metavar="DIR")
-    ema: Literal["auto", "on", "off"] = ema_option()
-    target: str | None = opt(
-        None, "target-domain folder for KID", metavar="DIR", default_text="the first --style folder"
-    )
-    size: int = opt(256, "long side of the images in px", gt=0, le=4096)  # Gatys has no tiles: see GatysOptions
-    refs_per_image: int = opt(1, "style references per image", gt=0)
-    grid_cell: int | None = opt(None, "pixels per grid cell", gt=0, default_text="--size")
-    grid_palette: bool = opt(False, "256-colour grid PNG, ~3x smaller (for web pages)")
-    backbone: StyleBackbone = backbone_option()
-    weights: str | None = weights_option()
-    steps: int = steps_option()
-    optimizer: Optimizer = optimizer_option()
-    seed: int = opt(0, "seed for drawing references", metavar="N", ge=0, le=MAX_SEED)
-    overwrite: bool = overwrite_option()
-    max_pixels: int = max_pixels_option()
-    device: str = device_option()
-    progress: bool = progress_option()
 
 
 # --- the steps -------------------------------------------------------------------------------------------

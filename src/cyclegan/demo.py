@@ -19,16 +19,15 @@ import torch
 
 from .data.io import read_image, to_tensor
 from .data.synthetic import SyntheticOptions, write_dataset
+from .demo_options import DemoOptions
 from .errors import CycleGANError
 from .evaluate.metrics import psnr, ssim
 from .execution import resolve_device
 from .files import write_atomic
 from .inference import translate_tensor
 from .loading import load_generator
-from .options import MAX_SEED, Options, opt
 from .report import render_demo_html, save_grid
 from .run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR, TENSORBOARD_DIR
-from .shared_options import Precision, device_option, precision_option, progress_option
 from .train import prepare_config, train
 
 # Training options on top of the preset (names as in `cyclegan train --help`). The step count is a cap:
@@ -114,28 +113,6 @@ def score(translated: torch.Tensor, inputs: torch.Tensor, truth: torch.Tensor) -
         "ssim": round(ssim(translated, truth).mean().item(), 4),
         "ssim_identity": round(ssim(inputs, truth).mean().item(), 4),
     }
-
-
-@dataclass(frozen=True)
-class DemoOptions(Options):
-    """`cyclegan demo`: where it runs and how long it may train."""
-
-    out: str = opt("runs/demo", "run folder", metavar="RUN")
-    minutes: float | None = opt(
-        4.5,
-        "training time: the steps are fitted to it at this machine's measured speed, so the LR schedule ends at 0 "
-        "and the demo finishes in about M + 0.5 minutes",
-        gt=0,
-        metavar="M",
-    )
-    steps: int | None = opt(None, "training steps", gt=0, default_text="as many as fit in --minutes")
-    seed: int = opt(
-        0, "training seed (weights, data order, augmentation); the world is the same for every seed", ge=0, le=MAX_SEED
-    )
-    overwrite: bool = opt(False, "replace a previous demo run in the run folder (never a run of anything else)")
-    device: str = device_option()
-    precision: Precision = precision_option()
-    progress: bool = progress_option()
 
 
 # What a demo writes in its run folder (the training run's files included): all that --overwrite removes.

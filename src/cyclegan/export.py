@@ -15,28 +15,17 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
 from .errors import CycleGANError
-from .files import check_outputs, overwrite_option, write_atomic
+from .export_options import OPSET, ExportFormat, ExportOptions, format_for
+from .files import check_outputs, write_atomic
 from .inference import least_size, pad_for_generator, size_multiple
 from .loading import checkpoint_file, load_generator
-from .options import Options, opt
-from .shared_options import checkpoint_option, direction_option, ema_option
 
-ExportFormat = Literal["onnx", "torchscript"]
-FORMATS: tuple[ExportFormat, ...] = ("onnx", "torchscript")
-SUFFIXES: dict[str, ExportFormat] = {
-    ".onnx": "onnx",
-    ".pt": "torchscript",
-    ".ts": "torchscript",
-    ".torchscript": "torchscript",
-}
-OPSET = 17
 TOLERANCE = 1e-4  # max abs difference from PyTorch accepted for an export, on outputs in [-1, 1]
 INPUT, OUTPUT = "input", "output"
 DYNAMIC_AXES = {INPUT: {0: "batch", 2: "height", 3: "width"}, OUTPUT: {0: "batch", 2: "height", 3: "width"}}
@@ -70,27 +59,6 @@ class ExportResult:
     format: ExportFormat
     checked_sizes: tuple[tuple[int, int], ...]
     max_abs_diff: float | None  # None when the check was skipped
-
-
-def format_for(path: str | Path, fmt: str | None) -> ExportFormat:
-    """The export format: `fmt` if given, else from the file suffix (.onnx; .pt, .ts, .torchscript)."""
-    if fmt is not None:
-        if fmt not in FORMATS:
-            raise CycleGANError(f"option '--format': expected onnx or torchscript, got {fmt!r}")
-        implied = SUFFIXES.get(Path(path).suffix.lower())
-        if implied is not None and implied != fmt:  # a TorchScript file named .onnx would fail its reader
-            raise CycleGANError(
-                f"option '--format': {fmt} does not match --out {path} (the name of a {implied} file); "
-                "rename the file or drop --format"
-            )
-        return fmt  # type: ignore[return-value]
-    suffix = Path(path).suffix.lower()
-    if suffix not in SUFFIXES:
-        raise CycleGANError(
-            f"option '--out' {path}: cannot tell the format from '{suffix or 'no suffix'}'; "
-            "give --format onnx|torchscript or name the file .onnx or .pt"
-        )
-    return SUFFIXES[suffix]
 
 
 def wrap_for_export(net: nn.Module) -> nn.Module:
@@ -216,24 +184,6 @@ def export_generator(
             x = torch.rand(i + 1, 3, h, w, generator=torch.Generator().manual_seed(i)) * 2 - 1
             diff = max(diff, (run(x) - model(x)).abs().max().item())
     return ExportResult(out, format, sizes, diff)
-
-
-@dataclass(frozen=True)
-class ExportOptions(Options):
-    """`cyclegan export`: one generator of a checkpoint as an ONNX or TorchScript file."""
-
-    checkpoint: str = checkpoint_option()
-    out: str = opt(help="the file to write (.onnx; .pt, .ts or .torchscript)", metavar="FILE")
-    direction: Literal["AtoB", "BtoA"] = direction_option()
-    ema: Literal["auto", "on", "off"] = ema_option()
-    format: ExportFormat | None = opt(None, "onnx or torchscript", default_text="from the --out suffix")
-    opset: int = opt(OPSET, "ONNX opset version (11+: the generators' reflection padding needs it)", ge=11)
-    check: bool = opt(True, "run the exported file against PyTorch at two sizes (--no-check: skip)")
-    overwrite: bool = overwrite_option()
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        format_for(self.out, self.format)  # a name whose suffix tells no format is refused here, up front
 
 
 def export_checkpoint(opts: ExportOptions) -> ExportResult:

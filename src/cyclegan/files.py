@@ -19,6 +19,7 @@ from .options import opt
 # What `data.io.read_image` decodes (a GIF: its first frame; `translate` takes a longer one as a clip), as
 # refusals name it.
 IMAGE_FORMATS = "JPEG, PNG, BMP, GIF, WebP or TIFF"
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 def write_atomic(path: str | Path, write: Callable[[str], None], *, replace: bool = True) -> Path:

@@ -16,18 +16,8 @@ from .data.io import read_image, resize_long_side, to_pil, to_tensor
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution
 from .models.layers import pad_for_generator  # here too: the export's and the API's
-from .tiling import (
-    DEFAULT_MAX_MEMORY_GB,
-    DEFAULT_OVERLAP,
-    DEFAULT_THUMBNAIL,
-    TilingOptions,
-    activation_bytes,
-    as_bytes,
-    as_unit,
-    least_size,
-    size_multiple,
-    translate_tiled,
-)
+from .tiling import activation_bytes, as_bytes, as_unit, least_size, size_multiple, translate_tiled
+from .translate_options import DEFAULT_MAX_MEMORY_GB, DEFAULT_OVERLAP, DEFAULT_THUMBNAIL, TilingOptions
 
 
 @torch.no_grad()

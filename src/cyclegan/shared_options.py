@@ -80,3 +80,15 @@ class ExecutionOptions(Options):
     precision: Precision = precision_option()
     channels_last: OnOff = channels_last_option()
     compile: OnOff = compile_option()
+
+
+# The decode cap: an image whose header declares more pixels is refused before it is decoded (a 24-megapixel
+# photo passes; a 13000 x 13000 PNG of a few KB, which would need gigabytes once decoded, does not).
+MAX_PIXELS = 100_000_000
+
+
+def max_pixels_option() -> Any:
+    """The `--max-pixels` field of the commands that read images given by the user (one definition)."""
+    return opt(
+        MAX_PIXELS, "skip (and name) an image whose header declares more pixels than N, before decoding it", gt=0
+    )

@@ -30,25 +30,16 @@ import torch.nn.functional as F_
 from torch import nn
 
 from .errors import CycleGANError
-from .options import Options, opt
+from .translate_options import DEFAULT_MAX_MEMORY_GB, DEFAULT_OVERLAP, DEFAULT_THUMBNAIL, MIN_TILE
 
-# The generator's activations per call: enough for the default thumbnail of a square 1024 px image (1.05 MP
-# at about 1.15 KB per pixel for the paper ResNet), and a 6000x4000 photo stays under 3 GB in all.
-DEFAULT_MAX_MEMORY_GB = 1.25
-DEFAULT_OVERLAP = 64  # pixels shared by neighbouring tiles (the paper generator's context fades over ~80 px)
 # Each tile's outer quarter of an overlap is left out and the middle half blended: on small random
 # InstanceNorm ResNets this halved the difference from the whole image against a ramp over all of it.
 RAMP_MARGIN = 0.25
-DEFAULT_THUMBNAIL = 1024  # long side of the thumbnail whose InstanceNorm statistics the tiles share
 # Peak memory of a forward pass (no grad) per input pixel, as a multiple of the largest activation (on the
 # 128 px probe: the 64-channel output of the last reflection pad, 280 bytes per pixel in fp32): measured 3.2
 # to 4.1 for the paper's ResNet on the CPU (896 to 1154 bytes per pixel, fp32 and bf16, 512 and 1024 px):
 # the layer's input, its output, a padded copy, and the allocator's slack.
 PEAK_FACTOR = 4.1
-# The smallest tile worth translating: a 32 px tile (overlap at most 8 px for automatic tiles) is already a
-# quarter border on each side; below it a tile shows mostly its own edges (8 px tiles left the whole image 31
-# grey levels off). A budget or --tile that would go below it is refused, naming the option.
-MIN_TILE = 32
 PROBE = 128  # side of the probe image (a 7x7 conv's padded input is then 10% larger than the image, as at scale)
 
 _BYTES_PER_PIXEL: weakref.WeakKeyDictionary[nn.Module, float] = weakref.WeakKeyDictionary()
@@ -329,51 +320,3 @@ def _coverage(starts: list[int], weights: list[torch.Tensor], length: int) -> to
     for s, w in zip(starts, weights):
         total[s : s + len(w)] += w
     return total
-
-
-@dataclass(frozen=True)
-class TilingOptions(Options):
-    """When and how an image is translated in tiles (flattened into `translate`'s flags)."""
-
-    tile: int | None = opt(
-        None,
-        "translate in tiles of N px (0: always the whole image at once)",
-        ge=0,
-        default_text="tiles only for an image whose activations would exceed --max-memory",
-    )
-    tile_overlap: int = opt(
-        DEFAULT_OVERLAP, "pixels neighbouring tiles share, blended with a raised-cosine window", ge=0
-    )
-    max_memory: float = opt(
-        DEFAULT_MAX_MEMORY_GB,
-        "GB the generator's activations may take at once (estimated); a larger image is translated in tiles that fit",
-        gt=0,
-    )
-    thumbnail: int = opt(
-        DEFAULT_THUMBNAIL,
-        "long side (px) of the thumbnail whose InstanceNorm statistics every tile uses (0: each "
-        "tile its own statistics, which leaves seams)",
-        ge=0,
-    )
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.tile and self.tile < MIN_TILE:
-            raise CycleGANError(
-                f"option '--tile' {self.tile} is under the smallest useful tile, {MIN_TILE} px (0: never tile)"
-            )
-        if self.tile and 2 * self.tile_overlap >= self.tile:
-            raise CycleGANError(
-                f"option '--tile-overlap' {self.tile_overlap} must be less than half of --tile {self.tile}"
-            )
-
-    def plan(self, net: nn.Module, height: int, width: int) -> TilePlan:
-        return plan_tiles(
-            net,
-            height,
-            width,
-            tile=self.tile,
-            overlap=self.tile_overlap,
-            max_memory_gb=self.max_memory,
-            thumbnail=self.thumbnail,
-        )

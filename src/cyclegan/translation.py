@@ -17,7 +17,6 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import torch
 from torch import nn
@@ -29,7 +28,6 @@ from .data.io import (
     find_images,
     glob_files,
     long_side_shape,
-    max_pixels_option,
     megapixels,
     not_a_file_reason,
     open_image,
@@ -41,22 +39,13 @@ from .data.io import (
 )
 from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
-from .files import check_outputs, claim_folder, overwrite_option, unique_stems
+from .files import check_outputs, claim_folder, unique_stems
 from .inference import check_size, is_out_of_memory, translate_batch, uncompiled
 from .loading import load_generator
 from .models.unet import UnetGenerator
-from .options import Options, opt
-from .shared_options import (
-    Direction,
-    ExecutionOptions,
-    checkpoint_option,
-    device_option,
-    direction_option,
-    ema_option,
-    progress_option,
-)
 from .temporal import TemporalOptions
-from .tiling import TilingOptions, activation_bytes, least_size
+from .tiling import activation_bytes, least_size
+from .translate_options import TilingOptions, TranslateOptions
 
 # --- files ----------------------------------------------------------------------------------------------
 
@@ -269,40 +258,6 @@ def _translate_batch(
         f"{path}: out of memory on {device} at {x.shape[-1]}x{x.shape[-2]} px (a smaller --max-memory or --tile fits)"
     )
     return []
-
-
-@dataclass(frozen=True)
-class TranslateOptions(Options):
-    """`cyclegan translate`: image and clip files, folders and globs through one generator, into a folder."""
-
-    inputs: tuple[str, ...] = opt(
-        help="image or clip files (MP4, MOV, MKV, WebM, animated GIF/WebP), folders (searched recursively) or globs",
-        metavar="INPUT",
-        positional=True,
-    )
-    checkpoint: str = checkpoint_option()
-    out: str = opt(help="output folder (created if missing)", metavar="DIR")
-    direction: Direction = direction_option()
-    ema: Literal["auto", "on", "off"] = ema_option()
-    size: int | None = opt(
-        None,
-        "resize so the longer side is N first, N at least the generator's smallest side (default: keep the size)",
-        gt=0,
-    )
-    batch_size: int = opt(4, "images of equal size per batch", gt=0)
-    ext: Literal["png", "jpg", "webp", "tif"] = opt("png", "output format")
-    overwrite: bool = overwrite_option()
-    skip_existing: bool = opt(
-        False,
-        "translate only the inputs whose output does not exist yet, to finish an interrupted run (outputs are "
-        "written whole: one that exists is complete)",
-    )
-    max_pixels: int = max_pixels_option()
-    tiling: TilingOptions = opt(factory=TilingOptions)
-    temporal: TemporalOptions = opt(factory=TemporalOptions)
-    execution: ExecutionOptions = opt(factory=ExecutionOptions)
-    device: str = device_option()
-    progress: bool = progress_option()
 
 
 def translate_files(

@@ -26,7 +26,8 @@ from .execution import REFERENCE, Execution
 from .files import check_outputs
 from .inference import check_size, translate_batch, translate_tensor, uncompiled
 from .temporal import FlowBlend, SharedNormStats, TemporalOptions
-from .tiling import TilingOptions, activation_bytes, per_instance_norms, thumbnail_of, translate_tiled
+from .tiling import activation_bytes, per_instance_norms, thumbnail_of, translate_tiled
+from .translate_options import TilingOptions
 
 DEFAULT_BATCH = 4  # frames decoded and translated at once (fewer where --max-memory says so)
 

@@ -21,7 +21,7 @@ from ..shared_options import (
     direction_option,
     precision_option,
 )
-from ..style.backbones import BackboneName
+from ..style.options import BackboneName
 
 Task = Literal["train", "style", "tiles"]
 Mode = Literal["reference", "default", "both"]

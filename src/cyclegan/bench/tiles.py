@@ -25,7 +25,8 @@ from ..files import write_atomic
 from ..inference import translate_batch
 from ..loading import load_generator
 from ..models import build_generator
-from ..tiling import DEFAULT_OVERLAP, TilingOptions, tile_starts
+from ..tiling import tile_starts
+from ..translate_options import DEFAULT_OVERLAP, TilingOptions
 from .measure import environment
 from .options import BenchOptions, TileBenchOptions
 

@@ -1,19 +1,10 @@
 """Image reading, the unpaired dataset and its transforms, and the synthetic summer/winter domains."""
 
-from .dataset import PairedTrainSet, UnpairedTrainSet, eval_transform, find_pairs, read_pair, train_transform
-from .io import IMAGE_EXTENSIONS, check_images, list_images, read_image, to_pil, to_tensor
+from ..lazy import lazy_exports
 
-__all__ = [
-    "IMAGE_EXTENSIONS",
-    "PairedTrainSet",
-    "find_pairs",
-    "read_pair",
-    "UnpairedTrainSet",
-    "check_images",
-    "eval_transform",
-    "list_images",
-    "read_image",
-    "to_pil",
-    "to_tensor",
-    "train_transform",
-]
+_EXPORTS = {
+    ".dataset": ("PairedTrainSet", "UnpairedTrainSet", "eval_transform", "find_pairs", "read_pair", "train_transform"),
+    ".io": ("IMAGE_EXTENSIONS", "check_images", "list_images", "read_image", "to_pil", "to_tensor"),
+}
+__getattr__ = lazy_exports(__name__, _EXPORTS)
+__all__ = [name for names in _EXPORTS.values() for name in names]

@@ -10,7 +10,6 @@ import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePath
-from typing import Any
 
 import numpy as np
 import torch
@@ -20,20 +19,8 @@ from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
 from ..errors import CycleGANError
-from ..files import IMAGE_FORMATS, write_atomic
-from ..options import opt
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-# The decode cap: an image whose header declares more pixels is refused before it is decoded (a 24-megapixel
-# photo passes; a 13000 x 13000 PNG of a few KB, which would need gigabytes once decoded, does not).
-MAX_PIXELS = 100_000_000
-
-
-def max_pixels_option() -> Any:
-    """The `--max-pixels` field of the commands that read images given by the user (one definition)."""
-    return opt(
-        MAX_PIXELS, "skip (and name) an image whose header declares more pixels than N, before decoding it", gt=0
-    )
+from ..files import IMAGE_EXTENSIONS, IMAGE_FORMATS, write_atomic
+from ..shared_options import MAX_PIXELS
 
 
 def megapixels(n: int) -> str:

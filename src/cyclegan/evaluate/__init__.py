@@ -1,8 +1,10 @@
 """Evaluation: reconstruction metrics (L1, PSNR, SSIM), FID/KID and Lite0 feature distances.
 
-Heavy parts (feature networks, the runner) are imported from their modules on use.
+Every module is imported on use (`evaluate.options` is torch-free, for `cyclegan evaluate --help`).
 """
 
-from .metrics import PSNR_MAX, l1, luminance, psnr, ssim, ssim_y
+from ..lazy import lazy_exports
 
-__all__ = ["PSNR_MAX", "l1", "luminance", "psnr", "ssim", "ssim_y"]
+_EXPORTS = {".metrics": ("PSNR_MAX", "l1", "luminance", "psnr", "ssim", "ssim_y")}
+__getattr__ = lazy_exports(__name__, _EXPORTS)
+__all__ = [name for names in _EXPORTS.values() for name in names]

@@ -20,9 +20,8 @@ import dataclasses
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
@@ -30,25 +29,23 @@ from tqdm import tqdm
 
 from ..config import config_from_dict
 from ..data.dataset import eval_transform
-from ..data.io import check_images, list_images, max_pixels_option, read_image, save_image, to_pil
+from ..data.io import check_images, list_images, read_image, save_image, to_pil
 from ..errors import CycleGANError
 from ..execution import resolve_device
 from ..families import GENERATOR_FOR, directions_of
-from ..files import check_outputs, claim_folder, overwrite_option, unique_stems
+from ..files import check_outputs, claim_folder, unique_stems
 from ..inference import is_out_of_memory, translate_tensor
 from ..interop.foreign import load_foreign_generator
 from ..loading import checkpoint_file, checkpoint_path, load_file, load_generator
-from ..options import MAX_SEED, Options, opt
 from ..report import METRIC_NAMES
 from ..report.grid import save_grid
 from ..run_files import FORMAT
-from ..shared_options import device_option, ema_option, progress_option
 from .best import expand_runs, run_data
 from .distances import feature_distances
 from .features import load_backbone
 from .metrics import l1, psnr, ssim
+from .options import EvalOptions
 
-EvalDirection = Literal["AtoB", "BtoA", "both"]
 GRID_ROWS = 6  # examples per sample grid written with --save-images
 FOREIGN_SIZE = 256  # evaluation size for plain generator files, which do not record their training size
 
@@ -57,45 +54,6 @@ BACKBONE_NOTES = {
     "lite0": "FD/KID over EfficientNet-Lite0 ImageNet features (1280-d, 224 px): NOT FID, comparable only "
     "with other fd_lite0/kid_lite0 figures",
 }
-
-
-@dataclass(frozen=True)
-class EvalOptions(Options):
-    """`cyclegan evaluate`: which checkpoints, on which test split, with which features."""
-
-    checkpoint: tuple[str, ...] = opt(
-        help="run folder or checkpoint file; several (e.g. milestones) are scored in one pass; a run folder that "
-        "holds best.pt (--eval-every) is scored at its last and its best checkpoint",
-        metavar="RUN_OR_FILE",
-    )
-    data: str | None = opt(
-        None, "dataset root holding {split}A and {split}B", metavar="ROOT", default_text="the run's training --data"
-    )
-    split: str = opt("test", "folder prefix under ROOT")
-    direction: EvalDirection = opt("both", "AtoB scores G (and F for the cycle), BtoA the reverse, both: each")
-    ema: Literal["auto", "on", "off"] = ema_option()
-    backbone: Literal["inception", "lite0"] = opt(
-        "lite0",
-        "feature network: inception (FID; needs its weights file) or lite0 (offline; reported as fd_lite0/kid_lite0)",
-    )
-    inception_weights: str | None = opt(
-        None,
-        "pt_inception-2015-12-05-6726825d.pth",
-        metavar="FILE",
-        default_text="$CYCLEGAN_INCEPTION_WEIGHTS, then the torch hub cache",
-    )
-    out: str | None = opt(None, "write the report as JSON here", metavar="FILE.json")
-    save_images: str | None = opt(None, "write translations (DIR/AtoB/*.png) and grids", metavar="DIR")
-    size: int | None = opt(None, "evaluate at N x N px", gt=0, default_text="the training size")
-    batch_size: int = opt(8, "images per forward pass", gt=0)
-    limit: int | None = opt(None, "first N images per domain (sorted names)", gt=0)
-    kid_subset_size: int | None = opt(None, "images per KID subset", gt=1, default_text="min(100, both set sizes)")
-    kid_subsets: int = opt(100, "KID subsets", gt=0)
-    seed: int = opt(0, "seed of the KID subsets", ge=0, le=MAX_SEED)
-    overwrite: bool = overwrite_option()
-    max_pixels: int = max_pixels_option()
-    device: str = device_option()
-    progress: bool = progress_option()
 
 
 # The files evaluated were checked against --max-pixels once (`_drop_bad_images`); reads after that take them.

@@ -5,49 +5,22 @@ result = stylize("tubingen.jpg", ["starry_night.jpg"], GatysOptions(backbone="li
 result.image.save("tubingen_starry.png")
 """
 
-from .backbones import (
-    DEFAULTS,
-    BackboneDefaults,
-    Lite0Backbone,
-    VGG19Backbone,
-    build_backbone,
-    default_backbone,
-    lite0_layer_names,
-    vgg19_layer_names,
-)
-from .gatys import (
-    GatysOptions,
-    StyleResult,
-    StylizeOptions,
-    keep_content_colors,
-    load_image_01,
-    run_stylize,
-    stylize,
-    to_pil_01,
-)
-from .losses import blend_grams, content_loss, gram_distance, gram_matrix, style_loss, tv_loss
+from ..lazy import lazy_exports
 
-__all__ = [
-    "DEFAULTS",
-    "BackboneDefaults",
-    "Lite0Backbone",
-    "VGG19Backbone",
-    "build_backbone",
-    "default_backbone",
-    "lite0_layer_names",
-    "vgg19_layer_names",
-    "GatysOptions",
-    "StyleResult",
-    "StylizeOptions",
-    "keep_content_colors",
-    "load_image_01",
-    "run_stylize",
-    "stylize",
-    "to_pil_01",
-    "blend_grams",
-    "content_loss",
-    "gram_distance",
-    "gram_matrix",
-    "style_loss",
-    "tv_loss",
-]
+_EXPORTS = {
+    ".backbones": (
+        "DEFAULTS",
+        "BackboneDefaults",
+        "Lite0Backbone",
+        "VGG19Backbone",
+        "build_backbone",
+        "default_backbone",
+        "lite0_layer_names",
+        "vgg19_layer_names",
+    ),
+    ".options": ("GatysOptions", "StylizeOptions"),
+    ".gatys": ("StyleResult", "keep_content_colors", "load_image_01", "run_stylize", "stylize", "to_pil_01"),
+    ".losses": ("blend_grams", "content_loss", "gram_distance", "gram_matrix", "style_loss", "tv_loss"),
+}
+__getattr__ = lazy_exports(__name__, _EXPORTS)
+__all__ = [name for names in _EXPORTS.values() for name in names]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import nn
@@ -18,8 +17,7 @@ from torch import nn
 from ..errors import CycleGANError
 from ..pretrained import imagenet_normalize, lite0_model, lite0_normalize, vgg19_available, vgg19_features
 from ..pretrained import vgg19_layer_names as _vgg19_names
-
-BackboneName = Literal["vgg19", "lite0"]
+from .options import BackboneName
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,51 @@
+"""The options of `cyclegan compare`, torch-free so that its `--help` starts at once. `cyclegan.compare`
+runs the comparison.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass
+from typing import Literal
+
+from .files import overwrite_option
+from .options import MAX_SEED, Options, opt
+from .shared_options import (
+    Direction,
+    checkpoint_option,
+    device_option,
+    direction_option,
+    ema_option,
+    max_pixels_option,
+    progress_option,
+)
+from .style.options import Optimizer, StyleBackbone, backbone_option, optimizer_option, steps_option, weights_option
+
+
+@dataclass(frozen=True)
+class CompareOptions(Options):
+    """`cyclegan compare`: which generator, which content and style images, where the report goes."""
+
+    checkpoint: str = checkpoint_option()
+    direction: Direction = direction_option(MISSING)  # required: a wrong default would compare the wrong way
+    content: tuple[str, ...] = opt(help="content images, folders or globs", metavar="IMG")
+    style: tuple[str, ...] = opt(
+        help="style reference images and/or folders of target-domain images to draw references from", metavar="IMG"
+    )
+    out: str = opt(help="output folder (created if missing)", metavar="DIR")
+    ema: Literal["auto", "on", "off"] = ema_option()
+    target: str | None = opt(
+        None, "target-domain folder for KID", metavar="DIR", default_text="the first --style folder"
+    )
+    size: int = opt(256, "long side of the images in px", gt=0, le=4096)  # Gatys has no tiles: see GatysOptions
+    refs_per_image: int = opt(1, "style references per image", gt=0)
+    grid_cell: int | None = opt(None, "pixels per grid cell", gt=0, default_text="--size")
+    grid_palette: bool = opt(False, "256-colour grid PNG, ~3x smaller (for web pages)")
+    backbone: StyleBackbone = backbone_option()
+    weights: str | None = weights_option()
+    steps: int = steps_option()
+    optimizer: Optimizer = optimizer_option()
+    seed: int = opt(0, "seed for drawing references", metavar="N", ge=0, le=MAX_SEED)
+    overwrite: bool = overwrite_option()
+    max_pixels: int = max_pixels_option()
+    device: str = device_option()
+    progress: bool = progress_option()

@@ -1,0 +1,53 @@
+"""The options of `cyclegan evaluate`, torch-free so that its `--help` starts at once. `evaluate.runner`
+scores what they name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..files import overwrite_option
+from ..options import MAX_SEED, Options, opt
+from ..shared_options import device_option, ema_option, max_pixels_option, progress_option
+
+EvalDirection = Literal["AtoB", "BtoA", "both"]
+
+
+@dataclass(frozen=True)
+class EvalOptions(Options):
+    """`cyclegan evaluate`: which checkpoints, on which test split, with which features."""
+
+    checkpoint: tuple[str, ...] = opt(
+        help="run folder or checkpoint file; several (e.g. milestones) are scored in one pass; a run folder that "
+        "holds best.pt (--eval-every) is scored at its last and its best checkpoint",
+        metavar="RUN_OR_FILE",
+    )
+    data: str | None = opt(
+        None, "dataset root holding {split}A and {split}B", metavar="ROOT", default_text="the run's training --data"
+    )
+    split: str = opt("test", "folder prefix under ROOT")
+    direction: EvalDirection = opt("both", "AtoB scores G (and F for the cycle), BtoA the reverse, both: each")
+    ema: Literal["auto", "on", "off"] = ema_option()
+    backbone: Literal["inception", "lite0"] = opt(
+        "lite0",
+        "feature network: inception (FID; needs its weights file) or lite0 (offline; reported as fd_lite0/kid_lite0)",
+    )
+    inception_weights: str | None = opt(
+        None,
+        "pt_inception-2015-12-05-6726825d.pth",
+        metavar="FILE",
+        default_text="$CYCLEGAN_INCEPTION_WEIGHTS, then the torch hub cache",
+    )
+    out: str | None = opt(None, "write the report as JSON here", metavar="FILE.json")
+    save_images: str | None = opt(None, "write translations (DIR/AtoB/*.png) and grids", metavar="DIR")
+    size: int | None = opt(None, "evaluate at N x N px", gt=0, default_text="the training size")
+    batch_size: int = opt(8, "images per forward pass", gt=0)
+    limit: int | None = opt(None, "first N images per domain (sorted names)", gt=0)
+    kid_subset_size: int | None = opt(None, "images per KID subset", gt=1, default_text="min(100, both set sizes)")
+    kid_subsets: int = opt(100, "KID subsets", gt=0)
+    seed: int = opt(0, "seed of the KID subsets", ge=0, le=MAX_SEED)
+    overwrite: bool = overwrite_option()
+    max_pixels: int = max_pixels_option()
+    device: str = device_option()
+    progress: bool = progress_option()

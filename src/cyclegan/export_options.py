@@ -1,0 +1,63 @@
+"""The options of `cyclegan export`, torch-free so that its `--help` starts at once: which generator, which
+file and format. `cyclegan.export` does the export.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .errors import CycleGANError
+from .files import overwrite_option
+from .options import Options, opt
+from .shared_options import checkpoint_option, direction_option, ema_option
+
+ExportFormat = Literal["onnx", "torchscript"]
+FORMATS: tuple[ExportFormat, ...] = ("onnx", "torchscript")
+SUFFIXES: dict[str, ExportFormat] = {
+    ".onnx": "onnx",
+    ".pt": "torchscript",
+    ".ts": "torchscript",
+    ".torchscript": "torchscript",
+}
+OPSET = 17
+
+
+def format_for(path: str | Path, fmt: str | None) -> ExportFormat:
+    """The export format: `fmt` if given, else from the file suffix (.onnx; .pt, .ts, .torchscript)."""
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise CycleGANError(f"option '--format': expected onnx or torchscript, got {fmt!r}")
+        implied = SUFFIXES.get(Path(path).suffix.lower())
+        if implied is not None and implied != fmt:  # a TorchScript file named .onnx would fail its reader
+            raise CycleGANError(
+                f"option '--format': {fmt} does not match --out {path} (the name of a {implied} file); "
+                "rename the file or drop --format"
+            )
+        return fmt  # type: ignore[return-value]
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise CycleGANError(
+            f"option '--out' {path}: cannot tell the format from '{suffix or 'no suffix'}'; "
+            "give --format onnx|torchscript or name the file .onnx or .pt"
+        )
+    return SUFFIXES[suffix]
+
+
+@dataclass(frozen=True)
+class ExportOptions(Options):
+    """`cyclegan export`: one generator of a checkpoint as an ONNX or TorchScript file."""
+
+    checkpoint: str = checkpoint_option()
+    out: str = opt(help="the file to write (.onnx; .pt, .ts or .torchscript)", metavar="FILE")
+    direction: Literal["AtoB", "BtoA"] = direction_option()
+    ema: Literal["auto", "on", "off"] = ema_option()
+    format: ExportFormat | None = opt(None, "onnx or torchscript", default_text="from the --out suffix")
+    opset: int = opt(OPSET, "ONNX opset version (11+: the generators' reflection padding needs it)", ge=11)
+    check: bool = opt(True, "run the exported file against PyTorch at two sizes (--no-check: skip)")
+    overwrite: bool = overwrite_option()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        format_for(self.out, self.format)  # a name whose suffix tells no format is refused here, up front

@@ -1,0 +1,86 @@
+"""The options of Gatys style transfer and `cyclegan stylize`, torch-free so that `stylize --help` and
+`compare --help` start at once: the optimisation's knobs (`GatysOptions`), the command's files
+(`StylizeOptions`), and the fields `cyclegan compare` shares, one definition each as field factories.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import CycleGANError
+from ..files import IMAGE_EXTENSIONS, overwrite_option
+from ..options import MAX_SEED, Options, opt
+from ..shared_options import device_option, progress_option
+
+BackboneName = Literal["vgg19", "lite0"]
+Optimizer = Literal["lbfgs", "adam"]
+Init = Literal["content", "noise"]
+StyleBackbone = Literal["auto", "vgg19", "lite0"]
+ADAM_LR = 0.02  # in [0, 1] pixel units: 300 steps move a pixel far enough to take on the style
+
+
+def backbone_option() -> Any:
+    return opt(
+        "auto",
+        "feature network: vgg19 (torchvision's ImageNet weights, cached or --weights) or lite0 "
+        "(EfficientNet-Lite0, weights shipped, offline); auto: vgg19 if its weights are at hand, else lite0",
+    )
+
+
+def weights_option() -> Any:
+    return opt(None, "VGG19 weights file in torchvision's key format (vgg19 only)", metavar="PATH")
+
+
+def steps_option() -> Any:
+    return opt(300, "forward+backward passes", ge=0)
+
+
+def optimizer_option() -> Any:
+    return opt("lbfgs", "pixel optimiser")
+
+
+@dataclass(frozen=True)
+class GatysOptions(Options):
+    """The knobs of one Gatys optimisation. None for a weight or a layer list takes the backbone's default
+    (`cyclegan.style.DEFAULTS`); `size=None` keeps the content image's size (Python API only)."""
+
+    style_blend: tuple[float, ...] | None = opt(
+        None, "one weight per style (normalised to sum 1)", ge=0, metavar="W", default_text="equal"
+    )
+    backbone: StyleBackbone = backbone_option()
+    weights: str | None = weights_option()
+    # At most 4096: Gatys optimises the whole image at once (no tiles), and 100000 px was killed for memory
+    size: int | None = opt(512, "long side of the output in px", gt=0, le=4096)
+    style_size: int | None = opt(None, "long side of the style images", gt=0, le=4096, default_text="--size")
+    steps: int = steps_option()
+    optimizer: Optimizer = optimizer_option()
+    content_weight: float | None = opt(None, "content loss weight", ge=0, default_text="per backbone")
+    style_weight: float | None = opt(None, "style loss weight", ge=0, default_text="per backbone")
+    tv_weight: float | None = opt(None, "total variation weight", ge=0, default_text="per backbone")
+    content_layers: tuple[str, ...] | None = opt(None, "layer names", metavar="L", default_text="per backbone")
+    style_layers: tuple[str, ...] | None = opt(None, "layer names", metavar="L", default_text="per backbone")
+    init: Init = opt("content", "start image")
+    preserve_color: bool = opt(False, "keep the content's colours (luminance transfer)")
+    lr: float = opt(ADAM_LR, "Adam learning rate, pixels in [0, 1]", gt=0)
+    seed: int = opt(0, "seed for --init noise", metavar="N", ge=0, le=MAX_SEED)
+
+
+@dataclass(frozen=True)
+class StylizeOptions(Options):
+    """`cyclegan stylize`: one content image in the style of others, written to an image file."""
+
+    content: str = opt(help="the image whose content is kept", metavar="IMG")
+    style: tuple[str, ...] = opt(help="style image(s), blended", metavar="IMG")
+    out: str = opt(help="output image (png, jpg, ...)", metavar="FILE")
+    overwrite: bool = overwrite_option()
+    gatys: GatysOptions = opt(factory=GatysOptions)
+    device: str = device_option()
+    progress: bool = progress_option()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # Checked before the optimisation, which can take minutes, rather than by the save after it.
+        if Path(self.out).suffix.lower() not in IMAGE_EXTENSIONS:
+            raise CycleGANError(f"option '--out': {self.out} needs an image extension (.png, .jpg, ...)")

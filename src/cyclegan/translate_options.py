@@ -1,0 +1,123 @@
+"""The options of `cyclegan translate`, torch-free so that its `--help` and the parser start at once: which
+files, generator and outputs (`TranslateOptions`), and when and how large images go in tiles (`TilingOptions`;
+the tiling itself is `cyclegan.tiling`). `cyclegan.translation` runs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from .errors import CycleGANError
+from .files import overwrite_option
+from .options import Options, opt
+from .shared_options import (
+    Direction,
+    ExecutionOptions,
+    checkpoint_option,
+    device_option,
+    direction_option,
+    ema_option,
+    max_pixels_option,
+    progress_option,
+)
+from .temporal import TemporalOptions
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from .tiling import TilePlan
+
+# The generator's activations per call: enough for the default thumbnail of a square 1024 px image (1.05 MP
+# at about 1.15 KB per pixel for the paper ResNet), and a 6000x4000 photo stays under 3 GB in all.
+DEFAULT_MAX_MEMORY_GB = 1.25
+DEFAULT_OVERLAP = 64  # pixels shared by neighbouring tiles (the paper generator's context fades over ~80 px)
+DEFAULT_THUMBNAIL = 1024  # long side of the thumbnail whose InstanceNorm statistics the tiles share
+# The smallest tile worth translating: a 32 px tile (overlap at most 8 px for automatic tiles) is already a
+# quarter border on each side; below it a tile shows mostly its own edges (8 px tiles left the whole image 31
+# grey levels off). A budget or --tile that would go below it is refused, naming the option.
+MIN_TILE = 32
+
+
+@dataclass(frozen=True)
+class TilingOptions(Options):
+    """When and how an image is translated in tiles (flattened into `translate`'s flags)."""
+
+    tile: int | None = opt(
+        None,
+        "translate in tiles of N px (0: always the whole image at once)",
+        ge=0,
+        default_text="tiles only for an image whose activations would exceed --max-memory",
+    )
+    tile_overlap: int = opt(
+        DEFAULT_OVERLAP, "pixels neighbouring tiles share, blended with a raised-cosine window", ge=0
+    )
+    max_memory: float = opt(
+        DEFAULT_MAX_MEMORY_GB,
+        "GB the generator's activations may take at once (estimated); a larger image is translated in tiles that fit",
+        gt=0,
+    )
+    thumbnail: int = opt(
+        DEFAULT_THUMBNAIL,
+        "long side (px) of the thumbnail whose InstanceNorm statistics every tile uses (0: each "
+        "tile its own statistics, which leaves seams)",
+        ge=0,
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.tile and self.tile < MIN_TILE:
+            raise CycleGANError(
+                f"option '--tile' {self.tile} is under the smallest useful tile, {MIN_TILE} px (0: never tile)"
+            )
+        if self.tile and 2 * self.tile_overlap >= self.tile:
+            raise CycleGANError(
+                f"option '--tile-overlap' {self.tile_overlap} must be less than half of --tile {self.tile}"
+            )
+
+    def plan(self, net: nn.Module, height: int, width: int) -> TilePlan:
+        from .tiling import plan_tiles  # on use: torch
+
+        return plan_tiles(
+            net,
+            height,
+            width,
+            tile=self.tile,
+            overlap=self.tile_overlap,
+            max_memory_gb=self.max_memory,
+            thumbnail=self.thumbnail,
+        )
+
+
+@dataclass(frozen=True)
+class TranslateOptions(Options):
+    """`cyclegan translate`: image and clip files, folders and globs through one generator, into a folder."""
+
+    inputs: tuple[str, ...] = opt(
+        help="image or clip files (MP4, MOV, MKV, WebM, animated GIF/WebP), folders (searched recursively) or globs",
+        metavar="INPUT",
+        positional=True,
+    )
+    checkpoint: str = checkpoint_option()
+    out: str = opt(help="output folder (created if missing)", metavar="DIR")
+    direction: Direction = direction_option()
+    ema: Literal["auto", "on", "off"] = ema_option()
+    size: int | None = opt(
+        None,
+        "resize so the longer side is N first, N at least the generator's smallest side (default: keep the size)",
+        gt=0,
+    )
+    batch_size: int = opt(4, "images of equal size per batch", gt=0)
+    ext: Literal["png", "jpg", "webp", "tif"] = opt("png", "output format")
+    overwrite: bool = overwrite_option()
+    skip_existing: bool = opt(
+        False,
+        "translate only the inputs whose output does not exist yet, to finish an interrupted run (outputs are "
+        "written whole: one that exists is complete)",
+    )
+    max_pixels: int = max_pixels_option()
+    tiling: TilingOptions = opt(factory=TilingOptions)
+    temporal: TemporalOptions = opt(factory=TemporalOptions)
+    execution: ExecutionOptions = opt(factory=ExecutionOptions)
+    device: str = device_option()
+    progress: bool = progress_option()
