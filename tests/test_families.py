@@ -218,10 +218,41 @@ def test_pairs_get_the_same_crop_and_flip(tmp_path):
 
 
 def test_unpaired_names_are_refused(paired, tmp_path):
+    """Both sides' misses, in one line: the count of A files without a B and of B files without an A, with
+    a few names each. Before, only A's count and first name: a renamed B file's new name went unsaid."""
     (paired / "trainB" / "img_002.png").rename(paired / "trainB" / "other.png")
     cfg = family_cfg("pix2pix", paired, tmp_path / "run", steps=1)
-    with pytest.raises(CycleGANError, match=r"img_002.png has no file of the same name in .*trainB \(1 unpaired\)"):
+    with pytest.raises(CycleGANError) as e:
         train(cfg, progress=False)
+    assert str(e.value) == (
+        f"{paired / 'trainA'} and {paired / 'trainB'} do not pair up: 1 A file has no B file of the same name "
+        "(img_002.png), 1 B file has no A file of the same name (other.png); paired data (--model pix2pix) needs "
+        "the same names in both folders (the extension may differ), or ROOT/train of A|B images side by side"
+    )
+
+
+def test_unpaired_names_count_both_sides_and_name_a_few(tmp_path):
+    from cyclegan.data import find_pairs
+
+    for name in ("a/1.png", "a/2.png", "a/3.png", "a/sub/4.png", "b/1.jpg", "b/sub/4.png", "b/x.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (4, 4)).save(tmp_path / name)
+    with pytest.raises(CycleGANError) as e:
+        find_pairs(tmp_path / "a", tmp_path / "b")
+    assert "\n" not in str(e.value) and ": 2 A files have no B file of the same name (2.png, 3.png), " in str(e.value)
+    assert ", 1 B file has no A file of the same name (x.png); " in str(e.value)
+    (tmp_path / "a" / "5.png").write_bytes((tmp_path / "a" / "1.png").read_bytes())
+    (tmp_path / "b" / "x.png").unlink()
+    with pytest.raises(
+        CycleGANError, match=r": 3 A files have no B .* \(2.png, 3.png, \.\.\.\), every B file has its A; "
+    ):
+        find_pairs(tmp_path / "a", tmp_path / "b")
+    for name in ("2", "3", "5"):
+        (tmp_path / "a" / f"{name}.png").unlink()
+    assert find_pairs(tmp_path / "a", tmp_path / "b") == [  # a different extension still pairs
+        (tmp_path / "a" / "1.png", tmp_path / "b" / "1.jpg"),
+        (tmp_path / "a" / "sub" / "4.png", tmp_path / "b" / "sub" / "4.png"),
+    ]
 
 
 def aligned_layout(paired: Path, root: Path) -> Path:

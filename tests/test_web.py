@@ -359,6 +359,51 @@ def test_the_page_config_names_models_and_never_holds_a_server_path(tmp_path, ru
     assert str(tmp_path) not in str(e.value)
 
 
+def test_a_name_keeps_its_file_when_a_run_of_the_same_name_appears(tmp_path, run):
+    """Names were numbered in the order runs were found, on each listing: a new run under the first --runs
+    folder with the name of one under the second ("runs/x") took "runs/x" and moved the old one to
+    "runs/x (2)", so a page listed before (or the Video tab's list, made at start) loaded the other model;
+    and a run folder given as --runs took the name of a --checkpoint file. Now a name keeps its file for
+    the server's life, and the new one is numbered."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.runs import check_checkpoint_files
+    from cyclegan.web.serve import ServeOptions
+
+    first, second, itself = tmp_path / "a" / "runs", tmp_path / "b" / "runs", tmp_path / "x"
+    for folder in (first, itself):
+        folder.mkdir(parents=True)
+    shutil.copytree(run, second / "x")
+    shutil.copytree(run, tmp_path / "given" / "x")
+    opts = ServeOptions(
+        runs=(str(first), str(second), str(itself)), checkpoint=(str(tmp_path / "given" / "x"),), device="cpu"
+    )
+    engine = Engine(opts, check_checkpoint_files(opts.checkpoint), tmp_path / "work")
+    before = {m.key: m.path for m in engine.models()}
+    assert before == {
+        "runs/x": str((second / "x" / CHECKPOINT_NAME).resolve()),
+        "x": str((tmp_path / "given" / "x" / CHECKPOINT_NAME).resolve()),
+    }
+    assert engine.runs() == {"runs/x": second / "x"}
+
+    shutil.copytree(run, first / "x")  # new runs, found before the old ones, of the same names
+    shutil.copy(run / CHECKPOINT_NAME, itself / CHECKPOINT_NAME)
+    after = {m.key: m.path for m in engine.models()}
+    assert {k: after[k] for k in before} == before  # the old names: the same files
+    assert after["runs/x (2)"] == str((first / "x" / CHECKPOINT_NAME).resolve())
+    assert after["x (2)"] == str((itself / CHECKPOINT_NAME).resolve())
+    assert engine.runs() == {"runs/x": second / "x", "runs/x (2)": first / "x", "x": itself}  # none hidden
+    assert [key for _, key in engine.model_choices()] == ["runs/x (2)", "runs/x", "x (2)", "x"]
+
+    (first / "x" / CHECKPOINT_NAME).write_bytes(b"damaged")  # so loading the wrong file would fail
+    (itself / CHECKPOINT_NAME).write_bytes(b"damaged")
+    assert engine.generator("runs/x", "AtoB") is not None and engine.generator("x", "AtoB") is not None
+    with pytest.raises(CycleGANError, match=r"^cannot read checkpoint runs/x \(2\): not a file saved by torch"):
+        engine.generator("runs/x (2)", "AtoB")
+    with pytest.raises(CycleGANError, match="not offered"):  # a forged value still loads nothing
+        engine.generator(str(first / "x" / CHECKPOINT_NAME), "AtoB")
+
+
 def test_user_errors_turn_exceptions_into_one_line_messages(capsys):
     gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
     from cyclegan.web.engine import user_errors

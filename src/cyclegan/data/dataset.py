@@ -146,20 +146,30 @@ def read_pair(file_a: Path, file_b: Path | None):
 
 def find_pairs(folder_a: Path, folder_b: Path) -> list[tuple[Path, Path]]:
     """The pairs of two folders: files of the same name (relative path and stem; the extension may differ),
-    in sorted order. A file without its pair is a one-line error naming it."""
+    in sorted order. Files without their pair are a one-line error counting both sides' (and naming a few)."""
 
     def by_name(folder: Path) -> dict[Path, Path]:
         return {p.relative_to(folder).with_suffix(""): p for p in list_images(folder)}
 
     a, b = by_name(folder_a), by_name(folder_b)
-    for mine, other, folder in ((a, b, folder_b), (b, a, folder_a)):
-        alone = sorted(set(mine) - set(other))
-        if alone:
-            raise CycleGANError(
-                f"{mine[alone[0]]} has no file of the same name in {folder} ({len(alone)} unpaired): paired data "
-                "(--model pix2pix) needs the same names in both folders, or ROOT/train of A|B images side by side"
-            )
+    alone_a, alone_b = sorted(a.keys() - b.keys()), sorted(b.keys() - a.keys())
+    if alone_a or alone_b:  # both sides' misses: a renamed file shows as one on each side
+        raise CycleGANError(
+            f"{folder_a} and {folder_b} do not pair up: {_unpaired(alone_a, a, folder_a, 'A', 'B')}, "
+            f"{_unpaired(alone_b, b, folder_b, 'B', 'A')}; paired data (--model pix2pix) needs the same names "
+            "in both folders (the extension may differ), or ROOT/train of A|B images side by side"
+        )
     return [(a[k], b[k]) for k in sorted(a)]
+
+
+def _unpaired(alone: list[Path], files: dict[Path, Path], folder: Path, side: str, other: str, shown: int = 2) -> str:
+    """One side's files without a pair, counted, the first few named: `2 A files have no B file of the same
+    name (x.png, y.png)`."""
+    if not alone:
+        return f"every {side} file has its {other}"
+    names = [files[k].relative_to(folder).as_posix() for k in alone[:shown]] + ["..."] * (len(alone) > shown)
+    count = f"1 {side} file has" if len(alone) == 1 else f"{len(alone)} {side} files have"
+    return f"{count} no {other} file of the same name ({', '.join(names)})"
 
 
 @dataclass

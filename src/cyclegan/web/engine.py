@@ -30,7 +30,7 @@ import gradio as gr
 
 from ..errors import CycleGANError, escape
 from .options import ServeOptions
-from .runs import Model, find_models, find_runs, run_label
+from .runs import Model, Names, find_models, named_runs
 from .uploads import MB, check_upload
 
 DIRECTIONS = ["AtoB", "BtoA"]
@@ -126,6 +126,9 @@ class Engine:
         self._generators: dict[tuple[str, str], tuple[tuple[int, int], Any]] = {}
         self._backbones: dict[str, Any] = {}
         self._device = None
+        # The names the dropdowns hold, each kept for the server's life: a page's value never loads another file
+        self._model_names = Names()
+        self._run_names = Names()
 
     @property
     def heavy_events(self) -> dict[str, Any]:
@@ -138,13 +141,13 @@ class Engine:
         return f"up to {self.opts.max_upload_mb:g} MB and {self.opts.max_pixels / 1e6:g} MP per image"
 
     def models(self) -> list[Model]:
-        return find_models(self.roots, self.files)
+        return find_models(self.roots, self.files, self._model_names)
 
     def model_choices(self) -> list[tuple[str, str]]:
         return [(m.label, m.key) for m in self.models()]
 
     def runs(self) -> dict[str, Path]:
-        return {run_label(r, self.roots): r for r in find_runs(self.roots)}
+        return named_runs(self.roots, self._run_names)
 
     def device(self):
         if self._device is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,9 +33,10 @@ _SAMPLE = re.compile(r"step_(\d+)\.png$")
 class Model:
     """A generator the page may load: a run's checkpoint.pt or a file given with --checkpoint.
 
-    key: what the page's dropdown holds and sends back: a name, the label (numbered where two are alike),
-    never a server path, since the page's configuration (/config) is public. The server finds the key among
-    the current models and loads their `path` (the file's resolved path): a forged value loads nothing.
+    key: what the page's dropdown holds and sends back: a name, the label (numbered where two are alike, by
+    `Names`: one name, one file, for the server's life), never a server path, since the page's configuration
+    (/config) is public. The server finds the key among the current models and loads their `path` (the
+    file's resolved path): a forged value loads nothing.
     label: what the dropdown shows.
     """
 
@@ -101,9 +103,11 @@ def check_checkpoint_files(files: Sequence[str | Path]) -> list[Path]:
     return out
 
 
-def find_models(roots: Sequence[str | Path], files: Sequence[Path]) -> list[Model]:
+def find_models(roots: Sequence[str | Path], files: Sequence[Path], names: Names | None = None) -> list[Model]:
     """The models the page offers: each run under `roots` that has saved a checkpoint (found anew on each
-    call, so a run that saves its first checkpoint appears without a restart), then the --checkpoint files."""
+    call, so a run that saves its first checkpoint appears without a restart), then the --checkpoint files.
+    `names`: the server's (`Names`), so a name keeps its file across calls; a fresh one by default."""
+    names = names or Names()
     found: list[tuple[str, Path, tuple[str, ...]]] = []  # (label, file, directions)
     for run in find_runs(roots):
         ckpt = run / CHECKPOINT_NAME
@@ -123,9 +127,39 @@ def find_models(roots: Sequence[str | Path], files: Sequence[Path]) -> list[Mode
         if path in paths:  # a file offered twice (a run under --runs also given to --checkpoint): once
             continue
         paths.add(path)
-        name = unique_name(label, {m.key for m in models})
+        name = names.name(label, path)
         models.append(Model(name, name, path, directions))
     return models
+
+
+def named_runs(roots: Sequence[str | Path], names: Names | None = None) -> dict[str, Path]:
+    """The runs under `roots` by the names the Runs tab shows (`run_label`, numbered by `names` where two
+    are alike: two --runs folders of one name)."""
+    names = names or Names()
+    return {names.name(run_label(run, roots), str(run.resolve())): run for run in find_runs(roots)}
+
+
+class Names:
+    """The names a server gives its models (or runs), kept for its whole life: a name, once given to a file,
+    is never given to another, so the value a page holds (a tab's list may be minutes old) loads what the
+    visitor chose. Numbering by discovery order on each listing did not: a new run of the same name, found
+    before the old one, took the old one's name and moved it to "name (2)"."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # the page's refreshes and jobs list models at once
+        self._given: dict[tuple[str, str], str] = {}  # (label, resolved path) -> name
+        self._taken: set[str] = set()
+
+    def name(self, label: str, path: str) -> str:
+        """The name of file `path` shown as `label`: the one given before, else `label`, numbered where a
+        name is taken (`unique_name`). A new label for the same file (its run's config now read) is a new
+        name; the old one stays taken, so it never means another file."""
+        with self._lock:
+            name = self._given.get((label, path))
+            if name is None:
+                name = self._given[(label, path)] = unique_name(label, self._taken)
+                self._taken.add(name)
+            return name
 
 
 def unique_name(name: str, taken: set[str]) -> str:
