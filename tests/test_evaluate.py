@@ -286,20 +286,34 @@ def test_evaluate_errors_name_the_option(tmp_path):
     assert aligned_truth([Path("a/x.png"), Path("a/z.png")], [Path("b/x.jpg")]) is None
 
 
-def test_an_aligned_test_folder_is_named_with_what_to_do(tmp_path, capsys):
-    # pix2pix's ROOT/test of A|B images: evaluate reads testA/testB only, and said just "testA does not exist"
+def test_an_aligned_test_folder_is_read_as_pairs(tmp_path):
+    # pix2pix's ROOT/test of A|B images: evaluate read testA/testB only, and told the user to split the images
+    import dataclasses
+    import shutil
+
     from PIL import Image
 
-    from cyclegan.cli import main
+    from cyclegan.evaluate.runner import EvalOptions, evaluate
 
     ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
-    (tmp_path / "facades" / "test").mkdir(parents=True)
-    Image.new("RGB", (64, 32)).save(tmp_path / "facades" / "test" / "1.jpg")
-    args = ["evaluate", "--checkpoint", str(ckpt), "--data", str(tmp_path / "facades"), "--no-progress"]
-    assert main(args) == 2
-    err = capsys.readouterr().err
-    assert "test holds A|B images side by side (pix2pix's aligned layout), which evaluate does not read" in err
-    assert "left half in testA/ and its right half in testB/" in err and len(err.strip().splitlines()) == 1
+    split, root = tmp_path / "split", tmp_path / "facades"
+    write_split(split, 3, paired=True)
+    (root / "test").mkdir(parents=True)
+    for p in sorted((split / "testA").iterdir()):  # the same pairs side by side, 81 px: training drops the odd column
+        a, b = (np.asarray(Image.open(split / f"test{k}" / p.name)) for k in "AB")
+        Image.fromarray(np.concatenate([a, b, a[:, :1]], 1)).save(root / "test" / p.name)
+    opts = EvalOptions(checkpoint=str(ckpt), kid_subset_size=2, progress=False)
+    aligned = evaluate(dataclasses.replace(opts, data=str(root)))
+    separate = evaluate(dataclasses.replace(opts, data=str(split)))
+    assert aligned["layout"] == f"aligned A|B images from {root / 'test'} (A the left half of each, B the right half)"
+    assert separate["layout"] == f"{split / 'testA'} and {split / 'testB'}"
+    for d in ("AtoB", "BtoA"):  # each half read as its domain's image: the scores of the same pairs as files
+        assert aligned["directions"][d]["n_pairs"] == 3
+        for key in ("truth_l1", "truth_psnr", "truth_ssim", "cycle_l1", "identity_l1", "fd_lite0", "kid_lite0"):
+            assert aligned["directions"][d][key] == pytest.approx(separate["directions"][d][key], abs=1e-5)
+    shutil.copytree(split / "testA", root / "testA")  # one of the two folders: that layout, the other one named
+    with pytest.raises(CycleGANError, match=r"--data testB folder \S*testB does not exist"):
+        evaluate(dataclasses.replace(opts, data=str(root)))
 
 
 def test_evaluate_a_plain_generator_file_one_direction(tmp_path, capsys):

@@ -489,6 +489,72 @@ def test_evaluate_scores_the_trained_direction(family_runs, tmp_path):
     assert row["truth_l1"] == pytest.approx((fake - images("testB")).abs().mean().item(), abs=1e-5)
 
 
+@pytest.fixture(scope="module")
+def aligned_run(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """A pix2pix run (2 steps, BtoA) trained on the aligned layout, ROOT/train (4) and ROOT/test (3) of A|B
+    images 32x16 (B a recoloured A): (the run, ROOT, the same pairs as testA/testB files)."""
+    pairs = tmp_path_factory.mktemp("pairs")
+    for split, n in (("train", 4), ("test", 3)):
+        for p in make_images(pairs / f"{split}A", n, seed=n, size=(16, 16)):
+            (pairs / f"{split}B").mkdir(exist_ok=True)
+            Image.fromarray(255 - np.asarray(Image.open(p))).save(pairs / f"{split}B" / p.name)
+    root = aligned_layout(pairs, tmp_path_factory.mktemp("aligned"))
+    run = tmp_path_factory.mktemp("run")
+    train(family_cfg("pix2pix", root, run, steps=2, size=32, direction="BtoA"), progress=False)
+    return run, root, pairs
+
+
+def test_evaluate_scores_a_run_trained_on_the_aligned_layout(aligned_run, tmp_path):
+    # evaluate read ROOT/testA and ROOT/testB only: a run trained on ROOT/train of A|B images could not be scored
+    from cyclegan.data.dataset import eval_transform
+    from cyclegan.data.io import read_image
+    from cyclegan.evaluate.metrics import psnr
+    from cyclegan.evaluate.runner import EvalOptions, evaluate
+    from cyclegan.inference import translate_tensor
+
+    run, root, pairs = aligned_run
+    opts = EvalOptions(checkpoint=(str(run),), kid_subset_size=2, save_images=str(tmp_path / "ev"), progress=False)
+    report = evaluate(opts)  # on the run's own --data
+    assert report["data"] == str(root) and report["skipped"] == []
+    assert report["layout"].startswith(f"aligned A|B images from {root / 'test'} ")
+    assert list(report["directions"]) == ["BtoA"]  # the direction the run learned
+    row = report["directions"]["BtoA"]
+    assert (row["n_source"], row["n_target"], row["n_pairs"]) == (3, 3, 3)
+
+    # B (each file's right half) translated and scored against A (its left half): as the pairs' own files
+    def images(folder: Path) -> torch.Tensor:  # (N, 3, S, S) in [-1, 1], in file order
+        return torch.stack([eval_transform(read_image(p), size=report["eval_size"]) for p in sorted(folder.iterdir())])
+
+    with torch.no_grad():
+        fake = translate_tensor(load_generator(run, "BtoA"), images(pairs / "testB"))
+    truth = images(pairs / "testA")
+    assert row["truth_l1"] == pytest.approx((fake - truth).abs().mean().item(), abs=1e-5)
+    assert row["truth_psnr"] == pytest.approx(psnr(fake, truth).mean().item(), abs=1e-3)
+    assert 0 < row["truth_psnr"] < 100 and -1 <= row["truth_ssim"] <= 1 and 0 < row["identity_l1"] < 2
+    saved = sorted(p.name for p in (tmp_path / "ev" / "BtoA").iterdir())
+    assert saved == ["img_000.png", "img_001.png", "img_002.png"]  # named after the A|B files
+
+
+def test_evaluate_names_an_aligned_test_image_too_narrow_to_halve(aligned_run, tmp_path, capsys):
+    # 1 px wide: no half for A or for B; named in one line as training names it, the other pairs scored
+    import shutil
+
+    run, root, _ = aligned_run
+    data = tmp_path / "data"
+    shutil.copytree(root / "test", data / "test")
+    Image.fromarray(np.zeros((16, 1, 3), np.uint8)).save(data / "test" / "0_thin.png")
+    out = tmp_path / "eval.json"
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", str(run), "--data", str(data), "--out", str(out), "--no-progress"]) == 1
+    line = (
+        f"{data / 'test' / '0_thin.png'}: 1 px wide, but an aligned pair holds A and B side by side, so it needs at "
+        "least 2 px"
+    )
+    assert f"error: {line}" in capsys.readouterr().err.splitlines()
+    report = json.loads(out.read_text())
+    assert report["skipped"] == [line] and report["directions"]["BtoA"]["n_pairs"] == 3
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_export_matches_pytorch(family, family_runs, tmp_path):
     from cyclegan.export import ExportOptions, export_checkpoint

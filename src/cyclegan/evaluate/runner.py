@@ -8,10 +8,12 @@ Per direction (AtoB uses G: A -> B and F to come back; BtoA the reverse):
 - cycle reconstruction x vs F(G(x)): L1 (in [-1, 1] units, as the training loss), PSNR, SSIM;
 - identity G(y) vs y on the target domain: L1;
 - when the split is aligned (testA and testB hold the same file names, e.g. synthetic data rendered in
-  both domains): translated vs true image, PSNR / SSIM / L1.
+  both domains, or pix2pix's A|B images): translated vs true image, PSNR / SSIM / L1.
 
-Images are read from ROOT/{split}A and ROOT/{split}B and resized to size x size (the checkpoint's
-training size unless given), as the training samples are.
+Images are read from ROOT/{split}A and ROOT/{split}B, or, when neither exists, from ROOT/{split} of A|B
+images side by side (pix2pix's aligned layout, as `train --model pix2pix` reads it: each file's left half is
+its A image, its right half its B image, under the file's name), and resized to size x size (the
+checkpoint's training size unless given), as the training samples are.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from torch import nn
 from tqdm import tqdm
 
 from ..config import config_from_dict
-from ..data.dataset import eval_transform
-from ..data.io import check_images, list_images, read_image, save_image, to_pil
+from ..data.dataset import eval_transform, split_aligned
+from ..data.io import check_images, list_images, open_image, read_image, save_image, to_pil
 from ..errors import CycleGANError
 from ..execution import resolve_device
 from ..families import GENERATOR_FOR, directions_of
@@ -60,12 +62,23 @@ BACKBONE_NOTES = {
 CHECKED = 2**62
 
 
-def _batches(files: list[Path], size: int, batch_size: int) -> Iterator[tuple[list[Path], torch.Tensor]]:
-    """(paths, images (B, 3, size, size) in [-1, 1]) in file order."""
+def _load(files: list[Path], size: int, half: str | None) -> torch.Tensor:
+    """Images (N, 3, size, size) in [-1, 1]: each file whole, or (`half` "A" or "B", the aligned layout) its
+    left or right half."""
+    images = [read_image(p, max_pixels=CHECKED) for p in files]
+    if half is not None:
+        images = [split_aligned(im)["AB".index(half)] for im in images]
+    return torch.stack([eval_transform(im, size=size) for im in images])
+
+
+def _batches(
+    files: list[Path], size: int, batch_size: int, half: str | None
+) -> Iterator[tuple[list[Path], torch.Tensor]]:
+    """(paths, images (B, 3, size, size) in [-1, 1]) in file order; `half` as `_load`."""
 
     for i in range(0, len(files), batch_size):
         chunk = files[i : i + batch_size]
-        yield chunk, torch.stack([eval_transform(read_image(p, max_pixels=CHECKED), size=size) for p in chunk])
+        yield chunk, _load(chunk, size, half)
 
 
 def _mean(values: list[float]) -> float:
@@ -81,23 +94,23 @@ def aligned_truth(source: list[Path], target: list[Path]) -> list[Path] | None:
 
 
 def _features(
-    files: list[Path], backbone: nn.Module, *, size: int, batch_size: int, device: torch.device, bar
+    files: list[Path], backbone: nn.Module, *, half: str | None, size: int, batch_size: int, device: torch.device, bar
 ) -> torch.Tensor:
     """Backbone features (N, D) of real images resized to size x size."""
     feats = []
-    for _, y in _batches(files, size, batch_size):
+    for _, y in _batches(files, size, batch_size, half):
         feats.append(backbone(y.to(device)).cpu())
         bar.update(len(y))
     return torch.cat(feats)
 
 
 def _identity_l1(
-    files: list[Path], net: nn.Module, *, size: int, batch_size: int, device: torch.device, bar
+    files: list[Path], net: nn.Module, *, half: str | None, size: int, batch_size: int, device: torch.device, bar
 ) -> list[float]:
     """Per-image L1 between net(y) and y for the target domain's images y (net should leave them alone)."""
 
     out: list[float] = []
-    for _, y in _batches(files, size, batch_size):
+    for _, y in _batches(files, size, batch_size, half):
         y = y.to(device)
         out += l1(translate_tensor(net, y), y).tolist()
         bar.update(len(y))
@@ -111,6 +124,7 @@ def _translate_pass(
     backbone: nn.Module,
     *,
     truth: list[Path] | None,
+    halves: tuple[str | None, str | None],
     size: int,
     batch_size: int,
     device: torch.device,
@@ -119,7 +133,8 @@ def _translate_pass(
 ) -> tuple[torch.Tensor, dict[str, list[float]], list[torch.Tensor]]:
     """Translate `files` with `there`, come back with `back`; features of the translations, per-image scores
     and the first GRID_ROWS (real, translated, reconstructed[, truth]) for a sample grid. Translations go to
-    save_dir/STEM.png (equal stems from different sub-folders: STEM-2.png, as `translate` names them)."""
+    save_dir/STEM.png (equal stems from different sub-folders: STEM-2.png, as `translate` names them).
+    `halves`: the half (`_load`) of `files` and of `truth`'s files to read."""
 
     feats: list[torch.Tensor] = []
     scores: dict[str, list[float]] = {"cycle_l1": [], "cycle_psnr": [], "cycle_ssim": []} if back else {}
@@ -128,7 +143,7 @@ def _translate_pass(
     grid: list[list[torch.Tensor]] = []
     names = dict(zip(files, unique_stems(files), strict=True))
     done = 0
-    for paths, x in _batches(files, size, batch_size):
+    for paths, x in _batches(files, size, batch_size, halves[0]):
         x = x.to(device)
         fake = translate_tensor(there, x)  # (B, 3, S, S) in [-1, 1]
         feats.append(backbone(fake).cpu())
@@ -140,8 +155,7 @@ def _translate_pass(
             scores["cycle_ssim"] += ssim(rec, x).tolist()
             cols.append(rec.cpu())
         if truth is not None:
-            paths_true = truth[done : done + len(x)]
-            real = torch.stack([eval_transform(read_image(p, max_pixels=CHECKED), size=size) for p in paths_true])
+            real = _load(truth[done : done + len(x)], size, halves[1])
             fake_cpu = fake.cpu()
             scores["truth_l1"] += l1(fake_cpu, real).tolist()
             scores["truth_psnr"] += psnr(fake_cpu, real).tolist()
@@ -181,32 +195,86 @@ class _RealCache:
         self.untranslated: dict[tuple[str, int], Any] = {}
 
 
-def _domain_folders(opts: EvalOptions) -> dict[str, Path]:
-    return {letter: Path(opts.data) / f"{opts.split}{letter}" for letter in "AB"}
+@dataclasses.dataclass(frozen=True)
+class SplitImages:
+    """The test split's image files per domain ("A", "B"), listed, not yet read, and the folders they are in.
+    `aligned`: pix2pix's layout, one folder of A|B images side by side: both domains list its files, A read
+    from each file's left half and B from its right half (`_load`), so each file is a pair of one name."""
+
+    domains: dict[str, list[Path]]
+    folders: list[Path]  # ROOT/{split}A and ROOT/{split}B, or the one folder of A|B images
+    aligned: bool = False
+
+    def half(self, letter: str) -> str | None:
+        """Which half of its files domain `letter` reads (`_load`): None for whole files."""
+        return letter if self.aligned else None
+
+    @property
+    def layout(self) -> str:
+        """What was read, for the report."""
+        if self.aligned:
+            return f"aligned A|B images from {self.folders[0]} (A the left half of each, B the right half)"
+        return f"{self.folders[0]} and {self.folders[1]}"
 
 
-def _list_domains(opts: EvalOptions) -> dict[str, list[Path]]:
-    """The image files of ROOT/{split}A and ROOT/{split}B (the first --limit of each), not yet read."""
+def _list_domains(opts: EvalOptions) -> SplitImages:
+    """The image files of ROOT/{split}A and ROOT/{split}B (the first --limit of each), not yet read; when
+    neither exists, those of ROOT/{split} of A|B images (the layout `train --model pix2pix` reads)."""
 
+    root = Path(opts.data)
+    folders = {letter: root / f"{opts.split}{letter}" for letter in "AB"}
+    aligned = root / opts.split
+    if not any(f.is_dir() for f in folders.values()) and aligned.is_dir():
+        files = list_images(aligned, what=f"--data {opts.split} folder of A|B images")
+        files = files[: opts.limit] if opts.limit else files
+        return SplitImages({"A": files, "B": files}, [aligned], aligned=True)
     domains = {}
-    for letter, folder in _domain_folders(opts).items():
-        aligned = Path(opts.data) / opts.split
-        if not folder.is_dir() and aligned.is_dir():  # pix2pix's aligned layout: ROOT/test of A|B images
-            raise CycleGANError(
-                f"--data {opts.split}{letter} folder {folder} does not exist, and {aligned} holds A|B images side by "
-                f"side (pix2pix's aligned layout), which evaluate does not read: put each image's left half in "
-                f"{opts.split}A/ and its right half in {opts.split}B/ under the same name"
-            )
+    for letter, folder in folders.items():
         files = list_images(folder, what=f"--data {opts.split}{letter} folder")
         domains[letter] = files[: opts.limit] if opts.limit else files
-    return domains
+    return SplitImages(domains, list(folders.values()))
 
 
-def _drop_bad_images(opts: EvalOptions, domains: dict[str, list[Path]]) -> tuple[dict[str, list[Path]], list[str]]:
+def _wide_enough(files: list[Path]) -> tuple[list[Path], list[str]]:
+    """The A|B files at least 2 px wide (a narrower one has no half for A or for B), and a line naming each
+    narrower one, as training names it. Only the header is read (the files were decoded once already)."""
+    good: list[Path] = []
+    narrow: list[str] = []
+    for path in files:
+        try:
+            with open_image(path) as im:
+                width = im.size[0]
+        except Exception:  # changed since it was checked: named where it is decoded
+            width = 2
+        if width >= 2:
+            good.append(path)
+        else:
+            narrow.append(
+                f"{path}: {width} px wide, but an aligned pair holds A and B side by side, so it needs at least 2 px"
+            )
+    return good, narrow
+
+
+def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImages, list[str]]:
     """Decode every image once; one that cannot be read or declares more than --max-pixels is left out and
     named. In an aligned split (the same stems in both domains) its partner is left out too, so the other
-    pairs keep their truth figures. Returns (the readable files per domain, one line per image left out)."""
+    pairs keep their truth figures; an A|B image is one pair, left out whole, and so is one too narrow to
+    halve (named as training names it). Returns (the readable images, one line per image left out)."""
 
+    if images.aligned:  # one file per pair: checked once
+        files, skipped = check_images(
+            images.domains["A"],
+            skip_bad=True,
+            desc=f"checking {opts.split}",
+            progress=opts.progress,
+            max_pixels=opts.max_pixels,
+        )
+        files, narrow = _wide_enough(files)
+        skipped += narrow
+        if not files:
+            raise CycleGANError(f"no image of --data {opts.split} folder could be read: {skipped[0]}")
+        return dataclasses.replace(images, domains={"A": files, "B": files}), skipped
+    domains = images.domains
     skipped: list[str] = []
     bad: set[Path] = set()
     for letter, files in domains.items():
@@ -220,7 +288,7 @@ def _drop_bad_images(opts: EvalOptions, domains: dict[str, list[Path]]) -> tuple
         bad |= set(files) - set(good)
         skipped += messages
     if not bad:
-        return domains, skipped
+        return images, skipped
     a, b = domains["A"], domains["B"]
     if aligned_truth(a, b) is not None and aligned_truth(b, a) is not None:  # pairs: drop whole pairs
         bad_stems = {p.stem for p in bad}
@@ -231,16 +299,16 @@ def _drop_bad_images(opts: EvalOptions, domains: dict[str, list[Path]]) -> tuple
     for letter, files in kept.items():
         if not files:
             raise CycleGANError(f"no image of --data {opts.split}{letter} folder could be read: {skipped[0]}")
-    return kept, skipped
+    return dataclasses.replace(images, domains=kept), skipped
 
 
-def _check_outputs(opts: EvalOptions, domains: dict[str, list[Path]]) -> None:
+def _check_outputs(opts: EvalOptions, images: SplitImages) -> None:
     """Refuse (one line, before any work) a --save-images folder inside the test split, and, without
     --overwrite, a --out file or saved images that exist."""
+    domains = images.domains
     inputs = [p for files in domains.values() for p in files] + [checkpoint_file(c) for c in opts.checkpoint]
     if opts.out:  # not onto an input (checkpoints included) nor inside the split, which the next run reads
-        split = list(_domain_folders(opts).values())
-        check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs, input_folders=split)
+        check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs, input_folders=images.folders)
     outputs: list[Path] = []
     if opts.save_images:
         root = Path(opts.save_images)
@@ -259,7 +327,7 @@ def _check_outputs(opts: EvalOptions, domains: dict[str, list[Path]]) -> None:
             option="--save-images",
             out_folder=root,
             inputs=inputs,
-            input_folders=list(_domain_folders(opts).values()),
+            input_folders=images.folders,
         )
 
 
@@ -281,27 +349,27 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     if not checkpoints:
         raise CycleGANError("give at least one --checkpoint")
     opts = dataclasses.replace(opts, checkpoint=checkpoints, data=opts.data or run_data(checkpoints[0]))
-    domains = _list_domains(opts)
-    _check_outputs(opts, domains)  # before any work
+    images = _list_domains(opts)
+    _check_outputs(opts, images)  # before any work
     if not opts.save_images:
-        return _evaluate_all(opts, domains)
+        return _evaluate_all(opts, images)
     with claim_folder(opts.save_images, "--save-images"):  # one run writes the images there at a time
-        _check_outputs(opts, domains)  # again, under the lock: what a run that just ended wrote
-        return _evaluate_all(opts, domains)
+        _check_outputs(opts, images)  # again, under the lock: what a run that just ended wrote
+        return _evaluate_all(opts, images)
 
 
-def _evaluate_all(opts: EvalOptions, domains: dict[str, list[Path]]) -> list[dict[str, Any]]:
+def _evaluate_all(opts: EvalOptions, images: SplitImages) -> list[dict[str, Any]]:
     """`evaluate_checkpoints`' work, its outputs checked (and the --save-images folder held)."""
     checkpoints = opts.checkpoint
     device = resolve_device(opts.device)
-    domains, skipped = _drop_bad_images(opts, domains)
+    images, skipped = _drop_bad_images(opts, images)
     backbone = load_backbone(opts.backbone, inception_weights=opts.inception_weights).to(device)
     cache = _RealCache()
     many = len(checkpoints) > 1
     reports = []
     for i, c in enumerate(checkpoints):
         try:
-            report = _evaluate_one(c, opts, i, many, domains, backbone, cache, device)
+            report = _evaluate_one(c, opts, i, many, images, backbone, cache, device)
         except Exception as e:  # only running out of memory is handled here
             if not is_out_of_memory(e):
                 raise
@@ -323,13 +391,14 @@ def _evaluate_one(
     opts: EvalOptions,
     index: int,
     many: bool,
-    domains: dict[str, list[Path]],
+    images: SplitImages,
     backbone: nn.Module,
     cache: _RealCache,
     device: torch.device,
 ) -> dict[str, Any]:
 
     t0 = time.perf_counter()
+    domains = images.domains
     ckpt_file = checkpoint_path(ckpt_arg)
     ckpt = load_file(ckpt_file)
     directions = ["AtoB", "BtoA"] if opts.direction == "both" else [opts.direction]
@@ -365,7 +434,7 @@ def _evaluate_one(
     with tqdm(total=total, desc=desc, unit="img", disable=not opts.progress) as bar:
         for k in todo:  # real features of both domains: targets of one direction, sources of the other
             cache.features[(k, size)] = _features(
-                domains[k], backbone, size=size, batch_size=opts.batch_size, device=device, bar=bar
+                domains[k], backbone, half=images.half(k), size=size, batch_size=opts.batch_size, device=device, bar=bar
             )
         for d in directions:
             s, t = d[0], d[-1]  # source and target domain letters
@@ -381,6 +450,7 @@ def _evaluate_one(
                 back,
                 backbone,
                 truth=truth,
+                halves=(images.half(s), images.half(t)),
                 size=size,
                 batch_size=opts.batch_size,
                 device=device,
@@ -388,7 +458,9 @@ def _evaluate_one(
                 bar=bar,
             )
             # Identity: the generator into t applied to real t images (G on B for AtoB, F on A for BtoA).
-            idt = _identity_l1(domains[t], nets[d], size=size, batch_size=opts.batch_size, device=device, bar=bar)
+            idt = _identity_l1(
+                domains[t], nets[d], half=images.half(t), size=size, batch_size=opts.batch_size, device=device, bar=bar
+            )
             real_t = cache.features[(t, size)]
             translated = feature_distances(real_t, fake_feats, **kw)
             if (d, size) not in cache.untranslated:
@@ -414,6 +486,7 @@ def _evaluate_one(
         "eval_size": size,
         "data": opts.data,
         "split": opts.split,
+        "layout": images.layout,
         "backbone": opts.backbone,
         "backbone_note": BACKBONE_NOTES[opts.backbone],
         "device": str(device),
