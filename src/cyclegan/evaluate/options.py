@@ -24,9 +24,12 @@ class EvalOptions(Options):
         metavar="RUN_OR_FILE",
     )
     data: str | None = opt(
-        None, "dataset root holding {split}A and {split}B", metavar="ROOT", default_text="the run's training --data"
+        None,
+        "dataset root holding {split}A and {split}B, or {split} of A|B images side by side (pix2pix's aligned layout)",
+        metavar="ROOT",
+        default_text="the run's training --data",
     )
-    split: str = opt("test", "folder prefix under ROOT")
+    split: str = opt("test", "the split's folders under ROOT: SA and SB, or S of A|B images")
     direction: EvalDirection = opt("both", "AtoB scores G (and F for the cycle), BtoA the reverse, both: each")
     ema: Literal["auto", "on", "off"] = ema_option()
     backbone: Literal["inception", "lite0"] = opt(
