@@ -311,6 +311,10 @@ def test_an_aligned_test_folder_is_read_as_pairs(tmp_path):
         assert aligned["directions"][d]["n_pairs"] == 3
         for key in ("truth_l1", "truth_psnr", "truth_ssim", "cycle_l1", "identity_l1", "fd_lite0", "kid_lite0"):
             assert aligned["directions"][d][key] == pytest.approx(separate["directions"][d][key], abs=1e-5)
+    with pytest.raises(
+        CycleGANError, match=r"^no image of --data test folder could be read: .*00.png: it declares 81x40"
+    ):
+        evaluate(dataclasses.replace(opts, data=str(root), max_pixels=3000))  # the whole file's size, undecoded
     shutil.copytree(split / "testA", root / "testA")  # one of the two folders: that layout, the other one named
     with pytest.raises(CycleGANError, match=r"--data testB folder \S*testB does not exist"):
         evaluate(dataclasses.replace(opts, data=str(root)))
