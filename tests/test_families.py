@@ -550,7 +550,9 @@ def test_evaluate_names_an_aligned_test_image_too_narrow_to_halve(aligned_run, t
         f"{data / 'test' / '0_thin.png'}: 1 px wide, but an aligned pair holds A and B side by side, so it needs at "
         "least 2 px"
     )
-    assert f"error: {line}" in capsys.readouterr().err.splitlines()
+    printed = capsys.readouterr()
+    assert f"error: {line}" in printed.err.splitlines()
+    assert f"read aligned A|B images from {data / 'test'} " in printed.out  # the table says what it scored
     report = json.loads(out.read_text())
     assert report["skipped"] == [line] and report["directions"]["BtoA"]["n_pairs"] == 3
 

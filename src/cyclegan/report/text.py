@@ -86,6 +86,7 @@ def format_table(report: dict[str, Any]) -> str:
             else f"KID subsets {first['kid_subsets']} x {first['kid_subset_size']} images"
         ),
         f"backbone {report['backbone']}: {report['backbone_note']}",
+        *([f"read {report['layout']}"] if report.get("layout", "").startswith("aligned") else []),
         "",
         "  ".join([f"{'metric':<{w0}}", *(f"{d:>{w}}" for d, w in zip(dirs, wc, strict=True))]),
     ]
