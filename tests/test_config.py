@@ -176,15 +176,58 @@ def test_top_level_help_lists_every_command(capsys):
         ),
         (["train", "--frobnicate"], "cyclegan train", "see cyclegan train --help"),
         (["--bogus"], "cyclegan", "see cyclegan --help"),
+        # a prefix of an option is refused (argparse took `--step` for `--steps`), the option it is a prefix of named
+        (["train", "--step", "10"], "cyclegan train", "did you mean --steps?"),
+        (["train", "--lambda-cyc=5"], "cyclegan train", "did you mean --lambda-cycle?"),
+        (["train", "--eval", "3"], "cyclegan train", "did you mean --eval-every, --eval-images or --eval-kid?"),
+        (
+            ["datasets", "synthetic", "--out", "o", "--coun", "3"],
+            "cyclegan datasets synthetic",
+            "did you mean --count?",
+        ),
+        (["--vers"], "cyclegan", "did you mean --version?"),
     ],
 )
-def test_a_mistyped_option_gets_its_commands_usage_and_the_nearest_option(argv, usage, hint, capsys):
+def test_a_mistyped_option_gets_its_commands_usage_and_the_nearest_option(
+    argv, usage, hint, capsys, tmp_path, monkeypatch
+):
     """Not the top level's "usage: cyclegan [-h] [--version] COMMAND ..." for every typo (a user's walk)."""
+    monkeypatch.chdir(tmp_path)  # a parser that took `--coun` for --count would write the dataset to `o`
     with pytest.raises(SystemExit) as e:
         main(argv)
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.startswith(f"usage: {usage} ") and "unrecognized arguments" in err
     assert err.rstrip().endswith(f"({hint})")
+
+
+@pytest.mark.parametrize("command", list(_all_commands()), ids=" ".join)
+def test_no_parser_takes_a_prefix_of_an_option(command):
+    """Every parser the command line goes through, sub-parsers included (they do not inherit allow_abbrev)."""
+    import argparse
+
+    from cyclegan.cli import build_parser
+
+    parser, seen = build_parser(command), []
+    while parser is not None:
+        seen.append(parser)
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        name = next((c for c in command if subs and c in subs[0].choices), None)
+        parser = subs[0].choices[name] if name else None
+        assert all(not p.allow_abbrev for p in (subs[0].choices.values() if subs else ()))
+    assert len(seen) == len(command) + 1 and not any(p.allow_abbrev for p in seen)
+
+
+def test_whole_options_still_parse_in_every_form():
+    """`--x=v`, `--x v` and a boolean's `--no-x`, with abbreviations refused."""
+    from cyclegan.cli import build_parser
+
+    argv = ["train", "--steps=10", "--lambda-cycle", "5", "--no-progress", "--no-flip", "--eval-every=0"]
+    args, unknown = build_parser(argv).parse_known_args(argv)
+    assert unknown == [] and (args.steps, args.lambda_cycle, args.progress, args.flip) == (10, 5.0, False, False)
+    assert args.eval_every == 0
+    argv = ["datasets", "synthetic", "--out=o", "--count=3"]
+    args, unknown = build_parser(argv).parse_known_args(argv)
+    assert unknown == [] and (args.out, args.count) == ("o", 3)
 
 
 @pytest.mark.parametrize("command", list(_all_commands()), ids=" ".join)

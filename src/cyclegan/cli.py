@@ -27,7 +27,8 @@ def _chosen(argv: Sequence[str], names) -> str | None:
 
 
 def _add_command(sub, name: str, cmd: Command, load: bool) -> None:
-    p = sub.add_parser(name, help=cmd.help, description=cmd.description)
+    # allow_abbrev is not inherited from the parent parser: each sub-parser is given it
+    p = sub.add_parser(name, help=cmd.help, description=cmd.description, allow_abbrev=False)
     p.set_defaults(command=cmd, command_parser=p)
     if not load:
         return
@@ -40,9 +41,16 @@ def _add_command(sub, name: str, cmd: Command, load: bool) -> None:
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
-    """The parser, with the options of the command named in `argv` (all commands' when it names none)."""
+    """The parser, with the options of the command named in `argv` (all commands' when it names none).
+
+    No parser takes a prefix of an option (argparse's allow_abbrev): `--lambda-cyc 5` would be
+    `--lambda-cycle` today and an error the day an option `--lambda-cyc...` is added, and `--step` would
+    mean `--steps` in one command and nothing in another. A prefix is refused with the nearest option named.
+    """
     parser = argparse.ArgumentParser(
-        prog="cyclegan", description="Unpaired image-to-image translation (CycleGAN) and neural style transfer."
+        prog="cyclegan",
+        description="Unpaired image-to-image translation (CycleGAN) and neural style transfer.",
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"cyclegan {__version__}")
     sub = parser.add_subparsers(metavar="COMMAND")
@@ -51,7 +59,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         if isinstance(entry, Command):
             _add_command(sub, name, entry, load=name == chosen)
             continue
-        group = sub.add_parser(name, help=f"{name}: {', '.join(entry)}", description=f"{name} by action.")
+        group = sub.add_parser(
+            name, help=f"{name}: {', '.join(entry)}", description=f"{name} by action.", allow_abbrev=False
+        )
         actions = group.add_subparsers(metavar="ACTION")
         actions.required = True
         action = _chosen(argv, entry) if name == chosen else None
@@ -60,12 +70,23 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     return parser
 
 
+def _nearest_flags(typed: str, flags: list[str]) -> list[str]:
+    """The options a mistyped flag likely meant: those it is a prefix of (`--step`: `--steps`), else the
+    nearest spelling (`--dirction`: `--direction`)."""
+    longer = [f for f in flags if f.startswith(typed) and f != typed]
+    return longer or difflib.get_close_matches(typed, flags, n=1, cutoff=0.75)
+
+
 def _unrecognized(p: argparse.ArgumentParser, unknown: list[str]) -> None:
     """Exit (status 2) with `p`'s usage, the unknown arguments and the nearest option for a mistyped flag."""
     flags = [o for a in p._actions for o in a.option_strings if o.startswith("--")]
     first = next((a.split("=", 1)[0] for a in unknown if a.startswith("--")), None)
-    close = difflib.get_close_matches(first, flags, n=1, cutoff=0.75) if first else []
-    hint = f" (did you mean {close[0]}?)" if close else f" (see {p.prog} --help)"
+    close = _nearest_flags(first, flags) if first else []
+    if len(close) > 3:  # `--nce`: five options
+        named = f"{', '.join(close[:3])}, ..."
+    else:
+        named = " or ".join(close) if len(close) < 3 else f"{close[0]}, {close[1]} or {close[2]}"
+    hint = f" (did you mean {named}?)" if close else f" (see {p.prog} --help)"
     p.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
 
 
