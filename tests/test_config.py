@@ -279,3 +279,52 @@ def test_yaml_numbers_without_a_dot_and_on_off_words_read_as_meant(tmp_path):
     assert read_config_file(f) == {"lr": 0.001, "lr_d": 0.0005, "compile": "off", "channels_last": "on", "flip": False}
     cfg = resolve(read_config_file(f))
     assert (cfg.train.lr, cfg.train.compile, cfg.train.channels_last, cfg.data.flip) == (0.001, "off", "on", False)
+
+
+def test_ctrl_c_while_the_command_line_module_loads_is_one_line(tmp_path):
+    """The console script imports cyclegan.cli before it calls main: a Ctrl-C then (here: while
+    cyclegan.commands and yaml load) was a traceback of the import, and exit status 1 or a signal death."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "class Interrupt:\n"  # the Ctrl-C, as Python raises it in whatever runs when the signal comes
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'cyclegan.commands':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "from cyclegan.cli import main\n"
+        "sys.exit(main(['train', '--help']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert (proc.returncode, proc.stderr, proc.stdout) == (130, "interrupted\n", "")
+
+
+def test_an_error_that_follows_a_ctrl_c_is_the_interrupt(monkeypatch, capsys):
+    """Ctrl-C while numpy or scipy import can leave a module half-imported; what fails next is then not always a
+    KeyboardInterrupt (numpy's __getattr__ recursed: a RecursionError traceback). Any error after a Ctrl-C that the
+    command did not handle itself is the interrupt: one line, status 130; the handler is put back afterwards."""
+    import signal
+
+    import cyclegan.cli
+
+    def interrupted_import(argv):
+        try:
+            signal.raise_signal(signal.SIGINT)  # a real Ctrl-C, which the half-done import swallowed
+        except KeyboardInterrupt:
+            pass
+        raise RecursionError("maximum recursion depth exceeded")
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        monkeypatch.setattr(cyclegan.cli, "build_parser", interrupted_import)
+        assert main(["train", "--help"]) == 130
+        err = capsys.readouterr().err
+        assert err == "interrupted\n"
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        monkeypatch.setattr(cyclegan.cli, "build_parser", lambda argv: 1 / 0)
+        with pytest.raises(ZeroDivisionError):  # without a Ctrl-C, a bug stays a bug (a traceback)
+            main(["train", "--help"])
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -5,20 +5,31 @@ Each subcommand's options are one frozen dataclass in the library module that do
 `cyclegan.options`); its flags are generated from the dataclass, and the dataclass checks the values, so
 the command line and the Python API accept and refuse the same things. Only the module of the subcommand
 being run is imported (with torch), so `cyclegan --help` is instant.
+
+This module imports nothing at load time but `sys` and `signal`: the rest is imported inside `main`, so a Ctrl-C
+while the modules load ends in one line ("interrupted", status 130) instead of a traceback.
 """
 
 from __future__ import annotations
 
-import argparse
-import difflib
+import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from . import process
-from .commands import COMMANDS, Command
-from .errors import CycleGANError, escape
-from .options import add_arguments, from_namespace
-from .version import __version__
+if TYPE_CHECKING:
+    import argparse
+
+    from .commands import Command
+
+
+def __getattr__(name: str):
+    # `from cyclegan.cli import COMMANDS`: the table, imported when asked for (see the module's docstring)
+    if name in ("COMMANDS", "Command"):
+        from . import commands
+
+        return getattr(commands, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _chosen(argv: Sequence[str], names) -> str | None:
@@ -35,6 +46,8 @@ def _add_command(sub, name: str, cmd: Command, load: bool) -> None:
     cls = cmd.options_class()
     if cls is None:
         return
+    from .options import add_arguments
+
     add_arguments(p, cls)
     if cmd.more_arguments is not None:
         cmd.more_arguments(p)
@@ -47,6 +60,11 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     `--lambda-cycle` today and an error the day an option `--lambda-cyc...` is added, and `--step` would
     mean `--steps` in one command and nothing in another. A prefix is refused with the nearest option named.
     """
+    import argparse
+
+    from .commands import COMMANDS, Command
+    from .version import __version__
+
     parser = argparse.ArgumentParser(
         prog="cyclegan",
         description="Unpaired image-to-image translation (CycleGAN) and neural style transfer.",
@@ -73,6 +91,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 def _nearest_flags(typed: str, flags: list[str]) -> list[str]:
     """The options a mistyped flag likely meant: those it is a prefix of (`--step`: `--steps`), else the
     nearest spelling (`--dirction`: `--direction`)."""
+    import difflib
+
     longer = [f for f in flags if f.startswith(typed) and f != typed]
     return longer or difflib.get_close_matches(typed, flags, n=1, cutoff=0.75)
 
@@ -90,9 +110,12 @@ def _unrecognized(p: argparse.ArgumentParser, unknown: list[str]) -> None:
     p.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str]) -> int:
+    from . import process
+    from .errors import CycleGANError, escape
+    from .options import from_namespace
+
     process.set_openmp_wait_policy()
-    argv = sys.argv[1:] if argv is None else argv
     try:
         parser = build_parser(argv)
         args, unknown = parser.parse_known_args(argv)
@@ -110,6 +133,37 @@ def main(argv: list[str] | None = None) -> int:
     except CycleGANError as e:
         print(f"error: {escape(e)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Ctrl-C while torch, numpy or scipy import can leave a module half-imported, and what fails next is then not
+    # always a KeyboardInterrupt (numpy's __getattr__ recursing: a RecursionError traceback). So Python's SIGINT
+    # handler is wrapped to note the Ctrl-C, and an error that escapes after one is reported as the interrupt.
+    # Commands that handle Ctrl-C keep doing so: training's StopRequest replaces the handler while it trains,
+    # translate catches the KeyboardInterrupt. Left alone where SIGINT is ignored (nohup, a background job) or
+    # off the main thread.
+    seen: list[int] = []
+
+    def on_sigint(signum, frame) -> None:
+        seen.append(signum)
+        signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt, as Python's own handler does
+
+    old = None
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        try:
+            old = signal.signal(signal.SIGINT, on_sigint)
+        except ValueError:  # not the main thread
+            pass
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:  # while the modules load, or in a command that does not catch it
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception:
+        if not seen:
+            raise
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
