@@ -328,3 +328,26 @@ def test_an_error_that_follows_a_ctrl_c_is_the_interrupt(monkeypatch, capsys):
             main(["train", "--help"])
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_an_error_names_an_option_as_the_user_typed_it(tmp_path, capsys):
+    """The config sections name an option by its key (`log_every`, as config files and the Python API spell it):
+    the command line names one the user typed by its flag; a config file's value keeps its key."""
+    base = ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--steps", "1"]
+
+    def error(*argv: str) -> str:
+        assert main([*base, *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        return err.strip()
+
+    assert error("--log-every", "0") == "error: option '--log-every' must be positive, got 0"
+    assert error("--log-every=0") == "error: option '--log-every' must be positive, got 0"
+    assert error("--diffaug", "blur").startswith("error: option '--diffaug': unknown policy 'blur'")
+    assert error("--size", "8").startswith("error: option '--size': 8 px is too small")
+    f = tmp_path / "c.yaml"
+    f.write_text("log_every: 0\n")  # the file's own error: its name and key, whatever the flags
+    assert error("--config", str(f)) == f"error: option 'log_every' in '{f}' must be positive, got 0"
+    assert error("--config", str(f), "--log-every", "5").startswith(f"error: option 'log_every' in '{f}'")
+    f.write_text("diffaug: blur\n")  # checked with the other options: the key, not a flag nobody typed
+    assert error("--config", str(f)).startswith("error: option 'diffaug': unknown policy 'blur'")

@@ -110,12 +110,33 @@ def _unrecognized(p: argparse.ArgumentParser, unknown: list[str]) -> None:
     p.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
 
 
+def _as_typed(message: str, p: argparse.ArgumentParser, argv: Sequence[str]) -> str:
+    """`message` with each option the user typed on the command line named by its flag (`option
+    '--log-every'`) where the message names it by its config key (`option 'log_every'`, as the config
+    sections and the Python API name it). An option set elsewhere (a config file, a stored run, a preset)
+    keeps its key, the name the file spells; so does a file's own error (`option 'steps' in 'c.yaml'`)."""
+    import re
+
+    typed = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
+    flags = {}
+    for action in p._actions:
+        given = [o for o in action.option_strings if o in typed]  # `--no-eval-kid` for eval_kid, as typed
+        if given:
+            flags[action.dest] = given[0]
+
+    def flag(m: re.Match) -> str:
+        return f"option '{flags[m[1]]}'" if m[1] in flags else m[0]
+
+    return re.sub(r"option '([a-z][a-z0-9_]*)'(?! in ')", flag, message)
+
+
 def _main(argv: list[str]) -> int:
     from . import process
     from .errors import CycleGANError, escape
     from .options import from_namespace
 
     process.set_openmp_wait_policy()
+    parser = args = None
     try:
         parser = build_parser(argv)
         args, unknown = parser.parse_known_args(argv)
@@ -131,7 +152,8 @@ def _main(argv: list[str]) -> int:
             opts = from_namespace(cls, args)
         return cmd.run(opts, args) or 0
     except CycleGANError as e:
-        print(f"error: {escape(e)}", file=sys.stderr)
+        message = str(e) if args is None else _as_typed(str(e), getattr(args, "command_parser", parser), argv)
+        print(f"error: {escape(message)}", file=sys.stderr)
         return 2
 
 
