@@ -179,15 +179,58 @@ def test_top_level_help_lists_every_command(capsys):
         ),
         (["train", "--frobnicate"], "cyclegan train", "see cyclegan train --help"),
         (["--bogus"], "cyclegan", "see cyclegan --help"),
+        # a prefix of an option is refused (argparse took `--step` for `--steps`), the option it is a prefix of named
+        (["train", "--step", "10"], "cyclegan train", "did you mean --steps?"),
+        (["train", "--lambda-cyc=5"], "cyclegan train", "did you mean --lambda-cycle?"),
+        (["train", "--eval", "3"], "cyclegan train", "did you mean --eval-every, --eval-images or --eval-kid?"),
+        (
+            ["datasets", "synthetic", "--out", "o", "--coun", "3"],
+            "cyclegan datasets synthetic",
+            "did you mean --count?",
+        ),
+        (["--vers"], "cyclegan", "did you mean --version?"),
     ],
 )
-def test_a_mistyped_option_gets_its_commands_usage_and_the_nearest_option(argv, usage, hint, capsys):
+def test_a_mistyped_option_gets_its_commands_usage_and_the_nearest_option(
+    argv, usage, hint, capsys, tmp_path, monkeypatch
+):
     """Not the top level's "usage: cyclegan [-h] [--version] COMMAND ..." for every typo (a user's walk)."""
+    monkeypatch.chdir(tmp_path)  # a parser that took `--coun` for --count would write the dataset to `o`
     with pytest.raises(SystemExit) as e:
         main(argv)
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.startswith(f"usage: {usage} ") and "unrecognized arguments" in err
     assert err.rstrip().endswith(f"({hint})")
+
+
+@pytest.mark.parametrize("command", list(_all_commands()), ids=" ".join)
+def test_no_parser_takes_a_prefix_of_an_option(command):
+    """Every parser the command line goes through, sub-parsers included (they do not inherit allow_abbrev)."""
+    import argparse
+
+    from cyclegan.cli import build_parser
+
+    parser, seen = build_parser(command), []
+    while parser is not None:
+        seen.append(parser)
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        name = next((c for c in command if subs and c in subs[0].choices), None)
+        parser = subs[0].choices[name] if name else None
+        assert all(not p.allow_abbrev for p in (subs[0].choices.values() if subs else ()))
+    assert len(seen) == len(command) + 1 and not any(p.allow_abbrev for p in seen)
+
+
+def test_whole_options_still_parse_in_every_form():
+    """`--x=v`, `--x v` and a boolean's `--no-x`, with abbreviations refused."""
+    from cyclegan.cli import build_parser
+
+    argv = ["train", "--steps=10", "--lambda-cycle", "5", "--no-progress", "--no-flip", "--eval-every=0"]
+    args, unknown = build_parser(argv).parse_known_args(argv)
+    assert unknown == [] and (args.steps, args.lambda_cycle, args.progress, args.flip) == (10, 5.0, False, False)
+    assert args.eval_every == 0
+    argv = ["datasets", "synthetic", "--out=o", "--count=3"]
+    args, unknown = build_parser(argv).parse_known_args(argv)
+    assert unknown == [] and (args.out, args.count) == ("o", 3)
 
 
 @pytest.mark.parametrize("command", list(_all_commands()), ids=" ".join)
@@ -262,3 +305,75 @@ def test_yaml_numbers_without_a_dot_and_on_off_words_read_as_meant(tmp_path):
     assert read_config_file(f) == {"lr": 0.001, "lr_d": 0.0005, "compile": "off", "channels_last": "on", "flip": False}
     cfg = resolve(read_config_file(f))
     assert (cfg.train.lr, cfg.train.compile, cfg.train.channels_last, cfg.data.flip) == (0.001, "off", "on", False)
+
+
+def test_ctrl_c_while_the_command_line_module_loads_is_one_line(tmp_path):
+    """The console script imports cyclegan.cli before it calls main: a Ctrl-C then (here: while
+    cyclegan.commands and yaml load) was a traceback of the import, and exit status 1 or a signal death."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "class Interrupt:\n"  # the Ctrl-C, as Python raises it in whatever runs when the signal comes
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'cyclegan.commands':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "from cyclegan.cli import main\n"
+        "sys.exit(main(['train', '--help']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert (proc.returncode, proc.stderr, proc.stdout) == (130, "interrupted\n", "")
+
+
+def test_an_error_that_follows_a_ctrl_c_is_the_interrupt(monkeypatch, capsys):
+    """Ctrl-C while numpy or scipy import can leave a module half-imported; what fails next is then not always a
+    KeyboardInterrupt (numpy's __getattr__ recursed: a RecursionError traceback). Any error after a Ctrl-C that the
+    command did not handle itself is the interrupt: one line, status 130; the handler is put back afterwards."""
+    import signal
+
+    import cyclegan.cli
+
+    def interrupted_import(argv):
+        try:
+            signal.raise_signal(signal.SIGINT)  # a real Ctrl-C, which the half-done import swallowed
+        except KeyboardInterrupt:
+            pass
+        raise RecursionError("maximum recursion depth exceeded")
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        monkeypatch.setattr(cyclegan.cli, "build_parser", interrupted_import)
+        assert main(["train", "--help"]) == 130
+        err = capsys.readouterr().err
+        assert err == "interrupted\n"
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        monkeypatch.setattr(cyclegan.cli, "build_parser", lambda argv: 1 / 0)
+        with pytest.raises(ZeroDivisionError):  # without a Ctrl-C, a bug stays a bug (a traceback)
+            main(["train", "--help"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_an_error_names_an_option_as_the_user_typed_it(tmp_path, capsys):
+    """The config sections name an option by its key (`log_every`, as config files and the Python API spell it):
+    the command line names one the user typed by its flag; a config file's value keeps its key."""
+    base = ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--steps", "1"]
+
+    def error(*argv: str) -> str:
+        assert main([*base, *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        return err.strip()
+
+    assert error("--log-every", "0") == "error: option '--log-every' must be positive, got 0"
+    assert error("--log-every=0") == "error: option '--log-every' must be positive, got 0"
+    assert error("--diffaug", "blur").startswith("error: option '--diffaug': unknown policy 'blur'")
+    assert error("--size", "8").startswith("error: option '--size': 8 px is too small")
+    f = tmp_path / "c.yaml"
+    f.write_text("log_every: 0\n")  # the file's own error: its name and key, whatever the flags
+    assert error("--config", str(f)) == f"error: option 'log_every' in '{f}' must be positive, got 0"
+    assert error("--config", str(f), "--log-every", "5").startswith(f"error: option 'log_every' in '{f}'")
+    f.write_text("diffaug: blur\n")  # checked with the other options: the key, not a flag nobody typed
+    assert error("--config", str(f)).startswith("error: option 'diffaug': unknown policy 'blur'")

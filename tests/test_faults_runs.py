@@ -476,14 +476,14 @@ def test_nan_inf_and_out_of_range_values_are_refused(cls, f):
 @pytest.mark.parametrize(
     "args, says",
     [
-        (["--lr", "inf"], "option 'lr' must be a finite number, got inf"),
-        (["--lambda-cycle", "nan"], "option 'lambda_cycle' must be a finite number, got nan"),
-        (["--time-limit", "nan"], "option 'time_limit' must be a finite number"),
-        (["--init-gain", "-1"], "option 'init_gain' must be positive, got -1"),
-        (["--beta1", "5"], "option 'beta1' must be >= 0 and < 1, got 5"),
-        (["--load-scale", "nan"], "option 'load_scale' must be a finite number"),
-        (["--size", "100000"], "option 'size' must be > 0 and <= 8192, got 100000"),
-        (["--device", "meta"], "option 'device': 'meta' is not a device this program computes on"),
+        (["--lr", "inf"], "option '--lr' must be a finite number, got inf"),
+        (["--lambda-cycle", "nan"], "option '--lambda-cycle' must be a finite number, got nan"),
+        (["--time-limit", "nan"], "option '--time-limit' must be a finite number"),
+        (["--init-gain", "-1"], "option '--init-gain' must be positive, got -1"),
+        (["--beta1", "5"], "option '--beta1' must be >= 0 and < 1, got 5"),
+        (["--load-scale", "nan"], "option '--load-scale' must be a finite number"),
+        (["--size", "100000"], "option '--size' must be > 0 and <= 8192, got 100000"),
+        (["--device", "meta"], "option '--device': 'meta' is not a device this program computes on"),
         (["--batch-size", "100000"], "option '--batch-size': 100000 is more than the"),  # was an OOM kill
     ],
 )

@@ -115,7 +115,7 @@ def test_steps_is_the_total_across_resumes(tiny_cfg, tmp_path, dataset, capsys):
     assert main(["train", *args, "--steps", "6"]) == 2
     assert "--resume" in capsys.readouterr().err
     assert main(["train", "--out", str(out), "--resume", "--steps", "12", "--ngf", "8"]) == 2
-    assert "option 'ngf' cannot change on resume" in capsys.readouterr().err
+    assert "option '--ngf' cannot change on resume" in capsys.readouterr().err
 
 
 def test_epochs_budget(tiny_cfg):

@@ -5,20 +5,31 @@ Each subcommand's options are one frozen dataclass in the library module that do
 `cyclegan.options`); its flags are generated from the dataclass, and the dataclass checks the values, so
 the command line and the Python API accept and refuse the same things. Only the module of the subcommand
 being run is imported (with torch), so `cyclegan --help` is instant.
+
+This module imports nothing at load time but `sys` and `signal`: the rest is imported inside `main`, so a Ctrl-C
+while the modules load ends in one line ("interrupted", status 130) instead of a traceback.
 """
 
 from __future__ import annotations
 
-import argparse
-import difflib
+import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from . import process
-from .commands import COMMANDS, Command
-from .errors import CycleGANError, escape
-from .options import add_arguments, from_namespace
-from .version import __version__
+if TYPE_CHECKING:
+    import argparse
+
+    from .commands import Command
+
+
+def __getattr__(name: str):
+    # `from cyclegan.cli import COMMANDS`: the table, imported when asked for (see the module's docstring)
+    if name in ("COMMANDS", "Command"):
+        from . import commands
+
+        return getattr(commands, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _chosen(argv: Sequence[str], names) -> str | None:
@@ -27,22 +38,37 @@ def _chosen(argv: Sequence[str], names) -> str | None:
 
 
 def _add_command(sub, name: str, cmd: Command, load: bool) -> None:
-    p = sub.add_parser(name, help=cmd.help, description=cmd.description)
+    # allow_abbrev is not inherited from the parent parser: each sub-parser is given it
+    p = sub.add_parser(name, help=cmd.help, description=cmd.description, allow_abbrev=False)
     p.set_defaults(command=cmd, command_parser=p)
     if not load:
         return
     cls = cmd.options_class()
     if cls is None:
         return
+    from .options import add_arguments
+
     add_arguments(p, cls)
     if cmd.more_arguments is not None:
         cmd.more_arguments(p)
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
-    """The parser, with the options of the command named in `argv` (all commands' when it names none)."""
+    """The parser, with the options of the command named in `argv` (all commands' when it names none).
+
+    No parser takes a prefix of an option (argparse's allow_abbrev): `--lambda-cyc 5` would be
+    `--lambda-cycle` today and an error the day an option `--lambda-cyc...` is added, and `--step` would
+    mean `--steps` in one command and nothing in another. A prefix is refused with the nearest option named.
+    """
+    import argparse
+
+    from .commands import COMMANDS, Command
+    from .version import __version__
+
     parser = argparse.ArgumentParser(
-        prog="cyclegan", description="Unpaired image-to-image translation (CycleGAN) and neural style transfer."
+        prog="cyclegan",
+        description="Unpaired image-to-image translation (CycleGAN) and neural style transfer.",
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"cyclegan {__version__}")
     sub = parser.add_subparsers(metavar="COMMAND")
@@ -51,7 +77,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         if isinstance(entry, Command):
             _add_command(sub, name, entry, load=name == chosen)
             continue
-        group = sub.add_parser(name, help=f"{name}: {', '.join(entry)}", description=f"{name} by action.")
+        group = sub.add_parser(
+            name, help=f"{name}: {', '.join(entry)}", description=f"{name} by action.", allow_abbrev=False
+        )
         actions = group.add_subparsers(metavar="ACTION")
         actions.required = True
         action = _chosen(argv, entry) if name == chosen else None
@@ -60,18 +88,55 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     return parser
 
 
+def _nearest_flags(typed: str, flags: list[str]) -> list[str]:
+    """The options a mistyped flag likely meant: those it is a prefix of (`--step`: `--steps`), else the
+    nearest spelling (`--dirction`: `--direction`)."""
+    import difflib
+
+    longer = [f for f in flags if f.startswith(typed) and f != typed]
+    return longer or difflib.get_close_matches(typed, flags, n=1, cutoff=0.75)
+
+
 def _unrecognized(p: argparse.ArgumentParser, unknown: list[str]) -> None:
     """Exit (status 2) with `p`'s usage, the unknown arguments and the nearest option for a mistyped flag."""
     flags = [o for a in p._actions for o in a.option_strings if o.startswith("--")]
     first = next((a.split("=", 1)[0] for a in unknown if a.startswith("--")), None)
-    close = difflib.get_close_matches(first, flags, n=1, cutoff=0.75) if first else []
-    hint = f" (did you mean {close[0]}?)" if close else f" (see {p.prog} --help)"
+    close = _nearest_flags(first, flags) if first else []
+    if len(close) > 3:  # `--nce`: five options
+        named = f"{', '.join(close[:3])}, ..."
+    else:
+        named = " or ".join(close) if len(close) < 3 else f"{close[0]}, {close[1]} or {close[2]}"
+    hint = f" (did you mean {named}?)" if close else f" (see {p.prog} --help)"
     p.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def _as_typed(message: str, p: argparse.ArgumentParser, argv: Sequence[str]) -> str:
+    """`message` with each option the user typed on the command line named by its flag (`option
+    '--log-every'`) where the message names it by its config key (`option 'log_every'`, as the config
+    sections and the Python API name it). An option set elsewhere (a config file, a stored run, a preset)
+    keeps its key, the name the file spells; so does a file's own error (`option 'steps' in 'c.yaml'`)."""
+    import re
+
+    typed = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
+    flags = {}
+    for action in p._actions:
+        given = [o for o in action.option_strings if o in typed]  # `--no-eval-kid` for eval_kid, as typed
+        if given:
+            flags[action.dest] = given[0]
+
+    def flag(m: re.Match) -> str:
+        return f"option '{flags[m[1]]}'" if m[1] in flags else m[0]
+
+    return re.sub(r"option '([a-z][a-z0-9_]*)'(?! in ')", flag, message)
+
+
+def _main(argv: list[str]) -> int:
+    from . import process
+    from .errors import CycleGANError, escape
+    from .options import from_namespace
+
     process.set_openmp_wait_policy()
-    argv = sys.argv[1:] if argv is None else argv
+    parser = args = None
     try:
         parser = build_parser(argv)
         args, unknown = parser.parse_known_args(argv)
@@ -87,8 +152,40 @@ def main(argv: list[str] | None = None) -> int:
             opts = from_namespace(cls, args)
         return cmd.run(opts, args) or 0
     except CycleGANError as e:
-        print(f"error: {escape(e)}", file=sys.stderr)
+        message = str(e) if args is None else _as_typed(str(e), getattr(args, "command_parser", parser), argv)
+        print(f"error: {escape(message)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Ctrl-C while torch, numpy or scipy import can leave a module half-imported, and what fails next is then not
+    # always a KeyboardInterrupt (numpy's __getattr__ recursing: a RecursionError traceback). So Python's SIGINT
+    # handler is wrapped to note the Ctrl-C, and an error that escapes after one is reported as the interrupt.
+    # Commands that handle Ctrl-C keep doing so: training's StopRequest replaces the handler while it trains,
+    # translate catches the KeyboardInterrupt. Left alone where SIGINT is ignored (nohup, a background job) or
+    # off the main thread.
+    seen: list[int] = []
+
+    def on_sigint(signum, frame) -> None:
+        seen.append(signum)
+        signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt, as Python's own handler does
+
+    old = None
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        try:
+            old = signal.signal(signal.SIGINT, on_sigint)
+        except ValueError:  # not the main thread
+            pass
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:  # while the modules load, or in a command that does not catch it
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception:
+        if not seen:
+            raise
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
