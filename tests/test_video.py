@@ -105,6 +105,35 @@ def test_gif_gives_an_animated_gif(ckpt, tmp_path):
         assert im.format == "GIF" and im.n_frames == 6 and im.info["duration"] == 70 and im.size == (W, H)
 
 
+def test_a_gif_is_written_as_translated_keeping_each_frames_duration(ckpt, tmp_path, monkeypatch):
+    """The translated frames go to the GIF writer as they come: before, all of them were held (as RGB, beside the
+    writer's own palette copies) until the last was translated; a long GIF needed 4 bytes a pixel per frame."""
+    import weakref
+
+    from cyclegan import clipio
+
+    n = 16
+    frames = [Image.fromarray(f) for f in moving_frames(n)]
+    durations = [40 + 10 * i for i in range(n)]  # each its own: no two neighbours merged by the writer
+    frames[0].save(tmp_path / "long.gif", save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    live, peak = [0], [0]
+    fromarray = Image.fromarray
+
+    def counted(a, *args, **kwargs):
+        im = fromarray(a, *args, **kwargs)
+        live[0] += 1
+        peak[0] = max(peak[0], live[0])
+        weakref.finalize(im, lambda: live.__setitem__(0, live[0] - 1))
+        return im
+
+    monkeypatch.setattr(clipio.Image, "fromarray", counted)
+    assert translate(ckpt, tmp_path / "out", tmp_path / "long.gif", extra=("--batch-size", "4")) == 0
+    assert peak[0] <= 4 + 1  # a batch and the frame being written, not all 16
+    with Image.open(tmp_path / "out" / "long.gif") as im:
+        assert im.n_frames == n
+        assert [im.seek(i) or im.info["duration"] for i in range(n)] == durations
+
+
 def test_broken_clip_named_in_one_line_while_the_others_are_written(ckpt, tmp_path, capsys):
     folder = tmp_path / "in"
     folder.mkdir()

@@ -180,9 +180,10 @@ def write_clip(dst: str | Path, frames, *, rate: float | Fraction = 12) -> Path:
     if dst.suffix.lower() in ANIMATED_IMAGES:
 
         def write(tmp: str) -> None:
-            ims = [Image.fromarray(f) for f in frames]
-            fmt = "GIF" if dst.suffix.lower() == ".gif" else "WEBP"
-            ims[0].save(tmp, format=fmt, save_all=True, append_images=ims[1:], duration=round(1000 / rate), loop=0)
+            images = (Image.fromarray(f) for f in frames)
+            _save_animation(
+                tmp, dst.suffix.lower(), images, f"no frames to write to {dst}", duration=round(1000 / rate), loop=0
+            )
 
         return write_atomic(dst, write)
     if dst.suffix.lower() not in VIDEO_FORMATS:
@@ -257,22 +258,38 @@ def _loop_count(src: Path) -> int:
         return im.info.get("loop", 0)
 
 
-def _write_animated_image(src: Path, decoded: Iterator, tmp: str, suffix: str, run, batch: int) -> None:
-    """Translate `decoded` ((frame, ms) pairs of `src`) in batches and write them as a GIF or WebP at `tmp`."""
-    try:
-        loop = _loop_count(src)
-        durations, frames = [], []
-        for chunk in _batched(decoded, batch):
-            durations += [d for _, d in chunk]
-            arr = run(np.stack([a for a, _ in chunk]))
-            frames += [Image.fromarray(a) for a in arr]  # Pillow writes an animation from all its frames
-    except (OSError, ValueError, SyntaxError, EOFError) as e:  # av.FFmpegError is an OSError
-        raise CycleGANError(f"cannot read clip {src}: {_reason(e)}") from None
-    if not frames:
-        raise CycleGANError(f"cannot read clip {src}: no frame decodes")
+def _save_animation(tmp: str, suffix: str, images: Iterator[Image.Image], empty: str, **options) -> None:
+    """Write `images` as an animated GIF or WebP (`suffix`) at `tmp`, pulled from the iterator as the writer goes:
+    Pillow's GIF writer keeps a 1-byte palette copy of every frame until it writes, and a list of our RGB frames
+    beside it made that 4 bytes a pixel (its WebP writer lists the frames itself). `empty`: the error without frames."""
+    first = next(images, None)
+    if first is None:
+        raise CycleGANError(empty)
     fmt = "GIF" if suffix == ".gif" else "WEBP"
     extra = {"quality": 90} if fmt == "WEBP" else {"optimize": False, "disposal": 1}
-    frames[0].save(tmp, format=fmt, save_all=True, append_images=frames[1:], duration=durations, loop=loop, **extra)
+    first.save(tmp, format=fmt, save_all=True, append_images=images, **options, **extra)
+
+
+def _write_animated_image(src: Path, decoded: Iterator, tmp: str, suffix: str, run, batch: int) -> None:
+    """Translate `decoded` ((frame, ms) pairs of `src`) in batches and write them as a GIF or WebP at `tmp`."""
+    durations: list[int] = []  # filled a batch ahead of the frames the writer asks each one's duration for
+
+    def translated() -> Iterator[Image.Image]:
+        try:
+            for chunk in _batched(decoded, batch):
+                durations.extend(d for _, d in chunk)
+                arr = run(np.stack([a for a, _ in chunk]))
+                yield from (Image.fromarray(a) for a in arr)
+        except (OSError, ValueError, SyntaxError, EOFError) as e:  # av.FFmpegError is an OSError
+            raise CycleGANError(f"cannot read clip {src}: {_reason(e)}") from None
+
+    try:
+        loop = _loop_count(src)
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        raise CycleGANError(f"cannot read clip {src}: {_reason(e)}") from None
+    _save_animation(
+        tmp, suffix, translated(), f"cannot read clip {src}: no frame decodes", duration=durations, loop=loop
+    )
 
 
 # --- MP4, MOV, MKV, WebM (PyAV) ------------------------------------------------------------------------------
