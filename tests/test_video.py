@@ -134,6 +134,18 @@ def test_a_gif_is_written_as_translated_keeping_each_frames_duration(ckpt, tmp_p
         assert [im.seek(i) or im.info["duration"] for i in range(n)] == durations
 
 
+@pytest.mark.parametrize("suffix", [".gif", ".webp", ".mp4"])
+def test_write_clip_writes_frames_and_refuses_none(tmp_path, suffix):
+    from cyclegan.clipio import iter_frames, write_clip
+    from cyclegan.errors import CycleGANError
+
+    write_clip(tmp_path / f"c{suffix}", iter(moving_frames(5)), rate=10)  # an iterator: read once, as it comes
+    assert len(list(iter_frames(tmp_path / f"c{suffix}"))) == 5
+    with pytest.raises(CycleGANError, match=r"no frames to write to .*e\."):  # GIF and WebP: an IndexError before
+        write_clip(tmp_path / f"e{suffix}", [])
+    assert not (tmp_path / f"e{suffix}").exists()
+
+
 def test_broken_clip_named_in_one_line_while_the_others_are_written(ckpt, tmp_path, capsys):
     folder = tmp_path / "in"
     folder.mkdir()
