@@ -21,7 +21,7 @@ from PIL import Image
 from cyclegan.clipio import iter_frames, write_clip
 from cyclegan.evaluate.video import temporal_error
 from cyclegan.loading import load_generator
-from cyclegan.temporal import TemporalOptions
+from cyclegan.translate_options import TemporalOptions
 from cyclegan.video import translate_video
 
 SETTINGS = {

@@ -23,7 +23,7 @@ from PIL import Image
 from cyclegan.data.synthetic_video import render_clip
 from cyclegan.evaluate.video import score_clip, temporal_difference
 from cyclegan.loading import load_generator
-from cyclegan.temporal import TemporalOptions
+from cyclegan.translate_options import TemporalOptions
 from cyclegan.video import ClipTranslator
 
 # name -> options; the first is the baseline the others are compared with.

@@ -276,7 +276,7 @@ def test_flow_blend_removes_flicker_where_the_flow_holds():
 
 def test_shared_statistics_are_frame_order_not_batch_dependent(ckpt):
     from cyclegan.loading import load_generator
-    from cyclegan.temporal import TemporalOptions
+    from cyclegan.translate_options import TemporalOptions
     from cyclegan.video import ClipTranslator
 
     G = load_generator(str(ckpt), "AtoB")

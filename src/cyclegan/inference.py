@@ -16,7 +16,7 @@ from .data.io import read_image, resize_long_side, to_pil, to_tensor
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution
 from .models.layers import pad_for_generator  # here too: the export's and the API's
-from .tiling import activation_bytes, as_bytes, as_unit, least_size, size_multiple, translate_tiled
+from .tiling import activation_bytes, as_bytes, as_unit, least_size, plan_for, size_multiple, translate_tiled
 from .translate_options import DEFAULT_MAX_MEMORY_GB, DEFAULT_OVERLAP, DEFAULT_THUMBNAIL, TilingOptions
 
 
@@ -65,7 +65,7 @@ def translate_batch(
     tiling = tiling or TilingOptions()
     base = uncompiled(net)
     h, w = x.shape[-2:]
-    plan = tiling.plan(base, h, w)
+    plan = plan_for(tiling, base, h, w)
     fits = len(x) == 1 or tiling.tile == 0 or activation_bytes(base, h, w, len(x)) <= tiling.max_memory * 1e9
     if plan.whole:
         whole = lambda t: _like(x, translate_tensor(net, as_unit(t), execution=execution))  # noqa: E731

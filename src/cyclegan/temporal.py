@@ -13,21 +13,19 @@ real-time method) and blends it in with weight `alpha` where the flow is reliabl
 flow agree (Sundaram et al. 2010) and the warped previous input matches the current one (so new content,
 a moving sun or disocclusions take the current output).
 
-`TemporalOptions` holds both (flattened into `translate`'s flags); the defaults are what the measurements on
-the synthetic clips favour (docs/results.md, "Video").
+`TemporalOptions` (in `translate_options`) holds both (flattened into `translate`'s flags); the defaults are
+what the measurements on the synthetic clips favour (docs/results.md, "Video").
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import CycleGANError
-from .options import Options, opt
 
 if TYPE_CHECKING:  # torch on use: the web page reads TemporalOptions without it
     import torch
@@ -36,27 +34,6 @@ if TYPE_CHECKING:  # torch on use: the web page reads TemporalOptions without it
 # Where the warped previous input differs from the current one by this many grey levels (mean over RGB)
 # or more, the flow is not trusted: new content takes the current output alone (linear ramp from 0).
 PHOTOMETRIC_TOLERANCE = 24.0
-
-
-@dataclass(frozen=True)
-class TemporalOptions(Options):
-    """How a clip's frames are kept consistent in time (flattened into `translate`'s flags)."""
-
-    norm_stats: Literal["frame", "shared"] = opt(
-        "frame",
-        "clips: InstanceNorm statistics per frame ('frame', as for photos) or a running estimate over the clip "
-        "('shared', --norm-momentum)",
-    )
-    norm_momentum: float = opt(
-        0.1, "clips, with --norm-stats shared: weight of each new frame in the running statistics", gt=0, le=1
-    )
-    flow_blend: float = opt(
-        0.8,
-        "clips: weight of the previous output, warped by the input's optical flow (OpenCV DIS), blended in where "
-        "that flow is reliable (0: off, frame by frame)",
-        ge=0,
-        lt=1,
-    )
 
 
 class SharedNormStats:

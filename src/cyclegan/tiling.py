@@ -30,7 +30,7 @@ import torch.nn.functional as F_
 from torch import nn
 
 from .errors import CycleGANError
-from .translate_options import DEFAULT_MAX_MEMORY_GB, DEFAULT_OVERLAP, DEFAULT_THUMBNAIL, MIN_TILE
+from .translate_options import DEFAULT_MAX_MEMORY_GB, DEFAULT_OVERLAP, DEFAULT_THUMBNAIL, MIN_TILE, TilingOptions
 
 # Each tile's outer quarter of an overlap is left out and the middle half blended: on small random
 # InstanceNorm ResNets this halved the difference from the whole image against a ramp over all of it.
@@ -198,6 +198,19 @@ def plan_tiles(
         fits = int(math.sqrt(budget / per_pixel * max(height, width) / min(height, width)))  # long side that fits
         thumbnail = max(2 * m, min(thumbnail, fits))
     return TilePlan(tile, overlap, thumbnail)
+
+
+def plan_for(options: TilingOptions, net: nn.Module, height: int, width: int) -> TilePlan:
+    """`plan_tiles` with `translate`'s tiling options (`--tile`, `--tile-overlap`, `--max-memory`, `--thumbnail`)."""
+    return plan_tiles(
+        net,
+        height,
+        width,
+        tile=options.tile,
+        overlap=options.tile_overlap,
+        max_memory_gb=options.max_memory,
+        thumbnail=options.thumbnail,
+    )
 
 
 def tile_starts(length: int, tile: int, overlap: int, multiple: int) -> list[int]:

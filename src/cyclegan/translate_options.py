@@ -1,12 +1,13 @@
 """The options of `cyclegan translate`, torch-free so that its `--help` and the parser start at once: which
-files, generator and outputs (`TranslateOptions`), and when and how large images go in tiles (`TilingOptions`;
-the tiling itself is `cyclegan.tiling`). `cyclegan.translation` runs them.
+files, generator and outputs (`TranslateOptions`), when and how large images go in tiles (`TilingOptions`; the
+tiling itself is `cyclegan.tiling`) and how a clip's frames are kept consistent (`TemporalOptions`;
+`cyclegan.temporal`). `cyclegan.translation` runs them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from .errors import CycleGANError
 from .files import overwrite_option
@@ -21,12 +22,6 @@ from .shared_options import (
     max_pixels_option,
     progress_option,
 )
-from .temporal import TemporalOptions
-
-if TYPE_CHECKING:
-    from torch import nn
-
-    from .tiling import TilePlan
 
 # The generator's activations per call: enough for the default thumbnail of a square 1024 px image (1.05 MP
 # at about 1.15 KB per pixel for the paper ResNet), and a 6000x4000 photo stays under 3 GB in all.
@@ -75,18 +70,26 @@ class TilingOptions(Options):
                 f"option '--tile-overlap' {self.tile_overlap} must be less than half of --tile {self.tile}"
             )
 
-    def plan(self, net: nn.Module, height: int, width: int) -> TilePlan:
-        from .tiling import plan_tiles  # on use: torch
 
-        return plan_tiles(
-            net,
-            height,
-            width,
-            tile=self.tile,
-            overlap=self.tile_overlap,
-            max_memory_gb=self.max_memory,
-            thumbnail=self.thumbnail,
-        )
+@dataclass(frozen=True)
+class TemporalOptions(Options):
+    """How a clip's frames are kept consistent in time (flattened into `translate`'s flags)."""
+
+    norm_stats: Literal["frame", "shared"] = opt(
+        "frame",
+        "clips: InstanceNorm statistics per frame ('frame', as for photos) or a running estimate over the clip "
+        "('shared', --norm-momentum)",
+    )
+    norm_momentum: float = opt(
+        0.1, "clips, with --norm-stats shared: weight of each new frame in the running statistics", gt=0, le=1
+    )
+    flow_blend: float = opt(
+        0.8,
+        "clips: weight of the previous output, warped by the input's optical flow (OpenCV DIS), blended in where "
+        "that flow is reliable (0: off, frame by frame)",
+        ge=0,
+        lt=1,
+    )
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,8 @@ from .files import check_outputs, claim_folder, unique_stems
 from .inference import check_size, is_out_of_memory, translate_batch, uncompiled
 from .loading import load_generator
 from .models.unet import UnetGenerator
-from .temporal import TemporalOptions
 from .tiling import activation_bytes, least_size
-from .translate_options import TilingOptions, TranslateOptions
+from .translate_options import TemporalOptions, TilingOptions, TranslateOptions
 
 # --- files ----------------------------------------------------------------------------------------------
 

@@ -25,9 +25,9 @@ from .errors import CycleGANError
 from .execution import REFERENCE, Execution
 from .files import check_outputs
 from .inference import check_size, translate_batch, translate_tensor, uncompiled
-from .temporal import FlowBlend, SharedNormStats, TemporalOptions
-from .tiling import activation_bytes, per_instance_norms, thumbnail_of, translate_tiled
-from .translate_options import TilingOptions
+from .temporal import FlowBlend, SharedNormStats
+from .tiling import activation_bytes, per_instance_norms, plan_for, thumbnail_of, translate_tiled
+from .translate_options import TemporalOptions, TilingOptions
 
 DEFAULT_BATCH = 4  # frames decoded and translated at once (fewer where --max-memory says so)
 
@@ -85,7 +85,7 @@ class ClipTranslator:
         if self.shared is None:
             return translate_batch(self.net, x, tiling=self.tiling, execution=self.execution).cpu()
         h, w = x.shape[-2:]
-        plan = self.tiling.plan(self.base, h, w)
+        plan = plan_for(self.tiling, self.base, h, w)
         run = lambda t: translate_tensor(self.base, t, execution=self.execution)  # noqa: E731 - eager: layers swapped
         with self.shared.active():
             if plan.whole:  # as many frames at once as fit the memory budget, in order

@@ -25,7 +25,7 @@ from ..files import write_atomic
 from ..inference import translate_batch
 from ..loading import load_generator
 from ..models import build_generator
-from ..tiling import tile_starts
+from ..tiling import plan_for, tile_starts
 from ..translate_options import DEFAULT_OVERLAP, TilingOptions
 from .measure import environment
 from .options import BenchOptions, TileBenchOptions
@@ -140,7 +140,7 @@ def bench_tiles(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     for thumbnail in sorted({1024, t.seam_size // 2, t.seam_size // 4, 0}, reverse=True):
         t0 = time.perf_counter()
         options = TilingOptions(tile=t.seam_tile, tile_overlap=overlap, thumbnail=thumbnail)
-        used = options.plan(net, t.seam_size, t.seam_size).thumbnail  # capped by --max-memory
+        used = plan_for(options, net, t.seam_size, t.seam_size).thumbnail  # capped by --max-memory
         y = translate_batch(net, x, tiling=options)
         seconds = time.perf_counter() - t0
         tiled = _grey_levels(y)

@@ -23,7 +23,7 @@ class VideoTab:
 
     def layout(self, choices: list[tuple[str, str]]) -> gr.Dropdown:
         """Lay the tab out (inside the page's `gr.Tabs`) and wire its button; returns its model dropdown."""
-        from ..temporal import TemporalOptions  # its defaults (no torch)
+        from ..translate_options import TemporalOptions  # its defaults (no torch)
 
         defaults = TemporalOptions()
         first = choices[0][1] if choices else None
@@ -62,7 +62,7 @@ class VideoTab:
         a line with its frames, size and seconds). An upload that is not a readable clip, or over the
         server's size limits, raises CycleGANError naming it."""
         from ..clipio import probe  # on first use (PyAV)
-        from ..temporal import TemporalOptions
+        from ..translate_options import TemporalOptions
         from ..video import translate_clip
 
         if not upload:
