@@ -98,8 +98,22 @@ def test_demo_cli_refuses_to_overwrite(tmp_path, capsys):
     run = tmp_path / "demo"
     run.mkdir()
     (run / "checkpoint.pt").write_bytes(b"")
+    (run / "config.json").write_text(json.dumps({"data": {"data": str(run / "data")}}))  # a demo's: its own data
     assert main(["demo", "--out", str(run)]) == 2
     assert "already holds a demo run" in capsys.readouterr().err
+
+
+def test_demo_does_not_offer_overwrite_for_a_run_it_would_not_replace(tmp_path, capsys):
+    run = tmp_path / "horse2zebra"  # a training run on other data: --overwrite refuses it, so no advice to pass it
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"weights")
+    (run / "config.json").write_text(json.dumps({"data": {"data": str(tmp_path / "horses")}}))
+    for more in ([], ["--overwrite"]):
+        assert main(["demo", "--out", str(run), "--steps", "2", *more]) == 2
+        err = capsys.readouterr().err
+        assert "holds a training run that is not a demo's" in err and "--overwrite" not in err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert sorted(os.listdir(run)) == ["checkpoint.pt", "config.json"]
 
 
 def test_demo_never_writes_into_a_folder_of_something_else(tmp_path, capsys):

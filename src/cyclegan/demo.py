@@ -191,6 +191,11 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
                 f"{', ...' if len(others) > 3 else ''}); choose a new or empty folder"
             )
     if (run / CHECKPOINT_NAME).exists():
+        if not _is_demo_run(run):  # said before any advice to --overwrite, which would refuse it too
+            raise CycleGANError(
+                f"option '--out': {run} holds a training run that is not a demo's (its config does not train on "
+                f"{run / 'data'}); choose another --out"
+            )
         if not opts.overwrite:
             raise CycleGANError(
                 f"{run} already holds a demo run: pass --overwrite to replace it, or choose another --out"
