@@ -131,6 +131,9 @@ def test_demo_never_writes_into_a_folder_of_something_else(tmp_path, capsys):
     assert "is a file; give a folder" in capsys.readouterr().err
     assert main(["demo", "--out", str(tmp_path / "d"), "--steps", "2", "--device", "meta"]) == 2
     assert not (tmp_path / "d").exists()  # the device is refused before the data is rendered
+    if not torch.cuda.is_available():  # and so is a precision this machine cannot compute in
+        assert main(["demo", "--out", str(tmp_path / "d"), "--steps", "2", "--precision", "fp16"]) == 2
+        assert "fp16 needs a CUDA GPU" in capsys.readouterr().err and not (tmp_path / "d").exists()
 
 
 def synthetic(out, *more):

@@ -22,7 +22,7 @@ from .data.synthetic import SyntheticOptions, write_dataset
 from .demo_options import DemoOptions
 from .errors import CycleGANError
 from .evaluate.metrics import psnr, ssim
-from .execution import resolve_device
+from .execution import choose_execution, resolve_device
 from .files import write_atomic
 from .inference import translate_tensor
 from .loading import load_generator
@@ -177,7 +177,9 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
     run, device, minutes, progress = Path(opts.out), opts.device, opts.minutes, opts.progress
     if run.exists() and not run.is_dir():
         raise CycleGANError(f"option '--out': {run} is a file; give a folder")
-    resolve_device(device)  # a device this machine lacks is refused before any file is written
+    # a device this machine lacks, or a precision it cannot compute in (fp16 on a CPU), is refused before any
+    # file is written: not after rendering the data
+    choose_execution(opts.precision, compile=DEMO_OPTIONS["compile"], device=resolve_device(device))
     if run.is_dir() and not (run / CHECKPOINT_NAME).exists() and not _is_demo_run(run):
         # no demo run here: only the rendering of one that was stopped early may be (data/, the lock, temporaries)
         others = sorted(
