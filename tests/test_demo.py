@@ -136,6 +136,30 @@ def test_demo_never_writes_into_a_folder_of_something_else(tmp_path, capsys):
         assert "fp16 needs a CUDA GPU" in capsys.readouterr().err and not (tmp_path / "d").exists()
 
 
+@pytest.mark.parametrize("lock", [".demo.lock", ".lock"])
+def test_a_demo_at_work_is_never_overwritten_by_a_second_one(tmp_path, capsys, lock):
+    """A second demo on a folder where a demo (.demo.lock) or the training of one (.lock: the demo's own, or a
+    `cyclegan train --resume` of it) is at work: --overwrite deleted its checkpoint, log and data under it."""
+    from cyclegan.files import FolderLock
+
+    run = tmp_path / "demo"
+    (run / "data" / "testA").mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"data": {"data": str(run / "data")}}))
+    for name in ("checkpoint.pt", "log.jsonl", "data/testA/0000.png"):
+        (run / name).write_bytes(b"at work")
+    held = FolderLock(run, lock)
+    assert held.acquire()  # as the other process would: an flock is per open file, so this process is refused too
+    try:
+        for more in ([], ["--overwrite"]):
+            assert main(["demo", "--out", str(run), "--steps", "2", "--no-progress", *more]) == 2
+            err = capsys.readouterr().err
+            assert f"{run} is in use by" in err and f"(PID {os.getpid()})" in err and "Traceback" not in err
+        assert (run / "checkpoint.pt").read_bytes() == (run / "data/testA/0000.png").read_bytes() == b"at work"
+        assert sorted(os.listdir(run)) == sorted([lock, "checkpoint.pt", "config.json", "data", "log.jsonl"])
+    finally:
+        held.release()
+
+
 def synthetic(out, *more):
     return main(
         ["datasets", "synthetic", "--out", str(out), "--count", "2", "--test-count", "1", "--no-progress", *more]

@@ -7,10 +7,12 @@ size, translates the paired test split both ways and scores each translation aga
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from .demo_options import DemoOptions
 from .errors import CycleGANError
 from .evaluate.metrics import psnr, ssim
 from .execution import choose_execution, resolve_device
-from .files import write_atomic
+from .files import FolderLock, write_atomic
 from .inference import translate_tensor
 from .loading import load_generator
 from .report import render_demo_html, save_grid
@@ -173,13 +175,46 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
     `opts.minutes` caps the training time (the step budget is cut short, and the report says so).
     """
 
-    s = settings
-    run, device, minutes, progress = Path(opts.out), opts.device, opts.minutes, opts.progress
+    run = Path(opts.out)
     if run.exists() and not run.is_dir():
         raise CycleGANError(f"option '--out': {run} is a file; give a folder")
     # a device this machine lacks, or a precision it cannot compute in (fp16 on a CPU), is refused before any
     # file is written: not after rendering the data
-    choose_execution(opts.precision, compile=DEMO_OPTIONS["compile"], device=resolve_device(device))
+    choose_execution(opts.precision, compile=DEMO_OPTIONS["compile"], device=resolve_device(opts.device))
+    with _claim_demo_folder(run):
+        return _run_demo(opts, settings)
+
+
+@contextlib.contextmanager
+def _claim_demo_folder(run: Path) -> Iterator[None]:
+    """Hold RUN/.demo.lock (the training run inside takes RUN/.lock) while the demo renders, trains, scores and
+    reports: a second demo on the folder, with --overwrite or not, stops in one line instead of re-rendering or
+    deleting the files of the one at work."""
+    lock = FolderLock(run, ".demo.lock")
+    try:
+        if not lock.acquire():
+            pid = f"PID {lock.holder}" if lock.holder else "PID unknown"
+            raise CycleGANError(
+                f"option '--out': {run} is in use by another demo ({pid}); wait for it to end or choose another --out"
+            )
+    except OSError as e:
+        raise CycleGANError(f"option '--out': cannot create or lock {run} ({e.strerror or e})") from None
+    try:
+        yield
+    finally:
+        lock.release()  # and the folder, if it made it and nothing was written
+
+
+def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
+    """`run_demo`, holding the run folder."""
+
+    run, device, minutes, progress = Path(opts.out), opts.device, opts.minutes, opts.progress
+    busy = FolderLock(run)
+    if busy.held_elsewhere():  # a `cyclegan train --resume` of this demo's run: --overwrite would delete its files
+        pid = f"PID {busy.holder}" if busy.holder else "PID unknown"
+        raise CycleGANError(
+            f"option '--out': {run} is in use by a training run ({pid}); wait for it to end or choose another --out"
+        )
     if run.is_dir() and not (run / CHECKPOINT_NAME).exists() and not _is_demo_run(run):
         # no demo run here: only the rendering of one that was stopped early may be (data/, the lock, temporaries)
         others = sorted(
@@ -205,7 +240,7 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
         remove_demo_run(run)
         print(f"replacing the previous demo run in {run}")
     t0 = time.perf_counter()
-    options = {**DEMO_OPTIONS, "seed": opts.seed, **settings.options, **({"steps": opts.steps} if opts.steps else {})}
+    options = {**DEMO_OPTIONS, "seed": opts.seed, **s.options, **({"steps": opts.steps} if opts.steps else {})}
     data = write_dataset(
         SyntheticOptions(
             str(run / "data"),
