@@ -231,6 +231,39 @@ def test_a_demo_fitted_to_its_minutes_reports_the_steps_it_trained_not_the_cap(t
     assert f"trained {trained} steps" in (tmp_path / "demo" / "report.html").read_text()
 
 
+def test_a_demo_whose_time_ran_out_before_the_steps_were_fitted_says_so(tmp_path, capsys, monkeypatch):
+    """Too few minutes to fit the steps (a slow machine, a small --minutes): the time limit stops the 500-step
+    schedule early. The report said it planned the steps it trained, and nothing that the LR never decayed."""
+    import time
+    import types
+
+    import cyclegan.demo as demo
+    import cyclegan.train.budget as budget
+    import cyclegan.train.loop as loop
+
+    now = [0.0]
+
+    def monotonic():
+        now[0] += 0.5
+        return now[0]
+
+    fake_time = types.SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if not k.startswith("_")})
+    fake_time.monotonic = monotonic
+    monkeypatch.setattr(loop, "time", fake_time)
+    monkeypatch.setattr(budget, "time", fake_time)
+    options = {"size": 32, "steps": 500, "ngf": 8, "ndf": 8, "eval_every": 0}
+    settings = DemoSettings(train_count=6, test_count=3, grid_rows=2, options=options)
+    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
+    run = tmp_path / "demo"
+    assert main(["demo", "--out", str(run), "--minutes", "0.05", "--device", "cpu", "--no-progress"]) == 0
+    saved = json.loads((run / "report.json").read_text())
+    trained = saved["settings"]["steps_trained"]
+    assert 0 < trained < 20 and saved["config"]["train"]["steps"] == 500  # not fitted: the cap ran the schedule
+    assert saved["settings"]["steps_planned"] == saved["settings"]["options"]["steps"] == 500
+    assert f"at step {trained} of the 500 its learning rate schedule planned" in (run / "report.html").read_text()
+    assert f"stopped by the time limit at step {trained} of 500" in capsys.readouterr().out
+
+
 def test_a_full_or_read_only_disk_while_rendering_is_one_line_naming_the_file(tmp_path, capsys, monkeypatch):
     import errno
 
