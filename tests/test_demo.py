@@ -160,6 +160,35 @@ def test_a_demo_at_work_is_never_overwritten_by_a_second_one(tmp_path, capsys, l
         held.release()
 
 
+def test_demo_never_writes_into_a_data_folder_of_someone_else(tmp_path, capsys):
+    """Only a rendering stopped early (trainA..testB of numbered PNGs) may be in data/: a project's own data/
+    was taken for one, the scenes written among its images (0000.png replaced), and --overwrite deleted it."""
+    project = tmp_path / "project"
+    (project / "data" / "photos").mkdir(parents=True)
+    (project / "data" / "photos" / "mine.jpg").write_bytes(b"my photo")
+    (project / "data" / "testA").mkdir()
+    (project / "data" / "testA" / "0000.png").write_bytes(b"my png")
+    assert main(["demo", "--out", str(project), "--steps", "2", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{project} holds files that are not a demo run's (data)" in err and "Traceback" not in err
+    assert sorted(str(p.relative_to(project)) for p in project.rglob("*")) == [
+        "data",
+        "data/photos",
+        "data/photos/mine.jpg",
+        "data/testA",
+        "data/testA/0000.png",
+    ]
+    assert (project / "data" / "testA" / "0000.png").read_bytes() == b"my png"
+    # a demo's rendering stopped early (a half-written last PNG included) is rendered again, and the demo runs
+    stopped = tmp_path / "stopped"
+    (stopped / "data" / "trainA").mkdir(parents=True)
+    (stopped / "data" / "trainA" / "00000.png").write_bytes(b"\x89PNG half")
+    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
+    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
+    run_demo(DemoOptions(str(stopped), minutes=None, device="cpu", precision="fp32", progress=False), settings=settings)
+    assert (stopped / "report.json").is_file()
+
+
 def synthetic(out, *more):
     return main(
         ["datasets", "synthetic", "--out", str(out), "--count", "2", "--test-count", "1", "--no-progress", *more]

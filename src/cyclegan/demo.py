@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -117,6 +118,8 @@ def score(translated: torch.Tensor, inputs: torch.Tensor, truth: torch.Tensor) -
     }
 
 
+SPLITS = ("trainA", "trainB", "testA", "testB")  # the folders of the rendered data (`write_dataset`)
+
 # What a demo writes in its run folder (the training run's files included): all that --overwrite removes.
 DEMO_FILES = (
     CHECKPOINT_NAME,
@@ -140,6 +143,22 @@ def _is_demo_run(run: Path) -> bool:
     except (OSError, ValueError, KeyError, TypeError):
         return False
     return isinstance(data, str) and Path(data).resolve() == (run / "data").resolve()
+
+
+def _only_a_rendering(data: Path) -> bool:
+    """Whether `data` holds nothing but what the demo's rendering writes (trainA..testB of numbered PNGs), so
+    that a demo stopped while rendering may render it again: someone's own `data` folder is not written into
+    (its files mixed into the training set, then deleted with the run by --overwrite)."""
+    if data.is_symlink() or not data.is_dir():
+        return False
+    for split in data.iterdir():
+        if split.name.startswith("."):
+            continue
+        if split.name not in SPLITS or split.is_symlink() or not split.is_dir():
+            return False
+        if any(not re.fullmatch(r"\d+\.png", f.name) or not f.is_file() for f in split.iterdir()):
+            return False
+    return True
 
 
 def remove_demo_run(run: Path) -> None:
@@ -220,7 +239,7 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
         others = sorted(
             p.name
             for p in run.iterdir()
-            if p.name != "data" and not p.name.startswith(".")  # .lock, .DS_Store
+            if not p.name.startswith(".") and not (p.name == "data" and _only_a_rendering(p))  # .lock, .DS_Store
         )
         if others:  # a demo never writes into a folder of something else
             raise CycleGANError(
