@@ -1,6 +1,8 @@
 import json
 import math
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -187,6 +189,31 @@ def test_demo_never_writes_into_a_data_folder_of_someone_else(tmp_path, capsys):
     settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
     run_demo(DemoOptions(str(stopped), minutes=None, device="cpu", precision="fp32", progress=False), settings=settings)
     assert (stopped / "report.json").is_file()
+
+
+def test_a_demo_stopped_while_training_says_how_to_run_it_again(tmp_path, capsys, monkeypatch):
+    """Ctrl-C or SIGTERM in the demo's training: train's own hint (cyclegan train --resume) gives a model and no
+    report, and the same demo command again said only 'already holds a demo run', as of a finished one."""
+    import cyclegan.demo as demo
+
+    def stopped(cfg, progress):  # train() after saving on a signal
+        print("stopped at step 7/20; checkpoint saved ...", file=sys.stderr)
+        (Path(cfg.train.out) / "checkpoint.pt").write_bytes(b"step 7")
+        (Path(cfg.train.out) / "config.json").write_text(json.dumps({"data": {"data": cfg.data.data}}))
+        raise SystemExit(130)
+
+    monkeypatch.setattr(demo, "train", stopped)
+    options = {"size": 32, "steps": 20, "ngf": 8, "ndf": 8}
+    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
+    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
+    run = tmp_path / "demo"
+    with pytest.raises(SystemExit):
+        main(["demo", "--out", str(run), "--device", "cpu", "--no-progress"])
+    assert f"the demo stopped before its report: cyclegan demo --out {run} --overwrite runs it again" in (
+        capsys.readouterr().err
+    )
+    assert main(["demo", "--out", str(run), "--device", "cpu", "--no-progress"]) == 2
+    assert "already holds a demo run that stopped before its report: pass --overwrite" in capsys.readouterr().err
 
 
 def synthetic(out, *more):

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import re
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -253,8 +254,9 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
                 f"{run / 'data'}); choose another --out"
             )
         if not opts.overwrite:
+            stopped = "" if (run / "report.json").exists() else " that stopped before its report"
             raise CycleGANError(
-                f"{run} already holds a demo run: pass --overwrite to replace it, or choose another --out"
+                f"{run} already holds a demo run{stopped}: pass --overwrite to replace it, or choose another --out"
             )
         remove_demo_run(run)
         print(f"replacing the previous demo run in {run}")
@@ -286,7 +288,12 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
     cfg, _ = prepare_config(overrides, resume=False, out=str(run))
     device_ = resolve_device(device)
     t_train = time.perf_counter()
-    result = train(cfg, progress=progress)
+    try:
+        result = train(cfg, progress=progress)
+    except SystemExit:  # Ctrl-C or SIGTERM: train's hint (`cyclegan train --resume`) leads to a model, no report
+        again = f"cyclegan demo --out {run} --overwrite"
+        print(f"the demo stopped before its report: {again} runs it again", file=sys.stderr)
+        raise
     trained_steps = result.step
     config = json.loads((run / CONFIG_NAME).read_text())  # as trained: the fitted steps, not the cap
     planned = config["train"]["steps"]  # the LR schedule's end: more than trained when the time limit cut it
