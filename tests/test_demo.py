@@ -216,6 +216,25 @@ def test_a_demo_stopped_while_training_says_how_to_run_it_again(tmp_path, capsys
     assert "already holds a demo run that stopped before its report: pass --overwrite" in capsys.readouterr().err
 
 
+def test_report_json_is_written_last_as_the_mark_of_a_finished_demo(tmp_path, monkeypatch):
+    """A demo stopped between its report's two files must read as stopped before its report (no report.json)."""
+    import cyclegan.demo as demo
+
+    written = []
+
+    def write_atomic(path, write):
+        written.append(Path(path).name)
+        return real(path, write)
+
+    real = demo.write_atomic
+    monkeypatch.setattr(demo, "write_atomic", write_atomic)
+    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
+    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
+    opts = DemoOptions(str(tmp_path / "demo"), minutes=None, device="cpu", precision="fp32", progress=False)
+    run_demo(opts, settings=settings)
+    assert written[-2:] == ["report.html", "report.json"]
+
+
 def synthetic(out, *more):
     return main(
         ["datasets", "synthetic", "--out", str(out), "--count", "2", "--test-count", "1", "--no-progress", *more]

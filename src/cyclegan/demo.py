@@ -337,6 +337,7 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
         "verdict": dataclasses.asdict(result.verdict) if result.verdict else None,
     }
     text, html = json.dumps(report, indent=2) + "\n", render_demo_html(report)
-    write_atomic(run / "report.json", lambda tmp: Path(tmp).write_text(text))  # whole; a symlink is replaced
+    # each whole (a symlink is replaced); report.json last: it marks a finished demo (a stopped one has none)
     write_atomic(run / "report.html", lambda tmp: Path(tmp).write_text(html))
+    write_atomic(run / "report.json", lambda tmp: Path(tmp).write_text(text))
     return report
