@@ -235,6 +235,26 @@ def test_report_json_is_written_last_as_the_mark_of_a_finished_demo(tmp_path, mo
     assert written[-2:] == ["report.html", "report.json"]
 
 
+def test_a_full_disk_at_the_report_is_one_line_naming_the_file(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import cyclegan.demo as demo
+
+    def full(columns, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(demo, "save_grid", full)
+    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
+    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
+    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
+    run = tmp_path / "demo"
+    assert main(["demo", "--out", str(run), "--device", "cpu", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write the demo's report in {run}: {run / 'grid_AtoB.png'}: No space left on device" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert (run / "checkpoint.pt").is_file() and not (run / "report.json").exists()
+
+
 def synthetic(out, *more):
     return main(
         ["datasets", "synthetic", "--out", str(out), "--count", "2", "--test-count", "1", "--no-progress", *more]

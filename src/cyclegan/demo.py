@@ -225,6 +225,17 @@ def _claim_demo_folder(run: Path) -> Iterator[None]:
         lock.release()  # and the folder, if it made it and nothing was written
 
 
+@contextlib.contextmanager
+def _writing_report(run: Path) -> Iterator[None]:
+    """A full or read-only disk while the grids or the report are written: one line naming the file, not a
+    traceback (the trained run stays in `run`)."""
+    try:
+        yield
+    except OSError as e:
+        where = f"{e.filename or run}: {e.strerror or e}"
+        raise CycleGANError(f"cannot write the demo's report in {run}: {where}") from None
+
+
 def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
     """`run_demo`, holding the run folder."""
 
@@ -309,7 +320,8 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
         fake = _translate_all(load_generator(run, direction, device=device_), real)
         results[direction] = score(fake, real, truth)
         n = s.grid_rows
-        grids[direction] = save_grid([real[:n], fake[:n], truth[:n]], run / f"grid_{direction}.png").name
+        with _writing_report(run):
+            grids[direction] = save_grid([real[:n], fake[:n], truth[:n]], run / f"grid_{direction}.png").name
     report = {
         "ground_truth": results,
         "task": "summer (A) <-> winter (B), synthetic scenes with true renderings",
@@ -338,6 +350,7 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
     }
     text, html = json.dumps(report, indent=2) + "\n", render_demo_html(report)
     # each whole (a symlink is replaced); report.json last: it marks a finished demo (a stopped one has none)
-    write_atomic(run / "report.html", lambda tmp: Path(tmp).write_text(html))
-    write_atomic(run / "report.json", lambda tmp: Path(tmp).write_text(text))
+    with _writing_report(run):
+        write_atomic(run / "report.html", lambda tmp: Path(tmp).write_text(html))
+        write_atomic(run / "report.json", lambda tmp: Path(tmp).write_text(text))
     return report
