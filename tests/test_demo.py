@@ -255,6 +255,18 @@ def test_a_full_disk_at_the_report_is_one_line_naming_the_file(tmp_path, capsys,
     assert (run / "checkpoint.pt").is_file() and not (run / "report.json").exists()
 
 
+def test_demo_out_inside_a_dataset_folder_is_refused(tmp_path, capsys):
+    """Image folders are read recursively: a demo in syn/trainA/demo put 880 scenes, grids and samples among
+    the dataset's training images."""
+    for split in ("trainA", "trainB"):
+        (tmp_path / "syn" / split).mkdir(parents=True)
+    out = tmp_path / "syn" / "trainA" / "demo"
+    assert main(["demo", "--out", str(out), "--steps", "2", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{out} is inside the dataset folder {tmp_path / 'syn' / 'trainA'}" in err and "Traceback" not in err
+    assert not out.exists()
+
+
 def synthetic(out, *more):
     return main(
         ["datasets", "synthetic", "--out", str(out), "--count", "2", "--test-count", "1", "--no-progress", *more]

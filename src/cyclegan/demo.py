@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from .data.io import read_image, to_tensor
-from .data.synthetic import SyntheticOptions, write_dataset
+from .data.synthetic import SyntheticOptions, is_dataset_folder, write_dataset
 from .demo_options import DemoOptions
 from .errors import CycleGANError
 from .evaluate.metrics import psnr, ssim
@@ -201,6 +201,13 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
     # a device this machine lacks, or a precision it cannot compute in (fp16 on a CPU), is refused before any
     # file is written: not after rendering the data
     choose_execution(opts.precision, compile=DEMO_OPTIONS["compile"], device=resolve_device(opts.device))
+    here = run.resolve()
+    for folder in (here, here.parent):  # as `datasets synthetic`: --out and its parent (image folders are walked)
+        if is_dataset_folder(folder):
+            raise CycleGANError(
+                f"option '--out': {run} is {'' if folder == here else 'inside '}the dataset folder {folder}: the "
+                "demo's scenes, grids and samples would be read as its images; choose an --out outside it"
+            )
     with _claim_demo_folder(run):
         return _run_demo(opts, settings)
 
