@@ -267,6 +267,21 @@ def test_demo_out_inside_a_dataset_folder_is_refused(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_a_folder_of_something_else_is_refused_without_writing_in_it(tmp_path, capsys, monkeypatch):
+    """Read only, as someone else's folder may be: refused for what it holds, before the demo's lock is taken."""
+    from cyclegan.files import FolderLock
+
+    def read_only(self):
+        raise PermissionError(13, "Permission denied", str(self.path))
+
+    monkeypatch.setattr(FolderLock, "acquire", read_only)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("mine")
+    assert main(["demo", "--out", str(site), "--steps", "2", "--no-progress"]) == 2
+    assert "holds files that are not a demo run's (index.html)" in capsys.readouterr().err
+
+
 def synthetic(out, *more):
     return main(
         ["datasets", "synthetic", "--out", str(out), "--count", "2", "--test-count", "1", "--no-progress", *more]

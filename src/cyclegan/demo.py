@@ -208,6 +208,24 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
                 f"option '--out': {run} is {'' if folder == here else 'inside '}the dataset folder {folder}: the "
                 "demo's scenes, grids and samples would be read as its images; choose an --out outside it"
             )
+    # someone else's folder is refused before the lock: it is never written in, not even .demo.lock
+    if run.is_dir() and not (run / CHECKPOINT_NAME).exists() and not _is_demo_run(run):
+        # no demo run here: only the rendering of one that was stopped early may be (data/, the lock, temporaries)
+        others = sorted(
+            p.name
+            for p in run.iterdir()
+            if not p.name.startswith(".") and not (p.name == "data" and _only_a_rendering(p))  # .lock, .DS_Store
+        )
+        if others:  # a demo never writes into a folder of something else
+            raise CycleGANError(
+                f"option '--out': {run} holds files that are not a demo run's ({', '.join(others[:3])}"
+                f"{', ...' if len(others) > 3 else ''}); choose a new or empty folder"
+            )
+    if (run / CHECKPOINT_NAME).exists() and not _is_demo_run(run):  # before any advice to --overwrite
+        raise CycleGANError(
+            f"option '--out': {run} holds a training run that is not a demo's (its config does not train on "
+            f"{run / 'data'}); choose another --out"
+        )
     with _claim_demo_folder(run):
         return _run_demo(opts, settings)
 
@@ -253,24 +271,7 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
         raise CycleGANError(
             f"option '--out': {run} is in use by a training run ({pid}); wait for it to end or choose another --out"
         )
-    if run.is_dir() and not (run / CHECKPOINT_NAME).exists() and not _is_demo_run(run):
-        # no demo run here: only the rendering of one that was stopped early may be (data/, the lock, temporaries)
-        others = sorted(
-            p.name
-            for p in run.iterdir()
-            if not p.name.startswith(".") and not (p.name == "data" and _only_a_rendering(p))  # .lock, .DS_Store
-        )
-        if others:  # a demo never writes into a folder of something else
-            raise CycleGANError(
-                f"option '--out': {run} holds files that are not a demo run's ({', '.join(others[:3])}"
-                f"{', ...' if len(others) > 3 else ''}); choose a new or empty folder"
-            )
     if (run / CHECKPOINT_NAME).exists():
-        if not _is_demo_run(run):  # said before any advice to --overwrite, which would refuse it too
-            raise CycleGANError(
-                f"option '--out': {run} holds a training run that is not a demo's (its config does not train on "
-                f"{run / 'data'}); choose another --out"
-            )
         if not opts.overwrite:
             stopped = "" if (run / "report.json").exists() else " that stopped before its report"
             raise CycleGANError(
