@@ -317,6 +317,9 @@ def test_demo_cli_prints_how_it_computed(tmp_path, capsys, monkeypatch):
     assert (
         "computed: fp32, nchw, eager on cpu (AVX2, no native bf16, 2 threads), 0.234 s/step" in capsys.readouterr().out
     )
+    out = tmp_path / "d"
+    assert main(["demo", "--out", f"{out}/"]) == 0  # as a shell completes a folder's name
+    assert f"report: {out / 'report.html'} (scores in {out / 'report.json'})" in capsys.readouterr().out
 
 
 @pytest.mark.slow

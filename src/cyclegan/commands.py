@@ -238,7 +238,8 @@ def run_demo(opts, _: argparse.Namespace) -> int:
             f"\nstopped by the time limit at step {st['steps_trained']} of {st['steps_planned']}: the learning rate "
             "had not decayed to 0, so these scores are not the recipe's; give more --minutes"
         )
-    print(f"\nreport: {opts.out}/report.html (scores in {opts.out}/report.json)")
+    run = os.path.normpath(opts.out)  # runs/demo/ prints runs/demo/report.html, not runs/demo//report.html
+    print(f"\nreport: {os.path.join(run, 'report.html')} (scores in {os.path.join(run, 'report.json')})")
     return 0
 
 
