@@ -1,6 +1,8 @@
 import json
 import math
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,8 +100,22 @@ def test_demo_cli_refuses_to_overwrite(tmp_path, capsys):
     run = tmp_path / "demo"
     run.mkdir()
     (run / "checkpoint.pt").write_bytes(b"")
+    (run / "config.json").write_text(json.dumps({"data": {"data": str(run / "data")}}))  # a demo's: its own data
     assert main(["demo", "--out", str(run)]) == 2
     assert "already holds a demo run" in capsys.readouterr().err
+
+
+def test_demo_does_not_offer_overwrite_for_a_run_it_would_not_replace(tmp_path, capsys):
+    run = tmp_path / "horse2zebra"  # a training run on other data: --overwrite refuses it, so no advice to pass it
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"weights")
+    (run / "config.json").write_text(json.dumps({"data": {"data": str(tmp_path / "horses")}}))
+    for more in ([], ["--overwrite"]):
+        assert main(["demo", "--out", str(run), "--steps", "2", *more]) == 2
+        err = capsys.readouterr().err
+        assert "holds a training run that is not a demo's" in err and "--overwrite" not in err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert sorted(os.listdir(run)) == ["checkpoint.pt", "config.json"]
 
 
 def test_demo_never_writes_into_a_folder_of_something_else(tmp_path, capsys):
@@ -117,6 +133,153 @@ def test_demo_never_writes_into_a_folder_of_something_else(tmp_path, capsys):
     assert "is a file; give a folder" in capsys.readouterr().err
     assert main(["demo", "--out", str(tmp_path / "d"), "--steps", "2", "--device", "meta"]) == 2
     assert not (tmp_path / "d").exists()  # the device is refused before the data is rendered
+    if not torch.cuda.is_available():  # and so is a precision this machine cannot compute in
+        assert main(["demo", "--out", str(tmp_path / "d"), "--steps", "2", "--precision", "fp16"]) == 2
+        assert "fp16 needs a CUDA GPU" in capsys.readouterr().err and not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("lock", [".demo.lock", ".lock"])
+def test_a_demo_at_work_is_never_overwritten_by_a_second_one(tmp_path, capsys, lock):
+    """A second demo on a folder where a demo (.demo.lock) or the training of one (.lock: the demo's own, or a
+    `cyclegan train --resume` of it) is at work: --overwrite deleted its checkpoint, log and data under it."""
+    from cyclegan.files import FolderLock
+
+    run = tmp_path / "demo"
+    (run / "data" / "testA").mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"data": {"data": str(run / "data")}}))
+    for name in ("checkpoint.pt", "log.jsonl", "data/testA/0000.png"):
+        (run / name).write_bytes(b"at work")
+    held = FolderLock(run, lock)
+    assert held.acquire()  # as the other process would: an flock is per open file, so this process is refused too
+    try:
+        for more in ([], ["--overwrite"]):
+            assert main(["demo", "--out", str(run), "--steps", "2", "--no-progress", *more]) == 2
+            err = capsys.readouterr().err
+            assert f"{run} is in use by" in err and f"(PID {os.getpid()})" in err and "Traceback" not in err
+        assert (run / "checkpoint.pt").read_bytes() == (run / "data/testA/0000.png").read_bytes() == b"at work"
+        assert sorted(os.listdir(run)) == sorted([lock, "checkpoint.pt", "config.json", "data", "log.jsonl"])
+    finally:
+        held.release()
+
+
+def test_demo_never_writes_into_a_data_folder_of_someone_else(tmp_path, capsys):
+    """Only a rendering stopped early (trainA..testB of numbered PNGs) may be in data/: a project's own data/
+    was taken for one, the scenes written among its images (0000.png replaced), and --overwrite deleted it."""
+    project = tmp_path / "project"
+    (project / "data" / "photos").mkdir(parents=True)
+    (project / "data" / "photos" / "mine.jpg").write_bytes(b"my photo")
+    (project / "data" / "testA").mkdir()
+    (project / "data" / "testA" / "0000.png").write_bytes(b"my png")
+    assert main(["demo", "--out", str(project), "--steps", "2", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{project} holds files that are not a demo run's (data)" in err and "Traceback" not in err
+    assert sorted(str(p.relative_to(project)) for p in project.rglob("*")) == [
+        "data",
+        "data/photos",
+        "data/photos/mine.jpg",
+        "data/testA",
+        "data/testA/0000.png",
+    ]
+    assert (project / "data" / "testA" / "0000.png").read_bytes() == b"my png"
+    # a demo's rendering stopped early (a half-written last PNG included) is rendered again, and the demo runs
+    stopped = tmp_path / "stopped"
+    (stopped / "data" / "trainA").mkdir(parents=True)
+    (stopped / "data" / "trainA" / "00000.png").write_bytes(b"\x89PNG half")
+    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
+    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
+    run_demo(DemoOptions(str(stopped), minutes=None, device="cpu", precision="fp32", progress=False), settings=settings)
+    assert (stopped / "report.json").is_file()
+
+
+def test_a_demo_stopped_while_training_says_how_to_run_it_again(tmp_path, capsys, monkeypatch):
+    """Ctrl-C or SIGTERM in the demo's training: train's own hint (cyclegan train --resume) gives a model and no
+    report, and the same demo command again said only 'already holds a demo run', as of a finished one."""
+    import cyclegan.demo as demo
+
+    def stopped(cfg, progress):  # train() after saving on a signal
+        print("stopped at step 7/20; checkpoint saved ...", file=sys.stderr)
+        (Path(cfg.train.out) / "checkpoint.pt").write_bytes(b"step 7")
+        (Path(cfg.train.out) / "config.json").write_text(json.dumps({"data": {"data": cfg.data.data}}))
+        raise SystemExit(130)
+
+    monkeypatch.setattr(demo, "train", stopped)
+    options = {"size": 32, "steps": 20, "ngf": 8, "ndf": 8}
+    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
+    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
+    run = tmp_path / "demo"
+    with pytest.raises(SystemExit):
+        main(["demo", "--out", str(run), "--device", "cpu", "--no-progress"])
+    assert f"the demo stopped before its report: cyclegan demo --out {run} --overwrite runs it again" in (
+        capsys.readouterr().err
+    )
+    assert main(["demo", "--out", str(run), "--device", "cpu", "--no-progress"]) == 2
+    assert "already holds a demo run that stopped before its report: pass --overwrite" in capsys.readouterr().err
+
+
+def test_report_json_is_written_last_as_the_mark_of_a_finished_demo(tmp_path, monkeypatch):
+    """A demo stopped between its report's two files must read as stopped before its report (no report.json)."""
+    import cyclegan.demo as demo
+
+    written = []
+
+    def write_atomic(path, write):
+        written.append(Path(path).name)
+        return real(path, write)
+
+    real = demo.write_atomic
+    monkeypatch.setattr(demo, "write_atomic", write_atomic)
+    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
+    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
+    opts = DemoOptions(str(tmp_path / "demo"), minutes=None, device="cpu", precision="fp32", progress=False)
+    run_demo(opts, settings=settings)
+    assert written[-2:] == ["report.html", "report.json"]
+
+
+def test_a_full_disk_at_the_report_is_one_line_naming_the_file(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import cyclegan.demo as demo
+
+    def full(columns, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(demo, "save_grid", full)
+    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
+    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
+    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
+    run = tmp_path / "demo"
+    assert main(["demo", "--out", str(run), "--device", "cpu", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write the demo's report in {run}: {run / 'grid_AtoB.png'}: No space left on device" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert (run / "checkpoint.pt").is_file() and not (run / "report.json").exists()
+
+
+def test_demo_out_inside_a_dataset_folder_is_refused(tmp_path, capsys):
+    """Image folders are read recursively: a demo in syn/trainA/demo put 880 scenes, grids and samples among
+    the dataset's training images."""
+    for split in ("trainA", "trainB"):
+        (tmp_path / "syn" / split).mkdir(parents=True)
+    out = tmp_path / "syn" / "trainA" / "demo"
+    assert main(["demo", "--out", str(out), "--steps", "2", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{out} is inside the dataset folder {tmp_path / 'syn' / 'trainA'}" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_a_folder_of_something_else_is_refused_without_writing_in_it(tmp_path, capsys, monkeypatch):
+    """Read only, as someone else's folder may be: refused for what it holds, before the demo's lock is taken."""
+    from cyclegan.files import FolderLock
+
+    def read_only(self):
+        raise PermissionError(13, "Permission denied", str(self.path))
+
+    monkeypatch.setattr(FolderLock, "acquire", read_only)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("mine")
+    assert main(["demo", "--out", str(site), "--steps", "2", "--no-progress"]) == 2
+    assert "holds files that are not a demo run's (index.html)" in capsys.readouterr().err
 
 
 def synthetic(out, *more):
@@ -154,6 +317,9 @@ def test_demo_cli_prints_how_it_computed(tmp_path, capsys, monkeypatch):
     assert (
         "computed: fp32, nchw, eager on cpu (AVX2, no native bf16, 2 threads), 0.234 s/step" in capsys.readouterr().out
     )
+    out = tmp_path / "d"
+    assert main(["demo", "--out", f"{out}/"]) == 0  # as a shell completes a folder's name
+    assert f"report: {out / 'report.html'} (scores in {out / 'report.json'})" in capsys.readouterr().out
 
 
 @pytest.mark.slow
@@ -188,6 +354,39 @@ def test_a_demo_fitted_to_its_minutes_reports_the_steps_it_trained_not_the_cap(t
     assert saved["settings"]["options"]["steps"] == trained == saved["config"]["train"]["steps"]
     assert json.loads((tmp_path / "demo" / "config.json").read_text())["train"]["steps"] == trained
     assert f"trained {trained} steps" in (tmp_path / "demo" / "report.html").read_text()
+
+
+def test_a_demo_whose_time_ran_out_before_the_steps_were_fitted_says_so(tmp_path, capsys, monkeypatch):
+    """Too few minutes to fit the steps (a slow machine, a small --minutes): the time limit stops the 500-step
+    schedule early. The report said it planned the steps it trained, and nothing that the LR never decayed."""
+    import time
+    import types
+
+    import cyclegan.demo as demo
+    import cyclegan.train.budget as budget
+    import cyclegan.train.loop as loop
+
+    now = [0.0]
+
+    def monotonic():
+        now[0] += 0.5
+        return now[0]
+
+    fake_time = types.SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if not k.startswith("_")})
+    fake_time.monotonic = monotonic
+    monkeypatch.setattr(loop, "time", fake_time)
+    monkeypatch.setattr(budget, "time", fake_time)
+    options = {"size": 32, "steps": 500, "ngf": 8, "ndf": 8, "eval_every": 0}
+    settings = DemoSettings(train_count=6, test_count=3, grid_rows=2, options=options)
+    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
+    run = tmp_path / "demo"
+    assert main(["demo", "--out", str(run), "--minutes", "0.05", "--device", "cpu", "--no-progress"]) == 0
+    saved = json.loads((run / "report.json").read_text())
+    trained = saved["settings"]["steps_trained"]
+    assert 0 < trained < 20 and saved["config"]["train"]["steps"] == 500  # not fitted: the cap ran the schedule
+    assert saved["settings"]["steps_planned"] == saved["settings"]["options"]["steps"] == 500
+    assert f"at step {trained} of the 500 its learning rate schedule planned" in (run / "report.html").read_text()
+    assert f"stopped by the time limit at step {trained} of 500" in capsys.readouterr().out
 
 
 def test_a_full_or_read_only_disk_while_rendering_is_one_line_naming_the_file(tmp_path, capsys, monkeypatch):

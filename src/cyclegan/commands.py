@@ -232,7 +232,14 @@ def run_demo(opts, _: argparse.Namespace) -> int:
     print(f"\n{'direction':<10}{'PSNR':>8}{'untranslated':>14}{'SSIM':>8}{'untranslated':>14}")
     for d, r in report["ground_truth"].items():
         print(f"{d:<10}{r['psnr']:>8.2f}{r['psnr_identity']:>14.2f}{r['ssim']:>8.3f}{r['ssim_identity']:>14.3f}")
-    print(f"\nreport: {opts.out}/report.html (scores in {opts.out}/report.json)")
+    st = report.get("settings", {})
+    if st.get("steps_planned", 0) > st.get("steps_trained", 0):
+        print(
+            f"\nstopped by the time limit at step {st['steps_trained']} of {st['steps_planned']}: the learning rate "
+            "had not decayed to 0, so these scores are not the recipe's; give more --minutes"
+        )
+    run = os.path.normpath(opts.out)  # runs/demo/ prints runs/demo/report.html, not runs/demo//report.html
+    print(f"\nreport: {os.path.join(run, 'report.html')} (scores in {os.path.join(run, 'report.json')})")
     return 0
 
 

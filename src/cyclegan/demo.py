@@ -7,10 +7,14 @@ size, translates the paired test split both ways and scores each translation aga
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import re
 import shutil
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,12 +22,12 @@ from typing import Any
 import torch
 
 from .data.io import read_image, to_tensor
-from .data.synthetic import SyntheticOptions, write_dataset
+from .data.synthetic import SyntheticOptions, is_dataset_folder, write_dataset
 from .demo_options import DemoOptions
 from .errors import CycleGANError
 from .evaluate.metrics import psnr, ssim
-from .execution import resolve_device
-from .files import write_atomic
+from .execution import choose_execution, resolve_device
+from .files import FolderLock, write_atomic
 from .inference import translate_tensor
 from .loading import load_generator
 from .report import render_demo_html, save_grid
@@ -115,6 +119,8 @@ def score(translated: torch.Tensor, inputs: torch.Tensor, truth: torch.Tensor) -
     }
 
 
+SPLITS = ("trainA", "trainB", "testA", "testB")  # the folders of the rendered data (`write_dataset`)
+
 # What a demo writes in its run folder (the training run's files included): all that --overwrite removes.
 DEMO_FILES = (
     CHECKPOINT_NAME,
@@ -138,6 +144,22 @@ def _is_demo_run(run: Path) -> bool:
     except (OSError, ValueError, KeyError, TypeError):
         return False
     return isinstance(data, str) and Path(data).resolve() == (run / "data").resolve()
+
+
+def _only_a_rendering(data: Path) -> bool:
+    """Whether `data` holds nothing but what the demo's rendering writes (trainA..testB of numbered PNGs), so
+    that a demo stopped while rendering may render it again: someone's own `data` folder is not written into
+    (its files mixed into the training set, then deleted with the run by --overwrite)."""
+    if data.is_symlink() or not data.is_dir():
+        return False
+    for split in data.iterdir():
+        if split.name.startswith("."):
+            continue
+        if split.name not in SPLITS or split.is_symlink() or not split.is_dir():
+            return False
+        if any(not re.fullmatch(r"\d+\.png", f.name) or not f.is_file() for f in split.iterdir()):
+            return False
+    return True
 
 
 def remove_demo_run(run: Path) -> None:
@@ -173,32 +195,92 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
     `opts.minutes` caps the training time (the step budget is cut short, and the report says so).
     """
 
-    s = settings
-    run, device, minutes, progress = Path(opts.out), opts.device, opts.minutes, opts.progress
+    run = Path(opts.out)
     if run.exists() and not run.is_dir():
         raise CycleGANError(f"option '--out': {run} is a file; give a folder")
-    resolve_device(device)  # a device this machine lacks is refused before any file is written
+    # a device this machine lacks, or a precision it cannot compute in (fp16 on a CPU), is refused before any
+    # file is written: not after rendering the data
+    choose_execution(opts.precision, compile=DEMO_OPTIONS["compile"], device=resolve_device(opts.device))
+    here = run.resolve()
+    for folder in (here, here.parent):  # as `datasets synthetic`: --out and its parent (image folders are walked)
+        if is_dataset_folder(folder):
+            raise CycleGANError(
+                f"option '--out': {run} is {'' if folder == here else 'inside '}the dataset folder {folder}: the "
+                "demo's scenes, grids and samples would be read as its images; choose an --out outside it"
+            )
+    # someone else's folder is refused before the lock: it is never written in, not even .demo.lock
     if run.is_dir() and not (run / CHECKPOINT_NAME).exists() and not _is_demo_run(run):
         # no demo run here: only the rendering of one that was stopped early may be (data/, the lock, temporaries)
         others = sorted(
             p.name
             for p in run.iterdir()
-            if p.name != "data" and not p.name.startswith(".")  # .lock, .DS_Store
+            if not p.name.startswith(".") and not (p.name == "data" and _only_a_rendering(p))  # .lock, .DS_Store
         )
         if others:  # a demo never writes into a folder of something else
             raise CycleGANError(
                 f"option '--out': {run} holds files that are not a demo run's ({', '.join(others[:3])}"
                 f"{', ...' if len(others) > 3 else ''}); choose a new or empty folder"
             )
+    if (run / CHECKPOINT_NAME).exists() and not _is_demo_run(run):  # before any advice to --overwrite
+        raise CycleGANError(
+            f"option '--out': {run} holds a training run that is not a demo's (its config does not train on "
+            f"{run / 'data'}); choose another --out"
+        )
+    with _claim_demo_folder(run):
+        return _run_demo(opts, settings)
+
+
+@contextlib.contextmanager
+def _claim_demo_folder(run: Path) -> Iterator[None]:
+    """Hold RUN/.demo.lock (the training run inside takes RUN/.lock) while the demo renders, trains, scores and
+    reports: a second demo on the folder, with --overwrite or not, stops in one line instead of re-rendering or
+    deleting the files of the one at work."""
+    lock = FolderLock(run, ".demo.lock")
+    try:
+        if not lock.acquire():
+            pid = f"PID {lock.holder}" if lock.holder else "PID unknown"
+            raise CycleGANError(
+                f"option '--out': {run} is in use by another demo ({pid}); wait for it to end or choose another --out"
+            )
+    except OSError as e:
+        raise CycleGANError(f"option '--out': cannot create or lock {run} ({e.strerror or e})") from None
+    try:
+        yield
+    finally:
+        lock.release()  # and the folder, if it made it and nothing was written
+
+
+@contextlib.contextmanager
+def _writing_report(run: Path) -> Iterator[None]:
+    """A full or read-only disk while the grids or the report are written: one line naming the file, not a
+    traceback (the trained run stays in `run`)."""
+    try:
+        yield
+    except OSError as e:
+        where = f"{e.filename or run}: {e.strerror or e}"
+        raise CycleGANError(f"cannot write the demo's report in {run}: {where}") from None
+
+
+def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
+    """`run_demo`, holding the run folder."""
+
+    run, device, minutes, progress = Path(opts.out), opts.device, opts.minutes, opts.progress
+    busy = FolderLock(run)
+    if busy.held_elsewhere():  # a `cyclegan train --resume` of this demo's run: --overwrite would delete its files
+        pid = f"PID {busy.holder}" if busy.holder else "PID unknown"
+        raise CycleGANError(
+            f"option '--out': {run} is in use by a training run ({pid}); wait for it to end or choose another --out"
+        )
     if (run / CHECKPOINT_NAME).exists():
         if not opts.overwrite:
+            stopped = "" if (run / "report.json").exists() else " that stopped before its report"
             raise CycleGANError(
-                f"{run} already holds a demo run: pass --overwrite to replace it, or choose another --out"
+                f"{run} already holds a demo run{stopped}: pass --overwrite to replace it, or choose another --out"
             )
         remove_demo_run(run)
         print(f"replacing the previous demo run in {run}")
     t0 = time.perf_counter()
-    options = {**DEMO_OPTIONS, "seed": opts.seed, **settings.options, **({"steps": opts.steps} if opts.steps else {})}
+    options = {**DEMO_OPTIONS, "seed": opts.seed, **s.options, **({"steps": opts.steps} if opts.steps else {})}
     data = write_dataset(
         SyntheticOptions(
             str(run / "data"),
@@ -225,8 +307,15 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
     cfg, _ = prepare_config(overrides, resume=False, out=str(run))
     device_ = resolve_device(device)
     t_train = time.perf_counter()
-    result = train(cfg, progress=progress)
+    try:
+        result = train(cfg, progress=progress)
+    except SystemExit:  # Ctrl-C or SIGTERM: train's hint (`cyclegan train --resume`) leads to a model, no report
+        again = f"cyclegan demo --out {run} --overwrite"
+        print(f"the demo stopped before its report: {again} runs it again", file=sys.stderr)
+        raise
     trained_steps = result.step
+    config = json.loads((run / CONFIG_NAME).read_text())  # as trained: the fitted steps, not the cap
+    planned = config["train"]["steps"]  # the LR schedule's end: more than trained when the time limit cut it
     train_seconds = time.perf_counter() - t_train
 
     scores = scores_logged(run / LOG_NAME)
@@ -239,22 +328,25 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
         fake = _translate_all(load_generator(run, direction, device=device_), real)
         results[direction] = score(fake, real, truth)
         n = s.grid_rows
-        grids[direction] = save_grid([real[:n], fake[:n], truth[:n]], run / f"grid_{direction}.png").name
+        with _writing_report(run):
+            grids[direction] = save_grid([real[:n], fake[:n], truth[:n]], run / f"grid_{direction}.png").name
     report = {
         "ground_truth": results,
         "task": "summer (A) <-> winter (B), synthetic scenes with true renderings",
         "metrics": "PSNR in dB (capped at 100 for identical images) and SSIM, against the true rendering; "
         "*_identity: the untranslated input against the same truth (the do-nothing baseline)",
-        # fitted to the minutes, the options' steps (5000) were only a cap: the report shows the steps trained
+        # fitted to the minutes, the options' steps (5000) were only a cap: the report shows the fitted steps (too
+        # short a budget to fit them in, the cap), and the steps trained
         "settings": dataclasses.asdict(s)
         | {
-            "options": {**options, "steps": trained_steps} if overrides["fit_steps"] else options,
+            "options": {**options, "steps": planned} if overrides["fit_steps"] else options,
             "steps_trained": trained_steps,
+            "steps_planned": planned,
             **({"steps_cap": options["steps"]} if overrides["fit_steps"] else {}),
             "device": str(device_),
         },
         "execution": result.execution,
-        "config": json.loads((run / CONFIG_NAME).read_text()),  # as trained: the fitted steps, not the cap
+        "config": config,
         "seconds": {
             "total": round(time.perf_counter() - t0, 1),
             "train": round(train_seconds, 1),
@@ -265,6 +357,8 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
         "verdict": dataclasses.asdict(result.verdict) if result.verdict else None,
     }
     text, html = json.dumps(report, indent=2) + "\n", render_demo_html(report)
-    write_atomic(run / "report.json", lambda tmp: Path(tmp).write_text(text))  # whole; a symlink is replaced
-    write_atomic(run / "report.html", lambda tmp: Path(tmp).write_text(html))
+    # each whole (a symlink is replaced); report.json last: it marks a finished demo (a stopped one has none)
+    with _writing_report(run):
+        write_atomic(run / "report.html", lambda tmp: Path(tmp).write_text(html))
+        write_atomic(run / "report.json", lambda tmp: Path(tmp).write_text(text))
     return report

@@ -247,7 +247,7 @@ def check_applicable(opts: SyntheticOptions) -> None:
             )
 
 
-def _dataset_folder(folder: Path) -> bool:
+def is_dataset_folder(folder: Path) -> bool:
     """Whether `folder` is one of a dataset's folders: named trainA (testB, videoA, ...) beside another of them,
     so a project folder that is merely called `test` is not one."""
     if folder.name not in DATASET_FOLDERS or not folder.is_dir():
@@ -269,7 +269,7 @@ def claim_dataset_root(root: str | Path, folders: tuple[str, ...], *, overwrite:
     # trainA holding trainB/ etc. would mix two datasets in one folder. Only --out and its parent: a project whose
     # own folders are called train/ and test/ may hold a dataset deeper down
     for folder in (here, here.parent):
-        if _dataset_folder(folder):
+        if is_dataset_folder(folder):
             raise CycleGANError(
                 f"option '--out': {root} is {'' if folder == here else 'inside '}the dataset folder {folder}: the new "
                 "dataset's folders would land among its images; choose an --out outside it"

@@ -154,6 +154,13 @@ def render_demo_html(report: dict[str, Any]) -> str:
             f"{html.escape('; '.join(warnings)) if warnings else 'none'}.</figcaption></figure>"
         )
     opts = st["options"]
+    cut = ""
+    if st.get("steps_planned", st["steps_trained"]) > st["steps_trained"]:  # else a few scores read as converged
+        cut = (
+            f"<p><b>Stopped by the time limit</b> ({t['time_limit']:g} min) at step {st['steps_trained']} of the "
+            f"{st['steps_planned']} its learning rate schedule planned: the rate had not decayed to 0 and these "
+            "scores are not the recipe's; give more --minutes.</p>"
+        )
     blocks = f"{m['n_blocks']} residual block{'' if m['n_blocks'] == 1 else 's'}"
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>cyclegan demo report</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
@@ -168,6 +175,7 @@ on {st["device"]} in {report["seconds"]["train"]} s ({report["seconds"]["total"]
 Computed in {html.escape(describe_record(report.get("execution")))}.</p>
 <table><tr><th>direction</th><th>PSNR (dB)</th><th>PSNR untranslated</th><th>gain</th><th>SSIM</th>
 <th>SSIM untranslated</th></tr>{rows}</table>
+{cut}
 <p>{html.escape(report["metrics"])}.</p>
 {figures}
 {curve}
