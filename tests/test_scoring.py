@@ -409,3 +409,14 @@ def test_one_generator_families_score_their_direction(dataset, tmp_path, model):
     load_generator(run / "best.pt", "AtoB")
     with pytest.raises(CycleGANError, match="translates A to B only"):
         load_generator(run / "best.pt", "BtoA")
+
+
+def test_scoring_turned_off_on_resume_drops_the_stored_stop_rule(tiny_cfg, tmp_path, capsys):
+    """--eval-every 0 on resume switches scoring off (as the README promises) even for a run started with
+    --stop-when-worse, whose rule then has nothing to count: not refused as if the user had given it."""
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=4, eval_every=2, stop_when_worse=3), progress=False)
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(run), "--steps", "6", "--eval-every", "0", "--no-progress"]) == 0
+    assert "error" not in capsys.readouterr().err
+    assert load_checkpoint(run)["step"] == 6 and [r["step"] for r in scored(run)] == [2, 4]

@@ -70,6 +70,9 @@ def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[C
         overrides = {**overrides, "epochs": None}
     if "epochs" in overrides and "steps" not in overrides:
         overrides = {**overrides, "steps": None}
+    if overrides.get("eval_every") == 0 and "stop_when_worse" not in overrides:
+        # scoring switched off: the stored --stop-when-worse has nothing to count (given with it, it is refused)
+        overrides = {**overrides, "stop_when_worse": 0}
     cfg = resolve({k: v for k, v in overrides.items() if k != "preset"}, base=stored)
     return replace(cfg, train=replace(cfg.train, out=str(out))), ckpt
 
