@@ -420,3 +420,24 @@ def test_scoring_turned_off_on_resume_drops_the_stored_stop_rule(tiny_cfg, tmp_p
     assert main(["train", "--resume", "--out", str(run), "--steps", "6", "--eval-every", "0", "--no-progress"]) == 0
     assert "error" not in capsys.readouterr().err
     assert load_checkpoint(run)["step"] == 6 and [r["step"] for r in scored(run)] == [2, 4]
+
+
+def test_best_pt_survives_a_resume_with_scoring_off_and_back_on(tiny_cfg, tmp_path, monkeypatch):
+    """A resume with --eval-every 0, then one with scoring on again: best.pt stays the best step's until a
+    better score, not replaced by the next evaluation as if there had been none."""
+    psnr = iter([30.0, 29.0, 20.0])
+
+    def scores(self, generators):
+        v = next(psnr)
+        return {
+            f"eval/{d}/{k}": v if k == "psnr" else 0.5 for d in ("AtoB", "BtoA") for k in ("psnr", "change", "spread")
+        }
+
+    monkeypatch.setattr(scoring.Scorer, "__call__", scores)
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=4, eval_every=2), progress=False)  # best.pt: step 2, 30 dB
+    for steps, every in ((6, 0), (8, 2)):
+        cfg, ckpt = prepare_config({"steps": steps, "eval_every": every}, resume=True, out=str(run))
+        result = train(cfg, ckpt=ckpt, progress=False)
+    assert torch.load(run / "best.pt", weights_only=True)["step"] == 2  # 20 dB at step 8 is not better
+    assert result.verdict.best_step == 2 and result.verdict.best_value == 30.0 and result.verdict.last_value == 20.0

@@ -102,6 +102,8 @@ class Watch:
             return
         self.losses = [(int(s), dict(m)) for s, m in state["losses"]]
         self.still, self.fired, self.warnings = dict(state["still"]), list(state["fired"]), list(state["warnings"])
+        if self.metric is None and state.get("best_step") is not None:  # scoring off this time (--eval-every 0):
+            self.metric = state.get("metric")  # its best (what best.pt holds) stays for when scoring is back on
         if state.get("metric", self.metric) != self.metric:  # resumed with another --best-by: its best starts afresh
             return
         self.best_step, self.best_value = state["best_step"], state["best_value"]
