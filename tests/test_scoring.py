@@ -441,3 +441,31 @@ def test_best_pt_survives_a_resume_with_scoring_off_and_back_on(tiny_cfg, tmp_pa
         result = train(cfg, ckpt=ckpt, progress=False)
     assert torch.load(run / "best.pt", weights_only=True)["step"] == 2  # 20 dB at step 8 is not better
     assert result.verdict.best_step == 2 and result.verdict.best_value == 30.0 and result.verdict.last_value == 20.0
+
+
+@pytest.mark.parametrize("damage", ["deleted", "truncated"])
+def test_a_resume_without_a_readable_best_pt_writes_it_again(tiny_cfg, tmp_path, monkeypatch, capsys, damage):
+    """best.pt deleted or damaged before a resume: the run says so and best.pt follows the evaluations from
+    the resume on, instead of waiting for a score better than the lost one (and a verdict naming a best.pt
+    that is not there)."""
+    psnr = iter([30.0, 29.0, 28.0, 27.0])
+
+    def scores(self, generators):
+        v = next(psnr)
+        return {
+            f"eval/{d}/{k}": v if k == "psnr" else 0.5 for d in ("AtoB", "BtoA") for k in ("psnr", "change", "spread")
+        }
+
+    monkeypatch.setattr(scoring.Scorer, "__call__", scores)
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=4, eval_every=2), progress=False)
+    best = run / "best.pt"
+    if damage == "deleted":
+        best.unlink()
+    else:
+        best.write_bytes(best.read_bytes()[:1000])
+    capsys.readouterr()
+    cfg, ckpt = prepare_config({"steps": 8}, resume=True, out=str(run))
+    result = train(cfg, ckpt=ckpt, progress=False)
+    assert f"warning: {best}" in capsys.readouterr().err
+    assert torch.load(best, weights_only=True)["step"] == 6 and result.verdict.best_step == 6

@@ -109,6 +109,11 @@ class Watch:
         self.best_step, self.best_value = state["best_step"], state["best_value"]
         self.last_value, self.since_best = state["last_value"], state["since_best"]
 
+    def forget_best(self) -> None:
+        """Start the best afresh: the next evaluation is the best so far (best.pt was lost)."""
+        self.best_step = self.best_value = None
+        self.since_best = 0
+
     def verdict(self) -> Verdict:
         return Verdict(self.metric, self.best_step, self.best_value, self.last_value, list(self.warnings))
 
