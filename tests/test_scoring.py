@@ -469,3 +469,20 @@ def test_a_resume_without_a_readable_best_pt_writes_it_again(tiny_cfg, tmp_path,
     result = train(cfg, ckpt=ckpt, progress=False)
     assert f"warning: {best}" in capsys.readouterr().err
     assert torch.load(best, weights_only=True)["step"] == 6 and result.verdict.best_step == 6
+
+
+def test_scores_that_are_not_finite_are_named(tiny_cfg, monkeypatch, capsys):
+    """Evaluations whose scores are NaN (losses finite: e.g. batch norm's running statistics overflowed, which only
+    the eval mode uses) write no best.pt: a warning says so, the verdict does not claim there was no evaluation, and
+    --stop-when-worse counts them as evaluations without a better score."""
+
+    def scores(self, generators):
+        return {f"eval/{d}/{k}": float("nan") for d in ("AtoB", "BtoA") for k in ("psnr", "change", "spread")}
+
+    monkeypatch.setattr(scoring.Scorer, "__call__", scores)
+    result = train(tiny_cfg(steps=8, eval_every=2, stop_when_worse=2), progress=False)
+    assert result.step == 4  # two evaluations without a better score: --stop-when-worse counts them
+    (line,) = result.verdict.warnings
+    assert line.startswith("warning: the scores are not finite: psnr is nan at step 2")
+    out = capsys.readouterr().out
+    assert "no evaluation yet" not in out and "verdict: no finite psnr in 2 evaluations (no best.pt)" in out
