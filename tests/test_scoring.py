@@ -257,10 +257,13 @@ def _interrupted(cfg, n):
         CycleGANTrainer.step = real_step
 
 
-@pytest.mark.parametrize("stop_at", [3, 4])  # between evaluations, and at one
-def test_a_scored_run_resumed_equals_one_not_interrupted(tiny_cfg, tmp_path, monkeypatch, stop_at):
-    monkeypatch.setattr(watch, "WINDOW", 3)  # the discriminator watch sees a window from the first steps
-    extra = {"steps": 8, "eval_every": 2, "dropout": 0.5, "lr": 2e-3, "lr_decay_fraction": 0.5}
+@pytest.mark.parametrize(
+    "stop_at, log_every, window",
+    [(3, 1, 3), (4, 1, 3), (3, 2, 100)],  # between evaluations, at one, and between log records
+)
+def test_a_scored_run_resumed_equals_one_not_interrupted(tiny_cfg, tmp_path, monkeypatch, stop_at, log_every, window):
+    monkeypatch.setattr(watch, "WINDOW", window)  # the discriminator watch sees a window from the first steps
+    extra = {"steps": 8, "eval_every": 2, "log_every": log_every, "dropout": 0.5, "lr": 2e-3, "lr_decay_fraction": 0.5}
     one, two = tmp_path / "one", tmp_path / "two"
     train(tiny_cfg(out=str(one), **extra), progress=False)
     _interrupted(tiny_cfg(out=str(two), **extra), stop_at)

@@ -34,7 +34,7 @@ from .inputs import (
     sample_pairs,
     training_images,
 )
-from .losslog import LossLog
+from .losslog import LOSSES_KEY, LossLog
 from .monitor import Monitor
 from .run_folder import Run, claim_run_folder
 from .scoring import held_out_set
@@ -109,6 +109,7 @@ def _train(
         start=start,
         saved=saved,
         progress=progress,
+        carried=ckpt.get(LOSSES_KEY) if ckpt is not None else None,
     )
     return _finish(end.run, trainer, samples, monitor, end, skipped=images.skipped)
 
@@ -243,6 +244,7 @@ class _End:
     run: Run
     seconds_per_step: float | None = None  # wall s/step after the first two (loading, logs, checkpoints in)
     worse: bool = False  # stopped by --stop-when-worse
+    losses: dict | None = None  # `LossLog.carried_state` at the end, for the checkpoint
 
 
 def _step_loop(
@@ -255,6 +257,7 @@ def _step_loop(
     start: int,
     saved: int | None,
     progress: bool,
+    carried: dict | None = None,
 ) -> _End:
     """Train from step `start` to the total, a stop request, the time limit or --stop-when-worse, logging,
     scoring, sampling and saving on schedule; every rank ends at the same step. A non-finite loss stops the run
@@ -285,7 +288,7 @@ def _step_loop(
     timed_out = worse = False
     saved_at = time.monotonic()  # --checkpoint-minutes counts from the start or the last save
     t_timed, timed_from = None, start + 2  # the first steps also start the data loader's processes
-    with bar, StopRequest() as stop, LossLog(run, trainer, bar, start=start) as log:
+    with bar, StopRequest() as stop, LossLog(run, trainer, bar, start=start, carried=carried) as log:
         for x, y in loader:
             half = half_size_steps(run.total, t.half_size_fraction)
             x, y = (at_step_size(b.to(run.device, non_blocking=True), step + 1, half) for b in (x, y))
@@ -320,7 +323,12 @@ def _step_loop(
             if step % t.log_every == 0 or last or scoring:
                 log.stop_if_not_finite(saved)  # these syncs happen anyway: the record reads the losses back
                 scores = monitor.evaluate() if scoring else {}  # before the record: it holds them
-                monitor.observe(step, log.write(step, scores), scores)
+                # a stop between scheduled records: logged, but its steps go on into the next scheduled record
+                # (through the checkpoint), which the watcher sees as the run never stopped would
+                off_schedule = not (step % t.log_every == 0 or scoring or step == run.total)
+                means = log.write(step, scores, keep=off_schedule)
+                if not off_schedule:
+                    monitor.observe(step, means, scores)
                 if scoring and monitor.should_stop():
                     last = worse = True
             if t.sample_every and step % t.sample_every == 0:
@@ -336,10 +344,11 @@ def _step_loop(
             )
             if (t.checkpoint_every and step % t.checkpoint_every == 0) or by_time:
                 log.stop_if_not_finite(saved)
-                run.save(trainer, step, extra=monitor.state())
+                run.save(trainer, step, extra={**monitor.state(), LOSSES_KEY: log.carried_state()})
                 saved, saved_at = step, time.monotonic()
+        carried = log.carried_state()  # every rank, as it leaves the loop: the sums for the last checkpoint
     per_step = (time.perf_counter() - t_timed) / (step - timed_from) if t_timed and step > timed_from else None
-    return _End(step, stop.signum, timed_out, run, per_step, worse)
+    return _End(step, stop.signum, timed_out, run, per_step, worse, carried)
 
 
 def _finish(
@@ -348,7 +357,7 @@ def _finish(
     """Save the final checkpoint; rank 0 writes the last sample grid, says how the run ended and gives the
     verdict (best step and score, warnings). A stop signal then ends every process with 128 + its number, as
     the signal would have."""
-    path = run.save(trainer, end.step, extra=monitor.state())
+    path = run.save(trainer, end.step, extra={**monitor.state(), LOSSES_KEY: end.losses})
     verdict = monitor.verdict()
     if run.main:
         t = run.cfg.train
