@@ -489,3 +489,21 @@ def test_scores_that_are_not_finite_are_named(tiny_cfg, monkeypatch, capsys):
     assert line.startswith("warning: the scores are not finite: psnr is nan at step 2")
     out = capsys.readouterr().out
     assert "no evaluation yet" not in out and "verdict: no finite psnr in 2 evaluations (no best.pt)" in out
+
+
+def test_images_set_aside_stay_aside_through_resumes_with_scoring_off(tiny_cfg, tmp_path, dataset, capsys):
+    """A run without a test split that set training images aside for scoring, resumed twice with scoring off
+    and then on again: the images stay aside each time (the training set never changes) and scoring may come
+    back, instead of the second resume training on them and the third refusing as if they had always been."""
+    _no_test_split(dataset)
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=2, eval_every=2), progress=False)  # 2 + 2 training images set aside
+    aside = load_checkpoint(run)["train_images"]
+    for steps, every in ((4, 0), (6, None), (8, 2)):
+        cfg, ckpt = prepare_config(
+            {"steps": steps} | ({} if every is None else {"eval_every": every}), resume=True, out=str(run)
+        )
+        train(cfg, ckpt=ckpt, progress=False)
+        assert load_checkpoint(run)["train_images"] == aside
+    assert "training images changed" not in capsys.readouterr().err
+    assert [r["step"] for r in scored(run)] == [2, 8]

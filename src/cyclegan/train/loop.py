@@ -36,7 +36,7 @@ from .inputs import (
 )
 from .losslog import LOSSES_KEY, LossLog
 from .monitor import Monitor
-from .run_folder import Run, claim_run_folder
+from .run_folder import SET_ASIDE_KEY, Run, claim_run_folder
 from .scoring import held_out_set
 from .signals import StopRequest
 from .trainer import Trainer, trainer_class
@@ -80,15 +80,15 @@ def _train(
     """Check the data, build (or restore) the trainer, prepare the run folder, train, save and report."""
     images = training_images(cfg, progress=progress, main=d_ctx.is_main)
     # before the training set: images set aside are never trained on
-    scored_before = (
-        None if ckpt is None else bool(config_from_dict(ckpt["config"], source="checkpoint").train.eval_every)
-    )
-    images, held = held_out_set(cfg, images, scored_before=scored_before)
+    aside_before = None if ckpt is None else ckpt.get(SET_ASIDE_KEY)
+    if ckpt is not None and not isinstance(aside_before, bool):  # older checkpoints: whether the run scored
+        aside_before = bool(config_from_dict(ckpt["config"], source="checkpoint").train.eval_every)
+    images, held, aside = held_out_set(cfg, images, aside_before=aside_before)
     data = dataset(cfg, images, new_run=ckpt is None, held_out=held is not None)
     t, spe = cfg.train, data.steps_per_epoch
     total = t.steps if t.steps is not None else t.epochs * spe
     counts = (len(data.files_a), len(data.files_b or []))
-    run = Run(cfg, folder, device, d_ctx, steps_per_epoch=spe, total=total, train_images=counts)
+    run = Run(cfg, folder, device, d_ctx, steps_per_epoch=spe, total=total, train_images=counts, set_aside=aside)
     start = ckpt["step"] if ckpt is not None else 0
     _warn_if_the_data_changed(run, ckpt)
     saved = start if ckpt is not None else None  # the step of the checkpoint on disk, if any

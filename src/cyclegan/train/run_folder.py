@@ -18,6 +18,8 @@ from ..run_files import CHECKPOINT_NAME, LOG_NAME, SAMPLES_DIR
 from . import distributed as ddp
 from .trainer import Trainer
 
+SET_ASIDE_KEY = "set_aside"  # checkpoint.pt: whether training images are set aside for scoring (`Run.set_aside`)
+
 
 class ReadCheckpoint(dict):
     """A checkpoint as `prepare_config` read it, with its file and the file's identity (inode, size, mtime) at
@@ -151,6 +153,7 @@ class Run:
     steps_per_epoch: int
     total: int
     train_images: tuple[int, int] = (0, 0)  # the training set's images per stream (A, B; B 0 for aligned pairs)
+    set_aside: bool = False  # training images are set aside for scoring (kept aside while scoring is off)
 
     @property
     def main(self) -> bool:
@@ -166,7 +169,11 @@ class Run:
         path = self.folder / CHECKPOINT_NAME
         error = None
         try:
-            more = {**(extra or {}), "train_images": list(self.train_images)}  # resume compares its own with it
+            more = {
+                **(extra or {}),
+                "train_images": list(self.train_images),  # resume compares its own with it
+                SET_ASIDE_KEY: self.set_aside,  # resume keeps them aside, scoring on or off
+            }
             trainer.save(path, step=step, steps_per_epoch=self.steps_per_epoch, extra=more)
         except OSError as e:
             error = CycleGANError(
