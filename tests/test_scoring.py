@@ -507,3 +507,19 @@ def test_images_set_aside_stay_aside_through_resumes_with_scoring_off(tiny_cfg, 
         assert load_checkpoint(run)["train_images"] == aside
     assert "training images changed" not in capsys.readouterr().err
     assert [r["step"] for r in scored(run)] == [2, 8]
+
+
+def test_a_refused_best_by_writes_nothing(tiny_cfg, tmp_path, dataset):
+    """--best-by psnr without the truth is refused before the run folder is touched: a resumed run's config.json
+    (which `evaluate` reads the run's --data from) stays the checkpoint's, and a new run leaves no folder."""
+    _no_test_split(dataset)
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=2, eval_every=2), progress=False)
+    before = (run / "config.json").read_bytes()
+    cfg, ckpt = prepare_config({"steps": 4, "best_by": "psnr"}, resume=True, out=str(run))
+    with pytest.raises(CycleGANError, match="option '--best-by psnr' needs the truth"):
+        train(cfg, ckpt=ckpt, progress=False)
+    assert (run / "config.json").read_bytes() == before
+    with pytest.raises(CycleGANError, match="option '--best-by psnr' needs the truth"):
+        train(tiny_cfg(out=str(tmp_path / "new"), steps=2, eval_every=2, best_by="psnr"), progress=False)
+    assert not (tmp_path / "new").exists()
