@@ -523,3 +523,15 @@ def test_a_refused_best_by_writes_nothing(tiny_cfg, tmp_path, dataset):
     with pytest.raises(CycleGANError, match="option '--best-by psnr' needs the truth"):
         train(tiny_cfg(out=str(tmp_path / "new"), steps=2, eval_every=2, best_by="psnr"), progress=False)
     assert not (tmp_path / "new").exists()
+
+
+def test_a_new_run_beside_a_best_pt_without_its_checkpoint_is_refused(tiny_cfg, tmp_path):
+    """A scored run killed before its first checkpoint leaves best.pt alone: a new run in that folder would keep
+    it as if it were its own (evaluate, the web page and `translate RUN/best.pt` take it) until its first
+    evaluation, or for good without --eval-every. Refused in one line; that file is the only model left."""
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=2, eval_every=2), progress=False)
+    (run / "checkpoint.pt").unlink()  # as if killed before it was written
+    with pytest.raises(CycleGANError, match=r"holds best.pt .* but no checkpoint.pt"):
+        train(tiny_cfg(steps=2), progress=False)
+    assert torch.load(run / "best.pt", weights_only=True)["step"] == 2

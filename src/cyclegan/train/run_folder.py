@@ -14,7 +14,7 @@ from ..checkpoint import load_checkpoint
 from ..config import RESUMABLE, Config, config_from_dict, resolve
 from ..errors import CycleGANError
 from ..files import FolderLock, remove_stale_temporaries, write_atomic
-from ..run_files import CHECKPOINT_NAME, LOG_NAME, SAMPLES_DIR
+from ..run_files import BEST_NAME, CHECKPOINT_NAME, LOG_NAME, SAMPLES_DIR
 from . import distributed as ddp
 from .trainer import Trainer
 
@@ -103,6 +103,11 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
             ckpt_file = run / CHECKPOINT_NAME
             if ckpt is None and ckpt_file.exists():
                 raise CycleGANError(f"{run} already holds a run: add --resume to continue it, or choose another --out")
+            if ckpt is None and (run / BEST_NAME).exists():  # left by a scored run killed before its first checkpoint
+                raise CycleGANError(
+                    f"{run} holds best.pt (the best generators of an earlier run) but no checkpoint.pt: move best.pt "
+                    "elsewhere to keep it and start a new run here, or choose another --out"
+                )
             if isinstance(ckpt, ReadCheckpoint) and ckpt.rewritten(ckpt_file):
                 raise CycleGANError(
                     f"{ckpt_file} was rewritten by another run after this one read it; run the command again to "
