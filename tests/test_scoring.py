@@ -535,3 +535,23 @@ def test_a_new_run_beside_a_best_pt_without_its_checkpoint_is_refused(tiny_cfg, 
     with pytest.raises(CycleGANError, match=r"holds best.pt .* but no checkpoint.pt"):
         train(tiny_cfg(steps=2), progress=False)
     assert torch.load(run / "best.pt", weights_only=True)["step"] == 2
+
+
+def test_the_command_printed_after_stop_when_worse_goes_on(tiny_cfg, tmp_path, monkeypatch, capsys):
+    """The 'continue with' command printed after --stop-when-worse stopped a run trains on: a plain --resume
+    would stop again at its first evaluation without a better score (the rule's count is in the checkpoint)."""
+    psnr = iter([30.0, 29.0, 28.0, 27.0, 26.0, 25.0])
+
+    def scores(self, generators):
+        v = next(psnr)
+        return {
+            f"eval/{d}/{k}": v if k == "psnr" else 0.5 for d in ("AtoB", "BtoA") for k in ("psnr", "change", "spread")
+        }
+
+    monkeypatch.setattr(scoring.Scorer, "__call__", scores)
+    run = tmp_path / "run"
+    assert train(tiny_cfg(steps=12, eval_every=2, stop_when_worse=2), progress=False).step == 6
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("stopped by --stop-when-worse"))
+    command = line.split("continue with: cyclegan ")[1].split(" (or")[0].rstrip(")").split()
+    assert main([*command, "--no-progress"]) == 0
+    assert load_checkpoint(run)["step"] == 12

@@ -391,6 +391,8 @@ def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
         if end.worse:
             k = run.cfg.train.stop_when_worse
             why = f"stopped by --stop-when-worse {k}: {k} evaluations without a better score"
+            # its count is in the checkpoint: with the same K, the next evaluation without a better score stops it
+            resume += f" --stop-when-worse 0 (or a K above {k})"
         elif end.timed_out:
             why = f"time limit of {run.cfg.train.time_limit} min reached"
         else:
