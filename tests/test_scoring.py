@@ -257,10 +257,13 @@ def _interrupted(cfg, n):
         CycleGANTrainer.step = real_step
 
 
-@pytest.mark.parametrize("stop_at", [3, 4])  # between evaluations, and at one
-def test_a_scored_run_resumed_equals_one_not_interrupted(tiny_cfg, tmp_path, monkeypatch, stop_at):
-    monkeypatch.setattr(watch, "WINDOW", 3)  # the discriminator watch sees a window from the first steps
-    extra = {"steps": 8, "eval_every": 2, "dropout": 0.5, "lr": 2e-3, "lr_decay_fraction": 0.5}
+@pytest.mark.parametrize(
+    "stop_at, log_every, window",
+    [(3, 1, 3), (4, 1, 3), (3, 2, 100)],  # between evaluations, at one, and between log records
+)
+def test_a_scored_run_resumed_equals_one_not_interrupted(tiny_cfg, tmp_path, monkeypatch, stop_at, log_every, window):
+    monkeypatch.setattr(watch, "WINDOW", window)  # the discriminator watch sees a window from the first steps
+    extra = {"steps": 8, "eval_every": 2, "log_every": log_every, "dropout": 0.5, "lr": 2e-3, "lr_decay_fraction": 0.5}
     one, two = tmp_path / "one", tmp_path / "two"
     train(tiny_cfg(out=str(one), **extra), progress=False)
     _interrupted(tiny_cfg(out=str(two), **extra), stop_at)
@@ -409,3 +412,146 @@ def test_one_generator_families_score_their_direction(dataset, tmp_path, model):
     load_generator(run / "best.pt", "AtoB")
     with pytest.raises(CycleGANError, match="translates A to B only"):
         load_generator(run / "best.pt", "BtoA")
+
+
+def test_scoring_turned_off_on_resume_drops_the_stored_stop_rule(tiny_cfg, tmp_path, capsys):
+    """--eval-every 0 on resume switches scoring off (as the README promises) even for a run started with
+    --stop-when-worse, whose rule then has nothing to count: not refused as if the user had given it."""
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=4, eval_every=2, stop_when_worse=3), progress=False)
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(run), "--steps", "6", "--eval-every", "0", "--no-progress"]) == 0
+    assert "error" not in capsys.readouterr().err
+    assert load_checkpoint(run)["step"] == 6 and [r["step"] for r in scored(run)] == [2, 4]
+
+
+def test_best_pt_survives_a_resume_with_scoring_off_and_back_on(tiny_cfg, tmp_path, monkeypatch):
+    """A resume with --eval-every 0, then one with scoring on again: best.pt stays the best step's until a
+    better score, not replaced by the next evaluation as if there had been none."""
+    psnr = iter([30.0, 29.0, 20.0])
+
+    def scores(self, generators):
+        v = next(psnr)
+        return {
+            f"eval/{d}/{k}": v if k == "psnr" else 0.5 for d in ("AtoB", "BtoA") for k in ("psnr", "change", "spread")
+        }
+
+    monkeypatch.setattr(scoring.Scorer, "__call__", scores)
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=4, eval_every=2), progress=False)  # best.pt: step 2, 30 dB
+    for steps, every in ((6, 0), (8, 2)):
+        cfg, ckpt = prepare_config({"steps": steps, "eval_every": every}, resume=True, out=str(run))
+        result = train(cfg, ckpt=ckpt, progress=False)
+    assert torch.load(run / "best.pt", weights_only=True)["step"] == 2  # 20 dB at step 8 is not better
+    assert result.verdict.best_step == 2 and result.verdict.best_value == 30.0 and result.verdict.last_value == 20.0
+
+
+@pytest.mark.parametrize("damage", ["deleted", "truncated"])
+def test_a_resume_without_a_readable_best_pt_writes_it_again(tiny_cfg, tmp_path, monkeypatch, capsys, damage):
+    """best.pt deleted or damaged before a resume: the run says so and best.pt follows the evaluations from
+    the resume on, instead of waiting for a score better than the lost one (and a verdict naming a best.pt
+    that is not there)."""
+    psnr = iter([30.0, 29.0, 28.0, 27.0])
+
+    def scores(self, generators):
+        v = next(psnr)
+        return {
+            f"eval/{d}/{k}": v if k == "psnr" else 0.5 for d in ("AtoB", "BtoA") for k in ("psnr", "change", "spread")
+        }
+
+    monkeypatch.setattr(scoring.Scorer, "__call__", scores)
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=4, eval_every=2), progress=False)
+    best = run / "best.pt"
+    if damage == "deleted":
+        best.unlink()
+    else:
+        best.write_bytes(best.read_bytes()[:1000])
+    capsys.readouterr()
+    cfg, ckpt = prepare_config({"steps": 8}, resume=True, out=str(run))
+    result = train(cfg, ckpt=ckpt, progress=False)
+    assert f"warning: {best}" in capsys.readouterr().err
+    assert torch.load(best, weights_only=True)["step"] == 6 and result.verdict.best_step == 6
+
+
+def test_scores_that_are_not_finite_are_named(tiny_cfg, monkeypatch, capsys):
+    """Evaluations whose scores are NaN (losses finite: e.g. batch norm's running statistics overflowed, which only
+    the eval mode uses) write no best.pt: a warning says so, the verdict does not claim there was no evaluation, and
+    --stop-when-worse counts them as evaluations without a better score."""
+
+    def scores(self, generators):
+        return {f"eval/{d}/{k}": float("nan") for d in ("AtoB", "BtoA") for k in ("psnr", "change", "spread")}
+
+    monkeypatch.setattr(scoring.Scorer, "__call__", scores)
+    result = train(tiny_cfg(steps=8, eval_every=2, stop_when_worse=2), progress=False)
+    assert result.step == 4  # two evaluations without a better score: --stop-when-worse counts them
+    (line,) = result.verdict.warnings
+    assert line.startswith("warning: the scores are not finite: psnr is nan at step 2")
+    out = capsys.readouterr().out
+    assert "no evaluation yet" not in out and "verdict: no finite psnr in 2 evaluations (no best.pt)" in out
+
+
+def test_images_set_aside_stay_aside_through_resumes_with_scoring_off(tiny_cfg, tmp_path, dataset, capsys):
+    """A run without a test split that set training images aside for scoring, resumed twice with scoring off
+    and then on again: the images stay aside each time (the training set never changes) and scoring may come
+    back, instead of the second resume training on them and the third refusing as if they had always been."""
+    _no_test_split(dataset)
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=2, eval_every=2), progress=False)  # 2 + 2 training images set aside
+    aside = load_checkpoint(run)["train_images"]
+    for steps, every in ((4, 0), (6, None), (8, 2)):
+        cfg, ckpt = prepare_config(
+            {"steps": steps} | ({} if every is None else {"eval_every": every}), resume=True, out=str(run)
+        )
+        train(cfg, ckpt=ckpt, progress=False)
+        assert load_checkpoint(run)["train_images"] == aside
+    assert "training images changed" not in capsys.readouterr().err
+    assert [r["step"] for r in scored(run)] == [2, 8]
+
+
+def test_a_refused_best_by_writes_nothing(tiny_cfg, tmp_path, dataset):
+    """--best-by psnr without the truth is refused before the run folder is touched: a resumed run's config.json
+    (which `evaluate` reads the run's --data from) stays the checkpoint's, and a new run leaves no folder."""
+    _no_test_split(dataset)
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=2, eval_every=2), progress=False)
+    before = (run / "config.json").read_bytes()
+    cfg, ckpt = prepare_config({"steps": 4, "best_by": "psnr"}, resume=True, out=str(run))
+    with pytest.raises(CycleGANError, match="option '--best-by psnr' needs the truth"):
+        train(cfg, ckpt=ckpt, progress=False)
+    assert (run / "config.json").read_bytes() == before
+    with pytest.raises(CycleGANError, match="option '--best-by psnr' needs the truth"):
+        train(tiny_cfg(out=str(tmp_path / "new"), steps=2, eval_every=2, best_by="psnr"), progress=False)
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_new_run_beside_a_best_pt_without_its_checkpoint_is_refused(tiny_cfg, tmp_path):
+    """A scored run killed before its first checkpoint leaves best.pt alone: a new run in that folder would keep
+    it as if it were its own (evaluate, the web page and `translate RUN/best.pt` take it) until its first
+    evaluation, or for good without --eval-every. Refused in one line; that file is the only model left."""
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=2, eval_every=2), progress=False)
+    (run / "checkpoint.pt").unlink()  # as if killed before it was written
+    with pytest.raises(CycleGANError, match=r"holds best.pt .* but no checkpoint.pt"):
+        train(tiny_cfg(steps=2), progress=False)
+    assert torch.load(run / "best.pt", weights_only=True)["step"] == 2
+
+
+def test_the_command_printed_after_stop_when_worse_goes_on(tiny_cfg, tmp_path, monkeypatch, capsys):
+    """The 'continue with' command printed after --stop-when-worse stopped a run trains on: a plain --resume
+    would stop again at its first evaluation without a better score (the rule's count is in the checkpoint)."""
+    psnr = iter([30.0, 29.0, 28.0, 27.0, 26.0, 25.0])
+
+    def scores(self, generators):
+        v = next(psnr)
+        return {
+            f"eval/{d}/{k}": v if k == "psnr" else 0.5 for d in ("AtoB", "BtoA") for k in ("psnr", "change", "spread")
+        }
+
+    monkeypatch.setattr(scoring.Scorer, "__call__", scores)
+    run = tmp_path / "run"
+    assert train(tiny_cfg(steps=12, eval_every=2, stop_when_worse=2), progress=False).step == 6
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("stopped by --stop-when-worse"))
+    command = line.split("continue with: cyclegan ")[1].split(" (or")[0].rstrip(")").split()
+    assert main([*command, "--no-progress"]) == 0
+    assert load_checkpoint(run)["step"] == 12

@@ -34,10 +34,10 @@ from .inputs import (
     sample_pairs,
     training_images,
 )
-from .losslog import LossLog
+from .losslog import LOSSES_KEY, LossLog
 from .monitor import Monitor
-from .run_folder import Run, claim_run_folder
-from .scoring import held_out_set
+from .run_folder import SET_ASIDE_KEY, Run, claim_run_folder
+from .scoring import best_metric, held_out_set
 from .signals import StopRequest
 from .trainer import Trainer, trainer_class
 from .watch import Verdict
@@ -80,15 +80,17 @@ def _train(
     """Check the data, build (or restore) the trainer, prepare the run folder, train, save and report."""
     images = training_images(cfg, progress=progress, main=d_ctx.is_main)
     # before the training set: images set aside are never trained on
-    scored_before = (
-        None if ckpt is None else bool(config_from_dict(ckpt["config"], source="checkpoint").train.eval_every)
-    )
-    images, held = held_out_set(cfg, images, scored_before=scored_before)
+    aside_before = None if ckpt is None else ckpt.get(SET_ASIDE_KEY)
+    if ckpt is not None and not isinstance(aside_before, bool):  # older checkpoints: whether the run scored
+        aside_before = bool(config_from_dict(ckpt["config"], source="checkpoint").train.eval_every)
+    images, held, aside = held_out_set(cfg, images, aside_before=aside_before)
+    if held is not None:  # a --best-by without its score: refused before the trainer and the folder's files
+        best_metric(cfg, held)
     data = dataset(cfg, images, new_run=ckpt is None, held_out=held is not None)
     t, spe = cfg.train, data.steps_per_epoch
     total = t.steps if t.steps is not None else t.epochs * spe
     counts = (len(data.files_a), len(data.files_b or []))
-    run = Run(cfg, folder, device, d_ctx, steps_per_epoch=spe, total=total, train_images=counts)
+    run = Run(cfg, folder, device, d_ctx, steps_per_epoch=spe, total=total, train_images=counts, set_aside=aside)
     start = ckpt["step"] if ckpt is not None else 0
     _warn_if_the_data_changed(run, ckpt)
     saved = start if ckpt is not None else None  # the step of the checkpoint on disk, if any
@@ -109,6 +111,7 @@ def _train(
         start=start,
         saved=saved,
         progress=progress,
+        carried=ckpt.get(LOSSES_KEY) if ckpt is not None else None,
     )
     return _finish(end.run, trainer, samples, monitor, end, skipped=images.skipped)
 
@@ -243,6 +246,7 @@ class _End:
     run: Run
     seconds_per_step: float | None = None  # wall s/step after the first two (loading, logs, checkpoints in)
     worse: bool = False  # stopped by --stop-when-worse
+    losses: dict | None = None  # `LossLog.carried_state` at the end, for the checkpoint
 
 
 def _step_loop(
@@ -255,6 +259,7 @@ def _step_loop(
     start: int,
     saved: int | None,
     progress: bool,
+    carried: dict | None = None,
 ) -> _End:
     """Train from step `start` to the total, a stop request, the time limit or --stop-when-worse, logging,
     scoring, sampling and saving on schedule; every rank ends at the same step. A non-finite loss stops the run
@@ -285,7 +290,7 @@ def _step_loop(
     timed_out = worse = False
     saved_at = time.monotonic()  # --checkpoint-minutes counts from the start or the last save
     t_timed, timed_from = None, start + 2  # the first steps also start the data loader's processes
-    with bar, StopRequest() as stop, LossLog(run, trainer, bar, start=start) as log:
+    with bar, StopRequest() as stop, LossLog(run, trainer, bar, start=start, carried=carried) as log:
         for x, y in loader:
             half = half_size_steps(run.total, t.half_size_fraction)
             x, y = (at_step_size(b.to(run.device, non_blocking=True), step + 1, half) for b in (x, y))
@@ -320,7 +325,12 @@ def _step_loop(
             if step % t.log_every == 0 or last or scoring:
                 log.stop_if_not_finite(saved)  # these syncs happen anyway: the record reads the losses back
                 scores = monitor.evaluate() if scoring else {}  # before the record: it holds them
-                monitor.observe(step, log.write(step, scores), scores)
+                # a stop between scheduled records: logged, but its steps go on into the next scheduled record
+                # (through the checkpoint), which the watcher sees as the run never stopped would
+                off_schedule = not (step % t.log_every == 0 or scoring or step == run.total)
+                means = log.write(step, scores, keep=off_schedule)
+                if not off_schedule:
+                    monitor.observe(step, means, scores)
                 if scoring and monitor.should_stop():
                     last = worse = True
             if t.sample_every and step % t.sample_every == 0:
@@ -336,10 +346,11 @@ def _step_loop(
             )
             if (t.checkpoint_every and step % t.checkpoint_every == 0) or by_time:
                 log.stop_if_not_finite(saved)
-                run.save(trainer, step, extra=monitor.state())
+                run.save(trainer, step, extra={**monitor.state(), LOSSES_KEY: log.carried_state()})
                 saved, saved_at = step, time.monotonic()
+        carried = log.carried_state()  # every rank, as it leaves the loop: the sums for the last checkpoint
     per_step = (time.perf_counter() - t_timed) / (step - timed_from) if t_timed and step > timed_from else None
-    return _End(step, stop.signum, timed_out, run, per_step, worse)
+    return _End(step, stop.signum, timed_out, run, per_step, worse, carried)
 
 
 def _finish(
@@ -348,7 +359,7 @@ def _finish(
     """Save the final checkpoint; rank 0 writes the last sample grid, says how the run ended and gives the
     verdict (best step and score, warnings). A stop signal then ends every process with 128 + its number, as
     the signal would have."""
-    path = run.save(trainer, end.step, extra=monitor.state())
+    path = run.save(trainer, end.step, extra={**monitor.state(), LOSSES_KEY: end.losses})
     verdict = monitor.verdict()
     if run.main:
         t = run.cfg.train
@@ -380,6 +391,8 @@ def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
         if end.worse:
             k = run.cfg.train.stop_when_worse
             why = f"stopped by --stop-when-worse {k}: {k} evaluations without a better score"
+            # its count is in the checkpoint: with the same K, the next evaluation without a better score stops it
+            resume += f" --stop-when-worse 0 (or a K above {k})"
         elif end.timed_out:
             why = f"time limit of {run.cfg.train.time_limit} min reached"
         else:

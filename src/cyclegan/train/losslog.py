@@ -18,6 +18,8 @@ from . import distributed as ddp
 from .run_folder import Run
 from .trainer import Trainer
 
+LOSSES_KEY = "loss_sums"  # checkpoint.pt: the loss sums since the last scheduled record (`LossLog.carried_state`)
+
 
 class LossLog:
     """Sums the losses on the device; every `write`, rank 0 appends their means over the steps since the last
@@ -26,10 +28,14 @@ class LossLog:
     It also keeps, on the device, the first step at which any loss was not finite and the losses of that
     step (no sync per step); `stop_if_not_finite` reads them where the loop syncs anyway."""
 
-    def __init__(self, run: Run, trainer: Trainer, bar: tqdm, *, start: int):
+    def __init__(self, run: Run, trainer: Trainer, bar: tqdm, *, start: int, carried: dict | None = None):
         self.run, self.trainer, self.bar, self.start = run, trainer, bar, start
         self.sums: dict[str, torch.Tensor] = {}
         self.n = 0
+        if carried and carried.get("n"):  # the steps since the last record before the stop (`carried_state`)
+            self.sums = {k: v.to(run.device) for k, v in carried["sums"].items()}
+            self.n = int(carried["n"])
+        self.timed = 0  # steps since t_last in this process (s_per_step)
         self.file = self.tb = None
         self.names: list[str] = []
         self.first_bad: torch.Tensor | None = None  # () int64: the first step with a non-finite loss, or -1
@@ -52,6 +58,7 @@ class LossLog:
         for k, v in losses.items():
             self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
         self.n += 1
+        self.timed += 1
         values = torch.stack([v.detach().float().reshape(()) for v in losses.values()])  # (n_losses,)
         if self.first_bad is None or list(losses) != self.names:
             self.names = list(losses)
@@ -92,17 +99,31 @@ class LossLog:
             "(another --out) with a lower --lr or loss weights may help"
         )
 
-    def write(self, step: int, scores: dict[str, float] | None = None) -> dict[str, float | None]:
+    def write(
+        self, step: int, scores: dict[str, float] | None = None, *, keep: bool = False
+    ) -> dict[str, float | None]:
         """Every rank calls it (the mean over ranks is a collective). The losses are read back here only,
         once every log_every steps (and at each evaluation): a host-device sync. `scores`: the evaluation's
-        (`scoring.Scorer`, rank 0), written in the same record. Returns the loss means."""
+        (`scoring.Scorer`, rank 0), written in the same record. Returns the loss means. `keep`: a record off the
+        schedule (the run stops there): the sums go on to the next scheduled record, through the checkpoint
+        (`carried_state`), so a resumed run's records and watcher are the uninterrupted run's."""
         now = time.perf_counter()
         sums = ddp.mean_over_ranks(self.sums, self.run.d_ctx)
         means = {k: _finite_or_none(v.item() / self.n) for k, v in sums.items()}
         if self.run.main:
-            self._record(step, means, scores or {}, s_per_step=(now - self.t_last) / self.n)
-        self.sums, self.n, self.t_last = {}, 0, now
+            self._record(step, means, scores or {}, s_per_step=(now - self.t_last) / max(self.timed, 1))
+        if keep:
+            self.sums = sums  # the mean over ranks: every rank carries it, and adds its own steps to it
+        else:
+            self.sums, self.n = {}, 0
+        self.timed, self.t_last = 0, now
         return means
+
+    def carried_state(self) -> dict:
+        """The loss sums since the last scheduled record (a collective), for the checkpoint: the run resumed
+        from it writes its next record over the same steps as the uninterrupted run."""
+        sums = ddp.mean_over_ranks(self.sums, self.run.d_ctx)
+        return {"sums": {k: v.detach().cpu().clone() for k, v in sums.items()}, "n": self.n}
 
     def _record(self, step: int, means: dict[str, float], scores: dict[str, float], *, s_per_step: float) -> None:
         record = {

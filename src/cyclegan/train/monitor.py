@@ -9,6 +9,7 @@ import time
 
 from tqdm import tqdm
 
+from ..checkpoint import load_checkpoint
 from ..errors import CycleGANError
 from ..run_files import BEST_NAME
 from . import distributed as ddp
@@ -33,6 +34,25 @@ class Monitor:
         self.scorer = Scorer(run.cfg, held, run.device) if held is not None and run.main else None
         if self.scorer is not None:
             tqdm.write(f"scoring every {t.eval_every} steps on {held.where}; best.pt by {self.metric}")
+            self._check_best()
+
+    def _check_best(self) -> None:
+        """A resumed run whose best.pt is gone or unreadable: the next evaluation writes it again (else best.pt
+        waits for a score better than the lost one's, and the verdict names a file that is not there)."""
+        if self.watch.best_step is None:
+            return
+        path = self.run.folder / BEST_NAME
+        try:
+            load_checkpoint(path)
+            return
+        except (CycleGANError, OSError) as e:
+            why = "it is missing" if not path.is_file() else f"it cannot be read ({str(e).splitlines()[0][:200]})"
+        tqdm.write(
+            f"warning: {path} held the best step so far ({self.watch.best_step}), but {why}: the next "
+            "evaluation writes it again",
+            file=sys.stderr,
+        )
+        self.watch.forget_best()
 
     def due(self, step: int) -> bool:
         return bool(self.every) and step % self.every == 0

@@ -14,9 +14,11 @@ from ..checkpoint import load_checkpoint
 from ..config import RESUMABLE, Config, config_from_dict, resolve
 from ..errors import CycleGANError
 from ..files import FolderLock, remove_stale_temporaries, write_atomic
-from ..run_files import CHECKPOINT_NAME, LOG_NAME, SAMPLES_DIR
+from ..run_files import BEST_NAME, CHECKPOINT_NAME, LOG_NAME, SAMPLES_DIR
 from . import distributed as ddp
 from .trainer import Trainer
+
+SET_ASIDE_KEY = "set_aside"  # checkpoint.pt: whether training images are set aside for scoring (`Run.set_aside`)
 
 
 class ReadCheckpoint(dict):
@@ -70,6 +72,9 @@ def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[C
         overrides = {**overrides, "epochs": None}
     if "epochs" in overrides and "steps" not in overrides:
         overrides = {**overrides, "steps": None}
+    if overrides.get("eval_every") == 0 and "stop_when_worse" not in overrides:
+        # scoring switched off: the stored --stop-when-worse has nothing to count (given with it, it is refused)
+        overrides = {**overrides, "stop_when_worse": 0}
     cfg = resolve({k: v for k, v in overrides.items() if k != "preset"}, base=stored)
     return replace(cfg, train=replace(cfg.train, out=str(out))), ckpt
 
@@ -98,6 +103,11 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
             ckpt_file = run / CHECKPOINT_NAME
             if ckpt is None and ckpt_file.exists():
                 raise CycleGANError(f"{run} already holds a run: add --resume to continue it, or choose another --out")
+            if ckpt is None and (run / BEST_NAME).exists():  # left by a scored run killed before its first checkpoint
+                raise CycleGANError(
+                    f"{run} holds best.pt (the best generators of an earlier run) but no checkpoint.pt: move best.pt "
+                    "elsewhere to keep it and start a new run here, or choose another --out"
+                )
             if isinstance(ckpt, ReadCheckpoint) and ckpt.rewritten(ckpt_file):
                 raise CycleGANError(
                     f"{ckpt_file} was rewritten by another run after this one read it; run the command again to "
@@ -148,6 +158,7 @@ class Run:
     steps_per_epoch: int
     total: int
     train_images: tuple[int, int] = (0, 0)  # the training set's images per stream (A, B; B 0 for aligned pairs)
+    set_aside: bool = False  # training images are set aside for scoring (kept aside while scoring is off)
 
     @property
     def main(self) -> bool:
@@ -163,7 +174,11 @@ class Run:
         path = self.folder / CHECKPOINT_NAME
         error = None
         try:
-            more = {**(extra or {}), "train_images": list(self.train_images)}  # resume compares its own with it
+            more = {
+                **(extra or {}),
+                "train_images": list(self.train_images),  # resume compares its own with it
+                SET_ASIDE_KEY: self.set_aside,  # resume keeps them aside, scoring on or off
+            }
             trainer.save(path, step=step, steps_per_epoch=self.steps_per_epoch, extra=more)
         except OSError as e:
             error = CycleGANError(

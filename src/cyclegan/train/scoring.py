@@ -80,22 +80,23 @@ def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
     return kept, HeldOut(images.train_a[-ka:], images.train_b[-kb:], False, where, from_training=True)
 
 
-def held_out_set(cfg: Config, images: Images, *, scored_before: bool | None) -> tuple[Images, HeldOut | None]:
-    """The training images and the held-out set (None without `--eval-every`) of a new run (`scored_before`
-    None) or of a resumed one, whose `--eval-every` may differ from its checkpoint's: a run that set training
-    images aside keeps them aside (its training set stays the same), and one that trained on all of them cannot
-    start scoring on a part of them (it would score images it learned from)."""
+def held_out_set(cfg: Config, images: Images, *, aside_before: bool | None) -> tuple[Images, HeldOut | None, bool]:
+    """The training images, the held-out set (None without `--eval-every`) and whether training images are set
+    aside (for the checkpoint: `aside_before` of the next resume), of a new run (`aside_before` None) or of a
+    resumed one, whose `--eval-every` may differ from its checkpoint's: a run that set training images aside
+    keeps them aside (its training set stays the same, however often scoring goes off and on), and one that
+    trained on all of them cannot start scoring on a part of them (it would score images it learned from)."""
     scoring = bool(cfg.train.eval_every)
-    if not scoring and not scored_before:
-        return images, None
+    if not scoring and not aside_before:
+        return images, None, False
     kept, held = set_aside(cfg, images)
-    if scoring and scored_before is False and held.from_training:
+    if scoring and aside_before is False and held.from_training:
         raise CycleGANError(
             "option '--eval-every': this run trained on all its images (no test split to score on); scoring now "
             "would score images it learned from: resume without --eval-every, add testA/testB folders to --data, "
             "or start a new run with --eval-every"
         )
-    return kept, held if scoring else None
+    return kept, held if scoring else None, held.from_training
 
 
 def _enough(available: int, kind: str, where: str) -> None:

@@ -6,6 +6,7 @@ happen, each once, as a one-line warning with what to try:
 - the generator stays at its input: its translations change the held-out images by almost nothing;
 - collapse: its outputs of different inputs are nearly equal;
 - the scores get worse for a long stretch (--stop-when-worse K stops the run then).
+- the scores are not finite (NaN or inf where the losses are not): no best.pt while it lasts.
 
 Everything it remembers is plain data (`state_dict`), saved in checkpoint.pt: a resumed run warns, keeps
 best.pt and stops exactly as the uninterrupted run would. The thresholds are measured in the README
@@ -43,6 +44,7 @@ class Verdict:
     best_value: float | None
     last_value: float | None
     warnings: list[str]
+    evaluations: int = 0  # evaluations of `metric` (a non-finite score counted: no best then)
 
     def lines(self) -> list[str]:
         out = []
@@ -52,6 +54,8 @@ class Verdict:
                 f"verdict: best {self.metric} {_show(self.metric, self.best_value)} at step {self.best_step} "
                 f"(best.pt){last}"
             )
+        elif self.metric is not None and self.evaluations:
+            out.append(f"verdict: no finite {self.metric} in {self.evaluations} evaluations (no best.pt)")
         elif self.metric is not None:
             out.append("verdict: no evaluation yet (the run ended before --eval-every steps)")
         else:
@@ -78,6 +82,7 @@ class Watch:
         self.best_value: float | None = None
         self.last_value: float | None = None
         self.since_best = 0  # evaluations since the best
+        self.evaluations = 0  # evaluations of the metric, finite or not
         self.still = {"identity": 0, "collapse": 0}  # evaluations in a row showing it
         self.fired: list[str] = []  # kinds that warned
         self.warnings: list[str] = []
@@ -92,6 +97,7 @@ class Watch:
             "best_value": self.best_value,
             "last_value": self.last_value,
             "since_best": self.since_best,
+            "evaluations": self.evaluations,
             "still": dict(self.still),
             "fired": list(self.fired),
             "warnings": list(self.warnings),
@@ -102,13 +108,23 @@ class Watch:
             return
         self.losses = [(int(s), dict(m)) for s, m in state["losses"]]
         self.still, self.fired, self.warnings = dict(state["still"]), list(state["fired"]), list(state["warnings"])
+        if self.metric is None and state.get("best_step") is not None:  # scoring off this time (--eval-every 0):
+            self.metric = state.get("metric")  # its best (what best.pt holds) stays for when scoring is back on
         if state.get("metric", self.metric) != self.metric:  # resumed with another --best-by: its best starts afresh
             return
         self.best_step, self.best_value = state["best_step"], state["best_value"]
         self.last_value, self.since_best = state["last_value"], state["since_best"]
+        self.evaluations = state.get("evaluations", 0)  # not in the checkpoints of older versions
+
+    def forget_best(self) -> None:
+        """Start the best afresh: the next evaluation is the best so far (best.pt was lost)."""
+        self.best_step = self.best_value = None
+        self.since_best = 0
 
     def verdict(self) -> Verdict:
-        return Verdict(self.metric, self.best_step, self.best_value, self.last_value, list(self.warnings))
+        return Verdict(
+            self.metric, self.best_step, self.best_value, self.last_value, list(self.warnings), self.evaluations
+        )
 
     # --- the detectors ----------------------------------------------------------------------------------
 
@@ -151,7 +167,17 @@ class Watch:
         fired += self._repeated("identity", step, scores, "change", STILL)
         fired += self._repeated("collapse", step, scores, "spread", COLLAPSED)
         value = mean_score(scores, self.metric) if self.metric else None
-        if value is None or not math.isfinite(value):
+        if value is None:
+            return False, fired
+        self.evaluations += 1
+        if not math.isfinite(value):  # never the best: say so, or the run ends without best.pt and no word why
+            self.since_best += 1  # an evaluation without a better score, for --stop-when-worse
+            fired += self._fire(
+                "not_finite",
+                f"the scores are not finite: {self.metric} is {value} at step {step}, although the losses are: the "
+                "generators as translation uses them (eval mode; with --norm batch, its running statistics) give "
+                "NaN or inf. No best.pt while this lasts; try --precision fp32 or a lower --lr",
+            )
             return False, fired
         self.last_value = value
         better = self.best_value is None or BETTER[self.metric] * (value - self.best_value) > 0
