@@ -137,6 +137,23 @@ def test_a_runs_best_given_twice_gets_one_which_is_better_line(tmp_path):
     (line,) = which_is_better([last, best, report("best.pt", 4, 10.0, "psnr") | {"checkpoint": f"{run}/./best.pt"}])
 
 
+def test_which_is_better_says_which_directions_its_score_is_over(tmp_path):
+    """Before: `evaluate --direction AtoB` said "mean over directions" of the one direction it scored."""
+    from cyclegan.evaluate.best import which_is_better
+
+    def report(name, psnrs, chosen_by=None):
+        rows = {d: {"truth_psnr": v} for d, v in psnrs.items()}
+        return {"checkpoint": str(tmp_path / name), "step": 4, "chosen_by": chosen_by, "backbone": "lite0"} | {
+            "directions": rows
+        }
+
+    (line,) = which_is_better([report("checkpoint.pt", {"AtoB": 9.0}), report("best.pt", {"AtoB": 10.0}, "psnr")])
+    assert "best.pt is better by truth_psnr (AtoB only, higher is better)" in line
+    both = {"AtoB": 10.0, "BtoA": 12.0}
+    (line,) = which_is_better([report("checkpoint.pt", both), report("best.pt", both, "psnr")])
+    assert "score the same by truth_psnr (mean over directions, higher is better)" in line
+
+
 def test_a_checkpoint_named_twice_is_scored_once(tmp_path):
     """Before: `evaluate --checkpoint RUN OTHER RUN/best.pt` scored RUN/best.pt twice (two table rows)."""
     from cyclegan.evaluate.best import expand_runs

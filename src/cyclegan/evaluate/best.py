@@ -69,7 +69,7 @@ def _mean(report: dict[str, Any], key: str) -> float:
 
 def which_is_better(reports: list[dict[str, Any]]) -> list[str]:
     """One line per run scored with both its checkpoint.pt and its best.pt: which scores better, and by how
-    much, on the score that chose best.pt (its mean over the directions)."""
+    much, on the score that chose best.pt (its mean over the directions scored)."""
     lines = []
     by_path = {Path(r["checkpoint"]).resolve(): r for r in reports}
     done: set[Path] = set()  # `--checkpoint RUN RUN/best.pt` scores best.pt twice: one line per run all the same
@@ -85,13 +85,15 @@ def which_is_better(reports: list[dict[str, Any]]) -> list[str]:
         if not (math.isfinite(a) and math.isfinite(b)):
             continue
         higher = HIGHER_IS_BETTER.get(key, False)
+        scored = [d for d, row in best["directions"].items() if key in row]  # `--direction AtoB`: that one
+        over = "mean over directions" if len(scored) > 1 else f"{scored[0]} only"
         if a == b:
             verdict = "score the same"
         else:
             winner = BEST_NAME if (b > a) == higher else CHECKPOINT_NAME
             verdict = f"{winner} is better"
         lines.append(
-            f"{Path(best['checkpoint']).parent}: {verdict} by {key} (mean over directions, "
+            f"{Path(best['checkpoint']).parent}: {verdict} by {key} ({over}, "
             f"{'higher' if higher else 'lower'} is better): {BEST_NAME} (step {best['step']}) {b:.4f}, "
             f"{CHECKPOINT_NAME} (step {last['step']}) {a:.4f}"
         )
