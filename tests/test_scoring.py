@@ -446,7 +446,7 @@ def test_best_pt_survives_a_resume_with_scoring_off_and_back_on(tiny_cfg, tmp_pa
     assert result.verdict.best_step == 2 and result.verdict.best_value == 30.0 and result.verdict.last_value == 20.0
 
 
-@pytest.mark.parametrize("damage", ["deleted", "truncated"])
+@pytest.mark.parametrize("damage", ["deleted", "truncated", "later"])
 def test_a_resume_without_a_readable_best_pt_writes_it_again(tiny_cfg, tmp_path, monkeypatch, capsys, damage):
     """best.pt deleted or damaged before a resume: the run says so and best.pt follows the evaluations from
     the resume on, instead of waiting for a score better than the lost one (and a verdict naming a best.pt
@@ -465,8 +465,11 @@ def test_a_resume_without_a_readable_best_pt_writes_it_again(tiny_cfg, tmp_path,
     best = run / "best.pt"
     if damage == "deleted":
         best.unlink()
-    else:
+    elif damage == "truncated":
         best.write_bytes(best.read_bytes()[:1000])
+    else:  # written at a step after checkpoint.pt's, then killed before the checkpoint: not the watcher's best
+        later = torch.load(best, weights_only=True) | {"step": 5}
+        torch.save(later, best)
     capsys.readouterr()
     cfg, ckpt = prepare_config({"steps": 8}, resume=True, out=str(run))
     result = train(cfg, ckpt=ckpt, progress=False)

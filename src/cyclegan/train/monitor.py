@@ -37,16 +37,20 @@ class Monitor:
             self._check_best()
 
     def _check_best(self) -> None:
-        """A resumed run whose best.pt is gone or unreadable: the next evaluation writes it again (else best.pt
-        waits for a score better than the lost one's, and the verdict names a file that is not there)."""
+        """A resumed run whose best.pt is gone, unreadable or not the one its checkpoint knows (written after it: a
+        crash between the two): the next evaluation writes it again (else best.pt waits for a score better than the
+        lost one's, and the verdict names a file that is not there, or not what it says)."""
         if self.watch.best_step is None:
             return
         path = self.run.folder / BEST_NAME
         try:
-            load_checkpoint(path)
-            return
+            step = load_checkpoint(path).get("step")
         except (CycleGANError, OSError) as e:
             why = "it is missing" if not path.is_file() else f"it cannot be read ({str(e).splitlines()[0][:200]})"
+        else:
+            if step == self.watch.best_step:
+                return
+            why = f"it holds step {step} (written after the checkpoint resumed from, then lost)"
         tqdm.write(
             f"warning: {path} held the best step so far ({self.watch.best_step}), but {why}: the next "
             "evaluation writes it again",
