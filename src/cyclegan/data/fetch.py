@@ -1,6 +1,7 @@
 """Downloads over HTTP that resume: a file streamed into a `.part` next to its destination, continued with an
-HTTP Range request after a cut connection, one download of a name into a folder at a time, and the SHA-256
-checks. Used for the standard datasets (`data.download`) and the published generators (`zoo`). Only the
+HTTP Range request after a cut connection (started again instead where the server's file changed meanwhile:
+its ETag, Last-Modified or size, recorded in `PART.json`), one download of a name into a folder at a time,
+and the SHA-256 checks. Used for the standard datasets (`data.download`) and the published generators (`zoo`). Only the
 standard library speaks HTTP here (urllib).
 
 Every download is bounded (`Bounds`): in bytes (what the server announces is checked before the body is
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
+import json
 import re
 import socket
 import sys
@@ -206,12 +208,35 @@ def _too_slow(url: str, part: Path, bounds: Bounds) -> CycleGANError:
 
 def _too_big(url: str, part: Path, size: int, bounds: Bounds, *, announced: bool) -> CycleGANError:
     part.unlink(missing_ok=True)
+    _validators_path(part).unlink(missing_ok=True)
     what = (
         f"the server announces {size} bytes, more than the {bounds.max_bytes} allowed"
         if announced
         else f"the server sent more than the {bounds.max_bytes} bytes allowed"
     )
     return CycleGANError(f"download of {url} refused: {what} ({bounds.bytes_from}); nothing was kept")
+
+
+def _validators_path(part: Path) -> Path:
+    """`PART.json`: what the server said of the file whose bytes `part` holds (ETag, Last-Modified, size)."""
+    return part.with_name(part.name + ".json")
+
+
+def _validators(headers, total: int | None) -> dict:
+    return {"etag": headers.get("ETag"), "last_modified": headers.get("Last-Modified"), "total": total}
+
+
+def _changed(part: Path, headers, total: int | None) -> bool:
+    """Whether the file on the server differs from the one `part` began as: an ETag, Last-Modified or size
+    that both responses give and that differ. A `part` without that record (an older one) resumes as before."""
+    try:
+        saved = json.loads(_validators_path(part).read_text())
+    except (OSError, ValueError):
+        return False
+    now = _validators(headers, total)
+    return isinstance(saved, dict) and any(
+        saved.get(k) is not None and now[k] is not None and saved[k] != now[k] for k in now
+    )
 
 
 def _http_error(url: str, e: urllib.error.HTTPError) -> CycleGANError:
@@ -234,6 +259,7 @@ def _fetch_once(
         if e.code == 416 and offset:  # nothing left to send: complete already, or a different file
             _, total = _content_range(e.headers.get("Content-Range"))
             if total == offset:
+                _validators_path(part).unlink(missing_ok=True)
                 return total, offset
             part.unlink()
             return _fetch_once(url, part, progress=progress, timeout=timeout, bounds=bounds, watchdog=watchdog)
@@ -246,14 +272,22 @@ def _fetch_once(
             f"cannot reach {url}: {reason} (check the network, or give a mirror's --base-url)"
         ) from None
 
+    start, total = _content_range(resp.headers.get("Content-Range"))
+    resuming = offset and resp.status == 206 and start == offset
+    if resuming and _changed(part, resp.headers, total):  # its rest appended to our start: neither file
+        resp.close()
+        print(f"warning: {url} changed on the server since the interrupted download; starting again", file=sys.stderr)
+        part.unlink()
+        return _fetch_once(url, part, progress=progress, timeout=timeout, bounds=bounds, watchdog=watchdog)
     with resp:
-        start, total = _content_range(resp.headers.get("Content-Range"))
-        if offset and resp.status == 206 and start == offset:
+        if resuming:
             mode = "ab"
         else:  # the server sent the whole file (it ignored Range, or there was nothing to resume)
             offset, mode = 0, "wb"
             length = resp.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
+            with contextlib.suppress(OSError):  # without it, a resumed download is not checked for a change
+                _validators_path(part).write_text(json.dumps(_validators(resp.headers, total)))
         if bounds.max_bytes is not None and total is not None and total > bounds.max_bytes:
             raise _too_big(url, part, total, bounds, announced=True)
         done = offset
@@ -288,4 +322,5 @@ def _fetch_once(
             raise _Interrupted(
                 f"download of {url} stopped after {done}{of} bytes ({reason}); run the same command again to resume"
             ) from None
+    _validators_path(part).unlink(missing_ok=True)  # complete: nothing left to resume
     return total, offset
