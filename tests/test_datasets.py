@@ -220,6 +220,27 @@ def test_not_a_zip_and_corrupt_entries_are_refused(mirror, tmp_path):
     assert not (tmp_path / "b" / NAME).exists()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "entries, expected, kept",
+    [
+        ({f"{NAME}/trainA": b"a file", f"{NAME}/trainA/a.jpg": b"x"}, "needs a folder where another entry is", False),
+        ({f"{NAME}/trainA": b"a file", f"{NAME}/trainA/": b""}, "needs a folder where another entry is", False),
+        ({f"{NAME}/trainA/{'a' * 300}.jpg": b"x"}, "File name too long; nothing was extracted, the download is", True),
+    ],
+    ids=["file-then-file-inside", "file-then-folder", "name-too-long"],
+)
+def test_an_archive_this_file_system_cannot_hold_is_one_line(mirror, tmp_path, entries, expected, kept):
+    """Entries that clash (a file where a later one needs a folder) or a name the file system refuses: a raw
+    FileExistsError or OSError traceback, and the half-extracted folder removed only by the next run."""
+    serve(mirror, make_zip({**entries, **GOOD_ENTRIES}))  # the clash first: a good entry is the second of it
+    with pytest.raises(CycleGANError, match=expected) as info:
+        fetch(mirror, tmp_path)
+    assert "\n" not in str(info.value) and not (tmp_path / NAME).exists()
+    assert not list(tmp_path.glob(f".{NAME}.extracting.*"))
+    assert (tmp_path / f".{NAME}.zip.part").exists() == kept  # a refused archive is deleted, as a bad one is
+
+
 @pytest.mark.parametrize(
     "name, base, expected",
     [
