@@ -191,6 +191,24 @@ BAD = {
     "block gap": (lambda: _renamed_block(_resnet_sd(), 12, 30), "expected consecutive blocks from model.10"),
     "norm none": (lambda: _resnet_sd(norm="none"), "norm 'none'"),
     "other direction only": (lambda: {"G_B": _resnet_sd()}, "it holds G_B, the other direction"),
+    # loaded without a word (integers, complex numbers cast to float) or with torch's traceback
+    "integer weights": (
+        lambda: {**_resnet_sd(), "model.1.weight": torch.zeros(8, 3, 7, 7, dtype=torch.int64)},
+        "model.1.weight is a torch.int64 tensor (torch.strided), expected a dense torch.float32 one",
+    ),
+    "complex weights": (
+        lambda: {**_resnet_sd(), "model.1.weight": torch.zeros(8, 3, 7, 7, dtype=torch.complex64)},
+        "model.1.weight is a torch.complex64 tensor",
+    ),
+    "sparse weights": (
+        lambda: {**_resnet_sd(), "model.1.weight": torch.zeros(8, 3, 7, 7).to_sparse()},
+        "model.1.weight is a torch.float32 tensor (torch.sparse_coo)",
+    ),
+    "meta weights": (
+        lambda: {**_resnet_sd(), "model.1.weight": torch.empty(8, 3, 7, 7, device="meta")},
+        "model.1.weight is a meta tensor (no data)",
+    ),
+    "keys not names": (lambda: {0: torch.zeros(3)}, "no AtoB generator among the entries 0"),
 }
 
 

@@ -81,7 +81,11 @@ class ForeignArchitecture:
 
 
 def _is_state_dict(obj: object) -> bool:
-    return isinstance(obj, Mapping) and bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
+    return (
+        isinstance(obj, Mapping)
+        and bool(obj)
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    )
 
 
 def select_state_dict(obj: object, direction: str, *, source: str) -> dict[str, torch.Tensor]:
@@ -405,6 +409,12 @@ def load_state_into(net: nn.Module, sd: Mapping[str, torch.Tensor], arch: Foreig
             raise CycleGANError(
                 f"{source}: {k} has shape {_shape(sd[k])}, expected {_shape(t)} for a {arch.describe()}"
             )
+        # load_state_dict casts integers and complex numbers to float without a word, and fails on a sparse or
+        # a meta (data-less) tensor
+        theirs = sd[k]
+        if theirs.is_meta or theirs.layout != torch.strided or theirs.is_floating_point() != t.is_floating_point():
+            what = "a meta tensor (no data)" if theirs.is_meta else f"a {theirs.dtype} tensor ({theirs.layout})"
+            raise CycleGANError(f"{source}: {k} is {what}, expected a dense {t.dtype} one for a {arch.describe()}")
     net.load_state_dict(sd, strict=True)
 
 
