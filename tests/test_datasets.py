@@ -241,6 +241,20 @@ def test_an_archive_this_file_system_cannot_hold_is_one_line(mirror, tmp_path, e
     assert (tmp_path / f".{NAME}.zip.part").exists() == kept  # a refused archive is deleted, as a bad one is
 
 
+@pytest.mark.parametrize("to", ["an empty folder", "nothing"])
+def test_a_link_where_the_dataset_goes_is_one_line_before_any_request(mirror, tmp_path, to):
+    """ROOT/NAME linked to an empty folder on another disk (or to nothing): a raw NotADirectoryError from
+    removing it, or one from the final rename after the whole archive was fetched."""
+    serve(mirror, good_zip())
+    elsewhere = tmp_path / "other-disk"
+    if to == "an empty folder":
+        elsewhere.mkdir()
+    (tmp_path / NAME).symlink_to(elsewhere)
+    with pytest.raises(CycleGANError, match=f"{NAME} is a symbolic link .* a download cannot go through a link"):
+        fetch(mirror, tmp_path)
+    assert mirror.requests == [] and (tmp_path / NAME).is_symlink()
+
+
 @pytest.mark.parametrize(
     "name, base, expected",
     [
