@@ -116,6 +116,19 @@ def test_a_file_changed_on_the_server_is_downloaded_again_not_resumed_onto(serve
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("folder", ["horse2zebra.pth", "horse2zebra.pth.json", ".horse2zebra.pth.part"])
+def test_a_folder_where_the_download_goes_is_one_line_before_any_request(server, tmp_path, home, folder):
+    """A folder in the cache under the file's (or its record's) name: a raw IsADirectoryError from the rename
+    once the whole file was fetched; under the .part's name, three 'resuming' warnings that never could."""
+    data, _ = generator_bytes(tmp_path)
+    publish(server, "horse2zebra", data)
+    (home / "pretrained" / folder).mkdir(parents=True)
+    with pytest.raises(CycleGANError, match=rf"pretrained/{re.escape(folder)} is a folder, where the download of"):
+        zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
+    assert server.requests == []
+
+
+@pytest.mark.slow
 def test_cached_second_use_needs_no_network(server, tmp_path, monkeypatch):
     data, net = generator_bytes(tmp_path)
     publish(server, "horse2zebra", data)
