@@ -277,8 +277,8 @@ def fetch_model(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise CycleGANError(f"cannot create the model cache {folder} ({e.strerror}); set ${HOME_ENV}") from None
-    for path in (target, record_path(target), folder / f".{name}.pth.part"):
-        if path.is_dir():  # found only after the download, by the rename onto it (or each write into it)
+    for path in (target, record_path(target)):
+        if path.is_dir():  # found only after the download, by the rename onto it
             raise CycleGANError(f"{path} is a folder, where the download of {name} goes: move it away")
     with download_lock(folder, name):
         if target.is_file():

@@ -177,6 +177,8 @@ def fetch(
     interrupted transfer, or one past its deadline, leaves `part` in place and raises a CycleGANError saying
     to run again; one over `bounds.max_bytes` deletes `part` (more of it cannot help).
     """
+    if part.is_dir():  # its size would be the offset to resume from, and each write would fail as a cut connection
+        raise CycleGANError(f"{part} is a folder, where the download of {url} goes: move it away")
     watchdog = _Watchdog(bounds.seconds)
     try:
         for attempt in range(attempts):
