@@ -222,6 +222,20 @@ def test_files_that_do_not_fit_give_one_clear_line(tmp_path, case):
     assert expected in message and str(path) in message and "\n" not in message
 
 
+def test_the_reference_implementations_run_folder_names_its_generator_files(tmp_path, capsys):
+    """Its checkpoints/NAME/ folder given as the checkpoint: 'checkpoint not found: .../checkpoint.pt (give a
+    run folder or a checkpoint file)', to someone who had given a run folder."""
+    run = tmp_path / "checkpoints" / "horse2zebra"
+    run.mkdir(parents=True)
+    for name in ("latest_net_G_A", "latest_net_G_B", "latest_net_D_A", "5_net_G_A"):
+        save(ref_resnet(8, 6).state_dict(), run / f"{name}.pth")
+    Image.fromarray(gradient_image(16, 16)).save(tmp_path / "in.png")
+    rc = main(["translate", str(tmp_path / "in.png"), "--checkpoint", str(run), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "holds no checkpoint.pt but generator files" in err
+    assert "(5_net_G_A.pth, latest_net_G_A.pth, latest_net_G_B.pth)" in err and f"e.g. {run}/latest_net_G_A.pth" in err
+
+
 def test_cli_prints_the_error_without_traceback(tmp_path, capsys):
     path = save(_without(ref_resnet(8, 6).state_dict(), "model.23.bias"), tmp_path / "g.pth")  # 6 blocks: conv out
     Image.fromarray(gradient_image(16, 16)).save(tmp_path / "in.png")
