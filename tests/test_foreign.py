@@ -179,6 +179,16 @@ BAD = {
     "tensor": (lambda: torch.zeros(3), "found a Tensor"),
     "other network": (lambda: {"features.0.weight": torch.zeros(8, 3, 3, 3)}, "found tensors features.0."),
     "discriminator": (lambda: nn.Sequential(nn.Conv2d(3, 8, 4)).state_dict(), "found tensors 0.weight"),
+    # the reference's latest_net_D_A.pth (a PatchGAN: 4x4 convs, the last to 1 channel) was 'found tensors
+    # model.0.weight, ...; expected ... a generator state dict in the reference layout'
+    "reference discriminator": (
+        lambda: {
+            f"model.{i}.{name}": torch.zeros(shape)
+            for i, cout, cin in ((0, 8, 3), (2, 16, 8), (5, 32, 16), (8, 64, 32), (11, 1, 64))
+            for name, shape in (("weight", (cout, cin, 4, 4)), ("bias", (cout,)))
+        },
+        "a discriminator, not a generator (its last conv model.11 gives 1 channel",
+    ),
     "greyscale": (lambda: _resnet_sd(input_nc=1), "1 input channel(s), expected 3"),
     "missing tensor": (
         lambda: _without(_resnet_sd(), "model.12.conv_block.5.bias"),

@@ -241,6 +241,12 @@ def infer_by_shapes(sd: Mapping[str, torch.Tensor], *, source: str = "state dict
     layers = layers_of(sd)
     convs = [p for _, p in layers if _is_conv(p)]
     if not convs or tuple(convs[0]["weight"].shape[2:]) != (7, 7):
+        last = next((m for m, p in reversed(layers) if _is_conv(p)), None)
+        if len(convs) > 1 and convs[-1]["weight"].shape[0] == 1:  # the reference's latest_net_D_A.pth, say
+            raise CycleGANError(
+                f"{source}: a discriminator, not a generator (its last conv {last} gives 1 channel, a real/fake "
+                "map); give a generator file: the reference's latest_net_G_A.pth translates A to B, G_B B to A"
+            )
         raise _found(sd, source)
     w = convs[0]["weight"]
     if w.shape[1] != 3:
