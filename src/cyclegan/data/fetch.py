@@ -13,6 +13,7 @@ drips one byte at a time, each read within the per-read timeout, cannot hold the
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import http.client
 import json
@@ -35,6 +36,9 @@ from ..version import __version__
 
 CHUNK = 1 << 16
 REDIRECT_CODES = (301, 302, 303, 307, 308)
+# A write of the .part failing (a full disk, a file-size limit, a quota, a read-only file system): not a cut
+# connection, which is tried again
+LOCAL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS}
 
 
 @dataclass(frozen=True)
@@ -321,6 +325,12 @@ def _fetch_once(
         except (http.client.IncompleteRead, OSError) as e:  # OSError: connection reset, timeout, disk full
             of = f" of {total}" if total else ""
             reason = getattr(e, "strerror", None) or type(e).__name__
+            if getattr(e, "errno", None) in LOCAL_ERRNOS:  # this disk, not the connection: another attempt cannot help
+                kept = part.stat().st_size if part.is_file() else 0
+                raise CycleGANError(
+                    f"cannot write {part}: {reason}; its {kept}{of} bytes of {url} are kept: make room and run the "
+                    "same command again to resume"
+                ) from None
             raise _Interrupted(
                 f"download of {url} stopped after {done}{of} bytes ({reason}); run the same command again to resume"
             ) from None
