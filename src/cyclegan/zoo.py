@@ -288,7 +288,10 @@ def fetch_model(
             target.unlink()
             record_path(target).unlink(missing_ok=True)
         part = folder / f".{name}.pth.part"
-        total, resumed_from = fetch(url, part, progress=progress, timeout=timeout, attempts=ATTEMPTS, bounds=bounds)
+        missing = f"check the model name, or the mirror's address in --base-url or ${BASE_URL_ENV}"
+        total, resumed_from = fetch(
+            url, part, progress=progress, timeout=timeout, attempts=ATTEMPTS, bounds=bounds, missing=missing
+        )
         size = part.stat().st_size
         if total is not None and size != total:
             part.unlink()

@@ -171,11 +171,19 @@ def download_lock(folder: Path, name: str) -> Iterator[None]:
 
 
 def fetch(
-    url: str, part: Path, *, progress: bool = True, timeout: float = 60.0, attempts: int = 1, bounds: Bounds = Bounds()
+    url: str,
+    part: Path,
+    *,
+    progress: bool = True,
+    timeout: float = 60.0,
+    attempts: int = 1,
+    bounds: Bounds = Bounds(),
+    missing: str = "check the dataset name or --base-url",
 ) -> tuple[int | None, int]:
     """Download `url` into `part`, continuing from its current size when the server honours Range, and again
     (up to `attempts` connections in all) when the connection breaks mid-transfer. `timeout`: per read;
-    `bounds`: the whole download's bytes and seconds.
+    `bounds`: the whole download's bytes and seconds; `missing`: what to check when the server has no such
+    file (HTTP 404).
 
     Returns (the full size the server announced or None, the offset the last transfer resumed from). An
     interrupted transfer, or one past its deadline, leaves `part` in place and raises a CycleGANError saying
@@ -187,7 +195,9 @@ def fetch(
     try:
         for attempt in range(attempts):
             try:
-                return _fetch_once(url, part, progress=progress, timeout=timeout, bounds=bounds, watchdog=watchdog)
+                return _fetch_once(
+                    url, part, progress=progress, timeout=timeout, bounds=bounds, watchdog=watchdog, missing=missing
+                )
             except _Interrupted as e:
                 if watchdog.expired:
                     raise _too_slow(url, part, bounds) from None
@@ -245,16 +255,16 @@ def _changed(part: Path, headers, total: int | None) -> bool:
     )
 
 
-def _http_error(url: str, e: urllib.error.HTTPError) -> CycleGANError:
+def _http_error(url: str, e: urllib.error.HTTPError, missing: str) -> CycleGANError:
     if e.code in REDIRECT_CODES:  # urllib's own text is three lines
         reason = "the server redirects in a loop or too many times" if "loop" in str(e.reason) else e.reason
         return CycleGANError(f"download of {url} failed: HTTP {e.code}, {reason} (check the address or --base-url)")
-    hint = " (no such file there: check the dataset name or --base-url)" if e.code == 404 else ""
+    hint = f" (no such file there: {missing})" if e.code == 404 else ""
     return CycleGANError(f"download of {url} failed: HTTP {e.code} {e.reason}{hint}")
 
 
 def _fetch_once(
-    url: str, part: Path, *, progress: bool, timeout: float, bounds: Bounds, watchdog: _Watchdog
+    url: str, part: Path, *, progress: bool, timeout: float, bounds: Bounds, watchdog: _Watchdog, missing: str
 ) -> tuple[int | None, int]:
     offset = part.stat().st_size if part.exists() else 0
     if bounds.max_bytes is not None and offset > bounds.max_bytes:
@@ -268,8 +278,10 @@ def _fetch_once(
                 _validators_path(part).unlink(missing_ok=True)
                 return total, offset
             part.unlink()
-            return _fetch_once(url, part, progress=progress, timeout=timeout, bounds=bounds, watchdog=watchdog)
-        raise _http_error(url, e) from None
+            return _fetch_once(
+                url, part, progress=progress, timeout=timeout, bounds=bounds, watchdog=watchdog, missing=missing
+            )
+        raise _http_error(url, e, missing) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
         if watchdog.expired:
             raise _Interrupted("deadline") from None
@@ -284,7 +296,9 @@ def _fetch_once(
         resp.close()
         print(f"warning: {url} changed on the server since the interrupted download; starting again", file=sys.stderr)
         part.unlink()
-        return _fetch_once(url, part, progress=progress, timeout=timeout, bounds=bounds, watchdog=watchdog)
+        return _fetch_once(
+            url, part, progress=progress, timeout=timeout, bounds=bounds, watchdog=watchdog, missing=missing
+        )
     with resp:
         if resuming:
             mode = "ab"
