@@ -288,9 +288,17 @@ def fetch_model(
             target.unlink()
             record_path(target).unlink(missing_ok=True)
         part = folder / f".{name}.pth.part"
-        missing = f"check the model name, or the mirror's address in --base-url or ${BASE_URL_ENV}"
+        mirror = f"--base-url or ${BASE_URL_ENV}"  # `pretrained:NAME` has only the latter
+        missing = f"check the model name, or the mirror's address in {mirror}"
         total, resumed_from = fetch(
-            url, part, progress=progress, timeout=timeout, attempts=ATTEMPTS, bounds=bounds, missing=missing
+            url,
+            part,
+            progress=progress,
+            timeout=timeout,
+            attempts=ATTEMPTS,
+            bounds=bounds,
+            missing=missing,
+            mirror=mirror,
         )
         size = part.stat().st_size
         if total is not None and size != total:

@@ -179,11 +179,12 @@ def fetch(
     attempts: int = 1,
     bounds: Bounds = Bounds(),
     missing: str = "check the dataset name or --base-url",
+    mirror: str = "--base-url",
 ) -> tuple[int | None, int]:
     """Download `url` into `part`, continuing from its current size when the server honours Range, and again
     (up to `attempts` connections in all) when the connection breaks mid-transfer. `timeout`: per read;
     `bounds`: the whole download's bytes and seconds; `missing`: what to check when the server has no such
-    file (HTTP 404).
+    file (HTTP 404); `mirror`: where a mirror's address is given, for the other failures' hints.
 
     Returns (the full size the server announced or None, the offset the last transfer resumed from). An
     interrupted transfer, or one past its deadline, leaves `part` in place and raises a CycleGANError saying
@@ -196,7 +197,14 @@ def fetch(
         for attempt in range(attempts):
             try:
                 return _fetch_once(
-                    url, part, progress=progress, timeout=timeout, bounds=bounds, watchdog=watchdog, missing=missing
+                    url,
+                    part,
+                    progress=progress,
+                    timeout=timeout,
+                    bounds=bounds,
+                    watchdog=watchdog,
+                    missing=missing,
+                    mirror=mirror,
                 )
             except _Interrupted as e:
                 if watchdog.expired:
@@ -255,16 +263,24 @@ def _changed(part: Path, headers, total: int | None) -> bool:
     )
 
 
-def _http_error(url: str, e: urllib.error.HTTPError, missing: str) -> CycleGANError:
+def _http_error(url: str, e: urllib.error.HTTPError, missing: str, mirror: str) -> CycleGANError:
     if e.code in REDIRECT_CODES:  # urllib's own text is three lines
         reason = "the server redirects in a loop or too many times" if "loop" in str(e.reason) else e.reason
-        return CycleGANError(f"download of {url} failed: HTTP {e.code}, {reason} (check the address or --base-url)")
+        return CycleGANError(f"download of {url} failed: HTTP {e.code}, {reason} (check the address or {mirror})")
     hint = f" (no such file there: {missing})" if e.code == 404 else ""
     return CycleGANError(f"download of {url} failed: HTTP {e.code} {e.reason}{hint}")
 
 
 def _fetch_once(
-    url: str, part: Path, *, progress: bool, timeout: float, bounds: Bounds, watchdog: _Watchdog, missing: str
+    url: str,
+    part: Path,
+    *,
+    progress: bool,
+    timeout: float,
+    bounds: Bounds,
+    watchdog: _Watchdog,
+    missing: str,
+    mirror: str,
 ) -> tuple[int | None, int]:
     offset = part.stat().st_size if part.exists() else 0
     if bounds.max_bytes is not None and offset > bounds.max_bytes:
@@ -279,15 +295,22 @@ def _fetch_once(
                 return total, offset
             part.unlink()
             return _fetch_once(
-                url, part, progress=progress, timeout=timeout, bounds=bounds, watchdog=watchdog, missing=missing
+                url,
+                part,
+                progress=progress,
+                timeout=timeout,
+                bounds=bounds,
+                watchdog=watchdog,
+                missing=missing,
+                mirror=mirror,
             )
-        raise _http_error(url, e, missing) from None
+        raise _http_error(url, e, missing, mirror) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
         if watchdog.expired:
             raise _Interrupted("deadline") from None
         reason = getattr(e, "reason", e)
         raise CycleGANError(
-            f"cannot reach {url}: {reason} (check the network, or give a mirror's --base-url)"
+            f"cannot reach {url}: {reason} (check the network, or give a mirror's address in {mirror})"
         ) from None
 
     start, total = _content_range(resp.headers.get("Content-Range"))
@@ -297,7 +320,14 @@ def _fetch_once(
         print(f"warning: {url} changed on the server since the interrupted download; starting again", file=sys.stderr)
         part.unlink()
         return _fetch_once(
-            url, part, progress=progress, timeout=timeout, bounds=bounds, watchdog=watchdog, missing=missing
+            url,
+            part,
+            progress=progress,
+            timeout=timeout,
+            bounds=bounds,
+            watchdog=watchdog,
+            missing=missing,
+            mirror=mirror,
         )
     with resp:
         if resuming:
