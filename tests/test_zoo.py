@@ -128,6 +128,16 @@ def test_a_folder_where_the_download_goes_is_one_line_before_any_request(server,
     assert server.requests == []
 
 
+def test_no_home_directory_is_one_line_naming_cyclegan_home(monkeypatch, capsys):
+    """No $HOME and a user id without a passwd entry (containers): Path.home()'s RuntimeError traceback."""
+    monkeypatch.delenv("CYCLEGAN_HOME")
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr("pwd.getpwuid", lambda uid: (_ for _ in ()).throw(KeyError(uid)))
+    assert main(["pretrained", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: no home directory for the model cache (no $HOME): set $CYCLEGAN_HOME\n"
+
+
 @pytest.mark.slow
 def test_cached_second_use_needs_no_network(server, tmp_path, monkeypatch):
     data, net = generator_bytes(tmp_path)

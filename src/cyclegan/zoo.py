@@ -120,8 +120,11 @@ class FetchResult:
 
 def cache_dir() -> Path:
     """`$CYCLEGAN_HOME/pretrained`, default `~/.cache/cyclegan/pretrained`."""
-    home = os.environ.get(HOME_ENV) or Path.home() / ".cache" / "cyclegan"
-    return Path(home).expanduser() / "pretrained"
+    try:
+        home = os.environ.get(HOME_ENV) or Path.home() / ".cache" / "cyclegan"
+        return Path(home).expanduser() / "pretrained"
+    except RuntimeError:  # no $HOME and no passwd entry (a container run under an arbitrary user id)
+        raise CycleGANError(f"no home directory for the model cache (no $HOME): set ${HOME_ENV}") from None
 
 
 def base_url_from_env() -> str | None:
