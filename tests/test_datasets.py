@@ -359,6 +359,17 @@ def test_one_download_of_a_dataset_into_a_root_at_a_time(mirror, tmp_path):
     assert mirror.requests == []
 
 
+@pytest.mark.slow
+def test_a_connection_cut_before_the_first_byte_leaves_no_root_behind(mirror, tmp_path):
+    """The record of what the server said of the file (for a resume to check) is written with its first
+    bytes: written before, it outlived the empty .part and kept the --root this download made."""
+    serve(mirror, good_zip())
+    mirror.cut[f"/datasets/{NAME}.zip"] = 0
+    with pytest.raises(CycleGANError, match="stopped after 0 of"):
+        fetch(mirror, tmp_path / "new" / "root")
+    assert not (tmp_path / "new").exists()
+
+
 def test_an_empty_part_file_is_removed_before_the_lock_is_let_go(tmp_path, monkeypatch):
     """A download that fetched nothing removes its empty .part while it still holds the lock: removed after,
     it could be the .part of a second download that took the lock in between (and is writing into it)."""

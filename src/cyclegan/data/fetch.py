@@ -330,14 +330,14 @@ def _fetch_once(
             mirror=mirror,
         )
     with resp:
+        record = None  # what the server says of a new file, kept beside its first bytes (`_changed`)
         if resuming:
             mode = "ab"
         else:  # the server sent the whole file (it ignored Range, or there was nothing to resume)
             offset, mode = 0, "wb"
             length = resp.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
-            with contextlib.suppress(OSError):  # without it, a resumed download is not checked for a change
-                _validators_path(part).write_text(json.dumps(_validators(resp.headers, total)))
+            record = json.dumps(_validators(resp.headers, total))
         if bounds.max_bytes is not None and total is not None and total > bounds.max_bytes:
             raise _too_big(url, part, total, bounds, announced=True)
         done = offset
@@ -360,6 +360,10 @@ def _fetch_once(
                         break
                     f.write(chunk)
                     bar.update(len(chunk))
+                    if record is not None:  # not before: with no bytes there is nothing to resume, nor to record
+                        with contextlib.suppress(OSError):  # without it, a resume is not checked for a change
+                            _validators_path(part).write_text(record)
+                        record = None
             if bounds.max_bytes is not None and done > bounds.max_bytes:
                 raise _too_big(url, part, bounds.max_bytes, bounds, announced=False)
             if watchdog.expired:  # the shut connection ended the body early, announced size or not
