@@ -231,8 +231,7 @@ def _too_slow(url: str, part: Path, bounds: Bounds) -> CycleGANError:
 
 
 def _too_big(url: str, part: Path, size: int, bounds: Bounds, *, announced: bool) -> CycleGANError:
-    part.unlink(missing_ok=True)
-    _validators_path(part).unlink(missing_ok=True)
+    _discard(part)
     what = (
         f"the server announces {size} bytes, more than the {bounds.max_bytes} allowed"
         if announced
@@ -248,6 +247,12 @@ def _validators_path(part: Path) -> Path:
 
 def _validators(headers, total: int | None) -> dict:
     return {"etag": headers.get("ETag"), "last_modified": headers.get("Last-Modified"), "total": total}
+
+
+def _discard(part: Path) -> None:
+    """Delete `part` and its record: the next bytes start a new file."""
+    part.unlink(missing_ok=True)
+    _validators_path(part).unlink(missing_ok=True)
 
 
 def _changed(part: Path, headers, total: int | None) -> bool:
@@ -293,7 +298,7 @@ def _fetch_once(
             if total == offset:
                 _validators_path(part).unlink(missing_ok=True)
                 return total, offset
-            part.unlink()
+            _discard(part)
             return _fetch_once(
                 url,
                 part,
@@ -318,7 +323,7 @@ def _fetch_once(
     if resuming and _changed(part, resp.headers, total):  # its rest appended to our start: neither file
         resp.close()
         print(f"warning: {url} changed on the server since the interrupted download; starting again", file=sys.stderr)
-        part.unlink()
+        _discard(part)
         return _fetch_once(
             url,
             part,
