@@ -189,6 +189,11 @@ BAD = {
         },
         "a discriminator, not a generator (its last conv model.11 gives 1 channel",
     ),
+    # CUT's latest_net_F.pth, taken for the B-to-A generator (F here): 'found tensors mlp_0.0.weight, ...'
+    "CUT's feature MLP": (
+        lambda: {"mlp_0.0.weight": torch.zeros(256, 3), "mlp_0.0.bias": torch.zeros(256)},
+        "the CUT code's patch-feature MLP (its net_F, tensors mlp_0.0.weight, ...), not a generator",
+    ),
     "greyscale": (lambda: _resnet_sd(input_nc=1), "1 input channel(s), expected 3"),
     "missing tensor": (
         lambda: _without(_resnet_sd(), "model.12.conv_block.5.bias"),

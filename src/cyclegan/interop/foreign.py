@@ -242,6 +242,11 @@ def infer_by_shapes(sd: Mapping[str, torch.Tensor], *, source: str = "state dict
     convs = [p for _, p in layers if _is_conv(p)]
     if not convs or tuple(convs[0]["weight"].shape[2:]) != (7, 7):
         last = next((m for m, p in reversed(layers) if _is_conv(p)), None)
+        if not convs and any(re.match(r"mlp_\d+\.", k) for k in sd):  # not the BtoA generator, as F is here
+            raise CycleGANError(
+                f"{source}: the CUT code's patch-feature MLP (its net_F, tensors {next(iter(sd))}, ...), not a "
+                "generator: CUT trains one generator, its latest_net_G.pth"
+            )
         if len(convs) > 1 and convs[-1]["weight"].shape[0] == 1:  # the reference's latest_net_D_A.pth, say
             raise CycleGANError(
                 f"{source}: a discriminator, not a generator (its last conv {last} gives 1 channel, a real/fake "
