@@ -241,6 +241,7 @@ def test_an_archive_this_file_system_cannot_hold_is_one_line(mirror, tmp_path, e
     assert (tmp_path / f".{NAME}.zip.part").exists() == kept  # a refused archive is deleted, as a bad one is
 
 
+@pytest.mark.slow
 def test_a_folder_where_the_part_file_goes_is_one_line_before_any_request(mirror, tmp_path):
     """Its size (4096) was taken for bytes to resume from: 'stopped after 4096 bytes (Is a directory); run
     the same command again to resume', or a raw IsADirectoryError when the archive is smaller than that."""
@@ -251,6 +252,7 @@ def test_a_folder_where_the_part_file_goes_is_one_line_before_any_request(mirror
     assert mirror.requests == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("to", ["an empty folder", "nothing"])
 def test_a_link_where_the_dataset_goes_is_one_line_before_any_request(mirror, tmp_path, to):
     """ROOT/NAME linked to an empty folder on another disk (or to nothing): a raw NotADirectoryError from
