@@ -4,6 +4,7 @@ small evaluation data and checkpoints. (Fixtures and the tiny training setup are
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import socket
@@ -104,6 +105,7 @@ class _RangeHandler(BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         body = data[start:]
+        self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()[:16]}"')  # as real mirrors send
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         cut = srv.cut.pop(self.path, None)

@@ -220,6 +220,53 @@ def test_not_a_zip_and_corrupt_entries_are_refused(mirror, tmp_path):
     assert not (tmp_path / "b" / NAME).exists()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "entries, expected, kept",
+    [
+        ({f"{NAME}/trainA": b"a file", f"{NAME}/trainA/a.jpg": b"x"}, "needs a folder where another entry is", False),
+        ({f"{NAME}/trainA": b"a file", f"{NAME}/trainA/": b""}, "needs a folder where another entry is", False),
+        ({f"{NAME}/trainA/{'a' * 300}.jpg": b"x"}, "File name too long; nothing was extracted, the download is", True),
+    ],
+    ids=["file-then-file-inside", "file-then-folder", "name-too-long"],
+)
+def test_an_archive_this_file_system_cannot_hold_is_one_line(mirror, tmp_path, entries, expected, kept):
+    """Entries that clash (a file where a later one needs a folder) or a name the file system refuses: a raw
+    FileExistsError or OSError traceback, and the half-extracted folder removed only by the next run."""
+    serve(mirror, make_zip({**entries, **GOOD_ENTRIES}))  # the clash first: a good entry is the second of it
+    with pytest.raises(CycleGANError, match=expected) as info:
+        fetch(mirror, tmp_path)
+    assert "\n" not in str(info.value) and not (tmp_path / NAME).exists()
+    assert not list(tmp_path.glob(f".{NAME}.extracting.*"))
+    assert (tmp_path / f".{NAME}.zip.part").exists() == kept  # a refused archive is deleted, as a bad one is
+
+
+@pytest.mark.slow
+def test_a_folder_where_the_part_file_goes_is_one_line_before_any_request(mirror, tmp_path):
+    """Its size (4096) was taken for bytes to resume from: 'stopped after 4096 bytes (Is a directory); run
+    the same command again to resume', or a raw IsADirectoryError when the archive is smaller than that."""
+    serve(mirror, make_zip({f"{NAME}/trainA/a.jpg": b"x"}))
+    (tmp_path / f".{NAME}.zip.part").mkdir()
+    with pytest.raises(CycleGANError, match=rf"\.{NAME}\.zip\.part is a folder, where the download of .* goes"):
+        fetch(mirror, tmp_path)
+    assert mirror.requests == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("to", ["an empty folder", "nothing"])
+def test_a_link_where_the_dataset_goes_is_one_line_before_any_request(mirror, tmp_path, to):
+    """ROOT/NAME linked to an empty folder on another disk (or to nothing): a raw NotADirectoryError from
+    removing it, or one from the final rename after the whole archive was fetched."""
+    serve(mirror, good_zip())
+    elsewhere = tmp_path / "other-disk"
+    if to == "an empty folder":
+        elsewhere.mkdir()
+    (tmp_path / NAME).symlink_to(elsewhere)
+    with pytest.raises(CycleGANError, match=f"{NAME} is a symbolic link .* a download cannot go through a link"):
+        fetch(mirror, tmp_path)
+    assert mirror.requests == [] and (tmp_path / NAME).is_symlink()
+
+
 @pytest.mark.parametrize(
     "name, base, expected",
     [
@@ -312,6 +359,17 @@ def test_one_download_of_a_dataset_into_a_root_at_a_time(mirror, tmp_path):
     finally:
         lock.release()
     assert mirror.requests == []
+
+
+@pytest.mark.slow
+def test_a_connection_cut_before_the_first_byte_leaves_no_root_behind(mirror, tmp_path):
+    """The record of what the server said of the file (for a resume to check) is written with its first
+    bytes: written before, it outlived the empty .part and kept the --root this download made."""
+    serve(mirror, good_zip())
+    mirror.cut[f"/datasets/{NAME}.zip"] = 0
+    with pytest.raises(CycleGANError, match="stopped after 0 of"):
+        fetch(mirror, tmp_path / "new" / "root")
+    assert not (tmp_path / "new").exists()
 
 
 def test_an_empty_part_file_is_removed_before_the_lock_is_let_go(tmp_path, monkeypatch):

@@ -99,6 +99,26 @@ def test_a_short_response_without_a_length_is_refused_and_nothing_is_cached(serv
     assert not any(home.iterdir())
 
 
+def test_a_full_disk_stops_the_download_at_once_and_keeps_what_was_written(server, generator, tmp_path):
+    """A write that fails (here a file-size limit, as a full disk does) was taken for a cut connection: two
+    more requests, 'resuming' warnings, and a byte count that included what was never written."""
+    import subprocess
+    import sys
+
+    server.files["/m/g.pth"] = generator
+    part = tmp_path / ".g.pth.part"
+    code = (
+        "import resource, signal, sys; from pathlib import Path; from cyclegan.data.fetch import fetch\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (100000, resource.RLIM_INFINITY))\n"
+        f"fetch({server.base_url + '/g.pth'!r}, Path({str(part)!r}), progress=False, attempts=3)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "CycleGANError: cannot write" in done.stderr and "File too large; its 100000 of" in done.stderr
+    assert "make room and run the same command again to resume" in done.stderr and "resuming" not in done.stderr
+    assert len(server.requests) == 1 and part.stat().st_size == 100000
+
+
 # --- bounded in time -------------------------------------------------------------------------------------
 
 

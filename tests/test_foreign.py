@@ -179,6 +179,21 @@ BAD = {
     "tensor": (lambda: torch.zeros(3), "found a Tensor"),
     "other network": (lambda: {"features.0.weight": torch.zeros(8, 3, 3, 3)}, "found tensors features.0."),
     "discriminator": (lambda: nn.Sequential(nn.Conv2d(3, 8, 4)).state_dict(), "found tensors 0.weight"),
+    # the reference's latest_net_D_A.pth (a PatchGAN: 4x4 convs, the last to 1 channel) was 'found tensors
+    # model.0.weight, ...; expected ... a generator state dict in the reference layout'
+    "reference discriminator": (
+        lambda: {
+            f"model.{i}.{name}": torch.zeros(shape)
+            for i, cout, cin in ((0, 8, 3), (2, 16, 8), (5, 32, 16), (8, 64, 32), (11, 1, 64))
+            for name, shape in (("weight", (cout, cin, 4, 4)), ("bias", (cout,)))
+        },
+        "a discriminator, not a generator (its last conv model.11 gives 1 channel",
+    ),
+    # CUT's latest_net_F.pth, taken for the B-to-A generator (F here): 'found tensors mlp_0.0.weight, ...'
+    "CUT's feature MLP": (
+        lambda: {"mlp_0.0.weight": torch.zeros(256, 3), "mlp_0.0.bias": torch.zeros(256)},
+        "the CUT code's patch-feature MLP (its net_F, tensors mlp_0.0.weight, ...), not a generator",
+    ),
     "greyscale": (lambda: _resnet_sd(input_nc=1), "1 input channel(s), expected 3"),
     "missing tensor": (
         lambda: _without(_resnet_sd(), "model.12.conv_block.5.bias"),
@@ -191,6 +206,24 @@ BAD = {
     "block gap": (lambda: _renamed_block(_resnet_sd(), 12, 30), "expected consecutive blocks from model.10"),
     "norm none": (lambda: _resnet_sd(norm="none"), "norm 'none'"),
     "other direction only": (lambda: {"G_B": _resnet_sd()}, "it holds G_B, the other direction"),
+    # loaded without a word (integers, complex numbers cast to float) or with torch's traceback
+    "integer weights": (
+        lambda: {**_resnet_sd(), "model.1.weight": torch.zeros(8, 3, 7, 7, dtype=torch.int64)},
+        "model.1.weight is a torch.int64 tensor (torch.strided), expected a dense torch.float32 one",
+    ),
+    "complex weights": (
+        lambda: {**_resnet_sd(), "model.1.weight": torch.zeros(8, 3, 7, 7, dtype=torch.complex64)},
+        "model.1.weight is a torch.complex64 tensor",
+    ),
+    "sparse weights": (
+        lambda: {**_resnet_sd(), "model.1.weight": torch.zeros(8, 3, 7, 7).to_sparse()},
+        "model.1.weight is a torch.float32 tensor (torch.sparse_coo)",
+    ),
+    "meta weights": (
+        lambda: {**_resnet_sd(), "model.1.weight": torch.empty(8, 3, 7, 7, device="meta")},
+        "model.1.weight is a meta tensor (no data)",
+    ),
+    "keys not names": (lambda: {0: torch.zeros(3)}, "no AtoB generator among the entries 0"),
 }
 
 
@@ -202,6 +235,20 @@ def test_files_that_do_not_fit_give_one_clear_line(tmp_path, case):
         load_generator(path, "AtoB")
     message = str(info.value)
     assert expected in message and str(path) in message and "\n" not in message
+
+
+def test_the_reference_implementations_run_folder_names_its_generator_files(tmp_path, capsys):
+    """Its checkpoints/NAME/ folder given as the checkpoint: 'checkpoint not found: .../checkpoint.pt (give a
+    run folder or a checkpoint file)', to someone who had given a run folder."""
+    run = tmp_path / "checkpoints" / "horse2zebra"
+    run.mkdir(parents=True)
+    for name in ("latest_net_G_A", "latest_net_G_B", "latest_net_D_A", "5_net_G_A"):
+        save(ref_resnet(8, 6).state_dict(), run / f"{name}.pth")
+    Image.fromarray(gradient_image(16, 16)).save(tmp_path / "in.png")
+    rc = main(["translate", str(tmp_path / "in.png"), "--checkpoint", str(run), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "holds no checkpoint.pt but generator files" in err
+    assert "(5_net_G_A.pth, latest_net_G_A.pth, latest_net_G_B.pth)" in err and f"e.g. {run}/latest_net_G_A.pth" in err
 
 
 def test_cli_prints_the_error_without_traceback(tmp_path, capsys):

@@ -97,6 +97,48 @@ def test_an_interrupted_download_resumes_on_the_next_run(server, tmp_path, home,
 
 
 @pytest.mark.slow
+def test_a_file_changed_on_the_server_is_downloaded_again_not_resumed_onto(server, tmp_path, home, monkeypatch, capsys):
+    """A mirror that replaced the file between two runs: its rest appended to the old file's start made a
+    generator of neither (same size, so the announced size did not tell), cached as good."""
+    old, _ = generator_bytes(tmp_path, seed=0)
+    new, _ = generator_bytes(tmp_path, seed=1)
+    assert len(old) == len(new) and old != new
+    publish(server, "horse2zebra", old)
+    server.cut["/models/horse2zebra.pth"] = len(old) // 2
+    monkeypatch.setattr(zoo, "ATTEMPTS", 1)
+    with pytest.raises(CycleGANError, match="run the same command again to resume"):
+        zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
+    publish(server, "horse2zebra", new)  # a new ETag
+    r = zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
+    assert r.path.read_bytes() == new and r.resumed_from == 0
+    assert "changed on the server since the interrupted download; starting again" in capsys.readouterr().err
+    assert sorted(p.name for p in r.path.parent.iterdir()) == ["horse2zebra.pth", "horse2zebra.pth.json"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder", ["horse2zebra.pth", "horse2zebra.pth.json", ".horse2zebra.pth.part"])
+def test_a_folder_where_the_download_goes_is_one_line_before_any_request(server, tmp_path, home, folder):
+    """A folder in the cache under the file's (or its record's) name: a raw IsADirectoryError from the rename
+    once the whole file was fetched; under the .part's name, three 'resuming' warnings that never could."""
+    data, _ = generator_bytes(tmp_path)
+    publish(server, "horse2zebra", data)
+    (home / "pretrained" / folder).mkdir(parents=True)
+    with pytest.raises(CycleGANError, match=rf"pretrained/{re.escape(folder)} is a folder, where the download of"):
+        zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
+    assert server.requests == []
+
+
+def test_no_home_directory_is_one_line_naming_cyclegan_home(monkeypatch, capsys):
+    """No $HOME and a user id without a passwd entry (containers): Path.home()'s RuntimeError traceback."""
+    monkeypatch.delenv("CYCLEGAN_HOME")
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr("pwd.getpwuid", lambda uid: (_ for _ in ()).throw(KeyError(uid)))
+    assert main(["pretrained", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: no home directory for the model cache (no $HOME): set $CYCLEGAN_HOME\n"
+
+
+@pytest.mark.slow
 def test_cached_second_use_needs_no_network(server, tmp_path, monkeypatch):
     data, net = generator_bytes(tmp_path)
     publish(server, "horse2zebra", data)
@@ -109,7 +151,10 @@ def test_cached_second_use_needs_no_network(server, tmp_path, monkeypatch):
     x = torch.rand(1, 3, 20, 24) * 2 - 1
     with torch.no_grad():
         torch.testing.assert_close(load_generator("pretrained:horse2zebra")(x), net(x), atol=1e-6, rtol=0)
-    with pytest.raises(CycleGANError, match="cannot reach"):  # a name not cached does need it
+    # a name not cached does need it (the hint was "give a mirror's --base-url", which pretrained:NAME has not)
+    with pytest.raises(
+        CycleGANError, match=r"cannot reach .*give a mirror's address in --base-url or \$CYCLEGAN_PRETR"
+    ):
         zoo.fetch_model("zebra2horse", progress=False)
 
 
@@ -157,7 +202,8 @@ class Exploit:
 def test_names(server, tmp_path):
     with pytest.raises(CycleGANError, match="did you mean 'horse2zebra'"):
         zoo.fetch_model("hors2zebra", progress=False)
-    with pytest.raises(CycleGANError, match="HTTP 404"):  # a mirror may serve other names; this one it lacks
+    # a mirror may serve other names; this one it lacks (the hint named a 'dataset name')
+    with pytest.raises(CycleGANError, match=r"HTTP 404 .*check the model name, or the mirror's address in --base-url"):
         zoo.fetch_model("my_model", base_url=server.base_url, progress=False)
     with pytest.raises(CycleGANError, match="expected letters"):
         zoo.fetch_model("../etc", base_url=server.base_url, progress=False)

@@ -34,6 +34,17 @@ def checkpoint_path(path: str | Path) -> Path:
     generator NAME, downloaded first if needed (`cyclegan.zoo`)."""
     if zoo.is_spec(path):
         return zoo.resolve(path)
+    folder = Path(path)
+    if folder.is_dir() and not (folder / CHECKPOINT_NAME).is_file():  # the reference's (or CUT's) run folder?
+        found = sorted(p.name for p in folder.glob("*net_G*.pth"))
+        if found:
+            pick = next((n for n in ("latest_net_G_A.pth", "latest_net_G.pth") if n in found), found[0])
+            more = ", ..." if len(found) > 3 else ""
+            raise CycleGANError(
+                f"{folder} holds no {CHECKPOINT_NAME} but generator files of the reference implementation or the "
+                f"CUT code ({', '.join(found[:3])}{more}): give one as the checkpoint, e.g. {folder / pick} "
+                "(G_A translates A to B, G_B B to A)"
+            )
     return run_checkpoint(path)
 
 

@@ -120,8 +120,11 @@ class FetchResult:
 
 def cache_dir() -> Path:
     """`$CYCLEGAN_HOME/pretrained`, default `~/.cache/cyclegan/pretrained`."""
-    home = os.environ.get(HOME_ENV) or Path.home() / ".cache" / "cyclegan"
-    return Path(home).expanduser() / "pretrained"
+    try:
+        home = os.environ.get(HOME_ENV) or Path.home() / ".cache" / "cyclegan"
+        return Path(home).expanduser() / "pretrained"
+    except RuntimeError:  # no $HOME and no passwd entry (a container run under an arbitrary user id)
+        raise CycleGANError(f"no home directory for the model cache (no $HOME): set ${HOME_ENV}") from None
 
 
 def base_url_from_env() -> str | None:
@@ -277,6 +280,9 @@ def fetch_model(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise CycleGANError(f"cannot create the model cache {folder} ({e.strerror}); set ${HOME_ENV}") from None
+    for path in (target, record_path(target)):
+        if path.is_dir():  # found only after the download, by the rename onto it
+            raise CycleGANError(f"{path} is a folder, where the download of {name} goes: move it away")
     with download_lock(folder, name):
         if target.is_file():
             problem, digest = check_cached(target, url=url)
@@ -285,7 +291,18 @@ def fetch_model(
             target.unlink()
             record_path(target).unlink(missing_ok=True)
         part = folder / f".{name}.pth.part"
-        total, resumed_from = fetch(url, part, progress=progress, timeout=timeout, attempts=ATTEMPTS, bounds=bounds)
+        mirror = f"--base-url or ${BASE_URL_ENV}"  # `pretrained:NAME` has only the latter
+        missing = f"check the model name, or the mirror's address in {mirror}"
+        total, resumed_from = fetch(
+            url,
+            part,
+            progress=progress,
+            timeout=timeout,
+            attempts=ATTEMPTS,
+            bounds=bounds,
+            missing=missing,
+            mirror=mirror,
+        )
         size = part.stat().st_size
         if total is not None and size != total:
             part.unlink()

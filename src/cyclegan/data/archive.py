@@ -174,11 +174,22 @@ def extract_safely(
                 dest = tmp.joinpath(*_parts(info))
                 if not dest.resolve().is_relative_to(real_tmp):  # belt and braces after unsafe_reason
                     raise CycleGANError(f"refusing to extract {source}: entry '{info.filename}' leaves the root")
-                if info.is_dir():
-                    dest.mkdir(parents=True, exist_ok=True)
-                    continue
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                budget -= _copy_entry(zf, info, dest, budget=budget, source=source)
+                try:
+                    if info.is_dir():
+                        dest.mkdir(parents=True, exist_ok=True)
+                        continue
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    budget -= _copy_entry(zf, info, dest, budget=budget, source=source)
+                except (FileExistsError, NotADirectoryError):  # an earlier entry made a file where it needs a folder
+                    raise CycleGANError(
+                        f"refusing to extract {source}: entry '{info.filename}' needs a folder where another entry is "
+                        "a file; nothing was extracted"
+                    ) from None
+                except OSError as e:  # this file system's limits: a name too long, a full disk, no permission
+                    raise CycleGANError(
+                        f"cannot extract {source} into {root}: entry '{info.filename}': {e.strerror}; nothing was "
+                        "extracted, the download is kept for the next run"
+                    ) from None
             tops = {_parts(i)[0] for i in members}
             single = len(tops) == 1 and (tmp / next(iter(tops))).is_dir()
             src_dir = tmp / next(iter(tops)) if single else tmp

@@ -24,6 +24,7 @@ Only the standard library speaks HTTP here (urllib), so nothing beyond the core 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import urllib.error
 import urllib.parse
@@ -179,6 +180,11 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
     target = root / name
     if target.is_dir() and any(target.iterdir()):
         return DownloadResult(target, downloaded=False, files=count_files(target))
+    if target.is_symlink():  # the extracted folder is renamed into place, which cannot go through a link
+        raise CycleGANError(
+            f"{target} is a symbolic link (to {os.readlink(target)}) with no dataset there; a download cannot go "
+            "through a link: remove it and run again, or download with --root on the other disk and link to that"
+        )
     if target.exists() and not target.is_dir():
         raise CycleGANError(f"{target} exists and is not a folder; move it away or choose another --root")
     if target.is_dir():

@@ -1,6 +1,7 @@
 """Downloads over HTTP that resume: a file streamed into a `.part` next to its destination, continued with an
-HTTP Range request after a cut connection, one download of a name into a folder at a time, and the SHA-256
-checks. Used for the standard datasets (`data.download`) and the published generators (`zoo`). Only the
+HTTP Range request after a cut connection (started again instead where the server's file changed meanwhile:
+its ETag, Last-Modified or size, recorded in `PART.json`), one download of a name into a folder at a time,
+and the SHA-256 checks. Used for the standard datasets (`data.download`) and the published generators (`zoo`). Only the
 standard library speaks HTTP here (urllib).
 
 Every download is bounded (`Bounds`): in bytes (what the server announces is checked before the body is
@@ -12,8 +13,10 @@ drips one byte at a time, each read within the per-read timeout, cannot hold the
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import http.client
+import json
 import re
 import socket
 import sys
@@ -33,6 +36,9 @@ from ..version import __version__
 
 CHUNK = 1 << 16
 REDIRECT_CODES = (301, 302, 303, 307, 308)
+# A write of the .part failing (a full disk, a file-size limit, a quota, a read-only file system): not a cut
+# connection, which is tried again
+LOCAL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS}
 
 
 @dataclass(frozen=True)
@@ -165,21 +171,41 @@ def download_lock(folder: Path, name: str) -> Iterator[None]:
 
 
 def fetch(
-    url: str, part: Path, *, progress: bool = True, timeout: float = 60.0, attempts: int = 1, bounds: Bounds = Bounds()
+    url: str,
+    part: Path,
+    *,
+    progress: bool = True,
+    timeout: float = 60.0,
+    attempts: int = 1,
+    bounds: Bounds = Bounds(),
+    missing: str = "check the dataset name or --base-url",
+    mirror: str = "--base-url",
 ) -> tuple[int | None, int]:
     """Download `url` into `part`, continuing from its current size when the server honours Range, and again
     (up to `attempts` connections in all) when the connection breaks mid-transfer. `timeout`: per read;
-    `bounds`: the whole download's bytes and seconds.
+    `bounds`: the whole download's bytes and seconds; `missing`: what to check when the server has no such
+    file (HTTP 404); `mirror`: where a mirror's address is given, for the other failures' hints.
 
     Returns (the full size the server announced or None, the offset the last transfer resumed from). An
     interrupted transfer, or one past its deadline, leaves `part` in place and raises a CycleGANError saying
     to run again; one over `bounds.max_bytes` deletes `part` (more of it cannot help).
     """
+    if part.is_dir():  # its size would be the offset to resume from, and each write would fail as a cut connection
+        raise CycleGANError(f"{part} is a folder, where the download of {url} goes: move it away")
     watchdog = _Watchdog(bounds.seconds)
     try:
         for attempt in range(attempts):
             try:
-                return _fetch_once(url, part, progress=progress, timeout=timeout, bounds=bounds, watchdog=watchdog)
+                return _fetch_once(
+                    url,
+                    part,
+                    progress=progress,
+                    timeout=timeout,
+                    bounds=bounds,
+                    watchdog=watchdog,
+                    missing=missing,
+                    mirror=mirror,
+                )
             except _Interrupted as e:
                 if watchdog.expired:
                     raise _too_slow(url, part, bounds) from None
@@ -205,7 +231,7 @@ def _too_slow(url: str, part: Path, bounds: Bounds) -> CycleGANError:
 
 
 def _too_big(url: str, part: Path, size: int, bounds: Bounds, *, announced: bool) -> CycleGANError:
-    part.unlink(missing_ok=True)
+    _discard(part)
     what = (
         f"the server announces {size} bytes, more than the {bounds.max_bytes} allowed"
         if announced
@@ -214,16 +240,52 @@ def _too_big(url: str, part: Path, size: int, bounds: Bounds, *, announced: bool
     return CycleGANError(f"download of {url} refused: {what} ({bounds.bytes_from}); nothing was kept")
 
 
-def _http_error(url: str, e: urllib.error.HTTPError) -> CycleGANError:
+def _validators_path(part: Path) -> Path:
+    """`PART.json`: what the server said of the file whose bytes `part` holds (ETag, Last-Modified, size)."""
+    return part.with_name(part.name + ".json")
+
+
+def _validators(headers, total: int | None) -> dict:
+    return {"etag": headers.get("ETag"), "last_modified": headers.get("Last-Modified"), "total": total}
+
+
+def _discard(part: Path) -> None:
+    """Delete `part` and its record: the next bytes start a new file."""
+    part.unlink(missing_ok=True)
+    _validators_path(part).unlink(missing_ok=True)
+
+
+def _changed(part: Path, headers, total: int | None) -> bool:
+    """Whether the file on the server differs from the one `part` began as: an ETag, Last-Modified or size
+    that both responses give and that differ. A `part` without that record (an older one) resumes as before."""
+    try:
+        saved = json.loads(_validators_path(part).read_text())
+    except (OSError, ValueError):
+        return False
+    now = _validators(headers, total)
+    return isinstance(saved, dict) and any(
+        saved.get(k) is not None and now[k] is not None and saved[k] != now[k] for k in now
+    )
+
+
+def _http_error(url: str, e: urllib.error.HTTPError, missing: str, mirror: str) -> CycleGANError:
     if e.code in REDIRECT_CODES:  # urllib's own text is three lines
         reason = "the server redirects in a loop or too many times" if "loop" in str(e.reason) else e.reason
-        return CycleGANError(f"download of {url} failed: HTTP {e.code}, {reason} (check the address or --base-url)")
-    hint = " (no such file there: check the dataset name or --base-url)" if e.code == 404 else ""
+        return CycleGANError(f"download of {url} failed: HTTP {e.code}, {reason} (check the address or {mirror})")
+    hint = f" (no such file there: {missing})" if e.code == 404 else ""
     return CycleGANError(f"download of {url} failed: HTTP {e.code} {e.reason}{hint}")
 
 
 def _fetch_once(
-    url: str, part: Path, *, progress: bool, timeout: float, bounds: Bounds, watchdog: _Watchdog
+    url: str,
+    part: Path,
+    *,
+    progress: bool,
+    timeout: float,
+    bounds: Bounds,
+    watchdog: _Watchdog,
+    missing: str,
+    mirror: str,
 ) -> tuple[int | None, int]:
     offset = part.stat().st_size if part.exists() else 0
     if bounds.max_bytes is not None and offset > bounds.max_bytes:
@@ -234,26 +296,53 @@ def _fetch_once(
         if e.code == 416 and offset:  # nothing left to send: complete already, or a different file
             _, total = _content_range(e.headers.get("Content-Range"))
             if total == offset:
+                _validators_path(part).unlink(missing_ok=True)
                 return total, offset
-            part.unlink()
-            return _fetch_once(url, part, progress=progress, timeout=timeout, bounds=bounds, watchdog=watchdog)
-        raise _http_error(url, e) from None
+            _discard(part)
+            return _fetch_once(
+                url,
+                part,
+                progress=progress,
+                timeout=timeout,
+                bounds=bounds,
+                watchdog=watchdog,
+                missing=missing,
+                mirror=mirror,
+            )
+        raise _http_error(url, e, missing, mirror) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
         if watchdog.expired:
             raise _Interrupted("deadline") from None
         reason = getattr(e, "reason", e)
         raise CycleGANError(
-            f"cannot reach {url}: {reason} (check the network, or give a mirror's --base-url)"
+            f"cannot reach {url}: {reason} (check the network, or give a mirror's address in {mirror})"
         ) from None
 
+    start, total = _content_range(resp.headers.get("Content-Range"))
+    resuming = offset and resp.status == 206 and start == offset
+    if resuming and _changed(part, resp.headers, total):  # its rest appended to our start: neither file
+        resp.close()
+        print(f"warning: {url} changed on the server since the interrupted download; starting again", file=sys.stderr)
+        _discard(part)
+        return _fetch_once(
+            url,
+            part,
+            progress=progress,
+            timeout=timeout,
+            bounds=bounds,
+            watchdog=watchdog,
+            missing=missing,
+            mirror=mirror,
+        )
     with resp:
-        start, total = _content_range(resp.headers.get("Content-Range"))
-        if offset and resp.status == 206 and start == offset:
+        record = None  # what the server says of a new file, kept beside its first bytes (`_changed`)
+        if resuming:
             mode = "ab"
         else:  # the server sent the whole file (it ignored Range, or there was nothing to resume)
             offset, mode = 0, "wb"
             length = resp.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
+            record = json.dumps(_validators(resp.headers, total))
         if bounds.max_bytes is not None and total is not None and total > bounds.max_bytes:
             raise _too_big(url, part, total, bounds, announced=True)
         done = offset
@@ -276,6 +365,10 @@ def _fetch_once(
                         break
                     f.write(chunk)
                     bar.update(len(chunk))
+                    if record is not None:  # not before: with no bytes there is nothing to resume, nor to record
+                        with contextlib.suppress(OSError):  # without it, a resume is not checked for a change
+                            _validators_path(part).write_text(record)
+                        record = None
             if bounds.max_bytes is not None and done > bounds.max_bytes:
                 raise _too_big(url, part, bounds.max_bytes, bounds, announced=False)
             if watchdog.expired:  # the shut connection ended the body early, announced size or not
@@ -285,7 +378,14 @@ def _fetch_once(
         except (http.client.IncompleteRead, OSError) as e:  # OSError: connection reset, timeout, disk full
             of = f" of {total}" if total else ""
             reason = getattr(e, "strerror", None) or type(e).__name__
+            if getattr(e, "errno", None) in LOCAL_ERRNOS:  # this disk, not the connection: another attempt cannot help
+                kept = part.stat().st_size if part.is_file() else 0
+                raise CycleGANError(
+                    f"cannot write {part}: {reason}; its {kept}{of} bytes of {url} are kept: make room and run the "
+                    "same command again to resume"
+                ) from None
             raise _Interrupted(
                 f"download of {url} stopped after {done}{of} bytes ({reason}); run the same command again to resume"
             ) from None
+    _validators_path(part).unlink(missing_ok=True)  # complete: nothing left to resume
     return total, offset

@@ -81,7 +81,11 @@ class ForeignArchitecture:
 
 
 def _is_state_dict(obj: object) -> bool:
-    return isinstance(obj, Mapping) and bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
+    return (
+        isinstance(obj, Mapping)
+        and bool(obj)
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    )
 
 
 def select_state_dict(obj: object, direction: str, *, source: str) -> dict[str, torch.Tensor]:
@@ -237,6 +241,17 @@ def infer_by_shapes(sd: Mapping[str, torch.Tensor], *, source: str = "state dict
     layers = layers_of(sd)
     convs = [p for _, p in layers if _is_conv(p)]
     if not convs or tuple(convs[0]["weight"].shape[2:]) != (7, 7):
+        last = next((m for m, p in reversed(layers) if _is_conv(p)), None)
+        if not convs and any(re.match(r"mlp_\d+\.", k) for k in sd):  # not the BtoA generator, as F is here
+            raise CycleGANError(
+                f"{source}: the CUT code's patch-feature MLP (its net_F, tensors {next(iter(sd))}, ...), not a "
+                "generator: CUT trains one generator, its latest_net_G.pth"
+            )
+        if len(convs) > 1 and convs[-1]["weight"].shape[0] == 1:  # the reference's latest_net_D_A.pth, say
+            raise CycleGANError(
+                f"{source}: a discriminator, not a generator (its last conv {last} gives 1 channel, a real/fake "
+                "map); give a generator file: the reference's latest_net_G_A.pth translates A to B, G_B B to A"
+            )
         raise _found(sd, source)
     w = convs[0]["weight"]
     if w.shape[1] != 3:
@@ -405,6 +420,12 @@ def load_state_into(net: nn.Module, sd: Mapping[str, torch.Tensor], arch: Foreig
             raise CycleGANError(
                 f"{source}: {k} has shape {_shape(sd[k])}, expected {_shape(t)} for a {arch.describe()}"
             )
+        # load_state_dict casts integers and complex numbers to float without a word, and fails on a sparse or
+        # a meta (data-less) tensor
+        theirs = sd[k]
+        if theirs.is_meta or theirs.layout != torch.strided or theirs.is_floating_point() != t.is_floating_point():
+            what = "a meta tensor (no data)" if theirs.is_meta else f"a {theirs.dtype} tensor ({theirs.layout})"
+            raise CycleGANError(f"{source}: {k} is {what}, expected a dense {t.dtype} one for a {arch.describe()}")
     net.load_state_dict(sd, strict=True)
 
 
