@@ -257,6 +257,7 @@ def test_every_command_has_help_with_every_option_and_its_default(command, capsy
             assert f"default: {' '.join(default.split())}" in out, f"{f.name}'s default missing"
 
 
+@pytest.mark.slow
 def test_every_commands_help_starts_without_torch():
     """`cyclegan X --help` builds X's flags from its options dataclass, whose module must not import torch
     (3-6 s before each help page did)."""
@@ -307,6 +308,7 @@ def test_yaml_numbers_without_a_dot_and_on_off_words_read_as_meant(tmp_path):
     assert (cfg.train.lr, cfg.train.compile, cfg.train.channels_last, cfg.data.flip) == (0.001, "off", "on", False)
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_the_command_line_module_loads_is_one_line(tmp_path):
     """The console script imports cyclegan.cli before it calls main: a Ctrl-C then (here: while
     cyclegan.commands and yaml load) was a traceback of the import, and exit status 1 or a signal death."""
