@@ -85,6 +85,30 @@ def test_clip_keeps_frame_count_rate_size_and_audio(ckpt, tmp_path, suffix):
     assert not (tmp_path / "out" / "walk.png").exists()
 
 
+def frame_times(path: Path) -> list[float]:
+    with av.open(str(path)) as c:
+        return [round(float(f.pts * f.time_base), 3) for f in c.decode(video=0)]
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_variable_rate_clip_keeps_each_frames_time(ckpt, tmp_path, suffix):
+    """Before: the output's clock was 1/(average rate), so times off that grid were rounded onto one another:
+    an MKV came back with frames shown together and gaps, an MP4 was refused ('Invalid argument')."""
+    ms = [0, 10, 20, 100, 110, 400, 410, 420]
+    clip = tmp_path / f"vfr{suffix}"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libx264", rate=12)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        v.codec_context.time_base = v.time_base = Fraction(1, 1000)
+        for t, f in zip(ms, moving_frames(len(ms))):
+            frame = av.VideoFrame.from_ndarray(f, format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            c.mux(v.encode(frame))
+        c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    assert frame_times(tmp_path / "out" / clip.name) == frame_times(clip) == [t / 1000 for t in ms]
+
+
 def test_translate_passes_the_temporal_options_to_its_clips(ckpt, tmp_path, monkeypatch):
     import cyclegan.video as video
 

@@ -338,6 +338,9 @@ def _write_video(src: Path, tmp: str, suffix: str, run, size, batch: int) -> Non
             encoder = _encoder(av, container, vin.codec_context.name)
             rate = vin.average_rate or vin.guessed_rate or Fraction(25)
             vout = out.add_stream(encoder, rate=rate, options=ENCODER_OPTIONS.get(encoder, {}))
+            # The source's clock, not 1/rate: a variable rate's timestamps off that grid were rounded onto
+            # one another (frames shown twice, or FFmpeg's "Invalid argument").
+            vout.codec_context.time_base = vout.time_base = vin.time_base or 1 / Fraction(rate)
             vout.width, vout.height = size
             vout.pix_fmt = _pixel_format(av, encoder, vin.codec_context.pix_fmt, size)
             aout = out.add_stream_from_template(ain) if ain is not None else None
