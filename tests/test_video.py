@@ -109,6 +109,28 @@ def test_a_variable_rate_clip_keeps_each_frames_time(ckpt, tmp_path, suffix):
     assert frame_times(tmp_path / "out" / clip.name) == frame_times(clip) == [t / 1000 for t in ms]
 
 
+def test_a_phone_clip_keeps_its_display_rotation(ckpt, tmp_path):
+    """Before: the display matrix of a portrait phone clip was dropped, so its translation played on its side
+    (and a GIF made of it was sideways)."""
+    import cyclegan
+
+    clip = tmp_path / "phone.mp4"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        v.set_display_rotation(-90)  # shown turned clockwise: 32 wide, 48 high
+        for f in moving_frames(4):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    with av.open(str(tmp_path / "out" / "phone.mp4")) as c:
+        assert [f.rotation for f in c.decode(video=0)] == [-90] * 4
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    cyclegan.translate_video(G, clip, tmp_path / "phone.gif", progress=False)
+    with Image.open(tmp_path / "phone.gif") as im:
+        assert im.size == (H, W) and im.n_frames == 4
+
+
 def test_translate_passes_the_temporal_options_to_its_clips(ckpt, tmp_path, monkeypatch):
     import cyclegan.video as video
 

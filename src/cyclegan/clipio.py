@@ -322,9 +322,16 @@ def _video_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
         decoded = 0
         for f in inp.decode(vin):
             decoded += 1
-            yield f.to_ndarray(format="rgb24"), ms
+            # A GIF holds no display rotation: the frames are turned as a player shows them.
+            yield np.rot90(f.to_ndarray(format="rgb24"), f.rotation // 90), ms
         if vin.frames and decoded < vin.frames:
             raise CycleGANError(f"cannot read clip {src}: truncated ({decoded} of {vin.frames} frames decode)")
+
+
+def _rotation(av, src: Path) -> int:
+    """The display rotation (degrees) a video's first frame carries: PyAV reads it from frames only."""
+    with av.open(str(src)) as c:
+        return next((f.rotation for f in c.decode(video=0)), 0)
 
 
 def _write_video(src: Path, tmp: str, suffix: str, run, size, batch: int) -> None:
@@ -342,6 +349,8 @@ def _write_video(src: Path, tmp: str, suffix: str, run, size, batch: int) -> Non
             # one another (frames shown twice, or FFmpeg's "Invalid argument").
             vout.codec_context.time_base = vout.time_base = vin.time_base or 1 / Fraction(rate)
             vout.width, vout.height = size
+            if rotation := _rotation(av, src):  # a phone's portrait clip: else it plays on its side
+                vout.set_display_rotation(rotation)
             vout.pix_fmt = _pixel_format(av, encoder, vin.codec_context.pix_fmt, size)
             aout = out.add_stream_from_template(ain) if ain is not None else None
             streams = [vin] + ([ain] if ain is not None else [])
