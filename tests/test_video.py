@@ -180,6 +180,19 @@ def test_a_gif_is_written_as_translated_keeping_each_frames_duration(ckpt, tmp_p
         assert [im.seek(i) or im.info["duration"] for i in range(n)] == durations
 
 
+def test_a_transparent_gif_is_translated_on_white_as_a_still_is(tmp_path):
+    """Before: a transparent pixel went in as whatever colour its palette entry hid (black on frame 0, the
+    frame's own colours after), which the output then showed; a still GIF's are composited on white."""
+    from cyclegan.clipio import iter_frames, transcode
+
+    alpha = np.where(np.arange(W) < W // 2, 0, 255).astype(np.uint8)  # the left half transparent
+    frames = [Image.fromarray(np.dstack([f, np.broadcast_to(alpha, (H, W))])) for f in moving_frames(3)]
+    frames[0].save(tmp_path / "t.gif", save_all=True, append_images=frames[1:], duration=100, loop=0, disposal=2)
+    transcode(tmp_path / "t.gif", tmp_path / "o.gif", lambda a: a, progress=False)  # frames as they go in
+    for path in (tmp_path / "t.gif", tmp_path / "o.gif"):
+        assert all((f[:, : W // 2] == 255).all() for f in iter_frames(path))
+
+
 @pytest.mark.parametrize("suffix", [".gif", ".webp", ".mp4"])
 def test_write_clip_writes_frames_and_refuses_none(tmp_path, suffix):
     from cyclegan.clipio import iter_frames, write_clip

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 from tqdm import tqdm
 
-from .data.io import check_pixels, walk_files
+from .data.io import check_pixels, to_rgb, walk_files
 from .errors import CycleGANError
 from .files import write_atomic
 
@@ -218,7 +218,7 @@ def iter_frames(src: str | Path) -> Iterator[np.ndarray]:
         if src.suffix.lower() in ANIMATED_IMAGES:
             with Image.open(src) as im:
                 for f in ImageSequence.Iterator(im):
-                    yield np.asarray(f.convert("RGB"))
+                    yield np.asarray(to_rgb(f))
             return
         av = _av()
         with av.open(str(src)) as c:
@@ -247,7 +247,8 @@ def _image_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
     with Image.open(src) as im:
         # The iterator seeks one image object: each frame is copied out as it comes.
         for f in ImageSequence.Iterator(im):
-            yield np.asarray(f.convert("RGB")), f.info.get("duration", 100)
+            # Transparent pixels on white, as a still image's: their hidden colours are no one's picture.
+            yield np.asarray(to_rgb(f)), f.info.get("duration", 100)
 
 
 def _loop_count(src: Path) -> int:

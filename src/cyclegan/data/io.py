@@ -38,7 +38,7 @@ def check_pixels(path: Path, size: tuple[int, int], max_pixels: int) -> None:
         )
 
 
-def _to_rgb(im: Image.Image) -> Image.Image:
+def to_rgb(im: Image.Image) -> Image.Image:
     """Any PIL mode to 8-bit RGB: 16/32-bit and float greyscale rescaled, alpha composited on white."""
     if im.mode.startswith("I;16") or im.mode in ("I", "F"):
         a = np.asarray(im, dtype=np.float64)
@@ -110,7 +110,7 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
             check_pixels(path, im.size, max_pixels)
             im.load()
             im = ImageOps.exif_transpose(im, in_place=True) or im  # no copy when nothing turns
-            return _to_rgb(im) if im.mode != "RGB" else im
+            return to_rgb(im) if im.mode != "RGB" else im
     except FileNotFoundError:
         raise CycleGANError(f"image not found: {path}") from None
     except MemoryError:
