@@ -225,7 +225,9 @@ def test_broken_clip_named_in_one_line_while_the_others_are_written(ckpt, tmp_pa
 def test_clip_rules_of_translate(ckpt, tmp_path, capsys):
     clip = make_clip(tmp_path / "c.mp4", audio=False)
     assert translate(ckpt, tmp_path / "out", clip, extra=["--max-pixels", "1000"]) == 1  # 48x32 per frame
-    assert "c.mp4" in capsys.readouterr().err and not (tmp_path / "out" / "c.mp4").exists()
+    err = capsys.readouterr().err  # before: "cannot read image c.mp4: it declares ..."
+    assert "cannot read clip" in err and "c.mp4: its frames declare 48x32" in err
+    assert not (tmp_path / "out" / "c.mp4").exists()
     assert translate(ckpt, tmp_path / "out", clip) == 0
     assert translate(ckpt, tmp_path / "out", clip) == 2  # exists: refused before any work
     assert "--overwrite" in capsys.readouterr().err

@@ -147,7 +147,7 @@ def transcode(
     check_clip_output(src, dst)
     info = probe(src)
     if max_pixels:
-        check_pixels(src, (info.width, info.height), max_pixels)
+        check_pixels(src, (info.width, info.height), max_pixels, kind="clip")
     size = out_size or (info.width, info.height)
     bar = tqdm(total=info.frames or None, desc=src.name, unit="frame", disable=not progress, leave=False)
     count = 0

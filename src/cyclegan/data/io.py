@@ -28,12 +28,14 @@ def megapixels(n: int) -> str:
     return f"{n / 1e6:.0f} MP" if n >= 10**7 else f"{n / 1e6:.2g} MP"
 
 
-def check_pixels(path: Path, size: tuple[int, int], max_pixels: int) -> None:
-    """Refuse an image whose declared W x H exceeds `max_pixels`, in one line naming the file."""
+def check_pixels(path: Path, size: tuple[int, int], max_pixels: int, kind: str = "image") -> None:
+    """Refuse an image (or a clip's frames: `kind`) whose declared W x H exceeds `max_pixels`, in one line
+    naming the file."""
     w, h = size
     if w * h > max_pixels:
+        what = "it declares" if kind == "image" else "its frames declare"
         raise CycleGANError(
-            f"cannot read image {path}: it declares {w}x{h} pixels ({megapixels(w * h)}), over the decode cap "
+            f"cannot read {kind} {path}: {what} {w}x{h} pixels ({megapixels(w * h)}), over the decode cap "
             f"of {max_pixels} pixels"
         )
 
