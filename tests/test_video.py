@@ -131,6 +131,31 @@ def test_a_phone_clip_keeps_its_display_rotation(ckpt, tmp_path):
         assert im.size == (H, W) and im.n_frames == 4
 
 
+def test_a_clip_whose_frame_size_changes_is_written_at_its_first_size(ckpt, tmp_path):
+    """Before: frames of two sizes in one batch were a raw ValueError traceback ('all input arrays must have
+    the same shape'); now each is scaled to the stream's first size, as FFmpeg does."""
+    clip = tmp_path / "cut.mkv"
+    with av.open(str(clip), "w", format="matroska") as c:
+        s = c.add_stream("mjpeg", rate=12)  # every frame a whole JPEG: the size may change between two
+        s.width, s.height, s.pix_fmt = W, H, "yuvj420p"
+        packets = []
+        for w, h in ((W, H), (64, 48)):
+            enc = av.CodecContext.create("mjpeg", "w")
+            enc.width, enc.height, enc.pix_fmt, enc.time_base = w, h, "yuvj420p", Fraction(1, 12)
+            for i in range(3):
+                frame = av.VideoFrame.from_ndarray(np.full((h, w, 3), 40 * i, np.uint8), format="rgb24")
+                frame = frame.reformat(format="yuvj420p")
+                frame.pts = i
+                packets += enc.encode(frame)
+            packets += enc.encode(None)
+        for i, p in enumerate(packets):
+            p.stream, p.pts, p.dts, p.time_base = s, i, i, Fraction(1, 12)
+            c.mux(p)
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    with av.open(str(tmp_path / "out" / "cut.mkv")) as c:
+        assert [(f.width, f.height) for f in c.decode(video=0)] == [(W, H)] * 6
+
+
 def test_translate_passes_the_temporal_options_to_its_clips(ckpt, tmp_path, monkeypatch):
     import cyclegan.video as video
 

@@ -313,18 +313,28 @@ def _pixel_format(av, encoder: str, wanted: str | None, size: tuple[int, int]) -
     return formats[0]
 
 
+def _rgb(frame, size: tuple[int, int]) -> np.ndarray:
+    """A decoded frame as uint8 (H, W, 3) at the stream's declared `size` (W, H): a stream whose size changes
+    part way (a screen recording, a cut of two sources) is scaled to its first size, as FFmpeg does (before,
+    frames of both sizes in one batch were a traceback)."""
+    if (frame.width, frame.height) == size:
+        return frame.to_ndarray(format="rgb24")
+    return frame.reformat(size[0], size[1], "rgb24").to_ndarray()
+
+
 def _video_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
     """A video's frames, uint8 (H, W, 3), each with its duration in ms (the stream's rate: GIF timing is
     in 10 ms steps anyway); a truncated stream is refused as `_write_video` refuses it."""
     av = _av()
     with av.open(str(src)) as inp:
         vin = inp.streams.video[0]
+        declared = (vin.width, vin.height)  # read before decoding: the stream's size follows its frames
         ms = round(1000 / (vin.average_rate or vin.guessed_rate or Fraction(25)))
         decoded = 0
         for f in inp.decode(vin):
             decoded += 1
             # A GIF holds no display rotation: the frames are turned as a player shows them.
-            yield np.rot90(f.to_ndarray(format="rgb24"), f.rotation // 90), ms
+            yield np.rot90(_rgb(f, declared), f.rotation // 90), ms
         if vin.frames and decoded < vin.frames:
             raise CycleGANError(f"cannot read clip {src}: truncated ({decoded} of {vin.frames} frames decode)")
 
@@ -342,6 +352,7 @@ def _write_video(src: Path, tmp: str, suffix: str, run, size, batch: int) -> Non
         with av.open(str(src)) as inp, av.open(tmp, "w", format=container) as out:
             vin = inp.streams.video[0]
             vin.thread_type = "AUTO"
+            declared = (vin.width, vin.height)  # read before decoding: the stream's size follows its frames
             ain = inp.streams.audio[0] if inp.streams.audio else None
             encoder = _encoder(av, container, vin.codec_context.name)
             rate = vin.average_rate or vin.guessed_rate or Fraction(25)
@@ -358,7 +369,7 @@ def _write_video(src: Path, tmp: str, suffix: str, run, size, batch: int) -> Non
             pending: list = []
 
             def flush() -> None:
-                arr = run(np.stack([f.to_ndarray(format="rgb24") for f, _ in pending]))
+                arr = run(np.stack([_rgb(f, declared) for f, _ in pending]))
                 for (f, index), a in zip(pending, arr):
                     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(a), format="rgb24")
                     if f.pts is not None:  # the source's timing, frame by frame (variable rates too)
