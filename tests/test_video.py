@@ -109,6 +109,21 @@ def test_a_variable_rate_clip_keeps_each_frames_time(ckpt, tmp_path, suffix):
     assert frame_times(tmp_path / "out" / clip.name) == frame_times(clip) == [t / 1000 for t in ms]
 
 
+def test_an_mpeg4_clip_on_a_90khz_clock_is_translated(ckpt, tmp_path):
+    """MPEG-4 Part 2 takes no clock finer than 1/65535 s: the source's 1/90000 was refused ('Invalid argument')."""
+    clip = tmp_path / "cam.mov"
+    with av.open(str(clip), "w", format="mov") as c:
+        v = c.add_stream("mpeg4", rate=25)
+        v.width, v.height, v.pix_fmt, v.time_base = W, H, "yuv420p", Fraction(1, 90000)
+        for i, f in enumerate(moving_frames(5)):
+            frame = av.VideoFrame.from_ndarray(f, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            c.mux(v.encode(frame))
+        c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    assert frame_times(tmp_path / "out" / clip.name) == frame_times(clip) == [0, 0.04, 0.08, 0.12, 0.16]
+
+
 def test_a_phone_clip_keeps_its_display_rotation(ckpt, tmp_path):
     """Before: the display matrix of a portrait phone clip was dropped, so its translation played on its side
     (and a GIF made of it was sideways)."""

@@ -359,7 +359,10 @@ def _write_video(src: Path, tmp: str, suffix: str, run, size, batch: int) -> Non
             vout = out.add_stream(encoder, rate=rate, options=ENCODER_OPTIONS.get(encoder, {}))
             # The source's clock, not 1/rate: a variable rate's timestamps off that grid were rounded onto
             # one another (frames shown twice, or FFmpeg's "Invalid argument").
-            vout.codec_context.time_base = vout.time_base = vin.time_base or 1 / Fraction(rate)
+            clock = vin.time_base or 1 / Fraction(rate)
+            if encoder == "mpeg4" and clock.denominator > 65535:  # MPEG-4 Part 2 counts time in 16 bits
+                clock = Fraction(1, 60000)  # exact at 24, 25, 30, 50, 60 (and /1.001) frames/s and in ms
+            vout.codec_context.time_base = vout.time_base = clock
             vout.width, vout.height = size
             if rotation := _rotation(av, src):  # a phone's portrait clip: else it plays on its side
                 vout.set_display_rotation(rotation)
