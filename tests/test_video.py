@@ -182,6 +182,15 @@ def test_translate_passes_the_temporal_options_to_its_clips(ckpt, tmp_path, monk
     assert (seen[0].flow_blend, seen[0].norm_stats) == (0.7, "frame")  # before: None, the defaults used
 
 
+def test_norm_momentum_without_shared_statistics_is_refused(ckpt, tmp_path, capsys):
+    """Before: --norm-momentum with the default --norm-stats frame was ignored without a word."""
+    clip = make_clip(tmp_path / "walk.mp4", n=2, audio=False)
+    assert translate(ckpt, tmp_path / "out", clip, extra=("--norm-momentum", "0.5")) == 2
+    assert "'--norm-momentum' 0.5 takes effect only with --norm-stats shared" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert translate(ckpt, tmp_path / "out", clip, extra=("--norm-momentum", "0.5", "--norm-stats", "shared")) == 0
+
+
 def test_gif_gives_an_animated_gif(ckpt, tmp_path):
     frames = [Image.fromarray(f) for f in moving_frames(6)]
     (tmp_path / "in").mkdir()
