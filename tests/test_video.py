@@ -312,6 +312,18 @@ def test_translate_video_api_writes_the_kind_its_output_extension_names(ckpt, tm
     for bad in ("o.avi", "o.png", "o"):
         with pytest.raises(CycleGANError, match=r"cannot write .*names no clip format; use one of .*\.gif"):
             cyclegan.translate_video(G, clip, tmp_path / bad)
+    # Into another container: the source's codec where it goes (before: H.264 into WebM, VP9 into MOV were a
+    # raw ValueError and 'cannot read clip c.webm: Invalid argument'), else the container's own.
+    webm = make_clip(tmp_path / "w.webm", n=3, audio=False)
+    for src, dst, codec in ((clip, "o.webm", "vp9"), (webm, "o.mov", "h264"), (webm, "o.mp4", "vp9")):
+        assert cyclegan.translate_video(G, src, tmp_path / dst, progress=False) == clip_facts(src)[0]
+        with av.open(str(tmp_path / dst)) as c:
+            assert c.streams.video[0].codec_context.name == codec
+    sound = make_clip(tmp_path / "s.mp4", n=3)  # AAC, which WebM does not take, and which is copied as it is
+    with pytest.raises(CycleGANError, match=r"cannot write .*o2\.webm: a \.webm file takes no aac sound .* \.mp4"):
+        cyclegan.translate_video(G, sound, tmp_path / "o2.webm")
+    for p in (webm, sound, tmp_path / "o.webm", tmp_path / "o.mov", tmp_path / "o.mp4"):
+        p.unlink()
     with pytest.raises(CycleGANError, match="written as GIF or WebP"):  # no video writer from Pillow frames
         cyclegan.translate_video(G, tmp_path / "o.gif", tmp_path / "back.mp4")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4", "o.gif"]  # nothing written when refused

@@ -33,6 +33,8 @@ CLIP_EXTENSIONS = (*VIDEO_FORMATS, ".gif")
 ENCODERS = {"h264": "libx264", "vp9": "libvpx-vp9", "vp8": "libvpx", "av1": "libsvtav1", "mpeg4": "mpeg4"}
 ENCODERS |= {c: c for c in ("ffv1", "prores", "mjpeg", "png", "qtrle")}
 DEFAULT_ENCODER = {"webm": "libvpx-vp9"}  # everything else: H.264
+# Codecs a container lists but whose muxer refuses them ("Invalid argument"): FFmpeg takes VP8/9 and AV1 in MP4 only.
+REFUSED_BY = {"mov": {"libvpx-vp9", "libvpx", "libsvtav1"}}
 ENCODER_OPTIONS = {
     "libx264": {"crf": "18", "preset": "fast"},  # visually lossless, about real time on a CPU core at 1080p
     "libvpx-vp9": {"crf": "30", "b:v": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"},
@@ -164,7 +166,7 @@ def transcode(
         frames = _image_frames if src.suffix.lower() in ANIMATED_IMAGES else _video_frames
         write = lambda tmp: _write_animated_image(src, frames(src), tmp, suffix, run, batch)  # noqa: E731
     else:
-        write = lambda tmp: _write_video(src, tmp, suffix, run, size, batch)  # noqa: E731
+        write = lambda tmp: _write_video(src, tmp, dst, run, size, batch)  # noqa: E731
     try:
         write_atomic(dst, write)
     finally:
@@ -296,9 +298,11 @@ def _write_animated_image(src: Path, decoded: Iterator, tmp: str, suffix: str, r
 # --- MP4, MOV, MKV, WebM (PyAV) ------------------------------------------------------------------------------
 
 
-def _encoder(av, container: str, decoded: str) -> str:
+def _encoder(av, container: str, decoded: str, supported: set[str]) -> str:
+    """The encoder of the decoded codec where the output container takes it (`translate_video` to another
+    kind: H.264 into WebM was a raw ValueError), else the container's default."""
     name = ENCODERS.get(decoded)
-    if name and name in av.codecs_available:
+    if name and name in av.codecs_available and name in supported and name not in REFUSED_BY.get(container, ()):
         return name
     return DEFAULT_ENCODER.get(container, "libx264")
 
@@ -345,16 +349,21 @@ def _rotation(av, src: Path) -> int:
         return next((f.rotation for f in c.decode(video=0)), 0)
 
 
-def _write_video(src: Path, tmp: str, suffix: str, run, size, batch: int) -> None:
+def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int) -> None:
     av = _av()
-    container = VIDEO_FORMATS[suffix]  # check_clip_output: a known extension
+    container = VIDEO_FORMATS[dst.suffix.lower()]  # check_clip_output: a known extension
     try:
         with av.open(str(src)) as inp, av.open(tmp, "w", format=container) as out:
             vin = inp.streams.video[0]
             vin.thread_type = "AUTO"
             declared = (vin.width, vin.height)  # read before decoding: the stream's size follows its frames
             ain = inp.streams.audio[0] if inp.streams.audio else None
-            encoder = _encoder(av, container, vin.codec_context.name)
+            if ain is not None and ain.codec_context.name not in out.supported_codecs:
+                raise CycleGANError(
+                    f"cannot write {dst}: a {dst.suffix.lower()} file takes no {ain.codec_context.name} sound "
+                    f"(copied from {src.name}, not re-encoded); name the output {src.suffix.lower()}, as its source"
+                )
+            encoder = _encoder(av, container, vin.codec_context.name, out.supported_codecs)
             rate = vin.average_rate or vin.guessed_rate or Fraction(25)
             vout = out.add_stream(encoder, rate=rate, options=ENCODER_OPTIONS.get(encoder, {}))
             # The source's clock, not 1/rate: a variable rate's timestamps off that grid were rounded onto
