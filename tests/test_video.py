@@ -322,7 +322,10 @@ def test_translate_video_api_writes_the_kind_its_output_extension_names(ckpt, tm
     sound = make_clip(tmp_path / "s.mp4", n=3)  # AAC, which WebM does not take, and which is copied as it is
     with pytest.raises(CycleGANError, match=r"cannot write .*o2\.webm: a \.webm file takes no aac sound .* \.mp4"):
         cyclegan.translate_video(G, sound, tmp_path / "o2.webm")
-    for p in (webm, sound, tmp_path / "o.webm", tmp_path / "o.mov", tmp_path / "o.mp4"):
+    (tmp_path / "mp4.webm").write_bytes(sound.read_bytes())  # misnamed: `cyclegan translate` keeps .webm
+    with pytest.raises(CycleGANError, match=r"mp4\.webm is QuickTime / MOV inside, not \.webm: rename it \.mkv$"):
+        cyclegan.translate_video(G, tmp_path / "mp4.webm", tmp_path / "o3.webm")
+    for p in (webm, sound, tmp_path / "mp4.webm", tmp_path / "o.webm", tmp_path / "o.mov", tmp_path / "o.mp4"):
         p.unlink()
     with pytest.raises(CycleGANError, match="written as GIF or WebP"):  # no video writer from Pillow frames
         cyclegan.translate_video(G, tmp_path / "o.gif", tmp_path / "back.mp4")

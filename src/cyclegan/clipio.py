@@ -359,9 +359,15 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int) -> None:
             declared = (vin.width, vin.height)  # read before decoding: the stream's size follows its frames
             ain = inp.streams.audio[0] if inp.streams.audio else None
             if ain is not None and ain.codec_context.name not in out.supported_codecs:
+                kind = dst.suffix.lower()
+                fix = (
+                    f"name the output {src.suffix.lower()}, as its source"
+                    if src.suffix.lower() != kind
+                    else f"{src.name} is {inp.format.long_name} inside, not {kind}: rename it .mkv"
+                )
                 raise CycleGANError(
-                    f"cannot write {dst}: a {dst.suffix.lower()} file takes no {ain.codec_context.name} sound "
-                    f"(copied from {src.name}, not re-encoded); name the output {src.suffix.lower()}, as its source"
+                    f"cannot write {dst}: a {kind} file takes no {ain.codec_context.name} sound (copied from "
+                    f"{src.name}, not re-encoded); {fix}"
                 )
             encoder = _encoder(av, container, vin.codec_context.name, out.supported_codecs)
             rate = vin.average_rate or vin.guessed_rate or Fraction(25)
