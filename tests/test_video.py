@@ -399,6 +399,26 @@ def test_flow_blend_removes_flicker_where_the_flow_holds():
     assert np.array_equal(blended[0], outputs[0])  # nothing to blend with yet
 
 
+SMALL_FRAMES = """
+import numpy as np
+from cyclegan.temporal import FlowBlend
+rng = np.random.default_rng(0)
+for h, w in ((31, 88), (16, 100), (2, 40), (40, 2), (5, 5)):
+    blend = FlowBlend(0.8)
+    for _ in range(3):
+        f = rng.integers(0, 255, (h, w, 3)).astype(np.uint8)
+        assert blend(f, f).shape == (h, w, 3)
+"""
+
+
+def test_flow_blend_takes_small_and_thin_frames():
+    """Before: OpenCV's DIS flow killed the process (a segmentation fault, no word of which clip) on frames of
+    88x31 (the web's animated button) or 100x16, and raised a raw cv2.error under 12 px; run apart for that."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    proc = subprocess.run([sys.executable, "-c", SMALL_FRAMES], env=env, timeout=120, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-500:]
+
+
 def test_shared_statistics_are_frame_order_not_batch_dependent(ckpt):
     from cyclegan.loading import load_generator
     from cyclegan.translate_options import TemporalOptions
