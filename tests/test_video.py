@@ -299,6 +299,22 @@ def test_translate_video_api_refuses_to_replace(ckpt, tmp_path):
         cyclegan.translate_video(G, clip, clip, overwrite=True)
 
 
+def test_translate_video_api_names_a_gif_over_pils_pixel_cap_in_one_line(ckpt, tmp_path):
+    """Before: a GIF declaring 20000x20000 raised PIL's DecompressionBombError from translate_video."""
+    import cyclegan
+    from cyclegan.errors import CycleGANError
+
+    frames = [Image.fromarray(f) for f in moving_frames(2)]
+    frames[0].save(tmp_path / "bomb.gif", save_all=True, append_images=frames[1:], duration=100)
+    data = bytearray((tmp_path / "bomb.gif").read_bytes())
+    data[6:10] = (20000).to_bytes(2, "little") * 2  # the logical screen: 400 MP
+    (tmp_path / "bomb.gif").write_bytes(data)
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    with pytest.raises(CycleGANError, match=r"^cannot read clip .*bomb\.gif: Image size \(400000000 pixels\)"):
+        cyclegan.translate_video(G, tmp_path / "bomb.gif", tmp_path / "o.gif")
+    assert not (tmp_path / "o.gif").exists()
+
+
 def test_translate_video_api_writes_the_kind_its_output_extension_names(ckpt, tmp_path):
     """Before: translate_video(G, "c.mp4", "o.gif") wrote MP4 data into o.gif, and "o.avi" too."""
     import cyclegan

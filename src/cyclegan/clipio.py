@@ -100,7 +100,7 @@ def probe(path: str | Path) -> ClipInfo:
             with Image.open(path) as im:
                 ms = im.info.get("duration") or 100
                 return ClipInfo(im.width, im.height, getattr(im, "n_frames", 1), Fraction(1000, ms), False)
-        except (OSError, ValueError, SyntaxError) as e:
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:  # PIL's own cap: ~179 MP
             raise CycleGANError(f"cannot read clip {path}: {_reason(e)}") from None
     av = _av()
     try:
