@@ -107,6 +107,14 @@ def test_a_variable_rate_clip_keeps_each_frames_time(ckpt, tmp_path, suffix):
         c.mux(v.encode(None))
     assert translate(ckpt, tmp_path / "out", clip) == 0
     assert frame_times(tmp_path / "out" / clip.name) == frame_times(clip) == [t / 1000 for t in ms]
+    # Into a GIF (translate_video): each frame lasts until the next; before, all the average rate's 60 ms.
+    import cyclegan
+
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    cyclegan.translate_video(G, clip, tmp_path / "vfr.gif", progress=False)
+    with Image.open(tmp_path / "vfr.gif") as im:
+        durations = [im.seek(i) or im.info["duration"] for i in range(im.n_frames)]
+    assert durations[:-1] == [10, 10, 80, 10, 290, 10, 10]
 
 
 def test_an_mpeg4_clip_on_a_90khz_clock_is_translated(ckpt, tmp_path):

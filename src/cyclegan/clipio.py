@@ -327,18 +327,24 @@ def _rgb(frame, size: tuple[int, int]) -> np.ndarray:
 
 
 def _video_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
-    """A video's frames, uint8 (H, W, 3), each with its duration in ms (the stream's rate: GIF timing is
-    in 10 ms steps anyway); a truncated stream is refused as `_write_video` refuses it."""
+    """A video's frames, uint8 (H, W, 3), each with its duration in ms: the time to the next frame (a
+    variable rate too), the stream's rate for the last and where timestamps are missing; a truncated stream
+    is refused as `_write_video` refuses it."""
     av = _av()
     with av.open(str(src)) as inp:
         vin = inp.streams.video[0]
         declared = (vin.width, vin.height)  # read before decoding: the stream's size follows its frames
         ms = round(1000 / (vin.average_rate or vin.guessed_rate or Fraction(25)))
-        decoded = 0
+        decoded, held, start = 0, None, None  # each frame is held until the next one's time is known
         for f in inp.decode(vin):
             decoded += 1
+            time = f.pts * f.time_base if f.pts is not None and f.time_base else None
+            if held is not None:
+                yield held, round(1000 * (time - start)) if time is not None and start is not None else ms
             # A GIF holds no display rotation: the frames are turned as a player shows them.
-            yield np.rot90(_rgb(f, declared), f.rotation // 90), ms
+            held, start = np.rot90(_rgb(f, declared), f.rotation // 90), time
+        if held is not None:
+            yield held, ms
         if vin.frames and decoded < vin.frames:
             raise CycleGANError(f"cannot read clip {src}: truncated ({decoded} of {vin.frames} frames decode)")
 
