@@ -435,6 +435,7 @@ for h, w in ((31, 88), (16, 100), (2, 40), (40, 2), (5, 5)):
 """
 
 
+@pytest.mark.slow
 def test_flow_blend_takes_small_and_thin_frames():
     """Before: OpenCV's DIS flow killed the process (a segmentation fault, no word of which clip) on frames of
     88x31 (the web's animated button) or 100x16, and raised a raw cv2.error under 12 px; run apart for that."""
