@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 from tqdm import tqdm
 
-from .data.io import check_pixels, walk_files
+from .data.io import check_pixels, to_rgb, walk_files
 from .errors import CycleGANError
 from .files import write_atomic
 
@@ -33,6 +33,8 @@ CLIP_EXTENSIONS = (*VIDEO_FORMATS, ".gif")
 ENCODERS = {"h264": "libx264", "vp9": "libvpx-vp9", "vp8": "libvpx", "av1": "libsvtav1", "mpeg4": "mpeg4"}
 ENCODERS |= {c: c for c in ("ffv1", "prores", "mjpeg", "png", "qtrle")}
 DEFAULT_ENCODER = {"webm": "libvpx-vp9"}  # everything else: H.264
+# Codecs a container lists but whose muxer refuses them ("Invalid argument"): FFmpeg takes VP8/9 and AV1 in MP4 only.
+REFUSED_BY = {"mov": {"libvpx-vp9", "libvpx", "libsvtav1"}}
 ENCODER_OPTIONS = {
     "libx264": {"crf": "18", "preset": "fast"},  # visually lossless, about real time on a CPU core at 1080p
     "libvpx-vp9": {"crf": "30", "b:v": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"},
@@ -98,7 +100,7 @@ def probe(path: str | Path) -> ClipInfo:
             with Image.open(path) as im:
                 ms = im.info.get("duration") or 100
                 return ClipInfo(im.width, im.height, getattr(im, "n_frames", 1), Fraction(1000, ms), False)
-        except (OSError, ValueError, SyntaxError) as e:
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:  # PIL's own cap: ~179 MP
             raise CycleGANError(f"cannot read clip {path}: {_reason(e)}") from None
     av = _av()
     try:
@@ -147,7 +149,7 @@ def transcode(
     check_clip_output(src, dst)
     info = probe(src)
     if max_pixels:
-        check_pixels(src, (info.width, info.height), max_pixels)
+        check_pixels(src, (info.width, info.height), max_pixels, kind="clip")
     size = out_size or (info.width, info.height)
     bar = tqdm(total=info.frames or None, desc=src.name, unit="frame", disable=not progress, leave=False)
     count = 0
@@ -164,7 +166,7 @@ def transcode(
         frames = _image_frames if src.suffix.lower() in ANIMATED_IMAGES else _video_frames
         write = lambda tmp: _write_animated_image(src, frames(src), tmp, suffix, run, batch)  # noqa: E731
     else:
-        write = lambda tmp: _write_video(src, tmp, suffix, run, size, batch)  # noqa: E731
+        write = lambda tmp: _write_video(src, tmp, dst, run, size, batch)  # noqa: E731
     try:
         write_atomic(dst, write)
     finally:
@@ -218,7 +220,7 @@ def iter_frames(src: str | Path) -> Iterator[np.ndarray]:
         if src.suffix.lower() in ANIMATED_IMAGES:
             with Image.open(src) as im:
                 for f in ImageSequence.Iterator(im):
-                    yield np.asarray(f.convert("RGB"))
+                    yield np.asarray(to_rgb(f))
             return
         av = _av()
         with av.open(str(src)) as c:
@@ -247,7 +249,8 @@ def _image_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
     with Image.open(src) as im:
         # The iterator seeks one image object: each frame is copied out as it comes.
         for f in ImageSequence.Iterator(im):
-            yield np.asarray(f.convert("RGB")), f.info.get("duration", 100)
+            # Transparent pixels on white, as a still image's: their hidden colours are no one's picture.
+            yield np.asarray(to_rgb(f)), f.info.get("duration", 100)
 
 
 def _loop_count(src: Path) -> int:
@@ -295,9 +298,11 @@ def _write_animated_image(src: Path, decoded: Iterator, tmp: str, suffix: str, r
 # --- MP4, MOV, MKV, WebM (PyAV) ------------------------------------------------------------------------------
 
 
-def _encoder(av, container: str, decoded: str) -> str:
+def _encoder(av, container: str, decoded: str, supported: set[str]) -> str:
+    """The encoder of the decoded codec where the output container takes it (`translate_video` to another
+    kind: H.264 into WebM was a raw ValueError), else the container's default."""
     name = ENCODERS.get(decoded)
-    if name and name in av.codecs_available:
+    if name and name in av.codecs_available and name in supported and name not in REFUSED_BY.get(container, ()):
         return name
     return DEFAULT_ENCODER.get(container, "libx264")
 
@@ -312,40 +317,83 @@ def _pixel_format(av, encoder: str, wanted: str | None, size: tuple[int, int]) -
     return formats[0]
 
 
+def _rgb(frame, size: tuple[int, int]) -> np.ndarray:
+    """A decoded frame as uint8 (H, W, 3) at the stream's declared `size` (W, H): a stream whose size changes
+    part way (a screen recording, a cut of two sources) is scaled to its first size, as FFmpeg does (before,
+    frames of both sizes in one batch were a traceback)."""
+    if (frame.width, frame.height) == size:
+        return frame.to_ndarray(format="rgb24")
+    return frame.reformat(size[0], size[1], "rgb24").to_ndarray()
+
+
 def _video_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
-    """A video's frames, uint8 (H, W, 3), each with its duration in ms (the stream's rate: GIF timing is
-    in 10 ms steps anyway); a truncated stream is refused as `_write_video` refuses it."""
+    """A video's frames, uint8 (H, W, 3), each with its duration in ms: the time to the next frame (a
+    variable rate too), the stream's rate for the last and where timestamps are missing; a truncated stream
+    is refused as `_write_video` refuses it."""
     av = _av()
     with av.open(str(src)) as inp:
         vin = inp.streams.video[0]
+        declared = (vin.width, vin.height)  # read before decoding: the stream's size follows its frames
         ms = round(1000 / (vin.average_rate or vin.guessed_rate or Fraction(25)))
-        decoded = 0
+        decoded, held, start = 0, None, None  # each frame is held until the next one's time is known
         for f in inp.decode(vin):
             decoded += 1
-            yield f.to_ndarray(format="rgb24"), ms
+            time = f.pts * f.time_base if f.pts is not None and f.time_base else None
+            if held is not None:
+                yield held, round(1000 * (time - start)) if time is not None and start is not None else ms
+            # A GIF holds no display rotation: the frames are turned as a player shows them.
+            held, start = np.rot90(_rgb(f, declared), f.rotation // 90), time
+        if held is not None:
+            yield held, ms
         if vin.frames and decoded < vin.frames:
             raise CycleGANError(f"cannot read clip {src}: truncated ({decoded} of {vin.frames} frames decode)")
 
 
-def _write_video(src: Path, tmp: str, suffix: str, run, size, batch: int) -> None:
+def _rotation(av, src: Path) -> int:
+    """The display rotation (degrees) a video's first frame carries: PyAV reads it from frames only."""
+    with av.open(str(src)) as c:
+        return next((f.rotation for f in c.decode(video=0)), 0)
+
+
+def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int) -> None:
     av = _av()
-    container = VIDEO_FORMATS[suffix]  # check_clip_output: a known extension
+    container = VIDEO_FORMATS[dst.suffix.lower()]  # check_clip_output: a known extension
     try:
         with av.open(str(src)) as inp, av.open(tmp, "w", format=container) as out:
             vin = inp.streams.video[0]
             vin.thread_type = "AUTO"
+            declared = (vin.width, vin.height)  # read before decoding: the stream's size follows its frames
             ain = inp.streams.audio[0] if inp.streams.audio else None
-            encoder = _encoder(av, container, vin.codec_context.name)
+            if ain is not None and ain.codec_context.name not in out.supported_codecs:
+                kind = dst.suffix.lower()
+                fix = (
+                    f"name the output {src.suffix.lower()}, as its source"
+                    if src.suffix.lower() != kind
+                    else f"{src.name} is {inp.format.long_name} inside, not {kind}: rename it .mkv"
+                )
+                raise CycleGANError(
+                    f"cannot write {dst}: a {kind} file takes no {ain.codec_context.name} sound (copied from "
+                    f"{src.name}, not re-encoded); {fix}"
+                )
+            encoder = _encoder(av, container, vin.codec_context.name, out.supported_codecs)
             rate = vin.average_rate or vin.guessed_rate or Fraction(25)
             vout = out.add_stream(encoder, rate=rate, options=ENCODER_OPTIONS.get(encoder, {}))
+            # The source's clock, not 1/rate: a variable rate's timestamps off that grid were rounded onto
+            # one another (frames shown twice, or FFmpeg's "Invalid argument").
+            clock = vin.time_base or 1 / Fraction(rate)
+            if encoder == "mpeg4" and clock.denominator > 65535:  # MPEG-4 Part 2 counts time in 16 bits
+                clock = Fraction(1, 60000)  # exact at 24, 25, 30, 50, 60 (and /1.001) frames/s and in ms
+            vout.codec_context.time_base = vout.time_base = clock
             vout.width, vout.height = size
+            if rotation := _rotation(av, src):  # a phone's portrait clip: else it plays on its side
+                vout.set_display_rotation(rotation)
             vout.pix_fmt = _pixel_format(av, encoder, vin.codec_context.pix_fmt, size)
             aout = out.add_stream_from_template(ain) if ain is not None else None
             streams = [vin] + ([ain] if ain is not None else [])
             pending: list = []
 
             def flush() -> None:
-                arr = run(np.stack([f.to_ndarray(format="rgb24") for f, _ in pending]))
+                arr = run(np.stack([_rgb(f, declared) for f, _ in pending]))
                 for (f, index), a in zip(pending, arr):
                     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(a), format="rgb24")
                     if f.pts is not None:  # the source's timing, frame by frame (variable rates too)

@@ -102,6 +102,25 @@ class FlowBlend:
         self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
         self.prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # grey input, RGB input, output
 
+    def _flow(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """DIS flow from grey `a` to `b`. Where a frame's pyramid is shallower than the preset's finest level
+        (a side under 32 px, or the long side under 91), OpenCV picks other scales by the width alone, which
+        crashed the process (a segmentation fault: an 88x31 GIF, a 100x16 clip) where the height cannot hold
+        them; there the levels are chosen from the pyramid that fits, and a frame too small for any pyramid
+        (a side under 12 px) is padded by its edges."""
+        cv2 = _cv2()
+        h, w = a.shape
+        if min(h, w) >= 32 and max(h, w) >= 91:
+            return self.dis.calc(a, b, None)
+        ph, pw = max(0, 12 - h), max(0, 12 - w)
+        if ph or pw:
+            a, b = (cv2.copyMakeBorder(g, 0, ph, 0, pw, cv2.BORDER_REPLICATE) for g in (a, b))
+        hh, ww = a.shape  # OpenCV's coarsest level, as it computes it (C casts truncate toward 0)
+        coarsest = min(int(np.log2(max(hh, ww) / 32) + 0.5), int(np.log2(min(hh, ww) / 8)))
+        small = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        small.setFinestScale(max(0, coarsest - 2))  # as OpenCV's own choice there, on a pyramid that fits
+        return small.calc(a, b, None)[:h, :w]
+
     def __call__(self, frame: np.ndarray, out: np.ndarray) -> np.ndarray:
         cv2 = _cv2()
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
@@ -109,8 +128,8 @@ class FlowBlend:
             self.prev = (grey, frame, out.astype(np.float32))
             return out
         prev_grey, prev_frame, prev_out = self.prev
-        back = self.dis.calc(grey, prev_grey, None)  # current pixel x is at x + back(x) in the previous frame
-        fwd = self.dis.calc(prev_grey, grey, None)
+        back = self._flow(grey, prev_grey)  # current pixel x is at x + back(x) in the previous frame
+        fwd = self._flow(prev_grey, grey)
         h, w = grey.shape
         gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
         mx, my = gx + back[..., 0], gy + back[..., 1]

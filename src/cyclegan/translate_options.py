@@ -91,6 +91,14 @@ class TemporalOptions(Options):
         lt=1,
     )
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.norm_stats == "frame" and self.norm_momentum != TemporalOptions.norm_momentum:  # else ignored
+            raise CycleGANError(
+                f"option '--norm-momentum' {self.norm_momentum} takes effect only with --norm-stats shared "
+                "(each frame has its own statistics by default): add --norm-stats shared, or drop it"
+            )
+
 
 @dataclass(frozen=True)
 class TranslateOptions(Options):

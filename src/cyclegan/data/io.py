@@ -28,17 +28,19 @@ def megapixels(n: int) -> str:
     return f"{n / 1e6:.0f} MP" if n >= 10**7 else f"{n / 1e6:.2g} MP"
 
 
-def check_pixels(path: Path, size: tuple[int, int], max_pixels: int) -> None:
-    """Refuse an image whose declared W x H exceeds `max_pixels`, in one line naming the file."""
+def check_pixels(path: Path, size: tuple[int, int], max_pixels: int, kind: str = "image") -> None:
+    """Refuse an image (or a clip's frames: `kind`) whose declared W x H exceeds `max_pixels`, in one line
+    naming the file."""
     w, h = size
     if w * h > max_pixels:
+        what = "it declares" if kind == "image" else "its frames declare"
         raise CycleGANError(
-            f"cannot read image {path}: it declares {w}x{h} pixels ({megapixels(w * h)}), over the decode cap "
+            f"cannot read {kind} {path}: {what} {w}x{h} pixels ({megapixels(w * h)}), over the decode cap "
             f"of {max_pixels} pixels"
         )
 
 
-def _to_rgb(im: Image.Image) -> Image.Image:
+def to_rgb(im: Image.Image) -> Image.Image:
     """Any PIL mode to 8-bit RGB: 16/32-bit and float greyscale rescaled, alpha composited on white."""
     if im.mode.startswith("I;16") or im.mode in ("I", "F"):
         a = np.asarray(im, dtype=np.float64)
@@ -110,7 +112,7 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
             check_pixels(path, im.size, max_pixels)
             im.load()
             im = ImageOps.exif_transpose(im, in_place=True) or im  # no copy when nothing turns
-            return _to_rgb(im) if im.mode != "RGB" else im
+            return to_rgb(im) if im.mode != "RGB" else im
     except FileNotFoundError:
         raise CycleGANError(f"image not found: {path}") from None
     except MemoryError:
