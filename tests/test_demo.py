@@ -322,10 +322,8 @@ def test_demo_cli_prints_how_it_computed(tmp_path, capsys, monkeypatch):
     assert f"report: {out / 'report.html'} (scores in {out / 'report.json'})" in capsys.readouterr().out
 
 
-@pytest.mark.slow
-def test_a_demo_fitted_to_its_minutes_reports_the_steps_it_trained_not_the_cap(tmp_path, monkeypatch):
-    """The demo's `steps` (5000) only caps the fit: its report, its config and the run's config.json all say
-    the fitted steps. A fake clock makes each step about 0.5 s, so 0.5 minutes fit 20-60 steps."""
+def half_a_second_a_step(monkeypatch) -> None:
+    """A fake clock for training's loop and its time budget: each reading 0.5 s later than the last."""
     import time
     import types
 
@@ -342,6 +340,13 @@ def test_a_demo_fitted_to_its_minutes_reports_the_steps_it_trained_not_the_cap(t
     fake_time.monotonic = monotonic
     monkeypatch.setattr(loop, "time", fake_time)
     monkeypatch.setattr(budget, "time", fake_time)
+
+
+@pytest.mark.slow
+def test_a_demo_fitted_to_its_minutes_reports_the_steps_it_trained_not_the_cap(tmp_path, monkeypatch):
+    """The demo's `steps` (5000) only caps the fit: its report, its config and the run's config.json all say
+    the fitted steps. A fake clock makes each step about 0.5 s, so 0.5 minutes fit 20-60 steps."""
+    half_a_second_a_step(monkeypatch)
     options = {"size": 32, "steps": 500, "ngf": 8, "ndf": 8, "eval_every": 0}
     settings = DemoSettings(train_count=6, test_count=3, grid_rows=2, options=options)
     run_demo(
@@ -359,23 +364,9 @@ def test_a_demo_fitted_to_its_minutes_reports_the_steps_it_trained_not_the_cap(t
 def test_a_demo_whose_time_ran_out_before_the_steps_were_fitted_says_so(tmp_path, capsys, monkeypatch):
     """Too few minutes to fit the steps (a slow machine, a small --minutes): the time limit stops the 500-step
     schedule early. The report said it planned the steps it trained, and nothing that the LR never decayed."""
-    import time
-    import types
-
     import cyclegan.demo as demo
-    import cyclegan.train.budget as budget
-    import cyclegan.train.loop as loop
 
-    now = [0.0]
-
-    def monotonic():
-        now[0] += 0.5
-        return now[0]
-
-    fake_time = types.SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if not k.startswith("_")})
-    fake_time.monotonic = monotonic
-    monkeypatch.setattr(loop, "time", fake_time)
-    monkeypatch.setattr(budget, "time", fake_time)
+    half_a_second_a_step(monkeypatch)
     options = {"size": 32, "steps": 500, "ngf": 8, "ndf": 8, "eval_every": 0}
     settings = DemoSettings(train_count=6, test_count=3, grid_rows=2, options=options)
     monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})

@@ -331,16 +331,21 @@ def test_a_constant_generator_is_named_a_collapse(tiny_cfg, monkeypatch):
     assert [w.split(":")[1] for w in result.verdict.warnings] == [" the outputs stop depending on the input (collapse)"]
 
 
-def test_scores_getting_worse_warn_and_stop_when_worse_stops(tiny_cfg, tmp_path, monkeypatch, capsys):
-    psnr = iter([30.0, 29.9, 28.0, 26.0, 24.0, 22.0, 20.0, 18.0])
+def scored_in_turn(monkeypatch, psnrs: list[float]) -> None:
+    """Every evaluation scores the next of `psnrs` (both directions), change and spread 0.5 (no other warning)."""
+    values = iter(psnrs)
 
-    def scores(self, generators):  # the scores of a run that gets worse after its first evaluation
-        v = next(psnr)
+    def scores(self, generators):
+        v = next(values)
         return {
             f"eval/{d}/{k}": v if k == "psnr" else 0.5 for d in ("AtoB", "BtoA") for k in ("psnr", "change", "spread")
         }
 
     monkeypatch.setattr(scoring.Scorer, "__call__", scores)
+
+
+def test_scores_getting_worse_warn_and_stop_when_worse_stops(tiny_cfg, tmp_path, monkeypatch, capsys):
+    scored_in_turn(monkeypatch, [30.0, 29.9, 28.0, 26.0, 24.0, 22.0, 20.0, 18.0])
     result = train(tiny_cfg(steps=16, eval_every=2, stop_when_worse=5), progress=False)
     assert result.step == 12  # the best at step 2, then 5 evaluations without a better one
     assert result.verdict.best_step == 2 and result.verdict.best_value == 30.0
@@ -428,15 +433,7 @@ def test_scoring_turned_off_on_resume_drops_the_stored_stop_rule(tiny_cfg, tmp_p
 def test_best_pt_survives_a_resume_with_scoring_off_and_back_on(tiny_cfg, tmp_path, monkeypatch):
     """A resume with --eval-every 0, then one with scoring on again: best.pt stays the best step's until a
     better score, not replaced by the next evaluation as if there had been none."""
-    psnr = iter([30.0, 29.0, 20.0])
-
-    def scores(self, generators):
-        v = next(psnr)
-        return {
-            f"eval/{d}/{k}": v if k == "psnr" else 0.5 for d in ("AtoB", "BtoA") for k in ("psnr", "change", "spread")
-        }
-
-    monkeypatch.setattr(scoring.Scorer, "__call__", scores)
+    scored_in_turn(monkeypatch, [30.0, 29.0, 20.0])
     run = tmp_path / "run"
     train(tiny_cfg(steps=4, eval_every=2), progress=False)  # best.pt: step 2, 30 dB
     for steps, every in ((6, 0), (8, 2)):
@@ -451,15 +448,7 @@ def test_a_resume_without_a_readable_best_pt_writes_it_again(tiny_cfg, tmp_path,
     """best.pt deleted or damaged before a resume: the run says so and best.pt follows the evaluations from
     the resume on, instead of waiting for a score better than the lost one (and a verdict naming a best.pt
     that is not there)."""
-    psnr = iter([30.0, 29.0, 28.0, 27.0])
-
-    def scores(self, generators):
-        v = next(psnr)
-        return {
-            f"eval/{d}/{k}": v if k == "psnr" else 0.5 for d in ("AtoB", "BtoA") for k in ("psnr", "change", "spread")
-        }
-
-    monkeypatch.setattr(scoring.Scorer, "__call__", scores)
+    scored_in_turn(monkeypatch, [30.0, 29.0, 28.0, 27.0])
     run = tmp_path / "run"
     train(tiny_cfg(steps=4, eval_every=2), progress=False)
     best = run / "best.pt"
@@ -543,15 +532,7 @@ def test_a_new_run_beside_a_best_pt_without_its_checkpoint_is_refused(tiny_cfg, 
 def test_the_command_printed_after_stop_when_worse_goes_on(tiny_cfg, tmp_path, monkeypatch, capsys):
     """The 'continue with' command printed after --stop-when-worse stopped a run trains on: a plain --resume
     would stop again at its first evaluation without a better score (the rule's count is in the checkpoint)."""
-    psnr = iter([30.0, 29.0, 28.0, 27.0, 26.0, 25.0])
-
-    def scores(self, generators):
-        v = next(psnr)
-        return {
-            f"eval/{d}/{k}": v if k == "psnr" else 0.5 for d in ("AtoB", "BtoA") for k in ("psnr", "change", "spread")
-        }
-
-    monkeypatch.setattr(scoring.Scorer, "__call__", scores)
+    scored_in_turn(monkeypatch, [30.0, 29.0, 28.0, 27.0, 26.0, 25.0])
     run = tmp_path / "run"
     assert train(tiny_cfg(steps=12, eval_every=2, stop_when_worse=2), progress=False).step == 6
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("stopped by --stop-when-worse"))

@@ -287,6 +287,8 @@ def _fetch_once(
     missing: str,
     mirror: str,
 ) -> tuple[int | None, int]:
+    # the same download from byte 0, where the .part was discarded (a different file on the server)
+    again = dict(progress=progress, timeout=timeout, bounds=bounds, watchdog=watchdog, missing=missing, mirror=mirror)
     offset = part.stat().st_size if part.exists() else 0
     if bounds.max_bytes is not None and offset > bounds.max_bytes:
         raise _too_big(url, part, bounds.max_bytes, bounds, announced=False)
@@ -299,16 +301,7 @@ def _fetch_once(
                 _validators_path(part).unlink(missing_ok=True)
                 return total, offset
             _discard(part)
-            return _fetch_once(
-                url,
-                part,
-                progress=progress,
-                timeout=timeout,
-                bounds=bounds,
-                watchdog=watchdog,
-                missing=missing,
-                mirror=mirror,
-            )
+            return _fetch_once(url, part, **again)
         raise _http_error(url, e, missing, mirror) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
         if watchdog.expired:
@@ -324,16 +317,7 @@ def _fetch_once(
         resp.close()
         print(f"warning: {url} changed on the server since the interrupted download; starting again", file=sys.stderr)
         _discard(part)
-        return _fetch_once(
-            url,
-            part,
-            progress=progress,
-            timeout=timeout,
-            bounds=bounds,
-            watchdog=watchdog,
-            missing=missing,
-            mirror=mirror,
-        )
+        return _fetch_once(url, part, **again)
     with resp:
         record = None  # what the server says of a new file, kept beside its first bytes (`_changed`)
         if resuming:
