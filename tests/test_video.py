@@ -323,6 +323,29 @@ def test_translate_video_api_names_a_gif_over_pils_pixel_cap_in_one_line(ckpt, t
     assert not (tmp_path / "o.gif").exists()
 
 
+def test_a_gif_clip_over_pils_warning_size_is_named_without_its_warning(ckpt, tmp_path, capsys):
+    """Before: a GIF declaring 89-179 MP printed Pillow's two-line DecompressionBombWarning, while a still image of
+    that size did not (the decode cap, --max-pixels, names it in one line)."""
+    import warnings
+
+    from cyclegan.clipio import is_clip_file, probe
+
+    frames = [Image.fromarray(f) for f in moving_frames(2)]
+    gif = tmp_path / "in" / "big.gif"
+    gif.parent.mkdir()
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100)
+    data = bytearray(gif.read_bytes())
+    data[6:10] = (9750).to_bytes(2, "little") * 2  # the logical screen: 95 MP, past Pillow's warning at ~89 MP
+    gif.write_bytes(data)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert is_clip_file(gif) and probe(gif).width == 9750
+    assert not [w for w in seen if issubclass(w.category, Image.DecompressionBombWarning)]
+    assert translate(ckpt, tmp_path / "out", gif.parent, extra=("--max-pixels", "1000000")) == 1
+    err = capsys.readouterr().err
+    assert "cannot read clip" in err and "big.gif" in err and "DecompressionBomb" not in err, err
+
+
 def test_translate_video_api_writes_the_kind_its_output_extension_names(ckpt, tmp_path):
     """Before: translate_video(G, "c.mp4", "o.gif") wrote MP4 data into o.gif, and "o.avi" too."""
     import cyclegan

@@ -13,6 +13,8 @@ naming it in one line. No torch here.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -52,6 +54,17 @@ def _av():
     return av
 
 
+@contextlib.contextmanager
+def _opened(path: str | Path) -> Iterator[Image.Image]:
+    """An animated GIF or WebP opened by Pillow, its decompression-bomb warning (over ~89 MP) silenced: the
+    `--max-pixels` check names such a clip in one line, as `data.io` does for still images."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        im = Image.open(path)
+    with im:
+        yield im
+
+
 def is_clip_file(path: Path) -> bool:
     """A video file (by extension), or a GIF or WebP holding more than one frame (one frame: an image)."""
     suffix = path.suffix.lower()
@@ -60,7 +73,7 @@ def is_clip_file(path: Path) -> bool:
     if suffix not in ANIMATED_IMAGES:
         return True
     try:
-        with Image.open(path) as im:
+        with _opened(path) as im:
             return getattr(im, "n_frames", 1) > 1
     except Exception:
         return False  # an image reader will name it
@@ -97,7 +110,7 @@ def probe(path: str | Path) -> ClipInfo:
     path = Path(path)
     if path.suffix.lower() in ANIMATED_IMAGES:
         try:
-            with Image.open(path) as im:
+            with _opened(path) as im:
                 ms = im.info.get("duration") or 100
                 return ClipInfo(im.width, im.height, getattr(im, "n_frames", 1), Fraction(1000, ms), False)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:  # PIL's own cap: ~179 MP
@@ -218,7 +231,7 @@ def iter_frames(src: str | Path) -> Iterator[np.ndarray]:
     src = Path(src)
     try:
         if src.suffix.lower() in ANIMATED_IMAGES:
-            with Image.open(src) as im:
+            with _opened(src) as im:
                 for f in ImageSequence.Iterator(im):
                     yield np.asarray(to_rgb(f))
             return
@@ -246,7 +259,7 @@ def _batched(frames: Iterator, n: int) -> Iterator[list]:
 
 def _image_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
     """An animated GIF or WebP's frames, uint8 (H, W, 3), each with its duration in ms."""
-    with Image.open(src) as im:
+    with _opened(src) as im:
         # The iterator seeks one image object: each frame is copied out as it comes.
         for f in ImageSequence.Iterator(im):
             # Transparent pixels on white, as a still image's: their hidden colours are no one's picture.
@@ -257,7 +270,7 @@ def _loop_count(src: Path) -> int:
     """How often an animated image repeats (0: forever, also for a video made into one)."""
     if src.suffix.lower() not in ANIMATED_IMAGES:
         return 0
-    with Image.open(src) as im:
+    with _opened(src) as im:
         return im.info.get("loop", 0)
 
 
