@@ -138,6 +138,21 @@ def test_no_home_directory_is_one_line_naming_cyclegan_home(monkeypatch, capsys)
     assert err == "error: no home directory for the model cache (no $HOME): set $CYCLEGAN_HOME\n"
 
 
+def test_a_cache_that_cannot_be_written_in_names_cyclegan_home(monkeypatch, tmp_path):
+    """A read-only model cache (a shared or mounted $HOME): the lock's error said the file system's reason only."""
+    import errno
+
+    from cyclegan.files import FolderLock
+
+    def read_only(self):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setenv("CYCLEGAN_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(FolderLock, "acquire", read_only)
+    with pytest.raises(CycleGANError, match=r"cannot lock .*: Read-only file system; set \$CYCLEGAN_HOME to a folder"):
+        zoo.fetch_model("horse2zebra", progress=False)
+
+
 @pytest.mark.slow
 def test_cached_second_use_needs_no_network(server, tmp_path, monkeypatch):
     data, net = generator_bytes(tmp_path)

@@ -283,7 +283,7 @@ def fetch_model(
     for path in (target, record_path(target)):
         if path.is_dir():  # found only after the download, by the rename onto it
             raise CycleGANError(f"{path} is a folder, where the download of {name} goes: move it away")
-    with download_lock(folder, name):
+    with download_lock(folder, name, elsewhere=f"set ${HOME_ENV} to a folder you can write in"):
         if target.is_file():
             problem, digest = check_cached(target, url=url)
             if problem is None:  # the other process fetched it while we waited for the lock

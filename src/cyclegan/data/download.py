@@ -210,7 +210,7 @@ def _download_into(
     root: Path, name: str, *, url: str, sha256, limits: ArchiveLimits, bounds: Bounds, progress: bool, timeout: float
 ) -> DownloadResult:
     """`download`'s work once `root` exists: fetch (resuming), verify, extract."""
-    with download_lock(root, name):
+    with download_lock(root, name, elsewhere="give --root a folder you can write in"):
         remove_stale_extractions(root, name)
         part = root / f".{name}.zip.part"
         try:

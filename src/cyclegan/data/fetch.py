@@ -153,14 +153,16 @@ def _open(url: str, offset: int, *, timeout: float, watchdog: _Watchdog):
 
 
 @contextlib.contextmanager
-def download_lock(folder: Path, name: str) -> Iterator[None]:
+def download_lock(folder: Path, name: str, *, elsewhere: str | None = None) -> Iterator[None]:
     """One download of `name` into `folder` at a time (two would append to one .part file): a second one is
-    refused in one line naming the first one's PID."""
+    refused in one line naming the first one's PID. `elsewhere`: how to download into another folder, for a
+    folder that cannot be written in."""
     lock = FolderLock(folder, f".{name}.lock")
     try:
         acquired = lock.acquire()
     except OSError as e:  # a read-only folder, a name the file system refuses
-        raise CycleGANError(f"cannot lock {folder / f'.{name}.lock'} for the download: {e.strerror}") from None
+        hint = f"; {elsewhere}" if elsewhere else ""
+        raise CycleGANError(f"cannot lock {folder / f'.{name}.lock'} for the download: {e.strerror}{hint}") from None
     if not acquired:
         pid = f"PID {lock.holder}" if lock.holder else "PID unknown"
         raise CycleGANError(f"another download of {name} into {folder} is running ({pid}); wait for it to end")
