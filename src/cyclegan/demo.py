@@ -238,9 +238,9 @@ def _claim_demo_folder(run: Path) -> Iterator[None]:
     lock = FolderLock(run, ".demo.lock")
     try:
         if not lock.acquire():
-            pid = f"PID {lock.holder}" if lock.holder else "PID unknown"
             raise CycleGANError(
-                f"option '--out': {run} is in use by another demo ({pid}); wait for it to end or choose another --out"
+                f"option '--out': {run} is in use by another demo ({lock.holder_text}); wait for it to end or choose "
+                "another --out"
             )
     except OSError as e:
         raise CycleGANError(f"option '--out': cannot create or lock {run} ({e.strerror or e})") from None
@@ -267,9 +267,9 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
     run, device, minutes, progress = Path(opts.out), opts.device, opts.minutes, opts.progress
     busy = FolderLock(run)
     if busy.held_elsewhere():  # a `cyclegan train --resume` of this demo's run: --overwrite would delete its files
-        pid = f"PID {busy.holder}" if busy.holder else "PID unknown"
         raise CycleGANError(
-            f"option '--out': {run} is in use by a training run ({pid}); wait for it to end or choose another --out"
+            f"option '--out': {run} is in use by a training run ({busy.holder_text}); wait for it to end or choose "
+            "another --out"
         )
     if (run / CHECKPOINT_NAME).exists():
         if not opts.overwrite:

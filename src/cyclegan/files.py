@@ -269,6 +269,11 @@ class FolderLock:
         _HELD_LOCKS.add(fd)
         return True
 
+    @property
+    def holder_text(self) -> str:
+        """The other holder as refusals name it: "PID 1234", or "PID unknown" where its file could not be read."""
+        return f"PID {self.holder}" if self.holder else "PID unknown"
+
     def held_elsewhere(self) -> bool:
         """Whether another process holds this lock now (`holder` set to its PID if readable), without
         taking it or creating anything."""
@@ -325,10 +330,9 @@ def claim_folder(folder: str | Path, option: str) -> Iterator[None]:
     lock = FolderLock(folder)
     try:
         if not lock.acquire():
-            pid = f"PID {lock.holder}" if lock.holder else "PID unknown"
             raise CycleGANError(
-                f"option '{option}': {folder} is in use by another run writing there ({pid}); wait for it to end "
-                f"or choose another {option}"
+                f"option '{option}': {folder} is in use by another run writing there ({lock.holder_text}); wait for "
+                f"it to end or choose another {option}"
             )
     except OSError as e:
         raise CycleGANError(f"option '{option}': cannot create or lock {folder} ({e.strerror or e})") from None

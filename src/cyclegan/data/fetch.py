@@ -164,8 +164,9 @@ def download_lock(folder: Path, name: str, *, elsewhere: str | None = None) -> I
         hint = f"; {elsewhere}" if elsewhere else ""
         raise CycleGANError(f"cannot lock {folder / f'.{name}.lock'} for the download: {e.strerror}{hint}") from None
     if not acquired:
-        pid = f"PID {lock.holder}" if lock.holder else "PID unknown"
-        raise CycleGANError(f"another download of {name} into {folder} is running ({pid}); wait for it to end")
+        raise CycleGANError(
+            f"another download of {name} into {folder} is running ({lock.holder_text}); wait for it to end"
+        )
     try:
         yield
     finally:

@@ -50,8 +50,8 @@ def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[C
         busy = FolderLock(out)
         if busy.held_elsewhere():  # a run that has not saved its first checkpoint yet
             raise CycleGANError(
-                f"{out} is in use by another training run ({_pid(busy)}), which has saved no checkpoint yet; wait "
-                "for it to end or choose another --out"
+                f"{out} is in use by another training run ({busy.holder_text}), which has saved no checkpoint yet; "
+                "wait for it to end or choose another --out"
             )
         raise CycleGANError(f"nothing to resume: {ckpt_file} does not exist (drop --resume to start a new run)")
     stamp = _stamp(ckpt_file)
@@ -79,10 +79,6 @@ def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[C
     return replace(cfg, train=replace(cfg.train, out=str(out))), ckpt
 
 
-def _pid(lock: FolderLock) -> str:
-    return f"PID {lock.holder}" if lock.holder else "PID unknown"
-
-
 def _stamp(path: Path) -> tuple[int, int, int]:
     st = path.stat()
     return st.st_ino, st.st_size, st.st_mtime_ns
@@ -96,9 +92,9 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
     if d_ctx.is_main:
         try:
             if not lock.acquire():
-                pid = _pid(lock)
                 raise CycleGANError(
-                    f"{run} is in use by another training run ({pid}); wait for it to end or choose another --out"
+                    f"{run} is in use by another training run ({lock.holder_text}); wait for it to end or choose "
+                    "another --out"
                 )
             ckpt_file = run / CHECKPOINT_NAME
             if ckpt is None and ckpt_file.exists():
