@@ -105,16 +105,27 @@ def _reason(e: BaseException) -> str:
     return text.rstrip(".")
 
 
+# What reading a clip raises: PyAV's errors (av.FFmpegError is an OSError) and Pillow's (a truncated GIF:
+# SyntaxError or EOFError; a frame over its own pixel cap, ~179 MP)
+READ_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
+@contextlib.contextmanager
+def _reading(src: Path) -> Iterator[None]:
+    """An error reading `src` within the block as one line naming it."""
+    try:
+        yield
+    except READ_ERRORS as e:
+        raise CycleGANError(f"cannot read clip {src}: {_reason(e)}") from None
+
+
 def probe(path: str | Path) -> ClipInfo:
     """Read a clip's header (no frame decoded); a one-line CycleGANError if it is not a readable clip."""
     path = Path(path)
     if path.suffix.lower() in ANIMATED_IMAGES:
-        try:
-            with _opened(path) as im:
-                ms = im.info.get("duration") or 100
-                return ClipInfo(im.width, im.height, getattr(im, "n_frames", 1), Fraction(1000, ms), False)
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:  # PIL's own cap: ~179 MP
-            raise CycleGANError(f"cannot read clip {path}: {_reason(e)}") from None
+        with _reading(path), _opened(path) as im:
+            ms = im.info.get("duration") or 100
+            return ClipInfo(im.width, im.height, getattr(im, "n_frames", 1), Fraction(1000, ms), False)
     av = _av()
     try:
         with av.open(str(path)) as c:
@@ -229,7 +240,7 @@ def write_clip(dst: str | Path, frames, *, rate: float | Fraction = 12) -> Path:
 def iter_frames(src: str | Path) -> Iterator[np.ndarray]:
     """Every frame of a clip as uint8 (H, W, 3), decoded one at a time."""
     src = Path(src)
-    try:
+    with _reading(src):
         if src.suffix.lower() in ANIMATED_IMAGES:
             with _opened(src) as im:
                 for f in ImageSequence.Iterator(im):
@@ -239,8 +250,6 @@ def iter_frames(src: str | Path) -> Iterator[np.ndarray]:
         with av.open(str(src)) as c:
             for f in c.decode(video=0):
                 yield f.to_ndarray(format="rgb24")
-    except (OSError, ValueError, EOFError) as e:  # av.FFmpegError is an OSError
-        raise CycleGANError(f"cannot read clip {src}: {_reason(e)}") from None
 
 
 def _batched(frames: Iterator, n: int) -> Iterator[list]:
@@ -291,18 +300,14 @@ def _write_animated_image(src: Path, decoded: Iterator, tmp: str, suffix: str, r
     durations: list[int] = []  # filled a batch ahead of the frames the writer asks each one's duration for
 
     def translated() -> Iterator[Image.Image]:
-        try:
+        with _reading(src):
             for chunk in _batched(decoded, batch):
                 durations.extend(d for _, d in chunk)
                 arr = run(np.stack([a for a, _ in chunk]))
                 yield from (Image.fromarray(a) for a in arr)
-        except (OSError, ValueError, SyntaxError, EOFError) as e:  # av.FFmpegError is an OSError
-            raise CycleGANError(f"cannot read clip {src}: {_reason(e)}") from None
 
-    try:
+    with _reading(src):
         loop = _loop_count(src)
-    except (OSError, ValueError, SyntaxError, EOFError) as e:
-        raise CycleGANError(f"cannot read clip {src}: {_reason(e)}") from None
     _save_animation(
         tmp, suffix, translated(), f"cannot read clip {src}: no frame decodes", duration=durations, loop=loop
     )
