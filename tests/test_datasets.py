@@ -398,3 +398,27 @@ def test_an_empty_part_file_is_removed_before_the_lock_is_let_go(tmp_path, monke
         download(DownloadOptions(NAME, str(root), base_url="http://127.0.0.1:9", progress=False))
     assert at_release == [False]  # already gone when the lock was let go
     assert not (tmp_path / "new").exists()  # and the folders this download made, as before
+
+
+def test_an_empty_archive_is_refused_and_not_kept(mirror, tmp_path):
+    serve(mirror, make_zip({f"{NAME}/trainA/": b""}))  # a folder and no file
+    with pytest.raises(CycleGANError, match="refusing to extract .*holds no files"):
+        fetch(mirror, tmp_path)
+    assert not (tmp_path / NAME).exists() and not list(tmp_path.glob(".*"))  # nothing extracted, no .part kept
+
+
+def test_an_archive_without_the_dataset_folders_is_one_line_naming_what_it_holds(mirror, tmp_path, capsys):
+    serve(mirror, make_zip({f"{NAME}/photos/a.jpg": b"a", f"{NAME}/README.txt": b"r"}))
+    args = ["datasets", "download", NAME, "--root", str(tmp_path), "--base-url", mirror.base_url, "--no-progress"]
+    for _ in range(2):  # extracted, then already there: the same refusal both times (it was exit 0 with no hint)
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "none of trainA, trainB, testA, testB" in err and "README.txt, photos" in err
+    assert (tmp_path / NAME / "photos" / "a.jpg").read_bytes() == b"a"  # kept: the user may arrange it
+
+
+def test_pix2pix_folders_are_counted(mirror, tmp_path, capsys):
+    serve(mirror, make_zip({f"{NAME}/train/1.jpg": b"a", f"{NAME}/train/2.jpg": b"b", f"{NAME}/val/3.jpg": b"c"}))
+    args = ["datasets", "download", NAME, "--root", str(tmp_path), "--base-url", mirror.base_url, "--no-progress"]
+    assert main(args) == 0
+    assert "(train 2, val 1" in capsys.readouterr().out

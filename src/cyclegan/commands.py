@@ -17,7 +17,7 @@ from typing import Any
 
 from . import process
 from .config import ALTERNATIVES, BASE_SECTIONS, all_sections, option_fields, read_config_file
-from .errors import escape
+from .errors import CycleGANError, escape
 from .families import FAMILIES, accepting, names, section_titles
 from .options import add_arguments, to_flags
 from .presets import PRESETS
@@ -157,7 +157,14 @@ def run_datasets_download(opts, _: argparse.Namespace) -> int:
     from .data.download import download  # on use
 
     result = download(opts)
-    counts = ", ".join(f"{split} {n}" for split, n in result.files.items()) or "no trainA/trainB/testA/testB"
+    if not result.files:  # a mirror's archive of something else: kept, but `train --data` would not find its images
+        held = sorted(p.name for p in result.path.iterdir() if not p.name.startswith("."))
+        raise CycleGANError(
+            f"{result.path} holds none of trainA, trainB, testA, testB (nor pix2pix's train, test) but "
+            f"{', '.join(held[:4]) + (', ...' if len(held) > 4 else '') or 'nothing'}: move its images into them "
+            f"for `cyclegan train --data {result.path}`"
+        )
+    counts = ", ".join(f"{split} {n}" for split, n in result.files.items())
     if not result.downloaded:
         print(f"{result.path} is already there ({counts}); delete it to download again")
     else:

@@ -158,6 +158,8 @@ def extract_safely(
                 raise CycleGANError(
                     f"refusing to extract {source}: entry '{info.filename}' {reason}; nothing was extracted"
                 )
+        if not any(not i.is_dir() for i in members):  # a folder of nothing is no dataset: not extracted, not kept
+            raise CycleGANError(f"refusing to extract {source}: the archive holds no files; nothing was extracted")
         check_limits(zf.infolist(), limits, source=source)
         needed = sum(i.file_size for i in members)
         free = shutil.disk_usage(root).free

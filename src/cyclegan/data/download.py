@@ -41,6 +41,7 @@ from .fetch import Bounds, check_sha256, download_lock, fetch
 DEFAULT_BASE_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets"
 CHUNK = 1 << 16
 SPLITS = ("trainA", "trainB", "testA", "testB")
+ALIGNED_SPLITS = ("train", "val", "test")  # pix2pix's A|B images (the reference's facades, maps from a mirror)
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 MAX_NAME = 100  # characters: ROOT/NAME, .NAME.zip.part and .NAME.lock stay far below the file system's NAME_MAX
 MAX_MINUTES = 120.0  # the largest standard archive is a few hundred MB
@@ -125,8 +126,9 @@ def check_name(name: str, *, mirror: bool) -> DatasetInfo | None:
 
 
 def count_files(folder: Path) -> dict[str, int]:
-    """Files in each of trainA, trainB, testA, testB that exist (hidden files left out)."""
-    splits = [s for s in SPLITS if (folder / s).is_dir()]
+    """Files in each of trainA, trainB, testA, testB, or pix2pix's train, val, test, that exist (hidden files
+    left out)."""
+    splits = [s for s in (*SPLITS, *ALIGNED_SPLITS) if (folder / s).is_dir()]
     return {s: sum(1 for p in (folder / s).rglob("*") if p.is_file() and not p.name.startswith(".")) for s in splits}
 
 
