@@ -119,6 +119,16 @@ def _reading(src: Path) -> Iterator[None]:
         raise CycleGANError(f"cannot read clip {src}: {_reason(e)}") from None
 
 
+@contextlib.contextmanager
+def _encoding(dst: Path) -> Iterator[None]:
+    """An FFmpeg error while encoding or writing `dst` within the block as one line naming it: an encoder that
+    refuses its settings or a full disk said 'cannot read clip SRC', as decoding's errors do."""
+    try:
+        yield
+    except _av().FFmpegError as e:
+        raise CycleGANError(f"cannot write {dst}: {_reason(e)}") from None
+
+
 def probe(path: str | Path) -> ClipInfo:
     """Read a clip's header (no frame decoded); a one-line CycleGANError if it is not a readable clip."""
     path = Path(path)
@@ -221,7 +231,7 @@ def write_clip(dst: str | Path, frames, *, rate: float | Fraction = 12) -> Path:
     container = VIDEO_FORMATS[dst.suffix.lower()]
 
     def write(tmp: str) -> None:
-        with av.open(tmp, "w", format=container) as out:
+        with _encoding(dst), av.open(tmp, "w", format=container) as out:  # the frames are the caller's to read
             encoder = DEFAULT_ENCODER.get(container, "libx264")
             stream = None
             for f in frames:
@@ -418,7 +428,8 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int) -> None:
                         frame.pts, frame.time_base = f.pts, f.time_base
                     else:  # a stream without timestamps: evenly at the declared rate
                         frame.pts, frame.time_base = index, 1 / Fraction(rate)
-                    out.mux(vout.encode(frame))
+                    with _encoding(dst):
+                        out.mux(vout.encode(frame))
                 pending.clear()
 
             decoded = 0
@@ -426,7 +437,8 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int) -> None:
                 if packet.stream is ain:
                     if packet.dts is not None:  # the demuxer's flush packets carry nothing
                         packet.stream = aout
-                        out.mux(packet)
+                        with _encoding(dst):
+                            out.mux(packet)
                     continue
                 for f in packet.decode():
                     pending.append((f, decoded))
@@ -435,7 +447,8 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int) -> None:
                         flush()
             if pending:
                 flush()
-            out.mux(vout.encode(None))
+            with _encoding(dst):
+                out.mux(vout.encode(None))
             if vin.frames and decoded < vin.frames:
                 raise CycleGANError(f"cannot read clip {src}: truncated ({decoded} of {vin.frames} frames decode)")
             if decoded == 0:
