@@ -250,6 +250,23 @@ def test_a_transparent_gif_is_translated_on_white_as_a_still_is(tmp_path):
         assert all((f[:, : W // 2] == 255).all() for f in iter_frames(path))
 
 
+def test_an_encoders_error_names_the_output_not_the_source(ckpt, tmp_path, monkeypatch):
+    """An encoder that refuses its settings (here a CRF it cannot parse; a full disk fails the same calls) said
+    'cannot read clip SRC' of a clip that reads well; write_clip's was a raw av error."""
+    import cyclegan
+    from cyclegan import clipio
+    from cyclegan.errors import CycleGANError
+
+    clip = make_clip(tmp_path / "c.mp4", n=3, audio=False)
+    monkeypatch.setitem(clipio.ENCODER_OPTIONS, "libx264", {"crf": "not-a-number"})
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    with pytest.raises(CycleGANError, match=r"^cannot write .*o\.mp4: "):
+        cyclegan.translate_video(G, clip, tmp_path / "o.mp4", progress=False)
+    with pytest.raises(CycleGANError, match=r"^cannot write .*w\.mp4: "):
+        clipio.write_clip(tmp_path / "w.mp4", moving_frames(2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4"]  # no half-written output under either name
+
+
 @pytest.mark.parametrize("suffix", [".gif", ".webp", ".mp4"])
 def test_write_clip_writes_frames_and_refuses_none(tmp_path, suffix):
     from cyclegan.clipio import iter_frames, write_clip
@@ -459,6 +476,22 @@ for h, w in ((31, 88), (16, 100), (2, 40), (40, 2), (5, 5)):
 
 
 @pytest.mark.slow
+def test_a_clip_wider_than_the_flow_can_take_is_one_line_naming_it(ckpt, tmp_path, capsys):
+    """OpenCV's remap takes sides under 32767 px: a wider clip was a raw cv2.error traceback (exit 0)."""
+    clip = tmp_path / "wide.mkv"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("ffv1", rate=10)
+        v.width, v.height, v.pix_fmt = 32768, 8, "yuv444p"
+        for i in range(2):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(np.full((8, 32768, 3), 60 * i, np.uint8), format="rgb24")))
+        c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", clip) == 1
+    err = capsys.readouterr().err
+    assert f"error: {clip}: the flow blend takes frames under 32767 px a side" in err and "Traceback" not in err
+    assert translate(ckpt, tmp_path / "out", clip, extra=["--flow-blend", "0"]) == 0  # as the line says
+    assert clip_facts(tmp_path / "out" / "wide.mkv")[:3] == (2, 10, (32768, 8))
+
+
 def test_flow_blend_takes_small_and_thin_frames():
     """Before: OpenCV's DIS flow killed the process (a segmentation fault, no word of which clip) on frames of
     88x31 (the web's animated button) or 100x16, and raised a raw cv2.error under 12 px; run apart for that."""

@@ -82,6 +82,9 @@ class SharedNormStats:
                 del m.forward
 
 
+FLOW_MAX_SIDE = 32767  # OpenCV's remap (and DIS, which uses it) takes sides below SHRT_MAX
+
+
 def _cv2():
     try:
         import cv2  # on use: optional dependency
@@ -123,6 +126,11 @@ class FlowBlend:
 
     def __call__(self, frame: np.ndarray, out: np.ndarray) -> np.ndarray:
         cv2 = _cv2()
+        if max(frame.shape[:2]) >= FLOW_MAX_SIDE and self.alpha:  # OpenCV's remap: a raw cv2.error, after a frame
+            raise CycleGANError(
+                f"the flow blend takes frames under {FLOW_MAX_SIDE} px a side (OpenCV's limit), not "
+                f"{frame.shape[1]}x{frame.shape[0]}: pass --flow-blend 0, or --size to scale them"
+            )
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         if self.prev is None or self.prev[0].shape != grey.shape or self.alpha == 0:
             self.prev = (grey, frame, out.astype(np.float32))

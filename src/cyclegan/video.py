@@ -173,7 +173,7 @@ def translate_clips(
         try:
             translate_clip(net, src, dst, **kwargs)
         except CycleGANError as e:
-            errors.append(str(e))
+            errors.append(str(e) if str(src) in str(e) else f"{src}: {e}")  # each line names its clip
             continue
         written.append(dst)
         if on_done:
