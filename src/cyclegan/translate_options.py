@@ -115,7 +115,8 @@ class TranslateOptions(Options):
     ema: Literal["auto", "on", "off"] = ema_option()
     size: int | None = opt(
         None,
-        "resize so the longer side is N first, N at least the generator's smallest side (default: keep the size)",
+        "resize so the longer side is N first, N at least the generator's smallest side; a clip's sides are then "
+        "rounded up to even, as players' 4:2:0 video needs (default: keep the size)",
         gt=0,
     )
     batch_size: int = opt(4, "images of equal size per batch", gt=0)
