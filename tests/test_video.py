@@ -85,6 +85,34 @@ def test_clip_keeps_frame_count_rate_size_and_audio(ckpt, tmp_path, suffix):
     assert not (tmp_path / "out" / "walk.png").exists()
 
 
+def test_every_soundtrack_is_copied(ckpt, tmp_path):
+    """A clip with two audio streams (a second language) kept only the first, without a word."""
+    clip = tmp_path / "two.mkv"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        tracks = [c.add_stream("aac", rate=48000) for _ in range(2)]
+        for f in moving_frames(4):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(v.encode(None))
+        for k, a in enumerate(tracks):  # two tones, so that the copies can be told apart
+            tone = (0.2 * np.sin(np.arange(19200) * 2 * np.pi * (440 + 220 * k) / 48000)).astype(np.float32)
+            for j in range(0, len(tone), 960):
+                frame = av.AudioFrame.from_ndarray(tone[None, j : j + 960], format="fltp", layout="mono")
+                frame.sample_rate, frame.pts = 48000, j
+                c.mux(a.encode(frame))
+            c.mux(a.encode(None))
+
+    def sound(path: Path) -> list[bytes]:
+        with av.open(str(path)) as c:
+            return [b"".join(bytes(p) for p in c.demux(a) if p.size) for a in c.streams.audio]
+
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    out = tmp_path / "out" / "two.mkv"
+    assert clip_facts(out)[3] == ["video", "audio", "audio"]
+    assert sound(out) == sound(clip) and len(set(sound(clip))) == 2  # each track's packets, as they were
+
+
 def frame_times(path: Path) -> list[float]:
     with av.open(str(path)) as c:
         return [round(float(f.pts * f.time_base), 3) for f in c.decode(video=0)]

@@ -3,7 +3,7 @@ FFmpeg), animated GIF and WebP through Pillow.
 
 `transcode(src, dst, process)` decodes `src`, passes its frames through `process` in batches (uint8 arrays
 (N, H, W, 3)) and writes what comes back as a clip of the same kind: the same container, frame timing (so
-the rate and the frame count) and, when `process` keeps it, size; an audio stream is copied packet by
+the rate and the frame count) and, when `process` keeps it, size; the audio streams are copied packet by
 packet, not re-encoded. Memory is a batch of frames and the codecs' buffers, whatever the clip's length.
 The output is written to a temporary file beside `dst` and renamed onto it at the end
 (`files.write_atomic`), so a failure, Ctrl-C or kill leaves nothing under `dst`. A clip that cannot be
@@ -391,8 +391,10 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int) -> None:
             vin = inp.streams.video[0]
             vin.thread_type = "AUTO"
             declared = (vin.width, vin.height)  # read before decoding: the stream's size follows its frames
-            ain = inp.streams.audio[0] if inp.streams.audio else None
-            if ain is not None and ain.codec_context.name not in out.supported_codecs:
+            # every soundtrack (a second language, a commentary): the first alone dropped the others without a word
+            for ain in inp.streams.audio:
+                if ain.codec_context.name in out.supported_codecs:
+                    continue
                 kind = dst.suffix.lower()
                 fix = (
                     f"name the output {src.suffix.lower()}, as its source"
@@ -416,8 +418,8 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int) -> None:
             if rotation := _rotation(av, src):  # a phone's portrait clip: else it plays on its side
                 vout.set_display_rotation(rotation)
             vout.pix_fmt = _pixel_format(av, encoder, vin.codec_context.pix_fmt, size)
-            aout = out.add_stream_from_template(ain) if ain is not None else None
-            streams = [vin] + ([ain] if ain is not None else [])
+            aout = {a.index: out.add_stream_from_template(a) for a in inp.streams.audio}  # source index -> copy
+            streams = [vin, *inp.streams.audio]
             pending: list = []
 
             def flush() -> None:
@@ -434,9 +436,9 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int) -> None:
 
             decoded = 0
             for packet in inp.demux(*streams):
-                if packet.stream is ain:
+                if packet.stream.index in aout:
                     if packet.dts is not None:  # the demuxer's flush packets carry nothing
-                        packet.stream = aout
+                        packet.stream = aout[packet.stream.index]
                         with _encoding(dst):
                             out.mux(packet)
                     continue
