@@ -132,6 +132,25 @@ def test_export_errors_are_one_line(run, tmp_path, capsys):
     assert err.startswith("error: option '--opset'") and "\n" not in err and not (tmp_path / "g.onnx").exists()
 
 
+def test_an_opset_beyond_torch_is_refused_before_tracing(run, tmp_path, capfd, monkeypatch):
+    # torch's own refusal came after tracing, with the whole traced graph printed on stdout, and the message
+    # named 20 (the TorchScript exporter's nominal top) although 21-23 export and pass the check
+    top = torch.onnx._constants.ONNX_MAX_OPSET
+
+    def no_tracing(*args, **kwargs):
+        raise AssertionError("traced an opset torch cannot export")
+
+    monkeypatch.setattr(torch.onnx, "export", no_tracing)
+    out = tmp_path / "g.onnx"
+    assert main(["export", "--checkpoint", str(run), "--out", str(out), "--opset", str(top + 1)]) == 2
+    captured = capfd.readouterr()
+    assert captured.err.strip() == (
+        f"error: option '--opset': torch {torch.__version__} cannot export opset {top + 1} (at most {top}); "
+        "give a lower --opset"
+    )
+    assert "graph" not in captured.out and not out.exists()
+
+
 def test_unknown_format_from_the_library():
     from cyclegan.export import format_for
 

@@ -80,11 +80,28 @@ def _check_sizes(multiple: int) -> tuple[tuple[int, int], ...]:
     return ((base + 3, 2 * base + 1), (2 * base, base + 6))
 
 
+def _max_opset() -> int | None:
+    # The highest opset torch's exporter writes: ONNX_MAX_OPSET (23 in torch 2.14). The TorchScript-based
+    # exporter names a lower one (20) in a warning, yet writes up to this one, and each file is checked anyway.
+    return getattr(getattr(torch.onnx, "_constants", None), "ONNX_MAX_OPSET", None)
+
+
+def _opset_refused(opset: int, top: int | None) -> CycleGANError:
+    most = f" (at most {top})" if top else ""
+    return CycleGANError(
+        f"option '--opset': torch {torch.__version__} cannot export opset {opset}{most}; give a lower --opset"
+    )
+
+
 def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path, *, opset: int, metadata: dict[str, str]) -> None:
     try:
         import onnx
     except ImportError:
         raise CycleGANError("ONNX export needs the onnx package: pip install 'cyclegan[export]'") from None
+
+    top = _max_opset()
+    if top is not None and opset > top:  # before tracing: torch's own refusal prints the whole traced graph first
+        raise _opset_refused(opset, top)
 
     def write(tmp: str) -> None:
         with warnings.catch_warnings():
@@ -103,14 +120,9 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path, *, opset: 
                     dynamic_axes=DYNAMIC_AXES,
                 )
             except RuntimeError as e:
-                top = getattr(getattr(torch.onnx, "_constants", None), "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", None)
                 if "opset" not in str(e).lower() or (top is not None and opset <= top):
                     raise
-                most = f" (at most {top})" if top else ""
-                raise CycleGANError(
-                    f"option '--opset': torch {torch.__version__} cannot export opset {opset}{most}; give a lower "
-                    "--opset"
-                ) from None
+                raise _opset_refused(opset, top) from None
         proto = onnx.load(tmp)
         for key, value in metadata.items():
             proto.metadata_props.add(key=key, value=value)
