@@ -319,3 +319,51 @@ def test_the_json_records_the_execution_the_trainer_applied(monkeypatch):
     r = bench(opts)
     ex = r["execution"]
     assert ex["precision"] == "fp32" and not ex["fused_layers"] and not ex["parallel_chains"]
+
+
+def test_json_and_figure_that_would_lose_a_file_are_refused_before_measuring(tmp_path, capsys, monkeypatch):
+    """--figure (tiles) was written after the measuring with no check: over an existing file without --overwrite,
+    over the --photo it read, or as a traceback where it named a folder; --json could replace an input too."""
+    from cyclegan.bench import runner
+
+    def measured(opts, device):
+        raise AssertionError("measured before its outputs were checked")
+
+    monkeypatch.setitem(runner.TASKS, "tiles", (measured, runner.TASKS["tiles"][1]))
+    monkeypatch.setitem(runner.TASKS, "style", (measured, runner.TASKS["style"][1]))
+    photo, taken = tmp_path / "photo.png", tmp_path / "taken.png"
+    make_images(tmp_path, 1, seed=0)[0].rename(photo)
+    taken.write_bytes(b"keep")
+    tiles = ["bench", "--task", "tiles", "--photo", str(photo), "--large", "0", "0", "--figure"]
+    cases = [
+        (
+            [*tiles, str(taken)],
+            f"error: {taken} already exists: pass --overwrite to replace, or choose another --figure",
+        ),
+        ([*tiles, str(photo), "--overwrite"], f"error: option '--figure': writing {photo} would replace the input"),
+        ([*tiles, str(tmp_path)], f"error: option '--figure': {tmp_path} is a folder, where a file would be written"),
+        (
+            [*tiles, str(tmp_path / "f.png"), "--json", str(tmp_path / "f.png")],
+            "error: options '--json' and '--figure'",
+        ),
+        (
+            [
+                "bench",
+                "--task",
+                "style",
+                "--content",
+                str(photo),
+                "--style",
+                str(taken),
+                "--json",
+                str(taken),
+                "--overwrite",
+            ],
+            f"error: option '--json': writing {taken} would replace the input",
+        ),
+    ]
+    for flags, message in cases:
+        assert main(flags) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(message) and err.count("\n") == 1, err
+    assert taken.read_bytes() == b"keep" and not (tmp_path / "f.png").exists()

@@ -277,12 +277,10 @@ def _report_skipped(skipped: list[str], what: str) -> int:
 
 
 def run_bench(opts, _: argparse.Namespace) -> int:
-    from .bench import bench, format_bench  # on use
-    from .files import check_outputs  # on use
+    from .bench import bench, check_bench_outputs, format_bench  # on use
     from .report import write_json  # on use
 
-    if opts.json:  # before the measuring: a file that exists, or a --json that cannot be written, is refused
-        check_outputs([opts.json], overwrite=opts.overwrite, option="--json")
+    check_bench_outputs(opts)  # before the measuring: --json and --figure that would lose a file are refused
     result = bench(opts)
     other_tasks = tuple(f"{task}_task" for task in ("style", "tiles") if task != opts.task)
     result["command"] = command_line("bench", opts, skip=other_tasks)
