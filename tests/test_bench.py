@@ -13,7 +13,15 @@ import pytest
 import torch
 
 from conftest import make_images
-from cyclegan.bench import BenchOptions, StyleBenchOptions, bench, format_bench, gatys_estimate, time_train_step
+from cyclegan.bench import (
+    BenchOptions,
+    StyleBenchOptions,
+    TileBenchOptions,
+    bench,
+    format_bench,
+    gatys_estimate,
+    time_train_step,
+)
 from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
 from cyclegan.execution import Execution
@@ -260,6 +268,15 @@ def test_bad_options_are_the_same_one_line_error_from_python_and_the_cli(capsys,
         BenchOptions(**kwargs)
     assert str(e.value) == message
     assert main(["bench", *flags]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
+
+
+def test_a_seam_tile_under_the_smallest_tile_is_refused_up_front_by_its_own_name(capsys):
+    # the tiling's check came after the whole image was measured, and named '--tile', which bench does not have
+    message = "option '--seam-tile' must be >= 32, got 8"
+    with pytest.raises(CycleGANError, match=f"^{message}$"):
+        TileBenchOptions(seam_tile=8)
+    assert main(["bench", "--task", "tiles", "--seam-tile", "8"]) == 2
     assert capsys.readouterr().err == f"error: {message}\n"
 
 

@@ -22,6 +22,7 @@ from ..shared_options import (
     precision_option,
 )
 from ..style.options import BackboneName
+from ..translate_options import MIN_TILE
 
 Task = Literal["train", "style", "tiles"]
 Mode = Literal["reference", "default", "both"]
@@ -57,7 +58,7 @@ class TileBenchOptions(Options):
         None, "photo for --task tiles, resized to each size", metavar="FILE", default_text="a synthetic image"
     )
     seam_size: int = opt(1024, "side of the square image tiled against the whole image (fp32)", gt=0)
-    seam_tile: int = opt(256, "tile size for the seam measurement (default overlap)", gt=0)
+    seam_tile: int = opt(256, "tile size for the seam measurement (default overlap)", ge=MIN_TILE)
     large: tuple[int, ...] = opt(
         (6000, 4000),
         "width and height of the image translated with `cyclegan translate`'s default options in a "
