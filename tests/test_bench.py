@@ -384,3 +384,15 @@ def test_json_and_figure_that_would_lose_a_file_are_refused_before_measuring(tmp
         err = capsys.readouterr().err
         assert err.startswith(message) and err.count("\n") == 1, err
     assert taken.read_bytes() == b"keep" and not (tmp_path / "f.png").exists()
+
+
+def test_style_task_refuses_an_unreadable_checkpoint_before_timing_gatys(tmp_path, monkeypatch):
+    # the generator was loaded after every Gatys run: minutes (300 steps x repeats) before the one-line error
+    def gatys(*args, **kwargs):
+        raise AssertionError("Gatys timed before the checkpoint was read")
+
+    monkeypatch.setattr("cyclegan.bench.style.time_gatys", gatys)
+    content = make_images(tmp_path, 1, seed=0)[0]
+    style = StyleBenchOptions(content=str(content), style=str(content), checkpoint=str(tmp_path / "missing"))
+    with pytest.raises(CycleGANError, match="^checkpoint not found: .*missing"):
+        bench(BenchOptions(task="style", device="cpu", style_task=style))
