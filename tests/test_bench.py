@@ -396,3 +396,16 @@ def test_style_task_refuses_an_unreadable_checkpoint_before_timing_gatys(tmp_pat
     style = StyleBenchOptions(content=str(content), style=str(content), checkpoint=str(tmp_path / "missing"))
     with pytest.raises(CycleGANError, match="^checkpoint not found: .*missing"):
         bench(BenchOptions(task="style", device="cpu", style_task=style))
+
+
+def test_the_recorded_command_quotes_a_path_with_a_space(tmp_path, monkeypatch):
+    # joined with plain spaces, '--json /x/a b.json' ran again as two arguments
+    import shlex
+
+    from cyclegan.bench import runner
+
+    monkeypatch.setitem(runner.TASKS, "train", (lambda opts, device: {"task": "train"}, lambda r: "measured"))
+    out = tmp_path / "a b.json"
+    assert main(["bench", "--device", "cpu", "--json", str(out)]) == 0
+    words = shlex.split(json.loads(out.read_text())["command"])
+    assert words[:2] == ["cyclegan", "bench"] and words[words.index("--json") + 1] == str(out)

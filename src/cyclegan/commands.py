@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -41,8 +42,9 @@ class Command:
 
 
 def command_line(name: str, opts: Any, *, skip: tuple[str, ...] = ()) -> str:
-    """The subcommand with every option it ran with (defaults included), for reports to name their command."""
-    return " ".join(["cyclegan", name, *to_flags(opts, skip=skip)])
+    """The subcommand with every option it ran with (defaults included), for reports to name their command;
+    quoted as a shell reads it (a path with a space is one argument when the line is run again)."""
+    return shlex.join(["cyclegan", name, *to_flags(opts, skip=skip)])
 
 
 # --- train ----------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ InstanceNorm statistics at several sizes and without), and a large photo's peak 
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -120,7 +121,7 @@ def _large_run(t: TileBenchOptions, device: torch.device, gen_label: str) -> dic
         "peak_rss_mib": round(peak, 1),
         "seconds": round(seconds, 1),
         "s_per_megapixel": round(seconds / mp, 2),
-        "command": " ".join(["cyclegan", *cmd[3:]]),
+        "command": shlex.join(["cyclegan", *cmd[3:]]),
         "generator": gen_label,
     }
 
