@@ -80,6 +80,9 @@ def test_figures_are_the_medians_of_the_timed_steps_and_the_speedup_their_ratio(
     assert dflt["execution"]["s_per_step"] == pytest.approx(0.225, abs=1e-4)
     assert ref["execution"]["instruction_set"] == torch.backends.cpu.get_cpu_capability()
     assert ref["warmup_s"] == pytest.approx(5.0 + 2.0) and dflt["warmup_s"] == pytest.approx(3.0 + 1.0)
+    # apart too: the line said the warm-up steps took 7.0 s, translation's first call included (with --warmup 0,
+    # "0 warm-up step(s) that took 19.2 s": a compiled translation's first call)
+    assert (ref["train_warmup_s"], ref["translate_warmup_s"]) == (pytest.approx(5.0), pytest.approx(2.0))
     assert r["speedup"] == {
         "train": pytest.approx(0.55 / 0.225, abs=1e-3),
         "translate": pytest.approx(0.025 / 0.011, abs=1e-3),
@@ -90,11 +93,11 @@ def test_figures_are_the_medians_of_the_timed_steps_and_the_speedup_their_ratio(
     lines = format_bench(r).splitlines()
     assert lines[1:8] == [
         "reference (fp32, NCHW, eager):",
-        "  train      0.5500 s/step (median of 4, after 1 warm-up step(s) that took 7.0 s), 1.82 img/s per domain",
-        "  translate  40.00 img/s (batch 1, median of 4)",
+        "  train      0.5500 s/step (median of 4, after 1 warm-up step(s) that took 5.0 s), 1.82 img/s per domain",
+        "  translate  40.00 img/s (batch 1, median of 4, after a first call that took 2.0 s)",
         "default (bf16, NCHW, eager):",
-        "  train      0.2250 s/step (median of 4, after 1 warm-up step(s) that took 4.0 s), 4.44 img/s per domain",
-        "  translate  90.91 img/s (batch 1, median of 4)",
+        "  train      0.2250 s/step (median of 4, after 1 warm-up step(s) that took 3.0 s), 4.44 img/s per domain",
+        "  translate  90.91 img/s (batch 1, median of 4, after a first call that took 1.0 s)",
         "speed-up   train 2.44x, translate 2.27x (default over reference, medians of interleaved runs)",
     ]
     assert lines[0].startswith("bench paper preset, 32 px, batch 1, mode both on cpu (")
