@@ -412,3 +412,28 @@ def test_the_recorded_command_quotes_a_path_with_a_space(tmp_path, monkeypatch):
     assert main(["bench", "--device", "cpu", "--json", str(out)]) == 0
     words = shlex.split(json.loads(out.read_text())["command"])
     assert words[:2] == ["cyclegan", "bench"] and words[words.index("--json") + 1] == str(out)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--checkpoint", "run"], "option '--checkpoint' is for --task style, not train; give --task style or drop it"),
+        (["--figure", "f.png"], "option '--figure' is for --task tiles, not train; give --task tiles or drop it"),
+        (
+            ["--task", "style", "--content", "c.png", "--style", "s.png", "--size", "64"],
+            "option '--size' is for --task train, not style; give --task train or drop it",
+        ),
+        (
+            ["--task", "tiles", "--content", "c.png"],
+            "option '--content' is for --task style, not tiles; give --task style or drop it",
+        ),
+    ],
+)
+def test_an_option_of_another_task_is_refused_not_ignored(capsys, monkeypatch, flags, message):
+    # the tasks' flags are flattened into one command: `bench --checkpoint RUN` timed the paper preset, not RUN
+    from cyclegan.bench import runner
+
+    for task in runner.TASKS:
+        monkeypatch.setitem(runner.TASKS, task, (lambda opts, device: {"task": "train"}, lambda r: "measured"))
+    assert main(["bench", "--device", "cpu", *flags]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"

@@ -413,8 +413,9 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         "time training steps, translation and style transfer; record peak memory",
         "--task train (default): training steps (median after warm-up) and translation throughput on "
         "synthetic tensors, and peak memory; --mode reference is the reference implementation's plain "
-        "computation (fp32, NCHW, eager). --task style: Gatys against CycleGAN, seconds per image. "
-        "Example: cyclegan bench --preset paper --size 256 --steps 4",
+        "computation (fp32, NCHW, eager). --task style: Gatys against CycleGAN, seconds per image. --task "
+        "tiles: tiled against whole-image translation, and a large photo's memory and speed. An option of "
+        "another task than the one run is refused. Example: cyclegan bench --preset paper --size 256 --steps 4",
         ".bench.options:BenchOptions",
         run_bench,
     ),

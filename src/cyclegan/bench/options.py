@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from .. import families
 from ..errors import CycleGANError
 from ..files import overwrite_option
-from ..options import MAX_SEED, Options, opt
+from ..options import MAX_SEED, Options, flag_of, opt
 from ..presets import preset_choices
 from ..shared_options import (
     OnOff,
@@ -25,6 +25,11 @@ from ..style.options import BackboneName
 from ..translate_options import MIN_TILE
 
 Task = Literal["train", "style", "tiles"]
+# what only --task train reads; --device, --threads, --json and --overwrite serve every task
+TRAIN_ONLY = frozenset(
+    ("preset", "model", "size", "batch_size", "steps", "warmup", "translate_batches", "mode")
+    + ("precision", "channels_last", "compile", "seed")
+)
 Mode = Literal["reference", "default", "both"]
 
 
@@ -122,7 +127,22 @@ class BenchOptions(Options):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        for flag, task in self._other_tasks_options():
+            raise CycleGANError(f"option '{flag}' is for --task {task}, not {self.task}; give --task {task} or drop it")
         if self.task == "style":
             for name in ("content", "style"):
                 if getattr(self.style_task, name) is None:
                     raise CycleGANError(f"option '--{name}' is required with --task style")
+
+    def _other_tasks_options(self) -> list[tuple[str, str]]:
+        """(flag, its task) of each option another task than `task` reads, set away from its default: the tasks'
+        flags are flattened into one command, and such an option was ignored without a word (`--checkpoint`
+        with --task train timed the paper preset, not the checkpoint)."""
+        groups = [(self, "train"), (self.style_task, "style"), (self.tiles_task, "tiles")]
+        return [
+            (flag_of(f), task)
+            for group, task in groups
+            if task != self.task
+            for f in fields(group)
+            if (task != "train" or f.name in TRAIN_ONLY) and getattr(group, f.name) != f.default
+        ]
