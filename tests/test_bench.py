@@ -283,6 +283,16 @@ def test_a_seam_tile_under_the_smallest_tile_is_refused_up_front_by_its_own_name
     assert capsys.readouterr().err == f"error: {message}\n"
 
 
+def test_a_large_photo_with_one_side_zero_is_refused_not_skipped(capsys):
+    # all(large) was the test for the run, so '--large 0 4000' skipped it as '0 0' does, without a word
+    message = "option '--large' 0 4000: give a width and a height above 0, or 0 0 to skip"
+    with pytest.raises(CycleGANError, match=f"^{message}$"):
+        TileBenchOptions(large=(0, 4000))
+    assert main(["bench", "--task", "tiles", "--large", "0", "4000"]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
+    assert TileBenchOptions(large=(0, 0)).large == (0, 0)
+
+
 def test_bad_values_from_python_name_the_option():
     from cyclegan.config import PRESETS
 

@@ -80,6 +80,10 @@ class TileBenchOptions(Options):
         super().__post_init__()
         if len(self.large) != 2:
             raise CycleGANError(f"option '--large' takes a width and a height, got {len(self.large)} number(s)")
+        if any(self.large) and not all(self.large):  # one side 0 skipped the run without a word
+            raise CycleGANError(
+                f"option '--large' {self.large[0]} {self.large[1]}: give a width and a height above 0, or 0 0 to skip"
+            )
 
 
 @dataclass(frozen=True)
