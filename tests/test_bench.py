@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import resource
 import sys
 import time
@@ -291,6 +292,21 @@ def test_a_large_photo_with_one_side_zero_is_refused_not_skipped(capsys):
     assert main(["bench", "--task", "tiles", "--large", "0", "4000"]) == 2
     assert capsys.readouterr().err == f"error: {message}\n"
     assert TileBenchOptions(large=(0, 0)).large == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("large", "message"),
+    [
+        # saved as a JPEG after the seams were measured: a Pillow traceback
+        ((70000, 2), "option '--large' 70000 2: the photo is written as a JPEG, which holds at most 65500 px a side"),
+        # built and saved, then skipped by translate's decode cap: an error of two lines joined by a literal \n
+        ((20000, 6000), "option '--large' 20000 6000: 120 MP is over `cyclegan translate`'s default decode cap"),
+    ],
+)
+def test_a_large_photo_that_cannot_be_written_or_translated_is_refused_up_front(large, message):
+    with pytest.raises(CycleGANError, match=f"^{re.escape(message)}"):
+        TileBenchOptions(large=large)
+    assert TileBenchOptions(large=(10000, 10000)).large == (10000, 10000)  # 100 MP and 65500 px: the limits
 
 
 def test_bad_values_from_python_name_the_option():

@@ -12,6 +12,7 @@ from ..files import overwrite_option
 from ..options import MAX_SEED, Options, flag_of, opt
 from ..presets import preset_choices
 from ..shared_options import (
+    MAX_PIXELS,
     OnOff,
     Precision,
     channels_last_option,
@@ -31,6 +32,7 @@ TRAIN_ONLY = frozenset(
     + ("precision", "channels_last", "compile", "seed")
 )
 Mode = Literal["reference", "default", "both"]
+JPEG_MAX_SIDE = 65500  # pixels a side Pillow writes in a JPEG (libjpeg's limit)
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,20 @@ class TileBenchOptions(Options):
         super().__post_init__()
         if len(self.large) != 2:
             raise CycleGANError(f"option '--large' takes a width and a height, got {len(self.large)} number(s)")
+        width, height = self.large
         if any(self.large) and not all(self.large):  # one side 0 skipped the run without a word
+            raise CycleGANError(f"option '--large' {width} {height}: give a width and a height above 0, or 0 0 to skip")
+        # Refused here, not after the seams: the photo is saved as a JPEG (a traceback past its largest side) and
+        # read back by `cyclegan translate` with its default decode cap, which skips a larger one
+        if max(width, height) > JPEG_MAX_SIDE:
             raise CycleGANError(
-                f"option '--large' {self.large[0]} {self.large[1]}: give a width and a height above 0, or 0 0 to skip"
+                f"option '--large' {width} {height}: the photo is written as a JPEG, which holds at most "
+                f"{JPEG_MAX_SIDE} px a side; give smaller sides"
+            )
+        if width * height > MAX_PIXELS:
+            raise CycleGANError(
+                f"option '--large' {width} {height}: {width * height / 1e6:g} MP is over `cyclegan translate`'s "
+                f"default decode cap ({MAX_PIXELS} pixels, --max-pixels), which would skip it; give smaller sides"
             )
 
 
