@@ -151,6 +151,29 @@ def test_an_opset_beyond_torch_is_refused_before_tracing(run, tmp_path, capfd, m
     assert "graph" not in captured.out and not out.exists()
 
 
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_a_file_that_fails_the_check_is_not_written(run, tmp_path, capsys, monkeypatch, fmt):
+    # the check ran on the published file: it stayed (over the one --overwrite replaced), with exit status 1
+    import cyclegan.export as export
+
+    real = export._run_exported
+
+    def off_by_1e3(path, f):
+        run_file = real(path, f)
+        return lambda x: run_file(x) + 1e-3
+
+    monkeypatch.setattr(export, "_run_exported", off_by_1e3)
+    out = tmp_path / ("g.onnx" if fmt == "onnx" else "g.pt")
+    args = ["export", "--checkpoint", str(run), "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the exported file differs from PyTorch by 1.0e-03") and err.count("\n") == 1
+    assert f"{out} was not written" in err and not out.exists() and list(tmp_path.iterdir()) == []
+    out.write_bytes(b"an earlier export")
+    assert main([*args, "--overwrite"]) == 2
+    assert out.read_bytes() == b"an earlier export"
+
+
 def test_unknown_format_from_the_library():
     from cyclegan.export import format_for
 

@@ -126,16 +126,13 @@ def run_translate(opts, _: argparse.Namespace) -> int:
 
 
 def run_export(opts, _: argparse.Namespace) -> int:
-    from .export import TOLERANCE, export_checkpoint  # on use
+    from .export import export_checkpoint  # on use
 
-    result = export_checkpoint(opts)
+    result = export_checkpoint(opts)  # a file that fails the check is an error, and not written
     print(f"wrote {result.path} ({result.format}): float32 (B, 3, H, W) in [-1, 1] -> same shape in [-1, 1]")
     if result.max_abs_diff is not None:
         sizes = ", ".join(f"{h}x{w}" for h, w in result.checked_sizes)
         print(f"checked against PyTorch at {sizes}: max abs difference {result.max_abs_diff:.1e}")
-        if result.max_abs_diff > TOLERANCE:
-            print(f"error: the exported file differs from PyTorch by more than {TOLERANCE}", file=sys.stderr)
-            return 1
     elif opts.check:
         print("not checked: onnxruntime is not installed (pip install 'cyclegan[export]')")
     return 0

@@ -28,6 +28,7 @@ from .loading import checkpoint_file, load_generator
 
 TOLERANCE = 1e-4  # max abs difference from PyTorch accepted for an export, on outputs in [-1, 1]
 INPUT, OUTPUT = "input", "output"
+Verify = Callable[[str], None]  # checks the written temporary file; raises to keep it from being published
 DYNAMIC_AXES = {INPUT: {0: "batch", 2: "height", 3: "width"}, OUTPUT: {0: "batch", 2: "height", 3: "width"}}
 
 
@@ -93,7 +94,9 @@ def _opset_refused(opset: int, top: int | None) -> CycleGANError:
     )
 
 
-def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path, *, opset: int, metadata: dict[str, str]) -> None:
+def _export_onnx(
+    model: nn.Module, example: torch.Tensor, path: Path, *, opset: int, metadata: dict[str, str], verify: Verify
+) -> None:
     try:
         import onnx
     except ImportError:
@@ -128,11 +131,14 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path, *, opset: 
             proto.metadata_props.add(key=key, value=value)
         onnx.checker.check_model(proto)
         onnx.save(proto, tmp)
+        verify(tmp)
 
     write_atomic(path, write)
 
 
-def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path, *, metadata: dict[str, str]) -> None:
+def _export_torchscript(
+    model: nn.Module, example: torch.Tensor, path: Path, *, metadata: dict[str, str], verify: Verify
+) -> None:
     def write(tmp: str) -> None:
         with warnings.catch_warnings():
             # TracerWarnings about shape arithmetic (which is what we want recorded), and TorchScript's
@@ -140,6 +146,7 @@ def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path, *, 
             warnings.simplefilter("ignore")
             traced = torch.jit.trace(model, example, check_trace=False)
             torch.jit.save(traced, tmp, _extra_files={f"{k}.txt": v for k, v in metadata.items()})
+        verify(tmp)
 
     write_atomic(path, write)
 
@@ -170,7 +177,8 @@ def export_generator(
     """Write `net` (a generator from `cyclegan.load_generator`) to `out` as ONNX or TorchScript.
 
     The file is written atomically. With `check`, it is run (onnxruntime for ONNX, when installed) at two
-    sizes and compared with PyTorch; the largest absolute difference is returned.
+    sizes and compared with PyTorch before it takes the name `out`: the largest absolute difference is
+    returned, and one above `TOLERANCE` is a CycleGANError with nothing written (an existing `out` kept).
     """
     out = Path(out)
     model = wrap_for_export(net)
@@ -178,24 +186,32 @@ def export_generator(
     example = _example(multiple, 64)
     meta = {"input": "float32 (B, 3, H, W) in [-1, 1], RGB", "output": "float32 (B, 3, H, W) in [-1, 1]"}
     meta.update(metadata or {})
+    sizes = _check_sizes(multiple)
+    diffs: list[float] = []
+
+    def verify(tmp: str) -> None:  # the temporary file, before it takes the name: a failed one never does
+        if not check or (run := _run_exported(Path(tmp), format)) is None:
+            return
+        with torch.no_grad():
+            for i, (h, w) in enumerate(sizes):
+                x = torch.rand(i + 1, 3, h, w, generator=torch.Generator().manual_seed(i)) * 2 - 1
+                diffs.append((run(x) - model(x)).abs().max().item())
+        if max(diffs) > TOLERANCE:
+            raise CycleGANError(
+                f"the exported file differs from PyTorch by {max(diffs):.1e} at "
+                f"{', '.join(f'{h}x{w}' for h, w in sizes)}, more than {TOLERANCE}; {out} was not written"
+            )
+
     try:
         if format == "onnx":
-            _export_onnx(model, example, out, opset=opset, metadata=meta)
+            _export_onnx(model, example, out, opset=opset, metadata=meta, verify=verify)
         else:
-            _export_torchscript(model, example, out, metadata=meta)
+            _export_torchscript(model, example, out, metadata=meta, verify=verify)
     except CycleGANError:
         raise
     except OSError as e:
         raise CycleGANError(f"cannot write {out}: {e.strerror}") from None
-    sizes = _check_sizes(multiple)
-    if not check or (run := _run_exported(out, format)) is None:
-        return ExportResult(out, format, (), None)
-    diff = 0.0
-    with torch.no_grad():
-        for i, (h, w) in enumerate(sizes):
-            x = torch.rand(i + 1, 3, h, w, generator=torch.Generator().manual_seed(i)) * 2 - 1
-            diff = max(diff, (run(x) - model(x)).abs().max().item())
-    return ExportResult(out, format, sizes, diff)
+    return ExportResult(out, format, sizes, max(diffs)) if diffs else ExportResult(out, format, (), None)
 
 
 def export_checkpoint(opts: ExportOptions) -> ExportResult:
