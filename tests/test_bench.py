@@ -463,3 +463,15 @@ def test_an_option_of_another_task_is_refused_not_ignored(capsys, monkeypatch, f
         monkeypatch.setitem(runner.TASKS, task, (lambda opts, device: {"task": "train"}, lambda r: "measured"))
     assert main(["bench", "--device", "cpu", *flags]) == 2
     assert capsys.readouterr().err == f"error: {message}\n"
+
+
+def test_running_out_of_memory_is_one_line_naming_what_to_lower(capsys, monkeypatch):
+    # the CPU allocator's RuntimeError went up as a traceback
+    from cyclegan.bench import runner
+
+    def out_of_memory(opts, device):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setitem(runner.TASKS, "train", (out_of_memory, runner.TASKS["train"][1]))
+    assert main(["bench", "--device", "cpu", "--size", "1024"]) == 2
+    assert capsys.readouterr().err == "error: out of memory on cpu (--task train): lower --size or --batch-size\n"

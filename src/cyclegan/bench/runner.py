@@ -10,6 +10,7 @@ import torch
 from ..errors import CycleGANError
 from ..execution import resolve_device
 from ..files import check_outputs
+from ..inference import is_out_of_memory
 from ..loading import checkpoint_file
 from .options import BenchOptions
 from .style import bench_style, format_style
@@ -22,6 +23,8 @@ TASKS = {
     "style": (bench_style, format_style),
     "tiles": (bench_tiles, format_tiles),
 }
+# What makes each task's work smaller, for its out-of-memory error
+SMALLER = {"train": "--size or --batch-size", "style": "--style-sizes", "tiles": "--seam-size"}
 
 
 def check_bench_outputs(opts: BenchOptions) -> None:
@@ -51,7 +54,13 @@ def bench(opts: BenchOptions) -> dict[str, Any]:
     if opts.threads is not None:
         torch.set_num_threads(opts.threads)
     measure, _ = TASKS[opts.task]
-    return measure(opts, resolve_device(opts.device))
+    device = resolve_device(opts.device)
+    try:
+        return measure(opts, device)
+    except Exception as e:  # only running out of memory is handled here: the allocator's traceback otherwise
+        if not is_out_of_memory(e):
+            raise
+        raise CycleGANError(f"out of memory on {device} (--task {opts.task}): lower {SMALLER[opts.task]}") from None
 
 
 def format_bench(r: dict[str, Any]) -> str:
