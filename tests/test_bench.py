@@ -475,3 +475,33 @@ def test_running_out_of_memory_is_one_line_naming_what_to_lower(capsys, monkeypa
     monkeypatch.setitem(runner.TASKS, "train", (out_of_memory, runner.TASKS["train"][1]))
     assert main(["bench", "--device", "cpu", "--size", "1024"]) == 2
     assert capsys.readouterr().err == "error: out of memory on cpu (--task train): lower --size or --batch-size\n"
+
+
+def test_ctrl_c_during_the_large_photo_stops_its_translation_too(monkeypatch):
+    # only bench saw the Ctrl-C (kill -INT PID, or a signal to it alone): its translate process went on
+    from cyclegan.bench import tiles
+
+    killed = []
+
+    class Translation:
+        pid = -1
+        stdout = stderr = None
+
+        def __init__(self, cmd, **kwargs):
+            pass
+
+        def kill(self):
+            killed.append("kill")
+
+        def wait(self):
+            killed.append("wait")
+
+    def interrupted(pid, options):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tiles.subprocess, "Popen", Translation)
+    monkeypatch.setattr(tiles.os, "wait4", interrupted)
+    t = TileBenchOptions(tile_checkpoint="g.pth", large=(40, 30))
+    with pytest.raises(KeyboardInterrupt):
+        tiles._large_run(t, torch.device("cpu"), "g.pth AtoB")
+    assert killed == ["kill", "wait"]

@@ -105,7 +105,12 @@ def _large_run(t: TileBenchOptions, device: torch.device, gen_label: str) -> dic
         ]
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # Ctrl-C: the translation went on alone, minutes, into the folder removed below
+            proc.kill()
+            proc.wait()
+            raise
         seconds = time.perf_counter() - t0
         out, err = proc.stdout.read(), proc.stderr.read()
         proc.returncode = os.waitstatus_to_exitcode(status)
