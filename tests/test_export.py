@@ -174,6 +174,13 @@ def test_a_file_that_fails_the_check_is_not_written(run, tmp_path, capsys, monke
     assert out.read_bytes() == b"an earlier export"
 
 
+def test_an_opset_with_torchscript_is_refused_not_ignored(run, tmp_path, capsys):
+    out = tmp_path / "g.pt"
+    assert main(["export", "--checkpoint", str(run), "--out", str(out), "--opset", "13"]) == 2
+    assert capsys.readouterr().err == f"error: option '--opset' is for ONNX files, not TorchScript ({out}); drop it\n"
+    assert not out.exists()
+
+
 def test_unknown_format_from_the_library():
     from cyclegan.export import format_for
 

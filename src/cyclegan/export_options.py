@@ -60,4 +60,6 @@ class ExportOptions(Options):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        format_for(self.out, self.format)  # a name whose suffix tells no format is refused here, up front
+        fmt = format_for(self.out, self.format)  # a name whose suffix tells no format is refused here, up front
+        if fmt == "torchscript" and self.opset != OPSET:  # TorchScript has no opset: it was ignored without a word
+            raise CycleGANError(f"option '--opset' is for ONNX files, not TorchScript ({self.out}); drop it")
