@@ -505,3 +505,11 @@ def test_ctrl_c_during_the_large_photo_stops_its_translation_too(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         tiles._large_run(t, torch.device("cpu"), "g.pth AtoB")
     assert killed == ["kill", "wait"]
+
+
+def test_help_says_reference_mode_leaves_the_execution_options_alone(capsys):
+    # `--mode reference --compile on` timed eager fp32 without a word, and --help did not say so
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "reference: fp32, NCHW, eager, as the reference implementation, whatever --precision," in text

@@ -125,8 +125,9 @@ class BenchOptions(Options):
     translate_batches: int | None = opt(None, "timed translation batches", gt=0, default_text="as --steps, at least 10")
     mode: Mode = opt(
         "default",
-        "reference: fp32, NCHW, eager, as the reference implementation; default: what train and translate use "
-        "by default here; both: the two interleaved step by step, with the speed-up",
+        "reference: fp32, NCHW, eager, as the reference implementation, whatever --precision, --channels-last "
+        "and --compile say (they set the default mode); default: what train and translate use by default here; "
+        "both: the two interleaved step by step, with the speed-up",
     )
     # default mode only (reference is always fp32, NCHW, eager): as `cyclegan train`'s options
     precision: Precision = precision_option()
