@@ -513,3 +513,13 @@ def test_help_says_reference_mode_leaves_the_execution_options_alone(capsys):
         main(["bench", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "reference: fp32, NCHW, eager, as the reference implementation, whatever --precision," in text
+
+
+def test_a_seam_tile_as_large_as_the_image_is_refused(capsys):
+    # the image went through whole as one tile, and the seams printed "mean 0.00 grey levels": no seam measured
+    message = "option '--seam-tile' 256 is not smaller than --seam-size 200: nothing would be tiled"
+    with pytest.raises(CycleGANError, match=f"^{message}"):
+        TileBenchOptions(seam_size=200)
+    assert main(["bench", "--task", "tiles", "--seam-size", "256"]) == 2
+    assert capsys.readouterr().err.startswith("error: option '--seam-tile' 256 is not smaller than --seam-size 256")
+    assert TileBenchOptions(seam_size=257).seam_tile == 256

@@ -82,6 +82,11 @@ class TileBenchOptions(Options):
         super().__post_init__()
         if len(self.large) != 2:
             raise CycleGANError(f"option '--large' takes a width and a height, got {len(self.large)} number(s)")
+        if self.seam_tile >= self.seam_size:  # one tile, the whole image: "0.00 grey levels" measured no seam
+            raise CycleGANError(
+                f"option '--seam-tile' {self.seam_tile} is not smaller than --seam-size {self.seam_size}: nothing "
+                "would be tiled; give a smaller --seam-tile or a larger --seam-size"
+            )
         width, height = self.large
         if any(self.large) and not all(self.large):  # one side 0 skipped the run without a word
             raise CycleGANError(f"option '--large' {width} {height}: give a width and a height above 0, or 0 0 to skip")
