@@ -181,6 +181,20 @@ def test_an_opset_with_torchscript_is_refused_not_ignored(run, tmp_path, capsys)
     assert not out.exists()
 
 
+def test_an_onnx_file_onnxruntime_cannot_load_is_one_line_and_not_written(run, tmp_path, capsys, monkeypatch):
+    # an onnxruntime older than the opset: its Fail went up as a traceback from inside the check
+    def too_old(path, providers):
+        raise RuntimeError("[ONNXRuntimeError] : 1 : FAIL : Load model failed: Opset 23 is under development\nmore")
+
+    monkeypatch.setattr(ort, "InferenceSession", too_old)
+    out = tmp_path / "g.onnx"
+    assert main(["export", "--checkpoint", str(run), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: onnxruntime {ort.__version__} cannot load the exported file to check it (")
+    assert "Opset 23 is under development)" in err and "--no-check" in err and err.count("\n") == 1
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
 def test_unknown_format_from_the_library():
     from cyclegan.export import format_for
 

@@ -161,7 +161,14 @@ def _run_exported(path: Path, fmt: ExportFormat) -> Callable[[torch.Tensor], tor
         import onnxruntime as ort
     except ImportError:
         return None
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001 - onnxruntime's own types (Fail, InvalidGraph, ...): an opset it lacks
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise CycleGANError(
+            f"onnxruntime {ort.__version__} cannot load the exported file to check it ({why}); give a lower "
+            "--opset, update onnxruntime, or --no-check to skip the check"
+        ) from None
     return lambda x: torch.from_numpy(session.run(None, {INPUT: np.ascontiguousarray(x.numpy())})[0])
 
 
