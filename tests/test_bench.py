@@ -523,3 +523,26 @@ def test_a_seam_tile_as_large_as_the_image_is_refused(capsys):
     assert main(["bench", "--task", "tiles", "--seam-size", "256"]) == 2
     assert capsys.readouterr().err.startswith("error: option '--seam-tile' 256 is not smaller than --seam-size 256")
     assert TileBenchOptions(seam_size=257).seam_tile == 256
+
+
+def test_a_failed_large_translation_is_named_by_its_first_error_line(monkeypatch):
+    # its stderr went in whole: two lines joined by a literal \n, the second only "1 input(s) could not be translated"
+    import io
+
+    from cyclegan.bench import tiles
+
+    class Translation:
+        pid = -1
+
+        def __init__(self, cmd, **kwargs):
+            self.stdout = io.StringIO("")
+            self.stderr = io.StringIO(
+                "error: large.jpg: out of memory on cpu at 40x30 px\nerror: 1 input(s) could not be translated\n"
+            )
+
+    monkeypatch.setattr(tiles.subprocess, "Popen", Translation)
+    monkeypatch.setattr(tiles.os, "wait4", lambda pid, options: (pid, 1 << 8, None))  # exit status 1
+    t = TileBenchOptions(tile_checkpoint="g.pth", large=(40, 30))
+    with pytest.raises(CycleGANError) as e:
+        tiles._large_run(t, torch.device("cpu"), "g.pth AtoB")
+    assert str(e.value) == "the translation of the 40x30 photo failed: large.jpg: out of memory on cpu at 40x30 px"

@@ -114,8 +114,10 @@ def _large_run(t: TileBenchOptions, device: torch.device, gen_label: str) -> dic
         seconds = time.perf_counter() - t0
         out, err = proc.stdout.read(), proc.stderr.read()
         proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            raise CycleGANError(f"the translation of the {width}x{height} photo failed: {err.strip()[-300:] or out}")
+        if proc.returncode != 0:  # its first error line says why; the next only counts the skipped inputs
+            errors = [line.removeprefix("error: ") for line in err.splitlines() if line.startswith("error: ")]
+            why = errors[0] if errors else err.strip()[-300:] or out.strip() or f"exit status {proc.returncode}"
+            raise CycleGANError(f"the translation of the {width}x{height} photo failed: {why}")
         with Image.open(Path(tmp) / "out" / "large.png") as im:
             size = im.size
     peak = usage.ru_maxrss / 2**20 if sys.platform == "darwin" else usage.ru_maxrss / 2**10
