@@ -507,12 +507,15 @@ def test_ctrl_c_during_the_large_photo_stops_its_translation_too(monkeypatch):
     assert killed == ["kill", "wait"]
 
 
-def test_help_says_reference_mode_leaves_the_execution_options_alone(capsys):
+def test_help_says_what_each_option_applies_to(capsys):
     # `--mode reference --compile on` timed eager fp32 without a word, and --help did not say so
     with pytest.raises(SystemExit):
         main(["bench", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "reference: fp32, NCHW, eager, as the reference implementation, whatever --precision," in text
+    # --checkpoint and --direction are --task style's: the shared help said neither that nor what happens without
+    assert "--checkpoint RUN_OR_FILE generator to time beside the paper's with --task style" in text
+    assert "--direction {AtoB,BtoA} direction of --checkpoint (--task style)" in text
 
 
 def test_a_seam_tile_as_large_as_the_image_is_refused(capsys):

@@ -16,10 +16,8 @@ from ..shared_options import (
     OnOff,
     Precision,
     channels_last_option,
-    checkpoint_option,
     compile_option,
     device_option,
-    direction_option,
     precision_option,
 )
 from ..style.options import BackboneName
@@ -41,8 +39,13 @@ class StyleBenchOptions(Options):
 
     content: str | None = opt(None, "content image file (--task style; required there)", metavar="FILE")
     style: str | None = opt(None, "style image file (--task style; required there)", metavar="FILE")
-    checkpoint: str | None = checkpoint_option(default=None)
-    direction: Literal["AtoB", "BtoA"] = direction_option("BtoA")
+    checkpoint: str | None = opt(
+        None,
+        "generator to time beside the paper's with --task style (run folder, file or pretrained:NAME)",
+        metavar="RUN_OR_FILE",
+        default_text="the paper generator with random weights only",
+    )
+    direction: Literal["AtoB", "BtoA"] = opt("BtoA", "direction of --checkpoint (--task style)")
     gatys_steps: int = opt(300, "Gatys steps per image (forward+backward passes of the backbone)", gt=0)
     probe_steps: int = opt(20, "steps timed per estimated Gatys case (setup + steps x their median)", ge=2)
     repeat: int = opt(3, "repeats of the full Gatys run (first backbone, first size)", gt=0)
