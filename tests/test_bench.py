@@ -549,3 +549,14 @@ def test_a_failed_large_translation_is_named_by_its_first_error_line(monkeypatch
     with pytest.raises(CycleGANError) as e:
         tiles._large_run(t, torch.device("cpu"), "g.pth AtoB")
     assert str(e.value) == "the translation of the 40x30 photo failed: large.jpg: out of memory on cpu at 40x30 px"
+
+
+def test_a_size_or_backbone_named_twice_is_refused(capsys):
+    # --backbones lite0 lite0 timed lite0 once, without a word; --style-sizes 256 256 repeated rows
+    with pytest.raises(CycleGANError, match="^option '--backbones' names lite0 twice; give each once$"):
+        StyleBenchOptions(backbones=("lite0", "vgg19", "lite0"))
+    with pytest.raises(CycleGANError, match="^option '--style-sizes' names 256 twice; give each once$"):
+        StyleBenchOptions(style_sizes=(256, 512, 256))
+    flags = ["bench", "--task", "style", "--content", "c.png", "--style", "s.png", "--style-sizes", "64", "64"]
+    assert main(flags) == 2
+    assert capsys.readouterr().err == "error: option '--style-sizes' names 64 twice; give each once\n"

@@ -52,6 +52,13 @@ class StyleBenchOptions(Options):
     style_sizes: tuple[int, ...] = opt((256, 512), "long sides in pixels to time Gatys and CycleGAN at", gt=0)
     backbones: tuple[BackboneName, ...] = opt(("lite0", "vgg19"), "Gatys feature networks to time")
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for flag, values in (("--style-sizes", self.style_sizes), ("--backbones", self.backbones)):
+            twice = next((v for i, v in enumerate(values) if v in values[:i]), None)
+            if twice is not None:  # timed once (a backbone) or twice over (a size): a row dropped or repeated
+                raise CycleGANError(f"option '{flag}' names {twice} twice; give each once")
+
 
 @dataclass(frozen=True)
 class TileBenchOptions(Options):
