@@ -32,7 +32,7 @@ def format_for(path: str | Path, fmt: str | None) -> ExportFormat:
         implied = SUFFIXES.get(Path(path).suffix.lower())
         if implied is not None and implied != fmt:  # a TorchScript file named .onnx would fail its reader
             raise CycleGANError(
-                f"option '--format': {fmt} does not match --out {path} (the name of a {implied} file); "
+                f"option '--format': {fmt} does not match --out {path}, whose suffix means {implied}; "
                 "rename the file or drop --format"
             )
         return fmt  # type: ignore[return-value]
