@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import resource
 import sys
 import time
@@ -13,7 +14,15 @@ import pytest
 import torch
 
 from conftest import make_images
-from cyclegan.bench import BenchOptions, StyleBenchOptions, bench, format_bench, gatys_estimate, time_train_step
+from cyclegan.bench import (
+    BenchOptions,
+    StyleBenchOptions,
+    TileBenchOptions,
+    bench,
+    format_bench,
+    gatys_estimate,
+    time_train_step,
+)
 from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
 from cyclegan.execution import Execution
@@ -72,6 +81,9 @@ def test_figures_are_the_medians_of_the_timed_steps_and_the_speedup_their_ratio(
     assert dflt["execution"]["s_per_step"] == pytest.approx(0.225, abs=1e-4)
     assert ref["execution"]["instruction_set"] == torch.backends.cpu.get_cpu_capability()
     assert ref["warmup_s"] == pytest.approx(5.0 + 2.0) and dflt["warmup_s"] == pytest.approx(3.0 + 1.0)
+    # apart too: the line said the warm-up steps took 7.0 s, translation's first call included (with --warmup 0,
+    # "0 warm-up step(s) that took 19.2 s": a compiled translation's first call)
+    assert (ref["train_warmup_s"], ref["translate_warmup_s"]) == (pytest.approx(5.0), pytest.approx(2.0))
     assert r["speedup"] == {
         "train": pytest.approx(0.55 / 0.225, abs=1e-3),
         "translate": pytest.approx(0.025 / 0.011, abs=1e-3),
@@ -82,11 +94,11 @@ def test_figures_are_the_medians_of_the_timed_steps_and_the_speedup_their_ratio(
     lines = format_bench(r).splitlines()
     assert lines[1:8] == [
         "reference (fp32, NCHW, eager):",
-        "  train      0.5500 s/step (median of 4, after 1 warm-up step(s) that took 7.0 s), 1.82 img/s per domain",
-        "  translate  40.00 img/s (batch 1, median of 4)",
+        "  train      0.5500 s/step (median of 4, after 1 warm-up step(s) that took 5.0 s), 1.82 img/s per domain",
+        "  translate  40.00 img/s (batch 1, median of 4, after a first call that took 2.0 s)",
         "default (bf16, NCHW, eager):",
-        "  train      0.2250 s/step (median of 4, after 1 warm-up step(s) that took 4.0 s), 4.44 img/s per domain",
-        "  translate  90.91 img/s (batch 1, median of 4)",
+        "  train      0.2250 s/step (median of 4, after 1 warm-up step(s) that took 3.0 s), 4.44 img/s per domain",
+        "  translate  90.91 img/s (batch 1, median of 4, after a first call that took 1.0 s)",
         "speed-up   train 2.44x, translate 2.27x (default over reference, medians of interleaved runs)",
     ]
     assert lines[0].startswith("bench paper preset, 32 px, batch 1, mode both on cpu (")
@@ -263,6 +275,40 @@ def test_bad_options_are_the_same_one_line_error_from_python_and_the_cli(capsys,
     assert capsys.readouterr().err == f"error: {message}\n"
 
 
+def test_a_seam_tile_under_the_smallest_tile_is_refused_up_front_by_its_own_name(capsys):
+    # the tiling's check came after the whole image was measured, and named '--tile', which bench does not have
+    message = "option '--seam-tile' must be >= 32, got 8"
+    with pytest.raises(CycleGANError, match=f"^{message}$"):
+        TileBenchOptions(seam_tile=8)
+    assert main(["bench", "--task", "tiles", "--seam-tile", "8"]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
+
+
+def test_a_large_photo_with_one_side_zero_is_refused_not_skipped(capsys):
+    # all(large) was the test for the run, so '--large 0 4000' skipped it as '0 0' does, without a word
+    message = "option '--large' 0 4000: give a width and a height above 0, or 0 0 to skip"
+    with pytest.raises(CycleGANError, match=f"^{message}$"):
+        TileBenchOptions(large=(0, 4000))
+    assert main(["bench", "--task", "tiles", "--large", "0", "4000"]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
+    assert TileBenchOptions(large=(0, 0)).large == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("large", "message"),
+    [
+        # saved as a JPEG after the seams were measured: a Pillow traceback
+        ((70000, 2), "option '--large' 70000 2: the photo is written as a JPEG, which holds at most 65500 px a side"),
+        # built and saved, then skipped by translate's decode cap: an error of two lines joined by a literal \n
+        ((20000, 6000), "option '--large' 20000 6000: 120 MP is over `cyclegan translate`'s default decode cap"),
+    ],
+)
+def test_a_large_photo_that_cannot_be_written_or_translated_is_refused_up_front(large, message):
+    with pytest.raises(CycleGANError, match=f"^{re.escape(message)}"):
+        TileBenchOptions(large=large)
+    assert TileBenchOptions(large=(10000, 10000)).large == (10000, 10000)  # 100 MP and 65500 px: the limits
+
+
 def test_bad_values_from_python_name_the_option():
     from cyclegan.config import PRESETS
 
@@ -319,3 +365,198 @@ def test_the_json_records_the_execution_the_trainer_applied(monkeypatch):
     r = bench(opts)
     ex = r["execution"]
     assert ex["precision"] == "fp32" and not ex["fused_layers"] and not ex["parallel_chains"]
+
+
+def test_json_and_figure_that_would_lose_a_file_are_refused_before_measuring(tmp_path, capsys, monkeypatch):
+    """--figure (tiles) was written after the measuring with no check: over an existing file without --overwrite,
+    over the --photo it read, or as a traceback where it named a folder; --json could replace an input too."""
+    from cyclegan.bench import runner
+
+    def measured(opts, device):
+        raise AssertionError("measured before its outputs were checked")
+
+    monkeypatch.setitem(runner.TASKS, "tiles", (measured, runner.TASKS["tiles"][1]))
+    monkeypatch.setitem(runner.TASKS, "style", (measured, runner.TASKS["style"][1]))
+    photo, taken = tmp_path / "photo.png", tmp_path / "taken.png"
+    make_images(tmp_path, 1, seed=0)[0].rename(photo)
+    taken.write_bytes(b"keep")
+    tiles = ["bench", "--task", "tiles", "--photo", str(photo), "--large", "0", "0", "--figure"]
+    cases = [
+        (
+            [*tiles, str(taken)],
+            f"error: {taken} already exists: pass --overwrite to replace, or choose another --figure",
+        ),
+        ([*tiles, str(photo), "--overwrite"], f"error: option '--figure': writing {photo} would replace the input"),
+        ([*tiles, str(tmp_path)], f"error: option '--figure': {tmp_path} is a folder, where a file would be written"),
+        (
+            [*tiles, str(tmp_path / "f.png"), "--json", str(tmp_path / "f.png")],
+            "error: options '--json' and '--figure'",
+        ),
+        (
+            [
+                "bench",
+                "--task",
+                "style",
+                "--content",
+                str(photo),
+                "--style",
+                str(taken),
+                "--json",
+                str(taken),
+                "--overwrite",
+            ],
+            f"error: option '--json': writing {taken} would replace the input",
+        ),
+    ]
+    for flags, message in cases:
+        assert main(flags) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(message) and err.count("\n") == 1, err
+    assert taken.read_bytes() == b"keep" and not (tmp_path / "f.png").exists()
+
+
+def test_style_task_refuses_an_unreadable_checkpoint_before_timing_gatys(tmp_path, monkeypatch):
+    # the generator was loaded after every Gatys run: minutes (300 steps x repeats) before the one-line error
+    def gatys(*args, **kwargs):
+        raise AssertionError("Gatys timed before the checkpoint was read")
+
+    monkeypatch.setattr("cyclegan.bench.style.time_gatys", gatys)
+    content = make_images(tmp_path, 1, seed=0)[0]
+    style = StyleBenchOptions(content=str(content), style=str(content), checkpoint=str(tmp_path / "missing"))
+    with pytest.raises(CycleGANError, match="^checkpoint not found: .*missing"):
+        bench(BenchOptions(task="style", device="cpu", style_task=style))
+
+
+def test_the_recorded_command_quotes_a_path_with_a_space(tmp_path, monkeypatch):
+    # joined with plain spaces, '--json /x/a b.json' ran again as two arguments
+    import shlex
+
+    from cyclegan.bench import runner
+
+    monkeypatch.setitem(runner.TASKS, "train", (lambda opts, device: {"task": "train"}, lambda r: "measured"))
+    out = tmp_path / "a b.json"
+    assert main(["bench", "--device", "cpu", "--json", str(out)]) == 0
+    words = shlex.split(json.loads(out.read_text())["command"])
+    assert words[:2] == ["cyclegan", "bench"] and words[words.index("--json") + 1] == str(out)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--checkpoint", "run"], "option '--checkpoint' is for --task style, not train; give --task style or drop it"),
+        (["--figure", "f.png"], "option '--figure' is for --task tiles, not train; give --task tiles or drop it"),
+        (
+            ["--task", "style", "--content", "c.png", "--style", "s.png", "--size", "64"],
+            "option '--size' is for --task train, not style; give --task train or drop it",
+        ),
+        (
+            ["--task", "tiles", "--content", "c.png"],
+            "option '--content' is for --task style, not tiles; give --task style or drop it",
+        ),
+    ],
+)
+def test_an_option_of_another_task_is_refused_not_ignored(capsys, monkeypatch, flags, message):
+    # the tasks' flags are flattened into one command: `bench --checkpoint RUN` timed the paper preset, not RUN
+    from cyclegan.bench import runner
+
+    for task in runner.TASKS:
+        monkeypatch.setitem(runner.TASKS, task, (lambda opts, device: {"task": "train"}, lambda r: "measured"))
+    assert main(["bench", "--device", "cpu", *flags]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
+
+
+def test_running_out_of_memory_is_one_line_naming_what_to_lower(capsys, monkeypatch):
+    # the CPU allocator's RuntimeError went up as a traceback
+    from cyclegan.bench import runner
+
+    def out_of_memory(opts, device):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setitem(runner.TASKS, "train", (out_of_memory, runner.TASKS["train"][1]))
+    assert main(["bench", "--device", "cpu", "--size", "1024"]) == 2
+    assert capsys.readouterr().err == "error: out of memory on cpu (--task train): lower --size or --batch-size\n"
+
+
+def test_ctrl_c_during_the_large_photo_stops_its_translation_too(monkeypatch):
+    # only bench saw the Ctrl-C (kill -INT PID, or a signal to it alone): its translate process went on
+    from cyclegan.bench import tiles
+
+    killed = []
+
+    class Translation:
+        pid = -1
+        stdout = stderr = None
+
+        def __init__(self, cmd, **kwargs):
+            pass
+
+        def kill(self):
+            killed.append("kill")
+
+        def wait(self):
+            killed.append("wait")
+
+    def interrupted(pid, options):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tiles.subprocess, "Popen", Translation)
+    monkeypatch.setattr(tiles.os, "wait4", interrupted)
+    t = TileBenchOptions(tile_checkpoint="g.pth", large=(40, 30))
+    with pytest.raises(KeyboardInterrupt):
+        tiles._large_run(t, torch.device("cpu"), "g.pth AtoB")
+    assert killed == ["kill", "wait"]
+
+
+def test_help_says_what_each_option_applies_to(capsys):
+    # `--mode reference --compile on` timed eager fp32 without a word, and --help did not say so
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "reference: fp32, NCHW, eager, as the reference implementation, whatever --precision," in text
+    # --checkpoint and --direction are --task style's: the shared help said neither that nor what happens without
+    assert "--checkpoint RUN_OR_FILE generator to time beside the paper's with --task style" in text
+    assert "--direction {AtoB,BtoA} direction of --checkpoint (--task style)" in text
+
+
+def test_a_seam_tile_as_large_as_the_image_is_refused(capsys):
+    # the image went through whole as one tile, and the seams printed "mean 0.00 grey levels": no seam measured
+    message = "option '--seam-tile' 256 is not smaller than --seam-size 200: nothing would be tiled"
+    with pytest.raises(CycleGANError, match=f"^{message}"):
+        TileBenchOptions(seam_size=200)
+    assert main(["bench", "--task", "tiles", "--seam-size", "256"]) == 2
+    assert capsys.readouterr().err.startswith("error: option '--seam-tile' 256 is not smaller than --seam-size 256")
+    assert TileBenchOptions(seam_size=257).seam_tile == 256
+
+
+def test_a_failed_large_translation_is_named_by_its_first_error_line(monkeypatch):
+    # its stderr went in whole: two lines joined by a literal \n, the second only "1 input(s) could not be translated"
+    import io
+
+    from cyclegan.bench import tiles
+
+    class Translation:
+        pid = -1
+
+        def __init__(self, cmd, **kwargs):
+            self.stdout = io.StringIO("")
+            self.stderr = io.StringIO(
+                "error: large.jpg: out of memory on cpu at 40x30 px\nerror: 1 input(s) could not be translated\n"
+            )
+
+    monkeypatch.setattr(tiles.subprocess, "Popen", Translation)
+    monkeypatch.setattr(tiles.os, "wait4", lambda pid, options: (pid, 1 << 8, None))  # exit status 1
+    t = TileBenchOptions(tile_checkpoint="g.pth", large=(40, 30))
+    with pytest.raises(CycleGANError) as e:
+        tiles._large_run(t, torch.device("cpu"), "g.pth AtoB")
+    assert str(e.value) == "the translation of the 40x30 photo failed: large.jpg: out of memory on cpu at 40x30 px"
+
+
+def test_a_size_or_backbone_named_twice_is_refused(capsys):
+    # --backbones lite0 lite0 timed lite0 once, without a word; --style-sizes 256 256 repeated rows
+    with pytest.raises(CycleGANError, match="^option '--backbones' names lite0 twice; give each once$"):
+        StyleBenchOptions(backbones=("lite0", "vgg19", "lite0"))
+    with pytest.raises(CycleGANError, match="^option '--style-sizes' names 256 twice; give each once$"):
+        StyleBenchOptions(style_sizes=(256, 512, 256))
+    flags = ["bench", "--task", "style", "--content", "c.png", "--style", "s.png", "--style-sizes", "64", "64"]
+    assert main(flags) == 2
+    assert capsys.readouterr().err == "error: option '--style-sizes' names 64 twice; give each once\n"

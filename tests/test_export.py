@@ -123,13 +123,79 @@ def test_export_errors_are_one_line(run, tmp_path, capsys):
     # a format that contradicts the file's name, and an opset beyond torch's exporter: one line, no file
     args = ["export", "--checkpoint", str(run), "--no-check"]
     assert main([*args, "--out", str(tmp_path / "g.onnx"), "--format", "torchscript"]) == 2
-    assert "'--format': torchscript does not match" in capsys.readouterr().err
+    # "(the name of a onnx file)" before
+    assert f"'--format': torchscript does not match --out {tmp_path / 'g.onnx'}, whose suffix means onnx;" in (
+        capsys.readouterr().err
+    )
     pytest.importorskip("onnx")
     assert main([*args, "--out", str(tmp_path / "g.onnx"), "--opset", "10"]) == 2  # reflect padding needs 11
     assert "'--opset' must be >= 11" in capsys.readouterr().err
     assert main([*args, "--out", str(tmp_path / "g.onnx"), "--opset", "99"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: option '--opset'") and "\n" not in err and not (tmp_path / "g.onnx").exists()
+
+
+def test_an_opset_beyond_torch_is_refused_before_tracing(run, tmp_path, capfd, monkeypatch):
+    # torch's own refusal came after tracing, with the whole traced graph printed on stdout, and the message
+    # named 20 (the TorchScript exporter's nominal top) although 21-23 export and pass the check
+    top = torch.onnx._constants.ONNX_MAX_OPSET
+
+    def no_tracing(*args, **kwargs):
+        raise AssertionError("traced an opset torch cannot export")
+
+    monkeypatch.setattr(torch.onnx, "export", no_tracing)
+    out = tmp_path / "g.onnx"
+    assert main(["export", "--checkpoint", str(run), "--out", str(out), "--opset", str(top + 1)]) == 2
+    captured = capfd.readouterr()
+    assert captured.err.strip() == (
+        f"error: option '--opset': torch {torch.__version__} cannot export opset {top + 1} (at most {top}); "
+        "give a lower --opset"
+    )
+    assert "graph" not in captured.out and not out.exists()
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_a_file_that_fails_the_check_is_not_written(run, tmp_path, capsys, monkeypatch, fmt):
+    # the check ran on the published file: it stayed (over the one --overwrite replaced), with exit status 1
+    import cyclegan.export as export
+
+    real = export._run_exported
+
+    def off_by_1e3(path, f):
+        run_file = real(path, f)
+        return lambda x: run_file(x) + 1e-3
+
+    monkeypatch.setattr(export, "_run_exported", off_by_1e3)
+    out = tmp_path / ("g.onnx" if fmt == "onnx" else "g.pt")
+    args = ["export", "--checkpoint", str(run), "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the exported file differs from PyTorch by 1.0e-03") and err.count("\n") == 1
+    assert f"{out} was not written" in err and not out.exists() and list(tmp_path.iterdir()) == []
+    out.write_bytes(b"an earlier export")
+    assert main([*args, "--overwrite"]) == 2
+    assert out.read_bytes() == b"an earlier export"
+
+
+def test_an_opset_with_torchscript_is_refused_not_ignored(run, tmp_path, capsys):
+    out = tmp_path / "g.pt"
+    assert main(["export", "--checkpoint", str(run), "--out", str(out), "--opset", "13"]) == 2
+    assert capsys.readouterr().err == f"error: option '--opset' is for ONNX files, not TorchScript ({out}); drop it\n"
+    assert not out.exists()
+
+
+def test_an_onnx_file_onnxruntime_cannot_load_is_one_line_and_not_written(run, tmp_path, capsys, monkeypatch):
+    # an onnxruntime older than the opset: its Fail went up as a traceback from inside the check
+    def too_old(path, providers):
+        raise RuntimeError("[ONNXRuntimeError] : 1 : FAIL : Load model failed: Opset 23 is under development\nmore")
+
+    monkeypatch.setattr(ort, "InferenceSession", too_old)
+    out = tmp_path / "g.onnx"
+    assert main(["export", "--checkpoint", str(run), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: onnxruntime {ort.__version__} cannot load the exported file to check it (")
+    assert "Opset 23 is under development)" in err and "--no-check" in err and err.count("\n") == 1
+    assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_unknown_format_from_the_library():

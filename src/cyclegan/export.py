@@ -28,6 +28,7 @@ from .loading import checkpoint_file, load_generator
 
 TOLERANCE = 1e-4  # max abs difference from PyTorch accepted for an export, on outputs in [-1, 1]
 INPUT, OUTPUT = "input", "output"
+Verify = Callable[[str], None]  # checks the written temporary file; raises to keep it from being published
 DYNAMIC_AXES = {INPUT: {0: "batch", 2: "height", 3: "width"}, OUTPUT: {0: "batch", 2: "height", 3: "width"}}
 
 
@@ -80,11 +81,30 @@ def _check_sizes(multiple: int) -> tuple[tuple[int, int], ...]:
     return ((base + 3, 2 * base + 1), (2 * base, base + 6))
 
 
-def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path, *, opset: int, metadata: dict[str, str]) -> None:
+def _max_opset() -> int | None:
+    # The highest opset torch's exporter writes: ONNX_MAX_OPSET (23 in torch 2.14). The TorchScript-based
+    # exporter names a lower one (20) in a warning, yet writes up to this one, and each file is checked anyway.
+    return getattr(getattr(torch.onnx, "_constants", None), "ONNX_MAX_OPSET", None)
+
+
+def _opset_refused(opset: int, top: int | None) -> CycleGANError:
+    most = f" (at most {top})" if top else ""
+    return CycleGANError(
+        f"option '--opset': torch {torch.__version__} cannot export opset {opset}{most}; give a lower --opset"
+    )
+
+
+def _export_onnx(
+    model: nn.Module, example: torch.Tensor, path: Path, *, opset: int, metadata: dict[str, str], verify: Verify
+) -> None:
     try:
         import onnx
     except ImportError:
         raise CycleGANError("ONNX export needs the onnx package: pip install 'cyclegan[export]'") from None
+
+    top = _max_opset()
+    if top is not None and opset > top:  # before tracing: torch's own refusal prints the whole traced graph first
+        raise _opset_refused(opset, top)
 
     def write(tmp: str) -> None:
         with warnings.catch_warnings():
@@ -103,24 +123,22 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path, *, opset: 
                     dynamic_axes=DYNAMIC_AXES,
                 )
             except RuntimeError as e:
-                top = getattr(getattr(torch.onnx, "_constants", None), "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", None)
                 if "opset" not in str(e).lower() or (top is not None and opset <= top):
                     raise
-                most = f" (at most {top})" if top else ""
-                raise CycleGANError(
-                    f"option '--opset': torch {torch.__version__} cannot export opset {opset}{most}; give a lower "
-                    "--opset"
-                ) from None
+                raise _opset_refused(opset, top) from None
         proto = onnx.load(tmp)
         for key, value in metadata.items():
             proto.metadata_props.add(key=key, value=value)
         onnx.checker.check_model(proto)
         onnx.save(proto, tmp)
+        verify(tmp)
 
     write_atomic(path, write)
 
 
-def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path, *, metadata: dict[str, str]) -> None:
+def _export_torchscript(
+    model: nn.Module, example: torch.Tensor, path: Path, *, metadata: dict[str, str], verify: Verify
+) -> None:
     def write(tmp: str) -> None:
         with warnings.catch_warnings():
             # TracerWarnings about shape arithmetic (which is what we want recorded), and TorchScript's
@@ -128,6 +146,7 @@ def _export_torchscript(model: nn.Module, example: torch.Tensor, path: Path, *, 
             warnings.simplefilter("ignore")
             traced = torch.jit.trace(model, example, check_trace=False)
             torch.jit.save(traced, tmp, _extra_files={f"{k}.txt": v for k, v in metadata.items()})
+        verify(tmp)
 
     write_atomic(path, write)
 
@@ -142,7 +161,14 @@ def _run_exported(path: Path, fmt: ExportFormat) -> Callable[[torch.Tensor], tor
         import onnxruntime as ort
     except ImportError:
         return None
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001 - onnxruntime's own types (Fail, InvalidGraph, ...): an opset it lacks
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise CycleGANError(
+            f"onnxruntime {ort.__version__} cannot load the exported file to check it ({why}); give a lower "
+            "--opset, update onnxruntime, or --no-check to skip the check"
+        ) from None
     return lambda x: torch.from_numpy(session.run(None, {INPUT: np.ascontiguousarray(x.numpy())})[0])
 
 
@@ -158,7 +184,8 @@ def export_generator(
     """Write `net` (a generator from `cyclegan.load_generator`) to `out` as ONNX or TorchScript.
 
     The file is written atomically. With `check`, it is run (onnxruntime for ONNX, when installed) at two
-    sizes and compared with PyTorch; the largest absolute difference is returned.
+    sizes and compared with PyTorch before it takes the name `out`: the largest absolute difference is
+    returned, and one above `TOLERANCE` is a CycleGANError with nothing written (an existing `out` kept).
     """
     out = Path(out)
     model = wrap_for_export(net)
@@ -166,24 +193,32 @@ def export_generator(
     example = _example(multiple, 64)
     meta = {"input": "float32 (B, 3, H, W) in [-1, 1], RGB", "output": "float32 (B, 3, H, W) in [-1, 1]"}
     meta.update(metadata or {})
+    sizes = _check_sizes(multiple)
+    diffs: list[float] = []
+
+    def verify(tmp: str) -> None:  # the temporary file, before it takes the name: a failed one never does
+        if not check or (run := _run_exported(Path(tmp), format)) is None:
+            return
+        with torch.no_grad():
+            for i, (h, w) in enumerate(sizes):
+                x = torch.rand(i + 1, 3, h, w, generator=torch.Generator().manual_seed(i)) * 2 - 1
+                diffs.append((run(x) - model(x)).abs().max().item())
+        if max(diffs) > TOLERANCE:
+            raise CycleGANError(
+                f"the exported file differs from PyTorch by {max(diffs):.1e} at "
+                f"{', '.join(f'{h}x{w}' for h, w in sizes)}, more than {TOLERANCE}; {out} was not written"
+            )
+
     try:
         if format == "onnx":
-            _export_onnx(model, example, out, opset=opset, metadata=meta)
+            _export_onnx(model, example, out, opset=opset, metadata=meta, verify=verify)
         else:
-            _export_torchscript(model, example, out, metadata=meta)
+            _export_torchscript(model, example, out, metadata=meta, verify=verify)
     except CycleGANError:
         raise
     except OSError as e:
         raise CycleGANError(f"cannot write {out}: {e.strerror}") from None
-    sizes = _check_sizes(multiple)
-    if not check or (run := _run_exported(out, format)) is None:
-        return ExportResult(out, format, (), None)
-    diff = 0.0
-    with torch.no_grad():
-        for i, (h, w) in enumerate(sizes):
-            x = torch.rand(i + 1, 3, h, w, generator=torch.Generator().manual_seed(i)) * 2 - 1
-            diff = max(diff, (run(x) - model(x)).abs().max().item())
-    return ExportResult(out, format, sizes, diff)
+    return ExportResult(out, format, sizes, max(diffs)) if diffs else ExportResult(out, format, (), None)
 
 
 def export_checkpoint(opts: ExportOptions) -> ExportResult:

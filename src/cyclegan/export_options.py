@@ -32,7 +32,7 @@ def format_for(path: str | Path, fmt: str | None) -> ExportFormat:
         implied = SUFFIXES.get(Path(path).suffix.lower())
         if implied is not None and implied != fmt:  # a TorchScript file named .onnx would fail its reader
             raise CycleGANError(
-                f"option '--format': {fmt} does not match --out {path} (the name of a {implied} file); "
+                f"option '--format': {fmt} does not match --out {path}, whose suffix means {implied}; "
                 "rename the file or drop --format"
             )
         return fmt  # type: ignore[return-value]
@@ -60,4 +60,6 @@ class ExportOptions(Options):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        format_for(self.out, self.format)  # a name whose suffix tells no format is refused here, up front
+        fmt = format_for(self.out, self.format)  # a name whose suffix tells no format is refused here, up front
+        if fmt == "torchscript" and self.opset != OPSET:  # TorchScript has no opset: it was ignored without a word
+            raise CycleGANError(f"option '--opset' is for ONNX files, not TorchScript ({self.out}); drop it")

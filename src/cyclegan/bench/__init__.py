@@ -13,7 +13,7 @@ dispatch to a task.
 from ..lazy import lazy_exports
 
 _EXPORTS = {
-    ".runner": ("TASKS", "bench", "format_bench"),
+    ".runner": ("TASKS", "bench", "check_bench_outputs", "format_bench"),
     ".options": ("BenchOptions", "Mode", "StyleBenchOptions", "Task", "TileBenchOptions"),
     ".measure": ("environment", "time_calls"),
     ".style": ("bench_style", "gatys_estimate", "style_backbone", "time_gatys", "time_generator"),

@@ -3,28 +3,34 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from .. import families
 from ..errors import CycleGANError
 from ..files import overwrite_option
-from ..options import MAX_SEED, Options, opt
+from ..options import MAX_SEED, Options, flag_of, opt
 from ..presets import preset_choices
 from ..shared_options import (
+    MAX_PIXELS,
     OnOff,
     Precision,
     channels_last_option,
-    checkpoint_option,
     compile_option,
     device_option,
-    direction_option,
     precision_option,
 )
 from ..style.options import BackboneName
+from ..translate_options import MIN_TILE
 
 Task = Literal["train", "style", "tiles"]
+# what only --task train reads; --device, --threads, --json and --overwrite serve every task
+TRAIN_ONLY = frozenset(
+    ("preset", "model", "size", "batch_size", "steps", "warmup", "translate_batches", "mode")
+    + ("precision", "channels_last", "compile", "seed")
+)
 Mode = Literal["reference", "default", "both"]
+JPEG_MAX_SIDE = 65500  # pixels a side Pillow writes in a JPEG (libjpeg's limit)
 
 
 @dataclass(frozen=True)
@@ -33,13 +39,25 @@ class StyleBenchOptions(Options):
 
     content: str | None = opt(None, "content image file (--task style; required there)", metavar="FILE")
     style: str | None = opt(None, "style image file (--task style; required there)", metavar="FILE")
-    checkpoint: str | None = checkpoint_option(default=None)
-    direction: Literal["AtoB", "BtoA"] = direction_option("BtoA")
+    checkpoint: str | None = opt(
+        None,
+        "generator to time beside the paper's with --task style (run folder, file or pretrained:NAME)",
+        metavar="RUN_OR_FILE",
+        default_text="the paper generator with random weights only",
+    )
+    direction: Literal["AtoB", "BtoA"] = opt("BtoA", "direction of --checkpoint (--task style)")
     gatys_steps: int = opt(300, "Gatys steps per image (forward+backward passes of the backbone)", gt=0)
     probe_steps: int = opt(20, "steps timed per estimated Gatys case (setup + steps x their median)", ge=2)
     repeat: int = opt(3, "repeats of the full Gatys run (first backbone, first size)", gt=0)
     style_sizes: tuple[int, ...] = opt((256, 512), "long sides in pixels to time Gatys and CycleGAN at", gt=0)
     backbones: tuple[BackboneName, ...] = opt(("lite0", "vgg19"), "Gatys feature networks to time")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for flag, values in (("--style-sizes", self.style_sizes), ("--backbones", self.backbones)):
+            twice = next((v for i, v in enumerate(values) if v in values[:i]), None)
+            if twice is not None:  # timed once (a backbone) or twice over (a size): a row dropped or repeated
+                raise CycleGANError(f"option '{flag}' names {twice} twice; give each once")
 
 
 @dataclass(frozen=True)
@@ -57,7 +75,7 @@ class TileBenchOptions(Options):
         None, "photo for --task tiles, resized to each size", metavar="FILE", default_text="a synthetic image"
     )
     seam_size: int = opt(1024, "side of the square image tiled against the whole image (fp32)", gt=0)
-    seam_tile: int = opt(256, "tile size for the seam measurement (default overlap)", gt=0)
+    seam_tile: int = opt(256, "tile size for the seam measurement (default overlap)", ge=MIN_TILE)
     large: tuple[int, ...] = opt(
         (6000, 4000),
         "width and height of the image translated with `cyclegan translate`'s default options in a "
@@ -74,6 +92,26 @@ class TileBenchOptions(Options):
         super().__post_init__()
         if len(self.large) != 2:
             raise CycleGANError(f"option '--large' takes a width and a height, got {len(self.large)} number(s)")
+        if self.seam_tile >= self.seam_size:  # one tile, the whole image: "0.00 grey levels" measured no seam
+            raise CycleGANError(
+                f"option '--seam-tile' {self.seam_tile} is not smaller than --seam-size {self.seam_size}: nothing "
+                "would be tiled; give a smaller --seam-tile or a larger --seam-size"
+            )
+        width, height = self.large
+        if any(self.large) and not all(self.large):  # one side 0 skipped the run without a word
+            raise CycleGANError(f"option '--large' {width} {height}: give a width and a height above 0, or 0 0 to skip")
+        # Refused here, not after the seams: the photo is saved as a JPEG (a traceback past its largest side) and
+        # read back by `cyclegan translate` with its default decode cap, which skips a larger one
+        if max(width, height) > JPEG_MAX_SIDE:
+            raise CycleGANError(
+                f"option '--large' {width} {height}: the photo is written as a JPEG, which holds at most "
+                f"{JPEG_MAX_SIDE} px a side; give smaller sides"
+            )
+        if width * height > MAX_PIXELS:
+            raise CycleGANError(
+                f"option '--large' {width} {height}: {width * height / 1e6:g} MP is over `cyclegan translate`'s "
+                f"default decode cap ({MAX_PIXELS} pixels, --max-pixels), which would skip it; give smaller sides"
+            )
 
 
 @dataclass(frozen=True)
@@ -102,8 +140,9 @@ class BenchOptions(Options):
     translate_batches: int | None = opt(None, "timed translation batches", gt=0, default_text="as --steps, at least 10")
     mode: Mode = opt(
         "default",
-        "reference: fp32, NCHW, eager, as the reference implementation; default: what train and translate use "
-        "by default here; both: the two interleaved step by step, with the speed-up",
+        "reference: fp32, NCHW, eager, as the reference implementation, whatever --precision, --channels-last "
+        "and --compile say (they set the default mode); default: what train and translate use by default here; "
+        "both: the two interleaved step by step, with the speed-up",
     )
     # default mode only (reference is always fp32, NCHW, eager): as `cyclegan train`'s options
     precision: Precision = precision_option()
@@ -121,7 +160,22 @@ class BenchOptions(Options):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        for flag, task in self._other_tasks_options():
+            raise CycleGANError(f"option '{flag}' is for --task {task}, not {self.task}; give --task {task} or drop it")
         if self.task == "style":
             for name in ("content", "style"):
                 if getattr(self.style_task, name) is None:
                     raise CycleGANError(f"option '--{name}' is required with --task style")
+
+    def _other_tasks_options(self) -> list[tuple[str, str]]:
+        """(flag, its task) of each option another task than `task` reads, set away from its default: the tasks'
+        flags are flattened into one command, and such an option was ignored without a word (`--checkpoint`
+        with --task train timed the paper preset, not the checkpoint)."""
+        groups = [(self, "train"), (self.style_task, "style"), (self.tiles_task, "tiles")]
+        return [
+            (flag_of(f), task)
+            for group, task in groups
+            if task != self.task
+            for f in fields(group)
+            if (task != "train" or f.name in TRAIN_ONLY) and getattr(group, f.name) != f.default
+        ]

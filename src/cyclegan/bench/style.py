@@ -147,13 +147,17 @@ def _gatys_rows(s: StyleBenchOptions, device: torch.device) -> list[dict[str, An
     return rows
 
 
-def _generator_rows(s: StyleBenchOptions, device: torch.device) -> list[dict[str, Any]]:
+def _generators(s: StyleBenchOptions, device: torch.device) -> dict[str, nn.Module]:
     gens = {}
     if s.checkpoint:
         gens[f"CycleGAN {Path(s.checkpoint).name} generator"] = load_generator(s.checkpoint, s.direction, device=device)
     gens["CycleGAN paper generator (9 blocks, random weights)"] = (
         build_generator(ModelConfig(n_blocks=9)).eval().to(device)
     )
+    return gens
+
+
+def _generator_rows(s: StyleBenchOptions, gens: dict[str, nn.Module], device: torch.device) -> list[dict[str, Any]]:
     rows = []
     for label, g in gens.items():
         for size in s.style_sizes:
@@ -173,7 +177,8 @@ def bench_style(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     """Gatys and CycleGAN seconds per image per `opts` (task style); the JSON-ready result."""
     s = opts.style_task
     env = environment(device)
-    rows = _gatys_rows(s, device) + _generator_rows(s, device)
+    gens = _generators(s, device)  # first: a --checkpoint that cannot be read is refused before Gatys' minutes
+    rows = _gatys_rows(s, device) + _generator_rows(s, gens, device)
     base = rows[0]["seconds"]
     for r in rows:
         r["relative"] = round(r["seconds"] / base, 4)

@@ -5,6 +5,7 @@ InstanceNorm statistics at several sizes and without), and a large photo's peak 
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -104,12 +105,19 @@ def _large_run(t: TileBenchOptions, device: torch.device, gen_label: str) -> dic
         ]
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # Ctrl-C: the translation went on alone, minutes, into the folder removed below
+            proc.kill()
+            proc.wait()
+            raise
         seconds = time.perf_counter() - t0
         out, err = proc.stdout.read(), proc.stderr.read()
         proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            raise CycleGANError(f"the translation of the {width}x{height} photo failed: {err.strip()[-300:] or out}")
+        if proc.returncode != 0:  # its first error line says why; the next only counts the skipped inputs
+            errors = [line.removeprefix("error: ") for line in err.splitlines() if line.startswith("error: ")]
+            why = errors[0] if errors else err.strip()[-300:] or out.strip() or f"exit status {proc.returncode}"
+            raise CycleGANError(f"the translation of the {width}x{height} photo failed: {why}")
         with Image.open(Path(tmp) / "out" / "large.png") as im:
             size = im.size
     peak = usage.ru_maxrss / 2**20 if sys.platform == "darwin" else usage.ru_maxrss / 2**10
@@ -120,7 +128,7 @@ def _large_run(t: TileBenchOptions, device: torch.device, gen_label: str) -> dic
         "peak_rss_mib": round(peak, 1),
         "seconds": round(seconds, 1),
         "s_per_megapixel": round(seconds / mp, 2),
-        "command": " ".join(["cyclegan", *cmd[3:]]),
+        "command": shlex.join(["cyclegan", *cmd[3:]]),
         "generator": gen_label,
     }
 
