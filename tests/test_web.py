@@ -110,6 +110,44 @@ def test_scores_are_curves_of_their_own_and_best_pt_is_offered_beside_the_last(t
     assert models[1].path == str((run / "best.pt").resolve())
 
 
+def test_a_damaged_config_or_log_leaves_the_page_working(tmp_path):
+    """Valid JSON of the wrong shape in a run's config.json (a list as the family, a list as the direction)
+    raised TypeError from the model list, which every refresh and every job reads: one damaged run froze the
+    page's lists and failed every translation. Nested too deep, it was a RecursionError. A 400-digit number
+    in log.jsonl raised OverflowError in the Runs tab. Now each is read as unknown (both directions) or
+    left out."""
+    root = tmp_path / "runs"
+    configs = {
+        "family_list": {"model": {"family": ["cyclegan"]}},
+        "family_dict": {"model": {"family": {"name": "cut"}}},
+        "direction_list": {"model": {"family": "cut", "direction": ["BtoA"]}},
+    }
+    for name, config in configs.items():
+        (root / name).mkdir(parents=True)
+        (root / name / "config.json").write_text(json.dumps(config))
+        (root / name / CHECKPOINT_NAME).write_bytes(b"x")
+    (root / "deep").mkdir()
+    (root / "deep" / "config.json").write_text("[" * 100_000)
+    (root / "deep" / CHECKPOINT_NAME).write_bytes(b"x")
+    models = find_models([root], [])
+    assert sorted(m.label for m in models) == [f"runs/{n}" for n in ("deep", *sorted(configs))]
+    assert all(m.directions == ("AtoB", "BtoA") for m in models)
+
+    log = tmp_path / "log.jsonl"
+    huge = "1" * 400
+    log.write_text(
+        '{"step": 1, "D_X": 0.5, "s_per_step": 0.1}\n'
+        + "[" * 100_000
+        + "\n"
+        + f'{{"step": 2, "D_X": {huge}, "eval/AtoB/psnr": {huge}, "G_total": {huge}, "s_per_step": {huge}}}\n'
+    )
+    records = read_log(log)
+    assert [r["step"] for r in records] == [1, 2]
+    assert loss_rows(records) == [{"step": 1, "loss": "D_X", "value": 0.5}]
+    assert loss_rows(records, totals=True) == [] and score_rows(records, decibels=True) == []
+    assert run_summary(tmp_path, records).startswith("step 2, no checkpoint")
+
+
 def test_latest_samples_skip_a_damaged_grid(tmp_path):
     run = tmp_path / "run"
     (run / "samples").mkdir(parents=True)

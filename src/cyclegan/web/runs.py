@@ -194,7 +194,7 @@ def read_log(path: str | Path) -> list[dict]:
     for line in complete:
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested too deep to parse: damaged too
             continue
         if isinstance(record, dict) and isinstance(record.get("step"), int):
             records.append(record)
@@ -217,9 +217,20 @@ def loss_rows(records: Sequence[dict], *, totals: bool = False, max_points: int 
         for k, v in r.items():
             if k in LOG_KEYS or k.startswith(SCORE_PREFIX) or is_total(k) != totals:
                 continue
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                rows.append({"step": r["step"], "loss": k, "value": float(v)})
+            if (value := _number(v)) is not None:
+                rows.append({"step": r["step"], "loss": k, "value": value})
     return rows
+
+
+def _number(v: object) -> float | None:
+    """A logged value as a float; None where it is none (null, text, true/false) or is an integer no float
+    holds (the 400 digits of a damaged log: float() raised OverflowError, and the whole tab failed)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        return float(v)
+    except OverflowError:
+        return None
 
 
 def _thinned(records: Sequence[dict], max_points: int) -> Sequence[dict]:
@@ -239,17 +250,18 @@ def score_rows(records: Sequence[dict], *, decibels: bool, max_points: int = 500
         for k, v in r.items():
             if not k.startswith(SCORE_PREFIX) or k.endswith("psnr") != decibels:
                 continue
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
+            if (value := _number(v)) is not None:
                 name = k.removeprefix(SCORE_PREFIX).replace("/", " ")
-                rows.append({"step": r["step"], "score": name, "value": float(v)})
+                rows.append({"step": r["step"], "score": name, "value": value})
     return rows
 
 
 def read_config(run: Path) -> dict | None:
-    """The run's config.json, or None if it is missing or not readable yet."""
+    """The run's config.json, or None if it is missing or not readable yet (or damaged: nested too deep to
+    parse is a RecursionError, not a ValueError)."""
     try:
         value = json.loads((run / CONFIG_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 
@@ -290,8 +302,8 @@ def run_summary(run: Path, records: Sequence[dict]) -> str:
         parts.append(f"step {last['step']}")
         if isinstance(last.get("epoch"), int):
             parts.append(f"epoch {last['epoch']}")
-        if isinstance(last.get("s_per_step"), (int, float)):
-            parts.append(f"{last['s_per_step']:.3g} s/step")
+        if (speed := _number(last.get("s_per_step"))) is not None:
+            parts.append(f"{speed:.3g} s/step")
     else:
         parts.append("no losses logged yet")
     ckpt = run / CHECKPOINT_NAME
