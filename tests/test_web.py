@@ -512,6 +512,36 @@ def test_runs_view_redraws_only_when_the_run_changes(engine, run):
     assert again[-1] == shown and all(type(v).__name__ == "dict" or v is shown for v in again)  # gr.skip() each
 
 
+def test_names_are_shown_letter_for_letter_not_as_markdown(tmp_path, run):
+    """A run's name and an upload's name went into the page's Markdown as they were: a run named
+    `<img src=x>` was drawn as a (broken) image, `[x](javascript:...)` as a link, `**b**` as bold, and an
+    upload named `a|b.png` split the Translate table's row. Rendered as CommonMark (what gr.Markdown
+    does), each now reads as its name."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from markdown_it import MarkdownIt
+
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.runs_tab import RunsTab
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import TranslateTab
+
+    def shown(markdown: str) -> str:
+        html = MarkdownIt("commonmark").enable("table").render(markdown)
+        assert "<img" not in html and "<a" not in html and "<em" not in html, html
+        return html
+
+    name = "<img src=x> [x](javascript:alert(1)) **b** _c_ a|b"
+    root = tmp_path / "runs"
+    shutil.copytree(run, root / name)
+    engine = Engine(ServeOptions(runs=(str(root),), device="cpu"), [], tmp_path / "work")
+    summary = RunsTab(engine).run_view(f"runs/{name}", None)[6]
+    assert f"<strong>runs/{name.replace('<', '&lt;').replace('>', '&gt;')}</strong>" in shown(summary)
+
+    upload = _png(tmp_path / "a|<b>b*.png", 20, 16)
+    _, _, info = TranslateTab(engine).translate([str(upload)], engine.models()[0].key, "AtoB")
+    assert "<td>a|&lt;b&gt;b*.png</td>" in shown(info)
+
+
 # --- the real page in a browser -----------------------------------------------------------------------------
 
 

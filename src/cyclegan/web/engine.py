@@ -68,6 +68,17 @@ def on_page(message: str, controls: Controls) -> str:
     return _FLAG.sub(control, message)
 
 
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark: each may start Markdown or HTML
+
+
+def literal(name: object) -> str:
+    """`name` (a run's or an upload's) as a gr.Markdown shows it, letter for letter and on one line: each
+    ASCII punctuation mark backslash-escaped, control characters written as escapes. Put in as it was, a
+    run named `<img src=x>` was drawn as an image, `[x](url)` as a link, `**` as bold, `|` as a new table
+    cell."""
+    return _PUNCTUATION.sub(r"\\\1", escape(name))
+
+
 def _refusal(e: CycleGANError, controls: Controls) -> gr.Error:
     print(f"refused: {e}", file=sys.stderr)  # one line in the server's log too; no traceback: it is no bug
     return gr.Error(on_page(str(e), controls), print_exception=False)

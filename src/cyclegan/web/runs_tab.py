@@ -13,7 +13,7 @@ import pandas as pd  # a dependency of gradio's
 
 from ..files import write_atomic
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME
-from .engine import LIGHT_EVENTS, Engine, user_errors
+from .engine import LIGHT_EVENTS, Engine, literal, user_errors
 from .runs import latest_samples, loss_rows, read_config, read_log, run_summary, score_rows
 
 SAMPLES_SHOWN = 4
@@ -127,5 +127,5 @@ class RunsTab:
             if not target.exists():  # whole or absent: two refreshes at once never show a half copy
                 write_atomic(target, lambda tmp, src=path: shutil.copyfile(src, tmp))
             copies.append((str(target), f"step {step}"))
-        summary = f"**{label}**: {run_summary(run, records)}"
+        summary = f"**{literal(label)}**: {run_summary(run, records)}"
         return read_config(run), terms, totals, decibels, scores, copies, summary, signature

@@ -10,7 +10,7 @@ import gradio as gr
 
 from ..errors import CycleGANError
 from ..files import unique_stems
-from .engine import DIRECTIONS, Engine, user_errors
+from .engine import DIRECTIONS, Engine, literal, user_errors
 from .options import ServeOptions
 from .uploads import display_name
 
@@ -116,7 +116,7 @@ class TranslateTab:
                 (str(target), f"{direction}: {seconds:.2f} s"),
             ]
             downloads.append(str(target))
-            rows.append(f"| {name} | {im.width}x{im.height} | {seconds:.2f} |")
+            rows.append(f"| {literal(name)} | {im.width}x{im.height} | {seconds:.2f} |")
         for p in problems:
             gr.Warning(p)
         info = "| image | size | seconds |\n|---|---|---|\n" + "\n".join(rows)

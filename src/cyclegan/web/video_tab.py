@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..errors import CycleGANError
-from .engine import DIRECTIONS, Engine, user_errors
+from .engine import DIRECTIONS, Engine, literal, user_errors
 from .uploads import MB, display_name
 
 CLIP_TYPES = [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".gif", ".webp"]
@@ -83,7 +83,7 @@ class VideoTab:
         except CycleGANError as e:  # named as the visitor named it, not by the server's temporary path
             raise CycleGANError(str(e).replace(str(src), name)) from None
         seconds = time.perf_counter() - t
-        line = f"{name}: {frames} frames of {info.width}x{info.height} in {seconds:.1f} s"
+        line = f"{literal(name)}: {frames} frames of {info.width}x{info.height} in {seconds:.1f} s"
         line += f" ({frames / seconds:.1f} frames/s)"
         shown = str(target) if target.suffix in (".mp4", ".webm") else None
         return shown, str(target), line
