@@ -542,6 +542,38 @@ def test_names_are_shown_letter_for_letter_not_as_markdown(tmp_path, run):
     assert "<td>a|&lt;b&gt;b*.png</td>" in shown(info)
 
 
+def test_runs_view_shows_a_rerun_s_samples_and_survives_a_deleted_grid(tmp_path, run, monkeypatch):
+    """The copies of sample grids were named by the run and the file's name alone, and made once: a run
+    deleted and trained again under its name (its sample grids new) showed the old run's grid.
+    A grid deleted between listing and copying (the run removed while the page shows it) raised
+    FileNotFoundError, an internal error in the page. Now a new file is a new copy, and a vanished one is
+    left for the next refresh."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.web import runs_tab
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+
+    root = tmp_path / "runs"
+    shutil.copytree(run, root / "r")
+    (root / "r" / "samples").mkdir(exist_ok=True)
+    grid = root / "r" / "samples" / "step_9999999.png"
+    _png(grid, 12, 8, seed=1)
+    tab = runs_tab.RunsTab(Engine(ServeOptions(runs=(str(root),), device="cpu"), [], tmp_path / "work"))
+    (first, _), *_ = tab.run_view("runs/r", None)[5]
+    assert np.array_equal(np.asarray(Image.open(first)), np.asarray(Image.open(grid)))
+
+    shutil.rmtree(root / "r")  # deleted, and trained again under its name
+    shutil.copytree(run, root / "r")
+    (root / "r" / "samples").mkdir(exist_ok=True)
+    _png(grid, 12, 8, seed=2)
+    (again, _), *_ = tab.run_view("runs/r", None)[5]
+    assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(grid)))
+
+    gone = root / "r" / "samples" / "step_0000005.png"  # listed, then deleted before it was copied
+    monkeypatch.setattr(runs_tab, "latest_samples", lambda run, n: [(5, gone), (9999999, grid)])
+    assert [caption for _, caption in tab.run_view("runs/r", None)[5]] == ["step 9999999"]
+
+
 # --- the real page in a browser -----------------------------------------------------------------------------
 
 

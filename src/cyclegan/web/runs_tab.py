@@ -102,14 +102,14 @@ class RunsTab:
             empty = "no run selected" if runs else "no run found under --runs yet"
             return None, None, None, None, None, [], empty, None
         log = run / LOG_NAME
-        samples = latest_samples(run, SAMPLES_SHOWN)
+        samples = [(step, path, _stat(path)) for step, path in latest_samples(run, SAMPLES_SHOWN)]
         signature = (
             str(run),
             _stat(log),
             _stat(run / CONFIG_NAME),
             _stat(run / CHECKPOINT_NAME),
             _stat(run / BEST_NAME),
-            [str(p) for _, p in samples],
+            [(str(p), st) for _, p, st in samples],
             int(time.time() // 30),
         )  # the summary's ages: every 30 s
         if signature == shown:
@@ -122,10 +122,17 @@ class RunsTab:
         decibels = pd.DataFrame(score_rows(records, decibels=True), columns=score_columns)
         scores = pd.DataFrame(score_rows(records, decibels=False), columns=score_columns)
         copies = []
-        for step, path in samples:  # copies: the page is never handed a path inside a run
-            target = self.engine.work / "samples" / f"{abs(hash(str(run)))}_{path.name}"
-            if not target.exists():  # whole or absent: two refreshes at once never show a half copy
-                write_atomic(target, lambda tmp, src=path: shutil.copyfile(src, tmp))
+        for step, path, st in samples:  # copies: the page is never handed a path inside a run
+            if st is None:  # removed since it was listed (the run deleted while the page shows it)
+                continue
+            # Named by the file's time and size too: a run deleted and trained again under its name has new
+            # grids of the old names, and a copy named by the name alone showed the old run's.
+            target = self.engine.work / "samples" / f"{abs(hash(str(run)))}_{st[0]}_{st[1]}_{path.name}"
+            try:
+                if not target.exists():  # whole or absent: two refreshes at once never show a half copy
+                    write_atomic(target, lambda tmp, src=path: shutil.copyfile(src, tmp))
+            except FileNotFoundError:  # removed since: the next refresh shows what is there then
+                continue
             copies.append((str(target), f"step {step}"))
         summary = f"**{literal(label)}**: {run_summary(run, records)}"
         return read_config(run), terms, totals, decibels, scores, copies, summary, signature
