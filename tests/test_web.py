@@ -28,7 +28,16 @@ from browser import (
 )
 from cyclegan.errors import CycleGANError
 from cyclegan.run_files import CHECKPOINT_NAME
-from cyclegan.web.runs import find_models, find_runs, latest_samples, loss_rows, read_log, run_summary, score_rows
+from cyclegan.web.runs import (
+    find_models,
+    find_runs,
+    latest_samples,
+    loss_rows,
+    read_config,
+    read_log,
+    run_summary,
+    score_rows,
+)
 from cyclegan.web.uploads import check_upload
 
 
@@ -146,6 +155,32 @@ def test_a_damaged_config_or_log_leaves_the_page_working(tmp_path):
     assert loss_rows(records) == [{"step": 1, "loss": "D_X", "value": 0.5}]
     assert loss_rows(records, totals=True) == [] and score_rows(records, decibels=True) == []
     assert run_summary(tmp_path, records).startswith("step 2, no checkpoint")
+
+
+def test_what_the_runs_tab_sends_is_json_the_page_can_encode(tmp_path):
+    """The page's JSON encoder (orjson, in Gradio) refuses integers beyond 64 bits and nesting over 255
+    levels. A config.json holding either made every redraw of the Runs tab fail ("Error" in the page), and a
+    step of 2**70 in log.jsonl reached the plots and ended the browser's event stream. Now such a config is
+    read as damaged, and such a record left out."""
+    orjson = pytest.importorskip("orjson", reason="orjson comes with gradio")
+    for name, text in {
+        "huge_int": json.dumps({"model": {"ngf": 2**64}}),
+        "deep": json.dumps({"x": json.loads("[" * 300 + "]" * 300)}),
+    }.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(text)
+        config = read_config(tmp_path / name)
+        assert config is None
+        orjson.dumps(config)
+    (tmp_path / "fine").mkdir()
+    (tmp_path / "fine" / "config.json").write_text(json.dumps({"seed": 2**64 - 1, "x": [[[-(2**63)]]]}))
+    assert orjson.dumps(read_config(tmp_path / "fine"))  # what orjson writes is kept
+
+    log = tmp_path / "log.jsonl"
+    log.write_text(f'{{"step": 1, "D_X": 0.5}}\n{{"step": {2**70}, "D_X": 0.4, "eval/AtoB/psnr": 20.0}}\n')
+    records = read_log(log)
+    assert [r["step"] for r in records] == [1]
+    orjson.dumps([loss_rows(records), score_rows(records, decibels=True)])
 
 
 def test_latest_samples_skip_a_damaged_grid(tmp_path):

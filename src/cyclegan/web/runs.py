@@ -183,7 +183,8 @@ def run_directions(run: Path) -> tuple[str, ...]:
 
 def read_log(path: str | Path) -> list[dict]:
     """The records of a log.jsonl, in order. A last line without its newline (being written) is left out, as
-    is any line that is not a JSON object (a crash mid-write in an older run): the page must keep working."""
+    is any line that is not a JSON object with a step count (a crash mid-write in an older run): the page
+    must keep working."""
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -196,9 +197,15 @@ def read_log(path: str | Path) -> list[dict]:
             record = json.loads(line)
         except (ValueError, RecursionError):  # nested too deep to parse: damaged too
             continue
-        if isinstance(record, dict) and isinstance(record.get("step"), int):
+        if isinstance(record, dict) and _is_step(record.get("step")):
             records.append(record)
     return records
+
+
+def _is_step(value: object) -> bool:
+    """A step count as the page can send it: a step of 2**70 in a damaged log reached the plots, and the
+    page's JSON encoder (orjson: 64-bit integers) ended the browser's event stream."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
 
 
 def is_total(name: str) -> bool:
@@ -257,13 +264,24 @@ def score_rows(records: Sequence[dict], *, decibels: bool, max_points: int = 500
 
 
 def read_config(run: Path) -> dict | None:
-    """The run's config.json, or None if it is missing or not readable yet (or damaged: nested too deep to
-    parse is a RecursionError, not a ValueError)."""
+    """The run's config.json, or None if it is missing or not readable yet, or damaged: nested too deep to
+    parse (a RecursionError, not a ValueError), or holding what the page cannot send (`_sendable`)."""
     try:
         value = json.loads((run / CONFIG_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):
         return None
-    return value if isinstance(value, dict) else None
+    return value if isinstance(value, dict) and _sendable(value) else None
+
+
+def _sendable(value: object, depth: int = 0) -> bool:
+    """Whether the page's JSON encoder (orjson) writes `value`: it refuses integers beyond 64 bits and
+    nesting over 255 levels, and a config.json holding either made every redraw of the Runs tab fail."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -(2**63) <= value < 2**64
+    if isinstance(value, (dict, list)):
+        items = value.values() if isinstance(value, dict) else value
+        return depth < 64 and all(_sendable(v, depth + 1) for v in items)
+    return True
 
 
 def sample_grids(run: Path) -> list[tuple[int, Path]]:
