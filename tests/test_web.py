@@ -183,6 +183,34 @@ def test_what_the_runs_tab_sends_is_json_the_page_can_encode(tmp_path):
     orjson.dumps([loss_rows(records), score_rows(records, decibels=True)])
 
 
+def test_a_run_named_in_bytes_that_are_not_utf8_is_listed_in_text_the_page_can_send(tmp_path):
+    """A run folder whose name is not UTF-8 (copied from a Latin-1 system: Python reads the byte as a lone
+    surrogate) stopped `cyclegan serve` from starting: Gradio's encoder (orjson) refuses surrogates in the
+    page's /config, and the launch failed with "When localhost is not accessible...". A `\\ud800` in a loss
+    name or a config.json ended the page's event stream or failed the Runs tab. Now each lone surrogate
+    is shown as U+FFFD, and such a config reads as damaged."""
+    from cyclegan.web.runs import named_runs
+
+    orjson = pytest.importorskip("orjson", reason="orjson comes with gradio")
+    root = tmp_path / "runs"
+    root.mkdir()
+    try:
+        run = root / os.fsdecode(b"caf\xe9")
+        run.mkdir()
+    except (OSError, UnicodeError):
+        pytest.skip("this file system takes only UTF-8 names")
+    (run / CHECKPOINT_NAME).write_bytes(b"x")
+    (run / "config.json").write_text('{"model": {"family": "cyclegan"}, "note": "\\ud800"}')
+    (run / "log.jsonl").write_text('{"step": 1, "D_\\ud800": 0.5, "eval/AtoB/\\udcff": 0.25}\n')
+    models, runs = find_models([root], []), named_runs([root])
+    assert [m.label for m in models] == ["runs/caf\ufffd"] and list(runs) == ["runs/caf\ufffd"]
+    orjson.dumps([[(m.label, m.key) for m in models], list(runs)])
+    assert read_config(run) is None
+    records = read_log(run / "log.jsonl")
+    assert loss_rows(records) == [{"step": 1, "loss": "D_\ufffd", "value": 0.5}]
+    orjson.dumps([loss_rows(records), score_rows(records, decibels=False)])
+
+
 def test_latest_samples_skip_a_damaged_grid(tmp_path):
     run = tmp_path / "run"
     (run / "samples").mkdir(parents=True)

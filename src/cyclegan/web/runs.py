@@ -27,6 +27,7 @@ MAX_DEPTH = 3  # how deep below a --runs folder runs are looked for (runs/projec
 LOG_KEYS = ("step", "epoch", "lr", "s_per_step", "eval_s")  # the fields of a log.jsonl record that are no loss
 SCORE_PREFIX = "eval/"  # the scores of --eval-every in a record: eval/AtoB/psnr, ... (`train.scoring`)
 _SAMPLE = re.compile(r"step_(\d+)\.png$")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # no character alone: what a name that is not UTF-8 reads as
 
 
 @dataclass(frozen=True)
@@ -152,14 +153,22 @@ class Names:
 
     def name(self, label: str, path: str) -> str:
         """The name of file `path` shown as `label`: the one given before, else `label`, numbered where a
-        name is taken (`unique_name`). A new label for the same file (its run's config now read) is a new
-        name; the old one stays taken, so it never means another file."""
+        name is taken (`unique_name`), in text the page can send (`sendable_text`). A new label for the same
+        file (its run's config now read) is a new name; the old one stays taken, so it never means another
+        file."""
         with self._lock:
             name = self._given.get((label, path))
             if name is None:
-                name = self._given[(label, path)] = unique_name(label, self._taken)
+                name = self._given[(label, path)] = unique_name(sendable_text(label), self._taken)
                 self._taken.add(name)
             return name
+
+
+def sendable_text(text: str) -> str:
+    """`text` with each lone surrogate as U+FFFD: the page's JSON encoder (Gradio's orjson) refuses them, and
+    a run folder whose name is not UTF-8 (Python reads its bytes as surrogates) stopped `cyclegan serve` from
+    starting; a `\\ud800` in a log's loss name or a config ended the page's event stream."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def unique_name(name: str, taken: set[str]) -> str:
@@ -225,7 +234,7 @@ def loss_rows(records: Sequence[dict], *, totals: bool = False, max_points: int 
             if k in LOG_KEYS or k.startswith(SCORE_PREFIX) or is_total(k) != totals:
                 continue
             if (value := _number(v)) is not None:
-                rows.append({"step": r["step"], "loss": k, "value": value})
+                rows.append({"step": r["step"], "loss": sendable_text(k), "value": value})
     return rows
 
 
@@ -258,7 +267,7 @@ def score_rows(records: Sequence[dict], *, decibels: bool, max_points: int = 500
             if not k.startswith(SCORE_PREFIX) or k.endswith("psnr") != decibels:
                 continue
             if (value := _number(v)) is not None:
-                name = k.removeprefix(SCORE_PREFIX).replace("/", " ")
+                name = sendable_text(k.removeprefix(SCORE_PREFIX).replace("/", " "))
                 rows.append({"step": r["step"], "score": name, "value": value})
     return rows
 
@@ -274,12 +283,15 @@ def read_config(run: Path) -> dict | None:
 
 
 def _sendable(value: object, depth: int = 0) -> bool:
-    """Whether the page's JSON encoder (orjson) writes `value`: it refuses integers beyond 64 bits and
-    nesting over 255 levels, and a config.json holding either made every redraw of the Runs tab fail."""
+    """Whether the page's JSON encoder (orjson) writes `value`: it refuses integers beyond 64 bits, nesting
+    over 255 levels and lone surrogates (`sendable_text`), and a config.json holding any made every redraw
+    of the Runs tab fail."""
     if isinstance(value, int) and not isinstance(value, bool):
         return -(2**63) <= value < 2**64
+    if isinstance(value, str):
+        return sendable_text(value) == value
     if isinstance(value, (dict, list)):
-        items = value.values() if isinstance(value, dict) else value
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
         return depth < 64 and all(_sendable(v, depth + 1) for v in items)
     return True
 
