@@ -265,6 +265,35 @@ def declared_png(path: Path, width: int, height: int) -> Path:
     return path
 
 
+def test_an_upload_is_decoded_only_in_the_formats_the_page_names(tmp_path, monkeypatch):
+    """check_upload opened any of Pillow's ~40 formats: an uploaded EPS went to Ghostscript (run on the
+    visitor's PostScript where it is installed; "Unable to locate Ghostscript" where not), and TGA, PCX,
+    SGI, ... were translated though the page names JPEG, PNG, BMP, GIF, WebP and TIFF. Now the others are
+    refused before decoding, and Ghostscript is never called."""
+    from PIL import EpsImagePlugin
+
+    def ghostscript(*args, **kwargs):
+        raise AssertionError("Ghostscript called on an upload")
+
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", ghostscript)
+    limits = {"max_bytes": 100_000, "max_pixels": 64 * 64}
+    eps = tmp_path / "drawing.png"
+    eps.write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    with pytest.raises(CycleGANError, match=r"^drawing.png is not an image \(JPEG, PNG"):
+        check_upload(eps, **limits)
+    for suffix in ("tga", "pcx", "sgi", "ppm"):
+        other = tmp_path / f"scene.{suffix}"
+        Image.new("RGB", (8, 6), "red").save(other)
+        with pytest.raises(CycleGANError, match=f"^scene.{suffix} is not an image"):
+            check_upload(other, **limits)
+    for suffix in ("jpg", "png", "bmp", "gif", "webp", "tif"):  # what the page names, still taken
+        Image.new("RGB", (8, 6), "red").save(tmp_path / f"scene.{suffix}")
+        assert check_upload(tmp_path / f"scene.{suffix}", **limits).size == (8, 6)
+    mpo = tmp_path / "camera.jpg"  # a JPEG of several pictures, as cameras write
+    Image.new("RGB", (8, 6)).save(mpo, "MPO", save_all=True, append_images=[Image.new("RGB", (8, 6))])
+    assert check_upload(mpo, **limits).size == (8, 6)
+
+
 def test_a_decompression_bomb_upload_is_called_one(tmp_path):
     """30000x30000 declared in a 57-byte file: PIL refuses it from the header. Before: 'not an image'."""
     bomb = declared_png(tmp_path / "bomb.png", 30000, 30000)
