@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -346,6 +347,22 @@ def test_the_page_never_imports_training_code():
     code = "import sys, cyclegan.web.app, cyclegan.compare; print('cyclegan.train' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=server_env(), check=True)
     assert out.stdout.split() == ["False"]
+
+
+def test_examples_from_a_folder_are_as_many_as_the_help_says(tmp_path):
+    """A folder given to --examples offered its first 8 images and left the rest out, a cap `serve --help`
+    did not mention ("files or folders"). Now the help names it."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.web.options import EXAMPLES_PER_FOLDER
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import example_images
+
+    for i in range(EXAMPLES_PER_FOLDER + 3):
+        _png(tmp_path / f"scene_{i:02d}.png", 4, 4)
+    found = example_images(ServeOptions(examples=(str(tmp_path),)))
+    assert [Path(f).name for f in found] == [f"scene_{i:02d}.png" for i in range(EXAMPLES_PER_FOLDER)]
+    help_text = next(f.metadata["help"] for f in fields(ServeOptions) if f.name == "examples")
+    assert f"their first {EXAMPLES_PER_FOLDER} images by name" in help_text
 
 
 def test_shipped_examples_are_the_built_in_world():

@@ -11,7 +11,7 @@ import gradio as gr
 from ..errors import CycleGANError
 from ..files import unique_stems
 from .engine import DIRECTIONS, Engine, literal, user_errors
-from .options import ServeOptions
+from .options import EXAMPLES_PER_FOLDER, ServeOptions
 from .uploads import display_name
 
 EXAMPLES = Path(__file__).parent / "examples"  # four scenes of the built-in world (data.synthetic, seed 1234)
@@ -19,16 +19,17 @@ _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 def example_images(opts: ServeOptions) -> list[str]:
-    """The example images of Translate: --examples (files, and up to 8 images per folder), or else two
-    summer and two winter scenes of the built-in world, shipped as PNGs (rendering them here would import
-    torch and slow the start; a test checks they are what `data.synthetic` renders)."""
+    """The example images of Translate: --examples (files, and a folder's first EXAMPLES_PER_FOLDER images by
+    name, as its help says), or else two summer and two winter scenes of the built-in world, shipped as PNGs
+    (rendering them here would import torch and slow the start; a test checks they are what `data.synthetic`
+    renders)."""
     if not opts.examples:
         return sorted(str(p) for p in EXAMPLES.glob("*.png"))
     found: list[str] = []
     for item in opts.examples:
         p = Path(item)
         if p.is_dir():
-            found += sorted(str(f) for f in p.iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES)[:8]
+            found += sorted(str(f) for f in p.iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES)[:EXAMPLES_PER_FOLDER]
         elif p.is_file():
             found.append(str(p))
         else:
