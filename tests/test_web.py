@@ -609,6 +609,28 @@ def test_errors_on_the_page_name_its_controls_not_command_line_flags(tmp_path):
     assert on_page(kept, controls) == kept  # not a control of the page: as it was
 
 
+def test_a_new_run_reaches_the_video_tab_s_model_list_too(tmp_path, run):
+    """The timer refreshed the model lists of Translate and Compare but not Video's, so a run that saved
+    its first checkpoint after the start could not be used in Video without a restart (and a deleted one
+    stayed offered). Now the Video tab's list is refreshed with the others."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    root = tmp_path / "runs"
+    shutil.copytree(run, root / "first")
+    app = build_app(ServeOptions(runs=(str(root),), device="cpu"), [], tmp_path / "work")
+    refresh = next(d for d in app.fns.values() if d.name == "refresh_lists")
+    models = [getattr(b, "elem_id", None) for b in refresh.outputs if getattr(b, "label", None) == "model"]
+    assert models == ["translate-model", "video-model"] and len(refresh.outputs) == 5  # and Compare's
+
+    engine = app.engine
+    known = (engine.model_choices(), list(engine.runs()))
+    shutil.copytree(run, root / "second")  # a run saves its first checkpoint
+    *updates, _ = engine.refresh_lists(known, "runs/first", "runs/first", "runs/first", "runs/first")
+    assert [[k for _, k in u["choices"]] for u in updates[:3]] == [["runs/first", "runs/second"]] * 3
+
+
 def test_runs_view_redraws_only_when_the_run_changes(engine, run):
     from cyclegan.web.runs_tab import RunsTab
 

@@ -214,20 +214,21 @@ class Engine:
         d.mkdir(parents=True)
         return d
 
-    def refresh_lists(self, known: Any, translate_key: str | None, compare_key: str | None, run: str | None):
-        """New models for the two model dropdowns and new runs for the Runs dropdown, when they changed."""
+    def refresh_lists(self, known: Any, *keys_and_run: str | None):
+        """New models for the model dropdowns (Translate, Video, Compare: their values, then the Runs tab's run)
+        and new runs for the Runs dropdown, when they changed. Returns an update for each, then `known`."""
+        *model_keys, run = keys_and_run
         choices = self.model_choices()
         runs = list(self.runs())
         if (choices, runs) == known:
-            return gr.skip(), gr.skip(), gr.skip(), known
+            return (*[gr.skip()] * len(keys_and_run), known)
         keys = [k for _, k in choices]
 
         def pick(current: str | None) -> str | None:
             return current if current in keys else (keys[0] if keys else None)
 
         return (
-            gr.update(choices=choices, value=pick(translate_key)),
-            gr.update(choices=choices, value=pick(compare_key)),
+            *[gr.update(choices=choices, value=pick(key)) for key in model_keys],
             gr.update(choices=runs, value=run if run in runs else (runs[0] if runs else None)),
             (choices, runs),
         )
