@@ -476,6 +476,18 @@ def test_a_replaced_checkpoint_is_loaded_again(engine, run):
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
+def test_a_model_deleted_between_listing_and_loading_is_one_line(engine, tmp_path, monkeypatch):
+    """A checkpoint deleted after the model list was read and before it was loaded (its run removed while a
+    visitor pressed Translate) raised FileNotFoundError: "internal error" in the page. Now it is the line a
+    model no longer offered gets."""
+    from cyclegan.web.runs import Model
+
+    gone = Model("gone", "gone", str(tmp_path / "deleted" / CHECKPOINT_NAME))
+    monkeypatch.setattr(engine, "models", lambda: [gone])
+    with pytest.raises(CycleGANError, match="not offered any more"):
+        engine.generator("gone", "AtoB")
+
+
 def test_the_page_config_names_models_and_never_holds_a_server_path(tmp_path, run):
     """Gradio's /config (public: any visitor fetches it) held each checkpoint's absolute path as the model
     dropdowns' choices and value (a hostile probe). Now the page holds names; the server maps them to files."""

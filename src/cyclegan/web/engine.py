@@ -181,7 +181,10 @@ class Engine:
         from ..loading import load_generator  # on first use (torch)
 
         with self._lock:
-            st = os.stat(path)
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:  # deleted since it was listed (its run removed while the page shows it)
+                raise CycleGANError("that model is not offered any more; choose one from the list") from None
             version = (st.st_mtime_ns, st.st_size)
             cached = self._generators.get((path, direction))
             if cached is None or cached[0] != version:
