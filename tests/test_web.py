@@ -212,6 +212,40 @@ def test_a_run_named_in_bytes_that_are_not_utf8_is_listed_in_text_the_page_can_s
     orjson.dumps([loss_rows(records), score_rows(records, decibels=False)])
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_among_a_run_s_files_blocks_nothing(tmp_path):
+    """A FIFO named config.json blocked the model list for good (every refresh, and every job, which looks
+    its model up there), one named log.jsonl or samples/step_N.png the Runs tab's redraw. Now only regular
+    files are read."""
+    import threading
+
+    run = tmp_path / "runs" / "r"
+    (run / "samples").mkdir(parents=True)
+    (run / CHECKPOINT_NAME).write_bytes(b"x")
+    fifos = [run / "config.json", run / "log.jsonl", run / "samples" / "step_0000009.png"]
+    for fifo in fifos:
+        os.mkfifo(fifo)
+    _png(run / "samples" / "step_0000001.png", 4, 4)
+    answers = {}
+
+    def read() -> None:
+        answers["models"] = [m.label for m in find_models([tmp_path / "runs"], [])]
+        answers["log"] = read_log(run / "log.jsonl")
+        answers["samples"] = [s for s, _ in latest_samples(run, 2)]
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=20)
+    for fifo in fifos:  # a writer that closes at once: a reader blocked on one sees its end
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:  # no reader waiting on it
+            pass
+    reader.join(timeout=20)
+    assert answers == {"models": ["runs/r"], "log": [], "samples": [1]}
+    assert not reader.is_alive()
+
+
 def test_latest_samples_skip_a_damaged_grid(tmp_path):
     run = tmp_path / "run"
     (run / "samples").mkdir(parents=True)

@@ -190,12 +190,21 @@ def run_directions(run: Path) -> tuple[str, ...]:
 # --- one run's files --------------------------------------------------------------------------------------
 
 
+def _regular(path: str | Path) -> Path:
+    """`path`, if it is a regular file (or a link to one); else OSError. A FIFO named config.json blocked
+    the model list (which every refresh and job reads) for good, and a link to /dev/zero filled memory."""
+    path = Path(path)
+    if not path.is_file():
+        raise OSError(f"{path} is not a regular file")
+    return path
+
+
 def read_log(path: str | Path) -> list[dict]:
     """The records of a log.jsonl, in order. A last line without its newline (being written) is left out, as
     is any line that is not a JSON object with a step count (a crash mid-write in an older run): the page
     must keep working."""
     try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        text = _regular(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
     lines = text.split("\n")
@@ -276,7 +285,7 @@ def read_config(run: Path) -> dict | None:
     """The run's config.json, or None if it is missing or not readable yet, or damaged: nested too deep to
     parse (a RecursionError, not a ValueError), or holding what the page cannot send (`_sendable`)."""
     try:
-        value = json.loads((run / CONFIG_NAME).read_text(encoding="utf-8"))
+        value = json.loads(_regular(run / CONFIG_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) and _sendable(value) else None
@@ -313,7 +322,7 @@ def latest_samples(run: Path, n: int = 1) -> list[tuple[int, Path]]:
     out = []
     for step, path in reversed(sample_grids(run)):
         try:
-            with Image.open(path) as im:
+            with Image.open(_regular(path)) as im:
                 im.verify()
         except Exception:  # noqa: BLE001 - any damage: skip it, show the previous one
             continue
