@@ -677,6 +677,18 @@ def test_a_new_run_reaches_the_video_tab_s_model_list_too(tmp_path, run):
     assert [[k for _, k in u["choices"]] for u in updates[:3]] == [["runs/first", "runs/second"]] * 3
 
 
+def test_the_sample_gallery_label_says_how_a_grid_is_laid_out(run):
+    """The Runs tab's gallery said "real | translated | reconstructed, A -> B (left) and B -> A (right)", but
+    a training grid has A's rows above B's (left and right is the demo's figure), and CUT's and pix2pix's
+    columns differ. The label now says what the grid of the run fixture shows: 4 rows (2 A, 2 B) of 3."""
+    from cyclegan.web.runs_tab import SAMPLES_LABEL
+
+    grid = Image.open(sorted((run / "samples").glob("step_*.png"))[-1])
+    assert (round(grid.width / 34), round(grid.height / 34)) == (3, 4)  # 32 px images, 2 px apart
+    assert "A's above B's" in SAMPLES_LABEL and "left" not in SAMPLES_LABEL
+    assert "CycleGAN: real | translated | reconstructed" in SAMPLES_LABEL and "pix2pix: source" in SAMPLES_LABEL
+
+
 def test_runs_view_redraws_only_when_the_run_changes(engine, run):
     from cyclegan.web.runs_tab import RunsTab
 

@@ -17,6 +17,11 @@ from .engine import LIGHT_EVENTS, Engine, literal, user_errors
 from .runs import latest_samples, loss_rows, read_config, read_log, run_summary, score_rows
 
 SAMPLES_SHOWN = 4
+# A grid has a row per fixed image, A's above B's, and the family's columns (`sample_columns` of its trainer).
+SAMPLES_LABEL = (
+    "latest sample grids, newest first: a row per fixed image, A's above B's; CycleGAN: real | translated | "
+    "reconstructed; CUT, FastCUT: real | translated (B's rows: identity); pix2pix: source | translated | truth"
+)
 
 
 def _stat(path: Path) -> tuple[int, int] | None:
@@ -67,8 +72,7 @@ class RunsTab:
             with gr.Row():
                 with gr.Column(scale=2):
                     r_samples = gr.Gallery(
-                        label="latest sample grids, newest first: real | translated | "
-                        "reconstructed, A -> B (left) and B -> A (right)",
+                        label=SAMPLES_LABEL,
                         columns=4,
                         format="png",
                         preview=True,
