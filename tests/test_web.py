@@ -246,6 +246,18 @@ def test_a_fifo_among_a_run_s_files_blocks_nothing(tmp_path):
     assert not reader.is_alive()
 
 
+def test_a_best_pt_saved_before_the_first_checkpoint_is_offered(tmp_path):
+    """With --eval-every under --checkpoint-every (200 and 500 by default for a scoring run) a run writes
+    best.pt before its first checkpoint.pt; best.pt was offered only beside a checkpoint.pt, so the page
+    hid the run's best model until then (for good with --checkpoint-every 0 and a crash)."""
+    run = tmp_path / "runs" / "r"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    (run / "best.pt").write_bytes(b"x")
+    models = find_models([tmp_path / "runs"], [])
+    assert [(m.label, m.path) for m in models] == [("runs/r · best.pt (best score)", str((run / "best.pt").resolve()))]
+
+
 def test_latest_samples_skip_a_damaged_grid(tmp_path):
     run = tmp_path / "run"
     (run / "samples").mkdir(parents=True)

@@ -105,20 +105,23 @@ def check_checkpoint_files(files: Sequence[str | Path]) -> list[Path]:
 
 
 def find_models(roots: Sequence[str | Path], files: Sequence[Path], names: Names | None = None) -> list[Model]:
-    """The models the page offers: each run under `roots` that has saved a checkpoint (found anew on each
-    call, so a run that saves its first checkpoint appears without a restart), then the --checkpoint files.
+    """The models the page offers: each run under `roots` that has saved a checkpoint or a best.pt (found
+    anew on each call, so a run that saves its first appears without a restart), then the --checkpoint files.
     `names`: the server's (`Names`), so a name keeps its file across calls; a fresh one by default."""
     names = names or Names()
     found: list[tuple[str, Path, tuple[str, ...]]] = []  # (label, file, directions)
     for run in find_runs(roots):
-        ckpt = run / CHECKPOINT_NAME
+        # the last checkpoint and the best-scored step (--eval-every), each as soon as it is saved: a run
+        # scores (best.pt) before its first checkpoint.pt when --eval-every is under --checkpoint-every
+        ckpt, best = run / CHECKPOINT_NAME, run / BEST_NAME
+        if not (ckpt.is_file() or best.is_file()):
+            continue
+        directions = run_directions(run)
+        label = run_label(run, roots) + ("" if len(directions) > 1 else f" ({directions[0]} only)")
         if ckpt.is_file():
-            directions = run_directions(run)
-            label = run_label(run, roots) + ("" if len(directions) > 1 else f" ({directions[0]} only)")
             found.append((label, ckpt, directions))
-            best = run / BEST_NAME  # the best-scored step (--eval-every), beside the last one
-            if best.is_file():
-                found.append((f"{label} · best.pt (best score)", best, directions))
+        if best.is_file():
+            found.append((f"{label} · best.pt (best score)", best, directions))
     for f in files:
         found.append((f.name if f.name != CHECKPOINT_NAME else f.parent.name, f, ("AtoB", "BtoA")))
     models: list[Model] = []
