@@ -482,6 +482,33 @@ def test_translate_handler_keeps_sizes_and_reports_bad_uploads(engine, tmp_path,
         tab.translate([str(good)], None, "AtoB")
 
 
+def test_translate_decodes_one_upload_at_a_time(engine, tmp_path, monkeypatch):
+    """Translate decoded every upload before translating the first: 200 PNGs of 25 MP (the per-image limit;
+    a plain one is a few kB) were 15 GB of pixels at once. Now an upload is decoded when its turn comes,
+    and at most the one before it is still alive."""
+    import weakref
+
+    from cyclegan.web.translate_tab import TranslateTab
+
+    decoded, most = [], []
+    image = engine.image
+
+    def counted(path):
+        im = image(path)
+        decoded.append(weakref.ref(im))
+        most.append(sum(r() is not None for r in decoded))
+        return im
+
+    monkeypatch.setattr(engine, "image", counted)
+    uploads = [str(_png(tmp_path / f"photo_{i}.png", 24, 20, seed=i)) for i in range(5)]
+    (tmp_path / "notes.png").write_text("hello")
+    _, downloads, _ = TranslateTab(engine).translate(
+        [*uploads[:2], str(tmp_path / "notes.png"), *uploads[2:]], engine.models()[0].key, "AtoB"
+    )
+    assert len(downloads) == 5 and len(decoded) == 5
+    assert max(most) <= 2
+
+
 def test_concurrent_identical_translations_get_files_of_their_own(engine, tmp_path):
     """12 identical requests at once: every image the page is handed (input shown and output) is a file of
     that request's own, and all stay intact. Before: the input went to Gradio as a PIL image, saved into a

@@ -87,25 +87,27 @@ class TranslateTab:
     def translate(self, uploads: Sequence[str] | None, key: str | None, direction: str):
         """Translate each upload at full size. Returns (gallery: input, output per image; files to download;
         a table of sizes and seconds). An upload that is not a usable image is named in a warning and the
-        rest are translated; if none is usable, the page shows the error."""
+        rest are translated; if none is usable, the page shows the error. One upload is decoded at a time:
+        decoded all first, 200 PNGs of 25 MP each (the per-image limit; a plain one is a few kB) were 15 GB
+        of pixels at once."""
         from ..inference import translate  # on first use (torch)
 
         if not uploads:
             raise CycleGANError("upload one or more images (or pick an example) first")
-        images, problems = [], []
-        for path in uploads:
+        names = [display_name(path) for path in uploads]
+        G, out, load_s = None, None, 0.0
+        gallery, downloads, rows, problems = [], [], [], []
+        for stem, path, name in zip(unique_stems([Path(n) for n in names]), uploads, names, strict=True):
             try:
-                images.append((display_name(path), self.engine.image(path)))
+                im = self.engine.image(path)
             except CycleGANError as e:
                 problems.append(str(e))
-        if not images:
-            raise CycleGANError(problems[0] if len(problems) == 1 else "; ".join(problems))
-        t0 = time.perf_counter()
-        G = self.engine.generator(key, direction)
-        load_s = time.perf_counter() - t0
-        out = self.engine.folder()  # this request's own: every image the page gets is a file in it
-        gallery, downloads, rows = [], [], []
-        for stem, (name, im) in zip(unique_stems([Path(n) for n, _ in images]), images, strict=True):
+                continue
+            if G is None:  # at the first usable image
+                t0 = time.perf_counter()
+                G = self.engine.generator(key, direction)
+                load_s = time.perf_counter() - t0
+                out = self.engine.folder()  # this request's own: every image the page gets is a file in it
             t = time.perf_counter()
             y = translate(G, im)
             seconds = time.perf_counter() - t
@@ -118,6 +120,9 @@ class TranslateTab:
             ]
             downloads.append(str(target))
             rows.append(f"| {literal(name)} | {im.width}x{im.height} | {seconds:.2f} |")
+            del im, y  # before the next upload is decoded
+        if G is None:
+            raise CycleGANError(problems[0] if len(problems) == 1 else "; ".join(problems))
         for p in problems:
             gr.Warning(p)
         info = "| image | size | seconds |\n|---|---|---|\n" + "\n".join(rows)
