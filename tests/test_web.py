@@ -509,6 +509,51 @@ def test_translate_decodes_one_upload_at_a_time(engine, tmp_path, monkeypatch):
     assert max(most) <= 2
 
 
+def test_style_references_are_scaled_as_each_is_decoded(engine, tmp_path, monkeypatch):
+    """Style transfer and Compare decoded every style upload at full size before scaling any: 100 uploads of
+    25 MP were 7.5 GB of pixels at once. Now each is scaled to the tab's long side as it is decoded, which
+    is what Gatys and the Gram distance do with it anyway: the tensors they use are the same."""
+    import weakref
+
+    import torch
+
+    from cyclegan.style import load_image_01
+
+    decoded, most = [], []
+    image = engine.image
+
+    def counted(path):
+        im = image(path)
+        decoded.append(weakref.ref(im))
+        most.append(sum(r() is not None for r in decoded))
+        return im
+
+    monkeypatch.setattr(engine, "image", counted)
+    uploads = [_png(tmp_path / f"style_{i}.png", 90, 60 + 7 * i, seed=i) for i in range(4)]
+    refs = engine.references([str(u) for u in uploads], 64)
+    assert max(most) <= 2 and [max(r.size) for r in refs] == [64] * 4
+    for ref, upload in zip(refs, uploads, strict=True):
+        assert torch.equal(load_image_01(ref, 64), load_image_01(Image.open(upload), 64))
+
+    # and the two tabs use it: stopped where the backbone loads, after the references are read
+    from cyclegan.web.compare_tab import CompareTab
+    from cyclegan.web.style_tab import StyleTab
+
+    def stop(backbone):
+        raise CycleGANError("stopped here")
+
+    monkeypatch.setattr(engine, "style_backbones", stop)
+    styles, photo = [str(u) for u in uploads], str(_png(tmp_path / "photo.png", 40, 30))
+    for tab_call in (
+        lambda: next(StyleTab(engine).stylize_live(photo, styles, "lite0", 64, 10, None)),
+        lambda: CompareTab(engine).compare(photo, engine.models()[0].key, "AtoB", styles, "lite0", 64, 10),
+    ):
+        decoded.clear(), most.clear()
+        with pytest.raises(CycleGANError, match="stopped here"):
+            tab_call()
+        assert len(decoded) == 5 and max(most) <= 2
+
+
 def test_concurrent_identical_translations_get_files_of_their_own(engine, tmp_path):
     """12 identical requests at once: every image the page is handed (input shown and output) is a file of
     that request's own, and all stay intact. Before: the input went to Gradio as a PIL image, saved into a

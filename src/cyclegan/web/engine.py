@@ -210,6 +210,14 @@ class Engine:
         """An upload as an RGB PIL image, checked against the server's limits (`uploads.check_upload`)."""
         return check_upload(path, max_bytes=int(self.opts.max_upload_mb * MB), max_pixels=self.opts.max_pixels)
 
+    def references(self, paths: Sequence[str | Path], size: int) -> list:
+        """Uploaded style images, each checked (`image`) and scaled to long side `size` as soon as it is
+        decoded, as Gatys and the comparison's Gram distance scale them anyway (so the result is the same):
+        decoded all at full size first, 100 uploads of 25 MP (the per-image limit) were 7.5 GB of pixels."""
+        from ..data.io import resize_long_side  # on first use (torch)
+
+        return [resize_long_side(self.image(p), size) for p in paths]
+
     def folder(self) -> Path:
         """A fresh folder for one request's outputs, under `outputs`: what a handler returns is a path in it
         (never a PIL image), so no two requests share a file."""
