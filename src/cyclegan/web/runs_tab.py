@@ -14,7 +14,7 @@ import pandas as pd  # a dependency of gradio's
 from ..files import write_atomic
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME
 from .engine import LIGHT_EVENTS, Engine, literal, user_errors
-from .runs import latest_samples, loss_rows, read_config, read_log, run_summary, score_rows
+from .runs import LogReader, latest_samples, loss_rows, read_config, run_summary, score_rows
 
 SAMPLES_SHOWN = 4
 # A grid has a row per fixed image, A's above B's, and the family's columns (`sample_columns` of its trainer).
@@ -37,6 +37,7 @@ class RunsTab:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self.logs = LogReader()  # each redraw parses only what training appended since the last
 
     def layout(self, runs: list[str]) -> gr.Dropdown:
         """Lay the tab out (inside the page's `gr.Tabs`) and draw the chosen run when the choice changes;
@@ -118,7 +119,7 @@ class RunsTab:
         )  # the summary's ages: every 30 s
         if signature == shown:
             return (*[gr.skip()] * 7, shown)
-        records = read_log(log)
+        records = self.logs.read(log)
         columns = ["step", "loss", "value"]
         terms = pd.DataFrame(loss_rows(records), columns=columns)
         totals = pd.DataFrame(loss_rows(records, totals=True), columns=columns)
