@@ -808,6 +808,26 @@ def test_a_new_run_reaches_the_video_tab_s_model_list_too(tmp_path, run):
     assert [[k for _, k in u["choices"]] for u in updates[:3]] == [["runs/first", "runs/second"]] * 3
 
 
+def test_a_chosen_model_that_is_deleted_is_not_replaced_by_another(tmp_path, run):
+    """When the model a visitor had chosen went away (its run deleted), the refresh chose the list's first
+    model in its place, silently: the next Translate ran a model the visitor never picked (the page does not
+    say which model a result came from). Now the choice is emptied and the next job asks for one."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+
+    root = tmp_path / "runs"
+    for name in ("a", "b"):
+        shutil.copytree(run, root / name)
+    engine = Engine(ServeOptions(runs=(str(root),), device="cpu"), [], tmp_path / "work")
+    known = (engine.model_choices(), list(engine.runs()))
+    shutil.rmtree(root / "b")
+    translate, video, compare, _, _ = engine.refresh_lists(known, "runs/b", None, "runs/a", "runs/b")
+    assert (translate["value"], video["value"], compare["value"]) == (None, "runs/a", "runs/a")
+    with pytest.raises(CycleGANError, match="^choose a model first$"):  # the server has others
+        engine.generator(translate["value"], "AtoB")
+
+
 def test_the_sample_gallery_label_says_how_a_grid_is_laid_out(run):
     """The Runs tab's gallery said "real | translated | reconstructed, A -> B (left) and B -> A (right)", but
     a training grid has A's rows above B's (left and right is the demo's figure), and CUT's and pix2pix's

@@ -172,7 +172,8 @@ class Engine:
         and again when its file has been replaced (a run that saved a newer checkpoint). Only a key among
         `models()` is loaded: the page cannot name a file."""
         if not key:
-            raise CycleGANError("choose a model first (the server has none yet: no run has saved a checkpoint)")
+            none = "" if self.models() else " (the server has none yet: no run has saved a checkpoint)"
+            raise CycleGANError(f"choose a model first{none}")
         path = next((m.path for m in self.models() if m.key == key), None)  # a name: the page holds no path
         if path is None:
             raise CycleGANError("that model is not offered any more; choose one from the list")
@@ -236,7 +237,11 @@ class Engine:
         keys = [k for _, k in choices]
 
         def pick(current: str | None) -> str | None:
-            return current if current in keys else (keys[0] if keys else None)
+            if current in keys:
+                return current
+            # none chosen yet: the first; a chosen model gone (its run deleted): none, so the next job asks
+            # for a choice rather than running another model the visitor did not pick
+            return keys[0] if current is None and keys else None
 
         return (
             *[gr.update(choices=choices, value=pick(key)) for key in model_keys],
