@@ -428,6 +428,25 @@ def test_serve_refuses_bad_starts_in_one_line(tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path, capsys):
+    """A port already taken (another server, a second `cyclegan serve`) ended the start with Gradio's
+    traceback, which tells a Python caller to pass `server_port` to `launch()`. Now it is one line naming
+    --port and --host, and the exit status is 2."""
+    import socket
+
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--runs", str(tmp_path), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}: the port is in use" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
 def test_serve_options_import_neither_torch_nor_gradio():
     code = "import sys, cyclegan.web.serve, cyclegan.web.runs; print('torch' in sys.modules, 'gradio' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=server_env(), check=True)
