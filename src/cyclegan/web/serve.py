@@ -83,7 +83,7 @@ def serve(opts: ServeOptions, *, block: bool = True):
                 raise
             raise CycleGANError(
                 f"cannot listen on {opts.host}:{opts.port}: the port is in use, or {opts.host} is not an address "
-                "of this machine (the line above says which); choose another with --port or --host"
+                "of this machine; choose another with --port or --host"
             ) from None
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
