@@ -79,6 +79,18 @@ def test_runs_and_models_are_found_and_new_checkpoints_appear(tmp_path, run):
         check_checkpoint_files([tmp_path / "nope.pt"])
 
 
+def test_a_runs_folder_given_with_dots_names_its_runs_by_the_folder(tmp_path, monkeypatch):
+    """`--runs proj/..` showed its runs as "../NAME", and `--runs .` as bare names unlike every other
+    folder's "runs/NAME". Now each is named after the folder it is."""
+    from cyclegan.web.runs import named_runs
+
+    (tmp_path / "runs" / "proj" / "r").mkdir(parents=True)
+    (tmp_path / "runs" / "proj" / "r" / "config.json").write_text("{}")
+    monkeypatch.chdir(tmp_path / "runs")
+    assert list(named_runs(["proj/.."])) == list(named_runs(["."])) == ["runs/proj/r"]
+    assert list(named_runs(["../runs/"])) == list(named_runs([tmp_path / "runs"])) == ["runs/proj/r"]
+
+
 def test_log_with_a_half_written_last_line(tmp_path):
     log = tmp_path / "log.jsonl"
     records = [{"step": s, "epoch": 0, "lr": 2e-4, "s_per_step": 0.1, "D_X": 0.5 / s, "G_total": 9.0} for s in (1, 2)]

@@ -81,13 +81,15 @@ def find_runs(roots: Sequence[str | Path]) -> list[Path]:
 
 
 def run_label(run: Path, roots: Sequence[str | Path]) -> str:
-    """A run's name as the page shows it: its path below the --runs folder that holds it."""
+    """A run's name as the page shows it: its path below the --runs folder that holds it, after that folder's
+    name (as given, its `..` resolved: `--runs proj/..` named runs "../NAME")."""
     for root in roots:
         try:
             rel = run.resolve().relative_to(Path(root).resolve())
         except ValueError:
             continue
-        return str(Path(Path(root).name) / rel) if str(rel) != "." else Path(root).resolve().name
+        name = os.path.basename(os.path.abspath(root))
+        return str(Path(name) / rel) if str(rel) != "." else Path(root).resolve().name
     return run.name
 
 
