@@ -400,6 +400,29 @@ def test_an_upload_is_decoded_only_in_the_formats_the_page_names(tmp_path, monke
     assert check_upload(mpo, **limits).size == (8, 6)
 
 
+def test_a_clip_upload_named_gif_is_read_only_as_gif_or_webp(engine, tmp_path, monkeypatch):
+    """The Video tab reads a .gif or .webp clip with Pillow, which opens any of its formats by content: an
+    EPS uploaded as clip.gif went to Ghostscript. Now such an upload is refused before it is read."""
+    pytest.importorskip("av", reason="PyAV is not installed (pip install 'cyclegan[video]')")
+    from PIL import EpsImagePlugin
+
+    from cyclegan.web.video_tab import VideoTab
+
+    def ghostscript(*args, **kwargs):
+        raise AssertionError("Ghostscript called on an upload")
+
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", ghostscript)
+    clip = tmp_path / "clip.gif"
+    clip.write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    key = engine.models()[0].key
+    with pytest.raises(CycleGANError, match="^clip.gif is not a GIF or WebP clip"):
+        VideoTab(engine).translate(str(clip), key, "AtoB", False, 0.0)
+    frames = [Image.new("RGB", (16, 12), c) for c in ("red", "blue", "green")]
+    frames[0].save(clip, save_all=True, append_images=frames[1:], duration=100)
+    _, target, line = VideoTab(engine).translate(str(clip), key, "AtoB", False, 0.0)
+    assert "3 frames of 16x12" in line and Path(target).name == "clip_AtoB.gif"
+
+
 def test_a_decompression_bomb_upload_is_called_one(tmp_path):
     """30000x30000 declared in a 57-byte file: PIL refuses it from the header. Before: 'not an image'."""
     bomb = declared_png(tmp_path / "bomb.png", 30000, 30000)
