@@ -512,6 +512,22 @@ def test_examples_from_a_folder_are_as_many_as_the_help_says(tmp_path):
     assert f"their first {EXAMPLES_PER_FOLDER} images by name" in help_text
 
 
+def test_an_example_named_in_bytes_that_are_not_utf8_is_refused_in_one_line(tmp_path):
+    """An --examples image whose name is not UTF-8 stopped `cyclegan serve` with Gradio's traceback
+    (UnicodeEncodeError as it copied the file into its cache). Now the start is refused in one line."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import example_images
+
+    try:
+        odd = _png(tmp_path / os.fsdecode(b"r\xe9d.png"), 4, 4)
+    except (OSError, UnicodeError):
+        pytest.skip("this file system takes only UTF-8 names")
+    for given in (tmp_path, odd):
+        with pytest.raises(CycleGANError, match=r"^option '--examples': .*r\\udce9d.png is named in bytes that"):
+            example_images(ServeOptions(examples=(str(given),)))
+
+
 def test_shipped_examples_are_the_built_in_world():
     from cyclegan.data.synthetic import render, scene_for
     from cyclegan.web.serve import ServeOptions

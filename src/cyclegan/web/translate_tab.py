@@ -8,10 +8,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..errors import CycleGANError
+from ..errors import CycleGANError, escape
 from ..files import unique_stems
 from .engine import DIRECTIONS, Engine, literal, user_errors
 from .options import EXAMPLES_PER_FOLDER, ServeOptions
+from .runs import sendable_text
 from .uploads import display_name
 
 EXAMPLES = Path(__file__).parent / "examples"  # four scenes of the built-in world (data.synthetic, seed 1234)
@@ -34,6 +35,9 @@ def example_images(opts: ServeOptions) -> list[str]:
             found.append(str(p))
         else:
             raise CycleGANError(f"option '--examples': {item} is not a file or a folder")
+    for f in found:  # Gradio copies each into its cache under its name, which must be text: a traceback at start
+        if sendable_text(f) != f:
+            raise CycleGANError(f"option '--examples': {escape(f)} is named in bytes that are not UTF-8; rename it")
     return found
 
 
