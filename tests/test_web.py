@@ -463,7 +463,7 @@ def test_serve_refuses_bad_starts_in_one_line(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path, capsys):
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path, capsys, monkeypatch):
     """A port already taken (another server, a second `cyclegan serve`) ended the start with Gradio's
     traceback, which tells a Python caller to pass `server_port` to `launch()`. Now it is one line naming
     --port and --host, and the exit status is 2."""
@@ -472,6 +472,12 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path, capsys):
     pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
     from cyclegan.cli import main
 
+    # what serve sets in this process's environment, undone after the test (Gradio's cache folder included:
+    # later pages built in this process would write into the removed one)
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    for name in ("GRADIO_ANALYTICS_ENABLED", "GRADIO_SSR_MODE", "GRADIO_MCP_SERVER"):
+        monkeypatch.setenv(name, "False")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
