@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,16 @@ from browser import (
 )
 from cyclegan.errors import CycleGANError
 from cyclegan.run_files import CHECKPOINT_NAME
-from cyclegan.web.runs import find_models, find_runs, latest_samples, loss_rows, read_log, run_summary, score_rows
+from cyclegan.web.runs import (
+    find_models,
+    find_runs,
+    latest_samples,
+    loss_rows,
+    read_config,
+    read_log,
+    run_summary,
+    score_rows,
+)
 from cyclegan.web.uploads import check_upload
 
 
@@ -69,6 +79,18 @@ def test_runs_and_models_are_found_and_new_checkpoints_appear(tmp_path, run):
         check_checkpoint_files([tmp_path / "nope.pt"])
 
 
+def test_a_runs_folder_given_with_dots_names_its_runs_by_the_folder(tmp_path, monkeypatch):
+    """`--runs proj/..` showed its runs as "../NAME", and `--runs .` as bare names unlike every other
+    folder's "runs/NAME". Now each is named after the folder it is."""
+    from cyclegan.web.runs import named_runs
+
+    (tmp_path / "runs" / "proj" / "r").mkdir(parents=True)
+    (tmp_path / "runs" / "proj" / "r" / "config.json").write_text("{}")
+    monkeypatch.chdir(tmp_path / "runs")
+    assert list(named_runs(["proj/.."])) == list(named_runs(["."])) == ["runs/proj/r"]
+    assert list(named_runs(["../runs/"])) == list(named_runs([tmp_path / "runs"])) == ["runs/proj/r"]
+
+
 def test_log_with_a_half_written_last_line(tmp_path):
     log = tmp_path / "log.jsonl"
     records = [{"step": s, "epoch": 0, "lr": 2e-4, "s_per_step": 0.1, "D_X": 0.5 / s, "G_total": 9.0} for s in (1, 2)]
@@ -86,6 +108,53 @@ def test_log_with_a_half_written_last_line(tmp_path):
     many = [{"step": s, "D_X": 1.0} for s in range(1, 2001)]
     thinned = [r["step"] for r in loss_rows(many, max_points=100)]
     assert len(thinned) <= 101 and thinned[0] == 1 and thinned[-1] == 2000
+
+
+def test_a_growing_log_is_parsed_once_per_line(tmp_path, monkeypatch):
+    """The Runs tab read and parsed the whole log.jsonl at each redraw while training appended to it: a 69
+    MB log (300,000 records, --log-every 1) took about 3 s of a core every few seconds. Now only the lines added
+    since the last redraw are parsed; a log replaced (--resume trims it atomically) or rewritten in place
+    is read anew, and a half-written last line waits for its newline."""
+    import cyclegan.web.runs as runs
+
+    parsed = []
+    loads = json.loads
+    monkeypatch.setattr(runs.json, "loads", lambda text, **kw: parsed.append(text) or loads(text, **kw))
+    log, reader = tmp_path / "log.jsonl", runs.LogReader()
+    log.write_text("".join(f'{{"step": {s}, "D_X": 0.5}}\n' for s in range(1, 101)))
+    assert len(reader.read(log)) == 100 and len(parsed) == 100
+    with log.open("a") as f:
+        f.write('{"step": 101, "D_X": 0.4}\n{"step": 102, "D_')
+    parsed.clear()
+    assert [r["step"] for r in reader.read(log)[-2:]] == [100, 101] and len(parsed) == 1
+    with log.open("a") as f:
+        f.write('X": 0.3}\n')
+    assert [r["step"] for r in reader.read(log)[-2:]] == [101, 102] and len(parsed) == 2
+    assert reader.read(log) == read_log(log) and len(parsed) == 2 + 102  # read_log parses it all
+
+    trimmed = tmp_path / "trimmed.jsonl"  # --resume: rewritten atomically, a new file
+    trimmed.write_text('{"step": 1, "D_X": 0.9}\n')
+    os.replace(trimmed, log)
+    assert reader.read(log) == [{"step": 1, "D_X": 0.9}]
+    log.write_text("".join(f'{{"step": {s}, "D_X": 0.1}}\n' for s in range(1, 5)))  # in place, longer
+    assert [r["D_X"] for r in reader.read(log)] == [0.1] * 4
+    log.unlink()
+    assert reader.read(log) == []
+
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.runs_tab import RunsTab
+    from cyclegan.web.serve import ServeOptions
+
+    run = tmp_path / "runs" / "r"  # the Runs tab reads through one
+    run.mkdir(parents=True)
+    (run / "log.jsonl").write_text("".join(f'{{"step": {s}, "D_X": 0.5}}\n' for s in range(1, 101)))
+    tab = RunsTab(Engine(ServeOptions(runs=(str(tmp_path / "runs"),), device="cpu"), [], tmp_path / "work"))
+    parsed.clear()
+    tab.run_view("runs/r", None)
+    with (run / "log.jsonl").open("a") as f:
+        f.write('{"step": 101, "D_X": 0.4}\n')
+    assert "step 101" in tab.run_view("runs/r", None)[6] and len(parsed) == 101
 
 
 def test_scores_are_curves_of_their_own_and_best_pt_is_offered_beside_the_last(tmp_path):
@@ -108,6 +177,144 @@ def test_scores_are_curves_of_their_own_and_best_pt_is_offered_beside_the_last(t
     models = find_models([tmp_path / "runs"], [])
     assert [m.label for m in models] == ["runs/r", "runs/r · best.pt (best score)"]
     assert models[1].path == str((run / "best.pt").resolve())
+
+
+def test_a_damaged_config_or_log_leaves_the_page_working(tmp_path):
+    """Valid JSON of the wrong shape in a run's config.json (a list as the family, a list as the direction)
+    raised TypeError from the model list, which every refresh and every job reads: one damaged run froze the
+    page's lists and failed every translation. Nested too deep, it was a RecursionError. A 400-digit number
+    in log.jsonl raised OverflowError in the Runs tab. Now each is read as unknown (both directions) or
+    left out."""
+    root = tmp_path / "runs"
+    configs = {
+        "family_list": {"model": {"family": ["cyclegan"]}},
+        "family_dict": {"model": {"family": {"name": "cut"}}},
+        "direction_list": {"model": {"family": "cut", "direction": ["BtoA"]}},
+    }
+    for name, config in configs.items():
+        (root / name).mkdir(parents=True)
+        (root / name / "config.json").write_text(json.dumps(config))
+        (root / name / CHECKPOINT_NAME).write_bytes(b"x")
+    (root / "deep").mkdir()
+    (root / "deep" / "config.json").write_text("[" * 100_000)
+    (root / "deep" / CHECKPOINT_NAME).write_bytes(b"x")
+    models = find_models([root], [])
+    assert sorted(m.label for m in models) == [f"runs/{n}" for n in ("deep", *sorted(configs))]
+    assert all(m.directions == ("AtoB", "BtoA") for m in models)
+
+    log = tmp_path / "log.jsonl"
+    huge = "1" * 400
+    log.write_text(
+        '{"step": 1, "D_X": 0.5, "s_per_step": 0.1}\n'
+        + "[" * 100_000
+        + "\n"
+        + f'{{"step": 2, "D_X": {huge}, "eval/AtoB/psnr": {huge}, "G_total": {huge}, "s_per_step": {huge}}}\n'
+    )
+    records = read_log(log)
+    assert [r["step"] for r in records] == [1, 2]
+    assert loss_rows(records) == [{"step": 1, "loss": "D_X", "value": 0.5}]
+    assert loss_rows(records, totals=True) == [] and score_rows(records, decibels=True) == []
+    assert run_summary(tmp_path, records).startswith("step 2, no checkpoint")
+
+
+def test_what_the_runs_tab_sends_is_json_the_page_can_encode(tmp_path):
+    """The page's JSON encoder (orjson, in Gradio) refuses integers beyond 64 bits and nesting over 255
+    levels. A config.json holding either made every redraw of the Runs tab fail ("Error" in the page), and a
+    step of 2**70 in log.jsonl reached the plots and ended the browser's event stream. Now such a config is
+    read as damaged, and such a record left out."""
+    orjson = pytest.importorskip("orjson", reason="orjson comes with gradio")
+    for name, text in {
+        "huge_int": json.dumps({"model": {"ngf": 2**64}}),
+        "deep": json.dumps({"x": json.loads("[" * 300 + "]" * 300)}),
+    }.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(text)
+        config = read_config(tmp_path / name)
+        assert config is None
+        orjson.dumps(config)
+    (tmp_path / "fine").mkdir()
+    (tmp_path / "fine" / "config.json").write_text(json.dumps({"seed": 2**64 - 1, "x": [[[-(2**63)]]]}))
+    assert orjson.dumps(read_config(tmp_path / "fine"))  # what orjson writes is kept
+
+    log = tmp_path / "log.jsonl"
+    log.write_text(f'{{"step": 1, "D_X": 0.5}}\n{{"step": {2**70}, "D_X": 0.4, "eval/AtoB/psnr": 20.0}}\n')
+    records = read_log(log)
+    assert [r["step"] for r in records] == [1]
+    orjson.dumps([loss_rows(records), score_rows(records, decibels=True)])
+
+
+def test_a_run_named_in_bytes_that_are_not_utf8_is_listed_in_text_the_page_can_send(tmp_path):
+    """A run folder whose name is not UTF-8 (copied from a Latin-1 system: Python reads the byte as a lone
+    surrogate) stopped `cyclegan serve` from starting: Gradio's encoder (orjson) refuses surrogates in the
+    page's /config, and the launch failed with "When localhost is not accessible...". A `\\ud800` in a loss
+    name or a config.json ended the page's event stream or failed the Runs tab. Now each lone surrogate
+    is shown as U+FFFD, and such a config reads as damaged."""
+    from cyclegan.web.runs import named_runs
+
+    orjson = pytest.importorskip("orjson", reason="orjson comes with gradio")
+    root = tmp_path / "runs"
+    root.mkdir()
+    try:
+        run = root / os.fsdecode(b"caf\xe9")
+        run.mkdir()
+    except (OSError, UnicodeError):
+        pytest.skip("this file system takes only UTF-8 names")
+    (run / CHECKPOINT_NAME).write_bytes(b"x")
+    (run / "config.json").write_text('{"model": {"family": "cyclegan"}, "note": "\\ud800"}')
+    (run / "log.jsonl").write_text('{"step": 1, "D_\\ud800": 0.5, "eval/AtoB/\\udcff": 0.25}\n')
+    models, runs = find_models([root], []), named_runs([root])
+    assert [m.label for m in models] == ["runs/caf\ufffd"] and list(runs) == ["runs/caf\ufffd"]
+    orjson.dumps([[(m.label, m.key) for m in models], list(runs)])
+    assert read_config(run) is None
+    records = read_log(run / "log.jsonl")
+    assert loss_rows(records) == [{"step": 1, "loss": "D_\ufffd", "value": 0.5}]
+    orjson.dumps([loss_rows(records), score_rows(records, decibels=False)])
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_among_a_run_s_files_blocks_nothing(tmp_path):
+    """A FIFO named config.json blocked the model list for good (every refresh, and every job, which looks
+    its model up there), one named log.jsonl or samples/step_N.png the Runs tab's redraw. Now only regular
+    files are read."""
+    import threading
+
+    run = tmp_path / "runs" / "r"
+    (run / "samples").mkdir(parents=True)
+    (run / CHECKPOINT_NAME).write_bytes(b"x")
+    fifos = [run / "config.json", run / "log.jsonl", run / "samples" / "step_0000009.png"]
+    for fifo in fifos:
+        os.mkfifo(fifo)
+    _png(run / "samples" / "step_0000001.png", 4, 4)
+    answers = {}
+
+    def read() -> None:
+        answers["models"] = [m.label for m in find_models([tmp_path / "runs"], [])]
+        answers["log"] = read_log(run / "log.jsonl")
+        answers["samples"] = [s for s, _ in latest_samples(run, 2)]
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=20)
+    for fifo in fifos:  # a writer that closes at once: a reader blocked on one sees its end
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:  # no reader waiting on it
+            pass
+    reader.join(timeout=20)
+    assert answers == {"models": ["runs/r"], "log": [], "samples": [1]}
+    assert not reader.is_alive()
+
+
+def test_a_best_pt_saved_before_the_first_checkpoint_is_offered(tmp_path):
+    """With --eval-every under --checkpoint-every (200 and 500 by default for a scoring run) a run writes
+    best.pt before its first checkpoint.pt; best.pt was offered only beside a checkpoint.pt, so the page
+    hid the run's best model until then (for good with --checkpoint-every 0 and a crash)."""
+    run = tmp_path / "runs" / "r"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    (run / "best.pt").write_bytes(b"x")
+    models = find_models([tmp_path / "runs"], [])
+    assert [(m.label, m.path) for m in models] == [("runs/r · best.pt (best score)", str((run / "best.pt").resolve()))]
 
 
 def test_latest_samples_skip_a_damaged_grid(tmp_path):
@@ -164,6 +371,58 @@ def declared_png(path: Path, width: int, height: int) -> Path:
     return path
 
 
+def test_an_upload_is_decoded_only_in_the_formats_the_page_names(tmp_path, monkeypatch):
+    """check_upload opened any of Pillow's ~40 formats: an uploaded EPS went to Ghostscript (run on the
+    visitor's PostScript where it is installed; "Unable to locate Ghostscript" where not), and TGA, PCX,
+    SGI, ... were translated though the page names JPEG, PNG, BMP, GIF, WebP and TIFF. Now the others are
+    refused before decoding, and Ghostscript is never called."""
+    from PIL import EpsImagePlugin
+
+    def ghostscript(*args, **kwargs):
+        raise AssertionError("Ghostscript called on an upload")
+
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", ghostscript)
+    limits = {"max_bytes": 100_000, "max_pixels": 64 * 64}
+    eps = tmp_path / "drawing.png"
+    eps.write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    with pytest.raises(CycleGANError, match=r"^drawing.png is not an image \(JPEG, PNG"):
+        check_upload(eps, **limits)
+    for suffix in ("tga", "pcx", "sgi", "ppm"):
+        other = tmp_path / f"scene.{suffix}"
+        Image.new("RGB", (8, 6), "red").save(other)
+        with pytest.raises(CycleGANError, match=f"^scene.{suffix} is not an image"):
+            check_upload(other, **limits)
+    for suffix in ("jpg", "png", "bmp", "gif", "webp", "tif"):  # what the page names, still taken
+        Image.new("RGB", (8, 6), "red").save(tmp_path / f"scene.{suffix}")
+        assert check_upload(tmp_path / f"scene.{suffix}", **limits).size == (8, 6)
+    mpo = tmp_path / "camera.jpg"  # a JPEG of several pictures, as cameras write
+    Image.new("RGB", (8, 6)).save(mpo, "MPO", save_all=True, append_images=[Image.new("RGB", (8, 6))])
+    assert check_upload(mpo, **limits).size == (8, 6)
+
+
+def test_a_clip_upload_named_gif_is_read_only_as_gif_or_webp(engine, tmp_path, monkeypatch):
+    """The Video tab reads a .gif or .webp clip with Pillow, which opens any of its formats by content: an
+    EPS uploaded as clip.gif went to Ghostscript. Now such an upload is refused before it is read."""
+    pytest.importorskip("av", reason="PyAV is not installed (pip install 'cyclegan[video]')")
+    from PIL import EpsImagePlugin
+
+    from cyclegan.web.video_tab import VideoTab
+
+    def ghostscript(*args, **kwargs):
+        raise AssertionError("Ghostscript called on an upload")
+
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", ghostscript)
+    clip = tmp_path / "clip.gif"
+    clip.write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    key = engine.models()[0].key
+    with pytest.raises(CycleGANError, match="^clip.gif is not a GIF or WebP clip"):
+        VideoTab(engine).translate(str(clip), key, "AtoB", False, 0.0)
+    frames = [Image.new("RGB", (16, 12), c) for c in ("red", "blue", "green")]
+    frames[0].save(clip, save_all=True, append_images=frames[1:], duration=100)
+    _, target, line = VideoTab(engine).translate(str(clip), key, "AtoB", False, 0.0)
+    assert "3 frames of 16x12" in line and Path(target).name == "clip_AtoB.gif"
+
+
 def test_a_decompression_bomb_upload_is_called_one(tmp_path):
     """30000x30000 declared in a 57-byte file: PIL refuses it from the header. Before: 'not an image'."""
     bomb = declared_png(tmp_path / "bomb.png", 30000, 30000)
@@ -204,6 +463,31 @@ def test_serve_refuses_bad_starts_in_one_line(tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path, capsys, monkeypatch):
+    """A port already taken (another server, a second `cyclegan serve`) ended the start with Gradio's
+    traceback, which tells a Python caller to pass `server_port` to `launch()`. Now it is one line naming
+    --port and --host, and the exit status is 2."""
+    import socket
+
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.cli import main
+
+    # what serve sets in this process's environment, undone after the test (Gradio's cache folder included:
+    # later pages built in this process would write into the removed one)
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    for name in ("GRADIO_ANALYTICS_ENABLED", "GRADIO_SSR_MODE", "GRADIO_MCP_SERVER"):
+        monkeypatch.setenv(name, "False")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--runs", str(tmp_path), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}: the port is in use" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
 def test_serve_options_import_neither_torch_nor_gradio():
     code = "import sys, cyclegan.web.serve, cyclegan.web.runs; print('torch' in sys.modules, 'gradio' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=server_env(), check=True)
@@ -216,6 +500,38 @@ def test_the_page_never_imports_training_code():
     code = "import sys, cyclegan.web.app, cyclegan.compare; print('cyclegan.train' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=server_env(), check=True)
     assert out.stdout.split() == ["False"]
+
+
+def test_examples_from_a_folder_are_as_many_as_the_help_says(tmp_path):
+    """A folder given to --examples offered its first 8 images and left the rest out, a cap `serve --help`
+    did not mention ("files or folders"). Now the help names it."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.web.options import EXAMPLES_PER_FOLDER
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import example_images
+
+    for i in range(EXAMPLES_PER_FOLDER + 3):
+        _png(tmp_path / f"scene_{i:02d}.png", 4, 4)
+    found = example_images(ServeOptions(examples=(str(tmp_path),)))
+    assert [Path(f).name for f in found] == [f"scene_{i:02d}.png" for i in range(EXAMPLES_PER_FOLDER)]
+    help_text = next(f.metadata["help"] for f in fields(ServeOptions) if f.name == "examples")
+    assert f"their first {EXAMPLES_PER_FOLDER} images by name" in help_text
+
+
+def test_an_example_named_in_bytes_that_are_not_utf8_is_refused_in_one_line(tmp_path):
+    """An --examples image whose name is not UTF-8 stopped `cyclegan serve` with Gradio's traceback
+    (UnicodeEncodeError as it copied the file into its cache). Now the start is refused in one line."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import example_images
+
+    try:
+        odd = _png(tmp_path / os.fsdecode(b"r\xe9d.png"), 4, 4)
+    except (OSError, UnicodeError):
+        pytest.skip("this file system takes only UTF-8 names")
+    for given in (tmp_path, odd):
+        with pytest.raises(CycleGANError, match=r"^option '--examples': .*r\\udce9d.png is named in bytes that"):
+            example_images(ServeOptions(examples=(str(given),)))
 
 
 def test_shipped_examples_are_the_built_in_world():
@@ -289,6 +605,78 @@ def test_translate_handler_keeps_sizes_and_reports_bad_uploads(engine, tmp_path,
         tab.translate([str(good)], None, "AtoB")
 
 
+def test_translate_decodes_one_upload_at_a_time(engine, tmp_path, monkeypatch):
+    """Translate decoded every upload before translating the first: 200 PNGs of 25 MP (the per-image limit;
+    a plain one is a few kB) were 15 GB of pixels at once. Now an upload is decoded when its turn comes,
+    and at most the one before it is still alive."""
+    import weakref
+
+    from cyclegan.web.translate_tab import TranslateTab
+
+    decoded, most = [], []
+    image = engine.image
+
+    def counted(path):
+        im = image(path)
+        decoded.append(weakref.ref(im))
+        most.append(sum(r() is not None for r in decoded))
+        return im
+
+    monkeypatch.setattr(engine, "image", counted)
+    uploads = [str(_png(tmp_path / f"photo_{i}.png", 24, 20, seed=i)) for i in range(5)]
+    (tmp_path / "notes.png").write_text("hello")
+    _, downloads, _ = TranslateTab(engine).translate(
+        [*uploads[:2], str(tmp_path / "notes.png"), *uploads[2:]], engine.models()[0].key, "AtoB"
+    )
+    assert len(downloads) == 5 and len(decoded) == 5
+    assert max(most) <= 2
+
+
+def test_style_references_are_scaled_as_each_is_decoded(engine, tmp_path, monkeypatch):
+    """Style transfer and Compare decoded every style upload at full size before scaling any: 100 uploads of
+    25 MP were 7.5 GB of pixels at once. Now each is scaled to the tab's long side as it is decoded, which
+    is what Gatys and the Gram distance do with it anyway: the tensors they use are the same."""
+    import weakref
+
+    import torch
+
+    from cyclegan.style import load_image_01
+
+    decoded, most = [], []
+    image = engine.image
+
+    def counted(path):
+        im = image(path)
+        decoded.append(weakref.ref(im))
+        most.append(sum(r() is not None for r in decoded))
+        return im
+
+    monkeypatch.setattr(engine, "image", counted)
+    uploads = [_png(tmp_path / f"style_{i}.png", 90, 60 + 7 * i, seed=i) for i in range(4)]
+    refs = engine.references([str(u) for u in uploads], 64)
+    assert max(most) <= 2 and [max(r.size) for r in refs] == [64] * 4
+    for ref, upload in zip(refs, uploads, strict=True):
+        assert torch.equal(load_image_01(ref, 64), load_image_01(Image.open(upload), 64))
+
+    # and the two tabs use it: stopped where the backbone loads, after the references are read
+    from cyclegan.web.compare_tab import CompareTab
+    from cyclegan.web.style_tab import StyleTab
+
+    def stop(backbone):
+        raise CycleGANError("stopped here")
+
+    monkeypatch.setattr(engine, "style_backbones", stop)
+    styles, photo = [str(u) for u in uploads], str(_png(tmp_path / "photo.png", 40, 30))
+    for tab_call in (
+        lambda: next(StyleTab(engine).stylize_live(photo, styles, "lite0", 64, 10, None)),
+        lambda: CompareTab(engine).compare(photo, engine.models()[0].key, "AtoB", styles, "lite0", 64, 10),
+    ):
+        decoded.clear(), most.clear()
+        with pytest.raises(CycleGANError, match="stopped here"):
+            tab_call()
+        assert len(decoded) == 5 and max(most) <= 2
+
+
 def test_concurrent_identical_translations_get_files_of_their_own(engine, tmp_path):
     """12 identical requests at once: every image the page is handed (input shown and output) is a file of
     that request's own, and all stay intact. Before: the input went to Gradio as a PIL image, saved into a
@@ -327,6 +715,18 @@ def test_a_replaced_checkpoint_is_loaded_again(engine, run):
         assert engine.generator(key, "AtoB") is not first
     finally:
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_a_model_deleted_between_listing_and_loading_is_one_line(engine, tmp_path, monkeypatch):
+    """A checkpoint deleted after the model list was read and before it was loaded (its run removed while a
+    visitor pressed Translate) raised FileNotFoundError: "internal error" in the page. Now it is the line a
+    model no longer offered gets."""
+    from cyclegan.web.runs import Model
+
+    gone = Model("gone", "gone", str(tmp_path / "deleted" / CHECKPOINT_NAME))
+    monkeypatch.setattr(engine, "models", lambda: [gone])
+    with pytest.raises(CycleGANError, match="not offered any more"):
+        engine.generator("gone", "AtoB")
 
 
 def test_the_page_config_names_models_and_never_holds_a_server_path(tmp_path, run):
@@ -462,6 +862,60 @@ def test_errors_on_the_page_name_its_controls_not_command_line_flags(tmp_path):
     assert on_page(kept, controls) == kept  # not a control of the page: as it was
 
 
+def test_a_new_run_reaches_the_video_tab_s_model_list_too(tmp_path, run):
+    """The timer refreshed the model lists of Translate and Compare but not Video's, so a run that saved
+    its first checkpoint after the start could not be used in Video without a restart (and a deleted one
+    stayed offered). Now the Video tab's list is refreshed with the others."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    root = tmp_path / "runs"
+    shutil.copytree(run, root / "first")
+    app = build_app(ServeOptions(runs=(str(root),), device="cpu"), [], tmp_path / "work")
+    refresh = next(d for d in app.fns.values() if d.name == "refresh_lists")
+    models = [getattr(b, "elem_id", None) for b in refresh.outputs if getattr(b, "label", None) == "model"]
+    assert models == ["translate-model", "video-model"] and len(refresh.outputs) == 5  # and Compare's
+
+    engine = app.engine
+    known = (engine.model_choices(), list(engine.runs()))
+    shutil.copytree(run, root / "second")  # a run saves its first checkpoint
+    *updates, _ = engine.refresh_lists(known, "runs/first", "runs/first", "runs/first", "runs/first")
+    assert [[k for _, k in u["choices"]] for u in updates[:3]] == [["runs/first", "runs/second"]] * 3
+
+
+def test_a_chosen_model_that_is_deleted_is_not_replaced_by_another(tmp_path, run):
+    """When the model a visitor had chosen went away (its run deleted), the refresh chose the list's first
+    model in its place, silently: the next Translate ran a model the visitor never picked (the page does not
+    say which model a result came from). Now the choice is emptied and the next job asks for one."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+
+    root = tmp_path / "runs"
+    for name in ("a", "b"):
+        shutil.copytree(run, root / name)
+    engine = Engine(ServeOptions(runs=(str(root),), device="cpu"), [], tmp_path / "work")
+    known = (engine.model_choices(), list(engine.runs()))
+    shutil.rmtree(root / "b")
+    translate, video, compare, _, _ = engine.refresh_lists(known, "runs/b", None, "runs/a", "runs/b")
+    assert (translate["value"], video["value"], compare["value"]) == (None, "runs/a", "runs/a")
+    with pytest.raises(CycleGANError, match="^choose a model first$"):  # the server has others
+        engine.generator(translate["value"], "AtoB")
+
+
+def test_the_sample_gallery_label_says_how_a_grid_is_laid_out(run):
+    """The Runs tab's gallery said "real | translated | reconstructed, A -> B (left) and B -> A (right)", but
+    a training grid has A's rows above B's (left and right is the demo's figure), and CUT's and pix2pix's
+    columns differ. The label now says what the grid of the run fixture shows: 4 rows (2 A, 2 B) of 3."""
+    from cyclegan.web.runs_tab import SAMPLES_LABEL
+
+    grid = Image.open(sorted((run / "samples").glob("step_*.png"))[-1])
+    assert (round(grid.width / 34), round(grid.height / 34)) == (3, 4)  # 32 px images, 2 px apart
+    assert "A's above B's" in SAMPLES_LABEL and "left" not in SAMPLES_LABEL
+    assert "CycleGAN: real | translated | reconstructed" in SAMPLES_LABEL and "pix2pix: source" in SAMPLES_LABEL
+
+
 def test_runs_view_redraws_only_when_the_run_changes(engine, run):
     from cyclegan.web.runs_tab import RunsTab
 
@@ -472,6 +926,68 @@ def test_runs_view_redraws_only_when_the_run_changes(engine, run):
     assert f"step {read_log(run / 'log.jsonl')[-1]['step']}" in summary
     again = tab.run_view(label, shown)
     assert again[-1] == shown and all(type(v).__name__ == "dict" or v is shown for v in again)  # gr.skip() each
+
+
+def test_names_are_shown_letter_for_letter_not_as_markdown(tmp_path, run):
+    """A run's name and an upload's name went into the page's Markdown as they were: a run named
+    `<img src=x>` was drawn as a (broken) image, `[x](javascript:...)` as a link, `**b**` as bold, and an
+    upload named `a|b.png` split the Translate table's row. Rendered as CommonMark (what gr.Markdown
+    does), each now reads as its name."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from markdown_it import MarkdownIt
+
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.runs_tab import RunsTab
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import TranslateTab
+
+    def shown(markdown: str) -> str:
+        html = MarkdownIt("commonmark").enable("table").render(markdown)
+        assert "<img" not in html and "<a" not in html and "<em" not in html, html
+        return html
+
+    name = "<img src=x> [x](javascript:alert(1)) **b** _c_ a|b"
+    root = tmp_path / "runs"
+    shutil.copytree(run, root / name)
+    engine = Engine(ServeOptions(runs=(str(root),), device="cpu"), [], tmp_path / "work")
+    summary = RunsTab(engine).run_view(f"runs/{name}", None)[6]
+    assert f"<strong>runs/{name.replace('<', '&lt;').replace('>', '&gt;')}</strong>" in shown(summary)
+
+    upload = _png(tmp_path / "a|<b>b*.png", 20, 16)
+    _, _, info = TranslateTab(engine).translate([str(upload)], engine.models()[0].key, "AtoB")
+    assert "<td>a|&lt;b&gt;b*.png</td>" in shown(info)
+
+
+def test_runs_view_shows_a_rerun_s_samples_and_survives_a_deleted_grid(tmp_path, run, monkeypatch):
+    """The copies of sample grids were named by the run and the file's name alone, and made once: a run
+    deleted and trained again under its name (its sample grids new) showed the old run's grid.
+    A grid deleted between listing and copying (the run removed while the page shows it) raised
+    FileNotFoundError, an internal error in the page. Now a new file is a new copy, and a vanished one is
+    left for the next refresh."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.web import runs_tab
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+
+    root = tmp_path / "runs"
+    shutil.copytree(run, root / "r")
+    (root / "r" / "samples").mkdir(exist_ok=True)
+    grid = root / "r" / "samples" / "step_9999999.png"
+    _png(grid, 12, 8, seed=1)
+    tab = runs_tab.RunsTab(Engine(ServeOptions(runs=(str(root),), device="cpu"), [], tmp_path / "work"))
+    (first, _), *_ = tab.run_view("runs/r", None)[5]
+    assert np.array_equal(np.asarray(Image.open(first)), np.asarray(Image.open(grid)))
+
+    shutil.rmtree(root / "r")  # deleted, and trained again under its name
+    shutil.copytree(run, root / "r")
+    (root / "r" / "samples").mkdir(exist_ok=True)
+    _png(grid, 12, 8, seed=2)
+    (again, _), *_ = tab.run_view("runs/r", None)[5]
+    assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(grid)))
+
+    gone = root / "r" / "samples" / "step_0000005.png"  # listed, then deleted before it was copied
+    monkeypatch.setattr(runs_tab, "latest_samples", lambda run, n: [(5, gone), (9999999, grid)])
+    assert [caption for _, caption in tab.run_view("runs/r", None)[5]] == ["step 9999999"]
 
 
 # --- the real page in a browser -----------------------------------------------------------------------------

@@ -147,11 +147,12 @@ def generator_for(m: ModelConfig, direction: str, *, source: str) -> str:
 def directions_in_stored_config(config: object) -> tuple[str, ...]:
     """`directions_of` for a config read from a run's `config.json` (not checked): both when it is unknown."""
     model = config.get("model") if isinstance(config, dict) else None
-    f = FAMILIES.get(model.get("family")) if isinstance(model, dict) else None
+    family = model.get("family") if isinstance(model, dict) else None
+    f = FAMILIES.get(family) if isinstance(family, str) else None  # a list or dict there: unknown, not a crash
     if f is None or f.two_way:
         return tuple(GENERATOR_FOR)
     direction = model.get("direction", "AtoB")
-    return (direction,) if direction in GENERATOR_FOR else tuple(GENERATOR_FOR)
+    return (direction,) if isinstance(direction, str) and direction in GENERATOR_FOR else tuple(GENERATOR_FOR)
 
 
 # --- the built-in families' own options ----------------------------------------------------------------------

@@ -46,7 +46,7 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
         gr.Markdown("# cyclegan\nUnpaired image-to-image translation and style transfer, on this machine.")
         with gr.Tabs():
             t_model = TranslateTab(engine).layout(choices)
-            VideoTab(engine).layout(choices)  # its model list is the one at start (not refreshed by the timer)
+            v_model = VideoTab(engine).layout(choices)
             StyleTab(engine).layout()
             c_model = CompareTab(engine).layout(choices)
             r_run = runs_tab.layout(runs)
@@ -55,8 +55,8 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
         timer = gr.Timer(opts.refresh)
         timer.tick(
             user_errors(engine.refresh_lists),
-            [known, t_model, c_model, r_run],
-            [t_model, c_model, r_run, known],
+            [known, t_model, v_model, c_model, r_run],
+            [t_model, v_model, c_model, r_run, known],
             **LIGHT_EVENTS,
         )
         runs_tab.redraw_on(timer, app)

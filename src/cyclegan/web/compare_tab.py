@@ -98,7 +98,7 @@ class CompareTab:
             raise CycleGANError("upload at least one style reference (an image of the target domain) for Gatys")
         size, steps = int(size), int(steps)
         im = resize_long_side(engine.image(photo), size)
-        refs = [engine.image(s) for s in styles]
+        refs = engine.references(styles, size)  # at the size Gatys and the Gram distance scale them to
         G = engine.generator(key, direction)
         name, gatys_net, metrics_net = engine.style_backbones(backbone)
         device = engine.device()

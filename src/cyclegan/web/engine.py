@@ -68,6 +68,17 @@ def on_page(message: str, controls: Controls) -> str:
     return _FLAG.sub(control, message)
 
 
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark: each may start Markdown or HTML
+
+
+def literal(name: object) -> str:
+    """`name` (a run's or an upload's) as a gr.Markdown shows it, letter for letter and on one line: each
+    ASCII punctuation mark backslash-escaped, control characters written as escapes. Put in as it was, a
+    run named `<img src=x>` was drawn as an image, `[x](url)` as a link, `**` as bold, `|` as a new table
+    cell."""
+    return _PUNCTUATION.sub(r"\\\1", escape(name))
+
+
 def _refusal(e: CycleGANError, controls: Controls) -> gr.Error:
     print(f"refused: {e}", file=sys.stderr)  # one line in the server's log too; no traceback: it is no bug
     return gr.Error(on_page(str(e), controls), print_exception=False)
@@ -161,7 +172,8 @@ class Engine:
         and again when its file has been replaced (a run that saved a newer checkpoint). Only a key among
         `models()` is loaded: the page cannot name a file."""
         if not key:
-            raise CycleGANError("choose a model first (the server has none yet: no run has saved a checkpoint)")
+            none = "" if self.models() else " (the server has none yet: no run has saved a checkpoint)"
+            raise CycleGANError(f"choose a model first{none}")
         path = next((m.path for m in self.models() if m.key == key), None)  # a name: the page holds no path
         if path is None:
             raise CycleGANError("that model is not offered any more; choose one from the list")
@@ -170,7 +182,10 @@ class Engine:
         from ..loading import load_generator  # on first use (torch)
 
         with self._lock:
-            st = os.stat(path)
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:  # deleted since it was listed (its run removed while the page shows it)
+                raise CycleGANError("that model is not offered any more; choose one from the list") from None
             version = (st.st_mtime_ns, st.st_size)
             cached = self._generators.get((path, direction))
             if cached is None or cached[0] != version:
@@ -196,6 +211,14 @@ class Engine:
         """An upload as an RGB PIL image, checked against the server's limits (`uploads.check_upload`)."""
         return check_upload(path, max_bytes=int(self.opts.max_upload_mb * MB), max_pixels=self.opts.max_pixels)
 
+    def references(self, paths: Sequence[str | Path], size: int) -> list:
+        """Uploaded style images, each checked (`image`) and scaled to long side `size` as soon as it is
+        decoded, as Gatys and the comparison's Gram distance scale them anyway (so the result is the same):
+        decoded all at full size first, 100 uploads of 25 MP (the per-image limit) were 7.5 GB of pixels."""
+        from ..data.io import resize_long_side  # on first use (torch)
+
+        return [resize_long_side(self.image(p), size) for p in paths]
+
     def folder(self) -> Path:
         """A fresh folder for one request's outputs, under `outputs`: what a handler returns is a path in it
         (never a PIL image), so no two requests share a file."""
@@ -203,20 +226,25 @@ class Engine:
         d.mkdir(parents=True)
         return d
 
-    def refresh_lists(self, known: Any, translate_key: str | None, compare_key: str | None, run: str | None):
-        """New models for the two model dropdowns and new runs for the Runs dropdown, when they changed."""
+    def refresh_lists(self, known: Any, *keys_and_run: str | None):
+        """New models for the model dropdowns (Translate, Video, Compare: their values, then the Runs tab's run)
+        and new runs for the Runs dropdown, when they changed. Returns an update for each, then `known`."""
+        *model_keys, run = keys_and_run
         choices = self.model_choices()
         runs = list(self.runs())
         if (choices, runs) == known:
-            return gr.skip(), gr.skip(), gr.skip(), known
+            return (*[gr.skip()] * len(keys_and_run), known)
         keys = [k for _, k in choices]
 
         def pick(current: str | None) -> str | None:
-            return current if current in keys else (keys[0] if keys else None)
+            if current in keys:
+                return current
+            # none chosen yet: the first; a chosen model gone (its run deleted): none, so the next job asks
+            # for a choice rather than running another model the visitor did not pick
+            return keys[0] if current is None and keys else None
 
         return (
-            gr.update(choices=choices, value=pick(translate_key)),
-            gr.update(choices=choices, value=pick(compare_key)),
+            *[gr.update(choices=choices, value=pick(key)) for key in model_keys],
             gr.update(choices=runs, value=run if run in runs else (runs[0] if runs else None)),
             (choices, runs),
         )

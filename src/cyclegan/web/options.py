@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from ..options import Options, opt
 from ..shared_options import device_option
 
+EXAMPLES_PER_FOLDER = 8  # the images a folder given to --examples offers: its first by name
+
 
 @dataclass(frozen=True)
 class ServeOptions(Options):
@@ -30,7 +32,7 @@ class ServeOptions(Options):
     )
     examples: tuple[str, ...] | None = opt(
         None,
-        "example images offered in Translate (files or folders)",
+        f"example images offered in Translate (files, or folders: their first {EXAMPLES_PER_FOLDER} images by name)",
         metavar="IMG",
         default_text="four built-in summer/winter scenes",
     )

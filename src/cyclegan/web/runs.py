@@ -27,6 +27,7 @@ MAX_DEPTH = 3  # how deep below a --runs folder runs are looked for (runs/projec
 LOG_KEYS = ("step", "epoch", "lr", "s_per_step", "eval_s")  # the fields of a log.jsonl record that are no loss
 SCORE_PREFIX = "eval/"  # the scores of --eval-every in a record: eval/AtoB/psnr, ... (`train.scoring`)
 _SAMPLE = re.compile(r"step_(\d+)\.png$")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # no character alone: what a name that is not UTF-8 reads as
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,15 @@ def find_runs(roots: Sequence[str | Path]) -> list[Path]:
 
 
 def run_label(run: Path, roots: Sequence[str | Path]) -> str:
-    """A run's name as the page shows it: its path below the --runs folder that holds it."""
+    """A run's name as the page shows it: its path below the --runs folder that holds it, after that folder's
+    name (as given, its `..` resolved: `--runs proj/..` named runs "../NAME")."""
     for root in roots:
         try:
             rel = run.resolve().relative_to(Path(root).resolve())
         except ValueError:
             continue
-        return str(Path(Path(root).name) / rel) if str(rel) != "." else Path(root).resolve().name
+        name = os.path.basename(os.path.abspath(root))
+        return str(Path(name) / rel) if str(rel) != "." else Path(root).resolve().name
     return run.name
 
 
@@ -104,20 +107,23 @@ def check_checkpoint_files(files: Sequence[str | Path]) -> list[Path]:
 
 
 def find_models(roots: Sequence[str | Path], files: Sequence[Path], names: Names | None = None) -> list[Model]:
-    """The models the page offers: each run under `roots` that has saved a checkpoint (found anew on each
-    call, so a run that saves its first checkpoint appears without a restart), then the --checkpoint files.
+    """The models the page offers: each run under `roots` that has saved a checkpoint or a best.pt (found
+    anew on each call, so a run that saves its first appears without a restart), then the --checkpoint files.
     `names`: the server's (`Names`), so a name keeps its file across calls; a fresh one by default."""
     names = names or Names()
     found: list[tuple[str, Path, tuple[str, ...]]] = []  # (label, file, directions)
     for run in find_runs(roots):
-        ckpt = run / CHECKPOINT_NAME
+        # the last checkpoint and the best-scored step (--eval-every), each as soon as it is saved: a run
+        # scores (best.pt) before its first checkpoint.pt when --eval-every is under --checkpoint-every
+        ckpt, best = run / CHECKPOINT_NAME, run / BEST_NAME
+        if not (ckpt.is_file() or best.is_file()):
+            continue
+        directions = run_directions(run)
+        label = run_label(run, roots) + ("" if len(directions) > 1 else f" ({directions[0]} only)")
         if ckpt.is_file():
-            directions = run_directions(run)
-            label = run_label(run, roots) + ("" if len(directions) > 1 else f" ({directions[0]} only)")
             found.append((label, ckpt, directions))
-            best = run / BEST_NAME  # the best-scored step (--eval-every), beside the last one
-            if best.is_file():
-                found.append((f"{label} · best.pt (best score)", best, directions))
+        if best.is_file():
+            found.append((f"{label} · best.pt (best score)", best, directions))
     for f in files:
         found.append((f.name if f.name != CHECKPOINT_NAME else f.parent.name, f, ("AtoB", "BtoA")))
     models: list[Model] = []
@@ -152,14 +158,22 @@ class Names:
 
     def name(self, label: str, path: str) -> str:
         """The name of file `path` shown as `label`: the one given before, else `label`, numbered where a
-        name is taken (`unique_name`). A new label for the same file (its run's config now read) is a new
-        name; the old one stays taken, so it never means another file."""
+        name is taken (`unique_name`), in text the page can send (`sendable_text`). A new label for the same
+        file (its run's config now read) is a new name; the old one stays taken, so it never means another
+        file."""
         with self._lock:
             name = self._given.get((label, path))
             if name is None:
-                name = self._given[(label, path)] = unique_name(label, self._taken)
+                name = self._given[(label, path)] = unique_name(sendable_text(label), self._taken)
                 self._taken.add(name)
             return name
+
+
+def sendable_text(text: str) -> str:
+    """`text` with each lone surrogate as U+FFFD: the page's JSON encoder (Gradio's orjson) refuses them, and
+    a run folder whose name is not UTF-8 (Python reads its bytes as surrogates) stopped `cyclegan serve` from
+    starting; a `\\ud800` in a log's loss name or a config ended the page's event stream."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def unique_name(name: str, taken: set[str]) -> str:
@@ -181,24 +195,82 @@ def run_directions(run: Path) -> tuple[str, ...]:
 # --- one run's files --------------------------------------------------------------------------------------
 
 
+def _regular(path: str | Path) -> Path:
+    """`path`, if it is a regular file (or a link to one); else OSError. A FIFO named config.json blocked
+    the model list (which every refresh and job reads) for good, and a link to /dev/zero filled memory."""
+    path = Path(path)
+    if not path.is_file():
+        raise OSError(f"{path} is not a regular file")
+    return path
+
+
 def read_log(path: str | Path) -> list[dict]:
     """The records of a log.jsonl, in order. A last line without its newline (being written) is left out, as
-    is any line that is not a JSON object (a crash mid-write in an older run): the page must keep working."""
+    is any line that is not a JSON object with a step count (a crash mid-write in an older run): the page
+    must keep working. `LogReader` reads the same as the file grows."""
     try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        data = _regular(path).read_bytes()
     except OSError:
         return []
-    lines = text.split("\n")
-    complete = lines[:-1]  # the text after the last newline is either "" or a line still being written
+    return _records(data[: data.rfind(b"\n") + 1])
+
+
+def _records(data: bytes) -> list[dict]:
+    """The records of whole lines of a log.jsonl (`read_log`)."""
     records = []
-    for line in complete:
+    for line in data.decode("utf-8", errors="replace").split("\n")[:-1]:
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested too deep to parse: damaged too
             continue
-        if isinstance(record, dict) and isinstance(record.get("step"), int):
+        if isinstance(record, dict) and _is_step(record.get("step")):
             records.append(record)
     return records
+
+
+class LogReader:
+    """`read_log` for a page that redraws a log while training appends to it: each call parses only the whole
+    lines added since the last. Read whole at each redraw, a 69 MB log (300,000 records, --log-every 1) took
+    about 3 s of a core, every few seconds, for each page showing it. A file replaced (`--resume` trims the log,
+    atomically), cut short or rewritten in place is read anew."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # the page's redraws read at once
+        # path -> (device and inode, bytes read, the last line read, its records)
+        self._read: dict[str, tuple[tuple[int, int], int, bytes, list[dict]]] = {}
+
+    def read(self, path: str | Path) -> list[dict]:
+        key = str(path)
+        try:
+            with open(_regular(path), "rb") as f:
+                st = os.fstat(f.fileno())
+                ident = (st.st_dev, st.st_ino)
+                with self._lock:
+                    seen = self._read.get(key)
+                start, last, records = 0, b"", []
+                if seen is not None and seen[0] == ident and seen[1] <= st.st_size:
+                    f.seek(seen[1] - len(seen[2]))
+                    if f.read(len(seen[2])) == seen[2]:  # the same file, grown: read on from there
+                        start, last, records = seen[1], seen[2], seen[3]
+                f.seek(start)
+                data = f.read()
+        except OSError:
+            with self._lock:
+                self._read.pop(key, None)
+            return []
+        end = data.rfind(b"\n") + 1  # whole lines only: the rest is still being written
+        if end:
+            records = [*records, *_records(data[:end])]  # a new list: the one returned before stays as it was
+            last = data[data.rfind(b"\n", 0, end - 1) + 1 : end]
+        with self._lock:
+            self._read[key] = (ident, start + end, last, records)
+        return records
+
+
+def _is_step(value: object) -> bool:
+    """A step count as the page can send it: a step of 2**70 in a damaged log reached the plots, and the
+    page's JSON encoder (orjson: 64-bit integers) ended the browser's event stream."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
 
 
 def is_total(name: str) -> bool:
@@ -217,9 +289,20 @@ def loss_rows(records: Sequence[dict], *, totals: bool = False, max_points: int 
         for k, v in r.items():
             if k in LOG_KEYS or k.startswith(SCORE_PREFIX) or is_total(k) != totals:
                 continue
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                rows.append({"step": r["step"], "loss": k, "value": float(v)})
+            if (value := _number(v)) is not None:
+                rows.append({"step": r["step"], "loss": sendable_text(k), "value": value})
     return rows
+
+
+def _number(v: object) -> float | None:
+    """A logged value as a float; None where it is none (null, text, true/false) or is an integer no float
+    holds (the 400 digits of a damaged log: float() raised OverflowError, and the whole tab failed)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        return float(v)
+    except OverflowError:
+        return None
 
 
 def _thinned(records: Sequence[dict], max_points: int) -> Sequence[dict]:
@@ -239,19 +322,34 @@ def score_rows(records: Sequence[dict], *, decibels: bool, max_points: int = 500
         for k, v in r.items():
             if not k.startswith(SCORE_PREFIX) or k.endswith("psnr") != decibels:
                 continue
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                name = k.removeprefix(SCORE_PREFIX).replace("/", " ")
-                rows.append({"step": r["step"], "score": name, "value": float(v)})
+            if (value := _number(v)) is not None:
+                name = sendable_text(k.removeprefix(SCORE_PREFIX).replace("/", " "))
+                rows.append({"step": r["step"], "score": name, "value": value})
     return rows
 
 
 def read_config(run: Path) -> dict | None:
-    """The run's config.json, or None if it is missing or not readable yet."""
+    """The run's config.json, or None if it is missing or not readable yet, or damaged: nested too deep to
+    parse (a RecursionError, not a ValueError), or holding what the page cannot send (`_sendable`)."""
     try:
-        value = json.loads((run / CONFIG_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        value = json.loads(_regular(run / CONFIG_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
         return None
-    return value if isinstance(value, dict) else None
+    return value if isinstance(value, dict) and _sendable(value) else None
+
+
+def _sendable(value: object, depth: int = 0) -> bool:
+    """Whether the page's JSON encoder (orjson) writes `value`: it refuses integers beyond 64 bits, nesting
+    over 255 levels and lone surrogates (`sendable_text`), and a config.json holding any made every redraw
+    of the Runs tab fail."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -(2**63) <= value < 2**64
+    if isinstance(value, str):
+        return sendable_text(value) == value
+    if isinstance(value, (dict, list)):
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        return depth < 64 and all(_sendable(v, depth + 1) for v in items)
+    return True
 
 
 def sample_grids(run: Path) -> list[tuple[int, Path]]:
@@ -271,7 +369,7 @@ def latest_samples(run: Path, n: int = 1) -> list[tuple[int, Path]]:
     out = []
     for step, path in reversed(sample_grids(run)):
         try:
-            with Image.open(path) as im:
+            with Image.open(_regular(path)) as im:
                 im.verify()
         except Exception:  # noqa: BLE001 - any damage: skip it, show the previous one
             continue
@@ -290,8 +388,8 @@ def run_summary(run: Path, records: Sequence[dict]) -> str:
         parts.append(f"step {last['step']}")
         if isinstance(last.get("epoch"), int):
             parts.append(f"epoch {last['epoch']}")
-        if isinstance(last.get("s_per_step"), (int, float)):
-            parts.append(f"{last['s_per_step']:.3g} s/step")
+        if (speed := _number(last.get("s_per_step"))) is not None:
+            parts.append(f"{speed:.3g} s/step")
     else:
         parts.append("no losses logged yet")
     ckpt = run / CHECKPOINT_NAME

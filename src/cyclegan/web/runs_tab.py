@@ -13,10 +13,15 @@ import pandas as pd  # a dependency of gradio's
 
 from ..files import write_atomic
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME
-from .engine import LIGHT_EVENTS, Engine, user_errors
-from .runs import latest_samples, loss_rows, read_config, read_log, run_summary, score_rows
+from .engine import LIGHT_EVENTS, Engine, literal, user_errors
+from .runs import LogReader, latest_samples, loss_rows, read_config, run_summary, score_rows
 
 SAMPLES_SHOWN = 4
+# A grid has a row per fixed image, A's above B's, and the family's columns (`sample_columns` of its trainer).
+SAMPLES_LABEL = (
+    "latest sample grids, newest first: a row per fixed image, A's above B's; CycleGAN: real | translated | "
+    "reconstructed; CUT, FastCUT: real | translated (B's rows: identity); pix2pix: source | translated | truth"
+)
 
 
 def _stat(path: Path) -> tuple[int, int] | None:
@@ -32,6 +37,7 @@ class RunsTab:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self.logs = LogReader()  # each redraw parses only what training appended since the last
 
     def layout(self, runs: list[str]) -> gr.Dropdown:
         """Lay the tab out (inside the page's `gr.Tabs`) and draw the chosen run when the choice changes;
@@ -67,8 +73,7 @@ class RunsTab:
             with gr.Row():
                 with gr.Column(scale=2):
                     r_samples = gr.Gallery(
-                        label="latest sample grids, newest first: real | translated | "
-                        "reconstructed, A -> B (left) and B -> A (right)",
+                        label=SAMPLES_LABEL,
                         columns=4,
                         format="png",
                         preview=True,
@@ -102,19 +107,19 @@ class RunsTab:
             empty = "no run selected" if runs else "no run found under --runs yet"
             return None, None, None, None, None, [], empty, None
         log = run / LOG_NAME
-        samples = latest_samples(run, SAMPLES_SHOWN)
+        samples = [(step, path, _stat(path)) for step, path in latest_samples(run, SAMPLES_SHOWN)]
         signature = (
             str(run),
             _stat(log),
             _stat(run / CONFIG_NAME),
             _stat(run / CHECKPOINT_NAME),
             _stat(run / BEST_NAME),
-            [str(p) for _, p in samples],
+            [(str(p), st) for _, p, st in samples],
             int(time.time() // 30),
         )  # the summary's ages: every 30 s
         if signature == shown:
             return (*[gr.skip()] * 7, shown)
-        records = read_log(log)
+        records = self.logs.read(log)
         columns = ["step", "loss", "value"]
         terms = pd.DataFrame(loss_rows(records), columns=columns)
         totals = pd.DataFrame(loss_rows(records, totals=True), columns=columns)
@@ -122,10 +127,17 @@ class RunsTab:
         decibels = pd.DataFrame(score_rows(records, decibels=True), columns=score_columns)
         scores = pd.DataFrame(score_rows(records, decibels=False), columns=score_columns)
         copies = []
-        for step, path in samples:  # copies: the page is never handed a path inside a run
-            target = self.engine.work / "samples" / f"{abs(hash(str(run)))}_{path.name}"
-            if not target.exists():  # whole or absent: two refreshes at once never show a half copy
-                write_atomic(target, lambda tmp, src=path: shutil.copyfile(src, tmp))
+        for step, path, st in samples:  # copies: the page is never handed a path inside a run
+            if st is None:  # removed since it was listed (the run deleted while the page shows it)
+                continue
+            # Named by the file's time and size too: a run deleted and trained again under its name has new
+            # grids of the old names, and a copy named by the name alone showed the old run's.
+            target = self.engine.work / "samples" / f"{abs(hash(str(run)))}_{st[0]}_{st[1]}_{path.name}"
+            try:
+                if not target.exists():  # whole or absent: two refreshes at once never show a half copy
+                    write_atomic(target, lambda tmp, src=path: shutil.copyfile(src, tmp))
+            except FileNotFoundError:  # removed since: the next refresh shows what is there then
+                continue
             copies.append((str(target), f"step {step}"))
-        summary = f"**{label}**: {run_summary(run, records)}"
+        summary = f"**{literal(label)}**: {run_summary(run, records)}"
         return read_config(run), terms, totals, decibels, scores, copies, summary, signature

@@ -76,7 +76,15 @@ def serve(opts: ServeOptions, *, block: bool = True):
         app = build_app(opts, files, work)
         if block and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the server as Ctrl-C does, cleaning up
-        launch(app, opts, block=block)
+        try:
+            launch(app, opts, block=block)
+        except OSError as e:  # Gradio's words for any failure to bind: a port taken, an address not this machine's
+            if "Cannot find empty port" not in str(e):
+                raise
+            raise CycleGANError(
+                f"cannot listen on {opts.host}:{opts.port}: the port is in use, or {opts.host} is not an address "
+                "of this machine; choose another with --port or --host"
+            ) from None
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

@@ -109,9 +109,9 @@ class StyleTab:
             raise CycleGANError("upload a content image first")
         if not styles:
             raise CycleGANError("upload at least one style image")
-        content_im = engine.image(content)
-        style_ims = [engine.image(s) for s in styles]
         size, steps = int(size), int(steps)
+        content_im = engine.image(content)
+        style_ims = engine.references(styles, size)  # at the size Gatys scales them to
         name, net, _ = engine.style_backbones(backbone)
         options = GatysOptions(backbone=name, size=size, steps=steps)  # the resolved name: the net's layers
         stop = threading.Event()

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..errors import CycleGANError
+from ..errors import CycleGANError, escape
 from ..files import unique_stems
-from .engine import DIRECTIONS, Engine, user_errors
-from .options import ServeOptions
+from .engine import DIRECTIONS, Engine, literal, user_errors
+from .options import EXAMPLES_PER_FOLDER, ServeOptions
+from .runs import sendable_text
 from .uploads import display_name
 
 EXAMPLES = Path(__file__).parent / "examples"  # four scenes of the built-in world (data.synthetic, seed 1234)
@@ -19,20 +20,24 @@ _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 def example_images(opts: ServeOptions) -> list[str]:
-    """The example images of Translate: --examples (files, and up to 8 images per folder), or else two
-    summer and two winter scenes of the built-in world, shipped as PNGs (rendering them here would import
-    torch and slow the start; a test checks they are what `data.synthetic` renders)."""
+    """The example images of Translate: --examples (files, and a folder's first EXAMPLES_PER_FOLDER images by
+    name, as its help says), or else two summer and two winter scenes of the built-in world, shipped as PNGs
+    (rendering them here would import torch and slow the start; a test checks they are what `data.synthetic`
+    renders)."""
     if not opts.examples:
         return sorted(str(p) for p in EXAMPLES.glob("*.png"))
     found: list[str] = []
     for item in opts.examples:
         p = Path(item)
         if p.is_dir():
-            found += sorted(str(f) for f in p.iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES)[:8]
+            found += sorted(str(f) for f in p.iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES)[:EXAMPLES_PER_FOLDER]
         elif p.is_file():
             found.append(str(p))
         else:
             raise CycleGANError(f"option '--examples': {item} is not a file or a folder")
+    for f in found:  # Gradio copies each into its cache under its name, which must be text: a traceback at start
+        if sendable_text(f) != f:
+            raise CycleGANError(f"option '--examples': {escape(f)} is named in bytes that are not UTF-8; rename it")
     return found
 
 
@@ -86,25 +91,27 @@ class TranslateTab:
     def translate(self, uploads: Sequence[str] | None, key: str | None, direction: str):
         """Translate each upload at full size. Returns (gallery: input, output per image; files to download;
         a table of sizes and seconds). An upload that is not a usable image is named in a warning and the
-        rest are translated; if none is usable, the page shows the error."""
+        rest are translated; if none is usable, the page shows the error. One upload is decoded at a time:
+        decoded all first, 200 PNGs of 25 MP each (the per-image limit; a plain one is a few kB) were 15 GB
+        of pixels at once."""
         from ..inference import translate  # on first use (torch)
 
         if not uploads:
             raise CycleGANError("upload one or more images (or pick an example) first")
-        images, problems = [], []
-        for path in uploads:
+        names = [display_name(path) for path in uploads]
+        G, out, load_s = None, None, 0.0
+        gallery, downloads, rows, problems = [], [], [], []
+        for stem, path, name in zip(unique_stems([Path(n) for n in names]), uploads, names, strict=True):
             try:
-                images.append((display_name(path), self.engine.image(path)))
+                im = self.engine.image(path)
             except CycleGANError as e:
                 problems.append(str(e))
-        if not images:
-            raise CycleGANError(problems[0] if len(problems) == 1 else "; ".join(problems))
-        t0 = time.perf_counter()
-        G = self.engine.generator(key, direction)
-        load_s = time.perf_counter() - t0
-        out = self.engine.folder()  # this request's own: every image the page gets is a file in it
-        gallery, downloads, rows = [], [], []
-        for stem, (name, im) in zip(unique_stems([Path(n) for n, _ in images]), images, strict=True):
+                continue
+            if G is None:  # at the first usable image
+                t0 = time.perf_counter()
+                G = self.engine.generator(key, direction)
+                load_s = time.perf_counter() - t0
+                out = self.engine.folder()  # this request's own: every image the page gets is a file in it
             t = time.perf_counter()
             y = translate(G, im)
             seconds = time.perf_counter() - t
@@ -116,7 +123,10 @@ class TranslateTab:
                 (str(target), f"{direction}: {seconds:.2f} s"),
             ]
             downloads.append(str(target))
-            rows.append(f"| {name} | {im.width}x{im.height} | {seconds:.2f} |")
+            rows.append(f"| {literal(name)} | {im.width}x{im.height} | {seconds:.2f} |")
+            del im, y  # before the next upload is decoded
+        if G is None:
+            raise CycleGANError(problems[0] if len(problems) == 1 else "; ".join(problems))
         for p in problems:
             gr.Warning(p)
         info = "| image | size | seconds |\n|---|---|---|\n" + "\n".join(rows)

@@ -1,8 +1,9 @@
 """Checking what a browser uploads before anything is done with it.
 
-An upload is only ever decoded as an image (`data.io.read_image`: any format and mode the CLI accepts, the
-pixel cap checked from the header before decoding); it is never loaded as a checkpoint. Each refusal is one
-line naming the file as the user called it (not the server's temporary path), for the page to show.
+An upload is only ever decoded as an image (`data.io.read_image`: the formats the page names, in any mode
+the CLI accepts, the pixel cap checked from the header before decoding); it is never loaded as a checkpoint.
+Each refusal is one line naming the file as the user called it (not the server's temporary path), for the
+page to show.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from ..errors import CycleGANError, escape
 from ..files import IMAGE_FORMATS
 
 MB = 1_000_000
+# IMAGE_FORMATS as Pillow names its openers (JPEG's opens MPO, a JPEG of several pictures, too). Only these
+# are opened: Pillow knows some forty formats, and it hands an EPS file to Ghostscript to render.
+UPLOAD_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "WEBP", "TIFF")
 
 
 def display_name(path: str | Path) -> str:
@@ -42,7 +46,7 @@ def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int) -> Image.
             "per image (cyclegan serve --max-upload-mb)"
         )
     try:
-        with Image.open(path) as im:
+        with Image.open(path, formats=UPLOAD_FORMATS) as im:
             w, h = im.size
     except Image.UnidentifiedImageError:
         raise CycleGANError(f"{name} is not an image ({IMAGE_FORMATS})") from None

@@ -7,12 +7,14 @@ import time
 from pathlib import Path
 
 import gradio as gr
+from PIL import Image
 
 from ..errors import CycleGANError
-from .engine import DIRECTIONS, Engine, user_errors
+from .engine import DIRECTIONS, Engine, literal, user_errors
 from .uploads import MB, display_name
 
 CLIP_TYPES = [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".gif", ".webp"]
+ANIMATED = (".gif", ".webp")  # read by Pillow (`clipio`), which opens some forty formats by their content
 
 
 class VideoTab:
@@ -73,6 +75,11 @@ class VideoTab:
         opts = self.engine.opts
         if src.stat().st_size > opts.max_upload_mb * MB:
             raise CycleGANError(f"{name} is over this server's limit of {opts.max_upload_mb:g} MB")
+        if src.suffix.lower() in ANIMATED:  # a GIF or WebP inside: an EPS named .gif went to Ghostscript
+            try:
+                Image.open(src, formats=("GIF", "WEBP")).close()
+            except Exception:  # noqa: BLE001 - a damaged header fails in many ways
+                raise CycleGANError(f"{name} is not a GIF or WebP clip, or its header is damaged") from None
         temporal = TemporalOptions(norm_stats="shared" if shared else "frame", flow_blend=float(blend))
         G = self.engine.generator(key, direction)
         target = self.engine.folder() / f"{Path(name).stem}_{direction}{src.suffix.lower()}"
@@ -83,7 +90,7 @@ class VideoTab:
         except CycleGANError as e:  # named as the visitor named it, not by the server's temporary path
             raise CycleGANError(str(e).replace(str(src), name)) from None
         seconds = time.perf_counter() - t
-        line = f"{name}: {frames} frames of {info.width}x{info.height} in {seconds:.1f} s"
+        line = f"{literal(name)}: {frames} frames of {info.width}x{info.height} in {seconds:.1f} s"
         line += f" ({frames / seconds:.1f} frames/s)"
         shown = str(target) if target.suffix in (".mp4", ".webm") else None
         return shown, str(target), line
