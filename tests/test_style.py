@@ -292,3 +292,17 @@ def test_a_weights_file_that_is_not_one_is_refused_in_a_whole_line_and_never_run
         assert err.startswith("error: option '--weights': ") and err.count("\n") == 1, err
         assert str(weights) in err and what in err and err.rstrip().endswith("or use --backbone lite0"), err
     assert not marker.exists() and not (tmp_path / "o.png").exists()
+
+
+# --- hostile inputs ---------------------------------------------------------------------------------------
+
+
+def test_lbfgs_makes_exactly_the_passes_asked_for(tmp_path, lite0):
+    """L-BFGS checked its budget only between iterations: `--steps 1` made 2 forward+backward passes and printed
+    "2 steps", `--steps 30` made 31 (its line search went past the last)."""
+    content, style = _image(tmp_path / "c.png", 24, 16, seed=1), _stripes(tmp_path / "s.png", 16)
+    seen = []
+    opts = GatysOptions(backbone="lite0", size=16, steps=1)
+    r = stylize(content, style, opts, net=lite0, progress=False, callback=lambda i, x: seen.append(i))
+    assert len(r.losses) == 1 and seen == [1]
+

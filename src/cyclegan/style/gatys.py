@@ -200,6 +200,10 @@ def _run_adam(
         on_step()
 
 
+class _BudgetSpent(Exception):
+    """L-BFGS asked for an evaluation past `steps`: the optimisation ends there."""
+
+
 def _run_lbfgs(
     x: torch.Tensor, objective: Callable[[], torch.Tensor], *, steps: int, on_step: Callable[[], None]
 ) -> None:
@@ -221,8 +225,14 @@ def _run_lbfgs(
         line_search_fn="strong_wolfe",
     )
     best: list = [math.inf, None]  # the lowest loss evaluated, and its pixels
+    evaluated = [0]
 
     def closure() -> torch.Tensor:
+        # max_eval is checked only between iterations: a line search that began inside the budget went past it
+        # (--steps 1 made 2 passes, 30 made 31), so the evaluation after the last is refused here
+        if evaluated[0] == steps:
+            raise _BudgetSpent
+        evaluated[0] += 1
         with torch.no_grad():
             x.clamp_(0, 1)
         optim.zero_grad(set_to_none=True)
@@ -234,7 +244,10 @@ def _run_lbfgs(
         on_step()
         return loss
 
-    optim.step(closure)
+    try:
+        optim.step(closure)
+    except _BudgetSpent:
+        pass
     with torch.no_grad():
         x.copy_(best[1])
 
