@@ -306,3 +306,24 @@ def test_lbfgs_makes_exactly_the_passes_asked_for(tmp_path, lite0):
     r = stylize(content, style, opts, net=lite0, progress=False, callback=lambda i, x: seen.append(i))
     assert len(r.losses) == 1 and seen == [1]
 
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_an_image_one_pixel_high_is_stylised_not_nan(tmp_path, lite0, optimizer):
+    """The total variation of an image 1 px high was the mean of no differences, NaN: L-BFGS ended in a TypeError
+    traceback and Adam wrote a black image (a hostile probe with a 400x1 content image)."""
+    content = tmp_path / "thin.png"
+    Image.new("RGB", (40, 1), (200, 120, 60)).save(content)
+    opts = GatysOptions(backbone="lite0", size=16, steps=2, optimizer=optimizer)
+    r = stylize(content, _stripes(tmp_path / "s.png", 16), opts, net=lite0, progress=False)
+    assert r.tensor.shape == (1, 3, 1, 16) and all(np.isfinite(h["total"]) for h in r.losses)
+    assert r.tensor.mean() > 0.2  # still near the content's colours, not NaN saved as black
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_a_weight_that_overflows_the_loss_is_named_not_written_black(tmp_path, lite0, optimizer):
+    """`--style-weight 1e308` overflowed the loss to inf: Adam wrote a black image, L-BFGS ended in a traceback."""
+    content, style = _image(tmp_path / "c.png", 16, 16, seed=1), _stripes(tmp_path / "s.png", 16)
+    opts = GatysOptions(backbone="lite0", size=16, steps=2, optimizer=optimizer, style_weight=1e308)
+    with pytest.raises(CycleGANError, match=r"loss is not finite at step 1 .*style inf.*: lower --style-weight$"):
+        stylize(content, style, opts, net=lite0, progress=False)
+

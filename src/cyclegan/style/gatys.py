@@ -174,6 +174,17 @@ def loss_terms(
     return terms
 
 
+def check_finite(terms: Mapping[str, float], step: int) -> None:
+    """Stop, naming the weights to lower, at a loss that is not finite: a weight so large that its term overflows
+    (--style-weight 1e308) made Adam's pixels NaN, written as a black image, and L-BFGS end in a traceback."""
+    if math.isfinite(terms["total"]):
+        return
+    bad = [k for k in ("content", "style", "tv") if not math.isfinite(terms[k])] or ["content", "style", "tv"]
+    values = ", ".join(f"{k} {v:.3g}" for k, v in terms.items())
+    flags = " or ".join(f"--{k}-weight" for k in bad)
+    raise CycleGANError(f"the Gatys loss is not finite at step {step} ({values}): lower {flags}")
+
+
 # --- the optimisation ------------------------------------------------------------------------------------
 
 
@@ -299,6 +310,7 @@ def stylize(
     def objective() -> torch.Tensor:
         terms = loss_terms(net, x, content_target, style_target, obj)
         history.append({k: float(v.detach()) for k, v in terms.items()})
+        check_finite(history[-1], len(history))
         return terms["total"]
 
     with tqdm(
