@@ -327,3 +327,26 @@ def test_a_weight_that_overflows_the_loss_is_named_not_written_black(tmp_path, l
     with pytest.raises(CycleGANError, match=r"loss is not finite at step 1 .*style inf.*: lower --style-weight$"):
         stylize(content, style, opts, net=lite0, progress=False)
 
+
+def test_an_image_too_small_for_vgg19s_pools_is_one_line(tmp_path, vgg_file):
+    """vgg19's four pools before relu5_1 left a side under 16 px empty: torch's "Output size is too small"
+    traceback (a hostile probe: --size 8, a 400x1 content image, --style-size 4)."""
+    content, style = _image(tmp_path / "c.png", 24, 18, seed=1), _stripes(tmp_path / "s.png", 24)
+    square = _image(tmp_path / "square.png", 24, 24, seed=1)
+    net = build_backbone("vgg19", ["relu4_2", "relu5_1"], weights=str(vgg_file))
+    opts = GatysOptions(backbone="vgg19", size=8, steps=1)
+    with pytest.raises(CycleGANError, match=r"the content image is 8x6 px .* need 16 px a side: a larger --size"):
+        stylize(content, style, opts, net=net, progress=False)
+    opts = GatysOptions(backbone="vgg19", size=16, style_size=4, steps=1)
+    with pytest.raises(CycleGANError, match=r"style image .*s.png is 4x4 px .* a larger --style-size or --size"):
+        stylize(square, style, opts, net=net, progress=False)
+
+
+def test_a_missing_weights_file_is_named_with_the_auto_backbone(tmp_path, monkeypatch):
+    """`--weights nofile.pth` (backbone auto) said VGG19 was not cached, used lite0, then refused --weights as
+    "for the vgg19 backbone": the file named is what is missing."""
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    assert default_backbone(str(tmp_path / "nofile.pth")) == "vgg19"
+    content = _image(tmp_path / "c.png", 16, 16, seed=1)
+    with pytest.raises(CycleGANError, match=r"^option '--weights': no such file .*nofile.pth$"):
+        stylize(content, content, GatysOptions(weights=str(tmp_path / "nofile.pth"), size=16, steps=1), progress=False)

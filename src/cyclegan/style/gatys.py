@@ -142,6 +142,24 @@ def _blend_weights(n_styles: int, style_blend: Sequence[float] | None) -> list[f
     return [w / total for w in style_blend]
 
 
+def check_sides(net: nn.Module, content: torch.Tensor, styles: Mapping[str, torch.Tensor]) -> None:
+    """Refuse, in one line before the work, an image (1, 3, H, W) whose short side leaves the backbone's deepest
+    layer empty (vgg19's pools halve it: 16 px to relu5_1); torch stopped in a traceback ("Output size is too
+    small"). styles: name -> image."""
+    least = getattr(net, "min_side", 1)
+    named = [
+        ("the content image", content, "--size"),
+        *((f"style image {k}", v, "--style-size or --size") for k, v in styles.items()),
+    ]
+    for what, image, raise_ in named:
+        h, w = image.shape[-2:]
+        if min(h, w) < least:
+            raise CycleGANError(
+                f"{what} is {w}x{h} px once resized; the {net.name} backbone's layers need {least} px a side: "
+                f"a larger {raise_}, or --backbone lite0"
+            )
+
+
 def feature_targets(
     net: nn.Module, content: torch.Tensor, styles: Sequence[torch.Tensor], obj: Objective, blend: Sequence[float]
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -302,6 +320,8 @@ def stylize(
     device = torch.device(device)
     net = net.to(device)
     c = c.to(device)
+    names = [s if isinstance(s, (str, Path)) else f"{i + 1}" for i, s in enumerate(style_list)]
+    check_sides(net, c, dict(zip(map(str, names), style_images, strict=True)))
     content_target, style_target = feature_targets(net, c, style_images, obj, blend)
 
     x = initial_image(c, o.init, o.seed)
