@@ -115,7 +115,7 @@ class Objective:
 
 
 def resolve_objective(o: GatysOptions, net: nn.Module | None = None) -> Objective:
-    """The backbone ("auto": `net`'s, else vgg19 if its weights are at hand, else lite0) and its defaults."""
+    """The backbone ("auto": `net`'s, else vgg19 if --weights is given or its weights are cached, else lite0) and its defaults."""
     name = o.backbone if o.backbone != "auto" else (getattr(net, "name", None) or default_backbone(o.weights))
     if name not in DEFAULTS:
         raise CycleGANError(f"option '--backbone': use vgg19, lite0 or auto, got {name!r}")

@@ -25,7 +25,8 @@ def backbone_option() -> Any:
     return opt(
         "auto",
         "feature network: vgg19 (torchvision's ImageNet weights, cached or --weights) or lite0 "
-        "(EfficientNet-Lite0, weights shipped, offline); auto: vgg19 if its weights are at hand, else lite0",
+        "(EfficientNet-Lite0, weights shipped, offline); auto: vgg19 if --weights is given or its weights are cached, "
+        "else lite0",
     )
 
 
