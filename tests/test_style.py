@@ -190,8 +190,13 @@ def test_stylize_options(tmp_path, lite0):
         stylize(content, [s1, s2], replace(base, style_blend=[1.0, -1.0]), **kw)
     with pytest.raises(CycleGANError, match="--style-weight"):
         stylize(content, s1, replace(base, style_weight=-1), **kw)
-    with pytest.raises(CycleGANError, match="unknown lite0 layer"):
+    # a layer the backbone lacks names its option (it said "unknown lite0 layer(s) ; known: ..." for '')
+    with pytest.raises(
+        CycleGANError, match="^option '--style-layers': lite0 has no layer 'conv1_1'; its layers: stem,"
+    ):
         stylize(content, s1, GatysOptions(style_layers=["conv1_1"], backbone="lite0", size=32, steps=1), progress=False)
+    with pytest.raises(CycleGANError, match="^option '--content-layers': lite0 has no layer ''"):
+        stylize(content, s1, replace(base, content_layers=("",)), **kw)
 
 
 def test_keep_content_colors_keeps_luminance_of_stylised():

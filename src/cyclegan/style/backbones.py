@@ -70,6 +70,9 @@ def lite0_layer_names() -> list[str]:
     return ["stem"] + [f"block{i}" for i in range(7)] + ["head"]
 
 
+LAYER_NAMES = {"vgg19": vgg19_layer_names, "lite0": lite0_layer_names}  # what --content/--style-layers may name
+
+
 def _check_layers(layers: Sequence[str], known: list[str], backbone: str) -> list[str]:
     unknown = [name for name in layers if name not in known]
     if unknown:

@@ -27,7 +27,7 @@ from ..errors import CycleGANError
 from ..evaluate.metrics import LUMA_BT601, luminance
 from ..execution import resolve_device
 from ..files import check_outputs
-from .backbones import DEFAULTS, build_backbone, default_backbone
+from .backbones import DEFAULTS, LAYER_NAMES, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
 from .options import GatysOptions, Init, StylizeOptions
 
@@ -115,10 +115,18 @@ class Objective:
 
 
 def resolve_objective(o: GatysOptions, net: nn.Module | None = None) -> Objective:
-    """The backbone ("auto": `net`'s, else vgg19 if --weights is given or its weights are cached, else lite0) and its defaults."""
+    """The backbone ("auto": `net`'s, else vgg19 if --weights is given or its weights are cached, else lite0) and
+    its defaults; a layer the backbone does not have is refused naming its option."""
     name = o.backbone if o.backbone != "auto" else (getattr(net, "name", None) or default_backbone(o.weights))
     if name not in DEFAULTS:
         raise CycleGANError(f"option '--backbone': use vgg19, lite0 or auto, got {name!r}")
+    known = LAYER_NAMES[name]()
+    for option, layers in (("--content-layers", o.content_layers), ("--style-layers", o.style_layers)):
+        unknown = [repr(layer) for layer in layers or () if layer not in known]
+        if unknown:
+            raise CycleGANError(
+                f"option '{option}': {name} has no layer {', '.join(unknown)}; its layers: {', '.join(known)}"
+            )
     d = DEFAULTS[name]
     return Objective(
         backbone=name,
