@@ -398,3 +398,39 @@ def test_an_empty_part_file_is_removed_before_the_lock_is_let_go(tmp_path, monke
         download(DownloadOptions(NAME, str(root), base_url="http://127.0.0.1:9", progress=False))
     assert at_release == [False]  # already gone when the lock was let go
     assert not (tmp_path / "new").exists()  # and the folders this download made, as before
+
+
+# --- datasets synthetic -----------------------------------------------------------------------------------
+
+
+def test_a_synthetic_image_cut_off_mid_save_leaves_no_half_file(tmp_path, monkeypatch):
+    """Each image was saved straight to its name: a Ctrl-C (or a full disk) mid-save left a truncated PNG among
+    the dataset's images. Now each is written whole or not at all."""
+    from PIL import Image
+
+    from cyclegan.data.synthetic import SyntheticOptions, write_dataset
+
+    real_save, calls = Image.Image.save, []
+
+    def save(self, fp, *args, **kwargs):
+        calls.append(fp)
+        if len(calls) == 2:  # the second image: its first bytes, then Ctrl-C
+            Path(fp).write_bytes(b"\x89PNG\r\n\x1a\n")
+            raise KeyboardInterrupt
+        return real_save(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", save)
+    with pytest.raises(KeyboardInterrupt):
+        write_dataset(SyntheticOptions(str(tmp_path / "d"), size=16, count=2, test_count=1, progress=False))
+    assert [p.name for p in (tmp_path / "d").rglob("*") if p.is_file()] == ["00000.png"]
+
+
+def test_synthetic_clips_where_no_folder_can_be_made_is_one_line(tmp_path, capsys):
+    """`datasets synthetic --video --out FILE/ds` (or a read-only folder) ended in a NotADirectoryError traceback;
+    the images' path said it in one line."""
+    (tmp_path / "f").write_text("a file")
+    args = ["datasets", "synthetic", "--video", "--out", str(tmp_path / "f" / "ds"), "--size", "16", "--clips", "1"]
+    assert main([*args, "--frames", "2", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write the dataset in {tmp_path / 'f' / 'ds'}: ") and err.count("\n") == 1
+    assert "Not a directory" in err

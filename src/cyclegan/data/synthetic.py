@@ -20,6 +20,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..errors import CycleGANError
+from ..files import write_atomic
 from ..options import MAX_SEED, Options, opt
 from ..shared_options import progress_option
 
@@ -314,7 +315,9 @@ def write_dataset(opts: SyntheticOptions) -> Path:
             jobs, desc="rendering summer/winter scenes", unit="img", disable=not opts.progress
         ):
             name = f"{index - 2 * count:04d}" if split.startswith("test") else f"{index:05d}"
-            Image.fromarray(render(scene_for(seed, index), style, size)).save(root / split / f"{name}.png")
+            image = Image.fromarray(render(scene_for(seed, index), style, size))
+            # whole or not at all: a Ctrl-C or a full disk mid-save left a truncated PNG among the images
+            write_atomic(root / split / f"{name}.png", lambda tmp, im=image: im.save(tmp, format="PNG"))
     except OSError as e:  # read-only, full, or a file where a folder should be: one line, not a traceback
         raise CycleGANError(f"cannot write the dataset in {root}: {e.filename or root}: {e.strerror or e}") from None
     return root
