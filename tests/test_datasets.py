@@ -434,3 +434,17 @@ def test_synthetic_clips_where_no_folder_can_be_made_is_one_line(tmp_path, capsy
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot write the dataset in {tmp_path / 'f' / 'ds'}: ") and err.count("\n") == 1
     assert "Not a directory" in err
+
+
+def test_synthetic_clips_past_2048_px_are_refused_before_rendering(tmp_path, capsys, monkeypatch):
+    """`--video --size 4096` rendered an 8192 px world for each frame (about 25 GB) and was killed for memory."""
+    from cyclegan.data import synthetic_video
+
+    def rendered(*args, **kwargs):
+        raise AssertionError("rendered")  # not in a test: gigabytes and minutes
+
+    monkeypatch.setattr(synthetic_video, "render_clip", rendered)
+    args = ["datasets", "synthetic", "--video", "--out", str(tmp_path / "v"), "--size", "2049", "--no-progress"]
+    assert main(args) == 2
+    assert capsys.readouterr().err.startswith("error: option '--size' must be <= 2048 with --video, got 2049: ")
+    assert not (tmp_path / "v").exists()
