@@ -355,3 +355,22 @@ def test_a_missing_weights_file_is_named_with_the_auto_backbone(tmp_path, monkey
     content = _image(tmp_path / "c.png", 16, 16, seed=1)
     with pytest.raises(CycleGANError, match=r"^option '--weights': no such file .*nofile.pth$"):
         stylize(content, content, GatysOptions(weights=str(tmp_path / "nofile.pth"), size=16, steps=1), progress=False)
+
+
+def test_an_output_that_cannot_be_written_after_the_work_is_one_line(tmp_path, monkeypatch, capsys):
+    """A full disk (or a folder made read-only meanwhile) at the save ended `stylize` in an OSError traceback."""
+    import errno
+
+    from cyclegan.cli import main
+
+    content = _image(tmp_path / "c.png", 16, 16, seed=1)
+
+    def full(self, fp, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    args = ["stylize", "--content", str(content), "--style", str(content), "--out", str(tmp_path / "o.png")]
+    assert main([*args, "--size", "16", "--steps", "1", "--backbone", "lite0", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: option '--out': cannot write {tmp_path / 'o.png'}: No space left on device\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png"]  # no temporary file left

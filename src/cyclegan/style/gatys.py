@@ -379,5 +379,8 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
 
     check_outputs([opts.out], overwrite=opts.overwrite, inputs=[opts.content, *opts.style])
     result = stylize(opts.content, opts.style, opts.gatys, device=resolve_device(opts.device), progress=opts.progress)
-    save_image(result.image, opts.out)  # whole or not at all; a symlink at --out is replaced, never followed
+    try:
+        save_image(result.image, opts.out)  # whole or not at all; a symlink at --out is replaced, never followed
+    except OSError as e:  # a full disk, a folder made read-only meanwhile: one line, not a traceback
+        raise CycleGANError(f"option '--out': cannot write {opts.out}: {e.strerror or e}") from None
     return result
