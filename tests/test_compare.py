@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,18 @@ def test_one_usable_image_against_a_style_folder_is_compared_and_the_skipped_nam
     assert "empty.png" in err and "text.png" in err and "KID needs" not in err
     report = json.loads((tmp_path / "cmp" / "report.json").read_text())
     assert report["kid"] is None and any("KID against" in n and "got 1" in n for n in report["notes"])
+
+
+def test_an_image_too_thin_to_measure_is_named_and_skipped(checkpoint, tmp_path):
+    """A 60x1 photo is 16x1 at --size 16: SSIM's window raised a ValueError traceback after both methods had run
+    on it, and the images compared before it were removed (a hostile probe)."""
+    from cyclegan.compare import CompareOptions, compare
+
+    good = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))[0]
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))[0]
+    Image.new("RGB", (60, 1), (200, 120, 60)).save(tmp_path / "thin.png")
+    content = [str(good), str(tmp_path / "thin.png")]
+    opts = CompareOptions(str(checkpoint), "AtoB", content, [str(style)], str(tmp_path / "cmp"), size=16, steps=1)
+    report = compare(replace(opts, backbone="lite0", device="cpu", progress=False))
+    assert [row.name for row in report.rows] == [good.stem]
+    assert report.skipped == [f"{tmp_path / 'thin.png'} is 16x1 px at --size 16: too thin to measure"]

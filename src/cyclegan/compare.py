@@ -56,6 +56,7 @@ from .style.backbones import DEFAULTS, Lite0Backbone
 from .translation import expand_inputs
 
 METRICS_BACKBONE = "lite0"  # always available offline, so reports from any machine are comparable
+MIN_SIDE = 3  # SSIM's window (`evaluate.metrics.ssim`) needs 3 px a side: a thinner image is named and skipped
 
 
 # --- the steps -------------------------------------------------------------------------------------------
@@ -294,6 +295,8 @@ def _compare_one(
     for r in refs:  # a bad reference is named before any work on this image
         read_image(r, max_pixels=opts.max_pixels)
     im = resize_long_side(read_image(path, max_pixels=opts.max_pixels), opts.size)
+    if min(im.size) < MIN_SIDE:  # SSIM raised a ValueError traceback, after the two methods' work
+        raise CycleGANError(f"{path} is {im.width}x{im.height} px at --size {opts.size}: too thin to measure")
     x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
     y_cyc, t_cyc = translate_timed(G, x, warm_up=warm_up)
     res = stylize(im, refs, gatys, net=gatys_net, device=device, progress=False)
