@@ -156,3 +156,27 @@ def test_an_image_too_thin_to_measure_is_named_and_skipped(checkpoint, tmp_path)
     report = compare(replace(opts, backbone="lite0", device="cpu", progress=False))
     assert [row.name for row in report.rows] == [good.stem]
     assert report.skipped == [f"{tmp_path / 'thin.png'} is 16x1 px at --size 16: too thin to measure"]
+
+
+def test_an_empty_target_folder_is_refused_before_any_work(tmp_path, monkeypatch):
+    """`--target EMPTY` was found empty only at KID, after CycleGAN and Gatys had run on every image, and the
+    failure then removed all their outputs."""
+    import cyclegan.compare as cmp
+
+    monkeypatch.setattr(cmp, "load_generator", lambda *args, **kwargs: pytest.fail("the work began"))
+    make_images(tmp_path / "content", 2, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))[0]
+    (tmp_path / "empty").mkdir()
+    content, out = [str(tmp_path / "content")], str(tmp_path / "cmp")
+    opts = cmp.CompareOptions("run", "AtoB", content, [str(style)], out, target=str(tmp_path / "empty"), progress=False)
+    with pytest.raises(CycleGANError, match="^option '--target': .*empty: folder holds no images$"):
+        cmp.compare(opts)
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_a_grid_cell_past_4096_is_refused():
+    """A cell is scaled up to --grid-cell: 100000 asked for three 100000 px squares of floats (120 GB each)."""
+    from cyclegan.compare_options import CompareOptions
+
+    with pytest.raises(CycleGANError, match="^option '--grid-cell' must be > 0 and <= 4096, got 100000$"):
+        CompareOptions("run", "AtoB", ["c.png"], ["s.png"], "cmp", grid_cell=100_000)

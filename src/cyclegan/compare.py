@@ -85,6 +85,8 @@ def gather_inputs(opts: CompareOptions) -> Inputs:
     target = Path(opts.target) if opts.target else (folders[0] if folders else None)
     if target is not None and not target.is_dir():
         raise CycleGANError(f"option '--target': {target} is not a folder of target-domain images")
+    if target is not None and (found := expand_inputs([str(target)])).errors:  # not after the work, losing it
+        raise CycleGANError(f"option '--target': {found.errors[0]}")
     return Inputs(content.files, style.files, folders, target, content.folders)
 
 

@@ -38,7 +38,8 @@ class CompareOptions(Options):
     )
     size: int = opt(256, "long side of the images in px", gt=0, le=4096)  # Gatys has no tiles: see GatysOptions
     refs_per_image: int = opt(1, "style references per image", gt=0)
-    grid_cell: int | None = opt(None, "pixels per grid cell", gt=0, default_text="--size")
+    # at most 4096 as --size: a cell is scaled up to it, and --grid-cell 100000 asked for 3 x 120 GB of pixels
+    grid_cell: int | None = opt(None, "pixels per grid cell", gt=0, le=4096, default_text="--size")
     grid_palette: bool = opt(False, "256-colour grid PNG, ~3x smaller (for web pages)")
     backbone: StyleBackbone = backbone_option()
     weights: str | None = weights_option()
