@@ -180,3 +180,14 @@ def test_a_grid_cell_past_4096_is_refused():
 
     with pytest.raises(CycleGANError, match="^option '--grid-cell' must be > 0 and <= 4096, got 100000$"):
         CompareOptions("run", "AtoB", ["c.png"], ["s.png"], "cmp", grid_cell=100_000)
+
+
+def test_fewer_references_than_refs_per_image_is_a_note():
+    """`--refs-per-image 100` with 4 style images used the 4, while the report said 100 without a word."""
+    from cyclegan.compare import Inputs, caveats
+
+    inputs = Inputs([Path("c.png")], [Path(f"s{i}.png") for i in range(4)], [], None)
+    assert caveats("vgg19", inputs, 1, refs_per_image=4) == []
+    assert caveats("vgg19", inputs, 1, refs_per_image=100) == [
+        "--refs-per-image 100, but --style holds 4 image(s): each content image used them all"
+    ]

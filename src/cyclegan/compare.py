@@ -256,9 +256,15 @@ def kid_against_target(
     return kid
 
 
-def caveats(gatys_backbone: str, inputs: Inputs, n_images: int) -> list[str]:
-    """Notes for the reader where the set-up favours one method or the numbers are noisy."""
+def caveats(gatys_backbone: str, inputs: Inputs, n_images: int, refs_per_image: int = 1) -> list[str]:
+    """Notes for the reader where the set-up favours one method, the numbers are noisy or fewer references were
+    drawn than asked for."""
     notes: list[str] = []
+    if refs_per_image > len(inputs.references):  # the report said 100 references while each image had 4
+        notes.append(
+            f"--refs-per-image {refs_per_image}, but --style holds {len(inputs.references)} image(s): each content "
+            "image used them all"
+        )
     if gatys_backbone == METRICS_BACKBONE:
         notes.append(
             "Gatys ran on the same Lite0 layers that measure content and style distance: it optimised "
@@ -380,7 +386,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         kid = kid_against_target(
             outputs, inputs.target, seed=opts.seed, device=device, max_pixels=opts.max_pixels, skipped=skipped
         )
-    notes = caveats(name, inputs, len(rows))
+    notes = caveats(name, inputs, len(rows), opts.refs_per_image)
     if inputs.target and len(rows) < 2:  # the comparison of one image stands; KID has no spread to measure
         notes.append(f"KID against {inputs.target} was not computed: it needs at least 2 compared images, got 1")
     if skipped:
