@@ -374,3 +374,15 @@ def test_an_output_that_cannot_be_written_after_the_work_is_one_line(tmp_path, m
     err = capsys.readouterr().err
     assert err == f"error: option '--out': cannot write {tmp_path / 'o.png'}: No space left on device\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png"]  # no temporary file left
+
+
+def test_style_given_twice_keeps_both_images():
+    """`--style a.png --style b.png` kept only b.png (argparse's last-wins), blending one style without a word:
+    a list option given twice now keeps both lists, and the first use still replaces the default."""
+    from cyclegan.cli import build_parser
+    from cyclegan.options import from_namespace
+    from cyclegan.style import StylizeOptions
+
+    args = ["stylize", "--content", "c.png", "--style", "a.png", "--out", "o.png", "--style", "b.png", "d.png"]
+    opts = from_namespace(StylizeOptions, build_parser(args).parse_args([*args, "--style-layers", "stem"]))
+    assert opts.style == ("a.png", "b.png", "d.png") and opts.gatys.style_layers == ("stem",)
