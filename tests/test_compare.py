@@ -191,3 +191,23 @@ def test_fewer_references_than_refs_per_image_is_a_note():
     assert caveats("vgg19", inputs, 1, refs_per_image=100) == [
         "--refs-per-image 100, but --style holds 4 image(s): each content image used them all"
     ]
+
+
+def test_an_output_that_cannot_be_written_is_one_line_and_nothing_is_left(checkpoint, tmp_path, monkeypatch):
+    """A full disk while writing the images ended `compare` in an OSError traceback."""
+    import errno
+
+    from cyclegan.compare import CompareOptions, compare
+
+    content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))[0]
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))[0]
+    out = tmp_path / "cmp"
+
+    def full(self, fp, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    opts = CompareOptions(str(checkpoint), "AtoB", [str(content)], [str(style)], str(out), size=16, steps=1)
+    with pytest.raises(CycleGANError, match=f"^option '--out': cannot write in {out}: No space left on device$"):
+        compare(replace(opts, backbone="lite0", device="cpu", progress=False))
+    assert not out.exists() or not any(out.rglob("*.png"))

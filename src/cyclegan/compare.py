@@ -335,7 +335,10 @@ def compare(opts: CompareOptions) -> CompareReport:
     with claim_folder(opts.out, "--out"):  # one run writes there at a time
         check_output_folder(opts, inputs)  # again, under the lock: what a run that just ended wrote
         with removed_on_failure(output_files(inputs, Path(opts.out))):  # a failure leaves no images/ behind
-            return _compare(opts, inputs)
+            try:
+                return _compare(opts, inputs)
+            except OSError as e:  # a full disk, a folder made read-only meanwhile (reads fail as CycleGANError)
+                raise CycleGANError(f"option '--out': cannot write in {opts.out}: {e.strerror or e}") from None
 
 
 def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
