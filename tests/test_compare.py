@@ -211,3 +211,19 @@ def test_an_output_that_cannot_be_written_is_one_line_and_nothing_is_left(checkp
     with pytest.raises(CycleGANError, match=f"^option '--out': cannot write in {out}: No space left on device$"):
         compare(replace(opts, backbone="lite0", device="cpu", progress=False))
     assert not out.exists() or not any(out.rglob("*.png"))
+
+
+def test_the_report_links_images_whose_names_hold_url_characters():
+    """The page linked images/a#1_input.png as written: a browser asked for images/a (the rest a fragment), and
+    '50%25' for '50%': broken images in the report (a hostile probe with such file names)."""
+    from cyclegan.report import CompareReport, Row, render_compare_html
+
+    figures = {k: {m: 0.5 for m in ("input", "cyclegan", "gatys")} for k in ("seconds", "ssim_y")}
+    images = {m: f"images/a#1 50%25?_{m}.png" for m in ("input", "cyclegan", "gatys")}
+    row = Row("a#1 50%25?", "a#1 50%25?.png", ["s.png"], **figures, content_distance=figures["ssim_y"],
+              style_distance=figures["ssim_y"], images=images)  # fmt: skip
+    gatys = {"backbone": "lite0", "content_layers": [], "style_layers": [], "steps": 1, "optimizer": "adam"}
+    metrics = {"content_layer": "block3", "style_layers": ["stem"]}
+    report = CompareReport("run", "AtoB", 16, {**gatys, "refs_per_image": 1}, metrics, [row], None, "g", "h")
+    page = render_compare_html(report)
+    assert "src='images/a%231%2050%2525%3F_input.png'" in page and "a#1 50%25?_" not in page.split("<table>")[-1]
