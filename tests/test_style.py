@@ -386,3 +386,11 @@ def test_style_given_twice_keeps_both_images():
     args = ["stylize", "--content", "c.png", "--style", "a.png", "--out", "o.png", "--style", "b.png", "d.png"]
     opts = from_namespace(StylizeOptions, build_parser(args).parse_args([*args, "--style-layers", "stem"]))
     assert opts.style == ("a.png", "b.png", "d.png") and opts.gatys.style_layers == ("stem",)
+
+
+def test_huge_style_blend_weights_still_blend():
+    """`--style-blend 1e308 1e308` summed to inf and normalised every weight to 0: a blend of no style at all."""
+    from cyclegan.style.gatys import _blend_weights
+
+    assert _blend_weights(2, [1e308, 1e308]) == [0.5, 0.5]
+    assert _blend_weights(3, [3.0, 1.0, 0.0]) == [0.75, 0.25, 0.0]

@@ -144,10 +144,11 @@ def _blend_weights(n_styles: int, style_blend: Sequence[float] | None) -> list[f
         return [1.0 / n_styles] * n_styles
     if len(style_blend) != n_styles:
         raise CycleGANError(f"option '--style-blend': {len(style_blend)} weight(s) for {n_styles} style image(s)")
-    total = float(sum(style_blend))
-    if total <= 0:
+    if max(style_blend) <= 0:
         raise CycleGANError("option '--style-blend': weights must be >= 0 and not all 0")
-    return [w / total for w in style_blend]
+    # scaled by the largest first: 1e308 1e308 summed to inf, and every weight became 0 (no style at all)
+    scaled = [w / max(style_blend) for w in style_blend]
+    return [w / sum(scaled) for w in scaled]
 
 
 def check_sides(net: nn.Module, content: torch.Tensor, styles: Mapping[str, torch.Tensor]) -> None:
