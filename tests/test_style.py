@@ -394,3 +394,10 @@ def test_huge_style_blend_weights_still_blend():
 
     assert _blend_weights(2, [1e308, 1e308]) == [0.5, 0.5]
     assert _blend_weights(3, [3.0, 1.0, 0.0]) == [0.75, 0.25, 0.0]
+
+
+def test_lr_with_lbfgs_is_refused_not_ignored():
+    """`--lr 0.1` with the default L-BFGS was read by nothing (its line search picks the step), without a word."""
+    with pytest.raises(CycleGANError, match="^option '--lr' is Adam's learning rate .* add --optimizer adam, or drop"):
+        GatysOptions(lr=0.1)
+    assert GatysOptions(lr=0.1, optimizer="adam").lr == 0.1 and GatysOptions().optimizer == "lbfgs"

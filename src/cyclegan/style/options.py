@@ -64,8 +64,17 @@ class GatysOptions(Options):
     style_layers: tuple[str, ...] | None = opt(None, "layer names", metavar="L", default_text="per backbone")
     init: Init = opt("content", "start image")
     preserve_color: bool = opt(False, "keep the content's colours (luminance transfer)")
-    lr: float = opt(ADAM_LR, "Adam learning rate, pixels in [0, 1]", gt=0)
+    lr: float = opt(ADAM_LR, "Adam learning rate, pixels in [0, 1] (--optimizer adam only)", gt=0)
     seed: int = opt(0, "seed for --init noise", metavar="N", ge=0, le=MAX_SEED)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # L-BFGS finds its own step by line search: an --lr with it was read by nothing, without a word
+        if self.optimizer == "lbfgs" and self.lr != ADAM_LR:
+            raise CycleGANError(
+                "option '--lr' is Adam's learning rate and does not apply with --optimizer lbfgs (the default): "
+                "add --optimizer adam, or drop --lr"
+            )
 
 
 @dataclass(frozen=True)
