@@ -401,3 +401,12 @@ def test_lr_with_lbfgs_is_refused_not_ignored():
     with pytest.raises(CycleGANError, match="^option '--lr' is Adam's learning rate .* add --optimizer adam, or drop"):
         GatysOptions(lr=0.1)
     assert GatysOptions(lr=0.1, optimizer="adam").lr == 0.1 and GatysOptions().optimizer == "lbfgs"
+
+
+def test_seed_with_the_content_as_start_is_refused_not_ignored():
+    """`stylize --seed 5` started from the content image (the default) as with any seed, without a word."""
+    from cyclegan.style import StylizeOptions
+
+    with pytest.raises(CycleGANError, match="^option '--seed' seeds --init noise .* add --init noise, or drop --seed"):
+        StylizeOptions("c.png", ("s.png",), "o.png", gatys=GatysOptions(seed=5))
+    assert StylizeOptions("c.png", ("s.png",), "o.png", gatys=GatysOptions(seed=5, init="noise")).gatys.seed == 5

@@ -91,6 +91,12 @@ class StylizeOptions(Options):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        # Only noise is drawn: a --seed with the content as the start image was read by nothing, without a word
+        if self.gatys.init == "content" and self.gatys.seed != 0:
+            raise CycleGANError(
+                "option '--seed' seeds --init noise and does not apply with --init content (the default): add "
+                "--init noise, or drop --seed"
+            )
         # Checked before the optimisation, which can take minutes, rather than by the save after it.
         if Path(self.out).suffix.lower() not in IMAGE_EXTENSIONS:
             raise CycleGANError(f"option '--out': {self.out} needs an image extension (.png, .jpg, ...)")
