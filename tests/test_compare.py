@@ -227,3 +227,11 @@ def test_the_report_links_images_whose_names_hold_url_characters():
     report = CompareReport("run", "AtoB", 16, {**gatys, "refs_per_image": 1}, metrics, [row], None, "g", "h")
     page = render_compare_html(report)
     assert "src='images/a%231%2050%2525%3F_input.png'" in page and "a#1 50%25?_" not in page.split("<table>")[-1]
+
+
+def test_weights_with_the_lite0_backbone_is_refused_as_stylize_does():
+    """`compare --backbone lite0 --weights FILE` ran Gatys on Lite0 and ignored the file without a word."""
+    from cyclegan.compare_options import CompareOptions
+
+    with pytest.raises(CycleGANError, match="^option '--weights' is for the vgg19 backbone"):
+        CompareOptions("run", "AtoB", ["c.png"], ["s.png"], "cmp", backbone="lite0", weights="vgg.pth")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass
 from typing import Literal
 
+from .errors import CycleGANError
 from .files import overwrite_option
 from .options import MAX_SEED, Options, opt
 from .shared_options import (
@@ -50,3 +51,9 @@ class CompareOptions(Options):
     max_pixels: int = max_pixels_option()
     device: str = device_option()
     progress: bool = progress_option()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # as `stylize` refuses it (style.build_backbone): the Lite0 Gatys ran on ignored the file without a word
+        if self.weights and self.backbone == "lite0":
+            raise CycleGANError("option '--weights' is for the vgg19 backbone; lite0 has its weights built in")
