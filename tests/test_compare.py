@@ -235,3 +235,20 @@ def test_weights_with_the_lite0_backbone_is_refused_as_stylize_does():
 
     with pytest.raises(CycleGANError, match="^option '--weights' is for the vgg19 backbone"):
         CompareOptions("run", "AtoB", ["c.png"], ["s.png"], "cmp", backbone="lite0", weights="vgg.pth")
+
+
+def test_video_clips_in_the_folders_are_left_out_and_named(tmp_path):
+    """A folder's clips (which `translate` reads) were content and references to `compare`: each failed as "not a
+    JPEG, PNG, ..." and, drawn as a reference, skipped the content image it was drawn for."""
+    from cyclegan.compare import gather_inputs
+    from cyclegan.compare_options import CompareOptions
+
+    make_images(tmp_path / "d", 1, seed=7, size=(30, 30))
+    (tmp_path / "d" / "clip.mp4").write_bytes(b"never decoded")
+    folder = str(tmp_path / "d")
+    inputs = gather_inputs(CompareOptions("run", "AtoB", [folder], [folder], str(tmp_path / "cmp")))
+    assert inputs.clips == [tmp_path / "d" / "clip.mp4"]
+    assert [p.suffix for p in [*inputs.content, *inputs.references]] == [".png", ".png"]
+    only_clips = [str(tmp_path / "d" / "clip.mp4")]
+    with pytest.raises(CycleGANError, match="^option '--content': no still image, only video clips"):
+        gather_inputs(CompareOptions("run", "AtoB", only_clips, [folder], str(tmp_path / "cmp")))

@@ -30,6 +30,7 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
+from .clipio import VIDEO_FORMATS
 from .compare_options import CompareOptions
 from .data.io import MAX_PIXELS, long_side_shape, read_image, resize_long_side, save_image
 from .errors import CycleGANError
@@ -71,6 +72,7 @@ class Inputs:
     style_folders: list[Path]  # the folders among --style (references were drawn from them)
     target: Path | None
     content_folders: list[Path] = field(default_factory=list)  # the folders among --content
+    clips: list[Path] = field(default_factory=list)  # video files among them: left out, and named
 
 
 def gather_inputs(opts: CompareOptions) -> Inputs:
@@ -81,13 +83,22 @@ def gather_inputs(opts: CompareOptions) -> Inputs:
     style = expand_inputs(opts.style)
     if style.errors:
         raise CycleGANError(f"option '--style': {style.errors[0]}")
+    # Folders hold clips for `translate`: a video is no image, and as a drawn reference it skipped the content
+    # image it was drawn for ("not a JPEG, PNG, ..."). Left out and named; an animated GIF gives its first frame.
+    clips = [p for p in dict.fromkeys([*content.files, *style.files]) if p.suffix.lower() in VIDEO_FORMATS]
+    content.files[:] = [p for p in content.files if p not in clips]
+    style.files[:] = [p for p in style.files if p not in clips]
+    if not content.files:
+        raise CycleGANError(f"option '--content': no still image, only video clips ({clips[0]}): compare takes images")
+    if not style.files:
+        raise CycleGANError(f"option '--style': no still image, only video clips ({clips[0]}): compare takes images")
     folders = [Path(s) for s in opts.style if Path(s).is_dir()]
     target = Path(opts.target) if opts.target else (folders[0] if folders else None)
     if target is not None and not target.is_dir():
         raise CycleGANError(f"option '--target': {target} is not a folder of target-domain images")
     if target is not None and (found := expand_inputs([str(target)])).errors:  # not after the work, losing it
         raise CycleGANError(f"option '--target': {found.errors[0]}")
-    return Inputs(content.files, style.files, folders, target, content.folders)
+    return Inputs(content.files, style.files, folders, target, content.folders, clips)
 
 
 def output_files(inputs: Inputs, out: Path) -> list[Path]:
@@ -240,7 +251,7 @@ def kid_against_target(
 
     skipped = [] if skipped is None else skipped
     real = []
-    for p in sorted(expand_inputs([str(target)]).files):
+    for p in sorted(p for p in expand_inputs([str(target)]).files if p.suffix.lower() not in VIDEO_FORMATS):
         try:
             real.append(kid_input(load_image_01(read_image(p, max_pixels=max_pixels), None)))
         except CycleGANError as e:
@@ -360,7 +371,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     rng = random.Random(opts.seed)
 
     rows: list[Row] = []
-    skipped: list[str] = []
+    skipped: list[str] = [f"{p}: a video clip, not an image (left out)" for p in inputs.clips]
     outputs: dict[str, list[torch.Tensor]] = {k: [] for k in METHODS}
     named = list(zip(inputs.content, unique_stems(inputs.content), strict=True))
     for path, stem in tqdm(named, desc="compare", unit="img", disable=not opts.progress):
