@@ -448,3 +448,13 @@ def test_synthetic_clips_past_2048_px_are_refused_before_rendering(tmp_path, cap
     assert main(args) == 2
     assert capsys.readouterr().err.startswith("error: option '--size' must be <= 2048 with --video, got 2049: ")
     assert not (tmp_path / "v").exists()
+
+
+def test_the_synthetic_summary_names_a_root_with_a_newline_on_one_line(tmp_path, capsys):
+    """`--out $'bad\\nname'` printed "wrote 4 images to bad" and a second line "name/trainA, ...": every message
+    keeps a name on one line (`errors.escape`), the summary too."""
+    root = tmp_path / "bad\nname"
+    args = ["datasets", "synthetic", "--out", str(root), "--size", "16", "--count", "1", "--test-count", "1"]
+    assert main([*args, "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "bad\\nname/trainA" in out
