@@ -458,3 +458,16 @@ def test_the_synthetic_summary_names_a_root_with_a_newline_on_one_line(tmp_path,
     assert main([*args, "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "bad\\nname/trainA" in out
+
+
+def test_an_empty_out_is_refused_not_the_current_folder(tmp_path, monkeypatch, capsys):
+    """`datasets synthetic --out ""` (an unset $OUT) wrote trainA..testB into the current folder; `compare --out ""`
+    wrote its report there."""
+    from cyclegan.compare_options import CompareOptions
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["datasets", "synthetic", "--out", "", "--size", "16", "--count", "1", "--test-count", "1"]) == 2
+    assert capsys.readouterr().err == "error: option '--out' is empty: give the dataset's folder\n"
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(CycleGANError, match="^option '--out' is empty"):
+        CompareOptions("run", "AtoB", ["c.png"], ["s.png"], "")

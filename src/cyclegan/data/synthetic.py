@@ -236,6 +236,11 @@ class SyntheticOptions(Options):
     )
     progress: bool = progress_option()
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.out:  # Path("") is the current folder: an unset $OUT wrote trainA..testB there
+            raise CycleGANError("option '--out' is empty: give the dataset's folder")
+
 
 def check_applicable(opts: SyntheticOptions) -> None:
     """Refuse (one line) an option that the kind of dataset asked for does not read: `--paired`, `--count`,
