@@ -252,3 +252,22 @@ def test_video_clips_in_the_folders_are_left_out_and_named(tmp_path):
     only_clips = [str(tmp_path / "d" / "clip.mp4")]
     with pytest.raises(CycleGANError, match="^option '--content': no still image, only video clips"):
         gather_inputs(CompareOptions("run", "AtoB", only_clips, [folder], str(tmp_path / "cmp")))
+
+
+def test_an_unreadable_reference_costs_only_itself(checkpoint, tmp_path):
+    """A corrupt image in the --style pool skipped every content image it was drawn for: with two references and
+    --refs-per-image 2, all of them ("no content image could be compared"). Now it is named and left out."""
+    from cyclegan.compare import CompareOptions, compare
+
+    content = make_images(tmp_path / "content", 2, seed=7, size=(30, 30))
+    make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    (tmp_path / "style" / "broken.png").write_text("not an image")
+    style, out = [str(tmp_path / "style")], str(tmp_path / "cmp")
+    opts = CompareOptions(str(checkpoint), "AtoB", [str(p) for p in content], style, out, size=16, steps=1)
+    report = compare(replace(opts, refs_per_image=2, backbone="lite0", device="cpu", progress=False))
+    assert len(report.rows) == 2 and all(len(row.references) == 1 for row in report.rows)
+    broken = f"cannot read image {tmp_path}/style/broken.png"
+    assert [s.startswith(broken) for s in report.skipped] == [True, True]  # a reference, then KID's target
+    assert report.skipped[0].endswith("(left out of the style references)")
+    # the style folder is KID's default target: one readable image is a note, not an error after all the work
+    assert report.kid is None and any("fewer than 2 of its images could be read" in n for n in report.notes)

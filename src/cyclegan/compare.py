@@ -157,6 +157,25 @@ def draw_references(pool: list[Path], n: int, rng: random.Random) -> list[Path]:
     return pool if len(pool) <= n else rng.sample(pool, n)
 
 
+def draw_readable(pool: list[Path], n: int, rng: random.Random, *, max_pixels: int, skipped: list[str]) -> list[Path]:
+    """`draw_references` of images that can be read: one that cannot is named in `skipped`, taken out of `pool`
+    (changed in place) and another drawn, so a bad reference costs only itself; it skipped the content image it
+    was drawn for (every one, when the pool was no larger than --refs-per-image)."""
+    while True:
+        refs = draw_references(pool, n, rng)
+        for r in refs:
+            try:
+                read_image(r, max_pixels=max_pixels)
+            except CycleGANError as e:
+                pool.remove(r)
+                skipped.append(f"{e} (left out of the style references)")
+                if not pool:
+                    raise CycleGANError(f"option '--style': no style reference could be read: {e}") from None
+                break
+        else:
+            return refs
+
+
 def translate_timed(G: nn.Module, x: torch.Tensor, *, warm_up: bool) -> tuple[torch.Tensor, float]:
     """G's translation of x (1, 3, H, W) in [0, 1], also in [0, 1], and the seconds of the forward pass.
 
@@ -245,9 +264,10 @@ def kid_against_target(
     device: torch.device,
     max_pixels: int = MAX_PIXELS,
     skipped: list[str] | None = None,
-) -> dict:
-    """KID (Lite0 features) of each method's outputs against the images in `target`, for report.json.
-    A target image that cannot be read (or is over `max_pixels`) is left out and named in `skipped`."""
+) -> dict | None:
+    """KID (Lite0 features) of each method's outputs against the images in `target`, for report.json; None when
+    fewer than 2 of them can be read. A target image that cannot be read (or is over `max_pixels`) is left out
+    and named in `skipped`."""
 
     skipped = [] if skipped is None else skipped
     real = []
@@ -256,8 +276,8 @@ def kid_against_target(
             real.append(kid_input(load_image_01(read_image(p, max_pixels=max_pixels), None)))
         except CycleGANError as e:
             skipped.append(f"{e} (left out of the KID target)")
-    if not real:
-        raise CycleGANError(f"option '--target': no image in {target} could be read")
+    if len(real) < 2:  # KID has no spread to measure: a note, not an error that loses the comparison's work
+        return None
     extractor = load_lite0().to(device)
     kid: dict = {"target": str(target), "n_target": len(real), "features": "EfficientNet-Lite0 pooled (1280-d)"}
     for k in METHODS:
@@ -311,8 +331,6 @@ def _compare_one(
 ) -> tuple[Row, dict[str, torch.Tensor]]:
     """CycleGAN and Gatys on one content image: its row of figures and its images (method -> (1, 3, H, W)
     in [0, 1]), written under out/images/. Raises CycleGANError naming an image that cannot be read."""
-    for r in refs:  # a bad reference is named before any work on this image
-        read_image(r, max_pixels=opts.max_pixels)
     im = resize_long_side(read_image(path, max_pixels=opts.max_pixels), opts.size)
     if min(im.size) < MIN_SIDE:  # SSIM raised a ValueError traceback, after the two methods' work
         raise CycleGANError(f"{path} is {im.width}x{im.height} px at --size {opts.size}: too thin to measure")
@@ -374,8 +392,9 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     skipped: list[str] = [f"{p}: a video clip, not an image (left out)" for p in inputs.clips]
     outputs: dict[str, list[torch.Tensor]] = {k: [] for k in METHODS}
     named = list(zip(inputs.content, unique_stems(inputs.content), strict=True))
+    pool = list(inputs.references)  # less the references found unreadable
     for path, stem in tqdm(named, desc="compare", unit="img", disable=not opts.progress):
-        refs = draw_references(inputs.references, opts.refs_per_image, rng)
+        refs = draw_readable(pool, opts.refs_per_image, rng, max_pixels=opts.max_pixels, skipped=skipped)
         try:
             row, images = _compare_one(
                 path, stem, refs, opts, G, gatys, gatys_net, metrics_net, out, device, warm_up=not rows
@@ -403,6 +422,8 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     notes = caveats(name, inputs, len(rows), opts.refs_per_image)
     if inputs.target and len(rows) < 2:  # the comparison of one image stands; KID has no spread to measure
         notes.append(f"KID against {inputs.target} was not computed: it needs at least 2 compared images, got 1")
+    elif inputs.target and kid is None:  # it stopped here, after all the work, and the outputs were removed
+        notes.append(f"KID against {inputs.target} was not computed: fewer than 2 of its images could be read")
     if skipped:
         notes.append(f"{len(skipped)} image(s) could not be used and were skipped: " + "; ".join(skipped))
     d, m = DEFAULTS[name], DEFAULTS[METRICS_BACKBONE]
