@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,133 @@ def test_one_usable_image_against_a_style_folder_is_compared_and_the_skipped_nam
     assert "empty.png" in err and "text.png" in err and "KID needs" not in err
     report = json.loads((tmp_path / "cmp" / "report.json").read_text())
     assert report["kid"] is None and any("KID against" in n and "got 1" in n for n in report["notes"])
+
+
+def test_an_image_too_thin_to_measure_is_named_and_skipped(checkpoint, tmp_path):
+    """A 60x1 photo is 16x1 at --size 16: SSIM's window raised a ValueError traceback after both methods had run
+    on it, and the images compared before it were removed (a hostile probe)."""
+    from cyclegan.compare import CompareOptions, compare
+
+    good = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))[0]
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))[0]
+    Image.new("RGB", (60, 1), (200, 120, 60)).save(tmp_path / "thin.png")
+    content = [str(good), str(tmp_path / "thin.png")]
+    opts = CompareOptions(str(checkpoint), "AtoB", content, [str(style)], str(tmp_path / "cmp"), size=16, steps=1)
+    report = compare(replace(opts, backbone="lite0", device="cpu", progress=False))
+    assert [row.name for row in report.rows] == [good.stem]
+    assert report.skipped == [f"{tmp_path / 'thin.png'} is 16x1 px at --size 16: too thin to measure"]
+
+
+def test_an_empty_target_folder_is_refused_before_any_work(tmp_path, monkeypatch):
+    """`--target EMPTY` was found empty only at KID, after CycleGAN and Gatys had run on every image, and the
+    failure then removed all their outputs."""
+    import cyclegan.compare as cmp
+
+    monkeypatch.setattr(cmp, "load_generator", lambda *args, **kwargs: pytest.fail("the work began"))
+    make_images(tmp_path / "content", 2, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))[0]
+    (tmp_path / "empty").mkdir()
+    content, out = [str(tmp_path / "content")], str(tmp_path / "cmp")
+    opts = cmp.CompareOptions("run", "AtoB", content, [str(style)], out, target=str(tmp_path / "empty"), progress=False)
+    with pytest.raises(CycleGANError, match="^option '--target': .*empty: folder holds no images$"):
+        cmp.compare(opts)
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_a_grid_cell_past_4096_is_refused():
+    """A cell is scaled up to --grid-cell: 100000 asked for three 100000 px squares of floats (120 GB each)."""
+    from cyclegan.compare_options import CompareOptions
+
+    with pytest.raises(CycleGANError, match="^option '--grid-cell' must be > 0 and <= 4096, got 100000$"):
+        CompareOptions("run", "AtoB", ["c.png"], ["s.png"], "cmp", grid_cell=100_000)
+
+
+def test_fewer_references_than_refs_per_image_is_a_note():
+    """`--refs-per-image 100` with 4 style images used the 4, while the report said 100 without a word."""
+    from cyclegan.compare import Inputs, caveats
+
+    inputs = Inputs([Path("c.png")], [Path(f"s{i}.png") for i in range(4)], [], None)
+    assert caveats("vgg19", inputs, 1, refs_per_image=4) == []
+    assert caveats("vgg19", inputs, 1, refs_per_image=100) == [
+        "--refs-per-image 100, but --style holds 4 image(s): each content image used them all"
+    ]
+
+
+def test_an_output_that_cannot_be_written_is_one_line_and_nothing_is_left(checkpoint, tmp_path, monkeypatch):
+    """A full disk while writing the images ended `compare` in an OSError traceback."""
+    import errno
+
+    from cyclegan.compare import CompareOptions, compare
+
+    content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))[0]
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))[0]
+    out = tmp_path / "cmp"
+
+    def full(self, fp, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    opts = CompareOptions(str(checkpoint), "AtoB", [str(content)], [str(style)], str(out), size=16, steps=1)
+    with pytest.raises(CycleGANError, match=f"^option '--out': cannot write in {out}: No space left on device$"):
+        compare(replace(opts, backbone="lite0", device="cpu", progress=False))
+    assert not out.exists() or not any(out.rglob("*.png"))
+
+
+def test_the_report_links_images_whose_names_hold_url_characters():
+    """The page linked images/a#1_input.png as written: a browser asked for images/a (the rest a fragment), and
+    '50%25' for '50%': broken images in the report (a hostile probe with such file names)."""
+    from cyclegan.report import CompareReport, Row, render_compare_html
+
+    figures = {k: {m: 0.5 for m in ("input", "cyclegan", "gatys")} for k in ("seconds", "ssim_y")}
+    images = {m: f"images/a#1 50%25?_{m}.png" for m in ("input", "cyclegan", "gatys")}
+    row = Row("a#1 50%25?", "a#1 50%25?.png", ["s.png"], **figures, content_distance=figures["ssim_y"],
+              style_distance=figures["ssim_y"], images=images)  # fmt: skip
+    gatys = {"backbone": "lite0", "content_layers": [], "style_layers": [], "steps": 1, "optimizer": "adam"}
+    metrics = {"content_layer": "block3", "style_layers": ["stem"]}
+    report = CompareReport("run", "AtoB", 16, {**gatys, "refs_per_image": 1}, metrics, [row], None, "g", "h")
+    page = render_compare_html(report)
+    assert "src='images/a%231%2050%2525%3F_input.png'" in page and "a#1 50%25?_" not in page.split("<table>")[-1]
+
+
+def test_weights_with_the_lite0_backbone_is_refused_as_stylize_does():
+    """`compare --backbone lite0 --weights FILE` ran Gatys on Lite0 and ignored the file without a word."""
+    from cyclegan.compare_options import CompareOptions
+
+    with pytest.raises(CycleGANError, match="^option '--weights' is for the vgg19 backbone"):
+        CompareOptions("run", "AtoB", ["c.png"], ["s.png"], "cmp", backbone="lite0", weights="vgg.pth")
+
+
+def test_video_clips_in_the_folders_are_left_out_and_named(tmp_path):
+    """A folder's clips (which `translate` reads) were content and references to `compare`: each failed as "not a
+    JPEG, PNG, ..." and, drawn as a reference, skipped the content image it was drawn for."""
+    from cyclegan.compare import gather_inputs
+    from cyclegan.compare_options import CompareOptions
+
+    make_images(tmp_path / "d", 1, seed=7, size=(30, 30))
+    (tmp_path / "d" / "clip.mp4").write_bytes(b"never decoded")
+    folder = str(tmp_path / "d")
+    inputs = gather_inputs(CompareOptions("run", "AtoB", [folder], [folder], str(tmp_path / "cmp")))
+    assert inputs.clips == [tmp_path / "d" / "clip.mp4"]
+    assert [p.suffix for p in [*inputs.content, *inputs.references]] == [".png", ".png"]
+    only_clips = [str(tmp_path / "d" / "clip.mp4")]
+    with pytest.raises(CycleGANError, match="^option '--content': no still image, only video clips"):
+        gather_inputs(CompareOptions("run", "AtoB", only_clips, [folder], str(tmp_path / "cmp")))
+
+
+def test_an_unreadable_reference_costs_only_itself(checkpoint, tmp_path):
+    """A corrupt image in the --style pool skipped every content image it was drawn for: with two references and
+    --refs-per-image 2, all of them ("no content image could be compared"). Now it is named and left out."""
+    from cyclegan.compare import CompareOptions, compare
+
+    content = make_images(tmp_path / "content", 2, seed=7, size=(30, 30))
+    make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    (tmp_path / "style" / "broken.png").write_text("not an image")
+    style, out = [str(tmp_path / "style")], str(tmp_path / "cmp")
+    opts = CompareOptions(str(checkpoint), "AtoB", [str(p) for p in content], style, out, size=16, steps=1)
+    report = compare(replace(opts, refs_per_image=2, backbone="lite0", device="cpu", progress=False))
+    assert len(report.rows) == 2 and all(len(row.references) == 1 for row in report.rows)
+    broken = f"cannot read image {tmp_path}/style/broken.png"
+    assert [s.startswith(broken) for s in report.skipped] == [True, True]  # a reference, then KID's target
+    assert report.skipped[0].endswith("(left out of the style references)")
+    # the style folder is KID's default target: one readable image is a note, not an error after all the work
+    assert report.kid is None and any("fewer than 2 of its images could be read" in n for n in report.notes)

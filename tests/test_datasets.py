@@ -422,3 +422,76 @@ def test_pix2pix_folders_are_counted(mirror, tmp_path, capsys):
     args = ["datasets", "download", NAME, "--root", str(tmp_path), "--base-url", mirror.base_url, "--no-progress"]
     assert main(args) == 0
     assert "(train 2, val 1" in capsys.readouterr().out
+
+
+# --- datasets synthetic -----------------------------------------------------------------------------------
+
+
+def test_a_synthetic_image_cut_off_mid_save_leaves_no_half_file(tmp_path, monkeypatch):
+    """Each image was saved straight to its name: a Ctrl-C (or a full disk) mid-save left a truncated PNG among
+    the dataset's images. Now each is written whole or not at all."""
+    from PIL import Image
+
+    from cyclegan.data.synthetic import SyntheticOptions, write_dataset
+
+    real_save, calls = Image.Image.save, []
+
+    def save(self, fp, *args, **kwargs):
+        calls.append(fp)
+        if len(calls) == 2:  # the second image: its first bytes, then Ctrl-C
+            Path(fp).write_bytes(b"\x89PNG\r\n\x1a\n")
+            raise KeyboardInterrupt
+        return real_save(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", save)
+    with pytest.raises(KeyboardInterrupt):
+        write_dataset(SyntheticOptions(str(tmp_path / "d"), size=16, count=2, test_count=1, progress=False))
+    assert [p.name for p in (tmp_path / "d").rglob("*") if p.is_file()] == ["00000.png"]
+
+
+def test_synthetic_clips_where_no_folder_can_be_made_is_one_line(tmp_path, capsys):
+    """`datasets synthetic --video --out FILE/ds` (or a read-only folder) ended in a NotADirectoryError traceback;
+    the images' path said it in one line."""
+    (tmp_path / "f").write_text("a file")
+    args = ["datasets", "synthetic", "--video", "--out", str(tmp_path / "f" / "ds"), "--size", "16", "--clips", "1"]
+    assert main([*args, "--frames", "2", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write the dataset in {tmp_path / 'f' / 'ds'}: ") and err.count("\n") == 1
+    assert "Not a directory" in err
+
+
+def test_synthetic_clips_past_2048_px_are_refused_before_rendering(tmp_path, capsys, monkeypatch):
+    """`--video --size 4096` rendered an 8192 px world for each frame (about 25 GB) and was killed for memory."""
+    from cyclegan.data import synthetic_video
+
+    def rendered(*args, **kwargs):
+        raise AssertionError("rendered")  # not in a test: gigabytes and minutes
+
+    monkeypatch.setattr(synthetic_video, "render_clip", rendered)
+    args = ["datasets", "synthetic", "--video", "--out", str(tmp_path / "v"), "--size", "2049", "--no-progress"]
+    assert main(args) == 2
+    assert capsys.readouterr().err.startswith("error: option '--size' must be <= 2048 with --video, got 2049: ")
+    assert not (tmp_path / "v").exists()
+
+
+def test_the_synthetic_summary_names_a_root_with_a_newline_on_one_line(tmp_path, capsys):
+    """`--out $'bad\\nname'` printed "wrote 4 images to bad" and a second line "name/trainA, ...": every message
+    keeps a name on one line (`errors.escape`), the summary too."""
+    root = tmp_path / "bad\nname"
+    args = ["datasets", "synthetic", "--out", str(root), "--size", "16", "--count", "1", "--test-count", "1"]
+    assert main([*args, "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "bad\\nname/trainA" in out
+
+
+def test_an_empty_out_is_refused_not_the_current_folder(tmp_path, monkeypatch, capsys):
+    """`datasets synthetic --out ""` (an unset $OUT) wrote trainA..testB into the current folder; `compare --out ""`
+    wrote its report there."""
+    from cyclegan.compare_options import CompareOptions
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["datasets", "synthetic", "--out", "", "--size", "16", "--count", "1", "--test-count", "1"]) == 2
+    assert capsys.readouterr().err == "error: option '--out' is empty: give the dataset's folder\n"
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(CycleGANError, match="^option '--out' is empty"):
+        CompareOptions("run", "AtoB", ["c.png"], ["s.png"], "")

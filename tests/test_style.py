@@ -190,8 +190,13 @@ def test_stylize_options(tmp_path, lite0):
         stylize(content, [s1, s2], replace(base, style_blend=[1.0, -1.0]), **kw)
     with pytest.raises(CycleGANError, match="--style-weight"):
         stylize(content, s1, replace(base, style_weight=-1), **kw)
-    with pytest.raises(CycleGANError, match="unknown lite0 layer"):
+    # a layer the backbone lacks names its option (it said "unknown lite0 layer(s) ; known: ..." for '')
+    with pytest.raises(
+        CycleGANError, match="^option '--style-layers': lite0 has no layer 'conv1_1'; its layers: stem,"
+    ):
         stylize(content, s1, GatysOptions(style_layers=["conv1_1"], backbone="lite0", size=32, steps=1), progress=False)
+    with pytest.raises(CycleGANError, match="^option '--content-layers': lite0 has no layer ''"):
+        stylize(content, s1, replace(base, content_layers=("",)), **kw)
 
 
 def test_keep_content_colors_keeps_luminance_of_stylised():
@@ -292,3 +297,116 @@ def test_a_weights_file_that_is_not_one_is_refused_in_a_whole_line_and_never_run
         assert err.startswith("error: option '--weights': ") and err.count("\n") == 1, err
         assert str(weights) in err and what in err and err.rstrip().endswith("or use --backbone lite0"), err
     assert not marker.exists() and not (tmp_path / "o.png").exists()
+
+
+# --- hostile inputs ---------------------------------------------------------------------------------------
+
+
+def test_lbfgs_makes_exactly_the_passes_asked_for(tmp_path, lite0):
+    """L-BFGS checked its budget only between iterations: `--steps 1` made 2 forward+backward passes and printed
+    "2 steps", `--steps 30` made 31 (its line search went past the last)."""
+    content, style = _image(tmp_path / "c.png", 24, 16, seed=1), _stripes(tmp_path / "s.png", 16)
+    seen = []
+    opts = GatysOptions(backbone="lite0", size=16, steps=1)
+    r = stylize(content, style, opts, net=lite0, progress=False, callback=lambda i, x: seen.append(i))
+    assert len(r.losses) == 1 and seen == [1]
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_an_image_one_pixel_high_is_stylised_not_nan(tmp_path, lite0, optimizer):
+    """The total variation of an image 1 px high was the mean of no differences, NaN: L-BFGS ended in a TypeError
+    traceback and Adam wrote a black image (a hostile probe with a 400x1 content image)."""
+    content = tmp_path / "thin.png"
+    Image.new("RGB", (40, 1), (200, 120, 60)).save(content)
+    opts = GatysOptions(backbone="lite0", size=16, steps=2, optimizer=optimizer)
+    r = stylize(content, _stripes(tmp_path / "s.png", 16), opts, net=lite0, progress=False)
+    assert r.tensor.shape == (1, 3, 1, 16) and all(np.isfinite(h["total"]) for h in r.losses)
+    assert r.tensor.mean() > 0.2  # still near the content's colours, not NaN saved as black
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_a_weight_that_overflows_the_loss_is_named_not_written_black(tmp_path, lite0, optimizer):
+    """`--style-weight 1e308` overflowed the loss to inf: Adam wrote a black image, L-BFGS ended in a traceback."""
+    content, style = _image(tmp_path / "c.png", 16, 16, seed=1), _stripes(tmp_path / "s.png", 16)
+    opts = GatysOptions(backbone="lite0", size=16, steps=2, optimizer=optimizer, style_weight=1e308)
+    with pytest.raises(CycleGANError, match=r"loss is not finite at step 1 .*style inf.*: lower --style-weight$"):
+        stylize(content, style, opts, net=lite0, progress=False)
+
+
+def test_an_image_too_small_for_vgg19s_pools_is_one_line(tmp_path, vgg_file):
+    """vgg19's four pools before relu5_1 left a side under 16 px empty: torch's "Output size is too small"
+    traceback (a hostile probe: --size 8, a 400x1 content image, --style-size 4)."""
+    content, style = _image(tmp_path / "c.png", 24, 18, seed=1), _stripes(tmp_path / "s.png", 24)
+    square = _image(tmp_path / "square.png", 24, 24, seed=1)
+    net = build_backbone("vgg19", ["relu4_2", "relu5_1"], weights=str(vgg_file))
+    opts = GatysOptions(backbone="vgg19", size=8, steps=1)
+    with pytest.raises(CycleGANError, match=r"the content image is 8x6 px .* need 16 px a side: a larger --size"):
+        stylize(content, style, opts, net=net, progress=False)
+    opts = GatysOptions(backbone="vgg19", size=16, style_size=4, steps=1)
+    with pytest.raises(CycleGANError, match=r"style image .*s.png is 4x4 px .* a larger --style-size or --size"):
+        stylize(square, style, opts, net=net, progress=False)
+
+
+def test_a_missing_weights_file_is_named_with_the_auto_backbone(tmp_path, monkeypatch):
+    """`--weights nofile.pth` (backbone auto) said VGG19 was not cached, used lite0, then refused --weights as
+    "for the vgg19 backbone": the file named is what is missing."""
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    assert default_backbone(str(tmp_path / "nofile.pth")) == "vgg19"
+    content = _image(tmp_path / "c.png", 16, 16, seed=1)
+    with pytest.raises(CycleGANError, match=r"^option '--weights': no such file .*nofile.pth$"):
+        stylize(content, content, GatysOptions(weights=str(tmp_path / "nofile.pth"), size=16, steps=1), progress=False)
+
+
+def test_an_output_that_cannot_be_written_after_the_work_is_one_line(tmp_path, monkeypatch, capsys):
+    """A full disk (or a folder made read-only meanwhile) at the save ended `stylize` in an OSError traceback."""
+    import errno
+
+    from cyclegan.cli import main
+
+    content = _image(tmp_path / "c.png", 16, 16, seed=1)
+
+    def full(self, fp, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    args = ["stylize", "--content", str(content), "--style", str(content), "--out", str(tmp_path / "o.png")]
+    assert main([*args, "--size", "16", "--steps", "1", "--backbone", "lite0", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: option '--out': cannot write {tmp_path / 'o.png'}: No space left on device\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png"]  # no temporary file left
+
+
+def test_style_given_twice_keeps_both_images():
+    """`--style a.png --style b.png` kept only b.png (argparse's last-wins), blending one style without a word:
+    a list option given twice now keeps both lists, and the first use still replaces the default."""
+    from cyclegan.cli import build_parser
+    from cyclegan.options import from_namespace
+    from cyclegan.style import StylizeOptions
+
+    args = ["stylize", "--content", "c.png", "--style", "a.png", "--out", "o.png", "--style", "b.png", "d.png"]
+    opts = from_namespace(StylizeOptions, build_parser(args).parse_args([*args, "--style-layers", "stem"]))
+    assert opts.style == ("a.png", "b.png", "d.png") and opts.gatys.style_layers == ("stem",)
+
+
+def test_huge_style_blend_weights_still_blend():
+    """`--style-blend 1e308 1e308` summed to inf and normalised every weight to 0: a blend of no style at all."""
+    from cyclegan.style.gatys import _blend_weights
+
+    assert _blend_weights(2, [1e308, 1e308]) == [0.5, 0.5]
+    assert _blend_weights(3, [3.0, 1.0, 0.0]) == [0.75, 0.25, 0.0]
+
+
+def test_lr_with_lbfgs_is_refused_not_ignored():
+    """`--lr 0.1` with the default L-BFGS was read by nothing (its line search picks the step), without a word."""
+    with pytest.raises(CycleGANError, match="^option '--lr' is Adam's learning rate .* add --optimizer adam, or drop"):
+        GatysOptions(lr=0.1)
+    assert GatysOptions(lr=0.1, optimizer="adam").lr == 0.1 and GatysOptions().optimizer == "lbfgs"
+
+
+def test_seed_with_the_content_as_start_is_refused_not_ignored():
+    """`stylize --seed 5` started from the content image (the default) as with any seed, without a word."""
+    from cyclegan.style import StylizeOptions
+
+    with pytest.raises(CycleGANError, match="^option '--seed' seeds --init noise .* add --init noise, or drop --seed"):
+        StylizeOptions("c.png", ("s.png",), "o.png", gatys=GatysOptions(seed=5))
+    assert StylizeOptions("c.png", ("s.png",), "o.png", gatys=GatysOptions(seed=5, init="noise")).gatys.seed == 5

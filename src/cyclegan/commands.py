@@ -191,13 +191,15 @@ def run_datasets_synthetic(opts, _: argparse.Namespace) -> int:
             seed=opts.seed,
             progress=opts.progress,
         )
-        print(f"wrote {opts.clips} clip pairs to {root}/videoA (summer), videoB (true winter), cameras")
+        print(f"wrote {opts.clips} clip pairs to {escape(root)}/videoA (summer), videoB (true winter), cameras")
         return 0
     from .data.synthetic import write_dataset  # on use
 
     root = write_dataset(opts)
     paired = "paired" if opts.paired else "unpaired"
-    print(f"wrote {2 * (opts.count + opts.test_count)} images to {root}/trainA, trainB ({paired}), testA, testB")
+    print(
+        f"wrote {2 * (opts.count + opts.test_count)} images to {escape(root)}/trainA, trainB ({paired}), testA, testB"
+    )
     return 0
 
 
@@ -304,7 +306,8 @@ def run_stylize(opts, _: argparse.Namespace) -> int:
 
     result = stylize(opts)
     w, h = result.image.size
-    print(f"wrote {opts.out} ({w}x{h}, backbone {result.backbone}, {len(result.losses)} steps, {result.seconds:.1f} s)")
+    steps = f"{len(result.losses)} steps, {result.seconds:.1f} s"
+    print(f"wrote {escape(opts.out)} ({w}x{h}, backbone {result.backbone}, {steps})")  # a name: one line
     return 0
 
 
@@ -314,7 +317,7 @@ def run_compare(opts, _: argparse.Namespace) -> int:
 
     report = compare(opts)
     print("\n".join(summary_lines(report)))
-    print(f"wrote {report.html} and {report.grid}")
+    print(f"wrote {escape(report.html)} and {escape(report.grid)}")  # names: one line each
     return _report_skipped(report.skipped, "image(s) skipped")
 
 

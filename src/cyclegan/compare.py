@@ -30,6 +30,7 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
+from .clipio import VIDEO_FORMATS
 from .compare_options import CompareOptions
 from .data.io import MAX_PIXELS, long_side_shape, read_image, resize_long_side, save_image
 from .errors import CycleGANError
@@ -56,6 +57,7 @@ from .style.backbones import DEFAULTS, Lite0Backbone
 from .translation import expand_inputs
 
 METRICS_BACKBONE = "lite0"  # always available offline, so reports from any machine are comparable
+MIN_SIDE = 3  # SSIM's window (`evaluate.metrics.ssim`) needs 3 px a side: a thinner image is named and skipped
 
 
 # --- the steps -------------------------------------------------------------------------------------------
@@ -70,6 +72,7 @@ class Inputs:
     style_folders: list[Path]  # the folders among --style (references were drawn from them)
     target: Path | None
     content_folders: list[Path] = field(default_factory=list)  # the folders among --content
+    clips: list[Path] = field(default_factory=list)  # video files among them: left out, and named
 
 
 def gather_inputs(opts: CompareOptions) -> Inputs:
@@ -80,11 +83,22 @@ def gather_inputs(opts: CompareOptions) -> Inputs:
     style = expand_inputs(opts.style)
     if style.errors:
         raise CycleGANError(f"option '--style': {style.errors[0]}")
+    # Folders hold clips for `translate`: a video is no image, and as a drawn reference it skipped the content
+    # image it was drawn for ("not a JPEG, PNG, ..."). Left out and named; an animated GIF gives its first frame.
+    clips = [p for p in dict.fromkeys([*content.files, *style.files]) if p.suffix.lower() in VIDEO_FORMATS]
+    content.files[:] = [p for p in content.files if p not in clips]
+    style.files[:] = [p for p in style.files if p not in clips]
+    if not content.files:
+        raise CycleGANError(f"option '--content': no still image, only video clips ({clips[0]}): compare takes images")
+    if not style.files:
+        raise CycleGANError(f"option '--style': no still image, only video clips ({clips[0]}): compare takes images")
     folders = [Path(s) for s in opts.style if Path(s).is_dir()]
     target = Path(opts.target) if opts.target else (folders[0] if folders else None)
     if target is not None and not target.is_dir():
         raise CycleGANError(f"option '--target': {target} is not a folder of target-domain images")
-    return Inputs(content.files, style.files, folders, target, content.folders)
+    if target is not None and (found := expand_inputs([str(target)])).errors:  # not after the work, losing it
+        raise CycleGANError(f"option '--target': {found.errors[0]}")
+    return Inputs(content.files, style.files, folders, target, content.folders, clips)
 
 
 def output_files(inputs: Inputs, out: Path) -> list[Path]:
@@ -141,6 +155,25 @@ def load_backbones(backbone: str, weights: str | None, device: torch.device) -> 
 def draw_references(pool: list[Path], n: int, rng: random.Random) -> list[Path]:
     """`n` references drawn without replacement from the pool (seeded by `rng`), or the whole pool if smaller."""
     return pool if len(pool) <= n else rng.sample(pool, n)
+
+
+def draw_readable(pool: list[Path], n: int, rng: random.Random, *, max_pixels: int, skipped: list[str]) -> list[Path]:
+    """`draw_references` of images that can be read: one that cannot is named in `skipped`, taken out of `pool`
+    (changed in place) and another drawn, so a bad reference costs only itself; it skipped the content image it
+    was drawn for (every one, when the pool was no larger than --refs-per-image)."""
+    while True:
+        refs = draw_references(pool, n, rng)
+        for r in refs:
+            try:
+                read_image(r, max_pixels=max_pixels)
+            except CycleGANError as e:
+                pool.remove(r)
+                skipped.append(f"{e} (left out of the style references)")
+                if not pool:
+                    raise CycleGANError(f"option '--style': no style reference could be read: {e}") from None
+                break
+        else:
+            return refs
 
 
 def translate_timed(G: nn.Module, x: torch.Tensor, *, warm_up: bool) -> tuple[torch.Tensor, float]:
@@ -231,19 +264,20 @@ def kid_against_target(
     device: torch.device,
     max_pixels: int = MAX_PIXELS,
     skipped: list[str] | None = None,
-) -> dict:
-    """KID (Lite0 features) of each method's outputs against the images in `target`, for report.json.
-    A target image that cannot be read (or is over `max_pixels`) is left out and named in `skipped`."""
+) -> dict | None:
+    """KID (Lite0 features) of each method's outputs against the images in `target`, for report.json; None when
+    fewer than 2 of them can be read. A target image that cannot be read (or is over `max_pixels`) is left out
+    and named in `skipped`."""
 
     skipped = [] if skipped is None else skipped
     real = []
-    for p in sorted(expand_inputs([str(target)]).files):
+    for p in sorted(p for p in expand_inputs([str(target)]).files if p.suffix.lower() not in VIDEO_FORMATS):
         try:
             real.append(kid_input(load_image_01(read_image(p, max_pixels=max_pixels), None)))
         except CycleGANError as e:
             skipped.append(f"{e} (left out of the KID target)")
-    if not real:
-        raise CycleGANError(f"option '--target': no image in {target} could be read")
+    if len(real) < 2:  # KID has no spread to measure: a note, not an error that loses the comparison's work
+        return None
     extractor = load_lite0().to(device)
     kid: dict = {"target": str(target), "n_target": len(real), "features": "EfficientNet-Lite0 pooled (1280-d)"}
     for k in METHODS:
@@ -253,9 +287,15 @@ def kid_against_target(
     return kid
 
 
-def caveats(gatys_backbone: str, inputs: Inputs, n_images: int) -> list[str]:
-    """Notes for the reader where the set-up favours one method or the numbers are noisy."""
+def caveats(gatys_backbone: str, inputs: Inputs, n_images: int, refs_per_image: int = 1) -> list[str]:
+    """Notes for the reader where the set-up favours one method, the numbers are noisy or fewer references were
+    drawn than asked for."""
     notes: list[str] = []
+    if refs_per_image > len(inputs.references):  # the report said 100 references while each image had 4
+        notes.append(
+            f"--refs-per-image {refs_per_image}, but --style holds {len(inputs.references)} image(s): each content "
+            "image used them all"
+        )
     if gatys_backbone == METRICS_BACKBONE:
         notes.append(
             "Gatys ran on the same Lite0 layers that measure content and style distance: it optimised "
@@ -291,9 +331,9 @@ def _compare_one(
 ) -> tuple[Row, dict[str, torch.Tensor]]:
     """CycleGAN and Gatys on one content image: its row of figures and its images (method -> (1, 3, H, W)
     in [0, 1]), written under out/images/. Raises CycleGANError naming an image that cannot be read."""
-    for r in refs:  # a bad reference is named before any work on this image
-        read_image(r, max_pixels=opts.max_pixels)
     im = resize_long_side(read_image(path, max_pixels=opts.max_pixels), opts.size)
+    if min(im.size) < MIN_SIDE:  # SSIM raised a ValueError traceback, after the two methods' work
+        raise CycleGANError(f"{path} is {im.width}x{im.height} px at --size {opts.size}: too thin to measure")
     x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
     y_cyc, t_cyc = translate_timed(G, x, warm_up=warm_up)
     res = stylize(im, refs, gatys, net=gatys_net, device=device, progress=False)
@@ -324,7 +364,10 @@ def compare(opts: CompareOptions) -> CompareReport:
     with claim_folder(opts.out, "--out"):  # one run writes there at a time
         check_output_folder(opts, inputs)  # again, under the lock: what a run that just ended wrote
         with removed_on_failure(output_files(inputs, Path(opts.out))):  # a failure leaves no images/ behind
-            return _compare(opts, inputs)
+            try:
+                return _compare(opts, inputs)
+            except OSError as e:  # a full disk, a folder made read-only meanwhile (reads fail as CycleGANError)
+                raise CycleGANError(f"option '--out': cannot write in {opts.out}: {e.strerror or e}") from None
 
 
 def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
@@ -346,11 +389,12 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     rng = random.Random(opts.seed)
 
     rows: list[Row] = []
-    skipped: list[str] = []
+    skipped: list[str] = [f"{p}: a video clip, not an image (left out)" for p in inputs.clips]
     outputs: dict[str, list[torch.Tensor]] = {k: [] for k in METHODS}
     named = list(zip(inputs.content, unique_stems(inputs.content), strict=True))
+    pool = list(inputs.references)  # less the references found unreadable
     for path, stem in tqdm(named, desc="compare", unit="img", disable=not opts.progress):
-        refs = draw_references(inputs.references, opts.refs_per_image, rng)
+        refs = draw_readable(pool, opts.refs_per_image, rng, max_pixels=opts.max_pixels, skipped=skipped)
         try:
             row, images = _compare_one(
                 path, stem, refs, opts, G, gatys, gatys_net, metrics_net, out, device, warm_up=not rows
@@ -375,9 +419,11 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         kid = kid_against_target(
             outputs, inputs.target, seed=opts.seed, device=device, max_pixels=opts.max_pixels, skipped=skipped
         )
-    notes = caveats(name, inputs, len(rows))
+    notes = caveats(name, inputs, len(rows), opts.refs_per_image)
     if inputs.target and len(rows) < 2:  # the comparison of one image stands; KID has no spread to measure
         notes.append(f"KID against {inputs.target} was not computed: it needs at least 2 compared images, got 1")
+    elif inputs.target and kid is None:  # it stopped here, after all the work, and the outputs were removed
+        notes.append(f"KID against {inputs.target} was not computed: fewer than 2 of its images could be read")
     if skipped:
         notes.append(f"{len(skipped)} image(s) could not be used and were skipped: " + "; ".join(skipped))
     d, m = DEFAULTS[name], DEFAULTS[METRICS_BACKBONE]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass
 from typing import Literal
 
+from .errors import CycleGANError
 from .files import overwrite_option
 from .options import MAX_SEED, Options, opt
 from .shared_options import (
@@ -38,7 +39,8 @@ class CompareOptions(Options):
     )
     size: int = opt(256, "long side of the images in px", gt=0, le=4096)  # Gatys has no tiles: see GatysOptions
     refs_per_image: int = opt(1, "style references per image", gt=0)
-    grid_cell: int | None = opt(None, "pixels per grid cell", gt=0, default_text="--size")
+    # at most 4096 as --size: a cell is scaled up to it, and --grid-cell 100000 asked for 3 x 120 GB of pixels
+    grid_cell: int | None = opt(None, "pixels per grid cell", gt=0, le=4096, default_text="--size")
     grid_palette: bool = opt(False, "256-colour grid PNG, ~3x smaller (for web pages)")
     backbone: StyleBackbone = backbone_option()
     weights: str | None = weights_option()
@@ -49,3 +51,11 @@ class CompareOptions(Options):
     max_pixels: int = max_pixels_option()
     device: str = device_option()
     progress: bool = progress_option()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.out:  # Path("") is the current folder: an unset $OUT would fill it
+            raise CycleGANError("option '--out' is empty: give the folder for the comparison")
+        # as `stylize` refuses it (style.build_backbone): the Lite0 Gatys ran on ignored the file without a word
+        if self.weights and self.backbone == "lite0":
+            raise CycleGANError("option '--weights' is for the vgg19 backbone; lite0 has its weights built in")

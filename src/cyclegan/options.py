@@ -4,7 +4,7 @@ Each option is a dataclass field made with `opt(default, help, ...)`: its type a
 text and allowed range live there and nowhere else. From these fields come
 
 - the command-line flags (`add_arguments`: `--batch-size N`, choices from `Literal[...]`, `--x/--no-x`
-  for booleans, `nargs="+"` for tuples, positionals where the field says so);
+  for booleans, `nargs="+"` for tuples (a flag given twice adds to the list), positionals where the field says so);
 - the checks (`check_options`, run by `Options.__post_init__`): the type, finite numbers, the range;
   so the CLI and the Python API refuse the same bad value with the same one-line message.
 
@@ -260,6 +260,18 @@ def option_fields(cls: type) -> list[tuple[dataclasses.Field, Any]]:
     return out
 
 
+class _ExtendOnRepeat(argparse.Action):
+    """A list option (nargs="+") given twice keeps both lists: `--style a.png --style b.png` is `--style a.png
+    b.png` (argparse's "store" kept only the last, dropping a.png without a word). The first use replaces the
+    default."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        given = namespace.__dict__.setdefault("_lists_given", set())
+        earlier = list(getattr(namespace, self.dest)) if self.dest in given else []
+        given.add(self.dest)
+        setattr(namespace, self.dest, [*earlier, *values])
+
+
 def add_arguments(
     parser: argparse.ArgumentParser | argparse._ArgumentGroup,
     cls: type,
@@ -315,6 +327,8 @@ def add_arguments(
             continue
         if required and not suppress_defaults:
             kwargs["required"] = True
+        if kwargs.get("nargs") == "+":
+            kwargs["action"] = _ExtendOnRepeat
         parser.add_argument(*flags, dest=f.name, **kwargs)
 
 

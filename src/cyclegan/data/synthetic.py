@@ -20,11 +20,16 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..errors import CycleGANError
+from ..files import write_atomic
 from ..options import MAX_SEED, Options, opt
 from ..shared_options import progress_option
 
 Style = Literal["summer", "winter"]
 SMALLEST_SIZE = 16  # --size below it is refused
+LARGEST_SIZE = 4096  # rendering a 4096 px scene peaks at about 6 GB (370 bytes a pixel, supersampled)
+# A clip's world is 2 SIZE wide and rendered whole for every frame: --video --size 4096 rendered 8192 px,
+# about 25 GB, and was killed for memory; 2048 peaks where a 4096 px image does
+LARGEST_VIDEO_SIZE = LARGEST_SIZE // 2
 SUPERSAMPLE = 2  # render at 2x and downsample: anti-aliased edges
 
 # Colours per style for each kind of surface; walls and trunks look the same in both seasons.
@@ -202,7 +207,12 @@ class SyntheticOptions(Options):
     out: str = opt(help="dataset root to write", metavar="DIR")
     # 16 px is the least that shows a scene (sun, trees, a lake; 8 px is a blur of colours) and trains: the
     # generators need 8 px (tiling.least_size), a PatchGAN 2**d_layers * 3 (--d-layers 2 at 16 px)
-    size: int = opt(64, "image size in pixels (16 at least)", ge=SMALLEST_SIZE, le=4096)
+    size: int = opt(
+        64,
+        f"image size in pixels (16 at least; with --video {LARGEST_VIDEO_SIZE} at most)",
+        ge=SMALLEST_SIZE,
+        le=LARGEST_SIZE,
+    )
     count: int = opt(400, "training images per domain", gt=0)
     test_count: int = opt(50, "paired test scenes", gt=0)
     seed: int = opt(0, "world seed", ge=0, le=MAX_SEED)
@@ -226,15 +236,25 @@ class SyntheticOptions(Options):
     )
     progress: bool = progress_option()
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.out:  # Path("") is the current folder: an unset $OUT wrote trainA..testB there
+            raise CycleGANError("option '--out' is empty: give the dataset's folder")
+
 
 def check_applicable(opts: SyntheticOptions) -> None:
     """Refuse (one line) an option that the kind of dataset asked for does not read: `--paired`, `--count`,
     `--test-count` with `--video`, `--clips` and `--frames` without it (each was ignored without a word).
-    Options left at their defaults pass."""
+    Options left at their defaults pass. A --video --size past `LARGEST_VIDEO_SIZE` is refused too."""
     if opts.video and opts.paired:
         raise CycleGANError(
             "option '--paired' does not apply with --video: the clips are pairs already (videoB holds videoA's "
             "frames in winter); drop --paired, or drop --video for paired training images"
+        )
+    if opts.video and opts.size > LARGEST_VIDEO_SIZE:
+        raise CycleGANError(
+            f"option '--size' must be <= {LARGEST_VIDEO_SIZE} with --video, got {opts.size}: a clip's world is 2 SIZE "
+            f"wide, rendered whole for each frame ({2 * opts.size} px here, more memory than a {LARGEST_SIZE} px image)"
         )
     defaults = {f.name: f.default for f in fields(SyntheticOptions)}
     unread = ("count", "test_count") if opts.video else ("clips", "frames")
@@ -314,7 +334,9 @@ def write_dataset(opts: SyntheticOptions) -> Path:
             jobs, desc="rendering summer/winter scenes", unit="img", disable=not opts.progress
         ):
             name = f"{index - 2 * count:04d}" if split.startswith("test") else f"{index:05d}"
-            Image.fromarray(render(scene_for(seed, index), style, size)).save(root / split / f"{name}.png")
+            image = Image.fromarray(render(scene_for(seed, index), style, size))
+            # whole or not at all: a Ctrl-C or a full disk mid-save left a truncated PNG among the images
+            write_atomic(root / split / f"{name}.png", lambda tmp, im=image: im.save(tmp, format="PNG"))
     except OSError as e:  # read-only, full, or a file where a folder should be: one line, not a traceback
         raise CycleGANError(f"cannot write the dataset in {root}: {e.filename or root}: {e.strerror or e}") from None
     return root

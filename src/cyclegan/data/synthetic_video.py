@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ..errors import CycleGANError
+from ..files import write_atomic
 from .synthetic import render, scene_for
 
 # The world's side and the frame's, in units of SIZE: things look about twice as large as in the images of
@@ -99,13 +101,17 @@ def write_clips(
     OUT/cameras/clip_NNN.json (the camera per frame, for `cyclegan.evaluate.video`). `write_clip(path,
     frames, rate=...)` encodes a clip (`cyclegan.clipio.write_clip`: passed in, as clipio is a layer above)."""
     root = Path(root)
-    for d in ("videoA", "videoB", "cameras"):
-        (root / d).mkdir(parents=True, exist_ok=True)
-    for i in tqdm(range(count), desc="rendering summer/winter clips", unit="clip", disable=not progress):
-        summer, winter, cameras = render_clip(seed, i, frames, size)
-        name = f"clip_{i:03d}"
-        write_clip(root / "videoA" / f"{name}.mp4", summer, rate=rate)
-        write_clip(root / "videoB" / f"{name}.mp4", winter, rate=rate)
-        meta = {"seed": seed, "index": i, "size": size, "cameras": cameras, "camera": __doc__.split("\n\n")[1]}
-        (root / "cameras" / f"{name}.json").write_text(json.dumps(meta, indent=1))
+    try:
+        for d in ("videoA", "videoB", "cameras"):
+            (root / d).mkdir(parents=True, exist_ok=True)
+        for i in tqdm(range(count), desc="rendering summer/winter clips", unit="clip", disable=not progress):
+            summer, winter, cameras = render_clip(seed, i, frames, size)
+            name = f"clip_{i:03d}"
+            write_clip(root / "videoA" / f"{name}.mp4", summer, rate=rate)
+            write_clip(root / "videoB" / f"{name}.mp4", winter, rate=rate)
+            meta = {"seed": seed, "index": i, "size": size, "cameras": cameras, "camera": __doc__.split("\n\n")[1]}
+            text = json.dumps(meta, indent=1)  # written whole, as the clips are: a half file is no camera
+            write_atomic(root / "cameras" / f"{name}.json", lambda tmp, text=text: Path(tmp).write_text(text))
+    except OSError as e:  # read-only, full, or a file where a folder should be: one line, as write_dataset says it
+        raise CycleGANError(f"cannot write the dataset in {root}: {e.filename or root}: {e.strerror or e}") from None
     return root

@@ -10,6 +10,7 @@ import html
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from .text import describe_record, kid_text
 from .types import CompareReport
@@ -65,7 +66,8 @@ def render_compare_html(r: CompareReport) -> str:
         "<th>style dist. in / C / G</th></tr>"
     )
     for row in r.rows:
-        imgs = "".join(f"<td><img class='t' src='{e(row.images[k])}'></td>" for k in r.methods)
+        # a URL, not a name: 'a#1_input.png' was a link to 'a' and '50%25.png' to '50%.png', shown broken
+        imgs = "".join(f"<td><img class='t' src='{e(quote(row.images[k]))}'></td>" for k in r.methods)
         head.append(
             f"<tr><td>{e(row.name)}</td>{imgs}<td style='text-align:left'>"
             + "<br>".join(e(Path(p).name) for p in row.references)

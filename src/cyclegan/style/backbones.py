@@ -70,6 +70,9 @@ def lite0_layer_names() -> list[str]:
     return ["stem"] + [f"block{i}" for i in range(7)] + ["head"]
 
 
+LAYER_NAMES = {"vgg19": vgg19_layer_names, "lite0": lite0_layer_names}  # what --content/--style-layers may name
+
+
 def _check_layers(layers: Sequence[str], known: list[str], backbone: str) -> list[str]:
     unknown = [name for name in layers if name not in known]
     if unknown:
@@ -105,6 +108,8 @@ class VGG19Backbone(nn.Module):
             features = vgg19_features(weights, download=download)
         self.net = features[:depth].eval().requires_grad_(False)  # nothing past the deepest layer
         self._names = names[:depth]
+        # each max-pool halves the image, rounding down: a side under this leaves the deepest layer 0 px
+        self.min_side = 2 ** sum(n.startswith("pool") for n in self._names)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """x (B, 3, H, W) in [0, 1] -> {layer: (B, C, H / stride, W / stride)}."""
@@ -126,6 +131,7 @@ class Lite0Backbone(nn.Module):
     """
 
     name = "lite0"
+    min_side = 1  # its strided convs pad: any image leaves every layer at least 1 px
 
     def __init__(self, layers: Sequence[str], *, model: nn.Module | None = None) -> None:
         super().__init__()
@@ -151,8 +157,9 @@ class Lite0Backbone(nn.Module):
 
 
 def default_backbone(weights: str | None = None, *, quiet: bool = False) -> BackboneName:
-    """vgg19 when its weights are available without a download (given or cached), else lite0, saying so."""
-    if vgg19_available(weights):
+    """vgg19 when its weights are available without a download (cached) or named (`weights`: a file that is
+    missing is then refused as such, not answered with lite0 and "--weights is for vgg19"), else lite0, saying so."""
+    if weights or vgg19_available():
         return "vgg19"
     if not quiet:
         print("note: VGG19 weights are not cached; using the lite0 backbone (offline)", file=sys.stderr)

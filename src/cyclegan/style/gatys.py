@@ -27,7 +27,7 @@ from ..errors import CycleGANError
 from ..evaluate.metrics import LUMA_BT601, luminance
 from ..execution import resolve_device
 from ..files import check_outputs
-from .backbones import DEFAULTS, build_backbone, default_backbone
+from .backbones import DEFAULTS, LAYER_NAMES, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
 from .options import GatysOptions, Init, StylizeOptions
 
@@ -115,10 +115,18 @@ class Objective:
 
 
 def resolve_objective(o: GatysOptions, net: nn.Module | None = None) -> Objective:
-    """The backbone ("auto": `net`'s, else vgg19 if its weights are at hand, else lite0) and its defaults."""
+    """The backbone ("auto": `net`'s, else vgg19 if --weights is given or its weights are cached, else lite0) and
+    its defaults; a layer the backbone does not have is refused naming its option."""
     name = o.backbone if o.backbone != "auto" else (getattr(net, "name", None) or default_backbone(o.weights))
     if name not in DEFAULTS:
         raise CycleGANError(f"option '--backbone': use vgg19, lite0 or auto, got {name!r}")
+    known = LAYER_NAMES[name]()
+    for option, layers in (("--content-layers", o.content_layers), ("--style-layers", o.style_layers)):
+        unknown = [repr(layer) for layer in layers or () if layer not in known]
+        if unknown:
+            raise CycleGANError(
+                f"option '{option}': {name} has no layer {', '.join(unknown)}; its layers: {', '.join(known)}"
+            )
     d = DEFAULTS[name]
     return Objective(
         backbone=name,
@@ -136,10 +144,29 @@ def _blend_weights(n_styles: int, style_blend: Sequence[float] | None) -> list[f
         return [1.0 / n_styles] * n_styles
     if len(style_blend) != n_styles:
         raise CycleGANError(f"option '--style-blend': {len(style_blend)} weight(s) for {n_styles} style image(s)")
-    total = float(sum(style_blend))
-    if total <= 0:
+    if max(style_blend) <= 0:
         raise CycleGANError("option '--style-blend': weights must be >= 0 and not all 0")
-    return [w / total for w in style_blend]
+    # scaled by the largest first: 1e308 1e308 summed to inf, and every weight became 0 (no style at all)
+    scaled = [w / max(style_blend) for w in style_blend]
+    return [w / sum(scaled) for w in scaled]
+
+
+def check_sides(net: nn.Module, content: torch.Tensor, styles: Mapping[str, torch.Tensor]) -> None:
+    """Refuse, in one line before the work, an image (1, 3, H, W) whose short side leaves the backbone's deepest
+    layer empty (vgg19's pools halve it: 16 px to relu5_1); torch stopped in a traceback ("Output size is too
+    small"). styles: name -> image."""
+    least = getattr(net, "min_side", 1)
+    named = [
+        ("the content image", content, "--size"),
+        *((f"style image {k}", v, "--style-size or --size") for k, v in styles.items()),
+    ]
+    for what, image, raise_ in named:
+        h, w = image.shape[-2:]
+        if min(h, w) < least:
+            raise CycleGANError(
+                f"{what} is {w}x{h} px once resized; the {net.name} backbone's layers need {least} px a side: "
+                f"a larger {raise_}, or --backbone lite0"
+            )
 
 
 def feature_targets(
@@ -174,6 +201,17 @@ def loss_terms(
     return terms
 
 
+def check_finite(terms: Mapping[str, float], step: int) -> None:
+    """Stop, naming the weights to lower, at a loss that is not finite: a weight so large that its term overflows
+    (--style-weight 1e308) made Adam's pixels NaN, written as a black image, and L-BFGS end in a traceback."""
+    if math.isfinite(terms["total"]):
+        return
+    bad = [k for k in ("content", "style", "tv") if not math.isfinite(terms[k])] or ["content", "style", "tv"]
+    values = ", ".join(f"{k} {v:.3g}" for k, v in terms.items())
+    flags = " or ".join(f"--{k}-weight" for k in bad)
+    raise CycleGANError(f"the Gatys loss is not finite at step {step} ({values}): lower {flags}")
+
+
 # --- the optimisation ------------------------------------------------------------------------------------
 
 
@@ -200,6 +238,10 @@ def _run_adam(
         on_step()
 
 
+class _BudgetSpent(Exception):
+    """L-BFGS asked for an evaluation past `steps`: the optimisation ends there."""
+
+
 def _run_lbfgs(
     x: torch.Tensor, objective: Callable[[], torch.Tensor], *, steps: int, on_step: Callable[[], None]
 ) -> None:
@@ -221,8 +263,14 @@ def _run_lbfgs(
         line_search_fn="strong_wolfe",
     )
     best: list = [math.inf, None]  # the lowest loss evaluated, and its pixels
+    evaluated = [0]
 
     def closure() -> torch.Tensor:
+        # max_eval is checked only between iterations: a line search that began inside the budget went past it
+        # (--steps 1 made 2 passes, 30 made 31), so the evaluation after the last is refused here
+        if evaluated[0] == steps:
+            raise _BudgetSpent
+        evaluated[0] += 1
         with torch.no_grad():
             x.clamp_(0, 1)
         optim.zero_grad(set_to_none=True)
@@ -234,7 +282,10 @@ def _run_lbfgs(
         on_step()
         return loss
 
-    optim.step(closure)
+    try:
+        optim.step(closure)
+    except _BudgetSpent:
+        pass
     with torch.no_grad():
         x.copy_(best[1])
 
@@ -278,6 +329,8 @@ def stylize(
     device = torch.device(device)
     net = net.to(device)
     c = c.to(device)
+    names = [s if isinstance(s, (str, Path)) else f"{i + 1}" for i, s in enumerate(style_list)]
+    check_sides(net, c, dict(zip(map(str, names), style_images, strict=True)))
     content_target, style_target = feature_targets(net, c, style_images, obj, blend)
 
     x = initial_image(c, o.init, o.seed)
@@ -286,6 +339,7 @@ def stylize(
     def objective() -> torch.Tensor:
         terms = loss_terms(net, x, content_target, style_target, obj)
         history.append({k: float(v.detach()) for k, v in terms.items()})
+        check_finite(history[-1], len(history))
         return terms["total"]
 
     with tqdm(
@@ -326,5 +380,8 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
 
     check_outputs([opts.out], overwrite=opts.overwrite, inputs=[opts.content, *opts.style])
     result = stylize(opts.content, opts.style, opts.gatys, device=resolve_device(opts.device), progress=opts.progress)
-    save_image(result.image, opts.out)  # whole or not at all; a symlink at --out is replaced, never followed
+    try:
+        save_image(result.image, opts.out)  # whole or not at all; a symlink at --out is replaced, never followed
+    except OSError as e:  # a full disk, a folder made read-only meanwhile: one line, not a traceback
+        raise CycleGANError(f"option '--out': cannot write {opts.out}: {e.strerror or e}") from None
     return result

@@ -36,8 +36,10 @@ def style_loss(features: Mapping[str, torch.Tensor], target_grams: Mapping[str, 
 
 def tv_loss(x: torch.Tensor) -> torch.Tensor:
     """Total variation of images (B, C, H, W): mean absolute difference of vertical and horizontal
-    neighbours. Penalising it removes the high-frequency colour noise that pixel optimisation leaves."""
-    return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
+    neighbours. Penalising it removes the high-frequency colour noise that pixel optimisation leaves. An image one
+    pixel high (or wide) has no such neighbours: that direction adds 0 (the mean of none is NaN)."""
+    diffs = (x[..., 1:, :] - x[..., :-1, :], x[..., :, 1:] - x[..., :, :-1])
+    return sum((d.abs().mean() for d in diffs if d.numel()), x.new_zeros(()))
 
 
 def gram_distance(features: Mapping[str, torch.Tensor], target_grams: Mapping[str, torch.Tensor]) -> float:

@@ -25,7 +25,8 @@ def backbone_option() -> Any:
     return opt(
         "auto",
         "feature network: vgg19 (torchvision's ImageNet weights, cached or --weights) or lite0 "
-        "(EfficientNet-Lite0, weights shipped, offline); auto: vgg19 if its weights are at hand, else lite0",
+        "(EfficientNet-Lite0, weights shipped, offline); auto: vgg19 if --weights is given or its weights are cached, "
+        "else lite0",
     )
 
 
@@ -63,8 +64,17 @@ class GatysOptions(Options):
     style_layers: tuple[str, ...] | None = opt(None, "layer names", metavar="L", default_text="per backbone")
     init: Init = opt("content", "start image")
     preserve_color: bool = opt(False, "keep the content's colours (luminance transfer)")
-    lr: float = opt(ADAM_LR, "Adam learning rate, pixels in [0, 1]", gt=0)
+    lr: float = opt(ADAM_LR, "Adam learning rate, pixels in [0, 1] (--optimizer adam only)", gt=0)
     seed: int = opt(0, "seed for --init noise", metavar="N", ge=0, le=MAX_SEED)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # L-BFGS finds its own step by line search: an --lr with it was read by nothing, without a word
+        if self.optimizer == "lbfgs" and self.lr != ADAM_LR:
+            raise CycleGANError(
+                "option '--lr' is Adam's learning rate and does not apply with --optimizer lbfgs (the default): "
+                "add --optimizer adam, or drop --lr"
+            )
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,12 @@ class StylizeOptions(Options):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        # Only noise is drawn: a --seed with the content as the start image was read by nothing, without a word
+        if self.gatys.init == "content" and self.gatys.seed != 0:
+            raise CycleGANError(
+                "option '--seed' seeds --init noise and does not apply with --init content (the default): add "
+                "--init noise, or drop --seed"
+            )
         # Checked before the optimisation, which can take minutes, rather than by the save after it.
         if Path(self.out).suffix.lower() not in IMAGE_EXTENSIONS:
             raise CycleGANError(f"option '--out': {self.out} needs an image extension (.png, .jpg, ...)")
