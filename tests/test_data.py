@@ -137,3 +137,24 @@ def test_unpaired_sampling_is_seeded_independent_and_covers_each_epoch(tmp_path)
     assert [other._index(1, g) for g in range(8)] != epoch0
     x, y = ds[3]
     assert x.shape == y.shape == (3, 16, 16)
+
+
+def test_max_pixels_above_pillows_own_cap_is_honoured(tmp_path, monkeypatch):
+    """Pillow refuses a header of over twice Image.MAX_IMAGE_PIXELS (179 MP) while opening it, before the decode
+    cap is asked: `--max-pixels 500000000` could not read a 20000 x 20000 image ('could be decompression bomb
+    DOS attack'). Pillow's cap is lowered here (to 1000, so refusing over 2000) to test that with 10,000 pixels."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    p = tmp_path / "a.png"
+    Image.fromarray(np.full((100, 100, 3), 7, np.uint8)).save(p)
+    assert read_image(p, max_pixels=20_000).size == (100, 100)  # a cap above Pillow's: read
+    assert check_images([p], skip_bad=False, desc="x", max_pixels=20_000)[0] == [p]
+    for cap in (5000, 1000):  # under the image: refused in the cap's words, whichever check comes first
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+        for err in (
+            lambda cap=cap: read_image(p, max_pixels=cap),
+            lambda cap=cap: check_images([p], skip_bad=False, desc="x", max_pixels=cap),
+        ):
+            with pytest.raises(
+                CycleGANError, match=f"cannot read image .*a.png: .* over the decode cap of {cap} pixels"
+            ):
+                err()

@@ -70,6 +70,24 @@ def file_kind(mode: int) -> str:
     return "not a regular file"
 
 
+def allow_pixels(max_pixels: int) -> None:
+    """Let Pillow open headers of up to `max_pixels` pixels. Its own check refuses more than twice
+    `Image.MAX_IMAGE_PIXELS` (179 MP) while opening, before the decode cap (`check_pixels`) is asked, so
+    `--max-pixels 500000000` could not read a 20000 x 20000 image. Raised only, never lowered, for the process:
+    every reader here checks the size itself before decoding."""
+    if Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = max_pixels
+
+
+def over_the_cap(path: Path, max_pixels: int) -> CycleGANError:
+    """The error for a header Pillow refused as a decompression bomb: since `allow_pixels`, one that declares
+    more than twice the decode cap."""
+    return CycleGANError(
+        f"cannot read image {path}: it declares over {megapixels(2 * Image.MAX_IMAGE_PIXELS)}, over the decode "
+        f"cap of {max_pixels} pixels"
+    )
+
+
 @contextlib.contextmanager
 def open_image(path: str | Path) -> Iterator[Image.Image]:
     """`PIL.Image.open` on a regular file, read through a file object: never memory-mapped.
@@ -107,6 +125,7 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
     (`open_image`), and an RGB image without EXIF rotation is returned without a copy.
     """
     path = Path(path)
+    allow_pixels(max_pixels)
     try:
         with open_image(path) as im:
             check_pixels(path, im.size, max_pixels)
@@ -117,7 +136,9 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
         raise CycleGANError(f"image not found: {path}") from None
     except MemoryError:
         raise CycleGANError(f"cannot read image {path}: not enough memory to decode it") from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError:
+        raise over_the_cap(path, max_pixels) from None
+    except (OSError, ValueError, SyntaxError) as e:
         raise CycleGANError(f"cannot read image {path}: {_reason(e)}") from None
 
 
@@ -263,6 +284,7 @@ def check_images(
     good: list[Path] = []
     bad: list[str] = []
     files = list(files)
+    allow_pixels(max_pixels)
     for path in tqdm(files, desc=desc, unit="img", leave=False, disable=not progress or len(files) < 200):
         try:
             with open_image(path) as im:  # PIL's bomb warning silenced: the cap below decides, in its own words
@@ -270,7 +292,9 @@ def check_images(
                 im.draft("RGB", (64, 64))  # JPEG: decode at reduced scale, enough to find corruption
                 im.load()
             good.append(path)
-        except CycleGANError as e:
+        except (CycleGANError, Image.DecompressionBombError) as e:
+            if isinstance(e, Image.DecompressionBombError):
+                e = over_the_cap(path, max_pixels)
             if not skip_bad:
                 raise CycleGANError(f"{e} (remove it, or pass --skip-bad-images)") from None
             bad.append(str(e))
