@@ -928,6 +928,37 @@ def test_runs_view_redraws_only_when_the_run_changes(engine, run):
     assert again[-1] == shown and all(type(v).__name__ == "dict" or v is shown for v in again)  # gr.skip() each
 
 
+def test_the_runs_tab_and_errors_show_no_server_path(engine, run):
+    """The Runs tab's config panel showed config.json's `data` and `out` as training was given them: the
+    server's absolute folders (a hostile probe), and errors named files by their server paths (the VGG19
+    cache, a clip's output). Now a folder is shown by its last part, the name a visitor knows it by."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.web.engine import user_errors
+    from cyclegan.web.runs_tab import RunsTab
+
+    stored = read_config(run)
+    assert Path(stored["data"]["data"]).is_absolute() and stored["train"]["out"] == str(run)
+    shown = RunsTab(engine).run_view(next(iter(engine.runs())), None)
+    config = shown[0]
+    assert config["data"]["data"] == Path(stored["data"]["data"]).name and config["train"]["out"] == run.name
+    assert config["model"] == stored["model"] and config["data"]["domain_a"] is None  # the rest as it was
+    sent = json.dumps([config, shown[6]])
+    assert str(Path(stored["data"]["data"]).parent) not in sent and str(run.parent) not in sent
+
+    def fails():
+        raise CycleGANError(
+            "VGG19 weights are not cached at /root/.cache/torch/hub/checkpoints/vgg19-dcbb9e9d.pth: download "
+            "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth there; runs/x and 1/2 stay"
+        )
+
+    with pytest.raises(gr.Error) as e:
+        user_errors(fails)()
+    assert str(e.value.message) == (
+        "VGG19 weights are not cached at vgg19-dcbb9e9d.pth: download "
+        "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth there; runs/x and 1/2 stay"
+    )
+
+
 def test_names_are_shown_letter_for_letter_not_as_markdown(tmp_path, run):
     """A run's name and an upload's name went into the page's Markdown as they were: a run named
     `<img src=x>` was drawn as a (broken) image, `[x](javascript:...)` as a link, `**b**` as bold, and an

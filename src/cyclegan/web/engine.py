@@ -79,9 +79,20 @@ def literal(name: object) -> str:
     return _PUNCTUATION.sub(r"\\\1", escape(name))
 
 
+# An absolute POSIX path of two parts or more, not inside a URL or a relative path (`https://host/a/b`, `runs/x`).
+_SERVER_PATH = re.compile(r"(?<![\w.:/\\])/(?:[^\s/:'\"]+/)+([^\s/:'\"]+)")
+
+
+def without_paths(message: str) -> str:
+    """`message` with each absolute path on the server written as its last part: the library's messages name
+    files by path (`VGG19 weights are not cached at /root/.cache/torch/...`, `cannot write /tmp/...`), and the
+    page holds no server path."""
+    return _SERVER_PATH.sub(r"\1", message)
+
+
 def _refusal(e: CycleGANError, controls: Controls) -> gr.Error:
     print(f"refused: {e}", file=sys.stderr)  # one line in the server's log too; no traceback: it is no bug
-    return gr.Error(on_page(str(e), controls), print_exception=False)
+    return gr.Error(on_page(without_paths(str(e)), controls), print_exception=False)
 
 
 def user_errors(fn: Callable, controls: Controls | None = None) -> Callable:

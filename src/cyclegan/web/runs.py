@@ -328,6 +328,26 @@ def score_rows(records: Sequence[dict], *, decibels: bool, max_points: int = 500
     return rows
 
 
+# The config's folders (`data`, `domain_a`, `domain_b`: DataConfig; `out`: TrainConfig), as training was given
+# them: absolute paths on the server where they were given so.
+PATH_KEYS = ("data", "domain_a", "domain_b", "out")
+_ABSOLUTE = re.compile(r"/|[A-Za-z]:[\\/]|\\\\")  # POSIX, a Windows drive, a Windows share
+
+
+def shown_config(value: object, key: str | None = None) -> object:
+    """A run's config (`read_config`) as the Runs tab shows it: each folder in it (a text under PATH_KEYS, and
+    any other absolute path) by its last part, the name a visitor knows it by (the dataset's `horse2zebra`,
+    the run's own name), since the page holds no server path. Shown as config.json has them, a run trained
+    with absolute paths showed the server's folders."""
+    if isinstance(value, dict):
+        return {k: shown_config(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shown_config(v) for v in value]
+    if isinstance(value, str) and (key in PATH_KEYS or _ABSOLUTE.match(value)):
+        return re.split(r"[\\/]+", value.rstrip("\\/"))[-1] or value
+    return value
+
+
 def read_config(run: Path) -> dict | None:
     """The run's config.json, or None if it is missing or not readable yet, or damaged: nested too deep to
     parse (a RecursionError, not a ValueError), or holding what the page cannot send (`_sendable`)."""
