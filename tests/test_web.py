@@ -717,6 +717,27 @@ def test_a_replaced_checkpoint_is_loaded_again(engine, run):
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
+def test_loaded_models_are_bounded_and_the_least_recently_used_is_freed(tmp_path, run, monkeypatch):
+    """The loaded-model cache was never emptied: a visitor could load every run's checkpoint.pt and best.pt in
+    both directions (a hostile probe). Now the MODELS_KEPT generators used last stay loaded; the least
+    recently used is freed, and loaded again when it is used again."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.web import engine as engine_module
+    from cyclegan.web.serve import ServeOptions
+
+    monkeypatch.setattr(engine_module, "MODELS_KEPT", 2, raising=False)
+    root = tmp_path / "runs"
+    for name in ("a", "b"):
+        shutil.copytree(run, root / name)
+    engine = engine_module.Engine(ServeOptions(runs=(str(root),), device="cpu"), [], tmp_path / "work")
+    a = engine.generator("runs/a", "AtoB")
+    b = engine.generator("runs/b", "AtoB")
+    assert engine.generator("runs/a", "AtoB") is a  # used again: now the most recent
+    engine.generator("runs/a", "BtoA")  # a third: b, the least recently used, is freed
+    assert len(engine._generators) == 2
+    assert engine.generator("runs/a", "AtoB") is a and engine.generator("runs/b", "AtoB") is not b
+
+
 def test_a_model_deleted_between_listing_and_loading_is_one_line(engine, tmp_path, monkeypatch):
     """A checkpoint deleted after the model list was read and before it was loaded (its run removed while a
     visitor pressed Translate) raised FileNotFoundError: "internal error" in the page. Now it is the line a
