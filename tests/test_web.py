@@ -883,6 +883,40 @@ def test_errors_on_the_page_name_its_controls_not_command_line_flags(tmp_path):
     assert on_page(kept, controls) == kept  # not a control of the page: as it was
 
 
+def test_old_uploads_and_outputs_are_deleted_and_one_upload_is_bounded(tmp_path, run, monkeypatch):
+    """Uploads (and the page's outputs) stayed in the server's work folder for its whole life, and Gradio's
+    upload endpoint takes any number of them (a hostile probe). Now Gradio's delete_cache removes each an hour
+    (CACHE_KEPT_S) after it was made; Gradio refuses an upload over --max-upload-mb before storing it."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from datetime import datetime, timedelta
+
+    from gradio import route_utils
+
+    from cyclegan.web import app as app_module
+    from cyclegan.web.serve import ServeOptions
+
+    opts = ServeOptions(runs=(str(run),), device="cpu", max_upload_mb=3)
+    page = app_module.build_app(opts, [], tmp_path / "work")
+    assert page.delete_cache == (app_module.CACHE_SWEEP_S, app_module.CACHE_KEPT_S) == (300, 3600)
+    old, kept = _png(tmp_path / "old.png", 4, 4), _png(tmp_path / "example.png", 4, 4)
+    page.upload_file_set.update({str(old), str(kept)})
+    page.blocks[next(iter(page.blocks))].keep_in_cache.add(str(kept))  # as Gradio keeps the examples
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.now(tz) + timedelta(seconds=app_module.CACHE_KEPT_S + 1)
+
+    monkeypatch.setattr(route_utils, "datetime", Later)
+    route_utils.delete_files_created_by_app(page, page.delete_cache[1])  # Gradio's sweep, as it runs it
+    assert not old.exists() and kept.exists()
+
+    launched = {}
+    monkeypatch.setattr(page, "launch", lambda **kw: launched.update(kw))
+    app_module.launch(page, opts, block=False)
+    assert launched["max_file_size"] == 3_000_000  # Gradio's upload endpoint refuses more (413)
+
+
 def test_a_new_run_reaches_the_video_tab_s_model_list_too(tmp_path, run):
     """The timer refreshed the model lists of Translate and Compare but not Video's, so a run that saved
     its first checkpoint after the start could not be used in Video without a restart (and a deleted one
