@@ -423,6 +423,37 @@ def test_a_clip_upload_named_gif_is_read_only_as_gif_or_webp(engine, tmp_path, m
     assert "3 frames of 16x12" in line and Path(target).name == "clip_AtoB.gif"
 
 
+def test_a_clip_over_the_frame_limit_is_refused_before_any_translation(tmp_path, run, monkeypatch):
+    """The Video tab took a clip of any length: a 25 MB clip of tiny frames holds hours of them and held the
+    heavy-job queue that long (a hostile probe). Now a clip of more than --max-clip-frames is refused in
+    one line, counted before a model is loaded: the count its header declares (MP4, GIF), or for MKV and
+    WebM, which declare none, its packets demuxed without decoding, up to the limit."""
+    pytest.importorskip("av", reason="PyAV is not installed (pip install 'cyclegan[video]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.clipio import write_clip
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.video_tab import VideoTab
+
+    engine = Engine(ServeOptions(runs=(str(run),), device="cpu", max_clip_frames=4), [], tmp_path / "work")
+    key = engine.models()[0].key
+    frames = [np.full((8, 8, 3), 40 * i, np.uint8) for i in range(5)]
+    tab = VideoTab(engine)
+    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
+    for kind, held in (("mp4", "5 frames"), ("gif", "5 frames"), ("mkv", "more than 4 frames")):
+        clip = write_clip(tmp_path / f"long.{kind}", frames, rate=25)
+        with pytest.raises(CycleGANError) as e:
+            tab.translate(str(clip), key, "AtoB", False, 0.0)
+        assert str(e.value) == (
+            f"long.{kind} holds {held}, over this server's limit of 4 frames per clip "
+            "(cyclegan serve --max-clip-frames)"
+        )
+    monkeypatch.undo()
+    short = write_clip(tmp_path / "short.webm", frames[:4], rate=25)  # at the limit: translated
+    _, target, line = tab.translate(str(short), key, "AtoB", False, 0.0)
+    assert "4 frames of 8x8" in line and Path(target).name == "short_AtoB.webm"
+
+
 def test_a_decompression_bomb_upload_is_called_one(tmp_path):
     """30000x30000 declared in a 57-byte file: PIL refuses it from the header. Before: 'not an image'."""
     bomb = declared_png(tmp_path / "bomb.png", 30000, 30000)
