@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import fields
 from pathlib import Path
 
@@ -315,6 +316,20 @@ def test_a_best_pt_saved_before_the_first_checkpoint_is_offered(tmp_path):
     (run / "best.pt").write_bytes(b"x")
     models = find_models([tmp_path / "runs"], [])
     assert [(m.label, m.path) for m in models] == [("runs/r · best.pt (best score)", str((run / "best.pt").resolve()))]
+
+
+def test_the_summary_of_a_run_with_only_best_pt_says_so(tmp_path):
+    """The Runs summary said "no checkpoint yet" for a run that had saved only best.pt (offered as a model
+    beside it). Now it says best.pt's age; with neither file, "no checkpoint yet" as before."""
+    run = tmp_path / "r"
+    run.mkdir()
+    assert run_summary(run, []) == "no losses logged yet, no checkpoint yet"
+    (run / "best.pt").write_bytes(b"x")
+    os.utime(run / "best.pt", (time.time() - 150, time.time() - 150))
+    assert run_summary(run, [{"step": 5}]) == "step 5, no checkpoint yet, best.pt saved 2 min ago"
+    (run / CHECKPOINT_NAME).write_bytes(b"x")
+    os.utime(run / CHECKPOINT_NAME, (time.time() - 3 * 3600, time.time() - 3 * 3600))
+    assert run_summary(run, [{"step": 5}]) == "step 5, checkpoint saved 3.0 h ago"
 
 
 def test_latest_samples_skip_a_damaged_grid(tmp_path):

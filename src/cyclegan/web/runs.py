@@ -400,7 +400,9 @@ def latest_samples(run: Path, n: int = 1) -> list[tuple[int, Path]]:
 
 
 def run_summary(run: Path, records: Sequence[dict]) -> str:
-    """One line about a run's progress: the last step logged, its speed, the checkpoint's age."""
+    """One line about a run's progress: the last step logged, its speed, the checkpoint's age (best.pt's
+    where it has none yet: a run scores before its first checkpoint when --eval-every is under
+    --checkpoint-every, and its best.pt is already a model in the page)."""
 
     parts = []
     if records:
@@ -412,11 +414,14 @@ def run_summary(run: Path, records: Sequence[dict]) -> str:
             parts.append(f"{speed:.3g} s/step")
     else:
         parts.append("no losses logged yet")
-    ckpt = run / CHECKPOINT_NAME
-    try:
-        age = time.time() - ckpt.stat().st_mtime
-        parts.append(f"checkpoint saved {_ago(age)}")
-    except OSError:
+    for name, saved in ((CHECKPOINT_NAME, "checkpoint saved"), (BEST_NAME, f"no checkpoint yet, {BEST_NAME} saved")):
+        try:
+            age = time.time() - (run / name).stat().st_mtime
+        except OSError:
+            continue
+        parts.append(f"{saved} {_ago(age)}")
+        break
+    else:
         parts.append("no checkpoint yet")
     return ", ".join(parts)
 
