@@ -1090,6 +1090,31 @@ def test_names_are_shown_letter_for_letter_not_as_markdown(tmp_path, run):
     assert "<td>a|&lt;b&gt;b*.png</td>" in shown(info)
 
 
+def test_a_name_between_dollar_pairs_is_not_drawn_as_maths(tmp_path, run):
+    """gr.Markdown draws what stands between $$ and $$ as LaTeX: Gradio's front end looks for "$$" in the
+    Markdown it is sent, before rendering it. `literal` already escapes each "$" (`\\$`), so a run or an
+    upload named `$$x^2$$` is sent without one and shown as its name (checked once in Chromium too: the Runs
+    summary read `runs/$$x^2$$`, no KaTeX). This keeps it so."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from markdown_it import MarkdownIt
+
+    from cyclegan.web.engine import Engine, literal
+    from cyclegan.web.runs_tab import RunsTab
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import TranslateTab
+
+    name = "$$x^2$$"
+    assert literal(name) == r"\$\$x\^2\$\$"
+    root = tmp_path / "runs"
+    shutil.copytree(run, root / name)
+    engine = Engine(ServeOptions(runs=(str(root),), device="cpu"), [], tmp_path / "work")
+    summary = RunsTab(engine).run_view(f"runs/{name}", None)[6]
+    upload = _png(tmp_path / f"{name}.png", 8, 8)
+    _, _, info = TranslateTab(engine).translate([str(upload)], engine.models()[0].key, "AtoB")
+    for markdown in (summary, info):
+        assert "$$" not in markdown and name in MarkdownIt("commonmark").enable("table").render(markdown)
+
+
 def test_runs_view_shows_a_rerun_s_samples_and_survives_a_deleted_grid(tmp_path, run, monkeypatch):
     """The copies of sample grids were named by the run and the file's name alone, and made once: a run
     deleted and trained again under its name (its sample grids new) showed the old run's grid.
