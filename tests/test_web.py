@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import fields
 from pathlib import Path
 
@@ -317,6 +318,20 @@ def test_a_best_pt_saved_before_the_first_checkpoint_is_offered(tmp_path):
     assert [(m.label, m.path) for m in models] == [("runs/r · best.pt (best score)", str((run / "best.pt").resolve()))]
 
 
+def test_the_summary_of_a_run_with_only_best_pt_says_so(tmp_path):
+    """The Runs summary said "no checkpoint yet" for a run that had saved only best.pt (offered as a model
+    beside it). Now it says best.pt's age; with neither file, "no checkpoint yet" as before."""
+    run = tmp_path / "r"
+    run.mkdir()
+    assert run_summary(run, []) == "no losses logged yet, no checkpoint yet"
+    (run / "best.pt").write_bytes(b"x")
+    os.utime(run / "best.pt", (time.time() - 150, time.time() - 150))
+    assert run_summary(run, [{"step": 5}]) == "step 5, no checkpoint yet, best.pt saved 2 min ago"
+    (run / CHECKPOINT_NAME).write_bytes(b"x")
+    os.utime(run / CHECKPOINT_NAME, (time.time() - 3 * 3600, time.time() - 3 * 3600))
+    assert run_summary(run, [{"step": 5}]) == "step 5, checkpoint saved 3.0 h ago"
+
+
 def test_latest_samples_skip_a_damaged_grid(tmp_path):
     run = tmp_path / "run"
     (run / "samples").mkdir(parents=True)
@@ -421,6 +436,37 @@ def test_a_clip_upload_named_gif_is_read_only_as_gif_or_webp(engine, tmp_path, m
     frames[0].save(clip, save_all=True, append_images=frames[1:], duration=100)
     _, target, line = VideoTab(engine).translate(str(clip), key, "AtoB", False, 0.0)
     assert "3 frames of 16x12" in line and Path(target).name == "clip_AtoB.gif"
+
+
+def test_a_clip_over_the_frame_limit_is_refused_before_any_translation(tmp_path, run, monkeypatch):
+    """The Video tab took a clip of any length: a 25 MB clip of tiny frames holds hours of them and held the
+    heavy-job queue that long (a hostile probe). Now a clip of more than --max-clip-frames is refused in
+    one line, counted before a model is loaded: the count its header declares (MP4, GIF), or for MKV and
+    WebM, which declare none, its packets demuxed without decoding, up to the limit."""
+    pytest.importorskip("av", reason="PyAV is not installed (pip install 'cyclegan[video]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.clipio import write_clip
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.video_tab import VideoTab
+
+    engine = Engine(ServeOptions(runs=(str(run),), device="cpu", max_clip_frames=4), [], tmp_path / "work")
+    key = engine.models()[0].key
+    frames = [np.full((8, 8, 3), 40 * i, np.uint8) for i in range(5)]
+    tab = VideoTab(engine)
+    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
+    for kind, held in (("mp4", "5 frames"), ("gif", "5 frames"), ("mkv", "more than 4 frames")):
+        clip = write_clip(tmp_path / f"long.{kind}", frames, rate=25)
+        with pytest.raises(CycleGANError) as e:
+            tab.translate(str(clip), key, "AtoB", False, 0.0)
+        assert str(e.value) == (
+            f"long.{kind} holds {held}, over this server's limit of 4 frames per clip "
+            "(cyclegan serve --max-clip-frames)"
+        )
+    monkeypatch.undo()
+    short = write_clip(tmp_path / "short.webm", frames[:4], rate=25)  # at the limit: translated
+    _, target, line = tab.translate(str(short), key, "AtoB", False, 0.0)
+    assert "4 frames of 8x8" in line and Path(target).name == "short_AtoB.webm"
 
 
 def test_a_decompression_bomb_upload_is_called_one(tmp_path):
@@ -717,6 +763,27 @@ def test_a_replaced_checkpoint_is_loaded_again(engine, run):
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
+def test_loaded_models_are_bounded_and_the_least_recently_used_is_freed(tmp_path, run, monkeypatch):
+    """The loaded-model cache was never emptied: a visitor could load every run's checkpoint.pt and best.pt in
+    both directions (a hostile probe). Now the MODELS_KEPT generators used last stay loaded; the least
+    recently used is freed, and loaded again when it is used again."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.web import engine as engine_module
+    from cyclegan.web.serve import ServeOptions
+
+    monkeypatch.setattr(engine_module, "MODELS_KEPT", 2, raising=False)
+    root = tmp_path / "runs"
+    for name in ("a", "b"):
+        shutil.copytree(run, root / name)
+    engine = engine_module.Engine(ServeOptions(runs=(str(root),), device="cpu"), [], tmp_path / "work")
+    a = engine.generator("runs/a", "AtoB")
+    b = engine.generator("runs/b", "AtoB")
+    assert engine.generator("runs/a", "AtoB") is a  # used again: now the most recent
+    engine.generator("runs/a", "BtoA")  # a third: b, the least recently used, is freed
+    assert len(engine._generators) == 2
+    assert engine.generator("runs/a", "AtoB") is a and engine.generator("runs/b", "AtoB") is not b
+
+
 def test_a_model_deleted_between_listing_and_loading_is_one_line(engine, tmp_path, monkeypatch):
     """A checkpoint deleted after the model list was read and before it was loaded (its run removed while a
     visitor pressed Translate) raised FileNotFoundError: "internal error" in the page. Now it is the line a
@@ -862,6 +929,40 @@ def test_errors_on_the_page_name_its_controls_not_command_line_flags(tmp_path):
     assert on_page(kept, controls) == kept  # not a control of the page: as it was
 
 
+def test_old_uploads_and_outputs_are_deleted_and_one_upload_is_bounded(tmp_path, run, monkeypatch):
+    """Uploads (and the page's outputs) stayed in the server's work folder for its whole life, and Gradio's
+    upload endpoint takes any number of them (a hostile probe). Now Gradio's delete_cache removes each an hour
+    (CACHE_KEPT_S) after it was made; Gradio refuses an upload over --max-upload-mb before storing it."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from datetime import datetime, timedelta
+
+    from gradio import route_utils
+
+    from cyclegan.web import app as app_module
+    from cyclegan.web.serve import ServeOptions
+
+    opts = ServeOptions(runs=(str(run),), device="cpu", max_upload_mb=3)
+    page = app_module.build_app(opts, [], tmp_path / "work")
+    assert page.delete_cache == (app_module.CACHE_SWEEP_S, app_module.CACHE_KEPT_S) == (300, 3600)
+    old, kept = _png(tmp_path / "old.png", 4, 4), _png(tmp_path / "example.png", 4, 4)
+    page.upload_file_set.update({str(old), str(kept)})
+    page.blocks[next(iter(page.blocks))].keep_in_cache.add(str(kept))  # as Gradio keeps the examples
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.now(tz) + timedelta(seconds=app_module.CACHE_KEPT_S + 1)
+
+    monkeypatch.setattr(route_utils, "datetime", Later)
+    route_utils.delete_files_created_by_app(page, page.delete_cache[1])  # Gradio's sweep, as it runs it
+    assert not old.exists() and kept.exists()
+
+    launched = {}
+    monkeypatch.setattr(page, "launch", lambda **kw: launched.update(kw))
+    app_module.launch(page, opts, block=False)
+    assert launched["max_file_size"] == 3_000_000  # Gradio's upload endpoint refuses more (413)
+
+
 def test_a_new_run_reaches_the_video_tab_s_model_list_too(tmp_path, run):
     """The timer refreshed the model lists of Translate and Compare but not Video's, so a run that saved
     its first checkpoint after the start could not be used in Video without a restart (and a deleted one
@@ -928,6 +1029,37 @@ def test_runs_view_redraws_only_when_the_run_changes(engine, run):
     assert again[-1] == shown and all(type(v).__name__ == "dict" or v is shown for v in again)  # gr.skip() each
 
 
+def test_the_runs_tab_and_errors_show_no_server_path(engine, run):
+    """The Runs tab's config panel showed config.json's `data` and `out` as training was given them: the
+    server's absolute folders (a hostile probe), and errors named files by their server paths (the VGG19
+    cache, a clip's output). Now a folder is shown by its last part, the name a visitor knows it by."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from cyclegan.web.engine import user_errors
+    from cyclegan.web.runs_tab import RunsTab
+
+    stored = read_config(run)
+    assert Path(stored["data"]["data"]).is_absolute() and stored["train"]["out"] == str(run)
+    shown = RunsTab(engine).run_view(next(iter(engine.runs())), None)
+    config = shown[0]
+    assert config["data"]["data"] == Path(stored["data"]["data"]).name and config["train"]["out"] == run.name
+    assert config["model"] == stored["model"] and config["data"]["domain_a"] is None  # the rest as it was
+    sent = json.dumps([config, shown[6]])
+    assert str(Path(stored["data"]["data"]).parent) not in sent and str(run.parent) not in sent
+
+    def fails():
+        raise CycleGANError(
+            "VGG19 weights are not cached at /root/.cache/torch/hub/checkpoints/vgg19-dcbb9e9d.pth: download "
+            "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth there; runs/x and 1/2 stay"
+        )
+
+    with pytest.raises(gr.Error) as e:
+        user_errors(fails)()
+    assert str(e.value.message) == (
+        "VGG19 weights are not cached at vgg19-dcbb9e9d.pth: download "
+        "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth there; runs/x and 1/2 stay"
+    )
+
+
 def test_names_are_shown_letter_for_letter_not_as_markdown(tmp_path, run):
     """A run's name and an upload's name went into the page's Markdown as they were: a run named
     `<img src=x>` was drawn as a (broken) image, `[x](javascript:...)` as a link, `**b**` as bold, and an
@@ -956,6 +1088,31 @@ def test_names_are_shown_letter_for_letter_not_as_markdown(tmp_path, run):
     upload = _png(tmp_path / "a|<b>b*.png", 20, 16)
     _, _, info = TranslateTab(engine).translate([str(upload)], engine.models()[0].key, "AtoB")
     assert "<td>a|&lt;b&gt;b*.png</td>" in shown(info)
+
+
+def test_a_name_between_dollar_pairs_is_not_drawn_as_maths(tmp_path, run):
+    """gr.Markdown draws what stands between $$ and $$ as LaTeX: Gradio's front end looks for "$$" in the
+    Markdown it is sent, before rendering it. `literal` already escapes each "$" (`\\$`), so a run or an
+    upload named `$$x^2$$` is sent without one and shown as its name (checked once in Chromium too: the Runs
+    summary read `runs/$$x^2$$`, no KaTeX). This keeps it so."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    from markdown_it import MarkdownIt
+
+    from cyclegan.web.engine import Engine, literal
+    from cyclegan.web.runs_tab import RunsTab
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import TranslateTab
+
+    name = "$$x^2$$"
+    assert literal(name) == r"\$\$x\^2\$\$"
+    root = tmp_path / "runs"
+    shutil.copytree(run, root / name)
+    engine = Engine(ServeOptions(runs=(str(root),), device="cpu"), [], tmp_path / "work")
+    summary = RunsTab(engine).run_view(f"runs/{name}", None)[6]
+    upload = _png(tmp_path / f"{name}.png", 8, 8)
+    _, _, info = TranslateTab(engine).translate([str(upload)], engine.models()[0].key, "AtoB")
+    for markdown in (summary, info):
+        assert "$$" not in markdown and name in MarkdownIt("commonmark").enable("table").render(markdown)
 
 
 def test_runs_view_shows_a_rerun_s_samples_and_survives_a_deleted_grid(tmp_path, run, monkeypatch):

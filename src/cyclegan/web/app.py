@@ -23,6 +23,11 @@ from .translate_tab import TranslateTab
 from .uploads import MB
 from .video_tab import VideoTab
 
+# Gradio's `delete_cache`: every CACHE_SWEEP_S seconds, the uploads and the page's outputs older than CACHE_KEPT_S
+# are deleted (all of them when the server stops); they stayed for the server's whole life.
+CACHE_SWEEP_S = 300
+CACHE_KEPT_S = 3600
+
 
 def theme() -> gr.themes.Base:
     """Gradio's default look with system fonts only: nothing is fetched from a font service."""
@@ -40,7 +45,7 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
     runs = list(engine.runs())
     runs_tab = RunsTab(engine)
 
-    with gr.Blocks(title="cyclegan serve", analytics_enabled=False) as app:
+    with gr.Blocks(title="cyclegan serve", analytics_enabled=False, delete_cache=(CACHE_SWEEP_S, CACHE_KEPT_S)) as app:
         app.engine = engine  # for tests and tools
         engine.outputs = Path(app.GRADIO_CACHE) / f"cyclegan-{work.name}"  # served as they are: see Engine
         gr.Markdown("# cyclegan\nUnpaired image-to-image translation and style transfer, on this machine.")

@@ -22,6 +22,7 @@ import sys
 import threading
 import traceback
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,9 @@ from .uploads import MB, check_upload
 
 DIRECTIONS = ["AtoB", "BtoA"]
 BACKBONES = ["auto", "lite0", "vgg19"]
+# Generators kept loaded (a model in one direction each), the least recently used freed beyond: a visitor
+# could load every run's checkpoint.pt and best.pt in both directions, and none was ever freed.
+MODELS_KEPT = 4
 HEAVY = "heavy"  # the concurrency group of every job that runs a network: one queue, --concurrency at once
 # The refreshes (model and run lists, the Runs tab): their own group, no progress shown.
 LIGHT_EVENTS = {"concurrency_id": "light", "concurrency_limit": 4, "show_progress": "hidden"}
@@ -79,9 +83,20 @@ def literal(name: object) -> str:
     return _PUNCTUATION.sub(r"\\\1", escape(name))
 
 
+# An absolute POSIX path of two parts or more, not inside a URL or a relative path (`https://host/a/b`, `runs/x`).
+_SERVER_PATH = re.compile(r"(?<![\w.:/\\])/(?:[^\s/:'\"]+/)+([^\s/:'\"]+)")
+
+
+def without_paths(message: str) -> str:
+    """`message` with each absolute path on the server written as its last part: the library's messages name
+    files by path (`VGG19 weights are not cached at /root/.cache/torch/...`, `cannot write /tmp/...`), and the
+    page holds no server path."""
+    return _SERVER_PATH.sub(r"\1", message)
+
+
 def _refusal(e: CycleGANError, controls: Controls) -> gr.Error:
     print(f"refused: {e}", file=sys.stderr)  # one line in the server's log too; no traceback: it is no bug
-    return gr.Error(on_page(str(e), controls), print_exception=False)
+    return gr.Error(on_page(without_paths(str(e)), controls), print_exception=False)
 
 
 def user_errors(fn: Callable, controls: Controls | None = None) -> Callable:
@@ -134,7 +149,8 @@ class Engine:
         self.work = work
         self.outputs = outputs or work / "out"
         self._lock = threading.Lock()
-        self._generators: dict[tuple[str, str], tuple[tuple[int, int], Any]] = {}
+        # (path, direction) -> (file version, generator), least recently used first: MODELS_KEPT at most
+        self._generators: OrderedDict[tuple[str, str], tuple[tuple[int, int], Any]] = OrderedDict()
         self._backbones: dict[str, Any] = {}
         self._device = None
         # The names the dropdowns hold, each kept for the server's life: a page's value never loads another file
@@ -169,8 +185,8 @@ class Engine:
 
     def generator(self, key: str | None, direction: str):
         """The generator of model `key` (a dropdown value: a model's name) for `direction`, loaded on first use
-        and again when its file has been replaced (a run that saved a newer checkpoint). Only a key among
-        `models()` is loaded: the page cannot name a file."""
+        and again when its file has been replaced (a run that saved a newer checkpoint); the MODELS_KEPT used
+        last stay loaded. Only a key among `models()` is loaded: the page cannot name a file."""
         if not key:
             none = "" if self.models() else " (the server has none yet: no run has saved a checkpoint)"
             raise CycleGANError(f"choose a model first{none}")
@@ -194,6 +210,9 @@ class Engine:
                 except CycleGANError as e:  # named as the page names it: the visitor sees no server path
                     raise CycleGANError(str(e).replace(escape(path), key)) from None
                 self._generators[(path, direction)] = (version, net)
+            self._generators.move_to_end((path, direction))
+            while len(self._generators) > MODELS_KEPT:  # freed once no job still runs it
+                self._generators.popitem(last=False)
             return self._generators[(path, direction)][1]
 
     def style_backbones(self, backbone: str) -> tuple[str, Any, Any]:

@@ -45,6 +45,9 @@ class ServeOptions(Options):
     concurrency: int = opt(1, "heavy jobs (translate, stylise, compare) run at once; more wait in a queue", gt=0)
     max_upload_mb: float = opt(25.0, "largest image file accepted, in MB", gt=0)
     max_pixels: int = opt(25_000_000, "largest image accepted, in pixels (W x H)", gt=0)
+    max_clip_frames: int = opt(
+        1500, "most frames a clip may hold in the Video tab (a minute at 25 frames/s), read before translating", gt=0
+    )
     max_style_size: int = opt(1024, "largest long side the Style and Compare tabs offer, in px", ge=64)
     max_style_steps: int = opt(1000, "most Gatys steps the Style and Compare tabs offer", gt=0)
     refresh: float = opt(3.0, "seconds between refreshes of the Runs tab and the model list", gt=0)

@@ -328,6 +328,26 @@ def score_rows(records: Sequence[dict], *, decibels: bool, max_points: int = 500
     return rows
 
 
+# The config's folders (`data`, `domain_a`, `domain_b`: DataConfig; `out`: TrainConfig), as training was given
+# them: absolute paths on the server where they were given so.
+PATH_KEYS = ("data", "domain_a", "domain_b", "out")
+_ABSOLUTE = re.compile(r"/|[A-Za-z]:[\\/]|\\\\")  # POSIX, a Windows drive, a Windows share
+
+
+def shown_config(value: object, key: str | None = None) -> object:
+    """A run's config (`read_config`) as the Runs tab shows it: each folder in it (a text under PATH_KEYS, and
+    any other absolute path) by its last part, the name a visitor knows it by (the dataset's `horse2zebra`,
+    the run's own name), since the page holds no server path. Shown as config.json has them, a run trained
+    with absolute paths showed the server's folders."""
+    if isinstance(value, dict):
+        return {k: shown_config(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shown_config(v) for v in value]
+    if isinstance(value, str) and (key in PATH_KEYS or _ABSOLUTE.match(value)):
+        return re.split(r"[\\/]+", value.rstrip("\\/"))[-1] or value
+    return value
+
+
 def read_config(run: Path) -> dict | None:
     """The run's config.json, or None if it is missing or not readable yet, or damaged: nested too deep to
     parse (a RecursionError, not a ValueError), or holding what the page cannot send (`_sendable`)."""
@@ -380,7 +400,9 @@ def latest_samples(run: Path, n: int = 1) -> list[tuple[int, Path]]:
 
 
 def run_summary(run: Path, records: Sequence[dict]) -> str:
-    """One line about a run's progress: the last step logged, its speed, the checkpoint's age."""
+    """One line about a run's progress: the last step logged, its speed, the checkpoint's age (best.pt's
+    where it has none yet: a run scores before its first checkpoint when --eval-every is under
+    --checkpoint-every, and its best.pt is already a model in the page)."""
 
     parts = []
     if records:
@@ -392,11 +414,14 @@ def run_summary(run: Path, records: Sequence[dict]) -> str:
             parts.append(f"{speed:.3g} s/step")
     else:
         parts.append("no losses logged yet")
-    ckpt = run / CHECKPOINT_NAME
-    try:
-        age = time.time() - ckpt.stat().st_mtime
-        parts.append(f"checkpoint saved {_ago(age)}")
-    except OSError:
+    for name, saved in ((CHECKPOINT_NAME, "checkpoint saved"), (BEST_NAME, f"no checkpoint yet, {BEST_NAME} saved")):
+        try:
+            age = time.time() - (run / name).stat().st_mtime
+        except OSError:
+            continue
+        parts.append(f"{saved} {_ago(age)}")
+        break
+    else:
         parts.append("no checkpoint yet")
     return ", ".join(parts)
 

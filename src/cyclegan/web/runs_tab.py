@@ -14,7 +14,7 @@ import pandas as pd  # a dependency of gradio's
 from ..files import write_atomic
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME
 from .engine import LIGHT_EVENTS, Engine, literal, user_errors
-from .runs import LogReader, latest_samples, loss_rows, read_config, run_summary, score_rows
+from .runs import LogReader, latest_samples, loss_rows, read_config, run_summary, score_rows, shown_config
 
 SAMPLES_SHOWN = 4
 # A grid has a row per fixed image, A's above B's, and the family's columns (`sample_columns` of its trainer).
@@ -82,7 +82,7 @@ class RunsTab:
                         elem_id="runs-samples",
                     )
                 with gr.Column(scale=1):
-                    r_config = gr.JSON(label="config.json", elem_id="runs-config")
+                    r_config = gr.JSON(label="config.json (folders by their last part)", elem_id="runs-config")
             self._shown = gr.State(None)
             self._view = user_errors(self.run_view)
             self._outputs = [r_config, r_plot, r_total, r_psnr, r_scores, r_samples, r_summary, self._shown]
@@ -140,4 +140,4 @@ class RunsTab:
                 continue
             copies.append((str(target), f"step {step}"))
         summary = f"**{literal(label)}**: {run_summary(run, records)}"
-        return read_config(run), terms, totals, decibels, scores, copies, summary, signature
+        return shown_config(read_config(run)), terms, totals, decibels, scores, copies, summary, signature

@@ -17,6 +17,21 @@ CLIP_TYPES = [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".gif", ".webp"]
 ANIMATED = (".gif", ".webp")  # read by Pillow (`clipio`), which opens some forty formats by their content
 
 
+def count_frames(src: Path, most: int) -> int:
+    """The video packets of clip `src`, demuxed without decoding, counted up to `most`: its frames, for a
+    container whose header declares no count (MKV, WebM). A CycleGANError if it cannot be read."""
+    from ..clipio import _av, _reading
+
+    av = _av()
+    n = 0
+    with _reading(src), av.open(str(src)) as c:
+        for packet in c.demux(c.streams.video[0]):
+            n += packet.size > 0  # the demuxer ends with an empty packet
+            if n >= most:
+                break
+    return n
+
+
 class VideoTab:
     """The Video tab: its layout and its handler, over the server's `Engine`."""
 
@@ -28,12 +43,13 @@ class VideoTab:
         from ..translate_options import TemporalOptions  # its defaults (no torch)
 
         defaults = TemporalOptions()
+        opts = self.engine.opts
         first = choices[0][1] if choices else None
         with gr.Tab("Video", id="video"):
             with gr.Row():
                 with gr.Column(scale=1):
                     v_file = gr.File(
-                        label=f"a clip (up to {self.engine.opts.max_upload_mb:g} MB)",
+                        label=f"a clip (up to {opts.max_upload_mb:g} MB and {opts.max_clip_frames} frames)",
                         file_types=CLIP_TYPES,
                         elem_id="video-upload",
                     )
@@ -81,10 +97,20 @@ class VideoTab:
             except Exception:  # noqa: BLE001 - a damaged header fails in many ways
                 raise CycleGANError(f"{name} is not a GIF or WebP clip, or its header is damaged") from None
         temporal = TemporalOptions(norm_stats="shared" if shared else "frame", flow_blend=float(blend))
+        try:
+            info = probe(src)
+            frames = info.frames or count_frames(src, opts.max_clip_frames + 1)
+        except CycleGANError as e:  # named as the visitor named it, not by the server's temporary path
+            raise CycleGANError(str(e).replace(str(src), name)) from None
+        if frames > opts.max_clip_frames:  # a 25 MB clip of tiny frames held the heavy queue for hours
+            held = f"{frames} frames" if info.frames else f"more than {opts.max_clip_frames} frames"
+            raise CycleGANError(
+                f"{name} holds {held}, over this server's limit of {opts.max_clip_frames} frames per clip "
+                "(cyclegan serve --max-clip-frames)"
+            )
         G = self.engine.generator(key, direction)
         target = self.engine.folder() / f"{Path(name).stem}_{direction}{src.suffix.lower()}"
         try:
-            info = probe(src)
             t = time.perf_counter()
             frames = translate_clip(G, src, target, temporal=temporal, max_pixels=opts.max_pixels, progress=False)
         except CycleGANError as e:  # named as the visitor named it, not by the server's temporary path
