@@ -129,6 +129,19 @@ def _encoding(dst: Path) -> Iterator[None]:
         raise CycleGANError(f"cannot write {dst}: {_reason(e)}") from None
 
 
+def count_frames(src: Path, most: int) -> int:
+    """The video packets of clip `src`, demuxed without decoding, counted up to `most`: its frames, for a
+    container whose header declares no count (MKV, WebM). A CycleGANError if it cannot be read."""
+    av = _av()
+    n = 0
+    with _reading(src), av.open(str(src)) as c:
+        for packet in c.demux(c.streams.video[0]):
+            n += packet.size > 0  # the demuxer ends with an empty packet
+            if n >= most:
+                break
+    return n
+
+
 def probe(path: str | Path) -> ClipInfo:
     """Read a clip's header (no frame decoded); a one-line CycleGANError if it is not a readable clip."""
     path = Path(path)

@@ -17,21 +17,6 @@ CLIP_TYPES = [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".gif", ".webp"]
 ANIMATED = (".gif", ".webp")  # read by Pillow (`clipio`), which opens some forty formats by their content
 
 
-def count_frames(src: Path, most: int) -> int:
-    """The video packets of clip `src`, demuxed without decoding, counted up to `most`: its frames, for a
-    container whose header declares no count (MKV, WebM). A CycleGANError if it cannot be read."""
-    from ..clipio import _av, _reading
-
-    av = _av()
-    n = 0
-    with _reading(src), av.open(str(src)) as c:
-        for packet in c.demux(c.streams.video[0]):
-            n += packet.size > 0  # the demuxer ends with an empty packet
-            if n >= most:
-                break
-    return n
-
-
 class VideoTab:
     """The Video tab: its layout and its handler, over the server's `Engine`."""
 
@@ -79,7 +64,7 @@ class VideoTab:
         """Translate one uploaded clip. Returns (the clip to show, or None for GIF/WebP; the file to download;
         a line with its frames, size and seconds). An upload that is not a readable clip, or over the
         server's size limits, raises CycleGANError naming it."""
-        from ..clipio import probe  # on first use (PyAV)
+        from ..clipio import count_frames, probe  # on first use (PyAV)
         from ..translate_options import TemporalOptions
         from ..video import translate_clip
 
