@@ -101,7 +101,7 @@ class Execution:
 
     def describe(self) -> str:
         fmt = "channels-last" if self.channels_last else "NCHW"
-        extra = ", fused layers" * self.fused_layers + ", parallel chains" * self.parallel_chains
+        extra = ", fused layers" * self.fused_layers + ", two lanes" * self.parallel_chains
         precision = self.precision
         if self.autocast_min_pixels and precision != "fp32":
             precision += f" (fp32 below {self.autocast_min_pixels / 2**20:g} Mpx per batch)"
