@@ -129,7 +129,7 @@ def test_too_few_images_to_set_aside_names_the_test_folder_this_data_would_have(
     folders = {"domain_a": str(dataset / "trainA"), "domain_b": str(dataset / "trainB"), "data": None}
     for overrides, hint in (
         ({}, f"add testA/testB folders to {dataset}, or train"),
-        (folders, "give --data ROOT \(trainA, trainB, testA, testB\) instead of --domain-a/--domain-b, or train"),
+        (folders, r"give --data ROOT \(trainA, trainB, testA, testB\) instead of --domain-a/--domain-b, or train"),
     ):
         cfg = tiny_cfg(steps=1, eval_every=1, **overrides)
         with pytest.raises(CycleGANError, match=hint):
@@ -142,7 +142,7 @@ def test_too_few_images_to_set_aside_names_the_test_folder_this_data_would_have(
 
     base = {"ngf": 8, "ndf": 8, "size": 32, "batch_size": 1, "num_workers": 0, "steps": 1, "eval_every": 1}
     cfg = resolve({**base, "family": "pix2pix", "data": str(aligned.parent), "out": str(tmp_path / "run")})
-    with pytest.raises(CycleGANError, match="add a test folder of A\|B images beside .*aligned/train, or train"):
+    with pytest.raises(CycleGANError, match=r"add a test folder of A\|B images beside .*aligned/train, or train"):
         scoring.set_aside(cfg, training_images(cfg, progress=False, main=True))
 
 

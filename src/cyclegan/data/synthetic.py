@@ -336,7 +336,11 @@ def write_dataset(opts: SyntheticOptions) -> Path:
             name = f"{index - 2 * count:04d}" if split.startswith("test") else f"{index:05d}"
             image = Image.fromarray(render(scene_for(seed, index), style, size))
             # whole or not at all: a Ctrl-C or a full disk mid-save left a truncated PNG among the images
-            write_atomic(root / split / f"{name}.png", lambda tmp, im=image: im.save(tmp, format="PNG"))
+            target = root / split / f"{name}.png"
+            try:
+                write_atomic(target, lambda tmp, im=image: im.save(tmp, format="PNG"))
+            except OSError as e:  # named as the file it was to be, not write_atomic's temporary one
+                raise OSError(e.errno, e.strerror, str(target)) from None
     except OSError as e:  # read-only, full, or a file where a folder should be: one line, not a traceback
         raise CycleGANError(f"cannot write the dataset in {root}: {e.filename or root}: {e.strerror or e}") from None
     return root
