@@ -70,6 +70,16 @@ def test_scores_are_logged_and_best_pt_holds_the_best_logged_step(tiny_cfg, tmp_
         load_checkpoint(run / "best.pt", training=True)
 
 
+def test_the_last_step_is_scored_so_best_pt_is_the_best_including_the_final_model(tiny_cfg, tmp_path, monkeypatch):
+    """The final model went unscored when the steps were no multiple of --eval-every: best.pt could be worse than
+    the checkpoint the run ended with (evaluate said so, against the README's 'best.pt follows the best score')."""
+    scored_in_turn(monkeypatch, [20.0, 21.0, 30.0])  # the final model scores best
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=7, eval_every=3), progress=False)
+    assert [r["step"] for r in scored(run)] == [3, 6, 7]
+    assert torch.load(run / "best.pt", weights_only=True)["step"] == 7
+
+
 def test_no_eval_kid_scores_without_the_feature_network(tiny_cfg, tmp_path, monkeypatch):
     """--no-eval-kid (the demo's: Lite0 is most of an evaluation's time on a CPU) logs every score but kid and
     never builds the feature network; best.pt still follows psnr."""

@@ -321,7 +321,9 @@ def _step_loop(
             timed_out = deadline is not None and time.monotonic() > deadline
             # all ranks agree (a tiny CPU all-reduce) so they stop, log and save at the same step
             last = step == run.total or ddp.any_rank(stop.signum is not None or timed_out, run.d_ctx)
-            scoring = monitor.due(step)
+            # the schedule's last step too (every rank knows it), so that best.pt is the best of the scored steps
+            # including the final model, whose score the log then holds: evaluate said the checkpoint beat best.pt
+            scoring = monitor.due(step) or (bool(monitor.every) and step == run.total)
             if step % t.log_every == 0 or last or scoring:
                 log.stop_if_not_finite(saved)  # these syncs happen anyway: the record reads the losses back
                 scores = monitor.evaluate() if scoring else {}  # before the record: it holds them
