@@ -1,7 +1,10 @@
 """Prototype: the demo's world with every training scene holding a house (test scenes unchanged)."""
+
 import sys
 from pathlib import Path
+
 from PIL import Image
+
 from cyclegan.data.synthetic import SyntheticOptions, render, scene_for, write_dataset
 
 root, min_houses = Path(sys.argv[1]), int(sys.argv[2])
