@@ -1,4 +1,9 @@
-"""Prototype: the demo's world with every training scene holding a house (test scenes unchanged)."""
+"""Prototype: the demo's world with every training scene holding a house (test scenes unchanged).
+
+    python benchmarks/results/house_rich_world_prototype.py WORK/data64 MIN_HOUSES   (1 in docs/results.md)
+
+then `benchmarks/ablate.py ... --work WORK` trains on it (its `.complete` marks a 400-scene world).
+"""
 
 import sys
 from pathlib import Path
@@ -7,6 +12,8 @@ from PIL import Image
 
 from cyclegan.data.synthetic import SyntheticOptions, render, scene_for, write_dataset
 
+if len(sys.argv) != 3:
+    sys.exit(__doc__)
 root, min_houses = Path(sys.argv[1]), int(sys.argv[2])
 write_dataset(SyntheticOptions(str(root), size=64, count=400, test_count=40, seed=0, paired=False, progress=False))
 for split in ("trainA", "trainB"):
