@@ -651,13 +651,9 @@ def test_translate_handler_keeps_sizes_and_reports_bad_uploads(engine, tmp_path,
         tab.translate([str(good)], None, "AtoB")
 
 
-def test_translate_decodes_one_upload_at_a_time(engine, tmp_path, monkeypatch):
-    """Translate decoded every upload before translating the first: 200 PNGs of 25 MP (the per-image limit;
-    a plain one is a few kB) were 15 GB of pixels at once. Now an upload is decoded when its turn comes,
-    and at most the one before it is still alive."""
+def images_alive(engine, monkeypatch) -> tuple[list, list[int]]:
+    """Count the images `engine.image` decodes: (a weak reference to each, how many were alive after each)."""
     import weakref
-
-    from cyclegan.web.translate_tab import TranslateTab
 
     decoded, most = [], []
     image = engine.image
@@ -669,6 +665,16 @@ def test_translate_decodes_one_upload_at_a_time(engine, tmp_path, monkeypatch):
         return im
 
     monkeypatch.setattr(engine, "image", counted)
+    return decoded, most
+
+
+def test_translate_decodes_one_upload_at_a_time(engine, tmp_path, monkeypatch):
+    """Translate decoded every upload before translating the first: 200 PNGs of 25 MP (the per-image limit;
+    a plain one is a few kB) were 15 GB of pixels at once. Now an upload is decoded when its turn comes,
+    and at most the one before it is still alive."""
+    from cyclegan.web.translate_tab import TranslateTab
+
+    decoded, most = images_alive(engine, monkeypatch)
     uploads = [str(_png(tmp_path / f"photo_{i}.png", 24, 20, seed=i)) for i in range(5)]
     (tmp_path / "notes.png").write_text("hello")
     _, downloads, _ = TranslateTab(engine).translate(
@@ -682,22 +688,11 @@ def test_style_references_are_scaled_as_each_is_decoded(engine, tmp_path, monkey
     """Style transfer and Compare decoded every style upload at full size before scaling any: 100 uploads of
     25 MP were 7.5 GB of pixels at once. Now each is scaled to the tab's long side as it is decoded, which
     is what Gatys and the Gram distance do with it anyway: the tensors they use are the same."""
-    import weakref
-
     import torch
 
     from cyclegan.style import load_image_01
 
-    decoded, most = [], []
-    image = engine.image
-
-    def counted(path):
-        im = image(path)
-        decoded.append(weakref.ref(im))
-        most.append(sum(r() is not None for r in decoded))
-        return im
-
-    monkeypatch.setattr(engine, "image", counted)
+    decoded, most = images_alive(engine, monkeypatch)
     uploads = [_png(tmp_path / f"style_{i}.png", 90, 60 + 7 * i, seed=i) for i in range(4)]
     refs = engine.references([str(u) for u in uploads], 64)
     assert max(most) <= 2 and [max(r.size) for r in refs] == [64] * 4
