@@ -495,3 +495,9 @@ def test_an_empty_out_is_refused_not_the_current_folder(tmp_path, monkeypatch, c
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(CycleGANError, match="^option '--out' is empty"):
         CompareOptions("run", "AtoB", ["c.png"], ["s.png"], "")
+
+
+def test_a_root_that_is_a_file_is_named_as_one(tmp_path):
+    (tmp_path / "notes").write_text("x")
+    with pytest.raises(CycleGANError, match=r"^option '--root' .*notes: is a file, not a folder; give a folder"):
+        download(DownloadOptions(NAME, str(tmp_path / "notes"), base_url="http://127.0.0.1:9", progress=False))

@@ -192,6 +192,8 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
     if target.is_dir():
         target.rmdir()  # empty: a leftover, not data
     made = [p for p in (root, *root.parents) if not p.exists()]  # the folders this call creates, deepest first
+    if root.exists() and not root.is_dir():  # mkdir said only "cannot create it (File exists)"
+        raise CycleGANError(f"option '--root' {root}: is a file, not a folder; give a folder (created if missing)")
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
