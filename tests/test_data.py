@@ -147,6 +147,7 @@ def test_max_pixels_above_pillows_own_cap_is_honoured(tmp_path, monkeypatch):
     p = tmp_path / "a.png"
     Image.fromarray(np.full((100, 100, 3), 7, np.uint8)).save(p)
     assert read_image(p, max_pixels=20_000).size == (100, 100)  # a cap above Pillow's: read
+    assert Image.MAX_IMAGE_PIXELS == 1000  # for that open only: Pillow's cap is a global other readers keep
     assert check_images([p], skip_bad=False, desc="x", max_pixels=20_000)[0] == [p]
     for cap in (5000, 1000):  # under the image: refused in the cap's words, whichever check comes first
         monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)

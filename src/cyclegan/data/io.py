@@ -6,6 +6,7 @@ import contextlib
 import glob
 import os
 import stat
+import threading
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -70,32 +71,44 @@ def file_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def allow_pixels(max_pixels: int) -> None:
-    """Let Pillow open headers of up to `max_pixels` pixels. Its own check refuses more than twice
-    `Image.MAX_IMAGE_PIXELS` (179 MP) while opening, before the decode cap (`check_pixels`) is asked, so
-    `--max-pixels 500000000` could not read a 20000 x 20000 image. Raised only, never lowered, for the process:
-    every reader here checks the size itself before decoding."""
-    if Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
-        Image.MAX_IMAGE_PIXELS = max_pixels
+_PILLOW_CAP = threading.Lock()  # Image.MAX_IMAGE_PIXELS is Pillow's global: raised for one open at a time
+
+
+@contextlib.contextmanager
+def _pillow_allows(max_pixels: int | None) -> Iterator[None]:
+    """Let Pillow open, within the block, headers of up to `max_pixels` pixels. Its own check refuses more than
+    twice `Image.MAX_IMAGE_PIXELS` (179 MP) while opening, before the decode cap (`check_pixels`) is asked, so
+    `--max-pixels 500000000` could not read a 20000 x 20000 image. Put back after the open: other readers keep
+    Pillow's cap (a thread opening meanwhile may see the raised one; every reader here checks the size itself)."""
+    if max_pixels is None or Image.MAX_IMAGE_PIXELS is None or max_pixels <= Image.MAX_IMAGE_PIXELS:
+        yield
+        return
+    with _PILLOW_CAP:
+        before, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = before
 
 
 def over_the_cap(path: Path, max_pixels: int) -> CycleGANError:
-    """The error for a header Pillow refused as a decompression bomb: since `allow_pixels`, one that declares
-    more than twice the decode cap."""
+    """The error for a header Pillow refused as a decompression bomb: one that declares more than twice
+    Pillow's cap or `max_pixels` (`_pillow_allows`), whichever is larger, so over the decode cap."""
+    over = 2 * max(Image.MAX_IMAGE_PIXELS or 0, max_pixels)
     return CycleGANError(
-        f"cannot read image {path}: it declares over {megapixels(2 * Image.MAX_IMAGE_PIXELS)}, over the decode "
-        f"cap of {max_pixels} pixels"
+        f"cannot read image {path}: it declares over {megapixels(over)}, over the decode cap of {max_pixels} pixels"
     )
 
 
 @contextlib.contextmanager
-def open_image(path: str | Path) -> Iterator[Image.Image]:
+def open_image(path: str | Path, max_pixels: int | None = None) -> Iterator[Image.Image]:
     """`PIL.Image.open` on a regular file, read through a file object: never memory-mapped.
 
     PIL maps uncompressed images (TIFF, BMP...) that it opens by name, so a file that shrinks while it is
     decoded kills the process with SIGBUS; read through a file object it decodes into PIL's own memory and
     a short read is an error for that file alone. A FIFO or device is refused without blocking on it.
     Raises OSError (FileNotFoundError when missing); the bomb warning is silenced (callers check the size).
+    `max_pixels`: the caller's decode cap, which Pillow's own (179 MP) does not stop short of.
     """
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
@@ -109,7 +122,7 @@ def open_image(path: str | Path) -> Iterator[Image.Image]:
         os.close(fd)
         raise
     with f:  # the file is ours to close; the image is not closed, so a loaded one stays usable (read_image)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _pillow_allows(max_pixels):
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(f)
         yield im
@@ -125,9 +138,8 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
     (`open_image`), and an RGB image without EXIF rotation is returned without a copy.
     """
     path = Path(path)
-    allow_pixels(max_pixels)
     try:
-        with open_image(path) as im:
+        with open_image(path, max_pixels) as im:
             check_pixels(path, im.size, max_pixels)
             im.load()
             im = ImageOps.exif_transpose(im, in_place=True) or im  # no copy when nothing turns
@@ -284,10 +296,9 @@ def check_images(
     good: list[Path] = []
     bad: list[str] = []
     files = list(files)
-    allow_pixels(max_pixels)
     for path in tqdm(files, desc=desc, unit="img", leave=False, disable=not progress or len(files) < 200):
         try:
-            with open_image(path) as im:  # PIL's bomb warning silenced: the cap below decides, in its own words
+            with open_image(path, max_pixels) as im:  # PIL's bomb warning silenced: the cap decides, in its words
                 check_pixels(path, im.size, max_pixels)
                 im.draft("RGB", (64, 64))  # JPEG: decode at reduced scale, enough to find corruption
                 im.load()
