@@ -560,3 +560,24 @@ def test_a_size_or_backbone_named_twice_is_refused(capsys):
     flags = ["bench", "--task", "style", "--content", "c.png", "--style", "s.png", "--style-sizes", "64", "64"]
     assert main(flags) == 2
     assert capsys.readouterr().err == "error: option '--style-sizes' names 64 twice; give each once\n"
+
+
+def test_a_json_that_cannot_be_written_after_the_measuring_is_one_line(tmp_path, capsys, monkeypatch):
+    """The checks before measuring passed, then the disk filled (or the folder went read-only): an OSError
+    traceback after the figures were printed."""
+    import errno
+
+    import cyclegan.report as report
+
+    def full(result, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(report, "write_json", full)
+    out = tmp_path / "bench.json"
+    flags = ["--size", "32", "--steps", "1", "--warmup", "0", "--device", "cpu", "--compile", "off", "--json", str(out)]
+    assert main(["bench", *flags]) == 2
+    captured = capsys.readouterr()
+    assert "s/step" in captured.out  # the figures, printed before
+    assert captured.err.strip() == (
+        f"error: option '--json': cannot write {out} (No space left on device); the figures are printed above"
+    )

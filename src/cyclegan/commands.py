@@ -267,7 +267,7 @@ def run_evaluate(opts, _: argparse.Namespace) -> int:
         print(line)
     if opts.out:  # one checkpoint: its report; several: {"command", "reports": [...]}
         out = reports[0] if len(reports) == 1 else {"command": command, "reports": reports}
-        print(f"\nreport: {write_json(out, opts.out)}")
+        print(f"\nreport: {_written_last(write_json, out, opts.out, '--out', 'the scores')}")
     if opts.save_images:
         print(f"images and grids: {opts.save_images}")
     return _report_skipped(reports[0]["skipped"], "image(s) left out of the evaluation")
@@ -294,8 +294,19 @@ def run_bench(opts, _: argparse.Namespace) -> int:
     result["command"] = command_line("bench", opts, skip=other_tasks)
     print(format_bench(result))
     if opts.json:
-        print(f"\nmeasurements: {write_json(result, opts.json)}")
+        print(f"\nmeasurements: {_written_last(write_json, result, opts.json, '--json', 'the figures')}")
     return 0
+
+
+def _written_last(write: Callable, result: Any, path: str, flag: str, what: str) -> Any:
+    """`write(result, path)` after minutes of work: a disk that filled, or a folder made read-only meanwhile, is
+    one line naming the option (the checks before the work passed), not an OSError traceback."""
+    try:
+        return write(result, path)
+    except OSError as e:
+        raise CycleGANError(
+            f"option '{flag}': cannot write {path} ({e.strerror or e}); {what} are printed above"
+        ) from None
 
 
 # --- style transfer and the comparison ------------------------------------------------------------------
