@@ -271,3 +271,24 @@ def test_an_unreadable_reference_costs_only_itself(checkpoint, tmp_path):
     assert report.skipped[0].endswith("(left out of the style references)")
     # the style folder is KID's default target: one readable image is a note, not an error after all the work
     assert report.kid is None and any("fewer than 2 of its images could be read" in n for n in report.notes)
+
+
+def test_overwrite_with_fewer_images_leaves_none_of_the_earlier_ones(checkpoint, tmp_path):
+    """A comparison of two images, then with --overwrite of one: the other's three single images stayed in
+    out/images beside the new ones, shown by no report. Files the earlier report did not write are kept."""
+    from cyclegan.compare import CompareOptions, compare
+
+    content = make_images(tmp_path / "content", 2, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    out = tmp_path / "cmp"
+
+    def run(images, **kw):
+        opts = CompareOptions(str(checkpoint), "AtoB", [str(p) for p in images], [str(style[0])], str(out), **kw)
+        compare(replace(opts, size=24, steps=2, backbone="lite0", device="cpu", progress=False))
+
+    run(content)
+    (out / "images" / "mine.txt").write_text("a user's note")
+    run(content[:1], overwrite=True)
+    kept = sorted(p.name for p in (out / "images").iterdir())
+    stem = content[0].stem
+    assert kept == sorted([f"{stem}_input.png", f"{stem}_cyclegan.png", f"{stem}_gatys.png", "mine.txt"])

@@ -18,6 +18,7 @@ pages and tables in `cyclegan.report`; this module runs the comparison.
 from __future__ import annotations
 
 import glob
+import json
 import random
 import time
 from collections.abc import Sequence
@@ -363,11 +364,28 @@ def compare(opts: CompareOptions) -> CompareReport:
     check_output_folder(opts, inputs)  # before any work
     with claim_folder(opts.out, "--out"):  # one run writes there at a time
         check_output_folder(opts, inputs)  # again, under the lock: what a run that just ended wrote
+        earlier = earlier_images(Path(opts.out))  # --overwrite: read before this run's report replaces it
         with removed_on_failure(output_files(inputs, Path(opts.out))):  # a failure leaves no images/ behind
             try:
-                return _compare(opts, inputs)
+                report = _compare(opts, inputs)
             except OSError as e:  # a full disk, a folder made read-only meanwhile (reads fail as CycleGANError)
                 raise CycleGANError(f"option '--out': cannot write in {opts.out}: {e.strerror or e}") from None
+        for stale in earlier - set(output_files(inputs, Path(opts.out))):
+            stale.unlink(missing_ok=True)
+        return report
+
+
+def earlier_images(out: Path) -> set[Path]:
+    """The single images a previous comparison in `out` wrote (out/images/*, as its report.json lists them).
+    Replaced with --overwrite by a comparison of fewer or other images, they stayed beside the new ones, which
+    the new report does not show. Only files in out/images that report names are ever returned."""
+    try:
+        rows = json.loads((out / "report.json").read_text())["rows"]
+        named = [out / p for row in rows for p in row["images"].values()]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # none, or not a comparison's: nothing
+        return set()
+    folder = (out / "images").resolve()
+    return {p for p in named if isinstance(p, Path) and p.parent.resolve() == folder and p.is_file()}
 
 
 def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
