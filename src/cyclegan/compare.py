@@ -385,7 +385,7 @@ def earlier_images(out: Path) -> set[Path]:
     except (OSError, ValueError, KeyError, TypeError, AttributeError):  # none, or not a comparison's: nothing
         return set()
     folder = (out / "images").resolve()
-    return {p for p in named if isinstance(p, Path) and p.parent.resolve() == folder and p.is_file()}
+    return {p for p in named if p.parent.resolve() == folder and p.is_file()}
 
 
 def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
