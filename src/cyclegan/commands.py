@@ -14,6 +14,7 @@ import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from . import process
@@ -254,7 +255,7 @@ def run_demo(opts, _: argparse.Namespace) -> int:
 def run_evaluate(opts, _: argparse.Namespace) -> int:
     from .evaluate.best import which_is_better  # on use
     from .evaluate.runner import evaluate_checkpoints  # on use
-    from .report import format_curve, format_table, write_json  # on use
+    from .report import format_curve, format_table  # on use
 
     reports = evaluate_checkpoints(opts)
     command = command_line("evaluate", opts)
@@ -267,7 +268,7 @@ def run_evaluate(opts, _: argparse.Namespace) -> int:
         print(line)
     if opts.out:  # one checkpoint: its report; several: {"command", "reports": [...]}
         out = reports[0] if len(reports) == 1 else {"command": command, "reports": reports}
-        print(f"\nreport: {_written_last(write_json, out, opts.out, '--out', 'the scores')}")
+        print(f"\nreport: {_written_last(out, opts.out, '--out', 'the scores')}")
     if opts.save_images:
         print(f"images and grids: {opts.save_images}")
     return _report_skipped(reports[0]["skipped"], "image(s) left out of the evaluation")
@@ -286,7 +287,6 @@ def _report_skipped(skipped: list[str], what: str) -> int:
 
 def run_bench(opts, _: argparse.Namespace) -> int:
     from .bench import bench, check_bench_outputs, format_bench  # on use
-    from .report import write_json  # on use
 
     check_bench_outputs(opts)  # before the measuring: --json and --figure that would lose a file are refused
     result = bench(opts)
@@ -294,15 +294,17 @@ def run_bench(opts, _: argparse.Namespace) -> int:
     result["command"] = command_line("bench", opts, skip=other_tasks)
     print(format_bench(result))
     if opts.json:
-        print(f"\nmeasurements: {_written_last(write_json, result, opts.json, '--json', 'the figures')}")
+        print(f"\nmeasurements: {_written_last(result, opts.json, '--json', 'the figures')}")
     return 0
 
 
-def _written_last(write: Callable, result: Any, path: str, flag: str, what: str) -> Any:
-    """`write(result, path)` after minutes of work: a disk that filled, or a folder made read-only meanwhile, is
-    one line naming the option (the checks before the work passed), not an OSError traceback."""
+def _written_last(result: dict, path: str, flag: str, what: str) -> Path:
+    """`report.write_json(result, path)` after minutes of work: a disk that filled, or a folder made read-only
+    meanwhile, is one line naming the option (the checks before the work passed), not an OSError traceback."""
+    from . import report  # on use (read at call time: the tests replace write_json)
+
     try:
-        return write(result, path)
+        return report.write_json(result, path)
     except OSError as e:
         raise CycleGANError(
             f"option '{flag}': cannot write {path} ({e.strerror or e}); {what} are printed above"
