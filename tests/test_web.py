@@ -1195,3 +1195,32 @@ def test_browser_translate_errors_and_runs(run, tmp_path):
     finally:
         log = stop_server(proc)
     assert "Traceback" not in log, log
+
+
+@pytest.mark.slow
+def test_the_server_names_its_address_without_gradio_s_share_advice(tmp_path, run, capsys, monkeypatch):
+    """`cyclegan serve` printed Gradio's lines, among them "To create a public link, set `share=True` in
+    `launch()`": advice for a Python caller that the command has no option for. Now one line of ours names the
+    page's address, and blocking waits on the running server as before."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    import socket
+
+    from cyclegan.web import app as app_module
+    from cyclegan.web.serve import ServeOptions
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    opts = ServeOptions(runs=(str(run),), device="cpu", port=port)
+    page = app_module.build_app(opts, [], tmp_path / "work")
+    try:
+        app_module.launch(page, opts, block=False)
+        out = capsys.readouterr().out
+        assert f"the page is at http://127.0.0.1:{port}/" in out and "share=True" not in out
+        waited = []
+        monkeypatch.setattr(page, "block_thread", lambda: waited.append(page.is_running))
+        app_module.launch(page, opts, block=True)  # Gradio relaunches the running page, then we wait on it
+        assert waited == [True]
+    finally:
+        page.close()

@@ -74,9 +74,9 @@ def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
     app.launch(
         server_name=opts.host,
         server_port=opts.port,
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         share=False,
-        quiet=False,
+        quiet=True,  # Gradio's own lines tell a Python caller to pass `share=True` to launch(): not ours to offer
         inbrowser=False,
         show_error=False,
         max_file_size=int(opts.max_upload_mb * MB),
@@ -86,4 +86,7 @@ def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
         ssr_mode=False,
         mcp_server=False,
     )
+    print(f"cyclegan serve: the page is at {app.local_url} (Ctrl-C stops the server)", flush=True)
+    if block:
+        app.block_thread()
     return app
