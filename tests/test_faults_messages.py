@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pickle
 
+import pytest
 from PIL import Image
 
 from cyclegan.cli import main
@@ -49,3 +50,18 @@ def test_the_renamed_output_warning_is_one_line_whatever_the_names(tmp_path, cap
     assert unique_stems([a, b], ext="png", warn=True) == ["p\nerror: fake", "p\nerror: fake-2"]
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("warning: ") and "fake-2.png" in lines[0], lines
+
+
+def test_a_missing_extra_is_named_as_the_readme_installs_it(monkeypatch):
+    """The messages for a missing optional package said `pip install 'cyclegan[video]'`, which fails: there is
+    no cyclegan on a package index; the README installs from the clone. Now they give the clone's command."""
+    import sys
+
+    from cyclegan import clipio, pretrained
+
+    monkeypatch.setitem(sys.modules, "av", None)  # import av raises ImportError
+    with pytest.raises(CycleGANError, match=r'video needs PyAV: pip install -e "\.\[video\]" in the cyclegan clone'):
+        clipio._av()
+    monkeypatch.setitem(sys.modules, "timm", None)
+    with pytest.raises(CycleGANError, match=r'needs timm: pip install -e "\.\[style\]"'):
+        pretrained.lite0_model()

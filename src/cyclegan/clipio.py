@@ -25,7 +25,7 @@ from PIL import Image, ImageSequence
 from tqdm import tqdm
 
 from .data.io import check_pixels, to_rgb, walk_files
-from .errors import CycleGANError
+from .errors import CycleGANError, install_extra
 from .files import write_atomic
 
 VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
@@ -50,7 +50,7 @@ def _av():
     try:
         import av  # on use: optional dependency, heavy import
     except ImportError:
-        raise CycleGANError("video needs PyAV: pip install 'cyclegan[video]'") from None
+        raise CycleGANError("video needs PyAV: " + install_extra("video")) from None
     return av
 
 

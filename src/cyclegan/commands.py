@@ -19,7 +19,7 @@ from typing import Any
 
 from . import process
 from .config import ALTERNATIVES, BASE_SECTIONS, all_sections, option_fields, read_config_file
-from .errors import CycleGANError, escape
+from .errors import CycleGANError, escape, install_extra
 from .families import FAMILIES, accepting, names, section_titles
 from .options import add_arguments, to_flags
 from .presets import PRESETS
@@ -135,7 +135,7 @@ def run_export(opts, _: argparse.Namespace) -> int:
         sizes = ", ".join(f"{h}x{w}" for h, w in result.checked_sizes)
         print(f"checked against PyTorch at {sizes}: max abs difference {result.max_abs_diff:.1e}")
     elif opts.check:
-        print("not checked: onnxruntime is not installed (pip install 'cyclegan[export]')")
+        print(f"not checked: onnxruntime is not installed ({install_extra('export')})")
     return 0
 
 

@@ -33,6 +33,12 @@ def nearest(name: str, names: Iterable[str]) -> str | None:
     return close[0] if close else None
 
 
+def install_extra(extra: str) -> str:
+    """How to add one of the package's optional extras, as the README installs the package: from its clone
+    (there is no `cyclegan` on a package index to take `pip install 'cyclegan[web]'`)."""
+    return f'pip install -e ".[{extra}]" in the cyclegan clone'
+
+
 class CycleGANError(Exception):
     """A problem the user can act on: the message names the file, option or value and what to do. The
     message is kept to one line (`escape`) whatever the names in it hold."""

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import CycleGANError
+from .errors import CycleGANError, install_extra
 from .export_options import OPSET, ExportFormat, ExportOptions, format_for
 from .files import check_outputs, write_atomic
 from .inference import least_size, pad_for_generator, size_multiple
@@ -100,7 +100,7 @@ def _export_onnx(
     try:
         import onnx
     except ImportError:
-        raise CycleGANError("ONNX export needs the onnx package: pip install 'cyclegan[export]'") from None
+        raise CycleGANError("ONNX export needs the onnx package: " + install_extra("export")) from None
 
     top = _max_opset()
     if top is not None and opset > top:  # before tracing: torch's own refusal prints the whole traced graph first

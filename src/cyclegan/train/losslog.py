@@ -159,6 +159,6 @@ def _tensorboard(run: Path, *, purge_step: int | None = None):
     by the run before it stopped, are dropped, as `trim_log` drops its log records."""
     try:
         from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # optional: pip install "cyclegan[tensorboard]"
+    except ImportError:  # optional: pip install -e ".[tensorboard]"
         return None
     return SummaryWriter(str(run / TENSORBOARD_DIR), purge_step=purge_step)

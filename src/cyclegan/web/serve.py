@@ -16,7 +16,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from ..errors import CycleGANError
+from ..errors import CycleGANError, install_extra
 from .options import ServeOptions
 from .runs import check_checkpoint_files
 
@@ -70,7 +70,7 @@ def serve(opts: ServeOptions, *, block: bool = True):
         try:
             import gradio  # noqa: F401
         except ImportError:
-            raise CycleGANError("cyclegan serve needs gradio: pip install 'cyclegan[web]'") from None
+            raise CycleGANError("cyclegan serve needs gradio: " + install_extra("web")) from None
         from .app import build_app, launch  # gradio and the page, after the checks above (a --help stays instant)
 
         app = build_app(opts, files, work)
