@@ -398,3 +398,23 @@ def test_the_table_gives_no_spread_where_one_subset_holds_both_sets_whole():
     row = {"kid_lite0": 0.2751, "kid_lite0_std": 0.0, "kid_subsets": 1}
     assert _kid(row, "kid_lite0") == "0.2751"  # not "0.2751 ± 0.0000" from a hundred identical subsets
     assert _kid({**row, "kid_subsets": 100, "kid_lite0_std": 0.0123}, "kid_lite0") == "0.2751 ± 0.0123"
+
+
+def test_kid_heading_shows_a_std_only_where_there_is_one():
+    """With one KID subset (sets smaller than the subset size) the cells show the bare mean (no "± 0.0000"),
+    but the row was still headed "kid_lite0 (± std)", promising a spread the table did not show."""
+    from cyclegan.report import format_table
+
+    def report(std: float, subsets: int) -> dict:
+        row = {"fd_lite0": 12.5, "kid_lite0": 0.0123, "kid_lite0_std": std, "kid_subsets": subsets}
+        row["kid_subset_size"] = 8
+        head = {"checkpoint": "run/best.pt", "step": 10, "preset": "fast", "train_size": 64, "eval_size": 64}
+        more = {"data": "data", "split": "test", "backbone": "lite0", "backbone_note": "Lite0"}
+        return {**head, **more, "directions": {"AtoB": row, "BtoA": dict(row)}}
+
+    one = format_table(report(0.0, 1)).splitlines()
+    kid_line = next(line for line in one if line.startswith("kid_lite0"))
+    assert "±" not in kid_line and "0.0123" in kid_line
+    many = format_table(report(0.002, 10)).splitlines()
+    kid_line = next(line for line in many if line.startswith("kid_lite0"))
+    assert kid_line.startswith("kid_lite0 (± std)") and "0.0123 ± 0.0020" in kid_line

@@ -25,12 +25,12 @@ def write_json(report: dict[str, Any], path: str | Path) -> Path:
 # --- cyclegan evaluate -------------------------------------------------------------------------------------
 
 
-def _rows(backbone: str) -> list[tuple[str, str, str]]:
-    """(key, label, hint) of the evaluation table's rows, in order."""
+def _rows(backbone: str, spread: bool = True) -> list[tuple[str, str, str]]:
+    """(key, label, hint) of the evaluation table's rows, in order; `spread`: KID's row shows a std."""
     fd, kid = METRIC_NAMES[backbone]
     return [
         (fd, fd, _LOWER),
-        (kid, f"{kid} (± std)", _LOWER),
+        (kid, f"{kid} (± std)" if spread else kid, _LOWER),
         (f"{fd}_untranslated", f"{fd} before translation", "source vs target"),
         (f"{kid}_untranslated", f"{kid} before translation", "source vs target"),
         ("cycle_l1", "cycle L1", _LOWER),
@@ -68,9 +68,11 @@ def format_table(report: dict[str, Any]) -> str:
     """An evaluation report as a plain-text table: one row per metric, one column per direction."""
     dirs = list(report["directions"])
     fd_name, kid_name = METRIC_NAMES[report["backbone"]]
+    # one subset (sets smaller than KID's subset size) has no spread: no "± std" heading over bare means
+    spread = any(report["directions"][d].get(f"{kid_name}_std", 0) != 0 for d in dirs)
     rows = [
         (label, [_fmt(report["directions"][d], key, kid_name) for d in dirs], hint)
-        for key, label, hint in _rows(report["backbone"])
+        for key, label, hint in _rows(report["backbone"], spread)
         if any(key in report["directions"][d] for d in dirs)
     ]
     w0 = max(len(r[0]) for r in rows)
