@@ -258,7 +258,7 @@ def format_train(r: dict[str, Any]) -> str:
     hw = r["env"].get("gpu", r["env"]["cpu"])
     lines = [
         f"bench {r['preset']} preset, {r['size']} px, batch {r['batch_size']}, mode {r['mode']} on {r['device']} "
-        f"({hw}, {r['env']['torch_threads']} threads, {r['env'].get('instruction_set', '?')}); synthetic tensors; "
+        f"({hw}, {r['env']['torch_threads']} thread(s), {r['env'].get('instruction_set', '?')}); synthetic tensors; "
         f"--model {r['model']['family']}"
     ]
     modes = r["modes"] if r["mode"] == "both" else {r["mode"]: r}
