@@ -15,7 +15,10 @@ class StepFitter:
     measured over the last `window` steps or more (data loading, logs, scores and checkpoints included), so the
     LR schedule reaches 0 as the time limit arrives instead of being cut off, or ending early, when the machine
     is slower or faster than a short timing said, or was for a while. The total never exceeds the configured
-    steps (the loader's end).
+    steps (the loader's end). Inside the LR decay the total stays (so a steady run is exactly a plain run of its
+    length) unless it is off by more than the noise: the time limit would cut it off, or it would end more than
+    DRIFT of its steps early (a slowdown around the decay's start that has passed); the schedule then follows
+    the new total from the current step.
 
     With `--half-size-fraction` the two sizes are timed apart (a half-size step costs about 0.4 of a full one
     at 64 px): until full-size steps have been timed they are taken to cost FULL_OVER_HALF half-size ones, and
@@ -29,6 +32,8 @@ class StepFitter:
     # (the first steps also pay for starting the data loader's processes: timed, they would read as slow)
     WINDOW = 200  # steps: the speed is that of the last WINDOW or more steps of the size being timed, not of all
     # since the start, so a slowdown that has passed (another program's busy minute) no longer shortens the run
+    DRIFT = 0.05  # inside the decay, a total this much (of itself) under the fit is raised; a steady speed's
+    # fits creep up by (1 - FILL) of the steps since the last refit, at most ~1.5 % of the total over a decay of half
     FULL_OVER_HALF = 3.0  # cost of a full-size step over a half-size one before it is measured (0.4 measured at
     # 64 px on an AVX2 CPU in fp32; a high guess fits fewer steps: the run ends early rather than is cut off)
 
@@ -68,14 +73,11 @@ class StepFitter:
         if self.switched_at is None and self.half_fraction and step >= half_until:
             self.switched_at = half_until  # from here on a refit keeps the switch where it was
 
-    def due(self, step: int, trainer: Trainer) -> bool:
+    def due(self, step: int) -> bool:
         done = step - self.start
         if step == self.full_timed_at:  # the full size's first measured fit, even inside the decay
             return True
-        if done < self.FIRST or (done - self.FIRST) % self.EVERY:
-            return False
-        total = trainer.total_steps
-        return step < total - round(total * trainer.cfg.train.lr_decay_fraction)  # then the plan stays
+        return done >= self.FIRST and (done - self.FIRST) % self.EVERY == 0
 
     def per_step(self, step: int, now: float) -> tuple[float, float]:
         """Seconds per (half-size, full-size) step: measured, or estimated from the other size."""
@@ -110,7 +112,18 @@ class StepFitter:
         n_half = max(0, self._half_until(total) - step)
         return n_half * half + (total - step - n_half) * full
 
-    def total(self, step: int) -> int:
+    def total(self, step: int, trainer: Trainer) -> int:
+        """The run's total steps after step `step`: the fit while the LR is constant (and at the full size's first
+        timed fit); inside the decay the trainer's total, unless the time limit would cut it off or it ends more
+        than DRIFT early."""
+        current = trainer.total_steps
+        fitted = self._fit(step)
+        if step < current - round(current * trainer.cfg.train.lr_decay_fraction) or step == self.full_timed_at:
+            return fitted
+        cut_off = self.seconds_for(step, current) > self.deadline - time.monotonic()
+        return fitted if cut_off or fitted > current * (1 + self.DRIFT) else current
+
+    def _fit(self, step: int) -> int:
         """The most steps (<= the cap) whose predicted time fits FILL of the time left."""
         now = time.monotonic()
         self.rates = self.per_step(step, now)

@@ -302,8 +302,8 @@ def _step_loop(
             bar.update(1)
             if fitter is not None:
                 fitter.tick(step, run.total)
-                if fitter.due(step, trainer):
-                    total = ddp.min_over_ranks(fitter.total(step), run.d_ctx)
+                if fitter.due(step):
+                    total = ddp.min_over_ranks(fitter.total(step, trainer), run.d_ctx)
                     if total != run.total:
                         run = refit(run, trainer, total)
                         if run.main:  # config.json says the steps the schedule now runs, as the checkpoint will
