@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from cyclegan.errors import CycleGANError
 from cyclegan.evaluate import PSNR_MAX, l1, psnr, ssim
@@ -282,8 +283,31 @@ def test_evaluate_errors_name_the_option(tmp_path):
         from cyclegan.evaluate.runner import EvalOptions, evaluate
 
         evaluate(EvalOptions(checkpoint=str(ckpt), data=str(tmp_path / "empty"), progress=False))
-    assert aligned_truth([Path("a/x.png")], [Path("b/x.jpg"), Path("b/y.jpg")]) == [Path("b/x.jpg")]
-    assert aligned_truth([Path("a/x.png"), Path("a/z.png")], [Path("b/x.jpg")]) is None
+    folders = (Path("a"), Path("b"))
+    assert aligned_truth([Path("a/x.png")], [Path("b/x.jpg"), Path("b/y.jpg")], folders=folders) == [Path("b/x.jpg")]
+    assert aligned_truth([Path("a/x.png"), Path("a/z.png")], [Path("b/x.jpg")], folders=folders) is None
+
+
+def test_pairs_in_sub_folders_are_paired_by_their_path_not_their_stem(tmp_path):
+    """testA/x/s.png and testA/y/s.png: both were scored against the same truth (the last testB/*/s.png), and an
+    unreadable testA/x/s.png left out every s.png of both domains. Pairs are named by their path under the
+    folder, as training pairs them."""
+    from cyclegan.evaluate.runner import EvalOptions, _drop_bad_images, _list_domains, aligned_truth
+
+    root = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    for letter in "AB":
+        for sub in "xy":
+            (root / f"test{letter}" / sub).mkdir(parents=True)
+            Image.fromarray(smooth_image(rng, 16)).save(root / f"test{letter}" / sub / "s.png")
+    a, b = root / "testA", root / "testB"
+    files_a, files_b = sorted(a.rglob("*.png")), sorted(b.rglob("*.png"))
+    assert aligned_truth(files_a, files_b, folders=(a, b)) == [b / "x" / "s.png", b / "y" / "s.png"]
+    (a / "x" / "s.png").write_bytes(b"not an image")
+    opts = EvalOptions(checkpoint=("unused",), data=str(root), progress=False)
+    images, skipped = _drop_bad_images(opts, _list_domains(opts))
+    assert images.domains == {"A": [a / "y" / "s.png"], "B": [b / "y" / "s.png"]}
+    assert len(skipped) == 2 and "left out because its pair" in skipped[1] and str(b / "x" / "s.png") in skipped[1]
 
 
 def test_an_aligned_test_folder_is_read_as_pairs(tmp_path):

@@ -85,12 +85,20 @@ def _mean(values: list[float]) -> float:
     return float(sum(values) / len(values)) if values else math.nan
 
 
-def aligned_truth(source: list[Path], target: list[Path]) -> list[Path] | None:
-    """The target file of each source file when every source stem has one (aligned pairs), else None."""
-    by_stem = {p.stem: p for p in target}
-    if not source or any(p.stem not in by_stem for p in source):
+def pair_key(path: Path, folder: Path) -> Path:
+    """A file's name in a pair: its path under its domain's folder without the extension, as training pairs
+    files (`find_pairs`): sub/x.png pairs with sub/x.jpg, not with other/x.png."""
+    return path.relative_to(folder).with_suffix("")
+
+
+def aligned_truth(source: list[Path], target: list[Path], *, folders: tuple[Path, Path]) -> list[Path] | None:
+    """The target file of each source file when every source file has one of its name (`pair_key`, each under
+    its own of `folders`: the source's and the target's), else None."""
+    by_key = {pair_key(p, folders[1]): p for p in target}
+    keys = [pair_key(p, folders[0]) for p in source]
+    if not source or any(k not in by_key for k in keys):
         return None
-    return [by_stem[p.stem] for p in source]
+    return [by_key[k] for k in keys]
 
 
 def _features(
@@ -205,6 +213,10 @@ class SplitImages:
     folders: list[Path]  # ROOT/{split}A and ROOT/{split}B, or the one folder of A|B images
     aligned: bool = False
 
+    def folder(self, letter: str) -> Path:
+        """The folder domain `letter`'s files are in."""
+        return self.folders[0] if self.aligned else self.folders["AB".index(letter)]
+
     def half(self, letter: str) -> str | None:
         """Which half of its files domain `letter` reads (`_load`): None for whole files."""
         return letter if self.aligned else None
@@ -290,9 +302,11 @@ def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImage
     if not bad:
         return images, skipped
     a, b = domains["A"], domains["B"]
-    if aligned_truth(a, b) is not None and aligned_truth(b, a) is not None:  # pairs: drop whole pairs
-        bad_stems = {p.stem for p in bad}
-        partners = [p for p in a + b if p.stem in bad_stems and p not in bad]
+    fa, fb = images.folder("A"), images.folder("B")
+    if aligned_truth(a, b, folders=(fa, fb)) is not None and aligned_truth(b, a, folders=(fb, fa)) is not None:
+        keyed = [(pair_key(p, images.folder(k)), p) for k in "AB" for p in domains[k]]  # pairs: drop whole pairs
+        bad_keys = {key for key, p in keyed if p in bad}
+        partners = [p for key, p in keyed if key in bad_keys and p not in bad]
         skipped += [f"{p}: left out because its pair could not be read" for p in partners]
         bad |= set(partners)
     kept = {k: [p for p in files if p not in bad] for k, files in domains.items()}
@@ -439,7 +453,7 @@ def _evaluate_one(
         for d in directions:
             s, t = d[0], d[-1]  # source and target domain letters
             back = nets.get("BtoA" if d == "AtoB" else "AtoB")
-            truth = aligned_truth(domains[s], domains[t])
+            truth = aligned_truth(domains[s], domains[t], folders=(images.folder(s), images.folder(t)))
             save_dir = None
             if save_root is not None:
                 save_dir = save_root / d
