@@ -422,3 +422,14 @@ def test_the_table_gives_no_spread_where_one_subset_holds_both_sets_whole():
     row = {"kid_lite0": 0.2751, "kid_lite0_std": 0.0, "kid_subsets": 1}
     assert _kid(row, "kid_lite0") == "0.2751"  # not "0.2751 ± 0.0000" from a hundred identical subsets
     assert _kid({**row, "kid_subsets": 100, "kid_lite0_std": 0.0123}, "kid_lite0") == "0.2751 ± 0.0123"
+
+
+def test_a_size_below_ssims_window_is_refused_by_its_option(tmp_path, capsys):
+    """--size 2 ran the whole evaluation, then ended in a ValueError traceback from SSIM (at least 3x3)."""
+    from cyclegan.cli import main
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    args = ["evaluate", "--checkpoint", str(ckpt), "--data", str(tmp_path / "data"), "--no-progress"]
+    assert main([*args, "--size", "2"]) == 2
+    assert "option '--size' must be >= 3, got 2" in capsys.readouterr().err
