@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -433,3 +434,56 @@ def test_a_size_below_ssims_window_is_refused_by_its_option(tmp_path, capsys):
     args = ["evaluate", "--checkpoint", str(ckpt), "--data", str(tmp_path / "data"), "--no-progress"]
     assert main([*args, "--size", "2"]) == 2
     assert "option '--size' must be >= 3, got 2" in capsys.readouterr().err
+
+
+def test_what_cannot_be_scored_is_said_before_any_work(tmp_path, monkeypatch):
+    """A damaged second checkpoint, --limit 1 or a --kid-subset-size larger than a domain were refused only after
+    the first checkpoints were translated and scored (minutes on a real test split), and their scores lost."""
+    from cyclegan.evaluate import runner
+
+    good = save_tiny_checkpoint(tmp_path / "good.pt")
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(good.read_bytes()[:1000])
+    write_split(tmp_path / "data", 3, paired=True)
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(checkpoint=(str(good), str(damaged)), data=str(tmp_path / "data"), progress=False)
+    with pytest.raises(CycleGANError, match="cannot read checkpoint .*damaged.pt"):
+        runner.evaluate_checkpoints(opts)
+    opts = runner.EvalOptions(checkpoint=(str(good),), data=str(tmp_path / "data"), progress=False)
+    with pytest.raises(CycleGANError, match=r"testA holds 1 usable image \(--limit 1\): FD and KID need at least 2"):
+        runner.evaluate_checkpoints(dataclasses.replace(opts, limit=1))
+    with pytest.raises(CycleGANError, match=r"--kid-subset-size 4 must be between 2 and the smaller set \(3 images"):
+        runner.evaluate_checkpoints(dataclasses.replace(opts, kid_subset_size=4))
+
+
+def test_every_generator_of_a_checkpoint_comes_from_one_read_of_it(tmp_path, monkeypatch):
+    """Evaluating a run that is still training: its checkpoint.pt replaced between the read that gave the step and
+    the reads that gave G and F made a report of one step's number with another step's generators."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "checkpoint.pt")
+    later = torch.load(ckpt, weights_only=True)
+    later["step"] = 8
+    for state in later["models"].values():
+        for t in state.values():
+            if t.is_floating_point():
+                t.mul_(1.5)
+    torch.save(later, tmp_path / "later.pt")
+    write_split(tmp_path / "data", 3, paired=True)
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), progress=False)
+    scores = {}
+    for path in (ckpt, tmp_path / "later.pt"):
+        report = runner.evaluate(dataclasses.replace(opts, checkpoint=(str(path),)))
+        scores[report["step"]] = report["directions"]["AtoB"]["cycle_l1"]
+    real_load, reads = runner.load_file, []
+
+    def load_then_replaced(path):  # the training writes its next checkpoint just after a read
+        obj = real_load(path)
+        reads.append(path)
+        if len(reads) == 1:
+            (tmp_path / "later.pt").replace(ckpt)
+        return obj
+
+    monkeypatch.setattr(runner, "load_file", load_then_replaced)
+    report = runner.evaluate(opts)
+    assert report["directions"]["AtoB"]["cycle_l1"] == pytest.approx(scores[report["step"]], abs=1e-6)

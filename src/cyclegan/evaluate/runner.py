@@ -38,12 +38,12 @@ from ..families import GENERATOR_FOR, directions_of
 from ..files import check_outputs, claim_folder, unique_stems
 from ..inference import is_out_of_memory, translate_tensor
 from ..interop.foreign import load_foreign_generator
-from ..loading import checkpoint_file, checkpoint_path, load_file, load_generator
+from ..loading import checkpoint_file, checkpoint_path, generator_from, load_file
 from ..report import METRIC_NAMES
 from ..report.grid import save_grid
 from ..run_files import FORMAT
 from .best import expand_runs, run_data
-from .distances import feature_distances
+from .distances import feature_distances, kid_subset_size
 from .features import load_backbone
 from .metrics import l1, psnr, ssim
 from .options import EvalOptions
@@ -316,6 +316,20 @@ def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImage
     return dataclasses.replace(images, domains=kept), skipped
 
 
+def _check_counts(opts: EvalOptions, images: SplitImages) -> None:
+    """FD and KID need 2 images a domain, and --kid-subset-size no more than the smaller domain holds: said
+    before any work (it was said once every image had been translated)."""
+    counts = {k: len(files) for k, files in images.domains.items()}
+    fewest = min(counts, key=counts.__getitem__)
+    if counts[fewest] < 2:
+        limit = f" (--limit {opts.limit})" if opts.limit else ""
+        raise CycleGANError(
+            f"{images.folder(fewest)} holds {counts[fewest]} usable image{limit}: FD and KID need at least 2 per "
+            "domain; add images or raise --limit"
+        )
+    kid_subset_size(counts["A"], counts["B"], opts.kid_subset_size)  # one line naming --kid-subset-size
+
+
 def _check_outputs(opts: EvalOptions, images: SplitImages) -> None:
     """Refuse (one line, before any work) a --save-images folder inside the test split, and, without
     --overwrite, a --out file or saved images that exist."""
@@ -377,6 +391,9 @@ def _evaluate_all(opts: EvalOptions, images: SplitImages) -> list[dict[str, Any]
     checkpoints = opts.checkpoint
     device = resolve_device(opts.device)
     images, skipped = _drop_bad_images(opts, images)
+    _check_counts(opts, images)
+    for c in checkpoints:  # each read and built once now: a bad one late in the list lost the others' work
+        _generators(checkpoint_path(c), opts)
     backbone = load_backbone(opts.backbone, inception_weights=opts.inception_weights).to(device)
     cache = _RealCache()
     many = len(checkpoints) > 1
@@ -393,6 +410,43 @@ def _evaluate_all(opts: EvalOptions, images: SplitImages) -> list[dict[str, Any]
             ) from None
         reports.append({**report, "skipped": skipped})
     return reports
+
+
+@dataclasses.dataclass(frozen=True)
+class _Generators:
+    """What one checkpoint argument holds for the evaluation: its generators (on the CPU) by direction, the
+    directions to score, and what the report says of it."""
+
+    ckpt: dict[str, Any]  # our format's plain values (step, best); {} for a plain generator file
+    nets: dict[str, nn.Module]
+    directions: list[str]
+    preset: str
+    train_size: int | None
+
+
+def _generators(ckpt_file: Path, opts: EvalOptions) -> _Generators:
+    """The generators of `ckpt_file` for --direction, all from one read of the file (`generator_from`); a
+    file that holds no generator, or none for --direction, is one line."""
+    ckpt = load_file(ckpt_file)
+    source = str(ckpt_file)
+    directions = ["AtoB", "BtoA"] if opts.direction == "both" else [opts.direction]
+    if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
+        cfg = config_from_dict(ckpt["config"], source=source)
+        trained = directions_of(cfg.model)  # CycleGAN: both (G, F); pix2pix, CUT: the one it learned
+        if opts.direction == "both":
+            directions = list(trained)
+        # (a direction it does not translate is refused by generator_from, in one line)
+        wanted = trained if len(trained) > 1 else directions
+        nets = {d: generator_from(ckpt, d, source=source, ema=opts.ema) for d in wanted}
+        return _Generators(ckpt, nets, directions, cfg.preset, cfg.data.size)
+    # a plain generator state dict (e.g. from the reference implementation): one direction only
+    if opts.direction == "both":
+        _check_generator_file(ckpt, source=source)  # what the file is, before what to add to it
+        raise CycleGANError(
+            f"{ckpt_file} holds a single generator: give --direction AtoB or BtoA (the one it translates)"
+        )
+    nets = {opts.direction: generator_from(ckpt, opts.direction, source=source, ema=opts.ema)}
+    return _Generators({}, nets, directions, "foreign", None)
 
 
 def evaluate(opts: EvalOptions) -> dict[str, Any]:
@@ -414,28 +468,9 @@ def _evaluate_one(
     t0 = time.perf_counter()
     domains = images.domains
     ckpt_file = checkpoint_path(ckpt_arg)
-    ckpt = load_file(ckpt_file)
-    directions = ["AtoB", "BtoA"] if opts.direction == "both" else [opts.direction]
-    if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
-        cfg = config_from_dict(ckpt["config"], source=str(ckpt_file))
-        preset, train_size = cfg.preset, cfg.data.size
-        trained = directions_of(cfg.model)  # CycleGAN: both (G, F); pix2pix, CUT: the one it learned
-        if opts.direction == "both":
-            directions = list(trained)
-        # (a direction it does not translate is refused by load_generator, in one line)
-        nets = {
-            d: load_generator(ckpt_file, d, device=device, ema=opts.ema)
-            for d in (trained if len(trained) > 1 else directions)
-        }
-    else:  # a plain generator state dict (e.g. from the reference implementation): one direction only
-        if opts.direction == "both":
-            _check_generator_file(ckpt, source=str(ckpt_file))  # what the file is, before what to add to it
-            raise CycleGANError(
-                f"{ckpt_file} holds a single generator: give --direction AtoB or BtoA (the one it translates)"
-            )
-        preset, train_size = "foreign", None
-        nets = {opts.direction: load_generator(ckpt_file, opts.direction, device=device, ema=opts.ema)}
-        ckpt = {}
+    loaded = _generators(ckpt_file, opts)
+    ckpt, directions, train_size = loaded.ckpt, loaded.directions, loaded.train_size
+    nets = {d: net.to(device) for d, net in loaded.nets.items()}
     size = opts.size or train_size or FOREIGN_SIZE
     fd_name, kid_name = METRIC_NAMES[opts.backbone]
     save_root = _save_dir(opts, index, many, ckpt.get("step"))
@@ -495,7 +530,7 @@ def _evaluate_one(
         "checkpoint": str(ckpt_file),
         "step": ckpt.get("step"),
         **({"chosen_by": ckpt["best"]["metric"]} if isinstance(ckpt.get("best"), dict) else {}),
-        "preset": preset,
+        "preset": loaded.preset,
         "train_size": train_size,
         "eval_size": size,
         "data": opts.data,
