@@ -63,6 +63,16 @@ def test_truncated_and_foreign_files_are_clear_errors(tmp_path):
         load_generator(bad, "sideways")
 
 
+def test_a_checkpoint_cut_short_in_its_first_bytes_is_called_incomplete(tmp_path):
+    """A download or copy stopped after its first kilobyte: torch's zip reader fails with EINVAL, shown as
+    'cannot read checkpoint head.pt: Invalid argument', which says nothing of what is wrong."""
+    valid = save_tiny_checkpoint(tmp_path / "valid.pt")
+    head = tmp_path / "head.pt"
+    head.write_bytes(valid.read_bytes()[:1000])
+    with pytest.raises(CycleGANError, match=r"cannot read checkpoint .*head.pt: not a file saved by torch.save, or an"):
+        load_weights_only(head)
+
+
 def test_a_zip_bomb_checkpoint_is_refused_before_torch_reads_it(tmp_path, monkeypatch, capsys):
     """A checkpoint whose data.pkl (or a tensor's storage) inflates to 40 MiB from a file of about 0.7 MB
     (at full scale: 1 MB to 1 GiB, docs/reliability.md): refused from the zip directory in one line, and
