@@ -487,3 +487,27 @@ def test_every_generator_of_a_checkpoint_comes_from_one_read_of_it(tmp_path, mon
     monkeypatch.setattr(runner, "load_file", load_then_replaced)
     report = runner.evaluate(opts)
     assert report["directions"]["AtoB"]["cycle_l1"] == pytest.approx(scores[report["step"]], abs=1e-6)
+
+
+def test_the_report_is_not_written_over_a_saved_image(tmp_path, monkeypatch):
+    """--out DIR/AtoB_grid.png with --save-images DIR: the grid was written, then the JSON report over it (or a
+    translation, DIR/AtoB/NAME.png), and the command said both were written."""
+    from cyclegan.evaluate import runner
+
+    ckpt, second = save_tiny_checkpoint(tmp_path / "tiny.pt"), save_tiny_checkpoint(tmp_path / "second.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    saved = tmp_path / "saved"
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), progress=False)
+    clashes = {
+        (str(ckpt),): [saved / "AtoB_grid.png", saved / "BtoA" / "scene_01.png", saved / "x" / ".." / "AtoB_grid.png"],
+        (str(ckpt), str(second)): [saved / "01_step7" / "report.json"],  # DIR/NN_stepS/ is the images'
+    }
+    for checkpoints, outs in clashes.items():
+        for out in outs:
+            clash = dataclasses.replace(opts, checkpoint=checkpoints, save_images=str(saved), out=str(out))
+            with pytest.raises(CycleGANError, match=r"^option '--out': .* is where --save-images writes an image"):
+                runner.evaluate_checkpoints(clash)
+    beside = dataclasses.replace(opts, save_images=str(saved), out=str(saved / "report.json"))
+    with pytest.raises(pytest.fail.Exception, match="the work started"):  # a name of its own is fine
+        runner.evaluate_checkpoints(beside)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -337,18 +338,17 @@ def _check_outputs(opts: EvalOptions, images: SplitImages) -> None:
     inputs = [p for files in domains.values() for p in files] + [checkpoint_file(c) for c in opts.checkpoint]
     if opts.out:  # not onto an input (checkpoints included) nor inside the split, which the next run reads
         check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs, input_folders=images.folders)
-    outputs: list[Path] = []
     if opts.save_images:
         root = Path(opts.save_images)
-        if len(opts.checkpoint) == 1:
+        many = len(opts.checkpoint) > 1
+        if not many:
             folders = [root]
         else:  # DIR/NN_stepS/: the step is read from the checkpoint later; any folder of index NN may clash
             folders = [f for i in range(len(opts.checkpoint)) for f in sorted(root.glob(f"{i:02d}_step*"))]
-        directions = ["AtoB", "BtoA"] if opts.direction == "both" else [opts.direction]
-        for folder in folders:
-            for d in directions:
-                outputs.append(folder / f"{d}_grid.png")
-                outputs += [folder / d / f"{stem}.png" for stem in unique_stems(domains[d[0]])]
+        names = _saved_names(opts, domains)
+        if opts.out:
+            _check_out_apart(Path(opts.out), root, names, many=many)
+        outputs = [folder / name for folder in folders for name in names]
         check_outputs(
             outputs,
             overwrite=opts.overwrite,
@@ -356,6 +356,28 @@ def _check_outputs(opts: EvalOptions, images: SplitImages) -> None:
             out_folder=root,
             inputs=inputs,
             input_folders=images.folders,
+        )
+
+
+def _saved_names(opts: EvalOptions, domains: dict[str, list[Path]]) -> list[Path]:
+    """What --save-images writes for one checkpoint, relative to its folder: D_grid.png and D/STEM.png."""
+    names: list[Path] = []
+    for d in ["AtoB", "BtoA"] if opts.direction == "both" else [opts.direction]:
+        names.append(Path(f"{d}_grid.png"))
+        names += [Path(d) / f"{stem}.png" for stem in unique_stems(domains[d[0]])]
+    return names
+
+
+def _check_out_apart(out: Path, root: Path, names: list[Path], *, many: bool) -> None:
+    """Refuse a --out that is one of the files --save-images writes (a grid or a translation, in DIR or, with
+    several checkpoints, in any DIR/NN_stepS/): the report was written over it, or it over the report."""
+    try:
+        rel = out.resolve().relative_to(root.resolve())
+    except ValueError:  # not under DIR
+        return
+    if (many and len(rel.parts) > 1 and re.fullmatch(r"\d+_step.*", rel.parts[0])) or (not many and rel in names):
+        raise CycleGANError(
+            f"option '--out': {out} is where --save-images writes an image; give the report another name"
         )
 
 
