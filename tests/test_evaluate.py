@@ -511,3 +511,14 @@ def test_the_report_is_not_written_over_a_saved_image(tmp_path, monkeypatch):
     beside = dataclasses.replace(opts, save_images=str(saved), out=str(saved / "report.json"))
     with pytest.raises(pytest.fail.Exception, match="the work started"):  # a name of its own is fine
         runner.evaluate_checkpoints(beside)
+
+
+def test_a_published_generator_without_data_asks_for_data(tmp_path, capsys, monkeypatch):
+    """`evaluate --checkpoint pretrained:horse2zebra` without --data said 'pretrained:horse2zebra does not exist
+    (give a run folder or a checkpoint file)': the model name was right, --data was missing."""
+    from cyclegan.cli import main
+
+    monkeypatch.setenv("CYCLEGAN_HOME", str(tmp_path))
+    assert main(["evaluate", "--checkpoint", "pretrained:horse2zebra", "--direction", "AtoB"]) == 2
+    err = capsys.readouterr().err
+    assert "option '--data' is needed: pretrained:horse2zebra records no data root" in err and "exist" not in err

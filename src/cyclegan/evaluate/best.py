@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import CycleGANError
 from ..report import METRIC_NAMES
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME
+from ..zoo import is_spec
 
 HIGHER_IS_BETTER = {"truth_psnr": True, "truth_ssim": True, "cycle_psnr": True, "kid": False, "kid_lite0": False}
 
@@ -39,6 +40,8 @@ def expand_runs(checkpoints: tuple[str, ...]) -> tuple[str, ...]:
 def run_data(checkpoint: str) -> str:
     """The training data root of the run that `checkpoint` (a run folder or a file in one) belongs to, from its
     config.json: the default --data of `cyclegan evaluate RUN`."""
+    if is_spec(checkpoint):  # a published generator has no run, so no training data to default to
+        raise CycleGANError(f"option '--data' is needed: {checkpoint} records no data root (give --data ROOT)")
     path = Path(checkpoint)
     if not path.exists():  # say so first: "no config.json naming --data" would send the user the wrong way
         raise CycleGANError(f"option '--checkpoint': {path} does not exist (give a run folder or a checkpoint file)")
