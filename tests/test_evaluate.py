@@ -195,6 +195,22 @@ def test_inception_rejects_files_that_do_not_fit(tmp_path):
         load_fid_inception(noise)
 
 
+@pytest.mark.slow
+def test_inception_weights_of_other_values_or_nan_are_named(tmp_path, inception_file):
+    """A value that is no tensor ended in "AttributeError: 'int' object has no attribute 'shape'"; NaN weights made
+    every fid and kid NaN without a word (and oneMKL's errors on stderr)."""
+    from cyclegan.evaluate.features import load_fid_inception
+
+    state = torch.load(inception_file, weights_only=True)
+    first = next(iter(state))
+    torch.save({**state, first: 1}, tmp_path / "int.pth")
+    with pytest.raises(CycleGANError, match=rf"do not fit the FID Inception \(not tensors: \['{first}'\]\)"):
+        load_fid_inception(tmp_path / "int.pth")
+    torch.save({**state, first: torch.full_like(state[first], math.nan)}, tmp_path / "nan.pth")
+    with pytest.raises(CycleGANError, match=rf"nan.pth hold NaN or infinite values \(\['{first}'\]\): a damaged"):
+        load_fid_inception(tmp_path / "nan.pth")
+
+
 # --- the evaluate command ---------------------------------------------------------------------------------
 
 
