@@ -538,3 +538,19 @@ def test_a_published_generator_without_data_asks_for_data(tmp_path, capsys, monk
     assert main(["evaluate", "--checkpoint", "pretrained:horse2zebra", "--direction", "AtoB"]) == 2
     err = capsys.readouterr().err
     assert "option '--data' is needed: pretrained:horse2zebra records no data root" in err and "exist" not in err
+
+
+def test_a_report_with_figures_that_are_not_finite_is_strict_json(tmp_path):
+    """A generator that outputs NaN (a run that diverged): the report held the token NaN, which JSON has not,
+    so a strict reader (a browser's JSON.parse, jq) refused the whole file."""
+    from cyclegan.report import write_json
+
+    def refuse(token):
+        raise ValueError(f"not JSON: {token}")
+
+    report = {"directions": {"AtoB": {"fd_lite0": math.nan, "kid_lite0": math.inf, "n_source": 3}}, "steps": [1.5]}
+    text = write_json(report, tmp_path / "eval.json").read_text()
+    assert json.loads(text, parse_constant=refuse) == {
+        "directions": {"AtoB": {"fd_lite0": None, "kid_lite0": None, "n_source": 3}},
+        "steps": [1.5],
+    }

@@ -7,6 +7,7 @@ Each function takes the report a library function returned (`evaluate.runner.eva
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,22 @@ _LOWER, _HIGHER = "lower is better", "higher is better"
 
 
 def write_json(report: dict[str, Any], path: str | Path) -> Path:
-    """Write `report` as indented JSON, atomically (creating the folder); returns the path."""
-    text = json.dumps(report, indent=2) + "\n"
+    """Write `report` as indented JSON, atomically (creating the folder); returns the path. A figure that is NaN
+    or infinite (a generator that outputs NaN, a mean of nothing) is written as null: strict JSON, as log.jsonl,
+    which every reader parses (Python wrote the token NaN, which JSON has not)."""
+    text = json.dumps(_finite(report), indent=2, allow_nan=False) + "\n"
     return write_atomic(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every NaN or infinite float, in dicts and lists at any depth, as None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 # --- cyclegan evaluate -------------------------------------------------------------------------------------
