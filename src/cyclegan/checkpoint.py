@@ -24,13 +24,10 @@ from .config import Config, ModelConfig, config_from_dict
 from .errors import CycleGANError, escape
 from .families import FAMILIES, family
 from .files import write_atomic
-from .models import network_builder
+from .models import MAX_PARAMETERS, network_builder
 from .run_files import CHECKPOINT_NAME, FORMAT, GENERATORS_ONLY
 from .safeload import load_weights_only
 
-# Per network: far above any CycleGAN (the paper's generator has 11.4 M), far below what a machine can hold
-# (8 GB of fp32 weights). A stored config beyond it is damage or a hostile file, refused before allocating.
-MAX_PARAMETERS = 2_000_000_000
 KIND_NAMES = {"nce_head": "projection head"}  # how errors name a kind of network (`models.NETWORK_KINDS`)
 
 
