@@ -73,6 +73,22 @@ def test_a_checkpoint_cut_short_in_its_first_bytes_is_called_incomplete(tmp_path
         load_weights_only(head)
 
 
+def test_a_generator_with_weights_that_are_not_finite_is_refused_by_name(tmp_path):
+    """NaN weights (a damaged file, a diverged run saved by other code) loaded without a word: translate wrote
+    black images and evaluate reported NaN scores."""
+    ckpt = torch.load(save_tiny_checkpoint(tmp_path / "ok.pt"), weights_only=True)
+    key = next(k for k, t in ckpt["models"]["G"].items() if t.is_floating_point())
+    ckpt["models"]["G"][key] = torch.full_like(ckpt["models"]["G"][key], float("nan"))
+    torch.save(ckpt, tmp_path / "nan.pt")
+    with pytest.raises(CycleGANError, match=rf"nan.pt: the AtoB generator's {key} holds NaN or infinite values"):
+        load_generator(tmp_path / "nan.pt", "AtoB")
+    assert load_generator(tmp_path / "nan.pt", "BtoA") is not None  # F is whole
+    foreign = {k: torch.full_like(t, float("inf")) for k, t in ckpt["models"]["G"].items()}
+    torch.save(foreign, tmp_path / "inf.pth")  # a generator file of another project, the same way
+    with pytest.raises(CycleGANError, match=r"inf.pth: the AtoB generator's .* holds NaN or infinite values"):
+        load_generator(tmp_path / "inf.pth")
+
+
 def test_a_zip_bomb_checkpoint_is_refused_before_torch_reads_it(tmp_path, monkeypatch, capsys):
     """A checkpoint whose data.pkl (or a tensor's storage) inflates to 40 MiB from a file of about 0.7 MB
     (at full scale: 1 MB to 1 GiB, docs/reliability.md): refused from the zip directory in one line, and

@@ -114,4 +114,11 @@ def generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoi
             load_state(net, ckpt["models"][name], where=f"models.{name}", source=source)
     else:  # a generator saved by the reference implementation (or in its layout): see cyclegan.interop
         net = load_foreign_generator(ckpt, direction, source=source)
+    # Training never saves a non-finite weight; one here made every output NaN (black images, NaN scores).
+    bad = next((k for k, t in net.state_dict().items() if t.is_floating_point() and not t.isfinite().all()), None)
+    if bad is not None:
+        raise CycleGANError(
+            f"{source}: the {direction} generator's {bad} holds NaN or infinite values (a damaged file, or weights "
+            "of a run that diverged); use another checkpoint"
+        )
     return net.eval().requires_grad_(False)
