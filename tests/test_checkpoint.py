@@ -89,6 +89,18 @@ def test_a_generator_with_weights_that_are_not_finite_is_refused_by_name(tmp_pat
         load_generator(tmp_path / "inf.pth")
 
 
+def test_a_run_folder_with_only_its_best_pt_names_that_file(tmp_path, capsys):
+    """A run whose checkpoint.pt was deleted to save space (best.pt kept): 'checkpoint not found:
+    RUN/checkpoint.pt (give a run folder or a checkpoint file)', though the run folder was given and best.pt is
+    there to translate with."""
+    run = tmp_path / "run"
+    run.mkdir()
+    save_tiny_checkpoint(run / "best.pt")
+    with pytest.raises(CycleGANError, match=r"run/checkpoint.pt; the run keeps .*run/best.pt \(its best generators\)"):
+        load_generator(run)
+    assert load_generator(run / "best.pt") is not None  # the file it names
+
+
 def test_a_zip_bomb_checkpoint_is_refused_before_torch_reads_it(tmp_path, monkeypatch, capsys):
     """A checkpoint whose data.pkl (or a tensor's storage) inflates to 40 MiB from a file of about 0.7 MB
     (at full scale: 1 MB to 1 GiB, docs/reliability.md): refused from the zip directory in one line, and

@@ -25,7 +25,7 @@ from .errors import CycleGANError, escape
 from .families import FAMILIES, family
 from .files import write_atomic
 from .models import MAX_PARAMETERS, network_builder
-from .run_files import CHECKPOINT_NAME, FORMAT, GENERATORS_ONLY
+from .run_files import BEST_NAME, CHECKPOINT_NAME, FORMAT, GENERATORS_ONLY
 from .safeload import load_weights_only
 
 KIND_NAMES = {"nce_head": "projection head"}  # how errors name a kind of network (`models.NETWORK_KINDS`)
@@ -51,6 +51,11 @@ def run_checkpoint(path: str | Path) -> Path:
     """A run folder means its `checkpoint.pt`; a file means itself; anything else is a one-line error."""
     path = Path(path)
     if path.is_dir():
+        if not (path / CHECKPOINT_NAME).is_file() and (path / BEST_NAME).is_file():  # checkpoint.pt deleted
+            raise CycleGANError(
+                f"checkpoint not found: {path / CHECKPOINT_NAME}; the run keeps {path / BEST_NAME} (its best "
+                "generators): give that file"
+            )
         path = path / CHECKPOINT_NAME
     if not path.is_file():
         raise CycleGANError(f"checkpoint not found: {path} (give a run folder or a checkpoint file)")
