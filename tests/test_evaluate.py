@@ -554,3 +554,13 @@ def test_a_report_with_figures_that_are_not_finite_is_strict_json(tmp_path):
         "directions": {"AtoB": {"fd_lite0": None, "kid_lite0": None, "n_source": 3}},
         "steps": [1.5],
     }
+
+
+def test_inception_weights_without_the_inception_backbone_are_refused(tmp_path, capsys):
+    """`--inception-weights FILE` without `--backbone inception` computed Lite0 figures and never read FILE: a user
+    who asked for FID got fd_lite0 without a word about the file."""
+    from cyclegan.cli import main
+
+    args = ["evaluate", "--checkpoint", str(tmp_path / "run"), "--inception-weights", str(tmp_path / "w.pth")]
+    assert main(args) == 2
+    assert "option '--inception-weights' is for --backbone inception, not lite0" in capsys.readouterr().err

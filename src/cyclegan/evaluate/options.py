@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..errors import CycleGANError
 from ..files import overwrite_option
 from ..options import MAX_SEED, Options, opt
 from ..shared_options import device_option, ema_option, max_pixels_option, progress_option
@@ -56,3 +57,11 @@ class EvalOptions(Options):
     max_pixels: int = max_pixels_option()
     device: str = device_option()
     progress: bool = progress_option()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.inception_weights is not None and self.backbone != "inception":  # FID asked for, Lite0 computed
+            raise CycleGANError(
+                f"option '--inception-weights' is for --backbone inception, not {self.backbone}; add --backbone "
+                "inception (FID) or drop it"
+            )
