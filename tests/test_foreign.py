@@ -368,3 +368,12 @@ def test_a_small_file_declaring_a_huge_generator_is_refused_before_building_it(t
     assert path.stat().st_size < 1_000_000
     with pytest.raises(CycleGANError, match=r"huge.pth: its tensors describe a ResNet .*ngf 100000.* beyond the 2e"):
         load_generator(path)
+
+
+def test_averaged_weights_asked_of_a_foreign_file_are_refused(tmp_path):
+    """`--ema on` requires the averaged weights (a run without them is refused); a reference .pth gave its raw
+    weights without a word."""
+    path = save(ref_resnet(ngf=8, n_blocks=2).state_dict(), tmp_path / "latest_net_G_A.pth")
+    with pytest.raises(CycleGANError, match=r"latest_net_G_A.pth is a generator file of another project, which holds"):
+        load_generator(path, ema="on")
+    assert load_generator(path, ema="auto") is not None

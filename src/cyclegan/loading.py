@@ -114,6 +114,11 @@ def generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoi
             load_state(net, ckpt["models"][name], where=f"models.{name}", source=source)
     else:  # a generator saved by the reference implementation (or in its layout): see cyclegan.interop
         net = load_foreign_generator(ckpt, direction, source=source)
+        if ema == "on":  # asked for the average and given the raw weights: said, as for our runs without one
+            raise CycleGANError(
+                f"{source} is a generator file of another project, which holds no averaged weights; use --ema off "
+                "or auto"
+            )
     # Training never saves a non-finite weight; one here made every output NaN (black images, NaN scores).
     bad = next((k for k, t in net.state_dict().items() if t.is_floating_point() and not t.isfinite().all()), None)
     if bad is not None:
