@@ -564,3 +564,19 @@ def test_inception_weights_without_the_inception_backbone_are_refused(tmp_path, 
     args = ["evaluate", "--checkpoint", str(tmp_path / "run"), "--inception-weights", str(tmp_path / "w.pth")]
     assert main(args) == 2
     assert "option '--inception-weights' is for --backbone inception, not lite0" in capsys.readouterr().err
+
+
+def test_files_of_other_types_in_the_split_are_named_as_training_names_them(tmp_path, capsys, monkeypatch):
+    """A GIF (or a text file) in testA was left out of the evaluation without a word; training names such files."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    Image.new("RGB", (40, 40)).save(tmp_path / "data" / "testA" / "scene_02.gif")
+    (tmp_path / "data" / "testA" / "notes.txt").write_text("the scenes")
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), progress=False)
+    with pytest.raises(pytest.fail.Exception, match="the work started"):
+        runner.evaluate_checkpoints(opts)
+    err = capsys.readouterr().err
+    assert "testA: 2 file(s) left out, not of a type evaluate reads (.jpg" in err and "notes.txt, scene_02.gif" in err

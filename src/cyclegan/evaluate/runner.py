@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,8 +33,8 @@ from tqdm import tqdm
 
 from ..config import config_from_dict
 from ..data.dataset import eval_transform, split_aligned
-from ..data.io import check_images, list_images, open_image, read_image, save_image, to_pil
-from ..errors import CycleGANError
+from ..data.io import check_images, left_out, list_images, open_image, read_image, save_image, to_pil
+from ..errors import CycleGANError, escape
 from ..execution import resolve_device
 from ..families import GENERATOR_FOR, directions_of
 from ..files import check_outputs, claim_folder, unique_stems
@@ -400,6 +401,8 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
         raise CycleGANError("give at least one --checkpoint")
     opts = dataclasses.replace(opts, checkpoint=checkpoints, data=opts.data or run_data(checkpoints[0]))
     images = _list_domains(opts)
+    for line in (line for folder in images.folders for line in left_out(folder, reader="evaluate")):
+        print(f"warning: {escape(line)}", file=sys.stderr)  # a GIF in testA was left out without a word
     _check_outputs(opts, images)  # before any work
     if not opts.save_images:
         return _evaluate_all(opts, images)
