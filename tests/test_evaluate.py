@@ -580,3 +580,20 @@ def test_files_of_other_types_in_the_split_are_named_as_training_names_them(tmp_
         runner.evaluate_checkpoints(opts)
     err = capsys.readouterr().err
     assert "testA: 2 file(s) left out, not of a type evaluate reads (.jpg" in err and "notes.txt, scene_02.gif" in err
+
+
+def test_a_split_paired_but_for_a_few_names_says_why_there_is_no_truth(tmp_path, capsys, monkeypatch):
+    """testA and testB with the same names but one (renamed, or cut off by --limit): the report silently had no
+    PSNR/SSIM to the truth, which needs every pair."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 3, paired=True)
+    (tmp_path / "data" / "testB" / "scene_02.png").rename(tmp_path / "data" / "testB" / "other.png")
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), direction="AtoB", progress=False)
+    with pytest.raises(pytest.fail.Exception, match="the work started"):
+        runner.evaluate_checkpoints(opts)
+    err = capsys.readouterr().err
+    assert "warning: no PSNR/SSIM to the truth for AtoB: 1 of 3 files of" in err and "(scene_02.png)" in err
+    assert "BtoA" not in err  # not scored

@@ -332,6 +332,24 @@ def _check_counts(opts: EvalOptions, images: SplitImages) -> None:
     kid_subset_size(counts["A"], counts["B"], opts.kid_subset_size)  # one line naming --kid-subset-size
 
 
+def _partial_pairs(opts: EvalOptions, images: SplitImages) -> list[str]:
+    """A line per direction whose source files have a target file of the same name (`pair_key`) only in part:
+    the truth figures need every one's pair, so they were left out of the report without a word."""
+    lines = []
+    for s, t in ("AB", "BA") if opts.direction == "both" else [(opts.direction[0], opts.direction[-1])]:
+        source, folder_t = images.domains[s], images.folder(t)
+        keys = {pair_key(p, folder_t) for p in images.domains[t]}
+        alone = [p for p in source if pair_key(p, images.folder(s)) not in keys]
+        if 0 < len(alone) < len(source):
+            names = ", ".join(p.name for p in alone[:3]) + (", ..." if len(alone) > 3 else "")
+            limit = f" (--limit {opts.limit} takes the first of each folder by name)" if opts.limit else ""
+            lines.append(
+                f"no PSNR/SSIM to the truth for {s}to{t}: {len(alone)} of {len(source)} files of {images.folder(s)} "
+                f"have no file of the same name in {folder_t}{limit} ({names}); the truth needs every pair"
+            )
+    return lines
+
+
 def _check_outputs(opts: EvalOptions, images: SplitImages) -> None:
     """Refuse (one line, before any work) a --save-images folder inside the test split, and, without
     --overwrite, a --out file or saved images that exist."""
@@ -417,6 +435,8 @@ def _evaluate_all(opts: EvalOptions, images: SplitImages) -> list[dict[str, Any]
     device = resolve_device(opts.device)
     images, skipped = _drop_bad_images(opts, images)
     _check_counts(opts, images)
+    for line in _partial_pairs(opts, images):
+        print(f"warning: {escape(line)}", file=sys.stderr)
     for c in checkpoints:  # each read and built once now: a bad one late in the list lost the others' work
         _generators(checkpoint_path(c), opts)
     backbone = load_backbone(opts.backbone, inception_weights=opts.inception_weights).to(device)
