@@ -597,3 +597,20 @@ def test_a_split_paired_but_for_a_few_names_says_why_there_is_no_truth(tmp_path,
     err = capsys.readouterr().err
     assert "warning: no PSNR/SSIM to the truth for AtoB: 1 of 3 files of" in err and "(scene_02.png)" in err
     assert "BtoA" not in err  # not scored
+
+
+@pytest.mark.parametrize("best", [{"step": 7}, {"metric": ["psnr"], "step": 7}])
+def test_a_best_record_without_a_metric_name_is_scored_as_a_plain_checkpoint(tmp_path, capsys, best):
+    """A best.pt whose `best` record has no metric name (damaged, hand-made) ended a run's evaluation, after the
+    scoring, in a KeyError or TypeError traceback."""
+    from cyclegan.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    save_tiny_checkpoint(run / "checkpoint.pt")
+    ckpt = torch.load(save_tiny_checkpoint(run / "best.pt"), weights_only=True)
+    torch.save({**ckpt, "best": best}, run / "best.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    args = ["evaluate", "--checkpoint", str(run), "--data", str(tmp_path / "data"), "--kid-subsets", "2"]
+    assert main([*args, "--no-progress"]) == 0
+    assert "is better" not in capsys.readouterr().out  # no score named the one that chose it

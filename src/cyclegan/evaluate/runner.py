@@ -494,6 +494,14 @@ def _generators(ckpt_file: Path, opts: EvalOptions) -> _Generators:
     return _Generators({}, nets, directions, "foreign", None)
 
 
+def _chosen_by(ckpt: dict[str, Any]) -> str | None:
+    """The score that chose a best.pt, from its `best` record; None for a checkpoint.pt, or a record without a
+    metric's name (a damaged or hand-made file: a KeyError or TypeError traceback once the run was scored)."""
+    best = ckpt.get("best")
+    metric = best.get("metric") if isinstance(best, dict) else None
+    return metric if isinstance(metric, str) else None
+
+
 def evaluate(opts: EvalOptions) -> dict[str, Any]:
     """Evaluate the first of `opts.checkpoint`; returns the JSON-ready report (see the module docstring)."""
     return evaluate_checkpoints(dataclasses.replace(opts, checkpoint=expand_runs(opts.checkpoint)[:1]))[0]
@@ -574,7 +582,7 @@ def _evaluate_one(
     return {
         "checkpoint": str(ckpt_file),
         "step": ckpt.get("step"),
-        **({"chosen_by": ckpt["best"]["metric"]} if isinstance(ckpt.get("best"), dict) else {}),
+        **({"chosen_by": chosen_by} if (chosen_by := _chosen_by(ckpt)) else {}),
         "preset": loaded.preset,
         "train_size": train_size,
         "eval_size": size,
