@@ -614,3 +614,25 @@ def test_a_best_record_without_a_metric_name_is_scored_as_a_plain_checkpoint(tmp
     args = ["evaluate", "--checkpoint", str(run), "--data", str(tmp_path / "data"), "--kid-subsets", "2"]
     assert main([*args, "--no-progress"]) == 0
     assert f"{run}: " not in capsys.readouterr().out  # no line on which is better: no score chose it
+
+
+def test_saved_images_of_an_earlier_evaluation_left_beside_the_new_ones_are_named(tmp_path, capsys, monkeypatch):
+    """--save-images DIR --overwrite after an evaluation of other test images: DIR/AtoB held the earlier
+    translations beside the new ones, without a word, as if this checkpoint had made them all."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    saved = tmp_path / "saved"
+    (saved / "AtoB").mkdir(parents=True)
+    for name in ("scene_00.png", "old_1.png", "old_2.png"):  # scene_00.png is written again: not named
+        Image.new("RGB", (8, 8)).save(saved / "AtoB" / name)
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(
+        checkpoint=(str(ckpt),), data=str(tmp_path / "data"), save_images=str(saved), overwrite=True, progress=False
+    )
+    with pytest.raises(pytest.fail.Exception, match="the work started"):
+        runner.evaluate_checkpoints(opts)
+    err = capsys.readouterr().err
+    assert f"warning: {saved / 'AtoB'} holds 2 image(s) this evaluation does not write (old_1.png, old_2.png)" in err
+    assert "BtoA" not in err

@@ -378,6 +378,28 @@ def _check_outputs(opts: EvalOptions, images: SplitImages) -> None:
         )
 
 
+def _earlier_images(opts: EvalOptions, images: SplitImages) -> list[str]:
+    """With --save-images and --overwrite: a line per folder of translations that holds images this evaluation
+    does not write (an earlier one's, of other test images), which stay beside the new ones as if they were
+    this checkpoint's. Named, not deleted: no record says which files an earlier evaluation wrote."""
+    if not (opts.save_images and opts.overwrite):
+        return []
+    root = Path(opts.save_images)
+    names = set(_saved_names(opts, images.domains))
+    folders = [root] if len(opts.checkpoint) == 1 else sorted(root.glob("[0-9][0-9]*_step*"))
+    lines = []
+    for folder in folders:
+        for d in ("AtoB", "BtoA"):
+            others = sorted(p for p in (folder / d).glob("*.png") if p.relative_to(folder) not in names)
+            if others:
+                shown = ", ".join(p.name for p in others[:3]) + (", ..." if len(others) > 3 else "")
+                lines.append(
+                    f"{folder / d} holds {len(others)} image(s) this evaluation does not write ({shown}), left "
+                    "from an earlier one beside the new translations: remove them, or give another --save-images"
+                )
+    return lines
+
+
 def _saved_names(opts: EvalOptions, domains: dict[str, list[Path]]) -> list[Path]:
     """What --save-images writes for one checkpoint, relative to its folder: D_grid.png and D/STEM.png."""
     names: list[Path] = []
@@ -422,6 +444,8 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     for line in (line for folder in images.folders for line in left_out(folder, reader="evaluate")):
         print(f"warning: {escape(line)}", file=sys.stderr)  # a GIF in testA was left out without a word
     _check_outputs(opts, images)  # before any work
+    for line in _earlier_images(opts, images):
+        print(f"warning: {escape(line)}", file=sys.stderr)
     if not opts.save_images:
         return _evaluate_all(opts, images)
     with claim_folder(opts.save_images, "--save-images"):  # one run writes the images there at a time
