@@ -101,6 +101,16 @@ def test_a_run_folder_with_only_its_best_pt_names_that_file(tmp_path, capsys):
     assert load_generator(run / "best.pt") is not None  # the file it names
 
 
+def test_a_weight_of_integers_is_refused_not_cast(tmp_path):
+    """A weight stored as integers (a damaged or hand-edited file) was cast to float by load_state_dict without a
+    word: the generator's weights truncated to whole numbers, its translations noise."""
+    ckpt = torch.load(save_tiny_checkpoint(tmp_path / "ok.pt"), weights_only=True)
+    ckpt["models"]["G"]["model.1.weight"] = ckpt["models"]["G"]["model.1.weight"].to(torch.int64)
+    torch.save(ckpt, tmp_path / "int.pt")
+    with pytest.raises(CycleGANError, match=r"int.pt: tensor 'models.G.model.1.weight' is torch.int64 where the net"):
+        load_generator(tmp_path / "int.pt", "BtoA")  # checked whichever generator is asked for
+
+
 def test_a_zip_bomb_checkpoint_is_refused_before_torch_reads_it(tmp_path, monkeypatch, capsys):
     """A checkpoint whose data.pkl (or a tensor's storage) inflates to 40 MiB from a file of about 0.7 MB
     (at full scale: 1 MB to 1 GiB, docs/reliability.md): refused from the zip directory in one line, and

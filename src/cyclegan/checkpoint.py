@@ -256,6 +256,8 @@ def compare_state_dict(
                 f"tensor '{where}.{key}' has shape {tuple(state[key].shape)} where the stored config "
                 f"({config}) needs {tuple(t.shape)}: the config does not match the weights",
             )
+        if state[key].is_floating_point() != t.is_floating_point():  # load_state_dict casts without a word
+            raise _fail(source, f"tensor '{where}.{key}' is {state[key].dtype} where the network has {t.dtype}")
     extra = next((k for k in state if k not in expected), None)
     if extra is not None:
         raise _fail(source, f"'{where}' holds a tensor '{extra}' that the stored config ({config}) does not have")
