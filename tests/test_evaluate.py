@@ -636,3 +636,21 @@ def test_saved_images_of_an_earlier_evaluation_left_beside_the_new_ones_are_name
     err = capsys.readouterr().err
     assert f"warning: {saved / 'AtoB'} holds 2 image(s) this evaluation does not write (old_1.png, old_2.png)" in err
     assert "BtoA" not in err
+
+
+def test_a_foreign_file_holding_both_generators_is_scored_both_ways(tmp_path):
+    """A file of another project holding G_A and G_B was refused with '... holds a single generator: give
+    --direction AtoB or BtoA'; it holds one for each, and the cycle between them."""
+    from cyclegan.config import resolve
+    from cyclegan.evaluate.runner import EvalOptions, evaluate
+    from cyclegan.models import build_generator
+
+    torch.manual_seed(0)
+    model = resolve({"ngf": 8, "n_blocks": 2}).model
+    both = tmp_path / "generators.pth"
+    torch.save({"G_A": build_generator(model).state_dict(), "G_B": build_generator(model).state_dict()}, both)
+    write_split(tmp_path / "data", 2, paired=True)
+    opts = EvalOptions(checkpoint=(str(both),), data=str(tmp_path / "data"), size=32, progress=False)
+    report = evaluate(opts)
+    assert report["preset"] == "foreign" and set(report["directions"]) == {"AtoB", "BtoA"}
+    assert all(math.isfinite(row["cycle_psnr"]) for row in report["directions"].values())

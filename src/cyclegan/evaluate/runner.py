@@ -39,7 +39,7 @@ from ..execution import resolve_device
 from ..families import GENERATOR_FOR, directions_of
 from ..files import check_outputs, claim_folder, unique_stems
 from ..inference import is_out_of_memory, translate_tensor
-from ..interop.foreign import load_foreign_generator
+from ..interop.foreign import DIRECTION_KEYS, load_foreign_generator
 from ..loading import checkpoint_file, checkpoint_path, generator_from, load_file
 from ..report import METRIC_NAMES
 from ..report.grid import save_grid
@@ -508,7 +508,11 @@ def _generators(ckpt_file: Path, opts: EvalOptions) -> _Generators:
         wanted = trained if len(trained) > 1 else directions
         nets = {d: generator_from(ckpt, d, source=source, ema=opts.ema) for d in wanted}
         return _Generators(ckpt, nets, directions, cfg.preset, cfg.data.size)
-    # a plain generator state dict (e.g. from the reference implementation): one direction only
+    # a generator file of another project: a plain state dict holds one generator, for one direction; a dict of
+    # both (G_A and G_B, say) is scored as a CycleGAN run is, the cycle included
+    if _holds_both(ckpt):
+        nets = {d: generator_from(ckpt, d, source=source, ema=opts.ema) for d in GENERATOR_FOR}
+        return _Generators({}, nets, directions, "foreign", None)
     if opts.direction == "both":
         _check_generator_file(ckpt, source=source)  # what the file is, before what to add to it
         raise CycleGANError(
@@ -516,6 +520,11 @@ def _generators(ckpt_file: Path, opts: EvalOptions) -> _Generators:
         )
     nets = {opts.direction: generator_from(ckpt, opts.direction, source=source, ema=opts.ema)}
     return _Generators({}, nets, directions, "foreign", None)
+
+
+def _holds_both(obj: Any) -> bool:
+    """Whether a generator file of another project holds a generator for each direction by name (G_A and G_B)."""
+    return isinstance(obj, dict) and all(any(k in obj for k in DIRECTION_KEYS[d]) for d in GENERATOR_FOR)
 
 
 def _chosen_by(ckpt: dict[str, Any]) -> str | None:
