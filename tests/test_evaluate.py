@@ -654,3 +654,22 @@ def test_a_foreign_file_holding_both_generators_is_scored_both_ways(tmp_path):
     report = evaluate(opts)
     assert report["preset"] == "foreign" and set(report["directions"]) == {"AtoB", "BtoA"}
     assert all(math.isfinite(row["cycle_psnr"]) for row in report["directions"].values())
+
+
+def test_a_runs_relative_data_is_read_from_where_train_ran(tmp_path, monkeypatch):
+    """`cyclegan train --data data --out runs/x` in proj/, then `cyclegan evaluate --checkpoint proj/runs/x` from
+    elsewhere: config.json's 'data' was read from the current folder, so no data was found, or another folder
+    named data was scored without a word."""
+    from cyclegan.evaluate.best import run_data
+
+    proj = tmp_path / "proj"
+    for run, out in ((proj / "runs" / "x", "runs/x"), (proj / "moved", "runs/y"), (proj / "abs", str(tmp_path / "a"))):
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({"data": {"data": "data"}, "train": {"out": out}}))
+    (tmp_path / "data").mkdir()  # another folder of that name, where evaluate runs
+    monkeypatch.chdir(tmp_path)
+    assert run_data(str(proj / "runs" / "x")) == str(proj / "data")
+    (proj / "runs" / "x" / "best.pt").touch()
+    assert run_data(str(proj / "runs" / "x" / "best.pt")) == str(proj / "data")  # a file of the run: the same
+    assert run_data(str(proj / "moved")) == "data"  # not where train left it: as given
+    assert run_data(str(proj / "abs")) == "data"
