@@ -673,3 +673,20 @@ def test_a_runs_relative_data_is_read_from_where_train_ran(tmp_path, monkeypatch
     assert run_data(str(proj / "runs" / "x" / "best.pt")) == str(proj / "data")  # a file of the run: the same
     assert run_data(str(proj / "moved")) == "data"  # not where train left it: as given
     assert run_data(str(proj / "abs")) == "data"
+
+
+def test_runs_trained_on_different_data_are_not_scored_on_the_first_ones(tmp_path):
+    """`evaluate --checkpoint RUN_A RUN_B` without --data scored both on RUN_A's data: RUN_B on a test split of
+    another dataset, without a word."""
+    from cyclegan.evaluate.runner import EvalOptions, evaluate_checkpoints
+
+    runs = {}
+    for name in ("a", "b"):
+        run = tmp_path / name
+        run.mkdir()
+        save_tiny_checkpoint(run / "checkpoint.pt")
+        (run / "config.json").write_text(json.dumps({"data": {"data": str(tmp_path / f"data_{name}")}, "train": {}}))
+        runs[name] = str(run)
+    opts = EvalOptions(checkpoint=(runs["a"], runs["b"]), progress=False)
+    with pytest.raises(CycleGANError, match=r"option '--data' is needed: .*a trained on .*data_a and .*b on .*data_b"):
+        evaluate_checkpoints(opts)

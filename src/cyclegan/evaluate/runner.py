@@ -439,7 +439,7 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     checkpoints = expand_runs(opts.checkpoint)
     if not checkpoints:
         raise CycleGANError("give at least one --checkpoint")
-    opts = dataclasses.replace(opts, checkpoint=checkpoints, data=opts.data or run_data(checkpoints[0]))
+    opts = dataclasses.replace(opts, checkpoint=checkpoints, data=opts.data or _one_data_root(checkpoints))
     images = _list_domains(opts)
     for line in (line for folder in images.folders for line in left_out(folder, reader="evaluate")):
         print(f"warning: {escape(line)}", file=sys.stderr)  # a GIF in testA was left out without a word
@@ -451,6 +451,24 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     with claim_folder(opts.save_images, "--save-images"):  # one run writes the images there at a time
         _check_outputs(opts, images)  # again, under the lock: what a run that just ended wrote
         return _evaluate_all(opts, images)
+
+
+def _one_data_root(checkpoints: tuple[str, ...]) -> str:
+    """The --data of the runs `checkpoints` belong to, which must be one: scored on the first run's data, a second
+    run trained on other data was scored on data it never saw, without a word. Checkpoints outside a run (no
+    config.json) take the first run's."""
+    first = run_data(checkpoints[0])
+    for c in checkpoints[1:]:
+        try:
+            other = run_data(c)
+        except CycleGANError:  # a generator file of another project, say: no run, no data of its own
+            continue
+        if Path(other).resolve() != Path(first).resolve():
+            raise CycleGANError(
+                f"option '--data' is needed: {checkpoints[0]} trained on {first} and {c} on {other}; give --data ROOT "
+                "to score them on one test split, or evaluate them apart"
+            )
+    return first
 
 
 def _evaluate_all(opts: EvalOptions, images: SplitImages) -> list[dict[str, Any]]:
