@@ -690,3 +690,17 @@ def test_runs_trained_on_different_data_are_not_scored_on_the_first_ones(tmp_pat
     opts = EvalOptions(checkpoint=(runs["a"], runs["b"]), progress=False)
     with pytest.raises(CycleGANError, match=r"option '--data' is needed: .*a trained on .*data_a and .*b on .*data_b"):
         evaluate_checkpoints(opts)
+
+
+def test_the_curve_of_checkpoints_scored_in_different_directions_shows_each(tmp_path):
+    """`evaluate --checkpoint CYCLEGAN_RUN CUT_RUN`: the curve took the first report's directions and ended, after
+    all the scoring and before --out was written, in "KeyError: 'BtoA'" at the CUT run's row."""
+    from cyclegan.report import format_curve
+
+    row = {"fd_lite0": 1.0, "kid_lite0": 0.5, "kid_lite0_std": 0.0, "kid_subsets": 1, "cycle_psnr": 20.0}
+    both = {"backbone": "lite0", "step": 6, "directions": {"AtoB": row, "BtoA": row}}
+    one = {"backbone": "lite0", "step": 3, "directions": {"AtoB": row}}
+    for reports in ([both, one], [one, both]):
+        lines = format_curve(reports).splitlines()
+        assert "BtoA fd_lite0" in lines[0] and len(lines) == 3
+        assert lines[1 + reports.index(one)].rstrip().endswith("-")  # no BtoA figures for the one-way run

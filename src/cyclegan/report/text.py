@@ -113,14 +113,18 @@ def format_table(report: dict[str, Any]) -> str:
 def format_curve(reports: list[dict[str, Any]]) -> str:
     """One line per checkpoint (e.g. training milestones): distance, KID and cycle PSNR per direction."""
     fd_name, kid_name = METRIC_NAMES[reports[0]["backbone"]]
-    dirs = list(reports[0]["directions"])
+    # every direction any checkpoint scored (a CycleGAN's two beside a CUT run's one), "-" where one has none
+    dirs = list(dict.fromkeys(d for r in reports for d in r["directions"]))
     titles = (f"{d + ' ' + fd_name:>15} {d + ' ' + kid_name:>22} {d + ' cycle PSNR':>15}" for d in dirs)
     head = f"{'step':>7}  " + "  ".join(titles)
     lines = [head]
     for r in reports:
         cells = []
         for d in dirs:
-            row = r["directions"][d]
+            row = r["directions"].get(d)
+            if row is None:
+                cells.append(f"{'-':>15} {'-':>22} {'-':>15}")
+                continue
             kid = _kid(row, kid_name)
             cells.append(f"{row[fd_name]:>15.2f} {kid:>22} {row.get('cycle_psnr', float('nan')):>15.2f}")
         lines.append(f"{r['step']!s:>7}  " + "  ".join(cells))
