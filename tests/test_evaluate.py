@@ -704,3 +704,26 @@ def test_the_curve_of_checkpoints_scored_in_different_directions_shows_each(tmp_
         lines = format_curve(reports).splitlines()
         assert "BtoA fd_lite0" in lines[0] and len(lines) == 3
         assert lines[1 + reports.index(one)].rstrip().endswith("-")  # no BtoA figures for the one-way run
+
+
+def test_an_evaluation_that_fails_leaves_none_of_its_new_images(tmp_path, monkeypatch):
+    """Interrupted (Ctrl-C, out of memory) after its first translations, an evaluation left them in --save-images:
+    the next one stopped at 'exists', or, with --overwrite, mixed them with the earlier images."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    saved = tmp_path / "saved"
+    (saved / "AtoB").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(saved / "AtoB" / "scene_00.png")  # found there: replaced, never removed
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_identity_l1", interrupted)  # after AtoB's translations were written
+    opts = runner.EvalOptions(
+        checkpoint=(str(ckpt),), data=str(tmp_path / "data"), save_images=str(saved), overwrite=True, progress=False
+    )
+    with pytest.raises(KeyboardInterrupt):
+        runner.evaluate_checkpoints(opts)
+    assert sorted(p.relative_to(saved).as_posix() for p in saved.rglob("*")) == ["AtoB", "AtoB/scene_00.png"]

@@ -37,7 +37,7 @@ from ..data.io import check_images, left_out, list_images, open_image, read_imag
 from ..errors import CycleGANError, escape
 from ..execution import resolve_device
 from ..families import GENERATOR_FOR, directions_of
-from ..files import check_outputs, claim_folder, unique_stems
+from ..files import check_outputs, claim_folder, removed_on_failure, unique_stems
 from ..inference import is_out_of_memory, translate_tensor
 from ..interop.foreign import DIRECTION_KEYS, load_foreign_generator
 from ..loading import checkpoint_file, checkpoint_path, generator_from, load_file
@@ -450,7 +450,12 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
         return _evaluate_all(opts, images)
     with claim_folder(opts.save_images, "--save-images"):  # one run writes the images there at a time
         _check_outputs(opts, images)  # again, under the lock: what a run that just ended wrote
-        return _evaluate_all(opts, images)
+        # A failed or interrupted evaluation of one checkpoint leaves none of its new images: they made the next
+        # run stop at "exists" (or, with --overwrite, sat beside the earlier ones). With several, each one's
+        # folder is named by its step, known only once its file is read.
+        planned = [Path(opts.save_images) / n for n in _saved_names(opts, images.domains)]
+        with removed_on_failure(planned if len(opts.checkpoint) == 1 else []):
+            return _evaluate_all(opts, images)
 
 
 def _one_data_root(checkpoints: tuple[str, ...]) -> str:
