@@ -111,6 +111,19 @@ def test_a_weight_of_integers_is_refused_not_cast(tmp_path):
         load_generator(tmp_path / "int.pt", "BtoA")  # checked whichever generator is asked for
 
 
+def test_a_checkpoint_of_another_version_with_an_unknown_option_names_that_version(tmp_path):
+    """A newer version's checkpoint (an option this version lacks) was refused as an invalid config only: the
+    version that wrote it, and that it may need that version, went unsaid."""
+    ckpt = torch.load(save_tiny_checkpoint(tmp_path / "ok.pt"), weights_only=True)
+    ckpt["config"]["model"]["a_later_option"] = 1
+    torch.save({**ckpt, "package_version": "99.0"}, tmp_path / "newer.pt")
+    with pytest.raises(CycleGANError, match=r"unknown option 'model.a_later_option' \(written by cyclegan 99.0, this"):
+        load_generator(tmp_path / "newer.pt")
+    torch.save(ckpt, tmp_path / "same.pt")  # no version recorded: nothing to add
+    with pytest.raises(CycleGANError, match=r"unknown option 'model.a_later_option'$"):
+        load_generator(tmp_path / "same.pt")
+
+
 def test_a_zip_bomb_checkpoint_is_refused_before_torch_reads_it(tmp_path, monkeypatch, capsys):
     """A checkpoint whose data.pkl (or a tensor's storage) inflates to 40 MiB from a file of about 0.7 MB
     (at full scale: 1 MB to 1 GiB, docs/reliability.md): refused from the zip directory in one line, and

@@ -27,6 +27,7 @@ from .files import write_atomic
 from .models import MAX_PARAMETERS, network_builder
 from .run_files import BEST_NAME, CHECKPOINT_NAME, FORMAT, GENERATORS_ONLY
 from .safeload import load_weights_only
+from .version import __version__
 
 KIND_NAMES = {"nce_head": "projection head"}  # how errors name a kind of network (`models.NETWORK_KINDS`)
 
@@ -127,13 +128,22 @@ def check_checkpoint(ckpt: Any, *, source: str, training: bool = False) -> Confi
         cfg = config_from_dict(ckpt["config"], source=source)
     except CycleGANError as e:
         reason = str(e).removeprefix(f"{escape(source)}: ")
-        raise CycleGANError(f"{source}: its stored config is not valid: {reason}") from None
+        raise CycleGANError(f"{source}: its stored config is not valid: {reason}{_version_note(ckpt)}") from None
     except (TypeError, ValueError, AttributeError, KeyError) as e:
         raise _fail(source, f"its stored config cannot be read ({type(e).__name__}: {e})") from None
     _check_networks(ckpt, cfg, source)
     if training:
         _check_training_state(ckpt, cfg, source)
     return cfg
+
+
+def _version_note(ckpt: dict) -> str:
+    """Where a checkpoint another version wrote fails the config check: which version wrote it (a newer one's
+    options are unknown here, and 'damaged' would send the user the wrong way)."""
+    written = ckpt.get("package_version")
+    if not isinstance(written, str) or written == __version__:
+        return ""
+    return f" (written by cyclegan {written}, this is {__version__}: a file of another version may need that version)"
 
 
 def _family_networks(config: dict, *, generators_only: bool = False) -> tuple[str, ...]:
