@@ -481,11 +481,11 @@ def _evaluate_all(opts: EvalOptions, images: SplitImages) -> list[dict[str, Any]
     checkpoints = opts.checkpoint
     device = resolve_device(opts.device)
     images, skipped = _drop_bad_images(opts, images)
+    for c in checkpoints:  # each read and built once now: a bad one late in the list lost the others' work
+        _generators(checkpoint_path(c), opts)
     _check_counts(opts, images)
     for line in _partial_pairs(opts, images):
         print(f"warning: {escape(line)}", file=sys.stderr)
-    for c in checkpoints:  # each read and built once now: a bad one late in the list lost the others' work
-        _generators(checkpoint_path(c), opts)
     backbone = load_backbone(opts.backbone, inception_weights=opts.inception_weights).to(device)
     cache = _RealCache()
     many = len(checkpoints) > 1
