@@ -345,7 +345,8 @@ def _partial_pairs(opts: EvalOptions, images: SplitImages) -> list[str]:
             limit = f" (--limit {opts.limit} takes the first of each folder by name)" if opts.limit else ""
             lines.append(
                 f"no PSNR/SSIM to the truth for {s}to{t}: {len(alone)} of {len(source)} files of {images.folder(s)} "
-                f"have no file of the same name in {folder_t}{limit} ({names}); the truth needs every pair"
+                f"have no file of the same name in {folder_t}{limit} ({names}); the truth needs a partner for every "
+                "file (an unpaired split needs none: then ignore this)"
             )
     return lines
 
