@@ -574,12 +574,14 @@ def test_files_of_other_types_in_the_split_are_named_as_training_names_them(tmp_
     write_split(tmp_path / "data", 2, paired=True)
     Image.new("RGB", (40, 40)).save(tmp_path / "data" / "testA" / "scene_02.gif")
     (tmp_path / "data" / "testA" / "notes.txt").write_text("the scenes")
+    (tmp_path / "data" / "testB" / "scene_03.png").symlink_to(tmp_path / "gone.png")  # a broken link: never read
     monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
     opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), progress=False)
     with pytest.raises(pytest.fail.Exception, match="the work started"):
         runner.evaluate_checkpoints(opts)
     err = capsys.readouterr().err
     assert "testA: 2 file(s) left out, not of a type evaluate reads (.jpg" in err and "notes.txt, scene_02.gif" in err
+    assert "skipping " in err and "scene_03.png: a broken symbolic link" in err
 
 
 def test_a_split_paired_but_for_a_few_names_says_why_there_is_no_truth(tmp_path, capsys, monkeypatch):
