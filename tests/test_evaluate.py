@@ -729,3 +729,19 @@ def test_an_evaluation_that_fails_leaves_none_of_its_new_images(tmp_path, monkey
     with pytest.raises(KeyboardInterrupt):
         runner.evaluate_checkpoints(opts)
     assert sorted(p.relative_to(saved).as_posix() for p in saved.rglob("*")) == ["AtoB", "AtoB/scene_00.png"]
+
+
+def test_one_direction_of_a_two_generator_file_needs_only_that_generator(tmp_path):
+    """--direction AtoB of a file holding G_A and a G_B that does not load: scored without the cycle, not refused
+    for the generator it was not asked for."""
+    from cyclegan.config import resolve
+    from cyclegan.evaluate.runner import EvalOptions, evaluate
+    from cyclegan.models import build_generator
+
+    state = build_generator(resolve({"ngf": 8, "n_blocks": 2}).model).state_dict()
+    both = tmp_path / "generators.pth"
+    torch.save({"G_A": state, "G_B": {"model.1.weight": torch.zeros(2, 2)}}, both)
+    write_split(tmp_path / "data", 2, paired=True)
+    opts = EvalOptions(checkpoint=(str(both),), data=str(tmp_path / "data"), size=32, direction="AtoB", progress=False)
+    row = evaluate(opts)["directions"]["AtoB"]
+    assert math.isfinite(row["truth_psnr"]) and "cycle_psnr" not in row

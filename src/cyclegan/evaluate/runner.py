@@ -18,6 +18,7 @@ checkpoint's training size unless given), as the training samples are.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import re
@@ -535,7 +536,11 @@ def _generators(ckpt_file: Path, opts: EvalOptions) -> _Generators:
     # a generator file of another project: a plain state dict holds one generator, for one direction; a dict of
     # both (G_A and G_B, say) is scored as a CycleGAN run is, the cycle included
     if _holds_both(ckpt):
-        nets = {d: generator_from(ckpt, d, source=source, ema=opts.ema) for d in GENERATOR_FOR}
+        nets = {d: generator_from(ckpt, d, source=source, ema=opts.ema) for d in directions}
+        if len(nets) == 1:  # the other generator only for the cycle: one that does not load costs only that
+            back = "BtoA" if directions[0] == "AtoB" else "AtoB"
+            with contextlib.suppress(CycleGANError):
+                nets[back] = generator_from(ckpt, back, source=source, ema=opts.ema)
         return _Generators({}, nets, directions, "foreign", None)
     if opts.direction == "both":
         _check_generator_file(ckpt, source=source)  # what the file is, before what to add to it
