@@ -745,3 +745,16 @@ def test_one_direction_of_a_two_generator_file_needs_only_that_generator(tmp_pat
     opts = EvalOptions(checkpoint=(str(both),), data=str(tmp_path / "data"), size=32, direction="AtoB", progress=False)
     row = evaluate(opts)["directions"]["AtoB"]
     assert math.isfinite(row["truth_psnr"]) and "cycle_psnr" not in row
+
+
+def test_the_table_of_a_foreign_file_says_what_it_does_not_record():
+    """A generator file of another project was shown as 'step None, foreign preset, trained at None px'."""
+    from cyclegan.report import format_table
+
+    row = {"fd_lite0": 1.0, "kid_lite0": 0.5, "kid_lite0_std": 0.0, "kid_subsets": 1, "kid_subset_size": 2}
+    report = {"checkpoint": "g.pth", "step": None, "preset": "foreign", "train_size": None, "eval_size": 256}
+    report |= {"data": "d", "split": "test", "backbone": "lite0", "backbone_note": "", "directions": {"AtoB": row}}
+    head = format_table(report).splitlines()[0]
+    assert head == "checkpoint g.pth (a generator file of another project: no step or training size recorded), " + (
+        "evaluated at 256 px"
+    )

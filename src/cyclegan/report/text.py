@@ -36,6 +36,14 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _trained(report: dict[str, Any]) -> str:
+    """What the table says of a checkpoint: its step, preset and training size, or, for a generator file of
+    another project, that it records none (not "step None, foreign preset, trained at None px")."""
+    if report["step"] is None and report["train_size"] is None:
+        return "a generator file of another project: no step or training size recorded"
+    return f"step {report['step']}, {report['preset']} preset, trained at {report['train_size']} px"
+
+
 # --- cyclegan evaluate -------------------------------------------------------------------------------------
 
 
@@ -91,8 +99,7 @@ def format_table(report: dict[str, Any]) -> str:
     wc = [max(len(d), *(len(r[1][i]) for r in rows)) for i, d in enumerate(dirs)]
     first = report["directions"][dirs[0]]
     lines = [
-        f"checkpoint {report['checkpoint']} (step {report['step']}, {report['preset']} preset, "
-        f"trained at {report['train_size']} px), evaluated at {report['eval_size']} px",
+        f"checkpoint {report['checkpoint']} ({_trained(report)}), evaluated at {report['eval_size']} px",
         f"data {report['data']} split '{report['split']}'; "
         + (
             f"KID on all {first['kid_subset_size']} images of each set (no subsets to spread over: give more images)"
