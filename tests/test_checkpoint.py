@@ -63,6 +63,67 @@ def test_truncated_and_foreign_files_are_clear_errors(tmp_path):
         load_generator(bad, "sideways")
 
 
+def test_a_checkpoint_cut_short_in_its_first_bytes_is_called_incomplete(tmp_path):
+    """A download or copy stopped after its first 5 KB: torch's zip reader fails with EINVAL, shown as
+    'cannot read checkpoint head.pt: Invalid argument', which says nothing of what is wrong."""
+    valid = save_tiny_checkpoint(tmp_path / "valid.pt")
+    head = tmp_path / "head.pt"
+    head.write_bytes(valid.read_bytes()[:5000])
+    with pytest.raises(CycleGANError, match=r"cannot read checkpoint .*head.pt: not a file saved by torch.save, or an"):
+        load_weights_only(head)
+
+
+def test_a_generator_with_weights_that_are_not_finite_is_refused_by_name(tmp_path):
+    """NaN weights (a damaged file, a diverged run saved by other code) loaded without a word: translate wrote
+    black images and evaluate reported NaN scores."""
+    ckpt = torch.load(save_tiny_checkpoint(tmp_path / "ok.pt"), weights_only=True)
+    key = next(k for k, t in ckpt["models"]["G"].items() if t.is_floating_point())
+    ckpt["models"]["G"][key] = torch.full_like(ckpt["models"]["G"][key], float("nan"))
+    torch.save(ckpt, tmp_path / "nan.pt")
+    with pytest.raises(CycleGANError, match=rf"nan.pt: the AtoB generator's {key} holds NaN or infinite values"):
+        load_generator(tmp_path / "nan.pt", "AtoB")
+    assert load_generator(tmp_path / "nan.pt", "BtoA") is not None  # F is whole
+    foreign = {k: torch.full_like(t, float("inf")) for k, t in ckpt["models"]["G"].items()}
+    torch.save(foreign, tmp_path / "inf.pth")  # a generator file of another project, the same way
+    with pytest.raises(CycleGANError, match=r"inf.pth: the AtoB generator's .* holds NaN or infinite values"):
+        load_generator(tmp_path / "inf.pth")
+
+
+def test_a_run_folder_with_only_its_best_pt_names_that_file(tmp_path, capsys):
+    """A run whose checkpoint.pt was deleted to save space (best.pt kept): 'checkpoint not found:
+    RUN/checkpoint.pt (give a run folder or a checkpoint file)', though the run folder was given and best.pt is
+    there to translate with."""
+    run = tmp_path / "run"
+    run.mkdir()
+    save_tiny_checkpoint(run / "best.pt")
+    with pytest.raises(CycleGANError, match=r"run/checkpoint.pt; the run keeps .*run/best.pt \(its best generators\)"):
+        load_generator(run)
+    assert load_generator(run / "best.pt") is not None  # the file it names
+
+
+def test_a_weight_of_integers_is_refused_not_cast(tmp_path):
+    """A weight stored as integers (a damaged or hand-edited file) was cast to float by load_state_dict without a
+    word: the generator's weights truncated to whole numbers, its translations noise."""
+    ckpt = torch.load(save_tiny_checkpoint(tmp_path / "ok.pt"), weights_only=True)
+    ckpt["models"]["G"]["model.1.weight"] = ckpt["models"]["G"]["model.1.weight"].to(torch.int64)
+    torch.save(ckpt, tmp_path / "int.pt")
+    with pytest.raises(CycleGANError, match=r"int.pt: tensor 'models.G.model.1.weight' is torch.int64 where the net"):
+        load_generator(tmp_path / "int.pt", "BtoA")  # checked whichever generator is asked for
+
+
+def test_a_checkpoint_of_another_version_with_an_unknown_option_names_that_version(tmp_path):
+    """A newer version's checkpoint (an option this version lacks) was refused as an invalid config only: the
+    version that wrote it, and that it may need that version, went unsaid."""
+    ckpt = torch.load(save_tiny_checkpoint(tmp_path / "ok.pt"), weights_only=True)
+    ckpt["config"]["model"]["a_later_option"] = 1
+    torch.save({**ckpt, "package_version": "99.0"}, tmp_path / "newer.pt")
+    with pytest.raises(CycleGANError, match=r"unknown option 'model.a_later_option' \(written by cyclegan 99.0, this"):
+        load_generator(tmp_path / "newer.pt")
+    torch.save(ckpt, tmp_path / "same.pt")  # no version recorded: nothing to add
+    with pytest.raises(CycleGANError, match=r"unknown option 'model.a_later_option'$"):
+        load_generator(tmp_path / "same.pt")
+
+
 def test_a_zip_bomb_checkpoint_is_refused_before_torch_reads_it(tmp_path, monkeypatch, capsys):
     """A checkpoint whose data.pkl (or a tensor's storage) inflates to 40 MiB from a file of about 0.7 MB
     (at full scale: 1 MB to 1 GiB, docs/reliability.md): refused from the zip directory in one line, and

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from cyclegan.errors import CycleGANError
 from cyclegan.evaluate import PSNR_MAX, l1, psnr, ssim
@@ -193,6 +195,22 @@ def test_inception_rejects_files_that_do_not_fit(tmp_path):
         load_fid_inception(noise)
 
 
+@pytest.mark.slow
+def test_inception_weights_of_other_values_or_nan_are_named(tmp_path, inception_file):
+    """A value that is no tensor ended in "AttributeError: 'int' object has no attribute 'shape'"; NaN weights made
+    every fid and kid NaN without a word (and oneMKL's errors on stderr)."""
+    from cyclegan.evaluate.features import load_fid_inception
+
+    state = torch.load(inception_file, weights_only=True)
+    first = next(iter(state))
+    torch.save({**state, first: 1}, tmp_path / "int.pth")
+    with pytest.raises(CycleGANError, match=rf"do not fit the FID Inception \(not tensors: \['{first}'\]\)"):
+        load_fid_inception(tmp_path / "int.pth")
+    torch.save({**state, first: torch.full_like(state[first], math.nan)}, tmp_path / "nan.pth")
+    with pytest.raises(CycleGANError, match=rf"nan.pth hold NaN or infinite values \(\['{first}'\]\): a damaged"):
+        load_fid_inception(tmp_path / "nan.pth")
+
+
 # --- the evaluate command ---------------------------------------------------------------------------------
 
 
@@ -282,8 +300,31 @@ def test_evaluate_errors_name_the_option(tmp_path):
         from cyclegan.evaluate.runner import EvalOptions, evaluate
 
         evaluate(EvalOptions(checkpoint=str(ckpt), data=str(tmp_path / "empty"), progress=False))
-    assert aligned_truth([Path("a/x.png")], [Path("b/x.jpg"), Path("b/y.jpg")]) == [Path("b/x.jpg")]
-    assert aligned_truth([Path("a/x.png"), Path("a/z.png")], [Path("b/x.jpg")]) is None
+    folders = (Path("a"), Path("b"))
+    assert aligned_truth([Path("a/x.png")], [Path("b/x.jpg"), Path("b/y.jpg")], folders=folders) == [Path("b/x.jpg")]
+    assert aligned_truth([Path("a/x.png"), Path("a/z.png")], [Path("b/x.jpg")], folders=folders) is None
+
+
+def test_pairs_in_sub_folders_are_paired_by_their_path_not_their_stem(tmp_path):
+    """testA/x/s.png and testA/y/s.png: both were scored against the same truth (the last testB/*/s.png), and an
+    unreadable testA/x/s.png left out every s.png of both domains. Pairs are named by their path under the
+    folder, as training pairs them."""
+    from cyclegan.evaluate.runner import EvalOptions, _drop_bad_images, _list_domains, aligned_truth
+
+    root = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    for letter in "AB":
+        for sub in "xy":
+            (root / f"test{letter}" / sub).mkdir(parents=True)
+            Image.fromarray(smooth_image(rng, 16)).save(root / f"test{letter}" / sub / "s.png")
+    a, b = root / "testA", root / "testB"
+    files_a, files_b = sorted(a.rglob("*.png")), sorted(b.rglob("*.png"))
+    assert aligned_truth(files_a, files_b, folders=(a, b)) == [b / "x" / "s.png", b / "y" / "s.png"]
+    (a / "x" / "s.png").write_bytes(b"not an image")
+    opts = EvalOptions(checkpoint=("unused",), data=str(root), progress=False)
+    images, skipped = _drop_bad_images(opts, _list_domains(opts))
+    assert images.domains == {"A": [a / "y" / "s.png"], "B": [b / "y" / "s.png"]}
+    assert len(skipped) == 2 and "left out because its pair" in skipped[1] and str(b / "x" / "s.png") in skipped[1]
 
 
 def test_an_aligned_test_folder_is_read_as_pairs(tmp_path):
@@ -418,3 +459,322 @@ def test_kid_heading_shows_a_std_only_where_there_is_one():
     many = format_table(report(0.002, 10)).splitlines()
     kid_line = next(line for line in many if line.startswith("kid_lite0"))
     assert kid_line.startswith("kid_lite0 (± std)") and "0.0123 ± 0.0020" in kid_line
+
+
+def test_a_size_below_ssims_window_is_refused_by_its_option(tmp_path, capsys):
+    """--size 2 ran the whole evaluation, then ended in a ValueError traceback from SSIM (at least 3x3)."""
+    from cyclegan.cli import main
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    args = ["evaluate", "--checkpoint", str(ckpt), "--data", str(tmp_path / "data"), "--no-progress"]
+    assert main([*args, "--size", "2"]) == 2
+    assert "option '--size' must be >= 3, got 2" in capsys.readouterr().err
+
+
+def test_what_cannot_be_scored_is_said_before_any_work(tmp_path, monkeypatch):
+    """A damaged second checkpoint, --limit 1 or a --kid-subset-size larger than a domain were refused only after
+    the first checkpoints were translated and scored (minutes on a real test split), and their scores lost."""
+    from cyclegan.evaluate import runner
+
+    good = save_tiny_checkpoint(tmp_path / "good.pt")
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(good.read_bytes()[:1000])
+    write_split(tmp_path / "data", 3, paired=True)
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(checkpoint=(str(good), str(damaged)), data=str(tmp_path / "data"), progress=False)
+    with pytest.raises(CycleGANError, match="cannot read checkpoint .*damaged.pt"):
+        runner.evaluate_checkpoints(opts)
+    opts = runner.EvalOptions(checkpoint=(str(good),), data=str(tmp_path / "data"), progress=False)
+    with pytest.raises(CycleGANError, match=r"testA holds 1 usable image \(--limit 1\): FD and KID need at least 2"):
+        runner.evaluate_checkpoints(dataclasses.replace(opts, limit=1))
+    with pytest.raises(CycleGANError, match=r"--kid-subset-size 4 must be between 2 and the smaller set \(3 images"):
+        runner.evaluate_checkpoints(dataclasses.replace(opts, kid_subset_size=4))
+
+
+def test_every_generator_of_a_checkpoint_comes_from_one_read_of_it(tmp_path, monkeypatch):
+    """Evaluating a run that is still training: its checkpoint.pt replaced between the read that gave the step and
+    the reads that gave G and F made a report of one step's number with another step's generators."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "checkpoint.pt")
+    later = torch.load(ckpt, weights_only=True)
+    later["step"] = 8
+    for state in later["models"].values():
+        for t in state.values():
+            if t.is_floating_point():
+                t.mul_(1.5)
+    torch.save(later, tmp_path / "later.pt")
+    write_split(tmp_path / "data", 3, paired=True)
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), progress=False)
+    scores = {}
+    for path in (ckpt, tmp_path / "later.pt"):
+        report = runner.evaluate(dataclasses.replace(opts, checkpoint=(str(path),)))
+        scores[report["step"]] = report["directions"]["AtoB"]["cycle_l1"]
+    real_load, reads = runner.load_file, []
+
+    def load_then_replaced(path):  # the training writes its next checkpoint just after a read
+        obj = real_load(path)
+        reads.append(path)
+        if len(reads) == 1:
+            (tmp_path / "later.pt").replace(ckpt)
+        return obj
+
+    monkeypatch.setattr(runner, "load_file", load_then_replaced)
+    report = runner.evaluate(opts)
+    assert report["directions"]["AtoB"]["cycle_l1"] == pytest.approx(scores[report["step"]], abs=1e-6)
+
+
+def test_the_report_is_not_written_over_a_saved_image(tmp_path, monkeypatch):
+    """--out DIR/AtoB_grid.png with --save-images DIR: the grid was written, then the JSON report over it (or a
+    translation, DIR/AtoB/NAME.png), and the command said both were written."""
+    from cyclegan.evaluate import runner
+
+    ckpt, second = save_tiny_checkpoint(tmp_path / "tiny.pt"), save_tiny_checkpoint(tmp_path / "second.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    saved = tmp_path / "saved"
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), progress=False)
+    clashes = {
+        (str(ckpt),): [saved / "AtoB_grid.png", saved / "BtoA" / "scene_01.png", saved / "x" / ".." / "AtoB_grid.png"],
+        (str(ckpt), str(second)): [saved / "01_step7" / "report.json"],  # DIR/NN_stepS/ is the images'
+    }
+    for checkpoints, outs in clashes.items():
+        for out in outs:
+            clash = dataclasses.replace(opts, checkpoint=checkpoints, save_images=str(saved), out=str(out))
+            with pytest.raises(CycleGANError, match=r"^option '--out': .* is where --save-images writes an image"):
+                runner.evaluate_checkpoints(clash)
+    beside = dataclasses.replace(opts, save_images=str(saved), out=str(saved / "report.json"))
+    with pytest.raises(pytest.fail.Exception, match="the work started"):  # a name of its own is fine
+        runner.evaluate_checkpoints(beside)
+
+
+def test_a_published_generator_without_data_asks_for_data(tmp_path, capsys, monkeypatch):
+    """`evaluate --checkpoint pretrained:horse2zebra` without --data said 'pretrained:horse2zebra does not exist
+    (give a run folder or a checkpoint file)': the model name was right, --data was missing."""
+    from cyclegan.cli import main
+
+    monkeypatch.setenv("CYCLEGAN_HOME", str(tmp_path))
+    assert main(["evaluate", "--checkpoint", "pretrained:horse2zebra", "--direction", "AtoB"]) == 2
+    err = capsys.readouterr().err
+    assert "option '--data' is needed: pretrained:horse2zebra records no data root" in err and "exist" not in err
+
+
+def test_a_report_with_figures_that_are_not_finite_is_strict_json(tmp_path):
+    """A generator that outputs NaN (a run that diverged): the report held the token NaN, which JSON has not,
+    so a strict reader (a browser's JSON.parse, jq) refused the whole file."""
+    from cyclegan.report import write_json
+
+    def refuse(token):
+        raise ValueError(f"not JSON: {token}")
+
+    report = {"directions": {"AtoB": {"fd_lite0": math.nan, "kid_lite0": math.inf, "n_source": 3}}, "steps": [1.5]}
+    text = write_json(report, tmp_path / "eval.json").read_text()
+    assert json.loads(text, parse_constant=refuse) == {
+        "directions": {"AtoB": {"fd_lite0": None, "kid_lite0": None, "n_source": 3}},
+        "steps": [1.5],
+    }
+
+
+def test_inception_weights_without_the_inception_backbone_are_refused(tmp_path, capsys):
+    """`--inception-weights FILE` without `--backbone inception` computed Lite0 figures and never read FILE: a user
+    who asked for FID got fd_lite0 without a word about the file."""
+    from cyclegan.cli import main
+
+    args = ["evaluate", "--checkpoint", str(tmp_path / "run"), "--inception-weights", str(tmp_path / "w.pth")]
+    assert main(args) == 2
+    assert "option '--inception-weights' is for --backbone inception, not lite0" in capsys.readouterr().err
+
+
+def test_files_of_other_types_in_the_split_are_named_as_training_names_them(tmp_path, capsys, monkeypatch):
+    """A GIF (or a text file) in testA was left out of the evaluation without a word; training names such files."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    Image.new("RGB", (40, 40)).save(tmp_path / "data" / "testA" / "scene_02.gif")
+    (tmp_path / "data" / "testA" / "notes.txt").write_text("the scenes")
+    (tmp_path / "data" / "testB" / "scene_03.png").symlink_to(tmp_path / "gone.png")  # a broken link: never read
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), progress=False)
+    with pytest.raises(pytest.fail.Exception, match="the work started"):
+        runner.evaluate_checkpoints(opts)
+    err = capsys.readouterr().err
+    assert "testA: 2 file(s) left out, not of a type evaluate reads (.jpg" in err and "notes.txt, scene_02.gif" in err
+    assert "skipping " in err and "scene_03.png: a broken symbolic link" in err
+
+
+def test_a_split_paired_but_for_a_few_names_says_why_there_is_no_truth(tmp_path, capsys, monkeypatch):
+    """testA and testB with the same names but one (renamed, or cut off by --limit): the report silently had no
+    PSNR/SSIM to the truth, which needs every pair."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 3, paired=True)
+    (tmp_path / "data" / "testB" / "scene_02.png").rename(tmp_path / "data" / "testB" / "other.png")
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), direction="AtoB", progress=False)
+    with pytest.raises(pytest.fail.Exception, match="the work started"):
+        runner.evaluate_checkpoints(opts)
+    err = capsys.readouterr().err
+    assert "warning: no PSNR/SSIM to the truth for AtoB: 1 of 3 files of" in err and "(scene_02.png)" in err
+    assert "BtoA" not in err  # not scored
+
+
+@pytest.mark.parametrize("best", [{"step": 7}, {"metric": ["psnr"], "step": 7}])
+def test_a_best_record_without_a_metric_name_is_scored_as_a_plain_checkpoint(tmp_path, capsys, best):
+    """A best.pt whose `best` record has no metric name (damaged, hand-made) ended a run's evaluation, after the
+    scoring, in a KeyError or TypeError traceback."""
+    from cyclegan.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    save_tiny_checkpoint(run / "checkpoint.pt")
+    ckpt = torch.load(save_tiny_checkpoint(run / "best.pt"), weights_only=True)
+    torch.save({**ckpt, "best": best}, run / "best.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    args = ["evaluate", "--checkpoint", str(run), "--data", str(tmp_path / "data"), "--kid-subsets", "2"]
+    assert main([*args, "--no-progress"]) == 0
+    assert f"{run}: " not in capsys.readouterr().out  # no line on which is better: no score chose it
+
+
+def test_saved_images_of_an_earlier_evaluation_left_beside_the_new_ones_are_named(tmp_path, capsys, monkeypatch):
+    """--save-images DIR --overwrite after an evaluation of other test images: DIR/AtoB held the earlier
+    translations beside the new ones, without a word, as if this checkpoint had made them all."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    saved = tmp_path / "saved"
+    (saved / "AtoB").mkdir(parents=True)
+    for name in ("scene_00.png", "old_1.png", "old_2.png"):  # scene_00.png is written again: not named
+        Image.new("RGB", (8, 8)).save(saved / "AtoB" / name)
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(
+        checkpoint=(str(ckpt),), data=str(tmp_path / "data"), save_images=str(saved), overwrite=True, progress=False
+    )
+    with pytest.raises(pytest.fail.Exception, match="the work started"):
+        runner.evaluate_checkpoints(opts)
+    err = capsys.readouterr().err
+    assert f"warning: {saved / 'AtoB'} holds 2 image(s) this evaluation does not write (old_1.png, old_2.png)" in err
+    assert "BtoA" not in err
+
+
+def test_a_foreign_file_holding_both_generators_is_scored_both_ways(tmp_path):
+    """A file of another project holding G_A and G_B was refused with '... holds a single generator: give
+    --direction AtoB or BtoA'; it holds one for each, and the cycle between them."""
+    from cyclegan.config import resolve
+    from cyclegan.evaluate.runner import EvalOptions, evaluate
+    from cyclegan.models import build_generator
+
+    torch.manual_seed(0)
+    model = resolve({"ngf": 8, "n_blocks": 2}).model
+    both = tmp_path / "generators.pth"
+    torch.save({"G_A": build_generator(model).state_dict(), "G_B": build_generator(model).state_dict()}, both)
+    write_split(tmp_path / "data", 2, paired=True)
+    opts = EvalOptions(checkpoint=(str(both),), data=str(tmp_path / "data"), size=32, progress=False)
+    report = evaluate(opts)
+    assert report["preset"] == "foreign" and set(report["directions"]) == {"AtoB", "BtoA"}
+    assert all(math.isfinite(row["cycle_psnr"]) for row in report["directions"].values())
+
+
+def test_a_runs_relative_data_is_read_from_where_train_ran(tmp_path, monkeypatch):
+    """`cyclegan train --data data --out runs/x` in proj/, then `cyclegan evaluate --checkpoint proj/runs/x` from
+    elsewhere: config.json's 'data' was read from the current folder, so no data was found, or another folder
+    named data was scored without a word."""
+    from cyclegan.evaluate.best import run_data
+
+    proj = tmp_path / "proj"
+    for run, out in ((proj / "runs" / "x", "runs/x"), (proj / "moved", "runs/y"), (proj / "abs", str(tmp_path / "a"))):
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({"data": {"data": "data"}, "train": {"out": out}}))
+    (tmp_path / "data").mkdir()  # another folder of that name, where evaluate runs
+    monkeypatch.chdir(tmp_path)
+    assert run_data(str(proj / "runs" / "x")) == str(proj / "data")
+    (proj / "runs" / "x" / "best.pt").touch()
+    assert run_data(str(proj / "runs" / "x" / "best.pt")) == str(proj / "data")  # a file of the run: the same
+    assert run_data(str(proj / "moved")) == "data"  # not where train left it: as given
+    assert run_data(str(proj / "abs")) == "data"
+
+
+def test_runs_trained_on_different_data_are_not_scored_on_the_first_ones(tmp_path):
+    """`evaluate --checkpoint RUN_A RUN_B` without --data scored both on RUN_A's data: RUN_B on a test split of
+    another dataset, without a word."""
+    from cyclegan.evaluate.runner import EvalOptions, evaluate_checkpoints
+
+    runs = {}
+    for name in ("a", "b"):
+        run = tmp_path / name
+        run.mkdir()
+        save_tiny_checkpoint(run / "checkpoint.pt")
+        (run / "config.json").write_text(json.dumps({"data": {"data": str(tmp_path / f"data_{name}")}, "train": {}}))
+        runs[name] = str(run)
+    opts = EvalOptions(checkpoint=(runs["a"], runs["b"]), progress=False)
+    with pytest.raises(CycleGANError, match=r"option '--data' is needed: .*a trained on .*data_a and .*b on .*data_b"):
+        evaluate_checkpoints(opts)
+
+
+def test_the_curve_of_checkpoints_scored_in_different_directions_shows_each(tmp_path):
+    """`evaluate --checkpoint CYCLEGAN_RUN CUT_RUN`: the curve took the first report's directions and ended, after
+    all the scoring and before --out was written, in "KeyError: 'BtoA'" at the CUT run's row."""
+    from cyclegan.report import format_curve
+
+    row = {"fd_lite0": 1.0, "kid_lite0": 0.5, "kid_lite0_std": 0.0, "kid_subsets": 1, "cycle_psnr": 20.0}
+    both = {"backbone": "lite0", "step": 6, "directions": {"AtoB": row, "BtoA": row}}
+    one = {"backbone": "lite0", "step": 3, "directions": {"AtoB": row}}
+    for reports in ([both, one], [one, both]):
+        lines = format_curve(reports).splitlines()
+        assert "BtoA fd_lite0" in lines[0] and len(lines) == 3
+        assert lines[1 + reports.index(one)].rstrip().endswith("-")  # no BtoA figures for the one-way run
+
+
+def test_an_evaluation_that_fails_leaves_none_of_its_new_images(tmp_path, monkeypatch):
+    """Interrupted (Ctrl-C, out of memory) after its first translations, an evaluation left them in --save-images:
+    the next one stopped at 'exists', or, with --overwrite, mixed them with the earlier images."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    saved = tmp_path / "saved"
+    (saved / "AtoB").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(saved / "AtoB" / "scene_00.png")  # found there: replaced, never removed
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_identity_l1", interrupted)  # after AtoB's translations were written
+    opts = runner.EvalOptions(
+        checkpoint=(str(ckpt),), data=str(tmp_path / "data"), save_images=str(saved), overwrite=True, progress=False
+    )
+    with pytest.raises(KeyboardInterrupt):
+        runner.evaluate_checkpoints(opts)
+    assert sorted(p.relative_to(saved).as_posix() for p in saved.rglob("*")) == ["AtoB", "AtoB/scene_00.png"]
+
+
+def test_one_direction_of_a_two_generator_file_needs_only_that_generator(tmp_path):
+    """--direction AtoB of a file holding G_A and a G_B that does not load: scored without the cycle, not refused
+    for the generator it was not asked for."""
+    from cyclegan.config import resolve
+    from cyclegan.evaluate.runner import EvalOptions, evaluate
+    from cyclegan.models import build_generator
+
+    state = build_generator(resolve({"ngf": 8, "n_blocks": 2}).model).state_dict()
+    both = tmp_path / "generators.pth"
+    torch.save({"G_A": state, "G_B": {"model.1.weight": torch.zeros(2, 2)}}, both)
+    write_split(tmp_path / "data", 2, paired=True)
+    opts = EvalOptions(checkpoint=(str(both),), data=str(tmp_path / "data"), size=32, direction="AtoB", progress=False)
+    row = evaluate(opts)["directions"]["AtoB"]
+    assert math.isfinite(row["truth_psnr"]) and "cycle_psnr" not in row
+
+
+def test_the_table_of_a_foreign_file_says_what_it_does_not_record():
+    """A generator file of another project was shown as 'step None, foreign preset, trained at None px'."""
+    from cyclegan.report import format_table
+
+    row = {"fd_lite0": 1.0, "kid_lite0": 0.5, "kid_lite0_std": 0.0, "kid_subsets": 1, "kid_subset_size": 2}
+    report = {"checkpoint": "g.pth", "step": None, "preset": "foreign", "train_size": None, "eval_size": 256}
+    report |= {"data": "d", "split": "test", "backbone": "lite0", "backbone_note": "", "directions": {"AtoB": row}}
+    head = format_table(report).splitlines()[0]
+    assert head == "checkpoint g.pth (a generator file of another project: no step or training size recorded), " + (
+        "evaluated at 256 px"
+    )

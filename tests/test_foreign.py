@@ -353,3 +353,27 @@ def test_near_reference_files_that_do_not_fit_name_the_first_tensor(tmp_path, ca
         load_generator(path)
     message = str(info.value)
     assert expected in message and str(path) in message and "\n" not in message
+
+
+@pytest.mark.parametrize("names", ["reference", "other"])
+def test_a_small_file_declaring_a_huge_generator_is_refused_before_building_it(tmp_path, names):
+    """A stride-0 tensor stores one value under any shape: a 0.5 MB file whose first conv declares 100,000 filters
+    made load_generator allocate the network it implies (a 720 GB conv: a RuntimeError traceback, or, where the
+    allocation succeeds, the machine's memory). The zip-bomb bound sees only the file's bytes."""
+    sd = ref_resnet(ngf=8, n_blocks=6).state_dict()
+    sd["model.1.weight"] = torch.zeros(1).as_strided((100_000, 3, 7, 7), (0, 0, 0, 0))
+    if names == "other":  # matched by the tensors' order and shapes
+        sd = {k.replace("model.", "net."): v for k, v in sd.items()}
+    path = save(sd, tmp_path / "huge.pth")
+    assert path.stat().st_size < 1_000_000
+    with pytest.raises(CycleGANError, match=r"huge.pth: its tensors describe a ResNet .*ngf 100000.* beyond the 2e"):
+        load_generator(path)
+
+
+def test_averaged_weights_asked_of_a_foreign_file_are_refused(tmp_path):
+    """`--ema on` requires the averaged weights (a run without them is refused); a reference .pth gave its raw
+    weights without a word."""
+    path = save(ref_resnet(ngf=8, n_blocks=2).state_dict(), tmp_path / "latest_net_G_A.pth")
+    with pytest.raises(CycleGANError, match=r"latest_net_G_A.pth is a generator file of another project, which holds"):
+        load_generator(path, ema="on")
+    assert load_generator(path, ema="auto") is not None

@@ -3,6 +3,7 @@ matrices, the Gatys optimisation and the `cyclegan stylize` command. Tiny images
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -137,6 +138,27 @@ def test_vgg19_errors(tmp_path, vgg_file, monkeypatch):
     with pytest.raises(CycleGANError, match="--backbone lite0") as e:
         build_backbone("vgg19", ["relu1_1"])
     assert "\n" not in str(e.value) and "vgg19-dcbb9e9d.pth" in str(e.value)
+
+
+def test_vgg19_weights_that_are_not_finite_floats_or_keys_not_names_are_refused(tmp_path, vgg_file):
+    """NaN weights loaded without a word (every loss NaN), integer weights were cast to float, and a key that is not
+    a string ended in "AttributeError: 'int' object has no attribute 'startswith'"."""
+    from cyclegan.pretrained import vgg19_features
+
+    state = torch.load(vgg_file, weights_only=True)
+    w = state["features.0.weight"]
+    cases = {
+        "nan.pth": ({**state, "features.0.weight": torch.full_like(w, math.nan)}, "features.0.weight is not a tensor"),
+        "int.pth": ({**state, "features.0.weight": w.to(torch.int32)}, "features.0.weight is not a tensor of finite"),
+        "key.pth": ({**state, 5: torch.zeros(1)}, None),  # a key of other data is no feature: left out
+    }
+    for name, (obj, said) in cases.items():
+        torch.save(obj, tmp_path / name)
+        if said is None:
+            assert vgg19_features(str(tmp_path / name)) is not None
+        else:
+            with pytest.raises(CycleGANError, match=rf"{name}: {said}.*damaged file"):
+                vgg19_features(str(tmp_path / name))
 
 
 def test_default_backbone_falls_back_to_lite0(tmp_path, vgg_file, monkeypatch, capsys):

@@ -24,13 +24,11 @@ from .config import Config, ModelConfig, config_from_dict
 from .errors import CycleGANError, escape
 from .families import FAMILIES, family
 from .files import write_atomic
-from .models import network_builder
-from .run_files import CHECKPOINT_NAME, FORMAT, GENERATORS_ONLY
+from .models import MAX_PARAMETERS, network_builder
+from .run_files import BEST_NAME, CHECKPOINT_NAME, FORMAT, GENERATORS_ONLY
 from .safeload import load_weights_only
+from .version import __version__
 
-# Per network: far above any CycleGAN (the paper's generator has 11.4 M), far below what a machine can hold
-# (8 GB of fp32 weights). A stored config beyond it is damage or a hostile file, refused before allocating.
-MAX_PARAMETERS = 2_000_000_000
 KIND_NAMES = {"nce_head": "projection head"}  # how errors name a kind of network (`models.NETWORK_KINDS`)
 
 
@@ -54,6 +52,11 @@ def run_checkpoint(path: str | Path) -> Path:
     """A run folder means its `checkpoint.pt`; a file means itself; anything else is a one-line error."""
     path = Path(path)
     if path.is_dir():
+        if not (path / CHECKPOINT_NAME).is_file() and (path / BEST_NAME).is_file():  # checkpoint.pt deleted
+            raise CycleGANError(
+                f"checkpoint not found: {path / CHECKPOINT_NAME}; the run keeps {path / BEST_NAME} (its best "
+                "generators): give that file"
+            )
         path = path / CHECKPOINT_NAME
     if not path.is_file():
         raise CycleGANError(f"checkpoint not found: {path} (give a run folder or a checkpoint file)")
@@ -125,13 +128,22 @@ def check_checkpoint(ckpt: Any, *, source: str, training: bool = False) -> Confi
         cfg = config_from_dict(ckpt["config"], source=source)
     except CycleGANError as e:
         reason = str(e).removeprefix(f"{escape(source)}: ")
-        raise CycleGANError(f"{source}: its stored config is not valid: {reason}") from None
+        raise CycleGANError(f"{source}: its stored config is not valid: {reason}{_version_note(ckpt)}") from None
     except (TypeError, ValueError, AttributeError, KeyError) as e:
         raise _fail(source, f"its stored config cannot be read ({type(e).__name__}: {e})") from None
     _check_networks(ckpt, cfg, source)
     if training:
         _check_training_state(ckpt, cfg, source)
     return cfg
+
+
+def _version_note(ckpt: dict) -> str:
+    """Where a checkpoint another version wrote fails the config check: which version wrote it (a newer one's
+    options are unknown here, and 'damaged' would send the user the wrong way)."""
+    written = ckpt.get("package_version")
+    if not isinstance(written, str) or written == __version__:
+        return ""
+    return f" (written by cyclegan {written}, this is {__version__}: a file of another version may need that version)"
 
 
 def _family_networks(config: dict, *, generators_only: bool = False) -> tuple[str, ...]:
@@ -254,6 +266,8 @@ def compare_state_dict(
                 f"tensor '{where}.{key}' has shape {tuple(state[key].shape)} where the stored config "
                 f"({config}) needs {tuple(t.shape)}: the config does not match the weights",
             )
+        if state[key].is_floating_point() != t.is_floating_point():  # load_state_dict casts without a word
+            raise _fail(source, f"tensor '{where}.{key}' is {state[key].dtype} where the network has {t.dtype}")
     extra = next((k for k in state if k not in expected), None)
     if extra is not None:
         raise _fail(source, f"'{where}' holds a tensor '{extra}' that the stored config ({config}) does not have")

@@ -91,8 +91,16 @@ def load_generator(
     if direction not in GENERATOR_FOR:
         raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
     path = checkpoint_path(path)
-    source = str(path)
     ckpt = load_file(path)  # a cyclegan checkpoint is checked there, tensors' shapes included
+    return generator_from(ckpt, direction, source=str(path), ema=ema).to(device)
+
+
+def generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoice = "auto") -> nn.Module:
+    """`load_generator` on a file already read by `load_file` (`source` names it): every generator of one
+    evaluation comes from one read, so a checkpoint replaced meanwhile (a run still training) cannot mix
+    steps. On the CPU, in eval mode."""
+    if direction not in GENERATOR_FOR:
+        raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
     if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
         cfg = config_from_dict(ckpt["config"], source=source)
         net = build_generator(cfg.model)
@@ -106,4 +114,16 @@ def load_generator(
             load_state(net, ckpt["models"][name], where=f"models.{name}", source=source)
     else:  # a generator saved by the reference implementation (or in its layout): see cyclegan.interop
         net = load_foreign_generator(ckpt, direction, source=source)
-    return net.to(device).eval().requires_grad_(False)
+        if ema == "on":  # asked for the average and given the raw weights: said, as for our runs without one
+            raise CycleGANError(
+                f"{source} is a generator file of another project, which holds no averaged weights; use --ema off "
+                "or auto"
+            )
+    # Training never saves a non-finite weight; one here made every output NaN (black images, NaN scores).
+    bad = next((k for k, t in net.state_dict().items() if t.is_floating_point() and not t.isfinite().all()), None)
+    if bad is not None:
+        raise CycleGANError(
+            f"{source}: the {direction} generator's {bad} holds NaN or infinite values (a damaged file, or weights "
+            "of a run that diverged); use another checkpoint"
+        )
+    return net.eval().requires_grad_(False)

@@ -125,13 +125,24 @@ def vgg19_state_dict(weights: str | None = None, *, download: bool = True) -> di
             except Exception as e:  # URLError, timeouts, hash mismatch: all mean "get the file by hand"
                 reason = str(e).strip().splitlines()[0][:100] if str(e).strip() else type(e).__name__
                 raise CycleGANError(f"{_vgg19_missing_message(path)} (download failed: {reason})") from None
-    features = {k: v for k, v in state.items() if k.startswith("features.")}
+    features = {k: v for k, v in state.items() if isinstance(k, str) and k.startswith("features.")}
     if not features:
-        keys = ", ".join(list(state)[:3])
+        keys = ", ".join(map(str, list(state)[:3]))
         raise CycleGANError(
             f"{path} is not a torchvision VGG19 state dict (expected keys like features.0.weight, got {keys})"
         )
+    # load_state_dict casts integers to float without a word, and NaN weights made every loss NaN (an image of NaN)
+    bad = next((k for k, v in features.items() if not _finite_floats(v)), None)
+    if bad is not None:
+        raise CycleGANError(
+            f"{path}: {bad} is not a tensor of finite floating-point weights: a damaged file; give torchvision's "
+            "VGG19 weights file, or use --backbone lite0"
+        )
     return features
+
+
+def _finite_floats(value: object) -> bool:
+    return isinstance(value, torch.Tensor) and value.is_floating_point() and bool(value.isfinite().all())
 
 
 def _load_weights_file(path: Path, *, fix: str, option: str | None = None) -> dict[str, torch.Tensor]:

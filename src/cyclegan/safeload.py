@@ -10,6 +10,7 @@ without inflating anything.
 
 from __future__ import annotations
 
+import errno
 import io
 import pickle
 import pickletools
@@ -63,7 +64,7 @@ def load_weights_only(path: str | Path, *, bounds: ZipBounds = ZipBounds(), what
             ) from None
         raise _unreadable(path, what) from None
     except OSError as e:  # the file system's error (permission, I/O), or a zip torch cannot read
-        if e.strerror:
+        if e.strerror and e.errno != errno.EINVAL:  # torch's zip reader says EINVAL of a truncated file
             raise CycleGANError(f"cannot read {what} {path}: {e.strerror}") from None
         raise _unreadable(path, what) from None
     except Exception:  # noqa: BLE001 - damaged bytes make torch's reader fail in any way (KeyError, IndexError...)

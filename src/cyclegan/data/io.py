@@ -271,6 +271,25 @@ def find_images(folder: str | Path, *, skipped: list[str] | None = None) -> list
     return found
 
 
+def left_out(folder: Path | None, *, reader: str = "training") -> list[str]:
+    """Warnings for what under `folder` is not read although it is there: files of a type `reader` ("training",
+    "evaluate") does not read (a GIF, a text file; hidden files aside), one line for all of them, and an image's
+    name that is no regular file (a broken link), one line each. Nothing is dropped without a word."""
+    if folder is None or not folder.is_dir():
+        return []
+    others: list[Path] = []
+    files = [p for p in walk_files(folder, others=others) if not p.name.startswith(".")]
+    lines = [f"skipping {p}: {not_a_file_reason(p)}" for p in sorted(others) if is_image_file(p)]
+    skipped = sorted(p for p in files if not is_image_file(p))
+    if skipped:
+        names = ", ".join(p.name for p in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+        lines.append(
+            f"{folder}: {len(skipped)} file(s) left out, not of a type {reader} reads ({', '.join(IMAGE_EXTENSIONS)}): "
+            f"{names}"
+        )
+    return lines
+
+
 def list_images(folder: str | Path, *, what: str = "image folder") -> list[Path]:
     """All image files under `folder` (recursively, symlinked sub-folders too), sorted; a one-line error
     if there are none."""

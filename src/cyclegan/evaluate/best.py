@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import CycleGANError
 from ..report import METRIC_NAMES
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME
+from ..zoo import is_spec
 
 HIGHER_IS_BETTER = {"truth_psnr": True, "truth_ssim": True, "cycle_psnr": True, "kid": False, "kid_lite0": False}
 
@@ -39,19 +40,36 @@ def expand_runs(checkpoints: tuple[str, ...]) -> tuple[str, ...]:
 def run_data(checkpoint: str) -> str:
     """The training data root of the run that `checkpoint` (a run folder or a file in one) belongs to, from its
     config.json: the default --data of `cyclegan evaluate RUN`."""
+    if is_spec(checkpoint):  # a published generator has no run, so no training data to default to
+        raise CycleGANError(f"option '--data' is needed: {checkpoint} records no data root (give --data ROOT)")
     path = Path(checkpoint)
     if not path.exists():  # say so first: "no config.json naming --data" would send the user the wrong way
         raise CycleGANError(f"option '--checkpoint': {path} does not exist (give a run folder or a checkpoint file)")
     folder = path if path.is_dir() else path.parent
     try:
-        data = json.loads((folder / CONFIG_NAME).read_text())["data"]["data"]
-    except (OSError, ValueError, KeyError, TypeError):
-        data = None
+        config = json.loads((folder / CONFIG_NAME).read_text())
+        data, out = config["data"]["data"], config["train"].get("out")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        data = out = None
     if not isinstance(data, str) or not data:
         raise CycleGANError(
             f"option '--data' is needed: {folder} has no {CONFIG_NAME} naming its --data root (give --data ROOT)"
         )
-    return data
+    return str(_from_training_folder(data, out, folder))
+
+
+def _from_training_folder(data: str, out: object, run: Path) -> Path:
+    """The run's --data, as train was given it (relative to the folder train ran in), named from here: that folder
+    is the run folder less its --out, where --out was relative and still ends the run's path. (Read from the
+    current folder, `evaluate RUN` elsewhere found no data, or another folder of the same name.)"""
+    given = Path(data)
+    if given.is_absolute() or not isinstance(out, str) or Path(out).is_absolute():
+        return given
+    parts = Path(out).parts
+    here = run.resolve().parts
+    if not parts or ".." in parts or len(parts) >= len(here) or here[-len(parts) :] != parts:
+        return given  # the run was moved, or --out named it through '..': as given
+    return Path(*here[: -len(parts)]) / given
 
 
 def _score_key(metric: str, row: dict[str, Any], backbone: str) -> str:

@@ -179,17 +179,29 @@ def load_fid_inception(path: str | Path | None = None) -> FIDInceptionFeatures:
     # Files saved by older torch lack BatchNorm's num_batches_tracked counters, unused in eval mode.
     missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in state if k not in expected]
-    wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
-    if missing or unexpected or wrong:
+    not_tensors = [k for k in expected if k in state and not isinstance(state[k], torch.Tensor)]
+    wrong = [
+        k for k in expected if k in state and k not in not_tensors and tuple(state[k].shape) != tuple(expected[k].shape)
+    ]
+    if missing or unexpected or not_tensors or wrong:
         detail = (
             f"missing {missing[:2]}"
             if missing
             else f"unexpected {unexpected[:2]}"
             if unexpected
+            else f"not tensors: {not_tensors[:2]}"
+            if not_tensors
             else f"shape of {wrong[:2]}"
         )
         raise CycleGANError(
             f"Inception weights {file} do not fit the FID Inception ({detail}); expected {FID_WEIGHTS_NAME}"
+        )
+    # A damaged file's NaN weights made every figure NaN, with no word of why (and MKL's errors on stderr).
+    damaged = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if damaged:
+        raise CycleGANError(
+            f"Inception weights {file} hold NaN or infinite values ({damaged[:2]}): a damaged file; download "
+            f"{FID_WEIGHTS_NAME} again ({FID_WEIGHTS_URL})"
         )
     net.load_state_dict(state, strict=False)  # every weight is checked above
     return FIDInceptionFeatures(net)

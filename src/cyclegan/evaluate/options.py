@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..errors import CycleGANError
 from ..files import overwrite_option
 from ..options import MAX_SEED, Options, opt
 from ..shared_options import device_option, ema_option, max_pixels_option, progress_option
@@ -44,7 +45,9 @@ class EvalOptions(Options):
     )
     out: str | None = opt(None, "write the report as JSON here", metavar="FILE.json")
     save_images: str | None = opt(None, "write translations (DIR/AtoB/*.png) and grids", metavar="DIR")
-    size: int | None = opt(None, "evaluate at N x N px", gt=0, default_text="the training size")
+    size: int | None = opt(
+        None, "evaluate at N x N px (3 at least: SSIM's window)", ge=3, default_text="the training size"
+    )
     batch_size: int = opt(8, "images per forward pass", gt=0)
     limit: int | None = opt(None, "first N images per domain (sorted names)", gt=0)
     kid_subset_size: int | None = opt(None, "images per KID subset", gt=1, default_text="min(100, both set sizes)")
@@ -54,3 +57,11 @@ class EvalOptions(Options):
     max_pixels: int = max_pixels_option()
     device: str = device_option()
     progress: bool = progress_option()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.inception_weights is not None and self.backbone != "inception":  # FID asked for, Lite0 computed
+            raise CycleGANError(
+                f"option '--inception-weights' is for --backbone inception, not {self.backbone}; add --backbone "
+                "inception (FID) or drop it"
+            )

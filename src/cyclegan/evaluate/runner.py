@@ -18,8 +18,11 @@ checkpoint's training size unless given), as the training samples are.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import re
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,19 +34,19 @@ from tqdm import tqdm
 
 from ..config import config_from_dict
 from ..data.dataset import eval_transform, split_aligned
-from ..data.io import check_images, list_images, open_image, read_image, save_image, to_pil
-from ..errors import CycleGANError
+from ..data.io import check_images, left_out, list_images, open_image, read_image, save_image, to_pil
+from ..errors import CycleGANError, escape
 from ..execution import resolve_device
 from ..families import GENERATOR_FOR, directions_of
-from ..files import check_outputs, claim_folder, unique_stems
+from ..files import check_outputs, claim_folder, removed_on_failure, unique_stems
 from ..inference import is_out_of_memory, translate_tensor
-from ..interop.foreign import load_foreign_generator
-from ..loading import checkpoint_file, checkpoint_path, load_file, load_generator
+from ..interop.foreign import DIRECTION_KEYS, load_foreign_generator
+from ..loading import checkpoint_file, checkpoint_path, generator_from, load_file
 from ..report import METRIC_NAMES
 from ..report.grid import save_grid
 from ..run_files import FORMAT
 from .best import expand_runs, run_data
-from .distances import feature_distances
+from .distances import feature_distances, kid_subset_size
 from .features import load_backbone
 from .metrics import l1, psnr, ssim
 from .options import EvalOptions
@@ -85,12 +88,20 @@ def _mean(values: list[float]) -> float:
     return float(sum(values) / len(values)) if values else math.nan
 
 
-def aligned_truth(source: list[Path], target: list[Path]) -> list[Path] | None:
-    """The target file of each source file when every source stem has one (aligned pairs), else None."""
-    by_stem = {p.stem: p for p in target}
-    if not source or any(p.stem not in by_stem for p in source):
+def pair_key(path: Path, folder: Path) -> Path:
+    """A file's name in a pair: its path under its domain's folder without the extension, as training pairs
+    files (`find_pairs`): sub/x.png pairs with sub/x.jpg, not with other/x.png."""
+    return path.relative_to(folder).with_suffix("")
+
+
+def aligned_truth(source: list[Path], target: list[Path], *, folders: tuple[Path, Path]) -> list[Path] | None:
+    """The target file of each source file when every source file has one of its name (`pair_key`, each under
+    its own of `folders`: the source's and the target's), else None."""
+    by_key = {pair_key(p, folders[1]): p for p in target}
+    keys = [pair_key(p, folders[0]) for p in source]
+    if not source or any(k not in by_key for k in keys):
         return None
-    return [by_stem[p.stem] for p in source]
+    return [by_key[k] for k in keys]
 
 
 def _features(
@@ -205,6 +216,10 @@ class SplitImages:
     folders: list[Path]  # ROOT/{split}A and ROOT/{split}B, or the one folder of A|B images
     aligned: bool = False
 
+    def folder(self, letter: str) -> Path:
+        """The folder domain `letter`'s files are in."""
+        return self.folders[0] if self.aligned else self.folders["AB".index(letter)]
+
     def half(self, letter: str) -> str | None:
         """Which half of its files domain `letter` reads (`_load`): None for whole files."""
         return letter if self.aligned else None
@@ -290,9 +305,11 @@ def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImage
     if not bad:
         return images, skipped
     a, b = domains["A"], domains["B"]
-    if aligned_truth(a, b) is not None and aligned_truth(b, a) is not None:  # pairs: drop whole pairs
-        bad_stems = {p.stem for p in bad}
-        partners = [p for p in a + b if p.stem in bad_stems and p not in bad]
+    fa, fb = images.folder("A"), images.folder("B")
+    if aligned_truth(a, b, folders=(fa, fb)) is not None and aligned_truth(b, a, folders=(fb, fa)) is not None:
+        keyed = [(pair_key(p, images.folder(k)), p) for k in "AB" for p in domains[k]]  # pairs: drop whole pairs
+        bad_keys = {key for key, p in keyed if p in bad}
+        partners = [p for key, p in keyed if key in bad_keys and p not in bad]
         skipped += [f"{p}: left out because its pair could not be read" for p in partners]
         bad |= set(partners)
     kept = {k: [p for p in files if p not in bad] for k, files in domains.items()}
@@ -302,6 +319,39 @@ def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImage
     return dataclasses.replace(images, domains=kept), skipped
 
 
+def _check_counts(opts: EvalOptions, images: SplitImages) -> None:
+    """FD and KID need 2 images a domain, and --kid-subset-size no more than the smaller domain holds: said
+    before any work (it was said once every image had been translated)."""
+    counts = {k: len(files) for k, files in images.domains.items()}
+    fewest = min(counts, key=counts.__getitem__)
+    if counts[fewest] < 2:
+        limit = f" (--limit {opts.limit})" if opts.limit else ""
+        raise CycleGANError(
+            f"{images.folder(fewest)} holds {counts[fewest]} usable image{limit}: FD and KID need at least 2 per "
+            "domain; add images or raise --limit"
+        )
+    kid_subset_size(counts["A"], counts["B"], opts.kid_subset_size)  # one line naming --kid-subset-size
+
+
+def _partial_pairs(opts: EvalOptions, images: SplitImages) -> list[str]:
+    """A line per direction whose source files have a target file of the same name (`pair_key`) only in part:
+    the truth figures need every one's pair, so they were left out of the report without a word."""
+    lines = []
+    for s, t in ("AB", "BA") if opts.direction == "both" else [(opts.direction[0], opts.direction[-1])]:
+        source, folder_t = images.domains[s], images.folder(t)
+        keys = {pair_key(p, folder_t) for p in images.domains[t]}
+        alone = [p for p in source if pair_key(p, images.folder(s)) not in keys]
+        if 0 < len(alone) < len(source):
+            names = ", ".join(p.name for p in alone[:3]) + (", ..." if len(alone) > 3 else "")
+            limit = f" (--limit {opts.limit} takes the first of each folder by name)" if opts.limit else ""
+            lines.append(
+                f"no PSNR/SSIM to the truth for {s}to{t}: {len(alone)} of {len(source)} files of {images.folder(s)} "
+                f"have no file of the same name in {folder_t}{limit} ({names}); the truth needs a partner for every "
+                "file (an unpaired split needs none: then ignore this)"
+            )
+    return lines
+
+
 def _check_outputs(opts: EvalOptions, images: SplitImages) -> None:
     """Refuse (one line, before any work) a --save-images folder inside the test split, and, without
     --overwrite, a --out file or saved images that exist."""
@@ -309,18 +359,17 @@ def _check_outputs(opts: EvalOptions, images: SplitImages) -> None:
     inputs = [p for files in domains.values() for p in files] + [checkpoint_file(c) for c in opts.checkpoint]
     if opts.out:  # not onto an input (checkpoints included) nor inside the split, which the next run reads
         check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs, input_folders=images.folders)
-    outputs: list[Path] = []
     if opts.save_images:
         root = Path(opts.save_images)
-        if len(opts.checkpoint) == 1:
+        many = len(opts.checkpoint) > 1
+        if not many:
             folders = [root]
         else:  # DIR/NN_stepS/: the step is read from the checkpoint later; any folder of index NN may clash
             folders = [f for i in range(len(opts.checkpoint)) for f in sorted(root.glob(f"{i:02d}_step*"))]
-        directions = ["AtoB", "BtoA"] if opts.direction == "both" else [opts.direction]
-        for folder in folders:
-            for d in directions:
-                outputs.append(folder / f"{d}_grid.png")
-                outputs += [folder / d / f"{stem}.png" for stem in unique_stems(domains[d[0]])]
+        names = _saved_names(opts, domains)
+        if opts.out:
+            _check_out_apart(Path(opts.out), root, names, many=many)
+        outputs = [folder / name for folder in folders for name in names]
         check_outputs(
             outputs,
             overwrite=opts.overwrite,
@@ -328,6 +377,50 @@ def _check_outputs(opts: EvalOptions, images: SplitImages) -> None:
             out_folder=root,
             inputs=inputs,
             input_folders=images.folders,
+        )
+
+
+def _earlier_images(opts: EvalOptions, images: SplitImages) -> list[str]:
+    """With --save-images and --overwrite: a line per folder of translations that holds images this evaluation
+    does not write (an earlier one's, of other test images), which stay beside the new ones as if they were
+    this checkpoint's. Named, not deleted: no record says which files an earlier evaluation wrote."""
+    if not (opts.save_images and opts.overwrite):
+        return []
+    root = Path(opts.save_images)
+    names = set(_saved_names(opts, images.domains))
+    folders = [root] if len(opts.checkpoint) == 1 else sorted(root.glob("[0-9][0-9]*_step*"))
+    lines = []
+    for folder in folders:
+        for d in ("AtoB", "BtoA"):
+            others = sorted(p for p in (folder / d).glob("*.png") if p.relative_to(folder) not in names)
+            if others:
+                shown = ", ".join(p.name for p in others[:3]) + (", ..." if len(others) > 3 else "")
+                lines.append(
+                    f"{folder / d} holds {len(others)} image(s) this evaluation does not write ({shown}), left "
+                    "from an earlier one beside the new translations: remove them, or give another --save-images"
+                )
+    return lines
+
+
+def _saved_names(opts: EvalOptions, domains: dict[str, list[Path]]) -> list[Path]:
+    """What --save-images writes for one checkpoint, relative to its folder: D_grid.png and D/STEM.png."""
+    names: list[Path] = []
+    for d in ["AtoB", "BtoA"] if opts.direction == "both" else [opts.direction]:
+        names.append(Path(f"{d}_grid.png"))
+        names += [Path(d) / f"{stem}.png" for stem in unique_stems(domains[d[0]])]
+    return names
+
+
+def _check_out_apart(out: Path, root: Path, names: list[Path], *, many: bool) -> None:
+    """Refuse a --out that is one of the files --save-images writes (a grid or a translation, in DIR or, with
+    several checkpoints, in any DIR/NN_stepS/): the report was written over it, or it over the report."""
+    try:
+        rel = out.resolve().relative_to(root.resolve())
+    except ValueError:  # not under DIR
+        return
+    if (many and len(rel.parts) > 1 and re.fullmatch(r"\d+_step.*", rel.parts[0])) or (not many and rel in names):
+        raise CycleGANError(
+            f"option '--out': {out} is where --save-images writes an image; give the report another name"
         )
 
 
@@ -348,14 +441,41 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     checkpoints = expand_runs(opts.checkpoint)
     if not checkpoints:
         raise CycleGANError("give at least one --checkpoint")
-    opts = dataclasses.replace(opts, checkpoint=checkpoints, data=opts.data or run_data(checkpoints[0]))
+    opts = dataclasses.replace(opts, checkpoint=checkpoints, data=opts.data or _one_data_root(checkpoints))
     images = _list_domains(opts)
+    for line in (line for folder in images.folders for line in left_out(folder, reader="evaluate")):
+        print(f"warning: {escape(line)}", file=sys.stderr)  # a GIF in testA was left out without a word
     _check_outputs(opts, images)  # before any work
+    for line in _earlier_images(opts, images):
+        print(f"warning: {escape(line)}", file=sys.stderr)
     if not opts.save_images:
         return _evaluate_all(opts, images)
     with claim_folder(opts.save_images, "--save-images"):  # one run writes the images there at a time
         _check_outputs(opts, images)  # again, under the lock: what a run that just ended wrote
-        return _evaluate_all(opts, images)
+        # A failed or interrupted evaluation of one checkpoint leaves none of its new images: they made the next
+        # run stop at "exists" (or, with --overwrite, sat beside the earlier ones). With several, each one's
+        # folder is named by its step, known only once its file is read.
+        planned = [Path(opts.save_images) / n for n in _saved_names(opts, images.domains)]
+        with removed_on_failure(planned if len(opts.checkpoint) == 1 else []):
+            return _evaluate_all(opts, images)
+
+
+def _one_data_root(checkpoints: tuple[str, ...]) -> str:
+    """The --data of the runs `checkpoints` belong to, which must be one: scored on the first run's data, a second
+    run trained on other data was scored on data it never saw, without a word. Checkpoints outside a run (no
+    config.json) take the first run's."""
+    first = run_data(checkpoints[0])
+    for c in checkpoints[1:]:
+        try:
+            other = run_data(c)
+        except CycleGANError:  # a generator file of another project, say: no run, no data of its own
+            continue
+        if Path(other).resolve() != Path(first).resolve():
+            raise CycleGANError(
+                f"option '--data' is needed: {checkpoints[0]} trained on {first} and {c} on {other}; give --data ROOT "
+                "to score them on one test split, or evaluate them apart"
+            )
+    return first
 
 
 def _evaluate_all(opts: EvalOptions, images: SplitImages) -> list[dict[str, Any]]:
@@ -363,6 +483,11 @@ def _evaluate_all(opts: EvalOptions, images: SplitImages) -> list[dict[str, Any]
     checkpoints = opts.checkpoint
     device = resolve_device(opts.device)
     images, skipped = _drop_bad_images(opts, images)
+    for c in checkpoints:  # each read and built once now: a bad one late in the list lost the others' work
+        _generators(checkpoint_path(c), opts)
+    _check_counts(opts, images)
+    for line in _partial_pairs(opts, images):
+        print(f"warning: {escape(line)}", file=sys.stderr)
     backbone = load_backbone(opts.backbone, inception_weights=opts.inception_weights).to(device)
     cache = _RealCache()
     many = len(checkpoints) > 1
@@ -379,6 +504,64 @@ def _evaluate_all(opts: EvalOptions, images: SplitImages) -> list[dict[str, Any]
             ) from None
         reports.append({**report, "skipped": skipped})
     return reports
+
+
+@dataclasses.dataclass(frozen=True)
+class _Generators:
+    """What one checkpoint argument holds for the evaluation: its generators (on the CPU) by direction, the
+    directions to score, and what the report says of it."""
+
+    ckpt: dict[str, Any]  # our format's plain values (step, best); {} for a plain generator file
+    nets: dict[str, nn.Module]
+    directions: list[str]
+    preset: str
+    train_size: int | None
+
+
+def _generators(ckpt_file: Path, opts: EvalOptions) -> _Generators:
+    """The generators of `ckpt_file` for --direction, all from one read of the file (`generator_from`); a
+    file that holds no generator, or none for --direction, is one line."""
+    ckpt = load_file(ckpt_file)
+    source = str(ckpt_file)
+    directions = ["AtoB", "BtoA"] if opts.direction == "both" else [opts.direction]
+    if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
+        cfg = config_from_dict(ckpt["config"], source=source)
+        trained = directions_of(cfg.model)  # CycleGAN: both (G, F); pix2pix, CUT: the one it learned
+        if opts.direction == "both":
+            directions = list(trained)
+        # (a direction it does not translate is refused by generator_from, in one line)
+        wanted = trained if len(trained) > 1 else directions
+        nets = {d: generator_from(ckpt, d, source=source, ema=opts.ema) for d in wanted}
+        return _Generators(ckpt, nets, directions, cfg.preset, cfg.data.size)
+    # a generator file of another project: a plain state dict holds one generator, for one direction; a dict of
+    # both (G_A and G_B, say) is scored as a CycleGAN run is, the cycle included
+    if _holds_both(ckpt):
+        nets = {d: generator_from(ckpt, d, source=source, ema=opts.ema) for d in directions}
+        if len(nets) == 1:  # the other generator only for the cycle: one that does not load costs only that
+            back = "BtoA" if directions[0] == "AtoB" else "AtoB"
+            with contextlib.suppress(CycleGANError):
+                nets[back] = generator_from(ckpt, back, source=source, ema=opts.ema)
+        return _Generators({}, nets, directions, "foreign", None)
+    if opts.direction == "both":
+        _check_generator_file(ckpt, source=source)  # what the file is, before what to add to it
+        raise CycleGANError(
+            f"{ckpt_file} holds a single generator: give --direction AtoB or BtoA (the one it translates)"
+        )
+    nets = {opts.direction: generator_from(ckpt, opts.direction, source=source, ema=opts.ema)}
+    return _Generators({}, nets, directions, "foreign", None)
+
+
+def _holds_both(obj: Any) -> bool:
+    """Whether a generator file of another project holds a generator for each direction by name (G_A and G_B)."""
+    return isinstance(obj, dict) and all(any(k in obj for k in DIRECTION_KEYS[d]) for d in GENERATOR_FOR)
+
+
+def _chosen_by(ckpt: dict[str, Any]) -> str | None:
+    """The score that chose a best.pt, from its `best` record; None for a checkpoint.pt, or a record without a
+    metric's name (a damaged or hand-made file: a KeyError or TypeError traceback once the run was scored)."""
+    best = ckpt.get("best")
+    metric = best.get("metric") if isinstance(best, dict) else None
+    return metric if isinstance(metric, str) else None
 
 
 def evaluate(opts: EvalOptions) -> dict[str, Any]:
@@ -400,28 +583,9 @@ def _evaluate_one(
     t0 = time.perf_counter()
     domains = images.domains
     ckpt_file = checkpoint_path(ckpt_arg)
-    ckpt = load_file(ckpt_file)
-    directions = ["AtoB", "BtoA"] if opts.direction == "both" else [opts.direction]
-    if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
-        cfg = config_from_dict(ckpt["config"], source=str(ckpt_file))
-        preset, train_size = cfg.preset, cfg.data.size
-        trained = directions_of(cfg.model)  # CycleGAN: both (G, F); pix2pix, CUT: the one it learned
-        if opts.direction == "both":
-            directions = list(trained)
-        # (a direction it does not translate is refused by load_generator, in one line)
-        nets = {
-            d: load_generator(ckpt_file, d, device=device, ema=opts.ema)
-            for d in (trained if len(trained) > 1 else directions)
-        }
-    else:  # a plain generator state dict (e.g. from the reference implementation): one direction only
-        if opts.direction == "both":
-            _check_generator_file(ckpt, source=str(ckpt_file))  # what the file is, before what to add to it
-            raise CycleGANError(
-                f"{ckpt_file} holds a single generator: give --direction AtoB or BtoA (the one it translates)"
-            )
-        preset, train_size = "foreign", None
-        nets = {opts.direction: load_generator(ckpt_file, opts.direction, device=device, ema=opts.ema)}
-        ckpt = {}
+    loaded = _generators(ckpt_file, opts)
+    ckpt, directions, train_size = loaded.ckpt, loaded.directions, loaded.train_size
+    nets = {d: net.to(device) for d, net in loaded.nets.items()}
     size = opts.size or train_size or FOREIGN_SIZE
     fd_name, kid_name = METRIC_NAMES[opts.backbone]
     save_root = _save_dir(opts, index, many, ckpt.get("step"))
@@ -439,7 +603,7 @@ def _evaluate_one(
         for d in directions:
             s, t = d[0], d[-1]  # source and target domain letters
             back = nets.get("BtoA" if d == "AtoB" else "AtoB")
-            truth = aligned_truth(domains[s], domains[t])
+            truth = aligned_truth(domains[s], domains[t], folders=(images.folder(s), images.folder(t)))
             save_dir = None
             if save_root is not None:
                 save_dir = save_root / d
@@ -480,8 +644,8 @@ def _evaluate_one(
     return {
         "checkpoint": str(ckpt_file),
         "step": ckpt.get("step"),
-        **({"chosen_by": ckpt["best"]["metric"]} if isinstance(ckpt.get("best"), dict) else {}),
-        "preset": preset,
+        **({"chosen_by": chosen_by} if (chosen_by := _chosen_by(ckpt)) else {}),
+        "preset": loaded.preset,
         "train_size": train_size,
         "eval_size": size,
         "data": opts.data,

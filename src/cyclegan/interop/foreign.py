@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from ..errors import CycleGANError
-from ..models import ResnetGenerator
+from ..models import MAX_PARAMETERS, ResnetGenerator
 from ..models.layers import BlurDownsample, BlurUpsample
 from .unet import UnetGenerator
 
@@ -361,6 +361,20 @@ def _make_norms_affine(net: nn.Module, names: set[str]) -> None:
             setattr(parent, child, affine)
 
 
+def build_bounded(arch: ForeignArchitecture, *, source: str) -> nn.Module:
+    """`build_foreign`, once the network is known to be within MAX_PARAMETERS (counted on the meta device): the
+    width comes from a tensor's shape, which a file of a few KB can declare as large as it likes (a stride-0
+    tensor stores one value), and building it allocated that many weights."""
+    with torch.device("meta"):
+        n = sum(p.numel() for p in build_foreign(arch).parameters())
+    if n > MAX_PARAMETERS:
+        raise CycleGANError(
+            f"{source}: its tensors describe a {arch.describe()} of {n:.3g} weights ({4 * n / 1e9:.3g} GB), beyond "
+            f"the {MAX_PARAMETERS:.0e} this program loads"
+        )
+    return build_foreign(arch)
+
+
 def build_foreign(arch: ForeignArchitecture) -> nn.Module:
     """An untrained network of `arch` whose state-dict keys are the reference's."""
 
@@ -440,13 +454,13 @@ def load_foreign_generator(obj: object, direction: str = "AtoB", *, source: str 
     sd = strip_prefix(raw)
     if is_reference_layout(sd):
         arch = infer_architecture(sd, source=source)
-        net = build_foreign(arch)
+        net = build_bounded(arch, source=source)
         sd = _check_blur_filters(sd, net, source=source)
         if arch.norm == "instance":
             sd = _drop_instance_norm_stats(sd, net)
     else:  # other names: matched by order and shape, errors naming the file's own keys
         arch = infer_by_shapes(raw, source=source)
-        net = build_foreign(arch)
+        net = build_bounded(arch, source=source)
         sd = {**net.state_dict(), **match_by_order(raw, net, arch, source=source)}
     load_state_into(net, sd, arch, source=source)
     return net.eval().requires_grad_(False)

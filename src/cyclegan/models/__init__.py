@@ -15,6 +15,11 @@ from .resnet import ResnetGenerator
 from .seed import SeedDiscriminator, SeedGenerator
 from .unet import UnetGenerator
 
+# Per network: far above any CycleGAN (the paper's generator has 11.4 M), far below what a machine can hold
+# (8 GB of fp32 weights). A network a file describes beyond it (a stored config, a foreign file's tensors'
+# shapes) is damage or a hostile file, refused before allocating.
+MAX_PARAMETERS = 2_000_000_000
+
 GENERATORS: dict[str, Callable[[ModelConfig], nn.Module]] = {
     "resnet": lambda c: ResnetGenerator(
         ngf=c.ngf,

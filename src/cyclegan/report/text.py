@@ -7,6 +7,7 @@ Each function takes the report a library function returned (`evaluate.runner.eva
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,30 @@ _LOWER, _HIGHER = "lower is better", "higher is better"
 
 
 def write_json(report: dict[str, Any], path: str | Path) -> Path:
-    """Write `report` as indented JSON, atomically (creating the folder); returns the path."""
-    text = json.dumps(report, indent=2) + "\n"
+    """Write `report` as indented JSON, atomically (creating the folder); returns the path. A figure that is NaN
+    or infinite (a generator that outputs NaN, a mean of nothing) is written as null: strict JSON, as log.jsonl,
+    which every reader parses (Python wrote the token NaN, which JSON has not)."""
+    text = json.dumps(_finite(report), indent=2, allow_nan=False) + "\n"
     return write_atomic(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every NaN or infinite float, in dicts and lists at any depth, as None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _trained(report: dict[str, Any]) -> str:
+    """What the table says of a checkpoint: its step, preset and training size, or, for a generator file of
+    another project, that it records none (not "step None, foreign preset, trained at None px")."""
+    if report["step"] is None and report["train_size"] is None:
+        return "a generator file of another project: no step or training size recorded"
+    return f"step {report['step']}, {report['preset']} preset, trained at {report['train_size']} px"
 
 
 # --- cyclegan evaluate -------------------------------------------------------------------------------------
@@ -79,8 +101,7 @@ def format_table(report: dict[str, Any]) -> str:
     wc = [max(len(d), *(len(r[1][i]) for r in rows)) for i, d in enumerate(dirs)]
     first = report["directions"][dirs[0]]
     lines = [
-        f"checkpoint {report['checkpoint']} (step {report['step']}, {report['preset']} preset, "
-        f"trained at {report['train_size']} px), evaluated at {report['eval_size']} px",
+        f"checkpoint {report['checkpoint']} ({_trained(report)}), evaluated at {report['eval_size']} px",
         f"data {report['data']} split '{report['split']}'; "
         + (
             f"KID on all {first['kid_subset_size']} images of each set (no subsets to spread over: give more images)"
@@ -101,14 +122,18 @@ def format_table(report: dict[str, Any]) -> str:
 def format_curve(reports: list[dict[str, Any]]) -> str:
     """One line per checkpoint (e.g. training milestones): distance, KID and cycle PSNR per direction."""
     fd_name, kid_name = METRIC_NAMES[reports[0]["backbone"]]
-    dirs = list(reports[0]["directions"])
+    # every direction any checkpoint scored (a CycleGAN's two beside a CUT run's one), "-" where one has none
+    dirs = list(dict.fromkeys(d for r in reports for d in r["directions"]))
     titles = (f"{d + ' ' + fd_name:>15} {d + ' ' + kid_name:>22} {d + ' cycle PSNR':>15}" for d in dirs)
     head = f"{'step':>7}  " + "  ".join(titles)
     lines = [head]
     for r in reports:
         cells = []
         for d in dirs:
-            row = r["directions"][d]
+            row = r["directions"].get(d)
+            if row is None:
+                cells.append(f"{'-':>15} {'-':>22} {'-':>15}")
+                continue
             kid = _kid(row, kid_name)
             cells.append(f"{row[fd_name]:>15.2f} {kid:>22} {row.get('cycle_psnr', float('nan')):>15.2f}")
         lines.append(f"{r['step']!s:>7}  " + "  ".join(cells))

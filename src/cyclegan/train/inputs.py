@@ -24,7 +24,7 @@ from ..data import (
     read_image,
     read_pair,
 )
-from ..data.io import is_image_file, not_a_file_reason, open_image, walk_files
+from ..data.io import left_out, open_image
 from ..errors import CycleGANError, escape
 from ..families import family
 from . import distributed as ddp
@@ -73,25 +73,6 @@ class Images:
     # the readable images of test_a and test_b (decoded once, as the training images are)
     test_files_a: list[Path] | None = None
     test_files_b: list[Path] | None = None
-
-
-def left_out(folder: Path | None) -> list[str]:
-    """Warnings for what under `folder` is not read although it is there: files of a type training does not
-    read (a GIF, a text file; hidden files aside), one line for all of them, and an image's name that is no
-    regular file (a broken link), one line each. Nothing is dropped without a word."""
-    if folder is None or not folder.is_dir():
-        return []
-    others: list[Path] = []
-    files = [p for p in walk_files(folder, others=others) if not p.name.startswith(".")]
-    lines = [f"skipping {p}: {not_a_file_reason(p)}" for p in sorted(others) if is_image_file(p)]
-    skipped = sorted(p for p in files if not is_image_file(p))
-    if skipped:
-        names = ", ".join(p.name for p in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
-        lines.append(
-            f"{folder}: {len(skipped)} file(s) left out, not of a type training reads (.jpg, .jpeg, .png, .bmp, "
-            f".webp, .tif, .tiff): {names}"
-        )
-    return lines
 
 
 def _warn_left_out(folders: list[Path | None], main: bool) -> None:

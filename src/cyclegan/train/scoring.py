@@ -70,7 +70,10 @@ def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
         a, b = images.test_files_a[:n], images.test_files_b[:n]
         _enough(len(a), "images per domain", str(images.test_a))
         _enough(len(b), "images per domain", str(images.test_b))
-        paired = aligned_truth(a, b) is not None and aligned_truth(b, a) is not None
+        folders = (images.test_a, images.test_b)
+        paired = (
+            aligned_truth(a, b, folders=folders) is not None and aligned_truth(b, a, folders=folders[::-1]) is not None
+        )
         where = f"the test split ({len(a)} + {len(b)} images{', paired' if paired else ''})"
         return images, HeldOut(a, b, paired, where)
     ka = _count(n, len(images.train_a), "domain A images", _test_hint(cfg, images))
