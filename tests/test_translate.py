@@ -68,6 +68,64 @@ def test_the_api_takes_a_path_and_refuses_what_it_cannot_translate_in_one_line(r
         translate(G, torch.zeros(1, 1, 8, 8))
 
 
+def test_the_api_refuses_tensors_and_objects_it_would_misread_in_one_line(run):
+    """An int64 or uint16 tensor of pixel values was read as [-1, 1] (a saturated result, no word); `size`
+    with a tensor was ignored; an empty side, a numpy array, None or a list of tensors failed deep inside
+    (RuntimeError, AttributeError, TypeError)."""
+    from cyclegan.errors import CycleGANError
+
+    G = load_generator(run, "AtoB")
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    for bad, match in [
+        ((x * 127).long(), "expected a float tensor in \\[-1, 1\\] or uint8 .* got torch.int64"),
+        (torch.zeros(1, 3, 0, 5), "empty side"),
+        (np.zeros((16, 16, 3), np.uint8), "images: expected a PIL image, a path, .* got ndarray"),
+        (None, "got NoneType"),
+        ([x[0]], r"images\[0\]: expected a PIL image or a path, got Tensor"),
+        ([Image.new("RGB", (0, 0))], r"images\[0\]: an image of 0x0 pixels"),
+    ]:
+        with pytest.raises(CycleGANError, match=match):
+            translate(G, bad)
+    with pytest.raises(CycleGANError, match="size resizes PIL images and files, not tensors"):
+        translate(G, x, size=32)
+    assert translate(G, (x[0] + 1).mul(127.5).round().byte()).dtype == torch.uint8  # uint8 in, uint8 out
+
+
+def test_the_api_reads_a_pil_image_of_any_mode_as_the_same_file_is_read(run, tmp_path):
+    """A 16-bit greyscale PIL image went through `im.convert("RGB")`, which clips it to white, and a
+    transparent one lost its white background: the same image given as a file came out different."""
+    G = load_generator(run, "AtoB")
+    grey16 = Image.fromarray(np.linspace(0, 65535, 24 * 32).reshape(24, 32).astype(np.uint16))
+    clear = Image.fromarray(np.dstack([np.full((24, 32, 3), 200, np.uint8), np.zeros((24, 32), np.uint8)]), "RGBA")
+    for i, im in enumerate([grey16, clear]):
+        im.save(tmp_path / f"{i}.png")
+        from_file = translate(G, tmp_path / f"{i}.png")
+        assert np.array_equal(np.asarray(translate(G, im)), np.asarray(from_file))
+        assert np.array_equal(np.asarray(translate(G, [tmp_path / f"{i}.png"])[0]), np.asarray(from_file))
+
+
+def test_load_generator_keeps_the_callers_random_state_and_refuses_bad_arguments_in_one_line(run):
+    """Loading drew the network's initial weights from torch's global generator, so a seeded script's random
+    numbers changed once it loaded a model; device="gpu", a missing CUDA and ema=False were tracebacks or
+    silently taken."""
+    from cyclegan.errors import CycleGANError
+
+    torch.manual_seed(0)
+    expected = torch.rand(4)
+    torch.manual_seed(0)
+    load_generator(run, "AtoB")
+    assert torch.equal(torch.rand(4), expected)
+    for kwargs, match in [
+        ({"device": "gpu"}, "option 'device': unknown device 'gpu'"),
+        ({"device": "meta"}, "not a device this program computes on"),
+        ({"ema": False}, "ema must be auto, on or off, got False"),
+    ]:
+        with pytest.raises(CycleGANError, match=match):
+            load_generator(run, "AtoB", **kwargs)
+    with pytest.raises(CycleGANError, match="path: expected a run folder"):
+        load_generator(None)
+
+
 def test_cli_translates_files_folders_globs_and_reports_broken_ones(run, tmp_path, capsys):
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .data.io import read_image, resize_long_side, to_pil, to_tensor
+from .data.io import read_image, resize_long_side, to_pil, to_rgb, to_tensor
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution
 from .models.layers import pad_for_generator  # here too: the export's and the API's
@@ -91,9 +91,12 @@ def translate(
 ):
     """Translate PIL image(s) or a tensor with a generator from `cyclegan.load_generator`.
 
-    - a PIL image, or an image file's path -> a PIL image of the same size (or long side `size`);
-    - a list of PIL images -> a list;
-    - a tensor (3, H, W) or (B, 3, H, W) in [-1, 1] -> a tensor of the same shape in [-1, 1].
+    - a PIL image of any mode, or an image file's path -> an RGB PIL image of the same size (or long side
+      `size`); a mode other than RGB is converted as `cyclegan translate` converts it (16-bit and float
+      greyscale rescaled, transparency on white);
+    - a list of PIL images or paths -> a list;
+    - a tensor (3, H, W) or (B, 3, H, W), float in [-1, 1] -> a float32 tensor of the same shape in [-1, 1];
+      uint8 in [0, 255] -> uint8. Tensors are translated at their size (`size` is refused: resize them first).
 
     Images of any resolution: an image whose activations would take more than `max_memory` GB is
     translated in tiles (`tile` px to force a tile size, 0 to never tile) overlapping by `tile_overlap`
@@ -103,10 +106,9 @@ def translate(
     check_size(net, size)
     if isinstance(images, (str, Path)):  # read as `cyclegan translate` reads it: any format and mode, EXIF turned
         images = read_image(images)
-    if isinstance(images, torch.Tensor) and (images.dim() not in (3, 4) or images.shape[-3] != 3):
-        raise CycleGANError(f"expected a tensor (3, H, W) or (B, 3, H, W) in [-1, 1], got {tuple(images.shape)}")
     tiling = TilingOptions(tile=tile, tile_overlap=tile_overlap, max_memory=max_memory, thumbnail=thumbnail)
     if isinstance(images, torch.Tensor):
+        check_tensor(images, size=size)
         batched = images if images.dim() == 4 else images.unsqueeze(0)
         out = translate_batch(net, batched, tiling=tiling).to(images.device)
         return out if images.dim() == 4 else out[0]
@@ -114,13 +116,40 @@ def translate(
         return translate(
             net, [images], size=size, tile=tile, tile_overlap=tile_overlap, max_memory=max_memory, thumbnail=thumbnail
         )[0]
+    if not isinstance(images, (list, tuple)):
+        raise CycleGANError(f"images: expected a PIL image, a path, a list of them or a tensor, got {_kind(images)}")
     results = []
-    for im in images:
-        im = im.convert("RGB") if im.mode != "RGB" else im
+    for i, im in enumerate(images):
+        im = read_image(im) if isinstance(im, (str, Path)) else im
+        if not isinstance(im, Image.Image):
+            raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}")
+        if 0 in im.size:
+            raise CycleGANError(f"images[{i}]: an image of {im.width}x{im.height} pixels has nothing to translate")
+        im = to_rgb(im)  # not im.convert("RGB"): that clips 16-bit greyscale to white and drops alpha's meaning
         if size:
             im = resize_long_side(im, size)
         results.append(to_pil(translate_batch(net, to_tensor(im).unsqueeze(0), tiling=tiling)[0]))
     return results
+
+
+def check_tensor(x: torch.Tensor, *, size: int | None = None) -> None:
+    """Refuse, in one line, a tensor `translate` would misread: not (3, H, W) or (B, 3, H, W), an empty side,
+    a dtype other than float (in [-1, 1]) or uint8 (int64 or uint16 pixel values would be read as [-1, 1] and
+    saturate), or a `size` (it resizes PIL images, not tensors)."""
+    if x.dim() not in (3, 4) or x.shape[-3] != 3:
+        raise CycleGANError(f"expected a tensor (3, H, W) or (B, 3, H, W) in [-1, 1], got {tuple(x.shape)}")
+    if 0 in x.shape[-2:]:
+        raise CycleGANError(f"images: a tensor of shape {tuple(x.shape)} has an empty side: nothing to translate")
+    if not (x.is_floating_point() or x.dtype == torch.uint8):
+        raise CycleGANError(f"images: expected a float tensor in [-1, 1] or uint8 in [0, 255], got {x.dtype}")
+    if size is not None:
+        raise CycleGANError(
+            "size resizes PIL images and files, not tensors: resize the tensor first, or leave size out"
+        )
+
+
+def _kind(obj: object) -> str:
+    return type(obj).__name__ if not hasattr(obj, "shape") else f"{type(obj).__name__} of shape {tuple(obj.shape)}"
 
 
 def is_out_of_memory(e: BaseException) -> bool:

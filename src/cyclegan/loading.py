@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 from torch import nn
@@ -19,6 +19,7 @@ from . import zoo
 from .checkpoint import check_checkpoint, load_state, run_checkpoint
 from .config import config_from_dict
 from .errors import CycleGANError
+from .execution import resolve_device
 from .families import GENERATOR_FOR, generator_for
 from .interop.foreign import load_foreign_generator
 from .models import build_generator
@@ -85,11 +86,26 @@ def load_generator(
     architecture inferred from the tensors; one generator, used whatever `direction` says) or by the CUT
     code (its anti-aliased ResNet).
 
-    The module maps (B, 3, H, W) in [-1, 1] to the same shape in [-1, 1]; H and W must be multiples of
-    its `size_multiple` attribute (`cyclegan.translate` pads and crops for you).
+    The module maps (B, 3, H, W) in [-1, 1] to the same shape in [-1, 1], any H and W (padded to its
+    `size_multiple` inside and cropped back; `cyclegan.translate` adds tiles, PIL images and files).
+    `device`: "cpu", "cuda", "cuda:N", "mps" or "auto" (as `--device`). Torch's global random state is left
+    as it was: the network's initial weights, overwritten by the file's, are drawn from a fork of it.
     """
     if direction not in GENERATOR_FOR:
         raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
+    if ema not in get_args(EMAChoice):
+        raise CycleGANError(f"ema must be auto, on or off, got {ema!r}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise CycleGANError(
+            f"path: expected a run folder, a checkpoint file or pretrained:NAME, got {type(path).__name__}"
+        )
+    device = resolve_device(str(device))  # a bad or absent device: one line before any file is read
+    with torch.random.fork_rng(devices=[]):  # building draws initial weights: the caller's seed stays theirs
+        net = _read_generator(path, direction, ema)
+    return net.to(device).eval().requires_grad_(False)
+
+
+def _read_generator(path: str | Path, direction: Direction, ema: EMAChoice) -> nn.Module:
     path = checkpoint_path(path)
     source = str(path)
     ckpt = load_file(path)  # a cyclegan checkpoint is checked there, tensors' shapes included
@@ -106,4 +122,4 @@ def load_generator(
             load_state(net, ckpt["models"][name], where=f"models.{name}", source=source)
     else:  # a generator saved by the reference implementation (or in its layout): see cyclegan.interop
         net = load_foreign_generator(ckpt, direction, source=source)
-    return net.to(device).eval().requires_grad_(False)
+    return net
