@@ -352,6 +352,24 @@ def test_translate_video_api_refuses_to_replace(ckpt, tmp_path):
         cyclegan.translate_video(G, clip, clip, overwrite=True)
 
 
+def test_translate_video_api_refuses_bad_arguments_in_one_line_before_any_work(ckpt, tmp_path):
+    """batch_size=0 was taken (the whole clip's frames held in memory at once, no bound), max_pixels=0 capped
+    nothing, and temporal={...} failed deep inside with an AttributeError."""
+    import cyclegan
+    from cyclegan.errors import CycleGANError
+
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    clip = make_clip(tmp_path / "c.mp4", n=3, audio=False)
+    for kwargs, match in [
+        ({"batch_size": 0}, "batch_size must be a positive whole number, got 0"),
+        ({"max_pixels": 0}, "max_pixels must be a positive whole number, got 0"),
+        ({"temporal": {"flow_blend": 0}}, "temporal: expected a TemporalOptions or None, got dict"),
+    ]:
+        with pytest.raises(CycleGANError, match=match):
+            cyclegan.translate_video(G, clip, tmp_path / "o.mp4", progress=False, **kwargs)
+    assert not (tmp_path / "o.mp4").exists()
+
+
 def test_translate_video_api_names_a_gif_over_pils_pixel_cap_in_one_line(ckpt, tmp_path):
     """Before: a GIF declaring 20000x20000 raised PIL's DecompressionBombError from translate_video."""
     import cyclegan

@@ -128,6 +128,25 @@ def translate_clip(
         )
 
 
+def check_clip_arguments(
+    *,
+    temporal: TemporalOptions | None = None,
+    tiling: TilingOptions | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    max_pixels: int = MAX_PIXELS,
+    **_,
+) -> None:
+    """Refuse, in one line naming the argument, what `translate_clip` would take wrongly from a Python caller
+    (the CLI's options check their own): a batch under 1 held the whole clip's frames in memory, a
+    `max_pixels` of 0 capped nothing, and a dict for `temporal` failed deep inside."""
+    for name, value, kind in (("temporal", temporal, TemporalOptions), ("tiling", tiling, TilingOptions)):
+        if value is not None and not isinstance(value, kind):
+            raise CycleGANError(f"{name}: expected a {kind.__name__} or None, got {type(value).__name__}")
+    for name, value in (("batch_size", batch_size), ("max_pixels", max_pixels)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise CycleGANError(f"{name} must be a positive whole number, got {value!r}")
+
+
 def translate_video(
     G: nn.Module,
     src: str | Path,
@@ -146,10 +165,11 @@ def translate_video(
     Refuses (CycleGANError, one line, before any work) an extension it cannot write (a GIF or WebP source is
     written as GIF or WebP only), to replace `src`, or an existing `dst` unless `overwrite`; and, in one line
     with nothing left at `dst`, a sound the output's container does not take (AAC into WebM).
-    `temporal`: shared normalisation statistics and the flow blend (`cyclegan.temporal.TemporalOptions`,
+    `temporal`: shared normalisation statistics and the flow blend (`cyclegan.translate_options.TemporalOptions`,
     defaults as measured); other keywords as `translate_clip` (`tiling`, `size`, `batch_size`, `max_pixels`,
-    `execution`, `progress`).
+    `execution`, `progress`), each checked in one line before any work.
     """
+    check_clip_arguments(temporal=temporal, **kwargs)
     src, dst = Path(src), Path(dst)
     if not src.is_file():
         raise CycleGANError(f"clip not found: {src}")
