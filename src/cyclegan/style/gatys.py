@@ -22,7 +22,7 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from ..data.io import read_image, resize_long_side, save_image, to_pil, to_tensor
+from ..data.io import read_image, resize_long_side, save_image, to_pil, to_rgb, to_tensor
 from ..errors import CycleGANError
 from ..evaluate.metrics import LUMA_BT601, luminance
 from ..execution import resolve_device
@@ -56,9 +56,15 @@ class StyleResult:
 
 
 def load_image_01(image: ImageLike, size: int | None) -> torch.Tensor:
-    """A PIL image or file -> (1, 3, H, W) in [0, 1], long side scaled to `size` (aspect ratio kept)."""
+    """A PIL image of any mode or an image file -> (1, 3, H, W) in [0, 1], long side scaled to `size` (aspect
+    ratio kept). A PIL image is converted as a file is read (`to_rgb`: 16-bit greyscale rescaled, not clipped
+    to white as `convert("RGB")` clips it; transparency on white)."""
+    if not isinstance(image, (Image.Image, str, Path)):
+        raise CycleGANError(f"expected a PIL image or an image file's path, got {type(image).__name__}")
     im = image if isinstance(image, Image.Image) else read_image(image)
-    im = im.convert("RGB") if im.mode != "RGB" else im
+    if 0 in im.size:
+        raise CycleGANError(f"an image of {im.width}x{im.height} pixels has nothing to stylise")
+    im = to_rgb(im)
     if size:
         im = resize_long_side(im, size)
     return ((to_tensor(im).unsqueeze(0) + 1) / 2).contiguous()  # L-BFGS needs contiguous grads
@@ -313,6 +319,9 @@ def stylize(
 
     Returns a `StyleResult` whose image has the resized content's size.
     """
+    if not isinstance(options, GatysOptions):
+        raise CycleGANError(f"options: expected a GatysOptions, got {type(options).__name__}")
+    device = resolve_device(str(device))  # "gpu" or an absent CUDA: one line before any work, not a traceback
     o = options
     style_list = [styles] if isinstance(styles, (Image.Image, str, Path)) else list(styles)
     if not style_list:
@@ -326,7 +335,6 @@ def stylize(
     obj = resolve_objective(o, net)
     if net is None:
         net = build_backbone(obj.backbone, [*obj.content_layers, *obj.style_layers], weights=o.weights)
-    device = torch.device(device)
     net = net.to(device)
     c = c.to(device)
     names = [s if isinstance(s, (str, Path)) else f"{i + 1}" for i, s in enumerate(style_list)]
