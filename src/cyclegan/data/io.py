@@ -163,7 +163,9 @@ def _reason(e: BaseException) -> str:
 
 
 def to_tensor(im: Image.Image) -> torch.Tensor:
-    """RGB PIL image -> float tensor (3, H, W) in [-1, 1]."""
+    """PIL image -> float tensor (3, H, W) in [-1, 1]; a mode other than RGB converted first as `read_image`
+    converts it (`to_rgb`), not left with 1 or 4 channels or 16-bit values scaled as if 8-bit."""
+    im = im if im.mode == "RGB" else to_rgb(im)
     return TF.to_dtype(TF.pil_to_tensor(im), torch.float32, scale=True) * 2 - 1
 
 
