@@ -1,5 +1,6 @@
 import importlib
 import json
+import re
 import subprocess
 import sys
 
@@ -231,6 +232,16 @@ def test_whole_options_still_parse_in_every_form():
     argv = ["datasets", "synthetic", "--out=o", "--count=3"]
     args, unknown = build_parser(argv).parse_known_args(argv)
     assert unknown == [] and (args.out, args.count) == ("o", 3)
+
+
+def test_train_help_names_what_its_folder_options_take(capsys):
+    """`--data S`, `--domain-a S`, `--out S`: the generic metavar of a string said nothing of a folder."""
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    for shown in ("--data ROOT", "--domain-a DIR", "--domain-b DIR", "--out DIR", "--diffaug LIST"):
+        assert shown in out
+    assert not re.search(r"--[a-z-]+ S\b", out)
 
 
 @pytest.mark.parametrize("command", list(_all_commands()), ids=" ".join)

@@ -89,9 +89,9 @@ class ModelConfig(Section):
 
 @dataclass(frozen=True)
 class DataConfig(Section):
-    data: str | None = opt(None, "dataset root holding trainA, trainB (and testA, testB for samples)")
-    domain_a: str | None = opt(None, "folder of domain A (X) training images, instead of --data")
-    domain_b: str | None = opt(None, "folder of domain B (Y) training images, instead of --data")
+    data: str | None = opt(None, "dataset root holding trainA, trainB (and testA, testB for samples)", metavar="ROOT")
+    domain_a: str | None = opt(None, "folder of domain A (X) training images, instead of --data", metavar="DIR")
+    domain_b: str | None = opt(None, "folder of domain B (Y) training images, instead of --data", metavar="DIR")
     size: int = opt(256, "training crop size in pixels", gt=0, le=8192)
     load_scale: float = opt(286 / 256, "images are resized to size * load_scale before the random crop", ge=1, le=8)
     flip: bool = opt(True, "random horizontal flips")
@@ -105,7 +105,7 @@ BestBy = Literal["auto", "psnr", "ssim", "kid", "cycle_psnr"]
 
 @dataclass(frozen=True)
 class TrainConfig(Section):
-    out: str | None = opt(None, "run folder: checkpoint, config, logs and samples go here")
+    out: str | None = opt(None, "run folder: checkpoint, config, logs and samples go here", metavar="DIR")
     steps: int | None = opt(None, "total training steps (iterations), counting steps already done", gt=0)
     epochs: int | None = opt(None, "total epochs (passes over the larger domain), instead of --steps", gt=0)
     batch_size: int = opt(1, "images per domain per step", gt=0)
@@ -131,6 +131,7 @@ class TrainConfig(Section):
         "differentiable augmentation of every discriminator input, a comma list of color, translation, cutout "
         "(Zhao et al. 2020); never of the cycle or identity targets",
         default_text="none",
+        metavar="LIST",
     )
     ema_decay: float = opt(
         0.0,
