@@ -88,6 +88,8 @@ def test_the_api_refuses_tensors_and_objects_it_would_misread_in_one_line(run):
             translate(G, bad)
     with pytest.raises(CycleGANError, match="size resizes PIL images and files, not tensors"):
         translate(G, x, size=32)
+    with pytest.raises(CycleGANError, match=r"expected a generator .* got PosixPath; load one first"):
+        translate(run, x)  # the run's path where its loaded generator belongs: a TypeError about weak references
     assert translate(G, (x[0] + 1).mul(127.5).round().byte()).dtype == torch.uint8  # uint8 in, uint8 out
 
 

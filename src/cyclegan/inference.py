@@ -103,6 +103,7 @@ def translate(
     px, with InstanceNorm statistics from a thumbnail of long side `thumbnail` (see `cyclegan.tiling`).
     `size` under the generator's smallest side (`check_size`) is refused.
     """
+    check_net(net)
     check_size(net, size)
     if isinstance(images, (str, Path)):  # read as `cyclegan translate` reads it: any format and mode, EXIF turned
         images = read_image(images)
@@ -130,6 +131,16 @@ def translate(
             im = resize_long_side(im, size)
         results.append(to_pil(translate_batch(net, to_tensor(im).unsqueeze(0), tiling=tiling)[0]))
     return results
+
+
+def check_net(net: object) -> None:
+    """Refuse, in one line, a first argument that is not a network: `translate("runs/h2z", im)` (the run's
+    path where its loaded generator belongs) was a TypeError about weak references."""
+    if not isinstance(net, nn.Module):
+        raise CycleGANError(
+            f"expected a generator (an nn.Module) first, got {type(net).__name__}; load one first: "
+            "G = cyclegan.load_generator(RUN_OR_FILE, direction)"
+        )
 
 
 def check_tensor(x: torch.Tensor, *, size: int | None = None) -> None:

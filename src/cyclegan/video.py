@@ -24,7 +24,7 @@ from .data.io import MAX_PIXELS, long_side_shape
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution
 from .files import check_outputs
-from .inference import check_size, translate_batch, translate_tensor, uncompiled
+from .inference import check_net, check_size, translate_batch, translate_tensor, uncompiled
 from .temporal import FlowBlend, SharedNormStats
 from .tiling import activation_bytes, per_instance_norms, plan_for, thumbnail_of, translate_tiled
 from .translate_options import TemporalOptions, TilingOptions
@@ -169,6 +169,7 @@ def translate_video(
     defaults as measured); other keywords as `translate_clip` (`tiling`, `size`, `batch_size`, `max_pixels`,
     `execution`, `progress`), each checked in one line before any work.
     """
+    check_net(G)
     check_clip_arguments(temporal=temporal, **kwargs)
     src, dst = Path(src), Path(dst)
     if not src.is_file():
