@@ -68,6 +68,17 @@ def test_metrics_shapes_and_errors():
         psnr(a, b[:, :, :4])
 
 
+def test_metrics_refuse_an_empty_value_range_and_take_an_empty_batch():
+    """value_range=(1, 1) divided by zero and scored every pair PSNR_MAX (identical images, it said); an
+    inverted range did the same; ssim of an empty batch was an IndexError where psnr and l1 give (0,)."""
+    a, b = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    for value_range in [(1.0, 1.0), (1.0, -1.0), (0.0, math.inf)]:
+        for metric in (psnr, ssim, l1):
+            with pytest.raises(ValueError, match="value_range must be"):
+                metric(a, b, value_range=value_range)
+    assert l1(a[:0], b[:0]).shape == psnr(a[:0], b[:0]).shape == ssim(a[:0], b[:0]).shape == (0,)
+
+
 # --- FD / KID on synthetic domains ------------------------------------------------------------------------
 
 
