@@ -202,6 +202,18 @@ def test_package_level_api_survives_submodule_imports(run):
     assert torch.equal(cyclegan.translate(G, x), translate_tensor(G, x))
 
 
+def test_dir_shows_the_public_names_before_their_first_use():
+    """`dir(cyclegan)` listed none of load_generator, translate, translate_video (nor `dir(cyclegan.style)`
+    its stylize...): they load on first use, so tab completion in a notebook offered nothing."""
+    import cyclegan
+    import cyclegan.data
+    import cyclegan.evaluate
+    import cyclegan.style
+
+    for package in (cyclegan, cyclegan.data, cyclegan.evaluate, cyclegan.style):
+        assert set(package.__all__) <= set(dir(package)), package.__name__
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "code",

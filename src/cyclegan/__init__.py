@@ -31,3 +31,8 @@ def __getattr__(name: str):
 
 
 __all__ = ["__version__", "load_generator", "translate", "translate_video"]
+
+
+def __dir__() -> list[str]:
+    # The lazy names too, so dir() and tab completion show the API before its first use.
+    return sorted({*globals(), *__all__})
