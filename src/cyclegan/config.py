@@ -516,15 +516,22 @@ def check_alternatives(given: dict[str, Any]) -> None:
 
 
 def check_family_options(given: dict[str, Any], family: str) -> None:
-    """Refuse, in one line, an option given for a family it does not apply to (`--lambda-nce` with cyclegan)."""
+    """Refuse, in one line, an option given for a family it does not apply to (`--lambda-nce` with cyclegan).
+    One at its field's default changes nothing and passes: a run's config.json holds every option, so it can be
+    given back as `--config` (its `direction: AtoB` was refused for a CycleGAN, `lambda_cycle: 10.0` for CUT)."""
     known = option_fields()
-    for key in given:
+    for key, value in given.items():
         if key not in known:
             continue
         accepting = families.accepting(key, known[key][0])
-        if family not in accepting:
+        if family not in accepting and not _at_default(known[key][1], value):
             flag = "--" + key.replace("_", "-")
             raise CycleGANError(f"option '{flag}' applies to --model {' or '.join(accepting)}, not to --model {family}")
+
+
+def _at_default(f: dataclasses.Field, value: Any) -> bool:
+    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    return value == default or (isinstance(value, list) and isinstance(default, tuple) and tuple(value) == default)
 
 
 def validate(cfg: Config) -> Config:
