@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import process
-from .config import ALTERNATIVES, BASE_SECTIONS, all_sections, option_fields, read_config_file
+from .config import ALTERNATIVES, BASE_SECTIONS, all_sections, at_default, option_fields, read_config_file
 from .errors import CycleGANError, escape
 from .families import FAMILIES, accepting, names, section_titles
 from .options import add_arguments, to_flags
@@ -88,10 +88,10 @@ def run_train(opts, args: argparse.Namespace) -> int:
     if opts.preset:
         overrides["preset"] = opts.preset
     cfg, ckpt = prepare_config(overrides, resume=opts.resume, out=overrides.get("out"))
-    idle = [  # as the user wrote them: --no-eval-kid for eval_kid False
+    idle = [  # as the user wrote them: --no-eval-kid for eval_kid False; a file's key at its default changes nothing
         f"--{'no-' if overrides[key] is False else ''}{key.replace('_', '-')}"
         for key in ("best_by", "eval_images", "eval_kid")
-        if key in overrides
+        if key in flags or (key in overrides and not at_default(option_fields()[key][1], overrides[key]))
     ]
     if idle and not cfg.train.eval_every and os.environ.get("RANK", "0") == "0":  # not refused: a resumed run
         print(  # may switch scoring off with --eval-every 0 and keep the rest of its command line

@@ -524,12 +524,13 @@ def check_family_options(given: dict[str, Any], family: str) -> None:
         if key not in known:
             continue
         accepting = families.accepting(key, known[key][0])
-        if family not in accepting and not _at_default(known[key][1], value):
+        if family not in accepting and not at_default(known[key][1], value):
             flag = "--" + key.replace("_", "-")
             raise CycleGANError(f"option '{flag}' applies to --model {' or '.join(accepting)}, not to --model {family}")
 
 
-def _at_default(f: dataclasses.Field, value: Any) -> bool:
+def at_default(f: dataclasses.Field, value: Any) -> bool:
+    """Whether `value` is field `f`'s default (a list read from a file equal to a tuple default too)."""
     default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
     return value == default or (isinstance(value, list) and isinstance(default, tuple) and tuple(value) == default)
 
