@@ -235,13 +235,14 @@ def test_whole_options_still_parse_in_every_form():
 
 
 def test_train_help_names_what_its_folder_options_take(capsys):
-    """`--data S`, `--domain-a S`, `--out S`: the generic metavar of a string said nothing of a folder."""
+    """`--data S`, `--domain-a S`, `--out S`: the generic metavar of a string said nothing of a folder; and
+    `--checkpoint-minutes N` (a float of minutes, default 10.0), `--time-limit X`: minutes are MIN, as elsewhere."""
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     out = capsys.readouterr().out
-    for shown in ("--data ROOT", "--domain-a DIR", "--domain-b DIR", "--out DIR", "--diffaug LIST"):
+    for shown in ("--data ROOT", "--domain-a DIR", "--domain-b DIR", "--out DIR", "--diffaug LIST", "--time-limit MIN"):
         assert shown in out
-    assert not re.search(r"--[a-z-]+ S\b", out)
+    assert "--checkpoint-minutes MIN" in out and not re.search(r"--[a-z-]+ S\b", out)
 
 
 @pytest.mark.parametrize("command", list(_all_commands()), ids=" ".join)

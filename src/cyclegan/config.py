@@ -162,10 +162,10 @@ class TrainConfig(Section):
     checkpoint_every: int = opt(500, "write the checkpoint every N steps (0: only at the end)", ge=0)
     checkpoint_minutes: float = opt(
         10.0,
-        "also write the checkpoint when N minutes have passed since the last one, so a crash or kill -9 loses at "
+        "also write the checkpoint when MIN minutes have passed since the last one, so a crash or kill -9 loses at "
         "most about that much (0: by steps only)",
         ge=0,
-        metavar="N",
+        metavar="MIN",
     )
     num_samples: int = opt(4, "fixed test images per direction in the sample grids (0: no grids)", ge=0)
     eval_every: int = opt(
@@ -200,7 +200,9 @@ class TrainConfig(Section):
         ge=0,
         metavar="K",
     )
-    time_limit: float | None = opt(None, "stop (and save, resumable) after this many minutes of training", gt=0)
+    time_limit: float | None = opt(
+        None, "stop (and save, resumable) after this many minutes of training", gt=0, metavar="MIN"
+    )
     fit_steps: bool = opt(
         False,
         "with --time-limit: while the LR is still constant, re-fit the total steps to the time left at the speed "
