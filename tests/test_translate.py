@@ -91,6 +91,9 @@ def test_the_api_refuses_tensors_and_objects_it_would_misread_in_one_line(run):
     with pytest.raises(CycleGANError, match=r"expected a generator .* got PosixPath; load one first"):
         translate(run, x)  # the run's path where its loaded generator belongs: a TypeError about weak references
     assert translate(G, (x[0] + 1).mul(127.5).round().byte()).dtype == torch.uint8  # uint8 in, uint8 out
+    im = Image.new("RGB", (40, 30))  # size=10**6 upscaled it until the process died: held to max_pixels now
+    with pytest.raises(CycleGANError, match=r"size 200 would make images\[0\] 200x150 pixels .* over max_pixels 10000"):
+        translate(G, im, size=200, max_pixels=10_000)
 
 
 def test_the_api_reads_a_pil_image_of_any_mode_as_the_same_file_is_read(run, tmp_path):

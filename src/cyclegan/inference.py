@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .data.io import read_image, resize_long_side, to_pil, to_rgb, to_tensor
+from .data.io import MAX_PIXELS, long_side_shape, megapixels, read_image, resize_long_side, to_pil, to_rgb, to_tensor
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution
 from .models.layers import pad_for_generator  # here too: the export's and the API's
@@ -88,6 +88,7 @@ def translate(
     tile_overlap: int = DEFAULT_OVERLAP,
     max_memory: float = DEFAULT_MAX_MEMORY_GB,
     thumbnail: int = DEFAULT_THUMBNAIL,
+    max_pixels: int = MAX_PIXELS,
 ):
     """Translate PIL image(s) or a tensor with a generator from `cyclegan.load_generator`.
 
@@ -101,12 +102,14 @@ def translate(
     Images of any resolution: an image whose activations would take more than `max_memory` GB is
     translated in tiles (`tile` px to force a tile size, 0 to never tile) overlapping by `tile_overlap`
     px, with InstanceNorm statistics from a thumbnail of long side `thumbnail` (see `cyclegan.tiling`).
-    `size` under the generator's smallest side (`check_size`) is refused.
+    `size` under the generator's smallest side (`check_size`) is refused, and so is an image it would make
+    larger than `max_pixels` (as `cyclegan translate --size` holds an upscale to `--max-pixels`); a file
+    declaring more is not decoded.
     """
     check_net(net)
     check_size(net, size)
     if isinstance(images, (str, Path)):  # read as `cyclegan translate` reads it: any format and mode, EXIF turned
-        images = read_image(images)
+        images = read_image(images, max_pixels=max_pixels)
     tiling = TilingOptions(tile=tile, tile_overlap=tile_overlap, max_memory=max_memory, thumbnail=thumbnail)
     if isinstance(images, torch.Tensor):
         check_tensor(images, size=size)
@@ -115,19 +118,32 @@ def translate(
         return out if images.dim() == 4 else out[0]
     if isinstance(images, Image.Image):
         return translate(
-            net, [images], size=size, tile=tile, tile_overlap=tile_overlap, max_memory=max_memory, thumbnail=thumbnail
+            net,
+            [images],
+            size=size,
+            tile=tile,
+            tile_overlap=tile_overlap,
+            max_memory=max_memory,
+            thumbnail=thumbnail,
+            max_pixels=max_pixels,
         )[0]
     if not isinstance(images, (list, tuple)):
         raise CycleGANError(f"images: expected a PIL image, a path, a list of them or a tensor, got {_kind(images)}")
     results = []
     for i, im in enumerate(images):
-        im = read_image(im) if isinstance(im, (str, Path)) else im
+        im = read_image(im, max_pixels=max_pixels) if isinstance(im, (str, Path)) else im
         if not isinstance(im, Image.Image):
             raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}")
         if 0 in im.size:
             raise CycleGANError(f"images[{i}]: an image of {im.width}x{im.height} pixels has nothing to translate")
         im = to_rgb(im)  # not im.convert("RGB"): that clips 16-bit greyscale to white and drops alpha's meaning
         if size:
+            h, w = long_side_shape(im.height, im.width, size)
+            if h * w > max_pixels:  # an upscale is a decode too: size=10**6 allocated until the process died
+                raise CycleGANError(
+                    f"size {size} would make images[{i}] {w}x{h} pixels ({megapixels(w * h)}), over max_pixels "
+                    f"{max_pixels}; give a smaller size"
+                )
             im = resize_long_side(im, size)
         results.append(to_pil(translate_batch(net, to_tensor(im).unsqueeze(0), tiling=tiling)[0]))
     return results

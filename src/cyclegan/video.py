@@ -20,7 +20,7 @@ import torch.nn.functional as F_
 from torch import nn
 
 from .clipio import check_clip_output, probe, transcode
-from .data.io import MAX_PIXELS, long_side_shape
+from .data.io import MAX_PIXELS, long_side_shape, megapixels
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution
 from .files import check_outputs
@@ -122,6 +122,12 @@ def translate_clip(
     if size:
         info = probe(src)
         out_size = translator.out_size(info.width, info.height)
+        if out_size[0] * out_size[1] > max_pixels:  # frames resized up are held to the decode cap too
+            w, h = out_size
+            raise CycleGANError(
+                f"cannot translate clip {src} at size {size}: its frames would be {w}x{h} pixels "
+                f"({megapixels(w * h)}), over the cap of {max_pixels} pixels (--max-pixels); give a smaller size"
+            )
     with torch.no_grad():
         return transcode(
             src, dst, translator, out_size=out_size, batch=batch_size, max_pixels=max_pixels, progress=progress
