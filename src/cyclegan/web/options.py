@@ -26,7 +26,7 @@ class ServeOptions(Options):
     )
     checkpoint: tuple[str, ...] | None = opt(
         None,
-        "checkpoint files, run folders or reference-implementation generator .pth files to offer",
+        "checkpoint files, run folders, reference-implementation generator .pth files or pretrained:NAME to offer",
         metavar="FILE",
         default_text="none",
     )
