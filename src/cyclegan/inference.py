@@ -136,7 +136,7 @@ def translate(
             raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}")
         if 0 in im.size:
             raise CycleGANError(f"images[{i}]: an image of {im.width}x{im.height} pixels has nothing to translate")
-        im = to_rgb(im)  # not im.convert("RGB"): that clips 16-bit greyscale to white and drops alpha's meaning
+        im = im if im.mode == "RGB" else to_rgb(im)  # not convert("RGB"): it clips 16-bit greyscale to white
         if size:
             h, w = long_side_shape(im.height, im.width, size)
             if h * w > max_pixels:  # an upscale is a decode too: size=10**6 allocated until the process died

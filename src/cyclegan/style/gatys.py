@@ -64,7 +64,7 @@ def load_image_01(image: ImageLike, size: int | None) -> torch.Tensor:
     im = image if isinstance(image, Image.Image) else read_image(image)
     if 0 in im.size:
         raise CycleGANError(f"an image of {im.width}x{im.height} pixels has nothing to stylise")
-    im = to_rgb(im)
+    im = im if im.mode == "RGB" else to_rgb(im)  # no copy of an RGB image
     if size:
         im = resize_long_side(im, size)
     return ((to_tensor(im).unsqueeze(0) + 1) / 2).contiguous()  # L-BFGS needs contiguous grads
