@@ -369,7 +369,8 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
     ),
     "translate": Command(
         "translate images with a trained generator",
-        "Translate files, folders and globs. Each output keeps the input's file stem and size. "
+        "Translate files, folders and globs. Each output keeps the input's file stem and size (or long side "
+        "--size), a clip its kind. "
         "Example: cyclegan translate --checkpoint runs/h2z --direction AtoB --out out/ photos/ more/*.jpg",
         ".translate_options:TranslateOptions",
         run_translate,
@@ -422,10 +423,11 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
     ),
     "evaluate": Command(
         "score a trained checkpoint on a test split (FD/KID, cycle and identity, truth if paired)",
-        "Translate ROOT/{split}A and ROOT/{split}B and report per direction: FD and KID against the target "
-        "domain (fid/kid with the FID Inception; fd_lite0/kid_lite0 with Lite0, which is not FID), cycle "
-        "L1/PSNR/SSIM, identity L1, and PSNR/SSIM against the truth when testA and testB hold the same file "
-        "names. Example: cyclegan evaluate --checkpoint runs/h2z --data data/horse2zebra --out eval.json",
+        "Translate ROOT/{split}A and ROOT/{split}B (or the A|B pairs of ROOT/{split}) and report per direction: "
+        "FD and KID against the target domain (fid/kid with the FID Inception; fd_lite0/kid_lite0 with Lite0, "
+        "which is not FID), cycle L1/PSNR/SSIM, identity L1, and PSNR/SSIM against the truth when {split}A and "
+        "{split}B hold the same file names (or pairs are read). "
+        "Example: cyclegan evaluate --checkpoint runs/h2z --data data/horse2zebra --out eval.json",
         ".evaluate.options:EvalOptions",
         run_evaluate,
     ),
