@@ -432,7 +432,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         run_evaluate,
     ),
     "bench": Command(
-        "time training steps, translation and style transfer; record peak memory",
+        "time training steps, translation, style transfer and tiling; record peak memory",
         "--task train (default): training steps (median after warm-up) and translation throughput on "
         "synthetic tensors, and peak memory; --mode reference is the reference implementation's plain "
         "computation (fp32, NCHW, eager). --task style: Gatys against CycleGAN, seconds per image. --task "
