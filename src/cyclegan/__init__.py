@@ -7,7 +7,7 @@ For use in your own code:
     zebra = cyclegan.translate(G, PIL.Image.open("horse.jpg"))
     G = cyclegan.load_generator("pretrained:horse2zebra")  # a published generator (downloaded once)
     big = cyclegan.translate(G, PIL.Image.open("24mp.jpg"))  # in tiles when it would not fit 1.25 GB
-    cyclegan.translate_video(G, "drive.mp4", "out/drive.mp4")  # a clip, without flicker (pip install cyclegan[video])
+    cyclegan.translate_video(G, "drive.mp4", "out/drive.mp4")  # a clip, less flicker (pip install cyclegan[video])
 """
 
 from .version import __version__
