@@ -96,6 +96,20 @@ def test_the_api_refuses_tensors_and_objects_it_would_misread_in_one_line(run):
         translate(G, im, size=200, max_pixels=10_000)
 
 
+def test_the_api_refuses_an_animated_gif_as_the_clip_it_is_and_takes_a_still_one(run, tmp_path):
+    """`translate(G, "anim.gif")` translated the first frame alone and said nothing, where `cyclegan translate`,
+    whose reading the docstring promises, writes the whole animation."""
+    from cyclegan.errors import CycleGANError
+
+    G = load_generator(run, "AtoB")
+    frames = [Image.new("RGB", (24, 16), (40 * i, 90, 200 - 40 * i)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=80)
+    frames[0].save(tmp_path / "still.gif")
+    with pytest.raises(CycleGANError, match=r"anim.gif is an animated image of 3 frames, .* cyclegan.translate_video"):
+        translate(G, tmp_path / "anim.gif")
+    assert translate(G, tmp_path / "still.gif").size == (24, 16)
+
+
 def test_the_api_reads_a_pil_image_of_any_mode_as_the_same_file_is_read(run, tmp_path):
     """A 16-bit greyscale PIL image went through `im.convert("RGB")`, which clips it to white, and a
     transparent one lost its white background: the same image given as a file came out different."""

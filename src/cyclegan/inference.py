@@ -12,7 +12,17 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .data.io import MAX_PIXELS, long_side_shape, megapixels, read_image, resize_long_side, to_pil, to_rgb, to_tensor
+from .data.io import (
+    MAX_PIXELS,
+    long_side_shape,
+    megapixels,
+    open_image,
+    read_image,
+    resize_long_side,
+    to_pil,
+    to_rgb,
+    to_tensor,
+)
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution
 from .models.layers import pad_for_generator  # here too: the export's and the API's
@@ -109,7 +119,7 @@ def translate(
     check_net(net)
     check_size(net, size)
     if isinstance(images, (str, Path)):  # read as `cyclegan translate` reads it: any format and mode, EXIF turned
-        images = read_image(images, max_pixels=max_pixels)
+        images = read_still(images, max_pixels=max_pixels)
     tiling = TilingOptions(tile=tile, tile_overlap=tile_overlap, max_memory=max_memory, thumbnail=thumbnail)
     if isinstance(images, torch.Tensor):
         check_tensor(images, size=size)
@@ -131,7 +141,7 @@ def translate(
         raise CycleGANError(f"images: expected a PIL image, a path, a list of them or a tensor, got {_kind(images)}")
     results = []
     for i, im in enumerate(images):
-        im = read_image(im, max_pixels=max_pixels) if isinstance(im, (str, Path)) else im
+        im = read_still(im, max_pixels=max_pixels) if isinstance(im, (str, Path)) else im
         if not isinstance(im, Image.Image):
             raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}")
         if 0 in im.size:
@@ -147,6 +157,23 @@ def translate(
             im = resize_long_side(im, size)
         results.append(to_pil(translate_batch(net, to_tensor(im).unsqueeze(0), tiling=tiling)[0]))
     return results
+
+
+def read_still(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """`read_image`, refusing an animated GIF or WebP in one line: `cyclegan translate` reads it as a clip, so
+    translating its first frame alone (what `read_image` returns) was not what the command does."""
+    if Path(path).suffix.lower() in (".gif", ".webp"):
+        try:
+            with open_image(path) as im:
+                frames = getattr(im, "n_frames", 1)
+        except Exception:  # noqa: BLE001 - read_image names what is wrong with it
+            frames = 1
+        if frames > 1:
+            raise CycleGANError(
+                f"{path} is an animated image of {frames} frames, a clip: translate it with "
+                "cyclegan.translate_video(G, src, dst)"
+            )
+    return read_image(path, max_pixels=max_pixels)
 
 
 def check_net(net: object) -> None:
