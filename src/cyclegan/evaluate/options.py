@@ -44,7 +44,9 @@ class EvalOptions(Options):
     )
     out: str | None = opt(None, "write the report as JSON here", metavar="FILE.json")
     save_images: str | None = opt(None, "write translations (DIR/AtoB/*.png) and grids", metavar="DIR")
-    size: int | None = opt(None, "evaluate at N x N px", gt=0, default_text="the training size")
+    size: int | None = opt(
+        None, "evaluate at N x N px", gt=0, default_text="the training size; 256 for a plain generator file"
+    )
     batch_size: int = opt(8, "images per forward pass", gt=0)
     limit: int | None = opt(None, "first N images per domain (sorted names)", gt=0)
     kid_subset_size: int | None = opt(None, "images per KID subset", gt=1, default_text="min(100, both set sizes)")
