@@ -69,6 +69,17 @@ def test_to_tensor_gives_three_channels_from_any_mode_as_read_image_does():
         assert torch.equal(x, to_tensor(to_rgb(im))), im.mode
 
 
+def test_to_pil_refuses_what_is_not_one_rgb_image_in_one_line():
+    """A batch (1, 3, H, W) was torchvision's "pic should be 2/3 dimensional" ValueError, and a one-channel
+    tensor came back as a greyscale image where the docstring promises RGB."""
+    from cyclegan.data import to_pil
+
+    assert to_pil(torch.zeros(3, 4, 5)).mode == "RGB"
+    for shape in [(1, 3, 4, 5), (1, 4, 5), (4, 5)]:
+        with pytest.raises(CycleGANError, match=r"expected an image tensor \(3, H, W\)"):
+            to_pil(torch.zeros(shape))
+
+
 def test_transparency_is_composited_on_white(tmp_path):
     rgba = np.zeros((4, 4, 4), np.uint8)  # fully transparent black
     out = read_image(save(tmp_path / "t.png", Image.fromarray(rgba, "RGBA")))

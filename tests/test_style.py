@@ -439,3 +439,13 @@ def test_the_python_api_refuses_what_it_cannot_use_in_one_line(tmp_path, lite0):
     ]:
         with pytest.raises(CycleGANError, match=match):
             stylize(content, style, options, net=lite0, progress=False, **kwargs)
+
+
+def test_to_pil_01_takes_one_image_and_refuses_a_batch():
+    """`to_pil_01` of a batch of two returned its last image without a word."""
+    from cyclegan.style import to_pil_01
+
+    x = torch.rand(1, 3, 4, 5)
+    assert np.array_equal(np.asarray(to_pil_01(x)), np.asarray(to_pil_01(x[0])))
+    with pytest.raises(CycleGANError, match=r"expected an image tensor \(3, H, W\), got \(2, 3, 4, 5\)"):
+        to_pil_01(torch.rand(2, 3, 4, 5))

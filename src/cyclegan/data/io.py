@@ -176,7 +176,10 @@ def to_bytes(im: Image.Image) -> torch.Tensor:
 
 
 def to_pil(x: torch.Tensor) -> Image.Image:
-    """Tensor (3, H, W) in [-1, 1] (rounding as (x + 1) / 2 * 255), or uint8, -> RGB PIL image."""
+    """Tensor (3, H, W) in [-1, 1] (rounding as (x + 1) / 2 * 255), or uint8, -> RGB PIL image. Another shape
+    is refused in one line (a batch was torchvision's ValueError, one channel a greyscale image)."""
+    if x.dim() != 3 or x.shape[0] != 3:
+        raise CycleGANError(f"expected an image tensor (3, H, W), got {tuple(x.shape)}")
     if x.dtype != torch.uint8:
         x = ((x.detach().float().cpu().clamp(-1, 1) + 1) / 2 * 255).round().to(torch.uint8)
     return TF.to_pil_image(x.cpu())

@@ -71,8 +71,8 @@ def load_image_01(image: ImageLike, size: int | None) -> torch.Tensor:
 
 
 def to_pil_01(x: torch.Tensor) -> Image.Image:
-    """(1, 3, H, W) or (3, H, W) in [0, 1] -> RGB PIL image."""
-    return to_pil(x.reshape(-1, *x.shape[-2:])[-3:] * 2 - 1)
+    """(1, 3, H, W) or (3, H, W) in [0, 1] -> RGB PIL image (a batch of two gave its last image silently)."""
+    return to_pil((x[0] if x.dim() == 4 and len(x) == 1 else x) * 2 - 1)
 
 
 def rgb_to_ycbcr(x: torch.Tensor) -> torch.Tensor:
