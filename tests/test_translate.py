@@ -109,6 +109,12 @@ def test_the_api_refuses_an_animated_gif_as_the_clip_it_is_and_takes_a_still_one
         translate(G, tmp_path / "anim.gif")
     assert translate(G, tmp_path / "still.gif").size == (24, 16)
 
+    class Where:  # an os.PathLike that is not a pathlib.Path (a DirEntry, a cloud path) was refused as no image
+        def __fspath__(self):
+            return str(tmp_path / "still.gif")
+
+    assert translate(G, Where()).size == translate(G, [Where()])[0].size == (24, 16)
+
 
 def test_the_api_reads_a_pil_image_of_any_mode_as_the_same_file_is_read(run, tmp_path):
     """A 16-bit greyscale PIL image went through `im.convert("RGB")`, which clips it to white, and a

@@ -6,6 +6,7 @@ size. Nothing here imports training code.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -118,7 +119,7 @@ def translate(
     """
     check_net(net)
     check_size(net, size)
-    if isinstance(images, (str, Path)):  # read as `cyclegan translate` reads it: any format and mode, EXIF turned
+    if isinstance(images, (str, os.PathLike)):  # read as `cyclegan translate` reads it: any format, mode, EXIF
         images = read_still(images, max_pixels=max_pixels)
     tiling = TilingOptions(tile=tile, tile_overlap=tile_overlap, max_memory=max_memory, thumbnail=thumbnail)
     if isinstance(images, torch.Tensor):
@@ -141,7 +142,7 @@ def translate(
         raise CycleGANError(f"images: expected a PIL image, a path, a list of them or a tensor, got {_kind(images)}")
     results = []
     for i, im in enumerate(images):
-        im = read_still(im, max_pixels=max_pixels) if isinstance(im, (str, Path)) else im
+        im = read_still(im, max_pixels=max_pixels) if isinstance(im, (str, os.PathLike)) else im
         if not isinstance(im, Image.Image):
             raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}")
         if 0 in im.size:
