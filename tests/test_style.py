@@ -440,6 +440,12 @@ def test_the_python_api_refuses_what_it_cannot_use_in_one_line(tmp_path, lite0):
         with pytest.raises(CycleGANError, match=match):
             stylize(content, style, options, net=lite0, progress=False, **kwargs)
 
+    class Where:  # an os.PathLike that is not a pathlib.Path was a TypeError too
+        def __fspath__(self):
+            return str(style)
+
+    assert stylize(Where(), Where(), opts, net=lite0, progress=False).image.size == (16, 16)
+
 
 def test_to_pil_01_takes_one_image_and_refuses_a_batch():
     """`to_pil_01` of a batch of two returned its last image without a word."""

@@ -12,6 +12,7 @@ One optimisation per image: it costs `steps` forward+backward passes of the back
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ def load_image_01(image: ImageLike, size: int | None) -> torch.Tensor:
     """A PIL image of any mode or an image file -> (1, 3, H, W) in [0, 1], long side scaled to `size` (aspect
     ratio kept). A PIL image is converted as a file is read (`to_rgb`: 16-bit greyscale rescaled, not clipped
     to white as `convert("RGB")` clips it; transparency on white)."""
-    if not isinstance(image, (Image.Image, str, Path)):
+    if not isinstance(image, (Image.Image, str, os.PathLike)):
         raise CycleGANError(f"expected a PIL image or an image file's path, got {type(image).__name__}")
     im = image if isinstance(image, Image.Image) else read_image(image)
     if 0 in im.size:
@@ -323,7 +324,7 @@ def stylize(
         raise CycleGANError(f"options: expected a GatysOptions, got {type(options).__name__}")
     device = resolve_device(str(device))  # "gpu" or an absent CUDA: one line before any work, not a traceback
     o = options
-    style_list = [styles] if isinstance(styles, (Image.Image, str, Path)) else list(styles)
+    style_list = [styles] if isinstance(styles, (Image.Image, str, os.PathLike)) else list(styles)
     if not style_list:
         raise CycleGANError("give at least one style image")
     blend = _blend_weights(len(style_list), o.style_blend)
@@ -337,7 +338,7 @@ def stylize(
         net = build_backbone(obj.backbone, [*obj.content_layers, *obj.style_layers], weights=o.weights)
     net = net.to(device)
     c = c.to(device)
-    names = [s if isinstance(s, (str, Path)) else f"{i + 1}" for i, s in enumerate(style_list)]
+    names = [os.fspath(s) if isinstance(s, (str, os.PathLike)) else f"{i + 1}" for i, s in enumerate(style_list)]
     check_sides(net, c, dict(zip(map(str, names), style_images, strict=True)))
     content_target, style_target = feature_targets(net, c, style_images, obj, blend)
 
