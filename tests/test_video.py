@@ -368,6 +368,10 @@ def test_translate_video_api_refuses_bad_arguments_in_one_line_before_any_work(c
         with pytest.raises(CycleGANError, match=match):
             cyclegan.translate_video(G, clip, tmp_path / "o.mp4", progress=False, **kwargs)
     assert not (tmp_path / "o.mp4").exists()
+    Image.fromarray(moving_frames(1)[0]).save(tmp_path / "still.png")  # was written as a clip of one frame
+    with pytest.raises(CycleGANError, match="still.png is a still image, not a clip: translate it with cyclegan.tra"):
+        cyclegan.translate_video(G, tmp_path / "still.png", tmp_path / "o.mp4", progress=False)
+    assert not (tmp_path / "o.mp4").exists()
 
 
 def test_a_clip_resized_past_the_pixel_cap_is_refused_before_its_frames_are_made(ckpt, tmp_path, capsys):

@@ -19,11 +19,11 @@ import torch
 import torch.nn.functional as F_
 from torch import nn
 
-from .clipio import check_clip_output, probe, transcode
+from .clipio import ANIMATED_IMAGES, check_clip_output, probe, transcode
 from .data.io import MAX_PIXELS, long_side_shape, megapixels
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution
-from .files import check_outputs
+from .files import IMAGE_EXTENSIONS, check_outputs
 from .inference import check_net, check_size, translate_batch, translate_tensor, uncompiled
 from .temporal import FlowBlend, SharedNormStats
 from .tiling import activation_bytes, per_instance_norms, plan_for, thumbnail_of, translate_tiled
@@ -180,6 +180,8 @@ def translate_video(
     src, dst = Path(src), Path(dst)
     if not src.is_file():
         raise CycleGANError(f"clip not found: {src}")
+    if src.suffix.lower() in set(IMAGE_EXTENSIONS) - set(ANIMATED_IMAGES):  # a PNG became an MP4 of one frame
+        raise CycleGANError(f"{src} is a still image, not a clip: translate it with cyclegan.translate(G, path)")
     check_clip_output(src, dst)
     check_outputs([dst], overwrite=overwrite, inputs=[src])
     return translate_clip(G, src, dst, temporal=temporal, **kwargs)
