@@ -371,6 +371,8 @@ def test_translate_video_api_refuses_bad_arguments_in_one_line_before_any_work(c
     Image.fromarray(moving_frames(1)[0]).save(tmp_path / "still.png")  # was written as a clip of one frame
     with pytest.raises(CycleGANError, match="still.png is a still image, not a clip: translate it with cyclegan.tra"):
         cyclegan.translate_video(G, tmp_path / "still.png", tmp_path / "o.mp4", progress=False)
+    with pytest.raises(CycleGANError, match=r"it is a folder; name the output file, e.g. .*c\.mp4"):
+        cyclegan.translate_video(G, clip, tmp_path, progress=False)  # was "'no extension' names no clip format"
     assert not (tmp_path / "o.mp4").exists()
 
 
