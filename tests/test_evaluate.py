@@ -409,3 +409,13 @@ def test_the_table_gives_no_spread_where_one_subset_holds_both_sets_whole():
     row = {"kid_lite0": 0.2751, "kid_lite0_std": 0.0, "kid_subsets": 1}
     assert _kid(row, "kid_lite0") == "0.2751"  # not "0.2751 ± 0.0000" from a hundred identical subsets
     assert _kid({**row, "kid_subsets": 100, "kid_lite0_std": 0.0123}, "kid_lite0") == "0.2751 ± 0.0123"
+
+
+def test_a_size_past_the_pixel_cap_is_refused_before_any_work(tmp_path, capsys):
+    """`--size 100000` resized every test image to 10 gigapixels: an out-of-memory message where the allocator
+    refused, the machine's memory where it did not. Held to --max-pixels, as translate holds --size."""
+    from cyclegan.cli import main
+
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "none"), "--size", "200", "--max-pixels", "10000"]) == 2
+    err = capsys.readouterr().err
+    assert "option '--size' 200 makes each image 200x200 pixels, over --max-pixels 10000" in err

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..errors import CycleGANError
 from ..files import overwrite_option
 from ..options import MAX_SEED, Options, opt
 from ..shared_options import device_option, ema_option, max_pixels_option, progress_option
@@ -56,3 +57,11 @@ class EvalOptions(Options):
     max_pixels: int = max_pixels_option()
     device: str = device_option()
     progress: bool = progress_option()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.size and self.size * self.size > self.max_pixels:  # every image is resized to it: a decode too
+            raise CycleGANError(
+                f"option '--size' {self.size} makes each image {self.size}x{self.size} pixels, over --max-pixels "
+                f"{self.max_pixels}; give a smaller --size"
+            )
