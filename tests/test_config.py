@@ -1,5 +1,6 @@
 import importlib
 import json
+import re
 import subprocess
 import sys
 
@@ -233,6 +234,17 @@ def test_whole_options_still_parse_in_every_form():
     assert unknown == [] and (args.out, args.count) == ("o", 3)
 
 
+def test_train_help_names_what_its_folder_options_take(capsys):
+    """`--data S`, `--domain-a S`, `--out S`: the generic metavar of a string said nothing of a folder; and
+    `--checkpoint-minutes N` (a float of minutes, default 10.0), `--time-limit X`: minutes are MIN, as elsewhere."""
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    for shown in ("--data ROOT", "--domain-a DIR", "--domain-b DIR", "--out DIR", "--diffaug LIST", "--time-limit MIN"):
+        assert shown in out
+    assert "--checkpoint-minutes MIN" in out and not re.search(r"--[a-z-]+ S\b", out)
+
+
 @pytest.mark.parametrize("command", list(_all_commands()), ids=" ".join)
 def test_every_command_has_help_with_every_option_and_its_default(command, capsys):
     """Each subcommand's --help shows every field of its options dataclass, with the field's default."""
@@ -379,3 +391,17 @@ def test_an_error_names_an_option_as_the_user_typed_it(tmp_path, capsys):
     assert error("--config", str(f), "--log-every", "5").startswith(f"error: option 'log_every' in '{f}'")
     f.write_text("diffaug: blur\n")  # checked with the other options: the key, not a flag nobody typed
     assert error("--config", str(f)).startswith("error: option 'diffaug': unknown policy 'blur'")
+
+
+@pytest.mark.parametrize("family", ["cyclegan", "pix2pix", "cut", "fastcut"])
+def test_a_runs_config_json_can_be_given_back_as_config(family, tmp_path):
+    """A run's config.json holds every option, those its family has no use for at their defaults: given back
+    as `--config` it was refused (`direction` for a CycleGAN, `lambda_cycle` for CUT). A value that would
+    change something is still refused."""
+    cfg = resolve({"family": family, "size": 64, "data": "W", "out": "o", "steps": 3})
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg.to_dict()))
+    assert resolve(read_config_file(path)) == cfg
+    other = {"cyclegan": ("lambda_nce", 2.0)}.get(family, ("lambda_cycle", 3.0))
+    with pytest.raises(CycleGANError, match=f"option '--{other[0].replace('_', '-')}' applies to --model"):
+        resolve({**read_config_file(path), other[0]: other[1]})

@@ -55,6 +55,31 @@ def test_16_bit_greyscale_is_scaled_not_clipped(tmp_path):
         assert px[1, 1, 0] in (127, 128), name  # mid-grey, not saturated white
 
 
+def test_to_tensor_gives_three_channels_from_any_mode_as_read_image_does():
+    """`cyclegan.data.to_tensor` of a greyscale image gave (1, H, W), of RGBA (4, H, W), and a 16-bit image's
+    values were scaled as 8-bit ones; its docstring promises (3, H, W) in [-1, 1]."""
+    from cyclegan.data import to_tensor
+    from cyclegan.data.io import to_rgb
+
+    a = np.linspace(0, 65535, 4 * 6).reshape(4, 6).astype(np.uint16)
+    rgba = np.dstack([np.full((4, 6, 3), 40, np.uint8), np.arange(24, dtype=np.uint8).reshape(4, 6) * 10])
+    for im in (Image.fromarray(a), Image.fromarray(rgba, "RGBA"), Image.new("L", (6, 4), 90), Image.new("F", (6, 4))):
+        x = to_tensor(im)
+        assert x.shape == (3, 4, 6) and -1 <= x.min() and x.max() <= 1, im.mode
+        assert torch.equal(x, to_tensor(to_rgb(im))), im.mode
+
+
+def test_to_pil_refuses_what_is_not_one_rgb_image_in_one_line():
+    """A batch (1, 3, H, W) was torchvision's "pic should be 2/3 dimensional" ValueError, and a one-channel
+    tensor came back as a greyscale image where the docstring promises RGB."""
+    from cyclegan.data import to_pil
+
+    assert to_pil(torch.zeros(3, 4, 5)).mode == "RGB"
+    for shape in [(1, 3, 4, 5), (1, 4, 5), (4, 5)]:
+        with pytest.raises(CycleGANError, match=r"expected an image tensor \(3, H, W\)"):
+            to_pil(torch.zeros(shape))
+
+
 def test_transparency_is_composited_on_white(tmp_path):
     rgba = np.zeros((4, 4, 4), np.uint8)  # fully transparent black
     out = read_image(save(tmp_path / "t.png", Image.fromarray(rgba, "RGBA")))

@@ -70,6 +70,17 @@ def test_metrics_shapes_and_errors():
         psnr(a, b[:, :, :4])
 
 
+def test_metrics_refuse_an_empty_value_range_and_take_an_empty_batch():
+    """value_range=(1, 1) divided by zero and scored every pair PSNR_MAX (identical images, it said); an
+    inverted range did the same; ssim of an empty batch was an IndexError where psnr and l1 give (0,)."""
+    a, b = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    for value_range in [(1.0, 1.0), (1.0, -1.0), (0.0, math.inf)]:
+        for metric in (psnr, ssim, l1):
+            with pytest.raises(ValueError, match="value_range must be"):
+                metric(a, b, value_range=value_range)
+    assert l1(a[:0], b[:0]).shape == psnr(a[:0], b[:0]).shape == ssim(a[:0], b[:0]).shape == (0,)
+
+
 # --- FD / KID on synthetic domains ------------------------------------------------------------------------
 
 
@@ -778,3 +789,13 @@ def test_the_table_of_a_foreign_file_says_what_it_does_not_record():
     assert head == "checkpoint g.pth (a generator file of another project: no step or training size recorded), " + (
         "evaluated at 256 px"
     )
+
+
+def test_a_size_past_the_pixel_cap_is_refused_before_any_work(tmp_path, capsys):
+    """`--size 100000` resized every test image to 10 gigapixels: an out-of-memory message where the allocator
+    refused, the machine's memory where it did not. Held to --max-pixels, as translate holds --size."""
+    from cyclegan.cli import main
+
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "none"), "--size", "200", "--max-pixels", "10000"]) == 2
+    err = capsys.readouterr().err
+    assert "option '--size' 200 makes each image 200x200 pixels, over --max-pixels 10000" in err

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from cyclegan.cli import main
@@ -96,6 +98,16 @@ def test_train_warns_that_scoring_options_do_nothing_without_eval_every(tmp_path
     assert main([*base, "--best-by", "ssim", "--eval-every", "5"]) == 0
     assert main(base) == 0
     assert capsys.readouterr().err == ""
+    # A run's config.json holds them at their defaults: given back as --config, they were named as doing nothing.
+    from cyclegan.config import resolve
+
+    saved = tmp_path / "config.json"
+    saved.write_text(json.dumps(resolve({"data": str(tmp_path), "out": "elsewhere", "steps": 1}).to_dict()))
+    assert main([*base, "--config", str(saved)]) == 0
+    assert capsys.readouterr().err == ""
+    saved.write_text(json.dumps({"best_by": "ssim"}))
+    assert main([*base, "--config", str(saved)]) == 0
+    assert "warning: --best-by does nothing" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("fmt, suffix, kind", [("torchscript", ".pt", "TorchScript"), ("onnx", ".onnx", "ONNX")])

@@ -432,3 +432,48 @@ def test_seed_with_the_content_as_start_is_refused_not_ignored():
     with pytest.raises(CycleGANError, match="^option '--seed' seeds --init noise .* add --init noise, or drop --seed"):
         StylizeOptions("c.png", ("s.png",), "o.png", gatys=GatysOptions(seed=5))
     assert StylizeOptions("c.png", ("s.png",), "o.png", gatys=GatysOptions(seed=5, init="noise")).gatys.seed == 5
+
+
+def test_a_pil_image_of_any_mode_is_stylised_as_its_file_would_be(tmp_path, lite0):
+    """A 16-bit greyscale PIL image went through `convert("RGB")`, which clips it to white: the content the
+    optimisation kept was a white page, where the same image given as a file was its picture."""
+    from cyclegan.style import load_image_01
+
+    grey16 = Image.fromarray(np.linspace(0, 65535, 16 * 24).reshape(16, 24).astype(np.uint16))
+    grey16.save(tmp_path / "g.png")
+    from_pil = load_image_01(grey16, None)
+    assert torch.equal(from_pil, load_image_01(tmp_path / "g.png", None)) and from_pil.mean() < 0.7
+    opts = GatysOptions(backbone="lite0", size=16, steps=1)
+    r = stylize(grey16, _stripes(tmp_path / "s.png", 16), opts, net=lite0, progress=False)
+    assert r.losses[0]["content"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_python_api_refuses_what_it_cannot_use_in_one_line(tmp_path, lite0):
+    """A tensor as the content was a TypeError, a dict of options an AttributeError, a 0x0 image a
+    ZeroDivisionError and device="gpu" torch's RuntimeError listing every device type."""
+    style = _stripes(tmp_path / "s.png", 16)
+    opts = GatysOptions(backbone="lite0", size=16, steps=1)
+    for content, options, kwargs, match in [
+        (torch.rand(1, 3, 16, 16), opts, {}, "expected a PIL image or an image file's path, got Tensor"),
+        (Image.new("RGB", (0, 0)), opts, {}, "an image of 0x0 pixels has nothing to stylise"),
+        (style, {"size": 16}, {}, "options: expected a GatysOptions, got dict"),
+        (style, opts, {"device": "gpu"}, "option 'device': unknown device 'gpu'"),
+    ]:
+        with pytest.raises(CycleGANError, match=match):
+            stylize(content, style, options, net=lite0, progress=False, **kwargs)
+
+    class Where:  # an os.PathLike that is not a pathlib.Path was a TypeError too
+        def __fspath__(self):
+            return str(style)
+
+    assert stylize(Where(), Where(), opts, net=lite0, progress=False).image.size == (16, 16)
+
+
+def test_to_pil_01_takes_one_image_and_refuses_a_batch():
+    """`to_pil_01` of a batch of two returned its last image without a word."""
+    from cyclegan.style import to_pil_01
+
+    x = torch.rand(1, 3, 4, 5)
+    assert np.array_equal(np.asarray(to_pil_01(x)), np.asarray(to_pil_01(x[0])))
+    with pytest.raises(CycleGANError, match=r"expected an image tensor \(3, H, W\), got \(2, 3, 4, 5\)"):
+        to_pil_01(torch.rand(2, 3, 4, 5))

@@ -118,6 +118,13 @@ def test_steps_is_the_total_across_resumes(tiny_cfg, tmp_path, dataset, capsys):
     assert "option '--ngf' cannot change on resume" in capsys.readouterr().err
 
 
+def test_train_from_python_refuses_a_dict_in_one_line(tmp_path):
+    """`train({"data": ..., "out": ...})`, as the README's pointer to `cyclegan.train.train` invites, was an
+    AttributeError: 'dict' object has no attribute 'train'."""
+    with pytest.raises(CycleGANError, match=r"expected a Config, got dict: build it with cyclegan.config.resolve"):
+        train({"data": str(tmp_path), "out": str(tmp_path / "run"), "steps": 1})
+
+
 def test_epochs_budget(tiny_cfg):
     result = train(tiny_cfg(epochs=2, batch_size=2), progress=False)
     assert result.step == 2 * 4  # the larger domain has 7 images: 4 steps of 2 per epoch

@@ -68,6 +68,89 @@ def test_the_api_takes_a_path_and_refuses_what_it_cannot_translate_in_one_line(r
         translate(G, torch.zeros(1, 1, 8, 8))
 
 
+def test_the_api_refuses_tensors_and_objects_it_would_misread_in_one_line(run):
+    """An int64 or uint16 tensor of pixel values was read as [-1, 1] (a saturated result, no word); `size`
+    with a tensor was ignored; an empty side, a numpy array, None or a list of tensors failed deep inside
+    (RuntimeError, AttributeError, TypeError)."""
+    from cyclegan.errors import CycleGANError
+
+    G = load_generator(run, "AtoB")
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    for bad, match in [
+        ((x * 127).long(), "expected a float tensor in \\[-1, 1\\] or uint8 .* got torch.int64"),
+        (torch.zeros(1, 3, 0, 5), "empty side"),
+        (np.zeros((16, 16, 3), np.uint8), "images: expected a PIL image, a path, .* got ndarray"),
+        (None, "got NoneType"),
+        ([x[0]], r"images\[0\]: expected a PIL image or a path, got Tensor"),
+        ([Image.new("RGB", (0, 0))], r"images\[0\]: an image of 0x0 pixels"),
+    ]:
+        with pytest.raises(CycleGANError, match=match):
+            translate(G, bad)
+    with pytest.raises(CycleGANError, match="size resizes PIL images and files, not tensors"):
+        translate(G, x, size=32)
+    with pytest.raises(CycleGANError, match=r"expected a generator .* got PosixPath; load one first"):
+        translate(run, x)  # the run's path where its loaded generator belongs: a TypeError about weak references
+    assert translate(G, (x[0] + 1).mul(127.5).round().byte()).dtype == torch.uint8  # uint8 in, uint8 out
+    im = Image.new("RGB", (40, 30))  # size=10**6 upscaled it until the process died: held to max_pixels now
+    with pytest.raises(CycleGANError, match=r"size 200 would make images\[0\] 200x150 pixels .* over max_pixels 10000"):
+        translate(G, im, size=200, max_pixels=10_000)
+
+
+def test_the_api_refuses_an_animated_gif_as_the_clip_it_is_and_takes_a_still_one(run, tmp_path):
+    """`translate(G, "anim.gif")` translated the first frame alone and said nothing, where `cyclegan translate`,
+    whose reading the docstring promises, writes the whole animation."""
+    from cyclegan.errors import CycleGANError
+
+    G = load_generator(run, "AtoB")
+    frames = [Image.new("RGB", (24, 16), (40 * i, 90, 200 - 40 * i)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=80)
+    frames[0].save(tmp_path / "still.gif")
+    with pytest.raises(CycleGANError, match=r"anim.gif is an animated image of 3 frames, .* cyclegan.translate_video"):
+        translate(G, tmp_path / "anim.gif")
+    assert translate(G, tmp_path / "still.gif").size == (24, 16)
+
+    class Where:  # an os.PathLike that is not a pathlib.Path (a DirEntry, a cloud path) was refused as no image
+        def __fspath__(self):
+            return str(tmp_path / "still.gif")
+
+    assert translate(G, Where()).size == translate(G, [Where()])[0].size == (24, 16)
+
+
+def test_the_api_reads_a_pil_image_of_any_mode_as_the_same_file_is_read(run, tmp_path):
+    """A 16-bit greyscale PIL image went through `im.convert("RGB")`, which clips it to white, and a
+    transparent one lost its white background: the same image given as a file came out different."""
+    G = load_generator(run, "AtoB")
+    grey16 = Image.fromarray(np.linspace(0, 65535, 24 * 32).reshape(24, 32).astype(np.uint16))
+    clear = Image.fromarray(np.dstack([np.full((24, 32, 3), 200, np.uint8), np.zeros((24, 32), np.uint8)]), "RGBA")
+    for i, im in enumerate([grey16, clear]):
+        im.save(tmp_path / f"{i}.png")
+        from_file = translate(G, tmp_path / f"{i}.png")
+        assert np.array_equal(np.asarray(translate(G, im)), np.asarray(from_file))
+        assert np.array_equal(np.asarray(translate(G, [tmp_path / f"{i}.png"])[0]), np.asarray(from_file))
+
+
+def test_load_generator_keeps_the_callers_random_state_and_refuses_bad_arguments_in_one_line(run):
+    """Loading drew the network's initial weights from torch's global generator, so a seeded script's random
+    numbers changed once it loaded a model; device="gpu", a missing CUDA and ema=False were tracebacks or
+    silently taken."""
+    from cyclegan.errors import CycleGANError
+
+    torch.manual_seed(0)
+    expected = torch.rand(4)
+    torch.manual_seed(0)
+    load_generator(run, "AtoB")
+    assert torch.equal(torch.rand(4), expected)
+    for kwargs, match in [
+        ({"device": "gpu"}, "option 'device': unknown device 'gpu'"),
+        ({"device": "meta"}, "not a device this program computes on"),
+        ({"ema": False}, "ema must be auto, on or off, got False"),
+    ]:
+        with pytest.raises(CycleGANError, match=match):
+            load_generator(run, "AtoB", **kwargs)
+    with pytest.raises(CycleGANError, match="path: expected a run folder"):
+        load_generator(None)
+
+
 def test_cli_translates_files_folders_globs_and_reports_broken_ones(run, tmp_path, capsys):
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)
@@ -140,6 +223,18 @@ def test_package_level_api_survives_submodule_imports(run):
     G = cyclegan.load_generator(run, "BtoA")
     x = torch.rand(1, 3, 20, 28) * 2 - 1
     assert torch.equal(cyclegan.translate(G, x), translate_tensor(G, x))
+
+
+def test_dir_shows_the_public_names_before_their_first_use():
+    """`dir(cyclegan)` listed none of load_generator, translate, translate_video (nor `dir(cyclegan.style)`
+    its stylize...): they load on first use, so tab completion in a notebook offered nothing."""
+    import cyclegan
+    import cyclegan.data
+    import cyclegan.evaluate
+    import cyclegan.style
+
+    for package in (cyclegan, cyclegan.data, cyclegan.evaluate, cyclegan.style):
+        assert set(package.__all__) <= set(dir(package)), package.__name__
 
 
 @pytest.mark.slow

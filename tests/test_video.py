@@ -352,6 +352,47 @@ def test_translate_video_api_refuses_to_replace(ckpt, tmp_path):
         cyclegan.translate_video(G, clip, clip, overwrite=True)
 
 
+def test_translate_video_api_refuses_bad_arguments_in_one_line_before_any_work(ckpt, tmp_path):
+    """batch_size=0 was taken (the whole clip's frames held in memory at once, no bound), max_pixels=0 capped
+    nothing, and temporal={...} failed deep inside with an AttributeError."""
+    import cyclegan
+    from cyclegan.errors import CycleGANError
+
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    clip = make_clip(tmp_path / "c.mp4", n=3, audio=False)
+    for kwargs, match in [
+        ({"batch_size": 0}, "batch_size must be a positive whole number, got 0"),
+        ({"max_pixels": 0}, "max_pixels must be a positive whole number, got 0"),
+        ({"temporal": {"flow_blend": 0}}, "temporal: expected a TemporalOptions or None, got dict"),
+    ]:
+        with pytest.raises(CycleGANError, match=match):
+            cyclegan.translate_video(G, clip, tmp_path / "o.mp4", progress=False, **kwargs)
+    assert not (tmp_path / "o.mp4").exists()
+    Image.fromarray(moving_frames(1)[0]).save(tmp_path / "still.png")  # was written as a clip of one frame
+    with pytest.raises(CycleGANError, match="still.png is a still image, not a clip: translate it with cyclegan.tra"):
+        cyclegan.translate_video(G, tmp_path / "still.png", tmp_path / "o.mp4", progress=False)
+    with pytest.raises(CycleGANError, match=r"it is a folder; name the output file, e.g. .*c\.mp4"):
+        cyclegan.translate_video(G, clip, tmp_path, progress=False)  # was "'no extension' names no clip format"
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_clip_resized_past_the_pixel_cap_is_refused_before_its_frames_are_made(ckpt, tmp_path, capsys):
+    """`--size` upscales a clip's frames, and they were not held to `--max-pixels` as an image's are:
+    `cyclegan translate --size 100000 clip.mp4` tried to allocate 360 GB (a traceback where the allocator
+    refused, the machine's memory where it did not). Here at a small cap: the output would have been written."""
+    import cyclegan
+    from cyclegan.errors import CycleGANError
+
+    clip = make_clip(tmp_path / "c.mp4", n=2, audio=False)  # 48x32: 1536 pixels, under the cap as decoded
+    code = translate(ckpt, tmp_path / "out", clip, extra=["--size", "200", "--max-pixels", "10000"])
+    err = capsys.readouterr().err
+    assert code == 1 and "would be 200x134 pixels" in err and "over the cap of 10000 pixels" in err
+    assert not (tmp_path / "out" / "c.mp4").exists()
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    with pytest.raises(CycleGANError, match="at size 200: its frames would be 200x134 pixels"):
+        cyclegan.translate_video(G, clip, tmp_path / "o.mp4", size=200, max_pixels=10_000, progress=False)
+
+
 def test_translate_video_api_names_a_gif_over_pils_pixel_cap_in_one_line(ckpt, tmp_path):
     """Before: a GIF declaring 20000x20000 raised PIL's DecompressionBombError from translate_video."""
     import cyclegan

@@ -304,3 +304,15 @@ def test_pretrained_commands(server, tmp_path, capsys):
     assert re.search(r"^horse2zebra .* yes$", listing, re.M) and re.search(r"^zebra2horse .* no$", listing, re.M)
     assert main(["pretrained", "download", "horse2zebra", "--sha256", "abc"]) == 2
     assert "expected 64 hexadecimal digits" in capsys.readouterr().err
+
+
+def test_serve_takes_a_pretrained_name_as_every_checkpoint_option_does(server, tmp_path, monkeypatch):
+    """`cyclegan serve --checkpoint pretrained:horse2zebra` stopped with "is not a checkpoint file or a run
+    folder holding one", where every other command fetches the name (and the README says every one does)."""
+    from cyclegan.web.runs import check_checkpoint_files
+
+    data, _ = generator_bytes(tmp_path)
+    publish(server, "horse2zebra", data)
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
+    (path,) = check_checkpoint_files(["pretrained:horse2zebra"])
+    assert path == zoo.cached_path("horse2zebra") and path.read_bytes() == data

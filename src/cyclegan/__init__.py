@@ -7,7 +7,7 @@ For use in your own code:
     zebra = cyclegan.translate(G, PIL.Image.open("horse.jpg"))
     G = cyclegan.load_generator("pretrained:horse2zebra")  # a published generator (downloaded once)
     big = cyclegan.translate(G, PIL.Image.open("24mp.jpg"))  # in tiles when it would not fit 1.25 GB
-    cyclegan.translate_video(G, "drive.mp4", "out/drive.mp4")  # a clip, without flicker (pip install -e ".[video]")
+    cyclegan.translate_video(G, "drive.mp4", "out/drive.mp4")  # a clip, less flicker (pip install -e ".[video]")
 """
 
 from .version import __version__
@@ -31,3 +31,8 @@ def __getattr__(name: str):
 
 
 __all__ = ["__version__", "load_generator", "translate", "translate_video"]
+
+
+def __dir__() -> list[str]:
+    # The lazy names too, so dir() and tab completion show the API before its first use.
+    return sorted({*globals(), *__all__})

@@ -173,6 +173,8 @@ def check_clip_output(src: Path, dst: Path) -> None:
             "name the output .gif or .webp"
         )
     kinds = ", ".join([*VIDEO_FORMATS, *ANIMATED_IMAGES])
+    if dst.is_dir():  # "'no extension' names no clip format" said nothing of the folder given
+        raise CycleGANError(f"cannot write {dst}: it is a folder; name the output file, e.g. {dst / src.name}")
     raise CycleGANError(f"cannot write {dst}: '{suffix or 'no extension'}' names no clip format; use one of {kinds}")
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import process
-from .config import ALTERNATIVES, BASE_SECTIONS, all_sections, option_fields, read_config_file
+from .config import ALTERNATIVES, BASE_SECTIONS, all_sections, at_default, option_fields, read_config_file
 from .errors import CycleGANError, escape, install_extra
 from .families import FAMILIES, accepting, names, section_titles
 from .options import add_arguments, to_flags
@@ -88,10 +88,10 @@ def run_train(opts, args: argparse.Namespace) -> int:
     if opts.preset:
         overrides["preset"] = opts.preset
     cfg, ckpt = prepare_config(overrides, resume=opts.resume, out=overrides.get("out"))
-    idle = [  # as the user wrote them: --no-eval-kid for eval_kid False
+    idle = [  # as the user wrote them: --no-eval-kid for eval_kid False; a file's key at its default changes nothing
         f"--{'no-' if overrides[key] is False else ''}{key.replace('_', '-')}"
         for key in ("best_by", "eval_images", "eval_kid")
-        if key in overrides
+        if key in flags or (key in overrides and not at_default(option_fields()[key][1], overrides[key]))
     ]
     if idle and not cfg.train.eval_every and os.environ.get("RANK", "0") == "0":  # not refused: a resumed run
         print(  # may switch scoring off with --eval-every 0 and keep the rest of its command line
@@ -369,7 +369,8 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
     ),
     "translate": Command(
         "translate images with a trained generator",
-        "Translate files, folders and globs. Each output keeps the input's file stem and size. "
+        "Translate files, folders and globs. Each output keeps the input's file stem and size (or long side "
+        "--size), a clip its kind. "
         "Example: cyclegan translate --checkpoint runs/h2z --direction AtoB --out out/ photos/ more/*.jpg",
         ".translate_options:TranslateOptions",
         run_translate,
@@ -422,15 +423,16 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
     ),
     "evaluate": Command(
         "score a trained checkpoint on a test split (FD/KID, cycle and identity, truth if paired)",
-        "Translate ROOT/{split}A and ROOT/{split}B and report per direction: FD and KID against the target "
-        "domain (fid/kid with the FID Inception; fd_lite0/kid_lite0 with Lite0, which is not FID), cycle "
-        "L1/PSNR/SSIM, identity L1, and PSNR/SSIM against the truth when testA and testB hold the same file "
-        "names. Example: cyclegan evaluate --checkpoint runs/h2z --data data/horse2zebra --out eval.json",
+        "Translate ROOT/{split}A and ROOT/{split}B (or the A|B pairs of ROOT/{split}) and report per direction: "
+        "FD and KID against the target domain (fid/kid with the FID Inception; fd_lite0/kid_lite0 with Lite0, "
+        "which is not FID), cycle L1/PSNR/SSIM, identity L1, and PSNR/SSIM against the truth when {split}A and "
+        "{split}B hold the same file names (or pairs are read). "
+        "Example: cyclegan evaluate --checkpoint runs/h2z --data data/horse2zebra --out eval.json",
         ".evaluate.options:EvalOptions",
         run_evaluate,
     ),
     "bench": Command(
-        "time training steps, translation and style transfer; record peak memory",
+        "time training steps, translation, style transfer and tiling; record peak memory",
         "--task train (default): training steps (median after warm-up) and translation throughput on "
         "synthetic tensors, and peak memory; --mode reference is the reference implementation's plain "
         "computation (fp32, NCHW, eager). --task style: Gatys against CycleGAN, seconds per image. --task "

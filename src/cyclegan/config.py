@@ -89,9 +89,9 @@ class ModelConfig(Section):
 
 @dataclass(frozen=True)
 class DataConfig(Section):
-    data: str | None = opt(None, "dataset root holding trainA, trainB (and testA, testB for samples)")
-    domain_a: str | None = opt(None, "folder of domain A (X) training images, instead of --data")
-    domain_b: str | None = opt(None, "folder of domain B (Y) training images, instead of --data")
+    data: str | None = opt(None, "dataset root holding trainA, trainB (and testA, testB for samples)", metavar="ROOT")
+    domain_a: str | None = opt(None, "folder of domain A (X) training images, instead of --data", metavar="DIR")
+    domain_b: str | None = opt(None, "folder of domain B (Y) training images, instead of --data", metavar="DIR")
     size: int = opt(256, "training crop size in pixels", gt=0, le=8192)
     load_scale: float = opt(286 / 256, "images are resized to size * load_scale before the random crop", ge=1, le=8)
     flip: bool = opt(True, "random horizontal flips")
@@ -105,7 +105,7 @@ BestBy = Literal["auto", "psnr", "ssim", "kid", "cycle_psnr"]
 
 @dataclass(frozen=True)
 class TrainConfig(Section):
-    out: str | None = opt(None, "run folder: checkpoint, config, logs and samples go here")
+    out: str | None = opt(None, "run folder: checkpoint, config, logs and samples go here", metavar="DIR")
     steps: int | None = opt(None, "total training steps (iterations), counting steps already done", gt=0)
     epochs: int | None = opt(None, "total epochs (passes over the larger domain), instead of --steps", gt=0)
     batch_size: int = opt(1, "images per domain per step", gt=0)
@@ -131,6 +131,7 @@ class TrainConfig(Section):
         "differentiable augmentation of every discriminator input, a comma list of color, translation, cutout "
         "(Zhao et al. 2020); never of the cycle or identity targets",
         default_text="none",
+        metavar="LIST",
     )
     ema_decay: float = opt(
         0.0,
@@ -161,10 +162,10 @@ class TrainConfig(Section):
     checkpoint_every: int = opt(500, "write the checkpoint every N steps (0: only at the end)", ge=0)
     checkpoint_minutes: float = opt(
         10.0,
-        "also write the checkpoint when N minutes have passed since the last one, so a crash or kill -9 loses at "
+        "also write the checkpoint when MIN minutes have passed since the last one, so a crash or kill -9 loses at "
         "most about that much (0: by steps only)",
         ge=0,
-        metavar="N",
+        metavar="MIN",
     )
     num_samples: int = opt(4, "fixed test images per direction in the sample grids (0: no grids)", ge=0)
     eval_every: int = opt(
@@ -199,7 +200,9 @@ class TrainConfig(Section):
         ge=0,
         metavar="K",
     )
-    time_limit: float | None = opt(None, "stop (and save, resumable) after this many minutes of training", gt=0)
+    time_limit: float | None = opt(
+        None, "stop (and save, resumable) after this many minutes of training", gt=0, metavar="MIN"
+    )
     fit_steps: bool = opt(
         False,
         "with --time-limit: while the LR is still constant, re-fit the total steps to the time left at the speed "
@@ -515,15 +518,23 @@ def check_alternatives(given: dict[str, Any]) -> None:
 
 
 def check_family_options(given: dict[str, Any], family: str) -> None:
-    """Refuse, in one line, an option given for a family it does not apply to (`--lambda-nce` with cyclegan)."""
+    """Refuse, in one line, an option given for a family it does not apply to (`--lambda-nce` with cyclegan).
+    One at its field's default changes nothing and passes: a run's config.json holds every option, so it can be
+    given back as `--config` (its `direction: AtoB` was refused for a CycleGAN, `lambda_cycle: 10.0` for CUT)."""
     known = option_fields()
-    for key in given:
+    for key, value in given.items():
         if key not in known:
             continue
         accepting = families.accepting(key, known[key][0])
-        if family not in accepting:
+        if family not in accepting and not at_default(known[key][1], value):
             flag = "--" + key.replace("_", "-")
             raise CycleGANError(f"option '{flag}' applies to --model {' or '.join(accepting)}, not to --model {family}")
+
+
+def at_default(f: dataclasses.Field, value: Any) -> bool:
+    """Whether `value` is field `f`'s default (a list read from a file equal to a tuple default too)."""
+    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    return value == default or (isinstance(value, list) and isinstance(default, tuple) and tuple(value) == default)
 
 
 def validate(cfg: Config) -> Config:

@@ -20,7 +20,12 @@ class DemoOptions(Options):
         gt=0,
         metavar="M",
     )
-    steps: int | None = opt(None, "training steps", gt=0, default_text="as many as fit in --minutes")
+    steps: int | None = opt(
+        None,
+        "training steps, still within --minutes: steps that do not fit are cut (the LR not at 0; the report says so)",
+        gt=0,
+        default_text="as many as fit in --minutes",
+    )
     seed: int = opt(
         0, "training seed (weights, data order, augmentation); the world is the same for every seed", ge=0, le=MAX_SEED
     )

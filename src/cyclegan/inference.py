@@ -6,13 +6,24 @@ size. Nothing here imports training code.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
 from PIL import Image
 from torch import nn
 
-from .data.io import read_image, resize_long_side, to_pil, to_tensor
+from .data.io import (
+    MAX_PIXELS,
+    long_side_shape,
+    megapixels,
+    open_image,
+    read_image,
+    resize_long_side,
+    to_pil,
+    to_rgb,
+    to_tensor,
+)
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution
 from .models.layers import pad_for_generator  # here too: the export's and the API's
@@ -88,39 +99,112 @@ def translate(
     tile_overlap: int = DEFAULT_OVERLAP,
     max_memory: float = DEFAULT_MAX_MEMORY_GB,
     thumbnail: int = DEFAULT_THUMBNAIL,
+    max_pixels: int = MAX_PIXELS,
 ):
     """Translate PIL image(s) or a tensor with a generator from `cyclegan.load_generator`.
 
-    - a PIL image, or an image file's path -> a PIL image of the same size (or long side `size`);
-    - a list of PIL images -> a list;
-    - a tensor (3, H, W) or (B, 3, H, W) in [-1, 1] -> a tensor of the same shape in [-1, 1].
+    - a PIL image of any mode, or an image file's path -> an RGB PIL image of the same size (or long side
+      `size`); a mode other than RGB is converted as `cyclegan translate` converts it (16-bit and float
+      greyscale rescaled, transparency on white);
+    - a list of PIL images or paths -> a list;
+    - a tensor (3, H, W) or (B, 3, H, W), float in [-1, 1] -> a float32 tensor of the same shape in [-1, 1];
+      uint8 in [0, 255] -> uint8. Tensors are translated at their size (`size` is refused: resize them first).
 
     Images of any resolution: an image whose activations would take more than `max_memory` GB is
     translated in tiles (`tile` px to force a tile size, 0 to never tile) overlapping by `tile_overlap`
     px, with InstanceNorm statistics from a thumbnail of long side `thumbnail` (see `cyclegan.tiling`).
-    `size` under the generator's smallest side (`check_size`) is refused.
+    `size` under the generator's smallest side (`check_size`) is refused, and so is an image it would make
+    larger than `max_pixels` (as `cyclegan translate --size` holds an upscale to `--max-pixels`); a file
+    declaring more is not decoded.
     """
+    check_net(net)
     check_size(net, size)
-    if isinstance(images, (str, Path)):  # read as `cyclegan translate` reads it: any format and mode, EXIF turned
-        images = read_image(images)
-    if isinstance(images, torch.Tensor) and (images.dim() not in (3, 4) or images.shape[-3] != 3):
-        raise CycleGANError(f"expected a tensor (3, H, W) or (B, 3, H, W) in [-1, 1], got {tuple(images.shape)}")
+    if isinstance(images, (str, os.PathLike)):  # read as `cyclegan translate` reads it: any format, mode, EXIF
+        images = read_still(images, max_pixels=max_pixels)
     tiling = TilingOptions(tile=tile, tile_overlap=tile_overlap, max_memory=max_memory, thumbnail=thumbnail)
     if isinstance(images, torch.Tensor):
+        check_tensor(images, size=size)
         batched = images if images.dim() == 4 else images.unsqueeze(0)
         out = translate_batch(net, batched, tiling=tiling).to(images.device)
         return out if images.dim() == 4 else out[0]
     if isinstance(images, Image.Image):
         return translate(
-            net, [images], size=size, tile=tile, tile_overlap=tile_overlap, max_memory=max_memory, thumbnail=thumbnail
+            net,
+            [images],
+            size=size,
+            tile=tile,
+            tile_overlap=tile_overlap,
+            max_memory=max_memory,
+            thumbnail=thumbnail,
+            max_pixels=max_pixels,
         )[0]
+    if not isinstance(images, (list, tuple)):
+        raise CycleGANError(f"images: expected a PIL image, a path, a list of them or a tensor, got {_kind(images)}")
     results = []
-    for im in images:
-        im = im.convert("RGB") if im.mode != "RGB" else im
+    for i, im in enumerate(images):
+        im = read_still(im, max_pixels=max_pixels) if isinstance(im, (str, os.PathLike)) else im
+        if not isinstance(im, Image.Image):
+            raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}")
+        if 0 in im.size:
+            raise CycleGANError(f"images[{i}]: an image of {im.width}x{im.height} pixels has nothing to translate")
+        im = im if im.mode == "RGB" else to_rgb(im)  # not convert("RGB"): it clips 16-bit greyscale to white
         if size:
+            h, w = long_side_shape(im.height, im.width, size)
+            if h * w > max_pixels:  # an upscale is a decode too: size=10**6 allocated until the process died
+                raise CycleGANError(
+                    f"size {size} would make images[{i}] {w}x{h} pixels ({megapixels(w * h)}), over max_pixels "
+                    f"{max_pixels}; give a smaller size"
+                )
             im = resize_long_side(im, size)
         results.append(to_pil(translate_batch(net, to_tensor(im).unsqueeze(0), tiling=tiling)[0]))
     return results
+
+
+def read_still(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """`read_image`, refusing an animated GIF or WebP in one line: `cyclegan translate` reads it as a clip, so
+    translating its first frame alone (what `read_image` returns) was not what the command does."""
+    if Path(path).suffix.lower() in (".gif", ".webp"):
+        try:
+            with open_image(path) as im:
+                frames = getattr(im, "n_frames", 1)
+        except Exception:  # noqa: BLE001 - read_image names what is wrong with it
+            frames = 1
+        if frames > 1:
+            raise CycleGANError(
+                f"{path} is an animated image of {frames} frames, a clip: translate it with "
+                "cyclegan.translate_video(G, src, dst)"
+            )
+    return read_image(path, max_pixels=max_pixels)
+
+
+def check_net(net: object) -> None:
+    """Refuse, in one line, a first argument that is not a network: `translate("runs/h2z", im)` (the run's
+    path where its loaded generator belongs) was a TypeError about weak references."""
+    if not isinstance(net, nn.Module):
+        raise CycleGANError(
+            f"expected a generator (an nn.Module) first, got {type(net).__name__}; load one first: "
+            "G = cyclegan.load_generator(RUN_OR_FILE, direction)"
+        )
+
+
+def check_tensor(x: torch.Tensor, *, size: int | None = None) -> None:
+    """Refuse, in one line, a tensor `translate` would misread: not (3, H, W) or (B, 3, H, W), an empty side,
+    a dtype other than float (in [-1, 1]) or uint8 (int64 or uint16 pixel values would be read as [-1, 1] and
+    saturate), or a `size` (it resizes PIL images, not tensors)."""
+    if x.dim() not in (3, 4) or x.shape[-3] != 3:
+        raise CycleGANError(f"expected a tensor (3, H, W) or (B, 3, H, W) in [-1, 1], got {tuple(x.shape)}")
+    if 0 in x.shape[-2:]:
+        raise CycleGANError(f"images: a tensor of shape {tuple(x.shape)} has an empty side: nothing to translate")
+    if not (x.is_floating_point() or x.dtype == torch.uint8):
+        raise CycleGANError(f"images: expected a float tensor in [-1, 1] or uint8 in [0, 255], got {x.dtype}")
+    if size is not None:
+        raise CycleGANError(
+            "size resizes PIL images and files, not tensors: resize the tensor first, or leave size out"
+        )
+
+
+def _kind(obj: object) -> str:
+    return type(obj).__name__ if not hasattr(obj, "shape") else f"{type(obj).__name__} of shape {tuple(obj.shape)}"
 
 
 def is_out_of_memory(e: BaseException) -> bool:

@@ -7,6 +7,7 @@ torch-free module of the package too (its options, which `cyclegan X --help` bui
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -22,3 +23,14 @@ def lazy_exports(package: str, exports: dict[str, tuple[str, ...]]) -> Callable[
         return getattr(importlib.import_module(where[name], package), name)
 
     return __getattr__
+
+
+def lazy_dir(package: str, exports: dict[str, tuple[str, ...]]) -> Callable[[], list[str]]:
+    """A package's `__dir__`: its loaded names and the lazy ones, so `dir()` and tab completion show the public
+    names before their first use (without it they showed none of them)."""
+    names = {name for names in exports.values() for name in names}
+
+    def __dir__() -> list[str]:
+        return sorted(names | set(vars(sys.modules[package])))
+
+    return __dir__

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 from torch import nn
@@ -19,6 +19,7 @@ from . import zoo
 from .checkpoint import check_checkpoint, load_state, run_checkpoint
 from .config import config_from_dict
 from .errors import CycleGANError
+from .execution import resolve_device
 from .families import GENERATOR_FOR, generator_for
 from .interop.foreign import load_foreign_generator
 from .models import build_generator
@@ -73,7 +74,8 @@ def load_generator(
     path: str | Path, direction: Direction = "AtoB", *, device: str | torch.device = "cpu", ema: EMAChoice = "auto"
 ) -> nn.Module:
     """The generator for `direction` from a run folder or checkpoint file (a run's checkpoint.pt, or its best.pt:
-    the generators at the best `--eval-every` score), in eval mode on `device`.
+    the generators at the best `--eval-every` score), in eval mode on `device`, its parameters frozen
+    (`requires_grad_(True)` to fine-tune it).
 
     ema: "auto" takes the average of the generator's weights when the run kept one (`--ema-decay`), else
     the raw weights; "on" requires the average; "off" takes the raw weights of the last step.
@@ -85,14 +87,29 @@ def load_generator(
     architecture inferred from the tensors; one generator, used whatever `direction` says) or by the CUT
     code (its anti-aliased ResNet).
 
-    The module maps (B, 3, H, W) in [-1, 1] to the same shape in [-1, 1]; H and W must be multiples of
-    its `size_multiple` attribute (`cyclegan.translate` pads and crops for you).
+    The module maps (B, 3, H, W) in [-1, 1] to the same shape in [-1, 1], any H and W (padded to its
+    `size_multiple` inside and cropped back; `cyclegan.translate` adds tiles, PIL images and files).
+    `device`: "cpu", "cuda", "cuda:N", "mps" or "auto" (as `--device`). Torch's global random state is left
+    as it was: the network's initial weights, overwritten by the file's, are drawn from a fork of it.
     """
     if direction not in GENERATOR_FOR:
         raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
+    if ema not in get_args(EMAChoice):
+        raise CycleGANError(f"ema must be auto, on or off, got {ema!r}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise CycleGANError(
+            f"path: expected a run folder, a checkpoint file or pretrained:NAME, got {type(path).__name__}"
+        )
+    device = resolve_device(str(device))  # a bad or absent device: one line before any file is read
+    with torch.random.fork_rng(devices=[]):  # building draws initial weights: the caller's seed stays theirs
+        net = _read_generator(path, direction, ema)
+    return net.to(device).eval().requires_grad_(False)
+
+
+def _read_generator(path: str | Path, direction: Direction, ema: EMAChoice) -> nn.Module:
     path = checkpoint_path(path)
     ckpt = load_file(path)  # a cyclegan checkpoint is checked there, tensors' shapes included
-    return generator_from(ckpt, direction, source=str(path), ema=ema).to(device)
+    return generator_from(ckpt, direction, source=str(path), ema=ema)
 
 
 def generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoice = "auto") -> nn.Module:

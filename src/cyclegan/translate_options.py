@@ -119,7 +119,7 @@ class TranslateOptions(Options):
         "rounded up to even, as players' 4:2:0 video needs (default: keep the size)",
         gt=0,
     )
-    batch_size: int = opt(4, "images of equal size per batch", gt=0)
+    batch_size: int = opt(4, "images of equal size, or a clip's frames, per batch", gt=0)
     ext: Literal["png", "jpg", "webp", "tif"] = opt("png", "output format")
     overwrite: bool = overwrite_option()
     skip_existing: bool = opt(

@@ -19,12 +19,12 @@ import torch
 import torch.nn.functional as F_
 from torch import nn
 
-from .clipio import check_clip_output, probe, transcode
-from .data.io import MAX_PIXELS, long_side_shape
+from .clipio import ANIMATED_IMAGES, check_clip_output, probe, transcode
+from .data.io import MAX_PIXELS, long_side_shape, megapixels
 from .errors import CycleGANError
 from .execution import REFERENCE, Execution
-from .files import check_outputs
-from .inference import check_size, translate_batch, translate_tensor, uncompiled
+from .files import IMAGE_EXTENSIONS, check_outputs
+from .inference import check_net, check_size, translate_batch, translate_tensor, uncompiled
 from .temporal import FlowBlend, SharedNormStats
 from .tiling import activation_bytes, per_instance_norms, plan_for, thumbnail_of, translate_tiled
 from .translate_options import TemporalOptions, TilingOptions
@@ -122,10 +122,35 @@ def translate_clip(
     if size:
         info = probe(src)
         out_size = translator.out_size(info.width, info.height)
+        if out_size[0] * out_size[1] > max_pixels:  # frames resized up are held to the decode cap too
+            w, h = out_size
+            raise CycleGANError(
+                f"cannot translate clip {src} at size {size}: its frames would be {w}x{h} pixels "
+                f"({megapixels(w * h)}), over the cap of {max_pixels} pixels (--max-pixels); give a smaller size"
+            )
     with torch.no_grad():
         return transcode(
             src, dst, translator, out_size=out_size, batch=batch_size, max_pixels=max_pixels, progress=progress
         )
+
+
+def check_clip_arguments(
+    *,
+    temporal: TemporalOptions | None = None,
+    tiling: TilingOptions | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    max_pixels: int = MAX_PIXELS,
+    **_,
+) -> None:
+    """Refuse, in one line naming the argument, what `translate_clip` would take wrongly from a Python caller
+    (the CLI's options check their own): a batch under 1 held the whole clip's frames in memory, a
+    `max_pixels` of 0 capped nothing, and a dict for `temporal` failed deep inside."""
+    for name, value, kind in (("temporal", temporal, TemporalOptions), ("tiling", tiling, TilingOptions)):
+        if value is not None and not isinstance(value, kind):
+            raise CycleGANError(f"{name}: expected a {kind.__name__} or None, got {type(value).__name__}")
+    for name, value in (("batch_size", batch_size), ("max_pixels", max_pixels)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise CycleGANError(f"{name} must be a positive whole number, got {value!r}")
 
 
 def translate_video(
@@ -146,13 +171,17 @@ def translate_video(
     Refuses (CycleGANError, one line, before any work) an extension it cannot write (a GIF or WebP source is
     written as GIF or WebP only), to replace `src`, or an existing `dst` unless `overwrite`; and, in one line
     with nothing left at `dst`, a sound the output's container does not take (AAC into WebM).
-    `temporal`: shared normalisation statistics and the flow blend (`cyclegan.temporal.TemporalOptions`,
+    `temporal`: shared normalisation statistics and the flow blend (`cyclegan.translate_options.TemporalOptions`,
     defaults as measured); other keywords as `translate_clip` (`tiling`, `size`, `batch_size`, `max_pixels`,
-    `execution`, `progress`).
+    `execution`, `progress`), each checked in one line before any work.
     """
+    check_net(G)
+    check_clip_arguments(temporal=temporal, **kwargs)
     src, dst = Path(src), Path(dst)
     if not src.is_file():
         raise CycleGANError(f"clip not found: {src}")
+    if src.suffix.lower() in set(IMAGE_EXTENSIONS) - set(ANIMATED_IMAGES):  # a PNG became an MP4 of one frame
+        raise CycleGANError(f"{src} is a still image, not a clip: translate it with cyclegan.translate(G, path)")
     check_clip_output(src, dst)
     check_outputs([dst], overwrite=overwrite, inputs=[src])
     return translate_clip(G, src, dst, temporal=temporal, **kwargs)

@@ -10,7 +10,7 @@ calls, memory, the environment), `bench.options` their options (torch-free, for 
 dispatch to a task.
 """
 
-from ..lazy import lazy_exports
+from ..lazy import lazy_dir, lazy_exports
 
 _EXPORTS = {
     ".runner": ("TASKS", "bench", "check_bench_outputs", "format_bench"),
@@ -21,4 +21,5 @@ _EXPORTS = {
     ".train": ("bench_train", "mode_execution", "time_train_step", "trainer_and_inputs"),
 }
 __getattr__ = lazy_exports(__name__, _EXPORTS)
+__dir__ = lazy_dir(__name__, _EXPORTS)
 __all__ = [name for names in _EXPORTS.values() for name in names]

@@ -163,7 +163,9 @@ def _reason(e: BaseException) -> str:
 
 
 def to_tensor(im: Image.Image) -> torch.Tensor:
-    """RGB PIL image -> float tensor (3, H, W) in [-1, 1]."""
+    """PIL image -> float tensor (3, H, W) in [-1, 1]; a mode other than RGB converted first as `read_image`
+    converts it (`to_rgb`), not left with 1 or 4 channels or 16-bit values scaled as if 8-bit."""
+    im = im if im.mode == "RGB" else to_rgb(im)
     return TF.to_dtype(TF.pil_to_tensor(im), torch.float32, scale=True) * 2 - 1
 
 
@@ -174,7 +176,10 @@ def to_bytes(im: Image.Image) -> torch.Tensor:
 
 
 def to_pil(x: torch.Tensor) -> Image.Image:
-    """Tensor (3, H, W) in [-1, 1] (rounding as (x + 1) / 2 * 255), or uint8, -> RGB PIL image."""
+    """Tensor (3, H, W) in [-1, 1] (rounding as (x + 1) / 2 * 255), or uint8, -> RGB PIL image. Another shape
+    is refused in one line (a batch was torchvision's ValueError, one channel a greyscale image)."""
+    if x.dim() != 3 or x.shape[0] != 3:
+        raise CycleGANError(f"expected an image tensor (3, H, W), got {tuple(x.shape)}")
     if x.dtype != torch.uint8:
         x = ((x.detach().float().cpu().clamp(-1, 1) + 1) / 2 * 255).round().to(torch.uint8)
     return TF.to_pil_image(x.cpu())

@@ -3,8 +3,9 @@
 Every module is imported on use (`evaluate.options` is torch-free, for `cyclegan evaluate --help`).
 """
 
-from ..lazy import lazy_exports
+from ..lazy import lazy_dir, lazy_exports
 
 _EXPORTS = {".metrics": ("PSNR_MAX", "l1", "luminance", "psnr", "ssim", "ssim_y")}
 __getattr__ = lazy_exports(__name__, _EXPORTS)
+__dir__ = lazy_dir(__name__, _EXPORTS)
 __all__ = [name for names in _EXPORTS.values() for name in names]

@@ -12,6 +12,8 @@ stay finite; any real 8-bit difference is far below the cap (one grey level ever
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torchmetrics.functional.image import structural_similarity_index_measure
 
@@ -28,8 +30,16 @@ def luminance(x: torch.Tensor) -> torch.Tensor:
 
 def to_unit(x: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
     """Map images from `value_range` to [0, 1] as float32 (values outside are clamped)."""
-    lo, hi = value_range
+    lo, hi = _range(value_range)
     return ((x.float() - lo) / (hi - lo)).clamp(0.0, 1.0)
+
+
+def _range(value_range: tuple[float, float]) -> tuple[float, float]:
+    """(lo, hi) with lo < hi, both finite: (1, 1) divided by zero and scored every pair 100 dB, (1, -1) inverted."""
+    lo, hi = value_range
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"value_range must be (low, high) with low < high, got {tuple(value_range)}")
+    return lo, hi
 
 
 def _batched(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
@@ -49,7 +59,7 @@ def l1(a: torch.Tensor, b: torch.Tensor, *, value_range: tuple[float, float] = (
     raw difference, as they would once mapped to [-1, 1]). Not clamped. Returns (B,) or a scalar tensor.
     """
     a, b, single = _batched(a, b)
-    lo, hi = value_range
+    lo, hi = _range(value_range)
     out = (a.float() - b.float()).abs().flatten(1).mean(1) * (2.0 / (hi - lo))  # x 1.0 for [-1, 1]: exact
     return out[0] if single else out
 
@@ -84,6 +94,8 @@ def ssim(a: torch.Tensor, b: torch.Tensor, *, value_range: tuple[float, float] =
     h, w = a.shape[-2:]
     if min(h, w) < 3:
         raise ValueError(f"SSIM needs images of at least 3x3 pixels, got {h}x{w}")
+    if len(a) == 0:  # torchmetrics fails on an empty batch (IndexError); psnr and l1 give (0,) too
+        return a.new_zeros(0, dtype=torch.float32)
     k = _ssim_kernel(h, w)
     out = structural_similarity_index_measure(
         to_unit(a, value_range),

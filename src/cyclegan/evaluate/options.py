@@ -46,7 +46,10 @@ class EvalOptions(Options):
     out: str | None = opt(None, "write the report as JSON here", metavar="FILE.json")
     save_images: str | None = opt(None, "write translations (DIR/AtoB/*.png) and grids", metavar="DIR")
     size: int | None = opt(
-        None, "evaluate at N x N px (3 at least: SSIM's window)", ge=3, default_text="the training size"
+        None,
+        "evaluate at N x N px (3 at least: SSIM's window)",
+        ge=3,
+        default_text="the training size; 256 for a plain generator file",
     )
     batch_size: int = opt(8, "images per forward pass", gt=0)
     limit: int | None = opt(None, "first N images per domain (sorted names)", gt=0)
@@ -64,4 +67,9 @@ class EvalOptions(Options):
             raise CycleGANError(
                 f"option '--inception-weights' is for --backbone inception, not {self.backbone}; add --backbone "
                 "inception (FID) or drop it"
+            )
+        if self.size and self.size * self.size > self.max_pixels:  # every image is resized to it: a decode too
+            raise CycleGANError(
+                f"option '--size' {self.size} makes each image {self.size}x{self.size} pixels, over --max-pixels "
+                f"{self.max_pixels}; give a smaller --size"
             )

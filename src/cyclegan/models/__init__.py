@@ -82,7 +82,7 @@ def init_weights(net: nn.Module, *, kind: str, gain: float) -> nn.Module:
 
 
 def build_generator(cfg: ModelConfig) -> nn.Module:
-    """A generator (B, 3, H, W) -> (B, 3, H, W), values in [-1, 1]; H, W multiples of `size_multiple`."""
+    """A generator (B, 3, H, W) -> (B, 3, H, W), values in [-1, 1], any H and W (padded to `size_multiple` inside)."""
     return init_weights(GENERATORS[cfg.generator](cfg), kind=cfg.init, gain=cfg.init_gain)
 
 

@@ -5,7 +5,7 @@ result = stylize("tubingen.jpg", ["starry_night.jpg"], GatysOptions(backbone="li
 result.image.save("tubingen_starry.png")
 """
 
-from ..lazy import lazy_exports
+from ..lazy import lazy_dir, lazy_exports
 
 _EXPORTS = {
     ".backbones": (
@@ -23,4 +23,5 @@ _EXPORTS = {
     ".losses": ("blend_grams", "content_loss", "gram_distance", "gram_matrix", "style_loss", "tv_loss"),
 }
 __getattr__ = lazy_exports(__name__, _EXPORTS)
+__dir__ = lazy_dir(__name__, _EXPORTS)
 __all__ = [name for names in _EXPORTS.values() for name in names]

@@ -12,6 +12,7 @@ One optimisation per image: it costs `steps` forward+backward passes of the back
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from ..data.io import read_image, resize_long_side, save_image, to_pil, to_tensor
+from ..data.io import read_image, resize_long_side, save_image, to_pil, to_rgb, to_tensor
 from ..errors import CycleGANError
 from ..evaluate.metrics import LUMA_BT601, luminance
 from ..execution import resolve_device
@@ -56,17 +57,23 @@ class StyleResult:
 
 
 def load_image_01(image: ImageLike, size: int | None) -> torch.Tensor:
-    """A PIL image or file -> (1, 3, H, W) in [0, 1], long side scaled to `size` (aspect ratio kept)."""
+    """A PIL image of any mode or an image file -> (1, 3, H, W) in [0, 1], long side scaled to `size` (aspect
+    ratio kept). A PIL image is converted as a file is read (`to_rgb`: 16-bit greyscale rescaled, not clipped
+    to white as `convert("RGB")` clips it; transparency on white)."""
+    if not isinstance(image, (Image.Image, str, os.PathLike)):
+        raise CycleGANError(f"expected a PIL image or an image file's path, got {type(image).__name__}")
     im = image if isinstance(image, Image.Image) else read_image(image)
-    im = im.convert("RGB") if im.mode != "RGB" else im
+    if 0 in im.size:
+        raise CycleGANError(f"an image of {im.width}x{im.height} pixels has nothing to stylise")
+    im = im if im.mode == "RGB" else to_rgb(im)  # no copy of an RGB image
     if size:
         im = resize_long_side(im, size)
     return ((to_tensor(im).unsqueeze(0) + 1) / 2).contiguous()  # L-BFGS needs contiguous grads
 
 
 def to_pil_01(x: torch.Tensor) -> Image.Image:
-    """(1, 3, H, W) or (3, H, W) in [0, 1] -> RGB PIL image."""
-    return to_pil(x.reshape(-1, *x.shape[-2:])[-3:] * 2 - 1)
+    """(1, 3, H, W) or (3, H, W) in [0, 1] -> RGB PIL image (a batch of two gave its last image silently)."""
+    return to_pil((x[0] if x.dim() == 4 and len(x) == 1 else x) * 2 - 1)
 
 
 def rgb_to_ycbcr(x: torch.Tensor) -> torch.Tensor:
@@ -313,8 +320,11 @@ def stylize(
 
     Returns a `StyleResult` whose image has the resized content's size.
     """
+    if not isinstance(options, GatysOptions):
+        raise CycleGANError(f"options: expected a GatysOptions, got {type(options).__name__}")
+    device = resolve_device(str(device))  # "gpu" or an absent CUDA: one line before any work, not a traceback
     o = options
-    style_list = [styles] if isinstance(styles, (Image.Image, str, Path)) else list(styles)
+    style_list = [styles] if isinstance(styles, (Image.Image, str, os.PathLike)) else list(styles)
     if not style_list:
         raise CycleGANError("give at least one style image")
     blend = _blend_weights(len(style_list), o.style_blend)
@@ -326,10 +336,9 @@ def stylize(
     obj = resolve_objective(o, net)
     if net is None:
         net = build_backbone(obj.backbone, [*obj.content_layers, *obj.style_layers], weights=o.weights)
-    device = torch.device(device)
     net = net.to(device)
     c = c.to(device)
-    names = [s if isinstance(s, (str, Path)) else f"{i + 1}" for i, s in enumerate(style_list)]
+    names = [os.fspath(s) if isinstance(s, (str, os.PathLike)) else f"{i + 1}" for i, s in enumerate(style_list)]
     check_sides(net, c, dict(zip(map(str, names), style_images, strict=True)))
     content_target, style_target = feature_targets(net, c, style_images, obj, blend)
 

@@ -51,6 +51,11 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
     Raises SystemExit(128 + signal) after saving when interrupted by Ctrl-C or SIGTERM, and a CycleGANError
     at the first non-finite loss, leaving the last checkpoint as it was.
     """
+    if not isinstance(cfg, Config):  # train({"data": ...}) was an AttributeError about 'train'
+        raise CycleGANError(
+            f"expected a Config, got {type(cfg).__name__}: build it with cyclegan.config.resolve({{...}}) (flat option "
+            "names, as in a config file)"
+        )
     t = cfg.train
     if not t.out:
         raise CycleGANError("option 'out' is required: the run folder (e.g. --out runs/horse2zebra)")

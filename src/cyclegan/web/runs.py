@@ -19,6 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from .. import zoo
 from ..errors import CycleGANError
 from ..families import directions_in_stored_config
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, RUN_FILES
@@ -94,10 +95,14 @@ def run_label(run: Path, roots: Sequence[str | Path]) -> str:
 
 
 def check_checkpoint_files(files: Sequence[str | Path]) -> list[Path]:
-    """The --checkpoint items as files (a run folder means its checkpoint.pt); one line naming a missing one.
-    Only their existence is checked here: models are loaded on first use."""
+    """The --checkpoint items as files (a run folder means its checkpoint.pt, `pretrained:NAME` the cached
+    published generator, downloaded now if it is not cached: as in every command that takes a checkpoint); one
+    line naming a missing one. Only their existence is checked here: models are loaded on first use."""
     out = []
     for f in files:
+        if zoo.is_spec(f):  # was refused as "not a checkpoint file"
+            out.append(zoo.resolve(f))
+            continue
         path = Path(f)
         path = path / CHECKPOINT_NAME if path.is_dir() else path
         if not path.is_file():
