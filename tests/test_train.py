@@ -361,6 +361,16 @@ def test_resume_with_out_naming_the_checkpoint_file_names_the_run_folder(tiny_cf
         prepare_config({"steps": 2}, resume=True, out=str(ckpt))
 
 
+def test_resume_with_an_unchanged_list_option_is_not_a_change(tiny_cfg, tmp_path):
+    # the same --nce-layers as the run's was refused: the flag's list [0, 4, 8, 12] differed from the stored tuple
+    train(tiny_cfg(steps=1, family="cut", pool_size=0), progress=False)
+    layers = list(load_checkpoint(tmp_path / "run")["config"]["cut"]["nce_layers"])
+    cfg, _ = prepare_config({"steps": 2, "nce_layers": layers}, resume=True, out=str(tmp_path / "run"))
+    assert cfg.cut.nce_layers == tuple(layers)
+    with pytest.raises(CycleGANError, match="option 'nce_layers' cannot change on resume"):
+        prepare_config({"steps": 2, "nce_layers": layers[:-1]}, resume=True, out=str(tmp_path / "run"))
+
+
 def test_num_samples_0_trains_without_sample_grids(tiny_cfg, tmp_path, capsys):
     # --num-samples 0 passed the option's range (>= 0) and then crashed: "stack expects a non-empty TensorList"
     result = train(tiny_cfg(steps=2, num_samples=0, sample_every=1), progress=False)

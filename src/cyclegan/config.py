@@ -336,6 +336,15 @@ def _field_types() -> dict[str, Any]:
     return hints
 
 
+def option_value(key: str, value: Any) -> Any:
+    """`value` as the option `key` holds it (a flag's list as a tuple, a whole float as an int), to compare it
+    with a stored config's; as given where it is no value of the option (`resolve` then refuses it in one line)."""
+    try:
+        return coerce(key, value, _field_types()[key])
+    except (KeyError, CycleGANError):
+        return value
+
+
 def flatten(d: dict[str, Any], *, source: str) -> dict[str, Any]:
     """Accept flat keys (`lr: 1e-4`) or sections (`train: {lr: 1e-4}`); reject unknown keys by name."""
     known = option_fields()

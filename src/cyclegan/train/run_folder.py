@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import load_checkpoint
-from ..config import RESUMABLE, Config, config_from_dict, resolve
+from ..config import RESUMABLE, Config, config_from_dict, option_value, resolve
 from ..errors import CycleGANError
 from ..files import FolderLock, remove_stale_temporaries, write_atomic
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, LOG_NAME, SAMPLES_DIR
@@ -62,7 +62,8 @@ def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[C
     for key, value in overrides.items():
         if key == "preset" and value != stored.preset:
             raise CycleGANError(f"option 'preset' cannot change on resume (the run uses {stored.preset!r})")
-        if key not in RESUMABLE and key != "preset" and stored_flat.get(key) != value:
+        # as stored: `--nce-layers 0 4 8 12` (a list) is the run's (0, 4, 8, 12)
+        if key not in RESUMABLE and key != "preset" and stored_flat.get(key) != option_value(key, value):
             name = "--model" if key == "family" else key  # the one option whose flag is not its key
             raise CycleGANError(
                 f"option '{name}' cannot change on resume (the run uses {stored_flat.get(key)!r}); "
