@@ -371,6 +371,17 @@ def test_resume_with_an_unchanged_list_option_is_not_a_change(tiny_cfg, tmp_path
         prepare_config({"steps": 2, "nce_layers": layers[:-1]}, resume=True, out=str(tmp_path / "run"))
 
 
+def test_a_sample_grid_that_cannot_be_written_is_a_warning_not_the_end_of_the_run(tiny_cfg, tmp_path, capsys):
+    # an OSError writing a grid (a full disk; here samples/ is a file) ended the run in a traceback, the steps
+    # since the last checkpoint lost
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "samples").write_text("not a folder")
+    result = train(tiny_cfg(steps=2, sample_every=1), progress=False)
+    assert result.step == 2 and load_checkpoint(tmp_path / "run")["step"] == 2
+    err = capsys.readouterr().err
+    assert f"warning: cannot write the sample grid {tmp_path / 'run' / 'samples' / 'step_0000001.png'}" in err
+
+
 def test_num_samples_0_trains_without_sample_grids(tiny_cfg, tmp_path, capsys):
     # --num-samples 0 passed the option's range (>= 0) and then crashed: "stack expects a non-empty TensorList"
     result = train(tiny_cfg(steps=2, num_samples=0, sample_every=1), progress=False)

@@ -338,7 +338,7 @@ def _step_loop(
             if t.sample_every and step % t.sample_every == 0:
                 log.stop_if_not_finite(saved)
                 if run.main and samples is not None:
-                    write_samples(trainer, *samples, run.sample_path(step))
+                    _write_samples_or_warn(trainer, samples, run.sample_path(step))
             if last:
                 break
             by_time = (  # checked at the log's steps, which every rank reaches together
@@ -366,7 +366,7 @@ def _finish(
     if run.main:
         t = run.cfg.train
         if samples is not None and not (t.sample_every and end.step % t.sample_every == 0):  # else just written
-            write_samples(trainer, *samples, run.sample_path(end.step))
+            _write_samples_or_warn(trainer, samples, run.sample_path(end.step))
         if skipped:
             print(f"warning: {len(skipped)} unreadable image(s) were skipped (listed above)", file=sys.stderr)
         _say_how_it_ended(run, path, end)
@@ -412,6 +412,16 @@ class TrainResult:
     total_steps: int
     verdict: Verdict | None = None  # the best evaluation and the warnings (None: nothing trained)
     execution: dict | None = None  # `Execution.record`: how the steps computed and their seconds per step
+
+
+def _write_samples_or_warn(trainer: Trainer, samples: _Samples, path: Path) -> None:
+    """A sample grid that cannot be written (a full disk, `samples` made a file) is a warning: the run goes on
+    to its checkpoints (it ended in a traceback, the steps since the last checkpoint lost)."""
+    try:
+        write_samples(trainer, *samples, path)
+    except OSError as e:
+        where = f"{e.strerror}: {e.filename}" if e.strerror and e.filename else str(e)
+        tqdm.write(f"warning: cannot write the sample grid {path} ({where}); training goes on", file=sys.stderr)
 
 
 @torch.no_grad()
