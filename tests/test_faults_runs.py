@@ -648,3 +648,27 @@ def test_a_failed_checkpoint_write_stops_the_run_and_keeps_the_previous(dataset,
     assert f"cannot write the checkpoint {out / 'checkpoint.pt'} at step 4: No space left on device" in err
     monkeypatch.undo()
     assert load_checkpoint(out)["step"] == 2 and leftovers(out) == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a disk always full)")
+def test_a_full_disk_while_writing_the_log_is_one_line(dataset, tmp_path, capsys):
+    # a record that could not be written ended the run in an OSError traceback
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "log.jsonl").symlink_to("/dev/full")
+    assert main(["train", *tiny_flags(dataset, out, steps=2)]) == 2
+    err = one_line_error(capsys)
+    assert f"cannot write the log {out / 'log.jsonl'} at step 1: No space left on device" in err
+
+
+def test_a_log_or_tensorboard_path_taken_by_another_kind_of_file_is_named(dataset, tmp_path, capsys):
+    # log.jsonl a folder: an IsADirectoryError traceback; tensorboard a file: a FileExistsError traceback
+    out = tmp_path / "run"
+    (out / "log.jsonl").mkdir(parents=True)
+    assert main(["train", *tiny_flags(dataset, out, steps=1)]) == 2
+    assert f"cannot write the log {out / 'log.jsonl'}: Is a directory; move it away" in one_line_error(capsys)
+    (out / "log.jsonl").rmdir()
+    (out / "tensorboard").write_text("not a folder")
+    assert main(["train", *tiny_flags(dataset, out, steps=1)]) == 0  # TensorBoard is optional: the run goes on
+    assert f"warning: no TensorBoard events this run (File exists: {out / 'tensorboard'})" in capsys.readouterr().err
+    assert load_checkpoint(out)["step"] == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -43,15 +44,28 @@ class LossLog:
 
     def __enter__(self) -> LossLog:
         if self.run.main:
-            self.file = (self.run.folder / LOG_NAME).open("a")
-            self.tb = _tensorboard(self.run.folder, purge_step=self.start + 1 if self.start else None)
+            path = self.run.folder / LOG_NAME
+            try:  # before the first step: a traceback here was the first record's (a log.jsonl folder)
+                self.file = path.open("a")
+            except OSError as e:
+                raise CycleGANError(
+                    f"cannot write the log {path}: {e.strerror or e}; move it away, or choose another --out"
+                ) from None
+            try:
+                self.tb = _tensorboard(self.run.folder, purge_step=self.start + 1 if self.start else None)
+            except OSError as e:  # optional: the run goes on without it
+                where = f"{e.strerror}: {e.filename}" if e.strerror and e.filename else str(e)
+                tqdm.write(f"warning: no TensorBoard events this run ({where})", file=sys.stderr)
         self.t_last = time.perf_counter()
         return self
 
     def __exit__(self, *exc) -> None:
         for f in (self.file, self.tb):
             if f is not None:
-                f.close()
+                try:
+                    f.close()
+                except OSError:  # a record it could not flush: already raised by `_record`
+                    pass
 
     def add(self, losses: dict[str, torch.Tensor], *, step: int) -> None:
         """The losses of `step` (0-d tensors); everything stays on the device: no sync per step."""
@@ -134,8 +148,14 @@ class LossLog:
             **means,
             **{k: v if math.isfinite(v) else None for k, v in scores.items()},
         }
-        self.file.write(json.dumps(record, allow_nan=False) + "\n")  # strict JSON: never NaN or Infinity
-        self.file.flush()
+        try:
+            self.file.write(json.dumps(record, allow_nan=False) + "\n")  # strict JSON: never NaN or Infinity
+            self.file.flush()
+        except OSError as e:  # a full disk: one line, not a traceback; trim_log drops a half-written record
+            raise CycleGANError(
+                f"cannot write the log {self.file.name} at step {step}: {e.strerror or e}; the run's last checkpoint, "
+                "if any, stays as it was (resume with --resume once there is room)"
+            ) from None
         if self.tb:
             for k, v in means.items():
                 if v is not None:
