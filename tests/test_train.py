@@ -382,6 +382,19 @@ def test_a_sample_grid_that_cannot_be_written_is_a_warning_not_the_end_of_the_ru
     assert f"warning: cannot write the sample grid {tmp_path / 'run' / 'samples' / 'step_0000001.png'}" in err
 
 
+def test_a_resume_naming_the_folders_another_way_drops_the_stored_way(tiny_cfg, tmp_path, dataset):
+    # --domain-a/-b on resume kept the stored --data beside them, and the pair then won over a later --data,
+    # which was silently ignored
+    train(tiny_cfg(steps=1), progress=False)
+    out = str(tmp_path / "run")
+    folders = {"domain_a": str(dataset / "trainA"), "domain_b": str(dataset / "trainB")}
+    cfg, ckpt = prepare_config({"steps": 2, **folders}, resume=True, out=out)
+    assert cfg.data.data is None and cfg.data.domain_a == folders["domain_a"]
+    train(cfg, ckpt=ckpt, progress=False)
+    cfg, _ = prepare_config({"steps": 3, "data": str(dataset)}, resume=True, out=out)
+    assert (cfg.data.data, cfg.data.domain_a, cfg.data.domain_b) == (str(dataset), None, None)
+
+
 def test_num_samples_0_trains_without_sample_grids(tiny_cfg, tmp_path, capsys):
     # --num-samples 0 passed the option's range (>= 0) and then crashed: "stack expects a non-empty TensorList"
     result = train(tiny_cfg(steps=2, num_samples=0, sample_every=1), progress=False)

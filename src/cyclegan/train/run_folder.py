@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import load_checkpoint
-from ..config import RESUMABLE, Config, config_from_dict, option_value, resolve
+from ..config import ALTERNATIVES, RESUMABLE, Config, config_from_dict, option_value, resolve
 from ..errors import CycleGANError
 from ..files import FolderLock, remove_stale_temporaries, write_atomic
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, LOG_NAME, SAMPLES_DIR
@@ -69,10 +69,10 @@ def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[C
                 f"option '{name}' cannot change on resume (the run uses {stored_flat.get(key)!r}); "
                 "start a new run with another --out instead"
             )
-    if "steps" in overrides and "epochs" not in overrides:
-        overrides = {**overrides, "epochs": None}
-    if "epochs" in overrides and "steps" not in overrides:
-        overrides = {**overrides, "steps": None}
+    for key in [k for k in ALTERNATIVES if overrides.get(k) is not None]:
+        # the stored alternative goes (--steps: its --epochs; --domain-a/-b: its --data, which would stay and be
+        # ignored, and then win over a later resume's --data)
+        overrides = {**{other: None for other in ALTERNATIVES[key]}, **overrides}
     if overrides.get("eval_every") == 0 and "stop_when_worse" not in overrides:
         # scoring switched off: the stored --stop-when-worse has nothing to count (given with it, it is refused)
         overrides = {**overrides, "stop_when_worse": 0}
