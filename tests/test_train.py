@@ -1,5 +1,6 @@
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -393,6 +394,16 @@ def test_a_resume_naming_the_folders_another_way_drops_the_stored_way(tiny_cfg, 
     train(cfg, ckpt=ckpt, progress=False)
     cfg, _ = prepare_config({"steps": 3, "data": str(dataset)}, resume=True, out=out)
     assert (cfg.data.data, cfg.data.domain_a, cfg.data.domain_b) == (str(dataset), None, None)
+
+
+def test_the_resume_command_printed_after_a_stop_runs_as_printed(tiny_cfg, tmp_path, capsys):
+    # "--out my run --resume": a folder with a space was printed unquoted, a command that names another folder
+    _train_steps(tiny_cfg(out=str(tmp_path / "my run"), steps=3), 1)
+    line = next(x for x in capsys.readouterr().err.splitlines() if "Continue with: " in x)
+    command = shlex.split(line.split("Continue with: cyclegan ")[1])
+    assert command[:3] == ["train", "--out", str(tmp_path / "my run")]
+    assert main([*command, "--no-progress"]) == 0
+    assert load_checkpoint(tmp_path / "my run")["step"] == 3
 
 
 def test_num_samples_0_trains_without_sample_grids(tiny_cfg, tmp_path, capsys):

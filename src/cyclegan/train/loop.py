@@ -5,6 +5,7 @@ first non-finite loss without saving it, and have the trainer save the run."""
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -383,7 +384,7 @@ def _finish(
 
 
 def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
-    resume = f"cyclegan train --out {run.folder} --resume"
+    resume = f"cyclegan train --out {shlex.quote(str(run.folder))} --resume"  # a command that runs as printed
     if end.signum is not None:
         print(
             f"stopped at step {end.step}/{run.total}; checkpoint saved to {path}. Continue with: {resume}",
