@@ -406,6 +406,22 @@ def test_the_resume_command_printed_after_a_stop_runs_as_printed(tiny_cfg, tmp_p
     assert load_checkpoint(tmp_path / "my run")["step"] == 3
 
 
+def test_a_new_run_hides_the_tensorboard_events_of_one_killed_before_its_first_checkpoint(tiny_cfg, tmp_path):
+    # log.jsonl was trimmed for the new run, but TensorBoard showed the killed run's curves beside the new ones
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(tmp_path / "run" / "tensorboard")) as w:  # the killed run's events
+        for step in (1, 2, 3):
+            w.add_scalar("lr", 100.0, step)
+    for f in (tmp_path / "run" / "tensorboard").iterdir():  # older than the new run's file
+        f.rename(f.with_name("events.out.tfevents.0000000001.killed.1.0"))
+    train(tiny_cfg(steps=2), progress=False)
+    events = accumulator.EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    assert [(e.step, e.value < 1) for e in events.Scalars("lr")] == [(1, True), (2, True)]  # the new run's alone
+
+
 def test_num_samples_0_trains_without_sample_grids(tiny_cfg, tmp_path, capsys):
     # --num-samples 0 passed the option's range (>= 0) and then crashed: "stack expects a non-empty TensorList"
     result = train(tiny_cfg(steps=2, num_samples=0, sample_every=1), progress=False)

@@ -52,7 +52,7 @@ class LossLog:
                     f"cannot write the log {path}: {e.strerror or e}; move it away, or choose another --out"
                 ) from None
             try:
-                self.tb = _tensorboard(self.run.folder, purge_step=self.start + 1 if self.start else None)
+                self.tb = _tensorboard(self.run.folder, purge_step=self.start + 1)
             except OSError as e:  # optional: the run goes on without it
                 where = f"{e.strerror}: {e.filename}" if e.strerror and e.filename else str(e)
                 tqdm.write(f"warning: no TensorBoard events this run ({where})", file=sys.stderr)
@@ -174,9 +174,10 @@ def _finite_or_none(x: float) -> float | None:
     return round(x, 5) if math.isfinite(x) else None
 
 
-def _tensorboard(run: Path, *, purge_step: int | None = None):
-    """A TensorBoard writer, if installed. `purge_step` (a resumed run): events from that step on, written
-    by the run before it stopped, are dropped, as `trim_log` drops its log records."""
+def _tensorboard(run: Path, *, purge_step: int):
+    """A TensorBoard writer, if installed. `purge_step`: events from that step on, written by the run before it
+    stopped (or, at 1 for a new run, by one killed before its first checkpoint), are dropped, as `trim_log` drops
+    its log records."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # optional: pip install "cyclegan[tensorboard]"
