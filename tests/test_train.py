@@ -422,6 +422,14 @@ def test_a_new_run_hides_the_tensorboard_events_of_one_killed_before_its_first_c
     assert [(e.step, e.value < 1) for e in events.Scalars("lr")] == [(1, True), (2, True)]  # the new run's alone
 
 
+def test_an_empty_test_folder_says_what_to_do(tiny_cfg, dataset):
+    # testA is optional, but an empty one stopped the run with "holds no images" and no way out named
+    for f in (dataset / "testA").iterdir():
+        f.unlink()
+    with pytest.raises(CycleGANError, match=r"test folder .*testA holds no images .*add images, or remove the folder"):
+        train(tiny_cfg(steps=1), progress=False)
+
+
 def test_num_samples_0_trains_without_sample_grids(tiny_cfg, tmp_path, capsys):
     # --num-samples 0 passed the option's range (>= 0) and then crashed: "stack expects a non-empty TensorList"
     result = train(tiny_cfg(steps=2, num_samples=0, sample_every=1), progress=False)

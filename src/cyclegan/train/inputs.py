@@ -123,11 +123,14 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         if folder is None:
             tests.append(None)
             continue
-        good, bad = check_images(
-            list_images(folder), skip_bad=cfg.data.skip_bad_images, desc=f"checking {folder}", progress=progress
-        )
+        remedy = "the sample grids and --eval-every read it: add images, or remove the folder"
+        try:
+            found = list_images(folder, what="test folder")
+        except CycleGANError as e:  # optional, but there and empty: say what to do
+            raise CycleGANError(f"{e} ({remedy})") from None
+        good, bad = check_images(found, skip_bad=cfg.data.skip_bad_images, desc=f"checking {folder}", progress=progress)
         if not good:
-            raise CycleGANError(f"test folder {folder}: no readable images")
+            raise CycleGANError(f"test folder {folder}: no readable images ({remedy})")
         tests.append(good)
         skipped += bad
     for msg in skipped if main else []:
