@@ -156,6 +156,20 @@ def test_time_limit_stops_and_saves(tiny_cfg):
     assert load_checkpoint(tiny_cfg().train.out)["step"] == result.step
 
 
+def test_time_limit_0_lifts_a_resumed_runs_limit(tiny_cfg, tmp_path):
+    # a resumed run keeps its stored --time-limit, and the option took only positive minutes: such a run stopped
+    # after the same few minutes at every resume, for good (a --fit-steps run too)
+    out = str(tmp_path / "run")
+    train(tiny_cfg(steps=10_000, time_limit=0.0001, fit_steps=True), progress=False)
+    cfg, ckpt = prepare_config({"steps": ckpt_step(out) + 3, "time_limit": 0}, resume=True, out=out)
+    assert not cfg.train.time_limit and not cfg.train.fit_steps
+    assert train(cfg, ckpt=ckpt, progress=False).step == ckpt["step"] + 3  # to the end, not stopped by time
+
+
+def ckpt_step(run):
+    return load_checkpoint(run)["step"]
+
+
 class _Clock:
     """A monotonic clock that advances `tick` seconds per reading: timing-dependent code, deterministic."""
 

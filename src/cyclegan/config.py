@@ -199,7 +199,9 @@ class TrainConfig(Section):
         ge=0,
         metavar="K",
     )
-    time_limit: float | None = opt(None, "stop (and save, resumable) after this many minutes of training", gt=0)
+    time_limit: float | None = opt(
+        None, "stop (and save, resumable) after this many minutes of training (0: none, for a resumed run)", ge=0
+    )
     fit_steps: bool = opt(
         False,
         "with --time-limit: while the LR is still constant, re-fit the total steps to the time left at the speed "

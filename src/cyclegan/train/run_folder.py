@@ -76,6 +76,9 @@ def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[C
     if overrides.get("eval_every") == 0 and "stop_when_worse" not in overrides:
         # scoring switched off: the stored --stop-when-worse has nothing to count (given with it, it is refused)
         overrides = {**overrides, "stop_when_worse": 0}
+    if overrides.get("time_limit") == 0 and "fit_steps" not in overrides:
+        # the time limit lifted: the stored --fit-steps has no time to fit to (given with it, it is refused)
+        overrides = {**overrides, "fit_steps": False}
     cfg = resolve({k: v for k, v in overrides.items() if k != "preset"}, base=stored)
     return replace(cfg, train=replace(cfg.train, out=str(out))), ckpt
 
