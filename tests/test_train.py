@@ -444,6 +444,20 @@ def test_an_empty_test_folder_says_what_to_do(tiny_cfg, dataset):
         train(tiny_cfg(steps=1), progress=False)
 
 
+def test_a_run_folder_whose_name_is_not_utf8_trains_and_resumes(tiny_cfg, tmp_path, capsys):
+    # TensorBoard's writer failed on the name (a UnicodeEncodeError traceback), and torch.load could not open
+    # the checkpoint by it: a resume said the file was "not a file saved by torch.save"
+    out = tmp_path / os.fsdecode(b"run\xff")
+    try:
+        out.mkdir()
+    except (OSError, UnicodeError):
+        pytest.skip("this file system takes UTF-8 names only")
+    train(tiny_cfg(out=str(out), steps=1), progress=False)
+    assert "TensorBoard takes UTF-8 folder names only" in capsys.readouterr().err
+    cfg, ckpt = prepare_config({"steps": 2}, resume=True, out=str(out))
+    assert train(cfg, ckpt=ckpt, progress=False).step == 2
+
+
 def test_num_samples_0_trains_without_sample_grids(tiny_cfg, tmp_path, capsys):
     # --num-samples 0 passed the option's range (>= 0) and then crashed: "stack expects a non-empty TensorList"
     result = train(tiny_cfg(steps=2, num_samples=0, sample_every=1), progress=False)

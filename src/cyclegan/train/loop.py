@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from ..checkpoint import load_state
 from ..config import Config, config_from_dict
-from ..errors import CycleGANError
+from ..errors import CycleGANError, escape
 from ..execution import Execution, choose_execution, resolve_device
 from ..files import FolderLock, inside, write_atomic
 from ..report import save_grid
@@ -97,7 +97,10 @@ def _train(
     saved = start if ckpt is not None else None  # the step of the checkpoint on disk, if any
     if start >= run.total:
         if run.main:
-            print(f"{folder}: already trained {start} steps (total {run.total}); raise --steps or --epochs to go on")
+            print(
+                f"{escape(folder)}: already trained {start} steps (total {run.total}); raise --steps or --epochs "
+                "to go on"
+            )
         return TrainResult(checkpoint=folder / CHECKPOINT_NAME, step=start, total_steps=run.total)
     sampler = ddp.StepSampler(start, run.total, t.batch_size, d_ctx)  # checks the batch splits over the ranks
     trainer = _build_trainer(run, ckpt, start=start, per_rank=sampler.per_rank)
@@ -384,10 +387,10 @@ def _finish(
 
 
 def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
-    resume = f"cyclegan train --out {shlex.quote(str(run.folder))} --resume"  # a command that runs as printed
+    resume = f"cyclegan train --out {escape(shlex.quote(str(run.folder)))} --resume"  # a command that runs as printed
     if end.signum is not None:
         print(
-            f"stopped at step {end.step}/{run.total}; checkpoint saved to {path}. Continue with: {resume}",
+            f"stopped at step {end.step}/{run.total}; checkpoint saved to {escape(path)}. Continue with: {resume}",
             file=sys.stderr,
         )
     elif end.step < run.total:
@@ -400,10 +403,14 @@ def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
             why = f"time limit of {run.cfg.train.time_limit} min reached"
         else:
             why = "another process was asked to stop"
-        print(f"{why} at step {end.step}/{run.total}; checkpoint {path} (continue with: {resume})")
+        print(f"{why} at step {end.step}/{run.total}; checkpoint {escape(path)} (continue with: {resume})")
     else:
-        grids = f"samples in {run.folder / 'samples'}" if run.cfg.train.num_samples else "no samples (--num-samples 0)"
-        print(f"done: {end.step} steps; checkpoint {path}; {grids}")
+        grids = (
+            f"samples in {escape(run.folder / 'samples')}"
+            if run.cfg.train.num_samples
+            else "no samples (--num-samples 0)"
+        )
+        print(f"done: {end.step} steps; checkpoint {escape(path)}; {grids}")
 
 
 @dataclass(frozen=True)
@@ -422,7 +429,9 @@ def _write_samples_or_warn(trainer: Trainer, samples: _Samples, path: Path) -> N
         write_samples(trainer, *samples, path)
     except OSError as e:
         where = f"{e.strerror}: {e.filename}" if e.strerror and e.filename else str(e)
-        tqdm.write(f"warning: cannot write the sample grid {path} ({where}); training goes on", file=sys.stderr)
+        tqdm.write(
+            f"warning: cannot write the sample grid {escape(path)} ({escape(where)}); training goes on", file=sys.stderr
+        )
 
 
 @torch.no_grad()

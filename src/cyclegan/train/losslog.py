@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..errors import CycleGANError
+from ..errors import CycleGANError, escape
 from ..run_files import CHECKPOINT_NAME, LOG_NAME, TENSORBOARD_DIR
 from . import distributed as ddp
 from .run_folder import Run
@@ -55,7 +55,13 @@ class LossLog:
                 self.tb = _tensorboard(self.run.folder, purge_step=self.start + 1)
             except OSError as e:  # optional: the run goes on without it
                 where = f"{e.strerror}: {e.filename}" if e.strerror and e.filename else str(e)
-                tqdm.write(f"warning: no TensorBoard events this run ({where})", file=sys.stderr)
+                tqdm.write(f"warning: no TensorBoard events this run ({escape(where)})", file=sys.stderr)
+            except UnicodeEncodeError:  # TensorBoard writes UTF-8 paths only
+                tqdm.write(
+                    f"warning: no TensorBoard events this run (TensorBoard takes UTF-8 folder names only, and "
+                    f"{escape(self.run.folder)} is not one)",
+                    file=sys.stderr,
+                )
         self.t_last = time.perf_counter()
         return self
 
