@@ -458,6 +458,32 @@ def test_a_run_folder_whose_name_is_not_utf8_trains_and_resumes(tiny_cfg, tmp_pa
     assert train(cfg, ckpt=ckpt, progress=False).step == 2
 
 
+@pytest.mark.parametrize("workers", [0, pytest.param(1, marks=pytest.mark.slow)])
+def test_an_image_gone_while_training_stops_with_the_steps_saved(tiny_cfg, tmp_path, dataset, monkeypatch, workers):
+    # an image moved or deleted after the check before training: a traceback (from a loader process, its whole
+    # text on one line) and the steps since the last checkpoint lost
+    real_step, moved = CycleGANTrainer.step, tmp_path / "moved"
+
+    def step(self, x, y):
+        out = real_step(self, x, y)
+        if not moved.exists():
+            (dataset / "trainA").rename(moved)
+        return out
+
+    monkeypatch.setattr(CycleGANTrainer, "step", step)
+    with pytest.raises(CycleGANError) as e:
+        train(tiny_cfg(steps=50, num_workers=workers), progress=False)
+    saved = load_checkpoint(tmp_path / "run")["step"]
+    assert 1 <= saved < 50
+    assert str(e.value).startswith(f"image not found: {dataset / 'trainA'}")
+    assert f"the run stopped, its checkpoint saved at step {saved}: put the image back and cyclegan" in str(e.value)
+    assert "Traceback" not in str(e.value)
+    monkeypatch.undo()
+    moved.rename(dataset / "trainA")
+    cfg, ckpt = prepare_config({"steps": saved + 1}, resume=True, out=str(tmp_path / "run"))
+    assert train(cfg, ckpt=ckpt, progress=False).step == saved + 1
+
+
 def test_num_samples_0_trains_without_sample_grids(tiny_cfg, tmp_path, capsys):
     # --num-samples 0 passed the option's range (>= 0) and then crashed: "stack expects a non-empty TensorList"
     result = train(tiny_cfg(steps=2, num_samples=0, sample_every=1), progress=False)

@@ -8,6 +8,7 @@ import json
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -295,7 +296,11 @@ def _step_loop(
     saved_at = time.monotonic()  # --checkpoint-minutes counts from the start or the last save
     t_timed, timed_from = None, start + 2  # the first steps also start the data loader's processes
     with bar, StopRequest() as stop, LossLog(run, trainer, bar, start=start, carried=carried) as log:
-        for x, y in loader:
+
+        def lost(why: str) -> CycleGANError:  # reads the step reached (and its run) when an image is lost
+            return _lost_image(why, run, trainer, monitor, log, step=step, saved=saved)
+
+        for x, y in _batches(loader, lost):
             half = half_size_steps(run.total, t.half_size_fraction)
             x, y = (at_step_size(b.to(run.device, non_blocking=True), step + 1, half) for b in (x, y))
             losses = trainer.step(x, y)
@@ -357,6 +362,38 @@ def _step_loop(
         carried = log.carried_state()  # every rank, as it leaves the loop: the sums for the last checkpoint
     per_step = (time.perf_counter() - t_timed) / (step - timed_from) if t_timed and step > timed_from else None
     return _End(step, stop.signum, timed_out, run, per_step, worse, carried)
+
+
+def _batches(loader: DataLoader, lost: Callable[[str], CycleGANError]):
+    """The loader's batches; an image that can no longer be read (moved, deleted or damaged since the check
+    before training) raises `lost(why)`, with the reader's one line, which torch wraps in the worker's traceback."""
+    batches = iter(loader)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except CycleGANError as e:  # from a worker: "Caught CycleGANError ... Traceback ... CycleGANError: why\n"
+            raise lost(str(e).rsplit("CycleGANError: ", 1)[-1].removesuffix("\\n").strip()) from None
+        yield batch
+
+
+def _lost_image(
+    why: str, run: Run, trainer: Trainer, monitor: Monitor, log: LossLog, *, step: int, saved: int | None
+) -> CycleGANError:
+    """The error that stops a run whose image went (`why`), after saving the steps done since the last checkpoint:
+    they were lost with a traceback. Not under torchrun, where the save would wait for ranks that read on."""
+    resume = f"cyclegan train --out {escape(shlex.quote(str(run.folder)))} --resume"
+    if run.d_ctx.enabled:
+        kept = "no checkpoint was saved" if saved is None else f"the last checkpoint, step {saved}, is kept"
+        return CycleGANError(f"{why}; the run stopped and {kept}: put the image back, then {resume}")
+    if step != saved:
+        log.stop_if_not_finite(saved)
+        run.save(trainer, step, extra={**monitor.state(), LOSSES_KEY: log.carried_state()})
+    return CycleGANError(
+        f"{why}; the run stopped, its checkpoint saved at step {step}: put the image back and {resume} (or resume "
+        "without it, no longer exactly)"
+    )
 
 
 def _finish(
