@@ -672,3 +672,17 @@ def test_a_log_or_tensorboard_path_taken_by_another_kind_of_file_is_named(datase
     assert main(["train", *tiny_flags(dataset, out, steps=1)]) == 0  # TensorBoard is optional: the run goes on
     assert f"warning: no TensorBoard events this run (File exists: {out / 'tensorboard'})" in capsys.readouterr().err
     assert load_checkpoint(out)["step"] == 1
+
+
+def test_a_damaged_watcher_state_in_the_checkpoint_is_one_line(tiny_cfg, tmp_path):
+    # the watcher's state (checkpoint.pt's 'watch') was read unchecked: an edited one was a KeyError traceback
+    from cyclegan.train import prepare_config, train
+
+    out = tmp_path / "run"
+    train(tiny_cfg(steps=1), progress=False)
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
+    ckpt["watch"] = {"metric": None}
+    torch.save(ckpt, out / "checkpoint.pt")
+    cfg, ckpt = prepare_config({"steps": 2}, resume=True, out=str(out))
+    with pytest.raises(CycleGANError, match=r"checkpoint.pt: its 'watch' state cannot be read \(KeyError: 'losses'\)"):
+        train(cfg, ckpt=ckpt, progress=False)
