@@ -674,15 +674,23 @@ def test_a_log_or_tensorboard_path_taken_by_another_kind_of_file_is_named(datase
     assert load_checkpoint(out)["step"] == 1
 
 
-def test_a_damaged_watcher_state_in_the_checkpoint_is_one_line(tiny_cfg, tmp_path):
-    # the watcher's state (checkpoint.pt's 'watch') was read unchecked: an edited one was a KeyError traceback
+@pytest.mark.parametrize(
+    "key, value, says",
+    [
+        ("watch", {"metric": None}, r"its 'watch' state cannot be read \(KeyError: 'losses'\)"),
+        ("loss_sums", {"sums": "x", "n": 3}, r"its 'loss_sums' is not loss sums and a step count"),
+    ],
+)
+def test_a_damaged_watcher_state_or_loss_sums_in_the_checkpoint_is_one_line(tiny_cfg, tmp_path, key, value, says):
+    # the watcher's state and the loss sums carried to the next record were read unchecked: an edited one was a
+    # KeyError, TypeError or AttributeError traceback
     from cyclegan.train import prepare_config, train
 
     out = tmp_path / "run"
     train(tiny_cfg(steps=1), progress=False)
     ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
-    ckpt["watch"] = {"metric": None}
+    ckpt[key] = value
     torch.save(ckpt, out / "checkpoint.pt")
     cfg, ckpt = prepare_config({"steps": 2}, resume=True, out=str(out))
-    with pytest.raises(CycleGANError, match=r"checkpoint.pt: its 'watch' state cannot be read \(KeyError: 'losses'\)"):
+    with pytest.raises(CycleGANError, match=f"checkpoint.pt: {says}"):
         train(cfg, ckpt=ckpt, progress=False)

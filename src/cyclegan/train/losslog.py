@@ -33,9 +33,8 @@ class LossLog:
         self.run, self.trainer, self.bar, self.start = run, trainer, bar, start
         self.sums: dict[str, torch.Tensor] = {}
         self.n = 0
-        if carried and carried.get("n"):  # the steps since the last record before the stop (`carried_state`)
-            self.sums = {k: v.to(run.device) for k, v in carried["sums"].items()}
-            self.n = int(carried["n"])
+        if carried:  # the steps since the last record before the stop (`carried_state`)
+            self.sums, self.n = _carried(carried, run)
         self.timed = 0  # steps since t_last in this process (s_per_step)
         self.file = self.tb = None
         self.names: list[str] = []
@@ -172,6 +171,19 @@ class LossLog:
                     self.tb.add_scalar(k, v, step)
         shown = [k for k in means if k != "G_total"][:5]
         self.bar.set_postfix({k: f"{means[k]:.3f}" for k in shown if means.get(k) is not None})
+
+
+def _carried(carried: object, run: Run) -> tuple[dict[str, torch.Tensor], int]:
+    """A checkpoint's loss sums and their step count (`carried_state`), checked: an edited or damaged entry is one
+    line naming the file, not a traceback."""
+    sums, n = (carried.get("sums"), carried.get("n")) if isinstance(carried, dict) else (None, None)
+    named = isinstance(sums, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sums.items())
+    if not named or not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise CycleGANError(
+            f"{run.folder / CHECKPOINT_NAME}: its '{LOSSES_KEY}' is not loss sums and a step count; the file is "
+            "damaged or was written by another version"
+        )
+    return ({k: v.to(run.device) for k, v in sums.items()}, n) if n else ({}, 0)
 
 
 def _finite_or_none(x: float) -> float | None:
