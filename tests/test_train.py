@@ -484,6 +484,20 @@ def test_an_image_gone_while_training_stops_with_the_steps_saved(tiny_cfg, tmp_p
     assert train(cfg, ckpt=ckpt, progress=False).step == saved + 1
 
 
+def test_resume_with_the_preset_naming_the_runs_family_is_not_a_change(tiny_cfg, tmp_path):
+    # the run's own command line + --resume: `--preset cut` (the paper's recipe for --model cut) was refused, "the
+    # run uses 'paper'"
+    train(tiny_cfg(steps=1, preset="cut", pool_size=0), progress=False)
+    out = str(tmp_path / "run")
+    for same in ("cut", "paper"):
+        assert prepare_config({"steps": 2, "preset": same}, resume=True, out=out)[0].model.family == "cut"
+    for other in ("fastcut", "fast"):
+        with pytest.raises(
+            CycleGANError, match="'preset' cannot change on resume \\(the run uses 'paper' with --model cut"
+        ):
+            prepare_config({"steps": 2, "preset": other}, resume=True, out=out)
+
+
 def test_num_samples_0_trains_without_sample_grids(tiny_cfg, tmp_path, capsys):
     # --num-samples 0 passed the option's range (>= 0) and then crashed: "stack expects a non-empty TensorList"
     result = train(tiny_cfg(steps=2, num_samples=0, sample_every=1), progress=False)

@@ -14,6 +14,7 @@ from ..checkpoint import load_checkpoint
 from ..config import ALTERNATIVES, RESUMABLE, Config, config_from_dict, option_value, resolve
 from ..errors import CycleGANError
 from ..files import FolderLock, remove_stale_temporaries, write_atomic
+from ..presets import split_preset
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, LOG_NAME, SAMPLES_DIR
 from . import distributed as ddp
 from .trainer import Trainer
@@ -60,8 +61,10 @@ def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[C
     stored = config_from_dict(ckpt["config"], source=str(ckpt_file))
     stored_flat = stored.flat()
     for key, value in overrides.items():
-        if key == "preset" and value != stored.preset:
-            raise CycleGANError(f"option 'preset' cannot change on resume (the run uses {stored.preset!r})")
+        # `--preset cut`, as the run was started: the paper's recipe for --model cut, not a change
+        if key == "preset" and split_preset(value) not in ((stored.preset, None), (stored.preset, stored.model.family)):
+            uses = f"{stored.preset!r} with --model {stored.model.family}"
+            raise CycleGANError(f"option 'preset' cannot change on resume (the run uses {uses})")
         # as stored: `--nce-layers 0 4 8 12` (a list) is the run's (0, 4, 8, 12)
         if key not in RESUMABLE and key != "preset" and stored_flat.get(key) != option_value(key, value):
             name = "--model" if key == "family" else key  # the one option whose flag is not its key
