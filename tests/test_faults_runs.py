@@ -124,6 +124,35 @@ def test_kill_9_at_a_random_moment_then_resume(dataset, tmp_path, seed):
     assert_resumed_cleanly(out, step + 2)
 
 
+@pytest.mark.slow
+@POSIX
+def test_sigterm_to_the_whole_process_group_saves_while_the_loader_reads(tmp_path):
+    """A batch scheduler (Slurm) or `kill -- -PGID` sends SIGTERM to the loader's processes too: they died, and
+    the main process, waiting for a batch (large images: reading is the slow part), ended in a RuntimeError
+    traceback with the steps since the last checkpoint lost. Now the main process alone stops, and saves."""
+    data = tmp_path / "data"
+    make_images(data / "trainA", 3, seed=1, size=(700, 700))
+    make_images(data / "trainB", 3, seed=2, size=(700, 700))
+    out = tmp_path / "run"
+    args = ["train", *tiny_flags(data, out, steps=100_000, num_workers=2, num_samples=0), "--checkpoint-every", "0"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cyclegan", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        start_new_session=True,
+    )
+    try:
+        wait_for_records(proc, out / "log.jsonl", 3)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err and "stopped at step" in err
+    assert load_checkpoint(out)["step"] == strict_records(out / "log.jsonl")[-1]["step"]  # nothing lost
+
+
 KILL_IN_WRITE = '''
 """`python -m cyclegan` whose KILL_AT-th torch.save writes half the checkpoint into write_atomic's temporary
 file and then kills its own process (SIGKILL): a crash in the middle of a checkpoint write."""

@@ -11,10 +11,12 @@ from tqdm import tqdm
 
 
 def worker_init(_: int) -> None:
-    # Workers are forked with the main process's handlers. Ctrl-C goes to the whole process group:
-    # only the main process handles it (and saves); SIGTERM ends a worker as usual.
+    # Workers are forked with the main process's handlers. Ctrl-C goes to the whole process group, and so does
+    # SIGTERM from a batch scheduler (Slurm) or `kill -- -PGID`: only the main process handles them (and saves,
+    # then ends its workers). A worker SIGTERM killed made the main process's wait for a batch a RuntimeError
+    # traceback, the steps since the last checkpoint lost. A worker whose main process is gone exits by itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 class StopRequest:
