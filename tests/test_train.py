@@ -626,10 +626,12 @@ def test_a_full_disk_stops_training_in_one_line_and_keeps_the_last_checkpoint(ti
 
 
 @pytest.mark.slow
-def test_checkpoint_minutes_saves_by_the_clock_between_the_step_checkpoints(tiny_cfg, tmp_path, monkeypatch):
+@pytest.mark.parametrize("log_every", [1, 100])
+def test_checkpoint_minutes_saves_by_the_clock_between_the_step_checkpoints(tiny_cfg, tmp_path, monkeypatch, log_every):
     """A slow model (the paper's at several seconds a step) reaches `--checkpoint-every 500` after most of an hour:
     a kill -9 before it lost everything. On a clock of about 0.5 s a step, `--checkpoint-minutes 0.05` (3 s)
-    saves every few steps; the saves change nothing in the training (the run equals one saving only at the end)."""
+    saves every few steps; the saves change nothing in the training (the run equals one saving only at the end).
+    Whatever --log-every: the clock was read at the log's steps only, so --log-every 100 saved at the end alone."""
     import types
 
     import cyclegan.train.loop as loop
@@ -643,9 +645,11 @@ def test_checkpoint_minutes_saves_by_the_clock_between_the_step_checkpoints(tiny
     monkeypatch.setattr(
         Run, "save", lambda self, trainer, step, **kw: saves.append(step) or save(self, trainer, step, **kw)
     )
-    cfg = tiny_cfg(out=str(tmp_path / "timed"), steps=20, checkpoint_every=0, checkpoint_minutes=0.05, log_every=1)
+    cfg = tiny_cfg(
+        out=str(tmp_path / "timed"), steps=20, checkpoint_every=0, checkpoint_minutes=0.05, log_every=log_every
+    )
     train(cfg, progress=False)
     assert saves[-1] == 20 and len(saves) >= 3 and all(b - a <= 8 for a, b in zip([0, *saves], saves))
     monkeypatch.undo()
-    train(tiny_cfg(out=str(tmp_path / "plain"), steps=20, checkpoint_every=0, log_every=1), progress=False)
+    train(tiny_cfg(out=str(tmp_path / "plain"), steps=20, checkpoint_every=0, log_every=log_every), progress=False)
     assert_same_weights(weights(tmp_path / "timed"), weights(tmp_path / "plain"))

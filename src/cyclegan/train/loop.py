@@ -350,9 +350,10 @@ def _step_loop(
                     _write_samples_or_warn(trainer, samples, run.sample_path(step))
             if last:
                 break
-            by_time = (  # checked at the log's steps, which every rank reaches together
+            by_time = (  # each step; under torchrun at the log's steps (a collective fewer per step), which every
+                # rank reaches together (at the log's steps alone, --log-every 1000 stretched "10 minutes" to hours)
                 t.checkpoint_minutes > 0
-                and step % t.log_every == 0
+                and (step % t.log_every == 0 or not run.d_ctx.enabled)
                 and ddp.any_rank(time.monotonic() - saved_at > 60 * t.checkpoint_minutes, run.d_ctx)
             )
             if (t.checkpoint_every and step % t.checkpoint_every == 0) or by_time:
