@@ -498,6 +498,19 @@ def test_resume_with_the_preset_naming_the_runs_family_is_not_a_change(tiny_cfg,
             prepare_config({"steps": 2, "preset": other}, resume=True, out=out)
 
 
+@pytest.mark.parametrize(
+    "a, b, how",
+    [("trainA", "trainA", "the same folder as"), (".", "trainB", "inside"), ("trainB", ".", "a folder holding")],
+)
+def test_domain_folders_one_inside_the_other_are_refused(tiny_cfg, dataset, tmp_path, a, b, how):
+    # folders are read with their sub-folders: --domain-a ROOT --domain-b ROOT/trainB trained B's images (and the
+    # test images) as domain A too, and the same folder twice trained a domain to itself, without a word
+    folders = {"data": None, "domain_a": str(dataset / a), "domain_b": str(dataset / b)}
+    with pytest.raises(CycleGANError, match=f"option '--domain-b': .* is {how} --domain-a .*give two separate folders"):
+        train(tiny_cfg(steps=1, **folders), progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 def test_num_samples_0_trains_without_sample_grids(tiny_cfg, tmp_path, capsys):
     # --num-samples 0 passed the option's range (>= 0) and then crashed: "stack expects a non-empty TensorList"
     result = train(tiny_cfg(steps=2, num_samples=0, sample_every=1), progress=False)

@@ -27,6 +27,7 @@ from ..data import (
 from ..data.io import is_image_file, not_a_file_reason, open_image, walk_files
 from ..errors import CycleGANError, escape
 from ..families import family
+from ..files import inside
 from . import distributed as ddp
 from .signals import worker_init
 
@@ -45,7 +46,17 @@ def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
     if d.domain_a or d.domain_b:
         if not (d.domain_a and d.domain_b):
             raise CycleGANError("give both --domain-a and --domain-b (or --data ROOT)")
-        return Path(d.domain_a), Path(d.domain_b), None, None
+        a, b = Path(d.domain_a), Path(d.domain_b)
+        # folders are read with their sub-folders: one inside the other trained B's images as A's too, silently
+        ra, rb = a.resolve(), b.resolve()
+        nested = {(True, True): "the same folder as", (True, False): "inside", (False, True): "a folder holding"}
+        how = nested.get((inside(rb, ra), inside(ra, rb)))
+        if how:
+            raise CycleGANError(
+                f"option '--domain-b': {b} is {how} --domain-a {a}: each domain's images would be read as the "
+                "other's too; give two separate folders"
+            )
+        return a, b, None, None
     if not d.data:
         raise CycleGANError("no training data: give --data ROOT (with trainA, trainB) or --domain-a and --domain-b")
     root = Path(d.data)
