@@ -221,6 +221,20 @@ def test_fit_steps_is_capped_by_steps_and_needs_a_time_limit(tiny_cfg, tmp_path,
         tiny_cfg(out=str(tmp_path / "s"), steps=12, fit_steps=True)
 
 
+def test_a_fitted_run_resumed_with_its_own_command_line_keeps_its_schedule(tiny_cfg, tmp_path):
+    # the command line's --steps is the most a --fit-steps run may take: resumed with it once the LR had begun to
+    # decay, the run's total became that cap, and the LR jumped back up and decayed anew
+    out = str(tmp_path / "run")
+    _train_steps(tiny_cfg(steps=8, time_limit=60, fit_steps=True), 6)  # as fitted to 8 steps; decays from step 4
+    cfg, ckpt = prepare_config({"steps": 1000, "time_limit": 60, "fit_steps": True}, resume=True, out=out)
+    assert cfg.train.steps == 8
+    assert train(cfg, ckpt=ckpt, progress=False).step == 8
+    lr = [json.loads(line)["lr"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert lr == sorted(lr, reverse=True) and lr[-1] == 0.0  # one decay, to 0
+    cfg, _ = prepare_config({"steps": 1000, "fit_steps": False}, resume=True, out=out)
+    assert cfg.train.steps == 1000  # without --fit-steps, --steps is the total
+
+
 def test_generator_outputs_are_computed_once_per_iteration(tiny_cfg, monkeypatch):
     trainer = CycleGANTrainer(tiny_cfg(), total_steps=4, device=torch.device("cpu"))
     before = {k: [p.clone() for p in net.parameters()] for k, net in trainer.networks.items()}

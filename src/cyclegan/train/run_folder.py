@@ -83,7 +83,17 @@ def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[C
         # the time limit lifted: the stored --fit-steps has no time to fit to (given with it, it is refused)
         overrides = {**overrides, "fit_steps": False}
     cfg = resolve({k: v for k, v in overrides.items() if k != "preset"}, base=stored)
-    return replace(cfg, train=replace(cfg.train, out=str(out))), ckpt
+    return replace(cfg, train=replace(cfg.train, out=str(out), steps=_fitted_steps(cfg, stored, ckpt["step"]))), ckpt
+
+
+def _fitted_steps(cfg: Config, stored: Config, step: int) -> int | None:
+    """The total steps of the resumed run. A --fit-steps run whose LR has begun to decay keeps the total it was
+    fitted to: its command line's --steps (the most, not the total) made the LR jump back up and decay anew."""
+    t, s = cfg.train, stored.train
+    if not (t.fit_steps and s.fit_steps and t.steps is not None and s.steps is not None):
+        return t.steps
+    decaying = step >= s.steps - round(s.steps * s.lr_decay_fraction)  # no refit from there on (`StepFitter.due`)
+    return min(t.steps, s.steps) if decaying else t.steps
 
 
 def _stamp(path: Path) -> tuple[int, int, int]:
