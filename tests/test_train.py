@@ -525,6 +525,22 @@ def test_domain_folders_one_inside_the_other_are_refused(tiny_cfg, dataset, tmp_
     assert not (tmp_path / "run").exists()
 
 
+def test_an_image_gone_before_the_first_step_writes_no_checkpoint(tiny_cfg, tmp_path, dataset, monkeypatch):
+    import cyclegan.train.loop as loop
+
+    prepare = loop._prepare_run_folder
+
+    def prepare_then_move(run, images):  # after the check, before the first batch
+        out = prepare(run, images)
+        (dataset / "trainA").rename(tmp_path / "moved")
+        return out
+
+    monkeypatch.setattr(loop, "_prepare_run_folder", prepare_then_move)
+    with pytest.raises(CycleGANError, match="image not found: .*the run stopped before its first checkpoint"):
+        train(tiny_cfg(steps=5), progress=False)
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
 def test_num_samples_0_trains_without_sample_grids(tiny_cfg, tmp_path, capsys):
     # --num-samples 0 passed the option's range (>= 0) and then crashed: "stack expects a non-empty TensorList"
     result = train(tiny_cfg(steps=2, num_samples=0, sample_every=1), progress=False)

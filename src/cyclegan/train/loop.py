@@ -385,12 +385,16 @@ def _lost_image(
     """The error that stops a run whose image went (`why`), after saving the steps done since the last checkpoint:
     they were lost with a traceback. Not under torchrun, where the save would wait for ranks that read on."""
     resume = f"cyclegan train --out {escape(shlex.quote(str(run.folder)))} --resume"
-    if run.d_ctx.enabled:
-        kept = "no checkpoint was saved" if saved is None else f"the last checkpoint, step {saved}, is kept"
-        return CycleGANError(f"{why}; the run stopped and {kept}: put the image back, then {resume}")
-    if step != saved:
-        log.stop_if_not_finite(saved)
-        run.save(trainer, step, extra={**monitor.state(), LOSSES_KEY: log.carried_state()})
+    if step == (saved or 0) or run.d_ctx.enabled:  # nothing trained since the checkpoint, or a save that would wait
+        if saved is None:
+            return CycleGANError(
+                f"{why}; the run stopped before its first checkpoint: put the image back, or remove it"
+            )
+        return CycleGANError(
+            f"{why}; the run stopped, its checkpoint of step {saved} kept: put the image back and {resume}"
+        )
+    log.stop_if_not_finite(saved)
+    run.save(trainer, step, extra={**monitor.state(), LOSSES_KEY: log.carried_state()})
     return CycleGANError(
         f"{why}; the run stopped, its checkpoint saved at step {step}: put the image back and {resume} (or resume "
         "without it, no longer exactly)"
