@@ -725,3 +725,12 @@ def test_a_damaged_watcher_state_or_loss_sums_in_the_checkpoint_is_one_line(tiny
     cfg, ckpt = prepare_config({"steps": 2}, resume=True, out=str(out))
     with pytest.raises(CycleGANError, match=f"checkpoint.pt: {says}"):
         train(cfg, ckpt=ckpt, progress=False)
+
+
+@pytest.mark.parametrize("name", [".lock", "config.json"])
+def test_a_run_file_taken_by_a_folder_is_named(dataset, tmp_path, capsys, name):
+    # "cannot write the run folder RUN: Is a directory", without the file: the folder itself looked at fault
+    out = tmp_path / "run"
+    (out / name).mkdir(parents=True)
+    assert main(["train", *tiny_flags(dataset, out, steps=1)]) == 2
+    assert f"cannot write the run folder {out}: Is a directory ({out / name})" in one_line_error(capsys)

@@ -38,7 +38,7 @@ from .inputs import (
 )
 from .losslog import LOSSES_KEY, LossLog
 from .monitor import Monitor
-from .run_folder import SET_ASIDE_KEY, Run, claim_run_folder
+from .run_folder import SET_ASIDE_KEY, Run, claim_run_folder, oserror_text
 from .scoring import best_metric, held_out_set
 from .signals import StopRequest
 from .trainer import Trainer, trainer_class
@@ -234,7 +234,7 @@ def _prepare_run_folder(run: Run, images: Images) -> _Samples | None:
                 ys = sample_batch(images.test_files_b or images.train_b, t.num_samples, size)
                 samples = (xs, ys)
         except OSError as e:
-            error = CycleGANError(f"cannot write the run folder {run.folder}: {e.strerror or e}")
+            error = CycleGANError(f"cannot write the run folder {run.folder}: {oserror_text(e)}")
         except CycleGANError as e:
             error = e
     ddp.raise_on_every_rank(error, run.d_ctx, elsewhere="rank 0 could not prepare the run (its error is above)")

@@ -129,10 +129,16 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
             remove_stale_temporaries(run)
             trim_log(run / LOG_NAME, ckpt["step"] if ckpt is not None else 0)
         except OSError as e:
-            error = CycleGANError(f"cannot write the run folder {run}: {e.strerror or e}")
+            error = CycleGANError(f"cannot write the run folder {run}: {oserror_text(e)}")
         except CycleGANError as e:
             error = e
     ddp.raise_on_every_rank(error, d_ctx, elsewhere="rank 0 could not prepare the run folder (its error is above)")
+
+
+def oserror_text(e: OSError) -> str:
+    """An OSError in words, with the file it names (a `.lock` or `log.jsonl` that is a folder, not the run's)."""
+    name = e.filename2 or e.filename  # a rename's: where the file was going, not its temporary name
+    return f"{e.strerror} ({name})" if e.strerror and name else str(e.strerror or e)
 
 
 def trim_log(path: Path, step: int) -> None:
