@@ -106,6 +106,41 @@ def test_a_preset_that_does_not_fit_the_family_is_named(family, preset, key):
     assert "--model" not in str(e.value) and str(e.value).startswith("option 'upsample'")
 
 
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        # PyYAML and json kept the last: a second `train:` section silently dropped the first's lr and steps
+        ("c.yaml", "train:\n  lr: 1.0e-3\n  steps: 3\ntrain:\n  batch_size: 1\n", "key 'train' is given twice.*line 4"),
+        ("c.yaml", "lr: 1.0e-3\nlr: 2.0e-3\n", "key 'lr' is given twice"),
+        ("c.yaml", "lr: 1.0e-3\ntrain: {lr: 2.0e-3}\n", "option 'lr' is given twice \\(flat and in section 'train'\\)"),
+        ("c.json", '{"lr": 0.001, "lr": 0.002}', "key 'lr' is given twice"),
+    ],
+)
+def test_an_option_given_twice_in_a_config_file_is_refused(tmp_path, name, text, message):
+    f = tmp_path / name
+    f.write_text(text)
+    with pytest.raises(CycleGANError, match=message):
+        read_config_file(f)
+
+
+def test_a_yaml_merge_key_may_be_overridden(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("model: {<<: {ngf: 8, ndf: 8}, ngf: 4}\n")  # a merged key overridden: not given twice
+    assert read_config_file(f) == {"ngf": 4, "ndf": 8}
+
+
+@pytest.mark.parametrize("family", ["cyclegan", "pix2pix", "cut", "fastcut"])
+def test_a_runs_config_json_serves_as_a_config_file(tmp_path, family):
+    # config.json holds every option, those of the other families too (at their defaults): as --config it was
+    # refused, "option '--direction' applies to --model pix2pix or cut or fastcut, not to --model cyclegan"
+    cfg = resolve({"family": family, "size": 64, "data": "root", "out": "run"})
+    f = tmp_path / "config.json"
+    f.write_text(json.dumps(cfg.to_dict()))
+    assert resolve(read_config_file(f)) == cfg
+    with pytest.raises(CycleGANError, match="applies to"):  # a value of another family's option still is refused
+        resolve({"family": family, "lambda_nce" if family in ("cyclegan", "pix2pix") else "lambda_l1": 3.0})
+
+
 def test_a_binary_config_file_is_a_one_line_error(tmp_path):
     f = tmp_path / "photo.png"
     f.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")

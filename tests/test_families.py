@@ -127,7 +127,9 @@ def test_preset_and_model_compose_with_one_precedence(dataset, tmp_path):
         (["--model", "cut", "--lambda-l1", "5"], "option '--lambda-l1' applies to --model pix2pix, not to --model cut"),
         (["--direction", "BtoA"], "option '--direction' applies to --model pix2pix or cut or fastcut"),
         (["--model", "cut", "--generator", "unet"], "--model cut needs the resnet generator"),
-        (["--model", "cut", "--nce-layers", "0", "99"], "option '--nce-layers': 0 99: give distinct indices"),
+        (["--model", "cut", "--nce-layers", "0", "99"], "option '--nce-layers': 0 99: give distinct increasing"),
+        # out of order: a matrix-shape RuntimeError traceback at the first step
+        (["--model", "cut", "--nce-layers", "4", "0"], "option '--nce-layers': 4 0: give distinct increasing"),
         (["--model", "pix2pix", "--size", "16"], "the unet generator needs >= 32 px"),
     ],
 )

@@ -124,6 +124,37 @@ def test_kill_9_at_a_random_moment_then_resume(dataset, tmp_path, seed):
     assert_resumed_cleanly(out, step + 2)
 
 
+@pytest.mark.slow
+@POSIX
+@pytest.mark.parametrize("signum", [signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)])
+def test_a_signal_to_the_whole_process_group_saves_while_the_loader_reads(tmp_path, signum):
+    """A batch scheduler (Slurm) or `kill -- -PGID` sends SIGTERM to the loader's processes too: they died, and
+    the main process, waiting for a batch (large images: reading is the slow part), ended in a RuntimeError
+    traceback with the steps since the last checkpoint lost. Now the main process alone stops, and saves. A
+    hang-up (the terminal closed, an ssh session dropped; not under nohup) killed the run, unsaved: it saves too."""
+    data = tmp_path / "data"
+    make_images(data / "trainA", 3, seed=1, size=(700, 700))
+    make_images(data / "trainB", 3, seed=2, size=(700, 700))
+    out = tmp_path / "run"
+    args = ["train", *tiny_flags(data, out, steps=100_000, num_workers=2, num_samples=0), "--checkpoint-every", "0"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cyclegan", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        start_new_session=True,
+    )
+    try:
+        wait_for_records(proc, out / "log.jsonl", 3)
+    finally:
+        os.killpg(proc.pid, signum)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signum, err
+    assert "Traceback" not in err and "stopped at step" in err
+    assert load_checkpoint(out)["step"] == strict_records(out / "log.jsonl")[-1]["step"]  # nothing lost
+
+
 KILL_IN_WRITE = '''
 """`python -m cyclegan` whose KILL_AT-th torch.save writes half the checkpoint into write_atomic's temporary
 file and then kills its own process (SIGKILL): a crash in the middle of a checkpoint write."""
@@ -648,3 +679,58 @@ def test_a_failed_checkpoint_write_stops_the_run_and_keeps_the_previous(dataset,
     assert f"cannot write the checkpoint {out / 'checkpoint.pt'} at step 4: No space left on device" in err
     monkeypatch.undo()
     assert load_checkpoint(out)["step"] == 2 and leftovers(out) == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a disk always full)")
+def test_a_full_disk_while_writing_the_log_is_one_line(dataset, tmp_path, capsys):
+    # a record that could not be written ended the run in an OSError traceback
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "log.jsonl").symlink_to("/dev/full")
+    assert main(["train", *tiny_flags(dataset, out, steps=2)]) == 2
+    err = one_line_error(capsys)
+    assert f"cannot write the log {out / 'log.jsonl'} at step 1: No space left on device" in err
+
+
+def test_a_log_or_tensorboard_path_taken_by_another_kind_of_file_is_named(dataset, tmp_path, capsys):
+    # log.jsonl a folder: an IsADirectoryError traceback; tensorboard a file: a FileExistsError traceback
+    out = tmp_path / "run"
+    (out / "log.jsonl").mkdir(parents=True)
+    assert main(["train", *tiny_flags(dataset, out, steps=1)]) == 2
+    assert f"cannot write the log {out / 'log.jsonl'}: Is a directory; move it away" in one_line_error(capsys)
+    (out / "log.jsonl").rmdir()
+    (out / "tensorboard").write_text("not a folder")
+    assert main(["train", *tiny_flags(dataset, out, steps=1)]) == 0  # TensorBoard is optional: the run goes on
+    assert f"warning: no TensorBoard events this run (File exists: {out / 'tensorboard'})" in capsys.readouterr().err
+    assert load_checkpoint(out)["step"] == 1
+
+
+@pytest.mark.parametrize(
+    "key, value, says",
+    [
+        ("watch", {"metric": None}, r"its 'watch' state cannot be read \(KeyError: 'losses'\)"),
+        ("loss_sums", {"sums": "x", "n": 3}, r"its 'loss_sums' is not loss sums and a step count"),
+    ],
+)
+def test_a_damaged_watcher_state_or_loss_sums_in_the_checkpoint_is_one_line(tiny_cfg, tmp_path, key, value, says):
+    # the watcher's state and the loss sums carried to the next record were read unchecked: an edited one was a
+    # KeyError, TypeError or AttributeError traceback
+    from cyclegan.train import prepare_config, train
+
+    out = tmp_path / "run"
+    train(tiny_cfg(steps=1), progress=False)
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
+    ckpt[key] = value
+    torch.save(ckpt, out / "checkpoint.pt")
+    cfg, ckpt = prepare_config({"steps": 2}, resume=True, out=str(out))
+    with pytest.raises(CycleGANError, match=f"checkpoint.pt: {says}"):
+        train(cfg, ckpt=ckpt, progress=False)
+
+
+@pytest.mark.parametrize("name", [".lock", "config.json"])
+def test_a_run_file_taken_by_a_folder_is_named(dataset, tmp_path, capsys, name):
+    # "cannot write the run folder RUN: Is a directory", without the file: the folder itself looked at fault
+    out = tmp_path / "run"
+    (out / name).mkdir(parents=True)
+    assert main(["train", *tiny_flags(dataset, out, steps=1)]) == 2
+    assert f"cannot write the run folder {out}: Is a directory ({out / name})" in one_line_error(capsys)

@@ -1,5 +1,6 @@
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -162,6 +163,20 @@ def test_time_limit_stops_and_saves(tiny_cfg):
     assert load_checkpoint(tiny_cfg().train.out)["step"] == result.step
 
 
+def test_time_limit_0_lifts_a_resumed_runs_limit(tiny_cfg, tmp_path):
+    # a resumed run keeps its stored --time-limit, and the option took only positive minutes: such a run stopped
+    # after the same few minutes at every resume, for good (a --fit-steps run too)
+    out = str(tmp_path / "run")
+    train(tiny_cfg(steps=10_000, time_limit=0.0001, fit_steps=True), progress=False)
+    cfg, ckpt = prepare_config({"steps": ckpt_step(out) + 3, "time_limit": 0}, resume=True, out=out)
+    assert not cfg.train.time_limit and not cfg.train.fit_steps
+    assert train(cfg, ckpt=ckpt, progress=False).step == ckpt["step"] + 3  # to the end, not stopped by time
+
+
+def ckpt_step(run):
+    return load_checkpoint(run)["step"]
+
+
 class _Clock:
     """A monotonic clock that advances `tick` seconds per reading: timing-dependent code, deterministic."""
 
@@ -211,6 +226,20 @@ def test_fit_steps_is_capped_by_steps_and_needs_a_time_limit(tiny_cfg, tmp_path,
     assert "40 steps (capped by --steps)" in capsys.readouterr().out
     with pytest.raises(CycleGANError, match="'--fit-steps' .* --time-limit"):
         tiny_cfg(out=str(tmp_path / "s"), steps=12, fit_steps=True)
+
+
+def test_a_fitted_run_resumed_with_its_own_command_line_keeps_its_schedule(tiny_cfg, tmp_path):
+    # the command line's --steps is the most a --fit-steps run may take: resumed with it once the LR had begun to
+    # decay, the run's total became that cap, and the LR jumped back up and decayed anew
+    out = str(tmp_path / "run")
+    _train_steps(tiny_cfg(steps=8, time_limit=60, fit_steps=True), 6)  # as fitted to 8 steps; decays from step 4
+    cfg, ckpt = prepare_config({"steps": 1000, "time_limit": 60, "fit_steps": True}, resume=True, out=out)
+    assert cfg.train.steps == 8
+    assert train(cfg, ckpt=ckpt, progress=False).step == 8
+    lr = [json.loads(line)["lr"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert lr == sorted(lr, reverse=True) and lr[-1] == 0.0  # one decay, to 0
+    cfg, _ = prepare_config({"steps": 1000, "fit_steps": False}, resume=True, out=out)
+    assert cfg.train.steps == 1000  # without --fit-steps, --steps is the total
 
 
 def test_generator_outputs_are_computed_once_per_iteration(tiny_cfg, monkeypatch):
@@ -368,6 +397,157 @@ def test_resume_with_out_naming_the_checkpoint_file_names_the_run_folder(tiny_cf
         prepare_config({"steps": 2}, resume=True, out=str(ckpt))
 
 
+def test_resume_with_an_unchanged_list_option_is_not_a_change(tiny_cfg, tmp_path):
+    # the same --nce-layers as the run's was refused: the flag's list [0, 4, 8, 12] differed from the stored tuple
+    train(tiny_cfg(steps=1, family="cut", pool_size=0), progress=False)
+    layers = list(load_checkpoint(tmp_path / "run")["config"]["cut"]["nce_layers"])
+    cfg, _ = prepare_config({"steps": 2, "nce_layers": layers}, resume=True, out=str(tmp_path / "run"))
+    assert cfg.cut.nce_layers == tuple(layers)
+    with pytest.raises(CycleGANError, match="option 'nce_layers' cannot change on resume"):
+        prepare_config({"steps": 2, "nce_layers": layers[:-1]}, resume=True, out=str(tmp_path / "run"))
+
+
+def test_a_sample_grid_that_cannot_be_written_is_a_warning_not_the_end_of_the_run(tiny_cfg, tmp_path, capsys):
+    # an OSError writing a grid (a full disk; here samples/ is a file) ended the run in a traceback, the steps
+    # since the last checkpoint lost
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "samples").write_text("not a folder")
+    result = train(tiny_cfg(steps=2, sample_every=1), progress=False)
+    assert result.step == 2 and load_checkpoint(tmp_path / "run")["step"] == 2
+    err = capsys.readouterr().err
+    assert f"warning: cannot write the sample grid {tmp_path / 'run' / 'samples' / 'step_0000001.png'}" in err
+
+
+def test_a_resume_naming_the_folders_another_way_drops_the_stored_way(tiny_cfg, tmp_path, dataset):
+    # --domain-a/-b on resume kept the stored --data beside them, and the pair then won over a later --data,
+    # which was silently ignored
+    train(tiny_cfg(steps=1), progress=False)
+    out = str(tmp_path / "run")
+    folders = {"domain_a": str(dataset / "trainA"), "domain_b": str(dataset / "trainB")}
+    cfg, ckpt = prepare_config({"steps": 2, **folders}, resume=True, out=out)
+    assert cfg.data.data is None and cfg.data.domain_a == folders["domain_a"]
+    train(cfg, ckpt=ckpt, progress=False)
+    cfg, _ = prepare_config({"steps": 3, "data": str(dataset)}, resume=True, out=out)
+    assert (cfg.data.data, cfg.data.domain_a, cfg.data.domain_b) == (str(dataset), None, None)
+
+
+def test_the_resume_command_printed_after_a_stop_runs_as_printed(tiny_cfg, tmp_path, capsys):
+    # "--out my run --resume": a folder with a space was printed unquoted, a command that names another folder
+    _train_steps(tiny_cfg(out=str(tmp_path / "my run"), steps=3), 1)
+    line = next(x for x in capsys.readouterr().err.splitlines() if "Continue with: " in x)
+    command = shlex.split(line.split("Continue with: cyclegan ")[1])
+    assert command[:3] == ["train", "--out", str(tmp_path / "my run")]
+    assert main([*command, "--no-progress"]) == 0
+    assert load_checkpoint(tmp_path / "my run")["step"] == 3
+
+
+def test_a_new_run_hides_the_tensorboard_events_of_one_killed_before_its_first_checkpoint(tiny_cfg, tmp_path):
+    # log.jsonl was trimmed for the new run, but TensorBoard showed the killed run's curves beside the new ones
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(tmp_path / "run" / "tensorboard")) as w:  # the killed run's events
+        for step in (1, 2, 3):
+            w.add_scalar("lr", 100.0, step)
+    for f in (tmp_path / "run" / "tensorboard").iterdir():  # older than the new run's file
+        f.rename(f.with_name("events.out.tfevents.0000000001.killed.1.0"))
+    train(tiny_cfg(steps=2), progress=False)
+    events = accumulator.EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    assert [(e.step, e.value < 1) for e in events.Scalars("lr")] == [(1, True), (2, True)]  # the new run's alone
+
+
+def test_an_empty_test_folder_says_what_to_do(tiny_cfg, dataset):
+    # testA is optional, but an empty one stopped the run with "holds no images" and no way out named
+    for f in (dataset / "testA").iterdir():
+        f.unlink()
+    with pytest.raises(CycleGANError, match=r"test folder .*testA holds no images .*add images, or remove the folder"):
+        train(tiny_cfg(steps=1), progress=False)
+
+
+def test_a_run_folder_whose_name_is_not_utf8_trains_and_resumes(tiny_cfg, tmp_path, capsys):
+    # TensorBoard's writer failed on the name (a UnicodeEncodeError traceback), and torch.load could not open
+    # the checkpoint by it: a resume said the file was "not a file saved by torch.save"
+    out = tmp_path / os.fsdecode(b"run\xff")
+    try:
+        out.mkdir()
+    except (OSError, UnicodeError):
+        pytest.skip("this file system takes UTF-8 names only")
+    train(tiny_cfg(out=str(out), steps=1), progress=False)
+    assert "TensorBoard takes UTF-8 folder names only" in capsys.readouterr().err
+    cfg, ckpt = prepare_config({"steps": 2}, resume=True, out=str(out))
+    assert train(cfg, ckpt=ckpt, progress=False).step == 2
+
+
+@pytest.mark.parametrize("workers", [0, pytest.param(1, marks=pytest.mark.slow)])
+def test_an_image_gone_while_training_stops_with_the_steps_saved(tiny_cfg, tmp_path, dataset, monkeypatch, workers):
+    # an image moved or deleted after the check before training: a traceback (from a loader process, its whole
+    # text on one line) and the steps since the last checkpoint lost
+    real_step, moved = CycleGANTrainer.step, tmp_path / "moved"
+
+    def step(self, x, y):
+        out = real_step(self, x, y)
+        if not moved.exists():
+            (dataset / "trainA").rename(moved)
+        return out
+
+    monkeypatch.setattr(CycleGANTrainer, "step", step)
+    with pytest.raises(CycleGANError) as e:
+        train(tiny_cfg(steps=50, num_workers=workers), progress=False)
+    saved = load_checkpoint(tmp_path / "run")["step"]
+    assert 1 <= saved < 50
+    assert str(e.value).startswith(f"image not found: {dataset / 'trainA'}")
+    assert f"the run stopped, its checkpoint saved at step {saved}: put the image back and cyclegan" in str(e.value)
+    assert "Traceback" not in str(e.value)
+    monkeypatch.undo()
+    moved.rename(dataset / "trainA")
+    cfg, ckpt = prepare_config({"steps": saved + 1}, resume=True, out=str(tmp_path / "run"))
+    assert train(cfg, ckpt=ckpt, progress=False).step == saved + 1
+
+
+def test_resume_with_the_preset_naming_the_runs_family_is_not_a_change(tiny_cfg, tmp_path):
+    # the run's own command line + --resume: `--preset cut` (the paper's recipe for --model cut) was refused, "the
+    # run uses 'paper'"
+    train(tiny_cfg(steps=1, preset="cut", pool_size=0), progress=False)
+    out = str(tmp_path / "run")
+    for same in ("cut", "paper"):
+        assert prepare_config({"steps": 2, "preset": same}, resume=True, out=out)[0].model.family == "cut"
+    for other in ("fastcut", "fast"):
+        with pytest.raises(
+            CycleGANError, match="'preset' cannot change on resume \\(the run uses 'paper' with --model cut"
+        ):
+            prepare_config({"steps": 2, "preset": other}, resume=True, out=out)
+
+
+@pytest.mark.parametrize(
+    "a, b, how",
+    [("trainA", "trainA", "the same folder as"), (".", "trainB", "inside"), ("trainB", ".", "a folder holding")],
+)
+def test_domain_folders_one_inside_the_other_are_refused(tiny_cfg, dataset, tmp_path, a, b, how):
+    # folders are read with their sub-folders: --domain-a ROOT --domain-b ROOT/trainB trained B's images (and the
+    # test images) as domain A too, and the same folder twice trained a domain to itself, without a word
+    folders = {"data": None, "domain_a": str(dataset / a), "domain_b": str(dataset / b)}
+    with pytest.raises(CycleGANError, match=f"option '--domain-b': .* is {how} --domain-a .*give two separate folders"):
+        train(tiny_cfg(steps=1, **folders), progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_image_gone_before_the_first_step_writes_no_checkpoint(tiny_cfg, tmp_path, dataset, monkeypatch):
+    import cyclegan.train.loop as loop
+
+    prepare = loop._prepare_run_folder
+
+    def prepare_then_move(run, images):  # after the check, before the first batch
+        out = prepare(run, images)
+        (dataset / "trainA").rename(tmp_path / "moved")
+        return out
+
+    monkeypatch.setattr(loop, "_prepare_run_folder", prepare_then_move)
+    with pytest.raises(CycleGANError, match="image not found: .*the run stopped before its first checkpoint"):
+        train(tiny_cfg(steps=5), progress=False)
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
 def test_num_samples_0_trains_without_sample_grids(tiny_cfg, tmp_path, capsys):
     # --num-samples 0 passed the option's range (>= 0) and then crashed: "stack expects a non-empty TensorList"
     result = train(tiny_cfg(steps=2, num_samples=0, sample_every=1), progress=False)
@@ -496,10 +676,12 @@ def test_a_full_disk_stops_training_in_one_line_and_keeps_the_last_checkpoint(ti
 
 
 @pytest.mark.slow
-def test_checkpoint_minutes_saves_by_the_clock_between_the_step_checkpoints(tiny_cfg, tmp_path, monkeypatch):
+@pytest.mark.parametrize("log_every", [1, 100])
+def test_checkpoint_minutes_saves_by_the_clock_between_the_step_checkpoints(tiny_cfg, tmp_path, monkeypatch, log_every):
     """A slow model (the paper's at several seconds a step) reaches `--checkpoint-every 500` after most of an hour:
     a kill -9 before it lost everything. On a clock of about 0.5 s a step, `--checkpoint-minutes 0.05` (3 s)
-    saves every few steps; the saves change nothing in the training (the run equals one saving only at the end)."""
+    saves every few steps; the saves change nothing in the training (the run equals one saving only at the end).
+    Whatever --log-every: the clock was read at the log's steps only, so --log-every 100 saved at the end alone."""
     import types
 
     import cyclegan.train.loop as loop
@@ -513,9 +695,11 @@ def test_checkpoint_minutes_saves_by_the_clock_between_the_step_checkpoints(tiny
     monkeypatch.setattr(
         Run, "save", lambda self, trainer, step, **kw: saves.append(step) or save(self, trainer, step, **kw)
     )
-    cfg = tiny_cfg(out=str(tmp_path / "timed"), steps=20, checkpoint_every=0, checkpoint_minutes=0.05, log_every=1)
+    cfg = tiny_cfg(
+        out=str(tmp_path / "timed"), steps=20, checkpoint_every=0, checkpoint_minutes=0.05, log_every=log_every
+    )
     train(cfg, progress=False)
     assert saves[-1] == 20 and len(saves) >= 3 and all(b - a <= 8 for a, b in zip([0, *saves], saves))
     monkeypatch.undo()
-    train(tiny_cfg(out=str(tmp_path / "plain"), steps=20, checkpoint_every=0, log_every=1), progress=False)
+    train(tiny_cfg(out=str(tmp_path / "plain"), steps=20, checkpoint_every=0, log_every=log_every), progress=False)
     assert_same_weights(weights(tmp_path / "timed"), weights(tmp_path / "plain"))

@@ -201,12 +201,16 @@ class TrainConfig(Section):
         metavar="K",
     )
     time_limit: float | None = opt(
-        None, "stop (and save, resumable) after this many minutes of training", gt=0, metavar="MIN"
+        None,
+        "stop (and save, resumable) after this many minutes of training (0: none, for a resumed run)",
+        ge=0,
+        metavar="MIN",
     )
     fit_steps: bool = opt(
         False,
-        "with --time-limit: while the LR is still constant, re-fit the total steps to the time left at the speed "
-        "of the recent steps, so the LR schedule reaches 0 as the time runs out (--steps/--epochs: the most)",
+        "with --time-limit: re-fit the total steps to the time left at the speed of the recent steps (inside the LR "
+        "decay only when the speed moved), so the LR schedule reaches 0 as the time runs out (--steps/--epochs: "
+        "the most)",
     )
 
     def __post_init__(self) -> None:
@@ -339,6 +343,15 @@ def _field_types() -> dict[str, Any]:
     return hints
 
 
+def option_value(key: str, value: Any) -> Any:
+    """`value` as the option `key` holds it (a flag's list as a tuple, a whole float as an int), to compare it
+    with a stored config's; as given where it is no value of the option (`resolve` then refuses it in one line)."""
+    try:
+        return coerce(key, value, _field_types()[key])
+    except (KeyError, CycleGANError):
+        return value
+
+
 def flatten(d: dict[str, Any], *, source: str) -> dict[str, Any]:
     """Accept flat keys (`lr: 1e-4`) or sections (`train: {lr: 1e-4}`); reject unknown keys by name."""
     known = option_fields()
@@ -349,10 +362,14 @@ def flatten(d: dict[str, Any], *, source: str) -> dict[str, Any]:
             for k, v in value.items():
                 if k not in known or known[k][0] != key:
                     raise CycleGANError(f"{source}: unknown option '{key}.{k}'{_key_hint(k, key)}")
+                if k in flat:  # flat and in its section: one would be dropped
+                    raise CycleGANError(f"{source}: option '{k}' is given twice (flat and in section '{key}')")
                 flat[k] = v
         elif key == "preset":
             flat[key] = value
         elif key in known:
+            if key in flat:
+                raise CycleGANError(f"{source}: option '{key}' is given twice (flat and in section '{known[key][0]}')")
             flat[key] = value
         else:
             raise CycleGANError(f"{source}: unknown option '{key}'{_key_hint(key)} (see `cyclegan train --help`)")
@@ -376,7 +393,18 @@ def _key_hint(key: str, section: str | None = None, *, sections: bool = True) ->
 
 class _ConfigLoader(yaml.SafeLoader):
     """PyYAML's safe loader, reading numbers as YAML 1.2 (and JSON, and Python) do: `1e-3` and `5E-4` are floats,
-    where YAML 1.1 reads them as strings (its floats need a dot: `1.0e-3`)."""
+    where YAML 1.1 reads them as strings (its floats need a dot: `1.0e-3`); and refusing a key given twice in one
+    mapping, as YAML does, where PyYAML kept the last (a second `train:` section dropped the first's options)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:  # as written: a merge's (`<<: *base`) keys may be overridden
+            key = key_node.value if key_node.tag == "tag:yaml.org,2002:str" else None
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key '{key}' is given twice", key_node.start_mark)
+            if key is not None:
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _ConfigLoader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
@@ -393,6 +421,16 @@ def _on_off(value: Any, tp: Any) -> Any:
     return value
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (json keeps the last, silently)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key '{key}' is given twice")
+        out[key] = value
+    return out
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON config file into flat options, each checked on its own (type, range, choice: the
     error names the file); the checks across options come with `resolve`."""
@@ -405,7 +443,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise CycleGANError(f"config file {path} is not a text file (give a YAML or JSON file of options)") from None
     try:
         if path.suffix.lower() == ".json":
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys)
         else:
             data = yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader: no objects built
     except Exception as e:  # both parsers' errors carry the line number
@@ -526,7 +564,8 @@ def check_family_options(given: dict[str, Any], family: str) -> None:
         if key not in known:
             continue
         accepting = families.accepting(key, known[key][0])
-        if family not in accepting and not at_default(known[key][1], value):
+        # a run's config.json given as --config holds every option: one of another family at its default says nothing
+        if family not in accepting and not at_default(known[key][1], option_value(key, value)):
             flag = "--" + key.replace("_", "-")
             raise CycleGANError(f"option '{flag}' applies to --model {' or '.join(accepting)}, not to --model {family}")
 

@@ -232,10 +232,13 @@ def _finalize_cut(cfg: Config) -> Config:
         c = dataclasses.replace(c, nce_layers=default_nce_layers(m))
     encoder = encoder_length(m)
     bad = [i for i in c.nce_layers if i >= encoder]
-    if bad or not c.nce_layers or len(set(c.nce_layers)) != len(c.nce_layers):
+    # increasing: the encoder returns its features in its own order, which the heads are built in (4 0 was a
+    # matrix-shape RuntimeError at the first step)
+    if bad or not c.nce_layers or list(c.nce_layers) != sorted(set(c.nce_layers)):
         raise CycleGANError(
-            f"option 'nce_layers': {' '.join(map(str, c.nce_layers)) or 'none'}: give distinct indices of the "
-            f"generator's encoder layers, 0 to {encoder - 1} (with n_blocks {m.n_blocks}, downsample {m.downsample})"
+            f"option 'nce_layers': {' '.join(map(str, c.nce_layers)) or 'none'}: give distinct increasing indices of "
+            f"the generator's encoder layers, 0 to {encoder - 1} (with n_blocks {m.n_blocks}, downsample "
+            f"{m.downsample})"
         )
     return cfg.with_section("cut", c)
 

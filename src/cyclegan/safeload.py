@@ -52,7 +52,10 @@ def load_weights_only(path: str | Path, *, bounds: ZipBounds = ZipBounds(), what
             mmap = zipfile.is_zipfile(path)  # mmap needs the zip format (torch >= 1.6 files)
             if mmap:
                 check_zip_sizes(path, bounds)
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+            if _utf8(path):
+                return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+            with open(path, "rb") as f:  # torch's reader takes UTF-8 names only: read, not mapped, through Python
+                return torch.load(f, map_location="cpu", weights_only=True)
     except CycleGANError:
         raise
     except pickle.UnpicklingError:
@@ -69,6 +72,15 @@ def load_weights_only(path: str | Path, *, bounds: ZipBounds = ZipBounds(), what
         raise _unreadable(path, what) from None
     except Exception:  # noqa: BLE001 - damaged bytes make torch's reader fail in any way (KeyError, IndexError...)
         raise _unreadable(path, what) from None
+
+
+def _utf8(path: Path) -> bool:
+    """Whether `path` is UTF-8 text (a name of other bytes holds surrogates: Python's `surrogateescape`)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_zip_sizes(path: str | Path, bounds: ZipBounds = ZipBounds()) -> None:

@@ -11,7 +11,7 @@ from .trainer import Trainer
 
 
 class StepFitter:
-    """`--fit-steps`: while the LR is still constant, re-fit the run's total steps to the time left at the speed
+    """`--fit-steps`: while the LR is constant, re-fit the run's total steps to the time left at the speed
     measured over the last `window` steps or more (data loading, logs, scores and checkpoints included), so the
     LR schedule reaches 0 as the time limit arrives instead of being cut off, or ending early, when the machine
     is slower or faster than a short timing said, or was for a while. The total never exceeds the configured

@@ -27,6 +27,7 @@ from ..data import (
 from ..data.io import left_out, open_image
 from ..errors import CycleGANError, escape
 from ..families import family
+from ..files import inside
 from . import distributed as ddp
 from .signals import worker_init
 
@@ -45,7 +46,17 @@ def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
     if d.domain_a or d.domain_b:
         if not (d.domain_a and d.domain_b):
             raise CycleGANError("give both --domain-a and --domain-b (or --data ROOT)")
-        return Path(d.domain_a), Path(d.domain_b), None, None
+        a, b = Path(d.domain_a), Path(d.domain_b)
+        # folders are read with their sub-folders: one inside the other trained B's images as A's too, silently
+        ra, rb = a.resolve(), b.resolve()
+        nested = {(True, True): "the same folder as", (True, False): "inside", (False, True): "a folder holding"}
+        how = nested.get((inside(rb, ra), inside(ra, rb)))
+        if how:
+            raise CycleGANError(
+                f"option '--domain-b': {b} is {how} --domain-a {a}: each domain's images would be read as the "
+                "other's too; give two separate folders"
+            )
+        return a, b, None, None
     if not d.data:
         raise CycleGANError("no training data: give --data ROOT (with trainA, trainB) or --domain-a and --domain-b")
     root = Path(d.data)
@@ -104,11 +115,14 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         if folder is None:
             tests.append(None)
             continue
-        good, bad = check_images(
-            list_images(folder), skip_bad=cfg.data.skip_bad_images, desc=f"checking {folder}", progress=progress
-        )
+        remedy = "the sample grids and --eval-every read it: add images, or remove the folder"
+        try:
+            found = list_images(folder, what="test folder")
+        except CycleGANError as e:  # optional, but there and empty: say what to do
+            raise CycleGANError(f"{e} ({remedy})") from None
+        good, bad = check_images(found, skip_bad=cfg.data.skip_bad_images, desc=f"checking {folder}", progress=progress)
         if not good:
-            raise CycleGANError(f"test folder {folder}: no readable images")
+            raise CycleGANError(f"test folder {folder}: no readable images ({remedy})")
         tests.append(good)
         skipped += bad
     for msg in skipped if main else []:

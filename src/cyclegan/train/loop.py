@@ -5,8 +5,10 @@ first non-finite loss without saving it, and have the trainer save the run."""
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from tqdm import tqdm
 
 from ..checkpoint import load_state
 from ..config import Config, config_from_dict
-from ..errors import CycleGANError
+from ..errors import CycleGANError, escape
 from ..execution import Execution, choose_execution, resolve_device
 from ..files import FolderLock, inside, write_atomic
 from ..report import save_grid
@@ -36,7 +38,7 @@ from .inputs import (
 )
 from .losslog import LOSSES_KEY, LossLog
 from .monitor import Monitor
-from .run_folder import SET_ASIDE_KEY, Run, claim_run_folder
+from .run_folder import SET_ASIDE_KEY, Run, claim_run_folder, oserror_text
 from .scoring import best_metric, held_out_set
 from .signals import StopRequest
 from .trainer import Trainer, trainer_class
@@ -101,7 +103,10 @@ def _train(
     saved = start if ckpt is not None else None  # the step of the checkpoint on disk, if any
     if start >= run.total:
         if run.main:
-            print(f"{folder}: already trained {start} steps (total {run.total}); raise --steps or --epochs to go on")
+            print(
+                f"{escape(folder)}: already trained {start} steps (total {run.total}); raise --steps or --epochs "
+                "to go on"
+            )
         return TrainResult(checkpoint=folder / CHECKPOINT_NAME, step=start, total_steps=run.total)
     sampler = ddp.StepSampler(start, run.total, t.batch_size, d_ctx)  # checks the batch splits over the ranks
     trainer = _build_trainer(run, ckpt, start=start, per_rank=sampler.per_rank)
@@ -234,7 +239,7 @@ def _prepare_run_folder(run: Run, images: Images) -> _Samples | None:
                 ys = sample_batch(images.test_files_b or images.train_b, t.num_samples, size)
                 samples = (xs, ys)
         except OSError as e:
-            error = CycleGANError(f"cannot write the run folder {run.folder}: {e.strerror or e}")
+            error = CycleGANError(f"cannot write the run folder {run.folder}: {oserror_text(e)}")
         except CycleGANError as e:
             error = e
     ddp.raise_on_every_rank(error, run.d_ctx, elsewhere="rank 0 could not prepare the run (its error is above)")
@@ -296,7 +301,11 @@ def _step_loop(
     saved_at = time.monotonic()  # --checkpoint-minutes counts from the start or the last save
     t_timed, timed_from = None, start + 2  # the first steps also start the data loader's processes
     with bar, StopRequest() as stop, LossLog(run, trainer, bar, start=start, carried=carried) as log:
-        for x, y in loader:
+
+        def lost(why: str) -> CycleGANError:  # reads the step reached (and its run) when an image is lost
+            return _lost_image(why, run, trainer, monitor, log, step=step, saved=saved)
+
+        for x, y in _batches(loader, lost):
             half = half_size_steps(run.total, t.half_size_fraction)
             x, y = (at_step_size(b.to(run.device, non_blocking=True), step + 1, half) for b in (x, y))
             losses = trainer.step(x, y)
@@ -321,7 +330,7 @@ def _step_loop(
                         capped = " (capped by --steps)" if total == fitter.cap else ""
                         tqdm.write(
                             f"fitting the steps to the {t.time_limit:g}-minute limit: {total} steps{capped} at "
-                            "the recent speed (re-fitted until the learning rate starts to decay)"
+                            "the recent speed (re-fitted as it goes; inside the learning rate's decay only when the speed moves)"
                         )
             timed_out = deadline is not None and time.monotonic() > deadline
             # all ranks agree (a tiny CPU all-reduce) so they stop, log and save at the same step
@@ -343,12 +352,13 @@ def _step_loop(
             if t.sample_every and step % t.sample_every == 0:
                 log.stop_if_not_finite(saved)
                 if run.main and samples is not None:
-                    write_samples(trainer, *samples, run.sample_path(step))
+                    _write_samples_or_warn(trainer, samples, run.sample_path(step))
             if last:
                 break
-            by_time = (  # checked at the log's steps, which every rank reaches together
+            by_time = (  # each step; under torchrun at the log's steps (a collective fewer per step), which every
+                # rank reaches together (at the log's steps alone, --log-every 1000 stretched "10 minutes" to hours)
                 t.checkpoint_minutes > 0
-                and step % t.log_every == 0
+                and (step % t.log_every == 0 or not run.d_ctx.enabled)
                 and ddp.any_rank(time.monotonic() - saved_at > 60 * t.checkpoint_minutes, run.d_ctx)
             )
             if (t.checkpoint_every and step % t.checkpoint_every == 0) or by_time:
@@ -358,6 +368,42 @@ def _step_loop(
         carried = log.carried_state()  # every rank, as it leaves the loop: the sums for the last checkpoint
     per_step = (time.perf_counter() - t_timed) / (step - timed_from) if t_timed and step > timed_from else None
     return _End(step, stop.signum, timed_out, run, per_step, worse, carried)
+
+
+def _batches(loader: DataLoader, lost: Callable[[str], CycleGANError]):
+    """The loader's batches; an image that can no longer be read (moved, deleted or damaged since the check
+    before training) raises `lost(why)`, with the reader's one line, which torch wraps in the worker's traceback."""
+    batches = iter(loader)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except CycleGANError as e:  # from a worker: "Caught CycleGANError ... Traceback ... CycleGANError: why\n"
+            raise lost(str(e).rsplit("CycleGANError: ", 1)[-1].removesuffix("\\n").strip()) from None
+        yield batch
+
+
+def _lost_image(
+    why: str, run: Run, trainer: Trainer, monitor: Monitor, log: LossLog, *, step: int, saved: int | None
+) -> CycleGANError:
+    """The error that stops a run whose image went (`why`), after saving the steps done since the last checkpoint:
+    they were lost with a traceback. Not under torchrun, where the save would wait for ranks that read on."""
+    resume = f"cyclegan train --out {escape(shlex.quote(str(run.folder)))} --resume"
+    if step == (saved or 0) or run.d_ctx.enabled:  # nothing trained since the checkpoint, or a save that would wait
+        if saved is None:
+            return CycleGANError(
+                f"{why}; the run stopped before its first checkpoint: put the image back, or remove it"
+            )
+        return CycleGANError(
+            f"{why}; the run stopped, its checkpoint of step {saved} kept: put the image back and {resume}"
+        )
+    log.stop_if_not_finite(saved)
+    run.save(trainer, step, extra={**monitor.state(), LOSSES_KEY: log.carried_state()})
+    return CycleGANError(
+        f"{why}; the run stopped, its checkpoint saved at step {step}: put the image back and {resume} (or resume "
+        "without it, no longer exactly)"
+    )
 
 
 def _finish(
@@ -371,7 +417,7 @@ def _finish(
     if run.main:
         t = run.cfg.train
         if samples is not None and not (t.sample_every and end.step % t.sample_every == 0):  # else just written
-            write_samples(trainer, *samples, run.sample_path(end.step))
+            _write_samples_or_warn(trainer, samples, run.sample_path(end.step))
         if skipped:
             print(f"warning: {len(skipped)} unreadable image(s) were skipped (listed above)", file=sys.stderr)
         _say_how_it_ended(run, path, end)
@@ -388,10 +434,10 @@ def _finish(
 
 
 def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
-    resume = f"cyclegan train --out {run.folder} --resume"
+    resume = f"cyclegan train --out {escape(shlex.quote(str(run.folder)))} --resume"  # a command that runs as printed
     if end.signum is not None:
         print(
-            f"stopped at step {end.step}/{run.total}; checkpoint saved to {path}. Continue with: {resume}",
+            f"stopped at step {end.step}/{run.total}; checkpoint saved to {escape(path)}. Continue with: {resume}",
             file=sys.stderr,
         )
     elif end.step < run.total:
@@ -404,10 +450,14 @@ def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
             why = f"time limit of {run.cfg.train.time_limit} min reached"
         else:
             why = "another process was asked to stop"
-        print(f"{why} at step {end.step}/{run.total}; checkpoint {path} (continue with: {resume})")
+        print(f"{why} at step {end.step}/{run.total}; checkpoint {escape(path)} (continue with: {resume})")
     else:
-        grids = f"samples in {run.folder / 'samples'}" if run.cfg.train.num_samples else "no samples (--num-samples 0)"
-        print(f"done: {end.step} steps; checkpoint {path}; {grids}")
+        grids = (
+            f"samples in {escape(run.folder / 'samples')}"
+            if run.cfg.train.num_samples
+            else "no samples (--num-samples 0)"
+        )
+        print(f"done: {end.step} steps; checkpoint {escape(path)}; {grids}")
 
 
 @dataclass(frozen=True)
@@ -417,6 +467,18 @@ class TrainResult:
     total_steps: int
     verdict: Verdict | None = None  # the best evaluation and the warnings (None: nothing trained)
     execution: dict | None = None  # `Execution.record`: how the steps computed and their seconds per step
+
+
+def _write_samples_or_warn(trainer: Trainer, samples: _Samples, path: Path) -> None:
+    """A sample grid that cannot be written (a full disk, `samples` made a file) is a warning: the run goes on
+    to its checkpoints (it ended in a traceback, the steps since the last checkpoint lost)."""
+    try:
+        write_samples(trainer, *samples, path)
+    except OSError as e:
+        where = f"{e.strerror}: {e.filename}" if e.strerror and e.filename else str(e)
+        tqdm.write(
+            f"warning: cannot write the sample grid {escape(path)} ({escape(where)}); training goes on", file=sys.stderr
+        )
 
 
 @torch.no_grad()

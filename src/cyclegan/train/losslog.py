@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from ..errors import CycleGANError
+from ..errors import CycleGANError, escape
 from ..run_files import CHECKPOINT_NAME, LOG_NAME, TENSORBOARD_DIR
 from . import distributed as ddp
 from .run_folder import Run
@@ -32,9 +33,8 @@ class LossLog:
         self.run, self.trainer, self.bar, self.start = run, trainer, bar, start
         self.sums: dict[str, torch.Tensor] = {}
         self.n = 0
-        if carried and carried.get("n"):  # the steps since the last record before the stop (`carried_state`)
-            self.sums = {k: v.to(run.device) for k, v in carried["sums"].items()}
-            self.n = int(carried["n"])
+        if carried:  # the steps since the last record before the stop (`carried_state`)
+            self.sums, self.n = _carried(carried, run)
         self.timed = 0  # steps since t_last in this process (s_per_step)
         self.file = self.tb = None
         self.names: list[str] = []
@@ -43,15 +43,34 @@ class LossLog:
 
     def __enter__(self) -> LossLog:
         if self.run.main:
-            self.file = (self.run.folder / LOG_NAME).open("a")
-            self.tb = _tensorboard(self.run.folder, purge_step=self.start + 1 if self.start else None)
+            path = self.run.folder / LOG_NAME
+            try:  # before the first step: a traceback here was the first record's (a log.jsonl folder)
+                self.file = path.open("a")
+            except OSError as e:
+                raise CycleGANError(
+                    f"cannot write the log {path}: {e.strerror or e}; move it away, or choose another --out"
+                ) from None
+            try:
+                self.tb = _tensorboard(self.run.folder, purge_step=self.start + 1)
+            except OSError as e:  # optional: the run goes on without it
+                where = f"{e.strerror}: {e.filename}" if e.strerror and e.filename else str(e)
+                tqdm.write(f"warning: no TensorBoard events this run ({escape(where)})", file=sys.stderr)
+            except UnicodeEncodeError:  # TensorBoard writes UTF-8 paths only
+                tqdm.write(
+                    f"warning: no TensorBoard events this run (TensorBoard takes UTF-8 folder names only, and "
+                    f"{escape(self.run.folder)} is not one)",
+                    file=sys.stderr,
+                )
         self.t_last = time.perf_counter()
         return self
 
     def __exit__(self, *exc) -> None:
         for f in (self.file, self.tb):
             if f is not None:
-                f.close()
+                try:
+                    f.close()
+                except OSError:  # a record it could not flush: already raised by `_record`
+                    pass
 
     def add(self, losses: dict[str, torch.Tensor], *, step: int) -> None:
         """The losses of `step` (0-d tensors); everything stays on the device: no sync per step."""
@@ -134,8 +153,14 @@ class LossLog:
             **means,
             **{k: v if math.isfinite(v) else None for k, v in scores.items()},
         }
-        self.file.write(json.dumps(record, allow_nan=False) + "\n")  # strict JSON: never NaN or Infinity
-        self.file.flush()
+        try:
+            self.file.write(json.dumps(record, allow_nan=False) + "\n")  # strict JSON: never NaN or Infinity
+            self.file.flush()
+        except OSError as e:  # a full disk: one line, not a traceback; trim_log drops a half-written record
+            raise CycleGANError(
+                f"cannot write the log {self.file.name} at step {step}: {e.strerror or e}; the run's last checkpoint, "
+                "if any, stays as it was (resume with --resume once there is room)"
+            ) from None
         if self.tb:
             for k, v in means.items():
                 if v is not None:
@@ -148,15 +173,29 @@ class LossLog:
         self.bar.set_postfix({k: f"{means[k]:.3f}" for k in shown if means.get(k) is not None})
 
 
+def _carried(carried: object, run: Run) -> tuple[dict[str, torch.Tensor], int]:
+    """A checkpoint's loss sums and their step count (`carried_state`), checked: an edited or damaged entry is one
+    line naming the file, not a traceback."""
+    sums, n = (carried.get("sums"), carried.get("n")) if isinstance(carried, dict) else (None, None)
+    named = isinstance(sums, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sums.items())
+    if not named or not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise CycleGANError(
+            f"{run.folder / CHECKPOINT_NAME}: its '{LOSSES_KEY}' is not loss sums and a step count; the file is "
+            "damaged or was written by another version"
+        )
+    return ({k: v.to(run.device) for k, v in sums.items()}, n) if n else ({}, 0)
+
+
 def _finite_or_none(x: float) -> float | None:
     """A mean for log.jsonl: rounded, or None (JSON null) for a sum that overflowed although every loss was
     finite (a non-finite loss stops the run before its record is written)."""
     return round(x, 5) if math.isfinite(x) else None
 
 
-def _tensorboard(run: Path, *, purge_step: int | None = None):
-    """A TensorBoard writer, if installed. `purge_step` (a resumed run): events from that step on, written
-    by the run before it stopped, are dropped, as `trim_log` drops its log records."""
+def _tensorboard(run: Path, *, purge_step: int):
+    """A TensorBoard writer, if installed. `purge_step`: events from that step on, written by the run before it
+    stopped (or, at 1 for a new run, by one killed before its first checkpoint), are dropped, as `trim_log` drops
+    its log records."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # optional: pip install -e ".[tensorboard]"

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from ..checkpoint import load_checkpoint
 from ..errors import CycleGANError
-from ..run_files import BEST_NAME
+from ..run_files import BEST_NAME, CHECKPOINT_NAME
 from . import distributed as ddp
 from .run_folder import Run
 from .scoring import HeldOut, Scorer, best_metric
@@ -30,7 +30,13 @@ class Monitor:
         self.metric = best_metric(run.cfg, held) if held is not None else None
         self.watch = Watch(self.metric, stop_when_worse=t.stop_when_worse)
         if ckpt is not None:
-            self.watch.load_state_dict(ckpt.get(WATCH_KEY))
+            try:
+                self.watch.load_state_dict(ckpt.get(WATCH_KEY))
+            except (KeyError, TypeError, ValueError, AttributeError) as e:  # an edited or damaged file: one line
+                raise CycleGANError(
+                    f"{run.folder / CHECKPOINT_NAME}: its '{WATCH_KEY}' state cannot be read ({type(e).__name__}: "
+                    f"{str(e)[:100]}); the file is damaged or was written by another version"
+                ) from None
         self.scorer = Scorer(run.cfg, held, run.device) if held is not None and run.main else None
         if self.scorer is not None:
             tqdm.write(f"scoring every {t.eval_every} steps on {held.where}; best.pt by {self.metric}")

@@ -11,9 +11,10 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import load_checkpoint
-from ..config import RESUMABLE, Config, config_from_dict, resolve
+from ..config import ALTERNATIVES, RESUMABLE, Config, config_from_dict, option_value, resolve
 from ..errors import CycleGANError
 from ..files import FolderLock, remove_stale_temporaries, write_atomic
+from ..presets import split_preset
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, LOG_NAME, SAMPLES_DIR
 from . import distributed as ddp
 from .trainer import Trainer
@@ -60,23 +61,39 @@ def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[C
     stored = config_from_dict(ckpt["config"], source=str(ckpt_file))
     stored_flat = stored.flat()
     for key, value in overrides.items():
-        if key == "preset" and value != stored.preset:
-            raise CycleGANError(f"option 'preset' cannot change on resume (the run uses {stored.preset!r})")
-        if key not in RESUMABLE and key != "preset" and stored_flat.get(key) != value:
+        # `--preset cut`, as the run was started: the paper's recipe for --model cut, not a change
+        if key == "preset" and split_preset(value) not in ((stored.preset, None), (stored.preset, stored.model.family)):
+            uses = f"{stored.preset!r} with --model {stored.model.family}"
+            raise CycleGANError(f"option 'preset' cannot change on resume (the run uses {uses})")
+        # as stored: `--nce-layers 0 4 8 12` (a list) is the run's (0, 4, 8, 12)
+        if key not in RESUMABLE and key != "preset" and stored_flat.get(key) != option_value(key, value):
             name = "--model" if key == "family" else key  # the one option whose flag is not its key
             raise CycleGANError(
                 f"option '{name}' cannot change on resume (the run uses {stored_flat.get(key)!r}); "
                 "start a new run with another --out instead"
             )
-    if "steps" in overrides and "epochs" not in overrides:
-        overrides = {**overrides, "epochs": None}
-    if "epochs" in overrides and "steps" not in overrides:
-        overrides = {**overrides, "steps": None}
+    for key in [k for k in ALTERNATIVES if overrides.get(k) is not None]:
+        # the stored alternative goes (--steps: its --epochs; --domain-a/-b: its --data, which would stay and be
+        # ignored, and then win over a later resume's --data)
+        overrides = {**{other: None for other in ALTERNATIVES[key]}, **overrides}
     if overrides.get("eval_every") == 0 and "stop_when_worse" not in overrides:
         # scoring switched off: the stored --stop-when-worse has nothing to count (given with it, it is refused)
         overrides = {**overrides, "stop_when_worse": 0}
+    if overrides.get("time_limit") == 0 and "fit_steps" not in overrides:
+        # the time limit lifted: the stored --fit-steps has no time to fit to (given with it, it is refused)
+        overrides = {**overrides, "fit_steps": False}
     cfg = resolve({k: v for k, v in overrides.items() if k != "preset"}, base=stored)
-    return replace(cfg, train=replace(cfg.train, out=str(out))), ckpt
+    return replace(cfg, train=replace(cfg.train, out=str(out), steps=_fitted_steps(cfg, stored, ckpt["step"]))), ckpt
+
+
+def _fitted_steps(cfg: Config, stored: Config, step: int) -> int | None:
+    """The total steps of the resumed run. A --fit-steps run whose LR has begun to decay keeps the total it was
+    fitted to: its command line's --steps (the most, not the total) made the LR jump back up and decay anew."""
+    t, s = cfg.train, stored.train
+    if not (t.fit_steps and s.fit_steps and t.steps is not None and s.steps is not None):
+        return t.steps
+    decaying = step >= s.steps - round(s.steps * s.lr_decay_fraction)  # no refit from there on (`StepFitter.due`)
+    return min(t.steps, s.steps) if decaying else t.steps
 
 
 def _stamp(path: Path) -> tuple[int, int, int]:
@@ -112,10 +129,16 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
             remove_stale_temporaries(run)
             trim_log(run / LOG_NAME, ckpt["step"] if ckpt is not None else 0)
         except OSError as e:
-            error = CycleGANError(f"cannot write the run folder {run}: {e.strerror or e}")
+            error = CycleGANError(f"cannot write the run folder {run}: {oserror_text(e)}")
         except CycleGANError as e:
             error = e
     ddp.raise_on_every_rank(error, d_ctx, elsewhere="rank 0 could not prepare the run folder (its error is above)")
+
+
+def oserror_text(e: OSError) -> str:
+    """An OSError in words, with the file it names (a `.lock` or `log.jsonl` that is a folder, not the run's)."""
+    name = e.filename2 or e.filename  # a rename's: where the file was going, not its temporary name
+    return f"{e.strerror} ({name})" if e.strerror and name else str(e.strerror or e)
 
 
 def trim_log(path: Path, step: int) -> None:

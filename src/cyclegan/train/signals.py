@@ -1,5 +1,5 @@
-"""Stopping cleanly: the first Ctrl-C or SIGTERM asks the loop to save and stop after the current step; data
-loading workers leave Ctrl-C to the main process."""
+"""Stopping cleanly: the first Ctrl-C, SIGTERM or SIGHUP asks the loop to save and stop after the current step;
+data loading workers leave them to the main process."""
 
 from __future__ import annotations
 
@@ -9,16 +9,21 @@ import sys
 
 from tqdm import tqdm
 
+_HANGUP = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()  # not on Windows
+
 
 def worker_init(_: int) -> None:
-    # Workers are forked with the main process's handlers. Ctrl-C goes to the whole process group:
-    # only the main process handles it (and saves); SIGTERM ends a worker as usual.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Workers are forked with the main process's handlers. Ctrl-C and a hang-up go to the whole process group,
+    # and so does SIGTERM from a batch scheduler (Slurm) or `kill -- -PGID`: only the main process handles them
+    # (saves, then ends its workers). A worker SIGTERM killed made the main process's wait for a batch a
+    # RuntimeError traceback, the steps since the last checkpoint lost. A worker whose main process is gone exits.
+    for s in (signal.SIGINT, signal.SIGTERM, *_HANGUP):
+        signal.signal(s, signal.SIG_IGN)
 
 
 class StopRequest:
-    """Turns the first SIGINT/SIGTERM into a graceful stop after the current step; a second Ctrl-C aborts."""
+    """Turns the first SIGINT/SIGTERM (or SIGHUP: the terminal closed, an ssh session dropped) into a graceful stop
+    after the current step; a second Ctrl-C aborts."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -30,15 +35,20 @@ class StopRequest:
         if self.signum is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.signum = signum
-        tqdm.write(
-            f"\n{signal.Signals(signum).name} received: saving the checkpoint after this step... "
-            "(Ctrl-C again stops at once, keeping the last saved checkpoint)",
-            file=sys.stderr,
-        )
+        try:
+            tqdm.write(
+                f"\n{signal.Signals(signum).name} received: saving the checkpoint after this step... "
+                "(Ctrl-C again stops at once, keeping the last saved checkpoint)",
+                file=sys.stderr,
+            )
+        except OSError:  # a terminal that hung up: the save matters, not the line
+            pass
 
     def __enter__(self) -> StopRequest:
         self._pid = os.getpid()
-        for s in (signal.SIGINT, signal.SIGTERM):
+        # SIGHUP only where it would kill the run: not under nohup, which ignores it
+        hangup = [s for s in _HANGUP if signal.getsignal(s) is signal.SIG_DFL]
+        for s in (signal.SIGINT, signal.SIGTERM, *hangup):
             try:
                 self._old[s] = signal.signal(s, self._handle)
             except ValueError:  # not the main thread (e.g. inside a notebook worker): no handler
