@@ -330,7 +330,8 @@ def _step_loop(
                         capped = " (capped by --steps)" if total == fitter.cap else ""
                         tqdm.write(
                             f"fitting the steps to the {t.time_limit:g}-minute limit: {total} steps{capped} at "
-                            "the recent speed (re-fitted as it goes; inside the learning rate's decay only when the speed moves)"
+                            "the recent speed (re-fitted as it goes; inside the learning rate's decay only when the "
+                            "speed moves)"
                         )
             timed_out = deadline is not None and time.monotonic() > deadline
             # all ranks agree (a tiny CPU all-reduce) so they stop, log and save at the same step
