@@ -129,18 +129,6 @@ def test_a_yaml_merge_key_may_be_overridden(tmp_path):
     assert read_config_file(f) == {"ngf": 4, "ndf": 8}
 
 
-@pytest.mark.parametrize("family", ["cyclegan", "pix2pix", "cut", "fastcut"])
-def test_a_runs_config_json_serves_as_a_config_file(tmp_path, family):
-    # config.json holds every option, those of the other families too (at their defaults): as --config it was
-    # refused, "option '--direction' applies to --model pix2pix or cut or fastcut, not to --model cyclegan"
-    cfg = resolve({"family": family, "size": 64, "data": "root", "out": "run"})
-    f = tmp_path / "config.json"
-    f.write_text(json.dumps(cfg.to_dict()))
-    assert resolve(read_config_file(f)) == cfg
-    with pytest.raises(CycleGANError, match="applies to"):  # a value of another family's option still is refused
-        resolve({"family": family, "lambda_nce" if family in ("cyclegan", "pix2pix") else "lambda_l1": 3.0})
-
-
 def test_a_binary_config_file_is_a_one_line_error(tmp_path):
     f = tmp_path / "photo.png"
     f.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")

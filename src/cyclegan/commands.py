@@ -91,7 +91,7 @@ def run_train(opts, args: argparse.Namespace) -> int:
     idle = [  # as the user wrote them: --no-eval-kid for eval_kid False; a file's key at its default changes nothing
         f"--{'no-' if overrides[key] is False else ''}{key.replace('_', '-')}"
         for key in ("best_by", "eval_images", "eval_kid")
-        if key in flags or (key in overrides and not at_default(option_fields()[key][1], overrides[key]))
+        if key in flags or (key in overrides and not at_default(key, overrides[key]))
     ]
     if idle and not cfg.train.eval_every and os.environ.get("RANK", "0") == "0":  # not refused: a resumed run
         print(  # may switch scoring off with --eval-every 0 and keep the rest of its command line

@@ -565,15 +565,16 @@ def check_family_options(given: dict[str, Any], family: str) -> None:
             continue
         accepting = families.accepting(key, known[key][0])
         # a run's config.json given as --config holds every option: one of another family at its default says nothing
-        if family not in accepting and not at_default(known[key][1], option_value(key, value)):
+        if family not in accepting and not at_default(key, value):
             flag = "--" + key.replace("_", "-")
             raise CycleGANError(f"option '{flag}' applies to --model {' or '.join(accepting)}, not to --model {family}")
 
 
-def at_default(f: dataclasses.Field, value: Any) -> bool:
-    """Whether `value` is field `f`'s default (a list read from a file equal to a tuple default too)."""
+def at_default(key: str, value: Any) -> bool:
+    """Whether `value`, as option `key` holds it (`option_value`: a file's list as a tuple), is its default."""
+    f = option_fields()[key][1]
     default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-    return value == default or (isinstance(value, list) and isinstance(default, tuple) and tuple(value) == default)
+    return option_value(key, value) == default
 
 
 def validate(cfg: Config) -> Config:
