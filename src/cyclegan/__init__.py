@@ -10,29 +10,11 @@ For use in your own code:
     cyclegan.translate_video(G, "drive.mp4", "out/drive.mp4")  # a clip, less flicker (pip install -e ".[video]")
 """
 
+from .lazy import lazy_dir, lazy_exports
 from .version import __version__
 
-
-def __getattr__(name: str):
-    # Lazy, so `import cyclegan` (and the CLI's --help) does not pay for importing torch.
-    if name == "load_generator":
-        from .loading import load_generator
-
-        return load_generator
-    if name == "translate":
-        from .inference import translate
-
-        return translate
-    if name == "translate_video":
-        from .video import translate_video
-
-        return translate_video
-    raise AttributeError(f"module 'cyclegan' has no attribute {name!r}")
-
-
+# Lazy, so `import cyclegan` (and the CLI's --help) does not pay for importing torch.
+_EXPORTS = {".loading": ("load_generator",), ".inference": ("translate",), ".video": ("translate_video",)}
+__getattr__ = lazy_exports(__name__, _EXPORTS)
+__dir__ = lazy_dir(__name__, _EXPORTS)
 __all__ = ["__version__", "load_generator", "translate", "translate_video"]
-
-
-def __dir__() -> list[str]:
-    # The lazy names too, so dir() and tab completion show the API before its first use.
-    return sorted({*globals(), *__all__})
