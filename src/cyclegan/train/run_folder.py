@@ -92,7 +92,9 @@ def _fitted_steps(cfg: Config, stored: Config, step: int) -> int | None:
     t, s = cfg.train, stored.train
     if not (t.fit_steps and s.fit_steps and t.steps is not None and s.steps is not None):
         return t.steps
-    decaying = step >= s.steps - round(s.steps * s.lr_decay_fraction)  # no refit from there on (`StepFitter.due`)
+    # inside the decay the stored total is also the most (the cap): a refit may shorten it (`StepFitter.total`),
+    # but the resumed run's fresh --time-limit would lengthen it and raise the LR again
+    decaying = step >= s.steps - round(s.steps * s.lr_decay_fraction)
     return min(t.steps, s.steps) if decaying else t.steps
 
 
