@@ -460,7 +460,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         run_compare,
     ),
     "serve": Command(
-        "a web page to translate, stylise, compare and watch training runs (needs cyclegan[web])",
+        "a web page to translate, stylise, compare and watch training runs (needs the web extra)",
         "Serve a Gradio page on http://HOST:PORT/ with the models under --runs and --checkpoint only (no path "
         "can be typed in the page); Runs shows each run's losses and samples while it trains. "
         "Example: cyclegan serve --runs runs/ --checkpoint horse2zebra.pth",

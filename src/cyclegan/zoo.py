@@ -1,7 +1,7 @@
 """Published generators by name: the reference implementation's 18 pretrained models, cached on first use.
 
 `pretrained:NAME` is accepted wherever a checkpoint is taken (`translate`, `evaluate`, `export`, `compare`,
-`cyclegan.load_generator`): `loading.checkpoint_path` hands it to `resolve`, which returns the cached
+`serve`, `cyclegan.load_generator`): `loading.checkpoint_path` hands it to `resolve`, which returns the cached
 file, downloading it first. (Not to be confused with `cyclegan.pretrained`, the ImageNet feature networks.)
 
 A download
