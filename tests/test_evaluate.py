@@ -799,3 +799,19 @@ def test_a_size_past_the_pixel_cap_is_refused_before_any_work(tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(tmp_path / "none"), "--size", "200", "--max-pixels", "10000"]) == 2
     err = capsys.readouterr().err
     assert "option '--size' 200 makes each image 200x200 pixels, over --max-pixels 10000" in err
+
+
+def test_a_generator_file_listed_before_a_run_takes_the_runs_data(tmp_path):
+    """`evaluate --checkpoint G.pth RUN` without --data asked for --data (the first checkpoint has no run), where
+    `RUN G.pth` scored both on the run's data."""
+    from cyclegan.evaluate.runner import _one_data_root
+
+    run = tmp_path / "run"
+    run.mkdir()
+    save_tiny_checkpoint(run / "checkpoint.pt")
+    (run / "config.json").write_text(json.dumps({"data": {"data": str(tmp_path / "data")}, "train": {}}))
+    (tmp_path / "loose").mkdir()
+    loose = save_tiny_checkpoint(tmp_path / "loose" / "g.pt")
+    assert _one_data_root((str(loose), str(run))) == _one_data_root((str(run), str(loose))) == str(tmp_path / "data")
+    with pytest.raises(CycleGANError, match=r"option '--data' is needed: .*loose has no config.json"):
+        _one_data_root((str(loose),))

@@ -463,19 +463,25 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
 def _one_data_root(checkpoints: tuple[str, ...]) -> str:
     """The --data of the runs `checkpoints` belong to, which must be one: scored on the first run's data, a second
     run trained on other data was scored on data it never saw, without a word. Checkpoints outside a run (no
-    config.json) take the first run's."""
-    first = run_data(checkpoints[0])
-    for c in checkpoints[1:]:
+    config.json: a generator file of another project, say) take the runs' data, wherever they stand in the list;
+    with no run among them, the first one's error asks for --data."""
+    roots: dict[str, str] = {}
+    first_error: CycleGANError | None = None
+    for c in checkpoints:
         try:
-            other = run_data(c)
-        except CycleGANError:  # a generator file of another project, say: no run, no data of its own
-            continue
-        if Path(other).resolve() != Path(first).resolve():
+            roots[c] = run_data(c)
+        except CycleGANError as e:
+            first_error = first_error or e
+    if not roots:
+        raise first_error
+    (first, data), *others = roots.items()
+    for c, other in others:
+        if Path(other).resolve() != Path(data).resolve():
             raise CycleGANError(
-                f"option '--data' is needed: {checkpoints[0]} trained on {first} and {c} on {other}; give --data ROOT "
+                f"option '--data' is needed: {first} trained on {data} and {c} on {other}; give --data ROOT "
                 "to score them on one test split, or evaluate them apart"
             )
-    return first
+    return data
 
 
 def _evaluate_all(opts: EvalOptions, images: SplitImages) -> list[dict[str, Any]]:
