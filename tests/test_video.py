@@ -588,7 +588,7 @@ def test_shared_statistics_are_frame_order_not_batch_dependent(ckpt):
 
 
 def test_web_video_tab_translates_an_upload(ckpt, tmp_path):
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.errors import CycleGANError
     from cyclegan.web.engine import Engine
     from cyclegan.web.serve import ServeOptions

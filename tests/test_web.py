@@ -142,7 +142,7 @@ def test_a_growing_log_is_parsed_once_per_line(tmp_path, monkeypatch):
     log.unlink()
     assert reader.read(log) == []
 
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.web.engine import Engine
     from cyclegan.web.runs_tab import RunsTab
     from cyclegan.web.serve import ServeOptions
@@ -418,7 +418,7 @@ def test_an_upload_is_decoded_only_in_the_formats_the_page_names(tmp_path, monke
 def test_a_clip_upload_named_gif_is_read_only_as_gif_or_webp(engine, tmp_path, monkeypatch):
     """The Video tab reads a .gif or .webp clip with Pillow, which opens any of its formats by content: an
     EPS uploaded as clip.gif went to Ghostscript. Now such an upload is refused before it is read."""
-    pytest.importorskip("av", reason="PyAV is not installed (pip install 'cyclegan[video]')")
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
     from PIL import EpsImagePlugin
 
     from cyclegan.web.video_tab import VideoTab
@@ -443,8 +443,8 @@ def test_a_clip_over_the_frame_limit_is_refused_before_any_translation(tmp_path,
     heavy-job queue that long (a hostile probe). Now a clip of more than --max-clip-frames is refused in
     one line, counted before a model is loaded: the count its header declares (MP4, GIF), or for MKV and
     WebM, which declare none, its packets demuxed without decoding, up to the limit."""
-    pytest.importorskip("av", reason="PyAV is not installed (pip install 'cyclegan[video]')")
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.clipio import write_clip
     from cyclegan.web.engine import Engine
     from cyclegan.web.serve import ServeOptions
@@ -515,7 +515,7 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path, capsys, monkeypatc
     --port and --host, and the exit status is 2."""
     import socket
 
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.cli import main
 
     # what serve sets in this process's environment, undone after the test (Gradio's cache folder included:
@@ -542,7 +542,7 @@ def test_serve_options_import_neither_torch_nor_gradio():
 
 @pytest.mark.slow
 def test_the_page_never_imports_training_code():
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     code = "import sys, cyclegan.web.app, cyclegan.compare; print('cyclegan.train' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=server_env(), check=True)
     assert out.stdout.split() == ["False"]
@@ -551,7 +551,7 @@ def test_the_page_never_imports_training_code():
 def test_examples_from_a_folder_are_as_many_as_the_help_says(tmp_path):
     """A folder given to --examples offered its first 8 images and left the rest out, a cap `serve --help`
     did not mention ("files or folders"). Now the help names it."""
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.web.options import EXAMPLES_PER_FOLDER
     from cyclegan.web.serve import ServeOptions
     from cyclegan.web.translate_tab import example_images
@@ -567,7 +567,7 @@ def test_examples_from_a_folder_are_as_many_as_the_help_says(tmp_path):
 def test_an_example_named_in_bytes_that_are_not_utf8_is_refused_in_one_line(tmp_path):
     """An --examples image whose name is not UTF-8 stopped `cyclegan serve` with Gradio's traceback
     (UnicodeEncodeError as it copied the file into its cache). Now the start is refused in one line."""
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.web.serve import ServeOptions
     from cyclegan.web.translate_tab import example_images
 
@@ -584,7 +584,7 @@ def test_shipped_examples_are_the_built_in_world():
     from cyclegan.data.synthetic import render, scene_for
     from cyclegan.web.serve import ServeOptions
 
-    gradio = pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    gradio = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     del gradio
     from cyclegan.web.translate_tab import example_images
 
@@ -622,7 +622,7 @@ def test_stylize_calls_back_every_step_and_stops_when_the_callback_raises():
 
 @pytest.fixture
 def engine(tmp_path, run):
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.web.engine import Engine
     from cyclegan.web.serve import ServeOptions
 
@@ -762,7 +762,7 @@ def test_loaded_models_are_bounded_and_the_least_recently_used_is_freed(tmp_path
     """The loaded-model cache was never emptied: a visitor could load every run's checkpoint.pt and best.pt in
     both directions (a hostile probe). Now the MODELS_KEPT generators used last stay loaded; the least
     recently used is freed, and loaded again when it is used again."""
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.web import engine as engine_module
     from cyclegan.web.serve import ServeOptions
 
@@ -794,7 +794,7 @@ def test_a_model_deleted_between_listing_and_loading_is_one_line(engine, tmp_pat
 def test_the_page_config_names_models_and_never_holds_a_server_path(tmp_path, run):
     """Gradio's /config (public: any visitor fetches it) held each checkpoint's absolute path as the model
     dropdowns' choices and value (a hostile probe). Now the page holds names; the server maps them to files."""
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.web.app import build_app
     from cyclegan.web.runs import check_checkpoint_files
     from cyclegan.web.serve import ServeOptions
@@ -827,7 +827,7 @@ def test_a_name_keeps_its_file_when_a_run_of_the_same_name_appears(tmp_path, run
     "runs/x (2)", so a page listed before (or the Video tab's list, made at start) loaded the other model;
     and a run folder given as --runs took the name of a --checkpoint file. Now a name keeps its file for
     the server's life, and the new one is numbered."""
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.web.engine import Engine
     from cyclegan.web.runs import check_checkpoint_files
     from cyclegan.web.serve import ServeOptions
@@ -867,7 +867,7 @@ def test_a_name_keeps_its_file_when_a_run_of_the_same_name_appears(tmp_path, run
 
 
 def test_user_errors_turn_exceptions_into_one_line_messages(capsys):
-    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.web.engine import user_errors
 
     def fails(kind):
@@ -890,7 +890,7 @@ def test_errors_on_the_page_name_its_controls_not_command_line_flags(tmp_path):
     """The page showed `use --direction AtoB` for a one-direction model (a hostile probe): a visitor has no
     command line. Every handler's errors go through `user_errors`, which writes the flags its tab's controls set
     as their labels; the server's own options stay flags."""
-    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     import torch
 
     from cyclegan.config import resolve
@@ -928,7 +928,7 @@ def test_old_uploads_and_outputs_are_deleted_and_one_upload_is_bounded(tmp_path,
     """Uploads (and the page's outputs) stayed in the server's work folder for its whole life, and Gradio's
     upload endpoint takes any number of them (a hostile probe). Now Gradio's delete_cache removes each an hour
     (CACHE_KEPT_S) after it was made; Gradio refuses an upload over --max-upload-mb before storing it."""
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from datetime import datetime, timedelta
 
     from gradio import route_utils
@@ -962,7 +962,7 @@ def test_a_new_run_reaches_the_video_tab_s_model_list_too(tmp_path, run):
     """The timer refreshed the model lists of Translate and Compare but not Video's, so a run that saved
     its first checkpoint after the start could not be used in Video without a restart (and a deleted one
     stayed offered). Now the Video tab's list is refreshed with the others."""
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.web.app import build_app
     from cyclegan.web.serve import ServeOptions
 
@@ -984,7 +984,7 @@ def test_a_chosen_model_that_is_deleted_is_not_replaced_by_another(tmp_path, run
     """When the model a visitor had chosen went away (its run deleted), the refresh chose the list's first
     model in its place, silently: the next Translate ran a model the visitor never picked (the page does not
     say which model a result came from). Now the choice is emptied and the next job asks for one."""
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.web.engine import Engine
     from cyclegan.web.serve import ServeOptions
 
@@ -1028,7 +1028,7 @@ def test_the_runs_tab_and_errors_show_no_server_path(engine, run):
     """The Runs tab's config panel showed config.json's `data` and `out` as training was given them: the
     server's absolute folders (a hostile probe), and errors named files by their server paths (the VGG19
     cache, a clip's output). Now a folder is shown by its last part, the name a visitor knows it by."""
-    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.web.engine import user_errors
     from cyclegan.web.runs_tab import RunsTab
 
@@ -1060,7 +1060,7 @@ def test_names_are_shown_letter_for_letter_not_as_markdown(tmp_path, run):
     `<img src=x>` was drawn as a (broken) image, `[x](javascript:...)` as a link, `**b**` as bold, and an
     upload named `a|b.png` split the Translate table's row. Rendered as CommonMark (what gr.Markdown
     does), each now reads as its name."""
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from markdown_it import MarkdownIt
 
     from cyclegan.web.engine import Engine
@@ -1090,7 +1090,7 @@ def test_a_name_between_dollar_pairs_is_not_drawn_as_maths(tmp_path, run):
     Markdown it is sent, before rendering it. `literal` already escapes each "$" (`\\$`), so a run or an
     upload named `$$x^2$$` is sent without one and shown as its name (checked once in Chromium too: the Runs
     summary read `runs/$$x^2$$`, no KaTeX). This keeps it so."""
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from markdown_it import MarkdownIt
 
     from cyclegan.web.engine import Engine, literal
@@ -1116,7 +1116,7 @@ def test_runs_view_shows_a_rerun_s_samples_and_survives_a_deleted_grid(tmp_path,
     A grid deleted between listing and copying (the run removed while the page shows it) raised
     FileNotFoundError, an internal error in the page. Now a new file is a new copy, and a vanished one is
     left for the next refresh."""
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.web import runs_tab
     from cyclegan.web.engine import Engine
     from cyclegan.web.serve import ServeOptions
@@ -1157,7 +1157,7 @@ def test_browser_translate_errors_and_runs(run, tmp_path):
     if chromium is None:
         pytest.skip("no Chromium installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
 
     photo = _png(tmp_path / "photo.png", 45, 37)
     other = _png(tmp_path / "second.png", 33, 29, seed=1)
@@ -1202,7 +1202,7 @@ def test_the_server_names_its_address_without_gradio_s_share_advice(tmp_path, ru
     """`cyclegan serve` printed Gradio's lines, among them "To create a public link, set `share=True` in
     `launch()`": advice for a Python caller that the command has no option for. Now one line of ours names the
     page's address, and blocking waits on the running server as before."""
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'cyclegan[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     import socket
 
     from cyclegan.web import app as app_module
