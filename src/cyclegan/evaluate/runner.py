@@ -489,7 +489,9 @@ def _evaluate_all(opts: EvalOptions, images: SplitImages) -> list[dict[str, Any]
     checkpoints = opts.checkpoint
     device = resolve_device(opts.device)
     images, skipped = _drop_bad_images(opts, images)
-    for c in checkpoints:  # each read and built once now: a bad one late in the list lost the others' work
+    # each read and built up front, and again when scored (all kept, many milestones would hold gigabytes): a
+    # bad one late in the list lost the others' work
+    for c in checkpoints:
         _generators(checkpoint_path(c), opts)
     _check_counts(opts, images)
     for line in _partial_pairs(opts, images):
