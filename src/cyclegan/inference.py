@@ -127,18 +127,10 @@ def translate(
         batched = images if images.dim() == 4 else images.unsqueeze(0)
         out = translate_batch(net, batched, tiling=tiling).to(images.device)
         return out if images.dim() == 4 else out[0]
-    if isinstance(images, Image.Image):
-        return translate(
-            net,
-            [images],
-            size=size,
-            tile=tile,
-            tile_overlap=tile_overlap,
-            max_memory=max_memory,
-            thumbnail=thumbnail,
-            max_pixels=max_pixels,
-        )[0]
-    if not isinstance(images, (list, tuple)):
+    single = isinstance(images, Image.Image)
+    if single:
+        images = [images]
+    elif not isinstance(images, (list, tuple)):
         raise CycleGANError(f"images: expected a PIL image, a path, a list of them or a tensor, got {_kind(images)}")
     results = []
     for i, im in enumerate(images):
@@ -157,7 +149,7 @@ def translate(
                 )
             im = resize_long_side(im, size)
         results.append(to_pil(translate_batch(net, to_tensor(im).unsqueeze(0), tiling=tiling)[0]))
-    return results
+    return results[0] if single else results
 
 
 def read_still(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
