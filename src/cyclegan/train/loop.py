@@ -390,7 +390,7 @@ def _lost_image(
 ) -> CycleGANError:
     """The error that stops a run whose image went (`why`), after saving the steps done since the last checkpoint:
     they were lost with a traceback. Not under torchrun, where the save would wait for ranks that read on."""
-    resume = f"cyclegan train --out {escape(shlex.quote(str(run.folder)))} --resume"
+    resume = _resume_command(run)
     if step == (saved or 0) or run.d_ctx.enabled:  # nothing trained since the checkpoint, or a save that would wait
         if saved is None:
             return CycleGANError(
@@ -434,8 +434,13 @@ def _finish(
     )
 
 
+def _resume_command(run: Run) -> str:
+    """The command that goes on with the run, quoted so that it runs as printed (a folder with a space)."""
+    return f"cyclegan train --out {escape(shlex.quote(str(run.folder)))} --resume"
+
+
 def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
-    resume = f"cyclegan train --out {escape(shlex.quote(str(run.folder)))} --resume"  # a command that runs as printed
+    resume = _resume_command(run)
     if end.signum is not None:
         print(
             f"stopped at step {end.step}/{run.total}; checkpoint saved to {escape(path)}. Continue with: {resume}",
