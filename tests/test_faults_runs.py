@@ -701,7 +701,7 @@ def test_a_log_or_tensorboard_path_taken_by_another_kind_of_file_is_named(datase
     (out / "log.jsonl").rmdir()
     (out / "tensorboard").write_text("not a folder")
     assert main(["train", *tiny_flags(dataset, out, steps=1)]) == 0  # TensorBoard is optional: the run goes on
-    assert f"warning: no TensorBoard events this run (File exists: {out / 'tensorboard'})" in capsys.readouterr().err
+    assert f"warning: no TensorBoard events this run: File exists ({out / 'tensorboard'})" in capsys.readouterr().err
     assert load_checkpoint(out)["step"] == 1
 
 

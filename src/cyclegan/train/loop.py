@@ -481,9 +481,9 @@ def _write_samples_or_warn(trainer: Trainer, samples: _Samples, path: Path) -> N
     try:
         write_samples(trainer, *samples, path)
     except OSError as e:
-        where = f"{e.strerror}: {e.filename}" if e.strerror and e.filename else str(e)
         tqdm.write(
-            f"warning: cannot write the sample grid {escape(path)} ({escape(where)}); training goes on", file=sys.stderr
+            f"warning: cannot write the sample grid {escape(path)}: {escape(oserror_text(e))}; training goes on",
+            file=sys.stderr,
         )
 
 

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from ..errors import CycleGANError, escape
 from ..run_files import CHECKPOINT_NAME, LOG_NAME, TENSORBOARD_DIR
 from . import distributed as ddp
-from .run_folder import Run
+from .run_folder import Run, oserror_text
 from .trainer import Trainer
 
 LOSSES_KEY = "loss_sums"  # checkpoint.pt: the loss sums since the last scheduled record (`LossLog.carried_state`)
@@ -53,8 +53,7 @@ class LossLog:
             try:
                 self.tb = _tensorboard(self.run.folder, purge_step=self.start + 1)
             except OSError as e:  # optional: the run goes on without it
-                where = f"{e.strerror}: {e.filename}" if e.strerror and e.filename else str(e)
-                tqdm.write(f"warning: no TensorBoard events this run ({escape(where)})", file=sys.stderr)
+                tqdm.write(f"warning: no TensorBoard events this run: {escape(oserror_text(e))}", file=sys.stderr)
             except UnicodeEncodeError:  # TensorBoard writes UTF-8 paths only
                 tqdm.write(
                     f"warning: no TensorBoard events this run (TensorBoard takes UTF-8 folder names only, and "
