@@ -1,5 +1,5 @@
 """The training loop: lock the run folder, check the two domains, build (or restore) the trainer, run the
-steps with progress, logs and sample grids, stop cleanly on Ctrl-C, SIGTERM or the time limit, stop at the
+steps with progress, logs and sample grids, stop cleanly on Ctrl-C, SIGTERM, SIGHUP or the time limit, stop at the
 first non-finite loss without saving it, and have the trainer save the run."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
 
     The run folder is locked (`files.FolderLock`, by rank 0 under torchrun) before anything is written in it
     and until the end: a second run on the same folder is refused, naming the first one's PID.
-    Raises SystemExit(128 + signal) after saving when interrupted by Ctrl-C or SIGTERM, and a CycleGANError
+    Raises SystemExit(128 + signal) after saving when interrupted by Ctrl-C, SIGTERM or SIGHUP, and a CycleGANError
     at the first non-finite loss, leaving the last checkpoint as it was.
     """
     if not isinstance(cfg, Config):  # train({"data": ...}) was an AttributeError about 'train'
@@ -251,7 +251,7 @@ class _End:
     """Where and why the step loop ended, and the run as it ended (`--fit-steps` may have changed its total)."""
 
     step: int
-    signum: int | None  # the stop signal received (Ctrl-C, SIGTERM), if any
+    signum: int | None  # the stop signal received (Ctrl-C, SIGTERM, SIGHUP), if any
     timed_out: bool
     run: Run
     seconds_per_step: float | None = None  # wall s/step after the first two (loading, logs, checkpoints in)
