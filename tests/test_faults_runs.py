@@ -734,3 +734,21 @@ def test_a_run_file_taken_by_a_folder_is_named(dataset, tmp_path, capsys, name):
     (out / name).mkdir(parents=True)
     assert main(["train", *tiny_flags(dataset, out, steps=1)]) == 2
     assert f"cannot write the run folder {out}: Is a directory ({out / name})" in one_line_error(capsys)
+
+
+@pytest.mark.slow
+def test_a_process_with_loader_workers_still_alive_exits(tmp_path):
+    """Loader workers ignore SIGTERM (the whole process group's goes to the main process alone), but
+    multiprocessing ends the workers still alive at exit with SIGTERM and waits for them: a process whose loader was
+    not shut down (an error's traceback holding the training loop's frame, as pytest keeps it) never exited; the
+    test suite hung after its last test. Now they are killed at exit, without torch's "worker killed" error."""
+    script = tmp_path / "alive.py"
+    script.write_text(
+        "from torch.utils.data import DataLoader\n"
+        "from cyclegan.train.signals import worker_init\n"
+        "it = iter(DataLoader(list(range(100)), num_workers=1, worker_init_fn=worker_init))\n"
+        "next(it)\n"
+        "print('exiting', flush=True)\n"
+    )
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout == "exiting\n" and "Error" not in proc.stderr, proc.stderr

@@ -3,6 +3,9 @@ data loading workers leave them to the main process."""
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing
+import multiprocessing.util  # registers its exit handler first: ours (`_end_workers`, LIFO) then runs before it
 import os
 import signal
 import sys
@@ -19,6 +22,21 @@ def worker_init(_: int) -> None:
     # RuntimeError traceback, the steps since the last checkpoint lost. A worker whose main process is gone exits.
     for s in (signal.SIGINT, signal.SIGTERM, *_HANGUP):
         signal.signal(s, signal.SIG_IGN)
+
+
+def _end_workers() -> None:
+    """At the interpreter's exit, kill the daemonic children still alive: loader workers whose loader was not shut
+    down (an error's traceback held the training loop's frame). multiprocessing's own exit handler would end them
+    with SIGTERM, which loader workers ignore (`worker_init`), then wait for them: the process never exited."""
+    workers = [child for child in multiprocessing.active_children() if child.daemon]
+    if workers and hasattr(signal, "SIGCHLD"):
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # torch's handler would call the killing a worker failure
+    for child in workers:
+        child.kill()
+        child.join()
+
+
+atexit.register(_end_workers)
 
 
 class StopRequest:
