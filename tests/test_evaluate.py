@@ -736,7 +736,20 @@ def test_the_curve_of_checkpoints_scored_in_different_directions_shows_each(tmp_
     for reports in ([both, one], [one, both]):
         lines = format_curve(reports).splitlines()
         assert "BtoA fd_lite0" in lines[0] and len(lines) == 3
-        assert lines[1 + reports.index(one)].rstrip().endswith("-")  # no BtoA figures for the one-way run
+        assert lines[1 + reports.index(one)].split()[-4:] == ["-"] * 4  # no BtoA figures, and no checkpoint named
+
+
+def test_the_curve_names_each_checkpoint_so_a_runs_last_and_best_at_one_step_are_told_apart():
+    """`evaluate --checkpoint RUN` scores checkpoint.pt and best.pt; when best.pt is the last step, the curve printed
+    two rows both labelled only by that step, with nothing to say which file each was."""
+    from cyclegan.report import format_curve
+
+    row = {"fd_lite0": 1.0, "kid_lite0": 0.5, "kid_lite0_std": 0.0, "kid_subsets": 1, "cycle_psnr": 20.0}
+    last = {"backbone": "lite0", "step": 12, "directions": {"AtoB": row}, "checkpoint": "runs/r1/checkpoint.pt"}
+    best = {"backbone": "lite0", "step": 12, "directions": {"AtoB": row}, "checkpoint": "runs/r1/best.pt"}
+    lines = format_curve([last, best]).splitlines()
+    assert lines[0].rstrip().endswith("checkpoint")
+    assert lines[1].rstrip().endswith("runs/r1/checkpoint.pt") and lines[2].rstrip().endswith("runs/r1/best.pt")
 
 
 def test_an_evaluation_that_fails_leaves_none_of_its_new_images(tmp_path, monkeypatch):

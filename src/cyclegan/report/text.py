@@ -120,12 +120,13 @@ def format_table(report: dict[str, Any]) -> str:
 
 
 def format_curve(reports: list[dict[str, Any]]) -> str:
-    """One line per checkpoint (e.g. training milestones): distance, KID and cycle PSNR per direction."""
+    """One line per checkpoint (e.g. training milestones): distance, KID and cycle PSNR per direction, and the
+    checkpoint's file (a run's checkpoint.pt and best.pt can be at the same step)."""
     fd_name, kid_name = METRIC_NAMES[reports[0]["backbone"]]
     # every direction any checkpoint scored (a CycleGAN's two beside a CUT run's one), "-" where one has none
     dirs = list(dict.fromkeys(d for r in reports for d in r["directions"]))
     titles = (f"{d + ' ' + fd_name:>15} {d + ' ' + kid_name:>22} {d + ' cycle PSNR':>15}" for d in dirs)
-    head = f"{'step':>7}  " + "  ".join(titles)
+    head = f"{'step':>7}  " + "  ".join(titles) + "  checkpoint"
     lines = [head]
     for r in reports:
         cells = []
@@ -136,7 +137,7 @@ def format_curve(reports: list[dict[str, Any]]) -> str:
                 continue
             kid = _kid(row, kid_name)
             cells.append(f"{row[fd_name]:>15.2f} {kid:>22} {row.get('cycle_psnr', float('nan')):>15.2f}")
-        lines.append(f"{r['step']!s:>7}  " + "  ".join(cells))
+        lines.append(f"{r['step']!s:>7}  " + "  ".join(cells) + f"  {r.get('checkpoint', '-')}")
     return "\n".join(lines)
 
 
