@@ -349,3 +349,18 @@ def test_a_size_under_the_generators_smallest_side_is_refused_and_a_thin_result_
     assert "--size 41 keeps its short side" in err and Image.open(out / "wide.png").size == (16, 3)
     assert translate_cli(tiny, out, wide, extra=["--size", "41", "--overwrite"]) == 0
     assert "warning" not in capsys.readouterr().err and Image.open(out / "wide.png").size == (41, 8)
+
+
+def test_an_animated_png_or_multi_page_tiff_says_its_other_frames_are_left_out(tiny, tmp_path, capsys):
+    """Before: an animated PNG and a 3-page TIFF were written as their first frame alone, exit 0, without a word."""
+    rng = np.random.default_rng(0)
+    pages = [Image.fromarray(rng.integers(0, 255, (16, 24, 3), np.uint8)) for _ in range(3)]
+    pages[0].save(tmp_path / "anim.png", save_all=True, append_images=pages[1:], duration=100)
+    pages[0].save(tmp_path / "scan.tif", save_all=True, append_images=pages[1:])
+    pages[0].save(tmp_path / "one.tif")
+    out = tmp_path / "out"
+    assert translate_cli(tiny, out, tmp_path / "anim.png", tmp_path / "scan.tif", tmp_path / "one.tif") == 0
+    err = capsys.readouterr().err
+    for name in ("anim.png", "scan.tif"):
+        assert f"warning: {tmp_path / name} holds 3 frames (pages); only the first is translated" in err
+    assert "one.tif" not in err and sorted(p.name for p in out.iterdir()) == ["anim.png", "one.png", "scan.png"]

@@ -130,6 +130,8 @@ def _batches(
         except CycleGANError as e:
             errors.append(str(e))
             continue
+        if warning := frames_left_out(p):  # said, not silently dropped
+            print(escape(warning), file=sys.stderr)
         if size:
             h, w = long_side_shape(im.height, im.width, size)
             if h * w > max_pixels:  # an upscale is a decode too: held to the same cap, before it is made
@@ -152,6 +154,19 @@ def _batches(
         batch.append((p, x))
     if batch:
         yield batch
+
+
+def frames_left_out(path: Path) -> str | None:
+    """A warning for an image file that holds more frames than the one translated (an animated PNG, a
+    multi-page TIFF: `read_image` gives the first; an animated GIF or WebP is a clip), else None."""
+    try:
+        with open_image(path) as im:
+            n = getattr(im, "n_frames", 1)
+    except Exception:  # noqa: BLE001 - read_image names what is wrong with it
+        return None
+    if n <= 1:
+        return None
+    return f"warning: {path} holds {n} frames (pages); only the first is translated, the other {n - 1} are left out"
 
 
 def size_keeping(h: int, w: int, least: int) -> int:
