@@ -364,3 +364,18 @@ def test_an_animated_png_or_multi_page_tiff_says_its_other_frames_are_left_out(t
     for name in ("anim.png", "scan.tif"):
         assert f"warning: {tmp_path / name} holds 3 frames (pages); only the first is translated" in err
     assert "one.tif" not in err and sorted(p.name for p in out.iterdir()) == ["anim.png", "one.png", "scan.png"]
+
+
+def test_a_double_star_glob_leaves_hidden_files_out_as_the_glob_module_does(tiny, tmp_path, capsys):
+    """Before: `in/**/*` matched `in/.cache/notes.txt` and `in/.x.png` (Path.match takes hidden names, which
+    glob's `*` and folder inputs leave out): each named as an unreadable image, exit 1."""
+    from cyclegan.data.io import glob_files
+
+    (tmp_path / "in").mkdir()
+    Image.new("RGB", (16, 16)).save(tmp_path / "in" / "a.png")
+    (tmp_path / "in" / ".cache").mkdir()
+    (tmp_path / "in" / ".cache" / "notes.txt").write_text("not an image")
+    (tmp_path / "in" / ".x.png").write_bytes(b"not an image")
+    assert translate_cli(tiny, tmp_path / "out", tmp_path / "in" / "**" / "*") == 0
+    assert "error" not in capsys.readouterr().err and [p.name for p in (tmp_path / "out").iterdir()] == ["a.png"]
+    assert glob_files(str(tmp_path / "in" / "**" / ".*")) == [tmp_path / "in" / ".x.png"]  # named with a dot: taken

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import itertools
 import math
 import sys
 from collections.abc import Iterator, Sequence
@@ -39,7 +40,7 @@ from .data.io import (
 )
 from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
-from .files import check_outputs, claim_folder, unique_stems
+from .files import check_outputs, claim_folder, inside, unique_stems
 from .inference import check_size, is_out_of_memory, translate_batch, uncompiled
 from .loading import load_generator
 from .models.unet import UnetGenerator
@@ -54,6 +55,7 @@ class Inputs:
     files: list[Path] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     folders: list[Path] = field(default_factory=list)  # the folders among the inputs (searched recursively)
+    searched: dict[Path, Path] = field(default_factory=dict)  # a file only a glob names -> the folder it searched
 
 
 def expand_inputs(inputs: Sequence[str]) -> Inputs:
@@ -62,11 +64,13 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
     found = Inputs()
     seen: set[Path] = set()
 
-    def add(p: Path) -> None:
+    def add(p: Path, *, searched: Path | None = None) -> None:
         key = p.resolve()
         if key not in seen:
             seen.add(key)
             found.files.append(p)
+            if searched is not None:
+                found.searched[p] = searched
 
     for item in inputs:
         path = Path(item)
@@ -85,8 +89,9 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
             matches = glob_files(item)
             if not matches:
                 found.errors.append(f"{item}: no file matches this pattern")
+            head = Path(*[part for part in itertools.takewhile(lambda s: not glob.has_magic(s), path.parts)])
             for p in matches:
-                add(p)
+                add(p, searched=head)
         else:  # missing, or there but no file to read (/dev/zero, a FIFO): say which
             found.errors.append(f"{item}: {not_a_file_reason(path)}")
     return found
@@ -213,17 +218,35 @@ def plan_outputs(
         raise CycleGANError("options '--skip-existing' and '--overwrite' contradict each other: give one of them")
     found = expand_inputs(inputs)
     out_dir = Path(out_dir)
-    targets = output_names(found.files, out_dir, ext, warn=False)
-    files = found.files
+    files, outputs = without_outputs(found, out_dir)
+    if warn and outputs:
+        names = ", ".join(p.name for p in outputs[:3]) + (", ..." if len(outputs) > 3 else "")
+        msg = f"warning: left out {len(outputs)} file(s) the patterns match inside --out {out_dir}: {names}"
+        print(escape(msg), file=sys.stderr)
+    targets = output_names(files, out_dir, ext, warn=False)
     if skip_existing:
-        files = [f for f in files if not (targets[f].exists() or targets[f].is_symlink())]
-        targets = {f: targets[f] for f in files}
+        targets = {f: t for f, t in targets.items() if not (t.exists() or t.is_symlink())}
     check_outputs(
         targets.values(), overwrite=overwrite, out_folder=out_dir, inputs=found.files, input_folders=found.folders
     )
     if warn:  # refused or not, now say which inputs get suffixed names
-        output_names(found.files, out_dir, ext, warn=True)
-    return Plan(files, targets, list(found.errors), overwrite, skipped=len(found.files) - len(files))
+        output_names(files, out_dir, ext, warn=True)
+    return Plan(list(targets), targets, list(found.errors), overwrite, skipped=len(files) - len(targets))
+
+
+def without_outputs(found: Inputs, out_dir: Path) -> tuple[list[Path], list[Path]]:
+    """(inputs, left out): the files a glob matches inside `out_dir` where `out_dir` is a sub-folder of the
+    folder the glob searches, left out as outputs (an input folder holding it is refused for the same reason:
+    outputs must not become the next run's inputs). `translate 'photos/**/*' --out photos/out` run again
+    with --skip-existing translated its own outputs again, as img-2.png beside img.png. A glob of files in
+    `out_dir` itself (`'photos/*.jpg' --out photos`, beside their sources) still names inputs."""
+    out = out_dir.resolve()
+    left = [
+        f
+        for f, head in found.searched.items()
+        if out != head.resolve() and inside(out, head.resolve()) and inside(f.resolve(), out)
+    ]
+    return [f for f in found.files if f not in left], left
 
 
 def check_some_input(plan: Plan) -> None:

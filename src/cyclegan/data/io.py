@@ -261,8 +261,16 @@ def glob_files(pattern: str) -> list[Path]:
     found = set()
     for base in (b for b in bases if b.is_dir()):
         prefix = Path() if i == 0 else base  # a pattern that starts with ** names files relative to "."
-        found |= {prefix / f.relative_to(base) for f in walk_files(base) if f.relative_to(base).match(tail)}
+        found |= {prefix / f.relative_to(base) for f in walk_files(base) if _matches(f.relative_to(base), tail)}
     return sorted(found)
+
+
+def _matches(relative: Path, tail: str) -> bool:
+    """Whether a file under a `**` matches the rest of the pattern, hidden names left out as the glob module
+    leaves them out (`Path.match("*")` takes them: `translate 'in/**/*' --out in/out` read its own lock file
+    `in/out/.lock` as an image) unless the pattern names them with a dot."""
+    hidden = any(part.startswith(".") for part in relative.parts)
+    return relative.match(tail) and (not hidden or any(p.startswith(".") for p in Path(tail).parts))
 
 
 def find_images(folder: str | Path, *, skipped: list[str] | None = None) -> list[Path]:
