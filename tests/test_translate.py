@@ -379,3 +379,14 @@ def test_a_double_star_glob_leaves_hidden_files_out_as_the_glob_module_does(tiny
     assert translate_cli(tiny, tmp_path / "out", tmp_path / "in" / "**" / "*") == 0
     assert "error" not in capsys.readouterr().err and [p.name for p in (tmp_path / "out").iterdir()] == ["a.png"]
     assert glob_files(str(tmp_path / "in" / "**" / ".*")) == [tmp_path / "in" / ".x.png"]  # named with a dot: taken
+
+
+def test_inputs_whose_names_differ_only_in_case_get_outputs_that_differ_otherwise(tiny, tmp_path, capsys):
+    """Before: Photo.png and photo.PNG were written as Photo.png and photo.png, one file on macOS and Windows:
+    the second was refused there as made by another program while the run worked, and left out."""
+    (tmp_path / "in").mkdir()
+    for name in ("Photo.png", "photo.PNG"):
+        Image.new("RGB", (16, 16)).save(tmp_path / "in" / name, format="PNG")
+    assert translate_cli(tiny, tmp_path / "out", tmp_path / "in") == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["Photo.png", "photo-2.png"]
+    assert "photo.PNG will be written as photo-2.png" in capsys.readouterr().err
