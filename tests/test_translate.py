@@ -390,3 +390,16 @@ def test_inputs_whose_names_differ_only_in_case_get_outputs_that_differ_otherwis
     assert translate_cli(tiny, tmp_path / "out", tmp_path / "in") == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["Photo.png", "photo-2.png"]
     assert "photo.PNG will be written as photo-2.png" in capsys.readouterr().err
+
+
+def test_an_empty_out_or_input_is_refused_not_read_as_the_working_folder(tiny, tmp_path, capsys, monkeypatch):
+    """Before: `--out "$DIR"` with DIR unset wrote into the working folder (exit 0), and an empty INPUT
+    translated every image under it, recursively."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in").mkdir()
+    Image.new("RGB", (16, 16)).save(tmp_path / "in" / "a.png")
+    assert translate_cli(tiny, "", tmp_path / "in" / "a.png") == 2
+    assert capsys.readouterr().err == "error: option '--out' is empty: give the folder to write into\n"
+    assert translate_cli(tiny, tmp_path / "out", "") == 2
+    assert "error: an INPUT is empty" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
