@@ -35,6 +35,7 @@ from .data.io import (
     read_image,
     resize_long_side,
     save_image,
+    size_keeping,
     to_bytes,
     to_pil,
 )
@@ -172,14 +173,6 @@ def frames_left_out(path: Path) -> str | None:
     if n <= 1:
         return None
     return f"warning: {path} holds {n} frames (pages); only the first is translated, the other {n - 1} are left out"
-
-
-def size_keeping(h: int, w: int, least: int) -> int:
-    """The smallest long side (--size) at which an image of h x w px keeps a short side of `least` px."""
-    size = max(least, math.ceil((least - 0.5) * max(h, w) / min(h, w)))
-    while min(long_side_shape(h, w, size)) < least:  # rounding: at most a step or two
-        size += 1
-    return size
 
 
 def output_names(files: list[Path], out_dir: Path, ext: str, *, warn: bool = True) -> dict[Path, Path]:

@@ -21,7 +21,7 @@ import torch.nn.functional as F_
 from torch import nn
 
 from .clipio import ANIMATED_IMAGES, check_clip_output, probe, transcode
-from .data.io import MAX_PIXELS, long_side_shape, megapixels
+from .data.io import MAX_PIXELS, long_side_shape, megapixels, size_keeping
 from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution
 from .files import IMAGE_EXTENSIONS, check_outputs
@@ -29,7 +29,6 @@ from .inference import check_net, check_size, translate_batch, translate_tensor,
 from .temporal import FlowBlend, SharedNormStats
 from .tiling import activation_bytes, least_size, per_instance_norms, plan_for, thumbnail_of, translate_tiled
 from .translate_options import TemporalOptions, TilingOptions
-from .translation import size_keeping
 
 DEFAULT_BATCH = 4  # frames decoded and translated at once (fewer where --max-memory says so)
 

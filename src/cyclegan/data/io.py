@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import math
 import os
 import stat
 import threading
@@ -353,6 +354,14 @@ def long_side_shape(h: int, w: int, size: int) -> tuple[int, int]:
     """(H, W) scaled so the longer side is `size`, keeping the aspect ratio (each side at least 1)."""
     scale = size / max(h, w)
     return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def size_keeping(h: int, w: int, least: int) -> int:
+    """The smallest long side (--size) at which an image of h x w px keeps a short side of `least` px."""
+    size = max(least, math.ceil((least - 0.5) * max(h, w) / min(h, w)))
+    while min(long_side_shape(h, w, size)) < least:  # rounding: at most a step or two
+        size += 1
+    return size
 
 
 def resize_long_side(im: Image.Image, size: int) -> Image.Image:
