@@ -403,3 +403,13 @@ def test_an_empty_out_or_input_is_refused_not_read_as_the_working_folder(tiny, t
     assert translate_cli(tiny, tmp_path / "out", "") == 2
     assert "error: an INPUT is empty" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_a_damaged_exif_block_is_read_as_none_without_pillows_raw_warnings(tiny, tmp_path, recwarn):
+    """Before: each image with a damaged EXIF block printed Pillow's `TiffImagePlugin.py:950: UserWarning:
+    Corrupt EXIF data...` and its source line, twice (sorting by size, then reading)."""
+    im = Image.fromarray(np.random.default_rng(0).integers(0, 255, (20, 30, 3), np.uint8))
+    im.save(tmp_path / "a.jpg", exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff")
+    assert translate_cli(tiny, tmp_path / "out", tmp_path / "a.jpg") == 0
+    assert not [w for w in recwarn if "EXIF" in str(w.message)]
+    assert Image.open(tmp_path / "out" / "a.png").size == (30, 20)  # as stored, as viewers show it

@@ -122,9 +122,12 @@ def open_image(path: str | Path, max_pixels: int | None = None) -> Iterator[Imag
     except BaseException:
         os.close(fd)
         raise
-    with f:  # the file is ours to close; the image is not closed, so a loaded one stays usable (read_image)
-        with warnings.catch_warnings(), _pillow_allows(max_pixels):
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    with f, warnings.catch_warnings():  # the file is ours to close; the image stays usable once loaded (read_image)
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # A damaged EXIF block is read as none (no rotation, as viewers show it); Pillow's warning was two raw
+        # lines naming its own source file, twice per image.
+        warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning)
+        with _pillow_allows(max_pixels):
             im = Image.open(f)
         yield im
 
