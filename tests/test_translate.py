@@ -413,3 +413,17 @@ def test_a_damaged_exif_block_is_read_as_none_without_pillows_raw_warnings(tiny,
     assert translate_cli(tiny, tmp_path / "out", tmp_path / "a.jpg") == 0
     assert not [w for w in recwarn if "EXIF" in str(w.message)]
     assert Image.open(tmp_path / "out" / "a.png").size == (30, 20)  # as stored, as viewers show it
+
+
+def test_an_image_over_the_output_formats_limit_is_named_and_the_others_written(tiny, tmp_path, capsys):
+    """Before: --ext webp on a 16400 px wide image (WebP takes 16383 a side) was Pillow's ValueError as a
+    traceback that ended the run: the inputs after it were not translated."""
+    rng = np.random.default_rng(0)
+    (tmp_path / "in").mkdir()
+    Image.fromarray(rng.integers(0, 255, (3, 16400, 3), np.uint8)).save(tmp_path / "in" / "long.png")
+    Image.fromarray(rng.integers(0, 255, (16, 16, 3), np.uint8)).save(tmp_path / "in" / "ok.png")
+    out = tmp_path / "out"
+    assert translate_cli(tiny, out, tmp_path / "in", extra=["--ext", "webp"]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write {out / 'long.webp'}: encoding error" in err and "another --ext may take it" in err
+    assert [p.name for p in out.iterdir()] == ["ok.webp"]  # no temporary file left either

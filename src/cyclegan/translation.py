@@ -381,6 +381,9 @@ def translate_plan(
                 except OSError as e:  # e.g. a full disk: named, and the next images still tried
                     errors.append(f"{path}: cannot write {target}: {e.strerror or e}")
                     continue
+                except ValueError as e:  # the format's own limit (WebP: 16383 px a side) was a traceback
+                    errors.append(f"{path}: cannot write {target}: {e}; another --ext may take it")
+                    continue
                 written.append(target)
             bar.update(len(batch))
         bar.update(bar.total - bar.n)
