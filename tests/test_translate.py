@@ -427,3 +427,17 @@ def test_an_image_over_the_output_formats_limit_is_named_and_the_others_written(
     err = capsys.readouterr().err
     assert f"cannot write {out / 'long.webp'}: encoding error" in err and "another --ext may take it" in err
     assert [p.name for p in out.iterdir()] == ["ok.webp"]  # no temporary file left either
+
+
+def test_files_of_a_folder_that_translate_does_not_read_are_named_in_one_warning(tiny, tmp_path, capsys):
+    """Before: an iPhone's HEIC photo or a RAW file among the JPEGs of an input folder was left out without a
+    word (training's folders say so); hidden files and folders stay unmentioned."""
+    (tmp_path / "in" / ".git").mkdir(parents=True)
+    Image.new("RGB", (16, 16)).save(tmp_path / "in" / "a.jpg")
+    for name in ("IMG_0001.HEIC", "notes.txt", ".DS_Store", ".git/HEAD"):
+        (tmp_path / "in" / name).write_bytes(b"x")
+    assert translate_cli(tiny, tmp_path / "out", tmp_path / "in") == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"warning: {tmp_path / 'in'}: 2 file(s) left out, not images or clips translate reads: IMG_0001.HEIC, notes.txt"
+    ]

@@ -38,6 +38,7 @@ from .data.io import (
     size_keeping,
     to_bytes,
     to_pil,
+    walk_files,
 )
 from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
@@ -57,6 +58,7 @@ class Inputs:
     errors: list[str] = field(default_factory=list)
     folders: list[Path] = field(default_factory=list)  # the folders among the inputs (searched recursively)
     searched: dict[Path, Path] = field(default_factory=dict)  # a file only a glob names -> the folder it searched
+    unread: dict[Path, list[Path]] = field(default_factory=dict)  # an input folder -> its files of no kind read
 
 
 def expand_inputs(inputs: Sequence[str]) -> Inputs:
@@ -82,6 +84,8 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
             )  # clips and still GIFs too; a FIFO or device named there is named here
             if not images:
                 found.errors.append(f"{item}: folder holds no images")
+            visible = (f for f in walk_files(path) if not any(s.startswith(".") for s in f.relative_to(path).parts))
+            found.unread[path] = sorted(set(visible) - set(images))
             for p in images:
                 add(p)
         elif path.is_file():
@@ -212,6 +216,12 @@ def plan_outputs(
     found = expand_inputs(inputs)
     out_dir = Path(out_dir)
     files, outputs = without_outputs(found, out_dir)
+    if warn:
+        for folder, unread in found.unread.items():
+            if unread:  # a HEIC photo or a RAW file among JPEGs was left out without a word
+                names = ", ".join(p.name for p in unread[:3]) + (", ..." if len(unread) > 3 else "")
+                msg = f"warning: {folder}: {len(unread)} file(s) left out, not images or clips translate reads: {names}"
+                print(escape(msg), file=sys.stderr)
     if warn and outputs:
         names = ", ".join(p.name for p in outputs[:3]) + (", ..." if len(outputs) > 3 else "")
         msg = f"warning: left out {len(outputs)} file(s) the patterns match inside --out {out_dir}: {names}"
