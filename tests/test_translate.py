@@ -358,12 +358,15 @@ def test_an_animated_png_or_multi_page_tiff_says_its_other_frames_are_left_out(t
     pages[0].save(tmp_path / "anim.png", save_all=True, append_images=pages[1:], duration=100)
     pages[0].save(tmp_path / "scan.tif", save_all=True, append_images=pages[1:])
     pages[0].save(tmp_path / "one.tif")
+    pages[0].save(tmp_path / "phone.jpg", format="MPO", save_all=True, append_images=pages[1:2])  # photo + depth
     out = tmp_path / "out"
-    assert translate_cli(tiny, out, tmp_path / "anim.png", tmp_path / "scan.tif", tmp_path / "one.tif") == 0
+    inputs = [tmp_path / name for name in ("anim.png", "scan.tif", "one.tif", "phone.jpg")]
+    assert translate_cli(tiny, out, *inputs) == 0
     err = capsys.readouterr().err
     for name in ("anim.png", "scan.tif"):
         assert f"warning: {tmp_path / name} holds 3 frames (pages); only the first is translated" in err
-    assert "one.tif" not in err and sorted(p.name for p in out.iterdir()) == ["anim.png", "one.png", "scan.png"]
+    assert "one.tif" not in err and "phone.jpg" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["anim.png", "one.png", "phone.png", "scan.png"]
 
 
 def test_a_double_star_glob_leaves_hidden_files_out_as_the_glob_module_does(tiny, tmp_path, capsys):

@@ -168,10 +168,11 @@ def _batches(
 
 def frames_left_out(path: Path) -> str | None:
     """A warning for an image file that holds more frames than the one translated (an animated PNG, a
-    multi-page TIFF: `read_image` gives the first; an animated GIF or WebP is a clip), else None."""
+    multi-page TIFF: `read_image` gives the first; an animated GIF or WebP is a clip), else None. A JPEG's
+    further pictures (MPO: a phone's depth map or preview) are no part of the photo: not named."""
     try:
         with open_image(path) as im:
-            n = getattr(im, "n_frames", 1)
+            n = getattr(im, "n_frames", 1) if im.format in ("PNG", "TIFF") else 1
     except Exception:  # noqa: BLE001 - read_image names what is wrong with it
         return None
     if n <= 1:
