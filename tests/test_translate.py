@@ -392,7 +392,7 @@ def test_inputs_whose_names_differ_only_in_case_get_outputs_that_differ_otherwis
         Image.new("RGB", (16, 16)).save(tmp_path / "in" / name, format="PNG")
     assert translate_cli(tiny, tmp_path / "out", tmp_path / "in") == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["Photo.png", "photo-2.png"]
-    assert "photo.PNG will be written as photo-2.png" in capsys.readouterr().err
+    assert "photo.PNG will be written as photo-2.png (Photo.png is taken)" in capsys.readouterr().err
 
 
 def test_an_empty_out_or_input_is_refused_not_read_as_the_working_folder(tiny, tmp_path, capsys, monkeypatch):
