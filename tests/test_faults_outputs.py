@@ -111,6 +111,25 @@ def test_an_interrupted_translation_is_finished_with_skip_existing(run, tmp_path
     assert "--skip-existing instead of --overwrite" in capsys.readouterr().err
 
 
+def test_a_glob_over_its_own_out_folder_is_finished_without_translating_its_outputs(run, tmp_path, capsys):
+    """`translate 'photos/**/*' --out photos/out`: before, the glob matched the run's own lock file
+    (`photos/out/.lock`, named as an unreadable image, exit 1), and run again with --skip-existing it matched
+    the outputs too and translated them again, as img_000-2.png beside img_000.png."""
+    photos = tmp_path / "photos"
+    make_images(photos, 2, seed=3)
+    make_images(photos / "sub", 1, seed=4, size=(24, 16))
+    out = photos / "out"
+    assert translate(run, out, photos / "**" / "*") == 0
+    assert ".lock" not in capsys.readouterr().err
+    names = ["img_000-2.png", "img_000.png", "img_001.png"]  # sub/img_000.png is the second img_000
+    assert sorted(snapshot(out)) == names
+    (out / "img_001.png").unlink()  # as if interrupted
+    assert translate(run, out, photos / "**" / "*", extra=("--skip-existing",)) == 0
+    captured = capsys.readouterr()
+    assert "left out 2 file(s) the patterns match inside --out" in captured.err
+    assert "2 input(s) already translated" in captured.out and sorted(snapshot(out)) == names
+
+
 def test_out_naming_a_file_is_one_line(run, tmp_path, capsys):
     make_images(tmp_path / "in", 1, seed=3)
     (tmp_path / "out.png").write_bytes(b"x")

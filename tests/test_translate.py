@@ -349,3 +349,98 @@ def test_a_size_under_the_generators_smallest_side_is_refused_and_a_thin_result_
     assert "--size 41 keeps its short side" in err and Image.open(out / "wide.png").size == (16, 3)
     assert translate_cli(tiny, out, wide, extra=["--size", "41", "--overwrite"]) == 0
     assert "warning" not in capsys.readouterr().err and Image.open(out / "wide.png").size == (41, 8)
+
+
+def test_an_animated_png_or_multi_page_tiff_says_its_other_frames_are_left_out(tiny, tmp_path, capsys):
+    """Before: an animated PNG and a 3-page TIFF were written as their first frame alone, exit 0, without a word."""
+    rng = np.random.default_rng(0)
+    pages = [Image.fromarray(rng.integers(0, 255, (16, 24, 3), np.uint8)) for _ in range(3)]
+    pages[0].save(tmp_path / "anim.png", save_all=True, append_images=pages[1:], duration=100)
+    pages[0].save(tmp_path / "scan.tif", save_all=True, append_images=pages[1:])
+    pages[0].save(tmp_path / "one.tif")
+    pages[0].save(tmp_path / "phone.jpg", format="MPO", save_all=True, append_images=pages[1:2])  # photo + depth
+    out = tmp_path / "out"
+    inputs = [tmp_path / name for name in ("anim.png", "scan.tif", "one.tif", "phone.jpg")]
+    assert translate_cli(tiny, out, *inputs) == 0
+    err = capsys.readouterr().err
+    for name in ("anim.png", "scan.tif"):
+        assert f"warning: {tmp_path / name} holds 3 frames (pages); only the first is translated" in err
+    assert "one.tif" not in err and "phone.jpg" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["anim.png", "one.png", "phone.png", "scan.png"]
+
+
+def test_a_double_star_glob_leaves_hidden_files_out_as_the_glob_module_does(tiny, tmp_path, capsys):
+    """Before: `in/**/*` matched `in/.cache/notes.txt` and `in/.x.png` (Path.match takes hidden names, which
+    glob's `*` and folder inputs leave out): each named as an unreadable image, exit 1."""
+    from cyclegan.data.io import glob_files
+
+    (tmp_path / "in").mkdir()
+    Image.new("RGB", (16, 16)).save(tmp_path / "in" / "a.png")
+    (tmp_path / "in" / ".cache").mkdir()
+    (tmp_path / "in" / ".cache" / "notes.txt").write_text("not an image")
+    (tmp_path / "in" / ".x.png").write_bytes(b"not an image")
+    assert translate_cli(tiny, tmp_path / "out", tmp_path / "in" / "**" / "*") == 0
+    assert "error" not in capsys.readouterr().err and [p.name for p in (tmp_path / "out").iterdir()] == ["a.png"]
+    assert glob_files(str(tmp_path / "in" / "**" / ".*")) == [tmp_path / "in" / ".x.png"]  # named with a dot: taken
+
+
+def test_inputs_whose_names_differ_only_in_case_get_outputs_that_differ_otherwise(tiny, tmp_path, capsys):
+    """Before: Photo.png and photo.PNG were written as Photo.png and photo.png, one file on macOS and Windows:
+    the second was refused there as made by another program while the run worked, and left out."""
+    (tmp_path / "in").mkdir()
+    for name in ("Photo.png", "photo.PNG"):
+        Image.new("RGB", (16, 16)).save(tmp_path / "in" / name, format="PNG")
+    assert translate_cli(tiny, tmp_path / "out", tmp_path / "in") == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["Photo.png", "photo-2.png"]
+    assert "photo.PNG will be written as photo-2.png (Photo.png is taken)" in capsys.readouterr().err
+
+
+def test_an_empty_out_or_input_is_refused_not_read_as_the_working_folder(tiny, tmp_path, capsys, monkeypatch):
+    """Before: `--out "$DIR"` with DIR unset wrote into the working folder (exit 0), and an empty INPUT
+    translated every image under it, recursively."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in").mkdir()
+    Image.new("RGB", (16, 16)).save(tmp_path / "in" / "a.png")
+    assert translate_cli(tiny, "", tmp_path / "in" / "a.png") == 2
+    assert capsys.readouterr().err == "error: option '--out' is empty: give the folder to write into\n"
+    assert translate_cli(tiny, tmp_path / "out", "") == 2
+    assert "error: an INPUT is empty" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_a_damaged_exif_block_is_read_as_none_without_pillows_raw_warnings(tiny, tmp_path, recwarn):
+    """Before: each image with a damaged EXIF block printed Pillow's `TiffImagePlugin.py:950: UserWarning:
+    Corrupt EXIF data...` and its source line, twice (sorting by size, then reading)."""
+    im = Image.fromarray(np.random.default_rng(0).integers(0, 255, (20, 30, 3), np.uint8))
+    im.save(tmp_path / "a.jpg", exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff")
+    assert translate_cli(tiny, tmp_path / "out", tmp_path / "a.jpg") == 0
+    assert not [w for w in recwarn if "EXIF" in str(w.message)]
+    assert Image.open(tmp_path / "out" / "a.png").size == (30, 20)  # as stored, as viewers show it
+
+
+def test_an_image_over_the_output_formats_limit_is_named_and_the_others_written(tiny, tmp_path, capsys):
+    """Before: --ext webp on a 16400 px wide image (WebP takes 16383 a side) was Pillow's ValueError as a
+    traceback that ended the run: the inputs after it were not translated."""
+    rng = np.random.default_rng(0)
+    (tmp_path / "in").mkdir()
+    Image.fromarray(rng.integers(0, 255, (3, 16400, 3), np.uint8)).save(tmp_path / "in" / "long.png")
+    Image.fromarray(rng.integers(0, 255, (16, 16, 3), np.uint8)).save(tmp_path / "in" / "ok.png")
+    out = tmp_path / "out"
+    assert translate_cli(tiny, out, tmp_path / "in", extra=["--ext", "webp"]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write {out / 'long.webp'}: encoding error" in err and "another --ext may take it" in err
+    assert [p.name for p in out.iterdir()] == ["ok.webp"]  # no temporary file left either
+
+
+def test_files_of_a_folder_that_translate_does_not_read_are_named_in_one_warning(tiny, tmp_path, capsys):
+    """Before: an iPhone's HEIC photo or a RAW file among the JPEGs of an input folder was left out without a
+    word (training's folders say so); hidden files and folders stay unmentioned."""
+    (tmp_path / "in" / ".git").mkdir(parents=True)
+    Image.new("RGB", (16, 16)).save(tmp_path / "in" / "a.jpg")
+    for name in ("IMG_0001.HEIC", "notes.txt", ".DS_Store", ".git/HEAD"):
+        (tmp_path / "in" / name).write_bytes(b"x")
+    assert translate_cli(tiny, tmp_path / "out", tmp_path / "in") == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"warning: {tmp_path / 'in'}: 2 file(s) left out, not images or clips translate reads: IMG_0001.HEIC, notes.txt"
+    ]

@@ -432,6 +432,35 @@ def test_a_gif_clip_over_pils_warning_size_is_named_without_its_warning(ckpt, tm
     assert "cannot read clip" in err and "big.gif" in err and "DecompressionBomb" not in err, err
 
 
+def test_an_animated_webp_is_held_to_the_pixel_cap_while_its_writer_holds_every_frame(ckpt, tmp_path, capsys):
+    """Pillow's WebP writer keeps every translated frame until it writes: before, nothing bounded them (a
+    2-minute 1080p clip into a .webp would hold 22 GB). Past --max-pixels in all: one line, nothing written; a GIF
+    of the same frames (1 byte a pixel, written as they come) is not held to it."""
+    frames = [Image.fromarray(f) for f in moving_frames(6)]  # 6 frames of 48x32: 9216 px in all
+    frames[0].save(tmp_path / "a.webp", save_all=True, append_images=frames[1:], duration=80)
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=80)
+    out = tmp_path / "out"
+    assert translate(ckpt, out, tmp_path / "a.webp", tmp_path / "a.gif", extra=["--max-pixels", "5000"]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot translate clip {tmp_path / 'a.webp'} into an animated WebP" in err and "--max-pixels" in err
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["a.gif"]
+    assert translate(ckpt, out, tmp_path / "a.webp", extra=["--max-pixels", "10000"]) == 0
+    with Image.open(out / "a.webp") as im:
+        assert im.n_frames == 6
+
+
+def test_a_clip_made_thinner_than_the_generator_takes_by_size_is_named_as_an_image_is(ckpt, tmp_path, capsys):
+    """Before: --size 9 on a 48x32 clip wrote 10x6 frames (under the 8 px the generator takes) without a word,
+    where an image got a warning naming the --size that keeps its short side."""
+    frames = [Image.fromarray(f) for f in moving_frames(3)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=80)
+    assert translate(ckpt, tmp_path / "out", tmp_path / "a.gif", extra=["--size", "9"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {tmp_path / 'a.gif'} at --size 9 is 10x6 px, under the 8 px the generator takes" in err
+    assert translate(ckpt, tmp_path / "out2", tmp_path / "a.gif", extra=["--size", "12"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_translate_video_api_writes_the_kind_its_output_extension_names(ckpt, tmp_path):
     """Before: translate_video(G, "c.mp4", "o.gif") wrote MP4 data into o.gif, and "o.avi" too."""
     import cyclegan

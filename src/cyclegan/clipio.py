@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 from tqdm import tqdm
 
-from .data.io import check_pixels, to_rgb, walk_files
+from .data.io import MAX_PIXELS, check_pixels, megapixels, to_rgb, walk_files
 from .errors import CycleGANError, install_extra
 from .files import write_atomic
 
@@ -213,7 +213,8 @@ def transcode(
     suffix = dst.suffix.lower()
     if suffix in ANIMATED_IMAGES:  # GIF or WebP, from either kind of clip
         frames = _image_frames if src.suffix.lower() in ANIMATED_IMAGES else _video_frames
-        write = lambda tmp: _write_animated_image(src, frames(src), tmp, suffix, run, batch)  # noqa: E731
+        held = max_pixels or MAX_PIXELS
+        write = lambda tmp: _write_animated_image(src, frames(src), tmp, suffix, run, batch, held)  # noqa: E731
     else:
         write = lambda tmp: _write_video(src, tmp, dst, run, size, batch)  # noqa: E731
     try:
@@ -320,15 +321,28 @@ def _save_animation(tmp: str, suffix: str, images: Iterator[Image.Image], empty:
     first.save(tmp, format=fmt, save_all=True, append_images=images, **options, **extra)
 
 
-def _write_animated_image(src: Path, decoded: Iterator, tmp: str, suffix: str, run, batch: int) -> None:
-    """Translate `decoded` ((frame, ms) pairs of `src`) in batches and write them as a GIF or WebP at `tmp`."""
+def _write_animated_image(
+    src: Path, decoded: Iterator, tmp: str, suffix: str, run, batch: int, max_pixels: int = MAX_PIXELS
+) -> None:
+    """Translate `decoded` ((frame, ms) pairs of `src`) in batches and write them as a GIF or WebP at `tmp`.
+    Pillow's WebP writer holds every frame (3 bytes a pixel) until it writes: their pixels are held to
+    `max_pixels`, the decode cap (a 2-minute 1080p clip into a .webp would hold 22 GB)."""
     durations: list[int] = []  # filled a batch ahead of the frames the writer asks each one's duration for
+    pixels = 0
 
     def translated() -> Iterator[Image.Image]:
+        nonlocal pixels
         with _reading(src):
             for chunk in _batched(decoded, batch):
                 durations.extend(d for _, d in chunk)
                 arr = run(np.stack([a for a, _ in chunk]))
+                pixels += arr.shape[0] * arr.shape[1] * arr.shape[2]
+                if suffix == ".webp" and pixels > max_pixels:
+                    raise CycleGANError(
+                        f"cannot translate clip {src} into an animated WebP: its first {len(durations)} frames are "
+                        f"{megapixels(pixels)}, over the cap of {max_pixels} pixels (--max-pixels) that a WebP, "
+                        "held whole until written, may take; write an MP4 or a GIF, or give a smaller --size"
+                    )
                 yield from (Image.fromarray(a) for a in arr)
 
     with _reading(src):

@@ -165,19 +165,21 @@ def unique_stems(
 
     `warn`: say on stderr which input gets a suffixed name (`ext` completes the file name shown).
     `suffix_of`: each output's own suffix (".png", a clip's ".gif"), when they differ: names clash only when
-    stem and suffix both do.
+    stem and suffix both do. Names differing only in case clash too: on the file systems of macOS and Windows
+    they are one file (`Photo.png` was refused there as made by another program, and left out).
     """
-    used: set[str] = set()
+    used: dict[str, str] = {}  # casefolded output name -> the name given
     stems = []
     for path in files:
         suffix = suffix_of(path) if suffix_of else (f".{ext}" if ext else "")
         name, n = path.stem, 2
-        while name + suffix in used:
+        while (name + suffix).casefold() in used:
             name, n = f"{path.stem}-{n}", n + 1
         if warn and name != path.stem:
-            msg = f"warning: {path} will be written as {name}{suffix} ({path.stem}{suffix} is taken)"
+            taken = used[(path.stem + suffix).casefold()]
+            msg = f"warning: {path} will be written as {name}{suffix} ({taken} is taken)"
             print(escape(msg), file=sys.stderr)  # one line, whatever the file names hold
-        used.add(name + suffix)
+        used[(name + suffix).casefold()] = name + suffix
         stems.append(name)
     return stems
 

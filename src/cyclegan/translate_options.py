@@ -133,3 +133,12 @@ class TranslateOptions(Options):
     execution: ExecutionOptions = opt(factory=ExecutionOptions)
     device: str = device_option()
     progress: bool = progress_option()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # An empty path is ".": `--out "$DIR"` with DIR unset wrote into the working folder, and an input "$SRC"
+        # translated every image under it, recursively.
+        if not self.out:
+            raise CycleGANError("option '--out' is empty: give the folder to write into")
+        if "" in self.inputs:
+            raise CycleGANError("an INPUT is empty: give image or clip files, folders or globs (an unset variable?)")

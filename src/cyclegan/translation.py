@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import itertools
 import math
 import sys
 from collections.abc import Iterator, Sequence
@@ -34,12 +35,14 @@ from .data.io import (
     read_image,
     resize_long_side,
     save_image,
+    size_keeping,
     to_bytes,
     to_pil,
+    walk_files,
 )
 from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
-from .files import check_outputs, claim_folder, unique_stems
+from .files import check_outputs, claim_folder, inside, unique_stems
 from .inference import check_size, is_out_of_memory, translate_batch, uncompiled
 from .loading import load_generator
 from .models.unet import UnetGenerator
@@ -54,6 +57,8 @@ class Inputs:
     files: list[Path] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     folders: list[Path] = field(default_factory=list)  # the folders among the inputs (searched recursively)
+    searched: dict[Path, Path] = field(default_factory=dict)  # a file only a glob names -> the folder it searched
+    unread: dict[Path, list[Path]] = field(default_factory=dict)  # an input folder -> its files of no kind read
 
 
 def expand_inputs(inputs: Sequence[str]) -> Inputs:
@@ -62,11 +67,13 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
     found = Inputs()
     seen: set[Path] = set()
 
-    def add(p: Path) -> None:
+    def add(p: Path, *, searched: Path | None = None) -> None:
         key = p.resolve()
         if key not in seen:
             seen.add(key)
             found.files.append(p)
+            if searched is not None:
+                found.searched[p] = searched
 
     for item in inputs:
         path = Path(item)
@@ -77,6 +84,8 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
             )  # clips and still GIFs too; a FIFO or device named there is named here
             if not images:
                 found.errors.append(f"{item}: folder holds no images")
+            visible = (f for f in walk_files(path) if not any(s.startswith(".") for s in f.relative_to(path).parts))
+            found.unread[path] = sorted(set(visible) - set(images))
             for p in images:
                 add(p)
         elif path.is_file():
@@ -85,8 +94,9 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
             matches = glob_files(item)
             if not matches:
                 found.errors.append(f"{item}: no file matches this pattern")
+            head = Path(*[part for part in itertools.takewhile(lambda s: not glob.has_magic(s), path.parts)])
             for p in matches:
-                add(p)
+                add(p, searched=head)
         else:  # missing, or there but no file to read (/dev/zero, a FIFO): say which
             found.errors.append(f"{item}: {not_a_file_reason(path)}")
     return found
@@ -130,6 +140,8 @@ def _batches(
         except CycleGANError as e:
             errors.append(str(e))
             continue
+        if warning := frames_left_out(p):  # said, not silently dropped
+            print(escape(warning), file=sys.stderr)
         if size:
             h, w = long_side_shape(im.height, im.width, size)
             if h * w > max_pixels:  # an upscale is a decode too: held to the same cap, before it is made
@@ -154,12 +166,18 @@ def _batches(
         yield batch
 
 
-def size_keeping(h: int, w: int, least: int) -> int:
-    """The smallest long side (--size) at which an image of h x w px keeps a short side of `least` px."""
-    size = max(least, math.ceil((least - 0.5) * max(h, w) / min(h, w)))
-    while min(long_side_shape(h, w, size)) < least:  # rounding: at most a step or two
-        size += 1
-    return size
+def frames_left_out(path: Path) -> str | None:
+    """A warning for an image file that holds more frames than the one translated (an animated PNG, a
+    multi-page TIFF: `read_image` gives the first; an animated GIF or WebP is a clip), else None. A JPEG's
+    further pictures (MPO: a phone's depth map or preview) are no part of the photo: not named."""
+    try:
+        with open_image(path) as im:
+            n = getattr(im, "n_frames", 1) if im.format in ("PNG", "TIFF") else 1
+    except Exception:  # noqa: BLE001 - read_image names what is wrong with it
+        return None
+    if n <= 1:
+        return None
+    return f"warning: {path} holds {n} frames (pages); only the first is translated, the other {n - 1} are left out"
 
 
 def output_names(files: list[Path], out_dir: Path, ext: str, *, warn: bool = True) -> dict[Path, Path]:
@@ -198,17 +216,41 @@ def plan_outputs(
         raise CycleGANError("options '--skip-existing' and '--overwrite' contradict each other: give one of them")
     found = expand_inputs(inputs)
     out_dir = Path(out_dir)
-    targets = output_names(found.files, out_dir, ext, warn=False)
-    files = found.files
+    files, outputs = without_outputs(found, out_dir)
+    if warn:
+        for folder, unread in found.unread.items():
+            if unread:  # a HEIC photo or a RAW file among JPEGs was left out without a word
+                names = ", ".join(p.name for p in unread[:3]) + (", ..." if len(unread) > 3 else "")
+                msg = f"warning: {folder}: {len(unread)} file(s) left out, not images or clips translate reads: {names}"
+                print(escape(msg), file=sys.stderr)
+    if warn and outputs:
+        names = ", ".join(p.name for p in outputs[:3]) + (", ..." if len(outputs) > 3 else "")
+        msg = f"warning: left out {len(outputs)} file(s) the patterns match inside --out {out_dir}: {names}"
+        print(escape(msg), file=sys.stderr)
+    targets = output_names(files, out_dir, ext, warn=False)
     if skip_existing:
-        files = [f for f in files if not (targets[f].exists() or targets[f].is_symlink())]
-        targets = {f: targets[f] for f in files}
+        targets = {f: t for f, t in targets.items() if not (t.exists() or t.is_symlink())}
     check_outputs(
         targets.values(), overwrite=overwrite, out_folder=out_dir, inputs=found.files, input_folders=found.folders
     )
     if warn:  # refused or not, now say which inputs get suffixed names
-        output_names(found.files, out_dir, ext, warn=True)
-    return Plan(files, targets, list(found.errors), overwrite, skipped=len(found.files) - len(files))
+        output_names(files, out_dir, ext, warn=True)
+    return Plan(list(targets), targets, list(found.errors), overwrite, skipped=len(files) - len(targets))
+
+
+def without_outputs(found: Inputs, out_dir: Path) -> tuple[list[Path], list[Path]]:
+    """(inputs, left out): the files a glob matches inside `out_dir` where `out_dir` is a sub-folder of the
+    folder the glob searches, left out as outputs (an input folder holding it is refused for the same reason:
+    outputs must not become the next run's inputs). `translate 'photos/**/*' --out photos/out` run again
+    with --skip-existing translated its own outputs again, as img-2.png beside img.png. A glob of files in
+    `out_dir` itself (`'photos/*.jpg' --out photos`, beside their sources) still names inputs."""
+    out = out_dir.resolve()
+    left = [
+        f
+        for f, head in found.searched.items()
+        if out != head.resolve() and inside(out, head.resolve()) and inside(f.resolve(), out)
+    ]
+    return [f for f in found.files if f not in left], left
 
 
 def check_some_input(plan: Plan) -> None:
@@ -349,6 +391,9 @@ def translate_plan(
                     continue
                 except OSError as e:  # e.g. a full disk: named, and the next images still tried
                     errors.append(f"{path}: cannot write {target}: {e.strerror or e}")
+                    continue
+                except ValueError as e:  # the format's own limit (WebP: 16383 px a side) was a traceback
+                    errors.append(f"{path}: cannot write {target}: {e}; another --ext may take it")
                     continue
                 written.append(target)
             bar.update(len(batch))

@@ -11,6 +11,7 @@ flow-guided blend). Memory: one batch of frames and the generator's activations 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,13 +21,13 @@ import torch.nn.functional as F_
 from torch import nn
 
 from .clipio import ANIMATED_IMAGES, check_clip_output, probe, transcode
-from .data.io import MAX_PIXELS, long_side_shape, megapixels
-from .errors import CycleGANError
+from .data.io import MAX_PIXELS, long_side_shape, megapixels, size_keeping
+from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution
 from .files import IMAGE_EXTENSIONS, check_outputs
 from .inference import check_net, check_size, translate_batch, translate_tensor, uncompiled
 from .temporal import FlowBlend, SharedNormStats
-from .tiling import activation_bytes, per_instance_norms, plan_for, thumbnail_of, translate_tiled
+from .tiling import activation_bytes, least_size, per_instance_norms, plan_for, thumbnail_of, translate_tiled
 from .translate_options import TemporalOptions, TilingOptions
 
 DEFAULT_BATCH = 4  # frames decoded and translated at once (fewer where --max-memory says so)
@@ -122,12 +123,17 @@ def translate_clip(
     if size:
         info = probe(src)
         out_size = translator.out_size(info.width, info.height)
-        if out_size[0] * out_size[1] > max_pixels:  # frames resized up are held to the decode cap too
-            w, h = out_size
+        w, h = out_size
+        if w * h > max_pixels:  # frames resized up are held to the decode cap too
             raise CycleGANError(
                 f"cannot translate clip {src} at size {size}: its frames would be {w}x{h} pixels "
                 f"({megapixels(w * h)}), over the cap of {max_pixels} pixels (--max-pixels); give a smaller size"
             )
+        least = least_size(uncompiled(net))
+        if min(w, h) < min(least, info.width, info.height):  # as for an image: size, not the clip, made it thin
+            need = size_keeping(info.height, info.width, least)
+            msg = f"warning: {src} at --size {size} is {w}x{h} px, under the {least} px the generator takes"
+            print(escape(f"{msg} (padded, little of it left); --size {need} keeps its short side"), file=sys.stderr)
     with torch.no_grad():
         return transcode(
             src, dst, translator, out_size=out_size, batch=batch_size, max_pixels=max_pixels, progress=progress

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import math
 import os
 import stat
 import threading
@@ -121,9 +122,12 @@ def open_image(path: str | Path, max_pixels: int | None = None) -> Iterator[Imag
     except BaseException:
         os.close(fd)
         raise
-    with f:  # the file is ours to close; the image is not closed, so a loaded one stays usable (read_image)
-        with warnings.catch_warnings(), _pillow_allows(max_pixels):
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    with f, warnings.catch_warnings():  # the file is ours to close; the image stays usable once loaded (read_image)
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # A damaged EXIF block is read as none (no rotation, as viewers show it); Pillow's warning was two raw
+        # lines naming its own source file, twice per image.
+        warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning)
+        with _pillow_allows(max_pixels):
             im = Image.open(f)
         yield im
 
@@ -261,8 +265,16 @@ def glob_files(pattern: str) -> list[Path]:
     found = set()
     for base in (b for b in bases if b.is_dir()):
         prefix = Path() if i == 0 else base  # a pattern that starts with ** names files relative to "."
-        found |= {prefix / f.relative_to(base) for f in walk_files(base) if f.relative_to(base).match(tail)}
+        found |= {prefix / f.relative_to(base) for f in walk_files(base) if _matches(f.relative_to(base), tail)}
     return sorted(found)
+
+
+def _matches(relative: Path, tail: str) -> bool:
+    """Whether a file under a `**` matches the rest of the pattern, hidden names left out as the glob module
+    leaves them out (`Path.match("*")` takes them: `translate 'in/**/*' --out in/out` read its own lock file
+    `in/out/.lock` as an image) unless the pattern names them with a dot."""
+    hidden = any(part.startswith(".") for part in relative.parts)
+    return relative.match(tail) and (not hidden or any(p.startswith(".") for p in Path(tail).parts))
 
 
 def find_images(folder: str | Path, *, skipped: list[str] | None = None) -> list[Path]:
@@ -345,6 +357,14 @@ def long_side_shape(h: int, w: int, size: int) -> tuple[int, int]:
     """(H, W) scaled so the longer side is `size`, keeping the aspect ratio (each side at least 1)."""
     scale = size / max(h, w)
     return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def size_keeping(h: int, w: int, least: int) -> int:
+    """The smallest long side (--size) at which an image of h x w px keeps a short side of `least` px."""
+    size = max(least, math.ceil((least - 0.5) * max(h, w) / min(h, w)))
+    while min(long_side_shape(h, w, size)) < least:  # rounding: at most a step or two
+        size += 1
+    return size
 
 
 def resize_long_side(im: Image.Image, size: int) -> Image.Image:
