@@ -192,3 +192,9 @@ def test_synthetic_refuses_options_the_other_kind_of_dataset_reads(tmp_path, cap
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and f"option '{flag}' does not apply without --video" in err, err
     assert not (tmp_path / "v").exists() and not (tmp_path / "i").exists()
+
+
+def test_a_large_whole_bound_is_written_exactly(capsys):
+    """`--seed -1` said "must be >= 0 and <= 9.22337e+18": the bound rounded, in a float's notation."""
+    assert main(["train", "--data", "x", "--seed", "-1"]) == 2
+    assert "option '--seed' must be >= 0 and <= 9223372036854775807, got -1" in capsys.readouterr().err

@@ -159,8 +159,13 @@ def _base(tp: Any) -> Any:
 def _range_text(m: dict) -> str:
     if m["gt"] == 0 and all(m[k] is None for k in ("ge", "le", "lt")):
         return "positive"
-    parts = [f"{op} {m[k]:g}" for k, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")) if m[k] is not None]
-    return " and ".join(parts)
+    bounds = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+    return " and ".join(f"{op} {_number(m[k])}" for k, op in bounds if m[k] is not None)
+
+
+def _number(x: float) -> str:
+    """A bound as written: a whole number exactly (`--seed`'s 9223372036854775807 was "9.22337e+18"), else %g."""
+    return str(x) if isinstance(x, int) else f"{x:g}"
 
 
 def check_value(name: str, value: Any, meta: dict) -> None:
