@@ -181,3 +181,12 @@ def test_bench_task_tiles_reports_seams_memory_and_speed(tmp_path, capsys):
     assert "thumbnail  1024" in text and "peak RSS" in text and "per megapixel" in text
     assert main(["bench", "--task", "tiles", "--large", "5"]) == 2
     assert "'--large' takes a width and a height" in capsys.readouterr().err
+
+
+def test_a_tile_too_small_for_the_default_overlap_says_the_overlap_was_the_default():
+    """`--tile 100` alone was refused as "option '--tile-overlap' 64 must be less than half of --tile 100", naming an
+    option the user never gave. Now the message says 64 is the default and what to give instead."""
+    from cyclegan.translate_options import DEFAULT_OVERLAP, TilingOptions
+
+    with pytest.raises(CycleGANError, match=rf"{DEFAULT_OVERLAP} \(the default\) .* give a --tile over 128"):
+        TilingOptions(tile=100)

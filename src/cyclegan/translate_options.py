@@ -66,8 +66,10 @@ class TilingOptions(Options):
                 f"option '--tile' {self.tile} is under the smallest useful tile, {MIN_TILE} px (0: never tile)"
             )
         if self.tile and 2 * self.tile_overlap >= self.tile:
+            given = "" if self.tile_overlap != DEFAULT_OVERLAP else " (the default)"
             raise CycleGANError(
-                f"option '--tile-overlap' {self.tile_overlap} must be less than half of --tile {self.tile}"
+                f"option '--tile-overlap' {self.tile_overlap}{given} must be less than half of --tile {self.tile}: "
+                f"give a --tile over {2 * self.tile_overlap} or a smaller --tile-overlap"
             )
 
 
