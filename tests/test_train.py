@@ -703,3 +703,11 @@ def test_checkpoint_minutes_saves_by_the_clock_between_the_step_checkpoints(tiny
     monkeypatch.undo()
     train(tiny_cfg(out=str(tmp_path / "plain"), steps=20, checkpoint_every=0, log_every=log_every), progress=False)
     assert_same_weights(weights(tmp_path / "timed"), weights(tmp_path / "plain"))
+
+
+def test_more_samples_than_the_split_holds_are_said_not_capped_silently(tiny_cfg, capsys):
+    # --num-samples 8 with 3 test images per domain drew grids of 3 without a word
+    train(tiny_cfg(steps=1, num_samples=8), progress=False)
+    assert "warning: --num-samples 8: the sample grids show 3 A and 3 B image(s)" in capsys.readouterr().err
+    train(tiny_cfg(steps=1, num_samples=2, out=tiny_cfg().train.out + "_other"), progress=False)
+    assert "--num-samples" not in capsys.readouterr().err

@@ -238,6 +238,13 @@ def _prepare_run_folder(run: Run, images: Images) -> _Samples | None:
                 xs = sample_batch(images.test_files_a or images.train_a, t.num_samples, size)
                 ys = sample_batch(images.test_files_b or images.train_b, t.num_samples, size)
                 samples = (xs, ys)
+            if samples is not None and min(len(s) for s in samples) < t.num_samples:  # said, not capped silently
+                a, b = (len(s) for s in samples)
+                print(
+                    f"warning: --num-samples {t.num_samples}: the sample grids show {a} A and {b} B image(s), all "
+                    "their split holds",
+                    file=sys.stderr,
+                )
         except OSError as e:
             error = CycleGANError(f"cannot write the run folder {run.folder}: {oserror_text(e)}")
         except CycleGANError as e:
