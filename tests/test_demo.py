@@ -244,7 +244,7 @@ def test_a_full_disk_at_the_report_is_one_line_naming_the_file(tmp_path, capsys,
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(demo, "save_grid", full)
-    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
+    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0, "num_samples": 1}
     settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
     monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
     run = tmp_path / "demo"
