@@ -125,6 +125,21 @@ def test_a_file_of_no_image_format_is_named_as_such_not_by_its_file_object(tmp_p
         assert "not a JPEG, PNG, BMP, GIF, WebP or TIFF image" in str(e.value) and "BufferedReader" not in str(e.value)
 
 
+@pytest.mark.parametrize("fmt", ["EPS", "PCX", "TGA", "ICO", "PPM"])
+def test_only_the_listed_formats_are_decoded_whatever_the_extension(tmp_path, fmt):
+    """Pillow opened any of its forty formats by content: a `.png` that was really an EPS went to Ghostscript to
+    render (a program run on a downloaded file), a PCX or ICO was read although the docs list six formats."""
+    p = save(tmp_path / "a.png", Image.fromarray(RGB), format=fmt)
+    for err in (lambda: read_image(p), lambda: check_images([p], skip_bad=False, desc="x")):
+        with pytest.raises(CycleGANError, match="not a JPEG, PNG, BMP, GIF, WebP or TIFF image"):
+            err()
+
+
+def test_a_listed_format_is_read_by_its_content_under_another_extension(tmp_path):
+    for name, fmt in (("jpeg_named.png", "JPEG"), ("gif_named.jpg", "GIF"), ("tiff_named.bmp", "TIFF")):
+        assert read_image(save(tmp_path / name, Image.fromarray(RGB), format=fmt)).size == (16, 10)
+
+
 def test_missing_and_empty_folders(tmp_path):
     with pytest.raises(CycleGANError, match="does not exist"):
         list_images(tmp_path / "nope")

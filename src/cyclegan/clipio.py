@@ -60,7 +60,7 @@ def _opened(path: str | Path) -> Iterator[Image.Image]:
     `--max-pixels` check names such a clip in one line, as `data.io` does for still images."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        im = Image.open(path)
+        im = Image.open(path, formats=("GIF", "WEBP"))  # by content: a `.gif` that is an EPS is not rendered
     with im:
         yield im
 

@@ -19,6 +19,10 @@ from .options import opt
 # What `data.io.read_image` decodes (a GIF: its first frame; `translate` takes a longer one as a clip), as
 # refusals name it.
 IMAGE_FORMATS = "JPEG, PNG, BMP, GIF, WebP or TIFF"
+# The same as Pillow names its openers: the only ones tried, whatever a file's extension says (JPEG's opens MPO,
+# a JPEG of several pictures, too). Pillow knows some forty formats and hands an EPS file to Ghostscript to render:
+# a `.png` that is really an EPS, PCX or ICO is refused, not decoded.
+PILLOW_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "WEBP", "TIFF")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 

@@ -21,7 +21,7 @@ from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
 from ..errors import CycleGANError
-from ..files import IMAGE_EXTENSIONS, IMAGE_FORMATS, write_atomic
+from ..files import IMAGE_EXTENSIONS, IMAGE_FORMATS, PILLOW_FORMATS, write_atomic
 from ..shared_options import MAX_PIXELS
 
 
@@ -108,6 +108,8 @@ def open_image(path: str | Path, max_pixels: int | None = None) -> Iterator[Imag
     PIL maps uncompressed images (TIFF, BMP...) that it opens by name, so a file that shrinks while it is
     decoded kills the process with SIGBUS; read through a file object it decodes into PIL's own memory and
     a short read is an error for that file alone. A FIFO or device is refused without blocking on it.
+    Only `files.PILLOW_FORMATS` are tried (an EPS named `.png` is not handed to Ghostscript): another format
+    raises UnidentifiedImageError, an OSError.
     Raises OSError (FileNotFoundError when missing); the bomb warning is silenced (callers check the size).
     `max_pixels`: the caller's decode cap, which Pillow's own (179 MP) does not stop short of.
     """
@@ -128,7 +130,7 @@ def open_image(path: str | Path, max_pixels: int | None = None) -> Iterator[Imag
         # lines naming its own source file, twice per image.
         warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning)
         with _pillow_allows(max_pixels):
-            im = Image.open(f)
+            im = Image.open(f, formats=PILLOW_FORMATS)  # by content, and only the formats we read (no Ghostscript)
         yield im
 
 

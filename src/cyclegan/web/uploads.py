@@ -15,12 +15,10 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import CycleGANError, escape
-from ..files import IMAGE_FORMATS
+from ..files import IMAGE_FORMATS, PILLOW_FORMATS
 
 MB = 1_000_000
-# IMAGE_FORMATS as Pillow names its openers (JPEG's opens MPO, a JPEG of several pictures, too). Only these
-# are opened: Pillow knows some forty formats, and it hands an EPS file to Ghostscript to render.
-UPLOAD_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "WEBP", "TIFF")
+UPLOAD_FORMATS = PILLOW_FORMATS  # only these are opened (files.PILLOW_FORMATS: no EPS through Ghostscript)
 
 
 def display_name(path: str | Path) -> str:
