@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 import stat
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cyclegan.cli import main
@@ -467,11 +469,38 @@ def test_synthetic_clips_past_2048_px_are_refused_before_rendering(tmp_path, cap
     def rendered(*args, **kwargs):
         raise AssertionError("rendered")  # not in a test: gigabytes and minutes
 
-    monkeypatch.setattr(synthetic_video, "render_clip", rendered)
+    monkeypatch.setattr(synthetic_video, "render", rendered)
     args = ["datasets", "synthetic", "--video", "--out", str(tmp_path / "v"), "--size", "2049", "--no-progress"]
     assert main(args) == 2
     assert capsys.readouterr().err.startswith("error: option '--size' must be <= 2048 with --video, got 2049: ")
     assert not (tmp_path / "v").exists()
+
+
+def test_synthetic_clips_reach_the_encoder_a_frame_at_a_time(tmp_path, monkeypatch):
+    """Each clip was rendered whole, both seasons, before its first frame was encoded: `--frames 2000 --size 2048`
+    held 2 x 2000 frames of 21 MB. Now the encoder takes frame t when t + 1 worlds of its season are rendered."""
+    from cyclegan.data import synthetic_video
+
+    renders, seen = [], []
+    real = synthetic_video.render
+    monkeypatch.setattr(synthetic_video, "render", lambda *a, **k: renders.append(a[1]) or real(*a, **k))
+
+    def write_clip(path, frames, rate):
+        for t, frame in enumerate(frames):
+            seen.append((path.parent.name, t, len(renders)))
+            assert frame.shape == (18, 24, 3) and frame.dtype == np.uint8
+
+    synthetic_video.write_clips(tmp_path, write_clip=write_clip, count=1, frames=3, size=16, seed=0, progress=False)
+    assert seen == [
+        ("videoA", 0, 1),
+        ("videoA", 1, 2),
+        ("videoA", 2, 3),
+        ("videoB", 0, 4),
+        ("videoB", 1, 5),
+        ("videoB", 2, 6),
+    ]
+    assert renders == ["summer"] * 3 + ["winter"] * 3
+    assert len(json.loads((tmp_path / "cameras" / "clip_000.json").read_text())["cameras"]) == 3
 
 
 def test_the_synthetic_summary_names_a_root_with_a_newline_on_one_line(tmp_path, capsys):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from tqdm import tqdm
 
 from ..errors import CycleGANError
 from ..files import write_atomic
-from .synthetic import render, scene_for
+from .synthetic import Style, render, scene_for
 
 # The world's side and the frame's, in units of SIZE: things look about twice as large as in the images of
 # `datasets synthetic` at the same SIZE (what a model trained on those has seen).
@@ -71,27 +72,31 @@ def sample(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (top * (1 - fy) + bottom * fy).astype(np.float32)
 
 
-def render_clip(
-    seed: int, index: int, frames: int, size: int
-) -> tuple[np.ndarray, np.ndarray, list[tuple[float, float, float]]]:
-    """Clip `index` of the world `seed`: (summer, winter, cameras), the clips uint8 (frames, 1.125 SIZE,
-    1.5 SIZE, 3), frame t of winter the true rendering of frame t of summer."""
+def clip_frames(seed: int, index: int, frames: int, size: int, style: Style) -> Iterator[np.ndarray]:
+    """Clip `index` of the world `seed` in `style`, frame by frame: uint8 (1.125 SIZE, 1.5 SIZE, 3), one at a
+    time, so a clip of any length is encoded in the memory of one frame (and one rendered world)."""
     rng = np.random.default_rng([seed, index, 11])
     scene = scene_for(seed, index)
     world, fw, fh = round(WORLD * size), round(FRAME_W * size), round(FRAME_H * size)
     sky = max(0.12, scene.horizon - 0.14)
     clouds0 = [(rng.uniform(0, 1), rng.uniform(0.1, sky), rng.uniform(0.03, 0.05)) for _ in range(rng.integers(2, 5))]
-    cameras = camera_path(frames, size, seed, index)
-    clips: dict[str, list[np.ndarray]] = {"summer": [], "winter": []}
-    for t, cam in enumerate(cameras):
+    for t, cam in enumerate(camera_path(frames, size, seed, index)):
         sx, sy, sr = scene.sun
         moved = dataclasses.replace(scene, sun=(sx + SUN_DRIFT[0] * t, sy + SUN_DRIFT[1] * t, sr))
         clouds = tuple((x + CLOUD_DRIFT * t, y, r) for x, y, r in clouds0)
         X, Y = frame_to_world(cam, fw, fh)
-        for style, frames_ in clips.items():
-            full = render(moved, style, world, clouds=clouds)
-            frames_.append(np.clip(sample(full, X, Y).round(), 0, 255).astype(np.uint8))
-    return np.stack(clips["summer"]), np.stack(clips["winter"]), cameras
+        full = render(moved, style, world, clouds=clouds)
+        yield np.clip(sample(full, X, Y).round(), 0, 255).astype(np.uint8)
+
+
+def render_clip(
+    seed: int, index: int, frames: int, size: int
+) -> tuple[np.ndarray, np.ndarray, list[tuple[float, float, float]]]:
+    """Clip `index` of the world `seed`: (summer, winter, cameras), the clips uint8 (frames, 1.125 SIZE,
+    1.5 SIZE, 3), frame t of winter the true rendering of frame t of summer. Held whole: for short clips
+    (tests, benchmarks); `write_clips` encodes `clip_frames` as they come."""
+    summer, winter = (np.stack(list(clip_frames(seed, index, frames, size, style))) for style in ("summer", "winter"))
+    return summer, winter, camera_path(frames, size, seed, index)
 
 
 def write_clips(
@@ -105,10 +110,11 @@ def write_clips(
         for d in ("videoA", "videoB", "cameras"):
             (root / d).mkdir(parents=True, exist_ok=True)
         for i in tqdm(range(count), desc="rendering summer/winter clips", unit="clip", disable=not progress):
-            summer, winter, cameras = render_clip(seed, i, frames, size)
             name = f"clip_{i:03d}"
-            write_clip(root / "videoA" / f"{name}.mp4", summer, rate=rate)
-            write_clip(root / "videoB" / f"{name}.mp4", winter, rate=rate)
+            # frame by frame into the encoder: the whole clip held in memory was --frames x 21 MB at --size 2048
+            write_clip(root / "videoA" / f"{name}.mp4", clip_frames(seed, i, frames, size, "summer"), rate=rate)
+            write_clip(root / "videoB" / f"{name}.mp4", clip_frames(seed, i, frames, size, "winter"), rate=rate)
+            cameras = camera_path(frames, size, seed, i)
             meta = {"seed": seed, "index": i, "size": size, "cameras": cameras, "camera": __doc__.split("\n\n")[1]}
             text = json.dumps(meta, indent=1)  # written whole, as the clips are: a half file is no camera
             write_atomic(root / "cameras" / f"{name}.json", lambda tmp, text=text: Path(tmp).write_text(text))
