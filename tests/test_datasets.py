@@ -458,7 +458,11 @@ def test_synthetic_clips_where_no_folder_can_be_made_is_one_line(tmp_path, capsy
     args = ["datasets", "synthetic", "--video", "--out", str(tmp_path / "f" / "ds"), "--size", "16", "--clips", "1"]
     assert main([*args, "--frames", "2", "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: cannot write the dataset in {tmp_path / 'f' / 'ds'}: ") and err.count("\n") == 1
+    # said before rendering, as the lock on --out is taken
+    assert (
+        err.startswith(f"error: option '--out': cannot create or lock {tmp_path / 'f' / 'ds'} ")
+        and err.count("\n") == 1
+    )
     assert "Not a directory" in err
 
 
@@ -474,6 +478,30 @@ def test_synthetic_clips_past_2048_px_are_refused_before_rendering(tmp_path, cap
     assert main(args) == 2
     assert capsys.readouterr().err.startswith("error: option '--size' must be <= 2048 with --video, got 2049: ")
     assert not (tmp_path / "v").exists()
+
+
+@pytest.mark.parametrize("video", [False, True])
+def test_a_second_synthetic_writer_into_one_out_is_refused_while_the_first_works(tmp_path, capsys, video):
+    """Two `datasets synthetic --out d` at once each found d empty and rendered into it (with --overwrite one
+    deleted the other's images as it wrote them): the folder is now locked while a dataset is written."""
+    from cyclegan.files import FolderLock
+
+    lock = FolderLock(tmp_path / "d")
+    assert lock.acquire()  # another writer at work
+    try:
+        kind = ["--video", "--clips", "1", "--frames", "2"] if video else ["--count", "1", "--test-count", "1"]
+        assert (
+            main(["datasets", "synthetic", "--out", str(tmp_path / "d"), "--size", "16", *kind, "--no-progress"]) == 2
+        )
+        err = capsys.readouterr().err
+        assert (
+            err.startswith(f"error: option '--out': {tmp_path / 'd'} is in use by another run") and err.count("\n") == 1
+        )
+        assert [p.name for p in (tmp_path / "d").iterdir()] == [".lock"]
+    finally:
+        lock.release()
+    assert main(["datasets", "synthetic", "--out", str(tmp_path / "d"), "--size", "16", *kind, "--no-progress"]) == 0
+    assert not (tmp_path / "d" / ".lock").exists()
 
 
 def test_synthetic_clips_reach_the_encoder_a_frame_at_a_time(tmp_path, monkeypatch):

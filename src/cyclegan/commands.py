@@ -174,29 +174,31 @@ def run_datasets_download(opts, _: argparse.Namespace) -> int:
 
 
 def run_datasets_synthetic(opts, _: argparse.Namespace) -> int:
-    from .data.synthetic import check_applicable, claim_dataset_root  # on use
+    from .data.synthetic import check_applicable, dataset_root_claimed  # on use
 
     check_applicable(opts)  # an option the other kind of dataset reads is refused, not ignored
     folders = ("videoA", "videoB", "cameras") if opts.video else ("trainA", "trainB", "testA", "testB")
-    claim_dataset_root(opts.out, folders, overwrite=opts.overwrite)
-    if opts.video:
-        from .clipio import write_clip  # on use
-        from .data.synthetic_video import write_clips
+    with dataset_root_claimed(opts.out, folders, overwrite=opts.overwrite):  # one writer per --out
+        if opts.video:
+            from .clipio import write_clip  # on use
+            from .data.synthetic_video import write_clips
 
-        root = write_clips(
-            opts.out,
-            write_clip=write_clip,
-            count=opts.clips,
-            frames=opts.frames,
-            size=opts.size,
-            seed=opts.seed,
-            progress=opts.progress,
-        )
+            root = write_clips(
+                opts.out,
+                write_clip=write_clip,
+                count=opts.clips,
+                frames=opts.frames,
+                size=opts.size,
+                seed=opts.seed,
+                progress=opts.progress,
+            )
+        else:
+            from .data.synthetic import write_dataset  # on use
+
+            root = write_dataset(opts)
+    if opts.video:
         print(f"wrote {opts.clips} clip pairs to {escape(root)}/videoA (summer), videoB (true winter), cameras")
         return 0
-    from .data.synthetic import write_dataset  # on use
-
-    root = write_dataset(opts)
     paired = "paired" if opts.paired else "unpaired"
     print(
         f"wrote {2 * (opts.count + opts.test_count)} images to {escape(root)}/trainA, trainB ({paired}), testA, testB"

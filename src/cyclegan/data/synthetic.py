@@ -11,6 +11,8 @@ Everything is deterministic: the same seed gives the same pixels on every machin
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
@@ -20,7 +22,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..errors import CycleGANError
-from ..files import write_atomic
+from ..files import claim_folder, write_atomic
 from ..options import MAX_SEED, Options, opt
 from ..shared_options import progress_option
 
@@ -275,6 +277,22 @@ def is_dataset_folder(folder: Path) -> bool:
     return any((folder.parent / name).is_dir() for name in DATASET_FOLDERS if name != folder.name)
 
 
+def check_not_a_file(root: Path) -> None:
+    if root.exists() and not root.is_dir():
+        raise CycleGANError(f"option '--out': {root} is a file; give a folder")
+
+
+@contextlib.contextmanager
+def dataset_root_claimed(root: str | Path, folders: tuple[str, ...], *, overwrite: bool) -> Iterator[None]:
+    """`claim_dataset_root`, then the block (the rendering), under a lock on `root` (`files.claim_folder`): two
+    `datasets synthetic` into one --out at once each found it empty and wrote (or, with --overwrite, deleted)
+    the other's images; the second now stops in one line before touching anything."""
+    check_not_a_file(Path(root))  # before the lock makes ROOT/.lock in it
+    with claim_folder(root, "--out"):
+        claim_dataset_root(root, folders, overwrite=overwrite)
+        yield
+
+
 def claim_dataset_root(root: str | Path, folders: tuple[str, ...], *, overwrite: bool) -> None:
     """Before rendering: refuse, in one line, a root that is a file, or one whose `folders` already hold files
     (rendering over them would mix two datasets) unless `overwrite`, which deletes those folders first."""
@@ -283,8 +301,7 @@ def claim_dataset_root(root: str | Path, folders: tuple[str, ...], *, overwrite:
     from ..run_files import RUN_FILES
 
     root = Path(root)
-    if root.exists() and not root.is_dir():
-        raise CycleGANError(f"option '--out': {root} is a file; give a folder")
+    check_not_a_file(root)
     here = root.resolve()
     # trainA holding trainB/ etc. would mix two datasets in one folder. Only --out and its parent: a project whose
     # own folders are called train/ and test/ may hold a dataset deeper down
