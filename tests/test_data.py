@@ -1,13 +1,15 @@
 import io
+import struct
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageCms
 
 from conftest import make_images
 from cyclegan.data import UnpairedTrainSet, check_images, list_images, read_image
 from cyclegan.data.dataset import train_transform
+from cyclegan.data.io import to_srgb
 from cyclegan.errors import CycleGANError
 
 RGB = np.zeros((10, 16, 3), np.uint8)
@@ -138,6 +140,46 @@ def test_only_the_listed_formats_are_decoded_whatever_the_extension(tmp_path, fm
 def test_a_listed_format_is_read_by_its_content_under_another_extension(tmp_path):
     for name, fmt in (("jpeg_named.png", "JPEG"), ("gif_named.jpg", "GIF"), ("tiff_named.bmp", "TIFF")):
         assert read_image(save(tmp_path / name, Image.fromarray(RGB), format=fmt)).size == (16, 10)
+
+
+def rgb_profile(primaries: tuple, desc: bytes) -> bytes:
+    """A minimal ICC v2 RGB matrix/TRC profile (gamma 2.2) whose R, G, B primaries are the given D50 XYZ."""
+
+    def xyz(*v):
+        return b"XYZ " + bytes(4) + struct.pack(">3i", *(round(c * 65536) for c in v))
+
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(2.2 * 256)) + bytes(2)
+    text = b"desc" + bytes(4) + struct.pack(">I", len(desc) + 1) + desc + b"\0" + bytes(78)
+    tags = [(b"desc", text), (b"wtpt", xyz(0.9642, 1.0, 0.8249))]
+    tags += [(name, xyz(*p)) for name, p in zip((b"rXYZ", b"gXYZ", b"bXYZ"), primaries)]
+    tags += [(name, curve) for name in (b"rTRC", b"gTRC", b"bTRC")]
+    offset, table, data = 128 + 4 + 12 * len(tags), b"", b""
+    for name, body in tags:
+        body += bytes(-len(body) % 4)
+        table, data = table + name + struct.pack(">II", offset + len(data), len(body)), data + body
+    header = struct.pack(">I4sI4s4s4s", offset + len(data), b"none", 0x02100000, b"mntr", b"RGB ", b"XYZ ")
+    header += bytes(12) + b"acsp" + bytes(32) + struct.pack(">3i", *(round(c * 65536) for c in (0.9642, 1.0, 0.8249)))
+    return header + bytes(128 - len(header)) + struct.pack(">I", len(tags)) + table + data
+
+
+def test_an_embedded_colour_profile_is_converted_to_srgb(tmp_path):
+    """A Display P3 or Adobe RGB photo was read as if sRGB (dull, off-colour outputs). A profile whose red and
+    green primaries are sRGB's green and red shows it plainly: its (200, 30, 10) is an sRGB green."""
+    red, green, blue = (0.4361, 0.2225, 0.0139), (0.3851, 0.7169, 0.0971), (0.1431, 0.0606, 0.7141)  # sRGB, D50
+    swapped = rgb_profile((green, red, blue), b"red and green swapped")
+    im = Image.new("RGB", (4, 4), (200, 30, 10))
+    for name in ("p.png", "p.jpg", "p.webp", "p.tiff"):
+        r, g, b = read_image(save(tmp_path / name, im, icc_profile=swapped)).getpixel((1, 1))
+        assert g > 180 and r < 60 and b < 30, (name, (r, g, b))
+    r, g, b, a = to_srgb(Image.open(save(tmp_path / "rgba.png", im.convert("RGBA"), icc_profile=swapped))).getpixel(
+        (1, 1)
+    )
+    assert g > 180 and r < 60 and a == 255
+    # sRGB's own profile, a damaged one, none: the pixels as stored
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    for name, icc in (("srgb.png", srgb), ("damaged.png", b"not a profile"), ("none.png", None)):
+        kw = {"icc_profile": icc} if icc else {}
+        assert read_image(save(tmp_path / name, im, **kw)).getpixel((1, 1)) == (200, 30, 10)
 
 
 def test_missing_and_empty_folders(tmp_path):

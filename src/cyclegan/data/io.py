@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
+import io
 import math
 import os
 import stat
@@ -15,7 +17,7 @@ from pathlib import Path, PurePath
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
@@ -56,6 +58,31 @@ def to_rgb(im: Image.Image) -> Image.Image:
         background = Image.new("RGBA", im.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, im).convert("RGB")
     return im.convert("RGB")
+
+
+@functools.cache
+def _srgb() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def to_srgb(im: Image.Image) -> Image.Image:
+    """An RGB, RGBA or CMYK image whose embedded ICC profile is not sRGB, converted to sRGB (relative
+    colorimetric): the networks, and any viewer of an output without a profile, take pixels as sRGB, so a
+    phone's Display P3 or an Adobe RGB photo read as it was came out dull, and a CMYK print file off-colour.
+    No profile, an sRGB one, another mode (greyscale, 16-bit) or a profile lcms cannot read: unchanged, as a
+    viewer that ignores profiles shows it."""
+    icc = im.info.get("icc_profile")
+    if not icc or im.mode not in ("RGB", "RGBA", "CMYK"):
+        return im
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if "srgb" in ImageCms.getProfileDescription(profile).lower():  # the usual tag of a plain image: no work
+            return im
+        mode = "RGBA" if im.mode == "RGBA" else "RGB"
+        intent = ImageCms.Intent.RELATIVE_COLORIMETRIC
+        return ImageCms.profileToProfile(im, profile, _srgb(), renderingIntent=intent, outputMode=mode) or im
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return im
 
 
 def file_kind(mode: int) -> str:
@@ -135,7 +162,8 @@ def open_image(path: str | Path, max_pixels: int | None = None) -> Iterator[Imag
 
 
 def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Open an image file as an RGB PIL image, honouring EXIF orientation.
+    """Open an image file as an RGB PIL image, honouring EXIF orientation and an embedded ICC profile
+    (converted to sRGB: `to_srgb`).
 
     Reads JPEG, PNG, BMP, GIF (its first frame), WebP and TIFF in modes 1, L, LA, P, RGB, RGBA, I, I;16, F, CMYK, YCbCr.
     Raises CycleGANError naming the file when it cannot be read (a FIFO or device included, and a file that
@@ -149,6 +177,7 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
             check_pixels(path, im.size, max_pixels)
             im.load()
             im = ImageOps.exif_transpose(im, in_place=True) or im  # no copy when nothing turns
+            im = to_srgb(im)  # after turning: its copy keeps no EXIF
             return to_rgb(im) if im.mode != "RGB" else im
     except FileNotFoundError:
         raise CycleGANError(f"image not found: {path}") from None
