@@ -257,6 +257,22 @@ def test_unpaired_names_count_both_sides_and_name_a_few(tmp_path):
     ]
 
 
+def test_two_files_of_one_name_in_a_paired_folder_are_refused_not_one_dropped(tmp_path):
+    """a/x.jpg and a/x.png with b/x.png: one of the two A files was left out without a word (the last in name
+    order won), and which of them is b/x.png's pair is anyone's guess."""
+    from cyclegan.data import find_pairs
+
+    for name in ("a/x.jpg", "a/x.png", "b/x.png", "a/y.png", "b/y.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (4, 4)).save(tmp_path / name)
+    with pytest.raises(CycleGANError) as e:
+        find_pairs(tmp_path / "a", tmp_path / "b")
+    assert str(e.value) == (
+        f"{tmp_path / 'a' / 'x.jpg'} and x.png beside it have one name: paired data (--model pix2pix) pairs files by "
+        "name without the extension, so rename or remove one"
+    )
+
+
 def aligned_layout(paired: Path, root: Path) -> Path:
     """The paired set as pix2pix's aligned layout: ROOT/train and ROOT/test of A|B images side by side."""
     for split in ("train", "test"):

@@ -146,10 +146,20 @@ def read_pair(file_a: Path, file_b: Path | None):
 
 def find_pairs(folder_a: Path, folder_b: Path) -> list[tuple[Path, Path]]:
     """The pairs of two folders: files of the same name (relative path and stem; the extension may differ),
-    in sorted order. Files without their pair are a one-line error counting both sides' (and naming a few)."""
+    in sorted order. Files without their pair are a one-line error counting both sides' (and naming a few), and so
+    are two files of one name in a folder (x.jpg and x.png)."""
 
     def by_name(folder: Path) -> dict[Path, Path]:
-        return {p.relative_to(folder).with_suffix(""): p for p in list_images(folder)}
+        named: dict[Path, Path] = {}
+        for p in list_images(folder):
+            key = p.relative_to(folder).with_suffix("")
+            if key in named:  # x.jpg and x.png: one was left out without a word, and which is x's pair?
+                raise CycleGANError(
+                    f"{named[key]} and {p.name} beside it have one name: paired data (--model pix2pix) pairs files "
+                    "by name without the extension, so rename or remove one"
+                )
+            named[key] = p
+        return named
 
     a, b = by_name(folder_a), by_name(folder_b)
     alone_a, alone_b = sorted(a.keys() - b.keys()), sorted(b.keys() - a.keys())
