@@ -182,6 +182,20 @@ def test_an_embedded_colour_profile_is_converted_to_srgb(tmp_path):
         assert read_image(save(tmp_path / name, im, **kw)).getpixel((1, 1)) == (200, 30, 10)
 
 
+def test_images_in_hidden_sub_folders_are_not_read_as_hidden_files_are_not(tmp_path):
+    """A notebook's `.ipynb_checkpoints/` or a file manager's `.thumbnails/` inside trainA held copies of its
+    images, and they were trained on; a glob that names the hidden folder still finds them."""
+    from cyclegan.data.io import glob_files, left_out
+
+    root = tmp_path / ".data"  # the folder given may itself be hidden
+    for name in ("a.png", "sub/b.png", ".ipynb_checkpoints/a-checkpoint.png", ".thumbnails/big/a.png", ".c.png"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        save(root / name, Image.fromarray(RGB))
+    assert list_images(root) == [root / "a.png", root / "sub" / "b.png"]
+    assert left_out(root) == []
+    assert glob_files(f"{root}/**/.thumbnails/**/*.png") == [root / ".thumbnails" / "big" / "a.png"]
+
+
 def test_missing_and_empty_folders(tmp_path):
     with pytest.raises(CycleGANError, match="does not exist"):
         list_images(tmp_path / "nope")

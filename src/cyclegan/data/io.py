@@ -235,8 +235,12 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
-def walk_files(folder: str | Path, *, others: list[Path] | None = None) -> Iterator[Path]:
+def walk_files(folder: str | Path, *, others: list[Path] | None = None, hidden: bool = False) -> Iterator[Path]:
     """Every regular file under `folder`, recursively, following symlinked sub-folders (unlike `Path.rglob`).
+
+    Hidden sub-folders (`.ipynb_checkpoints`, `.thumbnails`, `.Trash-1000`, `.git`) are not entered, unless
+    `hidden`, as hidden files are not read: a notebook's or a file manager's copies of a folder's images were
+    training images. `folder` itself may be hidden. Hidden files are yielded (callers leave them out).
 
     Each real folder is visited once (folders are tracked by their resolved path), so a symlink to an
     ancestor or to a sibling neither loops nor yields the same files twice; breadth first, so a folder
@@ -260,7 +264,8 @@ def walk_files(folder: str | Path, *, others: list[Path] | None = None) -> Itera
         for e in entries:
             try:
                 if e.is_dir():  # follows symlinks
-                    todo.append(Path(e.path))
+                    if hidden or not e.name.startswith("."):
+                        todo.append(Path(e.path))
                 elif e.is_file():
                     yield Path(e.path)
                 elif others is not None:
@@ -296,7 +301,9 @@ def glob_files(pattern: str) -> list[Path]:
     found = set()
     for base in (b for b in bases if b.is_dir()):
         prefix = Path() if i == 0 else base  # a pattern that starts with ** names files relative to "."
-        found |= {prefix / f.relative_to(base) for f in walk_files(base) if _matches(f.relative_to(base), tail)}
+        found |= {
+            prefix / f.relative_to(base) for f in walk_files(base, hidden=True) if _matches(f.relative_to(base), tail)
+        }
     return sorted(found)
 
 
