@@ -504,6 +504,27 @@ def test_a_second_synthetic_writer_into_one_out_is_refused_while_the_first_works
     assert not (tmp_path / "d" / ".lock").exists()
 
 
+def test_a_large_synthetic_count_starts_rendering_without_listing_every_image_first(tmp_path, monkeypatch):
+    """`--count 100000000` built a list of 2 x 10**8 jobs (gigabytes) before the first image; now one at a time."""
+    import tracemalloc
+
+    from cyclegan.data import synthetic
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt  # the first image: what was allocated before it is what counts
+
+    monkeypatch.setattr(synthetic, "render", stop)
+    opts = synthetic.SyntheticOptions(str(tmp_path / "d"), size=16, count=10**6, progress=False)
+    tracemalloc.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            synthetic.write_dataset(opts)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * 2**20  # the list of 2 x 10**6 jobs was about 200 MB
+
+
 def test_synthetic_clips_reach_the_encoder_a_frame_at_a_time(tmp_path, monkeypatch):
     """Each clip was rendered whole, both seasons, before its first frame was encoded: `--frames 2000 --size 2048`
     held 2 x 2000 frames of 21 MB. Now the encoder takes frame t when t + 1 worlds of its season are rendered."""

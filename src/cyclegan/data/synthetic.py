@@ -12,6 +12,7 @@ Everything is deterministic: the same seed gives the same pixels on every machin
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -337,18 +338,24 @@ def write_dataset(opts: SyntheticOptions) -> Path:
     """
 
     root, size, count, test_count, seed = Path(opts.out), opts.size, opts.count, opts.test_count, opts.seed
-    jobs = [("trainA", "summer", i) for i in range(count)]
-    jobs += [("trainB", "winter", i if opts.paired else count + i) for i in range(count)]
-    jobs += [
-        (split, style, 2 * count + i)
-        for i in range(test_count)
-        for split, style in (("testA", "summer"), ("testB", "winter"))
-    ]
+    jobs = itertools.chain(  # one at a time: a list of them was gigabytes before the first image at --count 10**8
+        (("trainA", "summer", i) for i in range(count)),
+        (("trainB", "winter", i if opts.paired else count + i) for i in range(count)),
+        (
+            (split, style, 2 * count + i)
+            for i in range(test_count)
+            for split, style in (("testA", "summer"), ("testB", "winter"))
+        ),
+    )
     try:
         for split in ("trainA", "trainB", "testA", "testB"):
             (root / split).mkdir(parents=True, exist_ok=True)
         for split, style, index in tqdm(
-            jobs, desc="rendering summer/winter scenes", unit="img", disable=not opts.progress
+            jobs,
+            desc="rendering summer/winter scenes",
+            total=2 * (count + test_count),
+            unit="img",
+            disable=not opts.progress,
         ):
             name = f"{index - 2 * count:04d}" if split.startswith("test") else f"{index:05d}"
             image = Image.fromarray(render(scene_for(seed, index), style, size))
