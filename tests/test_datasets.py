@@ -223,6 +223,26 @@ def test_not_a_zip_and_corrupt_entries_are_refused(mirror, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_password_protected_archive_is_refused_in_one_line(mirror, tmp_path, capsys):
+    """An encrypted entry made zipfile's testzip raise RuntimeError ("password required"): a traceback."""
+    data = bytearray(good_zip())
+    for header, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # every entry's local and central header
+        at = data.find(header)
+        while at >= 0:
+            data[at + flags_at] |= 0x1  # the "encrypted" flag bit
+            at = data.find(header, at + 4)
+    serve(mirror, bytes(data))
+    rc = main(["datasets", "download", NAME, "--root", str(tmp_path / "d"), "--base-url", mirror.base_url])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert err.splitlines()[-1] == (
+        f"error: refusing to extract {mirror.base_url}/{NAME}.zip: entry '{next(iter(GOOD_ENTRIES))}' is encrypted "
+        "(a password-protected archive); the download was deleted"
+    )
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "entries, expected, kept",
     [
