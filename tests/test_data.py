@@ -118,6 +118,15 @@ def test_unreadable_images_name_the_file(tmp_path, content):
     assert good == [] and len(bad) == 1 and str(p) in bad[0]
 
 
+def test_an_empty_image_file_is_said_to_be_empty(tmp_path):
+    """A 0-byte `a.png` (an interrupted copy) was "not a JPEG, PNG, ... image, or one too damaged to recognise"."""
+    p = tmp_path / "a.png"
+    p.write_bytes(b"")
+    with pytest.raises(CycleGANError, match=f"^cannot read image {p}: the file is empty \\(0 bytes\\)$"):
+        read_image(p)
+    assert check_images([p], skip_bad=True, desc="x") == ([], [f"cannot read image {p}: the file is empty (0 bytes)"])
+
+
 def test_a_file_of_no_image_format_is_named_as_such_not_by_its_file_object(tmp_path):
     p = tmp_path / "notes.png"
     p.write_text("a text file with an image's name")

@@ -142,9 +142,12 @@ def open_image(path: str | Path, max_pixels: int | None = None) -> Iterator[Imag
     """
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
-        mode = os.fstat(fd).st_mode
+        st = os.fstat(fd)
+        mode = st.st_mode
         if not stat.S_ISREG(mode):
             raise OSError(f"not a regular file ({file_kind(mode)})")
+        if st.st_size == 0:  # an interrupted copy or download: said so, not "not an image or damaged"
+            raise OSError("the file is empty (0 bytes)")
         if hasattr(os, "O_NONBLOCK"):
             os.set_blocking(fd, True)
         f = os.fdopen(fd, "rb")
