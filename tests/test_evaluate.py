@@ -828,3 +828,44 @@ def test_a_generator_file_listed_before_a_run_takes_the_runs_data(tmp_path):
     assert _one_data_root((str(loose), str(run))) == _one_data_root((str(run), str(loose))) == str(tmp_path / "data")
     with pytest.raises(CycleGANError, match=r"option '--data' is needed: .*loose has no config.json"):
         _one_data_root((str(loose),))
+
+
+class PooledPixels(torch.nn.Module):
+    """A stand-in feature network: (B, 3, H, W) -> (B, 12) pooled pixels, so a runner test needs no Lite0."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.adaptive_avg_pool2d(x.float(), 2).flatten(1)
+
+
+def test_the_progress_bar_counts_the_images_evaluate_goes_through(tmp_path, monkeypatch):
+    """With testB larger than testA, --direction AtoB's bar counted testA twice where the identity pass goes through
+    testB: "26img" past a total of 21 (and ended short of its total when testB was the smaller)."""
+    from cyclegan.evaluate import runner
+
+    bars = []
+
+    class Bar:
+        def __init__(self, *, total, **_):
+            self.total, self.n = total, 0
+            bars.append(self)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, n):
+            self.n += n
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=False)
+    for i in range(3):  # testB: 5 images, testA: 2
+        Image.fromarray(stripe_image(np.random.default_rng(i), 40)).save(tmp_path / "data" / "testB" / f"x{i}.png")
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: PooledPixels())
+    monkeypatch.setattr(runner, "tqdm", Bar)
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), kid_subsets=2, progress=False)
+    for direction in ("AtoB", "BtoA", "both"):
+        bars.clear()
+        runner.evaluate_checkpoints(dataclasses.replace(opts, direction=direction))
+        assert [(bar.n, bar.total) for bar in bars] == [(7 + 7 * (1 + (direction == "both")),) * 2]

@@ -600,7 +600,8 @@ def _evaluate_one(
     kw = {"subset_size": opts.kid_subset_size, "subsets": opts.kid_subsets, "seed": opts.seed}
 
     todo = [k for k in "AB" if (k, size) not in cache.features]
-    total = sum(len(domains[k]) for k in todo) + 2 * sum(len(domains[d[0]]) for d in directions)
+    # per direction: its sources translated, then its targets through the same generator (identity)
+    total = sum(len(domains[k]) for k in todo) + sum(len(domains[d[0]]) + len(domains[d[-1]]) for d in directions)
     results: dict[str, dict[str, Any]] = {}
     desc = f"evaluate {ckpt_file.name}"
     with tqdm(total=total, desc=desc, unit="img", disable=not opts.progress) as bar:
