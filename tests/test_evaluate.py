@@ -869,3 +869,20 @@ def test_the_progress_bar_counts_the_images_evaluate_goes_through(tmp_path, monk
         bars.clear()
         runner.evaluate_checkpoints(dataclasses.replace(opts, direction=direction))
         assert [(bar.n, bar.total) for bar in bars] == [(7 + 7 * (1 + (direction == "both")),) * 2]
+
+
+def test_a_domain_of_one_image_asks_for_images_not_for_a_limit_never_given(tmp_path, monkeypatch):
+    """testA of one image, no --limit: the refusal ended "add images or raise --limit", an option not given."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    (tmp_path / "data" / "testA" / "scene_01.png").unlink()
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), progress=False)
+    with pytest.raises(
+        CycleGANError, match=r"testA holds 1 usable image: FD and KID need at least 2 per domain; add images$"
+    ):
+        runner.evaluate_checkpoints(opts)
+    with pytest.raises(CycleGANError, match=r"\(--limit 1\): .*; raise --limit or add images$"):
+        runner.evaluate_checkpoints(dataclasses.replace(opts, limit=1))

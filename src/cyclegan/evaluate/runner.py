@@ -326,9 +326,10 @@ def _check_counts(opts: EvalOptions, images: SplitImages) -> None:
     fewest = min(counts, key=counts.__getitem__)
     if counts[fewest] < 2:
         limit = f" (--limit {opts.limit})" if opts.limit else ""
+        more = "raise --limit or add images" if opts.limit else "add images"  # no --limit given: none to raise
         raise CycleGANError(
             f"{images.folder(fewest)} holds {counts[fewest]} usable image{limit}: FD and KID need at least 2 per "
-            "domain; add images or raise --limit"
+            f"domain; {more}"
         )
     kid_subset_size(counts["A"], counts["B"], opts.kid_subset_size)  # one line naming --kid-subset-size
 
