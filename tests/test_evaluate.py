@@ -886,3 +886,15 @@ def test_a_domain_of_one_image_asks_for_images_not_for_a_limit_never_given(tmp_p
         runner.evaluate_checkpoints(opts)
     with pytest.raises(CycleGANError, match=r"\(--limit 1\): .*; raise --limit or add images$"):
         runner.evaluate_checkpoints(dataclasses.replace(opts, limit=1))
+
+
+def test_kid_subsets_are_bounded_before_any_work(tmp_path, capsys):
+    """`--kid-subsets 1000000000` (a slip for --kid-subset-size) was taken: the subsets were drawn one by one after
+    every image had been translated, for days, each score held in memory."""
+    from cyclegan.cli import main
+
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "none"), "--kid-subsets", "1000000000"]) == 2
+    assert "option '--kid-subsets' must be > 0 and <= 10000, got 1000000000" in capsys.readouterr().err
+    from cyclegan.evaluate.options import KID_SUBSETS_MAX, EvalOptions
+
+    assert EvalOptions(checkpoint=("x",), kid_subsets=KID_SUBSETS_MAX).kid_subsets == 10_000
