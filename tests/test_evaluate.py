@@ -898,3 +898,49 @@ def test_kid_subsets_are_bounded_before_any_work(tmp_path, capsys):
     from cyclegan.evaluate.options import KID_SUBSETS_MAX, EvalOptions
 
     assert EvalOptions(checkpoint=("x",), kid_subsets=KID_SUBSETS_MAX).kid_subsets == 10_000
+
+
+def test_an_evaluation_of_several_checkpoints_that_fails_leaves_none_of_their_images(tmp_path, monkeypatch):
+    """Interrupted while scoring its second checkpoint, `evaluate --checkpoint A B --save-images DIR` left DIR/00_step7
+    whole and DIR/01_step7 half-made (AtoB's translations, no grid), without the scores of either: the next run
+    stopped at 'exists', and with --overwrite the half-made folder looked like a finished one until it was redone."""
+    from cyclegan.evaluate import runner
+
+    first = save_tiny_checkpoint(tmp_path / "first.pt")
+    second = save_tiny_checkpoint(tmp_path / "second.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    saved = tmp_path / "saved"
+    real_identity, calls = runner._identity_l1, []
+
+    def interrupted_in_the_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # the second checkpoint's AtoB, after its translations were written
+            raise KeyboardInterrupt
+        return real_identity(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: PooledPixels())
+    monkeypatch.setattr(runner, "_identity_l1", interrupted_in_the_second)
+    opts = runner.EvalOptions(
+        checkpoint=(str(first), str(second)), data=str(tmp_path / "data"), save_images=str(saved), progress=False
+    )
+    with pytest.raises(KeyboardInterrupt):
+        runner.evaluate_checkpoints(opts)
+    assert not saved.exists()
+    monkeypatch.setattr(runner, "_identity_l1", real_identity)
+    assert len(runner.evaluate_checkpoints(opts)) == 2  # the same command again: not stopped at "exists"
+    assert sorted(p.name for p in saved.iterdir()) == ["00_step7", "01_step7"]
+
+
+def test_one_checkpoint_is_read_once(tmp_path, monkeypatch):
+    """The checkpoint was read and its generators built twice, up front (to refuse a bad one before any work) and
+    again to score it: for one checkpoint, twice the loading of a large file for nothing."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    real_load, reads = runner.load_file, []
+    monkeypatch.setattr(runner, "load_file", lambda path: reads.append(path) or real_load(path))
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: PooledPixels())
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), kid_subsets=2, progress=False)
+    assert runner.evaluate_checkpoints(opts)[0]["step"] == 7
+    assert reads == [ckpt]

@@ -453,12 +453,7 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
         return _evaluate_all(opts, images)
     with claim_folder(opts.save_images, "--save-images"):  # one run writes the images there at a time
         _check_outputs(opts, images)  # again, under the lock: what a run that just ended wrote
-        # A failed or interrupted evaluation of one checkpoint leaves none of its new images: they made the next
-        # run stop at "exists" (or, with --overwrite, sat beside the earlier ones). With several, each one's
-        # folder is named by its step, known only once its file is read.
-        planned = [Path(opts.save_images) / n for n in _saved_names(opts, images.domains)]
-        with removed_on_failure(planned if len(opts.checkpoint) == 1 else []):
-            return _evaluate_all(opts, images)
+        return _evaluate_all(opts, images)
 
 
 def _one_data_root(checkpoints: tuple[str, ...]) -> str:
@@ -490,9 +485,11 @@ def _evaluate_all(opts: EvalOptions, images: SplitImages) -> list[dict[str, Any]
     checkpoints = opts.checkpoint
     device = resolve_device(opts.device)
     images, skipped = _drop_bad_images(opts, images)
-    # each read and built up front, and again when scored (all kept, many milestones would hold gigabytes): a
-    # bad one late in the list lost the others' work
-    for c in checkpoints:
+    # each read and built up front: a bad one late in the list lost the others' work. The first is kept for its
+    # scoring (one checkpoint, one read of its file); the others are read again when scored (all kept, many
+    # milestones would hold gigabytes)
+    first = [_generators(checkpoint_path(checkpoints[0]), opts)]
+    for c in checkpoints[1:]:
         _generators(checkpoint_path(c), opts)
     _check_counts(opts, images)
     for line in _partial_pairs(opts, images):
@@ -501,17 +498,26 @@ def _evaluate_all(opts: EvalOptions, images: SplitImages) -> list[dict[str, Any]
     cache = _RealCache()
     many = len(checkpoints) > 1
     reports = []
-    for i, c in enumerate(checkpoints):
-        try:
-            report = _evaluate_one(c, opts, i, many, images, backbone, cache, device)
-        except Exception as e:  # only running out of memory is handled here
-            if not is_out_of_memory(e):
-                raise
-            raise CycleGANError(
-                f"out of memory on {device} evaluating {c} ({opts.batch_size} images per batch): lower "
-                "--batch-size or --size"
-            ) from None
-        reports.append({**report, "skipped": skipped})
+    # A failed or interrupted evaluation leaves none of the images it saved, for any checkpoint: its scores, printed
+    # and written at the end, are lost, and the images made the next run stop at "exists" (or, with --overwrite,
+    # a half-made folder sat beside whole ones). Each checkpoint's folder is named by its step, known once read.
+    with contextlib.ExitStack() as saved:
+        for i, c in enumerate(checkpoints):
+            ckpt_file = checkpoint_path(c)
+            loaded = first.pop() if first else _generators(ckpt_file, opts)
+            save_root = _save_dir(opts, i, many, loaded.ckpt.get("step"))
+            if save_root is not None:
+                saved.enter_context(removed_on_failure([save_root / n for n in _saved_names(opts, images.domains)]))
+            try:
+                report = _evaluate_one(ckpt_file, loaded, opts, save_root, images, backbone, cache, device)
+            except Exception as e:  # only running out of memory is handled here
+                if not is_out_of_memory(e):
+                    raise
+                raise CycleGANError(
+                    f"out of memory on {device} evaluating {c} ({opts.batch_size} images per batch): lower "
+                    "--batch-size or --size"
+                ) from None
+            reports.append({**report, "skipped": skipped})
     return reports
 
 
@@ -579,25 +585,23 @@ def evaluate(opts: EvalOptions) -> dict[str, Any]:
 
 
 def _evaluate_one(
-    ckpt_arg: str,
+    ckpt_file: Path,
+    loaded: _Generators,
     opts: EvalOptions,
-    index: int,
-    many: bool,
+    save_root: Path | None,
     images: SplitImages,
     backbone: nn.Module,
     cache: _RealCache,
     device: torch.device,
 ) -> dict[str, Any]:
+    """The report of the generators `loaded` from `ckpt_file`; their translations saved under `save_root`."""
 
     t0 = time.perf_counter()
     domains = images.domains
-    ckpt_file = checkpoint_path(ckpt_arg)
-    loaded = _generators(ckpt_file, opts)
     ckpt, directions, train_size = loaded.ckpt, loaded.directions, loaded.train_size
     nets = {d: net.to(device) for d, net in loaded.nets.items()}
     size = opts.size or train_size or FOREIGN_SIZE
     fd_name, kid_name = METRIC_NAMES[opts.backbone]
-    save_root = _save_dir(opts, index, many, ckpt.get("step"))
     kw = {"subset_size": opts.kid_subset_size, "subsets": opts.kid_subsets, "seed": opts.seed}
 
     todo = [k for k in "AB" if (k, size) not in cache.features]
