@@ -944,3 +944,22 @@ def test_one_checkpoint_is_read_once(tmp_path, monkeypatch):
     opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), kid_subsets=2, progress=False)
     assert runner.evaluate_checkpoints(opts)[0]["step"] == 7
     assert reads == [ckpt]
+
+
+def test_the_metrics_refuse_what_they_cannot_score_as_the_packages_api_does():
+    """`psnr(a, b)` of two shapes raised a bare ValueError: a caller that catches CycleGANError, the one exception
+    the package's API raises for a bad argument (`translate` does), let it through as a traceback."""
+    from cyclegan.evaluate.distances import feature_distances
+    from cyclegan.evaluate.video import score_clip
+
+    a = torch.zeros(1, 3, 8, 8)
+    for call in (
+        lambda: psnr(a, a[:, :, :4]),
+        lambda: ssim(a[:, :, :2, :2], a[:, :, :2, :2]),
+        lambda: l1(a, a, value_range=(1.0, 1.0)),
+        lambda: feature_distances(torch.zeros(3, 4), torch.zeros(3, 5)),
+        lambda: score_clip(np.zeros((2, 8, 8, 3), np.uint8), np.zeros((2, 8, 4, 3), np.uint8), [(0, 0, 1)] * 2),
+    ):
+        with pytest.raises(CycleGANError) as caught:
+            call()
+        assert isinstance(caught.value, ValueError)  # what callers caught before

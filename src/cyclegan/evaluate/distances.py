@@ -19,6 +19,7 @@ from torchmetrics.image.kid import KernelInceptionDistance
 from torchvision.transforms.v2 import functional as TF
 
 from ..errors import CycleGANError
+from .metrics import MetricInputError
 
 KID_SUBSET_CAP = 100  # default KID subset size: fits small test sets (horse2zebra test: 120 / 140)
 
@@ -102,7 +103,7 @@ def feature_distances(
 
     if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1]:
         shapes = f"{tuple(real.shape)} and {tuple(fake.shape)}"
-        raise ValueError(f"expected features (N, D) and (M, D), got {shapes}")
+        raise MetricInputError(f"expected features (N, D) and (M, D), got {shapes}")
     n, m = real.shape[0], fake.shape[0]
     if min(n, m) < 2:
         raise CycleGANError(f"FD/KID need at least 2 images per set, got {n} real and {m} translated")
