@@ -117,7 +117,7 @@ def test_fd_kid_identical_sets_zero_different_domains_large(lite0):
     near = feature_distances(smooth, smooth2, subsets=20)
     far = feature_distances(smooth, stripes, subsets=20)
     assert abs(same.fd) < 1e-3 * far.fd
-    assert abs(same.kid) < 0.05 * far.kid  # slightly negative: the same images fall in both subsets
+    assert abs(same.kid) < 0.05 * far.kid  # negative (the same images fall in both subsets), small next to far
     assert far.fd > 3 * near.fd and far.kid > 5 * max(near.kid, 1e-6)
     # subsets of 20 from 20 images are both sets whole: one subset, no spread (it printed "± 0.0000" from 20 alike)
     assert (far.kid_subset_size, far.kid_subsets, far.kid_std) == (20, 1, 0.0)
@@ -963,3 +963,15 @@ def test_the_metrics_refuse_what_they_cannot_score_as_the_packages_api_does():
         with pytest.raises(CycleGANError) as caught:
             call()
         assert isinstance(caught.value, ValueError)  # what callers caught before
+
+
+def test_kid_of_a_set_with_itself_is_the_negative_its_docstring_gives():
+    """The docstring called KID of a set with itself "slightly negative": with both sets whole it is exactly
+    -2 (mean k(x, x) - mean k(x, x')) / m, -1.8 here for 4 features, far beyond KID between two other sets."""
+    from cyclegan.evaluate.distances import feature_distances
+
+    f = torch.randn(4, 64, generator=torch.Generator().manual_seed(0)).abs().double()
+    k = (f @ f.T / f.shape[1] + 1) ** 3  # torchmetrics' polynomial kernel, degree 3, gamma 1 / D, coef 1
+    diagonal, off = k.diagonal().mean(), (k.sum() - k.diagonal().sum()) / (4 * 3)
+    assert feature_distances(f, f).kid == pytest.approx(float(-2 * (diagonal - off) / 4), rel=1e-9)
+    assert feature_distances(f, f).kid < -1.0
