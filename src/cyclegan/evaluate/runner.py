@@ -414,12 +414,15 @@ def _saved_names(opts: EvalOptions, domains: dict[str, list[Path]]) -> list[Path
 
 def _check_out_apart(out: Path, root: Path, names: list[Path], *, many: bool) -> None:
     """Refuse a --out that is one of the files --save-images writes (a grid or a translation, in DIR or, with
-    several checkpoints, in any DIR/NN_stepS/): the report was written over it, or it over the report."""
+    several checkpoints, in any DIR/NN_stepS/): the report was written over it, or it over the report. Names
+    are compared ignoring case, as `unique_stems` names them: on macOS and Windows atob_grid.png is AtoB_grid.png."""
     try:
         rel = out.resolve().relative_to(root.resolve())
     except ValueError:  # not under DIR
         return
-    if (many and len(rel.parts) > 1 and re.fullmatch(r"\d+_step.*", rel.parts[0])) or (not many and rel in names):
+    written = {n.as_posix().casefold() for n in names}
+    in_a_checkpoints_folder = len(rel.parts) > 1 and re.fullmatch(r"\d+_step.*", rel.parts[0], re.IGNORECASE)
+    if (many and in_a_checkpoints_folder) or (not many and rel.as_posix().casefold() in written):
         raise CycleGANError(
             f"option '--out': {out} is where --save-images writes an image; give the report another name"
         )
