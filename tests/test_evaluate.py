@@ -978,3 +978,29 @@ def test_kid_of_a_set_with_itself_is_the_negative_its_docstring_gives():
     diagonal, off = k.diagonal().mean(), (k.sum() - k.diagonal().sum()) / (4 * 3)
     assert feature_distances(f, f).kid == pytest.approx(float(-2 * (diagonal - off) / 4), rel=1e-9)
     assert feature_distances(f, f).kid < -1.0
+
+
+def test_checkpoints_evaluated_at_different_sizes_are_said_not_comparable(tmp_path, capsys, monkeypatch):
+    """`evaluate --checkpoint G.pth RUN` scored the plain file at 256 px and the run at its 32, and the curve set their
+    FD and KID side by side without a word: figures of images at two sizes, not comparable."""
+    from cyclegan.config import resolve
+    from cyclegan.evaluate import runner
+    from cyclegan.models import build_generator
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    torch.manual_seed(0)
+    torch.save(build_generator(resolve({"ngf": 8, "n_blocks": 1}).model).state_dict(), tmp_path / "g.pth")
+    write_split(tmp_path / "data", 2, paired=True)
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: PooledPixels())
+    opts = runner.EvalOptions(
+        checkpoint=(str(tmp_path / "g.pth"), str(ckpt)), data=str(tmp_path / "data"), direction="AtoB", progress=False
+    )
+    assert [r["eval_size"] for r in runner.evaluate_checkpoints(opts)] == [256, 32]
+    err = capsys.readouterr().err
+    assert (
+        f"warning: the checkpoints are evaluated at different sizes ({tmp_path / 'g.pth'} at 256 px, {ckpt} at 32"
+        in err
+    )
+    assert err.rstrip().endswith("their figures are not comparable; give --size N")
+    assert [r["eval_size"] for r in runner.evaluate_checkpoints(dataclasses.replace(opts, size=32))] == [32, 32]
+    assert "different sizes" not in capsys.readouterr().err

@@ -492,10 +492,11 @@ def _evaluate_all(opts: EvalOptions, images: SplitImages) -> list[dict[str, Any]
     # scoring (one checkpoint, one read of its file); the others are read again when scored (all kept, many
     # milestones would hold gigabytes)
     first = [_generators(checkpoint_path(checkpoints[0]), opts)]
+    sizes = {checkpoints[0]: _eval_size(opts, first[0])}
     for c in checkpoints[1:]:
-        _generators(checkpoint_path(c), opts)
+        sizes[c] = _eval_size(opts, _generators(checkpoint_path(c), opts))
     _check_counts(opts, images)
-    for line in _partial_pairs(opts, images):
+    for line in [*_partial_pairs(opts, images), *_sizes_apart(sizes)]:
         print(f"warning: {escape(line)}", file=sys.stderr)
     backbone = load_backbone(opts.backbone, inception_weights=opts.inception_weights).to(device)
     cache = _RealCache()
@@ -522,6 +523,17 @@ def _evaluate_all(opts: EvalOptions, images: SplitImages) -> list[dict[str, Any]
                 ) from None
             reports.append({**report, "skipped": skipped})
     return reports
+
+
+def _sizes_apart(sizes: dict[str, int]) -> list[str]:
+    """A line when the checkpoints are scored at different sizes (each at its training size, a plain generator
+    file at 256): FD and KID of images at 32 and at 256 px are not comparable, and the curve set them side by side."""
+    if len(set(sizes.values())) < 2:
+        return []
+    each = ", ".join(f"{c} at {size} px" for c, size in sizes.items())
+    return [
+        f"the checkpoints are evaluated at different sizes ({each}): their figures are not comparable; give --size N"
+    ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -569,6 +581,11 @@ def _generators(ckpt_file: Path, opts: EvalOptions) -> _Generators:
     return _Generators({}, nets, directions, "foreign", None)
 
 
+def _eval_size(opts: EvalOptions, loaded: _Generators) -> int:
+    """The size a checkpoint is evaluated at: --size, else its training size, else FOREIGN_SIZE."""
+    return opts.size or loaded.train_size or FOREIGN_SIZE
+
+
 def _holds_both(obj: Any) -> bool:
     """Whether a generator file of another project holds a generator for each direction by name (G_A and G_B)."""
     return isinstance(obj, dict) and all(any(k in obj for k in DIRECTION_KEYS[d]) for d in GENERATOR_FOR)
@@ -603,7 +620,7 @@ def _evaluate_one(
     domains = images.domains
     ckpt, directions, train_size = loaded.ckpt, loaded.directions, loaded.train_size
     nets = {d: net.to(device) for d, net in loaded.nets.items()}
-    size = opts.size or train_size or FOREIGN_SIZE
+    size = _eval_size(opts, loaded)
     fd_name, kid_name = METRIC_NAMES[opts.backbone]
     kw = {"subset_size": opts.kid_subset_size, "subsets": opts.kid_subsets, "seed": opts.seed}
 
