@@ -1004,3 +1004,21 @@ def test_checkpoints_evaluated_at_different_sizes_are_said_not_comparable(tmp_pa
     assert err.rstrip().endswith("their figures are not comparable; give --size N")
     assert [r["eval_size"] for r in runner.evaluate_checkpoints(dataclasses.replace(opts, size=32))] == [32, 32]
     assert "different sizes" not in capsys.readouterr().err
+
+
+def test_the_curve_shows_a_dash_where_a_checkpoint_has_no_cycle_or_no_step():
+    """A CUT run or a plain generator file has no way back: the curve printed "nan" as its cycle PSNR (what a
+    generator that outputs NaN shows) where the table prints "-", and "None" as a plain file's step."""
+    from cyclegan.report import format_curve
+
+    row = {"fd_lite0": 1.0, "kid_lite0": 0.5, "kid_lite0_std": 0.0, "kid_subsets": 1}
+    plain = {"backbone": "lite0", "step": None, "directions": {"AtoB": row}, "checkpoint": "g.pth"}
+    nan = {
+        "backbone": "lite0",
+        "step": 4,
+        "directions": {"AtoB": {**row, "cycle_psnr": math.nan}},
+        "checkpoint": "n.pt",
+    }
+    lines = format_curve([plain, nan]).splitlines()
+    assert lines[1].split() == ["-", "1.00", "0.5000", "-", "g.pth"]
+    assert lines[2].split() == ["4", "1.00", "0.5000", "nan", "n.pt"]  # a NaN figure stays one
