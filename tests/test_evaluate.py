@@ -1022,3 +1022,28 @@ def test_the_curve_shows_a_dash_where_a_checkpoint_has_no_cycle_or_no_step():
     lines = format_curve([plain, nan]).splitlines()
     assert lines[1].split() == ["-", "1.00", "0.5000", "-", "g.pth"]
     assert lines[2].split() == ["4", "1.00", "0.5000", "nan", "n.pt"]  # a NaN figure stays one
+
+
+def test_which_is_better_says_when_it_compares_by_another_score_than_chose_best():
+    """best.pt chosen by --eval-every's kid (over Lite0 features), scored with --backbone inception: "best.pt is
+    better by kid" read as the score that chose it; chosen by psnr, on a split without truth: "by kid_lite0",
+    without a word that psnr chose it."""
+    from cyclegan.evaluate.best import which_is_better
+
+    def reports(backbone, key, chosen_by):
+        last, best = ({"truth_ssim": 0.5, key: value} for value in (0.2, 0.1))
+        return [
+            {"checkpoint": "run/checkpoint.pt", "step": 6, "backbone": backbone, "directions": {"AtoB": last}},
+            {"checkpoint": "run/best.pt", "step": 2, "backbone": backbone, "directions": {"AtoB": best}}
+            | {"chosen_by": chosen_by},
+        ]
+
+    (line,) = which_is_better(reports("inception", "kid", "kid"))
+    assert line.startswith("run: best.pt is better by kid (AtoB only, lower is better)")
+    assert line.endswith(
+        "; best.pt was chosen by --eval-every's kid (over Lite0 features), which this evaluation does not give"
+    )
+    (line,) = which_is_better(reports("lite0", "kid_lite0", "psnr"))
+    assert line.endswith("; best.pt was chosen by --eval-every's psnr, which this evaluation does not give")
+    (line,) = which_is_better(reports("lite0", "kid_lite0", "kid"))  # the score that chose it: nothing to add
+    assert line.endswith("checkpoint.pt (step 6) 0.2000")
