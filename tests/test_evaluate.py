@@ -1047,3 +1047,22 @@ def test_which_is_better_says_when_it_compares_by_another_score_than_chose_best(
     assert line.endswith("; best.pt was chosen by --eval-every's psnr, which this evaluation does not give")
     (line,) = which_is_better(reports("lite0", "kid_lite0", "kid"))  # the score that chose it: nothing to add
     assert line.endswith("checkpoint.pt (step 6) 0.2000")
+
+
+def test_translations_that_are_not_finite_are_named_not_left_to_onemkl(tmp_path, capfd, monkeypatch):
+    """A generator that outputs NaN: the table was all nan, the only word on stderr oneMKL's "Parameter 3 was
+    incorrect on entry to DGEBAL" from the Fréchet distance's eigenvalues."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 3, paired=True)
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: PooledPixels())
+    monkeypatch.setattr(runner, "translate_tensor", lambda net, x: torch.full_like(x, math.nan))
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), direction="AtoB", progress=False)
+    row = runner.evaluate(opts)["directions"]["AtoB"]
+    assert math.isnan(row["fd_lite0"]) and math.isnan(row["kid_lite0"]) and math.isfinite(row["fd_lite0_untranslated"])
+    out, err = capfd.readouterr()
+    assert "MKL" not in out + err
+    assert (
+        f"warning: {ckpt}: 3 of 3 AtoB translations hold NaN or infinite values: its fd_lite0 and kid_lite0 are" in err
+    )

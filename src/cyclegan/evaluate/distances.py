@@ -8,6 +8,7 @@ between both metrics, between directions and between checkpoints. The numbers ar
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -116,6 +117,9 @@ def feature_distances(
         subsets = 1
     dim = real.shape[1]
     real, fake = real.double().cpu(), fake.double().cpu()
+    if not (real.isfinite().all() and fake.isfinite().all()):  # a generator that outputs NaN: oneMKL printed
+        nan = math.nan  # "Parameter 3 was incorrect on entry to DGEBAL" on the way to the same NaN
+        return Distances(fd=nan, kid=nan, kid_std=nan, kid_subset_size=size, kid_subsets=subsets, n_real=n, n_fake=m)
 
     real_c, fake_c = span_coordinates(real, fake)
     fid = FrechetInceptionDistance(feature=_Passthrough(real_c.shape[1]))

@@ -661,6 +661,13 @@ def _evaluate_one(
             )
             real_t = cache.features[(t, size)]
             translated = feature_distances(real_t, fake_feats, **kw)
+            nonfinite = int((~fake_feats.isfinite()).any(1).sum())
+            if nonfinite:  # a table of nan, and no word of why
+                print(
+                    f"warning: {escape(ckpt_file)}: {nonfinite} of {len(fake_feats)} {d} translations hold NaN or "
+                    f"infinite values: its {fd_name} and {kid_name} are not finite (null in --out)",
+                    file=sys.stderr,
+                )
             if (d, size) not in cache.untranslated:
                 cache.untranslated[(d, size)] = feature_distances(real_t, cache.features[(s, size)], **kw)
             untranslated = cache.untranslated[(d, size)]
