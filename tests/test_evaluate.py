@@ -117,7 +117,7 @@ def test_fd_kid_identical_sets_zero_different_domains_large(lite0):
     near = feature_distances(smooth, smooth2, subsets=20)
     far = feature_distances(smooth, stripes, subsets=20)
     assert abs(same.fd) < 1e-3 * far.fd
-    assert abs(same.kid) < 0.05 * far.kid  # slightly negative: the same images fall in both subsets
+    assert abs(same.kid) < 0.05 * far.kid  # negative (the same images fall in both subsets), small next to far
     assert far.fd > 3 * near.fd and far.kid > 5 * max(near.kid, 1e-6)
     # subsets of 20 from 20 images are both sets whole: one subset, no spread (it printed "± 0.0000" from 20 alike)
     assert (far.kid_subset_size, far.kid_subsets, far.kid_std) == (20, 1, 0.0)
@@ -550,6 +550,9 @@ def test_the_report_is_not_written_over_a_saved_image(tmp_path, monkeypatch):
         (str(ckpt),): [saved / "AtoB_grid.png", saved / "BtoA" / "scene_01.png", saved / "x" / ".." / "AtoB_grid.png"],
         (str(ckpt), str(second)): [saved / "01_step7" / "report.json"],  # DIR/NN_stepS/ is the images'
     }
+    # one file on the file systems of macOS and Windows: the grid was written, then the report over it
+    clashes[(str(ckpt),)] += [saved / "atob_grid.png", saved / "btoa" / "Scene_01.PNG"]
+    clashes[(str(ckpt), str(second))] += [saved / "01_STEP7" / "report.json"]
     for checkpoints, outs in clashes.items():
         for out in outs:
             clash = dataclasses.replace(opts, checkpoint=checkpoints, save_images=str(saved), out=str(out))
@@ -828,3 +831,238 @@ def test_a_generator_file_listed_before_a_run_takes_the_runs_data(tmp_path):
     assert _one_data_root((str(loose), str(run))) == _one_data_root((str(run), str(loose))) == str(tmp_path / "data")
     with pytest.raises(CycleGANError, match=r"option '--data' is needed: .*loose has no config.json"):
         _one_data_root((str(loose),))
+
+
+class PooledPixels(torch.nn.Module):
+    """A stand-in feature network: (B, 3, H, W) -> (B, 12) pooled pixels, so a runner test needs no Lite0."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.adaptive_avg_pool2d(x.float(), 2).flatten(1)
+
+
+def test_the_progress_bar_counts_the_images_evaluate_goes_through(tmp_path, monkeypatch):
+    """With testB larger than testA, --direction AtoB's bar counted testA twice where the identity pass goes through
+    testB: "26img" past a total of 21 (and ended short of its total when testB was the smaller)."""
+    from cyclegan.evaluate import runner
+
+    bars = []
+
+    class Bar:
+        def __init__(self, *, total, **_):
+            self.total, self.n = total, 0
+            bars.append(self)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, n):
+            self.n += n
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=False)
+    for i in range(3):  # testB: 5 images, testA: 2
+        Image.fromarray(stripe_image(np.random.default_rng(i), 40)).save(tmp_path / "data" / "testB" / f"x{i}.png")
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: PooledPixels())
+    monkeypatch.setattr(runner, "tqdm", Bar)
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), kid_subsets=2, progress=False)
+    for direction in ("AtoB", "BtoA", "both"):
+        bars.clear()
+        runner.evaluate_checkpoints(dataclasses.replace(opts, direction=direction))
+        assert [(bar.n, bar.total) for bar in bars] == [(7 + 7 * (1 + (direction == "both")),) * 2]
+
+
+def test_a_domain_of_one_image_asks_for_images_not_for_a_limit_never_given(tmp_path, monkeypatch):
+    """testA of one image, no --limit: the refusal ended "add images or raise --limit", an option not given."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    (tmp_path / "data" / "testA" / "scene_01.png").unlink()
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), progress=False)
+    with pytest.raises(
+        CycleGANError, match=r"testA holds 1 usable image: FD and KID need at least 2 per domain; add images$"
+    ):
+        runner.evaluate_checkpoints(opts)
+    with pytest.raises(CycleGANError, match=r"\(--limit 1\): .*; raise --limit or add images$"):
+        runner.evaluate_checkpoints(dataclasses.replace(opts, limit=1))
+
+
+def test_kid_subsets_are_bounded_before_any_work(tmp_path, capsys):
+    """`--kid-subsets 1000000000` (a slip for --kid-subset-size) was taken: the subsets were drawn one by one after
+    every image had been translated, for days, each score held in memory."""
+    from cyclegan.cli import main
+
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "none"), "--kid-subsets", "1000000000"]) == 2
+    assert "option '--kid-subsets' must be > 0 and <= 10000, got 1000000000" in capsys.readouterr().err
+    from cyclegan.evaluate.options import KID_SUBSETS_MAX, EvalOptions
+
+    assert EvalOptions(checkpoint=("x",), kid_subsets=KID_SUBSETS_MAX).kid_subsets == 10_000
+
+
+def test_an_evaluation_of_several_checkpoints_that_fails_leaves_none_of_their_images(tmp_path, monkeypatch):
+    """Interrupted while scoring its second checkpoint, `evaluate --checkpoint A B --save-images DIR` left DIR/00_step7
+    whole and DIR/01_step7 half-made (AtoB's translations, no grid), without the scores of either: the next run
+    stopped at 'exists', and with --overwrite the half-made folder looked like a finished one until it was redone."""
+    from cyclegan.evaluate import runner
+
+    first = save_tiny_checkpoint(tmp_path / "first.pt")
+    second = save_tiny_checkpoint(tmp_path / "second.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    saved = tmp_path / "saved"
+    real_identity, calls = runner._identity_l1, []
+
+    def interrupted_in_the_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # the second checkpoint's AtoB, after its translations were written
+            raise KeyboardInterrupt
+        return real_identity(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: PooledPixels())
+    monkeypatch.setattr(runner, "_identity_l1", interrupted_in_the_second)
+    opts = runner.EvalOptions(
+        checkpoint=(str(first), str(second)), data=str(tmp_path / "data"), save_images=str(saved), progress=False
+    )
+    with pytest.raises(KeyboardInterrupt):
+        runner.evaluate_checkpoints(opts)
+    assert not saved.exists()
+    monkeypatch.setattr(runner, "_identity_l1", real_identity)
+    assert len(runner.evaluate_checkpoints(opts)) == 2  # the same command again: not stopped at "exists"
+    assert sorted(p.name for p in saved.iterdir()) == ["00_step7", "01_step7"]
+
+
+def test_one_checkpoint_is_read_once(tmp_path, monkeypatch):
+    """The checkpoint was read and its generators built twice, up front (to refuse a bad one before any work) and
+    again to score it: for one checkpoint, twice the loading of a large file for nothing."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    real_load, reads = runner.load_file, []
+    monkeypatch.setattr(runner, "load_file", lambda path: reads.append(path) or real_load(path))
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: PooledPixels())
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), kid_subsets=2, progress=False)
+    assert runner.evaluate_checkpoints(opts)[0]["step"] == 7
+    assert reads == [ckpt]
+
+
+def test_the_metrics_refuse_what_they_cannot_score_as_the_packages_api_does():
+    """`psnr(a, b)` of two shapes raised a bare ValueError: a caller that catches CycleGANError, the one exception
+    the package's API raises for a bad argument (`translate` does), let it through as a traceback."""
+    from cyclegan.evaluate.distances import feature_distances
+    from cyclegan.evaluate.video import score_clip
+
+    a = torch.zeros(1, 3, 8, 8)
+    for call in (
+        lambda: psnr(a, a[:, :, :4]),
+        lambda: ssim(a[:, :, :2, :2], a[:, :, :2, :2]),
+        lambda: l1(a, a, value_range=(1.0, 1.0)),
+        lambda: feature_distances(torch.zeros(3, 4), torch.zeros(3, 5)),
+        lambda: score_clip(np.zeros((2, 8, 8, 3), np.uint8), np.zeros((2, 8, 4, 3), np.uint8), [(0, 0, 1)] * 2),
+    ):
+        with pytest.raises(CycleGANError) as caught:
+            call()
+        assert isinstance(caught.value, ValueError)  # what callers caught before
+
+
+def test_kid_of_a_set_with_itself_is_the_negative_its_docstring_gives():
+    """The docstring called KID of a set with itself "slightly negative": with both sets whole it is exactly
+    -2 (mean k(x, x) - mean k(x, x')) / m, -1.8 here for 4 features, far beyond KID between two other sets."""
+    from cyclegan.evaluate.distances import feature_distances
+
+    f = torch.randn(4, 64, generator=torch.Generator().manual_seed(0)).abs().double()
+    k = (f @ f.T / f.shape[1] + 1) ** 3  # torchmetrics' polynomial kernel, degree 3, gamma 1 / D, coef 1
+    diagonal, off = k.diagonal().mean(), (k.sum() - k.diagonal().sum()) / (4 * 3)
+    assert feature_distances(f, f).kid == pytest.approx(float(-2 * (diagonal - off) / 4), rel=1e-9)
+    assert feature_distances(f, f).kid < -1.0
+
+
+def test_checkpoints_evaluated_at_different_sizes_are_said_not_comparable(tmp_path, capsys, monkeypatch):
+    """`evaluate --checkpoint G.pth RUN` scored the plain file at 256 px and the run at its 32, and the curve set their
+    FD and KID side by side without a word: figures of images at two sizes, not comparable."""
+    from cyclegan.config import resolve
+    from cyclegan.evaluate import runner
+    from cyclegan.models import build_generator
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    torch.manual_seed(0)
+    torch.save(build_generator(resolve({"ngf": 8, "n_blocks": 1}).model).state_dict(), tmp_path / "g.pth")
+    write_split(tmp_path / "data", 2, paired=True)
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: PooledPixels())
+    opts = runner.EvalOptions(
+        checkpoint=(str(tmp_path / "g.pth"), str(ckpt)), data=str(tmp_path / "data"), direction="AtoB", progress=False
+    )
+    assert [r["eval_size"] for r in runner.evaluate_checkpoints(opts)] == [256, 32]
+    err = capsys.readouterr().err
+    assert (
+        f"warning: the checkpoints are evaluated at different sizes ({tmp_path / 'g.pth'} at 256 px, {ckpt} at 32"
+        in err
+    )
+    assert err.rstrip().endswith("their figures are not comparable; give --size N")
+    assert [r["eval_size"] for r in runner.evaluate_checkpoints(dataclasses.replace(opts, size=32))] == [32, 32]
+    assert "different sizes" not in capsys.readouterr().err
+
+
+def test_the_curve_shows_a_dash_where_a_checkpoint_has_no_cycle_or_no_step():
+    """A CUT run or a plain generator file has no way back: the curve printed "nan" as its cycle PSNR (what a
+    generator that outputs NaN shows) where the table prints "-", and "None" as a plain file's step."""
+    from cyclegan.report import format_curve
+
+    row = {"fd_lite0": 1.0, "kid_lite0": 0.5, "kid_lite0_std": 0.0, "kid_subsets": 1}
+    plain = {"backbone": "lite0", "step": None, "directions": {"AtoB": row}, "checkpoint": "g.pth"}
+    nan = {
+        "backbone": "lite0",
+        "step": 4,
+        "directions": {"AtoB": {**row, "cycle_psnr": math.nan}},
+        "checkpoint": "n.pt",
+    }
+    lines = format_curve([plain, nan]).splitlines()
+    assert lines[1].split() == ["-", "1.00", "0.5000", "-", "g.pth"]
+    assert lines[2].split() == ["4", "1.00", "0.5000", "nan", "n.pt"]  # a NaN figure stays one
+
+
+def test_which_is_better_says_when_it_compares_by_another_score_than_chose_best():
+    """best.pt chosen by --eval-every's kid (over Lite0 features), scored with --backbone inception: "best.pt is
+    better by kid" read as the score that chose it; chosen by psnr, on a split without truth: "by kid_lite0",
+    without a word that psnr chose it."""
+    from cyclegan.evaluate.best import which_is_better
+
+    def reports(backbone, key, chosen_by):
+        last, best = ({"truth_ssim": 0.5, key: value} for value in (0.2, 0.1))
+        return [
+            {"checkpoint": "run/checkpoint.pt", "step": 6, "backbone": backbone, "directions": {"AtoB": last}},
+            {"checkpoint": "run/best.pt", "step": 2, "backbone": backbone, "directions": {"AtoB": best}}
+            | {"chosen_by": chosen_by},
+        ]
+
+    (line,) = which_is_better(reports("inception", "kid", "kid"))
+    assert line.startswith("run: best.pt is better by kid (AtoB only, lower is better)")
+    assert line.endswith(
+        "; best.pt was chosen by --eval-every's kid (over Lite0 features), which this evaluation does not give"
+    )
+    (line,) = which_is_better(reports("lite0", "kid_lite0", "psnr"))
+    assert line.endswith("; best.pt was chosen by --eval-every's psnr, which this evaluation does not give")
+    (line,) = which_is_better(reports("lite0", "kid_lite0", "kid"))  # the score that chose it: nothing to add
+    assert line.endswith("checkpoint.pt (step 6) 0.2000")
+
+
+def test_translations_that_are_not_finite_are_named_not_left_to_onemkl(tmp_path, capfd, monkeypatch):
+    """A generator that outputs NaN: the table was all nan, the only word on stderr oneMKL's "Parameter 3 was
+    incorrect on entry to DGEBAL" from the Fréchet distance's eigenvalues."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 3, paired=True)
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: PooledPixels())
+    monkeypatch.setattr(runner, "translate_tensor", lambda net, x: torch.full_like(x, math.nan))
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), direction="AtoB", progress=False)
+    row = runner.evaluate(opts)["directions"]["AtoB"]
+    assert math.isnan(row["fd_lite0"]) and math.isnan(row["kid_lite0"]) and math.isfinite(row["fd_lite0_untranslated"])
+    out, err = capfd.readouterr()
+    assert "MKL" not in out + err
+    assert (
+        f"warning: {ckpt}: 3 of 3 AtoB translations hold NaN or infinite values: its fd_lite0 and kid_lite0 are" in err
+    )

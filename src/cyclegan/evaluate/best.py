@@ -15,6 +15,8 @@ from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME
 from ..zoo import is_spec
 
 HIGHER_IS_BETTER = {"truth_psnr": True, "truth_ssim": True, "cycle_psnr": True, "kid": False, "kid_lite0": False}
+# --eval-every's scores (`--best-by`) under the report's names: its kid is Lite0's
+REPORT_KEY = {"psnr": "truth_psnr", "ssim": "truth_ssim", "cycle_psnr": "cycle_psnr", "kid": "kid_lite0"}
 
 
 def expand_runs(checkpoints: tuple[str, ...]) -> tuple[str, ...]:
@@ -76,7 +78,7 @@ def _score_key(metric: str, row: dict[str, Any], backbone: str) -> str:
     """The report's key for the score that chose best.pt (psnr -> truth_psnr, ...); kid when the split has no
     truth for psnr/ssim, or the family no way back for cycle_psnr."""
     kid = METRIC_NAMES[backbone][1]
-    key = {"psnr": "truth_psnr", "ssim": "truth_ssim", "cycle_psnr": "cycle_psnr"}.get(metric, kid)
+    key = REPORT_KEY.get(metric, kid)
     return key if key in row else kid
 
 
@@ -105,6 +107,10 @@ def which_is_better(reports: list[dict[str, Any]]) -> list[str]:
         higher = HIGHER_IS_BETTER.get(key, False)
         scored = [d for d, row in best["directions"].items() if key in row]  # `--direction AtoB`: that one
         over = "mean over directions" if len(scored) > 1 else f"{scored[0]} only"
+        other = ""  # "by kid" of the Inception read as the Lite0 kid that chose best.pt; "by kid_lite0" as the psnr
+        if key != REPORT_KEY.get(metric):
+            lite0 = " (over Lite0 features)" if metric == "kid" else ""
+            other = f"; {BEST_NAME} was chosen by --eval-every's {metric}{lite0}, which this evaluation does not give"
         if a == b:
             verdict = "score the same"
         else:
@@ -113,6 +119,6 @@ def which_is_better(reports: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"{Path(best['checkpoint']).parent}: {verdict} by {key} ({over}, "
             f"{'higher' if higher else 'lower'} is better): {BEST_NAME} (step {best['step']}) {b:.4f}, "
-            f"{CHECKPOINT_NAME} (step {last['step']}) {a:.4f}"
+            f"{CHECKPOINT_NAME} (step {last['step']}) {a:.4f}{other}"
         )
     return lines

@@ -17,9 +17,16 @@ import math
 import torch
 from torchmetrics.functional.image import structural_similarity_index_measure
 
+from ..errors import CycleGANError
+
 PSNR_MAX = 100.0  # dB; the value for identical images (MSE floored at 1e-10 on the [0, 1] scale)
 _MSE_FLOOR = 10.0 ** (-PSNR_MAX / 10.0)
 LUMA_BT601 = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights of R, G, B in the luminance Y (JPEG's YCbCr)
+
+
+class MetricInputError(CycleGANError, ValueError):
+    """Inputs a metric cannot score (shapes that differ, an empty value range): a CycleGANError, as every refusal
+    of the package's API (one line; a caller catching it caught none of these), and a ValueError, as before."""
 
 
 def luminance(x: torch.Tensor) -> torch.Tensor:
@@ -38,17 +45,17 @@ def _range(value_range: tuple[float, float]) -> tuple[float, float]:
     """(lo, hi) with lo < hi, both finite: (1, 1) divided by zero and scored every pair 100 dB, (1, -1) inverted."""
     lo, hi = value_range
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise ValueError(f"value_range must be (low, high) with low < high, got {tuple(value_range)}")
+        raise MetricInputError(f"value_range must be (low, high) with low < high, got {tuple(value_range)}")
     return lo, hi
 
 
 def _batched(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
     if a.shape != b.shape:
-        raise ValueError(f"images must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise MetricInputError(f"images must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     if a.dim() == 3:
         return a.unsqueeze(0), b.unsqueeze(0), True
     if a.dim() != 4:
-        raise ValueError(f"expected (B, C, H, W) or (C, H, W) images, got shape {tuple(a.shape)}")
+        raise MetricInputError(f"expected (B, C, H, W) or (C, H, W) images, got shape {tuple(a.shape)}")
     return a, b, False
 
 
@@ -93,7 +100,7 @@ def ssim(a: torch.Tensor, b: torch.Tensor, *, value_range: tuple[float, float] =
     a, b, single = _batched(a, b)
     h, w = a.shape[-2:]
     if min(h, w) < 3:
-        raise ValueError(f"SSIM needs images of at least 3x3 pixels, got {h}x{w}")
+        raise MetricInputError(f"SSIM needs images of at least 3x3 pixels, got {h}x{w}")
     if len(a) == 0:  # torchmetrics fails on an empty batch (IndexError); psnr and l1 give (0,) too
         return a.new_zeros(0, dtype=torch.float32)
     k = _ssim_kernel(h, w)

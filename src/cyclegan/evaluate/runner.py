@@ -326,9 +326,10 @@ def _check_counts(opts: EvalOptions, images: SplitImages) -> None:
     fewest = min(counts, key=counts.__getitem__)
     if counts[fewest] < 2:
         limit = f" (--limit {opts.limit})" if opts.limit else ""
+        more = "raise --limit or add images" if opts.limit else "add images"  # no --limit given: none to raise
         raise CycleGANError(
             f"{images.folder(fewest)} holds {counts[fewest]} usable image{limit}: FD and KID need at least 2 per "
-            "domain; add images or raise --limit"
+            f"domain; {more}"
         )
     kid_subset_size(counts["A"], counts["B"], opts.kid_subset_size)  # one line naming --kid-subset-size
 
@@ -413,12 +414,15 @@ def _saved_names(opts: EvalOptions, domains: dict[str, list[Path]]) -> list[Path
 
 def _check_out_apart(out: Path, root: Path, names: list[Path], *, many: bool) -> None:
     """Refuse a --out that is one of the files --save-images writes (a grid or a translation, in DIR or, with
-    several checkpoints, in any DIR/NN_stepS/): the report was written over it, or it over the report."""
+    several checkpoints, in any DIR/NN_stepS/): the report was written over it, or it over the report. Names
+    are compared ignoring case, as `unique_stems` names them: on macOS and Windows atob_grid.png is AtoB_grid.png."""
     try:
         rel = out.resolve().relative_to(root.resolve())
     except ValueError:  # not under DIR
         return
-    if (many and len(rel.parts) > 1 and re.fullmatch(r"\d+_step.*", rel.parts[0])) or (not many and rel in names):
+    written = {n.as_posix().casefold() for n in names}
+    in_a_checkpoints_folder = len(rel.parts) > 1 and re.fullmatch(r"\d+_step.*", rel.parts[0], re.IGNORECASE)
+    if (many and in_a_checkpoints_folder) or (not many and rel.as_posix().casefold() in written):
         raise CycleGANError(
             f"option '--out': {out} is where --save-images writes an image; give the report another name"
         )
@@ -452,12 +456,7 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
         return _evaluate_all(opts, images)
     with claim_folder(opts.save_images, "--save-images"):  # one run writes the images there at a time
         _check_outputs(opts, images)  # again, under the lock: what a run that just ended wrote
-        # A failed or interrupted evaluation of one checkpoint leaves none of its new images: they made the next
-        # run stop at "exists" (or, with --overwrite, sat beside the earlier ones). With several, each one's
-        # folder is named by its step, known only once its file is read.
-        planned = [Path(opts.save_images) / n for n in _saved_names(opts, images.domains)]
-        with removed_on_failure(planned if len(opts.checkpoint) == 1 else []):
-            return _evaluate_all(opts, images)
+        return _evaluate_all(opts, images)
 
 
 def _one_data_root(checkpoints: tuple[str, ...]) -> str:
@@ -489,29 +488,52 @@ def _evaluate_all(opts: EvalOptions, images: SplitImages) -> list[dict[str, Any]
     checkpoints = opts.checkpoint
     device = resolve_device(opts.device)
     images, skipped = _drop_bad_images(opts, images)
-    # each read and built up front, and again when scored (all kept, many milestones would hold gigabytes): a
-    # bad one late in the list lost the others' work
-    for c in checkpoints:
-        _generators(checkpoint_path(c), opts)
+    # each read and built up front: a bad one late in the list lost the others' work. The first is kept for its
+    # scoring (one checkpoint, one read of its file); the others are read again when scored (all kept, many
+    # milestones would hold gigabytes)
+    first = [_generators(checkpoint_path(checkpoints[0]), opts)]
+    sizes = {checkpoints[0]: _eval_size(opts, first[0])}
+    for c in checkpoints[1:]:
+        sizes[c] = _eval_size(opts, _generators(checkpoint_path(c), opts))
     _check_counts(opts, images)
-    for line in _partial_pairs(opts, images):
+    for line in [*_partial_pairs(opts, images), *_sizes_apart(sizes)]:
         print(f"warning: {escape(line)}", file=sys.stderr)
     backbone = load_backbone(opts.backbone, inception_weights=opts.inception_weights).to(device)
     cache = _RealCache()
     many = len(checkpoints) > 1
     reports = []
-    for i, c in enumerate(checkpoints):
-        try:
-            report = _evaluate_one(c, opts, i, many, images, backbone, cache, device)
-        except Exception as e:  # only running out of memory is handled here
-            if not is_out_of_memory(e):
-                raise
-            raise CycleGANError(
-                f"out of memory on {device} evaluating {c} ({opts.batch_size} images per batch): lower "
-                "--batch-size or --size"
-            ) from None
-        reports.append({**report, "skipped": skipped})
+    # A failed or interrupted evaluation leaves none of the images it saved, for any checkpoint: its scores, printed
+    # and written at the end, are lost, and the images made the next run stop at "exists" (or, with --overwrite,
+    # a half-made folder sat beside whole ones). Each checkpoint's folder is named by its step, known once read.
+    with contextlib.ExitStack() as saved:
+        for i, c in enumerate(checkpoints):
+            ckpt_file = checkpoint_path(c)
+            loaded = first.pop() if first else _generators(ckpt_file, opts)
+            save_root = _save_dir(opts, i, many, loaded.ckpt.get("step"))
+            if save_root is not None:
+                saved.enter_context(removed_on_failure([save_root / n for n in _saved_names(opts, images.domains)]))
+            try:
+                report = _evaluate_one(ckpt_file, loaded, opts, save_root, images, backbone, cache, device)
+            except Exception as e:  # only running out of memory is handled here
+                if not is_out_of_memory(e):
+                    raise
+                raise CycleGANError(
+                    f"out of memory on {device} evaluating {c} ({opts.batch_size} images per batch): lower "
+                    "--batch-size or --size"
+                ) from None
+            reports.append({**report, "skipped": skipped})
     return reports
+
+
+def _sizes_apart(sizes: dict[str, int]) -> list[str]:
+    """A line when the checkpoints are scored at different sizes (each at its training size, a plain generator
+    file at 256): FD and KID of images at 32 and at 256 px are not comparable, and the curve set them side by side."""
+    if len(set(sizes.values())) < 2:
+        return []
+    each = ", ".join(f"{c} at {size} px" for c, size in sizes.items())
+    return [
+        f"the checkpoints are evaluated at different sizes ({each}): their figures are not comparable; give --size N"
+    ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -559,6 +581,11 @@ def _generators(ckpt_file: Path, opts: EvalOptions) -> _Generators:
     return _Generators({}, nets, directions, "foreign", None)
 
 
+def _eval_size(opts: EvalOptions, loaded: _Generators) -> int:
+    """The size a checkpoint is evaluated at: --size, else its training size, else FOREIGN_SIZE."""
+    return opts.size or loaded.train_size or FOREIGN_SIZE
+
+
 def _holds_both(obj: Any) -> bool:
     """Whether a generator file of another project holds a generator for each direction by name (G_A and G_B)."""
     return isinstance(obj, dict) and all(any(k in obj for k in DIRECTION_KEYS[d]) for d in GENERATOR_FOR)
@@ -578,29 +605,28 @@ def evaluate(opts: EvalOptions) -> dict[str, Any]:
 
 
 def _evaluate_one(
-    ckpt_arg: str,
+    ckpt_file: Path,
+    loaded: _Generators,
     opts: EvalOptions,
-    index: int,
-    many: bool,
+    save_root: Path | None,
     images: SplitImages,
     backbone: nn.Module,
     cache: _RealCache,
     device: torch.device,
 ) -> dict[str, Any]:
+    """The report of the generators `loaded` from `ckpt_file`; their translations saved under `save_root`."""
 
     t0 = time.perf_counter()
     domains = images.domains
-    ckpt_file = checkpoint_path(ckpt_arg)
-    loaded = _generators(ckpt_file, opts)
     ckpt, directions, train_size = loaded.ckpt, loaded.directions, loaded.train_size
     nets = {d: net.to(device) for d, net in loaded.nets.items()}
-    size = opts.size or train_size or FOREIGN_SIZE
+    size = _eval_size(opts, loaded)
     fd_name, kid_name = METRIC_NAMES[opts.backbone]
-    save_root = _save_dir(opts, index, many, ckpt.get("step"))
     kw = {"subset_size": opts.kid_subset_size, "subsets": opts.kid_subsets, "seed": opts.seed}
 
     todo = [k for k in "AB" if (k, size) not in cache.features]
-    total = sum(len(domains[k]) for k in todo) + 2 * sum(len(domains[d[0]]) for d in directions)
+    # per direction: its sources translated, then its targets through the same generator (identity)
+    total = sum(len(domains[k]) for k in todo) + sum(len(domains[d[0]]) + len(domains[d[-1]]) for d in directions)
     results: dict[str, dict[str, Any]] = {}
     desc = f"evaluate {ckpt_file.name}"
     with tqdm(total=total, desc=desc, unit="img", disable=not opts.progress) as bar:
@@ -635,6 +661,13 @@ def _evaluate_one(
             )
             real_t = cache.features[(t, size)]
             translated = feature_distances(real_t, fake_feats, **kw)
+            nonfinite = int((~fake_feats.isfinite()).any(1).sum())
+            if nonfinite:  # a table of nan, and no word of why
+                print(
+                    f"warning: {escape(ckpt_file)}: {nonfinite} of {len(fake_feats)} {d} translations hold NaN or "
+                    f"infinite values: its {fd_name} and {kid_name} are not finite (null in --out)",
+                    file=sys.stderr,
+                )
             if (d, size) not in cache.untranslated:
                 cache.untranslated[(d, size)] = feature_distances(real_t, cache.features[(s, size)], **kw)
             untranslated = cache.untranslated[(d, size)]

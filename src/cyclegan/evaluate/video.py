@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..data.synthetic_video import frame_to_world, sample, world_to_frame
-from .metrics import psnr, ssim
+from .metrics import MetricInputError, psnr, ssim
 
 Camera = tuple[float, float, float]
 
@@ -67,7 +67,7 @@ def _unit(frames: np.ndarray) -> torch.Tensor:
 def score_clip(output: np.ndarray, truth: np.ndarray, cameras: list[Camera]) -> ClipScores:
     """Scores of `output` against `truth`, both uint8 (T, H, W, 3), with the camera of each frame."""
     if output.shape != truth.shape:
-        raise ValueError(f"output {output.shape} and truth {truth.shape} differ in shape")
+        raise MetricInputError(f"output {output.shape} and truth {truth.shape} differ in shape")
     a, b = _unit(output), _unit(truth)
     return ClipScores(
         psnr=float(psnr(a, b, value_range=(0, 1)).mean()),

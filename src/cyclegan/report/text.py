@@ -136,8 +136,11 @@ def format_curve(reports: list[dict[str, Any]]) -> str:
                 cells.append(f"{'-':>15} {'-':>22} {'-':>15}")
                 continue
             kid = _kid(row, kid_name)
-            cells.append(f"{row[fd_name]:>15.2f} {kid:>22} {row.get('cycle_psnr', float('nan')):>15.2f}")
-        lines.append(f"{r['step']!s:>7}  " + "  ".join(cells) + f"  {r.get('checkpoint', '-')}")
+            # no way back (CUT, pix2pix, a plain generator file): "-" as in the table; "nan" read as a NaN output
+            cycle = f"{row['cycle_psnr']:.2f}" if "cycle_psnr" in row else "-"
+            cells.append(f"{row[fd_name]:>15.2f} {kid:>22} {cycle:>15}")
+        step = "-" if r["step"] is None else r["step"]  # a generator file of another project records none
+        lines.append(f"{step!s:>7}  " + "  ".join(cells) + f"  {r.get('checkpoint', '-')}")
     return "\n".join(lines)
 
 
