@@ -324,6 +324,19 @@ def test_broken_clip_named_in_one_line_while_the_others_are_written(ckpt, tmp_pa
     assert clip_facts(tmp_path / "out" / "a_good.mp4")[0] == clip_facts(good)[0]
 
 
+@pytest.mark.parametrize("suffix", [".mkv", ".webm"])
+def test_truncated_matroska_clip_is_refused_not_half_translated(ckpt, tmp_path, capsys, suffix):
+    """FFmpeg's Matroska demuxer reads what is there: an MKV or WebM cut in half came out as half a clip
+    without a word (a truncated MP4 was refused). Its Segment's declared size says the file is short."""
+    whole = make_clip(tmp_path / f"whole{suffix}", n=30).read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(whole[: len(whole) // 2])
+    assert translate(ckpt, tmp_path / "out", cut, tmp_path / f"whole{suffix}") == 1
+    err = capsys.readouterr().err
+    assert f"cannot read clip {cut}: truncated (the file ends at byte {len(whole) // 2} of the {len(whole)}" in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"whole{suffix}"]  # the whole one is written
+
+
 def test_clip_rules_of_translate(ckpt, tmp_path, capsys):
     clip = make_clip(tmp_path / "c.mp4", audio=False)
     assert translate(ckpt, tmp_path / "out", clip, extra=["--max-pixels", "1000"]) == 1  # 48x32 per frame
