@@ -295,6 +295,20 @@ def test_an_encoders_error_names_the_output_not_the_source(ckpt, tmp_path, monke
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4"]  # no half-written output under either name
 
 
+def test_clip_too_wide_for_webp_is_refused_in_one_line_before_work(ckpt, tmp_path):
+    """A WebP takes 16383 px a side: a wider clip into .webp was Pillow's bare ValueError after every frame."""
+    import cyclegan
+    from cyclegan.clipio import write_clip
+    from cyclegan.errors import CycleGANError
+
+    frame = np.zeros((8, 16400, 3), np.uint8)
+    clip = write_clip(tmp_path / "wide.gif", [frame, frame], rate=5)
+    G = cyclegan.load_generator(ckpt)
+    with pytest.raises(CycleGANError, match=r"wide.webp: its frames would be 16400x8 px, over the 16383 .* \.gif"):
+        cyclegan.translate_video(G, clip, tmp_path / "wide.webp", progress=False)
+    assert not (tmp_path / "wide.webp").exists()
+
+
 @pytest.mark.parametrize("suffix", [".gif", ".webp", ".mp4"])
 def test_write_clip_writes_frames_and_refuses_none(tmp_path, suffix):
     from cyclegan.clipio import iter_frames, write_clip

@@ -43,6 +43,8 @@ ENCODER_OPTIONS = {
     "libvpx": {"crf": "10", "b:v": "2M"},
 }
 
+# The largest side each animated-image format stores (Pillow's writers raise a bare ValueError past it).
+MAX_SIDE = {".webp": 16383, ".gif": 65535}
 Process = Callable[[np.ndarray], np.ndarray]  # (N, H, W, 3) uint8 -> (N, H', W', 3) uint8
 
 
@@ -246,6 +248,13 @@ def transcode(
     if max_pixels:
         check_pixels(src, (info.width, info.height), max_pixels, kind="clip")
     size = out_size or (info.width, info.height)
+    suffix = dst.suffix.lower()
+    if max(size) > MAX_SIDE.get(suffix, max(size)):  # before any work: Pillow refuses it only at the end
+        fix = "name the output .gif, or give a smaller size" if suffix == ".webp" else "give a smaller size"
+        raise CycleGANError(
+            f"cannot write {dst}: its frames would be {size[0]}x{size[1]} px, over the {MAX_SIDE[suffix]} px a side "
+            f"a {suffix[1:].upper()} takes; {fix}"
+        )
     bar = tqdm(total=info.frames or None, desc=src.name, unit="frame", disable=not progress, leave=False)
     count = 0
 
@@ -256,7 +265,6 @@ def transcode(
         bar.update(len(frames))
         return out
 
-    suffix = dst.suffix.lower()
     if suffix in ANIMATED_IMAGES:  # GIF or WebP, from either kind of clip
         frames = _image_frames if src.suffix.lower() in ANIMATED_IMAGES else _video_frames
         held = max_pixels or MAX_PIXELS
