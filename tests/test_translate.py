@@ -369,6 +369,21 @@ def test_an_animated_png_or_multi_page_tiff_says_its_other_frames_are_left_out(t
     assert sorted(p.name for p in out.iterdir()) == ["anim.png", "one.png", "phone.png", "scan.png"]
 
 
+def test_the_api_names_an_animated_pngs_left_out_frames_and_points_a_video_to_translate_video(tiny, tmp_path, capsys):
+    """`translate(G, "anim.png")` took the first frame without a word (the CLI warns), and `translate(G,
+    "clip.mp4")` said "not a JPEG, PNG, ... image" with no hint of `translate_video`."""
+    from cyclegan.errors import CycleGANError
+
+    G = load_generator(tiny, "AtoB")
+    pages = [Image.new("RGB", (24, 16), (60 * i, 90, 30)) for i in range(3)]
+    pages[0].save(tmp_path / "anim.png", save_all=True, append_images=pages[1:], duration=100)
+    assert translate(G, tmp_path / "anim.png").size == (24, 16)
+    assert f"warning: {tmp_path / 'anim.png'} holds 3 frames (pages); only the first" in capsys.readouterr().err
+    (tmp_path / "clip.mp4").write_bytes(b"\0\0\0\x18ftypisom" + bytes(64))
+    with pytest.raises(CycleGANError, match=r"clip.mp4 is a video clip, not an image: .* cyclegan.translate_video"):
+        translate(G, [tmp_path / "clip.mp4"])
+
+
 def test_a_double_star_glob_leaves_hidden_files_out_as_the_glob_module_does(tiny, tmp_path, capsys):
     """Before: `in/**/*` matched `in/.cache/notes.txt` and `in/.x.png` (Path.match takes hidden names, which
     glob's `*` and folder inputs leave out): each named as an unreadable image, exit 1."""

@@ -7,12 +7,14 @@ size. Nothing here imports training code.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import torch
 from PIL import Image
 from torch import nn
 
+from .clipio import ANIMATED_IMAGES, VIDEO_FORMATS
 from .data.io import (
     MAX_PIXELS,
     long_side_shape,
@@ -24,7 +26,7 @@ from .data.io import (
     to_rgb,
     to_tensor,
 )
-from .errors import CycleGANError
+from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution
 from .models.layers import pad_for_generator  # here too: the export's and the API's
 from .tiling import activation_bytes, as_bytes, as_unit, least_size, plan_for, size_multiple, translate_tiled
@@ -153,20 +155,39 @@ def translate(
 
 
 def read_still(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """`read_image`, refusing an animated GIF or WebP in one line: `cyclegan translate` reads it as a clip, so
-    translating its first frame alone (what `read_image` returns) was not what the command does."""
-    if Path(path).suffix.lower() in (".gif", ".webp"):
+    """`read_image`, refusing a clip in one line that names `translate_video`: an animated GIF or WebP
+    (`cyclegan translate` reads it as a clip, so its first frame alone was not what the command does) or a
+    video file (it was "not a JPEG, PNG, ... image"). The frames of an animated PNG or a multi-page TIFF left
+    out are named in a warning, as `cyclegan translate` names them (the first was taken without a word)."""
+    clip = "cyclegan.translate_video(G, src, dst)"
+    if Path(path).suffix.lower() in VIDEO_FORMATS and Path(path).is_file():
+        raise CycleGANError(f"{path} is a video clip, not an image: translate it with {clip}")
+    if Path(path).suffix.lower() in ANIMATED_IMAGES:
         try:
             with open_image(path) as im:
                 frames = getattr(im, "n_frames", 1)
         except Exception:  # noqa: BLE001 - read_image names what is wrong with it
             frames = 1
         if frames > 1:
-            raise CycleGANError(
-                f"{path} is an animated image of {frames} frames, a clip: translate it with "
-                "cyclegan.translate_video(G, src, dst)"
-            )
-    return read_image(path, max_pixels=max_pixels)
+            raise CycleGANError(f"{path} is an animated image of {frames} frames, a clip: translate it with {clip}")
+    image = read_image(path, max_pixels=max_pixels)
+    if warning := frames_left_out(Path(path)):
+        print(escape(warning), file=sys.stderr)
+    return image
+
+
+def frames_left_out(path: Path) -> str | None:
+    """A warning for an image file that holds more frames than the one translated (an animated PNG, a
+    multi-page TIFF: `read_image` gives the first; an animated GIF or WebP is a clip), else None. A JPEG's
+    further pictures (MPO: a phone's depth map or preview) are no part of the photo: not named."""
+    try:
+        with open_image(path) as im:
+            n = getattr(im, "n_frames", 1) if im.format in ("PNG", "TIFF") else 1
+    except Exception:  # noqa: BLE001 - read_image names what is wrong with it
+        return None
+    if n <= 1:
+        return None
+    return f"warning: {path} holds {n} frames (pages); only the first is translated, the other {n - 1} are left out"
 
 
 def check_net(net: object) -> None:

@@ -43,7 +43,7 @@ from .data.io import (
 from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
 from .files import check_outputs, claim_folder, inside, unique_stems
-from .inference import check_size, is_out_of_memory, translate_batch, uncompiled
+from .inference import check_size, frames_left_out, is_out_of_memory, translate_batch, uncompiled
 from .loading import load_generator
 from .models.unet import UnetGenerator
 from .tiling import activation_bytes, least_size
@@ -164,20 +164,6 @@ def _batches(
         batch.append((p, x))
     if batch:
         yield batch
-
-
-def frames_left_out(path: Path) -> str | None:
-    """A warning for an image file that holds more frames than the one translated (an animated PNG, a
-    multi-page TIFF: `read_image` gives the first; an animated GIF or WebP is a clip), else None. A JPEG's
-    further pictures (MPO: a phone's depth map or preview) are no part of the photo: not named."""
-    try:
-        with open_image(path) as im:
-            n = getattr(im, "n_frames", 1) if im.format in ("PNG", "TIFF") else 1
-    except Exception:  # noqa: BLE001 - read_image names what is wrong with it
-        return None
-    if n <= 1:
-        return None
-    return f"warning: {path} holds {n} frames (pages); only the first is translated, the other {n - 1} are left out"
 
 
 def output_names(files: list[Path], out_dir: Path, ext: str, *, warn: bool = True) -> dict[Path, Path]:
