@@ -116,6 +116,20 @@ def test_the_api_refuses_an_animated_gif_as_the_clip_it_is_and_takes_a_still_one
     assert translate(G, Where()).size == translate(G, [Where()])[0].size == (24, 16)
 
 
+def test_the_api_refuses_a_float_tensor_far_outside_minus_one_to_one(tiny):
+    """A float tensor of [0, 255] pixel values (or NaN) was translated into saturated noise without a word."""
+    from cyclegan.errors import CycleGANError
+
+    G = load_generator(tiny, "AtoB")
+    x = torch.rand(2, 3, 16, 16)
+    with pytest.raises(CycleGANError, match=r"its values span \[.*, 2.*\]: from \[0, 255\] give x / 127.5 - 1"):
+        translate(G, x * 255)
+    with pytest.raises(CycleGANError, match="NaN or infinite"):
+        translate(G, torch.full((3, 8, 8), float("nan")))
+    overshoot = (x * 2.4 - 1.2).clamp(-1.2, 1.2)  # a bicubic resize's overshoot past [-1, 1] is taken
+    assert translate(G, overshoot).shape == x.shape and translate(G, x[0].double()).dtype == torch.float32
+
+
 def test_the_api_reads_a_pil_image_of_any_mode_as_the_same_file_is_read(run, tmp_path):
     """A 16-bit greyscale PIL image went through `im.convert("RGB")`, which clips it to white, and a
     transparent one lost its white background: the same image given as a file came out different."""

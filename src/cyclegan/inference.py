@@ -6,6 +6,7 @@ size. Nothing here imports training code.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -111,6 +112,8 @@ def translate(
     - a list of PIL images or paths -> a list;
     - a tensor (3, H, W) or (B, 3, H, W), float in [-1, 1] -> a float32 tensor of the same shape in [-1, 1];
       uint8 in [0, 255] -> uint8. Tensors are translated at their size (`size` is refused: resize them first).
+      A float tensor well outside [-1, 1] ([0, 255] values) is refused; one in [0, 1] (torchvision's
+      `to_tensor`) cannot be told from a bright image: give `x * 2 - 1`.
 
     Images of any resolution: an image whose activations would take more than `max_memory` GB is
     translated in tiles (`tile` px to force a tile size, 0 to never tile) overlapping by `tile_overlap`
@@ -200,10 +203,16 @@ def check_net(net: object) -> None:
         )
 
 
+# How far past [-1, 1] a float tensor's values may go: a bicubic resize's overshoot passes, while [0, 255] pixel
+# values or an ImageNet normalisation (about [-2.1, 2.6]) are refused. A [0, 1] tensor cannot be told apart.
+FLOAT_SLACK = 1.5
+
+
 def check_tensor(x: torch.Tensor, *, size: int | None = None) -> None:
     """Refuse, in one line, a tensor `translate` would misread: not (3, H, W) or (B, 3, H, W), an empty side,
     a dtype other than float (in [-1, 1]) or uint8 (int64 or uint16 pixel values would be read as [-1, 1] and
-    saturate), or a `size` (it resizes PIL images, not tensors)."""
+    saturate), float values well outside [-1, 1] (`FLOAT_SLACK`) or not finite, or a `size` (it resizes PIL
+    images, not tensors)."""
     if x.dim() not in (3, 4) or x.shape[-3] != 3:
         raise CycleGANError(f"expected a tensor (3, H, W) or (B, 3, H, W) in [-1, 1], got {tuple(x.shape)}")
     if 0 in x.shape[-2:]:
@@ -214,6 +223,15 @@ def check_tensor(x: torch.Tensor, *, size: int | None = None) -> None:
         raise CycleGANError(
             "size resizes PIL images and files, not tensors: resize the tensor first, or leave size out"
         )
+    if x.is_floating_point() and x.numel():
+        lo, hi = (float(v) for v in torch.aminmax(x.detach().float()))
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise CycleGANError("images: the tensor holds NaN or infinite values")
+        if lo < -FLOAT_SLACK or hi > FLOAT_SLACK:  # [0, 255] floats came out as saturated noise, without a word
+            raise CycleGANError(
+                f"images: a float tensor in [-1, 1] expected, its values span [{lo:.4g}, {hi:.4g}]: from [0, 255] "
+                "give x / 127.5 - 1 (or a uint8 tensor), from [0, 1] x * 2 - 1"
+            )
 
 
 def _kind(obj: object) -> str:
