@@ -295,6 +295,23 @@ def test_an_encoders_error_names_the_output_not_the_source(ckpt, tmp_path, monke
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4"]  # no half-written output under either name
 
 
+def test_telling_a_long_gif_from_a_still_reads_no_further_than_its_second_frame(tmp_path, monkeypatch):
+    """`is_clip_file` (asked several times per input while the outputs are planned) counted every frame of a
+    GIF (`n_frames` parses the file to its end) to learn whether it holds more than one."""
+    from PIL import GifImagePlugin
+
+    from cyclegan.clipio import is_clip_file
+
+    frames = [Image.new("RGB", (8, 8), (i, 0, 0)) for i in range(40)]
+    frames[0].save(tmp_path / "long.gif", save_all=True, append_images=frames[1:], duration=50)
+    frames[0].save(tmp_path / "still.gif")
+    reached = []
+    seek = GifImagePlugin.GifImageFile._seek
+    monkeypatch.setattr(GifImagePlugin.GifImageFile, "_seek", lambda im, n, *a: reached.append(n) or seek(im, n, *a))
+    assert is_clip_file(tmp_path / "long.gif") and not is_clip_file(tmp_path / "still.gif")
+    assert max(reached) <= 1
+
+
 def test_clip_too_wide_for_webp_is_refused_in_one_line_before_work(ckpt, tmp_path):
     """A WebP takes 16383 px a side: a wider clip into .webp was Pillow's bare ValueError after every frame."""
     import cyclegan

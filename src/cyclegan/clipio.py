@@ -75,8 +75,8 @@ def is_clip_file(path: Path) -> bool:
     if suffix not in ANIMATED_IMAGES:
         return True
     try:
-        with _opened(path) as im:
-            return getattr(im, "n_frames", 1) > 1
+        with _opened(path) as im:  # `is_animated` seeks to the second frame; `n_frames` read a GIF to its end
+            return getattr(im, "is_animated", False)
     except Exception:
         return False  # an image reader will name it
 
