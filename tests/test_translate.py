@@ -343,6 +343,24 @@ def test_inputs_that_name_nothing_are_refused_before_the_output_folder_is_made(t
     assert translate_cli(tiny, out, tmp_path / "a.png", extra=["--skip-existing"]) == 0  # all done: not refused
 
 
+def test_skip_existing_says_when_it_takes_a_numbered_name_as_translated(tiny, tmp_path, capsys):
+    """Inputs sharing a name get img.png, img-2.png in the order given: run again with a new input sorted
+    before them, --skip-existing took another input's output as translated and left one out, without a word."""
+    for folder in ("a", "c"):
+        (tmp_path / folder).mkdir()
+        Image.new("RGB", (16, 16), "red").save(tmp_path / folder / "img.png")
+    Image.new("RGB", (16, 16), "blue").save(tmp_path / "other.png")
+    out = tmp_path / "out"
+    assert translate_cli(tiny, out, tmp_path / "a", tmp_path / "c", tmp_path / "other.png") == 0
+    capsys.readouterr()
+    assert translate_cli(tiny, out, tmp_path / "other.png", extra=["--skip-existing"]) == 0
+    assert "warning: --skip-existing" not in capsys.readouterr().err  # no shared name: nothing to say
+    assert translate_cli(tiny, out, tmp_path / "a", tmp_path / "c", extra=["--skip-existing"]) == 0
+    err = capsys.readouterr().err
+    assert "--skip-existing takes 2 existing output(s) of inputs that share a name as translated (img.png, " in err
+    assert "if they changed since, give --overwrite instead" in err
+
+
 def test_a_size_under_the_generators_smallest_side_is_refused_and_a_thin_result_named(tiny, tmp_path, capsys):
     """Before: --size 3 on a 37x201 image wrote a 3x1 image without a word (and so did translate(size=3))."""
     from cyclegan.errors import CycleGANError

@@ -15,6 +15,7 @@ import glob
 import itertools
 import math
 import sys
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,13 +216,30 @@ def plan_outputs(
         print(escape(msg), file=sys.stderr)
     targets = output_names(files, out_dir, ext, warn=False)
     if skip_existing:
-        targets = {f: t for f, t in targets.items() if not (t.exists() or t.is_symlink())}
+        done = {f for f, t in targets.items() if t.exists() or t.is_symlink()}
+        ambiguous = done & sharing_a_name(targets)
+        if warn and (shared := [targets[f].name for f in files if f in ambiguous]):
+            names = ", ".join(shared[:3]) + (", ..." if len(shared) > 3 else "")
+            msg = (
+                f"warning: --skip-existing takes {len(shared)} existing output(s) of inputs that share a name as "
+                f"translated ({names}); which input a -2, -3... name belongs to follows the order of the inputs: "
+                "if they changed since, give --overwrite instead"
+            )
+            print(escape(msg), file=sys.stderr)
+        targets = {f: t for f, t in targets.items() if f not in done}
     check_outputs(
         targets.values(), overwrite=overwrite, out_folder=out_dir, inputs=found.files, input_folders=found.folders
     )
     if warn:  # refused or not, now say which inputs get suffixed names
         output_names(files, out_dir, ext, warn=True)
     return Plan(list(targets), targets, list(found.errors), overwrite, skipped=len(files) - len(targets))
+
+
+def sharing_a_name(targets: dict[Path, Path]) -> set[Path]:
+    """The inputs whose output name another input's shares before `unique_stems` tells them apart (the
+    -2, -3... names): the output an input gets depends on their order."""
+    names = Counter((f.stem + t.suffix).casefold() for f, t in targets.items())
+    return {f for f, t in targets.items() if names[(f.stem + t.suffix).casefold()] > 1}
 
 
 def without_outputs(found: Inputs, out_dir: Path) -> tuple[list[Path], list[Path]]:
