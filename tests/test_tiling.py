@@ -154,8 +154,11 @@ def test_python_api_and_command_line(tmp_path, capsys):
     assert Image.open(tmp_path / "o" / "in.png").size == im.size
     assert main([*args, "--out", str(tmp_path / "p"), "--tile", "32", "--tile-overlap", "16"]) == 2
     assert "'--tile-overlap' 16 must be less than half of --tile 32" in capsys.readouterr().err
-    with pytest.raises(CycleGANError, match="--tile-overlap"):
+    # The API's errors name its keywords, not the flags a Python caller never typed (it said '--tile-overlap').
+    with pytest.raises(CycleGANError, match=r"^tile_overlap 20 must be less than half of tile 32: give a tile over 40"):
         cyclegan.translate(net, im, tile=32, tile_overlap=20)
+    with pytest.raises(CycleGANError, match=r"^max_memory 1e-09: .* tiles of only 0 px"):
+        cyclegan.translate(net, im, max_memory=1e-9)
 
 
 def test_a_thumbnail_under_the_smallest_tile_is_refused_naming_the_option(capsys):

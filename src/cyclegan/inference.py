@@ -6,8 +6,10 @@ size. Nothing here imports training code.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -93,6 +95,25 @@ def _like(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return as_bytes(y) if x.dtype == torch.uint8 else y
 
 
+# `translate`'s keywords that are `cyclegan translate`'s tiling flags: the options' errors name the flags.
+_TILING_FLAGS = re.compile(r"(?:option )?'?--(tile-overlap|tile|max-memory|thumbnail)\b'?")
+
+
+def _keyword_names(fn):
+    """`fn`'s one-line errors with the keyword a Python caller gave for each tiling flag they name:
+    `translate(G, im, tile=5)` answered "option '--tile' 5 is under ...", a flag the caller never typed."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except CycleGANError as e:
+            raise CycleGANError(_TILING_FLAGS.sub(lambda m: m[1].replace("-", "_"), str(e))) from None
+
+    return wrapper
+
+
+@_keyword_names
 def translate(
     net: nn.Module,
     images,
