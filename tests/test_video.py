@@ -390,10 +390,13 @@ def test_translate_video_api_refuses_to_replace(ckpt, tmp_path):
     G = cyclegan.load_generator(str(ckpt), "AtoB")
     clip = make_clip(tmp_path / "c.mp4", audio=False)
     assert cyclegan.translate_video(G, clip, tmp_path / "o.mp4") == 10
-    with pytest.raises(CycleGANError, match="already exists"):
+    # Its errors name its arguments, not the flags of `cyclegan translate` (it said "pass --overwrite").
+    with pytest.raises(CycleGANError, match=r"already exists: pass overwrite=True to replace, or choose another dst$"):
         cyclegan.translate_video(G, clip, tmp_path / "o.mp4")
-    with pytest.raises(CycleGANError):
+    with pytest.raises(CycleGANError, match=r"^dst: writing .* would replace the input .*; choose another dst"):
         cyclegan.translate_video(G, clip, clip, overwrite=True)
+    with pytest.raises(CycleGANError, match=r"over the cap of 1000 pixels \(max_pixels\); give a smaller size$"):
+        cyclegan.translate_video(G, clip, tmp_path / "big.mp4", size=64, max_pixels=1000)
 
 
 def test_translate_video_api_refuses_bad_arguments_in_one_line_before_any_work(ckpt, tmp_path):

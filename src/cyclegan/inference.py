@@ -95,25 +95,30 @@ def _like(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return as_bytes(y) if x.dtype == torch.uint8 else y
 
 
-# `translate`'s keywords that are `cyclegan translate`'s tiling flags: the options' errors name the flags.
-_TILING_FLAGS = re.compile(r"(?:option )?'?--(tile-overlap|tile|max-memory|thumbnail)\b'?")
-
-
-def _keyword_names(fn):
-    """`fn`'s one-line errors with the keyword a Python caller gave for each tiling flag they name:
+def keyword_names(names: dict[str, str]):
+    """A decorator: the function's one-line errors with a Python caller's keyword for each flag of `names`
+    (flag -> keyword) they name. The options' checks name `cyclegan translate`'s flags, so
     `translate(G, im, tile=5)` answered "option '--tile' 5 is under ...", a flag the caller never typed."""
+    flags = sorted(names, key=len, reverse=True)  # --tile-overlap before --tile
+    pattern = re.compile(r"(?:option )?'?(" + "|".join(map(re.escape, flags)) + r")\b'?")
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except CycleGANError as e:
-            raise CycleGANError(_TILING_FLAGS.sub(lambda m: m[1].replace("-", "_"), str(e))) from None
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except CycleGANError as e:
+                raise CycleGANError(pattern.sub(lambda m: names[m[1]], str(e))) from None
 
-    return wrapper
+        return wrapper
+
+    return decorate
 
 
-@_keyword_names
+TILING_KEYWORDS = {f"--{k.replace('_', '-')}": k for k in ("tile", "tile_overlap", "max_memory", "thumbnail")}
+
+
+@keyword_names(TILING_KEYWORDS)
 def translate(
     net: nn.Module,
     images,
