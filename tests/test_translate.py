@@ -361,6 +361,19 @@ def test_skip_existing_says_when_it_takes_a_numbered_name_as_translated(tiny, tm
     assert "if they changed since, give --overwrite instead" in err
 
 
+def test_a_killed_runs_temporary_beside_an_output_is_removed_when_it_is_written_again(tiny, tmp_path):
+    """kill -9 while a clip or image was written left its hidden temporary (a clip's: gigabytes) beside the
+    output through every later run; only training cleaned its folder. Others' files are left alone."""
+    Image.new("RGB", (16, 16), "red").save(tmp_path / "a.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    stale, other = out / ".a.png.k3x_9q2z.tmp", out / ".b.png.k3x_9q2z.tmp"  # write_atomic's names (mkstemp)
+    stale.write_bytes(b"half a file")
+    other.write_bytes(b"not this run's output")
+    assert translate_cli(tiny, out, tmp_path / "a.png") == 0
+    assert sorted(p.name for p in out.iterdir()) == [other.name, "a.png"]
+
+
 def test_a_size_under_the_generators_smallest_side_is_refused_and_a_thin_result_named(tiny, tmp_path, capsys):
     """Before: --size 3 on a 37x201 image wrote a 3x1 image without a word (and so did translate(size=3))."""
     from cyclegan.errors import CycleGANError

@@ -16,7 +16,7 @@ import itertools
 import math
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +43,7 @@ from .data.io import (
 )
 from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
-from .files import check_outputs, claim_folder, inside, unique_stems
+from .files import check_outputs, claim_folder, inside, is_atomic_temporary, unique_stems
 from .inference import check_size, frames_left_out, is_out_of_memory, translate_batch, uncompiled
 from .loading import load_generator
 from .models.unet import UnetGenerator
@@ -276,7 +276,19 @@ def claimed_outputs(
     names a file (all missing, empty folders, globs matching nothing) are refused before `out_dir` is made."""
     check_some_input(plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite, skip_existing=skip_existing))
     with claim_folder(out_dir, "--out"):
-        yield plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite, skip_existing=skip_existing, warn=False)
+        plan = plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite, skip_existing=skip_existing, warn=False)
+        remove_stale_temporaries_of(plan.targets.values())
+        yield plan
+
+
+def remove_stale_temporaries_of(outputs: Iterable[Path]) -> None:
+    """Delete the temporary files `files.write_atomic` left beside these outputs when a run writing them was
+    killed (kill -9, power loss; a clip's can be gigabytes): they stayed, hidden, through every later run.
+    Only under the output folder's lock, and only those named after an output this run writes."""
+    for output in outputs:
+        for tmp in output.parent.glob(f".{glob.escape(output.name)}.*.tmp"):
+            if is_atomic_temporary(tmp.name) and tmp.is_file() and not tmp.is_symlink():
+                tmp.unlink(missing_ok=True)
 
 
 def _translate_batch(
