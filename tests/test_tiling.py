@@ -154,8 +154,24 @@ def test_python_api_and_command_line(tmp_path, capsys):
     assert Image.open(tmp_path / "o" / "in.png").size == im.size
     assert main([*args, "--out", str(tmp_path / "p"), "--tile", "32", "--tile-overlap", "16"]) == 2
     assert "'--tile-overlap' 16 must be less than half of --tile 32" in capsys.readouterr().err
-    with pytest.raises(CycleGANError, match="--tile-overlap"):
+    # The API's errors name its keywords, not the flags a Python caller never typed (it said '--tile-overlap').
+    with pytest.raises(CycleGANError, match=r"^tile_overlap 20 must be less than half of tile 32: give a tile over 40"):
         cyclegan.translate(net, im, tile=32, tile_overlap=20)
+    with pytest.raises(CycleGANError, match=r"^max_memory 1e-09: .* tiles of only 0 px"):
+        cyclegan.translate(net, im, max_memory=1e-9)
+
+
+def test_a_thumbnail_under_the_smallest_tile_is_refused_naming_the_option(capsys):
+    """`--thumbnail 1` was silently 8 px (the network's least), statistics of a few pixels: worse than none."""
+    from cyclegan.cli import main
+    from cyclegan.errors import CycleGANError
+    from cyclegan.translate_options import TilingOptions
+
+    with pytest.raises(CycleGANError, match=r"option '--thumbnail' 8 is under the smallest useful thumbnail, 32 px"):
+        TilingOptions(thumbnail=8)
+    assert TilingOptions(thumbnail=0).thumbnail == 0 and TilingOptions(thumbnail=32).thumbnail == 32
+    assert main(["translate", "--checkpoint", "x.pt", "--out", "o", "--thumbnail", "1", "in.png"]) == 2
+    assert "'--thumbnail' 1 is under" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -166,14 +182,14 @@ def test_bench_task_tiles_reports_seams_memory_and_speed(tmp_path, capsys):
     torch.save(net.state_dict(), tmp_path / "g.pth")
     t = TileBenchOptions(
         tile_checkpoint=str(tmp_path / "g.pth"),
-        seam_size=96,
+        seam_size=128,
         seam_tile=48,
         large=(70, 50),
         figure=str(tmp_path / "crop.png"),
     )
     r = bench(BenchOptions(task="tiles", device="cpu", tiles_task=t))
     seams = {row["thumbnail"]: row["mean_abs_grey_levels"] for row in r["seams"]}
-    assert set(seams) == {1024, 48, 24, 0} and seams[1024] < seams[0]
+    assert set(seams) == {1024, 64, 32, 0} and seams[1024] < seams[0]
     assert r["large"]["output_size"] == [70, 50] and r["large"]["peak_rss_mib"] > 50
     assert r["large"]["s_per_megapixel"] > 0 and "cyclegan translate" in r["large"]["command"]
     assert Image.open(tmp_path / "crop.png").size[1] > 100

@@ -116,6 +116,20 @@ def test_the_api_refuses_an_animated_gif_as_the_clip_it_is_and_takes_a_still_one
     assert translate(G, Where()).size == translate(G, [Where()])[0].size == (24, 16)
 
 
+def test_the_api_refuses_a_float_tensor_far_outside_minus_one_to_one(tiny):
+    """A float tensor of [0, 255] pixel values (or NaN) was translated into saturated noise without a word."""
+    from cyclegan.errors import CycleGANError
+
+    G = load_generator(tiny, "AtoB")
+    x = torch.rand(2, 3, 16, 16)
+    with pytest.raises(CycleGANError, match=r"its values span \[.*, 2.*\]: from \[0, 255\] give x / 127.5 - 1"):
+        translate(G, x * 255)
+    with pytest.raises(CycleGANError, match="NaN or infinite"):
+        translate(G, torch.full((3, 8, 8), float("nan")))
+    overshoot = (x * 2.4 - 1.2).clamp(-1.2, 1.2)  # a bicubic resize's overshoot past [-1, 1] is taken
+    assert translate(G, overshoot).shape == x.shape and translate(G, x[0].double()).dtype == torch.float32
+
+
 def test_the_api_reads_a_pil_image_of_any_mode_as_the_same_file_is_read(run, tmp_path):
     """A 16-bit greyscale PIL image went through `im.convert("RGB")`, which clips it to white, and a
     transparent one lost its white background: the same image given as a file came out different."""
@@ -329,6 +343,37 @@ def test_inputs_that_name_nothing_are_refused_before_the_output_folder_is_made(t
     assert translate_cli(tiny, out, tmp_path / "a.png", extra=["--skip-existing"]) == 0  # all done: not refused
 
 
+def test_skip_existing_says_when_it_takes_a_numbered_name_as_translated(tiny, tmp_path, capsys):
+    """Inputs sharing a name get img.png, img-2.png in the order given: run again with a new input sorted
+    before them, --skip-existing took another input's output as translated and left one out, without a word."""
+    for folder in ("a", "c"):
+        (tmp_path / folder).mkdir()
+        Image.new("RGB", (16, 16), "red").save(tmp_path / folder / "img.png")
+    Image.new("RGB", (16, 16), "blue").save(tmp_path / "other.png")
+    out = tmp_path / "out"
+    assert translate_cli(tiny, out, tmp_path / "a", tmp_path / "c", tmp_path / "other.png") == 0
+    capsys.readouterr()
+    assert translate_cli(tiny, out, tmp_path / "other.png", extra=["--skip-existing"]) == 0
+    assert "warning: --skip-existing" not in capsys.readouterr().err  # no shared name: nothing to say
+    assert translate_cli(tiny, out, tmp_path / "a", tmp_path / "c", extra=["--skip-existing"]) == 0
+    err = capsys.readouterr().err
+    assert "--skip-existing takes 2 existing output(s) of inputs that share a name as translated (img.png, " in err
+    assert "if they changed since, give --overwrite instead" in err
+
+
+def test_a_killed_runs_temporary_beside_an_output_is_removed_when_it_is_written_again(tiny, tmp_path):
+    """kill -9 while a clip or image was written left its hidden temporary (a clip's: gigabytes) beside the
+    output through every later run; only training cleaned its folder. Others' files are left alone."""
+    Image.new("RGB", (16, 16), "red").save(tmp_path / "a.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    stale, other = out / ".a.png.k3x_9q2z.tmp", out / ".b.png.k3x_9q2z.tmp"  # write_atomic's names (mkstemp)
+    stale.write_bytes(b"half a file")
+    other.write_bytes(b"not this run's output")
+    assert translate_cli(tiny, out, tmp_path / "a.png") == 0
+    assert sorted(p.name for p in out.iterdir()) == [other.name, "a.png"]
+
+
 def test_a_size_under_the_generators_smallest_side_is_refused_and_a_thin_result_named(tiny, tmp_path, capsys):
     """Before: --size 3 on a 37x201 image wrote a 3x1 image without a word (and so did translate(size=3))."""
     from cyclegan.errors import CycleGANError
@@ -367,6 +412,21 @@ def test_an_animated_png_or_multi_page_tiff_says_its_other_frames_are_left_out(t
         assert f"warning: {tmp_path / name} holds 3 frames (pages); only the first is translated" in err
     assert "one.tif" not in err and "phone.jpg" not in err
     assert sorted(p.name for p in out.iterdir()) == ["anim.png", "one.png", "phone.png", "scan.png"]
+
+
+def test_the_api_names_an_animated_pngs_left_out_frames_and_points_a_video_to_translate_video(tiny, tmp_path, capsys):
+    """`translate(G, "anim.png")` took the first frame without a word (the CLI warns), and `translate(G,
+    "clip.mp4")` said "not a JPEG, PNG, ... image" with no hint of `translate_video`."""
+    from cyclegan.errors import CycleGANError
+
+    G = load_generator(tiny, "AtoB")
+    pages = [Image.new("RGB", (24, 16), (60 * i, 90, 30)) for i in range(3)]
+    pages[0].save(tmp_path / "anim.png", save_all=True, append_images=pages[1:], duration=100)
+    assert translate(G, tmp_path / "anim.png").size == (24, 16)
+    assert f"warning: {tmp_path / 'anim.png'} holds 3 frames (pages); only the first" in capsys.readouterr().err
+    (tmp_path / "clip.mp4").write_bytes(b"\0\0\0\x18ftypisom" + bytes(64))
+    with pytest.raises(CycleGANError, match=r"clip.mp4 is a video clip, not an image: .* cyclegan.translate_video"):
+        translate(G, [tmp_path / "clip.mp4"])
 
 
 def test_a_double_star_glob_leaves_hidden_files_out_as_the_glob_module_does(tiny, tmp_path, capsys):

@@ -295,6 +295,37 @@ def test_an_encoders_error_names_the_output_not_the_source(ckpt, tmp_path, monke
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4"]  # no half-written output under either name
 
 
+def test_telling_a_long_gif_from_a_still_reads_no_further_than_its_second_frame(tmp_path, monkeypatch):
+    """`is_clip_file` (asked several times per input while the outputs are planned) counted every frame of a
+    GIF (`n_frames` parses the file to its end) to learn whether it holds more than one."""
+    from PIL import GifImagePlugin
+
+    from cyclegan.clipio import is_clip_file
+
+    frames = [Image.new("RGB", (8, 8), (i, 0, 0)) for i in range(40)]
+    frames[0].save(tmp_path / "long.gif", save_all=True, append_images=frames[1:], duration=50)
+    frames[0].save(tmp_path / "still.gif")
+    reached = []
+    seek = GifImagePlugin.GifImageFile._seek
+    monkeypatch.setattr(GifImagePlugin.GifImageFile, "_seek", lambda im, n, *a: reached.append(n) or seek(im, n, *a))
+    assert is_clip_file(tmp_path / "long.gif") and not is_clip_file(tmp_path / "still.gif")
+    assert max(reached) <= 1
+
+
+def test_clip_too_wide_for_webp_is_refused_in_one_line_before_work(ckpt, tmp_path):
+    """A WebP takes 16383 px a side: a wider clip into .webp was Pillow's bare ValueError after every frame."""
+    import cyclegan
+    from cyclegan.clipio import write_clip
+    from cyclegan.errors import CycleGANError
+
+    frame = np.zeros((8, 16400, 3), np.uint8)
+    clip = write_clip(tmp_path / "wide.gif", [frame, frame], rate=5)
+    G = cyclegan.load_generator(ckpt)
+    with pytest.raises(CycleGANError, match=r"wide.webp: its frames would be 16400x8 px, over the 16383 .* \.gif"):
+        cyclegan.translate_video(G, clip, tmp_path / "wide.webp", progress=False)
+    assert not (tmp_path / "wide.webp").exists()
+
+
 @pytest.mark.parametrize("suffix", [".gif", ".webp", ".mp4"])
 def test_write_clip_writes_frames_and_refuses_none(tmp_path, suffix):
     from cyclegan.clipio import iter_frames, write_clip
@@ -324,6 +355,19 @@ def test_broken_clip_named_in_one_line_while_the_others_are_written(ckpt, tmp_pa
     assert clip_facts(tmp_path / "out" / "a_good.mp4")[0] == clip_facts(good)[0]
 
 
+@pytest.mark.parametrize("suffix", [".mkv", ".webm"])
+def test_truncated_matroska_clip_is_refused_not_half_translated(ckpt, tmp_path, capsys, suffix):
+    """FFmpeg's Matroska demuxer reads what is there: an MKV or WebM cut in half came out as half a clip
+    without a word (a truncated MP4 was refused). Its Segment's declared size says the file is short."""
+    whole = make_clip(tmp_path / f"whole{suffix}", n=30).read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(whole[: len(whole) // 2])
+    assert translate(ckpt, tmp_path / "out", cut, tmp_path / f"whole{suffix}") == 1
+    err = capsys.readouterr().err
+    assert f"cannot read clip {cut}: truncated (the file ends at byte {len(whole) // 2} of the {len(whole)}" in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"whole{suffix}"]  # the whole one is written
+
+
 def test_clip_rules_of_translate(ckpt, tmp_path, capsys):
     clip = make_clip(tmp_path / "c.mp4", audio=False)
     assert translate(ckpt, tmp_path / "out", clip, extra=["--max-pixels", "1000"]) == 1  # 48x32 per frame
@@ -346,10 +390,13 @@ def test_translate_video_api_refuses_to_replace(ckpt, tmp_path):
     G = cyclegan.load_generator(str(ckpt), "AtoB")
     clip = make_clip(tmp_path / "c.mp4", audio=False)
     assert cyclegan.translate_video(G, clip, tmp_path / "o.mp4") == 10
-    with pytest.raises(CycleGANError, match="already exists"):
+    # Its errors name its arguments, not the flags of `cyclegan translate` (it said "pass --overwrite").
+    with pytest.raises(CycleGANError, match=r"already exists: pass overwrite=True to replace, or choose another dst$"):
         cyclegan.translate_video(G, clip, tmp_path / "o.mp4")
-    with pytest.raises(CycleGANError):
+    with pytest.raises(CycleGANError, match=r"^dst: writing .* would replace the input .*; choose another dst"):
         cyclegan.translate_video(G, clip, clip, overwrite=True)
+    with pytest.raises(CycleGANError, match=r"over the cap of 1000 pixels \(max_pixels\); give a smaller size$"):
+        cyclegan.translate_video(G, clip, tmp_path / "big.mp4", size=64, max_pixels=1000)
 
 
 def test_translate_video_api_refuses_bad_arguments_in_one_line_before_any_work(ckpt, tmp_path):

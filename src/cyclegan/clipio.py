@@ -7,8 +7,8 @@ the rate and the frame count) and, when `process` keeps it, size; the audio stre
 packet, not re-encoded. Memory is a batch of frames and the codecs' buffers, whatever the clip's length.
 The output is written to a temporary file beside `dst` and renamed onto it at the end
 (`files.write_atomic`), so a failure, Ctrl-C or kill leaves nothing under `dst`. A clip that cannot be
-decoded, or ends before the frame count its header declares (a truncated file), raises `CycleGANError`
-naming it in one line. No torch here.
+decoded, or ends before the frame count (MP4) or the size (MKV, WebM) its header declares (a truncated
+file), raises `CycleGANError` naming it in one line. No torch here.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ ENCODER_OPTIONS = {
     "libvpx": {"crf": "10", "b:v": "2M"},
 }
 
+# The largest side each animated-image format stores (Pillow's writers raise a bare ValueError past it).
+MAX_SIDE = {".webp": 16383, ".gif": 65535}
 Process = Callable[[np.ndarray], np.ndarray]  # (N, H, W, 3) uint8 -> (N, H', W', 3) uint8
 
 
@@ -73,8 +75,8 @@ def is_clip_file(path: Path) -> bool:
     if suffix not in ANIMATED_IMAGES:
         return True
     try:
-        with _opened(path) as im:
-            return getattr(im, "n_frames", 1) > 1
+        with _opened(path) as im:  # `is_animated` seeks to the second frame; `n_frames` read a GIF to its end
+            return getattr(im, "is_animated", False)
     except Exception:
         return False  # an image reader will name it
 
@@ -142,6 +144,47 @@ def count_frames(src: Path, most: int) -> int:
     return n
 
 
+EBML_HEADER, MATROSKA_SEGMENT = 0x1A45DFA3, 0x18538067  # the element IDs an MKV/WebM file opens with
+
+
+def _ebml_number(head: bytes, pos: int, *, marker: bool) -> tuple[int, int]:
+    """An EBML variable-length number at `pos` -> (value, position after it); its length is told by the first
+    byte's leading zeros. `marker`: kept in the value (element IDs); -1 for a size of all ones (unknown)."""
+    first = head[pos]
+    n = next((k for k in range(1, 9) if first & (0x80 >> (k - 1))), 8)
+    value = first if marker else first & ((0x80 >> (n - 1)) - 1)
+    for b in head[pos + 1 : pos + n]:
+        value = value << 8 | b
+    if pos + n > len(head):
+        raise IndexError(pos + n)
+    return (-1 if not marker and value == (1 << 7 * n) - 1 else value), pos + n
+
+
+def matroska_shortfall(path: Path) -> tuple[int, int] | None:
+    """(bytes the file holds, bytes its header declares) for an MKV or WebM file that ends before the size
+    its Segment element declares (a download or copy cut short), else None (not Matroska, a live recording
+    of unknown size, or whole). The MP4 demuxer refuses a truncated file; FFmpeg's Matroska demuxer reads
+    what is there, so a clip cut in half was translated into half a clip without a word."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+        size = f.seek(0, 2)
+    if not head.startswith(EBML_HEADER.to_bytes(4, "big")):
+        return None
+    try:
+        pos = 0
+        while pos < len(head):
+            element, pos = _ebml_number(head, pos, marker=True)
+            length, pos = _ebml_number(head, pos, marker=False)
+            if element == MATROSKA_SEGMENT:
+                return (size, pos + length) if length >= 0 and pos + length > size else None
+            if length < 0:
+                return None
+            pos += length
+    except IndexError:  # a header longer than we read, or cut inside it: FFmpeg names that
+        return None
+    return None
+
+
 def probe(path: str | Path) -> ClipInfo:
     """Read a clip's header (no frame decoded); a one-line CycleGANError if it is not a readable clip."""
     path = Path(path)
@@ -155,6 +198,11 @@ def probe(path: str | Path) -> ClipInfo:
             if not c.streams.video:
                 raise CycleGANError(f"cannot read clip {path}: it holds no video stream")
             v = c.streams.video[0]
+            if short := matroska_shortfall(path):
+                raise CycleGANError(
+                    f"cannot read clip {path}: truncated (the file ends at byte {short[0]} of the {short[1]} its "
+                    "header declares); copy or download it again"
+                )
             rate = v.average_rate or v.guessed_rate or Fraction(25)
             return ClipInfo(v.width, v.height, v.frames, Fraction(rate), bool(c.streams.audio))
     except av.FFmpegError as e:
@@ -200,6 +248,13 @@ def transcode(
     if max_pixels:
         check_pixels(src, (info.width, info.height), max_pixels, kind="clip")
     size = out_size or (info.width, info.height)
+    suffix = dst.suffix.lower()
+    if max(size) > MAX_SIDE.get(suffix, max(size)):  # before any work: Pillow refuses it only at the end
+        fix = "name the output .gif, or give a smaller size" if suffix == ".webp" else "give a smaller size"
+        raise CycleGANError(
+            f"cannot write {dst}: its frames would be {size[0]}x{size[1]} px, over the {MAX_SIDE[suffix]} px a side "
+            f"a {suffix[1:].upper()} takes; {fix}"
+        )
     bar = tqdm(total=info.frames or None, desc=src.name, unit="frame", disable=not progress, leave=False)
     count = 0
 
@@ -210,7 +265,6 @@ def transcode(
         bar.update(len(frames))
         return out
 
-    suffix = dst.suffix.lower()
     if suffix in ANIMATED_IMAGES:  # GIF or WebP, from either kind of clip
         frames = _image_frames if src.suffix.lower() in ANIMATED_IMAGES else _video_frames
         held = max_pixels or MAX_PIXELS

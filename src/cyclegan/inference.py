@@ -6,13 +6,18 @@ size. Nothing here imports training code.
 
 from __future__ import annotations
 
+import functools
+import math
 import os
+import re
+import sys
 from pathlib import Path
 
 import torch
 from PIL import Image
 from torch import nn
 
+from .clipio import ANIMATED_IMAGES, VIDEO_FORMATS
 from .data.io import (
     MAX_PIXELS,
     long_side_shape,
@@ -24,7 +29,7 @@ from .data.io import (
     to_rgb,
     to_tensor,
 )
-from .errors import CycleGANError
+from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution
 from .models.layers import pad_for_generator  # here too: the export's and the API's
 from .tiling import activation_bytes, as_bytes, as_unit, least_size, plan_for, size_multiple, translate_tiled
@@ -90,6 +95,30 @@ def _like(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return as_bytes(y) if x.dtype == torch.uint8 else y
 
 
+def keyword_names(names: dict[str, str]):
+    """A decorator: the function's one-line errors with a Python caller's keyword for each flag of `names`
+    (flag -> keyword) they name. The options' checks name `cyclegan translate`'s flags, so
+    `translate(G, im, tile=5)` answered "option '--tile' 5 is under ...", a flag the caller never typed."""
+    flags = sorted(names, key=len, reverse=True)  # --tile-overlap before --tile
+    pattern = re.compile(r"(?:option )?'?(" + "|".join(map(re.escape, flags)) + r")\b'?")
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except CycleGANError as e:
+                raise CycleGANError(pattern.sub(lambda m: names[m[1]], str(e))) from None
+
+        return wrapper
+
+    return decorate
+
+
+TILING_KEYWORDS = {f"--{k.replace('_', '-')}": k for k in ("tile", "tile_overlap", "max_memory", "thumbnail")}
+
+
+@keyword_names(TILING_KEYWORDS)
 def translate(
     net: nn.Module,
     images,
@@ -109,6 +138,8 @@ def translate(
     - a list of PIL images or paths -> a list;
     - a tensor (3, H, W) or (B, 3, H, W), float in [-1, 1] -> a float32 tensor of the same shape in [-1, 1];
       uint8 in [0, 255] -> uint8. Tensors are translated at their size (`size` is refused: resize them first).
+      A float tensor well outside [-1, 1] ([0, 255] values) is refused; one in [0, 1] (torchvision's
+      `to_tensor`) cannot be told from a bright image: give `x * 2 - 1`.
 
     Images of any resolution: an image whose activations would take more than `max_memory` GB is
     translated in tiles (`tile` px to force a tile size, 0 to never tile) overlapping by `tile_overlap`
@@ -153,20 +184,39 @@ def translate(
 
 
 def read_still(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """`read_image`, refusing an animated GIF or WebP in one line: `cyclegan translate` reads it as a clip, so
-    translating its first frame alone (what `read_image` returns) was not what the command does."""
-    if Path(path).suffix.lower() in (".gif", ".webp"):
+    """`read_image`, refusing a clip in one line that names `translate_video`: an animated GIF or WebP
+    (`cyclegan translate` reads it as a clip, so its first frame alone was not what the command does) or a
+    video file (it was "not a JPEG, PNG, ... image"). The frames of an animated PNG or a multi-page TIFF left
+    out are named in a warning, as `cyclegan translate` names them (the first was taken without a word)."""
+    clip = "cyclegan.translate_video(G, src, dst)"
+    if Path(path).suffix.lower() in VIDEO_FORMATS and Path(path).is_file():
+        raise CycleGANError(f"{path} is a video clip, not an image: translate it with {clip}")
+    if Path(path).suffix.lower() in ANIMATED_IMAGES:
         try:
             with open_image(path) as im:
                 frames = getattr(im, "n_frames", 1)
         except Exception:  # noqa: BLE001 - read_image names what is wrong with it
             frames = 1
         if frames > 1:
-            raise CycleGANError(
-                f"{path} is an animated image of {frames} frames, a clip: translate it with "
-                "cyclegan.translate_video(G, src, dst)"
-            )
-    return read_image(path, max_pixels=max_pixels)
+            raise CycleGANError(f"{path} is an animated image of {frames} frames, a clip: translate it with {clip}")
+    image = read_image(path, max_pixels=max_pixels)
+    if warning := frames_left_out(Path(path)):
+        print(escape(warning), file=sys.stderr)
+    return image
+
+
+def frames_left_out(path: Path) -> str | None:
+    """A warning for an image file that holds more frames than the one translated (an animated PNG, a
+    multi-page TIFF: `read_image` gives the first; an animated GIF or WebP is a clip), else None. A JPEG's
+    further pictures (MPO: a phone's depth map or preview) are no part of the photo: not named."""
+    try:
+        with open_image(path) as im:
+            n = getattr(im, "n_frames", 1) if im.format in ("PNG", "TIFF") else 1
+    except Exception:  # noqa: BLE001 - read_image names what is wrong with it
+        return None
+    if n <= 1:
+        return None
+    return f"warning: {path} holds {n} frames (pages); only the first is translated, the other {n - 1} are left out"
 
 
 def check_net(net: object) -> None:
@@ -179,10 +229,16 @@ def check_net(net: object) -> None:
         )
 
 
+# How far past [-1, 1] a float tensor's values may go: a bicubic resize's overshoot passes, while [0, 255] pixel
+# values or an ImageNet normalisation (about [-2.1, 2.6]) are refused. A [0, 1] tensor cannot be told apart.
+FLOAT_SLACK = 1.5
+
+
 def check_tensor(x: torch.Tensor, *, size: int | None = None) -> None:
     """Refuse, in one line, a tensor `translate` would misread: not (3, H, W) or (B, 3, H, W), an empty side,
     a dtype other than float (in [-1, 1]) or uint8 (int64 or uint16 pixel values would be read as [-1, 1] and
-    saturate), or a `size` (it resizes PIL images, not tensors)."""
+    saturate), float values well outside [-1, 1] (`FLOAT_SLACK`) or not finite, or a `size` (it resizes PIL
+    images, not tensors)."""
     if x.dim() not in (3, 4) or x.shape[-3] != 3:
         raise CycleGANError(f"expected a tensor (3, H, W) or (B, 3, H, W) in [-1, 1], got {tuple(x.shape)}")
     if 0 in x.shape[-2:]:
@@ -193,6 +249,15 @@ def check_tensor(x: torch.Tensor, *, size: int | None = None) -> None:
         raise CycleGANError(
             "size resizes PIL images and files, not tensors: resize the tensor first, or leave size out"
         )
+    if x.is_floating_point() and x.numel():
+        lo, hi = (float(v) for v in torch.aminmax(x.detach().float()))
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise CycleGANError("images: the tensor holds NaN or infinite values")
+        if lo < -FLOAT_SLACK or hi > FLOAT_SLACK:  # [0, 255] floats came out as saturated noise, without a word
+            raise CycleGANError(
+                f"images: a float tensor in [-1, 1] expected, its values span [{lo:.4g}, {hi:.4g}]: from [0, 255] "
+                "give x / 127.5 - 1 (or a uint8 tensor), from [0, 1] x * 2 - 1"
+            )
 
 
 def _kind(obj: object) -> str:

@@ -30,7 +30,7 @@ DEFAULT_OVERLAP = 64  # pixels shared by neighbouring tiles (the paper generator
 DEFAULT_THUMBNAIL = 1024  # long side of the thumbnail whose InstanceNorm statistics the tiles share
 # The smallest tile worth translating: a 32 px tile (overlap at most 8 px for automatic tiles) is already a
 # quarter border on each side; below it a tile shows mostly its own edges (8 px tiles left the whole image 31
-# grey levels off). A budget or --tile that would go below it is refused, naming the option.
+# grey levels off). A budget, --tile or --thumbnail that would go below it is refused, naming the option.
 MIN_TILE = 32
 
 
@@ -55,7 +55,7 @@ class TilingOptions(Options):
     thumbnail: int = opt(
         DEFAULT_THUMBNAIL,
         "long side (px) of the thumbnail whose InstanceNorm statistics every tile uses (0: each "
-        "tile its own statistics, which leaves seams)",
+        "tile its own statistics, which leaves seams); at least 32",
         ge=0,
     )
 
@@ -64,6 +64,11 @@ class TilingOptions(Options):
         if self.tile and self.tile < MIN_TILE:
             raise CycleGANError(
                 f"option '--tile' {self.tile} is under the smallest useful tile, {MIN_TILE} px (0: never tile)"
+            )
+        if self.thumbnail and self.thumbnail < MIN_TILE:  # 1 was silently 8 px: statistics of a few pixels
+            raise CycleGANError(
+                f"option '--thumbnail' {self.thumbnail} is under the smallest useful thumbnail, {MIN_TILE} px "
+                "(0: each tile its own statistics)"
             )
         if self.tile and 2 * self.tile_overlap >= self.tile:
             given = "" if self.tile_overlap != DEFAULT_OVERLAP else " (the default)"

@@ -15,7 +15,8 @@ import glob
 import itertools
 import math
 import sys
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,8 +43,8 @@ from .data.io import (
 )
 from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
-from .files import check_outputs, claim_folder, inside, unique_stems
-from .inference import check_size, is_out_of_memory, translate_batch, uncompiled
+from .files import check_outputs, claim_folder, inside, is_atomic_temporary, unique_stems
+from .inference import check_size, frames_left_out, is_out_of_memory, translate_batch, uncompiled
 from .loading import load_generator
 from .models.unet import UnetGenerator
 from .tiling import activation_bytes, least_size
@@ -166,20 +167,6 @@ def _batches(
         yield batch
 
 
-def frames_left_out(path: Path) -> str | None:
-    """A warning for an image file that holds more frames than the one translated (an animated PNG, a
-    multi-page TIFF: `read_image` gives the first; an animated GIF or WebP is a clip), else None. A JPEG's
-    further pictures (MPO: a phone's depth map or preview) are no part of the photo: not named."""
-    try:
-        with open_image(path) as im:
-            n = getattr(im, "n_frames", 1) if im.format in ("PNG", "TIFF") else 1
-    except Exception:  # noqa: BLE001 - read_image names what is wrong with it
-        return None
-    if n <= 1:
-        return None
-    return f"warning: {path} holds {n} frames (pages); only the first is translated, the other {n - 1} are left out"
-
-
 def output_names(files: list[Path], out_dir: Path, ext: str, *, warn: bool = True) -> dict[Path, Path]:
     """OUT/STEM.ext per input, in input order (a clip keeps its own extension: the same kind of clip); a stem
     seen before gets -2, -3... (with a warning if `warn`)."""
@@ -229,13 +216,30 @@ def plan_outputs(
         print(escape(msg), file=sys.stderr)
     targets = output_names(files, out_dir, ext, warn=False)
     if skip_existing:
-        targets = {f: t for f, t in targets.items() if not (t.exists() or t.is_symlink())}
+        done = {f for f, t in targets.items() if t.exists() or t.is_symlink()}
+        ambiguous = done & sharing_a_name(targets)
+        if warn and (shared := [targets[f].name for f in files if f in ambiguous]):
+            names = ", ".join(shared[:3]) + (", ..." if len(shared) > 3 else "")
+            msg = (
+                f"warning: --skip-existing takes {len(shared)} existing output(s) of inputs that share a name as "
+                f"translated ({names}); which input a -2, -3... name belongs to follows the order of the inputs: "
+                "if they changed since, give --overwrite instead"
+            )
+            print(escape(msg), file=sys.stderr)
+        targets = {f: t for f, t in targets.items() if f not in done}
     check_outputs(
         targets.values(), overwrite=overwrite, out_folder=out_dir, inputs=found.files, input_folders=found.folders
     )
     if warn:  # refused or not, now say which inputs get suffixed names
         output_names(files, out_dir, ext, warn=True)
     return Plan(list(targets), targets, list(found.errors), overwrite, skipped=len(files) - len(targets))
+
+
+def sharing_a_name(targets: dict[Path, Path]) -> set[Path]:
+    """The inputs whose output name another input's shares before `unique_stems` tells them apart (the
+    -2, -3... names): the output an input gets depends on their order."""
+    names = Counter((f.stem + t.suffix).casefold() for f, t in targets.items())
+    return {f for f, t in targets.items() if names[(f.stem + t.suffix).casefold()] > 1}
 
 
 def without_outputs(found: Inputs, out_dir: Path) -> tuple[list[Path], list[Path]]:
@@ -272,7 +276,19 @@ def claimed_outputs(
     names a file (all missing, empty folders, globs matching nothing) are refused before `out_dir` is made."""
     check_some_input(plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite, skip_existing=skip_existing))
     with claim_folder(out_dir, "--out"):
-        yield plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite, skip_existing=skip_existing, warn=False)
+        plan = plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite, skip_existing=skip_existing, warn=False)
+        remove_stale_temporaries_of(plan.targets.values())
+        yield plan
+
+
+def remove_stale_temporaries_of(outputs: Iterable[Path]) -> None:
+    """Delete the temporary files `files.write_atomic` left beside these outputs when a run writing them was
+    killed (kill -9, power loss; a clip's can be gigabytes): they stayed, hidden, through every later run.
+    Only under the output folder's lock, and only those named after an output this run writes."""
+    for output in outputs:
+        for tmp in output.parent.glob(f".{glob.escape(output.name)}.*.tmp"):
+            if is_atomic_temporary(tmp.name) and tmp.is_file() and not tmp.is_symlink():
+                tmp.unlink(missing_ok=True)
 
 
 def _translate_batch(

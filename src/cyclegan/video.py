@@ -25,7 +25,15 @@ from .data.io import MAX_PIXELS, long_side_shape, megapixels, size_keeping
 from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution
 from .files import IMAGE_EXTENSIONS, check_outputs
-from .inference import check_net, check_size, translate_batch, translate_tensor, uncompiled
+from .inference import (
+    TILING_KEYWORDS,
+    check_net,
+    check_size,
+    keyword_names,
+    translate_batch,
+    translate_tensor,
+    uncompiled,
+)
 from .temporal import FlowBlend, SharedNormStats
 from .tiling import activation_bytes, least_size, per_instance_norms, plan_for, thumbnail_of, translate_tiled
 from .translate_options import TemporalOptions, TilingOptions
@@ -159,6 +167,9 @@ def check_clip_arguments(
             raise CycleGANError(f"{name} must be a positive whole number, got {value!r}")
 
 
+@keyword_names(
+    TILING_KEYWORDS | {"--out": "dst", "--overwrite": "overwrite=True", "--size": "size", "--max-pixels": "max_pixels"}
+)
 def translate_video(
     G: nn.Module,
     src: str | Path,

@@ -27,7 +27,7 @@ from ..inference import translate_batch
 from ..loading import load_generator
 from ..models import build_generator
 from ..tiling import plan_for, tile_starts
-from ..translate_options import DEFAULT_OVERLAP, TilingOptions
+from ..translate_options import DEFAULT_OVERLAP, MIN_TILE, TilingOptions
 from .measure import environment
 from .options import BenchOptions, TileBenchOptions
 
@@ -145,7 +145,8 @@ def bench_tiles(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     whole = _grey_levels(translate_batch(net, x, tiling=TilingOptions(tile=0)))
     whole_s = time.perf_counter() - t0
     rows, images = [], {"whole image": whole}
-    for thumbnail in sorted({1024, t.seam_size // 2, t.seam_size // 4, 0}, reverse=True):
+    sizes = {1024, t.seam_size // 2, t.seam_size // 4, 0}
+    for thumbnail in sorted((s for s in sizes if not 0 < s < MIN_TILE), reverse=True):  # --thumbnail's range
         t0 = time.perf_counter()
         options = TilingOptions(tile=t.seam_tile, tile_overlap=overlap, thumbnail=thumbnail)
         used = plan_for(options, net, t.seam_size, t.seam_size).thumbnail  # capped by --max-memory
