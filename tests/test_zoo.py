@@ -208,6 +208,20 @@ def test_a_file_that_is_not_a_generator_is_refused(server, tmp_path, home, what)
     assert not any((home / "pretrained").iterdir())  # nothing cached, nothing half-written
 
 
+def test_a_generator_with_nan_weights_is_refused_not_cached(server, tmp_path, home):
+    """Before: cached and recorded, then every use failed with 'use another checkpoint', and no run fetched it again."""
+    torch.manual_seed(0)
+    state = ResnetGenerator(ngf=8, n_blocks=2).state_dict()
+    state["model.1.weight"][0, 0, 0, 0] = float("nan")
+    torch.save(state, tmp_path / "nan.pth")
+    publish(server, "horse2zebra", (tmp_path / "nan.pth").read_bytes())
+    with pytest.raises(CycleGANError) as info:
+        zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
+    message = str(info.value)
+    assert "is not a generator file" in message and "model.1.weight holds NaN" in message and "\n" not in message
+    assert not any((home / "pretrained").iterdir())  # nothing cached: the next run downloads again
+
+
 class Exploit:
     def __reduce__(self):
         return (print, ("this must never run",))

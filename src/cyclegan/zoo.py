@@ -12,7 +12,8 @@ A download
 2. computes the file's SHA-256 and compares it with `--sha256` or the catalogue's pinned digest; a
    mismatch deletes the file;
 3. loads it weights-only (`torch.load(weights_only=True)`, after its zip directory is sized) and builds
-   the generator it describes: a file that is not a generator is deleted and refused in one line;
+   the generator it describes: a file that is not a generator, or holds NaN or infinite weights, is deleted
+   and refused in one line;
 4. records its size and SHA-256 in `CACHE/NAME.pth.json`, then renames it to `CACHE/NAME.pth` in one step,
    so a cached file is always complete and checked.
 
@@ -231,14 +232,18 @@ def _check_generator(part: Path, *, url: str, delete: bool = True) -> None:
     from .checkpoint import check_checkpoint
     from .interop.foreign import load_foreign_generator
     from .run_files import FORMAT
-    from .safeload import load_weights_only
+    from .safeload import first_non_finite, load_weights_only
 
     try:
         obj = load_weights_only(part)
         if isinstance(obj, dict) and obj.get("format") == FORMAT:
             check_checkpoint(obj, source=url)
+            weights = {"models": obj["models"], "ema": obj.get("ema") or {}}
         else:
-            load_foreign_generator(obj, source=url)
+            weights = load_foreign_generator(obj, source=url).state_dict()
+        # cached, a NaN generator failed every later use with "use another checkpoint", and was never fetched again
+        if (bad := first_non_finite(weights)) is not None:
+            raise CycleGANError(f"{bad} holds NaN or infinite values (a damaged file, or a run that diverged)")
     except CycleGANError as e:
         reason = str(e).replace(escape(part), "the file")
         if not delete:
