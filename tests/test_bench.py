@@ -581,3 +581,20 @@ def test_a_json_that_cannot_be_written_after_the_measuring_is_one_line(tmp_path,
     assert captured.err.strip() == (
         f"error: option '--json': cannot write {out} (No space left on device); the figures are printed above"
     )
+
+
+def test_a_figure_that_cannot_be_written_after_the_seams_is_one_line(tmp_path, capsys, monkeypatch):
+    """The checks before measuring passed, then the disk filled (or the folder went read-only): an OSError
+    traceback from writing the figure."""
+    import errno
+
+    from cyclegan.bench import tiles
+
+    def full(path, write, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(tiles, "write_atomic", full)
+    figure = tmp_path / "seams.png"
+    flags = ["--task", "tiles", "--seam-size", "64", "--seam-tile", "32", "--large", "0", "0", "--figure", str(figure)]
+    assert main(["bench", *flags]) == 2
+    assert capsys.readouterr().err == f"error: option '--figure': cannot write {figure} (No space left on device)\n"
