@@ -598,3 +598,22 @@ def test_a_figure_that_cannot_be_written_after_the_seams_is_one_line(tmp_path, c
     flags = ["--task", "tiles", "--seam-size", "64", "--seam-tile", "32", "--large", "0", "0", "--figure", str(figure)]
     assert main(["bench", *flags]) == 2
     assert capsys.readouterr().err == f"error: option '--figure': cannot write {figure} (No space left on device)\n"
+
+
+@pytest.mark.parametrize(
+    "flags, least",
+    [
+        (["--size", "8"], "paper preset's cyclegan networks: the smallest size they take is 24 px"),
+        (["--size", "16", "--preset", "seed"], "seed preset's cyclegan networks: the smallest size they take is 32 px"),
+    ],
+)
+def test_a_size_too_small_names_the_least_size_not_options_bench_lacks(capsys, flags, least):
+    """The hint was `train`'s: 'raise --size or lower --d-layers', and bench has no --d-layers."""
+    assert main(["bench", *flags, "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: option '--size' {flags[1]} px is too small for the {least}\n"
+    assert main(["bench", "--size", "30", "--steps", "1"]) == 2  # not a multiple: that message, as it was
+    assert (
+        capsys.readouterr().err
+        == "error: option '--size': 30 px is not a multiple of 4, as the resnet generator needs\n"
+    )
