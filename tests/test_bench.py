@@ -617,3 +617,36 @@ def test_a_size_too_small_names_the_least_size_not_options_bench_lacks(capsys, f
         capsys.readouterr().err
         == "error: option '--size': 30 px is not a multiple of 4, as the resnet generator needs\n"
     )
+
+
+def test_style_sizes_too_small_for_a_backbone_are_refused_before_timing_in_bench_terms(tmp_path, monkeypatch, capsys):
+    """Refused by `stylize` when vgg19's turn came, after lite0's runs, naming `stylize`'s --size and --backbone,
+    which bench does not have."""
+
+    def gatys(*args, **kwargs):
+        raise AssertionError("Gatys timed before the sizes were checked")
+
+    monkeypatch.setattr("cyclegan.bench.style.time_gatys", gatys)
+    monkeypatch.setattr("cyclegan.pretrained.vgg19_available", lambda weights=None: False)  # no 548 MB load
+    from PIL import Image
+
+    content, style = tmp_path / "c.png", tmp_path / "s.png"
+    Image.new("RGB", (40, 30), (100, 150, 200)).save(content)
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(style)
+    flags = [
+        "--content",
+        str(content),
+        "--style",
+        str(style),
+        "--style-sizes",
+        "32",
+        "16",
+        "--backbones",
+        "lite0",
+        "vgg19",
+    ]
+    assert main(["bench", "--task", "style", *flags]) == 2
+    assert capsys.readouterr().err == (
+        f"error: option '--style-sizes' 16: --content {content} is 16x12 px once resized, and the vgg19 backbone's "
+        "layers need 16 px a side; give larger --style-sizes or drop vgg19 from --backbones\n"
+    )
