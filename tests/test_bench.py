@@ -581,3 +581,72 @@ def test_a_json_that_cannot_be_written_after_the_measuring_is_one_line(tmp_path,
     assert captured.err.strip() == (
         f"error: option '--json': cannot write {out} (No space left on device); the figures are printed above"
     )
+
+
+def test_a_figure_that_cannot_be_written_after_the_seams_is_one_line(tmp_path, capsys, monkeypatch):
+    """The checks before measuring passed, then the disk filled (or the folder went read-only): an OSError
+    traceback from writing the figure."""
+    import errno
+
+    from cyclegan.bench import tiles
+
+    def full(path, write, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(tiles, "write_atomic", full)
+    figure = tmp_path / "seams.png"
+    flags = ["--task", "tiles", "--seam-size", "64", "--seam-tile", "32", "--large", "0", "0", "--figure", str(figure)]
+    assert main(["bench", *flags]) == 2
+    assert capsys.readouterr().err == f"error: option '--figure': cannot write {figure} (No space left on device)\n"
+
+
+@pytest.mark.parametrize(
+    "flags, least",
+    [
+        (["--size", "8"], "paper preset's cyclegan networks: the smallest size they take is 24 px"),
+        (["--size", "16", "--preset", "seed"], "seed preset's cyclegan networks: the smallest size they take is 32 px"),
+    ],
+)
+def test_a_size_too_small_names_the_least_size_not_options_bench_lacks(capsys, flags, least):
+    """The hint was `train`'s: 'raise --size or lower --d-layers', and bench has no --d-layers."""
+    assert main(["bench", *flags, "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: option '--size' {flags[1]} px is too small for the {least}\n"
+    assert main(["bench", "--size", "30", "--steps", "1"]) == 2  # not a multiple: that message, as it was
+    assert (
+        capsys.readouterr().err
+        == "error: option '--size': 30 px is not a multiple of 4, as the resnet generator needs\n"
+    )
+
+
+def test_style_sizes_too_small_for_a_backbone_are_refused_before_timing_in_bench_terms(tmp_path, monkeypatch, capsys):
+    """Refused by `stylize` when vgg19's turn came, after lite0's runs, naming `stylize`'s --size and --backbone,
+    which bench does not have."""
+
+    def gatys(*args, **kwargs):
+        raise AssertionError("Gatys timed before the sizes were checked")
+
+    monkeypatch.setattr("cyclegan.bench.style.time_gatys", gatys)
+    monkeypatch.setattr("cyclegan.pretrained.vgg19_available", lambda weights=None: False)  # no 548 MB load
+    from PIL import Image
+
+    content, style = tmp_path / "c.png", tmp_path / "s.png"
+    Image.new("RGB", (40, 30), (100, 150, 200)).save(content)
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(style)
+    flags = [
+        "--content",
+        str(content),
+        "--style",
+        str(style),
+        "--style-sizes",
+        "32",
+        "16",
+        "--backbones",
+        "lite0",
+        "vgg19",
+    ]
+    assert main(["bench", "--task", "style", *flags]) == 2
+    assert capsys.readouterr().err == (
+        f"error: option '--style-sizes' 16: --content {content} is 16x12 px once resized, and the vgg19 backbone's "
+        "layers need 16 px a side; give larger --style-sizes or drop vgg19 from --backbones\n"
+    )

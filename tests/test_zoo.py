@@ -208,6 +208,40 @@ def test_a_file_that_is_not_a_generator_is_refused(server, tmp_path, home, what)
     assert not any((home / "pretrained").iterdir())  # nothing cached, nothing half-written
 
 
+def test_a_generator_with_nan_weights_is_refused_not_cached(server, tmp_path, home):
+    """Before: cached and recorded, then every use failed with 'use another checkpoint', and no run fetched it again."""
+    torch.manual_seed(0)
+    state = ResnetGenerator(ngf=8, n_blocks=2).state_dict()
+    state["model.1.weight"][0, 0, 0, 0] = float("nan")
+    torch.save(state, tmp_path / "nan.pth")
+    publish(server, "horse2zebra", (tmp_path / "nan.pth").read_bytes())
+    with pytest.raises(CycleGANError) as info:
+        zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
+    message = str(info.value)
+    assert "is not a generator file" in message and "model.1.weight holds NaN" in message and "\n" not in message
+    assert not any((home / "pretrained").iterdir())  # nothing cached: the next run downloads again
+
+
+def test_pretrained_name_offline_says_what_to_do_with_options_the_command_has(tmp_path, home, monkeypatch):
+    """Before: 'give a mirror's address in --base-url or ...' from translate and export, which have no --base-url,
+    and nothing said that a copy downloaded elsewhere can be put in the cache."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on: the network is down
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", f"http://127.0.0.1:{port}/models")
+    with pytest.raises(CycleGANError) as info:
+        load_generator("pretrained:horse2zebra")
+    message = str(info.value)
+    cached = home / "pretrained" / "horse2zebra.pth"
+    assert message.startswith("cannot reach") and "\n" not in message and "--base-url" not in message
+    assert message.endswith(f"$CYCLEGAN_PRETRAINED_URL, or put horse2zebra.pth downloaded elsewhere at {cached})")
+    data, _ = generator_bytes(tmp_path)
+    cached.write_bytes(data)  # what the hint says: taken, checked and recorded, without the network
+    assert load_generator("pretrained:horse2zebra") is not None
+
+
 class Exploit:
     def __reduce__(self):
         return (print, ("this must never run",))

@@ -24,7 +24,7 @@ from .families import GENERATOR_FOR, generator_for
 from .interop.foreign import load_foreign_generator
 from .models import build_generator
 from .run_files import CHECKPOINT_NAME, FORMAT
-from .safeload import load_weights_only
+from .safeload import first_non_finite, load_weights_only
 from .shared_options import Direction
 
 EMAChoice = Literal["auto", "on", "off"]
@@ -137,8 +137,7 @@ def generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoi
                 "or auto"
             )
     # Training never saves a non-finite weight; one here made every output NaN (black images, NaN scores).
-    bad = next((k for k, t in net.state_dict().items() if t.is_floating_point() and not t.isfinite().all()), None)
-    if bad is not None:
+    if (bad := first_non_finite(net.state_dict())) is not None:
         raise CycleGANError(
             f"{source}: the {direction} generator's {bad} holds NaN or infinite values (a damaged file, or weights "
             "of a run that diverged); use another checkpoint"

@@ -74,6 +74,19 @@ def load_weights_only(path: str | Path, *, bounds: ZipBounds = ZipBounds(), what
         raise _unreadable(path, what) from None
 
 
+def first_non_finite(state: object, prefix: str = "") -> str | None:
+    """The name (dotted through nested dicts) of the first floating-point tensor in `state` holding NaN or an
+    infinity, or None. Training never saves one, so a generator's weights with one are a damaged file or a
+    diverged run: every output would be NaN (black images)."""
+    if isinstance(state, torch.Tensor):
+        return prefix.rstrip(".") if state.is_floating_point() and not state.isfinite().all() else None
+    if isinstance(state, dict):
+        for key, value in state.items():
+            if (bad := first_non_finite(value, f"{prefix}{key}.")) is not None:
+                return bad
+    return None
+
+
 def _utf8(path: Path) -> bool:
     """Whether `path` is UTF-8 text (a name of other bytes holds surrogates: Python's `surrogateescape`)."""
     try:

@@ -12,7 +12,8 @@ A download
 2. computes the file's SHA-256 and compares it with `--sha256` or the catalogue's pinned digest; a
    mismatch deletes the file;
 3. loads it weights-only (`torch.load(weights_only=True)`, after its zip directory is sized) and builds
-   the generator it describes: a file that is not a generator is deleted and refused in one line;
+   the generator it describes: a file that is not a generator, or holds NaN or infinite weights, is deleted
+   and refused in one line;
 4. records its size and SHA-256 in `CACHE/NAME.pth.json`, then renames it to `CACHE/NAME.pth` in one step,
    so a cached file is always complete and checked.
 
@@ -231,14 +232,18 @@ def _check_generator(part: Path, *, url: str, delete: bool = True) -> None:
     from .checkpoint import check_checkpoint
     from .interop.foreign import load_foreign_generator
     from .run_files import FORMAT
-    from .safeload import load_weights_only
+    from .safeload import first_non_finite, load_weights_only
 
     try:
         obj = load_weights_only(part)
         if isinstance(obj, dict) and obj.get("format") == FORMAT:
             check_checkpoint(obj, source=url)
+            weights = {"models": obj["models"], "ema": obj.get("ema") or {}}
         else:
-            load_foreign_generator(obj, source=url)
+            weights = load_foreign_generator(obj, source=url).state_dict()
+        # cached, a NaN generator failed every later use with "use another checkpoint", and was never fetched again
+        if (bad := first_non_finite(weights)) is not None:
+            raise CycleGANError(f"{bad} holds NaN or infinite values (a damaged file, or a run that diverged)")
     except CycleGANError as e:
         reason = str(e).replace(escape(part), "the file")
         if not delete:
@@ -256,13 +261,15 @@ def fetch_model(
     timeout: float = 60.0,
     max_mb: float | None = None,
     max_minutes: float = MAX_MINUTES,
+    mirror_from: str = f"--base-url or ${BASE_URL_ENV}",
 ) -> FetchResult:
     """The cached file of published generator `name`, downloading it first if needed (module docstring).
 
     base_url: a mirror serving `URL/NAME.pth` (default `$CYCLEGAN_PRETRAINED_URL`, else the reference's
     server); with a mirror, names outside the catalogue are accepted. sha256: the digest the file must have
     (a cached file is checked too). timeout: seconds per read; max_mb, max_minutes: the download's bounds
-    (`download_bounds`). Every failure is a one-line CycleGANError.
+    (`download_bounds`). mirror_from: where the caller's user gives a mirror's address, for the hints.
+    Every failure is a one-line CycleGANError.
     """
     base_url = base_url or base_url_from_env()
     info = check_name(name, mirror=base_url is not None)
@@ -291,7 +298,8 @@ def fetch_model(
             target.unlink()
             record_path(target).unlink(missing_ok=True)
         part = folder / f".{name}.pth.part"
-        mirror = f"--base-url or ${BASE_URL_ENV}"  # `pretrained:NAME` has only the latter
+        # offline, a copy downloaded elsewhere is taken from the cache (checked as a download is)
+        mirror = f"{mirror_from}, or put {name}.pth downloaded elsewhere at {target}"
         missing = f"check the model name, or the mirror's address in {mirror}"
         total, resumed_from = fetch(
             url,
@@ -349,7 +357,7 @@ def resolve(spec: str | os.PathLike, *, progress: bool | None = None) -> Path:
         raise CycleGANError(f"'{PREFIX}' names no model: give {PREFIX}NAME (see `cyclegan pretrained list`)")
     if progress is None:
         progress = sys.stderr.isatty()
-    result = fetch_model(name, progress=progress)
+    result = fetch_model(name, progress=progress, mirror_from=f"${BASE_URL_ENV}")  # the commands have no --base-url
     if result.downloaded:
         print(f"downloaded {result.url} to {result.path}; {digest_line(result)}", file=sys.stderr)
     return result.path

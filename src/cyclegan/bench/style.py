@@ -23,6 +23,7 @@ from torchvision.models.vgg import cfgs, make_layers
 
 from .. import pretrained  # called as pretrained.vgg19_available, so a test can say the weights are missing
 from ..config import ModelConfig
+from ..errors import CycleGANError
 from ..execution import REFERENCE
 from ..inference import translate_tensor
 from ..loading import load_generator
@@ -88,9 +89,27 @@ def time_generator(
         return median(time_calls(lambda: translate_tensor(net, x), repeat, device))
 
 
+def check_style_sides(s: StyleBenchOptions, nets: dict[str, tuple[nn.Module, bool]]) -> None:
+    """Refuse, before any timing, a --style-sizes value at which --content or --style is too small for a backbone's
+    deepest layer: `stylize` refused it only when that case came, minutes in, naming `stylize`'s --size and
+    --backbone, options bench does not have."""
+    for name, (net, _) in nets.items():
+        least = getattr(net, "min_side", 1)
+        for size in s.style_sizes:
+            for flag, path in (("--content", s.content), ("--style", s.style)):
+                h, w = load_image_01(path, size).shape[-2:]  # as `stylize` resizes it: the long side to `size`
+                if min(h, w) < least:
+                    raise CycleGANError(
+                        f"option '--style-sizes' {size}: {flag} {path} is {w}x{h} px once resized, and the {name} "
+                        f"backbone's layers need {least} px a side; give larger --style-sizes or drop {name} from "
+                        "--backbones"
+                    )
+
+
 def _gatys_rows(s: StyleBenchOptions, device: torch.device) -> list[dict[str, Any]]:
     rows = []
     nets = {name: style_backbone(name) for name in s.backbones}
+    check_style_sides(s, nets)
     first, size0 = s.backbones[0], s.style_sizes[0]
     net = nets[first][0]
     weights = lambda name: "" if nets[name][1] else " (random weights)"  # noqa: E731

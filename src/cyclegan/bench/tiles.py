@@ -174,7 +174,10 @@ def bench_tiles(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
         seams = [(s + e) // 2 for s, e in zip(starts[1:], [s + t.seam_tile for s in starts])] or [t.seam_size // 2]
         detail = lambda c: whole[max(0, c[0] - 64) : c[0] + 64, max(0, c[1] - 64) : c[1] + 64].std()  # noqa: E731
         corner = max(((y, x) for y in seams for x in seams), key=detail)
-        seam_figure(images, corner, t.figure)
+        try:  # before the large photo's run: a disk that filled since the checks costs only the seams
+            seam_figure(images, corner, t.figure)
+        except OSError as e:
+            raise CycleGANError(f"option '--figure': cannot write {t.figure} ({e.strerror or e})") from None
     result: dict[str, Any] = {
         "task": "tiles",
         "what": f"{t.seam_size}x{t.seam_size} image, {t.seam_tile} px tiles (overlap {overlap}) against the "

@@ -26,7 +26,8 @@ from typing import Any
 import torch
 
 from .. import inference  # called as inference.translate_tensor, so a test can stand in for it
-from ..config import resolve
+from ..config import Config, resolve
+from ..errors import CycleGANError
 from ..execution import REFERENCE, Execution, choose_execution
 from ..models import build_generator
 from ..train import trainer_class
@@ -75,6 +76,36 @@ def mode_execution(
         translation=translation,
         unet=unet,
     )
+
+
+def bench_config(overrides: dict[str, Any], *, preset: str | None) -> Config:
+    """`config.resolve(overrides, preset=preset)`, with a size too small for the networks said in bench's terms:
+    its hints name `train`'s options (`lower --d-layers`), which bench does not have; bench's one lever is
+    --size, so the error gives the smallest size these networks take."""
+    try:
+        return resolve(overrides, preset=preset)
+    except CycleGANError:
+        size = overrides.get("size")
+        if size is None:
+            raise
+        rest = {k: v for k, v in overrides.items() if k != "size"}
+        default = _resolves(rest, preset)  # the recipe's own size: when it fails too, the size is not the cause
+        if default is None:
+            raise
+        least = next((s for s in range(1, default.data.size) if _resolves({**rest, "size": s}, preset)), None)
+        if least is None or size >= least:
+            raise
+        raise CycleGANError(
+            f"option '--size' {size} px is too small for the {default.preset} preset's {default.model.family} "
+            f"networks: the smallest size they take is {least} px"
+        ) from None
+
+
+def _resolves(overrides: dict[str, Any], preset: str | None) -> Config | None:
+    try:
+        return resolve(overrides, preset=preset)
+    except CycleGANError:
+        return None
 
 
 def time_train_step(cfg, device: torch.device, *, warmup: int = 2, repeat: int = 5, quantile: float = 0.5) -> float:
@@ -138,7 +169,7 @@ def bench_train(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
         overrides["batch_size"] = 1  # the reference implementation's default, for every preset
     if opts.model is not None:
         overrides["family"] = opts.model
-    cfg = resolve(overrides, preset=opts.preset)
+    cfg = bench_config(overrides, preset=opts.preset)
     modes = ["reference", "default"] if opts.mode == "both" else [opts.mode]
     batch_norm = cfg.model.norm == "batch"
     unet = cfg.model.generator == "unet"
