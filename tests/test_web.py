@@ -886,6 +886,27 @@ def test_user_errors_turn_exceptions_into_one_line_messages(capsys):
         list(user_errors(streams)("user"))
 
 
+def test_a_name_in_a_pop_up_is_shown_as_text_not_as_html(tmp_path, run):
+    """Gradio puts a pop-up's message in the page as HTML: a run folder named `<b id=x>BOLD<img src=y>` with a
+    damaged checkpoint drew bold text and an image in the error (a hostile probe, in Chromium). Now the
+    message is escaped, and the browser shows the name letter for letter."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.engine import Engine, user_errors
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import TranslateTab
+
+    name = "<b id=x>BOLD & co<img src=y>"
+    damaged = tmp_path / "runs" / name
+    shutil.copytree(run, damaged)
+    (damaged / CHECKPOINT_NAME).write_bytes((run / CHECKPOINT_NAME).read_bytes()[:5000])
+    engine = Engine(ServeOptions(runs=(str(tmp_path / "runs"),), device="cpu"), [], tmp_path / "work")
+    translate = user_errors(TranslateTab(engine).translate)
+    with pytest.raises(gr.Error) as e:
+        translate([str(_png(tmp_path / "photo.png", 32, 32))], engine.models()[0].key, "AtoB")
+    assert "runs/&lt;b id=x&gt;BOLD &amp; co&lt;img src=y&gt;: not a file saved by torch.save" in e.value.message
+    assert "<" not in e.value.message
+
+
 def test_errors_on_the_page_name_its_controls_not_command_line_flags(tmp_path):
     """The page showed `use --direction AtoB` for a one-direction model (a hostile probe): a visitor has no
     command line. Every handler's errors go through `user_errors`, which writes the flags its tab's controls set

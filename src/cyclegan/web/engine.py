@@ -15,6 +15,7 @@ page shows is a traceback, and the server keeps serving.
 from __future__ import annotations
 
 import functools
+import html
 import inspect
 import os
 import re
@@ -94,9 +95,16 @@ def without_paths(message: str) -> str:
     return _SERVER_PATH.sub(r"\1", message)
 
 
+def alert_text(message: str) -> str:
+    """`message` as a pop-up (gr.Error, gr.Warning) shows it, letter for letter: Gradio puts a pop-up's text in
+    the page as HTML, so a run folder named `<b>x<img src=y>` (its name in a message) was drawn as bold text
+    and an image."""
+    return html.escape(message, quote=False)
+
+
 def _refusal(e: CycleGANError, controls: Controls) -> gr.Error:
     print(f"refused: {e}", file=sys.stderr)  # one line in the server's log too; no traceback: it is no bug
-    return gr.Error(on_page(without_paths(str(e)), controls), print_exception=False)
+    return gr.Error(alert_text(on_page(without_paths(str(e)), controls)), print_exception=False)
 
 
 def user_errors(fn: Callable, controls: Controls | None = None) -> Callable:
