@@ -758,6 +758,22 @@ def test_a_replaced_checkpoint_is_loaded_again(engine, run):
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
+def test_a_checkpoint_replaced_by_one_of_the_same_size_and_time_is_loaded_again(engine, run):
+    """The page noticed a new checkpoint by its modification time and size only: one copied in with its times
+    kept (`cp -p`, `rsync -t`) and renamed over the old, of the same size (a run's checkpoints of one
+    architecture often are), left the old model in use. Now the file's identity and change time count too."""
+    key, path = engine.models()[0].key, Path(engine.models()[0].path)
+    first = engine.generator(key, "AtoB")
+    st = os.stat(path)
+    saved = path.read_bytes()
+    copy = path.with_name("copy.tmp")
+    copy.write_bytes(saved)
+    os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns))  # the times kept, as cp -p does
+    os.replace(copy, path)
+    assert (os.stat(path).st_mtime_ns, os.stat(path).st_size) == (st.st_mtime_ns, st.st_size)
+    assert engine.generator(key, "AtoB") is not first
+
+
 def test_loaded_models_are_bounded_and_the_least_recently_used_is_freed(tmp_path, run, monkeypatch):
     """The loaded-model cache was never emptied: a visitor could load every run's checkpoint.pt and best.pt in
     both directions (a hostile probe). Now the MODELS_KEPT generators used last stay loaded; the least
