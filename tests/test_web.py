@@ -506,6 +506,11 @@ def test_serve_refuses_bad_starts_in_one_line(tmp_path, capsys):
     assert "option '--port' must be >= 1" in capsys.readouterr().err
     assert not is_public("127.0.0.1") and not is_public("localhost") and not is_public("::1")
     assert is_public("0.0.0.0") and is_public("192.168.1.5") and is_public("myhost.example")
+    # an IPv6 address as a URL writes it is the same address (`[::1]` was called public); an empty one is refused
+    # (Gradio listened on 127.0.0.1 after the warning that it was public)
+    assert not is_public("[::1]") and is_public("[::]")
+    assert main(["serve", "--runs", str(tmp_path), "--host", ""]) == 2
+    assert "option '--host' is empty" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -531,6 +536,36 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path, capsys, monkeypatc
         assert main(["serve", "--runs", str(tmp_path), "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert f"cannot listen on 127.0.0.1:{port}: the port is in use" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_serve_listens_on_an_ipv6_address_written_either_way(tmp_path, run, capsys, monkeypatch):
+    """`--host ::1` ended the start in httpx's traceback (Gradio built the URL `http://::1:PORT`); only `[::1]`
+    worked. Now both listen, and the page's address is written as a browser takes it."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import socket
+    import urllib.request
+
+    from cyclegan.web import app as app_module
+    from cyclegan.web.serve import ServeOptions
+
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+            port = s.getsockname()[1]
+    except OSError:
+        pytest.skip("this machine has no IPv6 loopback")
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    for host in ("::1", "[::1]"):
+        opts = ServeOptions(runs=(str(run),), device="cpu", host=host, port=port)
+        page = app_module.build_app(opts, [], tmp_path / "work")
+        try:
+            app_module.launch(page, opts, block=False)
+            assert f"the page is at http://[::1]:{port}/" in capsys.readouterr().out
+            with urllib.request.urlopen(f"http://[::1]:{port}/", timeout=10) as r:
+                assert r.status == 200
+        finally:
+            page.close()
 
 
 @pytest.mark.slow
