@@ -513,6 +513,24 @@ def test_serve_refuses_bad_starts_in_one_line(tmp_path, capsys):
     assert "option '--host' is empty" in capsys.readouterr().err
 
 
+def test_a_pretrained_model_that_cannot_be_fetched_names_what_serve_takes(tmp_path, capsys, monkeypatch):
+    """`cyclegan serve --checkpoint pretrained:NAME` offline (or with its mirror down) said "give a mirror's
+    address in --base-url or $CYCLEGAN_PRETRAINED_URL": serve has no --base-url (nor translate, evaluate).
+    Now the hint names the one way a `pretrained:NAME` takes a mirror."""
+    import socket
+
+    from cyclegan.cli import main
+
+    with socket.socket() as s:  # a port nothing listens on: the mirror is down
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("CYCLEGAN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", f"http://127.0.0.1:{port}")
+    assert main(["serve", "--checkpoint", "pretrained:horse2zebra"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach" in err and "$CYCLEGAN_PRETRAINED_URL" in err and "--base-url" not in err
+
+
 @pytest.mark.slow
 def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path, capsys, monkeypatch):
     """A port already taken (another server, a second `cyclegan serve`) ended the start with Gradio's

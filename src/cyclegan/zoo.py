@@ -256,13 +256,15 @@ def fetch_model(
     timeout: float = 60.0,
     max_mb: float | None = None,
     max_minutes: float = MAX_MINUTES,
+    mirror: str = f"--base-url or ${BASE_URL_ENV}",
 ) -> FetchResult:
     """The cached file of published generator `name`, downloading it first if needed (module docstring).
 
     base_url: a mirror serving `URL/NAME.pth` (default `$CYCLEGAN_PRETRAINED_URL`, else the reference's
     server); with a mirror, names outside the catalogue are accepted. sha256: the digest the file must have
     (a cached file is checked too). timeout: seconds per read; max_mb, max_minutes: the download's bounds
-    (`download_bounds`). Every failure is a one-line CycleGANError.
+    (`download_bounds`). mirror: how the caller gives a mirror's address, for the hints of a failed download.
+    Every failure is a one-line CycleGANError.
     """
     base_url = base_url or base_url_from_env()
     info = check_name(name, mirror=base_url is not None)
@@ -291,7 +293,6 @@ def fetch_model(
             target.unlink()
             record_path(target).unlink(missing_ok=True)
         part = folder / f".{name}.pth.part"
-        mirror = f"--base-url or ${BASE_URL_ENV}"  # `pretrained:NAME` has only the latter
         missing = f"check the model name, or the mirror's address in {mirror}"
         total, resumed_from = fetch(
             url,
@@ -349,7 +350,8 @@ def resolve(spec: str | os.PathLike, *, progress: bool | None = None) -> Path:
         raise CycleGANError(f"'{PREFIX}' names no model: give {PREFIX}NAME (see `cyclegan pretrained list`)")
     if progress is None:
         progress = sys.stderr.isatty()
-    result = fetch_model(name, progress=progress)
+    # A command given `pretrained:NAME` (translate, evaluate, serve) has no --base-url: its hints named one.
+    result = fetch_model(name, progress=progress, mirror=f"${BASE_URL_ENV}")
     if result.downloaded:
         print(f"downloaded {result.url} to {result.path}; {digest_line(result)}", file=sys.stderr)
     return result.path
