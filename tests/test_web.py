@@ -441,8 +441,8 @@ def test_a_clip_upload_named_gif_is_read_only_as_gif_or_webp(engine, tmp_path, m
 def test_a_clip_over_the_frame_limit_is_refused_before_any_translation(tmp_path, run, monkeypatch):
     """The Video tab took a clip of any length: a 25 MB clip of tiny frames holds hours of them and held the
     heavy-job queue that long (a hostile probe). Now a clip of more than --max-clip-frames is refused in
-    one line, counted before a model is loaded: the count its header declares (MP4, GIF), or for MKV and
-    WebM, which declare none, its packets demuxed without decoding, up to the limit."""
+    one line, counted before a model is loaded: the count its header declares where that is over the limit,
+    else (and for MKV and WebM, which declare none) its packets demuxed without decoding, up to the limit."""
     pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.clipio import write_clip
@@ -467,6 +467,33 @@ def test_a_clip_over_the_frame_limit_is_refused_before_any_translation(tmp_path,
     short = write_clip(tmp_path / "short.webm", frames[:4], rate=25)  # at the limit: translated
     _, target, line = tab.translate(str(short), key, "AtoB", False, 0.0)
     assert "4 frames of 8x8" in line and Path(target).name == "short_AtoB.webm"
+
+
+def test_a_clip_whose_header_declares_fewer_frames_than_it_holds_is_counted(tmp_path, run, monkeypatch):
+    """A fragmented MP4's header counts only the frames before its first fragment: one of 40 frames declared
+    3 and passed a limit of 10 (2000 frames of 16x16 declared 3 in 134 kB, a hostile probe). Now a video's
+    packets are counted, up to the limit, whatever its header says."""
+    av = pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.clipio import probe
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.video_tab import VideoTab
+
+    clip = tmp_path / "fragmented.mp4"
+    with av.open(str(clip), "w", options={"movflags": "frag_keyframe"}) as out:
+        stream = out.add_stream("libx264", rate=25, options={"g": "5"})
+        stream.width, stream.height, stream.pix_fmt = 16, 16, "yuv420p"
+        for i in range(40):
+            frame = av.VideoFrame.from_ndarray(np.full((16, 16, 3), 6 * i, np.uint8), format="rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    assert 0 < probe(clip).frames <= 10  # what the header declares
+
+    engine = Engine(ServeOptions(runs=(str(run),), device="cpu", max_clip_frames=10), [], tmp_path / "work")
+    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
+    with pytest.raises(CycleGANError, match="fragmented.mp4 holds more than 10 frames, over this server's limit"):
+        VideoTab(engine).translate(str(clip), engine.models()[0].key, "AtoB", False, 0.0)
 
 
 def test_a_decompression_bomb_upload_is_called_one(tmp_path):
