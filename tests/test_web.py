@@ -441,8 +441,8 @@ def test_a_clip_upload_named_gif_is_read_only_as_gif_or_webp(engine, tmp_path, m
 def test_a_clip_over_the_frame_limit_is_refused_before_any_translation(tmp_path, run, monkeypatch):
     """The Video tab took a clip of any length: a 25 MB clip of tiny frames holds hours of them and held the
     heavy-job queue that long (a hostile probe). Now a clip of more than --max-clip-frames is refused in
-    one line, counted before a model is loaded: the count its header declares (MP4, GIF), or for MKV and
-    WebM, which declare none, its packets demuxed without decoding, up to the limit."""
+    one line, counted before a model is loaded: the count its header declares where that is over the limit,
+    else (and for MKV and WebM, which declare none) its packets demuxed without decoding, up to the limit."""
     pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.clipio import write_clip
@@ -467,6 +467,33 @@ def test_a_clip_over_the_frame_limit_is_refused_before_any_translation(tmp_path,
     short = write_clip(tmp_path / "short.webm", frames[:4], rate=25)  # at the limit: translated
     _, target, line = tab.translate(str(short), key, "AtoB", False, 0.0)
     assert "4 frames of 8x8" in line and Path(target).name == "short_AtoB.webm"
+
+
+def test_a_clip_whose_header_declares_fewer_frames_than_it_holds_is_counted(tmp_path, run, monkeypatch):
+    """A fragmented MP4's header counts only the frames before its first fragment: one of 40 frames declared
+    3 and passed a limit of 10 (2000 frames of 16x16 declared 3 in 134 kB, a hostile probe). Now a video's
+    packets are counted, up to the limit, whatever its header says."""
+    av = pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.clipio import probe
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.video_tab import VideoTab
+
+    clip = tmp_path / "fragmented.mp4"
+    with av.open(str(clip), "w", options={"movflags": "frag_keyframe"}) as out:
+        stream = out.add_stream("libx264", rate=25, options={"g": "5"})
+        stream.width, stream.height, stream.pix_fmt = 16, 16, "yuv420p"
+        for i in range(40):
+            frame = av.VideoFrame.from_ndarray(np.full((16, 16, 3), 6 * i, np.uint8), format="rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    assert 0 < probe(clip).frames <= 10  # what the header declares
+
+    engine = Engine(ServeOptions(runs=(str(run),), device="cpu", max_clip_frames=10), [], tmp_path / "work")
+    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
+    with pytest.raises(CycleGANError, match="fragmented.mp4 holds more than 10 frames, over this server's limit"):
+        VideoTab(engine).translate(str(clip), engine.models()[0].key, "AtoB", False, 0.0)
 
 
 def test_a_decompression_bomb_upload_is_called_one(tmp_path):
@@ -506,6 +533,29 @@ def test_serve_refuses_bad_starts_in_one_line(tmp_path, capsys):
     assert "option '--port' must be >= 1" in capsys.readouterr().err
     assert not is_public("127.0.0.1") and not is_public("localhost") and not is_public("::1")
     assert is_public("0.0.0.0") and is_public("192.168.1.5") and is_public("myhost.example")
+    # an IPv6 address as a URL writes it is the same address (`[::1]` was called public); an empty one is refused
+    # (Gradio listened on 127.0.0.1 after the warning that it was public)
+    assert not is_public("[::1]") and is_public("[::]")
+    assert main(["serve", "--runs", str(tmp_path), "--host", ""]) == 2
+    assert "option '--host' is empty" in capsys.readouterr().err
+
+
+def test_a_pretrained_model_that_cannot_be_fetched_names_what_serve_takes(tmp_path, capsys, monkeypatch):
+    """`cyclegan serve --checkpoint pretrained:NAME` offline (or with its mirror down) said "give a mirror's
+    address in --base-url or $CYCLEGAN_PRETRAINED_URL": serve has no --base-url (nor translate, evaluate).
+    Now the hint names the one way a `pretrained:NAME` takes a mirror."""
+    import socket
+
+    from cyclegan.cli import main
+
+    with socket.socket() as s:  # a port nothing listens on: the mirror is down
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("CYCLEGAN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", f"http://127.0.0.1:{port}")
+    assert main(["serve", "--checkpoint", "pretrained:horse2zebra"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach" in err and "$CYCLEGAN_PRETRAINED_URL" in err and "--base-url" not in err
 
 
 @pytest.mark.slow
@@ -531,6 +581,36 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path, capsys, monkeypatc
         assert main(["serve", "--runs", str(tmp_path), "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert f"cannot listen on 127.0.0.1:{port}: the port is in use" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_serve_listens_on_an_ipv6_address_written_either_way(tmp_path, run, capsys, monkeypatch):
+    """`--host ::1` ended the start in httpx's traceback (Gradio built the URL `http://::1:PORT`); only `[::1]`
+    worked. Now both listen, and the page's address is written as a browser takes it."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import socket
+    import urllib.request
+
+    from cyclegan.web import app as app_module
+    from cyclegan.web.serve import ServeOptions
+
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+            port = s.getsockname()[1]
+    except OSError:
+        pytest.skip("this machine has no IPv6 loopback")
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    for host in ("::1", "[::1]"):
+        opts = ServeOptions(runs=(str(run),), device="cpu", host=host, port=port)
+        page = app_module.build_app(opts, [], tmp_path / "work")
+        try:
+            app_module.launch(page, opts, block=False)
+            assert f"the page is at http://[::1]:{port}/" in capsys.readouterr().out
+            with urllib.request.urlopen(f"http://[::1]:{port}/", timeout=10) as r:
+                assert r.status == 200
+        finally:
+            page.close()
 
 
 @pytest.mark.slow
@@ -758,6 +838,22 @@ def test_a_replaced_checkpoint_is_loaded_again(engine, run):
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
+def test_a_checkpoint_replaced_by_one_of_the_same_size_and_time_is_loaded_again(engine, run):
+    """The page noticed a new checkpoint by its modification time and size only: one copied in with its times
+    kept (`cp -p`, `rsync -t`) and renamed over the old, of the same size (a run's checkpoints of one
+    architecture often are), left the old model in use. Now the file's identity and change time count too."""
+    key, path = engine.models()[0].key, Path(engine.models()[0].path)
+    first = engine.generator(key, "AtoB")
+    st = os.stat(path)
+    saved = path.read_bytes()
+    copy = path.with_name("copy.tmp")
+    copy.write_bytes(saved)
+    os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns))  # the times kept, as cp -p does
+    os.replace(copy, path)
+    assert (os.stat(path).st_mtime_ns, os.stat(path).st_size) == (st.st_mtime_ns, st.st_size)
+    assert engine.generator(key, "AtoB") is not first
+
+
 def test_loaded_models_are_bounded_and_the_least_recently_used_is_freed(tmp_path, run, monkeypatch):
     """The loaded-model cache was never emptied: a visitor could load every run's checkpoint.pt and best.pt in
     both directions (a hostile probe). Now the MODELS_KEPT generators used last stay loaded; the least
@@ -884,6 +980,27 @@ def test_user_errors_turn_exceptions_into_one_line_messages(capsys):
     assert "Traceback" in capsys.readouterr().err  # the server's log has it
     with pytest.raises(gr.Error, match="x.png is empty"):
         list(user_errors(streams)("user"))
+
+
+def test_a_name_in_a_pop_up_is_shown_as_text_not_as_html(tmp_path, run):
+    """Gradio puts a pop-up's message in the page as HTML: a run folder named `<b id=x>BOLD<img src=y>` with a
+    damaged checkpoint drew bold text and an image in the error (a hostile probe, in Chromium). Now the
+    message is escaped, and the browser shows the name letter for letter."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.engine import Engine, user_errors
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import TranslateTab
+
+    name = "<b id=x>BOLD & co<img src=y>"
+    damaged = tmp_path / "runs" / name
+    shutil.copytree(run, damaged)
+    (damaged / CHECKPOINT_NAME).write_bytes((run / CHECKPOINT_NAME).read_bytes()[:5000])
+    engine = Engine(ServeOptions(runs=(str(tmp_path / "runs"),), device="cpu"), [], tmp_path / "work")
+    translate = user_errors(TranslateTab(engine).translate)
+    with pytest.raises(gr.Error) as e:
+        translate([str(_png(tmp_path / "photo.png", 32, 32))], engine.models()[0].key, "AtoB")
+    assert "runs/&lt;b id=x&gt;BOLD &amp; co&lt;img src=y&gt;: not a file saved by torch.save" in e.value.message
+    assert "<" not in e.value.message
 
 
 def test_errors_on_the_page_name_its_controls_not_command_line_flags(tmp_path):

@@ -16,7 +16,7 @@ import gradio as gr
 
 from .compare_tab import CompareTab
 from .engine import LIGHT_EVENTS, Engine, user_errors
-from .options import ServeOptions
+from .options import ServeOptions, url_host
 from .runs_tab import RunsTab
 from .style_tab import StyleTab
 from .translate_tab import TranslateTab
@@ -72,7 +72,7 @@ def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
     """Serve `app` on opts.host:opts.port with the queue's limits and nothing that needs the internet."""
     app.queue(default_concurrency_limit=opts.concurrency)
     app.launch(
-        server_name=opts.host,
+        server_name=url_host(opts.host),
         server_port=opts.port,
         prevent_thread_lock=True,
         share=False,

@@ -15,6 +15,7 @@ page shows is a traceback, and the server keeps serving.
 from __future__ import annotations
 
 import functools
+import html
 import inspect
 import os
 import re
@@ -94,9 +95,16 @@ def without_paths(message: str) -> str:
     return _SERVER_PATH.sub(r"\1", message)
 
 
+def alert_text(message: str) -> str:
+    """`message` as a pop-up (gr.Error, gr.Warning) shows it, letter for letter: Gradio puts a pop-up's text in
+    the page as HTML, so a run folder named `<b>x<img src=y>` (its name in a message) was drawn as bold text
+    and an image."""
+    return html.escape(message, quote=False)
+
+
 def _refusal(e: CycleGANError, controls: Controls) -> gr.Error:
     print(f"refused: {e}", file=sys.stderr)  # one line in the server's log too; no traceback: it is no bug
-    return gr.Error(on_page(without_paths(str(e)), controls), print_exception=False)
+    return gr.Error(alert_text(on_page(without_paths(str(e)), controls)), print_exception=False)
 
 
 def user_errors(fn: Callable, controls: Controls | None = None) -> Callable:
@@ -150,7 +158,7 @@ class Engine:
         self.outputs = outputs or work / "out"
         self._lock = threading.Lock()
         # (path, direction) -> (file version, generator), least recently used first: MODELS_KEPT at most
-        self._generators: OrderedDict[tuple[str, str], tuple[tuple[int, int], Any]] = OrderedDict()
+        self._generators: OrderedDict[tuple[str, str], tuple[tuple[int, ...], Any]] = OrderedDict()
         self._backbones: dict[str, Any] = {}
         self._device = None
         # The names the dropdowns hold, each kept for the server's life: a page's value never loads another file
@@ -202,7 +210,10 @@ class Engine:
                 st = os.stat(path)
             except FileNotFoundError:  # deleted since it was listed (its run removed while the page shows it)
                 raise CycleGANError("that model is not offered any more; choose one from the list") from None
-            version = (st.st_mtime_ns, st.st_size)
+            # Which file, and whether it changed: a checkpoint replaced by one of the same size and modification
+            # time (`cp -p`, `rsync -t`, a rename of a file copied with its times) kept the old model; a new file
+            # is a new inode, and any write or rename sets the change time, which no tool sets back.
+            version = (st.st_dev, st.st_ino, st.st_ctime_ns, st.st_mtime_ns, st.st_size)
             cached = self._generators.get((path, direction))
             if cached is None or cached[0] != version:
                 try:

@@ -52,3 +52,15 @@ class ServeOptions(Options):
     max_style_steps: int = opt(1000, "most Gatys steps the Style and Compare tabs offer", gt=0)
     refresh: float = opt(3.0, "seconds between refreshes of the Runs tab and the model list", gt=0)
     device: str = device_option()
+
+
+def bare_host(host: str) -> str:
+    """`host` without the brackets of an IPv6 address written as in a URL (`[::1]` -> `::1`)."""
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
+def url_host(host: str) -> str:
+    """`host` as a URL (and Gradio's launch) takes it: an IPv6 address in brackets. Given as `::1`, Gradio built
+    `http://::1:7860` and the start ended in httpx's traceback."""
+    host = bare_host(host)
+    return f"[{host}]" if ":" in host else host

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 from ..errors import CycleGANError, install_extra
-from .options import ServeOptions
+from .options import ServeOptions, bare_host
 from .runs import check_checkpoint_files
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -25,6 +25,7 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 def is_public(host: str) -> bool:
     """Whether listening on `host` lets other machines connect (anything but a loopback address)."""
+    host = bare_host(host)
     if host in LOCAL_HOSTS:
         return False
     try:
@@ -50,6 +51,8 @@ def serve(opts: ServeOptions, *, block: bool = True):
         raise CycleGANError(
             "give --runs DIR and/or --checkpoint FILE: the page can only use models the server was started with"
         )
+    if not opts.host.strip():  # Gradio took an empty one for 127.0.0.1, after a warning that it was public
+        raise CycleGANError("option '--host' is empty: give an address, such as 127.0.0.1 (this machine only)")
     for d in opts.runs or ():
         if not Path(d).is_dir():
             raise CycleGANError(f"option '--runs': {d} is not a folder")

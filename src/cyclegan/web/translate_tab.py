@@ -10,7 +10,7 @@ import gradio as gr
 
 from ..errors import CycleGANError, escape
 from ..files import unique_stems
-from .engine import DIRECTIONS, Engine, literal, user_errors
+from .engine import DIRECTIONS, Engine, alert_text, literal, user_errors
 from .options import EXAMPLES_PER_FOLDER, ServeOptions
 from .runs import sendable_text
 from .uploads import display_name
@@ -128,7 +128,7 @@ class TranslateTab:
         if G is None:
             raise CycleGANError(problems[0] if len(problems) == 1 else "; ".join(problems))
         for p in problems:
-            gr.Warning(p)
+            gr.Warning(alert_text(p))
         info = "| image | size | seconds |\n|---|---|---|\n" + "\n".join(rows)
         info += f"\n\nmodel ready in {load_s:.2f} s" + (" (loaded now)" if load_s > 0.05 else " (already loaded)")
         return gallery, downloads, info

@@ -84,11 +84,18 @@ class VideoTab:
         temporal = TemporalOptions(norm_stats="shared" if shared else "frame", flow_blend=float(blend))
         try:
             info = probe(src)
-            frames = info.frames or count_frames(src, opts.max_clip_frames + 1)
+            frames = info.frames
+            # A video's header may declare fewer frames than it holds: a fragmented MP4's counts only those
+            # before its first fragment (3 of 2000 passed the limit). Its packets are counted unless the header
+            # already says too many; a GIF's or WebP's count is Pillow's, read from every frame's header.
+            if frames <= opts.max_clip_frames and src.suffix.lower() not in ANIMATED:
+                frames = count_frames(src, opts.max_clip_frames + 1)
         except CycleGANError as e:  # named as the visitor named it, not by the server's temporary path
             raise CycleGANError(str(e).replace(str(src), name)) from None
         if frames > opts.max_clip_frames:  # a 25 MB clip of tiny frames held the heavy queue for hours
-            held = f"{frames} frames" if info.frames else f"more than {opts.max_clip_frames} frames"
+            held = (
+                f"{frames} frames" if info.frames > opts.max_clip_frames else f"more than {opts.max_clip_frames} frames"
+            )
             raise CycleGANError(
                 f"{name} holds {held}, over this server's limit of {opts.max_clip_frames} frames per clip "
                 "(cyclegan serve --max-clip-frames)"
