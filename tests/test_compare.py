@@ -292,3 +292,35 @@ def test_overwrite_with_fewer_images_leaves_none_of_the_earlier_ones(checkpoint,
     kept = sorted(p.name for p in (out / "images").iterdir())
     stem = content[0].stem
     assert kept == sorted([f"{stem}_input.png", f"{stem}_cyclegan.png", f"{stem}_gatys.png", "mine.txt"])
+
+
+def test_ctrl_c_keeps_the_images_compared_so_far_and_their_report(checkpoint, tmp_path, monkeypatch, capsys):
+    """Ctrl-C on the second of three images removed the first's, minutes of Gatys each: now the report covers the
+    images compared before it, says it was interrupted, and the cut-short image's files are gone (exit 130)."""
+    from cyclegan import compare as compare_module
+    from cyclegan.cli import main
+
+    content = make_images(tmp_path / "content", 3, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    out = tmp_path / "cmp"
+    save_image, calls = compare_module.save_image, []
+
+    def interrupted_on_the_second_image(image, path):
+        calls.append(path)
+        if len(calls) == 5:  # its input is written, its CycleGAN not
+            raise KeyboardInterrupt
+        return save_image(image, path)
+
+    monkeypatch.setattr(compare_module, "save_image", interrupted_on_the_second_image)
+    args = ["--checkpoint", str(checkpoint), "--direction", "AtoB", "--content", *map(str, content)]
+    args += ["--style", str(style[0]), "--out", str(out), "--size", "24", "--steps", "1", "--backbone", "lite0"]
+    assert main(["compare", *args, "--device", "cpu", "--no-progress"]) == 130
+    assert "interrupted: the report covers the 1 image(s) compared before it" in capsys.readouterr().err
+    report = json.loads((out / "report.json").read_text())
+    assert [r["content"] for r in report["rows"]] == [str(content[0])] and report["interrupted"]
+    assert report["notes"][0] == "interrupted (Ctrl-C) after 1 of 3 content images"
+    stem = content[0].stem
+    assert sorted(p.name for p in (out / "images").iterdir()) == [
+        f"{stem}_{k}.png" for k in ("cyclegan", "gatys", "input")
+    ]
+    assert (out / "grid.png").is_file() and (out / "report.html").is_file()

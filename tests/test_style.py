@@ -477,3 +477,31 @@ def test_to_pil_01_takes_one_image_and_refuses_a_batch():
     assert np.array_equal(np.asarray(to_pil_01(x)), np.asarray(to_pil_01(x[0])))
     with pytest.raises(CycleGANError, match=r"expected an image tensor \(3, H, W\), got \(2, 3, 4, 5\)"):
         to_pil_01(torch.rand(2, 3, 4, 5))
+
+
+def test_an_optimisation_larger_than_the_free_memory_is_refused_before_it_starts(tmp_path, lite0, monkeypatch):
+    """`stylize --size 4096` took tens of GB (L-BFGS keeps 100 image-sized vectors beside the backbone's
+    activations) and the system killed it without a word: now one line with the estimate, the memory free and a
+    --size that fits, before the first step."""
+    import re
+
+    from cyclegan.style import gatys
+
+    free = 50e6
+    monkeypatch.setattr(gatys, "available_memory", lambda device: free)
+    content, style = _image(tmp_path / "c.png", 64, 48, seed=1), _stripes(tmp_path / "s.png", 16)
+    steps: list[int] = []
+    opts = GatysOptions(backbone="lite0", size=512, steps=300)
+    with pytest.raises(
+        CycleGANError,
+        match=r"stylising 512x384 px needs about .* GB \(lite0 backbone, lbfgs\) and "
+        r"this machine has 0.1 GB free: a smaller --size \(about (\d+) px fits\), or --optimizer adam",
+    ) as e:
+        stylize(content, style, opts, net=lite0, progress=False, callback=lambda i, x: steps.append(i))
+    assert steps == []
+    fits = int(re.search(r"about (\d+) px fits", str(e.value)).group(1))
+    assert 16 < fits < 512
+    x = torch.zeros(1, 3, fits * 3 // 4, fits)
+    gatys.check_memory(lite0, x, {}, opts)  # the size it names passes
+    with pytest.raises(CycleGANError, match="a smaller --style-size"):
+        gatys.check_memory(lite0, x[..., :8, :8], {"s.png": torch.zeros(1, 3, 4096, 4096)}, opts)

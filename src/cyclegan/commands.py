@@ -333,6 +333,9 @@ def run_compare(opts, _: argparse.Namespace) -> int:
     report = compare(opts)
     print("\n".join(summary_lines(report)))
     print(f"wrote {escape(report.html)} and {escape(report.grid)}")  # names: one line each
+    if report.interrupted:
+        print(f"interrupted: the report covers the {len(report.rows)} image(s) compared before it", file=sys.stderr)
+        return 130
     return _report_skipped(report.skipped, "image(s) skipped")
 
 

@@ -365,12 +365,20 @@ def compare(opts: CompareOptions) -> CompareReport:
     with claim_folder(opts.out, "--out"):  # one run writes there at a time
         check_output_folder(opts, inputs)  # again, under the lock: what a run that just ended wrote
         earlier = earlier_images(Path(opts.out))  # --overwrite: read before this run's report replaces it
-        with removed_on_failure(output_files(inputs, Path(opts.out))):  # a failure leaves no images/ behind
+        files = output_files(inputs, Path(opts.out))
+        found = {p for p in files if p.exists() or p.is_symlink()}
+        with removed_on_failure(files):  # a failure leaves no images/ behind
             try:
                 report = _compare(opts, inputs)
             except OSError as e:  # a full disk, a folder made read-only meanwhile (reads fail as CycleGANError)
                 raise CycleGANError(f"option '--out': cannot write in {opts.out}: {e.strerror or e}") from None
-        for stale in earlier - set(output_files(inputs, Path(opts.out))):
+        kept = set(files)
+        if report.interrupted:  # the images of the content image cut short, and of those not reached, are not shown
+            out = Path(opts.out)
+            kept = {p for p in files if p.parent == out} | {out / p for row in report.rows for p in row.images.values()}
+            for extra in set(files) - found - kept:
+                extra.unlink(missing_ok=True)
+        for stale in earlier - kept:
             stale.unlink(missing_ok=True)
         return report
 
@@ -411,12 +419,20 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     outputs: dict[str, list[torch.Tensor]] = {k: [] for k in METHODS}
     named = list(zip(inputs.content, unique_stems(inputs.content), strict=True))
     pool = list(inputs.references)  # less the references found unreadable
-    for path, stem in tqdm(named, desc="compare", unit="img", disable=not opts.progress):
-        refs = draw_readable(pool, opts.refs_per_image, rng, max_pixels=opts.max_pixels, skipped=skipped)
+    interrupted = None  # the number of content images gone through before a Ctrl-C
+    for i, (path, stem) in enumerate(tqdm(named, desc="compare", unit="img", disable=not opts.progress)):
         try:
+            refs = draw_readable(pool, opts.refs_per_image, rng, max_pixels=opts.max_pixels, skipped=skipped)
             row, images = _compare_one(
                 path, stem, refs, opts, G, gatys, gatys_net, metrics_net, out, device, warm_up=not rows
             )
+        except KeyboardInterrupt:
+            # Each image costs minutes of Gatys: Ctrl-C removed every image compared so far. The report of those
+            # is written instead (a second Ctrl-C while it is still removes them all).
+            if not rows:
+                raise
+            interrupted = i
+            break
         except CycleGANError as e:  # an unreadable or too large content or reference image: named, skipped
             skipped.append(f"{path}: {e}" if str(path) not in str(e) else str(e))
             continue
@@ -433,14 +449,18 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
 
     grid = save_comparison_grid(outputs, out / "grid.png", cell=opts.grid_cell or opts.size, palette=opts.grid_palette)
     kid = None
-    if inputs.target and len(rows) >= 2:
+    if inputs.target and len(rows) >= 2 and interrupted is None:  # not a wait after the Ctrl-C
         kid = kid_against_target(
             outputs, inputs.target, seed=opts.seed, device=device, max_pixels=opts.max_pixels, skipped=skipped
         )
     notes = caveats(name, inputs, len(rows), opts.refs_per_image)
+    if interrupted is not None:
+        kid_note = "; KID was not computed" if inputs.target and len(rows) >= 2 else ""
+        notes.insert(0, f"interrupted (Ctrl-C) after {interrupted} of {len(named)} content images{kid_note}")
     if inputs.target and len(rows) < 2:  # the comparison of one image stands; KID has no spread to measure
         notes.append(f"KID against {inputs.target} was not computed: it needs at least 2 compared images, got 1")
-    elif inputs.target and kid is None:  # it stopped here, after all the work, and the outputs were removed
+    elif inputs.target and kid is None and interrupted is None:
+        # it stopped here, after all the work, and the outputs were removed
         notes.append(f"KID against {inputs.target} was not computed: fewer than 2 of its images could be read")
     if skipped:
         notes.append(f"{len(skipped)} image(s) could not be used and were skipped: " + "; ".join(skipped))
@@ -468,6 +488,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         html=str(out / "report.html"),
         notes=notes,
         skipped=skipped,
+        interrupted=interrupted is not None,
     )
     write_json(asdict(report), out / "report.json")
     html = render_compare_html(report)

@@ -296,3 +296,26 @@ def choose_execution(
         parallel_chains=forms and torch.get_num_threads() >= 2,
         autocast_min_pixels=small_fp32 if precision != "fp32" else 0,
     )
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes a new allocation on `device` can take now: the GPU's free memory, or on the CPU the kernel's
+    MemAvailable within the process's cgroup limit (a container's, tighter than the machine's); None where it
+    cannot be told (MPS, a system without /proc)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type != "cpu":
+        return None
+    try:
+        with open("/proc/meminfo") as f:
+            free = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    try:  # cgroup v2: "max" when unlimited
+        with open("/sys/fs/cgroup/memory.max") as f, open("/sys/fs/cgroup/memory.current") as g:
+            limit, used = f.read().strip(), int(g.read())
+        if limit != "max":
+            free = min(free, max(0, int(limit) - used))
+    except (OSError, ValueError):
+        pass
+    return free

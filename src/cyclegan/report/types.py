@@ -41,6 +41,7 @@ class CompareReport:
     html: str
     notes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # one line per image that could not be used
+    interrupted: bool = False  # stopped by Ctrl-C: the rows are the images compared before it
 
     methods: ClassVar[tuple[str, ...]] = METHODS  # the grid's and tables' column order
 

@@ -26,13 +26,14 @@ from tqdm import tqdm
 from ..data.io import read_image, resize_long_side, save_image, to_pil, to_rgb, to_tensor
 from ..errors import CycleGANError
 from ..evaluate.metrics import LUMA_BT601, luminance
-from ..execution import resolve_device
+from ..execution import available_memory, resolve_device
 from ..files import check_outputs
 from .backbones import DEFAULTS, LAYER_NAMES, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
 from .options import GatysOptions, Init, StylizeOptions
 
 ImageLike = Image.Image | str | Path
+LBFGS_HISTORY = 50  # the gradient pairs L-BFGS keeps: two image-sized vectors each
 
 
 # --- images ----------------------------------------------------------------------------------------------
@@ -219,6 +220,88 @@ def check_finite(terms: Mapping[str, float], step: int) -> None:
     raise CycleGANError(f"the Gatys loss is not finite at step {step} ({values}): lower {flags}")
 
 
+# --- memory ----------------------------------------------------------------------------------------------
+
+# Peak CPU memory of a few steps against the tensors one forward pass saves for the backward (fp32): 1.45x for
+# lite0 at 640 px, 2.0x for vgg19 at 384 px (the gradients of its full-size 64-channel layers beside them)
+ACTIVATION_FACTOR = 2.0
+PROBE_SIDE = 64
+
+
+def feature_bytes_per_pixel(net: nn.Module) -> tuple[float, float]:
+    """Bytes per input pixel of `net` (a backbone, on its device): those one forward pass keeps for the backward
+    (parameters not counted), and its largest feature map (what a pass without gradients holds at most), from a
+    pass over a small probe image."""
+    side = max(PROBE_SIDE, 4 * getattr(net, "min_side", 1))
+    p = next(net.parameters(), None)
+    x = torch.zeros(1, 3, side, side, device=p.device if p is not None else "cpu", requires_grad=True)
+    params = {q.untyped_storage().data_ptr() for q in net.parameters()}
+    saved: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()  # views of one tensor share it: counted once
+        if storage.data_ptr() not in params:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    largest = 0
+
+    def hook(_module, _inputs, output) -> None:
+        nonlocal largest
+        if isinstance(output, torch.Tensor):
+            largest = max(largest, output.numel() * output.element_size())
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if not list(m.children())]
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            net(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return sum(saved.values()) / side**2, largest / side**2
+
+
+def optimisation_bytes(saved: float, height: int, width: int, *, optimizer: str, steps: int) -> float:
+    """Estimated peak bytes of optimising an image of height x width px with a backbone that keeps `saved` bytes
+    per pixel for the backward (`feature_bytes_per_pixel`): those activations, and the optimiser's image-sized
+    tensors (pixels, gradient, content, best image; Adam's two moments, L-BFGS's up to LBFGS_HISTORY pairs)."""
+    copies = 2 * min(LBFGS_HISTORY, steps) + 8 if optimizer == "lbfgs" else 6
+    return height * width * (ACTIVATION_FACTOR * saved + copies * 3 * 4)
+
+
+def check_memory(net: nn.Module, content: torch.Tensor, styles: Mapping[str, torch.Tensor], o: GatysOptions) -> None:
+    """Refuse, in one line before the work, an optimisation whose estimated memory exceeds what the device has
+    free: at --size 4096 it took tens of GB, and the system killed it without a word (or a GPU's traceback).
+    content (1, 3, H, W), styles: name -> image, on the net's device."""
+    device = content.device
+    free = available_memory(device)
+    if free is None:
+        return
+    gb, where = 1e9, "this machine" if device.type == "cpu" else str(device)
+    saved, largest = feature_bytes_per_pixel(net)
+    h, w = content.shape[-2:]
+    need = optimisation_bytes(saved, h, w, optimizer=o.optimizer, steps=o.steps)
+    if need > free:
+        fits = int(max(h, w) * math.sqrt(free / need))
+        other = ""
+        if o.optimizer == "lbfgs":
+            adam = optimisation_bytes(saved, h, w, optimizer="adam", steps=o.steps)
+            other = f", or --optimizer adam (about {adam / gb:.1f} GB here)"
+        raise CycleGANError(
+            f"stylising {w}x{h} px needs about {need / gb:.1f} GB ({getattr(net, 'name', 'this')} backbone, "
+            f"{o.optimizer}) and {where} has {free / gb:.1f} GB free: a smaller --size (about {fits} px fits){other}"
+        )
+    for name, image in styles.items():
+        sh, sw = image.shape[-2:]
+        need = 3 * largest * sh * sw  # a layer's input, its output and a kept copy
+        if need > free:
+            fits = int(max(sh, sw) * math.sqrt(free / need))
+            raise CycleGANError(
+                f"style image {name} is {sw}x{sh} px once resized; its features need about {need / gb:.1f} GB and "
+                f"{where} has {free / gb:.1f} GB free: a smaller --style-size (about {fits} px fits)"
+            )
+
+
 # --- the optimisation ------------------------------------------------------------------------------------
 
 
@@ -264,7 +347,7 @@ def _run_lbfgs(
         lr=1.0,
         max_iter=steps,
         max_eval=steps,
-        history_size=50,
+        history_size=LBFGS_HISTORY,
         tolerance_grad=-1.0,
         tolerance_change=-1.0,
         line_search_fn="strong_wolfe",
@@ -339,7 +422,9 @@ def stylize(
     net = net.to(device)
     c = c.to(device)
     names = [os.fspath(s) if isinstance(s, (str, os.PathLike)) else f"{i + 1}" for i, s in enumerate(style_list)]
-    check_sides(net, c, dict(zip(map(str, names), style_images, strict=True)))
+    named_styles = dict(zip(map(str, names), style_images, strict=True))
+    check_sides(net, c, named_styles)
+    check_memory(net, c, named_styles, o)
     content_target, style_target = feature_targets(net, c, style_images, obj, blend)
 
     x = initial_image(c, o.init, o.seed)
