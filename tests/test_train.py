@@ -618,6 +618,36 @@ def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path, dataset):
     assert load_checkpoint(out)["step"] == step + 2
 
 
+@pytest.mark.parametrize("cut", ["between steps", "inside a save"])
+def test_a_second_ctrl_c_names_the_checkpoint_it_leaves(tiny_cfg, tmp_path, monkeypatch, capsys, cut):
+    """The second Ctrl-C stops at once: it said "interrupted" (or, inside torch.save, gave torch's "unexpected pos"
+    traceback) without naming the checkpoint kept, which the first Ctrl-C names."""
+    from cyclegan.train.run_folder import Run
+
+    real = Run.save
+
+    def save(self, trainer, step, **kw):
+        if step == 3 and cut == "inside a save":
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos") from None
+        path = real(self, trainer, step, **kw)
+        if step == 2 and cut == "between steps":
+            raise KeyboardInterrupt
+        return path
+
+    monkeypatch.setattr(Run, "save", save)
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit) as stop:
+        train(tiny_cfg(steps=6, checkpoint_every=1), progress=False)
+    assert stop.value.code == 130
+    err = capsys.readouterr().err
+    assert f"the checkpoint {run / 'checkpoint.pt'} is kept. Continue with: cyclegan train --out {run} --resume" in err
+    monkeypatch.undo()
+    assert load_checkpoint(run)["step"] == 2 and not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+
+
 @pytest.mark.parametrize("where", ["trainA", "trainB/runs/x", "testA"])
 def test_a_run_folder_inside_its_image_folders_is_refused_before_anything_is_written(tiny_cfg, dataset, where):
     """Its sample grids would become training images of the next run (found by a user's walk); beside them in
