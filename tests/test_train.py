@@ -532,6 +532,23 @@ def test_domain_folders_one_inside_the_other_are_refused(tiny_cfg, dataset, tmp_
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_a_dataset_whose_two_domains_are_one_folder_through_a_link_is_refused(tiny_cfg, dataset, tmp_path, split):
+    """ROOT/trainA a link to ROOT/trainB (or testA to testB) trained each domain to itself without a word, as
+    --domain-a and --domain-b naming one folder did before it was refused."""
+    import shutil
+
+    shutil.rmtree(dataset / f"{split}A")
+    (dataset / f"{split}A").symlink_to(dataset / f"{split}B", target_is_directory=True)
+    with pytest.raises(
+        CycleGANError,
+        match=f"option 'data': .*{split}B is the same folder as .*{split}A \\(through a link\\): .* separate folders",
+    ):
+        train(tiny_cfg(steps=1), progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 def test_an_image_gone_before_the_first_step_writes_no_checkpoint(tiny_cfg, tmp_path, dataset, monkeypatch):
     import cyclegan.train.loop as loop
 
