@@ -191,9 +191,13 @@ def test_demo_never_writes_into_a_data_folder_of_someone_else(tmp_path, capsys):
     assert (stopped / "report.json").is_file()
 
 
-def test_a_demo_stopped_while_training_says_how_to_run_it_again(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("name", ["demo", "my demo"])
+def test_a_demo_stopped_while_training_says_how_to_run_it_again(tmp_path, capsys, monkeypatch, name):
     """Ctrl-C or SIGTERM in the demo's training: train's own hint (cyclegan train --resume) gives a model and no
-    report, and the same demo command again said only 'already holds a demo run', as of a finished one."""
+    report, and the same demo command again said only 'already holds a demo run', as of a finished one. The
+    command is quoted to run as printed: `--out my demo` was two arguments."""
+    import shlex
+
     import cyclegan.demo as demo
 
     def stopped(cfg, progress):  # train() after saving on a signal
@@ -206,12 +210,11 @@ def test_a_demo_stopped_while_training_says_how_to_run_it_again(tmp_path, capsys
     options = {"size": 32, "steps": 20, "ngf": 8, "ndf": 8}
     settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
     monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
-    run = tmp_path / "demo"
+    run = tmp_path / name
     with pytest.raises(SystemExit):
         main(["demo", "--out", str(run), "--device", "cpu", "--no-progress"])
-    assert f"the demo stopped before its report: cyclegan demo --out {run} --overwrite runs it again" in (
-        capsys.readouterr().err
-    )
+    again = f"cyclegan demo --out {shlex.quote(str(run))} --overwrite"
+    assert f"the demo stopped before its report: {again} runs it again" in capsys.readouterr().err
     assert main(["demo", "--out", str(run), "--device", "cpu", "--no-progress"]) == 2
     assert "already holds a demo run that stopped before its report: pass --overwrite" in capsys.readouterr().err
 

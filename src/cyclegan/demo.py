@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import json
 import re
+import shlex
 import shutil
 import sys
 import time
@@ -24,7 +25,7 @@ import torch
 from .data.io import read_image, to_tensor
 from .data.synthetic import SyntheticOptions, is_dataset_folder, write_dataset
 from .demo_options import DemoOptions
-from .errors import CycleGANError
+from .errors import CycleGANError, escape
 from .evaluate.metrics import psnr, ssim
 from .execution import choose_execution, resolve_device
 from .files import FolderLock, write_atomic
@@ -299,6 +300,11 @@ def _trained_before(run: Path, opts: DemoOptions) -> dict | None:
     return trained
 
 
+def _demo_command(run: Path) -> str:
+    """The demo's command on `run`, quoted so that it runs as printed (a folder with a space)."""
+    return f"cyclegan demo --out {escape(shlex.quote(str(run)))}"
+
+
 def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
     """`run_demo`, holding the run folder."""
 
@@ -353,7 +359,7 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
     try:
         result = train(cfg, progress=progress)
     except SystemExit:  # Ctrl-C or SIGTERM: train's hint (`cyclegan train --resume`) leads to a model, no report
-        again = f"cyclegan demo --out {run} --overwrite"
+        again = f"{_demo_command(run)} --overwrite"
         print(f"the demo stopped before its report: {again} runs it again", file=sys.stderr)
         raise
     trained = {
@@ -373,9 +379,7 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
     try:
         return _report(run, opts, s, trained, t0=t0)
     except KeyboardInterrupt:
-        print(
-            f"the demo stopped before its report: cyclegan demo --out {run} reports on its trained run", file=sys.stderr
-        )
+        print(f"the demo stopped before its report: {_demo_command(run)} reports on its trained run", file=sys.stderr)
         raise
 
 
