@@ -191,9 +191,13 @@ def test_demo_never_writes_into_a_data_folder_of_someone_else(tmp_path, capsys):
     assert (stopped / "report.json").is_file()
 
 
-def test_a_demo_stopped_while_training_says_how_to_run_it_again(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("name", ["demo", "my demo"])
+def test_a_demo_stopped_while_training_says_how_to_run_it_again(tmp_path, capsys, monkeypatch, name):
     """Ctrl-C or SIGTERM in the demo's training: train's own hint (cyclegan train --resume) gives a model and no
-    report, and the same demo command again said only 'already holds a demo run', as of a finished one."""
+    report, and the same demo command again said only 'already holds a demo run', as of a finished one. The
+    command is quoted to run as printed: `--out my demo` was two arguments."""
+    import shlex
+
     import cyclegan.demo as demo
 
     def stopped(cfg, progress):  # train() after saving on a signal
@@ -206,14 +210,49 @@ def test_a_demo_stopped_while_training_says_how_to_run_it_again(tmp_path, capsys
     options = {"size": 32, "steps": 20, "ngf": 8, "ndf": 8}
     settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
     monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
-    run = tmp_path / "demo"
+    run = tmp_path / name
     with pytest.raises(SystemExit):
         main(["demo", "--out", str(run), "--device", "cpu", "--no-progress"])
-    assert f"the demo stopped before its report: cyclegan demo --out {run} --overwrite runs it again" in (
-        capsys.readouterr().err
-    )
+    again = f"cyclegan demo --out {shlex.quote(str(run))} --overwrite"
+    assert f"the demo stopped before its report: {again} runs it again" in capsys.readouterr().err
     assert main(["demo", "--out", str(run), "--device", "cpu", "--no-progress"]) == 2
     assert "already holds a demo run that stopped before its report: pass --overwrite" in capsys.readouterr().err
+
+
+def test_a_demo_stopped_after_its_training_reports_when_run_again_without_training(tmp_path, capsys, monkeypatch):
+    """Ctrl-C while the demo scored its trained run (or a full disk at its report) asked for --overwrite: minutes of
+    training again for a report. Run again with the same options, it reports on the trained run."""
+    import cyclegan.demo as demo
+
+    options = {"size": 32, "steps": 2, "ngf": 8, "ndf": 8, "eval_every": 1}
+    settings = DemoSettings(train_count=2, test_count=2, grid_rows=1, options=options)
+    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
+    real_load = demo.load_generator
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo, "load_generator", interrupted)
+    run = tmp_path / "demo"
+    args = ["demo", "--out", str(run), "--device", "cpu", "--precision", "fp32", "--no-progress"]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert f"the demo stopped before its report: cyclegan demo --out {run} reports on its trained run" in err
+    assert (run / "checkpoint.pt").is_file() and not (run / "report.json").exists()
+    monkeypatch.setattr(demo, "load_generator", real_load)
+    monkeypatch.setattr(demo, "train", lambda *a, **k: pytest.fail("trained again"))
+    # other training options: that run is not theirs
+    assert main([*args, "--seed", "3"]) == 2
+    assert "trained with other options (--seed 0) that stopped before its report" in capsys.readouterr().err
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "the demo's training ended before its report; reporting on it" in out and "report: " in out
+    saved = json.loads((run / "report.json").read_text())
+    assert saved["settings"]["steps_trained"] == 2 and saved["execution"]["precision"] == "fp32"
+    assert saved["verdict"]["metric"] == "psnr" and [r["step"] for r in saved["scores_while_training"]] == [1, 2]
+    assert (run / "grid_AtoB.png").is_file() and "PSNR" in (run / "report.html").read_text()
+    assert main(args) == 2  # reported: a third run asks for --overwrite, as before
+    assert "already holds a demo run: pass --overwrite" in capsys.readouterr().err
 
 
 def test_report_json_is_written_last_as_the_mark_of_a_finished_demo(tmp_path, monkeypatch):
@@ -243,6 +282,7 @@ def test_a_full_disk_at_the_report_is_one_line_naming_the_file(tmp_path, capsys,
     def full(columns, path):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
+    real = demo.save_grid
     monkeypatch.setattr(demo, "save_grid", full)
     options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0, "num_samples": 1}
     settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
@@ -253,6 +293,11 @@ def test_a_full_disk_at_the_report_is_one_line_naming_the_file(tmp_path, capsys,
     assert f"cannot write the demo's report in {run}: {run / 'grid_AtoB.png'}: No space left on device" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert (run / "checkpoint.pt").is_file() and not (run / "report.json").exists()
+    assert err.strip().endswith("(the trained run is kept: run the demo again to report on it)")
+    monkeypatch.setattr(demo, "save_grid", real)  # room again: the same command reports, without training
+    monkeypatch.setattr(demo, "train", lambda *a, **k: pytest.fail("trained again"))
+    assert main(["demo", "--out", str(run), "--device", "cpu", "--no-progress"]) == 0
+    assert (run / "report.json").is_file() and (run / "grid_AtoB.png").is_file()
 
 
 def test_demo_out_inside_a_dataset_folder_is_refused(tmp_path, capsys):

@@ -126,6 +126,10 @@ def test_preset_and_model_compose_with_one_precedence(dataset, tmp_path):
         (["--model", "pix2pix", "--lambda-cycle", "5"], "option '--lambda-cycle' applies to --model cyclegan, not"),
         (["--model", "cut", "--lambda-l1", "5"], "option '--lambda-l1' applies to --model pix2pix, not to --model cut"),
         (["--direction", "BtoA"], "option '--direction' applies to --model pix2pix or cut or fastcut"),
+        # typed at their defaults they do nothing either: they passed without a word (a config file's may: its
+        # config.json holds every option)
+        (["--model", "cut", "--lambda-cycle", "10"], "option '--lambda-cycle' applies to --model cyclegan, not"),
+        (["--direction", "AtoB"], "option '--direction' applies to --model pix2pix or cut or fastcut"),
         (["--model", "cut", "--generator", "unet"], "--model cut needs the resnet generator"),
         (["--model", "cut", "--nce-layers", "0", "99"], "option '--nce-layers': 0 99: give distinct increasing"),
         # out of order: a matrix-shape RuntimeError traceback at the first step

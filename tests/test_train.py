@@ -532,6 +532,23 @@ def test_domain_folders_one_inside_the_other_are_refused(tiny_cfg, dataset, tmp_
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_a_dataset_whose_two_domains_are_one_folder_through_a_link_is_refused(tiny_cfg, dataset, tmp_path, split):
+    """ROOT/trainA a link to ROOT/trainB (or testA to testB) trained each domain to itself without a word, as
+    --domain-a and --domain-b naming one folder did before it was refused."""
+    import shutil
+
+    shutil.rmtree(dataset / f"{split}A")
+    (dataset / f"{split}A").symlink_to(dataset / f"{split}B", target_is_directory=True)
+    with pytest.raises(
+        CycleGANError,
+        match=f"option 'data': .*{split}B is the same folder as .*{split}A \\(through a link\\): .* separate folders",
+    ):
+        train(tiny_cfg(steps=1), progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 def test_an_image_gone_before_the_first_step_writes_no_checkpoint(tiny_cfg, tmp_path, dataset, monkeypatch):
     import cyclegan.train.loop as loop
 
@@ -616,6 +633,36 @@ def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path, dataset):
     assert step >= 3
     assert main(["train", "--out", str(out), "--resume", "--steps", str(step + 2), "--no-progress"]) == 0
     assert load_checkpoint(out)["step"] == step + 2
+
+
+@pytest.mark.parametrize("cut", ["between steps", "inside a save"])
+def test_a_second_ctrl_c_names_the_checkpoint_it_leaves(tiny_cfg, tmp_path, monkeypatch, capsys, cut):
+    """The second Ctrl-C stops at once: it said "interrupted" (or, inside torch.save, gave torch's "unexpected pos"
+    traceback) without naming the checkpoint kept, which the first Ctrl-C names."""
+    from cyclegan.train.run_folder import Run
+
+    real = Run.save
+
+    def save(self, trainer, step, **kw):
+        if step == 3 and cut == "inside a save":
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos") from None
+        path = real(self, trainer, step, **kw)
+        if step == 2 and cut == "between steps":
+            raise KeyboardInterrupt
+        return path
+
+    monkeypatch.setattr(Run, "save", save)
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit) as stop:
+        train(tiny_cfg(steps=6, checkpoint_every=1), progress=False)
+    assert stop.value.code == 130
+    err = capsys.readouterr().err
+    assert f"the checkpoint {run / 'checkpoint.pt'} is kept. Continue with: cyclegan train --out {run} --resume" in err
+    monkeypatch.undo()
+    assert load_checkpoint(run)["step"] == 2 and not [p for p in run.iterdir() if p.name.endswith(".tmp")]
 
 
 @pytest.mark.parametrize("where", ["trainA", "trainB/runs/x", "testA"])

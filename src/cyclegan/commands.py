@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from . import process
-from .config import ALTERNATIVES, BASE_SECTIONS, all_sections, at_default, option_fields, read_config_file
+from .config import (
+    ALTERNATIVES,
+    BASE_SECTIONS,
+    all_sections,
+    at_default,
+    check_family_options,
+    option_fields,
+    read_config_file,
+)
 from .errors import CycleGANError, escape, install_extra
 from .families import FAMILIES, accepting, names, section_titles
 from .options import add_arguments, to_flags
@@ -88,6 +96,7 @@ def run_train(opts, args: argparse.Namespace) -> int:
     if opts.preset:
         overrides["preset"] = opts.preset
     cfg, ckpt = prepare_config(overrides, resume=opts.resume, out=overrides.get("out"))
+    check_family_options(flags, cfg.model.family, typed=True)
     idle = [  # as the user wrote them: --no-eval-kid for eval_kid False; a file's key at its default changes nothing
         f"--{'no-' if overrides[key] is False else ''}{key.replace('_', '-')}"
         for key in ("best_by", "eval_images", "eval_kid")

@@ -555,17 +555,19 @@ def check_alternatives(given: dict[str, Any]) -> None:
         )
 
 
-def check_family_options(given: dict[str, Any], family: str) -> None:
+def check_family_options(given: dict[str, Any], family: str, *, typed: bool = False) -> None:
     """Refuse, in one line, an option given for a family it does not apply to (`--lambda-nce` with cyclegan).
     One at its field's default changes nothing and passes: a run's config.json holds every option, so it can be
-    given back as `--config` (its `direction: AtoB` was refused for a CycleGAN, `lambda_cycle: 10.0` for CUT)."""
+    given back as `--config` (its `direction: AtoB` was refused for a CycleGAN, `lambda_cycle: 10.0` for CUT).
+    `typed`: flags typed on the command line, refused at their default too (`--model cut --lambda-cycle 10` passed
+    without a word that it does nothing)."""
     known = option_fields()
     for key, value in given.items():
         if key not in known:
             continue
         accepting = families.accepting(key, known[key][0])
         # a run's config.json given as --config holds every option: one of another family at its default says nothing
-        if family not in accepting and not at_default(key, value):
+        if family not in accepting and (typed or not at_default(key, value)):
             flag = "--" + key.replace("_", "-")
             raise CycleGANError(f"option '{flag}' applies to --model {' or '.join(accepting)}, not to --model {family}")
 

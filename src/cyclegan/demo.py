@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import json
 import re
+import shlex
 import shutil
 import sys
 import time
@@ -24,7 +25,7 @@ import torch
 from .data.io import read_image, to_tensor
 from .data.synthetic import SyntheticOptions, is_dataset_folder, write_dataset
 from .demo_options import DemoOptions
-from .errors import CycleGANError
+from .errors import CycleGANError, escape
 from .evaluate.metrics import psnr, ssim
 from .execution import choose_execution, resolve_device
 from .files import FolderLock, write_atomic
@@ -120,6 +121,9 @@ def score(translated: torch.Tensor, inputs: torch.Tensor, truth: torch.Tensor) -
 
 
 SPLITS = ("trainA", "trainB", "testA", "testB")  # the folders of the rendered data (`write_dataset`)
+# The demo's training as it ended (what `train` returned), written before the scores: a demo stopped after its
+# training (Ctrl-C, a full disk at the report) reports on the trained run when run again, without training anew.
+TRAINED_NAME = "trained.json"
 
 # What a demo writes in its run folder (the training run's files included): all that --overwrite removes.
 DEMO_FILES = (
@@ -129,6 +133,7 @@ DEMO_FILES = (
     LOG_NAME,
     "report.json",
     "report.html",
+    TRAINED_NAME,
     "grid_AtoB.png",
     "grid_BtoA.png",
     "data",
@@ -253,12 +258,51 @@ def _claim_demo_folder(run: Path) -> Iterator[None]:
 @contextlib.contextmanager
 def _writing_report(run: Path) -> Iterator[None]:
     """A full or read-only disk while the grids or the report are written: one line naming the file, not a
-    traceback (the trained run stays in `run`)."""
+    traceback (the trained run stays in `run`, and the same command reports on it once there is room)."""
     try:
         yield
     except OSError as e:
         where = f"{e.filename or run}: {e.strerror or e}"
-        raise CycleGANError(f"cannot write the demo's report in {run}: {where}") from None
+        kept = (run / TRAINED_NAME).is_file()
+        again = " (the trained run is kept: run the demo again to report on it)" if kept else ""
+        raise CycleGANError(f"cannot write the demo's report in {run}: {where}{again}") from None
+
+
+def _training_options(opts: DemoOptions) -> dict[str, Any]:
+    """The demo's options that shape its training: a stopped demo reports on its trained run only when run again
+    with the same ones (others train anew, with --overwrite)."""
+    return {k: getattr(opts, k) for k in ("minutes", "steps", "seed", "device", "precision")}
+
+
+def _stamp(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _trained_before(run: Path, opts: DemoOptions) -> dict | None:
+    """The record of a demo in `run` whose training ended but whose report was not written (trained.json of the
+    checkpoint there), or None. Run again with other training options, one line says which to give."""
+    try:
+        trained = json.loads((run / TRAINED_NAME).read_text())
+        fresh = trained["checkpoint"] == _stamp(run / CHECKPOINT_NAME)  # not continued since (train --resume)
+        given = trained["demo"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not fresh or not isinstance(given, dict):
+        return None
+    wanted = _training_options(opts)
+    if given != wanted:
+        flags = " ".join(f"--{k} {v}" for k, v in given.items() if k in wanted and v != wanted[k] and v is not None)
+        raise CycleGANError(
+            f"{run} holds a demo run trained with other options{f' ({flags})' if flags else ''} that stopped before "
+            "its report: run the demo with them to report on it, or pass --overwrite to train anew"
+        )
+    return trained
+
+
+def _demo_command(run: Path) -> str:
+    """The demo's command on `run`, quoted so that it runs as printed (a folder with a space)."""
+    return f"cyclegan demo --out {escape(shlex.quote(str(run)))}"
 
 
 def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
@@ -272,8 +316,13 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
             "another --out"
         )
     if (run / CHECKPOINT_NAME).exists():
+        reported = (run / "report.json").exists()
+        trained = None if opts.overwrite or reported else _trained_before(run, opts)
+        if trained is not None:
+            print(f"{run}: the demo's training ended before its report; reporting on it")
+            return _report(run, opts, s, trained, t0=time.perf_counter())
         if not opts.overwrite:
-            stopped = "" if (run / "report.json").exists() else " that stopped before its report"
+            stopped = "" if reported else " that stopped before its report"
             raise CycleGANError(
                 f"{run} already holds a demo run{stopped}: pass --overwrite to replace it, or choose another --out"
             )
@@ -310,14 +359,37 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
     try:
         result = train(cfg, progress=progress)
     except SystemExit:  # Ctrl-C or SIGTERM: train's hint (`cyclegan train --resume`) leads to a model, no report
-        again = f"cyclegan demo --out {run} --overwrite"
+        again = f"{_demo_command(run)} --overwrite"
         print(f"the demo stopped before its report: {again} runs it again", file=sys.stderr)
         raise
-    trained_steps = result.step
+    trained = {
+        "demo": _training_options(opts),
+        "options": options,
+        "fit_steps": overrides["fit_steps"],
+        "device": str(device_),
+        "steps_trained": result.step,
+        "execution": result.execution,
+        "verdict": dataclasses.asdict(result.verdict) if result.verdict else None,
+        "seconds": {"train": time.perf_counter() - t_train, "before_report": time.perf_counter() - t0},
+        "checkpoint": _stamp(run / CHECKPOINT_NAME),  # the run this record describes
+    }
+    text = json.dumps(trained, indent=2) + "\n"
+    with _writing_report(run):
+        write_atomic(run / TRAINED_NAME, lambda tmp: Path(tmp).write_text(text))
+    try:
+        return _report(run, opts, s, trained, t0=t0)
+    except KeyboardInterrupt:
+        print(f"the demo stopped before its report: {_demo_command(run)} reports on its trained run", file=sys.stderr)
+        raise
+
+
+def _report(run: Path, opts: DemoOptions, s: DemoSettings, trained: dict, *, t0: float) -> dict:
+    """Translate the test scenes both ways with the trained run, score them and write the grids and the report.
+    `trained`: the training's record (trained.json); `t0`: when this process began the demo's work."""
     config = json.loads((run / CONFIG_NAME).read_text())  # as trained: the fitted steps, not the cap
     planned = config["train"]["steps"]  # the LR schedule's end: more than trained when the time limit cut it
-    train_seconds = time.perf_counter() - t_train
-
+    options, fitted = trained["options"], trained["fit_steps"]
+    data, device_ = run / "data", resolve_device(opts.device)
     scores = scores_logged(run / LOG_NAME)
     names = sorted(p.name for p in (data / "testA").glob("*.png"))  # testA/NAME and testB/NAME: one scene
     test = {"A": _read_all([data / "testA" / n for n in names]), "B": _read_all([data / "testB" / n for n in names])}
@@ -339,22 +411,23 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
         # short a budget to fit them in, the cap), and the steps trained
         "settings": dataclasses.asdict(s)
         | {
-            "options": {**options, "steps": planned} if overrides["fit_steps"] else options,
-            "steps_trained": trained_steps,
+            "options": {**options, "steps": planned} if fitted else options,
+            "steps_trained": trained["steps_trained"],
             "steps_planned": planned,
-            **({"steps_cap": options["steps"]} if overrides["fit_steps"] else {}),
-            "device": str(device_),
+            **({"steps_cap": options["steps"]} if fitted else {}),
+            "device": trained["device"],
         },
-        "execution": result.execution,
+        "execution": trained["execution"],
         "config": config,
         "seconds": {
-            "total": round(time.perf_counter() - t0, 1),
-            "train": round(train_seconds, 1),
+            # a demo reported when run again: its rendering and training, then this process's scoring
+            "total": round(trained["seconds"]["before_report"] + time.perf_counter() - t0, 1),
+            "train": round(trained["seconds"]["train"], 1),
             "evaluation": round(sum(r["eval_s"] for r in scores), 3),  # inside "train"; to the ms
         },
         "grids": grids,
         "scores_while_training": scores,
-        "verdict": dataclasses.asdict(result.verdict) if result.verdict else None,
+        "verdict": trained["verdict"],
     }
     text, html = json.dumps(report, indent=2) + "\n", render_demo_html(report)
     # each whole (a symlink is replaced); report.json last: it marks a finished demo (a stopped one has none)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -76,6 +77,13 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
     try:
         claim_run_folder(run, lock, ckpt, d_ctx)
         return _train(cfg, ckpt=ckpt, progress=progress and d_ctx.is_main, folder=run, device=device, d_ctx=d_ctx)
+    except (KeyboardInterrupt, Exception) as e:
+        if not _by_interrupt(e):
+            raise
+        # a second Ctrl-C (or one before the loop's handler): the first names the checkpoint it saves, so does this
+        if d_ctx.is_main:
+            print(_stopped_at_once(run), file=sys.stderr)
+        raise SystemExit(128 + signal.SIGINT) from None
     finally:
         lock.release()
         ddp.shutdown(d_ctx)
@@ -441,9 +449,31 @@ def _finish(
     )
 
 
-def _resume_command(run: Run) -> str:
+def _resume_command(run: Run | Path) -> str:
     """The command that goes on with the run, quoted so that it runs as printed (a folder with a space)."""
-    return f"cyclegan train --out {escape(shlex.quote(str(run.folder)))} --resume"
+    folder = run.folder if isinstance(run, Run) else run
+    return f"cyclegan train --out {escape(shlex.quote(str(folder)))} --resume"
+
+
+def _by_interrupt(e: BaseException | None) -> bool:
+    """Whether `e` is a Ctrl-C or an error it caused: cut short inside torch.save, the zip writer's own
+    RuntimeError ("unexpected pos") escapes with the KeyboardInterrupt as its context."""
+    while e is not None:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        e = e.__context__
+    return False
+
+
+def _stopped_at_once(folder: Path) -> str:
+    """What a run stopped without saving leaves: the last checkpoint on disk (each is written whole), if any."""
+    path = folder / CHECKPOINT_NAME
+    if path.is_file():
+        return (
+            f"stopped at once: the steps since the last checkpoint are lost; the checkpoint {escape(path)} is kept. "
+            f"Continue with: {_resume_command(folder)}"
+        )
+    return f"stopped at once, before the run's first checkpoint: nothing to resume in {escape(folder)}"
 
 
 def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
