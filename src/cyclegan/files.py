@@ -353,6 +353,11 @@ def claim_folder(folder: str | Path, option: str) -> Iterator[None]:
                 f"it to end or choose another {option}"
             )
     except OSError as e:
+        if os.path.islink(folder) and not os.path.exists(folder):  # said as "No such file or directory"
+            raise CycleGANError(
+                f"option '{option}': {folder} is a broken symbolic link (to {os.readlink(folder)}); make its "
+                f"target, or remove it and run again"
+            ) from None
         raise CycleGANError(f"option '{option}': cannot create or lock {folder} ({e.strerror or e})") from None
     worked = False
     try:
