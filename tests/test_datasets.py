@@ -545,6 +545,16 @@ def test_a_large_synthetic_count_starts_rendering_without_listing_every_image_fi
     assert peak < 10 * 2**20  # the list of 2 x 10**6 jobs was about 200 MB
 
 
+def test_a_root_that_is_a_broken_link_is_named_as_one(tmp_path, capsys):
+    """`datasets download NAME --root LINK` to a folder not there said "cannot create it (File exists)"."""
+    (tmp_path / "root").symlink_to(tmp_path / "disk" / "data")
+    assert main(["datasets", "download", NAME, "--root", str(tmp_path / "root"), "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: option '--root' {tmp_path / 'root'}: a broken symbolic link (to {tmp_path / 'disk' / 'data'}); make "
+        "its target, or remove it\n"
+    )
+
+
 def test_an_out_that_is_a_broken_link_is_named_as_one(tmp_path, capsys):
     """`--out` a symbolic link to a folder not there (an unmounted disk) was "cannot create or lock OUT (No such file
     or directory)" (before that, "File exists"); the same for every command that locks its output folder."""
