@@ -214,6 +214,22 @@ def test_every_torch_load_in_the_package_is_weights_only():
         assert "weights_only=True" in call, f"{f}: {call}"
 
 
+@pytest.mark.skipif("Umask:" not in Path("/proc/self/status").read_text(), reason="no umask in /proc (not Linux)")
+def test_atomic_writes_read_the_umask_without_setting_it(tmp_path, monkeypatch):
+    """Reading the umask with os.umask(0) and back let a folder made by another thread at that moment (the web
+    page serves requests on threads) be created world-writable; Linux tells it in /proc/self/status."""
+    from cyclegan.files import write_atomic
+
+    old = os.umask(0o027)
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(os, "umask", lambda mask: pytest.fail(f"the umask was set to {mask:o}"))
+            path = write_atomic(tmp_path / "report.json", lambda tmp: Path(tmp).write_text("{}"))
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
 def test_atomic_writes_get_a_new_files_usual_mode(tmp_path):
     """The temporary file of an atomic write is private (0600); the file it becomes must not stay so."""
     from cyclegan.files import write_atomic

@@ -545,6 +545,29 @@ def test_a_large_synthetic_count_starts_rendering_without_listing_every_image_fi
     assert peak < 10 * 2**20  # the list of 2 x 10**6 jobs was about 200 MB
 
 
+def test_a_root_that_is_a_broken_link_is_named_as_one(tmp_path, capsys):
+    """`datasets download NAME --root LINK` to a folder not there said "cannot create it (File exists)"."""
+    (tmp_path / "root").symlink_to(tmp_path / "disk" / "data")
+    assert main(["datasets", "download", NAME, "--root", str(tmp_path / "root"), "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: option '--root' {tmp_path / 'root'}: a broken symbolic link (to {tmp_path / 'disk' / 'data'}); make "
+        "its target, or remove it\n"
+    )
+
+
+def test_an_out_that_is_a_broken_link_is_named_as_one(tmp_path, capsys):
+    """`--out` a symbolic link to a folder not there (an unmounted disk) was "cannot create or lock OUT (No such file
+    or directory)" (before that, "File exists"); the same for every command that locks its output folder."""
+    (tmp_path / "out").symlink_to(tmp_path / "disk" / "data")
+    args = ["datasets", "synthetic", "--out", str(tmp_path / "out"), "--size", "16", "--count", "1", "--no-progress"]
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        f"error: option '--out': {tmp_path / 'out'} is a broken symbolic link (to {tmp_path / 'disk' / 'data'}); "
+        "make its target, or remove it and run again\n"
+    )
+    assert not (tmp_path / "disk").exists()
+
+
 def test_synthetic_clips_reach_the_encoder_a_frame_at_a_time(tmp_path, monkeypatch):
     """Each clip was rendered whole, both seasons, before its first frame was encoded: `--frames 2000 --size 2048`
     held 2 x 2000 frames of 21 MB. Now the encoder takes frame t when t + 1 worlds of its season are rendered."""

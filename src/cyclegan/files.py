@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -67,9 +68,20 @@ def _publish_new(tmp: str, path: Path) -> None:
         os.unlink(tmp)
 
 
+_UMASK_SET = threading.Lock()
+
+
 def _umask() -> int:
-    mask = os.umask(0)  # the only way to read it is to set it
-    os.umask(mask)
+    """The process's umask, read without setting it where the system tells it (Linux: /proc/self/status).
+    `os.umask` can only read it by setting it: for that moment a folder another thread made (the web page's
+    requests, a loader thread) was world-writable (0777)."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    with _UMASK_SET:  # elsewhere: at least the writers here do not race each other
+        mask = os.umask(0o077)  # the meanwhile mode errs private, not open
+        os.umask(mask)
     return mask
 
 
@@ -341,6 +353,11 @@ def claim_folder(folder: str | Path, option: str) -> Iterator[None]:
                 f"it to end or choose another {option}"
             )
     except OSError as e:
+        if os.path.islink(folder) and not os.path.exists(folder):  # said as "No such file or directory"
+            raise CycleGANError(
+                f"option '{option}': {folder} is a broken symbolic link (to {os.readlink(folder)}); make its "
+                f"target, or remove it and run again"
+            ) from None
         raise CycleGANError(f"option '{option}': cannot create or lock {folder} ({e.strerror or e})") from None
     worked = False
     try:

@@ -194,6 +194,10 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
     made = [p for p in (root, *root.parents) if not p.exists()]  # the folders this call creates, deepest first
     if root.exists() and not root.is_dir():  # mkdir said only "cannot create it (File exists)"
         raise CycleGANError(f"option '--root' {root}: is a file, not a folder; give a folder (created if missing)")
+    if root.is_symlink() and not root.exists():  # mkdir said "File exists"
+        raise CycleGANError(
+            f"option '--root' {root}: a broken symbolic link (to {os.readlink(root)}); make its target, or remove it"
+        )
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
