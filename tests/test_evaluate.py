@@ -962,6 +962,8 @@ def test_the_metrics_refuse_what_they_cannot_score_as_the_packages_api_does():
         lambda: l1(a, a, value_range=(1.0, 1.0)),
         lambda: feature_distances(torch.zeros(3, 4), torch.zeros(3, 5)),
         lambda: score_clip(np.zeros((2, 8, 8, 3), np.uint8), np.zeros((2, 8, 4, 3), np.uint8), [(0, 0, 1)] * 2),
+        lambda: score_clip(np.zeros((3, 8, 8, 3), np.uint8), np.zeros((3, 8, 8, 3), np.uint8), [(0, 0, 1)] * 2),
+        lambda: score_clip(np.zeros((3, 8, 8, 3), np.uint8), np.zeros((3, 8, 8, 3), np.uint8), [(0, 0, 1)] * 4),
     ):
         with pytest.raises(CycleGANError) as caught:
             call()

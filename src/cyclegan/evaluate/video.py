@@ -68,6 +68,8 @@ def score_clip(output: np.ndarray, truth: np.ndarray, cameras: list[Camera]) -> 
     """Scores of `output` against `truth`, both uint8 (T, H, W, 3), with the camera of each frame."""
     if output.shape != truth.shape:
         raise MetricInputError(f"output {output.shape} and truth {truth.shape} differ in shape")
+    if len(cameras) != len(output):  # fewer: an IndexError mid-clip; more: the frames scored under the wrong motion
+        raise MetricInputError(f"{len(output)} frames but {len(cameras)} cameras: give the camera of each frame")
     a, b = _unit(output), _unit(truth)
     return ClipScores(
         psnr=float(psnr(a, b, value_range=(0, 1)).mean()),
