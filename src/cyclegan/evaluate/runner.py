@@ -439,7 +439,8 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     """Evaluate each of `opts.checkpoint` (e.g. milestones of one run) on its split; one report each.
 
     The backbone and the real images' features are loaded and computed once for all of them. With
-    several checkpoints, --save-images writes under DIR/NN_stepS/.
+    several checkpoints, --save-images writes under DIR/NN_stepS/; an evaluation that fails leaves none of
+    the images it saved, for any checkpoint (the reports are returned only at the end).
     """
 
     checkpoints = expand_runs(opts.checkpoint)
