@@ -1068,3 +1068,22 @@ def test_translations_that_are_not_finite_are_named_not_left_to_onemkl(tmp_path,
     assert (
         f"warning: {ckpt}: 3 of 3 AtoB translations hold NaN or infinite values: its fd_lite0 and kid_lite0 are" in err
     )
+
+
+def test_a_missing_inception_weights_file_is_named_before_the_images_are_read(tmp_path, monkeypatch):
+    """`--backbone inception` without the weights file: the line asking for it came after every test image had
+    been decoded and every checkpoint read (minutes on a large split)."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    monkeypatch.delenv("CYCLEGAN_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(runner, "_drop_bad_images", lambda *a, **k: pytest.fail("the images were read"))
+    opts = runner.EvalOptions(
+        checkpoint=(str(ckpt),), data=str(tmp_path / "data"), backbone="inception", progress=False
+    )
+    with pytest.raises(CycleGANError, match="the inception backbone needs the FID Inception weights"):
+        runner.evaluate_checkpoints(opts)
+    with pytest.raises(CycleGANError, match=r"--inception-weights .*missing.pth: no such file"):
+        runner.evaluate_checkpoints(dataclasses.replace(opts, inception_weights=str(tmp_path / "missing.pth")))
