@@ -953,7 +953,7 @@ def test_the_metrics_refuse_what_they_cannot_score_as_the_packages_api_does():
     """`psnr(a, b)` of two shapes raised a bare ValueError: a caller that catches CycleGANError, the one exception
     the package's API raises for a bad argument (`translate` does), let it through as a traceback."""
     from cyclegan.evaluate.distances import feature_distances
-    from cyclegan.evaluate.video import score_clip
+    from cyclegan.evaluate.video import score_clip, temporal_error
 
     a = torch.zeros(1, 3, 8, 8)
     for call in (
@@ -964,6 +964,7 @@ def test_the_metrics_refuse_what_they_cannot_score_as_the_packages_api_does():
         lambda: score_clip(np.zeros((2, 8, 8, 3), np.uint8), np.zeros((2, 8, 4, 3), np.uint8), [(0, 0, 1)] * 2),
         lambda: score_clip(np.zeros((3, 8, 8, 3), np.uint8), np.zeros((3, 8, 8, 3), np.uint8), [(0, 0, 1)] * 2),
         lambda: score_clip(np.zeros((3, 8, 8, 3), np.uint8), np.zeros((3, 8, 8, 3), np.uint8), [(0, 0, 1)] * 4),
+        lambda: temporal_error(np.zeros((3, 8, 8, 3), np.uint8), [(0, 0, 1)] * 2),
     ):
         with pytest.raises(CycleGANError) as caught:
             call()
