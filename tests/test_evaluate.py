@@ -953,7 +953,7 @@ def test_the_metrics_refuse_what_they_cannot_score_as_the_packages_api_does():
     """`psnr(a, b)` of two shapes raised a bare ValueError: a caller that catches CycleGANError, the one exception
     the package's API raises for a bad argument (`translate` does), let it through as a traceback."""
     from cyclegan.evaluate.distances import feature_distances
-    from cyclegan.evaluate.video import score_clip
+    from cyclegan.evaluate.video import score_clip, temporal_error
 
     a = torch.zeros(1, 3, 8, 8)
     for call in (
@@ -962,6 +962,9 @@ def test_the_metrics_refuse_what_they_cannot_score_as_the_packages_api_does():
         lambda: l1(a, a, value_range=(1.0, 1.0)),
         lambda: feature_distances(torch.zeros(3, 4), torch.zeros(3, 5)),
         lambda: score_clip(np.zeros((2, 8, 8, 3), np.uint8), np.zeros((2, 8, 4, 3), np.uint8), [(0, 0, 1)] * 2),
+        lambda: score_clip(np.zeros((3, 8, 8, 3), np.uint8), np.zeros((3, 8, 8, 3), np.uint8), [(0, 0, 1)] * 2),
+        lambda: score_clip(np.zeros((3, 8, 8, 3), np.uint8), np.zeros((3, 8, 8, 3), np.uint8), [(0, 0, 1)] * 4),
+        lambda: temporal_error(np.zeros((3, 8, 8, 3), np.uint8), [(0, 0, 1)] * 2),
     ):
         with pytest.raises(CycleGANError) as caught:
             call()
@@ -1066,3 +1069,22 @@ def test_translations_that_are_not_finite_are_named_not_left_to_onemkl(tmp_path,
     assert (
         f"warning: {ckpt}: 3 of 3 AtoB translations hold NaN or infinite values: its fd_lite0 and kid_lite0 are" in err
     )
+
+
+def test_a_missing_inception_weights_file_is_named_before_the_images_are_read(tmp_path, monkeypatch):
+    """`--backbone inception` without the weights file: the line asking for it came after every test image had
+    been decoded and every checkpoint read (minutes on a large split)."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    monkeypatch.delenv("CYCLEGAN_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(runner, "_drop_bad_images", lambda *a, **k: pytest.fail("the images were read"))
+    opts = runner.EvalOptions(
+        checkpoint=(str(ckpt),), data=str(tmp_path / "data"), backbone="inception", progress=False
+    )
+    with pytest.raises(CycleGANError, match="the inception backbone needs the FID Inception weights"):
+        runner.evaluate_checkpoints(opts)
+    with pytest.raises(CycleGANError, match=r"--inception-weights .*missing.pth: no such file"):
+        runner.evaluate_checkpoints(dataclasses.replace(opts, inception_weights=str(tmp_path / "missing.pth")))

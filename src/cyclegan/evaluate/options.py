@@ -45,7 +45,13 @@ class EvalOptions(Options):
         default_text="$CYCLEGAN_INCEPTION_WEIGHTS, then the torch hub cache",
     )
     out: str | None = opt(None, "write the report as JSON here", metavar="FILE.json")
-    save_images: str | None = opt(None, "write translations (DIR/AtoB/*.png) and grids", metavar="DIR")
+    save_images: str | None = opt(
+        None,
+        "write the translations as scored, at the evaluation size (DIR/AtoB/*.png; DIR/NN_stepS/AtoB/ with several "
+        "checkpoints), "
+        "and sample grids",
+        metavar="DIR",
+    )
     size: int | None = opt(
         None,
         "evaluate at N x N px (3 at least: SSIM's window)",

@@ -47,7 +47,7 @@ from ..report.grid import save_grid
 from ..run_files import FORMAT
 from .best import expand_runs, run_data
 from .distances import feature_distances, kid_subset_size
-from .features import load_backbone
+from .features import find_inception_weights, load_backbone
 from .metrics import l1, psnr, ssim
 from .options import EvalOptions
 
@@ -439,12 +439,15 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     """Evaluate each of `opts.checkpoint` (e.g. milestones of one run) on its split; one report each.
 
     The backbone and the real images' features are loaded and computed once for all of them. With
-    several checkpoints, --save-images writes under DIR/NN_stepS/.
+    several checkpoints, --save-images writes under DIR/NN_stepS/; an evaluation that fails leaves none of
+    the images it saved, for any checkpoint (the reports are returned only at the end).
     """
 
     checkpoints = expand_runs(opts.checkpoint)
     if not checkpoints:
         raise CycleGANError("give at least one --checkpoint")
+    if opts.backbone == "inception":  # a missing weights file was named after every test image had been decoded
+        find_inception_weights(opts.inception_weights)
     opts = dataclasses.replace(opts, checkpoint=checkpoints, data=opts.data or _one_data_root(checkpoints))
     images = _list_domains(opts)
     for line in (line for folder in images.folders for line in left_out(folder, reader="evaluate")):

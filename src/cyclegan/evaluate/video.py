@@ -35,6 +35,7 @@ def temporal_difference(frames: np.ndarray, cameras: list[Camera], t: int) -> tu
 def temporal_error(frames: np.ndarray, cameras: list[Camera]) -> float:
     """Mean |frame t - frame t-1 moved onto frame t by the camera| over t >= 1 and the pixels both frames
     see; frames uint8 or float (T, H, W, 3) in 0..255, one camera (ox, oy, s) per frame."""
+    _check_cameras(frames, cameras)
     if len(frames) < 2:
         return 0.0
     errors = []
@@ -42,6 +43,12 @@ def temporal_error(frames: np.ndarray, cameras: list[Camera]) -> float:
         diff, seen = temporal_difference(frames, cameras, t)
         errors.append(float(diff[seen].mean()))
     return float(np.mean(errors))
+
+
+def _check_cameras(frames: np.ndarray, cameras: list[Camera]) -> None:
+    """One camera per frame: fewer was an IndexError mid-clip, more scored the frames without a word."""
+    if len(cameras) != len(frames):
+        raise MetricInputError(f"{len(frames)} frames but {len(cameras)} cameras: give the camera of each frame")
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,7 @@ def score_clip(output: np.ndarray, truth: np.ndarray, cameras: list[Camera]) -> 
     """Scores of `output` against `truth`, both uint8 (T, H, W, 3), with the camera of each frame."""
     if output.shape != truth.shape:
         raise MetricInputError(f"output {output.shape} and truth {truth.shape} differ in shape")
+    _check_cameras(output, cameras)
     a, b = _unit(output), _unit(truth)
     return ClipScores(
         psnr=float(psnr(a, b, value_range=(0, 1)).mean()),
