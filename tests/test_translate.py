@@ -374,6 +374,17 @@ def test_a_killed_runs_temporary_beside_an_output_is_removed_when_it_is_written_
     assert sorted(p.name for p in out.iterdir()) == [other.name, "a.png"]
 
 
+def test_a_memory_budget_too_small_for_any_tile_is_refused_before_any_image(tiny, tmp_path, capsys):
+    """--max-memory whose tiles would be under 32 px stopped the command (exit 2, "option '--max-memory'") at
+    the first image that needed tiles, after the smaller images had been written."""
+    Image.new("RGB", (2, 2), "red").save(tmp_path / "dot.png")  # fits whole under any budget; read first
+    Image.new("RGB", (200, 150), "blue").save(tmp_path / "photo.png")
+    out = tmp_path / "out"
+    assert translate_cli(tiny, out, tmp_path / "dot.png", tmp_path / "photo.png", extra=["--max-memory", "1e-5"]) == 2
+    assert "option '--max-memory' 1e-05: this generator's activations would fit tiles of" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_a_size_under_the_generators_smallest_side_is_refused_and_a_thin_result_named(tiny, tmp_path, capsys):
     """Before: --size 3 on a 37x201 image wrote a 3x1 image without a word (and so did translate(size=3))."""
     from cyclegan.errors import CycleGANError

@@ -47,7 +47,7 @@ from .files import check_outputs, claim_folder, inside, is_atomic_temporary, uni
 from .inference import check_size, frames_left_out, is_out_of_memory, translate_batch, uncompiled
 from .loading import load_generator
 from .models.unet import UnetGenerator
-from .tiling import activation_bytes, least_size
+from .tiling import activation_bytes, check_budget, least_size
 from .translate_options import TemporalOptions, TilingOptions, TranslateOptions
 
 # --- files ----------------------------------------------------------------------------------------------
@@ -374,12 +374,14 @@ def translate_plan(
     (written files, one error line per input that was skipped)."""
 
     check_size(net, size, name="option '--size'")
+    tiling = tiling or TilingOptions()
+    if tiling.tile is None:  # tiles that fit --max-memory: refused before any image rather than at the first large one
+        check_budget(uncompiled(net), tiling.max_memory)
     errors = list(plan.errors)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     net = net.to(memory_format=execution.memory_format)  # weights in the activations' layout (no per-conv copies)
     net = execution.compiled(net, dynamic=None)  # images of many sizes: shape-generic after the second
-    tiling = tiling or TilingOptions()
     batch_pixels = tiling.max_memory * 1e9 / activation_bytes(uncompiled(net), 1, 1)  # what fits at once
     clips = [p for p in plan.files if is_clip_file(p)]  # video: see cyclegan.video
     batches = _batches(
