@@ -64,6 +64,9 @@ def test_the_api_takes_a_path_and_refuses_what_it_cannot_translate_in_one_line(r
     assert translate(G, tmp_path / "horse.png", size=50).size == (50, 31)
     with pytest.raises(CycleGANError, match="size must be a positive number"):
         translate(G, im, size=0)
+    for size in (True, 64.5, "64"):  # True was "size True is under the smallest side", 64.5 was taken
+        with pytest.raises(CycleGANError, match=r"^size must be a whole number of pixels \(the long side\), got "):
+            translate(G, im, size=size)
     with pytest.raises(CycleGANError, match=r"expected a tensor \(3, H, W\) .* got \(1, 1, 8, 8\)"):
         translate(G, torch.zeros(1, 1, 8, 8))
 
