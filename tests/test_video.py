@@ -397,6 +397,8 @@ def test_translate_video_api_refuses_to_replace(ckpt, tmp_path):
         cyclegan.translate_video(G, clip, clip, overwrite=True)
     with pytest.raises(CycleGANError, match=r"over the cap of 1000 pixels \(max_pixels\); give a smaller size$"):
         cyclegan.translate_video(G, clip, tmp_path / "big.mp4", size=64, max_pixels=1000)
+    with pytest.raises(CycleGANError, match=r"is a folder: give a clip file"):  # was "clip not found"
+        cyclegan.translate_video(G, tmp_path, tmp_path / "f.mp4")
 
 
 def test_translate_video_api_refuses_bad_arguments_in_one_line_before_any_work(ckpt, tmp_path):

@@ -195,6 +195,8 @@ def translate_video(
     check_net(G)
     check_clip_arguments(temporal=temporal, **kwargs)
     src, dst = Path(src), Path(dst)
+    if src.is_dir():  # it said "clip not found" of a folder that is there
+        raise CycleGANError(f"{src} is a folder: give a clip file (`cyclegan translate` takes folders of clips)")
     if not src.is_file():
         raise CycleGANError(f"clip not found: {src}")
     if src.suffix.lower() in set(IMAGE_EXTENSIONS) - set(ANIMATED_IMAGES):  # a PNG became an MP4 of one frame
