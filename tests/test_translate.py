@@ -346,6 +346,17 @@ def test_inputs_that_name_nothing_are_refused_before_the_output_folder_is_made(t
     assert translate_cli(tiny, out, tmp_path / "a.png", extra=["--skip-existing"]) == 0  # all done: not refused
 
 
+def test_skip_existing_with_everything_done_loads_no_generator(tiny, tmp_path, monkeypatch, capsys):
+    """Every output there: the generator was still loaded (a pretrained one downloaded) and compiled, for nothing."""
+    import cyclegan.translation
+
+    Image.new("RGB", (16, 16)).save(tmp_path / "a.png")
+    assert translate_cli(tiny, tmp_path / "out", tmp_path / "a.png") == 0
+    monkeypatch.setattr(cyclegan.translation, "load_generator", lambda *a, **k: pytest.fail("loaded for nothing"))
+    assert translate_cli(tiny, tmp_path / "out", tmp_path / "a.png", extra=["--skip-existing"]) == 0
+    assert "1 input(s) already translated" in capsys.readouterr().out
+
+
 def test_skip_existing_says_when_it_takes_a_numbered_name_as_translated(tiny, tmp_path, capsys):
     """Inputs sharing a name get img.png, img-2.png in the order given: run again with a new input sorted
     before them, --skip-existing took another input's output as translated and left one out, without a word."""

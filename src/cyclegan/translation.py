@@ -444,6 +444,8 @@ def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
     ) as plan:  # before work
         if plan.skipped:
             print(f"{plan.skipped} input(s) already translated in {opts.out}: left as they are")
+        if not plan.files:  # all done: no generator to load (nor a pretrained one to download)
+            return [], list(plan.errors)
         device = resolve_device(opts.device)
         net = load_generator(opts.checkpoint, opts.direction, device=device, ema=opts.ema)
         e = opts.execution
