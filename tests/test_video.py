@@ -368,6 +368,16 @@ def test_truncated_matroska_clip_is_refused_not_half_translated(ckpt, tmp_path, 
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"whole{suffix}"]  # the whole one is written
 
 
+def test_a_broken_clip_with_a_newline_in_its_name_is_named_once(ckpt, tmp_path, capsys):
+    """The error line named such a clip twice ("in/a\\nb.mkv: cannot read clip in/a\\nb.mkv: ..."): the
+    message writes the name escaped, and the check for it looked for the raw name."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a\nb.mp4").write_bytes(b"not a clip at all")
+    assert translate(ckpt, tmp_path / "out", tmp_path / "in") == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if "a\\nb.mp4" in line]
+    assert len(lines) == 1 and lines[0].startswith("error: cannot read clip ") and lines[0].count("a\\nb.mp4") == 1
+
+
 def test_clip_rules_of_translate(ckpt, tmp_path, capsys):
     clip = make_clip(tmp_path / "c.mp4", audio=False)
     assert translate(ckpt, tmp_path / "out", clip, extra=["--max-pixels", "1000"]) == 1  # 48x32 per frame

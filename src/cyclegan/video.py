@@ -221,7 +221,8 @@ def translate_clips(
         try:
             translate_clip(net, src, dst, **kwargs)
         except CycleGANError as e:
-            errors.append(str(e) if str(src) in str(e) else f"{src}: {e}")  # each line names its clip
+            named = escape(str(src)) in str(e)  # as the message writes it: a name's control characters escaped
+            errors.append(str(e) if named else f"{src}: {e}")  # each line names its clip, once
             continue
         written.append(dst)
         if on_done:
