@@ -378,6 +378,26 @@ def test_a_broken_clip_with_a_newline_in_its_name_is_named_once(ckpt, tmp_path, 
     assert len(lines) == 1 and lines[0].startswith("error: cannot read clip ") and lines[0].count("a\\nb.mp4") == 1
 
 
+def test_a_clip_output_made_by_another_program_meanwhile_is_left_alone(ckpt, tmp_path, capsys, monkeypatch):
+    """Without --overwrite an image is published only where no file is yet; a clip (minutes of work) replaced
+    whatever another program had put under its name meanwhile."""
+    from cyclegan.video import ClipTranslator
+
+    clip = make_clip(tmp_path / "c.mp4", n=3, audio=False)
+    target = tmp_path / "out" / "c.mp4"
+    translate_frames = ClipTranslator.__call__
+
+    def meanwhile(self, frames):
+        target.write_bytes(b"someone else's file")
+        return translate_frames(self, frames)
+
+    monkeypatch.setattr(ClipTranslator, "__call__", meanwhile)
+    assert translate(ckpt, tmp_path / "out", clip) == 1
+    assert "c.mp4 was created by another program while" in capsys.readouterr().err
+    assert target.read_bytes() == b"someone else's file"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["c.mp4"]  # no temporary left
+
+
 def test_clip_rules_of_translate(ckpt, tmp_path, capsys):
     clip = make_clip(tmp_path / "c.mp4", audio=False)
     assert translate(ckpt, tmp_path / "out", clip, extra=["--max-pixels", "1000"]) == 1  # 48x32 per frame

@@ -430,6 +430,7 @@ def translate_plan(
             batch_size=batch_size,
             max_pixels=max_pixels,
             progress=progress,
+            replace=plan.overwrite,  # without --overwrite, as images: a file made meanwhile is left alone
         )
     return written, errors
 

@@ -122,9 +122,11 @@ def translate_clip(
     batch_size: int = DEFAULT_BATCH,
     max_pixels: int = MAX_PIXELS,
     progress: bool = True,
+    replace: bool = True,
 ) -> int:
     """Translate the clip `src` into `dst` (no checks of `dst`: see `translate_video`); returns its frame
-    count. Raises CycleGANError naming `src` in one line if it cannot be read; nothing is then left at `dst`."""
+    count. Raises CycleGANError naming `src` in one line if it cannot be read; nothing is then left at `dst`.
+    `replace` False: refused in one line, and left alone, if a file appeared at `dst` while it was translated."""
     check_size(net, size)
     translator = ClipTranslator(net, temporal=temporal, tiling=tiling, execution=execution, size=size)
     out_size = None
@@ -144,7 +146,14 @@ def translate_clip(
             print(escape(f"{msg} (padded, little of it left); --size {need} keeps its short side"), file=sys.stderr)
     with torch.no_grad():
         return transcode(
-            src, dst, translator, out_size=out_size, batch=batch_size, max_pixels=max_pixels, progress=progress
+            src,
+            dst,
+            translator,
+            out_size=out_size,
+            batch=batch_size,
+            max_pixels=max_pixels,
+            progress=progress,
+            replace=replace,
         )
 
 
@@ -203,7 +212,7 @@ def translate_video(
         raise CycleGANError(f"{src} is a still image, not a clip: translate it with cyclegan.translate(G, path)")
     check_clip_output(src, dst)
     check_outputs([dst], overwrite=overwrite, inputs=[src])
-    return translate_clip(G, src, dst, temporal=temporal, **kwargs)
+    return translate_clip(G, src, dst, temporal=temporal, replace=overwrite, **kwargs)
 
 
 def translate_clips(
