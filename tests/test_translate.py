@@ -64,6 +64,9 @@ def test_the_api_takes_a_path_and_refuses_what_it_cannot_translate_in_one_line(r
     assert translate(G, tmp_path / "horse.png", size=50).size == (50, 31)
     with pytest.raises(CycleGANError, match="size must be a positive number"):
         translate(G, im, size=0)
+    for size in (True, 64.5, "64"):  # True was "size True is under the smallest side", 64.5 was taken
+        with pytest.raises(CycleGANError, match=r"^size must be a whole number of pixels \(the long side\), got "):
+            translate(G, im, size=size)
     with pytest.raises(CycleGANError, match=r"expected a tensor \(3, H, W\) .* got \(1, 1, 8, 8\)"):
         translate(G, torch.zeros(1, 1, 8, 8))
 
@@ -343,6 +346,17 @@ def test_inputs_that_name_nothing_are_refused_before_the_output_folder_is_made(t
     assert translate_cli(tiny, out, tmp_path / "a.png", extra=["--skip-existing"]) == 0  # all done: not refused
 
 
+def test_skip_existing_with_everything_done_loads_no_generator(tiny, tmp_path, monkeypatch, capsys):
+    """Every output there: the generator was still loaded (a pretrained one downloaded) and compiled, for nothing."""
+    import cyclegan.translation
+
+    Image.new("RGB", (16, 16)).save(tmp_path / "a.png")
+    assert translate_cli(tiny, tmp_path / "out", tmp_path / "a.png") == 0
+    monkeypatch.setattr(cyclegan.translation, "load_generator", lambda *a, **k: pytest.fail("loaded for nothing"))
+    assert translate_cli(tiny, tmp_path / "out", tmp_path / "a.png", extra=["--skip-existing"]) == 0
+    assert "1 input(s) already translated" in capsys.readouterr().out
+
+
 def test_skip_existing_says_when_it_takes_a_numbered_name_as_translated(tiny, tmp_path, capsys):
     """Inputs sharing a name get img.png, img-2.png in the order given: run again with a new input sorted
     before them, --skip-existing took another input's output as translated and left one out, without a word."""
@@ -372,6 +386,17 @@ def test_a_killed_runs_temporary_beside_an_output_is_removed_when_it_is_written_
     other.write_bytes(b"not this run's output")
     assert translate_cli(tiny, out, tmp_path / "a.png") == 0
     assert sorted(p.name for p in out.iterdir()) == [other.name, "a.png"]
+
+
+def test_a_memory_budget_too_small_for_any_tile_is_refused_before_any_image(tiny, tmp_path, capsys):
+    """--max-memory whose tiles would be under 32 px stopped the command (exit 2, "option '--max-memory'") at
+    the first image that needed tiles, after the smaller images had been written."""
+    Image.new("RGB", (2, 2), "red").save(tmp_path / "dot.png")  # fits whole under any budget; read first
+    Image.new("RGB", (200, 150), "blue").save(tmp_path / "photo.png")
+    out = tmp_path / "out"
+    assert translate_cli(tiny, out, tmp_path / "dot.png", tmp_path / "photo.png", extra=["--max-memory", "1e-5"]) == 2
+    assert "option '--max-memory' 1e-05: this generator's activations would fit tiles of" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_a_size_under_the_generators_smallest_side_is_refused_and_a_thin_result_named(tiny, tmp_path, capsys):

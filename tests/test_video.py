@@ -368,6 +368,36 @@ def test_truncated_matroska_clip_is_refused_not_half_translated(ckpt, tmp_path, 
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"whole{suffix}"]  # the whole one is written
 
 
+def test_a_broken_clip_with_a_newline_in_its_name_is_named_once(ckpt, tmp_path, capsys):
+    """The error line named such a clip twice ("in/a\\nb.mkv: cannot read clip in/a\\nb.mkv: ..."): the
+    message writes the name escaped, and the check for it looked for the raw name."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a\nb.mp4").write_bytes(b"not a clip at all")
+    assert translate(ckpt, tmp_path / "out", tmp_path / "in") == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if "a\\nb.mp4" in line]
+    assert len(lines) == 1 and lines[0].startswith("error: cannot read clip ") and lines[0].count("a\\nb.mp4") == 1
+
+
+def test_a_clip_output_made_by_another_program_meanwhile_is_left_alone(ckpt, tmp_path, capsys, monkeypatch):
+    """Without --overwrite an image is published only where no file is yet; a clip (minutes of work) replaced
+    whatever another program had put under its name meanwhile."""
+    from cyclegan.video import ClipTranslator
+
+    clip = make_clip(tmp_path / "c.mp4", n=3, audio=False)
+    target = tmp_path / "out" / "c.mp4"
+    translate_frames = ClipTranslator.__call__
+
+    def meanwhile(self, frames):
+        target.write_bytes(b"someone else's file")
+        return translate_frames(self, frames)
+
+    monkeypatch.setattr(ClipTranslator, "__call__", meanwhile)
+    assert translate(ckpt, tmp_path / "out", clip) == 1
+    assert "c.mp4 was created by another program while" in capsys.readouterr().err
+    assert target.read_bytes() == b"someone else's file"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["c.mp4"]  # no temporary left
+
+
 def test_clip_rules_of_translate(ckpt, tmp_path, capsys):
     clip = make_clip(tmp_path / "c.mp4", audio=False)
     assert translate(ckpt, tmp_path / "out", clip, extra=["--max-pixels", "1000"]) == 1  # 48x32 per frame
@@ -397,6 +427,8 @@ def test_translate_video_api_refuses_to_replace(ckpt, tmp_path):
         cyclegan.translate_video(G, clip, clip, overwrite=True)
     with pytest.raises(CycleGANError, match=r"over the cap of 1000 pixels \(max_pixels\); give a smaller size$"):
         cyclegan.translate_video(G, clip, tmp_path / "big.mp4", size=64, max_pixels=1000)
+    with pytest.raises(CycleGANError, match=r"is a folder: give a clip file"):  # was "clip not found"
+        cyclegan.translate_video(G, tmp_path, tmp_path / "f.mp4")
 
 
 def test_translate_video_api_refuses_bad_arguments_in_one_line_before_any_work(ckpt, tmp_path):

@@ -235,12 +235,14 @@ def transcode(
     batch: int = 8,
     max_pixels: int | None = None,
     progress: bool = True,
+    replace: bool = True,
 ) -> int:
     """Decode `src`, translate its frames with `process` in batches of up to `batch`, write the result to
     `dst` (same kind of clip; `out_size` (W, H) when `process` changes the size); returns the frame count.
 
     Raises CycleGANError (one line, naming `src`) when `src` cannot be decoded, is truncated, or declares
-    frames of more than `max_pixels` pixels; nothing is then left under `dst`.
+    frames of more than `max_pixels` pixels; nothing is then left under `dst`. `replace` False: `dst` is
+    made only if no file has its name at the end (one made meanwhile by another program is left alone).
     """
     src, dst = Path(src), Path(dst)
     check_clip_output(src, dst)
@@ -272,7 +274,9 @@ def transcode(
     else:
         write = lambda tmp: _write_video(src, tmp, dst, run, size, batch)  # noqa: E731
     try:
-        write_atomic(dst, write)
+        write_atomic(dst, write, replace=replace)
+    except FileExistsError:  # as an image's (`translation.translate_plan`): a clip takes minutes
+        raise CycleGANError(f"{dst} was created by another program while {src} was translated; left alone") from None
     finally:
         bar.close()
     return count

@@ -56,6 +56,8 @@ def check_size(net: nn.Module, size: int | None, *, name: str = "size") -> None:
     short side padded up to what the network needs. An image that is itself that small is still translated."""
     if size is None:
         return
+    if isinstance(size, bool) or not isinstance(size, int):  # True was "size True is under ...", 64.5 taken
+        raise CycleGANError(f"{name} must be a whole number of pixels (the long side), got {size!r}")
     least = least_size(uncompiled(net))
     if size <= 0:
         raise CycleGANError(f"{name} must be a positive number of pixels (the long side), got {size}")

@@ -159,6 +159,21 @@ class TilePlan:
         return self.tile == 0
 
 
+def check_budget(net: nn.Module, max_memory_gb: float) -> int:
+    """The side of the largest tile whose activations fit `max_memory_gb`; refused (one line naming
+    --max-memory) when under MIN_TILE. `translate` asks before any image: the answer is the same for all,
+    and an image that needed tiles stopped the command (exit 2) after the smaller ones were written."""
+    m, per_pixel = size_multiple(net), activation_bytes(net, 1, 1)
+    tile = int(math.sqrt(max_memory_gb * 1e9 / per_pixel)) // m * m
+    if tile < MIN_TILE:
+        least = MIN_TILE**2 * per_pixel / 1e9
+        raise CycleGANError(
+            f"option '--max-memory' {max_memory_gb:g}: this generator's activations would fit tiles of only "
+            f"{max(tile, 0)} px (under {MIN_TILE} px, too small to translate); give at least {least:.2g}"
+        )
+    return tile
+
+
 def plan_tiles(
     net: nn.Module,
     height: int,
@@ -181,13 +196,7 @@ def plan_tiles(
     if tile is None:
         if activation_bytes(net, height, width) <= budget:
             return TilePlan(0, 0, 0)
-        tile = int(math.sqrt(budget / per_pixel)) // m * m
-        if tile < MIN_TILE:
-            least = MIN_TILE**2 * per_pixel / 1e9
-            raise CycleGANError(
-                f"option '--max-memory' {max_memory_gb:g}: this generator's activations would fit tiles of only "
-                f"{max(tile, 0)} px (under {MIN_TILE} px, too small to translate); give at least {least:.2g}"
-            )
+        tile = check_budget(net, max_memory_gb)
         overlap = min(overlap, tile // 4)  # a small budget: tiles smaller than the overlap asked for
     tile = max(2 * m, -(-tile // m) * m)  # up: an overlap under half the tile asked for stays under half of it
     if height <= tile and width <= tile:

@@ -127,7 +127,7 @@ class TranslateOptions(Options):
         gt=0,
     )
     batch_size: int = opt(4, "images of equal size, or a clip's frames, per batch", gt=0)
-    ext: Literal["png", "jpg", "webp", "tif"] = opt("png", "output format")
+    ext: Literal["png", "jpg", "webp", "tif"] = opt("png", "output format of images (a clip keeps its own kind)")
     overwrite: bool = overwrite_option()
     skip_existing: bool = opt(
         False,

@@ -47,7 +47,7 @@ from .files import check_outputs, claim_folder, inside, is_atomic_temporary, uni
 from .inference import check_size, frames_left_out, is_out_of_memory, translate_batch, uncompiled
 from .loading import load_generator
 from .models.unet import UnetGenerator
-from .tiling import activation_bytes, least_size
+from .tiling import activation_bytes, check_budget, least_size
 from .translate_options import TemporalOptions, TilingOptions, TranslateOptions
 
 # --- files ----------------------------------------------------------------------------------------------
@@ -374,12 +374,14 @@ def translate_plan(
     (written files, one error line per input that was skipped)."""
 
     check_size(net, size, name="option '--size'")
+    tiling = tiling or TilingOptions()
+    if tiling.tile is None:  # tiles that fit --max-memory: refused before any image rather than at the first large one
+        check_budget(uncompiled(net), tiling.max_memory)
     errors = list(plan.errors)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     net = net.to(memory_format=execution.memory_format)  # weights in the activations' layout (no per-conv copies)
     net = execution.compiled(net, dynamic=None)  # images of many sizes: shape-generic after the second
-    tiling = tiling or TilingOptions()
     batch_pixels = tiling.max_memory * 1e9 / activation_bytes(uncompiled(net), 1, 1)  # what fits at once
     clips = [p for p in plan.files if is_clip_file(p)]  # video: see cyclegan.video
     batches = _batches(
@@ -428,6 +430,7 @@ def translate_plan(
             batch_size=batch_size,
             max_pixels=max_pixels,
             progress=progress,
+            replace=plan.overwrite,  # without --overwrite, as images: a file made meanwhile is left alone
         )
     return written, errors
 
@@ -442,6 +445,8 @@ def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
     ) as plan:  # before work
         if plan.skipped:
             print(f"{plan.skipped} input(s) already translated in {opts.out}: left as they are")
+        if not plan.files:  # all done: no generator to load (nor a pretrained one to download)
+            return [], list(plan.errors)
         device = resolve_device(opts.device)
         net = load_generator(opts.checkpoint, opts.direction, device=device, ema=opts.ema)
         e = opts.execution

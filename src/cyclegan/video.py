@@ -122,9 +122,11 @@ def translate_clip(
     batch_size: int = DEFAULT_BATCH,
     max_pixels: int = MAX_PIXELS,
     progress: bool = True,
+    replace: bool = True,
 ) -> int:
     """Translate the clip `src` into `dst` (no checks of `dst`: see `translate_video`); returns its frame
-    count. Raises CycleGANError naming `src` in one line if it cannot be read; nothing is then left at `dst`."""
+    count. Raises CycleGANError naming `src` in one line if it cannot be read; nothing is then left at `dst`.
+    `replace` False: refused in one line, and left alone, if a file appeared at `dst` while it was translated."""
     check_size(net, size)
     translator = ClipTranslator(net, temporal=temporal, tiling=tiling, execution=execution, size=size)
     out_size = None
@@ -144,7 +146,14 @@ def translate_clip(
             print(escape(f"{msg} (padded, little of it left); --size {need} keeps its short side"), file=sys.stderr)
     with torch.no_grad():
         return transcode(
-            src, dst, translator, out_size=out_size, batch=batch_size, max_pixels=max_pixels, progress=progress
+            src,
+            dst,
+            translator,
+            out_size=out_size,
+            batch=batch_size,
+            max_pixels=max_pixels,
+            progress=progress,
+            replace=replace,
         )
 
 
@@ -195,13 +204,15 @@ def translate_video(
     check_net(G)
     check_clip_arguments(temporal=temporal, **kwargs)
     src, dst = Path(src), Path(dst)
+    if src.is_dir():  # it said "clip not found" of a folder that is there
+        raise CycleGANError(f"{src} is a folder: give a clip file (`cyclegan translate` takes folders of clips)")
     if not src.is_file():
         raise CycleGANError(f"clip not found: {src}")
     if src.suffix.lower() in set(IMAGE_EXTENSIONS) - set(ANIMATED_IMAGES):  # a PNG became an MP4 of one frame
         raise CycleGANError(f"{src} is a still image, not a clip: translate it with cyclegan.translate(G, path)")
     check_clip_output(src, dst)
     check_outputs([dst], overwrite=overwrite, inputs=[src])
-    return translate_clip(G, src, dst, temporal=temporal, **kwargs)
+    return translate_clip(G, src, dst, temporal=temporal, replace=overwrite, **kwargs)
 
 
 def translate_clips(
@@ -219,7 +230,8 @@ def translate_clips(
         try:
             translate_clip(net, src, dst, **kwargs)
         except CycleGANError as e:
-            errors.append(str(e) if str(src) in str(e) else f"{src}: {e}")  # each line names its clip
+            named = escape(str(src)) in str(e)  # as the message writes it: a name's control characters escaped
+            errors.append(str(e) if named else f"{src}: {e}")  # each line names its clip, once
             continue
         written.append(dst)
         if on_done:
