@@ -650,3 +650,19 @@ def test_style_sizes_too_small_for_a_backbone_are_refused_before_timing_in_bench
         f"error: option '--style-sizes' 16: --content {content} is 16x12 px once resized, and the vgg19 backbone's "
         "layers need 16 px a side; give larger --style-sizes or drop vgg19 from --backbones\n"
     )
+
+
+def test_a_direction_the_tiles_checkpoint_lacks_names_tile_direction(tmp_path, capsys):
+    """The hint was translate's 'use --direction AtoB', an option --task tiles does not have."""
+    from cyclegan.checkpoint import FORMAT
+    from cyclegan.config import resolve
+    from cyclegan.models import build_networks
+
+    cfg = resolve({"family": "pix2pix", "ngf": 4, "ndf": 4, "size": 32})
+    torch.manual_seed(0)
+    models = {k: m.state_dict() for k, m in build_networks(cfg).items()}
+    ckpt = tmp_path / "p2p.pt"
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 0, "models": models}, ckpt)
+    flags = ["--tile-checkpoint", str(ckpt), "--tile-direction", "BtoA", "--large", "0", "0"]
+    assert main(["bench", "--task", "tiles", *flags, "--seam-size", "64", "--seam-tile", "32"]) == 2
+    assert capsys.readouterr().err.endswith("translates A to B only; use --tile-direction AtoB\n")

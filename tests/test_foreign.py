@@ -224,6 +224,7 @@ BAD = {
         "model.1.weight is a meta tensor (no data)",
     ),
     "keys not names": (lambda: {0: torch.zeros(3)}, "no AtoB generator among the entries 0"),
+    "an empty dict": (dict, "g.pth: found an empty dict, expected a cyclegan checkpoint or a generator state dict"),
 }
 
 

@@ -34,7 +34,10 @@ from .options import BenchOptions, TileBenchOptions
 
 def _tiles_generator(t: TileBenchOptions, device: torch.device) -> tuple[nn.Module, str]:
     if t.tile_checkpoint:
-        net = load_generator(t.tile_checkpoint, t.tile_direction, device=device)
+        try:
+            net = load_generator(t.tile_checkpoint, t.tile_direction, device=device)
+        except CycleGANError as e:  # a direction the model lacks: "use --direction AtoB", bench's is --tile-direction
+            raise CycleGANError(str(e).replace("--direction", "--tile-direction")) from None
         return net, f"{t.tile_checkpoint} {t.tile_direction}"
     torch.manual_seed(0)
     return build_generator(ModelConfig(n_blocks=9)).eval().to(device), "paper generator, random weights"

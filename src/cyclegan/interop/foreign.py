@@ -96,6 +96,8 @@ def select_state_dict(obj: object, direction: str, *, source: str) -> dict[str, 
         return dict(obj)  # type: ignore[arg-type]
     if not isinstance(obj, Mapping):
         raise CycleGANError(f"{source}: found a {type(obj).__name__}, {EXPECTED}")
+    if not obj:  # said "no AtoB generator among the entries ;"
+        raise CycleGANError(f"{source}: found an empty dict, {EXPECTED}")
     for key in (*DIRECTION_KEYS[direction], *WRAPPER_KEYS):
         if key in obj and _is_state_dict(obj[key]):
             return dict(obj[key])
