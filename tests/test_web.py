@@ -1315,6 +1315,47 @@ def test_browser_translate_errors_and_runs(run, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_url_sent_as_an_upload_is_not_fetched_by_the_server(tmp_path, run, monkeypatch):
+    """Gradio downloads a file input given as an http(s) URL instead of an upload path: a visitor's request
+    named any public address and the server fetched it, whole into memory, with no --max-upload-mb (a hostile
+    probe, by reading Gradio). Now the page's file inputs take uploads only, and nothing is fetched. Here a
+    loopback server stands in for a public one (Gradio refuses private addresses by itself)."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import socket
+    import urllib.request
+
+    import gradio.processing_utils as gradio_files
+
+    from cyclegan.web import app as app_module
+    from cyclegan.web.serve import ServeOptions
+    from helpers import RangeServer, serving
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    monkeypatch.setattr(gradio_files, "PUBLIC_HOSTNAME_WHITELIST", ["127.0.0.1"])  # as if it were public
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    opts = ServeOptions(runs=(str(run),), device="cpu", port=port)
+    page = app_module.build_app(opts, [], tmp_path / "work")
+    with serving(RangeServer()) as remote:
+        remote.files["/photo.png"] = _png(tmp_path / "photo.png", 24, 20).read_bytes()
+        url = f"http://127.0.0.1:{remote.server_address[1]}/photo.png"
+        try:
+            app_module.launch(page, opts, block=False)
+            file = {"path": url, "meta": {"_type": "gradio.FileData"}}
+            body = json.dumps({"data": [[file], page.engine.models()[0].key, "AtoB"]}).encode()
+            call = f"http://127.0.0.1:{port}/gradio_api/call/translate"
+            request = urllib.request.Request(call, data=body, headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=30) as r:
+                event = json.loads(r.read())["event_id"]
+            with urllib.request.urlopen(f"{call}/{event}", timeout=60) as r:
+                answer = r.read().decode()
+        finally:
+            page.close()
+    assert remote.requests == [] and "event: error" in answer
+
+
+@pytest.mark.slow
 def test_the_server_names_its_address_without_gradio_s_share_advice(tmp_path, run, capsys, monkeypatch):
     """`cyclegan serve` printed Gradio's lines, among them "To create a public link, set `share=True` in
     `launch()`": advice for a Python caller that the command has no option for. Now one line of ours names the

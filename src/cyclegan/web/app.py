@@ -65,7 +65,33 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
             **LIGHT_EVENTS,
         )
         runs_tab.redraw_on(timer, app)
+    for block in app.blocks.values():
+        if isinstance(block, gr.File):
+            uploads_only(block)
     return app
+
+
+def uploads_only(component: gr.File) -> None:
+    """Have `component` take uploads only: Gradio downloads a file input given as an http(s) URL, so a request
+    naming any public address had the server fetch it, whole into memory and past --max-upload-mb. Set on the
+    component itself: one replaced by a property update would lose it, and no file input of the page is updated."""
+
+    def refuse(path: object) -> None:
+        if isinstance(path, str) and path.lower().startswith(("http://", "https://")):
+            raise gr.Error("a file is taken as an upload, not as an address to fetch", print_exception=False)
+
+    move, move_async = component.move_resource_to_block_cache, component.async_move_resource_to_block_cache
+
+    def checked(path):
+        refuse(path)
+        return move(path)
+
+    async def checked_async(path):
+        refuse(path)
+        return await move_async(path)
+
+    component.move_resource_to_block_cache = checked
+    component.async_move_resource_to_block_cache = checked_async
 
 
 def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
