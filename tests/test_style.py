@@ -505,3 +505,40 @@ def test_an_optimisation_larger_than_the_free_memory_is_refused_before_it_starts
     gatys.check_memory(lite0, x, {}, opts)  # the size it names passes
     with pytest.raises(CycleGANError, match="a smaller --style-size"):
         gatys.check_memory(lite0, x[..., :8, :8], {"s.png": torch.zeros(1, 3, 4096, 4096)}, opts)
+
+
+def test_a_weights_file_of_another_kind_says_what_it_is_and_what_to_give(tmp_path, vgg_file, capsys):
+    """An exported TorchScript file as --weights was told to "give the training run's folder or its checkpoint.pt";
+    a file with conv layers missing or of VGG19 with batch norm got torch's key list cut mid-name at 150 characters,
+    its keys stripped of "features.", with no option and no fix (the batch-norm one "a damaged file"); a folder was
+    "no such file"."""
+    import warnings
+
+    from torchvision.models.vgg import cfgs, make_layers
+
+    from cyclegan.cli import main
+
+    content = _image(tmp_path / "c.png", 24, 24, seed=3)
+    state = torch.load(vgg_file, weights_only=True)
+    with warnings.catch_warnings():  # torch.jit is deprecated in newer torch; its files are still met
+        warnings.simplefilter("ignore")
+        torch.jit.script(torch.nn.Conv2d(3, 3, 1)).save(tmp_path / "exported.pt")
+    torch.save({k: v for k, v in state.items() if k.startswith("features.0.")}, tmp_path / "first_conv.pth")
+    bn = {f"features.{k}": v for k, v in make_layers(cfgs["E"], batch_norm=True).state_dict().items()}
+    torch.save(bn, tmp_path / "vgg19_bn.pth")
+    torch.save(torch.zeros(3), tmp_path / "tensor.pth")
+    args = ["stylize", "--content", str(content), "--style", str(content), "--size", "16", "--steps", "1"]
+    args += ["--backbone", "vgg19", "--out", str(tmp_path / "o.png"), "--no-progress"]
+    for weights, what in [
+        ("exported.pt", "it is an exported model (TorchScript), not a weights file;"),
+        ("first_conv.pth", "does not fit VGG19's conv layers: tensors 30 missing (features.2.weight, features.2.bias,"),
+        ("vgg19_bn.pth", "(batch-norm statistics: a vgg19_bn file?);"),
+        ("tensor.pth", "is not a state dict (a dict of tensors in torchvision's key format) but a Tensor;"),
+    ]:
+        assert main([*args, "--weights", str(tmp_path / weights)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: option '--weights': ") and err.count("\n") == 1, err
+        assert what in err and err.rstrip().endswith("give torchvision's VGG19 weights file, or use --backbone lite0")
+        assert "checkpoint.pt" not in err
+    assert main([*args, "--weights", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"error: option '--weights': {tmp_path} is a folder, not a weights file\n"
