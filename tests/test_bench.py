@@ -581,3 +581,17 @@ def test_a_json_that_cannot_be_written_after_the_measuring_is_one_line(tmp_path,
     assert captured.err.strip() == (
         f"error: option '--json': cannot write {out} (No space left on device); the figures are printed above"
     )
+
+
+def test_gatys_step_times_are_the_intervals_between_its_steps_only(tmp_path):
+    """The step times were the intervals from the third forward pass on: with the memory probe's pass before the
+    content's and the style's, the first "step" was the style's pass and the set-up."""
+    from cyclegan.bench.style import style_backbone, time_gatys
+
+    content = make_images(tmp_path / "content", 1, seed=5)[0]
+    net, _ = style_backbone("lite0")
+    for optimizer in ("lbfgs", "adam"):
+        _, per_step, _ = time_gatys(
+            str(content), str(content), net=net, backbone="lite0", size=24, steps=3, optimizer=optimizer, device="cpu"
+        )
+        assert len(per_step) == 2, optimizer
