@@ -542,3 +542,19 @@ def test_a_weights_file_of_another_kind_says_what_it_is_and_what_to_give(tmp_pat
         assert "checkpoint.pt" not in err
     assert main([*args, "--weights", str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"error: option '--weights': {tmp_path} is a folder, not a weights file\n"
+
+
+def test_a_pil_image_with_exif_orientation_is_stylised_upright_as_its_file_is(tmp_path, lite0):
+    """A phone photo opened with Image.open (EXIF orientation 6: turn it a quarter) came out lying on its side
+    from the Python API, and upright given as a file; the caller's image is left as it was."""
+    from cyclegan.style import load_image_01
+
+    path = tmp_path / "phone.jpg"
+    im = Image.open(_image(tmp_path / "c.png", 24, 16, seed=1))
+    exif = im.getexif()
+    exif[0x0112] = 6
+    im.save(path, exif=exif)
+    opened = Image.open(path)
+    assert torch.equal(load_image_01(opened, None), load_image_01(path, None))
+    r = stylize(opened, _stripes(tmp_path / "s.png", 16), GatysOptions(backbone="lite0", size=24, steps=1), net=lite0)
+    assert r.image.size == (16, 24) and opened.size == (24, 16)
