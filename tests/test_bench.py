@@ -666,3 +666,17 @@ def test_a_direction_the_tiles_checkpoint_lacks_names_tile_direction(tmp_path, c
     flags = ["--tile-checkpoint", str(ckpt), "--tile-direction", "BtoA", "--large", "0", "0"]
     assert main(["bench", "--task", "tiles", *flags, "--seam-size", "64", "--seam-tile", "32"]) == 2
     assert capsys.readouterr().err.endswith("translates A to B only; use --tile-direction AtoB\n")
+
+
+def test_gatys_step_times_are_the_intervals_between_its_steps_only(tmp_path):
+    """The step times were the intervals from the third forward pass on: with the memory probe's pass before the
+    content's and the style's, the first "step" was the style's pass and the set-up."""
+    from cyclegan.bench.style import style_backbone, time_gatys
+
+    content = make_images(tmp_path / "content", 1, seed=5)[0]
+    net, _ = style_backbone("lite0")
+    for optimizer in ("lbfgs", "adam"):
+        _, per_step, _ = time_gatys(
+            str(content), str(content), net=net, backbone="lite0", size=24, steps=3, optimizer=optimizer, device="cpu"
+        )
+        assert len(per_step) == 2, optimizer

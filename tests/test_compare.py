@@ -324,3 +324,20 @@ def test_ctrl_c_keeps_the_images_compared_so_far_and_their_report(checkpoint, tm
         f"{stem}_{k}.png" for k in ("cyclegan", "gatys", "input")
     ]
     assert (out / "grid.png").is_file() and (out / "report.html").is_file()
+
+
+def test_the_report_says_where_its_seconds_were_measured(checkpoint, tmp_path, capsys):
+    """Seconds per image, CycleGAN's forward pass against Gatys' optimisation, were reported without the device
+    or the threads they were measured on."""
+    from cyclegan.cli import main
+
+    content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))
+    out = tmp_path / "cmp"
+    args = ["--checkpoint", str(checkpoint), "--direction", "AtoB", "--content", str(content[0])]
+    args += ["--style", str(content[0]), "--out", str(out), "--size", "24", "--steps", "1", "--backbone", "lite0"]
+    assert main(["compare", *args, "--device", "cpu", "--no-progress"]) == 0
+    n = torch.get_num_threads()
+    where = f"cpu ({n} thread{'s' * (n != 1)})"
+    assert f"seconds measured on {where}, fp32" in capsys.readouterr().out
+    assert json.loads((out / "report.json").read_text())["device"] == where
+    assert f"seconds measured on {where}, fp32" in (out / "report.html").read_text()

@@ -505,3 +505,56 @@ def test_an_optimisation_larger_than_the_free_memory_is_refused_before_it_starts
     gatys.check_memory(lite0, x, {}, opts)  # the size it names passes
     with pytest.raises(CycleGANError, match="a smaller --style-size"):
         gatys.check_memory(lite0, x[..., :8, :8], {"s.png": torch.zeros(1, 3, 4096, 4096)}, opts)
+
+
+def test_a_weights_file_of_another_kind_says_what_it_is_and_what_to_give(tmp_path, vgg_file, capsys):
+    """An exported TorchScript file as --weights was told to "give the training run's folder or its checkpoint.pt";
+    a file with conv layers missing or of VGG19 with batch norm got torch's key list cut mid-name at 150 characters,
+    its keys stripped of "features.", with no option and no fix (the batch-norm one "a damaged file"); a folder was
+    "no such file"."""
+    import warnings
+
+    from torchvision.models.vgg import cfgs, make_layers
+
+    from cyclegan.cli import main
+
+    content = _image(tmp_path / "c.png", 24, 24, seed=3)
+    state = torch.load(vgg_file, weights_only=True)
+    with warnings.catch_warnings():  # torch.jit is deprecated in newer torch; its files are still met
+        warnings.simplefilter("ignore")
+        torch.jit.script(torch.nn.Conv2d(3, 3, 1)).save(tmp_path / "exported.pt")
+    torch.save({k: v for k, v in state.items() if k.startswith("features.0.")}, tmp_path / "first_conv.pth")
+    bn = {f"features.{k}": v for k, v in make_layers(cfgs["E"], batch_norm=True).state_dict().items()}
+    torch.save(bn, tmp_path / "vgg19_bn.pth")
+    torch.save(torch.zeros(3), tmp_path / "tensor.pth")
+    args = ["stylize", "--content", str(content), "--style", str(content), "--size", "16", "--steps", "1"]
+    args += ["--backbone", "vgg19", "--out", str(tmp_path / "o.png"), "--no-progress"]
+    for weights, what in [
+        ("exported.pt", "it is an exported model (TorchScript), not a weights file;"),
+        ("first_conv.pth", "does not fit VGG19's conv layers: tensors 30 missing (features.2.weight, features.2.bias,"),
+        ("vgg19_bn.pth", "(batch-norm statistics: a vgg19_bn file?);"),
+        ("tensor.pth", "is not a state dict (a dict of tensors in torchvision's key format) but a Tensor;"),
+    ]:
+        assert main([*args, "--weights", str(tmp_path / weights)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: option '--weights': ") and err.count("\n") == 1, err
+        assert what in err and err.rstrip().endswith("give torchvision's VGG19 weights file, or use --backbone lite0")
+        assert "checkpoint.pt" not in err
+    assert main([*args, "--weights", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"error: option '--weights': {tmp_path} is a folder, not a weights file\n"
+
+
+def test_a_pil_image_with_exif_orientation_is_stylised_upright_as_its_file_is(tmp_path, lite0):
+    """A phone photo opened with Image.open (EXIF orientation 6: turn it a quarter) came out lying on its side
+    from the Python API, and upright given as a file; the caller's image is left as it was."""
+    from cyclegan.style import load_image_01
+
+    path = tmp_path / "phone.jpg"
+    im = Image.open(_image(tmp_path / "c.png", 24, 16, seed=1))
+    exif = im.getexif()
+    exif[0x0112] = 6
+    im.save(path, exif=exif)
+    opened = Image.open(path)
+    assert torch.equal(load_image_01(opened, None), load_image_01(path, None))
+    r = stylize(opened, _stripes(tmp_path / "s.png", 16), GatysOptions(backbone="lite0", size=24, steps=1), net=lite0)
+    assert r.image.size == (16, 24) and opened.size == (24, 16)

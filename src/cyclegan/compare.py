@@ -288,6 +288,14 @@ def kid_against_target(
     return kid
 
 
+def device_text(device: torch.device) -> str:
+    """Where the seconds of a comparison were measured, for its report: the device and its threads or name."""
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    n = torch.get_num_threads()
+    return f"{device} ({n} thread{'s' * (n != 1)})" if device.type == "cpu" else str(device)
+
+
 def caveats(gatys_backbone: str, inputs: Inputs, n_images: int, refs_per_image: int = 1) -> list[str]:
     """Notes for the reader where the set-up favours one method, the numbers are noisy or fewer references were
     drawn than asked for."""
@@ -489,6 +497,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         notes=notes,
         skipped=skipped,
         interrupted=interrupted is not None,
+        device=device_text(device),
     )
     write_json(asdict(report), out / "report.json")
     html = render_compare_html(report)

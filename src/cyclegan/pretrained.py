@@ -104,16 +104,20 @@ def vgg19_state_dict(weights: str | None = None, *, download: bool = True) -> di
     key format) or torchvision's cache, downloading into the cache through torchvision's weights API when
     `download` and the cache is empty. Every load uses weights_only=True."""
 
+    name, fix = _named(weights)
     if weights:
         path = Path(weights)
         if not path.is_file():
-            raise CycleGANError(f"option '--weights': no such file {path}")
-        fix = "give torchvision's VGG19 weights file, or use --backbone lite0"
-        state = _load_weights_file(path, fix=fix, option="--weights")
+            raise CycleGANError(
+                f"option '--weights': {path} is a folder, not a weights file"
+                if path.is_dir()
+                else f"option '--weights': no such file {path}"
+            )
+        state = _load_weights_file(path, name=name, fix=fix, option="--weights")
     else:
         path = vgg19_cached_path()
         if path.is_file():
-            state = _load_weights_file(path, fix="delete it to download it again, or use --backbone lite0")
+            state = _load_weights_file(path, name=name, fix=fix)
         elif not download:
             raise CycleGANError(_vgg19_missing_message(path))
         else:
@@ -129,31 +133,34 @@ def vgg19_state_dict(weights: str | None = None, *, download: bool = True) -> di
     if not features:
         keys = ", ".join(map(str, list(state)[:3]))
         raise CycleGANError(
-            f"{path} is not a torchvision VGG19 state dict (expected keys like features.0.weight, got {keys})"
-        )
-    # load_state_dict casts integers to float without a word, and NaN weights made every loss NaN (an image of NaN)
-    bad = next((k for k, v in features.items() if not _finite_floats(v)), None)
-    if bad is not None:
-        raise CycleGANError(
-            f"{path}: {bad} is not a tensor of finite floating-point weights: a damaged file; give torchvision's "
-            "VGG19 weights file, or use --backbone lite0"
+            f"{name} is not a torchvision VGG19 state dict (expected keys like features.0.weight, got {keys}); {fix}"
         )
     return features
+
+
+def _named(weights: str | None) -> tuple[str, str]:
+    """How the errors about VGG19's weights name the file (the option, or torchvision's cache), and what to do."""
+    if weights:
+        return f"option '--weights': {weights}", "give torchvision's VGG19 weights file, or use --backbone lite0"
+    return str(vgg19_cached_path()), "delete it to download it again, or use --backbone lite0"
 
 
 def _finite_floats(value: object) -> bool:
     return isinstance(value, torch.Tensor) and value.is_floating_point() and bool(value.isfinite().all())
 
 
-def _load_weights_file(path: Path, *, fix: str, option: str | None = None) -> dict[str, torch.Tensor]:
-    """The tensors in a VGG19 weights file, read weights-only (`safeload`: code refused, and named); `fix`: what
-    to do about a file that cannot be read, added to its one line (torch's own message is pages long)."""
+def _load_weights_file(path: Path, *, name: str, fix: str, option: str | None = None) -> dict[str, torch.Tensor]:
+    """The tensors in a VGG19 weights file, read weights-only (`safeload`: code refused, and named); `name`: the
+    file as errors call it, `fix`: what to do, added to its one line (torch's own message is pages long)."""
     try:
         state = load_weights_only(path, what="weights file")
     except CycleGANError as e:
         raise CycleGANError(f"{f'option {option!r}: ' if option else ''}{e}; {fix}") from None
     if not isinstance(state, dict):
-        raise CycleGANError(f"{path} is not a state dict (a dict of tensors in torchvision's key format)")
+        raise CycleGANError(
+            f"{name} is not a state dict (a dict of tensors in torchvision's key format) but a "
+            f"{type(state).__name__}; {fix}"
+        )
     return state
 
 
@@ -173,10 +180,27 @@ def vgg19_features(weights: str | None = None, *, download: bool = True) -> nn.S
 
     net = make_layers(cfgs["E"])  # only the conv part: building the 102M-parameter classifier is wasted work
     state = {k.removeprefix("features."): v for k, v in vgg19_state_dict(weights, download=download).items()}
-    try:
-        net.load_state_dict(state)
-    except RuntimeError as e:
-        where = weights or str(vgg19_cached_path())
-        reason = str(e).strip().splitlines()[-1].strip()[:150]
-        raise CycleGANError(f"{where} does not fit VGG19's conv layers: {reason}") from None
+    # torch's message listed every key, cut mid-name at 150 characters and without the "features." they have
+    expected = net.state_dict()
+    problems = [
+        ("missing", [k for k in expected if k not in state]),
+        ("not in VGG19", [k for k in state if k not in expected]),
+        ("of another shape", [k for k, v in state.items() if k in expected and v.shape != expected[k].shape]),
+    ]
+    said = [
+        f"{len(keys)} {what} ({', '.join(f'features.{k}' for k in keys[:3])}{', ...' * (len(keys) > 3)})"
+        for what, keys in problems
+        if keys
+    ]
+    name, fix = _named(weights)
+    if said:
+        bn = " (batch-norm statistics: a vgg19_bn file?)" * any(k.endswith("running_mean") for k in state)
+        raise CycleGANError(f"{name} does not fit VGG19's conv layers: tensors {'; '.join(said)}{bn}; {fix}")
+    # load_state_dict casts integers to float without a word, and NaN weights made every loss NaN (an image of NaN)
+    bad = next((k for k, v in state.items() if not _finite_floats(v)), None)
+    if bad is not None:
+        raise CycleGANError(
+            f"{name}: features.{bad} is not a tensor of finite floating-point weights: a damaged file; {fix}"
+        )
+    net.load_state_dict(state)
     return net.eval().requires_grad_(False)

@@ -126,6 +126,8 @@ def check_zip_sizes(path: str | Path, bounds: ZipBounds = ZipBounds()) -> None:
 def _unreadable(path: Path, what: str = "checkpoint") -> CycleGANError:
     kind = exported_kind(path)
     if kind:  # `cyclegan export`'s output given back as a checkpoint: say what it is, not "damaged"
+        if what != "checkpoint":  # the caller says what to give instead (a VGG19 or Inception weights file)
+            return CycleGANError(f"cannot read {what} {path}: it is an exported model ({kind}), not a {what}")
         return CycleGANError(
             f"cannot read {what} {path}: it is an exported model ({kind}, as `cyclegan export` writes), which "
             "evaluate, translate and the other commands do not read; give the training run's folder or its "

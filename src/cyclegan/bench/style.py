@@ -69,7 +69,9 @@ def time_gatys(
     finally:
         del net.forward
     cpu = time.process_time() - cpu0
-    per_step = [b - a for a, b in zip(stamps[2:], stamps[3:], strict=False)]  # skip content/style passes
+    # the last `steps` passes are the steps: those before (the memory probe's, the content's, the style's) are not
+    steps_at = stamps[len(stamps) - steps :]
+    per_step = [b - a for a, b in zip(steps_at, steps_at[1:], strict=False)]
     return r.seconds, per_step, cpu
 
 

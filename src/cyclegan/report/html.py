@@ -33,7 +33,9 @@ def render_compare_html(r: CompareReport) -> str:
         f"Gatys: backbone <b>{e(g['backbone'])}</b>"
         f" (content {e(', '.join(g['content_layers']))}; style {e(', '.join(g['style_layers']))}), "
         f"{g['steps']} {e(g['optimizer'])} steps, {g['refs_per_image']} reference(s) per image. "
-        f"Images at long side {r.size} px.</p>",
+        f"Images at long side {r.size} px"
+        + (f"; seconds measured on {e(r.device)}, fp32" if r.device else "")
+        + ".</p>",
         f"<p>Content distance: relative L2 at {e(mlabel)}. Style distance: relative Gram distance over "
         f"{e(slabel)} to the references Gatys used. SSIM: on luminance against the input. "
         "Metrics backbone: EfficientNet-Lite0 (ImageNet weights), for every method.</p>",

@@ -164,6 +164,8 @@ def summary_lines(r: CompareReport) -> list[str]:
         f"Gatys backbone: {r.gatys['backbone']}; content/style distances: Lite0 "
         f"{r.metrics_backbone['content_layer']} / Gram {','.join(r.metrics_backbone['style_layers'])}"
     )
+    if r.device:
+        lines.append(f"seconds measured on {r.device}, fp32")
     lines += [f"note: {n}" for n in r.notes]
     return lines
 

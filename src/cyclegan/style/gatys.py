@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from torch import nn
 from tqdm import tqdm
 
@@ -33,6 +33,7 @@ from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
 from .options import GatysOptions, Init, StylizeOptions
 
 ImageLike = Image.Image | str | Path
+EXIF_ORIENTATION = 0x0112
 LBFGS_HISTORY = 50  # the gradient pairs L-BFGS keeps: two image-sized vectors each
 
 
@@ -60,10 +61,12 @@ class StyleResult:
 def load_image_01(image: ImageLike, size: int | None) -> torch.Tensor:
     """A PIL image of any mode or an image file -> (1, 3, H, W) in [0, 1], long side scaled to `size` (aspect
     ratio kept). A PIL image is converted as a file is read (`to_rgb`: 16-bit greyscale rescaled, not clipped
-    to white as `convert("RGB")` clips it; transparency on white)."""
+    to white as `convert("RGB")` clips it; transparency on white; turned upright by its EXIF orientation, on a copy)."""
     if not isinstance(image, (Image.Image, str, os.PathLike)):
         raise CycleGANError(f"expected a PIL image or an image file's path, got {type(image).__name__}")
     im = image if isinstance(image, Image.Image) else read_image(image)
+    if isinstance(image, Image.Image) and im.getexif().get(EXIF_ORIENTATION, 1) != 1:
+        im = ImageOps.exif_transpose(im)  # a phone's photo from Image.open was stylised lying on its side
     if 0 in im.size:
         raise CycleGANError(f"an image of {im.width}x{im.height} pixels has nothing to stylise")
     im = im if im.mode == "RGB" else to_rgb(im)  # no copy of an RGB image
