@@ -228,6 +228,9 @@ def test_a_demo_stopped_while_training_goes_on_from_its_checkpoint_when_run_agai
     assert (saved["settings"]["steps_trained"], saved["settings"]["resumed_at_step"]) == (6, 3)
     assert [r["step"] for r in saved["scores_while_training"]] == [2, 4, 6]  # the run's, before the stop and after
     assert saved["verdict"]["evaluations"] == 3 and saved["execution"]["precision"] == "fp32"
+    # the seconds are the resumed part's, the evaluation's among them
+    after = [r["eval_s"] for r in saved["scores_while_training"] if r["step"] > 3]
+    assert saved["seconds"]["evaluation"] == round(sum(after), 3) < saved["seconds"]["train"]
     assert "on from step 3 after a stop" in (run / "report.html").read_text()
 
 

@@ -466,7 +466,8 @@ def _report(run: Path, opts: DemoOptions, s: DemoSettings, trained: dict) -> dic
             # the rendering and training (of the process that trained, reported when run again), then the scoring
             "total": round(trained["seconds"]["before_report"] + time.perf_counter() - t0, 1),
             "train": round(trained["seconds"]["train"], 1),
-            "evaluation": round(sum(r["eval_s"] for r in scores), 3),  # inside "train"; to the ms
+            # inside "train" (a resumed demo's: the evaluations after the stop); to the ms
+            "evaluation": round(sum(r["eval_s"] for r in scores if r["step"] > trained.get("resumed_at_step", 0)), 3),
         },
         "grids": grids,
         "scores_while_training": scores,
