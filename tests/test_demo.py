@@ -191,32 +191,75 @@ def test_demo_never_writes_into_a_data_folder_of_someone_else(tmp_path, capsys):
     assert (stopped / "report.json").is_file()
 
 
-@pytest.mark.parametrize("name", ["demo", "my demo"])
-def test_a_demo_stopped_while_training_says_how_to_run_it_again(tmp_path, capsys, monkeypatch, name):
-    """Ctrl-C or SIGTERM in the demo's training: train's own hint (cyclegan train --resume) gives a model and no
-    report, and the same demo command again said only 'already holds a demo run', as of a finished one. The
-    command is quoted to run as printed: `--out my demo` was two arguments."""
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_demo_stopped_while_training_goes_on_from_its_checkpoint_when_run_again(tmp_path, capsys, monkeypatch):
+    """Ctrl-C in the demo's training saved a checkpoint, but the demo asked for --overwrite (its training from the
+    start), and train's own hint (cyclegan train --resume) gave a model the demo then would not report on. The same
+    command goes on from the checkpoint and reports; it is printed quoted, to run as printed (`--out my demo`)."""
     import shlex
+    import signal
 
     import cyclegan.demo as demo
+    from cyclegan.train.losslog import LossLog
 
-    def stopped(cfg, progress):  # train() after saving on a signal
-        print("stopped at step 7/20; checkpoint saved ...", file=sys.stderr)
-        (Path(cfg.train.out) / "checkpoint.pt").write_bytes(b"step 7")
-        (Path(cfg.train.out) / "config.json").write_text(json.dumps({"data": {"data": cfg.data.data}}))
+    real_add = LossLog.add
+
+    def add(self, losses, *, step):  # Ctrl-C during step 3
+        real_add(self, losses, step=step)
+        if step == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(LossLog, "add", add)
+    options = {"size": 32, "steps": 6, "ngf": 8, "ndf": 8, "eval_every": 2}
+    settings = DemoSettings(train_count=2, test_count=2, grid_rows=1, options=options)
+    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
+    run = tmp_path / "my demo"
+    args = ["demo", "--out", str(run), "--device", "cpu", "--precision", "fp32", "--no-progress"]
+    with pytest.raises(SystemExit):
+        main(args)
+    again = f"cyclegan demo --out {shlex.quote(str(run))}"
+    assert f"the demo stopped before its report: {again} goes on from its checkpoint" in capsys.readouterr().err
+    monkeypatch.setattr(LossLog, "add", real_add)
+    assert main([*args, "--seed", "3"]) == 2  # other training options: that run is not theirs
+    assert "trained with other options (--seed 0) that stopped before its report" in capsys.readouterr().err
+    assert main(args) == 0
+    assert "the demo stopped while training; going on from its checkpoint" in capsys.readouterr().out
+    saved = json.loads((run / "report.json").read_text())
+    assert (saved["settings"]["steps_trained"], saved["settings"]["resumed_at_step"]) == (6, 3)
+    assert [r["step"] for r in saved["scores_while_training"]] == [2, 4, 6]  # the run's, before the stop and after
+    assert saved["verdict"]["evaluations"] == 3 and saved["execution"]["precision"] == "fp32"
+    # the seconds are the resumed part's, the evaluation's among them
+    after = [r["eval_s"] for r in saved["scores_while_training"] if r["step"] > 3]
+    assert saved["seconds"]["evaluation"] == round(sum(after), 3) < saved["seconds"]["train"]
+    assert "on from step 3 after a stop" in (run / "report.html").read_text()
+
+
+def test_a_demo_stopped_before_its_first_checkpoint_runs_again_without_overwrite(tmp_path, capsys, monkeypatch):
+    """Stopped before training wrote anything, the folder holds the rendering and the demo's record (demo.json):
+    the same command runs the demo again (its record is not someone else's file)."""
+    import cyclegan.demo as demo
+
+    def stopped(cfg, *, ckpt, progress):  # a signal before the first checkpoint (and before config.json)
         raise SystemExit(130)
 
+    real_train = demo.train
     monkeypatch.setattr(demo, "train", stopped)
-    options = {"size": 32, "steps": 20, "ngf": 8, "ndf": 8}
+    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
     settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
     monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
-    run = tmp_path / name
+    run = tmp_path / "demo"
+    args = ["demo", "--out", str(run), "--device", "cpu", "--no-progress"]
     with pytest.raises(SystemExit):
-        main(["demo", "--out", str(run), "--device", "cpu", "--no-progress"])
-    again = f"cyclegan demo --out {shlex.quote(str(run))} --overwrite"
-    assert f"the demo stopped before its report: {again} runs it again" in capsys.readouterr().err
-    assert main(["demo", "--out", str(run), "--device", "cpu", "--no-progress"]) == 2
-    assert "already holds a demo run that stopped before its report: pass --overwrite" in capsys.readouterr().err
+        main(args)
+    assert f"the demo stopped before its report: cyclegan demo --out {run} runs it again" in capsys.readouterr().err
+    assert sorted(p.name for p in run.iterdir() if not p.name.startswith(".")) == ["data", "demo.json"]
+    monkeypatch.setattr(demo, "train", real_train)
+    assert main(args) == 0 and (run / "report.json").is_file()
+    (run / "demo.json").write_text("{}")  # someone's own demo.json is not the demo's: not written into
+    for name in ("report.json", "report.html", "checkpoint.pt", "config.json"):
+        (run / name).unlink()
+    assert main(args) == 2
+    assert "holds files that are not a demo run's (demo.json" in capsys.readouterr().err
 
 
 def test_a_demo_stopped_after_its_training_reports_when_run_again_without_training(tmp_path, capsys, monkeypatch):

@@ -121,9 +121,10 @@ def score(translated: torch.Tensor, inputs: torch.Tensor, truth: torch.Tensor) -
 
 
 SPLITS = ("trainA", "trainB", "testA", "testB")  # the folders of the rendered data (`write_dataset`)
-# The demo's training as it ended (what `train` returned), written before the scores: a demo stopped after its
-# training (Ctrl-C, a full disk at the report) reports on the trained run when run again, without training anew.
-TRAINED_NAME = "trained.json"
+# The demo's record: its training options (written before training: a demo stopped while training goes on from its
+# checkpoint when run again), then how the training ended (written before the scores: a demo stopped after its
+# training, by Ctrl-C or a full disk at the report, reports on the trained run when run again).
+RECORD_NAME = "demo.json"
 
 # What a demo writes in its run folder (the training run's files included): all that --overwrite removes.
 DEMO_FILES = (
@@ -133,7 +134,7 @@ DEMO_FILES = (
     LOG_NAME,
     "report.json",
     "report.html",
-    TRAINED_NAME,
+    RECORD_NAME,
     "grid_AtoB.png",
     "grid_BtoA.png",
     "data",
@@ -149,6 +150,15 @@ def _is_demo_run(run: Path) -> bool:
     except (OSError, ValueError, KeyError, TypeError):
         return False
     return isinstance(data, str) and Path(data).resolve() == (run / "data").resolve()
+
+
+def _is_demo_record(path: Path) -> bool:
+    """Whether `path` is a demo's demo.json (its training options), not someone's file of that name."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and {"demo", "options", "fit_steps"} <= record.keys()
 
 
 def _only_a_rendering(data: Path) -> bool:
@@ -215,11 +225,14 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
             )
     # someone else's folder is refused before the lock: it is never written in, not even .demo.lock
     if run.is_dir() and not (run / CHECKPOINT_NAME).exists() and not _is_demo_run(run):
-        # no demo run here: only the rendering of one that was stopped early may be (data/, the lock, temporaries)
+        # no demo run here: only the rendering of one that was stopped early may be (data/, its record demo.json, the
+        # lock, temporaries)
         others = sorted(
             p.name
             for p in run.iterdir()
-            if not p.name.startswith(".") and not (p.name == "data" and _only_a_rendering(p))  # .lock, .DS_Store
+            if not p.name.startswith(".")  # .lock, .DS_Store
+            and not (p.name == "data" and _only_a_rendering(p))
+            and not (p.name == RECORD_NAME and _is_demo_record(p))
         )
         if others:  # a demo never writes into a folder of something else
             raise CycleGANError(
@@ -263,14 +276,14 @@ def _writing_report(run: Path) -> Iterator[None]:
         yield
     except OSError as e:
         where = f"{e.filename or run}: {e.strerror or e}"
-        kept = (run / TRAINED_NAME).is_file()
+        kept = (run / CHECKPOINT_NAME).is_file() and (run / RECORD_NAME).is_file()
         again = " (the trained run is kept: run the demo again to report on it)" if kept else ""
         raise CycleGANError(f"cannot write the demo's report in {run}: {where}{again}") from None
 
 
 def _training_options(opts: DemoOptions) -> dict[str, Any]:
-    """The demo's options that shape its training: a stopped demo reports on its trained run only when run again
-    with the same ones (others train anew, with --overwrite)."""
+    """The demo's options that shape its training: a stopped demo goes on (or reports) when run again with the
+    same ones only (others train anew, with --overwrite)."""
     return {k: getattr(opts, k) for k in ("minutes", "steps", "seed", "device", "precision")}
 
 
@@ -279,25 +292,30 @@ def _stamp(path: Path) -> list[int]:
     return [st.st_size, st.st_mtime_ns]
 
 
-def _trained_before(run: Path, opts: DemoOptions) -> dict | None:
-    """The record of a demo in `run` whose training ended but whose report was not written (trained.json of the
-    checkpoint there), or None. Run again with other training options, one line says which to give."""
+def _write_record(run: Path, record: dict) -> None:
+    text = json.dumps(record, indent=2) + "\n"
+    with _writing_report(run):
+        write_atomic(run / RECORD_NAME, lambda tmp: Path(tmp).write_text(text))
+
+
+def _stopped_demo(run: Path, opts: DemoOptions) -> dict | None:
+    """The record (demo.json) of a demo in `run` stopped before its report, for the same training options; None if
+    there is none. Run again with other training options, one line says which to give."""
     try:
-        trained = json.loads((run / TRAINED_NAME).read_text())
-        fresh = trained["checkpoint"] == _stamp(run / CHECKPOINT_NAME)  # not continued since (train --resume)
-        given = trained["demo"]
+        record = json.loads((run / RECORD_NAME).read_text())
+        given = record["demo"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not fresh or not isinstance(given, dict):
+    if not isinstance(given, dict):
         return None
     wanted = _training_options(opts)
     if given != wanted:
         flags = " ".join(f"--{k} {v}" for k, v in given.items() if k in wanted and v != wanted[k] and v is not None)
         raise CycleGANError(
             f"{run} holds a demo run trained with other options{f' ({flags})' if flags else ''} that stopped before "
-            "its report: run the demo with them to report on it, or pass --overwrite to train anew"
+            "its report: run the demo with them to go on with it, or pass --overwrite to train anew"
         )
-    return trained
+    return record
 
 
 def _demo_command(run: Path) -> str:
@@ -306,86 +324,110 @@ def _demo_command(run: Path) -> str:
 
 
 def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
-    """`run_demo`, holding the run folder."""
+    """`run_demo`, holding the run folder: a new demo, or one stopped before its report, which goes on from its
+    checkpoint (stopped while training) or reports (stopped after)."""
 
-    run, device, minutes, progress = Path(opts.out), opts.device, opts.minutes, opts.progress
+    run = Path(opts.out)
     busy = FolderLock(run)
     if busy.held_elsewhere():  # a `cyclegan train --resume` of this demo's run: --overwrite would delete its files
         raise CycleGANError(
             f"option '--out': {run} is in use by a training run ({busy.holder_text}); wait for it to end or choose "
             "another --out"
         )
+    t0 = time.perf_counter()
+    record = None
     if (run / CHECKPOINT_NAME).exists():
         reported = (run / "report.json").exists()
-        trained = None if opts.overwrite or reported else _trained_before(run, opts)
-        if trained is not None:
+        record = None if opts.overwrite or reported else _stopped_demo(run, opts)
+        if record is not None and record.get("checkpoint") == _stamp(run / CHECKPOINT_NAME):
             print(f"{run}: the demo's training ended before its report; reporting on it")
-            return _report(run, opts, s, trained, t0=time.perf_counter())
-        if not opts.overwrite:
+            return _report(run, opts, s, record)
+        if record is not None:
+            print(f"{run}: the demo stopped while training; going on from its checkpoint")
+        elif not opts.overwrite:
             stopped = "" if reported else " that stopped before its report"
             raise CycleGANError(
                 f"{run} already holds a demo run{stopped}: pass --overwrite to replace it, or choose another --out"
             )
-        remove_demo_run(run)
-        print(f"replacing the previous demo run in {run}")
-    t0 = time.perf_counter()
-    options = {**DEMO_OPTIONS, "seed": opts.seed, **s.options, **({"steps": opts.steps} if opts.steps else {})}
-    data = write_dataset(
-        SyntheticOptions(
-            str(run / "data"),
-            size=options["size"],
-            count=s.train_count,
-            test_count=s.test_count,
-            seed=WORLD_SEED,
-            progress=progress,
+        else:
+            remove_demo_run(run)
+            print(f"replacing the previous demo run in {run}")
+    if record is None:
+        options = {**DEMO_OPTIONS, "seed": opts.seed, **s.options, **({"steps": opts.steps} if opts.steps else {})}
+        write_dataset(
+            SyntheticOptions(
+                str(run / "data"),
+                size=options["size"],
+                count=s.train_count,
+                test_count=s.test_count,
+                seed=WORLD_SEED,
+                progress=opts.progress,
+            )
         )
-    )
-    overrides = {
-        **options,
-        "data": str(data),
-        "out": str(run),
-        "device": device,
-        "precision": opts.precision,
-        "sample_every": 0,
-        "checkpoint_every": 100,
-        "log_every": 20,
-        "time_limit": minutes,
-        # the steps follow this machine's measured speed, so the LR schedule still ends at 0 in the minutes
-        "fit_steps": bool(minutes) and not opts.steps,
-    }
-    cfg, _ = prepare_config(overrides, resume=False, out=str(run))
-    device_ = resolve_device(device)
-    t_train = time.perf_counter()
+        record = {
+            "demo": _training_options(opts),
+            "options": options,
+            # the steps follow this machine's measured speed, so the LR schedule still ends at 0 in the minutes
+            "fit_steps": bool(opts.minutes) and not opts.steps,
+            "device": str(resolve_device(opts.device)),
+        }
+        _write_record(run, record)  # before training: a stopped demo goes on with the same options
+        resumed = False
+    else:
+        resumed = True
+    record = _train(run, opts, record, resumed=resumed, t0=t0)
     try:
-        result = train(cfg, progress=progress)
-    except SystemExit:  # Ctrl-C or SIGTERM: train's hint (`cyclegan train --resume`) leads to a model, no report
-        again = f"{_demo_command(run)} --overwrite"
-        print(f"the demo stopped before its report: {again} runs it again", file=sys.stderr)
-        raise
-    trained = {
-        "demo": _training_options(opts),
-        "options": options,
-        "fit_steps": overrides["fit_steps"],
-        "device": str(device_),
-        "steps_trained": result.step,
-        "execution": result.execution,
-        "verdict": dataclasses.asdict(result.verdict) if result.verdict else None,
-        "seconds": {"train": time.perf_counter() - t_train, "before_report": time.perf_counter() - t0},
-        "checkpoint": _stamp(run / CHECKPOINT_NAME),  # the run this record describes
-    }
-    text = json.dumps(trained, indent=2) + "\n"
-    with _writing_report(run):
-        write_atomic(run / TRAINED_NAME, lambda tmp: Path(tmp).write_text(text))
-    try:
-        return _report(run, opts, s, trained, t0=t0)
+        return _report(run, opts, s, record)
     except KeyboardInterrupt:
         print(f"the demo stopped before its report: {_demo_command(run)} reports on its trained run", file=sys.stderr)
         raise
 
 
-def _report(run: Path, opts: DemoOptions, s: DemoSettings, trained: dict, *, t0: float) -> dict:
+def _train(run: Path, opts: DemoOptions, record: dict, *, resumed: bool, t0: float) -> dict:
+    """Train the demo's run (`resumed`: on from its checkpoint, as `cyclegan train --resume` does) and add how the
+    training ended to `record`, written as demo.json before the scores."""
+    if resumed:
+        cfg, ckpt = prepare_config({}, resume=True, out=str(run))  # the run's own config: steps, time, seed
+    else:
+        overrides = {
+            **record["options"],
+            "data": str(run / "data"),
+            "out": str(run),
+            "device": opts.device,
+            "precision": opts.precision,
+            "sample_every": 0,
+            "checkpoint_every": 100,
+            "log_every": 20,
+            "time_limit": opts.minutes,
+            "fit_steps": record["fit_steps"],
+        }
+        cfg, ckpt = prepare_config(overrides, resume=False, out=str(run))
+    t_train = time.perf_counter()
+    try:
+        result = train(cfg, ckpt=ckpt, progress=opts.progress)
+    except SystemExit:  # Ctrl-C or SIGTERM: train's hint (`cyclegan train --resume`) leads to a model, no report
+        goes_on = (run / CHECKPOINT_NAME).is_file()
+        again = _demo_command(run) + (" goes on from its checkpoint" if goes_on else " runs it again")
+        print(f"the demo stopped before its report: {again}", file=sys.stderr)
+        raise
+    record = {
+        **record,
+        "steps_trained": result.step,
+        **({"resumed_at_step": ckpt["step"]} if resumed else {}),
+        "execution": result.execution,
+        "verdict": dataclasses.asdict(result.verdict) if result.verdict else None,
+        # a resumed demo: the steps of this process (those before the stop are not timed)
+        "seconds": {"train": time.perf_counter() - t_train, "before_report": time.perf_counter() - t0},
+        "checkpoint": _stamp(run / CHECKPOINT_NAME),  # the run this record describes: reported on if stopped now
+    }
+    _write_record(run, record)
+    return record
+
+
+def _report(run: Path, opts: DemoOptions, s: DemoSettings, trained: dict) -> dict:
     """Translate the test scenes both ways with the trained run, score them and write the grids and the report.
-    `trained`: the training's record (trained.json); `t0`: when this process began the demo's work."""
+    `trained`: the demo's record (demo.json) with how its training ended."""
+    t0 = time.perf_counter()
     config = json.loads((run / CONFIG_NAME).read_text())  # as trained: the fitted steps, not the cap
     planned = config["train"]["steps"]  # the LR schedule's end: more than trained when the time limit cut it
     options, fitted = trained["options"], trained["fit_steps"]
@@ -413,6 +455,7 @@ def _report(run: Path, opts: DemoOptions, s: DemoSettings, trained: dict, *, t0:
         | {
             "options": {**options, "steps": planned} if fitted else options,
             "steps_trained": trained["steps_trained"],
+            **({"resumed_at_step": trained["resumed_at_step"]} if "resumed_at_step" in trained else {}),
             "steps_planned": planned,
             **({"steps_cap": options["steps"]} if fitted else {}),
             "device": trained["device"],
@@ -420,10 +463,11 @@ def _report(run: Path, opts: DemoOptions, s: DemoSettings, trained: dict, *, t0:
         "execution": trained["execution"],
         "config": config,
         "seconds": {
-            # a demo reported when run again: its rendering and training, then this process's scoring
+            # the rendering and training (of the process that trained, reported when run again), then the scoring
             "total": round(trained["seconds"]["before_report"] + time.perf_counter() - t0, 1),
             "train": round(trained["seconds"]["train"], 1),
-            "evaluation": round(sum(r["eval_s"] for r in scores), 3),  # inside "train"; to the ms
+            # inside "train" (a resumed demo's: the evaluations after the stop); to the ms
+            "evaluation": round(sum(r["eval_s"] for r in scores if r["step"] > trained.get("resumed_at_step", 0)), 3),
         },
         "grids": grids,
         "scores_while_training": scores,

@@ -166,6 +166,8 @@ def render_demo_html(report: dict[str, Any]) -> str:
             "scores are not the recipe's; give more --minutes.</p>"
         )
     blocks = f"{m['n_blocks']} residual block{'' if m['n_blocks'] == 1 else 's'}"
+    resumed = st.get("resumed_at_step")  # a demo stopped while training, gone on when run again
+    resumed = f" (on from step {resumed} after a stop: the seconds are from there)" if resumed is not None else ""
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>cyclegan demo report</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:.3em .7em;text-align:right}}img{{image-rendering:pixelated;width:24em}}
@@ -174,8 +176,8 @@ figure{{display:inline-block;margin:1em}}</style></head><body>
 <p>{html.escape(report["task"])}. A {m["generator"]} generator ({m["ngf"]} base channels, {blocks},
 {m["norm"]} norm; the {html.escape(report["config"]["preset"])} preset) trained {st["steps_trained"]} steps of batch
 {t["batch_size"]} at {d["size"]} px
-on {st["device"]} in {report["seconds"]["train"]} s ({report["seconds"]["total"]} s in all). Scores are means over
-{st["test_count"]} paired test scenes. Options: <code>{html.escape(json.dumps(opts))}</code>.
+on {st["device"]} in {report["seconds"]["train"]} s ({report["seconds"]["total"]} s in all){resumed}. Scores are means
+over {st["test_count"]} paired test scenes. Options: <code>{html.escape(json.dumps(opts))}</code>.
 Computed in {html.escape(describe_record(report.get("execution")))}.</p>
 <table><tr><th>direction</th><th>PSNR (dB)</th><th>PSNR untranslated</th><th>gain</th><th>SSIM</th>
 <th>SSIM untranslated</th></tr>{rows}</table>
