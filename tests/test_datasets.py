@@ -568,6 +568,18 @@ def test_an_out_that_is_a_broken_link_is_named_as_one(tmp_path, capsys):
     assert not (tmp_path / "disk").exists()
 
 
+def test_synthetic_frames_past_an_hour_are_refused_before_anything_is_listed(tmp_path, capsys):
+    """`--frames 1000000000` (a slip of the finger) listed a billion cameras before the first frame: gigabytes."""
+    from cyclegan.data.synthetic import SyntheticOptions
+
+    with pytest.raises(CycleGANError, match="^option '--frames' must be > 1 and <= 43200, got 1000000000$"):
+        SyntheticOptions(str(tmp_path / "v"), video=True, frames=10**9)  # first: the old code rendered
+    args = ["datasets", "synthetic", "--video", "--out", str(tmp_path / "v"), "--frames", "43201", "--no-progress"]
+    assert main(args) == 2
+    assert capsys.readouterr().err == "error: option '--frames' must be > 1 and <= 43200, got 43201\n"
+    assert not (tmp_path / "v").exists()
+
+
 def test_synthetic_clips_reach_the_encoder_a_frame_at_a_time(tmp_path, monkeypatch):
     """Each clip was rendered whole, both seasons, before its first frame was encoded: `--frames 2000 --size 2048`
     held 2 x 2000 frames of 21 MB. Now the encoder takes frame t when t + 1 worlds of its season are rendered."""
