@@ -205,6 +205,30 @@ def test_images_in_hidden_sub_folders_are_not_read_as_hidden_files_are_not(tmp_p
     assert glob_files(f"{root}/**/.thumbnails/**/*.png") == [root / ".thumbnails" / "big" / "a.png"]
 
 
+def test_a_sub_folder_that_cannot_be_listed_is_named_not_dropped_unseen(tmp_path, monkeypatch):
+    """trainA/batch2 without read permission (copied with sudo) was skipped without a word: half a domain gone."""
+    import os
+
+    from cyclegan.data.io import find_images, left_out
+
+    for name in ("a.png", "batch2/b.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        save(tmp_path / name, Image.fromarray(RGB))
+    scandir = os.scandir
+
+    def denied(path):  # as for a user without permission (chmod has no effect on root, who runs CI containers)
+        if str(path).endswith("batch2"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", denied)
+    locked = tmp_path / "batch2"
+    assert left_out(tmp_path) == [f"skipping {locked}: a folder that cannot be read (its permissions?)"]
+    skipped: list[str] = []
+    assert find_images(tmp_path, skipped=skipped) == [tmp_path / "a.png"]
+    assert skipped == [f"{locked}: a folder that cannot be read (its permissions?), skipped"]
+
+
 def test_missing_and_empty_folders(tmp_path):
     with pytest.raises(CycleGANError, match="does not exist"):
         list_images(tmp_path / "nope")
