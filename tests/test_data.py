@@ -184,6 +184,8 @@ def test_an_embedded_colour_profile_is_converted_to_srgb(tmp_path):
         (1, 1)
     )
     assert g > 180 and r < 60 and a == 255
+    r, g, b = read_image(save(tmp_path / "palette.png", im.convert("P"), icc_profile=swapped)).getpixel((1, 1))
+    assert g > 180 and r < 60, ("palette.png", (r, g, b))
     # sRGB's own profile, a damaged one, none: the pixels as stored
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     for name, icc in (("srgb.png", srgb), ("damaged.png", b"not a profile"), ("none.png", None)):

@@ -66,18 +66,20 @@ def _srgb() -> ImageCms.ImageCmsProfile:
 
 
 def to_srgb(im: Image.Image) -> Image.Image:
-    """An RGB, RGBA or CMYK image whose embedded ICC profile is not sRGB, converted to sRGB (relative
+    """An RGB, RGBA, CMYK or palette image whose embedded ICC profile is not sRGB, converted to sRGB (relative
     colorimetric): the networks, and any viewer of an output without a profile, take pixels as sRGB, so a
     phone's Display P3 or an Adobe RGB photo read as it was came out dull, and a CMYK print file off-colour.
     No profile, an sRGB one, another mode (greyscale, 16-bit) or a profile lcms cannot read: unchanged, as a
     viewer that ignores profiles shows it."""
     icc = im.info.get("icc_profile")
-    if not icc or im.mode not in ("RGB", "RGBA", "CMYK"):
+    if not icc or im.mode not in ("RGB", "RGBA", "CMYK", "P"):
         return im
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         if "srgb" in ImageCms.getProfileDescription(profile).lower():  # the usual tag of a plain image: no work
             return im
+        if im.mode == "P":  # a palette's colours are in the profile's space too
+            im = im.convert("RGBA" if "transparency" in im.info else "RGB")
         mode = "RGBA" if im.mode == "RGBA" else "RGB"
         intent = ImageCms.Intent.RELATIVE_COLORIMETRIC
         return ImageCms.profileToProfile(im, profile, _srgb(), renderingIntent=intent, outputMode=mode) or im
