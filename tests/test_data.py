@@ -184,6 +184,8 @@ def test_an_embedded_colour_profile_is_converted_to_srgb(tmp_path):
         (1, 1)
     )
     assert g > 180 and r < 60 and a == 255
+    r, g, b = read_image(save(tmp_path / "palette.png", im.convert("P"), icc_profile=swapped)).getpixel((1, 1))
+    assert g > 180 and r < 60, ("palette.png", (r, g, b))
     # sRGB's own profile, a damaged one, none: the pixels as stored
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     for name, icc in (("srgb.png", srgb), ("damaged.png", b"not a profile"), ("none.png", None)):
@@ -203,6 +205,30 @@ def test_images_in_hidden_sub_folders_are_not_read_as_hidden_files_are_not(tmp_p
     assert list_images(root) == [root / "a.png", root / "sub" / "b.png"]
     assert left_out(root) == []
     assert glob_files(f"{root}/**/.thumbnails/**/*.png") == [root / ".thumbnails" / "big" / "a.png"]
+
+
+def test_a_sub_folder_that_cannot_be_listed_is_named_not_dropped_unseen(tmp_path, monkeypatch):
+    """trainA/batch2 without read permission (copied with sudo) was skipped without a word: half a domain gone."""
+    import os
+
+    from cyclegan.data.io import find_images, left_out
+
+    for name in ("a.png", "batch2/b.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        save(tmp_path / name, Image.fromarray(RGB))
+    scandir = os.scandir
+
+    def denied(path):  # as for a user without permission (chmod has no effect on root, who runs CI containers)
+        if str(path).endswith("batch2"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", denied)
+    locked = tmp_path / "batch2"
+    assert left_out(tmp_path) == [f"skipping {locked}: a folder that cannot be read (its permissions?)"]
+    skipped: list[str] = []
+    assert find_images(tmp_path, skipped=skipped) == [tmp_path / "a.png"]
+    assert skipped == [f"{locked}: a folder that cannot be read (its permissions?), skipped"]
 
 
 def test_missing_and_empty_folders(tmp_path):

@@ -568,6 +568,37 @@ def test_an_out_that_is_a_broken_link_is_named_as_one(tmp_path, capsys):
     assert not (tmp_path / "disk").exists()
 
 
+def test_synthetic_frames_past_an_hour_are_refused_before_anything_is_listed(tmp_path, capsys):
+    """`--frames 1000000000` (a slip of the finger) listed a billion cameras before the first frame: gigabytes."""
+    from cyclegan.data.synthetic import SyntheticOptions
+
+    with pytest.raises(CycleGANError, match="^option '--frames' must be > 1 and <= 43200, got 1000000000$"):
+        SyntheticOptions(str(tmp_path / "v"), video=True, frames=10**9)  # first: the old code rendered
+    args = ["datasets", "synthetic", "--video", "--out", str(tmp_path / "v"), "--frames", "43201", "--no-progress"]
+    assert main(args) == 2
+    assert capsys.readouterr().err == "error: option '--frames' must be > 1 and <= 43200, got 43201\n"
+    assert not (tmp_path / "v").exists()
+
+
+def test_a_lock_file_that_is_a_symbolic_link_is_refused_and_its_target_left_whole(tmp_path, capsys):
+    """A `.lock` planted in a shared output folder as a link to one of the user's files: taking the lock truncated
+    the target and wrote a PID in it (every command that locks a folder: train, translate, datasets synthetic)."""
+    from cyclegan.files import FolderLock
+
+    precious = tmp_path / "notes.txt"
+    precious.write_text("a week of notes")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / ".lock").symlink_to(precious)
+    with pytest.raises(OSError):
+        FolderLock(tmp_path / "d").acquire()
+    assert main(["datasets", "synthetic", "--out", str(tmp_path / "d"), "--size", "16", "--count", "1"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: option '--out': {tmp_path / 'd' / '.lock'} is a symbolic link, not a lock file: remove it and run "
+        "again\n"
+    )
+    assert precious.read_text() == "a week of notes" and [p.name for p in (tmp_path / "d").iterdir()] == [".lock"]
+
+
 def test_synthetic_clips_reach_the_encoder_a_frame_at_a_time(tmp_path, monkeypatch):
     """Each clip was rendered whole, both seasons, before its first frame was encoded: `--frames 2000 --size 2048`
     held 2 x 2000 frames of 21 MB. Now the encoder takes frame t when t + 1 worlds of its season are rendered."""

@@ -203,6 +203,7 @@ def unique_stems(
 # --- one writer per folder, and what a crash leaves behind ------------------------------------------------
 
 _HELD_LOCKS: set[int] = set()  # file descriptors of the FolderLocks this process holds
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # opening a symbolic link fails (ELOOP) instead of opening its target
 
 
 def _close_inherited_locks() -> None:
@@ -265,7 +266,9 @@ class FolderLock:
         except FileExistsError:
             pass
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            # never through a symbolic link: the PID written below truncated its target (a `.lock` planted in a
+            # shared output folder, pointing at a file of the user's)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -353,6 +356,10 @@ def claim_folder(folder: str | Path, option: str) -> Iterator[None]:
                 f"it to end or choose another {option}"
             )
     except OSError as e:
+        if lock.path.is_symlink():  # O_NOFOLLOW's ELOOP: "Too many levels of symbolic links"
+            raise CycleGANError(
+                f"option '{option}': {lock.path} is a symbolic link, not a lock file: remove it and run again"
+            ) from None
         if os.path.islink(folder) and not os.path.exists(folder):  # said as "No such file or directory"
             raise CycleGANError(
                 f"option '{option}': {folder} is a broken symbolic link (to {os.readlink(folder)}); make its "

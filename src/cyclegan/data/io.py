@@ -66,18 +66,20 @@ def _srgb() -> ImageCms.ImageCmsProfile:
 
 
 def to_srgb(im: Image.Image) -> Image.Image:
-    """An RGB, RGBA or CMYK image whose embedded ICC profile is not sRGB, converted to sRGB (relative
+    """An RGB, RGBA, CMYK or palette image whose embedded ICC profile is not sRGB, converted to sRGB (relative
     colorimetric): the networks, and any viewer of an output without a profile, take pixels as sRGB, so a
     phone's Display P3 or an Adobe RGB photo read as it was came out dull, and a CMYK print file off-colour.
     No profile, an sRGB one, another mode (greyscale, 16-bit) or a profile lcms cannot read: unchanged, as a
     viewer that ignores profiles shows it."""
     icc = im.info.get("icc_profile")
-    if not icc or im.mode not in ("RGB", "RGBA", "CMYK"):
+    if not icc or im.mode not in ("RGB", "RGBA", "CMYK", "P"):
         return im
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         if "srgb" in ImageCms.getProfileDescription(profile).lower():  # the usual tag of a plain image: no work
             return im
+        if im.mode == "P":  # a palette's colours are in the profile's space too
+            im = im.convert("RGBA" if "transparency" in im.info else "RGB")
         mode = "RGBA" if im.mode == "RGBA" else "RGB"
         intent = ImageCms.Intent.RELATIVE_COLORIMETRIC
         return ImageCms.profileToProfile(im, profile, _srgb(), renderingIntent=intent, outputMode=mode) or im
@@ -248,8 +250,8 @@ def walk_files(folder: str | Path, *, others: list[Path] | None = None, hidden: 
     Each real folder is visited once (folders are tracked by their resolved path), so a symlink to an
     ancestor or to a sibling neither loops nor yields the same files twice; breadth first, so a folder
     reached several ways is listed under its shortest path (the first in name order among equals).
-    Unreadable folders are skipped. Entries that are neither folders nor regular files (FIFOs, devices,
-    sockets, dangling links) are never opened; `others` collects them. Callers sort.
+    Entries that are neither folders nor regular files (FIFOs, devices, sockets, dangling links) are never
+    opened, and sub-folders that cannot be listed are skipped; `others` collects both. Callers sort.
     """
 
     seen: set[Path] = set()
@@ -262,7 +264,9 @@ def walk_files(folder: str | Path, *, others: list[Path] | None = None, hidden: 
         seen.add(real)
         try:
             entries = sorted(os.scandir(d), key=lambda e: e.name)
-        except OSError:
+        except OSError:  # a sub-folder without read permission: its images named as left out, not dropped unseen
+            if others is not None and d != Path(folder):
+                others.append(d)
             continue
         for e in entries:
             try:
@@ -279,14 +283,16 @@ def walk_files(folder: str | Path, *, others: list[Path] | None = None, hidden: 
 
 
 def not_a_file_reason(path: str | Path) -> str:
-    """Why `path`, which is no folder and no regular file, cannot be read: "not a regular file (a FIFO)",
-    "a broken symbolic link", "no such file or folder"."""
+    """Why `path`, which is no regular file (or a folder that cannot be listed), cannot be read: "not a regular
+    file (a FIFO)", "a broken symbolic link", "no such file or folder"."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         return "a broken symbolic link" if os.path.islink(path) else "no such file or folder"
     except OSError as e:
         return f"cannot be read ({e.strerror or e})"
+    if stat.S_ISDIR(mode):  # `walk_files` could not list it
+        return "a folder that cannot be read (its permissions?)"
     return f"not a regular file ({file_kind(mode)})"
 
 
@@ -321,23 +327,24 @@ def _matches(relative: Path, tail: str) -> bool:
 def find_images(folder: str | Path, *, skipped: list[str] | None = None) -> list[Path]:
     """The image files under `folder` (see `walk_files`: symlinked sub-folders followed), sorted. `skipped`
     collects a line for each entry with an image's name that is not a regular file (a FIFO, a device, a
-    dangling link: never opened, so never waited on)."""
+    dangling link: never opened, so never waited on) and for each sub-folder that cannot be listed."""
     others: list[Path] = []
     found = sorted(p for p in walk_files(folder, others=others) if is_image_file(p))
     if skipped is not None:
-        skipped += [f"{p}: {not_a_file_reason(p)}, skipped" for p in sorted(others) if is_image_file(p)]
+        skipped += [f"{p}: {not_a_file_reason(p)}, skipped" for p in sorted(others) if is_image_file(p) or p.is_dir()]
     return found
 
 
 def left_out(folder: Path | None, *, reader: str = "training") -> list[str]:
     """Warnings for what under `folder` is not read although it is there: files of a type `reader` ("training",
     "evaluate") does not read (a GIF, a text file; hidden files aside), one line for all of them, and an image's
-    name that is no regular file (a broken link), one line each. Nothing is dropped without a word."""
+    name that is no regular file (a broken link) or a sub-folder that cannot be listed, one line each. Nothing is
+    dropped without a word."""
     if folder is None or not folder.is_dir():
         return []
     others: list[Path] = []
     files = [p for p in walk_files(folder, others=others) if not p.name.startswith(".")]
-    lines = [f"skipping {p}: {not_a_file_reason(p)}" for p in sorted(others) if is_image_file(p)]
+    lines = [f"skipping {p}: {not_a_file_reason(p)}" for p in sorted(others) if is_image_file(p) or p.is_dir()]
     skipped = sorted(p for p in files if not is_image_file(p))
     if skipped:
         names = ", ".join(p.name for p in skipped[:3]) + (", ..." if len(skipped) > 3 else "")

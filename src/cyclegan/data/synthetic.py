@@ -33,6 +33,7 @@ LARGEST_SIZE = 4096  # rendering a 4096 px scene peaks at about 6 GB (370 bytes 
 # A clip's world is 2 SIZE wide and rendered whole for every frame: --video --size 4096 rendered 8192 px,
 # about 25 GB, and was killed for memory; 2048 peaks where a 4096 px image does
 LARGEST_VIDEO_SIZE = LARGEST_SIZE // 2
+MAX_FRAMES = 12 * 3600  # --frames: an hour of clip
 SUPERSAMPLE = 2  # render at 2x and downsample: anti-aliased edges
 
 # Colours per style for each kind of surface; walls and trunks look the same in both seasons.
@@ -231,7 +232,9 @@ class SyntheticOptions(Options):
         "and clouds moving",
     )
     clips: int = opt(4, "with --video: clips", gt=0)
-    frames: int = opt(48, "with --video: frames per clip (12 a second)", gt=1)
+    # Each clip's cameras (and its JSON) are listed whole before its first frame: a mistyped --frames 10**9 was
+    # gigabytes of them. An hour at 12 frames a second is more than any test of flicker needs
+    frames: int = opt(48, "with --video: frames per clip (12 a second)", gt=1, le=MAX_FRAMES)
     overwrite: bool = opt(
         False,
         "replace the folders this writes in OUT (trainA, trainB, testA, testB; with --video videoA, videoB, "
