@@ -398,6 +398,31 @@ def test_a_clip_output_made_by_another_program_meanwhile_is_left_alone(ckpt, tmp
     assert sorted(p.name for p in target.parent.iterdir()) == ["c.mp4"]  # no temporary left
 
 
+def test_a_full_disk_under_the_gif_writer_is_one_line_and_the_other_inputs_are_written(
+    ckpt, tmp_path, capsys, monkeypatch
+):
+    """FFmpeg's write errors were one line; Pillow's (GIF and WebP clips) were a traceback that ended the run."""
+    import errno
+
+    frames = [Image.fromarray(f) for f in moving_frames(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=80)
+    frames[0].save(tmp_path / "still.png")
+    save = Image.Image.save
+
+    def full(im, fp, format=None, **kwargs):
+        if format == "GIF":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return save(im, fp, format, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    assert translate(ckpt, tmp_path / "out", tmp_path / "anim.gif", tmp_path / "still.png") == 1
+    err = capsys.readouterr().err
+    assert (
+        f"error: {tmp_path / 'anim.gif'}: cannot write {tmp_path / 'out' / 'anim.gif'}: No space left on device" in err
+    )
+    assert "Traceback" not in err and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["still.png"]
+
+
 def test_clip_rules_of_translate(ckpt, tmp_path, capsys):
     clip = make_clip(tmp_path / "c.mp4", audio=False)
     assert translate(ckpt, tmp_path / "out", clip, extra=["--max-pixels", "1000"]) == 1  # 48x32 per frame

@@ -277,6 +277,8 @@ def transcode(
         write_atomic(dst, write, replace=replace)
     except FileExistsError:  # as an image's (`translation.translate_plan`): a clip takes minutes
         raise CycleGANError(f"{dst} was created by another program while {src} was translated; left alone") from None
+    except OSError as e:  # a full disk, say, under Pillow's GIF/WebP writer or the final flush (FFmpeg's: _encoding)
+        raise CycleGANError(f"cannot write {dst}: {e.strerror or e}") from None
     finally:
         bar.close()
     return count
