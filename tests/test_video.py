@@ -85,6 +85,31 @@ def test_clip_keeps_frame_count_rate_size_and_audio(ckpt, tmp_path, suffix):
     assert not (tmp_path / "out" / "walk.png").exists()
 
 
+def test_subtitles_are_copied_where_the_container_takes_them_else_named(ckpt, tmp_path, capsys):
+    """An MKV's subtitle stream was dropped from its translation without a word."""
+    import cyclegan
+
+    clip = tmp_path / "film.mkv"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        s = c.add_stream("ass")
+        s.time_base = Fraction(1, 1000)
+        for f in moving_frames(4):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        line = av.Packet(b"0,0,Default,,0,0,0,,hello")
+        line.stream, line.pts, line.dts, line.duration, line.time_base = s, 0, 0, 300, Fraction(1, 1000)
+        c.mux(line)
+        c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    with av.open(str(tmp_path / "out" / "film.mkv")) as c:
+        assert [t.type for t in c.streams] == ["video", "subtitle"]
+        assert [bytes(p) for p in c.demux(c.streams.subtitles[0]) if p.size] == [b"0,0,Default,,0,0,0,,hello"]
+    assert "warning" not in capsys.readouterr().err
+    cyclegan.translate_video(cyclegan.load_generator(ckpt), clip, tmp_path / "film.mp4", progress=False)
+    assert f"warning: {clip}: left out of film.mp4: subtitle " in capsys.readouterr().err  # an MP4 takes no ASS
+
+
 def test_every_soundtrack_is_copied(ckpt, tmp_path):
     """A clip with two audio streams (a second language) kept only the first, without a word."""
     clip = tmp_path / "two.mkv"
