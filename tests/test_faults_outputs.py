@@ -108,7 +108,10 @@ def test_an_interrupted_translation_is_finished_with_skip_existing(run, tmp_path
     assert "contradict" in one_line_error(capsys)
     calls.clear()  # interrupted with --overwrite: the hint says to swap the flag, not to add one
     assert translate(run, tmp_path / "out2", tmp_path / "in", extra=("--overwrite",)) == 130
-    assert "--skip-existing instead of --overwrite" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--skip-existing instead of --overwrite" in err
+    # ... and that the older files --overwrite had not replaced yet would be kept as done (it said nothing of them)
+    assert "translates the rest, but keeps the older outputs this run had not replaced yet" in err
 
 
 def test_a_glob_over_its_own_out_folder_is_finished_without_translating_its_outputs(run, tmp_path, capsys):

@@ -85,6 +85,31 @@ def test_clip_keeps_frame_count_rate_size_and_audio(ckpt, tmp_path, suffix):
     assert not (tmp_path / "out" / "walk.png").exists()
 
 
+def test_subtitles_are_copied_where_the_container_takes_them_else_named(ckpt, tmp_path, capsys):
+    """An MKV's subtitle stream was dropped from its translation without a word."""
+    import cyclegan
+
+    clip = tmp_path / "film.mkv"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        s = c.add_stream("ass")
+        s.time_base = Fraction(1, 1000)
+        for f in moving_frames(4):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        line = av.Packet(b"0,0,Default,,0,0,0,,hello")
+        line.stream, line.pts, line.dts, line.duration, line.time_base = s, 0, 0, 300, Fraction(1, 1000)
+        c.mux(line)
+        c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    with av.open(str(tmp_path / "out" / "film.mkv")) as c:
+        assert [t.type for t in c.streams] == ["video", "subtitle"]
+        assert [bytes(p) for p in c.demux(c.streams.subtitles[0]) if p.size] == [b"0,0,Default,,0,0,0,,hello"]
+    assert "warning" not in capsys.readouterr().err
+    cyclegan.translate_video(cyclegan.load_generator(ckpt), clip, tmp_path / "film.mp4", progress=False)
+    assert f"warning: {clip}: left out of film.mp4: subtitle " in capsys.readouterr().err  # an MP4 takes no ASS
+
+
 def test_every_soundtrack_is_copied(ckpt, tmp_path):
     """A clip with two audio streams (a second language) kept only the first, without a word."""
     clip = tmp_path / "two.mkv"
@@ -396,6 +421,31 @@ def test_a_clip_output_made_by_another_program_meanwhile_is_left_alone(ckpt, tmp
     assert "c.mp4 was created by another program while" in capsys.readouterr().err
     assert target.read_bytes() == b"someone else's file"
     assert sorted(p.name for p in target.parent.iterdir()) == ["c.mp4"]  # no temporary left
+
+
+def test_a_full_disk_under_the_gif_writer_is_one_line_and_the_other_inputs_are_written(
+    ckpt, tmp_path, capsys, monkeypatch
+):
+    """FFmpeg's write errors were one line; Pillow's (GIF and WebP clips) were a traceback that ended the run."""
+    import errno
+
+    frames = [Image.fromarray(f) for f in moving_frames(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=80)
+    frames[0].save(tmp_path / "still.png")
+    save = Image.Image.save
+
+    def full(im, fp, format=None, **kwargs):
+        if format == "GIF":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return save(im, fp, format, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    assert translate(ckpt, tmp_path / "out", tmp_path / "anim.gif", tmp_path / "still.png") == 1
+    err = capsys.readouterr().err
+    assert (
+        f"error: {tmp_path / 'anim.gif'}: cannot write {tmp_path / 'out' / 'anim.gif'}: No space left on device" in err
+    )
+    assert "Traceback" not in err and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["still.png"]
 
 
 def test_clip_rules_of_translate(ckpt, tmp_path, capsys):

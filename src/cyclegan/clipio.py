@@ -3,8 +3,9 @@ FFmpeg), animated GIF and WebP through Pillow.
 
 `transcode(src, dst, process)` decodes `src`, passes its frames through `process` in batches (uint8 arrays
 (N, H, W, 3)) and writes what comes back as a clip of the same kind: the same container, frame timing (so
-the rate and the frame count) and, when `process` keeps it, size; the audio streams are copied packet by
-packet, not re-encoded. Memory is a batch of frames and the codecs' buffers, whatever the clip's length.
+the rate and the frame count) and, when `process` keeps it, size; the audio streams, and the subtitles the
+container takes, are copied packet by packet, not re-encoded (any other stream is named in a warning).
+Memory is a batch of frames and the codecs' buffers, whatever the clip's length.
 The output is written to a temporary file beside `dst` and renamed onto it at the end
 (`files.write_atomic`), so a failure, Ctrl-C or kill leaves nothing under `dst`. A clip that cannot be
 decoded, or ends before the frame count (MP4) or the size (MKV, WebM) its header declares (a truncated
@@ -14,6 +15,7 @@ file), raises `CycleGANError` naming it in one line. No torch here.
 from __future__ import annotations
 
 import contextlib
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ from PIL import Image, ImageSequence
 from tqdm import tqdm
 
 from .data.io import MAX_PIXELS, check_pixels, megapixels, to_rgb, walk_files
-from .errors import CycleGANError, install_extra
+from .errors import CycleGANError, escape, install_extra
 from .files import write_atomic
 
 VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
@@ -277,6 +279,8 @@ def transcode(
         write_atomic(dst, write, replace=replace)
     except FileExistsError:  # as an image's (`translation.translate_plan`): a clip takes minutes
         raise CycleGANError(f"{dst} was created by another program while {src} was translated; left alone") from None
+    except OSError as e:  # a full disk, say, under Pillow's GIF/WebP writer or the final flush (FFmpeg's: _encoding)
+        raise CycleGANError(f"cannot write {dst}: {e.strerror or e}") from None
     finally:
         bar.close()
     return count
@@ -505,8 +509,18 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int) -> None:
             if rotation := _rotation(av, src):  # a phone's portrait clip: else it plays on its side
                 vout.set_display_rotation(rotation)
             vout.pix_fmt = _pixel_format(av, encoder, vin.codec_context.pix_fmt, size)
-            aout = {a.index: out.add_stream_from_template(a) for a in inp.streams.audio}  # source index -> copy
-            streams = [vin, *inp.streams.audio]
+            # Subtitles are copied where the container takes them (an MKV's own, into an MKV): they were dropped.
+            subs = [t for t in inp.streams.subtitles if t.codec_context.name in out.supported_codecs]
+            copied = [*inp.streams.audio, *subs]
+            if left := [t for t in inp.streams if t is not vin and t not in copied]:
+                kinds = ", ".join(f"{t.type} {t.codec_context.name if t.codec_context else ''}".strip() for t in left)
+                msg = (
+                    f"warning: {src}: left out of {dst.name}: {kinds} (the first video stream is translated; sound, "
+                    f"and the subtitles a {dst.suffix} takes, copied)"
+                )
+                print(escape(msg), file=sys.stderr)
+            aout = {a.index: out.add_stream_from_template(a) for a in copied}  # source index -> copy
+            streams = [vin, *copied]
             pending: list = []
 
             def flush() -> None:

@@ -125,9 +125,11 @@ def run_translate(opts, _: argparse.Namespace) -> int:
     try:
         written, errors = translate_paths(opts)
     except KeyboardInterrupt:  # every output is written whole: what exists is done, and can be kept
+        # With --overwrite, an output not reached yet is the previous run's file: --skip-existing would keep it.
+        stale = ", but keeps the older outputs this run had not replaced yet" if opts.overwrite else ""
         print(
             f"interrupted: the outputs in {opts.out} so far are complete; the same command with --skip-existing"
-            f"{' instead of --overwrite' if opts.overwrite else ''} translates the rest",
+            f"{' instead of --overwrite' if opts.overwrite else ''} translates the rest{stale}",
             file=sys.stderr,
         )
         return 130

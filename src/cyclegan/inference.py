@@ -172,6 +172,9 @@ def translate(
             raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}")
         if 0 in im.size:
             raise CycleGANError(f"images[{i}]: an image of {im.width}x{im.height} pixels has nothing to translate")
+        if getattr(im, "is_animated", False):  # an opened GIF, WebP or PNG animation: one frame of it, said
+            msg = f"warning: images[{i}] is animated: only its current frame is translated (a clip: translate_video)"
+            print(msg, file=sys.stderr)
         im = im if im.mode == "RGB" else to_rgb(im)  # not convert("RGB"): it clips 16-bit greyscale to white
         if size:
             h, w = long_side_shape(im.height, im.width, size)

@@ -192,8 +192,9 @@ def translate_video(
 
     `src`: MP4, MOV, MKV, WebM, or an animated GIF/WebP; `dst`: the output file, whose extension names the
     container (.mp4, .m4v, .mov, .mkv, .webm; .gif or .webp, from a video too, through the writer `cyclegan
-    translate` uses for GIFs, without sound): the same frame count, timing and size, the audio streams copied
-    into a video (the picture in the source's codec where the container takes it, else H.264, VP9 in WebM).
+    translate` uses for GIFs, without sound): the same frame count, timing and size, the audio streams (and the
+    subtitles the container takes) copied into a video (the picture in the source's codec where the container
+    takes it, else H.264, VP9 in WebM).
     Refuses (CycleGANError, one line, before any work) an extension it cannot write (a GIF or WebP source is
     written as GIF or WebP only), to replace `src`, or an existing `dst` unless `overwrite`; and, in one line
     with nothing left at `dst`, a sound the output's container does not take (AAC into WebM).
