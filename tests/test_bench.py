@@ -666,3 +666,11 @@ def test_a_direction_the_tiles_checkpoint_lacks_names_tile_direction(tmp_path, c
     flags = ["--tile-checkpoint", str(ckpt), "--tile-direction", "BtoA", "--large", "0", "0"]
     assert main(["bench", "--task", "tiles", *flags, "--seam-size", "64", "--seam-tile", "32"]) == 2
     assert capsys.readouterr().err.endswith("translates A to B only; use --tile-direction AtoB\n")
+
+
+def test_style_sizes_beyond_stylize_bound_are_refused_up_front_by_their_own_flag(capsys):
+    """Refused by `stylize` only when that size's case came, as "option '--size' must be ... <= 4096"."""
+    with pytest.raises(CycleGANError, match=r"^option '--style-sizes' must be > 0 and <= 4096, got 5000$"):
+        StyleBenchOptions(content="c.png", style="s.png", style_sizes=(256, 5000))
+    assert main(["bench", "--task", "style", "--content", "c.png", "--style", "s.png", "--style-sizes", "5000"]) == 2
+    assert capsys.readouterr().err == "error: option '--style-sizes' must be > 0 and <= 4096, got 5000\n"
