@@ -680,3 +680,23 @@ def test_gatys_step_times_are_the_intervals_between_its_steps_only(tmp_path):
             str(content), str(content), net=net, backbone="lite0", size=24, steps=3, optimizer=optimizer, device="cpu"
         )
         assert len(per_step) == 2, optimizer
+
+
+def test_style_sizes_beyond_stylize_bound_are_refused_up_front_by_their_own_flag(capsys):
+    """Refused by `stylize` only when that size's case came, as "option '--size' must be ... <= 4096"."""
+    with pytest.raises(CycleGANError, match=r"^option '--style-sizes' must be > 0 and <= 4096, got 5000$"):
+        StyleBenchOptions(content="c.png", style="s.png", style_sizes=(256, 5000))
+    assert main(["bench", "--task", "style", "--content", "c.png", "--style", "s.png", "--style-sizes", "5000"]) == 2
+    assert capsys.readouterr().err == "error: option '--style-sizes' must be > 0 and <= 4096, got 5000\n"
+
+
+def test_a_seam_size_beyond_the_devices_memory_is_refused_before_allocating(capsys, monkeypatch):
+    """--seam-size 100000 allocated the whole image and its untiled translation until the process was killed."""
+    from cyclegan.bench import tiles
+
+    monkeypatch.setattr(tiles, "device_memory_bytes", lambda device: 2**20, raising=False)  # a 1 MiB device
+    flags = ["--task", "tiles", "--seam-size", "128", "--seam-tile", "64", "--large", "0", "0", "--device", "cpu"]
+    assert main(["bench", *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: option '--seam-size' 128: the whole 128x128 image, translated untiled, needs about")
+    assert err.endswith("GiB, more than the 0.0 GiB of cpu; give a smaller --seam-size\n")

@@ -204,3 +204,20 @@ def test_unknown_format_from_the_library():
     assert format_for("a.ONNX", None) == "onnx" and format_for("a.pt", None) == "torchscript"
     with pytest.raises(CycleGANError, match="expected onnx or torchscript"):
         format_for("a.onnx", "coreml")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"format": "onx"}, "^format: expected onnx or torchscript, got 'onx'$"),
+        ({"format": "onnx", "opset": 9}, "^opset: the generators' reflection padding needs opset 11 or later, got 9$"),
+    ],
+)
+def test_export_generator_refuses_what_the_options_refuse(run, tmp_path, kwargs, message):
+    """From Python: 'onx' was written as TorchScript, then run as ONNX ('give a lower --opset'); opset 9 was torch's
+    SymbolicValueError with the whole traced graph."""
+    from cyclegan.export import export_generator
+
+    with pytest.raises(CycleGANError, match=message):
+        export_generator(load_generator(run), tmp_path / "g.onnx", **kwargs)
+    assert list(tmp_path.iterdir()) == []

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from .errors import CycleGANError, install_extra
-from .export_options import OPSET, ExportFormat, ExportOptions, format_for
+from .export_options import FORMATS, MIN_OPSET, OPSET, ExportFormat, ExportOptions, format_for
 from .files import check_outputs, write_atomic
 from .inference import least_size, pad_for_generator, size_multiple
 from .loading import checkpoint_file, load_generator
@@ -187,6 +187,12 @@ def export_generator(
     sizes and compared with PyTorch before it takes the name `out`: the largest absolute difference is
     returned, and one above `TOLERANCE` is a CycleGANError with nothing written (an existing `out` kept).
     """
+    # what ExportOptions checks, for Python callers: an unknown format was written as TorchScript and then run as
+    # ONNX ("give a lower --opset"); an opset under 11, torch's pages-long SymbolicValueError
+    if format not in FORMATS:
+        raise CycleGANError(f"format: expected onnx or torchscript, got {format!r}")
+    if format == "onnx" and opset < MIN_OPSET:
+        raise CycleGANError(f"opset: the generators' reflection padding needs opset {MIN_OPSET} or later, got {opset}")
     out = Path(out)
     model = wrap_for_export(net)
     multiple = getattr(model, "multiple", 1) if isinstance(model, PadToMultiple) else getattr(net, "multiple", 1)

@@ -22,6 +22,7 @@ SUFFIXES: dict[str, ExportFormat] = {
     ".torchscript": "torchscript",
 }
 OPSET = 17
+MIN_OPSET = 11  # the generators' padding to any size: ONNX Pad with amounts computed in the graph
 
 
 def format_for(path: str | Path, fmt: str | None) -> ExportFormat:
@@ -54,7 +55,7 @@ class ExportOptions(Options):
     direction: Literal["AtoB", "BtoA"] = direction_option()
     ema: Literal["auto", "on", "off"] = ema_option()
     format: ExportFormat | None = opt(None, "onnx or torchscript", default_text="from the --out suffix")
-    opset: int = opt(OPSET, "ONNX opset version (11+: the generators' reflection padding needs it)", ge=11)
+    opset: int = opt(OPSET, "ONNX opset version (11+: the generators' reflection padding needs it)", ge=MIN_OPSET)
     check: bool = opt(True, "run the exported file against PyTorch at two sizes (--no-check: skip)")
     overwrite: bool = overwrite_option()
 

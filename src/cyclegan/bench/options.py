@@ -30,6 +30,7 @@ TRAIN_ONLY = frozenset(
     + ("precision", "channels_last", "compile", "seed")
 )
 Mode = Literal["reference", "default", "both"]
+STYLE_MAX_SIZE = 4096  # pixels, the long side stylize's --size allows (GatysOptions.size)
 JPEG_MAX_SIDE = 65500  # pixels a side Pillow writes in a JPEG (libjpeg's limit)
 
 
@@ -49,7 +50,11 @@ class StyleBenchOptions(Options):
     gatys_steps: int = opt(300, "Gatys steps per image (forward+backward passes of the backbone)", gt=0)
     probe_steps: int = opt(20, "steps timed per estimated Gatys case (setup + steps x their median)", ge=2)
     repeat: int = opt(3, "repeats of the full Gatys run (first backbone, first size)", gt=0)
-    style_sizes: tuple[int, ...] = opt((256, 512), "long sides in pixels to time Gatys and CycleGAN at", gt=0)
+    # at most stylize's --size (GatysOptions): a larger one failed when its case came, naming 'size', or was
+    # allocated whole (100000 px: killed for memory)
+    style_sizes: tuple[int, ...] = opt(
+        (256, 512), "long sides in pixels to time Gatys and CycleGAN at", gt=0, le=STYLE_MAX_SIZE
+    )
     backbones: tuple[BackboneName, ...] = opt(("lite0", "vgg19"), "Gatys feature networks to time")
 
     def __post_init__(self) -> None:

@@ -26,9 +26,9 @@ from ..files import write_atomic
 from ..inference import translate_batch
 from ..loading import load_generator
 from ..models import build_generator
-from ..tiling import plan_for, tile_starts
+from ..tiling import activation_bytes, plan_for, tile_starts
 from ..translate_options import DEFAULT_OVERLAP, MIN_TILE, TilingOptions
-from .measure import environment
+from .measure import device_memory_bytes, environment
 from .options import BenchOptions, TileBenchOptions
 
 
@@ -136,6 +136,17 @@ def _large_run(t: TileBenchOptions, device: torch.device, gen_label: str) -> dic
     }
 
 
+def check_seam_size(net: nn.Module, size: int, device: torch.device) -> None:
+    """Refuse a --seam-size whose whole image (translated untiled, the reference the tiles are measured against)
+    needs more memory than `device` has: 100000 px allocated until the process was killed."""
+    need, have = activation_bytes(net, size, size), device_memory_bytes(device)
+    if have is not None and need > have:
+        raise CycleGANError(
+            f"option '--seam-size' {size}: the whole {size}x{size} image, translated untiled, needs about "
+            f"{need / 2**30:.1f} GiB, more than the {have / 2**30:.1f} GiB of {device}; give a smaller --seam-size"
+        )
+
+
 def bench_tiles(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     """Tiled against whole-image translation in fp32 (mean absolute difference in grey levels, with the
     thumbnail's statistics at several sizes and without), and a large photo's peak memory and speed."""
@@ -143,6 +154,7 @@ def bench_tiles(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     overlap = min(DEFAULT_OVERLAP, t.seam_tile // 4)  # the default, unless the tiles are small
     env = environment(device)
     net, label = _tiles_generator(t, device)
+    check_seam_size(net, t.seam_size, device)
     x = to_tensor(_tiles_photo(t, t.seam_size, t.seam_size))[None]  # (1, 3, S, S) in [-1, 1]
     t0 = time.perf_counter()
     whole = _grey_levels(translate_batch(net, x, tiling=TilingOptions(tile=0)))
