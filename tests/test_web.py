@@ -826,6 +826,40 @@ def test_concurrent_identical_translations_get_files_of_their_own(engine, tmp_pa
             assert np.array_equal(np.asarray(Image.open(f)), expected)
 
 
+def test_concurrent_jobs_on_one_model_do_not_mix_their_tiles(engine, tmp_path, monkeypatch):
+    """Translation in tiles swaps the InstanceNorm layers of the loaded generator for the thumbnail's
+    statistics while it runs: with --concurrency 2, two visitors' large images on one model took each
+    other's statistics (outputs off by up to 255 grey levels) or failed with an AttributeError, as one job put
+    back the layers the other had swapped (a hostile probe). Now a model runs one job at a time."""
+    import functools
+    import threading
+
+    import cyclegan.inference as inference
+    from cyclegan.web.translate_tab import TranslateTab
+
+    tiled = functools.partial(inference.translate, tile=96, tile_overlap=16, thumbnail=64)  # as a large image
+    monkeypatch.setattr(inference, "translate", tiled)
+    tab, key = TranslateTab(engine), engine.models()[0].key
+    rng = np.random.default_rng(0)
+    uploads = [tmp_path / "noise.png", tmp_path / "red.png"]
+    Image.fromarray(rng.integers(0, 255, (160, 160, 3), dtype=np.uint8)).save(uploads[0])
+    Image.fromarray(np.full((160, 160, 3), (200, 30, 30), np.uint8)).save(uploads[1])
+    alone = [np.asarray(Image.open(tab.translate([str(u)], key, "AtoB")[1][0])) for u in uploads]
+
+    def job(i: int, answers: list) -> None:
+        answers[i] = np.asarray(Image.open(tab.translate([str(uploads[i])], key, "AtoB")[1][0]))
+
+    for _ in range(3):
+        answers: list = [None, None]
+        threads = [threading.Thread(target=job, args=(i, answers)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for answer, expected in zip(answers, alone, strict=True):
+            assert answer is not None and np.array_equal(answer, expected)
+
+
 def test_a_replaced_checkpoint_is_loaded_again(engine, run):
     key, path = engine.models()[0].key, engine.models()[0].path
     first = engine.generator(key, "AtoB")

@@ -104,7 +104,8 @@ class CompareTab:
         device = engine.device()
         x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
         progress((0, steps), desc="CycleGAN")
-        y_cyc, t_cyc = translate_timed(G, x, warm_up=True)
+        with engine.using(G):
+            y_cyc, t_cyc = translate_timed(G, x, warm_up=True)
 
         def callback(step: int, _x) -> None:
             progress((step, steps), desc=f"Gatys ({name})")

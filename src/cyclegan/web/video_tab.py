@@ -103,8 +103,9 @@ class VideoTab:
         G = self.engine.generator(key, direction)
         target = self.engine.folder() / f"{Path(name).stem}_{direction}{src.suffix.lower()}"
         try:
-            t = time.perf_counter()
-            frames = translate_clip(G, src, target, temporal=temporal, max_pixels=opts.max_pixels, progress=False)
+            with self.engine.using(G):
+                t = time.perf_counter()
+                frames = translate_clip(G, src, target, temporal=temporal, max_pixels=opts.max_pixels, progress=False)
         except CycleGANError as e:  # named as the visitor named it, not by the server's temporary path
             raise CycleGANError(str(e).replace(str(src), name)) from None
         seconds = time.perf_counter() - t
