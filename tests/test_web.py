@@ -507,6 +507,18 @@ def test_a_decompression_bomb_upload_is_called_one(tmp_path):
     )
 
 
+def test_an_upload_under_a_raised_pixel_limit_is_not_called_a_bomb(tmp_path, monkeypatch):
+    """The upload check opened images with Pillow's own bomb check (twice its cap: 179 MP), so a server started
+    with --max-pixels 300000000 refused a 200 MP upload as "a decompression bomb? this server's limit is 300
+    MP". Now the check is raised to --max-pixels, as the CLI's reader raises it. (Pillow's cap is lowered
+    here, so a small image stands for a large one.)"""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    photo = _png(tmp_path / "photo.png", 60, 50)  # 3000 pixels: over twice Pillow's cap, under the server's
+    assert check_upload(photo, max_bytes=10**6, max_pixels=10_000).size == (60, 50)
+    with pytest.raises(CycleGANError, match="photo.png is 60x50 pixels"):
+        check_upload(photo, max_bytes=10**6, max_pixels=2_000)
+
+
 def test_upload_names_are_shown_on_one_line(tmp_path):
     """A name with a newline and an escape sequence cannot add a line or colour to the page's message."""
     odd = tmp_path / "a.png\nerror: fake \x1b[31m.png"
