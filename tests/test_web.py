@@ -570,6 +570,29 @@ def test_a_pretrained_model_that_cannot_be_fetched_names_what_serve_takes(tmp_pa
     assert "cannot reach" in err and "$CYCLEGAN_PRETRAINED_URL" in err and "--base-url" not in err
 
 
+def test_a_device_that_cannot_run_is_refused_when_the_server_starts(tmp_path, capsys, monkeypatch):
+    """`cyclegan serve --device cuda` on a machine without CUDA (or `--device foo`) started the page, and every
+    visitor's job then failed with "option 'device': ...", a line only the operator can act on. Now the
+    device the operator names is checked before the page starts."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import torch
+
+    from cyclegan.cli import main
+    from cyclegan.web import app as app_module
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    for name in ("GRADIO_ANALYTICS_ENABLED", "GRADIO_SSR_MODE", "GRADIO_MCP_SERVER"):
+        monkeypatch.setenv(name, "False")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setattr(app_module, "launch", lambda *a, **k: pytest.fail("the page was started"))
+    devices = [("foo", "unknown device 'foo'")]
+    if not torch.cuda.is_available():
+        devices.append(("cuda", "CUDA was asked for but this PyTorch sees no CUDA GPU"))
+    for device, said in devices:
+        assert main(["serve", "--runs", str(tmp_path), "--device", device]) == 2
+        assert f"option '--device': {said}" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path, capsys, monkeypatch):
     """A port already taken (another server, a second `cyclegan serve`) ended the start with Gradio's
