@@ -593,6 +593,21 @@ def test_a_device_that_cannot_run_is_refused_when_the_server_starts(tmp_path, ca
         assert f"option '--device': {said}" in capsys.readouterr().err
 
 
+def test_style_limits_a_slider_cannot_show_are_refused_in_one_line(tmp_path, run, capsys):
+    """`--max-style-steps 10` and `--max-style-size 64` were accepted, and the page's start ended in Gradio's
+    traceback ("Slider minimum must be less than maximum"): the sliders start at 10 steps and 64 px. Now the
+    options refuse them; the least each takes builds the page."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.cli import main
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    for flag, value, least in (("--max-style-steps", "10", 20), ("--max-style-size", "64", 96)):
+        assert main(["serve", "--runs", str(tmp_path), flag, value]) == 2
+        assert f"option '{flag}' must be >= {least}, got {value}" in capsys.readouterr().err
+    build_app(ServeOptions(runs=(str(run),), max_style_steps=20, max_style_size=96), [], tmp_path / "work")
+
+
 @pytest.mark.slow
 def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path, capsys, monkeypatch):
     """A port already taken (another server, a second `cyclegan serve`) ended the start with Gradio's
