@@ -469,6 +469,17 @@ def test_a_clip_over_the_frame_limit_is_refused_before_any_translation(tmp_path,
     assert "4 frames of 8x8" in line and Path(target).name == "short_AtoB.webm"
 
 
+def test_a_clip_upload_deleted_before_its_job_runs_is_one_line(engine, tmp_path):
+    """Gradio deletes uploads an hour after they came; a clip that waited longer in the heavy queue (behind
+    long jobs) was gone when its job began, and the page said "internal error (FileNotFoundError)". Now it
+    is a line saying so, as the image tabs say it."""
+    from cyclegan.web.video_tab import VideoTab
+
+    gone = tmp_path / "upload" / "walk.mp4"
+    with pytest.raises(CycleGANError, match="walk.mp4: the upload is gone"):
+        VideoTab(engine).translate(str(gone), engine.models()[0].key, "AtoB", False, 0.0)
+
+
 def test_a_clip_whose_header_declares_fewer_frames_than_it_holds_is_counted(tmp_path, run, monkeypatch):
     """A fragmented MP4's header counts only the frames before its first fragment: one of 40 frames declared
     3 and passed a limit of 10 (2000 frames of 16x16 declared 3 in 134 kB, a hostile probe). Now a video's

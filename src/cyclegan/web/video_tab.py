@@ -74,7 +74,11 @@ class VideoTab:
         if src.suffix.lower() not in CLIP_TYPES:
             raise CycleGANError(f"{name} is not a clip ({', '.join(CLIP_TYPES)})")
         opts = self.engine.opts
-        if src.stat().st_size > opts.max_upload_mb * MB:
+        try:
+            size = src.stat().st_size
+        except FileNotFoundError:  # deleted by Gradio's hourly sweep while the job waited in the queue
+            raise CycleGANError(f"{name}: the upload is gone (uploads are kept an hour); upload it again") from None
+        if size > opts.max_upload_mb * MB:
             raise CycleGANError(f"{name} is over this server's limit of {opts.max_upload_mb:g} MB")
         if src.suffix.lower() in ANIMATED:  # a GIF or WebP inside: an EPS named .gif went to Ghostscript
             try:
