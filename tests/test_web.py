@@ -469,6 +469,17 @@ def test_a_clip_over_the_frame_limit_is_refused_before_any_translation(tmp_path,
     assert "4 frames of 8x8" in line and Path(target).name == "short_AtoB.webm"
 
 
+def test_a_clip_upload_deleted_before_its_job_runs_is_one_line(engine, tmp_path):
+    """Gradio deletes uploads an hour after they came; a clip that waited longer in the heavy queue (behind
+    long jobs) was gone when its job began, and the page said "internal error (FileNotFoundError)". Now it
+    is a line saying so, as the image tabs say it."""
+    from cyclegan.web.video_tab import VideoTab
+
+    gone = tmp_path / "upload" / "walk.mp4"
+    with pytest.raises(CycleGANError, match="walk.mp4: the upload is gone"):
+        VideoTab(engine).translate(str(gone), engine.models()[0].key, "AtoB", False, 0.0)
+
+
 def test_a_clip_whose_header_declares_fewer_frames_than_it_holds_is_counted(tmp_path, run, monkeypatch):
     """A fragmented MP4's header counts only the frames before its first fragment: one of 40 frames declared
     3 and passed a limit of 10 (2000 frames of 16x16 declared 3 in 134 kB, a hostile probe). Now a video's
@@ -505,6 +516,18 @@ def test_a_decompression_bomb_upload_is_called_one(tmp_path):
         "bomb.png declares 900 MP, more than any image is decoded here: a decompression bomb? this server's "
         "limit is 0.004096 MP (cyclegan serve --max-pixels)"
     )
+
+
+def test_an_upload_under_a_raised_pixel_limit_is_not_called_a_bomb(tmp_path, monkeypatch):
+    """The upload check opened images with Pillow's own bomb check (twice its cap: 179 MP), so a server started
+    with --max-pixels 300000000 refused a 200 MP upload as "a decompression bomb? this server's limit is 300
+    MP". Now the check is raised to --max-pixels, as the CLI's reader raises it. (Pillow's cap is lowered
+    here, so a small image stands for a large one.)"""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    photo = _png(tmp_path / "photo.png", 60, 50)  # 3000 pixels: over twice Pillow's cap, under the server's
+    assert check_upload(photo, max_bytes=10**6, max_pixels=10_000).size == (60, 50)
+    with pytest.raises(CycleGANError, match="photo.png is 60x50 pixels"):
+        check_upload(photo, max_bytes=10**6, max_pixels=2_000)
 
 
 def test_upload_names_are_shown_on_one_line(tmp_path):
@@ -556,6 +579,44 @@ def test_a_pretrained_model_that_cannot_be_fetched_names_what_serve_takes(tmp_pa
     assert main(["serve", "--checkpoint", "pretrained:horse2zebra"]) == 2
     err = capsys.readouterr().err
     assert "cannot reach" in err and "$CYCLEGAN_PRETRAINED_URL" in err and "--base-url" not in err
+
+
+def test_a_device_that_cannot_run_is_refused_when_the_server_starts(tmp_path, capsys, monkeypatch):
+    """`cyclegan serve --device cuda` on a machine without CUDA (or `--device foo`) started the page, and every
+    visitor's job then failed with "option 'device': ...", a line only the operator can act on. Now the
+    device the operator names is checked before the page starts."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import torch
+
+    from cyclegan.cli import main
+    from cyclegan.web import app as app_module
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    for name in ("GRADIO_ANALYTICS_ENABLED", "GRADIO_SSR_MODE", "GRADIO_MCP_SERVER"):
+        monkeypatch.setenv(name, "False")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setattr(app_module, "launch", lambda *a, **k: pytest.fail("the page was started"))
+    devices = [("foo", "unknown device 'foo'")]
+    if not torch.cuda.is_available():
+        devices.append(("cuda", "CUDA was asked for but this PyTorch sees no CUDA GPU"))
+    for device, said in devices:
+        assert main(["serve", "--runs", str(tmp_path), "--device", device]) == 2
+        assert f"option '--device': {said}" in capsys.readouterr().err
+
+
+def test_style_limits_a_slider_cannot_show_are_refused_in_one_line(tmp_path, run, capsys):
+    """`--max-style-steps 10` and `--max-style-size 64` were accepted, and the page's start ended in Gradio's
+    traceback ("Slider minimum must be less than maximum"): the sliders start at 10 steps and 64 px. Now the
+    options refuse them; the least each takes builds the page."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.cli import main
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    for flag, value, least in (("--max-style-steps", "10", 20), ("--max-style-size", "64", 96)):
+        assert main(["serve", "--runs", str(tmp_path), flag, value]) == 2
+        assert f"option '{flag}' must be >= {least}, got {value}" in capsys.readouterr().err
+    build_app(ServeOptions(runs=(str(run),), max_style_steps=20, max_style_size=96), [], tmp_path / "work")
 
 
 @pytest.mark.slow
@@ -824,6 +885,40 @@ def test_concurrent_identical_translations_get_files_of_their_own(engine, tmp_pa
         assert downloads == [gallery[1][0], gallery[3][0]]
         for (f, _), expected in zip(gallery, first, strict=True):
             assert np.array_equal(np.asarray(Image.open(f)), expected)
+
+
+def test_concurrent_jobs_on_one_model_do_not_mix_their_tiles(engine, tmp_path, monkeypatch):
+    """Translation in tiles swaps the InstanceNorm layers of the loaded generator for the thumbnail's
+    statistics while it runs: with --concurrency 2, two visitors' large images on one model took each
+    other's statistics (outputs off by up to 255 grey levels) or failed with an AttributeError, as one job put
+    back the layers the other had swapped (a hostile probe). Now a model runs one job at a time."""
+    import functools
+    import threading
+
+    import cyclegan.inference as inference
+    from cyclegan.web.translate_tab import TranslateTab
+
+    tiled = functools.partial(inference.translate, tile=96, tile_overlap=16, thumbnail=64)  # as a large image
+    monkeypatch.setattr(inference, "translate", tiled)
+    tab, key = TranslateTab(engine), engine.models()[0].key
+    rng = np.random.default_rng(0)
+    uploads = [tmp_path / "noise.png", tmp_path / "red.png"]
+    Image.fromarray(rng.integers(0, 255, (160, 160, 3), dtype=np.uint8)).save(uploads[0])
+    Image.fromarray(np.full((160, 160, 3), (200, 30, 30), np.uint8)).save(uploads[1])
+    alone = [np.asarray(Image.open(tab.translate([str(u)], key, "AtoB")[1][0])) for u in uploads]
+
+    def job(i: int, answers: list) -> None:
+        answers[i] = np.asarray(Image.open(tab.translate([str(uploads[i])], key, "AtoB")[1][0]))
+
+    for _ in range(3):
+        answers: list = [None, None]
+        threads = [threading.Thread(target=job, args=(i, answers)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for answer, expected in zip(answers, alone, strict=True):
+            assert answer is not None and np.array_equal(answer, expected)
 
 
 def test_a_replaced_checkpoint_is_loaded_again(engine, run):

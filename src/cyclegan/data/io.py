@@ -131,16 +131,19 @@ def over_the_cap(path: Path, max_pixels: int) -> CycleGANError:
 
 
 @contextlib.contextmanager
-def open_image(path: str | Path, max_pixels: int | None = None) -> Iterator[Image.Image]:
+def open_image(
+    path: str | Path, max_pixels: int | None = None, *, formats: tuple[str, ...] = PILLOW_FORMATS
+) -> Iterator[Image.Image]:
     """`PIL.Image.open` on a regular file, read through a file object: never memory-mapped.
 
     PIL maps uncompressed images (TIFF, BMP...) that it opens by name, so a file that shrinks while it is
     decoded kills the process with SIGBUS; read through a file object it decodes into PIL's own memory and
     a short read is an error for that file alone. A FIFO or device is refused without blocking on it.
-    Only `files.PILLOW_FORMATS` are tried (an EPS named `.png` is not handed to Ghostscript): another format
-    raises UnidentifiedImageError, an OSError.
+    Only `formats` are tried (by default `files.PILLOW_FORMATS`, what the package reads: an EPS named `.png` is
+    not handed to Ghostscript): another format raises UnidentifiedImageError, an OSError.
     Raises OSError (FileNotFoundError when missing); the bomb warning is silenced (callers check the size).
-    `max_pixels`: the caller's decode cap, which Pillow's own (179 MP) does not stop short of.
+    `max_pixels`: the caller's decode cap, which Pillow's own (179 MP) does not stop short of. `formats`: Pillow's
+    names of the formats tried, as `Image.open` takes them.
     """
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
@@ -162,7 +165,7 @@ def open_image(path: str | Path, max_pixels: int | None = None) -> Iterator[Imag
         # lines naming its own source file, twice per image.
         warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning)
         with _pillow_allows(max_pixels):
-            im = Image.open(f, formats=PILLOW_FORMATS)  # by content, and only the formats we read (no Ghostscript)
+            im = Image.open(f, formats=formats)
         yield im
 
 

@@ -9,6 +9,7 @@ import gradio as gr
 
 from ..errors import CycleGANError
 from .engine import BACKBONES, DIRECTIONS, Engine, user_errors
+from .options import STYLE_SIZE_MIN, STYLE_SIZE_STEP, STYLE_STEPS_MIN
 
 
 class CompareTab:
@@ -38,10 +39,18 @@ class CompareTab:
                     )
                     c_backbone = gr.Radio(BACKBONES, value="auto", label="Gatys backbone")
                     c_size = gr.Slider(
-                        64, opts.max_style_size, value=min(256, opts.max_style_size), step=32, label="long side (px)"
+                        STYLE_SIZE_MIN,
+                        opts.max_style_size,
+                        value=min(256, opts.max_style_size),
+                        step=STYLE_SIZE_STEP,
+                        label="long side (px)",
                     )
                     c_steps = gr.Slider(
-                        10, opts.max_style_steps, value=min(200, opts.max_style_steps), step=10, label="Gatys steps"
+                        STYLE_STEPS_MIN,
+                        opts.max_style_steps,
+                        value=min(200, opts.max_style_steps),
+                        step=STYLE_STEPS_MIN,
+                        label="Gatys steps",
                     )
                     c_go = gr.Button("Compare", variant="primary", elem_id="compare-go")
                 with gr.Column(scale=2):
@@ -104,7 +113,8 @@ class CompareTab:
         device = engine.device()
         x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
         progress((0, steps), desc="CycleGAN")
-        y_cyc, t_cyc = translate_timed(G, x, warm_up=True)
+        with engine.using(G):
+            y_cyc, t_cyc = translate_timed(G, x, warm_up=True)
 
         def callback(step: int, _x) -> None:
             progress((step, steps), desc=f"Gatys ({name})")

@@ -14,6 +14,7 @@ page shows is a traceback, and the server keeps serving.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import inspect
@@ -23,8 +24,9 @@ import sys
 import threading
 import traceback
 import uuid
+import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +161,7 @@ class Engine:
         self._lock = threading.Lock()
         # (path, direction) -> (file version, generator), least recently used first: MODELS_KEPT at most
         self._generators: OrderedDict[tuple[str, str], tuple[tuple[int, ...], Any]] = OrderedDict()
+        self._in_use: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()  # see `using`
         self._backbones: dict[str, Any] = {}
         self._device = None
         # The names the dropdowns hold, each kept for the server's life: a page's value never loads another file
@@ -225,6 +228,16 @@ class Engine:
             while len(self._generators) > MODELS_KEPT:  # freed once no job still runs it
                 self._generators.popitem(last=False)
             return self._generators[(path, direction)][1]
+
+    @contextlib.contextmanager
+    def using(self, net) -> Iterator[None]:
+        """Run generator `net` (`generator`) in the block, one job at a time: translation changes a network's
+        layers while it runs (tiles normalised with a thumbnail's statistics, a clip's shared statistics), so
+        with --concurrency 2 two jobs on one model gave each other's colours, or an AttributeError."""
+        with self._lock:
+            lock = self._in_use.setdefault(net, threading.Lock())
+        with lock:
+            yield
 
     def style_backbones(self, backbone: str) -> tuple[str, Any, Any]:
         """(name, Gatys' backbone, the comparison's metrics backbone), built once per name."""

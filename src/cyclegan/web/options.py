@@ -11,6 +11,11 @@ from ..options import Options, opt
 from ..shared_options import device_option
 
 EXAMPLES_PER_FOLDER = 8  # the images a folder given to --examples offers: its first by name
+# The Style and Compare tabs' sliders: long side from STYLE_SIZE_MIN px in steps of STYLE_SIZE_STEP, Gatys steps from
+# STYLE_STEPS_MIN in steps of as many. A slider's maximum must be above its minimum: --max-style-steps 10 and
+# --max-style-size 64 were accepted, and the page's start ended in Gradio's traceback.
+STYLE_SIZE_MIN, STYLE_SIZE_STEP = 64, 32
+STYLE_STEPS_MIN = 10
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,10 @@ class ServeOptions(Options):
     max_clip_frames: int = opt(
         1500, "most frames a clip may hold in the Video tab (a minute at 25 frames/s), read before translating", gt=0
     )
-    max_style_size: int = opt(1024, "largest long side the Style and Compare tabs offer, in px", ge=64)
-    max_style_steps: int = opt(1000, "most Gatys steps the Style and Compare tabs offer", gt=0)
+    max_style_size: int = opt(
+        1024, "largest long side the Style and Compare tabs offer, in px", ge=STYLE_SIZE_MIN + STYLE_SIZE_STEP
+    )
+    max_style_steps: int = opt(1000, "most Gatys steps the Style and Compare tabs offer", ge=2 * STYLE_STEPS_MIN)
     refresh: float = opt(3.0, "seconds between refreshes of the Runs tab and the model list", gt=0)
     device: str = device_option()
 

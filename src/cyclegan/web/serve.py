@@ -57,6 +57,10 @@ def serve(opts: ServeOptions, *, block: bool = True):
         if not Path(d).is_dir():
             raise CycleGANError(f"option '--runs': {d} is not a folder")
     files = check_checkpoint_files(opts.checkpoint or ())  # a wrong path fails now, in one line
+    if opts.device not in ("auto", "cpu"):  # named by the operator: checked now (torch), not by a visitor's first job
+        from ..execution import resolve_device
+
+        resolve_device(opts.device)  # `--device cuda` without a GPU started a page where every job failed
     if is_public(opts.host):
         print(
             f"warning: listening on {opts.host}: anyone who can reach this machine can use the page and its "

@@ -14,6 +14,7 @@ import gradio as gr
 
 from ..errors import CycleGANError
 from .engine import BACKBONES, Engine, user_errors
+from .options import STYLE_SIZE_MIN, STYLE_SIZE_STEP, STYLE_STEPS_MIN
 from .uploads import display_name
 
 
@@ -51,13 +52,17 @@ class StyleTab:
                         label="backbone (auto: vgg19 if its weights are cached, else lite0, which is shipped)",
                     )
                     s_size = gr.Slider(
-                        64, opts.max_style_size, value=min(256, opts.max_style_size), step=32, label="long side (px)"
+                        STYLE_SIZE_MIN,
+                        opts.max_style_size,
+                        value=min(256, opts.max_style_size),
+                        step=STYLE_SIZE_STEP,
+                        label="long side (px)",
                     )
                     s_steps = gr.Slider(
-                        10,
+                        STYLE_STEPS_MIN,
                         opts.max_style_steps,
                         value=min(200, opts.max_style_steps),
-                        step=10,
+                        step=STYLE_STEPS_MIN,
                         label="steps (L-BFGS evaluations)",
                     )
                     with gr.Row():

@@ -112,9 +112,10 @@ class TranslateTab:
                 G = self.engine.generator(key, direction)
                 load_s = time.perf_counter() - t0
                 out = self.engine.folder()  # this request's own: every image the page gets is a file in it
-            t = time.perf_counter()
-            y = translate(G, im)
-            seconds = time.perf_counter() - t
+            with self.engine.using(G):
+                t = time.perf_counter()
+                y = translate(G, im)
+                seconds = time.perf_counter() - t
             shown, target = out / f"{stem}_input.png", out / f"{stem}_{direction}.png"
             im.save(shown)  # the input as read (orientation, mode): a file, not a PIL image (see Engine)
             y.save(target)

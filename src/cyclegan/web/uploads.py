@@ -29,7 +29,7 @@ def display_name(path: str | Path) -> str:
 def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int) -> Image.Image:
     """The uploaded file as an RGB PIL image (EXIF orientation applied), or a CycleGANError saying, in one
     line, that it is empty, larger than `max_bytes`, not an image, over `max_pixels`, or truncated/damaged."""
-    from ..data.io import read_image  # torch with it: on the first upload, so the server starts fast
+    from ..data.io import open_image, read_image  # torch with it: on the first upload, so the server starts fast
 
     name = display_name(path)
     try:
@@ -43,8 +43,8 @@ def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int) -> Image.
             f"{name} is {size / MB:.1f} MB, over this server's limit of {max_bytes / MB:g} MB "
             "per image (cyclegan serve --max-upload-mb)"
         )
-    try:
-        with Image.open(path, formats=UPLOAD_FORMATS) as im:
+    try:  # open_image: Pillow's bomb check raised to `max_pixels` (--max-pixels 300000000 refused 200 MP as a bomb)
+        with open_image(path, max_pixels, formats=UPLOAD_FORMATS) as im:
             w, h = im.size
     except Image.UnidentifiedImageError:
         raise CycleGANError(f"{name} is not an image ({IMAGE_FORMATS})") from None

@@ -74,7 +74,11 @@ class VideoTab:
         if src.suffix.lower() not in CLIP_TYPES:
             raise CycleGANError(f"{name} is not a clip ({', '.join(CLIP_TYPES)})")
         opts = self.engine.opts
-        if src.stat().st_size > opts.max_upload_mb * MB:
+        try:
+            size = src.stat().st_size
+        except FileNotFoundError:  # deleted by Gradio's hourly sweep while the job waited in the queue
+            raise CycleGANError(f"{name}: the upload is gone (uploads are kept an hour); upload it again") from None
+        if size > opts.max_upload_mb * MB:
             raise CycleGANError(f"{name} is over this server's limit of {opts.max_upload_mb:g} MB")
         if src.suffix.lower() in ANIMATED:  # a GIF or WebP inside: an EPS named .gif went to Ghostscript
             try:
@@ -103,8 +107,9 @@ class VideoTab:
         G = self.engine.generator(key, direction)
         target = self.engine.folder() / f"{Path(name).stem}_{direction}{src.suffix.lower()}"
         try:
-            t = time.perf_counter()
-            frames = translate_clip(G, src, target, temporal=temporal, max_pixels=opts.max_pixels, progress=False)
+            with self.engine.using(G):
+                t = time.perf_counter()
+                frames = translate_clip(G, src, target, temporal=temporal, max_pixels=opts.max_pixels, progress=False)
         except CycleGANError as e:  # named as the visitor named it, not by the server's temporary path
             raise CycleGANError(str(e).replace(str(src), name)) from None
         seconds = time.perf_counter() - t
