@@ -558,3 +558,16 @@ def test_a_pil_image_with_exif_orientation_is_stylised_upright_as_its_file_is(tm
     assert torch.equal(load_image_01(opened, None), load_image_01(path, None))
     r = stylize(opened, _stripes(tmp_path / "s.png", 16), GatysOptions(backbone="lite0", size=24, steps=1), net=lite0)
     assert r.image.size == (16, 24) and opened.size == (24, 16)
+
+
+def test_an_out_of_a_format_not_written_names_the_ones_that_are():
+    """`stylize --out x.gif` (GIF is read, not written) was told it "needs an image extension (.png, .jpg, ...)"."""
+    from cyclegan.style import StylizeOptions
+
+    for out in ("x.gif", "x"):
+        with pytest.raises(
+            CycleGANError,
+            match=rf"^option '--out': {out} needs the extension of a format stylize "
+            r"writes: \.jpg, \.jpeg, \.png, \.bmp, \.webp, \.tif, \.tiff$",
+        ):
+            StylizeOptions(content="c.png", style=("s.png",), out=out)

@@ -99,4 +99,8 @@ class StylizeOptions(Options):
             )
         # Checked before the optimisation, which can take minutes, rather than by the save after it.
         if Path(self.out).suffix.lower() not in IMAGE_EXTENSIONS:
-            raise CycleGANError(f"option '--out': {self.out} needs an image extension (.png, .jpg, ...)")
+            # ".png, .jpg, ..." read as if .gif were one: name them all
+            raise CycleGANError(
+                f"option '--out': {self.out} needs the extension of a format stylize writes: "
+                + ", ".join(IMAGE_EXTENSIONS)
+            )
