@@ -318,7 +318,10 @@ def test_ctrl_c_keeps_the_images_compared_so_far_and_their_report(checkpoint, tm
     assert "interrupted: the report covers the 1 image(s) compared before it" in capsys.readouterr().err
     report = json.loads((out / "report.json").read_text())
     assert [r["content"] for r in report["rows"]] == [str(content[0])] and report["interrupted"]
-    assert report["notes"][0] == "interrupted (Ctrl-C) after 1 of 3 content images"
+    assert (
+        report["notes"][0]
+        == "interrupted (Ctrl-C) at content image 2 of 3: this report covers the 1 compared before it"
+    )
     stem = content[0].stem
     assert sorted(p.name for p in (out / "images").iterdir()) == [
         f"{stem}_{k}.png" for k in ("cyclegan", "gatys", "input")
