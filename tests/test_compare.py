@@ -344,3 +344,16 @@ def test_the_report_says_where_its_seconds_were_measured(checkpoint, tmp_path, c
     assert f"seconds measured on {where}, fp32" in capsys.readouterr().out
     assert json.loads((out / "report.json").read_text())["device"] == where
     assert f"seconds measured on {where}, fp32" in (out / "report.html").read_text()
+
+
+def test_a_raised_max_pixels_reads_the_style_references_too(checkpoint, tmp_path):
+    """`compare --max-pixels` was the cap of the content and of the reference drawn, but Gatys and the style
+    distance read the reference again under the default cap: a 108 MP painting skipped every content image."""
+    from cyclegan.compare import CompareOptions, compare
+
+    content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))[0]
+    big = tmp_path / "painting.png"
+    Image.new("RGB", (12000, 9000), (200, 120, 40)).save(big)  # 108 MP
+    opts = CompareOptions(str(checkpoint), "AtoB", [str(content)], [str(big)], str(tmp_path / "cmp"), size=16, steps=1)
+    report = compare(replace(opts, backbone="lite0", device="cpu", progress=False, max_pixels=200_000_000))
+    assert len(report.rows) == 1 and report.skipped == []

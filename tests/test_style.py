@@ -571,3 +571,19 @@ def test_an_out_of_a_format_not_written_names_the_ones_that_are():
             r"writes: \.jpg, \.jpeg, \.png, \.bmp, \.webp, \.tif, \.tiff$",
         ):
             StylizeOptions(content="c.png", style=("s.png",), out=out)
+
+
+def test_max_pixels_is_the_decode_cap_of_stylize(tmp_path, capsys):
+    """A photo over the decode cap (100 MP) could not be stylised at any --size: stylize had no --max-pixels."""
+    from cyclegan.cli import main
+
+    big = tmp_path / "big.png"
+    Image.new("L", (12000, 9000), 128).save(big)  # 108 MP, a 100 KB file
+    content = _image(tmp_path / "c.png", 24, 16, seed=1)
+    args = ["stylize", "--content", str(content), "--style", str(big), "--size", "16", "--steps", "1"]
+    args += ["--backbone", "lite0", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "a.png")]) == 2
+    assert "over the decode cap of 100000000 pixels" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "b.png"), "--max-pixels", "200000000"]) == 0
+    assert main([*args, "--out", str(tmp_path / "d.png"), "--max-pixels", "100"]) == 2
+    assert "over the decode cap of 100 pixels" in capsys.readouterr().err

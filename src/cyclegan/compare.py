@@ -192,26 +192,42 @@ def translate_timed(G: nn.Module, x: torch.Tensor, *, warm_up: bool) -> tuple[to
 
 
 def reference_grams(
-    net: nn.Module, references: Sequence[Path], layers: Sequence[str], *, size: int, device: torch.device
+    net: nn.Module,
+    references: Sequence[Path],
+    layers: Sequence[str],
+    *,
+    size: int,
+    device: torch.device,
+    max_pixels: int = MAX_PIXELS,
 ) -> dict[str, torch.Tensor]:
     """Mean Gram matrix (1, C, C) per layer of the references at long side `size`: the style that Gatys was
     asked to match (its equal-weight blend)."""
     grams = [
         {layer: gram_matrix(f[layer]) for layer in layers}
-        for f in (net(load_image_01(r, size).to(device)) for r in references)
+        for f in (net(load_image_01(r, size, max_pixels=max_pixels).to(device)) for r in references)
     ]
     return {k: sum(g[k] for g in grams) / len(grams) for k in layers}
 
 
-def measure(images: dict[str, torch.Tensor], references: Sequence[Path], net: nn.Module, *, size: int) -> dict:
+def measure(
+    images: dict[str, torch.Tensor],
+    references: Sequence[Path],
+    net: nn.Module,
+    *,
+    size: int,
+    max_pixels: int = MAX_PIXELS,
+) -> dict:
     """Per method: SSIM (Y) and feature distance to the input (content kept), Gram distance to the references
-    (style taken). images: method -> (1, 3, H, W) in [0, 1], "input" among them; net: the metrics backbone."""
+    (style taken). images: method -> (1, 3, H, W) in [0, 1], "input" among them; net: the metrics backbone;
+    max_pixels: the references' decode cap (`--max-pixels`)."""
     m = DEFAULTS[METRICS_BACKBONE]
     c_layer = m.content_layers[0]
     x = images["input"]
     with torch.no_grad():
         feats = {k: net(v) for k, v in images.items()}
-        target_grams = reference_grams(net, references, m.style_layers, size=size, device=x.device)
+        target_grams = reference_grams(
+            net, references, m.style_layers, size=size, device=x.device, max_pixels=max_pixels
+        )
         return {
             "ssim_y": {k: ssim_y(v, x) for k, v in images.items()},
             "content_distance": {k: feature_distance(f[c_layer], feats["input"][c_layer]) for k, f in feats.items()},
@@ -345,14 +361,14 @@ def _compare_one(
         raise CycleGANError(f"{path} is {im.width}x{im.height} px at --size {opts.size}: too thin to measure")
     x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
     y_cyc, t_cyc = translate_timed(G, x, warm_up=warm_up)
-    res = stylize(im, refs, gatys, net=gatys_net, device=device, progress=False)
+    res = stylize(im, refs, gatys, net=gatys_net, device=device, progress=False, max_pixels=opts.max_pixels)
     images = {"input": x, "cyclegan": y_cyc, "gatys": res.tensor.to(device)}
     row = Row(
         name=path.stem,
         content=str(path),
         references=[str(r) for r in refs],
         seconds={"cyclegan": t_cyc, "gatys": res.seconds},
-        **measure(images, refs, metrics_net, size=opts.size),
+        **measure(images, refs, metrics_net, size=opts.size, max_pixels=opts.max_pixels),
         images=save_images(images, out, stem),
     )
     return row, images
