@@ -318,7 +318,10 @@ def test_ctrl_c_keeps_the_images_compared_so_far_and_their_report(checkpoint, tm
     assert "interrupted: the report covers the 1 image(s) compared before it" in capsys.readouterr().err
     report = json.loads((out / "report.json").read_text())
     assert [r["content"] for r in report["rows"]] == [str(content[0])] and report["interrupted"]
-    assert report["notes"][0] == "interrupted (Ctrl-C) after 1 of 3 content images"
+    assert (
+        report["notes"][0]
+        == "interrupted (Ctrl-C) at content image 2 of 3: this report covers the 1 compared before it"
+    )
     stem = content[0].stem
     assert sorted(p.name for p in (out / "images").iterdir()) == [
         f"{stem}_{k}.png" for k in ("cyclegan", "gatys", "input")
@@ -341,3 +344,16 @@ def test_the_report_says_where_its_seconds_were_measured(checkpoint, tmp_path, c
     assert f"seconds measured on {where}, fp32" in capsys.readouterr().out
     assert json.loads((out / "report.json").read_text())["device"] == where
     assert f"seconds measured on {where}, fp32" in (out / "report.html").read_text()
+
+
+def test_a_raised_max_pixels_reads_the_style_references_too(checkpoint, tmp_path):
+    """`compare --max-pixels` was the cap of the content and of the reference drawn, but Gatys and the style
+    distance read the reference again under the default cap: a 108 MP painting skipped every content image."""
+    from cyclegan.compare import CompareOptions, compare
+
+    content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))[0]
+    big = tmp_path / "painting.png"
+    Image.new("RGB", (12000, 9000), (200, 120, 40)).save(big)  # 108 MP
+    opts = CompareOptions(str(checkpoint), "AtoB", [str(content)], [str(big)], str(tmp_path / "cmp"), size=16, steps=1)
+    report = compare(replace(opts, backbone="lite0", device="cpu", progress=False, max_pixels=200_000_000))
+    assert len(report.rows) == 1 and report.skipped == []

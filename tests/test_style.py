@@ -558,3 +558,32 @@ def test_a_pil_image_with_exif_orientation_is_stylised_upright_as_its_file_is(tm
     assert torch.equal(load_image_01(opened, None), load_image_01(path, None))
     r = stylize(opened, _stripes(tmp_path / "s.png", 16), GatysOptions(backbone="lite0", size=24, steps=1), net=lite0)
     assert r.image.size == (16, 24) and opened.size == (24, 16)
+
+
+def test_an_out_of_a_format_not_written_names_the_ones_that_are():
+    """`stylize --out x.gif` (GIF is read, not written) was told it "needs an image extension (.png, .jpg, ...)"."""
+    from cyclegan.style import StylizeOptions
+
+    for out in ("x.gif", "x"):
+        with pytest.raises(
+            CycleGANError,
+            match=rf"^option '--out': {out} needs the extension of a format stylize "
+            r"writes: \.jpg, \.jpeg, \.png, \.bmp, \.webp, \.tif, \.tiff$",
+        ):
+            StylizeOptions(content="c.png", style=("s.png",), out=out)
+
+
+def test_max_pixels_is_the_decode_cap_of_stylize(tmp_path, capsys):
+    """A photo over the decode cap (100 MP) could not be stylised at any --size: stylize had no --max-pixels."""
+    from cyclegan.cli import main
+
+    big = tmp_path / "big.png"
+    Image.new("L", (12000, 9000), 128).save(big)  # 108 MP, a 100 KB file
+    content = _image(tmp_path / "c.png", 24, 16, seed=1)
+    args = ["stylize", "--content", str(content), "--style", str(big), "--size", "16", "--steps", "1"]
+    args += ["--backbone", "lite0", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "a.png")]) == 2
+    assert "over the decode cap of 100000000 pixels" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "b.png"), "--max-pixels", "200000000"]) == 0
+    assert main([*args, "--out", str(tmp_path / "d.png"), "--max-pixels", "100"]) == 2
+    assert "over the decode cap of 100 pixels" in capsys.readouterr().err

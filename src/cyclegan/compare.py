@@ -192,26 +192,42 @@ def translate_timed(G: nn.Module, x: torch.Tensor, *, warm_up: bool) -> tuple[to
 
 
 def reference_grams(
-    net: nn.Module, references: Sequence[Path], layers: Sequence[str], *, size: int, device: torch.device
+    net: nn.Module,
+    references: Sequence[Path],
+    layers: Sequence[str],
+    *,
+    size: int,
+    device: torch.device,
+    max_pixels: int = MAX_PIXELS,
 ) -> dict[str, torch.Tensor]:
     """Mean Gram matrix (1, C, C) per layer of the references at long side `size`: the style that Gatys was
     asked to match (its equal-weight blend)."""
     grams = [
         {layer: gram_matrix(f[layer]) for layer in layers}
-        for f in (net(load_image_01(r, size).to(device)) for r in references)
+        for f in (net(load_image_01(r, size, max_pixels=max_pixels).to(device)) for r in references)
     ]
     return {k: sum(g[k] for g in grams) / len(grams) for k in layers}
 
 
-def measure(images: dict[str, torch.Tensor], references: Sequence[Path], net: nn.Module, *, size: int) -> dict:
+def measure(
+    images: dict[str, torch.Tensor],
+    references: Sequence[Path],
+    net: nn.Module,
+    *,
+    size: int,
+    max_pixels: int = MAX_PIXELS,
+) -> dict:
     """Per method: SSIM (Y) and feature distance to the input (content kept), Gram distance to the references
-    (style taken). images: method -> (1, 3, H, W) in [0, 1], "input" among them; net: the metrics backbone."""
+    (style taken). images: method -> (1, 3, H, W) in [0, 1], "input" among them; net: the metrics backbone;
+    max_pixels: the references' decode cap (`--max-pixels`)."""
     m = DEFAULTS[METRICS_BACKBONE]
     c_layer = m.content_layers[0]
     x = images["input"]
     with torch.no_grad():
         feats = {k: net(v) for k, v in images.items()}
-        target_grams = reference_grams(net, references, m.style_layers, size=size, device=x.device)
+        target_grams = reference_grams(
+            net, references, m.style_layers, size=size, device=x.device, max_pixels=max_pixels
+        )
         return {
             "ssim_y": {k: ssim_y(v, x) for k, v in images.items()},
             "content_distance": {k: feature_distance(f[c_layer], feats["input"][c_layer]) for k, f in feats.items()},
@@ -345,14 +361,14 @@ def _compare_one(
         raise CycleGANError(f"{path} is {im.width}x{im.height} px at --size {opts.size}: too thin to measure")
     x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
     y_cyc, t_cyc = translate_timed(G, x, warm_up=warm_up)
-    res = stylize(im, refs, gatys, net=gatys_net, device=device, progress=False)
+    res = stylize(im, refs, gatys, net=gatys_net, device=device, progress=False, max_pixels=opts.max_pixels)
     images = {"input": x, "cyclegan": y_cyc, "gatys": res.tensor.to(device)}
     row = Row(
         name=path.stem,
         content=str(path),
         references=[str(r) for r in refs],
         seconds={"cyclegan": t_cyc, "gatys": res.seconds},
-        **measure(images, refs, metrics_net, size=opts.size),
+        **measure(images, refs, metrics_net, size=opts.size, max_pixels=opts.max_pixels),
         images=save_images(images, out, stem),
     )
     return row, images
@@ -427,31 +443,38 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     outputs: dict[str, list[torch.Tensor]] = {k: [] for k in METHODS}
     named = list(zip(inputs.content, unique_stems(inputs.content), strict=True))
     pool = list(inputs.references)  # less the references found unreadable
-    interrupted = None  # the number of content images gone through before a Ctrl-C
-    for i, (path, stem) in enumerate(tqdm(named, desc="compare", unit="img", disable=not opts.progress)):
-        try:
+    interrupted = None  # the content image (from 1) at which a Ctrl-C stopped the comparison
+    at = 0
+    try:
+        for path, stem in tqdm(named, desc="compare", unit="img", disable=not opts.progress):
+            at += 1
             refs = draw_readable(pool, opts.refs_per_image, rng, max_pixels=opts.max_pixels, skipped=skipped)
-            row, images = _compare_one(
-                path, stem, refs, opts, G, gatys, gatys_net, metrics_net, out, device, warm_up=not rows
-            )
-        except KeyboardInterrupt:
-            # Each image costs minutes of Gatys: Ctrl-C removed every image compared so far. The report of those
-            # is written instead (a second Ctrl-C while it is still removes them all).
-            if not rows:
-                raise
-            interrupted = i
-            break
-        except CycleGANError as e:  # an unreadable or too large content or reference image: named, skipped
-            skipped.append(f"{path}: {e}" if str(path) not in str(e) else str(e))
-            continue
-        except Exception as e:  # only running out of memory is handled here
-            if not is_out_of_memory(e):
-                raise
-            skipped.append(f"{path}: out of memory on {device} (a smaller --size fits)")
-            continue
-        rows.append(row)
-        for k, v in images.items():
-            outputs[k].append(v.cpu())
+            try:
+                row, images = _compare_one(
+                    path, stem, refs, opts, G, gatys, gatys_net, metrics_net, out, device, warm_up=not rows
+                )
+            except CycleGANError as e:  # an unreadable or too large content or reference image: named, skipped
+                skipped.append(f"{path}: {e}" if str(path) not in str(e) else str(e))
+                continue
+            except Exception as e:  # only running out of memory is handled here
+                if not is_out_of_memory(e):
+                    raise
+                skipped.append(f"{path}: out of memory on {device} (a smaller --size fits)")
+                continue
+            on_cpu = {k: v.cpu() for k, v in images.items()}
+            rows.append(row)
+            for k, v in on_cpu.items():
+                outputs[k].append(v)
+    except KeyboardInterrupt:
+        # Each image costs minutes of Gatys: Ctrl-C removed every image compared so far. The report of those is
+        # written instead (a second Ctrl-C while it is still removes them all).
+        kept = min(len(rows), *map(len, outputs.values()))  # a Ctrl-C between the appends: the row is left out
+        del rows[kept:]
+        for images_of_method in outputs.values():
+            del images_of_method[kept:]
+        if not rows:
+            raise
+        interrupted = at
     if not rows:
         raise CycleGANError(f"no content image could be compared: {skipped[0]}")
 
@@ -464,7 +487,11 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     notes = caveats(name, inputs, len(rows), opts.refs_per_image)
     if interrupted is not None:
         kid_note = "; KID was not computed" if inputs.target and len(rows) >= 2 else ""
-        notes.insert(0, f"interrupted (Ctrl-C) after {interrupted} of {len(named)} content images{kid_note}")
+        notes.insert(
+            0,
+            f"interrupted (Ctrl-C) at content image {interrupted} of {len(named)}: this report covers the {len(rows)} "
+            f"compared before it{kid_note}",
+        )
     if inputs.target and len(rows) < 2:  # the comparison of one image stands; KID has no spread to measure
         notes.append(f"KID against {inputs.target} was not computed: it needs at least 2 compared images, got 1")
     elif inputs.target and kid is None and interrupted is None:

@@ -23,7 +23,7 @@ from PIL import Image, ImageOps
 from torch import nn
 from tqdm import tqdm
 
-from ..data.io import read_image, resize_long_side, save_image, to_pil, to_rgb, to_tensor
+from ..data.io import MAX_PIXELS, read_image, resize_long_side, save_image, to_pil, to_rgb, to_tensor
 from ..errors import CycleGANError
 from ..evaluate.metrics import LUMA_BT601, luminance
 from ..execution import available_memory, resolve_device
@@ -58,13 +58,14 @@ class StyleResult:
     losses: list[dict[str, float]] = field(default_factory=list)
 
 
-def load_image_01(image: ImageLike, size: int | None) -> torch.Tensor:
+def load_image_01(image: ImageLike, size: int | None, *, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
     """A PIL image of any mode or an image file -> (1, 3, H, W) in [0, 1], long side scaled to `size` (aspect
-    ratio kept). A PIL image is converted as a file is read (`to_rgb`: 16-bit greyscale rescaled, not clipped
+    ratio kept). A file declaring more than `max_pixels` pixels is refused before decoding (`data.io.read_image`).
+    A PIL image is converted as a file is read (`to_rgb`: 16-bit greyscale rescaled, not clipped
     to white as `convert("RGB")` clips it; transparency on white; turned upright by its EXIF orientation, on a copy)."""
     if not isinstance(image, (Image.Image, str, os.PathLike)):
         raise CycleGANError(f"expected a PIL image or an image file's path, got {type(image).__name__}")
-    im = image if isinstance(image, Image.Image) else read_image(image)
+    im = image if isinstance(image, Image.Image) else read_image(image, max_pixels=max_pixels)
     if isinstance(image, Image.Image) and im.getexif().get(EXIF_ORIENTATION, 1) != 1:
         im = ImageOps.exif_transpose(im)  # a phone's photo from Image.open was stylised lying on its side
     if 0 in im.size:
@@ -392,6 +393,7 @@ def stylize(
     device: str | torch.device = "cpu",
     progress: bool = True,
     callback: Callable[[int, torch.Tensor], None] | None = None,
+    max_pixels: int = MAX_PIXELS,
 ) -> StyleResult:
     """Stylise `content` with the Gram statistics of `styles` (Gatys et al.).
 
@@ -403,6 +405,7 @@ def stylize(
     callback: called after each step as callback(step, x), step counting from 1 and x the current pixels
         (1, 3, H, W) in [0, 1] (the live tensor: copy what you keep); raising in it stops the optimisation
         (the web page's live preview and cancel button use this).
+    max_pixels: an image file declaring more pixels is refused before it is decoded (`--max-pixels`).
 
     Returns a `StyleResult` whose image has the resized content's size.
     """
@@ -417,8 +420,8 @@ def stylize(
 
     start = time.perf_counter()
     # Read every image first: a wrong path should fail before a backbone is loaded.
-    c = load_image_01(content, o.size)  # (1, 3, H, W) in [0, 1]
-    style_images = [load_image_01(s, o.style_size or o.size) for s in style_list]
+    c = load_image_01(content, o.size, max_pixels=max_pixels)  # (1, 3, H, W) in [0, 1]
+    style_images = [load_image_01(s, o.style_size or o.size, max_pixels=max_pixels) for s in style_list]
     obj = resolve_objective(o, net)
     if net is None:
         net = build_backbone(obj.backbone, [*obj.content_layers, *obj.style_layers], weights=o.weights)
@@ -476,7 +479,10 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
     An existing `opts.out` is refused before any work unless `opts.overwrite`; an input file always."""
 
     check_outputs([opts.out], overwrite=opts.overwrite, inputs=[opts.content, *opts.style])
-    result = stylize(opts.content, opts.style, opts.gatys, device=resolve_device(opts.device), progress=opts.progress)
+    device = resolve_device(opts.device)
+    result = stylize(
+        opts.content, opts.style, opts.gatys, device=device, progress=opts.progress, max_pixels=opts.max_pixels
+    )
     try:
         save_image(result.image, opts.out)  # whole or not at all; a symlink at --out is replaced, never followed
     except OSError as e:  # a full disk, a folder made read-only meanwhile: one line, not a traceback

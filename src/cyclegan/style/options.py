@@ -12,7 +12,7 @@ from typing import Any, Literal
 from ..errors import CycleGANError
 from ..files import IMAGE_EXTENSIONS, overwrite_option
 from ..options import MAX_SEED, Options, opt
-from ..shared_options import device_option, progress_option
+from ..shared_options import device_option, max_pixels_option, progress_option
 
 BackboneName = Literal["vgg19", "lite0"]
 Optimizer = Literal["lbfgs", "adam"]
@@ -88,6 +88,7 @@ class StylizeOptions(Options):
     gatys: GatysOptions = opt(factory=GatysOptions)
     device: str = device_option()
     progress: bool = progress_option()
+    max_pixels: int = max_pixels_option()  # a photo of 108 MP could not be stylised at any --size
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -99,4 +100,8 @@ class StylizeOptions(Options):
             )
         # Checked before the optimisation, which can take minutes, rather than by the save after it.
         if Path(self.out).suffix.lower() not in IMAGE_EXTENSIONS:
-            raise CycleGANError(f"option '--out': {self.out} needs an image extension (.png, .jpg, ...)")
+            # ".png, .jpg, ..." read as if .gif were one: name them all
+            raise CycleGANError(
+                f"option '--out': {self.out} needs the extension of a format stylize writes: "
+                + ", ".join(IMAGE_EXTENSIONS)
+            )
