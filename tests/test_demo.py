@@ -298,6 +298,33 @@ def test_a_demo_stopped_after_its_training_reports_when_run_again_without_traini
     assert "already holds a demo run: pass --overwrite" in capsys.readouterr().err
 
 
+def test_a_stopped_demo_whose_files_went_is_one_line_when_reported_again(tmp_path, capsys, monkeypatch):
+    """Reported when run again, a demo reads its log and test scenes anew: gone since, they were a traceback
+    (FileNotFoundError, torch.stack of no image)."""
+    import shutil
+
+    import cyclegan.demo as demo
+
+    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
+    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
+    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
+    run = tmp_path / "demo"
+    args = ["demo", "--out", str(run), "--device", "cpu", "--no-progress"]
+    assert main(args) == 0
+    (run / "report.json").unlink()  # as a demo stopped after its training: reported when run again
+    capsys.readouterr()
+    (run / "log.jsonl").rename(tmp_path / "log.jsonl")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    gone = f"{run / 'log.jsonl'}: No such file or directory; pass --overwrite"
+    assert f"cannot read the demo's run in {run}: {gone}" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "log.jsonl").rename(run / "log.jsonl")
+    shutil.rmtree(run / "data" / "testA")
+    assert main(args) == 2
+    assert f"{run / 'data' / 'testA'}: the demo's test scenes are gone; pass --overwrite" in capsys.readouterr().err
+
+
 def test_report_json_is_written_last_as_the_mark_of_a_finished_demo(tmp_path, monkeypatch):
     """A demo stopped between its report's two files must read as stopped before its report (no report.json)."""
     import cyclegan.demo as demo

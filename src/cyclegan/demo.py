@@ -428,12 +428,20 @@ def _report(run: Path, opts: DemoOptions, s: DemoSettings, trained: dict) -> dic
     """Translate the test scenes both ways with the trained run, score them and write the grids and the report.
     `trained`: the demo's record (demo.json) with how its training ended."""
     t0 = time.perf_counter()
-    config = json.loads((run / CONFIG_NAME).read_text())  # as trained: the fitted steps, not the cap
+    data, device_ = run / "data", resolve_device(opts.device)
+    anew = "pass --overwrite to run the demo anew"
+    try:  # a demo reported when run again: its files may have gone since
+        config = json.loads((run / CONFIG_NAME).read_text())  # as trained: the fitted steps, not the cap
+        scores = scores_logged(run / LOG_NAME)
+    except OSError as e:
+        raise CycleGANError(f"cannot read the demo's run in {run}: {e.filename}: {e.strerror or e}; {anew}") from None
+    except ValueError as e:
+        raise CycleGANError(f"cannot read the demo's run in {run}: {e}; {anew}") from None
     planned = config["train"]["steps"]  # the LR schedule's end: more than trained when the time limit cut it
     options, fitted = trained["options"], trained["fit_steps"]
-    data, device_ = run / "data", resolve_device(opts.device)
-    scores = scores_logged(run / LOG_NAME)
     names = sorted(p.name for p in (data / "testA").glob("*.png"))  # testA/NAME and testB/NAME: one scene
+    if not names:
+        raise CycleGANError(f"{data / 'testA'}: the demo's test scenes are gone; {anew}")
     test = {"A": _read_all([data / "testA" / n for n in names]), "B": _read_all([data / "testB" / n for n in names])}
     results: dict[str, dict[str, float]] = {}
     grids: dict[str, str] = {}
