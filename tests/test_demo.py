@@ -234,6 +234,44 @@ def test_a_demo_stopped_while_training_goes_on_from_its_checkpoint_when_run_agai
     assert "on from step 3 after a stop" in (run / "report.html").read_text()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_stopped_demo_finished_by_train_resume_is_reported_with_its_verdict(tmp_path, capsys, monkeypatch):
+    """train's own hint after a stop (cyclegan train --resume) ends the demo's training outside the demo: run
+    again, the demo said it went on, train said 'raise --steps', and the report had no verdict and 'computed: no
+    training step ran'."""
+    import signal
+
+    import cyclegan.demo as demo
+    from cyclegan.train.losslog import LossLog
+
+    real_add = LossLog.add
+
+    def add(self, losses, *, step):  # Ctrl-C during step 3
+        real_add(self, losses, step=step)
+        if step == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(LossLog, "add", add)
+    options = {"size": 32, "steps": 4, "ngf": 8, "ndf": 8, "eval_every": 2}
+    settings = DemoSettings(train_count=2, test_count=2, grid_rows=1, options=options)
+    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
+    run = tmp_path / "demo"
+    args = ["demo", "--out", str(run), "--device", "cpu", "--precision", "fp32", "--no-progress"]
+    with pytest.raises(SystemExit):
+        main(args)
+    monkeypatch.setattr(LossLog, "add", real_add)
+    assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "training was ended outside the demo (cyclegan train --resume); reporting on it" in out
+    assert "raise --steps" not in out and "computed: not recorded" in out
+    saved = json.loads((run / "report.json").read_text())
+    assert saved["settings"]["steps_trained"] == 4 and saved["execution"] is None
+    assert saved["verdict"]["best_step"] in (2, 4) and saved["verdict"]["evaluations"] == 2
+    assert "How it computed is not recorded" in (run / "report.html").read_text()
+
+
 def test_a_demo_stopped_before_its_first_checkpoint_runs_again_without_overwrite(tmp_path, capsys, monkeypatch):
     """Stopped before training wrote anything, the folder holds the rendering and the demo's record (demo.json):
     the same command runs the demo again (its record is not someone else's file)."""

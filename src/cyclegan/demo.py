@@ -34,6 +34,7 @@ from .loading import load_generator
 from .report import render_demo_html, save_grid
 from .run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR, TENSORBOARD_DIR
 from .train import prepare_config, train
+from .train.monitor import stored_verdict
 
 # Training options on top of the preset (names as in `cyclegan train --help`). The step count is a cap:
 # the demo fits the steps to its time budget on this machine (`--minutes`), so it ends in about 5 minutes.
@@ -342,14 +343,12 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
         if record is not None and record.get("checkpoint") == _stamp(run / CHECKPOINT_NAME):
             print(f"{run}: the demo's training ended before its report; reporting on it")
             return _report(run, opts, s, record)
-        if record is not None:
-            print(f"{run}: the demo stopped while training; going on from its checkpoint")
-        elif not opts.overwrite:
+        if record is None and not opts.overwrite:
             stopped = "" if reported else " that stopped before its report"
             raise CycleGANError(
                 f"{run} already holds a demo run{stopped}: pass --overwrite to replace it, or choose another --out"
             )
-        else:
+        if opts.overwrite:
             remove_demo_run(run)
             print(f"replacing the previous demo run in {run}")
     if record is None:
@@ -388,6 +387,18 @@ def _train(run: Path, opts: DemoOptions, record: dict, *, resumed: bool, t0: flo
     training ended to `record`, written as demo.json before the scores."""
     if resumed:
         cfg, ckpt = prepare_config({}, resume=True, out=str(run))  # the run's own config: steps, time, seed
+        if cfg.train.steps is not None and ckpt["step"] >= cfg.train.steps:  # `cyclegan train --resume` ended it
+            print(f"{run}: the demo's training was ended outside the demo (cyclegan train --resume); reporting on it")
+            verdict = stored_verdict(ckpt)
+            return {
+                **record,
+                "steps_trained": ckpt["step"],
+                "execution": None,  # not timed by the demo
+                "verdict": dataclasses.asdict(verdict) if verdict else None,
+                "seconds": {"train": 0.0, "before_report": time.perf_counter() - t0},
+                "checkpoint": _stamp(run / CHECKPOINT_NAME),
+            }
+        print(f"{run}: the demo stopped while training; going on from its checkpoint")
     else:
         overrides = {
             **record["options"],

@@ -164,6 +164,12 @@ def render_demo_html(report: dict[str, Any]) -> str:
             "scores are not the recipe's; give more --minutes.</p>"
         )
     blocks = f"{m['n_blocks']} residual block{'' if m['n_blocks'] == 1 else 's'}"
+    execution = report.get("execution")  # None: trained to its end by `cyclegan train --resume`, not timed here
+    computed = (
+        f"Computed in {html.escape(describe_record(execution))}."
+        if execution
+        else "How it computed is not recorded: its training was ended outside the demo."
+    )
     resumed = st.get("resumed_at_step")  # a demo stopped while training, gone on when run again
     resumed = f" (on from step {resumed} after a stop: the seconds are from there)" if resumed is not None else ""
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>cyclegan demo report</title>
@@ -176,7 +182,7 @@ figure{{display:inline-block;margin:1em}}</style></head><body>
 {t["batch_size"]} at {d["size"]} px
 on {st["device"]} in {report["seconds"]["train"]} s ({report["seconds"]["total"]} s in all){resumed}. Scores are means
 over {st["test_count"]} paired test scenes. Options: <code>{html.escape(json.dumps(opts))}</code>.
-Computed in {html.escape(describe_record(report.get("execution")))}.</p>
+{computed}</p>
 <table><tr><th>direction</th><th>PSNR (dB)</th><th>PSNR untranslated</th><th>gain</th><th>SSIM</th>
 <th>SSIM untranslated</th></tr>{rows}</table>
 {cut}
