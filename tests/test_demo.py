@@ -222,6 +222,8 @@ def test_a_demo_stopped_while_training_goes_on_from_its_checkpoint_when_run_agai
     monkeypatch.setattr(LossLog, "add", real_add)
     assert main([*args, "--seed", "3"]) == 2  # other training options: that run is not theirs
     assert "trained with other options (--seed 0) that stopped before its report" in capsys.readouterr().err
+    assert main([*args, "--steps", "9"]) == 2
+    assert "trained with other options (no --steps) that stopped" in capsys.readouterr().err
     assert main(args) == 0
     assert "the demo stopped while training; going on from its checkpoint" in capsys.readouterr().out
     saved = json.loads((run / "report.json").read_text())

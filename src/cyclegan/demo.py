@@ -311,7 +311,9 @@ def _stopped_demo(run: Path, opts: DemoOptions) -> dict | None:
         return None
     wanted = _training_options(opts)
     if given != wanted:
-        flags = " ".join(f"--{k} {v}" for k, v in given.items() if k in wanted and v != wanted[k] and v is not None)
+        flags = ", ".join(
+            f"--{k} {v}" if v is not None else f"no --{k}" for k, v in given.items() if k in wanted and v != wanted[k]
+        )
         raise CycleGANError(
             f"{run} holds a demo run trained with other options{f' ({flags})' if flags else ''} that stopped before "
             "its report: run the demo with them to go on with it, or pass --overwrite to train anew"
