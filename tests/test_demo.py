@@ -271,7 +271,9 @@ def test_a_stopped_demo_finished_by_train_resume_is_reported_with_its_verdict(tm
     saved = json.loads((run / "report.json").read_text())
     assert saved["settings"]["steps_trained"] == 4 and saved["execution"] is None
     assert saved["verdict"]["best_step"] in (2, 4) and saved["verdict"]["evaluations"] == 2
-    assert "How it computed is not recorded" in (run / "report.html").read_text()
+    page = (run / "report.html").read_text()
+    assert "How it computed is not recorded" in page and "(its training not timed by the demo)" in page
+    assert saved["seconds"]["train"] is None  # it said 0.0 s
 
 
 def test_a_demo_stopped_before_its_first_checkpoint_runs_again_without_overwrite(tmp_path, capsys, monkeypatch):

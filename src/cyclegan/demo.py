@@ -397,7 +397,7 @@ def _train(run: Path, opts: DemoOptions, record: dict, *, resumed: bool, t0: flo
                 "steps_trained": ckpt["step"],
                 "execution": None,  # not timed by the demo
                 "verdict": dataclasses.asdict(verdict) if verdict else None,
-                "seconds": {"train": 0.0, "before_report": time.perf_counter() - t0},
+                "seconds": {"train": None, "before_report": time.perf_counter() - t0},  # not timed here
                 "checkpoint": _stamp(run / CHECKPOINT_NAME),
             }
         print(f"{run}: the demo stopped while training; going on from its checkpoint")
@@ -486,7 +486,7 @@ def _report(run: Path, opts: DemoOptions, s: DemoSettings, trained: dict) -> dic
         "seconds": {
             # the rendering and training (of the process that trained, reported when run again), then the scoring
             "total": round(trained["seconds"]["before_report"] + time.perf_counter() - t0, 1),
-            "train": round(trained["seconds"]["train"], 1),
+            "train": None if trained["seconds"]["train"] is None else round(trained["seconds"]["train"], 1),
             # inside "train" (a resumed demo's: the evaluations after the stop); to the ms
             "evaluation": round(sum(r["eval_s"] for r in scores if r["step"] > trained.get("resumed_at_step", 0)), 3),
         },
