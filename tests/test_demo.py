@@ -367,6 +367,29 @@ def test_a_stopped_demo_whose_files_went_is_one_line_when_reported_again(tmp_pat
     assert f"{run / 'data' / 'testA'}: the demo's test scenes are gone; pass --overwrite" in capsys.readouterr().err
 
 
+def test_a_full_disk_at_the_demos_record_before_training_names_the_record(tmp_path, capsys, monkeypatch):
+    """demo.json is written before training: a full disk there said it could not write the demo's report."""
+    import errno
+
+    import cyclegan.demo as demo
+
+    real = demo.write_atomic
+
+    def write_atomic(path, write):
+        if Path(path).name == "demo.json":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path) + ".tmp")
+        return real(path, write)
+
+    monkeypatch.setattr(demo, "write_atomic", write_atomic)
+    monkeypatch.setattr(demo, "train", lambda *a, **k: pytest.fail("trained without its record"))
+    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options={"size": 32, "steps": 1})
+    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
+    run = tmp_path / "demo"
+    assert main(["demo", "--out", str(run), "--device", "cpu", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: cannot write the demo's record {run / 'demo.json'}: No space left on device"
+
+
 def test_report_json_is_written_last_as_the_mark_of_a_finished_demo(tmp_path, monkeypatch):
     """A demo stopped between its report's two files must read as stopped before its report (no report.json)."""
     import cyclegan.demo as demo

@@ -294,9 +294,12 @@ def _stamp(path: Path) -> list[int]:
 
 
 def _write_record(run: Path, record: dict) -> None:
-    text = json.dumps(record, indent=2) + "\n"
-    with _writing_report(run):
-        write_atomic(run / RECORD_NAME, lambda tmp: Path(tmp).write_text(text))
+    """demo.json, whole or not at all; a full or read-only disk is one line naming it (before training or after)."""
+    text, path = json.dumps(record, indent=2) + "\n", run / RECORD_NAME
+    try:
+        write_atomic(path, lambda tmp: Path(tmp).write_text(text))
+    except OSError as e:
+        raise CycleGANError(f"cannot write the demo's record {path}: {e.strerror or e}") from None
 
 
 def _stopped_demo(run: Path, opts: DemoOptions) -> dict | None:
