@@ -222,6 +222,8 @@ def test_a_demo_stopped_while_training_goes_on_from_its_checkpoint_when_run_agai
     monkeypatch.setattr(LossLog, "add", real_add)
     assert main([*args, "--seed", "3"]) == 2  # other training options: that run is not theirs
     assert "trained with other options (--seed 0) that stopped before its report" in capsys.readouterr().err
+    assert main([*args, "--steps", "9"]) == 2
+    assert "trained with other options (no --steps) that stopped" in capsys.readouterr().err
     assert main(args) == 0
     assert "the demo stopped while training; going on from its checkpoint" in capsys.readouterr().out
     saved = json.loads((run / "report.json").read_text())
@@ -232,6 +234,46 @@ def test_a_demo_stopped_while_training_goes_on_from_its_checkpoint_when_run_agai
     after = [r["eval_s"] for r in saved["scores_while_training"] if r["step"] > 3]
     assert saved["seconds"]["evaluation"] == round(sum(after), 3) < saved["seconds"]["train"]
     assert "on from step 3 after a stop" in (run / "report.html").read_text()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_stopped_demo_finished_by_train_resume_is_reported_with_its_verdict(tmp_path, capsys, monkeypatch):
+    """train's own hint after a stop (cyclegan train --resume) ends the demo's training outside the demo: run
+    again, the demo said it went on, train said 'raise --steps', and the report had no verdict and 'computed: no
+    training step ran'."""
+    import signal
+
+    import cyclegan.demo as demo
+    from cyclegan.train.losslog import LossLog
+
+    real_add = LossLog.add
+
+    def add(self, losses, *, step):  # Ctrl-C during step 3
+        real_add(self, losses, step=step)
+        if step == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(LossLog, "add", add)
+    options = {"size": 32, "steps": 4, "ngf": 8, "ndf": 8, "eval_every": 2}
+    settings = DemoSettings(train_count=2, test_count=2, grid_rows=1, options=options)
+    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
+    run = tmp_path / "demo"
+    args = ["demo", "--out", str(run), "--device", "cpu", "--precision", "fp32", "--no-progress"]
+    with pytest.raises(SystemExit):
+        main(args)
+    monkeypatch.setattr(LossLog, "add", real_add)
+    assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "training was ended outside the demo (cyclegan train --resume); reporting on it" in out
+    assert "raise --steps" not in out and "computed: not recorded" in out
+    saved = json.loads((run / "report.json").read_text())
+    assert saved["settings"]["steps_trained"] == 4 and saved["execution"] is None
+    assert saved["verdict"]["best_step"] in (2, 4) and saved["verdict"]["evaluations"] == 2
+    page = (run / "report.html").read_text()
+    assert "How it computed is not recorded" in page and "(its training not timed by the demo)" in page
+    assert saved["seconds"]["train"] is None  # it said 0.0 s
 
 
 def test_a_demo_stopped_before_its_first_checkpoint_runs_again_without_overwrite(tmp_path, capsys, monkeypatch):
@@ -296,6 +338,56 @@ def test_a_demo_stopped_after_its_training_reports_when_run_again_without_traini
     assert (run / "grid_AtoB.png").is_file() and "PSNR" in (run / "report.html").read_text()
     assert main(args) == 2  # reported: a third run asks for --overwrite, as before
     assert "already holds a demo run: pass --overwrite" in capsys.readouterr().err
+
+
+def test_a_stopped_demo_whose_files_went_is_one_line_when_reported_again(tmp_path, capsys, monkeypatch):
+    """Reported when run again, a demo reads its log and test scenes anew: gone since, they were a traceback
+    (FileNotFoundError, torch.stack of no image)."""
+    import shutil
+
+    import cyclegan.demo as demo
+
+    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
+    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
+    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
+    run = tmp_path / "demo"
+    args = ["demo", "--out", str(run), "--device", "cpu", "--no-progress"]
+    assert main(args) == 0
+    (run / "report.json").unlink()  # as a demo stopped after its training: reported when run again
+    capsys.readouterr()
+    (run / "log.jsonl").rename(tmp_path / "log.jsonl")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    gone = f"{run / 'log.jsonl'}: No such file or directory; pass --overwrite"
+    assert f"cannot read the demo's run in {run}: {gone}" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "log.jsonl").rename(run / "log.jsonl")
+    shutil.rmtree(run / "data" / "testA")
+    assert main(args) == 2
+    assert f"{run / 'data' / 'testA'}: the demo's test scenes are gone; pass --overwrite" in capsys.readouterr().err
+
+
+def test_a_full_disk_at_the_demos_record_before_training_names_the_record(tmp_path, capsys, monkeypatch):
+    """demo.json is written before training: a full disk there said it could not write the demo's report."""
+    import errno
+
+    import cyclegan.demo as demo
+
+    real = demo.write_atomic
+
+    def write_atomic(path, write):
+        if Path(path).name == "demo.json":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path) + ".tmp")
+        return real(path, write)
+
+    monkeypatch.setattr(demo, "write_atomic", write_atomic)
+    monkeypatch.setattr(demo, "train", lambda *a, **k: pytest.fail("trained without its record"))
+    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options={"size": 32, "steps": 1})
+    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
+    run = tmp_path / "demo"
+    assert main(["demo", "--out", str(run), "--device", "cpu", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: cannot write the demo's record {run / 'demo.json'}: No space left on device"
 
 
 def test_report_json_is_written_last_as_the_mark_of_a_finished_demo(tmp_path, monkeypatch):

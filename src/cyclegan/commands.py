@@ -250,7 +250,9 @@ def run_demo(opts, _: argparse.Namespace) -> int:
     from .report import describe_record  # on use
 
     report = demo(opts)
-    print(f"\ncomputed: {describe_record(report['execution'])}")
+    ex = report["execution"]  # None: the run's training was ended by `cyclegan train --resume`, not timed by the demo
+    computed = describe_record(ex) if ex else "not recorded (its training was ended outside the demo)"
+    print(f"\ncomputed: {computed}")
     print(f"\n{'direction':<10}{'PSNR':>8}{'untranslated':>14}{'SSIM':>8}{'untranslated':>14}")
     for d, r in report["ground_truth"].items():
         print(f"{d:<10}{r['psnr']:>8.2f}{r['psnr_identity']:>14.2f}{r['ssim']:>8.3f}{r['ssim_identity']:>14.3f}")

@@ -34,6 +34,7 @@ from .loading import load_generator
 from .report import render_demo_html, save_grid
 from .run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR, TENSORBOARD_DIR
 from .train import prepare_config, train
+from .train.monitor import stored_verdict
 
 # Training options on top of the preset (names as in `cyclegan train --help`). The step count is a cap:
 # the demo fits the steps to its time budget on this machine (`--minutes`), so it ends in about 5 minutes.
@@ -293,9 +294,12 @@ def _stamp(path: Path) -> list[int]:
 
 
 def _write_record(run: Path, record: dict) -> None:
-    text = json.dumps(record, indent=2) + "\n"
-    with _writing_report(run):
-        write_atomic(run / RECORD_NAME, lambda tmp: Path(tmp).write_text(text))
+    """demo.json, whole or not at all; a full or read-only disk is one line naming it (before training or after)."""
+    text, path = json.dumps(record, indent=2) + "\n", run / RECORD_NAME
+    try:
+        write_atomic(path, lambda tmp: Path(tmp).write_text(text))
+    except OSError as e:
+        raise CycleGANError(f"cannot write the demo's record {path}: {e.strerror or e}") from None
 
 
 def _stopped_demo(run: Path, opts: DemoOptions) -> dict | None:
@@ -310,7 +314,9 @@ def _stopped_demo(run: Path, opts: DemoOptions) -> dict | None:
         return None
     wanted = _training_options(opts)
     if given != wanted:
-        flags = " ".join(f"--{k} {v}" for k, v in given.items() if k in wanted and v != wanted[k] and v is not None)
+        flags = ", ".join(
+            f"--{k} {v}" if v is not None else f"no --{k}" for k, v in given.items() if k in wanted and v != wanted[k]
+        )
         raise CycleGANError(
             f"{run} holds a demo run trained with other options{f' ({flags})' if flags else ''} that stopped before "
             "its report: run the demo with them to go on with it, or pass --overwrite to train anew"
@@ -342,14 +348,12 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
         if record is not None and record.get("checkpoint") == _stamp(run / CHECKPOINT_NAME):
             print(f"{run}: the demo's training ended before its report; reporting on it")
             return _report(run, opts, s, record)
-        if record is not None:
-            print(f"{run}: the demo stopped while training; going on from its checkpoint")
-        elif not opts.overwrite:
+        if record is None and not opts.overwrite:
             stopped = "" if reported else " that stopped before its report"
             raise CycleGANError(
                 f"{run} already holds a demo run{stopped}: pass --overwrite to replace it, or choose another --out"
             )
-        else:
+        if opts.overwrite:
             remove_demo_run(run)
             print(f"replacing the previous demo run in {run}")
     if record is None:
@@ -388,6 +392,18 @@ def _train(run: Path, opts: DemoOptions, record: dict, *, resumed: bool, t0: flo
     training ended to `record`, written as demo.json before the scores."""
     if resumed:
         cfg, ckpt = prepare_config({}, resume=True, out=str(run))  # the run's own config: steps, time, seed
+        if cfg.train.steps is not None and ckpt["step"] >= cfg.train.steps:  # `cyclegan train --resume` ended it
+            print(f"{run}: the demo's training was ended outside the demo (cyclegan train --resume); reporting on it")
+            verdict = stored_verdict(ckpt)
+            return {
+                **record,
+                "steps_trained": ckpt["step"],
+                "execution": None,  # not timed by the demo
+                "verdict": dataclasses.asdict(verdict) if verdict else None,
+                "seconds": {"train": None, "before_report": time.perf_counter() - t0},  # not timed here
+                "checkpoint": _stamp(run / CHECKPOINT_NAME),
+            }
+        print(f"{run}: the demo stopped while training; going on from its checkpoint")
     else:
         overrides = {
             **record["options"],
@@ -428,12 +444,20 @@ def _report(run: Path, opts: DemoOptions, s: DemoSettings, trained: dict) -> dic
     """Translate the test scenes both ways with the trained run, score them and write the grids and the report.
     `trained`: the demo's record (demo.json) with how its training ended."""
     t0 = time.perf_counter()
-    config = json.loads((run / CONFIG_NAME).read_text())  # as trained: the fitted steps, not the cap
+    data, device_ = run / "data", resolve_device(opts.device)
+    anew = "pass --overwrite to run the demo anew"
+    try:  # a demo reported when run again: its files may have gone since
+        config = json.loads((run / CONFIG_NAME).read_text())  # as trained: the fitted steps, not the cap
+        scores = scores_logged(run / LOG_NAME)
+    except OSError as e:
+        raise CycleGANError(f"cannot read the demo's run in {run}: {e.filename}: {e.strerror or e}; {anew}") from None
+    except ValueError as e:
+        raise CycleGANError(f"cannot read the demo's run in {run}: {e}; {anew}") from None
     planned = config["train"]["steps"]  # the LR schedule's end: more than trained when the time limit cut it
     options, fitted = trained["options"], trained["fit_steps"]
-    data, device_ = run / "data", resolve_device(opts.device)
-    scores = scores_logged(run / LOG_NAME)
     names = sorted(p.name for p in (data / "testA").glob("*.png"))  # testA/NAME and testB/NAME: one scene
+    if not names:
+        raise CycleGANError(f"{data / 'testA'}: the demo's test scenes are gone; {anew}")
     test = {"A": _read_all([data / "testA" / n for n in names]), "B": _read_all([data / "testB" / n for n in names])}
     results: dict[str, dict[str, float]] = {}
     grids: dict[str, str] = {}
@@ -465,7 +489,7 @@ def _report(run: Path, opts: DemoOptions, s: DemoSettings, trained: dict) -> dic
         "seconds": {
             # the rendering and training (of the process that trained, reported when run again), then the scoring
             "total": round(trained["seconds"]["before_report"] + time.perf_counter() - t0, 1),
-            "train": round(trained["seconds"]["train"], 1),
+            "train": None if trained["seconds"]["train"] is None else round(trained["seconds"]["train"], 1),
             # inside "train" (a resumed demo's: the evaluations after the stop); to the ms
             "evaluation": round(sum(r["eval_s"] for r in scores if r["step"] > trained.get("resumed_at_step", 0)), 3),
         },

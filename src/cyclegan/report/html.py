@@ -151,10 +151,11 @@ def render_demo_html(report: dict[str, Any]) -> str:
     warnings = verdict.get("warnings") or []
     if curve:
         seconds = report["seconds"]
+        of_training = "" if seconds["train"] is None else f" of the {seconds['train']} s of training"
         curve = (
             f"<h2>Scores while training</h2><figure>{curve}<figcaption>every {t['eval_every']} steps on the test "
             f"scenes (log.jsonl); best.pt holds step {verdict.get('best_step')}. Evaluation took "
-            f"{seconds.get('evaluation', 0)} s of the {seconds['train']} s of training. Warnings: "
+            f"{seconds.get('evaluation', 0)} s{of_training}. Warnings: "
             f"{html.escape('; '.join(warnings)) if warnings else 'none'}.</figcaption></figure>"
         )
     opts = st["options"]
@@ -166,7 +167,15 @@ def render_demo_html(report: dict[str, Any]) -> str:
             "scores are not the recipe's; give more --minutes.</p>"
         )
     blocks = f"{m['n_blocks']} residual block{'' if m['n_blocks'] == 1 else 's'}"
+    execution = report.get("execution")  # None: trained to its end by `cyclegan train --resume`, not timed here
+    computed = (
+        f"Computed in {html.escape(describe_record(execution))}."
+        if execution
+        else "How it computed is not recorded: its training was ended outside the demo."
+    )
     resumed = st.get("resumed_at_step")  # a demo stopped while training, gone on when run again
+    train_s, total_s = report["seconds"]["train"], report["seconds"]["total"]
+    took = f"in {train_s} s ({total_s} s in all)" if train_s is not None else "(its training not timed by the demo)"
     resumed = f" (on from step {resumed} after a stop: the seconds are from there)" if resumed is not None else ""
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>cyclegan demo report</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
@@ -176,9 +185,9 @@ figure{{display:inline-block;margin:1em}}</style></head><body>
 <p>{html.escape(report["task"])}. A {m["generator"]} generator ({m["ngf"]} base channels, {blocks},
 {m["norm"]} norm; the {html.escape(report["config"]["preset"])} preset) trained {st["steps_trained"]} steps of batch
 {t["batch_size"]} at {d["size"]} px
-on {st["device"]} in {report["seconds"]["train"]} s ({report["seconds"]["total"]} s in all){resumed}. Scores are means
+on {st["device"]} {took}{resumed}. Scores are means
 over {st["test_count"]} paired test scenes. Options: <code>{html.escape(json.dumps(opts))}</code>.
-Computed in {html.escape(describe_record(report.get("execution")))}.</p>
+{computed}</p>
 <table><tr><th>direction</th><th>PSNR (dB)</th><th>PSNR untranslated</th><th>gain</th><th>SSIM</th>
 <th>SSIM untranslated</th></tr>{rows}</table>
 {cut}

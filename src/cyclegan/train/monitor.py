@@ -106,3 +106,17 @@ class Monitor:
 
     def verdict(self) -> Verdict:
         return self.watch.verdict()
+
+
+def stored_verdict(ckpt: dict) -> Verdict | None:
+    """The verdict a checkpoint's watcher state holds (a run trained to its end, nothing left to train); None where
+    it has none or cannot be read."""
+    state = ckpt.get(WATCH_KEY)
+    if not isinstance(state, dict):
+        return None
+    watch = Watch(state.get("metric"))
+    try:
+        watch.load_state_dict(state)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return watch.verdict()
