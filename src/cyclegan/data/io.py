@@ -75,14 +75,23 @@ def to_srgb(im: Image.Image) -> Image.Image:
     if not icc or im.mode not in ("RGB", "RGBA", "CMYK"):
         return im
     try:
-        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if "srgb" in ImageCms.getProfileDescription(profile).lower():  # the usual tag of a plain image: no work
-            return im
-        mode = "RGBA" if im.mode == "RGBA" else "RGB"
-        intent = ImageCms.Intent.RELATIVE_COLORIMETRIC
-        return ImageCms.profileToProfile(im, profile, _srgb(), renderingIntent=intent, outputMode=mode) or im
+        transform = _to_srgb_transform(bytes(icc), im.mode)
+        return im if transform is None else ImageCms.applyTransform(im, transform) or im
     except (ImageCms.PyCMSError, OSError, ValueError):
         return im
+
+
+@functools.lru_cache(maxsize=32)
+def _to_srgb_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
+    """The transform from profile `icc` to sRGB for images of `mode`, or None for an sRGB profile. Cached: a
+    dataset's images share a few profiles, and training reads each every epoch (building a transform costs
+    more than applying it to a training image). No one-pixel cache: the web server's threads share it."""
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    if "srgb" in ImageCms.getProfileDescription(profile).lower():  # the usual tag of a plain image: no work
+        return None
+    out = "RGBA" if mode == "RGBA" else "RGB"
+    intent, flags = ImageCms.Intent.RELATIVE_COLORIMETRIC, ImageCms.Flags.NOCACHE
+    return ImageCms.buildTransform(profile, _srgb(), mode, out, renderingIntent=intent, flags=flags)
 
 
 def file_kind(mode: int) -> str:
