@@ -94,6 +94,18 @@ def _to_srgb_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | No
     return ImageCms.buildTransform(profile, _srgb(), mode, out, renderingIntent=intent, flags=flags)
 
 
+EXIF_ORIENTATION = 0x0112
+
+
+def as_read(im: Image.Image) -> Image.Image:
+    """A PIL image a Python caller opened, as `read_image` reads a file: turned upright by its EXIF orientation
+    and converted to sRGB from its colour profile (`to_srgb`), each on a copy and only where needed; the
+    caller's image is left as it was. A phone photo from `Image.open` came out lying on its side."""
+    if im.getexif().get(EXIF_ORIENTATION, 1) != 1:
+        im = ImageOps.exif_transpose(im)
+    return to_srgb(im)
+
+
 def file_kind(mode: int) -> str:
     """What a file that is not a regular file is, from its `st_mode`: "a FIFO", "a character device"..."""
     for test, kind in (
