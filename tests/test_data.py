@@ -193,6 +193,21 @@ def test_an_embedded_colour_profile_is_converted_to_srgb(tmp_path):
         assert read_image(save(tmp_path / name, im, **kw)).getpixel((1, 1)) == (200, 30, 10)
 
 
+def test_a_colour_profile_shared_by_many_images_is_prepared_once(tmp_path, monkeypatch):
+    """Training reads every image each epoch: building the profile's transform for each read cost more than
+    converting a training image with it. Images sharing a profile share one transform, and still convert."""
+    red, green, blue = (0.4361, 0.2225, 0.0139), (0.3851, 0.7169, 0.0971), (0.1431, 0.0606, 0.7141)
+    swapped = rgb_profile((green, red, blue), b"shared by a dataset")
+    built = []  # each profile read from an image's bytes is described once, to tell sRGB
+    real = ImageCms.getProfileDescription
+    monkeypatch.setattr(ImageCms, "getProfileDescription", lambda p: built.append(p) or real(p))
+    im = Image.new("RGB", (4, 4), (200, 30, 10))
+    for i in range(5):
+        r, g, b = read_image(save(tmp_path / f"{i}.png", im, icc_profile=swapped)).getpixel((1, 1))
+        assert g > 180 and r < 60 and b < 30
+    assert len(built) <= 1
+
+
 def test_images_in_hidden_sub_folders_are_not_read_as_hidden_files_are_not(tmp_path):
     """A notebook's `.ipynb_checkpoints/` or a file manager's `.thumbnails/` inside trainA held copies of its
     images, and they were trained on; a glob that names the hidden folder still finds them."""

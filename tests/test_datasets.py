@@ -546,12 +546,13 @@ def test_a_large_synthetic_count_starts_rendering_without_listing_every_image_fi
 
 
 def test_a_root_that_is_a_broken_link_is_named_as_one(tmp_path, capsys):
-    """`datasets download NAME --root LINK` to a folder not there said "cannot create it (File exists)"."""
+    """`datasets download NAME --root LINK` to a folder not there said "cannot create it (File exists)"; named
+    as every command names an output folder that is a broken link (`files.broken_link`)."""
     (tmp_path / "root").symlink_to(tmp_path / "disk" / "data")
     assert main(["datasets", "download", NAME, "--root", str(tmp_path / "root"), "--no-progress"]) == 2
     assert capsys.readouterr().err == (
-        f"error: option '--root' {tmp_path / 'root'}: a broken symbolic link (to {tmp_path / 'disk' / 'data'}); make "
-        "its target, or remove it\n"
+        f"error: option '--root': {tmp_path / 'root'} is a broken symbolic link (to {tmp_path / 'disk' / 'data'}); "
+        "make its target, or remove it and run again\n"
     )
 
 

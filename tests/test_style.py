@@ -142,7 +142,8 @@ def test_vgg19_errors(tmp_path, vgg_file, monkeypatch):
 
 def test_vgg19_weights_that_are_not_finite_floats_or_keys_not_names_are_refused(tmp_path, vgg_file):
     """NaN weights loaded without a word (every loss NaN), integer weights were cast to float, and a key that is not
-    a string ended in "AttributeError: 'int' object has no attribute 'startswith'"."""
+    a string ended in "AttributeError: 'int' object has no attribute 'startswith'" (a value that is not a tensor in
+    "'list' object has no attribute 'shape'")."""
     from cyclegan.pretrained import vgg19_features
 
     state = torch.load(vgg_file, weights_only=True)
@@ -151,6 +152,7 @@ def test_vgg19_weights_that_are_not_finite_floats_or_keys_not_names_are_refused(
         "nan.pth": ({**state, "features.0.weight": torch.full_like(w, math.nan)}, "features.0.weight is not a tensor"),
         "int.pth": ({**state, "features.0.weight": w.to(torch.int32)}, "features.0.weight is not a tensor of finite"),
         "key.pth": ({**state, 5: torch.zeros(1)}, None),  # a key of other data is no feature: left out
+        "list.pth": ({**state, "features.0.weight": [0.5]}, "features.0.weight is not a tensor"),  # no .shape
     }
     for name, (obj, said) in cases.items():
         torch.save(obj, tmp_path / name)

@@ -119,6 +119,21 @@ def test_the_api_refuses_an_animated_gif_as_the_clip_it_is_and_takes_a_still_one
     assert translate(G, Where()).size == translate(G, [Where()])[0].size == (24, 16)
 
 
+def test_a_pil_image_with_exif_orientation_is_translated_upright_as_its_file_is(tiny, tmp_path):
+    """A phone photo opened with Image.open (EXIF orientation 6: turn it a quarter) came out lying on its side
+    from cyclegan.translate, and upright given as a path (and from stylize either way); the caller's image is
+    left as it was."""
+    G = load_generator(tiny, "AtoB")
+    path = tmp_path / "phone.jpg"
+    im = Image.fromarray(np.random.default_rng(0).integers(0, 255, (16, 24, 3), dtype=np.uint8))
+    exif = im.getexif()
+    exif[0x0112] = 6
+    im.save(path, exif=exif)
+    opened = Image.open(path)
+    assert translate(G, opened).size == translate(G, path).size == (16, 24)
+    assert opened.size == (24, 16) and opened.getexif().get(0x0112) == 6
+
+
 def test_the_api_refuses_a_float_tensor_far_outside_minus_one_to_one(tiny):
     """A float tensor of [0, 255] pixel values (or NaN) was translated into saturated noise without a word."""
     from cyclegan.errors import CycleGANError

@@ -343,6 +343,17 @@ class FolderLock:
                 break
 
 
+def broken_link(path: str | Path, option: str) -> CycleGANError | None:
+    """The one-line error for an output folder `path` (given by `option`) that is a symbolic link to nothing
+    (an unmounted disk), else None: creating it said "File exists", locking in it "No such file or directory"."""
+    if not (os.path.islink(path) and not os.path.exists(path)):
+        return None
+    return CycleGANError(
+        f"option '{option}': {path} is a broken symbolic link (to {os.readlink(path)}); make its target, or remove "
+        "it and run again"
+    )
+
+
 @contextlib.contextmanager
 def claim_folder(folder: str | Path, option: str) -> Iterator[None]:
     """Hold a `FolderLock` on the output folder `folder` (given by `option`, created if needed) for the block:
@@ -360,11 +371,8 @@ def claim_folder(folder: str | Path, option: str) -> Iterator[None]:
             raise CycleGANError(
                 f"option '{option}': {lock.path} is a symbolic link, not a lock file: remove it and run again"
             ) from None
-        if os.path.islink(folder) and not os.path.exists(folder):  # said as "No such file or directory"
-            raise CycleGANError(
-                f"option '{option}': {folder} is a broken symbolic link (to {os.readlink(folder)}); make its "
-                f"target, or remove it and run again"
-            ) from None
+        if broken := broken_link(folder, option):  # said as "No such file or directory"
+            raise broken from None
         raise CycleGANError(f"option '{option}': cannot create or lock {folder} ({e.strerror or e})") from None
     worked = False
     try:

@@ -20,6 +20,7 @@ from torch import nn
 from .clipio import ANIMATED_IMAGES, VIDEO_FORMATS
 from .data.io import (
     MAX_PIXELS,
+    as_read,
     long_side_shape,
     megapixels,
     open_image,
@@ -136,7 +137,8 @@ def translate(
 
     - a PIL image of any mode, or an image file's path -> an RGB PIL image of the same size (or long side
       `size`); a mode other than RGB is converted as `cyclegan translate` converts it (16-bit and float
-      greyscale rescaled, transparency on white);
+      greyscale rescaled, transparency on white), and a PIL image is turned upright by its EXIF orientation
+      and converted to sRGB from its colour profile as a file is (`data.io.as_read`; the caller's is unchanged);
     - a list of PIL images or paths -> a list;
     - a tensor (3, H, W) or (B, 3, H, W), float in [-1, 1] -> a float32 tensor of the same shape in [-1, 1];
       uint8 in [0, 255] -> uint8. Tensors are translated at their size (`size` is refused: resize them first).
@@ -170,6 +172,7 @@ def translate(
         im = read_still(im, max_pixels=max_pixels) if isinstance(im, (str, os.PathLike)) else im
         if not isinstance(im, Image.Image):
             raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}")
+        im = as_read(im)  # a PIL image the caller opened: upright and in sRGB, as a file is read (no copy if it is)
         if 0 in im.size:
             raise CycleGANError(f"images[{i}]: an image of {im.width}x{im.height} pixels has nothing to translate")
         if getattr(im, "is_animated", False):  # an opened GIF, WebP or PNG animation: one frame of it, said

@@ -185,7 +185,14 @@ def vgg19_features(weights: str | None = None, *, download: bool = True) -> nn.S
     problems = [
         ("missing", [k for k in expected if k not in state]),
         ("not in VGG19", [k for k in state if k not in expected]),
-        ("of another shape", [k for k, v in state.items() if k in expected and v.shape != expected[k].shape]),
+        (  # a value that is not a tensor is named by the finiteness check below
+            "of another shape",
+            [
+                k
+                for k, v in state.items()
+                if k in expected and isinstance(v, torch.Tensor) and v.shape != expected[k].shape
+            ],
+        ),
     ]
     said = [
         f"{len(keys)} {what} ({', '.join(f'features.{k}' for k in keys[:3])}{', ...' * (len(keys) > 3)})"

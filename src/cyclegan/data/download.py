@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CycleGANError, nearest
+from ..files import broken_link
 from ..options import Options, opt
 from ..shared_options import max_minutes_option, progress_option
 from .archive import MAX_RATIO, MAX_SIZE_GB, ArchiveLimits, extract_safely, remove_stale_extractions, verify_archive
@@ -194,10 +195,8 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
     made = [p for p in (root, *root.parents) if not p.exists()]  # the folders this call creates, deepest first
     if root.exists() and not root.is_dir():  # mkdir said only "cannot create it (File exists)"
         raise CycleGANError(f"option '--root' {root}: is a file, not a folder; give a folder (created if missing)")
-    if root.is_symlink() and not root.exists():  # mkdir said "File exists"
-        raise CycleGANError(
-            f"option '--root' {root}: a broken symbolic link (to {os.readlink(root)}); make its target, or remove it"
-        )
+    if broken := broken_link(root, "--root"):  # mkdir said "File exists"
+        raise broken
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:

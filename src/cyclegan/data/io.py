@@ -75,16 +75,37 @@ def to_srgb(im: Image.Image) -> Image.Image:
     if not icc or im.mode not in ("RGB", "RGBA", "CMYK", "P"):
         return im
     try:
-        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if "srgb" in ImageCms.getProfileDescription(profile).lower():  # the usual tag of a plain image: no work
-            return im
         if im.mode == "P":  # a palette's colours are in the profile's space too
             im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-        mode = "RGBA" if im.mode == "RGBA" else "RGB"
-        intent = ImageCms.Intent.RELATIVE_COLORIMETRIC
-        return ImageCms.profileToProfile(im, profile, _srgb(), renderingIntent=intent, outputMode=mode) or im
+        transform = _to_srgb_transform(bytes(icc), im.mode)
+        return im if transform is None else ImageCms.applyTransform(im, transform) or im
     except (ImageCms.PyCMSError, OSError, ValueError):
         return im
+
+
+@functools.lru_cache(maxsize=32)
+def _to_srgb_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
+    """The transform from profile `icc` to sRGB for images of `mode`, or None for an sRGB profile. Cached: a
+    dataset's images share a few profiles, and training reads each every epoch (building a transform costs
+    more than applying it to a training image). No one-pixel cache: the web server's threads share it."""
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    if "srgb" in ImageCms.getProfileDescription(profile).lower():  # the usual tag of a plain image: no work
+        return None
+    out = "RGBA" if mode == "RGBA" else "RGB"
+    intent, flags = ImageCms.Intent.RELATIVE_COLORIMETRIC, ImageCms.Flags.NOCACHE
+    return ImageCms.buildTransform(profile, _srgb(), mode, out, renderingIntent=intent, flags=flags)
+
+
+EXIF_ORIENTATION = 0x0112
+
+
+def as_read(im: Image.Image) -> Image.Image:
+    """A PIL image a Python caller opened, as `read_image` reads a file: turned upright by its EXIF orientation
+    and converted to sRGB from its colour profile (`to_srgb`), each on a copy and only where needed; the
+    caller's image is left as it was. A phone photo from `Image.open` came out lying on its side."""
+    if im.getexif().get(EXIF_ORIENTATION, 1) != 1:
+        im = ImageOps.exif_transpose(im)
+    return to_srgb(im)
 
 
 def file_kind(mode: int) -> str:

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from ..data.io import MAX_PIXELS, read_image, resize_long_side, save_image, to_pil, to_rgb, to_tensor
+from ..data.io import MAX_PIXELS, as_read, read_image, resize_long_side, save_image, to_pil, to_rgb, to_tensor
 from ..errors import CycleGANError
 from ..evaluate.metrics import LUMA_BT601, luminance
 from ..execution import available_memory, resolve_device
@@ -33,7 +33,6 @@ from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
 from .options import GatysOptions, Init, StylizeOptions
 
 ImageLike = Image.Image | str | Path
-EXIF_ORIENTATION = 0x0112
 LBFGS_HISTORY = 50  # the gradient pairs L-BFGS keeps: two image-sized vectors each
 
 
@@ -62,12 +61,11 @@ def load_image_01(image: ImageLike, size: int | None, *, max_pixels: int = MAX_P
     """A PIL image of any mode or an image file -> (1, 3, H, W) in [0, 1], long side scaled to `size` (aspect
     ratio kept). A file declaring more than `max_pixels` pixels is refused before decoding (`data.io.read_image`).
     A PIL image is converted as a file is read (`to_rgb`: 16-bit greyscale rescaled, not clipped
-    to white as `convert("RGB")` clips it; transparency on white; turned upright by its EXIF orientation, on a copy)."""
+    to white as `convert("RGB")` clips it; transparency on white; upright by its EXIF orientation and in sRGB:
+    `as_read`, on a copy)."""
     if not isinstance(image, (Image.Image, str, os.PathLike)):
         raise CycleGANError(f"expected a PIL image or an image file's path, got {type(image).__name__}")
-    im = image if isinstance(image, Image.Image) else read_image(image, max_pixels=max_pixels)
-    if isinstance(image, Image.Image) and im.getexif().get(EXIF_ORIENTATION, 1) != 1:
-        im = ImageOps.exif_transpose(im)  # a phone's photo from Image.open was stylised lying on its side
+    im = as_read(image) if isinstance(image, Image.Image) else read_image(image, max_pixels=max_pixels)
     if 0 in im.size:
         raise CycleGANError(f"an image of {im.width}x{im.height} pixels has nothing to stylise")
     im = im if im.mode == "RGB" else to_rgb(im)  # no copy of an RGB image
