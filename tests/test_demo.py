@@ -390,6 +390,30 @@ def test_a_full_disk_at_the_demos_record_before_training_names_the_record(tmp_pa
     assert err == f"error: cannot write the demo's record {run / 'demo.json'}: No space left on device"
 
 
+def test_an_overwrite_stopped_halfway_leaves_a_folder_the_demo_still_takes(tmp_path, capsys, monkeypatch):
+    """--overwrite removed config.json third: stopped after it (Ctrl-C), the folder's grids and samples read as
+    someone else's files, and the demo refused it even with --overwrite."""
+    import cyclegan.demo as demo
+
+    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
+    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
+    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
+    run = tmp_path / "demo"
+    args = ["demo", "--out", str(run), "--device", "cpu", "--no-progress"]
+    assert main(args) == 0
+    real_rmtree = demo.shutil.rmtree
+
+    def stopped(path, *a, **k):  # Ctrl-C while the rendered data goes
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo.shutil, "rmtree", stopped)
+    assert main([*args, "--overwrite"]) == 130
+    monkeypatch.setattr(demo.shutil, "rmtree", real_rmtree)
+    assert not (run / "report.json").exists() and (run / "config.json").is_file()
+    capsys.readouterr()
+    assert main([*args, "--overwrite"]) == 0 and (run / "report.json").is_file()
+
+
 def test_report_json_is_written_last_as_the_mark_of_a_finished_demo(tmp_path, monkeypatch):
     """A demo stopped between its report's two files must read as stopped before its report (no report.json)."""
     import cyclegan.demo as demo

@@ -127,13 +127,14 @@ SPLITS = ("trainA", "trainB", "testA", "testB")  # the folders of the rendered d
 # training, by Ctrl-C or a full disk at the report, reports on the trained run when run again).
 RECORD_NAME = "demo.json"
 
-# What a demo writes in its run folder (the training run's files included): all that --overwrite removes.
+# What a demo writes in its run folder (the training run's files included): all that --overwrite removes, in this
+# order. An --overwrite stopped halfway leaves a folder the demo still takes: report.json, the mark of a finished
+# demo, goes first, and config.json, by which the folder is known as a demo's (`_is_demo_run`), last.
 DEMO_FILES = (
+    "report.json",
     CHECKPOINT_NAME,
     BEST_NAME,
-    CONFIG_NAME,
     LOG_NAME,
-    "report.json",
     "report.html",
     RECORD_NAME,
     "grid_AtoB.png",
@@ -141,6 +142,7 @@ DEMO_FILES = (
     "data",
     SAMPLES_DIR,
     TENSORBOARD_DIR,
+    CONFIG_NAME,
 )
 
 
