@@ -223,6 +223,21 @@ def test_not_a_zip_and_corrupt_entries_are_refused(mirror, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("planted", [f".{NAME}.zip.part", f".{NAME}.zip.part.json"])
+def test_a_partial_download_that_is_a_symbolic_link_is_refused_and_its_target_left_whole(mirror, tmp_path, planted):
+    """`.NAME.zip.part` planted in a shared --root as a link to a user's file: the archive's bytes were appended to
+    that file (and `.part.json`, the server's record, written over it)."""
+    serve(mirror, good_zip())
+    precious = tmp_path / "notes.txt"
+    precious.write_text("a week of notes")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / planted).symlink_to(precious)
+    with pytest.raises(CycleGANError, match=f"^{re.escape(str(tmp_path / 'data' / planted))} is a symbolic link, "):
+        fetch(mirror, tmp_path / "data")
+    assert precious.read_text() == "a week of notes"
+
+
+@pytest.mark.slow
 def test_a_password_protected_archive_is_refused_in_one_line(mirror, tmp_path, capsys):
     """An encrypted entry made zipfile's testzip raise RuntimeError ("password required"): a traceback."""
     data = bytearray(good_zip())
