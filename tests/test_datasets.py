@@ -614,6 +614,20 @@ def test_a_lock_file_that_is_a_symbolic_link_is_refused_and_its_target_left_whol
     assert precious.read_text() == "a week of notes" and [p.name for p in (tmp_path / "d").iterdir()] == [".lock"]
 
 
+@pytest.mark.parametrize("inside", ["trainA", "val", "test/sub"])
+def test_a_synthetic_out_inside_another_datasets_folder_is_refused(tmp_path, capsys, inside):
+    """Rendered into pix2pix's `facades/val`, a dataset's trainA..testB landed among its A|B images, which are read
+    recursively (trainA and test were refused already; val, the reference's third aligned split, was not)."""
+    for split in ("train", "val", "test", "trainA"):
+        (tmp_path / "facades" / split).mkdir(parents=True)
+    out = tmp_path / "facades" / inside
+    args = ["datasets", "synthetic", "--out", str(out), "--size", "16", "--count", "1", "--test-count", "1"]
+    assert main([*args, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: option '--out': {out} is ") and "the dataset folder" in err
+    assert not out.exists() or not any(out.iterdir())  # nothing written, no lock left
+
+
 def test_synthetic_clips_reach_the_encoder_a_frame_at_a_time(tmp_path, monkeypatch):
     """Each clip was rendered whole, both seasons, before its first frame was encoded: `--frames 2000 --size 2048`
     held 2 x 2000 frames of 21 MB. Now the encoder takes frame t when t + 1 worlds of its season are rendered."""
