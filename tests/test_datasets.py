@@ -560,6 +560,18 @@ def test_a_large_synthetic_count_starts_rendering_without_listing_every_image_fi
     assert peak < 10 * 2**20  # the list of 2 x 10**6 jobs was about 200 MB
 
 
+def test_a_dataset_folder_of_hidden_files_only_is_not_taken_for_the_dataset(tmp_path, capsys):
+    """ROOT/NAME holding only a `.DS_Store` (a file manager looked into it) was "already there", and the command then
+    said it held none of trainA..testB "but nothing: move its images into them"."""
+    (tmp_path / NAME).mkdir()
+    (tmp_path / NAME / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    assert main(["datasets", "download", NAME, "--root", str(tmp_path), "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path / NAME} holds only hidden files (.DS_Store), no dataset: remove it and run again to "
+        f"download {NAME}\n"
+    )
+
+
 def test_a_root_that_is_a_broken_link_is_named_as_one(tmp_path, capsys):
     """`datasets download NAME --root LINK` to a folder not there said "cannot create it (File exists)"."""
     (tmp_path / "root").symlink_to(tmp_path / "disk" / "data")
