@@ -223,6 +223,21 @@ def test_not_a_zip_and_corrupt_entries_are_refused(mirror, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("planted", [f".{NAME}.zip.part", f".{NAME}.zip.part.json"])
+def test_a_partial_download_that_is_a_symbolic_link_is_refused_and_its_target_left_whole(mirror, tmp_path, planted):
+    """`.NAME.zip.part` planted in a shared --root as a link to a user's file: the archive's bytes were appended to
+    that file (and `.part.json`, the server's record, written over it)."""
+    serve(mirror, good_zip())
+    precious = tmp_path / "notes.txt"
+    precious.write_text("a week of notes")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / planted).symlink_to(precious)
+    with pytest.raises(CycleGANError, match=f"^{re.escape(str(tmp_path / 'data' / planted))} is a symbolic link, "):
+        fetch(mirror, tmp_path / "data")
+    assert precious.read_text() == "a week of notes"
+
+
+@pytest.mark.slow
 def test_a_password_protected_archive_is_refused_in_one_line(mirror, tmp_path, capsys):
     """An encrypted entry made zipfile's testzip raise RuntimeError ("password required"): a traceback."""
     data = bytearray(good_zip())
@@ -545,6 +560,18 @@ def test_a_large_synthetic_count_starts_rendering_without_listing_every_image_fi
     assert peak < 10 * 2**20  # the list of 2 x 10**6 jobs was about 200 MB
 
 
+def test_a_dataset_folder_of_hidden_files_only_is_not_taken_for_the_dataset(tmp_path, capsys):
+    """ROOT/NAME holding only a `.DS_Store` (a file manager looked into it) was "already there", and the command then
+    said it held none of trainA..testB "but nothing: move its images into them"."""
+    (tmp_path / NAME).mkdir()
+    (tmp_path / NAME / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    assert main(["datasets", "download", NAME, "--root", str(tmp_path), "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path / NAME} holds only hidden files (.DS_Store), no dataset: remove it and run again to "
+        f"download {NAME}\n"
+    )
+
+
 def test_a_root_that_is_a_broken_link_is_named_as_one(tmp_path, capsys):
     """`datasets download NAME --root LINK` to a folder not there said "cannot create it (File exists)"; named
     as every command names an output folder that is a broken link (`files.broken_link`)."""
@@ -598,6 +625,20 @@ def test_a_lock_file_that_is_a_symbolic_link_is_refused_and_its_target_left_whol
         "again\n"
     )
     assert precious.read_text() == "a week of notes" and [p.name for p in (tmp_path / "d").iterdir()] == [".lock"]
+
+
+@pytest.mark.parametrize("inside", ["trainA", "val", "test/sub"])
+def test_a_synthetic_out_inside_another_datasets_folder_is_refused(tmp_path, capsys, inside):
+    """Rendered into pix2pix's `facades/val`, a dataset's trainA..testB landed among its A|B images, which are read
+    recursively (trainA and test were refused already; val, the reference's third aligned split, was not)."""
+    for split in ("train", "val", "test", "trainA"):
+        (tmp_path / "facades" / split).mkdir(parents=True)
+    out = tmp_path / "facades" / inside
+    args = ["datasets", "synthetic", "--out", str(out), "--size", "16", "--count", "1", "--test-count", "1"]
+    assert main([*args, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: option '--out': {out} is ") and "the dataset folder" in err
+    assert not out.exists() or not any(out.iterdir())  # nothing written, no lock left
 
 
 def test_synthetic_clips_reach_the_encoder_a_frame_at_a_time(tmp_path, monkeypatch):

@@ -182,6 +182,12 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
     root = Path(root)
     target = root / name
     if target.is_dir() and any(target.iterdir()):
+        held = sorted(p.name for p in target.iterdir())
+        if all(n.startswith(".") for n in held):  # a folder a file manager opened (.DS_Store): no dataset in it
+            raise CycleGANError(
+                f"{target} holds only hidden files ({', '.join(held[:3])}{', ...' if len(held) > 3 else ''}), no "
+                f"dataset: remove it and run again to download {name}"
+            )
         return DownloadResult(target, downloaded=False, files=count_files(target))
     if target.is_symlink():  # the extracted folder is renamed into place, which cannot go through a link
         raise CycleGANError(

@@ -17,6 +17,7 @@ import errno
 import hashlib
 import http.client
 import json
+import os
 import re
 import socket
 import sys
@@ -31,7 +32,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..errors import CycleGANError
-from ..files import FolderLock
+from ..files import FolderLock, write_atomic
 from ..version import __version__
 
 CHUNK = 1 << 16
@@ -195,6 +196,9 @@ def fetch(
     """
     if part.is_dir():  # its size would be the offset to resume from, and each write would fail as a cut connection
         raise CycleGANError(f"{part} is a folder, where the download of {url} goes: move it away")
+    for path in (part, _validators_path(part)):  # the bytes were appended to (the record written over) its target
+        if path.is_symlink():
+            raise CycleGANError(f"{path} is a symbolic link, where the download of {url} goes: remove it")
     watchdog = _Watchdog(bounds.seconds)
     try:
         for attempt in range(attempts):
@@ -345,7 +349,8 @@ def _fetch_once(
             dynamic_ncols=True,
         )
         try:
-            with part.open(mode) as f, bar:
+            flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "ab" else os.O_TRUNC)
+            with open(os.open(part, flags | getattr(os, "O_NOFOLLOW", 0), 0o666), mode) as f, bar:
                 while chunk := resp.read1(CHUNK):  # read1: what has arrived, so the loop sees every byte
                     done += len(chunk)
                     if bounds.max_bytes is not None and done > bounds.max_bytes:
@@ -354,7 +359,7 @@ def _fetch_once(
                     bar.update(len(chunk))
                     if record is not None:  # not before: with no bytes there is nothing to resume, nor to record
                         with contextlib.suppress(OSError):  # without it, a resume is not checked for a change
-                            _validators_path(part).write_text(record)
+                            write_atomic(_validators_path(part), lambda tmp, text=record: Path(tmp).write_text(text))
                         record = None
             if bounds.max_bytes is not None and done > bounds.max_bytes:
                 raise _too_big(url, part, bounds.max_bytes, bounds, announced=False)

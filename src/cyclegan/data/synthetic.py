@@ -69,7 +69,7 @@ PALETTE: dict[str, dict[str, tuple]] = {
 }
 TRUNK = (95, 65, 40)
 # The folders a dataset root holds (images, pix2pix pairs, clips): a new dataset's --out is never inside one.
-DATASET_FOLDERS = ("trainA", "trainB", "testA", "testB", "train", "test", "videoA", "videoB", "cameras")
+DATASET_FOLDERS = ("trainA", "trainB", "testA", "testB", "train", "val", "test", "videoA", "videoB", "cameras")
 WALLS = ((200, 170, 120), (180, 90, 60), (220, 210, 190), (150, 120, 90), (120, 140, 170))
 
 
