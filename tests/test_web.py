@@ -619,6 +619,24 @@ def test_style_limits_a_slider_cannot_show_are_refused_in_one_line(tmp_path, run
     build_app(ServeOptions(runs=(str(run),), max_style_steps=20, max_style_size=96), [], tmp_path / "work")
 
 
+def test_an_address_serve_cannot_listen_on_is_named_with_the_reason(tmp_path, capsys, monkeypatch):
+    """`--host nonexistent.invalid` (or an address of another machine) got a line of Gradio's server log and
+    then a guess: "the port is in use, or HOST is not an address of this machine". Now the address is tried
+    before the page is built, and the one line says what is wrong with it."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.cli import main
+    from cyclegan.web import app as app_module
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    for name in ("GRADIO_ANALYTICS_ENABLED", "GRADIO_SSR_MODE", "GRADIO_MCP_SERVER"):
+        monkeypatch.setenv(name, "False")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setattr(app_module, "launch", lambda *a, **k: pytest.fail("the page was started"))
+    assert main(["serve", "--runs", str(tmp_path), "--host", "nonexistent.invalid"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: option '--host': cannot resolve nonexistent.invalid (") and err.count("\n") == 1
+
+
 @pytest.mark.slow
 def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path, capsys, monkeypatch):
     """A port already taken (another server, a second `cyclegan serve`) ended the start with Gradio's
