@@ -810,6 +810,26 @@ def test_translate_handler_keeps_sizes_and_reports_bad_uploads(engine, tmp_path,
         tab.translate([str(good)], None, "AtoB")
 
 
+def test_an_animated_upload_in_translate_is_sent_to_the_video_tab(engine, tmp_path):
+    """Translate took an animated GIF or WebP and translated its first frame alone, without a word (the
+    Python API refuses one for that reason: it is a clip). Now Translate names it and points at the Video
+    tab, and translates the other uploads."""
+    from cyclegan.web.translate_tab import TranslateTab
+
+    tab, key = TranslateTab(engine), engine.models()[0].key
+    frames = [Image.fromarray(np.full((20, 24, 3), 60 * i, np.uint8)) for i in range(3)]
+    for suffix in (".gif", ".webp"):
+        clip = tmp_path / f"walk{suffix}"
+        frames[0].save(clip, save_all=True, append_images=frames[1:], duration=100)
+        with pytest.raises(CycleGANError, match=f"walk{suffix} is an animated image of 3 frames, a clip: translate"):
+            tab.translate([str(clip)], key, "AtoB")
+    still = tmp_path / "still.gif"
+    frames[0].save(still)  # one frame: an image
+    photo = _png(tmp_path / "photo.png", 24, 20)
+    _, downloads, _ = tab.translate([str(tmp_path / "walk.gif"), str(still), str(photo)], key, "AtoB")
+    assert [Path(d).name for d in downloads] == ["still_AtoB.png", "photo_AtoB.png"]
+
+
 def images_alive(engine, monkeypatch) -> tuple[list, list[int]]:
     """Count the images `engine.image` decodes: (a weak reference to each, how many were alive after each)."""
     import weakref
