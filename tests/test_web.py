@@ -480,6 +480,28 @@ def test_a_clip_upload_deleted_before_its_job_runs_is_one_line(engine, tmp_path)
         VideoTab(engine).translate(str(gone), engine.models()[0].key, "AtoB", False, 0.0)
 
 
+def test_a_webp_clip_over_the_pixel_limit_is_refused_before_translating(tmp_path, run, monkeypatch):
+    """An animated WebP is written whole at the end, so its frames in all are held to --max-pixels: the Video
+    tab found that out after translating the frames under the limit, and said "write an MP4 or a GIF, or give
+    a smaller --size", which the page has no field for. Now it is refused before a model is loaded, saying
+    what the visitor can do."""
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.video_tab import VideoTab
+
+    frames = [Image.fromarray(np.full((50, 40, 3), 10 * i, np.uint8)) for i in range(6)]
+    clip = tmp_path / "walk.webp"
+    frames[0].save(clip, save_all=True, append_images=frames[1:], duration=50)
+    engine = Engine(ServeOptions(runs=(str(run),), device="cpu", max_pixels=10_000), [], tmp_path / "work")
+    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
+    with pytest.raises(CycleGANError) as e:
+        VideoTab(engine).translate(str(clip), engine.models()[0].key, "AtoB", False, 0.0)
+    assert "walk.webp: an animated WebP is written whole at the end, and its 6 frames of 40x50" in str(e.value)
+    assert str(e.value).endswith("convert it to MP4 or GIF and upload that")
+
+
 def test_a_clip_whose_header_declares_fewer_frames_than_it_holds_is_counted(tmp_path, run, monkeypatch):
     """A fragmented MP4's header counts only the frames before its first fragment: one of 40 frames declared
     3 and passed a limit of 10 (2000 frames of 16x16 declared 3 in 134 kB, a hostile probe). Now a video's
