@@ -480,6 +480,28 @@ def test_a_clip_upload_deleted_before_its_job_runs_is_one_line(engine, tmp_path)
         VideoTab(engine).translate(str(gone), engine.models()[0].key, "AtoB", False, 0.0)
 
 
+def test_a_webp_clip_over_the_pixel_limit_is_refused_before_translating(tmp_path, run, monkeypatch):
+    """An animated WebP is written whole at the end, so its frames in all are held to --max-pixels: the Video
+    tab found that out after translating the frames under the limit, and said "write an MP4 or a GIF, or give
+    a smaller --size", which the page has no field for. Now it is refused before a model is loaded, saying
+    what the visitor can do."""
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.video_tab import VideoTab
+
+    frames = [Image.fromarray(np.full((50, 40, 3), 10 * i, np.uint8)) for i in range(6)]
+    clip = tmp_path / "walk.webp"
+    frames[0].save(clip, save_all=True, append_images=frames[1:], duration=50)
+    engine = Engine(ServeOptions(runs=(str(run),), device="cpu", max_pixels=10_000), [], tmp_path / "work")
+    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
+    with pytest.raises(CycleGANError) as e:
+        VideoTab(engine).translate(str(clip), engine.models()[0].key, "AtoB", False, 0.0)
+    assert "walk.webp: an animated WebP is written whole at the end, and its 6 frames of 40x50" in str(e.value)
+    assert str(e.value).endswith("convert it to MP4 or GIF and upload that")
+
+
 def test_a_clip_whose_header_declares_fewer_frames_than_it_holds_is_counted(tmp_path, run, monkeypatch):
     """A fragmented MP4's header counts only the frames before its first fragment: one of 40 frames declared
     3 and passed a limit of 10 (2000 frames of 16x16 declared 3 in 134 kB, a hostile probe). Now a video's
@@ -617,6 +639,24 @@ def test_style_limits_a_slider_cannot_show_are_refused_in_one_line(tmp_path, run
         assert main(["serve", "--runs", str(tmp_path), flag, value]) == 2
         assert f"option '{flag}' must be >= {least}, got {value}" in capsys.readouterr().err
     build_app(ServeOptions(runs=(str(run),), max_style_steps=20, max_style_size=96), [], tmp_path / "work")
+
+
+def test_an_address_serve_cannot_listen_on_is_named_with_the_reason(tmp_path, capsys, monkeypatch):
+    """`--host nonexistent.invalid` (or an address of another machine) got a line of Gradio's server log and
+    then a guess: "the port is in use, or HOST is not an address of this machine". Now the address is tried
+    before the page is built, and the one line says what is wrong with it."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.cli import main
+    from cyclegan.web import app as app_module
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    for name in ("GRADIO_ANALYTICS_ENABLED", "GRADIO_SSR_MODE", "GRADIO_MCP_SERVER"):
+        monkeypatch.setenv(name, "False")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setattr(app_module, "launch", lambda *a, **k: pytest.fail("the page was started"))
+    assert main(["serve", "--runs", str(tmp_path), "--host", "nonexistent.invalid"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: option '--host': cannot resolve nonexistent.invalid (") and err.count("\n") == 1
 
 
 @pytest.mark.slow
@@ -790,6 +830,26 @@ def test_translate_handler_keeps_sizes_and_reports_bad_uploads(engine, tmp_path,
         tab.translate([str(good)], str(tmp_path / "elsewhere.pt"), "AtoB")
     with pytest.raises(CycleGANError, match="choose a model"):
         tab.translate([str(good)], None, "AtoB")
+
+
+def test_an_animated_upload_in_translate_is_sent_to_the_video_tab(engine, tmp_path):
+    """Translate took an animated GIF or WebP and translated its first frame alone, without a word (the
+    Python API refuses one for that reason: it is a clip). Now Translate names it and points at the Video
+    tab, and translates the other uploads."""
+    from cyclegan.web.translate_tab import TranslateTab
+
+    tab, key = TranslateTab(engine), engine.models()[0].key
+    frames = [Image.fromarray(np.full((20, 24, 3), 60 * i, np.uint8)) for i in range(3)]
+    for suffix in (".gif", ".webp"):
+        clip = tmp_path / f"walk{suffix}"
+        frames[0].save(clip, save_all=True, append_images=frames[1:], duration=100)
+        with pytest.raises(CycleGANError, match=f"walk{suffix} is an animated image of 3 frames, a clip: translate"):
+            tab.translate([str(clip)], key, "AtoB")
+    still = tmp_path / "still.gif"
+    frames[0].save(still)  # one frame: an image
+    photo = _png(tmp_path / "photo.png", 24, 20)
+    _, downloads, _ = tab.translate([str(tmp_path / "walk.gif"), str(still), str(photo)], key, "AtoB")
+    assert [Path(d).name for d in downloads] == ["still_AtoB.png", "photo_AtoB.png"]
 
 
 def images_alive(engine, monkeypatch) -> tuple[list, list[int]]:

@@ -7,10 +7,12 @@ within seconds: gradio is imported when the page is built, torch and the models 
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -32,6 +34,31 @@ def is_public(host: str) -> bool:
         return not ipaddress.ip_address(host).is_loopback
     except ValueError:  # a host name other than localhost: assume it is reachable
         return True
+
+
+def check_listen(host: str, port: int) -> None:
+    """Refuse, in one line saying why, an address this machine cannot listen on: Gradio's failure was a line
+    of its server's log and then a guess ("the port is in use, or HOST is not an address of this machine")."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            bare_host(host), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as e:
+        raise CycleGANError(
+            f"option '--host': cannot resolve {host} ({e.strerror}); give a name or address of this machine"
+        ) from None
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: a port in TIME_WAIT is free
+        try:
+            s.bind(address)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise CycleGANError(
+                    f"cannot listen on {host}:{port}: the port is in use; choose another with --port"
+                ) from None
+            raise CycleGANError(
+                f"cannot listen on {host}:{port}: {e.strerror}; give an address of this machine with --host"
+            ) from None
 
 
 def offline_environment() -> None:
@@ -57,6 +84,7 @@ def serve(opts: ServeOptions, *, block: bool = True):
         if not Path(d).is_dir():
             raise CycleGANError(f"option '--runs': {d} is not a folder")
     files = check_checkpoint_files(opts.checkpoint or ())  # a wrong path fails now, in one line
+    check_listen(opts.host, opts.port)
     if opts.device not in ("auto", "cpu"):  # named by the operator: checked now (torch), not by a visitor's first job
         from ..execution import resolve_device
 

@@ -13,7 +13,7 @@ from ..files import unique_stems
 from .engine import DIRECTIONS, Engine, alert_text, literal, user_errors
 from .options import EXAMPLES_PER_FOLDER, ServeOptions
 from .runs import sendable_text
-from .uploads import display_name
+from .uploads import animated_frames, display_name
 
 EXAMPLES = Path(__file__).parent / "examples"  # four scenes of the built-in world (data.synthetic, seed 1234)
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -102,6 +102,11 @@ class TranslateTab:
         G, out, load_s = None, None, 0.0
         gallery, downloads, rows, problems = [], [], [], []
         for stem, path, name in zip(unique_stems([Path(n) for n in names]), uploads, names, strict=True):
+            if (frames := animated_frames(path)) > 1:  # its first frame alone was translated, without a word
+                problems.append(
+                    f"{name} is an animated image of {frames} frames, a clip: translate it in the Video tab"
+                )
+                continue
             try:
                 im = self.engine.image(path)
             except CycleGANError as e:

@@ -26,6 +26,16 @@ def display_name(path: str | Path) -> str:
     return Path(path).name
 
 
+def animated_frames(path: str | Path) -> int:
+    """The frames of an animated GIF or WebP upload; 1 for any other file (`check_upload` names what is wrong
+    with one that does not open)."""
+    try:
+        with Image.open(path, formats=("GIF", "WEBP")) as im:
+            return getattr(im, "n_frames", 1)
+    except Exception:  # noqa: BLE001 - not a GIF or WebP, or damaged: for check_upload to say
+        return 1
+
+
 def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int) -> Image.Image:
     """The uploaded file as an RGB PIL image (EXIF orientation applied), or a CycleGANError saying, in one
     line, that it is empty, larger than `max_bytes`, not an image, over `max_pixels`, or truncated/damaged."""

@@ -104,6 +104,13 @@ class VideoTab:
                 f"{name} holds {held}, over this server's limit of {opts.max_clip_frames} frames per clip "
                 "(cyclegan serve --max-clip-frames)"
             )
+        total = frames * info.width * info.height
+        if src.suffix.lower() == ".webp" and total > opts.max_pixels:  # Pillow's WebP writer holds every frame
+            raise CycleGANError(  # found after translating the frames under it, with advice the page has no field for
+                f"{name}: an animated WebP is written whole at the end, and its {frames} frames of "
+                f"{info.width}x{info.height} are {total / 1e6:.1f} MP, over this server's limit of "
+                f"{opts.max_pixels / 1e6:g} MP (cyclegan serve --max-pixels); convert it to MP4 or GIF and upload that"
+            )
         G = self.engine.generator(key, direction)
         target = self.engine.folder() / f"{Path(name).stem}_{direction}{src.suffix.lower()}"
         try:
