@@ -316,6 +316,21 @@ def test_evaluate_errors_name_the_option(tmp_path):
     assert aligned_truth([Path("a/x.png"), Path("a/z.png")], [Path("b/x.jpg")], folders=folders) is None
 
 
+def test_two_truth_files_of_one_name_are_refused_not_one_taken(tmp_path):
+    """testB holding x.jpg and x.png beside each other: the test image x.png was scored against the later of the
+    two without a word (training's paired folders refuse the same)."""
+    from cyclegan.evaluate.runner import aligned_truth
+
+    folders = (Path("a"), Path("b"))
+    with pytest.raises(CycleGANError, match=r"^b/x\.jpg and x\.png beside it have one name: .* rename or remove one$"):
+        aligned_truth([Path("a/x.png")], [Path("b/x.jpg"), Path("b/x.png")], folders=folders)
+    # twins no test image needs, or a split without truth, change nothing
+    assert aligned_truth([Path("a/y.png")], [Path("b/x.jpg"), Path("b/x.png"), Path("b/y.jpg")], folders=folders) == [
+        Path("b/y.jpg")
+    ]
+    assert aligned_truth([Path("a/z.png")], [Path("b/x.jpg"), Path("b/x.png")], folders=folders) is None
+
+
 def test_pairs_in_sub_folders_are_paired_by_their_path_not_their_stem(tmp_path):
     """testA/x/s.png and testA/y/s.png: both were scored against the same truth (the last testB/*/s.png), and an
     unreadable testA/x/s.png left out every s.png of both domains. Pairs are named by their path under the

@@ -96,11 +96,25 @@ def pair_key(path: Path, folder: Path) -> Path:
 
 def aligned_truth(source: list[Path], target: list[Path], *, folders: tuple[Path, Path]) -> list[Path] | None:
     """The target file of each source file when every source file has one of its name (`pair_key`, each under
-    its own of `folders`: the source's and the target's), else None."""
-    by_key = {pair_key(p, folders[1]): p for p in target}
+    its own of `folders`: the source's and the target's), else None. Two target files of one name that a source
+    file needs (x.jpg and x.png) are a one-line error, as they are for paired training (`find_pairs`): the later
+    one was taken as the truth without a word."""
+    by_key: dict[Path, Path] = {}
+    twins: dict[Path, Path] = {}
+    for p in target:
+        key = pair_key(p, folders[1])
+        if key in by_key:
+            twins[key] = p
+        else:
+            by_key[key] = p
     keys = [pair_key(p, folders[0]) for p in source]
     if not source or any(k not in by_key for k in keys):
         return None
+    if clash := next((k for k in keys if k in twins), None):
+        raise CycleGANError(
+            f"{by_key[clash]} and {twins[clash].name} beside it have one name: the truth of a test image is the "
+            "file of its name without the extension, so rename or remove one"
+        )
     return [by_key[k] for k in keys]
 
 
