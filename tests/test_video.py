@@ -496,6 +496,9 @@ def test_translate_video_api_refuses_to_replace(ckpt, tmp_path):
         cyclegan.translate_video(G, clip, clip, overwrite=True)
     with pytest.raises(CycleGANError, match=r"over the cap of 1000 pixels \(max_pixels\); give a smaller size$"):
         cyclegan.translate_video(G, clip, tmp_path / "big.mp4", size=64, max_pixels=1000)
+    (tmp_path / "--out.mp4").write_bytes(b"x")  # a flag-like file name is written as it is
+    with pytest.raises(CycleGANError, match=r"/--out\.mp4 already exists: pass overwrite=True"):
+        cyclegan.translate_video(G, clip, tmp_path / "--out.mp4")
     with pytest.raises(CycleGANError, match=r"is a folder: give a clip file"):  # was "clip not found"
         cyclegan.translate_video(G, tmp_path, tmp_path / "f.mp4")
 
