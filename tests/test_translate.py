@@ -359,6 +359,10 @@ def test_inputs_that_name_nothing_are_refused_before_the_output_folder_is_made(t
     assert translate_cli(tiny, out, tmp_path / "a.png", tmp_path / "missing.png") == 1
     assert [p.name for p in out.iterdir()] == ["a.png"]
     assert translate_cli(tiny, out, tmp_path / "a.png", extra=["--skip-existing"]) == 0  # all done: not refused
+    (out / "a.png").unlink()
+    (out / "a.png").mkdir()  # a folder under the output's name is no translation: it was skipped as one
+    assert translate_cli(tiny, out, tmp_path / "a.png", extra=["--skip-existing"]) == 2
+    assert "a.png is a folder, where a file would be written" in capsys.readouterr().err
 
 
 def test_skip_existing_with_everything_done_loads_no_generator(tiny, tmp_path, monkeypatch, capsys):

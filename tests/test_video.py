@@ -448,6 +448,25 @@ def test_a_full_disk_under_the_gif_writer_is_one_line_and_the_other_inputs_are_w
     assert "Traceback" not in err and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["still.png"]
 
 
+def test_shared_statistics_with_thumbnail_off_stay_within_max_memory(ckpt, tmp_path, monkeypatch):
+    """--norm-stats shared with --thumbnail 0 ran each frame too large for --max-memory whole, for its statistics."""
+    import cyclegan
+    import cyclegan.video
+    from cyclegan.tiling import activation_bytes
+    from cyclegan.translate_options import TemporalOptions, TilingOptions
+
+    G = cyclegan.load_generator(ckpt)
+    budget = 0.8 * activation_bytes(G, H, W)  # a frame does not fit whole; a 32 px tile does
+    seen = []
+    shrink = cyclegan.video.thumbnail_of
+    monkeypatch.setattr(cyclegan.video, "thumbnail_of", lambda x, side: seen.append(shrink(x, side)) or seen[-1])
+    clip = make_clip(tmp_path / "c.mp4", n=3, audio=False)
+    tiling = TilingOptions(max_memory=budget / 1e9, thumbnail=0)
+    temporal = TemporalOptions(norm_stats="shared", flow_blend=0)
+    cyclegan.translate_video(G, clip, tmp_path / "o.mp4", tiling=tiling, temporal=temporal, progress=False)
+    assert seen and all(activation_bytes(G, *t.shape[-2:]) <= budget for t in seen)
+
+
 def test_clip_rules_of_translate(ckpt, tmp_path, capsys):
     clip = make_clip(tmp_path / "c.mp4", audio=False)
     assert translate(ckpt, tmp_path / "out", clip, extra=["--max-pixels", "1000"]) == 1  # 48x32 per frame
@@ -477,6 +496,9 @@ def test_translate_video_api_refuses_to_replace(ckpt, tmp_path):
         cyclegan.translate_video(G, clip, clip, overwrite=True)
     with pytest.raises(CycleGANError, match=r"over the cap of 1000 pixels \(max_pixels\); give a smaller size$"):
         cyclegan.translate_video(G, clip, tmp_path / "big.mp4", size=64, max_pixels=1000)
+    (tmp_path / "--out.mp4").write_bytes(b"x")  # a flag-like file name is written as it is
+    with pytest.raises(CycleGANError, match=r"/--out\.mp4 already exists: pass overwrite=True"):
+        cyclegan.translate_video(G, clip, tmp_path / "--out.mp4")
     with pytest.raises(CycleGANError, match=r"is a folder: give a clip file"):  # was "clip not found"
         cyclegan.translate_video(G, tmp_path, tmp_path / "f.mp4")
 

@@ -103,7 +103,8 @@ def keyword_names(names: dict[str, str]):
     (flag -> keyword) they name. The options' checks name `cyclegan translate`'s flags, so
     `translate(G, im, tile=5)` answered "option '--tile' 5 is under ...", a flag the caller never typed."""
     flags = sorted(names, key=len, reverse=True)  # --tile-overlap before --tile
-    pattern = re.compile(r"(?:option )?'?(" + "|".join(map(re.escape, flags)) + r")\b'?")
+    # A flag as a message writes it (after a space, a quote or a bracket), never inside a file's name.
+    pattern = re.compile(r"(?:option )?'?(?<![^\s'(])(" + "|".join(map(re.escape, flags)) + r")(?![\w-])'?")
 
     def decorate(fn):
         @functools.wraps(fn)

@@ -216,7 +216,8 @@ def plan_outputs(
         print(escape(msg), file=sys.stderr)
     targets = output_names(files, out_dir, ext, warn=False)
     if skip_existing:
-        done = {f for f, t in targets.items() if t.exists() or t.is_symlink()}
+        # A folder under an output's name is no translation: check_outputs names it (it was taken as done).
+        done = {f for f, t in targets.items() if (t.exists() and not t.is_dir()) or t.is_symlink()}
         ambiguous = done & sharing_a_name(targets)
         if warn and (shared := [targets[f].name for f in files if f in ambiguous]):
             names = ", ".join(shared[:3]) + (", ..." if len(shared) > 3 else "")

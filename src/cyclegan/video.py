@@ -36,7 +36,7 @@ from .inference import (
 )
 from .temporal import FlowBlend, SharedNormStats
 from .tiling import activation_bytes, least_size, per_instance_norms, plan_for, thumbnail_of, translate_tiled
-from .translate_options import TemporalOptions, TilingOptions
+from .translate_options import DEFAULT_THUMBNAIL, TemporalOptions, TilingOptions
 
 DEFAULT_BATCH = 4  # frames decoded and translated at once (fewer where --max-memory says so)
 
@@ -100,10 +100,16 @@ class ClipTranslator:
             if plan.whole:  # as many frames at once as fit the memory budget, in order
                 n = max(1, int(self.tiling.max_memory * 1e9 // activation_bytes(self.base, h, w)))
                 return torch.cat([run(x[i : i + n]).cpu() for i in range(0, len(x), n)])
+            # --thumbnail 0 (each tile its own statistics) still needs one here, within --max-memory: the whole
+            # frame (what it took) is what did not fit.
+            thumb = (
+                plan.thumbnail
+                or plan_for(dataclasses.replace(self.tiling, thumbnail=DEFAULT_THUMBNAIL), self.base, h, w).thumbnail
+            )
             outs = []
             for xi in x:  # a large frame: its thumbnail updates the statistics, its tiles use them
                 self.shared.update = True
-                run(thumbnail_of(xi[None], plan.thumbnail or max(h, w)))
+                run(thumbnail_of(xi[None], thumb))
                 self.shared.update = False
                 outs.append(translate_tiled(self.base, xi[None], dataclasses.replace(plan, thumbnail=0), run=run))
             self.shared.update = True
