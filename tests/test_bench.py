@@ -702,7 +702,7 @@ def test_a_training_size_beyond_the_devices_memory_is_refused_before_the_trainer
     err = capsys.readouterr().err
     assert err.startswith("error: option '--size' 32 with batch 1: the training step holds at least ")
     assert err.endswith(
-        " GiB of activations (4 generator pass(es)), more than the 0.0 GiB of cpu; lower --size or --batch-size\n"
+        " GiB of activations (2 generator pass(es)), more than the 0.0 GiB of cpu; lower --size or --batch-size\n"
     )
     # the bound is low: the paper preset at its own size, batch 1, is far below any machine's memory
     from cyclegan.config import resolve

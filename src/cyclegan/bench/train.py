@@ -128,14 +128,15 @@ def generator_pass_bytes(cfg: Config) -> int | None:
     return total
 
 
-def check_train_memory(cfg: Config, device: torch.device, *, modes: int) -> None:
+def check_train_memory(cfg: Config, device: torch.device) -> None:
     """Refuse a --size and --batch-size whose training steps cannot fit `device` (its memory in all): --size 8192
     allocated until the process was killed. The bound is low (each generator's forward once; a CycleGAN step
     holds about 6 times that), so nothing that fits is refused."""
     one, have = generator_pass_bytes(cfg), device_memory_bytes(device)
     if one is None or have is None:
         return
-    passes = modes * list(families.family(cfg.model.family).networks.values()).count("generator")
+    # one step at a time, also with --mode both (its steps interleave: one's activations are freed before the next)
+    passes = list(families.family(cfg.model.family).networks.values()).count("generator")
     if passes * one > have:
         raise CycleGANError(
             f"option '--size' {cfg.data.size} with batch {cfg.train.batch_size}: the training step holds at least "
@@ -214,7 +215,7 @@ def bench_train(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
         overrides["family"] = opts.model
     cfg = bench_config(overrides, preset=opts.preset)
     modes = ["reference", "default"] if opts.mode == "both" else [opts.mode]
-    check_train_memory(cfg, device, modes=len(modes))  # before the trainers: built, they allocate
+    check_train_memory(cfg, device)  # before the trainers: built, they allocate
     batch_norm = cfg.model.norm == "batch"
     unet = cfg.model.generator == "unet"
     executions = {m: mode_execution(m, device, batch_norm=batch_norm, opts=opts, unet=unet) for m in modes}
