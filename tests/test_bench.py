@@ -700,3 +700,25 @@ def test_a_seam_size_beyond_the_devices_memory_is_refused_before_allocating(caps
     err = capsys.readouterr().err
     assert err.startswith("error: option '--seam-size' 128: the whole 128x128 image, translated untiled, needs about")
     assert err.endswith("GiB, more than the 0.0 GiB of cpu; give a smaller --seam-size\n")
+
+
+def test_a_training_size_beyond_the_devices_memory_is_refused_before_the_trainers(capsys, monkeypatch):
+    """--size 8192 built the trainers and stepped until the process was killed for memory."""
+    from cyclegan.bench import train as bench_train_module
+
+    monkeypatch.setattr(bench_train_module, "device_memory_bytes", lambda device: 2**20, raising=False)  # 1 MiB
+
+    def no_trainer(*args, **kwargs):
+        raise AssertionError("a trainer was built")
+
+    monkeypatch.setattr(bench_train_module, "trainer_and_inputs", no_trainer)
+    assert main(["bench", "--size", "32", "--steps", "1", "--device", "cpu", "--mode", "both"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: option '--size' 32 with batch 1: the training step holds at least ")
+    assert err.endswith(
+        " GiB of activations (2 generator pass(es)), more than the 0.0 GiB of cpu; lower --size or --batch-size\n"
+    )
+    # the bound is low: the paper preset at its own size, batch 1, is far below any machine's memory
+    from cyclegan.config import resolve
+
+    assert 0 < bench_train_module.generator_pass_bytes(resolve({"size": 256})) < 2**30

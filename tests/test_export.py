@@ -221,3 +221,12 @@ def test_export_generator_refuses_what_the_options_refuse(run, tmp_path, kwargs,
     with pytest.raises(CycleGANError, match=message):
         export_generator(load_generator(run), tmp_path / "g.onnx", **kwargs)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", [[], ["--format", "onnx"]])
+def test_an_empty_out_is_named_as_empty(run, capsys, fmt):
+    """`--out "$F"` with F unset: "option '--out' : cannot tell the format from 'no suffix'", or ". is a folder"."""
+    assert main(["export", "--checkpoint", str(run), "--out", "", *fmt]) == 2
+    assert capsys.readouterr().err == (
+        "error: option '--out' is empty: give the file to write (.onnx; .pt, .ts or .torchscript)\n"
+    )

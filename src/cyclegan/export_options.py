@@ -61,6 +61,8 @@ class ExportOptions(Options):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if not self.out:  # `--out "$F"` with F unset: "cannot tell the format from 'no suffix'", or ". is a folder"
+            raise CycleGANError("option '--out' is empty: give the file to write (.onnx; .pt, .ts or .torchscript)")
         fmt = format_for(self.out, self.format)  # a name whose suffix tells no format is refused here, up front
         if fmt == "torchscript" and self.opset != OPSET:  # TorchScript has no opset: it was ignored without a word
             raise CycleGANError(f"option '--opset' is for ONNX files, not TorchScript ({self.out}); drop it")

@@ -25,13 +25,13 @@ from typing import Any
 
 import torch
 
-from .. import inference  # called as inference.translate_tensor, so a test can stand in for it
+from .. import families, inference  # called as inference.translate_tensor, so a test can stand in for it
 from ..config import Config, resolve
 from ..errors import CycleGANError
 from ..execution import REFERENCE, Execution, choose_execution
 from ..models import build_generator
 from ..train import trainer_class
-from .measure import environment, median, rss_now_mib, rss_peak_mib, time_calls
+from .measure import device_memory_bytes, environment, median, rss_now_mib, rss_peak_mib, time_calls
 from .options import BenchOptions
 
 # A translation call is short (~0.3 s for the paper model at 256 px here): a median of a few is at the
@@ -99,6 +99,50 @@ def bench_config(overrides: dict[str, Any], *, preset: str | None) -> Config:
             f"option '--size' {size} px is too small for the {default.preset} preset's {default.model.family} "
             f"networks: the smallest size they take is {least} px"
         ) from None
+
+
+def generator_pass_bytes(cfg: Config) -> int | None:
+    """Bytes of every layer's output in one forward pass of `cfg`'s generator at its training size and batch, 2
+    bytes each (bf16, the narrowest any mode computes in; an in-place layer's output counted once): what the
+    generators' update holds for that generator's backward, so a lower bound of a training step's memory. On
+    fake tensors (shapes only, nothing allocated, a fraction of a second even at 8192 px); None where this
+    torch cannot (a private API)."""
+    total = 0
+
+    def add(_module, inputs, output) -> None:
+        nonlocal total
+        if isinstance(output, torch.Tensor) and not any(output is x for x in inputs):
+            total += output.numel() * 2
+
+    try:
+        from torch._subclasses.fake_tensor import FakeTensorMode
+
+        with FakeTensorMode():
+            net = build_generator(cfg.model)
+            for m in net.modules():
+                if not list(m.children()):
+                    m.register_forward_hook(add)
+            net(torch.empty(cfg.train.batch_size, 3, cfg.data.size, cfg.data.size))
+    except Exception:  # noqa: BLE001 - no estimate rather than no bench
+        return None
+    return total
+
+
+def check_train_memory(cfg: Config, device: torch.device) -> None:
+    """Refuse a --size and --batch-size whose training steps cannot fit `device` (its memory in all): --size 8192
+    allocated until the process was killed. The bound is low (each generator's forward once; a CycleGAN step
+    holds about 6 times that), so nothing that fits is refused."""
+    one, have = generator_pass_bytes(cfg), device_memory_bytes(device)
+    if one is None or have is None:
+        return
+    # one step at a time, also with --mode both (its steps interleave: one's activations are freed before the next)
+    passes = list(families.family(cfg.model.family).networks.values()).count("generator")
+    if passes * one > have:
+        raise CycleGANError(
+            f"option '--size' {cfg.data.size} with batch {cfg.train.batch_size}: the training step holds at least "
+            f"{passes * one / 2**30:.1f} GiB of activations ({passes} generator pass(es)), more than the "
+            f"{have / 2**30:.1f} GiB of {device}; lower --size or --batch-size"
+        )
 
 
 def _resolves(overrides: dict[str, Any], preset: str | None) -> Config | None:
@@ -171,6 +215,7 @@ def bench_train(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
         overrides["family"] = opts.model
     cfg = bench_config(overrides, preset=opts.preset)
     modes = ["reference", "default"] if opts.mode == "both" else [opts.mode]
+    check_train_memory(cfg, device)  # before the trainers: built, they allocate
     batch_norm = cfg.model.norm == "batch"
     unet = cfg.model.generator == "unet"
     executions = {m: mode_execution(m, device, batch_norm=batch_norm, opts=opts, unet=unet) for m in modes}
