@@ -694,7 +694,7 @@ def test_a_seam_size_beyond_the_devices_memory_is_refused_before_allocating(caps
     """--seam-size 100000 allocated the whole image and its untiled translation until the process was killed."""
     from cyclegan.bench import tiles
 
-    monkeypatch.setattr(tiles, "device_memory_bytes", lambda device: 2**20, raising=False)  # a 1 MiB device
+    monkeypatch.setattr(tiles, "total_memory", lambda device: 2**20, raising=False)  # a 1 MiB device
     flags = ["--task", "tiles", "--seam-size", "128", "--seam-tile", "64", "--large", "0", "0", "--device", "cpu"]
     assert main(["bench", *flags]) == 2
     err = capsys.readouterr().err
@@ -706,7 +706,7 @@ def test_a_training_size_beyond_the_devices_memory_is_refused_before_the_trainer
     """--size 8192 built the trainers and stepped until the process was killed for memory."""
     from cyclegan.bench import train as bench_train_module
 
-    monkeypatch.setattr(bench_train_module, "device_memory_bytes", lambda device: 2**20, raising=False)  # 1 MiB
+    monkeypatch.setattr(bench_train_module, "total_memory", lambda device: 2**20, raising=False)  # 1 MiB
 
     def no_trainer(*args, **kwargs):
         raise AssertionError("a trainer was built")

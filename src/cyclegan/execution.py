@@ -298,6 +298,18 @@ def choose_execution(
     )
 
 
+def total_memory(device: torch.device) -> int | None:
+    """The memory `device` has in all (a GPU's, or this machine's RAM for the CPU), or None where unknown: work
+    whose estimated need exceeds it cannot fit whatever else runs, so refusing it is never wrong (`bench`
+    refuses sizes by it; `available_memory` is what is free now, for work that must fit at once)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[1]
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") if device.type == "cpu" else None
+    except (ValueError, OSError):  # a platform without these names
+        return None
+
+
 def available_memory(device: torch.device) -> int | None:
     """Bytes a new allocation on `device` can take now: the GPU's free memory, or on the CPU the kernel's
     MemAvailable within the process's cgroup limit (a container's, tighter than the machine's); None where it

@@ -53,17 +53,6 @@ def rss_peak_mib() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
-def device_memory_bytes(device: torch.device) -> int | None:
-    """The memory `device` has in all (a GPU's, or this machine's RAM for the CPU), or None where unknown: a
-    measurement whose estimated need exceeds it cannot fit, and is refused before it is killed for memory."""
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[1]
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") if device.type == "cpu" else None
-    except (ValueError, OSError):  # a platform without these names
-        return None
-
-
 def _cpu_name() -> str:
     try:
         with open("/proc/cpuinfo") as f:

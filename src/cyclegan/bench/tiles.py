@@ -21,14 +21,14 @@ from torch import nn
 from ..config import ModelConfig
 from ..data.io import read_image, to_pil, to_tensor
 from ..errors import CycleGANError
-from ..execution import REFERENCE
+from ..execution import REFERENCE, total_memory
 from ..files import write_atomic
 from ..inference import translate_batch
 from ..loading import load_generator
 from ..models import build_generator
 from ..tiling import activation_bytes, plan_for, tile_starts
 from ..translate_options import DEFAULT_OVERLAP, MIN_TILE, TilingOptions
-from .measure import device_memory_bytes, environment
+from .measure import environment
 from .options import BenchOptions, TileBenchOptions
 
 
@@ -139,7 +139,7 @@ def _large_run(t: TileBenchOptions, device: torch.device, gen_label: str) -> dic
 def check_seam_size(net: nn.Module, size: int, device: torch.device) -> None:
     """Refuse a --seam-size whose whole image (translated untiled, the reference the tiles are measured against)
     needs more memory than `device` has: 100000 px allocated until the process was killed."""
-    need, have = activation_bytes(net, size, size), device_memory_bytes(device)
+    need, have = activation_bytes(net, size, size), total_memory(device)
     if have is not None and need > have:
         raise CycleGANError(
             f"option '--seam-size' {size}: the whole {size}x{size} image, translated untiled, needs about "

@@ -28,10 +28,10 @@ import torch
 from .. import families, inference  # called as inference.translate_tensor, so a test can stand in for it
 from ..config import Config, resolve
 from ..errors import CycleGANError
-from ..execution import REFERENCE, Execution, choose_execution
+from ..execution import REFERENCE, Execution, choose_execution, total_memory
 from ..models import build_generator
 from ..train import trainer_class
-from .measure import device_memory_bytes, environment, median, rss_now_mib, rss_peak_mib, time_calls
+from .measure import environment, median, rss_now_mib, rss_peak_mib, time_calls
 from .options import BenchOptions
 
 # A translation call is short (~0.3 s for the paper model at 256 px here): a median of a few is at the
@@ -132,7 +132,7 @@ def check_train_memory(cfg: Config, device: torch.device) -> None:
     """Refuse a --size and --batch-size whose training steps cannot fit `device` (its memory in all): --size 8192
     allocated until the process was killed. The bound is low (each generator's forward once; a CycleGAN step
     holds about 6 times that), so nothing that fits is refused."""
-    one, have = generator_pass_bytes(cfg), device_memory_bytes(device)
+    one, have = generator_pass_bytes(cfg), total_memory(device)
     if one is None or have is None:
         return
     # one step at a time, also with --mode both (its steps interleave: one's activations are freed before the next)
