@@ -516,6 +516,10 @@ def test_a_damaged_exif_block_is_read_as_none_without_pillows_raw_warnings(tiny,
     assert translate_cli(tiny, tmp_path / "out", tmp_path / "a.jpg") == 0
     assert not [w for w in recwarn if "EXIF" in str(w.message)]
     assert Image.open(tmp_path / "out" / "a.png").size == (30, 20)  # as stored, as viewers show it
+    G = load_generator(tiny, "AtoB")  # the API, given the path or the image opened (a PNG's EXIF is read on use)
+    im.save(tmp_path / "a.png", exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff")
+    assert translate(G, tmp_path / "a.png").size == translate(G, Image.open(tmp_path / "a.png")).size == (30, 20)
+    assert not [w for w in recwarn if "EXIF" in str(w.message)]
 
 
 def test_an_image_over_the_output_formats_limit_is_named_and_the_others_written(tiny, tmp_path, capsys):
