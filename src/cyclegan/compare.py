@@ -442,8 +442,6 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
             interrupted = i
             break
         except CycleGANError as e:  # an unreadable or too large content or reference image: named, skipped
-            if not pool:  # no reference left (`draw_readable`): the comparison's end, not this image's
-                raise
             skipped.append(f"{path}: {e}" if str(path) not in str(e) else str(e))
             continue
         except Exception as e:  # only running out of memory is handled here
