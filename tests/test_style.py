@@ -546,6 +546,19 @@ def test_a_weights_file_of_another_kind_says_what_it_is_and_what_to_give(tmp_pat
     assert capsys.readouterr().err == f"error: option '--weights': {tmp_path} is a folder, not a weights file\n"
 
 
+def test_gpu_memory_cached_by_pytorch_counts_as_free_for_the_next_optimisation(monkeypatch):
+    """After one stylize on a GPU, PyTorch's allocator keeps its memory cached for reuse and the driver reports it
+    as used: the next image of a compare (or the page's next request) of the same size was refused for want of
+    the memory the first had left ready for it."""
+    from cyclegan.execution import available_memory
+
+    gb = 10**9
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2 * gb, 16 * gb))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: 9 * gb)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 1 * gb)
+    assert available_memory(torch.device("cuda", 0)) == 10 * gb
+
+
 def test_a_pil_image_with_exif_orientation_is_stylised_upright_as_its_file_is(tmp_path, lite0):
     """A phone photo opened with Image.open (EXIF orientation 6: turn it a quarter) came out lying on its side
     from the Python API, and upright given as a file; the caller's image is left as it was."""

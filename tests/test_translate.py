@@ -407,6 +407,28 @@ def test_a_killed_runs_temporary_beside_an_output_is_removed_when_it_is_written_
     assert sorted(p.name for p in out.iterdir()) == [other.name, "a.png"]
 
 
+def test_stale_temporaries_are_looked_for_with_one_listing_of_the_output_folder(tmp_path, monkeypatch):
+    """Each output's temporaries were globbed for, a listing of the whole folder per output: a folder of 100 000
+    translations was listed 100 000 times before the first image. Now once; the stale ones still go."""
+    import os
+
+    from cyclegan import translation
+
+    out = tmp_path / "out"
+    out.mkdir()
+    outputs = [out / f"{i:05d}.png" for i in range(200)]
+    for o in outputs:
+        o.write_bytes(b"done")
+    (out / ".00007.png.k3x_9q2z.tmp").write_bytes(b"half a file")
+    (out / ".other.png.k3x_9q2z.tmp").write_bytes(b"not an output of this run")
+    listings = []
+    real = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda *a: listings.append(a) or real(*a))
+    translation.remove_stale_temporaries_of(outputs)
+    assert len(listings) <= 1
+    assert not (out / ".00007.png.k3x_9q2z.tmp").exists() and (out / ".other.png.k3x_9q2z.tmp").exists()
+
+
 def test_a_memory_budget_too_small_for_any_tile_is_refused_before_any_image(tiny, tmp_path, capsys):
     """--max-memory whose tiles would be under 32 px stopped the command (exit 2, "option '--max-memory'") at
     the first image that needed tiles, after the smaller images had been written."""
@@ -523,6 +545,10 @@ def test_a_damaged_exif_block_is_read_as_none_without_pillows_raw_warnings(tiny,
     assert translate_cli(tiny, tmp_path / "out", tmp_path / "a.jpg") == 0
     assert not [w for w in recwarn if "EXIF" in str(w.message)]
     assert Image.open(tmp_path / "out" / "a.png").size == (30, 20)  # as stored, as viewers show it
+    G = load_generator(tiny, "AtoB")  # the API, given the path or the image opened (a PNG's EXIF is read on use)
+    im.save(tmp_path / "a.png", exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff")
+    assert translate(G, tmp_path / "a.png").size == translate(G, Image.open(tmp_path / "a.png")).size == (30, 20)
+    assert not [w for w in recwarn if "EXIF" in str(w.message)]
 
 
 def test_an_image_over_the_output_formats_limit_is_named_and_the_others_written(tiny, tmp_path, capsys):

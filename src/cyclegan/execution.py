@@ -313,9 +313,12 @@ def total_memory(device: torch.device) -> int | None:
 def available_memory(device: torch.device) -> int | None:
     """Bytes a new allocation on `device` can take now: the GPU's free memory, or on the CPU the kernel's
     MemAvailable within the process's cgroup limit (a container's, tighter than the machine's); None where it
-    cannot be told (MPS, a system without /proc)."""
+    cannot be told (MPS, a system without /proc). On a GPU what PyTorch's allocator holds cached but unused counts
+    as free: the driver counts it as used, so the second of two equal jobs in one process (compare's next image,
+    the web page's next request) was told the first's memory was taken."""
     if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return torch.cuda.mem_get_info(device)[0] + max(0, cached)
     if device.type != "cpu":
         return None
     try:

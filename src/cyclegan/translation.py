@@ -14,6 +14,7 @@ import contextlib
 import glob
 import itertools
 import math
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -285,11 +286,23 @@ def claimed_outputs(
 def remove_stale_temporaries_of(outputs: Iterable[Path]) -> None:
     """Delete the temporary files `files.write_atomic` left beside these outputs when a run writing them was
     killed (kill -9, power loss; a clip's can be gigabytes): they stayed, hidden, through every later run.
-    Only under the output folder's lock, and only those named after an output this run writes."""
+    Only under the output folder's lock, and only those named after an output this run writes. Each folder is
+    listed once: a glob per output listed it once per output, quadratic in a folder of thousands."""
+    wanted: dict[Path, set[str]] = {}
     for output in outputs:
-        for tmp in output.parent.glob(f".{glob.escape(output.name)}.*.tmp"):
-            if is_atomic_temporary(tmp.name) and tmp.is_file() and not tmp.is_symlink():
-                tmp.unlink(missing_ok=True)
+        wanted.setdefault(output.parent, set()).add(output.name)
+    for folder, names in wanted.items():
+        try:
+            with os.scandir(folder) as entries:  # `.NAME.XXXXXXXX.tmp`: NAME is name[1:-13]
+                stale = [
+                    e.path
+                    for e in entries
+                    if is_atomic_temporary(e.name) and e.name[1:-13] in names and e.is_file(follow_symlinks=False)
+                ]
+        except OSError:  # not made yet
+            continue
+        for path in stale:
+            Path(path).unlink(missing_ok=True)
 
 
 def _translate_batch(

@@ -103,8 +103,10 @@ def as_read(im: Image.Image) -> Image.Image:
     """A PIL image a Python caller opened, as `read_image` reads a file: turned upright by its EXIF orientation
     and converted to sRGB from its colour profile (`to_srgb`), each on a copy and only where needed; the
     caller's image is left as it was. A phone photo from `Image.open` came out lying on its side."""
-    if im.getexif().get(EXIF_ORIENTATION, 1) != 1:
-        im = ImageOps.exif_transpose(im)
+    with warnings.catch_warnings():  # a damaged EXIF block reads as none, without Pillow's lines (as `open_image`)
+        warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning)
+        if im.getexif().get(EXIF_ORIENTATION, 1) != 1:
+            im = ImageOps.exif_transpose(im)
     return to_srgb(im)
 
 
