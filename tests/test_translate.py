@@ -493,6 +493,12 @@ def test_the_api_names_an_animated_pngs_left_out_frames_and_points_a_video_to_tr
     with Image.open(tmp_path / "anim.png") as im:  # opened by the caller: one frame of it, said too
         assert translate(G, im).size == (24, 16)
     assert "warning: images[0] is animated: only its current frame is translated" in capsys.readouterr().err
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned: translate works on an upright copy, which is not animated itself
+    pages[0].save(tmp_path / "turned.webp", save_all=True, append_images=pages[1:], duration=100, exif=exif)
+    with Image.open(tmp_path / "turned.webp") as im:
+        assert translate(G, im).size == (16, 24)
+    assert "warning: images[0] is animated: only its current frame is translated" in capsys.readouterr().err
     (tmp_path / "clip.mp4").write_bytes(b"\0\0\0\x18ftypisom" + bytes(64))
     with pytest.raises(CycleGANError, match=r"clip.mp4 is a video clip, not an image: .* cyclegan.translate_video"):
         translate(G, [tmp_path / "clip.mp4"])

@@ -173,10 +173,11 @@ def translate(
         im = read_still(im, max_pixels=max_pixels) if isinstance(im, (str, os.PathLike)) else im
         if not isinstance(im, Image.Image):
             raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}")
+        animated = getattr(im, "is_animated", False)  # asked first: as_read's copy (turned, converted) has none
         im = as_read(im)  # a PIL image the caller opened: upright and in sRGB, as a file is read (no copy if it is)
         if 0 in im.size:
             raise CycleGANError(f"images[{i}]: an image of {im.width}x{im.height} pixels has nothing to translate")
-        if getattr(im, "is_animated", False):  # an opened GIF, WebP or PNG animation: one frame of it, said
+        if animated:  # an opened GIF, WebP or PNG animation: one frame of it, said
             msg = f"warning: images[{i}] is animated: only its current frame is translated (a clip: translate_video)"
             print(msg, file=sys.stderr)
         im = im if im.mode == "RGB" else to_rgb(im)  # not convert("RGB"): it clips 16-bit greyscale to white
