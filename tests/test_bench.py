@@ -595,10 +595,3 @@ def test_gatys_step_times_are_the_intervals_between_its_steps_only(tmp_path):
             str(content), str(content), net=net, backbone="lite0", size=24, steps=3, optimizer=optimizer, device="cpu"
         )
         assert len(per_step) == 2, optimizer
-
-
-def test_a_style_size_past_gatys_bound_is_refused_before_any_timing(capsys):
-    """`--style-sizes 256 8192` timed the 256 px runs for minutes, then stopped naming '--size', an option bench
-    does not have."""
-    assert main(["bench", "--task", "style", "--content", "c.png", "--style", "s.png", "--style-sizes", "256", "8192"])
-    assert capsys.readouterr().err == "error: option '--style-sizes' must be > 0 and <= 4096, got 8192\n"

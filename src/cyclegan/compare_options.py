@@ -19,15 +19,7 @@ from .shared_options import (
     max_pixels_option,
     progress_option,
 )
-from .style.options import (
-    MAX_SIZE,
-    Optimizer,
-    StyleBackbone,
-    backbone_option,
-    optimizer_option,
-    steps_option,
-    weights_option,
-)
+from .style.options import Optimizer, StyleBackbone, backbone_option, optimizer_option, steps_option, weights_option
 
 
 @dataclass(frozen=True)
@@ -45,7 +37,7 @@ class CompareOptions(Options):
     target: str | None = opt(
         None, "target-domain folder for KID", metavar="DIR", default_text="the first --style folder"
     )
-    size: int = opt(256, "long side of the images in px", gt=0, le=MAX_SIZE)  # Gatys has no tiles: see MAX_SIZE
+    size: int = opt(256, "long side of the images in px", gt=0, le=4096)  # Gatys has no tiles: see GatysOptions
     refs_per_image: int = opt(1, "style references per image", gt=0)
     # at most 4096 as --size: a cell is scaled up to it, and --grid-cell 100000 asked for 3 x 120 GB of pixels
     grid_cell: int | None = opt(None, "pixels per grid cell", gt=0, le=4096, default_text="--size")

@@ -20,7 +20,7 @@ from ..shared_options import (
     device_option,
     precision_option,
 )
-from ..style.options import MAX_SIZE, BackboneName
+from ..style.options import BackboneName
 from ..translate_options import MIN_TILE
 
 Task = Literal["train", "style", "tiles"]
@@ -49,10 +49,7 @@ class StyleBenchOptions(Options):
     gatys_steps: int = opt(300, "Gatys steps per image (forward+backward passes of the backbone)", gt=0)
     probe_steps: int = opt(20, "steps timed per estimated Gatys case (setup + steps x their median)", ge=2)
     repeat: int = opt(3, "repeats of the full Gatys run (first backbone, first size)", gt=0)
-    # Gatys' bound (checked only when that size's run began, after minutes of timing, naming '--size')
-    style_sizes: tuple[int, ...] = opt(
-        (256, 512), "long sides in pixels to time Gatys and CycleGAN at", gt=0, le=MAX_SIZE
-    )
+    style_sizes: tuple[int, ...] = opt((256, 512), "long sides in pixels to time Gatys and CycleGAN at", gt=0)
     backbones: tuple[BackboneName, ...] = opt(("lite0", "vgg19"), "Gatys feature networks to time")
 
     def __post_init__(self) -> None:

@@ -18,8 +18,6 @@ BackboneName = Literal["vgg19", "lite0"]
 Optimizer = Literal["lbfgs", "adam"]
 Init = Literal["content", "noise"]
 StyleBackbone = Literal["auto", "vgg19", "lite0"]
-# At most 4096 px a side: Gatys optimises the whole image at once (no tiles), and 100000 px was killed for memory
-MAX_SIZE = 4096
 ADAM_LR = 0.02  # in [0, 1] pixel units: 300 steps move a pixel far enough to take on the style
 
 
@@ -54,8 +52,9 @@ class GatysOptions(Options):
     )
     backbone: StyleBackbone = backbone_option()
     weights: str | None = weights_option()
-    size: int | None = opt(512, "long side of the output in px", gt=0, le=MAX_SIZE)
-    style_size: int | None = opt(None, "long side of the style images", gt=0, le=MAX_SIZE, default_text="--size")
+    # At most 4096: Gatys optimises the whole image at once (no tiles), and 100000 px was killed for memory
+    size: int | None = opt(512, "long side of the output in px", gt=0, le=4096)
+    style_size: int | None = opt(None, "long side of the style images", gt=0, le=4096, default_text="--size")
     steps: int = steps_option()
     optimizer: Optimizer = optimizer_option()
     content_weight: float | None = opt(None, "content loss weight", ge=0, default_text="per backbone")
