@@ -357,3 +357,20 @@ def test_a_raised_max_pixels_reads_the_style_references_too(checkpoint, tmp_path
     opts = CompareOptions(str(checkpoint), "AtoB", [str(content)], [str(big)], str(tmp_path / "cmp"), size=16, steps=1)
     report = compare(replace(opts, backbone="lite0", device="cpu", progress=False, max_pixels=200_000_000))
     assert len(report.rows) == 1 and report.skipped == []
+
+
+def test_a_size_the_device_cannot_hold_is_refused_before_the_generator_runs_at_it(checkpoint, tmp_path, monkeypatch):
+    """`compare --size 4096` translated each image with the CycleGAN first, at the full size: the memory was gone
+    (the process killed) before Gatys' memory check could refuse the size in one line."""
+    from cyclegan import compare as compare_module
+    from cyclegan.compare import CompareOptions, compare
+    from cyclegan.style import gatys
+
+    monkeypatch.setattr(gatys, "available_memory", lambda device: 1e6)
+    translated = []
+    monkeypatch.setattr(compare_module, "translate_timed", lambda *a, **k: translated.append(1))
+    content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))[0]
+    opts = CompareOptions(str(checkpoint), "AtoB", [str(content)], [str(content)], str(tmp_path / "cmp"), size=64)
+    with pytest.raises(CycleGANError, match=r"no content image could be compared: .*stylising 64x64 px needs about"):
+        compare(replace(opts, steps=1, backbone="lite0", device="cpu", progress=False))
+    assert translated == []

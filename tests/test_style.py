@@ -602,3 +602,17 @@ def test_max_pixels_is_the_decode_cap_of_stylize(tmp_path, capsys):
     assert main([*args, "--out", str(tmp_path / "b.png"), "--max-pixels", "200000000"]) == 0
     assert main([*args, "--out", str(tmp_path / "d.png"), "--max-pixels", "100"]) == 2
     assert "over the decode cap of 100 pixels" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", [torch.no_grad, torch.inference_mode])
+def test_stylize_optimises_under_a_callers_no_grad_or_inference_mode(tmp_path, mode):
+    """Called from inference code (`with torch.no_grad():`), Adam stopped in autograd's RuntimeError traceback
+    ("element 0 of tensors does not require grad"), and under inference_mode L-BFGS did too; the caller's mode
+    is left as it was."""
+    content, style = _image(tmp_path / "c.png", 24, 16, seed=1), _stripes(tmp_path / "s.png", 16)
+    for optimizer in ("adam", "lbfgs"):
+        opts = GatysOptions(backbone="lite0", size=16, steps=2, optimizer=optimizer)
+        with mode():
+            r = stylize(content, style, opts, progress=False)
+            assert not torch.is_grad_enabled()
+        assert r.losses == stylize(content, style, opts, progress=False).losses

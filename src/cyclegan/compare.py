@@ -360,8 +360,10 @@ def _compare_one(
     if min(im.size) < MIN_SIDE:  # SSIM raised a ValueError traceback, after the two methods' work
         raise CycleGANError(f"{path} is {im.width}x{im.height} px at --size {opts.size}: too thin to measure")
     x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
-    y_cyc, t_cyc = translate_timed(G, x, warm_up=warm_up)
+    # Gatys first: its memory check refuses a size the device cannot hold (a generator's forward pass takes less)
+    # before the generator runs at it; at --size 4096 the translation took the memory first, and was killed
     res = stylize(im, refs, gatys, net=gatys_net, device=device, progress=False, max_pixels=opts.max_pixels)
+    y_cyc, t_cyc = translate_timed(G, x, warm_up=warm_up)
     images = {"input": x, "cyclegan": y_cyc, "gatys": res.tensor.to(device)}
     row = Row(
         name=path.stem,

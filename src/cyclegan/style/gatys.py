@@ -382,6 +382,10 @@ def _run_lbfgs(
         x.copy_(best[1])
 
 
+# The pixels are optimised by their gradients whatever the caller's mode: under torch.no_grad() Adam stopped in
+# autograd's traceback (L-BFGS's step enables gradients itself), and under inference_mode both did
+@torch.inference_mode(False)
+@torch.enable_grad()
 def stylize(
     content: ImageLike,
     styles: ImageLike | Sequence[ImageLike],
