@@ -345,7 +345,8 @@ def run_compare(opts, _: argparse.Namespace) -> int:
 
     report = compare(opts)
     print("\n".join(summary_lines(report)))
-    print(f"wrote {escape(report.html)} and {escape(report.grid)}")  # names: one line each
+    # the grid has no captions: its columns said here, as the README says them
+    print(f"wrote {escape(report.html)} and {escape(report.grid)} (columns: input | CycleGAN | Gatys, a row per image)")
     if report.interrupted:
         print(f"interrupted: the report covers the {len(report.rows)} image(s) compared before it", file=sys.stderr)
         return 130
