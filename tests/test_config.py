@@ -213,6 +213,9 @@ def test_top_level_help_lists_every_command(capsys):
             "did you mean --count?",
         ),
         (["--vers"], "cyclegan", "did you mean --version?"),
+        # the demo's budget is --minutes, training's --time-limit: each named for the other
+        (["train", "--minutes", "2"], "cyclegan train", "did you mean --time-limit?"),
+        (["demo", "--time-limit", "2"], "cyclegan demo", "did you mean --minutes?"),
     ],
 )
 def test_a_mistyped_option_gets_its_commands_usage_and_the_nearest_option(
