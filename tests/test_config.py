@@ -431,3 +431,12 @@ def test_a_runs_config_json_can_be_given_back_as_config(family, tmp_path):
     other = {"cyclegan": ("lambda_nce", 2.0)}.get(family, ("lambda_cycle", 3.0))
     with pytest.raises(CycleGANError, match=f"option '--{other[0].replace('_', '-')}' applies to --model"):
         resolve({**read_config_file(path), other[0]: other[1]})
+
+
+def test_compile_auto_help_says_training_stays_eager(capsys):
+    # `train --help` said auto compiled "long bf16 CPU work": training never compiles under auto (loop.py).
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "auto: translation of 64+ images in bf16 on a CPU with a C++ compiler; training eager" in text
+    assert "for long bf16 CPU work" not in text
