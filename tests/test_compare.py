@@ -73,6 +73,7 @@ def test_compare_writes_grid_and_report(checkpoint, dataset, tmp_path, capsys):
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "KID(Lite0)" in printed and "report.html" in printed
+    assert "grid.png (columns: input | CycleGAN | Gatys, a row per image)" in printed  # the grid has no captions
 
     report = json.loads((out / "report.json").read_text())
     assert report["gatys"]["backbone"] == "lite0" and report["metrics_backbone"]["name"] == "lite0"

@@ -213,6 +213,9 @@ def test_top_level_help_lists_every_command(capsys):
             "did you mean --count?",
         ),
         (["--vers"], "cyclegan", "did you mean --version?"),
+        # the demo's budget is --minutes, training's --time-limit: each named for the other
+        (["train", "--minutes", "2"], "cyclegan train", "did you mean --time-limit?"),
+        (["demo", "--time-limit", "2"], "cyclegan demo", "did you mean --minutes?"),
     ],
 )
 def test_a_mistyped_option_gets_its_commands_usage_and_the_nearest_option(
@@ -428,3 +431,12 @@ def test_a_runs_config_json_can_be_given_back_as_config(family, tmp_path):
     other = {"cyclegan": ("lambda_nce", 2.0)}.get(family, ("lambda_cycle", 3.0))
     with pytest.raises(CycleGANError, match=f"option '--{other[0].replace('_', '-')}' applies to --model"):
         resolve({**read_config_file(path), other[0]: other[1]})
+
+
+def test_compile_auto_help_says_training_stays_eager(capsys):
+    # `train --help` said auto compiled "long bf16 CPU work": training never compiles under auto (loop.py).
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "auto: translation of 64+ images in bf16 on a CPU with a C++ compiler; training eager" in text
+    assert "for long bf16 CPU work" not in text

@@ -270,6 +270,7 @@ def test_evaluate_cli_both_directions_paired(tmp_path, capsys):
     assert "fid" not in out.read_text().replace("fid_inception", "")  # a Lite0 figure is never FID
     table = capsys.readouterr().out
     assert "fd_lite0" in table and "PSNR vs truth" in table
+    assert "columns: input | translated | reconstructed | truth)" in table  # the grids have no captions
     assert not any(line.lower().startswith(("fid", "kid ")) for line in table.splitlines())
     assert report["command"].startswith("cyclegan evaluate --checkpoint")
     assert len(list((tmp_path / "imgs" / "AtoB").glob("*.png"))) == 6

@@ -206,3 +206,17 @@ def test_a_tile_too_small_for_the_default_overlap_says_the_overlap_was_the_defau
 
     with pytest.raises(CycleGANError, match=rf"{DEFAULT_OVERLAP} \(the default\) .* give a --tile over 128"):
         TilingOptions(tile=100)
+
+
+def test_translate_counts_a_large_images_tiles(tmp_path, capsys):
+    # A 3000 px photo took minutes on a CPU behind "translate: 0/1 img" and nothing else: the bar counts tiles.
+    from cyclegan.translation import translate_files
+
+    im = Image.fromarray(((photo(96, 80)[0].permute(1, 2, 0) + 1) * 127.5).round().byte().numpy())
+    im.save(tmp_path / "in.png")
+    tiling = TilingOptions(tile=32, tile_overlap=8)
+    written, errors = translate_files(generator(), [str(tmp_path / "in.png")], tmp_path / "o", tiling=tiling)
+    assert errors == [] and len(written) == 1
+    assert "tiles of 80x96" in capsys.readouterr().err  # 4 rows x 3 columns of tiles, counted
+    translate_files(generator(), [str(tmp_path / "in.png")], tmp_path / "p", tiling=tiling, progress=False)
+    assert "tiles of" not in capsys.readouterr().err

@@ -88,13 +88,20 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     return parser
 
 
+# One budget, two spellings: `demo --minutes` and `train --time-limit` (a user who ran the demo typed
+# `train --minutes 2` and got "see cyclegan train --help" among 270 lines).
+SYNONYMS = {"--minutes": ("--time-limit",), "--time-limit": ("--minutes",)}
+
+
 def _nearest_flags(typed: str, flags: list[str]) -> list[str]:
     """The options a mistyped flag likely meant: those it is a prefix of (`--step`: `--steps`), else the
-    nearest spelling (`--dirction`: `--direction`)."""
+    nearest spelling (`--dirction`: `--direction`), else another command's word for it (`--minutes`:
+    `--time-limit`)."""
     import difflib
 
     longer = [f for f in flags if f.startswith(typed) and f != typed]
-    return longer or difflib.get_close_matches(typed, flags, n=1, cutoff=0.75)
+    close = longer or difflib.get_close_matches(typed, flags, n=1, cutoff=0.75)
+    return close or [f for f in SYNONYMS.get(typed, ()) if f in flags]
 
 
 def _unrecognized(p: argparse.ArgumentParser, unknown: list[str]) -> None:

@@ -284,8 +284,11 @@ def run_evaluate(opts, _: argparse.Namespace) -> int:
     if opts.out:  # one checkpoint: its report; several: {"command", "reports": [...]}
         out = reports[0] if len(reports) == 1 else {"command": command, "reports": reports}
         print(f"\nreport: {_written_last(out, opts.out, '--out', 'the scores')}")
-    if opts.save_images:
-        print(f"images and grids: {opts.save_images}")
+    if opts.save_images:  # the grids have no captions: their columns said here
+        row = next(iter(reports[0]["directions"].values()), {})
+        columns = ["input", "translated"] + ["reconstructed"] * ("cycle_l1" in row) + ["truth"] * ("n_pairs" in row)
+        rows = "the first test images"
+        print(f"images and grids: {opts.save_images} (each grid's rows: {rows}; columns: {' | '.join(columns)})")
     return _report_skipped(reports[0]["skipped"], "image(s) left out of the evaluation")
 
 
@@ -345,7 +348,8 @@ def run_compare(opts, _: argparse.Namespace) -> int:
 
     report = compare(opts)
     print("\n".join(summary_lines(report)))
-    print(f"wrote {escape(report.html)} and {escape(report.grid)}")  # names: one line each
+    # the grid has no captions: its columns said here, as the README says them
+    print(f"wrote {escape(report.html)} and {escape(report.grid)} (columns: input | CycleGAN | Gatys, a row per image)")
     if report.interrupted:
         print(f"interrupted: the report covers the {len(report.rows)} image(s) compared before it", file=sys.stderr)
         return 130

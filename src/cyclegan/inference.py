@@ -74,13 +74,19 @@ def uncompiled(net: nn.Module) -> nn.Module:
 
 
 def translate_batch(
-    net: nn.Module, x: torch.Tensor, *, tiling: TilingOptions | None = None, execution: Execution = REFERENCE
+    net: nn.Module,
+    x: torch.Tensor,
+    *,
+    tiling: TilingOptions | None = None,
+    execution: Execution = REFERENCE,
+    progress: bool = False,
 ) -> torch.Tensor:
     """x (B, 3, H, W) in [-1, 1] -> (B, 3, H, W) in [-1, 1], fp32; or x uint8 in [0, 255] -> uint8 (rounded as
     `data.io.to_pil` does). At once when the activations fit `tiling.max_memory` (or `tiling.tile` is 0),
     else image by image, in tiles where one image does not fit (`cyclegan.tiling`: overlapping tiles,
     thumbnail InstanceNorm statistics). Tiled results are on the CPU; a tiled uint8 image is never
-    converted to float whole, so its memory is the input and output bytes plus one tile's work."""
+    converted to float whole, so its memory is the input and output bytes plus one tile's work. `progress`:
+    a bar counting a tiled image's tiles."""
     tiling = tiling or TilingOptions()
     base = uncompiled(net)
     h, w = x.shape[-2:]
@@ -90,7 +96,7 @@ def translate_batch(
         whole = lambda t: _like(x, translate_tensor(net, as_unit(t), execution=execution))  # noqa: E731
         return whole(x) if fits else torch.cat([whole(xi[None]).cpu() for xi in x])  # else: one image fits
     run = lambda t: translate_tensor(base, t, execution=execution)  # noqa: E731 - eager: layers are swapped
-    return torch.cat([translate_tiled(base, xi[None].cpu(), plan, run=run) for xi in x])
+    return torch.cat([translate_tiled(base, xi[None].cpu(), plan, run=run, progress=progress) for xi in x])
 
 
 def _like(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

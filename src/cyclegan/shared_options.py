@@ -34,7 +34,11 @@ def channels_last_option() -> Any:
 
 
 def compile_option() -> Any:
-    return opt("auto", "torch.compile the networks (auto: for long bf16 CPU work when a C++ compiler is present)")
+    return opt(
+        "auto",
+        "torch.compile the networks (auto: translation of 64+ images in bf16 on a CPU with a C++ compiler; "
+        "training eager, measured as fast)",
+    )
 
 
 def checkpoint_option(**kwargs: Any) -> Any:

@@ -28,6 +28,7 @@ from functools import partial
 import torch
 import torch.nn.functional as F_
 from torch import nn
+from tqdm import tqdm
 
 from .errors import CycleGANError
 from .translate_options import DEFAULT_MAX_MEMORY_GB, DEFAULT_OVERLAP, DEFAULT_THUMBNAIL, MIN_TILE, TilingOptions
@@ -297,14 +298,15 @@ def as_bytes(y: torch.Tensor) -> torch.Tensor:
     return y.clamp_(-1, 1).add_(1).mul_(255 / 2).round_().to(torch.uint8)
 
 
-def translate_tiled(net: nn.Module, x: torch.Tensor, plan: TilePlan, *, run) -> torch.Tensor:
+def translate_tiled(net: nn.Module, x: torch.Tensor, plan: TilePlan, *, run, progress: bool = False) -> torch.Tensor:
     """x (1, 3, H, W) on the CPU, float in [-1, 1] or uint8 -> its translation (1, 3, H, W) on the CPU, float
     in [-1, 1] for a float input, uint8 for uint8, in tiles per `plan`; `run(t)` translates one tile (1, 3,
     h, w) in [-1, 1] (padding and precision are its business).
 
     Memory beyond the input and the output (for uint8, 3 bytes a pixel each): one tile's activations and one
     row of tiles in float (3 x tile x W x 4 bytes). Rows are blended in that band and written out as soon as
-    no later tile reaches them; a uint8 image is never converted to float whole."""
+    no later tile reaches them; a uint8 image is never converted to float whole. `progress`: a tqdm bar
+    counting the tiles (a large photo takes minutes on a CPU), gone when the image is done."""
     _, _, h, w = x.shape
     m = size_multiple(net)
     rows = tile_starts(h, plan.tile, plan.overlap, m)
@@ -323,7 +325,8 @@ def translate_tiled(net: nn.Module, x: torch.Tensor, plan: TilePlan, *, run) -> 
     sy, sx = _coverage(rows, wy, h), _coverage(cols, wx, w)
     band = torch.zeros(1, 3, max(map(len, wy)), w)  # the rows of one row of tiles, blended in float
     top, filled = 0, 0  # band[..., :filled, :] holds rows top, top + 1, ... that tiles have added to
-    with fixed_norm_stats(net, stats) if stats else contextlib.nullcontext():
+    bar = tqdm(total=len(rows) * len(cols), desc=f"tiles of {w}x{h}", unit="tile", leave=False, disable=not progress)
+    with bar, fixed_norm_stats(net, stats) if stats else contextlib.nullcontext():
         for i, (r, ry) in enumerate(zip(rows, wy)):
             carried = band[..., r - top : filled, :].clone()  # rows the previous row of tiles shares with this
             band.zero_()[..., : carried.shape[-2], :] = carried
@@ -331,6 +334,7 @@ def translate_tiled(net: nn.Module, x: torch.Tensor, plan: TilePlan, *, run) -> 
             for c, cx in zip(cols, wx):
                 y = run(as_unit(x[..., r : r + len(ry), c : c + len(cx)])).cpu()  # (1, 3, th, tw)
                 band[..., : len(ry), c : c + len(cx)] += y * (ry[:, None] * cx[None, :])
+                bar.update()
             done = rows[i + 1] if i + 1 < len(rows) else h  # no later tile reaches the rows above this
             final = band[..., : done - r, :].div_(sy[r:done, None] * sx[None, :])  # in place: these rows are done
             out[..., r:done, :] = as_bytes(final) if bytes_out else final

@@ -306,14 +306,19 @@ def remove_stale_temporaries_of(outputs: Iterable[Path]) -> None:
 
 
 def _translate_batch(
-    net: nn.Module, batch: list, execution: Execution, errors: list[str], tiling: TilingOptions | None = None
+    net: nn.Module,
+    batch: list,
+    execution: Execution,
+    errors: list[str],
+    tiling: TilingOptions | None = None,
+    progress: bool = False,
 ) -> list:
     """[(path, x (3, H, W) uint8)] -> [(path, y (3, H, W) uint8)], in tiles where `tiling` says so. When the device runs
     out of memory the batch is retried one image at a time, and an image that fails alone is named in
-    `errors` and left out."""
+    `errors` and left out. `progress`: a bar counting a tiled image's tiles."""
     try:
         x = batch[0][1][None] if len(batch) == 1 else torch.stack([x for _, x in batch])  # no copy for one
-        ys = translate_batch(net, x, tiling=tiling, execution=execution)
+        ys = translate_batch(net, x, tiling=tiling, execution=execution, progress=progress)
         return [(p, y) for (p, _), y in zip(batch, ys)]
     except Exception as e:  # only an allocation failure is handled; anything else is re-raised
         if not is_out_of_memory(e):
@@ -323,7 +328,7 @@ def _translate_batch(
     if device.type == "cuda":
         torch.cuda.empty_cache()
     if len(batch) > 1:
-        return [r for item in batch for r in _translate_batch(net, [item], execution, errors, tiling)]
+        return [r for item in batch for r in _translate_batch(net, [item], execution, errors, tiling, progress)]
     path, x = batch[0]
     errors.append(
         f"{path}: out of memory on {device} at {x.shape[-1]}x{x.shape[-2]} px (a smaller --max-memory or --tile fits)"
@@ -414,7 +419,7 @@ def translate_plan(
         disable=not progress or len(clips) == len(plan.files),
     ) as bar:
         for batch in batches:
-            for path, y in _translate_batch(net, batch, execution, errors, tiling):
+            for path, y in _translate_batch(net, batch, execution, errors, tiling, not bar.disable):
                 target = plan.targets[path]
                 try:  # whole or nothing, never through a symbolic link, and without --overwrite only if still new
                     save_image(to_pil(y), target, replace=plan.overwrite)
