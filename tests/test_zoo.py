@@ -222,6 +222,31 @@ def test_a_generator_with_nan_weights_is_refused_not_cached(server, tmp_path, ho
     assert not any((home / "pretrained").iterdir())  # nothing cached: the next run downloads again
 
 
+def test_a_nan_generator_cached_by_an_earlier_version_says_to_delete_it(server, tmp_path, home, monkeypatch):
+    """Before: its record matched, so every use failed with 'use another checkpoint' and none fetched it again."""
+    torch.manual_seed(0)
+    state = ResnetGenerator(ngf=8, n_blocks=2).state_dict()
+    state["model.1.weight"][0, 0, 0, 0] = float("nan")
+    cached = home / "pretrained" / "horse2zebra.pth"
+    cached.parent.mkdir(parents=True)
+    torch.save(state, cached)
+    data = cached.read_bytes()  # recorded as an earlier version's download was: size and digest match
+    zoo._write_record(cached, size=len(data), digest=hashlib.sha256(data).hexdigest(), url="http://old")
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
+    with pytest.raises(CycleGANError) as info:
+        load_generator("pretrained:horse2zebra")
+    message = str(info.value)
+    assert message.endswith(f"delete {cached} so that the next use of pretrained:horse2zebra downloads it again")
+    good, _ = generator_bytes(tmp_path)
+    publish(server, "horse2zebra", good)
+    cached.unlink()  # what the message says
+    assert load_generator("pretrained:horse2zebra") is not None and cached.read_bytes() == good
+    # a NaN file elsewhere keeps the general advice
+    torch.save(state, tmp_path / "mine.pth")
+    with pytest.raises(CycleGANError, match="use another checkpoint$"):
+        load_generator(tmp_path / "mine.pth")
+
+
 def test_pretrained_name_offline_says_what_to_do_with_options_the_command_has(tmp_path, home, monkeypatch):
     """Before: 'give a mirror's address in --base-url or ...' from translate and export, which have no --base-url,
     and nothing said that a copy downloaded elsewhere can be put in the cache."""

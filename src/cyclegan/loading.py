@@ -138,8 +138,13 @@ def generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoi
             )
     # Training never saves a non-finite weight; one here made every output NaN (black images, NaN scores).
     if (bad := first_non_finite(net.state_dict())) is not None:
+        fix = "use another checkpoint"
+        # a published generator cached (and recorded) before downloads were checked for NaN: the cache's record
+        # matches it, so every use failed here and none fetched it again
+        if (name := zoo.cached_name(source)) is not None:
+            fix = f"delete {source} so that the next use of {zoo.PREFIX}{name} downloads it again"
         raise CycleGANError(
             f"{source}: the {direction} generator's {bad} holds NaN or infinite values (a damaged file, or weights "
-            "of a run that diverged); use another checkpoint"
+            f"of a run that diverged); {fix}"
         )
     return net.eval().requires_grad_(False)

@@ -165,6 +165,17 @@ def cached_path(name: str) -> Path:
     return cache_dir() / f"{name}.pth"
 
 
+def cached_name(path: str | os.PathLike) -> str | None:
+    """The name of the published generator whose cached file `path` is (`CACHE/NAME.pth`), else None."""
+    path = Path(path)
+    if path.suffix != ".pth":
+        return None
+    try:
+        return path.stem if path.resolve().parent == cache_dir().resolve() else None
+    except (CycleGANError, OSError):  # no cache at all: not one of its files
+        return None
+
+
 def record_path(target: Path) -> Path:
     """`CACHE/NAME.pth.json`: the size and SHA-256 of `CACHE/NAME.pth` when it was downloaded."""
     return target.with_name(target.name + ".json")
