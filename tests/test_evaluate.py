@@ -849,6 +849,35 @@ def test_a_generator_file_listed_before_a_run_takes_the_runs_data(tmp_path):
         _one_data_root((str(loose),))
 
 
+def test_saved_images_of_a_file_without_a_step_are_not_in_a_step_none_folder(tmp_path, monkeypatch):
+    """`evaluate --checkpoint G.pth RUN --save-images DIR`: a generator file of another project records no step,
+    and its translations went to DIR/00_stepNone."""
+    from cyclegan.config import resolve
+    from cyclegan.evaluate import runner
+    from cyclegan.models import build_generator
+
+    torch.manual_seed(0)
+    plain = tmp_path / "latest_net_G_A.pth"
+    torch.save(build_generator(resolve({"ngf": 8, "n_blocks": 2}).model).state_dict(), plain)
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    saved = tmp_path / "saved"
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: PooledPixels())
+    opts = runner.EvalOptions(
+        checkpoint=(str(plain), str(ckpt)),
+        data=str(tmp_path / "data"),
+        direction="AtoB",
+        size=32,
+        kid_subsets=2,
+        save_images=str(saved),
+        progress=False,
+    )
+    runner.evaluate_checkpoints(opts)
+    assert sorted(p.name for p in saved.iterdir()) == ["00_step_unknown", "01_step7"]
+    with pytest.raises(CycleGANError, match="exists"):  # found by the output checks, as any NN_stepS folder is
+        runner.evaluate_checkpoints(opts)
+
+
 class PooledPixels(torch.nn.Module):
     """A stand-in feature network: (B, 3, H, W) -> (B, 12) pooled pixels, so a runner test needs no Lite0."""
 

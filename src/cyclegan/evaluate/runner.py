@@ -446,7 +446,14 @@ def _save_dir(opts: EvalOptions, index: int, many: bool, step: Any) -> Path | No
     if not opts.save_images:
         return None
     root = Path(opts.save_images)
-    return root / f"{index:02d}_step{step}" if many else root
+    return root / checkpoint_folder_name(index, step) if many else root
+
+
+def checkpoint_folder_name(index: int, step: Any) -> str:
+    """`NN_stepS`, the folder of the NN-th checkpoint's saved images; `NN_step_unknown` for a file that records
+    no step (a generator file of another project, a published one), which was named `NN_stepNone`. Every name
+    matches `NN_step*`, the pattern the output checks find these folders by."""
+    return f"{index:02d}_step{step}" if isinstance(step, int) else f"{index:02d}_step_unknown"
 
 
 def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
