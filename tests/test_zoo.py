@@ -7,6 +7,7 @@ resuming.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from pathlib import Path
@@ -22,7 +23,7 @@ from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
 from cyclegan.loading import load_generator
 from cyclegan.models import ResnetGenerator
-from helpers import RangeServer, serving
+from helpers import RangeServer, serving, write_split
 
 ISSUE_NAMES = (
     "horse2zebra zebra2horse summer2winter_yosemite winter2summer_yosemite monet2photo style_monet style_cezanne "
@@ -265,6 +266,47 @@ def test_pretrained_name_offline_says_what_to_do_with_options_the_command_has(tm
     data, _ = generator_bytes(tmp_path)
     cached.write_bytes(data)  # what the hint says: taken, checked and recorded, without the network
     assert load_generator("pretrained:horse2zebra") is not None
+
+
+class PooledPixels(nn.Module):
+    """A stand-in feature network for evaluate: (B, 3, H, W) -> (B, 12) pooled pixels."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.adaptive_avg_pool2d(x.float(), 2).flatten(1)
+
+
+@pytest.mark.slow
+def test_evaluate_refuses_a_direction_the_published_generator_does_not_translate(server, tmp_path, monkeypatch, capsys):
+    """`evaluate pretrained:zebra2horse --direction AtoB --data horse2zebra` scored horses put through a
+    zebra-to-horse generator against zebras, and reported it as AtoB without a word."""
+    from cyclegan.evaluate import runner
+
+    data, _ = generator_bytes(tmp_path)
+    publish(server, "zebra2horse", data)
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: PooledPixels())
+    write_split(tmp_path / "horse2zebra", 2, paired=False)
+    opts = runner.EvalOptions(
+        checkpoint=("pretrained:zebra2horse",), data=str(tmp_path / "horse2zebra"), size=32, kid_subsets=2
+    )
+    for wrong in ("AtoB", "both"):
+        with pytest.raises(CycleGANError) as info:
+            runner.evaluate_checkpoints(dataclasses.replace(opts, direction=wrong, progress=False))
+        message = str(info.value)
+        assert message.startswith("option '--direction': pretrained:zebra2horse translates zebra photos -> horses")
+        assert (
+            message.endswith(f"not {wrong}; give --direction BtoA") and "the BtoA direction of horse2zebra" in message
+        )
+    assert server.requests == []  # refused before any download
+    [report] = runner.evaluate_checkpoints(dataclasses.replace(opts, direction="BtoA", progress=False))
+    assert list(report["directions"]) == ["BtoA"] and "warning" not in capsys.readouterr().err
+    # on another standard dataset: scored, with a word
+    (tmp_path / "horse2zebra").rename(tmp_path / "apple2orange")
+    other = dataclasses.replace(opts, data=str(tmp_path / "apple2orange"), direction="AtoB", progress=False)
+    runner.evaluate_checkpoints(other)
+    err = capsys.readouterr().err
+    assert "warning: pretrained:zebra2horse translates zebra photos -> horses and was trained on horse2zebra, " in err
+    assert "but is scored on apple2orange" in err
 
 
 class Exploit:

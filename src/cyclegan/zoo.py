@@ -36,6 +36,7 @@ import sys
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from .data.fetch import Bounds, check_sha256, download_lock, fetch, file_sha256
 from .errors import CycleGANError, escape, nearest
@@ -62,7 +63,8 @@ MAX_MINUTES = 30.0  # a download that has not finished after this (all attempts 
 
 @dataclass(frozen=True)
 class PublishedModel:
-    """One published generator: it translates `source` into `target` (one direction per file).
+    """One published generator: it translates `source` into `target` (one direction per file), which is the
+    `direction` of `dataset` (its A and B folders as the reference's dataset scripts lay them out).
 
     `sha256`: the file's digest, set only where someone downloaded the file and verified it; None otherwise.
     """
@@ -71,6 +73,7 @@ class PublishedModel:
     source: str
     target: str
     dataset: str
+    direction: Literal["AtoB", "BtoA"]
     sha256: str | None = None
 
     @property
@@ -81,24 +84,26 @@ class PublishedModel:
 MODELS: dict[str, PublishedModel] = {
     m.name: m
     for m in (
-        PublishedModel("horse2zebra", "horse photos", "zebras", "horse2zebra"),
-        PublishedModel("zebra2horse", "zebra photos", "horses", "horse2zebra"),
-        PublishedModel("apple2orange", "apple photos", "oranges", "apple2orange"),
-        PublishedModel("orange2apple", "orange photos", "apples", "apple2orange"),
-        PublishedModel("summer2winter_yosemite", "Yosemite in summer", "in winter", "summer2winter_yosemite"),
-        PublishedModel("winter2summer_yosemite", "Yosemite in winter", "in summer", "summer2winter_yosemite"),
-        PublishedModel("monet2photo", "Monet paintings", "photos", "monet2photo"),
-        PublishedModel("style_monet", "landscape photos", "Monet paintings", "monet2photo"),
-        PublishedModel("style_cezanne", "landscape photos", "Cezanne paintings", "cezanne2photo"),
-        PublishedModel("style_ukiyoe", "landscape photos", "ukiyo-e prints", "ukiyoe2photo"),
-        PublishedModel("style_vangogh", "landscape photos", "Van Gogh paintings", "vangogh2photo"),
-        PublishedModel("sat2map", "aerial photos", "map tiles", "maps"),
-        PublishedModel("map2sat", "map tiles", "aerial photos", "maps"),
-        PublishedModel("cityscapes_photo2label", "street photos", "semantic label maps", "cityscapes"),
-        PublishedModel("cityscapes_label2photo", "semantic label maps", "street photos", "cityscapes"),
-        PublishedModel("facades_photo2label", "facade photos", "architectural label maps", "facades"),
-        PublishedModel("facades_label2photo", "architectural label maps", "facade photos", "facades"),
-        PublishedModel("iphone2dslr_flower", "iPhone flower photos", "DSLR look (shallow focus)", "iphone2dslr_flower"),
+        PublishedModel("horse2zebra", "horse photos", "zebras", "horse2zebra", "AtoB"),
+        PublishedModel("zebra2horse", "zebra photos", "horses", "horse2zebra", "BtoA"),
+        PublishedModel("apple2orange", "apple photos", "oranges", "apple2orange", "AtoB"),
+        PublishedModel("orange2apple", "orange photos", "apples", "apple2orange", "BtoA"),
+        PublishedModel("summer2winter_yosemite", "Yosemite in summer", "in winter", "summer2winter_yosemite", "AtoB"),
+        PublishedModel("winter2summer_yosemite", "Yosemite in winter", "in summer", "summer2winter_yosemite", "BtoA"),
+        PublishedModel("monet2photo", "Monet paintings", "photos", "monet2photo", "AtoB"),
+        PublishedModel("style_monet", "landscape photos", "Monet paintings", "monet2photo", "BtoA"),
+        PublishedModel("style_cezanne", "landscape photos", "Cezanne paintings", "cezanne2photo", "BtoA"),
+        PublishedModel("style_ukiyoe", "landscape photos", "ukiyo-e prints", "ukiyoe2photo", "BtoA"),
+        PublishedModel("style_vangogh", "landscape photos", "Van Gogh paintings", "vangogh2photo", "BtoA"),
+        PublishedModel("sat2map", "aerial photos", "map tiles", "maps", "AtoB"),
+        PublishedModel("map2sat", "map tiles", "aerial photos", "maps", "BtoA"),
+        PublishedModel("cityscapes_photo2label", "street photos", "semantic label maps", "cityscapes", "AtoB"),
+        PublishedModel("cityscapes_label2photo", "semantic label maps", "street photos", "cityscapes", "BtoA"),
+        PublishedModel("facades_photo2label", "facade photos", "architectural label maps", "facades", "AtoB"),
+        PublishedModel("facades_label2photo", "architectural label maps", "facade photos", "facades", "BtoA"),
+        PublishedModel(
+            "iphone2dslr_flower", "iPhone flower photos", "DSLR look (shallow focus)", "iphone2dslr_flower", "AtoB"
+        ),
     )
 }
 
@@ -153,6 +158,29 @@ def check_name(name: str, *, mirror: bool) -> PublishedModel | None:
         raise CycleGANError(f"unknown pretrained model '{name}'; {hint}see `cyclegan pretrained list`")
     if not SAFE_NAME.fullmatch(name) or ".." in name:
         raise CycleGANError(f"pretrained model name {name!r}: expected letters, digits, '_', '-' or '.' only")
+    return None
+
+
+def check_scored_on(name: str, data: str | os.PathLike, direction: str) -> str | None:
+    """For `evaluate`: a published generator scored on `data` in `direction` ("AtoB", "BtoA" or "both").
+    On its own dataset (`data` named as it is), a direction other than the one it translates is refused in one
+    line: `pretrained:zebra2horse --direction AtoB --data horse2zebra` scored horses through a zebra-to-horse
+    generator against zebras, without a word. On another standard dataset: a warning, returned. Names outside
+    the catalogue (a mirror's): nothing is known of them."""
+    info = MODELS.get(name)
+    if info is None:
+        return None
+    dataset = Path(os.path.abspath(data)).name  # `--data .` names its folder too
+    if dataset == info.dataset and direction != info.direction:
+        raise CycleGANError(
+            f"option '--direction': {PREFIX}{name} translates {info.does}, the {info.direction} direction of "
+            f"{dataset} ({data}), not {direction}; give --direction {info.direction}"
+        )
+    if dataset != info.dataset and dataset in {m.dataset for m in MODELS.values()}:
+        return (
+            f"{PREFIX}{name} translates {info.does} and was trained on {info.dataset}, but is scored on {dataset} "
+            f"({data}): its figures are not those of the task it was published for"
+        )
     return None
 
 

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from .. import zoo
 from ..config import config_from_dict
 from ..data.dataset import eval_transform, split_aligned
 from ..data.io import check_images, left_out, list_images, open_image, read_image, save_image, to_pil
@@ -470,6 +471,9 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     if opts.backbone == "inception":  # a missing weights file was named after every test image had been decoded
         find_inception_weights(opts.inception_weights)
     opts = dataclasses.replace(opts, checkpoint=checkpoints, data=opts.data or _one_data_root(checkpoints))
+    for c in checkpoints:  # a published generator knows its dataset and direction: before any download
+        if zoo.is_spec(c) and (line := zoo.check_scored_on(c[len(zoo.PREFIX) :], opts.data, opts.direction)):
+            print(f"warning: {escape(line)}", file=sys.stderr)
     images = _list_domains(opts)
     for line in (line for folder in images.folders for line in left_out(folder, reader="evaluate")):
         print(f"warning: {escape(line)}", file=sys.stderr)  # a GIF in testA was left out without a word
