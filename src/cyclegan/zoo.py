@@ -171,15 +171,16 @@ def check_scored_on(name: str, data: str | os.PathLike, direction: str) -> str |
     if info is None:
         return None
     dataset = Path(os.path.abspath(data)).name  # `--data .` names its folder too
+    where = dataset if os.path.normpath(data) == dataset else f"{dataset} ({data})"
     if dataset == info.dataset and direction != info.direction:
         raise CycleGANError(
             f"option '--direction': {PREFIX}{name} translates {info.does}, the {info.direction} direction of "
-            f"{dataset} ({data}), not {direction}; give --direction {info.direction}"
+            f"{where}, not {direction}; give --direction {info.direction}"
         )
     if dataset != info.dataset and dataset in {m.dataset for m in MODELS.values()}:
         return (
-            f"{PREFIX}{name} translates {info.does} and was trained on {info.dataset}, but is scored on {dataset} "
-            f"({data}): its figures are not those of the task it was published for"
+            f"{PREFIX}{name} translates {info.does} and was trained on {info.dataset}, but is scored on {where}: "
+            "its figures are not those of the task it was published for"
         )
     return None
 
