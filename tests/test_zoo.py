@@ -246,6 +246,9 @@ def test_a_nan_generator_cached_by_an_earlier_version_says_to_delete_it(server, 
     torch.save(state, tmp_path / "mine.pth")
     with pytest.raises(CycleGANError, match="use another checkpoint$"):
         load_generator(tmp_path / "mine.pth")
+    link = home / "pretrained" / "zebra2horse.pth"  # a cached file that links to a copy kept elsewhere is cached
+    link.symlink_to(tmp_path / "mine.pth")
+    assert zoo.cached_name(link) == "zebra2horse" and zoo.cached_name(tmp_path / "mine.pth") is None
 
 
 def test_pretrained_name_offline_says_what_to_do_with_options_the_command_has(tmp_path, home, monkeypatch):

@@ -200,7 +200,8 @@ def cached_name(path: str | os.PathLike) -> str | None:
     if path.suffix != ".pth":
         return None
     try:
-        return path.stem if path.resolve().parent == cache_dir().resolve() else None
+        # the folder resolved, not the file: a cached file may be a link to a copy kept elsewhere
+        return path.stem if Path(os.path.abspath(path)).parent.resolve() == cache_dir().resolve() else None
     except (CycleGANError, OSError):  # no cache at all: not one of its files
         return None
 
