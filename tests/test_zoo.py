@@ -67,6 +67,21 @@ def test_the_catalogue_is_the_reference_implementations_18_unpinned():
     assert "horse photos -> zebras" in lines and "unpinned" in lines and "11.4 M parameters" in lines
 
 
+def test_each_published_direction_agrees_with_its_name_and_dataset():
+    """X2Y trained on X2Y translates its A to its B; Y2X on X2Y the reverse; style_* turn photos (B) into art (A)."""
+    for m in zoo.MODELS.values():
+        stem = m.name.removeprefix("cityscapes_").removeprefix("facades_")
+        if m.name.startswith("style_"):
+            assert m.dataset.endswith("2photo") and m.direction == "BtoA", m
+        elif m.dataset in ("cityscapes", "facades"):  # A: photos, B: labels (the reference's dataset scripts)
+            assert m.direction == ("AtoB" if stem == "photo2label" else "BtoA"), m
+        elif m.dataset == "maps":  # A: aerial photos, B: map tiles
+            assert m.direction == ("AtoB" if m.name == "sat2map" else "BtoA"), m
+        else:
+            source, target = stem.split("_")[0].split("2")  # winter2summer_yosemite: winter, summer
+            assert m.dataset.startswith(source if m.direction == "AtoB" else target), m
+
+
 @pytest.mark.slow
 def test_download_resumes_after_a_cut_connection(server, tmp_path, home):
     data, _ = generator_bytes(tmp_path)
