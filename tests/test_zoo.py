@@ -315,6 +315,10 @@ def test_evaluate_refuses_a_direction_the_published_generator_does_not_translate
         assert (
             message.endswith(f"not {wrong}; give --direction BtoA") and "the BtoA direction of horse2zebra" in message
         )
+    write_split(tmp_path / "mine", 2, paired=False)
+    mine = dataclasses.replace(opts, data=str(tmp_path / "mine"), direction="both", progress=False)
+    with pytest.raises(CycleGANError, match=r"holds a single generator \(zebra photos -> horses\): give --direction"):
+        runner.evaluate_checkpoints(mine)  # any folder: a published file holds one generator
     assert server.requests == []  # refused before any download
     [report] = runner.evaluate_checkpoints(dataclasses.replace(opts, direction="BtoA", progress=False))
     assert list(report["directions"]) == ["BtoA"] and "warning" not in capsys.readouterr().err

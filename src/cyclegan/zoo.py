@@ -165,8 +165,9 @@ def check_scored_on(name: str, data: str | os.PathLike, direction: str) -> str |
     """For `evaluate`: a published generator scored on `data` in `direction` ("AtoB", "BtoA" or "both").
     On its own dataset (`data` named as it is), a direction other than the one it translates is refused in one
     line: `pretrained:zebra2horse --direction AtoB --data horse2zebra` scored horses through a zebra-to-horse
-    generator against zebras, without a word. On another standard dataset: a warning, returned. Names outside
-    the catalogue (a mirror's): nothing is known of them."""
+    generator against zebras, without a word. Elsewhere "both" is refused (each file holds one generator), before
+    the download; on another standard dataset, a warning is returned. Names outside the catalogue (a mirror's):
+    nothing is known of them."""
     info = MODELS.get(name)
     if info is None:
         return None
@@ -176,6 +177,11 @@ def check_scored_on(name: str, data: str | os.PathLike, direction: str) -> str |
         raise CycleGANError(
             f"option '--direction': {PREFIX}{name} translates {info.does}, the {info.direction} direction of "
             f"{where}, not {direction}; give --direction {info.direction}"
+        )
+    if direction == "both":  # known without the file: it was refused only after its download (up to --max-minutes)
+        raise CycleGANError(
+            f"option '--direction': {PREFIX}{name} holds a single generator ({info.does}): give --direction AtoB "
+            f"or BtoA, the one whose source folder holds {info.source}"
         )
     if dataset != info.dataset and dataset in {m.dataset for m in MODELS.values()}:
         return (
