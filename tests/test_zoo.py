@@ -329,6 +329,16 @@ def test_evaluate_refuses_a_direction_the_published_generator_does_not_translate
     err = capsys.readouterr().err
     assert "warning: pretrained:zebra2horse translates zebra photos -> horses and was trained on horse2zebra, " in err
     assert "but is scored on apple2orange" in err
+    # a dataset whose name does not say which folder is A (facades): its layout is the reference scripts', unchecked
+    publish(server, "facades_label2photo", data)
+    write_split(tmp_path / "facades", 2, paired=False)
+    facades = dataclasses.replace(opts, checkpoint=("pretrained:facades_label2photo",), data=str(tmp_path / "facades"))
+    runner.evaluate_checkpoints(dataclasses.replace(facades, direction="AtoB", progress=False))
+    err = capsys.readouterr().err
+    assert (
+        "warning: pretrained:facades_label2photo translates architectural label maps -> facade photos, the BtoA" in err
+    )
+    assert "not AtoB, if its A and B are laid out as the reference's scripts lay them out" in err
 
 
 class Exploit:

@@ -80,6 +80,12 @@ class PublishedModel:
     def does(self) -> str:
         return f"{self.source} -> {self.target}"
 
+    @property
+    def order_named(self) -> bool:
+        """Whether the dataset's name gives its A and B (horse2zebra: A horses): maps, cityscapes and facades
+        name neither, and their order is the dataset scripts' layout, not checked here against the files."""
+        return "2" in self.dataset
+
 
 MODELS: dict[str, PublishedModel] = {
     m.name: m
@@ -165,19 +171,21 @@ def check_scored_on(name: str, data: str | os.PathLike, direction: str) -> str |
     """For `evaluate`: a published generator scored on `data` in `direction` ("AtoB", "BtoA" or "both").
     On its own dataset (`data` named as it is), a direction other than the one it translates is refused in one
     line: `pretrained:zebra2horse --direction AtoB --data horse2zebra` scored horses through a zebra-to-horse
-    generator against zebras, without a word. Elsewhere "both" is refused (each file holds one generator), before
-    the download; on another standard dataset, a warning is returned. Names outside the catalogue (a mirror's):
-    nothing is known of them."""
+    generator against zebras, without a word. Where the dataset's name does not give its A and B (maps,
+    cityscapes, facades), a warning is returned instead. "Both" is refused anywhere (each file holds one
+    generator), before the download; on another standard dataset, a warning is returned. Names outside the
+    catalogue (a mirror's): nothing is known of them."""
     info = MODELS.get(name)
     if info is None:
         return None
     dataset = Path(os.path.abspath(data)).name  # `--data .` names its folder too
     where = dataset if os.path.normpath(data) == dataset else f"{dataset} ({data})"
-    if dataset == info.dataset and direction != info.direction:
-        raise CycleGANError(
-            f"option '--direction': {PREFIX}{name} translates {info.does}, the {info.direction} direction of "
-            f"{where}, not {direction}; give --direction {info.direction}"
-        )
+    if dataset == info.dataset and direction != info.direction and (info.order_named or direction != "both"):
+        line = f"{PREFIX}{name} translates {info.does}, the {info.direction} direction of {where}, not {direction}"
+        if info.order_named:
+            raise CycleGANError(f"option '--direction': {line}; give --direction {info.direction}")
+        # the order of A and B is the reference scripts' layout, which a folder made otherwise may not follow
+        return f"{line}, if its A and B are laid out as the reference's scripts lay them out"
     if direction == "both":  # known without the file: it was refused only after its download (up to --max-minutes)
         raise CycleGANError(
             f"option '--direction': {PREFIX}{name} holds a single generator ({info.does}): give --direction AtoB "
