@@ -394,6 +394,21 @@ def test_skip_existing_says_when_it_takes_a_numbered_name_as_translated(tiny, tm
     assert "if they changed since, give --overwrite instead" in err
 
 
+def test_skip_existing_does_not_announce_a_numbered_name_for_an_input_it_skips(tiny, tmp_path, capsys):
+    """`c/img.png will be written as img-2.png` was printed for an input --skip-existing left out (written before)."""
+    for folder in ("a", "c"):
+        (tmp_path / folder).mkdir()
+        Image.new("RGB", (16, 16), "red").save(tmp_path / folder / "img.png")
+    out = tmp_path / "out"
+    assert translate_cli(tiny, out, tmp_path / "a", tmp_path / "c") == 0
+    assert "will be written as img-2.png" in capsys.readouterr().err
+    assert translate_cli(tiny, out, tmp_path / "a", tmp_path / "c", extra=["--skip-existing"]) == 0
+    assert "will be written as" not in capsys.readouterr().err
+    (out / "img-2.png").unlink()  # to be written again: said again
+    assert translate_cli(tiny, out, tmp_path / "a", tmp_path / "c", extra=["--skip-existing"]) == 0
+    assert "will be written as img-2.png" in capsys.readouterr().err
+
+
 def test_a_killed_runs_temporary_beside_an_output_is_removed_when_it_is_written_again(tiny, tmp_path):
     """kill -9 while a clip or image was written left its hidden temporary (a clip's: gigabytes) beside the
     output through every later run; only training cleaned its folder. Others' files are left alone."""

@@ -17,7 +17,7 @@ import math
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,11 +168,13 @@ def _batches(
         yield batch
 
 
-def output_names(files: list[Path], out_dir: Path, ext: str, *, warn: bool = True) -> dict[Path, Path]:
+def output_names(
+    files: list[Path], out_dir: Path, ext: str, *, warn: bool = True, quiet: Container[Path] = ()
+) -> dict[Path, Path]:
     """OUT/STEM.ext per input, in input order (a clip keeps its own extension: the same kind of clip); a stem
-    seen before gets -2, -3... (with a warning if `warn`)."""
+    seen before gets -2, -3... (with a warning if `warn`, except for the inputs in `quiet`)."""
     suffixes = {p: p.suffix.lower() if is_clip_file(p) else f".{ext}" for p in files}
-    stems = unique_stems(files, warn=warn, suffix_of=suffixes.__getitem__)
+    stems = unique_stems(files, warn=warn, suffix_of=suffixes.__getitem__, quiet=quiet)
     return {p: out_dir / (stem + suffixes[p]) for p, stem in zip(files, stems)}
 
 
@@ -232,8 +234,8 @@ def plan_outputs(
     check_outputs(
         targets.values(), overwrite=overwrite, out_folder=out_dir, inputs=found.files, input_folders=found.folders
     )
-    if warn:  # refused or not, now say which inputs get suffixed names
-        output_names(files, out_dir, ext, warn=True)
+    if warn:  # refused or not, now say which inputs get suffixed names (not those skipped: nothing is written)
+        output_names(files, out_dir, ext, warn=True, quiet=set(files) - set(targets))
     return Plan(list(targets), targets, list(found.errors), overwrite, skipped=len(files) - len(targets))
 
 
