@@ -409,6 +409,28 @@ def test_skip_existing_does_not_announce_a_numbered_name_for_an_input_it_skips(t
     assert "will be written as img-2.png" in capsys.readouterr().err
 
 
+def test_skip_existing_takes_no_link_to_nothing_or_to_a_folder_as_a_translation(tiny, tmp_path, capsys):
+    """A symbolic link under an output's name whose file was moved away (or a link to a folder) counted as
+    translated: `--skip-existing` left its input out for good, saying "1 input(s) already translated"."""
+    Image.new("RGB", (16, 16)).save(tmp_path / "a.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.png").symlink_to(tmp_path / "moved.png")
+    assert translate_cli(tiny, out, tmp_path / "a.png", extra=["--skip-existing"]) == 2
+    err = capsys.readouterr().err
+    assert f"{out / 'a.png'} is a symbolic link to {tmp_path / 'moved.png'}, which does not exist" in err
+    (out / "a.png").unlink()
+    (tmp_path / "folder").mkdir()
+    (out / "a.png").symlink_to(tmp_path / "folder")
+    assert translate_cli(tiny, out, tmp_path / "a.png", extra=["--skip-existing"]) == 2
+    assert "a.png is a folder, where a file would be written" in capsys.readouterr().err
+    (out / "a.png").unlink()
+    Image.new("RGB", (16, 16)).save(tmp_path / "elsewhere.png")
+    (out / "a.png").symlink_to(tmp_path / "elsewhere.png")  # a link to a file: done, as before
+    assert translate_cli(tiny, out, tmp_path / "a.png", extra=["--skip-existing"]) == 0
+    assert "1 input(s) already translated" in capsys.readouterr().out
+
+
 def test_a_killed_runs_temporary_beside_an_output_is_removed_when_it_is_written_again(tiny, tmp_path):
     """kill -9 while a clip or image was written left its hidden temporary (a clip's: gigabytes) beside the
     output through every later run; only training cleaned its folder. Others' files are left alone."""

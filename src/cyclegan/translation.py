@@ -219,8 +219,17 @@ def plan_outputs(
         print(escape(msg), file=sys.stderr)
     targets = output_names(files, out_dir, ext, warn=False)
     if skip_existing:
-        # A folder under an output's name is no translation: check_outputs names it (it was taken as done).
-        done = {f for f, t in targets.items() if (t.exists() and not t.is_dir()) or t.is_symlink()}
+        # Only a file (or a link to one) is a translation. A folder, or a link to one, check_outputs names; a
+        # link to nothing (its file moved or deleted) was taken as done and its input never translated again.
+        done = {f for f, t in targets.items() if t.is_file()}
+        if dangling := next(
+            (t for f, t in targets.items() if f not in done and t.is_symlink() and not t.exists()), None
+        ):
+            raise CycleGANError(
+                f"option '--skip-existing': {dangling} is a symbolic link to {os.readlink(dangling)}, which does not "
+                "exist: remove the link to translate its input again (or give --overwrite instead, which translates "
+                "every input again)"
+            )
         ambiguous = done & sharing_a_name(targets)
         if warn and (shared := [targets[f].name for f in files if f in ambiguous]):
             names = ", ".join(shared[:3]) + (", ..." if len(shared) > 3 else "")
