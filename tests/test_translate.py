@@ -431,6 +431,36 @@ def test_skip_existing_takes_no_link_to_nothing_or_to_a_folder_as_a_translation(
     assert "1 input(s) already translated" in capsys.readouterr().out
 
 
+def test_sigterm_stops_translate_as_ctrl_c_does_with_the_skip_existing_hint(tiny, tmp_path):
+    """A batch scheduler's SIGTERM ended `cyclegan translate` at once without a word (Ctrl-C gets a hint), the
+    image being written left as a hidden temporary. Now the same hint, nothing half-written, exit 143."""
+    import subprocess
+    import sys
+
+    for name in ("a", "b"):
+        Image.new("RGB", (16, 16), "red").save(tmp_path / f"{name}.png")
+    out = tmp_path / "out"
+    script = f"""
+import os, signal, sys
+import cyclegan.translation as t
+from cyclegan.cli import main
+real, calls = t.save_image, []
+def save_image(*a, **k):
+    calls.append(1)
+    if len(calls) == 2:
+        os.kill(os.getpid(), signal.SIGTERM)  # while the second image is written
+    return real(*a, **k)
+t.save_image = save_image
+sys.exit(main(["translate", "--checkpoint", {str(tiny)!r}, "--out", {str(out)!r}, "--no-progress",
+               "--batch-size", "1", {str(tmp_path / "a.png")!r}, {str(tmp_path / "b.png")!r}]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 143, done.stderr[-2000:]
+    assert f"terminated: the outputs in {out} so far are complete; the same command with --skip-existing" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert [p.name for p in out.iterdir() if p.suffix == ".png" or p.name.endswith(".tmp")] == ["a.png"]
+
+
 def test_a_killed_runs_temporary_beside_an_output_is_removed_when_it_is_written_again(tiny, tmp_path):
     """kill -9 while a clip or image was written left its hidden temporary (a clip's: gigabytes) beside the
     output through every later run; only training cleaned its folder. Others' files are left alone."""

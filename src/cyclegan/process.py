@@ -3,9 +3,13 @@ module does not import it)."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 
 def set_openmp_wait_policy() -> None:
@@ -60,3 +64,27 @@ def keep_freed_memory() -> bool:
 def freed_memory_kept() -> bool:
     """Whether `keep_freed_memory` took effect in this process (recorded with each run's execution)."""
     return _kept
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where it arrives as Ctrl-C's KeyboardInterrupt is (`terminate_as_interrupt`)."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """For the block, SIGTERM (a batch scheduler's stop, `kill`) raises `Terminated` in the main thread: by default it
+    ended the process at once, without a word, leaving the file being written as a hidden temporary. Now what is
+    being written is removed as on Ctrl-C and the command can say how to go on. Left alone off the main thread
+    and where SIGTERM is not at its default (ignored, or handled by the caller)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+
+    def on_sigterm(signum, frame) -> None:
+        raise Terminated
+
+    old = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
