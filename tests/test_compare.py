@@ -352,6 +352,38 @@ def test_ctrl_c_keeps_the_images_compared_so_far_and_their_report(checkpoint, tm
     assert (out / "grid.png").is_file() and (out / "report.html").is_file()
 
 
+def test_sigterm_keeps_the_images_compared_so_far_as_ctrl_c_does(checkpoint, tmp_path):
+    """A batch scheduler's SIGTERM ended `compare` at once: the images compared so far (minutes of Gatys each)
+    had no report, and half of the cut-short one stayed. Now as Ctrl-C, said as SIGTERM, exit 143."""
+    import subprocess
+    import sys
+
+    content = make_images(tmp_path / "content", 3, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    out = tmp_path / "cmp"
+    args = ["compare", "--checkpoint", str(checkpoint), "--direction", "AtoB", "--content", *map(str, content)]
+    args += ["--style", str(style[0]), "--out", str(out), "--size", "24", "--steps", "1", "--backbone", "lite0"]
+    script = f"""
+import os, signal, sys
+import cyclegan.compare as c
+from cyclegan.cli import main
+real, calls = c.save_image, []
+def save_image(image, path):
+    calls.append(path)
+    if len(calls) == 5:  # the second image's input is written, its CycleGAN not
+        os.kill(os.getpid(), signal.SIGTERM)
+    return real(image, path)
+c.save_image = save_image
+sys.exit(main({[*args, "--device", "cpu", "--no-progress"]!r}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 143, done.stderr[-2000:]
+    assert "terminated: the report covers the 1 image(s) compared before it" in done.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["notes"][0].startswith("interrupted (SIGTERM) at content image 2 of 3")
+    assert len(list((out / "images").iterdir())) == 3
+
+
 def test_the_report_says_where_its_seconds_were_measured(checkpoint, tmp_path, capsys):
     """Seconds per image, CycleGAN's forward pass against Gatys' optimisation, were reported without the device
     or the threads they were measured on."""

@@ -349,13 +349,15 @@ def run_compare(opts, _: argparse.Namespace) -> int:
     from .compare import compare  # on use
     from .report import summary_lines  # on use
 
-    report = compare(opts)
+    with process.terminate_as_interrupt() as stop:  # a batch scheduler's SIGTERM keeps the report, as Ctrl-C does
+        report = compare(opts)
     print("\n".join(summary_lines(report)))
     # the grid has no captions: its columns said here, as the README says them
     print(f"wrote {escape(report.html)} and {escape(report.grid)} (columns: input | CycleGAN | Gatys, a row per image)")
     if report.interrupted:
-        print(f"interrupted: the report covers the {len(report.rows)} image(s) compared before it", file=sys.stderr)
-        return 130
+        word = "terminated" if stop.received else "interrupted"
+        print(f"{word}: the report covers the {len(report.rows)} image(s) compared before it", file=sys.stderr)
+        return 143 if stop.received else 130
     return _report_skipped(report.skipped, "image(s) skipped")
 
 

@@ -46,6 +46,7 @@ from .files import check_outputs, claim_folder, removed_on_failure, unique_stems
 from .inference import is_out_of_memory, translate_tensor
 from .loading import checkpoint_path, generator_from, load_file
 from .pretrained import lite0_model
+from .process import Terminated
 from .report import METHODS, CompareReport, Row, render_compare_html, save_grid, write_json
 from .run_files import FORMAT
 from .style import (
@@ -485,7 +486,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
             rows.append(row)
             for k, v in on_cpu.items():
                 outputs[k].append(v)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         # Each image costs minutes of Gatys: Ctrl-C removed every image compared so far. The report of those is
         # written instead (a second Ctrl-C while it is still removes them all).
         kept = min(len(rows), *map(len, outputs.values()))  # a Ctrl-C between the appends: the row is left out
@@ -494,7 +495,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
             del images_of_method[kept:]
         if not rows:
             raise
-        interrupted = at
+        interrupted, by = at, "SIGTERM" if isinstance(e, Terminated) else "Ctrl-C"  # SIGTERM: see run_compare
     if not rows:
         raise CycleGANError(f"no content image could be compared: {skipped[0]}")
 
@@ -509,7 +510,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         kid_note = "; KID was not computed" if inputs.target and len(rows) >= 2 else ""
         notes.insert(
             0,
-            f"interrupted (Ctrl-C) at content image {interrupted} of {len(named)}: this report covers the {len(rows)} "
+            f"interrupted ({by}) at content image {interrupted} of {len(named)}: this report covers the {len(rows)} "
             f"compared before it{kid_note}",
         )
     if inputs.target and len(rows) < 2:  # the comparison of one image stands; KID has no spread to measure
