@@ -124,6 +124,28 @@ def test_compare_without_target_folder_has_no_kid(checkpoint, tmp_path):
         compare(CompareOptions(str(checkpoint), "AtoB", missing, [str(style[0])], str(tmp_path / "x"), progress=False))
 
 
+def test_compare_defaults_to_the_runs_training_size_as_evaluate_does(checkpoint, tmp_path):
+    """--size was 256 whatever the run was trained at: a 32 px run was compared at 256 (blurred, and Gatys 64x the
+    work) without a word, where `evaluate` uses the training size. A generator file of another project: 256."""
+    from cyclegan.compare import CompareOptions, compare
+
+    content = make_images(tmp_path / "content", 1, seed=7, size=(40, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    opts = CompareOptions(
+        str(checkpoint), "AtoB", [str(content[0])], [str(style[0])], str(tmp_path / "cmp"), steps=1, progress=False
+    )
+    opts = replace(opts, backbone="lite0", device="cpu")
+    report = compare(opts)
+    assert report.size == 32  # tiny_cfg's training size
+    assert Image.open(tmp_path / "cmp" / report.rows[0].images["cyclegan"]).size == (32, 24)
+    from cyclegan.compare import generator_and_size
+
+    assert generator_and_size(replace(opts, size=48))[1] == 48  # --size wins
+    G, _ = generator_and_size(opts)
+    torch.save(G.state_dict(), tmp_path / "plain.pth")  # the reference implementation's layout: no size in it
+    assert generator_and_size(replace(opts, checkpoint=str(tmp_path / "plain.pth")))[1] == 256
+
+
 def test_one_usable_image_against_a_style_folder_is_compared_and_the_skipped_named(checkpoint, tmp_path, capsys):
     """Three content images, two unreadable, and a style folder (KID's default target): it stopped with "KID needs
     at least 2 images" after writing the grid, naming neither bad file (a user's probe). Now the one image is
@@ -164,7 +186,7 @@ def test_an_empty_target_folder_is_refused_before_any_work(tmp_path, monkeypatch
     failure then removed all their outputs."""
     import cyclegan.compare as cmp
 
-    monkeypatch.setattr(cmp, "load_generator", lambda *args, **kwargs: pytest.fail("the work began"))
+    monkeypatch.setattr(cmp, "generator_and_size", lambda *args, **kwargs: pytest.fail("the work began"))
     make_images(tmp_path / "content", 2, seed=7, size=(30, 30))
     style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))[0]
     (tmp_path / "empty").mkdir()
@@ -328,6 +350,38 @@ def test_ctrl_c_keeps_the_images_compared_so_far_and_their_report(checkpoint, tm
         f"{stem}_{k}.png" for k in ("cyclegan", "gatys", "input")
     ]
     assert (out / "grid.png").is_file() and (out / "report.html").is_file()
+
+
+def test_sigterm_keeps_the_images_compared_so_far_as_ctrl_c_does(checkpoint, tmp_path):
+    """A batch scheduler's SIGTERM ended `compare` at once: the images compared so far (minutes of Gatys each)
+    had no report, and half of the cut-short one stayed. Now as Ctrl-C, said as SIGTERM, exit 143."""
+    import subprocess
+    import sys
+
+    content = make_images(tmp_path / "content", 3, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    out = tmp_path / "cmp"
+    args = ["compare", "--checkpoint", str(checkpoint), "--direction", "AtoB", "--content", *map(str, content)]
+    args += ["--style", str(style[0]), "--out", str(out), "--size", "24", "--steps", "1", "--backbone", "lite0"]
+    script = f"""
+import os, signal, sys
+import cyclegan.compare as c
+from cyclegan.cli import main
+real, calls = c.save_image, []
+def save_image(image, path):
+    calls.append(path)
+    if len(calls) == 5:  # the second image's input is written, its CycleGAN not
+        os.kill(os.getpid(), signal.SIGTERM)
+    return real(image, path)
+c.save_image = save_image
+sys.exit(main({[*args, "--device", "cpu", "--no-progress"]!r}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 143, done.stderr[-2000:]
+    assert "terminated: the report covers the 1 image(s) compared before it" in done.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["notes"][0].startswith("interrupted (SIGTERM) at content image 2 of 3")
+    assert len(list((out / "images").iterdir())) == 3
 
 
 def test_the_report_says_where_its_seconds_were_measured(checkpoint, tmp_path, capsys):

@@ -394,6 +394,73 @@ def test_skip_existing_says_when_it_takes_a_numbered_name_as_translated(tiny, tm
     assert "if they changed since, give --overwrite instead" in err
 
 
+def test_skip_existing_does_not_announce_a_numbered_name_for_an_input_it_skips(tiny, tmp_path, capsys):
+    """`c/img.png will be written as img-2.png` was printed for an input --skip-existing left out (written before)."""
+    for folder in ("a", "c"):
+        (tmp_path / folder).mkdir()
+        Image.new("RGB", (16, 16), "red").save(tmp_path / folder / "img.png")
+    out = tmp_path / "out"
+    assert translate_cli(tiny, out, tmp_path / "a", tmp_path / "c") == 0
+    assert "will be written as img-2.png" in capsys.readouterr().err
+    assert translate_cli(tiny, out, tmp_path / "a", tmp_path / "c", extra=["--skip-existing"]) == 0
+    assert "will be written as" not in capsys.readouterr().err
+    (out / "img-2.png").unlink()  # to be written again: said again
+    assert translate_cli(tiny, out, tmp_path / "a", tmp_path / "c", extra=["--skip-existing"]) == 0
+    assert "will be written as img-2.png" in capsys.readouterr().err
+
+
+def test_skip_existing_takes_no_link_to_nothing_or_to_a_folder_as_a_translation(tiny, tmp_path, capsys):
+    """A symbolic link under an output's name whose file was moved away (or a link to a folder) counted as
+    translated: `--skip-existing` left its input out for good, saying "1 input(s) already translated"."""
+    Image.new("RGB", (16, 16)).save(tmp_path / "a.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.png").symlink_to(tmp_path / "moved.png")
+    assert translate_cli(tiny, out, tmp_path / "a.png", extra=["--skip-existing"]) == 2
+    err = capsys.readouterr().err
+    assert f"{out / 'a.png'} is a symbolic link to {tmp_path / 'moved.png'}, which does not exist" in err
+    (out / "a.png").unlink()
+    (tmp_path / "folder").mkdir()
+    (out / "a.png").symlink_to(tmp_path / "folder")
+    assert translate_cli(tiny, out, tmp_path / "a.png", extra=["--skip-existing"]) == 2
+    assert "a.png is a folder, where a file would be written" in capsys.readouterr().err
+    (out / "a.png").unlink()
+    Image.new("RGB", (16, 16)).save(tmp_path / "elsewhere.png")
+    (out / "a.png").symlink_to(tmp_path / "elsewhere.png")  # a link to a file: done, as before
+    assert translate_cli(tiny, out, tmp_path / "a.png", extra=["--skip-existing"]) == 0
+    assert "1 input(s) already translated" in capsys.readouterr().out
+
+
+def test_sigterm_stops_translate_as_ctrl_c_does_with_the_skip_existing_hint(tiny, tmp_path):
+    """A batch scheduler's SIGTERM ended `cyclegan translate` at once without a word (Ctrl-C gets a hint), the
+    image being written left as a hidden temporary. Now the same hint, nothing half-written, exit 143."""
+    import subprocess
+    import sys
+
+    for name in ("a", "b"):
+        Image.new("RGB", (16, 16), "red").save(tmp_path / f"{name}.png")
+    out = tmp_path / "out"
+    script = f"""
+import os, signal, sys
+import cyclegan.translation as t
+from cyclegan.cli import main
+real, calls = t.save_image, []
+def save_image(*a, **k):
+    calls.append(1)
+    if len(calls) == 2:
+        os.kill(os.getpid(), signal.SIGTERM)  # while the second image is written
+    return real(*a, **k)
+t.save_image = save_image
+sys.exit(main(["translate", "--checkpoint", {str(tiny)!r}, "--out", {str(out)!r}, "--no-progress",
+               "--batch-size", "1", {str(tmp_path / "a.png")!r}, {str(tmp_path / "b.png")!r}]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 143, done.stderr[-2000:]
+    assert f"terminated: the outputs in {out} so far are complete; the same command with --skip-existing" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert [p.name for p in out.iterdir() if p.suffix == ".png" or p.name.endswith(".tmp")] == ["a.png"]
+
+
 def test_a_killed_runs_temporary_beside_an_output_is_removed_when_it_is_written_again(tiny, tmp_path):
     """kill -9 while a clip or image was written left its hidden temporary (a clip's: gigabytes) beside the
     output through every later run; only training cleaned its folder. Others' files are left alone."""

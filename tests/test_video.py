@@ -612,6 +612,19 @@ def test_a_clip_made_thinner_than_the_generator_takes_by_size_is_named_as_an_ima
     assert "warning" not in capsys.readouterr().err
 
 
+def test_translate_video_warns_in_its_keywords_not_the_command_lines_flags(ckpt, tmp_path, capsys):
+    """The API's thin-size warning said "at --size 9 ... --size 12 keeps its short side": flags never typed."""
+    import cyclegan
+
+    frames = [Image.fromarray(f) for f in moving_frames(3)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=80)
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    assert cyclegan.translate_video(G, tmp_path / "a.gif", tmp_path / "o.gif", size=9, progress=False) == 3
+    err = capsys.readouterr().err
+    assert f"warning: {tmp_path / 'a.gif'} at size 9 is 10x6 px, under the 8 px the generator takes" in err
+    assert "--size" not in err
+
+
 def test_translate_video_api_writes_the_kind_its_output_extension_names(ckpt, tmp_path):
     """Before: translate_video(G, "c.mp4", "o.gif") wrote MP4 data into o.gif, and "o.avi" too."""
     import cyclegan

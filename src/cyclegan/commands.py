@@ -123,16 +123,19 @@ def run_translate(opts, _: argparse.Namespace) -> int:
     process.keep_freed_memory()
 
     try:
-        written, errors = translate_paths(opts)
-    except KeyboardInterrupt:  # every output is written whole: what exists is done, and can be kept
+        with process.terminate_as_interrupt():  # a batch scheduler's SIGTERM: the same hint, exit 143
+            written, errors = translate_paths(opts)
+    except KeyboardInterrupt as e:  # every output is written whole: what exists is done, and can be kept
         # With --overwrite, an output not reached yet is the previous run's file: --skip-existing would keep it.
         stale = ", but keeps the older outputs this run had not replaced yet" if opts.overwrite else ""
+        term = isinstance(e, process.Terminated)
         print(
-            f"interrupted: the outputs in {opts.out} so far are complete; the same command with --skip-existing"
-            f"{' instead of --overwrite' if opts.overwrite else ''} translates the rest{stale}",
+            f"{'terminated' if term else 'interrupted'}: the outputs in {opts.out} so far are complete; the same "
+            f"command with --skip-existing{' instead of --overwrite' if opts.overwrite else ''} translates the "
+            f"rest{stale}",
             file=sys.stderr,
         )
-        return 130
+        return 143 if term else 130
     print(f"wrote {len(written)} file(s) to {opts.out}")
     return _report_skipped(errors, "input(s) could not be translated")
 
@@ -346,13 +349,15 @@ def run_compare(opts, _: argparse.Namespace) -> int:
     from .compare import compare  # on use
     from .report import summary_lines  # on use
 
-    report = compare(opts)
+    with process.terminate_as_interrupt() as stop:  # a batch scheduler's SIGTERM keeps the report, as Ctrl-C does
+        report = compare(opts)
     print("\n".join(summary_lines(report)))
     # the grid has no captions: its columns said here, as the README says them
     print(f"wrote {escape(report.html)} and {escape(report.grid)} (columns: input | CycleGAN | Gatys, a row per image)")
     if report.interrupted:
-        print(f"interrupted: the report covers the {len(report.rows)} image(s) compared before it", file=sys.stderr)
-        return 130
+        word = "terminated" if stop.received else "interrupted"
+        print(f"{word}: the report covers the {len(report.rows)} image(s) compared before it", file=sys.stderr)
+        return 143 if stop.received else 130
     return _report_skipped(report.skipped, "image(s) skipped")
 
 

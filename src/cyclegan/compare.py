@@ -17,6 +17,7 @@ pages and tables in `cyclegan.report`; this module runs the comparison.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import random
@@ -33,17 +34,21 @@ from tqdm import tqdm
 
 from .clipio import VIDEO_FORMATS
 from .compare_options import CompareOptions
+from .config import config_from_dict
 from .data.io import MAX_PIXELS, long_side_shape, read_image, resize_long_side, save_image
 from .errors import CycleGANError
 from .evaluate.distances import feature_distance, kid_input, kid_lite0
 from .evaluate.features import load_lite0
 from .evaluate.metrics import ssim_y
+from .evaluate.runner import FOREIGN_SIZE
 from .execution import resolve_device
 from .files import check_outputs, claim_folder, removed_on_failure, unique_stems, write_atomic
 from .inference import is_out_of_memory, translate_tensor
-from .loading import load_generator
+from .loading import checkpoint_path, generator_from, load_file
 from .pretrained import lite0_model
+from .process import Terminated
 from .report import METHODS, CompareReport, Row, render_compare_html, save_grid, write_json
+from .run_files import FORMAT
 from .style import (
     GatysOptions,
     build_backbone,
@@ -422,12 +427,26 @@ def earlier_images(out: Path) -> set[Path]:
     return {p for p in named if p.parent.resolve() == folder and p.is_file()}
 
 
+def generator_and_size(opts: CompareOptions) -> tuple[nn.Module, int]:
+    """The generator (on the CPU) and the long side to compare at: --size, else the training size the run's
+    checkpoint records (as `evaluate`), else FOREIGN_SIZE. One read of the file."""
+    path = checkpoint_path(opts.checkpoint)
+    ckpt = load_file(path)
+    with torch.random.fork_rng(devices=[]):  # building draws initial weights: the seed stays the caller's
+        G = generator_from(ckpt, opts.direction, source=str(path), ema=opts.ema)
+    ours = isinstance(ckpt, dict) and ckpt.get("format") == FORMAT
+    trained = config_from_dict(ckpt["config"], source=str(path)).data.size if ours else None
+    return G, opts.size or trained or FOREIGN_SIZE
+
+
 def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     """`compare`'s work, its outputs checked and its folder held."""
     device = resolve_device(opts.device)
     out = Path(opts.out)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    G = load_generator(opts.checkpoint, opts.direction, device=device, ema=opts.ema)
+    G, size = generator_and_size(opts)
+    G = G.to(device)
+    opts = dataclasses.replace(opts, size=size)
     name, gatys_net, metrics_net = load_backbones(opts.backbone, opts.weights, device)
     gatys = GatysOptions(
         backbone=name,
@@ -467,7 +486,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
             rows.append(row)
             for k, v in on_cpu.items():
                 outputs[k].append(v)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         # Each image costs minutes of Gatys: Ctrl-C removed every image compared so far. The report of those is
         # written instead (a second Ctrl-C while it is still removes them all).
         kept = min(len(rows), *map(len, outputs.values()))  # a Ctrl-C between the appends: the row is left out
@@ -476,7 +495,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
             del images_of_method[kept:]
         if not rows:
             raise
-        interrupted = at
+        interrupted, by = at, "SIGTERM" if isinstance(e, Terminated) else "Ctrl-C"  # SIGTERM: see run_compare
     if not rows:
         raise CycleGANError(f"no content image could be compared: {skipped[0]}")
 
@@ -491,7 +510,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         kid_note = "; KID was not computed" if inputs.target and len(rows) >= 2 else ""
         notes.insert(
             0,
-            f"interrupted (Ctrl-C) at content image {interrupted} of {len(named)}: this report covers the {len(rows)} "
+            f"interrupted ({by}) at content image {interrupted} of {len(named)}: this report covers the {len(rows)} "
             f"compared before it{kid_note}",
         )
     if inputs.target and len(rows) < 2:  # the comparison of one image stands; KID has no spread to measure

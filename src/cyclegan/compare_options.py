@@ -37,7 +37,14 @@ class CompareOptions(Options):
     target: str | None = opt(
         None, "target-domain folder for KID", metavar="DIR", default_text="the first --style folder"
     )
-    size: int = opt(256, "long side of the images in px", gt=0, le=4096)  # Gatys has no tiles: see GatysOptions
+    # Gatys has no tiles: see GatysOptions. At 256 whatever the training size, a 64 px run was compared blurred.
+    size: int | None = opt(
+        None,
+        "long side of the images in px",
+        gt=0,
+        le=4096,
+        default_text="the run's training size, as evaluate; 256 for a generator file of another project",
+    )
     refs_per_image: int = opt(1, "style references per image", gt=0)
     # at most 4096 as --size: a cell is scaled up to it, and --grid-cell 100000 asked for 3 x 120 GB of pixels
     grid_cell: int | None = opt(None, "pixels per grid cell", gt=0, le=4096, default_text="--size")

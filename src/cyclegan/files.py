@@ -10,7 +10,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +175,12 @@ def check_outputs(
 
 
 def unique_stems(
-    files: Sequence[Path], *, ext: str | None = None, warn: bool = False, suffix_of: Callable[[Path], str] | None = None
+    files: Sequence[Path],
+    *,
+    ext: str | None = None,
+    warn: bool = False,
+    suffix_of: Callable[[Path], str] | None = None,
+    quiet: Container[Path] = (),
 ) -> list[str]:
     """One output stem per input file, in order: its own stem, or STEM-2, STEM-3... when taken before.
 
@@ -183,6 +188,7 @@ def unique_stems(
     `suffix_of`: each output's own suffix (".png", a clip's ".gif"), when they differ: names clash only when
     stem and suffix both do. Names differing only in case clash too: on the file systems of macOS and Windows
     they are one file (`Photo.png` was refused there as made by another program, and left out).
+    `quiet`: inputs named but not warned about (`--skip-existing` leaves them out: nothing is written for them).
     """
     used: dict[str, str] = {}  # casefolded output name -> the name given
     stems = []
@@ -191,7 +197,7 @@ def unique_stems(
         name, n = path.stem, 2
         while (name + suffix).casefold() in used:
             name, n = f"{path.stem}-{n}", n + 1
-        if warn and name != path.stem:
+        if warn and name != path.stem and path not in quiet:
             taken = used[(path.stem + suffix).casefold()]
             msg = f"warning: {path} will be written as {name}{suffix} ({taken} is taken)"
             print(escape(msg), file=sys.stderr)  # one line, whatever the file names hold

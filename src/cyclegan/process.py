@@ -3,9 +3,14 @@ module does not import it)."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 
 def set_openmp_wait_policy() -> None:
@@ -60,3 +65,34 @@ def keep_freed_memory() -> bool:
 def freed_memory_kept() -> bool:
     """Whether `keep_freed_memory` took effect in this process (recorded with each run's execution)."""
     return _kept
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where it arrives as Ctrl-C's KeyboardInterrupt is (`terminate_as_interrupt`)."""
+
+
+@dataclass
+class Termination:
+    received: bool = False  # whether a SIGTERM came (a command that reports its own Ctrl-C then exits 143)
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[Termination]:
+    """For the block, SIGTERM (a batch scheduler's stop, `kill`) raises `Terminated` in the main thread: by default it
+    ended the process at once, without a word, leaving the file being written as a hidden temporary. Now what is
+    being written is removed as on Ctrl-C and the command can say how to go on. Left alone off the main thread
+    and where SIGTERM is not at its default (ignored, or handled by the caller)."""
+    seen = Termination()
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield seen
+        return
+
+    def on_sigterm(signum, frame) -> None:
+        seen.received = True
+        raise Terminated
+
+    old = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGTERM, old)

@@ -17,7 +17,7 @@ import math
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,11 +168,13 @@ def _batches(
         yield batch
 
 
-def output_names(files: list[Path], out_dir: Path, ext: str, *, warn: bool = True) -> dict[Path, Path]:
+def output_names(
+    files: list[Path], out_dir: Path, ext: str, *, warn: bool = True, quiet: Container[Path] = ()
+) -> dict[Path, Path]:
     """OUT/STEM.ext per input, in input order (a clip keeps its own extension: the same kind of clip); a stem
-    seen before gets -2, -3... (with a warning if `warn`)."""
+    seen before gets -2, -3... (with a warning if `warn`, except for the inputs in `quiet`)."""
     suffixes = {p: p.suffix.lower() if is_clip_file(p) else f".{ext}" for p in files}
-    stems = unique_stems(files, warn=warn, suffix_of=suffixes.__getitem__)
+    stems = unique_stems(files, warn=warn, suffix_of=suffixes.__getitem__, quiet=quiet)
     return {p: out_dir / (stem + suffixes[p]) for p, stem in zip(files, stems)}
 
 
@@ -217,8 +219,17 @@ def plan_outputs(
         print(escape(msg), file=sys.stderr)
     targets = output_names(files, out_dir, ext, warn=False)
     if skip_existing:
-        # A folder under an output's name is no translation: check_outputs names it (it was taken as done).
-        done = {f for f, t in targets.items() if (t.exists() and not t.is_dir()) or t.is_symlink()}
+        # Only a file (or a link to one) is a translation. A folder, or a link to one, check_outputs names; a
+        # link to nothing (its file moved or deleted) was taken as done and its input never translated again.
+        done = {f for f, t in targets.items() if t.is_file()}
+        if dangling := next(
+            (t for f, t in targets.items() if f not in done and t.is_symlink() and not t.exists()), None
+        ):
+            raise CycleGANError(
+                f"option '--skip-existing': {dangling} is a symbolic link to {os.readlink(dangling)}, which does not "
+                "exist: remove the link to translate its input again (or give --overwrite instead, which translates "
+                "every input again)"
+            )
         ambiguous = done & sharing_a_name(targets)
         if warn and (shared := [targets[f].name for f in files if f in ambiguous]):
             names = ", ".join(shared[:3]) + (", ..." if len(shared) > 3 else "")
@@ -232,8 +243,8 @@ def plan_outputs(
     check_outputs(
         targets.values(), overwrite=overwrite, out_folder=out_dir, inputs=found.files, input_folders=found.folders
     )
-    if warn:  # refused or not, now say which inputs get suffixed names
-        output_names(files, out_dir, ext, warn=True)
+    if warn:  # refused or not, now say which inputs get suffixed names (not those skipped: nothing is written)
+        output_names(files, out_dir, ext, warn=True, quiet=set(files) - set(targets))
     return Plan(list(targets), targets, list(found.errors), overwrite, skipped=len(files) - len(targets))
 
 

@@ -129,10 +129,12 @@ def translate_clip(
     max_pixels: int = MAX_PIXELS,
     progress: bool = True,
     replace: bool = True,
+    size_name: str = "--size",
 ) -> int:
     """Translate the clip `src` into `dst` (no checks of `dst`: see `translate_video`); returns its frame
     count. Raises CycleGANError naming `src` in one line if it cannot be read; nothing is then left at `dst`.
-    `replace` False: refused in one line, and left alone, if a file appeared at `dst` while it was translated."""
+    `replace` False: refused in one line, and left alone, if a file appeared at `dst` while it was translated.
+    `size_name`: what a warning calls `size` (`translate_video`'s caller typed no `--size`)."""
     check_size(net, size)
     translator = ClipTranslator(net, temporal=temporal, tiling=tiling, execution=execution, size=size)
     out_size = None
@@ -148,8 +150,10 @@ def translate_clip(
         least = least_size(uncompiled(net))
         if min(w, h) < min(least, info.width, info.height):  # as for an image: size, not the clip, made it thin
             need = size_keeping(info.height, info.width, least)
-            msg = f"warning: {src} at --size {size} is {w}x{h} px, under the {least} px the generator takes"
-            print(escape(f"{msg} (padded, little of it left); --size {need} keeps its short side"), file=sys.stderr)
+            msg = f"warning: {src} at {size_name} {size} is {w}x{h} px, under the {least} px the generator takes"
+            print(
+                escape(f"{msg} (padded, little of it left); {size_name} {need} keeps its short side"), file=sys.stderr
+            )
     with torch.no_grad():
         return transcode(
             src,
@@ -219,7 +223,7 @@ def translate_video(
         raise CycleGANError(f"{src} is a still image, not a clip: translate it with cyclegan.translate(G, path)")
     check_clip_output(src, dst)
     check_outputs([dst], overwrite=overwrite, inputs=[src])
-    return translate_clip(G, src, dst, temporal=temporal, replace=overwrite, **kwargs)
+    return translate_clip(G, src, dst, temporal=temporal, replace=overwrite, size_name="size", **kwargs)
 
 
 def translate_clips(
