@@ -173,6 +173,28 @@ def test_time_limit_0_lifts_a_resumed_runs_limit(tiny_cfg, tmp_path):
     assert train(cfg, ckpt=ckpt, progress=False).step == ckpt["step"] + 3  # to the end, not stopped by time
 
 
+def test_the_time_limit_is_said_as_given(tiny_cfg, monkeypatch, capsys):
+    # --time-limit 1 read "time limit of 1.0 min reached"
+    import types
+
+    import cyclegan.train.loop as loop
+
+    clock = _Clock(tick=20.0)  # the minute passes within a few steps
+    monkeypatch.setattr(loop, "time", types.SimpleNamespace(monotonic=clock.monotonic, perf_counter=time.perf_counter))
+    result = train(tiny_cfg(steps=10_000, time_limit=1), progress=False)
+    assert result.step < 10_000
+    assert f"time limit of 1 min reached at step {result.step}/10000" in capsys.readouterr().out
+
+
+def test_the_verdict_counts_the_failure_warnings_by_that_name(tiny_cfg, dataset, capsys):
+    # a run that warned of a left-out file ended with "warnings: 0": the count is the failure watcher's alone
+    (dataset / "trainA" / "notes.txt").write_text("not an image")
+    train(tiny_cfg(steps=1), progress=False)
+    out, err = capsys.readouterr()
+    assert "notes.txt" in err
+    assert "\nfailure warnings: 0" in out and "\nwarnings: 0" not in out
+
+
 def ckpt_step(run):
     return load_checkpoint(run)["step"]
 

@@ -490,7 +490,7 @@ def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
             # its count is in the checkpoint: with the same K, the next evaluation without a better score stops it
             resume += f" --stop-when-worse 0 (or a K above {k})"
         elif end.timed_out:
-            why = f"time limit of {run.cfg.train.time_limit} min reached"
+            why = f"time limit of {run.cfg.train.time_limit:g} min reached"  # --time-limit 2: "2 min", not "2.0"
         else:
             why = "another process was asked to stop"
         print(f"{why} at step {end.step}/{run.total}; checkpoint {escape(path)} (continue with: {resume})")
