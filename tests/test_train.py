@@ -264,6 +264,17 @@ def test_a_fitted_run_resumed_with_its_own_command_line_keeps_its_schedule(tiny_
     assert cfg.train.steps == 1000  # without --fit-steps, --steps is the total
 
 
+def test_a_resumed_fitted_run_names_its_stored_total_as_the_cap(tiny_cfg, tmp_path, capsys):
+    # resumed without --steps, the cap is the total stored in the checkpoint: it said "capped by --steps"
+    out = str(tmp_path / "run")
+    _train_steps(tiny_cfg(steps=24, time_limit=60, fit_steps=True), 2)
+    capsys.readouterr()
+    cfg, ckpt = prepare_config({}, resume=True, out=out)
+    assert train(cfg, ckpt=ckpt, progress=False).step == 24  # an hour fits far more: the stored total is the most
+    said = capsys.readouterr().out
+    assert "24 steps (capped by the 24 steps it was fitted to before the resume)" in said and "--steps)" not in said
+
+
 def test_generator_outputs_are_computed_once_per_iteration(tiny_cfg, monkeypatch):
     trainer = CycleGANTrainer(tiny_cfg(), total_steps=4, device=torch.device("cpu"))
     before = {k: [p.clone() for p in net.parameters()] for k, net in trainer.networks.items()}

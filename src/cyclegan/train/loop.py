@@ -130,8 +130,18 @@ def _train(
         saved=saved,
         progress=progress,
         carried=ckpt.get(LOSSES_KEY) if ckpt is not None else None,
+        cap=_fit_cap(ckpt, run.total),
     )
     return _finish(end.run, trainer, samples, monitor, end, skipped=images.skipped)
+
+
+def _fit_cap(ckpt: dict | None, total: int) -> str:
+    """What caps a --fit-steps run's total: --steps, or on resume the total it was fitted to before (the config
+    stores the fitted total, which `prepare_config` keeps as the cap once the LR decays or no --steps is given)."""
+    stored = None if ckpt is None else ckpt["config"]["train"]
+    if stored is not None and stored.get("fit_steps") and stored.get("steps") == total:
+        return f"the {total} steps it was fitted to before the resume"
+    return "--steps"
 
 
 def _choose_execution(cfg: Config, device: torch.device) -> Execution:
@@ -285,11 +295,12 @@ def _step_loop(
     saved: int | None,
     progress: bool,
     carried: dict | None = None,
+    cap: str = "--steps",
 ) -> _End:
     """Train from step `start` to the total, a stop request, the time limit or --stop-when-worse, logging,
     scoring, sampling and saving on schedule; every rank ends at the same step. A non-finite loss stops the run
     (a CycleGANError) at the next log record, sample grid or checkpoint, before it is written: the checkpoint
-    of step `saved` stays."""
+    of step `saved` stays. `cap`: what sets the most steps a --fit-steps run may take (`_fit_cap`)."""
     t = run.cfg.train
     step = start
     deadline = time.monotonic() + 60 * t.time_limit if t.time_limit else None
@@ -342,7 +353,7 @@ def _step_loop(
                         bar.refresh()
                     if run.main and not fitter.announced:
                         fitter.announced = True
-                        capped = " (capped by --steps)" if total == fitter.cap else ""
+                        capped = f" (capped by {cap})" if total == fitter.cap else ""
                         tqdm.write(
                             f"fitting the steps to the {t.time_limit:g}-minute limit: {total} steps{capped} at "
                             "the recent speed (re-fitted as it goes; inside the learning rate's decay only when the "
