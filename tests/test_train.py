@@ -272,7 +272,7 @@ def test_a_resumed_fitted_run_names_its_stored_total_as_the_cap(tiny_cfg, tmp_pa
     cfg, ckpt = prepare_config({}, resume=True, out=out)
     assert train(cfg, ckpt=ckpt, progress=False).step == 24  # an hour fits far more: the stored total is the most
     said = capsys.readouterr().out
-    assert "24 steps (capped by the 24 steps it was fitted to before the resume)" in said and "--steps)" not in said
+    assert "24 steps (capped by the total stored in its checkpoint)" in said and "--steps)" not in said
 
 
 def test_generator_outputs_are_computed_once_per_iteration(tiny_cfg, monkeypatch):

@@ -136,11 +136,11 @@ def _train(
 
 
 def _fit_cap(ckpt: dict | None, total: int) -> str:
-    """What caps a --fit-steps run's total: --steps, or on resume the total it was fitted to before (the config
-    stores the fitted total, which `prepare_config` keeps as the cap once the LR decays or no --steps is given)."""
+    """What caps a --fit-steps run's total: --steps, or on resume the total its checkpoint stores (its --steps or the
+    total fitted since), which `prepare_config` keeps as the cap without a new --steps or once the LR decays)."""
     stored = None if ckpt is None else ckpt["config"]["train"]
     if stored is not None and stored.get("fit_steps") and stored.get("steps") == total:
-        return f"the {total} steps it was fitted to before the resume"
+        return "the total stored in its checkpoint"
     return "--steps"
 
 
