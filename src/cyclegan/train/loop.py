@@ -137,7 +137,7 @@ def _train(
 
 def _fit_cap(ckpt: dict | None, total: int) -> str:
     """What caps a --fit-steps run's total: --steps, or on resume the total its checkpoint stores (its --steps or the
-    total fitted since), which `prepare_config` keeps as the cap without a new --steps or once the LR decays)."""
+    total fitted since), which `prepare_config` keeps as the cap without a new --steps or once the LR decays."""
     stored = None if ckpt is None else ckpt["config"]["train"]
     if stored is not None and stored.get("fit_steps") and stored.get("steps") == total:
         return "the total stored in its checkpoint"
