@@ -218,7 +218,9 @@ def test_a_demo_stopped_while_training_goes_on_from_its_checkpoint_when_run_agai
     with pytest.raises(SystemExit):
         main(args)
     again = f"cyclegan demo --out {shlex.quote(str(run))}"
-    assert f"the demo stopped before its report: {again} goes on from its checkpoint" in capsys.readouterr().err
+    err = capsys.readouterr().err  # one instruction: training's own (cyclegan train --resume) was printed above it
+    assert f"checkpoint saved to {run / 'checkpoint.pt'}. Continue with: {again}\n" in err
+    assert "cyclegan train" not in err and err.count("cyclegan demo") == 1
     monkeypatch.setattr(LossLog, "add", real_add)
     assert main([*args, "--seed", "3"]) == 2  # other training options: that run is not theirs
     assert "trained with other options (--seed 0) that stopped before its report" in capsys.readouterr().err
@@ -281,7 +283,7 @@ def test_a_demo_stopped_before_its_first_checkpoint_runs_again_without_overwrite
     the same command runs the demo again (its record is not someone else's file)."""
     import cyclegan.demo as demo
 
-    def stopped(cfg, *, ckpt, progress):  # a signal before the first checkpoint (and before config.json)
+    def stopped(cfg, *, ckpt, progress, resume_with):  # a signal before the first checkpoint (and config.json)
         raise SystemExit(130)
 
     real_train = demo.train

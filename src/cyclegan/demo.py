@@ -422,11 +422,11 @@ def _train(run: Path, opts: DemoOptions, record: dict, *, resumed: bool, t0: flo
         cfg, ckpt = prepare_config(overrides, resume=False, out=str(run))
     t_train = time.perf_counter()
     try:
-        result = train(cfg, ckpt=ckpt, progress=opts.progress)
-    except SystemExit:  # Ctrl-C or SIGTERM: train's hint (`cyclegan train --resume`) leads to a model, no report
-        goes_on = (run / CHECKPOINT_NAME).is_file()
-        again = _demo_command(run) + (" goes on from its checkpoint" if goes_on else " runs it again")
-        print(f"the demo stopped before its report: {again}", file=sys.stderr)
+        # after a stop, train names the demo's command (`cyclegan train --resume` leads to a model, no report)
+        result = train(cfg, ckpt=ckpt, progress=opts.progress, resume_with=_demo_command(run))
+    except SystemExit:  # Ctrl-C or SIGTERM
+        if not (run / CHECKPOINT_NAME).is_file():  # train said "nothing to resume": the demo runs anew
+            print(f"the demo stopped before its report: {_demo_command(run)} runs it again", file=sys.stderr)
         raise
     record = {
         **record,

@@ -46,8 +46,13 @@ from .trainer import Trainer, trainer_class
 from .watch import Verdict
 
 
-def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> TrainResult:
+def train(
+    cfg: Config, *, ckpt: dict | None = None, progress: bool = True, resume_with: str | None = None
+) -> TrainResult:
     """Train (or continue) the run described by `cfg` until its total steps or time limit.
+
+    `resume_with`: the command a run stopped halfway (a signal, a lost image) names to go on with it; by default
+    `cyclegan train --out RUN --resume` (`cyclegan demo` names its own, which goes on and reports).
 
     The run folder is locked (`files.FolderLock`, by rank 0 under torchrun) before anything is written in it
     and until the end: a second run on the same folder is refused, naming the first one's PID.
@@ -76,13 +81,14 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
     lock = FolderLock(run)
     try:
         claim_run_folder(run, lock, ckpt, d_ctx)
-        return _train(cfg, ckpt=ckpt, progress=progress and d_ctx.is_main, folder=run, device=device, d_ctx=d_ctx)
+        main = progress and d_ctx.is_main
+        return _train(cfg, ckpt=ckpt, progress=main, folder=run, device=device, d_ctx=d_ctx, resume_with=resume_with)
     except (KeyboardInterrupt, Exception) as e:
         if not _by_interrupt(e):
             raise
         # a second Ctrl-C (or one before the loop's handler): the first names the checkpoint it saves, so does this
         if d_ctx.is_main:
-            print(_stopped_at_once(run), file=sys.stderr)
+            print(_stopped_at_once(run, resume_with or _resume_command(run)), file=sys.stderr)
         raise SystemExit(128 + signal.SIGINT) from None
     finally:
         lock.release()
@@ -90,7 +96,14 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
 
 
 def _train(
-    cfg: Config, *, ckpt: dict | None, progress: bool, folder: Path, device: torch.device, d_ctx: ddp.Dist
+    cfg: Config,
+    *,
+    ckpt: dict | None,
+    progress: bool,
+    folder: Path,
+    device: torch.device,
+    d_ctx: ddp.Dist,
+    resume_with: str | None = None,
 ) -> TrainResult:
     """Check the data, build (or restore) the trainer, prepare the run folder, train, save and report."""
     images = training_images(cfg, progress=progress, main=d_ctx.is_main)
@@ -105,7 +118,17 @@ def _train(
     t, spe = cfg.train, data.steps_per_epoch
     total = t.steps if t.steps is not None else t.epochs * spe
     counts = (len(data.files_a), len(data.files_b or []))
-    run = Run(cfg, folder, device, d_ctx, steps_per_epoch=spe, total=total, train_images=counts, set_aside=aside)
+    run = Run(
+        cfg,
+        folder,
+        device,
+        d_ctx,
+        steps_per_epoch=spe,
+        total=total,
+        train_images=counts,
+        set_aside=aside,
+        resume_with=resume_with,
+    )
     start = ckpt["step"] if ckpt is not None else 0
     _warn_if_the_data_changed(run, ckpt)
     saved = start if ckpt is not None else None  # the step of the checkpoint on disk, if any
@@ -416,7 +439,7 @@ def _lost_image(
 ) -> CycleGANError:
     """The error that stops a run whose image went (`why`), after saving the steps done since the last checkpoint:
     they were lost with a traceback. Not under torchrun, where the save would wait for ranks that read on."""
-    resume = _resume_command(run)
+    resume = run.resume_with or _resume_command(run)
     if step == (saved or 0) or run.d_ctx.enabled:  # nothing trained since the checkpoint, or a save that would wait
         if saved is None:
             return CycleGANError(
@@ -476,22 +499,23 @@ def _by_interrupt(e: BaseException | None) -> bool:
     return False
 
 
-def _stopped_at_once(folder: Path) -> str:
+def _stopped_at_once(folder: Path, resume: str) -> str:
     """What a run stopped without saving leaves: the last checkpoint on disk (each is written whole), if any."""
     path = folder / CHECKPOINT_NAME
     if path.is_file():
         return (
             f"stopped at once: the steps since the last checkpoint are lost; the checkpoint {escape(path)} is kept. "
-            f"Continue with: {_resume_command(folder)}"
+            f"Continue with: {resume}"
         )
     return f"stopped at once, before the run's first checkpoint: nothing to resume in {escape(folder)}"
 
 
 def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
-    resume = _resume_command(run)
+    resume = _resume_command(run)  # the run's own budget ended (time, --stop-when-worse): `train` goes on with it
     if end.signum is not None:
+        again = run.resume_with or resume
         print(
-            f"stopped at step {end.step}/{run.total}; checkpoint saved to {escape(path)}. Continue with: {resume}",
+            f"stopped at step {end.step}/{run.total}; checkpoint saved to {escape(path)}. Continue with: {again}",
             file=sys.stderr,
         )
     elif end.step < run.total:

@@ -180,6 +180,7 @@ class Run:
     total: int
     train_images: tuple[int, int] = (0, 0)  # the training set's images per stream (A, B; B 0 for aligned pairs)
     set_aside: bool = False  # training images are set aside for scoring (kept aside while scoring is off)
+    resume_with: str | None = None  # the command named after a stop halfway (None: `cyclegan train ... --resume`)
 
     @property
     def main(self) -> bool:
