@@ -306,6 +306,40 @@ def test_a_demo_stopped_before_its_first_checkpoint_runs_again_without_overwrite
     assert "holds files that are not a demo run's (demo.json" in capsys.readouterr().err
 
 
+def test_a_demo_stopped_before_its_first_checkpoint_reuses_its_whole_rendering(tmp_path, capsys, monkeypatch):
+    """Run again, a demo stopped before its first checkpoint rendered its whole world again (~35 s) although data/
+    was complete: it is reused when it is the recorded rendering, unchanged; changed, it is rendered again."""
+    import cyclegan.demo as demo
+
+    def stopped(cfg, *, ckpt, progress, resume_with):
+        raise SystemExit(130)
+
+    rendered = []
+
+    def write_dataset(opts):
+        rendered.append(opts.out)
+        return real_write(opts)
+
+    real_train, real_write = demo.train, demo.write_dataset
+    monkeypatch.setattr(demo, "train", stopped)
+    monkeypatch.setattr(demo, "write_dataset", write_dataset)
+    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
+    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
+    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
+    run = tmp_path / "demo"
+    args = ["demo", "--out", str(run), "--device", "cpu", "--no-progress"]
+    for _ in range(2):
+        with pytest.raises(SystemExit):
+            main(args)
+    assert len(rendered) == 1 and "reusing the demo's rendered scenes" in capsys.readouterr().out
+    (run / "data" / "trainB" / "00003.png").unlink()  # no longer whole: rendered again
+    with pytest.raises(SystemExit):
+        main(args)
+    assert len(rendered) == 2 and (run / "data" / "trainB" / "00003.png").is_file()
+    monkeypatch.setattr(demo, "train", real_train)
+    assert main(args) == 0 and len(rendered) == 2 and (run / "report.json").is_file()
+
+
 def test_a_demo_stopped_after_its_training_reports_when_run_again_without_training(tmp_path, capsys, monkeypatch):
     """Ctrl-C while the demo scored its trained run (or a full disk at its report) asked for --overwrite: minutes of
     training again for a report. Run again with the same options, it reports on the trained run."""

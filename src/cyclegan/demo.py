@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import re
 import shlex
@@ -178,6 +179,34 @@ def _only_a_rendering(data: Path) -> bool:
         if any(not re.fullmatch(r"\d+\.png", f.name) or not f.is_file() for f in split.iterdir()):
             return False
     return True
+
+
+def _rendering(data: Path) -> str | None:
+    """SHA-256 of the rendering in `data` (every split's file names and bytes, in order); None if unreadable."""
+    digest = hashlib.sha256()
+    try:
+        for split in SPLITS:
+            for f in sorted((data / split).iterdir()):
+                digest.update(f"{split}/{f.name}\0".encode())
+                digest.update(f.read_bytes())
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _rendered_before(run: Path, world: dict) -> bool:
+    """Whether `run/data` holds a whole rendering of `world` (size, counts, seed): the one a demo stopped before
+    its first checkpoint recorded in demo.json once rendered, unchanged since (its digest), so it is not rendered
+    again (half a minute)."""
+    try:
+        recorded = json.loads((run / RECORD_NAME).read_text()).get("data")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (
+        isinstance(recorded, dict)
+        and {k: v for k, v in recorded.items() if k != "sha256"} == world
+        and recorded.get("sha256") == _rendering(run / "data")
+    )
 
 
 def remove_demo_run(run: Path) -> None:
@@ -360,22 +389,18 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
             print(f"replacing the previous demo run in {run}")
     if record is None:
         options = {**DEMO_OPTIONS, "seed": opts.seed, **s.options, **({"steps": opts.steps} if opts.steps else {})}
-        write_dataset(
-            SyntheticOptions(
-                str(run / "data"),
-                size=options["size"],
-                count=s.train_count,
-                test_count=s.test_count,
-                seed=WORLD_SEED,
-                progress=opts.progress,
-            )
-        )
+        world = {"size": options["size"], "count": s.train_count, "test_count": s.test_count, "seed": WORLD_SEED}
+        if not opts.overwrite and _rendered_before(run, world):  # a demo stopped before its first checkpoint
+            print(f"{run}: reusing the demo's rendered scenes in {run / 'data'}")
+        else:
+            write_dataset(SyntheticOptions(str(run / "data"), **world, progress=opts.progress))
         record = {
             "demo": _training_options(opts),
             "options": options,
             # the steps follow this machine's measured speed, so the LR schedule still ends at 0 in the minutes
             "fit_steps": bool(opts.minutes) and not opts.steps,
             "device": str(resolve_device(opts.device)),
+            "data": {**world, "sha256": _rendering(run / "data")},  # the rendering, reused if stopped before training
         }
         _write_record(run, record)  # before training: a stopped demo goes on with the same options
         resumed = False
