@@ -617,7 +617,10 @@ def test_a_demo_whose_time_ran_out_before_the_steps_were_fitted_says_so(tmp_path
     assert 0 < trained < 20 and saved["config"]["train"]["steps"] == 500  # not fitted: the cap ran the schedule
     assert saved["settings"]["steps_planned"] == saved["settings"]["options"]["steps"] == 500
     assert f"at step {trained} of the 500 its learning rate schedule planned" in (run / "report.html").read_text()
-    assert f"stopped by the time limit at step {trained} of 500" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"stopped by the time limit at step {trained} of 500" in out
+    # one instruction (more --minutes): training's own "continue with: cyclegan train --resume" left the report stale
+    assert f"time limit of 0.05 min reached at step {trained}/500; checkpoint" in out and "cyclegan train" not in out
 
 
 def test_a_full_or_read_only_disk_while_rendering_is_one_line_naming_the_file(tmp_path, capsys, monkeypatch):

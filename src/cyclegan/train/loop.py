@@ -52,7 +52,8 @@ def train(
     """Train (or continue) the run described by `cfg` until its total steps or time limit.
 
     `resume_with`: the command a run stopped halfway (a signal, a lost image) names to go on with it; by default
-    `cyclegan train --out RUN --resume` (`cyclegan demo` names its own, which goes on and reports).
+    `cyclegan train --out RUN --resume` (`cyclegan demo` names its own, which goes on and reports). Given, a run
+    ended by its time limit or --stop-when-worse names no command: its caller says what follows.
 
     The run folder is locked (`files.FolderLock`, by rank 0 under torchrun) before anything is written in it
     and until the end: a second run on the same folder is refused, naming the first one's PID.
@@ -528,7 +529,10 @@ def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
             why = f"time limit of {run.cfg.train.time_limit:g} min reached"  # --time-limit 2: "2 min", not "2.0"
         else:
             why = "another process was asked to stop"
-        print(f"{why} at step {end.step}/{run.total}; checkpoint {escape(path)} (continue with: {resume})")
+        # a caller with its own command (the demo) says what follows: it reports on this run, and a `train --resume`
+        # of it would leave that report stale
+        tail = f" (continue with: {resume})" if run.resume_with is None else ""
+        print(f"{why} at step {end.step}/{run.total}; checkpoint {escape(path)}{tail}")
     else:
         grids = (
             f"samples in {escape(run.folder / 'samples')}"
