@@ -275,6 +275,17 @@ def test_a_resumed_fitted_run_names_its_stored_total_as_the_cap(tiny_cfg, tmp_pa
     assert "24 steps (capped by the total stored in its checkpoint)" in said and "--steps)" not in said
 
 
+def test_a_finished_fitted_run_says_how_to_train_on(tiny_cfg, tmp_path, capsys):
+    # it said "raise --steps or --epochs to go on", and resumed with a higher --steps it said the same again
+    out = str(tmp_path / "run")
+    train(tiny_cfg(steps=4, time_limit=60, fit_steps=True), progress=False)
+    cfg, ckpt = prepare_config({"steps": 8}, resume=True, out=out)
+    assert train(cfg, ckpt=ckpt, progress=False).step == 4
+    assert "already trained 4 steps (total 4); give --steps N with --no-fit-steps to go on" in capsys.readouterr().out
+    cfg, ckpt = prepare_config({"steps": 8, "fit_steps": False}, resume=True, out=out)
+    assert train(cfg, ckpt=ckpt, progress=False).step == 8  # as it said
+
+
 def test_generator_outputs_are_computed_once_per_iteration(tiny_cfg, monkeypatch):
     trainer = CycleGANTrainer(tiny_cfg(), total_steps=4, device=torch.device("cpu"))
     before = {k: [p.clone() for p in net.parameters()] for k, net in trainer.networks.items()}

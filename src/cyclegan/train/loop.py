@@ -135,10 +135,10 @@ def _train(
     saved = start if ckpt is not None else None  # the step of the checkpoint on disk, if any
     if start >= run.total:
         if run.main:
-            print(
-                f"{escape(folder)}: already trained {start} steps (total {run.total}); raise --steps or --epochs "
-                "to go on"
-            )
+            # a --fit-steps run keeps the total its schedule decayed over (`prepare_config`): a higher --steps alone
+            # changed nothing
+            more = "give --steps N with --no-fit-steps" if t.fit_steps else "raise --steps or --epochs"
+            print(f"{escape(folder)}: already trained {start} steps (total {run.total}); {more} to go on")
         return TrainResult(checkpoint=folder / CHECKPOINT_NAME, step=start, total_steps=run.total)
     sampler = ddp.StepSampler(start, run.total, t.batch_size, d_ctx)  # checks the batch splits over the ranks
     trainer = _build_trainer(run, ckpt, start=start, per_rank=sampler.per_rank)
