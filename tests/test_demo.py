@@ -619,6 +619,9 @@ def test_a_demo_whose_time_ran_out_before_the_steps_were_fitted_says_so(tmp_path
     assert f"at step {trained} of the 500 its learning rate schedule planned" in (run / "report.html").read_text()
     out = capsys.readouterr().out
     assert f"stopped by the time limit at step {trained} of 500" in out
+    assert "give more --minutes (with --overwrite: the demo trains anew)" in out  # without, the demo refuses the folder
+    assert main(["demo", "--out", str(run), "--minutes", "0.1", "--device", "cpu", "--no-progress"]) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
     # one instruction (more --minutes): training's own "continue with: cyclegan train --resume" left the report stale
     assert f"time limit of 0.05 min reached at step {trained}/500; checkpoint" in out and "cyclegan train" not in out
 
