@@ -286,6 +286,23 @@ def test_a_finished_fitted_run_says_how_to_train_on(tiny_cfg, tmp_path, capsys):
     assert train(cfg, ckpt=ckpt, progress=False).step == 8  # as it said
 
 
+def test_a_full_disk_names_the_command_that_goes_on_with_the_run(tiny_cfg, tmp_path, monkeypatch):
+    # "resume with --resume once there is room": in the demo, which has no --resume, its own command goes on
+    import errno
+    import types
+
+    import cyclegan.train.losslog as losslog
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(losslog, "json", types.SimpleNamespace(dumps=full))
+    with pytest.raises(CycleGANError, match=r"log\.jsonl at step 1: No space .* \(once there is room: cyclegan demo "):
+        train(tiny_cfg(steps=3), progress=False, resume_with="cyclegan demo --out x")
+    with pytest.raises(CycleGANError, match=rf"once there is room: cyclegan train --out {tmp_path / 'run'} --resume\)"):
+        train(tiny_cfg(steps=3), progress=False)
+
+
 def test_generator_outputs_are_computed_once_per_iteration(tiny_cfg, monkeypatch):
     trainer = CycleGANTrainer(tiny_cfg(), total_steps=4, device=torch.device("cpu"))
     before = {k: [p.clone() for p in net.parameters()] for k, net in trainer.networks.items()}

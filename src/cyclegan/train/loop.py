@@ -5,7 +5,6 @@ first non-finite loss without saving it, and have the trainer save the run."""
 from __future__ import annotations
 
 import json
-import shlex
 import signal
 import sys
 import time
@@ -39,7 +38,7 @@ from .inputs import (
 )
 from .losslog import LOSSES_KEY, LossLog
 from .monitor import Monitor
-from .run_folder import SET_ASIDE_KEY, Run, claim_run_folder, oserror_text
+from .run_folder import SET_ASIDE_KEY, Run, claim_run_folder, oserror_text, resume_command
 from .scoring import best_metric, held_out_set
 from .signals import StopRequest
 from .trainer import Trainer, trainer_class
@@ -89,7 +88,7 @@ def train(
             raise
         # a second Ctrl-C (or one before the loop's handler): the first names the checkpoint it saves, so does this
         if d_ctx.is_main:
-            print(_stopped_at_once(run, resume_with or _resume_command(run)), file=sys.stderr)
+            print(_stopped_at_once(run, resume_with or resume_command(run)), file=sys.stderr)
         raise SystemExit(128 + signal.SIGINT) from None
     finally:
         lock.release()
@@ -440,7 +439,7 @@ def _lost_image(
 ) -> CycleGANError:
     """The error that stops a run whose image went (`why`), after saving the steps done since the last checkpoint:
     they were lost with a traceback. Not under torchrun, where the save would wait for ranks that read on."""
-    resume = run.resume_with or _resume_command(run)
+    resume = run.goes_on_with()
     if step == (saved or 0) or run.d_ctx.enabled:  # nothing trained since the checkpoint, or a save that would wait
         if saved is None:
             return CycleGANError(
@@ -484,12 +483,6 @@ def _finish(
     )
 
 
-def _resume_command(run: Run | Path) -> str:
-    """The command that goes on with the run, quoted so that it runs as printed (a folder with a space)."""
-    folder = run.folder if isinstance(run, Run) else run
-    return f"cyclegan train --out {escape(shlex.quote(str(folder)))} --resume"
-
-
 def _by_interrupt(e: BaseException | None) -> bool:
     """Whether `e` is a Ctrl-C or an error it caused: cut short inside torch.save, the zip writer's own
     RuntimeError ("unexpected pos") escapes with the KeyboardInterrupt as its context."""
@@ -512,9 +505,9 @@ def _stopped_at_once(folder: Path, resume: str) -> str:
 
 
 def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
-    resume = _resume_command(run)  # the run's own budget ended (time, --stop-when-worse): `train` goes on with it
+    resume = resume_command(run.folder)  # the run's own budget ended (time, --stop-when-worse): `train` goes on with it
     if end.signum is not None:
-        again = run.resume_with or resume
+        again = run.goes_on_with()
         print(
             f"stopped at step {end.step}/{run.total}; checkpoint saved to {escape(path)}. Continue with: {again}",
             file=sys.stderr,
