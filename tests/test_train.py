@@ -275,6 +275,13 @@ def test_a_resumed_fitted_run_names_its_stored_total_as_the_cap(tiny_cfg, tmp_pa
     assert "24 steps (capped by the total stored in its checkpoint)" in said and "--steps)" not in said
 
 
+def test_a_fitted_run_of_epochs_names_epochs_as_its_cap(tiny_cfg, capsys):
+    # it said "capped by --steps", an option not given
+    result = train(tiny_cfg(epochs=4, time_limit=60, fit_steps=True), progress=False)
+    assert result.step == result.total_steps >= 12  # an hour fits far more: the epochs are the most
+    assert f"{result.step} steps (capped by --epochs)" in capsys.readouterr().out
+
+
 def test_a_finished_fitted_run_says_how_to_train_on(tiny_cfg, tmp_path, capsys):
     # it said "raise --steps or --epochs to go on", and resumed with a higher --steps it said the same again
     out = str(tmp_path / "run")

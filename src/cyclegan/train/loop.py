@@ -153,18 +153,19 @@ def _train(
         saved=saved,
         progress=progress,
         carried=ckpt.get(LOSSES_KEY) if ckpt is not None else None,
-        cap=_fit_cap(ckpt, run.total),
+        cap=_fit_cap(cfg, ckpt, run.total),
     )
     return _finish(end.run, trainer, samples, monitor, end, skipped=images.skipped)
 
 
-def _fit_cap(ckpt: dict | None, total: int) -> str:
-    """What caps a --fit-steps run's total: --steps, or on resume the total its checkpoint stores (its --steps or the
-    total fitted since), which `prepare_config` keeps as the cap without a new --steps or once the LR decays."""
+def _fit_cap(cfg: Config, ckpt: dict | None, total: int) -> str:
+    """What caps a --fit-steps run's total: --steps (or --epochs), or on resume the total its checkpoint stores
+    (its --steps or the total fitted since), which `prepare_config` keeps as the cap without a new --steps or once
+    the LR decays."""
     stored = None if ckpt is None else ckpt["config"]["train"]
     if stored is not None and stored.get("fit_steps") and stored.get("steps") == total:
         return "the total stored in its checkpoint"
-    return "--steps"
+    return "--steps" if cfg.train.steps is not None else "--epochs"
 
 
 def _choose_execution(cfg: Config, device: torch.device) -> Execution:
