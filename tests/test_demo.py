@@ -340,6 +340,20 @@ def test_a_demo_stopped_before_its_first_checkpoint_reuses_its_whole_rendering(t
     assert main(args) == 0 and len(rendered) == 2 and (run / "report.json").is_file()
 
 
+def test_a_stopped_demo_of_other_minutes_names_them_as_given(tmp_path):
+    # "trained with other options (--minutes 5.0)" for a demo run with --minutes 5
+    from cyclegan.errors import CycleGANError
+
+    run = tmp_path / "demo"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"")  # a demo stopped while training: its files, as far as this check reads
+    (run / "config.json").write_text(json.dumps({"data": {"data": str(run / "data")}}))
+    given = {"minutes": 5.0, "steps": None, "seed": 0, "device": "cpu", "precision": "auto"}
+    (run / "demo.json").write_text(json.dumps({"demo": given, "options": {}, "fit_steps": True}))
+    with pytest.raises(CycleGANError, match=r"trained with other options \(--minutes 5\) that stopped"):
+        run_demo(DemoOptions(str(run), minutes=4.5, device="cpu", progress=False))
+
+
 def test_a_demo_stopped_after_its_training_reports_when_run_again_without_training(tmp_path, capsys, monkeypatch):
     """Ctrl-C while the demo scored its trained run (or a full disk at its report) asked for --overwrite: minutes of
     training again for a report. Run again with the same options, it reports on the trained run."""

@@ -345,8 +345,10 @@ def _stopped_demo(run: Path, opts: DemoOptions) -> dict | None:
         return None
     wanted = _training_options(opts)
     if given != wanted:
-        flags = ", ".join(
-            f"--{k} {v}" if v is not None else f"no --{k}" for k, v in given.items() if k in wanted and v != wanted[k]
+        flags = ", ".join(  # --minutes 5, as given, not 5.0
+            f"--{k} {v:g}" if isinstance(v, float) else f"--{k} {v}" if v is not None else f"no --{k}"
+            for k, v in given.items()
+            if k in wanted and v != wanted[k]
         )
         raise CycleGANError(
             f"{run} holds a demo run trained with other options{f' ({flags})' if flags else ''} that stopped before "
