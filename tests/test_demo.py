@@ -218,7 +218,9 @@ def test_a_demo_stopped_while_training_goes_on_from_its_checkpoint_when_run_agai
     with pytest.raises(SystemExit):
         main(args)
     again = f"cyclegan demo --out {shlex.quote(str(run))}"
-    assert f"the demo stopped before its report: {again} goes on from its checkpoint" in capsys.readouterr().err
+    err = capsys.readouterr().err  # one instruction: training's own (cyclegan train --resume) was printed above it
+    assert f"checkpoint saved to {run / 'checkpoint.pt'}. Continue with: {again}\n" in err
+    assert "cyclegan train" not in err and err.count("cyclegan demo") == 1
     monkeypatch.setattr(LossLog, "add", real_add)
     assert main([*args, "--seed", "3"]) == 2  # other training options: that run is not theirs
     assert "trained with other options (--seed 0) that stopped before its report" in capsys.readouterr().err
@@ -281,7 +283,7 @@ def test_a_demo_stopped_before_its_first_checkpoint_runs_again_without_overwrite
     the same command runs the demo again (its record is not someone else's file)."""
     import cyclegan.demo as demo
 
-    def stopped(cfg, *, ckpt, progress):  # a signal before the first checkpoint (and before config.json)
+    def stopped(cfg, *, ckpt, progress, resume_with):  # a signal before the first checkpoint (and config.json)
         raise SystemExit(130)
 
     real_train = demo.train
@@ -302,6 +304,54 @@ def test_a_demo_stopped_before_its_first_checkpoint_runs_again_without_overwrite
         (run / name).unlink()
     assert main(args) == 2
     assert "holds files that are not a demo run's (demo.json" in capsys.readouterr().err
+
+
+def test_a_demo_stopped_before_its_first_checkpoint_reuses_its_whole_rendering(tmp_path, capsys, monkeypatch):
+    """Run again, a demo stopped before its first checkpoint rendered its whole world again (~35 s) although data/
+    was complete: it is reused when it is the recorded rendering, unchanged; changed, it is rendered again."""
+    import cyclegan.demo as demo
+
+    def stopped(cfg, *, ckpt, progress, resume_with):
+        raise SystemExit(130)
+
+    rendered = []
+
+    def write_dataset(opts):
+        rendered.append(opts.out)
+        return real_write(opts)
+
+    real_train, real_write = demo.train, demo.write_dataset
+    monkeypatch.setattr(demo, "train", stopped)
+    monkeypatch.setattr(demo, "write_dataset", write_dataset)
+    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
+    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
+    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
+    run = tmp_path / "demo"
+    args = ["demo", "--out", str(run), "--device", "cpu", "--no-progress"]
+    for _ in range(2):
+        with pytest.raises(SystemExit):
+            main(args)
+    assert len(rendered) == 1 and "reusing the demo's rendered scenes" in capsys.readouterr().out
+    (run / "data" / "trainB" / "00003.png").unlink()  # no longer whole: rendered again
+    with pytest.raises(SystemExit):
+        main(args)
+    assert len(rendered) == 2 and (run / "data" / "trainB" / "00003.png").is_file()
+    monkeypatch.setattr(demo, "train", real_train)
+    assert main(args) == 0 and len(rendered) == 2 and (run / "report.json").is_file()
+
+
+def test_a_stopped_demo_of_other_minutes_names_them_as_given(tmp_path):
+    # "trained with other options (--minutes 5.0)" for a demo run with --minutes 5
+    from cyclegan.errors import CycleGANError
+
+    run = tmp_path / "demo"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"")  # a demo stopped while training: its files, as far as this check reads
+    (run / "config.json").write_text(json.dumps({"data": {"data": str(run / "data")}}))
+    given = {"minutes": 5.0, "steps": None, "seed": 0, "device": "cpu", "precision": "auto"}
+    (run / "demo.json").write_text(json.dumps({"demo": given, "options": {}, "fit_steps": True}))
+    with pytest.raises(CycleGANError, match=r"trained with other options \(--minutes 5\) that stopped"):
+        run_demo(DemoOptions(str(run), minutes=4.5, device="cpu", progress=False))
 
 
 def test_a_demo_stopped_after_its_training_reports_when_run_again_without_training(tmp_path, capsys, monkeypatch):
@@ -581,7 +631,13 @@ def test_a_demo_whose_time_ran_out_before_the_steps_were_fitted_says_so(tmp_path
     assert 0 < trained < 20 and saved["config"]["train"]["steps"] == 500  # not fitted: the cap ran the schedule
     assert saved["settings"]["steps_planned"] == saved["settings"]["options"]["steps"] == 500
     assert f"at step {trained} of the 500 its learning rate schedule planned" in (run / "report.html").read_text()
-    assert f"stopped by the time limit at step {trained} of 500" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"stopped by the time limit at step {trained} of 500" in out
+    assert "give more --minutes (with --overwrite: the demo trains anew)" in out  # without, the demo refuses the folder
+    assert main(["demo", "--out", str(run), "--minutes", "0.1", "--device", "cpu", "--no-progress"]) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+    # one instruction (more --minutes): training's own "continue with: cyclegan train --resume" left the report stale
+    assert f"time limit of 0.05 min reached at step {trained}/500; checkpoint" in out and "cyclegan train" not in out
 
 
 def test_a_full_or_read_only_disk_while_rendering_is_one_line_naming_the_file(tmp_path, capsys, monkeypatch):

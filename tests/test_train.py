@@ -173,6 +173,28 @@ def test_time_limit_0_lifts_a_resumed_runs_limit(tiny_cfg, tmp_path):
     assert train(cfg, ckpt=ckpt, progress=False).step == ckpt["step"] + 3  # to the end, not stopped by time
 
 
+def test_the_time_limit_is_said_as_given(tiny_cfg, monkeypatch, capsys):
+    # --time-limit 1 read "time limit of 1.0 min reached"
+    import types
+
+    import cyclegan.train.loop as loop
+
+    clock = _Clock(tick=20.0)  # the minute passes within a few steps
+    monkeypatch.setattr(loop, "time", types.SimpleNamespace(monotonic=clock.monotonic, perf_counter=time.perf_counter))
+    result = train(tiny_cfg(steps=10_000, time_limit=1), progress=False)
+    assert result.step < 10_000
+    assert f"time limit of 1 min reached at step {result.step}/10000" in capsys.readouterr().out
+
+
+def test_the_verdict_counts_the_failure_warnings_by_that_name(tiny_cfg, dataset, capsys):
+    # a run that warned of a left-out file ended with "warnings: 0": the count is the failure watcher's alone
+    (dataset / "trainA" / "notes.txt").write_text("not an image")
+    train(tiny_cfg(steps=1), progress=False)
+    out, err = capsys.readouterr()
+    assert "notes.txt" in err
+    assert "\nfailure warnings: 0" in out and "\nwarnings: 0" not in out
+
+
 def ckpt_step(run):
     return load_checkpoint(run)["step"]
 
@@ -240,6 +262,52 @@ def test_a_fitted_run_resumed_with_its_own_command_line_keeps_its_schedule(tiny_
     assert lr == sorted(lr, reverse=True) and lr[-1] == 0.0  # one decay, to 0
     cfg, _ = prepare_config({"steps": 1000, "fit_steps": False}, resume=True, out=out)
     assert cfg.train.steps == 1000  # without --fit-steps, --steps is the total
+
+
+def test_a_resumed_fitted_run_names_its_stored_total_as_the_cap(tiny_cfg, tmp_path, capsys):
+    # resumed without --steps, the cap is the total stored in the checkpoint: it said "capped by --steps"
+    out = str(tmp_path / "run")
+    _train_steps(tiny_cfg(steps=24, time_limit=60, fit_steps=True), 2)
+    capsys.readouterr()
+    cfg, ckpt = prepare_config({}, resume=True, out=out)
+    assert train(cfg, ckpt=ckpt, progress=False).step == 24  # an hour fits far more: the stored total is the most
+    said = capsys.readouterr().out
+    assert "24 steps (capped by the total stored in its checkpoint)" in said and "--steps)" not in said
+
+
+def test_a_fitted_run_of_epochs_names_epochs_as_its_cap(tiny_cfg, capsys):
+    # it said "capped by --steps", an option not given
+    result = train(tiny_cfg(epochs=4, time_limit=60, fit_steps=True), progress=False)
+    assert result.step == result.total_steps >= 12  # an hour fits far more: the epochs are the most
+    assert f"{result.step} steps (capped by --epochs)" in capsys.readouterr().out
+
+
+def test_a_finished_fitted_run_says_how_to_train_on(tiny_cfg, tmp_path, capsys):
+    # it said "raise --steps or --epochs to go on", and resumed with a higher --steps it said the same again
+    out = str(tmp_path / "run")
+    train(tiny_cfg(steps=4, time_limit=60, fit_steps=True), progress=False)
+    cfg, ckpt = prepare_config({"steps": 8}, resume=True, out=out)
+    assert train(cfg, ckpt=ckpt, progress=False).step == 4
+    assert "already trained 4 steps (total 4); give --steps N with --no-fit-steps to go on" in capsys.readouterr().out
+    cfg, ckpt = prepare_config({"steps": 8, "fit_steps": False}, resume=True, out=out)
+    assert train(cfg, ckpt=ckpt, progress=False).step == 8  # as it said
+
+
+def test_a_full_disk_names_the_command_that_goes_on_with_the_run(tiny_cfg, tmp_path, monkeypatch):
+    # "resume with --resume once there is room": in the demo, which has no --resume, its own command goes on
+    import errno
+    import types
+
+    import cyclegan.train.losslog as losslog
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(losslog, "json", types.SimpleNamespace(dumps=full))
+    with pytest.raises(CycleGANError, match=r"log\.jsonl at step 1: No space .* \(once there is room: cyclegan demo "):
+        train(tiny_cfg(steps=3), progress=False, resume_with="cyclegan demo --out x")
+    with pytest.raises(CycleGANError, match=rf"once there is room: cyclegan train --out {tmp_path / 'run'} --resume\)"):
+        train(tiny_cfg(steps=3), progress=False)
 
 
 def test_generator_outputs_are_computed_once_per_iteration(tiny_cfg, monkeypatch):

@@ -263,7 +263,8 @@ def run_demo(opts, _: argparse.Namespace) -> int:
     if st.get("steps_planned", 0) > st.get("steps_trained", 0):
         print(
             f"\nstopped by the time limit at step {st['steps_trained']} of {st['steps_planned']}: the learning rate "
-            "had not decayed to 0, so these scores are not the recipe's; give more --minutes"
+            "had not decayed to 0, so these scores are not the recipe's; give more --minutes (with --overwrite: the "
+            "demo trains anew)"
         )
     run = os.path.normpath(opts.out)  # runs/demo/ prints runs/demo/report.html, not runs/demo//report.html
     print(f"\nreport: {os.path.join(run, 'report.html')} (scores in {os.path.join(run, 'report.json')})")

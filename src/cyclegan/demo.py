@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import re
 import shlex
@@ -180,6 +181,34 @@ def _only_a_rendering(data: Path) -> bool:
     return True
 
 
+def _rendering(data: Path) -> str | None:
+    """SHA-256 of the rendering in `data` (every split's file names and bytes, in order); None if unreadable."""
+    digest = hashlib.sha256()
+    try:
+        for split in SPLITS:
+            for f in sorted((data / split).iterdir()):
+                digest.update(f"{split}/{f.name}\0".encode())
+                digest.update(f.read_bytes())
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _rendered_before(run: Path, world: dict) -> bool:
+    """Whether `run/data` holds a whole rendering of `world` (size, counts, seed): the one a demo stopped before
+    its first checkpoint recorded in demo.json once rendered, unchanged since (its digest), so it is not rendered
+    again (half a minute)."""
+    try:
+        recorded = json.loads((run / RECORD_NAME).read_text()).get("data")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (
+        isinstance(recorded, dict)
+        and {k: v for k, v in recorded.items() if k != "sha256"} == world
+        and recorded.get("sha256") == _rendering(run / "data")
+    )
+
+
 def remove_demo_run(run: Path) -> None:
     """Delete a previous demo's files from `run`, after making sure it is one: its training data must be the
     demo's own `run/data` (so --overwrite never deletes another run). Other files in `run` are kept."""
@@ -316,8 +345,10 @@ def _stopped_demo(run: Path, opts: DemoOptions) -> dict | None:
         return None
     wanted = _training_options(opts)
     if given != wanted:
-        flags = ", ".join(
-            f"--{k} {v}" if v is not None else f"no --{k}" for k, v in given.items() if k in wanted and v != wanted[k]
+        flags = ", ".join(  # --minutes 5, as given, not 5.0
+            f"--{k} {v:g}" if isinstance(v, float) else f"--{k} {v}" if v is not None else f"no --{k}"
+            for k, v in given.items()
+            if k in wanted and v != wanted[k]
         )
         raise CycleGANError(
             f"{run} holds a demo run trained with other options{f' ({flags})' if flags else ''} that stopped before "
@@ -360,22 +391,18 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
             print(f"replacing the previous demo run in {run}")
     if record is None:
         options = {**DEMO_OPTIONS, "seed": opts.seed, **s.options, **({"steps": opts.steps} if opts.steps else {})}
-        write_dataset(
-            SyntheticOptions(
-                str(run / "data"),
-                size=options["size"],
-                count=s.train_count,
-                test_count=s.test_count,
-                seed=WORLD_SEED,
-                progress=opts.progress,
-            )
-        )
+        world = {"size": options["size"], "count": s.train_count, "test_count": s.test_count, "seed": WORLD_SEED}
+        if not opts.overwrite and _rendered_before(run, world):  # a demo stopped before its first checkpoint
+            print(f"{run}: reusing the demo's rendered scenes in {run / 'data'}")
+        else:
+            write_dataset(SyntheticOptions(str(run / "data"), **world, progress=opts.progress))
         record = {
             "demo": _training_options(opts),
             "options": options,
             # the steps follow this machine's measured speed, so the LR schedule still ends at 0 in the minutes
             "fit_steps": bool(opts.minutes) and not opts.steps,
             "device": str(resolve_device(opts.device)),
+            "data": {**world, "sha256": _rendering(run / "data")},  # the rendering, reused if stopped before training
         }
         _write_record(run, record)  # before training: a stopped demo goes on with the same options
         resumed = False
@@ -422,11 +449,11 @@ def _train(run: Path, opts: DemoOptions, record: dict, *, resumed: bool, t0: flo
         cfg, ckpt = prepare_config(overrides, resume=False, out=str(run))
     t_train = time.perf_counter()
     try:
-        result = train(cfg, ckpt=ckpt, progress=opts.progress)
-    except SystemExit:  # Ctrl-C or SIGTERM: train's hint (`cyclegan train --resume`) leads to a model, no report
-        goes_on = (run / CHECKPOINT_NAME).is_file()
-        again = _demo_command(run) + (" goes on from its checkpoint" if goes_on else " runs it again")
-        print(f"the demo stopped before its report: {again}", file=sys.stderr)
+        # after a stop, train names the demo's command (`cyclegan train --resume` leads to a model, no report)
+        result = train(cfg, ckpt=ckpt, progress=opts.progress, resume_with=_demo_command(run))
+    except SystemExit:  # Ctrl-C or SIGTERM
+        if not (run / CHECKPOINT_NAME).is_file():  # train said "nothing to resume": the demo runs anew
+            print(f"the demo stopped before its report: {_demo_command(run)} runs it again", file=sys.stderr)
         raise
     record = {
         **record,

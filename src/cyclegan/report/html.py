@@ -164,7 +164,7 @@ def render_demo_html(report: dict[str, Any]) -> str:
         cut = (
             f"<p><b>Stopped by the time limit</b> ({t['time_limit']:g} min) at step {st['steps_trained']} of the "
             f"{st['steps_planned']} its learning rate schedule planned: the rate had not decayed to 0 and these "
-            "scores are not the recipe's; give more --minutes.</p>"
+            "scores are not the recipe's; give more --minutes (with --overwrite).</p>"
         )
     blocks = f"{m['n_blocks']} residual block{'' if m['n_blocks'] == 1 else 's'}"
     execution = report.get("execution")  # None: trained to its end by `cyclegan train --resume`, not timed here

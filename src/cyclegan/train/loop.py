@@ -5,7 +5,6 @@ first non-finite loss without saving it, and have the trainer save the run."""
 from __future__ import annotations
 
 import json
-import shlex
 import signal
 import sys
 import time
@@ -39,15 +38,21 @@ from .inputs import (
 )
 from .losslog import LOSSES_KEY, LossLog
 from .monitor import Monitor
-from .run_folder import SET_ASIDE_KEY, Run, claim_run_folder, oserror_text
+from .run_folder import SET_ASIDE_KEY, Run, claim_run_folder, oserror_text, resume_command
 from .scoring import best_metric, held_out_set
 from .signals import StopRequest
 from .trainer import Trainer, trainer_class
 from .watch import Verdict
 
 
-def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> TrainResult:
+def train(
+    cfg: Config, *, ckpt: dict | None = None, progress: bool = True, resume_with: str | None = None
+) -> TrainResult:
     """Train (or continue) the run described by `cfg` until its total steps or time limit.
+
+    `resume_with`: the command a run stopped halfway (a signal, a lost image) names to go on with it; by default
+    `cyclegan train --out RUN --resume` (`cyclegan demo` names its own, which goes on and reports). Given, a run
+    ended by its time limit or --stop-when-worse names no command: its caller says what follows.
 
     The run folder is locked (`files.FolderLock`, by rank 0 under torchrun) before anything is written in it
     and until the end: a second run on the same folder is refused, naming the first one's PID.
@@ -76,13 +81,14 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
     lock = FolderLock(run)
     try:
         claim_run_folder(run, lock, ckpt, d_ctx)
-        return _train(cfg, ckpt=ckpt, progress=progress and d_ctx.is_main, folder=run, device=device, d_ctx=d_ctx)
+        main = progress and d_ctx.is_main
+        return _train(cfg, ckpt=ckpt, progress=main, folder=run, device=device, d_ctx=d_ctx, resume_with=resume_with)
     except (KeyboardInterrupt, Exception) as e:
         if not _by_interrupt(e):
             raise
         # a second Ctrl-C (or one before the loop's handler): the first names the checkpoint it saves, so does this
         if d_ctx.is_main:
-            print(_stopped_at_once(run), file=sys.stderr)
+            print(_stopped_at_once(run, resume_with or resume_command(run)), file=sys.stderr)
         raise SystemExit(128 + signal.SIGINT) from None
     finally:
         lock.release()
@@ -90,7 +96,14 @@ def train(cfg: Config, *, ckpt: dict | None = None, progress: bool = True) -> Tr
 
 
 def _train(
-    cfg: Config, *, ckpt: dict | None, progress: bool, folder: Path, device: torch.device, d_ctx: ddp.Dist
+    cfg: Config,
+    *,
+    ckpt: dict | None,
+    progress: bool,
+    folder: Path,
+    device: torch.device,
+    d_ctx: ddp.Dist,
+    resume_with: str | None = None,
 ) -> TrainResult:
     """Check the data, build (or restore) the trainer, prepare the run folder, train, save and report."""
     images = training_images(cfg, progress=progress, main=d_ctx.is_main)
@@ -105,16 +118,26 @@ def _train(
     t, spe = cfg.train, data.steps_per_epoch
     total = t.steps if t.steps is not None else t.epochs * spe
     counts = (len(data.files_a), len(data.files_b or []))
-    run = Run(cfg, folder, device, d_ctx, steps_per_epoch=spe, total=total, train_images=counts, set_aside=aside)
+    run = Run(
+        cfg,
+        folder,
+        device,
+        d_ctx,
+        steps_per_epoch=spe,
+        total=total,
+        train_images=counts,
+        set_aside=aside,
+        resume_with=resume_with,
+    )
     start = ckpt["step"] if ckpt is not None else 0
     _warn_if_the_data_changed(run, ckpt)
     saved = start if ckpt is not None else None  # the step of the checkpoint on disk, if any
     if start >= run.total:
         if run.main:
-            print(
-                f"{escape(folder)}: already trained {start} steps (total {run.total}); raise --steps or --epochs "
-                "to go on"
-            )
+            # a --fit-steps run keeps the total its schedule decayed over (`prepare_config`): a higher --steps alone
+            # changed nothing
+            more = "give --steps N with --no-fit-steps" if t.fit_steps else "raise --steps or --epochs"
+            print(f"{escape(folder)}: already trained {start} steps (total {run.total}); {more} to go on")
         return TrainResult(checkpoint=folder / CHECKPOINT_NAME, step=start, total_steps=run.total)
     sampler = ddp.StepSampler(start, run.total, t.batch_size, d_ctx)  # checks the batch splits over the ranks
     trainer = _build_trainer(run, ckpt, start=start, per_rank=sampler.per_rank)
@@ -130,8 +153,19 @@ def _train(
         saved=saved,
         progress=progress,
         carried=ckpt.get(LOSSES_KEY) if ckpt is not None else None,
+        cap=_fit_cap(cfg, ckpt, run.total),
     )
     return _finish(end.run, trainer, samples, monitor, end, skipped=images.skipped)
+
+
+def _fit_cap(cfg: Config, ckpt: dict | None, total: int) -> str:
+    """What caps a --fit-steps run's total: --steps (or --epochs), or on resume the total its checkpoint stores
+    (its --steps or the total fitted since), which `prepare_config` keeps as the cap without a new --steps or once
+    the LR decays."""
+    stored = None if ckpt is None else ckpt["config"]["train"]
+    if stored is not None and stored.get("fit_steps") and stored.get("steps") == total:
+        return "the total stored in its checkpoint"
+    return "--steps" if cfg.train.steps is not None else "--epochs"
 
 
 def _choose_execution(cfg: Config, device: torch.device) -> Execution:
@@ -285,11 +319,12 @@ def _step_loop(
     saved: int | None,
     progress: bool,
     carried: dict | None = None,
+    cap: str = "--steps",
 ) -> _End:
     """Train from step `start` to the total, a stop request, the time limit or --stop-when-worse, logging,
     scoring, sampling and saving on schedule; every rank ends at the same step. A non-finite loss stops the run
     (a CycleGANError) at the next log record, sample grid or checkpoint, before it is written: the checkpoint
-    of step `saved` stays."""
+    of step `saved` stays. `cap`: what sets the most steps a --fit-steps run may take (`_fit_cap`)."""
     t = run.cfg.train
     step = start
     deadline = time.monotonic() + 60 * t.time_limit if t.time_limit else None
@@ -342,7 +377,7 @@ def _step_loop(
                         bar.refresh()
                     if run.main and not fitter.announced:
                         fitter.announced = True
-                        capped = " (capped by --steps)" if total == fitter.cap else ""
+                        capped = f" (capped by {cap})" if total == fitter.cap else ""
                         tqdm.write(
                             f"fitting the steps to the {t.time_limit:g}-minute limit: {total} steps{capped} at "
                             "the recent speed (re-fitted as it goes; inside the learning rate's decay only when the "
@@ -405,7 +440,7 @@ def _lost_image(
 ) -> CycleGANError:
     """The error that stops a run whose image went (`why`), after saving the steps done since the last checkpoint:
     they were lost with a traceback. Not under torchrun, where the save would wait for ranks that read on."""
-    resume = _resume_command(run)
+    resume = run.goes_on_with()
     if step == (saved or 0) or run.d_ctx.enabled:  # nothing trained since the checkpoint, or a save that would wait
         if saved is None:
             return CycleGANError(
@@ -449,12 +484,6 @@ def _finish(
     )
 
 
-def _resume_command(run: Run | Path) -> str:
-    """The command that goes on with the run, quoted so that it runs as printed (a folder with a space)."""
-    folder = run.folder if isinstance(run, Run) else run
-    return f"cyclegan train --out {escape(shlex.quote(str(folder)))} --resume"
-
-
 def _by_interrupt(e: BaseException | None) -> bool:
     """Whether `e` is a Ctrl-C or an error it caused: cut short inside torch.save, the zip writer's own
     RuntimeError ("unexpected pos") escapes with the KeyboardInterrupt as its context."""
@@ -465,22 +494,23 @@ def _by_interrupt(e: BaseException | None) -> bool:
     return False
 
 
-def _stopped_at_once(folder: Path) -> str:
+def _stopped_at_once(folder: Path, resume: str) -> str:
     """What a run stopped without saving leaves: the last checkpoint on disk (each is written whole), if any."""
     path = folder / CHECKPOINT_NAME
     if path.is_file():
         return (
             f"stopped at once: the steps since the last checkpoint are lost; the checkpoint {escape(path)} is kept. "
-            f"Continue with: {_resume_command(folder)}"
+            f"Continue with: {resume}"
         )
     return f"stopped at once, before the run's first checkpoint: nothing to resume in {escape(folder)}"
 
 
 def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
-    resume = _resume_command(run)
+    resume = resume_command(run.folder)  # the run's own budget ended (time, --stop-when-worse): `train` goes on with it
     if end.signum is not None:
+        again = run.goes_on_with()
         print(
-            f"stopped at step {end.step}/{run.total}; checkpoint saved to {escape(path)}. Continue with: {resume}",
+            f"stopped at step {end.step}/{run.total}; checkpoint saved to {escape(path)}. Continue with: {again}",
             file=sys.stderr,
         )
     elif end.step < run.total:
@@ -490,10 +520,13 @@ def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
             # its count is in the checkpoint: with the same K, the next evaluation without a better score stops it
             resume += f" --stop-when-worse 0 (or a K above {k})"
         elif end.timed_out:
-            why = f"time limit of {run.cfg.train.time_limit} min reached"
+            why = f"time limit of {run.cfg.train.time_limit:g} min reached"  # --time-limit 2: "2 min", not "2.0"
         else:
             why = "another process was asked to stop"
-        print(f"{why} at step {end.step}/{run.total}; checkpoint {escape(path)} (continue with: {resume})")
+        # a caller with its own command (the demo) says what follows: it reports on this run, and a `train --resume`
+        # of it would leave that report stale
+        tail = f" (continue with: {resume})" if run.resume_with is None else ""
+        print(f"{why} at step {end.step}/{run.total}; checkpoint {escape(path)}{tail}")
     else:
         grids = (
             f"samples in {escape(run.folder / 'samples')}"

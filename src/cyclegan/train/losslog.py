@@ -158,7 +158,7 @@ class LossLog:
         except OSError as e:  # a full disk: one line, not a traceback; trim_log drops a half-written record
             raise CycleGANError(
                 f"cannot write the log {self.file.name} at step {step}: {e.strerror or e}; the run's last checkpoint, "
-                "if any, stays as it was (resume with --resume once there is room)"
+                f"if any, stays as it was (once there is room: {self.run.goes_on_with()})"
             ) from None
         if self.tb:
             for k, v in means.items():

@@ -92,7 +92,7 @@ class Monitor:
                 except OSError as e:  # a full disk: one line; the last checkpoint and the previous best.pt stay
                     raise CycleGANError(
                         f"cannot write {self.run.folder / BEST_NAME} at step {step}: {e.strerror or e}; the last "
-                        "checkpoint is kept (resume with --resume once there is room)"
+                        f"checkpoint is kept (once there is room: {self.run.goes_on_with()})"
                     ) from None
         for line in fired if self.run.main else []:
             tqdm.write(line, file=sys.stderr)

@@ -5,6 +5,7 @@ out, the clean-up after a crash (stale temporary files, log records after the ch
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import torch
 
 from ..checkpoint import load_checkpoint
 from ..config import ALTERNATIVES, RESUMABLE, Config, config_from_dict, option_value, resolve
-from ..errors import CycleGANError
+from ..errors import CycleGANError, escape
 from ..files import FolderLock, remove_stale_temporaries, write_atomic
 from ..presets import split_preset
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, LOG_NAME, SAMPLES_DIR
@@ -168,6 +169,11 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+def resume_command(folder: Path) -> str:
+    """`cyclegan train --resume` of the run in `folder`, quoted so that it runs as printed (a folder with a space)."""
+    return f"cyclegan train --out {escape(shlex.quote(str(folder)))} --resume"
+
+
 @dataclass(frozen=True)
 class Run:
     """What the steps of one run share: its config, folder, processes and step budget."""
@@ -180,10 +186,15 @@ class Run:
     total: int
     train_images: tuple[int, int] = (0, 0)  # the training set's images per stream (A, B; B 0 for aligned pairs)
     set_aside: bool = False  # training images are set aside for scoring (kept aside while scoring is off)
+    resume_with: str | None = None  # the command named after a stop halfway (None: `cyclegan train ... --resume`)
 
     @property
     def main(self) -> bool:
         return self.d_ctx.is_main
+
+    def goes_on_with(self) -> str:
+        """The command that goes on with this run after a stop: its caller's (`resume_with`), or train's own."""
+        return self.resume_with or resume_command(self.folder)
 
     def sample_path(self, step: int) -> Path:
         return self.folder / SAMPLES_DIR / f"step_{step:07d}.png"

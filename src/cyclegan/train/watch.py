@@ -60,7 +60,8 @@ class Verdict:
             out.append("verdict: no evaluation yet (the run ended before --eval-every steps)")
         else:
             out.append("verdict: not scored (add --eval-every N for scores and best.pt)")
-        out.append(f"warnings: {len(self.warnings)}" + "".join(f"\n  {w}" for w in self.warnings))
+        # the watcher's own (training going wrong), not every warning the run printed (left-out files, ...)
+        out.append(f"failure warnings: {len(self.warnings)}" + "".join(f"\n  {w}" for w in self.warnings))
         return out
 
 
