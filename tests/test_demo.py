@@ -191,12 +191,9 @@ def test_demo_never_writes_into_a_data_folder_of_someone_else(tmp_path, capsys):
     assert (stopped / "report.json").is_file()
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_a_demo_stopped_while_training_goes_on_from_its_checkpoint_when_run_again(tmp_path, capsys, monkeypatch):
-    """Ctrl-C in the demo's training saved a checkpoint, but the demo asked for --overwrite (its training from the
-    start), and train's own hint (cyclegan train --resume) gave a model the demo then would not report on. The same
-    command goes on from the checkpoint and reports; it is printed quoted, to run as printed (`--out my demo`)."""
-    import shlex
+def demo_stopped_at_step_3(monkeypatch, run, *, steps: int) -> list[str]:
+    """A tiny demo (`steps` steps, scored every 2) into `run`, stopped by a Ctrl-C during its step 3 (after its
+    checkpoint there); returns its command line, to run it again."""
     import signal
 
     import cyclegan.demo as demo
@@ -204,24 +201,35 @@ def test_a_demo_stopped_while_training_goes_on_from_its_checkpoint_when_run_agai
 
     real_add = LossLog.add
 
-    def add(self, losses, *, step):  # Ctrl-C during step 3
+    def add(self, losses, *, step):
         real_add(self, losses, step=step)
         if step == 3:
             os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(LossLog, "add", add)
-    options = {"size": 32, "steps": 6, "ngf": 8, "ndf": 8, "eval_every": 2}
+    options = {"size": 32, "steps": steps, "ngf": 8, "ndf": 8, "eval_every": 2}
     settings = DemoSettings(train_count=2, test_count=2, grid_rows=1, options=options)
     monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
-    run = tmp_path / "my demo"
     args = ["demo", "--out", str(run), "--device", "cpu", "--precision", "fp32", "--no-progress"]
-    with pytest.raises(SystemExit):
-        main(args)
+    with monkeypatch.context() as m:
+        m.setattr(LossLog, "add", add)
+        with pytest.raises(SystemExit):
+            main(args)
+    return args
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_demo_stopped_while_training_goes_on_from_its_checkpoint_when_run_again(tmp_path, capsys, monkeypatch):
+    """Ctrl-C in the demo's training saved a checkpoint, but the demo asked for --overwrite (its training from the
+    start), and train's own hint (cyclegan train --resume) gave a model the demo then would not report on. The same
+    command goes on from the checkpoint and reports; it is printed quoted, to run as printed (`--out my demo`)."""
+    import shlex
+
+    run = tmp_path / "my demo"
+    args = demo_stopped_at_step_3(monkeypatch, run, steps=6)
     again = f"cyclegan demo --out {shlex.quote(str(run))}"
     err = capsys.readouterr().err  # one instruction: training's own (cyclegan train --resume) was printed above it
     assert f"checkpoint saved to {run / 'checkpoint.pt'}. Continue with: {again}\n" in err
     assert "cyclegan train" not in err and err.count("cyclegan demo") == 1
-    monkeypatch.setattr(LossLog, "add", real_add)
     assert main([*args, "--seed", "3"]) == 2  # other training options: that run is not theirs
     assert "trained with other options (--seed 0) that stopped before its report" in capsys.readouterr().err
     assert main([*args, "--steps", "9"]) == 2
@@ -243,27 +251,8 @@ def test_a_stopped_demo_finished_by_train_resume_is_reported_with_its_verdict(tm
     """train's own hint after a stop (cyclegan train --resume) ends the demo's training outside the demo: run
     again, the demo said it went on, train said 'raise --steps', and the report had no verdict and 'computed: no
     training step ran'."""
-    import signal
-
-    import cyclegan.demo as demo
-    from cyclegan.train.losslog import LossLog
-
-    real_add = LossLog.add
-
-    def add(self, losses, *, step):  # Ctrl-C during step 3
-        real_add(self, losses, step=step)
-        if step == 3:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr(LossLog, "add", add)
-    options = {"size": 32, "steps": 4, "ngf": 8, "ndf": 8, "eval_every": 2}
-    settings = DemoSettings(train_count=2, test_count=2, grid_rows=1, options=options)
-    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
     run = tmp_path / "demo"
-    args = ["demo", "--out", str(run), "--device", "cpu", "--precision", "fp32", "--no-progress"]
-    with pytest.raises(SystemExit):
-        main(args)
-    monkeypatch.setattr(LossLog, "add", real_add)
+    args = demo_stopped_at_step_3(monkeypatch, run, steps=4)
     assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0
     capsys.readouterr()
     assert main(args) == 0
