@@ -722,3 +722,20 @@ def test_a_training_size_beyond_the_devices_memory_is_refused_before_the_trainer
     from cyclegan.config import resolve
 
     assert 0 < bench_train_module.generator_pass_bytes(resolve({"size": 256})) < 2**30
+
+
+def test_a_gatys_memory_refusal_names_the_bench_flags(tmp_path, monkeypatch):
+    """`bench --task style` passed on `stylize`'s refusal "a smaller --size ..., or --optimizer adam": bench has
+    neither flag (its sizes are --style-sizes, and it times both optimisers)."""
+    from cyclegan.bench.style import style_backbone, time_gatys
+    from cyclegan.style import gatys
+
+    monkeypatch.setattr(gatys, "available_memory", lambda device: 1e6)
+    content = make_images(tmp_path / "content", 1, seed=5)[0]
+    net, _ = style_backbone("lite0")
+    with pytest.raises(CycleGANError) as e:
+        time_gatys(
+            str(content), str(content), net=net, backbone="lite0", size=64, steps=3, optimizer="lbfgs", device="cpu"
+        )
+    assert "a smaller --style-sizes (about " in str(e.value)
+    assert "--size" not in str(e.value) and "--optimizer" not in str(e.value)

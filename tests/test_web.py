@@ -1537,3 +1537,41 @@ def test_the_server_names_its_address_without_gradio_s_share_advice(tmp_path, ru
         assert waited == [True]
     finally:
         page.close()
+
+
+def test_a_gatys_memory_refusal_on_the_page_names_its_controls_and_comes_before_the_cyclegan(tmp_path, monkeypatch):
+    """Style transfer and Compare showed `stylize`'s refusal as is, "a smaller "long side (px)" ..., or
+    --optimizer adam": the page has no optimiser to choose. And Compare ran the CycleGAN first, so Gatys'
+    memory check came after the generator had taken memory (`cyclegan compare` runs Gatys first)."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import torch
+
+    from cyclegan import compare
+    from cyclegan.config import resolve
+    from cyclegan.models import build_networks
+    from cyclegan.run_files import FORMAT
+    from cyclegan.style import gatys
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    cfg = resolve({"ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32})
+    ckpt = tmp_path / "tiny.pt"
+    models = {k: m.state_dict() for k, m in build_networks(cfg).items()}
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 1, "models": models}, ckpt)
+    app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
+    monkeypatch.setattr(gatys, "available_memory", lambda device: 1e6)
+    translated: list[int] = []
+    monkeypatch.setattr(compare, "translate_timed", lambda *a, **k: translated.append(1))
+    photo, style = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
+    stylise = next(f for f in app.fns.values() if f.name == "stylize_live")
+    comparison = next(f for f in app.fns.values() if f.name == "compare")
+    for call in (
+        lambda: list(stylise.fn(photo, [style], "lite0", 64, 10, None)),
+        lambda: comparison.fn(photo, "tiny.pt", "AtoB", [style], "lite0", 64, 10),
+    ):
+        with pytest.raises(gr.Error) as e:
+            call()
+        message = str(e.value.message)
+        assert 'a smaller "long side (px)" (about ' in message and message.endswith("px fits)"), message
+        assert "--" not in message
+    assert translated == []

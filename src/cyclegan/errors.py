@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 # Characters that break a line or change how a terminal shows the rest of it: C0 and C1 controls (newline,
 # carriage return, escape sequences), DEL, the Unicode line and paragraph separators, bidirectional
@@ -37,6 +37,16 @@ def install_extra(extra: str) -> str:
     """How to add one of the package's optional extras, as the README installs the package: from its clone
     (there is no `cyclegan` on a package index to take `pip install 'cyclegan[web]'`)."""
     return f'pip install -e ".[{extra}]" in the cyclegan clone'
+
+
+def without_alternatives(message: str, names: Mapping[str, object]) -> str:
+    """`message` less each alternative `, or FLAG ...` (up to the next comma, semicolon or the end) whose flag
+    `names` maps to None: a caller with no such option must not be offered it (the web page has no
+    --optimizer, yet its memory refusal said "or --optimizer adam"). Used by `inference.keyword_names` and the
+    page's `web.engine.on_page`, which rewrite the other flags."""
+    for flag in (f for f, name in names.items() if name is None):
+        message = re.sub(rf",? or {re.escape(flag)}(?![\w-])[^,;]*", "", message)
+    return message
 
 
 class CycleGANError(Exception):

@@ -30,7 +30,7 @@ from .data.io import (
     to_rgb,
     to_tensor,
 )
-from .errors import CycleGANError, escape
+from .errors import CycleGANError, escape, without_alternatives
 from .execution import REFERENCE, Execution
 from .models.layers import pad_for_generator  # here too: the export's and the API's
 from .tiling import activation_bytes, as_bytes, as_unit, least_size, plan_for, size_multiple, translate_tiled
@@ -104,11 +104,13 @@ def _like(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return as_bytes(y) if x.dtype == torch.uint8 else y
 
 
-def keyword_names(names: dict[str, str]):
+def keyword_names(names: dict[str, str | None]):
     """A decorator: the function's one-line errors with a Python caller's keyword for each flag of `names`
     (flag -> keyword) they name. The options' checks name `cyclegan translate`'s flags, so
-    `translate(G, im, tile=5)` answered "option '--tile' 5 is under ...", a flag the caller never typed."""
-    flags = sorted(names, key=len, reverse=True)  # --tile-overlap before --tile
+    `translate(G, im, tile=5)` answered "option '--tile' 5 is under ...", a flag the caller never typed.
+    A flag mapped to None is one the caller has no way to set: an alternative naming it is dropped
+    (`errors.without_alternatives`)."""
+    flags = sorted((f for f in names if names[f] is not None), key=len, reverse=True)  # --tile-overlap first
     # A flag as a message writes it (after a space, a quote or a bracket), never inside a file's name.
     pattern = re.compile(r"(?:option )?'?(?<![^\s'(])(" + "|".join(map(re.escape, flags)) + r")(?![\w-])'?")
 
@@ -118,7 +120,8 @@ def keyword_names(names: dict[str, str]):
             try:
                 return fn(*args, **kwargs)
             except CycleGANError as e:
-                raise CycleGANError(pattern.sub(lambda m: names[m[1]], str(e))) from None
+                message = without_alternatives(str(e), names)
+                raise CycleGANError(pattern.sub(lambda m: names[m[1]], message) if flags else message) from None
 
         return wrapper
 

@@ -25,7 +25,7 @@ from .. import pretrained  # called as pretrained.vgg19_available, so a test can
 from ..config import ModelConfig
 from ..errors import CycleGANError
 from ..execution import REFERENCE
-from ..inference import translate_tensor
+from ..inference import keyword_names, translate_tensor
 from ..loading import load_generator
 from ..models import build_generator
 from ..style.backbones import DEFAULTS, Lite0Backbone, VGG19Backbone
@@ -48,6 +48,8 @@ def style_backbone(name: str) -> tuple[nn.Module, bool]:
     return VGG19Backbone(layers, features=make_layers(cfgs["E"])), False
 
 
+# `stylize` names its own --size; here the sizes are --style-sizes, the styles scaled alike, both optimisers timed
+@keyword_names({"--size": "--style-sizes", "--style-size": "--style-sizes", "--optimizer": None})
 def time_gatys(
     content: str, style: str, *, net: nn.Module, backbone: str, size: int, steps: int, optimizer: str, device
 ) -> tuple[float, list[float], float]:

@@ -72,6 +72,8 @@ class CompareTab:
                         "--style": c_styles,
                         "--backbone": c_backbone,
                         "--size": c_size,
+                        "--style-size": c_size,  # the style images are scaled to it too
+                        "--optimizer": None,  # L-BFGS: the page has no choice of optimiser
                         "--steps": c_steps,
                     },
                 ),
@@ -112,15 +114,17 @@ class CompareTab:
         name, gatys_net, metrics_net = engine.style_backbones(backbone)
         device = engine.device()
         x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
-        progress((0, steps), desc="CycleGAN")
-        with engine.using(G):
-            y_cyc, t_cyc = translate_timed(G, x, warm_up=True)
 
         def callback(step: int, _x) -> None:
             progress((step, steps), desc=f"Gatys ({name})")
 
+        # Gatys first, as `cyclegan compare` runs it: its memory check must see the device before the generator's
+        # pass took (and the allocator kept) memory, or it let through a run that then failed out of memory.
+        progress((0, steps), desc=f"Gatys ({name})")
         options = GatysOptions(backbone=name, size=None, style_size=size, steps=steps)
         res = stylize(im, refs, options, net=gatys_net, device=device, progress=False, callback=callback)
+        with engine.using(G):
+            y_cyc, t_cyc = translate_timed(G, x, warm_up=True)
         images = {"input": x, "cyclegan": y_cyc, "gatys": res.tensor.to(device)}
         m = measure(images, refs, metrics_net, size=size)
         seconds = {"input": None, "cyclegan": t_cyc, "gatys": res.seconds}

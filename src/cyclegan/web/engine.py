@@ -32,7 +32,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..errors import CycleGANError, escape
+from ..errors import CycleGANError, escape, without_alternatives
 from .options import ServeOptions
 from .runs import Model, Names, find_models, named_runs
 from .uploads import MB, check_upload
@@ -57,13 +57,15 @@ _FLAG = re.compile(
     r"(?:option )?'?(?P<flag>--[a-z][a-z0-9-]*)'?(?: (?P<value>AtoB|BtoA|auto|on|off|-?\d+(?:\.\d+)?)\b)?"
 )
 
-Controls = Mapping[str, Any]  # a command-line flag -> the page's control that sets it (a component, or a label)
+# a command-line flag -> the page's control that sets it (a component, or a label), or None: none does
+Controls = Mapping[str, Any]
 
 
 def on_page(message: str, controls: Controls) -> str:
     """`message` with each flag that one of `controls` sets written as that control's label: the library's
     messages name flags (`use --direction AtoB`, `option '--size' must be ...`), which mean nothing to a
-    visitor of the page (`use "direction": AtoB`). Other flags (the server's own options) stay as they are."""
+    visitor of the page (`use "direction": AtoB`). An alternative naming a flag mapped to None, which no control
+    sets, is dropped (`or --optimizer adam`). Other flags (the server's own options) stay as they are."""
 
     def control(m: re.Match) -> str:
         c = controls.get(m.group("flag"))
@@ -72,7 +74,7 @@ def on_page(message: str, controls: Controls) -> str:
         label = f'"{c if isinstance(c, str) else c.label}"'
         return f"{label}: {m.group('value')}" if m.group("value") else label
 
-    return _FLAG.sub(control, message)
+    return _FLAG.sub(control, without_alternatives(message, controls))
 
 
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark: each may start Markdown or HTML

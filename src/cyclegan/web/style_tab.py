@@ -85,6 +85,8 @@ class StyleTab:
                         "--style": s_styles,
                         "--backbone": s_backbone,
                         "--size": s_size,
+                        "--style-size": s_size,  # the style images are scaled to it too
+                        "--optimizer": None,  # L-BFGS: the page has no choice of optimiser
                         "--steps": s_steps,
                     },
                 ),
