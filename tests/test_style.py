@@ -616,3 +616,21 @@ def test_stylize_optimises_under_a_callers_no_grad_or_inference_mode(tmp_path, m
             r = stylize(content, style, opts, progress=False)
             assert not torch.is_grad_enabled()
         assert r.losses == stylize(content, style, opts, progress=False).losses
+
+
+def test_stylize_says_one_step_and_its_max_pixels_help_says_it_stops(tmp_path, capsys):
+    """`stylize --steps 1` printed "1 steps"; its --max-pixels help said "skip (and name)" (the help of
+    translate and compare, which go on with the other images) while stylize stops at such an image."""
+    from cyclegan.cli import main
+
+    content = _image(tmp_path / "c.png", 16, 16, seed=1)
+    args = ["stylize", "--content", str(content), "--style", str(content), "--out", str(tmp_path / "o.png")]
+    assert main([*args, "--size", "16", "--steps", "1", "--backbone", "lite0", "--no-progress"]) == 0
+    assert ", 1 step, " in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["stylize", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--max-pixels N stop (naming it) at an image whose header" in text and "skip" not in text
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    assert "--max-pixels N skip (and name) an image" in " ".join(capsys.readouterr().out.split())

@@ -341,7 +341,8 @@ def run_stylize(opts, _: argparse.Namespace) -> int:
 
     result = stylize(opts)
     w, h = result.image.size
-    steps = f"{len(result.losses)} steps, {result.seconds:.1f} s"
+    n = len(result.losses)
+    steps = f"{n} step{'' if n == 1 else 's'}, {result.seconds:.1f} s"  # `--steps 1` said "1 steps"
     print(f"wrote {escape(opts.out)} ({w}x{h}, backbone {result.backbone}, {steps})")  # a name: one line
     return 0
 

@@ -91,8 +91,7 @@ class ExecutionOptions(Options):
 MAX_PIXELS = 100_000_000
 
 
-def max_pixels_option() -> Any:
-    """The `--max-pixels` field of the commands that read images given by the user (one definition)."""
-    return opt(
-        MAX_PIXELS, "skip (and name) an image whose header declares more pixels than N, before decoding it", gt=0
-    )
+def max_pixels_option(action: str = "skip (and name)") -> Any:
+    """The `--max-pixels` field of the commands that read images given by the user (one definition). `action`:
+    what the command does with such an image (`stylize` stops: its help said "skip")."""
+    return opt(MAX_PIXELS, f"{action} an image whose header declares more pixels than N, before decoding it", gt=0)

@@ -88,7 +88,7 @@ class StylizeOptions(Options):
     gatys: GatysOptions = opt(factory=GatysOptions)
     device: str = device_option()
     progress: bool = progress_option()
-    max_pixels: int = max_pixels_option()  # a photo of 108 MP could not be stylised at any --size
+    max_pixels: int = max_pixels_option("stop (naming it) at")  # a photo of 108 MP could not be stylised at any --size
 
     def __post_init__(self) -> None:
         super().__post_init__()
