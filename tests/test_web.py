@@ -1575,3 +1575,25 @@ def test_a_gatys_memory_refusal_on_the_page_names_its_controls_and_comes_before_
         assert 'a smaller "long side (px)" (about ' in message and message.endswith("px fits)"), message
         assert "--" not in message
     assert translated == []
+
+
+def test_a_style_image_too_thin_for_the_backbone_is_named_once_on_the_page(tmp_path, monkeypatch):
+    """The Style tab said `a larger --style-size or "long side (px)", or "backbone (...)" lite0`: --style-size
+    is no control (the style images are scaled to the long side too), then the one slider twice."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.style.backbones import Lite0Backbone
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    monkeypatch.setattr(Lite0Backbone, "min_side", 16)  # as vgg19's pools need, without its weights
+    app = build_app(ServeOptions(device="cpu"), [], tmp_path / "work")
+    stylise = next(f for f in app.fns.values() if f.name == "stylize_live")
+    photo, thin = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "thin.png", 200, 10, seed=1))
+    with pytest.raises(gr.Error) as e:
+        list(stylise.fn(photo, [thin], "lite0", 64, 10, None))
+    message = str(e.value.message)
+    assert message.startswith("style image 1 is 64x3 px once resized;"), message
+    assert message.endswith(
+        'a larger "long side (px)", or "backbone (auto: vgg19 if its weights are cached, else '
+        'lite0, which is shipped)": lite0'
+    ), message
