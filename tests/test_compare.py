@@ -429,3 +429,19 @@ def test_a_size_the_device_cannot_hold_is_refused_before_the_generator_runs_at_i
     with pytest.raises(CycleGANError, match=r"no content image could be compared: .*stylising 64x64 px needs about"):
         compare(replace(opts, steps=1, backbone="lite0", device="cpu", progress=False))
     assert translated == []
+
+
+def test_a_reference_too_thin_for_the_backbone_names_compares_size(checkpoint, tmp_path, monkeypatch):
+    """`compare` passed on `stylize`'s "a larger --style-size or --size": compare has no --style-size (its
+    --size scales the references too)."""
+    from cyclegan.compare import CompareOptions, compare
+    from cyclegan.style.backbones import Lite0Backbone
+
+    monkeypatch.setattr(Lite0Backbone, "min_side", 16)  # as vgg19's pools need, without its weights
+    content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))[0]
+    thin = tmp_path / "thin.png"
+    Image.new("RGB", (200, 10), (200, 120, 40)).save(thin)
+    opts = CompareOptions(str(checkpoint), "AtoB", [str(content)], [str(thin)], str(tmp_path / "cmp"), size=32)
+    with pytest.raises(CycleGANError) as e:
+        compare(replace(opts, steps=1, backbone="lite0", device="cpu", progress=False))
+    assert "need 16 px a side: a larger --size, or --backbone lite0" in str(e.value)

@@ -43,7 +43,7 @@ from .evaluate.metrics import ssim_y
 from .evaluate.runner import FOREIGN_SIZE
 from .execution import resolve_device
 from .files import check_outputs, claim_folder, removed_on_failure, unique_stems, write_atomic
-from .inference import is_out_of_memory, translate_tensor
+from .inference import is_out_of_memory, keyword_names, translate_tensor
 from .loading import checkpoint_path, generator_from, load_file
 from .pretrained import lite0_model
 from .process import Terminated
@@ -345,6 +345,7 @@ def caveats(gatys_backbone: str, inputs: Inputs, n_images: int, refs_per_image: 
 # --- the comparison --------------------------------------------------------------------------------------
 
 
+@keyword_names({"--style-size": "--size"})  # `stylize`'s flag: here --size scales the references too
 def _compare_one(
     path: Path,
     stem: str,

@@ -49,6 +49,17 @@ def without_alternatives(message: str, names: Mapping[str, object]) -> str:
     return message
 
 
+# One flag or control named twice as alternatives, as a caller's renaming leaves `--style-size or --size`.
+_TWICE = re.compile(r'("[^"]+"|--[a-z][\w-]*) or \1(?![\w-])')
+
+
+def named_once(message: str) -> str:
+    """`message` with an alternative of a flag or a quoted control's label and itself said once: a caller whose
+    one option sets both (`compare`'s --size, the page's slider) turned `a larger --style-size or --size` into
+    `a larger --size or --size`."""
+    return _TWICE.sub(r"\1", message)
+
+
 class CycleGANError(Exception):
     """A problem the user can act on: the message names the file, option or value and what to do. The
     message is kept to one line (`escape`) whatever the names in it hold."""

@@ -30,7 +30,7 @@ from .data.io import (
     to_rgb,
     to_tensor,
 )
-from .errors import CycleGANError, escape, without_alternatives
+from .errors import CycleGANError, escape, named_once, without_alternatives
 from .execution import REFERENCE, Execution
 from .models.layers import pad_for_generator  # here too: the export's and the API's
 from .tiling import activation_bytes, as_bytes, as_unit, least_size, plan_for, size_multiple, translate_tiled
@@ -121,7 +121,8 @@ def keyword_names(names: dict[str, str | None]):
                 return fn(*args, **kwargs)
             except CycleGANError as e:
                 message = without_alternatives(str(e), names)
-                raise CycleGANError(pattern.sub(lambda m: names[m[1]], message) if flags else message) from None
+                message = pattern.sub(lambda m: names[m[1]], message) if flags else message
+                raise CycleGANError(named_once(message)) from None
 
         return wrapper
 

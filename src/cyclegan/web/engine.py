@@ -32,7 +32,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..errors import CycleGANError, escape, without_alternatives
+from ..errors import CycleGANError, escape, named_once, without_alternatives
 from .options import ServeOptions
 from .runs import Model, Names, find_models, named_runs
 from .uploads import MB, check_upload
@@ -56,8 +56,6 @@ def _internal(e: BaseException) -> gr.Error:
 _FLAG = re.compile(
     r"(?:option )?'?(?P<flag>--[a-z][a-z0-9-]*)'?(?: (?P<value>AtoB|BtoA|auto|on|off|lite0|vgg19|-?\d+(?:\.\d+)?)\b)?"
 )
-# One control named twice as alternatives: two flags it sets both (`a larger --style-size or --size`).
-_TWICE = re.compile(r'("[^"]+") or \1')
 
 # a command-line flag -> the page's control that sets it (a component, or a label), or None: none does
 Controls = Mapping[str, Any]
@@ -76,7 +74,7 @@ def on_page(message: str, controls: Controls) -> str:
         label = f'"{c if isinstance(c, str) else c.label}"'
         return f"{label}: {m.group('value')}" if m.group("value") else label
 
-    return _TWICE.sub(r"\1", _FLAG.sub(control, without_alternatives(message, controls)))
+    return named_once(_FLAG.sub(control, without_alternatives(message, controls)))
 
 
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark: each may start Markdown or HTML
