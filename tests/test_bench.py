@@ -739,3 +739,20 @@ def test_a_gatys_memory_refusal_names_the_bench_flags(tmp_path, monkeypatch):
         )
     assert "a smaller --style-sizes (about " in str(e.value)
     assert "--size" not in str(e.value) and "--optimizer" not in str(e.value)
+
+
+def test_an_unreadable_style_bench_image_names_its_option(tmp_path):
+    """`bench --task style` said "image not found: x.png" or "cannot read image x.png", not which of --content
+    and --style it was given as."""
+    from PIL import Image
+
+    from cyclegan.bench.style import check_style_sides, style_backbone
+
+    good, bad = tmp_path / "c.png", tmp_path / "bad.png"
+    Image.new("RGB", (40, 30), (100, 150, 200)).save(good)
+    bad.write_text("hello")
+    nets = {"lite0": style_backbone("lite0")}
+    for content, style, flag in ((bad, good, "--content"), (good, tmp_path / "missing.png", "--style")):
+        s = StyleBenchOptions(content=str(content), style=str(style), style_sizes=(32,), backbones=("lite0",))
+        with pytest.raises(CycleGANError, match=rf"^option '{flag}': (cannot read image|image not found)"):
+            check_style_sides(s, nets)

@@ -96,12 +96,15 @@ def time_generator(
 def check_style_sides(s: StyleBenchOptions, nets: dict[str, tuple[nn.Module, bool]]) -> None:
     """Refuse, before any timing, a --style-sizes value at which --content or --style is too small for a backbone's
     deepest layer: `stylize` refused it only when that case came, minutes in, naming `stylize`'s --size and
-    --backbone, options bench does not have."""
+    --backbone, options bench does not have. An image that cannot be read is refused naming its option."""
     for name, (net, _) in nets.items():
         least = getattr(net, "min_side", 1)
         for size in s.style_sizes:
             for flag, path in (("--content", s.content), ("--style", s.style)):
-                h, w = load_image_01(path, size).shape[-2:]  # as `stylize` resizes it: the long side to `size`
+                try:
+                    h, w = load_image_01(path, size).shape[-2:]  # as `stylize` resizes it: the long side to `size`
+                except CycleGANError as e:  # it named the file alone ("image not found: x.png")
+                    raise CycleGANError(f"option '{flag}': {e}") from None
                 if min(h, w) < least:
                     raise CycleGANError(
                         f"option '--style-sizes' {size}: {flag} {path} is {w}x{h} px once resized, and the {name} "
