@@ -756,3 +756,24 @@ def test_an_unreadable_style_bench_image_names_its_option(tmp_path):
         s = StyleBenchOptions(content=str(content), style=str(style), style_sizes=(32,), backbones=("lite0",))
         with pytest.raises(CycleGANError, match=rf"^option '{flag}': (cannot read image|image not found)"):
             check_style_sides(s, nets)
+
+
+def test_a_style_size_the_device_cannot_hold_is_refused_before_any_timing(tmp_path, monkeypatch):
+    """`bench --task style --style-sizes 256 4096` timed the first case's full runs, then `stylize` refused 4096
+    for memory when its case came, minutes in and the runs lost, naming `stylize`'s --size."""
+    from PIL import Image
+
+    from cyclegan.bench.style import check_style_sides, style_backbone
+    from cyclegan.style import gatys
+
+    content = tmp_path / "c.png"
+    Image.new("RGB", (40, 30), (100, 150, 200)).save(content)
+    nets = {"lite0": style_backbone("lite0")}
+    s = StyleBenchOptions(content=str(content), style=str(content), style_sizes=(32, 512), backbones=("lite0",))
+    saved, _ = gatys.feature_bytes_per_pixel(nets["lite0"][0])
+    fits_32 = gatys.optimisation_bytes(saved, 24, 32, optimizer="lbfgs", steps=s.gatys_steps) * 2
+    monkeypatch.setattr(gatys, "available_memory", lambda device: fits_32)
+    with pytest.raises(
+        CycleGANError, match=r"^stylising 512x384 px needs about .* a smaller --style-sizes \(about \d+ px"
+    ):
+        check_style_sides(s, nets)  # on the CPU

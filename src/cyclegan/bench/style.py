@@ -29,7 +29,7 @@ from ..inference import keyword_names, translate_tensor
 from ..loading import load_generator
 from ..models import build_generator
 from ..style.backbones import DEFAULTS, Lite0Backbone, VGG19Backbone
-from ..style.gatys import GatysOptions, load_image_01, stylize
+from ..style.gatys import GatysOptions, check_memory, load_image_01, stylize
 from .measure import environment, median, time_calls
 from .options import BenchOptions, StyleBenchOptions
 
@@ -49,7 +49,10 @@ def style_backbone(name: str) -> tuple[nn.Module, bool]:
 
 
 # `stylize` names its own --size; here the sizes are --style-sizes, the styles scaled alike, both optimisers timed
-@keyword_names({"--size": "--style-sizes", "--style-size": "--style-sizes", "--optimizer": None})
+BENCH_FLAGS = {"--size": "--style-sizes", "--style-size": "--style-sizes", "--optimizer": None}
+
+
+@keyword_names(BENCH_FLAGS)
 def time_gatys(
     content: str, style: str, *, net: nn.Module, backbone: str, size: int, steps: int, optimizer: str, device
 ) -> tuple[float, list[float], float]:
@@ -93,30 +96,38 @@ def time_generator(
         return median(time_calls(lambda: translate_tensor(net, x), repeat, device))
 
 
-def check_style_sides(s: StyleBenchOptions, nets: dict[str, tuple[nn.Module, bool]]) -> None:
+@keyword_names(BENCH_FLAGS)
+def check_style_sides(s: StyleBenchOptions, nets: dict[str, tuple[nn.Module, bool]], device=None) -> None:
     """Refuse, before any timing, a --style-sizes value at which --content or --style is too small for a backbone's
-    deepest layer: `stylize` refused it only when that case came, minutes in, naming `stylize`'s --size and
-    --backbone, options bench does not have. An image that cannot be read is refused naming its option."""
+    deepest layer, or its optimisation larger than the memory free on `device` (`gatys.check_memory`): `stylize`
+    refused these only when that case came, minutes in (the first case's full runs lost), naming `stylize`'s
+    --size and --backbone, options bench does not have. An image that cannot be read is refused naming its option."""
+    first, size0 = s.backbones[0], s.style_sizes[0]
     for name, (net, _) in nets.items():
         least = getattr(net, "min_side", 1)
         for size in s.style_sizes:
+            images = {}
             for flag, path in (("--content", s.content), ("--style", s.style)):
                 try:
-                    h, w = load_image_01(path, size).shape[-2:]  # as `stylize` resizes it: the long side to `size`
+                    images[flag] = load_image_01(path, size)  # as `stylize` resizes it: the long side to `size`
                 except CycleGANError as e:  # it named the file alone ("image not found: x.png")
                     raise CycleGANError(f"option '{flag}': {e}") from None
+                h, w = images[flag].shape[-2:]
                 if min(h, w) < least:
                     raise CycleGANError(
                         f"option '--style-sizes' {size}: {flag} {path} is {w}x{h} px once resized, and the {name} "
                         f"backbone's layers need {least} px a side; give larger --style-sizes or drop {name} from "
                         "--backbones"
                     )
+            steps = s.gatys_steps if (name, size) == (first, size0) else s.probe_steps  # as `_gatys_rows` runs it
+            content, style = (images[f].to(device) for f in ("--content", "--style"))
+            check_memory(net.to(device), content, {s.style: style}, GatysOptions(backbone=name, size=size, steps=steps))
 
 
 def _gatys_rows(s: StyleBenchOptions, device: torch.device) -> list[dict[str, Any]]:
     rows = []
     nets = {name: style_backbone(name) for name in s.backbones}
-    check_style_sides(s, nets)
+    check_style_sides(s, nets, device)
     first, size0 = s.backbones[0], s.style_sizes[0]
     net = nets[first][0]
     weights = lambda name: "" if nets[name][1] else " (random weights)"  # noqa: E731
