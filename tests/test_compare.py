@@ -178,7 +178,8 @@ def test_an_image_too_thin_to_measure_is_named_and_skipped(checkpoint, tmp_path)
     opts = CompareOptions(str(checkpoint), "AtoB", content, [str(style)], str(tmp_path / "cmp"), size=16, steps=1)
     report = compare(replace(opts, backbone="lite0", device="cpu", progress=False))
     assert [row.name for row in report.rows] == [good.stem]
-    assert report.skipped == [f"{tmp_path / 'thin.png'} is 16x1 px at --size 16: too thin to measure"]
+    thin = tmp_path / "thin.png"
+    assert report.skipped == [f"{thin} is 16x1 px at --size 16: too thin to measure; give a larger --size"]
 
 
 def test_an_empty_target_folder_is_refused_before_any_work(tmp_path, monkeypatch):

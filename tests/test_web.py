@@ -1597,3 +1597,42 @@ def test_a_style_image_too_thin_for_the_backbone_is_named_once_on_the_page(tmp_p
         'a larger "long side (px)", or "backbone (auto: vgg19 if its weights are cached, else '
         'lite0, which is shipped)": lite0'
     ), message
+
+
+def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path, monkeypatch):
+    """The Compare tab ran Gatys and the CycleGAN on a photo of 64x2 px at the long side, then said "SSIM needs
+    images of at least 3x3 pixels, got 2x64", naming neither the photo nor the slider (`cyclegan compare`
+    names and skips such an image before its work)."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import torch
+
+    from cyclegan.config import resolve
+    from cyclegan.models import build_networks
+    from cyclegan.run_files import FORMAT
+    from cyclegan.style import gatys
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    cfg = resolve({"ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32})
+    ckpt = tmp_path / "tiny.pt"
+    torch.save(
+        {
+            "format": FORMAT,
+            "config": cfg.to_dict(),
+            "step": 1,
+            "models": {k: m.state_dict() for k, m in build_networks(cfg).items()},
+        },
+        ckpt,
+    )
+    app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
+    ran: list[int] = []
+    monkeypatch.setattr(gatys, "check_sides", lambda *a: ran.append(1))
+    comparison = next(f for f in app.fns.values() if f.name == "compare")
+    thin, style = str(_png(tmp_path / "thin.png", 200, 5)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
+    with pytest.raises(gr.Error) as e:
+        comparison.fn(thin, "tiny.pt", "AtoB", [style], "lite0", 64, 10)
+    assert (
+        str(e.value.message)
+        == 'the photo is 64x2 px at "long side (px)": 64: too thin to measure; give a larger "long side (px)"'
+    )
+    assert ran == []

@@ -345,6 +345,15 @@ def caveats(gatys_backbone: str, inputs: Inputs, n_images: int, refs_per_image: 
 # --- the comparison --------------------------------------------------------------------------------------
 
 
+def check_measurable(name: object, im: Image.Image, size: int) -> None:
+    """Refuse, before the two methods' work, a content image resized too thin for SSIM (MIN_SIDE): it raised a
+    ValueError traceback (the web page's Compare tab a line saying nothing of its long side) after both ran."""
+    if min(im.size) < MIN_SIDE:
+        raise CycleGANError(
+            f"{name} is {im.width}x{im.height} px at --size {size}: too thin to measure; give a larger --size"
+        )
+
+
 @keyword_names({"--style-size": "--size"})  # `stylize`'s flag: here --size scales the references too
 def _compare_one(
     path: Path,
@@ -363,8 +372,7 @@ def _compare_one(
     """CycleGAN and Gatys on one content image: its row of figures and its images (method -> (1, 3, H, W)
     in [0, 1]), written under out/images/. Raises CycleGANError naming an image that cannot be read."""
     im = resize_long_side(read_image(path, max_pixels=opts.max_pixels), opts.size)
-    if min(im.size) < MIN_SIDE:  # SSIM raised a ValueError traceback, after the two methods' work
-        raise CycleGANError(f"{path} is {im.width}x{im.height} px at --size {opts.size}: too thin to measure")
+    check_measurable(path, im, opts.size)
     x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
     # Gatys first: its memory check refuses a size the device cannot hold (a generator's forward pass takes less)
     # before the generator runs at it; at --size 4096 the translation took the memory first, and was killed

@@ -98,7 +98,7 @@ class CompareTab:
         `cyclegan compare` measures: seconds, SSIM (Y) and feature distance to the input, Gram distance to
         the references. Returns (gallery input | CycleGAN | Gatys, a table of the figures)."""
         # on first use (torch): the page is up before these load
-        from ..compare import METRICS_BACKBONE, measure, translate_timed
+        from ..compare import METRICS_BACKBONE, check_measurable, measure, translate_timed
         from ..data.io import resize_long_side
         from ..style import GatysOptions, load_image_01, stylize, to_pil_01
 
@@ -109,6 +109,7 @@ class CompareTab:
             raise CycleGANError("upload at least one style reference (an image of the target domain) for Gatys")
         size, steps = int(size), int(steps)
         im = resize_long_side(engine.image(photo), size)
+        check_measurable("the photo", im, size)  # before Gatys' minutes, not after
         refs = engine.references(styles, size)  # at the size Gatys and the Gram distance scale them to
         G = engine.generator(key, direction)
         name, gatys_net, metrics_net = engine.style_backbones(backbone)
