@@ -446,3 +446,25 @@ def test_a_reference_too_thin_for_the_backbone_names_compares_size(checkpoint, t
     with pytest.raises(CycleGANError) as e:
         compare(replace(opts, steps=1, backbone="lite0", device="cpu", progress=False))
     assert "need 16 px a side: a larger --size, or --backbone lite0" in str(e.value)
+
+
+def test_sigterm_before_the_first_image_is_compared_exits_143(checkpoint, tmp_path, monkeypatch, capsys):
+    """SIGTERM during the first image: nothing to keep, so the interrupt went on to the top level, which said
+    "interrupted" and exited 130, as for Ctrl-C; a batch scheduler's stop is said as one, with status 143."""
+    from cyclegan import compare as compare_module
+    from cyclegan.cli import main
+    from cyclegan.process import Terminated
+
+    content = make_images(tmp_path / "content", 2, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    out = tmp_path / "cmp"
+
+    def terminated(image, path):  # as `terminate_as_interrupt`'s handler raises it, at the first image's input
+        raise Terminated
+
+    monkeypatch.setattr(compare_module, "save_image", terminated)
+    args = ["--checkpoint", str(checkpoint), "--direction", "AtoB", "--content", *map(str, content)]
+    args += ["--style", str(style[0]), "--out", str(out), "--size", "24", "--steps", "1", "--backbone", "lite0"]
+    assert main(["compare", *args, "--device", "cpu", "--no-progress"]) == 143
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "terminated"
+    assert not (out / "report.json").exists()

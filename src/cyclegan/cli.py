@@ -185,7 +185,12 @@ def main(argv: list[str] | None = None) -> int:
             pass
     try:
         return _main(sys.argv[1:] if argv is None else argv)
-    except KeyboardInterrupt:  # while the modules load, or in a command that does not catch it
+    except KeyboardInterrupt as e:  # while the modules load, or in a command that does not catch it
+        from .process import Terminated  # torch-free; a SIGTERM `process.terminate_as_interrupt` raised
+
+        if isinstance(e, Terminated):  # `compare` stopped before its first image: a scheduler's stop, not a Ctrl-C
+            print("terminated", file=sys.stderr)
+            return 143
         print("interrupted", file=sys.stderr)
         return 130
     except Exception:
