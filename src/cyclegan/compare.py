@@ -40,7 +40,7 @@ from .errors import CycleGANError
 from .evaluate.distances import feature_distance, kid_input, kid_lite0
 from .evaluate.features import load_lite0
 from .evaluate.metrics import ssim_y
-from .evaluate.runner import FOREIGN_SIZE
+from .evaluate.runner import working_size
 from .execution import resolve_device
 from .files import check_outputs, claim_folder, removed_on_failure, unique_stems, write_atomic
 from .inference import is_out_of_memory, keyword_names, translate_tensor
@@ -437,15 +437,15 @@ def earlier_images(out: Path) -> set[Path]:
 
 
 def generator_and_size(opts: CompareOptions) -> tuple[nn.Module, int]:
-    """The generator (on the CPU) and the long side to compare at: --size, else the training size the run's
-    checkpoint records (as `evaluate`), else FOREIGN_SIZE. One read of the file."""
+    """The generator (on the CPU) and the long side to compare at, chosen as `evaluate` chooses it
+    (`working_size`: --size, else the run's training size, else 256). One read of the file."""
     path = checkpoint_path(opts.checkpoint)
     ckpt = load_file(path)
     with torch.random.fork_rng(devices=[]):  # building draws initial weights: the seed stays the caller's
         G = generator_from(ckpt, opts.direction, source=str(path), ema=opts.ema)
     ours = isinstance(ckpt, dict) and ckpt.get("format") == FORMAT
     trained = config_from_dict(ckpt["config"], source=str(path)).data.size if ours else None
-    return G, opts.size or trained or FOREIGN_SIZE
+    return G, working_size(opts.size, trained)
 
 
 def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:

@@ -610,8 +610,14 @@ def _generators(ckpt_file: Path, opts: EvalOptions) -> _Generators:
 
 
 def _eval_size(opts: EvalOptions, loaded: _Generators) -> int:
-    """The size a checkpoint is evaluated at: --size, else its training size, else FOREIGN_SIZE."""
-    return opts.size or loaded.train_size or FOREIGN_SIZE
+    """The size a checkpoint is evaluated at (`working_size`)."""
+    return working_size(opts.size, loaded.train_size)
+
+
+def working_size(size: int | None, train_size: int | None) -> int:
+    """The long side a generator is evaluated at, and `compare`d at: `size` (--size) given, else the training size
+    its checkpoint records, else FOREIGN_SIZE (a generator file of another project records none)."""
+    return size or train_size or FOREIGN_SIZE
 
 
 def _holds_both(obj: Any) -> bool:
