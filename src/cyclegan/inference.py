@@ -109,7 +109,8 @@ def keyword_names(names: dict[str, str | None]):
     (flag -> keyword) they name. The options' checks name `cyclegan translate`'s flags, so
     `translate(G, im, tile=5)` answered "option '--tile' 5 is under ...", a flag the caller never typed.
     A flag mapped to None is one the caller has no way to set: an alternative naming it is dropped
-    (`errors.without_alternatives`)."""
+    (`errors.without_alternatives`). A command whose own flag sets `stylize`'s maps that flag to its own the
+    same way (`compare`: --style-size to --size; `bench --task style`: --size to --style-sizes)."""
     flags = sorted((f for f in names if names[f] is not None), key=len, reverse=True)  # --tile-overlap first
     # A flag as a message writes it (after a space, a quote or a bracket), never inside a file's name.
     pattern = re.compile(r"(?:option )?'?(?<![^\s'(])(" + "|".join(map(re.escape, flags)) + r")(?![\w-])'?")
