@@ -2,6 +2,7 @@ import json
 import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -267,12 +268,12 @@ def test_a_stopped_demo_finished_by_train_resume_is_reported_with_its_verdict(tm
     assert saved["seconds"]["train"] is None  # it said 0.0 s
 
 
-def test_a_demo_stopped_before_its_first_checkpoint_runs_again_without_overwrite(tmp_path, capsys, monkeypatch):
-    """Stopped before training wrote anything, the folder holds the rendering and the demo's record (demo.json):
-    the same command runs the demo again (its record is not someone else's file)."""
+def demo_stopped_before_training(monkeypatch, run) -> tuple[list[str], Callable]:
+    """A tiny demo (1 step, not scored) into `run` whose training stops at once, before its first checkpoint (and
+    config.json), as a signal there does; returns its command line and the real `train`, to let it train."""
     import cyclegan.demo as demo
 
-    def stopped(cfg, *, ckpt, progress, resume_with):  # a signal before the first checkpoint (and config.json)
+    def stopped(cfg, *, ckpt, progress, resume_with):
         raise SystemExit(130)
 
     real_train = demo.train
@@ -280,8 +281,16 @@ def test_a_demo_stopped_before_its_first_checkpoint_runs_again_without_overwrite
     options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
     settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
     monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
+    return ["demo", "--out", str(run), "--device", "cpu", "--no-progress"], real_train
+
+
+def test_a_demo_stopped_before_its_first_checkpoint_runs_again_without_overwrite(tmp_path, capsys, monkeypatch):
+    """Stopped before training wrote anything, the folder holds the rendering and the demo's record (demo.json):
+    the same command runs the demo again (its record is not someone else's file)."""
+    import cyclegan.demo as demo
+
     run = tmp_path / "demo"
-    args = ["demo", "--out", str(run), "--device", "cpu", "--no-progress"]
+    args, real_train = demo_stopped_before_training(monkeypatch, run)
     with pytest.raises(SystemExit):
         main(args)
     assert f"the demo stopped before its report: cyclegan demo --out {run} runs it again" in capsys.readouterr().err
@@ -300,23 +309,16 @@ def test_a_demo_stopped_before_its_first_checkpoint_reuses_its_whole_rendering(t
     was complete: it is reused when it is the recorded rendering, unchanged; changed, it is rendered again."""
     import cyclegan.demo as demo
 
-    def stopped(cfg, *, ckpt, progress, resume_with):
-        raise SystemExit(130)
-
     rendered = []
 
     def write_dataset(opts):
         rendered.append(opts.out)
         return real_write(opts)
 
-    real_train, real_write = demo.train, demo.write_dataset
-    monkeypatch.setattr(demo, "train", stopped)
-    monkeypatch.setattr(demo, "write_dataset", write_dataset)
-    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
-    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
-    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
     run = tmp_path / "demo"
-    args = ["demo", "--out", str(run), "--device", "cpu", "--no-progress"]
+    args, real_train = demo_stopped_before_training(monkeypatch, run)
+    real_write = demo.write_dataset
+    monkeypatch.setattr(demo, "write_dataset", write_dataset)
     for _ in range(2):
         with pytest.raises(SystemExit):
             main(args)
