@@ -93,6 +93,7 @@ def test_fast_demo_end_to_end(tmp_path, capsys, monkeypatch):
     assert saved["verdict"]["metric"] == "psnr" and (tmp_path / "demo" / "best.pt").is_file()
     assert 0 < saved["seconds"]["evaluation"] < saved["seconds"]["train"]
     assert "Scores while training" in html and "<polyline" in html
+    assert "Failure warnings: none." in html  # the watcher's count, named as `train`'s verdict names it
     # the demo's own options on top of the preset reach the trained run's config
     assert saved["config"]["model"]["d_layers"] == 2 and saved["config"]["train"]["pool_size"] == 0
 
