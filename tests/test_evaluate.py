@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -792,6 +793,34 @@ def test_an_evaluation_that_fails_leaves_none_of_its_new_images(tmp_path, monkey
     with pytest.raises(KeyboardInterrupt):
         runner.evaluate_checkpoints(opts)
     assert sorted(p.relative_to(saved).as_posix() for p in saved.rglob("*")) == ["AtoB", "AtoB/scene_00.png"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_stops_an_evaluation_as_ctrl_c_does(tmp_path):
+    """A batch scheduler's SIGTERM killed `cyclegan evaluate` at once: its --save-images folder was left half made
+    (the next run stopped at 'exists'). Now it is removed as on Ctrl-C, and the command says so: exit 143."""
+    import subprocess
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    saved = tmp_path / "saved"
+    script = f"""
+import os, signal, sys
+import cyclegan.evaluate.runner as r
+from cyclegan.cli import main
+real = r._identity_l1
+def identity_l1(*a, **k):  # after the first direction's translations were saved
+    os.kill(os.getpid(), signal.SIGTERM)
+    return real(*a, **k)
+r._identity_l1 = identity_l1
+sys.exit(main(["evaluate", "--checkpoint", {str(ckpt)!r}, "--data", {str(tmp_path / "data")!r},
+               "--save-images", {str(saved)!r}, "--no-progress"]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 143, done.stderr[-2000:]
+    assert done.stderr.endswith("terminated\n") and "Traceback" not in done.stderr
+    assert not saved.exists()
 
 
 def test_one_direction_of_a_two_generator_file_needs_only_that_generator(tmp_path):

@@ -4,6 +4,7 @@ matrices, the Gatys optimisation and the `cyclegan stylize` command. Tiny images
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -282,6 +283,33 @@ def test_a_size_past_4096_is_refused_before_any_work(tmp_path, capsys):
     assert main(["stylize", *args]) == 2
     assert "option '--size' must be > 0 and <= 4096, got 100000" in capsys.readouterr().err
     assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_stops_stylize_as_ctrl_c_does(tmp_path):
+    """A batch scheduler's SIGTERM killed `cyclegan stylize` without a word; now it stops as Ctrl-C does, writes
+    nothing, and says so: exit 143."""
+    import subprocess
+
+    content = _image(tmp_path / "c.png", 40, 40, seed=1)
+    out = tmp_path / "o.png"
+    script = f"""
+import os, signal, sys
+import cyclegan.style.gatys as g
+from cyclegan.cli import main
+real = g.initial_image
+def initial_image(*a, **k):  # the optimisation about to start
+    os.kill(os.getpid(), signal.SIGTERM)
+    return real(*a, **k)
+g.initial_image = initial_image
+sys.exit(main(["stylize", "--content", {str(content)!r}, "--style", {str(content)!r}, "--size", "32",
+               "--backbone", "lite0", "--steps", "5", "--out", {str(out)!r}, "--no-progress"]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 143, done.stderr[-2000:]
+    assert done.stderr.endswith("terminated\n") and "Traceback" not in done.stderr
+    assert not out.exists()
 
 
 class _RunsCode:

@@ -276,7 +276,8 @@ def run_evaluate(opts, _: argparse.Namespace) -> int:
     from .evaluate.runner import evaluate_checkpoints  # on use
     from .report import format_curve, format_table  # on use
 
-    reports = evaluate_checkpoints(opts)
+    with process.terminate_as_interrupt():  # a scheduler's SIGTERM: the new images removed as on Ctrl-C, exit 143
+        reports = evaluate_checkpoints(opts)
     command = command_line("evaluate", opts)
     for report in reports:
         report["command"] = command
@@ -339,7 +340,8 @@ def _written_last(result: dict, path: str, flag: str, what: str) -> Path:
 def run_stylize(opts, _: argparse.Namespace) -> int:
     from .style import run_stylize as stylize  # on use
 
-    result = stylize(opts)
+    with process.terminate_as_interrupt():  # a scheduler's SIGTERM: nothing half-written, exit 143 (not killed)
+        result = stylize(opts)
     w, h = result.image.size
     n = len(result.losses)
     steps = f"{n} step{'' if n == 1 else 's'}, {result.seconds:.1f} s"  # `--steps 1` said "1 steps"
