@@ -48,8 +48,7 @@ class EvalOptions(Options):
     save_images: str | None = opt(
         None,
         "write the translations as scored, at the evaluation size (DIR/AtoB/*.png; DIR/NN_stepS/AtoB/ with several "
-        "checkpoints), "
-        "and sample grids",
+        "checkpoints, NN_step_unknown for a file without a step), and sample grids",
         metavar="DIR",
     )
     size: int | None = opt(
