@@ -14,6 +14,19 @@ from cyclegan.cli import main
 from cyclegan.data.synthetic import SyntheticOptions, render, scene_for, write_dataset
 from cyclegan.demo import DemoOptions, DemoSettings, run_demo, score
 
+# the smallest demo that runs every phase: one training step on two scenes per domain, one test scene
+ONE_STEP = DemoSettings(
+    train_count=2, test_count=1, grid_rows=1, options={"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
+)
+
+
+def one_step_demo(monkeypatch, run: Path) -> list[str]:
+    """`cyclegan demo --out run` as ONE_STEP (the demo's settings for this test); returns its command line."""
+    import cyclegan.demo as demo
+
+    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": ONE_STEP})
+    return ["demo", "--out", str(run), "--device", "cpu", "--no-progress"]
+
 
 def test_renderer_is_deterministic_and_styles_differ_by_region():
     a = render(scene_for(7, 3), "summer", 48)
@@ -187,9 +200,7 @@ def test_demo_never_writes_into_a_data_folder_of_someone_else(tmp_path, capsys):
     stopped = tmp_path / "stopped"
     (stopped / "data" / "trainA").mkdir(parents=True)
     (stopped / "data" / "trainA" / "00000.png").write_bytes(b"\x89PNG half")
-    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
-    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
-    run_demo(DemoOptions(str(stopped), minutes=None, device="cpu", precision="fp32", progress=False), settings=settings)
+    run_demo(DemoOptions(str(stopped), minutes=None, device="cpu", precision="fp32", progress=False), settings=ONE_STEP)
     assert (stopped / "report.json").is_file()
 
 
@@ -279,10 +290,7 @@ def demo_stopped_before_training(monkeypatch, run) -> tuple[list[str], Callable]
 
     real_train = demo.train
     monkeypatch.setattr(demo, "train", stopped)
-    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
-    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
-    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
-    return ["demo", "--out", str(run), "--device", "cpu", "--no-progress"], real_train
+    return one_step_demo(monkeypatch, run), real_train
 
 
 def test_a_demo_stopped_before_its_first_checkpoint_runs_again_without_overwrite(tmp_path, capsys, monkeypatch):
@@ -387,13 +395,8 @@ def test_a_stopped_demo_whose_files_went_is_one_line_when_reported_again(tmp_pat
     (FileNotFoundError, torch.stack of no image)."""
     import shutil
 
-    import cyclegan.demo as demo
-
-    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
-    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
-    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
     run = tmp_path / "demo"
-    args = ["demo", "--out", str(run), "--device", "cpu", "--no-progress"]
+    args = one_step_demo(monkeypatch, run)
     assert main(args) == 0
     (run / "report.json").unlink()  # as a demo stopped after its training: reported when run again
     capsys.readouterr()
@@ -437,11 +440,8 @@ def test_an_overwrite_stopped_halfway_leaves_a_folder_the_demo_still_takes(tmp_p
     someone else's files, and the demo refused it even with --overwrite."""
     import cyclegan.demo as demo
 
-    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
-    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
-    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": settings})
     run = tmp_path / "demo"
-    args = ["demo", "--out", str(run), "--device", "cpu", "--no-progress"]
+    args = one_step_demo(monkeypatch, run)
     assert main(args) == 0
     real_rmtree = demo.shutil.rmtree
 
@@ -468,10 +468,8 @@ def test_report_json_is_written_last_as_the_mark_of_a_finished_demo(tmp_path, mo
 
     real = demo.write_atomic
     monkeypatch.setattr(demo, "write_atomic", write_atomic)
-    options = {"size": 32, "steps": 1, "ngf": 8, "ndf": 8, "eval_every": 0}
-    settings = DemoSettings(train_count=2, test_count=1, grid_rows=1, options=options)
     opts = DemoOptions(str(tmp_path / "demo"), minutes=None, device="cpu", precision="fp32", progress=False)
-    run_demo(opts, settings=settings)
+    run_demo(opts, settings=ONE_STEP)
     assert written[-2:] == ["report.html", "report.json"]
 
 
