@@ -603,6 +603,18 @@ def test_a_pretrained_model_that_cannot_be_fetched_names_what_serve_takes(tmp_pa
     assert "cannot reach" in err and "$CYCLEGAN_PRETRAINED_URL" in err and "--base-url" not in err
 
 
+def never_launched(monkeypatch, tmp_path: Path) -> None:
+    """Gradio quiet and offline (its files under tmp_path), and the page's launch a test failure: for checks that
+    must refuse a start before any page is built or served."""
+    from cyclegan.web import app as app_module
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    for name in ("GRADIO_ANALYTICS_ENABLED", "GRADIO_SSR_MODE", "GRADIO_MCP_SERVER"):
+        monkeypatch.setenv(name, "False")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setattr(app_module, "launch", lambda *a, **k: pytest.fail("the page was started"))
+
+
 def test_a_device_that_cannot_run_is_refused_when_the_server_starts(tmp_path, capsys, monkeypatch):
     """`cyclegan serve --device cuda` on a machine without CUDA (or `--device foo`) started the page, and every
     visitor's job then failed with "option 'device': ...", a line only the operator can act on. Now the
@@ -611,13 +623,8 @@ def test_a_device_that_cannot_run_is_refused_when_the_server_starts(tmp_path, ca
     import torch
 
     from cyclegan.cli import main
-    from cyclegan.web import app as app_module
 
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
-    for name in ("GRADIO_ANALYTICS_ENABLED", "GRADIO_SSR_MODE", "GRADIO_MCP_SERVER"):
-        monkeypatch.setenv(name, "False")
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    monkeypatch.setattr(app_module, "launch", lambda *a, **k: pytest.fail("the page was started"))
+    never_launched(monkeypatch, tmp_path)
     devices = [("foo", "unknown device 'foo'")]
     if not torch.cuda.is_available():
         devices.append(("cuda", "CUDA was asked for but this PyTorch sees no CUDA GPU"))
@@ -647,13 +654,8 @@ def test_an_address_serve_cannot_listen_on_is_named_with_the_reason(tmp_path, ca
     before the page is built, and the one line says what is wrong with it."""
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.cli import main
-    from cyclegan.web import app as app_module
 
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
-    for name in ("GRADIO_ANALYTICS_ENABLED", "GRADIO_SSR_MODE", "GRADIO_MCP_SERVER"):
-        monkeypatch.setenv(name, "False")
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    monkeypatch.setattr(app_module, "launch", lambda *a, **k: pytest.fail("the page was started"))
+    never_launched(monkeypatch, tmp_path)
     assert main(["serve", "--runs", str(tmp_path), "--host", "nonexistent.invalid"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: option '--host': cannot resolve nonexistent.invalid (") and err.count("\n") == 1
