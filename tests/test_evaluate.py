@@ -489,6 +489,24 @@ def test_kid_heading_shows_a_std_only_where_there_is_one():
     assert kid_line.startswith("kid_lite0 (± std)") and "0.0123 ± 0.0020" in kid_line
 
 
+def test_the_table_says_where_the_truth_comes_from():
+    """Truth rows pair files by name; folders that merely share names (1.jpg, 2.jpg, ... in both) pair as well,
+    and the table printed "PSNR vs truth" without a word of what it compared with."""
+    from cyclegan.report import format_table
+
+    row = {"fd_lite0": 12.5, "kid_lite0": 0.01, "kid_lite0_std": 0.0, "kid_subsets": 1, "kid_subset_size": 8}
+    head = {"checkpoint": "run/best.pt", "step": 10, "preset": "fast", "train_size": 64, "eval_size": 64}
+    more = {"data": "data", "split": "test", "backbone": "lite0", "backbone_note": "Lite0"}
+    paired = {"AtoB": {**row, "n_target": 40, "n_pairs": 40, "truth_psnr": 25.0}, "BtoA": {**row, "n_target": 60}}
+    paired["BtoA"].update(n_pairs=40, truth_psnr=24.0)
+    lines = format_table({**head, **more, "directions": paired}).splitlines()
+    truth = [line for line in lines if line.startswith("truth:")]
+    assert len(truth) == 1 and "same name" in truth[0] and "AtoB 40 pairs," in truth[0]
+    assert "BtoA 40 pairs of 60 targets" in truth[0] and "unpaired" in truth[0]
+    unpaired = format_table({**head, **more, "directions": {"AtoB": dict(row)}})
+    assert "truth:" not in unpaired
+
+
 def test_a_size_below_ssims_window_is_refused_by_its_option(tmp_path, capsys):
     """--size 2 ran the whole evaluation, then ended in a ValueError traceback from SSIM (at least 3x3)."""
     from cyclegan.cli import main

@@ -86,6 +86,24 @@ def _fmt(row: dict[str, Any], key: str, kid_name: str) -> str:
     return f"{v:.2f}"
 
 
+def _truth_lines(directions: dict[str, dict[str, Any]]) -> list[str]:
+    """What the truth rows compare with: the file of the same name in the other folder. Said because folders
+    that merely share names (unpaired photos numbered 1.jpg, 2.jpg, ... in both) pair just the same, and the
+    table gave "PSNR vs truth" for them without a word of where the truth came from."""
+    paired = {d: row for d, row in directions.items() if "n_pairs" in row}
+    if not paired:
+        return []
+    counts = ", ".join(
+        f"{d} {row['n_pairs']} pairs"
+        + (f" of {row['n_target']} targets" if row.get("n_target", 0) > row["n_pairs"] else "")
+        for d, row in paired.items()
+    )
+    return [
+        f"truth: each test image's file of the same name in the other domain's folder ({counts}); "
+        "meaningless for unpaired folders whose files merely share names"
+    ]
+
+
 def format_table(report: dict[str, Any]) -> str:
     """An evaluation report as a plain-text table: one row per metric, one column per direction."""
     dirs = list(report["directions"])
@@ -110,6 +128,7 @@ def format_table(report: dict[str, Any]) -> str:
         ),
         f"backbone {report['backbone']}: {report['backbone_note']}",
         *([f"read {report['layout']}"] if report.get("layout", "").startswith("aligned") else []),
+        *_truth_lines(report["directions"]),
         "",
         "  ".join([f"{'metric':<{w0}}", *(f"{d:>{w}}" for d, w in zip(dirs, wc, strict=True))]),
     ]
