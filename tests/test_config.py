@@ -230,6 +230,33 @@ def test_a_mistyped_option_gets_its_commands_usage_and_the_nearest_option(
     assert err.rstrip().endswith(f"({hint})")
 
 
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["trian", "--steps", "3"], "no command 'trian' in cyclegan: did you mean 'train'? (see cyclegan --help)"),
+        (["datasets", "synthtic"], "did you mean 'synthetic'? (see cyclegan datasets --help)"),
+        (["pretrained", "lst"], "did you mean 'list'? (see cyclegan pretrained --help)"),
+    ],
+)
+def test_a_mistyped_command_gets_the_nearest_one(argv, hint, capsys):
+    """argparse listed every choice ("invalid choice: 'trian' (choose from 'train', 'translate', ...)") and named
+    none; options already got their nearest one, commands did not."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.rstrip().endswith(hint) and len(err.strip().splitlines()) == 1
+
+
+def test_a_closed_pipe_is_not_a_traceback():
+    """`cyclegan datasets list | head -1`: the reader leaves, and Python printed a BrokenPipeError traceback
+    (or "Exception ignored ... BrokenPipeError" at exit)."""
+    run = subprocess.Popen(
+        [sys.executable, "-m", "cyclegan", "datasets", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    run.stdout.close()  # before the command writes: its first write or its flush meets a closed pipe
+    err = run.stderr.read().decode()
+    assert run.wait(timeout=60) == 141 and err == "", err
+
+
 @pytest.mark.parametrize("command", list(_all_commands()), ids=" ".join)
 def test_no_parser_takes_a_prefix_of_an_option(command):
     """Every parser the command line goes through, sub-parsers included (they do not inherit allow_abbrev)."""

@@ -12,6 +12,7 @@ while the modules load ends in one line ("interrupted", status 130) instead of a
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -137,13 +138,35 @@ def _as_typed(message: str, p: argparse.ArgumentParser, argv: Sequence[str]) -> 
     return re.sub(r"option '([a-z][a-z0-9_]*)'(?! in ')", flag, message)
 
 
+def _misspelt_command(argv: Sequence[str], commands) -> str | None:
+    """ "did you mean" for a mistyped command or action (`cyclegan trian`, `cyclegan datasets synthtic`), which
+    argparse refused with the whole list of choices and no nearest one; None when nothing is close."""
+    from .errors import nearest
+
+    words = [a for a in argv[:2] if not a.startswith("-")]
+    if not words:
+        return None
+    prog, names = "cyclegan", commands
+    if words[0] in commands:
+        if isinstance(commands[words[0]], dict) and len(words) > 1 and words[1] not in commands[words[0]]:
+            prog, names, words = f"cyclegan {words[0]}", commands[words[0]], words[1:]
+        else:
+            return None
+    close = nearest(words[0], names)
+    return f"no command '{words[0]}' in {prog}: did you mean '{close}'? (see {prog} --help)" if close else None
+
+
 def _main(argv: list[str]) -> int:
     from . import process
+    from .commands import COMMANDS
     from .errors import CycleGANError, escape
     from .options import from_namespace
 
     process.set_openmp_wait_policy()
     parser = args = None
+    if message := _misspelt_command(argv, COMMANDS):
+        print(f"error: {escape(message)}", file=sys.stderr)
+        return 2
     try:
         parser = build_parser(argv)
         args, unknown = parser.parse_known_args(argv)
@@ -184,7 +207,12 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:  # not the main thread
             pass
     try:
-        return _main(sys.argv[1:] if argv is None else argv)
+        code = _main(sys.argv[1:] if argv is None else argv)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not in Python's exit ("Exception ignored")
+        return code
+    except BrokenPipeError:  # `cyclegan datasets list | head`: the reader left; a traceback told nothing
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit fails again
+        return 141  # as a shell reports a process ended by SIGPIPE
     except KeyboardInterrupt as e:  # while the modules load, or in a command that does not catch it
         from .process import Terminated  # torch-free; a SIGTERM `process.terminate_as_interrupt` raised
 
