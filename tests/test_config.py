@@ -213,6 +213,8 @@ def test_top_level_help_lists_every_command(capsys):
             "did you mean --count?",
         ),
         (["--vers"], "cyclegan", "did you mean --version?"),
+        # a required option missing hid the typo that missed it: "required: --checkpoint, --out"
+        (["translate", "--chekpoint", "x", "--out", "o", "in.png"], "cyclegan translate", "did you mean --checkpoint?"),
         # the demo's budget is --minutes, training's --time-limit: each named for the other
         (["train", "--minutes", "2"], "cyclegan train", "did you mean --time-limit?"),
         (["demo", "--time-limit", "2"], "cyclegan demo", "did you mean --minutes?"),

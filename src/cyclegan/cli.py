@@ -118,6 +118,24 @@ def _unrecognized(p: argparse.ArgumentParser, unknown: list[str]) -> None:
     p.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
 
 
+def _refuse_unknown_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """Unknown `--flags` refused with the nearest option before parsing: argparse's check of required options
+    comes first, so `translate --chekpoint X` said "required: --checkpoint" and not a word of the typo."""
+    import argparse
+
+    p = parser
+    for word in argv:  # down to the command's own parser
+        subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs or word not in subs[0].choices:
+            break
+        p = subs[0].choices[word]
+    known = {o for a in p._actions for o in a.option_strings}
+    typed = list(argv[: argv.index("--")] if "--" in argv else argv)
+    unknown = [w for w in typed if w.startswith("--") and w.split("=", 1)[0] not in known]
+    if unknown and p is not parser:
+        _unrecognized(p, unknown)
+
+
 def _as_typed(message: str, p: argparse.ArgumentParser, argv: Sequence[str]) -> str:
     """`message` with each option the user typed on the command line named by its flag (`option
     '--log-every'`) where the message names it by its config key (`option 'log_every'`, as the config
@@ -169,6 +187,7 @@ def _main(argv: list[str]) -> int:
         return 2
     try:
         parser = build_parser(argv)
+        _refuse_unknown_flags(parser, argv)
         args, unknown = parser.parse_known_args(argv)
         if unknown:  # the command's own usage and a hint, not the top level's "usage: cyclegan COMMAND ..."
             _unrecognized(getattr(args, "command_parser", parser), unknown)
