@@ -242,6 +242,8 @@ def test_a_demo_stopped_while_training_goes_on_from_its_checkpoint_when_run_agai
     again = f"cyclegan demo --out {shlex.quote(str(run))}"
     err = capsys.readouterr().err  # one instruction: training's own (cyclegan train --resume) was printed above it
     assert f"checkpoint saved to {run / 'checkpoint.pt'}. Continue with: {again}\n" in err
+    # stopped before the steps were fitted to --minutes: 6 is only their cap ("3/5000" read as 5000 steps to go)
+    assert "stopped at step 3 (of at most 6, not yet fitted to the time limit); checkpoint saved" in err
     assert "cyclegan train" not in err and err.count("cyclegan demo") == 1
     assert main([*args, "--seed", "3"]) == 2  # other training options: that run is not theirs
     assert "trained with other options (--seed 0) that stopped before its report" in capsys.readouterr().err
