@@ -392,6 +392,36 @@ def test_a_demo_stopped_after_its_training_reports_when_run_again_without_traini
     assert "already holds a demo run: pass --overwrite" in capsys.readouterr().err
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_sigterm_while_the_demo_scores_keeps_its_trained_run_and_names_the_command(tmp_path, capsys, monkeypatch):
+    """A batch scheduler's SIGTERM after training, while the demo scored: it ended the process at once, without a
+    word of the trained run kept nor of the command that reports on it."""
+    import signal
+
+    import cyclegan.demo as demo
+
+    run = tmp_path / "demo"
+    args = one_step_demo(monkeypatch, run)
+    real_load = demo.load_generator
+
+    def terminated(*a, **k):
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            pytest.fail("a SIGTERM here ends the demo at once, without a word")
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real_load(*a, **k)
+
+    monkeypatch.setattr(demo, "load_generator", terminated)
+    assert main(args) == 143
+    err = capsys.readouterr().err
+    assert f"the demo stopped before its report: cyclegan demo --out {run} reports on its trained run" in err
+    assert err.strip().endswith("terminated") and "Traceback" not in err
+    assert (run / "checkpoint.pt").is_file() and not (run / "report.json").exists()
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is the command's alone
+    monkeypatch.setattr(demo, "load_generator", real_load)
+    monkeypatch.setattr(demo, "train", lambda *a, **k: pytest.fail("trained again"))
+    assert main(args) == 0 and (run / "report.json").is_file()
+
+
 def test_a_stopped_demo_whose_files_went_is_one_line_when_reported_again(tmp_path, capsys, monkeypatch):
     """Reported when run again, a demo reads its log and test scenes anew: gone since, they were a traceback
     (FileNotFoundError, torch.stack of no image)."""
