@@ -322,9 +322,9 @@ def test_a_demo_stopped_before_its_first_checkpoint_reuses_its_whole_rendering(t
 
     rendered = []
 
-    def write_dataset(opts):
+    def write_dataset(opts, **kw):
         rendered.append(opts.out)
-        return real_write(opts)
+        return real_write(opts, **kw)
 
     run = tmp_path / "demo"
     args, real_train = demo_stopped_before_training(monkeypatch, run)
@@ -340,6 +340,41 @@ def test_a_demo_stopped_before_its_first_checkpoint_reuses_its_whole_rendering(t
     assert len(rendered) == 2 and (run / "data" / "trainB" / "00003.png").is_file()
     monkeypatch.setattr(demo, "train", real_train)
     assert main(args) == 0 and len(rendered) == 2 and (run / "report.json").is_file()
+
+
+def test_a_demo_whose_rendering_was_stopped_halfway_keeps_the_scenes_it_wrote(tmp_path, capsys, monkeypatch):
+    """Stopped while rendering (Ctrl-C), the demo rendered its whole world again when run again (~35 s), and killed
+    there (kill -9: a write's temporary file left in data/), it refused its own folder as someone else's files."""
+    import cyclegan.data.synthetic as synthetic
+
+    rendered = []
+
+    def render(*a, **k):
+        if stop_at and len(rendered) == stop_at:
+            raise KeyboardInterrupt
+        rendered.append(a[1])
+        return real_render(*a, **k)
+
+    real_render, stop_at = synthetic.render, 3
+    monkeypatch.setattr(synthetic, "render", render)
+    run = tmp_path / "demo"
+    args = one_step_demo(monkeypatch, run)
+    assert main(args) == 130
+    assert len(list((run / "data").rglob("*.png"))) == 3
+    (run / "data" / "trainB" / ".00003.png.abcd1234.tmp").write_bytes(b"\x89PNG cut short")  # a killed write's
+    rendered.clear()
+    stop_at = 0
+    capsys.readouterr()
+    assert main(args) == 0 and (run / "report.json").is_file()
+    assert "the demo's rendering was stopped halfway; keeping its 3 whole scenes" in capsys.readouterr().out
+    assert len(rendered) == 3  # of 6: 2 scenes per domain and one test scene in both
+    assert not (run / "data" / "trainB" / ".00003.png.abcd1234.tmp").exists()
+    # the scenes kept and rendered are the world's, as a rendering at once writes it
+    whole = synthetic.write_dataset(SyntheticOptions(str(tmp_path / "whole"), size=32, count=2, test_count=1))
+    assert sorted(p.relative_to(whole) for p in whole.rglob("*")) == sorted(
+        p.relative_to(run / "data") for p in (run / "data").rglob("*")
+    )
+    assert all(p.read_bytes() == (run / "data" / p.relative_to(whole)).read_bytes() for p in whole.rglob("*.png"))
 
 
 def test_a_stopped_demo_of_other_minutes_names_them_as_given(tmp_path):

@@ -29,7 +29,7 @@ from .demo_options import DemoOptions
 from .errors import CycleGANError, escape
 from .evaluate.metrics import psnr, ssim
 from .execution import choose_execution, resolve_device
-from .files import FolderLock, write_atomic
+from .files import FolderLock, is_atomic_temporary, remove_stale_temporaries, write_atomic
 from .inference import translate_tensor
 from .loading import load_generator
 from .report import render_demo_html, save_grid
@@ -176,9 +176,16 @@ def _only_a_rendering(data: Path) -> bool:
             continue
         if split.name not in SPLITS or split.is_symlink() or not split.is_dir():
             return False
-        if any(not re.fullmatch(r"\d+\.png", f.name) or not f.is_file() for f in split.iterdir()):
+        if any(not _rendered_name(f.name) or not f.is_file() for f in split.iterdir()):
             return False
     return True
+
+
+def _rendered_name(name: str) -> bool:
+    """A rendered scene's name, or the temporary of one that a killed rendering left (removed before rendering)."""
+    return re.fullmatch(r"\d+\.png", name) is not None or (
+        is_atomic_temporary(name) and re.fullmatch(r"\.\d+\.png\..*", name) is not None
+    )
 
 
 def _rendering(data: Path) -> str | None:
@@ -194,19 +201,20 @@ def _rendering(data: Path) -> str | None:
     return digest.hexdigest()
 
 
-def _rendered_before(run: Path, world: dict) -> bool:
-    """Whether `run/data` holds a whole rendering of `world` (size, counts, seed): the one a demo stopped before
-    its first checkpoint recorded in demo.json once rendered, unchanged since (its digest), so it is not rendered
-    again (half a minute)."""
+def _rendered_before(run: Path, world: dict) -> str | None:
+    """What `run/data` holds of a rendering of `world` (size, counts, seed), by demo.json (written before the
+    rendering, then with its digest): "whole", the one a demo stopped before its first checkpoint recorded,
+    unchanged since (its digest), not rendered again (half a minute); "part", one stopped halfway, whose whole
+    files are kept (each is written whole, and the record says they are of this world); else None."""
     try:
         recorded = json.loads((run / RECORD_NAME).read_text()).get("data")
     except (OSError, ValueError, AttributeError):
-        return False
-    return (
-        isinstance(recorded, dict)
-        and {k: v for k, v in recorded.items() if k != "sha256"} == world
-        and recorded.get("sha256") == _rendering(run / "data")
-    )
+        return None
+    if not isinstance(recorded, dict) or {k: v for k, v in recorded.items() if k != "sha256"} != world:
+        return None
+    if recorded.get("sha256") is None:
+        return "part" if _only_a_rendering(run / "data") else None
+    return "whole" if recorded["sha256"] == _rendering(run / "data") else None
 
 
 def remove_demo_run(run: Path) -> None:
@@ -392,18 +400,25 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
     if record is None:
         options = {**DEMO_OPTIONS, "seed": opts.seed, **s.options, **({"steps": opts.steps} if opts.steps else {})}
         world = {"size": options["size"], "count": s.train_count, "test_count": s.test_count, "seed": WORLD_SEED}
-        if not opts.overwrite and _rendered_before(run, world):  # a demo stopped before its first checkpoint
-            print(f"{run}: reusing the demo's rendered scenes in {run / 'data'}")
-        else:
-            write_dataset(SyntheticOptions(str(run / "data"), **world, progress=opts.progress))
+        before = None if opts.overwrite else _rendered_before(run, world)
         record = {
             "demo": _training_options(opts),
             "options": options,
             # the steps follow this machine's measured speed, so the LR schedule still ends at 0 in the minutes
             "fit_steps": bool(opts.minutes) and not opts.steps,
             "device": str(resolve_device(opts.device)),
-            "data": {**world, "sha256": _rendering(run / "data")},  # the rendering, reused if stopped before training
+            "data": {**world, "sha256": None},  # the rendering's digest once whole: reused if stopped before training
         }
+        if before == "whole":  # a demo stopped before its first checkpoint
+            print(f"{run}: reusing the demo's rendered scenes in {run / 'data'}")
+        else:
+            _write_record(run, record)  # before rendering: a rendering stopped halfway is known as this world's
+            remove_stale_temporaries(run / "data")  # a killed rendering's (this process holds the folder)
+            if before == "part":
+                kept = sum(1 for split in SPLITS for _ in (run / "data" / split).glob("*.png"))
+                print(f"{run}: the demo's rendering was stopped halfway; keeping its {kept} whole scenes")
+            write_dataset(SyntheticOptions(str(run / "data"), **world, progress=opts.progress), keep=before == "part")
+        record["data"]["sha256"] = _rendering(run / "data")
         _write_record(run, record)  # before training: a stopped demo goes on with the same options
         resumed = False
     else:
