@@ -30,6 +30,29 @@ def _flags_of(words: tuple[str, ...]) -> set[str]:
     return {s for action in parser._actions for s in action.option_strings}
 
 
+def _anchors(page: Path) -> set[str]:
+    """The anchors of a page's headings, as GitHub makes them (a repeated heading's get -1, -2, ...)."""
+    anchors, seen = set(), {}
+    for heading in re.findall(r"^#{1,6} (.+)$", re.sub(r"```.*?```", "", page.read_text(), flags=re.S), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        seen[slug] = seen.get(slug, -1) + 1
+        anchors.add(f"{slug}-{seen[slug]}" if seen[slug] else slug)
+    return anchors
+
+
+def test_every_anchor_of_a_link_between_the_docs_is_a_heading():
+    wrong, seen = [], 0
+    for page in PAGES:
+        for target, anchor in re.findall(r"\]\(([^)\s#]*)#([^)\s]+)\)", page.read_text()):
+            dest = page.parent / target if target else page
+            if dest.suffix == ".md":
+                seen += 1
+                if anchor not in _anchors(dest):
+                    wrong.append(f"{page.name}: {target}#{anchor}")
+    assert seen > 20, "too few anchors read: the pattern no longer matches the pages"
+    assert wrong == []
+
+
 def test_every_image_and_link_of_the_docs_exists():
     missing, seen = [], 0
     for page in PAGES:
