@@ -360,6 +360,7 @@ def test_a_demo_whose_rendering_was_stopped_halfway_keeps_the_scenes_it_wrote(tm
     run = tmp_path / "demo"
     args = one_step_demo(monkeypatch, run)
     assert main(args) == 130
+    assert f"the demo stopped while rendering: cyclegan demo --out {run} keeps" in capsys.readouterr().err
     assert len(list((run / "data").rglob("*.png"))) == 3
     (run / "data" / "trainB" / ".00003.png.abcd1234.tmp").write_bytes(b"\x89PNG cut short")  # a killed write's
     rendered.clear()

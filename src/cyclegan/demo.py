@@ -417,7 +417,13 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
             if before == "part":
                 kept = sum(1 for split in SPLITS for _ in (run / "data" / split).glob("*.png"))
                 print(f"{run}: the demo's rendering was stopped halfway; keeping its {kept} whole scenes")
-            write_dataset(SyntheticOptions(str(run / "data"), **world, progress=opts.progress), keep=before == "part")
+            scenes = SyntheticOptions(str(run / "data"), **world, progress=opts.progress)
+            try:
+                write_dataset(scenes, keep=before == "part")
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the scenes written are kept for the same command
+                again = _demo_command(run)
+                print(f"the demo stopped while rendering: {again} keeps the scenes written", file=sys.stderr)
+                raise
         record["data"]["sha256"] = _rendering(run / "data")
         _write_record(run, record)  # before training: a stopped demo goes on with the same options
         resumed = False
