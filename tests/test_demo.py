@@ -453,8 +453,10 @@ def test_a_sigterm_while_the_demo_scores_keeps_its_trained_run_and_names_the_com
     assert err.strip().endswith("terminated") and "Traceback" not in err
     assert (run / "checkpoint.pt").is_file() and not (run / "report.json").exists()
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is the command's alone
-    monkeypatch.setattr(demo, "load_generator", real_load)
     monkeypatch.setattr(demo, "train", lambda *a, **k: pytest.fail("trained again"))
+    assert main(args) == 143  # stopped again while it reports on the trained run: the same line
+    assert f"cyclegan demo --out {run} reports on its trained run" in capsys.readouterr().err
+    monkeypatch.setattr(demo, "load_generator", real_load)
     assert main(args) == 0 and (run / "report.json").is_file()
 
 

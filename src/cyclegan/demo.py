@@ -388,7 +388,7 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
         record = None if opts.overwrite or reported else _stopped_demo(run, opts)
         if record is not None and record.get("checkpoint") == _stamp(run / CHECKPOINT_NAME):
             print(f"{run}: the demo's training ended before its report; reporting on it")
-            return _report(run, opts, s, record)
+            return _report_or_say_how_to(run, opts, s, record)
         if record is None and not opts.overwrite:
             stopped = "" if reported else " that stopped before its report"
             raise CycleGANError(
@@ -430,8 +430,13 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
     else:
         resumed = True
     record = _train(run, opts, record, resumed=resumed, t0=t0)
+    return _report_or_say_how_to(run, opts, s, record)
+
+
+def _report_or_say_how_to(run: Path, opts: DemoOptions, s: DemoSettings, trained: dict) -> dict:
+    """`_report`; stopped (Ctrl-C, SIGTERM) while it scores, the command that reports on the trained run is named."""
     try:
-        return _report(run, opts, s, record)
+        return _report(run, opts, s, trained)
     except KeyboardInterrupt:
         print(f"the demo stopped before its report: {_demo_command(run)} reports on its trained run", file=sys.stderr)
         raise
