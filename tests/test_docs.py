@@ -128,3 +128,13 @@ def test_the_readme_dependency_table_is_pyprojects():
         assert f"`[{extra}]`" in section, f"[{extra}]: an extra the README's dependencies do not name"
         unnamed = [name(r) for r in requirements if not r.startswith("cyclegan[") and name(r) not in section]
         assert unnamed == [], f"[{extra}]"
+
+
+def test_the_readme_shows_every_subcommand():
+    readme = (ROOT / "README.md").read_text()
+    names = [
+        " ".join(words)
+        for command, entry in COMMANDS.items()
+        for words in ([(command,)] if isinstance(entry, Command) else [(command, action) for action in entry])
+    ]
+    assert [name for name in names if not re.search(rf"cyclegan {name}\b", readme)] == []
