@@ -138,3 +138,41 @@ def test_the_readme_shows_every_subcommand():
         for words in ([(command,)] if isinstance(entry, Command) else [(command, action) for action in entry])
     ]
     assert [name for name in names if not re.search(rf"cyclegan {name}\b", readme)] == []
+
+
+def _table_rows() -> dict[str, str]:
+    """docs/architecture.md's package table: module or folder -> its imports column, top to bottom."""
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    return {m[1]: m[2] for m in re.finditer(r"^\| `([a-z_]+(?:\.py|/))` \| .* \| (.*) \|$", page, re.M)}
+
+
+def _unit(module: str, folders: set[str]) -> str:
+    """A dotted module of the package -> its row in the table (`data/` for data.io, `errors.py` for errors)."""
+    first = module.split(".")[0]
+    return f"{first}/" if first in folders else f"{first}.py"
+
+
+def test_each_module_imports_only_modules_above_it_in_the_architecture_table():
+    """The page's promise: layers, no import from a lower row to a higher one (imports inside functions too)."""
+    import ast
+
+    package = ROOT / "src" / "cyclegan"
+    folders = {p.name for p in package.iterdir() if (p / "__init__.py").is_file()}
+    order = list(_table_rows())
+    assert len(order) > 30, "too few rows read: the pattern no longer matches the table"
+    upward = []
+    for row in order:
+        files = [package / row] if row.endswith(".py") else sorted((package / row).rglob("*.py"))
+        for path in files:
+            here = path.relative_to(package).parent.parts
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(node, ast.ImportFrom) or not node.level:
+                    continue
+                base = ".".join(here[: len(here) - node.level + 1])
+                modules = [f"{base}.{node.module}" if base else node.module] if node.module else []
+                modules = modules or [f"{base}.{a.name}" if base else a.name for a in node.names]
+                for module in modules:
+                    unit = _unit(module, folders)
+                    if unit != row and unit in order and order.index(unit) > order.index(row):
+                        upward.append(f"{path.relative_to(package)}:{node.lineno} imports {module}")
+    assert upward == []
