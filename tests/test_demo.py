@@ -234,12 +234,13 @@ def demo_stopped_at_step_3(monkeypatch, run, *, steps: int) -> list[str]:
 def test_a_demo_stopped_while_training_goes_on_from_its_checkpoint_when_run_again(tmp_path, capsys, monkeypatch):
     """Ctrl-C in the demo's training saved a checkpoint, but the demo asked for --overwrite (its training from the
     start), and train's own hint (cyclegan train --resume) gave a model the demo then would not report on. The same
-    command goes on from the checkpoint and reports; it is printed quoted, to run as printed (`--out my demo`)."""
+    command goes on from the checkpoint and reports; it is printed quoted, to run as printed (`--out my demo`), with
+    the training options given (without them the printed command was refused: "trained with other options")."""
     import shlex
 
     run = tmp_path / "my demo"
     args = demo_stopped_at_step_3(monkeypatch, run, steps=6)
-    again = f"cyclegan demo --out {shlex.quote(str(run))}"
+    again = f"cyclegan demo --out {shlex.quote(str(run))} --device cpu --precision fp32"
     err = capsys.readouterr().err  # one instruction: training's own (cyclegan train --resume) was printed above it
     assert f"checkpoint saved to {run / 'checkpoint.pt'}. Continue with: {again}\n" in err
     # stopped before the steps were fitted to --minutes: 6 is only their cap ("3/5000" read as 5000 steps to go)
@@ -249,7 +250,7 @@ def test_a_demo_stopped_while_training_goes_on_from_its_checkpoint_when_run_agai
     assert "trained with other options (--seed 0) that stopped before its report" in capsys.readouterr().err
     assert main([*args, "--steps", "9"]) == 2
     assert "trained with other options (no --steps) that stopped" in capsys.readouterr().err
-    assert main(args) == 0
+    assert main([*shlex.split(again)[1:], "--no-progress"]) == 0  # the command as printed
     assert "the demo stopped while training; going on from its checkpoint" in capsys.readouterr().out
     saved = json.loads((run / "report.json").read_text())
     assert (saved["settings"]["steps_trained"], saved["settings"]["resumed_at_step"]) == (6, 3)
@@ -304,7 +305,8 @@ def test_a_demo_stopped_before_its_first_checkpoint_runs_again_without_overwrite
     args, real_train = demo_stopped_before_training(monkeypatch, run)
     with pytest.raises(SystemExit):
         main(args)
-    assert f"the demo stopped before its report: cyclegan demo --out {run} runs it again" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"the demo stopped before its report: cyclegan demo --out {run} --device cpu runs it again" in err
     assert sorted(p.name for p in run.iterdir() if not p.name.startswith(".")) == ["data", "demo.json"]
     monkeypatch.setattr(demo, "train", real_train)
     assert main(args) == 0 and (run / "report.json").is_file()
@@ -360,7 +362,7 @@ def test_a_demo_whose_rendering_was_stopped_halfway_keeps_the_scenes_it_wrote(tm
     run = tmp_path / "demo"
     args = one_step_demo(monkeypatch, run)
     assert main(args) == 130
-    assert f"the demo stopped while rendering: cyclegan demo --out {run} keeps" in capsys.readouterr().err
+    assert f"the demo stopped while rendering: cyclegan demo --out {run} --device cpu keeps" in capsys.readouterr().err
     assert len(list((run / "data").rglob("*.png"))) == 3
     (run / "data" / "trainB" / ".00003.png.abcd1234.tmp").write_bytes(b"\x89PNG cut short")  # a killed write's
     rendered.clear()
@@ -410,7 +412,8 @@ def test_a_demo_stopped_after_its_training_reports_when_run_again_without_traini
     args = ["demo", "--out", str(run), "--device", "cpu", "--precision", "fp32", "--no-progress"]
     assert main(args) == 130
     err = capsys.readouterr().err
-    assert f"the demo stopped before its report: cyclegan demo --out {run} reports on its trained run" in err
+    again = f"cyclegan demo --out {run} --device cpu --precision fp32"
+    assert f"the demo stopped before its report: {again} reports on its trained run" in err
     assert (run / "checkpoint.pt").is_file() and not (run / "report.json").exists()
     monkeypatch.setattr(demo, "load_generator", real_load)
     monkeypatch.setattr(demo, "train", lambda *a, **k: pytest.fail("trained again"))
@@ -449,13 +452,13 @@ def test_a_sigterm_while_the_demo_scores_keeps_its_trained_run_and_names_the_com
     monkeypatch.setattr(demo, "load_generator", terminated)
     assert main(args) == 143
     err = capsys.readouterr().err
-    assert f"the demo stopped before its report: cyclegan demo --out {run} reports on its trained run" in err
+    assert f"the demo stopped before its report: cyclegan demo --out {run} --device cpu reports on its" in err
     assert err.strip().endswith("terminated") and "Traceback" not in err
     assert (run / "checkpoint.pt").is_file() and not (run / "report.json").exists()
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is the command's alone
     monkeypatch.setattr(demo, "train", lambda *a, **k: pytest.fail("trained again"))
     assert main(args) == 143  # stopped again while it reports on the trained run: the same line
-    assert f"cyclegan demo --out {run} reports on its trained run" in capsys.readouterr().err
+    assert f"cyclegan demo --out {run} --device cpu reports on its trained run" in capsys.readouterr().err
     monkeypatch.setattr(demo, "load_generator", real_load)
     assert main(args) == 0 and (run / "report.json").is_file()
 

@@ -353,10 +353,8 @@ def _stopped_demo(run: Path, opts: DemoOptions) -> dict | None:
         return None
     wanted = _training_options(opts)
     if given != wanted:
-        flags = ", ".join(  # --minutes 5, as given, not 5.0
-            f"--{k} {v:g}" if isinstance(v, float) else f"--{k} {v}" if v is not None else f"no --{k}"
-            for k, v in given.items()
-            if k in wanted and v != wanted[k]
+        flags = ", ".join(
+            _flag(k, v) if v is not None else f"no --{k}" for k, v in given.items() if k in wanted and v != wanted[k]
         )
         raise CycleGANError(
             f"{run} holds a demo run trained with other options{f' ({flags})' if flags else ''} that stopped before "
@@ -365,9 +363,18 @@ def _stopped_demo(run: Path, opts: DemoOptions) -> dict | None:
     return record
 
 
-def _demo_command(run: Path) -> str:
-    """The demo's command on `run`, quoted so that it runs as printed (a folder with a space)."""
-    return f"cyclegan demo --out {escape(shlex.quote(str(run)))}"
+def _flag(name: str, value: Any) -> str:
+    """A training option as given on the command line: --minutes 5, not 5.0; a device quoted for the shell."""
+    return f"--{name} {value:g}" if isinstance(value, float) else f"--{name} {shlex.quote(str(value))}"
+
+
+def _demo_command(run: Path, opts: DemoOptions) -> str:
+    """The demo's command on `run` with the training options it was given other than the defaults (a stopped demo
+    goes on with the same ones only: without them the printed command was refused), quoted so that it runs as
+    printed (a folder with a space)."""
+    given, defaults = _training_options(opts), _training_options(DemoOptions())
+    flags = "".join(f" {_flag(k, v)}" for k, v in given.items() if v != defaults[k] and v is not None)
+    return escape(f"cyclegan demo --out {shlex.quote(str(run))}{flags}")
 
 
 def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
@@ -421,7 +428,7 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
             try:
                 write_dataset(scenes, keep=before == "part")
             except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the scenes written are kept for the same command
-                again = _demo_command(run)
+                again = _demo_command(run, opts)
                 print(f"the demo stopped while rendering: {again} keeps the scenes written", file=sys.stderr)
                 raise
         record["data"]["sha256"] = _rendering(run / "data")
@@ -438,7 +445,8 @@ def _report_or_say_how_to(run: Path, opts: DemoOptions, s: DemoSettings, trained
     try:
         return _report(run, opts, s, trained)
     except KeyboardInterrupt:
-        print(f"the demo stopped before its report: {_demo_command(run)} reports on its trained run", file=sys.stderr)
+        again = _demo_command(run, opts)
+        print(f"the demo stopped before its report: {again} reports on its trained run", file=sys.stderr)
         raise
 
 
@@ -476,10 +484,10 @@ def _train(run: Path, opts: DemoOptions, record: dict, *, resumed: bool, t0: flo
     t_train = time.perf_counter()
     try:
         # after a stop, train names the demo's command (`cyclegan train --resume` leads to a model, no report)
-        result = train(cfg, ckpt=ckpt, progress=opts.progress, resume_with=_demo_command(run))
+        result = train(cfg, ckpt=ckpt, progress=opts.progress, resume_with=_demo_command(run, opts))
     except SystemExit:  # Ctrl-C or SIGTERM
         if not (run / CHECKPOINT_NAME).is_file():  # train said "nothing to resume": the demo runs anew
-            print(f"the demo stopped before its report: {_demo_command(run)} runs it again", file=sys.stderr)
+            print(f"the demo stopped before its report: {_demo_command(run, opts)} runs it again", file=sys.stderr)
         raise
     record = {
         **record,
