@@ -234,20 +234,23 @@ def demo_stopped_at_step_3(monkeypatch, run, *, steps: int) -> list[str]:
 def test_a_demo_stopped_while_training_goes_on_from_its_checkpoint_when_run_again(tmp_path, capsys, monkeypatch):
     """Ctrl-C in the demo's training saved a checkpoint, but the demo asked for --overwrite (its training from the
     start), and train's own hint (cyclegan train --resume) gave a model the demo then would not report on. The same
-    command goes on from the checkpoint and reports; it is printed quoted, to run as printed (`--out my demo`)."""
+    command goes on from the checkpoint and reports; it is printed quoted, to run as printed (`--out my demo`), with
+    the training options given (without them the printed command was refused: "trained with other options")."""
     import shlex
 
     run = tmp_path / "my demo"
     args = demo_stopped_at_step_3(monkeypatch, run, steps=6)
-    again = f"cyclegan demo --out {shlex.quote(str(run))}"
+    again = f"cyclegan demo --out {shlex.quote(str(run))} --device cpu --precision fp32"
     err = capsys.readouterr().err  # one instruction: training's own (cyclegan train --resume) was printed above it
     assert f"checkpoint saved to {run / 'checkpoint.pt'}. Continue with: {again}\n" in err
+    # stopped before the steps were fitted to --minutes: 6 is only their cap ("3/5000" read as 5000 steps to go)
+    assert "stopped at step 3 (of at most 6, not yet fitted to the time limit); checkpoint saved" in err
     assert "cyclegan train" not in err and err.count("cyclegan demo") == 1
     assert main([*args, "--seed", "3"]) == 2  # other training options: that run is not theirs
     assert "trained with other options (--seed 0) that stopped before its report" in capsys.readouterr().err
     assert main([*args, "--steps", "9"]) == 2
     assert "trained with other options (no --steps) that stopped" in capsys.readouterr().err
-    assert main(args) == 0
+    assert main([*shlex.split(again)[1:], "--no-progress"]) == 0  # the command as printed
     assert "the demo stopped while training; going on from its checkpoint" in capsys.readouterr().out
     saved = json.loads((run / "report.json").read_text())
     assert (saved["settings"]["steps_trained"], saved["settings"]["resumed_at_step"]) == (6, 3)
@@ -302,7 +305,8 @@ def test_a_demo_stopped_before_its_first_checkpoint_runs_again_without_overwrite
     args, real_train = demo_stopped_before_training(monkeypatch, run)
     with pytest.raises(SystemExit):
         main(args)
-    assert f"the demo stopped before its report: cyclegan demo --out {run} runs it again" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"the demo stopped before its report: cyclegan demo --out {run} --device cpu runs it again" in err
     assert sorted(p.name for p in run.iterdir() if not p.name.startswith(".")) == ["data", "demo.json"]
     monkeypatch.setattr(demo, "train", real_train)
     assert main(args) == 0 and (run / "report.json").is_file()
@@ -320,9 +324,9 @@ def test_a_demo_stopped_before_its_first_checkpoint_reuses_its_whole_rendering(t
 
     rendered = []
 
-    def write_dataset(opts):
+    def write_dataset(opts, **kw):
         rendered.append(opts.out)
-        return real_write(opts)
+        return real_write(opts, **kw)
 
     run = tmp_path / "demo"
     args, real_train = demo_stopped_before_training(monkeypatch, run)
@@ -338,6 +342,42 @@ def test_a_demo_stopped_before_its_first_checkpoint_reuses_its_whole_rendering(t
     assert len(rendered) == 2 and (run / "data" / "trainB" / "00003.png").is_file()
     monkeypatch.setattr(demo, "train", real_train)
     assert main(args) == 0 and len(rendered) == 2 and (run / "report.json").is_file()
+
+
+def test_a_demo_whose_rendering_was_stopped_halfway_keeps_the_scenes_it_wrote(tmp_path, capsys, monkeypatch):
+    """Stopped while rendering (Ctrl-C), the demo rendered its whole world again when run again (~35 s), and killed
+    there (kill -9: a write's temporary file left in data/), it refused its own folder as someone else's files."""
+    import cyclegan.data.synthetic as synthetic
+
+    rendered = []
+
+    def render(*a, **k):
+        if stop_at and len(rendered) == stop_at:
+            raise KeyboardInterrupt
+        rendered.append(a[1])
+        return real_render(*a, **k)
+
+    real_render, stop_at = synthetic.render, 3
+    monkeypatch.setattr(synthetic, "render", render)
+    run = tmp_path / "demo"
+    args = one_step_demo(monkeypatch, run)
+    assert main(args) == 130
+    assert f"the demo stopped while rendering: cyclegan demo --out {run} --device cpu keeps" in capsys.readouterr().err
+    assert len(list((run / "data").rglob("*.png"))) == 3
+    (run / "data" / "trainB" / ".00003.png.abcd1234.tmp").write_bytes(b"\x89PNG cut short")  # a killed write's
+    rendered.clear()
+    stop_at = 0
+    capsys.readouterr()
+    assert main(args) == 0 and (run / "report.json").is_file()
+    assert "the demo's rendering was stopped halfway; keeping its 3 whole scenes" in capsys.readouterr().out
+    assert len(rendered) == 3  # of 6: 2 scenes per domain and one test scene in both
+    assert not (run / "data" / "trainB" / ".00003.png.abcd1234.tmp").exists()
+    # the scenes kept and rendered are the world's, as a rendering at once writes it
+    whole = synthetic.write_dataset(SyntheticOptions(str(tmp_path / "whole"), size=32, count=2, test_count=1))
+    assert sorted(p.relative_to(whole) for p in whole.rglob("*")) == sorted(
+        p.relative_to(run / "data") for p in (run / "data").rglob("*")
+    )
+    assert all(p.read_bytes() == (run / "data" / p.relative_to(whole)).read_bytes() for p in whole.rglob("*.png"))
 
 
 def test_a_stopped_demo_of_other_minutes_names_them_as_given(tmp_path):
@@ -372,7 +412,8 @@ def test_a_demo_stopped_after_its_training_reports_when_run_again_without_traini
     args = ["demo", "--out", str(run), "--device", "cpu", "--precision", "fp32", "--no-progress"]
     assert main(args) == 130
     err = capsys.readouterr().err
-    assert f"the demo stopped before its report: cyclegan demo --out {run} reports on its trained run" in err
+    again = f"cyclegan demo --out {run} --device cpu --precision fp32"
+    assert f"the demo stopped before its report: {again} reports on its trained run" in err
     assert (run / "checkpoint.pt").is_file() and not (run / "report.json").exists()
     monkeypatch.setattr(demo, "load_generator", real_load)
     monkeypatch.setattr(demo, "train", lambda *a, **k: pytest.fail("trained again"))
@@ -388,6 +429,38 @@ def test_a_demo_stopped_after_its_training_reports_when_run_again_without_traini
     assert (run / "grid_AtoB.png").is_file() and "PSNR" in (run / "report.html").read_text()
     assert main(args) == 2  # reported: a third run asks for --overwrite, as before
     assert "already holds a demo run: pass --overwrite" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_sigterm_while_the_demo_scores_keeps_its_trained_run_and_names_the_command(tmp_path, capsys, monkeypatch):
+    """A batch scheduler's SIGTERM after training, while the demo scored: it ended the process at once, without a
+    word of the trained run kept nor of the command that reports on it."""
+    import signal
+
+    import cyclegan.demo as demo
+
+    run = tmp_path / "demo"
+    args = one_step_demo(monkeypatch, run)
+    real_load = demo.load_generator
+
+    def terminated(*a, **k):
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            pytest.fail("a SIGTERM here ends the demo at once, without a word")
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real_load(*a, **k)
+
+    monkeypatch.setattr(demo, "load_generator", terminated)
+    assert main(args) == 143
+    err = capsys.readouterr().err
+    assert f"the demo stopped before its report: cyclegan demo --out {run} --device cpu reports on its" in err
+    assert err.strip().endswith("terminated") and "Traceback" not in err
+    assert (run / "checkpoint.pt").is_file() and not (run / "report.json").exists()
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is the command's alone
+    monkeypatch.setattr(demo, "train", lambda *a, **k: pytest.fail("trained again"))
+    assert main(args) == 143  # stopped again while it reports on the trained run: the same line
+    assert f"cyclegan demo --out {run} --device cpu reports on its trained run" in capsys.readouterr().err
+    monkeypatch.setattr(demo, "load_generator", real_load)
+    assert main(args) == 0 and (run / "report.json").is_file()
 
 
 def test_a_stopped_demo_whose_files_went_is_one_line_when_reported_again(tmp_path, capsys, monkeypatch):

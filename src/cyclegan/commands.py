@@ -252,7 +252,10 @@ def run_demo(opts, _: argparse.Namespace) -> int:
     from .demo import run_demo as demo  # on use
     from .report import describe_record  # on use
 
-    report = demo(opts)
+    # a scheduler's SIGTERM while it renders or scores (training saves and stops on its own): the trained run kept,
+    # the same command named, exit 143; it ended the demo at once, without a word
+    with process.terminate_as_interrupt():
+        report = demo(opts)
     ex = report["execution"]  # None: the run's training was ended by `cyclegan train --resume`, not timed by the demo
     computed = describe_record(ex) if ex else "not recorded (its training was ended outside the demo)"
     print(f"\ncomputed: {computed}")

@@ -29,7 +29,7 @@ from .demo_options import DemoOptions
 from .errors import CycleGANError, escape
 from .evaluate.metrics import psnr, ssim
 from .execution import choose_execution, resolve_device
-from .files import FolderLock, write_atomic
+from .files import FolderLock, is_atomic_temporary, remove_stale_temporaries, write_atomic
 from .inference import translate_tensor
 from .loading import load_generator
 from .report import render_demo_html, save_grid
@@ -176,9 +176,16 @@ def _only_a_rendering(data: Path) -> bool:
             continue
         if split.name not in SPLITS or split.is_symlink() or not split.is_dir():
             return False
-        if any(not re.fullmatch(r"\d+\.png", f.name) or not f.is_file() for f in split.iterdir()):
+        if any(not _rendered_name(f.name) or not f.is_file() for f in split.iterdir()):
             return False
     return True
+
+
+def _rendered_name(name: str) -> bool:
+    """A rendered scene's name, or the temporary of one that a killed rendering left (removed before rendering)."""
+    return re.fullmatch(r"\d+\.png", name) is not None or (
+        is_atomic_temporary(name) and re.fullmatch(r"\.\d+\.png\..*", name) is not None
+    )
 
 
 def _rendering(data: Path) -> str | None:
@@ -194,19 +201,20 @@ def _rendering(data: Path) -> str | None:
     return digest.hexdigest()
 
 
-def _rendered_before(run: Path, world: dict) -> bool:
-    """Whether `run/data` holds a whole rendering of `world` (size, counts, seed): the one a demo stopped before
-    its first checkpoint recorded in demo.json once rendered, unchanged since (its digest), so it is not rendered
-    again (half a minute)."""
+def _rendered_before(run: Path, world: dict) -> str | None:
+    """What `run/data` holds of a rendering of `world` (size, counts, seed), by demo.json (written before the
+    rendering, then with its digest): "whole", the one a demo stopped before its first checkpoint recorded,
+    unchanged since (its digest), not rendered again (half a minute); "part", one stopped halfway, whose whole
+    files are kept (each is written whole, and the record says they are of this world); else None."""
     try:
         recorded = json.loads((run / RECORD_NAME).read_text()).get("data")
     except (OSError, ValueError, AttributeError):
-        return False
-    return (
-        isinstance(recorded, dict)
-        and {k: v for k, v in recorded.items() if k != "sha256"} == world
-        and recorded.get("sha256") == _rendering(run / "data")
-    )
+        return None
+    if not isinstance(recorded, dict) or {k: v for k, v in recorded.items() if k != "sha256"} != world:
+        return None
+    if recorded.get("sha256") is None:
+        return "part" if _only_a_rendering(run / "data") else None
+    return "whole" if recorded["sha256"] == _rendering(run / "data") else None
 
 
 def remove_demo_run(run: Path) -> None:
@@ -345,10 +353,8 @@ def _stopped_demo(run: Path, opts: DemoOptions) -> dict | None:
         return None
     wanted = _training_options(opts)
     if given != wanted:
-        flags = ", ".join(  # --minutes 5, as given, not 5.0
-            f"--{k} {v:g}" if isinstance(v, float) else f"--{k} {v}" if v is not None else f"no --{k}"
-            for k, v in given.items()
-            if k in wanted and v != wanted[k]
+        flags = ", ".join(
+            _flag(k, v) if v is not None else f"no --{k}" for k, v in given.items() if k in wanted and v != wanted[k]
         )
         raise CycleGANError(
             f"{run} holds a demo run trained with other options{f' ({flags})' if flags else ''} that stopped before "
@@ -357,9 +363,18 @@ def _stopped_demo(run: Path, opts: DemoOptions) -> dict | None:
     return record
 
 
-def _demo_command(run: Path) -> str:
-    """The demo's command on `run`, quoted so that it runs as printed (a folder with a space)."""
-    return f"cyclegan demo --out {escape(shlex.quote(str(run)))}"
+def _flag(name: str, value: Any) -> str:
+    """A training option as given on the command line: --minutes 5, not 5.0; a device quoted for the shell."""
+    return f"--{name} {value:g}" if isinstance(value, float) else f"--{name} {shlex.quote(str(value))}"
+
+
+def _demo_command(run: Path, opts: DemoOptions) -> str:
+    """The demo's command on `run` with the training options it was given other than the defaults (a stopped demo
+    goes on with the same ones only: without them the printed command was refused), quoted so that it runs as
+    printed (a folder with a space)."""
+    given, defaults = _training_options(opts), _training_options(DemoOptions())
+    flags = "".join(f" {_flag(k, v)}" for k, v in given.items() if v != defaults[k] and v is not None)
+    return escape(f"cyclegan demo --out {shlex.quote(str(run))}{flags}")
 
 
 def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
@@ -380,7 +395,7 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
         record = None if opts.overwrite or reported else _stopped_demo(run, opts)
         if record is not None and record.get("checkpoint") == _stamp(run / CHECKPOINT_NAME):
             print(f"{run}: the demo's training ended before its report; reporting on it")
-            return _report(run, opts, s, record)
+            return _report_or_say_how_to(run, opts, s, record)
         if record is None and not opts.overwrite:
             stopped = "" if reported else " that stopped before its report"
             raise CycleGANError(
@@ -392,27 +407,46 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
     if record is None:
         options = {**DEMO_OPTIONS, "seed": opts.seed, **s.options, **({"steps": opts.steps} if opts.steps else {})}
         world = {"size": options["size"], "count": s.train_count, "test_count": s.test_count, "seed": WORLD_SEED}
-        if not opts.overwrite and _rendered_before(run, world):  # a demo stopped before its first checkpoint
-            print(f"{run}: reusing the demo's rendered scenes in {run / 'data'}")
-        else:
-            write_dataset(SyntheticOptions(str(run / "data"), **world, progress=opts.progress))
+        before = None if opts.overwrite else _rendered_before(run, world)
         record = {
             "demo": _training_options(opts),
             "options": options,
             # the steps follow this machine's measured speed, so the LR schedule still ends at 0 in the minutes
             "fit_steps": bool(opts.minutes) and not opts.steps,
             "device": str(resolve_device(opts.device)),
-            "data": {**world, "sha256": _rendering(run / "data")},  # the rendering, reused if stopped before training
+            "data": {**world, "sha256": None},  # the rendering's digest once whole: reused if stopped before training
         }
+        if before == "whole":  # a demo stopped before its first checkpoint
+            print(f"{run}: reusing the demo's rendered scenes in {run / 'data'}")
+        else:
+            _write_record(run, record)  # before rendering: a rendering stopped halfway is known as this world's
+            remove_stale_temporaries(run / "data")  # a killed rendering's (this process holds the folder)
+            if before == "part":
+                kept = sum(1 for split in SPLITS for _ in (run / "data" / split).glob("*.png"))
+                print(f"{run}: the demo's rendering was stopped halfway; keeping its {kept} whole scenes")
+            scenes = SyntheticOptions(str(run / "data"), **world, progress=opts.progress)
+            try:
+                write_dataset(scenes, keep=before == "part")
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the scenes written are kept for the same command
+                again = _demo_command(run, opts)
+                print(f"the demo stopped while rendering: {again} keeps the scenes written", file=sys.stderr)
+                raise
+        record["data"]["sha256"] = _rendering(run / "data")
         _write_record(run, record)  # before training: a stopped demo goes on with the same options
         resumed = False
     else:
         resumed = True
     record = _train(run, opts, record, resumed=resumed, t0=t0)
+    return _report_or_say_how_to(run, opts, s, record)
+
+
+def _report_or_say_how_to(run: Path, opts: DemoOptions, s: DemoSettings, trained: dict) -> dict:
+    """`_report`; stopped (Ctrl-C, SIGTERM) while it scores, the command that reports on the trained run is named."""
     try:
-        return _report(run, opts, s, record)
+        return _report(run, opts, s, trained)
     except KeyboardInterrupt:
-        print(f"the demo stopped before its report: {_demo_command(run)} reports on its trained run", file=sys.stderr)
+        again = _demo_command(run, opts)
+        print(f"the demo stopped before its report: {again} reports on its trained run", file=sys.stderr)
         raise
 
 
@@ -450,10 +484,10 @@ def _train(run: Path, opts: DemoOptions, record: dict, *, resumed: bool, t0: flo
     t_train = time.perf_counter()
     try:
         # after a stop, train names the demo's command (`cyclegan train --resume` leads to a model, no report)
-        result = train(cfg, ckpt=ckpt, progress=opts.progress, resume_with=_demo_command(run))
+        result = train(cfg, ckpt=ckpt, progress=opts.progress, resume_with=_demo_command(run, opts))
     except SystemExit:  # Ctrl-C or SIGTERM
         if not (run / CHECKPOINT_NAME).is_file():  # train said "nothing to resume": the demo runs anew
-            print(f"the demo stopped before its report: {_demo_command(run)} runs it again", file=sys.stderr)
+            print(f"the demo stopped before its report: {_demo_command(run, opts)} runs it again", file=sys.stderr)
         raise
     record = {
         **record,

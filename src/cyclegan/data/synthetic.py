@@ -332,12 +332,27 @@ def claim_dataset_root(root: str | Path, folders: tuple[str, ...], *, overwrite:
         shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
-def write_dataset(opts: SyntheticOptions) -> Path:
+def _whole_png(path: Path, size: int) -> bool:
+    """Whether `path` is a PNG of size x size RGB whose chunks all pass their checksums."""
+    try:
+        with Image.open(path, formats=["PNG"]) as im:
+            if im.size != (size, size) or im.mode != "RGB":
+                return False
+            im.verify()
+    except (OSError, SyntaxError, ValueError):  # missing, not a PNG, or damaged (verify's SyntaxError)
+        return False
+    return True
+
+
+def write_dataset(opts: SyntheticOptions, *, keep: bool = False) -> Path:
     """Write OUT/trainA (summer), trainB (winter), testA, testB as PNGs.
 
     trainA and trainB are rendered from disjoint scenes (unpaired), or with `paired` from the same scenes
     (trainA/NAME.png and trainB/NAME.png one scene); testA/NAME.png and testB/NAME.png are the same scene in
     both styles (the ground truth of each translation), the same scenes either way.
+
+    `keep`: an image already at its name is kept, not rendered again, when it is a whole PNG of the size: for a
+    caller that knows OUT holds a rendering of this same world stopped halfway (each file is written whole).
     """
 
     root, size, count, test_count, seed = Path(opts.out), opts.size, opts.count, opts.test_count, opts.seed
@@ -361,9 +376,11 @@ def write_dataset(opts: SyntheticOptions) -> Path:
             disable=not opts.progress,
         ):
             name = f"{index - 2 * count:04d}" if split.startswith("test") else f"{index:05d}"
+            target = root / split / f"{name}.png"
+            if keep and _whole_png(target, size):
+                continue
             image = Image.fromarray(render(scene_for(seed, index), style, size))
             # whole or not at all: a Ctrl-C or a full disk mid-save left a truncated PNG among the images
-            target = root / split / f"{name}.png"
             try:
                 write_atomic(target, lambda tmp, im=image: im.save(tmp, format="PNG"))
             except OSError as e:  # named as the file it was to be, not write_atomic's temporary one

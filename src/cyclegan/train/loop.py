@@ -306,6 +306,7 @@ class _End:
     seconds_per_step: float | None = None  # wall s/step after the first two (loading, logs, checkpoints in)
     worse: bool = False  # stopped by --stop-when-worse
     losses: dict | None = None  # `LossLog.carried_state` at the end, for the checkpoint
+    fitted: bool = True  # False: a --fit-steps run stopped before its first fit, its total still the cap
 
 
 def _step_loop(
@@ -348,6 +349,7 @@ def _step_loop(
         dynamic_ncols=True,
     )
     timed_out = worse = False
+    fitted = fitter is None
     saved_at = time.monotonic()  # --checkpoint-minutes counts from the start or the last save
     t_timed, timed_from = None, start + 2  # the first steps also start the data loader's processes
     with bar, StopRequest() as stop, LossLog(run, trainer, bar, start=start, carried=carried) as log:
@@ -367,6 +369,7 @@ def _step_loop(
             if fitter is not None:
                 fitter.tick(step, run.total)
                 if fitter.due(step):
+                    fitted = True
                     total = ddp.min_over_ranks(fitter.total(step, trainer), run.d_ctx)
                     if total != run.total:
                         run = refit(run, trainer, total)
@@ -418,7 +421,7 @@ def _step_loop(
                 saved, saved_at = step, time.monotonic()
         carried = log.carried_state()  # every rank, as it leaves the loop: the sums for the last checkpoint
     per_step = (time.perf_counter() - t_timed) / (step - timed_from) if t_timed and step > timed_from else None
-    return _End(step, stop.signum, timed_out, run, per_step, worse, carried)
+    return _End(step, stop.signum, timed_out, run, per_step, worse, carried, fitted)
 
 
 def _batches(loader: DataLoader, lost: Callable[[str], CycleGANError]):
@@ -509,8 +512,10 @@ def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
     resume = resume_command(run.folder)  # the run's own budget ended (time, --stop-when-worse): `train` goes on with it
     if end.signum is not None:
         again = run.goes_on_with()
+        # before the first fit the total is only the cap: "step 3/5000" read as 5000 steps to go in a 5-minute demo
+        of = f"/{run.total}" if end.fitted else f" (of at most {run.total}, not yet fitted to the time limit)"
         print(
-            f"stopped at step {end.step}/{run.total}; checkpoint saved to {escape(path)}. Continue with: {again}",
+            f"stopped at step {end.step}{of}; checkpoint saved to {escape(path)}. Continue with: {again}",
             file=sys.stderr,
         )
     elif end.step < run.total:

@@ -1,0 +1,178 @@
+"""The README and docs/ against the code: what they show exists and is spelled as the code spells it."""
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+from cyclegan.cli import build_parser
+from cyclegan.commands import COMMANDS, Command
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _text(page: Path) -> str:
+    return re.sub(r"\\\n\s*", " ", page.read_text())  # a shell line continued with a backslash: one line
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices[name]
+
+
+def _flags_of(words: tuple[str, ...]) -> set[str]:
+    """The option strings of `cyclegan WORDS...` (a command, or a group and its action)."""
+    parser = build_parser(list(words))
+    for word in words:
+        parser = _subparser(parser, word)
+    return {s for action in parser._actions for s in action.option_strings}
+
+
+def _anchors(page: Path) -> set[str]:
+    """The anchors of a page's headings, as GitHub makes them (a repeated heading's get -1, -2, ...)."""
+    anchors, seen = set(), {}
+    for heading in re.findall(r"^#{1,6} (.+)$", re.sub(r"```.*?```", "", page.read_text(), flags=re.S), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        seen[slug] = seen.get(slug, -1) + 1
+        anchors.add(f"{slug}-{seen[slug]}" if seen[slug] else slug)
+    return anchors
+
+
+def test_every_anchor_of_a_link_between_the_docs_is_a_heading():
+    wrong, seen = [], 0
+    for page in PAGES:
+        for target, anchor in re.findall(r"\]\(([^)\s#]*)#([^)\s]+)\)", page.read_text()):
+            dest = page.parent / target if target else page
+            if dest.suffix == ".md":
+                seen += 1
+                if anchor not in _anchors(dest):
+                    wrong.append(f"{page.name}: {target}#{anchor}")
+    assert seen > 20, "too few anchors read: the pattern no longer matches the pages"
+    assert wrong == []
+
+
+def test_every_image_and_link_of_the_docs_exists():
+    missing, seen = [], 0
+    for page in PAGES:
+        text = page.read_text()
+        targets = re.findall(r"\]\(([^)\s#]+)(?:#[^)]*)?\)", text) + re.findall(r"<img[^>]*src=\"([^\"]+)\"", text)
+        for target in (t for t in targets if not re.match(r"[a-z]+:", t)):  # not https: or mailto:
+            seen += 1
+            if not (page.parent / target).exists():
+                missing.append(f"{page.name}: {target}")
+    assert seen > 50, "too few links read: the pattern no longer matches the pages"
+    assert missing == []
+
+
+def test_every_flag_of_a_command_in_the_docs_is_an_option_of_that_command():
+    """`cyclegan X ... --flag` in the README and docs/ (shell lines continued with a backslash included)."""
+    cache: dict[tuple[str, ...], set[str]] = {}
+    wrong, seen = [], 0
+    for page in PAGES:
+        for number, line in enumerate(_text(page).splitlines(), 1):
+            # up to the end of the code span, a comment, a pipe or the next command (&&, ;)
+            for m in re.finditer(r"cyclegan ([a-z]+)(?: ([a-z]+))?((?:[^`|;)&#]|&(?!&))*)", line):
+                command, word, rest = m.groups()
+                entry = COMMANDS.get(command)
+                if entry is None:
+                    continue
+                if isinstance(entry, Command):
+                    words, rest = (command,), f" {word or ''}{rest}"
+                elif word in entry:
+                    words = (command, word)
+                else:
+                    continue
+                if words not in cache:
+                    cache[words] = _flags_of(words)
+                for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", rest):
+                    seen += 1
+                    if flag not in cache[words]:
+                        wrong.append(f"{page.name}:{number}: cyclegan {' '.join(words)} {flag}")
+    assert seen > 100, "too few flags read: the pattern no longer matches the pages"
+    assert wrong == []
+
+
+def test_the_architecture_page_names_every_module():
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    package = ROOT / "src" / "cyclegan"
+    unnamed = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package)
+        if path.stem in ("__init__", "__main__"):
+            continue
+        if len(rel.parts) == 1:  # a top-level module: its row
+            named = f"| `{rel}` |" in page
+        else:  # a module of a sub-package: named in its package's row, or by its path
+            named = f"`{path.stem}`" in page or f"`{rel.parts[0]}/{path.stem}`" in page
+        if not named:
+            unnamed.append(str(rel))
+    folders = [p.name for p in package.iterdir() if (p / "__init__.py").is_file()]
+    unnamed += [f"{name}/" for name in folders if f"| `{name}/` |" not in page]
+    assert unnamed == []
+
+
+def test_the_readme_dependency_table_is_pyprojects():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    section = (ROOT / "README.md").read_text().split("## Dependencies", 1)[1].split("\n## ", 1)[0]
+    table = [line for line in section.splitlines() if line.startswith("|")][2:]
+    first_column = " ".join(line.split("|")[1] for line in table)
+
+    def name(requirement: str) -> str:
+        return re.match(r"[A-Za-z0-9_.-]+", requirement).group(0)
+
+    assert [name(r) for r in project["dependencies"] if name(r) not in first_column] == []
+    for extra, requirements in project["optional-dependencies"].items():
+        assert f"`[{extra}]`" in section, f"[{extra}]: an extra the README's dependencies do not name"
+        unnamed = [name(r) for r in requirements if not r.startswith("cyclegan[") and name(r) not in section]
+        assert unnamed == [], f"[{extra}]"
+
+
+def test_the_readme_shows_every_subcommand():
+    readme = (ROOT / "README.md").read_text()
+    names = [
+        " ".join(words)
+        for command, entry in COMMANDS.items()
+        for words in ([(command,)] if isinstance(entry, Command) else [(command, action) for action in entry])
+    ]
+    assert [name for name in names if not re.search(rf"cyclegan {name}\b", readme)] == []
+
+
+def _table_rows() -> dict[str, str]:
+    """docs/architecture.md's package table: module or folder -> its imports column, top to bottom."""
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    return {m[1]: m[2] for m in re.finditer(r"^\| `([a-z_]+(?:\.py|/))` \| .* \| (.*) \|$", page, re.M)}
+
+
+def _unit(module: str, folders: set[str]) -> str:
+    """A dotted module of the package -> its row in the table (`data/` for data.io, `errors.py` for errors)."""
+    first = module.split(".")[0]
+    return f"{first}/" if first in folders else f"{first}.py"
+
+
+def test_each_module_imports_only_modules_above_it_in_the_architecture_table():
+    """The page's promise: layers, no import from a lower row to a higher one (imports inside functions too)."""
+    import ast
+
+    package = ROOT / "src" / "cyclegan"
+    folders = {p.name for p in package.iterdir() if (p / "__init__.py").is_file()}
+    order = list(_table_rows())
+    assert len(order) > 30, "too few rows read: the pattern no longer matches the table"
+    upward = []
+    for row in order:
+        files = [package / row] if row.endswith(".py") else sorted((package / row).rglob("*.py"))
+        for path in files:
+            here = path.relative_to(package).parent.parts
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(node, ast.ImportFrom) or not node.level:
+                    continue
+                base = ".".join(here[: len(here) - node.level + 1])
+                modules = [f"{base}.{node.module}" if base else node.module] if node.module else []
+                modules = modules or [f"{base}.{a.name}" if base else a.name for a in node.names]
+                for module in modules:
+                    unit = _unit(module, folders)
+                    if unit != row and unit in order and order.index(unit) > order.index(row):
+                        upward.append(f"{path.relative_to(package)}:{node.lineno} imports {module}")
+    assert upward == []
