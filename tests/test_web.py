@@ -854,6 +854,40 @@ def test_an_animated_upload_in_translate_is_sent_to_the_video_tab(engine, tmp_pa
     assert [Path(d).name for d in downloads] == ["still_AtoB.png", "photo_AtoB.png"]
 
 
+def test_a_thin_upload_is_bounded_by_the_work_its_padding_costs(tmp_path, run):
+    """--max-pixels bounded an upload's pixels, not the work: the generator pads each side to its multiple and
+    least size, so a 25,000,000 x 1 PNG (25 MP in a few kB) ran as 8 rows through a ResNet, 512 through a U-Net
+    (a hostile probe). Now an image whose padded size is over the limit is named and the others translated; a
+    clip of such frames is refused before any frame is translated."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import TranslateTab
+
+    engine = Engine(ServeOptions(runs=(str(run),), device="cpu", max_pixels=2000), [], tmp_path / "work")
+    tab, key = TranslateTab(engine), engine.models()[0].key
+    thin, square = _png(tmp_path / "thin.png", 1000, 1), _png(tmp_path / "square.png", 40, 40)  # 1000 and 1600 px
+    with pytest.raises(CycleGANError, match=r"thin.png is 1000x1 pixels, which this model pads to 1000x8 \(0.0 MP\)"):
+        tab.translate([str(thin)], key, "AtoB")
+    _, downloads, _ = tab.translate([str(thin), str(square)], key, "AtoB")
+    assert [Path(d).name for d in downloads] == ["square_AtoB.png"]
+    from cyclegan.models.unet import UnetGenerator
+
+    unet = UnetGenerator(num_downs=5, ngf=4)  # pads itself to multiples of 32, at least 32 px
+    engine.check_cost(unet, "small.png is", 30, 30)  # 32 x 32 padded: 1024 px, under 2000
+    with pytest.raises(CycleGANError, match="tall.png is 1x50 pixels, which this model pads to 32x64"):
+        engine.check_cost(unet, "tall.png is", 1, 50)
+
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    from cyclegan.clipio import write_clip
+    from cyclegan.web.video_tab import VideoTab
+
+    clip = write_clip(tmp_path / "thin.gif", [np.full((1, 1000, 3), 40 * i, np.uint8) for i in range(2)], rate=25)
+    with pytest.raises(CycleGANError, match="thin.gif's frames are 1000x1 pixels, which this model pads to 1000x8"):
+        VideoTab(engine).translate(str(clip), key, "AtoB", False, 0.0)
+    assert not (engine.outputs.exists() and any(engine.outputs.rglob("thin_AtoB.gif")))
+
+
 def images_alive(engine, monkeypatch) -> tuple[list, list[int]]:
     """Count the images `engine.image` decodes: (a weak reference to each, how many were alive after each)."""
     import weakref

@@ -145,6 +145,16 @@ def user_errors(fn: Callable, controls: Controls | None = None) -> Callable:
     return call
 
 
+def padded_size(width: int, height: int, *, multiple: int, least: int) -> tuple[int, int]:
+    """(W, H) of an image as a generator runs it: each side rounded up to `multiple` and at least `least` px, as
+    `models.layers.pad_for_generator` pads it (tiles of a thin image are padded alike)."""
+
+    def side(n: int) -> int:
+        return max(least, -(-n // multiple) * multiple)
+
+    return side(width), side(height)
+
+
 class Engine:
     """The server's state: its options, the models it was given, what it has loaded, its working folder.
 
@@ -255,6 +265,22 @@ class Engine:
     def image(self, path: str | Path):
         """An upload as an RGB PIL image, checked against the server's limits (`uploads.check_upload`)."""
         return check_upload(path, max_bytes=int(self.opts.max_upload_mb * MB), max_pixels=self.opts.max_pixels)
+
+    def check_cost(self, net, what: str, width: int, height: int) -> None:
+        """Refuse an image (`what`: "NAME is", or a clip's "NAME's frames are") whose size as `net` translates it,
+        each side padded to the network's multiple and least size (`padded_size`), is over --max-pixels: the
+        limit bounds the work, not only the decode, and a 25,000,000 x 1 PNG (25 MP in a few kB) went through
+        a ResNet as 8 rows, a U-Net (unet_256) as 256: 8 and 256 times the work the limit allows."""
+        from ..tiling import least_size, size_multiple  # on first use (torch)
+
+        inner = getattr(net, "multiple", 1)  # a U-Net pads itself to 2**levels, at least that (`models.unet`)
+        w, h = padded_size(width, height, multiple=max(size_multiple(net), inner), least=max(least_size(net), inner))
+        if w * h > self.opts.max_pixels:
+            raise CycleGANError(
+                f"{what} {width}x{height} pixels, which this model pads to {w}x{h} ({w * h / 1e6:.1f} MP), over this "
+                f"server's limit of {self.opts.max_pixels / 1e6:g} MP (cyclegan serve --max-pixels); crop or "
+                "resize it to a less thin shape"
+            )
 
     def references(self, paths: Sequence[str | Path], size: int) -> list:
         """Uploaded style images, each checked (`image`) and scaled to long side `size` as soon as it is

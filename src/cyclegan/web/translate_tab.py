@@ -117,6 +117,11 @@ class TranslateTab:
                 G = self.engine.generator(key, direction)
                 load_s = time.perf_counter() - t0
                 out = self.engine.folder()  # this request's own: every image the page gets is a file in it
+            try:
+                self.engine.check_cost(G, f"{name} is", im.width, im.height)
+            except CycleGANError as e:
+                problems.append(str(e))
+                continue
             with self.engine.using(G):
                 t = time.perf_counter()
                 y = translate(G, im)
@@ -131,7 +136,7 @@ class TranslateTab:
             downloads.append(str(target))
             rows.append(f"| {literal(name)} | {im.width}x{im.height} | {seconds:.2f} |")
             del im, y  # before the next upload is decoded
-        if G is None:
+        if not rows:  # no upload was usable
             raise CycleGANError(problems[0] if len(problems) == 1 else "; ".join(problems))
         for p in problems:
             gr.Warning(alert_text(p))
