@@ -1017,6 +1017,61 @@ def test_concurrent_jobs_on_one_model_do_not_mix_their_tiles(engine, tmp_path, m
             assert answer is not None and np.array_equal(answer, expected)
 
 
+def test_concurrent_gatys_jobs_on_one_backbone_do_not_count_each_other_s_features(engine, tmp_path, monkeypatch):
+    """Gatys estimates its memory by hooking every layer of its backbone for a pass on a small probe; the Style
+    and Compare tabs share one backbone, so with --concurrency 2 a job's probe also counted the feature maps of
+    the job beside it (at its full size) and refused itself as needing many times its memory. Now one backbone
+    runs one job at a time, as a generator does (`Engine.using`). Here `stylize` is its memory probe beside a
+    job's forward passes, on a tiny backbone."""
+    import threading
+    from types import SimpleNamespace
+
+    import torch
+
+    from cyclegan import style
+    from cyclegan.style.gatys import feature_bytes_per_pixel
+    from cyclegan.web.style_tab import StyleTab
+
+    class Slow(torch.nn.Module):  # a probe's pass that takes a while, as a real backbone's does
+        def forward(self, x):
+            if x.shape[-1] <= 64:
+                time.sleep(0.05)
+            return x
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), Slow(), torch.nn.ReLU())
+    alone = feature_bytes_per_pixel(net)[1]
+    monkeypatch.setattr(engine, "style_backbones", lambda name: ("lite0", net, None))
+    running, probed, probes = threading.Event(), threading.Event(), []
+
+    def stylize(content, styles, options, *, net, **_):
+        if options.size == 96:  # the first job: full-size passes until the other has probed (or 300 of them)
+            running.set()
+            for _ in range(300):
+                with torch.no_grad():
+                    net(torch.zeros(1, 3, 256, 256))
+                if probed.is_set():
+                    break
+        else:
+            running.wait(10)
+            probes.append(feature_bytes_per_pixel(net)[1])
+            probed.set()
+        return SimpleNamespace(image=Image.new("RGB", (8, 8)), seconds=0.0, backbone="lite0")
+
+    monkeypatch.setattr(style, "stylize", stylize)
+    tab = StyleTab(engine)
+    content, ref = str(_png(tmp_path / "c.png", 16, 16)), str(_png(tmp_path / "s.png", 16, 16, seed=1))
+
+    def job(size: int, session: str) -> None:
+        list(tab.stylize_live(content, [ref], "lite0", size, 10, SimpleNamespace(session_hash=session)))
+
+    first = threading.Thread(target=job, args=(96, "a"))
+    first.start()
+    assert running.wait(10)
+    job(64, "b")
+    first.join()
+    assert probes == [alone]
+
+
 def test_a_replaced_checkpoint_is_loaded_again(engine, run):
     key, path = engine.models()[0].key, engine.models()[0].path
     first = engine.generator(key, "AtoB")

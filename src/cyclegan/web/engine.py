@@ -243,9 +243,11 @@ class Engine:
 
     @contextlib.contextmanager
     def using(self, net) -> Iterator[None]:
-        """Run generator `net` (`generator`) in the block, one job at a time: translation changes a network's
-        layers while it runs (tiles normalised with a thumbnail's statistics, a clip's shared statistics), so
-        with --concurrency 2 two jobs on one model gave each other's colours, or an AttributeError."""
+        """Run network `net` (a `generator`, a style backbone) in the block, one job at a time: translation changes
+        a network's layers while it runs (tiles normalised with a thumbnail's statistics, a clip's shared
+        statistics), so with --concurrency 2 two jobs on one model gave each other's colours, or an
+        AttributeError; Gatys hooks every layer of its backbone to estimate its memory, and a job beside it
+        counted the other's feature maps, refused as needing many times the memory it does."""
         with self._lock:
             lock = self._in_use.setdefault(net, threading.Lock())
         with lock:

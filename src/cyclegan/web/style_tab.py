@@ -135,9 +135,16 @@ class StyleTab:
 
         def work() -> None:
             try:
-                result = stylize(
-                    content_im, style_ims, options, net=net, device=engine.device(), progress=False, callback=callback
-                )
+                with engine.using(net):  # the backbone, shared by the Style and Compare tabs (`Engine.using`)
+                    result = stylize(
+                        content_im,
+                        style_ims,
+                        options,
+                        net=net,
+                        device=engine.device(),
+                        progress=False,
+                        callback=callback,
+                    )
                 updates.put(("done", result))
             except Cancelled:
                 updates.put(("cancelled",))
