@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware  # gradio's server
 
 from .compare_tab import CompareTab
+from .disk import UploadBudget, sweeping
 from .engine import LIGHT_EVENTS, Engine, user_errors
 from .options import ServeOptions, url_host
 from .runs_tab import RunsTab
@@ -24,7 +26,8 @@ from .uploads import MB
 from .video_tab import VideoTab
 
 # Gradio's `delete_cache`: every CACHE_SWEEP_S seconds, the uploads and the page's outputs older than CACHE_KEPT_S
-# are deleted (all of them when the server stops); they stayed for the server's whole life.
+# are deleted (all of them when the server stops); they stayed for the server's whole life. `disk.sweep`, as often,
+# deletes what that leaves: partial uploads, empty folders.
 CACHE_SWEEP_S = 300
 CACHE_KEPT_S = 3600
 
@@ -97,6 +100,8 @@ def uploads_only(component: gr.File) -> None:
 def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
     """Serve `app` on opts.host:opts.port with the queue's limits and nothing that needs the internet."""
     app.queue(default_concurrency_limit=opts.concurrency)
+    folder = Path(app.GRADIO_CACHE)  # the uploads and the page's outputs
+    budget = Middleware(UploadBudget, folder=folder, limit=int(opts.max_disk_mb * MB))
     app.launch(
         server_name=url_host(opts.host),
         server_port=opts.port,
@@ -111,6 +116,7 @@ def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
         footer_links=[],
         ssr_mode=False,
         mcp_server=False,
+        app_kwargs={"middleware": [budget], "lifespan": sweeping(folder, CACHE_SWEEP_S, CACHE_KEPT_S)},
     )
     print(f"cyclegan serve: the page is at {app.local_url} (Ctrl-C stops the server)", flush=True)
     if block:
