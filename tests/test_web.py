@@ -1389,6 +1389,35 @@ def test_uploads_are_bounded_in_all_and_what_an_upload_cut_off_left_is_swept(tmp
         page.close()
 
 
+def test_a_request_naming_gradio_s_folder_as_a_file_leaves_its_clean_up_running(tmp_path, run, monkeypatch):
+    """A request may name any path inside Gradio's folder as an upload, and the folder's own path is in every
+    file URL the page holds: named as a file, it joined Gradio's list of files, the hourly clean-up raised
+    IsADirectoryError on it and never ran again (nor did the server's shutdown finish; a hostile probe). Now a
+    file input refuses a path that is not a file."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import asyncio
+
+    from gradio import route_utils
+
+    from cyclegan.web import app as app_module
+    from cyclegan.web.serve import ServeOptions
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    page = app_module.build_app(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+    upload = next(b for b in page.blocks.values() if getattr(b, "elem_id", None) == "translate-upload")
+    folder = Path(page.GRADIO_CACHE)
+    folder.mkdir(parents=True, exist_ok=True)
+    with pytest.raises(gr.Error, match="that is not a file"):
+        asyncio.run(upload.async_move_resource_to_block_cache(str(folder)))
+    with pytest.raises(gr.Error, match="that is not a file"):
+        upload.move_resource_to_block_cache(str(folder))
+    photo = _png(folder / "photo.png", 4, 4)  # an upload, and one deleted before its job ran: both taken
+    assert asyncio.run(upload.async_move_resource_to_block_cache(str(photo))) == str(photo)
+    assert upload.move_resource_to_block_cache(str(folder / "gone.png")) == str(folder / "gone.png")
+    route_utils.delete_files_created_by_app(page, None)  # Gradio's clean-up, as at the server's stop
+    assert not photo.exists() and folder.is_dir()
+
+
 def test_a_disk_limit_under_one_upload_is_refused_at_the_start(tmp_path, run, capsys, monkeypatch):
     """--max-disk-mb under --max-upload-mb would refuse every upload of the size the page offers."""
     from cyclegan.cli import main

@@ -8,6 +8,7 @@ timer that refreshes the model and run lists. `launch` serves it.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,11 +78,17 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
 def uploads_only(component: gr.File) -> None:
     """Have `component` take uploads only: Gradio downloads a file input given as an http(s) URL, so a request
     naming any public address had the server fetch it, whole into memory and past --max-upload-mb. Set on the
-    component itself: one replaced by a property update would lose it, and no file input of the page is updated."""
+    component itself: one replaced by a property update would lose it, and no file input of the page is updated.
+    A path that names no file (a folder) is refused too."""
 
     def refuse(path: object) -> None:
         if isinstance(path, str) and path.lower().startswith(("http://", "https://")):
             raise gr.Error("a file is taken as an upload, not as an address to fetch", print_exception=False)
+        # A request may name any path in Gradio's folder, that folder itself too (its name is in every file URL):
+        # Gradio then listed the folder among its files, its hourly clean-up failed on it and never ran again.
+        # A path that is gone is let through: the tab says the upload is gone (deleted after an hour).
+        if isinstance(path, (str, Path)) and os.path.lexists(path) and not os.path.isfile(path):
+            raise gr.Error("a file is taken as an upload, and that is not a file", print_exception=False)
 
     move, move_async = component.move_resource_to_block_cache, component.async_move_resource_to_block_cache
 
