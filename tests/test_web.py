@@ -1612,6 +1612,31 @@ def test_runs_view_shows_a_rerun_s_samples_and_survives_a_deleted_grid(tmp_path,
     assert [caption for _, caption in tab.run_view("runs/r", None)[5]] == ["step 9999999"]
 
 
+def test_copies_of_sample_grids_are_deleted_with_gradio_s_files(tmp_path, run, monkeypatch):
+    """The Runs tab copied each grid it showed into the server's own folder, where the copy stayed for the
+    server's life (Gradio then made and deleted its own copy): a run watched for days grew it by every grid
+    it wrote. Now the copy is made in Gradio's folder, served as it is and deleted with the page's other files."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from gradio import processing_utils, route_utils
+
+    from cyclegan.web import app as app_module
+    from cyclegan.web.runs_tab import RunsTab
+    from cyclegan.web.serve import ServeOptions
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    root = tmp_path / "runs"
+    shutil.copytree(run, root / "r")
+    (root / "r" / "samples").mkdir(exist_ok=True)
+    grid = _png(root / "r" / "samples" / "step_9999999.png", 12, 8, seed=3)
+    page = app_module.build_app(ServeOptions(runs=(str(root),), device="cpu"), [], tmp_path / "work")
+    gallery = next(b for b in page.blocks.values() if getattr(b, "elem_id", None) == "runs-samples")
+    copies = RunsTab(page.engine).run_view("runs/r", None)[5]
+    processing_utils.move_files_to_cache(gallery.postprocess(copies), gallery, postprocess=True)  # as Gradio sends it
+    route_utils.delete_files_created_by_app(page, None)  # Gradio's clean-up (of files over an hour old)
+    same = [p for p in tmp_path.rglob("*.png") if p != grid and p.read_bytes() == grid.read_bytes()]
+    assert same == []
+
+
 # --- the real page in a browser -----------------------------------------------------------------------------
 
 

@@ -42,7 +42,7 @@ def theme() -> gr.themes.Base:
 
 def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = None) -> gr.Blocks:
     """The page for `opts` (files: the checked --checkpoint files). `work`: the server's private folder
-    (outputs, copies of sample grids, examples); a temporary one by default."""
+    (examples); a temporary one by default. Outputs and copies of sample grids go into Gradio's folder."""
     work = Path(work or tempfile.mkdtemp(prefix="cyclegan-serve-"))
     engine = Engine(opts, files, work)
     choices = engine.model_choices()
