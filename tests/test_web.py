@@ -1389,6 +1389,45 @@ def test_uploads_are_bounded_in_all_and_what_an_upload_cut_off_left_is_swept(tmp
         page.close()
 
 
+def test_the_sweep_deletes_what_gradio_s_clean_up_leaves_and_nothing_else(tmp_path):
+    """Gradio's hourly clean-up deletes the files it listed: not an upload cut off mid-way (its partial file),
+    not the folders it made for each upload, not a page's output that a failed job never handed over (the first
+    image of a Translate job that failed on the second). The sweep deletes these once an hour old."""
+    from cyclegan.web.disk import sweep
+
+    gradio, digest, job = tmp_path / "gradio", "a" * 64, "b" * 32
+    own = gradio / "cyclegan-work"
+    made = [
+        gradio / "tmpcut",  # a partial upload
+        gradio / digest / "photo.png",  # an upload Gradio lists: its own to delete
+        own / job / "photo_AtoB.png",  # written by a job that failed before handing it over
+        own / job / ".photo_BtoA.png.x1.tmp",  # being written (`files.write_atomic`)
+        gradio / "notes.txt",
+    ]
+    for path in made:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    for name in ("c" * 64, "vibe_edit_history"):
+        (gradio / name).mkdir()  # an upload's folder emptied by Gradio's clean-up, and one of Gradio's own
+    (gradio / "tmpnew").write_bytes(b"x")
+    for path in (*made, gradio / ("c" * 64), gradio / "vibe_edit_history"):
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
+    sweep(gradio, 3600, own=own)
+    left = sorted(str(p.relative_to(gradio)) for p in gradio.rglob("*"))
+    assert left == sorted(
+        [
+            digest,
+            f"{digest}/photo.png",
+            "cyclegan-work",
+            f"cyclegan-work/{job}",
+            f"cyclegan-work/{job}/.photo_BtoA.png.x1.tmp",
+            "notes.txt",
+            "tmpnew",
+            "vibe_edit_history",
+        ]
+    )
+
+
 def test_a_request_naming_gradio_s_folder_as_a_file_leaves_its_clean_up_running(tmp_path, run, monkeypatch):
     """A request may name any path inside Gradio's folder as an upload, and the folder's own path is in every
     file URL the page holds: named as a file, it joined Gradio's list of files, the hourly clean-up raised

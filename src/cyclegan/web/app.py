@@ -123,7 +123,10 @@ def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
         footer_links=[],
         ssr_mode=False,
         mcp_server=False,
-        app_kwargs={"middleware": [budget], "lifespan": sweeping(folder, CACHE_SWEEP_S, CACHE_KEPT_S)},
+        app_kwargs={
+            "middleware": [budget],
+            "lifespan": sweeping(folder, CACHE_SWEEP_S, CACHE_KEPT_S, own=app.engine.outputs),
+        },
     )
     print(f"cyclegan serve: the page is at {app.local_url} (Ctrl-C stops the server)", flush=True)
     if block:

@@ -10,8 +10,10 @@ the empty folders Gradio's clean-up leaves behind. No torch and no gradio here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
+import stat
 import threading
 import time
 from pathlib import Path
@@ -32,26 +34,37 @@ def disk_usage(folder: str | Path) -> int:
     return total
 
 
-def sweep(folder: str | Path, older_than_s: float, *, now: float | None = None) -> None:
+def sweep(folder: str | Path, older_than_s: float, *, own: str | Path | None = None, now: float | None = None) -> None:
     """Delete what Gradio's hourly clean-up leaves in its `folder`, once unchanged for `older_than_s`: partial
     uploads (Gradio's temporary files `tmp*`, directly in the folder: a finished upload is moved into a
-    sub-folder) and empty sub-folders named in hex (Gradio's, one per upload or copy, named by its content's
-    digest; the page's, one per job: `Engine.folder`). Nothing else of the folder is touched."""
+    sub-folder), empty sub-folders named in hex (Gradio's, one per upload or copy, named by its content's
+    digest; the page's, one per job: `Engine.folder`) and every file in `own` (the page's outputs, inside
+    `folder`: Gradio deletes only those it was handed, and a job that failed half way never handed over what
+    it had written). Nothing else of the folder is touched."""
     now = time.time() if now is None else now
-    folder = Path(folder)
+    folder, own = Path(folder), Path(own) if own is not None else None
     for root, dirs, files in os.walk(folder, topdown=False):
         here = Path(root)
-        if here == folder:
-            for name in files:
-                path = here / name
-                with contextlib.suppress(OSError):
-                    if name.startswith("tmp") and path.is_file() and now - path.lstat().st_mtime > older_than_s:
-                        path.unlink()
+        ours = own is not None and (here == own or own in here.parents)
+        for name in files:
+            path = here / name
+            with contextlib.suppress(OSError):
+                mine = ours and not name.startswith(
+                    "."
+                )  # not a write in progress (`files.write_atomic`'s `.NAME.*.tmp`)
+                if (mine or here == folder and name.startswith("tmp")) and _old(path, now, older_than_s):
+                    path.unlink()
         for name in dirs:
             path = here / name
             with contextlib.suppress(OSError):  # not empty (rmdir refuses), or removed meanwhile
                 if _HEX.fullmatch(name) and not path.is_symlink() and now - path.lstat().st_mtime > older_than_s:
                     path.rmdir()
+
+
+def _old(path: Path, now: float, older_than_s: float) -> bool:
+    """A regular file (not a link) unchanged for `older_than_s`."""
+    st = path.lstat()
+    return stat.S_ISREG(st.st_mode) and now - st.st_mtime > older_than_s
 
 
 class UploadBudget:
@@ -110,9 +123,9 @@ async def _refuse(send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def sweeping(folder: str | Path, every_s: float, older_than_s: float):
-    """A lifespan for the server's app (Gradio's `app_kwargs`): `sweep(folder, older_than_s)` every `every_s`
-    seconds while it serves, in a worker thread."""
+def sweeping(folder: str | Path, every_s: float, older_than_s: float, *, own: str | Path | None = None):
+    """A lifespan for the server's app (Gradio's `app_kwargs`): `sweep(folder, older_than_s, own=own)` every
+    `every_s` seconds while it serves, in a worker thread."""
     import asyncio
 
     import anyio
@@ -122,7 +135,7 @@ def sweeping(folder: str | Path, every_s: float, older_than_s: float):
         async def loop() -> None:
             while True:
                 await asyncio.sleep(every_s)
-                await anyio.to_thread.run_sync(sweep, folder, older_than_s)
+                await anyio.to_thread.run_sync(functools.partial(sweep, folder, older_than_s, own=own))
 
         task = asyncio.create_task(loop())
         try:
