@@ -853,6 +853,13 @@ def test_an_animated_upload_in_translate_is_sent_to_the_video_tab(engine, tmp_pa
     _, downloads, _ = tab.translate([str(tmp_path / "walk.gif"), str(still), str(photo)], key, "AtoB")
     assert [Path(d).name for d in downloads] == ["still_AtoB.png", "photo_AtoB.png"]
 
+    # An animated PNG or a multi-page TIFF has no place in Video: its first frame is translated, and the others
+    # are named as left out (they went without a word).
+    frames[0].save(tmp_path / "walk.png", save_all=True, append_images=frames[1:], duration=100)
+    with pytest.warns(UserWarning, match="^walk.png holds 3 frames .pages.; only the first is translated, the other 2"):
+        _, downloads, _ = tab.translate([str(tmp_path / "walk.png")], key, "AtoB")
+    assert [Path(d).name for d in downloads] == ["walk_AtoB.png"]
+
 
 def test_a_thin_upload_is_bounded_by_the_work_its_padding_costs(tmp_path, run):
     """--max-pixels bounded an upload's pixels, not the work: the generator pads each side to its multiple and

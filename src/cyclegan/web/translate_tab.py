@@ -94,7 +94,7 @@ class TranslateTab:
         rest are translated; if none is usable, the page shows the error. One upload is decoded at a time:
         decoded all first, 200 PNGs of 25 MP each (the per-image limit; a plain one is a few kB) were 15 GB
         of pixels at once."""
-        from ..inference import translate  # on first use (torch)
+        from ..inference import frames_left_out, translate  # on first use (torch)
 
         if not uploads:
             raise CycleGANError("upload one or more images (or pick an example) first")
@@ -112,6 +112,8 @@ class TranslateTab:
             except CycleGANError as e:
                 problems.append(str(e))
                 continue
+            if left_out := frames_left_out(Path(path)):  # an animated PNG, a multi-page TIFF: said, as the CLI says it
+                problems.append(left_out.removeprefix("warning: ").replace(str(path), name))
             if G is None:  # at the first usable image
                 t0 = time.perf_counter()
                 G = self.engine.generator(key, direction)
