@@ -895,6 +895,30 @@ def test_a_thin_upload_is_bounded_by_the_work_its_padding_costs(tmp_path, run):
     assert not (engine.outputs.exists() and any(engine.outputs.rglob("thin_AtoB.gif")))
 
 
+def test_a_job_takes_at_most_max_images(tmp_path, run, monkeypatch):
+    """A request may name one upload any number of times: 10,000 of a 25 MP image in one Translate job (or as
+    style images) held the one heavy queue for hours (a hostile probe). Now a job of more than --max-images is
+    refused in one line before any image is decoded."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import re
+
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import TranslateTab
+
+    engine = Engine(ServeOptions(runs=(str(run),), device="cpu", max_images=2), [], tmp_path / "work")
+    tab, key = TranslateTab(engine), engine.models()[0].key
+    photo = str(_png(tmp_path / "photo.png", 16, 16))
+    _, downloads, _ = tab.translate([photo, photo], key, "AtoB")
+    assert len(downloads) == 2
+    monkeypatch.setattr(engine, "image", lambda path: pytest.fail("an image was decoded"))
+    limit = re.escape("over this server's limit of 2 (cyclegan serve --max-images); send them in several")
+    with pytest.raises(CycleGANError, match=f"^3 images in one job, {limit}"):
+        tab.translate([photo] * 3, key, "AtoB")
+    with pytest.raises(CycleGANError, match=f"^3 style images in one job, {limit}"):
+        engine.references([photo] * 3, 64)
+
+
 def images_alive(engine, monkeypatch) -> tuple[list, list[int]]:
     """Count the images `engine.image` decodes: (a weak reference to each, how many were alive after each)."""
     import weakref

@@ -264,6 +264,15 @@ class Engine:
                 self._backbones[backbone] = load_backbones(backbone, None, self.device())
             return self._backbones[backbone]
 
+    def check_count(self, paths: Sequence[object], what: str) -> None:
+        """Refuse a job of more than --max-images `what` ("images", "style images"): a request may name one
+        upload any number of times, and 10,000 of a 25 MP image held the one heavy queue for hours."""
+        if len(paths) > self.opts.max_images:
+            raise CycleGANError(
+                f"{len(paths)} {what} in one job, over this server's limit of {self.opts.max_images} "
+                "(cyclegan serve --max-images); send them in several"
+            )
+
     def image(self, path: str | Path):
         """An upload as an RGB PIL image, checked against the server's limits (`uploads.check_upload`)."""
         return check_upload(path, max_bytes=int(self.opts.max_upload_mb * MB), max_pixels=self.opts.max_pixels)
@@ -290,6 +299,7 @@ class Engine:
         decoded all at full size first, 100 uploads of 25 MP (the per-image limit) were 7.5 GB of pixels."""
         from ..data.io import resize_long_side  # on first use (torch)
 
+        self.check_count(paths, "style images")
         return [resize_long_side(self.image(p), size) for p in paths]
 
     def folder(self) -> Path:

@@ -56,6 +56,9 @@ class ServeOptions(Options):
         gt=0,
     )
     max_pixels: int = opt(25_000_000, "largest image, or clip frame, accepted, in pixels (W x H)", gt=0)
+    max_images: int = opt(
+        50, "most images one job takes: Translate's uploads, the style images of Style transfer and Compare", gt=0
+    )
     max_clip_frames: int = opt(
         1500, "most frames a clip may hold in the Video tab (a minute at 25 frames/s), read before translating", gt=0
     )

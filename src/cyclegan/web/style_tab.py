@@ -41,7 +41,7 @@ class StyleTab:
                         elem_id="style-content",
                     )
                     s_styles = gr.File(
-                        label="style image(s), blended",
+                        label=f"style image(s), blended (up to {opts.max_images})",
                         file_count="multiple",
                         file_types=["image"],
                         elem_id="style-styles",

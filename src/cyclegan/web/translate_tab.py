@@ -56,7 +56,7 @@ class TranslateTab:
             with gr.Row():
                 with gr.Column(scale=1):
                     t_files = gr.File(
-                        label=f"images ({engine.upload_note})",
+                        label=f"images ({engine.upload_note}, {engine.opts.max_images} at once)",
                         file_count="multiple",
                         file_types=["image"],
                         elem_id="translate-upload",
@@ -98,6 +98,7 @@ class TranslateTab:
 
         if not uploads:
             raise CycleGANError("upload one or more images (or pick an example) first")
+        self.engine.check_count(uploads, "images")
         names = [display_name(path) for path in uploads]
         G, out, load_s = None, None, 0.0
         gallery, downloads, rows, problems = [], [], [], []
