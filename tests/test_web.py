@@ -1350,6 +1350,7 @@ def test_old_uploads_and_outputs_are_deleted_and_one_upload_is_bounded(tmp_path,
     monkeypatch.setattr(page, "launch", lambda **kw: launched.update(kw))
     app_module.launch(page, opts, block=False)
     assert launched["max_file_size"] == 3_000_000  # Gradio's upload endpoint refuses more (413)
+    assert page._queue.max_size == opts.max_queue == 100  # waiting jobs hold their requests: bounded too
 
 
 def _upload(port: int, name: str, data: bytes, *, cut: bool = False, chunked: bool = False) -> int:

@@ -106,7 +106,8 @@ def uploads_only(component: gr.File) -> None:
 
 def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
     """Serve `app` on opts.host:opts.port with the queue's limits and nothing that needs the internet."""
-    app.queue(default_concurrency_limit=opts.concurrency)
+    # A waiting job holds its request in memory: unbounded, a script's requests grew the server without end.
+    app.queue(default_concurrency_limit=opts.concurrency, max_size=opts.max_queue)
     folder = Path(app.GRADIO_CACHE)  # the uploads and the page's outputs
     budget = Middleware(UploadBudget, folder=folder, limit=int(opts.max_disk_mb * MB))
     app.launch(
