@@ -1353,15 +1353,19 @@ def test_old_uploads_and_outputs_are_deleted_and_one_upload_is_bounded(tmp_path,
     assert page._queue.max_size == opts.max_queue == 100  # waiting jobs hold their requests: bounded too
 
 
-def _upload(port: int, name: str, data: bytes, *, cut: bool = False, chunked: bool = False) -> int:
-    """POST `data` to Gradio's upload endpoint as a file `name`: the status; `cut`: the connection closed half
-    way through the body (a visitor who left), -1."""
+def _upload(
+    port: int, name: str, data: bytes, *, cut: bool = False, chunked: bool = False, to: str = "upload files"
+) -> int:
+    """POST `data` to Gradio's upload endpoint (`to`: endpoint and field) as a file `name`: the status; `cut`:
+    the connection closed half way through the body (a visitor who left), -1."""
     import socket
 
-    head = f'--B\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n\r\n'.encode()
+    endpoint, field = to.split()
+    head = f'--B\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n\r\n'.encode()
     body = head + data + b"\r\n--B--\r\n"
     length = b"Transfer-Encoding: chunked" if chunked else b"Content-Length: %d" % len(body)
-    request = b"POST /gradio_api/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B\r\n"
+    request = b"POST /gradio_api/%s HTTP/1.1\r\nHost: x\r\n" % endpoint.encode()
+    request += b"Content-Type: multipart/form-data; boundary=B\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
         if cut:
             s.sendall(request + length + b"\r\n\r\n" + body[: len(body) // 2])
@@ -1379,7 +1383,8 @@ def test_uploads_are_bounded_in_all_and_what_an_upload_cut_off_left_is_swept(tmp
     could fill the disk), and an upload cut off mid-way left its partial file for the server's life, in no list
     of Gradio's; empty folders stayed after the hourly clean-up too (a hostile probe). Now an upload is refused
     while the folder holds --max-disk-mb, one of undeclared length too, and the sweep deletes partial uploads
-    and empty folders as Gradio's clean-up deletes the rest."""
+    and empty folders as Gradio's clean-up deletes the rest. Gradio's /process_recording, which kept each file
+    it took in the system's temporary folder for good, answers 404."""
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     import socket
 
@@ -1401,6 +1406,8 @@ def test_uploads_are_bounded_in_all_and_what_an_upload_cut_off_left_is_swept(tmp
         assert _upload(port, "b.png", b"b" * 200_000) == 200
         assert _upload(port, "c.png", b"c" * 200_000) == 413  # 0.6 MB with the others: over 0.5
         assert _upload(port, "d.png", b"d" * 1000, chunked=True) == 411
+        # Gradio's screen-recording endpoint, of no use to the page, kept each file in the system's temporary folder
+        assert _upload(port, "r.mp4", b"r" * 1000, to="process_recording video") == 404
         stored = sorted(p.name for p in folder.rglob("*.png") if p.parent.parent == folder)
         assert stored[:2] == ["a.png", "b.png"] and "c.png" not in stored
 

@@ -20,6 +20,9 @@ from pathlib import Path
 
 MB = 1_000_000
 _HEX = re.compile(r"[0-9a-f]{32,}")  # a folder Gradio or the page made for one upload, copy or job
+# Gradio's endpoints the page has no use for, refused: /process_recording (a screen recording, which no control of
+# the page makes) took a file of up to --max-upload-mb into the system's temporary folder and never deleted it.
+UNUSED = ("/process_recording",)
 WALK_EVERY_S = 2.0  # the folder's size is measured at most this often; uploads accepted since are added to it
 
 
@@ -70,7 +73,8 @@ def _old(path: Path, now: float, older_than_s: float) -> bool:
 class UploadBudget:
     """ASGI middleware: Gradio's upload endpoint (POST .../upload) refused, with 413 and a line the page shows,
     while `folder` (Gradio's) holds `limit` bytes or would with the request's declared length; a request that
-    declares no length (chunked) is refused with 411 (browsers declare it). Everything else passes through."""
+    declares no length (chunked) is refused with 411 (browsers declare it). The endpoints in UNUSED answer 404.
+    Everything else passes through."""
 
     def __init__(self, app, *, folder: str | Path, limit: int):
         self.app, self.folder, self.limit = app, Path(folder), limit
@@ -94,6 +98,8 @@ class UploadBudget:
             return True
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].rstrip("/").endswith(UNUSED):
+            return await _refuse(send, 404, "not found")
         if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith("/upload"):
             return await self.app(scope, receive, send)
         import anyio  # a dependency of gradio's server
