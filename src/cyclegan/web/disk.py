@@ -3,8 +3,9 @@
 Gradio bounds one upload (`max_file_size`) and deletes what it stored an hour later (`delete_cache`), but it
 takes any number of uploads within that hour, and an upload cut off mid-way (the visitor closed the tab, or
 a hostile client) left its partial file in the folder, in no list of Gradio's, for the server's life.
-`UploadBudget` refuses an upload while the folder holds `--max-disk-mb`; `sweep` deletes partial uploads and
-the empty folders Gradio's clean-up leaves behind. No torch and no gradio here.
+`UploadBudget` refuses an upload while the folder holds `--max-disk-mb` (and answers 404 for Gradio's endpoints
+the page has no use for); `sweep` deletes partial uploads, the empty folders Gradio's clean-up leaves behind and
+the page's outputs it was never handed. No torch and no gradio here (its server's starlette and anyio on use).
 """
 
 from __future__ import annotations
