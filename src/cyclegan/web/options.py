@@ -58,7 +58,9 @@ class ServeOptions(Options):
         "an upload past it is refused until then",
         gt=0,
     )
-    max_pixels: int = opt(25_000_000, "largest image, or clip frame, accepted, in pixels (W x H)", gt=0)
+    max_pixels: int = opt(
+        25_000_000, "largest image, or clip frame, accepted, in pixels (W x H; also as the model pads each side)", gt=0
+    )
     max_images: int = opt(
         50, "most images one job takes: Translate's uploads, the style images of Style transfer and Compare", gt=0
     )
