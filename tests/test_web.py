@@ -1103,6 +1103,44 @@ def test_concurrent_gatys_jobs_on_one_backbone_do_not_count_each_other_s_feature
     assert probes == [alone]
 
 
+def test_a_model_loading_holds_up_no_other_job(engine, monkeypatch):
+    """A model was loaded under the engine's one lock, so while one job loaded a checkpoint (seconds) every
+    other job waited, on any model, with --concurrency 2: a job's start (`using`) and another model's load.
+    Now a load holds up only the jobs waiting for that same model."""
+    import threading
+
+    from cyclegan import loading
+
+    key = engine.models()[0].key
+    G = engine.generator(key, "AtoB")  # loaded, as a running job's model is
+    real, release, started = loading.load_generator, threading.Event(), threading.Event()
+
+    def slow(path, direction, **kw):
+        if direction == "BtoA":
+            started.set()
+            release.wait(30)
+        return real(path, direction, **kw)
+
+    monkeypatch.setattr(loading, "load_generator", slow)
+    engine._generators.clear()  # the AtoB model to be loaded again, beside the slow one
+    other = threading.Thread(target=engine.generator, args=(key, "BtoA"))
+    other.start()
+    try:
+        assert started.wait(30)
+        done = threading.Event()
+
+        def job() -> None:
+            with engine.using(G):
+                engine.generator(key, "AtoB")
+            done.set()
+
+        threading.Thread(target=job, daemon=True).start()
+        assert done.wait(20), "a job waited for another model's load"
+    finally:
+        release.set()
+        other.join()
+
+
 def test_a_replaced_checkpoint_is_loaded_again(engine, run):
     key, path = engine.models()[0].key, engine.models()[0].path
     first = engine.generator(key, "AtoB")

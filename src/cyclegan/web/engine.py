@@ -175,6 +175,7 @@ class Engine:
         self._generators: OrderedDict[tuple[str, str], tuple[tuple[int, ...], Any]] = OrderedDict()
         self._in_use: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()  # see `using`
         self._backbones: dict[str, Any] = {}
+        self._loading: dict[tuple[str, str], threading.Lock] = {}  # a model's or backbone's load: one at a time
         self._device = None
         # The names the dropdowns hold, each kept for the server's life: a page's value never loads another file
         self._model_names = Names()
@@ -220,7 +221,12 @@ class Engine:
             raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
         from ..loading import load_generator  # on first use (torch)
 
+        model = (path, direction)
         with self._lock:
+            loading = self._loading.setdefault(model, threading.Lock())
+        # One load of a model at a time, outside the engine's lock: loaded under it, a load (seconds) held up
+        # every other job, on any model, with --concurrency 2.
+        with loading:
             try:
                 st = os.stat(path)
             except FileNotFoundError:  # deleted since it was listed (its run removed while the page shows it)
@@ -229,17 +235,20 @@ class Engine:
             # time (`cp -p`, `rsync -t`, a rename of a file copied with its times) kept the old model; a new file
             # is a new inode, and any write or rename sets the change time, which no tool sets back.
             version = (st.st_dev, st.st_ino, st.st_ctime_ns, st.st_mtime_ns, st.st_size)
-            cached = self._generators.get((path, direction))
+            with self._lock:
+                cached = self._generators.get(model)
             if cached is None or cached[0] != version:
                 try:
                     net = load_generator(path, direction, device=self.device())  # weights_only, averaged weights
                 except CycleGANError as e:  # named as the page names it: the visitor sees no server path
                     raise CycleGANError(str(e).replace(escape(path), key)) from None
-                self._generators[(path, direction)] = (version, net)
-            self._generators.move_to_end((path, direction))
-            while len(self._generators) > MODELS_KEPT:  # freed once no job still runs it
-                self._generators.popitem(last=False)
-            return self._generators[(path, direction)][1]
+                cached = (version, net)
+            with self._lock:
+                self._generators[model] = cached
+                self._generators.move_to_end(model)
+                while len(self._generators) > MODELS_KEPT:  # freed once no job still runs it
+                    self._generators.popitem(last=False)
+            return cached[1]
 
     @contextlib.contextmanager
     def using(self, net) -> Iterator[None]:
@@ -260,6 +269,8 @@ class Engine:
         from ..compare import load_backbones  # on first use (torch)
 
         with self._lock:
+            loading = self._loading.setdefault(("backbone", backbone), threading.Lock())
+        with loading:  # as `generator`: other jobs go on while VGG19 loads
             if backbone not in self._backbones:
                 self._backbones[backbone] = load_backbones(backbone, None, self.device())
             return self._backbones[backbone]
