@@ -853,6 +853,71 @@ def test_an_animated_upload_in_translate_is_sent_to_the_video_tab(engine, tmp_pa
     _, downloads, _ = tab.translate([str(tmp_path / "walk.gif"), str(still), str(photo)], key, "AtoB")
     assert [Path(d).name for d in downloads] == ["still_AtoB.png", "photo_AtoB.png"]
 
+    # An animated PNG or a multi-page TIFF has no place in Video: its first frame is translated, and the others
+    # are named as left out (they went without a word).
+    frames[0].save(tmp_path / "walk.png", save_all=True, append_images=frames[1:], duration=100)
+    with pytest.warns(UserWarning, match="^walk.png holds 3 frames .pages.; only the first is translated, the other 2"):
+        _, downloads, _ = tab.translate([str(tmp_path / "walk.png")], key, "AtoB")
+    assert [Path(d).name for d in downloads] == ["walk_AtoB.png"]
+
+
+def test_a_thin_upload_is_bounded_by_the_work_its_padding_costs(tmp_path, run):
+    """--max-pixels bounded an upload's pixels, not the work: the generator pads each side to its multiple and
+    least size, so a 25,000,000 x 1 PNG (25 MP in a few kB) ran as 8 rows through a ResNet, 512 through a U-Net
+    (a hostile probe). Now an image whose padded size is over the limit is named and the others translated; a
+    clip of such frames is refused before any frame is translated."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import TranslateTab
+
+    engine = Engine(ServeOptions(runs=(str(run),), device="cpu", max_pixels=2000), [], tmp_path / "work")
+    tab, key = TranslateTab(engine), engine.models()[0].key
+    thin, square = _png(tmp_path / "thin.png", 1000, 1), _png(tmp_path / "square.png", 40, 40)  # 1000 and 1600 px
+    with pytest.raises(CycleGANError, match=r"thin.png is 1000x1 pixels, which this model pads to 1000x8 \(0.0 MP\)"):
+        tab.translate([str(thin)], key, "AtoB")
+    _, downloads, _ = tab.translate([str(thin), str(square)], key, "AtoB")
+    assert [Path(d).name for d in downloads] == ["square_AtoB.png"]
+    from cyclegan.models.unet import UnetGenerator
+
+    unet = UnetGenerator(num_downs=5, ngf=4)  # pads itself to multiples of 32, at least 32 px
+    engine.check_cost(unet, "small.png is", 30, 30)  # 32 x 32 padded: 1024 px, under 2000
+    with pytest.raises(CycleGANError, match="tall.png is 1x50 pixels, which this model pads to 32x64"):
+        engine.check_cost(unet, "tall.png is", 1, 50)
+
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    from cyclegan.clipio import write_clip
+    from cyclegan.web.video_tab import VideoTab
+
+    clip = write_clip(tmp_path / "thin.gif", [np.full((1, 1000, 3), 40 * i, np.uint8) for i in range(2)], rate=25)
+    with pytest.raises(CycleGANError, match="thin.gif's frames are 1000x1 pixels, which this model pads to 1000x8"):
+        VideoTab(engine).translate(str(clip), key, "AtoB", False, 0.0)
+    assert not (engine.outputs.exists() and any(engine.outputs.rglob("thin_AtoB.gif")))
+
+
+def test_a_job_takes_at_most_max_images(tmp_path, run, monkeypatch):
+    """A request may name one upload any number of times: 10,000 of a 25 MP image in one Translate job (or as
+    style images) held the one heavy queue for hours (a hostile probe). Now a job of more than --max-images is
+    refused in one line before any image is decoded."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import re
+
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import TranslateTab
+
+    engine = Engine(ServeOptions(runs=(str(run),), device="cpu", max_images=2), [], tmp_path / "work")
+    tab, key = TranslateTab(engine), engine.models()[0].key
+    photo = str(_png(tmp_path / "photo.png", 16, 16))
+    _, downloads, _ = tab.translate([photo, photo], key, "AtoB")
+    assert len(downloads) == 2
+    monkeypatch.setattr(engine, "image", lambda path: pytest.fail("an image was decoded"))
+    limit = re.escape("over this server's limit of 2 (cyclegan serve --max-images); send them in several")
+    with pytest.raises(CycleGANError, match=f"^3 images in one job, {limit}"):
+        tab.translate([photo] * 3, key, "AtoB")
+    with pytest.raises(CycleGANError, match=f"^3 style images in one job, {limit}"):
+        engine.references([photo] * 3, 64)
+
 
 def images_alive(engine, monkeypatch) -> tuple[list, list[int]]:
     """Count the images `engine.image` decodes: (a weak reference to each, how many were alive after each)."""
@@ -981,6 +1046,99 @@ def test_concurrent_jobs_on_one_model_do_not_mix_their_tiles(engine, tmp_path, m
             t.join()
         for answer, expected in zip(answers, alone, strict=True):
             assert answer is not None and np.array_equal(answer, expected)
+
+
+def test_concurrent_gatys_jobs_on_one_backbone_do_not_count_each_other_s_features(engine, tmp_path, monkeypatch):
+    """Gatys estimates its memory by hooking every layer of its backbone for a pass on a small probe; the Style
+    and Compare tabs share one backbone, so with --concurrency 2 a job's probe also counted the feature maps of
+    the job beside it (at its full size) and refused itself as needing many times its memory. Now one backbone
+    runs one job at a time, as a generator does (`Engine.using`). Here `stylize` is its memory probe beside a
+    job's forward passes, on a tiny backbone."""
+    import threading
+    from types import SimpleNamespace
+
+    import torch
+
+    from cyclegan import style
+    from cyclegan.style.gatys import feature_bytes_per_pixel
+    from cyclegan.web.style_tab import StyleTab
+
+    class Slow(torch.nn.Module):  # a probe's pass that takes a while, as a real backbone's does
+        def forward(self, x):
+            if x.shape[-1] <= 64:
+                time.sleep(0.05)
+            return x
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), Slow(), torch.nn.ReLU())
+    alone = feature_bytes_per_pixel(net)[1]
+    monkeypatch.setattr(engine, "style_backbones", lambda name: ("lite0", net, None))
+    running, probed, probes = threading.Event(), threading.Event(), []
+
+    def stylize(content, styles, options, *, net, **_):
+        if options.size == 96:  # the first job: full-size passes until the other has probed (or 300 of them)
+            running.set()
+            for _ in range(300):
+                with torch.no_grad():
+                    net(torch.zeros(1, 3, 256, 256))
+                if probed.is_set():
+                    break
+        else:
+            running.wait(10)
+            probes.append(feature_bytes_per_pixel(net)[1])
+            probed.set()
+        return SimpleNamespace(image=Image.new("RGB", (8, 8)), seconds=0.0, backbone="lite0")
+
+    monkeypatch.setattr(style, "stylize", stylize)
+    tab = StyleTab(engine)
+    content, ref = str(_png(tmp_path / "c.png", 16, 16)), str(_png(tmp_path / "s.png", 16, 16, seed=1))
+
+    def job(size: int, session: str) -> None:
+        list(tab.stylize_live(content, [ref], "lite0", size, 10, SimpleNamespace(session_hash=session)))
+
+    first = threading.Thread(target=job, args=(96, "a"))
+    first.start()
+    assert running.wait(10)
+    job(64, "b")
+    first.join()
+    assert probes == [alone]
+
+
+def test_a_model_loading_holds_up_no_other_job(engine, monkeypatch):
+    """A model was loaded under the engine's one lock, so while one job loaded a checkpoint (seconds) every
+    other job waited, on any model, with --concurrency 2: a job's start (`using`) and another model's load.
+    Now a load holds up only the jobs waiting for that same model."""
+    import threading
+
+    from cyclegan import loading
+
+    key = engine.models()[0].key
+    G = engine.generator(key, "AtoB")  # loaded, as a running job's model is
+    real, release, started = loading.load_generator, threading.Event(), threading.Event()
+
+    def slow(path, direction, **kw):
+        if direction == "BtoA":
+            started.set()
+            release.wait(30)
+        return real(path, direction, **kw)
+
+    monkeypatch.setattr(loading, "load_generator", slow)
+    engine._generators.clear()  # the AtoB model to be loaded again, beside the slow one
+    other = threading.Thread(target=engine.generator, args=(key, "BtoA"))
+    other.start()
+    try:
+        assert started.wait(30)
+        done = threading.Event()
+
+        def job() -> None:
+            with engine.using(G):
+                engine.generator(key, "AtoB")
+            done.set()
+
+        threading.Thread(target=job, daemon=True).start()
+        assert done.wait(20), "a job waited for another model's load"
+    finally:
+        release.set()
+        other.join()
 
 
 def test_a_replaced_checkpoint_is_loaded_again(engine, run):
@@ -1230,6 +1388,160 @@ def test_old_uploads_and_outputs_are_deleted_and_one_upload_is_bounded(tmp_path,
     monkeypatch.setattr(page, "launch", lambda **kw: launched.update(kw))
     app_module.launch(page, opts, block=False)
     assert launched["max_file_size"] == 3_000_000  # Gradio's upload endpoint refuses more (413)
+    assert page._queue.max_size == opts.max_queue == 100  # waiting jobs hold their requests: bounded too
+
+
+def _upload(
+    port: int, name: str, data: bytes, *, cut: bool = False, chunked: bool = False, to: str = "upload files"
+) -> int:
+    """POST `data` to Gradio's upload endpoint (`to`: endpoint and field) as a file `name`: the status; `cut`:
+    the connection closed half way through the body (a visitor who left), -1."""
+    import socket
+
+    endpoint, field = to.split()
+    head = f'--B\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n\r\n'.encode()
+    body = head + data + b"\r\n--B--\r\n"
+    length = b"Transfer-Encoding: chunked" if chunked else b"Content-Length: %d" % len(body)
+    request = b"POST /gradio_api/%s HTTP/1.1\r\nHost: x\r\n" % endpoint.encode()
+    request += b"Content-Type: multipart/form-data; boundary=B\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        if cut:
+            s.sendall(request + length + b"\r\n\r\n" + body[: len(body) // 2])
+            time.sleep(0.5)
+            return -1
+        if chunked:
+            body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        s.sendall(request + length + b"\r\nConnection: close\r\n\r\n" + body)
+        return int(s.makefile("rb").readline().split()[1])
+
+
+@pytest.mark.slow
+def test_uploads_are_bounded_in_all_and_what_an_upload_cut_off_left_is_swept(tmp_path, run, monkeypatch):
+    """Gradio bounds one upload and deletes it an hour later, but took any number within the hour (one visitor
+    could fill the disk), and an upload cut off mid-way left its partial file for the server's life, in no list
+    of Gradio's; empty folders stayed after the hourly clean-up too (a hostile probe). Now an upload is refused
+    while the folder holds --max-disk-mb, one of undeclared length too, and the sweep deletes partial uploads
+    and empty folders as Gradio's clean-up deletes the rest. Gradio's /process_recording, which kept each file
+    it took in the system's temporary folder for good, answers 404."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import socket
+
+    from cyclegan.web import app as app_module
+    from cyclegan.web.serve import ServeOptions
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    opts = ServeOptions(runs=(str(run),), device="cpu", port=port, max_upload_mb=0.3, max_disk_mb=0.5)
+    page = app_module.build_app(opts, [], tmp_path / "work")
+    folder = Path(page.GRADIO_CACHE)
+    monkeypatch.setattr(app_module, "CACHE_SWEEP_S", 0.2)
+    monkeypatch.setattr(app_module, "CACHE_KEPT_S", 1.5)
+    try:
+        app_module.launch(page, opts, block=False)
+        assert _upload(port, "a.png", b"a" * 200_000) == 200
+        assert _upload(port, "b.png", b"b" * 200_000) == 200
+        assert _upload(port, "c.png", b"c" * 200_000) == 413  # 0.6 MB with the others: over 0.5
+        assert _upload(port, "d.png", b"d" * 1000, chunked=True) == 411
+        # Gradio's screen-recording endpoint, of no use to the page, kept each file in the system's temporary folder
+        assert _upload(port, "r.mp4", b"r" * 1000, to="process_recording video") == 404
+        stored = sorted(p.name for p in folder.rglob("*.png") if p.parent.parent == folder)
+        assert stored[:2] == ["a.png", "b.png"] and "c.png" not in stored
+
+        def leftovers() -> list[str]:  # partial uploads, and the folders of deleted uploads
+            return [p.name for p in folder.iterdir() if p.name.startswith("tmp") or p.is_dir() and not any(p.iterdir())]
+
+        for f in folder.rglob("[ab].png"):
+            f.unlink()  # as Gradio's clean-up deletes them, leaving their folders
+        assert len(leftovers()) == 2
+        time.sleep(2.1)  # the folder measured anew (disk.WALK_EVERY_S): room again
+        _upload(port, "cut.png", b"e" * 200_000, cut=True)
+        assert any(name.startswith("tmp") for name in leftovers())
+        deadline = time.monotonic() + 10
+        while leftovers() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert leftovers() == [] and any(folder.rglob("summer_0.png"))  # an example Gradio keeps: kept
+    finally:
+        page.close()
+
+
+def test_the_sweep_deletes_what_gradio_s_clean_up_leaves_and_nothing_else(tmp_path):
+    """Gradio's hourly clean-up deletes the files it listed: not an upload cut off mid-way (its partial file),
+    not the folders it made for each upload, not a page's output that a failed job never handed over (the first
+    image of a Translate job that failed on the second). The sweep deletes these once an hour old."""
+    from cyclegan.web.disk import sweep
+
+    gradio, digest, job = tmp_path / "gradio", "a" * 64, "b" * 32
+    own = gradio / "cyclegan-work"
+    made = [
+        gradio / "tmpcut",  # a partial upload
+        gradio / digest / "photo.png",  # an upload Gradio lists: its own to delete
+        own / job / "photo_AtoB.png",  # written by a job that failed before handing it over
+        own / job / ".photo_BtoA.png.x1.tmp",  # being written (`files.write_atomic`)
+        gradio / "notes.txt",
+    ]
+    for path in made:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    for name in ("c" * 64, "vibe_edit_history"):
+        (gradio / name).mkdir()  # an upload's folder emptied by Gradio's clean-up, and one of Gradio's own
+    (gradio / "tmpnew").write_bytes(b"x")
+    for path in (*made, gradio / ("c" * 64), gradio / "vibe_edit_history"):
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
+    sweep(gradio, 3600, own=own)
+    left = sorted(str(p.relative_to(gradio)) for p in gradio.rglob("*"))
+    assert left == sorted(
+        [
+            digest,
+            f"{digest}/photo.png",
+            "cyclegan-work",
+            f"cyclegan-work/{job}",
+            f"cyclegan-work/{job}/.photo_BtoA.png.x1.tmp",
+            "notes.txt",
+            "tmpnew",
+            "vibe_edit_history",
+        ]
+    )
+
+
+def test_a_request_naming_gradio_s_folder_as_a_file_leaves_its_clean_up_running(tmp_path, run, monkeypatch):
+    """A request may name any path inside Gradio's folder as an upload, and the folder's own path is in every
+    file URL the page holds: named as a file, it joined Gradio's list of files, the hourly clean-up raised
+    IsADirectoryError on it and never ran again (nor did the server's shutdown finish; a hostile probe). Now a
+    file input refuses a path that is not a file."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import asyncio
+
+    from gradio import route_utils
+
+    from cyclegan.web import app as app_module
+    from cyclegan.web.serve import ServeOptions
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    page = app_module.build_app(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+    upload = next(b for b in page.blocks.values() if getattr(b, "elem_id", None) == "translate-upload")
+    folder = Path(page.GRADIO_CACHE)
+    folder.mkdir(parents=True, exist_ok=True)
+    with pytest.raises(gr.Error, match="that is not a file"):
+        asyncio.run(upload.async_move_resource_to_block_cache(str(folder)))
+    with pytest.raises(gr.Error, match="that is not a file"):
+        upload.move_resource_to_block_cache(str(folder))
+    photo = _png(folder / "photo.png", 4, 4)  # an upload, and one deleted before its job ran: both taken
+    assert asyncio.run(upload.async_move_resource_to_block_cache(str(photo))) == str(photo)
+    assert upload.move_resource_to_block_cache(str(folder / "gone.png")) == str(folder / "gone.png")
+    route_utils.delete_files_created_by_app(page, None)  # Gradio's clean-up, as at the server's stop
+    assert not photo.exists() and folder.is_dir()
+
+
+def test_a_disk_limit_under_one_upload_is_refused_at_the_start(tmp_path, run, capsys, monkeypatch):
+    """--max-disk-mb under --max-upload-mb would refuse every upload of the size the page offers."""
+    from cyclegan.cli import main
+
+    never_launched(monkeypatch, tmp_path)
+    assert main(["serve", "--runs", str(run), "--max-upload-mb", "30", "--max-disk-mb", "20"]) == 2
+    err = capsys.readouterr().err
+    assert "option '--max-disk-mb' 20 is under --max-upload-mb 30: raise it, or lower --max-upload-mb" in err
 
 
 def test_a_new_run_reaches_the_video_tab_s_model_list_too(tmp_path, run):
@@ -1414,6 +1726,31 @@ def test_runs_view_shows_a_rerun_s_samples_and_survives_a_deleted_grid(tmp_path,
     gone = root / "r" / "samples" / "step_0000005.png"  # listed, then deleted before it was copied
     monkeypatch.setattr(runs_tab, "latest_samples", lambda run, n: [(5, gone), (9999999, grid)])
     assert [caption for _, caption in tab.run_view("runs/r", None)[5]] == ["step 9999999"]
+
+
+def test_copies_of_sample_grids_are_deleted_with_gradio_s_files(tmp_path, run, monkeypatch):
+    """The Runs tab copied each grid it showed into the server's own folder, where the copy stayed for the
+    server's life (Gradio then made and deleted its own copy): a run watched for days grew it by every grid
+    it wrote. Now the copy is made in Gradio's folder, served as it is and deleted with the page's other files."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from gradio import processing_utils, route_utils
+
+    from cyclegan.web import app as app_module
+    from cyclegan.web.runs_tab import RunsTab
+    from cyclegan.web.serve import ServeOptions
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    root = tmp_path / "runs"
+    shutil.copytree(run, root / "r")
+    (root / "r" / "samples").mkdir(exist_ok=True)
+    grid = _png(root / "r" / "samples" / "step_9999999.png", 12, 8, seed=3)
+    page = app_module.build_app(ServeOptions(runs=(str(root),), device="cpu"), [], tmp_path / "work")
+    gallery = next(b for b in page.blocks.values() if getattr(b, "elem_id", None) == "runs-samples")
+    copies = RunsTab(page.engine).run_view("runs/r", None)[5]
+    processing_utils.move_files_to_cache(gallery.postprocess(copies), gallery, postprocess=True)  # as Gradio sends it
+    route_utils.delete_files_created_by_app(page, None)  # Gradio's clean-up (of files over an hour old)
+    same = [p for p in tmp_path.rglob("*.png") if p != grid and p.read_bytes() == grid.read_bytes()]
+    assert same == []
 
 
 # --- the real page in a browser -----------------------------------------------------------------------------

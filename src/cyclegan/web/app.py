@@ -8,13 +8,16 @@ timer that refreshes the model and run lists. `launch` serves it.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware  # gradio's server
 
 from .compare_tab import CompareTab
+from .disk import UploadBudget, sweeping
 from .engine import LIGHT_EVENTS, Engine, user_errors
 from .options import ServeOptions, url_host
 from .runs_tab import RunsTab
@@ -24,7 +27,8 @@ from .uploads import MB
 from .video_tab import VideoTab
 
 # Gradio's `delete_cache`: every CACHE_SWEEP_S seconds, the uploads and the page's outputs older than CACHE_KEPT_S
-# are deleted (all of them when the server stops); they stayed for the server's whole life.
+# are deleted (all of them when the server stops); they stayed for the server's whole life. `disk.sweep`, as often,
+# deletes what that leaves: partial uploads, empty folders.
 CACHE_SWEEP_S = 300
 CACHE_KEPT_S = 3600
 
@@ -38,7 +42,7 @@ def theme() -> gr.themes.Base:
 
 def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = None) -> gr.Blocks:
     """The page for `opts` (files: the checked --checkpoint files). `work`: the server's private folder
-    (outputs, copies of sample grids, examples); a temporary one by default."""
+    (examples); a temporary one by default. Outputs and copies of sample grids go into Gradio's folder."""
     work = Path(work or tempfile.mkdtemp(prefix="cyclegan-serve-"))
     engine = Engine(opts, files, work)
     choices = engine.model_choices()
@@ -74,11 +78,17 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
 def uploads_only(component: gr.File) -> None:
     """Have `component` take uploads only: Gradio downloads a file input given as an http(s) URL, so a request
     naming any public address had the server fetch it, whole into memory and past --max-upload-mb. Set on the
-    component itself: one replaced by a property update would lose it, and no file input of the page is updated."""
+    component itself: one replaced by a property update would lose it, and no file input of the page is updated.
+    A path that names no file (a folder) is refused too."""
 
     def refuse(path: object) -> None:
         if isinstance(path, str) and path.lower().startswith(("http://", "https://")):
             raise gr.Error("a file is taken as an upload, not as an address to fetch", print_exception=False)
+        # A request may name any path in Gradio's folder, that folder itself too (its name is in every file URL):
+        # Gradio then listed the folder among its files, its hourly clean-up failed on it and never ran again.
+        # A path that is gone is let through: the tab says the upload is gone (deleted after an hour).
+        if isinstance(path, (str, Path)) and os.path.lexists(path) and not os.path.isfile(path):
+            raise gr.Error("a file is taken as an upload, and that is not a file", print_exception=False)
 
     move, move_async = component.move_resource_to_block_cache, component.async_move_resource_to_block_cache
 
@@ -96,7 +106,10 @@ def uploads_only(component: gr.File) -> None:
 
 def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
     """Serve `app` on opts.host:opts.port with the queue's limits and nothing that needs the internet."""
-    app.queue(default_concurrency_limit=opts.concurrency)
+    # A waiting job holds its request in memory: unbounded, a script's requests grew the server without end.
+    app.queue(default_concurrency_limit=opts.concurrency, max_size=opts.max_queue)
+    folder = Path(app.GRADIO_CACHE)  # the uploads and the page's outputs
+    budget = Middleware(UploadBudget, folder=folder, limit=int(opts.max_disk_mb * MB))
     app.launch(
         server_name=url_host(opts.host),
         server_port=opts.port,
@@ -111,6 +124,10 @@ def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
         footer_links=[],
         ssr_mode=False,
         mcp_server=False,
+        app_kwargs={
+            "middleware": [budget],
+            "lifespan": sweeping(folder, CACHE_SWEEP_S, CACHE_KEPT_S, own=app.engine.outputs),
+        },
     )
     print(f"cyclegan serve: the page is at {app.local_url} (Ctrl-C stops the server)", flush=True)
     if block:

@@ -123,7 +123,8 @@ class CompareTab:
         # pass took (and the allocator kept) memory, or it let through a run that then failed out of memory.
         progress((0, steps), desc=f"Gatys ({name})")
         options = GatysOptions(backbone=name, size=None, style_size=size, steps=steps)
-        res = stylize(im, refs, options, net=gatys_net, device=device, progress=False, callback=callback)
+        with engine.using(gatys_net):  # shared with the Style tab's jobs (`Engine.using`)
+            res = stylize(im, refs, options, net=gatys_net, device=device, progress=False, callback=callback)
         with engine.using(G):
             y_cyc, t_cyc = translate_timed(G, x, warm_up=True)
         images = {"input": x, "cyclegan": y_cyc, "gatys": res.tensor.to(device)}

@@ -145,6 +145,16 @@ def user_errors(fn: Callable, controls: Controls | None = None) -> Callable:
     return call
 
 
+def padded_size(width: int, height: int, *, multiple: int, least: int) -> tuple[int, int]:
+    """(W, H) of an image as a generator runs it: each side rounded up to `multiple` and at least `least` px, as
+    `models.layers.pad_for_generator` pads it (tiles of a thin image are padded alike)."""
+
+    def side(n: int) -> int:
+        return max(least, -(-n // multiple) * multiple)
+
+    return side(width), side(height)
+
+
 class Engine:
     """The server's state: its options, the models it was given, what it has loaded, its working folder.
 
@@ -165,6 +175,7 @@ class Engine:
         self._generators: OrderedDict[tuple[str, str], tuple[tuple[int, ...], Any]] = OrderedDict()
         self._in_use: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()  # see `using`
         self._backbones: dict[str, Any] = {}
+        self._loading: dict[tuple[str, str], threading.Lock] = {}  # a model's or backbone's load: one at a time
         self._device = None
         # The names the dropdowns hold, each kept for the server's life: a page's value never loads another file
         self._model_names = Names()
@@ -210,7 +221,12 @@ class Engine:
             raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
         from ..loading import load_generator  # on first use (torch)
 
+        model = (path, direction)
         with self._lock:
+            loading = self._loading.setdefault(model, threading.Lock())
+        # One load of a model at a time, outside the engine's lock: loaded under it, a load (seconds) held up
+        # every other job, on any model, with --concurrency 2.
+        with loading:
             try:
                 st = os.stat(path)
             except FileNotFoundError:  # deleted since it was listed (its run removed while the page shows it)
@@ -219,23 +235,28 @@ class Engine:
             # time (`cp -p`, `rsync -t`, a rename of a file copied with its times) kept the old model; a new file
             # is a new inode, and any write or rename sets the change time, which no tool sets back.
             version = (st.st_dev, st.st_ino, st.st_ctime_ns, st.st_mtime_ns, st.st_size)
-            cached = self._generators.get((path, direction))
+            with self._lock:
+                cached = self._generators.get(model)
             if cached is None or cached[0] != version:
                 try:
                     net = load_generator(path, direction, device=self.device())  # weights_only, averaged weights
                 except CycleGANError as e:  # named as the page names it: the visitor sees no server path
                     raise CycleGANError(str(e).replace(escape(path), key)) from None
-                self._generators[(path, direction)] = (version, net)
-            self._generators.move_to_end((path, direction))
-            while len(self._generators) > MODELS_KEPT:  # freed once no job still runs it
-                self._generators.popitem(last=False)
-            return self._generators[(path, direction)][1]
+                cached = (version, net)
+            with self._lock:
+                self._generators[model] = cached
+                self._generators.move_to_end(model)
+                while len(self._generators) > MODELS_KEPT:  # freed once no job still runs it
+                    self._generators.popitem(last=False)
+            return cached[1]
 
     @contextlib.contextmanager
     def using(self, net) -> Iterator[None]:
-        """Run generator `net` (`generator`) in the block, one job at a time: translation changes a network's
-        layers while it runs (tiles normalised with a thumbnail's statistics, a clip's shared statistics), so
-        with --concurrency 2 two jobs on one model gave each other's colours, or an AttributeError."""
+        """Run network `net` (a `generator`, a style backbone) in the block, one job at a time: translation changes
+        a network's layers while it runs (tiles normalised with a thumbnail's statistics, a clip's shared
+        statistics), so with --concurrency 2 two jobs on one model gave each other's colours, or an
+        AttributeError; Gatys hooks every layer of its backbone to estimate its memory, and a job beside it
+        counted the other's feature maps, refused as needing many times the memory it does."""
         with self._lock:
             lock = self._in_use.setdefault(net, threading.Lock())
         with lock:
@@ -248,13 +269,40 @@ class Engine:
         from ..compare import load_backbones  # on first use (torch)
 
         with self._lock:
+            loading = self._loading.setdefault(("backbone", backbone), threading.Lock())
+        with loading:  # as `generator`: other jobs go on while VGG19 loads
             if backbone not in self._backbones:
                 self._backbones[backbone] = load_backbones(backbone, None, self.device())
             return self._backbones[backbone]
 
+    def check_count(self, paths: Sequence[object], what: str) -> None:
+        """Refuse a job of more than --max-images `what` ("images", "style images"): a request may name one
+        upload any number of times, and 10,000 of a 25 MP image held the one heavy queue for hours."""
+        if len(paths) > self.opts.max_images:
+            raise CycleGANError(
+                f"{len(paths)} {what} in one job, over this server's limit of {self.opts.max_images} "
+                "(cyclegan serve --max-images); send them in several"
+            )
+
     def image(self, path: str | Path):
         """An upload as an RGB PIL image, checked against the server's limits (`uploads.check_upload`)."""
         return check_upload(path, max_bytes=int(self.opts.max_upload_mb * MB), max_pixels=self.opts.max_pixels)
+
+    def check_cost(self, net, what: str, width: int, height: int) -> None:
+        """Refuse an image (`what`: "NAME is", or a clip's "NAME's frames are") whose size as `net` translates it,
+        each side padded to the network's multiple and least size (`padded_size`), is over --max-pixels: the
+        limit bounds the work, not only the decode, and a 25,000,000 x 1 PNG (25 MP in a few kB) went through
+        a ResNet as 8 rows, a U-Net (unet_256) as 256: 8 and 256 times the work the limit allows."""
+        from ..tiling import least_size, size_multiple  # on first use (torch)
+
+        inner = getattr(net, "multiple", 1)  # a U-Net pads itself to 2**levels, at least that (`models.unet`)
+        w, h = padded_size(width, height, multiple=max(size_multiple(net), inner), least=max(least_size(net), inner))
+        if w * h > self.opts.max_pixels:
+            raise CycleGANError(
+                f"{what} {width}x{height} pixels, which this model pads to {w}x{h} ({w * h / 1e6:.1f} MP), over this "
+                f"server's limit of {self.opts.max_pixels / 1e6:g} MP (cyclegan serve --max-pixels); crop or "
+                "resize it to a less thin shape"
+            )
 
     def references(self, paths: Sequence[str | Path], size: int) -> list:
         """Uploaded style images, each checked (`image`) and scaled to long side `size` as soon as it is
@@ -262,6 +310,7 @@ class Engine:
         decoded all at full size first, 100 uploads of 25 MP (the per-image limit) were 7.5 GB of pixels."""
         from ..data.io import resize_long_side  # on first use (torch)
 
+        self.check_count(paths, "style images")
         return [resize_long_side(self.image(p), size) for p in paths]
 
     def folder(self) -> Path:

@@ -48,8 +48,22 @@ class ServeOptions(Options):
     )
     port: int = opt(7860, "port to listen on", ge=1, le=65535)
     concurrency: int = opt(1, "heavy jobs (translate, stylise, compare) run at once; more wait in a queue", gt=0)
+    max_queue: int = opt(
+        100, "jobs that may wait in the queue, light refreshes included; one more is refused (the queue is full)", gt=0
+    )
     max_upload_mb: float = opt(25.0, "largest file accepted, image or clip, in MB", gt=0)
-    max_pixels: int = opt(25_000_000, "largest image, or clip frame, accepted, in pixels (W x H)", gt=0)
+    max_disk_mb: float = opt(
+        2000.0,
+        "most disk the uploads and results may take together, in MB (each is deleted an hour after it came): "
+        "an upload past it is refused until then",
+        gt=0,
+    )
+    max_pixels: int = opt(
+        25_000_000, "largest image, or clip frame, accepted, in pixels (W x H; also as the model pads each side)", gt=0
+    )
+    max_images: int = opt(
+        50, "most images one job takes: Translate's uploads, the style images of Style transfer and Compare", gt=0
+    )
     max_clip_frames: int = opt(
         1500, "most frames a clip may hold in the Video tab (a minute at 25 frames/s), read before translating", gt=0
     )

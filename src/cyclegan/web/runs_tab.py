@@ -132,7 +132,10 @@ class RunsTab:
                 continue
             # Named by the file's time and size too: a run deleted and trained again under its name has new
             # grids of the old names, and a copy named by the name alone showed the old run's.
-            target = self.engine.work / "samples" / f"{abs(hash(str(run)))}_{st[0]}_{st[1]}_{path.name}"
+            # In Gradio's folder, which serves it as it is and deletes it an hour after it was made (a later
+            # redraw copies it again): kept in the server's own folder, a copy of every grid shown stayed for
+            # the server's life, beside Gradio's own copy of it.
+            target = self.engine.outputs / "samples" / f"{abs(hash(str(run)))}_{st[0]}_{st[1]}_{path.name}"
             try:
                 if not target.exists():  # whole or absent: two refreshes at once never show a half copy
                     write_atomic(target, lambda tmp, src=path: shutil.copyfile(src, tmp))

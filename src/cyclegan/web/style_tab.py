@@ -41,7 +41,7 @@ class StyleTab:
                         elem_id="style-content",
                     )
                     s_styles = gr.File(
-                        label="style image(s), blended",
+                        label=f"style image(s), blended (up to {opts.max_images})",
                         file_count="multiple",
                         file_types=["image"],
                         elem_id="style-styles",
@@ -135,9 +135,16 @@ class StyleTab:
 
         def work() -> None:
             try:
-                result = stylize(
-                    content_im, style_ims, options, net=net, device=engine.device(), progress=False, callback=callback
-                )
+                with engine.using(net):  # the backbone, shared by the Style and Compare tabs (`Engine.using`)
+                    result = stylize(
+                        content_im,
+                        style_ims,
+                        options,
+                        net=net,
+                        device=engine.device(),
+                        progress=False,
+                        callback=callback,
+                    )
                 updates.put(("done", result))
             except Cancelled:
                 updates.put(("cancelled",))

@@ -56,7 +56,7 @@ class TranslateTab:
             with gr.Row():
                 with gr.Column(scale=1):
                     t_files = gr.File(
-                        label=f"images ({engine.upload_note})",
+                        label=f"images ({engine.upload_note}, {engine.opts.max_images} at once)",
                         file_count="multiple",
                         file_types=["image"],
                         elem_id="translate-upload",
@@ -94,10 +94,11 @@ class TranslateTab:
         rest are translated; if none is usable, the page shows the error. One upload is decoded at a time:
         decoded all first, 200 PNGs of 25 MP each (the per-image limit; a plain one is a few kB) were 15 GB
         of pixels at once."""
-        from ..inference import translate  # on first use (torch)
+        from ..inference import frames_left_out, translate  # on first use (torch)
 
         if not uploads:
             raise CycleGANError("upload one or more images (or pick an example) first")
+        self.engine.check_count(uploads, "images")
         names = [display_name(path) for path in uploads]
         G, out, load_s = None, None, 0.0
         gallery, downloads, rows, problems = [], [], [], []
@@ -112,11 +113,18 @@ class TranslateTab:
             except CycleGANError as e:
                 problems.append(str(e))
                 continue
+            if left_out := frames_left_out(Path(path)):  # an animated PNG, a multi-page TIFF: said, as the CLI says it
+                problems.append(left_out.removeprefix("warning: ").replace(str(path), name))
             if G is None:  # at the first usable image
                 t0 = time.perf_counter()
                 G = self.engine.generator(key, direction)
                 load_s = time.perf_counter() - t0
                 out = self.engine.folder()  # this request's own: every image the page gets is a file in it
+            try:
+                self.engine.check_cost(G, f"{name} is", im.width, im.height)
+            except CycleGANError as e:
+                problems.append(str(e))
+                continue
             with self.engine.using(G):
                 t = time.perf_counter()
                 y = translate(G, im)
@@ -131,7 +139,7 @@ class TranslateTab:
             downloads.append(str(target))
             rows.append(f"| {literal(name)} | {im.width}x{im.height} | {seconds:.2f} |")
             del im, y  # before the next upload is decoded
-        if G is None:
+        if not rows:  # no upload was usable
             raise CycleGANError(problems[0] if len(problems) == 1 else "; ".join(problems))
         for p in problems:
             gr.Warning(alert_text(p))

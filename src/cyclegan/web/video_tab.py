@@ -112,6 +112,7 @@ class VideoTab:
                 f"{opts.max_pixels / 1e6:g} MP (cyclegan serve --max-pixels); convert it to MP4 or GIF and upload that"
             )
         G = self.engine.generator(key, direction)
+        self.engine.check_cost(G, f"{name}'s frames are", info.width, info.height)
         target = self.engine.folder() / f"{Path(name).stem}_{direction}{src.suffix.lower()}"
         try:
             with self.engine.using(G):
