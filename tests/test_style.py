@@ -662,3 +662,35 @@ def test_stylize_says_one_step_and_its_max_pixels_help_says_it_stops(tmp_path, c
     with pytest.raises(SystemExit):
         main(["compare", "--help"])
     assert "--max-pixels N skip (and name) an image" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_ctrl_c_in_stylize_writes_the_best_image_so_far_and_exits_130(tmp_path, capsys, monkeypatch, optimizer):
+    """`cyclegan stylize` stopped with Ctrl-C after minutes of optimisation wrote nothing (a hostile probe); now
+    the best image so far is written, a line says at which step it stopped, and the status is 130. A Ctrl-C
+    before the first step still writes nothing."""
+    from cyclegan.cli import main
+    from cyclegan.style import gatys
+
+    content = _image(tmp_path / "c.png", 40, 30, seed=1)
+    style = _stripes(tmp_path / "s.png", 32)
+    real = gatys.check_finite
+    stop_at = [4]
+
+    def ctrl_c(terms, step):  # evaluation `step` (from 1) under way: steps before it are done
+        if step == stop_at[0]:
+            raise KeyboardInterrupt
+        real(terms, step)
+
+    monkeypatch.setattr(gatys, "check_finite", ctrl_c)
+    out = tmp_path / "o.png"
+    args = ["stylize", "--content", str(content), "--style", str(style), "--size", "32", "--backbone", "lite0"]
+    args += ["--steps", "20", "--optimizer", optimizer, "--out", str(out), "--no-progress"]
+    assert main(args) == 130
+    captured = capsys.readouterr()
+    assert captured.err == "interrupted at step 3 of 20: the image is the best so far\n"
+    assert "(32x24, backbone lite0, 3 steps," in captured.out and Image.open(out).size == (32, 24)
+    stop_at[0] = 1
+    out.unlink()
+    assert main(args) == 130
+    assert capsys.readouterr().err == "interrupted\n" and not out.exists()

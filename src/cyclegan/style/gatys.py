@@ -55,6 +55,7 @@ class StyleResult:
     style_layers: tuple[str, ...]
     seconds: float
     losses: list[dict[str, float]] = field(default_factory=list)
+    interrupted: bool = False  # a Ctrl-C (`keep_on_interrupt`) ended it after len(losses) of its steps
 
 
 def load_image_01(image: ImageLike, size: int | None, *, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
@@ -378,8 +379,10 @@ def _run_lbfgs(
         optim.step(closure)
     except _BudgetSpent:
         pass
-    with torch.no_grad():
-        x.copy_(best[1])
+    finally:  # a Ctrl-C too: x holds the best image so far, not one halfway through a line search
+        if best[1] is not None:
+            with torch.no_grad():
+                x.copy_(best[1])
 
 
 # The pixels are optimised by their gradients whatever the caller's mode: under torch.no_grad() Adam stopped in
@@ -396,6 +399,7 @@ def stylize(
     progress: bool = True,
     callback: Callable[[int, torch.Tensor], None] | None = None,
     max_pixels: int = MAX_PIXELS,
+    keep_on_interrupt: bool = False,
 ) -> StyleResult:
     """Stylise `content` with the Gram statistics of `styles` (Gatys et al.).
 
@@ -408,6 +412,9 @@ def stylize(
         (1, 3, H, W) in [0, 1] (the live tensor: copy what you keep); raising in it stops the optimisation
         (the web page's live preview and cancel button use this).
     max_pixels: an image file declaring more pixels is refused before it is decoded (`--max-pixels`).
+    keep_on_interrupt: a KeyboardInterrupt (Ctrl-C; SIGTERM under `process.terminate_as_interrupt`) after the
+        first step ends the optimisation and returns its best image so far, with `interrupted` set; without it,
+        or before the first step, the KeyboardInterrupt goes on.
 
     Returns a `StyleResult` whose image has the resized content's size.
     """
@@ -447,17 +454,28 @@ def stylize(
     with tqdm(
         total=o.steps, desc=f"stylize ({obj.backbone})", unit="step", disable=not progress, dynamic_ncols=True
     ) as bar:
+        done = 0  # steps completed: an interrupted one has its loss in `history` already
 
         def on_step() -> None:
+            nonlocal done
+            done += 1
             bar.update(1)
             bar.set_postfix({k: f"{v:.3g}" for k, v in history[-1].items()}, refresh=False)
             if callback is not None:
                 callback(len(history), x.detach())
 
-        if o.optimizer == "adam":
-            _run_adam(x, objective, steps=o.steps, lr=o.lr, on_step=on_step)
+        try:
+            if o.optimizer == "adam":
+                _run_adam(x, objective, steps=o.steps, lr=o.lr, on_step=on_step)
+            else:
+                _run_lbfgs(x, objective, steps=o.steps, on_step=on_step)
+        except KeyboardInterrupt:
+            # minutes of optimisation were lost to a Ctrl-C: the caller (`cyclegan stylize`) keeps the best so far
+            if not keep_on_interrupt or done == 0:
+                raise
+            interrupted = True
         else:
-            _run_lbfgs(x, objective, steps=o.steps, on_step=on_step)
+            interrupted = False
 
     with torch.no_grad():
         out = x.detach().clamp(0, 1)
@@ -470,7 +488,8 @@ def stylize(
         content_layers=obj.content_layers,
         style_layers=obj.style_layers,
         seconds=time.perf_counter() - start,
-        losses=history,
+        losses=history[:done],
+        interrupted=interrupted,
     )
 
 
@@ -478,12 +497,19 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
     """`cyclegan stylize`: stylise `opts.content` with `opts.style` on `opts.device` ("auto" resolved) and
     save the image to `opts.out` (folders created). Returns the `StyleResult`.
 
-    An existing `opts.out` is refused before any work unless `opts.overwrite`; an input file always."""
+    An existing `opts.out` is refused before any work unless `opts.overwrite`; an input file always. A Ctrl-C
+    after the first step writes the best image so far (`result.interrupted`)."""
 
     check_outputs([opts.out], overwrite=opts.overwrite, inputs=[opts.content, *opts.style])
     device = resolve_device(opts.device)
     result = stylize(
-        opts.content, opts.style, opts.gatys, device=device, progress=opts.progress, max_pixels=opts.max_pixels
+        opts.content,
+        opts.style,
+        opts.gatys,
+        device=device,
+        progress=opts.progress,
+        max_pixels=opts.max_pixels,
+        keep_on_interrupt=True,  # the best image so far is written, and `result.interrupted` says so
     )
     try:
         save_image(result.image, opts.out)  # whole or not at all; a symlink at --out is replaced, never followed
