@@ -694,3 +694,20 @@ def test_ctrl_c_in_stylize_writes_the_best_image_so_far_and_exits_130(tmp_path, 
     out.unlink()
     assert main(args) == 130
     assert capsys.readouterr().err == "interrupted\n" and not out.exists()
+
+
+def test_a_style_weight_of_0_is_refused_not_run_for_a_copy_of_the_content(tmp_path, capsys):
+    """`--style-weight 0` optimised for minutes towards the content image alone and wrote a copy of it, without a
+    word (a hostile probe). It is refused in one line before any work (the field is > 0); a content weight of 0
+    (texture synthesis) is still taken."""
+    from cyclegan.cli import main
+
+    with pytest.raises(CycleGANError, match="option '--style-weight' must be positive, got 0"):
+        GatysOptions(style_weight=0.0)
+    assert GatysOptions(content_weight=0.0).content_weight == 0.0
+    content = _image(tmp_path / "c.png", 40, 40, seed=1)
+    out = tmp_path / "o.png"
+    args = ["--content", str(content), "--style", str(content), "--style-weight", "0", "--out", str(out)]
+    assert main(["stylize", *args]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: option '--style-weight' must be positive, got 0.0\n" and not out.exists()
