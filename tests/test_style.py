@@ -711,3 +711,19 @@ def test_a_style_weight_of_0_is_refused_not_run_for_a_copy_of_the_content(tmp_pa
     assert main(["stylize", *args]) == 2
     err = capsys.readouterr().err
     assert err == "error: option '--style-weight' must be positive, got 0.0\n" and not out.exists()
+
+
+def test_progress_in_a_log_file_is_a_line_every_tenth_of_the_steps(tmp_path, capsys, lite0):
+    """In a log file (stderr no terminal) the progress bar was one line of carriage returns growing for the whole
+    run, with no ETA to read (a hostile probe). There it is now a plain line every tenth of the steps, with the
+    step, the loss and the time left."""
+    content = _image(tmp_path / "c.png", 40, 30, seed=1)
+    style = _stripes(tmp_path / "s.png", 32)
+    r = stylize(content, style, GatysOptions(backbone="lite0", size=32, steps=20, optimizer="adam"), net=lite0)
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert "\r" not in err and len(lines) == 10, err
+    assert all(line.startswith(f"stylize (lite0): step {2 * (i + 1)}/20, loss ") for i, line in enumerate(lines))
+    assert lines[-1].endswith("s, about 0 s left") and f"loss {r.losses[-1]['total']:.3g}," in lines[-1]
+    stylize(content, style, GatysOptions(backbone="lite0", size=32, steps=2), net=lite0, progress=False)
+    assert capsys.readouterr().err == ""  # --no-progress: nothing
