@@ -1162,3 +1162,29 @@ def test_a_missing_inception_weights_file_is_named_before_the_images_are_read(tm
         runner.evaluate_checkpoints(opts)
     with pytest.raises(CycleGANError, match=r"--inception-weights .*missing.pth: no such file"):
         runner.evaluate_checkpoints(dataclasses.replace(opts, inception_weights=str(tmp_path / "missing.pth")))
+
+
+def test_save_images_of_a_one_sided_cut_run_plans_its_one_direction(tmp_path, capsys, monkeypatch):
+    """`evaluate --save-images DIR` of a CUT run (AtoB only) planned the images of both directions: an earlier
+    CycleGAN evaluation's DIR/BtoA images, which this one never writes, were refused as outputs that exist
+    (a hostile probe). Only AtoB is planned now, and the BtoA images are named as an earlier evaluation's."""
+    from cyclegan.config import resolve
+    from cyclegan.evaluate import runner
+    from cyclegan.models import build_networks
+    from cyclegan.run_files import FORMAT
+
+    cfg = resolve({"family": "cut", "ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32})
+    cut = tmp_path / "cut.pt"
+    models = {k: m.state_dict() for k, m in build_networks(cfg).items()}
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 3, "models": models}, cut)
+    write_split(tmp_path / "data", 2, paired=True)
+    saved = tmp_path / "saved"
+    (saved / "BtoA").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(saved / "BtoA" / "scene_00.png")  # an earlier CycleGAN's translation
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(checkpoint=(str(cut),), data=str(tmp_path / "data"), save_images=str(saved))
+    with pytest.raises(pytest.fail.Exception, match="the work started"):
+        runner.evaluate_checkpoints(opts)
+    with pytest.raises(pytest.fail.Exception, match="the work started"):
+        runner.evaluate_checkpoints(dataclasses.replace(opts, overwrite=True, progress=False))
+    assert f"warning: {saved / 'BtoA'} holds 1 image(s) this evaluation does not write" in capsys.readouterr().err
