@@ -226,8 +226,8 @@ def check_finite(terms: Mapping[str, float], step: int) -> None:
 
 # --- memory ----------------------------------------------------------------------------------------------
 
-# Peak CPU memory of a few steps against the tensors one forward pass saves for the backward (fp32): 1.45x for
-# lite0 at 640 px, 2.0x for vgg19 at 384 px (the gradients of its full-size 64-channel layers beside them)
+# Peak CPU memory of a few steps against the tensors one forward pass saves for the backward (fp32), for a net
+# without its own `activation_factor` (the backbones hold theirs: 2.0 vgg19, 1.45 lite0): the larger
 ACTIVATION_FACTOR = 2.0
 PROBE_SIDE = 64
 
@@ -265,12 +265,15 @@ def feature_bytes_per_pixel(net: nn.Module) -> tuple[float, float]:
     return sum(saved.values()) / side**2, largest / side**2
 
 
-def optimisation_bytes(saved: float, height: int, width: int, *, optimizer: str, steps: int) -> float:
+def optimisation_bytes(
+    saved: float, height: int, width: int, *, optimizer: str, steps: int, factor: float = ACTIVATION_FACTOR
+) -> float:
     """Estimated peak bytes of optimising an image of height x width px with a backbone that keeps `saved` bytes
-    per pixel for the backward (`feature_bytes_per_pixel`): those activations, and the optimiser's image-sized
-    tensors (pixels, gradient, content, best image; Adam's two moments, L-BFGS's up to LBFGS_HISTORY pairs)."""
+    per pixel for the backward (`feature_bytes_per_pixel`): those activations times `factor` (the backbone's
+    `activation_factor`), and the optimiser's image-sized tensors (pixels, gradient, content, best image; Adam's
+    two moments, L-BFGS's up to LBFGS_HISTORY pairs)."""
     copies = 2 * min(LBFGS_HISTORY, steps) + 8 if optimizer == "lbfgs" else 6
-    return height * width * (ACTIVATION_FACTOR * saved + copies * 3 * 4)
+    return height * width * (factor * saved + copies * 3 * 4)
 
 
 def check_memory(net: nn.Module, content: torch.Tensor, styles: Mapping[str, torch.Tensor], o: GatysOptions) -> None:
@@ -283,13 +286,14 @@ def check_memory(net: nn.Module, content: torch.Tensor, styles: Mapping[str, tor
         return
     gb, where = 1e9, "this machine" if device.type == "cpu" else str(device)
     saved, largest = feature_bytes_per_pixel(net)
+    factor = getattr(net, "activation_factor", ACTIVATION_FACTOR)
     h, w = content.shape[-2:]
-    need = optimisation_bytes(saved, h, w, optimizer=o.optimizer, steps=o.steps)
+    need = optimisation_bytes(saved, h, w, optimizer=o.optimizer, steps=o.steps, factor=factor)
     if need > free:
         fits = int(max(h, w) * math.sqrt(free / need))
         other = ""
         if o.optimizer == "lbfgs":
-            adam = optimisation_bytes(saved, h, w, optimizer="adam", steps=o.steps)
+            adam = optimisation_bytes(saved, h, w, optimizer="adam", steps=o.steps, factor=factor)
             other = f", or --optimizer adam (about {adam / gb:.1f} GB here)"
         raise CycleGANError(
             f"stylising {w}x{h} px needs about {need / gb:.1f} GB ({getattr(net, 'name', 'this')} backbone, "
