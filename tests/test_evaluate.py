@@ -1188,3 +1188,35 @@ def test_save_images_of_a_one_sided_cut_run_plans_its_one_direction(tmp_path, ca
     with pytest.raises(pytest.fail.Exception, match="the work started"):
         runner.evaluate_checkpoints(dataclasses.replace(opts, overwrite=True, progress=False))
     assert f"warning: {saved / 'BtoA'} holds 1 image(s) this evaluation does not write" in capsys.readouterr().err
+
+
+def test_inception_weights_other_than_the_published_file_are_named(tmp_path, inception_file, capsys, monkeypatch):
+    """Inception weights of the right layout but other values (random here, as a fine-tuned or wrong file would be)
+    gave figures labelled fid and kid without a word (a hostile probe). The file's SHA-256 is checked against the
+    published file's (6726825d..., in its name) and a warning says the figures compare only with this file's."""
+    import hashlib
+
+    from cyclegan.evaluate import features, runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=False)
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(
+        checkpoint=(str(ckpt),),
+        data=str(tmp_path / "data"),
+        backbone="inception",
+        inception_weights=str(inception_file),
+        progress=False,
+    )
+    with pytest.raises(pytest.fail.Exception, match="the work started"):
+        runner.evaluate_checkpoints(opts)
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"warning: Inception weights {inception_file} are not the published ") and err.count("\n") == 1
+    )
+    assert "not 6726825d...): their fid and kid compare only with figures from this file" in err
+    real = hashlib.sha256(inception_file.read_bytes()).hexdigest()[:8]  # as if it were the published file
+    monkeypatch.setattr(features, "FID_WEIGHTS_SHA256", real)
+    with pytest.raises(pytest.fail.Exception, match="the work started"):
+        runner.evaluate_checkpoints(opts)
+    assert capsys.readouterr().err == ""

@@ -48,7 +48,7 @@ from ..report.grid import save_grid
 from ..run_files import FORMAT
 from .best import expand_runs, run_data
 from .distances import feature_distances, kid_subset_size
-from .features import find_inception_weights, load_backbone
+from .features import find_inception_weights, load_backbone, weights_not_published
 from .metrics import l1, psnr, ssim
 from .options import EvalOptions
 
@@ -470,7 +470,8 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     if not checkpoints:
         raise CycleGANError("give at least one --checkpoint")
     if opts.backbone == "inception":  # a missing weights file was named after every test image had been decoded
-        find_inception_weights(opts.inception_weights)
+        if line := weights_not_published(find_inception_weights(opts.inception_weights)):
+            print(f"warning: {escape(line)}", file=sys.stderr)
     opts = dataclasses.replace(opts, checkpoint=checkpoints, data=opts.data or _one_data_root(checkpoints))
     for c in checkpoints:  # a published generator knows its dataset and direction: before any download
         if zoo.is_spec(c) and (line := zoo.check_scored_on(c[len(zoo.PREFIX) :], opts.data, opts.direction)):
