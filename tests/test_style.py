@@ -746,3 +746,17 @@ def test_a_lite0_size_that_fits_the_free_memory_is_not_refused(monkeypatch):
     monkeypatch.setattr(gatys, "available_memory", lambda device: 0.9 * measured)
     with pytest.raises(CycleGANError, match="stylising 768x768 px needs about 1.1 GB"):
         gatys.check_memory(lite0, x, {}, opts)
+
+
+def test_zero_steps_are_refused_not_written_as_a_stylised_image(tmp_path, capsys):
+    """`stylize --steps 0` wrote the content image, resized, as its result ("0 steps"), and `compare --steps 0`
+    reported it as Gatys' (a hostile probe): both refuse it in one line, from the one field they share."""
+    from cyclegan.cli import main
+    from cyclegan.compare_options import CompareOptions
+
+    content = _image(tmp_path / "c.png", 40, 40, seed=1)
+    out = tmp_path / "o.png"
+    assert main(["stylize", "--content", str(content), "--style", str(content), "--steps", "0", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == "error: option '--steps' must be positive, got 0\n" and not out.exists()
+    with pytest.raises(CycleGANError, match="option '--steps' must be positive, got 0"):
+        CompareOptions(checkpoint="run", direction="AtoB", content=("c.png",), style=("s.png",), out="o", steps=0)

@@ -35,7 +35,8 @@ def weights_option() -> Any:
 
 
 def steps_option() -> Any:
-    return opt(300, "forward+backward passes", ge=0)
+    # > 0: with 0 the content image was written (or compared) as Gatys' result, "0 steps", without a word
+    return opt(300, "forward+backward passes", gt=0)
 
 
 def optimizer_option() -> Any:
