@@ -1220,3 +1220,14 @@ def test_inception_weights_other_than_the_published_file_are_named(tmp_path, inc
     with pytest.raises(pytest.fail.Exception, match="the work started"):
         runner.evaluate_checkpoints(opts)
     assert capsys.readouterr().err == ""
+
+
+def test_the_fd_of_a_set_with_itself_is_never_below_0():
+    """FD is a squared distance, yet a set against itself came out at -1e-6 to -1e-13 (rounding in the matrix
+    square root), which the report printed as "-0.00" (a hostile probe: testB a copy of testA)."""
+    from cyclegan.evaluate.distances import feature_distances
+
+    for seed in range(6):
+        x = torch.rand(3, 1280, generator=torch.Generator().manual_seed(seed))
+        fd = feature_distances(x, x).fd
+        assert 0.0 <= fd < 1e-5, (seed, fd)
