@@ -760,3 +760,25 @@ def test_zero_steps_are_refused_not_written_as_a_stylised_image(tmp_path, capsys
     assert capsys.readouterr().err == "error: option '--steps' must be positive, got 0\n" and not out.exists()
     with pytest.raises(CycleGANError, match="option '--steps' must be positive, got 0"):
         CompareOptions(checkpoint="run", direction="AtoB", content=("c.png",), style=("s.png",), out="o", steps=0)
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="a folder no file can be made in: Linux's /proc")
+def test_an_out_whose_folder_cannot_be_written_is_refused_before_the_work(tmp_path, capsys, monkeypatch):
+    """`stylize --out /proc/x.png` (a folder no file can be made in, whatever the user's rights) optimised first
+    and said "cannot write" only then, the minutes of work lost (a hostile probe). Now one line before the first
+    step; a folder made for --out is not left behind."""
+    from cyclegan.cli import main
+    from cyclegan.style import gatys
+
+    monkeypatch.setattr(gatys, "initial_image", lambda *a: pytest.fail("the optimisation started"))
+    content = _image(tmp_path / "c.png", 16, 16, seed=1)
+    args = ["stylize", "--content", str(content), "--style", str(content), "--size", "16", "--backbone", "lite0"]
+    assert main([*args, "--out", "/proc/o.png"]) == 2
+    assert capsys.readouterr().err.startswith("error: option '--out': cannot write in /proc: ")
+
+    def fails(*a):
+        raise CycleGANError("failed")
+
+    monkeypatch.setattr(gatys, "initial_image", fails)
+    assert main([*args, "--out", str(tmp_path / "new" / "o.png")]) == 2  # the work fails: no folder left
+    assert capsys.readouterr().err == "error: failed\n" and sorted(p.name for p in tmp_path.iterdir()) == ["c.png"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from ..data.io import MAX_PIXELS, as_read, read_image, resize_long_side, save_im
 from ..errors import CycleGANError
 from ..evaluate.metrics import LUMA_BT601, luminance
 from ..execution import available_memory, resolve_device
-from ..files import check_outputs
+from ..files import check_outputs, removed_on_failure
 from .backbones import DEFAULTS, LAYER_NAMES, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
 from .options import GatysOptions, Init, StylizeOptions
@@ -549,17 +550,31 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
 
     check_outputs([opts.out], overwrite=opts.overwrite, inputs=[opts.content, *opts.style])
     device = resolve_device(opts.device)
-    result = stylize(
-        opts.content,
-        opts.style,
-        opts.gatys,
-        device=device,
-        progress=opts.progress,
-        max_pixels=opts.max_pixels,
-        keep_on_interrupt=True,  # the best image so far is written, and `result.interrupted` says so
-    )
-    try:
-        save_image(result.image, opts.out)  # whole or not at all; a symlink at --out is replaced, never followed
-    except OSError as e:  # a full disk, a folder made read-only meanwhile: one line, not a traceback
-        raise CycleGANError(f"option '--out': cannot write {opts.out}: {e.strerror or e}") from None
+    with removed_on_failure([opts.out]):  # a folder made for --out goes again if the work fails
+        check_writable(opts.out)
+        result = stylize(
+            opts.content,
+            opts.style,
+            opts.gatys,
+            device=device,
+            progress=opts.progress,
+            max_pixels=opts.max_pixels,
+            keep_on_interrupt=True,  # the best image so far is written, and `result.interrupted` says so
+        )
+        try:
+            save_image(result.image, opts.out)  # whole or not at all; a symlink at --out is replaced, never followed
+        except OSError as e:  # a full disk, a folder made read-only meanwhile: one line, not a traceback
+            raise CycleGANError(f"option '--out': cannot write {opts.out}: {e.strerror or e}") from None
     return result
+
+
+def check_writable(out: str) -> None:
+    """Make --out's folder and write a file there, before the optimisation: a folder that cannot be made or
+    written (read-only, /proc, a file on its path) was said only after the minutes of work, which were lost."""
+    folder = Path(out).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise CycleGANError(f"option '--out': cannot write in {folder}: {e.strerror or e}") from None
