@@ -782,3 +782,18 @@ def test_an_out_whose_folder_cannot_be_written_is_refused_before_the_work(tmp_pa
     monkeypatch.setattr(gatys, "initial_image", fails)
     assert main([*args, "--out", str(tmp_path / "new" / "o.png")]) == 2  # the work fails: no folder left
     assert capsys.readouterr().err == "error: failed\n" and sorted(p.name for p in tmp_path.iterdir()) == ["c.png"]
+
+
+def test_an_animated_content_or_style_image_is_named_as_its_first_frame(tmp_path, capsys):
+    """An animated GIF given to `stylize` was stylised from its first frame without a word (a hostile probe);
+    `translate` names the frames it leaves out. Now a warning says the first frame alone is used."""
+    from cyclegan.cli import main
+
+    frames = [Image.new("RGB", (20, 20), (60 * i, 100, 50)) for i in range(3)]
+    gif = tmp_path / "anim.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:])
+    still = _image(tmp_path / "c.png", 20, 20, seed=1)
+    args = ["stylize", "--content", str(gif), "--style", str(still), str(gif), "--size", "16", "--steps", "1"]
+    assert main([*args, "--backbone", "lite0", "--out", str(tmp_path / "o.png"), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert err == f"warning: {gif} holds 3 frames; only the first is stylised\n"

@@ -25,8 +25,18 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from ..data.io import MAX_PIXELS, as_read, read_image, resize_long_side, save_image, to_pil, to_rgb, to_tensor
-from ..errors import CycleGANError
+from ..data.io import (
+    MAX_PIXELS,
+    as_read,
+    open_image,
+    read_image,
+    resize_long_side,
+    save_image,
+    to_pil,
+    to_rgb,
+    to_tensor,
+)
+from ..errors import CycleGANError, escape
 from ..evaluate.metrics import LUMA_BT601, luminance
 from ..execution import available_memory, resolve_device
 from ..files import check_outputs, removed_on_failure
@@ -550,6 +560,9 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
 
     check_outputs([opts.out], overwrite=opts.overwrite, inputs=[opts.content, *opts.style])
     device = resolve_device(opts.device)
+    for path in dict.fromkeys([opts.content, *opts.style]):  # the first frame was taken without a word
+        if (n := frame_count(path)) > 1:
+            print(f"warning: {escape(path)} holds {n} frames; only the first is stylised", file=sys.stderr)
     with removed_on_failure([opts.out]):  # a folder made for --out goes again if the work fails
         check_writable(opts.out)
         result = stylize(
@@ -566,6 +579,17 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
         except OSError as e:  # a full disk, a folder made read-only meanwhile: one line, not a traceback
             raise CycleGANError(f"option '--out': cannot write {opts.out}: {e.strerror or e}") from None
     return result
+
+
+def frame_count(path: str) -> int:
+    """The frames (pages) of an image file: an animated GIF, WebP or PNG, a multi-page TIFF; 1 for a JPEG (an
+    MPO's further pictures are a phone's previews, no part of the photo) and for a file that cannot be read
+    (`read_image` names what is wrong with it)."""
+    try:
+        with open_image(path) as im:
+            return 1 if im.format in ("JPEG", "MPO") else getattr(im, "n_frames", 1)
+    except Exception:  # noqa: BLE001 - named where it is read
+        return 1
 
 
 def check_writable(out: str) -> None:
