@@ -468,3 +468,27 @@ def test_sigterm_before_the_first_image_is_compared_exits_143(checkpoint, tmp_pa
     assert main(["compare", *args, "--device", "cpu", "--no-progress"]) == 143
     assert capsys.readouterr().err.strip().splitlines()[-1] == "terminated"
     assert not (out / "report.json").exists()
+
+
+def test_compare_shows_the_progress_of_each_gatys_optimisation(checkpoint, tmp_path, capsys):
+    """`compare` said nothing during each image's Gatys optimisation (minutes each at real sizes): its steps
+    are now shown under the images' bar (lines in a log file, as here), and not with --no-progress."""
+    from cyclegan.compare import compare
+    from cyclegan.compare_options import CompareOptions
+
+    content = make_images(tmp_path / "content", 1, seed=7, size=(40, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(32, 32))
+    opts = CompareOptions(
+        checkpoint=str(checkpoint),
+        direction="AtoB",
+        content=tuple(map(str, content)),
+        style=tuple(map(str, style)),
+        out=str(tmp_path / "cmp"),
+        size=32,
+        steps=3,
+        backbone="lite0",
+    )
+    compare(opts)
+    assert "stylize (lite0): step 3/3, loss " in capsys.readouterr().err
+    compare(replace(opts, progress=False, overwrite=True))
+    assert "stylize" not in capsys.readouterr().err

@@ -1180,3 +1180,72 @@ def test_a_missing_inception_weights_file_is_named_before_the_images_are_read(tm
         runner.evaluate_checkpoints(opts)
     with pytest.raises(CycleGANError, match=r"--inception-weights .*missing.pth: no such file"):
         runner.evaluate_checkpoints(dataclasses.replace(opts, inception_weights=str(tmp_path / "missing.pth")))
+
+
+def test_save_images_of_a_one_sided_cut_run_plans_its_one_direction(tmp_path, capsys, monkeypatch):
+    """`evaluate --save-images DIR` of a CUT run (AtoB only) planned the images of both directions: an earlier
+    CycleGAN evaluation's DIR/BtoA images, which this one never writes, were refused as outputs that exist
+    (a hostile probe). Only AtoB is planned now, and the BtoA images are named as an earlier evaluation's."""
+    from cyclegan.config import resolve
+    from cyclegan.evaluate import runner
+    from cyclegan.models import build_networks
+    from cyclegan.run_files import FORMAT
+
+    cfg = resolve({"family": "cut", "ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32})
+    cut = tmp_path / "cut.pt"
+    models = {k: m.state_dict() for k, m in build_networks(cfg).items()}
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 3, "models": models}, cut)
+    write_split(tmp_path / "data", 2, paired=True)
+    saved = tmp_path / "saved"
+    (saved / "BtoA").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(saved / "BtoA" / "scene_00.png")  # an earlier CycleGAN's translation
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(checkpoint=(str(cut),), data=str(tmp_path / "data"), save_images=str(saved))
+    with pytest.raises(pytest.fail.Exception, match="the work started"):
+        runner.evaluate_checkpoints(opts)
+    with pytest.raises(pytest.fail.Exception, match="the work started"):
+        runner.evaluate_checkpoints(dataclasses.replace(opts, overwrite=True, progress=False))
+    assert f"warning: {saved / 'BtoA'} holds 1 image(s) this evaluation does not write" in capsys.readouterr().err
+
+
+def test_inception_weights_other_than_the_published_file_are_named(tmp_path, inception_file, capsys, monkeypatch):
+    """Inception weights of the right layout but other values (random here, as a fine-tuned or wrong file would be)
+    gave figures labelled fid and kid without a word (a hostile probe). The file's SHA-256 is checked against the
+    published file's (6726825d..., in its name) and a warning says the figures compare only with this file's."""
+    import hashlib
+
+    from cyclegan.evaluate import features, runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=False)
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(
+        checkpoint=(str(ckpt),),
+        data=str(tmp_path / "data"),
+        backbone="inception",
+        inception_weights=str(inception_file),
+        progress=False,
+    )
+    with pytest.raises(pytest.fail.Exception, match="the work started"):
+        runner.evaluate_checkpoints(opts)
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"warning: Inception weights {inception_file} are not the published ") and err.count("\n") == 1
+    )
+    assert "not 6726825d...): their fid and kid compare only with figures from this file" in err
+    real = hashlib.sha256(inception_file.read_bytes()).hexdigest()[:8]  # as if it were the published file
+    monkeypatch.setattr(features, "FID_WEIGHTS_SHA256", real)
+    with pytest.raises(pytest.fail.Exception, match="the work started"):
+        runner.evaluate_checkpoints(opts)
+    assert capsys.readouterr().err == ""
+
+
+def test_the_fd_of_a_set_with_itself_is_never_below_0():
+    """FD is a squared distance, yet a set against itself came out at -1e-6 to -1e-13 (rounding in the matrix
+    square root), which the report printed as "-0.00" (a hostile probe: testB a copy of testA)."""
+    from cyclegan.evaluate.distances import feature_distances
+
+    for seed in range(6):
+        x = torch.rand(3, 1280, generator=torch.Generator().manual_seed(seed))
+        fd = feature_distances(x, x).fd
+        assert 0.0 <= fd < 1e-5, (seed, fd)

@@ -1975,3 +1975,31 @@ def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path
         == 'the photo is 64x2 px at "long side (px)": 64: too thin to measure; give a larger "long side (px)"'
     )
     assert ran == []
+
+
+def test_the_vgg19_weights_missing_on_the_page_offers_no_weights_option(tmp_path, monkeypatch):
+    """The Style tab's vgg19 without cached weights said "(or pass --weights FILE)": the page has no such
+    option (a hostile probe). The page's message offers the download and lite0 only; the CLI's keeps --weights."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import torch
+
+    from cyclegan import pretrained
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    monkeypatch.setattr(pretrained, "vgg19_cached_path", lambda: tmp_path / "cache" / "vgg19-dcbb9e9d.pth")
+
+    def offline(*a, **k):
+        raise OSError("no network")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(CycleGANError, match="or give --weights FILE, or use --backbone lite0"):
+        pretrained.vgg19_state_dict()
+    app = build_app(ServeOptions(device="cpu"), [], tmp_path / "work")
+    stylise = next(f for f in app.fns.values() if f.name == "stylize_live")
+    photo, style = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
+    with pytest.raises(gr.Error) as e:
+        list(stylise.fn(photo, [style], "vgg19", 64, 10, None))
+    message = str(e.value.message)
+    assert message.startswith("VGG19 weights are not cached at vgg19-dcbb9e9d.pth: download https://"), message
+    assert "--weights" not in message and message.endswith("(download failed: no network)"), message

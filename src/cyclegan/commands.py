@@ -343,12 +343,16 @@ def _written_last(result: dict, path: str, flag: str, what: str) -> Path:
 def run_stylize(opts, _: argparse.Namespace) -> int:
     from .style import run_stylize as stylize  # on use
 
-    with process.terminate_as_interrupt():  # a scheduler's SIGTERM: nothing half-written, exit 143 (not killed)
+    with process.terminate_as_interrupt() as stop:  # a scheduler's SIGTERM: nothing half-written, exit 143
         result = stylize(opts)
     w, h = result.image.size
     n = len(result.losses)
     steps = f"{n} step{'' if n == 1 else 's'}, {result.seconds:.1f} s"  # `--steps 1` said "1 steps"
     print(f"wrote {escape(opts.out)} ({w}x{h}, backbone {result.backbone}, {steps})")  # a name: one line
+    if result.interrupted:  # the best image so far was written; the status says it is not the whole run
+        word = "terminated" if stop.received else "interrupted"
+        print(f"{word} at step {n} of {opts.gatys.steps}: the image is the best so far", file=sys.stderr)
+        return 143 if stop.received else 130
     return 0
 
 

@@ -40,12 +40,12 @@ def install_extra(extra: str) -> str:
 
 
 def without_alternatives(message: str, names: Mapping[str, object]) -> str:
-    """`message` less each alternative `, or FLAG ...` (up to the next comma, semicolon or the end) whose flag
-    `names` maps to None: a caller with no such option must not be offered it (the web page has no
-    --optimizer, yet its memory refusal said "or --optimizer adam"). Used by `inference.keyword_names` and the
-    page's `web.engine.on_page`, which rewrite the other flags."""
-    for flag in (f for f, name in names.items() if name is None):
-        message = re.sub(rf",? or {re.escape(flag)}(?![\w-])[^,;]*", "", message)
+    """`message` less each alternative `, or FLAG ...` or `, or VERB FLAG ...` (up to the next comma, semicolon
+    or the end) whose flag `names` maps to None: a caller with no such option must not be offered it (the web
+    page has no --optimizer, yet its memory refusal said "or --optimizer adam"). Used by
+    `inference.keyword_names` and the page's `web.engine.on_page`, which rewrite the other flags."""
+    for flag in (f for f, name in names.items() if name is None):  # a verb before the flag: "or give --weights F"
+        message = re.sub(rf",? or (?:[a-z]+ )?{re.escape(flag)}(?![\w-])[^,;]*", "", message)
     return message
 
 

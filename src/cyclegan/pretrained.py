@@ -167,8 +167,10 @@ def _load_weights_file(path: Path, *, name: str, fix: str, option: str | None = 
 def _vgg19_missing_message(path: Path) -> str:
 
     return (
-        f"VGG19 weights are not cached at {path}: download {VGG19_Weights.IMAGENET1K_V1.url} there (or pass "
-        "--weights FILE), or use --backbone lite0, which works offline"
+        # ", or --weights FILE" as its own alternative: the web page, which has no --weights, drops it
+        # (`errors.without_alternatives`); "(or pass --weights FILE)" reached the page's visitors
+        f"VGG19 weights are not cached at {path}: download {VGG19_Weights.IMAGENET1K_V1.url} there, or give "
+        "--weights FILE, or use --backbone lite0, which works offline"
     )
 
 

@@ -3,7 +3,8 @@ torchmetrics, and the relative L2 distance between two feature maps.
 
 torchmetrics' FrechetInceptionDistance and KernelInceptionDistance accept any feature module; we give
 them a pass-through so the features of each image set are computed once (by `features.py`) and shared
-between both metrics, between directions and between checkpoints. The numbers are torchmetrics'.
+between both metrics, between directions and between checkpoints. The numbers are torchmetrics' (FD's rounding
+below 0 read as 0).
 """
 
 from __future__ import annotations
@@ -98,8 +99,8 @@ def feature_distances(
 
     KID draws `subsets` random subsets of `subset_size` from each set (seeded: repeatable) and reports
     their mean and std (one subset, std 0, when the subsets would be both sets whole). FD of a set with
-    itself is 0 up to rounding. KID of a set with itself is negative: the same images land in both subsets,
-    and the unbiased estimator assumes independent draws. With both sets whole (one subset of m) it is
+    itself is 0 up to rounding (never below 0). KID of a set with itself is negative: the same images land in both
+    subsets, and the unbiased estimator assumes independent draws. With both sets whole (one subset of m) it is
     exactly -2 (mean k(x, x) - mean k(x, x')) / m. On Lite0 features of one synthetic domain: -0.035 at 4
     images, -0.007 at 20, -0.0015 at 100; small next to the ~1.0 between two domains, but below the KID of
     a second sample of the same domain (-0.012, -0.002, 0.000), so not "about 0" at the scale that tells
@@ -125,7 +126,8 @@ def feature_distances(
     fid = FrechetInceptionDistance(feature=_Passthrough(real_c.shape[1]))
     fid.update(real_c, real=True)
     fid.update(fake_c, real=False)
-    fd = float(fid.compute())
+    # a squared distance: rounding made a set's FD with itself -1e-6 to -1e-13, a report's "-0.00"
+    fd = max(float(fid.compute()), 0.0)
 
     with warnings.catch_warnings():  # "will save all extracted features": that is what we hand it
         warnings.simplefilter("ignore", UserWarning)

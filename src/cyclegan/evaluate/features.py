@@ -15,6 +15,7 @@ features (B, D) as float32:
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Literal
@@ -36,6 +37,7 @@ BACKBONES: tuple[str, ...] = ("inception", "lite0")
 FID_WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
 FID_WEIGHTS_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{FID_WEIGHTS_NAME}"
 INCEPTION_ENV = "CYCLEGAN_INCEPTION_WEIGHTS"
+FID_WEIGHTS_SHA256 = "6726825d"  # the start of the file's SHA-256, in its name as torch hub names files
 
 
 # --- the FID Inception -----------------------------------------------------------------------------------
@@ -126,6 +128,24 @@ def find_inception_weights(path: str | Path | None = None) -> Path:
         f"the inception backbone needs the FID Inception weights: download {FID_WEIGHTS_URL} into "
         f"{cached.parent}/ or pass --inception-weights FILE; offline, use --backbone lite0 "
         "(reported as fd_lite0/kid_lite0, not FID)"
+    )
+
+
+def weights_not_published(file: Path) -> str | None:
+    """A line when `file` is not the published FID Inception weights by its SHA-256 (FID_WEIGHTS_SHA256), else
+    None. The loader checks keys, shapes and finiteness: another network of this layout (random, fine-tuned, or
+    a re-saved copy) gave figures labelled fid and kid without a word."""
+    digest = hashlib.sha256()
+    with open(file, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    found = digest.hexdigest()
+    if found.startswith(FID_WEIGHTS_SHA256):
+        return None
+    return (
+        f"Inception weights {file} are not the published {FID_WEIGHTS_NAME} (SHA-256 {found[:8]}..., not "
+        f"{FID_WEIGHTS_SHA256}...): their fid and kid compare only with figures from this file; for published "
+        f"FID download {FID_WEIGHTS_URL}"
     )
 
 

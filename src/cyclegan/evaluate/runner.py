@@ -48,7 +48,7 @@ from ..report.grid import save_grid
 from ..run_files import FORMAT
 from .best import expand_runs, run_data
 from .distances import feature_distances, kid_subset_size
-from .features import find_inception_weights, load_backbone
+from .features import find_inception_weights, load_backbone, weights_not_published
 from .metrics import l1, psnr, ssim
 from .options import EvalOptions
 
@@ -368,9 +368,9 @@ def _partial_pairs(opts: EvalOptions, images: SplitImages) -> list[str]:
     return lines
 
 
-def _check_outputs(opts: EvalOptions, images: SplitImages) -> None:
+def _check_outputs(opts: EvalOptions, images: SplitImages, directions: list[str]) -> None:
     """Refuse (one line, before any work) a --save-images folder inside the test split, and, without
-    --overwrite, a --out file or saved images that exist."""
+    --overwrite, a --out file or saved images (of `directions`: `_planned_directions`) that exist."""
     domains = images.domains
     inputs = [p for files in domains.values() for p in files] + [checkpoint_file(c) for c in opts.checkpoint]
     if opts.out:  # not onto an input (checkpoints included) nor inside the split, which the next run reads
@@ -382,7 +382,7 @@ def _check_outputs(opts: EvalOptions, images: SplitImages) -> None:
             folders = [root]
         else:  # DIR/NN_stepS/: the step is read from the checkpoint later; any folder of index NN may clash
             folders = [f for i in range(len(opts.checkpoint)) for f in sorted(root.glob(f"{i:02d}_step*"))]
-        names = _saved_names(opts, domains)
+        names = _saved_names(directions, domains)
         if opts.out:
             _check_out_apart(Path(opts.out), root, names, many=many)
         outputs = [folder / name for folder in folders for name in names]
@@ -396,14 +396,14 @@ def _check_outputs(opts: EvalOptions, images: SplitImages) -> None:
         )
 
 
-def _earlier_images(opts: EvalOptions, images: SplitImages) -> list[str]:
+def _earlier_images(opts: EvalOptions, images: SplitImages, directions: list[str]) -> list[str]:
     """With --save-images and --overwrite: a line per folder of translations that holds images this evaluation
     does not write (an earlier one's, of other test images), which stay beside the new ones as if they were
     this checkpoint's. Named, not deleted: no record says which files an earlier evaluation wrote."""
     if not (opts.save_images and opts.overwrite):
         return []
     root = Path(opts.save_images)
-    names = set(_saved_names(opts, images.domains))
+    names = set(_saved_names(directions, images.domains))
     folders = [root] if len(opts.checkpoint) == 1 else sorted(root.glob("[0-9][0-9]*_step*"))
     lines = []
     for folder in folders:
@@ -418,10 +418,11 @@ def _earlier_images(opts: EvalOptions, images: SplitImages) -> list[str]:
     return lines
 
 
-def _saved_names(opts: EvalOptions, domains: dict[str, list[Path]]) -> list[Path]:
-    """What --save-images writes for one checkpoint, relative to its folder: D_grid.png and D/STEM.png."""
+def _saved_names(directions: list[str], domains: dict[str, list[Path]]) -> list[Path]:
+    """What --save-images writes for one checkpoint scored in `directions`, relative to its folder: D_grid.png
+    and D/STEM.png."""
     names: list[Path] = []
-    for d in ["AtoB", "BtoA"] if opts.direction == "both" else [opts.direction]:
+    for d in directions:
         names.append(Path(f"{d}_grid.png"))
         names += [Path(d) / f"{stem}.png" for stem in unique_stems(domains[d[0]])]
     return names
@@ -469,7 +470,8 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     if not checkpoints:
         raise CycleGANError("give at least one --checkpoint")
     if opts.backbone == "inception":  # a missing weights file was named after every test image had been decoded
-        find_inception_weights(opts.inception_weights)
+        if line := weights_not_published(find_inception_weights(opts.inception_weights)):
+            print(f"warning: {escape(line)}", file=sys.stderr)
     opts = dataclasses.replace(opts, checkpoint=checkpoints, data=opts.data or _one_data_root(checkpoints))
     for c in checkpoints:  # a published generator knows its dataset and direction: before any download
         if zoo.is_spec(c) and (line := zoo.check_scored_on(c[len(zoo.PREFIX) :], opts.data, opts.direction)):
@@ -477,14 +479,30 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     images = _list_domains(opts)
     for line in (line for folder in images.folders for line in left_out(folder, reader="evaluate")):
         print(f"warning: {escape(line)}", file=sys.stderr)  # a GIF in testA was left out without a word
-    _check_outputs(opts, images)  # before any work
-    for line in _earlier_images(opts, images):
+    directions = _planned_directions(opts)
+    _check_outputs(opts, images, directions)  # before any work
+    for line in _earlier_images(opts, images, directions):
         print(f"warning: {escape(line)}", file=sys.stderr)
     if not opts.save_images:
         return _evaluate_all(opts, images)
     with claim_folder(opts.save_images, "--save-images"):  # one run writes the images there at a time
-        _check_outputs(opts, images)  # again, under the lock: what a run that just ended wrote
+        _check_outputs(opts, images, directions)  # again, under the lock: what a run that just ended wrote
         return _evaluate_all(opts, images)
+
+
+def _planned_directions(opts: EvalOptions) -> list[str]:
+    """The directions --save-images writes images of, for its checks before the work: --direction, or with "both"
+    those the checkpoints are scored in (`scored_directions`). A one-sided CUT run was planned in both: an
+    earlier evaluation's BtoA images, which this one never writes, were refused as outputs that exist."""
+    if not opts.save_images or opts.direction != "both":
+        return ["AtoB", "BtoA"] if opts.direction == "both" else [opts.direction]
+    planned: set[str] = set()
+    for c in opts.checkpoint:
+        if zoo.is_spec(c):  # a published generator is one file of one generator: "both" is refused when scored
+            return ["AtoB", "BtoA"]
+        path = checkpoint_path(c)
+        planned |= set(scored_directions(load_file(path), opts.direction, source=str(path)))
+    return [d for d in ("AtoB", "BtoA") if d in planned]
 
 
 def _one_data_root(checkpoints: tuple[str, ...]) -> str:
@@ -539,7 +557,8 @@ def _evaluate_all(opts: EvalOptions, images: SplitImages) -> list[dict[str, Any]
             loaded = first.pop() if first else _generators(ckpt_file, opts)
             save_root = _save_dir(opts, i, many, loaded.ckpt.get("step"))
             if save_root is not None:
-                saved.enter_context(removed_on_failure([save_root / n for n in _saved_names(opts, images.domains)]))
+                names = _saved_names(loaded.directions, images.domains)
+                saved.enter_context(removed_on_failure([save_root / n for n in names]))
             try:
                 report = _evaluate_one(ckpt_file, loaded, opts, save_root, images, backbone, cache, device)
             except Exception as e:  # only running out of memory is handled here
@@ -581,12 +600,10 @@ def _generators(ckpt_file: Path, opts: EvalOptions) -> _Generators:
     file that holds no generator, or none for --direction, is one line."""
     ckpt = load_file(ckpt_file)
     source = str(ckpt_file)
-    directions = ["AtoB", "BtoA"] if opts.direction == "both" else [opts.direction]
+    directions = scored_directions(ckpt, opts.direction, source=source)
     if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
         cfg = config_from_dict(ckpt["config"], source=source)
         trained = directions_of(cfg.model)  # CycleGAN: both (G, F); pix2pix, CUT: the one it learned
-        if opts.direction == "both":
-            directions = list(trained)
         # (a direction it does not translate is refused by generator_from, in one line)
         wanted = trained if len(trained) > 1 else directions
         nets = {d: generator_from(ckpt, d, source=source, ema=opts.ema) for d in wanted}
@@ -607,6 +624,17 @@ def _generators(ckpt_file: Path, opts: EvalOptions) -> _Generators:
         )
     nets = {opts.direction: generator_from(ckpt, opts.direction, source=source, ema=opts.ema)}
     return _Generators({}, nets, directions, "foreign", None)
+
+
+def scored_directions(ckpt: Any, direction: str, *, source: str) -> list[str]:
+    """The directions a loaded checkpoint file is scored in for --direction `direction`: with "both", ours in
+    those its family translates (CycleGAN both, pix2pix and CUT the one they learned), another project's in
+    both (a single generator is refused by `_generators`)."""
+    if direction != "both":
+        return [direction]
+    if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
+        return list(directions_of(config_from_dict(ckpt["config"], source=source).model))
+    return ["AtoB", "BtoA"]
 
 
 def _eval_size(opts: EvalOptions, loaded: _Generators) -> int:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,11 +25,21 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from ..data.io import MAX_PIXELS, as_read, read_image, resize_long_side, save_image, to_pil, to_rgb, to_tensor
-from ..errors import CycleGANError
+from ..data.io import (
+    MAX_PIXELS,
+    as_read,
+    open_image,
+    read_image,
+    resize_long_side,
+    save_image,
+    to_pil,
+    to_rgb,
+    to_tensor,
+)
+from ..errors import CycleGANError, escape
 from ..evaluate.metrics import LUMA_BT601, luminance
 from ..execution import available_memory, resolve_device
-from ..files import check_outputs
+from ..files import check_outputs, removed_on_failure
 from .backbones import DEFAULTS, LAYER_NAMES, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
 from .options import GatysOptions, Init, StylizeOptions
@@ -55,6 +67,7 @@ class StyleResult:
     style_layers: tuple[str, ...]
     seconds: float
     losses: list[dict[str, float]] = field(default_factory=list)
+    interrupted: bool = False  # a Ctrl-C (`keep_on_interrupt`) ended it after len(losses) of its steps
 
 
 def load_image_01(image: ImageLike, size: int | None, *, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
@@ -224,8 +237,8 @@ def check_finite(terms: Mapping[str, float], step: int) -> None:
 
 # --- memory ----------------------------------------------------------------------------------------------
 
-# Peak CPU memory of a few steps against the tensors one forward pass saves for the backward (fp32): 1.45x for
-# lite0 at 640 px, 2.0x for vgg19 at 384 px (the gradients of its full-size 64-channel layers beside them)
+# Peak CPU memory of a few steps against the tensors one forward pass saves for the backward (fp32), for a net
+# without its own `activation_factor` (the backbones hold theirs: 2.0 vgg19, 1.45 lite0): the larger
 ACTIVATION_FACTOR = 2.0
 PROBE_SIDE = 64
 
@@ -263,12 +276,15 @@ def feature_bytes_per_pixel(net: nn.Module) -> tuple[float, float]:
     return sum(saved.values()) / side**2, largest / side**2
 
 
-def optimisation_bytes(saved: float, height: int, width: int, *, optimizer: str, steps: int) -> float:
+def optimisation_bytes(
+    saved: float, height: int, width: int, *, optimizer: str, steps: int, factor: float = ACTIVATION_FACTOR
+) -> float:
     """Estimated peak bytes of optimising an image of height x width px with a backbone that keeps `saved` bytes
-    per pixel for the backward (`feature_bytes_per_pixel`): those activations, and the optimiser's image-sized
-    tensors (pixels, gradient, content, best image; Adam's two moments, L-BFGS's up to LBFGS_HISTORY pairs)."""
+    per pixel for the backward (`feature_bytes_per_pixel`): those activations times `factor` (the backbone's
+    `activation_factor`), and the optimiser's image-sized tensors (pixels, gradient, content, best image; Adam's
+    two moments, L-BFGS's up to LBFGS_HISTORY pairs)."""
     copies = 2 * min(LBFGS_HISTORY, steps) + 8 if optimizer == "lbfgs" else 6
-    return height * width * (ACTIVATION_FACTOR * saved + copies * 3 * 4)
+    return height * width * (factor * saved + copies * 3 * 4)
 
 
 def check_memory(net: nn.Module, content: torch.Tensor, styles: Mapping[str, torch.Tensor], o: GatysOptions) -> None:
@@ -281,13 +297,14 @@ def check_memory(net: nn.Module, content: torch.Tensor, styles: Mapping[str, tor
         return
     gb, where = 1e9, "this machine" if device.type == "cpu" else str(device)
     saved, largest = feature_bytes_per_pixel(net)
+    factor = getattr(net, "activation_factor", ACTIVATION_FACTOR)
     h, w = content.shape[-2:]
-    need = optimisation_bytes(saved, h, w, optimizer=o.optimizer, steps=o.steps)
+    need = optimisation_bytes(saved, h, w, optimizer=o.optimizer, steps=o.steps, factor=factor)
     if need > free:
         fits = int(max(h, w) * math.sqrt(free / need))
         other = ""
         if o.optimizer == "lbfgs":
-            adam = optimisation_bytes(saved, h, w, optimizer="adam", steps=o.steps)
+            adam = optimisation_bytes(saved, h, w, optimizer="adam", steps=o.steps, factor=factor)
             other = f", or --optimizer adam (about {adam / gb:.1f} GB here)"
         raise CycleGANError(
             f"stylising {w}x{h} px needs about {need / gb:.1f} GB ({getattr(net, 'name', 'this')} backbone, "
@@ -305,6 +322,50 @@ def check_memory(net: nn.Module, content: torch.Tensor, styles: Mapping[str, tor
 
 
 # --- the optimisation ------------------------------------------------------------------------------------
+
+LINE_EVERY_S = 60.0  # a log file's progress line at least this often, besides every tenth of the steps
+
+
+class StepLines:
+    """The progress bar's stand-in where stderr is no terminal (a log file, a batch job): a plain line every
+    tenth of the steps (and every LINE_EVERY_S) with the loss and the time left. tqdm's bar there is one line
+    of carriage returns that grows for the whole run. Same calls as the bar: `update`, `set_postfix`."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        self.total, self.desc, self.n = total, desc, 0
+        self.every = max(1, math.ceil(total / 10))
+        self.start = self.said = time.perf_counter()
+        self.postfix: dict[str, str] = {}
+
+    def __enter__(self) -> StepLines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def set_postfix(self, postfix: Mapping[str, str], refresh: bool = False) -> None:
+        self.postfix = dict(postfix)
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        now = time.perf_counter()
+        if self.n % self.every and self.n != self.total and now - self.said < LINE_EVERY_S:
+            return
+        self.said, spent = now, now - self.start
+        left = spent / self.n * (self.total - self.n)
+        loss = f", loss {self.postfix['total']}" if "total" in self.postfix else ""
+        print(
+            f"{self.desc}: step {self.n}/{self.total}{loss}, {spent:.0f} s, about {left:.0f} s left",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def step_progress(total: int, desc: str, *, enabled: bool) -> tqdm | StepLines:
+    """A bar on a terminal (nested under a caller's bar, it is removed when done), lines elsewhere, or nothing."""
+    if enabled and not sys.stderr.isatty():
+        return StepLines(total, desc)
+    return tqdm(total=total, desc=desc, unit="step", disable=not enabled, dynamic_ncols=True, leave=None)
 
 
 def initial_image(content: torch.Tensor, init: Init, seed: int) -> torch.Tensor:
@@ -378,8 +439,10 @@ def _run_lbfgs(
         optim.step(closure)
     except _BudgetSpent:
         pass
-    with torch.no_grad():
-        x.copy_(best[1])
+    finally:  # a Ctrl-C too: x holds the best image so far, not one halfway through a line search
+        if best[1] is not None:
+            with torch.no_grad():
+                x.copy_(best[1])
 
 
 # The pixels are optimised by their gradients whatever the caller's mode: under torch.no_grad() Adam stopped in
@@ -396,6 +459,7 @@ def stylize(
     progress: bool = True,
     callback: Callable[[int, torch.Tensor], None] | None = None,
     max_pixels: int = MAX_PIXELS,
+    keep_on_interrupt: bool = False,
 ) -> StyleResult:
     """Stylise `content` with the Gram statistics of `styles` (Gatys et al.).
 
@@ -408,6 +472,9 @@ def stylize(
         (1, 3, H, W) in [0, 1] (the live tensor: copy what you keep); raising in it stops the optimisation
         (the web page's live preview and cancel button use this).
     max_pixels: an image file declaring more pixels is refused before it is decoded (`--max-pixels`).
+    keep_on_interrupt: a KeyboardInterrupt (Ctrl-C; SIGTERM under `process.terminate_as_interrupt`) after the
+        first step ends the optimisation and returns its best image so far, with `interrupted` set; without it,
+        or before the first step, the KeyboardInterrupt goes on.
 
     Returns a `StyleResult` whose image has the resized content's size.
     """
@@ -444,20 +511,29 @@ def stylize(
         check_finite(history[-1], len(history))
         return terms["total"]
 
-    with tqdm(
-        total=o.steps, desc=f"stylize ({obj.backbone})", unit="step", disable=not progress, dynamic_ncols=True
-    ) as bar:
+    with step_progress(o.steps, f"stylize ({obj.backbone})", enabled=progress) as bar:
+        done = 0  # steps completed: an interrupted one has its loss in `history` already
 
         def on_step() -> None:
-            bar.update(1)
+            nonlocal done
+            done += 1
             bar.set_postfix({k: f"{v:.3g}" for k, v in history[-1].items()}, refresh=False)
+            bar.update(1)  # after the postfix: a log line (`StepLines`) shows this step's loss
             if callback is not None:
                 callback(len(history), x.detach())
 
-        if o.optimizer == "adam":
-            _run_adam(x, objective, steps=o.steps, lr=o.lr, on_step=on_step)
+        try:
+            if o.optimizer == "adam":
+                _run_adam(x, objective, steps=o.steps, lr=o.lr, on_step=on_step)
+            else:
+                _run_lbfgs(x, objective, steps=o.steps, on_step=on_step)
+        except KeyboardInterrupt:
+            # minutes of optimisation were lost to a Ctrl-C: the caller (`cyclegan stylize`) keeps the best so far
+            if not keep_on_interrupt or done == 0:
+                raise
+            interrupted = True
         else:
-            _run_lbfgs(x, objective, steps=o.steps, on_step=on_step)
+            interrupted = False
 
     with torch.no_grad():
         out = x.detach().clamp(0, 1)
@@ -470,7 +546,8 @@ def stylize(
         content_layers=obj.content_layers,
         style_layers=obj.style_layers,
         seconds=time.perf_counter() - start,
-        losses=history,
+        losses=history[:done],
+        interrupted=interrupted,
     )
 
 
@@ -478,15 +555,50 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
     """`cyclegan stylize`: stylise `opts.content` with `opts.style` on `opts.device` ("auto" resolved) and
     save the image to `opts.out` (folders created). Returns the `StyleResult`.
 
-    An existing `opts.out` is refused before any work unless `opts.overwrite`; an input file always."""
+    An existing `opts.out` is refused before any work unless `opts.overwrite`; an input file always. A Ctrl-C
+    after the first step writes the best image so far (`result.interrupted`)."""
 
     check_outputs([opts.out], overwrite=opts.overwrite, inputs=[opts.content, *opts.style])
     device = resolve_device(opts.device)
-    result = stylize(
-        opts.content, opts.style, opts.gatys, device=device, progress=opts.progress, max_pixels=opts.max_pixels
-    )
-    try:
-        save_image(result.image, opts.out)  # whole or not at all; a symlink at --out is replaced, never followed
-    except OSError as e:  # a full disk, a folder made read-only meanwhile: one line, not a traceback
-        raise CycleGANError(f"option '--out': cannot write {opts.out}: {e.strerror or e}") from None
+    for path in dict.fromkeys([opts.content, *opts.style]):  # the first frame was taken without a word
+        if (n := frame_count(path)) > 1:
+            print(f"warning: {escape(path)} holds {n} frames; only the first is stylised", file=sys.stderr)
+    with removed_on_failure([opts.out]):  # a folder made for --out goes again if the work fails
+        check_writable(opts.out)
+        result = stylize(
+            opts.content,
+            opts.style,
+            opts.gatys,
+            device=device,
+            progress=opts.progress,
+            max_pixels=opts.max_pixels,
+            keep_on_interrupt=True,  # the best image so far is written, and `result.interrupted` says so
+        )
+        try:
+            save_image(result.image, opts.out)  # whole or not at all; a symlink at --out is replaced, never followed
+        except OSError as e:  # a full disk, a folder made read-only meanwhile: one line, not a traceback
+            raise CycleGANError(f"option '--out': cannot write {opts.out}: {e.strerror or e}") from None
     return result
+
+
+def frame_count(path: str) -> int:
+    """The frames (pages) of an image file: an animated GIF, WebP or PNG, a multi-page TIFF; 1 for a JPEG (an
+    MPO's further pictures are a phone's previews, no part of the photo) and for a file that cannot be read
+    (`read_image` names what is wrong with it)."""
+    try:
+        with open_image(path) as im:
+            return 1 if im.format in ("JPEG", "MPO") else getattr(im, "n_frames", 1)
+    except Exception:  # noqa: BLE001 - named where it is read
+        return 1
+
+
+def check_writable(out: str) -> None:
+    """Make --out's folder and write a file there, before the optimisation: a folder that cannot be made or
+    written (read-only, /proc, a file on its path) was said only after the minutes of work, which were lost."""
+    folder = Path(out).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise CycleGANError(f"option '--out': cannot write in {folder}: {e.strerror or e}") from None

@@ -35,7 +35,8 @@ def weights_option() -> Any:
 
 
 def steps_option() -> Any:
-    return opt(300, "forward+backward passes", ge=0)
+    # > 0: with 0 the content image was written (or compared) as Gatys' result, "0 steps", without a word
+    return opt(300, "forward+backward passes", gt=0)
 
 
 def optimizer_option() -> Any:
@@ -58,7 +59,8 @@ class GatysOptions(Options):
     steps: int = steps_option()
     optimizer: Optimizer = optimizer_option()
     content_weight: float | None = opt(None, "content loss weight", ge=0, default_text="per backbone")
-    style_weight: float | None = opt(None, "style loss weight", ge=0, default_text="per backbone")
+    # > 0: without a style term the optimisation ran for minutes to return the content image, without a word
+    style_weight: float | None = opt(None, "style loss weight", gt=0, default_text="per backbone")
     tv_weight: float | None = opt(None, "total variation weight", ge=0, default_text="per backbone")
     content_layers: tuple[str, ...] | None = opt(None, "layer names", metavar="L", default_text="per backbone")
     style_layers: tuple[str, ...] | None = opt(None, "layer names", metavar="L", default_text="per backbone")

@@ -74,6 +74,7 @@ class CompareTab:
                         "--size": c_size,
                         "--style-size": c_size,  # the style images are scaled to it too
                         "--optimizer": None,  # L-BFGS: the page has no choice of optimiser
+                        "--weights": None,  # VGG19 from torchvision's cache only
                         "--steps": c_steps,
                     },
                 ),

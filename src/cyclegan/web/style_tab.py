@@ -87,6 +87,7 @@ class StyleTab:
                         "--size": s_size,
                         "--style-size": s_size,  # the style images are scaled to it too
                         "--optimizer": None,  # L-BFGS: the page has no choice of optimiser
+                        "--weights": None,  # VGG19 from torchvision's cache only
                         "--steps": s_steps,
                     },
                 ),
