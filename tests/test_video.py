@@ -33,10 +33,11 @@ def moving_frames(n: int, seed: int = 0) -> np.ndarray:
     return np.stack([wide[:, 2 * t : 2 * t + W] for t in range(n)])
 
 
-def make_clip(path: Path, n: int = 10, rate: int = 15, audio: bool = True) -> Path:
-    """An H.264 (VP9 for .webm) clip of n frames, with a sine tone (AAC, Opus in WebM) when `audio`."""
+def make_clip(path: Path, n: int = 10, rate: int = 15, audio: bool = True, options: dict | None = None) -> Path:
+    """An H.264 (VP9 for .webm) clip of n frames, with a sine tone (AAC, Opus in WebM) when `audio`; `options`:
+    the muxer's."""
     webm = path.suffix == ".webm"
-    with av.open(str(path), "w") as c:
+    with av.open(str(path), "w", options=options or {}) as c:
         v = c.add_stream("libvpx-vp9" if webm else "libx264", rate=rate)
         v.width, v.height, v.pix_fmt = W, H, "yuv420p"
         a = c.add_stream("libopus" if webm else "aac", rate=48000) if audio else None
@@ -391,6 +392,24 @@ def test_truncated_matroska_clip_is_refused_not_half_translated(ckpt, tmp_path, 
     err = capsys.readouterr().err
     assert f"cannot read clip {cut}: truncated (the file ends at byte {len(whole) // 2} of the {len(whole)}" in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"whole{suffix}"]  # the whole one is written
+
+
+@pytest.mark.parametrize("index_first", [True, False])
+def test_an_mp4_cut_after_its_last_frame_is_refused_not_written_with_its_sound_cut_short(
+    ckpt, tmp_path, capsys, index_first
+):
+    """Every frame of an MP4 cut in its last bytes (the sound interleaved after the last frame) decodes: with
+    its index first (`faststart`) it was written with its soundtrack cut short, without a word; with its index
+    last it was "Invalid data found". Its boxes' declared sizes say the file is short."""
+    options = {"movflags": "faststart"} if index_first else {}
+    whole = make_clip(tmp_path / "whole.mp4", n=30, options=options).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) * 97 // 100])
+    assert translate(ckpt, tmp_path / "out", cut, tmp_path / "whole.mp4") == 1
+    err = capsys.readouterr().err
+    held = len(whole) * 97 // 100
+    assert f"cannot read clip {cut}: truncated (the file ends at byte {held} of the {len(whole)}" in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["whole.mp4"]
 
 
 def test_a_broken_clip_with_a_newline_in_its_name_is_named_once(ckpt, tmp_path, capsys):

@@ -8,8 +8,8 @@ container takes, are copied packet by packet, not re-encoded (any other stream i
 Memory is a batch of frames and the codecs' buffers, whatever the clip's length.
 The output is written to a temporary file beside `dst` and renamed onto it at the end
 (`files.write_atomic`), so a failure, Ctrl-C or kill leaves nothing under `dst`. A clip that cannot be
-decoded, or ends before the frame count (MP4) or the size (MKV, WebM) its header declares (a truncated
-file), raises `CycleGANError` naming it in one line. No torch here.
+decoded, or ends before the size its header declares (MKV, WebM: the Segment's; MP4, MOV: the boxes') or
+its frame count (a truncated file), raises `CycleGANError` naming it in one line. No torch here.
 """
 
 from __future__ import annotations
@@ -187,6 +187,39 @@ def matroska_shortfall(path: Path) -> tuple[int, int] | None:
     return None
 
 
+# The boxes an MP4 or MOV file may open with: a file that opens with anything else is not walked.
+ISOBMFF_FIRST = {b"ftyp", b"styp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot", b"moof", b"sidx", b"uuid"}
+
+
+def isobmff_shortfall(path: Path) -> tuple[int, int] | None:
+    """(bytes the file holds, bytes its top-level boxes declare) for an MP4 or MOV file whose last box ends
+    past the end of the file (a copy or download cut short), else None. A cut after the last video frame's
+    bytes (the sound interleaved after it, or the index written first: `faststart`) decoded every frame, and
+    the clip was written with its soundtrack cut short without a word; only the boxes' headers are read."""
+    with open(path, "rb") as f:
+        size, pos, first = f.seek(0, 2), 0, True
+        while pos + 8 <= size:
+            f.seek(pos)
+            head = f.read(16)
+            length, kind = int.from_bytes(head[:4], "big"), head[4:8]
+            if (first and kind not in ISOBMFF_FIRST) or not all(32 <= c < 127 for c in kind):
+                return None  # not an MP4/MOV, or bytes after its boxes that are none: FFmpeg reads what it can
+            if length == 1 and len(head) == 16:  # a 64-bit size follows the type
+                length = int.from_bytes(head[8:16], "big")
+            if length == 0:  # the box runs to the end of the file
+                return None
+            if length < 8:
+                return None
+            pos, first = pos + length, False
+        return (size, pos) if pos > size else None
+
+
+def shortfall(path: Path) -> tuple[int, int] | None:
+    """(bytes held, bytes declared) for a clip file cut short (MKV/WebM: `matroska_shortfall`, MP4/MOV:
+    `isobmff_shortfall`), else None."""
+    return matroska_shortfall(path) or isobmff_shortfall(path)
+
+
 def probe(path: str | Path) -> ClipInfo:
     """Read a clip's header (no frame decoded); a one-line CycleGANError if it is not a readable clip."""
     path = Path(path)
@@ -196,15 +229,16 @@ def probe(path: str | Path) -> ClipInfo:
             return ClipInfo(im.width, im.height, getattr(im, "n_frames", 1), Fraction(1000, ms), False)
     av = _av()
     try:
+        # Before FFmpeg reads it: an MP4 cut before its index (written last) was "Invalid data found".
+        if short := shortfall(path):
+            raise CycleGANError(
+                f"cannot read clip {path}: truncated (the file ends at byte {short[0]} of the {short[1]} its "
+                "header declares); copy or download it again"
+            )
         with av.open(str(path)) as c:
             if not c.streams.video:
                 raise CycleGANError(f"cannot read clip {path}: it holds no video stream")
             v = c.streams.video[0]
-            if short := matroska_shortfall(path):
-                raise CycleGANError(
-                    f"cannot read clip {path}: truncated (the file ends at byte {short[0]} of the {short[1]} its "
-                    "header declares); copy or download it again"
-                )
             rate = v.average_rate or v.guessed_rate or Fraction(25)
             return ClipInfo(v.width, v.height, v.frames, Fraction(rate), bool(c.streams.audio))
     except av.FFmpegError as e:
