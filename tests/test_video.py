@@ -262,6 +262,17 @@ def test_gif_gives_an_animated_gif(ckpt, tmp_path):
         assert im.format == "GIF" and im.n_frames == 6 and im.info["duration"] == 70 and im.size == (W, H)
 
 
+def test_size_rounds_a_videos_sides_up_to_even_but_not_a_gifs(ckpt, tmp_path):
+    """4:2:0 video needs even sides; a GIF or WebP does not, and --size 33 on a 48x32 GIF stretched it to 34x22."""
+    frames = [Image.fromarray(f) for f in moving_frames(3)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=80)
+    make_clip(tmp_path / "b.mp4", n=3, audio=False)
+    assert translate(ckpt, tmp_path / "out", tmp_path / "a.gif", tmp_path / "b.mp4", extra=["--size", "33"]) == 0
+    with Image.open(tmp_path / "out" / "a.gif") as im:
+        assert im.size == (33, 22)
+    assert clip_facts(tmp_path / "out" / "b.mp4")[2] == (34, 22)
+
+
 def test_a_gif_is_written_as_translated_keeping_each_frames_duration(ckpt, tmp_path, monkeypatch):
     """The translated frames go to the GIF writer as they come: before, all of them were held (as RGB, beside the
     writer's own palette copies) until the last was translated; a long GIF needed 4 bytes a pixel per frame."""
@@ -620,13 +631,13 @@ def test_an_animated_webp_is_held_to_the_pixel_cap_while_its_writer_holds_every_
 
 
 def test_a_clip_made_thinner_than_the_generator_takes_by_size_is_named_as_an_image_is(ckpt, tmp_path, capsys):
-    """Before: --size 9 on a 48x32 clip wrote 10x6 frames (under the 8 px the generator takes) without a word,
+    """Before: --size 9 on a 48x32 clip wrote 9x6 frames (under the 8 px the generator takes) without a word,
     where an image got a warning naming the --size that keeps its short side."""
     frames = [Image.fromarray(f) for f in moving_frames(3)]
     frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=80)
     assert translate(ckpt, tmp_path / "out", tmp_path / "a.gif", extra=["--size", "9"]) == 0
     err = capsys.readouterr().err
-    assert f"warning: {tmp_path / 'a.gif'} at --size 9 is 10x6 px, under the 8 px the generator takes" in err
+    assert f"warning: {tmp_path / 'a.gif'} at --size 9 is 9x6 px, under the 8 px the generator takes" in err
     assert translate(ckpt, tmp_path / "out2", tmp_path / "a.gif", extra=["--size", "12"]) == 0
     assert "warning" not in capsys.readouterr().err
 
@@ -640,7 +651,7 @@ def test_translate_video_warns_in_its_keywords_not_the_command_lines_flags(ckpt,
     G = cyclegan.load_generator(str(ckpt), "AtoB")
     assert cyclegan.translate_video(G, tmp_path / "a.gif", tmp_path / "o.gif", size=9, progress=False) == 3
     err = capsys.readouterr().err
-    assert f"warning: {tmp_path / 'a.gif'} at size 9 is 10x6 px, under the 8 px the generator takes" in err
+    assert f"warning: {tmp_path / 'a.gif'} at size 9 is 9x6 px, under the 8 px the generator takes" in err
     assert "--size" not in err
 
 

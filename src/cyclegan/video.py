@@ -63,21 +63,23 @@ class ClipTranslator:
         tiling: TilingOptions | None = None,
         execution: Execution = REFERENCE,
         size: int | None = None,
+        even: bool = True,
     ):
         self.net, self.base = net, uncompiled(net)
         self.temporal = temporal or TemporalOptions()
         self.tiling = tiling or TilingOptions()
-        self.execution, self.size = execution, size
+        self.execution, self.size, self.even = execution, size, even
         shared = self.temporal.norm_stats == "shared" and per_instance_norms(self.base)
         self.shared = SharedNormStats(self.base, self.temporal.norm_momentum) if shared else None
         self.blend = FlowBlend(self.temporal.flow_blend) if self.temporal.flow_blend > 0 else None
 
     def out_size(self, width: int, height: int) -> tuple[int, int]:
-        """(W, H) of the output frames for input frames of width x height (`size`: long side, even sides)."""
+        """(W, H) of the output frames for input frames of width x height (`size`: long side; sides rounded up
+        to even where `even`: a video's 4:2:0 picture needs them, a GIF's or WebP's does not)."""
         if not self.size:
             return width, height
         h, w = long_side_shape(height, width, self.size)
-        return w + w % 2, h + h % 2
+        return (w + w % 2, h + h % 2) if self.even else (w, h)
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         x = from_frames(frames)
@@ -136,7 +138,8 @@ def translate_clip(
     `replace` False: refused in one line, and left alone, if a file appeared at `dst` while it was translated.
     `size_name`: what a warning calls `size` (`translate_video`'s caller typed no `--size`)."""
     check_size(net, size)
-    translator = ClipTranslator(net, temporal=temporal, tiling=tiling, execution=execution, size=size)
+    even = Path(dst).suffix.lower() not in ANIMATED_IMAGES  # a GIF of 33 px was stretched to 34
+    translator = ClipTranslator(net, temporal=temporal, tiling=tiling, execution=execution, size=size, even=even)
     out_size = None
     if size:
         info = probe(src)
