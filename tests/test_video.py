@@ -423,6 +423,14 @@ def test_an_mp4_cut_after_its_last_frame_is_refused_not_written_with_its_sound_c
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["whole.mp4"]
 
 
+def test_an_empty_clip_file_is_named_as_empty(ckpt, tmp_path, capsys):
+    """An MP4 of 0 bytes (a copy interrupted) was "Invalid data found when processing input", as random bytes are;
+    an empty image is said to be empty."""
+    (tmp_path / "empty.mp4").touch()
+    assert translate(ckpt, tmp_path / "out", tmp_path / "empty.mp4") == 1
+    assert f"error: cannot read clip {tmp_path / 'empty.mp4'}: the file is empty (0 bytes)" in capsys.readouterr().err
+
+
 def test_a_broken_clip_with_a_newline_in_its_name_is_named_once(ckpt, tmp_path, capsys):
     """The error line named such a clip twice ("in/a\\nb.mkv: cannot read clip in/a\\nb.mkv: ..."): the
     message writes the name escaped, and the check for it looked for the raw name."""

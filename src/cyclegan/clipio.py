@@ -223,6 +223,9 @@ def shortfall(path: Path) -> tuple[int, int] | None:
 def probe(path: str | Path) -> ClipInfo:
     """Read a clip's header (no frame decoded); a one-line CycleGANError if it is not a readable clip."""
     path = Path(path)
+    with _reading(path):
+        if path.stat().st_size == 0:  # an interrupted copy: FFmpeg said "Invalid data found", as of random bytes
+            raise CycleGANError(f"cannot read clip {path}: the file is empty (0 bytes)")
     if path.suffix.lower() in ANIMATED_IMAGES:
         with _reading(path), _opened(path) as im:
             ms = im.info.get("duration") or 100
