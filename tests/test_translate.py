@@ -431,6 +431,25 @@ def test_skip_existing_takes_no_link_to_nothing_or_to_a_folder_as_a_translation(
     assert "1 input(s) already translated" in capsys.readouterr().out
 
 
+def test_skip_existing_takes_no_empty_file_as_a_translation(tiny, tmp_path, capsys):
+    """An output of 0 bytes (a copy of the folder cut short, a program that died writing it: ours are written whole)
+    counted as translated: `--skip-existing` left its input out for good."""
+    for name in ("a", "b", "c"):
+        Image.new("RGB", (16, 16)).save(tmp_path / f"{name}.png")
+    out = tmp_path / "out"
+    assert translate_cli(tiny, out, tmp_path / "a.png") == 0
+    (out / "b.png").touch()
+    (out / "c.png").touch()
+    inputs = [tmp_path / f"{name}.png" for name in ("a", "b", "c")]
+    assert translate_cli(tiny, out, *inputs, extra=["--skip-existing"]) == 2
+    err = capsys.readouterr().err
+    assert f"{out / 'b.png'} is empty (0 bytes) (and 1 more), not a translation: remove it" in err
+    (out / "b.png").unlink()
+    (out / "c.png").unlink()
+    assert translate_cli(tiny, out, *inputs, extra=["--skip-existing"]) == 0
+    assert (out / "b.png").stat().st_size > 0
+
+
 def test_sigterm_stops_translate_as_ctrl_c_does_with_the_skip_existing_hint(tiny, tmp_path):
     """A batch scheduler's SIGTERM ended `cyclegan translate` at once without a word (Ctrl-C gets a hint), the
     image being written left as a hidden temporary. Now the same hint, nothing half-written, exit 143."""

@@ -132,7 +132,7 @@ class TranslateOptions(Options):
     skip_existing: bool = opt(
         False,
         "translate only the inputs whose output does not exist yet, to finish an interrupted run (outputs are "
-        "written whole: one that exists is complete)",
+        "written whole: one that exists is complete; an empty one is refused)",
     )
     max_pixels: int = max_pixels_option()
     tiling: TilingOptions = opt(factory=TilingOptions)

@@ -230,6 +230,13 @@ def plan_outputs(
                 "exist: remove the link to translate its input again (or give --overwrite instead, which translates "
                 "every input again)"
             )
+        # Ours are written whole: an empty one is some other program's (a copy cut short), not a translation.
+        if empty := [targets[f] for f in files if f in done and targets[f].stat().st_size == 0]:
+            more = f" (and {len(empty) - 1} more)" if len(empty) > 1 else ""
+            raise CycleGANError(
+                f"option '--skip-existing': {empty[0]} is empty (0 bytes){more}, not a translation: remove it to "
+                "translate its input again (or give --overwrite instead, which translates every input again)"
+            )
         ambiguous = done & sharing_a_name(targets)
         if warn and (shared := [targets[f].name for f in files if f in ambiguous]):
             names = ", ".join(shared[:3]) + (", ..." if len(shared) > 3 else "")
