@@ -86,6 +86,24 @@ def test_clip_keeps_frame_count_rate_size_and_audio(ckpt, tmp_path, suffix):
     assert not (tmp_path / "out" / "walk.png").exists()
 
 
+@pytest.mark.parametrize("suffix", [".mkv", ".webm", ".mp4"])
+def test_a_clips_progress_bar_counts_to_its_frames(ckpt, tmp_path, monkeypatch, suffix):
+    """An MKV or WebM declares no frame count: its bar had no total (nor time left); its duration tells it."""
+    import cyclegan.clipio
+
+    totals = []
+
+    class Bar(cyclegan.clipio.tqdm):
+        def __init__(self, *args, **kwargs):
+            totals.append(kwargs.get("total"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(cyclegan.clipio, "tqdm", Bar)
+    clip = make_clip(tmp_path / f"walk{suffix}", n=12, rate=12, audio=False)
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    assert totals == [12]
+
+
 def test_subtitles_are_copied_where_the_container_takes_them_else_named(ckpt, tmp_path, capsys):
     """An MKV's subtitle stream was dropped from its translation without a word."""
     import cyclegan

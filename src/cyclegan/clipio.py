@@ -95,13 +95,20 @@ def _is_gif_name(path: Path) -> bool:
 
 @dataclass(frozen=True)
 class ClipInfo:
-    """What a clip declares: its size, frame count (0: not declared) and rate, and whether it has sound."""
+    """What a clip declares: its size, frame count (0: not declared) and rate, whether it has sound, and its
+    duration in seconds (None: not declared)."""
 
     width: int
     height: int
     frames: int
     rate: Fraction
     audio: bool
+    duration: float | None = None
+
+    @property
+    def expected_frames(self) -> int | None:
+        """The frame count declared, else estimated from the duration and rate (MKV and WebM declare no count)."""
+        return self.frames or (round(self.duration * self.rate) if self.duration else None)
 
 
 def _reason(e: BaseException) -> str:
@@ -243,7 +250,8 @@ def probe(path: str | Path) -> ClipInfo:
                 raise CycleGANError(f"cannot read clip {path}: it holds no video stream")
             v = c.streams.video[0]
             rate = v.average_rate or v.guessed_rate or Fraction(25)
-            return ClipInfo(v.width, v.height, v.frames, Fraction(rate), bool(c.streams.audio))
+            duration = float(v.duration * v.time_base) if v.duration and v.time_base else (c.duration or 0) / 1e6
+            return ClipInfo(v.width, v.height, v.frames, Fraction(rate), bool(c.streams.audio), duration or None)
     except av.FFmpegError as e:
         raise CycleGANError(f"cannot read clip {path}: {_reason(e)}") from None
 
@@ -296,7 +304,8 @@ def transcode(
             f"cannot write {dst}: its frames would be {size[0]}x{size[1]} px, over the {MAX_SIDE[suffix]} px a side "
             f"a {suffix[1:].upper()} takes; {fix}"
         )
-    bar = tqdm(total=info.frames or None, desc=src.name, unit="frame", disable=not progress, leave=False)
+    # An MKV's or WebM's count is estimated from its duration: its bar had no total, nor time left.
+    bar = tqdm(total=info.expected_frames, desc=src.name, unit="frame", disable=not progress, leave=False)
     count = 0
 
     def run(frames: np.ndarray) -> np.ndarray:
