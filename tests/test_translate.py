@@ -450,9 +450,11 @@ def test_skip_existing_takes_no_empty_file_as_a_translation(tiny, tmp_path, caps
     assert (out / "b.png").stat().st_size > 0
 
 
-def test_sigterm_stops_translate_as_ctrl_c_does_with_the_skip_existing_hint(tiny, tmp_path):
+@pytest.mark.parametrize("signum, status, said", [("SIGTERM", 143, "terminated"), ("SIGHUP", 129, "hung up")])
+def test_sigterm_stops_translate_as_ctrl_c_does_with_the_skip_existing_hint(tiny, tmp_path, signum, status, said):
     """A batch scheduler's SIGTERM ended `cyclegan translate` at once without a word (Ctrl-C gets a hint), the
-    image being written left as a hidden temporary. Now the same hint, nothing half-written, exit 143."""
+    image being written left as a hidden temporary. Now the same hint, nothing half-written, exit 143. A closed
+    terminal's SIGHUP (an ssh session dropped) killed it the same way: now as SIGTERM, exit 129."""
     import subprocess
     import sys
 
@@ -463,19 +465,20 @@ def test_sigterm_stops_translate_as_ctrl_c_does_with_the_skip_existing_hint(tiny
 import os, signal, sys
 import cyclegan.translation as t
 from cyclegan.cli import main
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal, even where this test runs under nohup
 real, calls = t.save_image, []
 def save_image(*a, **k):
     calls.append(1)
     if len(calls) == 2:
-        os.kill(os.getpid(), signal.SIGTERM)  # while the second image is written
+        os.kill(os.getpid(), signal.{signum})  # while the second image is written
     return real(*a, **k)
 t.save_image = save_image
 sys.exit(main(["translate", "--checkpoint", {str(tiny)!r}, "--out", {str(out)!r}, "--no-progress",
                "--batch-size", "1", {str(tmp_path / "a.png")!r}, {str(tmp_path / "b.png")!r}]))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 143, done.stderr[-2000:]
-    assert f"terminated: the outputs in {out} so far are complete; the same command with --skip-existing" in done.stderr
+    assert done.returncode == status, done.stderr[-2000:]
+    assert f"{said}: the outputs in {out} so far are complete; the same command with --skip-existing" in done.stderr
     assert "Traceback" not in done.stderr
     assert [p.name for p in out.iterdir() if p.suffix == ".png" or p.name.endswith(".tmp")] == ["a.png"]
 
