@@ -129,6 +129,29 @@ def test_subtitles_are_copied_where_the_container_takes_them_else_named(ckpt, tm
     assert f"warning: {clip}: left out of film.mp4: subtitle " in capsys.readouterr().err  # an MP4 takes no ASS
 
 
+def test_clips_data_streams_left_out_are_named_in_one_line_for_all(ckpt, tmp_path, capsys):
+    """A phone's clips each hold a timed-metadata track: a warning per clip ("left out of a.mp4: data") buried
+    the run's output in lines a user can do nothing about. Now one line names them all."""
+    for name in ("a", "b", "c"):
+        with av.open(str(tmp_path / f"{name}.mp4"), "w") as c:
+            v = c.add_stream("libx264", rate=10)
+            v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+            d = c.add_data_stream("bin_data")
+            for f in moving_frames(3):
+                c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+            meta = av.Packet(b"gps")
+            meta.stream, meta.pts, meta.dts, meta.time_base = d, 0, 0, Fraction(1, 1000)
+            c.mux(meta)
+            c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", *(tmp_path / f"{n}.mp4" for n in "abc")) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning")]
+    assert warnings == [
+        "warning: 3 clip(s) hold data streams (timed metadata, a timecode), left out of their translations: "
+        "a.mp4, b.mp4, c.mp4"
+    ]
+    assert clip_facts(tmp_path / "out" / "a.mp4")[3] == ["video"]
+
+
 def test_every_soundtrack_is_copied(ckpt, tmp_path):
     """A clip with two audio streams (a second language) kept only the first, without a word."""
     clip = tmp_path / "two.mkv"

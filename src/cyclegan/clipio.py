@@ -283,9 +283,12 @@ def transcode(
     max_pixels: int | None = None,
     progress: bool = True,
     replace: bool = True,
+    data_left_out: list[Path] | None = None,
 ) -> int:
     """Decode `src`, translate its frames with `process` in batches of up to `batch`, write the result to
     `dst` (same kind of clip; `out_size` (W, H) when `process` changes the size); returns the frame count.
+    Streams left out of `dst` are named in a warning; `data_left_out`: where given, `src` is added to it
+    instead when only data streams (timed metadata, a timecode) are left out, for a caller to say once.
 
     Raises CycleGANError (one line, naming `src`) when `src` cannot be decoded, is truncated, or declares
     frames of more than `max_pixels` pixels; nothing is then left under `dst`. `replace` False: `dst` is
@@ -320,7 +323,7 @@ def transcode(
         held = max_pixels or MAX_PIXELS
         write = lambda tmp: _write_animated_image(src, frames(src), tmp, suffix, run, batch, held)  # noqa: E731
     else:
-        write = lambda tmp: _write_video(src, tmp, dst, run, size, batch)  # noqa: E731
+        write = lambda tmp: _write_video(src, tmp, dst, run, size, batch, data_left_out)  # noqa: E731
     try:
         write_atomic(dst, write, replace=replace)
     except FileExistsError:  # as an image's (`translation.translate_plan`): a clip takes minutes
@@ -520,7 +523,7 @@ def _rotation(av, src: Path) -> int:
         return next((f.rotation for f in c.decode(video=0)), 0)
 
 
-def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int) -> None:
+def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int, data_left_out: list[Path] | None) -> None:
     av = _av()
     container = VIDEO_FORMATS[dst.suffix.lower()]  # check_clip_output: a known extension
     try:
@@ -558,7 +561,10 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int) -> None:
             # Subtitles are copied where the container takes them (an MKV's own, into an MKV): they were dropped.
             subs = [t for t in inp.streams.subtitles if t.codec_context.name in out.supported_codecs]
             copied = [*inp.streams.audio, *subs]
-            if left := [t for t in inp.streams if t is not vin and t not in copied]:
+            left = [t for t in inp.streams if t is not vin and t not in copied]
+            if data_left_out is not None and left and all(t.type == "data" for t in left):
+                data_left_out.append(src)  # a phone's timed metadata in every clip of a folder: one line for all
+            elif left:
                 kinds = ", ".join(f"{t.type} {t.codec_context.name if t.codec_context else ''}".strip() for t in left)
                 msg = (
                     f"warning: {src}: left out of {dst.name}: {kinds} (the first video stream is translated; sound, "

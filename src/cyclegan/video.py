@@ -132,11 +132,13 @@ def translate_clip(
     progress: bool = True,
     replace: bool = True,
     size_name: str = "--size",
+    data_left_out: list[Path] | None = None,
 ) -> int:
     """Translate the clip `src` into `dst` (no checks of `dst`: see `translate_video`); returns its frame
     count. Raises CycleGANError naming `src` in one line if it cannot be read; nothing is then left at `dst`.
     `replace` False: refused in one line, and left alone, if a file appeared at `dst` while it was translated.
-    `size_name`: what a warning calls `size` (`translate_video`'s caller typed no `--size`)."""
+    `size_name`: what a warning calls `size` (`translate_video`'s caller typed no `--size`); `data_left_out`:
+    as `clipio.transcode`'s."""
     check_size(net, size)
     even = Path(dst).suffix.lower() not in ANIMATED_IMAGES  # a GIF of 33 px was stretched to 34
     translator = ClipTranslator(net, temporal=temporal, tiling=tiling, execution=execution, size=size, even=even)
@@ -167,6 +169,7 @@ def translate_clip(
             max_pixels=max_pixels,
             progress=progress,
             replace=replace,
+            data_left_out=data_left_out,
         )
 
 
@@ -239,10 +242,10 @@ def translate_clips(
 ) -> list[Path]:
     """Translate each clip in `targets` (input -> checked output) with `translate_clip`; a clip that cannot
     be read is named in `errors` and the next one still translated. Returns the files written."""
-    written = []
+    written, data = [], []  # data: the clips whose data streams alone were left out
     for src, dst in targets.items():
         try:
-            translate_clip(net, src, dst, **kwargs)
+            translate_clip(net, src, dst, data_left_out=data, **kwargs)
         except CycleGANError as e:
             named = escape(str(src)) in str(e)  # as the message writes it: a name's control characters escaped
             errors.append(str(e) if named else f"{src}: {e}")  # each line names its clip, once
@@ -250,4 +253,11 @@ def translate_clips(
         written.append(dst)
         if on_done:
             on_done(src)
+    if data:  # one line for all: a line per clip for every phone clip's metadata track buried the errors
+        names = ", ".join(p.name for p in data[:3]) + (", ..." if len(data) > 3 else "")
+        msg = (
+            f"warning: {len(data)} clip(s) hold data streams (timed metadata, a timecode), left out of their "
+            f"translations: {names}"
+        )
+        print(escape(msg), file=sys.stderr)
     return written
