@@ -152,6 +152,22 @@ def test_clips_data_streams_left_out_are_named_in_one_line_for_all(ckpt, tmp_pat
     assert clip_facts(tmp_path / "out" / "a.mp4")[3] == ["video"]
 
 
+def test_streams_in_a_codec_ffmpeg_does_not_know_are_named_not_a_traceback(ckpt, tmp_path, capsys):
+    """A sound or subtitle track in a codec PyAV's FFmpeg has no decoder for (a TTML subtitle in an MP4) has no
+    codec context: reading its name was an AttributeError traceback, and a video in such a codec too."""
+    whole = make_clip(tmp_path / "whole.mkv", n=4).read_bytes()
+    assert whole.count(b"A_AAC") == 1 and whole.count(b"V_MPEG4/ISO/AVC") == 1  # the tracks' Matroska codec IDs
+    (tmp_path / "sound.mkv").write_bytes(whole.replace(b"A_AAC", b"A_XYZ"))
+    (tmp_path / "video.mkv").write_bytes(whole.replace(b"V_MPEG4/ISO/AVC", b"V_MPEG4/ISO/XYZ"))
+    assert translate(ckpt, tmp_path / "out", tmp_path / "sound.mkv", tmp_path / "video.mkv") == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"warning: {tmp_path / 'sound.mkv'}: left out of sound.mkv: audio of a codec FFmpeg does not know" in err
+    assert f"error: cannot read clip {tmp_path / 'video.mkv'}: its video is in a codec FFmpeg" in err
+    assert clip_facts(tmp_path / "out" / "sound.mkv")[3] == ["video"]
+    assert not (tmp_path / "out" / "video.mkv").exists()
+
+
 def test_every_soundtrack_is_copied(ckpt, tmp_path):
     """A clip with two audio streams (a second language) kept only the first, without a word."""
     clip = tmp_path / "two.mkv"

@@ -249,6 +249,8 @@ def probe(path: str | Path) -> ClipInfo:
             if not c.streams.video:
                 raise CycleGANError(f"cannot read clip {path}: it holds no video stream")
             v = c.streams.video[0]
+            if v.codec_context is None:  # its width was an AttributeError traceback
+                raise CycleGANError(f"cannot read clip {path}: its video is in a codec FFmpeg (PyAV's) does not know")
             rate = v.average_rate or v.guessed_rate or Fraction(25)
             duration = float(v.duration * v.time_base) if v.duration and v.time_base else (c.duration or 0) / 1e6
             return ClipInfo(v.width, v.height, v.frames, Fraction(rate), bool(c.streams.audio), duration or None)
@@ -523,6 +525,19 @@ def _rotation(av, src: Path) -> int:
         return next((f.rotation for f in c.decode(video=0)), 0)
 
 
+def _copyable(stream, out) -> bool:
+    """Whether a sound or subtitle stream is copied into the container `out`: its codec is one FFmpeg knows (a
+    TTML subtitle's, in this build, is not: a traceback) and `out` takes."""
+    return stream.codec_context is not None and stream.codec_context.name in out.supported_codecs
+
+
+def _kind_of(stream) -> str:
+    """A stream left out, as a warning names it: 'subtitle ass', 'data', 'audio of a codec FFmpeg does not know'."""
+    if stream.codec_context is not None:
+        return f"{stream.type} {stream.codec_context.name}"
+    return stream.type if stream.type == "data" else f"{stream.type} of a codec FFmpeg does not know"
+
+
 def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int, data_left_out: list[Path] | None) -> None:
     av = _av()
     container = VIDEO_FORMATS[dst.suffix.lower()]  # check_clip_output: a known extension
@@ -533,8 +548,8 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int, data_lef
             declared = (vin.width, vin.height)  # read before decoding: the stream's size follows its frames
             # every soundtrack (a second language, a commentary): the first alone dropped the others without a word
             for ain in inp.streams.audio:
-                if ain.codec_context.name in out.supported_codecs:
-                    continue
+                if ain.codec_context is None or ain.codec_context.name in out.supported_codecs:
+                    continue  # None: a codec FFmpeg does not know, which cannot be copied either (left out, named)
                 kind = dst.suffix.lower()
                 fix = (
                     f"name the output {src.suffix.lower()}, as its source"
@@ -559,16 +574,15 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int, data_lef
                 vout.set_display_rotation(rotation)
             vout.pix_fmt = _pixel_format(av, encoder, vin.codec_context.pix_fmt, size)
             # Subtitles are copied where the container takes them (an MKV's own, into an MKV): they were dropped.
-            subs = [t for t in inp.streams.subtitles if t.codec_context.name in out.supported_codecs]
-            copied = [*inp.streams.audio, *subs]
+            copied = [t for t in (*inp.streams.audio, *inp.streams.subtitles) if _copyable(t, out)]
             left = [t for t in inp.streams if t is not vin and t not in copied]
             if data_left_out is not None and left and all(t.type == "data" for t in left):
                 data_left_out.append(src)  # a phone's timed metadata in every clip of a folder: one line for all
             elif left:
-                kinds = ", ".join(f"{t.type} {t.codec_context.name if t.codec_context else ''}".strip() for t in left)
+                kinds = ", ".join(_kind_of(t) for t in left)
                 msg = (
-                    f"warning: {src}: left out of {dst.name}: {kinds} (the first video stream is translated; sound, "
-                    f"and the subtitles a {dst.suffix} takes, copied)"
+                    f"warning: {src}: left out of {dst.name}: {kinds} (the first video stream is translated; the "
+                    f"sound and subtitles a {dst.suffix} takes are copied)"
                 )
                 print(escape(msg), file=sys.stderr)
             aout = {a.index: out.add_stream_from_template(a) for a in copied}  # source index -> copy
