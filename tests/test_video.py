@@ -820,6 +820,26 @@ def test_flow_blend_removes_flicker_where_the_flow_holds():
     assert np.array_equal(blended[0], outputs[0])  # nothing to blend with yet
 
 
+def test_flow_blend_takes_nothing_of_the_last_scene_across_a_cut():
+    """Across a scene cut, the pixels whose warped previous input matched the new frame by chance (up to 2% of
+    them) were blended with the last scene's output: its colours showed in the first frame of the next."""
+    from cyclegan.temporal import FlowBlend
+
+    def scene(seed: int) -> np.ndarray:
+        coarse = np.random.default_rng(seed).integers(0, 255, (8, 12, 3)).astype(np.uint8)
+        return np.asarray(Image.fromarray(coarse).resize((96, 64), Image.Resampling.BILINEAR))
+
+    for k in range(5):
+        blend = FlowBlend(0.8)
+        blend(scene(10 * k), scene(10 * k + 1))
+        after = scene(10 * k + 3)
+        assert np.array_equal(blend(scene(10 * k + 2), after), after)
+    clip, _ = pan_clip(3)  # a pan is still blended
+    blend = FlowBlend(0.8)
+    blend(clip[0], clip[0])
+    assert not np.array_equal(blend(clip[1], np.zeros_like(clip[1])), np.zeros_like(clip[1]))
+
+
 SMALL_FRAMES = """
 import numpy as np
 from cyclegan.temporal import FlowBlend
