@@ -488,6 +488,40 @@ def test_an_empty_clip_file_is_named_as_empty(ckpt, tmp_path, capsys):
     assert f"error: cannot read clip {tmp_path / 'empty.mp4'}: the file is empty (0 bytes)" in capsys.readouterr().err
 
 
+def test_a_live_matroska_recording_cut_short_is_refused_not_half_translated(ckpt, tmp_path, capsys):
+    """An MKV written to a pipe (a live recording, OBS, `ffmpeg ... -f matroska -`) declares no Segment size,
+    so one cut short was translated into part of a clip without a word; its last Cluster's size tells."""
+    import io
+
+    class Pipe(io.RawIOBase):  # not seekable: the muxer writes the Segment's size as unknown
+        def __init__(self):
+            self.data = bytearray()
+
+        def writable(self):
+            return True
+
+        def write(self, b):
+            self.data += bytes(b)
+            return len(b)
+
+    pipe = Pipe()
+    with av.open(pipe, "w", format="matroska") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        for f in moving_frames(20):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(v.encode(None))
+    (tmp_path / "live.mkv").write_bytes(pipe.data)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(pipe.data[: len(pipe.data) * 9 // 10])
+    assert translate(ckpt, tmp_path / "out", cut, tmp_path / "live.mkv") == 1
+    assert f"cannot read clip {cut}: truncated (the file ends at byte {len(pipe.data) * 9 // 10} of the " in (
+        capsys.readouterr().err
+    )
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["live.mkv"]
+    assert clip_facts(tmp_path / "out" / "live.mkv")[0] == 20
+
+
 def test_a_broken_clip_with_a_newline_in_its_name_is_named_once(ckpt, tmp_path, capsys):
     """The error line named such a clip twice ("in/a\\nb.mkv: cannot read clip in/a\\nb.mkv: ..."): the
     message writes the name escaped, and the check for it looked for the raw name."""

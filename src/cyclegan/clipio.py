@@ -171,27 +171,53 @@ def _ebml_number(head: bytes, pos: int, *, marker: bool) -> tuple[int, int]:
 
 def matroska_shortfall(path: Path) -> tuple[int, int] | None:
     """(bytes the file holds, bytes its header declares) for an MKV or WebM file that ends before the size
-    its Segment element declares (a download or copy cut short), else None (not Matroska, a live recording
-    of unknown size, or whole). The MP4 demuxer refuses a truncated file; FFmpeg's Matroska demuxer reads
-    what is there, so a clip cut in half was translated into half a clip without a word."""
+    its Segment element declares (a download or copy cut short), or, for a Segment of unknown size (a live
+    recording, written to a pipe), before the end its last Cluster declares; else None (not Matroska, whole,
+    or Clusters of unknown size too). The MP4 demuxer refuses a truncated file; FFmpeg's Matroska demuxer
+    reads what is there, so a clip cut in half was translated into half a clip without a word."""
     with open(path, "rb") as f:
         head = f.read(4096)
         size = f.seek(0, 2)
-    if not head.startswith(EBML_HEADER.to_bytes(4, "big")):
-        return None
-    try:
-        pos = 0
-        while pos < len(head):
-            element, pos = _ebml_number(head, pos, marker=True)
-            length, pos = _ebml_number(head, pos, marker=False)
-            if element == MATROSKA_SEGMENT:
-                return (size, pos + length) if length >= 0 and pos + length > size else None
-            if length < 0:
-                return None
-            pos += length
-    except IndexError:  # a header longer than we read, or cut inside it: FFmpeg names that
-        return None
+        if not head.startswith(EBML_HEADER.to_bytes(4, "big")):
+            return None
+        try:
+            pos = 0
+            while pos < len(head):
+                element, pos = _ebml_number(head, pos, marker=True)
+                length, pos = _ebml_number(head, pos, marker=False)
+                if element == MATROSKA_SEGMENT:
+                    if length < 0:
+                        return _children_shortfall(f, pos, size)
+                    return (size, pos + length) if pos + length > size else None
+                if length < 0:
+                    return None
+                pos += length
+        except IndexError:  # a header longer than we read, or cut inside it: FFmpeg names that
+            return None
     return None
+
+
+# The elements a Segment holds (SeekHead, Info, Tracks, Cues, Tags, Cluster, Chapters, Attachments, Void, CRC-32)
+SEGMENT_CHILDREN = {0x114D9B74, 0x1549A966, 0x1654AE6B, 0x1C53BB6B, 0x1254C367, 0x1F43B675, 0x1043A770, 0x1941A469}
+SEGMENT_CHILDREN |= {0xEC, 0xBF}
+
+
+def _children_shortfall(f, pos: int, size: int) -> tuple[int, int] | None:
+    """(size, end) where the last of a Segment's elements from `pos` on in file `f` ends past its `size`, else
+    None: whole, or the walk stopped at an element of unknown size, one cut inside its header or bytes that are
+    no Segment element (padding). Only their headers (at most 12 bytes each) are read."""
+    while pos < size:
+        f.seek(pos)
+        head = f.read(12)
+        try:
+            element, at = _ebml_number(head, 0, marker=True)
+            length, at = _ebml_number(head, at, marker=False)
+        except IndexError:
+            return None
+        if element not in SEGMENT_CHILDREN or length < 0:
+            return None
+        pos += at + length
+    return (size, pos) if pos > size else None
 
 
 # The boxes an MP4 or MOV file may open with: a file that opens with anything else is not walked.
