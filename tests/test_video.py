@@ -168,6 +168,20 @@ def test_streams_in_a_codec_ffmpeg_does_not_know_are_named_not_a_traceback(ckpt,
     assert not (tmp_path / "out" / "video.mkv").exists()
 
 
+def test_a_videos_sound_left_out_of_a_gif_made_of_it_is_named(ckpt, tmp_path, capsys):
+    """`translate_video(G, "walk.mp4", "walk.gif")` dropped the sound without a word (into a video, every stream
+    left out is named)."""
+    import cyclegan
+
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    clip = make_clip(tmp_path / "walk.mp4", n=3)
+    assert cyclegan.translate_video(G, clip, tmp_path / "walk.gif", progress=False) == 3
+    assert f"warning: {clip}: left out of walk.gif: audio aac (a GIF holds pictures alone)" in capsys.readouterr().err
+    silent = make_clip(tmp_path / "silent.mp4", n=3, audio=False)
+    assert cyclegan.translate_video(G, silent, tmp_path / "silent.webp", progress=False) == 3
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_every_soundtrack_is_copied(ckpt, tmp_path):
     """A clip with two audio streams (a second language) kept only the first, without a word."""
     clip = tmp_path / "two.mkv"

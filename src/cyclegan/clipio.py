@@ -348,6 +348,10 @@ def transcode(
 
     if suffix in ANIMATED_IMAGES:  # GIF or WebP, from either kind of clip
         frames = _image_frames if src.suffix.lower() in ANIMATED_IMAGES else _video_frames
+        if frames is _video_frames and (left := _other_streams(src)):  # a video's sound went without a word
+            kind = "GIF" if suffix == ".gif" else "WebP"
+            msg = f"warning: {src}: left out of {dst.name}: {left} (a {kind} holds pictures alone)"
+            print(escape(msg), file=sys.stderr)
         held = max_pixels or MAX_PIXELS
         write = lambda tmp: _write_animated_image(src, frames(src), tmp, suffix, run, batch, held)  # noqa: E731
     else:
@@ -562,6 +566,13 @@ def _kind_of(stream) -> str:
     if stream.codec_context is not None:
         return f"{stream.type} {stream.codec_context.name}"
     return stream.type if stream.type == "data" else f"{stream.type} of a codec FFmpeg does not know"
+
+
+def _other_streams(src: Path) -> str:
+    """The streams of video `src` besides its first video stream, as a warning names them ('' if none)."""
+    with _reading(src), _av().open(str(src)) as c:
+        first = c.streams.video[0]
+        return ", ".join(_kind_of(t) for t in c.streams if t is not first)
 
 
 def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int, data_left_out: list[Path] | None) -> None:
