@@ -648,7 +648,8 @@ def test_translate_video_api_refuses_to_replace(ckpt, tmp_path):
 
 def test_translate_video_api_refuses_bad_arguments_in_one_line_before_any_work(ckpt, tmp_path):
     """batch_size=0 was taken (the whole clip's frames held in memory at once, no bound), max_pixels=0 capped
-    nothing, and temporal={...} failed deep inside with an AttributeError."""
+    nothing, temporal={...} failed deep inside with an AttributeError, execution="fp32" too (after the first
+    frames were decoded), and progress="no" showed a bar."""
     import cyclegan
     from cyclegan.errors import CycleGANError
 
@@ -658,9 +659,11 @@ def test_translate_video_api_refuses_bad_arguments_in_one_line_before_any_work(c
         ({"batch_size": 0}, "batch_size must be a positive whole number, got 0"),
         ({"max_pixels": 0}, "max_pixels must be a positive whole number, got 0"),
         ({"temporal": {"flow_blend": 0}}, "temporal: expected a TemporalOptions or None, got dict"),
+        ({"execution": "fp32"}, r"execution: expected an Execution \(cyclegan.execution.choose_execution\), got str"),
+        ({"progress": "no"}, "progress must be True or False, got 'no'"),
     ]:
         with pytest.raises(CycleGANError, match=match):
-            cyclegan.translate_video(G, clip, tmp_path / "o.mp4", progress=False, **kwargs)
+            cyclegan.translate_video(G, clip, tmp_path / "o.mp4", **{"progress": False, **kwargs})
     assert not (tmp_path / "o.mp4").exists()
     Image.fromarray(moving_frames(1)[0]).save(tmp_path / "still.png")  # was written as a clip of one frame
     with pytest.raises(CycleGANError, match="still.png is a still image, not a clip: translate it with cyclegan.tra"):

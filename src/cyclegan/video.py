@@ -179,14 +179,23 @@ def check_clip_arguments(
     tiling: TilingOptions | None = None,
     batch_size: int = DEFAULT_BATCH,
     max_pixels: int = MAX_PIXELS,
+    execution: Execution = REFERENCE,
+    progress: bool = True,
     **_,
 ) -> None:
     """Refuse, in one line naming the argument, what `translate_clip` would take wrongly from a Python caller
     (the CLI's options check their own): a batch under 1 held the whole clip's frames in memory, a
-    `max_pixels` of 0 capped nothing, and a dict for `temporal` failed deep inside."""
+    `max_pixels` of 0 capped nothing, a dict for `temporal` failed deep inside, and `execution="fp32"` was an
+    AttributeError traceback once the first frames were decoded."""
     for name, value, kind in (("temporal", temporal, TemporalOptions), ("tiling", tiling, TilingOptions)):
         if value is not None and not isinstance(value, kind):
             raise CycleGANError(f"{name}: expected a {kind.__name__} or None, got {type(value).__name__}")
+    if not isinstance(execution, Execution):
+        raise CycleGANError(
+            f"execution: expected an Execution (cyclegan.execution.choose_execution), got {type(execution).__name__}"
+        )
+    if not isinstance(progress, bool):  # "no" was taken as True
+        raise CycleGANError(f"progress must be True or False, got {progress!r}")
     for name, value in (("batch_size", batch_size), ("max_pixels", max_pixels)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise CycleGANError(f"{name} must be a positive whole number, got {value!r}")
