@@ -483,6 +483,20 @@ sys.exit(main(["translate", "--checkpoint", {str(tiny)!r}, "--out", {str(out)!r}
     assert [p.name for p in out.iterdir() if p.suffix == ".png" or p.name.endswith(".tmp")] == ["a.png"]
 
 
+def test_an_input_with_a_name_near_the_file_systems_limit_is_translated(tiny, tmp_path):
+    """A name of 242 to 255 bytes, which the file system takes, could not be written: its hidden temporary
+    (`.NAME.XXXXXXXX.tmp`) was 14 bytes longer ("File name too long"). A killed run's temporary of it is removed
+    as any other."""
+    name = "é" * 100 + "a" * 45 + ".png"  # 249 bytes in UTF-8
+    Image.new("RGB", (16, 16), "red").save(tmp_path / name)
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / f".{name[:-8]}.k3x_9q2z.tmp"  # the start of the name that leaves room: 241 bytes
+    stale.write_bytes(b"half a file")
+    assert translate_cli(tiny, out, tmp_path / name) == 0
+    assert [p.name for p in out.iterdir()] == [name]
+
+
 def test_a_killed_runs_temporary_beside_an_output_is_removed_when_it_is_written_again(tiny, tmp_path):
     """kill -9 while a clip or image was written left its hidden temporary (a clip's: gigabytes) beside the
     output through every later run; only training cleaned its folder. Others' files are left alone."""

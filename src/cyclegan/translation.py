@@ -44,7 +44,7 @@ from .data.io import (
 )
 from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
-from .files import check_outputs, claim_folder, inside, is_atomic_temporary, unique_stems
+from .files import check_outputs, claim_folder, inside, is_atomic_temporary, temporary_stem, unique_stems
 from .inference import check_size, frames_left_out, is_out_of_memory, translate_batch, uncompiled
 from .loading import load_generator
 from .models.unet import UnetGenerator
@@ -308,10 +308,10 @@ def remove_stale_temporaries_of(outputs: Iterable[Path]) -> None:
     listed once: a glob per output listed it once per output, quadratic in a folder of thousands."""
     wanted: dict[Path, set[str]] = {}
     for output in outputs:
-        wanted.setdefault(output.parent, set()).add(output.name)
+        wanted.setdefault(output.parent, set()).add(temporary_stem(output.name))
     for folder, names in wanted.items():
         try:
-            with os.scandir(folder) as entries:  # `.NAME.XXXXXXXX.tmp`: NAME is name[1:-13]
+            with os.scandir(folder) as entries:  # `.NAME.XXXXXXXX.tmp`: NAME (or its start) is name[1:-13]
                 stale = [
                     e.path
                     for e in entries
