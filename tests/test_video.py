@@ -494,6 +494,28 @@ def test_an_mp4_cut_after_its_last_frame_is_refused_not_written_with_its_sound_c
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["whole.mp4"]
 
 
+def test_a_video_of_a_kind_translate_does_not_read_is_named_as_a_video(ckpt, tmp_path, capsys):
+    """An AVI given by name was "cannot read image c.avi: not a JPEG, PNG, BMP, GIF, WebP or TIFF image", and
+    `cyclegan.translate(G, "c.avi")` the same; a folder's AVI was already named as a file left out."""
+    import cyclegan
+    from cyclegan.errors import CycleGANError
+
+    with av.open(str(tmp_path / "c.avi"), "w") as c:
+        v = c.add_stream("mpeg4", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        for f in moving_frames(2):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(v.encode(None))
+    make_clip(tmp_path / "c.mp4", n=2)
+    assert translate(ckpt, tmp_path / "out", tmp_path / "c.avi", tmp_path / "c.mp4") == 1
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path / 'c.avi'}: AVI video is not read (translate reads MP4, MOV, MKV, WebM and " in err
+    assert "ffmpeg -i c.avi -c copy c.mkv" in err and "image" not in err
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["c.mp4"]
+    with pytest.raises(CycleGANError, match=r"c\.avi is a video clip, not an image: translate it with cyclegan\.tr"):
+        cyclegan.translate(cyclegan.load_generator(str(ckpt), "AtoB"), tmp_path / "c.avi")
+
+
 def test_an_empty_clip_file_is_named_as_empty(ckpt, tmp_path, capsys):
     """An MP4 of 0 bytes (a copy interrupted) was "Invalid data found when processing input", as random bytes are;
     an empty image is said to be empty."""

@@ -33,6 +33,10 @@ from .files import write_atomic
 VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 ANIMATED_IMAGES = (".gif", ".webp")  # a clip only when it holds more than one frame, else an image
 CLIP_EXTENSIONS = (*VIDEO_FORMATS, ".gif")
+# Video files `translate` does not read (it writes a clip back in its own kind): named as what they are, not
+# as images that failed to decode.
+OTHER_VIDEO = {".avi": "AVI", ".ts": "MPEG-TS", ".mts": "AVCHD", ".m2ts": "MPEG-TS", ".3gp": "3GP", ".flv": "Flash"}
+OTHER_VIDEO |= {".wmv": "WMV", ".asf": "ASF", ".mpg": "MPEG", ".mpeg": "MPEG", ".vob": "DVD", ".ogv": "Ogg"}
 # An encoder for each decoded codec we can write again; others fall back to the container's default.
 ENCODERS = {"h264": "libx264", "vp9": "libvpx-vp9", "vp8": "libvpx", "av1": "libsvtav1", "mpeg4": "mpeg4"}
 ENCODERS |= {c: c for c in ("ffv1", "prores", "mjpeg", "png", "qtrle")}
@@ -81,6 +85,18 @@ def is_clip_file(path: Path) -> bool:
             return getattr(im, "is_animated", False)
     except Exception:
         return False  # an image reader will name it
+
+
+def unread_video(path: Path) -> str | None:
+    """Why `path` is not translated, if its extension names a video kind `translate` does not read, else None:
+    an AVI given by name was "cannot read image c.avi: not a JPEG, PNG, ... image"."""
+    kind = OTHER_VIDEO.get(path.suffix.lower())
+    if kind is None:
+        return None
+    return (
+        f"{path}: {kind} video is not read (translate reads MP4, MOV, MKV, WebM and animated GIF/WebP); remux it "
+        f"first, e.g. ffmpeg -i {path.name} -c copy {path.stem}.mkv"
+    )
 
 
 def find_clips(folder: str | Path, *, stills: bool = False) -> list[Path]:

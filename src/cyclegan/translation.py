@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .clipio import find_clips, is_clip_file
+from .clipio import find_clips, is_clip_file, unread_video
 from .data.io import (
     MAX_PIXELS,
     find_images,
@@ -70,6 +70,9 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
     seen: set[Path] = set()
 
     def add(p: Path, *, searched: Path | None = None) -> None:
+        if reason := unread_video(p):  # named as the video it is (a folder's are named with its other files)
+            found.errors.append(reason)
+            return
         key = p.resolve()
         if key not in seen:
             seen.add(key)
