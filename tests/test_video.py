@@ -315,6 +315,32 @@ def test_translate_passes_the_temporal_options_to_its_clips(ckpt, tmp_path, monk
     assert (seen[0].flow_blend, seen[0].norm_stats) == (0.7, "frame")  # before: None, the defaults used
 
 
+def test_shared_statistics_with_a_generator_without_instance_norm_are_named_as_changing_nothing(ckpt, tmp_path, capsys):
+    """`--norm-stats shared` with a batch-norm generator was taken without a word: nothing to share, the clip was
+    translated frame by frame as without it."""
+    from cyclegan.checkpoint import FORMAT
+    from cyclegan.config import resolve
+    from cyclegan.models import build_models
+
+    cfg = resolve({"ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32, "norm": "batch"})
+    models = build_models(cfg.model)
+    batch = tmp_path / "batch.pt"
+    state = {
+        "format": FORMAT,
+        "config": cfg.to_dict(),
+        "step": 1,
+        "models": {k: m.state_dict() for k, m in models.items()},
+    }
+    torch.save(state, batch)
+    clip = make_clip(tmp_path / "c.mp4", n=2, audio=False)
+    assert translate(batch, tmp_path / "out", clip, extra=["--norm-stats", "shared"]) == 0
+    assert "warning: --norm-stats shared changes nothing here: this generator has no InstanceNorm layers" in (
+        capsys.readouterr().err
+    )
+    assert translate(ckpt, tmp_path / "out2", clip, extra=["--norm-stats", "shared"]) == 0
+    assert "warning" not in capsys.readouterr().err  # an InstanceNorm generator's are shared
+
+
 def test_norm_momentum_without_shared_statistics_is_refused(ckpt, tmp_path, capsys):
     """Before: --norm-momentum with the default --norm-stats frame was ignored without a word."""
     clip = make_clip(tmp_path / "walk.mp4", n=2, audio=False)

@@ -173,6 +173,19 @@ def translate_clip(
         )
 
 
+def warn_if_nothing_shared(
+    net: nn.Module, temporal: TemporalOptions | None, asked: str = "--norm-stats shared"
+) -> None:
+    """Say (a warning) that shared statistics change nothing for a generator without per-instance normalisation
+    (batch norm, none): `asked` was taken without a word, and the clip translated frame by frame."""
+    if temporal is not None and temporal.norm_stats == "shared" and not per_instance_norms(uncompiled(net)):
+        print(
+            f"warning: {asked} changes nothing here: this generator has no InstanceNorm layers whose statistics it "
+            "would share (its normalisation is the same for every frame already)",
+            file=sys.stderr,
+        )
+
+
 def check_clip_arguments(
     *,
     temporal: TemporalOptions | None = None,
@@ -238,6 +251,7 @@ def translate_video(
         raise CycleGANError(f"{src} is a still image, not a clip: translate it with cyclegan.translate(G, path)")
     check_clip_output(src, dst)
     check_outputs([dst], overwrite=overwrite, inputs=[src])
+    warn_if_nothing_shared(G, temporal, 'TemporalOptions(norm_stats="shared")')
     return translate_clip(G, src, dst, temporal=temporal, replace=overwrite, size_name="size", **kwargs)
 
 
@@ -252,6 +266,7 @@ def translate_clips(
     """Translate each clip in `targets` (input -> checked output) with `translate_clip`; a clip that cannot
     be read is named in `errors` and the next one still translated. Returns the files written."""
     written, data = [], []  # data: the clips whose data streams alone were left out
+    warn_if_nothing_shared(net, kwargs.get("temporal"))
     for src, dst in targets.items():
         try:
             translate_clip(net, src, dst, data_left_out=data, **kwargs)
