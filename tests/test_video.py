@@ -455,7 +455,8 @@ def test_clip_too_wide_for_webp_is_refused_in_one_line_before_work(ckpt, tmp_pat
     frame = np.zeros((8, 16400, 3), np.uint8)
     clip = write_clip(tmp_path / "wide.gif", [frame, frame], rate=5)
     G = cyclegan.load_generator(ckpt)
-    with pytest.raises(CycleGANError, match=r"wide.webp: its frames would be 16400x8 px, over the 16383 .* \.gif"):
+    said = r"wide.webp: its frames would be 16400x8 px, over the 16383 px a side a WebP takes; .* \.gif"
+    with pytest.raises(CycleGANError, match=said):
         cyclegan.translate_video(G, clip, tmp_path / "wide.webp", progress=False)
     assert not (tmp_path / "wide.webp").exists()
 

@@ -32,6 +32,7 @@ from .files import write_atomic
 
 VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 ANIMATED_IMAGES = (".gif", ".webp")  # a clip only when it holds more than one frame, else an image
+ANIMATED_NAMES = {".gif": "GIF", ".webp": "WebP"}  # as messages write them
 CLIP_EXTENSIONS = (*VIDEO_FORMATS, ".gif")
 # Video files `translate` does not read (it writes a clip back in its own kind): named as what they are, not
 # as images that failed to decode.
@@ -349,7 +350,7 @@ def transcode(
         fix = "name the output .gif, or give a smaller size" if suffix == ".webp" else "give a smaller size"
         raise CycleGANError(
             f"cannot write {dst}: its frames would be {size[0]}x{size[1]} px, over the {MAX_SIDE[suffix]} px a side "
-            f"a {suffix[1:].upper()} takes; {fix}"
+            f"a {ANIMATED_NAMES[suffix]} takes; {fix}"  # "a WEBP" before
         )
     # An MKV's or WebM's count is estimated from its duration: its bar had no total, nor time left.
     bar = tqdm(total=info.expected_frames, desc=src.name, unit="frame", disable=not progress, leave=False)
@@ -365,8 +366,7 @@ def transcode(
     if suffix in ANIMATED_IMAGES:  # GIF or WebP, from either kind of clip
         frames = _image_frames if src.suffix.lower() in ANIMATED_IMAGES else _video_frames
         if frames is _video_frames and (left := _other_streams(src)):  # a video's sound went without a word
-            kind = "GIF" if suffix == ".gif" else "WebP"
-            msg = f"warning: {src}: left out of {dst.name}: {left} (a {kind} holds pictures alone)"
+            msg = f"warning: {src}: left out of {dst.name}: {left} (a {ANIMATED_NAMES[suffix]} holds pictures alone)"
             print(escape(msg), file=sys.stderr)
         held = max_pixels or MAX_PIXELS
         write = lambda tmp: _write_animated_image(src, frames(src), tmp, suffix, run, batch, held)  # noqa: E731
