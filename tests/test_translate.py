@@ -431,9 +431,30 @@ def test_skip_existing_takes_no_link_to_nothing_or_to_a_folder_as_a_translation(
     assert "1 input(s) already translated" in capsys.readouterr().out
 
 
-def test_sigterm_stops_translate_as_ctrl_c_does_with_the_skip_existing_hint(tiny, tmp_path):
+def test_skip_existing_takes_no_empty_file_as_a_translation(tiny, tmp_path, capsys):
+    """An output of 0 bytes (a copy of the folder cut short, a program that died writing it: ours are written whole)
+    counted as translated: `--skip-existing` left its input out for good."""
+    for name in ("a", "b", "c"):
+        Image.new("RGB", (16, 16)).save(tmp_path / f"{name}.png")
+    out = tmp_path / "out"
+    assert translate_cli(tiny, out, tmp_path / "a.png") == 0
+    (out / "b.png").touch()
+    (out / "c.png").touch()
+    inputs = [tmp_path / f"{name}.png" for name in ("a", "b", "c")]
+    assert translate_cli(tiny, out, *inputs, extra=["--skip-existing"]) == 2
+    err = capsys.readouterr().err
+    assert f"{out / 'b.png'} is empty (0 bytes) (and 1 more), not a translation: remove it" in err
+    (out / "b.png").unlink()
+    (out / "c.png").unlink()
+    assert translate_cli(tiny, out, *inputs, extra=["--skip-existing"]) == 0
+    assert (out / "b.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("signum, status, said", [("SIGTERM", 143, "terminated"), ("SIGHUP", 129, "hung up")])
+def test_sigterm_stops_translate_as_ctrl_c_does_with_the_skip_existing_hint(tiny, tmp_path, signum, status, said):
     """A batch scheduler's SIGTERM ended `cyclegan translate` at once without a word (Ctrl-C gets a hint), the
-    image being written left as a hidden temporary. Now the same hint, nothing half-written, exit 143."""
+    image being written left as a hidden temporary. Now the same hint, nothing half-written, exit 143. A closed
+    terminal's SIGHUP (an ssh session dropped) killed it the same way: now as SIGTERM, exit 129."""
     import subprocess
     import sys
 
@@ -444,21 +465,36 @@ def test_sigterm_stops_translate_as_ctrl_c_does_with_the_skip_existing_hint(tiny
 import os, signal, sys
 import cyclegan.translation as t
 from cyclegan.cli import main
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal, even where this test runs under nohup
 real, calls = t.save_image, []
 def save_image(*a, **k):
     calls.append(1)
     if len(calls) == 2:
-        os.kill(os.getpid(), signal.SIGTERM)  # while the second image is written
+        os.kill(os.getpid(), signal.{signum})  # while the second image is written
     return real(*a, **k)
 t.save_image = save_image
 sys.exit(main(["translate", "--checkpoint", {str(tiny)!r}, "--out", {str(out)!r}, "--no-progress",
                "--batch-size", "1", {str(tmp_path / "a.png")!r}, {str(tmp_path / "b.png")!r}]))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 143, done.stderr[-2000:]
-    assert f"terminated: the outputs in {out} so far are complete; the same command with --skip-existing" in done.stderr
+    assert done.returncode == status, done.stderr[-2000:]
+    assert f"{said}: the outputs in {out} so far are complete; the same command with --skip-existing" in done.stderr
     assert "Traceback" not in done.stderr
     assert [p.name for p in out.iterdir() if p.suffix == ".png" or p.name.endswith(".tmp")] == ["a.png"]
+
+
+def test_an_input_with_a_name_near_the_file_systems_limit_is_translated(tiny, tmp_path):
+    """A name of 242 to 255 bytes, which the file system takes, could not be written: its hidden temporary
+    (`.NAME.XXXXXXXX.tmp`) was 14 bytes longer ("File name too long"). A killed run's temporary of it is removed
+    as any other."""
+    name = "é" * 100 + "a" * 45 + ".png"  # 249 bytes in UTF-8
+    Image.new("RGB", (16, 16), "red").save(tmp_path / name)
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / f".{name[:-8]}.k3x_9q2z.tmp"  # the start of the name that leaves room: 241 bytes
+    stale.write_bytes(b"half a file")
+    assert translate_cli(tiny, out, tmp_path / name) == 0
+    assert [p.name for p in out.iterdir()] == [name]
 
 
 def test_a_killed_runs_temporary_beside_an_output_is_removed_when_it_is_written_again(tiny, tmp_path):

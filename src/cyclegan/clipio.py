@@ -8,8 +8,8 @@ container takes, are copied packet by packet, not re-encoded (any other stream i
 Memory is a batch of frames and the codecs' buffers, whatever the clip's length.
 The output is written to a temporary file beside `dst` and renamed onto it at the end
 (`files.write_atomic`), so a failure, Ctrl-C or kill leaves nothing under `dst`. A clip that cannot be
-decoded, or ends before the frame count (MP4) or the size (MKV, WebM) its header declares (a truncated
-file), raises `CycleGANError` naming it in one line. No torch here.
+decoded, or ends before the size its header declares (MKV, WebM: the Segment's; MP4, MOV: the boxes') or
+its frame count (a truncated file), raises `CycleGANError` naming it in one line. No torch here.
 """
 
 from __future__ import annotations
@@ -32,7 +32,12 @@ from .files import write_atomic
 
 VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 ANIMATED_IMAGES = (".gif", ".webp")  # a clip only when it holds more than one frame, else an image
+ANIMATED_NAMES = {".gif": "GIF", ".webp": "WebP"}  # as messages write them
 CLIP_EXTENSIONS = (*VIDEO_FORMATS, ".gif")
+# Video files `translate` does not read (it writes a clip back in its own kind): named as what they are, not
+# as images that failed to decode.
+OTHER_VIDEO = {".avi": "AVI", ".ts": "MPEG-TS", ".mts": "AVCHD", ".m2ts": "MPEG-TS", ".3gp": "3GP", ".flv": "Flash"}
+OTHER_VIDEO |= {".wmv": "WMV", ".asf": "ASF", ".mpg": "MPEG", ".mpeg": "MPEG", ".vob": "DVD", ".ogv": "Ogg"}
 # An encoder for each decoded codec we can write again; others fall back to the container's default.
 ENCODERS = {"h264": "libx264", "vp9": "libvpx-vp9", "vp8": "libvpx", "av1": "libsvtav1", "mpeg4": "mpeg4"}
 ENCODERS |= {c: c for c in ("ffv1", "prores", "mjpeg", "png", "qtrle")}
@@ -83,6 +88,18 @@ def is_clip_file(path: Path) -> bool:
         return False  # an image reader will name it
 
 
+def unread_video(path: Path) -> str | None:
+    """Why `path` is not translated, if its extension names a video kind `translate` does not read, else None:
+    an AVI given by name was "cannot read image c.avi: not a JPEG, PNG, ... image"."""
+    kind = OTHER_VIDEO.get(path.suffix.lower())
+    if kind is None:
+        return None
+    return (
+        f"{path}: {kind} video is not read (translate reads MP4, MOV, MKV, WebM and animated GIF/WebP); remux it "
+        f"first, e.g. ffmpeg -i {path.name} -c copy {path.stem}.mkv"
+    )
+
+
 def find_clips(folder: str | Path, *, stills: bool = False) -> list[Path]:
     """The clip files under `folder` (recursively, as `data.io.walk_files`), sorted; `stills`: GIFs of one
     frame too (images, which `data.io.find_images` does not list: a training set holds no GIFs)."""
@@ -95,13 +112,20 @@ def _is_gif_name(path: Path) -> bool:
 
 @dataclass(frozen=True)
 class ClipInfo:
-    """What a clip declares: its size, frame count (0: not declared) and rate, and whether it has sound."""
+    """What a clip declares: its size, frame count (0: not declared) and rate, whether it has sound, and its
+    duration in seconds (None: not declared)."""
 
     width: int
     height: int
     frames: int
     rate: Fraction
     audio: bool
+    duration: float | None = None
+
+    @property
+    def expected_frames(self) -> int | None:
+        """The frame count declared, else estimated from the duration and rate (MKV and WebM declare no count)."""
+        return self.frames or (round(self.duration * self.rate) if self.duration else None)
 
 
 def _reason(e: BaseException) -> str:
@@ -164,49 +188,115 @@ def _ebml_number(head: bytes, pos: int, *, marker: bool) -> tuple[int, int]:
 
 def matroska_shortfall(path: Path) -> tuple[int, int] | None:
     """(bytes the file holds, bytes its header declares) for an MKV or WebM file that ends before the size
-    its Segment element declares (a download or copy cut short), else None (not Matroska, a live recording
-    of unknown size, or whole). The MP4 demuxer refuses a truncated file; FFmpeg's Matroska demuxer reads
-    what is there, so a clip cut in half was translated into half a clip without a word."""
+    its Segment element declares (a download or copy cut short), or, for a Segment of unknown size (a live
+    recording, written to a pipe), before the end its last Cluster declares; else None (not Matroska, whole,
+    or Clusters of unknown size too). The MP4 demuxer refuses a truncated file; FFmpeg's Matroska demuxer
+    reads what is there, so a clip cut in half was translated into half a clip without a word."""
     with open(path, "rb") as f:
         head = f.read(4096)
         size = f.seek(0, 2)
-    if not head.startswith(EBML_HEADER.to_bytes(4, "big")):
-        return None
-    try:
-        pos = 0
-        while pos < len(head):
-            element, pos = _ebml_number(head, pos, marker=True)
-            length, pos = _ebml_number(head, pos, marker=False)
-            if element == MATROSKA_SEGMENT:
-                return (size, pos + length) if length >= 0 and pos + length > size else None
-            if length < 0:
-                return None
-            pos += length
-    except IndexError:  # a header longer than we read, or cut inside it: FFmpeg names that
-        return None
+        if not head.startswith(EBML_HEADER.to_bytes(4, "big")):
+            return None
+        try:
+            pos = 0
+            while pos < len(head):
+                element, pos = _ebml_number(head, pos, marker=True)
+                length, pos = _ebml_number(head, pos, marker=False)
+                if element == MATROSKA_SEGMENT:
+                    if length < 0:
+                        return _children_shortfall(f, pos, size)
+                    return (size, pos + length) if pos + length > size else None
+                if length < 0:
+                    return None
+                pos += length
+        except IndexError:  # a header longer than we read, or cut inside it: FFmpeg names that
+            return None
     return None
+
+
+# The elements a Segment holds (SeekHead, Info, Tracks, Cues, Tags, Cluster, Chapters, Attachments, Void, CRC-32)
+SEGMENT_CHILDREN = {0x114D9B74, 0x1549A966, 0x1654AE6B, 0x1C53BB6B, 0x1254C367, 0x1F43B675, 0x1043A770, 0x1941A469}
+SEGMENT_CHILDREN |= {0xEC, 0xBF}
+
+
+def _children_shortfall(f, pos: int, size: int) -> tuple[int, int] | None:
+    """(size, end) where the last of a Segment's elements from `pos` on in file `f` ends past its `size`, else
+    None: whole, or the walk stopped at an element of unknown size, one cut inside its header or bytes that are
+    no Segment element (padding). Only their headers (at most 12 bytes each) are read."""
+    while pos < size:
+        f.seek(pos)
+        head = f.read(12)
+        try:
+            element, at = _ebml_number(head, 0, marker=True)
+            length, at = _ebml_number(head, at, marker=False)
+        except IndexError:
+            return None
+        if element not in SEGMENT_CHILDREN or length < 0:
+            return None
+        pos += at + length
+    return (size, pos) if pos > size else None
+
+
+# The boxes an MP4 or MOV file may open with: a file that opens with anything else is not walked.
+ISOBMFF_FIRST = {b"ftyp", b"styp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot", b"moof", b"sidx", b"uuid"}
+
+
+def isobmff_shortfall(path: Path) -> tuple[int, int] | None:
+    """(bytes the file holds, bytes its top-level boxes declare) for an MP4 or MOV file whose last box ends
+    past the end of the file (a copy or download cut short), else None. A cut after the last video frame's
+    bytes (the sound interleaved after it, or the index written first: `faststart`) decoded every frame, and
+    the clip was written with its soundtrack cut short without a word; only the boxes' headers are read."""
+    with open(path, "rb") as f:
+        size, pos, first = f.seek(0, 2), 0, True
+        while pos + 8 <= size:
+            f.seek(pos)
+            head = f.read(16)
+            length, kind = int.from_bytes(head[:4], "big"), head[4:8]
+            if (first and kind not in ISOBMFF_FIRST) or not all(32 <= c < 127 for c in kind):
+                return None  # not an MP4/MOV, or bytes after its boxes that are none: FFmpeg reads what it can
+            if length == 1 and len(head) == 16:  # a 64-bit size follows the type
+                length = int.from_bytes(head[8:16], "big")
+            if length == 0:  # the box runs to the end of the file
+                return None
+            if length < 8:
+                return None
+            pos, first = pos + length, False
+        return (size, pos) if pos > size else None
+
+
+def shortfall(path: Path) -> tuple[int, int] | None:
+    """(bytes held, bytes declared) for a clip file cut short (MKV/WebM: `matroska_shortfall`, MP4/MOV:
+    `isobmff_shortfall`), else None."""
+    return matroska_shortfall(path) or isobmff_shortfall(path)
 
 
 def probe(path: str | Path) -> ClipInfo:
     """Read a clip's header (no frame decoded); a one-line CycleGANError if it is not a readable clip."""
     path = Path(path)
+    with _reading(path):
+        if path.stat().st_size == 0:  # an interrupted copy: FFmpeg said "Invalid data found", as of random bytes
+            raise CycleGANError(f"cannot read clip {path}: the file is empty (0 bytes)")
     if path.suffix.lower() in ANIMATED_IMAGES:
         with _reading(path), _opened(path) as im:
             ms = im.info.get("duration") or 100
             return ClipInfo(im.width, im.height, getattr(im, "n_frames", 1), Fraction(1000, ms), False)
     av = _av()
     try:
+        # Before FFmpeg reads it: an MP4 cut before its index (written last) was "Invalid data found".
+        if short := shortfall(path):
+            raise CycleGANError(
+                f"cannot read clip {path}: truncated (the file ends at byte {short[0]} of the {short[1]} its "
+                "header declares); copy or download it again"
+            )
         with av.open(str(path)) as c:
             if not c.streams.video:
                 raise CycleGANError(f"cannot read clip {path}: it holds no video stream")
             v = c.streams.video[0]
-            if short := matroska_shortfall(path):
-                raise CycleGANError(
-                    f"cannot read clip {path}: truncated (the file ends at byte {short[0]} of the {short[1]} its "
-                    "header declares); copy or download it again"
-                )
+            if v.codec_context is None:  # its width was an AttributeError traceback
+                raise CycleGANError(f"cannot read clip {path}: its video is in a codec FFmpeg (PyAV's) does not know")
             rate = v.average_rate or v.guessed_rate or Fraction(25)
-            return ClipInfo(v.width, v.height, v.frames, Fraction(rate), bool(c.streams.audio))
+            duration = float(v.duration * v.time_base) if v.duration and v.time_base else (c.duration or 0) / 1e6
+            return ClipInfo(v.width, v.height, v.frames, Fraction(rate), bool(c.streams.audio), duration or None)
     except av.FFmpegError as e:
         raise CycleGANError(f"cannot read clip {path}: {_reason(e)}") from None
 
@@ -238,9 +328,12 @@ def transcode(
     max_pixels: int | None = None,
     progress: bool = True,
     replace: bool = True,
+    data_left_out: list[Path] | None = None,
 ) -> int:
     """Decode `src`, translate its frames with `process` in batches of up to `batch`, write the result to
     `dst` (same kind of clip; `out_size` (W, H) when `process` changes the size); returns the frame count.
+    Streams left out of `dst` are named in a warning; `data_left_out`: where given, `src` is added to it
+    instead when only data streams (timed metadata, a timecode) are left out, for a caller to say once.
 
     Raises CycleGANError (one line, naming `src`) when `src` cannot be decoded, is truncated, or declares
     frames of more than `max_pixels` pixels; nothing is then left under `dst`. `replace` False: `dst` is
@@ -257,9 +350,10 @@ def transcode(
         fix = "name the output .gif, or give a smaller size" if suffix == ".webp" else "give a smaller size"
         raise CycleGANError(
             f"cannot write {dst}: its frames would be {size[0]}x{size[1]} px, over the {MAX_SIDE[suffix]} px a side "
-            f"a {suffix[1:].upper()} takes; {fix}"
+            f"a {ANIMATED_NAMES[suffix]} takes; {fix}"  # "a WEBP" before
         )
-    bar = tqdm(total=info.frames or None, desc=src.name, unit="frame", disable=not progress, leave=False)
+    # An MKV's or WebM's count is estimated from its duration: its bar had no total, nor time left.
+    bar = tqdm(total=info.expected_frames, desc=src.name, unit="frame", disable=not progress, leave=False)
     count = 0
 
     def run(frames: np.ndarray) -> np.ndarray:
@@ -271,10 +365,13 @@ def transcode(
 
     if suffix in ANIMATED_IMAGES:  # GIF or WebP, from either kind of clip
         frames = _image_frames if src.suffix.lower() in ANIMATED_IMAGES else _video_frames
+        if frames is _video_frames and (left := _other_streams(src)):  # a video's sound went without a word
+            msg = f"warning: {src}: left out of {dst.name}: {left} (a {ANIMATED_NAMES[suffix]} holds pictures alone)"
+            print(escape(msg), file=sys.stderr)
         held = max_pixels or MAX_PIXELS
         write = lambda tmp: _write_animated_image(src, frames(src), tmp, suffix, run, batch, held)  # noqa: E731
     else:
-        write = lambda tmp: _write_video(src, tmp, dst, run, size, batch)  # noqa: E731
+        write = lambda tmp: _write_video(src, tmp, dst, run, size, batch, data_left_out)  # noqa: E731
     try:
         write_atomic(dst, write, replace=replace)
     except FileExistsError:  # as an image's (`translation.translate_plan`): a clip takes minutes
@@ -474,7 +571,27 @@ def _rotation(av, src: Path) -> int:
         return next((f.rotation for f in c.decode(video=0)), 0)
 
 
-def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int) -> None:
+def _copyable(stream, out) -> bool:
+    """Whether a sound or subtitle stream is copied into the container `out`: its codec is one FFmpeg knows (a
+    TTML subtitle's, in this build, is not: a traceback) and `out` takes."""
+    return stream.codec_context is not None and stream.codec_context.name in out.supported_codecs
+
+
+def _kind_of(stream) -> str:
+    """A stream left out, as a warning names it: 'subtitle ass', 'data', 'audio of a codec FFmpeg does not know'."""
+    if stream.codec_context is not None:
+        return f"{stream.type} {stream.codec_context.name}"
+    return stream.type if stream.type == "data" else f"{stream.type} of a codec FFmpeg does not know"
+
+
+def _other_streams(src: Path) -> str:
+    """The streams of video `src` besides its first video stream, as a warning names them ('' if none)."""
+    with _reading(src), _av().open(str(src)) as c:
+        first = c.streams.video[0]
+        return ", ".join(_kind_of(t) for t in c.streams if t is not first)
+
+
+def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int, data_left_out: list[Path] | None) -> None:
     av = _av()
     container = VIDEO_FORMATS[dst.suffix.lower()]  # check_clip_output: a known extension
     try:
@@ -484,8 +601,8 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int) -> None:
             declared = (vin.width, vin.height)  # read before decoding: the stream's size follows its frames
             # every soundtrack (a second language, a commentary): the first alone dropped the others without a word
             for ain in inp.streams.audio:
-                if ain.codec_context.name in out.supported_codecs:
-                    continue
+                if ain.codec_context is None or ain.codec_context.name in out.supported_codecs:
+                    continue  # None: a codec FFmpeg does not know, which cannot be copied either (left out, named)
                 kind = dst.suffix.lower()
                 fix = (
                     f"name the output {src.suffix.lower()}, as its source"
@@ -510,13 +627,15 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int) -> None:
                 vout.set_display_rotation(rotation)
             vout.pix_fmt = _pixel_format(av, encoder, vin.codec_context.pix_fmt, size)
             # Subtitles are copied where the container takes them (an MKV's own, into an MKV): they were dropped.
-            subs = [t for t in inp.streams.subtitles if t.codec_context.name in out.supported_codecs]
-            copied = [*inp.streams.audio, *subs]
-            if left := [t for t in inp.streams if t is not vin and t not in copied]:
-                kinds = ", ".join(f"{t.type} {t.codec_context.name if t.codec_context else ''}".strip() for t in left)
+            copied = [t for t in (*inp.streams.audio, *inp.streams.subtitles) if _copyable(t, out)]
+            left = [t for t in inp.streams if t is not vin and t not in copied]
+            if data_left_out is not None and left and all(t.type == "data" for t in left):
+                data_left_out.append(src)  # a phone's timed metadata in every clip of a folder: one line for all
+            elif left:
+                kinds = ", ".join(_kind_of(t) for t in left)
                 msg = (
-                    f"warning: {src}: left out of {dst.name}: {kinds} (the first video stream is translated; sound, "
-                    f"and the subtitles a {dst.suffix} takes, copied)"
+                    f"warning: {src}: left out of {dst.name}: {kinds} (the first video stream is translated; the "
+                    f"sound and subtitles a {dst.suffix} takes are copied)"
                 )
                 print(escape(msg), file=sys.stderr)
             aout = {a.index: out.add_stream_from_template(a) for a in copied}  # source index -> copy

@@ -8,9 +8,11 @@ every other command then start without importing torch.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import shlex
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -123,19 +125,22 @@ def run_translate(opts, _: argparse.Namespace) -> int:
     process.keep_freed_memory()
 
     try:
-        with process.terminate_as_interrupt():  # a batch scheduler's SIGTERM: the same hint, exit 143
+        # A batch scheduler's SIGTERM, or a closed terminal's SIGHUP (it killed the run, a clip's temporary left):
+        # the same hint, exit 143 or 129
+        with process.terminate_as_interrupt(hangup=True):
             written, errors = translate_paths(opts)
     except KeyboardInterrupt as e:  # every output is written whole: what exists is done, and can be kept
         # With --overwrite, an output not reached yet is the previous run's file: --skip-existing would keep it.
         stale = ", but keeps the older outputs this run had not replaced yet" if opts.overwrite else ""
         term = isinstance(e, process.Terminated)
-        print(
-            f"{'terminated' if term else 'interrupted'}: the outputs in {opts.out} so far are complete; the same "
-            f"command with --skip-existing{' instead of --overwrite' if opts.overwrite else ''} translates the "
-            f"rest{stale}",
-            file=sys.stderr,
-        )
-        return 143 if term else 130
+        how = ("hung up" if e.signum == getattr(signal, "SIGHUP", None) else "terminated") if term else "interrupted"
+        with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
+            print(
+                f"{how}: the outputs in {opts.out} so far are complete; the same command with "
+                f"--skip-existing{' instead of --overwrite' if opts.overwrite else ''} translates the rest{stale}",
+                file=sys.stderr,
+            )
+        return e.status if term else 130
     print(f"wrote {len(written)} file(s) to {opts.out}")
     return _report_skipped(errors, "input(s) could not be translated")
 

@@ -38,7 +38,7 @@ def write_atomic(path: str | Path, write: Callable[[str], None], *, replace: boo
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{temporary_stem(path.name)}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
@@ -53,6 +53,19 @@ def write_atomic(path: str | Path, write: Callable[[str], None], *, replace: boo
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+NAME_MAX = 255  # bytes in a file's name, on the file systems in use (ext4, XFS, Btrfs, APFS, NTFS)
+TEMPORARY_EXTRA = 14  # what write_atomic's temporary adds to its file's name: `.NAME.XXXXXXXX.tmp`
+
+
+def temporary_stem(name: str) -> str:
+    """The part of a file's name its `write_atomic` temporary carries: the whole name, or as much of its start as
+    keeps the temporary's name within `NAME_MAX` bytes (an output named with 242 bytes or more, which the file
+    system takes, could not be written: "File name too long")."""
+    while len(os.fsencode(name)) > NAME_MAX - TEMPORARY_EXTRA:
+        name = name[:-1]
+    return name
 
 
 def _publish_new(tmp: str, path: Path) -> None:

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .clipio import ANIMATED_IMAGES, VIDEO_FORMATS
+from .clipio import ANIMATED_IMAGES, OTHER_VIDEO, VIDEO_FORMATS
 from .data.io import (
     MAX_PIXELS,
     as_read,
@@ -210,7 +210,7 @@ def read_still(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
     video file (it was "not a JPEG, PNG, ... image"). The frames of an animated PNG or a multi-page TIFF left
     out are named in a warning, as `cyclegan translate` names them (the first was taken without a word)."""
     clip = "cyclegan.translate_video(G, src, dst)"
-    if Path(path).suffix.lower() in VIDEO_FORMATS and Path(path).is_file():
+    if Path(path).suffix.lower() in (*VIDEO_FORMATS, *OTHER_VIDEO) and Path(path).is_file():  # .avi: "not a JPEG"
         raise CycleGANError(f"{path} is a video clip, not an image: translate it with {clip}")
     if Path(path).suffix.lower() in ANIMATED_IMAGES:
         try:

@@ -68,7 +68,13 @@ def freed_memory_kept() -> bool:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where it arrives as Ctrl-C's KeyboardInterrupt is (`terminate_as_interrupt`)."""
+    """SIGTERM (or SIGHUP, where asked), raised where it arrives as Ctrl-C's KeyboardInterrupt is
+    (`terminate_as_interrupt`); `status`: the exit status a shell reports for a process the signal ended."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__()
+        self.signum = signum
+        self.status = 128 + signum
 
 
 @dataclass
@@ -77,22 +83,28 @@ class Termination:
 
 
 @contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[Termination]:
+def terminate_as_interrupt(*, hangup: bool = False) -> Iterator[Termination]:
     """For the block, SIGTERM (a batch scheduler's stop, `kill`) raises `Terminated` in the main thread: by default it
     ended the process at once, without a word, leaving the file being written as a hidden temporary. Now what is
-    being written is removed as on Ctrl-C and the command can say how to go on. Left alone off the main thread
-    and where SIGTERM is not at its default (ignored, or handled by the caller)."""
+    being written is removed as on Ctrl-C and the command can say how to go on. `hangup`: SIGHUP too (the
+    terminal closed, an ssh session dropped: `translate`), which killed the process the same way. Each signal is
+    left alone off the main thread and where it is not at its default (ignored, as under nohup, or handled by
+    the caller)."""
     seen = Termination()
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+    if threading.current_thread() is not threading.main_thread():
         yield seen
         return
 
-    def on_sigterm(signum, frame) -> None:
+    def on_signal(signum, frame) -> None:
         seen.received = True
-        raise Terminated
+        raise Terminated(signum)
 
-    old = signal.signal(signal.SIGTERM, on_sigterm)
+    wanted = (signal.SIGTERM, *((signal.SIGHUP,) if hangup and hasattr(signal, "SIGHUP") else ()))
+    old = {s: signal.getsignal(s) for s in wanted if signal.getsignal(s) == signal.SIG_DFL}
+    for s in old:
+        signal.signal(s, on_signal)
     try:
         yield seen
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for s, handler in old.items():
+            signal.signal(s, handler)

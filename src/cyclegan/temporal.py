@@ -11,7 +11,8 @@ so a batch computes what frame-at-a-time would.
 the previous *output* onto the current frame by the optical flow of the *inputs* (OpenCV's DIS flow, a CPU
 real-time method) and blends it in with weight `alpha` where the flow is reliable: forward and backward
 flow agree (Sundaram et al. 2010) and the warped previous input matches the current one (so new content,
-a moving sun or disocclusions take the current output).
+a moving sun or disocclusions take the current output; a frame most of whose pixels changed, a scene cut,
+takes it whole and starts afresh).
 
 `TemporalOptions` (in `translate_options`) holds both (flattened into `translate`'s flags); the defaults are
 what the measurements on the synthetic clips favour (docs/results.md, "Video").
@@ -148,6 +149,9 @@ class FlowBlend:
         reliable = loop < 0.01 * ((back**2).sum(-1) + (fwd_back**2).sum(-1)) + 0.5
         reliable &= (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
         change = np.abs(remap(prev_frame.astype(np.float32)) - frame).mean(-1)
+        if np.median(change) >= PHOTOMETRIC_TOLERANCE:  # a scene cut: the pixels that matched by chance (up to
+            self.prev = (grey, frame, out.astype(np.float32))  # 2%) brought the last scene's colours into this one
+            return out
         weight = self.alpha * reliable * np.clip(1 - change / PHOTOMETRIC_TOLERANCE, 0, 1)
         blended = weight[..., None] * remap(prev_out) + (1 - weight[..., None]) * out
         self.prev = (grey, frame, blended)

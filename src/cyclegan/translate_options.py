@@ -122,8 +122,8 @@ class TranslateOptions(Options):
     ema: Literal["auto", "on", "off"] = ema_option()
     size: int | None = opt(
         None,
-        "resize so the longer side is N first, N at least the generator's smallest side; a clip's sides are then "
-        "rounded up to even, as players' 4:2:0 video needs (default: keep the size)",
+        "resize so the longer side is N first, N at least the generator's smallest side; a video's sides are then "
+        "rounded up to even, as players' 4:2:0 video needs (a GIF's or WebP's are not) (default: keep the size)",
         gt=0,
     )
     batch_size: int = opt(4, "images of equal size, or a clip's frames, per batch", gt=0)
@@ -132,7 +132,7 @@ class TranslateOptions(Options):
     skip_existing: bool = opt(
         False,
         "translate only the inputs whose output does not exist yet, to finish an interrupted run (outputs are "
-        "written whole: one that exists is complete)",
+        "written whole: one that exists is complete; an empty one is refused)",
     )
     max_pixels: int = max_pixels_option()
     tiling: TilingOptions = opt(factory=TilingOptions)

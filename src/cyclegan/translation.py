@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .clipio import find_clips, is_clip_file
+from .clipio import find_clips, is_clip_file, unread_video
 from .data.io import (
     MAX_PIXELS,
     find_images,
@@ -44,7 +44,7 @@ from .data.io import (
 )
 from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
-from .files import check_outputs, claim_folder, inside, is_atomic_temporary, unique_stems
+from .files import check_outputs, claim_folder, inside, is_atomic_temporary, temporary_stem, unique_stems
 from .inference import check_size, frames_left_out, is_out_of_memory, translate_batch, uncompiled
 from .loading import load_generator
 from .models.unet import UnetGenerator
@@ -70,6 +70,9 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
     seen: set[Path] = set()
 
     def add(p: Path, *, searched: Path | None = None) -> None:
+        if reason := unread_video(p):  # named as the video it is (a folder's are named with its other files)
+            found.errors.append(reason)
+            return
         key = p.resolve()
         if key not in seen:
             seen.add(key)
@@ -230,6 +233,13 @@ def plan_outputs(
                 "exist: remove the link to translate its input again (or give --overwrite instead, which translates "
                 "every input again)"
             )
+        # Ours are written whole: an empty one is some other program's (a copy cut short), not a translation.
+        if empty := [targets[f] for f in files if f in done and targets[f].stat().st_size == 0]:
+            more = f" (and {len(empty) - 1} more)" if len(empty) > 1 else ""
+            raise CycleGANError(
+                f"option '--skip-existing': {empty[0]} is empty (0 bytes){more}, not a translation: remove it to "
+                "translate its input again (or give --overwrite instead, which translates every input again)"
+            )
         ambiguous = done & sharing_a_name(targets)
         if warn and (shared := [targets[f].name for f in files if f in ambiguous]):
             names = ", ".join(shared[:3]) + (", ..." if len(shared) > 3 else "")
@@ -301,10 +311,10 @@ def remove_stale_temporaries_of(outputs: Iterable[Path]) -> None:
     listed once: a glob per output listed it once per output, quadratic in a folder of thousands."""
     wanted: dict[Path, set[str]] = {}
     for output in outputs:
-        wanted.setdefault(output.parent, set()).add(output.name)
+        wanted.setdefault(output.parent, set()).add(temporary_stem(output.name))
     for folder, names in wanted.items():
         try:
-            with os.scandir(folder) as entries:  # `.NAME.XXXXXXXX.tmp`: NAME is name[1:-13]
+            with os.scandir(folder) as entries:  # `.NAME.XXXXXXXX.tmp`: NAME (or its start) is name[1:-13]
                 stale = [
                     e.path
                     for e in entries

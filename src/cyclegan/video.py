@@ -63,21 +63,23 @@ class ClipTranslator:
         tiling: TilingOptions | None = None,
         execution: Execution = REFERENCE,
         size: int | None = None,
+        even: bool = True,
     ):
         self.net, self.base = net, uncompiled(net)
         self.temporal = temporal or TemporalOptions()
         self.tiling = tiling or TilingOptions()
-        self.execution, self.size = execution, size
+        self.execution, self.size, self.even = execution, size, even
         shared = self.temporal.norm_stats == "shared" and per_instance_norms(self.base)
         self.shared = SharedNormStats(self.base, self.temporal.norm_momentum) if shared else None
         self.blend = FlowBlend(self.temporal.flow_blend) if self.temporal.flow_blend > 0 else None
 
     def out_size(self, width: int, height: int) -> tuple[int, int]:
-        """(W, H) of the output frames for input frames of width x height (`size`: long side, even sides)."""
+        """(W, H) of the output frames for input frames of width x height (`size`: long side; sides rounded up
+        to even where `even`: a video's 4:2:0 picture needs them, a GIF's or WebP's does not)."""
         if not self.size:
             return width, height
         h, w = long_side_shape(height, width, self.size)
-        return w + w % 2, h + h % 2
+        return (w + w % 2, h + h % 2) if self.even else (w, h)
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         x = from_frames(frames)
@@ -130,13 +132,16 @@ def translate_clip(
     progress: bool = True,
     replace: bool = True,
     size_name: str = "--size",
+    data_left_out: list[Path] | None = None,
 ) -> int:
     """Translate the clip `src` into `dst` (no checks of `dst`: see `translate_video`); returns its frame
     count. Raises CycleGANError naming `src` in one line if it cannot be read; nothing is then left at `dst`.
     `replace` False: refused in one line, and left alone, if a file appeared at `dst` while it was translated.
-    `size_name`: what a warning calls `size` (`translate_video`'s caller typed no `--size`)."""
+    `size_name`: what a warning calls `size` (`translate_video`'s caller typed no `--size`); `data_left_out`:
+    as `clipio.transcode`'s."""
     check_size(net, size)
-    translator = ClipTranslator(net, temporal=temporal, tiling=tiling, execution=execution, size=size)
+    even = Path(dst).suffix.lower() not in ANIMATED_IMAGES  # a GIF of 33 px was stretched to 34
+    translator = ClipTranslator(net, temporal=temporal, tiling=tiling, execution=execution, size=size, even=even)
     out_size = None
     if size:
         info = probe(src)
@@ -164,6 +169,20 @@ def translate_clip(
             max_pixels=max_pixels,
             progress=progress,
             replace=replace,
+            data_left_out=data_left_out,
+        )
+
+
+def warn_if_nothing_shared(
+    net: nn.Module, temporal: TemporalOptions | None, asked: str = "--norm-stats shared"
+) -> None:
+    """Say (a warning) that shared statistics change nothing for a generator without per-instance normalisation
+    (batch norm, none): `asked` was taken without a word, and the clip translated frame by frame."""
+    if temporal is not None and temporal.norm_stats == "shared" and not per_instance_norms(uncompiled(net)):
+        print(
+            f"warning: {asked} changes nothing here: this generator has no InstanceNorm layers whose statistics it "
+            "would share (its normalisation is the same for every frame already)",
+            file=sys.stderr,
         )
 
 
@@ -173,14 +192,23 @@ def check_clip_arguments(
     tiling: TilingOptions | None = None,
     batch_size: int = DEFAULT_BATCH,
     max_pixels: int = MAX_PIXELS,
+    execution: Execution = REFERENCE,
+    progress: bool = True,
     **_,
 ) -> None:
     """Refuse, in one line naming the argument, what `translate_clip` would take wrongly from a Python caller
     (the CLI's options check their own): a batch under 1 held the whole clip's frames in memory, a
-    `max_pixels` of 0 capped nothing, and a dict for `temporal` failed deep inside."""
+    `max_pixels` of 0 capped nothing, a dict for `temporal` failed deep inside, and `execution="fp32"` was an
+    AttributeError traceback once the first frames were decoded."""
     for name, value, kind in (("temporal", temporal, TemporalOptions), ("tiling", tiling, TilingOptions)):
         if value is not None and not isinstance(value, kind):
             raise CycleGANError(f"{name}: expected a {kind.__name__} or None, got {type(value).__name__}")
+    if not isinstance(execution, Execution):
+        raise CycleGANError(
+            f"execution: expected an Execution (cyclegan.execution.choose_execution), got {type(execution).__name__}"
+        )
+    if not isinstance(progress, bool):  # "no" was taken as True
+        raise CycleGANError(f"progress must be True or False, got {progress!r}")
     for name, value in (("batch_size", batch_size), ("max_pixels", max_pixels)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise CycleGANError(f"{name} must be a positive whole number, got {value!r}")
@@ -223,6 +251,7 @@ def translate_video(
         raise CycleGANError(f"{src} is a still image, not a clip: translate it with cyclegan.translate(G, path)")
     check_clip_output(src, dst)
     check_outputs([dst], overwrite=overwrite, inputs=[src])
+    warn_if_nothing_shared(G, temporal, 'TemporalOptions(norm_stats="shared")')
     return translate_clip(G, src, dst, temporal=temporal, replace=overwrite, size_name="size", **kwargs)
 
 
@@ -236,10 +265,11 @@ def translate_clips(
 ) -> list[Path]:
     """Translate each clip in `targets` (input -> checked output) with `translate_clip`; a clip that cannot
     be read is named in `errors` and the next one still translated. Returns the files written."""
-    written = []
+    written, data = [], []  # data: the clips whose data streams alone were left out
+    warn_if_nothing_shared(net, kwargs.get("temporal"))
     for src, dst in targets.items():
         try:
-            translate_clip(net, src, dst, **kwargs)
+            translate_clip(net, src, dst, data_left_out=data, **kwargs)
         except CycleGANError as e:
             named = escape(str(src)) in str(e)  # as the message writes it: a name's control characters escaped
             errors.append(str(e) if named else f"{src}: {e}")  # each line names its clip, once
@@ -247,4 +277,11 @@ def translate_clips(
         written.append(dst)
         if on_done:
             on_done(src)
+    if data:  # one line for all: a line per clip for every phone clip's metadata track buried the errors
+        names = ", ".join(p.name for p in data[:3]) + (", ..." if len(data) > 3 else "")
+        msg = (
+            f"warning: {len(data)} clip(s) hold data streams (timed metadata, a timecode), left out of their "
+            f"translations: {names}"
+        )
+        print(escape(msg), file=sys.stderr)
     return written
