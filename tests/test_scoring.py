@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -463,6 +464,25 @@ def test_best_pt_survives_a_resume_with_scoring_off_and_back_on(tiny_cfg, tmp_pa
         result = train(cfg, ckpt=ckpt, progress=False)
     assert torch.load(run / "best.pt", weights_only=True)["step"] == 2  # 20 dB at step 8 is not better
     assert result.verdict.best_step == 2 and result.verdict.best_value == 30.0 and result.verdict.last_value == 20.0
+
+
+def test_a_resume_on_other_held_out_images_starts_the_best_afresh(tiny_cfg, tmp_path, dataset, monkeypatch, capsys):
+    """Test images added before a resume: the scores after it are on other images, not comparable with the best
+    before it; best.pt follows the new evaluations (it kept a step whose score no later one could be compared to)."""
+    scored_in_turn(monkeypatch, [30.0, 29.0, 20.0, 19.0, 18.0])
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=4, eval_every=2), progress=False)  # best.pt: step 2, 30 dB on 3 + 3 test images
+    for domain in ("testA", "testB"):
+        shutil.copy(dataset / domain / "img_000.png", dataset / domain / "img_003.png")
+    capsys.readouterr()
+    cfg, ckpt = prepare_config({"steps": 8}, resume=True, out=str(run))
+    result = train(cfg, ckpt=ckpt, progress=False)
+    assert "warning: the held-out images differ" in capsys.readouterr().err
+    assert torch.load(run / "best.pt", weights_only=True)["step"] == 6
+    assert result.verdict.best_step == 6 and result.verdict.best_value == 20.0
+    cfg, ckpt = prepare_config({"steps": 10}, resume=True, out=str(run))  # the same images again: no new start
+    train(cfg, ckpt=ckpt, progress=False)
+    assert "held-out images differ" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("damage", ["deleted", "truncated", "later"])

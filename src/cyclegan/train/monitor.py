@@ -28,10 +28,14 @@ class Monitor:
         t = run.cfg.train
         self.run, self.trainer, self.every = run, trainer, t.eval_every
         self.metric = best_metric(run.cfg, held) if held is not None else None
-        self.watch = Watch(self.metric, stop_when_worse=t.stop_when_worse)
+        digest = held.digest() if held is not None else None
+        self.watch = Watch(self.metric, stop_when_worse=t.stop_when_worse, held_out=digest)
+        changed = False
         if ckpt is not None:
             try:
-                self.watch.load_state_dict(ckpt.get(WATCH_KEY))
+                stored = ckpt.get(WATCH_KEY)
+                changed = self.watch.held_out_changed(stored) and stored.get("best_step") is not None
+                self.watch.load_state_dict(stored)
             except (KeyError, TypeError, ValueError, AttributeError) as e:  # an edited or damaged file: one line
                 raise CycleGANError(
                     f"{run.folder / CHECKPOINT_NAME}: its '{WATCH_KEY}' state cannot be read ({type(e).__name__}: "
@@ -40,6 +44,13 @@ class Monitor:
         self.scorer = Scorer(run.cfg, held, run.device) if held is not None and run.main else None
         if self.scorer is not None:
             tqdm.write(f"scoring every {t.eval_every} steps on {held.where}; best.pt by {self.metric}")
+            if changed:  # its best was scored on other images: the next evaluation is the best so far
+                tqdm.write(
+                    "warning: the held-out images differ from those the checkpoint's scores were on (images "
+                    "added, removed or renamed, or another --data): the best so far starts afresh, and the next "
+                    f"evaluation writes {run.folder / BEST_NAME} again",
+                    file=sys.stderr,
+                )
             self._check_best()
 
     def _check_best(self) -> None:

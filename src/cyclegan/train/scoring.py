@@ -19,6 +19,7 @@ training (it runs inside `torch.random.fork_rng`): a run with `--eval-every` res
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -51,6 +52,13 @@ class HeldOut:
     where: str
     pairs: list[tuple[Path, Path | None]] | None = None  # pix2pix: (A, B) files, B None for an A|B image
     from_training: bool = False  # set aside from the training images (there is no test split)
+
+    def digest(self) -> str:
+        """Which images these are, by file name (not folder: --data may move on resume): scores compare only
+        between evaluations of the same images (the watcher's best, best.pt)."""
+        b = [p.name if p else "" for _, p in self.pairs] if self.pairs is not None else [p.name for p in self.b]
+        names = "\n".join([p.name for p in self.a] + ["|"] + b)
+        return hashlib.sha256(names.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
