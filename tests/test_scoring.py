@@ -1,5 +1,6 @@
 """Scores while training (--eval-every), best.pt, the watcher's warnings, and exact resume with all of them."""
 
+import errno
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
 from cyclegan.loading import load_generator
 from cyclegan.train import CycleGANTrainer, Trainer, prepare_config, train
+from cyclegan.train.run_folder import resume_command
 from cyclegan.train.watch import Watch
 
 
@@ -506,6 +508,36 @@ def test_a_resume_without_a_readable_best_pt_writes_it_again(tiny_cfg, tmp_path,
     result = train(cfg, ckpt=ckpt, progress=False)
     assert f"warning: {best}" in capsys.readouterr().err
     assert torch.load(best, weights_only=True)["step"] == 6 and result.verdict.best_step == 6
+
+
+@pytest.mark.parametrize("checkpoint_every", [2, 0])
+def test_a_full_disk_at_best_pt_names_what_is_left_to_go_on_with(tiny_cfg, tmp_path, monkeypatch, checkpoint_every):
+    """best.pt cannot be written (a full disk) at its second evaluation: one line, the previous best.pt kept whole,
+    and the way on that exists: the checkpoint's resume, or, before the first checkpoint, a new start (the error
+    named a checkpoint and a `--resume` that did not exist)."""
+    scored_in_turn(monkeypatch, [30.0, 31.0, 32.0, 33.0])
+    real = os.fsync
+
+    def fsync(fd):  # write_atomic's fsync of best.pt's temporary file
+        if ".best.pt." in os.readlink(f"/proc/self/fd/{fd}") and (tmp_path / "run" / "best.pt").exists():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(CycleGANError, match="cannot write .*best.pt at step 4: No space left on device; ") as e:
+        train(tiny_cfg(steps=6, eval_every=2, checkpoint_every=checkpoint_every), progress=False)
+    run = tmp_path / "run"
+    assert torch.load(run / "best.pt", weights_only=True)["step"] == 2
+    monkeypatch.setattr(os, "fsync", real)  # room again: what the line says works
+    if checkpoint_every:
+        assert str(e.value).endswith(f"the checkpoint of step 2 is kept (once there is room: {resume_command(run)})")
+        assert main([*resume_command(run).split()[1:], "--no-progress"]) == 0
+    else:
+        assert str(e.value).endswith(
+            f"nothing to resume: once there is room, start the run again, after moving {run / 'best.pt'} away"
+        )
+        (run / "best.pt").rename(tmp_path / "kept.pt")
+        assert train(tiny_cfg(steps=2), progress=False).step == 2
 
 
 def test_scores_that_are_not_finite_are_named(tiny_cfg, monkeypatch, capsys):

@@ -400,7 +400,7 @@ def _step_loop(
                 off_schedule = not (step % t.log_every == 0 or scoring or step == run.total)
                 means = log.write(step, scores, keep=off_schedule)
                 if not off_schedule:
-                    monitor.observe(step, means, scores)
+                    monitor.observe(step, means, scores, saved=saved)
                 if scoring and monitor.should_stop():
                     last = worse = True
             if t.sample_every and step % t.sample_every == 0:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -86,24 +87,28 @@ class Monitor:
         scores = self.scorer(self.trainer.scored_generators())
         return {**scores, "eval_s": round(time.perf_counter() - t0, 3)}
 
-    def observe(self, step: int, means: dict[str, float | None], scores: dict[str, float]) -> None:
-        """A log record's loss means and (at an evaluation) scores: warnings, and best.pt when best."""
+    def observe(
+        self, step: int, means: dict[str, float | None], scores: dict[str, float], *, saved: int | None
+    ) -> None:
+        """A log record's loss means and (at an evaluation) scores: warnings, and best.pt when best. `saved`: the
+        step of the checkpoint on disk (None: none yet), named if best.pt cannot be written."""
         fired = self.watch.on_losses(step, means)
         if scores:
             best, more = self.watch.on_scores(step, scores)
             fired += more
             if best and self.run.main:
+                path = self.run.folder / BEST_NAME
                 record = {k: v for k, v in scores.items() if k != "eval_s"}
                 try:
                     self.trainer.save_generators(
-                        self.run.folder / BEST_NAME,
+                        path,
                         step=step,
                         best={"metric": self.metric, "value": self.watch.best_value, "step": step, "scores": record},
                     )
                 except OSError as e:  # a full disk: one line; the last checkpoint and the previous best.pt stay
+                    why = e.strerror or e
                     raise CycleGANError(
-                        f"cannot write {self.run.folder / BEST_NAME} at step {step}: {e.strerror or e}; the last "
-                        f"checkpoint is kept (once there is room: {self.run.goes_on_with()})"
+                        f"cannot write {path} at step {step}: {why}; {self._kept(path, saved)}"
                     ) from None
         for line in fired if self.run.main else []:
             tqdm.write(line, file=sys.stderr)
@@ -117,6 +122,14 @@ class Monitor:
 
     def verdict(self) -> Verdict:
         return self.watch.verdict()
+
+    def _kept(self, best: Path, saved: int | None) -> str:
+        """What is left to go on with after best.pt could not be written."""
+        if saved is not None:
+            return f"the checkpoint of step {saved} is kept (once there is room: {self.run.goes_on_with()})"
+        # nothing to resume: the run starts again, which a best.pt without its checkpoint refuses
+        moved = f", after moving {best} away" if best.exists() else ""
+        return f"no checkpoint was saved yet, nothing to resume: once there is room, start the run again{moved}"
 
 
 def stored_verdict(ckpt: dict) -> Verdict | None:
