@@ -388,6 +388,12 @@ def test_watch_thresholds_on_records():
         assert w.on_scores(step, {"eval/AtoB/kid": 0.2}) == (False, [])  # 3 evaluations: not yet "a long stretch"
     assert w.on_scores(50, {"eval/AtoB/kid": 0.06})[1] == []  # 4, but hardly worse
     assert w.on_scores(60, {"eval/AtoB/kid": 0.2})[1][0].startswith("warning: the scores are getting worse")
+    turns = Watch("psnr")  # each direction collapsed once, in turn: not "2 evaluations in a row" of either
+    for step, low in ((10, "AtoB"), (20, "BtoA")):
+        spread = {f"eval/{d}/spread": 0.05 if d == low else 0.5 for d in ("AtoB", "BtoA")}
+        assert turns.on_scores(step, {"eval/AtoB/psnr": 20.0, **spread})[1] == []
+    (line,) = turns.on_scores(30, {"eval/AtoB/psnr": 20.0, "eval/BtoA/spread": 0.05})[1]
+    assert line.startswith("warning: the outputs stop depending on the input (collapse): BtoA's") and "step 30" in line
     quiet = Watch(None)
     for step in range(10, 400, 10):  # a balanced game: D well above 0
         assert quiet.on_losses(step, {"D": 0.2, "G_adv": 0.5 + 0.1 * (step % 20 == 0)}) == []

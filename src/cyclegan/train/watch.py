@@ -85,7 +85,8 @@ class Watch:
         self.last_value: float | None = None
         self.since_best = 0  # evaluations since the best
         self.evaluations = 0  # evaluations of the metric, finite or not
-        self.still = {"identity": 0, "collapse": 0}  # evaluations in a row showing it
+        # per kind, per direction showing it: evaluations in a row
+        self.still: dict[str, dict[str, int]] = {"identity": {}, "collapse": {}}
         self.fired: list[str] = []  # kinds that warned
         self.warnings: list[str] = []
 
@@ -101,7 +102,7 @@ class Watch:
             "last_value": self.last_value,
             "since_best": self.since_best,
             "evaluations": self.evaluations,
-            "still": dict(self.still),
+            "still": {k: dict(v) for k, v in self.still.items()},
             "fired": list(self.fired),
             "warnings": list(self.warnings),
         }
@@ -110,7 +111,9 @@ class Watch:
         if not state:  # a checkpoint of an older version: the watch starts afresh
             return
         self.losses = [(int(s), dict(m)) for s, m in state["losses"]]
-        self.still, self.fired, self.warnings = dict(state["still"]), list(state["fired"]), list(state["warnings"])
+        # older checkpoints count each kind over all directions at once: counted afresh
+        self.still = {k: dict(v) if isinstance(v, dict) else {} for k, v in state["still"].items()}
+        self.fired, self.warnings = list(state["fired"]), list(state["warnings"])
         if self.metric is None and state.get("best_step") is not None:  # scoring off this time (--eval-every 0):
             self.metric = state.get("metric")  # its best (what best.pt holds) stays for when scoring is back on
             self.held_out = state.get("held_out")
@@ -220,10 +223,12 @@ class Watch:
         """Warn when score `name` of some direction stays under `below` for REPEATS evaluations in a row."""
         low = {k.split("/")[1]: v for k, v in scores.items() if k.startswith(PREFIX) and k.endswith("/" + name)}
         low = {d: v for d, v in low.items() if v < below}
-        self.still[kind] = self.still[kind] + 1 if low else 0
-        if self.still[kind] < REPEATS:
+        # per direction: AtoB low once and BtoA low next was "2 evaluations in a row" of BtoA
+        self.still[kind] = {d: self.still[kind].get(d, 0) + 1 for d in low}
+        shown = [d for d, n in self.still[kind].items() if n >= REPEATS]
+        if not shown:
             return []
-        d, v = next(iter(low.items()))
+        d, v = shown[0], low[shown[0]]
         if kind == "identity":
             return self._fire(
                 kind,
