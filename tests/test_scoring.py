@@ -581,6 +581,27 @@ def test_images_set_aside_stay_aside_through_resumes_with_scoring_off(tiny_cfg, 
     assert [r["step"] for r in scored(run)] == [2, 8]
 
 
+@pytest.mark.parametrize("every", [2, 0])
+def test_images_set_aside_stay_aside_when_a_test_split_is_added(tiny_cfg, tmp_path, dataset, capsys, every):
+    """A run that set training images aside, resumed after testA/testB were added (scoring on the test split now,
+    or off): the images set aside stay out of the training set, which does not change (they came back into it)."""
+    _no_test_split(dataset)
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=2, eval_every=2), progress=False)  # 2 + 2 training images set aside
+    aside = load_checkpoint(run)["train_images"]
+    for domain in ("A", "B"):
+        (dataset / f"test{domain}").mkdir()
+        for i in range(3):
+            shutil.copy(dataset / f"train{domain}" / "img_000.png", dataset / f"test{domain}" / f"t_{i}.png")
+    capsys.readouterr()
+    for steps in (4, 6):  # and once more: the checkpoint still says they are aside
+        cfg, ckpt = prepare_config({"steps": steps, "eval_every": every}, resume=True, out=str(run))
+        train(cfg, ckpt=ckpt, progress=False)
+        assert load_checkpoint(run)["train_images"] == aside
+    assert "training images changed" not in capsys.readouterr().err
+    assert [r["step"] for r in scored(run)] == ([2, 4, 6] if every else [2])
+
+
 def test_a_refused_best_by_writes_nothing(tiny_cfg, tmp_path, dataset):
     """--best-by psnr without the truth is refused before the run folder is touched: a resumed run's config.json
     (which `evaluate` reads the run's --data from) stays the checkpoint's, and a new run leaves no folder."""

@@ -102,6 +102,9 @@ def held_out_set(cfg: Config, images: Images, *, aside_before: bool | None) -> t
     if not scoring and not aside_before:
         return images, None, False
     kept, held = set_aside(cfg, images)
+    if aside_before and not held.from_training:  # a test split added since: what was set aside stays aside
+        kept, _ = set_aside(cfg, replace(images, test_pairs=None, test_files_a=None, test_files_b=None))
+        return kept, held if scoring else None, True
     if scoring and aside_before is False and held.from_training:
         raise CycleGANError(
             "option '--eval-every': this run trained on all its images (no test split to score on); scoring now "
