@@ -627,6 +627,10 @@ def test_a_new_run_beside_a_best_pt_without_its_checkpoint_is_refused(tiny_cfg, 
     (run / "checkpoint.pt").unlink()  # as if killed before it was written
     with pytest.raises(CycleGANError, match=r"holds best.pt .* but no checkpoint.pt"):
         train(tiny_cfg(steps=2), progress=False)
+    with pytest.raises(
+        CycleGANError, match="best.pt beside it holds generators alone, which cannot resume a run: move"
+    ):
+        prepare_config({}, resume=True, out=str(run))  # it said "drop --resume", which the line above refuses
     assert torch.load(run / "best.pt", weights_only=True)["step"] == 2
 
 
