@@ -546,6 +546,24 @@ def test_a_full_disk_at_best_pt_names_what_is_left_to_go_on_with(tiny_cfg, tmp_p
         assert train(tiny_cfg(steps=2), progress=False).step == 2
 
 
+def test_a_resume_with_scoring_off_does_not_claim_a_lost_best_pt(tiny_cfg, tmp_path, monkeypatch, capsys):
+    """best.pt deleted, then a resume with --eval-every 0: said, and the verdict no longer names best.pt as holding
+    the best step (it did, although the file was gone); the next scored resume writes it at its first evaluation."""
+    scored_in_turn(monkeypatch, [30.0, 29.0, 20.0])
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=4, eval_every=2), progress=False)
+    (run / "best.pt").unlink()
+    capsys.readouterr()
+    cfg, ckpt = prepare_config({"steps": 6, "eval_every": 0}, resume=True, out=str(run))
+    assert train(cfg, ckpt=ckpt, progress=False).verdict.best_step is None
+    out, err = capsys.readouterr()
+    assert f"warning: {run / 'best.pt'} held the best step so far (2), but it is missing" in err
+    assert "verdict: no best.pt (lost since the checkpoint; the next evaluation writes it), last evaluation psnr" in out
+    cfg, ckpt = prepare_config({"steps": 8, "eval_every": 2}, resume=True, out=str(run))
+    assert train(cfg, ckpt=ckpt, progress=False).verdict.best_step == 8
+    assert torch.load(run / "best.pt", weights_only=True)["step"] == 8
+
+
 def test_scores_that_are_not_finite_are_named(tiny_cfg, monkeypatch, capsys):
     """Evaluations whose scores are NaN (losses finite: e.g. batch norm's running statistics overflowed, which only
     the eval mode uses) write no best.pt: a warning says so, the verdict does not claim there was no evaluation, and

@@ -52,9 +52,11 @@ class Monitor:
                     f"evaluation writes {run.folder / BEST_NAME} again",
                     file=sys.stderr,
                 )
-            self._check_best()
+            self._check_best(scoring=True)
+        elif run.main:  # scoring off this time: the verdict names best.pt, which must be there
+            self._check_best(scoring=False)
 
-    def _check_best(self) -> None:
+    def _check_best(self, *, scoring: bool) -> None:
         """A resumed run whose best.pt is gone, unreadable or not the one its checkpoint knows (written after it: a
         crash between the two): the next evaluation writes it again (else best.pt waits for a score better than the
         lost one's, and the verdict names a file that is not there, or not what it says)."""
@@ -69,9 +71,9 @@ class Monitor:
             if step == self.watch.best_step:
                 return
             why = f"it holds step {step} (written after the checkpoint resumed from, then lost)"
+        again = "the next evaluation" if scoring else "the first evaluation of a resume with --eval-every"
         tqdm.write(
-            f"warning: {path} held the best step so far ({self.watch.best_step}), but {why}: the next "
-            "evaluation writes it again",
+            f"warning: {path} held the best step so far ({self.watch.best_step}), but {why}: {again} writes it again",
             file=sys.stderr,
         )
         self.watch.forget_best()

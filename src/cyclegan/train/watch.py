@@ -54,6 +54,11 @@ class Verdict:
                 f"verdict: best {self.metric} {_show(self.metric, self.best_value)} at step {self.best_step} "
                 f"(best.pt){last}"
             )
+        elif self.metric is not None and self.last_value is not None:  # best.pt lost (`Monitor._check_best`)
+            out.append(
+                f"verdict: no best.pt (lost since the checkpoint; the next evaluation writes it), last evaluation "
+                f"{self.metric} {_show(self.metric, self.last_value)}"
+            )
         elif self.metric is not None and self.evaluations:
             out.append(f"verdict: no finite {self.metric} in {self.evaluations} evaluations (no best.pt)")
         elif self.metric is not None:
