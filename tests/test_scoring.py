@@ -171,6 +171,14 @@ def test_too_few_images_to_set_aside_names_the_test_folder_this_data_would_have(
         scoring.set_aside(cfg, training_images(cfg, progress=False, main=True))
 
 
+def test_a_test_split_of_one_folder_names_the_one_missing(tiny_cfg, dataset):
+    """testA without testB: not a test split, so scoring sets training images aside; the line said "no test split"
+    and "add testA/testB folders" although testA was there."""
+    shutil.rmtree(dataset / "testB")
+    with pytest.raises(CycleGANError, match=f"add {dataset / 'testB'} beside {dataset / 'testA'} \\(a test split"):
+        train(tiny_cfg(steps=1, eval_every=1), progress=False)
+
+
 def test_held_out_training_images_are_never_trained_on(tiny_cfg, tmp_path, dataset):
     import shutil
 

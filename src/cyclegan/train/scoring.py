@@ -88,7 +88,8 @@ def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
     ka = _count(n, len(images.train_a), "domain A images", _test_hint(cfg, images))
     kb = _count(n, len(images.train_b), "domain B images", _test_hint(cfg, images))
     kept = replace(images, train_a=images.train_a[:-ka], train_b=images.train_b[:-kb])
-    where = f"{ka} + {kb} training images set aside (no test split)"
+    one = _one_test_folder(images)
+    where = f"{ka} + {kb} training images set aside (no test split{f': {one[1]} is missing' if one else ''})"
     return kept, HeldOut(images.train_a[-ka:], images.train_b[-kb:], False, where, from_training=True)
 
 
@@ -128,9 +129,21 @@ def _test_hint(cfg: Config, images: Images) -> str:
     """Where this run's data would hold a test split: what to add for scoring without setting images aside."""
     if images.aligned:
         return f"add a test folder of A|B images beside {Path(cfg.data.data) / 'train'}"
+    if cfg.data.data and (one := _one_test_folder(images)):
+        return f"add {one[1]} beside {one[0]} (a test split needs both)"
     if cfg.data.data:
         return f"add testA/testB folders to {cfg.data.data}"
     return "give --data ROOT (trainA, trainB, testA, testB) instead of --domain-a/--domain-b"
+
+
+def _one_test_folder(images: Images) -> tuple[Path, Path] | None:
+    """(the test folder there is, the one missing beside it) when --data holds one of testA and testB alone: its
+    images are not scored (a test split is both), which the user should hear rather than "no test split"."""
+    a, b = images.test_a, images.test_b
+    if (a is None) == (b is None) or images.aligned:
+        return None
+    there = a if a is not None else b
+    return there, there.parent / ("testB" if a is not None else "testA")
 
 
 def _count(n: int, available: int, what: str, hint: str) -> int:
