@@ -389,6 +389,15 @@ def test_scores_getting_worse_warn_and_stop_when_worse_stops(tiny_cfg, tmp_path,
     assert torch.load(tmp_path / "run" / "best.pt", weights_only=True)["step"] == 2
 
 
+def test_the_verdict_gives_no_last_score_for_a_last_evaluation_that_was_not_finite():
+    w = Watch("psnr")
+    w.on_scores(2, {"eval/AtoB/psnr": 30.0})
+    w.on_scores(4, {"eval/AtoB/psnr": 29.0})
+    assert w.verdict().lines()[0] == "verdict: best psnr 30.00 dB at step 2 (best.pt), last evaluation 29.00 dB"
+    w.on_scores(6, {"eval/AtoB/psnr": float("nan")})  # it said "last evaluation 29.00 dB"
+    assert w.verdict().lines()[0] == "verdict: best psnr 30.00 dB at step 2 (best.pt)"
+
+
 def test_watch_thresholds_on_records():
     w = Watch("kid")
     assert w.on_scores(10, {"eval/AtoB/kid": 0.05})[0] is True

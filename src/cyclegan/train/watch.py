@@ -192,6 +192,7 @@ class Watch:
         self.evaluations += 1
         if not math.isfinite(value):  # never the best: say so, or the run ends without best.pt and no word why
             self.since_best += 1  # an evaluation without a better score, for --stop-when-worse
+            self.last_value = None  # the verdict named the last finite one as the last evaluation's
             fired += self._fire(
                 "not_finite",
                 f"the scores are not finite: {self.metric} is {value} at step {step}, although the losses are: the "
