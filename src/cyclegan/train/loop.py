@@ -39,7 +39,7 @@ from .inputs import (
 from .losslog import LOSSES_KEY, LossLog
 from .monitor import Monitor
 from .run_folder import SET_ASIDE_KEY, Run, claim_run_folder, oserror_text, resume_command
-from .scoring import best_metric, held_out_set
+from .scoring import best_metric, check_kid_features, held_out_set
 from .signals import StopRequest
 from .trainer import Trainer, trainer_class
 from .watch import Verdict
@@ -112,8 +112,8 @@ def _train(
     if ckpt is not None and not isinstance(aside_before, bool):  # older checkpoints: whether the run scored
         aside_before = bool(config_from_dict(ckpt["config"], source="checkpoint").train.eval_every)
     images, held, aside = held_out_set(cfg, images, aside_before=aside_before)
-    if held is not None:  # a --best-by without its score: refused before the trainer and the folder's files
-        best_metric(cfg, held)
+    if held is not None:  # a --best-by without its score, or kid without its features: refused before the trainer
+        check_kid_features(cfg, best_metric(cfg, held))  # and the folder's files
     data = dataset(cfg, images, new_run=ckpt is None, held_out=held is not None)
     t, spe = cfg.train, data.steps_per_epoch
     total = t.steps if t.steps is not None else t.epochs * spe
@@ -400,7 +400,7 @@ def _step_loop(
                 off_schedule = not (step % t.log_every == 0 or scoring or step == run.total)
                 means = log.write(step, scores, keep=off_schedule)
                 if not off_schedule:
-                    monitor.observe(step, means, scores)
+                    monitor.observe(step, means, scores, saved=saved)
                 if scoring and monitor.should_stop():
                     last = worse = True
             if t.sample_every and step % t.sample_every == 0:

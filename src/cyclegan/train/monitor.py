@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -28,10 +29,14 @@ class Monitor:
         t = run.cfg.train
         self.run, self.trainer, self.every = run, trainer, t.eval_every
         self.metric = best_metric(run.cfg, held) if held is not None else None
-        self.watch = Watch(self.metric, stop_when_worse=t.stop_when_worse)
+        digest = held.digest() if held is not None else None
+        self.watch = Watch(self.metric, stop_when_worse=t.stop_when_worse, held_out=digest)
+        changed = False
         if ckpt is not None:
             try:
-                self.watch.load_state_dict(ckpt.get(WATCH_KEY))
+                stored = ckpt.get(WATCH_KEY)
+                changed = self.watch.held_out_changed(stored) and stored.get("best_step") is not None
+                self.watch.load_state_dict(stored)
             except (KeyError, TypeError, ValueError, AttributeError) as e:  # an edited or damaged file: one line
                 raise CycleGANError(
                     f"{run.folder / CHECKPOINT_NAME}: its '{WATCH_KEY}' state cannot be read ({type(e).__name__}: "
@@ -40,9 +45,18 @@ class Monitor:
         self.scorer = Scorer(run.cfg, held, run.device) if held is not None and run.main else None
         if self.scorer is not None:
             tqdm.write(f"scoring every {t.eval_every} steps on {held.where}; best.pt by {self.metric}")
-            self._check_best()
+            if changed:  # its best was scored on other images: the next evaluation is the best so far
+                tqdm.write(
+                    "warning: the held-out images differ from those the checkpoint's scores were on (images "
+                    "added, removed or renamed, or another --data): the best so far starts afresh, and the next "
+                    f"evaluation writes {run.folder / BEST_NAME} again",
+                    file=sys.stderr,
+                )
+            self._check_best(scoring=True)
+        elif run.main:  # scoring off this time: the verdict names best.pt, which must be there
+            self._check_best(scoring=False)
 
-    def _check_best(self) -> None:
+    def _check_best(self, *, scoring: bool) -> None:
         """A resumed run whose best.pt is gone, unreadable or not the one its checkpoint knows (written after it: a
         crash between the two): the next evaluation writes it again (else best.pt waits for a score better than the
         lost one's, and the verdict names a file that is not there, or not what it says)."""
@@ -57,9 +71,9 @@ class Monitor:
             if step == self.watch.best_step:
                 return
             why = f"it holds step {step} (written after the checkpoint resumed from, then lost)"
+        again = "the next evaluation" if scoring else "the first evaluation of a resume with --eval-every"
         tqdm.write(
-            f"warning: {path} held the best step so far ({self.watch.best_step}), but {why}: the next "
-            "evaluation writes it again",
+            f"warning: {path} held the best step so far ({self.watch.best_step}), but {why}: {again} writes it again",
             file=sys.stderr,
         )
         self.watch.forget_best()
@@ -75,24 +89,28 @@ class Monitor:
         scores = self.scorer(self.trainer.scored_generators())
         return {**scores, "eval_s": round(time.perf_counter() - t0, 3)}
 
-    def observe(self, step: int, means: dict[str, float | None], scores: dict[str, float]) -> None:
-        """A log record's loss means and (at an evaluation) scores: warnings, and best.pt when best."""
+    def observe(
+        self, step: int, means: dict[str, float | None], scores: dict[str, float], *, saved: int | None
+    ) -> None:
+        """A log record's loss means and (at an evaluation) scores: warnings, and best.pt when best. `saved`: the
+        step of the checkpoint on disk (None: none yet), named if best.pt cannot be written."""
         fired = self.watch.on_losses(step, means)
         if scores:
             best, more = self.watch.on_scores(step, scores)
             fired += more
             if best and self.run.main:
+                path = self.run.folder / BEST_NAME
                 record = {k: v for k, v in scores.items() if k != "eval_s"}
                 try:
                     self.trainer.save_generators(
-                        self.run.folder / BEST_NAME,
+                        path,
                         step=step,
                         best={"metric": self.metric, "value": self.watch.best_value, "step": step, "scores": record},
                     )
                 except OSError as e:  # a full disk: one line; the last checkpoint and the previous best.pt stay
+                    why = e.strerror or e
                     raise CycleGANError(
-                        f"cannot write {self.run.folder / BEST_NAME} at step {step}: {e.strerror or e}; the last "
-                        f"checkpoint is kept (once there is room: {self.run.goes_on_with()})"
+                        f"cannot write {path} at step {step}: {why}; {self._kept(path, saved)}"
                     ) from None
         for line in fired if self.run.main else []:
             tqdm.write(line, file=sys.stderr)
@@ -106,6 +124,14 @@ class Monitor:
 
     def verdict(self) -> Verdict:
         return self.watch.verdict()
+
+    def _kept(self, best: Path, saved: int | None) -> str:
+        """What is left to go on with after best.pt could not be written."""
+        if saved is not None:
+            return f"the checkpoint of step {saved} is kept (once there is room: {self.run.goes_on_with()})"
+        # nothing to resume: the run starts again, which a best.pt without its checkpoint refuses
+        moved = f", after moving {best} away" if best.exists() else ""
+        return f"no checkpoint was saved yet, nothing to resume: once there is room, start the run again{moved}"
 
 
 def stored_verdict(ckpt: dict) -> Verdict | None:

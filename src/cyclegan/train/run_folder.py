@@ -55,6 +55,12 @@ def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[C
                 f"{out} is in use by another training run ({busy.holder_text}), which has saved no checkpoint yet; "
                 "wait for it to end or choose another --out"
             )
+        if (Path(out) / BEST_NAME).is_file():  # a new run there is refused too while best.pt is alone in it
+            raise CycleGANError(
+                f"nothing to resume: {ckpt_file} does not exist, and {BEST_NAME} beside it holds generators alone, "
+                "which cannot resume a run: move it elsewhere to keep it and drop --resume to start a new run here, "
+                "or choose another --out"
+            )
         raise CycleGANError(f"nothing to resume: {ckpt_file} does not exist (drop --resume to start a new run)")
     stamp = _stamp(ckpt_file)
     # checked: keys, types, config, shapes, training state

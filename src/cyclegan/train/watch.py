@@ -54,6 +54,11 @@ class Verdict:
                 f"verdict: best {self.metric} {_show(self.metric, self.best_value)} at step {self.best_step} "
                 f"(best.pt){last}"
             )
+        elif self.metric is not None and self.last_value is not None:  # best.pt lost (`Monitor._check_best`)
+            out.append(
+                f"verdict: no best.pt (lost since the checkpoint; the next evaluation writes it), last evaluation "
+                f"{self.metric} {_show(self.metric, self.last_value)}"
+            )
         elif self.metric is not None and self.evaluations:
             out.append(f"verdict: no finite {self.metric} in {self.evaluations} evaluations (no best.pt)")
         elif self.metric is not None:
@@ -75,8 +80,9 @@ class Watch:
     """Feeds on the logged loss means (`on_losses`) and the scores of each evaluation (`on_scores`); both
     return the warnings that just fired (each kind fires once per run)."""
 
-    def __init__(self, metric: str | None, *, stop_when_worse: int = 0):
+    def __init__(self, metric: str | None, *, stop_when_worse: int = 0, held_out: str | None = None):
         self.metric = metric  # the --best-by score (None: no evaluation)
+        self.held_out = held_out  # which images are scored (`HeldOut.digest`; None: no evaluation)
         self.stop_when_worse = stop_when_worse
         self.losses: list[tuple[int, dict[str, float]]] = []  # the records of the last WINDOW steps
         self.best_step: int | None = None
@@ -84,7 +90,8 @@ class Watch:
         self.last_value: float | None = None
         self.since_best = 0  # evaluations since the best
         self.evaluations = 0  # evaluations of the metric, finite or not
-        self.still = {"identity": 0, "collapse": 0}  # evaluations in a row showing it
+        # per kind, per direction showing it: evaluations in a row
+        self.still: dict[str, dict[str, int]] = {"identity": {}, "collapse": {}}
         self.fired: list[str] = []  # kinds that warned
         self.warnings: list[str] = []
 
@@ -93,13 +100,14 @@ class Watch:
     def state_dict(self) -> dict:
         return {
             "metric": self.metric,
+            "held_out": self.held_out,
             "losses": [[s, dict(m)] for s, m in self.losses],
             "best_step": self.best_step,
             "best_value": self.best_value,
             "last_value": self.last_value,
             "since_best": self.since_best,
             "evaluations": self.evaluations,
-            "still": dict(self.still),
+            "still": {k: dict(v) for k, v in self.still.items()},
             "fired": list(self.fired),
             "warnings": list(self.warnings),
         }
@@ -108,14 +116,25 @@ class Watch:
         if not state:  # a checkpoint of an older version: the watch starts afresh
             return
         self.losses = [(int(s), dict(m)) for s, m in state["losses"]]
-        self.still, self.fired, self.warnings = dict(state["still"]), list(state["fired"]), list(state["warnings"])
+        # older checkpoints count each kind over all directions at once: counted afresh
+        self.still = {k: dict(v) if isinstance(v, dict) else {} for k, v in state["still"].items()}
+        self.fired, self.warnings = list(state["fired"]), list(state["warnings"])
         if self.metric is None and state.get("best_step") is not None:  # scoring off this time (--eval-every 0):
             self.metric = state.get("metric")  # its best (what best.pt holds) stays for when scoring is back on
+            self.held_out = state.get("held_out")
         if state.get("metric", self.metric) != self.metric:  # resumed with another --best-by: its best starts afresh
+            return
+        if self.held_out_changed(state):  # other images (test files added, --data changed): scores not comparable
             return
         self.best_step, self.best_value = state["best_step"], state["best_value"]
         self.last_value, self.since_best = state["last_value"], state["since_best"]
         self.evaluations = state.get("evaluations", 0)  # not in the checkpoints of older versions
+
+    def held_out_changed(self, state: dict | None) -> bool:
+        """Whether `state` (a checkpoint's) scored other held-out images than this run does (older checkpoints
+        do not say: taken as the same)."""
+        stored = state.get("held_out") if isinstance(state, dict) else None
+        return None not in (stored, self.held_out) and stored != self.held_out
 
     def forget_best(self) -> None:
         """Start the best afresh: the next evaluation is the best so far (best.pt was lost)."""
@@ -173,6 +192,7 @@ class Watch:
         self.evaluations += 1
         if not math.isfinite(value):  # never the best: say so, or the run ends without best.pt and no word why
             self.since_best += 1  # an evaluation without a better score, for --stop-when-worse
+            self.last_value = None  # the verdict named the last finite one as the last evaluation's
             fired += self._fire(
                 "not_finite",
                 f"the scores are not finite: {self.metric} is {value} at step {step}, although the losses are: the "
@@ -209,10 +229,12 @@ class Watch:
         """Warn when score `name` of some direction stays under `below` for REPEATS evaluations in a row."""
         low = {k.split("/")[1]: v for k, v in scores.items() if k.startswith(PREFIX) and k.endswith("/" + name)}
         low = {d: v for d, v in low.items() if v < below}
-        self.still[kind] = self.still[kind] + 1 if low else 0
-        if self.still[kind] < REPEATS:
+        # per direction: AtoB low once and BtoA low next was "2 evaluations in a row" of BtoA
+        self.still[kind] = {d: self.still[kind].get(d, 0) + 1 for d in low}
+        shown = [d for d, n in self.still[kind].items() if n >= REPEATS]
+        if not shown:
             return []
-        d, v = next(iter(low.items()))
+        d, v = shown[0], low[shown[0]]
         if kind == "identity":
             return self._fire(
                 kind,
