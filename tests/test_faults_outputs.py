@@ -248,7 +248,7 @@ def test_export_refuses_an_existing_file_and_its_checkpoint(run, tmp_path, capsy
     assert torch.jit.load(str(out))(torch.zeros(1, 3, 16, 16)).shape == (1, 3, 16, 16)
 
 
-def test_evaluate_refuses_existing_outputs_and_images_into_the_split(dataset, tmp_path, capsys):
+def test_evaluate_refuses_existing_outputs_and_images_into_the_split(run, dataset, tmp_path, capsys):
     args = ["evaluate", "--checkpoint", str(tmp_path / "no-such-run"), "--data", str(dataset), "--no-progress"]
     report = tmp_path / "eval.json"
     report.write_text("{}")
@@ -260,6 +260,8 @@ def test_evaluate_refuses_existing_outputs_and_images_into_the_split(dataset, tm
     saved = tmp_path / "imgs" / "AtoB"
     saved.mkdir(parents=True)
     (saved / "img_002.png").write_bytes(b"mine")
+    # the images a checkpoint would save depend on the directions it is scored in: read from a real one first
+    args[2] = str(run)
     assert main([*args, "--save-images", str(tmp_path / "imgs")]) == 2
     assert "img_002.png already exists" in one_line_error(capsys)
     before = snapshot(dataset)
