@@ -454,6 +454,32 @@ def test_an_archive_without_the_dataset_folders_is_one_line_naming_what_it_holds
     assert (tmp_path / NAME / "photos" / "a.jpg").read_bytes() == b"a"  # kept: the user may arrange it
 
 
+@pytest.mark.parametrize("top", [f"{NAME}/{NAME}/", f"{NAME}/.DS_Store|{NAME}/data/"])
+def test_an_archive_whose_top_folder_is_doubled_extracts_the_layout(mirror, tmp_path, capsys, top):
+    """A mirror's zip of the folder that held NAME/ (NAME/NAME/trainA...) was extracted as ROOT/NAME/NAME and
+    then refused as holding "none of trainA..."; the lone folders above the splits are now taken off."""
+    hidden, _, top = top.rpartition("|")
+    entries = {top + entry.partition("/")[2]: data for entry, data in GOOD_ENTRIES.items()}
+    serve(mirror, make_zip({**entries, **({hidden: b"x"} if hidden else {})}))
+    args = ["datasets", "download", NAME, "--root", str(tmp_path), "--base-url", mirror.base_url, "--no-progress"]
+    assert main(args) == 0
+    assert "(trainA 2, trainB 2, testA 2, testB 2)" in capsys.readouterr().out
+    assert_layout(tmp_path)
+
+
+def test_a_lone_split_folder_is_not_taken_off(mirror, tmp_path):
+    serve(mirror, make_zip({"trainA/a.png": b"a"}))  # one domain only: its folder stays trainA
+    assert fetch(mirror, tmp_path).files == {"trainA": 1}
+
+
+def test_an_archive_inside_the_archive_is_named_as_one(mirror, tmp_path, capsys):
+    serve(mirror, make_zip({f"{NAME}/{NAME}.zip": good_zip()}))
+    args = ["datasets", "download", NAME, "--root", str(tmp_path), "--base-url", mirror.base_url, "--no-progress"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"holds another archive, {NAME}.zip" in err and "extract it into" in err
+
+
 def test_pix2pix_folders_are_counted(mirror, tmp_path, capsys):
     serve(mirror, make_zip({f"{NAME}/train/1.jpg": b"a", f"{NAME}/train/2.jpg": b"b", f"{NAME}/val/3.jpg": b"c"}))
     args = ["datasets", "download", NAME, "--root", str(tmp_path), "--base-url", mirror.base_url, "--no-progress"]
