@@ -57,6 +57,29 @@ def test_16_bit_greyscale_is_scaled_not_clipped(tmp_path):
         assert px[1, 1, 0] in (127, 128), name  # mid-grey, not saturated white
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.linspace(0, 1, 24, dtype=np.float32),  # with a NaN and an infinity below: a depth map's "no data"
+        np.linspace(0, 65535, 24, dtype=np.float32),  # 16-bit values kept in float
+        np.linspace(-1000, 1000, 24, dtype=np.float32),
+        np.linspace(0, 10**6, 24).astype(np.int32),  # 32-bit counts
+    ],
+    ids=["float01-nan", "float16bit", "float-negative", "int32"],
+)
+def test_float_and_32_bit_greyscale_keep_their_range(tmp_path, values, recwarn):
+    """A float TIFF with one NaN read all black (the NaN hid the [0, 1] range; numpy warned of the cast), and float
+    or 32-bit values outside [0, 255] and 16 bits were clipped to two levels."""
+    a = values.reshape(4, 6).copy()
+    unit = a.dtype == np.float32 and a.max() == 1
+    if unit:
+        a[3, 4], a[3, 5] = np.nan, np.inf
+    px = np.asarray(read_image(save(tmp_path / "g.tif", Image.fromarray(a))))[..., 0].ravel()
+    finite = px[:22] if unit else px
+    assert finite[0] == 0 and finite[-1] > 200 and np.all(np.diff(finite.astype(int)) > 0)  # every level apart
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
 def test_to_tensor_gives_three_channels_from_any_mode_as_read_image_does():
     """`cyclegan.data.to_tensor` of a greyscale image gave (1, H, W), of RGBA (4, H, W), and a 16-bit image's
     values were scaled as 8-bit ones; its docstring promises (3, H, W) in [-1, 1]."""

@@ -44,15 +44,27 @@ def check_pixels(path: Path, size: tuple[int, int], max_pixels: int, kind: str =
         )
 
 
+def grey_to_bytes(a: np.ndarray, mode: str) -> np.ndarray:
+    """16/32-bit or float greyscale values -> uint8, by the range they use: 16 bits for I;16, else [0, 1] (float),
+    [0, 255], [0, 65535], or past those the image's own (a 32-bit or float image of larger or negative values was
+    clipped to two levels). NaN is black and the range is that of the finite values: one NaN pixel of a [0, 1]
+    float image made all of it black, and printed numpy's cast warning."""
+    finite = a[np.isfinite(a)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    if mode.startswith("I;16") or (lo >= 0 and 255 < hi <= 65535):
+        a = a / 257.0  # 16-bit range to 8-bit
+    elif mode == "F" and lo >= 0 and hi <= 1:
+        a = a * 255.0
+    elif lo < 0 or hi > 255:
+        a = (a - lo) * (255.0 / (hi - lo) if hi > lo else 0.0)  # a flat image of one such value: black
+    return np.nan_to_num(np.clip(np.rint(a), 0, 255), nan=0.0).astype(np.uint8)
+
+
 def to_rgb(im: Image.Image) -> Image.Image:
-    """Any PIL mode to 8-bit RGB: 16/32-bit and float greyscale rescaled, alpha composited on white."""
+    """Any PIL mode to 8-bit RGB: 16/32-bit and float greyscale rescaled (`grey_to_bytes`), alpha composited on
+    white."""
     if im.mode.startswith("I;16") or im.mode in ("I", "F"):
-        a = np.asarray(im, dtype=np.float64)
-        if im.mode.startswith("I;16") or (im.mode == "I" and a.max(initial=0) > 255):
-            a = a / 257.0  # 16-bit range to 8-bit
-        elif im.mode == "F" and a.max(initial=0) <= 1.0:
-            a = a * 255.0
-        return Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L").convert("RGB")
+        return Image.fromarray(grey_to_bytes(np.asarray(im, dtype=np.float64), im.mode), "L").convert("RGB")
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         im = im.convert("RGBA")
         background = Image.new("RGBA", im.size, (255, 255, 255, 255))
