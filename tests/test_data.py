@@ -141,6 +141,22 @@ def test_unreadable_images_name_the_file(tmp_path, content):
     assert good == [] and len(bad) == 1 and str(p) in bad[0]
 
 
+@pytest.mark.parametrize("compression", ["tiff_lzw", "tiff_adobe_deflate"])
+def test_a_damaged_tiff_is_one_line_without_libtiffs_own_on_stderr(tmp_path, capfd, compression):
+    """libtiff printed "Using code not yet in table." (LZW) or "ZIPDecode: Decoding error at scanline 0" twice to
+    stderr around our line, which said only "decoder error -2"."""
+    rng = np.random.default_rng(0)
+    p = save(tmp_path / "a.tif", Image.fromarray(rng.integers(0, 255, (64, 64, 3), np.uint8)), compression=compression)
+    data = bytearray(p.read_bytes())  # the directory is at the end: the strips' data is garbled, not the header
+    data[len(data) // 4 : len(data) // 2] = rng.integers(0, 255, len(data) // 2 - len(data) // 4, np.uint8).tobytes()
+    p.write_bytes(bytes(data))
+    capfd.readouterr()
+    with pytest.raises(CycleGANError, match=r"cannot read image .*a\.tif: its image data is damaged \(decoder error"):
+        read_image(p)
+    assert check_images([p], skip_bad=True, desc="", progress=False)[0] == []
+    assert capfd.readouterr().err == ""
+
+
 def test_an_empty_image_file_is_said_to_be_empty(tmp_path):
     """A 0-byte `a.png` (an interrupted copy) was "not a JPEG, PNG, ... image, or one too damaged to recognise"."""
     p = tmp_path / "a.png"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import glob
 import io
@@ -136,6 +137,29 @@ def file_kind(mode: int) -> str:
     return "not a regular file"
 
 
+@functools.cache
+def quiet_libtiff() -> None:
+    """Turn off libtiff's printing of its errors and warnings, once: its default handlers wrote "Using code not
+    yet in table." or "ZIPDecode: Decoding error at scanline 0" straight to stderr, twice, around the one line
+    that names the file (Pillow raises an OSError for the same error, which the readers report). Done on the
+    libtiff Pillow loaded, found among the process's mapped libraries (Linux) or Pillow's own (macOS); never
+    loads another; elsewhere, or if none is found, nothing changes."""
+    found: set[str] = set()
+    with contextlib.suppress(OSError):
+        with open("/proc/self/maps") as maps:
+            found = {line.split()[-1] for line in maps if "/libtiff" in line}
+    found |= set(glob.glob(os.path.join(os.path.dirname(Image.__file__), ".dylibs", "libtiff*.dylib")))
+    for path in sorted(found):
+        try:
+            lib = ctypes.CDLL(path, mode=getattr(os, "RTLD_NOLOAD", 0))  # only one already loaded
+        except OSError:
+            continue
+        for name in ("TIFFSetErrorHandler", "TIFFSetWarningHandler"):
+            if (handler := getattr(lib, name, None)) is not None:
+                handler.restype, handler.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+                handler(None)
+
+
 _PILLOW_CAP = threading.Lock()  # Image.MAX_IMAGE_PIXELS is Pillow's global: raised for one open at a time
 
 
@@ -190,6 +214,7 @@ def open_image(
             raise OSError("the file is empty (0 bytes)")
         if hasattr(os, "O_NONBLOCK"):
             os.set_blocking(fd, True)
+        quiet_libtiff()
         f = os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -237,7 +262,8 @@ def _reason(e: BaseException) -> str:
     image file <_io.BufferedReader name=3>'), so that one is said as what it means."""
     if isinstance(e, UnidentifiedImageError):
         return f"not a {IMAGE_FORMATS} image, or one too damaged to recognise"
-    return str(e).split("\n")[0] or type(e).__name__
+    reason = str(e).split("\n")[0] or type(e).__name__
+    return f"its image data is damaged ({reason})" if reason.startswith("decoder error") else reason  # "-2" alone
 
 
 def to_tensor(im: Image.Image) -> torch.Tensor:
