@@ -175,6 +175,26 @@ def test_a_file_of_no_image_format_is_named_as_such_not_by_its_file_object(tmp_p
         assert "not a JPEG, PNG, BMP, GIF, WebP or TIFF image" in str(e.value) and "BufferedReader" not in str(e.value)
 
 
+def test_jfif_and_jpe_files_are_read_as_the_jpegs_they_are(tmp_path):
+    """A browser's "Save image as" gives `.jfif`: such files were left out of a folder as "not of a type training
+    reads"."""
+    for name in ("a.jfif", "b.JPE", "c.jpg"):
+        save(tmp_path / name, Image.fromarray(RGB), format="JPEG")
+    assert [p.name for p in list_images(tmp_path)] == ["a.jfif", "b.JPE", "c.jpg"]
+    assert read_image(tmp_path / "a.jfif").size == (16, 10)
+
+
+@pytest.mark.parametrize(("brand", "fmt"), [(b"heic", "HEIC"), (b"mif1", "HEIC"), (b"avif", "AVIF")])
+def test_a_heic_or_avif_photo_is_refused_naming_its_format(tmp_path, brand, fmt):
+    """An iPhone's HEIC photo was "not a JPEG, PNG, ... image, or one too damaged to recognise"."""
+    p = tmp_path / "IMG_0001.HEIC"
+    p.write_bytes(b"\0\0\0\x18ftyp" + brand + b"\0\0\0\0mif1heic" + bytes(100))
+    expected = f"^cannot read image {p}: a {fmt} image, a format not read here: convert it to JPEG or PNG"
+    for err in (lambda: read_image(p), lambda: check_images([p], skip_bad=False, desc="x")):
+        with pytest.raises(CycleGANError, match=expected):
+            err()
+
+
 @pytest.mark.parametrize("fmt", ["EPS", "PCX", "TGA", "ICO", "PPM"])
 def test_only_the_listed_formats_are_decoded_whatever_the_extension(tmp_path, fmt):
     """Pillow opened any of its forty formats by content: a `.png` that was really an EPS went to Ghostscript to

@@ -254,13 +254,31 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
     except Image.DecompressionBombError:
         raise over_the_cap(path, max_pixels) from None
     except (OSError, ValueError, SyntaxError) as e:
-        raise CycleGANError(f"cannot read image {path}: {_reason(e)}") from None
+        raise CycleGANError(f"cannot read image {path}: {_reason(e, path)}") from None
 
 
-def _reason(e: BaseException) -> str:
+# The brands of an ISO media file's `ftyp` box that are photo formats not read here (a phone's HEIC, AVIF)
+UNREAD_BRANDS = dict.fromkeys((b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"), "HEIC")
+UNREAD_BRANDS |= dict.fromkeys((b"avif", b"avis"), "AVIF")
+
+
+def unread_format(path: Path) -> str | None:
+    """ "HEIC" or "AVIF" when the file's first bytes say it is one (whatever its extension), else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return None
+    return UNREAD_BRANDS.get(head[8:12]) if head[4:8] == b"ftyp" else None
+
+
+def _reason(e: BaseException, path: Path | None = None) -> str:
     """A decoding error in a user's words: PIL names an unknown format by its file object ('cannot identify
-    image file <_io.BufferedReader name=3>'), so that one is said as what it means."""
+    image file <_io.BufferedReader name=3>'), so that one is said as what it means, a HEIC or AVIF photo by its
+    format (it was "too damaged to recognise")."""
     if isinstance(e, UnidentifiedImageError):
+        if path is not None and (fmt := unread_format(path)):
+            return f"a {fmt} image, a format not read here: convert it to JPEG or PNG"
         return f"not a {IMAGE_FORMATS} image, or one too damaged to recognise"
     reason = str(e).split("\n")[0] or type(e).__name__
     return f"its image data is damaged ({reason})" if reason.startswith("decoder error") else reason  # "-2" alone
@@ -458,7 +476,7 @@ def check_images(
                 raise CycleGANError(f"{e} (remove it, or pass --skip-bad-images)") from None
             bad.append(str(e))
         except Exception as e:
-            msg = f"cannot read image {path}: {_reason(e)}"
+            msg = f"cannot read image {path}: {_reason(e, path)}"
             if not skip_bad:
                 raise CycleGANError(msg + " (remove it, or pass --skip-bad-images)") from None
             bad.append(msg)
