@@ -586,6 +586,48 @@ def test_a_large_synthetic_count_starts_rendering_without_listing_every_image_fi
     assert peak < 10 * 2**20  # the list of 2 x 10**6 jobs was about 200 MB
 
 
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--count", "1000000000"], "option '--count' must be > 0 and <= 1000000, got 1000000000"),
+        (["--test-count", "1000000000"], "option '--test-count' must be > 0 and <= 1000000, got 1000000000"),
+        (["--video", "--clips", "1000000000"], "option '--clips' must be > 0 and <= 1000, got 1000000000"),
+    ],
+)
+def test_a_mistyped_synthetic_count_is_refused_before_anything_is_written(
+    tmp_path, capsys, monkeypatch, flags, expected
+):
+    """`datasets synthetic --count 1000000000` rendered until the disk was full."""
+    from cyclegan.data import synthetic, synthetic_video
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt  # the old code started rendering
+
+    for module in (synthetic, synthetic_video):
+        monkeypatch.setattr(module, "render", stop)
+    assert main(["datasets", "synthetic", "--out", str(tmp_path / "d"), "--no-progress", *flags]) == 2
+    assert expected in capsys.readouterr().err and not (tmp_path / "d").exists()
+
+
+def test_a_synthetic_dataset_the_disk_cannot_hold_is_refused_before_the_first_image(tmp_path, monkeypatch, capsys):
+    import shutil
+    from collections import namedtuple
+
+    from cyclegan.data import synthetic
+
+    def no_write(*args, **kwargs):
+        raise KeyboardInterrupt  # the old code wrote images until the disk was full
+
+    monkeypatch.setattr(synthetic, "write_atomic", no_write)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(2**30, 2**30 - 2**20, 2**20))  # 1 MiB free
+    args = ["datasets", "synthetic", "--out", str(tmp_path / "d"), "--size", "16", "--count", "100000"]
+    assert main([*args, "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and re.search(r"200100 images of 16 px need about \d+ MiB, .* has 1 MiB free", err)
+    assert not [p for p in (tmp_path / "d").rglob("*.png")]
+
+
 def test_a_dataset_folder_of_hidden_files_only_is_not_taken_for_the_dataset(tmp_path, capsys):
     """ROOT/NAME holding only a `.DS_Store` (a file manager looked into it) was "already there", and the command then
     said it held none of trainA..testB "but nothing: move its images into them"."""
