@@ -1,5 +1,6 @@
 import io
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -364,3 +365,26 @@ def test_max_pixels_above_pillows_own_cap_is_honoured(tmp_path, monkeypatch):
                 CycleGANError, match=f"cannot read image .*a.png: .* over the decode cap of {cap} pixels"
             ):
                 err()
+
+
+def test_a_header_over_pillows_cap_is_refused_naming_the_pixels_it_declares(tmp_path):
+    """A PNG whose header declares 30000 x 30000 (a 74-byte decompression bomb) was said to declare "over 200 MP"."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    p = tmp_path / "bomb.png"
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0))
+    p.write_bytes(b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(bytes(100))) + chunk(b"IEND", b""))
+    expected = f"^cannot read image {p}: it declares 900 MP \\(900000000 pixels\\), over the decode cap of 100000000"
+    for err in (lambda: read_image(p), lambda: check_images([p], skip_bad=False, desc="x")):
+        with pytest.raises(CycleGANError, match=expected):
+            err()
+
+
+def test_a_webp_cut_short_is_said_to_be_damaged(tmp_path):
+    """A truncated WebP was "cannot read image x.webp: could not create decoder object"."""
+    p = save(tmp_path / "x.webp", Image.fromarray(np.random.default_rng(0).integers(0, 255, (32, 32, 3), np.uint8)))
+    p.write_bytes(p.read_bytes()[:-40])
+    with pytest.raises(CycleGANError, match=r"x\.webp: its image data is damaged \(could not create decoder object\)$"):
+        read_image(p)

@@ -9,6 +9,7 @@ import glob
 import io
 import math
 import os
+import re
 import stat
 import threading
 import warnings
@@ -180,12 +181,16 @@ def _pillow_allows(max_pixels: int | None) -> Iterator[None]:
             Image.MAX_IMAGE_PIXELS = before
 
 
-def over_the_cap(path: Path, max_pixels: int) -> CycleGANError:
+def over_the_cap(path: Path, max_pixels: int, error: BaseException | None = None) -> CycleGANError:
     """The error for a header Pillow refused as a decompression bomb: one that declares more than twice
-    Pillow's cap or `max_pixels` (`_pillow_allows`), whichever is larger, so over the decode cap."""
-    over = 2 * max(Image.MAX_IMAGE_PIXELS or 0, max_pixels)
+    Pillow's cap or `max_pixels` (`_pillow_allows`), whichever is larger, so over the decode cap. The pixels it
+    declares are read from Pillow's `error` where it says them (a 30000 x 30000 PNG was "over 200 MP")."""
+    if found := re.search(r"\((\d+) pixels\)", str(error or "")):
+        declared = f"{megapixels(int(found[1]))} ({found[1]} pixels)"
+    else:
+        declared = f"over {megapixels(2 * max(Image.MAX_IMAGE_PIXELS or 0, max_pixels))}"
     return CycleGANError(
-        f"cannot read image {path}: it declares over {megapixels(over)}, over the decode cap of {max_pixels} pixels"
+        f"cannot read image {path}: it declares {declared}, over the decode cap of {max_pixels} pixels"
     )
 
 
@@ -251,8 +256,8 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
         raise CycleGANError(f"image not found: {path}") from None
     except MemoryError:
         raise CycleGANError(f"cannot read image {path}: not enough memory to decode it") from None
-    except Image.DecompressionBombError:
-        raise over_the_cap(path, max_pixels) from None
+    except Image.DecompressionBombError as e:
+        raise over_the_cap(path, max_pixels, e) from None
     except (OSError, ValueError, SyntaxError) as e:
         raise CycleGANError(f"cannot read image {path}: {_reason(e, path)}") from None
 
@@ -272,6 +277,11 @@ def unread_format(path: Path) -> str | None:
     return UNREAD_BRANDS.get(head[8:12]) if head[4:8] == b"ftyp" else None
 
 
+# Pillow's words for damaged image data, which do not say so: "decoder error -2" (a TIFF), "could not create decoder
+# object" (a WebP cut short)
+DECODER_WORDS = ("decoder error", "could not create decoder object")
+
+
 def _reason(e: BaseException, path: Path | None = None) -> str:
     """A decoding error in a user's words: PIL names an unknown format by its file object ('cannot identify
     image file <_io.BufferedReader name=3>'), so that one is said as what it means, a HEIC or AVIF photo by its
@@ -281,7 +291,7 @@ def _reason(e: BaseException, path: Path | None = None) -> str:
             return f"a {fmt} image, a format not read here: convert it to JPEG or PNG"
         return f"not a {IMAGE_FORMATS} image, or one too damaged to recognise"
     reason = str(e).split("\n")[0] or type(e).__name__
-    return f"its image data is damaged ({reason})" if reason.startswith("decoder error") else reason  # "-2" alone
+    return f"its image data is damaged ({reason})" if reason.startswith(DECODER_WORDS) else reason
 
 
 def to_tensor(im: Image.Image) -> torch.Tensor:
@@ -471,7 +481,7 @@ def check_images(
             good.append(path)
         except (CycleGANError, Image.DecompressionBombError) as e:
             if isinstance(e, Image.DecompressionBombError):
-                e = over_the_cap(path, max_pixels)
+                e = over_the_cap(path, max_pixels, e)
             if not skip_bad:
                 raise CycleGANError(f"{e} (remove it, or pass --skip-bad-images)") from None
             bad.append(str(e))
