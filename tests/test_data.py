@@ -196,6 +196,18 @@ def test_a_heic_or_avif_photo_is_refused_naming_its_format(tmp_path, brand, fmt)
             err()
 
 
+def test_heic_photos_left_out_of_a_folder_are_counted_with_what_to_do(tmp_path):
+    """A folder of phone photos said only "3 file(s) left out, not of a type training reads (...)"."""
+    from cyclegan.data.io import left_out
+
+    save(tmp_path / "a.jpg", Image.fromarray(RGB))
+    for name in ("IMG_1.HEIC", "IMG_2.heic", "notes.txt"):
+        (tmp_path / name).write_bytes(b"\0\0\0\x18ftypheic")
+    [line] = left_out(tmp_path)
+    assert line.startswith(f"{tmp_path}: 3 file(s) left out, not of a type training reads")
+    assert line.endswith("; 2 HEIC or AVIF photo(s) among them: convert them to JPEG or PNG")
+
+
 @pytest.mark.parametrize("fmt", ["EPS", "PCX", "TGA", "ICO", "PPM"])
 def test_only_the_listed_formats_are_decoded_whatever_the_extension(tmp_path, fmt):
     """Pillow opened any of its forty formats by content: a `.png` that was really an EPS went to Ghostscript to

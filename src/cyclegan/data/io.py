@@ -267,6 +267,9 @@ UNREAD_BRANDS = dict.fromkeys((b"heic", b"heix", b"heim", b"heis", b"hevc", b"he
 UNREAD_BRANDS |= dict.fromkeys((b"avif", b"avis"), "AVIF")
 
 
+PHONE_FORMATS = (".heic", ".heif", ".hif", ".avif")
+
+
 def unread_format(path: Path) -> str | None:
     """ "HEIC" or "AVIF" when the file's first bytes say it is one (whatever its extension), else None."""
     try:
@@ -440,9 +443,10 @@ def left_out(folder: Path | None, *, reader: str = "training") -> list[str]:
     skipped = sorted(p for p in files if not is_image_file(p))
     if skipped:
         names = ", ".join(p.name for p in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+        phone = sum(p.suffix.lower() in PHONE_FORMATS for p in skipped)  # an iPhone's photos: say what to do
         lines.append(
             f"{folder}: {len(skipped)} file(s) left out, not of a type {reader} reads ({', '.join(IMAGE_EXTENSIONS)}): "
-            f"{names}"
+            f"{names}" + (f"; {phone} HEIC or AVIF photo(s) among them: convert them to JPEG or PNG" if phone else "")
         )
     return lines
 
