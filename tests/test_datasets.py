@@ -454,6 +454,7 @@ def test_an_archive_without_the_dataset_folders_is_one_line_naming_what_it_holds
     assert (tmp_path / NAME / "photos" / "a.jpg").read_bytes() == b"a"  # kept: the user may arrange it
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("top", [f"{NAME}/{NAME}/", f"{NAME}/.DS_Store|{NAME}/data/"])
 def test_an_archive_whose_top_folder_is_doubled_extracts_the_layout(mirror, tmp_path, capsys, top):
     """A mirror's zip of the folder that held NAME/ (NAME/NAME/trainA...) was extracted as ROOT/NAME/NAME and
@@ -467,11 +468,13 @@ def test_an_archive_whose_top_folder_is_doubled_extracts_the_layout(mirror, tmp_
     assert_layout(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_lone_split_folder_is_not_taken_off(mirror, tmp_path):
     serve(mirror, make_zip({"trainA/a.png": b"a"}))  # one domain only: its folder stays trainA
     assert fetch(mirror, tmp_path).files == {"trainA": 1}
 
 
+@pytest.mark.slow
 def test_an_archive_inside_the_archive_is_named_as_one(mirror, tmp_path, capsys):
     serve(mirror, make_zip({f"{NAME}/{NAME}.zip": good_zip()}))
     args = ["datasets", "download", NAME, "--root", str(tmp_path), "--base-url", mirror.base_url, "--no-progress"]
