@@ -158,6 +158,22 @@ def test_a_damaged_tiff_is_one_line_without_libtiffs_own_on_stderr(tmp_path, cap
     assert capfd.readouterr().err == ""
 
 
+def test_an_exif_entry_past_the_end_of_its_block_is_read_as_none_without_pillows_warning(tmp_path, recwarn):
+    """An EXIF entry whose data lies past the end of the block printed Pillow's "TiffImagePlugin.py:950: UserWarning:
+    Truncated File Read" and its source line for each image read (the "Corrupt EXIF data" one alone was silenced)."""
+    from cyclegan.data.io import as_read
+
+    entries = struct.pack("<HHII", 0x010E, 2, 100, 0x1000) + struct.pack("<HHII", 0x0112, 3, 1, 6)
+    exif = b"Exif\0\0II*\0" + struct.pack("<IH", 8, 2) + entries + bytes(4)
+    p = save(tmp_path / "a.jpg", Image.fromarray(RGB), exif=exif)
+    with Image.open(p) as opened:  # Pillow's own open warns too: the caller's
+        recwarn.clear()
+        assert as_read(opened).size == (16, 10)
+    assert read_image(p).size == (16, 10)
+    assert check_images([p], skip_bad=False, desc="x")[0] == [p]
+    assert not [(w.filename, str(w.message)) for w in recwarn if "PIL" in w.filename]
+
+
 def test_an_empty_image_file_is_said_to_be_empty(tmp_path):
     """A 0-byte `a.png` (an interrupted copy) was "not a JPEG, PNG, ... image, or one too damaged to recognise"."""
     p = tmp_path / "a.png"

@@ -113,12 +113,21 @@ def _to_srgb_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | No
 EXIF_ORIENTATION = 0x0112
 
 
+def ignore_metadata_warnings() -> None:
+    """In a `warnings.catch_warnings()` block: Pillow's warnings of a damaged EXIF block or TIFF directory ignored
+    ("Corrupt EXIF data", "Truncated File Read" for an entry past the block's end, "Possibly corrupt EXIF data",
+    "Metadata Warning, tag 282 had too many entries"), all from its TIFF directory reader. The image is read as
+    viewers show it (a damaged EXIF as none: no rotation); each warning was two raw lines naming Pillow's own
+    source file, per image."""
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
+
+
 def as_read(im: Image.Image) -> Image.Image:
     """A PIL image a Python caller opened, as `read_image` reads a file: turned upright by its EXIF orientation
     and converted to sRGB from its colour profile (`to_srgb`), each on a copy and only where needed; the
     caller's image is left as it was. A phone photo from `Image.open` came out lying on its side."""
     with warnings.catch_warnings():  # a damaged EXIF block reads as none, without Pillow's lines (as `open_image`)
-        warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning)
+        ignore_metadata_warnings()
         if im.getexif().get(EXIF_ORIENTATION, 1) != 1:
             im = ImageOps.exif_transpose(im)
     return to_srgb(im)
@@ -226,9 +235,7 @@ def open_image(
         raise
     with f, warnings.catch_warnings():  # the file is ours to close; the image stays usable once loaded (read_image)
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        # A damaged EXIF block is read as none (no rotation, as viewers show it); Pillow's warning was two raw
-        # lines naming its own source file, twice per image.
-        warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning)
+        ignore_metadata_warnings()
         with _pillow_allows(max_pixels):
             im = Image.open(f, formats=formats)
         yield im
