@@ -112,6 +112,17 @@ def test_transparency_is_composited_on_white(tmp_path):
     assert np.asarray(out).min() == 255
 
 
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_a_pngs_transparent_colour_is_composited_on_white_too(tmp_path, mode):
+    """A greyscale or RGB PNG whose one transparent colour is given by its tRNS chunk (not an alpha channel) kept
+    that colour where a viewer shows white, as a palette's or an alpha channel's transparency reads."""
+    grey = np.full((4, 4), 100, np.uint8)
+    grey[:2] = 0  # the transparent half
+    im = Image.fromarray(grey, "L") if mode == "L" else Image.fromarray(np.dstack([grey] * 3), "RGB")
+    out = np.asarray(read_image(save(tmp_path / "t.png", im, transparency=0 if mode == "L" else (0, 0, 0))))
+    assert (out[:2] == 255).all() and (out[2:] == 100).all()
+
+
 def test_exif_orientation_is_honoured(tmp_path):
     im = Image.fromarray(RGB)  # 16 wide, 10 high
     exif = Image.Exif()

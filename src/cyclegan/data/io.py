@@ -67,7 +67,8 @@ def to_rgb(im: Image.Image) -> Image.Image:
     white."""
     if im.mode.startswith("I;16") or im.mode in ("I", "F"):
         return Image.fromarray(grey_to_bytes(np.asarray(im, dtype=np.float64), im.mode), "L").convert("RGB")
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+    # "transparency": a palette's transparent entry, or a PNG's one transparent grey or colour (its tRNS chunk)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode in ("P", "L", "RGB") and "transparency" in im.info):
         im = im.convert("RGBA")
         background = Image.new("RGBA", im.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, im).convert("RGB")
@@ -258,7 +259,7 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
             im.load()
             im = ImageOps.exif_transpose(im, in_place=True) or im  # no copy when nothing turns
             im = to_srgb(im)  # after turning: its copy keeps no EXIF
-            return to_rgb(im) if im.mode != "RGB" else im
+            return to_rgb(im) if im.mode != "RGB" or "transparency" in im.info else im
     except FileNotFoundError:
         raise CycleGANError(f"image not found: {path}") from None
     except MemoryError:
