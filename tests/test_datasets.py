@@ -483,6 +483,17 @@ def test_an_archive_inside_the_archive_is_named_as_one(mirror, tmp_path, capsys)
     assert err.count("\n") == 0 and f"holds another archive, {NAME}.zip" in err and "extract it into" in err
 
 
+def test_a_root_with_a_newline_is_named_on_one_line(tmp_path, capsys):
+    """`datasets download NAME --root $'a\\nb'` printed the dataset's path over two lines (`datasets synthetic`
+    escapes it)."""
+    (tmp_path / "a\nb" / NAME / "trainA").mkdir(parents=True)
+    (tmp_path / "a\nb" / NAME / "trainA" / "x.jpg").write_bytes(b"x")
+    assert main(["datasets", "download", NAME, "--root", str(tmp_path / "a\nb"), "--no-progress"]) == 0
+    assert (
+        capsys.readouterr().out == f"{tmp_path}/a\\nb/{NAME} is already there (trainA 1); delete it to download again\n"
+    )
+
+
 def test_pix2pix_folders_are_counted(mirror, tmp_path, capsys):
     serve(mirror, make_zip({f"{NAME}/train/1.jpg": b"a", f"{NAME}/train/2.jpg": b"b", f"{NAME}/val/3.jpg": b"c"}))
     args = ["datasets", "download", NAME, "--root", str(tmp_path), "--base-url", mirror.base_url, "--no-progress"]

@@ -188,10 +188,10 @@ def run_datasets_download(opts, _: argparse.Namespace) -> int:
         )
     counts = ", ".join(f"{split} {n}" for split, n in result.files.items())
     if not result.downloaded:
-        print(f"{result.path} is already there ({counts}); delete it to download again")
+        print(f"{escape(result.path)} is already there ({counts}); delete it to download again")
     else:
         resumed = f", resumed at byte {result.resumed_from}" if result.resumed_from else ""
-        print(f"extracted {opts.name} to {result.path} ({counts}{resumed})")
+        print(f"extracted {opts.name} to {escape(result.path)} ({counts}{resumed})")
     return 0
 
 
