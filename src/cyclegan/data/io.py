@@ -273,13 +273,11 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
 # The brands of an ISO media file's `ftyp` box that are photo formats not read here (a phone's HEIC, AVIF)
 UNREAD_BRANDS = dict.fromkeys((b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"), "HEIC")
 UNREAD_BRANDS |= dict.fromkeys((b"avif", b"avis"), "AVIF")
-
-
-PHONE_FORMATS = (".heic", ".heif", ".hif", ".avif")
+PHONE_FORMATS = (".heic", ".heif", ".hif", ".avif")  # their extensions, for a folder's left-out files (`left_out`)
 
 
 def unread_format(path: Path) -> str | None:
-    """ "HEIC" or "AVIF" when the file's first bytes say it is one (whatever its extension), else None."""
+    """The format, "HEIC" or "AVIF", that the file's first bytes say it is (whatever its extension), else None."""
     try:
         with open(path, "rb") as f:
             head = f.read(12)
