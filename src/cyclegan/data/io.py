@@ -51,8 +51,9 @@ def grey_to_bytes(a: np.ndarray, mode: str) -> np.ndarray:
     [0, 255], [0, 65535], or past those the image's own (a 32-bit or float image of larger or negative values was
     clipped to two levels). NaN is black and the range is that of the finite values: one NaN pixel of a [0, 1]
     float image made all of it black, and printed numpy's cast warning."""
-    finite = a[np.isfinite(a)]
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    finite = np.isfinite(a)  # a mask, not a copy of the finite values: a float image may be 100 MP
+    lo, hi = float(a.min(where=finite, initial=np.inf)), float(a.max(where=finite, initial=-np.inf))
+    lo, hi = (lo, hi) if lo <= hi else (0.0, 0.0)  # no finite value at all
     if mode.startswith("I;16") or (lo >= 0 and 255 < hi <= 65535):
         a = a / 257.0  # 16-bit range to 8-bit
     elif mode == "F" and lo >= 0 and hi <= 1:
