@@ -277,6 +277,13 @@ UNREAD_BRANDS |= dict.fromkeys((b"avif", b"avis"), "AVIF")
 PHONE_FORMATS = (".heic", ".heif", ".hif", ".avif")  # their extensions, for a folder's left-out files (`left_out`)
 
 
+def phone_photos(left_out: Iterable[Path]) -> str:
+    """What a warning of a folder's left-out files adds when some are a phone's HEIC or AVIF photos (by their
+    extension): how many, and what to do; "" when none is."""
+    n = sum(p.suffix.lower() in PHONE_FORMATS for p in left_out)
+    return f"; {n} HEIC or AVIF photo(s) among them: convert them to JPEG or PNG" if n else ""
+
+
 def unread_format(path: Path) -> str | None:
     """The format, "HEIC" or "AVIF", that the file's first bytes say it is (whatever its extension), else None."""
     try:
@@ -450,10 +457,9 @@ def left_out(folder: Path | None, *, reader: str = "training") -> list[str]:
     skipped = sorted(p for p in files if not is_image_file(p))
     if skipped:
         names = ", ".join(p.name for p in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
-        phone = sum(p.suffix.lower() in PHONE_FORMATS for p in skipped)  # an iPhone's photos: say what to do
         lines.append(
             f"{folder}: {len(skipped)} file(s) left out, not of a type {reader} reads ({', '.join(IMAGE_EXTENSIONS)}): "
-            f"{names}" + (f"; {phone} HEIC or AVIF photo(s) among them: convert them to JPEG or PNG" if phone else "")
+            f"{names}{phone_photos(skipped)}"
         )
     return lines
 
