@@ -1,5 +1,6 @@
 import io
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -57,6 +58,29 @@ def test_16_bit_greyscale_is_scaled_not_clipped(tmp_path):
         assert px[1, 1, 0] in (127, 128), name  # mid-grey, not saturated white
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.linspace(0, 1, 24, dtype=np.float32),  # with a NaN and an infinity below: a depth map's "no data"
+        np.linspace(0, 65535, 24, dtype=np.float32),  # 16-bit values kept in float
+        np.linspace(-1000, 1000, 24, dtype=np.float32),
+        np.linspace(0, 10**6, 24).astype(np.int32),  # 32-bit counts
+    ],
+    ids=["float01-nan", "float16bit", "float-negative", "int32"],
+)
+def test_float_and_32_bit_greyscale_keep_their_range(tmp_path, values, recwarn):
+    """A float TIFF with one NaN read all black (the NaN hid the [0, 1] range; numpy warned of the cast), and float
+    or 32-bit values outside [0, 255] and 16 bits were clipped to two levels."""
+    a = values.reshape(4, 6).copy()
+    unit = a.dtype == np.float32 and a.max() == 1
+    if unit:
+        a[3, 4], a[3, 5] = np.nan, np.inf
+    px = np.asarray(read_image(save(tmp_path / "g.tif", Image.fromarray(a))))[..., 0].ravel()
+    finite = px[:22] if unit else px
+    assert finite[0] == 0 and finite[-1] > 200 and np.all(np.diff(finite.astype(int)) > 0)  # every level apart
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
 def test_to_tensor_gives_three_channels_from_any_mode_as_read_image_does():
     """`cyclegan.data.to_tensor` of a greyscale image gave (1, H, W), of RGBA (4, H, W), and a 16-bit image's
     values were scaled as 8-bit ones; its docstring promises (3, H, W) in [-1, 1]."""
@@ -86,6 +110,17 @@ def test_transparency_is_composited_on_white(tmp_path):
     rgba = np.zeros((4, 4, 4), np.uint8)  # fully transparent black
     out = read_image(save(tmp_path / "t.png", Image.fromarray(rgba, "RGBA")))
     assert np.asarray(out).min() == 255
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_a_pngs_transparent_colour_is_composited_on_white_too(tmp_path, mode):
+    """A greyscale or RGB PNG whose one transparent colour is given by its tRNS chunk (not an alpha channel) kept
+    that colour where a viewer shows white, as a palette's or an alpha channel's transparency reads."""
+    grey = np.full((4, 4), 100, np.uint8)
+    grey[:2] = 0  # the transparent half
+    im = Image.fromarray(grey, "L") if mode == "L" else Image.fromarray(np.dstack([grey] * 3), "RGB")
+    out = np.asarray(read_image(save(tmp_path / "t.png", im, transparency=0 if mode == "L" else (0, 0, 0))))
+    assert (out[:2] == 255).all() and (out[2:] == 100).all()
 
 
 def test_exif_orientation_is_honoured(tmp_path):
@@ -118,6 +153,38 @@ def test_unreadable_images_name_the_file(tmp_path, content):
     assert good == [] and len(bad) == 1 and str(p) in bad[0]
 
 
+@pytest.mark.parametrize("compression", ["tiff_lzw", "tiff_adobe_deflate"])
+def test_a_damaged_tiff_is_one_line_without_libtiffs_own_on_stderr(tmp_path, capfd, compression):
+    """libtiff printed "Using code not yet in table." (LZW) or "ZIPDecode: Decoding error at scanline 0" twice to
+    stderr around our line, which said only "decoder error -2"."""
+    rng = np.random.default_rng(0)
+    p = save(tmp_path / "a.tif", Image.fromarray(rng.integers(0, 255, (64, 64, 3), np.uint8)), compression=compression)
+    data = bytearray(p.read_bytes())  # the directory is at the end: the strips' data is garbled, not the header
+    data[len(data) // 4 : len(data) // 2] = rng.integers(0, 255, len(data) // 2 - len(data) // 4, np.uint8).tobytes()
+    p.write_bytes(bytes(data))
+    capfd.readouterr()
+    with pytest.raises(CycleGANError, match=r"cannot read image .*a\.tif: its image data is damaged \(decoder error"):
+        read_image(p)
+    assert check_images([p], skip_bad=True, desc="", progress=False)[0] == []
+    assert capfd.readouterr().err == ""
+
+
+def test_an_exif_entry_past_the_end_of_its_block_is_read_as_none_without_pillows_warning(tmp_path, recwarn):
+    """An EXIF entry whose data lies past the end of the block printed Pillow's "TiffImagePlugin.py:950: UserWarning:
+    Truncated File Read" and its source line for each image read (the "Corrupt EXIF data" one alone was silenced)."""
+    from cyclegan.data.io import as_read
+
+    entries = struct.pack("<HHII", 0x010E, 2, 100, 0x1000) + struct.pack("<HHII", 0x0112, 3, 1, 6)
+    exif = b"Exif\0\0II*\0" + struct.pack("<IH", 8, 2) + entries + bytes(4)
+    p = save(tmp_path / "a.jpg", Image.fromarray(RGB), exif=exif)
+    with Image.open(p) as opened:  # Pillow's own open warns too: the caller's
+        recwarn.clear()
+        assert as_read(opened).size == (16, 10)
+    assert read_image(p).size == (16, 10)
+    assert check_images([p], skip_bad=False, desc="x")[0] == [p]
+    assert not [(w.filename, str(w.message)) for w in recwarn if "PIL" in w.filename]
+
+
 def test_an_empty_image_file_is_said_to_be_empty(tmp_path):
     """A 0-byte `a.png` (an interrupted copy) was "not a JPEG, PNG, ... image, or one too damaged to recognise"."""
     p = tmp_path / "a.png"
@@ -134,6 +201,38 @@ def test_a_file_of_no_image_format_is_named_as_such_not_by_its_file_object(tmp_p
         with pytest.raises(CycleGANError) as e:
             err()
         assert "not a JPEG, PNG, BMP, GIF, WebP or TIFF image" in str(e.value) and "BufferedReader" not in str(e.value)
+
+
+def test_jfif_and_jpe_files_are_read_as_the_jpegs_they_are(tmp_path):
+    """A browser's "Save image as" gives `.jfif`: such files were left out of a folder as "not of a type training
+    reads"."""
+    for name in ("a.jfif", "b.JPE", "c.jpg"):
+        save(tmp_path / name, Image.fromarray(RGB), format="JPEG")
+    assert [p.name for p in list_images(tmp_path)] == ["a.jfif", "b.JPE", "c.jpg"]
+    assert read_image(tmp_path / "a.jfif").size == (16, 10)
+
+
+@pytest.mark.parametrize(("brand", "fmt"), [(b"heic", "HEIC"), (b"mif1", "HEIC"), (b"avif", "AVIF")])
+def test_a_heic_or_avif_photo_is_refused_naming_its_format(tmp_path, brand, fmt):
+    """An iPhone's HEIC photo was "not a JPEG, PNG, ... image, or one too damaged to recognise"."""
+    p = tmp_path / "IMG_0001.HEIC"
+    p.write_bytes(b"\0\0\0\x18ftyp" + brand + b"\0\0\0\0mif1heic" + bytes(100))
+    expected = f"^cannot read image {p}: a {fmt} image, a format not read here: convert it to JPEG or PNG"
+    for err in (lambda: read_image(p), lambda: check_images([p], skip_bad=False, desc="x")):
+        with pytest.raises(CycleGANError, match=expected):
+            err()
+
+
+def test_heic_photos_left_out_of_a_folder_are_counted_with_what_to_do(tmp_path):
+    """A folder of phone photos said only "3 file(s) left out, not of a type training reads (...)"."""
+    from cyclegan.data.io import left_out
+
+    save(tmp_path / "a.jpg", Image.fromarray(RGB))
+    for name in ("IMG_1.HEIC", "IMG_2.heic", "notes.txt"):
+        (tmp_path / name).write_bytes(b"\0\0\0\x18ftypheic")
+    [line] = left_out(tmp_path)
+    assert line.startswith(f"{tmp_path}: 3 file(s) left out, not of a type training reads")
+    assert line.endswith("; 2 HEIC or AVIF photo(s) among them: convert them to JPEG or PNG")
 
 
 @pytest.mark.parametrize("fmt", ["EPS", "PCX", "TGA", "ICO", "PPM"])
@@ -305,3 +404,26 @@ def test_max_pixels_above_pillows_own_cap_is_honoured(tmp_path, monkeypatch):
                 CycleGANError, match=f"cannot read image .*a.png: .* over the decode cap of {cap} pixels"
             ):
                 err()
+
+
+def test_a_header_over_pillows_cap_is_refused_naming_the_pixels_it_declares(tmp_path):
+    """A PNG whose header declares 30000 x 30000 (a 74-byte decompression bomb) was said to declare "over 200 MP"."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    p = tmp_path / "bomb.png"
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0))
+    p.write_bytes(b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(bytes(100))) + chunk(b"IEND", b""))
+    expected = f"^cannot read image {p}: it declares 900 MP \\(900000000 pixels\\), over the decode cap of 100000000"
+    for err in (lambda: read_image(p), lambda: check_images([p], skip_bad=False, desc="x")):
+        with pytest.raises(CycleGANError, match=expected):
+            err()
+
+
+def test_a_webp_cut_short_is_said_to_be_damaged(tmp_path):
+    """A truncated WebP was "cannot read image x.webp: could not create decoder object"."""
+    p = save(tmp_path / "x.webp", Image.fromarray(np.random.default_rng(0).integers(0, 255, (32, 32, 3), np.uint8)))
+    p.write_bytes(p.read_bytes()[:-40])
+    with pytest.raises(CycleGANError, match=r"x\.webp: its image data is damaged \(could not create decoder object\)$"):
+        read_image(p)

@@ -454,6 +454,46 @@ def test_an_archive_without_the_dataset_folders_is_one_line_naming_what_it_holds
     assert (tmp_path / NAME / "photos" / "a.jpg").read_bytes() == b"a"  # kept: the user may arrange it
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("top", [f"{NAME}/{NAME}/", f"{NAME}/.DS_Store|{NAME}/data/"])
+def test_an_archive_whose_top_folder_is_doubled_extracts_the_layout(mirror, tmp_path, capsys, top):
+    """A mirror's zip of the folder that held NAME/ (NAME/NAME/trainA...) was extracted as ROOT/NAME/NAME and
+    then refused as holding "none of trainA..."; the lone folders above the splits are now taken off."""
+    hidden, _, top = top.rpartition("|")
+    entries = {top + entry.partition("/")[2]: data for entry, data in GOOD_ENTRIES.items()}
+    serve(mirror, make_zip({**entries, **({hidden: b"x"} if hidden else {})}))
+    args = ["datasets", "download", NAME, "--root", str(tmp_path), "--base-url", mirror.base_url, "--no-progress"]
+    assert main(args) == 0
+    assert "(trainA 2, trainB 2, testA 2, testB 2)" in capsys.readouterr().out
+    assert_layout(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_lone_split_folder_is_not_taken_off(mirror, tmp_path):
+    serve(mirror, make_zip({"trainA/a.png": b"a"}))  # one domain only: its folder stays trainA
+    assert fetch(mirror, tmp_path).files == {"trainA": 1}
+
+
+@pytest.mark.slow
+def test_an_archive_inside_the_archive_is_named_as_one(mirror, tmp_path, capsys):
+    serve(mirror, make_zip({f"{NAME}/{NAME}.zip": good_zip()}))
+    args = ["datasets", "download", NAME, "--root", str(tmp_path), "--base-url", mirror.base_url, "--no-progress"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"holds another archive, {NAME}.zip" in err and "extract it into" in err
+
+
+def test_a_root_with_a_newline_is_named_on_one_line(tmp_path, capsys):
+    """`datasets download NAME --root $'a\\nb'` printed the dataset's path over two lines (`datasets synthetic`
+    escapes it)."""
+    (tmp_path / "a\nb" / NAME / "trainA").mkdir(parents=True)
+    (tmp_path / "a\nb" / NAME / "trainA" / "x.jpg").write_bytes(b"x")
+    assert main(["datasets", "download", NAME, "--root", str(tmp_path / "a\nb"), "--no-progress"]) == 0
+    assert (
+        capsys.readouterr().out == f"{tmp_path}/a\\nb/{NAME} is already there (trainA 1); delete it to download again\n"
+    )
+
+
 def test_pix2pix_folders_are_counted(mirror, tmp_path, capsys):
     serve(mirror, make_zip({f"{NAME}/train/1.jpg": b"a", f"{NAME}/train/2.jpg": b"b", f"{NAME}/val/3.jpg": b"c"}))
     args = ["datasets", "download", NAME, "--root", str(tmp_path), "--base-url", mirror.base_url, "--no-progress"]
@@ -558,6 +598,48 @@ def test_a_large_synthetic_count_starts_rendering_without_listing_every_image_fi
     finally:
         tracemalloc.stop()
     assert peak < 10 * 2**20  # the list of 2 x 10**6 jobs was about 200 MB
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--count", "1000000000"], "option '--count' must be > 0 and <= 1000000, got 1000000000"),
+        (["--test-count", "1000000000"], "option '--test-count' must be > 0 and <= 1000000, got 1000000000"),
+        (["--video", "--clips", "1000000000"], "option '--clips' must be > 0 and <= 1000, got 1000000000"),
+    ],
+)
+def test_a_mistyped_synthetic_count_is_refused_before_anything_is_written(
+    tmp_path, capsys, monkeypatch, flags, expected
+):
+    """`datasets synthetic --count 1000000000` rendered until the disk was full."""
+    from cyclegan.data import synthetic, synthetic_video
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt  # the old code started rendering
+
+    for module in (synthetic, synthetic_video):
+        monkeypatch.setattr(module, "render", stop)
+    assert main(["datasets", "synthetic", "--out", str(tmp_path / "d"), "--no-progress", *flags]) == 2
+    assert expected in capsys.readouterr().err and not (tmp_path / "d").exists()
+
+
+def test_a_synthetic_dataset_the_disk_cannot_hold_is_refused_before_the_first_image(tmp_path, monkeypatch, capsys):
+    import shutil
+    from collections import namedtuple
+
+    from cyclegan.data import synthetic
+
+    def no_write(*args, **kwargs):
+        raise KeyboardInterrupt  # the old code wrote images until the disk was full
+
+    monkeypatch.setattr(synthetic, "write_atomic", no_write)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(2**30, 2**30 - 2**20, 2**20))  # 1 MiB free
+    args = ["datasets", "synthetic", "--out", str(tmp_path / "d"), "--size", "16", "--count", "100000"]
+    assert main([*args, "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and re.search(r"200100 images of 16 px need about \d+ MiB, .* has 1 MiB free", err)
+    assert not [p for p in (tmp_path / "d").rglob("*.png")]
 
 
 def test_a_dataset_folder_of_hidden_files_only_is_not_taken_for_the_dataset(tmp_path, capsys):

@@ -611,7 +611,7 @@ def test_an_out_of_a_format_not_written_names_the_ones_that_are():
         with pytest.raises(
             CycleGANError,
             match=rf"^option '--out': {out} needs the extension of a format stylize "
-            r"writes: \.jpg, \.jpeg, \.png, \.bmp, \.webp, \.tif, \.tiff$",
+            r"writes: \.jpg, \.jpeg, \.jfif, \.jpe, \.png, \.bmp, \.webp, \.tif, \.tiff$",
         ):
             StylizeOptions(content="c.png", style=("s.png",), out=out)
 

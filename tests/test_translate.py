@@ -683,6 +683,7 @@ def test_files_of_a_folder_that_translate_does_not_read_are_named_in_one_warning
         (tmp_path / "in" / name).write_bytes(b"x")
     assert translate_cli(tiny, tmp_path / "out", tmp_path / "in") == 0
     err = capsys.readouterr().err.splitlines()
-    assert err == [
+    assert err == [  # the HEIC photo counted with what to do (it was named alone)
         f"warning: {tmp_path / 'in'}: 2 file(s) left out, not images or clips translate reads: IMG_0001.HEIC, notes.txt"
+        "; 1 HEIC or AVIF photo(s) among them: convert them to JPEG or PNG"
     ]

@@ -172,12 +172,20 @@ def run_datasets_list(_opts, _args: argparse.Namespace) -> int:
     return 0
 
 
+ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".7z", ".rar")
+
+
 def run_datasets_download(opts, _: argparse.Namespace) -> int:
     from .data.download import download  # on use
 
     result = download(opts)
     if not result.files:  # a mirror's archive of something else: kept, but `train --data` would not find its images
         held = sorted(p.name for p in result.path.iterdir() if not p.name.startswith("."))
+        if inner := [n for n in held if n.lower().endswith(ARCHIVES)]:  # a mirror's zip of the zip
+            raise CycleGANError(
+                f"{result.path} holds another archive, {inner[0]}, not trainA, trainB, testA, testB: it was not "
+                f"opened; extract it into {result.path} yourself for `cyclegan train --data {result.path}`"
+            )
         raise CycleGANError(
             f"{result.path} holds none of trainA, trainB, testA, testB (nor pix2pix's train, test) but "
             f"{', '.join(held[:4]) + (', ...' if len(held) > 4 else '') or 'nothing'}: move its images into them "
@@ -185,10 +193,10 @@ def run_datasets_download(opts, _: argparse.Namespace) -> int:
         )
     counts = ", ".join(f"{split} {n}" for split, n in result.files.items())
     if not result.downloaded:
-        print(f"{result.path} is already there ({counts}); delete it to download again")
+        print(f"{escape(result.path)} is already there ({counts}); delete it to download again")
     else:
         resumed = f", resumed at byte {result.resumed_from}" if result.resumed_from else ""
-        print(f"extracted {opts.name} to {result.path} ({counts}{resumed})")
+        print(f"extracted {opts.name} to {escape(result.path)} ({counts}{resumed})")
     return 0
 
 

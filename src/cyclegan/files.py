@@ -24,7 +24,8 @@ IMAGE_FORMATS = "JPEG, PNG, BMP, GIF, WebP or TIFF"
 # a JPEG of several pictures, too). Pillow knows some forty formats and hands an EPS file to Ghostscript to render:
 # a `.png` that is really an EPS, PCX or ICO is refused, not decoded.
 PILLOW_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "WEBP", "TIFF")
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+# .jfif and .jpe are JPEG files too (a browser's "Save image as"); HEIC and AVIF photos are not read (io.unread_format)
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 def write_atomic(path: str | Path, write: Callable[[str], None], *, replace: bool = True) -> Path:

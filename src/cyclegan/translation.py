@@ -34,6 +34,7 @@ from .data.io import (
     megapixels,
     not_a_file_reason,
     open_image,
+    phone_photos,
     read_image,
     resize_long_side,
     save_image,
@@ -215,6 +216,7 @@ def plan_outputs(
             if unread:  # a HEIC photo or a RAW file among JPEGs was left out without a word
                 names = ", ".join(p.name for p in unread[:3]) + (", ..." if len(unread) > 3 else "")
                 msg = f"warning: {folder}: {len(unread)} file(s) left out, not images or clips translate reads: {names}"
+                msg += phone_photos(unread)
                 print(escape(msg), file=sys.stderr)
     if warn and outputs:
         names = ", ".join(p.name for p in outputs[:3]) + (", ..." if len(outputs) > 3 else "")

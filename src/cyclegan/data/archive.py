@@ -12,6 +12,7 @@ import stat
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,13 +156,30 @@ def _parts(info: zipfile.ZipInfo) -> list[str]:
     return [p for p in info.filename.replace("\\", "/").split("/") if p not in ("", ".")]
 
 
+def unwrapped(folder: Path, keep: Collection[str] = ()) -> Path:
+    """`folder` less its chain of lone sub-folders: the reference's `NAME/`, and the doubled `NAME/NAME/` of an
+    archive zipped from outside its folder, down to the first folder holding a file, more than one entry (hidden
+    files aside: a `.DS_Store`) or a folder named in `keep` (a dataset's `trainA`, kept as it is)."""
+    while len(entries := [p for p in folder.iterdir() if not p.name.startswith(".")]) == 1:
+        if not entries[0].is_dir() or entries[0].name in keep:
+            break
+        folder = entries[0]
+    return folder
+
+
 def extract_safely(
-    archive: Path, root: Path, name: str, *, source: str, limits: ArchiveLimits = ArchiveLimits()
+    archive: Path,
+    root: Path,
+    name: str,
+    *,
+    source: str,
+    limits: ArchiveLimits = ArchiveLimits(),
+    keep: Collection[str] = (),
 ) -> Path:
     """Extract `archive` to `root/name` atomically; refuse it whole, writing nothing, if any entry is
     unsafe or the archive breaks `limits` (checked from its directory first, then on the bytes written).
-    An archive holding a single top folder (the reference's `NAME/...`) has that folder renamed to
-    `root/name`; otherwise the archive's contents become `root/name`."""
+    What the archive holds inside its lone top folders (`unwrapped`: the reference's `NAME/...`, a doubled
+    `NAME/NAME/...`; never a folder named in `keep`) becomes `root/name`."""
     target = root / name
     with zipfile.ZipFile(archive) as zf:
         members = [i for i in zf.infolist() if _parts(i) and _parts(i)[0] != "__MACOSX"]  # Finder's extras
@@ -204,9 +222,7 @@ def extract_safely(
                         f"cannot extract {source} into {root}: entry '{info.filename}': {e.strerror}; nothing was "
                         "extracted, the download is kept for the next run"
                     ) from None
-            tops = {_parts(i)[0] for i in members}
-            single = len(tops) == 1 and (tmp / next(iter(tops))).is_dir()
-            src_dir = tmp / next(iter(tops)) if single else tmp
+            src_dir = unwrapped(tmp, keep)
             if target.exists():
                 raise CycleGANError(f"{target} appeared while extracting; remove it and run again")
             os.replace(src_dir, target)  # one rename: ROOT/NAME is either absent or complete

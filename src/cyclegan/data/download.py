@@ -12,8 +12,8 @@ Archives come from the reference implementation's server as `BASE/NAME.zip` (a m
    device file), and zip bombs (more than `--max-size-gb` uncompressed, or an entry or the whole
    compressed better than `--max-ratio` to 1), from the zip's directory before writing anything, and
    counts the bytes actually written in case the directory lies;
-4. extracts into a temporary folder inside ROOT and renames it to `ROOT/NAME` in one step, so `ROOT/NAME`
-   exists only when complete.
+4. extracts into a temporary folder inside ROOT and renames it, less its lone top folders (`NAME/`, a doubled
+   `NAME/NAME/`: `archive.unwrapped`), to `ROOT/NAME` in one step, so `ROOT/NAME` exists only when complete.
 
 One download of NAME into ROOT at a time (a lock, `ROOT/.NAME.lock`); each removes the half-extracted
 `ROOT/.NAME.extracting.*` folders that an earlier, killed one left.
@@ -237,7 +237,7 @@ def _download_into(
         verify_archive(part, url=url, total=total, sha256=sha256, limits=limits)
         size = part.stat().st_size
         try:
-            path = extract_safely(part, root, name, source=url, limits=limits)
+            path = extract_safely(part, root, name, source=url, limits=limits, keep=(*SPLITS, *ALIGNED_SPLITS))
         except CycleGANError as e:
             if str(e).startswith("refusing"):  # the archive itself is bad: fetching it again cannot help
                 part.unlink(missing_ok=True)

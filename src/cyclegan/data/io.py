@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import glob
 import io
 import math
 import os
+import re
 import stat
 import threading
 import warnings
@@ -44,16 +46,30 @@ def check_pixels(path: Path, size: tuple[int, int], max_pixels: int, kind: str =
         )
 
 
+def grey_to_bytes(a: np.ndarray, mode: str) -> np.ndarray:
+    """16/32-bit or float greyscale values -> uint8, by the range they use: 16 bits for I;16, else [0, 1] (float),
+    [0, 255], [0, 65535], or past those the image's own (a 32-bit or float image of larger or negative values was
+    clipped to two levels). NaN is black and the range is that of the finite values: one NaN pixel of a [0, 1]
+    float image made all of it black, and printed numpy's cast warning."""
+    finite = np.isfinite(a)  # a mask, not a copy of the finite values: a float image may be 100 MP
+    lo, hi = float(a.min(where=finite, initial=np.inf)), float(a.max(where=finite, initial=-np.inf))
+    lo, hi = (lo, hi) if lo <= hi else (0.0, 0.0)  # no finite value at all
+    if mode.startswith("I;16") or (lo >= 0 and 255 < hi <= 65535):
+        a = a / 257.0  # 16-bit range to 8-bit
+    elif mode == "F" and lo >= 0 and hi <= 1:
+        a = a * 255.0
+    elif lo < 0 or hi > 255:
+        a = (a - lo) * (255.0 / (hi - lo) if hi > lo else 0.0)  # a flat image of one such value: black
+    return np.nan_to_num(np.clip(np.rint(a), 0, 255), nan=0.0).astype(np.uint8)
+
+
 def to_rgb(im: Image.Image) -> Image.Image:
-    """Any PIL mode to 8-bit RGB: 16/32-bit and float greyscale rescaled, alpha composited on white."""
+    """Any PIL mode to 8-bit RGB: 16/32-bit and float greyscale rescaled (`grey_to_bytes`), alpha composited on
+    white."""
     if im.mode.startswith("I;16") or im.mode in ("I", "F"):
-        a = np.asarray(im, dtype=np.float64)
-        if im.mode.startswith("I;16") or (im.mode == "I" and a.max(initial=0) > 255):
-            a = a / 257.0  # 16-bit range to 8-bit
-        elif im.mode == "F" and a.max(initial=0) <= 1.0:
-            a = a * 255.0
-        return Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L").convert("RGB")
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        return Image.fromarray(grey_to_bytes(np.asarray(im, dtype=np.float64), im.mode), "L").convert("RGB")
+    # "transparency": a palette's transparent entry, or a PNG's one transparent grey or colour (its tRNS chunk)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode in ("P", "L", "RGB") and "transparency" in im.info):
         im = im.convert("RGBA")
         background = Image.new("RGBA", im.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, im).convert("RGB")
@@ -99,12 +115,21 @@ def _to_srgb_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | No
 EXIF_ORIENTATION = 0x0112
 
 
+def ignore_metadata_warnings() -> None:
+    """In a `warnings.catch_warnings()` block: Pillow's warnings of a damaged EXIF block or TIFF directory ignored
+    ("Corrupt EXIF data", "Truncated File Read" for an entry past the block's end, "Possibly corrupt EXIF data",
+    "Metadata Warning, tag 282 had too many entries"), all from its TIFF directory reader. The image is read as
+    viewers show it (a damaged EXIF as none: no rotation); each warning was two raw lines naming Pillow's own
+    source file, per image."""
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
+
+
 def as_read(im: Image.Image) -> Image.Image:
     """A PIL image a Python caller opened, as `read_image` reads a file: turned upright by its EXIF orientation
     and converted to sRGB from its colour profile (`to_srgb`), each on a copy and only where needed; the
     caller's image is left as it was. A phone photo from `Image.open` came out lying on its side."""
     with warnings.catch_warnings():  # a damaged EXIF block reads as none, without Pillow's lines (as `open_image`)
-        warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning)
+        ignore_metadata_warnings()
         if im.getexif().get(EXIF_ORIENTATION, 1) != 1:
             im = ImageOps.exif_transpose(im)
     return to_srgb(im)
@@ -122,6 +147,29 @@ def file_kind(mode: int) -> str:
         if test(mode):
             return kind
     return "not a regular file"
+
+
+@functools.cache
+def quiet_libtiff() -> None:
+    """Turn off libtiff's printing of its errors and warnings, once: its default handlers wrote "Using code not
+    yet in table." or "ZIPDecode: Decoding error at scanline 0" straight to stderr, twice, around the one line
+    that names the file (Pillow raises an OSError for the same error, which the readers report). Done on the
+    libtiff Pillow loaded, found among the process's mapped libraries (Linux) or Pillow's own (macOS); never
+    loads another; elsewhere, or if none is found, nothing changes."""
+    found: set[str] = set()
+    with contextlib.suppress(OSError):
+        with open("/proc/self/maps") as maps:
+            found = {line.split()[-1] for line in maps if "/libtiff" in line}
+    found |= set(glob.glob(os.path.join(os.path.dirname(Image.__file__), ".dylibs", "libtiff*.dylib")))
+    for path in sorted(found):
+        try:
+            lib = ctypes.CDLL(path, mode=getattr(os, "RTLD_NOLOAD", 0))  # only one already loaded
+        except OSError:
+            continue
+        for name in ("TIFFSetErrorHandler", "TIFFSetWarningHandler"):
+            if (handler := getattr(lib, name, None)) is not None:
+                handler.restype, handler.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+                handler(None)
 
 
 _PILLOW_CAP = threading.Lock()  # Image.MAX_IMAGE_PIXELS is Pillow's global: raised for one open at a time
@@ -144,12 +192,16 @@ def _pillow_allows(max_pixels: int | None) -> Iterator[None]:
             Image.MAX_IMAGE_PIXELS = before
 
 
-def over_the_cap(path: Path, max_pixels: int) -> CycleGANError:
+def over_the_cap(path: Path, max_pixels: int, error: BaseException | None = None) -> CycleGANError:
     """The error for a header Pillow refused as a decompression bomb: one that declares more than twice
-    Pillow's cap or `max_pixels` (`_pillow_allows`), whichever is larger, so over the decode cap."""
-    over = 2 * max(Image.MAX_IMAGE_PIXELS or 0, max_pixels)
+    Pillow's cap or `max_pixels` (`_pillow_allows`), whichever is larger, so over the decode cap. The pixels it
+    declares are read from Pillow's `error` where it says them (a 30000 x 30000 PNG was "over 200 MP")."""
+    if found := re.search(r"\((\d+) pixels\)", str(error or "")):
+        declared = f"{megapixels(int(found[1]))} ({found[1]} pixels)"
+    else:
+        declared = f"over {megapixels(2 * max(Image.MAX_IMAGE_PIXELS or 0, max_pixels))}"
     return CycleGANError(
-        f"cannot read image {path}: it declares over {megapixels(over)}, over the decode cap of {max_pixels} pixels"
+        f"cannot read image {path}: it declares {declared}, over the decode cap of {max_pixels} pixels"
     )
 
 
@@ -178,15 +230,14 @@ def open_image(
             raise OSError("the file is empty (0 bytes)")
         if hasattr(os, "O_NONBLOCK"):
             os.set_blocking(fd, True)
+        quiet_libtiff()
         f = os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
     with f, warnings.catch_warnings():  # the file is ours to close; the image stays usable once loaded (read_image)
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        # A damaged EXIF block is read as none (no rotation, as viewers show it); Pillow's warning was two raw
-        # lines naming its own source file, twice per image.
-        warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning)
+        ignore_metadata_warnings()
         with _pillow_allows(max_pixels):
             im = Image.open(f, formats=formats)
         yield im
@@ -209,23 +260,55 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
             im.load()
             im = ImageOps.exif_transpose(im, in_place=True) or im  # no copy when nothing turns
             im = to_srgb(im)  # after turning: its copy keeps no EXIF
-            return to_rgb(im) if im.mode != "RGB" else im
+            return to_rgb(im) if im.mode != "RGB" or "transparency" in im.info else im
     except FileNotFoundError:
         raise CycleGANError(f"image not found: {path}") from None
     except MemoryError:
         raise CycleGANError(f"cannot read image {path}: not enough memory to decode it") from None
-    except Image.DecompressionBombError:
-        raise over_the_cap(path, max_pixels) from None
+    except Image.DecompressionBombError as e:
+        raise over_the_cap(path, max_pixels, e) from None
     except (OSError, ValueError, SyntaxError) as e:
-        raise CycleGANError(f"cannot read image {path}: {_reason(e)}") from None
+        raise CycleGANError(f"cannot read image {path}: {_reason(e, path)}") from None
 
 
-def _reason(e: BaseException) -> str:
+# The brands of an ISO media file's `ftyp` box that are photo formats not read here (a phone's HEIC, AVIF)
+UNREAD_BRANDS = dict.fromkeys((b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"), "HEIC")
+UNREAD_BRANDS |= dict.fromkeys((b"avif", b"avis"), "AVIF")
+PHONE_FORMATS = (".heic", ".heif", ".hif", ".avif")  # their extensions, for a folder's left-out files (`left_out`)
+
+
+def phone_photos(left_out: Iterable[Path]) -> str:
+    """What a warning of a folder's left-out files adds when some are a phone's HEIC or AVIF photos (by their
+    extension): how many, and what to do; "" when none is."""
+    n = sum(p.suffix.lower() in PHONE_FORMATS for p in left_out)
+    return f"; {n} HEIC or AVIF photo(s) among them: convert them to JPEG or PNG" if n else ""
+
+
+def unread_format(path: Path) -> str | None:
+    """The format, "HEIC" or "AVIF", that the file's first bytes say it is (whatever its extension), else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return None
+    return UNREAD_BRANDS.get(head[8:12]) if head[4:8] == b"ftyp" else None
+
+
+# Pillow's words for damaged image data, which do not say so: "decoder error -2" (a TIFF), "could not create decoder
+# object" (a WebP cut short)
+DECODER_WORDS = ("decoder error", "could not create decoder object")
+
+
+def _reason(e: BaseException, path: Path | None = None) -> str:
     """A decoding error in a user's words: PIL names an unknown format by its file object ('cannot identify
-    image file <_io.BufferedReader name=3>'), so that one is said as what it means."""
+    image file <_io.BufferedReader name=3>'), so that one is said as what it means, a HEIC or AVIF photo by its
+    format (it was "too damaged to recognise")."""
     if isinstance(e, UnidentifiedImageError):
+        if path is not None and (fmt := unread_format(path)):
+            return f"a {fmt} image, a format not read here: convert it to JPEG or PNG"
         return f"not a {IMAGE_FORMATS} image, or one too damaged to recognise"
-    return str(e).split("\n")[0] or type(e).__name__
+    reason = str(e).split("\n")[0] or type(e).__name__
+    return f"its image data is damaged ({reason})" if reason.startswith(DECODER_WORDS) else reason
 
 
 def to_tensor(im: Image.Image) -> torch.Tensor:
@@ -376,7 +459,7 @@ def left_out(folder: Path | None, *, reader: str = "training") -> list[str]:
         names = ", ".join(p.name for p in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
         lines.append(
             f"{folder}: {len(skipped)} file(s) left out, not of a type {reader} reads ({', '.join(IMAGE_EXTENSIONS)}): "
-            f"{names}"
+            f"{names}{phone_photos(skipped)}"
         )
     return lines
 
@@ -415,12 +498,12 @@ def check_images(
             good.append(path)
         except (CycleGANError, Image.DecompressionBombError) as e:
             if isinstance(e, Image.DecompressionBombError):
-                e = over_the_cap(path, max_pixels)
+                e = over_the_cap(path, max_pixels, e)
             if not skip_bad:
                 raise CycleGANError(f"{e} (remove it, or pass --skip-bad-images)") from None
             bad.append(str(e))
         except Exception as e:
-            msg = f"cannot read image {path}: {_reason(e)}"
+            msg = f"cannot read image {path}: {_reason(e, path)}"
             if not skip_bad:
                 raise CycleGANError(msg + " (remove it, or pass --skip-bad-images)") from None
             bad.append(msg)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -34,6 +35,13 @@ LARGEST_SIZE = 4096  # rendering a 4096 px scene peaks at about 6 GB (370 bytes 
 # about 25 GB, and was killed for memory; 2048 peaks where a 4096 px image does
 LARGEST_VIDEO_SIZE = LARGEST_SIZE // 2
 MAX_FRAMES = 12 * 3600  # --frames: an hour of clip
+# --count and --test-count, --clips: a mistyped 10**9 filled the disk. A million images a domain is over a
+# thousand times the standard sets; what fits the disk is checked too (`check_room`)
+MAX_COUNT = 10**6
+# A scene's PNG grows with its side, not its area (flat colours): 14 to 25 bytes per pixel of side measured from 16
+# to 1024 px, so 12 keeps `check_room`'s estimate under every one
+PNG_BYTES_PER_SIDE = 12
+MAX_CLIPS = 1000
 SUPERSAMPLE = 2  # render at 2x and downsample: anti-aliased edges
 
 # Colours per style for each kind of surface; walls and trunks look the same in both seasons.
@@ -217,8 +225,8 @@ class SyntheticOptions(Options):
         ge=SMALLEST_SIZE,
         le=LARGEST_SIZE,
     )
-    count: int = opt(400, "training images per domain", gt=0)
-    test_count: int = opt(50, "paired test scenes", gt=0)
+    count: int = opt(400, "training images per domain", gt=0, le=MAX_COUNT)
+    test_count: int = opt(50, "paired test scenes", gt=0, le=MAX_COUNT)
     seed: int = opt(0, "world seed", ge=0, le=MAX_SEED)
     paired: bool = opt(
         False,
@@ -231,7 +239,7 @@ class SyntheticOptions(Options):
         "per frame); a camera pans and zooms over a world 2 SIZE wide in frames of 1.5 SIZE x 1.125 SIZE, the sun "
         "and clouds moving",
     )
-    clips: int = opt(4, "with --video: clips", gt=0)
+    clips: int = opt(4, "with --video: clips", gt=0, le=MAX_CLIPS)
     # Each clip's cameras (and its JSON) are listed whole before its first frame: a mistyped --frames 10**9 was
     # gigabytes of them. An hour at 12 frames a second is more than any test of flicker needs
     frames: int = opt(48, "with --video: frames per clip (12 a second)", gt=1, le=MAX_FRAMES)
@@ -300,8 +308,6 @@ def dataset_root_claimed(root: str | Path, folders: tuple[str, ...], *, overwrit
 def claim_dataset_root(root: str | Path, folders: tuple[str, ...], *, overwrite: bool) -> None:
     """Before rendering: refuse, in one line, a root that is a file, or one whose `folders` already hold files
     (rendering over them would mix two datasets) unless `overwrite`, which deletes those folders first."""
-    import shutil
-
     from ..run_files import RUN_FILES
 
     root = Path(root)
@@ -330,6 +336,18 @@ def claim_dataset_root(root: str | Path, folders: tuple[str, ...], *, overwrite:
         )
     for path in taken:
         shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+
+def check_room(root: Path, size: int, images: int) -> None:
+    """Refuse, before writing, a dataset the disk under `root` cannot hold: `images` PNGs of `size` px, each at least
+    `PNG_BYTES_PER_SIDE` * size bytes (this catches a mistyped --count, not the last MB)."""
+    need, free = images * PNG_BYTES_PER_SIDE * size, shutil.disk_usage(root).free
+    if need > free:
+        mib = 2**20
+        raise CycleGANError(
+            f"{images} images of {size} px need about {need / mib:.0f} MiB, {root} has {free / mib:.0f} MiB free: "
+            "give a smaller --count or --test-count (or --size), or another --out"
+        )
 
 
 def _whole_png(path: Path, size: int) -> bool:
@@ -366,8 +384,10 @@ def write_dataset(opts: SyntheticOptions, *, keep: bool = False) -> Path:
         ),
     )
     try:
+        root.mkdir(parents=True, exist_ok=True)
+        check_room(root, size, 2 * (count + test_count))
         for split in ("trainA", "trainB", "testA", "testB"):
-            (root / split).mkdir(parents=True, exist_ok=True)
+            (root / split).mkdir(exist_ok=True)
         for split, style, index in tqdm(
             jobs,
             desc="rendering summer/winter scenes",
