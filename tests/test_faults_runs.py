@@ -155,6 +155,57 @@ def test_a_signal_to_the_whole_process_group_saves_while_the_loader_reads(tmp_pa
     assert load_checkpoint(out)["step"] == strict_records(out / "log.jsonl")[-1]["step"]  # nothing lost
 
 
+STALLED_READ = '''
+"""`python -m cyclegan` whose loader workers hang in their next read once the file STALL exists: a stalled network
+file (the main process's own reads, the check before training and the sample grids, stay fine)."""
+import os
+import sys
+import time
+
+import cyclegan.data.dataset as dataset
+
+MAIN, real_read = os.getpid(), dataset.read_image
+
+
+def read(path, **kwargs):
+    while os.getpid() != MAIN and os.path.exists(os.environ["STALL"]):
+        time.sleep(1)
+    return real_read(path, **kwargs)
+
+
+dataset.read_image = read
+from cyclegan.cli import main  # noqa: E402
+
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+@pytest.mark.slow
+@POSIX
+def test_a_stop_while_a_loader_worker_hangs_in_a_read_saves_and_exits(dataset, tmp_path):
+    """The stop request was only read between steps: with a worker stuck in a read the main process waited for
+    its batch forever after SIGTERM (a scheduler's SIGKILL then lost the steps since the last checkpoint). Now the
+    request ends the wait: the steps done are saved, the workers are killed, the process ends at once."""
+    script, stall, out = tmp_path / "stalled.py", tmp_path / "stall", tmp_path / "run"
+    script.write_text(STALLED_READ)
+    args = ["train", *tiny_flags(dataset, out, steps=100_000, num_workers=1, num_samples=0)]
+    proc = cyclegan_process(args, script=script, env={"STALL": str(stall)})
+    try:
+        wait_for_records(proc, out / "log.jsonl", 2)
+        stall.touch()
+        records = -1
+        while records != (records := (out / "log.jsonl").read_text().count("\n")):  # the prefetched batches used
+            time.sleep(2)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        stall.unlink(missing_ok=True)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err and "stopped at step" in err
+    assert load_checkpoint(out)["step"] == strict_records(out / "log.jsonl")[-1]["step"] >= 2  # nothing lost
+
+
 KILL_IN_WRITE = '''
 """`python -m cyclegan` whose KILL_AT-th torch.save writes half the checkpoint into write_atomic's temporary
 file and then kills its own process (SIGKILL): a crash in the middle of a checkpoint write."""

@@ -4,6 +4,7 @@ first non-finite loss without saving it, and have the trainer save the run."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -40,7 +41,7 @@ from .losslog import LOSSES_KEY, LossLog
 from .monitor import Monitor
 from .run_folder import SET_ASIDE_KEY, Run, claim_run_folder, oserror_text, resume_command
 from .scoring import best_metric, held_out_set
-from .signals import StopRequest
+from .signals import StopRequest, StopWaiting, end_loader
 from .trainer import Trainer, trainer_class
 from .watch import Verdict
 
@@ -355,7 +356,8 @@ def _step_loop(
         def lost(why: str) -> CycleGANError:  # reads the step reached (and its run) when an image is lost
             return _lost_image(why, run, trainer, monitor, log, step=step, saved=saved)
 
-        for x, y in _batches(loader, lost):
+        # one process: a stop ends the wait for a batch too (under torchrun the ranks must stop at one step)
+        for x, y in _batches(loader, lost, stop=None if run.d_ctx.enabled else stop):
             half = half_size_steps(run.total, t.half_size_fraction)
             x, y = (at_step_size(b.to(run.device, non_blocking=True), step + 1, half) for b in (x, y))
             losses = trainer.step(x, y)
@@ -421,14 +423,19 @@ def _step_loop(
     return _End(step, stop.signum, timed_out, run, per_step, worse, carried)
 
 
-def _batches(loader: DataLoader, lost: Callable[[str], CycleGANError]):
+def _batches(loader: DataLoader, lost: Callable[[str], CycleGANError], *, stop: StopRequest | None = None):
     """The loader's batches; an image that can no longer be read (moved, deleted or damaged since the check
-    before training) raises `lost(why)`, with the reader's one line, which torch wraps in the worker's traceback."""
+    before training) raises `lost(why)`, with the reader's one line, which torch wraps in the worker's traceback.
+    `stop`: its request ends the wait for a batch, and the loader's workers (one may be stuck in a read)."""
     batches = iter(loader)
     while True:
         try:
-            batch = next(batches)
+            with stop.waiting() if stop is not None else contextlib.nullcontext():
+                batch = next(batches)
         except StopIteration:
+            return
+        except StopWaiting:
+            end_loader(batches)
             return
         except CycleGANError as e:  # from a worker: "Caught CycleGANError ... Traceback ... CycleGANError: why\n"
             raise lost(str(e).rsplit("CycleGANError: ", 1)[-1].removesuffix("\\n").strip()) from None
