@@ -608,6 +608,38 @@ def test_bad_options_of_other_commands_are_one_line(tmp_path, capsys, monkeypatc
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["translate", "--checkpoint", "", "--out", "o", "x.png"],
+        ["export", "--checkpoint", "", "--out", "g.onnx"],
+        ["evaluate", "--checkpoint", "", "--data", "d"],
+        ["evaluate", "--checkpoint", "r", "", "--data", "d"],
+        ["compare", "--checkpoint", "", "--direction", "AtoB", "--content", "c.png", "--style", "s.png", "--out", "o"],
+        ["bench", "--task", "style", "--content", "c.png", "--style", "s.png", "--checkpoint", ""],
+        ["train", "--config", "", "--data", "d", "--out", "o", "--steps", "1"],
+    ],
+)
+def test_an_empty_checkpoint_or_config_path_is_refused_naming_the_option(tmp_path, capsys, monkeypatch, args):
+    # `--checkpoint "$RUN"` with RUN unset: an empty path is the working folder, so ./checkpoint.pt was translated,
+    # exported or scored without a word; `train --config ""` trained on the defaults
+    flag = args[args.index("") - 1] if args[args.index("") - 1].startswith("--") else "--checkpoint"
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    assert f"option '{flag}' is empty (an unset variable?): give " in one_line_error(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_checkpoint_is_refused_by_serve_and_bench_tiles():
+    from cyclegan.bench.options import TileBenchOptions
+    from cyclegan.web.options import ServeOptions
+
+    with pytest.raises(CycleGANError, match="option '--checkpoint' is empty"):
+        ServeOptions(checkpoint=("",))  # `serve` offered ./checkpoint.pt
+    with pytest.raises(CycleGANError, match="option '--tile-checkpoint' is empty"):
+        TileBenchOptions(tile_checkpoint="")
+
+
 # --- a diverging run -----------------------------------------------------------------------------------------
 
 

@@ -295,7 +295,9 @@ class TrainCommand(Options):
         default_text="paper",
         choices=preset_choices,
     )
-    config: str | None = opt(None, "YAML or JSON file of options (flat names or sections)", metavar="FILE")
+    config: str | None = opt(
+        None, "YAML or JSON file of options (flat names or sections)", metavar="FILE", nonempty="a YAML or JSON file"
+    )
     resume: bool = opt(False, "continue the run in --out from its checkpoint")
     progress: bool = opt(True, "progress bar (--no-progress: none; logs still go to log.jsonl)")
 
