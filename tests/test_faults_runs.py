@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import typing
+import warnings
 import zipfile
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -567,6 +568,7 @@ def test_nan_inf_and_out_of_range_values_are_refused(cls, f):
         (["--size", "100000"], "option '--size' must be > 0 and <= 8192, got 100000"),
         (["--device", "meta"], "option '--device': 'meta' is not a device this program computes on"),
         (["--batch-size", "100000"], "option '--batch-size': 100000 is more than the"),  # was an OOM kill
+        (["--num-workers", "10000"], "option '--num-workers' must be >= -1 and <= 128, got 10000"),  # forked 10000
     ],
 )
 def test_bad_train_options_are_one_line_and_leave_no_run_folder(dataset, tmp_path, capsys, args, says):
@@ -574,6 +576,23 @@ def test_bad_train_options_are_one_line_and_leave_no_run_folder(dataset, tmp_pat
     assert main(["train", *tiny_flags(dataset, out, steps=2), *args]) == 2
     assert says in one_line_error(capsys)
     assert not out.exists()
+
+
+def test_more_workers_than_cores_is_one_warning_line(tiny_cfg, capsys, monkeypatch):
+    # torch's two-line warning, printed twice (the loader built, then iterated), named no option
+    from cyclegan.train import train
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)  # what torch counts
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(tiny_cfg(steps=1, num_workers=2), progress=False)
+    assert [str(w.message) for w in caught if "worker" in str(w.message)] == []
+    warned = [line for line in capsys.readouterr().err.splitlines() if "--num-workers" in line]
+    assert warned == [
+        "warning: --num-workers 2 is more than the 1 CPU core(s) of this process: the loading processes share them "
+        "(faster only when reading waits on a slow disk)"
+    ]
 
 
 def test_a_resumed_run_keeps_its_batch_when_the_images_became_fewer(tmp_path, capsys):

@@ -157,7 +157,12 @@ class BenchOptions(Options):
     compile: OnOff = compile_option()
     device: str = device_option()
     threads: int | None = opt(
-        None, "CPU threads (on a busy shared machine 1 is steadier)", gt=0, default_text="torch's, one per core"
+        # at most 1024: `--threads 10000` had OpenMP start that many threads
+        None,
+        "CPU threads (on a busy shared machine 1 is steadier)",
+        gt=0,
+        le=1024,
+        default_text="torch's, one per core",
     )
     seed: int = opt(0, "seed of the synthetic input tensors", ge=0, le=MAX_SEED)
     json: str | None = opt(None, "write the measurements as JSON here", metavar="FILE")

@@ -33,6 +33,7 @@ from .inputs import (
     dataset,
     half_size_steps,
     loader,
+    quiet_worker_count,
     sample_batch,
     sample_pairs,
     training_images,
@@ -427,7 +428,8 @@ def _batches(loader: DataLoader, lost: Callable[[str], CycleGANError], *, stop: 
     """The loader's batches; an image that can no longer be read (moved, deleted or damaged since the check
     before training) raises `lost(why)`, with the reader's one line, which torch wraps in the worker's traceback.
     `stop`: its request ends the wait for a batch, and the loader's workers (one may be stuck in a read)."""
-    batches = iter(loader)
+    with quiet_worker_count():
+        batches = iter(loader)
     while True:
         try:
             with stop.waiting() if stop is not None else contextlib.nullcontext():
