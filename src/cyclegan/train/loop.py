@@ -81,12 +81,14 @@ def train(
     device = resolve_device(t.device)  # a bad --device stops here, before the run folder exists
     d_ctx, device = ddp.setup(device)
     lock = FolderLock(run)
+    failed = False
     try:
         claim_run_folder(run, lock, ckpt, d_ctx)
         main = progress and d_ctx.is_main
         return _train(cfg, ckpt=ckpt, progress=main, folder=run, device=device, d_ctx=d_ctx, resume_with=resume_with)
     except (KeyboardInterrupt, Exception) as e:
         if not _by_interrupt(e):
+            failed = True
             raise
         # a second Ctrl-C (or one before the loop's handler): the first names the checkpoint it saves, so does this
         if d_ctx.is_main:
@@ -94,7 +96,7 @@ def train(
         raise SystemExit(128 + signal.SIGINT) from None
     finally:
         lock.release()
-        ddp.shutdown(d_ctx)
+        ddp.shutdown(d_ctx, barrier=not failed)
 
 
 def _train(
