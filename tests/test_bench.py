@@ -255,7 +255,8 @@ BAD_OPTIONS = [
     ({"steps": 0}, ["--steps", "0"], "option '--steps' must be positive, got 0"),
     ({"warmup": -1}, ["--warmup", "-1"], "option '--warmup' must be >= 0, got -1"),
     ({"translate_batches": 0}, ["--translate-batches", "0"], "option '--translate-batches' must be positive, got 0"),
-    ({"threads": 0}, ["--threads", "0"], "option '--threads' must be positive, got 0"),
+    ({"threads": 0}, ["--threads", "0"], "option '--threads' must be > 0 and <= 1024, got 0"),
+    ({"threads": 10000}, ["--threads", "10000"], "option '--threads' must be > 0 and <= 1024, got 10000"),
     ({"size": -32}, ["--size", "-32"], "option '--size' must be positive, got -32"),
     ({"task": "style"}, ["--task", "style"], "option '--content' is required with --task style"),
     (

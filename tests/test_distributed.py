@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -205,3 +207,54 @@ def test_a_nan_loss_on_one_rank_stops_every_rank_and_rank_0_names_it(dataset, tm
     ckpt = load_checkpoint(out)
     assert ckpt["step"] == 2
     assert all(torch.isfinite(t).all() for net in ckpt["models"].values() for t in net.values())
+
+
+LOST_ON_RANK_1 = '''
+"""`python -m cyclegan` in which rank 1 alone can no longer read its images after its first few (a file gone)."""
+import os
+import sys
+
+import cyclegan.data.dataset as dataset
+from cyclegan.cli import main
+from cyclegan.errors import CycleGANError
+
+real_read, reads = dataset.read_image, [0]
+
+
+def read(path, **kwargs):
+    reads[0] += 1
+    if os.environ.get("RANK") == "1" and reads[0] > 6:
+        raise CycleGANError(f"{path}: gone")
+    return real_read(path, **kwargs)
+
+
+dataset.read_image = read
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+@pytest.mark.slow
+def test_an_image_lost_on_one_rank_stops_every_rank(dataset, tmp_path):
+    """Rank 1 stopped with the lost image's error but waited in the process group's last barrier, while rank 0
+    waited in the step's gradient all-reduce: both for ever. Now rank 1 leaves and rank 0's collective fails."""
+    script = tmp_path / "lost_on_rank_1.py"
+    script.write_text(LOST_ON_RANK_1)
+    out = tmp_path / "run"
+    opts = options(dataset, steps=50, batch_size=2, checkpoint_every=2, num_samples=0)
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)]
+    p = subprocess.Popen(
+        [*launcher, "train", "--out", str(out), *flags(opts)],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its ranks too are killed below, should they hang
+    )
+    try:
+        _, err = p.communicate(timeout=240)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # none left: the run ended as it should
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode != 0
+    step = load_checkpoint(out)["step"]
+    assert f": gone; the run stopped, its checkpoint of step {step} kept" in err, err[-3000:]

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import typing
+import warnings
 import zipfile
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -153,6 +154,57 @@ def test_a_signal_to_the_whole_process_group_saves_while_the_loader_reads(tmp_pa
     assert proc.returncode == 128 + signum, err
     assert "Traceback" not in err and "stopped at step" in err
     assert load_checkpoint(out)["step"] == strict_records(out / "log.jsonl")[-1]["step"]  # nothing lost
+
+
+STALLED_READ = '''
+"""`python -m cyclegan` whose loader workers hang in their next read once the file STALL exists: a stalled network
+file (the main process's own reads, the check before training and the sample grids, stay fine)."""
+import os
+import sys
+import time
+
+import cyclegan.data.dataset as dataset
+
+MAIN, real_read = os.getpid(), dataset.read_image
+
+
+def read(path, **kwargs):
+    while os.getpid() != MAIN and os.path.exists(os.environ["STALL"]):
+        time.sleep(1)
+    return real_read(path, **kwargs)
+
+
+dataset.read_image = read
+from cyclegan.cli import main  # noqa: E402
+
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+@pytest.mark.slow
+@POSIX
+def test_a_stop_while_a_loader_worker_hangs_in_a_read_saves_and_exits(dataset, tmp_path):
+    """The stop request was only read between steps: with a worker stuck in a read the main process waited for
+    its batch forever after SIGTERM (a scheduler's SIGKILL then lost the steps since the last checkpoint). Now the
+    request ends the wait: the steps done are saved, the workers are killed, the process ends at once."""
+    script, stall, out = tmp_path / "stalled.py", tmp_path / "stall", tmp_path / "run"
+    script.write_text(STALLED_READ)
+    args = ["train", *tiny_flags(dataset, out, steps=100_000, num_workers=1, num_samples=0)]
+    proc = cyclegan_process(args, script=script, env={"STALL": str(stall)})
+    try:
+        wait_for_records(proc, out / "log.jsonl", 2)
+        stall.touch()
+        records = -1
+        while records != (records := (out / "log.jsonl").read_text().count("\n")):  # the prefetched batches used
+            time.sleep(2)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        stall.unlink(missing_ok=True)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err and "stopped at step" in err
+    assert load_checkpoint(out)["step"] == strict_records(out / "log.jsonl")[-1]["step"] >= 2  # nothing lost
 
 
 KILL_IN_WRITE = '''
@@ -516,6 +568,7 @@ def test_nan_inf_and_out_of_range_values_are_refused(cls, f):
         (["--size", "100000"], "option '--size' must be > 0 and <= 8192, got 100000"),
         (["--device", "meta"], "option '--device': 'meta' is not a device this program computes on"),
         (["--batch-size", "100000"], "option '--batch-size': 100000 is more than the"),  # was an OOM kill
+        (["--num-workers", "10000"], "option '--num-workers' must be >= -1 and <= 128, got 10000"),  # forked 10000
     ],
 )
 def test_bad_train_options_are_one_line_and_leave_no_run_folder(dataset, tmp_path, capsys, args, says):
@@ -523,6 +576,23 @@ def test_bad_train_options_are_one_line_and_leave_no_run_folder(dataset, tmp_pat
     assert main(["train", *tiny_flags(dataset, out, steps=2), *args]) == 2
     assert says in one_line_error(capsys)
     assert not out.exists()
+
+
+def test_more_workers_than_cores_is_one_warning_line(tiny_cfg, capsys, monkeypatch):
+    # torch's two-line warning, printed twice (the loader built, then iterated), named no option
+    from cyclegan.train import train
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)  # what torch counts
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(tiny_cfg(steps=1, num_workers=2), progress=False)
+    assert [str(w.message) for w in caught if "worker" in str(w.message)] == []
+    warned = [line for line in capsys.readouterr().err.splitlines() if "--num-workers" in line]
+    assert warned == [
+        "warning: --num-workers 2 is more than the 1 CPU core(s) of this process: the loading processes share them "
+        "(faster only when reading waits on a slow disk)"
+    ]
 
 
 def test_a_resumed_run_keeps_its_batch_when_the_images_became_fewer(tmp_path, capsys):
@@ -555,6 +625,38 @@ def test_bad_options_of_other_commands_are_one_line(tmp_path, capsys, monkeypatc
     assert main(args) == 2
     assert says in one_line_error(capsys)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["translate", "--checkpoint", "", "--out", "o", "x.png"],
+        ["export", "--checkpoint", "", "--out", "g.onnx"],
+        ["evaluate", "--checkpoint", "", "--data", "d"],
+        ["evaluate", "--checkpoint", "r", "", "--data", "d"],
+        ["compare", "--checkpoint", "", "--direction", "AtoB", "--content", "c.png", "--style", "s.png", "--out", "o"],
+        ["bench", "--task", "style", "--content", "c.png", "--style", "s.png", "--checkpoint", ""],
+        ["train", "--config", "", "--data", "d", "--out", "o", "--steps", "1"],
+    ],
+)
+def test_an_empty_checkpoint_or_config_path_is_refused_naming_the_option(tmp_path, capsys, monkeypatch, args):
+    # `--checkpoint "$RUN"` with RUN unset: an empty path is the working folder, so ./checkpoint.pt was translated,
+    # exported or scored without a word; `train --config ""` trained on the defaults
+    flag = args[args.index("") - 1] if args[args.index("") - 1].startswith("--") else "--checkpoint"
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    assert f"option '{flag}' is empty (an unset variable?): give " in one_line_error(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_checkpoint_is_refused_by_serve_and_bench_tiles():
+    from cyclegan.bench.options import TileBenchOptions
+    from cyclegan.web.options import ServeOptions
+
+    with pytest.raises(CycleGANError, match="option '--checkpoint' is empty"):
+        ServeOptions(checkpoint=("",))  # `serve` offered ./checkpoint.pt
+    with pytest.raises(CycleGANError, match="option '--tile-checkpoint' is empty"):
+        TileBenchOptions(tile_checkpoint="")
 
 
 # --- a diverging run -----------------------------------------------------------------------------------------

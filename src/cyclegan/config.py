@@ -96,7 +96,8 @@ class DataConfig(Section):
     load_scale: float = opt(286 / 256, "images are resized to size * load_scale before the random crop", ge=1, le=8)
     flip: bool = opt(True, "random horizontal flips")
     skip_bad_images: bool = opt(False, "skip unreadable images with a warning instead of stopping")
-    num_workers: int = opt(-1, "data loading processes (-1: choose from the CPU count)", ge=-1)
+    # at most 128: `--num-workers 10000` forked that many copies of the process before the first step
+    num_workers: int = opt(-1, "data loading processes (-1: choose from the CPU count)", ge=-1, le=128)
 
 
 DIFFAUG_POLICIES = ("color", "translation", "cutout")
@@ -295,7 +296,9 @@ class TrainCommand(Options):
         default_text="paper",
         choices=preset_choices,
     )
-    config: str | None = opt(None, "YAML or JSON file of options (flat names or sections)", metavar="FILE")
+    config: str | None = opt(
+        None, "YAML or JSON file of options (flat names or sections)", metavar="FILE", nonempty="a YAML or JSON file"
+    )
     resume: bool = opt(False, "continue the run in --out from its checkpoint")
     progress: bool = opt(True, "progress bar (--no-progress: none; logs still go to log.jsonl)")
 

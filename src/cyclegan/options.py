@@ -44,6 +44,7 @@ def opt(
     default_text: str | None = None,
     choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None,
     factory: Any = MISSING,
+    nonempty: str | None = None,
 ) -> Any:
     """A dataclass field with its help text and range in the metadata (`ge`: >=, `gt`: >, `le`, `lt`).
 
@@ -51,7 +52,8 @@ def opt(
     spellings (e.g. an old name kept working); `flag` the flag's name where it is not the field's (e.g.
     `--model` for the `family` field, as `model` names a config section); `choices` limits
     a `str` field's values in the parser (for names from a registry such as the presets, given as a function
-    to read it when the parser is built; the dataclass checks the value itself).
+    to read it when the parser is built; the dataclass checks the value itself). `nonempty`: an empty string
+    (an unset variable, `--checkpoint "$RUN"`) is refused, saying to give this: an empty path is the working folder.
     """
     meta = {
         "help": help,
@@ -65,6 +67,7 @@ def opt(
         "flag": flag,
         "default_text": default_text,
         "choices": choices,
+        "nonempty": nonempty,
     }
     if factory is not MISSING:
         return field(default_factory=factory, metadata=meta)
@@ -186,6 +189,12 @@ def check_value(name: str, value: Any, meta: dict) -> None:
             raise CycleGANError(f"option '{name}' must be {_range_text(meta)}, got {v}")
 
 
+def check_nonempty(name: str, value: Any, meta: dict) -> None:
+    """A field with `nonempty` refuses "" (alone, or among a list's values) in one line saying what to give."""
+    if meta.get("nonempty") and (value == "" or (isinstance(value, tuple) and "" in value)):
+        raise CycleGANError(f"option '{name}' is empty (an unset variable?): give {meta['nonempty']}")
+
+
 def check_choice(name: str, value: Any, meta: dict, *, optional: bool = False) -> None:
     """A value of a field with `choices` (names from a registry) must be one of them: the same one line as for
     a `Literal` field."""
@@ -232,6 +241,7 @@ def check_options(obj: Any) -> None:
         if value is not getattr(obj, f.name):
             object.__setattr__(obj, f.name, value)  # frozen: normalise 1 -> 1.0, [a] -> (a,)
         if value is not None:
+            check_nonempty(name, value, f.metadata)
             check_value(name, value, f.metadata)
             check_choice(name, value, f.metadata, optional=_base(hints[f.name]) is not hints[f.name])
 

@@ -46,6 +46,7 @@ def checkpoint_option(**kwargs: Any) -> Any:
         help="a run folder, a checkpoint file, a generator .pth of the reference implementation, or "
         "pretrained:NAME (a published generator, downloaded on first use: `cyclegan pretrained list`)",
         metavar="RUN_OR_FILE",
+        nonempty="a run folder, a checkpoint file or pretrained:NAME",
         **kwargs,
     )
 

@@ -45,6 +45,7 @@ class StyleBenchOptions(Options):
         "generator to time beside the paper's with --task style (run folder, file or pretrained:NAME)",
         metavar="RUN_OR_FILE",
         default_text="the paper generator with random weights only",
+        nonempty="a run folder, a checkpoint file or pretrained:NAME",
     )
     direction: Literal["AtoB", "BtoA"] = opt("BtoA", "direction of --checkpoint (--task style)")
     gatys_steps: int = opt(300, "Gatys steps per image (forward+backward passes of the backbone)", gt=0)
@@ -74,6 +75,7 @@ class TileBenchOptions(Options):
         "generator to measure with --task tiles (run folder, file or pretrained:NAME)",
         metavar="RUN_OR_FILE",
         default_text="the paper generator with random weights",
+        nonempty="a run folder, a checkpoint file or pretrained:NAME",
     )
     tile_direction: Literal["AtoB", "BtoA"] = opt("AtoB", "direction of --tile-checkpoint")
     photo: str | None = opt(
@@ -155,7 +157,12 @@ class BenchOptions(Options):
     compile: OnOff = compile_option()
     device: str = device_option()
     threads: int | None = opt(
-        None, "CPU threads (on a busy shared machine 1 is steadier)", gt=0, default_text="torch's, one per core"
+        # at most 1024: `--threads 10000` had OpenMP start that many threads
+        None,
+        "CPU threads (on a busy shared machine 1 is steadier)",
+        gt=0,
+        le=1024,
+        default_text="torch's, one per core",
     )
     seed: int = opt(0, "seed of the synthetic input tensors", ge=0, le=MAX_SEED)
     json: str | None = opt(None, "write the measurements as JSON here", metavar="FILE")

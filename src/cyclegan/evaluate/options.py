@@ -24,6 +24,7 @@ class EvalOptions(Options):
         help="run folder or checkpoint file; several (e.g. milestones) are scored in one pass; a run folder that "
         "holds best.pt (--eval-every) is scored at its last and its best checkpoint",
         metavar="RUN_OR_FILE",
+        nonempty="run folders or checkpoint files",
     )
     data: str | None = opt(
         None,

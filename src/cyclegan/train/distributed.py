@@ -80,9 +80,13 @@ def setup(device: torch.device) -> tuple[Dist, torch.device]:
     return Dist(rank, world, local_rank, local_world, control), device
 
 
-def shutdown(d: Dist) -> None:
+def shutdown(d: Dist, *, barrier: bool = True) -> None:
+    """Leave the process group, after every rank got here (`barrier`). Not after an error: one raised on this rank
+    alone (an image lost under torchrun) waited in the barrier while the others waited in the step's gradient
+    all-reduce, for ever; leaving, it ends their collective with an error, and torchrun stops them."""
     if d.enabled and dist.is_initialized():
-        dist.barrier(group=d.control)
+        if barrier:
+            dist.barrier(group=d.control)
         dist.destroy_process_group()
 
 

@@ -4,8 +4,11 @@ images of the sample grids."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,16 +261,32 @@ def loader(
     d = cfg.data
     cores = (os.cpu_count() or 1) // d_ctx.local_world_size  # the processes on this machine share its cores
     workers = d.num_workers if d.num_workers >= 0 else min(4, max(0, cores - 1))
-    return DataLoader(
-        data,
-        batch_size=sampler.per_rank,
-        sampler=sampler,
-        num_workers=workers,
-        pin_memory=device.type == "cuda",
-        worker_init_fn=worker_init,
-        prefetch_factor=4 if workers else None,
-        generator=torch.Generator(),  # its own: drawing worker seeds must not move the global RNG (dropout)
-    )
+    if workers > max(cores, 1) and d_ctx.is_main:
+        tqdm.write(
+            f"warning: --num-workers {workers} is more than the {max(cores, 1)} CPU core(s) of this process: the "
+            "loading processes share them (faster only when reading waits on a slow disk)",
+            file=sys.stderr,
+        )
+    with quiet_worker_count():
+        return DataLoader(
+            data,
+            batch_size=sampler.per_rank,
+            sampler=sampler,
+            num_workers=workers,
+            pin_memory=device.type == "cuda",
+            worker_init_fn=worker_init,
+            prefetch_factor=4 if workers else None,
+            generator=torch.Generator(),  # its own: drawing worker seeds must not move the global RNG (dropout)
+        )
+
+
+@contextlib.contextmanager
+def quiet_worker_count() -> Iterator[None]:
+    """Without torch's two-line warning, repeated at each `iter`, of more workers than cores (`loader` says it in one
+    line)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "This DataLoader will create", UserWarning)
+        yield
 
 
 def sample_batch(files: list[Path], n: int, size: int) -> torch.Tensor:

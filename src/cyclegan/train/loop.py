@@ -4,6 +4,7 @@ first non-finite loss without saving it, and have the trainer save the run."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -32,6 +33,7 @@ from .inputs import (
     dataset,
     half_size_steps,
     loader,
+    quiet_worker_count,
     sample_batch,
     sample_pairs,
     training_images,
@@ -40,7 +42,7 @@ from .losslog import LOSSES_KEY, LossLog
 from .monitor import Monitor
 from .run_folder import SET_ASIDE_KEY, Run, claim_run_folder, oserror_text, resume_command
 from .scoring import best_metric, check_kid_features, held_out_set
-from .signals import StopRequest
+from .signals import StopRequest, StopWaiting, end_loader
 from .trainer import Trainer, trainer_class
 from .watch import Verdict
 
@@ -79,12 +81,14 @@ def train(
     device = resolve_device(t.device)  # a bad --device stops here, before the run folder exists
     d_ctx, device = ddp.setup(device)
     lock = FolderLock(run)
+    failed = False
     try:
         claim_run_folder(run, lock, ckpt, d_ctx)
         main = progress and d_ctx.is_main
         return _train(cfg, ckpt=ckpt, progress=main, folder=run, device=device, d_ctx=d_ctx, resume_with=resume_with)
     except (KeyboardInterrupt, Exception) as e:
         if not _by_interrupt(e):
+            failed = True
             raise
         # a second Ctrl-C (or one before the loop's handler): the first names the checkpoint it saves, so does this
         if d_ctx.is_main:
@@ -92,7 +96,7 @@ def train(
         raise SystemExit(128 + signal.SIGINT) from None
     finally:
         lock.release()
-        ddp.shutdown(d_ctx)
+        ddp.shutdown(d_ctx, barrier=not failed)
 
 
 def _train(
@@ -357,7 +361,8 @@ def _step_loop(
         def lost(why: str) -> CycleGANError:  # reads the step reached (and its run) when an image is lost
             return _lost_image(why, run, trainer, monitor, log, step=step, saved=saved)
 
-        for x, y in _batches(loader, lost):
+        # one process: a stop ends the wait for a batch too (under torchrun the ranks must stop at one step)
+        for x, y in _batches(loader, lost, stop=None if run.d_ctx.enabled else stop):
             half = half_size_steps(run.total, t.half_size_fraction)
             x, y = (at_step_size(b.to(run.device, non_blocking=True), step + 1, half) for b in (x, y))
             losses = trainer.step(x, y)
@@ -424,14 +429,20 @@ def _step_loop(
     return _End(step, stop.signum, timed_out, run, per_step, worse, carried, fitted)
 
 
-def _batches(loader: DataLoader, lost: Callable[[str], CycleGANError]):
+def _batches(loader: DataLoader, lost: Callable[[str], CycleGANError], *, stop: StopRequest | None = None):
     """The loader's batches; an image that can no longer be read (moved, deleted or damaged since the check
-    before training) raises `lost(why)`, with the reader's one line, which torch wraps in the worker's traceback."""
-    batches = iter(loader)
+    before training) raises `lost(why)`, with the reader's one line, which torch wraps in the worker's traceback.
+    `stop`: its request ends the wait for a batch, and the loader's workers (one may be stuck in a read)."""
+    with quiet_worker_count():
+        batches = iter(loader)
     while True:
         try:
-            batch = next(batches)
+            with stop.waiting() if stop is not None else contextlib.nullcontext():
+                batch = next(batches)
         except StopIteration:
+            return
+        except StopWaiting:
+            end_loader(batches)
             return
         except CycleGANError as e:  # from a worker: "Caught CycleGANError ... Traceback ... CycleGANError: why\n"
             raise lost(str(e).rsplit("CycleGANError: ", 1)[-1].removesuffix("\\n").strip()) from None

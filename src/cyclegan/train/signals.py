@@ -4,11 +4,13 @@ data loading workers leave them to the main process."""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import multiprocessing.util  # registers its exit handler first: ours (`_end_workers`, LIFO) then runs before it
 import os
 import signal
 import sys
+from collections.abc import Iterator
 
 from tqdm import tqdm
 
@@ -39,6 +41,29 @@ def _end_workers() -> None:
 atexit.register(_end_workers)
 
 
+def end_loader(batches: Iterator) -> None:
+    """Shut a DataLoader's iterator down at once, its workers killed first: one stuck in a read (a stalled network
+    file) held torch's own shutdown 5 s, then ignored its SIGTERM (`worker_init`) until the exit handler. SIGCHLD
+    is at its default meanwhile: torch's handler would call the killing a worker failure."""
+    workers = [w for w in getattr(batches, "_workers", ()) if w.is_alive()]
+    old = signal.signal(signal.SIGCHLD, signal.SIG_DFL) if workers and hasattr(signal, "SIGCHLD") else None
+    try:
+        for w in workers:
+            w.kill()
+            w.join()
+        shutdown = getattr(batches, "_shutdown_workers", None)  # what the iterator's deletion would call
+        if shutdown is not None:
+            shutdown()
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGCHLD, old)
+
+
+class StopWaiting(BaseException):
+    """A stop request that came while the main process waited for a batch (`StopRequest.waiting`): not an error, so
+    not an Exception (the loader's own `except Exception` would handle it)."""
+
+
 class StopRequest:
     """Turns the first SIGINT/SIGTERM (or SIGHUP: the terminal closed, an ssh session dropped) into a graceful stop
     after the current step; a second Ctrl-C aborts."""
@@ -46,6 +71,7 @@ class StopRequest:
     def __init__(self) -> None:
         self.signum: int | None = None
         self._old = {}
+        self._waiting = False
 
     def _handle(self, signum, frame) -> None:
         if os.getpid() != self._pid:  # a forked child that inherited the handler: not ours to save
@@ -61,6 +87,19 @@ class StopRequest:
             )
         except OSError:  # a terminal that hung up: the save matters, not the line
             pass
+        if self._waiting:
+            self._waiting = False
+            raise StopWaiting
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """A wait the first stop request ends (`StopWaiting`), as the second Ctrl-C ends any: the wait for a batch,
+        which a loader worker stuck in a read (a stalled network file) made endless, the stop never heard."""
+        self._waiting = True
+        try:
+            yield
+        finally:
+            self._waiting = False
 
     def __enter__(self) -> StopRequest:
         self._pid = os.getpid()

@@ -34,6 +34,7 @@ class ServeOptions(Options):
         "checkpoint files, run folders, reference-implementation generator .pth files or pretrained:NAME to offer",
         metavar="FILE",
         default_text="none",
+        nonempty="checkpoint files, run folders or pretrained:NAME",
     )
     examples: tuple[str, ...] | None = opt(
         None,
