@@ -144,6 +144,18 @@ def test_wrong_option_for_the_family_is_refused_in_one_line(args, message, tmp_p
     assert not (tmp_path / "run").exists()
 
 
+def test_another_familys_option_in_a_config_file_is_named_as_the_files_key(tmp_path, capsys):
+    # It was named '--lambda-nce', a flag the user never typed, and the file went unnamed.
+    config = tmp_path / "cut.yaml"
+    config.write_text("cut:\n  lambda_nce: 2\n")
+    args = ["train", "--config", str(config), "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--steps", "1"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"option 'lambda_nce' in '{config}' applies to --model cut or fastcut, not to --model cyclegan" in err
+    assert main([*args, "--lambda-nce", "3"]) == 2  # the flag over the file's key: named as the flag
+    assert "option '--lambda-nce' applies to --model cut or fastcut" in capsys.readouterr().err
+
+
 def test_help_groups_each_familys_options(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])

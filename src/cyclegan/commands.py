@@ -95,7 +95,9 @@ def run_train(opts, args: argparse.Namespace) -> int:
     overrides.update(flags)
     if opts.preset:
         overrides["preset"] = opts.preset
-    cfg, ckpt = prepare_config(overrides, resume=opts.resume, out=overrides.get("out"))
+    # a file's option is named as the file's key, not as a flag the user never typed
+    names = {key: f"{key}' in '{opts.config}" for key in overrides.keys() - flags.keys()}
+    cfg, ckpt = prepare_config(overrides, resume=opts.resume, out=overrides.get("out"), names=names)
     check_family_options(flags, cfg.model.family, typed=True)
     idle = [  # as the user wrote them: --no-eval-kid for eval_kid False; a file's key at its default changes nothing
         f"--{'no-' if overrides[key] is False else ''}{key.replace('_', '-')}"
