@@ -168,6 +168,15 @@ def test_help_groups_each_familys_options(capsys):
     assert "[--model cyclegan]" in " ".join(help_part[help_part.index("--lambda-cycle X") :].split()[:30])
 
 
+@pytest.mark.parametrize("command", ["translate", "export"])
+def test_direction_help_says_a_one_generator_model_translates_its_trained_direction(command, capsys):
+    # It said "BtoA translates B -> A with F", which a pix2pix or CUT run, one generator, does not have.
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "a pix2pix, CUT or FastCUT model has one generator, G, for the one direction it was trained in" in text
+
+
 # --- paired data --------------------------------------------------------------------------------------------
 
 
