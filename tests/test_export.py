@@ -230,3 +230,14 @@ def test_an_empty_out_is_named_as_empty(run, capsys, fmt):
     assert capsys.readouterr().err == (
         "error: option '--out' is empty: give the file to write (.onnx; .pt, .ts or .torchscript)\n"
     )
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_export_generator_leaves_the_callers_generator_as_it_was(tmp_path, fmt):
+    # It moved the caller's generator to the CPU in float32, in eval mode with its gradients off, in place: a
+    # generator exported mid-training stopped learning, one on a GPU went on on the CPU.
+    from cyclegan.export import export_generator
+
+    G = build_models(resolve({"ngf": 8, "n_blocks": 2, "size": 32}).model)["G"].to(torch.float64).train()
+    export_generator(G, tmp_path / f"g.{'onnx' if fmt == 'onnx' else 'pt'}", format=fmt)
+    assert G.training and all(p.requires_grad and p.dtype == torch.float64 for p in G.parameters())
