@@ -314,6 +314,14 @@ def test_pix2pix_reads_the_aligned_layout(paired, tmp_path):
     assert result.step == 2 and (tmp_path / "run" / "samples" / "step_0000002.png").is_file()
 
 
+@pytest.mark.parametrize("family", ["cut", "fastcut"])
+def test_an_unpaired_family_on_the_aligned_layout_names_it(family, paired, tmp_path):
+    # It said "domain A folder ROOT/trainA does not exist", not that ROOT/train is a layout only pix2pix reads
+    root = aligned_layout(paired, tmp_path / "aligned")
+    with pytest.raises(CycleGANError, match=r"holds train/ \(pix2pix's pairs, A\|B side by side\), not trainA and"):
+        train(family_cfg(family, root, tmp_path / "run", steps=1), progress=False)
+
+
 def test_an_aligned_image_too_narrow_to_halve_is_named_or_skipped(paired, tmp_path, capsys):
     # a 1 px wide A|B image has no half for A: it crashed the run with PIL's "height and width must be > 0"
     root = aligned_layout(paired, tmp_path / "aligned")
