@@ -743,6 +743,16 @@ def test_a_runs_relative_data_is_read_from_where_train_ran(tmp_path, monkeypatch
     assert run_data(str(proj / "abs")) == "data"
 
 
+def test_a_run_trained_on_two_domain_folders_is_asked_for_data_as_such(tmp_path):
+    # It said the run "has no config.json naming its --data root", beside its config.json
+    from cyclegan.evaluate.best import run_data
+
+    data = {"data": None, "domain_a": "photos/a", "domain_b": "photos/b"}
+    (tmp_path / "config.json").write_text(json.dumps({"data": data, "train": {"out": "runs/x"}}))
+    with pytest.raises(CycleGANError, match=r"was trained on --domain-a/--domain-b folders, not a --data root"):
+        run_data(str(tmp_path))
+
+
 def test_runs_trained_on_different_data_are_not_scored_on_the_first_ones(tmp_path):
     """`evaluate --checkpoint RUN_A RUN_B` without --data scored both on RUN_A's data: RUN_B on a test split of
     another dataset, without a word."""
