@@ -90,13 +90,13 @@ def run_train(opts, args: argparse.Namespace) -> int:
 
     overrides = read_config_file(opts.config) if opts.config else {}
     flags = {k: v for k, v in vars(args).items() if k in option_fields()}
+    # a file's option is named as the file's key, not as a flag the user never typed
+    names = {key: f"{key}' in '{opts.config}" for key in overrides.keys() - flags.keys()}
     for key in flags.keys() & ALTERNATIVES.keys():  # a flag replaces the file's alternative (--epochs: its steps)
         overrides = {k: v for k, v in overrides.items() if k not in ALTERNATIVES[key]}
     overrides.update(flags)
     if opts.preset:
         overrides["preset"] = opts.preset
-    # a file's option is named as the file's key, not as a flag the user never typed
-    names = {key: f"{key}' in '{opts.config}" for key in overrides.keys() - flags.keys()}
     cfg, ckpt = prepare_config(overrides, resume=opts.resume, out=overrides.get("out"), names=names)
     check_family_options(flags, cfg.model.family, typed=True)
     idle = [  # as the user wrote them: --no-eval-kid for eval_kid False; a file's key at its default changes nothing
