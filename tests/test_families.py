@@ -168,6 +168,21 @@ def test_help_groups_each_familys_options(capsys):
     assert "[--model cyclegan]" in " ".join(help_part[help_part.index("--lambda-cycle X") :].split()[:30])
 
 
+def test_a_config_file_of_another_family_says_which_of_its_values_replace_the_models(paired, tmp_path, capsys):
+    # `--config runs/cut/config.json --model fastcut` trained CUT's PatchNCE weight and identity term as "fastcut"
+    cfg = resolve({"family": "cut", "size": 32, "ngf": 8, "n_blocks": 1, "nce_num_patches": 8, "nce_mlp_dim": 8})
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(cfg.to_dict()))
+    args = ["train", "--config", str(config), "--data", str(paired), "--steps", "1", "--num-workers", "0"]
+    assert main([*args, "--out", str(tmp_path / "a"), "--model", "fastcut", "--lambda-nce", "10", "--no-progress"]) == 0
+    assert (
+        f"warning: {config} is a cut config: its lr_decay_fraction 0.5, nce_idt True, flip_equivariance False "
+        "replace --model fastcut's values (give them as flags to keep the family's)"
+    ) in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "b"), "--model", "cut", "--no-progress"]) == 0
+    assert "config:" not in capsys.readouterr().err  # its own family
+
+
 @pytest.mark.parametrize("command", ["translate", "export"])
 def test_direction_help_says_a_one_generator_model_translates_its_trained_direction(command, capsys):
     # It said "BtoA translates B -> A with F", which a pix2pix or CUT run, one generator, does not have.
