@@ -389,6 +389,21 @@ def test_an_aligned_test_folder_is_read_as_pairs(tmp_path):
         evaluate(dataclasses.replace(opts, data=str(root)))
 
 
+def test_a_root_without_the_split_names_the_splits_it_has(tmp_path):
+    # pix2pix's maps holds train and val, A|B side by side: "testA folder does not exist" hid --split val, the
+    # split training had scored on
+    from cyclegan.evaluate.runner import EvalOptions, _list_domains
+
+    root = tmp_path / "maps"
+    for split in ("train", "val"):
+        (root / split).mkdir(parents=True)
+        Image.fromarray(np.zeros((8, 16, 3), np.uint8)).save(root / split / "1.png")
+    opts = EvalOptions(checkpoint=("unused",), data=str(root), progress=False)
+    with pytest.raises(CycleGANError, match=r"has no test split .*; it has val and train: give --split val$"):
+        _list_domains(opts)
+    assert _list_domains(EvalOptions(checkpoint=("unused",), data=str(root), split="val", progress=False)).aligned
+
+
 def test_evaluate_a_plain_generator_file_one_direction(tmp_path, capsys):
     """A reference-implementation state dict holds one generator: that direction, no cycle figures."""
     from cyclegan.cli import main
@@ -744,6 +759,16 @@ def test_a_runs_relative_data_is_read_from_where_train_ran(tmp_path, monkeypatch
     assert run_data(str(proj / "runs" / "x" / "best.pt")) == str(proj / "data")  # a file of the run: the same
     assert run_data(str(proj / "moved")) == "data"  # not where train left it: as given
     assert run_data(str(proj / "abs")) == "data"
+
+
+def test_a_run_trained_on_two_domain_folders_is_asked_for_data_as_such(tmp_path):
+    # It said the run "has no config.json naming its --data root", beside its config.json
+    from cyclegan.evaluate.best import run_data
+
+    data = {"data": None, "domain_a": "photos/a", "domain_b": "photos/b"}
+    (tmp_path / "config.json").write_text(json.dumps({"data": data, "train": {"out": "runs/x"}}))
+    with pytest.raises(CycleGANError, match=r"was trained on --domain-a/--domain-b folders, not a --data root"):
+        run_data(str(tmp_path))
 
 
 def test_runs_trained_on_different_data_are_not_scored_on_the_first_ones(tmp_path):

@@ -230,3 +230,25 @@ def test_an_empty_out_is_named_as_empty(run, capsys, fmt):
     assert capsys.readouterr().err == (
         "error: option '--out' is empty: give the file to write (.onnx; .pt, .ts or .torchscript)\n"
     )
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_export_generator_leaves_the_callers_generator_as_it_was(tmp_path, fmt):
+    # It moved the caller's generator to the CPU in float32, in eval mode with its gradients off, in place: a
+    # generator exported mid-training stopped learning, one on a GPU went on on the CPU.
+    from cyclegan.export import export_generator
+
+    G = build_models(resolve({"ngf": 8, "n_blocks": 2, "size": 32}).model)["G"].to(torch.float64).train()
+    export_generator(G, tmp_path / f"g.{'onnx' if fmt == 'onnx' else 'pt'}", format=fmt)
+    assert G.training and all(p.requires_grad and p.dtype == torch.float64 for p in G.parameters())
+
+
+@pytest.mark.parametrize("fmt", [[], ["--format", "onnx"]])
+def test_an_out_ending_in_a_slash_is_refused_as_a_folder(run, tmp_path, capsys, fmt):
+    # With --format, `--out models/` wrote a file named models where a folder was meant.
+    out = f"{tmp_path / 'models'}/"
+    assert main(["export", "--checkpoint", str(run), "--out", out, *fmt]) == 2
+    assert capsys.readouterr().err == (
+        f"error: option '--out' {out} names a folder: give the file to write in it (e.g. {out}g.onnx)\n"
+    )
+    assert not (tmp_path / "models").exists()

@@ -144,6 +144,18 @@ def test_wrong_option_for_the_family_is_refused_in_one_line(args, message, tmp_p
     assert not (tmp_path / "run").exists()
 
 
+def test_another_familys_option_in_a_config_file_is_named_as_the_files_key(tmp_path, capsys):
+    # It was named '--lambda-nce', a flag the user never typed, and the file went unnamed.
+    config = tmp_path / "cut.yaml"
+    config.write_text("cut:\n  lambda_nce: 2\n")
+    args = ["train", "--config", str(config), "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--steps", "1"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"option 'lambda_nce' in '{config}' applies to --model cut or fastcut, not to --model cyclegan" in err
+    assert main([*args, "--lambda-nce", "3"]) == 2  # the flag over the file's key: named as the flag
+    assert "option '--lambda-nce' applies to --model cut or fastcut" in capsys.readouterr().err
+
+
 def test_help_groups_each_familys_options(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
@@ -154,6 +166,30 @@ def test_help_groups_each_familys_options(capsys):
     assert p2p < out.index("--lambda-l1 X", p2p) < cut < out.index("--lambda-nce X", cut) < out.index("--nce-temp", cut)
     assert "--model {cyclegan,pix2pix,cut,fastcut}" in out
     assert "[--model cyclegan]" in " ".join(help_part[help_part.index("--lambda-cycle X") :].split()[:30])
+
+
+def test_a_config_file_of_another_family_says_which_of_its_values_replace_the_models(paired, tmp_path, capsys):
+    # `--config runs/cut/config.json --model fastcut` trained CUT's PatchNCE weight and identity term as "fastcut"
+    cfg = resolve({"family": "cut", "size": 32, "ngf": 8, "n_blocks": 1, "nce_num_patches": 8, "nce_mlp_dim": 8})
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(cfg.to_dict()))
+    args = ["train", "--config", str(config), "--data", str(paired), "--steps", "1", "--num-workers", "0"]
+    assert main([*args, "--out", str(tmp_path / "a"), "--model", "fastcut", "--lambda-nce", "10", "--no-progress"]) == 0
+    assert (
+        f"warning: {config} is a cut config: its lr_decay_fraction 0.5, nce_idt True, flip_equivariance False "
+        "replace --model fastcut's values (give them as flags to keep the family's)"
+    ) in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "b"), "--model", "cut", "--no-progress"]) == 0
+    assert "config:" not in capsys.readouterr().err  # its own family
+
+
+@pytest.mark.parametrize("command", ["translate", "export"])
+def test_direction_help_says_a_one_generator_model_translates_its_trained_direction(command, capsys):
+    # It said "BtoA translates B -> A with F", which a pix2pix or CUT run, one generator, does not have.
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "a pix2pix, CUT or FastCUT model has one generator, G, for the one direction it was trained in" in text
 
 
 # --- paired data --------------------------------------------------------------------------------------------
@@ -291,6 +327,14 @@ def test_pix2pix_reads_the_aligned_layout(paired, tmp_path):
     root = aligned_layout(paired, tmp_path / "aligned")
     result = train(family_cfg("pix2pix", root, tmp_path / "run", steps=2), progress=False)
     assert result.step == 2 and (tmp_path / "run" / "samples" / "step_0000002.png").is_file()
+
+
+@pytest.mark.parametrize("family", ["cut", "fastcut"])
+def test_an_unpaired_family_on_the_aligned_layout_names_it(family, paired, tmp_path):
+    # It said "domain A folder ROOT/trainA does not exist", not that ROOT/train is a layout only pix2pix reads
+    root = aligned_layout(paired, tmp_path / "aligned")
+    with pytest.raises(CycleGANError, match=r"holds train/ \(pix2pix's pairs, A\|B side by side\), not trainA and"):
+        train(family_cfg(family, root, tmp_path / "run", steps=1), progress=False)
 
 
 def test_an_aligned_image_too_narrow_to_halve_is_named_or_skipped(paired, tmp_path, capsys):

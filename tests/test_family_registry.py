@@ -150,3 +150,20 @@ def test_an_unknown_family_is_one_line_and_names_the_known_ones(toy):
         resolve({"family": "nope"})
     with pytest.raises(CycleGANError, match="registered already"):
         register(TOY)
+
+
+def test_a_checkpoint_of_a_family_not_registered_names_the_family(toy, tmp_path):
+    # With the plug-in not imported, its file was checked as a CycleGAN's: "'models' has no 'F' network ... the file
+    # is damaged", which sent the user the wrong way
+    from cyclegan.models import build_networks
+    from cyclegan.run_files import FORMAT
+
+    cfg = resolve({**{k: v for k, v in TINY.items() if k != "preset"}, "family": "toy"})
+    models = {k: m.state_dict() for k, m in build_networks(cfg).items()}
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 1, "models": models}, tmp_path / "toy.pt")
+    unregister(TOY.name)
+    try:
+        with pytest.raises(CycleGANError, match=r"toy.pt: its stored config is not valid: option 'family': .* 'toy'"):
+            load_generator(tmp_path / "toy.pt")
+    finally:
+        register(TOY)

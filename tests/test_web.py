@@ -2003,3 +2003,38 @@ def test_the_vgg19_weights_missing_on_the_page_offers_no_weights_option(tmp_path
     message = str(e.value.message)
     assert message.startswith("VGG19 weights are not cached at vgg19-dcbb9e9d.pth: download https://"), message
     assert "--weights" not in message and message.endswith("(download failed: no network)"), message
+
+
+def test_a_one_way_models_direction_is_chosen_with_it(tmp_path):
+    """The direction stayed at AtoB when a BtoA-only model (pix2pix or CUT trained BtoA) was chosen, its label
+    "(BtoA only)", so every job failed until the visitor changed it; it now follows the model, in each tab."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import torch
+
+    from cyclegan.config import resolve
+    from cyclegan.models import build_networks
+    from cyclegan.run_files import FORMAT
+    from cyclegan.web.app import build_app
+    from cyclegan.web.engine import DIRECTIONS, Engine
+    from cyclegan.web.serve import ServeOptions
+
+    files = []
+    for name, family, extra in (("a_cut", "cut", {"direction": "BtoA"}), ("both", "cyclegan", {})):
+        cfg = resolve({"family": family, "ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32, **extra})
+        run = tmp_path / "runs" / name
+        run.mkdir(parents=True)
+        models = {k: m.state_dict() for k, m in build_networks(cfg).items()}
+        torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 1, "models": models}, run / "checkpoint.pt")
+        (run / "config.json").write_text(json.dumps(cfg.to_dict()))
+        files.append(run)
+    app = build_app(ServeOptions(runs=(str(tmp_path / "runs"),), device="cpu"), [], tmp_path / "work")
+    radios = [b for b in app.blocks.values() if isinstance(b, gr.Radio) and [c[0] for c in b.choices] == DIRECTIONS]
+    assert len(radios) == 3 and all(r.value == "BtoA" for r in radios)  # the first model listed: runs/a_cut
+    follow = [f for f in app.fns.values() if f.name == "chosen"]
+    assert len(follow) == 3
+    opts = ServeOptions(runs=(str(tmp_path / "runs"),), device="cpu")
+    keys = {m.path: m.key for m in Engine(opts, [], tmp_path / "w").models()}
+    cut, both = (keys[str(run / "checkpoint.pt")] for run in files)
+    for f in follow:
+        assert f.fn(cut)["value"] == "BtoA"
+        assert "value" not in f.fn(both)  # a two-way model keeps the visitor's choice

@@ -148,12 +148,13 @@ def _version_note(ckpt: dict) -> str:
 
 def _family_networks(config: dict, *, generators_only: bool = False) -> tuple[str, ...]:
     """The networks a checkpoint of this (not yet checked) stored config's family holds (`generators_only`:
-    best.pt, its generators); a two-generator family's (CycleGAN's) when the family is unknown (the config
-    check then names what is wrong)."""
+    best.pt, its generators); none when the family is unknown: the config check then names it (CycleGAN's
+    networks were asked for, so a CUT-like plug-in family's file was "damaged": "'models' has no 'F' network")."""
     model = config.get("model")
     name = model.get("family", "cyclegan") if isinstance(model, Mapping) else "cyclegan"
-    known = FAMILIES.get(name) if isinstance(name, str) else None
-    f = known or FAMILIES["cyclegan"]
+    f = FAMILIES.get(name) if isinstance(name, str) else None
+    if f is None:
+        return ()
     return f.generators if generators_only else tuple(f.networks)
 
 

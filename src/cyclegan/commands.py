@@ -27,6 +27,7 @@ from .config import (
     at_default,
     check_family_options,
     option_fields,
+    option_value,
     read_config_file,
 )
 from .errors import CycleGANError, escape, install_extra
@@ -87,17 +88,40 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         add_arguments(group, cls, suppress_defaults=True, default_texts=_default_texts(cls), notes=notes)
 
 
+def replaced_family_values(file: dict[str, Any], flags: dict[str, Any]) -> list[str]:
+    """The values of `--model`'s family (`Family.defaults`) that a config file of another family replaces, as
+    `key value`: `--config runs/cut/config.json --model fastcut` trained CUT's PatchNCE weight, identity term and
+    decay under FastCUT's name, without a word (the file is over the family, as any option)."""
+    theirs, ours = file.get("family"), flags.get("family")
+    if not theirs or theirs == ours or ours not in FAMILIES:
+        return []
+    return [
+        f"{key} {file[key]!r}"
+        for key, value in FAMILIES[ours].defaults.items()
+        if key in file and key not in flags and option_value(key, file[key]) != option_value(key, value)
+    ]
+
+
 def run_train(opts, args: argparse.Namespace) -> int:
     from .train import prepare_config, train  # on use
 
     overrides = read_config_file(opts.config) if opts.config else {}
     flags = {k: v for k, v in vars(args).items() if k in option_fields()}
+    replaced = replaced_family_values(overrides, flags)
+    if replaced and os.environ.get("RANK", "0") == "0":
+        print(
+            f"warning: {escape(str(opts.config))} is a {overrides['family']} config: its {', '.join(replaced)} "
+            f"replace --model {flags['family']}'s values (give them as flags to keep the family's)",
+            file=sys.stderr,
+        )
+    # a file's option is named as the file's key, not as a flag the user never typed
+    names = {key: f"{key}' in '{opts.config}" for key in overrides.keys() - flags.keys()}
     for key in flags.keys() & ALTERNATIVES.keys():  # a flag replaces the file's alternative (--epochs: its steps)
         overrides = {k: v for k, v in overrides.items() if k not in ALTERNATIVES[key]}
     overrides.update(flags)
     if opts.preset:
         overrides["preset"] = opts.preset
-    cfg, ckpt = prepare_config(overrides, resume=opts.resume, out=overrides.get("out"))
+    cfg, ckpt = prepare_config(overrides, resume=opts.resume, out=overrides.get("out"), names=names)
     check_family_options(flags, cfg.model.family, typed=True)
     idle = [  # as the user wrote them: --no-eval-kid for eval_kid False; a file's key at its default changes nothing
         f"--{'no-' if overrides[key] is False else ''}{key.replace('_', '-')}"

@@ -476,12 +476,14 @@ def resolve(
     base: Config | None = None,
     source: str = "option",
     explicit: bool = True,
+    names: Mapping[str, str] | None = None,
 ) -> Config:
     """Build a checked `Config` from `base` (a stored config), or from the field defaults, the family's
     defaults (`families.Family.defaults`) and the preset's; then `overrides` (flat option names) on top.
 
     `explicit`: the overrides are what a user chose, so one that does not apply to the family is refused
-    (`check_family_options`); a stored config (`config_from_dict`) holds every option and is not."""
+    (`check_family_options`, naming each as `names` says); a stored config (`config_from_dict`) holds every
+    option and is not."""
     overrides = dict(overrides or {})
     preset, named_family = split_preset(overrides.pop("preset", None) or preset or (base.preset if base else "paper"))
     if named_family is not None:  # `--preset cut`: the paper's recipe for --model cut
@@ -511,7 +513,7 @@ def resolve(
         }
         cfg = Config(preset=preset, **{k: built.pop(k) for k in BASE_SECTIONS}, sections=built)
         if explicit:
-            check_family_options(overrides, cfg.model.family)
+            check_family_options(overrides, cfg.model.family, names=names)
             check_alternatives(overrides)
         return validate(cfg)
     except CycleGANError as e:
@@ -558,12 +560,15 @@ def check_alternatives(given: dict[str, Any]) -> None:
         )
 
 
-def check_family_options(given: dict[str, Any], family: str, *, typed: bool = False) -> None:
+def check_family_options(
+    given: dict[str, Any], family: str, *, typed: bool = False, names: Mapping[str, str] | None = None
+) -> None:
     """Refuse, in one line, an option given for a family it does not apply to (`--lambda-nce` with cyclegan).
     One at its field's default changes nothing and passes: a run's config.json holds every option, so it can be
     given back as `--config` (its `direction: AtoB` was refused for a CycleGAN, `lambda_cycle: 10.0` for CUT).
     `typed`: flags typed on the command line, refused at their default too (`--model cut --lambda-cycle 10` passed
-    without a word that it does nothing)."""
+    without a word that it does nothing). `names`: how the error names an option, by key (a config file's
+    `key' in 'FILE`: its flag, which the user never typed, hid where it came from); its flag otherwise."""
     known = option_fields()
     for key, value in given.items():
         if key not in known:
@@ -571,8 +576,8 @@ def check_family_options(given: dict[str, Any], family: str, *, typed: bool = Fa
         accepting = families.accepting(key, known[key][0])
         # a run's config.json given as --config holds every option: one of another family at its default says nothing
         if family not in accepting and (typed or not at_default(key, value)):
-            flag = "--" + key.replace("_", "-")
-            raise CycleGANError(f"option '{flag}' applies to --model {' or '.join(accepting)}, not to --model {family}")
+            name = (names or {}).get(key) or "--" + key.replace("_", "-")
+            raise CycleGANError(f"option '{name}' applies to --model {' or '.join(accepting)}, not to --model {family}")
 
 
 def at_default(key: str, value: Any) -> bool:

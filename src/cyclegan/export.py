@@ -11,6 +11,7 @@ against PyTorch at two sizes other than the traced one before it is reported as 
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,8 +64,10 @@ class ExportResult:
 
 
 def wrap_for_export(net: nn.Module) -> nn.Module:
-    """The generator, wrapped to take any size (see `PadToMultiple`), on the CPU in float32, eval mode."""
-    net = net.to("cpu", torch.float32).eval().requires_grad_(False)
+    """A copy of the generator, wrapped to take any size (see `PadToMultiple`), on the CPU in float32, eval mode.
+    A copy: `Module.to` and `requires_grad_` work in place, so the caller's generator (on a GPU, or training)
+    was left on the CPU with its gradients off."""
+    net = copy.deepcopy(net).to("cpu", torch.float32).eval().requires_grad_(False)
     multiple = size_multiple(net)
     return (PadToMultiple(net, multiple, least_size(net)) if multiple > 1 else net).eval()
 

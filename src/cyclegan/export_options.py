@@ -4,6 +4,7 @@ file and format. `cyclegan.export` does the export.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -63,6 +64,10 @@ class ExportOptions(Options):
         super().__post_init__()
         if not self.out:  # `--out "$F"` with F unset: "cannot tell the format from 'no suffix'", or ". is a folder"
             raise CycleGANError("option '--out' is empty: give the file to write (.onnx; .pt, .ts or .torchscript)")
+        if self.out.endswith(("/", os.sep)):  # `--out models/ --format onnx` wrote a file named models
+            raise CycleGANError(
+                f"option '--out' {self.out} names a folder: give the file to write in it (e.g. {self.out}g.onnx)"
+            )
         fmt = format_for(self.out, self.format)  # a name whose suffix tells no format is refused here, up front
         if fmt == "torchscript" and self.opset != OPSET:  # TorchScript has no opset: it was ignored without a word
             raise CycleGANError(f"option '--opset' is for ONNX files, not TorchScript ({self.out}); drop it")

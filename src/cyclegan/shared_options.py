@@ -52,7 +52,11 @@ def checkpoint_option(**kwargs: Any) -> Any:
 
 
 def direction_option(default: str = "AtoB") -> Any:
-    return opt(default, "AtoB translates A -> B with G, BtoA translates B -> A with F")
+    return opt(
+        default,
+        "AtoB translates A -> B with G, BtoA translates B -> A with F (a CycleGAN); a pix2pix, CUT or FastCUT "
+        "model has one generator, G, for the one direction it was trained in",
+    )
 
 
 def ema_option() -> Any:

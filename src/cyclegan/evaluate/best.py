@@ -51,8 +51,14 @@ def run_data(checkpoint: str) -> str:
     try:
         config = json.loads((folder / CONFIG_NAME).read_text())
         data, out = config["data"]["data"], config["train"].get("out")
+        domains = config["data"].get("domain_a")
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        data = out = None
+        data = out = domains = None
+    if domains and not data:  # "has no config.json" while it has one: it names two folders, no root to test on
+        raise CycleGANError(
+            f"option '--data' is needed: {folder} was trained on --domain-a/--domain-b folders, not a --data root "
+            "(give --data ROOT holding testA and testB)"
+        )
     if not isinstance(data, str) or not data:
         raise CycleGANError(
             f"option '--data' is needed: {folder} has no {CONFIG_NAME} naming its --data root (give --data ROOT)"

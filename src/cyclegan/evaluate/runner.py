@@ -247,6 +247,9 @@ class SplitImages:
         return f"{self.folders[0]} and {self.folders[1]}"
 
 
+SPLITS = ("test", "val", "train")  # the splits the standard datasets hold, the one to suggest first
+
+
 def _list_domains(opts: EvalOptions) -> SplitImages:
     """The image files of ROOT/{split}A and ROOT/{split}B (the first --limit of each), not yet read; when
     neither exists, those of ROOT/{split} of A|B images (the layout `train --model pix2pix` reads)."""
@@ -258,6 +261,14 @@ def _list_domains(opts: EvalOptions) -> SplitImages:
         files = list_images(aligned, what=f"--data {opts.split} folder of A|B images")
         files = files[: opts.limit] if opts.limit else files
         return SplitImages({"A": files, "B": files}, [aligned], aligned=True)
+    if root.is_dir() and not any(f.is_dir() for f in (*folders.values(), aligned)):
+        # pix2pix's maps has train and val only: "testA does not exist" hid the split training had scored on
+        others = [s for s in SPLITS if s != opts.split and any((root / n).is_dir() for n in (s, f"{s}A", f"{s}B"))]
+        if others:
+            raise CycleGANError(
+                f"--data {root} has no {opts.split} split ({opts.split}A and {opts.split}B, or {opts.split} of A|B "
+                f"images side by side); it has {' and '.join(others)}: give --split {others[0]}"
+            )
     domains = {}
     for letter, folder in folders.items():
         files = list_images(folder, what=f"--data {opts.split}{letter} folder")

@@ -58,6 +58,13 @@ def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
     if not root.is_dir():
         what = "is a file, not a dataset folder" if root.exists() else "does not exist"
         raise CycleGANError(f"option 'data': {root} {what} (give the folder holding trainA and trainB)")
+    if (root / "train").is_dir() and not ((root / "trainA").is_dir() or (root / "trainB").is_dir()):
+        # pix2pix's layout: "trainA does not exist" left the user to find that the family reads another one
+        raise CycleGANError(
+            f"option 'data': {root} holds train/ (pix2pix's pairs, A|B side by side), not trainA and trainB: "
+            f"--model {cfg.model.family} trains on two folders of unpaired images; give --model pix2pix, or put "
+            "the A and B images into ROOT/trainA and ROOT/trainB"
+        )
     test_a, test_b = root / "testA", root / "testB"
     # a link makes two splits one folder (trainA -> trainB): the same images in both domains
     _check_separate(root / "trainA", root / "trainB", "option 'data':", "")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -36,10 +37,13 @@ class ReadCheckpoint(dict):
         return file.resolve() == self.file and _stamp(file) != self.stamp
 
 
-def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[Config, dict | None]:
-    """The config of a new run (preset/file/flags) or of a resumed one (its checkpoint, plus allowed flags)."""
+def prepare_config(
+    overrides: dict, *, resume: bool, out: str | None, names: Mapping[str, str] | None = None
+) -> tuple[Config, dict | None]:
+    """The config of a new run (preset/file/flags) or of a resumed one (its checkpoint, plus allowed flags).
+    `names`: how errors name an option, by key (`config.check_family_options`)."""
     if not resume:
-        return resolve(overrides), None
+        return resolve(overrides, names=names), None
     if not out:
         raise CycleGANError("--resume needs --out RUN (the run folder to continue)")
     if Path(out).is_file():  # `--out runs/x/checkpoint.pt`: the file, where the run's folder is meant
@@ -89,7 +93,7 @@ def prepare_config(overrides: dict, *, resume: bool, out: str | None) -> tuple[C
     if overrides.get("time_limit") == 0 and "fit_steps" not in overrides:
         # the time limit lifted: the stored --fit-steps has no time to fit to (given with it, it is refused)
         overrides = {**overrides, "fit_steps": False}
-    cfg = resolve({k: v for k, v in overrides.items() if k != "preset"}, base=stored)
+    cfg = resolve({k: v for k, v in overrides.items() if k != "preset"}, base=stored, names=names)
     return replace(cfg, train=replace(cfg.train, out=str(out), steps=_fitted_steps(cfg, stored, ckpt["step"]))), ckpt
 
 

@@ -30,7 +30,9 @@ class CompareTab:
                         label=f"photo ({self.engine.upload_note})", file_types=["image"], elem_id="compare-photo"
                     )
                     c_model = gr.Dropdown(choices, value=first, label="CycleGAN model")
-                    c_dir = gr.Radio(DIRECTIONS, value="AtoB", label="direction")
+                    c_dir = gr.Radio(
+                        DIRECTIONS, value=self.engine.trained_direction(first) or "AtoB", label="direction"
+                    )
                     c_styles = gr.File(
                         label="style references for Gatys (images of the target domain)",
                         file_count="multiple",
@@ -62,6 +64,7 @@ class CompareTab:
                         elem_id="compare-gallery",
                     )
                     c_table = gr.Markdown(elem_id="compare-table")
+            self.engine.follow_direction(c_model, c_dir)  # a one-way model's own direction
             c_go.click(
                 user_errors(
                     self.compare,

@@ -197,6 +197,21 @@ class Engine:
     def model_choices(self) -> list[tuple[str, str]]:
         return [(m.label, m.key) for m in self.models()]
 
+    def trained_direction(self, key: str | None) -> str | None:
+        """The one direction model `key` translates (pix2pix, CUT), None for both or an unknown key."""
+        model = next((m for m in self.models() if m.key == key), None)
+        return model.directions[0] if model is not None and len(model.directions) == 1 else None
+
+    def follow_direction(self, model: gr.Dropdown, direction: gr.Radio) -> None:
+        """Set the `direction` radio to a one-way model's direction when it is chosen in `model`: it stayed at
+        AtoB for a BtoA-only run (its label says so), and each job failed until the visitor changed it."""
+
+        def chosen(key: str | None) -> Any:
+            only = self.trained_direction(key)
+            return gr.update(value=only) if only else gr.update()
+
+        model.change(chosen, [model], [direction], queue=False)
+
     def runs(self) -> dict[str, Path]:
         return named_runs(self.roots, self._run_names)
 

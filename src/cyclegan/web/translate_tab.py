@@ -62,7 +62,11 @@ class TranslateTab:
                         elem_id="translate-upload",
                     )
                     t_model = gr.Dropdown(choices, value=first, label="model", elem_id="translate-model")
-                    t_dir = gr.Radio(DIRECTIONS, value="AtoB", label="direction (AtoB uses G, BtoA uses F)")
+                    t_dir = gr.Radio(
+                        DIRECTIONS,
+                        value=self.engine.trained_direction(first) or "AtoB",
+                        label="direction (AtoB uses G, BtoA uses F)",
+                    )
                     t_go = gr.Button("Translate", variant="primary", elem_id="translate-go")
                     gr.Examples([[p] for p in example_images(engine.opts)], inputs=[t_files], label="examples")
                 with gr.Column(scale=2):
@@ -80,6 +84,7 @@ class TranslateTab:
                         interactive=False,
                         elem_id="translate-download",
                     )
+            self.engine.follow_direction(t_model, t_dir)  # a one-way model's own direction
             t_go.click(
                 user_errors(self.translate, {"--checkpoint": t_model, "--direction": t_dir}),
                 [t_files, t_model, t_dir],

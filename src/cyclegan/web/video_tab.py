@@ -39,7 +39,11 @@ class VideoTab:
                         elem_id="video-upload",
                     )
                     v_model = gr.Dropdown(choices, value=first, label="model", elem_id="video-model")
-                    v_dir = gr.Radio(DIRECTIONS, value="AtoB", label="direction (AtoB uses G, BtoA uses F)")
+                    v_dir = gr.Radio(
+                        DIRECTIONS,
+                        value=self.engine.trained_direction(first) or "AtoB",
+                        label="direction (AtoB uses G, BtoA uses F)",
+                    )
                     v_shared = gr.Checkbox(
                         defaults.norm_stats == "shared", label="(a) normalisation statistics shared across the clip"
                     )
@@ -49,6 +53,7 @@ class VideoTab:
                     v_out = gr.Video(label="translated", elem_id="video-out")
                     v_info = gr.Markdown(elem_id="video-info")
                     v_download = gr.File(label="download", interactive=False, elem_id="video-download")
+            self.engine.follow_direction(v_model, v_dir)  # a one-way model's own direction
             v_go.click(
                 user_errors(
                     self.translate,
