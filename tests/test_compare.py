@@ -353,9 +353,11 @@ def test_ctrl_c_keeps_the_images_compared_so_far_and_their_report(checkpoint, tm
     assert (out / "grid.png").is_file() and (out / "report.html").is_file()
 
 
-def test_sigterm_keeps_the_images_compared_so_far_as_ctrl_c_does(checkpoint, tmp_path):
+@pytest.mark.parametrize("signum, status, said", [("SIGTERM", 143, "terminated"), ("SIGHUP", 129, "hung up")])
+def test_sigterm_keeps_the_images_compared_so_far_as_ctrl_c_does(checkpoint, tmp_path, signum, status, said):
     """A batch scheduler's SIGTERM ended `compare` at once: the images compared so far (minutes of Gatys each)
-    had no report, and half of the cut-short one stayed. Now as Ctrl-C, said as SIGTERM, exit 143."""
+    had no report, and half of the cut-short one stayed. Now as Ctrl-C, said as SIGTERM, exit 143. A closed
+    terminal's SIGHUP the same, said as SIGHUP, exit 129."""
     import subprocess
     import sys
 
@@ -368,20 +370,21 @@ def test_sigterm_keeps_the_images_compared_so_far_as_ctrl_c_does(checkpoint, tmp
 import os, signal, sys
 import cyclegan.compare as c
 from cyclegan.cli import main
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal, even where this test runs under nohup
 real, calls = c.save_image, []
 def save_image(image, path):
     calls.append(path)
     if len(calls) == 5:  # the second image's input is written, its CycleGAN not
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.{signum})
     return real(image, path)
 c.save_image = save_image
 sys.exit(main({[*args, "--device", "cpu", "--no-progress"]!r}))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 143, done.stderr[-2000:]
-    assert "terminated: the report covers the 1 image(s) compared before it" in done.stderr
+    assert done.returncode == status, done.stderr[-2000:]
+    assert f"{said}: the report covers the 1 image(s) compared before it" in done.stderr
     report = json.loads((out / "report.json").read_text())
-    assert report["notes"][0].startswith("interrupted (SIGTERM) at content image 2 of 3")
+    assert report["notes"][0].startswith(f"interrupted ({signum}) at content image 2 of 3")
     assert len(list((out / "images").iterdir())) == 3
 
 

@@ -432,33 +432,41 @@ def test_a_demo_stopped_after_its_training_reports_when_run_again_without_traini
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_a_sigterm_while_the_demo_scores_keeps_its_trained_run_and_names_the_command(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("name, said", [("SIGTERM", "terminated"), ("SIGHUP", "hung up")])
+def test_a_sigterm_while_the_demo_scores_keeps_its_trained_run_and_names_the_command(
+    tmp_path, capsys, monkeypatch, name, said
+):
     """A batch scheduler's SIGTERM after training, while the demo scored: it ended the process at once, without a
-    word of the trained run kept nor of the command that reports on it."""
+    word of the trained run kept nor of the command that reports on it. A closed terminal's SIGHUP too (exit 129)."""
     import signal
 
     import cyclegan.demo as demo
 
+    signum = getattr(signal, name)
+    previous = signal.signal(signum, signal.SIG_DFL)  # as in a terminal, even where this test runs under nohup
     run = tmp_path / "demo"
     args = one_step_demo(monkeypatch, run)
     real_load = demo.load_generator
 
     def terminated(*a, **k):
-        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-            pytest.fail("a SIGTERM here ends the demo at once, without a word")
-        os.kill(os.getpid(), signal.SIGTERM)
+        if signal.getsignal(signum) == signal.SIG_DFL:
+            pytest.fail(f"a {name} here ends the demo at once, without a word")
+        os.kill(os.getpid(), signum)
         return real_load(*a, **k)
 
     monkeypatch.setattr(demo, "load_generator", terminated)
-    assert main(args) == 143
-    err = capsys.readouterr().err
-    assert f"the demo stopped before its report: cyclegan demo --out {run} --device cpu reports on its" in err
-    assert err.strip().endswith("terminated") and "Traceback" not in err
-    assert (run / "checkpoint.pt").is_file() and not (run / "report.json").exists()
-    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is the command's alone
-    monkeypatch.setattr(demo, "train", lambda *a, **k: pytest.fail("trained again"))
-    assert main(args) == 143  # stopped again while it reports on the trained run: the same line
-    assert f"cyclegan demo --out {run} --device cpu reports on its trained run" in capsys.readouterr().err
+    try:
+        assert main(args) == 128 + signum
+        err = capsys.readouterr().err
+        assert f"the demo stopped before its report: cyclegan demo --out {run} --device cpu reports on its" in err
+        assert err.strip().endswith(said) and "Traceback" not in err
+        assert (run / "checkpoint.pt").is_file() and not (run / "report.json").exists()
+        assert signal.getsignal(signum) == signal.SIG_DFL  # the handler is the command's alone
+        monkeypatch.setattr(demo, "train", lambda *a, **k: pytest.fail("trained again"))
+        assert main(args) == 128 + signum  # stopped again while it reports on the trained run: the same line
+        assert f"cyclegan demo --out {run} --device cpu reports on its trained run" in capsys.readouterr().err
+    finally:
+        signal.signal(signum, previous)
     monkeypatch.setattr(demo, "load_generator", real_load)
     assert main(args) == 0 and (run / "report.json").is_file()
 

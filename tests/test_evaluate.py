@@ -840,9 +840,11 @@ def test_an_evaluation_that_fails_leaves_none_of_its_new_images(tmp_path, monkey
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_sigterm_stops_an_evaluation_as_ctrl_c_does(tmp_path):
+@pytest.mark.parametrize("signum, status, said", [("SIGTERM", 143, "terminated"), ("SIGHUP", 129, "hung up")])
+def test_sigterm_stops_an_evaluation_as_ctrl_c_does(tmp_path, signum, status, said):
     """A batch scheduler's SIGTERM killed `cyclegan evaluate` at once: its --save-images folder was left half made
-    (the next run stopped at 'exists'). Now it is removed as on Ctrl-C, and the command says so: exit 143."""
+    (the next run stopped at 'exists'). Now it is removed as on Ctrl-C, and the command says so: exit 143. A closed
+    terminal's SIGHUP the same, exit 129."""
     import subprocess
 
     ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
@@ -852,17 +854,18 @@ def test_sigterm_stops_an_evaluation_as_ctrl_c_does(tmp_path):
 import os, signal, sys
 import cyclegan.evaluate.runner as r
 from cyclegan.cli import main
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal, even where this test runs under nohup
 real = r._identity_l1
 def identity_l1(*a, **k):  # after the first direction's translations were saved
-    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), signal.{signum})
     return real(*a, **k)
 r._identity_l1 = identity_l1
 sys.exit(main(["evaluate", "--checkpoint", {str(ckpt)!r}, "--data", {str(tmp_path / "data")!r},
                "--save-images", {str(saved)!r}, "--no-progress"]))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 143, done.stderr[-2000:]
-    assert done.stderr.endswith("terminated\n") and "Traceback" not in done.stderr
+    assert done.returncode == status, done.stderr[-2000:]
+    assert done.stderr.endswith(f"{said}\n") and "Traceback" not in done.stderr
     assert not saved.exists()
 
 

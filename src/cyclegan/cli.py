@@ -12,6 +12,7 @@ while the modules load ends in one line ("interrupted", status 130) instead of a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -235,11 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as e:  # while the modules load, or in a command that does not catch it
         from .process import Terminated  # torch-free; a SIGTERM `process.terminate_as_interrupt` raised
 
-        if isinstance(e, Terminated):  # `compare` stopped before its first image: a scheduler's stop, not a Ctrl-C
-            print("terminated", file=sys.stderr)
-            return 143
-        print("interrupted", file=sys.stderr)
-        return 130
+        term = isinstance(e, Terminated)  # e.g. `compare` stopped before its first image: not a Ctrl-C
+        with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
+            print(e.word if term else "interrupted", file=sys.stderr)
+        return e.status if term else 130
     except Exception:
         if not seen:
             raise

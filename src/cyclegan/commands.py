@@ -12,7 +12,6 @@ import contextlib
 import importlib
 import os
 import shlex
-import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -157,7 +156,7 @@ def run_translate(opts, _: argparse.Namespace) -> int:
         # With --overwrite, an output not reached yet is the previous run's file: --skip-existing would keep it.
         stale = ", but keeps the older outputs this run had not replaced yet" if opts.overwrite else ""
         term = isinstance(e, process.Terminated)
-        how = ("hung up" if e.signum == getattr(signal, "SIGHUP", None) else "terminated") if term else "interrupted"
+        how = e.word if term else "interrupted"
         with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
             print(
                 f"{how}: the outputs in {opts.out} so far are complete; the same command with "
@@ -289,9 +288,9 @@ def run_demo(opts, _: argparse.Namespace) -> int:
     from .demo import run_demo as demo  # on use
     from .report import describe_record  # on use
 
-    # a scheduler's SIGTERM while it renders or scores (training saves and stops on its own): the trained run kept,
-    # the same command named, exit 143; it ended the demo at once, without a word
-    with process.terminate_as_interrupt():
+    # a scheduler's SIGTERM, or a closed terminal's SIGHUP, while it renders or scores (training saves and stops on
+    # its own): the trained run kept, the same command named, exit 143 or 129; it ended the demo at once, without a word
+    with process.terminate_as_interrupt(hangup=True):
         report = demo(opts)
     ex = report["execution"]  # None: the run's training was ended by `cyclegan train --resume`, not timed by the demo
     computed = describe_record(ex) if ex else "not recorded (its training was ended outside the demo)"
@@ -316,7 +315,8 @@ def run_evaluate(opts, _: argparse.Namespace) -> int:
     from .evaluate.runner import evaluate_checkpoints  # on use
     from .report import format_curve, format_table  # on use
 
-    with process.terminate_as_interrupt():  # a scheduler's SIGTERM: the new images removed as on Ctrl-C, exit 143
+    # a scheduler's SIGTERM, a closed terminal's SIGHUP: the new images removed as on Ctrl-C, exit 143 or 129
+    with process.terminate_as_interrupt(hangup=True):
         reports = evaluate_checkpoints(opts)
     command = command_line("evaluate", opts)
     for report in reports:
@@ -380,16 +380,17 @@ def _written_last(result: dict, path: str, flag: str, what: str) -> Path:
 def run_stylize(opts, _: argparse.Namespace) -> int:
     from .style import run_stylize as stylize  # on use
 
-    with process.terminate_as_interrupt() as stop:  # a scheduler's SIGTERM: nothing half-written, exit 143
+    # a scheduler's SIGTERM, a closed terminal's SIGHUP: nothing half-written, exit 143 or 129
+    with process.terminate_as_interrupt(hangup=True) as stop:
         result = stylize(opts)
     w, h = result.image.size
     n = len(result.losses)
     steps = f"{n} step{'' if n == 1 else 's'}, {result.seconds:.1f} s"  # `--steps 1` said "1 steps"
     print(f"wrote {escape(opts.out)} ({w}x{h}, backbone {result.backbone}, {steps})")  # a name: one line
     if result.interrupted:  # the best image so far was written; the status says it is not the whole run
-        word = "terminated" if stop.received else "interrupted"
-        print(f"{word} at step {n} of {opts.gatys.steps}: the image is the best so far", file=sys.stderr)
-        return 143 if stop.received else 130
+        with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
+            print(f"{stop.word} at step {n} of {opts.gatys.steps}: the image is the best so far", file=sys.stderr)
+        return stop.status
     return 0
 
 
@@ -397,15 +398,16 @@ def run_compare(opts, _: argparse.Namespace) -> int:
     from .compare import compare  # on use
     from .report import summary_lines  # on use
 
-    with process.terminate_as_interrupt() as stop:  # a batch scheduler's SIGTERM keeps the report, as Ctrl-C does
+    # a batch scheduler's SIGTERM, a closed terminal's SIGHUP: the report kept, as Ctrl-C does (exit 143 or 129)
+    with process.terminate_as_interrupt(hangup=True) as stop:
         report = compare(opts)
     print("\n".join(summary_lines(report)))
     # the grid has no captions: its columns said here, as the README says them
     print(f"wrote {escape(report.html)} and {escape(report.grid)} (columns: input | CycleGAN | Gatys, a row per image)")
     if report.interrupted:
-        word = "terminated" if stop.received else "interrupted"
-        print(f"{word}: the report covers the {len(report.rows)} image(s) compared before it", file=sys.stderr)
-        return 143 if stop.received else 130
+        with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
+            print(f"{stop.word}: the report covers the {len(report.rows)} image(s) compared before it", file=sys.stderr)
+        return stop.status
     return _report_skipped(report.skipped, "image(s) skipped")
 
 

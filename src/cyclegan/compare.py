@@ -21,6 +21,7 @@ import dataclasses
 import glob
 import json
 import random
+import signal
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -505,7 +506,8 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
             del images_of_method[kept:]
         if not rows:
             raise
-        interrupted, by = at, "SIGTERM" if isinstance(e, Terminated) else "Ctrl-C"  # SIGTERM: see run_compare
+        term = isinstance(e, Terminated)  # SIGTERM, SIGHUP: see run_compare
+        interrupted, by = at, signal.Signals(e.signum).name if term else "Ctrl-C"
     if not rows:
         raise CycleGANError(f"no content image could be compared: {skipped[0]}")
 

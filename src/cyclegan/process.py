@@ -67,6 +67,13 @@ def freed_memory_kept() -> bool:
     return _kept
 
 
+def stop_word(signum: int | None) -> str:
+    """How a command's last line names its stop: a closed terminal's SIGHUP, a SIGTERM, or (None) a Ctrl-C."""
+    if signum is None:
+        return "interrupted"
+    return "hung up" if signum == getattr(signal, "SIGHUP", None) else "terminated"
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (or SIGHUP, where asked), raised where it arrives as Ctrl-C's KeyboardInterrupt is
     (`terminate_as_interrupt`); `status`: the exit status a shell reports for a process the signal ended."""
@@ -75,11 +82,26 @@ class Terminated(KeyboardInterrupt):
         super().__init__()
         self.signum = signum
         self.status = 128 + signum
+        self.word = stop_word(signum)
 
 
 @dataclass
 class Termination:
-    received: bool = False  # whether a SIGTERM came (a command that reports its own Ctrl-C then exits 143)
+    signum: int | None = None  # the SIGTERM or SIGHUP that came, if one did
+
+    @property
+    def received(self) -> bool:
+        return self.signum is not None
+
+    @property
+    def word(self) -> str:
+        """The stop as the last line says it: "terminated", "hung up", or "interrupted" (a Ctrl-C)."""
+        return stop_word(self.signum)
+
+    @property
+    def status(self) -> int:
+        """The exit status of a command that reports its own stop: 128 + the signal, 130 for a Ctrl-C."""
+        return 130 if self.signum is None else 128 + self.signum
 
 
 @contextlib.contextmanager
@@ -87,16 +109,16 @@ def terminate_as_interrupt(*, hangup: bool = False) -> Iterator[Termination]:
     """For the block, SIGTERM (a batch scheduler's stop, `kill`) raises `Terminated` in the main thread: by default it
     ended the process at once, without a word, leaving the file being written as a hidden temporary. Now what is
     being written is removed as on Ctrl-C and the command can say how to go on. `hangup`: SIGHUP too (the
-    terminal closed, an ssh session dropped: `translate`), which killed the process the same way. Each signal is
-    left alone off the main thread and where it is not at its default (ignored, as under nohup, or handled by
-    the caller)."""
+    terminal closed, an ssh session dropped: every command that takes SIGTERM so), which killed the process the
+    same way. Each signal is left alone off the main thread and where it is not at its default (ignored, as under
+    nohup, or handled by the caller)."""
     seen = Termination()
     if threading.current_thread() is not threading.main_thread():
         yield seen
         return
 
     def on_signal(signum, frame) -> None:
-        seen.received = True
+        seen.signum = signum
         raise Terminated(signum)
 
     wanted = (signal.SIGTERM, *((signal.SIGHUP,) if hangup and hasattr(signal, "SIGHUP") else ()))
