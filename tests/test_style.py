@@ -605,6 +605,21 @@ def test_a_pil_image_with_exif_orientation_is_stylised_upright_as_its_file_is(tm
     assert r.image.size == (16, 24) and opened.size == (24, 16)
 
 
+def test_a_pil_image_with_a_colour_key_is_stylised_on_white_as_its_file_is(tmp_path):
+    """An RGB PNG whose tRNS chunk makes black transparent: white there read from a path, black from the opened
+    image given to the Python API."""
+    from cyclegan.style import load_image_01
+
+    a = np.zeros((16, 24, 3), dtype=np.uint8)
+    a[:, :12] = (200, 40, 40)
+    path = tmp_path / "keyed.png"
+    Image.fromarray(a).save(path, transparency=(0, 0, 0))
+    opened = Image.open(path)
+    assert opened.mode == "RGB" and "transparency" in opened.info
+    x = load_image_01(opened, None)
+    assert torch.equal(x, load_image_01(path, None)) and x[0, :, 0, -1].tolist() == [1.0, 1.0, 1.0]
+
+
 def test_an_out_of_a_format_not_written_names_the_ones_that_are():
     """`stylize --out x.gif` (GIF is read, not written) was told it "needs an image extension (.png, .jpg, ...)"."""
     from cyclegan.style import StylizeOptions

@@ -134,6 +134,19 @@ def test_a_pil_image_with_exif_orientation_is_translated_upright_as_its_file_is(
     assert opened.size == (24, 16) and opened.getexif().get(0x0112) == 6
 
 
+def test_a_pil_image_with_a_colour_key_is_translated_on_white_as_its_file_is(tiny, tmp_path):
+    """An RGB PNG whose tRNS chunk makes black transparent reads with white there from a path, but the same image
+    opened with Image.open and given to cyclegan.translate was translated with its transparent pixels black."""
+    G = load_generator(tiny, "AtoB")
+    a = np.zeros((16, 24, 3), dtype=np.uint8)
+    a[:, :12] = (200, 40, 40)
+    path = tmp_path / "keyed.png"
+    Image.fromarray(a).save(path, transparency=(0, 0, 0))
+    opened = Image.open(path)
+    assert opened.mode == "RGB" and opened.info["transparency"] == (0, 0, 0)
+    assert np.array_equal(np.asarray(translate(G, opened)), np.asarray(translate(G, path)))
+
+
 def test_the_api_refuses_a_float_tensor_far_outside_minus_one_to_one(tiny):
     """A float tensor of [0, 255] pixel values (or NaN) was translated into saturated noise without a word."""
     from cyclegan.errors import CycleGANError

@@ -21,13 +21,13 @@ from .clipio import ANIMATED_IMAGES, OTHER_VIDEO, VIDEO_FORMATS
 from .data.io import (
     MAX_PIXELS,
     as_read,
+    as_rgb,
     long_side_shape,
     megapixels,
     open_image,
     read_image,
     resize_long_side,
     to_pil,
-    to_rgb,
     to_tensor,
 )
 from .errors import CycleGANError, escape, named_once, without_alternatives
@@ -191,7 +191,7 @@ def translate(
         if animated:  # an opened GIF, WebP or PNG animation: one frame of it, said
             msg = f"warning: images[{i}] is animated: only its current frame is translated (a clip: translate_video)"
             print(msg, file=sys.stderr)
-        im = im if im.mode == "RGB" else to_rgb(im)  # not convert("RGB"): it clips 16-bit greyscale to white
+        im = as_rgb(im)  # not convert("RGB"): it clips 16-bit greyscale to white, keeps a colour key's pixels
         if size:
             h, w = long_side_shape(im.height, im.width, size)
             if h * w > max_pixels:  # an upscale is a decode too: size=10**6 allocated until the process died

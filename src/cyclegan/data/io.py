@@ -76,6 +76,13 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
+def as_rgb(im: Image.Image) -> Image.Image:
+    """`to_rgb` where it changes something: an RGB image without a transparent colour is returned as it is, no
+    copy. Not `im.mode == "RGB"` alone: a PNG's colour key (its tRNS chunk) is an RGB image too, composited on
+    white as any transparency."""
+    return to_rgb(im) if im.mode != "RGB" or "transparency" in im.info else im
+
+
 @functools.cache
 def _srgb() -> ImageCms.ImageCmsProfile:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
@@ -260,7 +267,7 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
             im.load()
             im = ImageOps.exif_transpose(im, in_place=True) or im  # no copy when nothing turns
             im = to_srgb(im)  # after turning: its copy keeps no EXIF
-            return to_rgb(im) if im.mode != "RGB" or "transparency" in im.info else im
+            return as_rgb(im)
     except FileNotFoundError:
         raise CycleGANError(f"image not found: {path}") from None
     except MemoryError:
@@ -314,7 +321,7 @@ def _reason(e: BaseException, path: Path | None = None) -> str:
 def to_tensor(im: Image.Image) -> torch.Tensor:
     """PIL image -> float tensor (3, H, W) in [-1, 1]; a mode other than RGB converted first as `read_image`
     converts it (`to_rgb`), not left with 1 or 4 channels or 16-bit values scaled as if 8-bit."""
-    im = im if im.mode == "RGB" else to_rgb(im)
+    im = as_rgb(im)
     return TF.to_dtype(TF.pil_to_tensor(im), torch.float32, scale=True) * 2 - 1
 
 

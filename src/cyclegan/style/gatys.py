@@ -28,12 +28,12 @@ from tqdm import tqdm
 from ..data.io import (
     MAX_PIXELS,
     as_read,
+    as_rgb,
     open_image,
     read_image,
     resize_long_side,
     save_image,
     to_pil,
-    to_rgb,
     to_tensor,
 )
 from ..errors import CycleGANError, escape
@@ -81,7 +81,7 @@ def load_image_01(image: ImageLike, size: int | None, *, max_pixels: int = MAX_P
     im = as_read(image) if isinstance(image, Image.Image) else read_image(image, max_pixels=max_pixels)
     if 0 in im.size:
         raise CycleGANError(f"an image of {im.width}x{im.height} pixels has nothing to stylise")
-    im = im if im.mode == "RGB" else to_rgb(im)  # no copy of an RGB image
+    im = as_rgb(im)  # no copy of an RGB image (without a colour key)
     if size:
         im = resize_long_side(im, size)
     return ((to_tensor(im).unsqueeze(0) + 1) / 2).contiguous()  # L-BFGS needs contiguous grads
