@@ -39,7 +39,7 @@ def animated_frames(path: str | Path) -> int:
 def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int) -> Image.Image:
     """The uploaded file as an RGB PIL image (EXIF orientation applied), or a CycleGANError saying, in one
     line, that it is empty, larger than `max_bytes`, not an image, over `max_pixels`, or truncated/damaged."""
-    from ..data.io import open_image, read_image  # torch with it: on the first upload, so the server starts fast
+    from ..data.io import open_image, read_image, unread_format  # torch with it: on the first upload (fast start)
 
     name = display_name(path)
     try:
@@ -57,6 +57,8 @@ def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int) -> Image.
         with open_image(path, max_pixels, formats=UPLOAD_FORMATS) as im:
             w, h = im.size
     except Image.UnidentifiedImageError:
+        if fmt := unread_format(Path(path)):  # a phone's HEIC or AVIF photo: named, as the CLI names it
+            raise CycleGANError(f"{name} is a {fmt} image, a format not read here: convert it to JPEG or PNG") from None
         raise CycleGANError(f"{name} is not an image ({IMAGE_FORMATS})") from None
     except Image.DecompressionBombError as e:  # PIL's own refusal, from the header, of over ~179 MP
         declared = re.search(r"\((\d+) pixels\)", str(e))
