@@ -147,6 +147,28 @@ def test_a_pil_image_with_a_colour_key_is_translated_on_white_as_its_file_is(tin
     assert np.array_equal(np.asarray(translate(G, opened)), np.asarray(translate(G, path)))
 
 
+def test_load_generator_names_its_keyword_not_the_commands_flag(tmp_path):
+    """`cyclegan.load_generator(run, "BtoA")` of a one-way run said "use --direction AtoB", a flag a Python caller
+    never typed; the commands keep their flag."""
+    import cyclegan
+    from cyclegan.checkpoint import FORMAT
+    from cyclegan.errors import CycleGANError
+    from cyclegan.models import build_networks
+
+    cfg = resolve({"family": "pix2pix", "ngf": 4, "ndf": 4, "size": 32})
+    models = {k: m.state_dict() for k, m in build_networks(cfg).items()}
+    ckpt = tmp_path / "p2p.pt"
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 0, "models": models}, ckpt)
+    with pytest.raises(CycleGANError, match=r"translates A to B only; use direction='AtoB'$"):
+        cyclegan.load_generator(ckpt, "BtoA")
+    with pytest.raises(
+        CycleGANError, match=r"holds no averaged weights \(train with --ema-decay\); use ema='off' or 'auto'$"
+    ):
+        cyclegan.load_generator(ckpt, "AtoB", ema="on")
+    with pytest.raises(CycleGANError, match=r"use --direction AtoB$"):
+        load_generator(ckpt, "BtoA")  # what the commands and the web page reword for themselves
+
+
 def test_the_api_refuses_a_float_tensor_far_outside_minus_one_to_one(tiny):
     """A float tensor of [0, 255] pixel values (or NaN) was translated into saturated noise without a word."""
     from cyclegan.errors import CycleGANError
@@ -264,7 +286,7 @@ def test_package_level_api_survives_submodule_imports(run):
     import cyclegan.inference
 
     assert cyclegan.translate is cyclegan.inference.translate
-    assert cyclegan.load_generator is load_generator
+    assert cyclegan.load_generator is cyclegan.api.load_generator  # load_generator in a Python caller's words
     G = cyclegan.load_generator(run, "BtoA")
     x = torch.rand(1, 3, 20, 28) * 2 - 1
     assert torch.equal(cyclegan.translate(G, x), translate_tensor(G, x))

@@ -14,7 +14,7 @@ from .lazy import lazy_dir, lazy_exports
 from .version import __version__
 
 # Lazy, so `import cyclegan` (and the CLI's --help) does not pay for importing torch.
-_EXPORTS = {".loading": ("load_generator",), ".inference": ("translate",), ".video": ("translate_video",)}
+_EXPORTS = {".api": ("load_generator",), ".inference": ("translate",), ".video": ("translate_video",)}
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 __dir__ = lazy_dir(__name__, _EXPORTS)
 __all__ = ["__version__", "load_generator", "translate", "translate_video"]

@@ -1,0 +1,37 @@
+"""`cyclegan.load_generator`: `loading.load_generator` with its one-line errors in a Python caller's words.
+
+The library's messages name the commands' flags (`use --direction BtoA`), which the commands and the web page
+reword for themselves (`bench --task tiles`: --tile-direction; the page: its controls' labels). A Python caller
+passed keyword arguments, and is shown them: `use direction='BtoA'`, as `cyclegan.translate` names its own
+(`inference.keyword_names`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from .errors import CycleGANError
+from .loading import load_generator as _load_generator
+
+# load_generator's own arguments as flags, with the value (or the two) a message offers: "--ema off or auto"
+_ARGUMENT_FLAG = re.compile(r"--(direction|ema) (\w+)(?: or (\w+))?(?![\w-])")
+
+
+def in_python_words(message: str) -> str:
+    """`message` with each flag of load_generator's arguments written as its keyword argument: "use --direction
+    BtoA" -> "use direction='BtoA'", "use --ema off or auto" -> "use ema='off' or 'auto'". Other flags stay:
+    "train with --ema-decay" is training's advice, not an argument here."""
+
+    def keyword(m: re.Match) -> str:
+        return f"{m[1]}={m[2]!r}" + (f" or {m[3]!r}" if m[3] else "")
+
+    return _ARGUMENT_FLAG.sub(keyword, message)
+
+
+@functools.wraps(_load_generator)
+def load_generator(*args, **kwargs):
+    try:
+        return _load_generator(*args, **kwargs)
+    except CycleGANError as e:
+        raise CycleGANError(in_python_words(str(e))) from None
