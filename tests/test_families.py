@@ -463,6 +463,26 @@ def test_flip_equivariance_compares_each_output_patch_with_its_own_input_patch()
     assert (wrong - nce).abs() > 1e-3
 
 
+@pytest.mark.parametrize("family", ["cut", "fastcut"])
+def test_lambda_nce_0_trains_without_computing_patchnce(family, dataset, tmp_path, monkeypatch):
+    """`--lambda-nce 0` computed PatchNCE (features, the MLP, the contrastive loss) every step, then multiplied it
+    by 0. Now it is not computed: G learns from the adversarial loss alone, H keeps its weights."""
+    import cyclegan.train.cut as cut
+    from cyclegan.execution import Execution
+
+    monkeypatch.setattr(cut, "patch_nce_loss", lambda *a, **k: pytest.fail("PatchNCE computed at weight 0"))
+    cfg = family_cfg(family, dataset, tmp_path / "run", lambda_nce=0.0, precision="fp32")
+    trainer = trainer_class(family)(cfg, total_steps=4, device=torch.device("cpu"), execution=Execution())
+    before = {n: {k: v.clone() for k, v in trainer.nets[n].state_dict().items()} for n in ("G", "H")}
+    x, y = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+    losses = [trainer.step(x, y) for _ in range(2)]
+    assert all("NCE" not in s and torch.isfinite(s["G_total"]) for s in losses)
+    changed = lambda n: any(not torch.equal(v, before[n][k]) for k, v in trainer.nets[n].state_dict().items())  # noqa: E731
+    assert changed("G") and not changed("H")
+    train(family_cfg(family, dataset, tmp_path / "run", lambda_nce=0.0, steps=2), progress=False)  # the whole run
+    assert load_checkpoint(tmp_path / "run")["step"] == 2
+
+
 # --- translate, evaluate, export -------------------------------------------------------------------------------
 
 

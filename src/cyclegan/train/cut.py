@@ -20,7 +20,9 @@ class CUTGenerator(nn.Module):
     generator's loss needs but D's scores: (G(x), G(y) or None, PatchNCE(x, G(x)), PatchNCE(y, G(y)) or None).
 
     With `flip`, G sees x (and y) mirrored left-right, and the output's features are mirrored back before
-    they are compared with the unmirrored input's (FastCUT's flip-equivariance)."""
+    they are compared with the unmirrored input's (FastCUT's flip-equivariance). `nce` False (`--lambda-nce 0`):
+    no PatchNCE is computed (None for both) and H is not part of the module, which then trains G alone (under
+    DistributedDataParallel a parameter without a gradient would stall the next step)."""
 
     def __init__(
         self,
@@ -31,9 +33,10 @@ class CUTGenerator(nn.Module):
         num_patches: int,
         temperature: float,
         identity: bool,
+        nce: bool = True,
     ):
         super().__init__()
-        self.G, self.H = G, H
+        self.G, self.H = G, (H if nce else None)
         self.layers, self.num_patches, self.temperature, self.identity = layers, num_patches, temperature, identity
 
     def _nce(self, src: torch.Tensor, src_feats: list[torch.Tensor] | None, out: torch.Tensor, flip: bool):
@@ -57,6 +60,8 @@ class CUTGenerator(nn.Module):
             real = real.flip(3)
         fake, feats = self.G.forward_features(real, self.layers)
         fake_y, idt_y = fake.chunk(2) if self.identity else (fake, None)
+        if self.H is None:  # weighed 0: the patches' features, MLP and contrastive loss would all be thrown away
+            return fake_y, idt_y, None, None
         b = x.shape[0]
         src_x = None if flip else [f[:b] for f in feats]
         nce_x = self._nce(x, src_x, fake_y, flip)
@@ -83,6 +88,7 @@ class CUTTrainer(OneGeneratorTrainer):
             num_patches=c.nce_num_patches,
             temperature=c.nce_temperature,
             identity=c.nce_idt,
+            nce=c.lambda_nce > 0,
         )
         self._generator_module, self._real_fake = self._wrap(
             self.execution.compiled(generator), RealFake(self._D, together=self.execution.batch_discriminator_calls)
@@ -101,12 +107,14 @@ class CUTTrainer(OneGeneratorTrainer):
         with self.execution.autocast(self.device):
             pred = self._D(self._augment(fake_y))
         losses["G_adv"] = adversarial_loss(pred, True, t.gan_loss, generator=True)
-        losses["NCE"] = nce_x
-        nce = nce_x
-        if nce_y is not None:
-            losses["NCE_idt"] = nce_y
-            nce = (nce_x + nce_y) * 0.5
-        total = losses["G_adv"] + c.lambda_nce * nce
+        total = losses["G_adv"]
+        if nce_x is not None:  # None: --lambda-nce 0, not computed (H keeps its weights: no gradient, no step)
+            losses["NCE"] = nce_x
+            nce = nce_x
+            if nce_y is not None:
+                losses["NCE_idt"] = nce_y
+                nce = (nce_x + nce_y) * 0.5
+            total = total + c.lambda_nce * nce
         losses = self._update_generators(total, self._opt_G, losses, frozen=(self.D,))
         self._end_step()
         return losses
