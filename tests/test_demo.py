@@ -28,6 +28,20 @@ def one_step_demo(monkeypatch, run: Path) -> list[str]:
     return ["demo", "--out", str(run), "--device", "cpu", "--no-progress"]
 
 
+def test_the_demos_own_step_cap_is_named_as_the_demos_not_as_a_flag(tmp_path, capsys, monkeypatch):
+    """On a fast machine the demo's minutes fit more than its 5000 steps, and training said "(capped by
+    --steps)", a flag the demo's user never gave: the cap is the demo's, said so (here a tiny one)."""
+    import dataclasses
+
+    import cyclegan.demo as demo
+
+    capped = dataclasses.replace(ONE_STEP, options={**ONE_STEP.options, "steps": 12})  # the first fit: step 10
+    monkeypatch.setattr(demo.run_demo, "__kwdefaults__", {"settings": capped})
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--device", "cpu", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "12 steps (capped by the demo's 12-step cap)" in out and "--steps" not in out
+
+
 def test_renderer_is_deterministic_and_styles_differ_by_region():
     a = render(scene_for(7, 3), "summer", 48)
     assert np.array_equal(a, render(scene_for(7, 3), "summer", 48))
@@ -288,7 +302,7 @@ def demo_stopped_before_training(monkeypatch, run) -> tuple[list[str], Callable]
     config.json), as a signal there does; returns its command line and the real `train`, to let it train."""
     import cyclegan.demo as demo
 
-    def stopped(cfg, *, ckpt, progress, resume_with):
+    def stopped(cfg, *, ckpt, progress, resume_with, capped_by):
         raise SystemExit(130)
 
     real_train = demo.train

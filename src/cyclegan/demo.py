@@ -484,7 +484,11 @@ def _train(run: Path, opts: DemoOptions, record: dict, *, resumed: bool, t0: flo
     t_train = time.perf_counter()
     try:
         # after a stop, train names the demo's command (`cyclegan train --resume` leads to a model, no report)
-        result = train(cfg, ckpt=ckpt, progress=opts.progress, resume_with=_demo_command(run, opts))
+        # a new run's cap is the demo's own (the user gave no --steps); a resumed one's is its stored total, said so
+        capped_by = None if resumed else f"the demo's {cfg.train.steps}-step cap"
+        result = train(
+            cfg, ckpt=ckpt, progress=opts.progress, resume_with=_demo_command(run, opts), capped_by=capped_by
+        )
     except SystemExit:  # Ctrl-C or SIGTERM
         if not (run / CHECKPOINT_NAME).is_file():  # train said "nothing to resume": the demo runs anew
             print(f"the demo stopped before its report: {_demo_command(run, opts)} runs it again", file=sys.stderr)

@@ -48,13 +48,20 @@ from .watch import Verdict
 
 
 def train(
-    cfg: Config, *, ckpt: dict | None = None, progress: bool = True, resume_with: str | None = None
+    cfg: Config,
+    *,
+    ckpt: dict | None = None,
+    progress: bool = True,
+    resume_with: str | None = None,
+    capped_by: str | None = None,
 ) -> TrainResult:
     """Train (or continue) the run described by `cfg` until its total steps or time limit.
 
     `resume_with`: the command a run stopped halfway (a signal, a lost image) names to go on with it; by default
     `cyclegan train --out RUN --resume` (`cyclegan demo` names its own, which goes on and reports). Given, a run
     ended by its time limit or --stop-when-worse names no command: its caller says what follows.
+    `capped_by`: what a --fit-steps run's cap is, as its caller set it ("the demo's 5000-step cap"); by default the
+    option that set it (--steps, --epochs) or the total stored in the checkpoint resumed.
 
     The run folder is locked (`files.FolderLock`, by rank 0 under torchrun) before anything is written in it
     and until the end: a second run on the same folder is refused, naming the first one's PID.
@@ -85,7 +92,16 @@ def train(
     try:
         claim_run_folder(run, lock, ckpt, d_ctx)
         main = progress and d_ctx.is_main
-        return _train(cfg, ckpt=ckpt, progress=main, folder=run, device=device, d_ctx=d_ctx, resume_with=resume_with)
+        return _train(
+            cfg,
+            ckpt=ckpt,
+            progress=main,
+            folder=run,
+            device=device,
+            d_ctx=d_ctx,
+            resume_with=resume_with,
+            capped_by=capped_by,
+        )
     except (KeyboardInterrupt, Exception) as e:
         if not _by_interrupt(e):
             failed = True
@@ -108,6 +124,7 @@ def _train(
     device: torch.device,
     d_ctx: ddp.Dist,
     resume_with: str | None = None,
+    capped_by: str | None = None,
 ) -> TrainResult:
     """Check the data, build (or restore) the trainer, prepare the run folder, train, save and report."""
     images = training_images(cfg, progress=progress, main=d_ctx.is_main)
@@ -157,7 +174,7 @@ def _train(
         saved=saved,
         progress=progress,
         carried=ckpt.get(LOSSES_KEY) if ckpt is not None else None,
-        cap=_fit_cap(cfg, ckpt, run.total),
+        cap=capped_by or _fit_cap(cfg, ckpt, run.total),
     )
     return _finish(end.run, trainer, samples, monitor, end, skipped=images.skipped)
 
