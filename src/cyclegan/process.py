@@ -90,10 +90,6 @@ class Termination:
     signum: int | None = None  # the SIGTERM or SIGHUP that came, if one did
 
     @property
-    def received(self) -> bool:
-        return self.signum is not None
-
-    @property
     def word(self) -> str:
         """The stop as the last line says it: "terminated", "hung up", or "interrupted" (a Ctrl-C)."""
         return stop_word(self.signum)
