@@ -511,8 +511,12 @@ def _planned_directions(opts: EvalOptions) -> list[str]:
     for c in opts.checkpoint:
         if zoo.is_spec(c):  # a published generator is one file of one generator: "both" is refused when scored
             return ["AtoB", "BtoA"]
-        path = checkpoint_path(c)
-        planned |= set(scored_directions(load_file(path), opts.direction, source=str(path)))
+        try:
+            path = checkpoint_path(c)
+            ckpt = load_file(path)
+        except CycleGANError:  # missing or unreadable: named when scored, after the output checks as before
+            return ["AtoB", "BtoA"]
+        planned |= set(scored_directions(ckpt, opts.direction, source=str(path)))
     return [d for d in ("AtoB", "BtoA") if d in planned]
 
 
