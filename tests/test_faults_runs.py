@@ -659,6 +659,30 @@ def test_an_empty_checkpoint_is_refused_by_serve_and_bench_tiles():
         TileBenchOptions(tile_checkpoint="")
 
 
+_COMPARE = {"checkpoint": "r", "direction": "AtoB", "content": ("c.png",), "style": ("s.png",), "out": "o"}
+
+
+@pytest.mark.parametrize(
+    "options, given, flag",
+    [
+        ("web.options.ServeOptions", {"runs": ("",)}, "--runs"),  # served the working folder's runs
+        ("web.options.ServeOptions", {"examples": ("",)}, "--examples"),  # showed its images to every visitor
+        ("evaluate.options.EvalOptions", {"checkpoint": ("r",), "data": ""}, "--data"),  # the run's data, unsaid
+        ("evaluate.options.EvalOptions", {"checkpoint": ("r",), "out": ""}, "--out"),  # no report, unsaid
+        ("evaluate.options.EvalOptions", {"checkpoint": ("r",), "save_images": ""}, "--save-images"),  # no images
+        ("evaluate.options.EvalOptions", {"checkpoint": ("r",), "inception_weights": ""}, "--inception-weights"),
+        ("compare_options.CompareOptions", {**_COMPARE, "target": ""}, "--target"),  # the first --style folder
+    ],
+)
+def test_an_empty_path_of_other_options_is_refused_naming_the_option(options, given, flag):
+    # the unset variable of --checkpoint "": an empty path was taken as "not given", or as the working folder
+    import importlib
+
+    module, name = options.rsplit(".", 1)
+    with pytest.raises(CycleGANError, match=f"option '{flag}' is empty \\(an unset variable\\?\\): give "):
+        getattr(importlib.import_module(f"cyclegan.{module}"), name)(**given)
+
+
 # --- a diverging run -----------------------------------------------------------------------------------------
 
 

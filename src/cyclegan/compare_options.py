@@ -35,7 +35,11 @@ class CompareOptions(Options):
     out: str = opt(help="output folder (created if missing)", metavar="DIR")
     ema: Literal["auto", "on", "off"] = ema_option()
     target: str | None = opt(
-        None, "target-domain folder for KID", metavar="DIR", default_text="the first --style folder"
+        None,
+        "target-domain folder for KID",
+        metavar="DIR",
+        default_text="the first --style folder",
+        nonempty="a folder of target-domain images",
     )
     # Gatys has no tiles: see GatysOptions. At 256 whatever the training size, a 64 px run was compared blurred.
     size: int | None = opt(

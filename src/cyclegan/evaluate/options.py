@@ -31,6 +31,7 @@ class EvalOptions(Options):
         "dataset root holding {split}A and {split}B, or {split} of A|B images side by side (pix2pix's aligned layout)",
         metavar="ROOT",
         default_text="the run's training --data",
+        nonempty="a dataset root, or leave --data out for the run's own",
     )
     split: str = opt("test", "the split's folders under ROOT: SA and SB, or S of A|B images")
     direction: EvalDirection = opt("both", "AtoB scores G (and F for the cycle), BtoA the reverse, both: each")
@@ -44,13 +45,15 @@ class EvalOptions(Options):
         "pt_inception-2015-12-05-6726825d.pth",
         metavar="FILE",
         default_text="$CYCLEGAN_INCEPTION_WEIGHTS, then the torch hub cache",
+        nonempty="the weights file",
     )
-    out: str | None = opt(None, "write the report as JSON here", metavar="FILE.json")
+    out: str | None = opt(None, "write the report as JSON here", metavar="FILE.json", nonempty="a .json file")
     save_images: str | None = opt(
         None,
         "write the translations as scored, at the evaluation size (DIR/AtoB/*.png; DIR/NN_stepS/AtoB/ with several "
         "checkpoints, NN_step_unknown for a file without a step), and sample grids",
         metavar="DIR",
+        nonempty="a folder",
     )
     size: int | None = opt(
         None,

@@ -28,6 +28,7 @@ class ServeOptions(Options):
         "appear without a restart)",
         metavar="DIR",
         default_text="none",
+        nonempty="folders holding runs",
     )
     checkpoint: tuple[str, ...] | None = opt(
         None,
@@ -41,6 +42,7 @@ class ServeOptions(Options):
         f"example images offered in Translate (files, or folders: their first {EXAMPLES_PER_FOLDER} images by name)",
         metavar="IMG",
         default_text="four built-in summer/winter scenes",
+        nonempty="image files or folders",
     )
     host: str = opt(
         "127.0.0.1",
