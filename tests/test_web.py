@@ -49,6 +49,21 @@ def _png(path: Path, w: int, h: int, seed: int = 0) -> Path:
     return path
 
 
+def _tiny_checkpoint(path: Path, **config):
+    """A checkpoint of tiny networks (ngf 8, one block, 32 px; `config` over that, e.g. family="cut") at `path`;
+    returns its config."""
+    import torch
+
+    from cyclegan.config import resolve
+    from cyclegan.models import build_networks
+    from cyclegan.run_files import FORMAT
+
+    cfg = resolve({"ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32, **config})
+    models = {k: m.state_dict() for k, m in build_networks(cfg).items()}
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 1, "models": models}, path)
+    return cfg
+
+
 # --- runs and models --------------------------------------------------------------------------------------
 
 
@@ -1334,18 +1349,12 @@ def test_errors_on_the_page_name_its_controls_not_command_line_flags(tmp_path):
     command line. Every handler's errors go through `user_errors`, which writes the flags its tab's controls set
     as their labels; the server's own options stay flags."""
     gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
-    import torch
 
-    from cyclegan.config import resolve
-    from cyclegan.models import build_networks
-    from cyclegan.run_files import FORMAT
     from cyclegan.web.app import build_app
     from cyclegan.web.serve import ServeOptions
 
-    cfg = resolve({"family": "cut", "ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32})
     cut = tmp_path / "cut.pt"
-    models = {k: m.state_dict() for k, m in build_networks(cfg).items()}
-    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 1, "models": models}, cut)
+    _tiny_checkpoint(cut, family="cut")
     app = build_app(ServeOptions(checkpoint=(str(cut),), device="cpu"), [cut], tmp_path / "work")
     translate = next(f for f in app.fns.values() if f.name == "translate" and len(f.inputs) == 3)
     with pytest.raises(gr.Error) as e:
@@ -1894,20 +1903,14 @@ def test_a_gatys_memory_refusal_on_the_page_names_its_controls_and_comes_before_
     --optimizer adam": the page has no optimiser to choose. And Compare ran the CycleGAN first, so Gatys'
     memory check came after the generator had taken memory (`cyclegan compare` runs Gatys first)."""
     gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
-    import torch
 
     from cyclegan import compare
-    from cyclegan.config import resolve
-    from cyclegan.models import build_networks
-    from cyclegan.run_files import FORMAT
     from cyclegan.style import gatys
     from cyclegan.web.app import build_app
     from cyclegan.web.serve import ServeOptions
 
-    cfg = resolve({"ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32})
     ckpt = tmp_path / "tiny.pt"
-    models = {k: m.state_dict() for k, m in build_networks(cfg).items()}
-    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 1, "models": models}, ckpt)
+    _tiny_checkpoint(ckpt)
     app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
     monkeypatch.setattr(gatys, "available_memory", lambda device: 1e6)
     translated: list[int] = []
@@ -1954,26 +1957,13 @@ def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path
     images of at least 3x3 pixels, got 2x64", naming neither the photo nor the slider (`cyclegan compare`
     names and skips such an image before its work)."""
     gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
-    import torch
 
-    from cyclegan.config import resolve
-    from cyclegan.models import build_networks
-    from cyclegan.run_files import FORMAT
     from cyclegan.style import gatys
     from cyclegan.web.app import build_app
     from cyclegan.web.serve import ServeOptions
 
-    cfg = resolve({"ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32})
     ckpt = tmp_path / "tiny.pt"
-    torch.save(
-        {
-            "format": FORMAT,
-            "config": cfg.to_dict(),
-            "step": 1,
-            "models": {k: m.state_dict() for k, m in build_networks(cfg).items()},
-        },
-        ckpt,
-    )
+    _tiny_checkpoint(ckpt)
     app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
     ran: list[int] = []
     monkeypatch.setattr(gatys, "check_sides", lambda *a: ran.append(1))
@@ -2020,22 +2010,16 @@ def test_a_one_way_models_direction_is_chosen_with_it(tmp_path):
     """The direction stayed at AtoB when a BtoA-only model (pix2pix or CUT trained BtoA) was chosen, its label
     "(BtoA only)", so every job failed until the visitor changed it; it now follows the model, in each tab."""
     gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
-    import torch
 
-    from cyclegan.config import resolve
-    from cyclegan.models import build_networks
-    from cyclegan.run_files import FORMAT
     from cyclegan.web.app import build_app
     from cyclegan.web.engine import DIRECTIONS, Engine
     from cyclegan.web.serve import ServeOptions
 
     files = []
     for name, family, extra in (("a_cut", "cut", {"direction": "BtoA"}), ("both", "cyclegan", {})):
-        cfg = resolve({"family": family, "ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32, **extra})
         run = tmp_path / "runs" / name
         run.mkdir(parents=True)
-        models = {k: m.state_dict() for k, m in build_networks(cfg).items()}
-        torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 1, "models": models}, run / "checkpoint.pt")
+        cfg = _tiny_checkpoint(run / "checkpoint.pt", family=family, **extra)
         (run / "config.json").write_text(json.dumps(cfg.to_dict()))
         files.append(run)
     app = build_app(ServeOptions(runs=(str(tmp_path / "runs"),), device="cpu"), [], tmp_path / "work")
