@@ -53,9 +53,8 @@ def sweep(folder: str | Path, older_than_s: float, *, own: str | Path | None = N
         for name in files:
             path = here / name
             with contextlib.suppress(OSError):
-                mine = ours and not name.startswith(
-                    "."
-                )  # not a write in progress (`files.write_atomic`'s `.NAME.*.tmp`)
+                # a dot-name is a write in progress (`files.write_atomic`'s `.NAME.*.tmp`), not an output
+                mine = ours and not name.startswith(".")
                 if (mine or here == folder and name.startswith("tmp")) and _old(path, now, older_than_s):
                     path.unlink()
         for name in dirs:
