@@ -278,6 +278,20 @@ def test_video_clips_in_the_folders_are_left_out_and_named(tmp_path):
         gather_inputs(CompareOptions("run", "AtoB", only_clips, [folder], str(tmp_path / "cmp")))
 
 
+def test_an_avi_a_glob_matches_is_left_out_as_a_clip_not_an_error(tmp_path):
+    """`translate` names an AVI (MPEG-TS, 3GP...) as a video it does not read; `compare --content 'd/*'` took that
+    line as its input error and refused the whole comparison, where an MP4 in the same glob is left out."""
+    from cyclegan.compare import gather_inputs
+    from cyclegan.compare_options import CompareOptions
+
+    make_images(tmp_path / "d", 1, seed=7, size=(30, 30))
+    (tmp_path / "d" / "clip.avi").write_bytes(b"never decoded")
+    pattern, out = str(tmp_path / "d" / "*"), str(tmp_path / "cmp")
+    inputs = gather_inputs(CompareOptions("run", "AtoB", [pattern], [pattern], out))
+    assert inputs.clips == [tmp_path / "d" / "clip.avi"]
+    assert [p.suffix for p in [*inputs.content, *inputs.references]] == [".png", ".png"]
+
+
 def test_an_unreadable_reference_costs_only_itself(checkpoint, tmp_path):
     """A corrupt image in the --style pool skipped every content image it was drawn for: with two references and
     --refs-per-image 2, all of them ("no content image could be compared"). Now it is named and left out."""

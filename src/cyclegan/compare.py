@@ -33,7 +33,7 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from .clipio import VIDEO_FORMATS
+from .clipio import VIDEO_FORMATS, unread_video
 from .compare_options import CompareOptions
 from .config import config_from_dict
 from .data.io import MAX_PIXELS, long_side_shape, read_image, resize_long_side, save_image
@@ -84,15 +84,15 @@ class Inputs:
 
 def gather_inputs(opts: CompareOptions) -> Inputs:
     """Expand --content and --style; the KID target is --target, else the first --style folder (if any)."""
-    content = expand_inputs(opts.content)
-    if content.errors:
-        raise CycleGANError(f"option '--content': {content.errors[0]}")
-    style = expand_inputs(opts.style)
-    if style.errors:
-        raise CycleGANError(f"option '--style': {style.errors[0]}")
+    content, style = expand_inputs(opts.content), expand_inputs(opts.style)
+    for flag, found in (("--content", content), ("--style", style)):
+        # an AVI among the matches is a clip as an MP4 is (below), not the error `translate` makes of it
+        if errors := [e for e in found.errors if e not in {unread_video(p) for p in found.videos}]:
+            raise CycleGANError(f"option '{flag}': {errors[0]}")
     # Folders hold clips for `translate`: a video is no image, and as a drawn reference it skipped the content
     # image it was drawn for ("not a JPEG, PNG, ..."). Left out and named; an animated GIF gives its first frame.
-    clips = [p for p in dict.fromkeys([*content.files, *style.files]) if p.suffix.lower() in VIDEO_FORMATS]
+    videos = [p for p in (*content.files, *style.files) if p.suffix.lower() in VIDEO_FORMATS]
+    clips = list(dict.fromkeys([*videos, *content.videos, *style.videos]))
     content.files[:] = [p for p in content.files if p not in clips]
     style.files[:] = [p for p in style.files if p not in clips]
     if not content.files:

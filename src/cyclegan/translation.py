@@ -62,6 +62,7 @@ class Inputs:
     folders: list[Path] = field(default_factory=list)  # the folders among the inputs (searched recursively)
     searched: dict[Path, Path] = field(default_factory=dict)  # a file only a glob names -> the folder it searched
     unread: dict[Path, list[Path]] = field(default_factory=dict)  # an input folder -> its files of no kind read
+    videos: list[Path] = field(default_factory=list)  # videos of a kind not read (`unread_video`), in errors too
 
 
 def expand_inputs(inputs: Sequence[str]) -> Inputs:
@@ -73,6 +74,7 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
     def add(p: Path, *, searched: Path | None = None) -> None:
         if reason := unread_video(p):  # named as the video it is (a folder's are named with its other files)
             found.errors.append(reason)
+            found.videos.append(p)
             return
         key = p.resolve()
         if key not in seen:
