@@ -22,9 +22,9 @@ from .data.io import (
     MAX_PIXELS,
     as_read,
     as_rgb,
+    frame_count,
     long_side_shape,
     megapixels,
-    open_image,
     read_image,
     resize_long_side,
     to_pil,
@@ -213,12 +213,7 @@ def read_still(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
     if Path(path).suffix.lower() in (*VIDEO_FORMATS, *OTHER_VIDEO) and Path(path).is_file():  # .avi: "not a JPEG"
         raise CycleGANError(f"{path} is a video clip, not an image: translate it with {clip}")
     if Path(path).suffix.lower() in ANIMATED_IMAGES:
-        try:
-            with open_image(path) as im:
-                frames = getattr(im, "n_frames", 1)
-        except Exception:  # noqa: BLE001 - read_image names what is wrong with it
-            frames = 1
-        if frames > 1:
+        if (frames := frame_count(path)) > 1:
             raise CycleGANError(f"{path} is an animated image of {frames} frames, a clip: translate it with {clip}")
     image = read_image(path, max_pixels=max_pixels)
     if warning := frames_left_out(Path(path)):
@@ -230,11 +225,7 @@ def frames_left_out(path: Path) -> str | None:
     """A warning for an image file that holds more frames than the one translated (an animated PNG, a
     multi-page TIFF: `read_image` gives the first; an animated GIF or WebP is a clip), else None. A JPEG's
     further pictures (MPO: a phone's depth map or preview) are no part of the photo: not named."""
-    try:
-        with open_image(path) as im:
-            n = getattr(im, "n_frames", 1) if im.format in ("PNG", "TIFF") else 1
-    except Exception:  # noqa: BLE001 - read_image names what is wrong with it
-        return None
+    n = frame_count(path, formats=("PNG", "TIFF"))  # an animated GIF or WebP is a clip
     if n <= 1:
         return None
     return f"warning: {path} holds {n} frames (pages); only the first is translated, the other {n - 1} are left out"

@@ -250,6 +250,17 @@ def open_image(
         yield im
 
 
+def frame_count(path: str | Path, *, formats: tuple[str, ...] = PILLOW_FORMATS) -> int:
+    """The frames (pages) of an image file of `formats`: an animated GIF, WebP or PNG, a multi-page TIFF; 1 for a
+    JPEG (an MPO's further pictures are a phone's previews, no part of the photo) and for a file that does not open
+    as one of `formats` (`read_image` names what is wrong with it)."""
+    try:
+        with open_image(path, formats=formats) as im:
+            return 1 if im.format in ("JPEG", "MPO") else getattr(im, "n_frames", 1)
+    except Exception:  # noqa: BLE001 - a damaged header fails in many ways, named where the file is read
+        return 1
+
+
 def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open an image file as an RGB PIL image, honouring EXIF orientation and an embedded ICC profile
     (converted to sRGB: `to_srgb`).

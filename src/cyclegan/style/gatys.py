@@ -29,7 +29,7 @@ from ..data.io import (
     MAX_PIXELS,
     as_read,
     as_rgb,
-    open_image,
+    frame_count,
     read_image,
     resize_long_side,
     save_image,
@@ -579,17 +579,6 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
         except OSError as e:  # a full disk, a folder made read-only meanwhile: one line, not a traceback
             raise CycleGANError(f"option '--out': cannot write {opts.out}: {e.strerror or e}") from None
     return result
-
-
-def frame_count(path: str) -> int:
-    """The frames (pages) of an image file: an animated GIF, WebP or PNG, a multi-page TIFF; 1 for a JPEG (an
-    MPO's further pictures are a phone's previews, no part of the photo) and for a file that cannot be read
-    (`read_image` names what is wrong with it)."""
-    try:
-        with open_image(path) as im:
-            return 1 if im.format in ("JPEG", "MPO") else getattr(im, "n_frames", 1)
-    except Exception:  # noqa: BLE001 - named where it is read
-        return 1
 
 
 def check_writable(out: str) -> None:
