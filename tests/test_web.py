@@ -1898,6 +1898,37 @@ def test_the_server_names_its_address_without_gradio_s_share_advice(tmp_path, ru
         page.close()
 
 
+def test_an_animated_upload_to_style_transfer_or_compare_is_named_as_its_first_frame(tmp_path, monkeypatch):
+    """`cyclegan stylize` names an animated content or style image as its first frame; the Style and Compare tabs
+    took that frame without a word."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.app import build_app
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+
+    def stop(*a, **k):  # right after the uploads are read: no Gatys, no generator
+        raise CycleGANError("stopped here")
+
+    monkeypatch.setattr(Engine, "style_backbones", stop)
+    monkeypatch.setattr(Engine, "generator", stop)
+    ckpt = tmp_path / "tiny.pt"
+    _tiny_checkpoint(ckpt)
+    app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
+    frames = [Image.fromarray(np.full((40, 48, 3), 60 * i, np.uint8)) for i in range(3)]
+    walk = tmp_path / "walk.gif"
+    frames[0].save(walk, save_all=True, append_images=frames[1:], duration=100)
+    photo = str(_png(tmp_path / "photo.png", 48, 40))
+    stylise = next(f for f in app.fns.values() if f.name == "stylize_live")
+    comparison = next(f for f in app.fns.values() if f.name == "compare")
+    for call, used in (
+        (lambda: list(stylise.fn(photo, [str(walk)], "lite0", 32, 2, None)), "stylised"),
+        (lambda: comparison.fn(photo, "tiny.pt", "AtoB", [str(walk)], "lite0", 32, 2), "used"),
+    ):
+        with pytest.warns(UserWarning, match=f"^walk.gif holds 3 frames; only the first is {used}$"):
+            with pytest.raises(gr.Error, match="stopped here"):
+                call()
+
+
 def test_a_gatys_memory_refusal_on_the_page_names_its_controls_and_comes_before_the_cyclegan(tmp_path, monkeypatch):
     """Style transfer and Compare showed `stylize`'s refusal as is, "a smaller "long side (px)" ..., or
     --optimizer adam": the page has no optimiser to choose. And Compare ran the CycleGAN first, so Gatys'

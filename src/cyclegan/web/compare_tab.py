@@ -115,6 +115,7 @@ class CompareTab:
         im = resize_long_side(engine.image(photo), size)
         check_measurable("the photo", im, size)  # before Gatys' minutes, not after
         refs = engine.references(styles, size)  # at the size Gatys and the Gram distance scale them to
+        engine.name_first_frames([photo, *styles], "used")
         G = engine.generator(key, direction)
         name, gatys_net, metrics_net = engine.style_backbones(backbone)
         device = engine.device()

@@ -35,7 +35,7 @@ import gradio as gr
 from ..errors import CycleGANError, escape, named_once, without_alternatives
 from .options import ServeOptions
 from .runs import Model, Names, find_models, named_runs
-from .uploads import MB, check_upload
+from .uploads import MB, check_upload, display_name
 
 DIRECTIONS = ["AtoB", "BtoA"]
 BACKBONES = ["auto", "lite0", "vgg19"]
@@ -298,6 +298,15 @@ class Engine:
                 f"{len(paths)} {what} in one job, over this server's limit of {self.opts.max_images} "
                 "(cyclegan serve --max-images); send them in several"
             )
+
+    def name_first_frames(self, paths: Sequence[str | Path], used: str) -> None:
+        """A pop-up for each upload of several frames (an animated GIF, a multi-page TIFF) whose first alone is
+        `used` ("stylised", "used"): taken without a word, where `cyclegan stylize` names it."""
+        from ..data.io import frame_count  # on first use (torch)
+
+        for path in dict.fromkeys(paths):
+            if (n := frame_count(path)) > 1:
+                gr.Warning(alert_text(f"{display_name(path)} holds {n} frames; only the first is {used}"))
 
     def image(self, path: str | Path):
         """An upload as an RGB PIL image, checked against the server's limits (`uploads.check_upload`)."""

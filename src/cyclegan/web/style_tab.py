@@ -120,6 +120,7 @@ class StyleTab:
         size, steps = int(size), int(steps)
         content_im = engine.image(content)
         style_ims = engine.references(styles, size)  # at the size Gatys scales them to
+        engine.name_first_frames([content, *styles], "stylised")
         name, net, _ = engine.style_backbones(backbone)
         options = GatysOptions(backbone=name, size=size, steps=steps)  # the resolved name: the net's layers
         stop = threading.Event()
