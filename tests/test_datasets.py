@@ -767,7 +767,7 @@ def test_an_empty_out_is_refused_not_the_current_folder(tmp_path, monkeypatch, c
 
     monkeypatch.chdir(tmp_path)
     assert main(["datasets", "synthetic", "--out", "", "--size", "16", "--count", "1", "--test-count", "1"]) == 2
-    assert capsys.readouterr().err == "error: option '--out' is empty: give the dataset's folder\n"
+    assert capsys.readouterr().err == "error: option '--out' is empty (an unset variable?): give the dataset's folder\n"
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(CycleGANError, match="^option '--out' is empty"):
         CompareOptions("run", "AtoB", ["c.png"], ["s.png"], "")

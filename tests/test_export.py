@@ -228,7 +228,8 @@ def test_an_empty_out_is_named_as_empty(run, capsys, fmt):
     """`--out "$F"` with F unset: "option '--out' : cannot tell the format from 'no suffix'", or ". is a folder"."""
     assert main(["export", "--checkpoint", str(run), "--out", "", *fmt]) == 2
     assert capsys.readouterr().err == (
-        "error: option '--out' is empty: give the file to write (.onnx; .pt, .ts or .torchscript)\n"
+        "error: option '--out' is empty (an unset variable?): give the file to write (.onnx; .pt, .ts or "
+        ".torchscript)\n"
     )
 
 

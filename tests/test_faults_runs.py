@@ -672,6 +672,8 @@ _COMPARE = {"checkpoint": "r", "direction": "AtoB", "content": ("c.png",), "styl
         ("evaluate.options.EvalOptions", {"checkpoint": ("r",), "save_images": ""}, "--save-images"),  # no images
         ("evaluate.options.EvalOptions", {"checkpoint": ("r",), "inception_weights": ""}, "--inception-weights"),
         ("compare_options.CompareOptions", {**_COMPARE, "target": ""}, "--target"),  # the first --style folder
+        ("style.options.StylizeOptions", {"content": "c.png", "style": ("s.png",), "out": ""}, "--out"),
+        ("style.options.StylizeOptions", {"content": "", "style": ("s.png",), "out": "o.png"}, "--content"),
     ],
 )
 def test_an_empty_path_of_other_options_is_refused_naming_the_option(options, given, flag):

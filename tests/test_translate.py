@@ -675,7 +675,8 @@ def test_an_empty_out_or_input_is_refused_not_read_as_the_working_folder(tiny, t
     (tmp_path / "in").mkdir()
     Image.new("RGB", (16, 16)).save(tmp_path / "in" / "a.png")
     assert translate_cli(tiny, "", tmp_path / "in" / "a.png") == 2
-    assert capsys.readouterr().err == "error: option '--out' is empty: give the folder to write into\n"
+    said = capsys.readouterr().err
+    assert said == "error: option '--out' is empty (an unset variable?): give the folder to write into\n"
     assert translate_cli(tiny, tmp_path / "out", "") == 2
     assert "error: an INPUT is empty" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]

@@ -32,7 +32,7 @@ class CompareOptions(Options):
     style: tuple[str, ...] = opt(
         help="style reference images and/or folders of target-domain images to draw references from", metavar="IMG"
     )
-    out: str = opt(help="output folder (created if missing)", metavar="DIR")
+    out: str = opt(help="output folder (created if missing)", metavar="DIR", nonempty="the folder for the comparison")
     ema: Literal["auto", "on", "off"] = ema_option()
     target: str | None = opt(
         None,
@@ -65,8 +65,6 @@ class CompareOptions(Options):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not self.out:  # Path("") is the current folder: an unset $OUT would fill it
-            raise CycleGANError("option '--out' is empty: give the folder for the comparison")
         # as `stylize` refuses it (style.build_backbone): the Lite0 Gatys ran on ignored the file without a word
         if self.weights and self.backbone == "lite0":
             raise CycleGANError("option '--weights' is for the vgg19 backbone; lite0 has its weights built in")

@@ -52,7 +52,11 @@ class ExportOptions(Options):
     """`cyclegan export`: one generator of a checkpoint as an ONNX or TorchScript file."""
 
     checkpoint: str = checkpoint_option()
-    out: str = opt(help="the file to write (.onnx; .pt, .ts or .torchscript)", metavar="FILE")
+    out: str = opt(
+        help="the file to write (.onnx; .pt, .ts or .torchscript)",
+        metavar="FILE",
+        nonempty="the file to write (.onnx; .pt, .ts or .torchscript)",
+    )
     direction: Literal["AtoB", "BtoA"] = direction_option()
     ema: Literal["auto", "on", "off"] = ema_option()
     format: ExportFormat | None = opt(None, "onnx or torchscript", default_text="from the --out suffix")
@@ -62,8 +66,6 @@ class ExportOptions(Options):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not self.out:  # `--out "$F"` with F unset: "cannot tell the format from 'no suffix'", or ". is a folder"
-            raise CycleGANError("option '--out' is empty: give the file to write (.onnx; .pt, .ts or .torchscript)")
         if self.out.endswith(("/", os.sep)):  # `--out models/ --format onnx` wrote a file named models
             raise CycleGANError(
                 f"option '--out' {self.out} names a folder: give the file to write in it (e.g. {self.out}g.onnx)"

@@ -117,7 +117,7 @@ class TranslateOptions(Options):
         positional=True,
     )
     checkpoint: str = checkpoint_option()
-    out: str = opt(help="output folder (created if missing)", metavar="DIR")
+    out: str = opt(help="output folder (created if missing)", metavar="DIR", nonempty="the folder to write into")
     direction: Direction = direction_option()
     ema: Literal["auto", "on", "off"] = ema_option()
     size: int | None = opt(
@@ -143,9 +143,6 @@ class TranslateOptions(Options):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        # An empty path is ".": `--out "$DIR"` with DIR unset wrote into the working folder, and an input "$SRC"
-        # translated every image under it, recursively.
-        if not self.out:
-            raise CycleGANError("option '--out' is empty: give the folder to write into")
+        # An empty path is ".": an input "$SRC" with SRC unset translated every image under the working folder
         if "" in self.inputs:
             raise CycleGANError("an INPUT is empty: give image or clip files, folders or globs (an unset variable?)")

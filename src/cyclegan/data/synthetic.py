@@ -216,7 +216,7 @@ def scene_for(seed: int, index: int) -> Scene:
 class SyntheticOptions(Options):
     """`cyclegan datasets synthetic`: the summer/winter world as a dataset folder."""
 
-    out: str = opt(help="dataset root to write", metavar="DIR")
+    out: str = opt(help="dataset root to write", metavar="DIR", nonempty="the dataset's folder")
     # 16 px is the least that shows a scene (sun, trees, a lake; 8 px is a blur of colours) and trains: the
     # generators need 8 px (tiling.least_size), a PatchGAN 2**d_layers * 3 (--d-layers 2 at 16 px)
     size: int = opt(
@@ -252,8 +252,6 @@ class SyntheticOptions(Options):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not self.out:  # Path("") is the current folder: an unset $OUT wrote trainA..testB there
-            raise CycleGANError("option '--out' is empty: give the dataset's folder")
 
 
 def check_applicable(opts: SyntheticOptions) -> None:

@@ -83,9 +83,9 @@ class GatysOptions(Options):
 class StylizeOptions(Options):
     """`cyclegan stylize`: one content image in the style of others, written to an image file."""
 
-    content: str = opt(help="the image whose content is kept", metavar="IMG")
-    style: tuple[str, ...] = opt(help="style image(s), blended", metavar="IMG")
-    out: str = opt(help="output image (png, jpg, ...)", metavar="FILE")
+    content: str = opt(help="the image whose content is kept", metavar="IMG", nonempty="an image file")
+    style: tuple[str, ...] = opt(help="style image(s), blended", metavar="IMG", nonempty="image files")
+    out: str = opt(help="output image (png, jpg, ...)", metavar="FILE", nonempty="the image file to write")
     overwrite: bool = overwrite_option()
     gatys: GatysOptions = opt(factory=GatysOptions)
     device: str = device_option()
