@@ -464,6 +464,25 @@ def test_a_clip_upload_named_gif_is_read_only_as_gif_or_webp(engine, tmp_path, m
     assert "3 frames of 16x12" in line and Path(target).name == "clip_AtoB.gif"
 
 
+def test_shared_statistics_on_the_video_tab_with_a_batch_norm_model_are_named_as_changing_nothing(tmp_path):
+    """`translate --norm-stats shared` names a generator without InstanceNorm as changing nothing; the Video tab's
+    box "(a) normalisation statistics shared" was taken without a word for such a model."""
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.video_tab import VideoTab
+
+    batch = tmp_path / "batch.pt"
+    _tiny_checkpoint(batch, norm="batch")
+    engine = Engine(ServeOptions(checkpoint=(str(batch),), device="cpu"), [batch], tmp_path / "work")
+    clip = tmp_path / "clip.gif"
+    frames = [Image.new("RGB", (16, 12), c) for c in ("red", "blue", "green")]
+    frames[0].save(clip, save_all=True, append_images=frames[1:], duration=100)
+    with pytest.warns(UserWarning, match=r"^\(a\) shared statistics change nothing for this model"):
+        VideoTab(engine).translate(str(clip), "batch.pt", "AtoB", True, 0.0)
+
+
 def test_a_clip_over_the_frame_limit_is_refused_before_any_translation(tmp_path, run, monkeypatch):
     """The Video tab took a clip of any length: a 25 MB clip of tiny frames holds hours of them and held the
     heavy-job queue that long (a hostile probe). Now a clip of more than --max-clip-frames is refused in

@@ -173,12 +173,17 @@ def translate_clip(
         )
 
 
+def shares_nothing(net: nn.Module, temporal: TemporalOptions | None) -> bool:
+    """Whether `temporal` asks for shared statistics that change nothing for `net`: a generator without
+    per-instance normalisation (batch norm, none), whose clip is translated frame by frame all the same."""
+    return temporal is not None and temporal.norm_stats == "shared" and not per_instance_norms(uncompiled(net))
+
+
 def warn_if_nothing_shared(
     net: nn.Module, temporal: TemporalOptions | None, asked: str = "--norm-stats shared"
 ) -> None:
-    """Say (a warning) that shared statistics change nothing for a generator without per-instance normalisation
-    (batch norm, none): `asked` was taken without a word, and the clip translated frame by frame."""
-    if temporal is not None and temporal.norm_stats == "shared" and not per_instance_norms(uncompiled(net)):
+    """Say (a warning) that `asked` changes nothing (`shares_nothing`): it was taken without a word."""
+    if shares_nothing(net, temporal):
         print(
             f"warning: {asked} changes nothing here: this generator has no InstanceNorm layers whose statistics it "
             "would share (its normalisation is the same for every frame already)",

@@ -71,7 +71,7 @@ class VideoTab:
         server's size limits, raises CycleGANError naming it."""
         from ..clipio import count_frames, probe  # on first use (PyAV)
         from ..translate_options import TemporalOptions
-        from ..video import translate_clip
+        from ..video import shares_nothing, translate_clip
 
         if not upload:
             raise CycleGANError("upload a clip first")
@@ -118,6 +118,11 @@ class VideoTab:
             )
         G = self.engine.generator(key, direction)
         self.engine.check_cost(G, f"{name}'s frames are", info.width, info.height)
+        if shares_nothing(G, temporal):  # the box was taken without a word, as `--norm-stats shared` was
+            gr.Warning(
+                "(a) shared statistics change nothing for this model: it has no InstanceNorm layers whose "
+                "statistics it would share; the clip is translated frame by frame"
+            )
         target = self.engine.folder() / f"{Path(name).stem}_{direction}{src.suffix.lower()}"
         try:
             with self.engine.using(G):
