@@ -64,6 +64,20 @@ def _tiny_checkpoint(path: Path, **config):
     return cfg
 
 
+def _handler(app, name: str):
+    """The function of `app`'s event handler `name` (`stylize_live`, `compare`), to call as the page does."""
+    return next(f for f in app.fns.values() if f.name == name).fn
+
+
+def _refusal(call) -> str:
+    """The message of the gr.Error (the page's pop-up) that `call()` raises."""
+    import gradio as gr
+
+    with pytest.raises(gr.Error) as e:
+        call()
+    return str(e.value.message)
+
+
 # --- runs and models --------------------------------------------------------------------------------------
 
 
@@ -1937,11 +1951,11 @@ def test_an_animated_upload_to_style_transfer_or_compare_is_named_as_its_first_f
     walk = tmp_path / "walk.gif"
     frames[0].save(walk, save_all=True, append_images=frames[1:], duration=100)
     photo = str(_png(tmp_path / "photo.png", 48, 40))
-    stylise = next(f for f in app.fns.values() if f.name == "stylize_live")
-    comparison = next(f for f in app.fns.values() if f.name == "compare")
+    stylise = _handler(app, "stylize_live")
+    comparison = _handler(app, "compare")
     for call, used in (
-        (lambda: list(stylise.fn(photo, [str(walk)], "lite0", 32, 2, None)), "stylised"),
-        (lambda: comparison.fn(photo, "tiny.pt", "AtoB", [str(walk)], "lite0", 32, 2), "used"),
+        (lambda: list(stylise(photo, [str(walk)], "lite0", 32, 2, None)), "stylised"),
+        (lambda: comparison(photo, "tiny.pt", "AtoB", [str(walk)], "lite0", 32, 2), "used"),
     ):
         with pytest.warns(UserWarning, match=f"^walk.gif holds 3 frames; only the first is {used}$"):
             with pytest.raises(gr.Error, match="stopped here"):
@@ -1952,7 +1966,7 @@ def test_a_gatys_memory_refusal_on_the_page_names_its_controls_and_comes_before_
     """Style transfer and Compare showed `stylize`'s refusal as is, "a smaller "long side (px)" ..., or
     --optimizer adam": the page has no optimiser to choose. And Compare ran the CycleGAN first, so Gatys'
     memory check came after the generator had taken memory (`cyclegan compare` runs Gatys first)."""
-    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
 
     from cyclegan import compare
     from cyclegan.style import gatys
@@ -1966,15 +1980,13 @@ def test_a_gatys_memory_refusal_on_the_page_names_its_controls_and_comes_before_
     translated: list[int] = []
     monkeypatch.setattr(compare, "translate_timed", lambda *a, **k: translated.append(1))
     photo, style = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
-    stylise = next(f for f in app.fns.values() if f.name == "stylize_live")
-    comparison = next(f for f in app.fns.values() if f.name == "compare")
+    stylise = _handler(app, "stylize_live")
+    comparison = _handler(app, "compare")
     for call in (
-        lambda: list(stylise.fn(photo, [style], "lite0", 64, 10, None)),
-        lambda: comparison.fn(photo, "tiny.pt", "AtoB", [style], "lite0", 64, 10),
+        lambda: list(stylise(photo, [style], "lite0", 64, 10, None)),
+        lambda: comparison(photo, "tiny.pt", "AtoB", [style], "lite0", 64, 10),
     ):
-        with pytest.raises(gr.Error) as e:
-            call()
-        message = str(e.value.message)
+        message = _refusal(call)
         assert 'a smaller "long side (px)" (about ' in message and message.endswith("px fits)"), message
         assert "--" not in message
     assert translated == []
@@ -1983,18 +1995,16 @@ def test_a_gatys_memory_refusal_on_the_page_names_its_controls_and_comes_before_
 def test_a_style_image_too_thin_for_the_backbone_is_named_once_on_the_page(tmp_path, monkeypatch):
     """The Style tab said `a larger --style-size or "long side (px)", or "backbone (...)" lite0`: --style-size
     is no control (the style images are scaled to the long side too), then the one slider twice."""
-    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.style.backbones import Lite0Backbone
     from cyclegan.web.app import build_app
     from cyclegan.web.serve import ServeOptions
 
     monkeypatch.setattr(Lite0Backbone, "min_side", 16)  # as vgg19's pools need, without its weights
     app = build_app(ServeOptions(device="cpu"), [], tmp_path / "work")
-    stylise = next(f for f in app.fns.values() if f.name == "stylize_live")
+    stylise = _handler(app, "stylize_live")
     photo, thin = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "thin.png", 200, 10, seed=1))
-    with pytest.raises(gr.Error) as e:
-        list(stylise.fn(photo, [thin], "lite0", 64, 10, None))
-    message = str(e.value.message)
+    message = _refusal(lambda: list(stylise(photo, [thin], "lite0", 64, 10, None)))
     assert message.startswith("style image 1 is 64x3 px once resized;"), message
     assert message.endswith(
         'a larger "long side (px)", or "backbone (auto: vgg19 if its weights are cached, else '
@@ -2006,7 +2016,7 @@ def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path
     """The Compare tab ran Gatys and the CycleGAN on a photo of 64x2 px at the long side, then said "SSIM needs
     images of at least 3x3 pixels, got 2x64", naming neither the photo nor the slider (`cyclegan compare`
     names and skips such an image before its work)."""
-    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
 
     from cyclegan.style import gatys
     from cyclegan.web.app import build_app
@@ -2017,12 +2027,10 @@ def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path
     app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
     ran: list[int] = []
     monkeypatch.setattr(gatys, "check_sides", lambda *a: ran.append(1))
-    comparison = next(f for f in app.fns.values() if f.name == "compare")
+    comparison = _handler(app, "compare")
     thin, style = str(_png(tmp_path / "thin.png", 200, 5)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
-    with pytest.raises(gr.Error) as e:
-        comparison.fn(thin, "tiny.pt", "AtoB", [style], "lite0", 64, 10)
     assert (
-        str(e.value.message)
+        _refusal(lambda: comparison(thin, "tiny.pt", "AtoB", [style], "lite0", 64, 10))
         == 'the photo is 64x2 px at "long side (px)": 64: too thin to measure; give a larger "long side (px)"'
     )
     assert ran == []
@@ -2031,7 +2039,7 @@ def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path
 def test_the_vgg19_weights_missing_on_the_page_offers_no_weights_option(tmp_path, monkeypatch):
     """The Style tab's vgg19 without cached weights said "(or pass --weights FILE)": the page has no such
     option (a hostile probe). The page's message offers the download and lite0 only; the CLI's keeps --weights."""
-    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     import torch
 
     from cyclegan import pretrained
@@ -2047,11 +2055,9 @@ def test_the_vgg19_weights_missing_on_the_page_offers_no_weights_option(tmp_path
     with pytest.raises(CycleGANError, match="or give --weights FILE, or use --backbone lite0"):
         pretrained.vgg19_state_dict()
     app = build_app(ServeOptions(device="cpu"), [], tmp_path / "work")
-    stylise = next(f for f in app.fns.values() if f.name == "stylize_live")
+    stylise = _handler(app, "stylize_live")
     photo, style = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
-    with pytest.raises(gr.Error) as e:
-        list(stylise.fn(photo, [style], "vgg19", 64, 10, None))
-    message = str(e.value.message)
+    message = _refusal(lambda: list(stylise(photo, [style], "vgg19", 64, 10, None)))
     assert message.startswith("VGG19 weights are not cached at vgg19-dcbb9e9d.pth: download https://"), message
     assert "--weights" not in message and message.endswith("(download failed: no network)"), message
 
