@@ -814,3 +814,30 @@ def test_an_animated_content_or_style_image_is_named_as_its_first_frame(tmp_path
     assert main([*args, "--backbone", "lite0", "--out", str(tmp_path / "o.png"), "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert err == f"warning: {gif} holds 3 frames; only the first is stylised\n"
+
+
+def test_the_memory_probe_counts_its_own_pass_alone():
+    """Gatys' memory probe hooks every layer of its backbone, and a module's hooks fire for every thread's pass: on
+    the web page the Compare tab's measures run through the Lite0 layers a Style job's probe hooks, and its larger
+    feature maps were counted as the probe's (a refusal of style images many times too large)."""
+    import threading
+
+    from torch import nn
+
+    from cyclegan.style.gatys import PROBE_SIDE, feature_bytes_per_pixel
+
+    conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    class Shared(nn.Module):  # its layer is another network's too
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = conv
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            other = threading.Thread(target=lambda: conv(torch.zeros(1, 3, 4 * PROBE_SIDE, 4 * PROBE_SIDE)))
+            other.start()  # another job's pass through the same layer, meanwhile
+            other.join()
+            return self.conv(x)
+
+    _, largest = feature_bytes_per_pixel(Shared())
+    assert largest == 4 * 4  # bytes per pixel of the probe's own output: 4 channels of float32

@@ -15,6 +15,7 @@ import math
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -259,11 +260,14 @@ def feature_bytes_per_pixel(net: nn.Module) -> tuple[float, float]:
             saved[storage.data_ptr()] = storage.nbytes()
         return t
 
-    largest = 0
+    largest, probing = 0, threading.get_ident()
 
     def hook(_module, _inputs, output) -> None:
         nonlocal largest
-        if isinstance(output, torch.Tensor):
+        # A module's hooks fire for every thread's pass: on the web page another job's pass through the same Lite0
+        # layers (the Compare tab's measures share them) was counted as the probe's (saved_tensors_hooks, above,
+        # are the thread's own already)
+        if isinstance(output, torch.Tensor) and threading.get_ident() == probing:
             largest = max(largest, output.numel() * output.element_size())
 
     handles = [m.register_forward_hook(hook) for m in net.modules() if not list(m.children())]
