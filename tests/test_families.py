@@ -168,6 +168,16 @@ def test_help_groups_each_familys_options(capsys):
     assert "[--model cyclegan]" in " ".join(help_part[help_part.index("--lambda-cycle X") :].split()[:30])
 
 
+def test_a_family_preset_against_a_config_files_family_names_the_file(tmp_path, capsys):
+    # `--config cut.yaml --preset fastcut` said "names a model family, not --model cut": no --model was typed
+    config = tmp_path / "cut.yaml"
+    config.write_text("family: cut\n")
+    args = ["train", "--config", str(config), "--preset", "fastcut", "--data", str(tmp_path), "--out", str(tmp_path)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"names a model family, not cut (option 'family' in '{config}'); give the recipe" in err, err
+
+
 def test_a_config_file_of_another_family_says_which_of_its_values_replace_the_models(paired, tmp_path, capsys):
     # `--config runs/cut/config.json --model fastcut` trained CUT's PatchNCE weight and identity term as "fastcut"
     cfg = resolve({"family": "cut", "size": 32, "ngf": 8, "n_blocks": 1, "nce_num_patches": 8, "nce_mlp_dim": 8})

@@ -488,9 +488,10 @@ def resolve(
     preset, named_family = split_preset(overrides.pop("preset", None) or preset or (base.preset if base else "paper"))
     if named_family is not None:  # `--preset cut`: the paper's recipe for --model cut
         given = overrides.setdefault("family", named_family)
-        if given != named_family:
+        if given != named_family:  # a config file's family is named as the file's key: no --model was typed
+            source = f"{given} (option '{names['family']}')" if names and "family" in names else f"--model {given}"
             raise CycleGANError(
-                f"option '--preset {named_family}' names a model family, not --model {given}; "
+                f"option '--preset {named_family}' names a model family, not {source}; "
                 "give the recipe with --preset paper|seed|fast and the family with --model"
             )
     values: dict[str, Any] = {}
