@@ -110,6 +110,22 @@ def test_train_warns_that_scoring_options_do_nothing_without_eval_every(tmp_path
     assert "warning: --best-by does nothing" in capsys.readouterr().err
 
 
+def test_python_api_warns_that_scoring_options_do_nothing_without_eval_every(tmp_path, capsys):
+    """Before: only `cyclegan train` warned; `resolve({..., "best_by": "ssim"})` then `train(cfg)` scored nothing
+    and wrote no best.pt without a word. The check is now in `resolve`, where the CLI and the API meet."""
+    from cyclegan.config import resolve
+
+    base = {"data": str(tmp_path), "out": str(tmp_path / "run"), "steps": 1}
+    resolve({**base, "best_by": "ssim", "eval_kid": False})
+    err = capsys.readouterr().err.strip()
+    assert (
+        err == "warning: --best-by and --no-eval-kid do nothing without --eval-every N (no scores, no best.pt this run)"
+    )
+    resolve({**base, "best_by": "ssim", "eval_every": 5})  # scoring: they do something
+    resolve({**resolve(base).flat(), "eval_every": 0})  # a whole config's values at their defaults: nothing said
+    assert capsys.readouterr().err == ""
+
+
 @pytest.mark.parametrize("fmt, suffix, kind", [("torchscript", ".pt", "TorchScript"), ("onnx", ".onnx", "ONNX")])
 def test_evaluate_names_an_exported_model_given_as_checkpoint(tmp_path, capsys, fmt, suffix, kind):
     """Before: 'cannot read checkpoint g.pt: not a file saved by torch.save, or an incomplete one'."""

@@ -23,7 +23,6 @@ from .config import (
     ALTERNATIVES,
     BASE_SECTIONS,
     all_sections,
-    at_default,
     check_family_options,
     option_fields,
     option_value,
@@ -120,19 +119,10 @@ def run_train(opts, args: argparse.Namespace) -> int:
     overrides.update(flags)
     if opts.preset:
         overrides["preset"] = opts.preset
-    cfg, ckpt = prepare_config(overrides, resume=opts.resume, out=overrides.get("out"), names=names)
+    cfg, ckpt = prepare_config(
+        overrides, resume=opts.resume, out=overrides.get("out"), names=names, typed=flags.keys()
+    )  # warns of scoring options that do nothing without --eval-every (`config.idle_scoring_options`)
     check_family_options(flags, cfg.model.family, typed=True)
-    idle = [  # as the user wrote them: --no-eval-kid for eval_kid False; a file's key at its default changes nothing
-        f"--{'no-' if overrides[key] is False else ''}{key.replace('_', '-')}"
-        for key in ("best_by", "eval_images", "eval_kid")
-        if key in flags or (key in overrides and not at_default(key, overrides[key]))
-    ]
-    if idle and not cfg.train.eval_every and os.environ.get("RANK", "0") == "0":  # not refused: a resumed run
-        print(  # may switch scoring off with --eval-every 0 and keep the rest of its command line
-            f"warning: {' and '.join(idle)} {'does' if len(idle) == 1 else 'do'} nothing without --eval-every N "
-            "(no scores, no best.pt this run)",
-            file=sys.stderr,
-        )
     train(cfg, ckpt=ckpt, progress=opts.progress)
     return 0
 

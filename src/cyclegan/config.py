@@ -11,11 +11,15 @@ field default < the family's defaults < the preset < the config file < flags.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
+import os
 import re
+import sys
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -477,13 +481,15 @@ def resolve(
     source: str = "option",
     explicit: bool = True,
     names: Mapping[str, str] | None = None,
+    typed: Collection[str] = (),
 ) -> Config:
     """Build a checked `Config` from `base` (a stored config), or from the field defaults, the family's
     defaults (`families.Family.defaults`) and the preset's; then `overrides` (flat option names) on top.
 
     `explicit`: the overrides are what a user chose, so one that does not apply to the family is refused
     (`check_family_options`, naming each as `names` says); a stored config (`config_from_dict`) holds every
-    option and is not."""
+    option and is not. `typed`: the keys typed as flags, named as doing nothing (`idle_scoring_options`) at their
+    default too."""
     overrides = dict(overrides or {})
     preset, named_family = split_preset(overrides.pop("preset", None) or preset or (base.preset if base else "paper"))
     if named_family is not None:  # `--preset cut`: the paper's recipe for --model cut
@@ -516,7 +522,7 @@ def resolve(
         if explicit:
             check_family_options(overrides, cfg.model.family, names=names)
             check_alternatives(overrides)
-        return validate(cfg)
+        cfg = validate(cfg)
     except CycleGANError as e:
         # an option the preset set, not the user, that the chosen family cannot take: name the real clash
         named = re.match(r"option '([a-z_]+)'", str(e))
@@ -528,12 +534,34 @@ def resolve(
                 f"{PRESETS[preset][named[1]]!r}, and {e}; use --preset paper with --model {family}"
             ) from None
         raise
+    idle = idle_scoring_options(overrides, cfg, typed=typed) if explicit else []
+    if idle and os.environ.get("RANK", "0") == "0":  # not refused: a resumed run may switch scoring off with
+        print(  # --eval-every 0 and keep the rest of its command line; the CLI and the Python API both pass here
+            f"warning: {' and '.join(idle)} {'does' if len(idle) == 1 else 'do'} nothing without --eval-every N "
+            "(no scores, no best.pt this run)",
+            file=sys.stderr,
+        )
+    return cfg
+
+
+def idle_scoring_options(given: Mapping[str, Any], cfg: Config, *, typed: Collection[str] = ()) -> list[str]:
+    """The scoring options among `given` that do nothing because `cfg` does not score (`eval_every` 0), as the user
+    wrote them (--no-eval-kid for eval_kid False): those off their default, and those `typed` as flags (a config
+    file's or a saved config's key at its default changes nothing)."""
+    if cfg.train.eval_every:
+        return []
+    return [
+        f"--{'no-' if given[key] is False else ''}{key.replace('_', '-')}"
+        for key in ("best_by", "eval_images", "eval_kid")
+        if key in given and (key in typed or not at_default(key, given[key]))
+    ]
 
 
 def _resolves(overrides: dict[str, Any]) -> bool:
     """Whether `overrides` make a valid config with the paper preset (the fix a preset clash message offers)."""
     try:
-        resolve(overrides, preset="paper")
+        with contextlib.redirect_stderr(io.StringIO()):  # a trial: its warnings are not the run's
+            resolve(overrides, preset="paper")
     except CycleGANError:
         return False
     return True

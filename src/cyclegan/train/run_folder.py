@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -38,12 +38,18 @@ class ReadCheckpoint(dict):
 
 
 def prepare_config(
-    overrides: dict, *, resume: bool, out: str | None, names: Mapping[str, str] | None = None
+    overrides: dict,
+    *,
+    resume: bool,
+    out: str | None,
+    names: Mapping[str, str] | None = None,
+    typed: Collection[str] = (),
 ) -> tuple[Config, dict | None]:
     """The config of a new run (preset/file/flags) or of a resumed one (its checkpoint, plus allowed flags).
-    `names`: how errors name an option, by key (`config.check_family_options`)."""
+    `names`: how errors name an option, by key (`config.check_family_options`); `typed`: the keys typed as flags
+    (`config.resolve`)."""
     if not resume:
-        return resolve(overrides, names=names), None
+        return resolve(overrides, names=names, typed=typed), None
     if not out:
         raise CycleGANError("--resume needs --out RUN (the run folder to continue)")
     if Path(out).is_file():  # `--out runs/x/checkpoint.pt`: the file, where the run's folder is meant
@@ -93,7 +99,7 @@ def prepare_config(
     if overrides.get("time_limit") == 0 and "fit_steps" not in overrides:
         # the time limit lifted: the stored --fit-steps has no time to fit to (given with it, it is refused)
         overrides = {**overrides, "fit_steps": False}
-    cfg = resolve({k: v for k, v in overrides.items() if k != "preset"}, base=stored, names=names)
+    cfg = resolve({k: v for k, v in overrides.items() if k != "preset"}, base=stored, names=names, typed=typed)
     return replace(cfg, train=replace(cfg.train, out=str(out), steps=_fitted_steps(cfg, stored, ckpt["step"]))), ckpt
 
 
