@@ -777,3 +777,23 @@ def test_a_root_that_is_a_file_is_named_as_one(tmp_path):
     (tmp_path / "notes").write_text("x")
     with pytest.raises(CycleGANError, match=r"^option '--root' .*notes: is a file, not a folder; give a folder"):
         download(DownloadOptions(NAME, str(tmp_path / "notes"), base_url="http://127.0.0.1:9", progress=False))
+
+
+def test_a_kept_synthetic_rendering_needs_room_only_for_the_images_left(tmp_path, monkeypatch):
+    """Before: `write_dataset(keep=True)` (the demo going on with a stopped rendering) asked room for every image,
+    those already written too: a nearly full disk refused a rendering that could be finished."""
+    from collections import namedtuple
+
+    from cyclegan.data import synthetic
+    from cyclegan.errors import CycleGANError
+
+    opts = synthetic.SyntheticOptions(str(tmp_path / "d"), size=16, count=2, test_count=1, progress=False)
+    synthetic.write_dataset(opts)
+    (tmp_path / "d" / "trainB" / "00003.png").unlink()  # a rendering stopped before its last training image
+    one = synthetic.PNG_BYTES_PER_SIDE * 16  # room for about one image more, not six
+    usage = namedtuple("usage", "total used free")(10**9, 10**9 - one, one)
+    monkeypatch.setattr(synthetic.shutil, "disk_usage", lambda _: usage)
+    synthetic.write_dataset(opts, keep=True)
+    assert (tmp_path / "d" / "trainB" / "00003.png").is_file()
+    with pytest.raises(CycleGANError, match=r"6 images of 16 px need about"):  # without keep: every image
+        synthetic.write_dataset(opts)

@@ -372,29 +372,38 @@ def write_dataset(opts: SyntheticOptions, *, keep: bool = False) -> Path:
     """
 
     root, size, count, test_count, seed = Path(opts.out), opts.size, opts.count, opts.test_count, opts.seed
-    jobs = itertools.chain(  # one at a time: a list of them was gigabytes before the first image at --count 10**8
-        (("trainA", "summer", i) for i in range(count)),
-        (("trainB", "winter", i if opts.paired else count + i) for i in range(count)),
-        (
-            (split, style, 2 * count + i)
-            for i in range(test_count)
-            for split, style in (("testA", "summer"), ("testB", "winter"))
-        ),
-    )
+
+    def jobs() -> Iterator[tuple[str, Style, int]]:  # one at a time: a list was gigabytes at --count 10**8
+        return itertools.chain(
+            (("trainA", "summer", i) for i in range(count)),
+            (("trainB", "winter", i if opts.paired else count + i) for i in range(count)),
+            (
+                (split, style, 2 * count + i)
+                for i in range(test_count)
+                for split, style in (("testA", "summer"), ("testB", "winter"))
+            ),
+        )
+
+    def path_of(split: str, index: int) -> Path:
+        name = f"{index - 2 * count:04d}" if split.startswith("test") else f"{index:05d}"
+        return root / split / f"{name}.png"
+
     try:
         root.mkdir(parents=True, exist_ok=True)
-        check_room(root, size, 2 * (count + test_count))
+        todo = 2 * (count + test_count)
+        if keep:  # a stopped rendering's files hold their room already (one rendered again replaces its own)
+            todo -= sum(path_of(split, index).is_file() for split, _, index in jobs())
+        check_room(root, size, todo)
         for split in ("trainA", "trainB", "testA", "testB"):
             (root / split).mkdir(exist_ok=True)
         for split, style, index in tqdm(
-            jobs,
+            jobs(),
             desc="rendering summer/winter scenes",
             total=2 * (count + test_count),
             unit="img",
             disable=not opts.progress,
         ):
-            name = f"{index - 2 * count:04d}" if split.startswith("test") else f"{index:05d}"
-            target = root / split / f"{name}.png"
+            target = path_of(split, index)
             if keep and _whole_png(target, size):
                 continue
             image = Image.fromarray(render(scene_for(seed, index), style, size))
