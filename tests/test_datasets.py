@@ -797,3 +797,30 @@ def test_a_kept_synthetic_rendering_needs_room_only_for_the_images_left(tmp_path
     assert (tmp_path / "d" / "trainB" / "00003.png").is_file()
     with pytest.raises(CycleGANError, match=r"6 images of 16 px need about"):  # without keep: every image
         synthetic.write_dataset(opts)
+
+
+def test_a_kept_synthetic_rendering_renders_again_over_a_bomb_or_a_fifo(tmp_path):
+    """Before: `write_dataset(keep=True)` opened the scenes already there with `Image.open(path)`: a PNG header
+    declaring 20000 x 20000 at a scene's name raised Pillow's DecompressionBombError as a traceback, and a FIFO
+    there hung the demo for ever. Now both are read as every image is (`io.open_image`) and rendered again."""
+    import os
+    import struct
+    import zlib
+
+    from cyclegan.data import synthetic
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    opts = synthetic.SyntheticOptions(str(tmp_path / "d"), size=16, count=1, test_count=1, progress=False)
+    synthetic.write_dataset(opts)
+    whole = {p: p.read_bytes() for p in (tmp_path / "d").rglob("*.png")}
+    bomb, fifo = tmp_path / "d" / "trainA" / "00000.png", tmp_path / "d" / "trainB" / "00001.png"
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    synthetic.write_dataset(opts, keep=True)
+    if hasattr(os, "mkfifo"):
+        fifo.unlink()
+        os.mkfifo(fifo)
+        synthetic.write_dataset(opts, keep=True)
+    assert {p: p.read_bytes() for p in (tmp_path / "d").rglob("*.png")} == whole

@@ -349,13 +349,17 @@ def check_room(root: Path, size: int, images: int) -> None:
 
 
 def _whole_png(path: Path, size: int) -> bool:
-    """Whether `path` is a PNG of size x size RGB whose chunks all pass their checksums."""
+    """Whether `path` is a PNG of size x size RGB whose chunks all pass their checksums. Read as every image is
+    (`io.open_image`): a FIFO at its name hung `Image.open`, and a header declaring a bomb raised Pillow's error
+    as a traceback; either is not whole, and rendered again over it."""
+    from .io import open_image  # on use: io imports torch, and this module's options must not (`--help`)
+
     try:
-        with Image.open(path, formats=["PNG"]) as im:
+        with open_image(path, formats=("PNG",)) as im:
             if im.size != (size, size) or im.mode != "RGB":
                 return False
             im.verify()
-    except (OSError, SyntaxError, ValueError):  # missing, not a PNG, or damaged (verify's SyntaxError)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):  # missing, no PNG, damaged, a bomb
         return False
     return True
 
