@@ -129,6 +129,8 @@ def test_preset_and_model_compose_with_one_precedence(dataset, tmp_path):
         # typed at their defaults they do nothing either: they passed without a word (a config file's may: its
         # config.json holds every option)
         (["--model", "cut", "--lambda-cycle", "10"], "option '--lambda-cycle' applies to --model cyclegan, not"),
+        # the error alone, not also config.resolve's warning that --best-by does nothing without --eval-every
+        (["--model", "cut", "--lambda-cycle", "10", "--best-by", "ssim"], "option '--lambda-cycle' applies to"),
         (["--direction", "AtoB"], "option '--direction' applies to --model pix2pix or cut or fastcut"),
         (["--model", "cut", "--generator", "unet"], "--model cut needs the resnet generator"),
         (["--model", "cut", "--nce-layers", "0", "99"], "option '--nce-layers': 0 99: give distinct increasing"),

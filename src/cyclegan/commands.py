@@ -19,15 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import process
-from .config import (
-    ALTERNATIVES,
-    BASE_SECTIONS,
-    all_sections,
-    check_family_options,
-    option_fields,
-    option_value,
-    read_config_file,
-)
+from .config import ALTERNATIVES, BASE_SECTIONS, all_sections, option_fields, option_value, read_config_file
 from .errors import CycleGANError, escape, install_extra
 from .families import FAMILIES, accepting, names, section_titles
 from .options import add_arguments, to_flags
@@ -121,8 +113,7 @@ def run_train(opts, args: argparse.Namespace) -> int:
         overrides["preset"] = opts.preset
     cfg, ckpt = prepare_config(
         overrides, resume=opts.resume, out=overrides.get("out"), names=names, typed=flags.keys()
-    )  # warns of scoring options that do nothing without --eval-every (`config.idle_scoring_options`)
-    check_family_options(flags, cfg.model.family, typed=True)
+    )  # flags of another family refused, scoring options that do nothing without --eval-every warned of
     train(cfg, ckpt=ckpt, progress=opts.progress)
     return 0
 

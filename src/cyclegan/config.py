@@ -488,8 +488,8 @@ def resolve(
 
     `explicit`: the overrides are what a user chose, so one that does not apply to the family is refused
     (`check_family_options`, naming each as `names` says); a stored config (`config_from_dict`) holds every
-    option and is not. `typed`: the keys typed as flags, named as doing nothing (`idle_scoring_options`) at their
-    default too."""
+    option and is not. `typed`: the keys typed as flags, refused for another family (`check_family_options`) and
+    named as doing nothing (`idle_scoring_options`) at their default too."""
     overrides = dict(overrides or {})
     preset, named_family = split_preset(overrides.pop("preset", None) or preset or (base.preset if base else "paper"))
     if named_family is not None:  # `--preset cut`: the paper's recipe for --model cut
@@ -521,6 +521,8 @@ def resolve(
         cfg = Config(preset=preset, **{k: built.pop(k) for k in BASE_SECTIONS}, sections=built)
         if explicit:
             check_family_options(overrides, cfg.model.family, names=names)
+            # a typed flag is refused at its default too, before the warnings below (one line: the error)
+            check_family_options({k: overrides[k] for k in typed if k in overrides}, cfg.model.family, typed=True)
             check_alternatives(overrides)
         cfg = validate(cfg)
     except CycleGANError as e:
