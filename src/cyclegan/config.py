@@ -546,6 +546,9 @@ def resolve(
     return cfg
 
 
+SCORING_OPTIONS = ("best_by", "eval_images", "eval_kid")  # what --eval-every's scoring reads: nothing without it
+
+
 def idle_scoring_options(given: Mapping[str, Any], cfg: Config, *, typed: Collection[str] = ()) -> list[str]:
     """The scoring options among `given` that do nothing because `cfg` does not score (`eval_every` 0), as the user
     wrote them (--no-eval-kid for eval_kid False): those off their default, and those `typed` as flags (a config
@@ -554,7 +557,7 @@ def idle_scoring_options(given: Mapping[str, Any], cfg: Config, *, typed: Collec
         return []
     return [
         f"--{'no-' if given[key] is False else ''}{key.replace('_', '-')}"
-        for key in ("best_by", "eval_images", "eval_kid")
+        for key in SCORING_OPTIONS
         if key in given and (key in typed or not at_default(key, given[key]))
     ]
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from .config import SCORING_OPTIONS
 from .data.io import read_image, to_tensor
 from .data.synthetic import SyntheticOptions, is_dataset_folder, write_dataset
 from .demo_options import DemoOptions
@@ -480,6 +481,10 @@ def _train(run: Path, opts: DemoOptions, record: dict, *, resumed: bool, t0: flo
             "time_limit": opts.minutes,
             "fit_steps": record["fit_steps"],
         }
+        # settings that do not score (tests' tiny ones): their scoring options are the demo's, not the user's to be
+        # warned of as doing nothing
+        if not overrides.get("eval_every"):
+            overrides = {k: v for k, v in overrides.items() if k not in SCORING_OPTIONS}
         cfg, ckpt = prepare_config(overrides, resume=False, out=str(run))
     t_train = time.perf_counter()
     try:
