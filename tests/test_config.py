@@ -444,8 +444,8 @@ def test_an_error_names_an_option_as_the_user_typed_it(tmp_path, capsys):
     f.write_text("log_every: 0\n")  # the file's own error: its name and key, whatever the flags
     assert error("--config", str(f)) == f"error: option 'log_every' in '{f}' must be positive, got 0"
     assert error("--config", str(f), "--log-every", "5").startswith(f"error: option 'log_every' in '{f}'")
-    f.write_text("diffaug: blur\n")  # checked with the other options: the key, not a flag nobody typed
-    assert error("--config", str(f)).startswith("error: option 'diffaug': unknown policy 'blur'")
+    f.write_text("diffaug: blur\n")  # checked with the other options: the file's key, not a flag nobody typed
+    assert error("--config", str(f)).startswith(f"error: option 'diffaug' in '{f}': unknown policy 'blur'")
 
 
 @pytest.mark.parametrize("family", ["cyclegan", "pix2pix", "cut", "fastcut"])

@@ -527,7 +527,21 @@ def resolve(
                 f"--preset {preset} does not combine with --model {family}: the preset sets {named[1]} "
                 f"{PRESETS[preset][named[1]]!r}, and {e}; use --preset paper with --model {family}"
             ) from None
+        renamed = named_as_given(str(e), names)
+        if renamed != str(e):
+            raise CycleGANError(renamed) from None
         raise
+
+
+def named_as_given(message: str, names: Mapping[str, str] | None) -> str:
+    """`message` of a check across options (the family's `finalize`, `validate`) with each `option 'KEY'` named as
+    `names` says: a config file's `key' in 'FILE` (a pix2pix run's config.json given with --model cut was refused
+    as "option 'generator'", the file unnamed). Other keys are left to the CLI, which names them as its flags."""
+    if not names:
+        return message
+    return re.sub(
+        r"option '([a-z][a-z0-9_]*)'(?! in ')", lambda m: f"option '{names[m[1]]}'" if m[1] in names else m[0], message
+    )
 
 
 def _resolves(overrides: dict[str, Any]) -> bool:
