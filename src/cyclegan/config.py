@@ -515,7 +515,7 @@ def resolve(
         cfg = Config(preset=preset, **{k: built.pop(k) for k in BASE_SECTIONS}, sections=built)
         if explicit:
             check_family_options(overrides, cfg.model.family, names=names)
-            check_alternatives(overrides)
+            check_alternatives(overrides, names=names)
         return validate(cfg)
     except CycleGANError as e:
         # an option the preset set, not the user, that the chosen family cannot take: name the real clash
@@ -564,15 +564,27 @@ ALTERNATIVES: dict[str, tuple[str, ...]] = {
 }
 
 
-def check_alternatives(given: dict[str, Any]) -> None:
-    """Refuse, in one line, two options given where each replaces the other (see ALTERNATIVES)."""
-    if any(given.get(k) is not None and any(given.get(r) is not None for r in rs) for k, rs in ALTERNATIVES.items()):
-        if given.get("steps") is not None and given.get("epochs") is not None:
-            raise CycleGANError("options '--steps' and '--epochs' each set the training length: give one of them")
-        raise CycleGANError(
-            "options '--data' and '--domain-a/--domain-b' each name the training images: give the dataset root "
-            "(--data) or the two folders, not both"
+def check_alternatives(given: dict[str, Any], *, names: Mapping[str, str] | None = None) -> None:
+    """Refuse, in one line, two options given where each replaces the other (see ALTERNATIVES). `names`: as in
+    `check_family_options` (both in a config file: named as its keys, not as flags nobody typed)."""
+    if not any(
+        given.get(k) is not None and any(given.get(r) is not None for r in rs) for k, rs in ALTERNATIVES.items()
+    ):
+        return
+    length = given.get("steps") is not None and given.get("epochs") is not None
+    if names and given.keys() & names.keys() & ALTERNATIVES.keys():
+        keys = (
+            ("steps", "epochs") if length else ("data", "domain_a" if given.get("domain_a") is not None else "domain_b")
         )
+        first, second = (names.get(k) or "--" + k.replace("_", "-") for k in keys)
+        what = "set the training length" if length else "name the training images"
+        raise CycleGANError(f"options '{first}' and '{second}' each {what}: give one of them")
+    if length:
+        raise CycleGANError("options '--steps' and '--epochs' each set the training length: give one of them")
+    raise CycleGANError(
+        "options '--data' and '--domain-a/--domain-b' each name the training images: give the dataset root "
+        "(--data) or the two folders, not both"
+    )
 
 
 def check_family_options(
