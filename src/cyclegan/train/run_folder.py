@@ -78,7 +78,8 @@ def prepare_config(
             raise CycleGANError(f"option 'preset' cannot change on resume (the run uses {uses})")
         # as stored: `--nce-layers 0 4 8 12` (a list) is the run's (0, 4, 8, 12)
         if key not in RESUMABLE and key != "preset" and stored_flat.get(key) != option_value(key, value):
-            name = "--model" if key == "family" else key  # the one option whose flag is not its key
+            # a config file's key as the file's (`key' in 'FILE`); --model: the one option whose flag is not its key
+            name = (names or {}).get(key) or ("--model" if key == "family" else key)
             raise CycleGANError(
                 f"option '{name}' cannot change on resume (the run uses {stored_flat.get(key)!r}); "
                 "start a new run with another --out instead"
