@@ -121,6 +121,9 @@ def test_steps_is_the_total_across_resumes(tiny_cfg, tmp_path, dataset, capsys):
     config.write_text("ngf: 8\n")
     assert main(["train", "--out", str(out), "--resume", "--steps", "12", "--config", str(config)]) == 2
     assert f"option 'ngf' in '{config}' cannot change on resume" in capsys.readouterr().err
+    config.write_text("preset: fast\n")
+    assert main(["train", "--out", str(out), "--resume", "--steps", "12", "--config", str(config)]) == 2
+    assert f"option 'preset' in '{config}' cannot change on resume" in capsys.readouterr().err
 
 
 def test_train_from_python_refuses_a_dict_in_one_line(tmp_path):
