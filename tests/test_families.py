@@ -158,6 +158,19 @@ def test_another_familys_option_in_a_config_file_is_named_as_the_files_key(tmp_p
     assert "option '--lambda-nce' applies to --model cut or fastcut" in capsys.readouterr().err
 
 
+def test_a_check_across_options_names_a_config_files_key_as_the_files(tmp_path, capsys):
+    # A pix2pix run's config.json given with --model cut was refused as "option 'generator'": the file went unnamed
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(resolve({"family": "pix2pix", "size": 32}).to_dict()))
+    args = ["train", "--config", str(config), "--model", "cut", "--data", str(tmp_path), "--out", str(tmp_path / "r")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"error: option 'generator' in '{config}': --model cut needs the resnet generator" in err, err
+    assert main([*args, "--generator", "unet"]) == 2  # the flag over the file's key: named as the flag
+    assert "error: option '--generator': --model cut needs the resnet generator" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
 def test_help_groups_each_familys_options(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 import torch
+import tqdm as tqdm_module
 from torch import nn
 
 import cyclegan.train.scoring as scoring
 import cyclegan.train.watch as watch
 from cyclegan.checkpoint import load_checkpoint
 from cyclegan.cli import main
-from cyclegan.errors import CycleGANError
+from cyclegan.errors import CycleGANError, escape
 from cyclegan.loading import load_generator
 from cyclegan.train import CycleGANTrainer, Trainer, prepare_config, train
 from cyclegan.train.run_folder import resume_command
@@ -579,6 +580,28 @@ def test_a_resume_with_scoring_off_does_not_claim_a_lost_best_pt(tiny_cfg, tmp_p
     cfg, ckpt = prepare_config({"steps": 8, "eval_every": 2}, resume=True, out=str(run))
     assert train(cfg, ckpt=ckpt, progress=False).verdict.best_step == 8
     assert torch.load(run / "best.pt", weights_only=True)["step"] == 8
+
+
+def test_the_monitor_s_lines_stay_one_line_whatever_the_folders_are_named(tiny_cfg, tmp_path, dataset, monkeypatch):
+    """A run folder and a --data folder whose names hold a newline: the scoring line and the lost best.pt's warning
+    name them escaped, as every other message does, instead of breaking into lines a reader takes for others."""
+    scores = {f"eval/{d}/{k}": 0.5 for d in ("AtoB", "BtoA") for k in ("kid", "change", "spread")}
+    monkeypatch.setattr(scoring.Scorer, "__call__", lambda self, generators: scores)  # unpaired: best.pt by kid
+    data, run = tmp_path / "da\nta", tmp_path / "ru\nn"
+    shutil.copytree(dataset, data)
+    shutil.rmtree(data / "testB")  # no test split: the scoring line names the missing folder
+    for domain in ("trainA", "trainB"):  # 10 at least: 2 set aside for scoring (a fifth at most)
+        for i, image in enumerate(sorted((data / domain).iterdir())[: 10 - 5]):
+            shutil.copy(image, data / domain / f"copy_{i}.png")
+    lines = []
+    monkeypatch.setattr(tqdm_module.tqdm, "write", lambda s, file=None, **_: lines.append(s))
+    train(tiny_cfg(steps=4, eval_every=2, data=str(data), out=str(run)), progress=False)
+    (run / "best.pt").unlink()
+    cfg, ckpt = prepare_config({"steps": 6}, resume=True, out=str(run))
+    train(cfg, ckpt=ckpt, progress=False)
+    assert any(f"(no test split: {escape(data / 'testB')} is missing)" in line for line in lines)
+    assert any(line.startswith(f"warning: {escape(run / 'best.pt')} held the best step so far") for line in lines)
+    assert not [line for line in lines if "\n" in line]
 
 
 def test_scores_that_are_not_finite_are_named(tiny_cfg, monkeypatch, capsys):

@@ -117,6 +117,13 @@ def test_steps_is_the_total_across_resumes(tiny_cfg, tmp_path, dataset, capsys):
     assert "--resume" in capsys.readouterr().err
     assert main(["train", "--out", str(out), "--resume", "--steps", "12", "--ngf", "8"]) == 2
     assert "option '--ngf' cannot change on resume" in capsys.readouterr().err
+    config = tmp_path / "c.yaml"  # a config file's key: named as the file's (it was named 'ngf' alone)
+    config.write_text("ngf: 8\n")
+    assert main(["train", "--out", str(out), "--resume", "--steps", "12", "--config", str(config)]) == 2
+    assert f"option 'ngf' in '{config}' cannot change on resume" in capsys.readouterr().err
+    config.write_text("preset: fast\n")
+    assert main(["train", "--out", str(out), "--resume", "--steps", "12", "--config", str(config)]) == 2
+    assert f"option 'preset' in '{config}' cannot change on resume" in capsys.readouterr().err
 
 
 def test_train_from_python_refuses_a_dict_in_one_line(tmp_path):

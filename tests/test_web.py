@@ -1597,6 +1597,16 @@ def test_a_disk_limit_under_one_upload_is_refused_at_the_start(tmp_path, run, ca
     assert "option '--max-disk-mb' 20 is under --max-upload-mb 30: raise it, or lower --max-upload-mb" in err
 
 
+def test_a_disk_limit_under_one_upload_is_refused_by_the_options_from_python_too():
+    """`build_app(ServeOptions(...))` never passes through `serve`: the options themselves refuse the pair."""
+    from cyclegan.errors import CycleGANError
+    from cyclegan.web.options import ServeOptions
+
+    with pytest.raises(CycleGANError, match=r"option '--max-disk-mb' 20 is under --max-upload-mb 30"):
+        ServeOptions(checkpoint=("x.pt",), max_upload_mb=30, max_disk_mb=20)
+    assert ServeOptions(max_upload_mb=30, max_disk_mb=30).max_disk_mb == 30  # equal is enough for one upload
+
+
 def test_a_new_run_reaches_the_video_tab_s_model_list_too(tmp_path, run):
     """The timer refreshed the model lists of Translate and Compare but not Video's, so a run that saved
     its first checkpoint after the start could not be used in Video without a restart (and a deleted one

@@ -523,7 +523,7 @@ def resolve(
             check_family_options(overrides, cfg.model.family, names=names)
             # a typed flag is refused at its default too, before the warnings below (one line: the error)
             check_family_options({k: overrides[k] for k in typed if k in overrides}, cfg.model.family, typed=True)
-            check_alternatives(overrides)
+            check_alternatives(overrides, names=names)
         cfg = validate(cfg)
     except CycleGANError as e:
         # an option the preset set, not the user, that the chosen family cannot take: name the real clash
@@ -535,6 +535,9 @@ def resolve(
                 f"--preset {preset} does not combine with --model {family}: the preset sets {named[1]} "
                 f"{PRESETS[preset][named[1]]!r}, and {e}; use --preset paper with --model {family}"
             ) from None
+        renamed = named_as_given(str(e), names)
+        if renamed != str(e):
+            raise CycleGANError(renamed) from None
         raise
     idle = idle_scoring_options(overrides, cfg, typed=typed) if explicit else []
     if idle and os.environ.get("RANK", "0") == "0":  # not refused: a resumed run may switch scoring off with
@@ -562,6 +565,17 @@ def idle_scoring_options(given: Mapping[str, Any], cfg: Config, *, typed: Collec
     ]
 
 
+def named_as_given(message: str, names: Mapping[str, str] | None) -> str:
+    """`message` of a check across options (the family's `finalize`, `validate`) with each `option 'KEY'` named as
+    `names` says: a config file's `key' in 'FILE` (a pix2pix run's config.json given with --model cut was refused
+    as "option 'generator'", the file unnamed). Other keys are left to the CLI, which names them as its flags."""
+    if not names:
+        return message
+    return re.sub(
+        r"option '([a-z][a-z0-9_]*)'(?! in ')", lambda m: f"option '{names[m[1]]}'" if m[1] in names else m[0], message
+    )
+
+
 def _resolves(overrides: dict[str, Any]) -> bool:
     """Whether `overrides` make a valid config with the paper preset (the fix a preset clash message offers)."""
     try:
@@ -583,15 +597,27 @@ ALTERNATIVES: dict[str, tuple[str, ...]] = {
 }
 
 
-def check_alternatives(given: dict[str, Any]) -> None:
-    """Refuse, in one line, two options given where each replaces the other (see ALTERNATIVES)."""
-    if any(given.get(k) is not None and any(given.get(r) is not None for r in rs) for k, rs in ALTERNATIVES.items()):
-        if given.get("steps") is not None and given.get("epochs") is not None:
-            raise CycleGANError("options '--steps' and '--epochs' each set the training length: give one of them")
-        raise CycleGANError(
-            "options '--data' and '--domain-a/--domain-b' each name the training images: give the dataset root "
-            "(--data) or the two folders, not both"
+def check_alternatives(given: dict[str, Any], *, names: Mapping[str, str] | None = None) -> None:
+    """Refuse, in one line, two options given where each replaces the other (see ALTERNATIVES). `names`: as in
+    `check_family_options` (both in a config file: named as its keys, not as flags nobody typed)."""
+    if not any(
+        given.get(k) is not None and any(given.get(r) is not None for r in rs) for k, rs in ALTERNATIVES.items()
+    ):
+        return
+    length = given.get("steps") is not None and given.get("epochs") is not None
+    if names and given.keys() & names.keys() & ALTERNATIVES.keys():
+        keys = (
+            ("steps", "epochs") if length else ("data", "domain_a" if given.get("domain_a") is not None else "domain_b")
         )
+        first, second = (names.get(k) or "--" + k.replace("_", "-") for k in keys)
+        what = "set the training length" if length else "name the training images"
+        raise CycleGANError(f"options '{first}' and '{second}' each {what}: give one of them")
+    if length:
+        raise CycleGANError("options '--steps' and '--epochs' each set the training length: give one of them")
+    raise CycleGANError(
+        "options '--data' and '--domain-a/--domain-b' each name the training images: give the dataset root "
+        "(--data) or the two folders, not both"
+    )
 
 
 def check_family_options(

@@ -11,7 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..checkpoint import load_checkpoint
-from ..errors import CycleGANError
+from ..errors import CycleGANError, escape
 from ..run_files import BEST_NAME, CHECKPOINT_NAME
 from . import distributed as ddp
 from .run_folder import Run
@@ -44,12 +44,12 @@ class Monitor:
                 ) from None
         self.scorer = Scorer(run.cfg, held, run.device) if held is not None and run.main else None
         if self.scorer is not None:
-            tqdm.write(f"scoring every {t.eval_every} steps on {held.where}; best.pt by {self.metric}")
+            tqdm.write(f"scoring every {t.eval_every} steps on {escape(held.where)}; best.pt by {self.metric}")
             if changed:  # its best was scored on other images: the next evaluation is the best so far
                 tqdm.write(
                     "warning: the held-out images differ from those the checkpoint's scores were on (images "
                     "added, removed or renamed, or another --data): the best so far starts afresh, and the next "
-                    f"evaluation writes {run.folder / BEST_NAME} again",
+                    f"evaluation writes {escape(run.folder / BEST_NAME)} again",
                     file=sys.stderr,
                 )
             self._check_best(scoring=True)
@@ -73,7 +73,8 @@ class Monitor:
             why = f"it holds step {step} (written after the checkpoint resumed from, then lost)"
         again = "the next evaluation" if scoring else "the first evaluation of a resume with --eval-every"
         tqdm.write(
-            f"warning: {path} held the best step so far ({self.watch.best_step}), but {why}: {again} writes it again",
+            f"warning: {escape(path)} held the best step so far ({self.watch.best_step}), but {escape(why)}: {again} "
+            "writes it again",
             file=sys.stderr,
         )
         self.watch.forget_best()

@@ -81,10 +81,12 @@ def prepare_config(
         # `--preset cut`, as the run was started: the paper's recipe for --model cut, not a change
         if key == "preset" and split_preset(value) not in ((stored.preset, None), (stored.preset, stored.model.family)):
             uses = f"{stored.preset!r} with --model {stored.model.family}"
-            raise CycleGANError(f"option 'preset' cannot change on resume (the run uses {uses})")
+            name = (names or {}).get(key, key)  # a config file's key as the file's
+            raise CycleGANError(f"option '{name}' cannot change on resume (the run uses {uses})")
         # as stored: `--nce-layers 0 4 8 12` (a list) is the run's (0, 4, 8, 12)
         if key not in RESUMABLE and key != "preset" and stored_flat.get(key) != option_value(key, value):
-            name = "--model" if key == "family" else key  # the one option whose flag is not its key
+            # a config file's key as the file's (`key' in 'FILE`); --model: the one option whose flag is not its key
+            name = (names or {}).get(key) or ("--model" if key == "family" else key)
             raise CycleGANError(
                 f"option '{name}' cannot change on resume (the run uses {stored_flat.get(key)!r}); "
                 "start a new run with another --out instead"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import CycleGANError
 from ..options import Options, opt
 from ..shared_options import device_option
 
@@ -76,6 +77,15 @@ class ServeOptions(Options):
     max_style_steps: int = opt(1000, "most Gatys steps the Style and Compare tabs offer", ge=2 * STYLE_STEPS_MIN)
     refresh: float = opt(3.0, "seconds between refreshes of the Runs tab and the model list", gt=0)
     device: str = device_option()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # Here, not in `serve`, so that `build_app(ServeOptions(...))` from Python is held to it too.
+        if self.max_disk_mb < self.max_upload_mb:  # no upload of the size the page offers could ever be stored
+            raise CycleGANError(
+                f"option '--max-disk-mb' {self.max_disk_mb:g} is under --max-upload-mb {self.max_upload_mb:g}: "
+                "raise it, or lower --max-upload-mb"
+            )
 
 
 def bare_host(host: str) -> str:

@@ -83,11 +83,6 @@ def serve(opts: ServeOptions, *, block: bool = True):
     for d in opts.runs or ():
         if not Path(d).is_dir():
             raise CycleGANError(f"option '--runs': {d} is not a folder")
-    if opts.max_disk_mb < opts.max_upload_mb:  # no upload of the size the page offers could ever be stored
-        raise CycleGANError(
-            f"option '--max-disk-mb' {opts.max_disk_mb:g} is under --max-upload-mb {opts.max_upload_mb:g}: "
-            "raise it, or lower --max-upload-mb"
-        )
     files = check_checkpoint_files(opts.checkpoint or ())  # a wrong path fails now, in one line
     check_listen(opts.host, opts.port)
     if opts.device not in ("auto", "cpu"):  # named by the operator: checked now (torch), not by a visitor's first job
