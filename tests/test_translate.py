@@ -723,3 +723,21 @@ def test_files_of_a_folder_that_translate_does_not_read_are_named_in_one_warning
         f"warning: {tmp_path / 'in'}: 2 file(s) left out, not images or clips translate reads: IMG_0001.HEIC, notes.txt"
         "; 1 HEIC or AVIF photo(s) among them: convert them to JPEG or PNG"
     ]
+
+
+def test_an_output_name_over_255_bytes_is_cut_at_its_stem_not_a_traceback(tiny, tmp_path, capsys):
+    """Two inputs of a 251-byte stem (the longest a .png takes): the second one's `-2` made a 257-byte name, and
+    a .png of that stem as --ext webp 256 bytes; both were "File name too long" as a traceback before any work."""
+    stem = "é" * 125 + "x"  # 251 bytes: the cut keeps whole characters
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        Image.new("RGB", (16, 16)).save(tmp_path / folder / f"{stem}.png")
+    out = tmp_path / "out"
+    assert translate_cli(tiny, out, tmp_path / "a", tmp_path / "b") == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted([f"{stem}.png", f"{stem[:-2]}-2.png"]), names  # 254 bytes: an é is 2
+    assert f"will be written as {stem[:-2]}-2.png ({stem}.png is taken)" in capsys.readouterr().err
+    assert translate_cli(tiny, tmp_path / "webp", tmp_path / "a", extra=["--ext", "webp"]) == 0
+    assert [p.name for p in (tmp_path / "webp").iterdir()] == [f"{stem[:-1]}.webp"]
+    err = capsys.readouterr().err
+    assert f"will be written as {stem[:-1]}.webp (a name takes 255 bytes)" in err and "Traceback" not in err

@@ -203,21 +203,32 @@ def unique_stems(
     stem and suffix both do. Names differing only in case clash too: on the file systems of macOS and Windows
     they are one file (`Photo.png` was refused there as made by another program, and left out).
     `quiet`: inputs named but not warned about (`--skip-existing` leaves them out: nothing is written for them).
+    A name over `NAME_MAX` bytes with its suffix (a 251-byte stem's `-2`, or `.webp` for a `.png`) is cut at its
+    stem's end (`fitted_stem`): it was "File name too long", a traceback, before any work.
     """
     used: dict[str, str] = {}  # casefolded output name -> the name given
     stems = []
     for path in files:
         suffix = suffix_of(path) if suffix_of else (f".{ext}" if ext else "")
-        name, n = path.stem, 2
+        own = name = fitted_stem(path.stem, "", suffix)
+        n = 2
         while (name + suffix).casefold() in used:
-            name, n = f"{path.stem}-{n}", n + 1
+            name, n = fitted_stem(path.stem, f"-{n}", suffix), n + 1
         if warn and name != path.stem and path not in quiet:
-            taken = used[(path.stem + suffix).casefold()]
-            msg = f"warning: {path} will be written as {name}{suffix} ({taken} is taken)"
+            why = f"{used[(own + suffix).casefold()]} is taken" if name != own else f"a name takes {NAME_MAX} bytes"
+            msg = f"warning: {path} will be written as {name}{suffix} ({why})"
             print(escape(msg), file=sys.stderr)  # one line, whatever the file names hold
         used[(name + suffix).casefold()] = name + suffix
         stems.append(name)
     return stems
+
+
+def fitted_stem(stem: str, tail: str, suffix: str) -> str:
+    """`stem + tail`, the end of `stem` cut (whole characters) so that with `suffix` it is within `NAME_MAX`
+    bytes, the longest file name the file systems take."""
+    while len(os.fsencode(stem + tail + suffix)) > NAME_MAX and stem:
+        stem = stem[:-1]
+    return stem + tail
 
 
 # --- one writer per folder, and what a crash leaves behind ------------------------------------------------
