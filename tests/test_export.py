@@ -253,3 +253,18 @@ def test_an_out_ending_in_a_slash_is_refused_as_a_folder(run, tmp_path, capsys, 
         f"error: option '--out' {out} names a folder: give the file to write in it (e.g. {out}g.onnx)\n"
     )
     assert not (tmp_path / "models").exists()
+
+
+def test_a_run_trained_btoa_only_is_exported_in_its_direction_without_direction(tmp_path, capsys):
+    """`--direction` defaulted to AtoB: a pix2pix run trained BtoA was refused unless its one direction was typed."""
+    from cyclegan.models import build_networks
+
+    cfg = resolve({"family": "pix2pix", "direction": "BtoA", "ngf": 4, "ndf": 4, "size": 32})
+    models = {k: m.state_dict() for k, m in build_networks(cfg).items()}
+    ckpt = tmp_path / "p2p.pt"
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 0, "models": models}, ckpt)
+    assert main(["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "g.onnx"), "--no-check"]) == 0
+    meta = {p.key: p.value for p in onnx.load(str(tmp_path / "g.onnx")).metadata_props}
+    assert meta["direction"] == "BtoA"
+    assert main(["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "h.onnx"), "--direction", "AtoB"]) == 2
+    assert "translates B to A only; use --direction BtoA" in capsys.readouterr().err

@@ -741,3 +741,22 @@ def test_an_output_name_over_255_bytes_is_cut_at_its_stem_not_a_traceback(tiny, 
     assert [p.name for p in (tmp_path / "webp").iterdir()] == [f"{stem[:-1]}.webp"]
     err = capsys.readouterr().err
     assert f"will be written as {stem[:-1]}.webp (a name takes 255 bytes)" in err and "Traceback" not in err
+
+
+def test_a_run_trained_btoa_only_is_translated_in_its_direction_without_direction(tmp_path, capsys):
+    """`--direction` defaulted to AtoB, so a pix2pix (or CUT) run trained BtoA was refused unless the user typed
+    the one direction it has; an explicit direction is kept, and the one it lacks still refused."""
+    from cyclegan.checkpoint import FORMAT
+    from cyclegan.models import build_networks
+
+    cfg = resolve({"family": "pix2pix", "direction": "BtoA", "ngf": 4, "ndf": 4, "size": 32})
+    models = {k: m.state_dict() for k, m in build_networks(cfg).items()}
+    ckpt = tmp_path / "p2p.pt"
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 0, "models": models}, ckpt)
+    Image.new("RGB", (16, 16), (200, 40, 40)).save(tmp_path / "a.png")
+    assert translate_cli(ckpt, tmp_path / "own", tmp_path / "a.png") == 0
+    assert translate_cli(ckpt, tmp_path / "asked", tmp_path / "a.png", extra=["--direction", "BtoA"]) == 0
+    own, asked = (np.asarray(Image.open(tmp_path / d / "a.png")) for d in ("own", "asked"))
+    assert np.array_equal(own, asked)
+    assert translate_cli(ckpt, tmp_path / "other", tmp_path / "a.png", extra=["--direction", "AtoB"]) == 2
+    assert "translates B to A only; use --direction BtoA" in capsys.readouterr().err

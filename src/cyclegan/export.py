@@ -25,7 +25,7 @@ from .errors import CycleGANError, install_extra
 from .export_options import FORMATS, MIN_OPSET, OPSET, ExportFormat, ExportOptions, format_for
 from .files import check_outputs, write_atomic
 from .inference import least_size, pad_for_generator, size_multiple
-from .loading import checkpoint_file, load_generator
+from .loading import checkpoint_file, load_generator_and_direction
 
 TOLERANCE = 1e-4  # max abs difference from PyTorch accepted for an export, on outputs in [-1, 1]
 INPUT, OUTPUT = "input", "output"
@@ -235,8 +235,8 @@ def export_checkpoint(opts: ExportOptions) -> ExportResult:
     before anything is loaded, unless `opts.overwrite`; the checkpoint itself always."""
 
     check_outputs([opts.out], overwrite=opts.overwrite, inputs=[checkpoint_file(opts.checkpoint)])
-    net = load_generator(opts.checkpoint, opts.direction, ema=opts.ema)
-    meta = {"direction": opts.direction, "checkpoint": str(opts.checkpoint)}
+    net, direction = load_generator_and_direction(opts.checkpoint, opts.direction, ema=opts.ema)
+    meta = {"direction": direction, "checkpoint": str(opts.checkpoint)}
     return export_generator(
         net, opts.out, format=format_for(opts.out, opts.format), opset=opts.opset, metadata=meta, check=opts.check
     )

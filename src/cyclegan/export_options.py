@@ -57,7 +57,7 @@ class ExportOptions(Options):
         metavar="FILE",
         nonempty="the file to write (.onnx; .pt, .ts or .torchscript)",
     )
-    direction: Literal["AtoB", "BtoA"] = direction_option()
+    direction: Literal["AtoB", "BtoA"] | None = direction_option(None)
     ema: Literal["auto", "on", "off"] = ema_option()
     format: ExportFormat | None = opt(None, "onnx or torchscript", default_text="from the --out suffix")
     opset: int = opt(OPSET, "ONNX opset version (11+: the generators' reflection padding needs it)", ge=MIN_OPSET)

@@ -20,7 +20,7 @@ from .checkpoint import check_checkpoint, load_state, run_checkpoint
 from .config import config_from_dict
 from .errors import CycleGANError
 from .execution import resolve_device
-from .families import GENERATOR_FOR, generator_for
+from .families import GENERATOR_FOR, directions_of, generator_for
 from .interop.foreign import load_foreign_generator
 from .models import build_generator
 from .run_files import CHECKPOINT_NAME, FORMAT
@@ -71,7 +71,11 @@ def load_file(path: str | Path) -> Any:
 
 
 def load_generator(
-    path: str | Path, direction: Direction = "AtoB", *, device: str | torch.device = "cpu", ema: EMAChoice = "auto"
+    path: str | Path,
+    direction: Direction | None = "AtoB",
+    *,
+    device: str | torch.device = "cpu",
+    ema: EMAChoice = "auto",
 ) -> nn.Module:
     """The generator for `direction` from a run folder or checkpoint file (a run's checkpoint.pt, or its best.pt:
     the generators at the best `--eval-every` score), in eval mode on `device`, its parameters frozen
@@ -81,7 +85,8 @@ def load_generator(
     the raw weights; "on" requires the average; "off" takes the raw weights of the last step.
 
     A CycleGAN run holds both directions (AtoB: G, BtoA: F); pix2pix, CUT and FastCUT hold one generator, for
-    the direction they were trained in: the other is refused in one line.
+    the direction they were trained in: the other is refused in one line. `direction` None: the model's own
+    (`own_direction`), as `translate` and `export` take it without `--direction`.
 
     Also reads a plain generator state dict saved by the reference implementation (ResNet or U-Net,
     architecture inferred from the tensors; one generator, used whatever `direction` says) or by the CUT
@@ -92,7 +97,15 @@ def load_generator(
     `device`: "cpu", "cuda", "cuda:N", "mps" or "auto" (as `--device`). Torch's global random state is left
     as it was: the network's initial weights, overwritten by the file's, are drawn from a fork of it.
     """
-    if direction not in GENERATOR_FOR:
+    return load_generator_and_direction(path, direction, device=device, ema=ema)[0]
+
+
+def load_generator_and_direction(
+    path: str | Path, direction: Direction | None = None, *, device: str | torch.device = "cpu", ema: EMAChoice = "auto"
+) -> tuple[nn.Module, Direction]:
+    """`load_generator`, and the direction its generator translates (`direction`, or where None the model's
+    own): what `export` records in the file it writes."""
+    if direction is not None and direction not in GENERATOR_FOR:
         raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
     if ema not in get_args(EMAChoice):
         raise CycleGANError(f"ema must be auto, on or off, got {ema!r}")
@@ -102,14 +115,20 @@ def load_generator(
         )
     device = resolve_device(str(device))  # a bad or absent device: one line before any file is read
     with torch.random.fork_rng(devices=[]):  # building draws initial weights: the caller's seed stays theirs
-        net = _read_generator(path, direction, ema)
-    return net.to(device).eval().requires_grad_(False)
+        path = checkpoint_path(path)
+        ckpt = load_file(path)  # a cyclegan checkpoint is checked there, tensors' shapes included
+        direction = direction or own_direction(ckpt, source=str(path))
+        net = generator_from(ckpt, direction, source=str(path), ema=ema)
+    return net.to(device).eval().requires_grad_(False), direction
 
 
-def _read_generator(path: str | Path, direction: Direction, ema: EMAChoice) -> nn.Module:
-    path = checkpoint_path(path)
-    ckpt = load_file(path)  # a cyclegan checkpoint is checked there, tensors' shapes included
-    return generator_from(ckpt, direction, source=str(path), ema=ema)
+def own_direction(ckpt: Any, *, source: str) -> Direction:
+    """The direction a file read by `load_file` translates when none is asked: the trained one of a one-way
+    model (pix2pix, CUT, FastCUT), AtoB of a CycleGAN (both) or of another project's generator (one, used for
+    either)."""
+    if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
+        return directions_of(config_from_dict(ckpt["config"], source=source).model)[0]  # type: ignore[return-value]
+    return "AtoB"
 
 
 def generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoice = "auto") -> nn.Module:

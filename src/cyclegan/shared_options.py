@@ -51,11 +51,15 @@ def checkpoint_option(**kwargs: Any) -> Any:
     )
 
 
-def direction_option(default: str = "AtoB") -> Any:
+def direction_option(default: str | None = "AtoB") -> Any:
+    """`default` None: the model's own direction (`loading.load_generator`), said so in `--help`."""
     return opt(
         default,
         "AtoB translates A -> B with G, BtoA translates B -> A with F (a CycleGAN); a pix2pix, CUT or FastCUT "
         "model has one generator, G, for the one direction it was trained in",
+        default_text="the model's own: AtoB for a CycleGAN, the trained one for pix2pix, CUT or FastCUT"
+        if default is None
+        else None,
     )
 
 

@@ -118,7 +118,7 @@ class TranslateOptions(Options):
     )
     checkpoint: str = checkpoint_option()
     out: str = opt(help="output folder (created if missing)", metavar="DIR", nonempty="the folder to write into")
-    direction: Direction = direction_option()
+    direction: Direction | None = direction_option(None)  # a run trained BtoA only was refused as AtoB
     ema: Literal["auto", "on", "off"] = ema_option()
     size: int | None = opt(
         None,
