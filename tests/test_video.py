@@ -1030,3 +1030,58 @@ def test_synthetic_clips_come_in_true_pairs_with_their_cameras(tmp_path):
     assert summer.shape == winter.shape == (6, 36, 48, 3) and np.abs(summer.astype(int) - winter).mean() > 20
     assert cameras[0] != cameras[-1]  # the camera moves
     assert score_clip(winter, winter, cameras).excess == 0
+
+
+def cover_first(path: Path, *, frames: int = 10) -> Path:
+    """An MP4 of `frames` frames (none: sound alone) and a cover picture (an attached picture) that FFmpeg lists as
+    its first video stream: the muxer writes the cover in the tags after the tracks; moved before them (as
+    taggers write it) the demuxer lists it first."""
+    import struct
+
+    with av.open(str(path), "w") as c:
+        art = c.add_stream("mjpeg", rate=1)
+        art.width, art.height, art.pix_fmt = 64, 64, "yuvj420p"
+        art.disposition = av.stream.Disposition.attached_pic
+        v = c.add_stream("libx264", rate=10) if frames else c.add_stream("aac", rate=48000)
+        if frames:
+            v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        c.mux(art.encode(av.VideoFrame.from_ndarray(np.full((64, 64, 3), 200, np.uint8), format="rgb24")))
+        c.mux(art.encode(None))
+        for f in moving_frames(frames) if frames else ():
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        if not frames:
+            tone = av.AudioFrame.from_ndarray(np.zeros((1, 4800), np.float32), format="fltp", layout="mono")
+            tone.sample_rate, tone.pts = 48000, 0
+            c.mux(v.encode(tone))
+        c.mux(v.encode(None))
+
+    def boxes(data: bytes, start: int, end: int) -> list[tuple[bytes, bytes]]:
+        out = []
+        while start < end:
+            size, kind = struct.unpack(">I4s", data[start : start + 8])
+            out.append((kind, data[start : start + size]))
+            start += size
+        return out
+
+    data = path.read_bytes()
+    top = boxes(data, 0, len(data))
+    moov = dict(top)[b"moov"]
+    children = boxes(moov, 8, len(moov))  # mvhd, trak..., udta (the cover): udta moved after mvhd
+    order = sorted(children, key=lambda kb: {b"mvhd": 0, b"udta": 1}.get(kb[0], 2))
+    moved = moov[:8] + b"".join(b for _, b in order)  # same size: mdat's offsets hold
+    path.write_bytes(b"".join(moved if k == b"moov" else b for k, b in top))
+    with av.open(str(path)) as c:
+        assert c.streams[0].disposition & av.stream.Disposition.attached_pic  # the case this builds
+    return path
+
+
+def test_an_mp4_whose_first_video_stream_is_its_cover_is_translated_as_its_video(ckpt, tmp_path, capsys):
+    """An MP4 whose cover picture FFmpeg lists first was translated as a clip of one frame: the cover, with the
+    video named as left out. The video is translated, the cover named; a sound file with a cover is no clip."""
+    clip = cover_first(tmp_path / "c.mp4")
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    assert clip_facts(tmp_path / "out" / "c.mp4")[:3] == (10, 10, (W, H))
+    assert "left out of c.mp4: cover picture mjpeg" in capsys.readouterr().err
+    sound = cover_first(tmp_path / "song.mp4", frames=0)
+    assert translate(ckpt, tmp_path / "song", sound) == 1
+    assert f"cannot read clip {sound}: it holds no video stream (only a cover picture)" in capsys.readouterr().err

@@ -157,13 +157,25 @@ def _encoding(dst: Path) -> Iterator[None]:
         raise CycleGANError(f"cannot write {dst}: {_reason(e)}") from None
 
 
+def _picture(c, src: Path):
+    """The video stream of opened clip `c` that is translated: the first that is no attached picture (an MP4's
+    cover art, listed first where its tags come before its tracks, was translated as a clip of one frame); a
+    CycleGANError if it has none."""
+    av = _av()
+    moving = [v for v in c.streams.video if not v.disposition & av.stream.Disposition.attached_pic]
+    if not moving:
+        held = " (only a cover picture)" if c.streams.video else ""
+        raise CycleGANError(f"cannot read clip {src}: it holds no video stream{held}")
+    return moving[0]
+
+
 def count_frames(src: Path, most: int) -> int:
     """The video packets of clip `src`, demuxed without decoding, counted up to `most`: its frames, for a
     container whose header declares no count (MKV, WebM). A CycleGANError if it cannot be read."""
     av = _av()
     n = 0
     with _reading(src), av.open(str(src)) as c:
-        for packet in c.demux(c.streams.video[0]):
+        for packet in c.demux(_picture(c, src)):
             n += packet.size > 0  # the demuxer ends with an empty packet
             if n >= most:
                 break
@@ -289,9 +301,7 @@ def probe(path: str | Path) -> ClipInfo:
                 "header declares); copy or download it again"
             )
         with av.open(str(path)) as c:
-            if not c.streams.video:
-                raise CycleGANError(f"cannot read clip {path}: it holds no video stream")
-            v = c.streams.video[0]
+            v = _picture(c, path)
             if v.codec_context is None:  # its width was an AttributeError traceback
                 raise CycleGANError(f"cannot read clip {path}: its video is in a codec FFmpeg (PyAV's) does not know")
             rate = v.average_rate or v.guessed_rate or Fraction(25)
@@ -433,7 +443,7 @@ def iter_frames(src: str | Path) -> Iterator[np.ndarray]:
             return
         av = _av()
         with av.open(str(src)) as c:
-            for f in c.decode(video=0):
+            for f in c.decode(_picture(c, src)):
                 yield f.to_ndarray(format="rgb24")
 
 
@@ -548,7 +558,7 @@ def _video_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
     is refused as `_write_video` refuses it."""
     av = _av()
     with av.open(str(src)) as inp:
-        vin = inp.streams.video[0]
+        vin = _picture(inp, src)
         declared = (vin.width, vin.height)  # read before decoding: the stream's size follows its frames
         ms = round(1000 / (vin.average_rate or vin.guessed_rate or Fraction(25)))
         decoded, held, start = 0, None, None  # each frame is held until the next one's time is known
@@ -568,7 +578,7 @@ def _video_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
 def _rotation(av, src: Path) -> int:
     """The display rotation (degrees) a video's first frame carries: PyAV reads it from frames only."""
     with av.open(str(src)) as c:
-        return next((f.rotation for f in c.decode(video=0)), 0)
+        return next((f.rotation for f in c.decode(_picture(c, src))), 0)
 
 
 def _copyable(stream, out) -> bool:
@@ -578,7 +588,10 @@ def _copyable(stream, out) -> bool:
 
 
 def _kind_of(stream) -> str:
-    """A stream left out, as a warning names it: 'subtitle ass', 'data', 'audio of a codec FFmpeg does not know'."""
+    """A stream left out, as a warning names it: 'subtitle ass', 'data', 'audio of a codec FFmpeg does not know',
+    'cover picture mjpeg'."""
+    if stream.disposition & _av().stream.Disposition.attached_pic:
+        return f"cover picture {stream.codec_context.name if stream.codec_context else ''}".rstrip()
     if stream.codec_context is not None:
         return f"{stream.type} {stream.codec_context.name}"
     return stream.type if stream.type == "data" else f"{stream.type} of a codec FFmpeg does not know"
@@ -587,7 +600,7 @@ def _kind_of(stream) -> str:
 def _other_streams(src: Path) -> str:
     """The streams of video `src` besides its first video stream, as a warning names them ('' if none)."""
     with _reading(src), _av().open(str(src)) as c:
-        first = c.streams.video[0]
+        first = _picture(c, src)
         return ", ".join(_kind_of(t) for t in c.streams if t is not first)
 
 
@@ -596,7 +609,7 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int, data_lef
     container = VIDEO_FORMATS[dst.suffix.lower()]  # check_clip_output: a known extension
     try:
         with av.open(str(src)) as inp, av.open(tmp, "w", format=container) as out:
-            vin = inp.streams.video[0]
+            vin = _picture(inp, src)
             vin.thread_type = "AUTO"
             declared = (vin.width, vin.height)  # read before decoding: the stream's size follows its frames
             # every soundtrack (a second language, a commentary): the first alone dropped the others without a word
