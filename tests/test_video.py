@@ -781,7 +781,7 @@ def test_a_gif_clip_over_pils_warning_size_is_named_without_its_warning(ckpt, tm
 def test_an_animated_webp_is_held_to_the_pixel_cap_while_its_writer_holds_every_frame(ckpt, tmp_path, capsys):
     """Pillow's WebP writer keeps every translated frame until it writes: before, nothing bounded them (a
     2-minute 1080p clip into a .webp would hold 22 GB). Past --max-pixels in all: one line, nothing written; a GIF
-    of the same frames (1 byte a pixel, written as they come) is not held to it."""
+    of the same frames (its writer holds 1 byte a pixel) is held to 3x that."""
     frames = [Image.fromarray(f) for f in moving_frames(6)]  # 6 frames of 48x32: 9216 px in all
     frames[0].save(tmp_path / "a.webp", save_all=True, append_images=frames[1:], duration=80)
     frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=80)
@@ -1085,3 +1085,40 @@ def test_an_mp4_whose_first_video_stream_is_its_cover_is_translated_as_its_video
     sound = cover_first(tmp_path / "song.mp4", frames=0)
     assert translate(ckpt, tmp_path / "song", sound) == 1
     assert f"cannot read clip {sound}: it holds no video stream (only a cover picture)" in capsys.readouterr().err
+
+
+def test_a_long_gif_is_refused_before_work_past_what_its_writer_may_hold(ckpt, tmp_path, capsys, monkeypatch):
+    """Pillow's GIF writer keeps a palette copy (1 byte a pixel) of every frame until it writes, and nothing
+    bounded them: a long clip into a .gif could exhaust the memory after minutes of work. Past 3x --max-pixels
+    (the bytes a WebP may hold): one line naming the frames and what to do, before any frame is translated."""
+    import cyclegan.video
+
+    frames = [Image.fromarray(f) for f in moving_frames(6)]  # 6 frames of 48x32: 9216 px in all
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=80)
+    clip = make_clip(tmp_path / "v.mp4", n=6, audio=False)
+    called = []
+    translate_frames = cyclegan.video.ClipTranslator.__call__
+    monkeypatch.setattr(cyclegan.video.ClipTranslator, "__call__", lambda *a: called.append(1) or translate_frames(*a))
+    out = tmp_path / "out"
+    assert translate(ckpt, out, tmp_path / "a.gif", extra=["--max-pixels", "3000"]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot translate clip {tmp_path / 'a.gif'} into an animated GIF: its 6 frames are 0.0092 MP" in err
+    assert "(3x --max-pixels, at 1 byte a pixel)" in err and "write an MP4" in err and not called
+    assert translate_video_to(ckpt, clip, tmp_path / "v.gif", max_pixels=3000) == "refused"
+    assert not [p for p in out.iterdir() if not p.name.startswith(".")] and not called
+    assert translate(ckpt, out, tmp_path / "a.gif", extra=["--max-pixels", "3100"]) == 0  # 9300 px: held
+    with Image.open(out / "a.gif") as im:
+        assert im.n_frames == 6
+
+
+def translate_video_to(ckpt: Path, src: Path, dst: Path, **kwargs) -> str:
+    """`cyclegan.translate_video` of `src` into `dst`: "written", or "refused" (one line naming `src`)."""
+    import cyclegan
+    from cyclegan.errors import CycleGANError
+
+    try:
+        cyclegan.translate_video(cyclegan.load_generator(ckpt), src, dst, progress=False, **kwargs)
+    except CycleGANError as e:
+        assert str(src) in str(e) and "\n" not in str(e)
+        return "refused"
+    return "written"

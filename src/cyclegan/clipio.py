@@ -374,6 +374,8 @@ def transcode(
         return out
 
     if suffix in ANIMATED_IMAGES:  # GIF or WebP, from either kind of clip
+        if n := info.expected_frames:  # before any work where the header tells
+            check_held(src, suffix, n, n * size[0] * size[1], max_pixels or MAX_PIXELS)
         frames = _image_frames if src.suffix.lower() in ANIMATED_IMAGES else _video_frames
         if frames is _video_frames and (left := _other_streams(src)):  # a video's sound went without a word
             msg = f"warning: {src}: left out of {dst.name}: {left} (a {ANIMATED_NAMES[suffix]} holds pictures alone)"
@@ -490,12 +492,33 @@ def _save_animation(tmp: str, suffix: str, images: Iterator[Image.Image], empty:
     first.save(tmp, format=fmt, save_all=True, append_images=images, **options, **extra)
 
 
+# Bytes a pixel Pillow's writers hold of every frame until they write the file: the WebP writer our RGB frames,
+# the GIF writer its palette copy. Both are held to what `max_pixels` RGB pixels take (`check_held`).
+HELD_BYTES = {".webp": 3, ".gif": 1}
+
+
+def check_held(src: Path, suffix: str, frames: int, pixels: int, max_pixels: int, *, first: bool = False) -> None:
+    """Refuse, in one line, `frames` frames of `pixels` in all written as a GIF or WebP (`suffix`) past the bytes
+    of `max_pixels` RGB pixels: its writer holds them all until the end (a 2-minute 1080p clip into a .webp would
+    hold 22 GB, into a .gif 7.5 GB). `first`: they are the first frames translated, not the whole clip's."""
+    limit = 3 * max_pixels // HELD_BYTES[suffix]  # pixels
+    if pixels <= limit:
+        return
+    kind, which = ANIMATED_NAMES[suffix], "first " if first else ""
+    cap = "--max-pixels" if suffix == ".webp" else "3x --max-pixels, at 1 byte a pixel"
+    other = "a GIF" if suffix == ".webp" else "a smaller --size"
+    raise CycleGANError(
+        f"cannot translate clip {src} into an animated {kind}: its {which}{frames} frames are {megapixels(pixels)}, "
+        f"over the cap of {limit} pixels ({cap}) that a {kind}, held whole until written, may take; write an MP4 "
+        f"or {other}, or give a smaller --size or a larger --max-pixels"
+    )
+
+
 def _write_animated_image(
     src: Path, decoded: Iterator, tmp: str, suffix: str, run, batch: int, max_pixels: int = MAX_PIXELS
 ) -> None:
-    """Translate `decoded` ((frame, ms) pairs of `src`) in batches and write them as a GIF or WebP at `tmp`.
-    Pillow's WebP writer holds every frame (3 bytes a pixel) until it writes: their pixels are held to
-    `max_pixels`, the decode cap (a 2-minute 1080p clip into a .webp would hold 22 GB)."""
+    """Translate `decoded` ((frame, ms) pairs of `src`) in batches and write them as a GIF or WebP at `tmp`,
+    the frames Pillow's writer holds until it writes bounded by `max_pixels`, the decode cap (`check_held`)."""
     durations: list[int] = []  # filled a batch ahead of the frames the writer asks each one's duration for
     pixels = 0
 
@@ -506,12 +529,7 @@ def _write_animated_image(
                 durations.extend(d for _, d in chunk)
                 arr = run(np.stack([a for a, _ in chunk]))
                 pixels += arr.shape[0] * arr.shape[1] * arr.shape[2]
-                if suffix == ".webp" and pixels > max_pixels:
-                    raise CycleGANError(
-                        f"cannot translate clip {src} into an animated WebP: its first {len(durations)} frames are "
-                        f"{megapixels(pixels)}, over the cap of {max_pixels} pixels (--max-pixels) that a WebP, "
-                        "held whole until written, may take; write an MP4 or a GIF, or give a smaller --size"
-                    )
+                check_held(src, suffix, len(durations), pixels, max_pixels, first=True)  # a header may say fewer
                 yield from (Image.fromarray(a) for a in arr)
 
     with _reading(src):
