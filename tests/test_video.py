@@ -1122,3 +1122,26 @@ def translate_video_to(ckpt: Path, src: Path, dst: Path, **kwargs) -> str:
         assert str(src) in str(e) and "\n" not in str(e)
         return "refused"
     return "written"
+
+
+def test_shared_statistics_start_again_at_a_scene_cut(ckpt):
+    """With --norm-stats shared, the running statistics carried the last scene's tones into the next one for
+    10-20 frames after a hard cut. Now they start again at the cut (told as the flow blend tells it): the
+    frames after it come out as the second scene alone would, in one batch or frame by frame; a pan is no cut."""
+    from cyclegan.loading import load_generator
+    from cyclegan.translate_options import TemporalOptions
+    from cyclegan.video import ClipTranslator
+
+    G = load_generator(str(ckpt), "AtoB")
+    first, second = moving_frames(5, seed=0), moving_frames(5, seed=1)[:, ::-1] // 2  # another, darker scene
+    clip = np.concatenate([first, second])
+    options = TemporalOptions(norm_stats="shared", norm_momentum=0.1, flow_blend=0)
+    with torch.no_grad():
+        at_once = ClipTranslator(G, temporal=options)(clip)
+        one_by_one = ClipTranslator(G, temporal=options)
+        singly = np.concatenate([one_by_one(clip[i : i + 1]) for i in range(len(clip))])
+        alone = ClipTranslator(G, temporal=options)(np.ascontiguousarray(second))
+        per_frame = ClipTranslator(G, temporal=TemporalOptions(flow_blend=0))(clip)
+    for out in (at_once, singly):
+        assert np.abs(out[5:].astype(int) - alone).max() <= 1
+        assert np.abs(out[1:5].astype(int) - per_frame[1:5]).max() > 0  # the pan kept one estimate

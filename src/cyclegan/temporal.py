@@ -4,8 +4,8 @@
 variance, so a cloud entering the view re-tones the whole frame (the cause of tile seams, see
 `cyclegan.tiling`). `SharedNormStats` swaps each per-instance InstanceNorm's forward for one that
 normalises with a running estimate over the clip (an exponential moving average, weight `momentum` for the
-newest frame, started at the first frame's own statistics) instead; frames in a batch are taken in order,
-so a batch computes what frame-at-a-time would.
+newest frame, started at the first frame's own statistics, and again at each scene cut, `SceneCuts`) instead;
+frames in a batch are taken in order, so a batch computes what frame-at-a-time would.
 
 (b) **A flow-guided blend.** Small changes of the input are amplified by the generator. `FlowBlend` warps
 the previous *output* onto the current frame by the optical flow of the *inputs* (OpenCV's DIS flow, a CPU
@@ -42,11 +42,14 @@ class SharedNormStats:
 
     Within `active()`, `net`'s InstanceNorm layers normalise with the running estimate; while `update` is
     True each forward pass first folds its inputs' statistics (frame by frame, in batch order) into it, when
-    False (the tiles of a large frame after its thumbnail pass) they use it unchanged."""
+    False (the tiles of a large frame after its thumbnail pass) they use it unchanged. `restart`: for each
+    frame of the next passes, whether the estimate starts again at its own statistics (a scene cut: the last
+    scene's tones stayed for 10-20 frames at the default momentum)."""
 
     def __init__(self, net: nn.Module, momentum: float):
         self.net, self.momentum, self.update = net, momentum, True
         self.stats: dict[nn.Module, tuple[torch.Tensor, torch.Tensor]] = {}  # layer -> (mean (C,), var (C,))
+        self.restart: list[bool] = []
 
     def _normalise(self, m: nn.Module, x: torch.Tensor) -> torch.Tensor:
         import torch
@@ -61,8 +64,11 @@ class SharedNormStats:
         var_x, mean_x = torch.var_mean(x.float(), dim=(2, 3), unbiased=False)  # (B, C)
         state, means, vars_ = self.stats.get(m), [], []
         k = self.momentum
-        for mb, vb in zip(mean_x, var_x):
-            state = (mb, vb) if state is None else ((1 - k) * state[0] + k * mb, (1 - k) * state[1] + k * vb)
+        for i, (mb, vb) in enumerate(zip(mean_x, var_x)):
+            if state is None or (i < len(self.restart) and self.restart[i]):
+                state = (mb, vb)
+            else:
+                state = ((1 - k) * state[0] + k * mb, (1 - k) * state[1] + k * vb)
             means.append(state[0])
             vars_.append(state[1])
         self.stats[m] = state
@@ -86,12 +92,78 @@ class SharedNormStats:
 FLOW_MAX_SIDE = 32767  # OpenCV's remap (and DIS, which uses it) takes sides below SHRT_MAX
 
 
-def _cv2():
+def _cv2(user: str = "the flow blend", fix: str = "--flow-blend 0"):
     try:
         import cv2  # on use: optional dependency
     except ImportError:
-        raise CycleGANError(f"the flow blend needs OpenCV: {install_extra('video')} (or --flow-blend 0)") from None
+        raise CycleGANError(f"{user} needs OpenCV: {install_extra('video')} (or {fix})") from None
     return cv2
+
+
+def _dis() -> object:
+    """OpenCV's DIS flow at its fast preset (one per user: it keeps its buffers from call to call)."""
+    cv2 = _cv2()
+    return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+
+
+def _dis_flow(dis, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """DIS flow (H, W, 2) from grey `a` to `b` (`dis`: from `_dis`). Where a frame's pyramid is shallower than
+    the preset's finest level (a side under 32 px, or the long side under 91), OpenCV picks other scales by the
+    width alone, which crashed the process (a segmentation fault: an 88x31 GIF, a 100x16 clip) where the height
+    cannot hold them; there the levels are chosen from the pyramid that fits, and a frame too small for any
+    pyramid (a side under 12 px) is padded by its edges."""
+    cv2 = _cv2()
+    h, w = a.shape
+    if min(h, w) >= 32 and max(h, w) >= 91:
+        return dis.calc(a, b, None)
+    ph, pw = max(0, 12 - h), max(0, 12 - w)
+    if ph or pw:
+        a, b = (cv2.copyMakeBorder(g, 0, ph, 0, pw, cv2.BORDER_REPLICATE) for g in (a, b))
+    hh, ww = a.shape  # OpenCV's coarsest level, as it computes it (C casts truncate toward 0)
+    coarsest = min(int(np.log2(max(hh, ww) / 32) + 0.5), int(np.log2(min(hh, ww) / 8)))
+    small = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+    small.setFinestScale(max(0, coarsest - 2))  # as OpenCV's own choice there, on a pyramid that fits
+    return small.calc(a, b, None)[:h, :w]
+
+
+def _remapper(back: np.ndarray):
+    """(x map, y map, remap): an image of the previous frame warped onto the current one by `back`, the flow
+    from the current frame to the previous (current pixel x is at x + back(x) there)."""
+    cv2 = _cv2()
+    h, w = back.shape[:2]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    mx, my = gx + back[..., 0], gy + back[..., 1]
+    return mx, my, lambda a: cv2.remap(a, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _change(prev_frame: np.ndarray, frame: np.ndarray, remap) -> np.ndarray:
+    """Per pixel, how far the warped previous RGB frame is from the current one (mean over RGB, grey levels)."""
+    return np.abs(remap(prev_frame.astype(np.float32)) - frame).mean(-1)
+
+
+def is_cut(change: np.ndarray) -> bool:
+    """A scene cut: most pixels differ from the warped previous frame by the tolerance or more."""
+    return bool(np.median(change) >= PHOTOMETRIC_TOLERANCE)
+
+
+class SceneCuts:
+    """Tells, frame by frame, where a new scene starts as `FlowBlend` tells it: call with consecutive uint8
+    (H, W, 3) frames; True for a cut (and for a first frame, or one of another size than the previous)."""
+
+    def __init__(self):
+        _cv2("shared statistics across scene cuts", "--norm-stats frame")
+        self.dis = _dis()
+        self.prev: tuple[np.ndarray, np.ndarray] | None = None  # grey, RGB
+
+    def __call__(self, frame: np.ndarray) -> bool:
+        cv2 = _cv2()
+        grey, prev = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), self.prev
+        self.prev = (grey, frame)
+        if prev is None or prev[0].shape != grey.shape:
+            return True
+        if max(grey.shape) >= FLOW_MAX_SIDE:  # OpenCV's remap cannot: frames that large keep one estimate
+            return False
+        return is_cut(_change(prev[1], frame, _remapper(_dis_flow(self.dis, grey, prev[0]))[2]))
 
 
 class FlowBlend:
@@ -101,29 +173,9 @@ class FlowBlend:
     output, uint8. A frame of another size than the previous one starts afresh."""
 
     def __init__(self, alpha: float):
-        cv2 = _cv2()
+        self.dis = _dis()
         self.alpha = alpha
-        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
         self.prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # grey input, RGB input, output
-
-    def _flow(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """DIS flow from grey `a` to `b`. Where a frame's pyramid is shallower than the preset's finest level
-        (a side under 32 px, or the long side under 91), OpenCV picks other scales by the width alone, which
-        crashed the process (a segmentation fault: an 88x31 GIF, a 100x16 clip) where the height cannot hold
-        them; there the levels are chosen from the pyramid that fits, and a frame too small for any pyramid
-        (a side under 12 px) is padded by its edges."""
-        cv2 = _cv2()
-        h, w = a.shape
-        if min(h, w) >= 32 and max(h, w) >= 91:
-            return self.dis.calc(a, b, None)
-        ph, pw = max(0, 12 - h), max(0, 12 - w)
-        if ph or pw:
-            a, b = (cv2.copyMakeBorder(g, 0, ph, 0, pw, cv2.BORDER_REPLICATE) for g in (a, b))
-        hh, ww = a.shape  # OpenCV's coarsest level, as it computes it (C casts truncate toward 0)
-        coarsest = min(int(np.log2(max(hh, ww) / 32) + 0.5), int(np.log2(min(hh, ww) / 8)))
-        small = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-        small.setFinestScale(max(0, coarsest - 2))  # as OpenCV's own choice there, on a pyramid that fits
-        return small.calc(a, b, None)[:h, :w]
 
     def __call__(self, frame: np.ndarray, out: np.ndarray) -> np.ndarray:
         cv2 = _cv2()
@@ -137,19 +189,17 @@ class FlowBlend:
             self.prev = (grey, frame, out.astype(np.float32))
             return out
         prev_grey, prev_frame, prev_out = self.prev
-        back = self._flow(grey, prev_grey)  # current pixel x is at x + back(x) in the previous frame
-        fwd = self._flow(prev_grey, grey)
+        back = _dis_flow(self.dis, grey, prev_grey)  # current pixel x is at x + back(x) in the previous frame
+        fwd = _dis_flow(self.dis, prev_grey, grey)
         h, w = grey.shape
-        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        mx, my = gx + back[..., 0], gy + back[..., 1]
-        remap = lambda a: cv2.remap(a, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # noqa: E731
+        mx, my, remap = _remapper(back)
         fwd_back = remap(fwd)
         # Forward-backward consistency: following the flow there and back returns to the start.
         loop = ((back + fwd_back) ** 2).sum(-1)
         reliable = loop < 0.01 * ((back**2).sum(-1) + (fwd_back**2).sum(-1)) + 0.5
         reliable &= (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
-        change = np.abs(remap(prev_frame.astype(np.float32)) - frame).mean(-1)
-        if np.median(change) >= PHOTOMETRIC_TOLERANCE:  # a scene cut: the pixels that matched by chance (up to
+        change = _change(prev_frame, frame, remap)
+        if is_cut(change):  # a scene cut: the pixels that matched by chance (up to
             self.prev = (grey, frame, out.astype(np.float32))  # 2%) brought the last scene's colours into this one
             return out
         weight = self.alpha * reliable * np.clip(1 - change / PHOTOMETRIC_TOLERANCE, 0, 1)

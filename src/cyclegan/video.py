@@ -34,7 +34,7 @@ from .inference import (
     translate_tensor,
     uncompiled,
 )
-from .temporal import FlowBlend, SharedNormStats
+from .temporal import FlowBlend, SceneCuts, SharedNormStats
 from .tiling import activation_bytes, least_size, per_instance_norms, plan_for, thumbnail_of, translate_tiled
 from .translate_options import DEFAULT_THUMBNAIL, TemporalOptions, TilingOptions
 
@@ -71,6 +71,7 @@ class ClipTranslator:
         self.execution, self.size, self.even = execution, size, even
         shared = self.temporal.norm_stats == "shared" and per_instance_norms(self.base)
         self.shared = SharedNormStats(self.base, self.temporal.norm_momentum) if shared else None
+        self.cuts = SceneCuts() if shared else None  # where the shared statistics start again
         self.blend = FlowBlend(self.temporal.flow_blend) if self.temporal.flow_blend > 0 else None
 
     def out_size(self, width: int, height: int) -> tuple[int, int]:
@@ -87,6 +88,8 @@ class ClipTranslator:
             w, h = self.out_size(x.shape[-1], x.shape[-2])
             x = F_.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
             frames = to_frames(x)
+        if self.cuts is not None:
+            self.shared.restart = [self.cuts(f) for f in frames]
         out = to_frames(self._translate(x))
         if self.blend is not None:
             out = np.stack([self.blend(f, o) for f, o in zip(frames, out)])
@@ -99,18 +102,21 @@ class ClipTranslator:
         plan = plan_for(self.tiling, self.base, h, w)
         run = lambda t: translate_tensor(self.base, t, execution=self.execution)  # noqa: E731 - eager: layers swapped
         with self.shared.active():
+            restart, outs = self.shared.restart, []
             if plan.whole:  # as many frames at once as fit the memory budget, in order
                 n = max(1, int(self.tiling.max_memory * 1e9 // activation_bytes(self.base, h, w)))
-                return torch.cat([run(x[i : i + n]).cpu() for i in range(0, len(x), n)])
+                for i in range(0, len(x), n):
+                    self.shared.restart = restart[i : i + n]
+                    outs.append(run(x[i : i + n]).cpu())
+                return torch.cat(outs)
             # --thumbnail 0 (each tile its own statistics) still needs one here, within --max-memory: the whole
             # frame (what it took) is what did not fit.
             thumb = (
                 plan.thumbnail
                 or plan_for(dataclasses.replace(self.tiling, thumbnail=DEFAULT_THUMBNAIL), self.base, h, w).thumbnail
             )
-            outs = []
-            for xi in x:  # a large frame: its thumbnail updates the statistics, its tiles use them
-                self.shared.update = True
+            for i, xi in enumerate(x):  # a large frame: its thumbnail updates the statistics, its tiles use them
+                self.shared.update, self.shared.restart = True, restart[i : i + 1]
                 run(thumbnail_of(xi[None], thumb))
                 self.shared.update = False
                 outs.append(translate_tiled(self.base, xi[None], dataclasses.replace(plan, thumbnail=0), run=run))
