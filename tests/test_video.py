@@ -1145,3 +1145,28 @@ def test_shared_statistics_start_again_at_a_scene_cut(ckpt):
     for out in (at_once, singly):
         assert np.abs(out[5:].astype(int) - alone).max() <= 1
         assert np.abs(out[1:5].astype(int) - per_frame[1:5]).max() > 0  # the pan kept one estimate
+
+
+def test_the_flow_blends_memory_is_held_to_max_memory_before_any_work(ckpt, tmp_path, capsys, monkeypatch):
+    """The flow blend's arrays (155 bytes a pixel of a frame, in float64) were counted against nothing: a large
+    clip ran out of memory after its first batch whatever --max-memory said. Now about 80 bytes a pixel, held to
+    --max-memory before any frame is translated, with what to give instead."""
+    import cyclegan.video
+
+    clip = tmp_path / "c.mkv"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("ffv1", rate=10)
+        v.width, v.height, v.pix_fmt = 400, 300, "yuv444p"
+        for i in range(2):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(np.full((300, 400, 3), 60 * i, np.uint8), format="rgb24")))
+        c.mux(v.encode(None))
+    called = []
+    translate_frames = cyclegan.video.ClipTranslator.__call__
+    monkeypatch.setattr(cyclegan.video.ClipTranslator, "__call__", lambda *a: called.append(1) or translate_frames(*a))
+    assert translate(ckpt, tmp_path / "out", clip, extra=["--max-memory", "0.005"]) == 1  # 9.6 MB needed
+    err = capsys.readouterr().err
+    assert f"cannot translate clip {clip}: the flow blend of its 400x300 frames takes about 0.0096 GB" in err
+    assert "over --max-memory 0.005; give --max-memory 0.1, a smaller --size, or --flow-blend 0" in err
+    assert not called and not (tmp_path / "out" / "c.mkv").exists()
+    assert translate(ckpt, tmp_path / "out", clip, extra=["--max-memory", "0.005", "--size", "160"]) == 0
+    assert translate(ckpt, tmp_path / "off", clip, extra=["--max-memory", "0.005", "--flow-blend", "0"]) == 0

@@ -21,6 +21,7 @@ what the measurements on the synthetic clips favour (docs/results.md, "Video").
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -89,6 +90,24 @@ class SharedNormStats:
                 del m.forward
 
 
+# The flow blend's peak memory, bytes a pixel of a frame (its state, two flows, the warp and the blend): 63-73
+# measured (resident, 1080p to 8K; `--max-memory` holds it). A bound, so that a clip's frames are refused before
+# work, not after the memory ran out.
+BLEND_BYTES = 80
+
+
+def check_blend_memory(src: object, width: int, height: int, max_memory: float) -> None:
+    """Refuse (one line naming clip `src`) frames of `width` x `height` whose flow blend would take more than
+    `max_memory` GB (`--max-memory`, which bounds the generator's activations: the blend runs after them)."""
+    need = BLEND_BYTES * width * height / 1e9
+    if need > max_memory:
+        raise CycleGANError(
+            f"cannot translate clip {src}: the flow blend of its {width}x{height} frames takes about {need:.2g} GB, "
+            f"over --max-memory {max_memory:g}; give --max-memory {math.ceil(need * 10) / 10:g}, a smaller --size, "
+            "or --flow-blend 0"
+        )
+
+
 FLOW_MAX_SIDE = 32767  # OpenCV's remap (and DIS, which uses it) takes sides below SHRT_MAX
 
 
@@ -131,8 +150,9 @@ def _remapper(back: np.ndarray):
     from the current frame to the previous (current pixel x is at x + back(x) there)."""
     cv2 = _cv2()
     h, w = back.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    mx, my = gx + back[..., 0], gy + back[..., 1]
+    mx, my = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    mx += back[..., 0]
+    my += back[..., 1]
     return mx, my, lambda a: cv2.remap(a, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
@@ -189,20 +209,25 @@ class FlowBlend:
             self.prev = (grey, frame, out.astype(np.float32))
             return out
         prev_grey, prev_frame, prev_out = self.prev
+        # float32 throughout, temporaries dropped as soon as used: `BLEND_BYTES` per pixel at the peak (float64
+        # products made it 155).
         back = _dis_flow(self.dis, grey, prev_grey)  # current pixel x is at x + back(x) in the previous frame
-        fwd = _dis_flow(self.dis, prev_grey, grey)
         h, w = grey.shape
         mx, my, remap = _remapper(back)
-        fwd_back = remap(fwd)
+        fwd_back = remap(_dis_flow(self.dis, prev_grey, grey))
         # Forward-backward consistency: following the flow there and back returns to the start.
-        loop = ((back + fwd_back) ** 2).sum(-1)
-        reliable = loop < 0.01 * ((back**2).sum(-1) + (fwd_back**2).sum(-1)) + 0.5
+        reliable = ((back + fwd_back) ** 2).sum(-1) < 0.01 * ((back**2).sum(-1) + (fwd_back**2).sum(-1)) + 0.5
+        del back, fwd_back
         reliable &= (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
         change = _change(prev_frame, frame, remap)
         if is_cut(change):  # a scene cut: the pixels that matched by chance (up to
             self.prev = (grey, frame, out.astype(np.float32))  # 2%) brought the last scene's colours into this one
             return out
-        weight = self.alpha * reliable * np.clip(1 - change / PHOTOMETRIC_TOLERANCE, 0, 1)
-        blended = weight[..., None] * remap(prev_out) + (1 - weight[..., None]) * out
+        weight = np.clip(1 - change / np.float32(PHOTOMETRIC_TOLERANCE), 0, 1, out=change)
+        weight *= np.float32(self.alpha) * reliable
+        blended = remap(prev_out)  # out + weight * (previous - out)
+        blended -= out
+        blended *= weight[..., None]
+        blended += out
         self.prev = (grey, frame, blended)
         return np.clip(blended.round(), 0, 255).astype(np.uint8)

@@ -49,7 +49,8 @@ class TilingOptions(Options):
     )
     max_memory: float = opt(
         DEFAULT_MAX_MEMORY_GB,
-        "GB the generator's activations may take at once (estimated); a larger image is translated in tiles that fit",
+        "GB the generator's activations may take at once (estimated); a larger image is translated in tiles that "
+        "fit; a clip's flow blend (about 80 bytes a pixel of a frame) is held to it too",
         gt=0,
     )
     thumbnail: int = opt(

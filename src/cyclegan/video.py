@@ -34,7 +34,7 @@ from .inference import (
     translate_tensor,
     uncompiled,
 )
-from .temporal import FlowBlend, SceneCuts, SharedNormStats
+from .temporal import FlowBlend, SceneCuts, SharedNormStats, check_blend_memory
 from .tiling import activation_bytes, least_size, per_instance_norms, plan_for, thumbnail_of, translate_tiled
 from .translate_options import DEFAULT_THUMBNAIL, TemporalOptions, TilingOptions
 
@@ -149,10 +149,11 @@ def translate_clip(
     even = Path(dst).suffix.lower() not in ANIMATED_IMAGES  # a GIF of 33 px was stretched to 34
     translator = ClipTranslator(net, temporal=temporal, tiling=tiling, execution=execution, size=size, even=even)
     out_size = None
-    if size:
+    if size or translator.blend is not None:
         info = probe(src)
-        out_size = translator.out_size(info.width, info.height)
-        w, h = out_size
+        w, h = translator.out_size(info.width, info.height)
+    if size:
+        out_size = w, h
         if w * h > max_pixels:  # frames resized up are held to the decode cap too
             raise CycleGANError(
                 f"cannot translate clip {src} at size {size}: its frames would be {w}x{h} pixels "
@@ -165,6 +166,8 @@ def translate_clip(
             print(
                 escape(f"{msg} (padded, little of it left); {size_name} {need} keeps its short side"), file=sys.stderr
             )
+    if translator.blend is not None and w * h <= max_pixels:  # over the cap: named as such by `transcode`
+        check_blend_memory(src, w, h, translator.tiling.max_memory)  # before any work, not once out of memory
     with torch.no_grad():
         return transcode(
             src,
