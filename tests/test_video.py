@@ -1170,3 +1170,16 @@ def test_the_flow_blends_memory_is_held_to_max_memory_before_any_work(ckpt, tmp_
     assert not called and not (tmp_path / "out" / "c.mkv").exists()
     assert translate(ckpt, tmp_path / "out", clip, extra=["--max-memory", "0.005", "--size", "160"]) == 0
     assert translate(ckpt, tmp_path / "off", clip, extra=["--max-memory", "0.005", "--flow-blend", "0"]) == 0
+
+
+def test_a_gif_that_plays_once_still_plays_once_translated(ckpt, tmp_path):
+    """A GIF without a loop count plays once; translated, it was given 0 (forever). A loop count is kept."""
+    frames = [Image.fromarray(f) for f in moving_frames(3)]
+    frames[0].save(tmp_path / "once.gif", save_all=True, append_images=frames[1:], duration=80)
+    frames[0].save(tmp_path / "thrice.gif", save_all=True, append_images=frames[1:], duration=80, loop=3)
+    assert translate(ckpt, tmp_path / "out", tmp_path / "once.gif", tmp_path / "thrice.gif") == 0
+    assert translate_video_to(ckpt, tmp_path / "once.gif", tmp_path / "once.webp") == "written"
+    with Image.open(tmp_path / "out" / "once.gif") as im, Image.open(tmp_path / "once.webp") as webp:
+        assert "loop" not in im.info and webp.info["loop"] == 1 and webp.n_frames == 3
+    with Image.open(tmp_path / "out" / "thrice.gif") as im:
+        assert im.info["loop"] == 3

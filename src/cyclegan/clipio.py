@@ -472,12 +472,16 @@ def _image_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
             yield np.asarray(to_rgb(f)), f.info.get("duration", 100)
 
 
-def _loop_count(src: Path) -> int:
-    """How often an animated image repeats (0: forever, also for a video made into one)."""
+def _loop_options(src: Path, suffix: str) -> dict[str, int]:
+    """How the animation written as `suffix` repeats, as `src` does: its loop count (0: forever, also for a
+    video made into one); a GIF without one plays once (it looped forever once translated): no loop count in a
+    GIF, 1 in a WebP, which always holds one."""
     if src.suffix.lower() not in ANIMATED_IMAGES:
-        return 0
+        return {"loop": 0}
     with _opened(src) as im:
-        return im.info.get("loop", 0)
+        if "loop" in im.info:
+            return {"loop": im.info["loop"]}
+    return {"loop": 1} if suffix == ".webp" else {}
 
 
 def _save_animation(tmp: str, suffix: str, images: Iterator[Image.Image], empty: str, **options) -> None:
@@ -533,10 +537,8 @@ def _write_animated_image(
                 yield from (Image.fromarray(a) for a in arr)
 
     with _reading(src):
-        loop = _loop_count(src)
-    _save_animation(
-        tmp, suffix, translated(), f"cannot read clip {src}: no frame decodes", duration=durations, loop=loop
-    )
+        loop = _loop_options(src, suffix)
+    _save_animation(tmp, suffix, translated(), f"cannot read clip {src}: no frame decodes", duration=durations, **loop)
 
 
 # --- MP4, MOV, MKV, WebM (PyAV) ------------------------------------------------------------------------------
