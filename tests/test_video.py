@@ -1183,3 +1183,14 @@ def test_a_gif_that_plays_once_still_plays_once_translated(ckpt, tmp_path):
         assert "loop" not in im.info and webp.info["loop"] == 1 and webp.n_frames == 3
     with Image.open(tmp_path / "out" / "thrice.gif") as im:
         assert im.info["loop"] == 3
+
+
+def test_a_matroska_clip_without_frames_is_named_as_such(ckpt, tmp_path, capsys):
+    """An MKV whose recording stopped before its first frame (its header alone) was "End of file"."""
+    clip = tmp_path / "empty.mkv"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        c.start_encoding()  # the header, then no frame
+    assert translate(ckpt, tmp_path / "out", clip) == 1
+    assert f"cannot read clip {clip}: it ends before its first frame (no frame to translate)" in capsys.readouterr().err

@@ -308,6 +308,10 @@ def probe(path: str | Path) -> ClipInfo:
             duration = float(v.duration * v.time_base) if v.duration and v.time_base else (c.duration or 0) / 1e6
             return ClipInfo(v.width, v.height, v.frames, Fraction(rate), bool(c.streams.audio), duration or None)
     except av.FFmpegError as e:
+        if isinstance(e, EOFError):  # "End of file" of a recording stopped before its first frame
+            raise CycleGANError(
+                f"cannot read clip {path}: it ends before its first frame (no frame to translate)"
+            ) from None
         raise CycleGANError(f"cannot read clip {path}: {_reason(e)}") from None
 
 
