@@ -1194,3 +1194,20 @@ def test_a_matroska_clip_without_frames_is_named_as_such(ckpt, tmp_path, capsys)
         c.start_encoding()  # the header, then no frame
     assert translate(ckpt, tmp_path / "out", clip) == 1
     assert f"cannot read clip {clip}: it ends before its first frame (no frame to translate)" in capsys.readouterr().err
+
+
+def test_an_output_name_over_255_bytes_is_one_line_not_a_traceback(ckpt, tmp_path, capsys):
+    """`translate_video(G, src, "<300 bytes>.gif")` and `translate --out <300-byte folder>` were OSError
+    "File name too long" tracebacks from the first look at the output."""
+    frames = [Image.fromarray(f) for f in moving_frames(3)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=80)
+    import cyclegan
+    from cyclegan.errors import CycleGANError
+
+    long = "o" * 300
+    with pytest.raises(CycleGANError, match=r"^dst: .* holds a name of 304 bytes, over the 255 a file or folder"):
+        cyclegan.translate_video(cyclegan.load_generator(ckpt), tmp_path / "a.gif", tmp_path / f"{long}.gif")
+    assert translate(ckpt, tmp_path / long, tmp_path / "a.gif") == 2
+    err = capsys.readouterr().err
+    assert "holds a name of 300 bytes, over the 255 a file or folder name takes; give a shorter one" in err
+    assert "Traceback" not in err and sorted(p.name for p in tmp_path.iterdir()) == ["a.gif"]

@@ -138,7 +138,16 @@ def check_outputs(
     - an output that exists already, unless `overwrite` (an existing folder always).
     Files are compared resolved and by identity (device and inode), so symlinks, `..` and hard links do not
     hide a clash; callers pass the files their inputs resolve to (`pretrained:NAME`: its cached file).
+    A name over `NAME_MAX` bytes (a folder's on the way too) is refused: it was "File name too long" as a
+    traceback from the first look at it.
     """
+    outputs = [Path(o) for o in outputs]
+    for path in (*outputs, *([Path(out_folder)] if out_folder is not None else [])):
+        if long := next((n for n in path.parts if len(os.fsencode(n)) > NAME_MAX), None):
+            raise CycleGANError(
+                f"option '{option}': {path} holds a name of {len(os.fsencode(long))} bytes, over the {NAME_MAX} a "
+                "file or folder name takes; give a shorter one"
+            )
     if out_folder is not None:
         folder = Path(out_folder)
         if folder.exists() and not folder.is_dir():
@@ -151,7 +160,6 @@ def check_outputs(
                     f"option '{option}': {folder} {where} {d}; write somewhere outside the inputs "
                     "(sources are never replaced, even with --overwrite)"
                 )
-    outputs = [Path(o) for o in outputs]
     sources: dict[Any, Path] = {}  # an input by its resolved path and by its file's identity (hard links)
     for i in map(Path, inputs):
         sources[i.resolve()] = i
