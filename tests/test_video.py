@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageSequence
 
 from cyclegan.cli import main
 
@@ -1211,3 +1211,20 @@ def test_an_output_name_over_255_bytes_is_one_line_not_a_traceback(ckpt, tmp_pat
     err = capsys.readouterr().err
     assert "holds a name of 300 bytes, over the 255 a file or folder name takes; give a shorter one" in err
     assert "Traceback" not in err and sorted(p.name for p in tmp_path.iterdir()) == ["a.gif"]
+
+
+def test_a_30_fps_clip_made_into_a_gif_keeps_its_length(ckpt, tmp_path):
+    """GIFs count time in 10 ms steps and Pillow truncated each frame's 33 ms to 30: a 30 frames/s clip of 1 s
+    played in 0.9 s. Rounded on the running time, it lasts 1 s, each frame within 5 ms of its time."""
+    clip = make_clip(tmp_path / "c.mp4", n=30, rate=30, audio=False)
+    assert translate_video_to(ckpt, clip, tmp_path / "c.gif") == "written"
+    with Image.open(tmp_path / "c.gif") as im:
+        durations = [f.info["duration"] for f in ImageSequence.Iterator(im)]
+    assert len(durations) == 30 and sum(durations) == 1000
+    starts = np.cumsum([0, *durations[:-1]])
+    assert np.abs(starts - np.arange(30) * 1000 / 30).max() <= 5
+    from cyclegan.clipio import write_clip  # the same for a GIF written from frames: 83 ms were 80
+
+    write_clip(tmp_path / "w.gif", moving_frames(12), rate=12)
+    with Image.open(tmp_path / "w.gif") as im:
+        assert sum(f.info["duration"] for f in ImageSequence.Iterator(im)) == 1000

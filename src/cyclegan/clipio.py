@@ -405,11 +405,17 @@ def write_clip(dst: str | Path, frames, *, rate: float | Fraction = 12) -> Path:
     dst = Path(dst)
     rate = Fraction(rate).limit_denominator(1001)
     if dst.suffix.lower() in ANIMATED_IMAGES:
+        durations: list[int] = []  # each frame's, on the running clock (`gif_step`), as the writer asks for it
+
+        def images() -> Iterator[Image.Image]:
+            for i, f in enumerate(frames):
+                start, ms = round(1000 * i / rate), round(1000 * (i + 1) / rate) - round(1000 * i / rate)
+                durations.append(gif_step(start, ms) if dst.suffix.lower() == ".gif" else ms)
+                yield Image.fromarray(f)
 
         def write(tmp: str) -> None:
-            images = (Image.fromarray(f) for f in frames)
             _save_animation(
-                tmp, dst.suffix.lower(), images, f"no frames to write to {dst}", duration=round(1000 / rate), loop=0
+                tmp, dst.suffix.lower(), images(), f"no frames to write to {dst}", duration=durations, loop=0
             )
 
         return write_atomic(dst, write)
@@ -522,19 +528,28 @@ def check_held(src: Path, suffix: str, frames: int, pixels: int, max_pixels: int
     )
 
 
+def gif_step(elapsed: int, ms: int) -> int:
+    """The duration (ms, a multiple of 10) a GIF stores for a frame of `ms` shown after `elapsed` ms: GIFs count
+    in 10 ms steps, and Pillow truncates each frame's (a 30 frames/s clip's 33 ms were 30: it played 10% fast);
+    rounded on the running time instead, the GIF's clock stays within 5 ms of the source's."""
+    return round((elapsed + ms) / 10) * 10 - round(elapsed / 10) * 10
+
+
 def _write_animated_image(
     src: Path, decoded: Iterator, tmp: str, suffix: str, run, batch: int, max_pixels: int = MAX_PIXELS
 ) -> None:
     """Translate `decoded` ((frame, ms) pairs of `src`) in batches and write them as a GIF or WebP at `tmp`,
     the frames Pillow's writer holds until it writes bounded by `max_pixels`, the decode cap (`check_held`)."""
     durations: list[int] = []  # filled a batch ahead of the frames the writer asks each one's duration for
-    pixels = 0
+    pixels = elapsed = 0  # elapsed: ms of `src` so far
 
     def translated() -> Iterator[Image.Image]:
-        nonlocal pixels
+        nonlocal pixels, elapsed
         with _reading(src):
             for chunk in _batched(decoded, batch):
-                durations.extend(d for _, d in chunk)
+                for _, ms in chunk:
+                    durations.append(gif_step(elapsed, ms) if suffix == ".gif" else ms)
+                    elapsed += ms
                 arr = run(np.stack([a for a, _ in chunk]))
                 pixels += arr.shape[0] * arr.shape[1] * arr.shape[2]
                 check_held(src, suffix, len(durations), pixels, max_pixels, first=True)  # a header may say fewer
@@ -590,7 +605,8 @@ def _video_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
             decoded += 1
             time = f.pts * f.time_base if f.pts is not None and f.time_base else None
             if held is not None:
-                yield held, round(1000 * (time - start)) if time is not None and start is not None else ms
+                # each on the running clock: rounded apart, a 30 frames/s clip's 33.3 ms drifted 1% (10 ms in 3 s)
+                yield held, round(1000 * time) - round(1000 * start) if time is not None and start is not None else ms
             # A GIF holds no display rotation: the frames are turned as a player shows them.
             held, start = np.rot90(_rgb(f, declared), f.rotation // 90), time
         if held is not None:
