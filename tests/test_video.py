@@ -1228,3 +1228,14 @@ def test_a_30_fps_clip_made_into_a_gif_keeps_its_length(ckpt, tmp_path):
     write_clip(tmp_path / "w.gif", moving_frames(12), rate=12)
     with Image.open(tmp_path / "w.gif") as im:
         assert sum(f.info["duration"] for f in ImageSequence.Iterator(im)) == 1000
+
+
+def test_a_clip_faster_than_a_gif_plays_is_named_when_made_into_one(ckpt, tmp_path, capsys):
+    """A 60 frames/s clip into a GIF: its 10 ms frames are shown for 100 ms by browsers (it played far slower)
+    without a word; 30 frames/s says nothing."""
+    fast, slow = make_clip(tmp_path / "f.mp4", n=4, rate=60, audio=False), make_clip(tmp_path / "s.mp4", n=4, rate=30)
+    assert translate_video_to(ckpt, fast, tmp_path / "f.gif") == "written"
+    err = capsys.readouterr().err
+    assert f"warning: {fast} is 60 frames/s, over the 50 a GIF plays: browsers show its frames of 10 ms" in err
+    assert translate_video_to(ckpt, slow, tmp_path / "s.gif") == "written"
+    assert "frames/s" not in capsys.readouterr().err

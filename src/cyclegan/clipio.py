@@ -384,6 +384,13 @@ def transcode(
         if frames is _video_frames and (left := _other_streams(src)):  # a video's sound went without a word
             msg = f"warning: {src}: left out of {dst.name}: {left} (a {ANIMATED_NAMES[suffix]} holds pictures alone)"
             print(escape(msg), file=sys.stderr)
+        if frames is _video_frames and suffix == ".gif" and info.rate > GIF_FASTEST:  # it played slower unsaid
+            msg = (
+                f"warning: {src} is {float(info.rate):.3g} frames/s, over the {GIF_FASTEST} a GIF plays: browsers "
+                f"show its frames of 10 ms for 100 ms, so {dst.name} plays slower there; write an MP4 or WebP to keep "
+                "its rate"
+            )
+            print(escape(msg), file=sys.stderr)
         held = max_pixels or MAX_PIXELS
         write = lambda tmp: _write_animated_image(src, frames(src), tmp, suffix, run, batch, held)  # noqa: E731
     else:
@@ -526,6 +533,9 @@ def check_held(src: Path, suffix: str, frames: int, pixels: int, max_pixels: int
         f"over the cap of {limit} pixels ({cap}) that a {kind}, held whole until written, may take; write an MP4 "
         f"or {other}, or give a smaller --size or a larger --max-pixels"
     )
+
+
+GIF_FASTEST = 50  # frames/s: a GIF counts in 10 ms steps, and browsers show a step of 10 ms or less for 100 ms
 
 
 def gif_step(elapsed: int, ms: int) -> int:
