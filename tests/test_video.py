@@ -1239,3 +1239,16 @@ def test_a_clip_faster_than_a_gif_plays_is_named_when_made_into_one(ckpt, tmp_pa
     assert f"warning: {fast} is 60 frames/s, over the 50 a GIF plays: browsers show its frames of 10 ms" in err
     assert translate_video_to(ckpt, slow, tmp_path / "s.gif") == "written"
     assert "frames/s" not in capsys.readouterr().err
+
+
+def test_a_sound_file_given_by_name_is_named_as_sound(ckpt, tmp_path, capsys):
+    """An MP3 or M4A given by name was "cannot read image song.mp3: not a JPEG, PNG, ... image, or one too damaged
+    to recognise", after a warning that it would be written as song-2.png."""
+    for name in ("song.mp3", "song.m4a"):
+        (tmp_path / name).write_bytes(b"ID3\x03\x00\x00\x00\x00\x00\x00")
+    make_clip(tmp_path / "c.mp4", n=2)
+    assert translate(ckpt, tmp_path / "out", tmp_path / "song.mp3", tmp_path / "song.m4a", tmp_path / "c.mp4") == 1
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path / 'song.mp3'}: MP3 is sound alone, with no picture to translate" in err
+    assert f"error: {tmp_path / 'song.m4a'}: M4A is sound alone" in err
+    assert "image" not in err and "written as" not in err

@@ -38,6 +38,7 @@ CLIP_EXTENSIONS = (*VIDEO_FORMATS, ".gif")
 # as images that failed to decode.
 OTHER_VIDEO = {".avi": "AVI", ".ts": "MPEG-TS", ".mts": "AVCHD", ".m2ts": "MPEG-TS", ".3gp": "3GP", ".flv": "Flash"}
 OTHER_VIDEO |= {".wmv": "WMV", ".asf": "ASF", ".mpg": "MPEG", ".mpeg": "MPEG", ".vob": "DVD", ".ogv": "Ogg"}
+SOUND = {".mp3": "MP3", ".m4a": "M4A", ".wav": "WAV", ".flac": "FLAC", ".aac": "AAC", ".opus": "Opus", ".wma": "WMA"}
 # An encoder for each decoded codec we can write again; others fall back to the container's default.
 ENCODERS = {"h264": "libx264", "vp9": "libvpx-vp9", "vp8": "libvpx", "av1": "libsvtav1", "mpeg4": "mpeg4"}
 ENCODERS |= {c: c for c in ("ffv1", "prores", "mjpeg", "png", "qtrle")}
@@ -89,8 +90,10 @@ def is_clip_file(path: Path) -> bool:
 
 
 def unread_video(path: Path) -> str | None:
-    """Why `path` is not translated, if its extension names a video kind `translate` does not read, else None:
-    an AVI given by name was "cannot read image c.avi: not a JPEG, PNG, ... image"."""
+    """Why `path` is not translated, if its extension names a video kind `translate` does not read, or a sound
+    file, else None: an AVI given by name was "cannot read image c.avi: not a JPEG, PNG, ... image", an MP3 too."""
+    if sound := SOUND.get(path.suffix.lower()):
+        return f"{path}: {sound} is sound alone, with no picture to translate"
     kind = OTHER_VIDEO.get(path.suffix.lower())
     if kind is None:
         return None
