@@ -86,7 +86,7 @@ class TemporalOptions(Options):
     norm_stats: Literal["frame", "shared"] = opt(
         "frame",
         "clips: InstanceNorm statistics per frame ('frame', as for photos) or a running estimate over the clip "
-        "('shared', --norm-momentum)",
+        "('shared', --norm-momentum; started again at each scene cut)",
     )
     norm_momentum: float = opt(
         0.1, "clips, with --norm-stats shared: weight of each new frame in the running statistics", gt=0, le=1
