@@ -1252,3 +1252,30 @@ def test_a_sound_file_given_by_name_is_named_as_sound(ckpt, tmp_path, capsys):
     assert f"error: {tmp_path / 'song.mp3'}: MP3 is sound alone, with no picture to translate" in err
     assert f"error: {tmp_path / 'song.m4a'}: M4A is sound alone" in err
     assert "image" not in err and "written as" not in err
+
+
+def test_a_videos_transparent_pixels_are_translated_on_white_as_a_gifs_are(ckpt, tmp_path, monkeypatch):
+    """A MOV with alpha (PNG frames, as ProRes 4444 or QuickTime RLE hold them) had its transparent pixels'
+    hidden colours translated (green here), where an animated GIF's or a still's are composited on white."""
+    import cyclegan.video
+
+    clip = tmp_path / "a.mov"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("png", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "rgba"
+        for _ in range(2):
+            a = np.zeros((H, W, 4), np.uint8)
+            a[..., 1] = 255  # hidden green
+            a[8:24, 8:40] = (200, 50, 50, 255)
+            c.mux(v.encode(av.VideoFrame.from_ndarray(a, format="rgba")))
+        c.mux(v.encode(None))
+    seen = []
+    translate_frames = cyclegan.video.ClipTranslator.__call__
+    monkeypatch.setattr(
+        cyclegan.video.ClipTranslator, "__call__", lambda self, f: seen.append(f.copy()) or translate_frames(self, f)
+    )
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    frames = np.concatenate(seen)
+    assert frames.shape == (2, H, W, 3) and (frames[:, 0, 0] == 255).all()
+    assert (frames[:, 10, 10] == (200, 50, 50)).all()
+    assert clip_facts(tmp_path / "out" / "a.mov")[:3] == (2, 10, (W, H))

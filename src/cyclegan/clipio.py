@@ -598,10 +598,16 @@ def _pixel_format(av, encoder: str, wanted: str | None, size: tuple[int, int]) -
 def _rgb(frame, size: tuple[int, int]) -> np.ndarray:
     """A decoded frame as uint8 (H, W, 3) at the stream's declared `size` (W, H): a stream whose size changes
     part way (a screen recording, a cut of two sources) is scaled to its first size, as FFmpeg does (before,
-    frames of both sizes in one batch were a traceback)."""
+    frames of both sizes in one batch were a traceback). A frame with alpha (ProRes 4444, PNG or QuickTime
+    RLE in a MOV, VP9 in a WebM) is composited on white, as an animated GIF's or a still's transparency is (its
+    hidden colours were translated)."""
+    alpha = any(c.is_alpha for c in frame.format.components)
+    fmt = "rgba" if alpha else "rgb24"
     if (frame.width, frame.height) == size:
-        return frame.to_ndarray(format="rgb24")
-    return frame.reformat(size[0], size[1], "rgb24").to_ndarray()
+        arr = frame.to_ndarray(format=fmt)
+    else:
+        arr = frame.reformat(size[0], size[1], fmt).to_ndarray()
+    return np.asarray(to_rgb(Image.fromarray(arr, "RGBA"))) if alpha else arr
 
 
 def _video_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
