@@ -599,7 +599,7 @@ def _rgb(frame, size: tuple[int, int]) -> np.ndarray:
     """A decoded frame as uint8 (H, W, 3) at the stream's declared `size` (W, H): a stream whose size changes
     part way (a screen recording, a cut of two sources) is scaled to its first size, as FFmpeg does (before,
     frames of both sizes in one batch were a traceback). A frame with alpha (ProRes 4444, PNG or QuickTime
-    RLE in a MOV, VP9 in a WebM) is composited on white, as an animated GIF's or a still's transparency is (its
+    RLE in a MOV) is composited on white, as an animated GIF's or a still's transparency is (its
     hidden colours were translated)."""
     alpha = any(c.is_alpha for c in frame.format.components)
     fmt = "rgba" if alpha else "rgb24"
