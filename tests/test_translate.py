@@ -723,3 +723,40 @@ def test_files_of_a_folder_that_translate_does_not_read_are_named_in_one_warning
         f"warning: {tmp_path / 'in'}: 2 file(s) left out, not images or clips translate reads: IMG_0001.HEIC, notes.txt"
         "; 1 HEIC or AVIF photo(s) among them: convert them to JPEG or PNG"
     ]
+
+
+def test_one_generator_translating_in_two_threads_gives_each_its_own_result(tiny):
+    """A tiled translation swaps the generator's InstanceNorm layers for its thumbnail's statistics; another
+    thread's whole image translated meanwhile took them, silently other colours (a user's probe)."""
+    import threading
+
+    from torch import nn
+
+    G = load_generator(tiny, "AtoB")
+    torch.manual_seed(0)
+    big, small = torch.rand(1, 3, 96, 96) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1
+    want_big, want_small = translate(G, big, tile=64, tile_overlap=8), translate(G, small)
+    norms = [m for m in G.modules() if isinstance(m, nn.InstanceNorm2d)]
+    tiling, other_done = threading.Event(), threading.Event()
+
+    def stall_inside_a_tile(module, inputs, output):  # the first tile's pass waits for the other thread
+        if "forward" in vars(norms[0]) and not tiling.is_set():
+            tiling.set()
+            other_done.wait(timeout=2)  # with the fix the other thread waits for this one: no deadlock
+
+    handle = G.register_forward_hook(stall_inside_a_tile)
+    got = {}
+    tiled = threading.Thread(target=lambda: got.update(big=translate(G, big, tile=64, tile_overlap=8)))
+    tiled.start()
+    assert tiling.wait(timeout=30)
+
+    def whole():
+        got["small"] = translate(G, small)
+        other_done.set()
+
+    other = threading.Thread(target=whole)
+    other.start()
+    tiled.join(timeout=60)
+    other.join(timeout=60)
+    handle.remove()
+    assert torch.equal(got["small"], want_small) and torch.equal(got["big"], want_big)

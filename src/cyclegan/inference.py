@@ -6,11 +6,15 @@ size. Nothing here imports training code.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
 import re
 import sys
+import threading
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -36,17 +40,32 @@ from .models.layers import pad_for_generator  # here too: the export's and the A
 from .tiling import activation_bytes, as_bytes, as_unit, least_size, plan_for, size_multiple, translate_tiled
 from .translate_options import DEFAULT_MAX_MEMORY_GB, DEFAULT_OVERLAP, DEFAULT_THUMBNAIL, TilingOptions
 
+_IN_USE_GUARD = threading.Lock()
+_IN_USE: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def in_use(net: nn.Module) -> Iterator[None]:
+    """Run `net` in the block, one thread at a time (re-entrant). Translation changes a network's layers while
+    it runs (a tiled image's InstanceNorm layers take its thumbnail's statistics, a clip's take shared ones),
+    so one generator used from two threads gave each other's colours without a word."""
+    base = uncompiled(net)
+    with _IN_USE_GUARD:
+        lock = _IN_USE.setdefault(base, threading.RLock())
+    with lock:
+        yield
+
 
 @torch.no_grad()
 def translate_tensor(net: nn.Module, x: torch.Tensor, *, execution: Execution = REFERENCE) -> torch.Tensor:
     """x (B, 3, H, W) in [-1, 1], any H and W -> net's output (B, 3, H, W) in [-1, 1], fp32.
 
     `execution` (precision, memory format) as chosen by `cyclegan.execution.choose_execution`; compile the
-    net beforehand with `execution.compiled(net)` if wanted.
+    net beforehand with `execution.compiled(net)` if wanted. One thread at a time per network (`in_use`).
     """
     p = next(net.parameters())
     padded, (h, w) = pad_for_generator(x.to(p.device, p.dtype), size_multiple(net), least_size(net))
-    with execution.autocast(p.device, pixels=padded.shape[0] * padded.shape[-2] * padded.shape[-1]):
+    with in_use(net), execution.autocast(p.device, pixels=padded.shape[0] * padded.shape[-2] * padded.shape[-1]):
         out = net(padded.contiguous(memory_format=execution.memory_format))
     return out.float()[..., :h, :w]
 
@@ -86,8 +105,14 @@ def translate_batch(
     else image by image, in tiles where one image does not fit (`cyclegan.tiling`: overlapping tiles,
     thumbnail InstanceNorm statistics). Tiled results are on the CPU; a tiled uint8 image is never
     converted to float whole, so its memory is the input and output bytes plus one tile's work. `progress`:
-    a bar counting a tiled image's tiles."""
-    tiling = tiling or TilingOptions()
+    a bar counting a tiled image's tiles. One thread at a time per network (`in_use`)."""
+    with in_use(net):
+        return _translate_batch(net, x, tiling or TilingOptions(), execution, progress)
+
+
+def _translate_batch(
+    net: nn.Module, x: torch.Tensor, tiling: TilingOptions, execution: Execution, progress: bool
+) -> torch.Tensor:
     base = uncompiled(net)
     h, w = x.shape[-2:]
     plan = plan_for(tiling, base, h, w)

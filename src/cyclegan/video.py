@@ -29,6 +29,7 @@ from .inference import (
     TILING_KEYWORDS,
     check_net,
     check_size,
+    in_use,
     keyword_names,
     translate_batch,
     translate_tensor,
@@ -93,6 +94,10 @@ class ClipTranslator:
         return out
 
     def _translate(self, x: torch.Tensor) -> torch.Tensor:
+        with in_use(self.net):  # the shared statistics swap the net's InstanceNorm layers: one thread at a time
+            return self._translate_frames(x)
+
+    def _translate_frames(self, x: torch.Tensor) -> torch.Tensor:
         if self.shared is None:
             return translate_batch(self.net, x, tiling=self.tiling, execution=self.execution).cpu()
         h, w = x.shape[-2:]
