@@ -1030,3 +1030,25 @@ def test_synthetic_clips_come_in_true_pairs_with_their_cameras(tmp_path):
     assert summer.shape == winter.shape == (6, 36, 48, 3) and np.abs(summer.astype(int) - winter).mean() > 20
     assert cameras[0] != cameras[-1]  # the camera moves
     assert score_clip(winter, winter, cameras).excess == 0
+
+
+def test_translate_video_shows_its_own_keywords_and_refuses_what_is_not_a_path_in_one_line(ckpt, tmp_path):
+    """translate_video took **kwargs on to an inner function: `help()` listed none of them, a wrong keyword
+    (`tile=` as `translate` takes it) was "translate_clip() got an unexpected keyword argument", and a bytes or
+    None path a TypeError from pathlib (a user's probe)."""
+    import inspect
+
+    import cyclegan
+    from cyclegan.errors import CycleGANError
+
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    clip = make_clip(tmp_path / "c.mp4", n=2, audio=False)
+    keywords = set(inspect.signature(cyclegan.translate_video).parameters)
+    assert {"tiling", "size", "batch_size", "max_pixels", "execution", "progress", "overwrite"} <= keywords
+    with pytest.raises(TypeError, match=r"^translate_video\(\) got an unexpected keyword argument 'tile'"):
+        cyclegan.translate_video(G, clip, tmp_path / "o.mp4", tile=64)
+    with pytest.raises(CycleGANError, match=r"^src: expected a file's path \(str or pathlib.Path\), got bytes$"):
+        cyclegan.translate_video(G, os.fsencode(clip), tmp_path / "o.mp4")
+    with pytest.raises(CycleGANError, match=r"^dst: expected a file's path \(str or pathlib.Path\), got NoneType$"):
+        cyclegan.translate_video(G, clip, None)
+    assert not (tmp_path / "o.mp4").exists()

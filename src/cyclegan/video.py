@@ -11,6 +11,7 @@ flow-guided blend). Memory: one batch of frames and the generator's activations 
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -233,8 +234,13 @@ def translate_video(
     dst: str | Path,
     *,
     temporal: TemporalOptions | None = None,
+    tiling: TilingOptions | None = None,
+    size: int | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    max_pixels: int = MAX_PIXELS,
+    execution: Execution = REFERENCE,
+    progress: bool = True,
     overwrite: bool = False,
-    **kwargs,
 ) -> int:
     """Translate a clip with a generator from `cyclegan.load_generator`; returns its frame count.
 
@@ -247,11 +253,18 @@ def translate_video(
     written as GIF or WebP only), to replace `src`, or an existing `dst` unless `overwrite`; and, in one line
     with nothing left at `dst`, a sound the output's container does not take (AAC into WebM).
     `temporal`: shared normalisation statistics and the flow blend (`cyclegan.translate_options.TemporalOptions`,
-    defaults as measured); other keywords as `translate_clip` (`tiling`, `size`, `batch_size`, `max_pixels`,
-    `execution`, `progress`), each checked in one line before any work.
+    defaults as measured); `tiling`: when and how large frames go in tiles (`TilingOptions`: `translate`'s
+    tile, tile_overlap, max_memory, thumbnail); `size`: the frames' long side; `batch_size` frames at once;
+    `max_pixels`: the decode cap; `execution`: as `cyclegan.execution.choose_execution` picks (fp32 if not
+    given); `progress`: a bar of frames on stderr (on unless False: a clip takes a while). Each is checked in
+    one line before any work.
     """
     check_net(G)
-    check_clip_arguments(temporal=temporal, **kwargs)
+    kwargs = dict(tiling=tiling, size=size, batch_size=batch_size, max_pixels=max_pixels, execution=execution)
+    check_clip_arguments(temporal=temporal, progress=progress, **kwargs)
+    for name, path in (("src", src), ("dst", dst)):
+        if not isinstance(path, (str, os.PathLike)) or isinstance(os.fspath(path), bytes):
+            raise CycleGANError(f"{name}: expected a file's path (str or pathlib.Path), got {type(path).__name__}")
     src, dst = Path(src), Path(dst)
     if src.is_dir():  # it said "clip not found" of a folder that is there
         raise CycleGANError(f"{src} is a folder: give a clip file (`cyclegan translate` takes folders of clips)")
@@ -262,7 +275,9 @@ def translate_video(
     check_clip_output(src, dst)
     check_outputs([dst], overwrite=overwrite, inputs=[src])
     warn_if_nothing_shared(G, temporal, 'TemporalOptions(norm_stats="shared")')
-    return translate_clip(G, src, dst, temporal=temporal, replace=overwrite, size_name="size", **kwargs)
+    return translate_clip(
+        G, src, dst, temporal=temporal, progress=progress, replace=overwrite, size_name="size", **kwargs
+    )
 
 
 def translate_clips(
