@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -760,3 +762,16 @@ def test_one_generator_translating_in_two_threads_gives_each_its_own_result(tiny
     other.join(timeout=60)
     handle.remove()
     assert torch.equal(got["small"], want_small) and torch.equal(got["big"], want_big)
+
+
+def test_the_api_refuses_a_max_pixels_that_is_not_a_positive_whole_number_in_one_line(tiny, tmp_path):
+    """translate(G, path, max_pixels=0) said the image was "over the decode cap of 0 pixels", True and 1.5 the
+    same, and None or "1e6" raised a TypeError from a comparison (translate_video refused them already)."""
+    from cyclegan.errors import CycleGANError
+
+    G = load_generator(tiny, "AtoB")
+    Image.new("RGB", (16, 16)).save(tmp_path / "a.png")
+    for value in (0, -1, True, 1.5, None, "1e6"):
+        for images in (tmp_path / "a.png", Image.new("RGB", (16, 16))):
+            with pytest.raises(CycleGANError, match=rf"^max_pixels must be a positive whole number, got {value!r}$"):
+                translate(G, images, max_pixels=value, size=None if isinstance(images, Path) else 32)

@@ -87,6 +87,12 @@ def check_size(net: nn.Module, size: int | None, *, name: str = "size") -> None:
         )
 
 
+def check_whole(name: str, value: object) -> None:
+    """Refuse, in one line naming `name`, a count that is not a positive whole number (True, 1.5, 0, None)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise CycleGANError(f"{name} must be a positive whole number, got {value!r}")
+
+
 def uncompiled(net: nn.Module) -> nn.Module:
     """The module itself under a `torch.compile` wrapper (hooks and swapped layers act on it)."""
     return getattr(net, "_orig_mod", net)
@@ -191,6 +197,7 @@ def translate(
     """
     check_net(net)
     check_size(net, size)
+    check_whole("max_pixels", max_pixels)  # 0 or None was "over the decode cap of 0 pixels", or a TypeError
     if isinstance(images, (str, os.PathLike)):  # read as `cyclegan translate` reads it: any format, mode, EXIF
         images = read_still(images, max_pixels=max_pixels)
     tiling = TilingOptions(tile=tile, tile_overlap=tile_overlap, max_memory=max_memory, thumbnail=thumbnail)

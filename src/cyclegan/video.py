@@ -30,6 +30,7 @@ from .inference import (
     TILING_KEYWORDS,
     check_net,
     check_size,
+    check_whole,
     in_use,
     keyword_names,
     translate_batch,
@@ -220,9 +221,8 @@ def check_clip_arguments(
         )
     if not isinstance(progress, bool):  # "no" was taken as True
         raise CycleGANError(f"progress must be True or False, got {progress!r}")
-    for name, value in (("batch_size", batch_size), ("max_pixels", max_pixels)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise CycleGANError(f"{name} must be a positive whole number, got {value!r}")
+    check_whole("batch_size", batch_size)
+    check_whole("max_pixels", max_pixels)
 
 
 @keyword_names(
