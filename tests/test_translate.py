@@ -775,3 +775,18 @@ def test_the_api_refuses_a_max_pixels_that_is_not_a_positive_whole_number_in_one
         for images in (tmp_path / "a.png", Image.new("RGB", (16, 16))):
             with pytest.raises(CycleGANError, match=rf"^max_pixels must be a positive whole number, got {value!r}$"):
                 translate(G, images, max_pixels=value, size=None if isinstance(images, Path) else 32)
+
+
+def test_the_api_refuses_meta_tensors_and_generators_without_weights_in_one_line(tiny):
+    """A meta tensor was "Tensor.item() cannot be called on meta tensors", a generator built on the meta device
+    "unsupported scalarType" and a module without weights a bare StopIteration (a user's probe)."""
+    from cyclegan.errors import CycleGANError
+
+    G = load_generator(tiny, "AtoB")
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    with pytest.raises(CycleGANError, match=r"^images: a tensor on the meta device holds no values"):
+        translate(G, x.to("meta"))
+    with pytest.raises(CycleGANError, match=r"^the generator \(ResnetGenerator\) has weights on the meta device"):
+        translate(load_generator(tiny, "AtoB").to("meta"), x)
+    with pytest.raises(CycleGANError, match=r"^the generator \(Identity\) has no weights; load one"):
+        translate(torch.nn.Identity(), x)

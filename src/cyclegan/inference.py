@@ -271,6 +271,14 @@ def check_net(net: object) -> None:
             f"expected a generator (an nn.Module) first, got {type(net).__name__}; load one first: "
             "G = cyclegan.load_generator(RUN_OR_FILE, direction)"
         )
+    # translate_tensor puts the input where the first weight is: none was a StopIteration, a meta one (a
+    # network built without memory) "unsupported scalarType"
+    p = next(net.parameters(), None)
+    if p is None or p.is_meta:
+        holds = "no weights" if p is None else "weights on the meta device, which hold no values"
+        raise CycleGANError(
+            f"the generator ({type(net).__name__}) has {holds}; load one: G = cyclegan.load_generator(RUN_OR_FILE)"
+        )
 
 
 # How far past [-1, 1] a float tensor's values may go: a bicubic resize's overshoot passes, while [0, 255] pixel
@@ -287,6 +295,8 @@ def check_tensor(x: torch.Tensor, *, size: int | None = None) -> None:
         raise CycleGANError(f"expected a tensor (3, H, W) or (B, 3, H, W) in [-1, 1], got {tuple(x.shape)}")
     if 0 in x.shape[-2:]:
         raise CycleGANError(f"images: a tensor of shape {tuple(x.shape)} has an empty side: nothing to translate")
+    if x.is_meta:  # its values were read for the range check: "Tensor.item() cannot be called on meta tensors"
+        raise CycleGANError("images: a tensor on the meta device holds no values: give one on the CPU or a GPU")
     if not (x.is_floating_point() or x.dtype == torch.uint8):
         raise CycleGANError(f"images: expected a float tensor in [-1, 1] or uint8 in [0, 255], got {x.dtype}")
     if size is not None:
