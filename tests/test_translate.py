@@ -790,3 +790,26 @@ def test_the_api_refuses_meta_tensors_and_generators_without_weights_in_one_line
         translate(load_generator(tiny, "AtoB").to("meta"), x)
     with pytest.raises(CycleGANError, match=r"^the generator \(Identity\) has no weights; load one"):
         translate(torch.nn.Identity(), x)
+
+
+def test_a_tensor_of_another_layout_is_refused_naming_images_and_how_to_turn_it(tiny):
+    """Channels last (numpy's and PIL's order), greyscale and RGBA tensors were refused with only their shape and
+    without the argument's name, a numpy array without the way to a tensor or an image (a user's probe)."""
+    from cyclegan.errors import CycleGANError
+
+    G = load_generator(tiny, "AtoB")
+    for shape, hint, turned in [
+        ((2, 16, 16, 3), "channels last? give x.permute(0, 3, 1, 2)", lambda x: x.permute(0, 3, 1, 2)),
+        ((16, 16, 3), "channels last? give x.permute(2, 0, 1)", lambda x: x.permute(2, 0, 1)),
+        ((2, 1, 16, 16), "greyscale? give x.expand(-1, 3, -1, -1)", lambda x: x.expand(-1, 3, -1, -1)),
+        ((16, 16), "greyscale? give x.expand(3, -1, -1)", lambda x: x.expand(3, -1, -1)),
+        ((4, 16, 16), "RGBA? give x[:3]", lambda x: x[:3]),
+    ]:
+        x = torch.zeros(shape)
+        with pytest.raises(CycleGANError, match=r"^images: expected a tensor .*, got \(") as e:
+            translate(G, x)
+        assert str(e.value).startswith(f"images: expected a tensor (3, H, W) or (B, 3, H, W) in [-1, 1], got {shape}")
+        assert f"{shape}: {hint}" in str(e.value)
+        assert translate(G, turned(x)).shape[-3] == 3  # the hint, as given, works
+    with pytest.raises(CycleGANError, match=r"got ndarray of shape \(16, 16, 3\); from numpy: Image.fromarray\(a\)"):
+        translate(G, np.zeros((16, 16, 3), np.uint8))

@@ -210,7 +210,10 @@ def translate(
     if single:
         images = [images]
     elif not isinstance(images, (list, tuple)):
-        raise CycleGANError(f"images: expected a PIL image, a path, a list of them or a tensor, got {_kind(images)}")
+        numpy = "; from numpy: Image.fromarray(a) or torch.from_numpy(a)" if hasattr(images, "__array__") else ""
+        raise CycleGANError(
+            f"images: expected a PIL image, a path, a list of them or a tensor, got {_kind(images)}{numpy}"
+        )
     results = []
     for i, im in enumerate(images):
         im = read_still(im, max_pixels=max_pixels) if isinstance(im, (str, os.PathLike)) else im
@@ -292,7 +295,9 @@ def check_tensor(x: torch.Tensor, *, size: int | None = None) -> None:
     saturate), float values well outside [-1, 1] (`FLOAT_SLACK`) or not finite, or a `size` (it resizes PIL
     images, not tensors)."""
     if x.dim() not in (3, 4) or x.shape[-3] != 3:
-        raise CycleGANError(f"expected a tensor (3, H, W) or (B, 3, H, W) in [-1, 1], got {tuple(x.shape)}")
+        shape = tuple(x.shape)
+        expected = "a tensor (3, H, W) or (B, 3, H, W) in [-1, 1]"
+        raise CycleGANError(f"images: expected {expected}, got {shape}{_layout(shape)}")
     if 0 in x.shape[-2:]:
         raise CycleGANError(f"images: a tensor of shape {tuple(x.shape)} has an empty side: nothing to translate")
     if x.is_meta:  # its values were read for the range check: "Tensor.item() cannot be called on meta tensors"
@@ -312,6 +317,23 @@ def check_tensor(x: torch.Tensor, *, size: int | None = None) -> None:
                 f"images: a float tensor in [-1, 1] expected, its values span [{lo:.4g}, {hi:.4g}]: from [0, 255] "
                 "give x / 127.5 - 1 (or a uint8 tensor), from [0, 1] x * 2 - 1"
             )
+
+
+def _layout(shape: tuple[int, ...]) -> str:
+    """How a tensor of a common other layout becomes (3, H, W) or (B, 3, H, W), or "": channels last (numpy's and
+    PIL's order), greyscale, RGBA."""
+    batch = len(shape) == 4
+    if len(shape) == 2:
+        return ": greyscale? give x.expand(3, -1, -1)"
+    if len(shape) not in (3, 4):
+        return ""
+    if shape[-1] == 3 and shape[-3] not in (1, 3, 4):
+        return f": channels last? give x.permute({'0, 3, 1, 2' if batch else '2, 0, 1'})"
+    if shape[-3] == 1:
+        return f": greyscale? give x.expand({'-1, 3' if batch else '3'}, -1, -1)"
+    if shape[-3] == 4:
+        return f": RGBA? give x[{':, ' if batch else ''}:3] (a PIL image has its transparency put on white)"
+    return ""
 
 
 def _kind(obj: object) -> str:
