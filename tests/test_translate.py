@@ -813,3 +813,20 @@ def test_a_tensor_of_another_layout_is_refused_naming_images_and_how_to_turn_it(
         assert translate(G, turned(x)).shape[-3] == 3  # the hint, as given, works
     with pytest.raises(CycleGANError, match=r"got ndarray of shape \(16, 16, 3\); from numpy: Image.fromarray\(a\)"):
         translate(G, np.zeros((16, 16, 3), np.uint8))
+
+
+def test_a_closed_or_truncated_pil_image_is_refused_in_one_line_naming_its_file(tiny, tmp_path):
+    """`with Image.open(p) as im: ...` left before translate(G, im) was Pillow's bare AssertionError, and a
+    truncated file opened by the caller an OSError from its pixels (a user's probe)."""
+    from cyclegan.errors import CycleGANError
+
+    G = load_generator(tiny, "AtoB")
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 48, 3), np.uint8)).save(tmp_path / "a.png")
+    with Image.open(tmp_path / "a.png") as closed:
+        pass
+    with pytest.raises(CycleGANError, match=r"^images\[0\]: the PIL image \(of .*a\.png\) is closed, and its pix"):
+        translate(G, closed)
+    data = (tmp_path / "a.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(CycleGANError, match=r"^images\[1\]: cannot decode the PIL image \(of .*cut\.png\): image fi"):
+        translate(G, [Image.new("RGB", (8, 8)), Image.open(tmp_path / "cut.png")])

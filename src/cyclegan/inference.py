@@ -219,6 +219,7 @@ def translate(
         im = read_still(im, max_pixels=max_pixels) if isinstance(im, (str, os.PathLike)) else im
         if not isinstance(im, Image.Image):
             raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}")
+        decode(im, f"images[{i}]")
         animated = getattr(im, "is_animated", False)  # asked first: as_read's copy (turned, converted) has none
         im = as_read(im)  # a PIL image the caller opened: upright and in sRGB, as a file is read (no copy if it is)
         if 0 in im.size:
@@ -237,6 +238,24 @@ def translate(
             im = resize_long_side(im, size)
         results.append(to_pil(translate_batch(net, to_tensor(im).unsqueeze(0), tiling=tiling)[0]))
     return results[0] if single else results
+
+
+def decode(im: Image.Image, name: str) -> None:
+    """Decode a caller's PIL image now (a no-op if it is), naming `name` in one line where it cannot be: one whose
+    file was closed first (`with Image.open(p) as im: ...` left before translating) was Pillow's bare
+    AssertionError or ValueError, a truncated file's pixels an OSError."""
+    of = f" (of {escape(im.filename)})" if getattr(im, "filename", "") else ""
+    try:
+        im.load()
+    except (AssertionError, ValueError) as e:  # Pillow's closed image: an assert, or "Operation on closed image"
+        if isinstance(e, ValueError) and "closed" not in str(e):
+            raise CycleGANError(f"{name}: cannot decode the PIL image{of}: {escape(str(e))}") from None
+        raise CycleGANError(
+            f"{name}: the PIL image{of} is closed, and its pixels with it: translate it before it is closed "
+            "(inside its `with Image.open(...)` block, or call im.load() there), or give its path"
+        ) from None
+    except (OSError, SyntaxError) as e:  # a damaged or truncated file, decoded only now
+        raise CycleGANError(f"{name}: cannot decode the PIL image{of}: {escape(str(e))}") from None
 
 
 def read_still(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
