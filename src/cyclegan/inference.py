@@ -186,7 +186,11 @@ def translate(
     - a tensor (3, H, W) or (B, 3, H, W), float in [-1, 1] -> a float32 tensor of the same shape in [-1, 1];
       uint8 in [0, 255] -> uint8. Tensors are translated at their size (`size` is refused: resize them first).
       A float tensor well outside [-1, 1] ([0, 255] values) is refused; one in [0, 1] (torchvision's
-      `to_tensor`) cannot be told from a bright image: give `x * 2 - 1`.
+      `to_tensor`) cannot be told from a bright image: give `x * 2 - 1`. The result is on the input's device;
+      the work on the generator's (`load_generator(..., device=)`), in its dtype.
+
+    One generator may serve several threads: each call runs it one thread at a time (`in_use`), since a tiled
+    image swaps its InstanceNorm layers while it runs; `G(x)` called directly beside it is not held back.
 
     Images of any resolution: an image whose activations would take more than `max_memory` GB is
     translated in tiles (`tile` px to force a tile size, 0 to never tile) overlapping by `tile_overlap`
