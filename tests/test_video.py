@@ -1052,3 +1052,17 @@ def test_translate_video_shows_its_own_keywords_and_refuses_what_is_not_a_path_i
     with pytest.raises(CycleGANError, match=r"^dst: expected a file's path \(str or pathlib.Path\), got NoneType$"):
         cyclegan.translate_video(G, clip, None)
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_translate_video_refuses_an_overwrite_that_is_not_a_bool_and_leaves_dst_alone(ckpt, tmp_path):
+    """overwrite="no" was taken as True: an existing dst was replaced (progress="no" was refused already)."""
+    import cyclegan
+    from cyclegan.errors import CycleGANError
+
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    clip = make_clip(tmp_path / "c.mp4", n=2, audio=False)
+    (tmp_path / "o.mp4").write_bytes(b"mine")
+    for value in ("no", 0, None):
+        with pytest.raises(CycleGANError, match=rf"^overwrite must be True or False, got {value!r}$"):
+            cyclegan.translate_video(G, clip, tmp_path / "o.mp4", overwrite=value, progress=False)
+    assert (tmp_path / "o.mp4").read_bytes() == b"mine"

@@ -206,12 +206,13 @@ def check_clip_arguments(
     max_pixels: int = MAX_PIXELS,
     execution: Execution = REFERENCE,
     progress: bool = True,
+    overwrite: bool = False,
     **_,
 ) -> None:
     """Refuse, in one line naming the argument, what `translate_clip` would take wrongly from a Python caller
     (the CLI's options check their own): a batch under 1 held the whole clip's frames in memory, a
     `max_pixels` of 0 capped nothing, a dict for `temporal` failed deep inside, and `execution="fp32"` was an
-    AttributeError traceback once the first frames were decoded."""
+    AttributeError traceback once the first frames were decoded; overwrite="no" replaced dst."""
     for name, value, kind in (("temporal", temporal, TemporalOptions), ("tiling", tiling, TilingOptions)):
         if value is not None and not isinstance(value, kind):
             raise CycleGANError(f"{name}: expected a {kind.__name__} or None, got {type(value).__name__}")
@@ -219,8 +220,9 @@ def check_clip_arguments(
         raise CycleGANError(
             f"execution: expected an Execution (cyclegan.execution.choose_execution), got {type(execution).__name__}"
         )
-    if not isinstance(progress, bool):  # "no" was taken as True
-        raise CycleGANError(f"progress must be True or False, got {progress!r}")
+    for name, flag in (("progress", progress), ("overwrite", overwrite)):
+        if not isinstance(flag, bool):  # "no" was taken as True: overwrite="no" replaced the file
+            raise CycleGANError(f"{name} must be True or False, got {flag!r}")
     check_whole("batch_size", batch_size)
     check_whole("max_pixels", max_pixels)
 
@@ -261,7 +263,7 @@ def translate_video(
     """
     check_net(G)
     kwargs = dict(tiling=tiling, size=size, batch_size=batch_size, max_pixels=max_pixels, execution=execution)
-    check_clip_arguments(temporal=temporal, progress=progress, **kwargs)
+    check_clip_arguments(temporal=temporal, progress=progress, overwrite=overwrite, **kwargs)
     for name, path in (("src", src), ("dst", dst)):
         if not isinstance(path, (str, os.PathLike)) or isinstance(os.fspath(path), bytes):
             raise CycleGANError(f"{name}: expected a file's path (str or pathlib.Path), got {type(path).__name__}")
