@@ -830,3 +830,18 @@ def test_a_closed_or_truncated_pil_image_is_refused_in_one_line_naming_its_file(
     (tmp_path / "cut.png").write_bytes(data[: len(data) * 2 // 3])
     with pytest.raises(CycleGANError, match=r"^images\[1\]: cannot decode the PIL image \(of .*cut\.png\): image fi"):
         translate(G, [Image.new("RGB", (8, 8)), Image.open(tmp_path / "cut.png")])
+
+
+def test_under_a_float64_default_dtype_the_generator_and_every_result_stay_float32(tiny):
+    """Under torch.set_default_dtype(torch.float64) (a scientific notebook's habit) load_generator built a float64
+    generator, and a tiled image came back float64 while a whole one was float32, as documented (a user's probe)."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        G = load_generator(tiny, "AtoB")
+        x = torch.rand(1, 3, 96, 96, dtype=torch.float32) * 2 - 1
+        whole, tiled = translate(G, x, tile=0), translate(G, x, tile=64, tile_overlap=8)
+    finally:
+        torch.set_default_dtype(before)
+    assert {p.dtype for p in G.parameters()} == {torch.float32}
+    assert whole.dtype == tiled.dtype == torch.float32

@@ -147,4 +147,5 @@ def generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoi
             f"{source}: the {direction} generator's {bad} holds NaN or infinite values (a damaged file, or weights "
             f"of a run that diverged); {fix}"
         )
-    return net.eval().requires_grad_(False)
+    # fp32 whatever torch's default dtype: under set_default_dtype(torch.float64) it was built, and ran, in float64
+    return net.float().eval().requires_grad_(False)
