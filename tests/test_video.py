@@ -1066,3 +1066,19 @@ def test_translate_video_refuses_an_overwrite_that_is_not_a_bool_and_leaves_dst_
         with pytest.raises(CycleGANError, match=rf"^overwrite must be True or False, got {value!r}$"):
             cyclegan.translate_video(G, clip, tmp_path / "o.mp4", overwrite=value, progress=False)
     assert (tmp_path / "o.mp4").read_bytes() == b"mine"
+
+
+def test_translate_video_without_opencv_names_the_keyword_that_turns_the_flow_blend_off(ckpt, tmp_path, monkeypatch):
+    """Without OpenCV translate_video said "(or --flow-blend 0)", a flag a Python caller has no way to pass."""
+    import cyclegan
+    from cyclegan.errors import CycleGANError
+    from cyclegan.translate_options import TemporalOptions
+
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    frames = [Image.fromarray(f) for f in moving_frames(2)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=100)
+    monkeypatch.setitem(sys.modules, "cv2", None)  # `import cv2` raises ImportError
+    with pytest.raises(CycleGANError, match=r"needs OpenCV: .* \(or temporal=TemporalOptions\(flow_blend=0\)\)$"):
+        cyclegan.translate_video(G, tmp_path / "a.gif", tmp_path / "o.gif", progress=False)
+    off = TemporalOptions(flow_blend=0)  # what the message says works
+    assert cyclegan.translate_video(G, tmp_path / "a.gif", tmp_path / "o.gif", temporal=off, progress=False) == 2

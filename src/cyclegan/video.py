@@ -227,9 +227,12 @@ def check_clip_arguments(
     check_whole("max_pixels", max_pixels)
 
 
-@keyword_names(
-    TILING_KEYWORDS | {"--out": "dst", "--overwrite": "overwrite=True", "--size": "size", "--max-pixels": "max_pixels"}
-)
+# The flags the clip's messages name, as this function's caller sets them ("(or --flow-blend 0)" without OpenCV)
+VIDEO_KEYWORDS = {"--out": "dst", "--overwrite": "overwrite=True", "--size": "size", "--max-pixels": "max_pixels"}
+VIDEO_KEYWORDS |= {"--flow-blend 0": "temporal=TemporalOptions(flow_blend=0)"}
+
+
+@keyword_names(TILING_KEYWORDS | VIDEO_KEYWORDS)
 def translate_video(
     G: nn.Module,
     src: str | Path,
