@@ -1082,3 +1082,18 @@ def test_translate_video_without_opencv_names_the_keyword_that_turns_the_flow_bl
         cyclegan.translate_video(G, tmp_path / "a.gif", tmp_path / "o.gif", progress=False)
     off = TemporalOptions(flow_blend=0)  # what the message says works
     assert cyclegan.translate_video(G, tmp_path / "a.gif", tmp_path / "o.gif", temporal=off, progress=False) == 2
+
+
+def test_translate_video_draws_no_bar_unasked_where_stderr_is_no_terminal(ckpt, tmp_path, capsys):
+    """translate_video drew a tqdm bar unless progress=False, into a notebook's or a log's stderr too, where
+    translate draws none; now as a download's bar: where stderr is a terminal, or when asked."""
+    import cyclegan
+
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    frames = [Image.fromarray(f) for f in moving_frames(2)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=100)
+    capsys.readouterr()
+    assert cyclegan.translate_video(G, tmp_path / "a.gif", tmp_path / "o.gif") == 2
+    assert "frame" not in capsys.readouterr().err
+    cyclegan.translate_video(G, tmp_path / "a.gif", tmp_path / "o.gif", overwrite=True, progress=True)
+    assert "frame/s" in capsys.readouterr().err  # asked for: drawn

@@ -244,7 +244,7 @@ def translate_video(
     batch_size: int = DEFAULT_BATCH,
     max_pixels: int = MAX_PIXELS,
     execution: Execution = REFERENCE,
-    progress: bool = True,
+    progress: bool | None = None,
     overwrite: bool = False,
 ) -> int:
     """Translate a clip with a generator from `cyclegan.load_generator`; returns its frame count.
@@ -261,10 +261,11 @@ def translate_video(
     defaults as measured); `tiling`: when and how large frames go in tiles (`TilingOptions`: `translate`'s
     tile, tile_overlap, max_memory, thumbnail); `size`: the frames' long side; `batch_size` frames at once;
     `max_pixels`: the decode cap; `execution`: as `cyclegan.execution.choose_execution` picks (fp32 if not
-    given); `progress`: a bar of frames on stderr (on unless False: a clip takes a while). Each is checked in
-    one line before any work.
+    given); `progress`: a bar of frames on stderr (default: when stderr is a terminal, as a download's bar).
+    Each is checked in one line before any work.
     """
     check_net(G)
+    progress = sys.stderr.isatty() if progress is None else progress  # a notebook's or a log's stderr: no bar
     kwargs = dict(tiling=tiling, size=size, batch_size=batch_size, max_pixels=max_pixels, execution=execution)
     check_clip_arguments(temporal=temporal, progress=progress, overwrite=overwrite, **kwargs)
     for name, path in (("src", src), ("dst", dst)):
