@@ -845,3 +845,16 @@ def test_under_a_float64_default_dtype_the_generator_and_every_result_stay_float
         torch.set_default_dtype(before)
     assert {p.dtype for p in G.parameters()} == {torch.float32}
     assert whole.dtype == tiled.dtype == torch.float32
+
+
+def test_a_network_that_is_no_image_to_image_generator_is_refused_in_one_line(tiny):
+    """translate(D, x) with a discriminator (patch scores at half the size, one channel) returned them as a
+    "translation" of another shape than the input's, without a word; a PIL image an error about a tensor."""
+    from cyclegan.errors import CycleGANError
+
+    D = torch.nn.Sequential(torch.nn.Conv2d(3, 1, 4, stride=2, padding=1))
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    for net, images in [(D, x), (D, Image.new("RGB", (32, 32))), (torch.nn.Conv2d(3, 3, (1, 3)), x)]:
+        with pytest.raises(CycleGANError, match=r"^\w+ gave \(1, \d, \d+, \d+\) for images \(1, 3, 32, 32\): not an"):
+            translate(net, images)
+    assert translate(load_generator(tiny, "AtoB"), x).shape == x.shape

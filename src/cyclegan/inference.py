@@ -67,6 +67,7 @@ def translate_tensor(net: nn.Module, x: torch.Tensor, *, execution: Execution = 
     padded, (h, w) = pad_for_generator(x.to(p.device, p.dtype), size_multiple(net), least_size(net))
     with in_use(net), execution.autocast(p.device, pixels=padded.shape[0] * padded.shape[-2] * padded.shape[-1]):
         out = net(padded.contiguous(memory_format=execution.memory_format))
+    check_output(net, out, padded)
     return out.float()[..., :h, :w]
 
 
@@ -85,6 +86,20 @@ def check_size(net: nn.Module, size: int | None, *, name: str = "size") -> None:
         raise CycleGANError(
             f"{name} {size} is under the smallest side this generator takes, {least} px; give {least} or more"
         )
+
+
+def check_output(net: nn.Module, out: object, x: torch.Tensor) -> None:
+    """Refuse, in one line, what a network that is no image-to-image generator gave for `x` (B, 3, H, W): a
+    discriminator's patch scores, or a network that crops, came back as a smaller "translation" of the same
+    shape as asked, without a word (a PIL image: "expected an image tensor (3, H, W)")."""
+    if isinstance(out, torch.Tensor) and out.shape[:-2] == x.shape[:-2]:
+        if out.shape[-2] >= x.shape[-2] and out.shape[-1] >= x.shape[-1]:
+            return
+    got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    raise CycleGANError(
+        f"{type(uncompiled(net)).__name__} gave {got} for images {tuple(x.shape)}: not an image-to-image "
+        "generator (3 channels in and out, the input's size); load one: G = cyclegan.load_generator(RUN_OR_FILE)"
+    )
 
 
 def check_whole(name: str, value: object) -> None:
