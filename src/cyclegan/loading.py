@@ -74,8 +74,8 @@ def load_generator(
     path: str | Path, direction: Direction = "AtoB", *, device: str | torch.device = "cpu", ema: EMAChoice = "auto"
 ) -> nn.Module:
     """The generator for `direction` from a run folder or checkpoint file (a run's checkpoint.pt, or its best.pt:
-    the generators at the best `--eval-every` score), in eval mode on `device`, its parameters frozen
-    (`requires_grad_(True)` to fine-tune it).
+    the generators at the best `--eval-every` score), in eval mode on `device`, in fp32 (whatever torch's default
+    dtype), its parameters frozen (`requires_grad_(True)` to fine-tune it).
 
     ema: "auto" takes the average of the generator's weights when the run kept one (`--ema-decay`), else
     the raw weights; "on" requires the average; "off" takes the raw weights of the last step.
