@@ -858,3 +858,21 @@ def test_a_network_that_is_no_image_to_image_generator_is_refused_in_one_line(ti
         with pytest.raises(CycleGANError, match=r"^\w+ gave \(1, \d, \d+, \d+\) for images \(1, 3, 32, 32\): not an"):
             translate(net, images)
     assert translate(load_generator(tiny, "AtoB"), x).shape == x.shape
+
+
+def test_a_torchscript_module_is_refused_in_one_line_naming_how_it_runs(tiny):
+    """A TorchScript module (`cyclegan export`'s file, torch.jit.load) was "register_forward_hook is not supported
+    on ScriptModules"; a traced generator gave no hooks' figures, so a large image was a ZeroDivisionError."""
+    import warnings
+
+    from cyclegan.errors import CycleGANError
+
+    G = load_generator(tiny, "AtoB")
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with warnings.catch_warnings():  # torch's own: tracing and scripting are deprecated, a traced norm's branch
+        warnings.simplefilter("ignore")
+        traced, scripted = torch.jit.trace(G, x), torch.jit.script(torch.nn.Conv2d(3, 3, 3, padding=1))
+    for net in (traced, scripted):
+        with pytest.raises(CycleGANError, match=r"^a TorchScript module \(as `cyclegan export` writes\) runs as it is"):
+            translate(net, x)
+    assert torch.equal(traced(x), translate_tensor(G, x))  # what the message says: run it as it is

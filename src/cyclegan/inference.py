@@ -312,6 +312,11 @@ def check_net(net: object) -> None:
             f"expected a generator (an nn.Module) first, got {type(net).__name__}; load one first: "
             "G = cyclegan.load_generator(RUN_OR_FILE, direction)"
         )
+    if isinstance(net, torch.jit.ScriptModule):  # hooks (the memory probe, tiles) fail on it: a raw RuntimeError
+        raise CycleGANError(
+            "a TorchScript module (as `cyclegan export` writes) runs as it is: S(x) with x (B, 3, H, W) in [-1, 1]; "
+            "translate takes the generator itself: G = cyclegan.load_generator(RUN_OR_FILE)"
+        )
     # translate_tensor puts the input where the first weight is: none was a StopIteration, a meta one (a
     # network built without memory) "unsupported scalarType"
     p = next(net.parameters(), None)
