@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -760,3 +762,154 @@ def test_a_run_trained_btoa_only_is_translated_in_its_direction_without_directio
     assert np.array_equal(own, asked)
     assert translate_cli(ckpt, tmp_path / "other", tmp_path / "a.png", extra=["--direction", "AtoB"]) == 2
     assert "translates B to A only; use --direction BtoA" in capsys.readouterr().err
+
+
+def test_one_generator_translating_in_two_threads_gives_each_its_own_result(tiny):
+    """A tiled translation swaps the generator's InstanceNorm layers for its thumbnail's statistics; another
+    thread's whole image translated meanwhile took them, silently other colours (a user's probe)."""
+    import threading
+
+    from torch import nn
+
+    G = load_generator(tiny, "AtoB")
+    torch.manual_seed(0)
+    big, small = torch.rand(1, 3, 96, 96) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1
+    want_big, want_small = translate(G, big, tile=64, tile_overlap=8), translate(G, small)
+    norms = [m for m in G.modules() if isinstance(m, nn.InstanceNorm2d)]
+    tiling, other_done = threading.Event(), threading.Event()
+
+    def stall_inside_a_tile(module, inputs, output):  # the first tile's pass waits for the other thread
+        if "forward" in vars(norms[0]) and not tiling.is_set():
+            tiling.set()
+            other_done.wait(timeout=2)  # with the fix the other thread waits for this one: no deadlock
+
+    handle = G.register_forward_hook(stall_inside_a_tile)
+    got = {}
+    tiled = threading.Thread(target=lambda: got.update(big=translate(G, big, tile=64, tile_overlap=8)))
+    tiled.start()
+    assert tiling.wait(timeout=30)
+
+    def whole():
+        got["small"] = translate(G, small)
+        other_done.set()
+
+    other = threading.Thread(target=whole)
+    other.start()
+    tiled.join(timeout=60)
+    other.join(timeout=60)
+    handle.remove()
+    assert torch.equal(got["small"], want_small) and torch.equal(got["big"], want_big)
+
+
+def test_the_api_refuses_a_max_pixels_that_is_not_a_positive_whole_number_in_one_line(tiny, tmp_path):
+    """translate(G, path, max_pixels=0) said the image was "over the decode cap of 0 pixels", True and 1.5 the
+    same, and None or "1e6" raised a TypeError from a comparison (translate_video refused them already)."""
+    from cyclegan.errors import CycleGANError
+
+    G = load_generator(tiny, "AtoB")
+    Image.new("RGB", (16, 16)).save(tmp_path / "a.png")
+    for value in (0, -1, True, 1.5, None, "1e6"):
+        for images in (tmp_path / "a.png", Image.new("RGB", (16, 16))):
+            with pytest.raises(CycleGANError, match=rf"^max_pixels must be a positive whole number, got {value!r}$"):
+                translate(G, images, max_pixels=value, size=None if isinstance(images, Path) else 32)
+
+
+def test_the_api_refuses_meta_tensors_and_generators_without_weights_in_one_line(tiny):
+    """A meta tensor was "Tensor.item() cannot be called on meta tensors", a generator built on the meta device
+    "unsupported scalarType" and a module without weights a bare StopIteration (a user's probe)."""
+    from cyclegan.errors import CycleGANError
+
+    G = load_generator(tiny, "AtoB")
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    with pytest.raises(CycleGANError, match=r"^images: a tensor on the meta device holds no values"):
+        translate(G, x.to("meta"))
+    with pytest.raises(CycleGANError, match=r"^the generator \(ResnetGenerator\) has weights on the meta device"):
+        translate(load_generator(tiny, "AtoB").to("meta"), x)
+    with pytest.raises(CycleGANError, match=r"^the generator \(Identity\) has no weights; load one"):
+        translate(torch.nn.Identity(), x)
+
+
+def test_a_tensor_of_another_layout_is_refused_naming_images_and_how_to_turn_it(tiny):
+    """Channels last (numpy's and PIL's order), greyscale and RGBA tensors were refused with only their shape and
+    without the argument's name, a numpy array without the way to a tensor or an image (a user's probe)."""
+    from cyclegan.errors import CycleGANError
+
+    G = load_generator(tiny, "AtoB")
+    for shape, hint, turned in [
+        ((2, 16, 16, 3), "channels last? give x.permute(0, 3, 1, 2)", lambda x: x.permute(0, 3, 1, 2)),
+        ((16, 16, 3), "channels last? give x.permute(2, 0, 1)", lambda x: x.permute(2, 0, 1)),
+        ((2, 1, 16, 16), "greyscale? give x.expand(-1, 3, -1, -1)", lambda x: x.expand(-1, 3, -1, -1)),
+        ((16, 16), "greyscale? give x.expand(3, -1, -1)", lambda x: x.expand(3, -1, -1)),
+        ((4, 16, 16), "RGBA? give x[:3]", lambda x: x[:3]),
+    ]:
+        x = torch.zeros(shape)
+        with pytest.raises(CycleGANError, match=r"^images: expected a tensor .*, got \(") as e:
+            translate(G, x)
+        assert str(e.value).startswith(f"images: expected a tensor (3, H, W) or (B, 3, H, W) in [-1, 1], got {shape}")
+        assert f"{shape}: {hint}" in str(e.value)
+        assert translate(G, turned(x)).shape[-3] == 3  # the hint, as given, works
+    with pytest.raises(CycleGANError, match=r"got ndarray of shape \(16, 16, 3\); from numpy: Image.fromarray\(a\)"):
+        translate(G, np.zeros((16, 16, 3), np.uint8))
+
+
+def test_a_closed_or_truncated_pil_image_is_refused_in_one_line_naming_its_file(tiny, tmp_path):
+    """`with Image.open(p) as im: ...` left before translate(G, im) was Pillow's bare AssertionError, and a
+    truncated file opened by the caller an OSError from its pixels (a user's probe)."""
+    from cyclegan.errors import CycleGANError
+
+    G = load_generator(tiny, "AtoB")
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 48, 3), np.uint8)).save(tmp_path / "a.png")
+    with Image.open(tmp_path / "a.png") as closed:
+        pass
+    with pytest.raises(CycleGANError, match=r"^images\[0\]: the PIL image \(of .*a\.png\) is closed, and its pix"):
+        translate(G, closed)
+    data = (tmp_path / "a.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(CycleGANError, match=r"^images\[1\]: cannot decode the PIL image \(of .*cut\.png\): image fi"):
+        translate(G, [Image.new("RGB", (8, 8)), Image.open(tmp_path / "cut.png")])
+
+
+def test_under_a_float64_default_dtype_the_generator_and_every_result_stay_float32(tiny):
+    """Under torch.set_default_dtype(torch.float64) (a scientific notebook's habit) load_generator built a float64
+    generator, and a tiled image came back float64 while a whole one was float32, as documented (a user's probe)."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        G = load_generator(tiny, "AtoB")
+        x = torch.rand(1, 3, 96, 96, dtype=torch.float32) * 2 - 1
+        whole, tiled = translate(G, x, tile=0), translate(G, x, tile=64, tile_overlap=8)
+    finally:
+        torch.set_default_dtype(before)
+    assert {p.dtype for p in G.parameters()} == {torch.float32}
+    assert whole.dtype == tiled.dtype == torch.float32
+
+
+def test_a_network_that_is_no_image_to_image_generator_is_refused_in_one_line(tiny):
+    """translate(D, x) with a discriminator (patch scores at half the size, one channel) returned them as a
+    "translation" of another shape than the input's, without a word; a PIL image an error about a tensor."""
+    from cyclegan.errors import CycleGANError
+
+    D = torch.nn.Sequential(torch.nn.Conv2d(3, 1, 4, stride=2, padding=1))
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    for net, images in [(D, x), (D, Image.new("RGB", (32, 32))), (torch.nn.Conv2d(3, 3, (1, 3)), x)]:
+        with pytest.raises(CycleGANError, match=r"^\w+ gave \(1, \d, \d+, \d+\) for images \(1, 3, 32, 32\): not an"):
+            translate(net, images)
+    assert translate(load_generator(tiny, "AtoB"), x).shape == x.shape
+
+
+def test_a_torchscript_module_is_refused_in_one_line_naming_how_it_runs(tiny):
+    """A TorchScript module (`cyclegan export`'s file, torch.jit.load) was "register_forward_hook is not supported
+    on ScriptModules"; a traced generator gave no hooks' figures, so a large image was a ZeroDivisionError."""
+    import warnings
+
+    from cyclegan.errors import CycleGANError
+
+    G = load_generator(tiny, "AtoB")
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with warnings.catch_warnings():  # torch's own: tracing and scripting are deprecated, a traced norm's branch
+        warnings.simplefilter("ignore")
+        traced, scripted = torch.jit.trace(G, x), torch.jit.script(torch.nn.Conv2d(3, 3, 3, padding=1))
+    for net in (traced, scripted):
+        with pytest.raises(CycleGANError, match=r"^a TorchScript module \(as `cyclegan export` writes\) runs as it is"):
+            translate(net, x)
+    assert torch.equal(traced(x), translate_tensor(G, x))  # what the message says: run it as it is

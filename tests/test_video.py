@@ -1279,3 +1279,70 @@ def test_a_videos_transparent_pixels_are_translated_on_white_as_a_gifs_are(ckpt,
     assert frames.shape == (2, H, W, 3) and (frames[:, 0, 0] == 255).all()
     assert (frames[:, 10, 10] == (200, 50, 50)).all()
     assert clip_facts(tmp_path / "out" / "a.mov")[:3] == (2, 10, (W, H))
+
+
+def test_translate_video_shows_its_own_keywords_and_refuses_what_is_not_a_path_in_one_line(ckpt, tmp_path):
+    """translate_video took **kwargs on to an inner function: `help()` listed none of them, a wrong keyword
+    (`tile=` as `translate` takes it) was "translate_clip() got an unexpected keyword argument", and a bytes or
+    None path a TypeError from pathlib (a user's probe)."""
+    import inspect
+
+    import cyclegan
+    from cyclegan.errors import CycleGANError
+
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    clip = make_clip(tmp_path / "c.mp4", n=2, audio=False)
+    keywords = set(inspect.signature(cyclegan.translate_video).parameters)
+    assert {"tiling", "size", "batch_size", "max_pixels", "execution", "progress", "overwrite"} <= keywords
+    with pytest.raises(TypeError, match=r"^translate_video\(\) got an unexpected keyword argument 'tile'"):
+        cyclegan.translate_video(G, clip, tmp_path / "o.mp4", tile=64)
+    with pytest.raises(CycleGANError, match=r"^src: expected a file's path \(str or pathlib.Path\), got bytes$"):
+        cyclegan.translate_video(G, os.fsencode(clip), tmp_path / "o.mp4")
+    with pytest.raises(CycleGANError, match=r"^dst: expected a file's path \(str or pathlib.Path\), got NoneType$"):
+        cyclegan.translate_video(G, clip, None)
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_translate_video_refuses_an_overwrite_that_is_not_a_bool_and_leaves_dst_alone(ckpt, tmp_path):
+    """overwrite="no" was taken as True: an existing dst was replaced (progress="no" was refused already)."""
+    import cyclegan
+    from cyclegan.errors import CycleGANError
+
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    clip = make_clip(tmp_path / "c.mp4", n=2, audio=False)
+    (tmp_path / "o.mp4").write_bytes(b"mine")
+    for value in ("no", 0, None):
+        with pytest.raises(CycleGANError, match=rf"^overwrite must be True or False, got {value!r}$"):
+            cyclegan.translate_video(G, clip, tmp_path / "o.mp4", overwrite=value, progress=False)
+    assert (tmp_path / "o.mp4").read_bytes() == b"mine"
+
+
+def test_translate_video_without_opencv_names_the_keyword_that_turns_the_flow_blend_off(ckpt, tmp_path, monkeypatch):
+    """Without OpenCV translate_video said "(or --flow-blend 0)", a flag a Python caller has no way to pass."""
+    import cyclegan
+    from cyclegan.errors import CycleGANError
+    from cyclegan.translate_options import TemporalOptions
+
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    frames = [Image.fromarray(f) for f in moving_frames(2)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=100)
+    monkeypatch.setitem(sys.modules, "cv2", None)  # `import cv2` raises ImportError
+    with pytest.raises(CycleGANError, match=r"needs OpenCV: .* \(or temporal=TemporalOptions\(flow_blend=0\)\)$"):
+        cyclegan.translate_video(G, tmp_path / "a.gif", tmp_path / "o.gif", progress=False)
+    off = TemporalOptions(flow_blend=0)  # what the message says works
+    assert cyclegan.translate_video(G, tmp_path / "a.gif", tmp_path / "o.gif", temporal=off, progress=False) == 2
+
+
+def test_translate_video_draws_no_bar_unasked_where_stderr_is_no_terminal(ckpt, tmp_path, capsys):
+    """translate_video drew a tqdm bar unless progress=False, into a notebook's or a log's stderr too, where
+    translate draws none; now as a download's bar: where stderr is a terminal, or when asked."""
+    import cyclegan
+
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    frames = [Image.fromarray(f) for f in moving_frames(2)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=100)
+    capsys.readouterr()
+    assert cyclegan.translate_video(G, tmp_path / "a.gif", tmp_path / "o.gif") == 2
+    assert "frame" not in capsys.readouterr().err
+    cyclegan.translate_video(G, tmp_path / "a.gif", tmp_path / "o.gif", overwrite=True, progress=True)
+    assert "frame/s" in capsys.readouterr().err  # asked for: drawn

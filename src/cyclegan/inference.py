@@ -6,11 +6,15 @@ size. Nothing here imports training code.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
 import re
 import sys
+import threading
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -36,18 +40,34 @@ from .models.layers import pad_for_generator  # here too: the export's and the A
 from .tiling import activation_bytes, as_bytes, as_unit, least_size, plan_for, size_multiple, translate_tiled
 from .translate_options import DEFAULT_MAX_MEMORY_GB, DEFAULT_OVERLAP, DEFAULT_THUMBNAIL, TilingOptions
 
+_IN_USE_GUARD = threading.Lock()
+_IN_USE: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def in_use(net: nn.Module) -> Iterator[None]:
+    """Run `net` in the block, one thread at a time (re-entrant). Translation changes a network's layers while
+    it runs (a tiled image's InstanceNorm layers take its thumbnail's statistics, a clip's take shared ones),
+    so one generator used from two threads gave each other's colours without a word."""
+    base = uncompiled(net)
+    with _IN_USE_GUARD:
+        lock = _IN_USE.setdefault(base, threading.RLock())
+    with lock:
+        yield
+
 
 @torch.no_grad()
 def translate_tensor(net: nn.Module, x: torch.Tensor, *, execution: Execution = REFERENCE) -> torch.Tensor:
     """x (B, 3, H, W) in [-1, 1], any H and W -> net's output (B, 3, H, W) in [-1, 1], fp32.
 
     `execution` (precision, memory format) as chosen by `cyclegan.execution.choose_execution`; compile the
-    net beforehand with `execution.compiled(net)` if wanted.
+    net beforehand with `execution.compiled(net)` if wanted. One thread at a time per network (`in_use`).
     """
     p = next(net.parameters())
     padded, (h, w) = pad_for_generator(x.to(p.device, p.dtype), size_multiple(net), least_size(net))
-    with execution.autocast(p.device, pixels=padded.shape[0] * padded.shape[-2] * padded.shape[-1]):
+    with in_use(net), execution.autocast(p.device, pixels=padded.shape[0] * padded.shape[-2] * padded.shape[-1]):
         out = net(padded.contiguous(memory_format=execution.memory_format))
+    check_output(net, out, padded)
     return out.float()[..., :h, :w]
 
 
@@ -68,6 +88,26 @@ def check_size(net: nn.Module, size: int | None, *, name: str = "size") -> None:
         )
 
 
+def check_output(net: nn.Module, out: object, x: torch.Tensor) -> None:
+    """Refuse, in one line, what a network that is no image-to-image generator gave for `x` (B, 3, H, W): a
+    discriminator's patch scores, or a network that crops, came back as a smaller "translation" of the same
+    shape as asked, without a word (a PIL image: "expected an image tensor (3, H, W)")."""
+    if isinstance(out, torch.Tensor) and out.shape[:-2] == x.shape[:-2]:
+        if out.shape[-2] >= x.shape[-2] and out.shape[-1] >= x.shape[-1]:
+            return
+    got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    raise CycleGANError(
+        f"{type(uncompiled(net)).__name__} gave {got} for images {tuple(x.shape)}: not an image-to-image "
+        "generator (3 channels in and out, the input's size); load one: G = cyclegan.load_generator(RUN_OR_FILE)"
+    )
+
+
+def check_whole(name: str, value: object) -> None:
+    """Refuse, in one line naming `name`, a count that is not a positive whole number (True, 1.5, 0, None)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise CycleGANError(f"{name} must be a positive whole number, got {value!r}")
+
+
 def uncompiled(net: nn.Module) -> nn.Module:
     """The module itself under a `torch.compile` wrapper (hooks and swapped layers act on it)."""
     return getattr(net, "_orig_mod", net)
@@ -86,8 +126,14 @@ def translate_batch(
     else image by image, in tiles where one image does not fit (`cyclegan.tiling`: overlapping tiles,
     thumbnail InstanceNorm statistics). Tiled results are on the CPU; a tiled uint8 image is never
     converted to float whole, so its memory is the input and output bytes plus one tile's work. `progress`:
-    a bar counting a tiled image's tiles."""
-    tiling = tiling or TilingOptions()
+    a bar counting a tiled image's tiles. One thread at a time per network (`in_use`)."""
+    with in_use(net):
+        return _translate_batch(net, x, tiling or TilingOptions(), execution, progress)
+
+
+def _translate_batch(
+    net: nn.Module, x: torch.Tensor, tiling: TilingOptions, execution: Execution, progress: bool
+) -> torch.Tensor:
     base = uncompiled(net)
     h, w = x.shape[-2:]
     plan = plan_for(tiling, base, h, w)
@@ -155,7 +201,11 @@ def translate(
     - a tensor (3, H, W) or (B, 3, H, W), float in [-1, 1] -> a float32 tensor of the same shape in [-1, 1];
       uint8 in [0, 255] -> uint8. Tensors are translated at their size (`size` is refused: resize them first).
       A float tensor well outside [-1, 1] ([0, 255] values) is refused; one in [0, 1] (torchvision's
-      `to_tensor`) cannot be told from a bright image: give `x * 2 - 1`.
+      `to_tensor`) cannot be told from a bright image: give `x * 2 - 1`. The result is on the input's device;
+      the work on the generator's (`load_generator(..., device=)`), in its dtype.
+
+    One generator may serve several threads: each call runs it one thread at a time (`in_use`), since a tiled
+    image swaps its InstanceNorm layers while it runs; `G(x)` called directly beside it is not held back.
 
     Images of any resolution: an image whose activations would take more than `max_memory` GB is
     translated in tiles (`tile` px to force a tile size, 0 to never tile) overlapping by `tile_overlap`
@@ -166,6 +216,7 @@ def translate(
     """
     check_net(net)
     check_size(net, size)
+    check_whole("max_pixels", max_pixels)  # 0 or None was "over the decode cap of 0 pixels", or a TypeError
     if isinstance(images, (str, os.PathLike)):  # read as `cyclegan translate` reads it: any format, mode, EXIF
         images = read_still(images, max_pixels=max_pixels)
     tiling = TilingOptions(tile=tile, tile_overlap=tile_overlap, max_memory=max_memory, thumbnail=thumbnail)
@@ -178,12 +229,16 @@ def translate(
     if single:
         images = [images]
     elif not isinstance(images, (list, tuple)):
-        raise CycleGANError(f"images: expected a PIL image, a path, a list of them or a tensor, got {_kind(images)}")
+        numpy = "; from numpy: Image.fromarray(a) or torch.from_numpy(a)" if hasattr(images, "__array__") else ""
+        raise CycleGANError(
+            f"images: expected a PIL image, a path, a list of them or a tensor, got {_kind(images)}{numpy}"
+        )
     results = []
     for i, im in enumerate(images):
         im = read_still(im, max_pixels=max_pixels) if isinstance(im, (str, os.PathLike)) else im
         if not isinstance(im, Image.Image):
             raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}")
+        decode(im, f"images[{i}]")
         animated = getattr(im, "is_animated", False)  # asked first: as_read's copy (turned, converted) has none
         im = as_read(im)  # a PIL image the caller opened: upright and in sRGB, as a file is read (no copy if it is)
         if 0 in im.size:
@@ -202,6 +257,24 @@ def translate(
             im = resize_long_side(im, size)
         results.append(to_pil(translate_batch(net, to_tensor(im).unsqueeze(0), tiling=tiling)[0]))
     return results[0] if single else results
+
+
+def decode(im: Image.Image, name: str) -> None:
+    """Decode a caller's PIL image now (a no-op if it is), naming `name` in one line where it cannot be: one whose
+    file was closed first (`with Image.open(p) as im: ...` left before translating) was Pillow's bare
+    AssertionError or ValueError, a truncated file's pixels an OSError."""
+    of = f" (of {escape(im.filename)})" if getattr(im, "filename", "") else ""
+    try:
+        im.load()
+    except (AssertionError, ValueError) as e:  # Pillow's closed image: an assert, or "Operation on closed image"
+        if isinstance(e, ValueError) and "closed" not in str(e):
+            raise CycleGANError(f"{name}: cannot decode the PIL image{of}: {escape(str(e))}") from None
+        raise CycleGANError(
+            f"{name}: the PIL image{of} is closed, and its pixels with it: translate it before it is closed "
+            "(inside its `with Image.open(...)` block, or call im.load() there), or give its path"
+        ) from None
+    except (OSError, SyntaxError) as e:  # a damaged or truncated file, decoded only now
+        raise CycleGANError(f"{name}: cannot decode the PIL image{of}: {escape(str(e))}") from None
 
 
 def read_still(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
@@ -239,6 +312,19 @@ def check_net(net: object) -> None:
             f"expected a generator (an nn.Module) first, got {type(net).__name__}; load one first: "
             "G = cyclegan.load_generator(RUN_OR_FILE, direction)"
         )
+    if isinstance(net, torch.jit.ScriptModule):  # hooks (the memory probe, tiles) fail on it: a raw RuntimeError
+        raise CycleGANError(
+            "a TorchScript module (as `cyclegan export` writes) runs as it is: S(x) with x (B, 3, H, W) in [-1, 1]; "
+            "translate takes the generator itself: G = cyclegan.load_generator(RUN_OR_FILE)"
+        )
+    # translate_tensor puts the input where the first weight is: none was a StopIteration, a meta one (a
+    # network built without memory) "unsupported scalarType"
+    p = next(net.parameters(), None)
+    if p is None or p.is_meta:
+        holds = "no weights" if p is None else "weights on the meta device, which hold no values"
+        raise CycleGANError(
+            f"the generator ({type(net).__name__}) has {holds}; load one: G = cyclegan.load_generator(RUN_OR_FILE)"
+        )
 
 
 # How far past [-1, 1] a float tensor's values may go: a bicubic resize's overshoot passes, while [0, 255] pixel
@@ -252,9 +338,13 @@ def check_tensor(x: torch.Tensor, *, size: int | None = None) -> None:
     saturate), float values well outside [-1, 1] (`FLOAT_SLACK`) or not finite, or a `size` (it resizes PIL
     images, not tensors)."""
     if x.dim() not in (3, 4) or x.shape[-3] != 3:
-        raise CycleGANError(f"expected a tensor (3, H, W) or (B, 3, H, W) in [-1, 1], got {tuple(x.shape)}")
+        shape = tuple(x.shape)
+        expected = "a tensor (3, H, W) or (B, 3, H, W) in [-1, 1]"
+        raise CycleGANError(f"images: expected {expected}, got {shape}{_layout(shape)}")
     if 0 in x.shape[-2:]:
         raise CycleGANError(f"images: a tensor of shape {tuple(x.shape)} has an empty side: nothing to translate")
+    if x.is_meta:  # its values were read for the range check: "Tensor.item() cannot be called on meta tensors"
+        raise CycleGANError("images: a tensor on the meta device holds no values: give one on the CPU or a GPU")
     if not (x.is_floating_point() or x.dtype == torch.uint8):
         raise CycleGANError(f"images: expected a float tensor in [-1, 1] or uint8 in [0, 255], got {x.dtype}")
     if size is not None:
@@ -270,6 +360,23 @@ def check_tensor(x: torch.Tensor, *, size: int | None = None) -> None:
                 f"images: a float tensor in [-1, 1] expected, its values span [{lo:.4g}, {hi:.4g}]: from [0, 255] "
                 "give x / 127.5 - 1 (or a uint8 tensor), from [0, 1] x * 2 - 1"
             )
+
+
+def _layout(shape: tuple[int, ...]) -> str:
+    """How a tensor of a common other layout becomes (3, H, W) or (B, 3, H, W), or "": channels last (numpy's and
+    PIL's order), greyscale, RGBA."""
+    batch = len(shape) == 4
+    if len(shape) == 2:
+        return ": greyscale? give x.expand(3, -1, -1)"
+    if len(shape) not in (3, 4):
+        return ""
+    if shape[-1] == 3 and shape[-3] not in (1, 3, 4):
+        return f": channels last? give x.permute({'0, 3, 1, 2' if batch else '2, 0, 1'})"
+    if shape[-3] == 1:
+        return f": greyscale? give x.expand({'-1, 3' if batch else '3'}, -1, -1)"
+    if shape[-3] == 4:
+        return f": RGBA? give x[{':, ' if batch else ''}:3] (a PIL image has its transparency put on white)"
+    return ""
 
 
 def _kind(obj: object) -> str:

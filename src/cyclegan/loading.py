@@ -78,8 +78,8 @@ def load_generator(
     ema: EMAChoice = "auto",
 ) -> nn.Module:
     """The generator for `direction` from a run folder or checkpoint file (a run's checkpoint.pt, or its best.pt:
-    the generators at the best `--eval-every` score), in eval mode on `device`, its parameters frozen
-    (`requires_grad_(True)` to fine-tune it).
+    the generators at the best `--eval-every` score), in eval mode on `device`, in fp32 (whatever torch's default
+    dtype), its parameters frozen (`requires_grad_(True)` to fine-tune it).
 
     ema: "auto" takes the average of the generator's weights when the run kept one (`--ema-decay`), else
     the raw weights; "on" requires the average; "off" takes the raw weights of the last step.
@@ -166,4 +166,5 @@ def generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoi
             f"{source}: the {direction} generator's {bad} holds NaN or infinite values (a damaged file, or weights "
             f"of a run that diverged); {fix}"
         )
-    return net.eval().requires_grad_(False)
+    # fp32 whatever torch's default dtype: under set_default_dtype(torch.float64) it was built, and ran, in float64
+    return net.float().eval().requires_grad_(False)

@@ -318,12 +318,16 @@ def translate_tiled(net: nn.Module, x: torch.Tensor, plan: TilePlan, *, run, pro
             run(thumbnail_of(x, plan.thumbnail))
         stats = dict(recorded)
     bytes_out = x.dtype == torch.uint8
-    # uint8 out in (H, W, 3) memory, the layout an image file and PIL take without another copy
-    out = torch.empty(h, w, 3, dtype=torch.uint8).permute(2, 0, 1)[None] if bytes_out else torch.empty(1, 3, h, w)
+    # uint8 out in (H, W, 3) memory, the layout an image file and PIL take without another copy; float in fp32
+    # named (under torch.set_default_dtype(torch.float64) a tiled image came back float64, a whole one float32)
+    if bytes_out:
+        out = torch.empty(h, w, 3, dtype=torch.uint8).permute(2, 0, 1)[None]
+    else:
+        out = torch.empty(1, 3, h, w, dtype=torch.float32)
     # The weights are separable and the tiles a grid, so their sum at (y, x) is Sy(y) Sx(x): 1 where at most
     # two tiles overlap along each side, and divided out where more do (small images, large overlaps).
     sy, sx = _coverage(rows, wy, h), _coverage(cols, wx, w)
-    band = torch.zeros(1, 3, max(map(len, wy)), w)  # the rows of one row of tiles, blended in float
+    band = torch.zeros(1, 3, max(map(len, wy)), w, dtype=torch.float32)  # the rows of one row of tiles, blended
     top, filled = 0, 0  # band[..., :filled, :] holds rows top, top + 1, ... that tiles have added to
     bar = tqdm(total=len(rows) * len(cols), desc=f"tiles of {w}x{h}", unit="tile", leave=False, disable=not progress)
     with bar, fixed_norm_stats(net, stats) if stats else contextlib.nullcontext():

@@ -11,6 +11,7 @@ flow-guided blend). Memory: one batch of frames and the generator's activations 
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,8 @@ from .inference import (
     TILING_KEYWORDS,
     check_net,
     check_size,
+    check_whole,
+    in_use,
     keyword_names,
     translate_batch,
     translate_tensor,
@@ -96,6 +99,10 @@ class ClipTranslator:
         return out
 
     def _translate(self, x: torch.Tensor) -> torch.Tensor:
+        with in_use(self.net):  # the shared statistics swap the net's InstanceNorm layers: one thread at a time
+            return self._translate_frames(x)
+
+    def _translate_frames(self, x: torch.Tensor) -> torch.Tensor:
         if self.shared is None:
             return translate_batch(self.net, x, tiling=self.tiling, execution=self.execution).cpu()
         h, w = x.shape[-2:]
@@ -208,12 +215,13 @@ def check_clip_arguments(
     max_pixels: int = MAX_PIXELS,
     execution: Execution = REFERENCE,
     progress: bool = True,
+    overwrite: bool = False,
     **_,
 ) -> None:
     """Refuse, in one line naming the argument, what `translate_clip` would take wrongly from a Python caller
     (the CLI's options check their own): a batch under 1 held the whole clip's frames in memory, a
     `max_pixels` of 0 capped nothing, a dict for `temporal` failed deep inside, and `execution="fp32"` was an
-    AttributeError traceback once the first frames were decoded."""
+    AttributeError traceback once the first frames were decoded; overwrite="no" replaced dst."""
     for name, value, kind in (("temporal", temporal, TemporalOptions), ("tiling", tiling, TilingOptions)):
         if value is not None and not isinstance(value, kind):
             raise CycleGANError(f"{name}: expected a {kind.__name__} or None, got {type(value).__name__}")
@@ -221,24 +229,32 @@ def check_clip_arguments(
         raise CycleGANError(
             f"execution: expected an Execution (cyclegan.execution.choose_execution), got {type(execution).__name__}"
         )
-    if not isinstance(progress, bool):  # "no" was taken as True
-        raise CycleGANError(f"progress must be True or False, got {progress!r}")
-    for name, value in (("batch_size", batch_size), ("max_pixels", max_pixels)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise CycleGANError(f"{name} must be a positive whole number, got {value!r}")
+    for name, flag in (("progress", progress), ("overwrite", overwrite)):
+        if not isinstance(flag, bool):  # "no" was taken as True: overwrite="no" replaced the file
+            raise CycleGANError(f"{name} must be True or False, got {flag!r}")
+    check_whole("batch_size", batch_size)
+    check_whole("max_pixels", max_pixels)
 
 
-@keyword_names(
-    TILING_KEYWORDS | {"--out": "dst", "--overwrite": "overwrite=True", "--size": "size", "--max-pixels": "max_pixels"}
-)
+# The flags the clip's messages name, as this function's caller sets them ("(or --flow-blend 0)" without OpenCV)
+VIDEO_KEYWORDS = {"--out": "dst", "--overwrite": "overwrite=True", "--size": "size", "--max-pixels": "max_pixels"}
+VIDEO_KEYWORDS |= {"--flow-blend 0": "temporal=TemporalOptions(flow_blend=0)"}
+
+
+@keyword_names(TILING_KEYWORDS | VIDEO_KEYWORDS)
 def translate_video(
     G: nn.Module,
     src: str | Path,
     dst: str | Path,
     *,
     temporal: TemporalOptions | None = None,
+    tiling: TilingOptions | None = None,
+    size: int | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    max_pixels: int = MAX_PIXELS,
+    execution: Execution = REFERENCE,
+    progress: bool | None = None,
     overwrite: bool = False,
-    **kwargs,
 ) -> int:
     """Translate a clip with a generator from `cyclegan.load_generator`; returns its frame count.
 
@@ -251,11 +267,19 @@ def translate_video(
     written as GIF or WebP only), to replace `src`, or an existing `dst` unless `overwrite`; and, in one line
     with nothing left at `dst`, a sound the output's container does not take (AAC into WebM).
     `temporal`: shared normalisation statistics and the flow blend (`cyclegan.translate_options.TemporalOptions`,
-    defaults as measured); other keywords as `translate_clip` (`tiling`, `size`, `batch_size`, `max_pixels`,
-    `execution`, `progress`), each checked in one line before any work.
+    defaults as measured); `tiling`: when and how large frames go in tiles (`TilingOptions`: `translate`'s
+    tile, tile_overlap, max_memory, thumbnail); `size`: the frames' long side; `batch_size` frames at once;
+    `max_pixels`: the decode cap; `execution`: as `cyclegan.execution.choose_execution` picks (fp32 if not
+    given); `progress`: a bar of frames on stderr (default: when stderr is a terminal, as a download's bar).
+    Each is checked in one line before any work.
     """
     check_net(G)
-    check_clip_arguments(temporal=temporal, **kwargs)
+    progress = sys.stderr.isatty() if progress is None else progress  # a notebook's or a log's stderr: no bar
+    kwargs = dict(tiling=tiling, size=size, batch_size=batch_size, max_pixels=max_pixels, execution=execution)
+    check_clip_arguments(temporal=temporal, progress=progress, overwrite=overwrite, **kwargs)
+    for name, path in (("src", src), ("dst", dst)):
+        if not isinstance(path, (str, os.PathLike)) or isinstance(os.fspath(path), bytes):
+            raise CycleGANError(f"{name}: expected a file's path (str or pathlib.Path), got {type(path).__name__}")
     src, dst = Path(src), Path(dst)
     if src.is_dir():  # it said "clip not found" of a folder that is there
         raise CycleGANError(f"{src} is a folder: give a clip file (`cyclegan translate` takes folders of clips)")
@@ -266,7 +290,9 @@ def translate_video(
     check_clip_output(src, dst)
     check_outputs([dst], overwrite=overwrite, inputs=[src])
     warn_if_nothing_shared(G, temporal, 'TemporalOptions(norm_stats="shared")')
-    return translate_clip(G, src, dst, temporal=temporal, replace=overwrite, size_name="size", **kwargs)
+    return translate_clip(
+        G, src, dst, temporal=temporal, progress=progress, replace=overwrite, size_name="size", **kwargs
+    )
 
 
 def translate_clips(
