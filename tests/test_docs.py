@@ -176,3 +176,25 @@ def test_each_module_imports_only_modules_above_it_in_the_architecture_table():
                     if unit != row and unit in order and order.index(unit) > order.index(row):
                         upward.append(f"{path.relative_to(package)}:{node.lineno} imports {module}")
     assert upward == []
+
+
+def _commands(page: Path) -> list[str]:
+    """The shell commands a reader copies: a code block's lines and an inline code span, one wrapped over lines too."""
+    text = _text(page)
+    blocks = re.findall(r"^```[a-z]*\n(.*?)^```", text, re.M | re.S)
+    spans = re.findall(r"`([^`]+)`", re.sub(r"^```.*?^```", "", text, flags=re.M | re.S))
+    return [line for block in blocks for line in block.splitlines()] + [re.sub(r"\s*\n\s*", " ", s) for s in spans]
+
+
+def test_every_training_command_in_the_docs_names_its_run_folder():
+    """`cyclegan train --data W ...` without --out stops at once ("option 'out' is required"): a copied line fails."""
+    missing, seen = [], 0
+    for page in PAGES:
+        for command in _commands(page):
+            for m in re.finditer(r"cyclegan train((?:[^|;&#]|&(?!&))*)", command):
+                if re.search(r"--(data|domain-a)\b", m.group(1)):
+                    seen += 1
+                    if not re.search(r"--(out|config)\b", m.group(1)):
+                        missing.append(f"{page.name}: {m.group(0).strip()}")
+    assert seen > 10, "too few training commands read: the pattern no longer matches the pages"
+    assert missing == []
