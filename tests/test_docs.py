@@ -2,6 +2,7 @@
 
 import argparse
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,15 @@ def test_every_training_command_in_the_docs_names_its_run_folder():
                         missing.append(f"{page.name}: {m.group(0).strip()}")
     assert seen > 10, "too few training commands read: the pattern no longer matches the pages"
     assert missing == []
+
+
+def test_the_command_list_says_what_the_readme_says_translate_and_serve_take():
+    """The README's Video section: clips go through `translate` and the page's Video tab (one of the heavy jobs
+    --concurrency bounds); `cyclegan --help` named images alone, and `serve --concurrency` left Video out."""
+    from cyclegan.web.options import ServeOptions
+
+    assert "clips" in COMMANDS["translate"].help
+    assert "clips" in COMMANDS["serve"].help
+    assert "--video" in COMMANDS["datasets"]["synthetic"].help
+    concurrency = next(f for f in fields(ServeOptions) if f.name == "concurrency")
+    assert "video" in concurrency.metadata["help"]
