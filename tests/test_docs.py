@@ -211,3 +211,18 @@ def test_the_command_list_says_what_the_readme_says_translate_and_serve_take():
     assert "--video" in COMMANDS["datasets"]["synthetic"].help
     concurrency = next(f for f in fields(ServeOptions) if f.name == "concurrency")
     assert "video" in concurrency.metadata["help"]
+
+
+def test_the_video_figures_script_refuses_a_strip_its_frames_cannot_fill_before_any_work(monkeypatch, capsys):
+    """The README's video figure is `benchmarks/video_table.py RUN ... --strip PNG`, of frames 4 to 28: a shorter
+    --frames was an IndexError traceback once every clip was translated both ways."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("video_table", ROOT / "benchmarks" / "video_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr("sys.argv", ["video_table.py", "no-such-run", "--frames", "8", "--strip", "strip.png"])
+    with pytest.raises(SystemExit) as stop:  # before loading the run: it does not exist
+        module.main()
+    assert stop.value.code == 2
+    assert "--frames 29 or more" in capsys.readouterr().err
