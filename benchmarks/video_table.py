@@ -47,7 +47,10 @@ def translate_clip(G, frames: np.ndarray, options: TemporalOptions, batch: int =
         return np.concatenate([translator(frames[i : i + batch]) for i in range(0, len(frames), batch)])
 
 
-def save_strip(path: str, clip, outputs: dict[str, np.ndarray], picks=(4, 12, 20, 28), scale: int = 2) -> None:
+STRIP_FRAMES = (4, 12, 20, 28)  # the frames of docs/images/video_synthetic.png
+
+
+def save_strip(path: str, clip, outputs: dict[str, np.ndarray], picks=STRIP_FRAMES, scale: int = 2) -> None:
     """Rows: input, truth, frame by frame, the default; then each one's temporal change (|frame t - frame
     t-1 moved by the camera|, x4) for frame by frame and the default: flicker shows as light patches."""
     summer, winter, cameras = clip
@@ -72,6 +75,10 @@ def main() -> None:
     p.add_argument("--json", default="benchmarks/results/video_table.json")
     p.add_argument("--strip", default=None, help="PNG: frames of the first clip (A to B), see save_strip")
     args = p.parse_args()
+    if args.strip and args.frames <= max(STRIP_FRAMES):  # else an IndexError after all the clips' work
+        p.error(
+            f"--strip shows frames {', '.join(map(str, STRIP_FRAMES))}: give --frames {max(STRIP_FRAMES) + 1} or more"
+        )
     torch.set_num_threads(2)
     settings = SETTINGS | (EXTRA if args.sweep else {})
     clips = [render_clip(args.seed, i, args.frames, args.size) for i in range(args.clips)]

@@ -109,6 +109,7 @@ def test_fast_demo_end_to_end(tmp_path, capsys, monkeypatch):
             assert im.size == (3 * (32 + 2) + 2, 2 * (32 + 2) + 2)  # input | translated | truth, 2 rows, 2 px pad
     html = (tmp_path / "demo" / "report.html").read_text()
     assert "grid_AtoB.png" in html and "PSNR" in html
+    assert "untranslated (psnr_identity" in html  # the note names the table's columns, not only report.json's keys
     assert saved["settings"]["steps_trained"] == 4
     # how it computed: the asked precision, this CPU's instruction set, a measured s/step (steps 3 and 4)
     ex = saved["execution"]

@@ -2,6 +2,7 @@
 
 import argparse
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,52 @@ def test_each_module_imports_only_modules_above_it_in_the_architecture_table():
                     if unit != row and unit in order and order.index(unit) > order.index(row):
                         upward.append(f"{path.relative_to(package)}:{node.lineno} imports {module}")
     assert upward == []
+
+
+def _commands(page: Path) -> list[str]:
+    """The shell commands a reader copies: a code block's lines and an inline code span, one wrapped over lines too."""
+    text = _text(page)
+    blocks = re.findall(r"^```[a-z]*\n(.*?)^```", text, re.M | re.S)
+    spans = re.findall(r"`([^`]+)`", re.sub(r"^```.*?^```", "", text, flags=re.M | re.S))
+    return [line for block in blocks for line in block.splitlines()] + [re.sub(r"\s*\n\s*", " ", s) for s in spans]
+
+
+def test_every_training_command_in_the_docs_names_its_run_folder():
+    """`cyclegan train --data W ...` without --out stops at once ("option 'out' is required"): a copied line fails."""
+    missing, seen = [], 0
+    for page in PAGES:
+        for command in _commands(page):
+            for m in re.finditer(r"cyclegan train((?:[^|;&#]|&(?!&))*)", command):
+                if re.search(r"--(data|domain-a)\b", m.group(1)):
+                    seen += 1
+                    if not re.search(r"--(out|config)\b", m.group(1)):
+                        missing.append(f"{page.name}: {m.group(0).strip()}")
+    assert seen > 10, "too few training commands read: the pattern no longer matches the pages"
+    assert missing == []
+
+
+def test_the_command_list_says_what_the_readme_says_translate_and_serve_take():
+    """The README's Video section: clips go through `translate` and the page's Video tab (one of the heavy jobs
+    --concurrency bounds); `cyclegan --help` named images alone, and `serve --concurrency` left Video out."""
+    from cyclegan.web.options import ServeOptions
+
+    assert "clips" in COMMANDS["translate"].help
+    assert "clips" in COMMANDS["serve"].help
+    assert "--video" in COMMANDS["datasets"]["synthetic"].help
+    concurrency = next(f for f in fields(ServeOptions) if f.name == "concurrency")
+    assert "video" in concurrency.metadata["help"]
+
+
+def test_the_video_figures_script_refuses_a_strip_its_frames_cannot_fill_before_any_work(monkeypatch, capsys):
+    """The README's video figure is `benchmarks/video_table.py RUN ... --strip PNG`, of frames 4 to 28: a shorter
+    --frames was an IndexError traceback once every clip was translated both ways."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("video_table", ROOT / "benchmarks" / "video_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr("sys.argv", ["video_table.py", "no-such-run", "--frames", "8", "--strip", "strip.png"])
+    with pytest.raises(SystemExit) as stop:  # before loading the run: it does not exist
+        module.main()
+    assert stop.value.code == 2
+    assert "--frames 29 or more" in capsys.readouterr().err

@@ -404,6 +404,18 @@ def test_a_root_without_the_split_names_the_splits_it_has(tmp_path):
     assert _list_domains(EvalOptions(checkpoint=("unused",), data=str(root), split="val", progress=False)).aligned
 
 
+def test_a_root_with_no_split_at_all_says_what_evaluate_reads(tmp_path):
+    # a student's own two folders (horses/, zebras/; trained with --domain-a/--domain-b) said "--data testA folder
+    # ROOT/testA does not exist or is not a folder", not what to make
+    from cyclegan.evaluate.runner import EvalOptions, _list_domains
+
+    for name in ("horses", "zebras"):
+        (tmp_path / name).mkdir()
+    opts = EvalOptions(checkpoint=("unused",), data=str(tmp_path), progress=False)
+    with pytest.raises(CycleGANError, match=r"has no test split: evaluate reads testA and testB .*put held-out"):
+        _list_domains(opts)
+
+
 def test_evaluate_a_plain_generator_file_one_direction(tmp_path, capsys):
     """A reference-implementation state dict holds one generator: that direction, no cycle figures."""
     from cyclegan.cli import main

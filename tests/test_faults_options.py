@@ -182,6 +182,23 @@ def test_which_is_better_says_which_directions_its_score_is_over(tmp_path):
     assert "score the same by truth_psnr (mean over directions, higher is better)" in line
 
 
+def test_which_is_better_names_no_winner_between_scores_equal_as_printed(tmp_path):
+    """Before: a run of --lr 1e-9 printed 'checkpoint.pt is better by truth_psnr ...: best.pt (step 20) 7.8432,
+    checkpoint.pt (step 60) 7.8432', a winner by a difference below the figures it shows."""
+    from cyclegan.evaluate.best import which_is_better
+
+    def report(name, psnr, chosen_by=None):
+        row = {"truth_psnr": psnr}
+        return {"checkpoint": str(tmp_path / name), "step": 4, "chosen_by": chosen_by, "backbone": "lite0"} | {
+            "directions": {"AtoB": row}
+        }
+
+    (line,) = which_is_better([report("checkpoint.pt", 7.84321), report("best.pt", 7.84318, "psnr")])
+    assert "score the same by truth_psnr" in line and "7.8432" in line
+    (line,) = which_is_better([report("checkpoint.pt", 7.8431), report("best.pt", 7.8435, "psnr")])
+    assert "best.pt is better by truth_psnr" in line
+
+
 def test_a_checkpoint_named_twice_is_scored_once(tmp_path):
     """Before: `evaluate --checkpoint RUN OTHER RUN/best.pt` scored RUN/best.pt twice (two table rows)."""
     from cyclegan.evaluate.best import expand_runs

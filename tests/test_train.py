@@ -418,7 +418,14 @@ def test_image_pool_returns_history_half_the_time():
 
 
 def test_missing_data_is_a_clear_error(tiny_cfg, tmp_path):
-    with pytest.raises(CycleGANError, match="trainA does not exist"):
+    # Two folders of one's own under --data (ROOT/horses, ROOT/zebras) said only "ROOT/trainA does not exist";
+    # now the line says what --data reads and names --domain-a/--domain-b, the way to give such folders.
+    (tmp_path / "horses").mkdir()
+    (tmp_path / "zebras").mkdir()
+    with pytest.raises(CycleGANError, match="holds no trainA and no trainB .*--domain-a DIR --domain-b DIR"):
+        train(tiny_cfg(data=str(tmp_path), steps=1), progress=False)
+    (tmp_path / "trainA").mkdir()
+    with pytest.raises(CycleGANError, match=r"holds no trainB \(--data ROOT reads"):
         train(tiny_cfg(data=str(tmp_path), steps=1), progress=False)
     with pytest.raises(CycleGANError, match="training budget"):
         train(tiny_cfg(), progress=False)

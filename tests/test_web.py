@@ -707,6 +707,18 @@ def test_style_limits_a_slider_cannot_show_are_refused_in_one_line(tmp_path, run
     build_app(ServeOptions(runs=(str(run),), max_style_steps=20, max_style_size=96), [], tmp_path / "work")
 
 
+def test_the_runs_tab_scores_plot_promises_no_range_its_curves_leave(tmp_path, run):
+    """The plot of SSIM, kid, change and spread was titled "scores on 0-1 scales", with spread at 1.38 in it (the
+    README's Runs screenshot): change reaches 2 and spread passes 1."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(runs=(str(run),)), [], tmp_path / "work")
+    labels = {c["props"].get("elem_id"): c["props"].get("label") for c in app.get_config_file()["components"]}
+    assert "spread" in labels["runs-scores"] and "0-1 scales" not in labels["runs-scores"]
+
+
 def test_an_address_serve_cannot_listen_on_is_named_with_the_reason(tmp_path, capsys, monkeypatch):
     """`--host nonexistent.invalid` (or an address of another machine) got a line of Gradio's server log and
     then a guess: "the port is in use, or HOST is not an address of this machine". Now the address is tried

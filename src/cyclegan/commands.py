@@ -426,7 +426,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         add_train_arguments,
     ),
     "translate": Command(
-        "translate images with a trained generator",
+        "translate images and clips with a trained generator",
         "Translate files, folders and globs. Each output keeps the input's file stem and size (or long side "
         "--size), a clip its kind. "
         "Example: cyclegan translate --checkpoint runs/h2z --direction AtoB --out out/ photos/ more/*.jpg",
@@ -451,7 +451,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
             run_datasets_download,
         ),
         "synthetic": Command(
-            "render the built-in summer/winter world to ROOT/trainA, trainB, testA, testB",
+            "render the built-in summer/winter world to DIR/trainA, trainB, testA, testB (or clips: --video)",
             "Procedural landscapes in a summer (A) and a winter (B) style. Training scenes are unpaired (with "
             "--paired, pairs for pix2pix); testA/NAME.png and testB/NAME.png are one scene in both styles (the "
             "ground truth).",
@@ -518,7 +518,7 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
         run_compare,
     ),
     "serve": Command(
-        "a web page to translate, stylise, compare and watch training runs (needs the web extra)",
+        "a web page to translate images and clips, stylise, compare and watch training runs (needs the web extra)",
         "Serve a Gradio page on http://HOST:PORT/ with the models under --runs and --checkpoint only (no path "
         "can be typed in the page); Runs shows each run's losses and samples while it trains. "
         "Example: cyclegan serve --runs runs/ --checkpoint horse2zebra.pth",

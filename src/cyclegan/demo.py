@@ -544,7 +544,8 @@ def _report(run: Path, opts: DemoOptions, s: DemoSettings, trained: dict) -> dic
         "ground_truth": results,
         "task": "summer (A) <-> winter (B), synthetic scenes with true renderings",
         "metrics": "PSNR in dB (capped at 100 for identical images) and SSIM, against the true rendering; "
-        "*_identity: the untranslated input against the same truth (the do-nothing baseline)",
+        "untranslated (psnr_identity, ssim_identity): the input itself against the same truth (the do-nothing "
+        "baseline)",  # report.html shows this note under its table's 'untranslated' columns
         # fitted to the minutes, the options' steps (5000) were only a cap: the report shows the fitted steps (too
         # short a budget to fit them in, the cap), and the steps trained
         "settings": dataclasses.asdict(s)

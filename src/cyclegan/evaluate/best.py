@@ -117,7 +117,7 @@ def which_is_better(reports: list[dict[str, Any]]) -> list[str]:
         if key != REPORT_KEY.get(metric):
             lite0 = " (over Lite0 features)" if metric == "kid" else ""
             other = f"; {BEST_NAME} was chosen by --eval-every's {metric}{lite0}, which this evaluation does not give"
-        if a == b:
+        if f"{a:.4f}" == f"{b:.4f}":  # as printed: 'checkpoint.pt is better ... 7.8432, 7.8432' named a winner by noise
             verdict = "score the same"
         else:
             winner = BEST_NAME if (b > a) == higher else CHECKPOINT_NAME

@@ -269,6 +269,11 @@ def _list_domains(opts: EvalOptions) -> SplitImages:
                 f"--data {root} has no {opts.split} split ({opts.split}A and {opts.split}B, or {opts.split} of A|B "
                 f"images side by side); it has {' and '.join(others)}: give --split {others[0]}"
             )
+        # a folder of one's own two domains (horses/, zebras/): "testA does not exist" said not what to make
+        raise CycleGANError(
+            f"--data {root} has no {opts.split} split: evaluate reads {opts.split}A and {opts.split}B under it (or "
+            f"{opts.split} of A|B images side by side); put held-out images of each domain there"
+        )
     domains = {}
     for letter, folder in folders.items():
         files = list_images(folder, what=f"--data {opts.split}{letter} folder")

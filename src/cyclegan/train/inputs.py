@@ -65,6 +65,13 @@ def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
             f"--model {cfg.model.family} trains on two folders of unpaired images; give --model pix2pix, or put "
             "the A and B images into ROOT/trainA and ROOT/trainB"
         )
+    missing = [name for name in ("trainA", "trainB") if not (root / name).is_dir()]
+    if missing:  # two folders of one's own (ROOT/horses, ROOT/zebras) said only "ROOT/trainA does not exist"
+        raise CycleGANError(
+            f"option 'data': {root} holds no {' and no '.join(missing)} (--data ROOT reads ROOT/trainA and "
+            "ROOT/trainB): give the folder holding them, or name two folders of images with --domain-a DIR "
+            "--domain-b DIR"
+        )
     test_a, test_b = root / "testA", root / "testB"
     # a link makes two splits one folder (trainA -> trainB): the same images in both domains
     _check_separate(root / "trainA", root / "trainB", "option 'data':", "")

@@ -51,7 +51,7 @@ class ServeOptions(Options):
         metavar="ADDR",
     )
     port: int = opt(7860, "port to listen on", ge=1, le=65535)
-    concurrency: int = opt(1, "heavy jobs (translate, stylise, compare) run at once; more wait in a queue", gt=0)
+    concurrency: int = opt(1, "heavy jobs (translate, video, stylise, compare) run at once; more wait in a queue", gt=0)
     max_queue: int = opt(
         100, "jobs that may wait in the queue, light refreshes included; one more is refused (the queue is full)", gt=0
     )

@@ -65,7 +65,8 @@ class RunsTab:
                     x="step",
                     y="value",
                     color="score",
-                    label="scores on 0-1 scales: SSIM (higher is better), kid (lower), change from the input, "
+                    # not "0-1 scales": change reaches 2 and spread passes 1 (1.38 on the demo's runs)
+                    label="scores without units: SSIM (0-1, higher is better), kid (lower), change from the input, "
                     "spread of the outputs (near 0: warnings)",
                     elem_id="runs-scores",
                     scale=1,
