@@ -135,6 +135,24 @@ def test_exif_orientation_is_honoured(tmp_path):
     assert px[0, :, 0].mean() > 150 and px[-1, :, 0].mean() < 60
 
 
+def test_an_aligned_pair_turned_by_exif_is_measured_as_it_is_read(tmp_path):
+    """An A|B file's width was its stored one, before the EXIF turn that `read_image` makes: a portrait phone
+    photo of a pair 64 px wide as shown was refused as 1 px wide, and one 1 px wide as shown passed and crashed
+    evaluate with PIL's "height and width must be > 0". Training and evaluate measure it upright."""
+    from cyclegan.evaluate.runner import _wide_enough as evaluate_check
+    from cyclegan.train.inputs import _wide_enough as train_check
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # a quarter turn on display: the stored width is the shown height
+    wide, narrow = tmp_path / "wide.jpg", tmp_path / "narrow.jpg"
+    Image.fromarray(np.zeros((64, 1, 3), np.uint8)).save(wide, exif=exif.tobytes())  # shown 64 x 1
+    Image.fromarray(np.zeros((1, 64, 3), np.uint8)).save(narrow, exif=exif.tobytes())  # shown 1 x 64
+    assert read_image(wide).size == (64, 1) and read_image(narrow).size == (1, 64)
+    line = f"{narrow}: 1 px wide, but an aligned pair holds A and B side by side, so it needs at least 2 px"
+    assert evaluate_check([wide, narrow]) == ([wide], [line])
+    assert train_check([wide, narrow], skip_bad=True) == ([wide], [line])
+
+
 @pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, "truncated"])
 def test_unreadable_images_name_the_file(tmp_path, content):
     p = tmp_path / "bad.png"

@@ -17,7 +17,7 @@ from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from ..errors import CycleGANError
-from .io import list_images, read_image, to_tensor
+from .io import list_images, open_image, read_image, to_tensor, upright_size
 
 
 def mix_seed(*parts: int) -> int:
@@ -125,6 +125,20 @@ def split_aligned(im):
     w, h = im.size
     half = w // 2
     return im.crop((0, 0, half, h)), im.crop((half, 0, 2 * half, h))
+
+
+def too_narrow(path: Path) -> str | None:
+    """A line naming an aligned file (A|B side by side) too narrow to halve, under 2 px wide as it is read (turned
+    upright by its EXIF orientation: `split_aligned` halves the upright image); None when it is wide enough or
+    cannot be opened (named where it is decoded). Only the header is read."""
+    try:
+        with open_image(path) as im:
+            width = upright_size(im)[0]
+    except Exception:  # noqa: BLE001 - changed since it was checked: named where it is decoded
+        return None
+    if width >= 2:
+        return None
+    return f"{path}: {width} px wide, but an aligned pair holds A and B side by side, so it needs at least 2 px"
 
 
 def paired_transform(a, b, *, size: int, load_size: int, flip: bool, gen: torch.Generator):

@@ -142,6 +142,20 @@ def as_read(im: Image.Image) -> Image.Image:
     return to_srgb(im)
 
 
+# EXIF orientations that turn the picture a quarter: its stored width is the height a viewer shows
+QUARTER_TURNS = (5, 6, 7, 8)
+
+
+def upright_size(im: Image.Image) -> tuple[int, int]:
+    """(W, H) of an opened image as `read_image` returns it, turned upright by its EXIF orientation, from the
+    header alone (`im.size` is the stored size: a phone's portrait A|B pair was halved across the wrong side)."""
+    w, h = im.size
+    with warnings.catch_warnings():  # a damaged EXIF block reads as none, as `read_image` reads it
+        ignore_metadata_warnings()
+        turned = im.getexif().get(EXIF_ORIENTATION, 1) in QUARTER_TURNS
+    return (h, w) if turned else (w, h)
+
+
 def file_kind(mode: int) -> str:
     """What a file that is not a regular file is, from its `st_mode`: "a FIFO", "a character device"..."""
     for test, kind in (

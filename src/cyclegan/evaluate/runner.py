@@ -34,8 +34,8 @@ from tqdm import tqdm
 
 from .. import zoo
 from ..config import config_from_dict
-from ..data.dataset import eval_transform, split_aligned
-from ..data.io import check_images, left_out, list_images, open_image, read_image, save_image, to_pil
+from ..data.dataset import eval_transform, split_aligned, too_narrow
+from ..data.io import check_images, left_out, list_images, read_image, save_image, to_pil
 from ..errors import CycleGANError, escape
 from ..execution import resolve_device
 from ..families import GENERATOR_FOR, directions_of
@@ -277,23 +277,10 @@ def _list_domains(opts: EvalOptions) -> SplitImages:
 
 
 def _wide_enough(files: list[Path]) -> tuple[list[Path], list[str]]:
-    """The A|B files at least 2 px wide (a narrower one has no half for A or for B), and a line naming each
-    narrower one, as training names it. Only the header is read (the files were decoded once already)."""
-    good: list[Path] = []
-    narrow: list[str] = []
-    for path in files:
-        try:
-            with open_image(path) as im:
-                width = im.size[0]
-        except Exception:  # changed since it was checked: named where it is decoded
-            width = 2
-        if width >= 2:
-            good.append(path)
-        else:
-            narrow.append(
-                f"{path}: {width} px wide, but an aligned pair holds A and B side by side, so it needs at least 2 px"
-            )
-    return good, narrow
+    """The A|B files at least 2 px wide as they are read (upright), and a line naming each narrower one, as
+    training names it (`too_narrow`: a narrower one has no half for A or for B)."""
+    narrow = {path: line for path in files if (line := too_narrow(path))}
+    return [p for p in files if p not in narrow], list(narrow.values())
 
 
 def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImages, list[str]]:

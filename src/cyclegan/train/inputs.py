@@ -27,7 +27,8 @@ from ..data import (
     read_image,
     read_pair,
 )
-from ..data.io import left_out, open_image
+from ..data.dataset import too_narrow
+from ..data.io import left_out
 from ..errors import CycleGANError, escape
 from ..families import family
 from ..files import inside
@@ -209,15 +210,10 @@ def _wide_enough(files: list[Path], *, skip_bad: bool) -> tuple[list[Path], list
     good: list[Path] = []
     bad: list[str] = []
     for path in files:
-        try:
-            with open_image(path) as im:  # the header alone
-                width = im.size[0]
-        except Exception:  # unreadable: named where it is decoded (check_images, or the sample grid's reader)
-            width = 2
-        if width >= 2:
+        msg = too_narrow(path)  # by its upright width, the header alone
+        if msg is None:
             good.append(path)
             continue
-        msg = f"{path}: {width} px wide, but an aligned pair holds A and B side by side, so it needs at least 2 px"
         if not skip_bad:
             raise CycleGANError(f"{msg} (remove it, or pass --skip-bad-images)")
         bad.append(msg)
