@@ -81,6 +81,20 @@ def test_float_and_32_bit_greyscale_keep_their_range(tmp_path, values, recwarn):
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
+@pytest.mark.parametrize("highlight", [4.0, 300.0, 1e5])
+def test_a_float_image_of_0_1_with_hdr_highlights_is_read_as_0_1(tmp_path, highlight):
+    """A float TIFF of [0, 1] with a few highlights above 1 (an HDR render's sun) read as [0, 255] (or, past 255, as
+    16 bits or its own range): all black. Its range is decided by most of its values; the highlights are white."""
+    a = np.linspace(0, 1, 24, dtype=np.float32).reshape(4, 6)
+    a[0, 0] = highlight
+    px = np.asarray(read_image(save(tmp_path / "hdr.tif", Image.fromarray(a))))[..., 0]
+    assert px[0, 0] == 255 and px[3, 5] == 255 and px[2, 0] == round(12 / 23 * 255)
+    levels = np.linspace(0, 255, 256, dtype=np.float32).reshape(16, 16)  # [0, 255] stays [0, 255]
+    assert np.asarray(read_image(save(tmp_path / "g.tif", Image.fromarray(levels))))[..., 0].ravel().tolist() == [
+        *range(256)
+    ]
+
+
 def test_to_tensor_gives_three_channels_from_any_mode_as_read_image_does():
     """`cyclegan.data.to_tensor` of a greyscale image gave (1, H, W), of RGBA (4, H, W), and a 16-bit image's
     values were scaled as 8-bit ones; its docstring promises (3, H, W) in [-1, 1]."""

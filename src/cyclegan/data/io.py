@@ -50,17 +50,27 @@ def grey_to_bytes(a: np.ndarray, mode: str) -> np.ndarray:
     """16/32-bit or float greyscale values -> uint8, by the range they use: 16 bits for I;16, else [0, 1] (float),
     [0, 255], [0, 65535], or past those the image's own (a 32-bit or float image of larger or negative values was
     clipped to two levels). NaN is black and the range is that of the finite values: one NaN pixel of a [0, 1]
-    float image made all of it black, and printed numpy's cast warning."""
+    float image made all of it black, and printed numpy's cast warning. A float image of [0, 1] with highlights
+    above 1 (an HDR render, most of its values at most 1: `mostly_unit`) is [0, 1], its highlights white: a few
+    values over 1 made all of it read as [0, 255], black."""
     finite = np.isfinite(a)  # a mask, not a copy of the finite values: a float image may be 100 MP
     lo, hi = float(a.min(where=finite, initial=np.inf)), float(a.max(where=finite, initial=-np.inf))
     lo, hi = (lo, hi) if lo <= hi else (0.0, 0.0)  # no finite value at all
-    if mode.startswith("I;16") or (lo >= 0 and 255 < hi <= 65535):
+    if mode.startswith("I;16"):
         a = a / 257.0  # 16-bit range to 8-bit
-    elif mode == "F" and lo >= 0 and hi <= 1:
-        a = a * 255.0
+    elif mode == "F" and lo >= 0 and (hi <= 1 or mostly_unit(a, finite)):
+        a = a * 255.0  # values over 1 clipped to white below
+    elif lo >= 0 and 255 < hi <= 65535:
+        a = a / 257.0
     elif lo < 0 or hi > 255:
         a = (a - lo) * (255.0 / (hi - lo) if hi > lo else 0.0)  # a flat image of one such value: black
     return np.nan_to_num(np.clip(np.rint(a), 0, 255), nan=0.0).astype(np.uint8)
+
+
+def mostly_unit(a: np.ndarray, finite: np.ndarray) -> bool:
+    """Whether at least half the finite values of a float image are in [0, 1]: an image of [0, 1] and its HDR
+    highlights, not one of [0, 255] (whose values at most 1 are the darkest 1/255 of its range: mostly black)."""
+    return 2 * np.count_nonzero((a > 1) & finite) <= np.count_nonzero(finite)
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
