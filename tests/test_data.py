@@ -453,6 +453,33 @@ def test_a_header_over_pillows_cap_is_refused_naming_the_pixels_it_declares(tmp_
             err()
 
 
+def test_a_refusal_over_the_decode_cap_says_how_to_read_the_image(tmp_path, tiny_cfg, dataset):
+    """The refusal named the cap but not `--max-pixels`, the option that raises it: a command with the option names
+    it, the Python API its keyword, and training, which has none, says to resize the image."""
+    import cyclegan
+    from cyclegan.train.inputs import training_images
+    from helpers import save_tiny_checkpoint
+
+    p = save(tmp_path / "a.png", Image.fromarray(RGB))
+    for refuse in (
+        lambda: read_image(p, max_pixels=100),
+        lambda: check_images([p], skip_bad=False, desc="x", max_pixels=100),  # as evaluate checks its split
+    ):
+        with pytest.raises(CycleGANError, match=r"over the decode cap of 100 pixels; give a larger --max-pixels to"):
+            refuse()
+    G = cyclegan.load_generator(save_tiny_checkpoint(tmp_path / "tiny.pt"))
+    with pytest.raises(CycleGANError, match=r"cap of 100 pixels; give a larger max_pixels to read it$"):
+        cyclegan.translate(G, p, max_pixels=100)
+    big = dataset / "trainA" / "big.png"  # a header of 30000 x 30000, over training's fixed cap of 100 MP
+    chunks = [(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)), (b"IDAT", zlib.compress(bytes(9)))]
+    big.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + b"".join(struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d)) for k, d in chunks)
+    )
+    with pytest.raises(CycleGANError, match=r"100000000 pixels; resize it to read it \(remove it, or pass --skip-bad"):
+        training_images(tiny_cfg(), progress=False, main=True)
+
+
 def test_a_webp_cut_short_is_said_to_be_damaged(tmp_path):
     """A truncated WebP was "cannot read image x.webp: could not create decoder object"."""
     p = save(tmp_path / "x.webp", Image.fromarray(np.random.default_rng(0).integers(0, 255, (32, 32, 3), np.uint8)))

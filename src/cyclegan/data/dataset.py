@@ -110,7 +110,7 @@ class UnpairedTrainSet(TrainSet):
     def _load(self, domain: int, g: int) -> torch.Tensor:
         files = self.files_a if domain == 0 else self.files_b
         gen = torch.Generator().manual_seed(mix_seed(self.seed, 2 + domain, g))
-        im = read_image(files[self._index(domain, g)])
+        im = read_image(files[self._index(domain, g)], cap_option=None)  # training has no --max-pixels
         return train_transform(im, size=self.size, load_size=self.load_size, flip=self.flip, gen=gen)
 
     def __getitem__(self, g: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -154,8 +154,8 @@ def paired_transform(a, b, *, size: int, load_size: int, flip: bool, gen: torch.
 def read_pair(file_a: Path, file_b: Path | None):
     """The two PIL images of a pair: from two files, or (`file_b` None) the halves of an aligned one."""
     if file_b is None:
-        return split_aligned(read_image(file_a))
-    return read_image(file_a), read_image(file_b)
+        return split_aligned(read_image(file_a, cap_option=None))  # training's: it has no --max-pixels
+    return read_image(file_a, cap_option=None), read_image(file_b, cap_option=None)
 
 
 def find_pairs(folder_a: Path, folder_b: Path) -> list[tuple[Path, Path]]:

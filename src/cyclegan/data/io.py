@@ -34,15 +34,27 @@ def megapixels(n: int) -> str:
     return f"{n / 1e6:.0f} MP" if n >= 10**7 else f"{n / 1e6:.2g} MP"
 
 
-def check_pixels(path: Path, size: tuple[int, int], max_pixels: int, kind: str = "image") -> None:
+CAP_OPTION = "--max-pixels"  # the commands' flag for the decode cap (`shared_options.max_pixels_option`)
+
+
+def raise_cap(option: str | None) -> str:
+    """What a refusal over the decode cap says to do: give a larger `option` (the caller's flag, or its keyword in
+    Python: `inference.keyword_names`), or, where the caller has none (training), make the image smaller. The
+    refusal named neither, so a user met a cap without learning that `--max-pixels` lifts it."""
+    return f"give a larger {option} to read it" if option else "resize it to read it"
+
+
+def check_pixels(
+    path: Path, size: tuple[int, int], max_pixels: int, kind: str = "image", *, cap_option: str | None = CAP_OPTION
+) -> None:
     """Refuse an image (or a clip's frames: `kind`) whose declared W x H exceeds `max_pixels`, in one line
-    naming the file."""
+    naming the file and what to do (`raise_cap` of `cap_option`)."""
     w, h = size
     if w * h > max_pixels:
         what = "it declares" if kind == "image" else "its frames declare"
         raise CycleGANError(
             f"cannot read {kind} {path}: {what} {w}x{h} pixels ({megapixels(w * h)}), over the decode cap "
-            f"of {max_pixels} pixels"
+            f"of {max_pixels} pixels; {raise_cap(cap_option)}"
         )
 
 
@@ -223,7 +235,9 @@ def _pillow_allows(max_pixels: int | None) -> Iterator[None]:
             Image.MAX_IMAGE_PIXELS = before
 
 
-def over_the_cap(path: Path, max_pixels: int, error: BaseException | None = None) -> CycleGANError:
+def over_the_cap(
+    path: Path, max_pixels: int, error: BaseException | None = None, *, cap_option: str | None = CAP_OPTION
+) -> CycleGANError:
     """The error for a header Pillow refused as a decompression bomb: one that declares more than twice
     Pillow's cap or `max_pixels` (`_pillow_allows`), whichever is larger, so over the decode cap. The pixels it
     declares are read from Pillow's `error` where it says them (a 30000 x 30000 PNG was "over 200 MP")."""
@@ -232,7 +246,8 @@ def over_the_cap(path: Path, max_pixels: int, error: BaseException | None = None
     else:
         declared = f"over {megapixels(2 * max(Image.MAX_IMAGE_PIXELS or 0, max_pixels))}"
     return CycleGANError(
-        f"cannot read image {path}: it declares {declared}, over the decode cap of {max_pixels} pixels"
+        f"cannot read image {path}: it declares {declared}, over the decode cap of {max_pixels} pixels; "
+        f"{raise_cap(cap_option)}"
     )
 
 
@@ -285,20 +300,21 @@ def frame_count(path: str | Path, *, formats: tuple[str, ...] = PILLOW_FORMATS) 
         return 1
 
 
-def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS, cap_option: str | None = CAP_OPTION) -> Image.Image:
     """Open an image file as an RGB PIL image, honouring EXIF orientation and an embedded ICC profile
     (converted to sRGB: `to_srgb`).
 
     Reads JPEG, PNG, BMP, GIF (its first frame), WebP and TIFF in modes 1, L, LA, P, RGB, RGBA, I, I;16, F, CMYK, YCbCr.
     Raises CycleGANError naming the file when it cannot be read (a FIFO or device included, and a file that
     changes while it is read), or when its header declares more than `max_pixels` pixels (checked before
-    decoding, so a tiny file that declares a huge image costs nothing). The file is read, never mapped
+    decoding, so a tiny file that declares a huge image costs nothing; the refusal names `cap_option`, the
+    caller's flag that raises the cap, None for none: `raise_cap`). The file is read, never mapped
     (`open_image`), and an RGB image without EXIF rotation is returned without a copy.
     """
     path = Path(path)
     try:
         with open_image(path, max_pixels) as im:
-            check_pixels(path, im.size, max_pixels)
+            check_pixels(path, im.size, max_pixels, cap_option=cap_option)
             im.load()
             im = ImageOps.exif_transpose(im, in_place=True) or im  # no copy when nothing turns
             im = to_srgb(im)  # after turning: its copy keeps no EXIF
@@ -308,7 +324,7 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
     except MemoryError:
         raise CycleGANError(f"cannot read image {path}: not enough memory to decode it") from None
     except Image.DecompressionBombError as e:
-        raise over_the_cap(path, max_pixels, e) from None
+        raise over_the_cap(path, max_pixels, e, cap_option=cap_option) from None
     except (OSError, ValueError, SyntaxError) as e:
         raise CycleGANError(f"cannot read image {path}: {_reason(e, path)}") from None
 
@@ -520,12 +536,19 @@ def list_images(folder: str | Path, *, what: str = "image folder") -> list[Path]
 
 
 def check_images(
-    files: Iterable[Path], *, skip_bad: bool, desc: str, progress: bool = True, max_pixels: int = MAX_PIXELS
+    files: Iterable[Path],
+    *,
+    skip_bad: bool,
+    desc: str,
+    progress: bool = True,
+    max_pixels: int = MAX_PIXELS,
+    cap_option: str | None = CAP_OPTION,
 ) -> tuple[list[Path], list[str]]:
     """Decode every file once so a broken one fails now, by name, not hours into training.
 
     Returns (readable files, messages about skipped ones). Without `skip_bad` the first bad file raises.
-    A file whose header declares more than `max_pixels` pixels counts as bad (it is not decoded).
+    A file whose header declares more than `max_pixels` pixels counts as bad (it is not decoded; its line names
+    `cap_option`, as `read_image`'s).
     """
 
     good: list[Path] = []
@@ -534,13 +557,13 @@ def check_images(
     for path in tqdm(files, desc=desc, unit="img", leave=False, disable=not progress or len(files) < 200):
         try:
             with open_image(path, max_pixels) as im:  # PIL's bomb warning silenced: the cap decides, in its words
-                check_pixels(path, im.size, max_pixels)
+                check_pixels(path, im.size, max_pixels, cap_option=cap_option)
                 im.draft("RGB", (64, 64))  # JPEG: decode at reduced scale, enough to find corruption
                 im.load()
             good.append(path)
         except (CycleGANError, Image.DecompressionBombError) as e:
             if isinstance(e, Image.DecompressionBombError):
-                e = over_the_cap(path, max_pixels, e)
+                e = over_the_cap(path, max_pixels, e, cap_option=cap_option)
             if not skip_bad:
                 raise CycleGANError(f"{e} (remove it, or pass --skip-bad-images)") from None
             bad.append(str(e))

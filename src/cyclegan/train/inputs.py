@@ -126,6 +126,7 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
             skip_bad=cfg.data.skip_bad_images,
             desc=f"checking {folder}",
             progress=progress,
+            cap_option=None,  # training has no --max-pixels
         )
         if not good:
             raise CycleGANError(f"{what} {folder}: no readable images")
@@ -141,7 +142,9 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
             found = list_images(folder, what="test folder")
         except CycleGANError as e:  # optional, but there and empty: say what to do
             raise CycleGANError(f"{e} ({remedy})") from None
-        good, bad = check_images(found, skip_bad=cfg.data.skip_bad_images, desc=f"checking {folder}", progress=progress)
+        good, bad = check_images(
+            found, skip_bad=cfg.data.skip_bad_images, desc=f"checking {folder}", progress=progress, cap_option=None
+        )
         if not good:
             raise CycleGANError(f"test folder {folder}: no readable images ({remedy})")
         tests.append(good)
@@ -170,11 +173,13 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         pairs = list(find_pairs(dir_a, dir_b))
         test_pairs = list(find_pairs(test_a, test_b)) if test_a and test_b else None
     files = [p for pair in pairs for p in pair if p is not None]
-    good, skipped = check_images(files, skip_bad=d.skip_bad_images, desc="checking the pairs", progress=progress)
+    good, skipped = check_images(
+        files, skip_bad=d.skip_bad_images, desc="checking the pairs", progress=progress, cap_option=None
+    )
     if test_pairs:  # the sample grids' and --eval-every's pairs: checked as the training ones
         test_files = [p for pair in test_pairs for p in pair if p is not None]
         test_good, test_bad = check_images(
-            test_files, skip_bad=d.skip_bad_images, desc="checking the test pairs", progress=progress
+            test_files, skip_bad=d.skip_bad_images, desc="checking the test pairs", progress=progress, cap_option=None
         )
         readable = set(test_good)
         test_pairs = [pair for pair in test_pairs if all(p is None or p in readable for p in pair)] or None
@@ -294,7 +299,7 @@ def quiet_worker_count() -> Iterator[None]:
 
 def sample_batch(files: list[Path], n: int, size: int) -> torch.Tensor:
     """The first n images (sorted names) resized to size x size: the same every time."""
-    return torch.stack([eval_transform(read_image(p), size=size) for p in files[:n]])
+    return torch.stack([eval_transform(read_image(p, cap_option=None), size=size) for p in files[:n]])
 
 
 def sample_pairs(pairs: list[tuple[Path, Path | None]], n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
