@@ -98,12 +98,14 @@ def test_list_names_the_standard_sets(capsys):
 
 @pytest.mark.slow
 def test_download_from_a_mirror_extracts_the_layout(mirror, tmp_path, capsys):
-    serve(mirror, good_zip())
+    # the counts are of images: a split's readme, list of names or hidden folder counted as images before
+    extra = {f"{NAME}/trainA/README.txt": b"r", f"{NAME}/trainA/.cache/x.jpg": b"c", f"{NAME}/testB/list.csv": b"l"}
+    serve(mirror, make_zip({**GOOD_ENTRIES, **extra}))
     root = tmp_path / "data"
     args = ["datasets", "download", NAME, "--root", str(root), "--base-url", mirror.base_url, "--no-progress"]
     assert main(args) == 0
     assert_layout(root)
-    assert "trainA 2, trainB 2, testA 2, testB 2" in capsys.readouterr().out
+    assert "(images: trainA 2, trainB 2, testA 2, testB 2)" in capsys.readouterr().out
     assert mirror.requests == [(f"/datasets/{NAME}.zip", None)]
     # A second run finds it and fetches nothing.
     assert main(args) == 0
@@ -464,7 +466,7 @@ def test_an_archive_whose_top_folder_is_doubled_extracts_the_layout(mirror, tmp_
     serve(mirror, make_zip({**entries, **({hidden: b"x"} if hidden else {})}))
     args = ["datasets", "download", NAME, "--root", str(tmp_path), "--base-url", mirror.base_url, "--no-progress"]
     assert main(args) == 0
-    assert "(trainA 2, trainB 2, testA 2, testB 2)" in capsys.readouterr().out
+    assert "(images: trainA 2, trainB 2, testA 2, testB 2)" in capsys.readouterr().out
     assert_layout(tmp_path)
 
 
@@ -490,7 +492,8 @@ def test_a_root_with_a_newline_is_named_on_one_line(tmp_path, capsys):
     (tmp_path / "a\nb" / NAME / "trainA" / "x.jpg").write_bytes(b"x")
     assert main(["datasets", "download", NAME, "--root", str(tmp_path / "a\nb"), "--no-progress"]) == 0
     assert (
-        capsys.readouterr().out == f"{tmp_path}/a\\nb/{NAME} is already there (trainA 1); delete it to download again\n"
+        capsys.readouterr().out
+        == f"{tmp_path}/a\\nb/{NAME} is already there (images: trainA 1); delete it to download again\n"
     )
 
 
@@ -498,7 +501,7 @@ def test_pix2pix_folders_are_counted(mirror, tmp_path, capsys):
     serve(mirror, make_zip({f"{NAME}/train/1.jpg": b"a", f"{NAME}/train/2.jpg": b"b", f"{NAME}/val/3.jpg": b"c"}))
     args = ["datasets", "download", NAME, "--root", str(tmp_path), "--base-url", mirror.base_url, "--no-progress"]
     assert main(args) == 0
-    assert "(train 2, val 1" in capsys.readouterr().out
+    assert "(images: train 2, val 1" in capsys.readouterr().out
 
 
 # --- datasets synthetic -----------------------------------------------------------------------------------
