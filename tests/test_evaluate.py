@@ -1069,6 +1069,28 @@ def test_one_checkpoint_is_read_once(tmp_path, monkeypatch):
     assert reads == [ckpt]
 
 
+@pytest.mark.parametrize("save", [False, True])
+def test_saving_the_images_reads_no_checkpoint_once_more(tmp_path, monkeypatch, save):
+    """--save-images with --direction both read every checkpoint once more, to plan the directions whose images it
+    writes: two reads of one checkpoint, five of two. Planning's read is now the work's."""
+    from cyclegan.evaluate import runner
+
+    ckpts = [save_tiny_checkpoint(tmp_path / "a.pt"), save_tiny_checkpoint(tmp_path / "b.pt")]
+    write_split(tmp_path / "data", 2, paired=True)
+    real_load, reads = runner.load_file, []
+    monkeypatch.setattr(runner, "load_file", lambda path: reads.append(path) or real_load(path))
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: PooledPixels())
+    kw = {"save_images": str(tmp_path / "saved")} if save else {}
+    opts = runner.EvalOptions(checkpoint=(str(ckpts[0]),), data=str(tmp_path / "data"), kid_subsets=2, **kw)
+    assert runner.evaluate_checkpoints(dataclasses.replace(opts, progress=False))[0]["step"] == 7
+    assert reads == ckpts[:1]
+    reads.clear()
+    both = dataclasses.replace(opts, checkpoint=tuple(map(str, ckpts)), progress=False, overwrite=True)
+    assert len(runner.evaluate_checkpoints(both)) == 2
+    assert reads == [ckpts[0], ckpts[1], ckpts[1]]  # each up front (a bad one named before any work), b again
+    assert (tmp_path / "saved" / "01_step7" / "BtoA_grid.png").is_file() == save
+
+
 def test_the_metrics_refuse_what_they_cannot_score_as_the_packages_api_does():
     """`psnr(a, b)` of two shapes raised a bare ValueError: a caller that catches CycleGANError, the one exception
     the package's API raises for a bad argument (`translate` does), let it through as a traceback."""

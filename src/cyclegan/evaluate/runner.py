@@ -477,34 +477,49 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     images = _list_domains(opts)
     for line in (line for folder in images.folders for line in left_out(folder, reader="evaluate")):
         print(f"warning: {escape(line)}", file=sys.stderr)  # a GIF in testA was left out without a word
-    directions = _planned_directions(opts)
+    directions, read = _planned_directions(opts)
     _check_outputs(opts, images, directions)  # before any work
     for line in _earlier_images(opts, images, directions):
         print(f"warning: {escape(line)}", file=sys.stderr)
     if not opts.save_images:
-        return _evaluate_all(opts, images)
+        return _evaluate_all(opts, images, read)
     with claim_folder(opts.save_images, "--save-images"):  # one run writes the images there at a time
         _check_outputs(opts, images, directions)  # again, under the lock: what a run that just ended wrote
-        return _evaluate_all(opts, images)
+        return _evaluate_all(opts, images, read)
 
 
-def _planned_directions(opts: EvalOptions) -> list[str]:
+@dataclasses.dataclass(frozen=True)
+class _ReadAhead:
+    """What reading every checkpoint before the work gave (`_planned_directions`): the first one's generators,
+    scored from this read, and each one's evaluation size; the others are read again when scored (all kept, many
+    milestones would hold gigabytes)."""
+
+    first: _Generators
+    sizes: dict[str, int]
+
+
+def _planned_directions(opts: EvalOptions) -> tuple[list[str], _ReadAhead | None]:
     """The directions --save-images writes images of, for its checks before the work: --direction, or with "both"
     those the checkpoints are scored in (`scored_directions`). A one-sided CUT run was planned in both: an
-    earlier evaluation's BtoA images, which this one never writes, were refused as outputs that exist."""
+    earlier evaluation's BtoA images, which this one never writes, were refused as outputs that exist. With
+    "both" each checkpoint is read for it, once: that read is returned for the work (`_ReadAhead`; None where a
+    checkpoint could not be read, then named when scored). It was one more read of every checkpoint."""
+    both = ["AtoB", "BtoA"]
     if not opts.save_images or opts.direction != "both":
-        return ["AtoB", "BtoA"] if opts.direction == "both" else [opts.direction]
+        return (both if opts.direction == "both" else [opts.direction]), None
     planned: set[str] = set()
+    first, sizes = None, {}
     for c in opts.checkpoint:
         if zoo.is_spec(c):  # a published generator is one file of one generator: "both" is refused when scored
-            return ["AtoB", "BtoA"]
+            return both, None
         try:
-            path = checkpoint_path(c)
-            ckpt = load_file(path)
-        except CycleGANError:  # missing or unreadable: named when scored, after the output checks as before
-            return ["AtoB", "BtoA"]
-        planned |= set(scored_directions(ckpt, opts.direction, source=str(path)))
-    return [d for d in ("AtoB", "BtoA") if d in planned]
+            loaded = _generators(checkpoint_path(c), opts)
+        except CycleGANError:  # missing, unreadable or not scored both ways: named when scored, as before
+            return both, None
+        first = first or loaded
+        sizes[c] = _eval_size(opts, loaded)
+        planned |= set(loaded.directions)
+    return [d for d in both if d in planned], _ReadAhead(first, sizes)
 
 
 def _one_data_root(checkpoints: tuple[str, ...]) -> str:
@@ -531,18 +546,22 @@ def _one_data_root(checkpoints: tuple[str, ...]) -> str:
     return data
 
 
-def _evaluate_all(opts: EvalOptions, images: SplitImages) -> list[dict[str, Any]]:
-    """`evaluate_checkpoints`' work, its outputs checked (and the --save-images folder held)."""
+def _evaluate_all(opts: EvalOptions, images: SplitImages, read: _ReadAhead | None) -> list[dict[str, Any]]:
+    """`evaluate_checkpoints`' work, its outputs checked (and the --save-images folder held); `read`: the
+    checkpoints already read to plan the outputs, None if they were not."""
     checkpoints = opts.checkpoint
     device = resolve_device(opts.device)
     images, skipped = _drop_bad_images(opts, images)
     # each read and built up front: a bad one late in the list lost the others' work. The first is kept for its
     # scoring (one checkpoint, one read of its file); the others are read again when scored (all kept, many
     # milestones would hold gigabytes)
-    first = [_generators(checkpoint_path(checkpoints[0]), opts)]
-    sizes = {checkpoints[0]: _eval_size(opts, first[0])}
-    for c in checkpoints[1:]:
-        sizes[c] = _eval_size(opts, _generators(checkpoint_path(c), opts))
+    if read is not None:
+        first, sizes = [read.first], read.sizes
+    else:
+        first = [_generators(checkpoint_path(checkpoints[0]), opts)]
+        sizes = {checkpoints[0]: _eval_size(opts, first[0])}
+        for c in checkpoints[1:]:
+            sizes[c] = _eval_size(opts, _generators(checkpoint_path(c), opts))
     _check_counts(opts, images)
     for line in [*_partial_pairs(opts, images), *_sizes_apart(sizes)]:
         print(f"warning: {escape(line)}", file=sys.stderr)
