@@ -645,6 +645,25 @@ def test_a_synthetic_dataset_the_disk_cannot_hold_is_refused_before_the_first_im
     assert not [p for p in (tmp_path / "d").rglob("*.png")]
 
 
+def test_a_disk_with_under_a_mib_free_is_not_said_to_have_0_mib(tmp_path, monkeypatch, capsys):
+    """The room checks spoke in whole MiB: a disk with 200 KiB free "has 0 MiB free", and a small dataset that
+    did not fit it needed "about 0 MiB"."""
+    import shutil
+    from collections import namedtuple
+
+    from cyclegan.data.archive import extract_safely
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(2**30, 2**30 - 200 * 1024, 200 * 1024))
+    args = ["datasets", "synthetic", "--out", str(tmp_path / "d"), "--size", "16", "--count", "600", "--no-progress"]
+    assert main(args) == 2
+    assert re.search(r"1300 images of 16 px need about 244 KiB, .* has 200 KiB free", capsys.readouterr().err)
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(make_zip({f"{NAME}/trainA/a.jpg": bytes(300 * 1024)}))
+    with pytest.raises(CycleGANError, match=r"a.zip needs 300 KiB to extract, .* has 200 KiB free$"):
+        extract_safely(archive, tmp_path, NAME, source="a.zip")
+
+
 def test_a_dataset_folder_of_hidden_files_only_is_not_taken_for_the_dataset(tmp_path, capsys):
     """ROOT/NAME holding only a `.DS_Store` (a file manager looked into it) was "already there", and the command then
     said it held none of trainA..testB "but nothing: move its images into them"."""
