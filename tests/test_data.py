@@ -377,6 +377,22 @@ def test_a_sub_folder_that_cannot_be_listed_is_named_not_dropped_unseen(tmp_path
     assert skipped == [f"{locked}: a folder that cannot be read (its permissions?), skipped"]
 
 
+def test_a_link_to_a_folder_above_is_not_entered_and_is_named(tmp_path, dataset):
+    """trainA/up -> .. (a loop) was followed: it holds trainB, whose images were read as trainA's (and testA's,
+    testB's), without a word. It is not entered, and named where a folder's left-out files are; a link to the
+    folder itself or to one beside it is followed as before."""
+    from cyclegan.data.io import left_out
+
+    (dataset / "trainA" / "up").symlink_to("..", target_is_directory=True)
+    (dataset / "trainA" / "self").symlink_to(".", target_is_directory=True)  # the folder again: read once
+    (dataset / "trainA" / "tests").symlink_to("../testA", target_is_directory=True)  # beside it: followed
+    files = list_images(dataset / "trainA")
+    assert {p.parent.name for p in files} == {"trainA", "tests"} and len(files) == 5 + 3
+    assert left_out(dataset / "trainA") == [
+        f"skipping {dataset / 'trainA' / 'up'}: a link to {dataset.resolve()}, a folder above it (a loop): not entered"
+    ]
+
+
 def test_missing_and_empty_folders(tmp_path):
     with pytest.raises(CycleGANError, match="does not exist"):
         list_images(tmp_path / "nope")

@@ -417,11 +417,14 @@ def walk_files(folder: str | Path, *, others: list[Path] | None = None, hidden: 
     Each real folder is visited once (folders are tracked by their resolved path), so a symlink to an
     ancestor or to a sibling neither loops nor yields the same files twice; breadth first, so a folder
     reached several ways is listed under its shortest path (the first in name order among equals).
-    Entries that are neither folders nor regular files (FIFOs, devices, sockets, dangling links) are never
-    opened, and sub-folders that cannot be listed are skipped; `others` collects both. Callers sort.
+    A symlink to a folder above `folder` (`trainA/up -> ..`) is not entered: it holds `folder` and its
+    siblings, so trainB's images were read as trainA's. Entries that are neither folders nor regular files
+    (FIFOs, devices, sockets, dangling links) are never opened, and sub-folders that cannot be listed are
+    skipped; `others` collects these three. Callers sort.
     """
 
     seen: set[Path] = set()
+    top = Path(folder).resolve()
     todo = deque([Path(folder)])
     while todo:
         d = todo.popleft()
@@ -438,7 +441,12 @@ def walk_files(folder: str | Path, *, others: list[Path] | None = None, hidden: 
         for e in entries:
             try:
                 if e.is_dir():  # follows symlinks
-                    if hidden or not e.name.startswith("."):
+                    if not hidden and e.name.startswith("."):
+                        continue
+                    if e.is_symlink() and _holds(Path(e.path).resolve(), top):
+                        if others is not None:
+                            others.append(Path(e.path))
+                    else:
                         todo.append(Path(e.path))
                 elif e.is_file():
                     yield Path(e.path)
@@ -449,15 +457,23 @@ def walk_files(folder: str | Path, *, others: list[Path] | None = None, hidden: 
                     others.append(Path(e.path))
 
 
+def _holds(target: Path, folder: Path) -> bool:
+    """Whether folder `target` is strictly above `folder` (both resolved)."""
+    return target != folder and folder.is_relative_to(target)
+
+
 def not_a_file_reason(path: str | Path) -> str:
     """Why `path`, which is no regular file (or a folder that cannot be listed), cannot be read: "not a regular
-    file (a FIFO)", "a broken symbolic link", "no such file or folder"."""
+    file (a FIFO)", "a broken symbolic link", "no such file or folder", or a link to a folder above it, which
+    `walk_files` does not enter."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         return "a broken symbolic link" if os.path.islink(path) else "no such file or folder"
     except OSError as e:
         return f"cannot be read ({e.strerror or e})"
+    if stat.S_ISDIR(mode) and os.path.islink(path) and _holds(Path(path).resolve(), Path(path).parent.resolve()):
+        return f"a link to {Path(path).resolve()}, a folder above it (a loop): not entered"  # `walk_files`
     if stat.S_ISDIR(mode):  # `walk_files` could not list it
         return "a folder that cannot be read (its permissions?)"
     return f"not a regular file ({file_kind(mode)})"
