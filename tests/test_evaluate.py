@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -1089,6 +1090,26 @@ def test_saving_the_images_reads_no_checkpoint_once_more(tmp_path, monkeypatch, 
     assert len(runner.evaluate_checkpoints(both)) == 2
     assert reads == [ckpts[0], ckpts[1], ckpts[1]]  # each up front (a bad one named before any work), b again
     assert (tmp_path / "saved" / "01_step7" / "BtoA_grid.png").is_file() == save
+
+
+def test_a_split_that_is_no_split_folder_is_refused_not_read_as_pairs(tmp_path, monkeypatch):
+    """`--split testA` (a domain's folder) was read as a folder of A|B pairs, each image halved into a source and
+    its truth; `--split .` or `--split ''` read the whole dataset so; each scored without a word."""
+    from cyclegan.evaluate import runner
+
+    write_split(tmp_path / "data", 2, paired=True)
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: PooledPixels())
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), kid_subsets=2, progress=False)
+    for split, said in [
+        ("testA", "option '--split' testA names a domain's folder, not a split: give --split test"),
+        ("testB", "option '--split' testB names a domain's folder, not a split: give --split test"),
+        (".", "option '--split' '.' names no folder under --data ROOT"),
+        ("../data/test", "option '--split' '../data/test' names no folder under --data ROOT"),
+        ("", "option '--split'"),
+    ]:
+        with pytest.raises(CycleGANError, match=re.escape(said)):
+            runner.evaluate(dataclasses.replace(opts, split=split))
 
 
 def test_the_metrics_refuse_what_they_cannot_score_as_the_packages_api_does():

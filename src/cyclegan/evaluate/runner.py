@@ -258,6 +258,7 @@ def _list_domains(opts: EvalOptions) -> SplitImages:
     folders = {letter: root / f"{opts.split}{letter}" for letter in "AB"}
     aligned = root / opts.split
     if not any(f.is_dir() for f in folders.values()) and aligned.is_dir():
+        _check_not_a_domain(root, opts.split)
         files = list_images(aligned, what=f"--data {opts.split} folder of A|B images")
         files = files[: opts.limit] if opts.limit else files
         return SplitImages({"A": files, "B": files}, [aligned], aligned=True)
@@ -274,6 +275,17 @@ def _list_domains(opts: EvalOptions) -> SplitImages:
         files = list_images(folder, what=f"--data {opts.split}{letter} folder")
         domains[letter] = files[: opts.limit] if opts.limit else files
     return SplitImages(domains, list(folders.values()))
+
+
+def _check_not_a_domain(root: Path, split: str) -> None:
+    """Refuse a --split that names one domain's folder (`--split testA` beside testB): it was read as a folder of
+    A|B pairs, each testA image halved into a source and its truth, and scored without a word."""
+    stem, letter = split[:-1], split[-1:]
+    if letter in ("A", "B") and stem and (root / f"{stem}{'B' if letter == 'A' else 'A'}").is_dir():
+        raise CycleGANError(
+            f"option '--split' {split} names a domain's folder, not a split: give --split {stem} (it reads "
+            f"{stem}A and {stem}B)"
+        )
 
 
 def _wide_enough(files: list[Path]) -> tuple[list[Path], list[str]]:
