@@ -1112,6 +1112,22 @@ def test_a_split_that_is_no_split_folder_is_refused_not_read_as_pairs(tmp_path, 
             runner.evaluate(dataclasses.replace(opts, split=split))
 
 
+def test_no_readable_image_under_a_limit_names_the_limit(tmp_path):
+    """`--limit 1` with a damaged first file said "no image of --data testA folder could be read", as if the folder
+    held none: the other images, which --limit left out, were never tried."""
+    from cyclegan.evaluate import runner
+
+    write_split(tmp_path / "data", 3, paired=False)
+    (tmp_path / "data" / "testA" / "0_bad.png").write_text("not an image")
+    opts = runner.EvalOptions(
+        checkpoint=(str(save_tiny_checkpoint(tmp_path / "tiny.pt")),), data=str(tmp_path / "data"), limit=1
+    )
+    with pytest.raises(
+        CycleGANError, match=r"no image of --data testA folder \(the first 1 by name: --limit 1\) could"
+    ):
+        runner.evaluate(dataclasses.replace(opts, progress=False))
+
+
 def test_the_metrics_refuse_what_they_cannot_score_as_the_packages_api_does():
     """`psnr(a, b)` of two shapes raised a bare ValueError: a caller that catches CycleGANError, the one exception
     the package's API raises for a bad argument (`translate` does), let it through as a traceback."""

@@ -312,7 +312,7 @@ def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImage
         files, narrow = _wide_enough(files)
         skipped += narrow
         if not files:
-            raise CycleGANError(f"no image of --data {opts.split} folder could be read: {skipped[0]}")
+            raise CycleGANError(f"no image of --data {opts.split} folder{_limited(opts)} could be read: {skipped[0]}")
         return dataclasses.replace(images, domains={"A": files, "B": files}), skipped
     domains = images.domains
     skipped: list[str] = []
@@ -340,8 +340,16 @@ def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImage
     kept = {k: [p for p in files if p not in bad] for k, files in domains.items()}
     for letter, files in kept.items():
         if not files:
-            raise CycleGANError(f"no image of --data {opts.split}{letter} folder could be read: {skipped[0]}")
+            raise CycleGANError(
+                f"no image of --data {opts.split}{letter} folder{_limited(opts)} could be read: {skipped[0]}"
+            )
     return dataclasses.replace(images, domains=kept), skipped
+
+
+def _limited(opts: EvalOptions) -> str:
+    """What "no image could be read" adds under --limit, which read only the first N: with `--limit 1` and a bad
+    first file, it read as if the folder held no readable image."""
+    return f" (the first {opts.limit} by name: --limit {opts.limit})" if opts.limit else ""
 
 
 def _check_counts(opts: EvalOptions, images: SplitImages) -> None:
