@@ -1128,6 +1128,22 @@ def test_no_readable_image_under_a_limit_names_the_limit(tmp_path):
         runner.evaluate(dataclasses.replace(opts, progress=False))
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
+def test_a_split_whose_two_domains_are_one_folder_through_a_link_is_refused(tmp_path):
+    """testA a link to testB scored each set against itself (FD 0 before translation, every image its own truth)
+    without a word; training refuses such a dataset, and evaluate now does too, before any work."""
+    import shutil
+
+    from cyclegan.evaluate import runner
+
+    write_split(tmp_path / "data", 2, paired=True)
+    shutil.rmtree(tmp_path / "data" / "testA")
+    (tmp_path / "data" / "testA").symlink_to("testB", target_is_directory=True)
+    opts = runner.EvalOptions(checkpoint=(str(save_tiny_checkpoint(tmp_path / "t.pt")),), data=str(tmp_path / "data"))
+    with pytest.raises(CycleGANError, match=r"testB is the same folder as .*testA \(through a link\): .* separate"):
+        runner.evaluate(dataclasses.replace(opts, progress=False))
+
+
 def test_the_metrics_refuse_what_they_cannot_score_as_the_packages_api_does():
     """`psnr(a, b)` of two shapes raised a bare ValueError: a caller that catches CycleGANError, the one exception
     the package's API raises for a bad argument (`translate` does), let it through as a traceback."""

@@ -25,7 +25,7 @@ from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
 from ..errors import CycleGANError
-from ..files import IMAGE_EXTENSIONS, IMAGE_FORMATS, PILLOW_FORMATS, write_atomic
+from ..files import IMAGE_EXTENSIONS, IMAGE_FORMATS, PILLOW_FORMATS, inside, write_atomic
 from ..shared_options import MAX_PIXELS
 
 
@@ -536,6 +536,21 @@ def left_out(folder: Path | None, *, reader: str = "training") -> list[str]:
             f"{names}{phone_photos(skipped)}"
         )
     return lines
+
+
+def check_separate(a: Path, b: Path, option: str, a_named: str) -> None:
+    """Refuse domain folders `a` and `b` that are one folder or nested (links followed): folders are read with their
+    sub-folders, so each domain's images would be read as the other's too, silently (training's --data and
+    --domain-a/-b, evaluate's split). `option` starts the line; `a_named` names `a`'s option."""
+    ra, rb = a.resolve(), b.resolve()
+    nested = {(True, True): "the same folder as", (True, False): "inside", (False, True): "a folder holding"}
+    how = nested.get((inside(rb, ra), inside(ra, rb)))
+    if how:
+        linked = " (through a link)" if (ra, rb) != (a.absolute(), b.absolute()) else ""
+        raise CycleGANError(
+            f"{option} {b} is {how} {a_named}{a}{linked}: each domain's images would be read as the other's too; "
+            "give two separate folders"
+        )
 
 
 def list_images(folder: str | Path, *, what: str = "image folder") -> list[Path]:

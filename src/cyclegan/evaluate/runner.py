@@ -35,7 +35,7 @@ from tqdm import tqdm
 from .. import zoo
 from ..config import config_from_dict
 from ..data.dataset import eval_transform, split_aligned, too_narrow
-from ..data.io import check_images, left_out, list_images, read_image, save_image, to_pil
+from ..data.io import check_images, check_separate, left_out, list_images, read_image, save_image, to_pil
 from ..errors import CycleGANError, escape
 from ..execution import resolve_device
 from ..families import GENERATOR_FOR, directions_of
@@ -274,6 +274,8 @@ def _list_domains(opts: EvalOptions) -> SplitImages:
     for letter, folder in folders.items():
         files = list_images(folder, what=f"--data {opts.split}{letter} folder")
         domains[letter] = files[: opts.limit] if opts.limit else files
+    # testA a link to testB (or nested): each set was scored against itself, without a word
+    check_separate(folders["A"], folders["B"], "option '--data':", "")
     return SplitImages(domains, list(folders.values()))
 
 

@@ -28,10 +28,9 @@ from ..data import (
     read_pair,
 )
 from ..data.dataset import too_narrow
-from ..data.io import left_out
+from ..data.io import check_separate, left_out
 from ..errors import CycleGANError, escape
 from ..families import family
-from ..files import inside
 from . import distributed as ddp
 from .signals import worker_init
 
@@ -51,7 +50,7 @@ def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
         if not (d.domain_a and d.domain_b):
             raise CycleGANError("give both --domain-a and --domain-b (or --data ROOT)")
         a, b = Path(d.domain_a), Path(d.domain_b)
-        _check_separate(a, b, "option '--domain-b':", "--domain-a ")
+        check_separate(a, b, "option '--domain-b':", "--domain-a ")
         return a, b, None, None
     if not d.data:
         raise CycleGANError("no training data: give --data ROOT (with trainA, trainB) or --domain-a and --domain-b")
@@ -68,24 +67,10 @@ def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
         )
     test_a, test_b = root / "testA", root / "testB"
     # a link makes two splits one folder (trainA -> trainB): the same images in both domains
-    _check_separate(root / "trainA", root / "trainB", "option 'data':", "")
+    check_separate(root / "trainA", root / "trainB", "option 'data':", "")
     if test_a.is_dir() and test_b.is_dir():
-        _check_separate(test_a, test_b, "option 'data':", "")
+        check_separate(test_a, test_b, "option 'data':", "")
     return root / "trainA", root / "trainB", test_a if test_a.is_dir() else None, test_b if test_b.is_dir() else None
-
-
-def _check_separate(a: Path, b: Path, option: str, a_named: str) -> None:
-    """Refuse domain folders `a` and `b` that are one folder or nested (links followed): folders are read with their
-    sub-folders, so each domain's images would be read as the other's too, silently."""
-    ra, rb = a.resolve(), b.resolve()
-    nested = {(True, True): "the same folder as", (True, False): "inside", (False, True): "a folder holding"}
-    how = nested.get((inside(rb, ra), inside(ra, rb)))
-    if how:
-        linked = " (through a link)" if (ra, rb) != (a.absolute(), b.absolute()) else ""
-        raise CycleGANError(
-            f"{option} {b} is {how} {a_named}{a}{linked}: each domain's images would be read as the other's too; "
-            "give two separate folders"
-        )
 
 
 @dataclass(frozen=True)
