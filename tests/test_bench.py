@@ -285,6 +285,23 @@ def test_a_seam_tile_under_the_smallest_tile_is_refused_up_front_by_its_own_name
     assert capsys.readouterr().err == f"error: {message}\n"
 
 
+def test_a_photo_over_the_decode_cap_is_not_told_to_raise_a_flag_bench_lacks(tmp_path):
+    """`--photo` over 100 MP was refused with "give a larger --max-pixels", a flag `bench` does not have."""
+    import struct
+    import zlib
+
+    from cyclegan.bench.tiles import _tiles_photo
+
+    chunks = [(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)), (b"IDAT", zlib.compress(bytes(9)))]
+    photo = tmp_path / "big.png"  # a header of 30000 x 30000
+    photo.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + b"".join(struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d)) for k, d in chunks)
+    )
+    with pytest.raises(CycleGANError, match=r"over the decode cap of 100000000 pixels; resize it to read it$"):
+        _tiles_photo(TileBenchOptions(photo=str(photo)), 64, 64)
+
+
 def test_a_large_photo_with_one_side_zero_is_refused_not_skipped(capsys):
     # all(large) was the test for the run, so '--large 0 4000' skipped it as '0 0' does, without a word
     message = "option '--large' 0 4000: give a width and a height above 0, or 0 0 to skip"

@@ -149,7 +149,8 @@ def test_compare_defaults_to_the_runs_training_size_as_evaluate_does(checkpoint,
 def test_one_usable_image_against_a_style_folder_is_compared_and_the_skipped_named(checkpoint, tmp_path, capsys):
     """Three content images, two unreadable, and a style folder (KID's default target): it stopped with "KID needs
     at least 2 images" after writing the grid, naming neither bad file (a user's probe). Now the one image is
-    compared, KID is left out with a note, and the skipped files are named (exit 1)."""
+    compared, KID is left out with a note, and the skipped files are named (exit 1), once: they were listed on
+    stderr and again in a note of the summary; the page and report.json keep them."""
     from cyclegan.cli import main
 
     good = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))[0]
@@ -160,10 +161,14 @@ def test_one_usable_image_against_a_style_folder_is_compared_and_the_skipped_nam
     args += ["--content", str(good), str(tmp_path / "empty.png"), str(tmp_path / "text.png")]
     args += ["--out", str(tmp_path / "cmp"), "--size", "24", "--steps", "2", "--backbone", "lite0", "--no-progress"]
     assert main(["compare", *args]) == 1
-    err = capsys.readouterr().err
+    printed = capsys.readouterr()
+    err = printed.err
     assert "empty.png" in err and "text.png" in err and "KID needs" not in err
+    assert (printed.out + err).count("text.png") == 1 and (printed.out + err).count("empty.png") == 1
     report = json.loads((tmp_path / "cmp" / "report.json").read_text())
     assert report["kid"] is None and any("KID against" in n and "got 1" in n for n in report["notes"])
+    assert [line.split(": ")[0].endswith(("empty.png", "text.png")) for line in report["skipped"]] == [True, True]
+    assert "text.png" in (tmp_path / "cmp" / "report.html").read_text()
 
 
 def test_an_image_too_thin_to_measure_is_named_and_skipped(checkpoint, tmp_path):

@@ -81,6 +81,20 @@ def test_float_and_32_bit_greyscale_keep_their_range(tmp_path, values, recwarn):
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
+@pytest.mark.parametrize("highlight", [4.0, 300.0, 1e5])
+def test_a_float_image_of_0_1_with_hdr_highlights_is_read_as_0_1(tmp_path, highlight):
+    """A float TIFF of [0, 1] with a few highlights above 1 (an HDR render's sun) read as [0, 255] (or, past 255, as
+    16 bits or its own range): all black. Its range is decided by most of its values; the highlights are white."""
+    a = np.linspace(0, 1, 24, dtype=np.float32).reshape(4, 6)
+    a[0, 0] = highlight
+    px = np.asarray(read_image(save(tmp_path / "hdr.tif", Image.fromarray(a))))[..., 0]
+    assert px[0, 0] == 255 and px[3, 5] == 255 and px[2, 0] == round(12 / 23 * 255)
+    levels = np.linspace(0, 255, 256, dtype=np.float32).reshape(16, 16)  # [0, 255] stays [0, 255]
+    assert np.asarray(read_image(save(tmp_path / "g.tif", Image.fromarray(levels))))[..., 0].ravel().tolist() == [
+        *range(256)
+    ]
+
+
 def test_to_tensor_gives_three_channels_from_any_mode_as_read_image_does():
     """`cyclegan.data.to_tensor` of a greyscale image gave (1, H, W), of RGBA (4, H, W), and a 16-bit image's
     values were scaled as 8-bit ones; its docstring promises (3, H, W) in [-1, 1]."""
@@ -133,6 +147,24 @@ def test_exif_orientation_is_honoured(tmp_path):
     assert out.size == (10, 16)
     px = np.asarray(out)  # rotated clockwise: the original's red left half is now on top
     assert px[0, :, 0].mean() > 150 and px[-1, :, 0].mean() < 60
+
+
+def test_an_aligned_pair_turned_by_exif_is_measured_as_it_is_read(tmp_path):
+    """An A|B file's width was its stored one, before the EXIF turn that `read_image` makes: a portrait phone
+    photo of a pair 64 px wide as shown was refused as 1 px wide, and one 1 px wide as shown passed and crashed
+    evaluate with PIL's "height and width must be > 0". Training and evaluate measure it upright."""
+    from cyclegan.evaluate.runner import _wide_enough as evaluate_check
+    from cyclegan.train.inputs import _wide_enough as train_check
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # a quarter turn on display: the stored width is the shown height
+    wide, narrow = tmp_path / "wide.jpg", tmp_path / "narrow.jpg"
+    Image.fromarray(np.zeros((64, 1, 3), np.uint8)).save(wide, exif=exif.tobytes())  # shown 64 x 1
+    Image.fromarray(np.zeros((1, 64, 3), np.uint8)).save(narrow, exif=exif.tobytes())  # shown 1 x 64
+    assert read_image(wide).size == (64, 1) and read_image(narrow).size == (1, 64)
+    line = f"{narrow}: 1 px wide, but an aligned pair holds A and B side by side, so it needs at least 2 px"
+    assert evaluate_check([wide, narrow]) == ([wide], [line])
+    assert train_check([wide, narrow], skip_bad=True) == ([wide], [line])
 
 
 @pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, "truncated"])
@@ -345,6 +377,22 @@ def test_a_sub_folder_that_cannot_be_listed_is_named_not_dropped_unseen(tmp_path
     assert skipped == [f"{locked}: a folder that cannot be read (its permissions?), skipped"]
 
 
+def test_a_link_to_a_folder_above_is_not_entered_and_is_named(tmp_path, dataset):
+    """trainA/up -> .. (a loop) was followed: it holds trainB, whose images were read as trainA's (and testA's,
+    testB's), without a word. It is not entered, and named where a folder's left-out files are; a link to the
+    folder itself or to one beside it is followed as before."""
+    from cyclegan.data.io import left_out
+
+    (dataset / "trainA" / "up").symlink_to("..", target_is_directory=True)
+    (dataset / "trainA" / "self").symlink_to(".", target_is_directory=True)  # the folder again: read once
+    (dataset / "trainA" / "tests").symlink_to("../testA", target_is_directory=True)  # beside it: followed
+    files = list_images(dataset / "trainA")
+    assert {p.parent.name for p in files} == {"trainA", "tests"} and len(files) == 5 + 3
+    assert left_out(dataset / "trainA") == [
+        f"skipping {dataset / 'trainA' / 'up'}: a link to {dataset.resolve()}, a folder above it (a loop): not entered"
+    ]
+
+
 def test_missing_and_empty_folders(tmp_path):
     with pytest.raises(CycleGANError, match="does not exist"):
         list_images(tmp_path / "nope")
@@ -419,6 +467,33 @@ def test_a_header_over_pillows_cap_is_refused_naming_the_pixels_it_declares(tmp_
     for err in (lambda: read_image(p), lambda: check_images([p], skip_bad=False, desc="x")):
         with pytest.raises(CycleGANError, match=expected):
             err()
+
+
+def test_a_refusal_over_the_decode_cap_says_how_to_read_the_image(tmp_path, tiny_cfg, dataset):
+    """The refusal named the cap but not `--max-pixels`, the option that raises it: a command with the option names
+    it, the Python API its keyword, and training, which has none, says to resize the image."""
+    import cyclegan
+    from cyclegan.train.inputs import training_images
+    from helpers import save_tiny_checkpoint
+
+    p = save(tmp_path / "a.png", Image.fromarray(RGB))
+    for refuse in (
+        lambda: read_image(p, max_pixels=100),
+        lambda: check_images([p], skip_bad=False, desc="x", max_pixels=100),  # as evaluate checks its split
+    ):
+        with pytest.raises(CycleGANError, match=r"over the decode cap of 100 pixels; give a larger --max-pixels to"):
+            refuse()
+    G = cyclegan.load_generator(save_tiny_checkpoint(tmp_path / "tiny.pt"))
+    with pytest.raises(CycleGANError, match=r"cap of 100 pixels; give a larger max_pixels to read it$"):
+        cyclegan.translate(G, p, max_pixels=100)
+    big = dataset / "trainA" / "big.png"  # a header of 30000 x 30000, over training's fixed cap of 100 MP
+    chunks = [(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)), (b"IDAT", zlib.compress(bytes(9)))]
+    big.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + b"".join(struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d)) for k, d in chunks)
+    )
+    with pytest.raises(CycleGANError, match=r"100000000 pixels; resize it to read it \(remove it, or pass --skip-bad"):
+        training_images(tiny_cfg(), progress=False, main=True)
 
 
 def test_a_webp_cut_short_is_said_to_be_damaged(tmp_path):

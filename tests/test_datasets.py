@@ -98,12 +98,14 @@ def test_list_names_the_standard_sets(capsys):
 
 @pytest.mark.slow
 def test_download_from_a_mirror_extracts_the_layout(mirror, tmp_path, capsys):
-    serve(mirror, good_zip())
+    # the counts are of images: a split's readme, list of names or hidden folder counted as images before
+    extra = {f"{NAME}/trainA/README.txt": b"r", f"{NAME}/trainA/.cache/x.jpg": b"c", f"{NAME}/testB/list.csv": b"l"}
+    serve(mirror, make_zip({**GOOD_ENTRIES, **extra}))
     root = tmp_path / "data"
     args = ["datasets", "download", NAME, "--root", str(root), "--base-url", mirror.base_url, "--no-progress"]
     assert main(args) == 0
     assert_layout(root)
-    assert "trainA 2, trainB 2, testA 2, testB 2" in capsys.readouterr().out
+    assert "(images: trainA 2, trainB 2, testA 2, testB 2)" in capsys.readouterr().out
     assert mirror.requests == [(f"/datasets/{NAME}.zip", None)]
     # A second run finds it and fetches nothing.
     assert main(args) == 0
@@ -464,7 +466,7 @@ def test_an_archive_whose_top_folder_is_doubled_extracts_the_layout(mirror, tmp_
     serve(mirror, make_zip({**entries, **({hidden: b"x"} if hidden else {})}))
     args = ["datasets", "download", NAME, "--root", str(tmp_path), "--base-url", mirror.base_url, "--no-progress"]
     assert main(args) == 0
-    assert "(trainA 2, trainB 2, testA 2, testB 2)" in capsys.readouterr().out
+    assert "(images: trainA 2, trainB 2, testA 2, testB 2)" in capsys.readouterr().out
     assert_layout(tmp_path)
 
 
@@ -490,7 +492,8 @@ def test_a_root_with_a_newline_is_named_on_one_line(tmp_path, capsys):
     (tmp_path / "a\nb" / NAME / "trainA" / "x.jpg").write_bytes(b"x")
     assert main(["datasets", "download", NAME, "--root", str(tmp_path / "a\nb"), "--no-progress"]) == 0
     assert (
-        capsys.readouterr().out == f"{tmp_path}/a\\nb/{NAME} is already there (trainA 1); delete it to download again\n"
+        capsys.readouterr().out
+        == f"{tmp_path}/a\\nb/{NAME} is already there (images: trainA 1); delete it to download again\n"
     )
 
 
@@ -498,7 +501,7 @@ def test_pix2pix_folders_are_counted(mirror, tmp_path, capsys):
     serve(mirror, make_zip({f"{NAME}/train/1.jpg": b"a", f"{NAME}/train/2.jpg": b"b", f"{NAME}/val/3.jpg": b"c"}))
     args = ["datasets", "download", NAME, "--root", str(tmp_path), "--base-url", mirror.base_url, "--no-progress"]
     assert main(args) == 0
-    assert "(train 2, val 1" in capsys.readouterr().out
+    assert "(images: train 2, val 1" in capsys.readouterr().out
 
 
 # --- datasets synthetic -----------------------------------------------------------------------------------
@@ -640,6 +643,25 @@ def test_a_synthetic_dataset_the_disk_cannot_hold_is_refused_before_the_first_im
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and re.search(r"200100 images of 16 px need about \d+ MiB, .* has 1 MiB free", err)
     assert not [p for p in (tmp_path / "d").rglob("*.png")]
+
+
+def test_a_disk_with_under_a_mib_free_is_not_said_to_have_0_mib(tmp_path, monkeypatch, capsys):
+    """The room checks spoke in whole MiB: a disk with 200 KiB free "has 0 MiB free", and a small dataset that
+    did not fit it needed "about 0 MiB"."""
+    import shutil
+    from collections import namedtuple
+
+    from cyclegan.data.archive import extract_safely
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(2**30, 2**30 - 200 * 1024, 200 * 1024))
+    args = ["datasets", "synthetic", "--out", str(tmp_path / "d"), "--size", "16", "--count", "600", "--no-progress"]
+    assert main(args) == 2
+    assert re.search(r"1300 images of 16 px need about 244 KiB, .* has 200 KiB free", capsys.readouterr().err)
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(make_zip({f"{NAME}/trainA/a.jpg": bytes(300 * 1024)}))
+    with pytest.raises(CycleGANError, match=r"a.zip needs 300 KiB to extract, .* has 200 KiB free$"):
+        extract_safely(archive, tmp_path, NAME, source="a.zip")
 
 
 def test_a_dataset_folder_of_hidden_files_only_is_not_taken_for_the_dataset(tmp_path, capsys):

@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -1079,6 +1080,80 @@ def test_one_checkpoint_is_read_once(tmp_path, monkeypatch):
     opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), kid_subsets=2, progress=False)
     assert runner.evaluate_checkpoints(opts)[0]["step"] == 7
     assert reads == [ckpt]
+
+
+@pytest.mark.parametrize("save", [False, True])
+def test_saving_the_images_reads_no_checkpoint_once_more(tmp_path, monkeypatch, save):
+    """--save-images with --direction both read every checkpoint once more, to plan the directions whose images it
+    writes: two reads of one checkpoint, five of two. Planning's read is now the work's."""
+    from cyclegan.evaluate import runner
+
+    ckpts = [save_tiny_checkpoint(tmp_path / "a.pt"), save_tiny_checkpoint(tmp_path / "b.pt")]
+    write_split(tmp_path / "data", 2, paired=True)
+    real_load, reads = runner.load_file, []
+    monkeypatch.setattr(runner, "load_file", lambda path: reads.append(path) or real_load(path))
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: PooledPixels())
+    kw = {"save_images": str(tmp_path / "saved")} if save else {}
+    opts = runner.EvalOptions(checkpoint=(str(ckpts[0]),), data=str(tmp_path / "data"), kid_subsets=2, **kw)
+    assert runner.evaluate_checkpoints(dataclasses.replace(opts, progress=False))[0]["step"] == 7
+    assert reads == ckpts[:1]
+    reads.clear()
+    both = dataclasses.replace(opts, checkpoint=tuple(map(str, ckpts)), progress=False, overwrite=True)
+    assert len(runner.evaluate_checkpoints(both)) == 2
+    assert reads == [ckpts[0], ckpts[1], ckpts[1]]  # each up front (a bad one named before any work), b again
+    assert (tmp_path / "saved" / "01_step7" / "BtoA_grid.png").is_file() == save
+
+
+def test_a_split_that_is_no_split_folder_is_refused_not_read_as_pairs(tmp_path, monkeypatch):
+    """`--split testA` (a domain's folder) was read as a folder of A|B pairs, each image halved into a source and
+    its truth; `--split .` or `--split ''` read the whole dataset so; each scored without a word."""
+    from cyclegan.evaluate import runner
+
+    write_split(tmp_path / "data", 2, paired=True)
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: PooledPixels())
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), kid_subsets=2, progress=False)
+    for split, said in [
+        ("testA", "option '--split' testA names a domain's folder, not a split: give --split test"),
+        ("testB", "option '--split' testB names a domain's folder, not a split: give --split test"),
+        (".", "option '--split' '.' names no folder under --data ROOT"),
+        ("../data/test", "option '--split' '../data/test' names no folder under --data ROOT"),
+        ("", "option '--split'"),
+    ]:
+        with pytest.raises(CycleGANError, match=re.escape(said)):
+            runner.evaluate(dataclasses.replace(opts, split=split))
+
+
+def test_no_readable_image_under_a_limit_names_the_limit(tmp_path):
+    """`--limit 1` with a damaged first file said "no image of --data testA folder could be read", as if the folder
+    held none: the other images, which --limit left out, were never tried."""
+    from cyclegan.evaluate import runner
+
+    write_split(tmp_path / "data", 3, paired=False)
+    (tmp_path / "data" / "testA" / "0_bad.png").write_text("not an image")
+    opts = runner.EvalOptions(
+        checkpoint=(str(save_tiny_checkpoint(tmp_path / "tiny.pt")),), data=str(tmp_path / "data"), limit=1
+    )
+    with pytest.raises(
+        CycleGANError, match=r"no image of --data testA folder \(the first 1 by name: --limit 1\) could"
+    ):
+        runner.evaluate(dataclasses.replace(opts, progress=False))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
+def test_a_split_whose_two_domains_are_one_folder_through_a_link_is_refused(tmp_path):
+    """testA a link to testB scored each set against itself (FD 0 before translation, every image its own truth)
+    without a word; training refuses such a dataset, and evaluate now does too, before any work."""
+    import shutil
+
+    from cyclegan.evaluate import runner
+
+    write_split(tmp_path / "data", 2, paired=True)
+    shutil.rmtree(tmp_path / "data" / "testA")
+    (tmp_path / "data" / "testA").symlink_to("testB", target_is_directory=True)
+    opts = runner.EvalOptions(checkpoint=(str(save_tiny_checkpoint(tmp_path / "t.pt")),), data=str(tmp_path / "data"))
+    with pytest.raises(CycleGANError, match=r"testB is the same folder as .*testA \(through a link\): .* separate"):
+        runner.evaluate(dataclasses.replace(opts, progress=False))
 
 
 def test_the_metrics_refuse_what_they_cannot_score_as_the_packages_api_does():

@@ -380,9 +380,12 @@ def test_an_image_one_pixel_high_is_stylised_not_nan(tmp_path, lite0, optimizer)
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_a_weight_that_overflows_the_loss_is_named_not_written_black(tmp_path, lite0, optimizer):
-    """`--style-weight 1e308` overflowed the loss to inf: Adam wrote a black image, L-BFGS ended in a traceback."""
+    """`--style-weight 1e308` overflowed the loss to inf: Adam wrote a black image, L-BFGS ended in a traceback.
+    The option now stops at 1e10 (`test_an_absurd_loss_weight_is_refused_not_run_for_a_copy_of_the_content`); the
+    check of the loss stays for a term that overflows all the same, so the weight is set here past the option's."""
     content, style = _image(tmp_path / "c.png", 16, 16, seed=1), _stripes(tmp_path / "s.png", 16)
-    opts = GatysOptions(backbone="lite0", size=16, steps=2, optimizer=optimizer, style_weight=1e308)
+    opts = GatysOptions(backbone="lite0", size=16, steps=2, optimizer=optimizer)
+    object.__setattr__(opts, "style_weight", 1e308)  # frozen, and checked when built
     with pytest.raises(CycleGANError, match=r"loss is not finite at step 1 .*style inf.*: lower --style-weight$"):
         stylize(content, style, opts, net=lite0, progress=False)
 
@@ -719,7 +722,7 @@ def test_a_style_weight_of_0_is_refused_not_run_for_a_copy_of_the_content(tmp_pa
     (texture synthesis) is still taken."""
     from cyclegan.cli import main
 
-    with pytest.raises(CycleGANError, match="option '--style-weight' must be positive, got 0"):
+    with pytest.raises(CycleGANError, match=r"option '--style-weight' must be > 0 and <= 1e\+10, got 0"):
         GatysOptions(style_weight=0.0)
     assert GatysOptions(content_weight=0.0).content_weight == 0.0
     content = _image(tmp_path / "c.png", 40, 40, seed=1)
@@ -727,7 +730,25 @@ def test_a_style_weight_of_0_is_refused_not_run_for_a_copy_of_the_content(tmp_pa
     args = ["--content", str(content), "--style", str(content), "--style-weight", "0", "--out", str(out)]
     assert main(["stylize", *args]) == 2
     err = capsys.readouterr().err
-    assert err == "error: option '--style-weight' must be positive, got 0.0\n" and not out.exists()
+    assert err == "error: option '--style-weight' must be > 0 and <= 1e+10, got 0.0\n" and not out.exists()
+
+
+@pytest.mark.parametrize("flag", ["--content-weight", "--style-weight", "--tv-weight"])
+def test_an_absurd_loss_weight_is_refused_not_run_for_a_copy_of_the_content(tmp_path, capsys, flag):
+    """`--tv-weight 1e30` (or `--style-weight 1e20`) was taken: L-BFGS then left the pixels where they were and the
+    content image was written as the result, without a word; `--content-weight 1e16` ran into NaN. Each weight is
+    at most 1e10 (10^4 times the largest default), refused in one line before any work."""
+    from cyclegan.cli import main
+
+    field = flag[2:].replace("-", "_")
+    assert getattr(GatysOptions(**{field: 1e10}), field) == 1e10
+    content = _image(tmp_path / "c.png", 40, 40, seed=1)
+    out = tmp_path / "o.png"
+    args = ["--content", str(content), "--style", str(content), flag, "1e30", "--out", str(out)]
+    assert main(["stylize", *args]) == 2
+    low = "> 0" if flag == "--style-weight" else ">= 0"
+    assert capsys.readouterr().err.endswith(f"error: option '{flag}' must be {low} and <= 1e+10, got 1e+30\n")
+    assert not out.exists()
 
 
 def test_progress_in_a_log_file_is_a_line_every_tenth_of_the_steps(tmp_path, capsys, lite0):

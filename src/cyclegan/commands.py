@@ -195,7 +195,7 @@ def run_datasets_download(opts, _: argparse.Namespace) -> int:
             f"{', '.join(held[:4]) + (', ...' if len(held) > 4 else '') or 'nothing'}: move its images into them "
             f"for `cyclegan train --data {result.path}`"
         )
-    counts = ", ".join(f"{split} {n}" for split, n in result.files.items())
+    counts = "images: " + ", ".join(f"{split} {n}" for split, n in result.files.items())
     if not result.downloaded:
         print(f"{escape(result.path)} is already there ({counts}); delete it to download again")
     else:

@@ -530,8 +530,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     elif inputs.target and kid is None and interrupted is None:
         # it stopped here, after all the work, and the outputs were removed
         notes.append(f"KID against {inputs.target} was not computed: fewer than 2 of its images could be read")
-    if skipped:
-        notes.append(f"{len(skipped)} image(s) could not be used and were skipped: " + "; ".join(skipped))
+    # the skipped images are not a note: the command lists them on stderr, the page and report.json keep them
     d, m = DEFAULTS[name], DEFAULTS[METRICS_BACKBONE]
     report = CompareReport(
         checkpoint=opts.checkpoint,

@@ -66,3 +66,12 @@ class CycleGANError(Exception):
 
     def __init__(self, message: object = "") -> None:
         super().__init__(escape(message))
+
+
+def byte_size(n: float) -> str:
+    """A size in bytes as messages say it, in the largest unit that keeps it at least 1: '512 bytes', '12 KiB',
+    '300 MiB', '1.5 GiB'. In MiB alone, a disk with 200 KiB free had "0 MiB free" and a small need "about 0 MiB"."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}" if unit == "GiB" and n < 10 * scale else f"{n / scale:.0f} {unit}"
+    return "1 byte" if n == 1 else f"{n:.0f} bytes"

@@ -179,7 +179,7 @@ def keyword_names(names: dict[str, str | None]):
 TILING_KEYWORDS = {f"--{k.replace('_', '-')}": k for k in ("tile", "tile_overlap", "max_memory", "thumbnail")}
 
 
-@keyword_names(TILING_KEYWORDS)
+@keyword_names(TILING_KEYWORDS | {"--max-pixels": "max_pixels"})
 def translate(
     net: nn.Module,
     images,

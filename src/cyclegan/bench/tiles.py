@@ -46,7 +46,7 @@ def _tiles_generator(t: TileBenchOptions, device: torch.device) -> tuple[nn.Modu
 def _tiles_photo(t: TileBenchOptions, width: int, height: int):
     """The photo (or a synthetic image: smooth colour fields and edges) as an RGB PIL image of width x height."""
     if t.photo:
-        return read_image(t.photo).resize((width, height), Image.Resampling.BICUBIC)
+        return read_image(t.photo, cap_option=None).resize((width, height), Image.Resampling.BICUBIC)  # bench: no flag
     g = torch.Generator().manual_seed(0)
     small = (torch.rand(3, 6, 8, generator=g) * 255).byte().permute(1, 2, 0).numpy()
     im = Image.fromarray(small).resize((width, height), Image.Resampling.BICUBIC)

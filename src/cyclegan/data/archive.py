@@ -16,7 +16,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import CycleGANError
+from ..errors import CycleGANError, byte_size
 from .fetch import CHUNK, file_sha256
 
 MAX_SIZE_GB = 20.0  # the largest standard set (cityscapes) extracts to about 10 GB
@@ -194,10 +194,7 @@ def extract_safely(
         needed = sum(i.file_size for i in members)
         free = shutil.disk_usage(root).free
         if needed > free:
-            mib = 2**20
-            raise CycleGANError(
-                f"{source} needs {needed / mib:.0f} MiB to extract, {root} has {free / mib:.0f} MiB free"
-            )
+            raise CycleGANError(f"{source} needs {byte_size(needed)} to extract, {root} has {byte_size(free)} free")
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.extracting.", dir=root))
         try:
             real_tmp = tmp.resolve()

@@ -17,7 +17,7 @@ from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from ..errors import CycleGANError
-from .io import list_images, read_image, to_tensor
+from .io import list_images, open_image, read_image, to_tensor, upright_size
 
 
 def mix_seed(*parts: int) -> int:
@@ -110,7 +110,7 @@ class UnpairedTrainSet(TrainSet):
     def _load(self, domain: int, g: int) -> torch.Tensor:
         files = self.files_a if domain == 0 else self.files_b
         gen = torch.Generator().manual_seed(mix_seed(self.seed, 2 + domain, g))
-        im = read_image(files[self._index(domain, g)])
+        im = read_image(files[self._index(domain, g)], cap_option=None)  # training has no --max-pixels
         return train_transform(im, size=self.size, load_size=self.load_size, flip=self.flip, gen=gen)
 
     def __getitem__(self, g: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,6 +127,20 @@ def split_aligned(im):
     return im.crop((0, 0, half, h)), im.crop((half, 0, 2 * half, h))
 
 
+def too_narrow(path: Path) -> str | None:
+    """A line naming an aligned file (A|B side by side) too narrow to halve, under 2 px wide as it is read (turned
+    upright by its EXIF orientation: `split_aligned` halves the upright image); None when it is wide enough or
+    cannot be opened (named where it is decoded). Only the header is read."""
+    try:
+        with open_image(path) as im:
+            width = upright_size(im)[0]
+    except Exception:  # noqa: BLE001 - changed since it was checked: named where it is decoded
+        return None
+    if width >= 2:
+        return None
+    return f"{path}: {width} px wide, but an aligned pair holds A and B side by side, so it needs at least 2 px"
+
+
 def paired_transform(a, b, *, size: int, load_size: int, flip: bool, gen: torch.Generator):
     """`train_transform` with one crop and one flip drawn for both images of a pair: two (3, size, size)."""
     a, b = (TF.resize(im, [load_size, load_size], interpolation=InterpolationMode.BICUBIC) for im in (a, b))
@@ -140,8 +154,8 @@ def paired_transform(a, b, *, size: int, load_size: int, flip: bool, gen: torch.
 def read_pair(file_a: Path, file_b: Path | None):
     """The two PIL images of a pair: from two files, or (`file_b` None) the halves of an aligned one."""
     if file_b is None:
-        return split_aligned(read_image(file_a))
-    return read_image(file_a), read_image(file_b)
+        return split_aligned(read_image(file_a, cap_option=None))  # training's: it has no --max-pixels
+    return read_image(file_a, cap_option=None), read_image(file_b, cap_option=None)
 
 
 def find_pairs(folder_a: Path, folder_b: Path) -> list[tuple[Path, Path]]:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CycleGANError, nearest
-from ..files import broken_link
+from ..files import IMAGE_EXTENSIONS, broken_link
 from ..options import Options, opt
 from ..shared_options import max_minutes_option, progress_option
 from .archive import MAX_RATIO, MAX_SIZE_GB, ArchiveLimits, extract_safely, remove_stale_extractions, verify_archive
@@ -127,10 +127,16 @@ def check_name(name: str, *, mirror: bool) -> DatasetInfo | None:
 
 
 def count_files(folder: Path) -> dict[str, int]:
-    """Files in each of trainA, trainB, testA, testB, or pix2pix's train, val, test, that exist (hidden files
-    left out)."""
+    """Images in each of trainA, trainB, testA, testB, or pix2pix's train, val, test, that exist: files of an
+    extension training reads (`files.IMAGE_EXTENSIONS`), hidden ones and those in hidden folders left out, as
+    training leaves them out. Every file was counted: an archive's readme or list of names passed for an image."""
     splits = [s for s in (*SPLITS, *ALIGNED_SPLITS) if (folder / s).is_dir()]
-    return {s: sum(1 for p in (folder / s).rglob("*") if p.is_file() and not p.name.startswith(".")) for s in splits}
+    return {s: sum(1 for p in (folder / s).rglob("*") if _an_image(p, folder / s)) for s in splits}
+
+
+def _an_image(path: Path, split: Path) -> bool:
+    hidden = any(part.startswith(".") for part in path.relative_to(split).parts)
+    return not hidden and path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
 
 
 # --- the whole download -------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
 from ..errors import CycleGANError
-from ..files import IMAGE_EXTENSIONS, IMAGE_FORMATS, PILLOW_FORMATS, write_atomic
+from ..files import IMAGE_EXTENSIONS, IMAGE_FORMATS, PILLOW_FORMATS, inside, write_atomic
 from ..shared_options import MAX_PIXELS
 
 
@@ -34,15 +34,27 @@ def megapixels(n: int) -> str:
     return f"{n / 1e6:.0f} MP" if n >= 10**7 else f"{n / 1e6:.2g} MP"
 
 
-def check_pixels(path: Path, size: tuple[int, int], max_pixels: int, kind: str = "image") -> None:
+CAP_OPTION = "--max-pixels"  # the commands' flag for the decode cap (`shared_options.max_pixels_option`)
+
+
+def raise_cap(option: str | None) -> str:
+    """What a refusal over the decode cap says to do: give a larger `option` (the caller's flag, or its keyword in
+    Python: `inference.keyword_names`), or, where the caller has none (training), make the image smaller. The
+    refusal named neither, so a user met a cap without learning that `--max-pixels` lifts it."""
+    return f"give a larger {option} to read it" if option else "resize it to read it"
+
+
+def check_pixels(
+    path: Path, size: tuple[int, int], max_pixels: int, kind: str = "image", *, cap_option: str | None = CAP_OPTION
+) -> None:
     """Refuse an image (or a clip's frames: `kind`) whose declared W x H exceeds `max_pixels`, in one line
-    naming the file."""
+    naming the file and what to do (`raise_cap` of `cap_option`)."""
     w, h = size
     if w * h > max_pixels:
         what = "it declares" if kind == "image" else "its frames declare"
         raise CycleGANError(
             f"cannot read {kind} {path}: {what} {w}x{h} pixels ({megapixels(w * h)}), over the decode cap "
-            f"of {max_pixels} pixels"
+            f"of {max_pixels} pixels; {raise_cap(cap_option)}"
         )
 
 
@@ -50,17 +62,27 @@ def grey_to_bytes(a: np.ndarray, mode: str) -> np.ndarray:
     """16/32-bit or float greyscale values -> uint8, by the range they use: 16 bits for I;16, else [0, 1] (float),
     [0, 255], [0, 65535], or past those the image's own (a 32-bit or float image of larger or negative values was
     clipped to two levels). NaN is black and the range is that of the finite values: one NaN pixel of a [0, 1]
-    float image made all of it black, and printed numpy's cast warning."""
+    float image made all of it black, and printed numpy's cast warning. A float image of [0, 1] with highlights
+    above 1 (an HDR render, most of its values at most 1: `mostly_unit`) is [0, 1], its highlights white: a few
+    values over 1 made all of it read as [0, 255], black."""
     finite = np.isfinite(a)  # a mask, not a copy of the finite values: a float image may be 100 MP
     lo, hi = float(a.min(where=finite, initial=np.inf)), float(a.max(where=finite, initial=-np.inf))
     lo, hi = (lo, hi) if lo <= hi else (0.0, 0.0)  # no finite value at all
-    if mode.startswith("I;16") or (lo >= 0 and 255 < hi <= 65535):
+    if mode.startswith("I;16"):
         a = a / 257.0  # 16-bit range to 8-bit
-    elif mode == "F" and lo >= 0 and hi <= 1:
-        a = a * 255.0
+    elif mode == "F" and lo >= 0 and (hi <= 1 or mostly_unit(a, finite)):
+        a = a * 255.0  # values over 1 clipped to white below
+    elif lo >= 0 and 255 < hi <= 65535:
+        a = a / 257.0
     elif lo < 0 or hi > 255:
         a = (a - lo) * (255.0 / (hi - lo) if hi > lo else 0.0)  # a flat image of one such value: black
     return np.nan_to_num(np.clip(np.rint(a), 0, 255), nan=0.0).astype(np.uint8)
+
+
+def mostly_unit(a: np.ndarray, finite: np.ndarray) -> bool:
+    """Whether at least half the finite values of a float image are in [0, 1]: an image of [0, 1] and its HDR
+    highlights, not one of [0, 255] (whose values at most 1 are the darkest 1/255 of its range: mostly black)."""
+    return 2 * np.count_nonzero((a > 1) & finite) <= np.count_nonzero(finite)
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
@@ -142,6 +164,20 @@ def as_read(im: Image.Image) -> Image.Image:
     return to_srgb(im)
 
 
+# EXIF orientations that turn the picture a quarter: its stored width is the height a viewer shows
+QUARTER_TURNS = (5, 6, 7, 8)
+
+
+def upright_size(im: Image.Image) -> tuple[int, int]:
+    """(W, H) of an opened image as `read_image` returns it, turned upright by its EXIF orientation, from the
+    header alone (`im.size` is the stored size: a phone's portrait A|B pair was halved across the wrong side)."""
+    w, h = im.size
+    with warnings.catch_warnings():  # a damaged EXIF block reads as none, as `read_image` reads it
+        ignore_metadata_warnings()
+        turned = im.getexif().get(EXIF_ORIENTATION, 1) in QUARTER_TURNS
+    return (h, w) if turned else (w, h)
+
+
 def file_kind(mode: int) -> str:
     """What a file that is not a regular file is, from its `st_mode`: "a FIFO", "a character device"..."""
     for test, kind in (
@@ -199,7 +235,9 @@ def _pillow_allows(max_pixels: int | None) -> Iterator[None]:
             Image.MAX_IMAGE_PIXELS = before
 
 
-def over_the_cap(path: Path, max_pixels: int, error: BaseException | None = None) -> CycleGANError:
+def over_the_cap(
+    path: Path, max_pixels: int, error: BaseException | None = None, *, cap_option: str | None = CAP_OPTION
+) -> CycleGANError:
     """The error for a header Pillow refused as a decompression bomb: one that declares more than twice
     Pillow's cap or `max_pixels` (`_pillow_allows`), whichever is larger, so over the decode cap. The pixels it
     declares are read from Pillow's `error` where it says them (a 30000 x 30000 PNG was "over 200 MP")."""
@@ -208,7 +246,8 @@ def over_the_cap(path: Path, max_pixels: int, error: BaseException | None = None
     else:
         declared = f"over {megapixels(2 * max(Image.MAX_IMAGE_PIXELS or 0, max_pixels))}"
     return CycleGANError(
-        f"cannot read image {path}: it declares {declared}, over the decode cap of {max_pixels} pixels"
+        f"cannot read image {path}: it declares {declared}, over the decode cap of {max_pixels} pixels; "
+        f"{raise_cap(cap_option)}"
     )
 
 
@@ -261,20 +300,21 @@ def frame_count(path: str | Path, *, formats: tuple[str, ...] = PILLOW_FORMATS) 
         return 1
 
 
-def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS, cap_option: str | None = CAP_OPTION) -> Image.Image:
     """Open an image file as an RGB PIL image, honouring EXIF orientation and an embedded ICC profile
     (converted to sRGB: `to_srgb`).
 
     Reads JPEG, PNG, BMP, GIF (its first frame), WebP and TIFF in modes 1, L, LA, P, RGB, RGBA, I, I;16, F, CMYK, YCbCr.
     Raises CycleGANError naming the file when it cannot be read (a FIFO or device included, and a file that
     changes while it is read), or when its header declares more than `max_pixels` pixels (checked before
-    decoding, so a tiny file that declares a huge image costs nothing). The file is read, never mapped
+    decoding, so a tiny file that declares a huge image costs nothing; the refusal names `cap_option`, the
+    caller's flag that raises the cap, None for none: `raise_cap`). The file is read, never mapped
     (`open_image`), and an RGB image without EXIF rotation is returned without a copy.
     """
     path = Path(path)
     try:
         with open_image(path, max_pixels) as im:
-            check_pixels(path, im.size, max_pixels)
+            check_pixels(path, im.size, max_pixels, cap_option=cap_option)
             im.load()
             im = ImageOps.exif_transpose(im, in_place=True) or im  # no copy when nothing turns
             im = to_srgb(im)  # after turning: its copy keeps no EXIF
@@ -284,7 +324,7 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
     except MemoryError:
         raise CycleGANError(f"cannot read image {path}: not enough memory to decode it") from None
     except Image.DecompressionBombError as e:
-        raise over_the_cap(path, max_pixels, e) from None
+        raise over_the_cap(path, max_pixels, e, cap_option=cap_option) from None
     except (OSError, ValueError, SyntaxError) as e:
         raise CycleGANError(f"cannot read image {path}: {_reason(e, path)}") from None
 
@@ -377,11 +417,14 @@ def walk_files(folder: str | Path, *, others: list[Path] | None = None, hidden: 
     Each real folder is visited once (folders are tracked by their resolved path), so a symlink to an
     ancestor or to a sibling neither loops nor yields the same files twice; breadth first, so a folder
     reached several ways is listed under its shortest path (the first in name order among equals).
-    Entries that are neither folders nor regular files (FIFOs, devices, sockets, dangling links) are never
-    opened, and sub-folders that cannot be listed are skipped; `others` collects both. Callers sort.
+    A symlink to a folder above `folder` (`trainA/up -> ..`) is not entered: it holds `folder` and its
+    siblings, so trainB's images were read as trainA's. Entries that are neither folders nor regular files
+    (FIFOs, devices, sockets, dangling links) are never opened, and sub-folders that cannot be listed are
+    skipped; `others` collects these three. Callers sort.
     """
 
     seen: set[Path] = set()
+    top = Path(folder).resolve()
     todo = deque([Path(folder)])
     while todo:
         d = todo.popleft()
@@ -398,7 +441,12 @@ def walk_files(folder: str | Path, *, others: list[Path] | None = None, hidden: 
         for e in entries:
             try:
                 if e.is_dir():  # follows symlinks
-                    if hidden or not e.name.startswith("."):
+                    if not hidden and e.name.startswith("."):
+                        continue
+                    if e.is_symlink() and _holds(Path(e.path).resolve(), top):
+                        if others is not None:
+                            others.append(Path(e.path))
+                    else:
                         todo.append(Path(e.path))
                 elif e.is_file():
                     yield Path(e.path)
@@ -409,15 +457,23 @@ def walk_files(folder: str | Path, *, others: list[Path] | None = None, hidden: 
                     others.append(Path(e.path))
 
 
+def _holds(target: Path, folder: Path) -> bool:
+    """Whether folder `target` is strictly above `folder` (both resolved)."""
+    return target != folder and folder.is_relative_to(target)
+
+
 def not_a_file_reason(path: str | Path) -> str:
     """Why `path`, which is no regular file (or a folder that cannot be listed), cannot be read: "not a regular
-    file (a FIFO)", "a broken symbolic link", "no such file or folder"."""
+    file (a FIFO)", "a broken symbolic link", "no such file or folder", or a link to a folder above it, which
+    `walk_files` does not enter."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         return "a broken symbolic link" if os.path.islink(path) else "no such file or folder"
     except OSError as e:
         return f"cannot be read ({e.strerror or e})"
+    if stat.S_ISDIR(mode) and os.path.islink(path) and _holds(Path(path).resolve(), Path(path).parent.resolve()):
+        return f"a link to {Path(path).resolve()}, a folder above it (a loop): not entered"  # `walk_files`
     if stat.S_ISDIR(mode):  # `walk_files` could not list it
         return "a folder that cannot be read (its permissions?)"
     return f"not a regular file ({file_kind(mode)})"
@@ -482,6 +538,21 @@ def left_out(folder: Path | None, *, reader: str = "training") -> list[str]:
     return lines
 
 
+def check_separate(a: Path, b: Path, option: str, a_named: str) -> None:
+    """Refuse domain folders `a` and `b` that are one folder or nested (links followed): folders are read with their
+    sub-folders, so each domain's images would be read as the other's too, silently (training's --data and
+    --domain-a/-b, evaluate's split). `option` starts the line; `a_named` names `a`'s option."""
+    ra, rb = a.resolve(), b.resolve()
+    nested = {(True, True): "the same folder as", (True, False): "inside", (False, True): "a folder holding"}
+    how = nested.get((inside(rb, ra), inside(ra, rb)))
+    if how:
+        linked = " (through a link)" if (ra, rb) != (a.absolute(), b.absolute()) else ""
+        raise CycleGANError(
+            f"{option} {b} is {how} {a_named}{a}{linked}: each domain's images would be read as the other's too; "
+            "give two separate folders"
+        )
+
+
 def list_images(folder: str | Path, *, what: str = "image folder") -> list[Path]:
     """All image files under `folder` (recursively, symlinked sub-folders too), sorted; a one-line error
     if there are none."""
@@ -496,12 +567,19 @@ def list_images(folder: str | Path, *, what: str = "image folder") -> list[Path]
 
 
 def check_images(
-    files: Iterable[Path], *, skip_bad: bool, desc: str, progress: bool = True, max_pixels: int = MAX_PIXELS
+    files: Iterable[Path],
+    *,
+    skip_bad: bool,
+    desc: str,
+    progress: bool = True,
+    max_pixels: int = MAX_PIXELS,
+    cap_option: str | None = CAP_OPTION,
 ) -> tuple[list[Path], list[str]]:
     """Decode every file once so a broken one fails now, by name, not hours into training.
 
     Returns (readable files, messages about skipped ones). Without `skip_bad` the first bad file raises.
-    A file whose header declares more than `max_pixels` pixels counts as bad (it is not decoded).
+    A file whose header declares more than `max_pixels` pixels counts as bad (it is not decoded; its line names
+    `cap_option`, as `read_image`'s).
     """
 
     good: list[Path] = []
@@ -510,13 +588,13 @@ def check_images(
     for path in tqdm(files, desc=desc, unit="img", leave=False, disable=not progress or len(files) < 200):
         try:
             with open_image(path, max_pixels) as im:  # PIL's bomb warning silenced: the cap decides, in its words
-                check_pixels(path, im.size, max_pixels)
+                check_pixels(path, im.size, max_pixels, cap_option=cap_option)
                 im.draft("RGB", (64, 64))  # JPEG: decode at reduced scale, enough to find corruption
                 im.load()
             good.append(path)
         except (CycleGANError, Image.DecompressionBombError) as e:
             if isinstance(e, Image.DecompressionBombError):
-                e = over_the_cap(path, max_pixels, e)
+                e = over_the_cap(path, max_pixels, e, cap_option=cap_option)
             if not skip_bad:
                 raise CycleGANError(f"{e} (remove it, or pass --skip-bad-images)") from None
             bad.append(str(e))

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ..errors import CycleGANError
+from ..errors import CycleGANError, byte_size
 from ..files import claim_folder, write_atomic
 from ..options import MAX_SEED, Options, opt
 from ..shared_options import progress_option
@@ -341,9 +341,8 @@ def check_room(root: Path, size: int, images: int) -> None:
     `PNG_BYTES_PER_SIDE` * size bytes (this catches a mistyped --count, not the last MB)."""
     need, free = images * PNG_BYTES_PER_SIDE * size, shutil.disk_usage(root).free
     if need > free:
-        mib = 2**20
         raise CycleGANError(
-            f"{images} images of {size} px need about {need / mib:.0f} MiB, {root} has {free / mib:.0f} MiB free: "
+            f"{images} images of {size} px need about {byte_size(need)}, {root} has {byte_size(free)} free: "
             "give a smaller --count or --test-count (or --size), or another --out"
         )
 

@@ -5,6 +5,7 @@ scores what they name.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Literal
 
 from ..errors import CycleGANError
@@ -33,7 +34,9 @@ class EvalOptions(Options):
         default_text="the run's training --data",
         nonempty="a dataset root, or leave --data out for the run's own",
     )
-    split: str = opt("test", "the split's folders under ROOT: SA and SB, or S of A|B images")
+    split: str = opt(
+        "test", "the split's folders under ROOT: SA and SB, or S of A|B images", nonempty="a split's name, e.g. test"
+    )
     direction: EvalDirection = opt("both", "AtoB scores G (and F for the cycle), BtoA the reverse, both: each")
     ema: Literal["auto", "on", "off"] = ema_option()
     backbone: Literal["inception", "lite0"] = opt(
@@ -75,6 +78,13 @@ class EvalOptions(Options):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        # ROOT/. (or ROOT/..) as the split was read as one folder of A|B pairs: every image of the dataset halved
+        split = PurePath(self.split)
+        if split.is_absolute() or not split.parts or ".." in split.parts:
+            raise CycleGANError(
+                f"option '--split' {self.split!r} names no folder under --data ROOT: give a split's name (test, "
+                "val, train), whose folders ROOT/SA and ROOT/SB (or ROOT/S of A|B images) are read"
+            )
         if self.inception_weights is not None and self.backbone != "inception":  # FID asked for, Lite0 computed
             raise CycleGANError(
                 f"option '--inception-weights' is for --backbone inception, not {self.backbone}; add --backbone "

@@ -34,8 +34,8 @@ from tqdm import tqdm
 
 from .. import zoo
 from ..config import config_from_dict
-from ..data.dataset import eval_transform, split_aligned
-from ..data.io import check_images, left_out, list_images, open_image, read_image, save_image, to_pil
+from ..data.dataset import eval_transform, split_aligned, too_narrow
+from ..data.io import check_images, check_separate, left_out, list_images, read_image, save_image, to_pil
 from ..errors import CycleGANError, escape
 from ..execution import resolve_device
 from ..families import GENERATOR_FOR, directions_of
@@ -258,6 +258,7 @@ def _list_domains(opts: EvalOptions) -> SplitImages:
     folders = {letter: root / f"{opts.split}{letter}" for letter in "AB"}
     aligned = root / opts.split
     if not any(f.is_dir() for f in folders.values()) and aligned.is_dir():
+        _check_not_a_domain(root, opts.split)
         files = list_images(aligned, what=f"--data {opts.split} folder of A|B images")
         files = files[: opts.limit] if opts.limit else files
         return SplitImages({"A": files, "B": files}, [aligned], aligned=True)
@@ -278,27 +279,27 @@ def _list_domains(opts: EvalOptions) -> SplitImages:
     for letter, folder in folders.items():
         files = list_images(folder, what=f"--data {opts.split}{letter} folder")
         domains[letter] = files[: opts.limit] if opts.limit else files
+    # testA a link to testB (or nested): each set was scored against itself, without a word
+    check_separate(folders["A"], folders["B"], "option '--data':", "")
     return SplitImages(domains, list(folders.values()))
 
 
+def _check_not_a_domain(root: Path, split: str) -> None:
+    """Refuse a --split that names one domain's folder (`--split testA` beside testB): it was read as a folder of
+    A|B pairs, each testA image halved into a source and its truth, and scored without a word."""
+    stem, letter = split[:-1], split[-1:]
+    if letter in ("A", "B") and stem and (root / f"{stem}{'B' if letter == 'A' else 'A'}").is_dir():
+        raise CycleGANError(
+            f"option '--split' {split} names a domain's folder, not a split: give --split {stem} (it reads "
+            f"{stem}A and {stem}B)"
+        )
+
+
 def _wide_enough(files: list[Path]) -> tuple[list[Path], list[str]]:
-    """The A|B files at least 2 px wide (a narrower one has no half for A or for B), and a line naming each
-    narrower one, as training names it. Only the header is read (the files were decoded once already)."""
-    good: list[Path] = []
-    narrow: list[str] = []
-    for path in files:
-        try:
-            with open_image(path) as im:
-                width = im.size[0]
-        except Exception:  # changed since it was checked: named where it is decoded
-            width = 2
-        if width >= 2:
-            good.append(path)
-        else:
-            narrow.append(
-                f"{path}: {width} px wide, but an aligned pair holds A and B side by side, so it needs at least 2 px"
-            )
-    return good, narrow
+    """The A|B files at least 2 px wide as they are read (upright), and a line naming each narrower one, as
+    training names it (`too_narrow`: a narrower one has no half for A or for B)."""
+    narrow = {path: line for path in files if (line := too_narrow(path))}
+    return [p for p in files if p not in narrow], list(narrow.values())
 
 
 def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImages, list[str]]:
@@ -318,7 +319,7 @@ def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImage
         files, narrow = _wide_enough(files)
         skipped += narrow
         if not files:
-            raise CycleGANError(f"no image of --data {opts.split} folder could be read: {skipped[0]}")
+            raise CycleGANError(f"no image of --data {opts.split} folder{_limited(opts)} could be read: {skipped[0]}")
         return dataclasses.replace(images, domains={"A": files, "B": files}), skipped
     domains = images.domains
     skipped: list[str] = []
@@ -346,8 +347,16 @@ def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImage
     kept = {k: [p for p in files if p not in bad] for k, files in domains.items()}
     for letter, files in kept.items():
         if not files:
-            raise CycleGANError(f"no image of --data {opts.split}{letter} folder could be read: {skipped[0]}")
+            raise CycleGANError(
+                f"no image of --data {opts.split}{letter} folder{_limited(opts)} could be read: {skipped[0]}"
+            )
     return dataclasses.replace(images, domains=kept), skipped
+
+
+def _limited(opts: EvalOptions) -> str:
+    """What "no image could be read" adds under --limit, which read only the first N: with `--limit 1` and a bad
+    first file, it read as if the folder held no readable image."""
+    return f" (the first {opts.limit} by name: --limit {opts.limit})" if opts.limit else ""
 
 
 def _check_counts(opts: EvalOptions, images: SplitImages) -> None:
@@ -495,34 +504,49 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     images = _list_domains(opts)
     for line in (line for folder in images.folders for line in left_out(folder, reader="evaluate")):
         print(f"warning: {escape(line)}", file=sys.stderr)  # a GIF in testA was left out without a word
-    directions = _planned_directions(opts)
+    directions, read = _planned_directions(opts)
     _check_outputs(opts, images, directions)  # before any work
     for line in _earlier_images(opts, images, directions):
         print(f"warning: {escape(line)}", file=sys.stderr)
     if not opts.save_images:
-        return _evaluate_all(opts, images)
+        return _evaluate_all(opts, images, read)
     with claim_folder(opts.save_images, "--save-images"):  # one run writes the images there at a time
         _check_outputs(opts, images, directions)  # again, under the lock: what a run that just ended wrote
-        return _evaluate_all(opts, images)
+        return _evaluate_all(opts, images, read)
 
 
-def _planned_directions(opts: EvalOptions) -> list[str]:
+@dataclasses.dataclass(frozen=True)
+class _ReadAhead:
+    """What reading every checkpoint before the work gave (`_planned_directions`): the first one's generators,
+    scored from this read, and each one's evaluation size; the others are read again when scored (all kept, many
+    milestones would hold gigabytes)."""
+
+    first: _Generators
+    sizes: dict[str, int]
+
+
+def _planned_directions(opts: EvalOptions) -> tuple[list[str], _ReadAhead | None]:
     """The directions --save-images writes images of, for its checks before the work: --direction, or with "both"
     those the checkpoints are scored in (`scored_directions`). A one-sided CUT run was planned in both: an
-    earlier evaluation's BtoA images, which this one never writes, were refused as outputs that exist."""
+    earlier evaluation's BtoA images, which this one never writes, were refused as outputs that exist. With
+    "both" each checkpoint is read for it, once: that read is returned for the work (`_ReadAhead`; None where a
+    checkpoint could not be read, then named when scored). It was one more read of every checkpoint."""
+    both = ["AtoB", "BtoA"]
     if not opts.save_images or opts.direction != "both":
-        return ["AtoB", "BtoA"] if opts.direction == "both" else [opts.direction]
+        return (both if opts.direction == "both" else [opts.direction]), None
     planned: set[str] = set()
+    first, sizes = None, {}
     for c in opts.checkpoint:
         if zoo.is_spec(c):  # a published generator is one file of one generator: "both" is refused when scored
-            return ["AtoB", "BtoA"]
+            return both, None
         try:
-            path = checkpoint_path(c)
-            ckpt = load_file(path)
-        except CycleGANError:  # missing or unreadable: named when scored, after the output checks as before
-            return ["AtoB", "BtoA"]
-        planned |= set(scored_directions(ckpt, opts.direction, source=str(path)))
-    return [d for d in ("AtoB", "BtoA") if d in planned]
+            loaded = _generators(checkpoint_path(c), opts)
+        except CycleGANError:  # missing, unreadable or not scored both ways: named when scored, as before
+            return both, None
+        first = first or loaded
+        sizes[c] = _eval_size(opts, loaded)
+        planned |= set(loaded.directions)
+    return [d for d in both if d in planned], _ReadAhead(first, sizes)
 
 
 def _one_data_root(checkpoints: tuple[str, ...]) -> str:
@@ -549,18 +573,22 @@ def _one_data_root(checkpoints: tuple[str, ...]) -> str:
     return data
 
 
-def _evaluate_all(opts: EvalOptions, images: SplitImages) -> list[dict[str, Any]]:
-    """`evaluate_checkpoints`' work, its outputs checked (and the --save-images folder held)."""
+def _evaluate_all(opts: EvalOptions, images: SplitImages, read: _ReadAhead | None) -> list[dict[str, Any]]:
+    """`evaluate_checkpoints`' work, its outputs checked (and the --save-images folder held); `read`: the
+    checkpoints already read to plan the outputs, None if they were not."""
     checkpoints = opts.checkpoint
     device = resolve_device(opts.device)
     images, skipped = _drop_bad_images(opts, images)
     # each read and built up front: a bad one late in the list lost the others' work. The first is kept for its
     # scoring (one checkpoint, one read of its file); the others are read again when scored (all kept, many
     # milestones would hold gigabytes)
-    first = [_generators(checkpoint_path(checkpoints[0]), opts)]
-    sizes = {checkpoints[0]: _eval_size(opts, first[0])}
-    for c in checkpoints[1:]:
-        sizes[c] = _eval_size(opts, _generators(checkpoint_path(c), opts))
+    if read is not None:
+        first, sizes = [read.first], read.sizes
+    else:
+        first = [_generators(checkpoint_path(checkpoints[0]), opts)]
+        sizes = {checkpoints[0]: _eval_size(opts, first[0])}
+        for c in checkpoints[1:]:
+            sizes[c] = _eval_size(opts, _generators(checkpoint_path(c), opts))
     _check_counts(opts, images)
     for line in [*_partial_pairs(opts, images), *_sizes_apart(sizes)]:
         print(f"warning: {escape(line)}", file=sys.stderr)

@@ -40,6 +40,13 @@ def render_compare_html(r: CompareReport) -> str:
         f"{e(slabel)} to the references Gatys used. SSIM: on luminance against the input. "
         "Metrics backbone: EfficientNet-Lite0 (ImageNet weights), for every method.</p>",
         *[f"<p><b>Note:</b> {e(n)}</p>" for n in r.notes],
+        *(
+            [f"<p><b>Skipped:</b> {len(r.skipped)} image(s) could not be used:</p><ul>"]
+            + [f"<li>{e(line)}</li>" for line in r.skipped]
+            + ["</ul>"]
+            if r.skipped
+            else []
+        ),
         "<img src='grid.png' alt='input | CycleGAN | Gatys' style='max-width:100%'>",
         "<h2>Summary (mean over images)</h2><table><tr><th>method</th><th>s / image</th><th>SSIM (Y)</th>"
         f"<th>content dist. ({e(mlabel)})</th><th>style dist. (Lite0 Gram)</th>"

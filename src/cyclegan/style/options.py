@@ -19,6 +19,7 @@ Optimizer = Literal["lbfgs", "adam"]
 Init = Literal["content", "noise"]
 StyleBackbone = Literal["auto", "vgg19", "lite0"]
 ADAM_LR = 0.02  # in [0, 1] pixel units: 300 steps move a pixel far enough to take on the style
+MAX_WEIGHT = 1e10  # of a loss term: 10^4 times the largest default (VGG19's style weight, 1e6)
 
 
 def backbone_option() -> Any:
@@ -58,10 +59,12 @@ class GatysOptions(Options):
     style_size: int | None = opt(None, "long side of the style images", gt=0, le=4096, default_text="--size")
     steps: int = steps_option()
     optimizer: Optimizer = optimizer_option()
-    content_weight: float | None = opt(None, "content loss weight", ge=0, default_text="per backbone")
+    # At most MAX_WEIGHT: past it L-BFGS stopped moving the pixels (--tv-weight 1e30, --style-weight 1e20) or the
+    # loss climbed to NaN (--content-weight 1e16), so the content image came back as the result without a word
+    content_weight: float | None = opt(None, "content loss weight", ge=0, le=MAX_WEIGHT, default_text="per backbone")
     # > 0: without a style term the optimisation ran for minutes to return the content image, without a word
-    style_weight: float | None = opt(None, "style loss weight", gt=0, default_text="per backbone")
-    tv_weight: float | None = opt(None, "total variation weight", ge=0, default_text="per backbone")
+    style_weight: float | None = opt(None, "style loss weight", gt=0, le=MAX_WEIGHT, default_text="per backbone")
+    tv_weight: float | None = opt(None, "total variation weight", ge=0, le=MAX_WEIGHT, default_text="per backbone")
     content_layers: tuple[str, ...] | None = opt(None, "layer names", metavar="L", default_text="per backbone")
     style_layers: tuple[str, ...] | None = opt(None, "layer names", metavar="L", default_text="per backbone")
     init: Init = opt("content", "start image")

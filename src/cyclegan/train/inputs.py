@@ -27,10 +27,10 @@ from ..data import (
     read_image,
     read_pair,
 )
-from ..data.io import left_out, open_image
+from ..data.dataset import too_narrow
+from ..data.io import check_separate, left_out
 from ..errors import CycleGANError, escape
 from ..families import family
-from ..files import inside
 from . import distributed as ddp
 from .signals import worker_init
 
@@ -50,7 +50,7 @@ def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
         if not (d.domain_a and d.domain_b):
             raise CycleGANError("give both --domain-a and --domain-b (or --data ROOT)")
         a, b = Path(d.domain_a), Path(d.domain_b)
-        _check_separate(a, b, "option '--domain-b':", "--domain-a ")
+        check_separate(a, b, "option '--domain-b':", "--domain-a ")
         return a, b, None, None
     if not d.data:
         raise CycleGANError("no training data: give --data ROOT (with trainA, trainB) or --domain-a and --domain-b")
@@ -74,24 +74,10 @@ def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
         )
     test_a, test_b = root / "testA", root / "testB"
     # a link makes two splits one folder (trainA -> trainB): the same images in both domains
-    _check_separate(root / "trainA", root / "trainB", "option 'data':", "")
+    check_separate(root / "trainA", root / "trainB", "option 'data':", "")
     if test_a.is_dir() and test_b.is_dir():
-        _check_separate(test_a, test_b, "option 'data':", "")
+        check_separate(test_a, test_b, "option 'data':", "")
     return root / "trainA", root / "trainB", test_a if test_a.is_dir() else None, test_b if test_b.is_dir() else None
-
-
-def _check_separate(a: Path, b: Path, option: str, a_named: str) -> None:
-    """Refuse domain folders `a` and `b` that are one folder or nested (links followed): folders are read with their
-    sub-folders, so each domain's images would be read as the other's too, silently."""
-    ra, rb = a.resolve(), b.resolve()
-    nested = {(True, True): "the same folder as", (True, False): "inside", (False, True): "a folder holding"}
-    how = nested.get((inside(rb, ra), inside(ra, rb)))
-    if how:
-        linked = " (through a link)" if (ra, rb) != (a.absolute(), b.absolute()) else ""
-        raise CycleGANError(
-            f"{option} {b} is {how} {a_named}{a}{linked}: each domain's images would be read as the other's too; "
-            "give two separate folders"
-        )
 
 
 @dataclass(frozen=True)
@@ -132,6 +118,7 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
             skip_bad=cfg.data.skip_bad_images,
             desc=f"checking {folder}",
             progress=progress,
+            cap_option=None,  # training has no --max-pixels
         )
         if not good:
             raise CycleGANError(f"{what} {folder}: no readable images")
@@ -147,7 +134,9 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
             found = list_images(folder, what="test folder")
         except CycleGANError as e:  # optional, but there and empty: say what to do
             raise CycleGANError(f"{e} ({remedy})") from None
-        good, bad = check_images(found, skip_bad=cfg.data.skip_bad_images, desc=f"checking {folder}", progress=progress)
+        good, bad = check_images(
+            found, skip_bad=cfg.data.skip_bad_images, desc=f"checking {folder}", progress=progress, cap_option=None
+        )
         if not good:
             raise CycleGANError(f"test folder {folder}: no readable images ({remedy})")
         tests.append(good)
@@ -176,11 +165,13 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         pairs = list(find_pairs(dir_a, dir_b))
         test_pairs = list(find_pairs(test_a, test_b)) if test_a and test_b else None
     files = [p for pair in pairs for p in pair if p is not None]
-    good, skipped = check_images(files, skip_bad=d.skip_bad_images, desc="checking the pairs", progress=progress)
+    good, skipped = check_images(
+        files, skip_bad=d.skip_bad_images, desc="checking the pairs", progress=progress, cap_option=None
+    )
     if test_pairs:  # the sample grids' and --eval-every's pairs: checked as the training ones
         test_files = [p for pair in test_pairs for p in pair if p is not None]
         test_good, test_bad = check_images(
-            test_files, skip_bad=d.skip_bad_images, desc="checking the test pairs", progress=progress
+            test_files, skip_bad=d.skip_bad_images, desc="checking the test pairs", progress=progress, cap_option=None
         )
         readable = set(test_good)
         test_pairs = [pair for pair in test_pairs if all(p is None or p in readable for p in pair)] or None
@@ -216,15 +207,10 @@ def _wide_enough(files: list[Path], *, skip_bad: bool) -> tuple[list[Path], list
     good: list[Path] = []
     bad: list[str] = []
     for path in files:
-        try:
-            with open_image(path) as im:  # the header alone
-                width = im.size[0]
-        except Exception:  # unreadable: named where it is decoded (check_images, or the sample grid's reader)
-            width = 2
-        if width >= 2:
+        msg = too_narrow(path)  # by its upright width, the header alone
+        if msg is None:
             good.append(path)
             continue
-        msg = f"{path}: {width} px wide, but an aligned pair holds A and B side by side, so it needs at least 2 px"
         if not skip_bad:
             raise CycleGANError(f"{msg} (remove it, or pass --skip-bad-images)")
         bad.append(msg)
@@ -305,7 +291,7 @@ def quiet_worker_count() -> Iterator[None]:
 
 def sample_batch(files: list[Path], n: int, size: int) -> torch.Tensor:
     """The first n images (sorted names) resized to size x size: the same every time."""
-    return torch.stack([eval_transform(read_image(p), size=size) for p in files[:n]])
+    return torch.stack([eval_transform(read_image(p, cap_option=None), size=size) for p in files[:n]])
 
 
 def sample_pairs(pairs: list[tuple[Path, Path | None]], n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
