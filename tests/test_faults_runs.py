@@ -833,6 +833,31 @@ def test_a_log_or_tensorboard_path_taken_by_another_kind_of_file_is_named(datase
     assert load_checkpoint(out)["step"] == 1
 
 
+def test_a_full_disk_under_tensorboard_warns_and_the_run_goes_on(dataset, tmp_path, capsys, monkeypatch):
+    # TensorBoard writes on a thread of its own, which raised the disk's error again at the next add_scalar: the run
+    # ended in two tracebacks (the thread's and the loop's), the steps since its last checkpoint lost
+    record_writer = pytest.importorskip("tensorboard.summary.writer.record_writer")
+    real, calls = record_writer.RecordWriter.write, []
+
+    def write(self, data):
+        calls.append(data)
+        if len(calls) > 1:  # the file's header goes through, then the disk is full
+            raise OSError(28, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(record_writer.RecordWriter, "write", write)
+    out = tmp_path / "run"
+    assert main(["train", *tiny_flags(dataset, out, steps=4, log_every=1, checkpoint_every=2)]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Exception in thread" not in err, err
+    warned = [line for line in err.splitlines() if "TensorBoard" in line]
+    assert warned == [
+        f"warning: no more TensorBoard events this run: No space left on device ({out / 'tensorboard'}); log.jsonl "
+        "holds every record"
+    ]
+    assert load_checkpoint(out)["step"] == 4 and [r["step"] for r in strict_records(out / "log.jsonl")] == [1, 2, 3, 4]
+
+
 @pytest.mark.parametrize(
     "key, value, says",
     [
