@@ -328,10 +328,15 @@ def test_resume_removes_stale_temporaries_and_log_records_after_the_checkpoint(t
         p.write_bytes(b"half of something")
     mine = run / ".notes.tmp"  # not write_atomic's: left alone
     mine.write_text("keep")
+    # nor those of another command at work in a folder of its own inside the run's (evaluate --save-images RUN/eval):
+    # they were deleted under it, and its next write failed
+    live = run / "eval" / "AtoB" / ".img.png.a1b2c3d4.tmp"
+    live.parent.mkdir(parents=True)
+    live.write_bytes(b"being written")
     with (run / "log.jsonl").open("a") as f:  # what a run killed after step 3's checkpoint had logged
         f.write('{"step": 4, "G_total": 1.0}\n{"step": 5, "G_total": NaN}\n{"step": 6, "G_to')
     assert resume(run, 5) == 0
-    assert not any(p.exists() for p in planted) and mine.read_text() == "keep"
+    assert not any(p.exists() for p in planted) and mine.read_text() == "keep" and live.exists()
     assert [r["step"] for r in strict_records(run / "log.jsonl")] == [1, 2, 3, 4, 5]
 
 

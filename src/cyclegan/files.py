@@ -428,15 +428,15 @@ def is_atomic_temporary(name: str) -> bool:
     return re.fullmatch(r"\..+\.[a-z0-9_]{8}\.tmp", name) is not None
 
 
-def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+def remove_stale_temporaries(folder: str | Path, *, recursive: bool = True) -> list[Path]:
     """Delete the temporary files that `write_atomic` calls cut short by a crash (kill -9, power loss) left in
-    `folder` and its sub-folders; returns them. Only safe where no other process is writing (e.g. under the
-    folder's `FolderLock`): a live write's temporary file looks the same."""
+    `folder` (and its sub-folders, if `recursive`); returns them. Only safe where no other process is writing (e.g.
+    under the folder's `FolderLock`): a live write's temporary file looks the same."""
     removed = []
     folder = Path(folder)
     if not folder.is_dir():
         return removed
-    for path in folder.rglob(".*.tmp"):
+    for path in folder.rglob(".*.tmp") if recursive else folder.glob(".*.tmp"):
         if is_atomic_temporary(path.name) and path.is_file() and not path.is_symlink():
             path.unlink(missing_ok=True)
             removed.append(path)

@@ -147,7 +147,10 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
                     f"{ckpt_file} was rewritten by another run after this one read it; run the command again to "
                     "resume from the new checkpoint"
                 )
-            remove_stale_temporaries(run)
+            # the folders a run writes in, not their sub-folders: another command may be at work in one under its own
+            # lock (`evaluate --save-images RUN/eval`), its temporaries live
+            for folder in (run, run / SAMPLES_DIR):
+                remove_stale_temporaries(folder, recursive=False)
             trim_log(run / LOG_NAME, ckpt["step"] if ckpt is not None else 0)
         except OSError as e:
             error = CycleGANError(f"cannot write the run folder {run}: {oserror_text(e)}")
