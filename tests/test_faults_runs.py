@@ -810,8 +810,26 @@ def test_a_failed_checkpoint_write_stops_the_run_and_keeps_the_previous(dataset,
     assert main(["train", *tiny_flags(dataset, out, steps=10, checkpoint_every=2)]) == 2
     err = one_line_error(capsys)
     assert f"cannot write the checkpoint {out / 'checkpoint.pt'} at step 4: No space left on device" in err
+    assert err.endswith(f"the previous checkpoint is kept (once there is room: cyclegan train --out {out} --resume)")
     monkeypatch.undo()
     assert load_checkpoint(out)["step"] == 2 and leftovers(out) == []
+
+
+def test_a_failed_first_checkpoint_write_says_there_is_nothing_to_resume(dataset, tmp_path, capsys, monkeypatch):
+    # it said "the previous checkpoint is kept" where there was none: a --resume then found nothing to resume
+    def save(obj, f, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", save)
+    out = tmp_path / "run"
+    assert main(["train", *tiny_flags(dataset, out, steps=4, checkpoint_every=2)]) == 2
+    err = one_line_error(capsys)
+    assert err.endswith(
+        f"cannot write the checkpoint {out / 'checkpoint.pt'} at step 2: No space left on device; it was the run's "
+        "first: nothing to resume; once there is room, start the run again"
+    )
+    monkeypatch.undo()
+    assert main(["train", *tiny_flags(dataset, out, steps=4, checkpoint_every=2)]) == 0  # as it says
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a disk always full)")

@@ -220,6 +220,15 @@ class Run:
     def sample_path(self, step: int) -> Path:
         return self.folder / SAMPLES_DIR / f"step_{step:07d}.png"
 
+    def _kept(self, path: Path) -> str:
+        """What is left to go on with after the checkpoint `path` could not be written: the previous one (written
+        whole), or, at the first, nothing to resume (it said "the previous checkpoint is kept" there too)."""
+        if path.is_file():
+            return f"the previous checkpoint is kept (once there is room: {self.goes_on_with()})"
+        best = self.folder / BEST_NAME  # a new run there refuses a best.pt without its checkpoint
+        moved = f", after moving {best} away" if best.exists() else ""
+        return f"it was the run's first: nothing to resume; once there is room, start the run again{moved}"
+
     def save(self, trainer: Trainer, step: int, *, extra: dict | None = None) -> Path:
         """The checkpoint after `step` steps (every rank calls this; rank 0 writes; `extra`: more entries, the
         watcher's state). A write that fails (a full disk) stops every rank with one line; the previous
@@ -234,9 +243,8 @@ class Run:
             }
             trainer.save(path, step=step, steps_per_epoch=self.steps_per_epoch, extra=more)
         except OSError as e:
-            error = CycleGANError(
-                f"cannot write the checkpoint {path} at step {step}: {e.strerror or e}; the previous checkpoint is kept"
-            )
+            why = e.strerror or e
+            error = CycleGANError(f"cannot write the checkpoint {path} at step {step}: {why}; {self._kept(path)}")
         elsewhere = "rank 0 could not write the checkpoint (its error is above)"
         ddp.raise_on_every_rank(error, self.d_ctx, elsewhere=elsewhere)
         return path
