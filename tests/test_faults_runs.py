@@ -340,6 +340,18 @@ def test_resume_removes_stale_temporaries_and_log_records_after_the_checkpoint(t
     assert [r["step"] for r in strict_records(run / "log.jsonl")] == [1, 2, 3, 4, 5]
 
 
+def test_a_last_log_record_without_its_newline_is_ended_before_the_resume_appends(tiny_cfg):
+    # a power cut can keep a record whole but for its newline: the resumed run's first record was appended to its
+    # line, two records on a line that is not JSON (and both dropped at the next resume)
+    from cyclegan.train import train
+
+    train(tiny_cfg(steps=3, log_every=1), progress=False)
+    log = Path(tiny_cfg().train.out) / "log.jsonl"
+    log.write_text(log.read_text().rstrip("\n"))
+    assert resume(log.parent, 5) == 0
+    assert [r["step"] for r in strict_records(log)] == [1, 2, 3, 4, 5]
+
+
 # --- malformed checkpoints -----------------------------------------------------------------------------------
 
 

@@ -168,10 +168,11 @@ def oserror_text(e: OSError) -> str:
 def trim_log(path: Path, step: int) -> None:
     """Keep the records of log.jsonl up to `step` (the checkpoint's), each step once, in order; drop the rest
     (what a crashed or stopped run logged after its last checkpoint, a half-written last line, anything not
-    strict JSON). Rewritten atomically, and only if something goes."""
+    strict JSON). Rewritten atomically, and only if something goes or its last line lacks its newline."""
     if not path.is_file():
         return
-    lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    lines = text.splitlines()
     kept, last = [], 0
     for line in lines:
         try:
@@ -182,7 +183,9 @@ def trim_log(path: Path, step: int) -> None:
         if isinstance(s, int) and not isinstance(s, bool) and last < s <= step:
             kept.append(line)
             last = s
-    if len(kept) != len(lines):
+    # a last record whole but for its newline (a power cut) is ended too: the next record was appended to its line,
+    # and the two, one line that is not JSON, were dropped at the next resume
+    if len(kept) != len(lines) or (text and not text.endswith("\n")):
         write_atomic(path, lambda tmp: Path(tmp).write_text("".join(line + "\n" for line in kept)))
 
 
