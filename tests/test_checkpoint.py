@@ -142,6 +142,19 @@ def test_a_checkpoint_of_another_versions_format_or_layout_is_named_as_that_vers
         load_generator(tmp_path / "renamed.pt")
 
 
+def test_a_generators_weights_alone_given_to_resume_are_named_as_such(tmp_path):
+    """Another project's generator file put as a run's checkpoint.pt: "is not a cyclegan training checkpoint", nothing
+    said of what it is, nor that translate reads it."""
+    from cyclegan.train import prepare_config
+
+    ckpt = torch.load(save_tiny_checkpoint(tmp_path / "ok.pt"), weights_only=True)
+    (tmp_path / "run").mkdir()
+    torch.save(ckpt["models"]["G"], tmp_path / "run" / "checkpoint.pt")
+    says = r"checkpoint.pt is not a cyclegan training checkpoint \(it holds a network's weights alone"
+    with pytest.raises(CycleGANError, match=says):
+        prepare_config({}, resume=True, out=str(tmp_path / "run"))
+
+
 def test_a_zip_bomb_checkpoint_is_refused_before_torch_reads_it(tmp_path, monkeypatch, capsys):
     """A checkpoint whose data.pkl (or a tensor's storage) inflates to 40 MiB from a file of about 0.7 MB
     (at full scale: 1 MB to 1 GiB, docs/reliability.md): refused from the zip directory in one line, and

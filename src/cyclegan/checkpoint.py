@@ -116,6 +116,9 @@ def _check_checkpoint(ckpt: Any, *, source: str, training: bool) -> Config:
         found = "" if isinstance(ckpt, dict) else f" (found a {type(ckpt).__name__})"
         if isinstance(ckpt, dict) and isinstance(ckpt.get("package_version"), str):
             found = f" of this version's format {FORMAT!r} (its format is {ckpt.get('format')!r})"
+        elif isinstance(ckpt, dict) and ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+            # `--resume` on a run folder holding another project's generator as checkpoint.pt
+            found = " (it holds a network's weights alone, as another project saves a generator: translate reads it)"
         raise CycleGANError(f"{source} is not a cyclegan training checkpoint{found}")
     for key in ("config", "step", "models"):
         if key not in ckpt:
