@@ -124,6 +124,37 @@ def test_a_checkpoint_of_another_version_with_an_unknown_option_names_that_versi
         load_generator(tmp_path / "same.pt")
 
 
+def test_a_checkpoint_of_another_versions_format_or_layout_is_named_as_that_versions(tmp_path):
+    """Another version's checkpoint in another format was read as another project's generator file ("no AtoB
+    generator among the entries format, package_version, ...; expected ... the reference layout"), and one laid out
+    otherwise was "damaged" without the version that wrote it."""
+    ckpt = torch.load(save_tiny_checkpoint(tmp_path / "ok.pt"), weights_only=True)
+    torch.save({**ckpt, "format": "cyclegan-checkpoint-v2", "package_version": "99.0"}, tmp_path / "v2.pt")
+    with pytest.raises(
+        CycleGANError,
+        match=r"v2.pt is not a cyclegan training checkpoint of this version's format 'cyclegan-checkpoint' "
+        r"\(its format is 'cyclegan-checkpoint-v2'\) \(written by cyclegan 99.0, this is",
+    ):
+        load_generator(tmp_path / "v2.pt")
+    models = {k: v for k, v in ckpt["models"].items() if k != "D_Y"}  # a network renamed in that version
+    torch.save({**ckpt, "models": models, "package_version": "99.0"}, tmp_path / "renamed.pt")
+    with pytest.raises(CycleGANError, match=r"'models' has no 'D_Y' network .* \(written by cyclegan 99.0, this is"):
+        load_generator(tmp_path / "renamed.pt")
+
+
+def test_a_generators_weights_alone_given_to_resume_are_named_as_such(tmp_path):
+    """Another project's generator file put as a run's checkpoint.pt: "is not a cyclegan training checkpoint", nothing
+    said of what it is, nor that translate reads it."""
+    from cyclegan.train import prepare_config
+
+    ckpt = torch.load(save_tiny_checkpoint(tmp_path / "ok.pt"), weights_only=True)
+    (tmp_path / "run").mkdir()
+    torch.save(ckpt["models"]["G"], tmp_path / "run" / "checkpoint.pt")
+    says = r"checkpoint.pt is not a cyclegan training checkpoint \(it holds a network's weights alone"
+    with pytest.raises(CycleGANError, match=says):
+        prepare_config({}, resume=True, out=str(tmp_path / "run"))
+
+
 def test_a_zip_bomb_checkpoint_is_refused_before_torch_reads_it(tmp_path, monkeypatch, capsys):
     """A checkpoint whose data.pkl (or a tensor's storage) inflates to 40 MiB from a file of about 0.7 MB
     (at full scale: 1 MB to 1 GiB, docs/reliability.md): refused from the zip directory in one line, and

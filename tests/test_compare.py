@@ -337,6 +337,23 @@ def test_overwrite_with_fewer_images_leaves_none_of_the_earlier_ones(checkpoint,
     assert kept == sorted([f"{stem}_input.png", f"{stem}_cyclegan.png", f"{stem}_gatys.png", "mine.txt"])
 
 
+def test_a_killed_comparisons_temporaries_are_removed_by_the_next_one(checkpoint, tmp_path):
+    """kill -9 during a comparison's writes left `.NAME.XXXXXXXX.tmp` files beside its outputs, hidden, for ever."""
+    from cyclegan.compare import CompareOptions, compare
+
+    content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    out = tmp_path / "cmp"
+    killed = [out / ".grid.png.k3x_9q2z.tmp", out / "images" / f".{content[0].stem}_gatys.png.k3x_9q2z.tmp"]
+    mine = out / ".notes.txt.k3x_9q2z.tmp"  # named after no output of the comparison: left alone
+    for f in [*killed, mine]:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"half a file")
+    opts = CompareOptions(str(checkpoint), "AtoB", [str(content[0])], [str(style[0])], str(out))
+    compare(replace(opts, size=24, steps=2, backbone="lite0", device="cpu", progress=False))
+    assert not any(f.exists() for f in killed) and mine.exists() and (out / "grid.png").is_file()
+
+
 def test_ctrl_c_keeps_the_images_compared_so_far_and_their_report(checkpoint, tmp_path, monkeypatch, capsys):
     """Ctrl-C on the second of three images removed the first's, minutes of Gatys each: now the report covers the
     images compared before it, says it was interrupted, and the cut-short image's files are gone (exit 130)."""

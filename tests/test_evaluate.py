@@ -737,6 +737,26 @@ def test_saved_images_of_an_earlier_evaluation_left_beside_the_new_ones_are_name
     assert "BtoA" not in err
 
 
+def test_a_killed_evaluations_temporaries_beside_its_saved_images_are_removed_by_the_next(tmp_path, monkeypatch):
+    """kill -9 while --save-images wrote left `.NAME.XXXXXXXX.tmp` files beside the images and grids, hidden, for
+    ever; the next evaluation into the folder removes them (under its lock) before its work."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    saved = tmp_path / "saved"
+    killed = [saved / ".AtoB_grid.png.k3x_9q2z.tmp", saved / "AtoB" / ".scene_00.png.k3x_9q2z.tmp"]
+    mine = saved / "AtoB" / ".notes.png.k3x_9q2z.tmp"  # named after no image it writes: left alone
+    for f in [*killed, mine]:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"half a file")
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), save_images=str(saved))
+    with pytest.raises(pytest.fail.Exception, match="the work started"):
+        runner.evaluate_checkpoints(dataclasses.replace(opts, progress=False))
+    assert not any(f.exists() for f in killed) and mine.exists()
+
+
 def test_a_foreign_file_holding_both_generators_is_scored_both_ways(tmp_path):
     """A file of another project holding G_A and G_B was refused with '... holds a single generator: give
     --direction AtoB or BtoA'; it holds one for each, and the cycle between them."""

@@ -328,11 +328,28 @@ def test_resume_removes_stale_temporaries_and_log_records_after_the_checkpoint(t
         p.write_bytes(b"half of something")
     mine = run / ".notes.tmp"  # not write_atomic's: left alone
     mine.write_text("keep")
+    # nor those of another command at work in a folder of its own inside the run's (evaluate --save-images RUN/eval):
+    # they were deleted under it, and its next write failed
+    live = run / "eval" / "AtoB" / ".img.png.a1b2c3d4.tmp"
+    live.parent.mkdir(parents=True)
+    live.write_bytes(b"being written")
     with (run / "log.jsonl").open("a") as f:  # what a run killed after step 3's checkpoint had logged
         f.write('{"step": 4, "G_total": 1.0}\n{"step": 5, "G_total": NaN}\n{"step": 6, "G_to')
     assert resume(run, 5) == 0
-    assert not any(p.exists() for p in planted) and mine.read_text() == "keep"
+    assert not any(p.exists() for p in planted) and mine.read_text() == "keep" and live.exists()
     assert [r["step"] for r in strict_records(run / "log.jsonl")] == [1, 2, 3, 4, 5]
+
+
+def test_a_last_log_record_without_its_newline_is_ended_before_the_resume_appends(tiny_cfg):
+    # a power cut can keep a record whole but for its newline: the resumed run's first record was appended to its
+    # line, two records on a line that is not JSON (and both dropped at the next resume)
+    from cyclegan.train import train
+
+    train(tiny_cfg(steps=3, log_every=1), progress=False)
+    log = Path(tiny_cfg().train.out) / "log.jsonl"
+    log.write_text(log.read_text().rstrip("\n"))
+    assert resume(log.parent, 5) == 0
+    assert [r["step"] for r in strict_records(log)] == [1, 2, 3, 4, 5]
 
 
 # --- malformed checkpoints -----------------------------------------------------------------------------------
@@ -805,8 +822,26 @@ def test_a_failed_checkpoint_write_stops_the_run_and_keeps_the_previous(dataset,
     assert main(["train", *tiny_flags(dataset, out, steps=10, checkpoint_every=2)]) == 2
     err = one_line_error(capsys)
     assert f"cannot write the checkpoint {out / 'checkpoint.pt'} at step 4: No space left on device" in err
+    assert err.endswith(f"the previous checkpoint is kept (once there is room: cyclegan train --out {out} --resume)")
     monkeypatch.undo()
     assert load_checkpoint(out)["step"] == 2 and leftovers(out) == []
+
+
+def test_a_failed_first_checkpoint_write_says_there_is_nothing_to_resume(dataset, tmp_path, capsys, monkeypatch):
+    # it said "the previous checkpoint is kept" where there was none: a --resume then found nothing to resume
+    def save(obj, f, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", save)
+    out = tmp_path / "run"
+    assert main(["train", *tiny_flags(dataset, out, steps=4, checkpoint_every=2)]) == 2
+    err = one_line_error(capsys)
+    assert err.endswith(
+        f"cannot write the checkpoint {out / 'checkpoint.pt'} at step 2: No space left on device; it was the run's "
+        "first: nothing to resume; once there is room, start the run again"
+    )
+    monkeypatch.undo()
+    assert main(["train", *tiny_flags(dataset, out, steps=4, checkpoint_every=2)]) == 0  # as it says
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a disk always full)")
@@ -831,6 +866,31 @@ def test_a_log_or_tensorboard_path_taken_by_another_kind_of_file_is_named(datase
     assert main(["train", *tiny_flags(dataset, out, steps=1)]) == 0  # TensorBoard is optional: the run goes on
     assert f"warning: no TensorBoard events this run: File exists ({out / 'tensorboard'})" in capsys.readouterr().err
     assert load_checkpoint(out)["step"] == 1
+
+
+def test_a_full_disk_under_tensorboard_warns_and_the_run_goes_on(dataset, tmp_path, capsys, monkeypatch):
+    # TensorBoard writes on a thread of its own, which raised the disk's error again at the next add_scalar: the run
+    # ended in two tracebacks (the thread's and the loop's), the steps since its last checkpoint lost
+    record_writer = pytest.importorskip("tensorboard.summary.writer.record_writer")
+    real, calls = record_writer.RecordWriter.write, []
+
+    def write(self, data):
+        calls.append(data)
+        if len(calls) > 1:  # the file's header goes through, then the disk is full
+            raise OSError(28, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(record_writer.RecordWriter, "write", write)
+    out = tmp_path / "run"
+    assert main(["train", *tiny_flags(dataset, out, steps=4, log_every=1, checkpoint_every=2)]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Exception in thread" not in err, err
+    warned = [line for line in err.splitlines() if "TensorBoard" in line]
+    assert warned == [
+        f"warning: no more TensorBoard events this run: No space left on device ({out / 'tensorboard'}); log.jsonl "
+        "holds every record"
+    ]
+    assert load_checkpoint(out)["step"] == 4 and [r["step"] for r in strict_records(out / "log.jsonl")] == [1, 2, 3, 4]
 
 
 @pytest.mark.parametrize(

@@ -534,6 +534,53 @@ def test_a_resume_without_a_readable_best_pt_writes_it_again(tiny_cfg, tmp_path,
     assert torch.load(best, weights_only=True)["step"] == 6 and result.verdict.best_step == 6
 
 
+def test_a_run_killed_between_best_pt_and_its_checkpoint_resumes_as_one_never_stopped(
+    tiny_cfg, tmp_path, monkeypatch, capsys
+):
+    """Killed after writing best.pt at step 6 and before the checkpoint of that step: best.pt holds a step after the
+    checkpoint's, which the resumed run scores again. It forgot its best (step 1's 30 dB) at once: step 5's 25 dB
+    became the best, and the "getting worse" warning the run never stopped gave there was never given."""
+    from cyclegan.train.run_folder import Run
+
+    psnrs = [30.0, 25.0, 25.0, 25.0, 25.0, 31.0, 30.0, 29.0]  # by step; step 5 is the 4th evaluation after the best
+    extra = {"steps": 8, "eval_every": 1, "checkpoint_every": 2}
+    scored_in_turn(monkeypatch, psnrs)
+    plain = train(tiny_cfg(out=str(tmp_path / "plain"), **extra), progress=False)
+    assert plain.verdict.best_step == 6 and len(plain.verdict.warnings) == 1
+
+    class Killed(BaseException):
+        pass
+
+    real = Run.save
+
+    def save(self, trainer, step, **kwargs):
+        if step == 6:  # best.pt of step 6 is written; its checkpoint never is
+            raise Killed
+        return real(self, trainer, step, **kwargs)
+
+    scored_in_turn(monkeypatch, psnrs)
+    monkeypatch.setattr(Run, "save", save)
+    run = tmp_path / "run"
+    with pytest.raises(Killed):
+        train(tiny_cfg(out=str(run), **extra), progress=False)
+    assert load_checkpoint(run)["step"] == 4 and torch.load(run / "best.pt", weights_only=True)["step"] == 6
+    monkeypatch.setattr(Run, "save", real)
+    shutil.copytree(run, tmp_path / "short")  # resumed to end before step 6: its verdict's best is not in best.pt
+    scored_in_turn(monkeypatch, psnrs[4:])
+    capsys.readouterr()
+    cfg, ckpt = prepare_config({"steps": 5}, resume=True, out=str(tmp_path / "short"))
+    assert train(cfg, ckpt=ckpt, progress=False).verdict.best_step == 1
+    assert "best.pt holds step 6, written before the run stopped, which this run did not reach again" in (
+        capsys.readouterr().err
+    )
+    scored_in_turn(monkeypatch, psnrs[4:])
+    cfg, ckpt = prepare_config({}, resume=True, out=str(run))
+    resumed = train(cfg, ckpt=ckpt, progress=False)
+    assert resumed.verdict == plain.verdict
+    assert load_checkpoint(run)["watch"] == load_checkpoint(tmp_path / "plain")["watch"]
+    assert torch.load(run / "best.pt", weights_only=True)["step"] == 6
+
+
 @pytest.mark.parametrize("checkpoint_every", [2, 0])
 def test_a_full_disk_at_best_pt_names_what_is_left_to_go_on_with(tiny_cfg, tmp_path, monkeypatch, checkpoint_every):
     """best.pt cannot be written (a full disk) at its second evaluation: one line, the previous best.pt kept whole,

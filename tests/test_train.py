@@ -317,6 +317,36 @@ def test_a_full_disk_names_the_command_that_goes_on_with_the_run(tiny_cfg, tmp_p
         train(tiny_cfg(steps=3), progress=False)
 
 
+def test_a_full_disk_at_a_refits_config_json_is_one_line_and_keeps_the_checkpoint(tiny_cfg, tmp_path, monkeypatch):
+    # --fit-steps rewrites config.json when it refits the total; a full disk there was an OSError traceback
+    import errno
+    import types
+
+    import cyclegan.train.budget as budget
+    import cyclegan.train.loop as loop
+
+    clock = _Clock(tick=0.5)  # ~0.5 s a step: 500 steps do not fit in 30 s, so the first fit (step 10) refits
+    fake_time = types.SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if not k.startswith("_")})
+    fake_time.monotonic = clock.monotonic
+    monkeypatch.setattr(loop, "time", fake_time)
+    monkeypatch.setattr(budget, "time", fake_time)
+    real, writes = loop.write_atomic, []
+
+    def write_atomic(path, write, **kwargs):
+        writes.append(path)
+        if len(writes) > 1:  # the run's first config.json, then a full disk
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, write, **kwargs)
+
+    monkeypatch.setattr(loop, "write_atomic", write_atomic)
+    out = tmp_path / "run"
+    cfg = tiny_cfg(steps=500, time_limit=0.5, fit_steps=True, checkpoint_every=5)
+    says = rf"cannot write {out / 'config.json'} at step 10: No space left on device; the checkpoint of step 5 is kept"
+    with pytest.raises(CycleGANError, match=says):
+        train(cfg, progress=False)
+    assert load_checkpoint(out)["step"] == 5
+
+
 def test_generator_outputs_are_computed_once_per_iteration(tiny_cfg, monkeypatch):
     trainer = CycleGANTrainer(tiny_cfg(), total_steps=4, device=torch.device("cpu"))
     before = {k: [p.clone() for p in net.parameters()] for k, net in trainer.networks.items()}

@@ -92,10 +92,33 @@ def check_checkpoint(ckpt: Any, *, source: str, training: bool = False) -> Confi
     network it declares must be there: an `ema` copy never stands in for a missing one), the size of the
     networks the config describes (at most MAX_PARAMETERS each, estimated without allocating), and every
     tensor's name and shape against those networks built on the `meta` device. `training` (a resume): also
-    the optimizers, LR schedules, image pools and random state.
+    the optimizers, LR schedules, image pools and random state. A file another version of this package wrote
+    (`package_version`) is named as one in each refusal: a newer one's format or options are unknown here, and
+    "damaged" alone would send the user the wrong way.
     """
+    try:
+        return _check_checkpoint(ckpt, source=source, training=training)
+    except CycleGANError as e:
+        note = _version_note(ckpt)
+        if not note:
+            raise
+        raise CycleGANError(f"{e}{note}") from None
+
+
+def of_this_package(obj: Any) -> bool:
+    """Whether a loaded file is a checkpoint this package wrote, in any version: this version's format, or a dict
+    stamped with the writer's `package_version` (another version's format, which only the checks name rightly)."""
+    return isinstance(obj, dict) and (obj.get("format") == FORMAT or isinstance(obj.get("package_version"), str))
+
+
+def _check_checkpoint(ckpt: Any, *, source: str, training: bool) -> Config:
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         found = "" if isinstance(ckpt, dict) else f" (found a {type(ckpt).__name__})"
+        if isinstance(ckpt, dict) and isinstance(ckpt.get("package_version"), str):
+            found = f" of this version's format {FORMAT!r} (its format is {ckpt.get('format')!r})"
+        elif isinstance(ckpt, dict) and ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+            # `--resume` on a run folder holding another project's generator as checkpoint.pt
+            found = " (it holds a network's weights alone, as another project saves a generator: translate reads it)"
         raise CycleGANError(f"{source} is not a cyclegan training checkpoint{found}")
     for key in ("config", "step", "models"):
         if key not in ckpt:
@@ -128,7 +151,7 @@ def check_checkpoint(ckpt: Any, *, source: str, training: bool = False) -> Confi
         cfg = config_from_dict(ckpt["config"], source=source)
     except CycleGANError as e:
         reason = str(e).removeprefix(f"{escape(source)}: ")
-        raise CycleGANError(f"{source}: its stored config is not valid: {reason}{_version_note(ckpt)}") from None
+        raise CycleGANError(f"{source}: its stored config is not valid: {reason}") from None
     except (TypeError, ValueError, AttributeError, KeyError) as e:
         raise _fail(source, f"its stored config cannot be read ({type(e).__name__}: {e})") from None
     _check_networks(ckpt, cfg, source)
@@ -137,10 +160,9 @@ def check_checkpoint(ckpt: Any, *, source: str, training: bool = False) -> Confi
     return cfg
 
 
-def _version_note(ckpt: dict) -> str:
-    """Where a checkpoint another version wrote fails the config check: which version wrote it (a newer one's
-    options are unknown here, and 'damaged' would send the user the wrong way)."""
-    written = ckpt.get("package_version")
+def _version_note(ckpt: Any) -> str:
+    """Where a checkpoint another version wrote fails a check: which version wrote it."""
+    written = ckpt.get("package_version") if isinstance(ckpt, dict) else None
     if not isinstance(written, str) or written == __version__:
         return ""
     return f" (written by cyclegan {written}, this is {__version__}: a file of another version may need that version)"

@@ -43,7 +43,14 @@ from .evaluate.features import load_lite0
 from .evaluate.metrics import ssim_y
 from .evaluate.runner import working_size
 from .execution import resolve_device
-from .files import check_outputs, claim_folder, removed_on_failure, unique_stems, write_atomic
+from .files import (
+    check_outputs,
+    claim_folder,
+    remove_stale_temporaries_of,
+    removed_on_failure,
+    unique_stems,
+    write_atomic,
+)
 from .inference import is_out_of_memory, keyword_names, translate_tensor
 from .loading import checkpoint_path, generator_from, load_file
 from .pretrained import lite0_model
@@ -408,6 +415,7 @@ def compare(opts: CompareOptions) -> CompareReport:
         check_output_folder(opts, inputs)  # again, under the lock: what a run that just ended wrote
         earlier = earlier_images(Path(opts.out))  # --overwrite: read before this run's report replaces it
         files = output_files(inputs, Path(opts.out))
+        remove_stale_temporaries_of(files)  # a killed comparison's, which stayed hidden beside its outputs for ever
         found = {p for p in files if p.exists() or p.is_symlink()}
         with removed_on_failure(files):  # a failure leaves no images/ behind
             try:

@@ -23,7 +23,7 @@ from torch import nn
 
 from .errors import CycleGANError, install_extra
 from .export_options import FORMATS, MIN_OPSET, OPSET, ExportFormat, ExportOptions, format_for
-from .files import check_outputs, write_atomic
+from .files import check_outputs, claim_file, write_atomic
 from .inference import least_size, pad_for_generator, size_multiple
 from .loading import checkpoint_file, load_generator_and_direction
 
@@ -219,10 +219,11 @@ def export_generator(
             )
 
     try:
-        if format == "onnx":
-            _export_onnx(model, example, out, opset=opset, metadata=meta, verify=verify)
-        else:
-            _export_torchscript(model, example, out, metadata=meta, verify=verify)
+        with claim_file(out, "--out"):  # the temporary lives while the export is traced and checked: seconds to minutes
+            if format == "onnx":
+                _export_onnx(model, example, out, opset=opset, metadata=meta, verify=verify)
+            else:
+                _export_torchscript(model, example, out, metadata=meta, verify=verify)
     except CycleGANError:
         raise
     except OSError as e:

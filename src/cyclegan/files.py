@@ -422,6 +422,31 @@ def claim_folder(folder: str | Path, option: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def claim_file(path: str | Path, option: str) -> Iterator[None]:
+    """Hold a lock on the name of the one output file `path` (given by `option`; `.NAME.lock` beside it) for the
+    block, after removing the temporaries a killed writer of it left (an export's `.NAME.XXXXXXXX.tmp`, as large as
+    the file and hidden, stayed for ever): one writer of the file at a time, so none removes another's live one. A
+    block that ends in an error leaves no folder the lock made and found empty."""
+    path = Path(path)
+    lock = FolderLock(path.parent, f".{temporary_stem(path.name)}.lock")
+    try:
+        if not lock.acquire():
+            raise CycleGANError(
+                f"option '{option}': {path} is being written by another run ({lock.holder_text}); wait for it to end "
+                f"or choose another {option}"
+            )
+    except OSError as e:
+        raise CycleGANError(f"option '{option}': cannot create or lock {lock.path} ({e.strerror or e})") from None
+    worked = False
+    try:
+        remove_stale_temporaries_of([path])
+        yield
+        worked = True
+    finally:
+        lock.release(keep_folder=worked)
+
+
+@contextlib.contextmanager
 def removed_on_failure(outputs: Iterable[str | Path]) -> Iterator[None]:
     """On an error (Ctrl-C included) in the block, remove what it made of its planned `outputs`: the files
     among them that were not there before and the folders for them that were not, if left empty. A failed
@@ -447,16 +472,39 @@ def is_atomic_temporary(name: str) -> bool:
     return re.fullmatch(r"\..+\.[a-z0-9_]{8}\.tmp", name) is not None
 
 
-def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+def remove_stale_temporaries(folder: str | Path, *, recursive: bool = True) -> list[Path]:
     """Delete the temporary files that `write_atomic` calls cut short by a crash (kill -9, power loss) left in
-    `folder` and its sub-folders; returns them. Only safe where no other process is writing (e.g. under the
-    folder's `FolderLock`): a live write's temporary file looks the same."""
+    `folder` (and its sub-folders, if `recursive`); returns them. Only safe where no other process is writing (e.g.
+    under the folder's `FolderLock`): a live write's temporary file looks the same."""
     removed = []
     folder = Path(folder)
     if not folder.is_dir():
         return removed
-    for path in folder.rglob(".*.tmp"):
+    for path in folder.rglob(".*.tmp") if recursive else folder.glob(".*.tmp"):
         if is_atomic_temporary(path.name) and path.is_file() and not path.is_symlink():
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
+
+
+def remove_stale_temporaries_of(outputs: Iterable[Path]) -> None:
+    """Delete the temporary files `write_atomic` left beside these outputs when a run writing them was
+    killed (kill -9, power loss; a clip's can be gigabytes): they stayed, hidden, through every later run.
+    Only under a lock on the outputs (their folder's, `claim_folder`, or the file's, `claim_file`), and only those
+    named after an output this run writes. Each folder is
+    listed once: a glob per output listed it once per output, quadratic in a folder of thousands."""
+    wanted: dict[Path, set[str]] = {}
+    for output in outputs:
+        wanted.setdefault(output.parent, set()).add(temporary_stem(output.name))
+    for folder, names in wanted.items():
+        try:
+            with os.scandir(folder) as entries:  # `.NAME.XXXXXXXX.tmp`: NAME (or its start) is name[1:-13]
+                stale = [
+                    e.path
+                    for e in entries
+                    if is_atomic_temporary(e.name) and e.name[1:-13] in names and e.is_file(follow_symlinks=False)
+                ]
+        except OSError:  # not made yet
+            continue
+        for path in stale:
+            Path(path).unlink(missing_ok=True)

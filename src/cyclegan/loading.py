@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from . import zoo
-from .checkpoint import check_checkpoint, load_state, run_checkpoint
+from .checkpoint import check_checkpoint, load_state, of_this_package, run_checkpoint
 from .config import config_from_dict
 from .errors import CycleGANError
 from .execution import resolve_device
@@ -65,7 +65,7 @@ def load_file(path: str | Path) -> Any:
     they are."""
     path = checkpoint_path(path)
     obj = load_weights_only(path)
-    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+    if of_this_package(obj):  # another version's format too: refused as such, not read as another project's file
         check_checkpoint(obj, source=str(path))
     return obj
 

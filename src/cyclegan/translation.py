@@ -17,7 +17,7 @@ import math
 import os
 import sys
 from collections import Counter
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +45,7 @@ from .data.io import (
 )
 from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
-from .files import check_outputs, claim_folder, inside, is_atomic_temporary, temporary_stem, unique_stems
+from .files import check_outputs, claim_folder, inside, remove_stale_temporaries_of, unique_stems
 from .inference import check_size, frames_left_out, is_out_of_memory, translate_batch, uncompiled
 from .loading import load_generator
 from .models.unet import UnetGenerator
@@ -306,28 +306,6 @@ def claimed_outputs(
         plan = plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite, skip_existing=skip_existing, warn=False)
         remove_stale_temporaries_of(plan.targets.values())
         yield plan
-
-
-def remove_stale_temporaries_of(outputs: Iterable[Path]) -> None:
-    """Delete the temporary files `files.write_atomic` left beside these outputs when a run writing them was
-    killed (kill -9, power loss; a clip's can be gigabytes): they stayed, hidden, through every later run.
-    Only under the output folder's lock, and only those named after an output this run writes. Each folder is
-    listed once: a glob per output listed it once per output, quadratic in a folder of thousands."""
-    wanted: dict[Path, set[str]] = {}
-    for output in outputs:
-        wanted.setdefault(output.parent, set()).add(temporary_stem(output.name))
-    for folder, names in wanted.items():
-        try:
-            with os.scandir(folder) as entries:  # `.NAME.XXXXXXXX.tmp`: NAME (or its start) is name[1:-13]
-                stale = [
-                    e.path
-                    for e in entries
-                    if is_atomic_temporary(e.name) and e.name[1:-13] in names and e.is_file(follow_symlinks=False)
-                ]
-        except OSError:  # not made yet
-            continue
-        for path in stale:
-            Path(path).unlink(missing_ok=True)
 
 
 def _translate_batch(

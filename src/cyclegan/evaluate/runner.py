@@ -39,7 +39,7 @@ from ..data.io import check_images, check_separate, left_out, list_images, read_
 from ..errors import CycleGANError, escape
 from ..execution import resolve_device
 from ..families import GENERATOR_FOR, directions_of
-from ..files import check_outputs, claim_folder, removed_on_failure, unique_stems
+from ..files import check_outputs, claim_folder, remove_stale_temporaries_of, removed_on_failure, unique_stems
 from ..inference import is_out_of_memory, translate_tensor
 from ..interop.foreign import DIRECTION_KEYS, load_foreign_generator
 from ..loading import checkpoint_file, checkpoint_path, generator_from, load_file
@@ -512,7 +512,17 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
         return _evaluate_all(opts, images, read)
     with claim_folder(opts.save_images, "--save-images"):  # one run writes the images there at a time
         _check_outputs(opts, images, directions)  # again, under the lock: what a run that just ended wrote
+        _remove_killed_writes(opts, images, directions)
         return _evaluate_all(opts, images, read)
+
+
+def _remove_killed_writes(opts: EvalOptions, images: SplitImages, directions: list[str]) -> None:
+    """The temporaries a killed evaluation left beside the images and grids --save-images writes (in DIR, or in each
+    DIR/NN_stepS/ with several checkpoints): they stayed hidden there for ever. Under the folder's lock."""
+    root = Path(opts.save_images)
+    folders = [root] if len(opts.checkpoint) == 1 else sorted(root.glob("[0-9][0-9]*_step*"))
+    names = _saved_names(directions, images.domains)
+    remove_stale_temporaries_of([folder / name for folder in folders for name in names])
 
 
 @dataclasses.dataclass(frozen=True)

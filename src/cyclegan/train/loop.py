@@ -269,6 +269,21 @@ def _write_config(run: Run) -> None:
     write_atomic(run.folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(text))
 
 
+def _rewrite_config(run: Run, *, step: int, saved: int | None) -> None:
+    """config.json again, at a refit (`--fit-steps`): a write that fails (a full disk) stops the run in one line naming
+    the checkpoint kept (it was an OSError traceback), as a log record that cannot be written does."""
+    try:
+        _write_config(run)
+    except OSError as e:
+        kept = (
+            "no checkpoint was saved yet"
+            if saved is None
+            else f"the checkpoint of step {saved} is kept (once there is room: {run.goes_on_with()})"
+        )
+        path = run.folder / CONFIG_NAME
+        raise CycleGANError(f"cannot write {path} at step {step}: {e.strerror or e}; {kept}") from None
+
+
 def _warn_if_the_data_changed(run: Run, ckpt: dict | None) -> None:
     """A resumed run whose training set has another number of images than when its checkpoint was saved goes on,
     but draws other images than the run never stopped would have: say so (the resume is not exact)."""
@@ -396,7 +411,7 @@ def _step_loop(
                     if total != run.total:
                         run = refit(run, trainer, total)
                         if run.main:  # config.json says the steps the schedule now runs, as the checkpoint will
-                            _write_config(run)
+                            _rewrite_config(run, step=step, saved=saved)
                     if bar.total != total:
                         bar.total = total
                         bar.refresh()

@@ -4,9 +4,11 @@ the loop syncs anyway, so a diverged run stops before anything is written with i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -37,6 +39,7 @@ class LossLog:
             self.sums, self.n = _carried(carried, run)
         self.timed = 0  # steps since t_last in this process (s_per_step)
         self.file = self.tb = None
+        self._hook = None  # threading.excepthook while TensorBoard writes (`_quiet_tensorboard_thread`)
         self.names: list[str] = []
         self.first_bad: torch.Tensor | None = None  # () int64: the first step with a non-finite loss, or -1
         self.bad_losses: torch.Tensor | None = None  # (len(names),): the losses of that step
@@ -60,16 +63,19 @@ class LossLog:
                     f"{escape(self.run.folder)} is not one)",
                     file=sys.stderr,
                 )
+            if self.tb is not None:
+                self._hook = threading.excepthook = _quiet_tensorboard_thread(threading.excepthook)
         self.t_last = time.perf_counter()
         return self
 
     def __exit__(self, *exc) -> None:
-        for f in (self.file, self.tb):
-            if f is not None:
-                try:
-                    f.close()
-                except OSError:  # a record it could not flush: already raised by `_record`
-                    pass
+        if self.file is not None:
+            with contextlib.suppress(OSError):  # a record it could not flush: already raised by `_record`
+                self.file.close()
+        if self.tb is not None:
+            self._tensorboard(None)
+        if self._hook is not None and threading.excepthook is self._hook:
+            threading.excepthook = self._hook.previous
 
     def add(self, losses: dict[str, torch.Tensor], *, step: int) -> None:
         """The losses of `step` (0-d tensors); everything stays on the device: no sync per step."""
@@ -143,6 +149,26 @@ class LossLog:
         sums = ddp.mean_over_ranks(self.sums, self.run.d_ctx)
         return {"sums": {k: v.detach().cpu().clone() for k, v in sums.items()}, "n": self.n}
 
+    def _tensorboard(self, scalars: dict[str, float] | None, *, step: int = 0) -> None:
+        """`scalars` of `step` to TensorBoard (None: close its file, at the end). A write that fails (a full disk: its
+        writer thread's error, raised at the next call) ends the events with a warning, as one that cannot start
+        does: they are optional, the run and log.jsonl go on (it was a traceback, the steps since the last checkpoint
+        lost)."""
+        try:
+            if scalars is None:
+                self.tb.close()
+            for tag, value in (scalars or {}).items():
+                self.tb.add_scalar(tag, value, step)
+        except OSError as e:
+            tb, self.tb = self.tb, None
+            with contextlib.suppress(OSError):  # its flush raises the same error again
+                tb.close()
+            tqdm.write(
+                f"warning: no more TensorBoard events this run: {escape(oserror_text(e))} "
+                f"({escape(self.run.folder / TENSORBOARD_DIR)}); log.jsonl holds every record",
+                file=sys.stderr,
+            )
+
     def _record(self, step: int, means: dict[str, float], scores: dict[str, float], *, s_per_step: float) -> None:
         record = {
             "step": step,
@@ -161,13 +187,10 @@ class LossLog:
                 f"if any, stays as it was (once there is room: {self.run.goes_on_with()})"
             ) from None
         if self.tb:
-            for k, v in means.items():
-                if v is not None:
-                    self.tb.add_scalar(f"loss/{k}", v, step)
-            self.tb.add_scalar("lr", record["lr"], step)
-            for k, v in scores.items():  # eval/AtoB/psnr, ...: a section of their own
-                if math.isfinite(v):
-                    self.tb.add_scalar(k, v, step)
+            scalars = {f"loss/{k}": v for k, v in means.items() if v is not None} | {"lr": record["lr"]}
+            # the scores (eval/AtoB/psnr, ...): a section of their own
+            scalars |= {k: v for k, v in scores.items() if math.isfinite(v)}
+            self._tensorboard(scalars, step=step)
         shown = [k for k in means if k != "G_total"][:5]
         self.bar.set_postfix({k: f"{means[k]:.3f}" for k in shown if means.get(k) is not None})
 
@@ -189,6 +212,20 @@ def _finite_or_none(x: float) -> float | None:
     """A mean for log.jsonl: rounded, or None (JSON null) for a sum that overflowed although every loss was
     finite (a non-finite loss stops the run before its record is written)."""
     return round(x, 5) if math.isfinite(x) else None
+
+
+def _quiet_tensorboard_thread(previous):
+    """A `threading.excepthook` that leaves TensorBoard's writer thread's OSError (a full disk) unprinted: the thread
+    raises it again at the run's next TensorBoard call, which warns of it in one line (`LossLog._tensorboard`).
+    Any other thread's exception goes to `previous`."""
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if isinstance(args.exc_value, OSError) and type(args.thread).__name__ == "_AsyncWriterThread":
+            return
+        previous(args)
+
+    hook.previous = previous
+    return hook
 
 
 def _tensorboard(run: Path, *, purge_step: int):

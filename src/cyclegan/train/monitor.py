@@ -43,6 +43,7 @@ class Monitor:
                     f"{str(e)[:100]}); the file is damaged or was written by another version"
                 ) from None
         self.scorer = Scorer(run.cfg, held, run.device) if held is not None and run.main else None
+        self.ahead: int | None = None  # best.pt's step, after the checkpoint's, until this run scores that step again
         if self.scorer is not None:
             tqdm.write(f"scoring every {t.eval_every} steps on {escape(held.where)}; best.pt by {self.metric}")
             if changed:  # its best was scored on other images: the next evaluation is the best so far
@@ -52,14 +53,17 @@ class Monitor:
                     f"evaluation writes {escape(run.folder / BEST_NAME)} again",
                     file=sys.stderr,
                 )
-            self._check_best(scoring=True)
+            self._check_best(scoring=True, resumed_at=ckpt["step"] if ckpt is not None else 0)
         elif run.main:  # scoring off this time: the verdict names best.pt, which must be there
             self._check_best(scoring=False)
 
-    def _check_best(self, *, scoring: bool) -> None:
-        """A resumed run whose best.pt is gone, unreadable or not the one its checkpoint knows (written after it: a
-        crash between the two): the next evaluation writes it again (else best.pt waits for a score better than the
-        lost one's, and the verdict names a file that is not there, or not what it says)."""
+    def _check_best(self, *, scoring: bool, resumed_at: int = 0) -> None:
+        """A resumed run whose best.pt is gone, unreadable or not the one its checkpoint knows: the next evaluation
+        writes it again (else best.pt waits for a score better than the lost one's, and the verdict names a file that
+        is not there, or not what it says). One written after the checkpoint (a kill between the two) is this run's
+        own next best: the best so far stays the checkpoint's until the run scores that step again (`ahead`), so the
+        run goes on as one never stopped (forgotten at once, a worse evaluation became the best, and warnings and
+        --stop-when-worse counted from it)."""
         if self.watch.best_step is None:
             return
         path = self.run.folder / BEST_NAME
@@ -69,6 +73,9 @@ class Monitor:
             why = "it is missing" if not path.is_file() else f"it cannot be read ({str(e).splitlines()[0][:200]})"
         else:
             if step == self.watch.best_step:
+                return
+            if scoring and isinstance(step, int) and step > resumed_at:
+                self.ahead = step
                 return
             why = f"it holds step {step} (written after the checkpoint resumed from, then lost)"
         again = "the next evaluation" if scoring else "the first evaluation of a resume with --eval-every"
@@ -97,8 +104,15 @@ class Monitor:
         step of the checkpoint on disk (None: none yet), named if best.pt cannot be written."""
         fired = self.watch.on_losses(step, means)
         if scores:
+            if self.ahead is not None and step > self.ahead:  # best.pt's step was not scored again: this one writes it
+                self._not_scored_again(step, "this evaluation")
             best, more = self.watch.on_scores(step, scores)
             fired += more
+            if self.ahead is not None and step == self.ahead:  # scored again: rewritten if the best, as it was
+                if best:
+                    self.ahead = None
+                else:  # another run than the one stopped (other images, options)
+                    self._not_scored_again(step, "the next evaluation")
             if best and self.run.main:
                 path = self.run.folder / BEST_NAME
                 record = {k: v for k, v in scores.items() if k != "eval_s"}
@@ -116,6 +130,18 @@ class Monitor:
         for line in fired if self.run.main else []:
             tqdm.write(line, file=sys.stderr)
 
+    def _not_scored_again(self, step: int, again: str) -> None:
+        """best.pt holds a step the resumed run did not find best again (another run than the one stopped: other
+        images, options): the best starts afresh, `again` writing best.pt."""
+        if self.run.main:
+            tqdm.write(
+                f"warning: {escape(self.run.folder / BEST_NAME)} holds step {self.ahead}, written before the run "
+                f"stopped, which the resumed run did not score as its best at step {step}: {again} writes it again",
+                file=sys.stderr,
+            )
+        self.ahead = None
+        self.watch.forget_best()
+
     def should_stop(self) -> bool:
         """--stop-when-worse: whether the run stops here (a collective: every rank calls it at each evaluation)."""
         return ddp.any_rank(self.run.main and self.watch.should_stop(), self.run.d_ctx)  # rank 0 holds the scores
@@ -124,6 +150,12 @@ class Monitor:
         return {WATCH_KEY: self.watch.state_dict()}
 
     def verdict(self) -> Verdict:
+        if self.ahead is not None and self.run.main:  # the run ended before the step best.pt holds
+            tqdm.write(
+                f"warning: {escape(self.run.folder / BEST_NAME)} holds step {self.ahead}, written before the run "
+                f"stopped, which this run did not reach again (the best it scored: step {self.watch.best_step})",
+                file=sys.stderr,
+            )
         return self.watch.verdict()
 
     def _kept(self, best: Path, saved: int | None) -> str:

@@ -147,7 +147,10 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
                     f"{ckpt_file} was rewritten by another run after this one read it; run the command again to "
                     "resume from the new checkpoint"
                 )
-            remove_stale_temporaries(run)
+            # the folders a run writes in, not their sub-folders: another command may be at work in one under its own
+            # lock (`evaluate --save-images RUN/eval`), its temporaries live
+            for folder in (run, run / SAMPLES_DIR):
+                remove_stale_temporaries(folder, recursive=False)
             trim_log(run / LOG_NAME, ckpt["step"] if ckpt is not None else 0)
         except OSError as e:
             error = CycleGANError(f"cannot write the run folder {run}: {oserror_text(e)}")
@@ -165,10 +168,11 @@ def oserror_text(e: OSError) -> str:
 def trim_log(path: Path, step: int) -> None:
     """Keep the records of log.jsonl up to `step` (the checkpoint's), each step once, in order; drop the rest
     (what a crashed or stopped run logged after its last checkpoint, a half-written last line, anything not
-    strict JSON). Rewritten atomically, and only if something goes."""
+    strict JSON). Rewritten atomically, and only if something goes or its last line lacks its newline."""
     if not path.is_file():
         return
-    lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    lines = text.splitlines()
     kept, last = [], 0
     for line in lines:
         try:
@@ -179,7 +183,9 @@ def trim_log(path: Path, step: int) -> None:
         if isinstance(s, int) and not isinstance(s, bool) and last < s <= step:
             kept.append(line)
             last = s
-    if len(kept) != len(lines):
+    # a last record whole but for its newline (a power cut) is ended too: the next record was appended to its line,
+    # and the two, one line that is not JSON, were dropped at the next resume
+    if len(kept) != len(lines) or (text and not text.endswith("\n")):
         write_atomic(path, lambda tmp: Path(tmp).write_text("".join(line + "\n" for line in kept)))
 
 
@@ -217,6 +223,15 @@ class Run:
     def sample_path(self, step: int) -> Path:
         return self.folder / SAMPLES_DIR / f"step_{step:07d}.png"
 
+    def _kept(self, path: Path) -> str:
+        """What is left to go on with after the checkpoint `path` could not be written: the previous one (written
+        whole), or, at the first, nothing to resume (it said "the previous checkpoint is kept" there too)."""
+        if path.is_file():
+            return f"the previous checkpoint is kept (once there is room: {self.goes_on_with()})"
+        best = self.folder / BEST_NAME  # a new run there refuses a best.pt without its checkpoint
+        moved = f", after moving {best} away" if best.exists() else ""
+        return f"it was the run's first: nothing to resume; once there is room, start the run again{moved}"
+
     def save(self, trainer: Trainer, step: int, *, extra: dict | None = None) -> Path:
         """The checkpoint after `step` steps (every rank calls this; rank 0 writes; `extra`: more entries, the
         watcher's state). A write that fails (a full disk) stops every rank with one line; the previous
@@ -231,9 +246,8 @@ class Run:
             }
             trainer.save(path, step=step, steps_per_epoch=self.steps_per_epoch, extra=more)
         except OSError as e:
-            error = CycleGANError(
-                f"cannot write the checkpoint {path} at step {step}: {e.strerror or e}; the previous checkpoint is kept"
-            )
+            why = e.strerror or e
+            error = CycleGANError(f"cannot write the checkpoint {path} at step {step}: {why}; {self._kept(path)}")
         elsewhere = "rank 0 could not write the checkpoint (its error is above)"
         ddp.raise_on_every_rank(error, self.d_ctx, elsewhere=elsewhere)
         return path
