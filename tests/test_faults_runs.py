@@ -207,6 +207,31 @@ def test_a_stop_while_a_loader_worker_hangs_in_a_read_saves_and_exits(dataset, t
     assert load_checkpoint(out)["step"] == strict_records(out / "log.jsonl")[-1]["step"] >= 2  # nothing lost
 
 
+@POSIX
+def test_the_time_limit_ends_a_wait_for_a_batch_whose_read_hangs(dataset, tmp_path, capsys, monkeypatch):
+    """--time-limit was only checked between steps: a read that hung (a stalled network file) kept the run waiting for
+    its batch forever, the limit never honoured. Now the limit ends the wait: the steps done are saved, resumable."""
+    import cyclegan.data.dataset as data_module
+
+    real_read, reads = data_module.read_image, []
+
+    def read(path, **kwargs):
+        reads.append(path)
+        if len(reads) > 12:  # after a few batches, the file system stalls (a bound, so the old code fails, not hangs)
+            time.sleep(60)
+            raise AssertionError("the time limit did not end the wait for a batch")
+        return real_read(path, **kwargs)
+
+    monkeypatch.setattr(data_module, "read_image", read)
+    out = tmp_path / "run"
+    assert main(["train", *tiny_flags(dataset, out, steps=1000, time_limit=0.05)]) == 0
+    captured = capsys.readouterr()
+    assert "time limit of 0.05 min reached at step 3/1000" in captured.out, captured
+    assert load_checkpoint(out)["step"] == 3
+    monkeypatch.setattr(data_module, "read_image", real_read)
+    assert resume(out, 4) == 0
+
+
 KILL_IN_WRITE = '''
 """`python -m cyclegan` whose KILL_AT-th torch.save writes half the checkpoint into write_atomic's temporary
 file and then kills its own process (SIGKILL): a crash in the middle of a checkpoint write."""

@@ -378,8 +378,10 @@ def _step_loop(
         def lost(why: str) -> CycleGANError:  # reads the step reached (and its run) when an image is lost
             return _lost_image(why, run, trainer, monitor, log, step=step, saved=saved)
 
-        # one process: a stop ends the wait for a batch too (under torchrun the ranks must stop at one step)
-        for x, y in _batches(loader, lost, stop=None if run.d_ctx.enabled else stop):
+        # one process: a stop or the time limit ends the wait for a batch too (under torchrun the ranks must stop at
+        # one step)
+        alone = not run.d_ctx.enabled
+        for x, y in _batches(loader, lost, stop=stop if alone else None, deadline=deadline):
             half = half_size_steps(run.total, t.half_size_fraction)
             x, y = (at_step_size(b.to(run.device, non_blocking=True), step + 1, half) for b in (x, y))
             losses = trainer.step(x, y)
@@ -442,19 +444,28 @@ def _step_loop(
                 run.save(trainer, step, extra={**monitor.state(), LOSSES_KEY: log.carried_state()})
                 saved, saved_at = step, time.monotonic()
         carried = log.carried_state()  # every rank, as it leaves the loop: the sums for the last checkpoint
+    # the time limit may have ended the wait for a batch (a read that hung), after the last step's own check
+    timed_out = timed_out or (deadline is not None and time.monotonic() > deadline)
     per_step = (time.perf_counter() - t_timed) / (step - timed_from) if t_timed and step > timed_from else None
     return _End(step, stop.signum, timed_out, run, per_step, worse, carried, fitted)
 
 
-def _batches(loader: DataLoader, lost: Callable[[str], CycleGANError], *, stop: StopRequest | None = None):
+def _batches(
+    loader: DataLoader,
+    lost: Callable[[str], CycleGANError],
+    *,
+    stop: StopRequest | None = None,
+    deadline: float | None = None,
+):
     """The loader's batches; an image that can no longer be read (moved, deleted or damaged since the check
     before training) raises `lost(why)`, with the reader's one line, which torch wraps in the worker's traceback.
-    `stop`: its request ends the wait for a batch, and the loader's workers (one may be stuck in a read)."""
+    `stop`: its request, or the `deadline` (time.monotonic(), --time-limit), ends the wait for a batch, and the
+    loader's workers (one may be stuck in a read)."""
     with quiet_worker_count():
         batches = iter(loader)
     while True:
         try:
-            with stop.waiting() if stop is not None else contextlib.nullcontext():
+            with stop.waiting(until=deadline) if stop is not None else contextlib.nullcontext():
                 batch = next(batches)
         except StopIteration:
             return

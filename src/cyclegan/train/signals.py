@@ -10,11 +10,13 @@ import multiprocessing.util  # registers its exit handler first: ours (`_end_wor
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 
 from tqdm import tqdm
 
 _HANGUP = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()  # not on Windows
+_ALARM = (signal.SIGALRM,) if hasattr(signal, "setitimer") else ()  # a wait's deadline; not on Windows
 
 
 def worker_init(_: int) -> None:
@@ -91,23 +93,35 @@ class StopRequest:
             self._waiting = False
             raise StopWaiting
 
+    def _deadline(self, signum, frame) -> None:
+        if self._waiting and os.getpid() == self._pid:  # a late alarm, after the batch came, is ignored
+            self._waiting = False
+            raise StopWaiting
+
     @contextlib.contextmanager
-    def waiting(self) -> Iterator[None]:
+    def waiting(self, *, until: float | None = None) -> Iterator[None]:
         """A wait the first stop request ends (`StopWaiting`), as the second Ctrl-C ends any: the wait for a batch,
-        which a loader worker stuck in a read (a stalled network file) made endless, the stop never heard."""
+        which a loader worker stuck in a read (a stalled network file) made endless, the stop never heard.
+        `until`: a `time.monotonic()` deadline (--time-limit) that ends the wait too (an alarm, where there is one
+        and the handler is ours: the main thread)."""
+        timer = until is not None and any(a in self._old for a in _ALARM)
+        if timer:
+            signal.setitimer(signal.ITIMER_REAL, max(until - time.monotonic(), 1e-3))
         self._waiting = True
         try:
             yield
         finally:
             self._waiting = False
+            if timer:
+                signal.setitimer(signal.ITIMER_REAL, 0)
 
     def __enter__(self) -> StopRequest:
         self._pid = os.getpid()
         # SIGHUP only where it would kill the run: not under nohup, which ignores it
         hangup = [s for s in _HANGUP if signal.getsignal(s) is signal.SIG_DFL]
-        for s in (signal.SIGINT, signal.SIGTERM, *hangup):
+        for s in (signal.SIGINT, signal.SIGTERM, *hangup, *_ALARM):
             try:
-                self._old[s] = signal.signal(s, self._handle)
+                self._old[s] = signal.signal(s, self._deadline if s in _ALARM else self._handle)
             except ValueError:  # not the main thread (e.g. inside a notebook worker): no handler
                 pass
         return self
