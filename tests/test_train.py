@@ -464,6 +464,22 @@ def test_a_resume_on_changed_training_images_says_it_is_not_exact(tiny_cfg, tmp_
     assert load_checkpoint(tmp_path / "run")["step"] == 4
 
 
+def test_a_resume_on_files_swapped_for_as_many_others_says_it_is_not_exact(tiny_cfg, tmp_path, dataset, capsys):
+    # the counts alone were compared: a folder whose files were replaced by as many others resumed without a word;
+    # the dataset moved elsewhere (same names and sizes) stays quiet
+    train(tiny_cfg(steps=1), progress=False)
+    moved = tmp_path / "moved"
+    dataset.rename(moved)
+    cfg, ckpt = prepare_config({"steps": 2, "data": str(moved)}, resume=True, out=str(tmp_path / "run"))
+    train(cfg, ckpt=ckpt, progress=False)
+    assert "training images changed" not in capsys.readouterr().err
+    (moved / "trainB" / "img_006.png").rename(moved / "trainB" / "other.png")
+    cfg, ckpt = prepare_config({"steps": 3, "data": str(moved)}, resume=True, out=str(tmp_path / "run"))
+    train(cfg, ckpt=ckpt, progress=False)
+    err = capsys.readouterr().err
+    assert "warning: the training images changed since the checkpoint (as many images, but other files" in err
+
+
 def test_resume_with_out_naming_the_checkpoint_file_names_the_run_folder(tiny_cfg, tmp_path):
     # `--out runs/x/checkpoint.pt --resume` said "nothing to resume: runs/x/checkpoint.pt/checkpoint.pt does not exist"
     train(tiny_cfg(steps=1), progress=False)

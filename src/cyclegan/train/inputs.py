@@ -5,6 +5,7 @@ images of the sample grids."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
 import warnings
@@ -305,6 +306,23 @@ def sample_pairs(pairs: list[tuple[Path, Path | None]], n: int, size: int) -> tu
     """The first n pairs resized to size x size: (A images, B images)."""
     read = [read_pair(a, b) for a, b in pairs[:n]]
     return tuple(torch.stack([eval_transform(p[i], size=size) for p in read]) for i in (0, 1))  # type: ignore[return-value]
+
+
+def files_digest(*streams: list[Path] | None) -> str:
+    """A digest of each stream's files, in order: their names (relative to the stream's folder, so that a dataset
+    moved elsewhere matches) and sizes. Cheap, a stat each, no image read: a resume compares it with its
+    checkpoint's, and so notices files swapped for others of the same count."""
+    h = hashlib.sha256()
+    for files in streams:
+        root = os.path.commonpath([p.parent for p in files]) if files else ""
+        for p in files or []:
+            try:
+                size = p.stat().st_size
+            except OSError:  # gone since the check: the loader names it when it reads it
+                size = -1
+            h.update(f"{p.relative_to(root) if root else p}\0{size}\n".encode("utf-8", "surrogateescape"))
+        h.update(b"\1")  # the end of a stream: A's last file is not B's first
+    return h.hexdigest()[:16]
 
 
 def half_size_steps(total: int, fraction: float) -> int:

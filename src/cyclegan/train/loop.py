@@ -31,6 +31,7 @@ from .inputs import (
     at_step_size,
     data_folders,
     dataset,
+    files_digest,
     half_size_steps,
     loader,
     quiet_worker_count,
@@ -40,7 +41,7 @@ from .inputs import (
 )
 from .losslog import LOSSES_KEY, LossLog
 from .monitor import Monitor
-from .run_folder import SET_ASIDE_KEY, Run, claim_run_folder, oserror_text, resume_command
+from .run_folder import SET_ASIDE_KEY, TRAIN_DIGEST_KEY, Run, claim_run_folder, oserror_text, resume_command
 from .scoring import best_metric, check_kid_features, held_out_set
 from .signals import StopRequest, StopWaiting, end_loader
 from .trainer import Trainer, trainer_class
@@ -139,6 +140,7 @@ def _train(
     t, spe = cfg.train, data.steps_per_epoch
     total = t.steps if t.steps is not None else t.epochs * spe
     counts = (len(data.files_a), len(data.files_b or []))
+    digest = files_digest(data.files_a, data.files_b) if d_ctx.is_main else None  # rank 0 saves and warns
     run = Run(
         cfg,
         folder,
@@ -147,6 +149,7 @@ def _train(
         steps_per_epoch=spe,
         total=total,
         train_images=counts,
+        train_digest=digest,
         set_aside=aside,
         resume_with=resume_with,
     )
@@ -270,15 +273,23 @@ def _write_config(run: Run) -> None:
 
 
 def _warn_if_the_data_changed(run: Run, ckpt: dict | None) -> None:
-    """A resumed run whose training set has another number of images than when its checkpoint was saved goes on,
-    but draws other images than the run never stopped would have: say so (the resume is not exact)."""
+    """A resumed run whose training set has another number of images than when its checkpoint was saved, or the
+    same number of other files (names or sizes: `inputs.files_digest`), goes on, but draws other images than the
+    run never stopped would have: say so (the resume is not exact)."""
     stored = ckpt.get("train_images") if ckpt is not None else None
-    if not run.main or not isinstance(stored, list) or len(stored) != 2 or tuple(stored) == run.train_images:
+    if not run.main or not isinstance(stored, list) or len(stored) != 2:
         return
-    names = ("A", "B") if run.train_images[1] or stored[1] else ("pairs",)
-    change = ", ".join(f"{n}: {was} -> {now}" for n, was, now in zip(names, stored, run.train_images) if was != now)
+    if tuple(stored) != run.train_images:
+        names = ("A", "B") if run.train_images[1] or stored[1] else ("pairs",)
+        pairs = zip(names, stored, run.train_images)
+        change = ", ".join(f"{n}: {was} -> {now}" for n, was, now in pairs if was != now) + " images"
+    else:
+        digest = ckpt.get(TRAIN_DIGEST_KEY)  # older checkpoints have none: the counts alone
+        if not isinstance(digest, str) or digest == run.train_digest:
+            return
+        change = "as many images, but other files: names or sizes"
     tqdm.write(
-        f"warning: the training images changed since the checkpoint ({change} images): the run goes on, but not "
+        f"warning: the training images changed since the checkpoint ({change}): the run goes on, but not "
         "exactly as it would have without the stop (restore the folders as they were for an exact resume)",
         file=sys.stderr,
     )

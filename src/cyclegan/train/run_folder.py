@@ -21,6 +21,7 @@ from ..run_files import BEST_NAME, CHECKPOINT_NAME, LOG_NAME, SAMPLES_DIR
 from . import distributed as ddp
 from .trainer import Trainer
 
+TRAIN_DIGEST_KEY = "train_digest"  # checkpoint.pt: the training files' names and sizes (`Run.train_digest`)
 SET_ASIDE_KEY = "set_aside"  # checkpoint.pt: whether training images are set aside for scoring (`Run.set_aside`)
 
 
@@ -203,6 +204,7 @@ class Run:
     steps_per_epoch: int
     total: int
     train_images: tuple[int, int] = (0, 0)  # the training set's images per stream (A, B; B 0 for aligned pairs)
+    train_digest: str | None = None  # their names and sizes (`inputs.files_digest`)
     set_aside: bool = False  # training images are set aside for scoring (kept aside while scoring is off)
     resume_with: str | None = None  # the command named after a stop halfway (None: `cyclegan train ... --resume`)
 
@@ -227,6 +229,7 @@ class Run:
             more = {
                 **(extra or {}),
                 "train_images": list(self.train_images),  # resume compares its own with it
+                TRAIN_DIGEST_KEY: self.train_digest,  # and this: files swapped for others of the same count
                 SET_ASIDE_KEY: self.set_aside,  # resume keeps them aside, scoring on or off
             }
             trainer.save(path, step=step, steps_per_epoch=self.steps_per_epoch, extra=more)
