@@ -470,22 +470,23 @@ def _batches(
 ):
     """The loader's batches; an image that can no longer be read (moved, deleted or damaged since the check
     before training) raises `lost(why)`, with the reader's one line, which torch wraps in the worker's traceback.
-    `stop`: its request, or the `deadline` (time.monotonic(), --time-limit), ends the wait for a batch, and the
-    loader's workers (one may be stuck in a read)."""
+    `stop`: its request, or the `deadline` (time.monotonic(), --time-limit), ends the wait for a batch. However the
+    batches end (the wait ended, the loop's break at its last step or a stop, an error), the loader's workers are
+    killed: one stuck prefetching in a read held torch's own shutdown 10 s."""
     with quiet_worker_count():
         batches = iter(loader)
-    while True:
-        try:
-            with stop.waiting(until=deadline) if stop is not None else contextlib.nullcontext():
-                batch = next(batches)
-        except StopIteration:
-            return
-        except StopWaiting:
-            end_loader(batches)
-            return
-        except CycleGANError as e:  # from a worker: "Caught CycleGANError ... Traceback ... CycleGANError: why\n"
-            raise lost(str(e).rsplit("CycleGANError: ", 1)[-1].removesuffix("\\n").strip()) from None
-        yield batch
+    try:
+        while True:
+            try:
+                with stop.waiting(until=deadline) if stop is not None else contextlib.nullcontext():
+                    batch = next(batches)
+            except (StopIteration, StopWaiting):
+                return
+            except CycleGANError as e:  # from a worker: "Caught CycleGANError ... Traceback ... CycleGANError: why\n"
+                raise lost(str(e).rsplit("CycleGANError: ", 1)[-1].removesuffix("\\n").strip()) from None
+            yield batch
+    finally:
+        end_loader(batches)
 
 
 def _lost_image(

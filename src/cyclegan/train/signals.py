@@ -26,6 +26,15 @@ def worker_init(_: int) -> None:
     # RuntimeError traceback, the steps since the last checkpoint lost. A worker whose main process is gone exits.
     for s in (signal.SIGINT, signal.SIGTERM, *_HANGUP):
         signal.signal(s, signal.SIG_IGN)
+    sys.excepthook = _quiet_when_the_reader_left
+
+
+def _quiet_when_the_reader_left(kind, value, tb) -> None:
+    """A worker's excepthook: the thread that hands a batch's shared memory to the main process (multiprocessing's
+    resource sharer, which calls it) printed a ConnectionResetError traceback when the main process stopped
+    mid-batch (a stop request ends its wait, then kills the workers). Any other error is shown as before."""
+    if not issubclass(kind, ConnectionError):
+        sys.__excepthook__(kind, value, tb)
 
 
 def _end_workers() -> None:
