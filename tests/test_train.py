@@ -480,6 +480,27 @@ def test_a_resume_on_files_swapped_for_as_many_others_says_it_is_not_exact(tiny_
     assert "warning: the training images changed since the checkpoint (as many images, but other files" in err
 
 
+def test_train_max_pixels_sets_the_decode_cap_of_the_check_and_the_reads(dataset, tmp_path, capsys, monkeypatch):
+    # training had no --max-pixels: an image over the readers' 100 MP cap (a 108 MP camera's) was refused with no
+    # way round it; now the cap is the run's, in the check before training and in the training set's reads
+    import cyclegan.data.dataset as data_module
+
+    args = ["train", "--data", str(dataset), "--ngf", "8", "--ndf", "8", "--n-blocks", "1", "--size", "32"]
+    args += ["--batch-size", "2", "--num-workers", "0", "--num-samples", "0", "--steps", "1", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "a"), "--max-pixels", "1000"]) == 2  # the images are 48 x 40
+    err = capsys.readouterr().err
+    assert "img_000.png: it declares 48x40 pixels" in err and "or raise --max-pixels)" in err
+    real_read, caps = data_module.read_image, []
+
+    def read(path, **kwargs):
+        caps.append(kwargs.get("max_pixels"))
+        return real_read(path, **kwargs)
+
+    monkeypatch.setattr(data_module, "read_image", read)
+    assert main([*args, "--out", str(tmp_path / "b"), "--max-pixels", "1920"]) == 0  # exactly the images' pixels
+    assert caps and set(caps) == {1920}
+
+
 def test_resume_with_out_naming_the_checkpoint_file_names_the_run_folder(tiny_cfg, tmp_path):
     # `--out runs/x/checkpoint.pt --resume` said "nothing to resume: runs/x/checkpoint.pt/checkpoint.pt does not exist"
     train(tiny_cfg(steps=1), progress=False)

@@ -508,17 +508,21 @@ def check_images(
     bad: list[str] = []
     files = list(files)
     for path in tqdm(files, desc=desc, unit="img", leave=False, disable=not progress or len(files) < 200):
+        over = False  # over the decode cap: the caller's --max-pixels, named as a way round
         try:
             with open_image(path, max_pixels) as im:  # PIL's bomb warning silenced: the cap decides, in its words
+                over = im.size[0] * im.size[1] > max_pixels
                 check_pixels(path, im.size, max_pixels)
                 im.draft("RGB", (64, 64))  # JPEG: decode at reduced scale, enough to find corruption
                 im.load()
             good.append(path)
         except (CycleGANError, Image.DecompressionBombError) as e:
             if isinstance(e, Image.DecompressionBombError):
-                e = over_the_cap(path, max_pixels, e)
+                e, over = over_the_cap(path, max_pixels, e), True
             if not skip_bad:
-                raise CycleGANError(f"{e} (remove it, or pass --skip-bad-images)") from None
+                remedy = "remove it, pass --skip-bad-images" + (", or raise --max-pixels" if over else "")
+                remedy = remedy if over else "remove it, or pass --skip-bad-images"
+                raise CycleGANError(f"{e} ({remedy})") from None
             bad.append(str(e))
         except Exception as e:
             msg = f"cannot read image {path}: {_reason(e, path)}"

@@ -32,6 +32,7 @@ from ..data.io import left_out, open_image
 from ..errors import CycleGANError, escape
 from ..families import family
 from ..files import inside
+from ..shared_options import MAX_PIXELS
 from . import distributed as ddp
 from .signals import worker_init
 
@@ -124,6 +125,7 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         good, bad = check_images(
             list_images(folder, what=what),
             skip_bad=cfg.data.skip_bad_images,
+            max_pixels=cfg.data.max_pixels,
             desc=f"checking {folder}",
             progress=progress,
         )
@@ -141,7 +143,13 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
             found = list_images(folder, what="test folder")
         except CycleGANError as e:  # optional, but there and empty: say what to do
             raise CycleGANError(f"{e} ({remedy})") from None
-        good, bad = check_images(found, skip_bad=cfg.data.skip_bad_images, desc=f"checking {folder}", progress=progress)
+        good, bad = check_images(
+            found,
+            skip_bad=cfg.data.skip_bad_images,
+            max_pixels=cfg.data.max_pixels,
+            desc=f"checking {folder}",
+            progress=progress,
+        )
         if not good:
             raise CycleGANError(f"test folder {folder}: no readable images ({remedy})")
         tests.append(good)
@@ -170,11 +178,17 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         pairs = list(find_pairs(dir_a, dir_b))
         test_pairs = list(find_pairs(test_a, test_b)) if test_a and test_b else None
     files = [p for pair in pairs for p in pair if p is not None]
-    good, skipped = check_images(files, skip_bad=d.skip_bad_images, desc="checking the pairs", progress=progress)
+    good, skipped = check_images(
+        files, skip_bad=d.skip_bad_images, max_pixels=d.max_pixels, desc="checking the pairs", progress=progress
+    )
     if test_pairs:  # the sample grids' and --eval-every's pairs: checked as the training ones
         test_files = [p for pair in test_pairs for p in pair if p is not None]
         test_good, test_bad = check_images(
-            test_files, skip_bad=d.skip_bad_images, desc="checking the test pairs", progress=progress
+            test_files,
+            skip_bad=d.skip_bad_images,
+            max_pixels=d.max_pixels,
+            desc="checking the test pairs",
+            progress=progress,
         )
         readable = set(test_good)
         test_pairs = [pair for pair in test_pairs if all(p is None or p in readable for p in pair)] or None
@@ -247,6 +261,7 @@ def dataset(
             flip=d.flip,
             seed=t.seed,
             batch_size=t.batch_size,
+            max_pixels=d.max_pixels,
         )
     return UnpairedTrainSet(
         images.train_a,
@@ -256,6 +271,7 @@ def dataset(
         flip=d.flip,
         seed=t.seed,
         batch_size=t.batch_size,
+        max_pixels=d.max_pixels,
     )
 
 
@@ -297,14 +313,16 @@ def quiet_worker_count() -> Iterator[None]:
         yield
 
 
-def sample_batch(files: list[Path], n: int, size: int) -> torch.Tensor:
+def sample_batch(files: list[Path], n: int, size: int, *, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
     """The first n images (sorted names) resized to size x size: the same every time."""
-    return torch.stack([eval_transform(read_image(p), size=size) for p in files[:n]])
+    return torch.stack([eval_transform(read_image(p, max_pixels=max_pixels), size=size) for p in files[:n]])
 
 
-def sample_pairs(pairs: list[tuple[Path, Path | None]], n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_pairs(
+    pairs: list[tuple[Path, Path | None]], n: int, size: int, *, max_pixels: int = MAX_PIXELS
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The first n pairs resized to size x size: (A images, B images)."""
-    read = [read_pair(a, b) for a, b in pairs[:n]]
+    read = [read_pair(a, b, max_pixels=max_pixels) for a, b in pairs[:n]]
     return tuple(torch.stack([eval_transform(p[i], size=size) for p in read]) for i in (0, 1))  # type: ignore[return-value]
 
 

@@ -301,16 +301,16 @@ def _prepare_run_folder(run: Run, images: Images) -> _Samples | None:
     error: CycleGANError | None = None
     samples = None
     if run.main:  # only rank 0 writes the run folder and sample grids
-        t, size = run.cfg.train, run.cfg.data.size
+        t, size, cap = run.cfg.train, run.cfg.data.size, run.cfg.data.max_pixels
         try:
             run.folder.mkdir(parents=True, exist_ok=True)
             _write_config(run)
             if t.num_samples and images.paired:  # (--num-samples 0: no sample grids)
                 train_pairs = list(zip(images.train_a, images.train_b or [None] * len(images.train_a)))
-                samples = sample_pairs(images.test_pairs or train_pairs, t.num_samples, size)
+                samples = sample_pairs(images.test_pairs or train_pairs, t.num_samples, size, max_pixels=cap)
             elif t.num_samples:
-                xs = sample_batch(images.test_files_a or images.train_a, t.num_samples, size)
-                ys = sample_batch(images.test_files_b or images.train_b, t.num_samples, size)
+                xs = sample_batch(images.test_files_a or images.train_a, t.num_samples, size, max_pixels=cap)
+                ys = sample_batch(images.test_files_b or images.train_b, t.num_samples, size, max_pixels=cap)
                 samples = (xs, ys)
             if samples is not None and min(len(s) for s in samples) < t.num_samples:  # said, not capped silently
                 a, b = (len(s) for s in samples)

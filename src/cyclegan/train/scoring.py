@@ -210,11 +210,11 @@ class Scorer:
 
     def __init__(self, cfg: Config, held: HeldOut, device: torch.device):
         self.cfg, self.held, self.device = cfg, held, device
-        size = cfg.data.size
+        size, cap = cfg.data.size, cfg.data.max_pixels
         if held.pairs is not None:
-            a, b = sample_pairs(held.pairs, len(held.pairs), size)
+            a, b = sample_pairs(held.pairs, len(held.pairs), size, max_pixels=cap)
         else:
-            a, b = sample_batch(held.a, len(held.a), size), sample_batch(held.b, len(held.b), size)
+            a, b = (sample_batch(files, len(files), size, max_pixels=cap) for files in (held.a, held.b))
         images = {"A": a, "B": b}  # (N, 3, S, S) in [-1, 1]
         self.directions = directions_of(cfg.model)
         self.sources = {d: images[d[0]] for d in self.directions}
