@@ -470,16 +470,19 @@ def _batches(
 ):
     """The loader's batches; an image that can no longer be read (moved, deleted or damaged since the check
     before training) raises `lost(why)`, with the reader's one line, which torch wraps in the worker's traceback.
-    `stop`: its request, or the `deadline` (time.monotonic(), --time-limit), ends the wait for a batch. However the
-    batches end (the wait ended, the loop's break at its last step or a stop, an error), the loader's workers are
-    killed: one stuck prefetching in a read held torch's own shutdown 10 s."""
+    `stop`: its request, or the `deadline` (time.monotonic(), --time-limit) after the first batch, ends the wait for a
+    batch. However the batches end (the wait ended, the loop's break at its last step or a stop, an error), the
+    loader's workers are killed: one stuck prefetching in a read held torch's own shutdown 10 s."""
     with quiet_worker_count():
         batches = iter(loader)
+    first = True  # a run takes at least one step: the first wait (the workers' start in it) has no deadline
     try:
         while True:
             try:
-                with stop.waiting(until=deadline) if stop is not None else contextlib.nullcontext():
+                until = None if first else deadline
+                with stop.waiting(until=until) if stop is not None else contextlib.nullcontext():
                     batch = next(batches)
+                first = False
             except (StopIteration, StopWaiting):
                 return
             except CycleGANError as e:  # from a worker: "Caught CycleGANError ... Traceback ... CycleGANError: why\n"
