@@ -501,6 +501,23 @@ def test_train_max_pixels_sets_the_decode_cap_of_the_check_and_the_reads(dataset
     assert caps and set(caps) == {1920}
 
 
+def test_a_new_run_over_one_stopped_before_its_first_checkpoint_keeps_its_config(tiny_cfg, tmp_path, capsys):
+    # its config.json, the one record of that run's options, was replaced without a word by a run with other options
+    out = tmp_path / "run"
+    train(tiny_cfg(steps=1), progress=False)
+    (out / "checkpoint.pt").unlink()  # as a run killed before its first checkpoint leaves the folder
+    kept = (out / "config.json").read_text()
+    with pytest.raises(
+        CycleGANError,
+        match=r"holds the config.json of a run that stopped before its first checkpoint, "
+        r"with other options \('ngf' 8, not 16\): choose another --out, or remove",
+    ):
+        train(tiny_cfg(steps=1, ngf=16), progress=False)
+    assert (out / "config.json").read_text() == kept
+    train(tiny_cfg(steps=2), progress=False)  # the same run again (more steps): a restart, as before
+    assert load_checkpoint(out)["step"] == 2
+
+
 def test_resume_with_out_naming_the_checkpoint_file_names_the_run_folder(tiny_cfg, tmp_path):
     # `--out runs/x/checkpoint.pt --resume` said "nothing to resume: runs/x/checkpoint.pt/checkpoint.pt does not exist"
     train(tiny_cfg(steps=1), progress=False)

@@ -91,7 +91,7 @@ def train(
     lock = FolderLock(run)
     failed = False
     try:
-        claim_run_folder(run, lock, ckpt, d_ctx)
+        claim_run_folder(run, lock, ckpt, d_ctx, cfg=cfg)
         main = progress and d_ctx.is_main
         return _train(
             cfg,

@@ -17,7 +17,7 @@ from ..config import ALTERNATIVES, RESUMABLE, Config, config_from_dict, option_v
 from ..errors import CycleGANError, escape
 from ..files import FolderLock, remove_stale_temporaries, write_atomic
 from ..presets import split_preset
-from ..run_files import BEST_NAME, CHECKPOINT_NAME, LOG_NAME, SAMPLES_DIR
+from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR
 from . import distributed as ddp
 from .trainer import Trainer
 
@@ -123,10 +123,11 @@ def _stamp(path: Path) -> tuple[int, int, int]:
     return st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.Dist) -> None:
+def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.Dist, *, cfg: Config) -> None:
     """Rank 0 locks the run folder, checks that the run may start (or go on) there, and cleans up after a
     run that crashed in it: `write_atomic`'s stale temporary files, and the log records after the checkpoint's
-    step (a resumed run writes them again). A refusal stops every rank."""
+    step (a resumed run writes them again). A new run over the config.json of another one that stopped before its
+    first checkpoint is refused (`_check_config_kept`). A refusal stops every rank."""
     error: CycleGANError | None = None
     if d_ctx.is_main:
         try:
@@ -143,6 +144,8 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
                     f"{run} holds best.pt (the best generators of an earlier run) but no checkpoint.pt: move best.pt "
                     "elsewhere to keep it and start a new run here, or choose another --out"
                 )
+            if ckpt is None:
+                _check_config_kept(run, cfg)
             if isinstance(ckpt, ReadCheckpoint) and ckpt.rewritten(ckpt_file):
                 raise CycleGANError(
                     f"{ckpt_file} was rewritten by another run after this one read it; run the command again to "
@@ -155,6 +158,25 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
         except CycleGANError as e:
             error = e
     ddp.raise_on_every_rank(error, d_ctx, elsewhere="rank 0 could not prepare the run folder (its error is above)")
+
+
+def _check_config_kept(run: Path, cfg: Config) -> None:
+    """A run that stopped before its first checkpoint leaves config.json as the one record of its options: a new run
+    in its folder with other options (besides those a resume may change: steps, data, device...) would replace it
+    without a word. The same command again (a restart) goes on; an unreadable file is no record to keep."""
+    path = run / CONFIG_NAME
+    try:
+        stored = config_from_dict(json.loads(path.read_text()), source=str(path)).flat()
+    except (OSError, ValueError, CycleGANError):
+        return
+    new = cfg.flat()
+    key = next((k for k in new if k not in RESUMABLE and stored.get(k) != new[k]), None)
+    if key is not None:
+        raise CycleGANError(
+            f"{escape(run)} holds the config.json of a run that stopped before its first checkpoint, with other "
+            f"options ('{key}' {stored.get(key)!r}, not {new[key]!r}): choose another --out, or remove "
+            f"{escape(path)} to start this run there"
+        )
 
 
 def oserror_text(e: OSError) -> str:
