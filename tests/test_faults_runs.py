@@ -492,6 +492,10 @@ def test_a_malformed_checkpoint_is_one_line_in_every_command(good_run, tmp_path,
     err = one_line_error(capsys)
     assert MALFORMED[case][1] in err and str(run) in err
     assert "could run code" not in err
+    if command == "resume":  # the line said what was wrong, not what to do: the run keeps no earlier checkpoint
+        assert err.endswith(
+            "--resume cannot go on from it: restore the file from a copy, or start a new run with another --out"
+        )
     assert not (tmp_path / "o").exists() and not (tmp_path / "g.pt").exists()
 
 

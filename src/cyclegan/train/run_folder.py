@@ -75,7 +75,12 @@ def prepare_config(
         raise CycleGANError(f"nothing to resume: {ckpt_file} does not exist (drop --resume to start a new run)")
     stamp = _stamp(ckpt_file)
     # checked: keys, types, config, shapes, training state
-    ckpt = ReadCheckpoint(load_checkpoint(ckpt_file, training=True), file=ckpt_file, stamp=stamp)
+    try:
+        ckpt = ReadCheckpoint(load_checkpoint(ckpt_file, training=True), file=ckpt_file, stamp=stamp)
+    except CycleGANError as e:  # the run keeps one checkpoint (each written whole): no earlier one to go back to
+        raise CycleGANError(
+            f"{e}; --resume cannot go on from it: restore the file from a copy, or start a new run with another --out"
+        ) from None
     stored = config_from_dict(ckpt["config"], source=str(ckpt_file))
     stored_flat = stored.flat()
     for key, value in overrides.items():
