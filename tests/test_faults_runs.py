@@ -233,6 +233,28 @@ def test_the_time_limit_ends_a_wait_for_a_batch_whose_read_hangs(dataset, tmp_pa
     assert resume(out, 4) == 0
 
 
+@POSIX
+def test_the_time_limit_leaves_a_callers_alarm_alone(tiny_cfg):
+    """The time limit's alarm (the wait for a batch ended at the deadline) took SIGALRM over: a caller's watchdog
+    timer around train() (signal.alarm, pytest-timeout) was cancelled at the first wait. Now it is left alone."""
+    from cyclegan.train import train
+
+    fired = []
+
+    def watchdog(*_):
+        fired.append(1)
+
+    old = signal.signal(signal.SIGALRM, watchdog)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 600)
+        train(tiny_cfg(steps=2, time_limit=5), progress=False)
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 0  # still counting down
+        assert signal.getsignal(signal.SIGALRM) is watchdog and not fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 class _HangsFromTwo(torch.utils.data.Dataset):
     """Items 0 and 1, then a read that hangs (a stalled network file), bounded so that a test cannot hang."""
 

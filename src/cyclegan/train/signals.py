@@ -128,7 +128,11 @@ class StopRequest:
         self._pid = os.getpid()
         # SIGHUP only where it would kill the run: not under nohup, which ignores it
         hangup = [s for s in _HANGUP if signal.getsignal(s) is signal.SIG_DFL]
-        for s in (signal.SIGINT, signal.SIGTERM, *hangup, *_ALARM):
+        # the alarm only where nobody else uses it (a caller's watchdog timer is neither replaced nor cancelled)
+        alarm = [
+            s for s in _ALARM if signal.getsignal(s) is signal.SIG_DFL and not any(signal.getitimer(signal.ITIMER_REAL))
+        ]
+        for s in (signal.SIGINT, signal.SIGTERM, *hangup, *alarm):
             try:
                 self._old[s] = signal.signal(s, self._deadline if s in _ALARM else self._handle)
             except ValueError:  # not the main thread (e.g. inside a notebook worker): no handler
