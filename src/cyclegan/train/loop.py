@@ -381,6 +381,7 @@ def _step_loop(
         dynamic_ncols=True,
     )
     timed_out = worse = False
+    left: float | None = None  # seconds before the deadline at the last step's end (None before the first step)
     fitted = fitter is None
     saved_at = time.monotonic()  # --checkpoint-minutes counts from the start or the last save
     t_timed, timed_from = None, start + 2  # the first steps also start the data loader's processes
@@ -390,9 +391,9 @@ def _step_loop(
             return _lost_image(why, run, trainer, monitor, log, step=step, saved=saved)
 
         # one process: a stop or the time limit ends the wait for a batch too (under torchrun the ranks must stop at
-        # one step)
+        # one step); `left` is read at each wait, as the last step left it
         alone = not run.d_ctx.enabled
-        for x, y in _batches(loader, lost, stop=stop if alone else None, deadline=deadline):
+        for x, y in _batches(loader, lost, stop=stop if alone else None, time_left=lambda: left):  # noqa: B023
             half = half_size_steps(run.total, t.half_size_fraction)
             x, y = (at_step_size(b.to(run.device, non_blocking=True), step + 1, half) for b in (x, y))
             losses = trainer.step(x, y)
@@ -421,7 +422,8 @@ def _step_loop(
                             "the recent speed (re-fitted as it goes; inside the learning rate's decay only when the "
                             "speed moves)"
                         )
-            timed_out = deadline is not None and time.monotonic() > deadline
+            left = None if deadline is None else deadline - time.monotonic()
+            timed_out = left is not None and left < 0
             # all ranks agree (a tiny CPU all-reduce) so they stop, log and save at the same step
             last = step == run.total or ddp.any_rank(stop.signum is not None or timed_out, run.d_ctx)
             # the schedule's last step too (every rank knows it), so that best.pt is the best of the scored steps
@@ -466,23 +468,21 @@ def _batches(
     lost: Callable[[str], CycleGANError],
     *,
     stop: StopRequest | None = None,
-    deadline: float | None = None,
+    time_left: Callable[[], float | None] = lambda: None,
 ):
     """The loader's batches; an image that can no longer be read (moved, deleted or damaged since the check
     before training) raises `lost(why)`, with the reader's one line, which torch wraps in the worker's traceback.
-    `stop`: its request, or the `deadline` (time.monotonic(), --time-limit) after the first batch, ends the wait for a
-    batch. However the batches end (the wait ended, the loop's break at its last step or a stop, an error), the
-    loader's workers are killed: one stuck prefetching in a read held torch's own shutdown 10 s."""
+    `stop`: its request, or the time limit (`time_left()`: its seconds left, None for none yet: a run takes at least
+    one step), ends the wait for a batch. However the batches end (the wait ended, the loop's break at its last
+    step or a stop, an error), the loader's workers are killed: one stuck prefetching in a read held torch's own
+    shutdown 10 s."""
     with quiet_worker_count():
         batches = iter(loader)
-    first = True  # a run takes at least one step: the first wait (the workers' start in it) has no deadline
     try:
         while True:
             try:
-                until = None if first else deadline
-                with stop.waiting(until=until) if stop is not None else contextlib.nullcontext():
+                with stop.waiting(within=time_left()) if stop is not None else contextlib.nullcontext():
                     batch = next(batches)
-                first = False
             except (StopIteration, StopWaiting):
                 return
             except CycleGANError as e:  # from a worker: "Caught CycleGANError ... Traceback ... CycleGANError: why\n"

@@ -10,7 +10,6 @@ import multiprocessing.util  # registers its exit handler first: ours (`_end_wor
 import os
 import signal
 import sys
-import time
 from collections.abc import Iterator
 
 from tqdm import tqdm
@@ -108,14 +107,14 @@ class StopRequest:
             raise StopWaiting
 
     @contextlib.contextmanager
-    def waiting(self, *, until: float | None = None) -> Iterator[None]:
+    def waiting(self, *, within: float | None = None) -> Iterator[None]:
         """A wait the first stop request ends (`StopWaiting`), as the second Ctrl-C ends any: the wait for a batch,
         which a loader worker stuck in a read (a stalled network file) made endless, the stop never heard.
-        `until`: a `time.monotonic()` deadline (--time-limit) that ends the wait too (an alarm, where there is one
-        and the handler is ours: the main thread)."""
-        timer = until is not None and any(a in self._old for a in _ALARM)
+        `within`: the seconds left before a deadline (--time-limit) that ends the wait too (an alarm, where there is
+        one and the handler is ours: the main thread, SIGALRM not in use)."""
+        timer = within is not None and any(a in self._old for a in _ALARM)
         if timer:
-            signal.setitimer(signal.ITIMER_REAL, max(until - time.monotonic(), 1e-3))
+            signal.setitimer(signal.ITIMER_REAL, max(within, 1e-3))
         self._waiting = True
         try:
             yield
