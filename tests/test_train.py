@@ -518,6 +518,18 @@ def test_a_new_run_over_one_stopped_before_its_first_checkpoint_keeps_its_config
     assert load_checkpoint(out)["step"] == 2
 
 
+def test_a_new_run_into_a_folder_with_another_tools_config_json_is_refused(tiny_cfg, tmp_path):
+    # `--out .` in a project folder replaced its config.json (another tool's) without a word
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text('{"editor.tabSize": 4}')
+    with pytest.raises(
+        CycleGANError, match="holds a config.json that this version does not read as a run's configuration"
+    ):
+        train(tiny_cfg(steps=1), progress=False)
+    assert (out / "config.json").read_text() == '{"editor.tabSize": 4}'
+
+
 def test_resume_with_out_naming_the_checkpoint_file_names_the_run_folder(tiny_cfg, tmp_path):
     # `--out runs/x/checkpoint.pt --resume` said "nothing to resume: runs/x/checkpoint.pt/checkpoint.pt does not exist"
     train(tiny_cfg(steps=1), progress=False)

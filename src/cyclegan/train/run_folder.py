@@ -168,12 +168,20 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
 def _check_config_kept(run: Path, cfg: Config) -> None:
     """A run that stopped before its first checkpoint leaves config.json as the one record of its options: a new run
     in its folder with other options (besides those a resume may change: steps, data, device...) would replace it
-    without a word. The same command again (a restart) goes on; an unreadable file is no record to keep."""
+    without a word. The same command again (a restart) goes on. A config.json that is no run's (another tool's, in a
+    folder given as --out) is refused too: it was replaced as well."""
     path = run / CONFIG_NAME
     try:
-        stored = config_from_dict(json.loads(path.read_text()), source=str(path)).flat()
-    except (OSError, ValueError, CycleGANError):
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:  # none (the usual case), or a folder there: the write names it
         return
+    try:
+        stored = config_from_dict(json.loads(text), source=str(path)).flat()
+    except (ValueError, TypeError, AttributeError, CycleGANError):
+        raise CycleGANError(
+            f"{escape(run)} holds a config.json that this version does not read as a run's configuration (another "
+            "tool's, or an older run's), which this run would replace: choose another --out (a new or empty folder)"
+        ) from None
     new = cfg.flat()
     key = next((k for k in new if k not in RESUMABLE and stored.get(k) != new[k]), None)
     if key is not None:
