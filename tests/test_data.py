@@ -486,13 +486,13 @@ def test_a_refusal_over_the_decode_cap_says_how_to_read_the_image(tmp_path, tiny
     G = cyclegan.load_generator(save_tiny_checkpoint(tmp_path / "tiny.pt"))
     with pytest.raises(CycleGANError, match=r"cap of 100 pixels; give a larger max_pixels to read it$"):
         cyclegan.translate(G, p, max_pixels=100)
-    big = dataset / "trainA" / "big.png"  # a header of 30000 x 30000, over training's fixed cap of 100 MP
+    big = dataset / "trainA" / "big.png"  # a header of 30000 x 30000, over training's default cap of 100 MP
     chunks = [(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)), (b"IDAT", zlib.compress(bytes(9)))]
     big.write_bytes(
         b"\x89PNG\r\n\x1a\n"
         + b"".join(struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d)) for k, d in chunks)
     )
-    with pytest.raises(CycleGANError, match=r"100000000 pixels; resize it to read it \(remove it, or pass --skip-bad"):
+    with pytest.raises(CycleGANError, match=r"100000000 pixels; give a larger --max-pixels to read it \(remove it, or pass --skip-bad"):
         training_images(tiny_cfg(), progress=False, main=True)
 
 

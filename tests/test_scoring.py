@@ -365,6 +365,22 @@ def test_a_constant_generator_is_named_a_collapse(tiny_cfg, monkeypatch):
     assert [w.split(":")[1] for w in result.verdict.warnings] == [" the outputs stop depending on the input (collapse)"]
 
 
+def test_identical_held_out_images_leave_the_spread_out_instead_of_a_false_collapse(
+    tiny_cfg, tmp_path, dataset, capsys
+):
+    # spread divided the outputs' pairwise distance by max(0, 1e-8): identical test images gave 0 whatever the
+    # generator did, and two evaluations of it a "collapse" warning
+    for path in sorted((dataset / "testA").iterdir())[1:]:
+        shutil.copy(dataset / "testA" / "img_000.png", path)
+    result = train(tiny_cfg(steps=6, eval_every=2), progress=False)
+    assert not any("collapse" in w for w in result.verdict.warnings), result.verdict.warnings
+    assert "warning: the held-out A images are all alike at the training size: AtoB's spread score" in (
+        capsys.readouterr().err
+    )
+    for record in scored(tmp_path / "run"):
+        assert "eval/AtoB/spread" not in record and "eval/BtoA/spread" in record
+
+
 def scored_in_turn(monkeypatch, psnrs: list[float]) -> None:
     """Every evaluation scores the next of `psnrs` (both directions), change and spread 0.5 (no other warning)."""
     values = iter(psnrs)

@@ -501,6 +501,72 @@ def test_a_resume_on_changed_training_images_says_it_is_not_exact(tiny_cfg, tmp_
     assert load_checkpoint(tmp_path / "run")["step"] == 4
 
 
+def test_a_resume_on_files_swapped_for_as_many_others_says_it_is_not_exact(tiny_cfg, tmp_path, dataset, capsys):
+    # the counts alone were compared: a folder whose files were replaced by as many others resumed without a word;
+    # the dataset moved elsewhere (same names and sizes) stays quiet
+    train(tiny_cfg(steps=1), progress=False)
+    moved = tmp_path / "moved"
+    dataset.rename(moved)
+    cfg, ckpt = prepare_config({"steps": 2, "data": str(moved)}, resume=True, out=str(tmp_path / "run"))
+    train(cfg, ckpt=ckpt, progress=False)
+    assert "training images changed" not in capsys.readouterr().err
+    (moved / "trainB" / "img_006.png").rename(moved / "trainB" / "other.png")
+    cfg, ckpt = prepare_config({"steps": 3, "data": str(moved)}, resume=True, out=str(tmp_path / "run"))
+    train(cfg, ckpt=ckpt, progress=False)
+    err = capsys.readouterr().err
+    assert "warning: the training images changed since the checkpoint (as many images, but other files" in err
+
+
+def test_train_max_pixels_sets_the_decode_cap_of_the_check_and_the_reads(dataset, tmp_path, capsys, monkeypatch):
+    # training had no --max-pixels: an image over the readers' 100 MP cap (a 108 MP camera's) was refused with no
+    # way round it; now the cap is the run's, in the check before training and in the training set's reads
+    import cyclegan.data.dataset as data_module
+
+    args = ["train", "--data", str(dataset), "--ngf", "8", "--ndf", "8", "--n-blocks", "1", "--size", "32"]
+    args += ["--batch-size", "2", "--num-workers", "0", "--num-samples", "0", "--steps", "1", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "a"), "--max-pixels", "1000"]) == 2  # the images are 48 x 40
+    err = capsys.readouterr().err
+    assert "img_000.png: it declares 48x40 pixels" in err and "give a larger --max-pixels to read it (remove it, or pass" in err
+    real_read, caps = data_module.read_image, []
+
+    def read(path, **kwargs):
+        caps.append(kwargs.get("max_pixels"))
+        return real_read(path, **kwargs)
+
+    monkeypatch.setattr(data_module, "read_image", read)
+    assert main([*args, "--out", str(tmp_path / "b"), "--max-pixels", "1920"]) == 0  # exactly the images' pixels
+    assert caps and set(caps) == {1920}
+
+
+def test_a_new_run_over_one_stopped_before_its_first_checkpoint_keeps_its_config(tiny_cfg, tmp_path, capsys):
+    # its config.json, the one record of that run's options, was replaced without a word by a run with other options
+    out = tmp_path / "run"
+    train(tiny_cfg(steps=1), progress=False)
+    (out / "checkpoint.pt").unlink()  # as a run killed before its first checkpoint leaves the folder
+    kept = (out / "config.json").read_text()
+    with pytest.raises(
+        CycleGANError,
+        match=r"holds the config.json of a run that stopped before its first checkpoint, "
+        r"with other options \('ngf' 8, not 16\): choose another --out, or remove",
+    ):
+        train(tiny_cfg(steps=1, ngf=16), progress=False)
+    assert (out / "config.json").read_text() == kept
+    train(tiny_cfg(steps=2), progress=False)  # the same run again (more steps): a restart, as before
+    assert load_checkpoint(out)["step"] == 2
+
+
+def test_a_new_run_into_a_folder_with_another_tools_config_json_is_refused(tiny_cfg, tmp_path):
+    # `--out .` in a project folder replaced its config.json (another tool's) without a word
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text('{"editor.tabSize": 4}')
+    with pytest.raises(
+        CycleGANError, match="holds a config.json that this version does not read as a run's configuration"
+    ):
+        train(tiny_cfg(steps=1), progress=False)
+    assert (out / "config.json").read_text() == '{"editor.tabSize": 4}'
+
+
 def test_resume_with_out_naming_the_checkpoint_file_names_the_run_folder(tiny_cfg, tmp_path):
     # `--out runs/x/checkpoint.pt --resume` said "nothing to resume: runs/x/checkpoint.pt/checkpoint.pt does not exist"
     train(tiny_cfg(steps=1), progress=False)

@@ -30,7 +30,15 @@ from . import families
 from .errors import CycleGANError, nearest
 from .options import MAX_SEED, Options, Section, check_choice, check_value, coerce, flag_of, opt
 from .presets import PRESETS, preset_choices, split_preset
-from .shared_options import OnOff, Precision, channels_last_option, compile_option, device_option, precision_option
+from .shared_options import (
+    OnOff,
+    Precision,
+    channels_last_option,
+    compile_option,
+    device_option,
+    max_pixels_option,
+    precision_option,
+)
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,8 @@ class DataConfig(Section):
     load_scale: float = opt(286 / 256, "images are resized to size * load_scale before the random crop", ge=1, le=8)
     flip: bool = opt(True, "random horizontal flips")
     skip_bad_images: bool = opt(False, "skip unreadable images with a warning instead of stopping")
+    # the readers' decode cap, as translate's and evaluate's: a 108 MP camera's photos were refused, no way round it
+    max_pixels: int = max_pixels_option("refuse (with --skip-bad-images: skip and name)")
     # at most 128: `--num-workers 10000` forked that many copies of the process before the first step
     num_workers: int = opt(-1, "data loading processes (-1: choose from the CPU count)", ge=-1, le=128)
 
@@ -313,6 +323,7 @@ RESUMABLE = {
     "domain_a",
     "domain_b",
     "skip_bad_images",
+    "max_pixels",
     "num_workers",
     "out",
     "steps",

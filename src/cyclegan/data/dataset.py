@@ -17,6 +17,7 @@ from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from ..errors import CycleGANError
+from ..shared_options import MAX_PIXELS
 from .io import list_images, open_image, read_image, to_tensor, upright_size
 
 
@@ -60,6 +61,7 @@ class TrainSet(Dataset):
     flip: bool
     seed: int
     batch_size: int
+    max_pixels: int = MAX_PIXELS  # the decode cap (--max-pixels)
 
     @property
     def images_per_epoch(self) -> int:
@@ -110,7 +112,7 @@ class UnpairedTrainSet(TrainSet):
     def _load(self, domain: int, g: int) -> torch.Tensor:
         files = self.files_a if domain == 0 else self.files_b
         gen = torch.Generator().manual_seed(mix_seed(self.seed, 2 + domain, g))
-        im = read_image(files[self._index(domain, g)], cap_option=None)  # training has no --max-pixels
+        im = read_image(files[self._index(domain, g)], max_pixels=self.max_pixels)
         return train_transform(im, size=self.size, load_size=self.load_size, flip=self.flip, gen=gen)
 
     def __getitem__(self, g: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -151,11 +153,11 @@ def paired_transform(a, b, *, size: int, load_size: int, flip: bool, gen: torch.
     return to_tensor(a), to_tensor(b)
 
 
-def read_pair(file_a: Path, file_b: Path | None):
+def read_pair(file_a: Path, file_b: Path | None, *, max_pixels: int = MAX_PIXELS):
     """The two PIL images of a pair: from two files, or (`file_b` None) the halves of an aligned one."""
     if file_b is None:
-        return split_aligned(read_image(file_a, cap_option=None))  # training's: it has no --max-pixels
-    return read_image(file_a, cap_option=None), read_image(file_b, cap_option=None)
+        return split_aligned(read_image(file_a, max_pixels=max_pixels))
+    return read_image(file_a, max_pixels=max_pixels), read_image(file_b, max_pixels=max_pixels)
 
 
 def find_pairs(folder_a: Path, folder_b: Path) -> list[tuple[Path, Path]]:
@@ -213,6 +215,8 @@ class PairedTrainSet(TrainSet):
 
     def __getitem__(self, g: int) -> tuple[torch.Tensor, torch.Tensor]:
         i = self._index(g)
-        a, b = read_pair(self.files_a[i], self.files_b[i] if self.files_b is not None else None)
+        a, b = read_pair(
+            self.files_a[i], self.files_b[i] if self.files_b is not None else None, max_pixels=self.max_pixels
+        )
         gen = torch.Generator().manual_seed(mix_seed(self.seed, 2, g))
         return paired_transform(a, b, size=self.size, load_size=self.load_size, flip=self.flip, gen=gen)

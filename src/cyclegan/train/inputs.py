@@ -5,6 +5,7 @@ images of the sample grids."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
 import warnings
@@ -31,6 +32,7 @@ from ..data.dataset import too_narrow
 from ..data.io import check_separate, left_out
 from ..errors import CycleGANError, escape
 from ..families import family
+from ..shared_options import MAX_PIXELS
 from . import distributed as ddp
 from .signals import worker_init
 
@@ -116,9 +118,9 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         good, bad = check_images(
             list_images(folder, what=what),
             skip_bad=cfg.data.skip_bad_images,
+            max_pixels=cfg.data.max_pixels,
             desc=f"checking {folder}",
             progress=progress,
-            cap_option=None,  # training has no --max-pixels
         )
         if not good:
             raise CycleGANError(f"{what} {folder}: no readable images")
@@ -135,7 +137,11 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         except CycleGANError as e:  # optional, but there and empty: say what to do
             raise CycleGANError(f"{e} ({remedy})") from None
         good, bad = check_images(
-            found, skip_bad=cfg.data.skip_bad_images, desc=f"checking {folder}", progress=progress, cap_option=None
+            found,
+            skip_bad=cfg.data.skip_bad_images,
+            max_pixels=cfg.data.max_pixels,
+            desc=f"checking {folder}",
+            progress=progress,
         )
         if not good:
             raise CycleGANError(f"test folder {folder}: no readable images ({remedy})")
@@ -166,12 +172,16 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         test_pairs = list(find_pairs(test_a, test_b)) if test_a and test_b else None
     files = [p for pair in pairs for p in pair if p is not None]
     good, skipped = check_images(
-        files, skip_bad=d.skip_bad_images, desc="checking the pairs", progress=progress, cap_option=None
+        files, skip_bad=d.skip_bad_images, max_pixels=d.max_pixels, desc="checking the pairs", progress=progress
     )
     if test_pairs:  # the sample grids' and --eval-every's pairs: checked as the training ones
         test_files = [p for pair in test_pairs for p in pair if p is not None]
         test_good, test_bad = check_images(
-            test_files, skip_bad=d.skip_bad_images, desc="checking the test pairs", progress=progress, cap_option=None
+            test_files,
+            skip_bad=d.skip_bad_images,
+            max_pixels=d.max_pixels,
+            desc="checking the test pairs",
+            progress=progress,
         )
         readable = set(test_good)
         test_pairs = [pair for pair in test_pairs if all(p is None or p in readable for p in pair)] or None
@@ -239,6 +249,7 @@ def dataset(
             flip=d.flip,
             seed=t.seed,
             batch_size=t.batch_size,
+            max_pixels=d.max_pixels,
         )
     return UnpairedTrainSet(
         images.train_a,
@@ -248,6 +259,7 @@ def dataset(
         flip=d.flip,
         seed=t.seed,
         batch_size=t.batch_size,
+        max_pixels=d.max_pixels,
     )
 
 
@@ -289,15 +301,34 @@ def quiet_worker_count() -> Iterator[None]:
         yield
 
 
-def sample_batch(files: list[Path], n: int, size: int) -> torch.Tensor:
+def sample_batch(files: list[Path], n: int, size: int, *, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
     """The first n images (sorted names) resized to size x size: the same every time."""
-    return torch.stack([eval_transform(read_image(p, cap_option=None), size=size) for p in files[:n]])
+    return torch.stack([eval_transform(read_image(p, max_pixels=max_pixels), size=size) for p in files[:n]])
 
 
-def sample_pairs(pairs: list[tuple[Path, Path | None]], n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_pairs(
+    pairs: list[tuple[Path, Path | None]], n: int, size: int, *, max_pixels: int = MAX_PIXELS
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The first n pairs resized to size x size: (A images, B images)."""
-    read = [read_pair(a, b) for a, b in pairs[:n]]
+    read = [read_pair(a, b, max_pixels=max_pixels) for a, b in pairs[:n]]
     return tuple(torch.stack([eval_transform(p[i], size=size) for p in read]) for i in (0, 1))  # type: ignore[return-value]
+
+
+def files_digest(*streams: list[Path] | None) -> str:
+    """A digest of each stream's files, in order: their names (relative to the stream's folder, so that a dataset
+    moved elsewhere matches) and sizes. Cheap, a stat each, no image read: a resume compares it with its
+    checkpoint's, and so notices files swapped for others of the same count."""
+    h = hashlib.sha256()
+    for files in streams:
+        root = os.path.commonpath([p.parent for p in files]) if files else ""
+        for p in files or []:
+            try:
+                size = p.stat().st_size
+            except OSError:  # gone since the check: the loader names it when it reads it
+                size = -1
+            h.update(f"{p.relative_to(root) if root else p}\0{size}\n".encode("utf-8", "surrogateescape"))
+        h.update(b"\1")  # the end of a stream: A's last file is not B's first
+    return h.hexdigest()[:16]
 
 
 def half_size_steps(total: int, fraction: float) -> int:

@@ -31,6 +31,7 @@ from .inputs import (
     at_step_size,
     data_folders,
     dataset,
+    files_digest,
     half_size_steps,
     loader,
     quiet_worker_count,
@@ -40,7 +41,7 @@ from .inputs import (
 )
 from .losslog import LOSSES_KEY, LossLog
 from .monitor import Monitor
-from .run_folder import SET_ASIDE_KEY, Run, claim_run_folder, oserror_text, resume_command
+from .run_folder import SET_ASIDE_KEY, TRAIN_DIGEST_KEY, Run, claim_run_folder, oserror_text, resume_command
 from .scoring import best_metric, check_kid_features, held_out_set
 from .signals import StopRequest, StopWaiting, end_loader
 from .trainer import Trainer, trainer_class
@@ -90,7 +91,7 @@ def train(
     lock = FolderLock(run)
     failed = False
     try:
-        claim_run_folder(run, lock, ckpt, d_ctx)
+        claim_run_folder(run, lock, ckpt, d_ctx, cfg=cfg)
         main = progress and d_ctx.is_main
         return _train(
             cfg,
@@ -139,6 +140,7 @@ def _train(
     t, spe = cfg.train, data.steps_per_epoch
     total = t.steps if t.steps is not None else t.epochs * spe
     counts = (len(data.files_a), len(data.files_b or []))
+    digest = files_digest(data.files_a, data.files_b) if d_ctx.is_main else None  # rank 0 saves and warns
     run = Run(
         cfg,
         folder,
@@ -147,6 +149,7 @@ def _train(
         steps_per_epoch=spe,
         total=total,
         train_images=counts,
+        train_digest=digest,
         set_aside=aside,
         resume_with=resume_with,
     )
@@ -285,15 +288,23 @@ def _rewrite_config(run: Run, *, step: int, saved: int | None) -> None:
 
 
 def _warn_if_the_data_changed(run: Run, ckpt: dict | None) -> None:
-    """A resumed run whose training set has another number of images than when its checkpoint was saved goes on,
-    but draws other images than the run never stopped would have: say so (the resume is not exact)."""
+    """A resumed run whose training set has another number of images than when its checkpoint was saved, or the
+    same number of other files (names or sizes: `inputs.files_digest`), goes on, but draws other images than the
+    run never stopped would have: say so (the resume is not exact)."""
     stored = ckpt.get("train_images") if ckpt is not None else None
-    if not run.main or not isinstance(stored, list) or len(stored) != 2 or tuple(stored) == run.train_images:
+    if not run.main or not isinstance(stored, list) or len(stored) != 2:
         return
-    names = ("A", "B") if run.train_images[1] or stored[1] else ("pairs",)
-    change = ", ".join(f"{n}: {was} -> {now}" for n, was, now in zip(names, stored, run.train_images) if was != now)
+    if tuple(stored) != run.train_images:
+        names = ("A", "B") if run.train_images[1] or stored[1] else ("pairs",)
+        pairs = zip(names, stored, run.train_images)
+        change = ", ".join(f"{n}: {was} -> {now}" for n, was, now in pairs if was != now) + " images"
+    else:
+        digest = ckpt.get(TRAIN_DIGEST_KEY)  # older checkpoints have none: the counts alone
+        if not isinstance(digest, str) or digest == run.train_digest:
+            return
+        change = "as many images, but other files: names or sizes"
     tqdm.write(
-        f"warning: the training images changed since the checkpoint ({change} images): the run goes on, but not "
+        f"warning: the training images changed since the checkpoint ({change}): the run goes on, but not "
         "exactly as it would have without the stop (restore the folders as they were for an exact resume)",
         file=sys.stderr,
     )
@@ -305,16 +316,16 @@ def _prepare_run_folder(run: Run, images: Images) -> _Samples | None:
     error: CycleGANError | None = None
     samples = None
     if run.main:  # only rank 0 writes the run folder and sample grids
-        t, size = run.cfg.train, run.cfg.data.size
+        t, size, cap = run.cfg.train, run.cfg.data.size, run.cfg.data.max_pixels
         try:
             run.folder.mkdir(parents=True, exist_ok=True)
             _write_config(run)
             if t.num_samples and images.paired:  # (--num-samples 0: no sample grids)
                 train_pairs = list(zip(images.train_a, images.train_b or [None] * len(images.train_a)))
-                samples = sample_pairs(images.test_pairs or train_pairs, t.num_samples, size)
+                samples = sample_pairs(images.test_pairs or train_pairs, t.num_samples, size, max_pixels=cap)
             elif t.num_samples:
-                xs = sample_batch(images.test_files_a or images.train_a, t.num_samples, size)
-                ys = sample_batch(images.test_files_b or images.train_b, t.num_samples, size)
+                xs = sample_batch(images.test_files_a or images.train_a, t.num_samples, size, max_pixels=cap)
+                ys = sample_batch(images.test_files_b or images.train_b, t.num_samples, size, max_pixels=cap)
                 samples = (xs, ys)
             if samples is not None and min(len(s) for s in samples) < t.num_samples:  # said, not capped silently
                 a, b = (len(s) for s in samples)
@@ -385,6 +396,7 @@ def _step_loop(
         dynamic_ncols=True,
     )
     timed_out = worse = False
+    left: float | None = None  # seconds before the deadline at the last step's end (None before the first step)
     fitted = fitter is None
     saved_at = time.monotonic()  # --checkpoint-minutes counts from the start or the last save
     t_timed, timed_from = None, start + 2  # the first steps also start the data loader's processes
@@ -393,8 +405,10 @@ def _step_loop(
         def lost(why: str) -> CycleGANError:  # reads the step reached (and its run) when an image is lost
             return _lost_image(why, run, trainer, monitor, log, step=step, saved=saved)
 
-        # one process: a stop ends the wait for a batch too (under torchrun the ranks must stop at one step)
-        for x, y in _batches(loader, lost, stop=None if run.d_ctx.enabled else stop):
+        # one process: a stop or the time limit ends the wait for a batch too (under torchrun the ranks must stop at
+        # one step); `left` is read at each wait, as the last step left it
+        alone = not run.d_ctx.enabled
+        for x, y in _batches(loader, lost, stop=stop if alone else None, time_left=lambda: left):  # noqa: B023
             half = half_size_steps(run.total, t.half_size_fraction)
             x, y = (at_step_size(b.to(run.device, non_blocking=True), step + 1, half) for b in (x, y))
             losses = trainer.step(x, y)
@@ -423,7 +437,8 @@ def _step_loop(
                             "the recent speed (re-fitted as it goes; inside the learning rate's decay only when the "
                             "speed moves)"
                         )
-            timed_out = deadline is not None and time.monotonic() > deadline
+            left = None if deadline is None else deadline - time.monotonic()
+            timed_out = left is not None and left < 0
             # all ranks agree (a tiny CPU all-reduce) so they stop, log and save at the same step
             last = step == run.total or ddp.any_rank(stop.signum is not None or timed_out, run.d_ctx)
             # the schedule's last step too (every rank knows it), so that best.pt is the best of the scored steps
@@ -457,28 +472,39 @@ def _step_loop(
                 run.save(trainer, step, extra={**monitor.state(), LOSSES_KEY: log.carried_state()})
                 saved, saved_at = step, time.monotonic()
         carried = log.carried_state()  # every rank, as it leaves the loop: the sums for the last checkpoint
+    # the time limit may have ended the wait for a batch (a read that hung), after the last step's own check
+    timed_out = timed_out or (deadline is not None and time.monotonic() > deadline)
     per_step = (time.perf_counter() - t_timed) / (step - timed_from) if t_timed and step > timed_from else None
     return _End(step, stop.signum, timed_out, run, per_step, worse, carried, fitted)
 
 
-def _batches(loader: DataLoader, lost: Callable[[str], CycleGANError], *, stop: StopRequest | None = None):
+def _batches(
+    loader: DataLoader,
+    lost: Callable[[str], CycleGANError],
+    *,
+    stop: StopRequest | None = None,
+    time_left: Callable[[], float | None] = lambda: None,
+):
     """The loader's batches; an image that can no longer be read (moved, deleted or damaged since the check
     before training) raises `lost(why)`, with the reader's one line, which torch wraps in the worker's traceback.
-    `stop`: its request ends the wait for a batch, and the loader's workers (one may be stuck in a read)."""
+    `stop`: its request, or the time limit (`time_left()`: its seconds left, None for none yet: a run takes at least
+    one step), ends the wait for a batch. However the batches end (the wait ended, the loop's break at its last
+    step or a stop, an error), the loader's workers are killed: one stuck prefetching in a read held torch's own
+    shutdown 10 s."""
     with quiet_worker_count():
         batches = iter(loader)
-    while True:
-        try:
-            with stop.waiting() if stop is not None else contextlib.nullcontext():
-                batch = next(batches)
-        except StopIteration:
-            return
-        except StopWaiting:
-            end_loader(batches)
-            return
-        except CycleGANError as e:  # from a worker: "Caught CycleGANError ... Traceback ... CycleGANError: why\n"
-            raise lost(str(e).rsplit("CycleGANError: ", 1)[-1].removesuffix("\\n").strip()) from None
-        yield batch
+    try:
+        while True:
+            try:
+                with stop.waiting(within=time_left()) if stop is not None else contextlib.nullcontext():
+                    batch = next(batches)
+            except (StopIteration, StopWaiting):
+                return
+            except CycleGANError as e:  # from a worker: "Caught CycleGANError ... Traceback ... CycleGANError: why\n"
+                raise lost(str(e).rsplit("CycleGANError: ", 1)[-1].removesuffix("\\n").strip()) from None
+            yield batch
+    finally:
+        end_loader(batches)
 
 
 def _lost_image(

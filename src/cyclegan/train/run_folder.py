@@ -17,10 +17,11 @@ from ..config import ALTERNATIVES, RESUMABLE, Config, config_from_dict, option_v
 from ..errors import CycleGANError, escape
 from ..files import FolderLock, remove_stale_temporaries, write_atomic
 from ..presets import split_preset
-from ..run_files import BEST_NAME, CHECKPOINT_NAME, LOG_NAME, SAMPLES_DIR
+from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR
 from . import distributed as ddp
 from .trainer import Trainer
 
+TRAIN_DIGEST_KEY = "train_digest"  # checkpoint.pt: the training files' names and sizes (`Run.train_digest`)
 SET_ASIDE_KEY = "set_aside"  # checkpoint.pt: whether training images are set aside for scoring (`Run.set_aside`)
 
 
@@ -74,7 +75,12 @@ def prepare_config(
         raise CycleGANError(f"nothing to resume: {ckpt_file} does not exist (drop --resume to start a new run)")
     stamp = _stamp(ckpt_file)
     # checked: keys, types, config, shapes, training state
-    ckpt = ReadCheckpoint(load_checkpoint(ckpt_file, training=True), file=ckpt_file, stamp=stamp)
+    try:
+        ckpt = ReadCheckpoint(load_checkpoint(ckpt_file, training=True), file=ckpt_file, stamp=stamp)
+    except CycleGANError as e:  # the run keeps one checkpoint (each written whole): no earlier one to go back to
+        raise CycleGANError(
+            f"{e}; --resume cannot go on from it: restore the file from a copy, or start a new run with another --out"
+        ) from None
     stored = config_from_dict(ckpt["config"], source=str(ckpt_file))
     stored_flat = stored.flat()
     for key, value in overrides.items():
@@ -122,10 +128,11 @@ def _stamp(path: Path) -> tuple[int, int, int]:
     return st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.Dist) -> None:
+def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.Dist, *, cfg: Config) -> None:
     """Rank 0 locks the run folder, checks that the run may start (or go on) there, and cleans up after a
     run that crashed in it: `write_atomic`'s stale temporary files, and the log records after the checkpoint's
-    step (a resumed run writes them again). A refusal stops every rank."""
+    step (a resumed run writes them again). A new run over the config.json of another one that stopped before its
+    first checkpoint is refused (`_check_config_kept`). A refusal stops every rank."""
     error: CycleGANError | None = None
     if d_ctx.is_main:
         try:
@@ -142,6 +149,8 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
                     f"{run} holds best.pt (the best generators of an earlier run) but no checkpoint.pt: move best.pt "
                     "elsewhere to keep it and start a new run here, or choose another --out"
                 )
+            if ckpt is None:
+                _check_config_kept(run, cfg)
             if isinstance(ckpt, ReadCheckpoint) and ckpt.rewritten(ckpt_file):
                 raise CycleGANError(
                     f"{ckpt_file} was rewritten by another run after this one read it; run the command again to "
@@ -157,6 +166,33 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
         except CycleGANError as e:
             error = e
     ddp.raise_on_every_rank(error, d_ctx, elsewhere="rank 0 could not prepare the run folder (its error is above)")
+
+
+def _check_config_kept(run: Path, cfg: Config) -> None:
+    """A run that stopped before its first checkpoint leaves config.json as the one record of its options: a new run
+    in its folder with other options (besides those a resume may change: steps, data, device...) would replace it
+    without a word. The same command again (a restart) goes on. A config.json that is no run's (another tool's, in a
+    folder given as --out) is refused too: it was replaced as well."""
+    path = run / CONFIG_NAME
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:  # none (the usual case), or a folder there: the write names it
+        return
+    try:
+        stored = config_from_dict(json.loads(text), source=str(path)).flat()
+    except (ValueError, TypeError, AttributeError, CycleGANError):
+        raise CycleGANError(
+            f"{escape(run)} holds a config.json that this version does not read as a run's configuration (another "
+            "tool's, or an older run's), which this run would replace: choose another --out (a new or empty folder)"
+        ) from None
+    new = cfg.flat()
+    key = next((k for k in new if k not in RESUMABLE and stored.get(k) != new[k]), None)
+    if key is not None:
+        raise CycleGANError(
+            f"{escape(run)} holds the config.json of a run that stopped before its first checkpoint, with other "
+            f"options ('{key}' {stored.get(key)!r}, not {new[key]!r}): choose another --out, or remove "
+            f"{escape(path)} to start this run there"
+        )
 
 
 def oserror_text(e: OSError) -> str:
@@ -209,6 +245,7 @@ class Run:
     steps_per_epoch: int
     total: int
     train_images: tuple[int, int] = (0, 0)  # the training set's images per stream (A, B; B 0 for aligned pairs)
+    train_digest: str | None = None  # their names and sizes (`inputs.files_digest`)
     set_aside: bool = False  # training images are set aside for scoring (kept aside while scoring is off)
     resume_with: str | None = None  # the command named after a stop halfway (None: `cyclegan train ... --resume`)
 
@@ -242,6 +279,7 @@ class Run:
             more = {
                 **(extra or {}),
                 "train_images": list(self.train_images),  # resume compares its own with it
+                TRAIN_DIGEST_KEY: self.train_digest,  # and this: files swapped for others of the same count
                 SET_ASIDE_KEY: self.set_aside,  # resume keeps them aside, scoring on or off
             }
             trainer.save(path, step=step, steps_per_epoch=self.steps_per_epoch, extra=more)

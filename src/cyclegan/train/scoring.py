@@ -9,7 +9,7 @@ will use them (the averaged weights when the run keeps them), scored per directi
 - `cycle_psnr`: x against F(G(x)) (two-way families);
 - `change`: mean |G(x) - x| in [-1, 1] units (0: the generator returns its input);
 - `spread`: how much the outputs differ from each other, relative to how much the inputs do (mean pairwise
-  L1; 0: every input gives the same output, a collapse).
+  L1; 0: every input gives the same output, a collapse); left out, with a warning, where the inputs are all alike.
 
 The held-out set is the test split when there is one, else a slice of the training images set aside before
 the training set is built (`set_aside`), never trained on. Scoring never touches the random streams of
@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from ..config import Config, no_kid_error
 from ..errors import CycleGANError, install_extra
@@ -198,6 +200,9 @@ def _lite0() -> nn.Module:
     return load_lite0()
 
 
+ALIKE = 1e-4  # a mean pairwise L1 of the held-out inputs (in [-1, 1] units) under which they are all one image
+
+
 class Scorer:
     """Reads the held-out images once (now: an unreadable one stops the run before training), computes the
     target domains' features once (at the first call, so a time limit counts it), and scores a trainer's
@@ -205,17 +210,25 @@ class Scorer:
 
     def __init__(self, cfg: Config, held: HeldOut, device: torch.device):
         self.cfg, self.held, self.device = cfg, held, device
-        size = cfg.data.size
+        size, cap = cfg.data.size, cfg.data.max_pixels
         if held.pairs is not None:
-            a, b = sample_pairs(held.pairs, len(held.pairs), size)
+            a, b = sample_pairs(held.pairs, len(held.pairs), size, max_pixels=cap)
         else:
-            a, b = sample_batch(held.a, len(held.a), size), sample_batch(held.b, len(held.b), size)
+            a, b = (sample_batch(files, len(files), size, max_pixels=cap) for files in (held.a, held.b))
         images = {"A": a, "B": b}  # (N, 3, S, S) in [-1, 1]
         self.directions = directions_of(cfg.model)
         self.sources = {d: images[d[0]] for d in self.directions}
         self.truths = {d: images[d[-1]] if held.paired else None for d in self.directions}
         self.targets = {d: images[d[-1]] for d in self.directions}
         self.input_spread = {d: _mean_pairwise_l1(x) for d, x in self.sources.items()}
+        for d in [d for d, v in self.input_spread.items() if v <= ALIKE]:
+            # spread (outputs' over inputs') divided by ~0: 0 read as a collapse, whatever the generator does
+            tqdm.write(
+                f"warning: the held-out {d[0]} images are all alike at the training size: {d}'s spread score (the "
+                "collapse check) is left out, as it compares how much the outputs differ with how much the inputs "
+                "do; give the test split different images",
+                file=sys.stderr,
+            )
         self.extractor: nn.Module | None = None
         self.target_features: dict[str, torch.Tensor] = {}
 
@@ -259,7 +272,8 @@ class Scorer:
             back = generators[generator_for(m, "BtoA" if d == "AtoB" else "AtoB", source="the run")]
             out["cycle_psnr"] = psnr(self._translate(back, fake), x).mean().item()
         out["change"] = l1(fake, x).mean().item()
-        out["spread"] = _mean_pairwise_l1(fake) / max(self.input_spread[d], 1e-8)
+        if self.input_spread[d] > ALIKE:
+            out["spread"] = _mean_pairwise_l1(fake) / self.input_spread[d]
         return {k: round(v, 5) for k, v in out.items()}
 
     def _translate(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:

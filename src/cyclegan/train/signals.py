@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from tqdm import tqdm
 
 _HANGUP = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()  # not on Windows
+_ALARM = (signal.SIGALRM,) if hasattr(signal, "setitimer") else ()  # a wait's deadline; not on Windows
 
 
 def worker_init(_: int) -> None:
@@ -24,6 +25,15 @@ def worker_init(_: int) -> None:
     # RuntimeError traceback, the steps since the last checkpoint lost. A worker whose main process is gone exits.
     for s in (signal.SIGINT, signal.SIGTERM, *_HANGUP):
         signal.signal(s, signal.SIG_IGN)
+    sys.excepthook = _quiet_when_the_reader_left
+
+
+def _quiet_when_the_reader_left(kind, value, tb) -> None:
+    """A worker's excepthook: the thread that hands a batch's shared memory to the main process (multiprocessing's
+    resource sharer, which calls it) printed a ConnectionResetError traceback when the main process stopped
+    mid-batch (a stop request ends its wait, then kills the workers). Any other error is shown as before."""
+    if not issubclass(kind, ConnectionError):
+        sys.__excepthook__(kind, value, tb)
 
 
 def _end_workers() -> None:
@@ -91,23 +101,39 @@ class StopRequest:
             self._waiting = False
             raise StopWaiting
 
+    def _deadline(self, signum, frame) -> None:
+        if self._waiting and os.getpid() == self._pid:  # a late alarm, after the batch came, is ignored
+            self._waiting = False
+            raise StopWaiting
+
     @contextlib.contextmanager
-    def waiting(self) -> Iterator[None]:
+    def waiting(self, *, within: float | None = None) -> Iterator[None]:
         """A wait the first stop request ends (`StopWaiting`), as the second Ctrl-C ends any: the wait for a batch,
-        which a loader worker stuck in a read (a stalled network file) made endless, the stop never heard."""
+        which a loader worker stuck in a read (a stalled network file) made endless, the stop never heard.
+        `within`: the seconds left before a deadline (--time-limit) that ends the wait too (an alarm, where there is
+        one and the handler is ours: the main thread, SIGALRM not in use)."""
+        timer = within is not None and any(a in self._old for a in _ALARM)
+        if timer:
+            signal.setitimer(signal.ITIMER_REAL, max(within, 1e-3))
         self._waiting = True
         try:
             yield
         finally:
             self._waiting = False
+            if timer:
+                signal.setitimer(signal.ITIMER_REAL, 0)
 
     def __enter__(self) -> StopRequest:
         self._pid = os.getpid()
         # SIGHUP only where it would kill the run: not under nohup, which ignores it
         hangup = [s for s in _HANGUP if signal.getsignal(s) is signal.SIG_DFL]
-        for s in (signal.SIGINT, signal.SIGTERM, *hangup):
+        # the alarm only where nobody else uses it (a caller's watchdog timer is neither replaced nor cancelled)
+        alarm = [
+            s for s in _ALARM if signal.getsignal(s) is signal.SIG_DFL and not any(signal.getitimer(signal.ITIMER_REAL))
+        ]
+        for s in (signal.SIGINT, signal.SIGTERM, *hangup, *alarm):
             try:
-                self._old[s] = signal.signal(s, self._handle)
+                self._old[s] = signal.signal(s, self._deadline if s in _ALARM else self._handle)
             except ValueError:  # not the main thread (e.g. inside a notebook worker): no handler
                 pass
         return self
