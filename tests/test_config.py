@@ -232,6 +232,17 @@ def test_a_mistyped_option_gets_its_commands_usage_and_the_nearest_option(
     assert err.rstrip().endswith(f"({hint})")
 
 
+@pytest.mark.parametrize("help_flag", ["-h", "--help"])
+def test_help_anywhere_in_a_line_with_a_typo_shows_the_help(help_flag, capsys):
+    """`cyclegan translate --chekpoint x -h` said "unrecognized arguments" (the typo check ran before argparse):
+    a user asking for help, the very thing that shows the option's spelling, was refused. Now the help, exit 0."""
+    with pytest.raises(SystemExit) as e:
+        main(["translate", "--chekpoint", "x", help_flag, "--out", "o"])
+    captured = capsys.readouterr()
+    assert e.value.code == 0 and captured.out.startswith("usage: cyclegan translate") and "--checkpoint" in captured.out
+    assert captured.err == ""
+
+
 @pytest.mark.parametrize(
     ("argv", "hint"),
     [
