@@ -458,13 +458,14 @@ def test_an_error_names_an_option_as_the_user_typed_it(tmp_path, capsys):
     f.write_text("diffaug: blur\n")  # checked with the other options: the file's key, not a flag nobody typed
     assert error("--config", str(f)).startswith(f"error: option 'diffaug' in '{f}': unknown policy 'blur'")
     base[:] = ["train", "--out", str(tmp_path / "r")]  # no --data, no --steps: those the file gives
-    f.write_text("steps: 5\nepochs: 2\n")  # two alternatives in one file: its keys (they were named as flags)
+    f.write_text("steps: 5\nepochs: 2\n")  # two alternatives in one file: its keys (they were named as flags), the
+    # file named once (it was named after each key)
     assert error("--config", str(f)) == (
-        f"error: options 'steps' in '{f}' and 'epochs' in '{f}' each set the training length: give one of them"
+        f"error: options 'steps' and 'epochs' in '{f}' each set the training length: give one of them"
     )
     assert error("--steps", "5", "--epochs", "2").startswith("error: options '--steps' and '--epochs' each set")
     f.write_text(f"steps: 1\ndata: {tmp_path}\ndomain_b: {tmp_path}\n")
-    assert error("--config", str(f)).startswith(f"error: options 'data' in '{f}' and 'domain_b' in '{f}' each name")
+    assert error("--config", str(f)).startswith(f"error: options 'data' and 'domain_b' in '{f}' each name")
 
 
 @pytest.mark.parametrize("family", ["cyclegan", "pix2pix", "cut", "fastcut"])
