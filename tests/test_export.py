@@ -177,9 +177,11 @@ def test_a_file_that_fails_the_check_is_not_written(run, tmp_path, capsys, monke
     assert out.read_bytes() == b"an earlier export"
 
 
-def test_an_opset_with_torchscript_is_refused_not_ignored(run, tmp_path, capsys):
+@pytest.mark.parametrize("opset", ["13", "17"])
+def test_an_opset_with_torchscript_is_refused_not_ignored(run, tmp_path, capsys, opset):
+    """`--opset 17` (the default's value) with a TorchScript --out was taken without a word, as if it meant anything."""
     out = tmp_path / "g.pt"
-    assert main(["export", "--checkpoint", str(run), "--out", str(out), "--opset", "13"]) == 2
+    assert main(["export", "--checkpoint", str(run), "--out", str(out), "--opset", opset]) == 2
     assert capsys.readouterr().err == f"error: option '--opset' is for ONNX files, not TorchScript ({out}); drop it\n"
     assert not out.exists()
 
@@ -211,6 +213,7 @@ def test_unknown_format_from_the_library():
     [
         ({"format": "onx"}, "^format: expected onnx or torchscript, got 'onx'$"),
         ({"format": "onnx", "opset": 9}, "^opset: the generators' reflection padding needs opset 11 or later, got 9$"),
+        ({"format": "torchscript", "opset": 17}, "^opset: is for ONNX files, not TorchScript"),  # it was ignored
     ],
 )
 def test_export_generator_refuses_what_the_options_refuse(run, tmp_path, kwargs, message):
