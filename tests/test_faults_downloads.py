@@ -72,6 +72,43 @@ def test_an_endless_stream_is_cut_off_at_the_bound(server, generator, home, monk
         zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
 
 
+def test_a_pretrained_name_over_the_bound_names_what_its_caller_can_give(
+    server, generator, home, tmp_path, monkeypatch, capsys
+):
+    """`cyclegan.load_generator("pretrained:NAME")` and `translate --checkpoint pretrained:NAME` said "option
+    '--max-mb' to allow more": neither has one (a Python caller cannot pass a flag at all). Now the command that
+    has it, and from Python the keyword argument of the function that caches the file."""
+    import cyclegan
+    from cyclegan.api import in_python_words
+
+    server.files["/m/horse2zebra.pth"] = generator
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
+    monkeypatch.setattr(zoo, "CATALOGUE_MAX_MB", 0.1)  # the generator is 0.2 MB
+    with pytest.raises(CycleGANError) as info:
+        cyclegan.load_generator("pretrained:horse2zebra")
+    assert "--max-mb" not in str(info.value)
+    assert "(a published generator is 45.6 MB; cyclegan.zoo.fetch_model('horse2zebra', max_mb=MB) allows more)" in (
+        str(info.value)
+    )
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    assert (
+        main(
+            [
+                "translate",
+                "--checkpoint",
+                "pretrained:horse2zebra",
+                "--out",
+                str(tmp_path / "o"),
+                str(tmp_path / "a.png"),
+            ]
+        )
+        == 2
+    )
+    assert "; `cyclegan pretrained download horse2zebra --max-mb MB` allows more); nothing was kept" in one_line(capsys)
+    slow = str(zoo.download_bounds(None, max_mb=None, max_minutes=1, via="cyclegan pretrained download a").seconds_from)
+    assert in_python_words(slow) == "cyclegan.zoo.fetch_model('a', max_minutes=MIN) allows more"
+
+
 def test_an_announced_size_over_the_bound_is_refused_before_the_body(server, generator, home):
     server.files["/m/horse2zebra.pth"] = generator
     with pytest.raises(CycleGANError, match=rf"the server announces {len(generator)} bytes, more than the 100000"):

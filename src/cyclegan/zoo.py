@@ -263,18 +263,24 @@ def check_cached(target: Path, *, url: str) -> tuple[str | None, str | None]:
     return None, digest
 
 
-def download_bounds(info: PublishedModel | None, *, max_mb: float | None, max_minutes: float) -> Bounds:
+def download_bounds(
+    info: PublishedModel | None, *, max_mb: float | None, max_minutes: float, via: str | None = None
+) -> Bounds:
     """A download's bounds: `max_mb` (default: the catalogue's size with a margin, or OTHER_MAX_MB for a
-    mirror's other names) and `max_minutes`."""
-    if max_mb is not None:
-        mb, why = max_mb, "option '--max-mb'"
-    elif info is not None:
-        mb, why = CATALOGUE_MAX_MB, f"a published generator is {FILE_MB} MB; option '--max-mb' to allow more"
+    mirror's other names) and `max_minutes`. `via`: the command whose --max-mb and --max-minutes allow more,
+    where the caller's user has no such options (`pretrained:NAME` in translate, or from Python)."""
+    if via is None:
+        more_mb, minutes_from = "option '--max-mb'", "option '--max-minutes'"
     else:
-        mb, why = OTHER_MAX_MB, "option '--max-mb'"
-    return Bounds(
-        max_bytes=int(mb * 1e6), seconds=max_minutes * 60, bytes_from=why, seconds_from="option '--max-minutes'"
-    )
+        more_mb, minutes_from = f"`{via} --max-mb MB` allows more", f"`{via} --max-minutes MIN` allows more"
+    if max_mb is not None:
+        mb, why = max_mb, more_mb
+    elif info is not None:
+        more = f"{more_mb} to allow more" if via is None else more_mb
+        mb, why = CATALOGUE_MAX_MB, f"a published generator is {FILE_MB} MB; {more}"
+    else:
+        mb, why = OTHER_MAX_MB, more_mb
+    return Bounds(max_bytes=int(mb * 1e6), seconds=max_minutes * 60, bytes_from=why, seconds_from=minutes_from)
 
 
 # --- downloading ------------------------------------------------------------------------------------------
@@ -317,20 +323,22 @@ def fetch_model(
     max_mb: float | None = None,
     max_minutes: float = MAX_MINUTES,
     mirror_from: str = f"--base-url or ${BASE_URL_ENV}",
+    bounds_via: str | None = None,
 ) -> FetchResult:
     """The cached file of published generator `name`, downloading it first if needed (module docstring).
 
     base_url: a mirror serving `URL/NAME.pth` (default `$CYCLEGAN_PRETRAINED_URL`, else the reference's
     server); with a mirror, names outside the catalogue are accepted. sha256: the digest the file must have
     (a cached file is checked too). timeout: seconds per read; max_mb, max_minutes: the download's bounds
-    (`download_bounds`). mirror_from: where the caller's user gives a mirror's address, for the hints.
+    (`download_bounds`). mirror_from: where the caller's user gives a mirror's address, for the hints;
+    bounds_via: the command that allows a larger or longer download, where the caller's user has no such options.
     Every failure is a one-line CycleGANError.
     """
     base_url = base_url or base_url_from_env()
     info = check_name(name, mirror=base_url is not None)
     expected = check_sha256(sha256) or (info.sha256 if info else None)
     url = model_url(name, base_url or DEFAULT_BASE_URL)
-    bounds = download_bounds(info, max_mb=max_mb, max_minutes=max_minutes)
+    bounds = download_bounds(info, max_mb=max_mb, max_minutes=max_minutes, via=bounds_via)
     target = cached_path(name)
     if target.is_file():
         problem, digest = check_cached(target, url=url)
@@ -412,7 +420,9 @@ def resolve(spec: str | os.PathLike, *, progress: bool | None = None) -> Path:
         raise CycleGANError(f"'{PREFIX}' names no model: give {PREFIX}NAME (see `cyclegan pretrained list`)")
     if progress is None:
         progress = sys.stderr.isatty()
-    result = fetch_model(name, progress=progress, mirror_from=f"${BASE_URL_ENV}")  # the commands have no --base-url
+    # the commands and load_generator have no --base-url, --max-mb nor --max-minutes: `pretrained download` has
+    via = f"cyclegan pretrained download {name}"  # SAFE_NAME: nothing to quote
+    result = fetch_model(name, progress=progress, mirror_from=f"${BASE_URL_ENV}", bounds_via=via)
     if result.downloaded:
         print(f"downloaded {result.url} to {result.path}; {digest_line(result)}", file=sys.stderr)
     return result.path
