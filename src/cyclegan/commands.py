@@ -401,15 +401,23 @@ def run_serve(opts, _: argparse.Namespace) -> int:
 
     from .web import serve  # on use
 
-    serve(opts)  # returns once the server has stopped (Ctrl-C, SIGTERM) and removed its folder
+    try:
+        serve(opts)  # stopped by Ctrl-C, SIGTERM or a closed terminal's SIGHUP once the server has removed its folder
+        status = 0
+    except KeyboardInterrupt as e:  # said and exited as the other commands do (it was status 0 and Gradio's line)
+        term = isinstance(e, process.Terminated)
+        status = e.status if term else 130
+        with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
+            print(f"{e.word if term else 'interrupted'}: the server stopped", file=sys.stderr)
     # A visitor's job still running in one of the server's worker threads would be torn down mid-call by the
     # interpreter's exit (torch's C++ aborts: "terminate called without an active exception", status 134): leave
     # at once instead; nothing is left to save.
     if any(t.is_alive() for t in threading.enumerate() if t is not threading.main_thread()):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
-    return 0
+        with contextlib.suppress(OSError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(status)
+    return status
 
 
 # --- the table of subcommands ---------------------------------------------------------------------------
