@@ -778,3 +778,29 @@ def test_a_style_size_the_device_cannot_hold_is_refused_before_any_timing(tmp_pa
         CycleGANError, match=r"^stylising 512x384 px needs about .* a smaller --style-sizes \(about \d+ px"
     ):
         check_style_sides(s, nets)  # on the CPU
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signum, status, said", [("SIGHUP", 129, "hung up"), ("SIGTERM", 143, "terminated")])
+def test_a_closed_terminal_stops_bench_as_ctrl_c_does(tmp_path, signum, status, said):
+    """A closed terminal's SIGHUP or a scheduler's SIGTERM killed `cyclegan bench` without a word (status -1 to a
+    caller), where the other commands stop with one line and exit 129 or 143. Now the same, --json not written."""
+    import subprocess
+
+    out = tmp_path / "b.json"
+    script = f"""
+import os, signal, sys
+import cyclegan.bench.train as bt
+from cyclegan.cli import main
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal, even where this test runs under nohup
+real = bt.trainer_and_inputs
+def trainer_and_inputs(*a, **k):  # the measuring about to start
+    os.kill(os.getpid(), signal.{signum})
+    return real(*a, **k)
+bt.trainer_and_inputs = trainer_and_inputs
+sys.exit(main(["bench", "--preset", "fast", "--size", "32", "--steps", "1", "--json", {str(out)!r}]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == status, done.stderr[-2000:]
+    assert done.stderr == f"{said}\n" and not out.exists()

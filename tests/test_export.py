@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -256,3 +257,32 @@ def test_an_out_ending_in_a_slash_is_refused_as_a_folder(run, tmp_path, capsys, 
         f"error: option '--out' {out} names a folder: give the file to write in it (e.g. {out}g.onnx)\n"
     )
     assert not (tmp_path / "models").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signum, status, said", [("SIGHUP", 129, "hung up"), ("SIGTERM", 143, "terminated")])
+def test_a_closed_terminal_stops_an_export_as_ctrl_c_does(run, tmp_path, signum, status, said):
+    """A closed terminal's SIGHUP or a scheduler's SIGTERM while the file was checked killed `cyclegan export`
+    without a word, its written temporary left beside --out. Now as Ctrl-C: the temporary removed, one line,
+    exit 129 or 143, as translate and the other commands stop."""
+    import subprocess
+
+    out = tmp_path / "out" / "g.pt"
+    out.parent.mkdir()
+    script = f"""
+import os, signal, sys
+import torch
+from cyclegan.cli import main
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal, even where this test runs under nohup
+real = torch.jit.load
+def load(*a, **k):  # the temporary written, about to be checked
+    os.kill(os.getpid(), signal.{signum})
+    return real(*a, **k)
+torch.jit.load = load
+sys.exit(main(["export", "--checkpoint", {str(run)!r}, "--out", {str(out)!r}]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == status, done.stderr[-2000:]
+    assert done.stderr == f"{said}\n"
+    assert list(out.parent.iterdir()) == []

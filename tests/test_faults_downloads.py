@@ -271,3 +271,55 @@ def test_a_zip_bomb_download_is_refused_before_torch_reads_it(server, generator,
     with pytest.raises(CycleGANError, match=r"is not a generator file, so it was deleted: refusing to load the file: "):
         zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
     assert not any(home.iterdir())
+
+
+# --- stopped ---------------------------------------------------------------------------------------------
+
+
+def test_a_closed_terminal_stops_a_download_keeping_its_part_to_resume(server, generator, home, capsys):
+    """A closed terminal's SIGHUP killed `pretrained download` (and `datasets download`) without a word, where
+    translate, train and the rest stop with one line and exit 129. Now the same: the bytes so far kept in the
+    .part, said, and the same command resumes from them."""
+    import subprocess
+    import sys
+
+    server.files["/m/horse2zebra.pth"] = generator
+    args = ["pretrained", "download", "horse2zebra", "--base-url", server.base_url, "--no-progress"]
+    script = f"""
+import os, signal, sys
+import cyclegan.data.fetch as fetch
+from cyclegan.cli import main
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal, even where this test runs under nohup
+class Bar(fetch.tqdm):
+    def update(self, n=1):  # the first chunk written: the terminal closes
+        super().update(n)
+        os.kill(os.getpid(), signal.SIGHUP)
+fetch.tqdm = Bar
+sys.exit(main({args!r}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    part = home / ".horse2zebra.pth.part"
+    assert done.returncode == 129, done.stderr[-2000:]
+    kept = part.stat().st_size
+    assert 0 < kept < len(generator) and "Traceback" not in done.stderr
+    assert done.stderr.endswith(f"hung up: {kept} bytes are kept in {part}; the same command resumes\n")
+    assert main(args) == 0
+    assert f"resumed at byte {kept}" in capsys.readouterr().out and not part.exists()
+
+
+def test_a_dataset_download_stopped_by_ctrl_c_says_what_it_kept(server, tmp_path, monkeypatch, capsys):
+    import cyclegan.data.fetch as fetch
+
+    class Bar(fetch.tqdm):
+        def update(self, n=1):
+            super().update(n)
+            raise KeyboardInterrupt
+
+    server.files["/m/horse2zebra.zip"] = bytes(200_000)
+    monkeypatch.setattr(fetch, "tqdm", Bar)
+    args = ["datasets", "download", "horse2zebra", "--root", str(tmp_path), "--base-url", server.base_url]
+    assert main([*args, "--no-progress"]) == 130
+    part = tmp_path / ".horse2zebra.zip.part"
+    assert capsys.readouterr().err == (
+        f"interrupted: {part.stat().st_size} bytes are kept in {part}; the same command resumes\n"
+    )

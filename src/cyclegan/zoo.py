@@ -208,6 +208,11 @@ def cached_path(name: str) -> Path:
     return cache_dir() / f"{name}.pth"
 
 
+def part_path(name: str) -> Path:
+    """Where the download of `name` streams to, kept to resume when it stops."""
+    return cache_dir() / f".{name}.pth.part"
+
+
 def cached_name(path: str | os.PathLike) -> str | None:
     """The name of the published generator whose cached file `path` is (`CACHE/NAME.pth`), else None."""
     path = Path(path)
@@ -360,7 +365,7 @@ def fetch_model(
                 return _cached(name, target, digest, expected, url)
             target.unlink()
             record_path(target).unlink(missing_ok=True)
-        part = folder / f".{name}.pth.part"
+        part = part_path(name)
         # offline, a copy downloaded elsewhere is taken from the cache (checked as a download is)
         mirror = f"{mirror_from}, or put {name}.pth downloaded elsewhere at {target}"
         missing = f"check the model name, or the mirror's address in {mirror}"

@@ -219,13 +219,18 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
         raise
 
 
+def part_path(root: str | Path, name: str) -> Path:
+    """Where the download of dataset `name` into `root` streams to, kept to resume when it stops."""
+    return Path(root) / f".{name}.zip.part"
+
+
 def _download_into(
     root: Path, name: str, *, url: str, sha256, limits: ArchiveLimits, bounds: Bounds, progress: bool, timeout: float
 ) -> DownloadResult:
     """`download`'s work once `root` exists: fetch (resuming), verify, extract."""
     with download_lock(root, name, elsewhere="give --root a folder you can write in"):
         remove_stale_extractions(root, name)
-        part = root / f".{name}.zip.part"
+        part = part_path(root, name)
         try:
             total, resumed_from = fetch(url, part, progress=progress, timeout=timeout, bounds=bounds)
         except CycleGANError:
