@@ -717,12 +717,38 @@ def test_a_training_size_beyond_the_devices_memory_is_refused_before_the_trainer
     err = capsys.readouterr().err
     assert err.startswith("error: option '--size' 32 with batch 1: the training step holds at least ")
     assert err.endswith(
-        " GiB of activations (2 generator pass(es)), more than the 0.0 GiB of cpu; lower --size or --batch-size\n"
+        " GiB of activations (6 generator passes, fp32), more than the 0.0 GiB of cpu; lower --size or --batch-size\n"
     )
     # the bound is low: the paper preset at its own size, batch 1, is far below any machine's memory
     from cyclegan.config import resolve
 
     assert 0 < bench_train_module.generator_pass_bytes(resolve({"size": 256})) < 2**30
+
+
+@pytest.mark.parametrize("model, passes", [("cyclegan", 6), ("cut", 2)])
+@pytest.mark.parametrize("mode", ["default", "reference"])
+def test_a_training_size_that_cannot_fit_its_held_passes_is_refused(capsys, monkeypatch, model, passes, mode):
+    """`bench --size 2048` passed the check on a 23 GiB machine (two bf16 passes, 21 GiB) and was killed: a CycleGAN
+    step holds its two chains and the identity passes, six (7.8 passes' worth measured at 256 px in bf16, 14.3 in
+    fp32), CUT's G(x) and G(y). Here the device has room for fewer: the old bound (a pass per generator) passed."""
+    from cyclegan.bench import train as bench_train_module
+
+    cfg = bench_train_module.bench_config({"size": 64, "family": model}, preset=None)
+    one = bench_train_module.generator_pass_bytes(cfg)  # bf16: the narrowest a mode computes in
+    monkeypatch.setattr(bench_train_module, "total_memory", lambda device: int((passes - 0.5) * one))
+    monkeypatch.setattr(bench_train_module, "trainer_and_inputs", lambda *a, **k: 1 / 0)  # refused before it
+    assert main(["bench", "--size", "64", "--steps", "1", "--device", "cpu", "--model", model, "--mode", mode]) == 2
+    assert f"({passes} generator passes, " in capsys.readouterr().err
+
+
+def test_the_held_passes_follow_the_identity_terms():
+    from cyclegan.bench import train as bench_train_module
+
+    def passes(**overrides) -> int:
+        return bench_train_module.held_generator_passes(bench_train_module.bench_config(overrides, preset=None))
+
+    assert passes() == 6 and passes(lambda_identity=0) == 4
+    assert passes(family="cut") == 2 and passes(family="fastcut") == 1 and passes(family="pix2pix") == 1
 
 
 def test_a_gatys_memory_refusal_names_the_bench_flags(tmp_path, monkeypatch):
