@@ -489,3 +489,13 @@ def test_compile_auto_help_says_training_stays_eager(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "auto: translation of 64+ images in bf16 on a CPU with a C++ compiler; training eager" in text
     assert "for long bf16 CPU work" not in text
+
+
+def test_negative_zero_is_taken_as_zero():
+    """`--lambda-identity -0` passed its range (>= 0) and was kept as -0.0: config.json and the reports named it
+    "-0.0". A float option holds 0.0 for it, as for any zero."""
+    import math
+
+    cfg = resolve({"lambda_identity": -0.0, "ema_decay": -0.0})
+    assert math.copysign(1, cfg.train.lambda_identity) == 1 and math.copysign(1, cfg.train.ema_decay) == 1
+    assert "-0.0" not in json.dumps(cfg.to_dict())

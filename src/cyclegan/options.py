@@ -133,7 +133,7 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
             return int(value)
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            return float(value) + 0.0  # -0.0 as 0.0: `--lambda-identity -0` was written "-0.0" into config.json
     elif tp is str:
         if isinstance(value, str):
             return value
