@@ -143,10 +143,10 @@ def base_url_from_env() -> str | None:
     return os.environ.get(BASE_URL_ENV) or None
 
 
-def model_url(name: str, base_url: str) -> str:
-    """`BASE/NAME.pth`; only http and https are accepted."""
+def model_url(name: str, base_url: str, *, given_in: str = "--base-url") -> str:
+    """`BASE/NAME.pth`; only http and https are accepted. `given_in`: where `base_url` came from, for the error."""
     if urllib.parse.urlsplit(base_url).scheme not in ("http", "https"):
-        raise CycleGANError(f"base URL {base_url!r} (--base-url or ${BASE_URL_ENV}): expected http:// or https://")
+        raise CycleGANError(f"base URL {base_url!r} ({given_in}): expected http:// or https://")
     return f"{base_url.rstrip('/')}/{urllib.parse.quote(name)}.pth"
 
 
@@ -339,10 +339,12 @@ def fetch_model(
     bounds_via: the command that allows a larger or longer download, where the caller's user has no such options.
     Every failure is a one-line CycleGANError.
     """
+    # a bad address named where it was given: translate has no --base-url, only the environment's
+    given_in = "base_url" if base_url else f"${BASE_URL_ENV}"
     base_url = base_url or base_url_from_env()
     info = check_name(name, mirror=base_url is not None)
     expected = check_sha256(sha256) or (info.sha256 if info else None)
-    url = model_url(name, base_url or DEFAULT_BASE_URL)
+    url = model_url(name, base_url or DEFAULT_BASE_URL, given_in=given_in)
     bounds = download_bounds(info, max_mb=max_mb, max_minutes=max_minutes, via=bounds_via)
     target = cached_path(name)
     if target.is_file():
