@@ -499,3 +499,22 @@ def test_negative_zero_is_taken_as_zero():
     cfg = resolve({"lambda_identity": -0.0, "ema_decay": -0.0})
     assert math.copysign(1, cfg.train.lambda_identity) == 1 and math.copysign(1, cfg.train.ema_decay) == 1
     assert "-0.0" not in json.dumps(cfg.to_dict())
+
+
+def test_a_config_files_family_is_named_as_its_key_when_an_option_does_not_apply(tmp_path, capsys):
+    """`--config cut.yaml --lambda-cycle 5` said "not to --model cut": no --model was typed, the file chose the family
+    (and a key of the same file named the file twice)."""
+    f = tmp_path / "cut.yaml"
+    f.write_text("family: cut\n")
+    base = ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--steps", "1", "--config", str(f)]
+    assert main([*base, "--lambda-cycle", "5"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: option '--lambda-cycle' applies to --model cyclegan, not to cut (option 'family' in '{f}')\n"
+    )
+    f.write_text("family: cut\nlambda_cycle: 5\n")
+    assert main(base) == 2
+    assert capsys.readouterr().err == (
+        f"error: option 'lambda_cycle' in '{f}' applies to --model cyclegan, not to its 'family' cut\n"
+    )
+    assert main([*base, "--model", "cut"]) == 2  # typed: the flag
+    assert capsys.readouterr().err.endswith(" applies to --model cyclegan, not to --model cut\n")

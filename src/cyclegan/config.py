@@ -522,7 +522,8 @@ def resolve(
         if explicit:
             check_family_options(overrides, cfg.model.family, names=names)
             # a typed flag is refused at its default too, before the warnings below (one line: the error)
-            check_family_options({k: overrides[k] for k in typed if k in overrides}, cfg.model.family, typed=True)
+            typed_given = {k: overrides[k] for k in typed if k in overrides}
+            check_family_options(typed_given, cfg.model.family, typed=True, names=names)
             check_alternatives(overrides, names=names)
         cfg = validate(cfg)
     except CycleGANError as e:
@@ -655,7 +656,13 @@ def check_family_options(
         # a run's config.json given as --config holds every option: one of another family at its default says nothing
         if family not in accepting and (typed or not at_default(key, value)):
             name = (names or {}).get(key) or "--" + key.replace("_", "-")
-            raise CycleGANError(f"option '{name}' applies to --model {' or '.join(accepting)}, not to --model {family}")
+            # a config file's family named as its key (`--model cut` was never typed), the file once
+            chosen = f"--model {family}"
+            if names and "family" in names:
+                in_file = _IN_FILE.fullmatch(f"'{names['family']}'")
+                same = in_file and f"'{name}'".endswith(f" in {in_file[2]}")
+                chosen = f"its 'family' {family}" if same else f"{family} (option '{names['family']}')"
+            raise CycleGANError(f"option '{name}' applies to --model {' or '.join(accepting)}, not to {chosen}")
 
 
 def at_default(key: str, value: Any) -> bool:
