@@ -518,3 +518,20 @@ def test_a_config_files_family_is_named_as_its_key_when_an_option_does_not_apply
     )
     assert main([*base, "--model", "cut"]) == 2  # typed: the flag
     assert capsys.readouterr().err.endswith(" applies to --model cyclegan, not to --model cut\n")
+
+
+@pytest.mark.parametrize("text, value", [("1e3", 1000), ("2E1", 20), ("1_000", 1000), ("-0", 0), ("5.0", 5)])
+def test_an_int_flag_takes_a_whole_number_in_exponent_notation(text, value):
+    """`--steps 1e4` was "invalid int value: '1e4'" with the whole usage; a config file's `steps: 1e4` is taken."""
+    from cyclegan.cli import build_parser
+
+    argv = ["translate", "--checkpoint", "c", "--out", "o", "--batch-size", text, "x.png"]
+    assert build_parser(argv).parse_args(argv).batch_size == value
+
+
+@pytest.mark.parametrize("text", ["1.5", "nan", "inf", "1e400", "abc"])
+def test_an_int_flag_refuses_what_is_not_a_whole_number(text, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["translate", "--checkpoint", "c", "--out", "o", "--batch-size", text, "x.png"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.endswith(f"argument --batch-size: expected a whole number, got {text!r}\n")
