@@ -222,10 +222,26 @@ def run_datasets_download(opts, _: argparse.Namespace) -> int:
 
 
 def run_datasets_synthetic(opts, _: argparse.Namespace) -> int:
-    from .data.synthetic import check_applicable, dataset_root_claimed  # on use
+    from .data.synthetic import check_applicable  # on use
 
     check_applicable(opts)  # an option the other kind of dataset reads is refused, not ignored
     folders = ("videoA", "videoB", "cameras") if opts.video else ("trainA", "trainB", "testA", "testB")
+    try:
+        # a scheduler's SIGTERM, a closed terminal's SIGHUP: stopped as Ctrl-C (both killed it, its lock left)
+        with process.terminate_as_interrupt(hangup=True):
+            return _render_synthetic(opts, folders)
+    except KeyboardInterrupt as e:  # the folders hold part of a dataset, which `train --data` would take whole
+        term = isinstance(e, process.Terminated)
+        started = any((Path(opts.out) / f).is_dir() and any((Path(opts.out) / f).iterdir()) for f in folders)
+        held = f": {opts.out} holds part of the dataset; the same command with --overwrite renders it whole"
+        with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
+            print(escape(f"{e.word if term else 'interrupted'}{held if started else ''}"), file=sys.stderr)
+        return e.status if term else 130
+
+
+def _render_synthetic(opts, folders: tuple[str, ...]) -> int:
+    from .data.synthetic import dataset_root_claimed  # on use
+
     with dataset_root_claimed(opts.out, folders, overwrite=opts.overwrite):  # one writer per --out
         if opts.video:
             from .clipio import write_clip  # on use
