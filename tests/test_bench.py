@@ -734,12 +734,38 @@ def test_a_training_size_beyond_the_devices_memory_is_refused_before_the_trainer
     err = capsys.readouterr().err
     assert err.startswith("error: option '--size' 32 with batch 1: the training step holds at least ")
     assert err.endswith(
-        " GiB of activations (2 generator pass(es)), more than the 0.0 GiB of cpu; lower --size or --batch-size\n"
+        " GiB of activations (6 generator passes, fp32), more than the 0.0 GiB of cpu; lower --size or --batch-size\n"
     )
     # the bound is low: the paper preset at its own size, batch 1, is far below any machine's memory
     from cyclegan.config import resolve
 
     assert 0 < bench_train_module.generator_pass_bytes(resolve({"size": 256})) < 2**30
+
+
+@pytest.mark.parametrize("model, passes", [("cyclegan", 6), ("cut", 2)])
+@pytest.mark.parametrize("mode", ["default", "reference"])
+def test_a_training_size_that_cannot_fit_its_held_passes_is_refused(capsys, monkeypatch, model, passes, mode):
+    """`bench --size 2048` passed the check on a 23 GiB machine (two bf16 passes, 21 GiB) and was killed: a CycleGAN
+    step holds its two chains and the identity passes, six (7.8 passes' worth measured at 256 px in bf16, 14.3 in
+    fp32), CUT's G(x) and G(y). Here the device has room for fewer: the old bound (a pass per generator) passed."""
+    from cyclegan.bench import train as bench_train_module
+
+    cfg = bench_train_module.bench_config({"size": 64, "family": model}, preset=None)
+    one = bench_train_module.generator_pass_bytes(cfg)  # bf16: the narrowest a mode computes in
+    monkeypatch.setattr(bench_train_module, "total_memory", lambda device: int((passes - 0.5) * one))
+    monkeypatch.setattr(bench_train_module, "trainer_and_inputs", lambda *a, **k: 1 / 0)  # refused before it
+    assert main(["bench", "--size", "64", "--steps", "1", "--device", "cpu", "--model", model, "--mode", mode]) == 2
+    assert f"({passes} generator passes, " in capsys.readouterr().err
+
+
+def test_the_held_passes_follow_the_identity_terms():
+    from cyclegan.bench import train as bench_train_module
+
+    def passes(**overrides) -> int:
+        return bench_train_module.held_generator_passes(bench_train_module.bench_config(overrides, preset=None))
+
+    assert passes() == 6 and passes(lambda_identity=0) == 4
+    assert passes(family="cut") == 2 and passes(family="fastcut") == 1 and passes(family="pix2pix") == 1
 
 
 def test_a_gatys_memory_refusal_names_the_bench_flags(tmp_path, monkeypatch):
@@ -795,3 +821,29 @@ def test_a_style_size_the_device_cannot_hold_is_refused_before_any_timing(tmp_pa
         CycleGANError, match=r"^stylising 512x384 px needs about .* a smaller --style-sizes \(about \d+ px"
     ):
         check_style_sides(s, nets)  # on the CPU
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signum, status, said", [("SIGHUP", 129, "hung up"), ("SIGTERM", 143, "terminated")])
+def test_a_closed_terminal_stops_bench_as_ctrl_c_does(tmp_path, signum, status, said):
+    """A closed terminal's SIGHUP or a scheduler's SIGTERM killed `cyclegan bench` without a word (status -1 to a
+    caller), where the other commands stop with one line and exit 129 or 143. Now the same, --json not written."""
+    import subprocess
+
+    out = tmp_path / "b.json"
+    script = f"""
+import os, signal, sys
+import cyclegan.bench.train as bt
+from cyclegan.cli import main
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal, even where this test runs under nohup
+real = bt.trainer_and_inputs
+def trainer_and_inputs(*a, **k):  # the measuring about to start
+    os.kill(os.getpid(), signal.{signum})
+    return real(*a, **k)
+bt.trainer_and_inputs = trainer_and_inputs
+sys.exit(main(["bench", "--preset", "fast", "--size", "32", "--steps", "1", "--json", {str(out)!r}]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == status, done.stderr[-2000:]
+    assert done.stderr == f"{said}\n" and not out.exists()

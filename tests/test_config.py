@@ -232,6 +232,17 @@ def test_a_mistyped_option_gets_its_commands_usage_and_the_nearest_option(
     assert err.rstrip().endswith(f"({hint})")
 
 
+@pytest.mark.parametrize("help_flag", ["-h", "--help"])
+def test_help_anywhere_in_a_line_with_a_typo_shows_the_help(help_flag, capsys):
+    """`cyclegan translate --chekpoint x -h` said "unrecognized arguments" (the typo check ran before argparse):
+    a user asking for help, the very thing that shows the option's spelling, was refused. Now the help, exit 0."""
+    with pytest.raises(SystemExit) as e:
+        main(["translate", "--chekpoint", "x", help_flag, "--out", "o"])
+    captured = capsys.readouterr()
+    assert e.value.code == 0 and captured.out.startswith("usage: cyclegan translate") and "--checkpoint" in captured.out
+    assert captured.err == ""
+
+
 @pytest.mark.parametrize(
     ("argv", "hint"),
     [
@@ -447,13 +458,14 @@ def test_an_error_names_an_option_as_the_user_typed_it(tmp_path, capsys):
     f.write_text("diffaug: blur\n")  # checked with the other options: the file's key, not a flag nobody typed
     assert error("--config", str(f)).startswith(f"error: option 'diffaug' in '{f}': unknown policy 'blur'")
     base[:] = ["train", "--out", str(tmp_path / "r")]  # no --data, no --steps: those the file gives
-    f.write_text("steps: 5\nepochs: 2\n")  # two alternatives in one file: its keys (they were named as flags)
+    f.write_text("steps: 5\nepochs: 2\n")  # two alternatives in one file: its keys (they were named as flags), the
+    # file named once (it was named after each key)
     assert error("--config", str(f)) == (
-        f"error: options 'steps' in '{f}' and 'epochs' in '{f}' each set the training length: give one of them"
+        f"error: options 'steps' and 'epochs' in '{f}' each set the training length: give one of them"
     )
     assert error("--steps", "5", "--epochs", "2").startswith("error: options '--steps' and '--epochs' each set")
     f.write_text(f"steps: 1\ndata: {tmp_path}\ndomain_b: {tmp_path}\n")
-    assert error("--config", str(f)).startswith(f"error: options 'data' in '{f}' and 'domain_b' in '{f}' each name")
+    assert error("--config", str(f)).startswith(f"error: options 'data' and 'domain_b' in '{f}' each name")
 
 
 @pytest.mark.parametrize("family", ["cyclegan", "pix2pix", "cut", "fastcut"])
@@ -477,3 +489,49 @@ def test_compile_auto_help_says_training_stays_eager(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "auto: translation of 64+ images in bf16 on a CPU with a C++ compiler; training eager" in text
     assert "for long bf16 CPU work" not in text
+
+
+def test_negative_zero_is_taken_as_zero():
+    """`--lambda-identity -0` passed its range (>= 0) and was kept as -0.0: config.json and the reports named it
+    "-0.0". A float option holds 0.0 for it, as for any zero."""
+    import math
+
+    cfg = resolve({"lambda_identity": -0.0, "ema_decay": -0.0})
+    assert math.copysign(1, cfg.train.lambda_identity) == 1 and math.copysign(1, cfg.train.ema_decay) == 1
+    assert "-0.0" not in json.dumps(cfg.to_dict())
+
+
+def test_a_config_files_family_is_named_as_its_key_when_an_option_does_not_apply(tmp_path, capsys):
+    """`--config cut.yaml --lambda-cycle 5` said "not to --model cut": no --model was typed, the file chose the family
+    (and a key of the same file named the file twice)."""
+    f = tmp_path / "cut.yaml"
+    f.write_text("family: cut\n")
+    base = ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--steps", "1", "--config", str(f)]
+    assert main([*base, "--lambda-cycle", "5"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: option '--lambda-cycle' applies to --model cyclegan, not to cut (option 'family' in '{f}')\n"
+    )
+    f.write_text("family: cut\nlambda_cycle: 5\n")
+    assert main(base) == 2
+    assert capsys.readouterr().err == (
+        f"error: option 'lambda_cycle' in '{f}' applies to --model cyclegan, not to its 'family' cut\n"
+    )
+    assert main([*base, "--model", "cut"]) == 2  # typed: the flag
+    assert capsys.readouterr().err.endswith(" applies to --model cyclegan, not to --model cut\n")
+
+
+@pytest.mark.parametrize("text, value", [("1e3", 1000), ("2E1", 20), ("1_000", 1000), ("-0", 0), ("5.0", 5)])
+def test_an_int_flag_takes_a_whole_number_in_exponent_notation(text, value):
+    """`--steps 1e4` was "invalid int value: '1e4'" with the whole usage; a config file's `steps: 1e4` is taken."""
+    from cyclegan.cli import build_parser
+
+    argv = ["translate", "--checkpoint", "c", "--out", "o", "--batch-size", text, "x.png"]
+    assert build_parser(argv).parse_args(argv).batch_size == value
+
+
+@pytest.mark.parametrize("text", ["1.5", "nan", "inf", "1e400", "abc"])
+def test_an_int_flag_refuses_what_is_not_a_whole_number(text, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["translate", "--checkpoint", "c", "--out", "o", "--batch-size", text, "x.png"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.endswith(f"argument --batch-size: expected a whole number, got {text!r}\n")

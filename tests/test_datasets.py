@@ -11,6 +11,7 @@ import io
 import json
 import re
 import stat
+import sys
 import zipfile
 from pathlib import Path
 
@@ -846,3 +847,35 @@ def test_a_kept_synthetic_rendering_renders_again_over_a_bomb_or_a_fifo(tmp_path
         os.mkfifo(fifo)
         synthetic.write_dataset(opts, keep=True)
     assert {p: p.read_bytes() for p in (tmp_path / "d").rglob("*.png")} == whole
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signum, status, said", [("SIGHUP", 129, "hung up"), ("SIGTERM", 143, "terminated")])
+def test_a_synthetic_rendering_stopped_says_its_folders_hold_part_of_the_dataset(tmp_path, signum, status, said):
+    """A closed terminal's SIGHUP or a scheduler's SIGTERM killed `datasets synthetic` without a word, its lock left
+    and its folders half rendered, which `train --data` would take as the dataset (Ctrl-C said only "interrupted").
+    Now one line saying so and how to render it whole, exit 129 or 143, as the other commands stop."""
+    import subprocess
+
+    out = tmp_path / "syn"
+    script = f"""
+import os, signal, sys
+import cyclegan.data.synthetic as s
+from cyclegan.cli import main
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal, even where this test runs under nohup
+real, done = s.render, []
+def render(*a, **k):  # a few scenes written, then the stop
+    done.append(1)
+    if len(done) == 5:
+        os.kill(os.getpid(), signal.{signum})
+    return real(*a, **k)
+s.render = render
+sys.exit(main(["datasets", "synthetic", "--out", {str(out)!r}, "--count", "50", "--size", "32", "--no-progress"]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == status, done.stderr[-2000:]
+    assert done.stderr == (
+        f"{said}: {out} holds part of the dataset; the same command with --overwrite renders it whole\n"
+    )
+    assert not (out / ".lock").exists()

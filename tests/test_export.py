@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -178,9 +179,11 @@ def test_a_file_that_fails_the_check_is_not_written(run, tmp_path, capsys, monke
     assert out.read_bytes() == b"an earlier export"
 
 
-def test_an_opset_with_torchscript_is_refused_not_ignored(run, tmp_path, capsys):
+@pytest.mark.parametrize("opset", ["13", "17"])
+def test_an_opset_with_torchscript_is_refused_not_ignored(run, tmp_path, capsys, opset):
+    """`--opset 17` (the default's value) with a TorchScript --out was taken without a word, as if it meant anything."""
     out = tmp_path / "g.pt"
-    assert main(["export", "--checkpoint", str(run), "--out", str(out), "--opset", "13"]) == 2
+    assert main(["export", "--checkpoint", str(run), "--out", str(out), "--opset", opset]) == 2
     assert capsys.readouterr().err == f"error: option '--opset' is for ONNX files, not TorchScript ({out}); drop it\n"
     assert not out.exists()
 
@@ -212,6 +215,7 @@ def test_unknown_format_from_the_library():
     [
         ({"format": "onx"}, "^format: expected onnx or torchscript, got 'onx'$"),
         ({"format": "onnx", "opset": 9}, "^opset: the generators' reflection padding needs opset 11 or later, got 9$"),
+        ({"format": "torchscript", "opset": 17}, "^opset: is for ONNX files, not TorchScript"),  # it was ignored
     ],
 )
 def test_export_generator_refuses_what_the_options_refuse(run, tmp_path, kwargs, message):
@@ -294,3 +298,32 @@ def test_an_export_killed_before_removes_its_temporary_and_two_exports_of_one_fi
         assert f"option '--out': {out} is being written by another run (PID {os.getpid()});" in capsys.readouterr().err
     finally:
         busy.release()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signum, status, said", [("SIGHUP", 129, "hung up"), ("SIGTERM", 143, "terminated")])
+def test_a_closed_terminal_stops_an_export_as_ctrl_c_does(run, tmp_path, signum, status, said):
+    """A closed terminal's SIGHUP or a scheduler's SIGTERM while the file was checked killed `cyclegan export`
+    without a word, its written temporary left beside --out. Now as Ctrl-C: the temporary removed, one line,
+    exit 129 or 143, as translate and the other commands stop."""
+    import subprocess
+
+    out = tmp_path / "out" / "g.pt"
+    out.parent.mkdir()
+    script = f"""
+import os, signal, sys
+import torch
+from cyclegan.cli import main
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal, even where this test runs under nohup
+real = torch.jit.load
+def load(*a, **k):  # the temporary written, about to be checked
+    os.kill(os.getpid(), signal.{signum})
+    return real(*a, **k)
+torch.jit.load = load
+sys.exit(main(["export", "--checkpoint", {str(run)!r}, "--out", {str(out)!r}]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == status, done.stderr[-2000:]
+    assert done.stderr == f"{said}\n"
+    assert list(out.parent.iterdir()) == []

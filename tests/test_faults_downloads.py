@@ -72,6 +72,43 @@ def test_an_endless_stream_is_cut_off_at_the_bound(server, generator, home, monk
         zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
 
 
+def test_a_pretrained_name_over_the_bound_names_what_its_caller_can_give(
+    server, generator, home, tmp_path, monkeypatch, capsys
+):
+    """`cyclegan.load_generator("pretrained:NAME")` and `translate --checkpoint pretrained:NAME` said "option
+    '--max-mb' to allow more": neither has one (a Python caller cannot pass a flag at all). Now the command that
+    has it, and from Python the keyword argument of the function that caches the file."""
+    import cyclegan
+    from cyclegan.api import in_python_words
+
+    server.files["/m/horse2zebra.pth"] = generator
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
+    monkeypatch.setattr(zoo, "CATALOGUE_MAX_MB", 0.1)  # the generator is 0.2 MB
+    with pytest.raises(CycleGANError) as info:
+        cyclegan.load_generator("pretrained:horse2zebra")
+    assert "--max-mb" not in str(info.value)
+    assert "(a published generator is 45.6 MB; cyclegan.zoo.fetch_model('horse2zebra', max_mb=MB) allows more)" in (
+        str(info.value)
+    )
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    assert (
+        main(
+            [
+                "translate",
+                "--checkpoint",
+                "pretrained:horse2zebra",
+                "--out",
+                str(tmp_path / "o"),
+                str(tmp_path / "a.png"),
+            ]
+        )
+        == 2
+    )
+    assert "; `cyclegan pretrained download horse2zebra --max-mb MB` allows more); nothing was kept" in one_line(capsys)
+    slow = str(zoo.download_bounds(None, max_mb=None, max_minutes=1, via="cyclegan pretrained download a").seconds_from)
+    assert in_python_words(slow) == "cyclegan.zoo.fetch_model('a', max_minutes=MIN) allows more"
+
+
 def test_an_announced_size_over_the_bound_is_refused_before_the_body(server, generator, home):
     server.files["/m/horse2zebra.pth"] = generator
     with pytest.raises(CycleGANError, match=rf"the server announces {len(generator)} bytes, more than the 100000"):
@@ -234,3 +271,55 @@ def test_a_zip_bomb_download_is_refused_before_torch_reads_it(server, generator,
     with pytest.raises(CycleGANError, match=r"is not a generator file, so it was deleted: refusing to load the file: "):
         zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
     assert not any(home.iterdir())
+
+
+# --- stopped ---------------------------------------------------------------------------------------------
+
+
+def test_a_closed_terminal_stops_a_download_keeping_its_part_to_resume(server, generator, home, capsys):
+    """A closed terminal's SIGHUP killed `pretrained download` (and `datasets download`) without a word, where
+    translate, train and the rest stop with one line and exit 129. Now the same: the bytes so far kept in the
+    .part, said, and the same command resumes from them."""
+    import subprocess
+    import sys
+
+    server.files["/m/horse2zebra.pth"] = generator
+    args = ["pretrained", "download", "horse2zebra", "--base-url", server.base_url, "--no-progress"]
+    script = f"""
+import os, signal, sys
+import cyclegan.data.fetch as fetch
+from cyclegan.cli import main
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal, even where this test runs under nohup
+class Bar(fetch.tqdm):
+    def update(self, n=1):  # the first chunk written: the terminal closes
+        super().update(n)
+        os.kill(os.getpid(), signal.SIGHUP)
+fetch.tqdm = Bar
+sys.exit(main({args!r}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    part = home / ".horse2zebra.pth.part"
+    assert done.returncode == 129, done.stderr[-2000:]
+    kept = part.stat().st_size
+    assert 0 < kept < len(generator) and "Traceback" not in done.stderr
+    assert done.stderr.endswith(f"hung up: {kept} bytes are kept in {part}; the same command resumes\n")
+    assert main(args) == 0
+    assert f"resumed at byte {kept}" in capsys.readouterr().out and not part.exists()
+
+
+def test_a_dataset_download_stopped_by_ctrl_c_says_what_it_kept(server, tmp_path, monkeypatch, capsys):
+    import cyclegan.data.fetch as fetch
+
+    class Bar(fetch.tqdm):
+        def update(self, n=1):
+            super().update(n)
+            raise KeyboardInterrupt
+
+    server.files["/m/horse2zebra.zip"] = bytes(200_000)
+    monkeypatch.setattr(fetch, "tqdm", Bar)
+    args = ["datasets", "download", "horse2zebra", "--root", str(tmp_path), "--base-url", server.base_url]
+    assert main([*args, "--no-progress"]) == 130
+    part = tmp_path / ".horse2zebra.zip.part"
+    assert capsys.readouterr().err == (
+        f"interrupted: {part.stat().st_size} bytes are kept in {part}; the same command resumes\n"
+    )

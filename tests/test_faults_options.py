@@ -105,9 +105,12 @@ def test_train_warns_that_scoring_options_do_nothing_without_eval_every(tmp_path
     saved.write_text(json.dumps(resolve({"data": str(tmp_path), "out": "elsewhere", "steps": 1}).to_dict()))
     assert main([*base, "--config", str(saved)]) == 0
     assert capsys.readouterr().err == ""
-    saved.write_text(json.dumps({"best_by": "ssim"}))
+    # a file's keys named as the file's, the file once (they were named as flags nobody typed: --best-by)
+    saved.write_text(json.dumps({"best_by": "ssim", "eval_images": 8}))
     assert main([*base, "--config", str(saved)]) == 0
-    assert "warning: --best-by does nothing" in capsys.readouterr().err
+    assert f"warning: 'best_by' and 'eval_images' in '{saved}' do nothing" in capsys.readouterr().err
+    assert main([*base, "--config", str(saved), "--best-by", "psnr"]) == 0  # a flag over the file's key: the flag
+    assert f"warning: --best-by and 'eval_images' in '{saved}' do nothing" in capsys.readouterr().err
 
 
 def test_python_api_warns_that_scoring_options_do_nothing_without_eval_every(tmp_path, capsys):

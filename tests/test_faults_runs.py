@@ -759,6 +759,13 @@ def test_bad_options_of_other_commands_are_one_line(tmp_path, capsys, monkeypatc
         ["compare", "--checkpoint", "", "--direction", "AtoB", "--content", "c.png", "--style", "s.png", "--out", "o"],
         ["bench", "--task", "style", "--content", "c.png", "--style", "s.png", "--checkpoint", ""],
         ["train", "--config", "", "--data", "d", "--out", "o", "--steps", "1"],
+        # bench's outputs were '. is a folder', its inputs 'cannot read .'; stylize's --weights taken as not given
+        ["bench", "--json", "", "--size", "32"],
+        ["bench", "--task", "style", "--content", "", "--style", "s.png"],
+        ["bench", "--task", "style", "--content", "c.png", "--style", ""],
+        ["bench", "--task", "tiles", "--photo", ""],
+        ["bench", "--task", "tiles", "--figure", ""],
+        ["stylize", "--content", "c.png", "--style", "s.png", "--out", "o.png", "--weights", ""],
     ],
 )
 def test_an_empty_checkpoint_or_config_path_is_refused_naming_the_option(tmp_path, capsys, monkeypatch, args):
@@ -796,6 +803,11 @@ _COMPARE = {"checkpoint": "r", "direction": "AtoB", "content": ("c.png",), "styl
         ("compare_options.CompareOptions", {**_COMPARE, "target": ""}, "--target"),  # the first --style folder
         ("style.options.StylizeOptions", {"content": "c.png", "style": ("s.png",), "out": ""}, "--out"),
         ("style.options.StylizeOptions", {"content": "", "style": ("s.png",), "out": "o.png"}, "--content"),
+        # and (a probe of the CLI): the dataset downloaded into the working folder, its files called not a demo's,
+        # an empty --weights taken as not given (Lite0 used without a word)
+        ("data.download.DownloadOptions", {"name": "horse2zebra", "root": ""}, "--root"),
+        ("demo_options.DemoOptions", {"out": ""}, "--out"),
+        ("compare_options.CompareOptions", {**_COMPARE, "weights": ""}, "--weights"),
     ],
 )
 def test_an_empty_path_of_other_options_is_refused_naming_the_option(options, given, flag):

@@ -21,6 +21,7 @@ from PIL import Image
 
 from browser import (
     find_chromium,
+    free_port,
     open_page,
     server_env,
     start_server,
@@ -1946,7 +1947,7 @@ def test_the_server_names_its_address_without_gradio_s_share_advice(tmp_path, ru
         out = capsys.readouterr().out
         assert f"the page is at http://127.0.0.1:{port}/" in out and "share=True" not in out
         waited = []
-        monkeypatch.setattr(page, "block_thread", lambda: waited.append(page.is_running))
+        monkeypatch.setattr(app_module, "wait_while_running", lambda app: waited.append(app.is_running))
         app_module.launch(page, opts, block=True)  # Gradio relaunches the running page, then we wait on it
         assert waited == [True]
     finally:
@@ -2111,3 +2112,45 @@ def test_a_one_way_models_direction_is_chosen_with_it(tmp_path):
     for f in follow:
         assert f.fn(cut)["value"] == "BtoA"
         assert "value" not in f.fn(both)  # a two-way model keeps the visitor's choice
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("signum, status, said", [("SIGHUP", 129, "hung up"), ("SIGTERM", 143, "terminated")])
+def test_a_closed_terminal_stops_the_server_as_kill_does(tmp_path, signum, status, said):
+    """A closed terminal's SIGHUP killed `cyclegan serve` where it stood: its folder of uploads and outputs stayed
+    in the temporary folder, no word said. SIGTERM cleaned up but exited 0 after Gradio's "Keyboard interruption
+    in main thread". Now both as the other commands stop: the folder removed, one line, exit 129 or 143."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import signal
+    import urllib.request
+
+    port = free_port()
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    script = f"""
+import signal, sys
+from cyclegan.cli import main
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal, even where this test runs under nohup
+sys.exit(main(["serve", "--runs", {str(tmp_path)!r}, "--port", "{port}"]))
+"""
+    env = {**server_env(), "TMPDIR": str(temp)}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(900):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.communicate()
+                time.sleep(0.1)
+        assert any(temp.iterdir())  # the server's own folder
+        proc.send_signal(getattr(signal, signum))
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == status, err
+    assert err.decode().endswith(f"{said}: the server stopped\n") and b"Traceback" not in err
+    assert b"Keyboard interruption" not in out
+    assert not any(temp.iterdir())

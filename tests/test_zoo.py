@@ -266,6 +266,29 @@ def test_a_nan_generator_cached_by_an_earlier_version_says_to_delete_it(server, 
     assert zoo.cached_name(link) == "zebra2horse" and zoo.cached_name(tmp_path / "mine.pth") is None
 
 
+def test_a_mirror_address_from_the_environment_is_named_as_the_environments(tmp_path, monkeypatch, capsys):
+    """`CYCLEGAN_PRETRAINED_URL=ftp://m cyclegan translate --checkpoint pretrained:NAME` said "(--base-url or
+    $CYCLEGAN_PRETRAINED_URL)": translate has no --base-url; the variable alone is at fault."""
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", "ftp://m")
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    assert (
+        main(
+            [
+                "translate",
+                "--checkpoint",
+                "pretrained:horse2zebra",
+                "--out",
+                str(tmp_path / "o"),
+                str(tmp_path / "a.png"),
+            ]
+        )
+        == 2
+    )
+    assert capsys.readouterr().err == (
+        "error: base URL 'ftp://m' ($CYCLEGAN_PRETRAINED_URL): expected http:// or https://\n"
+    )
+
+
 def test_pretrained_name_offline_says_what_to_do_with_options_the_command_has(tmp_path, home, monkeypatch):
     """Before: 'give a mirror's address in --base-url or ...' from translate and export, which have no --base-url,
     and nothing said that a copy downloaded elsewhere can be put in the cache."""

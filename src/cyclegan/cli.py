@@ -132,6 +132,8 @@ def _refuse_unknown_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) 
         p = subs[0].choices[word]
     known = {o for a in p._actions for o in a.option_strings}
     typed = list(argv[: argv.index("--")] if "--" in argv else argv)
+    if "-h" in typed or "--help" in typed:  # help asked for: argparse shows it, whatever else the line holds
+        return
     unknown = [w for w in typed if w.startswith("--") and w.split("=", 1)[0] not in known]
     if unknown and p is not parser:
         _unrecognized(p, unknown)

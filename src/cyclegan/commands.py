@@ -152,7 +152,10 @@ def run_translate(opts, _: argparse.Namespace) -> int:
 def run_export(opts, _: argparse.Namespace) -> int:
     from .export import export_checkpoint  # on use
 
-    result = export_checkpoint(opts)  # a file that fails the check is an error, and not written
+    # a scheduler's SIGTERM, a closed terminal's SIGHUP: the temporary removed as on Ctrl-C (both killed the export,
+    # leaving it), exit 143 or 129 with one line (`cli.main`)
+    with process.terminate_as_interrupt(hangup=True):
+        result = export_checkpoint(opts)  # a file that fails the check is an error, and not written
     print(f"wrote {result.path} ({result.format}): float32 (B, 3, H, W) in [-1, 1] -> same shape in [-1, 1]")
     if result.max_abs_diff is not None:
         sizes = ", ".join(f"{h}x{w}" for h, w in result.checked_sizes)
@@ -179,10 +182,24 @@ def run_datasets_list(_opts, _args: argparse.Namespace) -> int:
 ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".7z", ".rar")
 
 
-def run_datasets_download(opts, _: argparse.Namespace) -> int:
-    from .data.download import download  # on use
+def _download_stopped(e: KeyboardInterrupt, part: Path) -> int:
+    """A download stopped by Ctrl-C, SIGTERM or a closed terminal's SIGHUP (which killed it without a word): its
+    `.part` kept to resume, said in one line; exit 130, 143 or 129 as the other commands."""
+    term = isinstance(e, process.Terminated)
+    kept = f"{part.stat().st_size} bytes are kept in {part}" if part.is_file() else "nothing was kept"
+    with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
+        print(escape(f"{e.word if term else 'interrupted'}: {kept}; the same command resumes"), file=sys.stderr)
+    return e.status if term else 130
 
-    result = download(opts)
+
+def run_datasets_download(opts, _: argparse.Namespace) -> int:
+    from .data.download import download, part_path  # on use
+
+    try:
+        with process.terminate_as_interrupt(hangup=True):
+            result = download(opts)
+    except KeyboardInterrupt as e:
+        return _download_stopped(e, part_path(opts.root, opts.name))
     if not result.files:  # a mirror's archive of something else: kept, but `train --data` would not find its images
         held = sorted(p.name for p in result.path.iterdir() if not p.name.startswith("."))
         if inner := [n for n in held if n.lower().endswith(ARCHIVES)]:  # a mirror's zip of the zip
@@ -205,10 +222,26 @@ def run_datasets_download(opts, _: argparse.Namespace) -> int:
 
 
 def run_datasets_synthetic(opts, _: argparse.Namespace) -> int:
-    from .data.synthetic import check_applicable, dataset_root_claimed  # on use
+    from .data.synthetic import check_applicable  # on use
 
     check_applicable(opts)  # an option the other kind of dataset reads is refused, not ignored
     folders = ("videoA", "videoB", "cameras") if opts.video else ("trainA", "trainB", "testA", "testB")
+    try:
+        # a scheduler's SIGTERM, a closed terminal's SIGHUP: stopped as Ctrl-C (both killed it, its lock left)
+        with process.terminate_as_interrupt(hangup=True):
+            return _render_synthetic(opts, folders)
+    except KeyboardInterrupt as e:  # the folders hold part of a dataset, which `train --data` would take whole
+        term = isinstance(e, process.Terminated)
+        started = any((Path(opts.out) / f).is_dir() and any((Path(opts.out) / f).iterdir()) for f in folders)
+        held = f": {opts.out} holds part of the dataset; the same command with --overwrite renders it whole"
+        with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
+            print(escape(f"{e.word if term else 'interrupted'}{held if started else ''}"), file=sys.stderr)
+        return e.status if term else 130
+
+
+def _render_synthetic(opts, folders: tuple[str, ...]) -> int:
+    from .data.synthetic import dataset_root_claimed  # on use
+
     with dataset_root_claimed(opts.out, folders, overwrite=opts.overwrite):  # one writer per --out
         if opts.video:
             from .clipio import write_clip  # on use
@@ -248,9 +281,13 @@ def run_pretrained_list(_opts, _args: argparse.Namespace) -> int:
 
 
 def run_pretrained_download(opts, _: argparse.Namespace) -> int:
-    from .zoo import digest_line, download  # on use
+    from .zoo import digest_line, download, part_path  # on use
 
-    r = download(opts)
+    try:
+        with process.terminate_as_interrupt(hangup=True):
+            r = download(opts)
+    except KeyboardInterrupt as e:
+        return _download_stopped(e, part_path(opts.name))
     if not r.downloaded:
         checked = f"; {digest_line(r)}" if r.pinned else ""
         print(f"{r.path} is already cached{checked}; delete it to download again")
@@ -333,7 +370,10 @@ def run_bench(opts, _: argparse.Namespace) -> int:
     from .bench import bench, check_bench_outputs, format_bench  # on use
 
     check_bench_outputs(opts)  # before the measuring: --json and --figure that would lose a file are refused
-    result = bench(opts)
+    # a scheduler's SIGTERM, a closed terminal's SIGHUP: stopped as Ctrl-C stops it, nothing written, exit 143 or 129
+    # with one line (`cli.main`); both killed it without a word
+    with process.terminate_as_interrupt(hangup=True):
+        result = bench(opts)
     other_tasks = tuple(f"{task}_task" for task in ("style", "tiles") if task != opts.task)
     result["command"] = command_line("bench", opts, skip=other_tasks)
     print(format_bench(result))
@@ -401,15 +441,23 @@ def run_serve(opts, _: argparse.Namespace) -> int:
 
     from .web import serve  # on use
 
-    serve(opts)  # returns once the server has stopped (Ctrl-C, SIGTERM) and removed its folder
+    try:
+        serve(opts)  # stopped by Ctrl-C, SIGTERM or a closed terminal's SIGHUP once the server has removed its folder
+        status = 0
+    except KeyboardInterrupt as e:  # said and exited as the other commands do (it was status 0 and Gradio's line)
+        term = isinstance(e, process.Terminated)
+        status = e.status if term else 130
+        with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
+            print(f"{e.word if term else 'interrupted'}: the server stopped", file=sys.stderr)
     # A visitor's job still running in one of the server's worker threads would be torn down mid-call by the
     # interpreter's exit (torch's C++ aborts: "terminate called without an active exception", status 134): leave
     # at once instead; nothing is left to save.
     if any(t.is_alive() for t in threading.enumerate() if t is not threading.main_thread()):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
-    return 0
+        with contextlib.suppress(OSError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(status)
+    return status
 
 
 # --- the table of subcommands ---------------------------------------------------------------------------

@@ -533,7 +533,8 @@ def resolve(
         if explicit:
             check_family_options(overrides, cfg.model.family, names=names)
             # a typed flag is refused at its default too, before the warnings below (one line: the error)
-            check_family_options({k: overrides[k] for k in typed if k in overrides}, cfg.model.family, typed=True)
+            typed_given = {k: overrides[k] for k in typed if k in overrides}
+            check_family_options(typed_given, cfg.model.family, typed=True, names=names)
             check_alternatives(overrides, names=names)
         cfg = validate(cfg)
     except CycleGANError as e:
@@ -550,10 +551,10 @@ def resolve(
         if renamed != str(e):
             raise CycleGANError(renamed) from None
         raise
-    idle = idle_scoring_options(overrides, cfg, typed=typed) if explicit else []
+    idle = idle_scoring_options(overrides, cfg, typed=typed, names=names) if explicit else []
     if idle and os.environ.get("RANK", "0") == "0":  # not refused: a resumed run may switch scoring off with
         print(  # --eval-every 0 and keep the rest of its command line; the CLI and the Python API both pass here
-            f"warning: {' and '.join(idle)} {'does' if len(idle) == 1 else 'do'} nothing without --eval-every N "
+            f"warning: {said_once(idle)} {'does' if len(idle) == 1 else 'do'} nothing without --eval-every N "
             "(no scores, no best.pt this run)",
             file=sys.stderr,
         )
@@ -563,17 +564,35 @@ def resolve(
 SCORING_OPTIONS = ("best_by", "eval_images", "eval_kid")  # what --eval-every's scoring reads: nothing without it
 
 
-def idle_scoring_options(given: Mapping[str, Any], cfg: Config, *, typed: Collection[str] = ()) -> list[str]:
+def idle_scoring_options(
+    given: Mapping[str, Any], cfg: Config, *, typed: Collection[str] = (), names: Mapping[str, str] | None = None
+) -> list[str]:
     """The scoring options among `given` that do nothing because `cfg` does not score (`eval_every` 0), as the user
-    wrote them (--no-eval-kid for eval_kid False): those off their default, and those `typed` as flags (a config
-    file's or a saved config's key at its default changes nothing)."""
+    wrote them (--no-eval-kid for eval_kid False; a config file's key as `names` says, `'best_by' in 'c.yaml'`):
+    those off their default, and those `typed` as flags (a config file's or a saved config's key at its default
+    changes nothing)."""
     if cfg.train.eval_every:
         return []
     return [
-        f"--{'no-' if given[key] is False else ''}{key.replace('_', '-')}"
+        f"'{names[key]}'"
+        if names and key in names
+        else f"--{'no-' if given[key] is False else ''}{key.replace('_', '-')}"
         for key in SCORING_OPTIONS
         if key in given and (key in typed or not at_default(key, given[key]))
     ]
+
+
+_IN_FILE = re.compile(r"'([a-z][a-z0-9_]*)' in ('.+')")
+
+
+def said_once(named: list[str]) -> str:
+    """Options listed ("a, b and c"), a config file named once where all are its keys: `'steps' and 'epochs' in
+    'c.yaml'`, not `'steps' in 'c.yaml' and 'epochs' in 'c.yaml'`."""
+    keys = [_IN_FILE.fullmatch(n) for n in named]
+    suffix = ""
+    if len(named) > 1 and all(keys) and len({m[2] for m in keys}) == 1:
+        named, suffix = [f"'{m[1]}'" for m in keys], f" in {keys[0][2]}"
+    return (" and ".join(named) if len(named) < 3 else f"{', '.join(named[:-1])} and {named[-1]}") + suffix
 
 
 def named_as_given(message: str, names: Mapping[str, str] | None) -> str:
@@ -620,9 +639,9 @@ def check_alternatives(given: dict[str, Any], *, names: Mapping[str, str] | None
         keys = (
             ("steps", "epochs") if length else ("data", "domain_a" if given.get("domain_a") is not None else "domain_b")
         )
-        first, second = (names.get(k) or "--" + k.replace("_", "-") for k in keys)
+        both = said_once([f"'{names[k]}'" if k in names else "--" + k.replace("_", "-") for k in keys])
         what = "set the training length" if length else "name the training images"
-        raise CycleGANError(f"options '{first}' and '{second}' each {what}: give one of them")
+        raise CycleGANError(f"options {both} each {what}: give one of them")
     if length:
         raise CycleGANError("options '--steps' and '--epochs' each set the training length: give one of them")
     raise CycleGANError(
@@ -648,7 +667,13 @@ def check_family_options(
         # a run's config.json given as --config holds every option: one of another family at its default says nothing
         if family not in accepting and (typed or not at_default(key, value)):
             name = (names or {}).get(key) or "--" + key.replace("_", "-")
-            raise CycleGANError(f"option '{name}' applies to --model {' or '.join(accepting)}, not to --model {family}")
+            # a config file's family named as its key (`--model cut` was never typed), the file once
+            chosen = f"--model {family}"
+            if names and "family" in names:
+                in_file = _IN_FILE.fullmatch(f"'{names['family']}'")
+                same = in_file and f"'{name}'".endswith(f" in {in_file[2]}")
+                chosen = f"its 'family' {family}" if same else f"{family} (option '{names['family']}')"
+            raise CycleGANError(f"option '{name}' applies to --model {' or '.join(accepting)}, not to {chosen}")
 
 
 def at_default(key: str, value: Any) -> bool:

@@ -180,7 +180,7 @@ def export_generator(
     out: str | Path,
     *,
     format: ExportFormat,
-    opset: int = OPSET,
+    opset: int | None = None,
     metadata: dict[str, str] | None = None,
     check: bool = True,
 ) -> ExportResult:
@@ -189,11 +189,15 @@ def export_generator(
     The file is written atomically. With `check`, it is run (onnxruntime for ONNX, when installed) at two
     sizes and compared with PyTorch before it takes the name `out`: the largest absolute difference is
     returned, and one above `TOLERANCE` is a CycleGANError with nothing written (an existing `out` kept).
+    `opset`: ONNX's (default `OPSET`); refused for TorchScript, which has none.
     """
     # what ExportOptions checks, for Python callers: an unknown format was written as TorchScript and then run as
     # ONNX ("give a lower --opset"); an opset under 11, torch's pages-long SymbolicValueError
     if format not in FORMATS:
         raise CycleGANError(f"format: expected onnx or torchscript, got {format!r}")
+    if format == "torchscript" and opset is not None:  # ignored without a word, as --opset was
+        raise CycleGANError(f"opset: is for ONNX files, not TorchScript ({out}); leave it out")
+    opset = OPSET if opset is None else opset
     if format == "onnx" and opset < MIN_OPSET:
         raise CycleGANError(f"opset: the generators' reflection padding needs opset {MIN_OPSET} or later, got {opset}")
     out = Path(out)

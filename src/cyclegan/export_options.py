@@ -60,7 +60,12 @@ class ExportOptions(Options):
     direction: Literal["AtoB", "BtoA"] | None = direction_option(None)
     ema: Literal["auto", "on", "off"] = ema_option()
     format: ExportFormat | None = opt(None, "onnx or torchscript", default_text="from the --out suffix")
-    opset: int = opt(OPSET, "ONNX opset version (11+: the generators' reflection padding needs it)", ge=MIN_OPSET)
+    opset: int | None = opt(  # None: not given, so that a TorchScript --out refuses any --opset, 17 too
+        None,
+        "ONNX opset version (11+: the generators' reflection padding needs it); ONNX files only",
+        ge=MIN_OPSET,
+        default_text=str(OPSET),
+    )
     check: bool = opt(True, "run the exported file against PyTorch at two sizes (--no-check: skip)")
     overwrite: bool = overwrite_option()
 
@@ -71,5 +76,5 @@ class ExportOptions(Options):
                 f"option '--out' {self.out} names a folder: give the file to write in it (e.g. {self.out}g.onnx)"
             )
         fmt = format_for(self.out, self.format)  # a name whose suffix tells no format is refused here, up front
-        if fmt == "torchscript" and self.opset != OPSET:  # TorchScript has no opset: it was ignored without a word
+        if fmt == "torchscript" and self.opset is not None:  # TorchScript has no opset: it was ignored without a word
             raise CycleGANError(f"option '--opset' is for ONNX files, not TorchScript ({self.out}); drop it")

@@ -133,7 +133,7 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
             return int(value)
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            return float(value) + 0.0  # -0.0 as 0.0: `--lambda-identity -0` was written "-0.0" into config.json
     elif tp is str:
         if isinstance(value, str):
             return value
@@ -275,6 +275,22 @@ def option_fields(cls: type) -> list[tuple[dataclasses.Field, Any]]:
     return out
 
 
+def whole_number(text: str) -> int:
+    """An int flag's value: also a whole number in exponent notation (`--steps 1e4`, as a config file's `steps:
+    1e4` is taken), which argparse's int refused; 1.5 stays refused."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value.is_integer():  # nan, inf and fractions
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    return int(value)
+
+
 class _ExtendOnRepeat(argparse.Action):
     """A list option (nargs="+") given twice keeps both lists: `--style a.png --style b.png` is `--style a.png
     b.png` (argparse's "store" kept only the last, dropping a.png without a word). The first use replaces the
@@ -330,7 +346,7 @@ def add_arguments(
         elif m.get("choices"):
             kwargs["choices"] = m["choices"]() if callable(m["choices"]) else m["choices"]
         elif base in (int, float):
-            kwargs["type"] = base
+            kwargs["type"] = whole_number if base is int else base
             kwargs["metavar"] = m.get("metavar") or ("N" if base is int else "X")
         else:
             kwargs["metavar"] = m.get("metavar") or "S"

@@ -143,10 +143,10 @@ def base_url_from_env() -> str | None:
     return os.environ.get(BASE_URL_ENV) or None
 
 
-def model_url(name: str, base_url: str) -> str:
-    """`BASE/NAME.pth`; only http and https are accepted."""
+def model_url(name: str, base_url: str, *, given_in: str = "--base-url") -> str:
+    """`BASE/NAME.pth`; only http and https are accepted. `given_in`: where `base_url` came from, for the error."""
     if urllib.parse.urlsplit(base_url).scheme not in ("http", "https"):
-        raise CycleGANError(f"base URL {base_url!r} (--base-url or ${BASE_URL_ENV}): expected http:// or https://")
+        raise CycleGANError(f"base URL {base_url!r} ({given_in}): expected http:// or https://")
     return f"{base_url.rstrip('/')}/{urllib.parse.quote(name)}.pth"
 
 
@@ -208,6 +208,11 @@ def cached_path(name: str) -> Path:
     return cache_dir() / f"{name}.pth"
 
 
+def part_path(name: str) -> Path:
+    """Where the download of `name` streams to, kept to resume when it stops."""
+    return cache_dir() / f".{name}.pth.part"
+
+
 def cached_name(path: str | os.PathLike) -> str | None:
     """The name of the published generator whose cached file `path` is (`CACHE/NAME.pth`), else None."""
     path = Path(path)
@@ -263,18 +268,24 @@ def check_cached(target: Path, *, url: str) -> tuple[str | None, str | None]:
     return None, digest
 
 
-def download_bounds(info: PublishedModel | None, *, max_mb: float | None, max_minutes: float) -> Bounds:
+def download_bounds(
+    info: PublishedModel | None, *, max_mb: float | None, max_minutes: float, via: str | None = None
+) -> Bounds:
     """A download's bounds: `max_mb` (default: the catalogue's size with a margin, or OTHER_MAX_MB for a
-    mirror's other names) and `max_minutes`."""
-    if max_mb is not None:
-        mb, why = max_mb, "option '--max-mb'"
-    elif info is not None:
-        mb, why = CATALOGUE_MAX_MB, f"a published generator is {FILE_MB} MB; option '--max-mb' to allow more"
+    mirror's other names) and `max_minutes`. `via`: the command whose --max-mb and --max-minutes allow more,
+    where the caller's user has no such options (`pretrained:NAME` in translate, or from Python)."""
+    if via is None:
+        more_mb, minutes_from = "option '--max-mb'", "option '--max-minutes'"
     else:
-        mb, why = OTHER_MAX_MB, "option '--max-mb'"
-    return Bounds(
-        max_bytes=int(mb * 1e6), seconds=max_minutes * 60, bytes_from=why, seconds_from="option '--max-minutes'"
-    )
+        more_mb, minutes_from = f"`{via} --max-mb MB` allows more", f"`{via} --max-minutes MIN` allows more"
+    if max_mb is not None:
+        mb, why = max_mb, more_mb
+    elif info is not None:
+        more = f"{more_mb} to allow more" if via is None else more_mb
+        mb, why = CATALOGUE_MAX_MB, f"a published generator is {FILE_MB} MB; {more}"
+    else:
+        mb, why = OTHER_MAX_MB, more_mb
+    return Bounds(max_bytes=int(mb * 1e6), seconds=max_minutes * 60, bytes_from=why, seconds_from=minutes_from)
 
 
 # --- downloading ------------------------------------------------------------------------------------------
@@ -317,20 +328,24 @@ def fetch_model(
     max_mb: float | None = None,
     max_minutes: float = MAX_MINUTES,
     mirror_from: str = f"--base-url or ${BASE_URL_ENV}",
+    bounds_via: str | None = None,
 ) -> FetchResult:
     """The cached file of published generator `name`, downloading it first if needed (module docstring).
 
     base_url: a mirror serving `URL/NAME.pth` (default `$CYCLEGAN_PRETRAINED_URL`, else the reference's
     server); with a mirror, names outside the catalogue are accepted. sha256: the digest the file must have
     (a cached file is checked too). timeout: seconds per read; max_mb, max_minutes: the download's bounds
-    (`download_bounds`). mirror_from: where the caller's user gives a mirror's address, for the hints.
+    (`download_bounds`). mirror_from: where the caller's user gives a mirror's address, for the hints;
+    bounds_via: the command that allows a larger or longer download, where the caller's user has no such options.
     Every failure is a one-line CycleGANError.
     """
+    # a bad address named where it was given: translate has no --base-url, only the environment's
+    given_in = "base_url" if base_url else f"${BASE_URL_ENV}"
     base_url = base_url or base_url_from_env()
     info = check_name(name, mirror=base_url is not None)
     expected = check_sha256(sha256) or (info.sha256 if info else None)
-    url = model_url(name, base_url or DEFAULT_BASE_URL)
-    bounds = download_bounds(info, max_mb=max_mb, max_minutes=max_minutes)
+    url = model_url(name, base_url or DEFAULT_BASE_URL, given_in=given_in)
+    bounds = download_bounds(info, max_mb=max_mb, max_minutes=max_minutes, via=bounds_via)
     target = cached_path(name)
     if target.is_file():
         problem, digest = check_cached(target, url=url)
@@ -352,7 +367,7 @@ def fetch_model(
                 return _cached(name, target, digest, expected, url)
             target.unlink()
             record_path(target).unlink(missing_ok=True)
-        part = folder / f".{name}.pth.part"
+        part = part_path(name)
         # offline, a copy downloaded elsewhere is taken from the cache (checked as a download is)
         mirror = f"{mirror_from}, or put {name}.pth downloaded elsewhere at {target}"
         missing = f"check the model name, or the mirror's address in {mirror}"
@@ -412,7 +427,9 @@ def resolve(spec: str | os.PathLike, *, progress: bool | None = None) -> Path:
         raise CycleGANError(f"'{PREFIX}' names no model: give {PREFIX}NAME (see `cyclegan pretrained list`)")
     if progress is None:
         progress = sys.stderr.isatty()
-    result = fetch_model(name, progress=progress, mirror_from=f"${BASE_URL_ENV}")  # the commands have no --base-url
+    # the commands and load_generator have no --base-url, --max-mb nor --max-minutes: `pretrained download` has
+    via = f"cyclegan pretrained download {name}"  # SAFE_NAME: nothing to quote
+    result = fetch_model(name, progress=progress, mirror_from=f"${BASE_URL_ENV}", bounds_via=via)
     if result.downloaded:
         print(f"downloaded {result.url} to {result.path}; {digest_line(result)}", file=sys.stderr)
     return result.path

@@ -38,8 +38,12 @@ JPEG_MAX_SIDE = 65500  # pixels a side Pillow writes in a JPEG (libjpeg's limit)
 class StyleBenchOptions(Options):
     """The options of `--task style` (flattened into `cyclegan bench`'s flags)."""
 
-    content: str | None = opt(None, "content image file (--task style; required there)", metavar="FILE")
-    style: str | None = opt(None, "style image file (--task style; required there)", metavar="FILE")
+    content: str | None = opt(
+        None, "content image file (--task style; required there)", metavar="FILE", nonempty="an image file"
+    )
+    style: str | None = opt(
+        None, "style image file (--task style; required there)", metavar="FILE", nonempty="an image file"
+    )
     checkpoint: str | None = opt(
         None,
         "generator to time beside the paper's with --task style (run folder, file or pretrained:NAME)",
@@ -79,7 +83,11 @@ class TileBenchOptions(Options):
     )
     tile_direction: Literal["AtoB", "BtoA"] = opt("AtoB", "direction of --tile-checkpoint")
     photo: str | None = opt(
-        None, "photo for --task tiles, resized to each size", metavar="FILE", default_text="a synthetic image"
+        None,
+        "photo for --task tiles, resized to each size",
+        metavar="FILE",
+        default_text="a synthetic image",
+        nonempty="an image file",
     )
     seam_size: int = opt(1024, "side of the square image tiled against the whole image (fp32)", gt=0)
     seam_tile: int = opt(256, "tile size for the seam measurement (default overlap)", ge=MIN_TILE)
@@ -93,6 +101,7 @@ class TileBenchOptions(Options):
         None,
         "write a crop across a tile corner (whole | tiled | tiled without thumbnail statistics) here",
         metavar="PNG",
+        nonempty="a .png file",
     )
 
     def __post_init__(self) -> None:
@@ -165,7 +174,7 @@ class BenchOptions(Options):
         default_text="torch's, one per core",
     )
     seed: int = opt(0, "seed of the synthetic input tensors", ge=0, le=MAX_SEED)
-    json: str | None = opt(None, "write the measurements as JSON here", metavar="FILE")
+    json: str | None = opt(None, "write the measurements as JSON here", metavar="FILE", nonempty="a .json file")
     overwrite: bool = overwrite_option()
     style_task: StyleBenchOptions = opt(factory=StyleBenchOptions)
     tiles_task: TileBenchOptions = opt(factory=TileBenchOptions)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
@@ -128,20 +129,34 @@ def generator_pass_bytes(cfg: Config) -> int | None:
     return total
 
 
-def check_train_memory(cfg: Config, device: torch.device) -> None:
+def held_generator_passes(cfg: Config) -> int:
+    """The generator forward passes whose activations the generators' update holds at once, for its backward: a
+    two-way family's two chains, G(x) then F(G(x)) and F(y) then G(F(y)), with the identity passes G(y) and F(x)
+    where `lambda_identity` is on (both chains at once, also as `train.lanes`: a step at 256 px held 7.8 passes'
+    worth in bf16, 14.3 in fp32); a one-way family's G(x), and G(y) where CUT's identity (`nce_idt`) is on."""
+    family = families.family(cfg.model.family)
+    if family.two_way:
+        return 4 + (2 if cfg.train.lambda_identity > 0 else 0)
+    return 1 + (family.section == "cut" and bool(cfg.section("cut").nce_idt))
+
+
+def check_train_memory(cfg: Config, device: torch.device, executions: Iterable[Execution]) -> None:
     """Refuse a --size and --batch-size whose training steps cannot fit `device` (its memory in all): --size 8192
-    allocated until the process was killed. The bound is low (each generator's forward once; a CycleGAN step
-    holds about 6 times that), so nothing that fits is refused."""
+    allocated until the process was killed, and --size 2048 passed a bound of two passes in bf16 (21 of 23 GiB) and
+    was killed too. The bound is low (the held generator passes' outputs alone, in each mode's precision; the step
+    holds the discriminators' and more, 1.2-1.3 times that for CycleGAN at 256 px), so nothing that fits is refused."""
     one, have = generator_pass_bytes(cfg), total_memory(device)
     if one is None or have is None:
         return
+    passes = held_generator_passes(cfg)
     # one step at a time, also with --mode both (its steps interleave: one's activations are freed before the next)
-    passes = list(families.family(cfg.model.family).networks.values()).count("generator")
-    if passes * one > have:
+    width = max(4 if ex.precision == "fp32" else 2 for ex in executions)  # generator_pass_bytes counts 2 each
+    need = passes * one * width // 2
+    if need > have:
         raise CycleGANError(
             f"option '--size' {cfg.data.size} with batch {cfg.train.batch_size}: the training step holds at least "
-            f"{passes * one / 2**30:.1f} GiB of activations ({passes} generator pass(es)), more than the "
-            f"{have / 2**30:.1f} GiB of {device}; lower --size or --batch-size"
+            f"{need / 2**30:.1f} GiB of activations ({passes} generator passes, {'fp32' if width == 4 else 'bf16'}), "
+            f"more than the {have / 2**30:.1f} GiB of {device}; lower --size or --batch-size"
         )
 
 
@@ -215,10 +230,10 @@ def bench_train(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
         overrides["family"] = opts.model
     cfg = bench_config(overrides, preset=opts.preset)
     modes = ["reference", "default"] if opts.mode == "both" else [opts.mode]
-    check_train_memory(cfg, device)  # before the trainers: built, they allocate
     batch_norm = cfg.model.norm == "batch"
     unet = cfg.model.generator == "unet"
     executions = {m: mode_execution(m, device, batch_norm=batch_norm, opts=opts, unet=unet) for m in modes}
+    check_train_memory(cfg, device, executions.values())  # before the trainers: built, they allocate
     env = environment(device)
     size, bs = cfg.data.size, cfg.train.batch_size
     rss_start = rss_now_mib()

@@ -147,7 +147,7 @@ class DownloadOptions(Options):
     """`cyclegan datasets download`: one standard dataset by name, into ROOT/NAME."""
 
     name: str = opt(help="a name from `cyclegan datasets list`", metavar="NAME", positional=True)
-    root: str = opt(help="where NAME/ goes (created if missing)", metavar="DIR")
+    root: str = opt(help="where NAME/ goes (created if missing)", metavar="DIR", nonempty="a folder for NAME/")
     base_url: str | None = opt(None, "a mirror serving URL/NAME.zip", metavar="URL", default_text="the public server")
     sha256: str | None = opt(None, "expected SHA-256 of the zip file", metavar="HEX")
     max_size_gb: float = opt(MAX_SIZE_GB, "refuse an archive that expands to more than this (GB)", gt=0, le=1e6)
@@ -225,13 +225,18 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
         raise
 
 
+def part_path(root: str | Path, name: str) -> Path:
+    """Where the download of dataset `name` into `root` streams to, kept to resume when it stops."""
+    return Path(root) / f".{name}.zip.part"
+
+
 def _download_into(
     root: Path, name: str, *, url: str, sha256, limits: ArchiveLimits, bounds: Bounds, progress: bool, timeout: float
 ) -> DownloadResult:
     """`download`'s work once `root` exists: fetch (resuming), verify, extract."""
     with download_lock(root, name, elsewhere="give --root a folder you can write in"):
         remove_stale_extractions(root, name)
-        part = root / f".{name}.zip.part"
+        part = part_path(root, name)
         try:
             total, resumed_from = fetch(url, part, progress=progress, timeout=timeout, bounds=bounds)
         except CycleGANError:

@@ -32,7 +32,9 @@ def backbone_option() -> Any:
 
 
 def weights_option() -> Any:
-    return opt(None, "VGG19 weights file in torchvision's key format (vgg19 only)", metavar="PATH")
+    return opt(
+        None, "VGG19 weights file in torchvision's key format (vgg19 only)", metavar="PATH", nonempty="the weights file"
+    )
 
 
 def steps_option() -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -131,5 +132,16 @@ def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
     )
     print(f"cyclegan serve: the page is at {app.local_url} (Ctrl-C stops the server)", flush=True)
     if block:
-        app.block_thread()
+        wait_while_running(app)
     return app
+
+
+def wait_while_running(app: gr.Blocks) -> None:
+    """Block until the server stops; a KeyboardInterrupt closes it and goes on. Not Gradio's block_thread: it
+    swallowed the interrupt (and so SIGTERM's and SIGHUP's `Terminated`) and printed "Keyboard interruption in
+    main thread" for a `kill` too; the command says how it stopped."""
+    try:
+        while app.is_running:
+            time.sleep(0.1)
+    finally:
+        app.close(verbose=False)

@@ -7,18 +7,18 @@ within seconds: gradio is imported when the page is built, torch and the models 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import os
 import shutil
-import signal
 import socket
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 from ..errors import CycleGANError, install_extra
+from ..process import terminate_as_interrupt
 from .options import ServeOptions, bare_host
 from .runs import check_checkpoint_files
 
@@ -71,8 +71,9 @@ def offline_environment() -> None:
 
 
 def serve(opts: ServeOptions, *, block: bool = True):
-    """Build the page for `opts` and serve it at http://HOST:PORT/ until Ctrl-C (`block=False`: return the
-    gradio Blocks, running in the background; `.close()` stops it). Models load on first use."""
+    """Build the page for `opts` and serve it at http://HOST:PORT/ until Ctrl-C, SIGTERM or SIGHUP, which stop the
+    server, remove its folder and go on as KeyboardInterrupt (`process.Terminated` for the two signals) (`block=False`:
+    return the gradio Blocks, running in the background; `.close()` stops it). Models load on first use."""
     # Checked here rather than by the dataclass, so ServeOptions() can be built and checked field by field.
     if not opts.runs and not opts.checkpoint:
         raise CycleGANError(
@@ -109,10 +110,11 @@ def serve(opts: ServeOptions, *, block: bool = True):
         from .app import build_app, launch  # gradio and the page, after the checks above (a --help stays instant)
 
         app = build_app(opts, files, work)
-        if block and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the server as Ctrl-C does, cleaning up
+        # `kill` and a closed terminal stop the server as Ctrl-C does, cleaning up (`Terminated`, a KeyboardInterrupt)
+        stops = terminate_as_interrupt(hangup=True) if block else contextlib.nullcontext()
         try:
-            launch(app, opts, block=block)
+            with stops:
+                launch(app, opts, block=block)
         except OSError as e:  # Gradio's words for any failure to bind: a port taken, an address not this machine's
             if "Cannot find empty port" not in str(e):
                 raise
@@ -126,7 +128,3 @@ def serve(opts: ServeOptions, *, block: bool = True):
     if block:
         shutil.rmtree(work, ignore_errors=True)
     return app
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
