@@ -292,6 +292,41 @@ def test_the_loader_is_ended_at_once_when_the_loop_leaves_it_while_a_worker_hang
             w.kill()
 
 
+@POSIX
+def test_the_loader_is_ended_outside_the_main_thread_too():
+    """A run in a thread of its own (a notebook's, a script's): leaving the batches set SIGCHLD's handler, which only
+    the main thread may, so the run ended in "ValueError: signal only works in main thread", its workers alive."""
+    import multiprocessing
+    import threading
+
+    from torch.utils.data import DataLoader
+
+    from cyclegan.train.loop import _batches
+    from cyclegan.train.signals import worker_init
+
+    loader = DataLoader(_HangsFromTwo(), batch_size=1, num_workers=1, worker_init_fn=worker_init)
+    errors, workers = [], []
+
+    def run() -> None:
+        batches = _batches(loader, lambda why: CycleGANError(why))
+        next(batches)
+        workers.extend(child for child in multiprocessing.active_children() if child.daemon)
+        try:
+            batches.throw(RuntimeError("a step's error"))  # what leaves the loop with an error
+        except Exception as e:  # noqa: BLE001 - the test reads what came out
+            errors.append(e)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    try:
+        assert [str(e) for e in errors] == ["a step's error"]
+        assert workers and not any(w.is_alive() for w in workers)
+    finally:
+        for w in workers:
+            w.kill()
+
+
 def test_a_loader_worker_shows_no_traceback_when_the_main_process_leaves_mid_batch():
     """A stop request that ends the main process's wait for a batch in the middle of receiving its shared memory
     left the worker's resource-sharer thread printing a ConnectionResetError traceback before the worker was killed

@@ -10,6 +10,7 @@ import multiprocessing.util  # registers its exit handler first: ours (`_end_wor
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 
 from tqdm import tqdm
@@ -54,9 +55,12 @@ atexit.register(_end_workers)
 def end_loader(batches: Iterator) -> None:
     """Shut a DataLoader's iterator down at once, its workers killed first: one stuck in a read (a stalled network
     file) held torch's own shutdown 5 s, then ignored its SIGTERM (`worker_init`) until the exit handler. SIGCHLD
-    is at its default meanwhile: torch's handler would call the killing a worker failure."""
+    is at its default meanwhile: torch's handler would call the killing a worker failure. Outside the main thread
+    (a run in a notebook's or a script's thread) torch sets no handler and none can be set: left as it is (it was a
+    ValueError, the workers left alive)."""
     workers = [w for w in getattr(batches, "_workers", ()) if w.is_alive()]
-    old = signal.signal(signal.SIGCHLD, signal.SIG_DFL) if workers and hasattr(signal, "SIGCHLD") else None
+    swap = workers and hasattr(signal, "SIGCHLD") and threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGCHLD, signal.SIG_DFL) if swap else None
     try:
         for w in workers:
             w.kill()
