@@ -244,3 +244,11 @@ def zip_bomb(valid: Path, out: Path, *, inflate: int, entry: str = "data.pkl") -
                 for left in range(inflate - len(data), 0, -len(block)):
                     f.write(block[: min(left, len(block))])
     return out
+
+
+def translate_one_image(tmp_path: Path, checkpoint: str) -> int:
+    """`cyclegan translate --checkpoint CHECKPOINT` of one 8x8 image into tmp_path/o: its exit status."""
+    from cyclegan.cli import main
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    return main(["translate", "--checkpoint", checkpoint, "--out", str(tmp_path / "o"), str(tmp_path / "a.png")])
