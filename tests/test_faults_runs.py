@@ -453,6 +453,7 @@ def test_resume_refuses_a_checkpoint_rewritten_after_it_was_read(tiny_cfg, tmp_p
 
 
 def test_resume_removes_stale_temporaries_and_log_records_after_the_checkpoint(tiny_cfg):
+    from cyclegan.files import claim_file
     from cyclegan.train import train
 
     train(tiny_cfg(steps=3), progress=False)
@@ -471,8 +472,13 @@ def test_resume_removes_stale_temporaries_and_log_records_after_the_checkpoint(t
     live.write_bytes(b"being written")
     with (run / "log.jsonl").open("a") as f:  # what a run killed after step 3's checkpoint had logged
         f.write('{"step": 4, "G_total": 1.0}\n{"step": 5, "G_total": NaN}\n{"step": 6, "G_to')
-    assert resume(run, 5) == 0
+    # nor an export's into the run folder at work (`export --out RUN/g.onnx`, its name held): deleted, it failed
+    exporting = run / ".g.onnx.z9y8x7w6.tmp"
+    with claim_file(run / "g.onnx", "--out"):
+        exporting.write_bytes(b"being exported")
+        assert resume(run, 5) == 0
     assert not any(p.exists() for p in planted) and mine.read_text() == "keep" and live.exists()
+    assert exporting.exists()
     assert [r["step"] for r in strict_records(run / "log.jsonl")] == [1, 2, 3, 4, 5]
 
 
