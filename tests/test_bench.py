@@ -27,6 +27,7 @@ from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
 from cyclegan.execution import Execution
 from cyclegan.train import CycleGANTrainer
+from helpers import cli_signalled_at
 
 TINY_RUN = {"size": 32, "steps": 1, "warmup": 0, "translate_batches": 1, "device": "cpu", "compile": "off"}
 
@@ -846,21 +847,8 @@ def test_a_style_size_the_device_cannot_hold_is_refused_before_any_timing(tmp_pa
 def test_a_closed_terminal_stops_bench_as_ctrl_c_does(tmp_path, signum, status, said):
     """A closed terminal's SIGHUP or a scheduler's SIGTERM killed `cyclegan bench` without a word (status -1 to a
     caller), where the other commands stop with one line and exit 129 or 143. Now the same, --json not written."""
-    import subprocess
-
     out = tmp_path / "b.json"
-    script = f"""
-import os, signal, sys
-import cyclegan.bench.train as bt
-from cyclegan.cli import main
-signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal, even where this test runs under nohup
-real = bt.trainer_and_inputs
-def trainer_and_inputs(*a, **k):  # the measuring about to start
-    os.kill(os.getpid(), signal.{signum})
-    return real(*a, **k)
-bt.trainer_and_inputs = trainer_and_inputs
-sys.exit(main(["bench", "--preset", "fast", "--size", "32", "--steps", "1", "--json", {str(out)!r}]))
-"""
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    argv = ["bench", "--preset", "fast", "--size", "32", "--steps", "1", "--json", str(out)]
+    done = cli_signalled_at("cyclegan.bench.train", "trainer_and_inputs", signum, argv)  # the measuring about to start
     assert done.returncode == status, done.stderr[-2000:]
     assert done.stderr == f"{said}\n" and not out.exists()
