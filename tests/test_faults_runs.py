@@ -255,6 +255,21 @@ def test_the_time_limit_leaves_a_callers_alarm_alone(tiny_cfg):
         signal.signal(signal.SIGALRM, old)
 
 
+@POSIX
+def test_a_time_limit_past_any_wait_sets_no_alarm():
+    """`--time-limit 1e300` (minutes) set an alarm past time_t's range at the second wait for a batch: an
+    OverflowError traceback. A deadline that far ends no wait: none is set, and the run goes on."""
+    from cyclegan.train.signals import StopRequest
+
+    with StopRequest() as stop:
+        for within in (1e300 * 60, 1e12):
+            with stop.waiting(within=within):
+                assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
+        with stop.waiting(within=60):  # a deadline within reach still sets its alarm
+            assert 0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 60
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
+
+
 class _HangsFromTwo(torch.utils.data.Dataset):
     """Items 0 and 1, then a read that hangs (a stalled network file), bounded so that a test cannot hang."""
 

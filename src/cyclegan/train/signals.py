@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 _HANGUP = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()  # not on Windows
 _ALARM = (signal.SIGALRM,) if hasattr(signal, "setitimer") else ()  # a wait's deadline; not on Windows
+_LONGEST_ALARM = 1e9  # seconds (31 years): a longer deadline ends no wait, and past time_t's range is an error
 
 
 def worker_init(_: int) -> None:
@@ -116,7 +117,8 @@ class StopRequest:
         which a loader worker stuck in a read (a stalled network file) made endless, the stop never heard.
         `within`: the seconds left before a deadline (--time-limit) that ends the wait too (an alarm, where there is
         one and the handler is ours: the main thread, SIGALRM not in use)."""
-        timer = within is not None and any(a in self._old for a in _ALARM)
+        # a deadline past any wait (--time-limit 1e300) sets none: setitimer's OverflowError was a traceback
+        timer = within is not None and within < _LONGEST_ALARM and any(a in self._old for a in _ALARM)
         if timer:
             signal.setitimer(signal.ITIMER_REAL, max(within, 1e-3))
         self._waiting = True
