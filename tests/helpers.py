@@ -244,3 +244,30 @@ def zip_bomb(valid: Path, out: Path, *, inflate: int, entry: str = "data.pkl") -
                 for left in range(inflate - len(data), 0, -len(block)):
                     f.write(block[: min(left, len(block))])
     return out
+
+
+def translate_one_image(tmp_path: Path, checkpoint: str) -> int:
+    """`cyclegan translate --checkpoint CHECKPOINT` of one 8x8 image into tmp_path/o: its exit status."""
+    from cyclegan.cli import main
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    return main(["translate", "--checkpoint", checkpoint, "--out", str(tmp_path / "o"), str(tmp_path / "a.png")])
+
+
+def cli_signalled_at(module: str, function: str, signum: str, argv: list[str]) -> subprocess.CompletedProcess:
+    """`cyclegan ARGV` in a child process that sends itself `signum` ("SIGTERM", "SIGHUP") when `module.function`
+    is first called (the work about to start), SIGHUP at its default as in a terminal (even where the tests run
+    under nohup): how the commands' stops on a scheduler's SIGTERM or a closed terminal are tested."""
+    script = f"""
+import importlib, os, signal, sys
+from cyclegan.cli import main
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
+module = importlib.import_module({module!r})
+real = getattr(module, {function!r})
+def signalled(*a, **k):
+    os.kill(os.getpid(), signal.{signum})
+    return real(*a, **k)
+setattr(module, {function!r}, signalled)
+sys.exit(main({argv!r}))
+"""
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)

@@ -27,6 +27,7 @@ from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
 from cyclegan.execution import Execution
 from cyclegan.train import CycleGANTrainer
+from helpers import cli_signalled_at
 
 TINY_RUN = {"size": 32, "steps": 1, "warmup": 0, "translate_batches": 1, "device": "cpu", "compile": "off"}
 
@@ -285,21 +286,38 @@ def test_a_seam_tile_under_the_smallest_tile_is_refused_up_front_by_its_own_name
     assert capsys.readouterr().err == f"error: {message}\n"
 
 
-def test_a_photo_over_the_decode_cap_is_not_told_to_raise_a_flag_bench_lacks(tmp_path):
-    """`--photo` over 100 MP was refused with "give a larger --max-pixels", a flag `bench` does not have."""
+def _header_of_30000_by_30000(path):
+    """A PNG of a few bytes whose header declares 30000 x 30000 pixels, over the 100 MP decode cap."""
     import struct
     import zlib
 
-    from cyclegan.bench.tiles import _tiles_photo
-
     chunks = [(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)), (b"IDAT", zlib.compress(bytes(9)))]
-    photo = tmp_path / "big.png"  # a header of 30000 x 30000
-    photo.write_bytes(
+    path.write_bytes(
         b"\x89PNG\r\n\x1a\n"
         + b"".join(struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d)) for k, d in chunks)
     )
+    return path
+
+
+def test_a_photo_over_the_decode_cap_is_not_told_to_raise_a_flag_bench_lacks(tmp_path):
+    """`--photo` over 100 MP was refused with "give a larger --max-pixels", a flag `bench` does not have."""
+    from cyclegan.bench.tiles import _tiles_photo
+
+    photo = _header_of_30000_by_30000(tmp_path / "big.png")
     with pytest.raises(CycleGANError, match=r"over the decode cap of 100000000 pixels; resize it to read it$"):
         _tiles_photo(TileBenchOptions(photo=str(photo)), 64, 64)
+
+
+def test_a_style_image_over_the_decode_cap_is_not_told_to_raise_a_flag_bench_lacks(tmp_path):
+    """`--task style`'s --content and --style over 100 MP: "give a larger --max-pixels", as --photo was."""
+    from cyclegan.bench.style import check_style_sides
+
+    big = str(_header_of_30000_by_30000(tmp_path / "big.png"))
+    ok = str(make_images(tmp_path / "ok", 1, seed=0)[0])
+    for content, style, flag in ((big, ok, "--content"), (ok, big, "--style")):
+        s = StyleBenchOptions(content=content, style=style, style_sizes=(32,))
+        with pytest.raises(CycleGANError, match=rf"^option '{flag}': .* pixels; resize it to read it$"):
+            check_style_sides(s, {"vgg19": (torch.nn.Identity(), False)})
 
 
 def test_a_large_photo_with_one_side_zero_is_refused_not_skipped(capsys):
@@ -829,21 +847,8 @@ def test_a_style_size_the_device_cannot_hold_is_refused_before_any_timing(tmp_pa
 def test_a_closed_terminal_stops_bench_as_ctrl_c_does(tmp_path, signum, status, said):
     """A closed terminal's SIGHUP or a scheduler's SIGTERM killed `cyclegan bench` without a word (status -1 to a
     caller), where the other commands stop with one line and exit 129 or 143. Now the same, --json not written."""
-    import subprocess
-
     out = tmp_path / "b.json"
-    script = f"""
-import os, signal, sys
-import cyclegan.bench.train as bt
-from cyclegan.cli import main
-signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal, even where this test runs under nohup
-real = bt.trainer_and_inputs
-def trainer_and_inputs(*a, **k):  # the measuring about to start
-    os.kill(os.getpid(), signal.{signum})
-    return real(*a, **k)
-bt.trainer_and_inputs = trainer_and_inputs
-sys.exit(main(["bench", "--preset", "fast", "--size", "32", "--steps", "1", "--json", {str(out)!r}]))
-"""
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    argv = ["bench", "--preset", "fast", "--size", "32", "--steps", "1", "--json", str(out)]
+    done = cli_signalled_at("cyclegan.bench.train", "trainer_and_inputs", signum, argv)  # the measuring about to start
     assert done.returncode == status, done.stderr[-2000:]
     assert done.stderr == f"{said}\n" and not out.exists()

@@ -16,6 +16,7 @@ from cyclegan.config import resolve
 from cyclegan.errors import CycleGANError
 from cyclegan.loading import load_generator
 from cyclegan.models import build_models
+from helpers import cli_signalled_at
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
@@ -307,23 +308,10 @@ def test_a_closed_terminal_stops_an_export_as_ctrl_c_does(run, tmp_path, signum,
     """A closed terminal's SIGHUP or a scheduler's SIGTERM while the file was checked killed `cyclegan export`
     without a word, its written temporary left beside --out. Now as Ctrl-C: the temporary removed, one line,
     exit 129 or 143, as translate and the other commands stop."""
-    import subprocess
-
     out = tmp_path / "out" / "g.pt"
     out.parent.mkdir()
-    script = f"""
-import os, signal, sys
-import torch
-from cyclegan.cli import main
-signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal, even where this test runs under nohup
-real = torch.jit.load
-def load(*a, **k):  # the temporary written, about to be checked
-    os.kill(os.getpid(), signal.{signum})
-    return real(*a, **k)
-torch.jit.load = load
-sys.exit(main(["export", "--checkpoint", {str(run)!r}, "--out", {str(out)!r}]))
-"""
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    argv = ["export", "--checkpoint", str(run), "--out", str(out)]
+    done = cli_signalled_at("torch.jit", "load", signum, argv)  # the temporary written, about to be checked
     assert done.returncode == status, done.stderr[-2000:]
     assert done.stderr == f"{said}\n"
     assert list(out.parent.iterdir()) == []

@@ -19,7 +19,7 @@ from cyclegan.cli import main
 from cyclegan.data.download import DownloadOptions, download
 from cyclegan.errors import CycleGANError
 from cyclegan.models import ResnetGenerator
-from helpers import RangeServer, serving
+from helpers import RangeServer, serving, translate_one_image
 
 pytestmark = pytest.mark.slow  # each starts an HTTP server
 
@@ -90,20 +90,7 @@ def test_a_pretrained_name_over_the_bound_names_what_its_caller_can_give(
     assert "(a published generator is 45.6 MB; cyclegan.zoo.fetch_model('horse2zebra', max_mb=MB) allows more)" in (
         str(info.value)
     )
-    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
-    assert (
-        main(
-            [
-                "translate",
-                "--checkpoint",
-                "pretrained:horse2zebra",
-                "--out",
-                str(tmp_path / "o"),
-                str(tmp_path / "a.png"),
-            ]
-        )
-        == 2
-    )
+    assert translate_one_image(tmp_path, "pretrained:horse2zebra") == 2
     assert "; `cyclegan pretrained download horse2zebra --max-mb MB` allows more); nothing was kept" in one_line(capsys)
     slow = str(zoo.download_bounds(None, max_mb=None, max_minutes=1, via="cyclegan pretrained download a").seconds_from)
     assert in_python_words(slow) == "cyclegan.zoo.fetch_model('a', max_minutes=MIN) allows more"

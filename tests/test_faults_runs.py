@@ -255,6 +255,21 @@ def test_the_time_limit_leaves_a_callers_alarm_alone(tiny_cfg):
         signal.signal(signal.SIGALRM, old)
 
 
+@POSIX
+def test_a_time_limit_past_any_wait_sets_no_alarm():
+    """`--time-limit 1e300` (minutes) set an alarm past time_t's range at the second wait for a batch: an
+    OverflowError traceback. A deadline that far ends no wait: none is set, and the run goes on."""
+    from cyclegan.train.signals import StopRequest
+
+    with StopRequest() as stop:
+        for within in (1e300 * 60, 1e12):
+            with stop.waiting(within=within):
+                assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
+        with stop.waiting(within=60):  # a deadline within reach still sets its alarm
+            assert 0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 60
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
+
+
 class _HangsFromTwo(torch.utils.data.Dataset):
     """Items 0 and 1, then a read that hangs (a stalled network file), bounded so that a test cannot hang."""
 
@@ -287,6 +302,41 @@ def test_the_loader_is_ended_at_once_when_the_loop_leaves_it_while_a_worker_hang
         assert workers and all(w.is_alive() for w in workers)
         batches.close()  # what the loop's break does
         assert not any(w.is_alive() for w in workers)
+    finally:
+        for w in workers:
+            w.kill()
+
+
+@POSIX
+def test_the_loader_is_ended_outside_the_main_thread_too():
+    """A run in a thread of its own (a notebook's, a script's): leaving the batches set SIGCHLD's handler, which only
+    the main thread may, so the run ended in "ValueError: signal only works in main thread", its workers alive."""
+    import multiprocessing
+    import threading
+
+    from torch.utils.data import DataLoader
+
+    from cyclegan.train.loop import _batches
+    from cyclegan.train.signals import worker_init
+
+    loader = DataLoader(_HangsFromTwo(), batch_size=1, num_workers=1, worker_init_fn=worker_init)
+    errors, workers = [], []
+
+    def run() -> None:
+        batches = _batches(loader, lambda why: CycleGANError(why))
+        next(batches)
+        workers.extend(child for child in multiprocessing.active_children() if child.daemon)
+        try:
+            batches.throw(RuntimeError("a step's error"))  # what leaves the loop with an error
+        except Exception as e:  # noqa: BLE001 - the test reads what came out
+            errors.append(e)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    try:
+        assert [str(e) for e in errors] == ["a step's error"]
+        assert workers and not any(w.is_alive() for w in workers)
     finally:
         for w in workers:
             w.kill()
@@ -418,6 +468,7 @@ def test_resume_refuses_a_checkpoint_rewritten_after_it_was_read(tiny_cfg, tmp_p
 
 
 def test_resume_removes_stale_temporaries_and_log_records_after_the_checkpoint(tiny_cfg):
+    from cyclegan.files import claim_file
     from cyclegan.train import train
 
     train(tiny_cfg(steps=3), progress=False)
@@ -436,8 +487,13 @@ def test_resume_removes_stale_temporaries_and_log_records_after_the_checkpoint(t
     live.write_bytes(b"being written")
     with (run / "log.jsonl").open("a") as f:  # what a run killed after step 3's checkpoint had logged
         f.write('{"step": 4, "G_total": 1.0}\n{"step": 5, "G_total": NaN}\n{"step": 6, "G_to')
-    assert resume(run, 5) == 0
+    # nor an export's into the run folder at work (`export --out RUN/g.onnx`, its name held): deleted, it failed
+    exporting = run / ".g.onnx.z9y8x7w6.tmp"
+    with claim_file(run / "g.onnx", "--out"):
+        exporting.write_bytes(b"being exported")
+        assert resume(run, 5) == 0
     assert not any(p.exists() for p in planted) and mine.read_text() == "keep" and live.exists()
+    assert exporting.exists()
     assert [r["step"] for r in strict_records(run / "log.jsonl")] == [1, 2, 3, 4, 5]
 
 

@@ -25,6 +25,7 @@ from cyclegan.style import (
     vgg19_layer_names,
 )
 from cyclegan.style.gatys import rgb_to_ycbcr
+from helpers import cli_signalled_at
 
 
 def _image(path: Path, w: int, h: int, seed: int) -> Path:
@@ -291,24 +292,11 @@ def test_a_size_past_4096_is_refused_before_any_work(tmp_path, capsys):
 def test_sigterm_stops_stylize_as_ctrl_c_does(tmp_path, signum, status, said):
     """A batch scheduler's SIGTERM killed `cyclegan stylize` without a word; now it stops as Ctrl-C does, writes
     nothing, and says so: exit 143. A closed terminal's SIGHUP the same, exit 129."""
-    import subprocess
-
     content = _image(tmp_path / "c.png", 40, 40, seed=1)
     out = tmp_path / "o.png"
-    script = f"""
-import os, signal, sys
-import cyclegan.style.gatys as g
-from cyclegan.cli import main
-signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal, even where this test runs under nohup
-real = g.initial_image
-def initial_image(*a, **k):  # the optimisation about to start
-    os.kill(os.getpid(), signal.{signum})
-    return real(*a, **k)
-g.initial_image = initial_image
-sys.exit(main(["stylize", "--content", {str(content)!r}, "--style", {str(content)!r}, "--size", "32",
-               "--backbone", "lite0", "--steps", "5", "--out", {str(out)!r}, "--no-progress"]))
-"""
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    argv = ["stylize", "--content", str(content), "--style", str(content), "--size", "32", "--backbone", "lite0"]
+    argv += ["--steps", "5", "--out", str(out), "--no-progress"]
+    done = cli_signalled_at("cyclegan.style.gatys", "initial_image", signum, argv)  # the optimisation about to start
     assert done.returncode == status, done.stderr[-2000:]
     assert done.stderr.endswith(f"{said}\n") and "Traceback" not in done.stderr
     assert not out.exists()

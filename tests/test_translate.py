@@ -762,6 +762,14 @@ def test_a_run_trained_btoa_only_is_translated_in_its_direction_without_directio
     assert np.array_equal(own, asked)
     assert translate_cli(ckpt, tmp_path / "other", tmp_path / "a.png", extra=["--direction", "AtoB"]) == 2
     assert "translates B to A only; use --direction BtoA" in capsys.readouterr().err
+    # the Python API as the command: load_generator without a direction was AtoB, refused for this run
+    import cyclegan
+    from cyclegan.errors import CycleGANError
+
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    assert torch.equal(translate(cyclegan.load_generator(ckpt), x), translate(load_generator(ckpt, "BtoA"), x))
+    with pytest.raises(CycleGANError, match=r"use direction='BtoA'"):
+        cyclegan.load_generator(ckpt, "AtoB")
 
 
 def test_one_generator_translating_in_two_threads_gives_each_its_own_result(tiny):

@@ -54,6 +54,18 @@ def make_clip(path: Path, n: int = 10, rate: int = 15, audio: bool = True, optio
     return path
 
 
+def two_flat_frames(clip: Path, width: int, height: int) -> Path:
+    """An FFV1 MKV of two flat frames of width x height (lossless: any size, odd sides too)."""
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("ffv1", rate=10)
+        v.width, v.height, v.pix_fmt = width, height, "yuv444p"
+        for i in range(2):
+            frame = np.full((height, width, 3), 60 * i, np.uint8)
+            c.mux(v.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        c.mux(v.encode(None))
+    return clip
+
+
 def clip_facts(path: Path) -> tuple[int, Fraction, tuple[int, int], list[str]]:
     """(decoded frame count, average rate, (W, H), kinds of streams)."""
     with av.open(str(path)) as c:
@@ -955,13 +967,7 @@ for h, w in ((31, 88), (16, 100), (2, 40), (40, 2), (5, 5)):
 @pytest.mark.slow
 def test_a_clip_wider_than_the_flow_can_take_is_one_line_naming_it(ckpt, tmp_path, capsys):
     """OpenCV's remap takes sides under 32767 px: a wider clip was a raw cv2.error traceback (exit 0)."""
-    clip = tmp_path / "wide.mkv"
-    with av.open(str(clip), "w") as c:
-        v = c.add_stream("ffv1", rate=10)
-        v.width, v.height, v.pix_fmt = 32768, 8, "yuv444p"
-        for i in range(2):
-            c.mux(v.encode(av.VideoFrame.from_ndarray(np.full((8, 32768, 3), 60 * i, np.uint8), format="rgb24")))
-        c.mux(v.encode(None))
+    clip = two_flat_frames(tmp_path / "wide.mkv", 32768, 8)
     assert translate(ckpt, tmp_path / "out", clip) == 1
     err = capsys.readouterr().err
     assert f"error: {clip}: the flow blend takes frames under 32767 px a side" in err and "Traceback" not in err
@@ -1153,13 +1159,7 @@ def test_the_flow_blends_memory_is_held_to_max_memory_before_any_work(ckpt, tmp_
     --max-memory before any frame is translated, with what to give instead."""
     import cyclegan.video
 
-    clip = tmp_path / "c.mkv"
-    with av.open(str(clip), "w") as c:
-        v = c.add_stream("ffv1", rate=10)
-        v.width, v.height, v.pix_fmt = 400, 300, "yuv444p"
-        for i in range(2):
-            c.mux(v.encode(av.VideoFrame.from_ndarray(np.full((300, 400, 3), 60 * i, np.uint8), format="rgb24")))
-        c.mux(v.encode(None))
+    clip = two_flat_frames(tmp_path / "c.mkv", 400, 300)
     called = []
     translate_frames = cyclegan.video.ClipTranslator.__call__
     monkeypatch.setattr(cyclegan.video.ClipTranslator, "__call__", lambda *a: called.append(1) or translate_frames(*a))

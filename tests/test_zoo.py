@@ -23,7 +23,7 @@ from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
 from cyclegan.loading import load_generator
 from cyclegan.models import ResnetGenerator
-from helpers import RangeServer, serving, write_split
+from helpers import RangeServer, serving, translate_one_image, write_split
 
 ISSUE_NAMES = (
     "horse2zebra zebra2horse summer2winter_yosemite winter2summer_yosemite monet2photo style_monet style_cezanne "
@@ -270,20 +270,7 @@ def test_a_mirror_address_from_the_environment_is_named_as_the_environments(tmp_
     """`CYCLEGAN_PRETRAINED_URL=ftp://m cyclegan translate --checkpoint pretrained:NAME` said "(--base-url or
     $CYCLEGAN_PRETRAINED_URL)": translate has no --base-url; the variable alone is at fault."""
     monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", "ftp://m")
-    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
-    assert (
-        main(
-            [
-                "translate",
-                "--checkpoint",
-                "pretrained:horse2zebra",
-                "--out",
-                str(tmp_path / "o"),
-                str(tmp_path / "a.png"),
-            ]
-        )
-        == 2
-    )
+    assert translate_one_image(tmp_path, "pretrained:horse2zebra") == 2
     assert capsys.readouterr().err == (
         "error: base URL 'ftp://m' ($CYCLEGAN_PRETRAINED_URL): expected http:// or https://\n"
     )

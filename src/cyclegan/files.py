@@ -475,16 +475,24 @@ def is_atomic_temporary(name: str) -> bool:
 def remove_stale_temporaries(folder: str | Path, *, recursive: bool = True) -> list[Path]:
     """Delete the temporary files that `write_atomic` calls cut short by a crash (kill -9, power loss) left in
     `folder` (and its sub-folders, if `recursive`); returns them. Only safe where no other process is writing (e.g.
-    under the folder's `FolderLock`): a live write's temporary file looks the same."""
+    under the folder's `FolderLock`): a live write's temporary file looks the same. One whose output another
+    process holds by its name (`claim_file`: `export --out RUN/g.onnx` while a training run starts in RUN) is live:
+    kept (it was deleted, and the export failed at its last step)."""
     removed = []
     folder = Path(folder)
     if not folder.is_dir():
         return removed
     for path in folder.rglob(".*.tmp") if recursive else folder.glob(".*.tmp"):
-        if is_atomic_temporary(path.name) and path.is_file() and not path.is_symlink():
+        if is_atomic_temporary(path.name) and path.is_file() and not path.is_symlink() and not _claimed(path):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
+
+
+def _claimed(temporary: Path) -> bool:
+    """Whether another process holds the output `temporary` (`.NAME.XXXXXXXX.tmp`) is written for by its name
+    (`claim_file`'s `.NAME.lock`)."""
+    return FolderLock(temporary.parent, f".{temporary.name[1:-13]}.lock").held_elsewhere()
 
 
 def remove_stale_temporaries_of(outputs: Iterable[Path]) -> None:

@@ -71,11 +71,7 @@ def load_file(path: str | Path) -> Any:
 
 
 def load_generator(
-    path: str | Path,
-    direction: Direction | None = "AtoB",
-    *,
-    device: str | torch.device = "cpu",
-    ema: EMAChoice = "auto",
+    path: str | Path, direction: Direction | None = None, *, device: str | torch.device = "cpu", ema: EMAChoice = "auto"
 ) -> nn.Module:
     """The generator for `direction` from a run folder or checkpoint file (a run's checkpoint.pt, or its best.pt:
     the generators at the best `--eval-every` score), in eval mode on `device`, in fp32 (whatever torch's default
@@ -85,8 +81,9 @@ def load_generator(
     the raw weights; "on" requires the average; "off" takes the raw weights of the last step.
 
     A CycleGAN run holds both directions (AtoB: G, BtoA: F); pix2pix, CUT and FastCUT hold one generator, for
-    the direction they were trained in: the other is refused in one line. `direction` None: the model's own
-    (`own_direction`), as `translate` and `export` take it without `--direction`.
+    the direction they were trained in: the other is refused in one line. `direction` None (the default): the
+    model's own (`own_direction`: AtoB of a CycleGAN), as `translate` and `export` take it without `--direction`; a
+    one-way run trained BtoA was refused as AtoB unless the caller named the one direction it has.
 
     Also reads a plain generator state dict saved by the reference implementation (ResNet or U-Net,
     architecture inferred from the tensors; one generator, used whatever `direction` says) or by the CUT

@@ -90,7 +90,7 @@ def time_generator(
     net: nn.Module, content: str, size: int, device: torch.device, repeat: int = GENERATOR_REPEAT
 ) -> float:
     """Median seconds of one translation of `content` (long side `size`) by `net`, after a warm-up."""
-    x = load_image_01(content, size) * 2 - 1  # (1, 3, H, W) in [-1, 1]
+    x = load_image_01(content, size, cap_option=None) * 2 - 1  # (1, 3, H, W) in [-1, 1]; bench has no --max-pixels
     with torch.no_grad():
         translate_tensor(net, x)  # warm-up
         return median(time_calls(lambda: translate_tensor(net, x), repeat, device))
@@ -109,7 +109,8 @@ def check_style_sides(s: StyleBenchOptions, nets: dict[str, tuple[nn.Module, boo
             images = {}
             for flag, path in (("--content", s.content), ("--style", s.style)):
                 try:
-                    images[flag] = load_image_01(path, size)  # as `stylize` resizes it: the long side to `size`
+                    # as `stylize` resizes it: the long side to `size`; over the decode cap: "resize it" (no flag)
+                    images[flag] = load_image_01(path, size, cap_option=None)
                 except CycleGANError as e:  # it named the file alone ("image not found: x.png")
                     raise CycleGANError(f"option '{flag}': {e}") from None
                 h, w = images[flag].shape[-2:]

@@ -39,8 +39,8 @@ CAP_OPTION = "--max-pixels"  # the commands' flag for the decode cap (`shared_op
 
 def raise_cap(option: str | None) -> str:
     """What a refusal over the decode cap says to do: give a larger `option` (the caller's flag, or its keyword in
-    Python: `inference.keyword_names`), or, where the caller has none (`bench --photo`), make the image smaller. The
-    refusal named neither, so a user met a cap without learning that `--max-pixels` lifts it."""
+    Python: `inference.keyword_names`), or, where the caller has none (`bench`: --photo, --content, --style), make
+    the image smaller. The refusal named neither, so a user met a cap without learning that `--max-pixels` lifts it."""
     return f"give a larger {option} to read it" if option else "resize it to read it"
 
 

@@ -27,6 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..data.io import (
+    CAP_OPTION,
     MAX_PIXELS,
     as_read,
     as_rgb,
@@ -71,15 +72,22 @@ class StyleResult:
     interrupted: bool = False  # a Ctrl-C (`keep_on_interrupt`) ended it after len(losses) of its steps
 
 
-def load_image_01(image: ImageLike, size: int | None, *, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
+def load_image_01(
+    image: ImageLike, size: int | None, *, max_pixels: int = MAX_PIXELS, cap_option: str | None = CAP_OPTION
+) -> torch.Tensor:
     """A PIL image of any mode or an image file -> (1, 3, H, W) in [0, 1], long side scaled to `size` (aspect
-    ratio kept). A file declaring more than `max_pixels` pixels is refused before decoding (`data.io.read_image`).
+    ratio kept). A file declaring more than `max_pixels` pixels is refused before decoding (`data.io.read_image`:
+    the refusal names `cap_option`, the caller's flag that raises the cap, None where it has none).
     A PIL image is converted as a file is read (`to_rgb`: 16-bit greyscale rescaled, not clipped
     to white as `convert("RGB")` clips it; transparency on white; upright by its EXIF orientation and in sRGB:
     `as_read`, on a copy)."""
     if not isinstance(image, (Image.Image, str, os.PathLike)):
         raise CycleGANError(f"expected a PIL image or an image file's path, got {type(image).__name__}")
-    im = as_read(image) if isinstance(image, Image.Image) else read_image(image, max_pixels=max_pixels)
+    im = (
+        as_read(image)
+        if isinstance(image, Image.Image)
+        else read_image(image, max_pixels=max_pixels, cap_option=cap_option)
+    )
     if 0 in im.size:
         raise CycleGANError(f"an image of {im.width}x{im.height} pixels has nothing to stylise")
     im = as_rgb(im)  # no copy of an RGB image (without a colour key)

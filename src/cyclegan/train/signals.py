@@ -10,12 +10,14 @@ import multiprocessing.util  # registers its exit handler first: ours (`_end_wor
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 
 from tqdm import tqdm
 
 _HANGUP = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()  # not on Windows
 _ALARM = (signal.SIGALRM,) if hasattr(signal, "setitimer") else ()  # a wait's deadline; not on Windows
+_LONGEST_ALARM = 1e9  # seconds (31 years): a longer deadline ends no wait, and past time_t's range is an error
 
 
 def worker_init(_: int) -> None:
@@ -54,9 +56,12 @@ atexit.register(_end_workers)
 def end_loader(batches: Iterator) -> None:
     """Shut a DataLoader's iterator down at once, its workers killed first: one stuck in a read (a stalled network
     file) held torch's own shutdown 5 s, then ignored its SIGTERM (`worker_init`) until the exit handler. SIGCHLD
-    is at its default meanwhile: torch's handler would call the killing a worker failure."""
+    is at its default meanwhile: torch's handler would call the killing a worker failure. Outside the main thread
+    (a run in a notebook's or a script's thread) torch sets no handler and none can be set: left as it is (it was a
+    ValueError, the workers left alive)."""
     workers = [w for w in getattr(batches, "_workers", ()) if w.is_alive()]
-    old = signal.signal(signal.SIGCHLD, signal.SIG_DFL) if workers and hasattr(signal, "SIGCHLD") else None
+    swap = workers and hasattr(signal, "SIGCHLD") and threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGCHLD, signal.SIG_DFL) if swap else None
     try:
         for w in workers:
             w.kill()
@@ -112,7 +117,8 @@ class StopRequest:
         which a loader worker stuck in a read (a stalled network file) made endless, the stop never heard.
         `within`: the seconds left before a deadline (--time-limit) that ends the wait too (an alarm, where there is
         one and the handler is ours: the main thread, SIGALRM not in use)."""
-        timer = within is not None and any(a in self._old for a in _ALARM)
+        # a deadline past any wait (--time-limit 1e300) sets none: setitimer's OverflowError was a traceback
+        timer = within is not None and within < _LONGEST_ALARM and any(a in self._old for a in _ALARM)
         if timer:
             signal.setitimer(signal.ITIMER_REAL, max(within, 1e-3))
         self._waiting = True

@@ -24,7 +24,6 @@ import sys
 import threading
 import traceback
 import uuid
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -173,7 +172,6 @@ class Engine:
         self._lock = threading.Lock()
         # (path, direction) -> (file version, generator), least recently used first: MODELS_KEPT at most
         self._generators: OrderedDict[tuple[str, str], tuple[tuple[int, ...], Any]] = OrderedDict()
-        self._in_use: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()  # see `using`
         self._backbones: dict[str, Any] = {}
         self._loading: dict[tuple[str, str], threading.Lock] = {}  # a model's or backbone's load: one at a time
         self._device = None
@@ -271,10 +269,11 @@ class Engine:
         a network's layers while it runs (tiles normalised with a thumbnail's statistics, a clip's shared
         statistics), so with --concurrency 2 two jobs on one model gave each other's colours, or an
         AttributeError; Gatys hooks every layer of its backbone to estimate its memory, and a job beside it
-        counted the other's feature maps, refused as needing many times the memory it does."""
-        with self._lock:
-            lock = self._in_use.setdefault(net, threading.Lock())
-        with lock:
+        counted the other's feature maps, refused as needing many times the memory it does. The lock is
+        `inference.in_use`'s, which `cyclegan.translate` takes too: one per network, not one more here."""
+        from ..inference import in_use  # on first use (torch)
+
+        with in_use(net):
             yield
 
     def style_backbones(self, backbone: str) -> tuple[str, Any, Any]:
