@@ -531,3 +531,22 @@ def test_compare_shows_the_progress_of_each_gatys_optimisation(checkpoint, tmp_p
     assert "stylize (lite0): step 3/3, loss " in capsys.readouterr().err
     compare(replace(opts, progress=False, overwrite=True))
     assert "stylize" not in capsys.readouterr().err
+
+
+def test_a_content_name_too_long_for_its_outputs_is_cut_at_its_stem_as_translate_does(checkpoint, tmp_path, capsys):
+    """A 251-byte stem (the longest a .png takes): its `_cyclegan.png` made a 264-byte name, refused as too long
+    where translate cuts the stem's end with a warning. One cut for the image's three files, so they stay a set."""
+    from cyclegan.compare import CompareOptions, compare
+    from cyclegan.report import METHODS
+
+    stem = "é" * 125 + "x"  # 251 bytes: the cut keeps whole characters
+    (tmp_path / "content").mkdir()
+    Image.new("RGB", (30, 30), (90, 140, 60)).save(tmp_path / "content" / f"{stem}.png")
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    out = tmp_path / "cmp"
+    opts = CompareOptions(str(checkpoint), "AtoB", [str(tmp_path / "content")], [str(style[0])], str(out))
+    report = compare(replace(opts, size=24, steps=2, backbone="lite0", device="cpu", progress=False))
+    cut = stem[:-5]  # 242 bytes: 255 with "_cyclegan.png", the longest of the three
+    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(f"{cut}_{k}.png" for k in METHODS)
+    assert sorted(report.rows[0].images.values()) == sorted(f"images/{cut}_{k}.png" for k in METHODS)
+    assert f"will be written as {cut}_cyclegan.png (a name takes 255 bytes)" in capsys.readouterr().err

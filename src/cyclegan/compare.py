@@ -87,6 +87,7 @@ class Inputs:
     target: Path | None
     content_folders: list[Path] = field(default_factory=list)  # the folders among --content
     clips: list[Path] = field(default_factory=list)  # video files among them: left out, and named
+    stems: list[str] = field(default_factory=list)  # each content image's name in out/images (`image_stems`)
 
 
 def gather_inputs(opts: CompareOptions) -> Inputs:
@@ -112,12 +113,21 @@ def gather_inputs(opts: CompareOptions) -> Inputs:
         raise CycleGANError(f"option '--target': {target} is not a folder of target-domain images")
     if target is not None and (found := expand_inputs([str(target)])).errors:  # not after the work, losing it
         raise CycleGANError(f"option '--target': {found.errors[0]}")
-    return Inputs(content.files, style.files, folders, target, content.folders, clips)
+    stems = image_stems(content.files, warn=True)  # named before any work, as translate names them
+    return Inputs(content.files, style.files, folders, target, content.folders, clips, stems)
+
+
+def image_stems(content: Sequence[Path], *, warn: bool = False) -> list[str]:
+    """The stem of each content image's files `out/images/{stem}_{method}.png`: its own, STEM-2... for a name
+    taken before, its end cut where the longest of them would pass 255 bytes (a 251-byte stem's `_cyclegan.png`
+    was refused as too long a name); `warn`: each one renamed named on stderr (`files.unique_stems`)."""
+    longest = max((f"_{k}.png" for k in METHODS), key=lambda tail: len(tail.encode()))
+    return unique_stems(content, warn=warn, suffix_of=lambda _: longest)
 
 
 def output_files(inputs: Inputs, out: Path) -> list[Path]:
     """Every file a comparison of `inputs` writes under `out` (see `compare`)."""
-    images = [out / "images" / f"{stem}_{k}.png" for stem in unique_stems(inputs.content) for k in METHODS]
+    images = [out / "images" / f"{stem}_{k}.png" for stem in inputs.stems for k in METHODS]
     return [out / "grid.png", out / "report.html", out / "report.json", *images]
 
 
@@ -481,7 +491,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     rows: list[Row] = []
     skipped: list[str] = [f"{p}: a video clip, not an image (left out)" for p in inputs.clips]
     outputs: dict[str, list[torch.Tensor]] = {k: [] for k in METHODS}
-    named = list(zip(inputs.content, unique_stems(inputs.content), strict=True))
+    named = list(zip(inputs.content, inputs.stems, strict=True))
     pool = list(inputs.references)  # less the references found unreadable
     interrupted = None  # the content image (from 1) at which a Ctrl-C stopped the comparison
     at = 0
