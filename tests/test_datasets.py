@@ -527,7 +527,8 @@ def test_a_synthetic_image_cut_off_mid_save_leaves_no_half_file(tmp_path, monkey
     monkeypatch.setattr(Image.Image, "save", save)
     with pytest.raises(KeyboardInterrupt):
         write_dataset(SyntheticOptions(str(tmp_path / "d"), size=16, count=2, test_count=1, progress=False))
-    assert [p.name for p in (tmp_path / "d").rglob("*") if p.is_file()] == ["00000.png"]
+    marks = [f".{split}.unfinished" for split in ("trainA", "trainB", "testA", "testB")]  # it stopped before its end
+    assert sorted(p.name for p in (tmp_path / "d").rglob("*") if p.is_file()) == sorted(["00000.png", *marks])
 
 
 def test_synthetic_clips_where_no_folder_can_be_made_is_one_line(tmp_path, capsys):
@@ -879,3 +880,37 @@ sys.exit(main(["datasets", "synthetic", "--out", {str(out)!r}, "--count", "50", 
         f"{said}: {out} holds part of the dataset; the same command with --overwrite renders it whole\n"
     )
     assert not (out / ".lock").exists()
+
+
+def test_a_killed_synthetic_rendering_is_named_by_a_rerun_and_by_training_on_it(tmp_path, monkeypatch, capsys):
+    """kill -9 (or a power cut) halfway through `datasets synthetic` said nothing, and training on the folder took
+    its part as the whole without a word; a rerun said only that trainA "already holds files". A failure at the
+    seventh image (the second test scene's summer) stands for the kill: no clean-up of the rendering's runs after it."""
+    from conftest import TINY
+    from cyclegan.config import resolve
+    from cyclegan.data import synthetic
+    from cyclegan.data.io import left_out
+    from cyclegan.train.inputs import training_images
+
+    real_render, rendered = synthetic.render, []
+
+    def killed(*args, **kwargs):
+        if len(rendered) == 6:
+            raise SystemExit(137)
+        rendered.append(1)
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr(synthetic, "render", killed)
+    out = tmp_path / "d"
+    flags = ["datasets", "synthetic", "--out", str(out), "--size", "16", "--count", "2", "--test-count", "2"]
+    with pytest.raises(SystemExit):
+        synthetic.write_dataset(synthetic.SyntheticOptions(str(out), size=16, count=2, test_count=2, progress=False))
+    monkeypatch.setattr(synthetic, "render", real_render)
+    part = "holds part of a dataset, a rendering that stopped before its end: the same `cyclegan datasets synthetic`"
+    assert main([*flags, "--no-progress"]) == 2
+    assert f"option '--out': {out / 'trainA'} {part} with --overwrite renders it whole" in capsys.readouterr().err
+    training_images(resolve({**TINY, "data": str(out), "out": str(tmp_path / "run")}), progress=False, main=True)
+    assert f"warning: {out / 'testA'} {part}" in capsys.readouterr().err  # its one scene of two taken as the whole
+    assert main([*flags, "--no-progress", "--overwrite"]) == 0
+    assert not list(out.glob(".*.unfinished"))  # rendered whole: nothing named any more
+    assert left_out(out / "testA") == [] and len(list((out / "testA").iterdir())) == 2

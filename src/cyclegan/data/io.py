@@ -27,6 +27,7 @@ from tqdm import tqdm
 from ..errors import CycleGANError
 from ..files import IMAGE_EXTENSIONS, IMAGE_FORMATS, PILLOW_FORMATS, inside, write_atomic
 from ..shared_options import MAX_PIXELS
+from .synthetic import unfinished
 
 
 def megapixels(n: int) -> str:
@@ -522,12 +523,14 @@ def left_out(folder: Path | None, *, reader: str = "training") -> list[str]:
     """Warnings for what under `folder` is not read although it is there: files of a type `reader` ("training",
     "evaluate") does not read (a GIF, a text file; hidden files aside), one line for all of them, and an image's
     name that is no regular file (a broken link) or a sub-folder that cannot be listed, one line each. Nothing is
-    dropped without a word."""
+    dropped without a word. And a folder that holds part of a synthetic dataset, its rendering killed
+    (`synthetic.unfinished`): taken as the whole without a word."""
     if folder is None or not folder.is_dir():
         return []
     others: list[Path] = []
     files = [p for p in walk_files(folder, others=others) if not p.name.startswith(".")]
-    lines = [f"skipping {p}: {not_a_file_reason(p)}" for p in sorted(others) if is_image_file(p) or p.is_dir()]
+    lines = [part] if (part := unfinished(folder)) else []
+    lines += [f"skipping {p}: {not_a_file_reason(p)}" for p in sorted(others) if is_image_file(p) or p.is_dir()]
     skipped = sorted(p for p in files if not is_image_file(p))
     if skipped:
         names = ", ".join(p.name for p in skipped[:3]) + (", ..." if len(skipped) > 3 else "")

@@ -327,6 +327,8 @@ def claim_dataset_root(root: str | Path, folders: tuple[str, ...], *, overwrite:
         )
     taken = [root / f for f in folders if (root / f).is_dir() and any((root / f).iterdir())]
     taken += [root / f for f in folders if (root / f).exists() and not (root / f).is_dir()]
+    if taken and not overwrite and (part := next(filter(None, map(unfinished, taken)), None)):
+        raise CycleGANError(f"option '--out': {part} (or choose another --out)")
     if taken and not overwrite:
         raise CycleGANError(
             f"{taken[0]} already holds files: pass --overwrite to replace {', '.join(folders)} in {root}, or choose "
@@ -334,6 +336,36 @@ def claim_dataset_root(root: str | Path, folders: tuple[str, ...], *, overwrite:
         )
     for path in taken:
         shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+
+_WHOLE_AGAIN = "the same `cyclegan datasets synthetic` with --overwrite renders it whole"
+
+
+def unfinished_marker(folder: Path) -> Path:
+    """The file beside a dataset's `folder` (`.trainA.unfinished`) that says a rendering into it has not ended:
+    written before its first file and removed after its last, so that one killed (kill -9, a power cut), which
+    says nothing, leaves it. Hidden beside the folder, not in it: the folder holds the images alone."""
+    return folder.parent / f".{folder.name}.unfinished"
+
+
+def unfinished(folder: Path) -> str | None:
+    """The line naming `folder` as part of a dataset whose rendering stopped before its end, if it is one: training
+    on it (or scoring) took the part as the whole without a word (`io.left_out` says it)."""
+    if not unfinished_marker(folder).is_file():
+        return None
+    return f"{folder} holds part of a dataset, a rendering that stopped before its end: {_WHOLE_AGAIN}"
+
+
+@contextlib.contextmanager
+def marked_unfinished(folders: list[Path]) -> Iterator[None]:
+    """Each of `folders` marked as being rendered (`unfinished_marker`) for the block; the marks are removed when it
+    ends without an error, and only then."""
+    for folder in folders:
+        why = f"{folder.name} is being rendered, or was when its rendering was killed: {_WHOLE_AGAIN}\n"
+        write_atomic(unfinished_marker(folder), lambda tmp, why=why: Path(tmp).write_text(why))
+    yield
+    for folder in folders:
+        unfinished_marker(folder).unlink(missing_ok=True)
 
 
 def check_room(root: Path, size: int, images: int) -> None:
@@ -397,24 +429,26 @@ def write_dataset(opts: SyntheticOptions, *, keep: bool = False) -> Path:
         if keep:  # a stopped rendering's files hold their room already (one rendered again replaces its own)
             todo -= sum(path_of(split, index).is_file() for split, _, index in jobs())
         check_room(root, size, todo)
-        for split in ("trainA", "trainB", "testA", "testB"):
-            (root / split).mkdir(exist_ok=True)
-        for split, style, index in tqdm(
-            jobs(),
-            desc="rendering summer/winter scenes",
-            total=2 * (count + test_count),
-            unit="img",
-            disable=not opts.progress,
-        ):
-            target = path_of(split, index)
-            if keep and _whole_png(target, size):
-                continue
-            image = Image.fromarray(render(scene_for(seed, index), style, size))
-            # whole or not at all: a Ctrl-C or a full disk mid-save left a truncated PNG among the images
-            try:
-                write_atomic(target, lambda tmp, im=image: im.save(tmp, format="PNG"))
-            except OSError as e:  # named as the file it was to be, not write_atomic's temporary one
-                raise OSError(e.errno, e.strerror, str(target)) from None
+        splits = [root / split for split in ("trainA", "trainB", "testA", "testB")]
+        for split in splits:
+            split.mkdir(exist_ok=True)
+        with marked_unfinished(splits):  # a killed rendering's part is named as one, not taken as the dataset
+            for split, style, index in tqdm(
+                jobs(),
+                desc="rendering summer/winter scenes",
+                total=2 * (count + test_count),
+                unit="img",
+                disable=not opts.progress,
+            ):
+                target = path_of(split, index)
+                if keep and _whole_png(target, size):
+                    continue
+                image = Image.fromarray(render(scene_for(seed, index), style, size))
+                # whole or not at all: a Ctrl-C or a full disk mid-save left a truncated PNG among the images
+                try:
+                    write_atomic(target, lambda tmp, im=image: im.save(tmp, format="PNG"))
+                except OSError as e:  # named as the file it was to be, not write_atomic's temporary one
+                    raise OSError(e.errno, e.strerror, str(target)) from None
     except OSError as e:  # read-only, full, or a file where a folder should be: one line, not a traceback
         raise CycleGANError(f"cannot write the dataset in {root}: {e.filename or root}: {e.strerror or e}") from None
     return root

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from ..errors import CycleGANError
 from ..files import write_atomic
-from .synthetic import Style, render, scene_for
+from .synthetic import Style, marked_unfinished, render, scene_for
 
 # The world's side and the frame's, in units of SIZE: things look about twice as large as in the images of
 # `datasets synthetic` at the same SIZE (what a model trained on those has seen).
@@ -107,17 +107,19 @@ def write_clips(
     frames, rate=...)` encodes a clip (`cyclegan.clipio.write_clip`: passed in, as clipio is a layer above)."""
     root = Path(root)
     try:
-        for d in ("videoA", "videoB", "cameras"):
-            (root / d).mkdir(parents=True, exist_ok=True)
-        for i in tqdm(range(count), desc="rendering summer/winter clips", unit="clip", disable=not progress):
-            name = f"clip_{i:03d}"
-            # frame by frame into the encoder: the whole clip held in memory was --frames x 21 MB at --size 2048
-            write_clip(root / "videoA" / f"{name}.mp4", clip_frames(seed, i, frames, size, "summer"), rate=rate)
-            write_clip(root / "videoB" / f"{name}.mp4", clip_frames(seed, i, frames, size, "winter"), rate=rate)
-            cameras = camera_path(frames, size, seed, i)
-            meta = {"seed": seed, "index": i, "size": size, "cameras": cameras, "camera": __doc__.split("\n\n")[1]}
-            text = json.dumps(meta, indent=1)  # written whole, as the clips are: a half file is no camera
-            write_atomic(root / "cameras" / f"{name}.json", lambda tmp, text=text: Path(tmp).write_text(text))
+        folders = [root / d for d in ("videoA", "videoB", "cameras")]
+        for d in folders:
+            d.mkdir(parents=True, exist_ok=True)
+        with marked_unfinished(folders):  # a killed rendering's part is named as one, as `write_dataset`'s
+            for i in tqdm(range(count), desc="rendering summer/winter clips", unit="clip", disable=not progress):
+                name = f"clip_{i:03d}"
+                # frame by frame into the encoder: the whole clip held in memory was --frames x 21 MB at --size 2048
+                write_clip(root / "videoA" / f"{name}.mp4", clip_frames(seed, i, frames, size, "summer"), rate=rate)
+                write_clip(root / "videoB" / f"{name}.mp4", clip_frames(seed, i, frames, size, "winter"), rate=rate)
+                cameras = camera_path(frames, size, seed, i)
+                meta = {"seed": seed, "index": i, "size": size, "cameras": cameras, "camera": __doc__.split("\n\n")[1]}
+                text = json.dumps(meta, indent=1)  # written whole, as the clips are: a half file is no camera
+                write_atomic(root / "cameras" / f"{name}.json", lambda tmp, text=text: Path(tmp).write_text(text))
     except OSError as e:  # read-only, full, or a file where a folder should be: one line, as write_dataset says it
         raise CycleGANError(f"cannot write the dataset in {root}: {e.filename or root}: {e.strerror or e}") from None
     return root
