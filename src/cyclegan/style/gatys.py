@@ -41,7 +41,7 @@ from ..data.io import (
 from ..errors import CycleGANError, escape
 from ..evaluate.metrics import LUMA_BT601, luminance
 from ..execution import available_memory, resolve_device
-from ..files import check_outputs, removed_on_failure
+from ..files import check_outputs, claim_file, removed_on_failure
 from .backbones import DEFAULTS, LAYER_NAMES, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
 from .options import GatysOptions, Init, StylizeOptions
@@ -570,26 +570,31 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
     An existing `opts.out` is refused before any work unless `opts.overwrite`; an input file always. A Ctrl-C
     after the first step writes the best image so far (`result.interrupted`)."""
 
-    check_outputs([opts.out], overwrite=opts.overwrite, inputs=[opts.content, *opts.style])
+    inputs = [opts.content, *opts.style]
+    check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs)
     device = resolve_device(opts.device)
     for path in dict.fromkeys([opts.content, *opts.style]):  # the first frame was taken without a word
         if (n := frame_count(path)) > 1:
             print(f"warning: {escape(path)} holds {n} frames; only the first is stylised", file=sys.stderr)
     with removed_on_failure([opts.out]):  # a folder made for --out goes again if the work fails
         check_writable(opts.out)
-        result = stylize(
-            opts.content,
-            opts.style,
-            opts.gatys,
-            device=device,
-            progress=opts.progress,
-            max_pixels=opts.max_pixels,
-            keep_on_interrupt=True,  # the best image so far is written, and `result.interrupted` says so
-        )
-        try:
-            save_image(result.image, opts.out)  # whole or not at all; a symlink at --out is replaced, never followed
-        except OSError as e:  # a full disk, a folder made read-only meanwhile: one line, not a traceback
-            raise CycleGANError(f"option '--out': cannot write {opts.out}: {e.strerror or e}") from None
+        # one stylize of --out at a time (two wrote minutes of work each, the last one kept), and a killed one's
+        # temporary (`.NAME.XXXXXXXX.tmp`, hidden beside --out) removed, as translate, compare and export do
+        with claim_file(opts.out, "--out"):
+            check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs)  # again: one that just ended wrote it
+            result = stylize(
+                opts.content,
+                opts.style,
+                opts.gatys,
+                device=device,
+                progress=opts.progress,
+                max_pixels=opts.max_pixels,
+                keep_on_interrupt=True,  # the best image so far is written, and `result.interrupted` says so
+            )
+            try:
+                save_image(result.image, opts.out)  # whole or not at all; a symlink at --out is replaced, not followed
+            except OSError as e:  # a full disk, a folder made read-only meanwhile: one line, not a traceback
+                raise CycleGANError(f"option '--out': cannot write {opts.out}: {e.strerror or e}") from None
     return result
 
 
