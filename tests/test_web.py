@@ -2154,3 +2154,31 @@ sys.exit(main(["serve", "--runs", {str(tmp_path)!r}, "--port", "{port}"]))
     assert err.decode().endswith(f"{said}: the server stopped\n") and b"Traceback" not in err
     assert b"Keyboard interruption" not in out
     assert not any(temp.iterdir())
+
+
+def test_a_flow_blend_over_its_memory_on_the_video_tab_says_what_the_visitor_can_do(tmp_path, run, monkeypatch):
+    """Frames over about 15.6 MP with the flow blend on were refused naming "--max-memory 1.6, a smaller --size",
+    neither of which the page has nor its visitor can set. Now the line names the blend's control and a smaller
+    upload. The blend's bytes a pixel raised here stand for frames that large."""
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan import temporal
+    from cyclegan.web.engine import Engine, on_page
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.video_tab import VideoTab
+
+    engine = Engine(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+    key = engine.models()[0].key
+    clip = tmp_path / "walk.gif"
+    frames = [Image.new("RGB", (16, 12), c) for c in ("red", "blue", "green")]
+    frames[0].save(clip, save_all=True, append_images=frames[1:], duration=100)
+    monkeypatch.setattr(temporal, "BLEND_BYTES", 10**7)  # 16x12 frames: 1.9 GB, over the 1.25 GB the page allows
+    with pytest.raises(CycleGANError) as e:
+        VideoTab(engine).translate(str(clip), key, "AtoB", False, 0.5)
+    said = on_page(str(e.value), {"--flow-blend": "(b) flow blend (0: off)"})
+    assert said == (
+        "walk.gif's frames of 16x12 need about 1.9 GB for the flow blend, over the 1.25 GB this server gives it "
+        '(frames of up to 0.000125 MP): set "(b) flow blend (0: off)": 0, or upload the clip at a smaller size'
+    )
+    _, target, line = VideoTab(engine).translate(str(clip), key, "AtoB", False, 0.0)  # the blend off: translated
+    assert "3 frames of 16x12" in line

@@ -96,10 +96,15 @@ class SharedNormStats:
 BLEND_BYTES = 80
 
 
+def blend_gb(width: int, height: int) -> float:
+    """GB the flow blend takes for frames of `width` x `height` (`BLEND_BYTES` a pixel)."""
+    return BLEND_BYTES * width * height / 1e9
+
+
 def check_blend_memory(src: object, width: int, height: int, max_memory: float) -> None:
     """Refuse (one line naming clip `src`) frames of `width` x `height` whose flow blend would take more than
     `max_memory` GB (`--max-memory`, which bounds the generator's activations: the blend runs after them)."""
-    need = BLEND_BYTES * width * height / 1e9
+    need = blend_gb(width, height)
     if need > max_memory:
         raise CycleGANError(
             f"cannot translate clip {src}: the flow blend of its {width}x{height} frames takes about {need:.2g} GB, "

@@ -17,6 +17,22 @@ CLIP_TYPES = [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".gif", ".webp"]
 ANIMATED = (".gif", ".webp")  # read by Pillow (`clipio`), which opens some forty formats by their content
 
 
+def check_blend(name: str, width: int, height: int, flow_blend: float) -> None:
+    """Refuse, in the page's words, frames whose flow blend would take more than the memory it is held to (the
+    default --max-memory: the server has no such option): the library's line said "give --max-memory 1.6, a
+    smaller --size", neither of which the page has nor its visitor can set."""
+    from ..temporal import BLEND_BYTES, blend_gb  # on use, as the tab's other imports
+    from ..translate_options import TilingOptions
+
+    limit = TilingOptions().max_memory
+    if flow_blend and (need := blend_gb(width, height)) > limit:
+        raise CycleGANError(
+            f"{name}'s frames of {width}x{height} need about {need:.2g} GB for the flow blend, over the {limit:g} GB "
+            f"this server gives it (frames of up to {limit * 1e9 / BLEND_BYTES / 1e6:.3g} MP): set --flow-blend 0, "
+            "or upload the clip at a smaller size"
+        )
+
+
 class VideoTab:
     """The Video tab: its layout and its handler, over the server's `Engine`."""
 
@@ -118,6 +134,7 @@ class VideoTab:
             )
         G = self.engine.generator(key, direction)
         self.engine.check_cost(G, f"{name}'s frames are", info.width, info.height)
+        check_blend(name, info.width, info.height, temporal.flow_blend)
         if shares_nothing(G, temporal):  # the box was taken without a word, as `--norm-stats shared` was
             gr.Warning(
                 "(a) shared statistics change nothing for this model: it has no InstanceNorm layers whose "
