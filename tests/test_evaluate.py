@@ -1384,3 +1384,23 @@ def test_the_fd_of_a_set_with_itself_is_never_below_0():
         x = torch.rand(3, 1280, generator=torch.Generator().manual_seed(seed))
         fd = feature_distances(x, x).fd
         assert 0.0 <= fd < 1e-5, (seed, fd)
+
+
+def test_saved_images_of_two_test_images_of_a_251_byte_name_stay_within_255_bytes(tmp_path, monkeypatch):
+    """Two test images of one 251-byte stem (in two sub-folders): --save-images named the second STEM-2.png, 257
+    bytes, and refused the evaluation as a name too long; the stem's end is cut as translate and compare cut it."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=False)
+    stem = "é" * 125 + "x"  # 251 bytes
+    for sub in ("x", "y"):
+        (tmp_path / "data" / "testA" / sub).mkdir()
+        Image.new("RGB", (40, 40), (90, 140, 60)).save(tmp_path / "data" / "testA" / sub / f"{stem}.png")
+    saved = tmp_path / "saved"
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), save_images=str(saved))
+    with pytest.raises(pytest.fail.Exception, match="the work started"):  # planned, and checked, without a refusal
+        runner.evaluate_checkpoints(dataclasses.replace(opts, progress=False))
+    names = runner._saved_names(["AtoB"], {"A": sorted((tmp_path / "data" / "testA").rglob(f"{stem}.png"))})
+    assert [p.name for p in names] == ["AtoB_grid.png", f"{stem}.png", f"{stem[:-2]}-2.png"]  # 254 bytes: é is 2

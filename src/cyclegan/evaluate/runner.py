@@ -167,7 +167,7 @@ def _translate_pass(
     if truth is not None:
         scores.update(truth_l1=[], truth_psnr=[], truth_ssim=[])
     grid: list[list[torch.Tensor]] = []
-    names = dict(zip(files, unique_stems(files), strict=True))
+    names = dict(zip(files, unique_stems(files, ext="png"), strict=True))  # as `_saved_names` names them
     done = 0
     for paths, x in _batches(files, size, batch_size, halves[0]):
         x = x.to(device)
@@ -449,7 +449,8 @@ def _saved_names(directions: list[str], domains: dict[str, list[Path]]) -> list[
     names: list[Path] = []
     for d in directions:
         names.append(Path(f"{d}_grid.png"))
-        names += [Path(d) / f"{stem}.png" for stem in unique_stems(domains[d[0]])]
+        # with ".png" within 255 bytes: a 251-byte stem's "-2" passed them (refused as too long a name)
+        names += [Path(d) / f"{stem}.png" for stem in unique_stems(domains[d[0]], ext="png")]
     return names
 
 
