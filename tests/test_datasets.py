@@ -906,7 +906,10 @@ def test_a_killed_synthetic_rendering_is_named_by_a_rerun_and_by_training_on_it(
     with pytest.raises(SystemExit):
         synthetic.write_dataset(synthetic.SyntheticOptions(str(out), size=16, count=2, test_count=2, progress=False))
     monkeypatch.setattr(synthetic, "render", real_render)
-    part = "holds part of a dataset, a rendering that stopped before its end: the same `cyclegan datasets synthetic`"
+    part = (
+        "holds part of a dataset: its rendering stopped before its end (or is under way); the same "
+        "`cyclegan datasets synthetic`"
+    )
     assert main([*flags, "--no-progress"]) == 2
     assert f"option '--out': {out / 'trainA'} {part} with --overwrite renders it whole" in capsys.readouterr().err
     training_images(resolve({**TINY, "data": str(out), "out": str(tmp_path / "run")}), progress=False, main=True)

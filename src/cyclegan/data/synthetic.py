@@ -353,7 +353,7 @@ def unfinished(folder: Path) -> str | None:
     on it (or scoring) took the part as the whole without a word (`io.left_out` says it)."""
     if not unfinished_marker(folder).is_file():
         return None
-    return f"{folder} holds part of a dataset, a rendering that stopped before its end: {_WHOLE_AGAIN}"
+    return f"{folder} holds part of a dataset: its rendering stopped before its end (or is under way); {_WHOLE_AGAIN}"
 
 
 @contextlib.contextmanager
