@@ -271,3 +271,24 @@ setattr(module, {function!r}, signalled)
 sys.exit(main({argv!r}))
 """
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+
+
+def check_file_claim(args: list[str], out: Path, capsys) -> None:
+    """`cyclegan ARGS` writes `out` under a lock on its name (`files.claim_file`: export, stylize): a killed run's
+    temporary beside it (`.NAME.XXXXXXXX.tmp`) is removed, another file's kept, no lock file left; while another
+    process holds the name, a second run is refused in one line naming it."""
+    from cyclegan.cli import main
+    from cyclegan.files import FolderLock
+
+    killed, other = out.parent / f".{out.name}.k3x_9q2z.tmp", out.parent / ".other.k3x_9q2z.tmp"
+    for f in (killed, other):
+        f.write_bytes(b"half a file")
+    assert main(args) == 0
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted([other.name, out.name])  # no lock file left
+    busy = FolderLock(out.parent, f".{out.name}.lock")  # another run of that file at work
+    assert busy.acquire()
+    try:
+        assert main([*args, "--overwrite"]) == 2
+        assert f"option '--out': {out} is being written by another run (PID {os.getpid()});" in capsys.readouterr().err
+    finally:
+        busy.release()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -281,24 +280,10 @@ def test_an_export_killed_before_removes_its_temporary_and_two_exports_of_one_fi
 ):
     """A killed export left its temporary (`.g.pt.XXXXXXXX.tmp`, hidden and as large as the file) beside --out for
     ever; the next export of that file removes it, under a lock on the file's name, so never another's live one."""
-    from cyclegan.files import FolderLock
+    from helpers import check_file_claim
 
     out = tmp_path / "g.pt"
-    killed = tmp_path / ".g.pt.k3x_9q2z.tmp"
-    other = tmp_path / ".other.pt.k3x_9q2z.tmp"  # another file's: left alone
-    for f in (killed, other):
-        f.write_bytes(b"half an export")
-    args = ["export", "--checkpoint", str(run), "--format", "torchscript", "--out", str(out)]
-    assert main(args) == 0
-    assert not killed.exists() and other.exists() and out.is_file()
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.pt.k3x_9q2z.tmp", "g.pt"]  # no lock file left
-    busy = FolderLock(tmp_path, ".g.pt.lock")  # another export of g.pt at work
-    assert busy.acquire()
-    try:
-        assert main([*args, "--overwrite"]) == 2
-        assert f"option '--out': {out} is being written by another run (PID {os.getpid()});" in capsys.readouterr().err
-    finally:
-        busy.release()
+    check_file_claim(["export", "--checkpoint", str(run), "--format", "torchscript", "--out", str(out)], out, capsys)
 
 
 @pytest.mark.slow

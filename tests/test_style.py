@@ -856,25 +856,10 @@ def test_a_killed_stylizes_temporary_is_removed_by_the_next_and_two_of_one_out_a
     """kill -9 while writing --out left `.o.png.XXXXXXXX.tmp` beside it, hidden, for ever; and two stylize runs of
     one --out each optimised for minutes, the last to finish replacing the other's image. As export does: a lock
     on the output's name, under which the killed one's temporary is removed (never another file's)."""
-    import os
-
-    from cyclegan.cli import main
-    from cyclegan.files import FolderLock
+    from helpers import check_file_claim
 
     content = _image(tmp_path / "c.png", 16, 16, seed=1)
     out = tmp_path / "out" / "o.png"
     out.parent.mkdir()
-    killed, other = out.parent / ".o.png.k3x_9q2z.tmp", out.parent / ".p.png.k3x_9q2z.tmp"
-    for f in (killed, other):
-        f.write_bytes(b"half a PNG")
     args = ["stylize", "--content", str(content), "--style", str(content), "--out", str(out), "--size", "16"]
-    args += ["--steps", "1", "--backbone", "lite0", "--no-progress"]
-    assert main(args) == 0
-    assert sorted(p.name for p in out.parent.iterdir()) == [".p.png.k3x_9q2z.tmp", "o.png"]  # no lock file left
-    busy = FolderLock(out.parent, ".o.png.lock")  # another stylize of o.png at work
-    assert busy.acquire()
-    try:
-        assert main([*args, "--overwrite"]) == 2
-        assert f"option '--out': {out} is being written by another run (PID {os.getpid()});" in capsys.readouterr().err
-    finally:
-        busy.release()
+    check_file_claim([*args, "--steps", "1", "--backbone", "lite0", "--no-progress"], out, capsys)
