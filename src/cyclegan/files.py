@@ -516,3 +516,35 @@ def remove_stale_temporaries_of(outputs: Iterable[Path]) -> None:
             continue
         for path in stale:
             Path(path).unlink(missing_ok=True)
+
+
+# the marks below are `cyclegan datasets synthetic`'s (data/synthetic.py, synthetic_video.py); here, below data/io.py,
+# whose `left_out` names a marked folder to training and evaluate
+_WHOLE_AGAIN = "the same `cyclegan datasets synthetic` with --overwrite renders it whole"
+
+
+def unfinished_marker(folder: Path) -> Path:
+    """The file beside a dataset's `folder` (`.trainA.unfinished`) that says a rendering into it has not ended:
+    written before its first file and removed after its last, so that one killed (kill -9, a power cut), which
+    says nothing, leaves it. Hidden beside the folder, not in it: the folder holds the images alone."""
+    return folder.parent / f".{folder.name}.unfinished"
+
+
+def unfinished(folder: Path) -> str | None:
+    """The line naming `folder` as part of a dataset whose rendering stopped before its end, if it is one: training
+    on it (or scoring) took the part as the whole without a word (`data.io.left_out` says it)."""
+    if not unfinished_marker(folder).is_file():
+        return None
+    return f"{folder} holds part of a dataset: its rendering stopped before its end (or is under way); {_WHOLE_AGAIN}"
+
+
+@contextlib.contextmanager
+def marked_unfinished(folders: list[Path]) -> Iterator[None]:
+    """Each of `folders` marked as being rendered (`unfinished_marker`) for the block; the marks are removed when it
+    ends without an error, and only then."""
+    for folder in folders:
+        why = f"{folder.name} is being rendered, or was when its rendering was killed: {_WHOLE_AGAIN}\n"
+        write_atomic(unfinished_marker(folder), lambda tmp, why=why: Path(tmp).write_text(why))
+    yield
+    for folder in folders:
+        unfinished_marker(folder).unlink(missing_ok=True)

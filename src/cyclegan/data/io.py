@@ -25,9 +25,8 @@ from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
 from ..errors import CycleGANError
-from ..files import IMAGE_EXTENSIONS, IMAGE_FORMATS, PILLOW_FORMATS, inside, write_atomic
+from ..files import IMAGE_EXTENSIONS, IMAGE_FORMATS, PILLOW_FORMATS, inside, unfinished, write_atomic
 from ..shared_options import MAX_PIXELS
-from .synthetic import unfinished
 
 
 def megapixels(n: int) -> str:
@@ -524,7 +523,7 @@ def left_out(folder: Path | None, *, reader: str = "training") -> list[str]:
     "evaluate") does not read (a GIF, a text file; hidden files aside), one line for all of them, and an image's
     name that is no regular file (a broken link) or a sub-folder that cannot be listed, one line each. Nothing is
     dropped without a word. And a folder that holds part of a synthetic dataset, its rendering killed
-    (`synthetic.unfinished`): taken as the whole without a word."""
+    (`files.unfinished`): taken as the whole without a word."""
     if folder is None or not folder.is_dir():
         return []
     others: list[Path] = []

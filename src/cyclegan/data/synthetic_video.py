@@ -18,8 +18,8 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import CycleGANError
-from ..files import write_atomic
-from .synthetic import Style, marked_unfinished, render, scene_for
+from ..files import marked_unfinished, write_atomic
+from .synthetic import Style, render, scene_for
 
 # The world's side and the frame's, in units of SIZE: things look about twice as large as in the images of
 # `datasets synthetic` at the same SIZE (what a model trained on those has seen).
