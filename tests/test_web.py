@@ -562,6 +562,39 @@ def test_a_webp_clip_over_the_pixel_limit_is_refused_before_translating(tmp_path
     assert str(e.value).endswith("convert it to MP4 or GIF and upload that")
 
 
+def test_a_gif_or_flow_blend_over_its_limit_is_refused_in_the_page_s_words(tmp_path, run, monkeypatch):
+    """A GIF's frames in all are held to 3x --max-pixels as it is written: the Video tab passed on the library's
+    refusal, "write an MP4 or a smaller --size, or give a smaller --size", none of which the page has (it writes a
+    clip in its own kind); the flow blend's refusal in the page's words came once the model was loaded. Now each is
+    refused before a model is loaded, saying what the visitor can do."""
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.clipio import write_clip
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.video_tab import VideoTab
+
+    frames = [Image.fromarray(np.full((50, 40, 3), 10 * i, np.uint8)) for i in range(20)]
+    gif = tmp_path / "walk.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=50)
+    engine = Engine(ServeOptions(runs=(str(run),), device="cpu", max_pixels=10_000), [], tmp_path / "work")
+    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
+    tab = VideoTab(engine)
+    with pytest.raises(CycleGANError) as e:
+        tab.translate(str(gif), engine.models()[0].key, "AtoB", False, 0.0)
+    assert str(e.value) == (
+        "walk.gif: an animated GIF is written whole at the end, and its 20 frames of 40x50 are 0.0 MP, over this "
+        "server's limit of 3 x 0.01 MP (cyclegan serve --max-pixels); convert it to MP4 and upload that"
+    )
+    wide = write_clip(tmp_path / "wide.mp4", [np.zeros((1024, 2048, 3), np.uint8)] * 2, rate=25)  # 2 MP a frame
+    engine = Engine(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
+    monkeypatch.setattr("cyclegan.temporal.BLEND_BYTES", 1000)  # as if the frames were 25 times as large
+    with pytest.raises(CycleGANError) as e:
+        VideoTab(engine).translate(str(wide), engine.models()[0].key, "AtoB", False, 0.8)
+    assert str(e.value).startswith("wide.mp4's frames of 2048x1024 need about 2.1 GB for the flow blend")
+
+
 def test_a_clip_whose_header_declares_fewer_frames_than_it_holds_is_counted(tmp_path, run, monkeypatch):
     """A fragmented MP4's header counts only the frames before its first fragment: one of 40 frames declared
     3 and passed a limit of 10 (2000 frames of 16x16 declared 3 in 134 kB, a hostile probe). Now a video's

@@ -17,6 +17,27 @@ CLIP_TYPES = [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".gif", ".webp"]
 ANIMATED = (".gif", ".webp")  # read by Pillow (`clipio`), which opens some forty formats by their content
 
 
+def check_held_on_page(name: str, suffix: str, frames: int, width: int, height: int, max_pixels: int) -> None:
+    """Refuse, in the page's words, a GIF or WebP whose frames in all are more than Pillow's writer may hold until
+    it writes (`clipio.check_held`: a WebP's to --max-pixels, a GIF's to 3x, at 1 byte a pixel). The library's
+    refusal advised "write an MP4 ... or give a smaller --size": the page writes a clip in its own kind and has no
+    size; a WebP was found out after translating the frames under the limit."""
+    from ..clipio import ANIMATED_NAMES, HELD_BYTES  # on first use (PyAV)
+
+    if suffix not in HELD_BYTES:
+        return
+    total, limit = frames * width * height, 3 * max_pixels // HELD_BYTES[suffix]
+    if total > limit:
+        kind = ANIMATED_NAMES[suffix]
+        times = "" if limit == max_pixels else f"{limit // max_pixels} x "
+        other = " or GIF" if suffix == ".webp" else ""
+        raise CycleGANError(
+            f"{name}: an animated {kind} is written whole at the end, and its {frames} frames of {width}x{height} "
+            f"are {total / 1e6:.1f} MP, over this server's limit of {times}{max_pixels / 1e6:g} MP (cyclegan serve "
+            f"--max-pixels); convert it to MP4{other} and upload that"
+        )
+
+
 def check_blend(name: str, width: int, height: int, flow_blend: float) -> None:
     """Refuse, in the page's words, frames whose flow blend would take more than the memory it is held to (the
     default --max-memory: the server has no such option): the library's line said "give --max-memory 1.6, a
@@ -125,16 +146,10 @@ class VideoTab:
                 f"{name} holds {held}, over this server's limit of {opts.max_clip_frames} frames per clip "
                 "(cyclegan serve --max-clip-frames)"
             )
-        total = frames * info.width * info.height
-        if src.suffix.lower() == ".webp" and total > opts.max_pixels:  # Pillow's WebP writer holds every frame
-            raise CycleGANError(  # found after translating the frames under it, with advice the page has no field for
-                f"{name}: an animated WebP is written whole at the end, and its {frames} frames of "
-                f"{info.width}x{info.height} are {total / 1e6:.1f} MP, over this server's limit of "
-                f"{opts.max_pixels / 1e6:g} MP (cyclegan serve --max-pixels); convert it to MP4 or GIF and upload that"
-            )
+        check_held_on_page(name, src.suffix.lower(), frames, info.width, info.height, opts.max_pixels)
+        check_blend(name, info.width, info.height, temporal.flow_blend)  # needs no model: before one loads
         G = self.engine.generator(key, direction)
         self.engine.check_cost(G, f"{name}'s frames are", info.width, info.height)
-        check_blend(name, info.width, info.height, temporal.flow_blend)
         if shares_nothing(G, temporal):  # the box was taken without a word, as `--norm-stats shared` was
             gr.Warning(
                 "(a) shared statistics change nothing for this model: it has no InstanceNorm layers whose "
