@@ -2092,6 +2092,40 @@ def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path
     assert ran == []
 
 
+def test_a_comparison_stops_on_cancel_and_when_its_page_is_closed(tmp_path, monkeypatch):
+    """Compare runs minutes of Gatys in the one heavy queue, and had no Cancel: a comparison ran on after its page
+    was closed (1000 steps: 78 s here before the next visitor's translation began). Now its Cancel, and closing or
+    reloading its page (`unload`), stop Gatys at its next step, and the CycleGAN is not run after it."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from types import SimpleNamespace
+
+    from cyclegan import compare
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    ckpt = tmp_path / "tiny.pt"
+    _tiny_checkpoint(ckpt)
+    app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
+    comparison, cancel = _handler(app, "compare"), _handler(app, "cancel_compare")
+    unload = [f.fn for f in app.fns.values() if any(t[1] == "unload" for t in f.targets)]
+    assert unload == [cancel]
+    session = SimpleNamespace(session_hash="visitor")
+    steps: list[int] = []
+
+    def stylize(*args, callback, **kwargs):  # Gatys, the visitor pressing Cancel after its first step
+        for step in range(1, 4):
+            callback(step, None)
+            steps.append(step)
+            cancel(session)
+        pytest.fail("Gatys ran on after Cancel")
+
+    monkeypatch.setattr("cyclegan.style.stylize", stylize)
+    monkeypatch.setattr(compare, "translate_timed", lambda *a, **k: pytest.fail("the CycleGAN ran after Cancel"))
+    photo, style = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
+    message = _refusal(lambda: comparison(photo, "tiny.pt", "AtoB", [style], "lite0", 64, 10, session))
+    assert message == "the comparison was cancelled" and steps == [1]
+
+
 def test_the_vgg19_weights_missing_on_the_page_offers_no_weights_option(tmp_path, monkeypatch):
     """The Style tab's vgg19 without cached weights said "(or pass --weights FILE)": the page has no such
     option (a hostile probe). The page's message offers the download and lite0 only; the CLI's keeps --weights."""

@@ -58,7 +58,8 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
             t_model = TranslateTab(engine).layout(choices)
             v_model = VideoTab(engine).layout(choices)
             StyleTab(engine).layout()
-            c_model = CompareTab(engine).layout(choices)
+            compare_tab = CompareTab(engine)
+            c_model = compare_tab.layout(choices)
             r_run = runs_tab.layout(runs)
 
         known = gr.State((choices, runs))
@@ -70,6 +71,7 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
             **LIGHT_EVENTS,
         )
         runs_tab.redraw_on(timer, app)
+        compare_tab.stop_on_unload(app)
     for block in app.blocks.values():
         if isinstance(block, gr.File):
             uploads_only(block)

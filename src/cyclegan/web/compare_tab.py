@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import threading
+import uuid
 from collections.abc import Sequence
 
 import gradio as gr
@@ -10,6 +12,7 @@ import gradio as gr
 from ..errors import CycleGANError
 from .engine import BACKBONES, DIRECTIONS, Engine, user_errors
 from .options import STYLE_SIZE_MIN, STYLE_SIZE_STEP, STYLE_STEPS_MIN
+from .style_tab import Cancelled
 
 
 class CompareTab:
@@ -17,6 +20,9 @@ class CompareTab:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        # session -> its running comparison's stop flag: Gatys runs minutes in the one heavy queue, and a comparison
+        # had no Cancel and ran on after its page was closed, holding up every other job
+        self.cancel: dict[str, threading.Event] = {}
 
     def layout(self, choices: list[tuple[str, str]]) -> gr.Dropdown:
         """Lay the tab out (inside the page's `gr.Tabs`) and wire its button; returns its model dropdown,
@@ -54,7 +60,9 @@ class CompareTab:
                         step=STYLE_STEPS_MIN,
                         label="Gatys steps",
                     )
-                    c_go = gr.Button("Compare", variant="primary", elem_id="compare-go")
+                    with gr.Row():
+                        c_go = gr.Button("Compare", variant="primary", elem_id="compare-go")
+                        c_cancel = gr.Button("Cancel", variant="stop", elem_id="compare-cancel")
                 with gr.Column(scale=2):
                     c_gallery = gr.Gallery(
                         label="input | CycleGAN | Gatys",
@@ -65,7 +73,7 @@ class CompareTab:
                     )
                     c_table = gr.Markdown(elem_id="compare-table")
             self.engine.follow_direction(c_model, c_dir)  # a one-way model's own direction
-            c_go.click(
+            c_event = c_go.click(
                 user_errors(
                     self.compare,
                     {
@@ -85,7 +93,17 @@ class CompareTab:
                 [c_gallery, c_table],
                 **self.engine.heavy_events,
             )
+            c_cancel.click(self.cancel_compare, None, None, cancels=[c_event], queue=False)
         return c_model
+
+    def stop_on_unload(self, app: gr.Blocks) -> None:
+        """Stop a session's comparison when its page is closed or reloaded: no one is left to see it."""
+        app.unload(self.cancel_compare)
+
+    def cancel_compare(self, request: gr.Request) -> None:
+        stop = self.cancel.get(getattr(request, "session_hash", None) or "")
+        if stop is not None:
+            stop.set()
 
     def compare(
         self,
@@ -96,11 +114,24 @@ class CompareTab:
         backbone: str,
         size: int,
         steps: int,
+        request: gr.Request | None = None,
         progress=gr.Progress(),  # noqa: B008 - how Gradio asks for a progress bar
     ):
         """One photo through the CycleGAN and through Gatys (style from the uploaded references), measured as
         `cyclegan compare` measures: seconds, SSIM (Y) and feature distance to the input, Gram distance to
-        the references. Returns (gallery input | CycleGAN | Gatys, a table of the figures)."""
+        the references. Returns (gallery input | CycleGAN | Gatys, a table of the figures). Cancel, or closing the
+        page, stops Gatys at its next step."""
+        # The stop flag is the session's from the start: a page closed while the models load (seconds) stops it too.
+        stop = threading.Event()
+        session = getattr(request, "session_hash", None) or uuid.uuid4().hex
+        self.cancel[session] = stop
+        try:
+            return self._compare(photo, key, direction, styles, backbone, size, steps, stop, progress)
+        finally:
+            if self.cancel.get(session) is stop:
+                del self.cancel[session]
+
+    def _compare(self, photo, key, direction, styles, backbone, size, steps, stop: threading.Event, progress):
         # on first use (torch): the page is up before these load
         from ..compare import METRICS_BACKBONE, check_measurable, measure, translate_timed
         from ..data.io import resize_long_side
@@ -122,14 +153,19 @@ class CompareTab:
         x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
 
         def callback(step: int, _x) -> None:
+            if stop.is_set():
+                raise Cancelled
             progress((step, steps), desc=f"Gatys ({name})")
 
         # Gatys first, as `cyclegan compare` runs it: its memory check must see the device before the generator's
         # pass took (and the allocator kept) memory, or it let through a run that then failed out of memory.
         progress((0, steps), desc=f"Gatys ({name})")
         options = GatysOptions(backbone=name, size=None, style_size=size, steps=steps)
-        with engine.using(gatys_net):  # shared with the Style tab's jobs (`Engine.using`)
-            res = stylize(im, refs, options, net=gatys_net, device=device, progress=False, callback=callback)
+        try:
+            with engine.using(gatys_net):  # shared with the Style tab's jobs (`Engine.using`)
+                res = stylize(im, refs, options, net=gatys_net, device=device, progress=False, callback=callback)
+        except Cancelled:
+            raise CycleGANError("the comparison was cancelled") from None
         with engine.using(G):
             y_cyc, t_cyc = translate_timed(G, x, warm_up=True)
         images = {"input": x, "cyclegan": y_cyc, "gatys": res.tensor.to(device)}
