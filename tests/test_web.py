@@ -2181,6 +2181,30 @@ def test_a_one_way_models_direction_is_chosen_with_it(tmp_path):
         assert "value" not in f.fn(both)  # a two-way model keeps the visitor's choice
 
 
+def test_a_one_way_run_given_to_checkpoint_is_named_and_followed_as_under_runs(tmp_path):
+    """A CUT run trained BtoA, given to --checkpoint (as its folder or its checkpoint.pt), was offered as two-way:
+    no "(BtoA only)" and the direction left at AtoB, so each job failed until the visitor changed it; under --runs
+    the same run was named and its direction followed. A file outside a run still offers both directions."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.app import build_app
+    from cyclegan.web.engine import DIRECTIONS
+    from cyclegan.web.runs import check_checkpoint_files
+    from cyclegan.web.serve import ServeOptions
+
+    run = tmp_path / "a_cut"
+    run.mkdir()
+    cfg = _tiny_checkpoint(run / "checkpoint.pt", family="cut", direction="BtoA")
+    (run / "config.json").write_text(json.dumps(cfg.to_dict()))
+    shutil.copy(run / "checkpoint.pt", tmp_path / "loose.pt")
+    files = check_checkpoint_files([str(run), str(tmp_path / "loose.pt")])
+    models = find_models([], files)
+    offered = [(m.label, m.directions) for m in models]
+    assert offered == [("a_cut (BtoA only)", ("BtoA",)), ("loose.pt", tuple(DIRECTIONS))]
+    app = build_app(ServeOptions(checkpoint=(str(run),), device="cpu"), files[:1], tmp_path / "work")
+    radios = [b for b in app.blocks.values() if isinstance(b, gr.Radio) and [c[0] for c in b.choices] == DIRECTIONS]
+    assert len(radios) == 3 and all(r.value == "BtoA" for r in radios)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize("signum, status, said", [("SIGHUP", 129, "hung up"), ("SIGTERM", 143, "terminated")])

@@ -130,7 +130,8 @@ def find_models(roots: Sequence[str | Path], files: Sequence[Path], names: Names
         if best.is_file():
             found.append((f"{label} · best.pt (best score)", best, directions))
     for f in files:
-        found.append((f.name if f.name != CHECKPOINT_NAME else f.parent.name, f, ("AtoB", "BtoA")))
+        label, directions = f.name if f.name != CHECKPOINT_NAME else f.parent.name, file_directions(f)
+        found.append((label + ("" if len(directions) > 1 else f" ({directions[0]} only)"), f, directions))
     models: list[Model] = []
     paths: set[str] = set()
     for label, file, directions in found:
@@ -195,6 +196,16 @@ def run_directions(run: Path) -> tuple[str, ...]:
     """The directions a run's model translates, from its config.json: both for a two-way family (CycleGAN) and
     when unknown, the trained one for a one-generator family (pix2pix, CUT, FastCUT)."""
     return directions_in_stored_config(read_config(run) or {})
+
+
+def file_directions(file: Path) -> tuple[str, ...]:
+    """The directions a --checkpoint file translates, read without torch: its run's (`run_directions`) for a run's
+    checkpoint.pt or best.pt (given as the run folder, or by name), else both (unknown until it loads). A one-way
+    run given so was offered as two-way: no "(BtoA only)" and the direction left at AtoB, so each job failed until
+    the visitor changed it, where the same run under --runs was named and followed."""
+    if file.name in (CHECKPOINT_NAME, BEST_NAME) and is_run(file.parent):
+        return run_directions(file.parent)
+    return ("AtoB", "BtoA")
 
 
 # --- one run's files --------------------------------------------------------------------------------------
