@@ -565,8 +565,9 @@ def test_a_webp_clip_over_the_pixel_limit_is_refused_before_translating(tmp_path
 def test_a_gif_or_flow_blend_over_its_limit_is_refused_in_the_page_s_words(tmp_path, run, monkeypatch):
     """A GIF's frames in all are held to 3x --max-pixels as it is written: the Video tab passed on the library's
     refusal, "write an MP4 or a smaller --size, or give a smaller --size", none of which the page has (it writes a
-    clip in its own kind); the flow blend's refusal in the page's words came once the model was loaded. Now each is
-    refused before a model is loaded, saying what the visitor can do."""
+    clip in its own kind); the flow blend's refusal in the page's words came once the model was loaded; frames over
+    --max-pixels were refused once the model loaded, with a thin image's advice ("crop or resize it to a less thin
+    shape") for a square clip. Now each is refused before a model is loaded, saying what the visitor can do."""
     pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.clipio import write_clip
@@ -587,6 +588,14 @@ def test_a_gif_or_flow_blend_over_its_limit_is_refused_in_the_page_s_words(tmp_p
         "server's limit of 3 x 0.01 MP (cyclegan serve --max-pixels); convert it to MP4 and upload that"
     )
     wide = write_clip(tmp_path / "wide.mp4", [np.zeros((1024, 2048, 3), np.uint8)] * 2, rate=25)  # 2 MP a frame
+    engine = Engine(ServeOptions(runs=(str(run),), device="cpu", max_pixels=2_000_000), [], tmp_path / "work")
+    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
+    with pytest.raises(CycleGANError) as e:  # found once the model loaded, called "thin"
+        VideoTab(engine).translate(str(wide), engine.models()[0].key, "AtoB", False, 0.0)
+    assert str(e.value) == (
+        "wide.mp4's frames are 2048x1024 pixels (2.1 MP), over this server's limit of 2 MP (cyclegan serve "
+        "--max-pixels); upload a clip of smaller frames"
+    )
     engine = Engine(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
     monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
     monkeypatch.setattr("cyclegan.temporal.BLEND_BYTES", 1000)  # as if the frames were 25 times as large

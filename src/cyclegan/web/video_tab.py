@@ -146,6 +146,12 @@ class VideoTab:
                 f"{name} holds {held}, over this server's limit of {opts.max_clip_frames} frames per clip "
                 "(cyclegan serve --max-clip-frames)"
             )
+        if info.width * info.height > opts.max_pixels:  # as an image upload is refused (`uploads.check_upload`)
+            raise CycleGANError(  # was found once the model loaded, with a thin image's advice: "a less thin shape"
+                f"{name}'s frames are {info.width}x{info.height} pixels ({info.width * info.height / 1e6:.1f} MP), "
+                f"over this server's limit of {opts.max_pixels / 1e6:g} MP (cyclegan serve --max-pixels); upload a "
+                "clip of smaller frames"
+            )
         check_held_on_page(name, src.suffix.lower(), frames, info.width, info.height, opts.max_pixels)
         check_blend(name, info.width, info.height, temporal.flow_blend)  # needs no model: before one loads
         G = self.engine.generator(key, direction)
