@@ -2101,7 +2101,17 @@ def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path
     assert ran == []
 
 
-def test_a_comparison_stops_on_cancel_and_when_its_page_is_closed(tmp_path, monkeypatch):
+def _stoppers(app, cancel_id: str) -> dict:
+    """How a visitor stops a job of `app`: its Cancel button's handler (elem_id `cancel_id`), and closing the page
+    (every `unload` handler, as Gradio calls them), each called with the visitor's request."""
+    button = next(b for b in app.blocks.values() if getattr(b, "elem_id", None) == cancel_id)
+    cancel = next(f.fn for f in app.fns.values() if (button._id, "click") in f.targets)
+    unload = [f.fn for f in app.fns.values() if any(t[1] == "unload" for t in f.targets)]
+    return {"Cancel": cancel, "closed": lambda request: [fn(request) for fn in unload]}
+
+
+@pytest.mark.parametrize("how", ["Cancel", "closed"])
+def test_a_comparison_stops_on_cancel_and_when_its_page_is_closed(tmp_path, monkeypatch, how):
     """Compare runs minutes of Gatys in the one heavy queue, and had no Cancel: a comparison ran on after its page
     was closed (1000 steps: 78 s here before the next visitor's translation began). Now its Cancel, and closing or
     reloading its page (`unload`), stop Gatys at its next step, and the CycleGAN is not run after it."""
@@ -2115,24 +2125,52 @@ def test_a_comparison_stops_on_cancel_and_when_its_page_is_closed(tmp_path, monk
     ckpt = tmp_path / "tiny.pt"
     _tiny_checkpoint(ckpt)
     app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
-    comparison, cancel = _handler(app, "compare"), _handler(app, "cancel_compare")
-    unload = [f.fn for f in app.fns.values() if any(t[1] == "unload" for t in f.targets)]
-    assert unload == [cancel]
+    comparison, stop = _handler(app, "compare"), _stoppers(app, "compare-cancel")[how]
     session = SimpleNamespace(session_hash="visitor")
     steps: list[int] = []
 
-    def stylize(*args, callback, **kwargs):  # Gatys, the visitor pressing Cancel after its first step
+    def stylize(*args, callback, **kwargs):  # Gatys, the visitor stopping it after its first step
         for step in range(1, 4):
             callback(step, None)
             steps.append(step)
-            cancel(session)
-        pytest.fail("Gatys ran on after Cancel")
+            stop(session)
+        pytest.fail("Gatys ran on after it was stopped")
 
     monkeypatch.setattr("cyclegan.style.stylize", stylize)
     monkeypatch.setattr(compare, "translate_timed", lambda *a, **k: pytest.fail("the CycleGAN ran after Cancel"))
     photo, style = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
     message = _refusal(lambda: comparison(photo, "tiny.pt", "AtoB", [style], "lite0", 64, 10, session))
     assert message == "the comparison was cancelled" and steps == [1]
+
+
+@pytest.mark.parametrize("how", ["Cancel", "closed"])
+def test_a_clip_stops_on_cancel_and_when_its_page_is_closed_leaving_no_output(tmp_path, run, how):
+    """A clip may take minutes in the one heavy queue: the Video tab had no Cancel, and a clip ran on after its
+    page was closed. Now both stop it before its next batch of frames, and no output is left."""
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from types import SimpleNamespace
+
+    from cyclegan.clipio import write_clip
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+    video = [f.fn for f in app.fns.values() if f.name == "translate"][1]
+    stop, session = _stoppers(app, "video-cancel")[how], SimpleNamespace(session_hash="visitor")
+    key = app.engine.models()[0].key
+    batches: list[int] = []
+
+    def visitor(_module, _inputs, _output) -> None:  # stops it once the first batch is through
+        batches.append(1)
+        stop(session)
+
+    app.engine.generator(key, "AtoB").register_forward_hook(visitor)
+    clip = write_clip(tmp_path / "walk.mp4", [np.full((16, 16, 3), 9 * i, np.uint8) for i in range(24)], rate=25)
+    assert _refusal(lambda: video(str(clip), key, "AtoB", False, 0.0, session)) == (
+        "walk.mp4: the translation was cancelled"
+    )
+    assert batches == [1] and [p for p in app.engine.outputs.rglob("*") if p.is_file()] == []
 
 
 def test_the_vgg19_weights_missing_on_the_page_offers_no_weights_option(tmp_path, monkeypatch):

@@ -48,7 +48,7 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
     engine = Engine(opts, files, work)
     choices = engine.model_choices()
     runs = list(engine.runs())
-    runs_tab = RunsTab(engine)
+    runs_tab, video_tab, compare_tab = RunsTab(engine), VideoTab(engine), CompareTab(engine)
 
     with gr.Blocks(title="cyclegan serve", analytics_enabled=False, delete_cache=(CACHE_SWEEP_S, CACHE_KEPT_S)) as app:
         app.engine = engine  # for tests and tools
@@ -56,9 +56,8 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
         gr.Markdown("# cyclegan\nUnpaired image-to-image translation and style transfer, on this machine.")
         with gr.Tabs():
             t_model = TranslateTab(engine).layout(choices)
-            v_model = VideoTab(engine).layout(choices)
+            v_model = video_tab.layout(choices)
             StyleTab(engine).layout()
-            compare_tab = CompareTab(engine)
             c_model = compare_tab.layout(choices)
             r_run = runs_tab.layout(runs)
 
@@ -71,7 +70,8 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
             **LIGHT_EVENTS,
         )
         runs_tab.redraw_on(timer, app)
-        compare_tab.stop_on_unload(app)
+        for tab in (video_tab, compare_tab):  # a job of a page closed or reloaded stops: no one is left to see it
+            app.unload(tab.stops.stop)
     for block in app.blocks.values():
         if isinstance(block, gr.File):
             uploads_only(block)

@@ -4,15 +4,13 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Sequence
 
 import gradio as gr
 
 from ..errors import CycleGANError
-from .engine import BACKBONES, DIRECTIONS, Engine, user_errors
+from .engine import BACKBONES, DIRECTIONS, Cancelled, Engine, Stops, user_errors
 from .options import STYLE_SIZE_MIN, STYLE_SIZE_STEP, STYLE_STEPS_MIN
-from .style_tab import Cancelled
 
 
 class CompareTab:
@@ -20,9 +18,7 @@ class CompareTab:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        # session -> its running comparison's stop flag: Gatys runs minutes in the one heavy queue, and a comparison
-        # had no Cancel and ran on after its page was closed, holding up every other job
-        self.cancel: dict[str, threading.Event] = {}
+        self.stops = Stops()  # Gatys runs minutes: a comparison had no Cancel, and ran on after its page was closed
 
     def layout(self, choices: list[tuple[str, str]]) -> gr.Dropdown:
         """Lay the tab out (inside the page's `gr.Tabs`) and wire its button; returns its model dropdown,
@@ -93,17 +89,8 @@ class CompareTab:
                 [c_gallery, c_table],
                 **self.engine.heavy_events,
             )
-            c_cancel.click(self.cancel_compare, None, None, cancels=[c_event], queue=False)
+            self.stops.wire(c_cancel, c_event)
         return c_model
-
-    def stop_on_unload(self, app: gr.Blocks) -> None:
-        """Stop a session's comparison when its page is closed or reloaded: no one is left to see it."""
-        app.unload(self.cancel_compare)
-
-    def cancel_compare(self, request: gr.Request) -> None:
-        stop = self.cancel.get(getattr(request, "session_hash", None) or "")
-        if stop is not None:
-            stop.set()
 
     def compare(
         self,
@@ -121,15 +108,8 @@ class CompareTab:
         `cyclegan compare` measures: seconds, SSIM (Y) and feature distance to the input, Gram distance to
         the references. Returns (gallery input | CycleGAN | Gatys, a table of the figures). Cancel, or closing the
         page, stops Gatys at its next step."""
-        # The stop flag is the session's from the start: a page closed while the models load (seconds) stops it too.
-        stop = threading.Event()
-        session = getattr(request, "session_hash", None) or uuid.uuid4().hex
-        self.cancel[session] = stop
-        try:
+        with self.stops.flag(request) as stop:
             return self._compare(photo, key, direction, styles, backbone, size, steps, stop, progress)
-        finally:
-            if self.cancel.get(session) is stop:
-                del self.cancel[session]
 
     def _compare(self, photo, key, direction, styles, backbone, size, steps, stop: threading.Event, progress):
         # on first use (torch): the page is up before these load

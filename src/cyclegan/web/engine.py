@@ -144,6 +144,40 @@ def user_errors(fn: Callable, controls: Controls | None = None) -> Callable:
     return call
 
 
+class Cancelled(Exception):
+    """Raised inside a job when its visitor pressed Cancel or closed the page (`Stops`)."""
+
+
+class Stops:
+    """The stop flags of a tab's running jobs, one per page session: set by the tab's Cancel button and by Gradio's
+    `unload` (the page closed or reloaded), checked by the job at each step (Gatys) or batch of frames (a clip).
+    A job without one ran on for nobody, holding the one heavy queue for minutes."""
+
+    def __init__(self) -> None:
+        self._flags: dict[str, threading.Event] = {}
+
+    @contextlib.contextmanager
+    def flag(self, request: gr.Request | None) -> Iterator[threading.Event]:
+        """The session's stop flag for the job run in the block, from its start: a page closed while the models
+        load stops it too."""
+        stop, session = threading.Event(), getattr(request, "session_hash", None) or uuid.uuid4().hex
+        self._flags[session] = stop
+        try:
+            yield stop
+        finally:
+            if self._flags.get(session) is stop:
+                del self._flags[session]
+
+    def stop(self, request: gr.Request) -> None:
+        """Stop the session's running job, if any (a Cancel button's handler, and `unload`'s)."""
+        if (stop := self._flags.get(getattr(request, "session_hash", None) or "")) is not None:
+            stop.set()
+
+    def wire(self, button: gr.Button, event: Any) -> None:
+        """Have `button` cancel `event` (a job waiting in the queue is dropped; a running one stops)."""
+        button.click(self.stop, None, None, cancels=[event], queue=False)
+
+
 def padded_size(width: int, height: int, *, multiple: int, least: int) -> tuple[int, int]:
     """(W, H) of an image as a generator runs it: each side rounded up to `multiple` and at least `least` px, as
     `models.layers.pad_for_generator` pads it (tiles of a thin image are padded alike)."""

@@ -3,6 +3,7 @@ chosen model's generator, with the temporal-consistency options of `cyclegan tra
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import gradio as gr
 from PIL import Image
 
 from ..errors import CycleGANError
-from .engine import DIRECTIONS, Engine, literal, user_errors
+from .engine import DIRECTIONS, Cancelled, Engine, Stops, literal, user_errors
 from .uploads import MB, display_name
 
 CLIP_TYPES = [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".gif", ".webp"]
@@ -59,9 +60,10 @@ class VideoTab:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self.stops = Stops()  # a clip may take minutes: it had no Cancel, and ran on after its page was closed
 
     def layout(self, choices: list[tuple[str, str]]) -> gr.Dropdown:
-        """Lay the tab out (inside the page's `gr.Tabs`) and wire its button; returns its model dropdown."""
+        """Lay the tab out (inside the page's `gr.Tabs`) and wire its buttons; returns its model dropdown."""
         from ..translate_options import TemporalOptions  # its defaults (no torch)
 
         defaults = TemporalOptions()
@@ -85,13 +87,15 @@ class VideoTab:
                         defaults.norm_stats == "shared", label="(a) normalisation statistics shared across the clip"
                     )
                     v_blend = gr.Slider(0, 0.95, value=defaults.flow_blend, step=0.05, label="(b) flow blend (0: off)")
-                    v_go = gr.Button("Translate clip", variant="primary", elem_id="video-go")
+                    with gr.Row():
+                        v_go = gr.Button("Translate clip", variant="primary", elem_id="video-go")
+                        v_cancel = gr.Button("Cancel", variant="stop", elem_id="video-cancel")
                 with gr.Column(scale=2):
                     v_out = gr.Video(label="translated", elem_id="video-out")
                     v_info = gr.Markdown(elem_id="video-info")
                     v_download = gr.File(label="download", interactive=False, elem_id="video-download")
             self.engine.follow_direction(v_model, v_dir)  # a one-way model's own direction
-            v_go.click(
+            v_event = v_go.click(
                 user_errors(
                     self.translate,
                     {"--checkpoint": v_model, "--direction": v_dir, "--norm-stats": v_shared, "--flow-blend": v_blend},
@@ -100,12 +104,26 @@ class VideoTab:
                 [v_out, v_download, v_info],
                 **self.engine.heavy_events,
             )
+            self.stops.wire(v_cancel, v_event)
         return v_model
 
-    def translate(self, upload: str | None, key: str | None, direction: str, shared: bool, blend: float):
+    def translate(
+        self,
+        upload: str | None,
+        key: str | None,
+        direction: str,
+        shared: bool,
+        blend: float,
+        request: gr.Request | None = None,
+    ):
         """Translate one uploaded clip. Returns (the clip to show, or None for GIF/WebP; the file to download;
         a line with its frames, size and seconds). An upload that is not a readable clip, or over the
-        server's size limits, raises CycleGANError naming it."""
+        server's size limits, raises CycleGANError naming it. Cancel, or closing the page, stops it at its next
+        batch of frames, leaving no output."""
+        with self.stops.flag(request) as stop:
+            return self._translate(upload, key, direction, shared, blend, stop)
+
+    def _translate(self, upload, key, direction, shared, blend, stop: threading.Event):
         from ..clipio import count_frames, probe  # on first use (PyAV)
         from ..translate_options import TemporalOptions
         from ..video import shares_nothing, translate_clip
@@ -162,10 +180,23 @@ class VideoTab:
                 "statistics it would share; the clip is translated frame by frame"
             )
         target = self.engine.folder() / f"{Path(name).stem}_{direction}{src.suffix.lower()}"
+
+        def stop_here(_module, _inputs) -> None:  # before each batch of frames through the generator
+            if stop.is_set():
+                raise Cancelled
+
         try:
-            with self.engine.using(G):
-                t = time.perf_counter()
-                frames = translate_clip(G, src, target, temporal=temporal, max_pixels=opts.max_pixels, progress=False)
+            with self.engine.using(G):  # the job's alone while it runs: so is the hook
+                hook = G.register_forward_pre_hook(stop_here)
+                try:
+                    t = time.perf_counter()
+                    frames = translate_clip(
+                        G, src, target, temporal=temporal, max_pixels=opts.max_pixels, progress=False
+                    )
+                finally:
+                    hook.remove()
+        except Cancelled:
+            raise CycleGANError(f"{name}: the translation was cancelled") from None
         except CycleGANError as e:  # named as the visitor named it, not by the server's temporary path
             raise CycleGANError(str(e).replace(str(src), name)) from None
         seconds = time.perf_counter() - t
