@@ -2166,11 +2166,39 @@ def test_a_clip_stops_on_cancel_and_when_its_page_is_closed_leaving_no_output(tm
         stop(session)
 
     app.engine.generator(key, "AtoB").register_forward_hook(visitor)
-    clip = write_clip(tmp_path / "walk.mp4", [np.full((16, 16, 3), 9 * i, np.uint8) for i in range(24)], rate=25)
+    frames = [np.full((16, 16, 3), 9 * i, np.uint8) for i in range(24)]
+    clip = write_clip(tmp_path / f"stopped_{how}.mp4", frames, rate=25)
     assert _refusal(lambda: video(str(clip), key, "AtoB", False, 0.0, session)) == (
-        "walk.mp4: the translation was cancelled"
+        f"stopped_{how}.mp4: the translation was cancelled"
     )
-    assert batches == [1] and [p for p in app.engine.outputs.rglob("*") if p.is_file()] == []
+    assert batches == [1] and list(app.engine.outputs.rglob(f"*stopped_{how}_AtoB*")) == []  # nor its temporary
+
+
+@pytest.mark.parametrize("how", ["Cancel", "closed"])
+def test_translate_stops_on_cancel_and_when_its_page_is_closed(tmp_path, run, how):
+    """Translate takes 50 images of 25 MP at once, minutes in the one heavy queue, and had no Cancel: the job ran on
+    after its page was closed. Now both stop it at the generator's next call (the next image, or tile)."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from types import SimpleNamespace
+
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+    translate = [f.fn for f in app.fns.values() if f.name == "translate"][0]
+    stop, session = _stoppers(app, "translate-cancel")[how], SimpleNamespace(session_hash="visitor")
+    key = app.engine.models()[0].key
+    images: list[int] = []
+
+    def visitor(_module, _inputs, _output) -> None:  # stops it once the first image is through
+        images.append(1)
+        stop(session)
+
+    app.engine.generator(key, "AtoB").register_forward_hook(visitor)
+    photos = [str(_png(tmp_path / f"p{i}.png", 24, 20, seed=i)) for i in range(3)]
+    assert _refusal(lambda: translate(photos, key, "AtoB", session)) == "the translation was cancelled"
+    assert images == [1]
+    assert translate(photos[:1], key, "AtoB", session)[1]  # the next job is not stopped by the last one's Cancel
 
 
 def test_the_vgg19_weights_missing_on_the_page_offers_no_weights_option(tmp_path, monkeypatch):

@@ -48,14 +48,15 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
     engine = Engine(opts, files, work)
     choices = engine.model_choices()
     runs = list(engine.runs())
-    runs_tab, video_tab, compare_tab = RunsTab(engine), VideoTab(engine), CompareTab(engine)
+    translate_tab, video_tab, compare_tab = TranslateTab(engine), VideoTab(engine), CompareTab(engine)
+    runs_tab = RunsTab(engine)
 
     with gr.Blocks(title="cyclegan serve", analytics_enabled=False, delete_cache=(CACHE_SWEEP_S, CACHE_KEPT_S)) as app:
         app.engine = engine  # for tests and tools
         engine.outputs = Path(app.GRADIO_CACHE) / f"cyclegan-{work.name}"  # served as they are: see Engine
         gr.Markdown("# cyclegan\nUnpaired image-to-image translation and style transfer, on this machine.")
         with gr.Tabs():
-            t_model = TranslateTab(engine).layout(choices)
+            t_model = translate_tab.layout(choices)
             v_model = video_tab.layout(choices)
             StyleTab(engine).layout()
             c_model = compare_tab.layout(choices)
@@ -70,7 +71,7 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
             **LIGHT_EVENTS,
         )
         runs_tab.redraw_on(timer, app)
-        for tab in (video_tab, compare_tab):  # a job of a page closed or reloaded stops: no one is left to see it
+        for tab in (translate_tab, video_tab, compare_tab):  # a closed or reloaded page: no one sees its job
             app.unload(tab.stops.stop)
     for block in app.blocks.values():
         if isinstance(block, gr.File):

@@ -178,6 +178,22 @@ class Stops:
         button.click(self.stop, None, None, cancels=[event], queue=False)
 
 
+@contextlib.contextmanager
+def stopping(net, stop: threading.Event) -> Iterator[None]:
+    """Raise Cancelled at `net`'s next call once `stop` is set (a clip's next batch of frames, an image's next tile),
+    for the block: to be used inside `Engine.using(net)`, where the job has the network to itself."""
+
+    def stop_here(_module, _inputs) -> None:
+        if stop.is_set():
+            raise Cancelled
+
+    hook = net.register_forward_pre_hook(stop_here)
+    try:
+        yield
+    finally:
+        hook.remove()
+
+
 def padded_size(width: int, height: int, *, multiple: int, least: int) -> tuple[int, int]:
     """(W, H) of an image as a generator runs it: each side rounded up to `multiple` and at least `least` px, as
     `models.layers.pad_for_generator` pads it (tiles of a thin image are padded alike)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,7 +11,7 @@ import gradio as gr
 
 from ..errors import CycleGANError, escape
 from ..files import unique_stems
-from .engine import DIRECTIONS, Engine, alert_text, literal, user_errors
+from .engine import DIRECTIONS, Cancelled, Engine, Stops, alert_text, literal, stopping, user_errors
 from .options import EXAMPLES_PER_FOLDER, ServeOptions
 from .runs import sendable_text
 from .uploads import animated_frames, display_name
@@ -46,6 +47,7 @@ class TranslateTab:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self.stops = Stops()  # 50 images of 25 MP take minutes: they had no Cancel, and ran on after the page closed
 
     def layout(self, choices: list[tuple[str, str]]) -> gr.Dropdown:
         """Lay the tab out (inside the page's `gr.Tabs`) and wire its button; returns its model dropdown,
@@ -67,7 +69,9 @@ class TranslateTab:
                         value=self.engine.trained_direction(first) or "AtoB",
                         label="direction (AtoB uses G, BtoA uses F)",
                     )
-                    t_go = gr.Button("Translate", variant="primary", elem_id="translate-go")
+                    with gr.Row():
+                        t_go = gr.Button("Translate", variant="primary", elem_id="translate-go")
+                        t_cancel = gr.Button("Cancel", variant="stop", elem_id="translate-cancel")
                     gr.Examples([[p] for p in example_images(engine.opts)], inputs=[t_files], label="examples")
                 with gr.Column(scale=2):
                     t_gallery = gr.Gallery(
@@ -85,15 +89,23 @@ class TranslateTab:
                         elem_id="translate-download",
                     )
             self.engine.follow_direction(t_model, t_dir)  # a one-way model's own direction
-            t_go.click(
+            t_event = t_go.click(
                 user_errors(self.translate, {"--checkpoint": t_model, "--direction": t_dir}),
                 [t_files, t_model, t_dir],
                 [t_gallery, t_download, t_info],
                 **engine.heavy_events,
             )
+            self.stops.wire(t_cancel, t_event)
         return t_model
 
-    def translate(self, uploads: Sequence[str] | None, key: str | None, direction: str):
+    def translate(
+        self, uploads: Sequence[str] | None, key: str | None, direction: str, request: gr.Request | None = None
+    ):
+        """`_translate`, stopped by Cancel or the page closed: at the next image, or the next tile of a large one."""
+        with self.stops.flag(request) as stop:
+            return self._translate(uploads, key, direction, stop)
+
+    def _translate(self, uploads: Sequence[str] | None, key: str | None, direction: str, stop: threading.Event):
         """Translate each upload at full size. Returns (gallery: input, output per image; files to download;
         a table of sizes and seconds). An upload that is not a usable image is named in a warning and the
         rest are translated; if none is usable, the page shows the error. One upload is decoded at a time:
@@ -130,10 +142,13 @@ class TranslateTab:
             except CycleGANError as e:
                 problems.append(str(e))
                 continue
-            with self.engine.using(G):
-                t = time.perf_counter()
-                y = translate(G, im)
-                seconds = time.perf_counter() - t
+            try:
+                with self.engine.using(G), stopping(G, stop):
+                    t = time.perf_counter()
+                    y = translate(G, im)
+                    seconds = time.perf_counter() - t
+            except Cancelled:
+                raise CycleGANError("the translation was cancelled") from None
             shown, target = out / f"{stem}_input.png", out / f"{stem}_{direction}.png"
             im.save(shown)  # the input as read (orientation, mode): a file, not a PIL image (see Engine)
             y.save(target)

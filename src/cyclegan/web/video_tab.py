@@ -11,7 +11,7 @@ import gradio as gr
 from PIL import Image
 
 from ..errors import CycleGANError
-from .engine import DIRECTIONS, Cancelled, Engine, Stops, literal, user_errors
+from .engine import DIRECTIONS, Cancelled, Engine, Stops, literal, stopping, user_errors
 from .uploads import MB, display_name
 
 CLIP_TYPES = [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".gif", ".webp"]
@@ -181,20 +181,10 @@ class VideoTab:
             )
         target = self.engine.folder() / f"{Path(name).stem}_{direction}{src.suffix.lower()}"
 
-        def stop_here(_module, _inputs) -> None:  # before each batch of frames through the generator
-            if stop.is_set():
-                raise Cancelled
-
         try:
-            with self.engine.using(G):  # the job's alone while it runs: so is the hook
-                hook = G.register_forward_pre_hook(stop_here)
-                try:
-                    t = time.perf_counter()
-                    frames = translate_clip(
-                        G, src, target, temporal=temporal, max_pixels=opts.max_pixels, progress=False
-                    )
-                finally:
-                    hook.remove()
+            with self.engine.using(G), stopping(G, stop):  # before each batch of frames
+                t = time.perf_counter()
+                frames = translate_clip(G, src, target, temporal=temporal, max_pixels=opts.max_pixels, progress=False)
         except Cancelled:
             raise CycleGANError(f"{name}: the translation was cancelled") from None
         except CycleGANError as e:  # named as the visitor named it, not by the server's temporary path
