@@ -2143,29 +2143,38 @@ def test_a_comparison_stops_on_cancel_and_when_its_page_is_closed(tmp_path, monk
     assert message == "the comparison was cancelled" and steps == [1]
 
 
+def _stopped_after_first_pass(tmp_path, run, which: int, cancel: str, how: str):
+    """The page on `run`, its `which`-th translate handler (0: Translate, 1: Video) and a visitor who stops the job
+    (`cancel`'s button, or by closing the page: `how`) once the generator's first pass (an image, a batch of
+    frames) is through; returns (app, handler, model key, session, the passes seen)."""
+    from types import SimpleNamespace
+
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+    handler = [f.fn for f in app.fns.values() if f.name == "translate"][which]
+    stop, session = _stoppers(app, cancel)[how], SimpleNamespace(session_hash="visitor")
+    key = app.engine.models()[0].key
+    passes: list[int] = []
+
+    def visitor(_module, _inputs, _output) -> None:
+        passes.append(1)
+        stop(session)
+
+    app.engine.generator(key, "AtoB").register_forward_hook(visitor)
+    return app, handler, key, session, passes
+
+
 @pytest.mark.parametrize("how", ["Cancel", "closed"])
 def test_a_clip_stops_on_cancel_and_when_its_page_is_closed_leaving_no_output(tmp_path, run, how):
     """A clip may take minutes in the one heavy queue: the Video tab had no Cancel, and a clip ran on after its
     page was closed. Now both stop it before its next batch of frames, and no output is left."""
     pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
-    from types import SimpleNamespace
-
     from cyclegan.clipio import write_clip
-    from cyclegan.web.app import build_app
-    from cyclegan.web.serve import ServeOptions
 
-    app = build_app(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
-    video = [f.fn for f in app.fns.values() if f.name == "translate"][1]
-    stop, session = _stoppers(app, "video-cancel")[how], SimpleNamespace(session_hash="visitor")
-    key = app.engine.models()[0].key
-    batches: list[int] = []
-
-    def visitor(_module, _inputs, _output) -> None:  # stops it once the first batch is through
-        batches.append(1)
-        stop(session)
-
-    app.engine.generator(key, "AtoB").register_forward_hook(visitor)
+    app, video, key, session, batches = _stopped_after_first_pass(tmp_path, run, 1, "video-cancel", how)
     frames = [np.full((16, 16, 3), 9 * i, np.uint8) for i in range(24)]
     clip = write_clip(tmp_path / f"stopped_{how}.mp4", frames, rate=25)
     assert _refusal(lambda: video(str(clip), key, "AtoB", False, 0.0, session)) == (
@@ -2179,22 +2188,7 @@ def test_translate_stops_on_cancel_and_when_its_page_is_closed(tmp_path, run, ho
     """Translate takes 50 images of 25 MP at once, minutes in the one heavy queue, and had no Cancel: the job ran on
     after its page was closed. Now both stop it at the generator's next call (the next image, or tile)."""
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
-    from types import SimpleNamespace
-
-    from cyclegan.web.app import build_app
-    from cyclegan.web.serve import ServeOptions
-
-    app = build_app(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
-    translate = [f.fn for f in app.fns.values() if f.name == "translate"][0]
-    stop, session = _stoppers(app, "translate-cancel")[how], SimpleNamespace(session_hash="visitor")
-    key = app.engine.models()[0].key
-    images: list[int] = []
-
-    def visitor(_module, _inputs, _output) -> None:  # stops it once the first image is through
-        images.append(1)
-        stop(session)
-
-    app.engine.generator(key, "AtoB").register_forward_hook(visitor)
+    _, translate, key, session, images = _stopped_after_first_pass(tmp_path, run, 0, "translate-cancel", how)
     photos = [str(_png(tmp_path / f"p{i}.png", 24, 20, seed=i)) for i in range(3)]
     assert _refusal(lambda: translate(photos, key, "AtoB", session)) == "the translation was cancelled"
     assert images == [1]
