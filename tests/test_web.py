@@ -540,6 +540,25 @@ def test_a_clip_upload_deleted_before_its_job_runs_is_one_line(engine, tmp_path)
         VideoTab(engine).translate(str(gone), engine.models()[0].key, "AtoB", False, 0.0)
 
 
+def _animated(path: Path, n: int) -> Path:
+    """An animated GIF or WebP (by `path`'s extension) of `n` 40x50 frames, 50 ms each."""
+    frames = [Image.fromarray(np.full((50, 40, 3), 10 * i, np.uint8)) for i in range(n)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=50)
+    return path
+
+
+def _video_tab_loading_no_model(tmp_path, run, monkeypatch, **serve):
+    """The Video tab of a page on `run` (`serve`: more ServeOptions), whose loading of a model fails the test: a
+    refusal must come before it. Returns (engine, tab)."""
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.video_tab import VideoTab
+
+    engine = Engine(ServeOptions(runs=(str(run),), device="cpu", **serve), [], tmp_path / "work")
+    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
+    return engine, VideoTab(engine)
+
+
 def test_a_webp_clip_over_the_pixel_limit_is_refused_before_translating(tmp_path, run, monkeypatch):
     """An animated WebP is written whole at the end, so its frames in all are held to --max-pixels: the Video
     tab found that out after translating the frames under the limit, and said "write an MP4 or a GIF, or give
@@ -547,17 +566,10 @@ def test_a_webp_clip_over_the_pixel_limit_is_refused_before_translating(tmp_path
     what the visitor can do."""
     pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
-    from cyclegan.web.engine import Engine
-    from cyclegan.web.serve import ServeOptions
-    from cyclegan.web.video_tab import VideoTab
-
-    frames = [Image.fromarray(np.full((50, 40, 3), 10 * i, np.uint8)) for i in range(6)]
-    clip = tmp_path / "walk.webp"
-    frames[0].save(clip, save_all=True, append_images=frames[1:], duration=50)
-    engine = Engine(ServeOptions(runs=(str(run),), device="cpu", max_pixels=10_000), [], tmp_path / "work")
-    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
+    clip = _animated(tmp_path / "walk.webp", 6)
+    engine, tab = _video_tab_loading_no_model(tmp_path, run, monkeypatch, max_pixels=10_000)
     with pytest.raises(CycleGANError) as e:
-        VideoTab(engine).translate(str(clip), engine.models()[0].key, "AtoB", False, 0.0)
+        tab.translate(str(clip), engine.models()[0].key, "AtoB", False, 0.0)
     assert "walk.webp: an animated WebP is written whole at the end, and its 6 frames of 40x50" in str(e.value)
     assert str(e.value).endswith("convert it to MP4 or GIF and upload that")
 
@@ -571,36 +583,27 @@ def test_a_gif_or_flow_blend_over_its_limit_is_refused_in_the_page_s_words(tmp_p
     pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.clipio import write_clip
-    from cyclegan.web.engine import Engine
-    from cyclegan.web.serve import ServeOptions
-    from cyclegan.web.video_tab import VideoTab
 
-    frames = [Image.fromarray(np.full((50, 40, 3), 10 * i, np.uint8)) for i in range(20)]
-    gif = tmp_path / "walk.gif"
-    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=50)
-    engine = Engine(ServeOptions(runs=(str(run),), device="cpu", max_pixels=10_000), [], tmp_path / "work")
-    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
-    tab = VideoTab(engine)
+    gif = _animated(tmp_path / "walk.gif", 20)
+    engine, tab = _video_tab_loading_no_model(tmp_path, run, monkeypatch, max_pixels=10_000)
     with pytest.raises(CycleGANError) as e:
         tab.translate(str(gif), engine.models()[0].key, "AtoB", False, 0.0)
     assert str(e.value) == (
-        "walk.gif: an animated GIF is written whole at the end, and its 20 frames of 40x50 are 0.0 MP, over this "
+        "walk.gif: an animated GIF is written whole at the end, and its 20 frames of 40x50 are 0.04 MP, over this "
         "server's limit of 3 x 0.01 MP (cyclegan serve --max-pixels); convert it to MP4 and upload that"
     )
     wide = write_clip(tmp_path / "wide.mp4", [np.zeros((1024, 2048, 3), np.uint8)] * 2, rate=25)  # 2 MP a frame
-    engine = Engine(ServeOptions(runs=(str(run),), device="cpu", max_pixels=2_000_000), [], tmp_path / "work")
-    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
+    engine, tab = _video_tab_loading_no_model(tmp_path, run, monkeypatch, max_pixels=2_000_000)
     with pytest.raises(CycleGANError) as e:  # found once the model loaded, called "thin"
-        VideoTab(engine).translate(str(wide), engine.models()[0].key, "AtoB", False, 0.0)
+        tab.translate(str(wide), engine.models()[0].key, "AtoB", False, 0.0)
     assert str(e.value) == (
         "wide.mp4's frames are 2048x1024 pixels (2.1 MP), over this server's limit of 2 MP (cyclegan serve "
         "--max-pixels); upload a clip of smaller frames"
     )
-    engine = Engine(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
-    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
+    engine, tab = _video_tab_loading_no_model(tmp_path, run, monkeypatch)
     monkeypatch.setattr("cyclegan.temporal.BLEND_BYTES", 1000)  # as if the frames were 25 times as large
     with pytest.raises(CycleGANError) as e:
-        VideoTab(engine).translate(str(wide), engine.models()[0].key, "AtoB", False, 0.8)
+        tab.translate(str(wide), engine.models()[0].key, "AtoB", False, 0.8)
     assert str(e.value).startswith("wide.mp4's frames of 2048x1024 need about 2.1 GB for the flow blend")
 
 

@@ -34,7 +34,7 @@ def check_held_on_page(name: str, suffix: str, frames: int, width: int, height: 
         other = " or GIF" if suffix == ".webp" else ""
         raise CycleGANError(
             f"{name}: an animated {kind} is written whole at the end, and its {frames} frames of {width}x{height} "
-            f"are {total / 1e6:.1f} MP, over this server's limit of {times}{max_pixels / 1e6:g} MP (cyclegan serve "
+            f"are {total / 1e6:.3g} MP, over this server's limit of {times}{max_pixels / 1e6:g} MP (cyclegan serve "
             f"--max-pixels); convert it to MP4{other} and upload that"
         )
 
