@@ -472,6 +472,12 @@ def is_atomic_temporary(name: str) -> bool:
     return re.fullmatch(r"\..+\.[a-z0-9_]{8}\.tmp", name) is not None
 
 
+def temporary_of(name: str) -> str:
+    """The output name (`temporary_stem`: the name, or its start) a `write_atomic` temporary `.NAME.XXXXXXXX.tmp` is
+    written for: NAME."""
+    return name[1 : -len(".XXXXXXXX.tmp")]
+
+
 def remove_stale_temporaries(folder: str | Path, *, recursive: bool = True) -> list[Path]:
     """Delete the temporary files that `write_atomic` calls cut short by a crash (kill -9, power loss) left in
     `folder` (and its sub-folders, if `recursive`); returns them. Only safe where no other process is writing (e.g.
@@ -492,7 +498,7 @@ def remove_stale_temporaries(folder: str | Path, *, recursive: bool = True) -> l
 def _claimed(temporary: Path) -> bool:
     """Whether another process holds the output `temporary` (`.NAME.XXXXXXXX.tmp`) is written for by its name
     (`claim_file`'s `.NAME.lock`)."""
-    return FolderLock(temporary.parent, f".{temporary.name[1:-13]}.lock").held_elsewhere()
+    return FolderLock(temporary.parent, f".{temporary_of(temporary.name)}.lock").held_elsewhere()
 
 
 def remove_stale_temporaries_of(outputs: Iterable[Path]) -> None:
@@ -506,11 +512,13 @@ def remove_stale_temporaries_of(outputs: Iterable[Path]) -> None:
         wanted.setdefault(output.parent, set()).add(temporary_stem(output.name))
     for folder, names in wanted.items():
         try:
-            with os.scandir(folder) as entries:  # `.NAME.XXXXXXXX.tmp`: NAME (or its start) is name[1:-13]
+            with os.scandir(folder) as entries:
                 stale = [
                     e.path
                     for e in entries
-                    if is_atomic_temporary(e.name) and e.name[1:-13] in names and e.is_file(follow_symlinks=False)
+                    if is_atomic_temporary(e.name)
+                    and temporary_of(e.name) in names
+                    and e.is_file(follow_symlinks=False)
                 ]
         except OSError:  # not made yet
             continue
