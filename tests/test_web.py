@@ -2345,3 +2345,35 @@ def test_a_flow_blend_over_its_memory_on_the_video_tab_says_what_the_visitor_can
     )
     _, target, line = VideoTab(engine).translate(str(clip), key, "AtoB", False, 0.0)  # the blend off: translated
     assert "3 frames of 16x12" in line
+
+
+@pytest.mark.parametrize("how", ["Cancel", "closed"])
+def test_a_style_transfer_stops_on_cancel_and_when_its_page_is_closed(tmp_path, monkeypatch, how):
+    """The Style tab's Cancel stops Gatys at its next step; closing or reloading the page (`unload`) does too, as
+    the other tabs' jobs (its own stop flags were a copy of `engine.Stops` that `unload` did not reach)."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from types import SimpleNamespace
+
+    import torch
+
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    ckpt = tmp_path / "tiny.pt"
+    _tiny_checkpoint(ckpt)
+    app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
+    live, stop = _handler(app, "stylize_live"), _stoppers(app, "style-cancel")[how]
+    session = SimpleNamespace(session_hash="visitor")
+    steps: list[int] = []
+
+    def stylize(*args, callback, **kwargs):  # Gatys, the visitor stopping it after its first step
+        for step in range(1, 4):
+            callback(step, torch.zeros(1, 3, 8, 8))
+            steps.append(step)
+            stop(session)
+        pytest.fail("Gatys ran on after it was stopped")
+
+    monkeypatch.setattr("cyclegan.style.stylize", stylize)
+    photo, style = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
+    said = [update[1] for update in live(photo, [style], "lite0", 64, 10, session)]
+    assert said[-1].startswith("cancelled after") and steps == [1]

@@ -49,6 +49,7 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
     choices = engine.model_choices()
     runs = list(engine.runs())
     translate_tab, video_tab, compare_tab = TranslateTab(engine), VideoTab(engine), CompareTab(engine)
+    style_tab = StyleTab(engine)
     runs_tab = RunsTab(engine)
 
     with gr.Blocks(title="cyclegan serve", analytics_enabled=False, delete_cache=(CACHE_SWEEP_S, CACHE_KEPT_S)) as app:
@@ -58,7 +59,7 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
         with gr.Tabs():
             t_model = translate_tab.layout(choices)
             v_model = video_tab.layout(choices)
-            StyleTab(engine).layout()
+            style_tab.layout()
             c_model = compare_tab.layout(choices)
             r_run = runs_tab.layout(runs)
 
@@ -71,7 +72,7 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
             **LIGHT_EVENTS,
         )
         runs_tab.redraw_on(timer, app)
-        for tab in (translate_tab, video_tab, compare_tab):  # a closed or reloaded page: no one sees its job
+        for tab in (translate_tab, video_tab, style_tab, compare_tab):  # a closed or reloaded page: no one sees its job
             app.unload(tab.stops.stop)
     for block in app.blocks.values():
         if isinstance(block, gr.File):

@@ -6,20 +6,15 @@ from __future__ import annotations
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 import gradio as gr
 
 from ..errors import CycleGANError
-from .engine import BACKBONES, Engine, user_errors
+from .engine import BACKBONES, Cancelled, Engine, Stops, user_errors
 from .options import STYLE_SIZE_MIN, STYLE_SIZE_STEP, STYLE_STEPS_MIN
 from .uploads import display_name
-
-
-class Cancelled(Exception):
-    """Raised inside the Gatys loop when the user pressed Cancel."""
 
 
 class StyleTab:
@@ -27,7 +22,7 @@ class StyleTab:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.cancel: dict[str, threading.Event] = {}  # session -> its running Gatys job's stop flag
+        self.stops = Stops()  # its running Gatys jobs' stop flags, one per page session
 
     def layout(self) -> None:
         """Lay the tab out (inside the page's `gr.Tabs`) and wire its buttons."""
@@ -95,7 +90,7 @@ class StyleTab:
                 [s_image, s_info, s_download],
                 **self.engine.heavy_events,
             )
-            s_cancel.click(self.cancel_style, None, None, cancels=[s_event], queue=False)
+            self.stops.wire(s_cancel, s_event)
 
     def stylize_live(
         self,
@@ -123,73 +118,64 @@ class StyleTab:
         engine.name_first_frames([content, *styles], "stylised")
         name, net, _ = engine.style_backbones(backbone)
         options = GatysOptions(backbone=name, size=size, steps=steps)  # the resolved name: the net's layers
-        stop = threading.Event()
-        session = getattr(request, "session_hash", None) or uuid.uuid4().hex
-        self.cancel[session] = stop
-        updates: queue.Queue = queue.Queue()
-        every = max(1, steps // 25)  # about 25 updates per run: enough to watch, few enough to keep up
+        with self.stops.flag(request) as stop:  # Cancel, or the page closed (`unload`), sets it
+            updates: queue.Queue = queue.Queue()
+            every = max(1, steps // 25)  # about 25 updates per run: enough to watch, few enough to keep up
 
-        def callback(step: int, x) -> None:
-            if stop.is_set():
-                raise Cancelled
-            if step % every == 0 or step == steps:
-                updates.put(("step", step, x.detach().clamp(0, 1).cpu().clone()))
+            def callback(step: int, x) -> None:
+                if stop.is_set():
+                    raise Cancelled
+                if step % every == 0 or step == steps:
+                    updates.put(("step", step, x.detach().clamp(0, 1).cpu().clone()))
 
-        def work() -> None:
+            def work() -> None:
+                try:
+                    with engine.using(net):  # the backbone, shared by the Style and Compare tabs (`Engine.using`)
+                        result = stylize(
+                            content_im,
+                            style_ims,
+                            options,
+                            net=net,
+                            device=engine.device(),
+                            progress=False,
+                            callback=callback,
+                        )
+                    updates.put(("done", result))
+                except Cancelled:
+                    updates.put(("cancelled",))
+                except BaseException as e:  # noqa: BLE001 - reported by the handler, in the page
+                    updates.put(("error", e))
+
+            worker = threading.Thread(target=work, name="gatys", daemon=True)
+            out = engine.folder()  # this request's own: the progress images and the result are files in it
+            t0 = time.perf_counter()
+            worker.start()
             try:
-                with engine.using(net):  # the backbone, shared by the Style and Compare tabs (`Engine.using`)
-                    result = stylize(
-                        content_im,
-                        style_ims,
-                        options,
-                        net=net,
-                        device=engine.device(),
-                        progress=False,
-                        callback=callback,
-                    )
-                updates.put(("done", result))
-            except Cancelled:
-                updates.put(("cancelled",))
-            except BaseException as e:  # noqa: BLE001 - reported by the handler, in the page
-                updates.put(("error", e))
-
-        worker = threading.Thread(target=work, name="gatys", daemon=True)
-        out = engine.folder()  # this request's own: the progress images and the result are files in it
-        t0 = time.perf_counter()
-        worker.start()
-        try:
-            progress((0, steps), desc=f"Gatys ({name})")
-            while True:
-                item = updates.get()
-                if item[0] == "step":
-                    _, step, x = item
-                    progress((step, steps), desc=f"Gatys ({name})")
-                    elapsed = time.perf_counter() - t0
-                    shown = out / f"step_{step:06d}.png"
-                    to_pil_01(x).save(shown)
-                    yield str(shown), f"step {step} of {steps}, {elapsed:.1f} s", None
-                elif item[0] == "done":
-                    result = item[1]
-                    target = out / f"{Path(display_name(content)).stem}_stylised.png"
-                    result.image.save(target)
-                    w, h = result.image.size
-                    yield (
-                        str(target),
-                        f"done: {steps} steps in {result.seconds:.1f} s, {w}x{h} px, backbone {result.backbone}",
-                        str(target),
-                    )
-                    return
-                elif item[0] == "cancelled":
-                    yield gr.skip(), f"cancelled after {time.perf_counter() - t0:.1f} s", None
-                    return
-                else:
-                    raise item[1]
-        finally:
-            stop.set()  # also when Gradio closes this generator (the page left or the job was cancelled)
-            if self.cancel.get(session) is stop:
-                del self.cancel[session]
-
-    def cancel_style(self, request: gr.Request) -> None:
-        stop = self.cancel.get(getattr(request, "session_hash", None) or "")
-        if stop is not None:
-            stop.set()
+                progress((0, steps), desc=f"Gatys ({name})")
+                while True:
+                    item = updates.get()
+                    if item[0] == "step":
+                        _, step, x = item
+                        progress((step, steps), desc=f"Gatys ({name})")
+                        elapsed = time.perf_counter() - t0
+                        shown = out / f"step_{step:06d}.png"
+                        to_pil_01(x).save(shown)
+                        yield str(shown), f"step {step} of {steps}, {elapsed:.1f} s", None
+                    elif item[0] == "done":
+                        result = item[1]
+                        target = out / f"{Path(display_name(content)).stem}_stylised.png"
+                        result.image.save(target)
+                        w, h = result.image.size
+                        yield (
+                            str(target),
+                            f"done: {steps} steps in {result.seconds:.1f} s, {w}x{h} px, backbone {result.backbone}",
+                            str(target),
+                        )
+                        return
+                    elif item[0] == "cancelled":
+                        yield gr.skip(), f"cancelled after {time.perf_counter() - t0:.1f} s", None
+                        return
+                    else:
+                        raise item[1]
+            finally:
+                stop.set()  # also when Gradio closes this generator (the page left or the job was cancelled)
