@@ -2113,33 +2113,44 @@ def _stoppers(app, cancel_id: str) -> dict:
     return {"Cancel": cancel, "closed": lambda request: [fn(request) for fn in unload]}
 
 
-@pytest.mark.parametrize("how", ["Cancel", "closed"])
-def test_a_comparison_stops_on_cancel_and_when_its_page_is_closed(tmp_path, monkeypatch, how):
-    """Compare runs minutes of Gatys in the one heavy queue, and had no Cancel: a comparison ran on after its page
-    was closed (1000 steps: 78 s here before the next visitor's translation began). Now its Cancel, and closing or
-    reloading its page (`unload`), stop Gatys at its next step, and the CycleGAN is not run after it."""
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+def _gatys_stopped_after_first_step(tmp_path, monkeypatch, cancel_id: str, how: str):
+    """A page on a tiny checkpoint whose Gatys (monkeypatched) has its visitor stop the job (`cancel_id`'s button,
+    or closing the page: `how`) after its first step, and fails the test if it runs on. Returns (app, the
+    visitor's session, the steps run)."""
     from types import SimpleNamespace
 
-    from cyclegan import compare
+    import torch
+
     from cyclegan.web.app import build_app
     from cyclegan.web.serve import ServeOptions
 
     ckpt = tmp_path / "tiny.pt"
     _tiny_checkpoint(ckpt)
     app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
-    comparison, stop = _handler(app, "compare"), _stoppers(app, "compare-cancel")[how]
-    session = SimpleNamespace(session_hash="visitor")
+    stop, session = _stoppers(app, cancel_id)[how], SimpleNamespace(session_hash="visitor")
     steps: list[int] = []
 
-    def stylize(*args, callback, **kwargs):  # Gatys, the visitor stopping it after its first step
+    def stylize(*args, callback, **kwargs):
         for step in range(1, 4):
-            callback(step, None)
+            callback(step, torch.zeros(1, 3, 8, 8))
             steps.append(step)
             stop(session)
         pytest.fail("Gatys ran on after it was stopped")
 
     monkeypatch.setattr("cyclegan.style.stylize", stylize)
+    return app, session, steps
+
+
+@pytest.mark.parametrize("how", ["Cancel", "closed"])
+def test_a_comparison_stops_on_cancel_and_when_its_page_is_closed(tmp_path, monkeypatch, how):
+    """Compare runs minutes of Gatys in the one heavy queue, and had no Cancel: a comparison ran on after its page
+    was closed (1000 steps: 78 s here before the next visitor's translation began). Now its Cancel, and closing or
+    reloading its page (`unload`), stop Gatys at its next step, and the CycleGAN is not run after it."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan import compare
+
+    app, session, steps = _gatys_stopped_after_first_step(tmp_path, monkeypatch, "compare-cancel", how)
+    comparison = _handler(app, "compare")
     monkeypatch.setattr(compare, "translate_timed", lambda *a, **k: pytest.fail("the CycleGAN ran after Cancel"))
     photo, style = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
     message = _refusal(lambda: comparison(photo, "tiny.pt", "AtoB", [style], "lite0", 64, 10, session))
@@ -2352,28 +2363,8 @@ def test_a_style_transfer_stops_on_cancel_and_when_its_page_is_closed(tmp_path, 
     """The Style tab's Cancel stops Gatys at its next step; closing or reloading the page (`unload`) does too, as
     the other tabs' jobs (its own stop flags were a copy of `engine.Stops` that `unload` did not reach)."""
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
-    from types import SimpleNamespace
-
-    import torch
-
-    from cyclegan.web.app import build_app
-    from cyclegan.web.serve import ServeOptions
-
-    ckpt = tmp_path / "tiny.pt"
-    _tiny_checkpoint(ckpt)
-    app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
-    live, stop = _handler(app, "stylize_live"), _stoppers(app, "style-cancel")[how]
-    session = SimpleNamespace(session_hash="visitor")
-    steps: list[int] = []
-
-    def stylize(*args, callback, **kwargs):  # Gatys, the visitor stopping it after its first step
-        for step in range(1, 4):
-            callback(step, torch.zeros(1, 3, 8, 8))
-            steps.append(step)
-            stop(session)
-        pytest.fail("Gatys ran on after it was stopped")
-
-    monkeypatch.setattr("cyclegan.style.stylize", stylize)
+    app, session, steps = _gatys_stopped_after_first_step(tmp_path, monkeypatch, "style-cancel", how)
+    live = _handler(app, "stylize_live")
     photo, style = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
     said = [update[1] for update in live(photo, [style], "lite0", 64, 10, session)]
     assert said[-1].startswith("cancelled after") and steps == [1]
