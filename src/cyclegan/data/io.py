@@ -111,21 +111,38 @@ def _srgb() -> ImageCms.ImageCmsProfile:
 
 
 def to_srgb(im: Image.Image) -> Image.Image:
-    """An RGB, RGBA, CMYK or palette image whose embedded ICC profile is not sRGB, converted to sRGB (relative
-    colorimetric): the networks, and any viewer of an output without a profile, take pixels as sRGB, so a
-    phone's Display P3 or an Adobe RGB photo read as it was came out dull, and a CMYK print file off-colour.
-    No profile, an sRGB one, another mode (greyscale, 16-bit) or a profile lcms cannot read: unchanged, as a
-    viewer that ignores profiles shows it."""
+    """An RGB, RGBA, CMYK, palette or 8-bit greyscale (L, LA) image whose embedded ICC profile is not sRGB,
+    converted to sRGB (relative colorimetric): the networks, and any viewer of an output without a profile, take
+    pixels as sRGB, so a phone's Display P3 or an Adobe RGB photo read as it was came out dull, a CMYK print file
+    off-colour, and a grey scan with a linear or gamma-1.8 grey profile too dark or too light. A grey image comes
+    out RGB (RGBA with its alpha). No profile, an sRGB one, another mode (16-bit, float) or a profile lcms cannot
+    read: unchanged, as a viewer that ignores profiles shows it."""
     icc = im.info.get("icc_profile")
-    if not icc or im.mode not in ("RGB", "RGBA", "CMYK", "P"):
+    if not icc or im.mode not in ("RGB", "RGBA", "CMYK", "P", "L", "LA"):
         return im
     try:
         if im.mode == "P":  # a palette's colours are in the profile's space too
             im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+        if im.mode == "LA":  # lcms converts the grey alone: the alpha is put back after
+            rgb = _grey_to_srgb(im.getchannel("L"), bytes(icc))
+            if rgb is not None:
+                rgb.putalpha(im.getchannel("A"))
+            return rgb or im
+        if im.mode == "L":
+            return _grey_to_srgb(im, bytes(icc)) or im
         transform = _to_srgb_transform(bytes(icc), im.mode)
         return im if transform is None else ImageCms.applyTransform(im, transform) or im
     except (ImageCms.PyCMSError, OSError, ValueError):
         return im
+
+
+def _grey_to_srgb(im: Image.Image, icc: bytes) -> Image.Image | None:
+    """An L image converted to sRGB (mode RGB) by its grey profile `icc`; None for an sRGB one. A PNG's grey
+    transparent value (its tRNS chunk) is lost in RGB: such an image keeps its pixels as stored (`to_rgb`)."""
+    if "transparency" in im.info:
+        return None
+    transform = _to_srgb_transform(icc, "L")
+    return None if transform is None else ImageCms.applyTransform(im, transform)
 
 
 @functools.lru_cache(maxsize=32)
@@ -136,7 +153,7 @@ def _to_srgb_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | No
     profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
     if "srgb" in ImageCms.getProfileDescription(profile).lower():  # the usual tag of a plain image: no work
         return None
-    out = "RGBA" if mode == "RGBA" else "RGB"
+    out = "RGBA" if mode == "RGBA" else "RGB"  # a grey profile's L becomes RGB
     intent, flags = ImageCms.Intent.RELATIVE_COLORIMETRIC, ImageCms.Flags.NOCACHE
     return ImageCms.buildTransform(profile, _srgb(), mode, out, renderingIntent=intent, flags=flags)
 
