@@ -13,7 +13,6 @@ import re
 import stat
 import threading
 import warnings
-from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePath
 
@@ -25,7 +24,16 @@ from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
 from ..errors import CycleGANError
-from ..files import IMAGE_EXTENSIONS, IMAGE_FORMATS, PILLOW_FORMATS, inside, unfinished, write_atomic
+from ..files import (  # walk_files: read from here too, as the image finders' walk
+    IMAGE_EXTENSIONS,
+    IMAGE_FORMATS,
+    PILLOW_FORMATS,
+    holds,
+    inside,
+    unfinished,
+    walk_files,
+    write_atomic,
+)
 from ..shared_options import MAX_PIXELS
 
 
@@ -424,61 +432,6 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
-def walk_files(folder: str | Path, *, others: list[Path] | None = None, hidden: bool = False) -> Iterator[Path]:
-    """Every regular file under `folder`, recursively, following symlinked sub-folders (unlike `Path.rglob`).
-
-    Hidden sub-folders (`.ipynb_checkpoints`, `.thumbnails`, `.Trash-1000`, `.git`) are not entered, unless
-    `hidden`, as hidden files are not read: a notebook's or a file manager's copies of a folder's images were
-    training images. `folder` itself may be hidden. Hidden files are yielded (callers leave them out).
-
-    Each real folder is visited once (folders are tracked by their resolved path), so a symlink to an
-    ancestor or to a sibling neither loops nor yields the same files twice; breadth first, so a folder
-    reached several ways is listed under its shortest path (the first in name order among equals).
-    A symlink to a folder above `folder` (`trainA/up -> ..`) is not entered: it holds `folder` and its
-    siblings, so trainB's images were read as trainA's. Entries that are neither folders nor regular files
-    (FIFOs, devices, sockets, dangling links) are never opened, and sub-folders that cannot be listed are
-    skipped; `others` collects these three. Callers sort.
-    """
-
-    seen: set[Path] = set()
-    top = Path(folder).resolve()
-    todo = deque([Path(folder)])
-    while todo:
-        d = todo.popleft()
-        real = d.resolve()
-        if real in seen:
-            continue
-        seen.add(real)
-        try:
-            entries = sorted(os.scandir(d), key=lambda e: e.name)
-        except OSError:  # a sub-folder without read permission: its images named as left out, not dropped unseen
-            if others is not None and d != Path(folder):
-                others.append(d)
-            continue
-        for e in entries:
-            try:
-                if e.is_dir():  # follows symlinks
-                    if not hidden and e.name.startswith("."):
-                        continue
-                    if e.is_symlink() and _holds(Path(e.path).resolve(), top):
-                        if others is not None:
-                            others.append(Path(e.path))
-                    else:
-                        todo.append(Path(e.path))
-                elif e.is_file():
-                    yield Path(e.path)
-                elif others is not None:
-                    others.append(Path(e.path))
-            except OSError:  # an unreadable entry
-                if others is not None:
-                    others.append(Path(e.path))
-
-
-def _holds(target: Path, folder: Path) -> bool:
-    """Whether folder `target` is strictly above `folder` (both resolved)."""
-    return target != folder and folder.is_relative_to(target)
-
-
 def not_a_file_reason(path: str | Path) -> str:
     """Why `path`, which is no regular file (or a folder that cannot be listed), cannot be read: "not a regular
     file (a FIFO)", "a broken symbolic link", "no such file or folder", or a link to a folder above it, which
@@ -489,7 +442,7 @@ def not_a_file_reason(path: str | Path) -> str:
         return "a broken symbolic link" if os.path.islink(path) else "no such file or folder"
     except OSError as e:
         return f"cannot be read ({e.strerror or e})"
-    if stat.S_ISDIR(mode) and os.path.islink(path) and _holds(Path(path).resolve(), Path(path).parent.resolve()):
+    if stat.S_ISDIR(mode) and os.path.islink(path) and holds(Path(path).resolve(), Path(path).parent.resolve()):
         return f"a link to {Path(path).resolve()}, a folder above it (a loop): not entered"  # `walk_files`
     if stat.S_ISDIR(mode):  # `walk_files` could not list it
         return "a folder that cannot be read (its permissions?)"
