@@ -1317,6 +1317,27 @@ def test_a_missing_inception_weights_file_is_named_before_the_images_are_read(tm
         runner.evaluate_checkpoints(dataclasses.replace(opts, inception_weights=str(tmp_path / "missing.pth")))
 
 
+def test_inception_weights_of_another_network_are_refused_before_the_images_are_read(tmp_path, monkeypatch):
+    """A `--inception-weights` file that is not the FID Inception (another network's, damaged) was refused only
+    after every test image had been decoded and every checkpoint read (minutes on a large split)."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    other = tmp_path / "other.pth"
+    torch.save({"conv.weight": torch.zeros(3)}, other)
+    monkeypatch.setattr(runner, "check_images", lambda *a, **k: pytest.fail("the images were read"))
+    opts = runner.EvalOptions(
+        checkpoint=(str(ckpt),),
+        data=str(tmp_path / "data"),
+        backbone="inception",
+        inception_weights=str(other),
+        progress=False,
+    )
+    with pytest.raises(CycleGANError, match="other.pth do not fit the FID Inception"):
+        runner.evaluate_checkpoints(opts)
+
+
 def test_save_images_of_a_one_sided_cut_run_plans_its_one_direction(tmp_path, capsys, monkeypatch):
     """`evaluate --save-images DIR` of a CUT run (AtoB only) planned the images of both directions: an earlier
     CycleGAN evaluation's DIR/BtoA images, which this one never writes, were refused as outputs that exist

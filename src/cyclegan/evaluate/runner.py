@@ -589,6 +589,8 @@ def _evaluate_all(opts: EvalOptions, images: SplitImages, read: _ReadAhead | Non
     checkpoints already read to plan the outputs, None if they were not."""
     checkpoints = opts.checkpoint
     device = resolve_device(opts.device)
+    # first: a weights file of another network (or damaged) was refused once every test image had been decoded
+    backbone = load_backbone(opts.backbone, inception_weights=opts.inception_weights).to(device)
     images, skipped = _drop_bad_images(opts, images)
     # each read and built up front: a bad one late in the list lost the others' work. The first is kept for its
     # scoring (one checkpoint, one read of its file); the others are read again when scored (all kept, many
@@ -603,7 +605,6 @@ def _evaluate_all(opts: EvalOptions, images: SplitImages, read: _ReadAhead | Non
     _check_counts(opts, images)
     for line in [*_partial_pairs(opts, images), *_sizes_apart(sizes)]:
         print(f"warning: {escape(line)}", file=sys.stderr)
-    backbone = load_backbone(opts.backbone, inception_weights=opts.inception_weights).to(device)
     cache = _RealCache()
     many = len(checkpoints) > 1
     reports = []
