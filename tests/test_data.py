@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image, ImageCms
 
-from conftest import make_images
+from conftest import TINY, make_images
 from cyclegan.data import UnpairedTrainSet, check_images, list_images, read_image
 from cyclegan.data.dataset import train_transform
 from cyclegan.data.io import to_srgb
@@ -523,3 +523,22 @@ def test_a_webp_cut_short_is_said_to_be_damaged(tmp_path):
     p.write_bytes(p.read_bytes()[:-40])
     with pytest.raises(CycleGANError, match=r"x\.webp: its image data is damaged \(could not create decoder object\)$"):
         read_image(p)
+
+
+def test_training_names_the_pages_of_a_multi_page_tiff_it_leaves_out(tmp_path, capsys):
+    """A 3-page TIFF in trainA was trained on as its first page without a word (translate and stylize name the
+    frames they leave out); one line names each such image, and a one-page image is not named."""
+    from cyclegan.config import resolve
+    from cyclegan.train.inputs import training_images
+
+    for domain in ("trainA", "trainB"):
+        make_images(tmp_path / "data" / domain, 2, seed=0)
+    pages = [Image.new("RGB", (40, 40), c) for c in ("red", "green", "blue")]
+    pages[0].save(tmp_path / "data" / "trainA" / "scan.tiff", save_all=True, append_images=pages[1:])
+    training_images(resolve({**TINY, "data": str(tmp_path / "data")}), progress=False, main=True)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "warning: 1 image(s) hold several frames" in err
+    assert (
+        "training reads only the first of each" in err
+        and f"{tmp_path / 'data' / 'trainA' / 'scan.tiff'} (3 frames)" in err
+    )

@@ -681,6 +681,24 @@ def test_files_of_other_types_in_the_split_are_named_as_training_names_them(tmp_
     assert "skipping " in err and "scene_03.png: a broken symbolic link" in err
 
 
+def test_the_pages_of_a_multi_page_tiff_left_out_of_the_evaluation_are_named(tmp_path, capsys, monkeypatch):
+    """A multi-page TIFF in testA was scored by its first page without a word, as training read it."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=False)
+    pages = [Image.new("RGB", (40, 40), c) for c in ("red", "green")]
+    pages[0].save(tmp_path / "data" / "testA" / "scan.tif", save_all=True, append_images=pages[1:])
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: torch.nn.Identity())
+    monkeypatch.setattr(runner, "_check_counts", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), progress=False)
+    with pytest.raises(pytest.fail.Exception, match="the work started"):
+        runner.evaluate_checkpoints(opts)
+    err = capsys.readouterr().err
+    assert "warning: 1 image(s) hold several frames" in err and "evaluate reads only the first of each" in err
+    assert f"{tmp_path / 'data' / 'testA' / 'scan.tif'} (2 frames)" in err
+
+
 def test_a_split_paired_but_for_a_few_names_says_why_there_is_no_truth(tmp_path, capsys, monkeypatch):
     """testA and testB with the same names but one (renamed, or cut off by --limit): the report silently had no
     PSNR/SSIM to the truth, which needs every pair."""

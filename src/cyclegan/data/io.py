@@ -320,9 +320,27 @@ def frame_count(path: str | Path, *, formats: tuple[str, ...] = PILLOW_FORMATS) 
     as one of `formats` (`read_image` names what is wrong with it)."""
     try:
         with open_image(path, formats=formats) as im:
-            return 1 if im.format in ("JPEG", "MPO") else getattr(im, "n_frames", 1)
+            return frames_of(im)
     except Exception:  # noqa: BLE001 - a damaged header fails in many ways, named where the file is read
         return 1
+
+
+def frames_of(im: Image.Image) -> int:
+    """The frames (pages) of an opened image (`frame_count`)."""
+    return 1 if im.format in ("JPEG", "MPO") else getattr(im, "n_frames", 1)
+
+
+def first_frames_only(frames: dict[Path, int], *, reader: str) -> str | None:
+    """One warning line for the images of several frames (pages) among those `reader` ("training", "evaluate")
+    reads, by their frame count (`check_images(frames=...)`): it reads the first of each, as `translate` and
+    `stylize` name it; the others went without a word. None when there are none."""
+    if not frames:
+        return None
+    shown = ", ".join(f"{p} ({n} frames)" for p, n in list(frames.items())[:3]) + (", ..." if len(frames) > 3 else "")
+    return (
+        f"{len(frames)} image(s) hold several frames (pages: a multi-page TIFF, an animated PNG or WebP); {reader} "
+        f"reads only the first of each, the others are left out: {shown}"
+    )
 
 
 def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS, cap_option: str | None = CAP_OPTION) -> Image.Image:
@@ -546,12 +564,14 @@ def check_images(
     progress: bool = True,
     max_pixels: int = MAX_PIXELS,
     cap_option: str | None = CAP_OPTION,
+    frames: dict[Path, int] | None = None,
 ) -> tuple[list[Path], list[str]]:
     """Decode every file once so a broken one fails now, by name, not hours into training.
 
     Returns (readable files, messages about skipped ones). Without `skip_bad` the first bad file raises.
     A file whose header declares more than `max_pixels` pixels counts as bad (it is not decoded; its line names
-    `cap_option`, as `read_image`'s).
+    `cap_option`, as `read_image`'s). `frames` collects the frame count of each readable file of several
+    (`first_frames_only` words them: the first alone is read).
     """
 
     good: list[Path] = []
@@ -563,7 +583,10 @@ def check_images(
                 check_pixels(path, im.size, max_pixels, cap_option=cap_option)
                 im.draft("RGB", (64, 64))  # JPEG: decode at reduced scale, enough to find corruption
                 im.load()
+                n = frames_of(im) if frames is not None else 1
             good.append(path)
+            if n > 1:
+                frames[path] = n
         except (CycleGANError, Image.DecompressionBombError) as e:
             if isinstance(e, Image.DecompressionBombError):
                 e = over_the_cap(path, max_pixels, e, cap_option=cap_option)

@@ -35,7 +35,16 @@ from tqdm import tqdm
 from .. import zoo
 from ..config import config_from_dict
 from ..data.dataset import eval_transform, split_aligned, too_narrow
-from ..data.io import check_images, check_separate, left_out, list_images, read_image, save_image, to_pil
+from ..data.io import (
+    check_images,
+    check_separate,
+    first_frames_only,
+    left_out,
+    list_images,
+    read_image,
+    save_image,
+    to_pil,
+)
 from ..errors import CycleGANError, escape
 from ..execution import resolve_device
 from ..families import GENERATOR_FOR, directions_of
@@ -308,6 +317,15 @@ def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImage
     pairs keep their truth figures; an A|B image is one pair, left out whole, and so is one too narrow to
     halve (named as training names it). Returns (the readable images, one line per image left out)."""
 
+    frames: dict[Path, int] = {}  # an image of several pages is scored by its first, as training reads it: said
+    readable = _readable_images(opts, images, frames)
+    if line := first_frames_only(frames, reader="evaluate"):
+        print(f"warning: {escape(line)}", file=sys.stderr)
+    return readable
+
+
+def _readable_images(opts: EvalOptions, images: SplitImages, frames: dict[Path, int]) -> tuple[SplitImages, list[str]]:
+    """`_drop_bad_images`' work; `frames` collects the frame count of each image of several."""
     if images.aligned:  # one file per pair: checked once
         files, skipped = check_images(
             images.domains["A"],
@@ -315,6 +333,7 @@ def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImage
             desc=f"checking {opts.split}",
             progress=opts.progress,
             max_pixels=opts.max_pixels,
+            frames=frames,
         )
         files, narrow = _wide_enough(files)
         skipped += narrow
@@ -331,6 +350,7 @@ def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImage
             desc=f"checking {opts.split}{letter}",
             progress=opts.progress,
             max_pixels=opts.max_pixels,
+            frames=frames,
         )
         bad |= set(files) - set(good)
         skipped += messages
