@@ -822,6 +822,42 @@ def test_a_run_trained_on_two_domain_folders_is_asked_for_data_as_such(tmp_path)
         run_data(str(tmp_path))
 
 
+def test_two_plain_folders_of_test_images_are_evaluated_with_domain_a_and_domain_b(tmp_path, capsys):
+    """A run trained on `--domain-a DIR --domain-b DIR` could be evaluated only once its test images were laid
+    out as ROOT/testA and ROOT/testB: evaluate had no --domain-a/--domain-b. The two folders are read as the
+    split's (pairs by name give the truth), and the report names them."""
+    from cyclegan.cli import main
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 3, paired=True)
+    horses, zebras = tmp_path / "data" / "testA", tmp_path / "zebras held out"
+    (tmp_path / "data" / "testB").rename(zebras)  # two plain folders, no dataset root
+    args = ["evaluate", "--checkpoint", str(ckpt), "--no-progress", "--kid-subsets", "2"]
+    out = tmp_path / "eval.json"
+    assert main([*args, "--domain-a", str(horses), "--domain-b", str(zebras), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert (report["domain_a"], report["domain_b"], report["data"]) == (str(horses), str(zebras), None)
+    assert report["layout"] == f"{horses} and {zebras}" and report["directions"]["AtoB"]["n_pairs"] == 3
+    capsys.readouterr()
+    refusals = {
+        ("--domain-a", str(horses)): "option '--domain-a' needs --domain-b too: give both folders of test images",
+        ("--domain-a", str(horses), "--domain-b", str(zebras), "--data", str(tmp_path / "data")): "options '--data' "
+        "and '--domain-a/--domain-b' each name the test images",
+        ("--domain-a", str(horses), "--domain-b", str(horses)): f"option '--domain-b': {horses} is the same folder as "
+        f"--domain-a {horses}",
+        (
+            "--domain-a",
+            str(horses),
+            "--domain-b",
+            "",
+        ): "option '--domain-b' is empty (an unset variable?): give a folder of images",
+    }
+    for flags, line in refusals.items():
+        assert main([*args, *flags]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and line in err, (flags, err)
+
+
 def test_runs_trained_on_different_data_are_not_scored_on_the_first_ones(tmp_path):
     """`evaluate --checkpoint RUN_A RUN_B` without --data scored both on RUN_A's data: RUN_B on a test split of
     another dataset, without a word."""
@@ -1392,7 +1428,7 @@ def test_inception_weights_other_than_the_published_file_are_named(tmp_path, inc
 
     ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
     write_split(tmp_path / "data", 2, paired=False)
-    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    monkeypatch.setattr(runner, "_drop_bad_images", lambda *a, **k: pytest.fail("the work started"))
     opts = runner.EvalOptions(
         checkpoint=(str(ckpt),),
         data=str(tmp_path / "data"),

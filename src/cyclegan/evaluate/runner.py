@@ -57,7 +57,7 @@ from ..report.grid import save_grid
 from ..run_files import FORMAT
 from .best import expand_runs, run_data
 from .distances import feature_distances, kid_subset_size
-from .features import find_inception_weights, load_backbone, weights_not_published
+from .features import find_inception_weights, load_backbone, load_fid_inception, weights_not_published
 from .metrics import l1, psnr, ssim
 from .options import EvalOptions
 
@@ -260,9 +260,12 @@ SPLITS = ("test", "val", "train")  # the splits the standard datasets hold, the 
 
 
 def _list_domains(opts: EvalOptions) -> SplitImages:
-    """The image files of ROOT/{split}A and ROOT/{split}B (the first --limit of each), not yet read; when
-    neither exists, those of ROOT/{split} of A|B images (the layout `train --model pix2pix` reads)."""
+    """The image files of ROOT/{split}A and ROOT/{split}B, or of --domain-a and --domain-b (the first --limit of
+    each), not yet read; when neither exists, those of ROOT/{split} of A|B images (the layout `train --model
+    pix2pix` reads)."""
 
+    if opts.domain_a is not None and opts.domain_b is not None:
+        return _list_folders(opts, {"A": Path(opts.domain_a), "B": Path(opts.domain_b)})
     root = Path(opts.data)
     folders = {letter: root / f"{opts.split}{letter}" for letter in "AB"}
     aligned = root / opts.split
@@ -284,13 +287,26 @@ def _list_domains(opts: EvalOptions) -> SplitImages:
             f"--data {root} has no {opts.split} split: evaluate reads {opts.split}A and {opts.split}B under it (or "
             f"{opts.split} of A|B images side by side); put held-out images of each domain there"
         )
+    return _list_folders(opts, folders)
+
+
+def _list_folders(opts: EvalOptions, folders: dict[str, Path]) -> SplitImages:
+    """The image files of the two domain folders `folders` (the first --limit of each), not yet read."""
     domains = {}
     for letter, folder in folders.items():
-        files = list_images(folder, what=f"--data {opts.split}{letter} folder")
+        files = list_images(folder, what=_folder_name(opts, letter))
         domains[letter] = files[: opts.limit] if opts.limit else files
     # testA a link to testB (or nested): each set was scored against itself, without a word
-    check_separate(folders["A"], folders["B"], "option '--data':", "")
+    if opts.domain_a is not None:
+        check_separate(folders["A"], folders["B"], "option '--domain-b':", "--domain-a ")
+    else:
+        check_separate(folders["A"], folders["B"], "option '--data':", "")
     return SplitImages(domains, list(folders.values()))
+
+
+def _folder_name(opts: EvalOptions, letter: str) -> str:
+    """How messages name domain `letter`'s folder: "--data testA folder", or "--domain-a folder"."""
+    return f"--domain-{letter.lower()} folder" if opts.domain_a is not None else f"--data {opts.split}{letter} folder"
 
 
 def _check_not_a_domain(root: Path, split: str) -> None:
@@ -347,7 +363,7 @@ def _readable_images(opts: EvalOptions, images: SplitImages, frames: dict[Path, 
         good, messages = check_images(
             files,
             skip_bad=True,
-            desc=f"checking {opts.split}{letter}",
+            desc=f"checking {images.folder(letter).name}",
             progress=opts.progress,
             max_pixels=opts.max_pixels,
             frames=frames,
@@ -367,9 +383,7 @@ def _readable_images(opts: EvalOptions, images: SplitImages, frames: dict[Path, 
     kept = {k: [p for p in files if p not in bad] for k, files in domains.items()}
     for letter, files in kept.items():
         if not files:
-            raise CycleGANError(
-                f"no image of --data {opts.split}{letter} folder{_limited(opts)} could be read: {skipped[0]}"
-            )
+            raise CycleGANError(f"no image of {_folder_name(opts, letter)}{_limited(opts)} could be read: {skipped[0]}")
     return dataclasses.replace(images, domains=kept), skipped
 
 
@@ -515,12 +529,18 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     checkpoints = expand_runs(opts.checkpoint)
     if not checkpoints:
         raise CycleGANError("give at least one --checkpoint")
+    inception = None
     if opts.backbone == "inception":  # a missing weights file was named after every test image had been decoded
-        if line := weights_not_published(find_inception_weights(opts.inception_weights)):
+        weights = find_inception_weights(opts.inception_weights)
+        if line := weights_not_published(weights):
             print(f"warning: {escape(line)}", file=sys.stderr)
-    opts = dataclasses.replace(opts, checkpoint=checkpoints, data=opts.data or _one_data_root(checkpoints))
-    for c in checkpoints:  # a published generator knows its dataset and direction: before any download
-        if zoo.is_spec(c) and (line := zoo.check_scored_on(c[len(zoo.PREFIX) :], opts.data, opts.direction)):
+        inception = load_fid_inception(weights)  # and another network's file (or a damaged one) too: read it now
+    if opts.domain_a is None:  # two folders of test images need no run's --data
+        opts = dataclasses.replace(opts, data=opts.data or _one_data_root(checkpoints))
+    opts = dataclasses.replace(opts, checkpoint=checkpoints)
+    published = [c[len(zoo.PREFIX) :] for c in checkpoints if zoo.is_spec(c)] if opts.data else []
+    for name in published:  # a published generator knows its dataset and direction: before any download
+        if line := zoo.check_scored_on(name, opts.data, opts.direction):
             print(f"warning: {escape(line)}", file=sys.stderr)
     images = _list_domains(opts)
     for line in (line for folder in images.folders for line in left_out(folder, reader="evaluate")):
@@ -530,11 +550,11 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     for line in _earlier_images(opts, images, directions):
         print(f"warning: {escape(line)}", file=sys.stderr)
     if not opts.save_images:
-        return _evaluate_all(opts, images, read)
+        return _evaluate_all(opts, images, read, inception)
     with claim_folder(opts.save_images, "--save-images"):  # one run writes the images there at a time
         _check_outputs(opts, images, directions)  # again, under the lock: what a run that just ended wrote
         _remove_killed_writes(opts, images, directions)
-        return _evaluate_all(opts, images, read)
+        return _evaluate_all(opts, images, read, inception)
 
 
 def _remove_killed_writes(opts: EvalOptions, images: SplitImages, directions: list[str]) -> None:
@@ -604,13 +624,14 @@ def _one_data_root(checkpoints: tuple[str, ...]) -> str:
     return data
 
 
-def _evaluate_all(opts: EvalOptions, images: SplitImages, read: _ReadAhead | None) -> list[dict[str, Any]]:
+def _evaluate_all(
+    opts: EvalOptions, images: SplitImages, read: _ReadAhead | None, inception: nn.Module | None
+) -> list[dict[str, Any]]:
     """`evaluate_checkpoints`' work, its outputs checked (and the --save-images folder held); `read`: the
-    checkpoints already read to plan the outputs, None if they were not."""
+    checkpoints already read to plan the outputs, None if they were not; `inception`: the FID Inception, read
+    before the work (its file checked), None for another backbone."""
     checkpoints = opts.checkpoint
     device = resolve_device(opts.device)
-    # first: a weights file of another network (or damaged) was refused once every test image had been decoded
-    backbone = load_backbone(opts.backbone, inception_weights=opts.inception_weights).to(device)
     images, skipped = _drop_bad_images(opts, images)
     # each read and built up front: a bad one late in the list lost the others' work. The first is kept for its
     # scoring (one checkpoint, one read of its file); the others are read again when scored (all kept, many
@@ -625,6 +646,7 @@ def _evaluate_all(opts: EvalOptions, images: SplitImages, read: _ReadAhead | Non
     _check_counts(opts, images)
     for line in [*_partial_pairs(opts, images), *_sizes_apart(sizes)]:
         print(f"warning: {escape(line)}", file=sys.stderr)
+    backbone = (inception or load_backbone(opts.backbone)).to(device)
     cache = _RealCache()
     many = len(checkpoints) > 1
     reports = []
@@ -832,7 +854,8 @@ def _evaluate_one(
         "train_size": train_size,
         "eval_size": size,
         "data": opts.data,
-        "split": opts.split,
+        "split": opts.split if opts.data else None,  # --domain-a/-b name their folders: no split of a root
+        **({"domain_a": opts.domain_a, "domain_b": opts.domain_b} if opts.domain_a is not None else {}),
         "layout": images.layout,
         "backbone": opts.backbone,
         "backbone_note": BACKBONE_NOTES[opts.backbone],
