@@ -535,6 +535,21 @@ def test_the_table_says_where_the_truth_comes_from():
     assert "truth:" not in unpaired
 
 
+def test_the_table_names_a_checkpoint_with_a_newline_on_one_line_and_the_domain_folders_it_read():
+    """`evaluate --checkpoint $'ti\\nny.pt'` printed the table's heading over two lines (a second line it did not
+    write, as a hostile name can spoof), and a --domain-a/-b evaluation's heading read "data None split 'test'"."""
+    from cyclegan.report import format_curve, format_table
+
+    row = {"fd_lite0": 12.5, "kid_lite0": 0.01, "kid_lite0_std": 0.0, "kid_subsets": 1, "kid_subset_size": 8}
+    head = {"checkpoint": "ti\nny.pt", "step": 10, "preset": "fast", "train_size": 64, "eval_size": 64}
+    more = {"data": None, "split": None, "domain_a": "held\nout/a", "domain_b": "held out/b", "backbone": "lite0"}
+    report = {**head, **more, "backbone_note": "Lite0", "directions": {"AtoB": row}}
+    lines = format_table(report).splitlines()
+    assert lines[0] == "checkpoint ti\\nny.pt (step 10, fast preset, trained at 64 px), evaluated at 64 px"
+    assert lines[1].startswith("--domain-a held\\nout/a --domain-b held out/b; KID on all 8 images")
+    assert format_curve([report, report]).splitlines()[1].endswith("  ti\\nny.pt")
+
+
 def test_a_size_below_ssims_window_is_refused_by_its_option(tmp_path, capsys):
     """--size 2 ran the whole evaluation, then ended in a ValueError traceback from SSIM (at least 3x3)."""
     from cyclegan.cli import main
