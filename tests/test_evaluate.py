@@ -854,20 +854,18 @@ def test_two_plain_folders_of_test_images_are_evaluated_with_domain_a_and_domain
     assert (report["domain_a"], report["domain_b"], report["data"]) == (str(horses), str(zebras), None)
     assert report["layout"] == f"{horses} and {zebras}" and report["directions"]["AtoB"]["n_pairs"] == 3
     capsys.readouterr()
-    refusals = {
-        ("--domain-a", str(horses)): "option '--domain-a' needs --domain-b too: give both folders of test images",
-        ("--domain-a", str(horses), "--domain-b", str(zebras), "--data", str(tmp_path / "data")): "options '--data' "
-        "and '--domain-a/--domain-b' each name the test images",
-        ("--domain-a", str(horses), "--domain-b", str(horses)): f"option '--domain-b': {horses} is the same folder as "
-        f"--domain-a {horses}",
+    both = ["--domain-a", str(horses), "--domain-b", str(zebras)]
+    refusals = [
+        (both[:2], "option '--domain-a' needs --domain-b too: give both folders of test images"),
+        ([*both, "--data", str(tmp_path / "data")], "options '--data' and '--domain-a/--domain-b' each name the test"),
         (
-            "--domain-a",
-            str(horses),
-            "--domain-b",
-            "",
-        ): "option '--domain-b' is empty (an unset variable?): give a folder of images",
-    }
-    for flags, line in refusals.items():
+            [*both, "--split", "val"],
+            "option '--split' val names folders under --data ROOT, which --domain-a/--domain-b",
+        ),
+        ([*both[:3], str(horses)], f"option '--domain-b': {horses} is the same folder as --domain-a {horses}"),
+        ([*both[:3], ""], "option '--domain-b' is empty (an unset variable?): give a folder of images"),
+    ]
+    for flags, line in refusals:
         assert main([*args, *flags]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and line in err, (flags, err)

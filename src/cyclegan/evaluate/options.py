@@ -93,6 +93,11 @@ class EvalOptions(Options):
             raise CycleGANError(
                 f"option '{given}' needs {other} too: give both folders of test images (or --data ROOT)"
             )
+        if self.domain_a is not None and self.split != "test":  # it names ROOT's folders: none is read
+            raise CycleGANError(
+                f"option '--split' {self.split} names folders under --data ROOT, which --domain-a/--domain-b replace: "
+                "drop --split (the two folders are read as they are)"
+            )
         if self.domain_a is not None and self.data is not None:  # which would be scored?
             raise CycleGANError(
                 "options '--data' and '--domain-a/--domain-b' each name the test images: give the dataset root "
