@@ -171,6 +171,43 @@ def test_load_generator_names_its_keyword_not_the_commands_flag(tmp_path):
         load_generator(ckpt, "BtoA")  # what the commands and the web page reword for themselves
 
 
+def test_save_generator_writes_a_fine_tuned_generator_that_load_generator_and_translate_read_back(tiny, tmp_path):
+    """A generator fine-tuned from `load_generator` had no way back: `torch.save(G.state_dict())` gave a file
+    `load_generator` could not rebuild. `save_generator` writes the generators-only kind (as best.pt), one
+    direction, that the API and `cyclegan translate` read without being told the direction."""
+    import copy
+
+    import cyclegan
+    from cyclegan.errors import CycleGANError
+
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    for direction in ("AtoB", "BtoA"):
+        tuned = copy.deepcopy(cyclegan.load_generator(tiny, direction)).requires_grad_(True)
+        with torch.no_grad():
+            for p in tuned.parameters():
+                p.add_(0.01)  # a fine-tuning step
+        path = cyclegan.save_generator(tuned, tmp_path / f"{direction}.pt")
+        assert torch.equal(cyclegan.load_generator(path)(x), tuned(x))
+        other = "BtoA" if direction == "AtoB" else "AtoB"
+        with pytest.raises(CycleGANError, match=f"holds the {direction} generator alone; use direction='{direction}'$"):
+            cyclegan.load_generator(path, other)
+    assert translate_cli(path, tmp_path / "out", tiny_image(tmp_path)) == 0  # BtoA, its own direction
+    with pytest.raises(CycleGANError, match="exists; give another path, or overwrite=True to replace it$"):
+        cyclegan.save_generator(tuned, path)
+    assert cyclegan.save_generator(tuned, path, overwrite=True) == path
+    with pytest.raises(CycleGANError, match="got a Conv2d of unknown origin"):
+        cyclegan.save_generator(torch.nn.Conv2d(3, 3, 1), tmp_path / "conv.pt")
+    tuned.model[1] = torch.nn.Conv2d(3, 8, 3)  # its layers changed: refused before writing
+    with pytest.raises(CycleGANError, match="no longer fits the architecture it was loaded with"):
+        cyclegan.save_generator(tuned, tmp_path / "changed.pt")
+    assert not (tmp_path / "changed.pt").exists()
+
+
+def tiny_image(folder: Path) -> Path:
+    Image.new("RGB", (12, 10), (200, 30, 30)).save(folder / "im.png")
+    return folder / "im.png"
+
+
 def test_the_api_refuses_a_float_tensor_far_outside_minus_one_to_one(tiny):
     """A float tensor of [0, 255] pixel values (or NaN) was translated into saturated noise without a word."""
     from cyclegan.errors import CycleGANError

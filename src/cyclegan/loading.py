@@ -8,6 +8,7 @@ Every command that reads a generator (translate, evaluate, export, compare, benc
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -16,18 +17,30 @@ import torch
 from torch import nn
 
 from . import zoo
-from .checkpoint import check_checkpoint, load_state, of_this_package, run_checkpoint
+from .checkpoint import check_checkpoint, load_state, of_this_package, run_checkpoint, save_atomic
 from .config import config_from_dict
 from .errors import CycleGANError
 from .execution import resolve_device
 from .families import GENERATOR_FOR, directions_of, generator_for
 from .interop.foreign import load_foreign_generator
 from .models import build_generator
-from .run_files import CHECKPOINT_NAME, FORMAT
+from .run_files import CHECKPOINT_NAME, FORMAT, GENERATORS_ONLY
 from .safeload import first_non_finite, load_weights_only
 from .shared_options import Direction
+from .version import __version__
 
 EMAChoice = Literal["auto", "on", "off"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Origin:
+    """Where a generator `generator_from` built came from: its checkpoint's stored config, its network's name
+    there (G or F) and the step. Kept on the module (copied with it by `copy.deepcopy`), so that
+    `save_generator` writes a file `load_generator` rebuilds it from."""
+
+    config: dict
+    name: str
+    step: int
 
 
 def checkpoint_path(path: str | Path) -> Path:
@@ -124,7 +137,9 @@ def own_direction(ckpt: Any, *, source: str) -> Direction:
     model (pix2pix, CUT, FastCUT), AtoB of a CycleGAN (both) or of another project's generator (one, used for
     either)."""
     if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
-        return directions_of(config_from_dict(ckpt["config"], source=source).model)[0]  # type: ignore[return-value]
+        model = config_from_dict(ckpt["config"], source=source).model
+        held = [d for d in directions_of(model) if generator_for(model, d, source=source) in ckpt["models"]]
+        return held[0]  # type: ignore[return-value] - checked: a file holds one generator at least
     return "AtoB"
 
 
@@ -138,6 +153,9 @@ def generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoi
         cfg = config_from_dict(ckpt["config"], source=source)
         net = build_generator(cfg.model)
         name = generator_for(cfg.model, direction, source=source)
+        if name not in ckpt["models"]:  # one generator of a CycleGAN, written by save_generator
+            held = own_direction(ckpt, source=source)
+            raise CycleGANError(f"{source} holds the {held} generator alone; use --direction {held}")
         averaged = ckpt.get("ema") or {}
         if ema == "on" and name not in averaged:
             raise CycleGANError(f"{source} holds no averaged weights (train with --ema-decay); use --ema off or auto")
@@ -145,6 +163,7 @@ def generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoi
             load_state(net, averaged[name], where=f"ema.{name}", source=source)
         else:
             load_state(net, ckpt["models"][name], where=f"models.{name}", source=source)
+        net._cyclegan_origin = Origin(ckpt["config"], name, ckpt["step"])  # what save_generator writes back
     else:  # a generator saved by the reference implementation (or in its layout): see cyclegan.interop
         net = load_foreign_generator(ckpt, direction, source=source)
         if ema == "on":  # asked for the average and given the raw weights: said, as for our runs without one
@@ -165,3 +184,53 @@ def generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoi
         )
     # fp32 whatever torch's default dtype: under set_default_dtype(torch.float64) it was built, and ran, in float64
     return net.float().eval().requires_grad_(False)
+
+
+def save_generator(net: nn.Module, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write a generator `load_generator` gave (fine-tuned or not) to `path`, which `load_generator(path)` (and
+    `cyclegan translate --checkpoint`, `evaluate`, `export`) reads back: the checkpoint format's generators-only
+    kind, as best.pt, holding this one generator (its direction the one it was loaded for), its current weights
+    in fp32 on the CPU and the stored config of the file it came from. Written atomically (an interrupted save
+    leaves any previous file whole); an existing file is replaced only with `overwrite=True`, a run's
+    checkpoint.pt never.
+    Returns the path."""
+    base = getattr(net, "_orig_mod", net)  # under torch.compile
+    origin = getattr(base, "_cyclegan_origin", None)
+    if not isinstance(net, nn.Module) or not isinstance(origin, Origin):
+        got = type(net).__name__ if not isinstance(net, nn.Module) else f"a {type(net).__name__} of unknown origin"
+        raise CycleGANError(
+            f"save_generator saves a generator that load_generator read from a cyclegan checkpoint (its config is "
+            f"written with its weights), got {got}; a network of another project: torch.save(net.state_dict(), path)"
+        )
+    if not isinstance(path, (str, os.PathLike)):
+        raise CycleGANError(f"path: expected a file name, got {type(path).__name__}")
+    path = Path(path)
+    if path.is_dir():
+        raise CycleGANError(f"{path} is a folder; give a file name, e.g. {path / 'generator.pt'}")
+    if path.name == CHECKPOINT_NAME and path.exists():  # overwrite=True in a loop would end the run's resumability
+        raise CycleGANError(f"{path} is a training run's resumable checkpoint; save the generator under another name")
+    if path.exists() and not overwrite:
+        raise CycleGANError(f"{path} exists; give another path, or overwrite=True to replace it")
+    state = {
+        k: (v.detach().float() if v.is_floating_point() else v.detach()).cpu() for k, v in base.state_dict().items()
+    }
+    if (bad := first_non_finite(state)) is not None:
+        raise CycleGANError(f"the generator's {bad} holds NaN or infinite values; nothing written to {path}")
+    ckpt = {
+        "format": FORMAT,
+        "contents": GENERATORS_ONLY,
+        "package_version": __version__,
+        "family": config_from_dict(origin.config, source=str(path)).model.family,
+        "config": origin.config,
+        "step": origin.step,
+        "models": {origin.name: state},
+    }
+    try:  # the checks load_generator makes, before writing: a network whose layers were changed is named now
+        check_checkpoint(ckpt, source=str(path))
+    except CycleGANError as e:
+        reason = str(e).removeprefix(f"{path}: ").split("; the file is damaged")[0]
+        raise CycleGANError(
+            f"the generator no longer fits the architecture it was loaded with ({reason}); nothing written to {path}"
+        ) from None
+    save_atomic(ckpt, path)
+    return path
