@@ -203,6 +203,27 @@ def test_save_generator_writes_a_fine_tuned_generator_that_load_generator_and_tr
     assert not (tmp_path / "changed.pt").exists()
 
 
+def test_translate_computes_in_eval_mode_and_leaves_each_layers_mode_as_it_found_it():
+    """A generator left in train mode (fine-tuning) kept a U-Net's dropout on in `translate`: the same image gave
+    another result each call; a BatchNorm generator's running statistics moved with every image translated."""
+    import cyclegan
+
+    torch.manual_seed(0)
+    unet = build_generator(
+        resolve({"preset": "paper", "generator": "unet", "ngf": 4, "unet_levels": 7, "dropout": 0.5}).model
+    )
+    x = torch.rand(1, 3, 128, 128) * 2 - 1
+    unet.train()
+    assert torch.equal(cyclegan.translate(unet, x), cyclegan.translate(unet, x))
+    assert torch.equal(cyclegan.translate(unet, x), unet.eval()(x))
+    bn = build_generator(resolve({"preset": "seed", "ngf": 4, "n_blocks": 1}).model).train()
+    bn.model[1].eval()  # a mixed mode is put back layer by layer
+    before = {k: v.clone() for k, v in bn.state_dict().items()}
+    cyclegan.translate(bn, x[..., :32, :32])
+    assert all(torch.equal(before[k], v) for k, v in bn.state_dict().items())
+    assert bn.training and not bn.model[1].training and all(m.training for m in bn.model[2:])
+
+
 def tiny_image(folder: Path) -> Path:
     Image.new("RGB", (12, 10), (200, 30, 30)).save(folder / "im.png")
     return folder / "im.png"

@@ -46,14 +46,22 @@ _IN_USE: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKey
 
 @contextlib.contextmanager
 def in_use(net: nn.Module) -> Iterator[None]:
-    """Run `net` in the block, one thread at a time (re-entrant). Translation changes a network's layers while
-    it runs (a tiled image's InstanceNorm layers take its thumbnail's statistics, a clip's take shared ones),
-    so one generator used from two threads gave each other's colours without a word."""
+    """Run `net` in the block, one thread at a time (re-entrant), in eval mode. Translation changes a network's
+    layers while it runs (a tiled image's InstanceNorm layers take its thumbnail's statistics, a clip's take
+    shared ones), so one generator used from two threads gave each other's colours without a word. A network
+    left in train mode (fine-tuning) kept a U-Net's dropout on, every translation a different draw, and its
+    BatchNorm layers' running statistics moved with each image: each layer's mode is put back after."""
     base = uncompiled(net)
     with _IN_USE_GUARD:
         lock = _IN_USE.setdefault(base, threading.RLock())
     with lock:
-        yield
+        modes = {m: m.training for m in net.modules()}
+        net.eval()
+        try:
+            yield
+        finally:
+            for m, training in modes.items():
+                m.training = training
 
 
 @torch.no_grad()
