@@ -404,6 +404,52 @@ def test_options_refuse_bad_values_alike_in_cli_and_api(run, tmp_path, capsys):
     assert not (tmp_path / "o").exists()  # refused before any work
 
 
+@pytest.mark.parametrize(
+    "kwargs, flag, said, cli_said",
+    [
+        ({"tile": 5}, "--tile 5", "tile 5 is under", "option '--tile' 5 is under"),
+        (
+            {"tile_overlap": -1},
+            "--tile-overlap -1",
+            "tile_overlap must be >= 0",
+            "option '--tile-overlap' must be >= 0",
+        ),
+        (
+            {"tile": 64},
+            "--tile 64",
+            "tile_overlap 64 (the default) must be less than half of tile 64: give a tile over",
+            "option '--tile-overlap' 64 (the default) must be less than half of --tile 64: give a --tile over",
+        ),
+        (
+            {"norm_momentum": 0.5},
+            "--norm-momentum 0.5",
+            "norm_momentum 0.5 takes effect only with norm_stats shared",
+            "option '--norm-momentum' 0.5 takes effect only with --norm-stats shared",
+        ),
+        (
+            {"flow_blend": 1},
+            "--flow-blend 1",
+            "flow_blend must be >= 0 and < 1",
+            "option '--flow-blend' must be >= 0 and < 1",
+        ),
+    ],
+)
+def test_tiling_and_temporal_options_built_by_hand_name_their_keywords(
+    tiny, tmp_path, capsys, kwargs, flag, said, cli_said
+):
+    """`translate_video(G, src, dst, tiling=TilingOptions(tile=5))` said "option '--tile' 5 ...", a flag the
+    Python caller never typed; the command line keeps its flags."""
+    from cyclegan.errors import CycleGANError
+    from cyclegan.translate_options import TemporalOptions, TilingOptions
+
+    cls = TilingOptions if {"tile", "tile_overlap"} & set(kwargs) else TemporalOptions
+    with pytest.raises(CycleGANError) as e:
+        cls(**kwargs)
+    assert str(e.value).startswith(said) and "--" not in str(e.value)
+    assert translate_cli(tiny, tmp_path / "o", tiny_image(tmp_path), extra=flag.split()) == 2
+    assert capsys.readouterr().err.startswith(f"error: {cli_said}")
+
+
 def test_bf16_translation_matches_fp32(run, tmp_path):
     """`--precision bf16` (the default on CPUs with native bf16) writes nearly the fp32 images."""
     img = tmp_path / "in.png"

@@ -10,7 +10,6 @@ import contextlib
 import functools
 import math
 import os
-import re
 import sys
 import threading
 import weakref
@@ -34,7 +33,7 @@ from .data.io import (
     to_pil,
     to_tensor,
 )
-from .errors import CycleGANError, escape, named_once, without_alternatives
+from .errors import CycleGANError, escape, flags_as_keywords
 from .execution import REFERENCE, Execution
 from .models.layers import pad_for_generator  # here too: the export's and the API's
 from .tiling import activation_bytes, as_bytes, as_unit, least_size, plan_for, size_multiple, translate_tiled
@@ -165,9 +164,6 @@ def keyword_names(names: dict[str, str | None]):
     A flag mapped to None is one the caller has no way to set: an alternative naming it is dropped
     (`errors.without_alternatives`). A command whose own flag sets `stylize`'s maps that flag to its own the
     same way (`compare`: --style-size to --size; `bench --task style`: --size to --style-sizes)."""
-    flags = sorted((f for f in names if names[f] is not None), key=len, reverse=True)  # --tile-overlap first
-    # A flag as a message writes it (after a space, a quote or a bracket), never inside a file's name.
-    pattern = re.compile(r"(?:option )?'?(?<![^\s'(])(" + "|".join(map(re.escape, flags)) + r")(?![\w-])'?")
 
     def decorate(fn):
         @functools.wraps(fn)
@@ -175,9 +171,7 @@ def keyword_names(names: dict[str, str | None]):
             try:
                 return fn(*args, **kwargs)
             except CycleGANError as e:
-                message = without_alternatives(str(e), names)
-                message = pattern.sub(lambda m: names[m[1]], message) if flags else message
-                raise CycleGANError(named_once(message)) from None
+                raise CycleGANError(flags_as_keywords(str(e), names)) from None
 
         return wrapper
 
