@@ -278,6 +278,43 @@ def test_load_generator_keeps_the_callers_random_state_and_refuses_bad_arguments
         load_generator(None)
 
 
+def test_load_generator_keeps_the_callers_random_state_with_two_threads_loading_at_once(tiny, monkeypatch):
+    """Each load put back the global random state it found when it began: a second thread that began while the
+    first was building found the first's draws, and put them back after the first had restored the caller's."""
+    import threading
+    import time
+
+    import cyclegan
+    import cyclegan.loading
+
+    built, second_in = threading.Event(), threading.Event()
+    real = cyclegan.loading.build_generator
+
+    def build(m):
+        net = real(m)  # draws the initial weights from the global generator
+        if not built.is_set():  # the first thread: builds, then waits (at most a second) for the second to be in
+            built.set()
+            second_in.wait(timeout=1)
+        else:  # the second: in while the first builds, it ends after the first
+            second_in.set()
+            while first.is_alive():
+                time.sleep(0.01)
+        return net
+
+    monkeypatch.setattr(cyclegan.loading, "build_generator", build)
+    torch.manual_seed(0)
+    expected = torch.rand(4)
+    torch.manual_seed(0)
+    first = threading.Thread(target=cyclegan.load_generator, args=(tiny,))
+    second = threading.Thread(target=cyclegan.load_generator, args=(tiny,))
+    first.start()
+    assert built.wait(timeout=10)
+    second.start()
+    first.join()
+    second.join()
+    assert torch.equal(torch.rand(4), expected)
+
+
 def test_cli_translates_files_folders_globs_and_reports_broken_ones(run, tmp_path, capsys):
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -105,7 +106,9 @@ def load_generator(
     The module maps (B, 3, H, W) in [-1, 1] to the same shape in [-1, 1], any H and W (padded to its
     `size_multiple` inside and cropped back; `cyclegan.translate` adds tiles, PIL images and files).
     `device`: "cpu", "cuda", "cuda:N", "mps" or "auto" (as `--device`). Torch's global random state is left
-    as it was: the network's initial weights, overwritten by the file's, are drawn from a fork of it.
+    as it was: the network's initial weights, overwritten by the file's, are drawn from a fork of it, one
+    loading thread at a time (another thread drawing random numbers meanwhile is not held back: its draws in
+    that moment are undone).
     """
     return load_generator_and_direction(path, direction, device=device, ema=ema)[0]
 
@@ -124,11 +127,10 @@ def load_generator_and_direction(
             f"path: expected a run folder, a checkpoint file or pretrained:NAME, got {type(path).__name__}"
         )
     device = resolve_device(str(device))  # a bad or absent device: one line before any file is read
-    with torch.random.fork_rng(devices=[]):  # building draws initial weights: the caller's seed stays theirs
-        path = checkpoint_path(path)
-        ckpt = load_file(path)  # a cyclegan checkpoint is checked there, tensors' shapes included
-        direction = direction or own_direction(ckpt, source=str(path))
-        net = generator_from(ckpt, direction, source=str(path), ema=ema)
+    path = checkpoint_path(path)
+    ckpt = load_file(path)  # a cyclegan checkpoint is checked there, tensors' shapes included
+    direction = direction or own_direction(ckpt, source=str(path))
+    net = generator_from(ckpt, direction, source=str(path), ema=ema)
     return net.to(device).eval().requires_grad_(False), direction
 
 
@@ -143,10 +145,20 @@ def own_direction(ckpt: Any, *, source: str) -> Direction:
     return "AtoB"
 
 
+# Building a network draws its initial weights from torch's global generator, which `fork_rng` puts back after.
+# Two threads building at once each put back what they found: the second found the first's draws, and left them.
+_BUILDING = threading.Lock()
+
+
 def generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoice = "auto") -> nn.Module:
     """`load_generator` on a file already read by `load_file` (`source` names it): every generator of one
     evaluation comes from one read, so a checkpoint replaced meanwhile (a run still training) cannot mix
-    steps. On the CPU, in eval mode."""
+    steps. On the CPU, in eval mode. Torch's global random state is left as it was (`_BUILDING`)."""
+    with _BUILDING, torch.random.fork_rng(devices=[]):
+        return _generator_from(ckpt, direction, source=source, ema=ema)
+
+
+def _generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoice) -> nn.Module:
     if direction not in GENERATOR_FOR:
         raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
     if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
