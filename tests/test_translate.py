@@ -12,6 +12,7 @@ from cyclegan.loading import load_generator
 from cyclegan.models import build_generator
 from cyclegan.models.layers import pad_to_multiple
 from helpers import save_tiny_checkpoint
+from reference_nets import ref_resnet, ref_unet
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +202,11 @@ def test_save_generator_writes_a_fine_tuned_generator_that_load_generator_and_tr
     with pytest.raises(CycleGANError, match="no longer fits the architecture it was loaded with"):
         cyclegan.save_generator(tuned, tmp_path / "changed.pt")
     assert not (tmp_path / "changed.pt").exists()
+    for ref in (ref_resnet(), ref_unet()):  # another project's generator: its state dict, read back by shapes
+        torch.save(ref.state_dict(), tmp_path / "ref.pth")
+        G = cyclegan.load_generator(tmp_path / "ref.pth")
+        path = cyclegan.save_generator(G, tmp_path / "ref_saved.pth", overwrite=True)
+        assert torch.equal(cyclegan.load_generator(path)(x), G(x))
 
 
 def test_translate_computes_in_eval_mode_and_leaves_each_layers_mode_as_it_found_it():

@@ -36,12 +36,12 @@ EMAChoice = Literal["auto", "on", "off"]
 @dataclasses.dataclass(frozen=True)
 class Origin:
     """Where a generator `generator_from` built came from: its checkpoint's stored config, its network's name
-    there (G or F) and the step. Kept on the module (copied with it by `copy.deepcopy`), so that
-    `save_generator` writes a file `load_generator` rebuilds it from."""
+    there (G or F) and the step; no config for another project's file. Kept on the module (copied with it by
+    `copy.deepcopy`), so that `save_generator` writes a file `load_generator` rebuilds it from."""
 
-    config: dict
-    name: str
-    step: int
+    config: dict | None
+    name: str = "G"
+    step: int = 0
 
 
 def checkpoint_path(path: str | Path) -> Path:
@@ -178,6 +178,7 @@ def _generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMACho
         net._cyclegan_origin = Origin(ckpt["config"], name, ckpt["step"])  # what save_generator writes back
     else:  # a generator saved by the reference implementation (or in its layout): see cyclegan.interop
         net = load_foreign_generator(ckpt, direction, source=source)
+        net._cyclegan_origin = Origin(None)  # saved back as a plain state dict, read again by its tensors' shapes
         if ema == "on":  # asked for the average and given the raw weights: said, as for our runs without one
             raise CycleGANError(
                 f"{source} is a generator file of another project, which holds no averaged weights; use --ema off "
@@ -202,7 +203,8 @@ def save_generator(net: nn.Module, path: str | Path, *, overwrite: bool = False)
     """Write a generator `load_generator` gave (fine-tuned or not) to `path`, which `load_generator(path)` (and
     `cyclegan translate --checkpoint`, `evaluate`, `export`) reads back: the checkpoint format's generators-only
     kind, as best.pt, holding this one generator (its direction the one it was loaded for), its current weights
-    in fp32 on the CPU and the stored config of the file it came from. Written atomically (an interrupted save
+    in fp32 on the CPU and the stored config of the file it came from (a generator of another project's file: its
+    state dict alone, which `load_generator` reads as it read that file). Written atomically (an interrupted save
     leaves any previous file whole); an existing file is replaced only with `overwrite=True`, a run's
     checkpoint.pt never.
     Returns the path."""
@@ -211,8 +213,8 @@ def save_generator(net: nn.Module, path: str | Path, *, overwrite: bool = False)
     if not isinstance(net, nn.Module) or not isinstance(origin, Origin):
         got = type(net).__name__ if not isinstance(net, nn.Module) else f"a {type(net).__name__} of unknown origin"
         raise CycleGANError(
-            f"save_generator saves a generator that load_generator read from a cyclegan checkpoint (its config is "
-            f"written with its weights), got {got}; a network of another project: torch.save(net.state_dict(), path)"
+            f"save_generator saves a generator that load_generator gave (its config is written with its weights), "
+            f"got {got}; a network of another project: torch.save(net.state_dict(), path)"
         )
     if not isinstance(path, (str, os.PathLike)):
         raise CycleGANError(f"path: expected a file name, got {type(path).__name__}")
@@ -228,6 +230,9 @@ def save_generator(net: nn.Module, path: str | Path, *, overwrite: bool = False)
     }
     if (bad := first_non_finite(state)) is not None:
         raise CycleGANError(f"the generator's {bad} holds NaN or infinite values; nothing written to {path}")
+    if origin.config is None:
+        save_atomic(state, path)
+        return path
     ckpt = {
         "format": FORMAT,
         "contents": GENERATORS_ONLY,
