@@ -87,7 +87,11 @@ def test_the_api_refuses_tensors_and_objects_it_would_misread_in_one_line(run):
         (torch.zeros(1, 3, 0, 5), "empty side"),
         (np.zeros((16, 16, 3), np.uint8), "images: expected a PIL image, a path, .* got ndarray"),
         (None, "got NoneType"),
-        ([x[0]], r"images\[0\]: expected a PIL image or a path, got Tensor"),
+        ([x[0]], r"images\[0\]: expected a PIL image or a path, got Tensor .*: give torch.stack\(images\)$"),
+        (
+            x.to_sparse(),
+            r"^images: a torch.sparse_coo tensor; give a dense one: x.to_dense\(\)$",
+        ),  # NotImplementedError
         ([Image.new("RGB", (0, 0))], r"images\[0\]: an image of 0x0 pixels"),
     ]:
         with pytest.raises(CycleGANError, match=match):

@@ -239,7 +239,8 @@ def translate(
     for i, im in enumerate(images):
         im = read_still(im, max_pixels=max_pixels) if isinstance(im, (str, os.PathLike)) else im
         if not isinstance(im, Image.Image):
-            raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}")
+            stack = "; tensors of one size: give torch.stack(images)" if isinstance(im, torch.Tensor) else ""
+            raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}{stack}")
         decode(im, f"images[{i}]")
         animated = getattr(im, "is_animated", False)  # asked first: as_read's copy (turned, converted) has none
         im = as_read(im)  # a PIL image the caller opened: upright and in sRGB, as a file is read (no copy if it is)
@@ -345,6 +346,8 @@ def check_tensor(x: torch.Tensor, *, size: int | None = None) -> None:
         raise CycleGANError(f"images: expected {expected}, got {shape}{_layout(shape)}")
     if 0 in x.shape[-2:]:
         raise CycleGANError(f"images: a tensor of shape {tuple(x.shape)} has an empty side: nothing to translate")
+    if x.layout != torch.strided:  # a sparse tensor's range check was a raw NotImplementedError ('aten::aminmax')
+        raise CycleGANError(f"images: a {x.layout} tensor; give a dense one: x.to_dense()")
     if x.is_meta:  # its values were read for the range check: "Tensor.item() cannot be called on meta tensors"
         raise CycleGANError("images: a tensor on the meta device holds no values: give one on the CPU or a GPU")
     if not (x.is_floating_point() or x.dtype == torch.uint8):
