@@ -200,6 +200,11 @@ def test_save_generator_writes_a_fine_tuned_generator_that_load_generator_and_tr
     with pytest.raises(CycleGANError, match="exists; give another path, or overwrite=True to replace it$"):
         cyclegan.save_generator(tuned, path)
     assert cyclegan.save_generator(tuned, path, overwrite=True) == path
+    with pytest.raises(CycleGANError, match="is a training run's resumable checkpoint; save the generator under"):
+        cyclegan.save_generator(tuned, tiny, overwrite=True)  # the file it came from: the run's training state
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(CycleGANError, match=r"^cannot write .*a_file/g.pt: .*; nothing written$"):
+        cyclegan.save_generator(tuned, tmp_path / "a_file" / "g.pt")
     with pytest.raises(CycleGANError, match="got a Conv2d of unknown origin"):
         cyclegan.save_generator(torch.nn.Conv2d(3, 3, 1), tmp_path / "conv.pt")
     tuned.model[1] = torch.nn.Conv2d(3, 8, 3)  # its layers changed: refused before writing

@@ -42,6 +42,7 @@ class Origin:
     config: dict | None
     name: str = "G"
     step: int = 0
+    resumable: str | None = None  # the file it came from, where that holds a run's whole training state
 
 
 def checkpoint_path(path: str | Path) -> Path:
@@ -175,7 +176,8 @@ def _generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMACho
             load_state(net, averaged[name], where=f"ema.{name}", source=source)
         else:
             load_state(net, ckpt["models"][name], where=f"models.{name}", source=source)
-        net._cyclegan_origin = Origin(ckpt["config"], name, ckpt["step"])  # what save_generator writes back
+        resumable = None if ckpt.get("contents") == GENERATORS_ONLY else os.path.abspath(source)
+        net._cyclegan_origin = Origin(ckpt["config"], name, ckpt["step"], resumable)  # what save_generator writes
     else:  # a generator saved by the reference implementation (or in its layout): see cyclegan.interop
         net = load_foreign_generator(ckpt, direction, source=source)
         net._cyclegan_origin = Origin(None)  # saved back as a plain state dict, read again by its tensors' shapes
@@ -221,7 +223,8 @@ def save_generator(net: nn.Module, path: str | Path, *, overwrite: bool = False)
     path = Path(path)
     if path.is_dir():
         raise CycleGANError(f"{path} is a folder; give a file name, e.g. {path / 'generator.pt'}")
-    if path.name == CHECKPOINT_NAME and path.exists():  # overwrite=True in a loop would end the run's resumability
+    # overwrite=True in a fine-tuning loop would end the run's resumability
+    if path.exists() and (path.name == CHECKPOINT_NAME or os.path.abspath(path) == origin.resumable):
         raise CycleGANError(f"{path} is a training run's resumable checkpoint; save the generator under another name")
     if path.exists() and not overwrite:
         raise CycleGANError(f"{path} exists; give another path, or overwrite=True to replace it")
@@ -231,8 +234,7 @@ def save_generator(net: nn.Module, path: str | Path, *, overwrite: bool = False)
     if (bad := first_non_finite(state)) is not None:
         raise CycleGANError(f"the generator's {bad} holds NaN or infinite values; nothing written to {path}")
     if origin.config is None:
-        save_atomic(state, path)
-        return path
+        return _written(state, path)
     ckpt = {
         "format": FORMAT,
         "contents": GENERATORS_ONLY,
@@ -249,5 +251,13 @@ def save_generator(net: nn.Module, path: str | Path, *, overwrite: bool = False)
         raise CycleGANError(
             f"the generator no longer fits the architecture it was loaded with ({reason}); nothing written to {path}"
         ) from None
-    save_atomic(ckpt, path)
+    return _written(ckpt, path)
+
+
+def _written(obj: Any, path: Path) -> Path:
+    """`save_atomic(obj, path)`, a failed write (a read-only folder, a full disk) in one line."""
+    try:
+        save_atomic(obj, path)
+    except OSError as e:
+        raise CycleGANError(f"cannot write {path}: {e.strerror or e}; nothing written") from None
     return path
