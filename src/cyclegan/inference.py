@@ -207,7 +207,10 @@ def translate(
       the work on the generator's (`load_generator(..., device=)`), in its dtype.
 
     One generator may serve several threads: each call runs it one thread at a time (`in_use`), since a tiled
-    image swaps its InstanceNorm layers while it runs; `G(x)` called directly beside it is not held back.
+    image swaps its InstanceNorm layers while it runs; `G(x)` called directly beside it is not held back. It
+    computes in eval mode whatever mode `net` is in (a U-Net's dropout off, BatchNorm's running statistics used
+    and left as they were), each layer's mode put back after: a training step in another thread meanwhile
+    would run in eval mode.
 
     Images of any resolution: an image whose activations would take more than `max_memory` GB is
     translated in tiles (`tile` px to force a tile size, 0 to never tile) overlapping by `tile_overlap`
