@@ -140,10 +140,16 @@ def own_direction(ckpt: Any, *, source: str) -> Direction:
     model (pix2pix, CUT, FastCUT), AtoB of a CycleGAN (both) or of another project's generator (one, used for
     either)."""
     if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
-        model = config_from_dict(ckpt["config"], source=source).model
-        held = [d for d in directions_of(model) if generator_for(model, d, source=source) in ckpt["models"]]
-        return held[0]  # type: ignore[return-value] - checked: a file holds one generator at least
+        return held_directions(ckpt, source=source)[0]
     return "AtoB"
+
+
+def held_directions(ckpt: dict, *, source: str) -> tuple[Direction, ...]:
+    """The directions a checkpoint of ours (checked by `load_file`) translates: its family's (`directions_of`),
+    less the one a generators-only file of one generator (`save_generator`'s) does not hold."""
+    model = config_from_dict(ckpt["config"], source=source).model
+    held = (d for d in directions_of(model) if generator_for(model, d, source=source) in ckpt["models"])
+    return tuple(held)  # type: ignore[return-value] - checked: a file holds one generator at least
 
 
 # Building a network draws its initial weights from torch's global generator, which `fork_rng` puts back after.
