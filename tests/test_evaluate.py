@@ -417,6 +417,23 @@ def test_a_root_with_no_split_at_all_says_what_evaluate_reads(tmp_path):
         _list_domains(opts)
 
 
+def test_evaluate_scores_the_one_direction_save_generator_wrote(tmp_path):
+    """A generator saved by `cyclegan.save_generator` (one of a CycleGAN's two) was refused without --direction
+    ("use --direction BtoA"), and with it too: the cycle's other generator was asked for."""
+    import cyclegan
+    from cyclegan.cli import main
+
+    saved = cyclegan.save_generator(
+        cyclegan.load_generator(save_tiny_checkpoint(tmp_path / "c.pt"), "BtoA"), tmp_path / "g.pt"
+    )
+    write_split(tmp_path / "data", 3, paired=True)
+    for extra in ([], ["--direction", "BtoA"]):
+        out = tmp_path / f"eval{len(extra)}.json"
+        args = ["evaluate", "--checkpoint", str(saved), "--data", str(tmp_path / "data"), "--out", str(out)]
+        assert main([*args, "--no-progress", *extra]) == 0
+        assert set(json.loads(out.read_text())["directions"]) == {"BtoA"}
+
+
 def test_evaluate_a_plain_generator_file_one_direction(tmp_path, capsys):
     """A reference-implementation state dict holds one generator: that direction, no cycle figures."""
     from cyclegan.cli import main

@@ -47,11 +47,11 @@ from ..data.io import (
 )
 from ..errors import CycleGANError, escape
 from ..execution import resolve_device
-from ..families import GENERATOR_FOR, directions_of
+from ..families import GENERATOR_FOR
 from ..files import check_outputs, claim_folder, remove_stale_temporaries_of, removed_on_failure, unique_stems
 from ..inference import is_out_of_memory, translate_tensor
 from ..interop.foreign import DIRECTION_KEYS, load_foreign_generator
-from ..loading import checkpoint_file, checkpoint_path, generator_from, load_file
+from ..loading import checkpoint_file, checkpoint_path, generator_from, held_directions, load_file
 from ..report import METRIC_NAMES
 from ..report.grid import save_grid
 from ..run_files import FORMAT
@@ -705,8 +705,9 @@ def _generators(ckpt_file: Path, opts: EvalOptions) -> _Generators:
     directions = scored_directions(ckpt, opts.direction, source=source)
     if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
         cfg = config_from_dict(ckpt["config"], source=source)
-        trained = directions_of(cfg.model)  # CycleGAN: both (G, F); pix2pix, CUT: the one it learned
+        # CycleGAN: both (G, F), or the one save_generator wrote; pix2pix, CUT: the one it learned
         # (a direction it does not translate is refused by generator_from, in one line)
+        trained = held_directions(ckpt, source=source)
         wanted = trained if len(trained) > 1 else directions
         nets = {d: generator_from(ckpt, d, source=source, ema=opts.ema) for d in wanted}
         return _Generators(ckpt, nets, directions, cfg.preset, cfg.data.size)
@@ -735,7 +736,7 @@ def scored_directions(ckpt: Any, direction: str, *, source: str) -> list[str]:
     if direction != "both":
         return [direction]
     if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
-        return list(directions_of(config_from_dict(ckpt["config"], source=source).model))
+        return list(held_directions(ckpt, source=source))
     return ["AtoB", "BtoA"]
 
 
