@@ -234,6 +234,48 @@ def test_the_time_limit_ends_a_wait_for_a_batch_whose_read_hangs(dataset, tmp_pa
 
 
 @POSIX
+def test_the_time_limit_ends_a_hung_read_of_the_first_batch(dataset, tmp_path, capsys, monkeypatch):
+    """The first wait for a batch had no deadline: a read that hung there kept the run past --time-limit for ever.
+    Now it ends at the limit, as later waits do: the run stops at step 0, its checkpoint resumable."""
+    import cyclegan.data.dataset as data_module
+
+    real_read = data_module.read_image
+
+    def read(path, **kwargs):
+        time.sleep(30)  # a bound, so that the old code fails, not hangs
+        raise AssertionError("the time limit did not end the first wait for a batch")
+
+    monkeypatch.setattr(data_module, "read_image", read)
+    out = tmp_path / "run"
+    started = time.monotonic()
+    assert main(["train", *tiny_flags(dataset, out, steps=1000, time_limit=0.02)]) == 0
+    assert time.monotonic() - started < 20
+    assert "time limit of 0.02 min reached at step 0/1000" in capsys.readouterr().out
+    assert load_checkpoint(out)["step"] == 0
+    monkeypatch.setattr(data_module, "read_image", real_read)
+    assert resume(out, 2) == 0 and load_checkpoint(out)["step"] == 2
+
+
+@POSIX
+def test_the_time_limit_ends_a_hung_read_in_the_check_before_training(dataset, tmp_path, capsys, monkeypatch):
+    """The check of the images before training had no deadline: a read that hung there (a stalled network folder)
+    kept the run past --time-limit for ever. Now the limit ends it in one line."""
+    import cyclegan.data.io as io_module
+
+    def stalled(path, *args, **kwargs):
+        time.sleep(30)  # a bound, so that the old code fails, not hangs
+        raise AssertionError("the time limit did not end the check")
+
+    monkeypatch.setattr(io_module, "open_image", stalled)
+    started = time.monotonic()
+    assert main(["train", *tiny_flags(dataset, tmp_path / "run", steps=10, time_limit=0.02)]) == 2
+    assert time.monotonic() - started < 20
+    err = capsys.readouterr().err
+    assert "time limit of 0.02 min reached while checking the images" in err and "nothing trained" in err, err
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+
+
+@POSIX
 def test_the_time_limit_leaves_a_callers_alarm_alone(tiny_cfg):
     """The time limit's alarm (the wait for a batch ended at the deadline) took SIGALRM over: a caller's watchdog
     timer around train() (signal.alarm, pytest-timeout) was cancelled at the first wait. Now it is left alone."""
