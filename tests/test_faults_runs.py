@@ -157,6 +157,44 @@ def test_a_signal_to_the_whole_process_group_saves_while_the_loader_reads(tmp_pa
     assert load_checkpoint(out)["step"] == strict_records(out / "log.jsonl")[-1]["step"]  # nothing lost
 
 
+SIGNAL_IN_THE_LAST_SAVE = '''
+"""`python -m cyclegan` that gets SIGTERM while it writes its final checkpoint (the step that ends the run)."""
+import os
+import signal
+import sys
+
+from cyclegan.train.run_folder import Run
+
+real_save = Run.save
+
+
+def save(self, trainer, step, **kwargs):
+    if step == self.total:
+        os.kill(os.getpid(), signal.SIGTERM)
+    return real_save(self, trainer, step, **kwargs)
+
+
+Run.save = save
+from cyclegan.cli import main  # noqa: E402
+
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+@pytest.mark.slow
+@POSIX
+def test_a_stop_while_the_final_checkpoint_is_written_lets_the_write_finish(dataset, tmp_path):
+    """SIGTERM while `_finish` wrote the last checkpoint killed the process (its handler was gone): the file stayed
+    whole, but the steps since the previous checkpoint were lost. Now the write finishes, then the run stops."""
+    script, out = tmp_path / "late.py", tmp_path / "run"
+    script.write_text(SIGNAL_IN_THE_LAST_SAVE)
+    proc = cyclegan_process(["train", *tiny_flags(dataset, out, steps=3, checkpoint_every=2)], script=script)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err and "SIGTERM received" in err
+    assert load_checkpoint(out)["step"] == 3  # the steps since the checkpoint of step 2 kept
+
+
 STALLED_READ = '''
 """`python -m cyclegan` whose loader workers hang in their next read once the file STALL exists: a stalled network
 file (the main process's own reads, the check before training and the sample grids, stay fine)."""

@@ -552,8 +552,11 @@ def _finish(
 ) -> TrainResult:
     """Save the final checkpoint; rank 0 writes the last sample grid, says how the run ended and gives the
     verdict (best step and score, warnings). A stop signal then ends every process with 128 + its number, as
-    the signal would have."""
-    path = run.save(trainer, end.step, extra={**monitor.state(), LOSSES_KEY: end.losses})
+    the signal would have, and so does one that came while the final checkpoint was written: the write finishes first
+    (the default action killed the process, the steps since the previous checkpoint lost)."""
+    with StopRequest() as late:
+        path = run.save(trainer, end.step, extra={**monitor.state(), LOSSES_KEY: end.losses})
+    signum = end.signum if end.signum is not None else late.signum
     verdict = monitor.verdict()
     if run.main:
         t = run.cfg.train
@@ -563,8 +566,8 @@ def _finish(
             print(f"warning: {len(skipped)} unreadable image(s) were skipped (listed above)", file=sys.stderr)
         _say_how_it_ended(run, path, end)
         print("\n".join(verdict.lines()))
-    if end.signum is not None:
-        raise SystemExit(128 + end.signum)
+    if signum is not None:
+        raise SystemExit(128 + signum)
     return TrainResult(
         checkpoint=path,
         step=end.step,
