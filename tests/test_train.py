@@ -175,6 +175,27 @@ def _minute_in_a_few_steps(monkeypatch) -> None:
     monkeypatch.setattr(loop, "time", types.SimpleNamespace(monotonic=clock.monotonic, perf_counter=time.perf_counter))
 
 
+def test_train_leaves_the_callers_random_state_as_it_was(tiny_cfg, monkeypatch):
+    """train() seeded torch's global generator and left it so: a notebook's next torch.rand was the run's, not the
+    notebook's. Now the caller's random state is as it was, whether the run returns or raises."""
+    import cyclegan.train.loop as loop
+
+    torch.manual_seed(123)
+    expected = torch.rand(4)
+    torch.manual_seed(123)
+    train(tiny_cfg(steps=2), progress=False)
+    assert torch.equal(torch.rand(4), expected)
+
+    def refused(*args, **kwargs):  # after the trainer seeded the generator
+        raise CycleGANError("refused")
+
+    monkeypatch.setattr(loop, "_prepare_run_folder", refused)
+    torch.manual_seed(123)
+    with pytest.raises(CycleGANError, match="refused"):
+        train(tiny_cfg(steps=4, out=str(tiny_cfg().train.out) + "2"), progress=False)
+    assert torch.equal(torch.rand(4), expected)
+
+
 def test_time_limit_stops_and_saves(tiny_cfg, monkeypatch):
     _minute_in_a_few_steps(monkeypatch)
     result = train(tiny_cfg(steps=10_000, time_limit=1), progress=False)

@@ -42,7 +42,7 @@ from .inputs import (
 from .losslog import LOSSES_KEY, LossLog
 from .monitor import Monitor
 from .run_folder import SET_ASIDE_KEY, TRAIN_DIGEST_KEY, Run, claim_run_folder, oserror_text, resume_command
-from .scoring import best_metric, check_kid_features, held_out_set
+from .scoring import best_metric, check_kid_features, held_out_set, rng_devices
 from .signals import StopRequest, StopWaiting, TimeUp, end_loader, time_limited
 from .trainer import Trainer, trainer_class
 from .watch import Verdict
@@ -68,6 +68,8 @@ def train(
     and until the end: a second run on the same folder is refused, naming the first one's PID.
     Raises SystemExit(128 + signal) after saving when interrupted by Ctrl-C, SIGTERM or SIGHUP, and a CycleGANError
     at the first non-finite loss, leaving the last checkpoint as it was.
+    The caller's random state (torch's CPU generator and the CUDA device's) is as it was when this returns or raises:
+    training seeds it (`--seed`), and a notebook's next `torch.rand` was then the run's.
     """
     if not isinstance(cfg, Config):  # train({"data": ...}) was an AttributeError about 'train'
         raise CycleGANError(
@@ -91,18 +93,18 @@ def train(
     lock = FolderLock(run)
     failed = False
     try:
-        claim_run_folder(run, lock, ckpt, d_ctx, cfg=cfg)
-        main = progress and d_ctx.is_main
-        return _train(
-            cfg,
-            ckpt=ckpt,
-            progress=main,
-            folder=run,
-            device=device,
-            d_ctx=d_ctx,
-            resume_with=resume_with,
-            capped_by=capped_by,
-        )
+        with torch.random.fork_rng(devices=rng_devices(device)):
+            claim_run_folder(run, lock, ckpt, d_ctx, cfg=cfg)
+            return _train(
+                cfg,
+                ckpt=ckpt,
+                progress=progress and d_ctx.is_main,
+                folder=run,
+                device=device,
+                d_ctx=d_ctx,
+                resume_with=resume_with,
+                capped_by=capped_by,
+            )
     except (KeyboardInterrupt, Exception) as e:
         if not _by_interrupt(e):
             failed = True
