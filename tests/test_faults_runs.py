@@ -577,6 +577,25 @@ def test_resume_removes_stale_temporaries_and_log_records_after_the_checkpoint(t
     assert [r["step"] for r in strict_records(run / "log.jsonl")] == [1, 2, 3, 4, 5]
 
 
+def test_resume_removes_the_sample_grids_after_the_checkpoint(tiny_cfg):
+    """A run killed after its last checkpoint left the grids of its later steps in samples/: after a resume that is
+    not exact they showed the killed run's steps as this one's, and for good where the resumed run stopped before
+    them. Now a resume removes the grids after its checkpoint's step; the earlier ones and other files stay."""
+    from cyclegan.train import train
+
+    train(tiny_cfg(steps=3), progress=False)
+    samples = Path(tiny_cfg().train.out) / "samples"
+    samples.mkdir(exist_ok=True)
+    earlier, mine = samples / "step_0000002.png", samples / "notes.png"
+    for p in (earlier, mine, *(samples / f"step_{s:07d}.png" for s in (4, 9))):
+        p.write_bytes(b"a grid")
+    assert resume(Path(tiny_cfg().train.out), 5) == 0
+    assert not (samples / "step_0000009.png").exists()  # after the checkpoint (3), beyond this run's end (5)
+    four = samples / "step_0000004.png"  # removed, or written again by the resumed run
+    assert not four.exists() or four.read_bytes() != b"a grid"
+    assert earlier.read_bytes() == mine.read_bytes() == b"a grid"
+
+
 def test_a_last_log_record_without_its_newline_is_ended_before_the_resume_appends(tiny_cfg):
     # a power cut can keep a record whole but for its newline: the resumed run's first record was appended to its
     # line, two records on a line that is not JSON (and both dropped at the next resume)
