@@ -195,8 +195,8 @@ def _checked_images(cfg: Config, ckpt: dict | None, *, progress: bool, d_ctx: dd
     except TimeUp:
         kept = "nothing trained" if ckpt is None else f"the checkpoint of step {ckpt['step']} is kept"
         raise CycleGANError(
-            f"time limit of {limit:g} min reached while checking the images, before the first step (a read that "
-            f"hangs? a stalled network folder); {kept}"
+            f"time limit of {limit:g} min reached while checking the images, before the first step; {kept}: give "
+            "more --time-limit, or if a read hangs, check the image folders (a stalled network drive?)"
         ) from None
 
 
