@@ -151,7 +151,6 @@ def test_a_signal_to_the_whole_process_group_saves_while_the_loader_reads(tmp_pa
     finally:
         os.killpg(proc.pid, signum)
         _, err = proc.communicate(timeout=120)
-    open("/tmp/w6_train_s/err.txt", "w").write(err)
     assert proc.returncode == 128 + signum, err
     assert "Traceback" not in err and "stopped at step" in err
     assert load_checkpoint(out)["step"] == strict_records(out / "log.jsonl")[-1]["step"]  # nothing lost
