@@ -1228,19 +1228,28 @@ def test_a_split_that_is_no_split_folder_is_refused_not_read_as_pairs(tmp_path, 
             runner.evaluate(dataclasses.replace(opts, split=split))
 
 
-def test_no_readable_image_under_a_limit_names_the_limit(tmp_path):
-    """`--limit 1` with a damaged first file said "no image of --data testA folder could be read", as if the folder
-    held none: the other images, which --limit left out, were never tried."""
+@pytest.mark.parametrize("paired", [False, True])
+def test_a_limit_scores_that_many_readable_images(tmp_path, paired):
+    """`--limit N` took the first N files, then left the unreadable ones out: fewer than N were scored (with
+    `--limit 2` and a damaged first file, one, and FD/KID refused). Now the next files stand in for those left out
+    (in a paired split the next pair, so that each keeps its truth), and the ones left out are named."""
     from cyclegan.evaluate import runner
 
-    write_split(tmp_path / "data", 3, paired=False)
-    (tmp_path / "data" / "testA" / "0_bad.png").write_text("not an image")
+    write_split(tmp_path / "data", 4, paired=paired)
+    bad = tmp_path / "data" / "testA" / ("scene_00.png" if paired else "a_00.png")
+    bad.write_text("not an image")
     opts = runner.EvalOptions(
-        checkpoint=(str(save_tiny_checkpoint(tmp_path / "tiny.pt")),), data=str(tmp_path / "data"), limit=1
+        checkpoint=(str(save_tiny_checkpoint(tmp_path / "tiny.pt")),), data=str(tmp_path / "data"), limit=2
     )
-    with pytest.raises(
-        CycleGANError, match=r"no image of --data testA folder \(the first 1 by name: --limit 1\) could"
-    ):
+    report = runner.evaluate(dataclasses.replace(opts, progress=False, kid_subsets=2))
+    scored = report["directions"]["AtoB"]
+    assert (scored["n_source"], scored["n_target"]) == (2, 2)
+    assert scored.get("n_pairs", 0) == (2 if paired else 0)  # the pairs kept their truth
+    assert any(str(bad) in line for line in report["skipped"])
+    bad.with_name("other.png").write_text("not an image either")  # the whole folder tried before "no image"
+    for p in (tmp_path / "data" / "testA").iterdir():
+        p.write_text("not an image")
+    with pytest.raises(CycleGANError, match=r"no image of --data testA folder could be read"):
         runner.evaluate(dataclasses.replace(opts, progress=False))
 
 

@@ -151,10 +151,47 @@ def test_a_signal_to_the_whole_process_group_saves_while_the_loader_reads(tmp_pa
     finally:
         os.killpg(proc.pid, signum)
         _, err = proc.communicate(timeout=120)
-    open("/tmp/w6_train_s/err.txt", "w").write(err)
     assert proc.returncode == 128 + signum, err
     assert "Traceback" not in err and "stopped at step" in err
     assert load_checkpoint(out)["step"] == strict_records(out / "log.jsonl")[-1]["step"]  # nothing lost
+
+
+SIGNAL_IN_THE_LAST_SAVE = '''
+"""`python -m cyclegan` that gets SIGTERM while it writes its final checkpoint (the step that ends the run)."""
+import os
+import signal
+import sys
+
+from cyclegan.train.run_folder import Run
+
+real_save = Run.save
+
+
+def save(self, trainer, step, **kwargs):
+    if step == self.total:
+        os.kill(os.getpid(), signal.SIGTERM)
+    return real_save(self, trainer, step, **kwargs)
+
+
+Run.save = save
+from cyclegan.cli import main  # noqa: E402
+
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+@pytest.mark.slow
+@POSIX
+def test_a_stop_while_the_final_checkpoint_is_written_lets_the_write_finish(dataset, tmp_path):
+    """SIGTERM while `_finish` wrote the last checkpoint killed the process (its handler was gone): the file stayed
+    whole, but the steps since the previous checkpoint were lost. Now the write finishes, then the run stops."""
+    script, out = tmp_path / "late.py", tmp_path / "run"
+    script.write_text(SIGNAL_IN_THE_LAST_SAVE)
+    proc = cyclegan_process(["train", *tiny_flags(dataset, out, steps=3, checkpoint_every=2)], script=script)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err and "SIGTERM received" in err
+    assert load_checkpoint(out)["step"] == 3  # the steps since the checkpoint of step 2 kept
 
 
 STALLED_READ = '''
@@ -231,6 +268,48 @@ def test_the_time_limit_ends_a_wait_for_a_batch_whose_read_hangs(dataset, tmp_pa
     assert load_checkpoint(out)["step"] == 3
     monkeypatch.setattr(data_module, "read_image", real_read)
     assert resume(out, 4) == 0
+
+
+@POSIX
+def test_the_time_limit_ends_a_hung_read_of_the_first_batch(dataset, tmp_path, capsys, monkeypatch):
+    """The first wait for a batch had no deadline: a read that hung there kept the run past --time-limit for ever.
+    Now it ends at the limit, as later waits do: the run stops at step 0, its checkpoint resumable."""
+    import cyclegan.data.dataset as data_module
+
+    real_read = data_module.read_image
+
+    def read(path, **kwargs):
+        time.sleep(30)  # a bound, so that the old code fails, not hangs
+        raise AssertionError("the time limit did not end the first wait for a batch")
+
+    monkeypatch.setattr(data_module, "read_image", read)
+    out = tmp_path / "run"
+    started = time.monotonic()
+    assert main(["train", *tiny_flags(dataset, out, steps=1000, time_limit=0.02)]) == 0
+    assert time.monotonic() - started < 20
+    assert "time limit of 0.02 min reached at step 0/1000" in capsys.readouterr().out
+    assert load_checkpoint(out)["step"] == 0
+    monkeypatch.setattr(data_module, "read_image", real_read)
+    assert resume(out, 2) == 0 and load_checkpoint(out)["step"] == 2
+
+
+@POSIX
+def test_the_time_limit_ends_a_hung_read_in_the_check_before_training(dataset, tmp_path, capsys, monkeypatch):
+    """The check of the images before training had no deadline: a read that hung there (a stalled network folder)
+    kept the run past --time-limit for ever. Now the limit ends it in one line."""
+    import cyclegan.data.io as io_module
+
+    def stalled(path, *args, **kwargs):
+        time.sleep(30)  # a bound, so that the old code fails, not hangs
+        raise AssertionError("the time limit did not end the check")
+
+    monkeypatch.setattr(io_module, "open_image", stalled)
+    started = time.monotonic()
+    assert main(["train", *tiny_flags(dataset, tmp_path / "run", steps=10, time_limit=0.02)]) == 2
+    assert time.monotonic() - started < 20
+    err = capsys.readouterr().err
+    assert "time limit of 0.02 min reached while checking the images" in err and "nothing trained" in err, err
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL and signal.getitimer(signal.ITIMER_REAL)[0] == 0
 
 
 @POSIX
@@ -495,6 +574,25 @@ def test_resume_removes_stale_temporaries_and_log_records_after_the_checkpoint(t
     assert not any(p.exists() for p in planted) and mine.read_text() == "keep" and live.exists()
     assert exporting.exists()
     assert [r["step"] for r in strict_records(run / "log.jsonl")] == [1, 2, 3, 4, 5]
+
+
+def test_resume_removes_the_sample_grids_after_the_checkpoint(tiny_cfg):
+    """A run killed after its last checkpoint left the grids of its later steps in samples/: after a resume that is
+    not exact they showed the killed run's steps as this one's, and for good where the resumed run stopped before
+    them. Now a resume removes the grids after its checkpoint's step; the earlier ones and other files stay."""
+    from cyclegan.train import train
+
+    train(tiny_cfg(steps=3), progress=False)
+    samples = Path(tiny_cfg().train.out) / "samples"
+    samples.mkdir(exist_ok=True)
+    earlier, mine = samples / "step_0000002.png", samples / "notes.png"
+    for p in (earlier, mine, *(samples / f"step_{s:07d}.png" for s in (4, 9))):
+        p.write_bytes(b"a grid")
+    assert resume(Path(tiny_cfg().train.out), 5) == 0
+    assert not (samples / "step_0000009.png").exists()  # after the checkpoint (3), beyond this run's end (5)
+    four = samples / "step_0000004.png"  # removed, or written again by the resumed run
+    assert not four.exists() or four.read_bytes() != b"a grid"
+    assert earlier.read_bytes() == mine.read_bytes() == b"a grid"
 
 
 def test_a_last_log_record_without_its_newline_is_ended_before_the_resume_appends(tiny_cfg):

@@ -164,17 +164,52 @@ def test_samples_logs_and_config_are_written(tiny_cfg):
     assert not list(run.glob(".*.tmp"))  # atomic writes leave no temporaries
 
 
-def test_time_limit_stops_and_saves(tiny_cfg):
-    result = train(tiny_cfg(steps=10_000, time_limit=0.0001), progress=False)
+def _minute_in_a_few_steps(monkeypatch) -> None:
+    """The step loop's clock advanced 20 s per reading: --time-limit 1 ends a run within a few steps, and the check
+    before training (bounded by a real alarm at the limit) is not cut short by a busy machine."""
+    import types
+
+    import cyclegan.train.loop as loop
+
+    clock = _Clock(tick=20.0)
+    monkeypatch.setattr(loop, "time", types.SimpleNamespace(monotonic=clock.monotonic, perf_counter=time.perf_counter))
+
+
+def test_train_leaves_the_callers_random_state_as_it_was(tiny_cfg, monkeypatch):
+    """train() seeded torch's global generator and left it so: a notebook's next torch.rand was the run's, not the
+    notebook's. Now the caller's random state is as it was, whether the run returns or raises."""
+    import cyclegan.train.loop as loop
+
+    torch.manual_seed(123)
+    expected = torch.rand(4)
+    torch.manual_seed(123)
+    train(tiny_cfg(steps=2), progress=False)
+    assert torch.equal(torch.rand(4), expected)
+
+    def refused(*args, **kwargs):  # after the trainer seeded the generator
+        raise CycleGANError("refused")
+
+    monkeypatch.setattr(loop, "_prepare_run_folder", refused)
+    torch.manual_seed(123)
+    with pytest.raises(CycleGANError, match="refused"):
+        train(tiny_cfg(steps=4, out=str(tiny_cfg().train.out) + "2"), progress=False)
+    assert torch.equal(torch.rand(4), expected)
+
+
+def test_time_limit_stops_and_saves(tiny_cfg, monkeypatch):
+    _minute_in_a_few_steps(monkeypatch)
+    result = train(tiny_cfg(steps=10_000, time_limit=1), progress=False)
     assert 1 <= result.step < 10_000
     assert load_checkpoint(tiny_cfg().train.out)["step"] == result.step
 
 
-def test_time_limit_0_lifts_a_resumed_runs_limit(tiny_cfg, tmp_path):
+def test_time_limit_0_lifts_a_resumed_runs_limit(tiny_cfg, tmp_path, monkeypatch):
     # a resumed run keeps its stored --time-limit, and the option took only positive minutes: such a run stopped
     # after the same few minutes at every resume, for good (a --fit-steps run too)
     out = str(tmp_path / "run")
-    train(tiny_cfg(steps=10_000, time_limit=0.0001, fit_steps=True), progress=False)
+    with monkeypatch.context() as m:
+        _minute_in_a_few_steps(m)
+        train(tiny_cfg(steps=10_000, time_limit=1, fit_steps=True), progress=False)
     cfg, ckpt = prepare_config({"steps": ckpt_step(out) + 3, "time_limit": 0}, resume=True, out=out)
     assert not cfg.train.time_limit and not cfg.train.fit_steps
     assert train(cfg, ckpt=ckpt, progress=False).step == ckpt["step"] + 3  # to the end, not stopped by time
@@ -182,12 +217,7 @@ def test_time_limit_0_lifts_a_resumed_runs_limit(tiny_cfg, tmp_path):
 
 def test_the_time_limit_is_said_as_given(tiny_cfg, monkeypatch, capsys):
     # --time-limit 1 read "time limit of 1.0 min reached"
-    import types
-
-    import cyclegan.train.loop as loop
-
-    clock = _Clock(tick=20.0)  # the minute passes within a few steps
-    monkeypatch.setattr(loop, "time", types.SimpleNamespace(monotonic=clock.monotonic, perf_counter=time.perf_counter))
+    _minute_in_a_few_steps(monkeypatch)
     result = train(tiny_cfg(steps=10_000, time_limit=1), progress=False)
     assert result.step < 10_000
     assert f"time limit of 1 min reached at step {result.step}/10000" in capsys.readouterr().out

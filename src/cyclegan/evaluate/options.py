@@ -68,7 +68,7 @@ class EvalOptions(Options):
         default_text="the training size; 256 for a plain generator file",
     )
     batch_size: int = opt(8, "images per forward pass", gt=0)
-    limit: int | None = opt(None, "first N images per domain (sorted names)", gt=0)
+    limit: int | None = opt(None, "first N readable images per domain (sorted names; one left out is named)", gt=0)
     kid_subset_size: int | None = opt(None, "images per KID subset", gt=1, default_text="min(100, both set sizes)")
     # bounded: each subset is a kernel over subset-size pairs, drawn after all the translating; 10^9 (a slip for
     # --kid-subset-size, or a zero too many) ran for days and held a score per subset

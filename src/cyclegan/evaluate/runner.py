@@ -239,6 +239,9 @@ class SplitImages:
     domains: dict[str, list[Path]]
     folders: list[Path]  # ROOT/{split}A and ROOT/{split}B, or the one folder of A|B images
     aligned: bool = False
+    # per domain, the files after the first --limit: read in order only to stand in for unreadable ones, so that
+    # --limit N scores N readable images where the folder holds them (it scored fewer, the bad ones left out)
+    rest: dict[str, list[Path]] = dataclasses.field(default_factory=dict)
 
     def folder(self, letter: str) -> Path:
         """The folder domain `letter`'s files are in."""
@@ -272,8 +275,8 @@ def _list_domains(opts: EvalOptions) -> SplitImages:
     if not any(f.is_dir() for f in folders.values()) and aligned.is_dir():
         _check_not_a_domain(root, opts.split)
         files = list_images(aligned, what=f"--data {opts.split} folder of A|B images")
-        files = files[: opts.limit] if opts.limit else files
-        return SplitImages({"A": files, "B": files}, [aligned], aligned=True)
+        first, rest = _split_at_limit(files, opts.limit)
+        return SplitImages({"A": first, "B": first}, [aligned], aligned=True, rest={"A": rest, "B": rest})
     if root.is_dir() and not any(f.is_dir() for f in (*folders.values(), aligned)):
         # pix2pix's maps has train and val only: "testA does not exist" hid the split training had scored on
         others = [s for s in SPLITS if s != opts.split and any((root / n).is_dir() for n in (s, f"{s}A", f"{s}B"))]
@@ -291,17 +294,23 @@ def _list_domains(opts: EvalOptions) -> SplitImages:
 
 
 def _list_folders(opts: EvalOptions, folders: dict[str, Path]) -> SplitImages:
-    """The image files of the two domain folders `folders` (the first --limit of each), not yet read."""
-    domains = {}
+    """The image files of the two domain folders `folders` (the first --limit of each, the rest kept to stand in
+    for unreadable ones), not yet read."""
+    domains, rest = {}, {}
     for letter, folder in folders.items():
         files = list_images(folder, what=_folder_name(opts, letter))
-        domains[letter] = files[: opts.limit] if opts.limit else files
+        domains[letter], rest[letter] = _split_at_limit(files, opts.limit)
     # testA a link to testB (or nested): each set was scored against itself, without a word
     if opts.domain_a is not None:
         check_separate(folders["A"], folders["B"], "option '--domain-b':", "--domain-a ")
     else:
         check_separate(folders["A"], folders["B"], "option '--data':", "")
-    return SplitImages(domains, list(folders.values()))
+    return SplitImages(domains, list(folders.values()), rest=rest)
+
+
+def _split_at_limit(files: list[Path], limit: int | None) -> tuple[list[Path], list[Path]]:
+    """The first `limit` files (all without one) and those after them."""
+    return (files[:limit], files[limit:]) if limit else (files, [])
 
 
 def _folder_name(opts: EvalOptions, letter: str) -> str:
@@ -328,20 +337,55 @@ def _wide_enough(files: list[Path]) -> tuple[list[Path], list[str]]:
 
 
 def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImages, list[str]]:
+    """`_drop_unreadable`, then under --limit the next files of a domain (`SplitImages.rest`, in order) in place of
+    those left out, checked as they were, until each domain has --limit readable images or none is left. A paired
+    split draws the next files of both domains together, so that its pairs stay pairs."""
+    images, skipped = _drop_unreadable(opts, images, at_least=0 if any(images.rest.values()) else 1)
+    while any(images.rest.values()):
+        limit = opts.limit or 0
+        short = {k: limit - len(files) for k, files in images.domains.items()}
+        if images.aligned or _paired(images):  # both domains one pair at a time
+            short = dict.fromkeys(short, max(short.values()))
+        draw = {k: images.rest[k][: short[k]] for k in short}
+        if not any(draw.values()):
+            break
+        drawn, more = _drop_unreadable(opts, dataclasses.replace(images, domains=draw, rest={}), at_least=0)
+        images = dataclasses.replace(
+            images,
+            domains={k: images.domains[k] + drawn.domains[k] for k in draw},
+            rest={k: images.rest[k][short[k] :] for k in draw},
+        )
+        skipped += more
+    for letter, files in images.domains.items():
+        if not files:  # the whole folder tried
+            raise CycleGANError(f"no image of --data {opts.split}{letter} folder could be read: {skipped[0]}")
+    return dataclasses.replace(images, rest={}), skipped
+
+
+def _paired(images: SplitImages) -> bool:
+    """Whether each domain's files have partners of the same names in the other (the truth of each other's)."""
+    a, b = images.domains["A"], images.domains["B"]
+    fa, fb = images.folder("A"), images.folder("B")
+    return aligned_truth(a, b, folders=(fa, fb)) is not None and aligned_truth(b, a, folders=(fb, fa)) is not None
+
+
+def _drop_unreadable(opts: EvalOptions, images: SplitImages, *, at_least: int = 1) -> tuple[SplitImages, list[str]]:
     """Decode every image once; one that cannot be read or declares more than --max-pixels is left out and
     named. In an aligned split (the same stems in both domains) its partner is left out too, so the other
     pairs keep their truth figures; an A|B image is one pair, left out whole, and so is one too narrow to
     halve (named as training names it). Returns (the readable images, one line per image left out)."""
 
     frames: dict[Path, int] = {}  # an image of several pages is scored by its first, as training reads it: said
-    readable = _readable_images(opts, images, frames)
+    readable = _readable_images(opts, images, frames, at_least)
     if line := first_frames_only(frames, reader="evaluate"):
         print(f"warning: {escape(line)}", file=sys.stderr)
     return readable
 
 
-def _readable_images(opts: EvalOptions, images: SplitImages, frames: dict[Path, int]) -> tuple[SplitImages, list[str]]:
-    """`_drop_bad_images`' work; `frames` collects the frame count of each image of several."""
+def _readable_images(
+    opts: EvalOptions, images: SplitImages, frames: dict[Path, int], at_least: int
+) -> tuple[SplitImages, list[str]]:
+    """`_drop_unreadable`'s work; `frames` collects the frame count of each image of several."""
     if images.aligned:  # one file per pair: checked once
         files, skipped = check_images(
             images.domains["A"],
@@ -353,8 +397,8 @@ def _readable_images(opts: EvalOptions, images: SplitImages, frames: dict[Path, 
         )
         files, narrow = _wide_enough(files)
         skipped += narrow
-        if not files:
-            raise CycleGANError(f"no image of --data {opts.split} folder{_limited(opts)} could be read: {skipped[0]}")
+        if len(files) < at_least:
+            raise CycleGANError(f"no image of --data {opts.split} folder could be read: {skipped[0]}")
         return dataclasses.replace(images, domains={"A": files, "B": files}), skipped
     domains = images.domains
     skipped: list[str] = []
@@ -372,9 +416,7 @@ def _readable_images(opts: EvalOptions, images: SplitImages, frames: dict[Path, 
         skipped += messages
     if not bad:
         return images, skipped
-    a, b = domains["A"], domains["B"]
-    fa, fb = images.folder("A"), images.folder("B")
-    if aligned_truth(a, b, folders=(fa, fb)) is not None and aligned_truth(b, a, folders=(fb, fa)) is not None:
+    if _paired(images):
         keyed = [(pair_key(p, images.folder(k)), p) for k in "AB" for p in domains[k]]  # pairs: drop whole pairs
         bad_keys = {key for key, p in keyed if p in bad}
         partners = [p for key, p in keyed if key in bad_keys and p not in bad]
@@ -382,15 +424,9 @@ def _readable_images(opts: EvalOptions, images: SplitImages, frames: dict[Path, 
         bad |= set(partners)
     kept = {k: [p for p in files if p not in bad] for k, files in domains.items()}
     for letter, files in kept.items():
-        if not files:
-            raise CycleGANError(f"no image of {_folder_name(opts, letter)}{_limited(opts)} could be read: {skipped[0]}")
+        if len(files) < at_least:
+            raise CycleGANError(f"no image of {_folder_name(opts, letter)} could be read: {skipped[0]}")
     return dataclasses.replace(images, domains=kept), skipped
-
-
-def _limited(opts: EvalOptions) -> str:
-    """What "no image could be read" adds under --limit, which read only the first N: with `--limit 1` and a bad
-    first file, it read as if the folder held no readable image."""
-    return f" (the first {opts.limit} by name: --limit {opts.limit})" if opts.limit else ""
 
 
 def _check_counts(opts: EvalOptions, images: SplitImages) -> None:

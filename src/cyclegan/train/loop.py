@@ -42,8 +42,8 @@ from .inputs import (
 from .losslog import LOSSES_KEY, LossLog
 from .monitor import Monitor
 from .run_folder import SET_ASIDE_KEY, TRAIN_DIGEST_KEY, Run, claim_run_folder, oserror_text, resume_command
-from .scoring import best_metric, check_kid_features, held_out_set
-from .signals import StopRequest, StopWaiting, end_loader
+from .scoring import best_metric, check_kid_features, held_out_set, rng_devices
+from .signals import StopRequest, StopWaiting, TimeUp, end_loader, time_limited
 from .trainer import Trainer, trainer_class
 from .watch import Verdict
 
@@ -68,6 +68,8 @@ def train(
     and until the end: a second run on the same folder is refused, naming the first one's PID.
     Raises SystemExit(128 + signal) after saving when interrupted by Ctrl-C, SIGTERM or SIGHUP, and a CycleGANError
     at the first non-finite loss, leaving the last checkpoint as it was.
+    The caller's random state (torch's CPU generator and the CUDA device's) is as it was when this returns or raises:
+    training seeds it (`--seed`), and a notebook's next `torch.rand` was then the run's.
     """
     if not isinstance(cfg, Config):  # train({"data": ...}) was an AttributeError about 'train'
         raise CycleGANError(
@@ -91,18 +93,18 @@ def train(
     lock = FolderLock(run)
     failed = False
     try:
-        claim_run_folder(run, lock, ckpt, d_ctx, cfg=cfg)
-        main = progress and d_ctx.is_main
-        return _train(
-            cfg,
-            ckpt=ckpt,
-            progress=main,
-            folder=run,
-            device=device,
-            d_ctx=d_ctx,
-            resume_with=resume_with,
-            capped_by=capped_by,
-        )
+        with torch.random.fork_rng(devices=rng_devices(device)):
+            claim_run_folder(run, lock, ckpt, d_ctx, cfg=cfg)
+            return _train(
+                cfg,
+                ckpt=ckpt,
+                progress=progress and d_ctx.is_main,
+                folder=run,
+                device=device,
+                d_ctx=d_ctx,
+                resume_with=resume_with,
+                capped_by=capped_by,
+            )
     except (KeyboardInterrupt, Exception) as e:
         if not _by_interrupt(e):
             failed = True
@@ -128,7 +130,7 @@ def _train(
     capped_by: str | None = None,
 ) -> TrainResult:
     """Check the data, build (or restore) the trainer, prepare the run folder, train, save and report."""
-    images = training_images(cfg, progress=progress, main=d_ctx.is_main)
+    images = _checked_images(cfg, ckpt, progress=progress, d_ctx=d_ctx)
     # before the training set: images set aside are never trained on
     aside_before = None if ckpt is None else ckpt.get(SET_ASIDE_KEY)
     if ckpt is not None and not isinstance(aside_before, bool):  # older checkpoints: whether the run scored
@@ -180,6 +182,22 @@ def _train(
         cap=capped_by or _fit_cap(cfg, ckpt, run.total),
     )
     return _finish(end.run, trainer, samples, monitor, end, skipped=images.skipped)
+
+
+def _checked_images(cfg: Config, ckpt: dict | None, *, progress: bool, d_ctx: ddp.Dist) -> Images:
+    """`training_images`, within the time limit: a read that hung there (a stalled network file) kept the run past
+    --time-limit for ever, before its first step. A check longer than the whole limit stops in one line. One
+    process, as the wait for a batch (under torchrun the ranks stop together, between steps)."""
+    limit = cfg.train.time_limit if not d_ctx.enabled else None
+    try:
+        with time_limited(60 * limit if limit else None):
+            return training_images(cfg, progress=progress, main=d_ctx.is_main)
+    except TimeUp:
+        kept = "nothing trained" if ckpt is None else f"the checkpoint of step {ckpt['step']} is kept"
+        raise CycleGANError(
+            f"time limit of {limit:g} min reached while checking the images, before the first step; {kept}: give "
+            "more --time-limit, or if a read hangs, check the image folders (a stalled network drive?)"
+        ) from None
 
 
 def _fit_cap(cfg: Config, ckpt: dict | None, total: int) -> str:
@@ -396,7 +414,9 @@ def _step_loop(
         dynamic_ncols=True,
     )
     timed_out = worse = False
-    left: float | None = None  # seconds before the deadline at the last step's end (None before the first step)
+    # seconds before the deadline at the last step's end, or at the start: the first wait for a batch is bounded too
+    # (a read that hung there kept the run past its limit for ever)
+    left = None if deadline is None else deadline - time.monotonic()
     fitted = fitter is None
     saved_at = time.monotonic()  # --checkpoint-minutes counts from the start or the last save
     t_timed, timed_from = None, start + 2  # the first steps also start the data loader's processes
@@ -406,7 +426,7 @@ def _step_loop(
             return _lost_image(why, run, trainer, monitor, log, step=step, saved=saved)
 
         # one process: a stop or the time limit ends the wait for a batch too (under torchrun the ranks must stop at
-        # one step); `left` is read at each wait, as the last step left it
+        # one step); `left` is read at each wait, as the last step (or the start) left it
         alone = not run.d_ctx.enabled
         for x, y in _batches(loader, lost, stop=stop if alone else None, time_left=lambda: left):  # noqa: B023
             half = half_size_steps(run.total, t.half_size_fraction)
@@ -487,8 +507,8 @@ def _batches(
 ):
     """The loader's batches; an image that can no longer be read (moved, deleted or damaged since the check
     before training) raises `lost(why)`, with the reader's one line, which torch wraps in the worker's traceback.
-    `stop`: its request, or the time limit (`time_left()`: its seconds left, None for none yet: a run takes at least
-    one step), ends the wait for a batch. However the batches end (the wait ended, the loop's break at its last
+    `stop`: its request, or the time limit (`time_left()`: its seconds left, None for none), ends the wait for a
+    batch, the first one too. However the batches end (the wait ended, the loop's break at its last
     step or a stop, an error), the loader's workers are killed: one stuck prefetching in a read held torch's own
     shutdown 10 s."""
     with quiet_worker_count():
@@ -534,8 +554,11 @@ def _finish(
 ) -> TrainResult:
     """Save the final checkpoint; rank 0 writes the last sample grid, says how the run ended and gives the
     verdict (best step and score, warnings). A stop signal then ends every process with 128 + its number, as
-    the signal would have."""
-    path = run.save(trainer, end.step, extra={**monitor.state(), LOSSES_KEY: end.losses})
+    the signal would have, and so does one that came while the final checkpoint was written: the write finishes first
+    (the default action killed the process, the steps since the previous checkpoint lost)."""
+    with StopRequest() as late:
+        path = run.save(trainer, end.step, extra={**monitor.state(), LOSSES_KEY: end.losses})
+    signum = end.signum if end.signum is not None else late.signum
     verdict = monitor.verdict()
     if run.main:
         t = run.cfg.train
@@ -545,8 +568,8 @@ def _finish(
             print(f"warning: {len(skipped)} unreadable image(s) were skipped (listed above)", file=sys.stderr)
         _say_how_it_ended(run, path, end)
         print("\n".join(verdict.lines()))
-    if end.signum is not None:
-        raise SystemExit(128 + end.signum)
+    if signum is not None:
+        raise SystemExit(128 + signum)
     return TrainResult(
         checkpoint=path,
         step=end.step,

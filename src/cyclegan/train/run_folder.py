@@ -5,6 +5,7 @@ out, the clean-up after a crash (stale temporary files, log records after the ch
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
@@ -130,9 +131,9 @@ def _stamp(path: Path) -> tuple[int, int, int]:
 
 def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.Dist, *, cfg: Config) -> None:
     """Rank 0 locks the run folder, checks that the run may start (or go on) there, and cleans up after a
-    run that crashed in it: `write_atomic`'s stale temporary files, and the log records after the checkpoint's
-    step (a resumed run writes them again). A new run over the config.json of another one that stopped before its
-    first checkpoint is refused (`_check_config_kept`). A refusal stops every rank."""
+    run that crashed in it: `write_atomic`'s stale temporary files, and the log records and sample grids after the
+    checkpoint's step (a resumed run writes them again). A new run over the config.json of another one that stopped
+    before its first checkpoint is refused (`_check_config_kept`). A refusal stops every rank."""
     error: CycleGANError | None = None
     if d_ctx.is_main:
         try:
@@ -161,6 +162,7 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
             for folder in (run, run / SAMPLES_DIR):
                 remove_stale_temporaries(folder, recursive=False)
             trim_log(run / LOG_NAME, ckpt["step"] if ckpt is not None else 0)
+            trim_samples(run / SAMPLES_DIR, ckpt["step"] if ckpt is not None else 0)
         except OSError as e:
             error = CycleGANError(f"cannot write the run folder {run}: {oserror_text(e)}")
         except CycleGANError as e:
@@ -223,6 +225,22 @@ def trim_log(path: Path, step: int) -> None:
     # and the two, one line that is not JSON, were dropped at the next resume
     if len(kept) != len(lines) or (text and not text.endswith("\n")):
         write_atomic(path, lambda tmp: Path(tmp).write_text("".join(line + "\n" for line in kept)))
+
+
+def trim_samples(folder: Path, step: int) -> None:
+    """Remove the sample grids (`Run.sample_path`) of steps after `step` (the checkpoint's): a run killed or
+    stopped after its last checkpoint left them, and after a resume that is not exact (other images, other options)
+    they showed that run's steps as this one's until those steps came again, and for good where it stopped before.
+    Other files in the folder are left alone."""
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        m = _GRID.fullmatch(path.name)
+        if m and int(m.group(1)) > step and path.is_file():
+            path.unlink()
+
+
+_GRID = re.compile(r"step_(\d{7,})\.png")  # `Run.sample_path`'s names
 
 
 def _reject_constant(name: str) -> None:

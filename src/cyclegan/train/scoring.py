@@ -245,7 +245,7 @@ class Scorer:
         try:
             for g in generators.values():
                 g.eval()
-            with torch.random.fork_rng(devices=_cuda(self.device)):
+            with torch.random.fork_rng(devices=rng_devices(self.device)):
                 if self.extractor is None and self.cfg.train.eval_kid:  # Lite0, the targets' features: once
                     self.extractor = _lite0().to(self.device)
                     self.target_features = {d: self._features(y) for d, y in self.targets.items()}
@@ -291,7 +291,7 @@ def _mean_pairwise_l1(x: torch.Tensor) -> float:
     return float(d.sum() / (n * (n - 1)))
 
 
-def _cuda(device: torch.device) -> list[int]:
+def rng_devices(device: torch.device) -> list[int]:
     """The devices fork_rng must save besides the CPU's: this CUDA device, if it is one."""
     return [device.index or 0] if device.type == "cuda" else []
 

@@ -79,6 +79,42 @@ class StopWaiting(BaseException):
     not an Exception (the loader's own `except Exception` would handle it)."""
 
 
+class TimeUp(BaseException):
+    """The time limit passed during a wait `time_limited` bounds (the check of the images before training): not an
+    Exception, so that a reader's own `except Exception` does not take it for an unreadable image."""
+
+
+def _alarm_free() -> bool:
+    """Whether SIGALRM may be ours: the main thread, its handler the default, no timer of a caller's counting."""
+    return (
+        bool(_ALARM)
+        and threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+        and not any(signal.getitimer(signal.ITIMER_REAL))
+    )
+
+
+@contextlib.contextmanager
+def time_limited(seconds: float | None) -> Iterator[None]:
+    """Raise `TimeUp` in the block once `seconds` have passed: a read that hangs (a stalled network file) kept the
+    check before training waiting past --time-limit for ever. An alarm where one is free (`_alarm_free`), else none;
+    None or a deadline past any wait (`_LONGEST_ALARM`) sets none."""
+    if seconds is None or seconds >= _LONGEST_ALARM or not _alarm_free():
+        yield
+        return
+
+    def up(signum, frame) -> None:
+        raise TimeUp
+
+    old = signal.signal(signal.SIGALRM, up)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 class StopRequest:
     """Turns the first SIGINT/SIGTERM (or SIGHUP: the terminal closed, an ssh session dropped) into a graceful stop
     after the current step; a second Ctrl-C aborts."""
