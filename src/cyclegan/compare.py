@@ -52,11 +52,12 @@ from .files import (
     write_atomic,
 )
 from .inference import is_out_of_memory, keyword_names, translate_tensor
-from .loading import checkpoint_path, generator_from, load_file
+from .loading import checkpoint_path, generator_from, load_file, own_direction
 from .pretrained import lite0_model
 from .process import Terminated
 from .report import METHODS, CompareReport, Row, render_compare_html, save_grid, write_json
 from .run_files import FORMAT
+from .shared_options import Direction
 from .style import (
     GatysOptions,
     build_backbone,
@@ -456,16 +457,18 @@ def earlier_images(out: Path) -> set[Path]:
     return {p for p in named if p.parent.resolve() == folder and p.is_file()}
 
 
-def generator_and_size(opts: CompareOptions) -> tuple[nn.Module, int]:
-    """The generator (on the CPU) and the long side to compare at, chosen as `evaluate` chooses it
-    (`working_size`: --size, else the run's training size, else 256). One read of the file."""
+def generator_and_size(opts: CompareOptions) -> tuple[nn.Module, int, Direction]:
+    """The generator (on the CPU), the long side to compare at, chosen as `evaluate` chooses it
+    (`working_size`: --size, else the run's training size, else 256), and the direction it translates
+    (--direction, else the model's own: `loading.own_direction`). One read of the file."""
     path = checkpoint_path(opts.checkpoint)
     ckpt = load_file(path)
+    direction = opts.direction or own_direction(ckpt, source=str(path))
     with torch.random.fork_rng(devices=[]):  # building draws initial weights: the seed stays the caller's
-        G = generator_from(ckpt, opts.direction, source=str(path), ema=opts.ema)
+        G = generator_from(ckpt, direction, source=str(path), ema=opts.ema)
     ours = isinstance(ckpt, dict) and ckpt.get("format") == FORMAT
     trained = config_from_dict(ckpt["config"], source=str(path)).data.size if ours else None
-    return G, working_size(opts.size, trained)
+    return G, working_size(opts.size, trained), direction
 
 
 def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
@@ -473,9 +476,9 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     device = resolve_device(opts.device)
     out = Path(opts.out)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    G, size = generator_and_size(opts)
+    G, size, direction = generator_and_size(opts)
     G = G.to(device)
-    opts = dataclasses.replace(opts, size=size)
+    opts = dataclasses.replace(opts, size=size, direction=direction)  # the report names what was compared
     name, gatys_net, metrics_net = load_backbones(opts.backbone, opts.weights, device)
     gatys = GatysOptions(
         backbone=name,
