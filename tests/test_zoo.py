@@ -432,6 +432,19 @@ def test_export_takes_a_pretrained_name(server, tmp_path, monkeypatch):
     assert out.is_file()
 
 
+def test_an_exported_published_generator_records_the_direction_it_translates(server, tmp_path, monkeypatch):
+    """The metadata of `export --checkpoint pretrained:zebra2horse` said AtoB, the direction of no file of this
+    project's: zebra2horse is horse2zebra's BtoA, as the catalogue says, and now the export says so too."""
+    data, _ = generator_bytes(tmp_path)
+    publish(server, "zebra2horse", data)
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
+    out = tmp_path / "z2h.pt"
+    assert main(["export", "--checkpoint", "pretrained:zebra2horse", "--out", str(out), "--no-check"]) == 0
+    extra = {"direction.txt": "", "translates.txt": ""}
+    torch.jit.load(str(out), _extra_files=extra)
+    assert extra == {"direction.txt": b"BtoA", "translates.txt": b"zebra photos -> horses (BtoA of horse2zebra)"}
+
+
 @pytest.mark.slow
 def test_pretrained_commands(server, tmp_path, capsys):
     data, _ = generator_bytes(tmp_path)

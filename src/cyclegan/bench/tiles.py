@@ -41,10 +41,11 @@ def _tiles_generator(t: TileBenchOptions, device: torch.device) -> tuple[nn.Modu
             net, direction = load_generator_and_direction(t.tile_checkpoint, t.tile_direction, device=device)
         except CycleGANError as e:  # a direction the model lacks: "use --direction AtoB", bench's is --tile-direction
             raise CycleGANError(str(e).replace("--direction", "--tile-direction")) from None
-        return net, f"{t.tile_checkpoint} {direction}", dataclasses.replace(t, tile_direction=direction)
+        label = f"{t.tile_checkpoint} {direction}" if direction else t.tile_checkpoint  # another project's: one
+        return net, label, dataclasses.replace(t, tile_direction=direction)
     torch.manual_seed(0)
     net = build_generator(ModelConfig(n_blocks=9)).eval().to(device)
-    return net, "paper generator, random weights", dataclasses.replace(t, tile_direction="AtoB")
+    return net, "paper generator, random weights", t
 
 
 def _tiles_photo(t: TileBenchOptions, width: int, height: int):
@@ -102,13 +103,12 @@ def _large_run(t: TileBenchOptions, device: torch.device, gen_label: str) -> dic
             str(photo),
             "--checkpoint",
             ckpt,
-            "--direction",
-            t.tile_direction,
             "--out",
             str(Path(tmp) / "out"),
             "--no-progress",
             "--device",
             str(device),
+            *(["--direction", t.tile_direction] if t.tile_direction else []),
         ]
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
