@@ -40,7 +40,7 @@ from typing import Literal
 
 from .data.fetch import Bounds, check_sha256, download_lock, fetch, file_sha256
 from .errors import CycleGANError, escape, nearest
-from .files import write_atomic
+from .files import sync_folder, write_atomic
 from .options import Options, opt
 from .shared_options import max_minutes_option, progress_option
 
@@ -394,6 +394,7 @@ def fetch_model(
             os.fsync(f.fileno())
         _write_record(target, size=size, digest=digest, url=url)  # first: a cached file always has its record
         os.replace(part, target)
+        sync_folder(target.parent)  # the rename on disk too: a power cut could bring back the .part, or nothing
     return FetchResult(
         name, target, digest, downloaded=True, pinned=expected is not None, resumed_from=resumed_from, url=url
     )
