@@ -432,6 +432,7 @@ def test_export_takes_a_pretrained_name(server, tmp_path, monkeypatch):
     assert out.is_file()
 
 
+@pytest.mark.slow
 def test_an_exported_published_generator_records_the_direction_it_translates(server, tmp_path, monkeypatch):
     """The metadata of `export --checkpoint pretrained:zebra2horse` said AtoB, the direction of no file of this
     project's: zebra2horse is horse2zebra's BtoA, as the catalogue says, and now the export says so too."""
