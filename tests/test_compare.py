@@ -571,3 +571,18 @@ def test_a_run_trained_btoa_only_is_compared_in_its_direction_without_direction(
     assert json.loads((tmp_path / "own" / "report.json").read_text())["direction"] == "BtoA"
     assert main([*args, "--out", str(tmp_path / "other"), "--direction", "AtoB"]) == 2
     assert "translates B to A only; use --direction BtoA" in capsys.readouterr().err
+
+
+def test_an_animated_content_or_style_image_names_the_frames_left_out(checkpoint, tmp_path, capsys):
+    """An animated GIF given to compare was compared by its first frame without a word, where stylize names the
+    frames it leaves out."""
+    from cyclegan.compare import CompareOptions, compare
+
+    frames = [Image.new("RGB", (30, 30), (60 * i, 90, 30)) for i in range(3)]
+    clip = tmp_path / "anim.gif"
+    frames[0].save(clip, save_all=True, append_images=frames[1:])
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    opts = CompareOptions(str(checkpoint), [str(clip)], [str(style[0]), str(clip)], str(tmp_path / "cmp"), size=16)
+    compare(replace(opts, steps=1, backbone="lite0", device="cpu", progress=False))
+    err = capsys.readouterr().err
+    assert err.count(f"warning: {clip} holds 3 frames; only the first is compared") == 1  # content and style: once

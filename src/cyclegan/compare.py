@@ -22,6 +22,7 @@ import glob
 import json
 import random
 import signal
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -36,8 +37,8 @@ from tqdm import tqdm
 from .clipio import VIDEO_FORMATS, unread_video
 from .compare_options import CompareOptions
 from .config import config_from_dict
-from .data.io import MAX_PIXELS, long_side_shape, read_image, resize_long_side, save_image
-from .errors import CycleGANError
+from .data.io import MAX_PIXELS, frame_count, long_side_shape, read_image, resize_long_side, save_image
+from .errors import CycleGANError, escape
 from .evaluate.distances import feature_distance, kid_input, kid_lite0
 from .evaluate.features import load_lite0
 from .evaluate.metrics import ssim_y
@@ -490,6 +491,9 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         seed=opts.seed,
     )
     rng = random.Random(opts.seed)
+    for path in dict.fromkeys([*inputs.content, *inputs.references]):  # the first frame was taken without a word
+        if (n := frame_count(path)) > 1:
+            print(f"warning: {escape(path)} holds {n} frames; only the first is compared", file=sys.stderr)
 
     rows: list[Row] = []
     skipped: list[str] = [f"{p}: a video clip, not an image (left out)" for p in inputs.clips]
