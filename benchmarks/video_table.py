@@ -6,7 +6,7 @@ generators frame by frame, with (a) shared InstanceNorm statistics, (b) the flow
 each against the true clip (`cyclegan.evaluate.video`): PSNR and SSIM per frame, temporal error and its
 excess over the truth's.
 
-    python benchmarks/video_table.py RUN [--clips 6] [--frames 48] [--json benchmarks/results/video_table.json]
+    python benchmarks/video_table.py RUN [--clips 6] [--frames 48] [--json FILE [--overwrite]]
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def save_strip(path: str, clip, outputs: dict[str, np.ndarray], picks=STRIP_FRAM
     im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST).save(path)
 
 
-def main() -> None:
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, checked before any clip is rendered (minutes of work)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run", help="a run folder (e.g. one `cyclegan demo` trained)")
     p.add_argument("--clips", type=int, default=6)
@@ -72,13 +73,22 @@ def main() -> None:
     p.add_argument("--size", type=int, default=64, help="the world's SIZE (frames 1.5 SIZE x 1.125 SIZE)")
     p.add_argument("--seed", type=int, default=1, help="world seed of the clips")
     p.add_argument("--sweep", action="store_true", help="also the neighbours of the default values")
-    p.add_argument("--json", default="benchmarks/results/video_table.json")
+    # no default: it was benchmarks/results/video_table.json, so any run wrote over the committed figures
+    p.add_argument("--json", default=None, help="write the rows to this file (default: printed only)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("--strip", default=None, help="PNG: frames of the first clip (A to B), see save_strip")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.strip and args.frames <= max(STRIP_FRAMES):  # else an IndexError after all the clips' work
         p.error(
             f"--strip shows frames {', '.join(map(str, STRIP_FRAMES))}: give --frames {max(STRIP_FRAMES) + 1} or more"
         )
+    if args.json and Path(args.json).exists() and not args.overwrite:
+        p.error(f"--json {args.json} exists: give another file, or --overwrite to replace it")
+    return args
+
+
+def main() -> None:
+    args = arguments()
     torch.set_num_threads(2)
     settings = SETTINGS | (EXTRA if args.sweep else {})
     clips = [render_clip(args.seed, i, args.frames, args.size) for i in range(args.clips)]
@@ -117,8 +127,9 @@ def main() -> None:
     print("\n".join(lines) + "\n\n" + truth)
     if args.strip:
         save_strip(args.strip, clips[0], firsts)
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

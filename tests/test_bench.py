@@ -704,6 +704,24 @@ def test_a_direction_the_tiles_checkpoint_lacks_names_tile_direction(tmp_path, c
     assert capsys.readouterr().err.endswith("translates A to B only; use --tile-direction AtoB\n")
 
 
+def test_the_tiles_checkpoint_of_a_run_trained_btoa_only_is_measured_in_its_direction_without_tile_direction(
+    tmp_path, capsys
+):
+    """--tile-direction defaulted to AtoB, where translate takes the model's own: a pix2pix run trained BtoA was
+    refused unless its one direction was typed."""
+    from cyclegan.checkpoint import FORMAT
+    from cyclegan.config import resolve
+    from cyclegan.models import build_networks
+
+    cfg = resolve({"family": "pix2pix", "direction": "BtoA", "ngf": 4, "ndf": 4, "size": 32})
+    models = {k: m.state_dict() for k, m in build_networks(cfg).items()}
+    ckpt = tmp_path / "p2p.pt"
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 0, "models": models}, ckpt)
+    flags = ["--tile-checkpoint", str(ckpt), "--large", "0", "0", "--seam-size", "64", "--seam-tile", "32"]
+    assert main(["bench", "--task", "tiles", *flags]) == 0
+    assert f"bench tiles on cpu: {ckpt} BtoA, photo synthetic" in capsys.readouterr().out
+
+
 def test_gatys_step_times_are_the_intervals_between_its_steps_only(tmp_path):
     """The step times were the intervals from the third forward pass on: with the memory probe's pass before the
     content's and the style's, the first "step" was the style's pass and the set-up."""

@@ -271,3 +271,22 @@ def test_atomic_writes_get_a_new_files_usual_mode(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("replace", [True, False])
+def test_an_atomic_write_syncs_its_folder_after_the_rename(tmp_path, monkeypatch, replace):
+    """The file was synced before its rename, the folder never after it: a power cut could bring the previous
+    checkpoint back (or no file) after the write had returned."""
+    import stat
+
+    from cyclegan.files import write_atomic
+
+    synced, fsync = [], os.fsync
+
+    def recording(fd):
+        synced.append((stat.S_ISDIR(os.fstat(fd).st_mode), (tmp_path / "report.json").exists()))
+        return fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    write_atomic(tmp_path / "report.json", lambda tmp: Path(tmp).write_text("{}"), replace=replace)
+    assert synced == [(False, False), (True, True)]  # the file before the rename, its folder after it

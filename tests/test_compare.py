@@ -102,7 +102,6 @@ def test_compare_without_target_folder_has_no_kid(checkpoint, tmp_path):
     report = compare(
         CompareOptions(
             str(checkpoint),
-            "AtoB",
             [str(content[0])],
             [str(style[0])],
             str(tmp_path / "cmp"),
@@ -121,7 +120,7 @@ def test_compare_without_target_folder_has_no_kid(checkpoint, tmp_path):
     assert "No KID" in (tmp_path / "cmp" / "report.html").read_text()
     with pytest.raises(CycleGANError, match="--content"):
         missing = [str(tmp_path / "nope.png")]
-        compare(CompareOptions(str(checkpoint), "AtoB", missing, [str(style[0])], str(tmp_path / "x"), progress=False))
+        compare(CompareOptions(str(checkpoint), missing, [str(style[0])], str(tmp_path / "x"), progress=False))
 
 
 def test_compare_defaults_to_the_runs_training_size_as_evaluate_does(checkpoint, tmp_path):
@@ -132,7 +131,7 @@ def test_compare_defaults_to_the_runs_training_size_as_evaluate_does(checkpoint,
     content = make_images(tmp_path / "content", 1, seed=7, size=(40, 30))
     style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
     opts = CompareOptions(
-        str(checkpoint), "AtoB", [str(content[0])], [str(style[0])], str(tmp_path / "cmp"), steps=1, progress=False
+        str(checkpoint), [str(content[0])], [str(style[0])], str(tmp_path / "cmp"), steps=1, progress=False
     )
     opts = replace(opts, backbone="lite0", device="cpu")
     report = compare(opts)
@@ -141,7 +140,7 @@ def test_compare_defaults_to_the_runs_training_size_as_evaluate_does(checkpoint,
     from cyclegan.compare import generator_and_size
 
     assert generator_and_size(replace(opts, size=48))[1] == 48  # --size wins
-    G, _ = generator_and_size(opts)
+    G, _, _ = generator_and_size(opts)
     torch.save(G.state_dict(), tmp_path / "plain.pth")  # the reference implementation's layout: no size in it
     assert generator_and_size(replace(opts, checkpoint=str(tmp_path / "plain.pth")))[1] == 256
 
@@ -180,7 +179,7 @@ def test_an_image_too_thin_to_measure_is_named_and_skipped(checkpoint, tmp_path)
     style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))[0]
     Image.new("RGB", (60, 1), (200, 120, 60)).save(tmp_path / "thin.png")
     content = [str(good), str(tmp_path / "thin.png")]
-    opts = CompareOptions(str(checkpoint), "AtoB", content, [str(style)], str(tmp_path / "cmp"), size=16, steps=1)
+    opts = CompareOptions(str(checkpoint), content, [str(style)], str(tmp_path / "cmp"), size=16, steps=1)
     report = compare(replace(opts, backbone="lite0", device="cpu", progress=False))
     assert [row.name for row in report.rows] == [good.stem]
     thin = tmp_path / "thin.png"
@@ -197,7 +196,7 @@ def test_an_empty_target_folder_is_refused_before_any_work(tmp_path, monkeypatch
     style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))[0]
     (tmp_path / "empty").mkdir()
     content, out = [str(tmp_path / "content")], str(tmp_path / "cmp")
-    opts = cmp.CompareOptions("run", "AtoB", content, [str(style)], out, target=str(tmp_path / "empty"), progress=False)
+    opts = cmp.CompareOptions("run", content, [str(style)], out, target=str(tmp_path / "empty"), progress=False)
     with pytest.raises(CycleGANError, match="^option '--target': .*empty: folder holds no images$"):
         cmp.compare(opts)
     assert not (tmp_path / "cmp").exists()
@@ -208,7 +207,7 @@ def test_a_grid_cell_past_4096_is_refused():
     from cyclegan.compare_options import CompareOptions
 
     with pytest.raises(CycleGANError, match="^option '--grid-cell' must be > 0 and <= 4096, got 100000$"):
-        CompareOptions("run", "AtoB", ["c.png"], ["s.png"], "cmp", grid_cell=100_000)
+        CompareOptions("run", ["c.png"], ["s.png"], "cmp", grid_cell=100_000)
 
 
 def test_fewer_references_than_refs_per_image_is_a_note():
@@ -236,7 +235,7 @@ def test_an_output_that_cannot_be_written_is_one_line_and_nothing_is_left(checkp
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(Image.Image, "save", full)
-    opts = CompareOptions(str(checkpoint), "AtoB", [str(content)], [str(style)], str(out), size=16, steps=1)
+    opts = CompareOptions(str(checkpoint), [str(content)], [str(style)], str(out), size=16, steps=1)
     with pytest.raises(CycleGANError, match=f"^option '--out': cannot write in {out}: No space left on device$"):
         compare(replace(opts, backbone="lite0", device="cpu", progress=False))
     assert not out.exists() or not any(out.rglob("*.png"))
@@ -263,7 +262,7 @@ def test_weights_with_the_lite0_backbone_is_refused_as_stylize_does():
     from cyclegan.compare_options import CompareOptions
 
     with pytest.raises(CycleGANError, match="^option '--weights' is for the vgg19 backbone"):
-        CompareOptions("run", "AtoB", ["c.png"], ["s.png"], "cmp", backbone="lite0", weights="vgg.pth")
+        CompareOptions("run", ["c.png"], ["s.png"], "cmp", backbone="lite0", weights="vgg.pth")
 
 
 def test_video_clips_in_the_folders_are_left_out_and_named(tmp_path):
@@ -275,12 +274,12 @@ def test_video_clips_in_the_folders_are_left_out_and_named(tmp_path):
     make_images(tmp_path / "d", 1, seed=7, size=(30, 30))
     (tmp_path / "d" / "clip.mp4").write_bytes(b"never decoded")
     folder = str(tmp_path / "d")
-    inputs = gather_inputs(CompareOptions("run", "AtoB", [folder], [folder], str(tmp_path / "cmp")))
+    inputs = gather_inputs(CompareOptions("run", [folder], [folder], str(tmp_path / "cmp")))
     assert inputs.clips == [tmp_path / "d" / "clip.mp4"]
     assert [p.suffix for p in [*inputs.content, *inputs.references]] == [".png", ".png"]
     only_clips = [str(tmp_path / "d" / "clip.mp4")]
     with pytest.raises(CycleGANError, match="^option '--content': no still image, only video clips"):
-        gather_inputs(CompareOptions("run", "AtoB", only_clips, [folder], str(tmp_path / "cmp")))
+        gather_inputs(CompareOptions("run", only_clips, [folder], str(tmp_path / "cmp")))
 
 
 def test_an_avi_a_glob_matches_is_left_out_as_a_clip_not_an_error(tmp_path):
@@ -292,7 +291,7 @@ def test_an_avi_a_glob_matches_is_left_out_as_a_clip_not_an_error(tmp_path):
     make_images(tmp_path / "d", 1, seed=7, size=(30, 30))
     (tmp_path / "d" / "clip.avi").write_bytes(b"never decoded")
     pattern, out = str(tmp_path / "d" / "*"), str(tmp_path / "cmp")
-    inputs = gather_inputs(CompareOptions("run", "AtoB", [pattern], [pattern], out))
+    inputs = gather_inputs(CompareOptions("run", [pattern], [pattern], out))
     assert inputs.clips == [tmp_path / "d" / "clip.avi"]
     assert [p.suffix for p in [*inputs.content, *inputs.references]] == [".png", ".png"]
 
@@ -306,7 +305,7 @@ def test_an_unreadable_reference_costs_only_itself(checkpoint, tmp_path):
     make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
     (tmp_path / "style" / "broken.png").write_text("not an image")
     style, out = [str(tmp_path / "style")], str(tmp_path / "cmp")
-    opts = CompareOptions(str(checkpoint), "AtoB", [str(p) for p in content], style, out, size=16, steps=1)
+    opts = CompareOptions(str(checkpoint), [str(p) for p in content], style, out, size=16, steps=1)
     report = compare(replace(opts, refs_per_image=2, backbone="lite0", device="cpu", progress=False))
     assert len(report.rows) == 2 and all(len(row.references) == 1 for row in report.rows)
     broken = f"cannot read image {tmp_path}/style/broken.png"
@@ -326,7 +325,7 @@ def test_overwrite_with_fewer_images_leaves_none_of_the_earlier_ones(checkpoint,
     out = tmp_path / "cmp"
 
     def run(images, **kw):
-        opts = CompareOptions(str(checkpoint), "AtoB", [str(p) for p in images], [str(style[0])], str(out), **kw)
+        opts = CompareOptions(str(checkpoint), [str(p) for p in images], [str(style[0])], str(out), **kw)
         compare(replace(opts, size=24, steps=2, backbone="lite0", device="cpu", progress=False))
 
     run(content)
@@ -349,7 +348,7 @@ def test_a_killed_comparisons_temporaries_are_removed_by_the_next_one(checkpoint
     for f in [*killed, mine]:
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_bytes(b"half a file")
-    opts = CompareOptions(str(checkpoint), "AtoB", [str(content[0])], [str(style[0])], str(out))
+    opts = CompareOptions(str(checkpoint), [str(content[0])], [str(style[0])], str(out))
     compare(replace(opts, size=24, steps=2, backbone="lite0", device="cpu", progress=False))
     assert not any(f.exists() for f in killed) and mine.exists() and (out / "grid.png").is_file()
 
@@ -449,7 +448,7 @@ def test_a_raised_max_pixels_reads_the_style_references_too(checkpoint, tmp_path
     content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))[0]
     big = tmp_path / "painting.png"
     Image.new("RGB", (12000, 9000), (200, 120, 40)).save(big)  # 108 MP
-    opts = CompareOptions(str(checkpoint), "AtoB", [str(content)], [str(big)], str(tmp_path / "cmp"), size=16, steps=1)
+    opts = CompareOptions(str(checkpoint), [str(content)], [str(big)], str(tmp_path / "cmp"), size=16, steps=1)
     report = compare(replace(opts, backbone="lite0", device="cpu", progress=False, max_pixels=200_000_000))
     assert len(report.rows) == 1 and report.skipped == []
 
@@ -465,7 +464,7 @@ def test_a_size_the_device_cannot_hold_is_refused_before_the_generator_runs_at_i
     translated = []
     monkeypatch.setattr(compare_module, "translate_timed", lambda *a, **k: translated.append(1))
     content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))[0]
-    opts = CompareOptions(str(checkpoint), "AtoB", [str(content)], [str(content)], str(tmp_path / "cmp"), size=64)
+    opts = CompareOptions(str(checkpoint), [str(content)], [str(content)], str(tmp_path / "cmp"), size=64)
     with pytest.raises(CycleGANError, match=r"no content image could be compared: .*stylising 64x64 px needs about"):
         compare(replace(opts, steps=1, backbone="lite0", device="cpu", progress=False))
     assert translated == []
@@ -481,7 +480,7 @@ def test_a_reference_too_thin_for_the_backbone_names_compares_size(checkpoint, t
     content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))[0]
     thin = tmp_path / "thin.png"
     Image.new("RGB", (200, 10), (200, 120, 40)).save(thin)
-    opts = CompareOptions(str(checkpoint), "AtoB", [str(content)], [str(thin)], str(tmp_path / "cmp"), size=32)
+    opts = CompareOptions(str(checkpoint), [str(content)], [str(thin)], str(tmp_path / "cmp"), size=32)
     with pytest.raises(CycleGANError) as e:
         compare(replace(opts, steps=1, backbone="lite0", device="cpu", progress=False))
     assert "need 16 px a side: a larger --size, or --backbone lite0" in str(e.value)
@@ -544,9 +543,46 @@ def test_a_content_name_too_long_for_its_outputs_is_cut_at_its_stem_as_translate
     Image.new("RGB", (30, 30), (90, 140, 60)).save(tmp_path / "content" / f"{stem}.png")
     style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
     out = tmp_path / "cmp"
-    opts = CompareOptions(str(checkpoint), "AtoB", [str(tmp_path / "content")], [str(style[0])], str(out))
+    opts = CompareOptions(str(checkpoint), [str(tmp_path / "content")], [str(style[0])], str(out))
     report = compare(replace(opts, size=24, steps=2, backbone="lite0", device="cpu", progress=False))
     cut = stem[:-5]  # 242 bytes: 255 with "_cyclegan.png", the longest of the three
     assert sorted(p.name for p in (out / "images").iterdir()) == sorted(f"{cut}_{k}.png" for k in METHODS)
     assert sorted(report.rows[0].images.values()) == sorted(f"images/{cut}_{k}.png" for k in METHODS)
     assert f"will be written as {cut}_cyclegan.png (a name takes 255 bytes)" in capsys.readouterr().err
+
+
+def test_a_run_trained_btoa_only_is_compared_in_its_direction_without_direction(tmp_path, capsys):
+    """`--direction` was required, where translate and export take the model's own: a pix2pix run trained BtoA
+    needed its one direction typed. Now its own, named in the report; the one it lacks still refused."""
+    from cyclegan.checkpoint import FORMAT
+    from cyclegan.cli import main
+    from cyclegan.config import resolve
+    from cyclegan.models import build_networks
+
+    cfg = resolve({"family": "pix2pix", "direction": "BtoA", "ngf": 4, "ndf": 4, "size": 32})
+    ckpt = tmp_path / "p2p.pt"
+    models = {k: m.state_dict() for k, m in build_networks(cfg).items()}
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 0, "models": models}, ckpt)
+    content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    args = ["compare", "--checkpoint", str(ckpt), "--content", str(content[0]), "--style", str(style[0])]
+    args += ["--size", "24", "--steps", "1", "--backbone", "lite0", "--device", "cpu", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "own")]) == 0
+    assert json.loads((tmp_path / "own" / "report.json").read_text())["direction"] == "BtoA"
+    assert main([*args, "--out", str(tmp_path / "other"), "--direction", "AtoB"]) == 2
+    assert "translates B to A only; use --direction BtoA" in capsys.readouterr().err
+
+
+def test_an_animated_content_or_style_image_names_the_frames_left_out(checkpoint, tmp_path, capsys):
+    """An animated GIF given to compare was compared by its first frame without a word, where stylize names the
+    frames it leaves out."""
+    from cyclegan.compare import CompareOptions, compare
+
+    frames = [Image.new("RGB", (30, 30), (60 * i, 90, 30)) for i in range(3)]
+    clip = tmp_path / "anim.gif"
+    frames[0].save(clip, save_all=True, append_images=frames[1:])
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    opts = CompareOptions(str(checkpoint), [str(clip)], [str(style[0]), str(clip)], str(tmp_path / "cmp"), size=16)
+    compare(replace(opts, steps=1, backbone="lite0", device="cpu", progress=False))
+    err = capsys.readouterr().err
+    assert err.count(f"warning: {clip} holds 3 frames; only the first is compared") == 1  # content and style: once

@@ -810,7 +810,7 @@ def test_an_empty_out_is_refused_not_the_current_folder(tmp_path, monkeypatch, c
     assert capsys.readouterr().err == "error: option '--out' is empty (an unset variable?): give the dataset's folder\n"
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(CycleGANError, match="^option '--out' is empty"):
-        CompareOptions("run", "AtoB", ["c.png"], ["s.png"], "")
+        CompareOptions("run", ["c.png"], ["s.png"], "")
 
 
 def test_a_root_that_is_a_file_is_named_as_one(tmp_path):

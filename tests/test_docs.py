@@ -213,6 +213,25 @@ def test_the_command_list_says_what_the_readme_says_translate_and_serve_take():
     assert "video" in concurrency.metadata["help"]
 
 
+def test_the_video_figures_script_writes_no_committed_result_unless_told_to(tmp_path, capsys):
+    """Its `--json` defaulted to benchmarks/results/video_table.json: every run wrote over the committed figures.
+    Now the rows go to a file only when one is named, and an existing one only with --overwrite, before any work."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("video_table", ROOT / "benchmarks" / "video_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.arguments(["run"]).json is None
+    kept = tmp_path / "video_table.json"
+    kept.write_text("{}")
+    with pytest.raises(SystemExit) as stop:
+        module.arguments(["run", "--json", str(kept)])
+    assert stop.value.code == 2
+    assert f"--json {kept} exists: give another file, or --overwrite to replace it" in capsys.readouterr().err
+    assert module.arguments(["run", "--json", str(kept), "--overwrite"]).json == str(kept)
+    assert kept.read_text() == "{}"
+
+
 def test_the_video_figures_script_refuses_a_strip_its_frames_cannot_fill_before_any_work(monkeypatch, capsys):
     """The README's video figure is `benchmarks/video_table.py RUN ... --strip PNG`, of frames 4 to 28: a shorter
     --frames was an IndexError traceback once every clip was translated both ways."""

@@ -93,6 +93,20 @@ def test_foreign_unet_exports_too(tmp_path):
         assert np.abs(session.run(None, {"input": x.numpy()})[0] - net(x).numpy()).max() < 1e-4
 
 
+def test_a_foreign_generator_exported_without_direction_records_its_direction_as_unknown(tmp_path):
+    """A generator file of another project says neither direction, and its export's metadata said AtoB whatever
+    it translates; a direction given is recorded as given."""
+    from cyclegan.interop.unet import UnetGenerator
+
+    torch.save(UnetGenerator(num_downs=5, ngf=4, norm="instance").state_dict(), tmp_path / "unet.pth")
+    for extra, recorded in (([], "unknown"), (["--direction", "BtoA"], "BtoA")):
+        out = tmp_path / f"unet_{recorded}.onnx"
+        assert (
+            main(["export", "--checkpoint", str(tmp_path / "unet.pth"), "--out", str(out), "--no-check", *extra]) == 0
+        )
+        assert {p.key: p.value for p in onnx.load(str(out)).metadata_props}["direction"] == recorded
+
+
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_an_exported_unet_takes_sides_too_short_to_reflect_its_padding(tmp_path, fmt):
     # The U-Net pads to a multiple of 32 here (256 for unet_256): a side of 16 px or less needs more padding than

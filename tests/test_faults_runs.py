@@ -1116,14 +1116,37 @@ def test_a_failed_first_checkpoint_write_says_there_is_nothing_to_resume(dataset
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a disk always full)")
-def test_a_full_disk_while_writing_the_log_is_one_line(dataset, tmp_path, capsys):
+def test_a_full_disk_while_writing_the_log_is_one_line(dataset, tmp_path, capsys, monkeypatch):
     # a record that could not be written ended the run in an OSError traceback
+    import builtins
+
+    from cyclegan.train import losslog
+
+    def full_disk(fd, mode):  # log.jsonl opened, and written on a full disk (a link to /dev/full is refused)
+        os.close(fd)
+        return builtins.open("/dev/full", mode)
+
+    monkeypatch.setattr(losslog, "open", full_disk, raising=False)
     out = tmp_path / "run"
     out.mkdir()
-    (out / "log.jsonl").symlink_to("/dev/full")
     assert main(["train", *tiny_flags(dataset, out, steps=2)]) == 2
     err = one_line_error(capsys)
     assert f"cannot write the log {out / 'log.jsonl'} at step 1: No space left on device" in err
+
+
+def test_a_log_that_is_a_symbolic_link_is_refused_not_appended_through(dataset, tmp_path, capsys):
+    """log.jsonl was opened for appending through a link at that name: the run's records went to the link's target,
+    outside the run folder (another run's log, any file the user can write)."""
+    out, elsewhere = tmp_path / "run", tmp_path / "elsewhere.txt"
+    out.mkdir()
+    elsewhere.write_text("")  # empty, or JSON records, the clean-up at the claim kept the link: appended through
+    (out / "log.jsonl").symlink_to(elsewhere)
+    assert main(["train", *tiny_flags(dataset, out, steps=1)]) == 2
+    assert (
+        f"cannot write the log {out / 'log.jsonl'}: it is a symbolic link (to {elsewhere}), and a run writes inside "
+        "its folder only; remove the link, or choose another --out"
+    ) in one_line_error(capsys)
+    assert elsewhere.read_text() == "" and (out / "log.jsonl").is_symlink()
 
 
 def test_a_log_or_tensorboard_path_taken_by_another_kind_of_file_is_named(dataset, tmp_path, capsys):

@@ -170,6 +170,30 @@ def test_a_cache_that_cannot_be_written_in_names_cyclegan_home(monkeypatch, tmp_
 
 
 @pytest.mark.slow
+def test_a_cache_that_fills_up_after_the_download_is_one_line_and_the_next_run_completes_it(server, tmp_path, capsys):
+    """The disk full once the generator was downloaded (its record, or the rename, could not be written): an
+    OSError traceback. Now one line naming the cache, and the download kept: the next run finishes it."""
+    import errno
+
+    data, _ = generator_bytes(tmp_path)
+    publish(server, "horse2zebra", data)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(zoo, "write_atomic", full)
+        with pytest.raises(CycleGANError) as e:
+            zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
+    cache = zoo.cache_dir()
+    assert str(e.value) == (
+        f"cannot write in the model cache {cache}: No space left on device; make room (the download is kept, "
+        "to be finished by the next run), or set $CYCLEGAN_HOME to another folder"
+    )
+    assert not zoo.cached_path("horse2zebra").exists()
+    assert zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False).path.read_bytes() == data
+
+
 def test_cached_second_use_needs_no_network(server, tmp_path, monkeypatch):
     data, net = generator_bytes(tmp_path)
     publish(server, "horse2zebra", data)
@@ -430,6 +454,20 @@ def test_export_takes_a_pretrained_name(server, tmp_path, monkeypatch):
     out = tmp_path / "h2z.pt"
     assert main(["export", "--checkpoint", "pretrained:horse2zebra", "--out", str(out), "--no-check"]) == 0
     assert out.is_file()
+
+
+@pytest.mark.slow
+def test_an_exported_published_generator_records_the_direction_it_translates(server, tmp_path, monkeypatch):
+    """The metadata of `export --checkpoint pretrained:zebra2horse` said AtoB, the direction of no file of this
+    project's: zebra2horse is horse2zebra's BtoA, as the catalogue says, and now the export says so too."""
+    data, _ = generator_bytes(tmp_path)
+    publish(server, "zebra2horse", data)
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
+    out = tmp_path / "z2h.pt"
+    assert main(["export", "--checkpoint", "pretrained:zebra2horse", "--out", str(out), "--no-check"]) == 0
+    extra = {"direction.txt": "", "translates.txt": ""}
+    torch.jit.load(str(out), _extra_files=extra)
+    assert extra == {"direction.txt": b"BtoA", "translates.txt": b"zebra photos -> horses (BtoA of horse2zebra)"}
 
 
 @pytest.mark.slow

@@ -22,6 +22,7 @@ import glob
 import json
 import random
 import signal
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -36,8 +37,8 @@ from tqdm import tqdm
 from .clipio import VIDEO_FORMATS, unread_video
 from .compare_options import CompareOptions
 from .config import config_from_dict
-from .data.io import MAX_PIXELS, long_side_shape, read_image, resize_long_side, save_image
-from .errors import CycleGANError
+from .data.io import MAX_PIXELS, frame_count, long_side_shape, read_image, resize_long_side, save_image
+from .errors import CycleGANError, escape
 from .evaluate.distances import feature_distance, kid_input, kid_lite0
 from .evaluate.features import load_lite0
 from .evaluate.metrics import ssim_y
@@ -52,11 +53,12 @@ from .files import (
     write_atomic,
 )
 from .inference import is_out_of_memory, keyword_names, translate_tensor
-from .loading import checkpoint_path, generator_from, load_file
+from .loading import checkpoint_path, generator_from, load_file, own_direction
 from .pretrained import lite0_model
 from .process import Terminated
 from .report import METHODS, CompareReport, Row, render_compare_html, save_grid, write_json
 from .run_files import FORMAT
+from .shared_options import Direction
 from .style import (
     GatysOptions,
     build_backbone,
@@ -456,16 +458,18 @@ def earlier_images(out: Path) -> set[Path]:
     return {p for p in named if p.parent.resolve() == folder and p.is_file()}
 
 
-def generator_and_size(opts: CompareOptions) -> tuple[nn.Module, int]:
-    """The generator (on the CPU) and the long side to compare at, chosen as `evaluate` chooses it
-    (`working_size`: --size, else the run's training size, else 256). One read of the file."""
+def generator_and_size(opts: CompareOptions) -> tuple[nn.Module, int, Direction]:
+    """The generator (on the CPU), the long side to compare at, chosen as `evaluate` chooses it
+    (`working_size`: --size, else the run's training size, else 256), and the direction it translates
+    (--direction, else the model's own: `loading.own_direction`). One read of the file."""
     path = checkpoint_path(opts.checkpoint)
     ckpt = load_file(path)
+    direction = opts.direction or own_direction(ckpt, source=str(path))
     with torch.random.fork_rng(devices=[]):  # building draws initial weights: the seed stays the caller's
-        G = generator_from(ckpt, opts.direction, source=str(path), ema=opts.ema)
+        G = generator_from(ckpt, direction, source=str(path), ema=opts.ema)
     ours = isinstance(ckpt, dict) and ckpt.get("format") == FORMAT
     trained = config_from_dict(ckpt["config"], source=str(path)).data.size if ours else None
-    return G, working_size(opts.size, trained)
+    return G, working_size(opts.size, trained), direction
 
 
 def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
@@ -473,9 +477,9 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     device = resolve_device(opts.device)
     out = Path(opts.out)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    G, size = generator_and_size(opts)
+    G, size, direction = generator_and_size(opts)
     G = G.to(device)
-    opts = dataclasses.replace(opts, size=size)
+    opts = dataclasses.replace(opts, size=size, direction=direction)  # the report names what was compared
     name, gatys_net, metrics_net = load_backbones(opts.backbone, opts.weights, device)
     gatys = GatysOptions(
         backbone=name,
@@ -487,6 +491,9 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         seed=opts.seed,
     )
     rng = random.Random(opts.seed)
+    for path in dict.fromkeys([*inputs.content, *inputs.references]):  # the first frame was taken without a word
+        if (n := frame_count(path)) > 1:
+            print(f"warning: {escape(path)} holds {n} frames; only the first is compared", file=sys.stderr)
 
     rows: list[Row] = []
     skipped: list[str] = [f"{p}: a video clip, not an image (left out)" for p in inputs.clips]

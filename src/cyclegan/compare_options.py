@@ -4,7 +4,7 @@ runs the comparison.
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
 from .errors import CycleGANError
@@ -27,12 +27,13 @@ class CompareOptions(Options):
     """`cyclegan compare`: which generator, which content and style images, where the report goes."""
 
     checkpoint: str = checkpoint_option()
-    direction: Direction = direction_option(MISSING)  # required: a wrong default would compare the wrong way
     content: tuple[str, ...] = opt(help="content images, folders or globs", metavar="IMG")
     style: tuple[str, ...] = opt(
         help="style reference images and/or folders of target-domain images to draw references from", metavar="IMG"
     )
     out: str = opt(help="output folder (created if missing)", metavar="DIR", nonempty="the folder for the comparison")
+    # the model's own, as translate and export: required, a pix2pix run trained BtoA needed its one direction typed
+    direction: Direction | None = direction_option(None)
     ema: Literal["auto", "on", "off"] = ema_option()
     target: str | None = opt(
         None,

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import zoo
 from .errors import CycleGANError, install_extra
 from .export_options import FORMATS, MIN_OPSET, OPSET, ExportFormat, ExportOptions, format_for
 from .files import check_outputs, claim_file, write_atomic
@@ -241,7 +242,10 @@ def export_checkpoint(opts: ExportOptions) -> ExportResult:
 
     check_outputs([opts.out], overwrite=opts.overwrite, inputs=[checkpoint_file(opts.checkpoint)])
     net, direction = load_generator_and_direction(opts.checkpoint, opts.direction, ema=opts.ema)
-    meta = {"direction": direction, "checkpoint": str(opts.checkpoint)}
+    # a generator file of another project says neither direction: "AtoB" was recorded for any
+    meta = {"direction": direction or "unknown", "checkpoint": str(opts.checkpoint)}
+    if (published := zoo.MODELS.get(zoo.cached_name(checkpoint_file(opts.checkpoint)) or "")) is not None:
+        meta["translates"] = f"{published.does} ({published.direction} of {published.dataset})"
     return export_generator(
         net, opts.out, format=format_for(opts.out, opts.format), opset=opts.opset, metadata=meta, check=opts.check
     )

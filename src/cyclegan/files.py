@@ -30,7 +30,8 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".bmp", ".webp", "
 
 
 def write_atomic(path: str | Path, write: Callable[[str], None], *, replace: bool = True) -> Path:
-    """Call `write(tmp)` on a temporary file beside `path`, flush it to disk, then make it `path` in one step.
+    """Call `write(tmp)` on a temporary file beside `path`, flush it to disk, then make it `path` in one step,
+    and flush the folder too (`sync_folder`), so that a power cut after the return keeps the new file.
 
     A crash, kill or Ctrl-C mid-write leaves the previous file intact (or none), never a half-written one;
     the temporary file is removed on any error. `path` itself is replaced, never written through: a symbolic
@@ -54,7 +55,24 @@ def write_atomic(path: str | Path, write: Callable[[str], None], *, replace: boo
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    sync_folder(path.parent)
     return path
+
+
+def sync_folder(folder: str | Path) -> None:
+    """Flush a folder's entries to disk: a rename is a change of the folder, which a power cut after it could
+    undo (the previous file back, or none) until the folder itself is synced. Where the platform cannot open a
+    folder (Windows) or sync one (some network and FUSE file systems), nothing: the rename stands as it is."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # EINVAL: a file system that does not sync folders
+        pass
+    finally:
+        os.close(fd)
 
 
 NAME_MAX = 255  # bytes in a file's name, on the file systems in use (ext4, XFS, Btrfs, APFS, NTFS)

@@ -116,9 +116,10 @@ def load_generator(
 
 def load_generator_and_direction(
     path: str | Path, direction: Direction | None = None, *, device: str | torch.device = "cpu", ema: EMAChoice = "auto"
-) -> tuple[nn.Module, Direction]:
-    """`load_generator`, and the direction its generator translates (`direction`, or where None the model's
-    own): what `export` records in the file it writes."""
+) -> tuple[nn.Module, Direction | None]:
+    """`load_generator`, and the direction its generator translates (`direction`, or where None what the file
+    says: `stated_direction`; None where it says nothing, another project's generator): what `export` records
+    in the file it writes."""
     if direction is not None and direction not in GENERATOR_FOR:
         raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
     if ema not in get_args(EMAChoice):
@@ -130,18 +131,25 @@ def load_generator_and_direction(
     device = resolve_device(str(device))  # a bad or absent device: one line before any file is read
     path = checkpoint_path(path)
     ckpt = load_file(path)  # a cyclegan checkpoint is checked there, tensors' shapes included
-    direction = direction or own_direction(ckpt, source=str(path))
-    net = generator_from(ckpt, direction, source=str(path), ema=ema)
+    direction = direction or stated_direction(ckpt, source=str(path))
+    net = generator_from(ckpt, direction or "AtoB", source=str(path), ema=ema)  # the caller's random state kept
     return net.to(device).eval().requires_grad_(False), direction
 
 
 def own_direction(ckpt: Any, *, source: str) -> Direction:
-    """The direction a file read by `load_file` translates when none is asked: the trained one of a one-way
-    model (pix2pix, CUT, FastCUT), AtoB of a CycleGAN (both) or of another project's generator (one, used for
-    either)."""
+    """The direction a file read by `load_file` translates when none is asked: `stated_direction`, else AtoB
+    (another project's generator: one, used for either)."""
+    return stated_direction(ckpt, source=source) or "AtoB"
+
+
+def stated_direction(ckpt: Any, *, source: str) -> Direction | None:
+    """The direction a file read by `load_file` says it translates: the trained one of a one-way model
+    (pix2pix, CUT, FastCUT), AtoB of a CycleGAN (both), the catalogue's of a published generator
+    (`pretrained:zebra2horse`: BtoA of horse2zebra); None for another project's file, which says nothing."""
     if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
         return held_directions(ckpt, source=source)[0]
-    return "AtoB"
+    published = zoo.MODELS.get(zoo.cached_name(source) or "")
+    return published.direction if published else None
 
 
 def held_directions(ckpt: dict, *, source: str) -> tuple[Direction, ...]:

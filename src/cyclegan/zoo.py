@@ -40,7 +40,7 @@ from typing import Literal
 
 from .data.fetch import Bounds, check_sha256, download_lock, fetch, file_sha256
 from .errors import CycleGANError, escape, nearest
-from .files import write_atomic
+from .files import sync_folder, write_atomic
 from .options import Options, opt
 from .shared_options import max_minutes_option, progress_option
 
@@ -390,10 +390,17 @@ def fetch_model(
             part.unlink()
             raise CycleGANError(f"SHA-256 of {url} is {digest}, expected {expected}; the download was deleted")
         _check_generator(part, url=url)
-        with part.open("rb+") as f:  # on disk before the rename makes it the cached file
-            os.fsync(f.fileno())
-        _write_record(target, size=size, digest=digest, url=url)  # first: a cached file always has its record
-        os.replace(part, target)
+        try:
+            with part.open("rb+") as f:  # on disk before the rename makes it the cached file
+                os.fsync(f.fileno())
+            _write_record(target, size=size, digest=digest, url=url)  # first: a cached file always has its record
+            os.replace(part, target)
+        except OSError as e:  # a disk the download just filled: the .part stays, and the next run finishes it
+            raise CycleGANError(
+                f"cannot write in the model cache {folder}: {e.strerror or e}; make room (the download is kept, to "
+                f"be finished by the next run), or set ${HOME_ENV} to another folder"
+            ) from None
+        sync_folder(target.parent)  # the rename on disk too: a power cut could bring back the .part, or nothing
     return FetchResult(
         name, target, digest, downloaded=True, pinned=expected is not None, resumed_from=resumed_from, url=url
     )

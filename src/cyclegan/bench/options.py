@@ -81,7 +81,10 @@ class TileBenchOptions(Options):
         default_text="the paper generator with random weights",
         nonempty="a run folder, a checkpoint file or pretrained:NAME",
     )
-    tile_direction: Literal["AtoB", "BtoA"] = opt("AtoB", "direction of --tile-checkpoint")
+    # the model's own, as translate: AtoB refused a pix2pix run trained BtoA unless its one direction was typed
+    tile_direction: Literal["AtoB", "BtoA"] | None = opt(
+        None, "direction of --tile-checkpoint", default_text="the model's own, as translate's --direction"
+    )
     photo: str | None = opt(
         None,
         "photo for --task tiles, resized to each size",

@@ -4,6 +4,7 @@ InstanceNorm statistics at several sizes and without), and a large photo's peak 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import subprocess
@@ -24,7 +25,7 @@ from ..errors import CycleGANError
 from ..execution import REFERENCE, total_memory
 from ..files import write_atomic
 from ..inference import translate_batch
-from ..loading import load_generator
+from ..loading import load_generator_and_direction
 from ..models import build_generator
 from ..tiling import activation_bytes, plan_for, tile_starts
 from ..translate_options import DEFAULT_OVERLAP, MIN_TILE, TilingOptions
@@ -32,15 +33,19 @@ from .measure import environment
 from .options import BenchOptions, TileBenchOptions
 
 
-def _tiles_generator(t: TileBenchOptions, device: torch.device) -> tuple[nn.Module, str]:
+def _tiles_generator(t: TileBenchOptions, device: torch.device) -> tuple[nn.Module, str, TileBenchOptions]:
+    """The generator, its label, and `t` with the direction it translates (--tile-direction, else the model's
+    own), which the large photo's `cyclegan translate` is given too."""
     if t.tile_checkpoint:
         try:
-            net = load_generator(t.tile_checkpoint, t.tile_direction, device=device)
+            net, direction = load_generator_and_direction(t.tile_checkpoint, t.tile_direction, device=device)
         except CycleGANError as e:  # a direction the model lacks: "use --direction AtoB", bench's is --tile-direction
             raise CycleGANError(str(e).replace("--direction", "--tile-direction")) from None
-        return net, f"{t.tile_checkpoint} {t.tile_direction}"
+        label = f"{t.tile_checkpoint} {direction}" if direction else t.tile_checkpoint  # another project's: one
+        return net, label, dataclasses.replace(t, tile_direction=direction)
     torch.manual_seed(0)
-    return build_generator(ModelConfig(n_blocks=9)).eval().to(device), "paper generator, random weights"
+    net = build_generator(ModelConfig(n_blocks=9)).eval().to(device)
+    return net, "paper generator, random weights", t
 
 
 def _tiles_photo(t: TileBenchOptions, width: int, height: int):
@@ -98,13 +103,12 @@ def _large_run(t: TileBenchOptions, device: torch.device, gen_label: str) -> dic
             str(photo),
             "--checkpoint",
             ckpt,
-            "--direction",
-            t.tile_direction,
             "--out",
             str(Path(tmp) / "out"),
             "--no-progress",
             "--device",
             str(device),
+            *(["--direction", t.tile_direction] if t.tile_direction else []),
         ]
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -153,7 +157,7 @@ def bench_tiles(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     t = opts.tiles_task
     overlap = min(DEFAULT_OVERLAP, t.seam_tile // 4)  # the default, unless the tiles are small
     env = environment(device)
-    net, label = _tiles_generator(t, device)
+    net, label, t = _tiles_generator(t, device)
     check_seam_size(net, t.seam_size, device)
     x = to_tensor(_tiles_photo(t, t.seam_size, t.seam_size))[None]  # (1, 3, S, S) in [-1, 1]
     t0 = time.perf_counter()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import sys
 import threading
 import time
@@ -18,7 +19,7 @@ from tqdm import tqdm
 from ..errors import CycleGANError, escape
 from ..run_files import CHECKPOINT_NAME, LOG_NAME, TENSORBOARD_DIR
 from . import distributed as ddp
-from .run_folder import Run, oserror_text
+from .run_folder import Run, check_not_a_link, oserror_text
 from .trainer import Trainer
 
 LOSSES_KEY = "loss_sums"  # checkpoint.pt: the loss sums since the last scheduled record (`LossLog.carried_state`)
@@ -47,8 +48,11 @@ class LossLog:
     def __enter__(self) -> LossLog:
         if self.run.main:
             path = self.run.folder / LOG_NAME
+            check_not_a_link(path)  # checked when the folder was claimed (`trim_log`); a link made since too
             try:  # before the first step: a traceback here was the first record's (a log.jsonl folder)
-                self.file = path.open("a")
+                # O_NOFOLLOW: a link made since the check is refused too (ELOOP), not written through
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+                self.file = open(fd, "a")  # noqa: SIM115 (closed in __exit__)
             except OSError as e:
                 raise CycleGANError(
                     f"cannot write the log {path}: {e.strerror or e}; move it away, or choose another --out"
@@ -183,8 +187,8 @@ class LossLog:
             self.file.flush()
         except OSError as e:  # a full disk: one line, not a traceback; trim_log drops a half-written record
             raise CycleGANError(
-                f"cannot write the log {self.file.name} at step {step}: {e.strerror or e}; the run's last checkpoint, "
-                f"if any, stays as it was (once there is room: {self.run.goes_on_with()})"
+                f"cannot write the log {self.run.folder / LOG_NAME} at step {step}: {e.strerror or e}; the run's "
+                f"last checkpoint, if any, stays as it was (once there is room: {self.run.goes_on_with()})"
             ) from None
         if self.tb:
             scalars = {f"loss/{k}": v for k, v in means.items() if v is not None} | {"lr": record["lr"]}

@@ -5,6 +5,7 @@ out, the clean-up after a crash (stale temporary files, log records after the ch
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 from collections.abc import Collection, Mapping
@@ -207,6 +208,7 @@ def trim_log(path: Path, step: int) -> None:
     """Keep the records of log.jsonl up to `step` (the checkpoint's), each step once, in order; drop the rest
     (what a crashed or stopped run logged after its last checkpoint, a half-written last line, anything not
     strict JSON). Rewritten atomically, and only if something goes or its last line lacks its newline."""
+    check_not_a_link(path)  # before the run: its target was read, and kept or appended to
     if not path.is_file():
         return
     text = path.read_bytes().decode("utf-8", errors="replace")
@@ -241,6 +243,16 @@ def trim_samples(folder: Path, step: int) -> None:
 
 
 _GRID = re.compile(r"step_(\d{7,})\.png")  # `Run.sample_path`'s names
+
+
+def check_not_a_link(log: Path) -> None:
+    """Refuse a log.jsonl that is a symbolic link: appended to through it, a run wrote its records outside its
+    folder (another run's log, any file the user can write)."""
+    if log.is_symlink():
+        raise CycleGANError(
+            f"cannot write the log {log}: it is a symbolic link (to {escape(os.readlink(log))}), and a run writes "
+            "inside its folder only; remove the link, or choose another --out"
+        )
 
 
 def _reject_constant(name: str) -> None:
