@@ -1001,6 +1001,29 @@ def test_shared_statistics_are_frame_order_not_batch_dependent(ckpt):
     assert np.abs(at_once[1:].astype(int) - alone[1:]).max() > 0
 
 
+def test_shared_statistics_with_the_flow_blend_compute_each_frames_flow_once(ckpt, monkeypatch):
+    """Before: the scene-cut test and the blend each computed the same backward flow: 3 DIS flows a frame, not 2;
+    the blend's output is the same either way."""
+    import cyclegan.temporal as temporal
+    from cyclegan.loading import load_generator
+    from cyclegan.translate_options import TemporalOptions
+    from cyclegan.video import ClipTranslator
+
+    G = load_generator(str(ckpt), "AtoB")
+    frames = moving_frames(6)
+    options = TemporalOptions(norm_stats="shared", flow_blend=0.8)
+    with torch.no_grad():
+        separate = ClipTranslator(G, temporal=options)
+        separate.cuts.keep = False  # each computes its own, as before
+        apart = np.concatenate([separate(frames[:4]), separate(frames[4:])])
+        calls = []
+        real = temporal._dis_flow
+        monkeypatch.setattr(temporal, "_dis_flow", lambda *a: calls.append(1) or real(*a))
+        once = np.concatenate([(t := ClipTranslator(G, temporal=options))(frames[:4]), t(frames[4:])])
+    assert len(calls) == 2 * (len(frames) - 1)  # backward (cut test and blend) and forward (the blend's check)
+    assert np.array_equal(once, apart)
+
+
 def test_web_video_tab_translates_an_upload(ckpt, tmp_path):
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.errors import CycleGANError

@@ -74,8 +74,9 @@ class ClipTranslator:
         self.execution, self.size, self.even = execution, size, even
         shared = self.temporal.norm_stats == "shared" and per_instance_norms(self.base)
         self.shared = SharedNormStats(self.base, self.temporal.norm_momentum) if shared else None
-        self.cuts = SceneCuts() if shared else None  # where the shared statistics start again
         self.blend = FlowBlend(self.temporal.flow_blend) if self.temporal.flow_blend > 0 else None
+        # where the shared statistics start again; its flows kept for the blend, which needs the same
+        self.cuts = SceneCuts(keep=self.blend is not None) if shared else None
 
     def out_size(self, width: int, height: int) -> tuple[int, int]:
         """(W, H) of the output frames for input frames of width x height (`size`: long side; sides rounded up
@@ -91,11 +92,13 @@ class ClipTranslator:
             w, h = self.out_size(x.shape[-1], x.shape[-2])
             x = F_.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
             frames = to_frames(x)
+        flows = [None] * len(frames)
         if self.cuts is not None:
             self.shared.restart = [self.cuts(f) for f in frames]
+            flows = self.cuts.take() or flows  # (H, W, 2) float32 per frame of the batch: 8 bytes a pixel
         out = to_frames(self._translate(x))
         if self.blend is not None:
-            out = np.stack([self.blend(f, o) for f, o in zip(frames, out)])
+            out = np.stack([self.blend(f, o, b) for f, o, b in zip(frames, out, flows)])
         return out
 
     def _translate(self, x: torch.Tensor) -> torch.Tensor:
