@@ -16,6 +16,7 @@ import torch
 from PIL import Image, ImageSequence
 
 from cyclegan.cli import main
+from cyclegan.errors import install_extra
 
 av = pytest.importorskip("av")
 pytest.importorskip("cv2")
@@ -1022,6 +1023,24 @@ def test_shared_statistics_with_the_flow_blend_compute_each_frames_flow_once(ckp
         once = np.concatenate([(t := ClipTranslator(G, temporal=options))(frames[:4]), t(frames[4:])])
     assert len(calls) == 2 * (len(frames) - 1)  # backward (cut test and blend) and forward (the blend's check)
     assert np.array_equal(once, apart)
+
+
+def test_temporal_options_without_opencv_are_one_line_naming_every_fix_before_any_work(
+    ckpt, tmp_path, capsys, monkeypatch
+):
+    """Before: each clip failed alone after the images were written, its line offering --norm-stats frame only,
+    though the flow blend needs OpenCV too (the next run's error)."""
+    monkeypatch.setitem(sys.modules, "cv2", None)  # OpenCV not installed
+    clips = [make_clip(tmp_path / f"{c}.mp4", n=3, audio=False) for c in "ab"]
+    assert translate(ckpt, tmp_path / "out", *clips, extra=("--norm-stats", "shared")) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.endswith(
+        "need OpenCV: " + install_extra("video") + " (or --flow-blend 0 and --norm-stats frame)"
+    )
+    assert not (tmp_path / "out").exists()
+    assert translate(ckpt, tmp_path / "out", *clips, extra=("--norm-stats", "shared", "--flow-blend", "0")) == 2
+    assert capsys.readouterr().err.strip().endswith("OpenCV: " + install_extra("video") + " (or --norm-stats frame)")
+    assert translate(ckpt, tmp_path / "out", *clips, extra=("--flow-blend", "0")) == 0  # needs no OpenCV
 
 
 def test_web_video_tab_translates_an_upload(ckpt, tmp_path):

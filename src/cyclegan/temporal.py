@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # torch on use: the web page reads TemporalOptions without it
     import torch
     from torch import nn
 
+    from .translate_options import TemporalOptions
+
 # Where the warped previous input differs from the current one by this many grey levels (mean over RGB)
 # or more, the flow is not trusted: new content takes the current output alone (linear ramp from 0).
 PHOTOMETRIC_TOLERANCE = 24.0
@@ -122,6 +124,23 @@ def _cv2(user: str = "the flow blend", fix: str = "--flow-blend 0"):
     except ImportError:
         raise CycleGANError(f"{user} needs OpenCV: {install_extra('video')} (or {fix})") from None
     return cv2
+
+
+def check_opencv(temporal: TemporalOptions, *, shared: bool) -> None:
+    """Refuse in one line, before any clip, options of `temporal` that need OpenCV where it is not installed:
+    what needs it and each option that does without (`shared`: the shared statistics apply, so their
+    scene-cut test runs). Before, each clip failed alone with the scene-cut test's fix, and with both on the
+    blend's was the next run's error."""
+    blend = temporal.flow_blend > 0
+    users = ["the flow blend"] * blend + ["the scene-cut test of --norm-stats shared"] * shared
+    if not users:
+        return
+    try:
+        import cv2  # noqa: F401 - on use: optional dependency
+    except ImportError:
+        fixes = " and ".join(["--flow-blend 0"] * blend + ["--norm-stats frame"] * shared)
+        need = "needs" if len(users) == 1 else "need"
+        raise CycleGANError(f"{' and '.join(users)} {need} OpenCV: {install_extra('video')} (or {fixes})") from None
 
 
 def _dis() -> object:

@@ -396,6 +396,10 @@ def translate_plan(
     (written files, one error line per input that was skipped)."""
 
     check_size(net, size, name="option '--size'")
+    if any(is_clip_file(p) for p in plan.files):  # OpenCV missing: one line before any work, not one a clip
+        from .video import check_temporal_needs  # on use
+
+        check_temporal_needs(net, temporal)
     tiling = tiling or TilingOptions()
     if tiling.tile is None:  # tiles that fit --max-memory: refused before any image rather than at the first large one
         check_budget(uncompiled(net), tiling.max_memory)

@@ -37,7 +37,7 @@ from .inference import (
     translate_tensor,
     uncompiled,
 )
-from .temporal import FlowBlend, SceneCuts, SharedNormStats, check_blend_memory
+from .temporal import FlowBlend, SceneCuts, SharedNormStats, check_blend_memory, check_opencv
 from .tiling import activation_bytes, least_size, per_instance_norms, plan_for, thumbnail_of, translate_tiled
 from .translate_options import DEFAULT_THUMBNAIL, TemporalOptions, TilingOptions
 
@@ -210,6 +210,13 @@ def warn_if_nothing_shared(
         )
 
 
+def check_temporal_needs(net: nn.Module, temporal: TemporalOptions | None) -> None:
+    """Refuse in one line, before any clip, `temporal` options whose OpenCV is not installed (`check_opencv`)."""
+    temporal = temporal or TemporalOptions()
+    shared = temporal.norm_stats == "shared" and bool(per_instance_norms(uncompiled(net)))
+    check_opencv(temporal, shared=shared)
+
+
 def check_clip_arguments(
     *,
     temporal: TemporalOptions | None = None,
@@ -242,6 +249,7 @@ def check_clip_arguments(
 # The flags the clip's messages name, as this function's caller sets them ("(or --flow-blend 0)" without OpenCV)
 VIDEO_KEYWORDS = {"--out": "dst", "--overwrite": "overwrite=True", "--size": "size", "--max-pixels": "max_pixels"}
 VIDEO_KEYWORDS |= {"--flow-blend 0": "temporal=TemporalOptions(flow_blend=0)"}
+VIDEO_KEYWORDS |= {"--norm-stats frame": 'temporal=TemporalOptions(norm_stats="frame")'}
 
 
 @keyword_names(TILING_KEYWORDS | VIDEO_KEYWORDS)
@@ -293,6 +301,7 @@ def translate_video(
     check_clip_output(src, dst)
     check_outputs([dst], overwrite=overwrite, inputs=[src])
     warn_if_nothing_shared(G, temporal, 'TemporalOptions(norm_stats="shared")')
+    check_temporal_needs(G, temporal)
     return translate_clip(
         G, src, dst, temporal=temporal, progress=progress, replace=overwrite, size_name="size", **kwargs
     )
