@@ -1043,6 +1043,20 @@ def test_temporal_options_without_opencv_are_one_line_naming_every_fix_before_an
     assert translate(ckpt, tmp_path / "out", *clips, extra=("--flow-blend", "0")) == 0  # needs no OpenCV
 
 
+def test_temporal_options_with_still_images_only_are_named_as_changing_nothing(ckpt, tmp_path, capsys):
+    """Before: --flow-blend and --norm-stats were taken without a word when every input was a still image."""
+    still = tmp_path / "s.png"
+    Image.fromarray(moving_frames(1)[0]).save(still)
+    assert translate(ckpt, tmp_path / "out", still, extra=("--norm-stats", "shared", "--flow-blend", "0.5")) == 0
+    err = capsys.readouterr().err
+    assert "warning: --norm-stats shared and --flow-blend 0.5 change nothing here" in err and "still image" in err
+    assert err.count("warning") == 1
+    assert translate(ckpt, tmp_path / "out2", still) == 0  # the defaults: nothing to say
+    clip = make_clip(tmp_path / "c.mp4", n=2, audio=False)  # a clip among them: they apply
+    assert translate(ckpt, tmp_path / "out3", still, clip, extra=("--flow-blend", "0.5")) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_web_video_tab_translates_an_upload(ckpt, tmp_path):
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.errors import CycleGANError
