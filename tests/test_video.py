@@ -866,6 +866,29 @@ def test_translate_video_api_writes_the_kind_its_output_extension_names(ckpt, tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4", "o.gif"]  # nothing written when refused
 
 
+@pytest.mark.skipif("libx265" not in av.codecs_available, reason="this FFmpeg build has no HEVC encoder")
+def test_an_hevc_clip_stays_hevc_and_the_codec_it_cannot_keep_is_named(ckpt, tmp_path, capsys):
+    """Before: a phone's HEVC clip came back as H.264 without a word. Frames from 64 px a side (this build's
+    libx265 corrupted memory on narrower ones): HEVC, tagged hvc1 as phones write it; else H.264, named."""
+    clip = tmp_path / "phone.mp4"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libx265", rate=10, options={"x265-params": "log-level=error"})
+        v.width, v.height, v.pix_fmt = 128, 96, "yuv420p"
+        for f in moving_frames(3):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(np.tile(f, (3, 3, 1))[:96, :128]))))
+        c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    with av.open(str(tmp_path / "out" / "phone.mp4")) as c:
+        assert (c.streams.video[0].codec_context.name, c.streams.video[0].codec_tag) == ("hevc", "hvc1")
+    assert "warning" not in capsys.readouterr().err
+    assert translate(ckpt, tmp_path / "small", clip, extra=("--size", "40")) == 0
+    assert clip_facts(tmp_path / "small" / "phone.mp4")[:3] == (3, 10, (40, 30))
+    with av.open(str(tmp_path / "small" / "phone.mp4")) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+    err = capsys.readouterr().err
+    assert "phone.mp4: its HEVC picture is written as H.264 in phone.mp4 (its encoder takes frames from 64 px" in err
+
+
 KILLER = """
 import os, signal, sys
 from cyclegan import video

@@ -273,7 +273,7 @@ def translate_video(
     container (.mp4, .m4v, .mov, .mkv, .webm; .gif or .webp, from a video too, through the writer `cyclegan
     translate` uses for GIFs, without sound): the same frame count, timing and size, the audio streams (and the
     subtitles the container takes) copied into a video (the picture in the source's codec where the container
-    takes it, else H.264, VP9 in WebM).
+    takes it, else H.264, VP9 in WebM, named in a warning).
     Refuses (CycleGANError, one line, before any work) an extension it cannot write (a GIF or WebP source is
     written as GIF or WebP only), to replace `src`, or an existing `dst` unless `overwrite`; and, in one line
     with nothing left at `dst`, a sound the output's container does not take (AAC into WebM).
