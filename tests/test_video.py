@@ -142,6 +142,29 @@ def test_subtitles_are_copied_where_the_container_takes_them_else_named(ckpt, tm
     assert f"warning: {clip}: left out of film.mp4: subtitle " in capsys.readouterr().err  # an MP4 takes no ASS
 
 
+def test_a_matroska_clips_font_attachments_are_copied_into_an_mkv_else_named(ckpt, tmp_path, capsys):
+    """An MKV's fonts (what its styled subtitles are drawn with) were left out of its translation, named as
+    'attachment of a codec FFmpeg does not know'."""
+    import cyclegan
+
+    clip = tmp_path / "anime.mkv"
+    font = bytes(range(256)) * 4
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        c.add_attachment("Sans.ttf", "font/ttf", font)
+        for f in moving_frames(3):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    with av.open(str(tmp_path / "out" / "anime.mkv")) as c:
+        assert [t.type for t in c.streams] == ["video", "attachment"]
+        assert (c.streams[1].name, c.streams[1].mimetype, bytes(c.streams[1].data)) == ("Sans.ttf", "font/ttf", font)
+    assert "warning" not in capsys.readouterr().err
+    cyclegan.translate_video(cyclegan.load_generator(ckpt), clip, tmp_path / "anime.mp4", progress=False)
+    assert f"warning: {clip}: left out of anime.mp4: attachment Sans.ttf (" in capsys.readouterr().err
+
+
 def test_clips_data_streams_left_out_are_named_in_one_line_for_all(ckpt, tmp_path, capsys):
     """A phone's clips each hold a timed-metadata track: a warning per clip ("left out of a.mp4: data") buried
     the run's output in lines a user can do nothing about. Now one line names them all."""

@@ -664,6 +664,8 @@ def _kind_of(stream) -> str:
     'cover picture mjpeg'."""
     if stream.disposition & _av().stream.Disposition.attached_pic:
         return f"cover picture {stream.codec_context.name if stream.codec_context else ''}".rstrip()
+    if stream.type == "attachment":  # a subtitle's font: 'attachment of a codec FFmpeg does not know' named none
+        return f"attachment {getattr(stream, 'name', None) or ''}".rstrip()
     if stream.codec_context is not None:
         return f"{stream.type} {stream.codec_context.name}"
     return stream.type if stream.type == "data" else f"{stream.type} of a codec FFmpeg does not know"
@@ -720,7 +722,11 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int, data_lef
                 vout.codec_context.codec_tag = "hvc1"  # as phones write it: Apple's players refuse FFmpeg's hev1
             # Subtitles are copied where the container takes them (an MKV's own, into an MKV): they were dropped.
             copied = [t for t in (*inp.streams.audio, *inp.streams.subtitles) if _copyable(t, out)]
-            left = [t for t in inp.streams if t is not vin and t not in copied]
+            # An MKV's attachments (its subtitles' fonts) go into an MKV's header: WebM drops them, MP4 refuses.
+            attached = [t for t in inp.streams if t.type == "attachment"] if container == "matroska" else []
+            for t in attached:
+                out.add_attachment(t.name or f"attachment{t.index}", t.mimetype or "application/octet-stream", t.data)
+            left = [t for t in inp.streams if t is not vin and t not in copied and t not in attached]
             if data_left_out is not None and left and all(t.type == "data" for t in left):
                 data_left_out.append(src)  # a phone's timed metadata in every clip of a folder: one line for all
             elif left:
