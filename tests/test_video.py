@@ -165,6 +165,25 @@ def test_a_matroska_clips_font_attachments_are_copied_into_an_mkv_else_named(ckp
     assert f"warning: {clip}: left out of anime.mp4: attachment Sans.ttf (" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_a_clips_chapters_are_kept(ckpt, tmp_path, suffix):
+    """A film's chapters were dropped from its translation without a word."""
+    with av.open(str(tmp_path / f"c{suffix}"), "w") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        c.set_chapters(
+            [{"id": 1, "start": 0, "end": 200, "time_base": Fraction(1, 1000), "metadata": {"title": "Intro"}}]
+        )
+        for f in moving_frames(4):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", tmp_path / f"c{suffix}") == 0
+    with av.open(str(tmp_path / "out" / f"c{suffix}")) as c:
+        chapters = c.chapters()
+    assert [(ch["start"] * ch["time_base"], ch["metadata"]["title"]) for ch in chapters] == [(0, "Intro")]
+    assert chapters[0]["end"] * chapters[0]["time_base"] == Fraction(1, 5)
+
+
 def test_clips_data_streams_left_out_are_named_in_one_line_for_all(ckpt, tmp_path, capsys):
     """A phone's clips each hold a timed-metadata track: a warning per clip ("left out of a.mp4: data") buried
     the run's output in lines a user can do nothing about. Now one line names them all."""

@@ -727,6 +727,7 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int, data_lef
             for t in attached:
                 out.add_attachment(t.name or f"attachment{t.index}", t.mimetype or "application/octet-stream", t.data)
             left = [t for t in inp.streams if t is not vin and t not in copied and t not in attached]
+            out.set_chapters(inp.chapters())  # the same timing: a film's chapters were dropped without a word
             if data_left_out is not None and left and all(t.type == "data" for t in left):
                 data_left_out.append(src)  # a phone's timed metadata in every clip of a folder: one line for all
             elif left:
