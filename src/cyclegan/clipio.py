@@ -587,7 +587,9 @@ def _encoder(av, container: str, decoded: str, supported: set[str], size: tuple[
     the output container takes it (`translate_video` to another kind: H.264 into WebM was a raw ValueError)
     and it takes frames of `size` (W, H), else the container's default."""
     name = ENCODERS.get(decoded)
-    if not name or name not in av.codecs_available:
+    if not name:
+        why = "not one of the codecs written again"
+    elif name not in av.codecs_available:
         why = "no encoder of it in this FFmpeg build"
     elif name not in supported or name in REFUSED_BY.get(container, ()):
         why = f"a {container} file does not take it"
