@@ -16,6 +16,7 @@ import torch
 from PIL import Image, ImageSequence
 
 from cyclegan.cli import main
+from cyclegan.errors import install_extra
 
 av = pytest.importorskip("av")
 pytest.importorskip("cv2")
@@ -139,6 +140,48 @@ def test_subtitles_are_copied_where_the_container_takes_them_else_named(ckpt, tm
     assert "warning" not in capsys.readouterr().err
     cyclegan.translate_video(cyclegan.load_generator(ckpt), clip, tmp_path / "film.mp4", progress=False)
     assert f"warning: {clip}: left out of film.mp4: subtitle " in capsys.readouterr().err  # an MP4 takes no ASS
+
+
+def test_a_matroska_clips_font_attachments_are_copied_into_an_mkv_else_named(ckpt, tmp_path, capsys):
+    """An MKV's fonts (what its styled subtitles are drawn with) were left out of its translation, named as
+    'attachment of a codec FFmpeg does not know'."""
+    import cyclegan
+
+    clip = tmp_path / "anime.mkv"
+    font = bytes(range(256)) * 4
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        c.add_attachment("Sans.ttf", "font/ttf", font)
+        for f in moving_frames(3):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    with av.open(str(tmp_path / "out" / "anime.mkv")) as c:
+        assert [t.type for t in c.streams] == ["video", "attachment"]
+        assert (c.streams[1].name, c.streams[1].mimetype, bytes(c.streams[1].data)) == ("Sans.ttf", "font/ttf", font)
+    assert "warning" not in capsys.readouterr().err
+    cyclegan.translate_video(cyclegan.load_generator(ckpt), clip, tmp_path / "anime.mp4", progress=False)
+    assert f"warning: {clip}: left out of anime.mp4: attachment Sans.ttf (" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_a_clips_chapters_are_kept(ckpt, tmp_path, suffix):
+    """A film's chapters were dropped from its translation without a word."""
+    with av.open(str(tmp_path / f"c{suffix}"), "w") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        c.set_chapters(
+            [{"id": 1, "start": 0, "end": 200, "time_base": Fraction(1, 1000), "metadata": {"title": "Intro"}}]
+        )
+        for f in moving_frames(4):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", tmp_path / f"c{suffix}") == 0
+    with av.open(str(tmp_path / "out" / f"c{suffix}")) as c:
+        chapters = c.chapters()
+    assert [(ch["start"] * ch["time_base"], ch["metadata"]["title"]) for ch in chapters] == [(0, "Intro")]
+    assert chapters[0]["end"] * chapters[0]["time_base"] == Fraction(1, 5)
 
 
 def test_clips_data_streams_left_out_are_named_in_one_line_for_all(ckpt, tmp_path, capsys):
@@ -865,6 +908,29 @@ def test_translate_video_api_writes_the_kind_its_output_extension_names(ckpt, tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4", "o.gif"]  # nothing written when refused
 
 
+@pytest.mark.skipif("libx265" not in av.codecs_available, reason="this FFmpeg build has no HEVC encoder")
+def test_an_hevc_clip_stays_hevc_and_the_codec_it_cannot_keep_is_named(ckpt, tmp_path, capsys):
+    """Before: a phone's HEVC clip came back as H.264 without a word. Frames from 64 px a side (this build's
+    libx265 corrupted memory on narrower ones): HEVC, tagged hvc1 as phones write it; else H.264, named."""
+    clip = tmp_path / "phone.mp4"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libx265", rate=10, options={"x265-params": "log-level=error"})
+        v.width, v.height, v.pix_fmt = 128, 96, "yuv420p"
+        for f in moving_frames(3):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(np.tile(f, (3, 3, 1))[:96, :128]))))
+        c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    with av.open(str(tmp_path / "out" / "phone.mp4")) as c:
+        assert (c.streams.video[0].codec_context.name, c.streams.video[0].codec_tag) == ("hevc", "hvc1")
+    assert "warning" not in capsys.readouterr().err
+    assert translate(ckpt, tmp_path / "small", clip, extra=("--size", "40")) == 0
+    assert clip_facts(tmp_path / "small" / "phone.mp4")[:3] == (3, 10, (40, 30))
+    with av.open(str(tmp_path / "small" / "phone.mp4")) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+    err = capsys.readouterr().err
+    assert "phone.mp4: its HEVC picture is written as H.264 in phone.mp4 (its encoder takes frames from 64 px" in err
+
+
 KILLER = """
 import os, signal, sys
 from cyclegan import video
@@ -999,6 +1065,61 @@ def test_shared_statistics_are_frame_order_not_batch_dependent(ckpt):
     assert np.abs(at_once.astype(int) - singly).max() <= 1
     assert np.array_equal(at_once[0], alone[0])  # the first frame: its own statistics
     assert np.abs(at_once[1:].astype(int) - alone[1:]).max() > 0
+
+
+def test_shared_statistics_with_the_flow_blend_compute_each_frames_flow_once(ckpt, monkeypatch):
+    """Before: the scene-cut test and the blend each computed the same backward flow: 3 DIS flows a frame, not 2;
+    the blend's output is the same either way."""
+    import cyclegan.temporal as temporal
+    from cyclegan.loading import load_generator
+    from cyclegan.translate_options import TemporalOptions
+    from cyclegan.video import ClipTranslator
+
+    G = load_generator(str(ckpt), "AtoB")
+    frames = moving_frames(6)
+    options = TemporalOptions(norm_stats="shared", flow_blend=0.8)
+    with torch.no_grad():
+        separate = ClipTranslator(G, temporal=options)
+        separate.cuts.keep = False  # each computes its own, as before
+        apart = np.concatenate([separate(frames[:4]), separate(frames[4:])])
+        calls = []
+        real = temporal._dis_flow
+        monkeypatch.setattr(temporal, "_dis_flow", lambda *a: calls.append(1) or real(*a))
+        once = np.concatenate([(t := ClipTranslator(G, temporal=options))(frames[:4]), t(frames[4:])])
+    assert len(calls) == 2 * (len(frames) - 1)  # backward (cut test and blend) and forward (the blend's check)
+    assert np.array_equal(once, apart)
+
+
+def test_temporal_options_without_opencv_are_one_line_naming_every_fix_before_any_work(
+    ckpt, tmp_path, capsys, monkeypatch
+):
+    """Before: each clip failed alone after the images were written, its line offering --norm-stats frame only,
+    though the flow blend needs OpenCV too (the next run's error)."""
+    monkeypatch.setitem(sys.modules, "cv2", None)  # OpenCV not installed
+    clips = [make_clip(tmp_path / f"{c}.mp4", n=3, audio=False) for c in "ab"]
+    assert translate(ckpt, tmp_path / "out", *clips, extra=("--norm-stats", "shared")) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.endswith(
+        "need OpenCV: " + install_extra("video") + " (or --flow-blend 0 and --norm-stats frame)"
+    )
+    assert not (tmp_path / "out").exists()
+    assert translate(ckpt, tmp_path / "out", *clips, extra=("--norm-stats", "shared", "--flow-blend", "0")) == 2
+    assert capsys.readouterr().err.strip().endswith("OpenCV: " + install_extra("video") + " (or --norm-stats frame)")
+    assert translate(ckpt, tmp_path / "out", *clips, extra=("--flow-blend", "0")) == 0  # needs no OpenCV
+
+
+def test_temporal_options_with_still_images_only_are_named_as_changing_nothing(ckpt, tmp_path, capsys):
+    """Before: --flow-blend and --norm-stats were taken without a word when every input was a still image."""
+    still = tmp_path / "s.png"
+    Image.fromarray(moving_frames(1)[0]).save(still)
+    assert translate(ckpt, tmp_path / "out", still, extra=("--norm-stats", "shared", "--flow-blend", "0.5")) == 0
+    err = capsys.readouterr().err
+    assert "warning: --norm-stats shared and --flow-blend 0.5 change nothing here" in err and "still image" in err
+    assert err.count("warning") == 1
+    assert translate(ckpt, tmp_path / "out2", still) == 0  # the defaults: nothing to say
+    clip = make_clip(tmp_path / "c.mp4", n=2, audio=False)  # a clip among them: they apply
+    assert translate(ckpt, tmp_path / "out3", still, clip, extra=("--flow-blend", "0.5")) == 0
+    assert "warning" not in capsys.readouterr().err
 
 
 def test_web_video_tab_translates_an_upload(ckpt, tmp_path):

@@ -41,6 +41,7 @@ OTHER_VIDEO |= {".wmv": "WMV", ".asf": "ASF", ".mpg": "MPEG", ".mpeg": "MPEG", "
 SOUND = {".mp3": "MP3", ".m4a": "M4A", ".wav": "WAV", ".flac": "FLAC", ".aac": "AAC", ".opus": "Opus", ".wma": "WMA"}
 # An encoder for each decoded codec we can write again; others fall back to the container's default.
 ENCODERS = {"h264": "libx264", "vp9": "libvpx-vp9", "vp8": "libvpx", "av1": "libsvtav1", "mpeg4": "mpeg4"}
+ENCODERS |= {"hevc": "libx265"}  # a phone's clip: it came back as H.264 without a word
 ENCODERS |= {c: c for c in ("ffv1", "prores", "mjpeg", "png", "qtrle")}
 DEFAULT_ENCODER = {"webm": "libvpx-vp9"}  # everything else: H.264
 # Codecs a container lists but whose muxer refuses them ("Invalid argument"): FFmpeg takes VP8/9 and AV1 in MP4 only.
@@ -49,7 +50,12 @@ ENCODER_OPTIONS = {
     "libx264": {"crf": "18", "preset": "fast"},  # visually lossless, about real time on a CPU core at 1080p
     "libvpx-vp9": {"crf": "30", "b:v": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"},
     "libvpx": {"crf": "10", "b:v": "2M"},
+    "libx265": {"crf": "20", "preset": "fast", "x265-params": "log-level=error"},  # as x264's 18; no banner
 }
+# Frames under this many pixels a side that an encoder of this FFmpeg build cannot take: its libx265 corrupted
+# the process's memory (an abort) on frames 40 or 48 px wide, not on any measured with both sides from 56 up.
+MIN_ENCODER_SIDE = {"libx265": 64}
+ENCODER_NAMES = {"libx264": "H.264", "libx265": "HEVC", "libvpx-vp9": "VP9", "libvpx": "VP8", "libsvtav1": "AV1"}
 
 # The largest side each animated-image format stores (Pillow's writers raise a bare ValueError past it).
 MAX_SIDE = {".webp": 16383, ".gif": 65535}
@@ -576,13 +582,22 @@ def _write_animated_image(
 # --- MP4, MOV, MKV, WebM (PyAV) ------------------------------------------------------------------------------
 
 
-def _encoder(av, container: str, decoded: str, supported: set[str]) -> str:
-    """The encoder of the decoded codec where the output container takes it (`translate_video` to another
-    kind: H.264 into WebM was a raw ValueError), else the container's default."""
+def _encoder(av, container: str, decoded: str, supported: set[str], size: tuple[int, int]) -> tuple[str, str]:
+    """(encoder, why another codec than the decoded one: '' where it is kept): the decoded codec's encoder where
+    the output container takes it (`translate_video` to another kind: H.264 into WebM was a raw ValueError)
+    and it takes frames of `size` (W, H), else the container's default."""
     name = ENCODERS.get(decoded)
-    if name and name in av.codecs_available and name in supported and name not in REFUSED_BY.get(container, ()):
-        return name
-    return DEFAULT_ENCODER.get(container, "libx264")
+    if not name:
+        why = "not one of the codecs written again"
+    elif name not in av.codecs_available:
+        why = "no encoder of it in this FFmpeg build"
+    elif name not in supported or name in REFUSED_BY.get(container, ()):
+        why = f"a {container} file does not take it"
+    elif min(size) < MIN_ENCODER_SIDE.get(name, 0):
+        why = f"its encoder takes frames from {MIN_ENCODER_SIDE[name]} px a side"
+    else:
+        return name, ""
+    return DEFAULT_ENCODER.get(container, "libx264"), why
 
 
 def _pixel_format(av, encoder: str, wanted: str | None, size: tuple[int, int]) -> str:
@@ -651,6 +666,8 @@ def _kind_of(stream) -> str:
     'cover picture mjpeg'."""
     if stream.disposition & _av().stream.Disposition.attached_pic:
         return f"cover picture {stream.codec_context.name if stream.codec_context else ''}".rstrip()
+    if stream.type == "attachment":  # a subtitle's font: 'attachment of a codec FFmpeg does not know' named none
+        return f"attachment {getattr(stream, 'name', None) or ''}".rstrip()
     if stream.codec_context is not None:
         return f"{stream.type} {stream.codec_context.name}"
     return stream.type if stream.type == "data" else f"{stream.type} of a codec FFmpeg does not know"
@@ -685,7 +702,12 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int, data_lef
                     f"cannot write {dst}: a {kind} file takes no {ain.codec_context.name} sound (copied from "
                     f"{src.name}, not re-encoded); {fix}"
                 )
-            encoder = _encoder(av, container, vin.codec_context.name, out.supported_codecs)
+            codec = vin.codec_context.name
+            encoder, why = _encoder(av, container, codec, out.supported_codecs, size)
+            if why:  # an HEVC clip came back as H.264 without a word
+                was, now = (ENCODER_NAMES.get(ENCODERS.get(c, c), c) for c in (codec, encoder))
+                msg = f"warning: {src}: its {was} picture is written as {now} in {dst.name} ({why})"
+                print(escape(msg), file=sys.stderr)
             rate = vin.average_rate or vin.guessed_rate or Fraction(25)
             vout = out.add_stream(encoder, rate=rate, options=ENCODER_OPTIONS.get(encoder, {}))
             # The source's clock, not 1/rate: a variable rate's timestamps off that grid were rounded onto
@@ -698,9 +720,16 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int, data_lef
             if rotation := _rotation(av, src):  # a phone's portrait clip: else it plays on its side
                 vout.set_display_rotation(rotation)
             vout.pix_fmt = _pixel_format(av, encoder, vin.codec_context.pix_fmt, size)
+            if encoder == "libx265" and container in ("mp4", "mov"):
+                vout.codec_context.codec_tag = "hvc1"  # as phones write it: Apple's players refuse FFmpeg's hev1
             # Subtitles are copied where the container takes them (an MKV's own, into an MKV): they were dropped.
             copied = [t for t in (*inp.streams.audio, *inp.streams.subtitles) if _copyable(t, out)]
-            left = [t for t in inp.streams if t is not vin and t not in copied]
+            # An MKV's attachments (its subtitles' fonts) go into an MKV's header: WebM drops them, MP4 refuses.
+            attached = [t for t in inp.streams if t.type == "attachment"] if container == "matroska" else []
+            for t in attached:
+                out.add_attachment(t.name or f"attachment{t.index}", t.mimetype or "application/octet-stream", t.data)
+            left = [t for t in inp.streams if t is not vin and t not in copied and t not in attached]
+            out.set_chapters(inp.chapters())  # the same timing: a film's chapters were dropped without a word
             if data_left_out is not None and left and all(t.type == "data" for t in left):
                 data_left_out.append(src)  # a phone's timed metadata in every clip of a folder: one line for all
             elif left:

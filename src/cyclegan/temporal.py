@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # torch on use: the web page reads TemporalOptions without it
     import torch
     from torch import nn
 
+    from .translate_options import TemporalOptions
+
 # Where the warped previous input differs from the current one by this many grey levels (mean over RGB)
 # or more, the flow is not trusted: new content takes the current output alone (linear ramp from 0).
 PHOTOMETRIC_TOLERANCE = 24.0
@@ -124,6 +126,23 @@ def _cv2(user: str = "the flow blend", fix: str = "--flow-blend 0"):
     return cv2
 
 
+def check_opencv(temporal: TemporalOptions, *, shared: bool) -> None:
+    """Refuse in one line, before any clip, options of `temporal` that need OpenCV where it is not installed:
+    what needs it and each option that does without (`shared`: the shared statistics apply, so their
+    scene-cut test runs). Before, each clip failed alone with the scene-cut test's fix, and with both on the
+    blend's was the next run's error."""
+    blend = temporal.flow_blend > 0
+    users = ["the flow blend"] * blend + ["the scene-cut test of --norm-stats shared"] * shared
+    if not users:
+        return
+    try:
+        import cv2  # noqa: F401 - on use: optional dependency
+    except ImportError:
+        fixes = " and ".join(["--flow-blend 0"] * blend + ["--norm-stats frame"] * shared)
+        need = "needs" if len(users) == 1 else "need"
+        raise CycleGANError(f"{' and '.join(users)} {need} OpenCV: {install_extra('video')} (or {fixes})") from None
+
+
 def _dis() -> object:
     """OpenCV's DIS flow at its fast preset (one per user: it keeps its buffers from call to call)."""
     cv2 = _cv2()
@@ -173,36 +192,51 @@ def is_cut(change: np.ndarray) -> bool:
 
 class SceneCuts:
     """Tells, frame by frame, where a new scene starts as `FlowBlend` tells it: call with consecutive uint8
-    (H, W, 3) frames; True for a cut (and for a first frame, or one of another size than the previous)."""
+    (H, W, 3) frames; True for a cut (and for a first frame, or one of another size than the previous).
+    `keep`: each call's backward flow (None where none was computed) is kept in `flows`, in order, for a
+    `FlowBlend` over the same frames (`take`): the flow, the costly part, is then computed once a frame."""
 
-    def __init__(self):
+    def __init__(self, *, keep: bool = False):
         _cv2("shared statistics across scene cuts", "--norm-stats frame")
         self.dis = _dis()
         self.prev: tuple[np.ndarray, np.ndarray] | None = None  # grey, RGB
+        self.keep, self.flows = keep, []
 
     def __call__(self, frame: np.ndarray) -> bool:
         cv2 = _cv2()
         grey, prev = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), self.prev
         self.prev = (grey, frame)
-        if prev is None or prev[0].shape != grey.shape:
-            return True
-        if max(grey.shape) >= FLOW_MAX_SIDE:  # OpenCV's remap cannot: frames that large keep one estimate
-            return False
-        return is_cut(_change(prev[1], frame, _remapper(_dis_flow(self.dis, grey, prev[0]))[2]))
+        back = None
+        try:
+            if prev is None or prev[0].shape != grey.shape:
+                return True
+            if max(grey.shape) >= FLOW_MAX_SIDE:  # OpenCV's remap cannot: frames that large keep one estimate
+                return False
+            back = _dis_flow(self.dis, grey, prev[0])
+            return is_cut(_change(prev[1], frame, _remapper(back)[2]))
+        finally:
+            if self.keep:
+                self.flows.append(back)
+
+    def take(self) -> list[np.ndarray | None]:
+        """The backward flows kept since the last `take` (`keep`), one per frame, in order."""
+        flows, self.flows = self.flows, []
+        return flows
 
 
 class FlowBlend:
     """Blend each output frame with the previous (blended) output, warped by the inputs' optical flow.
 
     Call with consecutive frames: `blend(input (H, W, 3) uint8, output (H, W, 3) uint8)` -> the blended
-    output, uint8. A frame of another size than the previous one starts afresh."""
+    output, uint8. A frame of another size than the previous one starts afresh. `back`: the flow from this
+    input to the previous one where it was already computed (`SceneCuts(keep=True)` over the same frames)."""
 
     def __init__(self, alpha: float):
         self.dis = _dis()
         self.alpha = alpha
         self.prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # grey input, RGB input, output
 
-    def __call__(self, frame: np.ndarray, out: np.ndarray) -> np.ndarray:
+    def __call__(self, frame: np.ndarray, out: np.ndarray, back: np.ndarray | None = None) -> np.ndarray:
         cv2 = _cv2()
         if max(frame.shape[:2]) >= FLOW_MAX_SIDE and self.alpha:  # OpenCV's remap: a raw cv2.error, after a frame
             raise CycleGANError(
@@ -216,7 +250,8 @@ class FlowBlend:
         prev_grey, prev_frame, prev_out = self.prev
         # float32 throughout, temporaries dropped as soon as used: `BLEND_BYTES` per pixel at the peak (float64
         # products made it 155).
-        back = _dis_flow(self.dis, grey, prev_grey)  # current pixel x is at x + back(x) in the previous frame
+        if back is None:  # current pixel x is at x + back(x) in the previous frame
+            back = _dis_flow(self.dis, grey, prev_grey)
         h, w = grey.shape
         mx, my, remap = _remapper(back)
         fwd_back = remap(_dis_flow(self.dis, prev_grey, grey))

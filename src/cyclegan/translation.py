@@ -11,6 +11,7 @@ named and skipped while the others are written. The translation itself is `cycle
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import glob
 import itertools
 import math
@@ -49,6 +50,7 @@ from .files import check_outputs, claim_folder, inside, remove_stale_temporaries
 from .inference import check_size, frames_left_out, is_out_of_memory, translate_batch, uncompiled
 from .loading import load_generator
 from .models.unet import UnetGenerator
+from .options import option_name
 from .tiling import activation_bytes, check_budget, least_size
 from .translate_options import TemporalOptions, TilingOptions, TranslateOptions
 
@@ -379,6 +381,20 @@ def translate_files(
         )
 
 
+def warn_stills_only(temporal: TemporalOptions | None) -> None:
+    """Say (a warning) which of `temporal`'s options, set away from their defaults, change nothing: every input
+    is a still image (they were taken without a word)."""
+    given = [
+        f"{option_name(TemporalOptions, f.name)} {getattr(temporal, f.name)}"
+        for f in dataclasses.fields(TemporalOptions)
+        if temporal is not None and getattr(temporal, f.name) != f.default
+    ]
+    if given:
+        verb = "changes nothing here: it keeps" if len(given) == 1 else "change nothing here: they keep"
+        msg = f"warning: {' and '.join(given)} {verb} a clip's frames consistent in time, and every input is "
+        print(msg + "a still image", file=sys.stderr)
+
+
 def translate_plan(
     net: nn.Module,
     plan: Plan,
@@ -396,6 +412,10 @@ def translate_plan(
     (written files, one error line per input that was skipped)."""
 
     check_size(net, size, name="option '--size'")
+    if any(is_clip_file(p) for p in plan.files):  # OpenCV missing: one line before any work, not one a clip
+        from .video import check_temporal_needs  # on use
+
+        check_temporal_needs(net, temporal)
     tiling = tiling or TilingOptions()
     if tiling.tile is None:  # tiles that fit --max-memory: refused before any image rather than at the first large one
         check_budget(uncompiled(net), tiling.max_memory)
@@ -406,6 +426,8 @@ def translate_plan(
     net = execution.compiled(net, dynamic=None)  # images of many sizes: shape-generic after the second
     batch_pixels = tiling.max_memory * 1e9 / activation_bytes(uncompiled(net), 1, 1)  # what fits at once
     clips = [p for p in plan.files if is_clip_file(p)]  # video: see cyclegan.video
+    if plan.files and not clips:
+        warn_stills_only(temporal)
     batches = _batches(
         [p for p in plan.files if p not in clips],
         size=size,

@@ -37,7 +37,7 @@ from .inference import (
     translate_tensor,
     uncompiled,
 )
-from .temporal import FlowBlend, SceneCuts, SharedNormStats, check_blend_memory
+from .temporal import FlowBlend, SceneCuts, SharedNormStats, check_blend_memory, check_opencv
 from .tiling import activation_bytes, least_size, per_instance_norms, plan_for, thumbnail_of, translate_tiled
 from .translate_options import DEFAULT_THUMBNAIL, TemporalOptions, TilingOptions
 
@@ -74,8 +74,9 @@ class ClipTranslator:
         self.execution, self.size, self.even = execution, size, even
         shared = self.temporal.norm_stats == "shared" and per_instance_norms(self.base)
         self.shared = SharedNormStats(self.base, self.temporal.norm_momentum) if shared else None
-        self.cuts = SceneCuts() if shared else None  # where the shared statistics start again
         self.blend = FlowBlend(self.temporal.flow_blend) if self.temporal.flow_blend > 0 else None
+        # where the shared statistics start again; its flows kept for the blend, which needs the same
+        self.cuts = SceneCuts(keep=self.blend is not None) if shared else None
 
     def out_size(self, width: int, height: int) -> tuple[int, int]:
         """(W, H) of the output frames for input frames of width x height (`size`: long side; sides rounded up
@@ -91,11 +92,13 @@ class ClipTranslator:
             w, h = self.out_size(x.shape[-1], x.shape[-2])
             x = F_.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
             frames = to_frames(x)
+        flows = [None] * len(frames)
         if self.cuts is not None:
             self.shared.restart = [self.cuts(f) for f in frames]
+            flows = self.cuts.take() or flows  # (H, W, 2) float32 per frame of the batch: 8 bytes a pixel
         out = to_frames(self._translate(x))
         if self.blend is not None:
-            out = np.stack([self.blend(f, o) for f, o in zip(frames, out)])
+            out = np.stack([self.blend(f, o, b) for f, o, b in zip(frames, out, flows)])
         return out
 
     def _translate(self, x: torch.Tensor) -> torch.Tensor:
@@ -207,6 +210,13 @@ def warn_if_nothing_shared(
         )
 
 
+def check_temporal_needs(net: nn.Module, temporal: TemporalOptions | None) -> None:
+    """Refuse in one line, before any clip, `temporal` options whose OpenCV is not installed (`check_opencv`)."""
+    temporal = temporal or TemporalOptions()
+    shared = temporal.norm_stats == "shared" and bool(per_instance_norms(uncompiled(net)))
+    check_opencv(temporal, shared=shared)
+
+
 def check_clip_arguments(
     *,
     temporal: TemporalOptions | None = None,
@@ -239,6 +249,7 @@ def check_clip_arguments(
 # The flags the clip's messages name, as this function's caller sets them ("(or --flow-blend 0)" without OpenCV)
 VIDEO_KEYWORDS = {"--out": "dst", "--overwrite": "overwrite=True", "--size": "size", "--max-pixels": "max_pixels"}
 VIDEO_KEYWORDS |= {"--flow-blend 0": "temporal=TemporalOptions(flow_blend=0)"}
+VIDEO_KEYWORDS |= {"--norm-stats frame": 'temporal=TemporalOptions(norm_stats="frame")'}
 
 
 @keyword_names(TILING_KEYWORDS | VIDEO_KEYWORDS)
@@ -262,7 +273,7 @@ def translate_video(
     container (.mp4, .m4v, .mov, .mkv, .webm; .gif or .webp, from a video too, through the writer `cyclegan
     translate` uses for GIFs, without sound): the same frame count, timing and size, the audio streams (and the
     subtitles the container takes) copied into a video (the picture in the source's codec where the container
-    takes it, else H.264, VP9 in WebM).
+    takes it, else H.264, VP9 in WebM, named in a warning).
     Refuses (CycleGANError, one line, before any work) an extension it cannot write (a GIF or WebP source is
     written as GIF or WebP only), to replace `src`, or an existing `dst` unless `overwrite`; and, in one line
     with nothing left at `dst`, a sound the output's container does not take (AAC into WebM).
@@ -290,6 +301,7 @@ def translate_video(
     check_clip_output(src, dst)
     check_outputs([dst], overwrite=overwrite, inputs=[src])
     warn_if_nothing_shared(G, temporal, 'TemporalOptions(norm_stats="shared")')
+    check_temporal_needs(G, temporal)
     return translate_clip(
         G, src, dst, temporal=temporal, progress=progress, replace=overwrite, size_name="size", **kwargs
     )
