@@ -2352,10 +2352,40 @@ def test_a_flow_blend_over_its_memory_on_the_video_tab_says_what_the_visitor_can
     said = on_page(str(e.value), {"--flow-blend": "(b) flow blend (0: off)"})
     assert said == (
         "walk.gif's frames of 16x12 need about 1.9 GB for the flow blend, over the 1.25 GB this server gives it "
-        '(frames of up to 0.000125 MP): set "(b) flow blend (0: off)": 0, or upload the clip at a smaller size'
+        '(frames of up to 0.000125 MP; cyclegan serve --max-memory): set "(b) flow blend (0: off)": 0, or upload '
+        "the clip at a smaller size"
     )
     _, target, line = VideoTab(engine).translate(str(clip), key, "AtoB", False, 0.0)  # the blend off: translated
     assert "3 frames of 16x12" in line
+
+
+def test_serve_max_memory_holds_the_page_s_tiles_and_flow_blend(tmp_path, run, monkeypatch, capsys):
+    """`serve` had no --max-memory: the page held the flow blend to translate's default 1.25 GB, so an operator
+    could not allow it for frames between 15.6 MP and the 25 MP --max-pixels lets in, and Translate's tiles were
+    that default's too. Now `serve --max-memory` (translate's option, one definition) holds both tabs' work."""
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan import inference, temporal
+    from cyclegan.cli import main
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import TranslateTab
+    from cyclegan.web.video_tab import VideoTab
+
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    assert "--max-memory" in capsys.readouterr().out
+    engine = Engine(ServeOptions(runs=(str(run),), device="cpu", max_memory=2.0), [], tmp_path / "work")
+    key = engine.models()[0].key
+    clip = _animated(tmp_path / "walk.gif", 3)  # 40x50 frames
+    monkeypatch.setattr(temporal, "BLEND_BYTES", 8 * 10**5)  # 40x50 frames: 1.6 GB, over 1.25 GB, under 2 GB
+    _, _, line = VideoTab(engine).translate(str(clip), key, "AtoB", False, 0.5)
+    assert "3 frames of 40x50" in line
+    asked = []
+    real = inference.translate
+    monkeypatch.setattr(inference, "translate", lambda *a, **k: asked.append(k) or real(*a, **k))
+    TranslateTab(engine).translate([str(_png(tmp_path / "p.png", 24, 20))], key, "AtoB")
+    assert asked == [{"max_memory": 2.0}]
 
 
 @pytest.mark.parametrize("how", ["Cancel", "closed"])

@@ -145,7 +145,7 @@ class TranslateTab:
             try:
                 with self.engine.using(G), stopping(G, stop):
                     t = time.perf_counter()
-                    y = translate(G, im)
+                    y = translate(G, im, max_memory=self.engine.opts.max_memory)  # tiles past it
                     seconds = time.perf_counter() - t
             except Cancelled:
                 raise CycleGANError("the translation was cancelled") from None
