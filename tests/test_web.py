@@ -2202,11 +2202,15 @@ def test_translate_stops_on_cancel_and_when_its_page_is_closed(tmp_path, run, ho
     """Translate takes 50 images of 25 MP at once, minutes in the one heavy queue, and had no Cancel: the job ran on
     after its page was closed. Now both stop it at the generator's next call (the next image, or tile)."""
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from types import SimpleNamespace
+
     _, translate, key, session, images = _stopped_after_first_pass(tmp_path, run, 0, "translate-cancel", how)
     photos = [str(_png(tmp_path / f"p{i}.png", 24, 20, seed=i)) for i in range(3)]
     assert _refusal(lambda: translate(photos, key, "AtoB", session)) == "the translation was cancelled"
     assert images == [1]
-    assert translate(photos[:1], key, "AtoB", session)[1]  # the next job is not stopped by the last one's Cancel
+    # the next job is not stopped by the last one's Cancel; after the page closed, a new page's (a new session)
+    after = session if how == "Cancel" else SimpleNamespace(session_hash="reloaded")
+    assert translate(photos[:1], key, "AtoB", after)[1]
 
 
 def test_the_vgg19_weights_missing_on_the_page_offers_no_weights_option(tmp_path, monkeypatch):
@@ -2398,3 +2402,34 @@ def test_a_style_transfer_stops_on_cancel_and_when_its_page_is_closed(tmp_path, 
     photo, style = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
     said = [update[1] for update in live(photo, [style], "lite0", 64, 10, session)]
     assert said[-1].startswith("cancelled after") and steps == [1]
+
+
+def test_a_job_whose_page_was_closed_while_it_waited_in_the_queue_is_dropped(tmp_path, run, monkeypatch):
+    """Closing a page stopped its running job only: one still waiting in the queue ran when its turn came, for
+    nobody, holding the one heavy queue as long. Now each tab drops it then, before it loads or decodes anything;
+    the server's log says so in one line. Another page (a reloaded one is a new session) is not held back."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from types import SimpleNamespace
+
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+    key = app.engine.models()[0].key
+    gone, other = SimpleNamespace(session_hash="gone"), SimpleNamespace(session_hash="other")
+    _stoppers(app, "translate-cancel")["closed"](gone)
+    monkeypatch.setattr(app.engine, "image", lambda *a: pytest.fail("a closed page's job ran"))
+    photo = str(_png(tmp_path / "photo.png", 24, 20))
+    translate, video = (f.fn for f in app.fns.values() if f.name == "translate")
+    dropped = "its page was closed while the job waited in the queue: dropped"
+    jobs = {
+        "Translate": lambda r: translate([photo], key, "AtoB", r),
+        "Video": lambda r: video(photo, key, "AtoB", False, 0.0, r),
+        "Style": lambda r: list(_handler(app, "stylize_live")(photo, [photo], "lite0", 64, 10, r)),
+        "Compare": lambda r: _handler(app, "compare")(photo, key, "AtoB", [photo], "lite0", 64, 10, r),
+    }
+    for tab, job in jobs.items():
+        assert _refusal(lambda job=job: job(gone)) == dropped, tab
+    assert (
+        _refusal(lambda: jobs["Video"](other)) == "photo.png is not a clip (.mp4, .mov, .m4v, .mkv, .webm, .gif, .webp)"
+    )
