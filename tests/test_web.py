@@ -2433,3 +2433,33 @@ def test_a_job_whose_page_was_closed_while_it_waited_in_the_queue_is_dropped(tmp
     assert (
         _refusal(lambda: jobs["Video"](other)) == "photo.png is not a clip (.mp4, .mov, .m4v, .mkv, .webm, .gif, .webp)"
     )
+
+
+def test_a_cancelled_style_transfer_offers_its_best_image_so_far(tmp_path, monkeypatch):
+    """`cyclegan stylize` keeps its best image so far on Ctrl-C; the Style tab's Cancel threw the minutes of
+    Gatys away ("cancelled after 41.0 s", nothing to download). Now it offers that image, as the CLI keeps it."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from types import SimpleNamespace
+
+    from cyclegan import style
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    ckpt = tmp_path / "tiny.pt"
+    _tiny_checkpoint(ckpt)
+    app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
+    cancel, session = _stoppers(app, "style-cancel")["Cancel"], SimpleNamespace(session_hash="visitor")
+    real = style.stylize
+
+    def stylize(*args, callback, **kwargs):
+        def visitor(step, x):
+            callback(step, x)
+            cancel(session)  # after the first step: the next one stops
+
+        return real(*args, callback=visitor, **kwargs)
+
+    monkeypatch.setattr(style, "stylize", stylize)
+    photo, ref = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
+    *_, (image, said, download) = _handler(app, "stylize_live")(photo, [ref], "lite0", 64, 10, session)
+    assert said.startswith("cancelled: the best image of 2 of 10 steps in "), said
+    assert download == image and Image.open(download).size == (64, 48)

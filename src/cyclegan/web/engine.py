@@ -147,8 +147,11 @@ def user_errors(fn: Callable, controls: Controls | None = None) -> Callable:
     return call
 
 
-class Cancelled(Exception):
-    """Raised inside a job when its visitor pressed Cancel or closed the page (`Stops`)."""
+class Cancelled(KeyboardInterrupt):
+    """Raised inside a job when its visitor pressed Cancel or closed the page (`Stops`). A KeyboardInterrupt, as
+    Ctrl-C is to the commands: `style.stylize(keep_on_interrupt=True)` then ends with its best image so far, as
+    `cyclegan stylize` keeps it (the Style tab's Cancel threw minutes of work away), and no `except Exception` on
+    the way takes a stop for a failure."""
 
 
 class Stops:

@@ -142,6 +142,7 @@ class StyleTab:
                         device=engine.device(),
                         progress=False,
                         callback=callback,
+                        keep_on_interrupt=True,  # Cancel after a step: its best image so far, as Ctrl-C's
                     )
                 updates.put(("done", result))
             except Cancelled:
@@ -169,9 +170,11 @@ class StyleTab:
                     target = out / f"{Path(display_name(content)).stem}_stylised.png"
                     result.image.save(target)
                     w, h = result.image.size
+                    ran = f"{steps} steps" if not result.interrupted else f"{len(result.losses)} of {steps} steps"
+                    said = "cancelled: the best image of" if result.interrupted else "done:"
                     yield (
                         str(target),
-                        f"done: {steps} steps in {result.seconds:.1f} s, {w}x{h} px, backbone {result.backbone}",
+                        f"{said} {ran} in {result.seconds:.1f} s, {w}x{h} px, backbone {result.backbone}",
                         str(target),
                     )
                     return
