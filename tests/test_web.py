@@ -2465,3 +2465,35 @@ def test_a_cancelled_style_transfer_offers_its_best_image_so_far(tmp_path, monke
     *_, (image, said, download) = _handler(app, "stylize_live")(photo, [ref], "lite0", 64, 10, session)
     assert said.startswith("cancelled: the best image of 2 of 10 steps in "), said
     assert download == image and Image.open(download).size == (64, 48)
+
+
+def test_the_video_tab_shows_its_clip_s_warnings_to_the_visitor(tmp_path, run, capsys):
+    """The Video tab's warnings (a stream left out of the translation, as `cyclegan translate` names it) went to
+    the server's log alone: the visitor got a clip without its timed metadata, unsaid. Now each is a pop-up,
+    naming the clip as the visitor named it (not by the server's temporary path)."""
+    av = pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from fractions import Fraction
+
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.video_tab import VideoTab
+
+    clip = tmp_path / "phone.mp4"
+    with av.open(str(clip), "w") as c:  # a phone's clip: a timed-metadata track beside the video
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = 32, 24, "yuv420p"
+        d = c.add_data_stream("bin_data")
+        for i in range(3):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(np.full((24, 32, 3), 40 * i, np.uint8), format="rgb24")))
+        meta = av.Packet(b"gps")
+        meta.stream, meta.pts, meta.dts, meta.time_base = d, 0, 0, Fraction(1, 1000)
+        c.mux(meta)
+        c.mux(v.encode(None))
+    engine = Engine(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+    with pytest.warns(UserWarning) as said:
+        VideoTab(engine).translate(str(clip), engine.models()[0].key, "AtoB", False, 0.0)
+    assert [str(w.message) for w in said] == [
+        "phone.mp4: left out of phone_AtoB.mp4: data (the first video stream is translated; the sound and subtitles "
+        "a .mp4 takes are copied)"
+    ]

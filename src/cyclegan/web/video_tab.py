@@ -11,7 +11,7 @@ import gradio as gr
 from PIL import Image
 
 from ..errors import CycleGANError
-from .engine import DIRECTIONS, Cancelled, Engine, Stops, literal, stopping, user_errors
+from .engine import DIRECTIONS, Cancelled, Engine, Stops, alert_text, literal, stopping, user_errors, without_paths
 from .uploads import MB, display_name
 
 CLIP_TYPES = [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".gif", ".webp"]
@@ -178,6 +178,7 @@ class VideoTab:
                 "statistics it would share; the clip is translated frame by frame"
             )
         target = self.engine.folder() / f"{Path(name).stem}_{direction}{src.suffix.lower()}"
+        warnings: list[str] = []
 
         try:
             with self.engine.using(G), stopping(G, stop):  # before each batch of frames
@@ -190,12 +191,15 @@ class VideoTab:
                     tiling=TilingOptions(max_memory=opts.max_memory),  # tiles and the flow blend held to it
                     max_pixels=opts.max_pixels,
                     progress=False,
+                    warn=warnings.append,  # streams left out, a GIF's rate: they went to the server's log alone
                 )
         except Cancelled:
             raise CycleGANError(f"{name}: the translation was cancelled") from None
         except CycleGANError as e:  # named as the visitor named it, not by the server's temporary path
             raise CycleGANError(str(e).replace(str(src), name)) from None
         seconds = time.perf_counter() - t
+        for said in warnings:  # named as the visitor named the clip, as its errors are
+            gr.Warning(alert_text(without_paths(said.removeprefix("warning: ").replace(str(src), name))))
         line = f"{literal(name)}: {frames} frames of {info.width}x{info.height} in {seconds:.1f} s"
         line += f" ({frames / seconds:.1f} frames/s)"
         shown = str(target) if target.suffix in (".mp4", ".webm") else None
