@@ -362,6 +362,16 @@ def test_the_summary_of_a_run_with_only_best_pt_says_so(tmp_path):
     assert run_summary(run, [{"step": 5}]) == "step 5, checkpoint saved 3.0 h ago"
 
 
+def test_the_summary_shows_no_speed_a_damaged_log_gives_as_nan_infinite_or_negative(tmp_path):
+    """A log line with `"s_per_step": -Infinity` (or NaN, or a negative number) was summed up in the Runs tab as
+    "step 2, -inf s/step"; such a speed is left out, a real one kept."""
+    run = tmp_path / "r"
+    run.mkdir()
+    for bad in (float("-inf"), float("inf"), float("nan"), -0.5, 0):
+        assert run_summary(run, [{"step": 2, "s_per_step": bad}]) == "step 2, no checkpoint yet", bad
+    assert run_summary(run, [{"step": 2, "s_per_step": 0.25}]) == "step 2, 0.25 s/step, no checkpoint yet"
+
+
 def test_latest_samples_skip_a_damaged_grid(tmp_path):
     run = tmp_path / "run"
     (run / "samples").mkdir(parents=True)
