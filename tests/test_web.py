@@ -1213,7 +1213,7 @@ def test_concurrent_gatys_jobs_on_one_backbone_do_not_count_each_other_s_feature
             running.wait(10)
             probes.append(feature_bytes_per_pixel(net)[1])
             probed.set()
-        return SimpleNamespace(image=Image.new("RGB", (8, 8)), seconds=0.0, backbone="lite0")
+        return SimpleNamespace(image=Image.new("RGB", (8, 8)), seconds=0.0, backbone="lite0", interrupted=False)
 
     monkeypatch.setattr(style, "stylize", stylize)
     tab = StyleTab(engine)
