@@ -2203,8 +2203,11 @@ def test_a_clip_stops_on_cancel_and_when_its_page_is_closed_leaving_no_output(tm
     app, video, key, session, batches = _stopped_after_first_pass(tmp_path, run, 1, "video-cancel", how)
     frames = [np.full((16, 16, 3), 9 * i, np.uint8) for i in range(24)]
     clip = write_clip(tmp_path / f"stopped_{how}.mp4", frames, rate=25)
-    assert _refusal(lambda: video(str(clip), key, "AtoB", False, 0.0, session)) == (
-        f"stopped_{how}.mp4: the translation was cancelled"
+    # said in the tab, not an Error pop-up ("stopped_Cancel.mp4: the translation was cancelled") as if it had failed
+    assert video(str(clip), key, "AtoB", False, 0.0, session) == (
+        None,
+        None,
+        f"stopped\\_{how}\\.mp4: cancelled; no clip written",
     )
     assert batches == [1] and list(app.engine.outputs.rglob(f"*stopped_{how}_AtoB*")) == []  # nor its temporary
 
@@ -2218,8 +2221,9 @@ def test_translate_stops_on_cancel_and_when_its_page_is_closed(tmp_path, run, ho
 
     _, translate, key, session, images = _stopped_after_first_pass(tmp_path, run, 0, "translate-cancel", how)
     photos = [str(_png(tmp_path / f"p{i}.png", 24, 20, seed=i)) for i in range(3)]
-    assert _refusal(lambda: translate(photos, key, "AtoB", session)) == "the translation was cancelled"
-    assert images == [1]
+    # said in the tab with the images done, not an Error pop-up ("the translation was cancelled") as if it had failed
+    gallery, downloads, said = translate(photos, key, "AtoB", session)
+    assert said == "cancelled after 0 of 3 images" and gallery == downloads == [] and images == [1]
     # the next job is not stopped by the last one's Cancel; after the page closed, a new page's (a new session)
     after = session if how == "Cancel" else SimpleNamespace(session_hash="reloaded")
     assert translate(photos[:1], key, "AtoB", after)[1]

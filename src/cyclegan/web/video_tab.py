@@ -193,8 +193,8 @@ class VideoTab:
                     progress=False,
                     warn=warnings.append,  # streams left out, a GIF's rate: they went to the server's log alone
                 )
-        except Cancelled:
-            raise CycleGANError(f"{name}: the translation was cancelled") from None
+        except Cancelled:  # said in the tab, not an Error pop-up as if it had failed
+            return None, None, f"{literal(name)}: cancelled; no clip written"
         except CycleGANError as e:  # named as the visitor named it, not by the server's temporary path
             raise CycleGANError(str(e).replace(str(src), name)) from None
         seconds = time.perf_counter() - t
