@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image, ImageCms
 
-from conftest import make_images
+from conftest import TINY, make_images
 from cyclegan.data import UnpairedTrainSet, check_images, list_images, read_image
 from cyclegan.data.dataset import train_transform
 from cyclegan.data.io import to_srgb
@@ -282,8 +282,9 @@ def test_a_listed_format_is_read_by_its_content_under_another_extension(tmp_path
         assert read_image(save(tmp_path / name, Image.fromarray(RGB), format=fmt)).size == (16, 10)
 
 
-def rgb_profile(primaries: tuple, desc: bytes) -> bytes:
-    """A minimal ICC v2 RGB matrix/TRC profile (gamma 2.2) whose R, G, B primaries are the given D50 XYZ."""
+def rgb_profile(primaries: tuple | None, desc: bytes, *, trc: dict | None = None, space: bytes = b"RGB ") -> bytes:
+    """A minimal ICC v2 RGB matrix/TRC profile (gamma 2.2) whose R, G, B primaries are the given D50 XYZ; with
+    `trc` and no primaries, a profile of those tone curves alone in colour `space` (`grey_profile`)."""
 
     def xyz(*v):
         return b"XYZ " + bytes(4) + struct.pack(">3i", *(round(c * 65536) for c in v))
@@ -291,13 +292,13 @@ def rgb_profile(primaries: tuple, desc: bytes) -> bytes:
     curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(2.2 * 256)) + bytes(2)
     text = b"desc" + bytes(4) + struct.pack(">I", len(desc) + 1) + desc + b"\0" + bytes(78)
     tags = [(b"desc", text), (b"wtpt", xyz(0.9642, 1.0, 0.8249))]
-    tags += [(name, xyz(*p)) for name, p in zip((b"rXYZ", b"gXYZ", b"bXYZ"), primaries)]
-    tags += [(name, curve) for name in (b"rTRC", b"gTRC", b"bTRC")]
+    tags += [(name, xyz(*p)) for name, p in zip((b"rXYZ", b"gXYZ", b"bXYZ"), primaries or ())]
+    tags += list((trc or dict.fromkeys((b"rTRC", b"gTRC", b"bTRC"), curve)).items())
     offset, table, data = 128 + 4 + 12 * len(tags), b"", b""
     for name, body in tags:
         body += bytes(-len(body) % 4)
         table, data = table + name + struct.pack(">II", offset + len(data), len(body)), data + body
-    header = struct.pack(">I4sI4s4s4s", offset + len(data), b"none", 0x02100000, b"mntr", b"RGB ", b"XYZ ")
+    header = struct.pack(">I4sI4s4s4s", offset + len(data), b"none", 0x02100000, b"mntr", space, b"XYZ ")
     header += bytes(12) + b"acsp" + bytes(32) + struct.pack(">3i", *(round(c * 65536) for c in (0.9642, 1.0, 0.8249)))
     return header + bytes(128 - len(header)) + struct.pack(">I", len(tags)) + table + data
 
@@ -322,6 +323,25 @@ def test_an_embedded_colour_profile_is_converted_to_srgb(tmp_path):
     for name, icc in (("srgb.png", srgb), ("damaged.png", b"not a profile"), ("none.png", None)):
         kw = {"icc_profile": icc} if icc else {}
         assert read_image(save(tmp_path / name, im, **kw)).getpixel((1, 1)) == (200, 30, 10)
+
+
+def grey_profile(gamma: float, desc: bytes) -> bytes:
+    """A minimal ICC v2 grey profile: one tone curve (kTRC) of `gamma`."""
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
+    return rgb_profile(None, desc, trc={b"kTRC": curve}, space=b"GRAY")
+
+
+def test_a_grey_image_s_colour_profile_is_converted_to_srgb_as_a_colour_one_s_is(tmp_path):
+    """A grey scan with a linear grey profile (gamma 1) was read as stored, as if sRGB: far too dark. Its 64 is a
+    quarter of white's light, sRGB's 137; its alpha is kept."""
+    linear = grey_profile(1.0, b"linear grey")
+    im = Image.new("L", (4, 4), 64)
+    for name in ("g.png", "g.jpg", "g.tiff"):
+        assert read_image(save(tmp_path / name, im, icc_profile=linear)).getpixel((1, 1)) == (137, 137, 137), name
+    la = Image.merge("LA", (im, Image.new("L", (4, 4), 200)))
+    read = to_srgb(Image.open(save(tmp_path / "la.png", la, icc_profile=linear)))
+    assert read.getpixel((1, 1)) == (137, 137, 137, 200)
+    assert read_image(save(tmp_path / "none.png", im)).getpixel((1, 1)) == (64, 64, 64)
 
 
 def test_a_colour_profile_shared_by_many_images_is_prepared_once(tmp_path, monkeypatch):
@@ -503,3 +523,22 @@ def test_a_webp_cut_short_is_said_to_be_damaged(tmp_path):
     p.write_bytes(p.read_bytes()[:-40])
     with pytest.raises(CycleGANError, match=r"x\.webp: its image data is damaged \(could not create decoder object\)$"):
         read_image(p)
+
+
+def test_training_names_the_pages_of_a_multi_page_tiff_it_leaves_out(tmp_path, capsys):
+    """A 3-page TIFF in trainA was trained on as its first page without a word (translate and stylize name the
+    frames they leave out); one line names each such image, and a one-page image is not named."""
+    from cyclegan.config import resolve
+    from cyclegan.train.inputs import training_images
+
+    for domain in ("trainA", "trainB"):
+        make_images(tmp_path / "data" / domain, 2, seed=0)
+    pages = [Image.new("RGB", (40, 40), c) for c in ("red", "green", "blue")]
+    pages[0].save(tmp_path / "data" / "trainA" / "scan.tiff", save_all=True, append_images=pages[1:])
+    training_images(resolve({**TINY, "data": str(tmp_path / "data")}), progress=False, main=True)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "warning: 1 image(s) hold several frames" in err
+    assert (
+        "training reads only the first of each" in err
+        and f"{tmp_path / 'data' / 'trainA' / 'scan.tiff'} (3 frames)" in err
+    )

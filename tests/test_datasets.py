@@ -498,6 +498,22 @@ def test_a_root_with_a_newline_is_named_on_one_line(tmp_path, capsys):
     )
 
 
+def test_images_in_a_symlinked_sub_folder_are_counted_as_training_reads_them(tmp_path, capsys):
+    """trainA/more -> ../../extra: training read its 2 images (symlinked sub-folders are followed), the count
+    said trainA 1; a hidden sub-folder and a link to a folder above are left out by both."""
+    from cyclegan.data.io import list_images
+
+    ds = tmp_path / NAME
+    for name in ("trainA/a.jpg", "trainA/.thumbs/t.jpg", "trainB/b.jpg", "../extra/c.jpg", "../extra/d.jpg"):
+        (ds / name).parent.mkdir(parents=True, exist_ok=True)
+        (ds / name).write_bytes(b"x")
+    (ds / "trainA" / "more").symlink_to(tmp_path / "extra", target_is_directory=True)
+    (ds / "trainA" / "up").symlink_to(ds, target_is_directory=True)  # a loop, which training does not enter
+    assert main(["datasets", "download", NAME, "--root", str(tmp_path), "--no-progress"]) == 0
+    assert len(list_images(ds / "trainA")) == 3
+    assert "(images: trainA 3, trainB 1)" in capsys.readouterr().out
+
+
 def test_pix2pix_folders_are_counted(mirror, tmp_path, capsys):
     serve(mirror, make_zip({f"{NAME}/train/1.jpg": b"a", f"{NAME}/train/2.jpg": b"b", f"{NAME}/val/3.jpg": b"c"}))
     args = ["datasets", "download", NAME, "--root", str(tmp_path), "--base-url", mirror.base_url, "--no-progress"]

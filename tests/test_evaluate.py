@@ -417,6 +417,23 @@ def test_a_root_with_no_split_at_all_says_what_evaluate_reads(tmp_path):
         _list_domains(opts)
 
 
+def test_evaluate_scores_the_one_direction_save_generator_wrote(tmp_path):
+    """A generator saved by `cyclegan.save_generator` (one of a CycleGAN's two) was refused without --direction
+    ("use --direction BtoA"), and with it too: the cycle's other generator was asked for."""
+    import cyclegan
+    from cyclegan.cli import main
+
+    saved = cyclegan.save_generator(
+        cyclegan.load_generator(save_tiny_checkpoint(tmp_path / "c.pt"), "BtoA"), tmp_path / "g.pt"
+    )
+    write_split(tmp_path / "data", 3, paired=True)
+    for extra in ([], ["--direction", "BtoA"]):
+        out = tmp_path / f"eval{len(extra)}.json"
+        args = ["evaluate", "--checkpoint", str(saved), "--data", str(tmp_path / "data"), "--out", str(out)]
+        assert main([*args, "--no-progress", *extra]) == 0
+        assert set(json.loads(out.read_text())["directions"]) == {"BtoA"}
+
+
 def test_evaluate_a_plain_generator_file_one_direction(tmp_path, capsys):
     """A reference-implementation state dict holds one generator: that direction, no cycle figures."""
     from cyclegan.cli import main
@@ -533,6 +550,21 @@ def test_the_table_says_where_the_truth_comes_from():
     assert "BtoA 40 pairs of 60 targets" in truth[0] and "unpaired" in truth[0]
     unpaired = format_table({**head, **more, "directions": {"AtoB": dict(row)}})
     assert "truth:" not in unpaired
+
+
+def test_the_table_names_a_checkpoint_with_a_newline_on_one_line_and_the_domain_folders_it_read():
+    """`evaluate --checkpoint $'ti\\nny.pt'` printed the table's heading over two lines (a second line it did not
+    write, as a hostile name can spoof), and a --domain-a/-b evaluation's heading read "data None split 'test'"."""
+    from cyclegan.report import format_curve, format_table
+
+    row = {"fd_lite0": 12.5, "kid_lite0": 0.01, "kid_lite0_std": 0.0, "kid_subsets": 1, "kid_subset_size": 8}
+    head = {"checkpoint": "ti\nny.pt", "step": 10, "preset": "fast", "train_size": 64, "eval_size": 64}
+    more = {"data": None, "split": None, "domain_a": "held\nout/a", "domain_b": "held out/b", "backbone": "lite0"}
+    report = {**head, **more, "backbone_note": "Lite0", "directions": {"AtoB": row}}
+    lines = format_table(report).splitlines()
+    assert lines[0] == "checkpoint ti\\nny.pt (step 10, fast preset, trained at 64 px), evaluated at 64 px"
+    assert lines[1].startswith("--domain-a held\\nout/a --domain-b held out/b; KID on all 8 images")
+    assert format_curve([report, report]).splitlines()[1].endswith("  ti\\nny.pt")
 
 
 def test_a_size_below_ssims_window_is_refused_by_its_option(tmp_path, capsys):
@@ -681,6 +713,24 @@ def test_files_of_other_types_in_the_split_are_named_as_training_names_them(tmp_
     assert "skipping " in err and "scene_03.png: a broken symbolic link" in err
 
 
+def test_the_pages_of_a_multi_page_tiff_left_out_of_the_evaluation_are_named(tmp_path, capsys, monkeypatch):
+    """A multi-page TIFF in testA was scored by its first page without a word, as training read it."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=False)
+    pages = [Image.new("RGB", (40, 40), c) for c in ("red", "green")]
+    pages[0].save(tmp_path / "data" / "testA" / "scan.tif", save_all=True, append_images=pages[1:])
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: torch.nn.Identity())
+    monkeypatch.setattr(runner, "_check_counts", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), progress=False)
+    with pytest.raises(pytest.fail.Exception, match="the work started"):
+        runner.evaluate_checkpoints(opts)
+    err = capsys.readouterr().err
+    assert "warning: 1 image(s) hold several frames" in err and "evaluate reads only the first of each" in err
+    assert f"{tmp_path / 'data' / 'testA' / 'scan.tif'} (2 frames)" in err
+
+
 def test_a_split_paired_but_for_a_few_names_says_why_there_is_no_truth(tmp_path, capsys, monkeypatch):
     """testA and testB with the same names but one (renamed, or cut off by --limit): the report silently had no
     PSNR/SSIM to the truth, which needs every pair."""
@@ -802,6 +852,40 @@ def test_a_run_trained_on_two_domain_folders_is_asked_for_data_as_such(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"data": data, "train": {"out": "runs/x"}}))
     with pytest.raises(CycleGANError, match=r"was trained on --domain-a/--domain-b folders, not a --data root"):
         run_data(str(tmp_path))
+
+
+def test_two_plain_folders_of_test_images_are_evaluated_with_domain_a_and_domain_b(tmp_path, capsys):
+    """A run trained on `--domain-a DIR --domain-b DIR` could be evaluated only once its test images were laid
+    out as ROOT/testA and ROOT/testB: evaluate had no --domain-a/--domain-b. The two folders are read as the
+    split's (pairs by name give the truth), and the report names them."""
+    from cyclegan.cli import main
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 3, paired=True)
+    horses, zebras = tmp_path / "data" / "testA", tmp_path / "zebras held out"
+    (tmp_path / "data" / "testB").rename(zebras)  # two plain folders, no dataset root
+    args = ["evaluate", "--checkpoint", str(ckpt), "--no-progress", "--kid-subsets", "2"]
+    out = tmp_path / "eval.json"
+    assert main([*args, "--domain-a", str(horses), "--domain-b", str(zebras), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert (report["domain_a"], report["domain_b"], report["data"]) == (str(horses), str(zebras), None)
+    assert report["layout"] == f"{horses} and {zebras}" and report["directions"]["AtoB"]["n_pairs"] == 3
+    capsys.readouterr()
+    both = ["--domain-a", str(horses), "--domain-b", str(zebras)]
+    refusals = [
+        (both[:2], "option '--domain-a' needs --domain-b too: give both folders of test images"),
+        ([*both, "--data", str(tmp_path / "data")], "options '--data' and '--domain-a/--domain-b' each name the test"),
+        (
+            [*both, "--split", "val"],
+            "option '--split' val names folders under --data ROOT, which --domain-a/--domain-b",
+        ),
+        ([*both[:3], str(horses)], f"option '--domain-b': {horses} is the same folder as --domain-a {horses}"),
+        ([*both[:3], ""], "option '--domain-b' is empty (an unset variable?): give a folder of images"),
+    ]
+    for flags, line in refusals:
+        assert main([*args, *flags]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and line in err, (flags, err)
 
 
 def test_runs_trained_on_different_data_are_not_scored_on_the_first_ones(tmp_path):
@@ -1317,6 +1401,27 @@ def test_a_missing_inception_weights_file_is_named_before_the_images_are_read(tm
         runner.evaluate_checkpoints(dataclasses.replace(opts, inception_weights=str(tmp_path / "missing.pth")))
 
 
+def test_inception_weights_of_another_network_are_refused_before_the_images_are_read(tmp_path, monkeypatch):
+    """A `--inception-weights` file that is not the FID Inception (another network's, damaged) was refused only
+    after every test image had been decoded and every checkpoint read (minutes on a large split)."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    other = tmp_path / "other.pth"
+    torch.save({"conv.weight": torch.zeros(3)}, other)
+    monkeypatch.setattr(runner, "check_images", lambda *a, **k: pytest.fail("the images were read"))
+    opts = runner.EvalOptions(
+        checkpoint=(str(ckpt),),
+        data=str(tmp_path / "data"),
+        backbone="inception",
+        inception_weights=str(other),
+        progress=False,
+    )
+    with pytest.raises(CycleGANError, match="other.pth do not fit the FID Inception"):
+        runner.evaluate_checkpoints(opts)
+
+
 def test_save_images_of_a_one_sided_cut_run_plans_its_one_direction(tmp_path, capsys, monkeypatch):
     """`evaluate --save-images DIR` of a CUT run (AtoB only) planned the images of both directions: an earlier
     CycleGAN evaluation's DIR/BtoA images, which this one never writes, were refused as outputs that exist
@@ -1353,7 +1458,7 @@ def test_inception_weights_other_than_the_published_file_are_named(tmp_path, inc
 
     ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
     write_split(tmp_path / "data", 2, paired=False)
-    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    monkeypatch.setattr(runner, "_drop_bad_images", lambda *a, **k: pytest.fail("the work started"))
     opts = runner.EvalOptions(
         checkpoint=(str(ckpt),),
         data=str(tmp_path / "data"),

@@ -12,6 +12,7 @@ from cyclegan.loading import load_generator
 from cyclegan.models import build_generator
 from cyclegan.models.layers import pad_to_multiple
 from helpers import save_tiny_checkpoint
+from reference_nets import ref_resnet, ref_unet
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,11 @@ def test_the_api_refuses_tensors_and_objects_it_would_misread_in_one_line(run):
         (torch.zeros(1, 3, 0, 5), "empty side"),
         (np.zeros((16, 16, 3), np.uint8), "images: expected a PIL image, a path, .* got ndarray"),
         (None, "got NoneType"),
-        ([x[0]], r"images\[0\]: expected a PIL image or a path, got Tensor"),
+        ([x[0]], r"images\[0\]: expected a PIL image or a path, got Tensor .*: give torch.stack\(images\)$"),
+        (
+            x.to_sparse(),
+            r"^images: a torch.sparse_coo tensor; give a dense one: x.to_dense\(\)$",
+        ),  # NotImplementedError
         ([Image.new("RGB", (0, 0))], r"images\[0\]: an image of 0x0 pixels"),
     ]:
         with pytest.raises(CycleGANError, match=match):
@@ -171,6 +176,74 @@ def test_load_generator_names_its_keyword_not_the_commands_flag(tmp_path):
         load_generator(ckpt, "BtoA")  # what the commands and the web page reword for themselves
 
 
+def test_save_generator_writes_a_fine_tuned_generator_that_load_generator_and_translate_read_back(tiny, tmp_path):
+    """A generator fine-tuned from `load_generator` had no way back: `torch.save(G.state_dict())` gave a file
+    `load_generator` could not rebuild. `save_generator` writes the generators-only kind (as best.pt), one
+    direction, that the API and `cyclegan translate` read without being told the direction."""
+    import copy
+
+    import cyclegan
+    from cyclegan.errors import CycleGANError
+
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    for direction in ("AtoB", "BtoA"):
+        tuned = copy.deepcopy(cyclegan.load_generator(tiny, direction)).requires_grad_(True)
+        with torch.no_grad():
+            for p in tuned.parameters():
+                p.add_(0.01)  # a fine-tuning step
+        path = cyclegan.save_generator(tuned, tmp_path / f"{direction}.pt")
+        assert torch.equal(cyclegan.load_generator(path)(x), tuned(x))
+        other = "BtoA" if direction == "AtoB" else "AtoB"
+        with pytest.raises(CycleGANError, match=f"holds the {direction} generator alone; use direction='{direction}'$"):
+            cyclegan.load_generator(path, other)
+    assert translate_cli(path, tmp_path / "out", tiny_image(tmp_path)) == 0  # BtoA, its own direction
+    with pytest.raises(CycleGANError, match="exists; give another path, or overwrite=True to replace it$"):
+        cyclegan.save_generator(tuned, path)
+    assert cyclegan.save_generator(tuned, path, overwrite=True) == path
+    with pytest.raises(CycleGANError, match="is a training run's resumable checkpoint; save the generator under"):
+        cyclegan.save_generator(tuned, tiny, overwrite=True)  # the file it came from: the run's training state
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(CycleGANError, match=r"^cannot write .*a_file/g.pt: .*; nothing written$"):
+        cyclegan.save_generator(tuned, tmp_path / "a_file" / "g.pt")
+    with pytest.raises(CycleGANError, match="got a Conv2d of unknown origin"):
+        cyclegan.save_generator(torch.nn.Conv2d(3, 3, 1), tmp_path / "conv.pt")
+    tuned.model[1] = torch.nn.Conv2d(3, 8, 3)  # its layers changed: refused before writing
+    with pytest.raises(CycleGANError, match="no longer fits the architecture it was loaded with"):
+        cyclegan.save_generator(tuned, tmp_path / "changed.pt")
+    assert not (tmp_path / "changed.pt").exists()
+    for ref in (ref_resnet(), ref_unet()):  # another project's generator: its state dict, read back by shapes
+        torch.save(ref.state_dict(), tmp_path / "ref.pth")
+        G = cyclegan.load_generator(tmp_path / "ref.pth")
+        path = cyclegan.save_generator(G, tmp_path / "ref_saved.pth", overwrite=True)
+        assert torch.equal(cyclegan.load_generator(path)(x), G(x))
+
+
+def test_translate_computes_in_eval_mode_and_leaves_each_layers_mode_as_it_found_it():
+    """A generator left in train mode (fine-tuning) kept a U-Net's dropout on in `translate`: the same image gave
+    another result each call; a BatchNorm generator's running statistics moved with every image translated."""
+    import cyclegan
+
+    torch.manual_seed(0)
+    unet = build_generator(
+        resolve({"preset": "paper", "generator": "unet", "ngf": 4, "unet_levels": 7, "dropout": 0.5}).model
+    )
+    x = torch.rand(1, 3, 128, 128) * 2 - 1
+    unet.train()
+    assert torch.equal(cyclegan.translate(unet, x), cyclegan.translate(unet, x))
+    assert torch.equal(cyclegan.translate(unet, x), unet.eval()(x))
+    bn = build_generator(resolve({"preset": "seed", "ngf": 4, "n_blocks": 1}).model).train()
+    bn.model[1].eval()  # a mixed mode is put back layer by layer
+    before = {k: v.clone() for k, v in bn.state_dict().items()}
+    cyclegan.translate(bn, x[..., :32, :32])
+    assert all(torch.equal(before[k], v) for k, v in bn.state_dict().items())
+    assert bn.training and not bn.model[1].training and all(m.training for m in bn.model[2:])
+
+
+def tiny_image(folder: Path) -> Path:
+    Image.new("RGB", (12, 10), (200, 30, 30)).save(folder / "im.png")
+    return folder / "im.png"
+
+
 def test_the_api_refuses_a_float_tensor_far_outside_minus_one_to_one(tiny):
     """A float tensor of [0, 255] pixel values (or NaN) was translated into saturated noise without a word."""
     from cyclegan.errors import CycleGANError
@@ -218,6 +291,43 @@ def test_load_generator_keeps_the_callers_random_state_and_refuses_bad_arguments
             load_generator(run, "AtoB", **kwargs)
     with pytest.raises(CycleGANError, match="path: expected a run folder"):
         load_generator(None)
+
+
+def test_load_generator_keeps_the_callers_random_state_with_two_threads_loading_at_once(tiny, monkeypatch):
+    """Each load put back the global random state it found when it began: a second thread that began while the
+    first was building found the first's draws, and put them back after the first had restored the caller's."""
+    import threading
+    import time
+
+    import cyclegan
+    import cyclegan.loading
+
+    built, second_in = threading.Event(), threading.Event()
+    real = cyclegan.loading.build_generator
+
+    def build(m):
+        net = real(m)  # draws the initial weights from the global generator
+        if not built.is_set():  # the first thread: builds, then waits (at most a second) for the second to be in
+            built.set()
+            second_in.wait(timeout=1)
+        else:  # the second: in while the first builds, it ends after the first
+            second_in.set()
+            while first.is_alive():
+                time.sleep(0.01)
+        return net
+
+    monkeypatch.setattr(cyclegan.loading, "build_generator", build)
+    torch.manual_seed(0)
+    expected = torch.rand(4)
+    torch.manual_seed(0)
+    first = threading.Thread(target=cyclegan.load_generator, args=(tiny,))
+    second = threading.Thread(target=cyclegan.load_generator, args=(tiny,))
+    first.start()
+    assert built.wait(timeout=10)
+    second.start()
+    first.join()
+    second.join()
+    assert torch.equal(torch.rand(4), expected)
 
 
 def test_cli_translates_files_folders_globs_and_reports_broken_ones(run, tmp_path, capsys):
@@ -344,6 +454,52 @@ def test_options_refuse_bad_values_alike_in_cli_and_api(run, tmp_path, capsys):
             )
         assert err == f"error: {e.value}" and f"option '{flag}' {message}" in err
     assert not (tmp_path / "o").exists()  # refused before any work
+
+
+@pytest.mark.parametrize(
+    "kwargs, flag, said, cli_said",
+    [
+        ({"tile": 5}, "--tile 5", "tile 5 is under", "option '--tile' 5 is under"),
+        (
+            {"tile_overlap": -1},
+            "--tile-overlap -1",
+            "tile_overlap must be >= 0",
+            "option '--tile-overlap' must be >= 0",
+        ),
+        (
+            {"tile": 64},
+            "--tile 64",
+            "tile_overlap 64 (the default) must be less than half of tile 64: give a tile over",
+            "option '--tile-overlap' 64 (the default) must be less than half of --tile 64: give a --tile over",
+        ),
+        (
+            {"norm_momentum": 0.5},
+            "--norm-momentum 0.5",
+            "norm_momentum 0.5 takes effect only with norm_stats shared",
+            "option '--norm-momentum' 0.5 takes effect only with --norm-stats shared",
+        ),
+        (
+            {"flow_blend": 1},
+            "--flow-blend 1",
+            "flow_blend must be >= 0 and < 1",
+            "option '--flow-blend' must be >= 0 and < 1",
+        ),
+    ],
+)
+def test_tiling_and_temporal_options_built_by_hand_name_their_keywords(
+    tiny, tmp_path, capsys, kwargs, flag, said, cli_said
+):
+    """`translate_video(G, src, dst, tiling=TilingOptions(tile=5))` said "option '--tile' 5 ...", a flag the
+    Python caller never typed; the command line keeps its flags."""
+    from cyclegan.errors import CycleGANError
+    from cyclegan.translate_options import TemporalOptions, TilingOptions
+
+    cls = TilingOptions if {"tile", "tile_overlap"} & set(kwargs) else TemporalOptions
+    with pytest.raises(CycleGANError) as e:
+        cls(**kwargs)
+    assert str(e.value).startswith(said) and "--" not in str(e.value)
+    assert translate_cli(tiny, tmp_path / "o", tiny_image(tmp_path), extra=flag.split()) == 2
+    assert capsys.readouterr().err.startswith(f"error: {cli_said}")
 
 
 def test_bf16_translation_matches_fp32(run, tmp_path):

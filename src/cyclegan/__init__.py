@@ -5,6 +5,7 @@ For use in your own code:
     import cyclegan
     G = cyclegan.load_generator("runs/h2z", "AtoB")        # a run folder or a checkpoint file
     zebra = cyclegan.translate(G, PIL.Image.open("horse.jpg"))
+    cyclegan.save_generator(G, "g_tuned.pt")               # after fine-tuning: load_generator reads it back
     G = cyclegan.load_generator("pretrained:horse2zebra")  # a published generator (downloaded once)
     big = cyclegan.translate(G, PIL.Image.open("24mp.jpg"))  # in tiles when it would not fit 1.25 GB
     cyclegan.translate_video(G, "drive.mp4", "out/drive.mp4")  # a clip, less flicker (pip install -e ".[video]")
@@ -14,7 +15,7 @@ from .lazy import lazy_dir, lazy_exports
 from .version import __version__
 
 # Lazy, so `import cyclegan` (and the CLI's --help) does not pay for importing torch.
-_EXPORTS = {".api": ("load_generator",), ".inference": ("translate",), ".video": ("translate_video",)}
+_EXPORTS = {".api": ("load_generator", "save_generator"), ".inference": ("translate",), ".video": ("translate_video",)}
 __getattr__ = lazy_exports(__name__, _EXPORTS)
 __dir__ = lazy_dir(__name__, _EXPORTS)
-__all__ = ["__version__", "load_generator", "translate", "translate_video"]
+__all__ = ["__version__", "load_generator", "save_generator", "translate", "translate_video"]

@@ -1,4 +1,5 @@
-"""`cyclegan.load_generator`: `loading.load_generator` with its one-line errors in a Python caller's words.
+"""`cyclegan.load_generator` and `cyclegan.save_generator`: `loading`'s, their one-line errors in a Python
+caller's words.
 
 The library's messages name the commands' flags (`use --direction BtoA`), which the commands and the web page
 reword for themselves (`bench --task tiles`: --tile-direction; the page: its controls' labels). A Python caller
@@ -13,6 +14,7 @@ import re
 
 from .errors import CycleGANError
 from .loading import load_generator as _load_generator
+from .loading import save_generator as _save_generator
 
 # load_generator's own arguments as flags, with the value (or the two) a message offers: "--ema off or auto"
 _ARGUMENT_FLAG = re.compile(r"--(direction|ema) (\w+)(?: or (\w+))?(?![\w-])")
@@ -41,5 +43,13 @@ def in_python_words(message: str) -> str:
 def load_generator(*args, **kwargs):
     try:
         return _load_generator(*args, **kwargs)
+    except CycleGANError as e:
+        raise CycleGANError(in_python_words(str(e))) from None
+
+
+@functools.wraps(_save_generator)
+def save_generator(*args, **kwargs):
+    try:
+        return _save_generator(*args, **kwargs)
     except CycleGANError as e:
         raise CycleGANError(in_python_words(str(e))) from None

@@ -137,7 +137,11 @@ def _check_checkpoint(ckpt: Any, *, source: str, training: bool) -> Config:
             f"{source} holds the generators alone (best.pt) and cannot resume a run; resume from the run's "
             f"{CHECKPOINT_NAME}"
         )
-    for name in _family_networks(ckpt["config"], generators_only=generators_only):
+    generators = _family_networks(ckpt["config"], generators_only=True)
+    if generators_only and generators and not any(name in models for name in generators):
+        held = ", ".join(map(str, models)) or "none"
+        raise _fail(source, f"'models' has no generator ({' or '.join(generators)}; it holds: {held})")
+    for name in _held_networks(ckpt):
         if name not in models:
             raise _fail(source, f"'models' has no '{name}' network (it holds: {', '.join(map(str, models)) or 'none'})")
         _check_state_dict(models[name], f"models.{name}", source)
@@ -178,6 +182,14 @@ def _family_networks(config: dict, *, generators_only: bool = False) -> tuple[st
     if f is None:
         return ()
     return f.generators if generators_only else tuple(f.networks)
+
+
+def _held_networks(ckpt: dict) -> tuple[str, ...]:
+    """The networks a checkpoint must hold: its family's, or of a generators-only file (best.pt, or one generator
+    written by `loading.save_generator`) the generators it holds, at least one."""
+    if ckpt.get("contents") != GENERATORS_ONLY:
+        return _family_networks(ckpt["config"])
+    return tuple(n for n in _family_networks(ckpt["config"], generators_only=True) if n in ckpt["models"])
 
 
 def _builders(cfg: Config) -> dict[str, Callable[[ModelConfig], nn.Module]]:
@@ -259,7 +271,7 @@ def _check_networks(ckpt: dict, cfg: Config, source: str) -> None:
     meta network per kind (G and F, and their averages, are alike; so are D_X and D_Y)."""
     m = cfg.model
     f = family(m.family)
-    names = _family_networks(ckpt["config"], generators_only=ckpt.get("contents") == GENERATORS_ONLY)
+    names = _held_networks(ckpt)
     kind_of = dict(f.networks)
     kinds = dict.fromkeys(kind_of[n] for n in names)  # the generator first: its size is checked before H
     first = {kind: next(n for n in names if kind_of[n] == kind) for kind in kinds}

@@ -36,6 +36,7 @@ from .shared_options import (
     channels_last_option,
     compile_option,
     device_option,
+    domain_folder_option,
     max_pixels_option,
     precision_option,
 )
@@ -102,8 +103,8 @@ class ModelConfig(Section):
 @dataclass(frozen=True)
 class DataConfig(Section):
     data: str | None = opt(None, "dataset root holding trainA, trainB (and testA, testB for samples)", metavar="ROOT")
-    domain_a: str | None = opt(None, "folder of domain A (X) training images, instead of --data", metavar="DIR")
-    domain_b: str | None = opt(None, "folder of domain B (Y) training images, instead of --data", metavar="DIR")
+    domain_a: str | None = domain_folder_option("A", "training images", "--data")
+    domain_b: str | None = domain_folder_option("B", "training images", "--data")
     size: int = opt(256, "training crop size in pixels", gt=0, le=8192)
     load_scale: float = opt(286 / 256, "images are resized to size * load_scale before the random crop", ge=1, le=8)
     flip: bool = opt(True, "random horizontal flips")

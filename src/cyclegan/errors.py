@@ -49,6 +49,19 @@ def without_alternatives(message: str, names: Mapping[str, object]) -> str:
     return message
 
 
+def flags_as_keywords(message: str, names: Mapping[str, str | None]) -> str:
+    """`message` with each flag of `names` (flag -> keyword; None: the caller has no such option, an alternative
+    naming it dropped: `without_alternatives`) written as the Python keyword that sets it: "option '--tile' 5
+    is under ..." -> "tile 5 is under ...". A flag as a message writes it (after a space, a quote or a bracket),
+    never inside a file's name."""
+    message = without_alternatives(message, names)
+    flags = sorted((f for f in names if names[f] is not None), key=len, reverse=True)  # --tile-overlap first
+    if not flags:
+        return named_once(message)
+    pattern = re.compile(r"(?:option )?'?(?<![^\s'(])(" + "|".join(map(re.escape, flags)) + r")(?![\w-])'?")
+    return named_once(pattern.sub(lambda m: str(names[m[1]]), message))
+
+
 # One flag or control named twice as alternatives, as a caller's renaming leaves `--style-size or --size`.
 _TWICE = re.compile(r'("[^"]+"|--[a-z][\w-]*) or \1(?![\w-])')
 

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,61 @@ def overwrite_option() -> Any:
 def inside(path: Path, folder: Path) -> bool:
     """Whether `path` is `folder` or below it (both resolved by the caller)."""
     return path == folder or folder in path.parents
+
+
+def walk_files(folder: str | Path, *, others: list[Path] | None = None, hidden: bool = False) -> Iterator[Path]:
+    """Every regular file under `folder`, recursively, following symlinked sub-folders (unlike `Path.rglob`).
+
+    Hidden sub-folders (`.ipynb_checkpoints`, `.thumbnails`, `.Trash-1000`, `.git`) are not entered, unless
+    `hidden`, as hidden files are not read: a notebook's or a file manager's copies of a folder's images were
+    training images. `folder` itself may be hidden. Hidden files are yielded (callers leave them out).
+
+    Each real folder is visited once (folders are tracked by their resolved path), so a symlink to an
+    ancestor or to a sibling neither loops nor yields the same files twice; breadth first, so a folder
+    reached several ways is listed under its shortest path (the first in name order among equals).
+    A symlink to a folder above `folder` (`trainA/up -> ..`) is not entered: it holds `folder` and its
+    siblings, so trainB's images were read as trainA's. Entries that are neither folders nor regular files
+    (FIFOs, devices, sockets, dangling links) are never opened, and sub-folders that cannot be listed are
+    skipped; `others` collects these three. Callers sort.
+    """
+
+    seen: set[Path] = set()
+    top = Path(folder).resolve()
+    todo = deque([Path(folder)])
+    while todo:
+        d = todo.popleft()
+        real = d.resolve()
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError:  # a sub-folder without read permission: its images named as left out, not dropped unseen
+            if others is not None and d != Path(folder):
+                others.append(d)
+            continue
+        for e in entries:
+            try:
+                if e.is_dir():  # follows symlinks
+                    if not hidden and e.name.startswith("."):
+                        continue
+                    if e.is_symlink() and holds(Path(e.path).resolve(), top):
+                        if others is not None:
+                            others.append(Path(e.path))
+                    else:
+                        todo.append(Path(e.path))
+                elif e.is_file():
+                    yield Path(e.path)
+                elif others is not None:
+                    others.append(Path(e.path))
+            except OSError:  # an unreadable entry
+                if others is not None:
+                    others.append(Path(e.path))
+
+
+def holds(target: Path, folder: Path) -> bool:
+    """Whether folder `target` is strictly above `folder` (both resolved)."""
+    return target != folder and folder.is_relative_to(target)
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -10,7 +10,6 @@ import contextlib
 import functools
 import math
 import os
-import re
 import sys
 import threading
 import weakref
@@ -34,7 +33,7 @@ from .data.io import (
     to_pil,
     to_tensor,
 )
-from .errors import CycleGANError, escape, named_once, without_alternatives
+from .errors import CycleGANError, escape, flags_as_keywords
 from .execution import REFERENCE, Execution
 from .models.layers import pad_for_generator  # here too: the export's and the API's
 from .tiling import activation_bytes, as_bytes, as_unit, least_size, plan_for, size_multiple, translate_tiled
@@ -46,14 +45,22 @@ _IN_USE: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKey
 
 @contextlib.contextmanager
 def in_use(net: nn.Module) -> Iterator[None]:
-    """Run `net` in the block, one thread at a time (re-entrant). Translation changes a network's layers while
-    it runs (a tiled image's InstanceNorm layers take its thumbnail's statistics, a clip's take shared ones),
-    so one generator used from two threads gave each other's colours without a word."""
+    """Run `net` in the block, one thread at a time (re-entrant), in eval mode. Translation changes a network's
+    layers while it runs (a tiled image's InstanceNorm layers take its thumbnail's statistics, a clip's take
+    shared ones), so one generator used from two threads gave each other's colours without a word. A network
+    left in train mode (fine-tuning) kept a U-Net's dropout on, every translation a different draw, and its
+    BatchNorm layers' running statistics moved with each image: each layer's mode is put back after."""
     base = uncompiled(net)
     with _IN_USE_GUARD:
         lock = _IN_USE.setdefault(base, threading.RLock())
     with lock:
-        yield
+        modes = {m: m.training for m in net.modules()}
+        net.eval()
+        try:
+            yield
+        finally:
+            for m, training in modes.items():
+                m.training = training
 
 
 @torch.no_grad()
@@ -157,9 +164,6 @@ def keyword_names(names: dict[str, str | None]):
     A flag mapped to None is one the caller has no way to set: an alternative naming it is dropped
     (`errors.without_alternatives`). A command whose own flag sets `stylize`'s maps that flag to its own the
     same way (`compare`: --style-size to --size; `bench --task style`: --size to --style-sizes)."""
-    flags = sorted((f for f in names if names[f] is not None), key=len, reverse=True)  # --tile-overlap first
-    # A flag as a message writes it (after a space, a quote or a bracket), never inside a file's name.
-    pattern = re.compile(r"(?:option )?'?(?<![^\s'(])(" + "|".join(map(re.escape, flags)) + r")(?![\w-])'?")
 
     def decorate(fn):
         @functools.wraps(fn)
@@ -167,9 +171,7 @@ def keyword_names(names: dict[str, str | None]):
             try:
                 return fn(*args, **kwargs)
             except CycleGANError as e:
-                message = without_alternatives(str(e), names)
-                message = pattern.sub(lambda m: names[m[1]], message) if flags else message
-                raise CycleGANError(named_once(message)) from None
+                raise CycleGANError(flags_as_keywords(str(e), names)) from None
 
         return wrapper
 
@@ -205,7 +207,10 @@ def translate(
       the work on the generator's (`load_generator(..., device=)`), in its dtype.
 
     One generator may serve several threads: each call runs it one thread at a time (`in_use`), since a tiled
-    image swaps its InstanceNorm layers while it runs; `G(x)` called directly beside it is not held back.
+    image swaps its InstanceNorm layers while it runs; `G(x)` called directly beside it is not held back. It
+    computes in eval mode whatever mode `net` is in (a U-Net's dropout off, BatchNorm's running statistics used
+    and left as they were), each layer's mode put back after: a training step in another thread meanwhile
+    would run in eval mode.
 
     Images of any resolution: an image whose activations would take more than `max_memory` GB is
     translated in tiles (`tile` px to force a tile size, 0 to never tile) overlapping by `tile_overlap`
@@ -237,7 +242,8 @@ def translate(
     for i, im in enumerate(images):
         im = read_still(im, max_pixels=max_pixels) if isinstance(im, (str, os.PathLike)) else im
         if not isinstance(im, Image.Image):
-            raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}")
+            stack = "; tensors of one size: give torch.stack(images)" if isinstance(im, torch.Tensor) else ""
+            raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}{stack}")
         decode(im, f"images[{i}]")
         animated = getattr(im, "is_animated", False)  # asked first: as_read's copy (turned, converted) has none
         im = as_read(im)  # a PIL image the caller opened: upright and in sRGB, as a file is read (no copy if it is)
@@ -343,6 +349,8 @@ def check_tensor(x: torch.Tensor, *, size: int | None = None) -> None:
         raise CycleGANError(f"images: expected {expected}, got {shape}{_layout(shape)}")
     if 0 in x.shape[-2:]:
         raise CycleGANError(f"images: a tensor of shape {tuple(x.shape)} has an empty side: nothing to translate")
+    if x.layout != torch.strided:  # a sparse tensor's range check was a raw NotImplementedError ('aten::aminmax')
+        raise CycleGANError(f"images: a {x.layout} tensor; give a dense one: x.to_dense()")
     if x.is_meta:  # its values were read for the range check: "Tensor.item() cannot be called on meta tensors"
         raise CycleGANError("images: a tensor on the meta device holds no values: give one on the CPU or a GPU")
     if not (x.is_floating_point() or x.dtype == torch.uint8):

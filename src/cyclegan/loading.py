@@ -8,7 +8,9 @@ Every command that reads a generator (translate, evaluate, export, compare, benc
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import threading
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -16,18 +18,31 @@ import torch
 from torch import nn
 
 from . import zoo
-from .checkpoint import check_checkpoint, load_state, of_this_package, run_checkpoint
+from .checkpoint import check_checkpoint, load_state, of_this_package, run_checkpoint, save_atomic
 from .config import config_from_dict
 from .errors import CycleGANError
 from .execution import resolve_device
 from .families import GENERATOR_FOR, directions_of, generator_for
 from .interop.foreign import load_foreign_generator
 from .models import build_generator
-from .run_files import CHECKPOINT_NAME, FORMAT
+from .run_files import CHECKPOINT_NAME, FORMAT, GENERATORS_ONLY
 from .safeload import first_non_finite, load_weights_only
 from .shared_options import Direction
+from .version import __version__
 
 EMAChoice = Literal["auto", "on", "off"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Origin:
+    """Where a generator `generator_from` built came from: its checkpoint's stored config, its network's name
+    there (G or F) and the step; no config for another project's file. Kept on the module (copied with it by
+    `copy.deepcopy`), so that `save_generator` writes a file `load_generator` rebuilds it from."""
+
+    config: dict | None
+    name: str = "G"
+    step: int = 0
+    resumable: str | None = None  # the file it came from, where that holds a run's whole training state
 
 
 def checkpoint_path(path: str | Path) -> Path:
@@ -92,7 +107,9 @@ def load_generator(
     The module maps (B, 3, H, W) in [-1, 1] to the same shape in [-1, 1], any H and W (padded to its
     `size_multiple` inside and cropped back; `cyclegan.translate` adds tiles, PIL images and files).
     `device`: "cpu", "cuda", "cuda:N", "mps" or "auto" (as `--device`). Torch's global random state is left
-    as it was: the network's initial weights, overwritten by the file's, are drawn from a fork of it.
+    as it was: the network's initial weights, overwritten by the file's, are drawn from a fork of it, one
+    loading thread at a time (another thread drawing random numbers meanwhile is not held back: its draws in
+    that moment are undone).
     """
     return load_generator_and_direction(path, direction, device=device, ema=ema)[0]
 
@@ -111,11 +128,10 @@ def load_generator_and_direction(
             f"path: expected a run folder, a checkpoint file or pretrained:NAME, got {type(path).__name__}"
         )
     device = resolve_device(str(device))  # a bad or absent device: one line before any file is read
-    with torch.random.fork_rng(devices=[]):  # building draws initial weights: the caller's seed stays theirs
-        path = checkpoint_path(path)
-        ckpt = load_file(path)  # a cyclegan checkpoint is checked there, tensors' shapes included
-        direction = direction or own_direction(ckpt, source=str(path))
-        net = generator_from(ckpt, direction, source=str(path), ema=ema)
+    path = checkpoint_path(path)
+    ckpt = load_file(path)  # a cyclegan checkpoint is checked there, tensors' shapes included
+    direction = direction or own_direction(ckpt, source=str(path))
+    net = generator_from(ckpt, direction, source=str(path), ema=ema)
     return net.to(device).eval().requires_grad_(False), direction
 
 
@@ -124,20 +140,41 @@ def own_direction(ckpt: Any, *, source: str) -> Direction:
     model (pix2pix, CUT, FastCUT), AtoB of a CycleGAN (both) or of another project's generator (one, used for
     either)."""
     if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
-        return directions_of(config_from_dict(ckpt["config"], source=source).model)[0]  # type: ignore[return-value]
+        return held_directions(ckpt, source=source)[0]
     return "AtoB"
+
+
+def held_directions(ckpt: dict, *, source: str) -> tuple[Direction, ...]:
+    """The directions a checkpoint of ours (checked by `load_file`) translates: its family's (`directions_of`),
+    less the one a generators-only file of one generator (`save_generator`'s) does not hold."""
+    model = config_from_dict(ckpt["config"], source=source).model
+    held = (d for d in directions_of(model) if generator_for(model, d, source=source) in ckpt["models"])
+    return tuple(held)  # type: ignore[return-value] - checked: a file holds one generator at least
+
+
+# Building a network draws its initial weights from torch's global generator, which `fork_rng` puts back after.
+# Two threads building at once each put back what they found: the second found the first's draws, and left them.
+_BUILDING = threading.Lock()
 
 
 def generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoice = "auto") -> nn.Module:
     """`load_generator` on a file already read by `load_file` (`source` names it): every generator of one
     evaluation comes from one read, so a checkpoint replaced meanwhile (a run still training) cannot mix
-    steps. On the CPU, in eval mode."""
+    steps. On the CPU, in eval mode. Torch's global random state is left as it was (`_BUILDING`)."""
+    with _BUILDING, torch.random.fork_rng(devices=[]):
+        return _generator_from(ckpt, direction, source=source, ema=ema)
+
+
+def _generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoice) -> nn.Module:
     if direction not in GENERATOR_FOR:
         raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
     if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
         cfg = config_from_dict(ckpt["config"], source=source)
         net = build_generator(cfg.model)
         name = generator_for(cfg.model, direction, source=source)
+        if name not in ckpt["models"]:  # one generator of a CycleGAN, written by save_generator
+            held = own_direction(ckpt, source=source)
+            raise CycleGANError(f"{source} holds the {held} generator alone; use --direction {held}")
         averaged = ckpt.get("ema") or {}
         if ema == "on" and name not in averaged:
             raise CycleGANError(f"{source} holds no averaged weights (train with --ema-decay); use --ema off or auto")
@@ -145,8 +182,11 @@ def generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoi
             load_state(net, averaged[name], where=f"ema.{name}", source=source)
         else:
             load_state(net, ckpt["models"][name], where=f"models.{name}", source=source)
+        resumable = None if ckpt.get("contents") == GENERATORS_ONLY else os.path.abspath(source)
+        net._cyclegan_origin = Origin(ckpt["config"], name, ckpt["step"], resumable)  # what save_generator writes
     else:  # a generator saved by the reference implementation (or in its layout): see cyclegan.interop
         net = load_foreign_generator(ckpt, direction, source=source)
+        net._cyclegan_origin = Origin(None)  # saved back as a plain state dict, read again by its tensors' shapes
         if ema == "on":  # asked for the average and given the raw weights: said, as for our runs without one
             raise CycleGANError(
                 f"{source} is a generator file of another project, which holds no averaged weights; use --ema off "
@@ -165,3 +205,65 @@ def generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoi
         )
     # fp32 whatever torch's default dtype: under set_default_dtype(torch.float64) it was built, and ran, in float64
     return net.float().eval().requires_grad_(False)
+
+
+def save_generator(net: nn.Module, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write a generator `load_generator` gave (fine-tuned or not) to `path`, which `load_generator(path)` (and
+    `cyclegan translate --checkpoint`, `evaluate`, `export`) reads back: the checkpoint format's generators-only
+    kind, as best.pt, holding this one generator (its direction the one it was loaded for), its current weights
+    in fp32 on the CPU and the stored config of the file it came from (a generator of another project's file: its
+    state dict alone, which `load_generator` reads as it read that file). Written atomically (an interrupted save
+    leaves any previous file whole); an existing file is replaced only with `overwrite=True`, a run's
+    checkpoint.pt never.
+    Returns the path."""
+    base = getattr(net, "_orig_mod", net)  # under torch.compile
+    origin = getattr(base, "_cyclegan_origin", None)
+    if not isinstance(net, nn.Module) or not isinstance(origin, Origin):
+        got = type(net).__name__ if not isinstance(net, nn.Module) else f"a {type(net).__name__} of unknown origin"
+        raise CycleGANError(
+            f"save_generator saves a generator that load_generator gave (its config is written with its weights), "
+            f"got {got}; a network of another project: torch.save(net.state_dict(), path)"
+        )
+    if not isinstance(path, (str, os.PathLike)):
+        raise CycleGANError(f"path: expected a file name, got {type(path).__name__}")
+    path = Path(path)
+    if path.is_dir():
+        raise CycleGANError(f"{path} is a folder; give a file name, e.g. {path / 'generator.pt'}")
+    # overwrite=True in a fine-tuning loop would end the run's resumability
+    if path.exists() and (path.name == CHECKPOINT_NAME or os.path.abspath(path) == origin.resumable):
+        raise CycleGANError(f"{path} is a training run's resumable checkpoint; save the generator under another name")
+    if path.exists() and not overwrite:
+        raise CycleGANError(f"{path} exists; give another path, or overwrite=True to replace it")
+    state = {
+        k: (v.detach().float() if v.is_floating_point() else v.detach()).cpu() for k, v in base.state_dict().items()
+    }
+    if (bad := first_non_finite(state)) is not None:
+        raise CycleGANError(f"the generator's {bad} holds NaN or infinite values; nothing written to {path}")
+    if origin.config is None:
+        return _written(state, path)
+    ckpt = {
+        "format": FORMAT,
+        "contents": GENERATORS_ONLY,
+        "package_version": __version__,
+        "family": config_from_dict(origin.config, source=str(path)).model.family,
+        "config": origin.config,
+        "step": origin.step,
+        "models": {origin.name: state},
+    }
+    try:  # the checks load_generator makes, before writing: a network whose layers were changed is named now
+        check_checkpoint(ckpt, source=str(path))
+    except CycleGANError as e:
+        reason = str(e).removeprefix(f"{path}: ").split("; the file is damaged")[0]
+        raise CycleGANError(
+            f"the generator no longer fits the architecture it was loaded with ({reason}); nothing written to {path}"
+        ) from None
+    return _written(ckpt, path)
+
+
+def _written(obj: Any, path: Path) -> Path:
+    """`save_atomic(obj, path)`, a failed write (a read-only folder, a full disk) in one line."""
+    try:
+        save_atomic(obj, path)
+    except OSError as e:
+        raise CycleGANError(f"cannot write {path}: {e.strerror or e}; nothing written") from None
+    return path

@@ -15,16 +15,19 @@ A field whose type is itself an `Options` dataclass (e.g. the execution settings
 from __future__ import annotations
 
 import argparse
+import contextlib
+import contextvars
 import dataclasses
+import functools
 import math
 import os
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import MISSING, field, fields
 from typing import Any, ClassVar, Literal
 
-from .errors import CycleGANError
+from .errors import CycleGANError, flags_as_keywords
 
 MAX_SEED = 2**63 - 1  # seeds go to torch.manual_seed and numpy: non-negative 64-bit integers
 
@@ -207,16 +210,55 @@ def check_choice(name: str, value: Any, meta: dict, *, optional: bool = False) -
         raise CycleGANError(f"option '{name}': expected {shown}, got {value!r}")
 
 
+# Set while options are built from a command line (`named_as_flags`): a "keyword" class's errors name its flags.
+_FROM_FLAGS: contextvars.ContextVar[bool] = contextvars.ContextVar("from_flags", default=False)
+
+
 class Options:
     """Base of the options dataclasses: on construction every field is type-checked (ints are accepted for
     floats, lists for tuples) and range-checked. Errors name the option as `option_name(field)` does."""
 
-    # How errors name an option: "flag" (--batch-size, for subcommands) or "key" (batch_size: config sections,
-    # whose names are also config-file keys).
+    # How errors name an option: "flag" (--batch-size, for subcommands), "key" (batch_size: config sections,
+    # whose names are also config-file keys) or "keyword": the flag when built from a command line, else the
+    # keyword argument (options a Python caller builds by hand too, as `translate_video(tiling=TilingOptions(...))`).
     naming: ClassVar[str] = "flag"
 
     def __post_init__(self) -> None:
         check_options(self)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.naming == "keyword":  # its checks, the base's and its own
+            cls.__post_init__ = _keyword_errors(cls.__post_init__)
+
+
+@contextlib.contextmanager
+def named_as_flags() -> Iterator[None]:
+    """In the block, options are built for a command line or controls labelled by its flags (the web page's):
+    a "keyword" class's errors name its flags."""
+    token = _FROM_FLAGS.set(True)
+    try:
+        yield
+    finally:
+        _FROM_FLAGS.reset(token)
+
+
+def _keyword_errors(check: Callable[[Any], None]) -> Callable[[Any], None]:
+    """`check` (a "keyword" class's `__post_init__`) with its errors' flags written as the keywords that set them,
+    unless a command line is being read: `TilingOptions(tile=5)` said "option '--tile' 5 ...", a flag the caller
+    never typed."""
+
+    @functools.wraps(check)
+    def checked(self: Any) -> None:
+        try:
+            check(self)
+        except CycleGANError as e:
+            if _FROM_FLAGS.get():
+                raise
+            names = {flag_of(f): f.name for f in fields(self)}
+            raise CycleGANError(flags_as_keywords(str(e), names)) from None
+
+    return checked
 
 
 class Section(Options):
@@ -227,7 +269,7 @@ class Section(Options):
 
 
 def option_name(cls: type, name: str) -> str:
-    return "--" + name.replace("_", "-") if getattr(cls, "naming", "flag") == "flag" else name
+    return name if getattr(cls, "naming", "flag") == "key" else "--" + name.replace("_", "-")
 
 
 def check_options(obj: Any) -> None:
@@ -388,7 +430,8 @@ def from_namespace(cls: type, ns: argparse.Namespace | dict, **overrides: Any) -
             kwargs[f.name] = from_namespace(tp, values)
         elif f.name in values:
             kwargs[f.name] = values[f.name]
-    return cls(**kwargs)
+    with named_as_flags():
+        return cls(**kwargs)
 
 
 def to_flags(obj: Any, *, skip: tuple[str, ...] = ()) -> list[str]:

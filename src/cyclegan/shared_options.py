@@ -63,6 +63,17 @@ def direction_option(default: str | None = "AtoB") -> Any:
     )
 
 
+def domain_folder_option(letter: str, images: str, instead: str) -> Any:
+    """--domain-a/--domain-b: a folder of one domain's `images` ("training images"), in place of `instead` (the
+    dataset root's folder of them); train's and evaluate's, spelled the same."""
+    return opt(
+        None,
+        f"folder of domain {letter} ({'X' if letter == 'A' else 'Y'}) {images}, instead of {instead}",
+        metavar="DIR",
+        nonempty="a folder of images",
+    )
+
+
 def ema_option() -> Any:
     help_text = (
         "the generator's averaged weights (--ema-decay) or its last raw ones (auto: the average when the "

@@ -7,7 +7,7 @@ tiling itself is `cyclegan.tiling`) and how a clip's frames are kept consistent 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from .errors import CycleGANError
 from .files import overwrite_option
@@ -49,6 +49,8 @@ def max_memory_option() -> Any:
 class TilingOptions(Options):
     """When and how an image is translated in tiles (flattened into `translate`'s flags)."""
 
+    naming: ClassVar[str] = "keyword"  # built by hand for translate_video(tiling=..., temporal=...)
+
     tile: int | None = opt(
         None,
         "translate in tiles of N px (0: always the whole image at once)",
@@ -88,6 +90,8 @@ class TilingOptions(Options):
 @dataclass(frozen=True)
 class TemporalOptions(Options):
     """How a clip's frames are kept consistent in time (flattened into `translate`'s flags)."""
+
+    naming: ClassVar[str] = "keyword"  # built by hand for translate_video(tiling=..., temporal=...)
 
     norm_stats: Literal["frame", "shared"] = opt(
         "frame",

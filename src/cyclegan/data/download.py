@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CycleGANError, nearest
-from ..files import IMAGE_EXTENSIONS, broken_link
+from ..files import IMAGE_EXTENSIONS, broken_link, walk_files
 from ..options import Options, opt
 from ..shared_options import max_minutes_option, progress_option
 from .archive import MAX_RATIO, MAX_SIZE_GB, ArchiveLimits, extract_safely, remove_stale_extractions, verify_archive
@@ -129,14 +129,15 @@ def check_name(name: str, *, mirror: bool) -> DatasetInfo | None:
 def count_files(folder: Path) -> dict[str, int]:
     """Images in each of trainA, trainB, testA, testB, or pix2pix's train, val, test, that exist: files of an
     extension training reads (`files.IMAGE_EXTENSIONS`), hidden ones and those in hidden folders left out, as
-    training leaves them out. Every file was counted: an archive's readme or list of names passed for an image."""
+    training leaves them out. Every file was counted: an archive's readme or list of names passed for an image.
+    Walked as training walks them (`files.walk_files`): a symlinked sub-folder's images were not counted, yet
+    trained on."""
     splits = [s for s in (*SPLITS, *ALIGNED_SPLITS) if (folder / s).is_dir()]
-    return {s: sum(1 for p in (folder / s).rglob("*") if _an_image(p, folder / s)) for s in splits}
+    return {s: sum(1 for p in walk_files(folder / s) if _an_image(p)) for s in splits}
 
 
-def _an_image(path: Path, split: Path) -> bool:
-    hidden = any(part.startswith(".") for part in path.relative_to(split).parts)
-    return not hidden and path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
+def _an_image(path: Path) -> bool:
+    return not path.name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS
 
 
 # --- the whole download -------------------------------------------------------------------------------------

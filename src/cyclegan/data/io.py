@@ -13,7 +13,6 @@ import re
 import stat
 import threading
 import warnings
-from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePath
 
@@ -25,7 +24,16 @@ from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
 from ..errors import CycleGANError
-from ..files import IMAGE_EXTENSIONS, IMAGE_FORMATS, PILLOW_FORMATS, inside, unfinished, write_atomic
+from ..files import (  # walk_files: read from here too, as the image finders' walk
+    IMAGE_EXTENSIONS,
+    IMAGE_FORMATS,
+    PILLOW_FORMATS,
+    holds,
+    inside,
+    unfinished,
+    walk_files,
+    write_atomic,
+)
 from ..shared_options import MAX_PIXELS
 
 
@@ -111,21 +119,38 @@ def _srgb() -> ImageCms.ImageCmsProfile:
 
 
 def to_srgb(im: Image.Image) -> Image.Image:
-    """An RGB, RGBA, CMYK or palette image whose embedded ICC profile is not sRGB, converted to sRGB (relative
-    colorimetric): the networks, and any viewer of an output without a profile, take pixels as sRGB, so a
-    phone's Display P3 or an Adobe RGB photo read as it was came out dull, and a CMYK print file off-colour.
-    No profile, an sRGB one, another mode (greyscale, 16-bit) or a profile lcms cannot read: unchanged, as a
-    viewer that ignores profiles shows it."""
+    """An RGB, RGBA, CMYK, palette or 8-bit greyscale (L, LA) image whose embedded ICC profile is not sRGB,
+    converted to sRGB (relative colorimetric): the networks, and any viewer of an output without a profile, take
+    pixels as sRGB, so a phone's Display P3 or an Adobe RGB photo read as it was came out dull, a CMYK print file
+    off-colour, and a grey scan with a linear or gamma-1.8 grey profile too dark or too light. A grey image comes
+    out RGB (RGBA with its alpha). No profile, an sRGB one, another mode (16-bit, float) or a profile lcms cannot
+    read: unchanged, as a viewer that ignores profiles shows it."""
     icc = im.info.get("icc_profile")
-    if not icc or im.mode not in ("RGB", "RGBA", "CMYK", "P"):
+    if not icc or im.mode not in ("RGB", "RGBA", "CMYK", "P", "L", "LA"):
         return im
     try:
         if im.mode == "P":  # a palette's colours are in the profile's space too
             im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+        if im.mode == "LA":  # lcms converts the grey alone: the alpha is put back after
+            rgb = _grey_to_srgb(im.getchannel("L"), bytes(icc))
+            if rgb is not None:
+                rgb.putalpha(im.getchannel("A"))
+            return rgb or im
+        if im.mode == "L":
+            return _grey_to_srgb(im, bytes(icc)) or im
         transform = _to_srgb_transform(bytes(icc), im.mode)
         return im if transform is None else ImageCms.applyTransform(im, transform) or im
     except (ImageCms.PyCMSError, OSError, ValueError):
         return im
+
+
+def _grey_to_srgb(im: Image.Image, icc: bytes) -> Image.Image | None:
+    """An L image converted to sRGB (mode RGB) by its grey profile `icc`; None for an sRGB one. A PNG's grey
+    transparent value (its tRNS chunk) is lost in RGB: such an image keeps its pixels as stored (`to_rgb`)."""
+    if "transparency" in im.info:
+        return None
+    transform = _to_srgb_transform(icc, "L")
+    return None if transform is None else ImageCms.applyTransform(im, transform)
 
 
 @functools.lru_cache(maxsize=32)
@@ -136,7 +161,7 @@ def _to_srgb_transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | No
     profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
     if "srgb" in ImageCms.getProfileDescription(profile).lower():  # the usual tag of a plain image: no work
         return None
-    out = "RGBA" if mode == "RGBA" else "RGB"
+    out = "RGBA" if mode == "RGBA" else "RGB"  # a grey profile's L becomes RGB
     intent, flags = ImageCms.Intent.RELATIVE_COLORIMETRIC, ImageCms.Flags.NOCACHE
     return ImageCms.buildTransform(profile, _srgb(), mode, out, renderingIntent=intent, flags=flags)
 
@@ -295,9 +320,27 @@ def frame_count(path: str | Path, *, formats: tuple[str, ...] = PILLOW_FORMATS) 
     as one of `formats` (`read_image` names what is wrong with it)."""
     try:
         with open_image(path, formats=formats) as im:
-            return 1 if im.format in ("JPEG", "MPO") else getattr(im, "n_frames", 1)
+            return frames_of(im)
     except Exception:  # noqa: BLE001 - a damaged header fails in many ways, named where the file is read
         return 1
+
+
+def frames_of(im: Image.Image) -> int:
+    """The frames (pages) of an opened image (`frame_count`)."""
+    return 1 if im.format in ("JPEG", "MPO") else getattr(im, "n_frames", 1)
+
+
+def first_frames_only(frames: dict[Path, int], *, reader: str) -> str | None:
+    """One warning line for the images of several frames (pages) among those `reader` ("training", "evaluate")
+    reads, by their frame count (`check_images(frames=...)`): it reads the first of each, as `translate` and
+    `stylize` name it; the others went without a word. None when there are none."""
+    if not frames:
+        return None
+    shown = ", ".join(f"{p} ({n} frames)" for p, n in list(frames.items())[:3]) + (", ..." if len(frames) > 3 else "")
+    return (
+        f"{len(frames)} image(s) hold several frames (pages: a multi-page TIFF, an animated PNG or WebP); {reader} "
+        f"reads only the first of each, the others are left out: {shown}"
+    )
 
 
 def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS, cap_option: str | None = CAP_OPTION) -> Image.Image:
@@ -407,61 +450,6 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
-def walk_files(folder: str | Path, *, others: list[Path] | None = None, hidden: bool = False) -> Iterator[Path]:
-    """Every regular file under `folder`, recursively, following symlinked sub-folders (unlike `Path.rglob`).
-
-    Hidden sub-folders (`.ipynb_checkpoints`, `.thumbnails`, `.Trash-1000`, `.git`) are not entered, unless
-    `hidden`, as hidden files are not read: a notebook's or a file manager's copies of a folder's images were
-    training images. `folder` itself may be hidden. Hidden files are yielded (callers leave them out).
-
-    Each real folder is visited once (folders are tracked by their resolved path), so a symlink to an
-    ancestor or to a sibling neither loops nor yields the same files twice; breadth first, so a folder
-    reached several ways is listed under its shortest path (the first in name order among equals).
-    A symlink to a folder above `folder` (`trainA/up -> ..`) is not entered: it holds `folder` and its
-    siblings, so trainB's images were read as trainA's. Entries that are neither folders nor regular files
-    (FIFOs, devices, sockets, dangling links) are never opened, and sub-folders that cannot be listed are
-    skipped; `others` collects these three. Callers sort.
-    """
-
-    seen: set[Path] = set()
-    top = Path(folder).resolve()
-    todo = deque([Path(folder)])
-    while todo:
-        d = todo.popleft()
-        real = d.resolve()
-        if real in seen:
-            continue
-        seen.add(real)
-        try:
-            entries = sorted(os.scandir(d), key=lambda e: e.name)
-        except OSError:  # a sub-folder without read permission: its images named as left out, not dropped unseen
-            if others is not None and d != Path(folder):
-                others.append(d)
-            continue
-        for e in entries:
-            try:
-                if e.is_dir():  # follows symlinks
-                    if not hidden and e.name.startswith("."):
-                        continue
-                    if e.is_symlink() and _holds(Path(e.path).resolve(), top):
-                        if others is not None:
-                            others.append(Path(e.path))
-                    else:
-                        todo.append(Path(e.path))
-                elif e.is_file():
-                    yield Path(e.path)
-                elif others is not None:
-                    others.append(Path(e.path))
-            except OSError:  # an unreadable entry
-                if others is not None:
-                    others.append(Path(e.path))
-
-
-def _holds(target: Path, folder: Path) -> bool:
-    """Whether folder `target` is strictly above `folder` (both resolved)."""
-    return target != folder and folder.is_relative_to(target)
-
-
 def not_a_file_reason(path: str | Path) -> str:
     """Why `path`, which is no regular file (or a folder that cannot be listed), cannot be read: "not a regular
     file (a FIFO)", "a broken symbolic link", "no such file or folder", or a link to a folder above it, which
@@ -472,7 +460,7 @@ def not_a_file_reason(path: str | Path) -> str:
         return "a broken symbolic link" if os.path.islink(path) else "no such file or folder"
     except OSError as e:
         return f"cannot be read ({e.strerror or e})"
-    if stat.S_ISDIR(mode) and os.path.islink(path) and _holds(Path(path).resolve(), Path(path).parent.resolve()):
+    if stat.S_ISDIR(mode) and os.path.islink(path) and holds(Path(path).resolve(), Path(path).parent.resolve()):
         return f"a link to {Path(path).resolve()}, a folder above it (a loop): not entered"  # `walk_files`
     if stat.S_ISDIR(mode):  # `walk_files` could not list it
         return "a folder that cannot be read (its permissions?)"
@@ -576,12 +564,14 @@ def check_images(
     progress: bool = True,
     max_pixels: int = MAX_PIXELS,
     cap_option: str | None = CAP_OPTION,
+    frames: dict[Path, int] | None = None,
 ) -> tuple[list[Path], list[str]]:
     """Decode every file once so a broken one fails now, by name, not hours into training.
 
     Returns (readable files, messages about skipped ones). Without `skip_bad` the first bad file raises.
     A file whose header declares more than `max_pixels` pixels counts as bad (it is not decoded; its line names
-    `cap_option`, as `read_image`'s).
+    `cap_option`, as `read_image`'s). `frames` collects the frame count of each readable file of several
+    (`first_frames_only` words them: the first alone is read).
     """
 
     good: list[Path] = []
@@ -593,7 +583,10 @@ def check_images(
                 check_pixels(path, im.size, max_pixels, cap_option=cap_option)
                 im.draft("RGB", (64, 64))  # JPEG: decode at reduced scale, enough to find corruption
                 im.load()
+                n = frames_of(im) if frames is not None else 1
             good.append(path)
+            if n > 1:
+                frames[path] = n
         except (CycleGANError, Image.DecompressionBombError) as e:
             if isinstance(e, Image.DecompressionBombError):
                 e = over_the_cap(path, max_pixels, e, cap_option=cap_option)

@@ -57,7 +57,7 @@ def run_data(checkpoint: str) -> str:
     if domains and not data:  # "has no config.json" while it has one: it names two folders, no root to test on
         raise CycleGANError(
             f"option '--data' is needed: {folder} was trained on --domain-a/--domain-b folders, not a --data root "
-            "(give --data ROOT holding testA and testB)"
+            "(give --domain-a DIR --domain-b DIR of test images, or --data ROOT holding testA and testB)"
         )
     if not isinstance(data, str) or not data:
         raise CycleGANError(

@@ -11,7 +11,7 @@ from typing import Literal
 from ..errors import CycleGANError
 from ..files import overwrite_option
 from ..options import MAX_SEED, Options, opt
-from ..shared_options import device_option, ema_option, max_pixels_option, progress_option
+from ..shared_options import device_option, domain_folder_option, ema_option, max_pixels_option, progress_option
 
 EvalDirection = Literal["AtoB", "BtoA", "both"]
 KID_SUBSETS_MAX = 10_000  # 100 times the field's 100: the std of KID's mean is long settled
@@ -37,6 +37,9 @@ class EvalOptions(Options):
     split: str = opt(
         "test", "the split's folders under ROOT: SA and SB, or S of A|B images", nonempty="a split's name, e.g. test"
     )
+    # a run trained on two plain folders (train's --domain-a/-b) is scored on two more, with no ROOT to lay out
+    domain_a: str | None = domain_folder_option("A", "test images", "--data ROOT's {split}A")
+    domain_b: str | None = domain_folder_option("B", "test images", "--data ROOT's {split}B")
     direction: EvalDirection = opt("both", "AtoB scores G (and F for the cycle), BtoA the reverse, both: each")
     ema: Literal["auto", "on", "off"] = ema_option()
     backbone: Literal["inception", "lite0"] = opt(
@@ -84,6 +87,21 @@ class EvalOptions(Options):
             raise CycleGANError(
                 f"option '--split' {self.split!r} names no folder under --data ROOT: give a split's name (test, "
                 "val, train), whose folders ROOT/SA and ROOT/SB (or ROOT/S of A|B images) are read"
+            )
+        if (self.domain_a is None) != (self.domain_b is None):
+            given, other = ("--domain-a", "--domain-b") if self.domain_a is not None else ("--domain-b", "--domain-a")
+            raise CycleGANError(
+                f"option '{given}' needs {other} too: give both folders of test images (or --data ROOT)"
+            )
+        if self.domain_a is not None and self.split != "test":  # it names ROOT's folders: none is read
+            raise CycleGANError(
+                f"option '--split' {self.split} names folders under --data ROOT, which --domain-a/--domain-b replace: "
+                "drop --split (the two folders are read as they are)"
+            )
+        if self.domain_a is not None and self.data is not None:  # which would be scored?
+            raise CycleGANError(
+                "options '--data' and '--domain-a/--domain-b' each name the test images: give the dataset root "
+                f"(its {self.split}A and {self.split}B) or the two folders, not both"
             )
         if self.inception_weights is not None and self.backbone != "inception":  # FID asked for, Lite0 computed
             raise CycleGANError(

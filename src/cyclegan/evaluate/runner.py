@@ -35,20 +35,29 @@ from tqdm import tqdm
 from .. import zoo
 from ..config import config_from_dict
 from ..data.dataset import eval_transform, split_aligned, too_narrow
-from ..data.io import check_images, check_separate, left_out, list_images, read_image, save_image, to_pil
+from ..data.io import (
+    check_images,
+    check_separate,
+    first_frames_only,
+    left_out,
+    list_images,
+    read_image,
+    save_image,
+    to_pil,
+)
 from ..errors import CycleGANError, escape
 from ..execution import resolve_device
-from ..families import GENERATOR_FOR, directions_of
+from ..families import GENERATOR_FOR
 from ..files import check_outputs, claim_folder, remove_stale_temporaries_of, removed_on_failure, unique_stems
 from ..inference import is_out_of_memory, translate_tensor
 from ..interop.foreign import DIRECTION_KEYS, load_foreign_generator
-from ..loading import checkpoint_file, checkpoint_path, generator_from, load_file
+from ..loading import checkpoint_file, checkpoint_path, generator_from, held_directions, load_file
 from ..report import METRIC_NAMES
 from ..report.grid import save_grid
 from ..run_files import FORMAT
 from .best import expand_runs, run_data
 from .distances import feature_distances, kid_subset_size
-from .features import find_inception_weights, load_backbone, weights_not_published
+from .features import find_inception_weights, load_backbone, load_fid_inception, weights_not_published
 from .metrics import l1, psnr, ssim
 from .options import EvalOptions
 
@@ -251,9 +260,12 @@ SPLITS = ("test", "val", "train")  # the splits the standard datasets hold, the 
 
 
 def _list_domains(opts: EvalOptions) -> SplitImages:
-    """The image files of ROOT/{split}A and ROOT/{split}B (the first --limit of each), not yet read; when
-    neither exists, those of ROOT/{split} of A|B images (the layout `train --model pix2pix` reads)."""
+    """The image files of ROOT/{split}A and ROOT/{split}B, or of --domain-a and --domain-b (the first --limit of
+    each), not yet read; when neither exists, those of ROOT/{split} of A|B images (the layout `train --model
+    pix2pix` reads)."""
 
+    if opts.domain_a is not None and opts.domain_b is not None:
+        return _list_folders(opts, {"A": Path(opts.domain_a), "B": Path(opts.domain_b)})
     root = Path(opts.data)
     folders = {letter: root / f"{opts.split}{letter}" for letter in "AB"}
     aligned = root / opts.split
@@ -275,13 +287,26 @@ def _list_domains(opts: EvalOptions) -> SplitImages:
             f"--data {root} has no {opts.split} split: evaluate reads {opts.split}A and {opts.split}B under it (or "
             f"{opts.split} of A|B images side by side); put held-out images of each domain there"
         )
+    return _list_folders(opts, folders)
+
+
+def _list_folders(opts: EvalOptions, folders: dict[str, Path]) -> SplitImages:
+    """The image files of the two domain folders `folders` (the first --limit of each), not yet read."""
     domains = {}
     for letter, folder in folders.items():
-        files = list_images(folder, what=f"--data {opts.split}{letter} folder")
+        files = list_images(folder, what=_folder_name(opts, letter))
         domains[letter] = files[: opts.limit] if opts.limit else files
     # testA a link to testB (or nested): each set was scored against itself, without a word
-    check_separate(folders["A"], folders["B"], "option '--data':", "")
+    if opts.domain_a is not None:
+        check_separate(folders["A"], folders["B"], "option '--domain-b':", "--domain-a ")
+    else:
+        check_separate(folders["A"], folders["B"], "option '--data':", "")
     return SplitImages(domains, list(folders.values()))
+
+
+def _folder_name(opts: EvalOptions, letter: str) -> str:
+    """How messages name domain `letter`'s folder: "--data testA folder", or "--domain-a folder"."""
+    return f"--domain-{letter.lower()} folder" if opts.domain_a is not None else f"--data {opts.split}{letter} folder"
 
 
 def _check_not_a_domain(root: Path, split: str) -> None:
@@ -308,6 +333,15 @@ def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImage
     pairs keep their truth figures; an A|B image is one pair, left out whole, and so is one too narrow to
     halve (named as training names it). Returns (the readable images, one line per image left out)."""
 
+    frames: dict[Path, int] = {}  # an image of several pages is scored by its first, as training reads it: said
+    readable = _readable_images(opts, images, frames)
+    if line := first_frames_only(frames, reader="evaluate"):
+        print(f"warning: {escape(line)}", file=sys.stderr)
+    return readable
+
+
+def _readable_images(opts: EvalOptions, images: SplitImages, frames: dict[Path, int]) -> tuple[SplitImages, list[str]]:
+    """`_drop_bad_images`' work; `frames` collects the frame count of each image of several."""
     if images.aligned:  # one file per pair: checked once
         files, skipped = check_images(
             images.domains["A"],
@@ -315,6 +349,7 @@ def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImage
             desc=f"checking {opts.split}",
             progress=opts.progress,
             max_pixels=opts.max_pixels,
+            frames=frames,
         )
         files, narrow = _wide_enough(files)
         skipped += narrow
@@ -328,9 +363,10 @@ def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImage
         good, messages = check_images(
             files,
             skip_bad=True,
-            desc=f"checking {opts.split}{letter}",
+            desc=f"checking {images.folder(letter).name}",
             progress=opts.progress,
             max_pixels=opts.max_pixels,
+            frames=frames,
         )
         bad |= set(files) - set(good)
         skipped += messages
@@ -347,9 +383,7 @@ def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImage
     kept = {k: [p for p in files if p not in bad] for k, files in domains.items()}
     for letter, files in kept.items():
         if not files:
-            raise CycleGANError(
-                f"no image of --data {opts.split}{letter} folder{_limited(opts)} could be read: {skipped[0]}"
-            )
+            raise CycleGANError(f"no image of {_folder_name(opts, letter)}{_limited(opts)} could be read: {skipped[0]}")
     return dataclasses.replace(images, domains=kept), skipped
 
 
@@ -495,12 +529,18 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     checkpoints = expand_runs(opts.checkpoint)
     if not checkpoints:
         raise CycleGANError("give at least one --checkpoint")
+    inception = None
     if opts.backbone == "inception":  # a missing weights file was named after every test image had been decoded
-        if line := weights_not_published(find_inception_weights(opts.inception_weights)):
+        weights = find_inception_weights(opts.inception_weights)
+        if line := weights_not_published(weights):
             print(f"warning: {escape(line)}", file=sys.stderr)
-    opts = dataclasses.replace(opts, checkpoint=checkpoints, data=opts.data or _one_data_root(checkpoints))
-    for c in checkpoints:  # a published generator knows its dataset and direction: before any download
-        if zoo.is_spec(c) and (line := zoo.check_scored_on(c[len(zoo.PREFIX) :], opts.data, opts.direction)):
+        inception = load_fid_inception(weights)  # and another network's file (or a damaged one) too: read it now
+    if opts.domain_a is None:  # two folders of test images need no run's --data
+        opts = dataclasses.replace(opts, data=opts.data or _one_data_root(checkpoints))
+    opts = dataclasses.replace(opts, checkpoint=checkpoints)
+    published = [c[len(zoo.PREFIX) :] for c in checkpoints if zoo.is_spec(c)] if opts.data else []
+    for name in published:  # a published generator knows its dataset and direction: before any download
+        if line := zoo.check_scored_on(name, opts.data, opts.direction):
             print(f"warning: {escape(line)}", file=sys.stderr)
     images = _list_domains(opts)
     for line in (line for folder in images.folders for line in left_out(folder, reader="evaluate")):
@@ -510,11 +550,11 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     for line in _earlier_images(opts, images, directions):
         print(f"warning: {escape(line)}", file=sys.stderr)
     if not opts.save_images:
-        return _evaluate_all(opts, images, read)
+        return _evaluate_all(opts, images, read, inception)
     with claim_folder(opts.save_images, "--save-images"):  # one run writes the images there at a time
         _check_outputs(opts, images, directions)  # again, under the lock: what a run that just ended wrote
         _remove_killed_writes(opts, images, directions)
-        return _evaluate_all(opts, images, read)
+        return _evaluate_all(opts, images, read, inception)
 
 
 def _remove_killed_writes(opts: EvalOptions, images: SplitImages, directions: list[str]) -> None:
@@ -584,9 +624,12 @@ def _one_data_root(checkpoints: tuple[str, ...]) -> str:
     return data
 
 
-def _evaluate_all(opts: EvalOptions, images: SplitImages, read: _ReadAhead | None) -> list[dict[str, Any]]:
+def _evaluate_all(
+    opts: EvalOptions, images: SplitImages, read: _ReadAhead | None, inception: nn.Module | None
+) -> list[dict[str, Any]]:
     """`evaluate_checkpoints`' work, its outputs checked (and the --save-images folder held); `read`: the
-    checkpoints already read to plan the outputs, None if they were not."""
+    checkpoints already read to plan the outputs, None if they were not; `inception`: the FID Inception, read
+    before the work (its file checked), None for another backbone."""
     checkpoints = opts.checkpoint
     device = resolve_device(opts.device)
     images, skipped = _drop_bad_images(opts, images)
@@ -603,7 +646,7 @@ def _evaluate_all(opts: EvalOptions, images: SplitImages, read: _ReadAhead | Non
     _check_counts(opts, images)
     for line in [*_partial_pairs(opts, images), *_sizes_apart(sizes)]:
         print(f"warning: {escape(line)}", file=sys.stderr)
-    backbone = load_backbone(opts.backbone, inception_weights=opts.inception_weights).to(device)
+    backbone = (inception or load_backbone(opts.backbone)).to(device)
     cache = _RealCache()
     many = len(checkpoints) > 1
     reports = []
@@ -662,8 +705,9 @@ def _generators(ckpt_file: Path, opts: EvalOptions) -> _Generators:
     directions = scored_directions(ckpt, opts.direction, source=source)
     if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
         cfg = config_from_dict(ckpt["config"], source=source)
-        trained = directions_of(cfg.model)  # CycleGAN: both (G, F); pix2pix, CUT: the one it learned
+        # CycleGAN: both (G, F), or the one save_generator wrote; pix2pix, CUT: the one it learned
         # (a direction it does not translate is refused by generator_from, in one line)
+        trained = held_directions(ckpt, source=source)
         wanted = trained if len(trained) > 1 else directions
         nets = {d: generator_from(ckpt, d, source=source, ema=opts.ema) for d in wanted}
         return _Generators(ckpt, nets, directions, cfg.preset, cfg.data.size)
@@ -692,7 +736,7 @@ def scored_directions(ckpt: Any, direction: str, *, source: str) -> list[str]:
     if direction != "both":
         return [direction]
     if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
-        return list(directions_of(config_from_dict(ckpt["config"], source=source).model))
+        return list(held_directions(ckpt, source=source))
     return ["AtoB", "BtoA"]
 
 
@@ -811,7 +855,8 @@ def _evaluate_one(
         "train_size": train_size,
         "eval_size": size,
         "data": opts.data,
-        "split": opts.split,
+        "split": opts.split if opts.data else None,  # --domain-a/-b name their folders: no split of a root
+        **({"domain_a": opts.domain_a, "domain_b": opts.domain_b} if opts.domain_a is not None else {}),
         "layout": images.layout,
         "backbone": opts.backbone,
         "backbone_note": BACKBONE_NOTES[opts.backbone],

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..errors import escape
 from ..files import write_atomic
 from .types import METRIC_NAMES, CompareReport
 
@@ -104,6 +105,14 @@ def _truth_lines(directions: dict[str, dict[str, Any]]) -> list[str]:
     ]
 
 
+def _data_read(report: dict[str, Any]) -> str:
+    """What the table's heading says was read: the --data root and its split, or the --domain-a/-b folders (it
+    said "data None split 'test'" for them)."""
+    if report.get("domain_a") is not None:
+        return f"--domain-a {escape(report['domain_a'])} --domain-b {escape(report.get('domain_b'))}"
+    return f"data {escape(report['data'])} split {escape(repr(report['split']))}"
+
+
 def format_table(report: dict[str, Any]) -> str:
     """An evaluation report as a plain-text table: one row per metric, one column per direction."""
     dirs = list(report["directions"])
@@ -118,9 +127,10 @@ def format_table(report: dict[str, Any]) -> str:
     w0 = max(len(r[0]) for r in rows)
     wc = [max(len(d), *(len(r[1][i]) for r in rows)) for i, d in enumerate(dirs)]
     first = report["directions"][dirs[0]]
+    # names escaped: a checkpoint or folder named with a newline broke the heading into a spoofable second line
     lines = [
-        f"checkpoint {report['checkpoint']} ({_trained(report)}), evaluated at {report['eval_size']} px",
-        f"data {report['data']} split '{report['split']}'; "
+        f"checkpoint {escape(report['checkpoint'])} ({_trained(report)}), evaluated at {report['eval_size']} px",
+        f"{_data_read(report)}; "
         + (
             f"KID on all {first['kid_subset_size']} images of each set (no subsets to spread over: give more images)"
             if first["kid_subsets"] == 1
@@ -159,7 +169,7 @@ def format_curve(reports: list[dict[str, Any]]) -> str:
             cycle = f"{row['cycle_psnr']:.2f}" if "cycle_psnr" in row else "-"
             cells.append(f"{row[fd_name]:>15.2f} {kid:>22} {cycle:>15}")
         step = "-" if r["step"] is None else r["step"]  # a generator file of another project records none
-        lines.append(f"{step!s:>7}  " + "  ".join(cells) + f"  {r.get('checkpoint', '-')}")
+        lines.append(f"{step!s:>7}  " + "  ".join(cells) + f"  {escape(r.get('checkpoint', '-'))}")
     return "\n".join(lines)
 
 

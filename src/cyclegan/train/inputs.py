@@ -29,7 +29,7 @@ from ..data import (
     read_pair,
 )
 from ..data.dataset import too_narrow
-from ..data.io import check_separate, left_out
+from ..data.io import check_separate, first_frames_only, left_out
 from ..errors import CycleGANError, escape
 from ..families import family
 from ..shared_options import MAX_PIXELS
@@ -106,6 +106,11 @@ def _warn_left_out(folders: list[Path | None], main: bool) -> None:
         tqdm.write(f"warning: {escape(line)}", file=sys.stderr)
 
 
+def _warn_frames(frames: dict[Path, int], main: bool) -> None:
+    if main and (line := first_frames_only(frames, reader="training")):
+        tqdm.write(f"warning: {escape(line)}", file=sys.stderr)
+
+
 def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
     """Both domains' images, each decoded once now: a broken file stops here (or is skipped and named)."""
     if family(cfg.model.family).paired:
@@ -113,6 +118,7 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
     dir_a, dir_b, test_a, test_b = domain_folders(cfg)
     _warn_left_out([dir_a, dir_b, test_a, test_b], main)
     skipped: list[str] = []
+    frames: dict[Path, int] = {}  # images of several pages, read by their first: named (`first_frames_only`)
     files = []
     for folder, what in ((dir_a, "domain A folder"), (dir_b, "domain B folder")):
         good, bad = check_images(
@@ -121,6 +127,7 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
             max_pixels=cfg.data.max_pixels,
             desc=f"checking {folder}",
             progress=progress,
+            frames=frames,
         )
         if not good:
             raise CycleGANError(f"{what} {folder}: no readable images")
@@ -142,6 +149,7 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
             max_pixels=cfg.data.max_pixels,
             desc=f"checking {folder}",
             progress=progress,
+            frames=frames,
         )
         if not good:
             raise CycleGANError(f"test folder {folder}: no readable images ({remedy})")
@@ -149,6 +157,7 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         skipped += bad
     for msg in skipped if main else []:
         tqdm.write(f"warning: skipping {escape(msg)}", file=sys.stderr)
+    _warn_frames(frames, main)
     return Images(files[0], files[1], test_a, test_b, skipped, test_files_a=tests[0], test_files_b=tests[1])
 
 
@@ -171,8 +180,14 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         pairs = list(find_pairs(dir_a, dir_b))
         test_pairs = list(find_pairs(test_a, test_b)) if test_a and test_b else None
     files = [p for pair in pairs for p in pair if p is not None]
+    frames: dict[Path, int] = {}
     good, skipped = check_images(
-        files, skip_bad=d.skip_bad_images, max_pixels=d.max_pixels, desc="checking the pairs", progress=progress
+        files,
+        skip_bad=d.skip_bad_images,
+        max_pixels=d.max_pixels,
+        desc="checking the pairs",
+        progress=progress,
+        frames=frames,
     )
     if test_pairs:  # the sample grids' and --eval-every's pairs: checked as the training ones
         test_files = [p for pair in test_pairs for p in pair if p is not None]
@@ -182,6 +197,7 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
             max_pixels=d.max_pixels,
             desc="checking the test pairs",
             progress=progress,
+            frames=frames,
         )
         readable = set(test_good)
         test_pairs = [pair for pair in test_pairs if all(p is None or p in readable for p in pair)] or None
@@ -198,6 +214,7 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         raise CycleGANError("no readable training pairs")
     for msg in skipped if main else []:
         tqdm.write(f"warning: skipping {escape(msg)}{'' if aligned else ' (and its pair)'}", file=sys.stderr)
+    _warn_frames(frames, main)
     train_b = [b for _, b in pairs] if not aligned else []
     return Images(
         [a for a, _ in pairs],

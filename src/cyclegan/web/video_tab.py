@@ -11,6 +11,7 @@ import gradio as gr
 from PIL import Image
 
 from ..errors import CycleGANError
+from ..options import named_as_flags
 from .engine import DIRECTIONS, Cancelled, Engine, Stops, alert_text, literal, stopping, user_errors, without_paths
 from .uploads import MB, display_name
 
@@ -143,7 +144,8 @@ class VideoTab:
                 Image.open(src, formats=("GIF", "WEBP")).close()
             except Exception:  # noqa: BLE001 - a damaged header fails in many ways
                 raise CycleGANError(f"{name} is not a GIF or WebP clip, or its header is damaged") from None
-        temporal = TemporalOptions(norm_stats="shared" if shared else "frame", flow_blend=float(blend))
+        with named_as_flags():  # its errors name --flow-blend, which user_errors turns into the slider's label
+            temporal = TemporalOptions(norm_stats="shared" if shared else "frame", flow_blend=float(blend))
         try:
             info = probe(src)
             frames = info.frames
