@@ -362,6 +362,16 @@ def test_the_summary_of_a_run_with_only_best_pt_says_so(tmp_path):
     assert run_summary(run, [{"step": 5}]) == "step 5, checkpoint saved 3.0 h ago"
 
 
+def test_the_summary_shows_no_speed_a_damaged_log_gives_as_nan_infinite_or_negative(tmp_path):
+    """A log line with `"s_per_step": -Infinity` (or NaN, or a negative number) was summed up in the Runs tab as
+    "step 2, -inf s/step"; such a speed is left out, a real one kept."""
+    run = tmp_path / "r"
+    run.mkdir()
+    for bad in (float("-inf"), float("inf"), float("nan"), -0.5, 0):
+        assert run_summary(run, [{"step": 2, "s_per_step": bad}]) == "step 2, no checkpoint yet", bad
+    assert run_summary(run, [{"step": 2, "s_per_step": 0.25}]) == "step 2, 0.25 s/step, no checkpoint yet"
+
+
 def test_latest_samples_skip_a_damaged_grid(tmp_path):
     run = tmp_path / "run"
     (run / "samples").mkdir(parents=True)
@@ -1203,7 +1213,7 @@ def test_concurrent_gatys_jobs_on_one_backbone_do_not_count_each_other_s_feature
             running.wait(10)
             probes.append(feature_bytes_per_pixel(net)[1])
             probed.set()
-        return SimpleNamespace(image=Image.new("RGB", (8, 8)), seconds=0.0, backbone="lite0")
+        return SimpleNamespace(image=Image.new("RGB", (8, 8)), seconds=0.0, backbone="lite0", interrupted=False)
 
     monkeypatch.setattr(style, "stylize", stylize)
     tab = StyleTab(engine)
@@ -2145,7 +2155,8 @@ def _gatys_stopped_after_first_step(tmp_path, monkeypatch, cancel_id: str, how: 
 def test_a_comparison_stops_on_cancel_and_when_its_page_is_closed(tmp_path, monkeypatch, how):
     """Compare runs minutes of Gatys in the one heavy queue, and had no Cancel: a comparison ran on after its page
     was closed (1000 steps: 78 s here before the next visitor's translation began). Now its Cancel, and closing or
-    reloading its page (`unload`), stop Gatys at its next step, and the CycleGAN is not run after it."""
+    reloading its page (`unload`), stop Gatys at its next step, and the CycleGAN is not run after it; the tab says
+    so where its table goes, not in an Error pop-up as if it had failed."""
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan import compare
 
@@ -2153,8 +2164,9 @@ def test_a_comparison_stops_on_cancel_and_when_its_page_is_closed(tmp_path, monk
     comparison = _handler(app, "compare")
     monkeypatch.setattr(compare, "translate_timed", lambda *a, **k: pytest.fail("the CycleGAN ran after Cancel"))
     photo, style = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
-    message = _refusal(lambda: comparison(photo, "tiny.pt", "AtoB", [style], "lite0", 64, 10, session))
-    assert message == "the comparison was cancelled" and steps == [1]
+    gallery, said = comparison(photo, "tiny.pt", "AtoB", [style], "lite0", 64, 10, session)
+    # said in the tab, as Style transfer says it: it was an Error pop-up ("the comparison was cancelled")
+    assert (gallery, said) == ([], "cancelled after 1 of 10 Gatys steps: nothing compared") and steps == [1]
 
 
 def _stopped_after_first_pass(tmp_path, run, which: int, cancel: str, how: str):
@@ -2191,8 +2203,11 @@ def test_a_clip_stops_on_cancel_and_when_its_page_is_closed_leaving_no_output(tm
     app, video, key, session, batches = _stopped_after_first_pass(tmp_path, run, 1, "video-cancel", how)
     frames = [np.full((16, 16, 3), 9 * i, np.uint8) for i in range(24)]
     clip = write_clip(tmp_path / f"stopped_{how}.mp4", frames, rate=25)
-    assert _refusal(lambda: video(str(clip), key, "AtoB", False, 0.0, session)) == (
-        f"stopped_{how}.mp4: the translation was cancelled"
+    # said in the tab, not an Error pop-up ("stopped_Cancel.mp4: the translation was cancelled") as if it had failed
+    assert video(str(clip), key, "AtoB", False, 0.0, session) == (
+        None,
+        None,
+        f"stopped\\_{how}\\.mp4: cancelled; no clip written",
     )
     assert batches == [1] and list(app.engine.outputs.rglob(f"*stopped_{how}_AtoB*")) == []  # nor its temporary
 
@@ -2202,11 +2217,16 @@ def test_translate_stops_on_cancel_and_when_its_page_is_closed(tmp_path, run, ho
     """Translate takes 50 images of 25 MP at once, minutes in the one heavy queue, and had no Cancel: the job ran on
     after its page was closed. Now both stop it at the generator's next call (the next image, or tile)."""
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from types import SimpleNamespace
+
     _, translate, key, session, images = _stopped_after_first_pass(tmp_path, run, 0, "translate-cancel", how)
     photos = [str(_png(tmp_path / f"p{i}.png", 24, 20, seed=i)) for i in range(3)]
-    assert _refusal(lambda: translate(photos, key, "AtoB", session)) == "the translation was cancelled"
-    assert images == [1]
-    assert translate(photos[:1], key, "AtoB", session)[1]  # the next job is not stopped by the last one's Cancel
+    # said in the tab with the images done, not an Error pop-up ("the translation was cancelled") as if it had failed
+    gallery, downloads, said = translate(photos, key, "AtoB", session)
+    assert said == "cancelled after 0 of 3 images" and gallery == downloads == [] and images == [1]
+    # the next job is not stopped by the last one's Cancel; after the page closed, a new page's (a new session)
+    after = session if how == "Cancel" else SimpleNamespace(session_hash="reloaded")
+    assert translate(photos[:1], key, "AtoB", after)[1]
 
 
 def test_the_vgg19_weights_missing_on_the_page_offers_no_weights_option(tmp_path, monkeypatch):
@@ -2352,10 +2372,40 @@ def test_a_flow_blend_over_its_memory_on_the_video_tab_says_what_the_visitor_can
     said = on_page(str(e.value), {"--flow-blend": "(b) flow blend (0: off)"})
     assert said == (
         "walk.gif's frames of 16x12 need about 1.9 GB for the flow blend, over the 1.25 GB this server gives it "
-        '(frames of up to 0.000125 MP): set "(b) flow blend (0: off)": 0, or upload the clip at a smaller size'
+        '(frames of up to 0.000125 MP; cyclegan serve --max-memory): set "(b) flow blend (0: off)": 0, or upload '
+        "the clip at a smaller size"
     )
     _, target, line = VideoTab(engine).translate(str(clip), key, "AtoB", False, 0.0)  # the blend off: translated
     assert "3 frames of 16x12" in line
+
+
+def test_serve_max_memory_holds_the_page_s_tiles_and_flow_blend(tmp_path, run, monkeypatch, capsys):
+    """`serve` had no --max-memory: the page held the flow blend to translate's default 1.25 GB, so an operator
+    could not allow it for frames between 15.6 MP and the 25 MP --max-pixels lets in, and Translate's tiles were
+    that default's too. Now `serve --max-memory` (translate's option, one definition) holds both tabs' work."""
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan import inference, temporal
+    from cyclegan.cli import main
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import TranslateTab
+    from cyclegan.web.video_tab import VideoTab
+
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    assert "--max-memory" in capsys.readouterr().out
+    engine = Engine(ServeOptions(runs=(str(run),), device="cpu", max_memory=2.0), [], tmp_path / "work")
+    key = engine.models()[0].key
+    clip = _animated(tmp_path / "walk.gif", 3)  # 40x50 frames
+    monkeypatch.setattr(temporal, "BLEND_BYTES", 8 * 10**5)  # 40x50 frames: 1.6 GB, over 1.25 GB, under 2 GB
+    _, _, line = VideoTab(engine).translate(str(clip), key, "AtoB", False, 0.5)
+    assert "3 frames of 40x50" in line
+    asked = []
+    real = inference.translate
+    monkeypatch.setattr(inference, "translate", lambda *a, **k: asked.append(k) or real(*a, **k))
+    TranslateTab(engine).translate([str(_png(tmp_path / "p.png", 24, 20))], key, "AtoB")
+    assert asked == [{"max_memory": 2.0}]
 
 
 @pytest.mark.parametrize("how", ["Cancel", "closed"])
@@ -2368,3 +2418,96 @@ def test_a_style_transfer_stops_on_cancel_and_when_its_page_is_closed(tmp_path, 
     photo, style = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
     said = [update[1] for update in live(photo, [style], "lite0", 64, 10, session)]
     assert said[-1].startswith("cancelled after") and steps == [1]
+
+
+def test_a_job_whose_page_was_closed_while_it_waited_in_the_queue_is_dropped(tmp_path, run, monkeypatch):
+    """Closing a page stopped its running job only: one still waiting in the queue ran when its turn came, for
+    nobody, holding the one heavy queue as long. Now each tab drops it then, before it loads or decodes anything;
+    the server's log says so in one line. Another page (a reloaded one is a new session) is not held back."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from types import SimpleNamespace
+
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+    key = app.engine.models()[0].key
+    gone, other = SimpleNamespace(session_hash="gone"), SimpleNamespace(session_hash="other")
+    _stoppers(app, "translate-cancel")["closed"](gone)
+    monkeypatch.setattr(app.engine, "image", lambda *a: pytest.fail("a closed page's job ran"))
+    photo = str(_png(tmp_path / "photo.png", 24, 20))
+    translate, video = (f.fn for f in app.fns.values() if f.name == "translate")
+    dropped = "its page was closed while the job waited in the queue: dropped"
+    jobs = {
+        "Translate": lambda r: translate([photo], key, "AtoB", r),
+        "Video": lambda r: video(photo, key, "AtoB", False, 0.0, r),
+        "Style": lambda r: list(_handler(app, "stylize_live")(photo, [photo], "lite0", 64, 10, r)),
+        "Compare": lambda r: _handler(app, "compare")(photo, key, "AtoB", [photo], "lite0", 64, 10, r),
+    }
+    for tab, job in jobs.items():
+        assert _refusal(lambda job=job: job(gone)) == dropped, tab
+    assert (
+        _refusal(lambda: jobs["Video"](other)) == "photo.png is not a clip (.mp4, .mov, .m4v, .mkv, .webm, .gif, .webp)"
+    )
+
+
+def test_a_cancelled_style_transfer_offers_its_best_image_so_far(tmp_path, monkeypatch):
+    """`cyclegan stylize` keeps its best image so far on Ctrl-C; the Style tab's Cancel threw the minutes of
+    Gatys away ("cancelled after 41.0 s", nothing to download). Now it offers that image, as the CLI keeps it."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from types import SimpleNamespace
+
+    from cyclegan import style
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    ckpt = tmp_path / "tiny.pt"
+    _tiny_checkpoint(ckpt)
+    app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
+    cancel, session = _stoppers(app, "style-cancel")["Cancel"], SimpleNamespace(session_hash="visitor")
+    real = style.stylize
+
+    def stylize(*args, callback, **kwargs):
+        def visitor(step, x):
+            callback(step, x)
+            cancel(session)  # after the first step: the next one stops
+
+        return real(*args, callback=visitor, **kwargs)
+
+    monkeypatch.setattr(style, "stylize", stylize)
+    photo, ref = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
+    *_, (image, said, download) = _handler(app, "stylize_live")(photo, [ref], "lite0", 64, 10, session)
+    assert said.startswith("cancelled: the best image of 2 of 10 steps in "), said
+    assert download == image and Image.open(download).size == (64, 48)
+
+
+def test_the_video_tab_shows_its_clip_s_warnings_to_the_visitor(tmp_path, run, capsys):
+    """The Video tab's warnings (a stream left out of the translation, as `cyclegan translate` names it) went to
+    the server's log alone: the visitor got a clip without its timed metadata, unsaid. Now each is a pop-up,
+    naming the clip as the visitor named it (not by the server's temporary path)."""
+    av = pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from fractions import Fraction
+
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.video_tab import VideoTab
+
+    clip = tmp_path / "phone.mp4"
+    with av.open(str(clip), "w") as c:  # a phone's clip: a timed-metadata track beside the video
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = 32, 24, "yuv420p"
+        d = c.add_data_stream("bin_data")
+        for i in range(3):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(np.full((24, 32, 3), 40 * i, np.uint8), format="rgb24")))
+        meta = av.Packet(b"gps")
+        meta.stream, meta.pts, meta.dts, meta.time_base = d, 0, 0, Fraction(1, 1000)
+        c.mux(meta)
+        c.mux(v.encode(None))
+    engine = Engine(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+    with pytest.warns(UserWarning) as said:
+        VideoTab(engine).translate(str(clip), engine.models()[0].key, "AtoB", False, 0.0)
+    assert [str(w.message) for w in said] == [
+        "phone.mp4: left out of phone_AtoB.mp4: data (the first video stream is translated; the sound and subtitles "
+        "a .mp4 takes are copied)"
+    ]

@@ -352,17 +352,20 @@ def transcode(
     progress: bool = True,
     replace: bool = True,
     data_left_out: list[Path] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> int:
     """Decode `src`, translate its frames with `process` in batches of up to `batch`, write the result to
     `dst` (same kind of clip; `out_size` (W, H) when `process` changes the size); returns the frame count.
     Streams left out of `dst` are named in a warning; `data_left_out`: where given, `src` is added to it
     instead when only data streams (timed metadata, a timecode) are left out, for a caller to say once.
+    `warn`: where each warning goes, a line starting "warning: " (default: stderr; the web page shows them).
 
     Raises CycleGANError (one line, naming `src`) when `src` cannot be decoded, is truncated, or declares
     frames of more than `max_pixels` pixels; nothing is then left under `dst`. `replace` False: `dst` is
     made only if no file has its name at the end (one made meanwhile by another program is left alone).
     """
     src, dst = Path(src), Path(dst)
+    say = warn or print_warning
     check_clip_output(src, dst)
     info = probe(src)
     if max_pixels:
@@ -391,19 +394,18 @@ def transcode(
             check_held(src, suffix, n, n * size[0] * size[1], max_pixels or MAX_PIXELS)
         frames = _image_frames if src.suffix.lower() in ANIMATED_IMAGES else _video_frames
         if frames is _video_frames and (left := _other_streams(src)):  # a video's sound went without a word
-            msg = f"warning: {src}: left out of {dst.name}: {left} (a {ANIMATED_NAMES[suffix]} holds pictures alone)"
-            print(escape(msg), file=sys.stderr)
+            say(f"warning: {src}: left out of {dst.name}: {left} (a {ANIMATED_NAMES[suffix]} holds pictures alone)")
         if frames is _video_frames and suffix == ".gif" and info.rate > GIF_FASTEST:  # it played slower unsaid
             msg = (
                 f"warning: {src} is {float(info.rate):.3g} frames/s, over the {GIF_FASTEST} a GIF plays: browsers "
                 f"show its frames of 10 ms for 100 ms, so {dst.name} plays slower there; write an MP4 or WebP to keep "
                 "its rate"
             )
-            print(escape(msg), file=sys.stderr)
+            say(msg)
         held = max_pixels or MAX_PIXELS
         write = lambda tmp: _write_animated_image(src, frames(src), tmp, suffix, run, batch, held)  # noqa: E731
     else:
-        write = lambda tmp: _write_video(src, tmp, dst, run, size, batch, data_left_out)  # noqa: E731
+        write = lambda tmp: _write_video(src, tmp, dst, run, size, batch, data_left_out, say)  # noqa: E731
     try:
         write_atomic(dst, write, replace=replace)
     except FileExistsError:  # as an image's (`translation.translate_plan`): a clip takes minutes
@@ -413,6 +415,11 @@ def transcode(
     finally:
         bar.close()
     return count
+
+
+def print_warning(message: str) -> None:
+    """A warning on stderr, one line (control characters in names escaped): where `transcode` says them."""
+    print(escape(message), file=sys.stderr)
 
 
 def write_clip(dst: str | Path, frames, *, rate: float | Fraction = 12) -> Path:
@@ -680,7 +687,9 @@ def _other_streams(src: Path) -> str:
         return ", ".join(_kind_of(t) for t in c.streams if t is not first)
 
 
-def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int, data_left_out: list[Path] | None) -> None:
+def _write_video(
+    src: Path, tmp: str, dst: Path, run, size, batch: int, data_left_out: list[Path] | None, say: Callable[[str], None]
+) -> None:
     av = _av()
     container = VIDEO_FORMATS[dst.suffix.lower()]  # check_clip_output: a known extension
     try:
@@ -706,8 +715,7 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int, data_lef
             encoder, why = _encoder(av, container, codec, out.supported_codecs, size)
             if why:  # an HEVC clip came back as H.264 without a word
                 was, now = (ENCODER_NAMES.get(ENCODERS.get(c, c), c) for c in (codec, encoder))
-                msg = f"warning: {src}: its {was} picture is written as {now} in {dst.name} ({why})"
-                print(escape(msg), file=sys.stderr)
+                say(f"warning: {src}: its {was} picture is written as {now} in {dst.name} ({why})")
             rate = vin.average_rate or vin.guessed_rate or Fraction(25)
             vout = out.add_stream(encoder, rate=rate, options=ENCODER_OPTIONS.get(encoder, {}))
             # The source's clock, not 1/rate: a variable rate's timestamps off that grid were rounded onto
@@ -738,7 +746,7 @@ def _write_video(src: Path, tmp: str, dst: Path, run, size, batch: int, data_lef
                     f"warning: {src}: left out of {dst.name}: {kinds} (the first video stream is translated; the "
                     f"sound and subtitles a {dst.suffix} takes are copied)"
                 )
-                print(escape(msg), file=sys.stderr)
+                say(msg)
             aout = {a.index: out.add_stream_from_template(a) for a in copied}  # source index -> copy
             streams = [vin, *copied]
             pending: list = []

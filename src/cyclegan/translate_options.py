@@ -7,7 +7,7 @@ tiling itself is `cyclegan.tiling`) and how a clip's frames are kept consistent 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from .errors import CycleGANError
 from .files import overwrite_option
@@ -34,6 +34,17 @@ DEFAULT_THUMBNAIL = 1024  # long side of the thumbnail whose InstanceNorm statis
 MIN_TILE = 32
 
 
+def max_memory_option() -> Any:
+    """`--max-memory`, one definition: `translate`'s (`TilingOptions`) and `serve`'s, which holds its page's
+    Translate and Video jobs to it."""
+    return opt(
+        DEFAULT_MAX_MEMORY_GB,
+        "GB the generator's activations may take at once (estimated); a larger image is translated in tiles that "
+        "fit; a clip's flow blend (about 80 bytes a pixel of a frame) is held to it too",
+        gt=0,
+    )
+
+
 @dataclass(frozen=True)
 class TilingOptions(Options):
     """When and how an image is translated in tiles (flattened into `translate`'s flags)."""
@@ -49,12 +60,7 @@ class TilingOptions(Options):
     tile_overlap: int = opt(
         DEFAULT_OVERLAP, "pixels neighbouring tiles share, blended with a raised-cosine window", ge=0
     )
-    max_memory: float = opt(
-        DEFAULT_MAX_MEMORY_GB,
-        "GB the generator's activations may take at once (estimated); a larger image is translated in tiles that "
-        "fit; a clip's flow blend (about 80 bytes a pixel of a frame) is held to it too",
-        gt=0,
-    )
+    max_memory: float = max_memory_option()
     thumbnail: int = opt(
         DEFAULT_THUMBNAIL,
         "long side (px) of the thumbnail whose InstanceNorm statistics every tile uses (0: each "

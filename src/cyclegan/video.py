@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F_
 from torch import nn
 
-from .clipio import ANIMATED_IMAGES, check_clip_output, probe, transcode
+from .clipio import ANIMATED_IMAGES, check_clip_output, print_warning, probe, transcode
 from .data.io import MAX_PIXELS, long_side_shape, megapixels, size_keeping
 from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution
@@ -149,12 +149,13 @@ def translate_clip(
     replace: bool = True,
     size_name: str = "--size",
     data_left_out: list[Path] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> int:
     """Translate the clip `src` into `dst` (no checks of `dst`: see `translate_video`); returns its frame
     count. Raises CycleGANError naming `src` in one line if it cannot be read; nothing is then left at `dst`.
     `replace` False: refused in one line, and left alone, if a file appeared at `dst` while it was translated.
     `size_name`: what a warning calls `size` (`translate_video`'s caller typed no `--size`); `data_left_out`:
-    as `clipio.transcode`'s."""
+    and `warn` (where its warnings go: stderr by default) as `clipio.transcode`'s."""
     check_size(net, size)
     even = Path(dst).suffix.lower() not in ANIMATED_IMAGES  # a GIF of 33 px was stretched to 34
     translator = ClipTranslator(net, temporal=temporal, tiling=tiling, execution=execution, size=size, even=even)
@@ -173,9 +174,7 @@ def translate_clip(
         if min(w, h) < min(least, info.width, info.height):  # as for an image: size, not the clip, made it thin
             need = size_keeping(info.height, info.width, least)
             msg = f"warning: {src} at {size_name} {size} is {w}x{h} px, under the {least} px the generator takes"
-            print(
-                escape(f"{msg} (padded, little of it left); {size_name} {need} keeps its short side"), file=sys.stderr
-            )
+            (warn or print_warning)(f"{msg} (padded, little of it left); {size_name} {need} keeps its short side")
     if translator.blend is not None and w * h <= max_pixels:  # over the cap: named as such by `transcode`
         check_blend_memory(src, w, h, translator.tiling.max_memory)  # before any work, not once out of memory
     with torch.no_grad():
@@ -189,6 +188,7 @@ def translate_clip(
             progress=progress,
             replace=replace,
             data_left_out=data_left_out,
+            warn=warn,
         )
 
 

@@ -73,7 +73,7 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
         )
         runs_tab.redraw_on(timer, app)
         for tab in (translate_tab, video_tab, style_tab, compare_tab):  # a closed or reloaded page: no one sees its job
-            app.unload(tab.stops.stop)
+            app.unload(tab.stops.closed)
     for block in app.blocks.values():
         if isinstance(block, gr.File):
             uploads_only(block)

@@ -107,7 +107,7 @@ class CompareTab:
         """One photo through the CycleGAN and through Gatys (style from the uploaded references), measured as
         `cyclegan compare` measures: seconds, SSIM (Y) and feature distance to the input, Gram distance to
         the references. Returns (gallery input | CycleGAN | Gatys, a table of the figures). Cancel, or closing the
-        page, stops Gatys at its next step."""
+        page, stops Gatys at its next step: an empty gallery, and the table's place says so."""
         with self.stops.flag(request) as stop:
             return self._compare(photo, key, direction, styles, backbone, size, steps, stop, progress)
 
@@ -132,9 +132,12 @@ class CompareTab:
         device = engine.device()
         x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
 
+        done = [0]  # Gatys steps run, for a cancelled comparison's line
+
         def callback(step: int, _x) -> None:
             if stop.is_set():
                 raise Cancelled
+            done[0] = step
             progress((step, steps), desc=f"Gatys ({name})")
 
         # Gatys first, as `cyclegan compare` runs it: its memory check must see the device before the generator's
@@ -144,8 +147,8 @@ class CompareTab:
         try:
             with engine.using(gatys_net):  # shared with the Style tab's jobs (`Engine.using`)
                 res = stylize(im, refs, options, net=gatys_net, device=device, progress=False, callback=callback)
-        except Cancelled:
-            raise CycleGANError("the comparison was cancelled") from None
+        except Cancelled:  # said in the tab, as Style transfer says it: it was an Error pop-up, as if it had failed
+            return [], f"cancelled after {done[0]} of {steps} Gatys steps: nothing compared"
         with engine.using(G):
             y_cyc, t_cyc = translate_timed(G, x, warm_up=True)
         images = {"input": x, "cyclegan": y_cyc, "gatys": res.tensor.to(device)}

@@ -41,6 +41,9 @@ BACKBONES = ["auto", "lite0", "vgg19"]
 # Generators kept loaded (a model in one direction each), the least recently used freed beyond: a visitor
 # could load every run's checkpoint.pt and best.pt in both directions, and none was ever freed.
 MODELS_KEPT = 4
+# Closed pages whose queued jobs are dropped (`Stops`): a session hash is ~11 characters, so well under a MB, and
+# more than the --max-queue jobs (default 100) that may be waiting.
+CLOSED_KEPT = 10_000
 HEAVY = "heavy"  # the concurrency group of every job that runs a network: one queue, --concurrency at once
 # The refreshes (model and run lists, the Runs tab): their own group, no progress shown.
 LIGHT_EVENTS = {"concurrency_id": "light", "concurrency_limit": 4, "show_progress": "hidden"}
@@ -144,23 +147,32 @@ def user_errors(fn: Callable, controls: Controls | None = None) -> Callable:
     return call
 
 
-class Cancelled(Exception):
-    """Raised inside a job when its visitor pressed Cancel or closed the page (`Stops`)."""
+class Cancelled(KeyboardInterrupt):
+    """Raised inside a job when its visitor pressed Cancel or closed the page (`Stops`). A KeyboardInterrupt, as
+    Ctrl-C is to the commands: `style.stylize(keep_on_interrupt=True)` then ends with its best image so far, as
+    `cyclegan stylize` keeps it (the Style tab's Cancel threw minutes of work away), and no `except Exception` on
+    the way takes a stop for a failure."""
 
 
 class Stops:
     """The stop flags of a tab's running jobs, one per page session: set by the tab's Cancel button and by Gradio's
     `unload` (the page closed or reloaded), checked by the job at each step (Gatys) or batch of frames (a clip).
-    A job without one ran on for nobody, holding the one heavy queue for minutes."""
+    A job without one ran on for nobody, holding the one heavy queue for minutes. The sessions whose page was
+    closed are remembered (the CLOSED_KEPT last), so a job of theirs still waiting in the queue is dropped when
+    its turn comes: it ran then, for nobody, as long as a running one had."""
 
     def __init__(self) -> None:
         self._flags: dict[str, threading.Event] = {}
+        self._closed: OrderedDict[str, None] = OrderedDict()  # a reloaded page is a new session: none comes back
 
     @contextlib.contextmanager
     def flag(self, request: gr.Request | None) -> Iterator[threading.Event]:
         """The session's stop flag for the job run in the block, from its start: a page closed while the models
-        load stops it too."""
+        load stops it too, and one closed while the job waited in the queue drops it (CycleGANError, which goes
+        to the server's log: no one is there to see it)."""
         stop, session = threading.Event(), getattr(request, "session_hash", None) or uuid.uuid4().hex
+        if session in self._closed:
+            raise CycleGANError("its page was closed while the job waited in the queue: dropped")
         self._flags[session] = stop
         try:
             yield stop
@@ -172,6 +184,14 @@ class Stops:
         """Stop the session's running job, if any (a Cancel button's handler, and `unload`'s)."""
         if (stop := self._flags.get(getattr(request, "session_hash", None) or "")) is not None:
             stop.set()
+
+    def closed(self, request: gr.Request) -> None:
+        """The session's page was closed or reloaded (`unload`): stop its running job, and drop any still queued."""
+        if session := getattr(request, "session_hash", None):
+            self._closed[session] = None
+            while len(self._closed) > CLOSED_KEPT:
+                self._closed.popitem(last=False)
+        self.stop(request)
 
     def wire(self, button: gr.Button, event: Any) -> None:
         """Have `button` cancel `event` (a job waiting in the queue is dropped; a running one stops)."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ..errors import CycleGANError
 from ..options import Options, opt
 from ..shared_options import device_option
+from ..translate_options import max_memory_option
 
 EXAMPLES_PER_FOLDER = 8  # the images a folder given to --examples offers: its first by name
 # The Style and Compare tabs' sliders: long side from STYLE_SIZE_MIN px in steps of STYLE_SIZE_STEP, Gatys steps from
@@ -65,6 +66,7 @@ class ServeOptions(Options):
     max_pixels: int = opt(
         25_000_000, "largest image, or clip frame, accepted, in pixels (W x H; also as the model pads each side)", gt=0
     )
+    max_memory: float = max_memory_option()  # an operator may allow the flow blend up to --max-pixels (2 GB: 25 MP)
     max_images: int = opt(
         50, "most images one job takes: Translate's uploads, the style images of Style transfer and Compare", gt=0
     )

@@ -9,6 +9,7 @@ line of log.jsonl is left for the next refresh, a config or sample grid that can
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import threading
@@ -427,7 +428,8 @@ def run_summary(run: Path, records: Sequence[dict]) -> str:
         parts.append(f"step {last['step']}")
         if isinstance(last.get("epoch"), int):
             parts.append(f"epoch {last['epoch']}")
-        if (speed := _number(last.get("s_per_step"))) is not None:
+        # a damaged log's NaN, Infinity or negative speed was shown as it was ("-inf s/step")
+        if (speed := _number(last.get("s_per_step"))) is not None and 0 < speed < math.inf:
             parts.append(f"{speed:.3g} s/step")
     else:
         parts.append("no losses logged yet")

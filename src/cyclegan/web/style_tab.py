@@ -104,7 +104,11 @@ class StyleTab:
     ):
         """Gatys style transfer, yielding (image, status, download) every few steps while it optimises.
         Runs in a thread of its own so the page gets each update as it comes; Cancel (or leaving the page)
-        sets its stop flag and the optimisation stops at its next step."""
+        sets its stop flag and the optimisation stops at its next step, its best image so far offered."""
+        with self.stops.flag(request) as stop:  # Cancel, or the page closed (`unload`), sets it
+            yield from self._stylize_live(content, styles, backbone, size, steps, stop, progress)
+
+    def _stylize_live(self, content, styles, backbone, size, steps, stop: threading.Event, progress):
         from ..style import GatysOptions, stylize, to_pil_01  # on first use (torch)
 
         engine = self.engine
@@ -118,64 +122,66 @@ class StyleTab:
         engine.name_first_frames([content, *styles], "stylised")
         name, net, _ = engine.style_backbones(backbone)
         options = GatysOptions(backbone=name, size=size, steps=steps)  # the resolved name: the net's layers
-        with self.stops.flag(request) as stop:  # Cancel, or the page closed (`unload`), sets it
-            updates: queue.Queue = queue.Queue()
-            every = max(1, steps // 25)  # about 25 updates per run: enough to watch, few enough to keep up
+        updates: queue.Queue = queue.Queue()
+        every = max(1, steps // 25)  # about 25 updates per run: enough to watch, few enough to keep up
 
-            def callback(step: int, x) -> None:
-                if stop.is_set():
-                    raise Cancelled
-                if step % every == 0 or step == steps:
-                    updates.put(("step", step, x.detach().clamp(0, 1).cpu().clone()))
+        def callback(step: int, x) -> None:
+            if stop.is_set():
+                raise Cancelled
+            if step % every == 0 or step == steps:
+                updates.put(("step", step, x.detach().clamp(0, 1).cpu().clone()))
 
-            def work() -> None:
-                try:
-                    with engine.using(net):  # the backbone, shared by the Style and Compare tabs (`Engine.using`)
-                        result = stylize(
-                            content_im,
-                            style_ims,
-                            options,
-                            net=net,
-                            device=engine.device(),
-                            progress=False,
-                            callback=callback,
-                        )
-                    updates.put(("done", result))
-                except Cancelled:
-                    updates.put(("cancelled",))
-                except BaseException as e:  # noqa: BLE001 - reported by the handler, in the page
-                    updates.put(("error", e))
-
-            worker = threading.Thread(target=work, name="gatys", daemon=True)
-            out = engine.folder()  # this request's own: the progress images and the result are files in it
-            t0 = time.perf_counter()
-            worker.start()
+        def work() -> None:
             try:
-                progress((0, steps), desc=f"Gatys ({name})")
-                while True:
-                    item = updates.get()
-                    if item[0] == "step":
-                        _, step, x = item
-                        progress((step, steps), desc=f"Gatys ({name})")
-                        elapsed = time.perf_counter() - t0
-                        shown = out / f"step_{step:06d}.png"
-                        to_pil_01(x).save(shown)
-                        yield str(shown), f"step {step} of {steps}, {elapsed:.1f} s", None
-                    elif item[0] == "done":
-                        result = item[1]
-                        target = out / f"{Path(display_name(content)).stem}_stylised.png"
-                        result.image.save(target)
-                        w, h = result.image.size
-                        yield (
-                            str(target),
-                            f"done: {steps} steps in {result.seconds:.1f} s, {w}x{h} px, backbone {result.backbone}",
-                            str(target),
-                        )
-                        return
-                    elif item[0] == "cancelled":
-                        yield gr.skip(), f"cancelled after {time.perf_counter() - t0:.1f} s", None
-                        return
-                    else:
-                        raise item[1]
-            finally:
-                stop.set()  # also when Gradio closes this generator (the page left or the job was cancelled)
+                with engine.using(net):  # the backbone, shared by the Style and Compare tabs (`Engine.using`)
+                    result = stylize(
+                        content_im,
+                        style_ims,
+                        options,
+                        net=net,
+                        device=engine.device(),
+                        progress=False,
+                        callback=callback,
+                        keep_on_interrupt=True,  # Cancel after a step: its best image so far, as Ctrl-C's
+                    )
+                updates.put(("done", result))
+            except Cancelled:
+                updates.put(("cancelled",))
+            except BaseException as e:  # noqa: BLE001 - reported by the handler, in the page
+                updates.put(("error", e))
+
+        worker = threading.Thread(target=work, name="gatys", daemon=True)
+        out = engine.folder()  # this request's own: the progress images and the result are files in it
+        t0 = time.perf_counter()
+        worker.start()
+        try:
+            progress((0, steps), desc=f"Gatys ({name})")
+            while True:
+                item = updates.get()
+                if item[0] == "step":
+                    _, step, x = item
+                    progress((step, steps), desc=f"Gatys ({name})")
+                    elapsed = time.perf_counter() - t0
+                    shown = out / f"step_{step:06d}.png"
+                    to_pil_01(x).save(shown)
+                    yield str(shown), f"step {step} of {steps}, {elapsed:.1f} s", None
+                elif item[0] == "done":
+                    result = item[1]
+                    target = out / f"{Path(display_name(content)).stem}_stylised.png"
+                    result.image.save(target)
+                    w, h = result.image.size
+                    ran = f"{steps} steps" if not result.interrupted else f"{len(result.losses)} of {steps} steps"
+                    said = "cancelled: the best image of" if result.interrupted else "done:"
+                    yield (
+                        str(target),
+                        f"{said} {ran} in {result.seconds:.1f} s, {w}x{h} px, backbone {result.backbone}",
+                        str(target),
+                    )
+                    return
+                elif item[0] == "cancelled":
+                    yield gr.skip(), f"cancelled after {time.perf_counter() - t0:.1f} s", None
+                    return
+                else:
+                    raise item[1]
+        finally:
+            stop.set()  # also when Gradio closes this generator (the page left or the job was cancelled)

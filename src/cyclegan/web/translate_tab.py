@@ -117,7 +117,7 @@ class TranslateTab:
             raise CycleGANError("upload one or more images (or pick an example) first")
         self.engine.check_count(uploads, "images")
         names = [display_name(path) for path in uploads]
-        G, out, load_s = None, None, 0.0
+        G, out, load_s, cancelled = None, None, 0.0, False
         gallery, downloads, rows, problems = [], [], [], []
         for stem, path, name in zip(unique_stems([Path(n) for n in names]), uploads, names, strict=True):
             if (frames := animated_frames(path)) > 1:  # its first frame alone was translated, without a word
@@ -145,10 +145,11 @@ class TranslateTab:
             try:
                 with self.engine.using(G), stopping(G, stop):
                     t = time.perf_counter()
-                    y = translate(G, im)
+                    y = translate(G, im, max_memory=self.engine.opts.max_memory)  # tiles past it
                     seconds = time.perf_counter() - t
-            except Cancelled:
-                raise CycleGANError("the translation was cancelled") from None
+            except Cancelled:  # said in the tab with the images done, not an Error pop-up as if it had failed
+                cancelled = True
+                break
             shown, target = out / f"{stem}_input.png", out / f"{stem}_{direction}.png"
             im.save(shown)  # the input as read (orientation, mode): a file, not a PIL image (see Engine)
             y.save(target)
@@ -159,10 +160,13 @@ class TranslateTab:
             downloads.append(str(target))
             rows.append(f"| {literal(name)} | {im.width}x{im.height} | {seconds:.2f} |")
             del im, y  # before the next upload is decoded
-        if not rows:  # no upload was usable
+        if not rows and not cancelled:  # no upload was usable
             raise CycleGANError(problems[0] if len(problems) == 1 else "; ".join(problems))
         for p in problems:
             gr.Warning(alert_text(p))
         info = "| image | size | seconds |\n|---|---|---|\n" + "\n".join(rows)
+        if cancelled:
+            done = f"cancelled after {len(rows)} of {len(uploads)} images"
+            return gallery, downloads, f"{done}:\n\n{info}" if rows else done
         info += f"\n\nmodel ready in {load_s:.2f} s" + (" (loaded now)" if load_s > 0.05 else " (already loaded)")
         return gallery, downloads, info

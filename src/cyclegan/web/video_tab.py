@@ -12,7 +12,7 @@ from PIL import Image
 
 from ..errors import CycleGANError
 from ..options import named_as_flags
-from .engine import DIRECTIONS, Cancelled, Engine, Stops, literal, stopping, user_errors
+from .engine import DIRECTIONS, Cancelled, Engine, Stops, alert_text, literal, stopping, user_errors, without_paths
 from .uploads import MB, display_name
 
 CLIP_TYPES = [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".gif", ".webp"]
@@ -40,19 +40,17 @@ def check_held_on_page(name: str, suffix: str, frames: int, width: int, height: 
         )
 
 
-def check_blend(name: str, width: int, height: int, flow_blend: float) -> None:
-    """Refuse, in the page's words, frames whose flow blend would take more than the memory it is held to (the
-    default --max-memory: the server has no such option): the library's line said "give --max-memory 1.6, a
-    smaller --size", neither of which the page has nor its visitor can set."""
+def check_blend(name: str, width: int, height: int, flow_blend: float, limit: float) -> None:
+    """Refuse, in the page's words, frames whose flow blend would take more than `limit` GB (`serve
+    --max-memory`): the library's line said "give --max-memory 1.6, a smaller --size", neither of which the page
+    has nor its visitor can set."""
     from ..temporal import BLEND_BYTES, blend_gb  # on use, as the tab's other imports
-    from ..translate_options import TilingOptions
 
-    limit = TilingOptions().max_memory
     if flow_blend and (need := blend_gb(width, height)) > limit:
         raise CycleGANError(
             f"{name}'s frames of {width}x{height} need about {need:.2g} GB for the flow blend, over the {limit:g} GB "
-            f"this server gives it (frames of up to {limit * 1e9 / BLEND_BYTES / 1e6:.3g} MP): set --flow-blend 0, "
-            "or upload the clip at a smaller size"
+            f"this server gives it (frames of up to {limit * 1e9 / BLEND_BYTES / 1e6:.3g} MP; cyclegan serve "
+            "--max-memory): set --flow-blend 0, or upload the clip at a smaller size"
         )
 
 
@@ -126,7 +124,7 @@ class VideoTab:
 
     def _translate(self, upload, key, direction, shared, blend, stop: threading.Event):
         from ..clipio import count_frames, probe  # on first use (PyAV)
-        from ..translate_options import TemporalOptions
+        from ..translate_options import TemporalOptions, TilingOptions
         from ..video import shares_nothing, translate_clip
 
         if not upload:
@@ -173,7 +171,7 @@ class VideoTab:
                 "clip of smaller frames"
             )
         check_held_on_page(name, src.suffix.lower(), frames, info.width, info.height, opts.max_pixels)
-        check_blend(name, info.width, info.height, temporal.flow_blend)  # needs no model: before one loads
+        check_blend(name, info.width, info.height, temporal.flow_blend, opts.max_memory)  # before a model loads
         G = self.engine.generator(key, direction)
         self.engine.check_cost(G, f"{name}'s frames are", info.width, info.height)
         if shares_nothing(G, temporal):  # the box was taken without a word, as `--norm-stats shared` was
@@ -182,16 +180,28 @@ class VideoTab:
                 "statistics it would share; the clip is translated frame by frame"
             )
         target = self.engine.folder() / f"{Path(name).stem}_{direction}{src.suffix.lower()}"
+        warnings: list[str] = []
 
         try:
             with self.engine.using(G), stopping(G, stop):  # before each batch of frames
                 t = time.perf_counter()
-                frames = translate_clip(G, src, target, temporal=temporal, max_pixels=opts.max_pixels, progress=False)
-        except Cancelled:
-            raise CycleGANError(f"{name}: the translation was cancelled") from None
+                frames = translate_clip(
+                    G,
+                    src,
+                    target,
+                    temporal=temporal,
+                    tiling=TilingOptions(max_memory=opts.max_memory),  # tiles and the flow blend held to it
+                    max_pixels=opts.max_pixels,
+                    progress=False,
+                    warn=warnings.append,  # streams left out, a GIF's rate: they went to the server's log alone
+                )
+        except Cancelled:  # said in the tab, not an Error pop-up as if it had failed
+            return None, None, f"{literal(name)}: cancelled; no clip written"
         except CycleGANError as e:  # named as the visitor named it, not by the server's temporary path
             raise CycleGANError(str(e).replace(str(src), name)) from None
         seconds = time.perf_counter() - t
+        for said in warnings:  # named as the visitor named the clip, as its errors are
+            gr.Warning(alert_text(without_paths(said.removeprefix("warning: ").replace(str(src), name))))
         line = f"{literal(name)}: {frames} frames of {info.width}x{info.height} in {seconds:.1f} s"
         line += f" ({frames / seconds:.1f} frames/s)"
         shown = str(target) if target.suffix in (".mp4", ".webm") else None
