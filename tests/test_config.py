@@ -1,5 +1,6 @@
 import importlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -268,6 +269,23 @@ def test_a_closed_pipe_is_not_a_traceback():
     run.stdout.close()  # before the command writes: its first write or its flush meets a closed pipe
     err = run.stderr.read().decode()
     assert run.wait(timeout=60) == 141 and err == "", err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("argv", [["datasets", "list"], ["--help"], ["train", "--help"], ["--version"]], ids=" ".join)
+def test_a_failed_write_to_stdout_is_one_line_and_not_success(argv):
+    """`cyclegan datasets list > /dev/full` was an OSError traceback, and `cyclegan --help > /dev/full` exited 0
+    with nothing written (argparse swallows its write errors): a script took the empty output for the help."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "cyclegan", *argv], stdout=full, stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 1 and done.stderr == "error: cannot write to standard output (No space left on device)\n"
+
+
+def test_no_command_is_a_usage_error_on_stderr(capsys):
+    """`cyclegan` alone printed its help on stdout with exit 2: `cyclegan > commands.txt` kept the help as if asked."""
+    assert main([]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("usage: cyclegan") and "translate" in captured.err
 
 
 @pytest.mark.parametrize("command", list(_all_commands()), ids=" ".join)
