@@ -288,6 +288,36 @@ def test_no_command_is_a_usage_error_on_stderr(capsys):
     assert captured.out == "" and captured.err.startswith("usage: cyclegan") and "translate" in captured.err
 
 
+@pytest.mark.parametrize(
+    ("argv", "typed", "untyped"),
+    [
+        (
+            ["stylize", "--content", "a.png", "--style", "b.png", "--out", "o.png", "--lr", "0.5"],
+            "--optimizer=lbfgs",
+            "--optimizer lbfgs (the default)",
+        ),
+        (
+            ["stylize", "--content", "a.png", "--style", "b.png", "--out", "o.png", "--seed", "3"],
+            "--init=content",
+            "--init content (the default)",
+        ),
+        (
+            ["translate", "--checkpoint", "c", "--out", "o", "--tile", "40", "a.png"],
+            "--tile-overlap=64",
+            "'--tile-overlap' 64 (the default)",
+        ),
+    ],
+)
+def test_the_default_is_not_said_of_a_value_the_user_typed(argv, typed, untyped, capsys, tmp_path, monkeypatch):
+    """`stylize --optimizer lbfgs --lr 0.5` was told its lbfgs was "(the default)", as if --optimizer had not been
+    read; said only where the value was not typed."""
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2 and untyped in capsys.readouterr().err
+    assert main([*argv, typed]) == 2
+    err = capsys.readouterr().err
+    assert "(the default)" not in err and untyped.replace(" (the default)", "") in err
+
+
 @pytest.mark.parametrize("command", list(_all_commands()), ids=" ".join)
 def test_no_parser_takes_a_prefix_of_an_option(command):
     """Every parser the command line goes through, sub-parsers included (they do not inherit allow_abbrev)."""

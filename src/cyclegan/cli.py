@@ -156,7 +156,14 @@ def _as_typed(message: str, p: argparse.ArgumentParser, argv: Sequence[str]) -> 
     def flag(m: re.Match) -> str:
         return f"option '{flags[m[1]]}'" if m[1] in flags else m[0]
 
-    return re.sub(r"option '([a-z][a-z0-9_]*)'(?! in ')", flag, message)
+    message = re.sub(r"option '([a-z][a-z0-9_]*)'(?! in ')", flag, message)
+
+    # "(the default)" of a value the user typed (`--optimizer lbfgs --lr 0.5`, `--tile-overlap 64`) read as if they
+    # had not: a check of values cannot tell, the command line can
+    def untyped(m: re.Match) -> str:
+        return m[1] if m[2] in typed else m[0]
+
+    return re.sub(r"((--[a-z][a-z0-9-]*)'? [^\s,:;]+) \(the default\)", untyped, message)
 
 
 def _misspelt_command(argv: Sequence[str], commands) -> str | None:
