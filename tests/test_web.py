@@ -1655,6 +1655,17 @@ def test_a_disk_limit_under_one_upload_is_refused_at_the_start(tmp_path, run, ca
     assert "option '--max-disk-mb' 20 is under --max-upload-mb 30: raise it, or lower --max-upload-mb" in err
 
 
+@pytest.mark.parametrize("size", ["1e-9", "0.01"])
+def test_an_upload_limit_no_photo_fits_is_refused_at_the_start(size, tmp_path, run, capsys, monkeypatch):
+    """`serve --max-upload-mb 1e-9` started a page whose every upload was refused (Gradio's limit: 0 bytes)."""
+    from cyclegan.cli import main
+
+    never_launched(monkeypatch, tmp_path)
+    assert main(["serve", "--runs", str(run), "--max-upload-mb", size]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: option '--max-upload-mb' must be >= 0.1, got {float(size)}\n"
+
+
 def test_a_disk_limit_under_one_upload_is_refused_by_the_options_from_python_too():
     """`build_app(ServeOptions(...))` never passes through `serve`: the options themselves refuse the pair."""
     from cyclegan.errors import CycleGANError

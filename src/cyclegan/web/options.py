@@ -17,6 +17,9 @@ EXAMPLES_PER_FOLDER = 8  # the images a folder given to --examples offers: its f
 # --max-style-size 64 were accepted, and the page's start ended in Gradio's traceback.
 STYLE_SIZE_MIN, STYLE_SIZE_STEP = 64, 32
 STYLE_STEPS_MIN = 10
+# The smallest --max-upload-mb: a small photo (a 256 px JPEG is 20-40 kB). `--max-upload-mb 1e-9` started a page
+# that took no upload at all (Gradio's limit rounded to 0 bytes), and said so only at each visitor's try.
+MIN_UPLOAD_MB = 0.1
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class ServeOptions(Options):
     max_queue: int = opt(
         100, "jobs that may wait in the queue, light refreshes included; one more is refused (the queue is full)", gt=0
     )
-    max_upload_mb: float = opt(25.0, "largest file accepted, image or clip, in MB", gt=0)
+    max_upload_mb: float = opt(25.0, "largest file accepted, image or clip, in MB", ge=MIN_UPLOAD_MB)
     max_disk_mb: float = opt(
         2000.0,
         "most disk the uploads and results may take together, in MB (each is deleted an hour after it came): "
