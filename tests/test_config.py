@@ -359,6 +359,17 @@ def test_train_help_names_what_its_folder_options_take(capsys):
     assert "--checkpoint-minutes MIN" in out and not re.search(r"--[a-z-]+ S\b", out)
 
 
+def test_train_help_says_a_familys_own_default_once(capsys):
+    """CUT's options said their families' values twice: "(default: 1 for cut, 10 for fastcut, --model cut: 1.0,
+    --model fastcut: 10.0)"."""
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for shown in ("1 for cut, 10 for fastcut", "on for cut, off for fastcut", "off for cut, on for fastcut"):
+        assert f"(default: {shown})" in out
+    assert "(default: 50, seed: 0, --model cut: 0, --model fastcut: 0)" in out  # a family's value over a field's
+
+
 @pytest.mark.parametrize("command", list(_all_commands()), ids=" ".join)
 def test_every_command_has_help_with_every_option_and_its_default(command, capsys):
     """Each subcommand's --help shows every field of its options dataclass, with the field's default."""

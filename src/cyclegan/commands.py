@@ -57,7 +57,8 @@ def _default_texts(cls: type) -> dict[str, str]:
     texts = {}
     for f in fields(cls):
         others = [f"{n}: {p[f.name]}" for n, p in PRESETS.items() if f.name in p]
-        others += [f"--model {n}: {fam.defaults[f.name]}" for n, fam in FAMILIES.items() if f.name in fam.defaults]
+        if f.default is not None or not f.metadata.get("default_text"):  # else its text says the families' values
+            others += [f"--model {n}: {fam.defaults[f.name]}" for n, fam in FAMILIES.items() if f.name in fam.defaults]
         if others:
             texts[f.name] = ", ".join([f.metadata.get("default_text") or str(f.default), *others])
     return texts
