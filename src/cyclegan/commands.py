@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from . import process
-from .config import ALTERNATIVES, BASE_SECTIONS, all_sections, option_fields, option_value, read_config_file, resolve
+from .config import (
+    ALTERNATIVES,
+    BASE_SECTIONS,
+    all_sections,
+    check_startable,
+    option_fields,
+    option_value,
+    read_config_file,
+    resolve,
+)
 from .errors import CycleGANError, escape, install_extra
 from .families import FAMILIES, accepting, names, section_titles
 from .options import add_arguments, to_flags
@@ -111,7 +120,7 @@ def run_train(opts, args: argparse.Namespace) -> int:
     if opts.preset:
         overrides["preset"] = opts.preset
     if not opts.resume:  # a new run's options checked before torch's import (`--steps -3` waited 5-15 s for it)
-        cfg, ckpt = resolve(overrides, names=names, typed=flags.keys()), None
+        cfg, ckpt = check_startable(resolve(overrides, names=names, typed=flags.keys())), None
     from .train import prepare_config, train  # on use
 
     if opts.resume:
