@@ -238,7 +238,7 @@ def test_a_large_whole_bound_is_written_exactly(capsys):
 
 def test_a_huge_whole_value_is_said_back_in_exponent_notation(capsys):
     """`--steps 1e308` (a whole number, so an int) was said back in 309 digits; `--seed 2**63` is still exact."""
-    assert main(["train", "--data", "x", "--out", "r", "--steps", "-1e308"]) == 2
+    assert main(["train", "--data", "x", "--out", "r", "--steps=-1e308"]) == 2
     assert capsys.readouterr().err == "error: option '--steps' must be positive, got -1e+308\n"
     assert main(["train", "--data", "x", "--out", "r", "--steps", "9", "--seed", str(2**63)]) == 2
     assert capsys.readouterr().err.endswith(", got 9223372036854775808\n")
