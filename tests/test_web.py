@@ -1666,6 +1666,18 @@ def test_an_upload_limit_no_photo_fits_is_refused_at_the_start(size, tmp_path, r
     assert err == f"error: option '--max-upload-mb' must be >= 0.1, got {float(size)}\n"
 
 
+@pytest.mark.parametrize("seconds", ["1e-3", "3e6"])
+def test_a_refresh_period_a_browser_would_run_without_pause_is_refused(seconds, tmp_path, run, capsys, monkeypatch):
+    """Gradio's Timer is setInterval(seconds * 1000): a period of a millisecond, or over 2**31 ms (which a browser
+    runs at once), had every open page send a refresh every few milliseconds."""
+    from cyclegan.cli import main
+
+    never_launched(monkeypatch, tmp_path)
+    assert main(["serve", "--runs", str(run), "--refresh", seconds]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: option '--refresh' must be >= 0.5 and <= 86400, got {float(seconds)}\n"
+
+
 def test_a_disk_limit_under_one_upload_is_refused_by_the_options_from_python_too():
     """`build_app(ServeOptions(...))` never passes through `serve`: the options themselves refuse the pair."""
     from cyclegan.errors import CycleGANError

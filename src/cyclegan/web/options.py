@@ -20,6 +20,10 @@ STYLE_STEPS_MIN = 10
 # The smallest --max-upload-mb: a small photo (a 256 px JPEG is 20-40 kB). `--max-upload-mb 1e-9` started a page
 # that took no upload at all (Gradio's limit rounded to 0 bytes), and said so only at each visitor's try.
 MIN_UPLOAD_MB = 0.1
+# --refresh's seconds: each refresh reads every run folder, and a browser runs a timer of over 2**31 ms (24.8 days)
+# at once, again and again (Gradio's Timer is setInterval(value * 1000)): `--refresh 1e-3` and `--refresh 3e6` both
+# had every open page send a refresh every few milliseconds.
+REFRESH_RANGE = (0.5, 86400.0)
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,9 @@ class ServeOptions(Options):
         1024, "largest long side the Style and Compare tabs offer, in px", ge=STYLE_SIZE_MIN + STYLE_SIZE_STEP
     )
     max_style_steps: int = opt(1000, "most Gatys steps the Style and Compare tabs offer", ge=2 * STYLE_STEPS_MIN)
-    refresh: float = opt(3.0, "seconds between refreshes of the Runs tab and the model list", gt=0)
+    refresh: float = opt(
+        3.0, "seconds between refreshes of the Runs tab and the model list", ge=REFRESH_RANGE[0], le=REFRESH_RANGE[1]
+    )
     device: str = device_option()
 
     def __post_init__(self) -> None:
