@@ -137,6 +137,14 @@ def test_a_binary_config_file_is_a_one_line_error(tmp_path):
         read_config_file(f)
 
 
+def test_a_config_file_larger_than_any_file_of_options_is_refused_unread(tmp_path):
+    """`--config /dev/zero` was read whole: 7.7 GB in 20 s, until the memory ran out."""
+    f = tmp_path / "c.yaml"
+    f.write_text("# a comment\n" * 100_000)  # valid YAML, 1.2 MB
+    with pytest.raises(CycleGANError, match=r"^config file .*c.yaml is over 1 MiB, which no file of options is \("):
+        read_config_file(f)
+
+
 def test_cli_config_file_then_flags(tmp_path, dataset, capsys):
     f = tmp_path / "c.yaml"
     f.write_text("ngf: 4\nndf: 4\nn_blocks: 1\nsize: 24\nsteps: 1\nbatch_size: 1\nlr: 0.5\nnum_workers: 0\n")
