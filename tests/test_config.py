@@ -1,5 +1,6 @@
 import importlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -133,6 +134,14 @@ def test_a_binary_config_file_is_a_one_line_error(tmp_path):
     f = tmp_path / "photo.png"
     f.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
     with pytest.raises(CycleGANError, match="photo.png is not a text file"):
+        read_config_file(f)
+
+
+def test_a_config_file_larger_than_any_file_of_options_is_refused_unread(tmp_path):
+    """`--config /dev/zero` was read whole: 7.7 GB in 20 s, until the memory ran out."""
+    f = tmp_path / "c.yaml"
+    f.write_text("# a comment\n" * 100_000)  # valid YAML, 1.2 MB
+    with pytest.raises(CycleGANError, match=r"^config file .*c.yaml is over 1 MiB, which no file of options is \("):
         read_config_file(f)
 
 
@@ -270,6 +279,53 @@ def test_a_closed_pipe_is_not_a_traceback():
     assert run.wait(timeout=60) == 141 and err == "", err
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("argv", [["datasets", "list"], ["--help"], ["train", "--help"], ["--version"]], ids=" ".join)
+def test_a_failed_write_to_stdout_is_one_line_and_not_success(argv):
+    """`cyclegan datasets list > /dev/full` was an OSError traceback, and `cyclegan --help > /dev/full` exited 0
+    with nothing written (argparse swallows its write errors): a script took the empty output for the help."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "cyclegan", *argv], stdout=full, stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 1 and done.stderr == "error: cannot write to standard output (No space left on device)\n"
+
+
+def test_no_command_is_a_usage_error_on_stderr(capsys):
+    """`cyclegan` alone printed its help on stdout with exit 2: `cyclegan > commands.txt` kept the help as if asked."""
+    assert main([]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("usage: cyclegan") and "translate" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "typed", "untyped"),
+    [
+        (
+            ["stylize", "--content", "a.png", "--style", "b.png", "--out", "o.png", "--lr", "0.5"],
+            "--optimizer=lbfgs",
+            "--optimizer lbfgs (the default)",
+        ),
+        (
+            ["stylize", "--content", "a.png", "--style", "b.png", "--out", "o.png", "--seed", "3"],
+            "--init=content",
+            "--init content (the default)",
+        ),
+        (
+            ["translate", "--checkpoint", "c", "--out", "o", "--tile", "40", "a.png"],
+            "--tile-overlap=64",
+            "'--tile-overlap' 64 (the default)",
+        ),
+    ],
+)
+def test_the_default_is_not_said_of_a_value_the_user_typed(argv, typed, untyped, capsys, tmp_path, monkeypatch):
+    """`stylize --optimizer lbfgs --lr 0.5` was told its lbfgs was "(the default)", as if --optimizer had not been
+    read; said only where the value was not typed."""
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2 and untyped in capsys.readouterr().err
+    assert main([*argv, typed]) == 2
+    err = capsys.readouterr().err
+    assert "(the default)" not in err and untyped.replace(" (the default)", "") in err
+
+
 @pytest.mark.parametrize("command", list(_all_commands()), ids=" ".join)
 def test_no_parser_takes_a_prefix_of_an_option(command):
     """Every parser the command line goes through, sub-parsers included (they do not inherit allow_abbrev)."""
@@ -311,6 +367,17 @@ def test_train_help_names_what_its_folder_options_take(capsys):
     assert "--checkpoint-minutes MIN" in out and not re.search(r"--[a-z-]+ S\b", out)
 
 
+def test_train_help_says_a_familys_own_default_once(capsys):
+    """CUT's options said their families' values twice: "(default: 1 for cut, 10 for fastcut, --model cut: 1.0,
+    --model fastcut: 10.0)"."""
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for shown in ("1 for cut, 10 for fastcut", "on for cut, off for fastcut", "off for cut, on for fastcut"):
+        assert f"(default: {shown})" in out
+    assert "(default: 50, seed: 0, --model cut: 0, --model fastcut: 0)" in out  # a family's value over a field's
+
+
 @pytest.mark.parametrize("command", list(_all_commands()), ids=" ".join)
 def test_every_command_has_help_with_every_option_and_its_default(command, capsys):
     """Each subcommand's --help shows every field of its options dataclass, with the field's default."""
@@ -348,6 +415,30 @@ def test_every_commands_help_starts_without_torch():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"`cyclegan {done.stderr.strip()} --help` imports torch"
+
+
+@pytest.mark.slow
+def test_a_new_runs_option_errors_come_before_torchs_import(tmp_path):
+    """`train --steps -3` (or with no --steps) waited for torch's import (5-15 s on a busy machine) to be told one
+    line."""
+    code = (
+        "import sys\nfrom cyclegan.cli import main\n"
+        f"for argv in {TRAIN_OPTION_ERRORS!r}:\n"
+        "    if main(argv) != 2 or 'torch' in sys.modules:\n"
+        "        sys.exit(' '.join(argv))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, f"`cyclegan {done.stderr.strip().splitlines()[-1]}` imports torch before its error"
+    assert done.stderr.count("error: ") == len(TRAIN_OPTION_ERRORS) == len(done.stderr.splitlines()), done.stderr
+
+
+TRAIN_OPTION_ERRORS = [
+    ["train", "--data", ".", "--out", "r", "--steps", "-3"],
+    ["train", "--data", ".", "--out", "r", "--lr", "nan"],
+    ["train", "--data", ".", "--out", "r", "--model", "fastcut", "--lambda-cycle", "3"],
+    ["train", "--data", ".", "--out", "r"],  # no budget
+    ["train", "--data", ".", "--steps", "3"],  # no run folder
+]
 
 
 @pytest.mark.parametrize("package", ["cyclegan.bench", "cyclegan.data", "cyclegan.evaluate", "cyclegan.style"])

@@ -313,6 +313,9 @@ def test_a_link_where_the_dataset_goes_is_one_line_before_any_request(mirror, tm
         ("horse2zebr", None, "unknown dataset 'horse2zebr'; did you mean 'horse2zebra'?"),
         ("cityscapes", None, "cannot be downloaded from the public server"),
         ("horse2zebra", "ftp://example.org", "expected an http:// or https:// address"),
+        # urllib's ValueError was a traceback
+        ("horse2zebra", "http://[::1", "option '--base-url' 'http://[::1': not a valid address (Invalid IPv6 URL)"),
+        ("horse2zebra", "http://x:99999", "not a valid address (Port out of range 0-65535)"),
         ("../x", "http://127.0.0.1:9", "expected letters, digits"),
     ],
 )

@@ -234,3 +234,11 @@ def test_a_large_whole_bound_is_written_exactly(capsys):
     """`--seed -1` said "must be >= 0 and <= 9.22337e+18": the bound rounded, in a float's notation."""
     assert main(["train", "--data", "x", "--seed", "-1"]) == 2
     assert "option '--seed' must be >= 0 and <= 9223372036854775807, got -1" in capsys.readouterr().err
+
+
+def test_a_huge_whole_value_is_said_back_in_exponent_notation(capsys):
+    """`--steps 1e308` (a whole number, so an int) was said back in 309 digits; `--seed 2**63` is still exact."""
+    assert main(["train", "--data", "x", "--out", "r", "--steps=-1e308"]) == 2
+    assert capsys.readouterr().err == "error: option '--steps' must be positive, got -1e+308\n"
+    assert main(["train", "--data", "x", "--out", "r", "--steps", "9", "--seed", str(2**63)]) == 2
+    assert capsys.readouterr().err.endswith(", got 9223372036854775808\n")

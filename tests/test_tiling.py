@@ -174,6 +174,12 @@ def test_a_thumbnail_under_the_smallest_tile_is_refused_naming_the_option(capsys
     assert "'--thumbnail' 1 is under" in capsys.readouterr().err
 
 
+def test_a_memory_budget_past_any_machine_is_refused_in_one_line(capsys):
+    """`--max-memory 1e308` passed the options and overflowed the tile's side: an OverflowError traceback."""
+    assert main(["translate", "--checkpoint", "x.pt", "--out", "o", "--max-memory", "1e308", "in.png"]) == 2
+    assert capsys.readouterr().err == "error: option '--max-memory' must be > 0 and <= 1e+06, got 1e+308\n"
+
+
 @pytest.mark.slow
 def test_bench_task_tiles_reports_seams_memory_and_speed(tmp_path, capsys):
     from cyclegan.bench import BenchOptions, TileBenchOptions, bench, format_bench

@@ -1665,6 +1665,29 @@ def test_a_disk_limit_under_one_upload_is_refused_at_the_start(tmp_path, run, ca
     assert "option '--max-disk-mb' 20 is under --max-upload-mb 30: raise it, or lower --max-upload-mb" in err
 
 
+@pytest.mark.parametrize("size", ["1e-9", "0.01"])
+def test_an_upload_limit_no_photo_fits_is_refused_at_the_start(size, tmp_path, run, capsys, monkeypatch):
+    """`serve --max-upload-mb 1e-9` started a page whose every upload was refused (Gradio's limit: 0 bytes)."""
+    from cyclegan.cli import main
+
+    never_launched(monkeypatch, tmp_path)
+    assert main(["serve", "--runs", str(run), "--max-upload-mb", size]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: option '--max-upload-mb' must be >= 0.1, got {float(size)}\n"
+
+
+@pytest.mark.parametrize("seconds", ["1e-3", "3e6"])
+def test_a_refresh_period_a_browser_would_run_without_pause_is_refused(seconds, tmp_path, run, capsys, monkeypatch):
+    """Gradio's Timer is setInterval(seconds * 1000): a period of a millisecond, or over 2**31 ms (which a browser
+    runs at once), had every open page send a refresh every few milliseconds."""
+    from cyclegan.cli import main
+
+    never_launched(monkeypatch, tmp_path)
+    assert main(["serve", "--runs", str(run), "--refresh", seconds]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: option '--refresh' must be >= 0.5 and <= 86400, got {float(seconds)}\n"
+
+
 def test_a_disk_limit_under_one_upload_is_refused_by_the_options_from_python_too():
     """`build_app(ServeOptions(...))` never passes through `serve`: the options themselves refuse the pair."""
     from cyclegan.errors import CycleGANError

@@ -300,6 +300,15 @@ def test_a_mirror_address_from_the_environment_is_named_as_the_environments(tmp_
     )
 
 
+def test_a_mirror_address_urllib_cannot_read_is_one_line(tmp_path, monkeypatch, capsys):
+    """`CYCLEGAN_PRETRAINED_URL=http://[::1`: urllib's ValueError ("Invalid IPv6 URL") was a traceback."""
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", "http://[::1")
+    assert translate_one_image(tmp_path, "pretrained:horse2zebra") == 2
+    assert capsys.readouterr().err == (
+        "error: base URL 'http://[::1' ($CYCLEGAN_PRETRAINED_URL): not a valid address (Invalid IPv6 URL)\n"
+    )
+
+
 def test_pretrained_name_offline_says_what_to_do_with_options_the_command_has(tmp_path, home, monkeypatch):
     """Before: 'give a mirror's address in --base-url or ...' from translate and export, which have no --base-url,
     and nothing said that a copy downloaded elsewhere can be put in the cache."""

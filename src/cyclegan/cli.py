@@ -156,7 +156,14 @@ def _as_typed(message: str, p: argparse.ArgumentParser, argv: Sequence[str]) -> 
     def flag(m: re.Match) -> str:
         return f"option '{flags[m[1]]}'" if m[1] in flags else m[0]
 
-    return re.sub(r"option '([a-z][a-z0-9_]*)'(?! in ')", flag, message)
+    message = re.sub(r"option '([a-z][a-z0-9_]*)'(?! in ')", flag, message)
+
+    # "(the default)" of a value the user typed (`--optimizer lbfgs --lr 0.5`, `--tile-overlap 64`) read as if they
+    # had not: a check of values cannot tell, the command line can
+    def untyped(m: re.Match) -> str:
+        return m[1] if m[2] in typed else m[0]
+
+    return re.sub(r"((--[a-z][a-z0-9-]*)'? [^\s,:;]+) \(the default\)", untyped, message)
 
 
 def _misspelt_command(argv: Sequence[str], commands) -> str | None:
@@ -195,8 +202,8 @@ def _main(argv: list[str]) -> int:
         if unknown:  # the command's own usage and a hint, not the top level's "usage: cyclegan COMMAND ..."
             _unrecognized(getattr(args, "command_parser", parser), unknown)
         cmd: Command | None = getattr(args, "command", None)
-        if cmd is None:  # no command at all
-            parser.print_help()
+        if cmd is None:  # no command at all: a usage error, on stderr as argparse says its others
+            parser.print_help(sys.stderr)
             return 2
         cls = cmd.options_class()
         opts = None
@@ -207,6 +214,41 @@ def _main(argv: list[str]) -> int:
         message = str(e) if args is None else _as_typed(str(e), getattr(args, "command_parser", parser), argv)
         print(f"error: {escape(message)}", file=sys.stderr)
         return 2
+
+
+class _Watched:
+    """`sys.stdout` with its first failed write or flush kept, so that `main` tells a full disk or a closed
+    reader (`cyclegan --help > /dev/full`) from any other OSError; argparse swallows its own write errors
+    (help and version exited 0 with nothing written), so the failure is kept here rather than caught."""
+
+    def __init__(self, stream) -> None:
+        self.stream, self.failed = stream, None
+
+    def _kept(self, call, *args):
+        try:
+            return call(*args)
+        except OSError as e:
+            self.failed = self.failed or e
+            raise
+
+    def write(self, text: str) -> int:
+        return self._kept(self.stream.write, text)
+
+    def flush(self) -> None:
+        self._kept(self.stream.flush)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+def _stdout_failed(e: OSError) -> int:
+    """A write to stdout that failed: one line on stderr and a non-zero status, never a traceback."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit fails again
+    if isinstance(e, BrokenPipeError):  # `cyclegan datasets list | head`: the reader left, as it meant to
+        return 141  # as a shell reports a process ended by SIGPIPE
+    with contextlib.suppress(OSError):
+        print(f"error: cannot write to standard output ({e.strerror or e})", file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,19 +264,27 @@ def main(argv: list[str] | None = None) -> int:
         seen.append(signum)
         signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt, as Python's own handler does
 
-    old = None
+    old, stdout = None, sys.stdout
+    out = sys.stdout = _Watched(stdout)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         try:
             old = signal.signal(signal.SIGINT, on_sigint)
         except ValueError:  # not the main thread
             pass
     try:
-        code = _main(sys.argv[1:] if argv is None else argv)
-        sys.stdout.flush()  # here, where a closed pipe is caught, not in Python's exit ("Exception ignored")
-        return code
-    except BrokenPipeError:  # `cyclegan datasets list | head`: the reader left; a traceback told nothing
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit fails again
-        return 141  # as a shell reports a process ended by SIGPIPE
+        try:
+            code = _main(sys.argv[1:] if argv is None else argv)
+        except SystemExit:  # argparse's help, version and usage errors: their writes checked too
+            out.flush()
+            if out.failed is None:
+                raise
+            return _stdout_failed(out.failed)
+        out.flush()  # here, where a full disk or a closed pipe is caught, not in Python's exit ("Exception ignored")
+        return code if out.failed is None else _stdout_failed(out.failed)
+    except OSError as e:  # `cyclegan datasets list > /dev/full`: stdout's error, one line; any other is a bug
+        if e is not out.failed:
+            raise
+        return _stdout_failed(e)
     except KeyboardInterrupt as e:  # while the modules load, or in a command that does not catch it
         from .process import Terminated  # torch-free; a SIGTERM `process.terminate_as_interrupt` raised
 
@@ -248,5 +298,6 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     finally:
+        sys.stdout = stdout
         if old is not None:
             signal.signal(signal.SIGINT, old)

@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from . import process
-from .config import ALTERNATIVES, BASE_SECTIONS, all_sections, option_fields, option_value, read_config_file
+from .config import (
+    ALTERNATIVES,
+    BASE_SECTIONS,
+    all_sections,
+    check_startable,
+    option_fields,
+    option_value,
+    read_config_file,
+    resolve,
+)
 from .errors import CycleGANError, escape, install_extra
 from .families import FAMILIES, accepting, names, section_titles
 from .options import add_arguments, to_flags
@@ -57,7 +66,8 @@ def _default_texts(cls: type) -> dict[str, str]:
     texts = {}
     for f in fields(cls):
         others = [f"{n}: {p[f.name]}" for n, p in PRESETS.items() if f.name in p]
-        others += [f"--model {n}: {fam.defaults[f.name]}" for n, fam in FAMILIES.items() if f.name in fam.defaults]
+        if f.default is not None or not f.metadata.get("default_text"):  # else its text says the families' values
+            others += [f"--model {n}: {fam.defaults[f.name]}" for n, fam in FAMILIES.items() if f.name in fam.defaults]
         if others:
             texts[f.name] = ", ".join([f.metadata.get("default_text") or str(f.default), *others])
     return texts
@@ -93,8 +103,6 @@ def replaced_family_values(file: dict[str, Any], flags: dict[str, Any]) -> list[
 
 
 def run_train(opts, args: argparse.Namespace) -> int:
-    from .train import prepare_config, train  # on use
-
     overrides = read_config_file(opts.config) if opts.config else {}
     flags = {k: v for k, v in vars(args).items() if k in option_fields()}
     replaced = replaced_family_values(overrides, flags)
@@ -111,9 +119,13 @@ def run_train(opts, args: argparse.Namespace) -> int:
     overrides.update(flags)
     if opts.preset:
         overrides["preset"] = opts.preset
-    cfg, ckpt = prepare_config(
-        overrides, resume=opts.resume, out=overrides.get("out"), names=names, typed=flags.keys()
-    )  # flags of another family refused, scoring options that do nothing without --eval-every warned of
+    if not opts.resume:  # a new run's options checked before torch's import (`--steps -3` waited 5-15 s for it)
+        cfg, ckpt = check_startable(resolve(overrides, names=names, typed=flags.keys())), None
+    from .train import prepare_config, train  # on use
+
+    if opts.resume:
+        cfg, ckpt = prepare_config(overrides, resume=True, out=overrides.get("out"), names=names, typed=flags.keys())
+    # (both: flags of another family refused, scoring options that do nothing without --eval-every warned of)
     train(cfg, ckpt=ckpt, progress=opts.progress)
     return 0
 

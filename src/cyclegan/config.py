@@ -450,16 +450,25 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+MAX_CONFIG_BYTES = 2**20  # a file of every option is under 4 KB
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON config file into flat options, each checked on its own (type, range, choice: the
     error names the file); the checks across options come with `resolve`."""
     path = Path(path)
     try:
-        text = path.read_text()
+        with path.open("rb") as f:  # not read_text(): `--config /dev/zero` was read until the memory ran out
+            raw = f.read(MAX_CONFIG_BYTES + 1)
     except OSError as e:
         raise CycleGANError(f"cannot read config file {path}: {e.strerror}") from None
+    not_options = f"config file {path} is %s (give a YAML or JSON file of options)"
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise CycleGANError(not_options % f"over {MAX_CONFIG_BYTES // 2**20} MiB, which no file of options is")
+    try:
+        text = raw.decode()
     except UnicodeDecodeError:
-        raise CycleGANError(f"config file {path} is not a text file (give a YAML or JSON file of options)") from None
+        raise CycleGANError(not_options % "not a text file") from None
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(text, object_pairs_hook=_unique_keys)
@@ -682,6 +691,16 @@ def at_default(key: str, value: Any) -> bool:
     f = option_fields()[key][1]
     default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
     return option_value(key, value) == default
+
+
+def check_startable(cfg: Config) -> Config:
+    """`cfg` if it names what `train` needs beyond valid options, its run folder and its budget; torch-free, so
+    that `cyclegan train` says so before torch's import (it waited 5-15 s for it)."""
+    if not cfg.train.out:
+        raise CycleGANError("option 'out' is required: the run folder (e.g. --out runs/horse2zebra)")
+    if cfg.train.steps is None and cfg.train.epochs is None:
+        raise CycleGANError("give the training budget: --steps N (total steps) or --epochs N")
+    return cfg
 
 
 def validate(cfg: Config) -> Config:

@@ -174,6 +174,16 @@ def _number(x: float) -> str:
     return str(x) if isinstance(x, int) else f"{x:g}"
 
 
+def _given(v: float) -> str:
+    """A refused value as said: a whole number of over 30 digits in exponent notation (`--size 1e308` was said back
+    in 309 digits); shorter ones exactly, as bounds are (`--seed`'s 2**63 is one more than its bound)."""
+    digits = str(abs(v)) if isinstance(v, int) else ""
+    if len(digits) <= 30:
+        return str(v)
+    fraction = digits[1:3].rstrip("0")
+    return f"{'-' * (v < 0)}{digits[0]}{'.' * bool(fraction)}{fraction}e+{len(digits) - 1}"
+
+
 def check_value(name: str, value: Any, meta: dict) -> None:
     """Finite numbers only; and within the field's range, if it has one. A one-line error otherwise."""
     values = value if isinstance(value, tuple) else (value,)
@@ -189,7 +199,7 @@ def check_value(name: str, value: Any, meta: dict) -> None:
             or (le is not None and v > le)
             or (lt is not None and v >= lt)
         ):
-            raise CycleGANError(f"option '{name}' must be {_range_text(meta)}, got {v}")
+            raise CycleGANError(f"option '{name}' must be {_range_text(meta)}, got {_given(v)}")
 
 
 def check_nonempty(name: str, value: Any, meta: dict) -> None:

@@ -26,6 +26,7 @@ from .shared_options import (
 # The generator's activations per call: enough for the default thumbnail of a square 1024 px image (1.05 MP
 # at about 1.15 KB per pixel for the paper ResNet), and a 6000x4000 photo stays under 3 GB in all.
 DEFAULT_MAX_MEMORY_GB = 1.25
+MAX_MEMORY_GB = 1e6  # far over any machine: --max-memory 1e308 overflowed the tile's side (an OverflowError traceback)
 DEFAULT_OVERLAP = 64  # pixels shared by neighbouring tiles (the paper generator's context fades over ~80 px)
 DEFAULT_THUMBNAIL = 1024  # long side of the thumbnail whose InstanceNorm statistics the tiles share
 # The smallest tile worth translating: a 32 px tile (overlap at most 8 px for automatic tiles) is already a
@@ -42,6 +43,7 @@ def max_memory_option() -> Any:
         "GB the generator's activations may take at once (estimated); a larger image is translated in tiles that "
         "fit; a clip's flow blend (about 80 bytes a pixel of a frame) is held to it too",
         gt=0,
+        le=MAX_MEMORY_GB,
     )
 
 

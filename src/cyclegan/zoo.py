@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .data.fetch import Bounds, check_sha256, download_lock, fetch, file_sha256
+from .data.fetch import Bounds, address_problem, check_sha256, download_lock, fetch, file_sha256
 from .errors import CycleGANError, escape, nearest
 from .files import sync_folder, write_atomic
 from .options import Options, opt
@@ -145,8 +145,8 @@ def base_url_from_env() -> str | None:
 
 def model_url(name: str, base_url: str, *, given_in: str = "--base-url") -> str:
     """`BASE/NAME.pth`; only http and https are accepted. `given_in`: where `base_url` came from, for the error."""
-    if urllib.parse.urlsplit(base_url).scheme not in ("http", "https"):
-        raise CycleGANError(f"base URL {base_url!r} ({given_in}): expected http:// or https://")
+    if problem := address_problem(base_url, "expected http:// or https://"):
+        raise CycleGANError(f"base URL {base_url!r} ({given_in}): {problem}")
     return f"{base_url.rstrip('/')}/{urllib.parse.quote(name)}.pth"
 
 

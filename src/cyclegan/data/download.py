@@ -37,7 +37,7 @@ from ..files import IMAGE_EXTENSIONS, broken_link, walk_files
 from ..options import Options, opt
 from ..shared_options import max_minutes_option, progress_option
 from .archive import MAX_RATIO, MAX_SIZE_GB, ArchiveLimits, extract_safely, remove_stale_extractions, verify_archive
-from .fetch import Bounds, check_sha256, download_lock, fetch
+from .fetch import Bounds, address_problem, check_sha256, download_lock, fetch
 
 DEFAULT_BASE_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets"
 CHUNK = 1 << 16
@@ -101,9 +101,8 @@ class DownloadResult:
 
 def dataset_url(name: str, base_url: str = DEFAULT_BASE_URL) -> str:
     """`BASE/NAME.zip`, the reference implementation's pattern; only http and https are accepted."""
-    scheme = urllib.parse.urlsplit(base_url).scheme
-    if scheme not in ("http", "https"):
-        raise CycleGANError(f"option '--base-url' {base_url!r}: expected an http:// or https:// address")
+    if problem := address_problem(base_url):
+        raise CycleGANError(f"option '--base-url' {base_url!r}: {problem}")
     return f"{base_url.rstrip('/')}/{urllib.parse.quote(name)}.zip"
 
 

@@ -115,11 +115,22 @@ class _Watchdog:
             self._timer.cancel()
 
 
+def address_problem(url: str, expected: str = "expected an http:// or https:// address") -> str | None:
+    """Why `url` is no address to download from, None when it is one: not http(s) (`expected`), or not readable
+    as an address (`http://[::1` raised urllib's ValueError: a traceback)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        _ = parts.port  # a port that is no number, or out of range, raises here
+    except ValueError as e:
+        return f"not a valid address ({e})"
+    return None if parts.scheme in ("http", "https") else expected
+
+
 class _NoRedirectOutside(urllib.request.HTTPRedirectHandler):
     """Redirects followed only to http and https (urllib would also follow one to ftp)."""
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
-        if urllib.parse.urlsplit(newurl).scheme not in ("http", "https"):
+        if address_problem(newurl):
             raise urllib.error.HTTPError(newurl, code, f"redirected to {newurl!r}, not http(s)", headers, fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 

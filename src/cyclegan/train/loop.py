@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..checkpoint import load_state
-from ..config import Config, config_from_dict
+from ..config import Config, check_startable, config_from_dict
 from ..errors import CycleGANError, escape
 from ..execution import Execution, choose_execution, resolve_device
 from ..files import FolderLock, inside, write_atomic
@@ -76,12 +76,8 @@ def train(
             f"expected a Config, got {type(cfg).__name__}: build it with cyclegan.config.resolve({{...}}) (flat option "
             "names, as in a config file)"
         )
-    t = cfg.train
-    if not t.out:
-        raise CycleGANError("option 'out' is required: the run folder (e.g. --out runs/horse2zebra)")
+    t = check_startable(cfg).train
     run = Path(t.out)
-    if t.steps is None and t.epochs is None:
-        raise CycleGANError("give the training budget: --steps N (total steps) or --epochs N")
     for folder in data_folders(cfg.data):  # its sample grids would become the next run's training images
         if inside(run.resolve(), folder.resolve()):
             raise CycleGANError(

@@ -18,6 +18,13 @@ EXAMPLES_PER_FOLDER = 8  # the images a folder given to --examples offers: its f
 # --max-style-size 64 were accepted, and the page's start ended in Gradio's traceback.
 STYLE_SIZE_MIN, STYLE_SIZE_STEP = 64, 32
 STYLE_STEPS_MIN = 10
+# The smallest --max-upload-mb: a small photo (a 256 px JPEG is 20-40 kB). `--max-upload-mb 1e-9` started a page
+# that took no upload at all (Gradio's limit rounded to 0 bytes), and said so only at each visitor's try.
+MIN_UPLOAD_MB = 0.1
+# --refresh's seconds: each refresh reads every run folder, and a browser runs a timer of over 2**31 ms (24.8 days)
+# at once, again and again (Gradio's Timer is setInterval(value * 1000)): `--refresh 1e-3` and `--refresh 3e6` both
+# had every open page send a refresh every few milliseconds.
+REFRESH_RANGE = (0.5, 86400.0)
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,7 @@ class ServeOptions(Options):
     max_queue: int = opt(
         100, "jobs that may wait in the queue, light refreshes included; one more is refused (the queue is full)", gt=0
     )
-    max_upload_mb: float = opt(25.0, "largest file accepted, image or clip, in MB", gt=0)
+    max_upload_mb: float = opt(25.0, "largest file accepted, image or clip, in MB", ge=MIN_UPLOAD_MB)
     max_disk_mb: float = opt(
         2000.0,
         "most disk the uploads and results may take together, in MB (each is deleted an hour after it came): "
@@ -77,7 +84,9 @@ class ServeOptions(Options):
         1024, "largest long side the Style and Compare tabs offer, in px", ge=STYLE_SIZE_MIN + STYLE_SIZE_STEP
     )
     max_style_steps: int = opt(1000, "most Gatys steps the Style and Compare tabs offer", ge=2 * STYLE_STEPS_MIN)
-    refresh: float = opt(3.0, "seconds between refreshes of the Runs tab and the model list", gt=0)
+    refresh: float = opt(
+        3.0, "seconds between refreshes of the Runs tab and the model list", ge=REFRESH_RANGE[0], le=REFRESH_RANGE[1]
+    )
     device: str = device_option()
 
     def __post_init__(self) -> None:
