@@ -1424,6 +1424,32 @@ def test_user_errors_turn_exceptions_into_one_line_messages(capsys):
         list(user_errors(streams)("user"))
 
 
+def test_a_cancel_no_tab_caught_is_one_line_not_an_interrupt_of_the_server(capsys):
+    """`Cancelled` is a KeyboardInterrupt (so that Gatys keeps its best image), which `user_errors`' `except
+    Exception` let through: out of a handler, Gradio's server thread ended on it (its event loop re-raises a
+    KeyboardInterrupt) and the page stopped answering every visitor. A Cancelled that no tab says in its own words
+    is now the job's one line, as any handler's error."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.engine import Cancelled, user_errors
+
+    def stops():
+        raise Cancelled
+
+    def streams():
+        yield 1
+        stops()
+
+    for handler in (user_errors(stops), lambda: list(user_errors(streams)())):
+        try:
+            handler()
+            raised = None
+        except BaseException as e:  # noqa: BLE001 - a KeyboardInterrupt must not end the test run
+            raised = e
+        assert isinstance(raised, gr.Error), repr(raised)
+        assert raised.message == "the job was cancelled"
+    assert "Traceback" not in capsys.readouterr().err  # no bug: the log has its one line
+
+
 def test_a_name_in_a_pop_up_is_shown_as_text_not_as_html(tmp_path, run):
     """Gradio puts a pop-up's message in the page as HTML: a run folder named `<b id=x>BOLD<img src=y>` with a
     damaged checkpoint drew bold text and an image in the error (a hostile probe, in Chromium). Now the

@@ -47,6 +47,7 @@ CLOSED_KEPT = 10_000
 HEAVY = "heavy"  # the concurrency group of every job that runs a network: one queue, --concurrency at once
 # The refreshes (model and run lists, the Runs tab): their own group, no progress shown.
 LIGHT_EVENTS = {"concurrency_id": "light", "concurrency_limit": 4, "show_progress": "hidden"}
+CANCELLED = "the job was cancelled"  # a stop no tab said in its own words (`user_errors`)
 
 
 def _internal(e: BaseException) -> gr.Error:
@@ -116,7 +117,8 @@ def _refusal(e: CycleGANError, controls: Controls) -> gr.Error:
 def user_errors(fn: Callable, controls: Controls | None = None) -> Callable:
     """Wrap a handler (function or generator) so a CycleGANError reaches the page as its one line, the flags
     it names written as the labels of the handler's `controls` (`on_page`), and any other exception as one
-    line too (its traceback printed on the server). gr.Error passes through."""
+    line too (its traceback printed on the server). gr.Error passes through. A `Cancelled` no tab caught is said as
+    the job cancelled: a KeyboardInterrupt out of a handler ends Gradio's server thread, the page gone for all."""
     controls = controls or {}
     if inspect.isgeneratorfunction(fn):
 
@@ -128,6 +130,8 @@ def user_errors(fn: Callable, controls: Controls | None = None) -> Callable:
                 raise
             except CycleGANError as e:
                 raise _refusal(e, controls) from None
+            except Cancelled:
+                raise _refusal(CycleGANError(CANCELLED), controls) from None
             except Exception as e:  # noqa: BLE001 - the page gets one line, the log the traceback
                 raise _internal(e) from None
 
@@ -141,6 +145,8 @@ def user_errors(fn: Callable, controls: Controls | None = None) -> Callable:
             raise
         except CycleGANError as e:
             raise _refusal(e, controls) from None
+        except Cancelled:
+            raise _refusal(CycleGANError(CANCELLED), controls) from None
         except Exception as e:  # noqa: BLE001
             raise _internal(e) from None
 
@@ -151,7 +157,8 @@ class Cancelled(KeyboardInterrupt):
     """Raised inside a job when its visitor pressed Cancel or closed the page (`Stops`). A KeyboardInterrupt, as
     Ctrl-C is to the commands: `style.stylize(keep_on_interrupt=True)` then ends with its best image so far, as
     `cyclegan stylize` keeps it (the Style tab's Cancel threw minutes of work away), and no `except Exception` on
-    the way takes a stop for a failure."""
+    the way takes a stop for a failure. Each tab says its own; `user_errors` stops any other at the handler, since
+    one out of it ends Gradio's server thread. Raised in a job's worker thread only: never the server's Ctrl-C."""
 
 
 class Stops:
