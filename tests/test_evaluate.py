@@ -1391,19 +1391,31 @@ def test_translations_that_are_not_finite_are_named_not_left_to_onemkl(tmp_path,
     )
 
 
+def _inception_options(tmp_path: Path, weights: Path | None, *, paired: bool):
+    """`evaluate --backbone inception` of a tiny checkpoint on a split of 2 images, with `weights` as its
+    --inception-weights (None: not given)."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 2, paired=paired)
+    return runner.EvalOptions(
+        checkpoint=(str(ckpt),),
+        data=str(tmp_path / "data"),
+        backbone="inception",
+        inception_weights=None if weights is None else str(weights),
+        progress=False,
+    )
+
+
 def test_a_missing_inception_weights_file_is_named_before_the_images_are_read(tmp_path, monkeypatch):
     """`--backbone inception` without the weights file: the line asking for it came after every test image had
     been decoded and every checkpoint read (minutes on a large split)."""
     from cyclegan.evaluate import runner
 
-    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
-    write_split(tmp_path / "data", 2, paired=True)
     monkeypatch.delenv("CYCLEGAN_INCEPTION_WEIGHTS", raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setattr(runner, "_drop_bad_images", lambda *a, **k: pytest.fail("the images were read"))
-    opts = runner.EvalOptions(
-        checkpoint=(str(ckpt),), data=str(tmp_path / "data"), backbone="inception", progress=False
-    )
+    opts = _inception_options(tmp_path, None, paired=True)
     with pytest.raises(CycleGANError, match="the inception backbone needs the FID Inception weights"):
         runner.evaluate_checkpoints(opts)
     with pytest.raises(CycleGANError, match=r"--inception-weights .*missing.pth: no such file"):
@@ -1415,18 +1427,10 @@ def test_inception_weights_of_another_network_are_refused_before_the_images_are_
     after every test image had been decoded and every checkpoint read (minutes on a large split)."""
     from cyclegan.evaluate import runner
 
-    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
-    write_split(tmp_path / "data", 2, paired=True)
     other = tmp_path / "other.pth"
     torch.save({"conv.weight": torch.zeros(3)}, other)
     monkeypatch.setattr(runner, "check_images", lambda *a, **k: pytest.fail("the images were read"))
-    opts = runner.EvalOptions(
-        checkpoint=(str(ckpt),),
-        data=str(tmp_path / "data"),
-        backbone="inception",
-        inception_weights=str(other),
-        progress=False,
-    )
+    opts = _inception_options(tmp_path, other, paired=True)
     with pytest.raises(CycleGANError, match="other.pth do not fit the FID Inception"):
         runner.evaluate_checkpoints(opts)
 
@@ -1465,16 +1469,8 @@ def test_inception_weights_other_than_the_published_file_are_named(tmp_path, inc
 
     from cyclegan.evaluate import features, runner
 
-    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
-    write_split(tmp_path / "data", 2, paired=False)
     monkeypatch.setattr(runner, "_drop_bad_images", lambda *a, **k: pytest.fail("the work started"))
-    opts = runner.EvalOptions(
-        checkpoint=(str(ckpt),),
-        data=str(tmp_path / "data"),
-        backbone="inception",
-        inception_weights=str(inception_file),
-        progress=False,
-    )
+    opts = _inception_options(tmp_path, inception_file, paired=False)
     with pytest.raises(pytest.fail.Exception, match="the work started"):
         runner.evaluate_checkpoints(opts)
     err = capsys.readouterr().err
