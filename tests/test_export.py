@@ -93,9 +93,9 @@ def test_foreign_unet_exports_too(tmp_path):
         assert np.abs(session.run(None, {"input": x.numpy()})[0] - net(x).numpy()).max() < 1e-4
 
 
-def test_a_foreign_generator_exported_without_direction_records_its_direction_as_unknown(tmp_path):
+def test_a_foreign_generator_exported_without_direction_records_its_direction_as_unknown(tmp_path, capsys):
     """A generator file of another project says neither direction, and its export's metadata said AtoB whatever
-    it translates; a direction given is recorded as given."""
+    it translates; a direction given is recorded as given, with a word that it picked no generator."""
     from cyclegan.interop.unet import UnetGenerator
 
     torch.save(UnetGenerator(num_downs=5, ngf=4, norm="instance").state_dict(), tmp_path / "unet.pth")
@@ -105,6 +105,35 @@ def test_a_foreign_generator_exported_without_direction_records_its_direction_as
             main(["export", "--checkpoint", str(tmp_path / "unet.pth"), "--out", str(out), "--no-check", *extra]) == 0
         )
         assert {p.key: p.value for p in onnx.load(str(out)).metadata_props}["direction"] == recorded
+        warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+        assert warnings == ([] if not extra else [warnings[0]])
+    assert "--direction BtoA changes nothing here" in warnings[0] and "another project" in warnings[0]
+
+
+def test_a_published_generator_exported_with_the_other_direction_records_the_one_it_translates(
+    tmp_path, monkeypatch, capsys
+):
+    """`export --checkpoint pretrained:horse2zebra --direction BtoA` recorded `direction: BtoA` beside `translates:
+    horse photos -> zebras (AtoB of horse2zebra)`: the file holds one generator, used whatever is asked. Now the
+    metadata says AtoB, and one warning says that --direction changed nothing."""
+    from cyclegan.interop.unet import UnetGenerator
+
+    monkeypatch.setenv("CYCLEGAN_HOME", str(tmp_path / "home"))
+    (tmp_path / "home" / "pretrained").mkdir(parents=True)
+    net = UnetGenerator(num_downs=5, ngf=4, norm="instance")
+    torch.save(net.state_dict(), tmp_path / "home" / "pretrained" / "horse2zebra.pth")  # in the cache: no download
+    for asked in ("BtoA", "AtoB"):
+        out = tmp_path / f"h2z_{asked}.onnx"
+        args = ["export", "--checkpoint", "pretrained:horse2zebra", "--direction", asked, "--out", str(out)]
+        assert main([*args, "--no-check"]) == 0
+        meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+        assert (meta["direction"], meta["translates"]) == ("AtoB", "horse photos -> zebras (AtoB of horse2zebra)")
+        warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+        if asked == "BtoA":
+            assert len(warnings) == 1 and "--direction BtoA changes nothing here" in warnings[0]
+            assert "pretrained:horse2zebra is one generator, horse photos -> zebras" in warnings[0]
+        else:  # the way it translates: nothing to say
+            assert warnings == []
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])

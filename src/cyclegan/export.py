@@ -241,8 +241,9 @@ def export_checkpoint(opts: ExportOptions) -> ExportResult:
     before anything is loaded, unless `opts.overwrite`; the checkpoint itself always."""
 
     check_outputs([opts.out], overwrite=opts.overwrite, inputs=[checkpoint_file(opts.checkpoint)])
-    net, direction = load_generator_and_direction(opts.checkpoint, opts.direction, ema=opts.ema)
-    # a generator file of another project says neither direction: "AtoB" was recorded for any
+    # a published generator translates its own direction whatever --direction says: that one is recorded (BtoA
+    # was written beside "AtoB of horse2zebra"); another project's file says neither: "AtoB" was recorded for any
+    net, direction = load_generator_and_direction(opts.checkpoint, opts.direction, ema=opts.ema, option="--direction")
     meta = {"direction": direction or "unknown", "checkpoint": str(opts.checkpoint)}
     if (published := zoo.MODELS.get(zoo.cached_name(checkpoint_file(opts.checkpoint)) or "")) is not None:
         meta["translates"] = f"{published.does} ({published.direction} of {published.dataset})"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -115,11 +116,16 @@ def load_generator(
 
 
 def load_generator_and_direction(
-    path: str | Path, direction: Direction | None = None, *, device: str | torch.device = "cpu", ema: EMAChoice = "auto"
+    path: str | Path,
+    direction: Direction | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    ema: EMAChoice = "auto",
+    option: str | None = None,
 ) -> tuple[nn.Module, Direction | None]:
-    """`load_generator`, and the direction its generator translates (`direction`, or where None what the file
-    says: `stated_direction`; None where it says nothing, another project's generator): what `export` records
-    in the file it writes."""
+    """`load_generator`, and the direction its generator translates (`translated_direction`): what `export`
+    records in the file it writes. `option`: the flag that gave `direction`, named in a warning where it picks
+    nothing (a file of one generator not ours, used as it is); None: no warning."""
     if direction is not None and direction not in GENERATOR_FOR:
         raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
     if ema not in get_args(EMAChoice):
@@ -129,11 +135,40 @@ def load_generator_and_direction(
             f"path: expected a run folder, a checkpoint file or pretrained:NAME, got {type(path).__name__}"
         )
     device = resolve_device(str(device))  # a bad or absent device: one line before any file is read
-    path = checkpoint_path(path)
+    given, path = path, checkpoint_path(path)
     ckpt = load_file(path)  # a cyclegan checkpoint is checked there, tensors' shapes included
-    direction = direction or stated_direction(ckpt, source=str(path))
-    net = generator_from(ckpt, direction or "AtoB", source=str(path), ema=ema)  # the caller's random state kept
-    return net.to(device).eval().requires_grad_(False), direction
+    translated = translated_direction(ckpt, direction, source=str(path))
+    net = generator_from(ckpt, translated or "AtoB", source=str(path), ema=ema)  # the caller's random state kept
+    if option is not None and direction is not None and not is_ours(ckpt):
+        warn_direction_unused(option, direction, given=str(given), source=str(path))
+    return net.to(device).eval().requires_grad_(False), translated
+
+
+def is_ours(ckpt: Any) -> bool:
+    """Whether a file read by `load_file` is a checkpoint of this package (else another project's generator)."""
+    return isinstance(ckpt, dict) and ckpt.get("format") == FORMAT
+
+
+def translated_direction(ckpt: Any, asked: Direction | None, *, source: str) -> Direction | None:
+    """The direction the generator `generator_from` builds for `asked` translates: `asked` of a checkpoint of
+    ours (else its own), a published generator's own whatever is asked (it holds one: `pretrained:horse2zebra`
+    asked BtoA still turns horses into zebras), and for another project's file, which says nothing, `asked`:
+    the caller's word (None where not asked)."""
+    if is_ours(ckpt):
+        return asked or own_direction(ckpt, source=source)
+    return stated_direction(ckpt, source=source) or asked
+
+
+def warn_direction_unused(option: str, asked: Direction, *, given: str, source: str) -> None:
+    """Say (a warning) that `option` picked nothing of `source`, a file of one generator not ours (`given` as the
+    user named it): it is used as it is."""
+    if (published := zoo.MODELS.get(zoo.cached_name(source) or "")) is not None:
+        if asked == published.direction:  # the way it goes: nothing to say
+            return
+        what = f"{given} is one generator, {published.does} ({published.direction} of {published.dataset})"
+    else:  # another project's file says neither direction: the one asked is the caller's word for its way
+        what = f"{given} is one generator of another project, used as it is; {asked} is taken as the way it translates"
+    print(f"warning: {option} {asked} changes nothing here: {what}", file=sys.stderr)
 
 
 def own_direction(ckpt: Any, *, source: str) -> Direction:
@@ -146,7 +181,7 @@ def stated_direction(ckpt: Any, *, source: str) -> Direction | None:
     """The direction a file read by `load_file` says it translates: the trained one of a one-way model
     (pix2pix, CUT, FastCUT), AtoB of a CycleGAN (both), the catalogue's of a published generator
     (`pretrained:zebra2horse`: BtoA of horse2zebra); None for another project's file, which says nothing."""
-    if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
+    if is_ours(ckpt):
         return held_directions(ckpt, source=source)[0]
     published = zoo.MODELS.get(zoo.cached_name(source) or "")
     return published.direction if published else None

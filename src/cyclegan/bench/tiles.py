@@ -38,7 +38,9 @@ def _tiles_generator(t: TileBenchOptions, device: torch.device) -> tuple[nn.Modu
     own), which the large photo's `cyclegan translate` is given too."""
     if t.tile_checkpoint:
         try:
-            net, direction = load_generator_and_direction(t.tile_checkpoint, t.tile_direction, device=device)
+            net, direction = load_generator_and_direction(
+                t.tile_checkpoint, t.tile_direction, device=device, option="--tile-direction"
+            )
         except CycleGANError as e:  # a direction the model lacks: "use --direction AtoB", bench's is --tile-direction
             raise CycleGANError(str(e).replace("--direction", "--tile-direction")) from None
         label = f"{t.tile_checkpoint} {direction}" if direction else t.tile_checkpoint  # another project's: one
