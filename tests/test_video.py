@@ -1452,6 +1452,14 @@ def test_translate_video_without_opencv_names_the_keyword_that_turns_the_flow_bl
         cyclegan.translate_video(G, tmp_path / "a.gif", tmp_path / "o.gif", progress=False)
     off = TemporalOptions(flow_blend=0)  # what the message says works
     assert cyclegan.translate_video(G, tmp_path / "a.gif", tmp_path / "o.gif", temporal=off, progress=False) == 2
+    # the shared statistics' scene-cut test too: it said "--norm-stats shared", and "temporal=" twice for both
+    both = TemporalOptions(norm_stats="shared", flow_blend=0.5)
+    with pytest.raises(CycleGANError) as e:
+        cyclegan.translate_video(G, tmp_path / "a.gif", tmp_path / "o.gif", temporal=both, overwrite=True)
+    assert str(e.value).startswith(
+        'the flow blend and the scene-cut test of TemporalOptions(norm_stats="shared") need OpenCV: '
+    )
+    assert str(e.value).endswith('(or temporal=TemporalOptions(flow_blend=0, norm_stats="frame"))')
 
 
 def test_translate_video_draws_no_bar_unasked_where_stderr_is_no_terminal(ckpt, tmp_path, capsys):

@@ -2399,6 +2399,31 @@ sys.exit(main(["serve", "--runs", {str(tmp_path)!r}, "--port", "{port}"]))
     assert not any(temp.iterdir())
 
 
+def test_the_video_tab_without_opencv_names_both_needs_in_the_page_s_words_before_the_clip(
+    engine, tmp_path, monkeypatch
+):
+    """Without OpenCV the Video tab went straight to the clip, which failed on the flow blend alone (the shared
+    statistics' need was the next try's error), naming the command line's `--norm-stats frame`, which the page
+    wrote as '"(a) ..." frame'. Now both needs, before the clip, in the words of the tab's box and slider."""
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    from cyclegan.web.engine import on_page
+    from cyclegan.web.video_tab import BLEND_SLIDER, SHARED_BOX, VideoTab
+
+    clip = tmp_path / "clip.gif"
+    frames = [Image.new("RGB", (16, 12), c) for c in ("red", "blue", "green")]
+    frames[0].save(clip, save_all=True, append_images=frames[1:], duration=100)
+    monkeypatch.setitem(sys.modules, "cv2", None)  # `import cv2` raises ImportError
+    key = engine.models()[0].key
+    with pytest.raises(CycleGANError) as e:
+        VideoTab(engine).translate(str(clip), key, "AtoB", True, 0.5)
+    said = on_page(str(e.value), {"--norm-stats": SHARED_BOX, "--flow-blend": BLEND_SLIDER})
+    assert said.startswith(f'the flow blend and the scene-cut test of "{SHARED_BOX}" need OpenCV: ')
+    assert said.endswith(f'(or "{BLEND_SLIDER}": 0 and "{SHARED_BOX}" unticked)') and "--" not in said
+    assert not list((tmp_path / "work").rglob("clip_AtoB*"))  # refused before the clip: nothing written
+    _, target, line = VideoTab(engine).translate(str(clip), key, "AtoB", False, 0.0)  # both off: no OpenCV needed
+    assert "3 frames of 16x12" in line
+
+
 def test_a_flow_blend_over_its_memory_on_the_video_tab_says_what_the_visitor_can_do(tmp_path, run, monkeypatch):
     """Frames over about 15.6 MP with the flow blend on were refused naming "--max-memory 1.6, a smaller --size",
     neither of which the page has nor its visitor can set. Now the line names the blend's control and a smaller

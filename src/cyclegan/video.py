@@ -250,6 +250,11 @@ def check_clip_arguments(
 VIDEO_KEYWORDS = {"--out": "dst", "--overwrite": "overwrite=True", "--size": "size", "--max-pixels": "max_pixels"}
 VIDEO_KEYWORDS |= {"--flow-blend 0": "temporal=TemporalOptions(flow_blend=0)"}
 VIDEO_KEYWORDS |= {"--norm-stats frame": 'temporal=TemporalOptions(norm_stats="frame")'}
+# without OpenCV: what needs it, and both fixes as one keyword (temporal= cannot be given twice)
+VIDEO_KEYWORDS |= {"--norm-stats shared": 'TemporalOptions(norm_stats="shared")'}
+VIDEO_KEYWORDS |= {
+    "--flow-blend 0 and --norm-stats frame": 'temporal=TemporalOptions(flow_blend=0, norm_stats="frame")'
+}
 
 
 @keyword_names(TILING_KEYWORDS | VIDEO_KEYWORDS)

@@ -10,13 +10,21 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from ..errors import CycleGANError
+from ..errors import CycleGANError, flags_as_keywords
 from ..options import named_as_flags
 from .engine import DIRECTIONS, Cancelled, Engine, Stops, alert_text, literal, stopping, user_errors, without_paths
 from .uploads import MB, display_name
 
 CLIP_TYPES = [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".gif", ".webp"]
 ANIMATED = (".gif", ".webp")  # read by Pillow (`clipio`), which opens some forty formats by their content
+SHARED_BOX = "(a) normalisation statistics shared across the clip"
+BLEND_SLIDER = "(b) flow blend (0: off)"
+# The temporal options as `check_opencv` names them, in the tab's words: its box and its slider
+OPENCV_ON_PAGE = {
+    "--flow-blend 0": f'"{BLEND_SLIDER}": 0',
+    "--norm-stats frame": f'"{SHARED_BOX}" unticked',
+    "--norm-stats shared": f'"{SHARED_BOX}"',
+}
 
 
 def check_held_on_page(name: str, suffix: str, frames: int, width: int, height: int, max_pixels: int) -> None:
@@ -54,6 +62,18 @@ def check_blend(name: str, width: int, height: int, flow_blend: float, limit: fl
         )
 
 
+def check_opencv_on_page(G, temporal) -> None:
+    """Refuse, in the page's words and before the clip, the tab's options that need OpenCV where the server has
+    none (`video.check_temporal_needs`). The tab went straight to the clip, which failed on one need at a time
+    (with both on, the flow blend's alone), naming the command line's `--norm-stats frame` ("(a) ..." frame)."""
+    from ..video import check_temporal_needs  # on use, as the tab's other imports
+
+    try:
+        check_temporal_needs(G, temporal)
+    except CycleGANError as e:
+        raise CycleGANError(flags_as_keywords(str(e), OPENCV_ON_PAGE)) from None
+
+
 class VideoTab:
     """The Video tab: its layout and its handler, over the server's `Engine`."""
 
@@ -82,10 +102,8 @@ class VideoTab:
                         value=self.engine.trained_direction(first) or "AtoB",
                         label="direction (AtoB uses G, BtoA uses F)",
                     )
-                    v_shared = gr.Checkbox(
-                        defaults.norm_stats == "shared", label="(a) normalisation statistics shared across the clip"
-                    )
-                    v_blend = gr.Slider(0, 0.95, value=defaults.flow_blend, step=0.05, label="(b) flow blend (0: off)")
+                    v_shared = gr.Checkbox(defaults.norm_stats == "shared", label=SHARED_BOX)
+                    v_blend = gr.Slider(0, 0.95, value=defaults.flow_blend, step=0.05, label=BLEND_SLIDER)
                     with gr.Row():
                         v_go = gr.Button("Translate clip", variant="primary", elem_id="video-go")
                         v_cancel = gr.Button("Cancel", variant="stop", elem_id="video-cancel")
@@ -179,6 +197,7 @@ class VideoTab:
                 "(a) shared statistics change nothing for this model: it has no InstanceNorm layers whose "
                 "statistics it would share; the clip is translated frame by frame"
             )
+        check_opencv_on_page(G, temporal)
         target = self.engine.folder() / f"{Path(name).stem}_{direction}{src.suffix.lower()}"
         warnings: list[str] = []
 
