@@ -51,6 +51,26 @@ def test_crafted_checkpoint_is_refused_and_never_runs(tmp_path, capsys, suffix):
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("zip_format", [True, False])
+def test_a_whole_network_saved_by_torch_save_is_refused_naming_how_to_save_one(tmp_path, capsys, zip_format):
+    """`torch.save(G)` of a whole module (not its state dict) was refused as code, naming its class, with "only load
+    checkpoints you trust": nothing said how to save a generator that loads. Now the line names save_generator."""
+    from cyclegan import save_generator
+
+    G = load_generator(save_tiny_checkpoint(tmp_path / "ckpt.pt"))
+    whole = tmp_path / "whole.pt"
+    torch.save(G, whole, _use_new_zipfile_serialization=zip_format)
+    with pytest.raises(CycleGANError) as e:
+        load_generator(whole)
+    assert str(e.value).startswith(f"refusing to load {whole}: it holds a whole network (")
+    assert "save a generator load_generator gave with cyclegan.save_generator(net, path)" in str(e.value)
+    assert main(["export", "--checkpoint", str(whole), "--out", str(tmp_path / "g.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "cyclegan.save_generator(net, path)" in err and err.count("\n") == 1
+    saved = save_generator(G, tmp_path / "saved.pt")  # what the line says: read back
+    torch.testing.assert_close(load_generator(saved).state_dict(), G.state_dict())
+
+
 def test_truncated_and_foreign_files_are_clear_errors(tmp_path):
     bad = tmp_path / "half.pt"
     bad.write_bytes(b"PK\x03\x04 not really a zip")

@@ -60,6 +60,12 @@ def load_weights_only(path: str | Path, *, bounds: ZipBounds = ZipBounds(), what
         raise
     except pickle.UnpicklingError:
         call = code_in_pickle(path)
+        if call is not None and what == "checkpoint" and holds_module(path):  # torch.save(G): no way out was said
+            raise CycleGANError(
+                f"refusing to load {path}: it holds a whole network ({call}) saved by torch.save(net), which could "
+                "run code when loaded; save a generator load_generator gave with cyclegan.save_generator(net, path), "
+                "another network with torch.save(net.state_dict(), path)"
+            ) from None
         if call is not None:
             raise CycleGANError(
                 f"refusing to load {path}: it holds objects other than tensors and plain data, which could run "
@@ -182,20 +188,39 @@ def code_in_pickle(path: str | Path) -> str | None:
     import and call when loaded (e.g. 'posix.system'), or None: found by reading the pickle's opcodes,
     never by running them. For a torch zip file the pickle is its `data.pkl`; random bytes or a truncated
     file give None (their opcodes stop making sense before any call)."""
-    path = Path(path)
+    data = _pickle_bytes(Path(path))
+    return None if data is None else _first_unsafe_call(data, _allowed_globals())
+
+
+def holds_module(path: str | Path) -> bool:
+    """Whether the pickle in `path` holds a whole `torch.nn.Module` (`torch.save(net)`, not its state dict): a
+    module's attributes `_parameters` and `_modules` among its strings, read from the opcodes, never run."""
+    data = _pickle_bytes(Path(path)) or b""
+    stream, strings = io.BytesIO(data), set()
+    try:
+        while stream.tell() < len(data):  # the legacy format is several pickles in a row
+            start = stream.tell()
+            strings |= {arg for _, arg, _ in pickletools.genops(stream) if isinstance(arg, str)}
+            if stream.tell() == start:
+                break
+    except (ValueError, EOFError, UnicodeDecodeError, KeyError, IndexError, TypeError):
+        pass  # not (or no longer) a pickle: the strings read before
+    return {"_parameters", "_modules"} <= strings
+
+
+def _pickle_bytes(path: Path) -> bytes | None:
+    """The pickle of `path` (a torch zip file's `data.pkl`), up to `_SCAN_LIMIT` bytes; None where unreadable."""
     try:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as zf:
                 info = next((i for i in zf.infolist() if i.filename.endswith("data.pkl")), None)
                 if info is None or info.file_size > _SCAN_LIMIT:
                     return None
-                data = zf.read(info)
-        else:
-            with path.open("rb") as f:
-                data = f.read(_SCAN_LIMIT)
+                return zf.read(info)
+        with path.open("rb") as f:
+            return f.read(_SCAN_LIMIT)
     except (OSError, zipfile.BadZipFile, EOFError, ValueError):
         return None
-    return _first_unsafe_call(data, _allowed_globals())
 
 
 def _first_unsafe_call(data: bytes, allowed: set[str]) -> str | None:
