@@ -30,7 +30,7 @@ from browser import (
     wait_for_new_downloads,
 )
 from cyclegan.errors import CycleGANError
-from cyclegan.run_files import CHECKPOINT_NAME
+from cyclegan.run_files import CHECKPOINT_NAME, FORMAT
 from cyclegan.web.runs import (
     find_models,
     find_runs,
@@ -1485,10 +1485,11 @@ def test_errors_on_the_page_name_its_controls_not_command_line_flags(tmp_path):
     app = build_app(ServeOptions(checkpoint=(str(cut),), device="cpu"), [cut], tmp_path / "work")
     translate = next(f for f in app.fns.values() if f.name == "translate" and len(f.inputs) == 3)
     with pytest.raises(gr.Error) as e:
-        translate.fn([str(_png(tmp_path / "photo.png", 32, 32))], "cut.pt", "BtoA")
+        # the file is read for its one direction: named so (its key), the direction the visitor may still change
+        translate.fn([str(_png(tmp_path / "photo.png", 32, 32))], "cut.pt (AtoB only)", "BtoA")
     assert (
         str(e.value.message)
-        == 'cut.pt: this cut model translates A to B only; use "direction (AtoB uses G, BtoA uses F)": AtoB'
+        == 'cut.pt (AtoB only): this cut model translates A to B only; use "direction (AtoB uses G, BtoA uses F)": AtoB'
     )
 
     from cyclegan.web.engine import on_page  # the one mechanism, over any message
@@ -2336,7 +2337,7 @@ def test_a_one_way_models_direction_is_chosen_with_it(tmp_path):
 def test_a_one_way_run_given_to_checkpoint_is_named_and_followed_as_under_runs(tmp_path):
     """A CUT run trained BtoA, given to --checkpoint (as its folder or its checkpoint.pt), was offered as two-way:
     no "(BtoA only)" and the direction left at AtoB, so each job failed until the visitor changed it; under --runs
-    the same run was named and its direction followed. A file outside a run still offers both directions."""
+    the same run was named and its direction followed. A copy outside the run is read for its config too."""
     gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.web.app import build_app
     from cyclegan.web.engine import DIRECTIONS
@@ -2351,10 +2352,41 @@ def test_a_one_way_run_given_to_checkpoint_is_named_and_followed_as_under_runs(t
     files = check_checkpoint_files([str(run), str(tmp_path / "loose.pt")])
     models = find_models([], files)
     offered = [(m.label, m.directions) for m in models]
-    assert offered == [("a_cut (BtoA only)", ("BtoA",)), ("loose.pt", tuple(DIRECTIONS))]
+    assert offered == [("a_cut (BtoA only)", ("BtoA",)), ("loose.pt (BtoA only)", ("BtoA",))]
     app = build_app(ServeOptions(checkpoint=(str(run),), device="cpu"), files[:1], tmp_path / "work")
     radios = [b for b in app.blocks.values() if isinstance(b, gr.Radio) and [c[0] for c in b.choices] == DIRECTIONS]
     assert len(radios) == 3 and all(r.value == "BtoA" for r in radios)
+
+
+def test_a_file_of_one_cyclegan_generator_is_offered_in_the_direction_it_holds(tmp_path):
+    """The page took a --checkpoint file's directions from a run's config.json, so `cyclegan.save_generator`'s
+    file of a CycleGAN's F alone was offered both ways, AtoB first: each job failed until the visitor changed
+    it. Now the file's own config and generators are read (without torch, running nothing it names)."""
+    import cyclegan
+    from cyclegan.web.runs import checkpoint_outline
+
+    cfg = _tiny_checkpoint(tmp_path / "both.pt")
+    F = cyclegan.save_generator(cyclegan.load_generator(tmp_path / "both.pt", "BtoA"), tmp_path / "F.pt")
+    G = cyclegan.save_generator(cyclegan.load_generator(tmp_path / "both.pt", "AtoB"), tmp_path / "G.pt")
+    (tmp_path / "other.pth").write_bytes((tmp_path / "both.pt").read_bytes()[:100])  # damaged: unknown, both
+    offered = [(m.label, m.directions) for m in find_models([], [F, G, tmp_path / "both.pt", tmp_path / "other.pth"])]
+    assert offered == [
+        ("F.pt (BtoA only)", ("BtoA",)),
+        ("G.pt (AtoB only)", ("AtoB",)),
+        ("both.pt", ("AtoB", "BtoA")),
+        ("other.pth", ("AtoB", "BtoA")),
+    ]
+    assert checkpoint_outline(F)["config"] == cfg.to_dict()
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    import torch
+
+    torch.save({"format": FORMAT, "models": {"G": Payload()}}, tmp_path / "evil.pt")
+    assert checkpoint_outline(tmp_path / "evil.pt") is None and not marker.exists()
 
 
 @pytest.mark.slow

@@ -144,15 +144,24 @@ def generator_for(m: ModelConfig, direction: str, *, source: str) -> str:
     return "G"
 
 
-def directions_in_stored_config(config: object) -> tuple[str, ...]:
-    """`directions_of` for a config read from a run's `config.json` (not checked): both when it is unknown."""
+def directions_in_stored_config(config: object, held: object = None) -> tuple[str, ...]:
+    """`directions_of` for a config read from a run's `config.json` (not checked): both when it is unknown.
+    `held`: the names of the networks a file holds (its "models"), where known: a direction whose generator it
+    lacks is left out (`save_generator`'s file of one CycleGAN generator)."""
     model = config.get("model") if isinstance(config, dict) else None
     family = model.get("family") if isinstance(model, dict) else None
     f = FAMILIES.get(family) if isinstance(family, str) else None  # a list or dict there: unknown, not a crash
-    if f is None or f.two_way:
+    if f is None:
         return tuple(GENERATOR_FOR)
     direction = model.get("direction", "AtoB")
-    return (direction,) if isinstance(direction, str) and direction in GENERATOR_FOR else tuple(GENERATOR_FOR)
+    if f.two_way or not (isinstance(direction, str) and direction in GENERATOR_FOR):
+        directions = tuple(GENERATOR_FOR)
+    else:
+        directions = (direction,)
+    if not isinstance(held, (dict, list, tuple, set)):
+        return directions
+    kept = tuple(d for d in directions if (GENERATOR_FOR[d] if f.two_way else "G") in held)
+    return kept or directions  # none held: the file is refused when it loads, in its own words
 
 
 # --- the built-in families' own options ----------------------------------------------------------------------

@@ -8,12 +8,17 @@ line of log.jsonl is left for the next refresh, a config or sample grid that can
 
 from __future__ import annotations
 
+import collections
+import functools
+import io
 import json
 import math
 import os
+import pickle
 import re
 import threading
 import time
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +28,7 @@ from PIL import Image
 from .. import zoo
 from ..errors import CycleGANError
 from ..families import directions_in_stored_config
-from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, RUN_FILES
+from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, FORMAT, RUN_FILES
 
 MAX_DEPTH = 3  # how deep below a --runs folder runs are looked for (runs/project/NAME is depth 2)
 LOG_KEYS = ("step", "epoch", "lr", "s_per_step", "eval_s")  # the fields of a log.jsonl record that are no loss
@@ -201,12 +206,64 @@ def run_directions(run: Path) -> tuple[str, ...]:
 
 def file_directions(file: Path) -> tuple[str, ...]:
     """The directions a --checkpoint file translates, read without torch: its run's (`run_directions`) for a run's
-    checkpoint.pt or best.pt (given as the run folder, or by name), else both (unknown until it loads). A one-way
-    run given so was offered as two-way: no "(BtoA only)" and the direction left at AtoB, so each job failed until
-    the visitor changed it, where the same run under --runs was named and followed."""
+    checkpoint.pt or best.pt (given as the run folder, or by name), else the file's own config and generators
+    (`checkpoint_outline`), else both (another project's file: unknown until it loads). A one-way run given so
+    was offered as two-way: no "(BtoA only)" and the direction left at AtoB, so each job failed until the visitor
+    changed it, where the same run under --runs was named and followed; `save_generator`'s file of one CycleGAN
+    generator was offered in both directions, and the one it lacks failed."""
     if file.name in (CHECKPOINT_NAME, BEST_NAME) and is_run(file.parent):
         return run_directions(file.parent)
-    return ("AtoB", "BtoA")
+    outline = checkpoint_outline(file)
+    if outline is None:
+        return ("AtoB", "BtoA")
+    return directions_in_stored_config(outline.get("config"), outline.get("models"))
+
+
+MAX_OUTLINE_BYTES = 8 << 20  # a checkpoint's pickle (its tensors stored apart) is a few KB per network
+
+
+def checkpoint_outline(file: Path) -> dict | None:
+    """A checkpoint of ours as its pickle holds it, every tensor as None, read without torch (the page's lists
+    stay cheap) and without running anything the file names; None for any other file (another project's, one
+    in torch's legacy format, one not readable). Read again only when the file changes."""
+    try:
+        stat = _regular(file).stat()
+    except OSError:
+        return None
+    return _outline(str(file), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _outline(path: str, _mtime_ns: int, _size: int) -> dict | None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            info = next((i for i in zf.infolist() if i.filename.endswith("/data.pkl")), None)
+            if info is None or info.file_size > MAX_OUTLINE_BYTES:
+                return None
+            data = zf.read(info)
+        value = _Outline(io.BytesIO(data)).load()
+    except Exception:  # noqa: BLE001 - a damaged zip or pickle fails in many ways: no outline, as for a foreign file
+        return None
+    return value if isinstance(value, dict) and value.get("format") == FORMAT else None
+
+
+def _stand_in(*_args: object) -> None:
+    """What torch's storages and tensor rebuilders are read as: nothing."""
+
+
+class _Outline(pickle.Unpickler):
+    """Unpickles plain values only: torch's names as `_stand_in` (never imported), an OrderedDict (a state dict)
+    as itself, anything else refused; storages (persistent ids) as None."""
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) == ("collections", "OrderedDict"):
+            return collections.OrderedDict
+        if module == "torch" or module.startswith("torch."):
+            return _stand_in
+        raise pickle.UnpicklingError(f"{module}.{name} is not read here")
+
+    def persistent_load(self, pid: object) -> None:
+        return None
 
 
 # --- one run's files --------------------------------------------------------------------------------------
