@@ -1253,6 +1253,34 @@ def test_a_limit_scores_that_many_readable_images(tmp_path, paired):
         runner.evaluate(dataclasses.replace(opts, progress=False))
 
 
+def test_a_limit_s_stand_in_is_not_saved_over_an_existing_image(tmp_path):
+    """`--save-images --limit 2` with a damaged first file: the outputs were checked before the stand-ins were
+    picked, so a file of the stand-in's name already in the folder was written over without --overwrite. Now it
+    is refused like any other output that exists, and kept."""
+    from cyclegan.evaluate import runner
+
+    write_split(tmp_path / "data", 4, paired=False)
+    (tmp_path / "data" / "testA" / "a_00.png").write_text("not an image")
+    saved = tmp_path / "saved"
+    (saved / "AtoB").mkdir(parents=True)
+    (saved / "AtoB" / "a_02.png").write_bytes(b"an earlier image")  # a_02 stands in for a_00
+    opts = runner.EvalOptions(
+        checkpoint=(str(save_tiny_checkpoint(tmp_path / "tiny.pt")),),
+        data=str(tmp_path / "data"),
+        limit=2,
+        direction="AtoB",
+        save_images=str(saved),
+        progress=False,
+        kid_subsets=2,
+    )
+    with pytest.raises(CycleGANError, match=r"a_02.png already exists: pass --overwrite"):
+        runner.evaluate_checkpoints(opts)
+    assert (saved / "AtoB" / "a_02.png").read_bytes() == b"an earlier image"
+    assert not (saved / "AtoB" / "a_01.png").exists()  # refused before any work
+    runner.evaluate_checkpoints(dataclasses.replace(opts, overwrite=True))  # asked for: replaced
+    assert sorted(p.name for p in (saved / "AtoB").iterdir()) == ["a_01.png", "a_02.png"]
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
 def test_a_split_whose_two_domains_are_one_folder_through_a_link_is_refused(tmp_path):
     """testA a link to testB scored each set against itself (FD 0 before translation, every image its own truth)

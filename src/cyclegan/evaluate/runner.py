@@ -586,11 +586,11 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     for line in _earlier_images(opts, images, directions):
         print(f"warning: {escape(line)}", file=sys.stderr)
     if not opts.save_images:
-        return _evaluate_all(opts, images, read, inception)
+        return _evaluate_all(opts, images, directions, read, inception)
     with claim_folder(opts.save_images, "--save-images"):  # one run writes the images there at a time
         _check_outputs(opts, images, directions)  # again, under the lock: what a run that just ended wrote
         _remove_killed_writes(opts, images, directions)
-        return _evaluate_all(opts, images, read, inception)
+        return _evaluate_all(opts, images, directions, read, inception)
 
 
 def _remove_killed_writes(opts: EvalOptions, images: SplitImages, directions: list[str]) -> None:
@@ -661,14 +661,19 @@ def _one_data_root(checkpoints: tuple[str, ...]) -> str:
 
 
 def _evaluate_all(
-    opts: EvalOptions, images: SplitImages, read: _ReadAhead | None, inception: nn.Module | None
+    opts: EvalOptions, images: SplitImages, directions: list[str], read: _ReadAhead | None, inception: nn.Module | None
 ) -> list[dict[str, Any]]:
-    """`evaluate_checkpoints`' work, its outputs checked (and the --save-images folder held); `read`: the
-    checkpoints already read to plan the outputs, None if they were not; `inception`: the FID Inception, read
-    before the work (its file checked), None for another backbone."""
+    """`evaluate_checkpoints`' work, its outputs (of `directions`) checked (and the --save-images folder held);
+    `read`: the checkpoints already read to plan the outputs, None if they were not; `inception`: the FID
+    Inception, read before the work (its file checked), None for another backbone."""
     checkpoints = opts.checkpoint
     device = resolve_device(opts.device)
     images, skipped = _drop_bad_images(opts, images)
+    if opts.save_images and skipped:
+        # --limit's stand-ins for the images left out (`SplitImages.rest`) are picked only now: their outputs were
+        # never checked (an existing file of a stand-in's name was written over without --overwrite)
+        _check_outputs(opts, images, directions)
+        _remove_killed_writes(opts, images, directions)
     # each read and built up front: a bad one late in the list lost the others' work. The first is kept for its
     # scoring (one checkpoint, one read of its file); the others are read again when scored (all kept, many
     # milestones would hold gigabytes)
