@@ -2389,6 +2389,21 @@ def test_a_file_of_one_cyclegan_generator_is_offered_in_the_direction_it_holds(t
     assert checkpoint_outline(tmp_path / "evil.pt") is None and not marker.exists()
 
 
+def test_a_published_generator_is_offered_in_the_direction_it_translates(tmp_path, monkeypatch):
+    """`serve --checkpoint pretrained:zebra2horse` was offered both ways with AtoB set: its one generator turned
+    zebras into horses all the same, named AtoB in the output's name. Now it is "(BtoA only)", as the catalogue says."""
+    import torch
+
+    from cyclegan.interop.unet import UnetGenerator
+    from cyclegan.web.runs import check_checkpoint_files
+
+    monkeypatch.setenv("CYCLEGAN_HOME", str(tmp_path / "home"))
+    (tmp_path / "home" / "pretrained").mkdir(parents=True)
+    torch.save(UnetGenerator(num_downs=5, ngf=4).state_dict(), tmp_path / "home" / "pretrained" / "zebra2horse.pth")
+    files = check_checkpoint_files(["pretrained:zebra2horse"])  # in the cache: no download
+    assert [(m.label, m.directions) for m in find_models([], files)] == [("zebra2horse.pth (BtoA only)", ("BtoA",))]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize("signum, status, said", [("SIGHUP", 129, "hung up"), ("SIGTERM", 143, "terminated")])

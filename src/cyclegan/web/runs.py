@@ -206,13 +206,16 @@ def run_directions(run: Path) -> tuple[str, ...]:
 
 def file_directions(file: Path) -> tuple[str, ...]:
     """The directions a --checkpoint file translates, read without torch: its run's (`run_directions`) for a run's
-    checkpoint.pt or best.pt (given as the run folder, or by name), else the file's own config and generators
-    (`checkpoint_outline`), else both (another project's file: unknown until it loads). A one-way run given so
+    checkpoint.pt or best.pt (given as the run folder, or by name), a published generator's own (`pretrained:NAME`),
+    else the file's own config and generators (`checkpoint_outline`), else both (another project's file: unknown
+    until it loads). A one-way run given so
     was offered as two-way: no "(BtoA only)" and the direction left at AtoB, so each job failed until the visitor
     changed it, where the same run under --runs was named and followed; `save_generator`'s file of one CycleGAN
     generator was offered in both directions, and the one it lacks failed."""
     if file.name in (CHECKPOINT_NAME, BEST_NAME) and is_run(file.parent):
         return run_directions(file.parent)
+    if (published := zoo.MODELS.get(zoo.cached_name(file) or "")) is not None:  # one generator: zebra2horse is BtoA
+        return (published.direction,)
     outline = checkpoint_outline(file)
     if outline is None:
         return ("AtoB", "BtoA")
