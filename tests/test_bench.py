@@ -27,7 +27,7 @@ from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
 from cyclegan.execution import Execution
 from cyclegan.train import CycleGANTrainer
-from helpers import cli_signalled_at
+from helpers import cli_signalled_at, save_tiny_checkpoint
 
 TINY_RUN = {"size": 32, "steps": 1, "warmup": 0, "translate_batches": 1, "device": "cpu", "compile": "off"}
 
@@ -461,6 +461,20 @@ def test_style_task_refuses_an_unreadable_checkpoint_before_timing_gatys(tmp_pat
     style = StyleBenchOptions(content=str(content), style=str(content), checkpoint=str(tmp_path / "missing"))
     with pytest.raises(CycleGANError, match="^checkpoint not found: .*missing"):
         bench(BenchOptions(task="style", device="cpu", style_task=style))
+
+
+def test_style_task_times_a_one_way_generator_file_in_its_own_direction_without_direction(tmp_path):
+    """--direction defaulted to BtoA, where translate, compare and --tile-direction take the model's own: a file
+    `save_generator` wrote of a CycleGAN's G (AtoB alone) was refused unless its one direction was typed."""
+    import cyclegan
+    from cyclegan.bench.style import _generators
+
+    G = cyclegan.load_generator(save_tiny_checkpoint(tmp_path / "run.pt"), "AtoB")
+    cyclegan.save_generator(G, tmp_path / "g.pt")
+    content = str(make_images(tmp_path / "content", 1, seed=0)[0])
+    style = StyleBenchOptions(content=content, style=content, checkpoint=str(tmp_path / "g.pt"))
+    (label, net), _paper = _generators(style, torch.device("cpu")).items()
+    assert label == "CycleGAN g.pt generator" and torch.equal(net(torch.zeros(1, 3, 8, 8)), G(torch.zeros(1, 3, 8, 8)))
 
 
 def test_the_recorded_command_quotes_a_path_with_a_space(tmp_path, monkeypatch):

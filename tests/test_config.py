@@ -527,6 +527,27 @@ def test_an_error_that_follows_a_ctrl_c_is_the_interrupt(monkeypatch, capsys):
         signal.signal(signal.SIGINT, previous)
 
 
+def test_a_torchvision_built_for_another_torch_is_named_in_one_line(monkeypatch, capsys):
+    """A newcomer's venv with torch from the CPU index and torchvision from PyPI (its CUDA build, pinned to another
+    torch): `import torchvision` raised `operator torchvision::nms does not exist` from deep in torch, and `cyclegan
+    demo` printed that traceback. Now one line names the two versions and how to install a matching pair."""
+    from importlib import metadata
+
+    import cyclegan.cli
+
+    def broken_torchvision(argv):  # what torchvision/_meta_registrations.py raises when its _C did not load
+        raise RuntimeError("operator torchvision::nms does not exist")
+
+    monkeypatch.setattr(cyclegan.cli, "build_parser", broken_torchvision)
+    assert main(["demo"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: torchvision ")
+    assert f"torch {metadata.version('torch')}" in err and "pip install --force-reinstall torch torchvision" in err
+    monkeypatch.setattr(cyclegan.cli, "build_parser", lambda argv: (_ for _ in ()).throw(RuntimeError("a bug")))
+    with pytest.raises(RuntimeError, match="a bug"):  # any other RuntimeError stays a traceback
+        main(["demo"])
+
+
 def test_an_error_names_an_option_as_the_user_typed_it(tmp_path, capsys):
     """The config sections name an option by its key (`log_every`, as config files and the Python API spell it):
     the command line names one the user typed by its flag; a config file's value keeps its key."""

@@ -213,6 +213,21 @@ def test_the_command_list_says_what_the_readme_says_translate_and_serve_take():
     assert "video" in concurrency.metadata["help"]
 
 
+def test_every_command_the_readme_says_takes_a_models_own_direction_defaults_to_it():
+    """The README's model families: translate, export, compare and bench's two tasks take a one-way model's direction
+    without being told. `bench --task style`'s --direction defaulted to BtoA, refusing a file holding G alone."""
+    readme = " ".join(_text(ROOT / "README.md").split())
+    sentence = (
+        "`translate`, `export`, `compare` and `bench --task style` take it without `--direction`, "
+        "`bench --task tiles` without `--tile-direction`"
+    )
+    assert sentence in readme, "the README's sentence on the model's own direction changed: update this test with it"
+    flags = [("translate", "--direction"), ("export", "--direction"), ("compare", "--direction")]
+    for command, flag in [*flags, ("bench", "--direction"), ("bench", "--tile-direction")]:
+        action = next(a for a in _subparser(build_parser([command]), command)._actions if flag in a.option_strings)
+        assert action.default is None, f"cyclegan {command} {flag} defaults to {action.default}, not the model's own"
+
+
 def test_the_video_figures_script_writes_no_committed_result_unless_told_to(tmp_path, capsys):
     """Its `--json` defaulted to benchmarks/results/video_table.json: every run wrote over the committed figures.
     Now the rows go to a file only when one is named, and an existing one only with --overwrite, before any work."""

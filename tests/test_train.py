@@ -220,7 +220,10 @@ def test_the_time_limit_is_said_as_given(tiny_cfg, monkeypatch, capsys):
     _minute_in_a_few_steps(monkeypatch)
     result = train(tiny_cfg(steps=10_000, time_limit=1), progress=False)
     assert result.step < 10_000
-    assert f"time limit of 1 min reached at step {result.step}/10000" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"time limit of 1 min reached at step {result.step}/10000" in out
+    # the resume it offers keeps the limit (another minute): the line says so, and how to lift it
+    assert "--resume, for another 1 min; add --time-limit 0 to lift the limit)" in out
 
 
 def test_the_verdict_counts_the_failure_warnings_by_that_name(tiny_cfg, dataset, capsys):

@@ -251,6 +251,28 @@ def _stdout_failed(e: OSError) -> int:
     return 1
 
 
+def _unmatched_torchvision(e: Exception) -> str | None:
+    """The line for a torchvision whose compiled operators did not load into this torch, else None. Importing
+    it then fails deep in torch with `operator torchvision::nms does not exist`: the pair pip leaves when torch
+    comes from one index (the CPU builds') and torchvision from another (PyPI's, built for CUDA and a pinned torch),
+    which the README's install warns of. Versions from the installed metadata: torchvision itself cannot load."""
+    if not isinstance(e, RuntimeError) or not str(e).startswith("operator torchvision::"):
+        return None
+    from importlib import metadata
+
+    def installed(name: str) -> str:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            return metadata.version(name)
+        return "not installed"
+
+    return (
+        f"torchvision {installed('torchvision')} does not work with torch {installed('torch')} (its compiled"
+        " operators did not load: the two come from different builds): install both from one index, e.g."
+        " pip install --force-reinstall torch torchvision --index-url https://download.pytorch.org/whl/cpu"
+        " (or without --index-url for the CUDA builds)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     # Ctrl-C while torch, numpy or scipy import can leave a module half-imported, and what fails next is then not
     # always a KeyboardInterrupt (numpy's __getattr__ recursing: a RecursionError traceback). So Python's SIGINT
@@ -292,7 +314,11 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
             print(e.word if term else "interrupted", file=sys.stderr)
         return e.status if term else 130
-    except Exception:
+    except Exception as e:
+        if message := _unmatched_torchvision(e):  # a broken install, not a bug of ours: what to do, not a traceback
+            with contextlib.suppress(OSError):
+                print(f"error: {message}", file=sys.stderr)
+            return 1
         if not seen:
             raise
         print("interrupted", file=sys.stderr)

@@ -51,7 +51,10 @@ class StyleBenchOptions(Options):
         default_text="the paper generator with random weights only",
         nonempty="a run folder, a checkpoint file or pretrained:NAME",
     )
-    direction: Literal["AtoB", "BtoA"] = opt("BtoA", "direction of --checkpoint (--task style)")
+    # the model's own, as translate and --tile-direction: BtoA refused a generator file holding G alone
+    direction: Literal["AtoB", "BtoA"] | None = opt(
+        None, "direction of --checkpoint (--task style)", default_text="the model's own, as translate's --direction"
+    )
     gatys_steps: int = opt(300, "Gatys steps per image (forward+backward passes of the backbone)", gt=0)
     probe_steps: int = opt(20, "steps timed per estimated Gatys case (setup + steps x their median)", ge=2)
     repeat: int = opt(3, "repeats of the full Gatys run (first backbone, first size)", gt=0)

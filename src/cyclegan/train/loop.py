@@ -613,7 +613,10 @@ def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
             # its count is in the checkpoint: with the same K, the next evaluation without a better score stops it
             resume += f" --stop-when-worse 0 (or a K above {k})"
         elif end.timed_out:
-            why = f"time limit of {run.cfg.train.time_limit:g} min reached"  # --time-limit 2: "2 min", not "2.0"
+            limit = f"{run.cfg.train.time_limit:g} min"  # --time-limit 2: "2 min", not "2.0"
+            why = f"time limit of {limit} reached"
+            # the resume keeps the limit: the hint's command alone stopped again after as long, without a word why
+            resume += f", for another {limit}; add --time-limit 0 to lift the limit"
         else:
             why = "another process was asked to stop"
         # a caller with its own command (the demo) says what follows: it reports on this run, and a `train --resume`
