@@ -5,6 +5,7 @@ images of the sample grids."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import sys
@@ -181,24 +182,13 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         test_pairs = list(find_pairs(test_a, test_b)) if test_a and test_b else None
     files = [p for pair in pairs for p in pair if p is not None]
     frames: dict[Path, int] = {}
-    good, skipped = check_images(
-        files,
-        skip_bad=d.skip_bad_images,
-        max_pixels=d.max_pixels,
-        desc="checking the pairs",
-        progress=progress,
-        frames=frames,
+    check = functools.partial(
+        check_images, skip_bad=d.skip_bad_images, max_pixels=d.max_pixels, progress=progress, frames=frames
     )
+    good, skipped = check(files, desc="checking the pairs")
     if test_pairs:  # the sample grids' and --eval-every's pairs: checked as the training ones
         test_files = [p for pair in test_pairs for p in pair if p is not None]
-        test_good, test_bad = check_images(
-            test_files,
-            skip_bad=d.skip_bad_images,
-            max_pixels=d.max_pixels,
-            desc="checking the test pairs",
-            progress=progress,
-            frames=frames,
-        )
+        test_good, test_bad = check(test_files, desc="checking the test pairs")
         readable = set(test_good)
         test_pairs = [pair for pair in test_pairs if all(p is None or p in readable for p in pair)] or None
         skipped += test_bad
