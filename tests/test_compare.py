@@ -170,6 +170,21 @@ def test_one_usable_image_against_a_style_folder_is_compared_and_the_skipped_nam
     assert "text.png" in (tmp_path / "cmp" / "report.html").read_text()
 
 
+def test_two_content_images_of_one_name_are_two_rows_named_as_their_images(checkpoint, tmp_path):
+    """a.png from two folders: written as a_* and a-2_*, but both rows of the report's table were named "a", so
+    a reader could not tell which figures were which file's."""
+    from cyclegan.compare import CompareOptions, compare
+
+    first = make_images(tmp_path / "one", 1, seed=7, size=(30, 30))[0].rename(tmp_path / "one" / "a.png")
+    second = make_images(tmp_path / "two", 1, seed=9, size=(30, 30))[0].rename(tmp_path / "two" / "a.png")
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    opts = CompareOptions(str(checkpoint), [str(first), str(second)], [str(style[0])], str(tmp_path / "cmp"))
+    report = compare(replace(opts, size=24, steps=2, backbone="lite0", device="cpu", progress=False))
+    assert [row.name for row in report.rows] == ["a", "a-2"]
+    assert [Path(row.images["gatys"]).name for row in report.rows] == ["a_gatys.png", "a-2_gatys.png"]
+    assert "<td>a-2</td>" in (tmp_path / "cmp" / "report.html").read_text()
+
+
 def test_an_image_too_thin_to_measure_is_named_and_skipped(checkpoint, tmp_path):
     """A 60x1 photo is 16x1 at --size 16: SSIM's window raised a ValueError traceback after both methods had run
     on it, and the images compared before it were removed (a hostile probe)."""

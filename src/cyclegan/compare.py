@@ -401,7 +401,7 @@ def _compare_one(
     y_cyc, t_cyc = translate_timed(G, x, warm_up=warm_up)
     images = {"input": x, "cyclegan": y_cyc, "gatys": res.tensor.to(device)}
     row = Row(
-        name=path.stem,
+        name=stem,  # its images' name: two a.png from two folders were two rows named "a" (a-2's images)
         content=str(path),
         references=[str(r) for r in refs],
         seconds={"cyclegan": t_cyc, "gatys": res.seconds},
