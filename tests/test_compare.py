@@ -185,6 +185,24 @@ def test_two_content_images_of_one_name_are_two_rows_named_as_their_images(check
     assert "<td>a-2</td>" in (tmp_path / "cmp" / "report.html").read_text()
 
 
+def test_a_target_kid_could_not_use_is_not_asked_for_again(checkpoint, tmp_path):
+    """--target given, but one image compared: the page's note said KID needs 2, and its last line "No KID: give a
+    folder of target-domain images (--style DIR or --target DIR)", as if none had been given."""
+    from cyclegan.compare import CompareOptions, compare
+
+    content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    make_images(tmp_path / "target", 2, seed=9, size=(30, 30))
+    opts = CompareOptions(str(checkpoint), [str(content[0])], [str(style[0])], str(tmp_path / "cmp"))
+    report = compare(
+        replace(opts, target=str(tmp_path / "target"), size=24, steps=2, backbone="lite0", device="cpu", progress=False)
+    )
+    page = (tmp_path / "cmp" / "report.html").read_text()
+    assert "KID against" in page and "give a folder" not in page
+    assert report.kid is None and report.target == str(tmp_path / "target")
+    assert json.loads((tmp_path / "cmp" / "report.json").read_text())["target"] == str(tmp_path / "target")
+
+
 def test_an_image_too_thin_to_measure_is_named_and_skipped(checkpoint, tmp_path):
     """A 60x1 photo is 16x1 at --size 16: SSIM's window raised a ValueError traceback after both methods had run
     on it, and the images compared before it were removed (a hostile probe)."""

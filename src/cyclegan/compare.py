@@ -582,6 +582,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         skipped=skipped,
         interrupted=interrupted is not None,
         device=device_text(device),
+        target=str(inputs.target) if inputs.target else None,
     )
     write_json(asdict(report), out / "report.json")
     html = render_compare_html(report)
