@@ -421,6 +421,34 @@ def test_ctrl_c_keeps_the_images_compared_so_far_and_their_report(checkpoint, tm
     assert (out / "grid.png").is_file() and (out / "report.html").is_file()
 
 
+def test_ctrl_c_while_kid_reads_its_target_keeps_every_image_compared(checkpoint, tmp_path, monkeypatch, capsys):
+    """After every content image, KID reads the whole --target folder: a Ctrl-C there removed all the images
+    compared (minutes of Gatys each) and wrote no report. Now the report covers them all, without KID (exit 130)."""
+    from cyclegan import compare as compare_module
+    from cyclegan.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare_module, "kid_against_target", interrupted)
+    content = make_images(tmp_path / "content", 2, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    target = tmp_path / "target"
+    make_images(target, 2, seed=9, size=(30, 30))
+    out = tmp_path / "cmp"
+    args = ["--checkpoint", str(checkpoint), "--content", *map(str, content), "--style", str(style[0])]
+    args += ["--target", str(target), "--out", str(out), "--size", "24", "--steps", "1", "--backbone", "lite0"]
+    assert main(["compare", *args, "--device", "cpu", "--no-progress"]) == 130
+    assert "interrupted: the report covers the 2 image(s) compared before it" in capsys.readouterr().err
+    report = json.loads((out / "report.json").read_text())
+    assert [r["content"] for r in report["rows"]] == list(map(str, content)) and report["kid"] is None
+    assert report["notes"][0] == (
+        f"interrupted (Ctrl-C) while KID read {target}, after the last content image: this report covers the 2 "
+        "compared before it; KID was not computed"
+    )
+    assert len(list((out / "images").iterdir())) == 6 and (out / "grid.png").is_file()
+
+
 @pytest.mark.parametrize("signum, status, said", [("SIGTERM", 143, "terminated"), ("SIGHUP", 129, "hung up")])
 def test_sigterm_keeps_the_images_compared_so_far_as_ctrl_c_does(checkpoint, tmp_path, signum, status, said):
     """A batch scheduler's SIGTERM ended `compare` at once: the images compared so far (minutes of Gatys each)
