@@ -12,6 +12,7 @@ import time
 
 import pytest
 import torch
+from PIL import Image
 
 from conftest import make_images
 from cyclegan.bench import (
@@ -250,6 +251,26 @@ def test_style_task_times_gatys_and_cyclegan_per_image(tmp_path, monkeypatch, ti
     text = format_bench(r)
     assert all(what in text for what in whats)
     json.dumps(r)  # JSON-ready
+
+
+def test_style_task_names_an_animated_image_whose_first_frame_it_times(tmp_path, monkeypatch, capsys):
+    """stylize and compare name the frames left out of an animated GIF; bench --task style timed its first frame
+    without a word."""
+    from cyclegan.bench import style as style_task
+
+    def stop(*args, **kwargs):
+        raise CycleGANError("stopped before the timing")
+
+    monkeypatch.setattr(style_task, "_generators", stop)
+    content = make_images(tmp_path / "content", 1, seed=5)[0]
+    frames = [Image.new("RGB", (24, 24), (60 * i, 0, 0)) for i in range(3)]
+    frames[0].save(tmp_path / "style.gif", save_all=True, append_images=frames[1:])
+    s = StyleBenchOptions(content=str(content), style=str(tmp_path / "style.gif"))
+    with pytest.raises(CycleGANError, match="stopped before the timing"):
+        bench(BenchOptions(task="style", device="cpu", style_task=s))
+    err = capsys.readouterr().err
+    assert f"warning: {tmp_path / 'style.gif'} holds 3 frames; only the first is timed" in err
+    assert str(content) not in err
 
 
 BAD_OPTIONS = [

@@ -170,6 +170,39 @@ def test_one_usable_image_against_a_style_folder_is_compared_and_the_skipped_nam
     assert "text.png" in (tmp_path / "cmp" / "report.html").read_text()
 
 
+def test_two_content_images_of_one_name_are_two_rows_named_as_their_images(checkpoint, tmp_path):
+    """a.png from two folders: written as a_* and a-2_*, but both rows of the report's table were named "a", so
+    a reader could not tell which figures were which file's."""
+    from cyclegan.compare import CompareOptions, compare
+
+    first = make_images(tmp_path / "one", 1, seed=7, size=(30, 30))[0].rename(tmp_path / "one" / "a.png")
+    second = make_images(tmp_path / "two", 1, seed=9, size=(30, 30))[0].rename(tmp_path / "two" / "a.png")
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    opts = CompareOptions(str(checkpoint), [str(first), str(second)], [str(style[0])], str(tmp_path / "cmp"))
+    report = compare(replace(opts, size=24, steps=2, backbone="lite0", device="cpu", progress=False))
+    assert [row.name for row in report.rows] == ["a", "a-2"]
+    assert [Path(row.images["gatys"]).name for row in report.rows] == ["a_gatys.png", "a-2_gatys.png"]
+    assert "<td>a-2</td>" in (tmp_path / "cmp" / "report.html").read_text()
+
+
+def test_a_target_kid_could_not_use_is_not_asked_for_again(checkpoint, tmp_path):
+    """--target given, but one image compared: the page's note said KID needs 2, and its last line "No KID: give a
+    folder of target-domain images (--style DIR or --target DIR)", as if none had been given."""
+    from cyclegan.compare import CompareOptions, compare
+
+    content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    make_images(tmp_path / "target", 2, seed=9, size=(30, 30))
+    opts = CompareOptions(str(checkpoint), [str(content[0])], [str(style[0])], str(tmp_path / "cmp"))
+    report = compare(
+        replace(opts, target=str(tmp_path / "target"), size=24, steps=2, backbone="lite0", device="cpu", progress=False)
+    )
+    page = (tmp_path / "cmp" / "report.html").read_text()
+    assert "KID against" in page and "give a folder" not in page
+    assert report.kid is None and report.target == str(tmp_path / "target")
+    assert json.loads((tmp_path / "cmp" / "report.json").read_text())["target"] == str(tmp_path / "target")
+
+
 def test_an_image_too_thin_to_measure_is_named_and_skipped(checkpoint, tmp_path):
     """A 60x1 photo is 16x1 at --size 16: SSIM's window raised a ValueError traceback after both methods had run
     on it, and the images compared before it were removed (a hostile probe)."""
@@ -386,6 +419,34 @@ def test_ctrl_c_keeps_the_images_compared_so_far_and_their_report(checkpoint, tm
         f"{stem}_{k}.png" for k in ("cyclegan", "gatys", "input")
     ]
     assert (out / "grid.png").is_file() and (out / "report.html").is_file()
+
+
+def test_ctrl_c_while_kid_reads_its_target_keeps_every_image_compared(checkpoint, tmp_path, monkeypatch, capsys):
+    """After every content image, KID reads the whole --target folder: a Ctrl-C there removed all the images
+    compared (minutes of Gatys each) and wrote no report. Now the report covers them all, without KID (exit 130)."""
+    from cyclegan import compare as compare_module
+    from cyclegan.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare_module, "kid_against_target", interrupted)
+    content = make_images(tmp_path / "content", 2, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    target = tmp_path / "target"
+    make_images(target, 2, seed=9, size=(30, 30))
+    out = tmp_path / "cmp"
+    args = ["--checkpoint", str(checkpoint), "--content", *map(str, content), "--style", str(style[0])]
+    args += ["--target", str(target), "--out", str(out), "--size", "24", "--steps", "1", "--backbone", "lite0"]
+    assert main(["compare", *args, "--device", "cpu", "--no-progress"]) == 130
+    assert "interrupted: the report covers the 2 image(s) compared before it" in capsys.readouterr().err
+    report = json.loads((out / "report.json").read_text())
+    assert [r["content"] for r in report["rows"]] == list(map(str, content)) and report["kid"] is None
+    assert report["notes"][0] == (
+        f"interrupted (Ctrl-C) while KID read {target}, after the last content image: this report covers the 2 "
+        "compared before it; KID was not computed"
+    )
+    assert len(list((out / "images").iterdir())) == 6 and (out / "grid.png").is_file()
 
 
 @pytest.mark.parametrize("signum, status, said", [("SIGTERM", 143, "terminated"), ("SIGHUP", 129, "hung up")])

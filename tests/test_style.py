@@ -448,6 +448,23 @@ def test_lr_with_lbfgs_is_refused_not_ignored():
     assert GatysOptions(lr=0.1, optimizer="adam").lr == 0.1 and GatysOptions().optimizer == "lbfgs"
 
 
+@pytest.mark.parametrize("lr", [1.0, 5.0])
+def test_an_adam_lr_that_saturates_every_pixel_is_refused(tmp_path, lite0, lr):
+    """Adam's first step moves each pixel by about --lr: at 1 or more all of them landed on 0 or 1, and `--lr 5`
+    wrote an image of saturated colours as the result, without a word. Refused; just under 1 still runs."""
+    from cyclegan.cli import main
+
+    with pytest.raises(CycleGANError, match=f"^option '--lr' must be > 0 and < 1, got {lr}"):
+        GatysOptions(optimizer="adam", lr=lr)
+    content, style = _image(tmp_path / "c.png", 24, 24, seed=1), _stripes(tmp_path / "s.png", 24)
+    argv = ["stylize", "--content", str(content), "--style", str(style), "--out", str(tmp_path / "o.png")]
+    assert main([*argv, "--optimizer", "adam", "--lr", str(lr), "--no-progress"]) == 2
+    assert not (tmp_path / "o.png").exists()
+    options = GatysOptions(optimizer="adam", lr=0.9, steps=1, size=24, backbone="lite0")
+    pixels = np.asarray(stylize(content, style, options, net=lite0, progress=False).image).reshape(-1, 3)
+    assert len(np.unique(pixels, axis=0)) > 8
+
+
 def test_seed_with_the_content_as_start_is_refused_not_ignored():
     """`stylize --seed 5` started from the content image (the default) as with any seed, without a word."""
     from cyclegan.style import StylizeOptions

@@ -401,7 +401,7 @@ def _compare_one(
     y_cyc, t_cyc = translate_timed(G, x, warm_up=warm_up)
     images = {"input": x, "cyclegan": y_cyc, "gatys": res.tensor.to(device)}
     row = Row(
-        name=path.stem,
+        name=stem,  # its images' name: two a.png from two folders were two rows named "a" (a-2's images)
         content=str(path),
         references=[str(r) for r in refs],
         seconds={"cyclegan": t_cyc, "gatys": res.seconds},
@@ -443,6 +443,12 @@ def compare(opts: CompareOptions) -> CompareReport:
         for stale in earlier - kept:
             stale.unlink(missing_ok=True)
         return report
+
+
+def stop_name(e: KeyboardInterrupt) -> str:
+    """How the report names what stopped a comparison: SIGTERM, SIGHUP (`process.Terminated`: see run_compare), or
+    Ctrl-C."""
+    return signal.Signals(e.signum).name if isinstance(e, Terminated) else "Ctrl-C"
 
 
 def earlier_images(out: Path) -> set[Path]:
@@ -500,7 +506,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     outputs: dict[str, list[torch.Tensor]] = {k: [] for k in METHODS}
     named = list(zip(inputs.content, inputs.stems, strict=True))
     pool = list(inputs.references)  # less the references found unreadable
-    interrupted = None  # the content image (from 1) at which a Ctrl-C stopped the comparison
+    interrupted = None  # where a Ctrl-C stopped the comparison, as its note says it
     at = 0
     try:
         for path, stem in tqdm(named, desc="compare", unit="img", disable=not opts.progress):
@@ -531,24 +537,25 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
             del images_of_method[kept:]
         if not rows:
             raise
-        term = isinstance(e, Terminated)  # SIGTERM, SIGHUP: see run_compare
-        interrupted, by = at, signal.Signals(e.signum).name if term else "Ctrl-C"
+        interrupted, by = f"at content image {at} of {len(named)}", stop_name(e)
     if not rows:
         raise CycleGANError(f"no content image could be compared: {skipped[0]}")
 
     grid = save_comparison_grid(outputs, out / "grid.png", cell=opts.grid_cell or opts.size, palette=opts.grid_palette)
     kid = None
     if inputs.target and len(rows) >= 2 and interrupted is None:  # not a wait after the Ctrl-C
-        kid = kid_against_target(
-            outputs, inputs.target, seed=opts.seed, device=device, max_pixels=opts.max_pixels, skipped=skipped
-        )
+        try:
+            kid = kid_against_target(
+                outputs, inputs.target, seed=opts.seed, device=device, max_pixels=opts.max_pixels, skipped=skipped
+            )
+        except KeyboardInterrupt as e:
+            # reading a large target folder takes a while: a Ctrl-C there removed every image compared, all of them
+            interrupted, by = f"while KID read {inputs.target}, after the last content image", stop_name(e)
     notes = caveats(name, inputs, len(rows), opts.refs_per_image)
     if interrupted is not None:
         kid_note = "; KID was not computed" if inputs.target and len(rows) >= 2 else ""
         notes.insert(
-            0,
-            f"interrupted ({by}) at content image {interrupted} of {len(named)}: this report covers the {len(rows)} "
-            f"compared before it{kid_note}",
+            0, f"interrupted ({by}) {interrupted}: this report covers the {len(rows)} compared before it{kid_note}"
         )
     if inputs.target and len(rows) < 2:  # the comparison of one image stands; KID has no spread to measure
         notes.append(f"KID against {inputs.target} was not computed: it needs at least 2 compared images, got 1")
@@ -582,6 +589,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         skipped=skipped,
         interrupted=interrupted is not None,
         device=device_text(device),
+        target=str(inputs.target) if inputs.target else None,
     )
     write_json(asdict(report), out / "report.json")
     html = render_compare_html(report)

@@ -13,6 +13,7 @@ filters, random weights).
 from __future__ import annotations
 
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from torchvision.models.vgg import cfgs, make_layers
 
 from .. import pretrained  # called as pretrained.vgg19_available, so a test can say the weights are missing
 from ..config import ModelConfig
-from ..errors import CycleGANError
+from ..data.io import frame_count
+from ..errors import CycleGANError, escape
 from ..execution import REFERENCE
 from ..inference import keyword_names, translate_tensor
 from ..loading import load_generator
@@ -214,6 +216,9 @@ def _generator_rows(s: StyleBenchOptions, gens: dict[str, nn.Module], device: to
 def bench_style(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     """Gatys and CycleGAN seconds per image per `opts` (task style); the JSON-ready result."""
     s = opts.style_task
+    for path in dict.fromkeys([s.content, s.style]):  # the first frame was timed without a word
+        if (n := frame_count(path)) > 1:
+            print(f"warning: {escape(path)} holds {n} frames; only the first is timed", file=sys.stderr)
     env = environment(device)
     gens = _generators(s, device)  # first: a --checkpoint that cannot be read is refused before Gatys' minutes
     rows = _gatys_rows(s, device) + _generator_rows(s, gens, device)

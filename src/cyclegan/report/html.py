@@ -87,7 +87,8 @@ def render_compare_html(r: CompareReport) -> str:
             f"{row.style_distance['gatys']:.3f}</td></tr>"
         )
     head.append("</table>")
-    if r.kid is None:
+    # with a target given, a note says why KID is missing: "give a folder" contradicted it
+    if r.kid is None and r.target is None:
         head.append("<p>No KID: give a folder of target-domain images (--style DIR or --target DIR).</p>")
     return "\n".join(head) + "\n"
 

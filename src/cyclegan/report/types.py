@@ -43,6 +43,7 @@ class CompareReport:
     skipped: list[str] = field(default_factory=list)  # one line per image that could not be used
     interrupted: bool = False  # stopped by Ctrl-C: the rows are the images compared before it
     device: str = ""  # where the seconds were measured: "cpu (2 threads)", "cuda:0 (NVIDIA H100 80GB HBM3)"
+    target: str | None = None  # the KID folder given (--target, or the first --style folder), measured or not
 
     methods: ClassVar[tuple[str, ...]] = METHODS  # the grid's and tables' column order
 

@@ -71,7 +71,9 @@ class GatysOptions(Options):
     style_layers: tuple[str, ...] | None = opt(None, "layer names", metavar="L", default_text="per backbone")
     init: Init = opt("content", "start image")
     preserve_color: bool = opt(False, "keep the content's colours (luminance transfer)")
-    lr: float = opt(ADAM_LR, "Adam learning rate, pixels in [0, 1] (--optimizer adam only)", gt=0)
+    # Under 1: Adam's first step moves each pixel by about --lr, and at 1 or more every pixel landed on 0 or 1 (the
+    # clamp): --lr 5 wrote an image of eight saturated colours as the result, without a word
+    lr: float = opt(ADAM_LR, "Adam learning rate, pixels in [0, 1] (--optimizer adam only)", gt=0, lt=1)
     seed: int = opt(0, "seed for --init noise", metavar="N", ge=0, le=MAX_SEED)
 
     def __post_init__(self) -> None:
