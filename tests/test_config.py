@@ -289,6 +289,29 @@ def test_a_failed_write_to_stdout_is_one_line_and_not_success(argv):
     assert done.returncode == 1 and done.stderr == "error: cannot write to standard output (No space left on device)\n"
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_command_stopped_by_a_hangup_exits_with_its_status_though_its_last_line_cannot_be_written():
+    """A closed terminal (SIGHUP) stops `stylize` or `compare`, which keep their work and write a last line to
+    stdout: that write fails on the terminal that is gone, and the command exited 1 as for a full disk, not 129."""
+    script = (
+        "import os, signal, sys\n"
+        "from cyclegan import cli, process\n"
+        "def stopped(argv):\n"
+        "    try:\n"
+        "        with process.terminate_as_interrupt(hangup=True):\n"
+        "            os.kill(os.getpid(), signal.SIGHUP)\n"
+        "    except process.Terminated as e:\n"
+        "        print('wrote best.png (the best image so far)')\n"  # the terminal is gone: this write fails
+        "        sys.stdout.flush()\n"
+        "        return e.status\n"
+        "cli._main = stopped\n"
+        "sys.exit(cli.main([]))\n"
+    )
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-c", script], stdout=full, stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 129, done.stderr
+
+
 def test_no_command_is_a_usage_error_on_stderr(capsys):
     """`cyclegan` alone printed its help on stdout with exit 2: `cyclegan > commands.txt` kept the help as if asked."""
     assert main([]) == 2

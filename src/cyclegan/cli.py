@@ -242,8 +242,14 @@ class _Watched:
 
 
 def _stdout_failed(e: OSError) -> int:
-    """A write to stdout that failed: one line on stderr and a non-zero status, never a traceback."""
+    """A write to stdout that failed: one line on stderr and a non-zero status, never a traceback. After a
+    SIGTERM or SIGHUP the command stopped on (`process.RECEIVED`), that signal's status: a closed terminal fails
+    the stopped command's last line ("wrote ..."), and `stylize` kept its best image but exited 1, not 129."""
+    from .process import RECEIVED  # torch-free
+
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit fails again
+    if RECEIVED:
+        return 128 + RECEIVED[-1]
     if isinstance(e, BrokenPipeError):  # `cyclegan datasets list | head`: the reader left, as it meant to
         return 141  # as a shell reports a process ended by SIGPIPE
     with contextlib.suppress(OSError):

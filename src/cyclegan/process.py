@@ -74,6 +74,11 @@ def stop_word(signum: int | None) -> str:
     return "hung up" if signum == getattr(signal, "SIGHUP", None) else "terminated"
 
 
+# The SIGTERMs and SIGHUPs `terminate_as_interrupt` turned into `Terminated`, in order: after a hangup the terminal is
+# gone, so a command's last line to it fails, and `cli.main` still exits with the signal's status, not a write error's.
+RECEIVED: list[int] = []
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (or SIGHUP, where asked), raised where it arrives as Ctrl-C's KeyboardInterrupt is
     (`terminate_as_interrupt`); `status`: the exit status a shell reports for a process the signal ended."""
@@ -115,6 +120,7 @@ def terminate_as_interrupt(*, hangup: bool = False) -> Iterator[Termination]:
 
     def on_signal(signum, frame) -> None:
         seen.signum = signum
+        RECEIVED.append(signum)
         raise Terminated(signum)
 
     wanted = (signal.SIGTERM, *((signal.SIGHUP,) if hangup and hasattr(signal, "SIGHUP") else ()))
