@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -88,6 +89,23 @@ def shutdown(d: Dist, *, barrier: bool = True) -> None:
         if barrier:
             dist.barrier(group=d.control)
         dist.destroy_process_group()
+
+
+# what gloo (and NCCL, as a DistError) say in a collective whose peer process has ended: killed (the kernel's
+# out-of-memory killer, SIGKILL), or stopped by its own error (an image lost on that rank alone)
+PEER_GONE = ("Connection reset by peer", "Connection closed by peer", "Broken pipe")
+
+
+def peer_gone(e: BaseException, d: Dist) -> str | None:
+    """What torch said, in short, when a collective failed because another process of the run ended; None for
+    any other error. Each surviving rank ended in a traceback of torch's internals."""
+    if not d.enabled or not isinstance(e, RuntimeError):
+        return None
+    text = (str(e).strip().splitlines() or [""])[0]
+    if not (isinstance(e, dist.DistError) or any(s in text for s in PEER_GONE)):
+        return None
+    text = re.sub(r"^\[[^\]]*\]\s*", "", text)  # gloo's source file and line
+    return text.split(". ", 1)[0][:200]  # before its advice ("This is typically caused by ...")
 
 
 def any_rank(flag: bool, d: Dist) -> bool:

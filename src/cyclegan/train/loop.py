@@ -104,6 +104,12 @@ def train(
     except (KeyboardInterrupt, Exception) as e:
         if not _by_interrupt(e):
             failed = True
+            if gone := ddp.peer_gone(e, d_ctx):  # another process ended: one line, not torch's traceback
+                kept = _kept_on_disk(run, resume_with or resume_command(run))
+                raise CycleGANError(
+                    f"rank {d_ctx.rank}: another process of the run ended ({escape(gone)}; its own error, or "
+                    f"torchrun's report of it, says why): {kept}"
+                ) from None
             raise
         # a second Ctrl-C (or one before the loop's handler): the first names the checkpoint it saves, so does this
         if d_ctx.is_main:
@@ -587,13 +593,18 @@ def _by_interrupt(e: BaseException | None) -> bool:
 
 def _stopped_at_once(folder: Path, resume: str) -> str:
     """What a run stopped without saving leaves: the last checkpoint on disk (each is written whole), if any."""
+    return f"stopped at once{':' if (folder / CHECKPOINT_NAME).is_file() else ','} {_kept_on_disk(folder, resume)}"
+
+
+def _kept_on_disk(folder: Path, resume: str) -> str:
+    """The last checkpoint on disk, kept, and how to go on with it; or that there is none yet."""
     path = folder / CHECKPOINT_NAME
     if path.is_file():
         return (
-            f"stopped at once: the steps since the last checkpoint are lost; the checkpoint {escape(path)} is kept. "
-            f"Continue with: {resume}"
+            f"the steps since the last checkpoint are lost; the checkpoint {escape(path)} is kept. Continue with: "
+            f"{resume}"
         )
-    return f"stopped at once, before the run's first checkpoint: nothing to resume in {escape(folder)}"
+    return f"before the run's first checkpoint: nothing to resume in {escape(folder)}"
 
 
 def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
