@@ -263,3 +263,49 @@ def test_an_image_lost_on_one_rank_stops_every_rank(dataset, tmp_path):
     assert "error: rank 0: another process of the run ended (" in err, err[-3000:]
     assert f"the checkpoint {out / 'checkpoint.pt'} is kept. Continue with: " in err
     assert "[rank0]: Traceback" not in err
+
+
+FEWER_ON_RANK_1 = '''
+"""`python -m cyclegan` in which rank 1 sees one image fewer in each training folder (another copy of the data)."""
+import os
+import sys
+from pathlib import Path
+
+import cyclegan.train.inputs as inputs
+from cyclegan.cli import main
+
+real_list = inputs.list_images
+
+
+def fewer(folder, **kwargs):
+    files = real_list(folder, **kwargs)
+    return files[:-1] if os.environ.get("RANK") == "1" and Path(folder).name.startswith("train") else files
+
+
+inputs.list_images = fewer
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+@pytest.mark.slow
+def test_processes_that_see_other_training_images_stop_before_the_first_step(dataset, tmp_path):
+    """Each rank lists the images itself: one that saw fewer (another machine's copy of the data) trained on other
+    images for the same sample index without a word (its counts further apart, the ranks' collectives mismatched and
+    gloo aborted). Every rank stops before the first step, rank 0 naming both counts, and nothing is written."""
+    script = tmp_path / "fewer_on_rank_1.py"
+    script.write_text(FEWER_ON_RANK_1)
+    out = tmp_path / "run"
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)]
+    p = subprocess.run(
+        [*launcher, "train", "--out", str(out), *flags(options(dataset, steps=2, batch_size=2))],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode != 0
+    counts = "rank 0: 5 A and 7 B images, rank 1: 4 A and 6 B images"
+    said = f"error: the processes see other training images ({counts}): every process must read the same images"
+    assert said in p.stderr, p.stderr[-3000:]
+    assert "error: rank 1: the processes see other training images (rank 0 names them)" in p.stderr
+    assert not out.exists()

@@ -144,6 +144,15 @@ def mean_over_ranks(values: dict[str, torch.Tensor], d: Dist) -> dict[str, torch
     return dict(zip(keys, stacked / d.world_size))
 
 
+def every_rank(obj: Any, d: Dist) -> list[Any]:
+    """Every rank's `obj` (picklable, CPU) as a list, on every rank (a collective)."""
+    if not d.enabled:
+        return [obj]
+    out: list[Any] = [None] * d.world_size
+    dist.all_gather_object(out, obj, group=d.control)
+    return out
+
+
 def gather_to_main(obj: Any, d: Dist) -> list[Any] | None:
     """Every rank's `obj` (picklable, CPU) as a list on rank 0; None elsewhere."""
     if not d.enabled:

@@ -133,6 +133,7 @@ def _train(
 ) -> TrainResult:
     """Check the data, build (or restore) the trainer, prepare the run folder, train, save and report."""
     images = _checked_images(cfg, ckpt, progress=progress, d_ctx=d_ctx)
+    _check_same_images(images, d_ctx)
     # before the training set: images set aside are never trained on
     aside_before = None if ckpt is None else ckpt.get(SET_ASIDE_KEY)
     if ckpt is not None and not isinstance(aside_before, bool):  # older checkpoints: whether the run scored
@@ -200,6 +201,33 @@ def _checked_images(cfg: Config, ckpt: dict | None, *, progress: bool, d_ctx: dd
             f"time limit of {limit:g} min reached while checking the images, before the first step; {kept}: give "
             "more --time-limit, or if a read hangs, check the image folders (a stalled network drive?)"
         ) from None
+
+
+def _check_same_images(images: Images, d_ctx: ddp.Dist) -> None:
+    """Under torchrun every process lists and checks the images itself: processes that see other training images
+    (another copy of the data on another machine, an image unreadable on one of them under --skip-bad-images) drew
+    other images for one sample index without a word, or, their counts apart, planned other step totals until
+    their collectives mismatched (gloo aborted). Every rank stops in one line instead, before the first step."""
+    if not d_ctx.enabled:
+        return
+    seen = ddp.every_rank(
+        (len(images.train_a), len(images.train_b or []), files_digest(images.train_a, images.train_b)), d_ctx
+    )
+    other = next((r for r, s in enumerate(seen) if s != seen[0]), None)
+    if other is None:
+        return
+    if d_ctx.rank != 0:
+        raise CycleGANError(f"rank {d_ctx.rank}: the processes see other training images (rank 0 names them)")
+
+    def counts(r: int) -> str:
+        a, b, _ = seen[r]
+        return f"rank {r}: {a} A and {b} B images" if b else f"rank {r}: {a} pairs"
+
+    same = ", as many but other files (names or sizes)" if seen[0][:2] == seen[other][:2] else ""
+    raise CycleGANError(
+        f"the processes see other training images ({counts(0)}, {counts(other)}{same}): every process must read "
+        "the same images: --data on storage every machine sees, or the same copy on each"
+    )
 
 
 def _fit_cap(cfg: Config, ckpt: dict | None, total: int) -> str:
