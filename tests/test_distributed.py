@@ -48,6 +48,10 @@ def test_batch_must_split_over_processes():
 
     with pytest.raises(CycleGANError, match="batch_size"):
         StepSampler(0, 5, 3, Dist(rank=0, world_size=2))
+    # a resumed run keeps its batch (`--batch-size` cannot change on resume): the process count is what to change
+    said = r"batch 2 \(its --batch-size, kept on resume\) .* over 3 processes; resume it on 1 or 2 processes"
+    with pytest.raises(CycleGANError, match=said):
+        StepSampler(4, 5, 2, Dist(rank=0, world_size=3), resumed=True)
 
 
 @pytest.mark.slow

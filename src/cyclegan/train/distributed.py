@@ -183,7 +183,15 @@ class StepSampler(Sampler[int]):
     over the ranks exactly as a single process would walk it.
     """
 
-    def __init__(self, start: int, total: int, batch_size: int, d: Dist):
+    def __init__(self, start: int, total: int, batch_size: int, d: Dist, *, resumed: bool = False):
+        if batch_size % d.world_size and resumed:  # the batch cannot change on resume: the process count can
+            counts = [str(n) for n in range(1, batch_size + 1) if batch_size % n == 0]
+            listed = f"{', '.join(counts[:-1])} or {counts[-1]} processes"
+            on = listed if len(counts) <= 8 else "as many processes as divide it"
+            raise CycleGANError(
+                f"the run's global batch {batch_size} (its --batch-size, kept on resume) does not split evenly over "
+                f"{d.world_size} processes; resume it on {on} (torchrun --nproc-per-node)"
+            )
         if batch_size % d.world_size:
             raise CycleGANError(
                 f"option 'batch_size': the global batch {batch_size} does not split evenly over "

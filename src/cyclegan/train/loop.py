@@ -168,7 +168,8 @@ def _train(
             more = "give --steps N with --no-fit-steps" if t.fit_steps else "raise --steps or --epochs"
             print(f"{escape(folder)}: already trained {start} steps (total {run.total}); {more} to go on")
         return TrainResult(checkpoint=folder / CHECKPOINT_NAME, step=start, total_steps=run.total)
-    sampler = ddp.StepSampler(start, run.total, t.batch_size, d_ctx)  # checks the batch splits over the ranks
+    # checks the batch splits over the ranks
+    sampler = ddp.StepSampler(start, run.total, t.batch_size, d_ctx, resumed=ckpt is not None)
     trainer = _build_trainer(run, ckpt, start=start, per_rank=sampler.per_rank)
     samples = _prepare_run_folder(run, images)
     monitor = Monitor(run, trainer, held, ckpt)
