@@ -595,6 +595,16 @@ def test_a_full_disk_at_the_report_is_one_line_naming_the_file(tmp_path, capsys,
     assert (run / "report.json").is_file() and (run / "grid_AtoB.png").is_file()
 
 
+def test_demo_out_a_broken_link_is_named_as_one(tmp_path, capsys):
+    """--out a symbolic link to nothing (an unmounted disk) said "cannot create or lock RUN (No such file or
+    directory)", though the path was there: it is named as the broken link it is, as translate's --out is."""
+    run, target = tmp_path / "demo", tmp_path / "unmounted" / "demo"
+    run.symlink_to(target)
+    assert main(["demo", "--out", str(run), "--device", "cpu", "--no-progress"]) == 2
+    assert f"option '--out': {run} is a broken symbolic link (to {target})" in capsys.readouterr().err
+    assert not (tmp_path / "unmounted").exists()
+
+
 def test_demo_out_inside_a_dataset_folder_is_refused(tmp_path, capsys):
     """Image folders are read recursively: a demo in syn/trainA/demo put 880 scenes, grids and samples among
     the dataset's training images."""

@@ -30,7 +30,7 @@ from .demo_options import DemoOptions
 from .errors import CycleGANError, escape
 from .evaluate.metrics import psnr, ssim
 from .execution import choose_execution, resolve_device
-from .files import FolderLock, is_atomic_temporary, remove_stale_temporaries, write_atomic
+from .files import FolderLock, broken_link, is_atomic_temporary, remove_stale_temporaries, write_atomic
 from .inference import translate_tensor
 from .loading import load_generator
 from .report import render_demo_html, save_grid
@@ -252,6 +252,8 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
     """
 
     run = Path(opts.out)
+    if broken := broken_link(run, "--out"):  # said as "cannot create or lock ... (No such file or directory)"
+        raise broken
     if run.exists() and not run.is_dir():
         raise CycleGANError(f"option '--out': {run} is a file; give a folder")
     # a device this machine lacks, or a precision it cannot compute in (fp16 on a CPU), is refused before any
