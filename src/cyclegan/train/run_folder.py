@@ -17,7 +17,7 @@ import torch
 from ..checkpoint import load_checkpoint
 from ..config import ALTERNATIVES, RESUMABLE, Config, config_from_dict, option_value, resolve
 from ..errors import CycleGANError, escape
-from ..files import FolderLock, remove_stale_temporaries, write_atomic
+from ..files import FolderLock, broken_link, remove_stale_temporaries, write_atomic
 from ..presets import split_preset
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR
 from . import distributed as ddp
@@ -138,6 +138,8 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
     error: CycleGANError | None = None
     if d_ctx.is_main:
         try:
+            if broken := broken_link(run, "--out"):  # said as "cannot write the run folder RUN: No such file ..."
+                raise broken
             if not lock.acquire():
                 raise CycleGANError(
                     f"{run} is in use by another training run ({lock.holder_text}); wait for it to end or choose "
