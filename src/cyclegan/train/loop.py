@@ -105,7 +105,7 @@ def train(
         if not _by_interrupt(e):
             failed = True
             if gone := ddp.peer_gone(e, d_ctx):  # another process ended: one line, not torch's traceback
-                kept = _kept_on_disk(run, resume_with or resume_command(run))
+                kept = _kept_on_disk(run, resume_with or resume_command(run, d_ctx))
                 raise CycleGANError(
                     f"rank {d_ctx.rank}: another process of the run ended ({escape(gone)}; its own error, or "
                     f"torchrun's report of it, says why): {kept}"
@@ -113,7 +113,7 @@ def train(
             raise
         # a second Ctrl-C (or one before the loop's handler): the first names the checkpoint it saves, so does this
         if d_ctx.is_main:
-            print(_stopped_at_once(run, resume_with or resume_command(run)), file=sys.stderr)
+            print(_stopped_at_once(run, resume_with or resume_command(run, d_ctx)), file=sys.stderr)
         raise SystemExit(128 + signal.SIGINT) from None
     finally:
         lock.release()
@@ -637,7 +637,8 @@ def _kept_on_disk(folder: Path, resume: str) -> str:
 
 
 def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
-    resume = resume_command(run.folder)  # the run's own budget ended (time, --stop-when-worse): `train` goes on with it
+    # the run's own budget ended (time, --stop-when-worse): `train` goes on with it
+    resume = resume_command(run.folder, run.d_ctx)
     if end.signum is not None:
         again = run.goes_on_with()
         # before the first fit the total is only the cap: "step 3/5000" read as 5000 steps to go in a 5-minute demo
