@@ -605,6 +605,18 @@ def test_demo_out_a_broken_link_is_named_as_one(tmp_path, capsys):
     assert not (tmp_path / "unmounted").exists()
 
 
+def test_a_demo_under_torchrun_is_refused_before_any_file(tmp_path, capsys, monkeypatch):
+    """`torchrun -m cyclegan demo`: each process ran its own demo; the second was refused the folder, the first
+    waited for it in the process group's start until torchrun killed it, its rendering left behind."""
+    for name, value in {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": "2"}.items():
+        monkeypatch.setenv(name, value)  # as torchrun sets them for its first process
+    monkeypatch.delenv("MASTER_ADDR", raising=False)  # the old code's process group start then failed, not waited
+    run = tmp_path / "demo"
+    assert main(one_step_demo(monkeypatch, run)) == 2
+    assert "error: cyclegan demo runs in one process: run it without torchrun" in capsys.readouterr().err
+    assert not run.exists()
+
+
 def test_demo_out_inside_a_dataset_folder_is_refused(tmp_path, capsys):
     """Image folders are read recursively: a demo in syn/trainA/demo put 880 scenes, grids and samples among
     the dataset's training images."""

@@ -36,6 +36,7 @@ from .loading import load_generator
 from .report import render_demo_html, save_grid
 from .run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR, TENSORBOARD_DIR
 from .train import prepare_config, train
+from .train.distributed import launched_by_torchrun
 from .train.monitor import stored_verdict
 
 # Training options on top of the preset (names as in `cyclegan train --help`). The step count is a cap:
@@ -251,6 +252,12 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
     `opts.minutes` caps the training time (the step budget is cut short, and the report says so).
     """
 
+    if launched_by_torchrun():  # each process ran its own demo: the second was refused the folder, and the first
+        # waited for it in the process group's start until torchrun killed it
+        raise CycleGANError(
+            "cyclegan demo runs in one process: run it without torchrun (torchrun -m cyclegan train trains a run "
+            "across processes)"
+        )
     run = Path(opts.out)
     if broken := broken_link(run, "--out"):  # said as "cannot create or lock ... (No such file or directory)"
         raise broken
