@@ -150,12 +150,17 @@ DEMO_FILES = (
 
 
 def _is_demo_run(run: Path) -> bool:
-    """Whether `run` holds a demo's training run: its config trains on the demo's own `run/data`."""
+    """Whether `run` holds a demo's training run: its config trains on the demo's own `run/data`, which holds the
+    demo's rendering and nothing else (or is gone). Someone's run trained on images of their own kept in RUN/data is
+    none: --overwrite deleted those images with it."""
     try:
         data = json.loads((run / CONFIG_NAME).read_text())["data"]["data"]
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    return isinstance(data, str) and Path(data).resolve() == (run / "data").resolve()
+    ours = run / "data"
+    if not (isinstance(data, str) and Path(data).resolve() == ours.resolve()):
+        return False
+    return _only_a_rendering(ours) or not (ours.exists() or ours.is_symlink())
 
 
 def _is_demo_record(path: Path) -> bool:
