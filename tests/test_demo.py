@@ -595,6 +595,43 @@ def test_a_full_disk_at_the_report_is_one_line_naming_the_file(tmp_path, capsys,
     assert (run / "report.json").is_file() and (run / "grid_AtoB.png").is_file()
 
 
+def test_overwrite_never_deletes_someones_own_images_in_run_data(tmp_path, capsys, monkeypatch):
+    """A run trained by `cyclegan train --data RUN/data --out RUN` on one's own images looked like a demo's (its config
+    trains on RUN/data): `cyclegan demo --out RUN --overwrite` deleted those images with the run."""
+    run = tmp_path / "run"
+    for split in ("trainA", "trainB"):
+        (run / "data" / split).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(run / "data" / split / "my_photo.png")
+    (run / "config.json").write_text(json.dumps({"data": {"data": str(run / "data")}}))
+    (run / "checkpoint.pt").write_bytes(b"someone's run")
+    assert main([*one_step_demo(monkeypatch, run), "--overwrite"]) == 2
+    assert "holds a training run that is not a demo's" in capsys.readouterr().err
+    assert sorted(p.name for p in (run / "data" / "trainA").iterdir()) == ["my_photo.png"]
+    assert (run / "checkpoint.pt").read_bytes() == b"someone's run"
+
+
+def test_demo_out_a_broken_link_is_named_as_one(tmp_path, capsys):
+    """--out a symbolic link to nothing (an unmounted disk) said "cannot create or lock RUN (No such file or
+    directory)", though the path was there: it is named as the broken link it is, as translate's --out is."""
+    run, target = tmp_path / "demo", tmp_path / "unmounted" / "demo"
+    run.symlink_to(target)
+    assert main(["demo", "--out", str(run), "--device", "cpu", "--no-progress"]) == 2
+    assert f"option '--out': {run} is a broken symbolic link (to {target})" in capsys.readouterr().err
+    assert not (tmp_path / "unmounted").exists()
+
+
+def test_a_demo_under_torchrun_is_refused_before_any_file(tmp_path, capsys, monkeypatch):
+    """`torchrun -m cyclegan demo`: each process ran its own demo; the second was refused the folder, the first
+    waited for it in the process group's start until torchrun killed it, its rendering left behind."""
+    for name, value in {"RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": "2"}.items():
+        monkeypatch.setenv(name, value)  # as torchrun sets them for its first process
+    monkeypatch.delenv("MASTER_ADDR", raising=False)  # the old code's process group start then failed, not waited
+    run = tmp_path / "demo"
+    assert main(one_step_demo(monkeypatch, run)) == 2
+    assert "error: cyclegan demo runs in one process: run it without torchrun" in capsys.readouterr().err
+    assert not run.exists()
+
+
 def test_demo_out_inside_a_dataset_folder_is_refused(tmp_path, capsys):
     """Image folders are read recursively: a demo in syn/trainA/demo put 880 scenes, grids and samples among
     the dataset's training images."""

@@ -48,6 +48,10 @@ def test_batch_must_split_over_processes():
 
     with pytest.raises(CycleGANError, match="batch_size"):
         StepSampler(0, 5, 3, Dist(rank=0, world_size=2))
+    # a resumed run keeps its batch (`--batch-size` cannot change on resume): the process count is what to change
+    said = r"batch 2 \(its --batch-size, kept on resume\) .* over 3 processes; resume it on 1 or 2 processes"
+    with pytest.raises(CycleGANError, match=said):
+        StepSampler(4, 5, 2, Dist(rank=0, world_size=3), resumed=True)
 
 
 @pytest.mark.slow
@@ -93,6 +97,9 @@ def test_resume_under_torchrun_is_exact(dataset, tmp_path):
     run_cyclegan(["train", "--out", str(tmp_path / "whole"), *flags(opts)], nproc=2)
     p = run_cyclegan(["train", "--out", str(tmp_path / "parts"), *flags({**opts, "time_limit": 1e-6})], nproc=2)
     assert "time limit" in p.stdout
+    # launched as it was: `cyclegan train --resume` alone resumed on one process, not exactly
+    resume = f"torchrun --standalone --nproc_per_node 2 -m cyclegan train --out {tmp_path / 'parts'} --resume"
+    assert f"(continue with: {resume})" in p.stdout
     assert load_checkpoint(tmp_path / "parts")["step"] == 1
     p = run_cyclegan(["train", "--out", str(tmp_path / "parts"), "--resume", "--time-limit", "60"], nproc=2)
     ckpt = load_checkpoint(tmp_path / "parts")
@@ -236,7 +243,8 @@ sys.exit(main(sys.argv[1:]))
 @pytest.mark.slow
 def test_an_image_lost_on_one_rank_stops_every_rank(dataset, tmp_path):
     """Rank 1 stopped with the lost image's error but waited in the process group's last barrier, while rank 0
-    waited in the step's gradient all-reduce: both for ever. Now rank 1 leaves and rank 0's collective fails."""
+    waited in the step's gradient all-reduce: both for ever. Now rank 1 leaves and rank 0's collective fails, which
+    rank 0 names in one line with the checkpoint kept."""
     script = tmp_path / "lost_on_rank_1.py"
     script.write_text(LOST_ON_RANK_1)
     out = tmp_path / "run"
@@ -258,3 +266,53 @@ def test_an_image_lost_on_one_rank_stops_every_rank(dataset, tmp_path):
     assert p.returncode != 0
     step = load_checkpoint(out)["step"]
     assert f": gone; the run stopped, its checkpoint of step {step} kept" in err, err[-3000:]
+    # rank 0, whose collective failed, says so in one line (it was torch's traceback of a gloo "Connection reset")
+    assert "error: rank 0: another process of the run ended (" in err, err[-3000:]
+    assert f"the checkpoint {out / 'checkpoint.pt'} is kept. Continue with: " in err
+    assert "[rank0]: Traceback" not in err
+
+
+FEWER_ON_RANK_1 = '''
+"""`python -m cyclegan` in which rank 1 sees one image fewer in each training folder (another copy of the data)."""
+import os
+import sys
+from pathlib import Path
+
+import cyclegan.train.inputs as inputs
+from cyclegan.cli import main
+
+real_list = inputs.list_images
+
+
+def fewer(folder, **kwargs):
+    files = real_list(folder, **kwargs)
+    return files[:-1] if os.environ.get("RANK") == "1" and Path(folder).name.startswith("train") else files
+
+
+inputs.list_images = fewer
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+@pytest.mark.slow
+def test_processes_that_see_other_training_images_stop_before_the_first_step(dataset, tmp_path):
+    """Each rank lists the images itself: one that saw fewer (another machine's copy of the data) trained on other
+    images for the same sample index without a word (its counts further apart, the ranks' collectives mismatched and
+    gloo aborted). Every rank stops before the first step, rank 0 naming both counts, and nothing is written."""
+    script = tmp_path / "fewer_on_rank_1.py"
+    script.write_text(FEWER_ON_RANK_1)
+    out = tmp_path / "run"
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)]
+    p = subprocess.run(
+        [*launcher, "train", "--out", str(out), *flags(options(dataset, steps=2, batch_size=2))],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode != 0
+    counts = "rank 0: 5 A and 7 B images, rank 1: 4 A and 6 B images"
+    said = f"error: the processes see other training images ({counts}): every process must read the same images"
+    assert said in p.stderr, p.stderr[-3000:]
+    assert "error: rank 1: the processes see other training images (rank 0 names them)" in p.stderr
+    assert not out.exists()

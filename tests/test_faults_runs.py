@@ -1214,6 +1214,15 @@ def test_a_damaged_watcher_state_or_loss_sums_in_the_checkpoint_is_one_line(tiny
         train(cfg, ckpt=ckpt, progress=False)
 
 
+def test_a_run_folder_that_is_a_broken_link_is_named_as_one(dataset, tmp_path, capsys):
+    # "cannot write the run folder RUN: No such file or directory (RUN/.lock)": the path was there, a link to nothing
+    out, target = tmp_path / "run", tmp_path / "unmounted" / "run"
+    out.symlink_to(target)
+    assert main(["train", *tiny_flags(dataset, out, steps=1)]) == 2
+    assert f"option '--out': {out} is a broken symbolic link (to {target})" in one_line_error(capsys)
+    assert not (tmp_path / "unmounted").exists()
+
+
 @pytest.mark.parametrize("name", [".lock", "config.json"])
 def test_a_run_file_taken_by_a_folder_is_named(dataset, tmp_path, capsys, name):
     # "cannot write the run folder RUN: Is a directory", without the file: the folder itself looked at fault

@@ -30,12 +30,13 @@ from .demo_options import DemoOptions
 from .errors import CycleGANError, escape
 from .evaluate.metrics import psnr, ssim
 from .execution import choose_execution, resolve_device
-from .files import FolderLock, is_atomic_temporary, remove_stale_temporaries, write_atomic
+from .files import FolderLock, broken_link, is_atomic_temporary, remove_stale_temporaries, write_atomic
 from .inference import translate_tensor
 from .loading import load_generator
 from .report import render_demo_html, save_grid
 from .run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR, TENSORBOARD_DIR
 from .train import prepare_config, train
+from .train.distributed import launched_by_torchrun
 from .train.monitor import stored_verdict
 
 # Training options on top of the preset (names as in `cyclegan train --help`). The step count is a cap:
@@ -149,12 +150,17 @@ DEMO_FILES = (
 
 
 def _is_demo_run(run: Path) -> bool:
-    """Whether `run` holds a demo's training run: its config trains on the demo's own `run/data`."""
+    """Whether `run` holds a demo's training run: its config trains on the demo's own `run/data`, which holds the
+    demo's rendering and nothing else (or is gone). Someone's run trained on images of their own kept in RUN/data is
+    none: --overwrite deleted those images with it."""
     try:
         data = json.loads((run / CONFIG_NAME).read_text())["data"]["data"]
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    return isinstance(data, str) and Path(data).resolve() == (run / "data").resolve()
+    ours = run / "data"
+    if not (isinstance(data, str) and Path(data).resolve() == ours.resolve()):
+        return False
+    return _only_a_rendering(ours) or not (ours.exists() or ours.is_symlink())
 
 
 def _is_demo_record(path: Path) -> bool:
@@ -251,7 +257,15 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
     `opts.minutes` caps the training time (the step budget is cut short, and the report says so).
     """
 
+    if launched_by_torchrun():  # each process ran its own demo: the second was refused the folder, and the first
+        # waited for it in the process group's start until torchrun killed it
+        raise CycleGANError(
+            "cyclegan demo runs in one process: run it without torchrun (torchrun -m cyclegan train trains a run "
+            "across processes)"
+        )
     run = Path(opts.out)
+    if broken := broken_link(run, "--out"):  # said as "cannot create or lock ... (No such file or directory)"
+        raise broken
     if run.exists() and not run.is_dir():
         raise CycleGANError(f"option '--out': {run} is a file; give a folder")
     # a device this machine lacks, or a precision it cannot compute in (fp16 on a CPU), is refused before any

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -90,6 +91,23 @@ def shutdown(d: Dist, *, barrier: bool = True) -> None:
         dist.destroy_process_group()
 
 
+# what gloo (and NCCL, as a DistError) say in a collective whose peer process has ended: killed (the kernel's
+# out-of-memory killer, SIGKILL), or stopped by its own error (an image lost on that rank alone)
+PEER_GONE = ("Connection reset by peer", "Connection closed by peer", "Broken pipe")
+
+
+def peer_gone(e: BaseException, d: Dist) -> str | None:
+    """What torch said, in short, when a collective failed because another process of the run ended; None for
+    any other error. Each surviving rank ended in a traceback of torch's internals."""
+    if not d.enabled or not isinstance(e, RuntimeError):
+        return None
+    text = (str(e).strip().splitlines() or [""])[0]
+    if not (isinstance(e, dist.DistError) or any(s in text for s in PEER_GONE)):
+        return None
+    text = re.sub(r"^\[[^\]]*\]\s*", "", text)  # gloo's source file and line
+    return text.split(". ", 1)[0][:200]  # before its advice ("This is typically caused by ...")
+
+
 def any_rank(flag: bool, d: Dist) -> bool:
     """True on every rank if `flag` is true on any (so all ranks stop at the same step)."""
     if not d.enabled:
@@ -126,6 +144,15 @@ def mean_over_ranks(values: dict[str, torch.Tensor], d: Dist) -> dict[str, torch
     return dict(zip(keys, stacked / d.world_size))
 
 
+def every_rank(obj: Any, d: Dist) -> list[Any]:
+    """Every rank's `obj` (picklable, CPU) as a list, on every rank (a collective)."""
+    if not d.enabled:
+        return [obj]
+    out: list[Any] = [None] * d.world_size
+    dist.all_gather_object(out, obj, group=d.control)
+    return out
+
+
 def gather_to_main(obj: Any, d: Dist) -> list[Any] | None:
     """Every rank's `obj` (picklable, CPU) as a list on rank 0; None elsewhere."""
     if not d.enabled:
@@ -156,7 +183,15 @@ class StepSampler(Sampler[int]):
     over the ranks exactly as a single process would walk it.
     """
 
-    def __init__(self, start: int, total: int, batch_size: int, d: Dist):
+    def __init__(self, start: int, total: int, batch_size: int, d: Dist, *, resumed: bool = False):
+        if batch_size % d.world_size and resumed:  # the batch cannot change on resume: the process count can
+            counts = [str(n) for n in range(1, batch_size + 1) if batch_size % n == 0]
+            listed = f"{', '.join(counts[:-1])} or {counts[-1]} processes"
+            on = listed if len(counts) <= 8 else "as many processes as divide it"
+            raise CycleGANError(
+                f"the run's global batch {batch_size} (its --batch-size, kept on resume) does not split evenly over "
+                f"{d.world_size} processes; resume it on {on} (torchrun --nproc-per-node)"
+            )
         if batch_size % d.world_size:
             raise CycleGANError(
                 f"option 'batch_size': the global batch {batch_size} does not split evenly over "

@@ -104,10 +104,16 @@ def train(
     except (KeyboardInterrupt, Exception) as e:
         if not _by_interrupt(e):
             failed = True
+            if gone := ddp.peer_gone(e, d_ctx):  # another process ended: one line, not torch's traceback
+                kept = _kept_on_disk(run, resume_with or resume_command(run, d_ctx))
+                raise CycleGANError(
+                    f"rank {d_ctx.rank}: another process of the run ended ({escape(gone)}; its own error, or "
+                    f"torchrun's report of it, says why): {kept}"
+                ) from None
             raise
         # a second Ctrl-C (or one before the loop's handler): the first names the checkpoint it saves, so does this
         if d_ctx.is_main:
-            print(_stopped_at_once(run, resume_with or resume_command(run)), file=sys.stderr)
+            print(_stopped_at_once(run, resume_with or resume_command(run, d_ctx)), file=sys.stderr)
         raise SystemExit(128 + signal.SIGINT) from None
     finally:
         lock.release()
@@ -127,6 +133,7 @@ def _train(
 ) -> TrainResult:
     """Check the data, build (or restore) the trainer, prepare the run folder, train, save and report."""
     images = _checked_images(cfg, ckpt, progress=progress, d_ctx=d_ctx)
+    _check_same_images(images, d_ctx)
     # before the training set: images set aside are never trained on
     aside_before = None if ckpt is None else ckpt.get(SET_ASIDE_KEY)
     if ckpt is not None and not isinstance(aside_before, bool):  # older checkpoints: whether the run scored
@@ -161,7 +168,8 @@ def _train(
             more = "give --steps N with --no-fit-steps" if t.fit_steps else "raise --steps or --epochs"
             print(f"{escape(folder)}: already trained {start} steps (total {run.total}); {more} to go on")
         return TrainResult(checkpoint=folder / CHECKPOINT_NAME, step=start, total_steps=run.total)
-    sampler = ddp.StepSampler(start, run.total, t.batch_size, d_ctx)  # checks the batch splits over the ranks
+    # checks the batch splits over the ranks
+    sampler = ddp.StepSampler(start, run.total, t.batch_size, d_ctx, resumed=ckpt is not None)
     trainer = _build_trainer(run, ckpt, start=start, per_rank=sampler.per_rank)
     samples = _prepare_run_folder(run, images)
     monitor = Monitor(run, trainer, held, ckpt)
@@ -194,6 +202,33 @@ def _checked_images(cfg: Config, ckpt: dict | None, *, progress: bool, d_ctx: dd
             f"time limit of {limit:g} min reached while checking the images, before the first step; {kept}: give "
             "more --time-limit, or if a read hangs, check the image folders (a stalled network drive?)"
         ) from None
+
+
+def _check_same_images(images: Images, d_ctx: ddp.Dist) -> None:
+    """Under torchrun every process lists and checks the images itself: processes that see other training images
+    (another copy of the data on another machine, an image unreadable on one of them under --skip-bad-images) drew
+    other images for one sample index without a word, or, their counts apart, planned other step totals until
+    their collectives mismatched (gloo aborted). Every rank stops in one line instead, before the first step."""
+    if not d_ctx.enabled:
+        return
+    seen = ddp.every_rank(
+        (len(images.train_a), len(images.train_b or []), files_digest(images.train_a, images.train_b)), d_ctx
+    )
+    other = next((r for r, s in enumerate(seen) if s != seen[0]), None)
+    if other is None:
+        return
+    if d_ctx.rank != 0:
+        raise CycleGANError(f"rank {d_ctx.rank}: the processes see other training images (rank 0 names them)")
+
+    def counts(r: int) -> str:
+        a, b, _ = seen[r]
+        return f"rank {r}: {a} A and {b} B images" if b else f"rank {r}: {a} pairs"
+
+    same = ", as many but other files (names or sizes)" if seen[0][:2] == seen[other][:2] else ""
+    raise CycleGANError(
+        f"the processes see other training images ({counts(0)}, {counts(other)}{same}): every process must read "
+        "the same images: --data on storage every machine sees, or the same copy on each"
+    )
 
 
 def _fit_cap(cfg: Config, ckpt: dict | None, total: int) -> str:
@@ -587,17 +622,23 @@ def _by_interrupt(e: BaseException | None) -> bool:
 
 def _stopped_at_once(folder: Path, resume: str) -> str:
     """What a run stopped without saving leaves: the last checkpoint on disk (each is written whole), if any."""
+    return f"stopped at once{':' if (folder / CHECKPOINT_NAME).is_file() else ','} {_kept_on_disk(folder, resume)}"
+
+
+def _kept_on_disk(folder: Path, resume: str) -> str:
+    """The last checkpoint on disk, kept, and how to go on with it; or that there is none yet."""
     path = folder / CHECKPOINT_NAME
     if path.is_file():
         return (
-            f"stopped at once: the steps since the last checkpoint are lost; the checkpoint {escape(path)} is kept. "
-            f"Continue with: {resume}"
+            f"the steps since the last checkpoint are lost; the checkpoint {escape(path)} is kept. Continue with: "
+            f"{resume}"
         )
-    return f"stopped at once, before the run's first checkpoint: nothing to resume in {escape(folder)}"
+    return f"before the run's first checkpoint: nothing to resume in {escape(folder)}"
 
 
 def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
-    resume = resume_command(run.folder)  # the run's own budget ended (time, --stop-when-worse): `train` goes on with it
+    # the run's own budget ended (time, --stop-when-worse): `train` goes on with it
+    resume = resume_command(run.folder, run.d_ctx)
     if end.signum is not None:
         again = run.goes_on_with()
         # before the first fit the total is only the cap: "step 3/5000" read as 5000 steps to go in a 5-minute demo

@@ -17,7 +17,7 @@ import torch
 from ..checkpoint import load_checkpoint
 from ..config import ALTERNATIVES, RESUMABLE, Config, config_from_dict, option_value, resolve
 from ..errors import CycleGANError, escape
-from ..files import FolderLock, remove_stale_temporaries, write_atomic
+from ..files import FolderLock, broken_link, remove_stale_temporaries, write_atomic
 from ..presets import split_preset
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR
 from . import distributed as ddp
@@ -138,6 +138,8 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
     error: CycleGANError | None = None
     if d_ctx.is_main:
         try:
+            if broken := broken_link(run, "--out"):  # said as "cannot write the run folder RUN: No such file ..."
+                raise broken
             if not lock.acquire():
                 raise CycleGANError(
                     f"{run} is in use by another training run ({lock.holder_text}); wait for it to end or choose "
@@ -259,9 +261,16 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def resume_command(folder: Path) -> str:
-    """`cyclegan train --resume` of the run in `folder`, quoted so that it runs as printed (a folder with a space)."""
-    return f"cyclegan train --out {escape(shlex.quote(str(folder)))} --resume"
+def resume_command(folder: Path, d: ddp.Dist = ddp.ONE_PROCESS) -> str:
+    """`cyclegan train --resume` of the run in `folder`, quoted so that it runs as printed (a folder with a space);
+    under torchrun (`d`) launched as the run was: alone, it resumed on one process, each starting from rank 0's random
+    state, not exactly (and on one GPU)."""
+    train = f"cyclegan train --out {escape(shlex.quote(str(folder)))} --resume"
+    if not d.enabled:
+        return train
+    if d.world_size == d.local_world_size:  # one machine
+        return f"torchrun --standalone --nproc_per_node {d.world_size} -m {train}"
+    return f"torchrun (with the run's rendezvous options, on each of its machines) -m {train}"
 
 
 @dataclass(frozen=True)
@@ -285,7 +294,7 @@ class Run:
 
     def goes_on_with(self) -> str:
         """The command that goes on with this run after a stop: its caller's (`resume_with`), or train's own."""
-        return self.resume_with or resume_command(self.folder)
+        return self.resume_with or resume_command(self.folder, self.d_ctx)
 
     def sample_path(self, step: int) -> Path:
         return self.folder / SAMPLES_DIR / f"step_{step:07d}.png"
