@@ -1251,6 +1251,9 @@ def test_a_limit_scores_that_many_readable_images(tmp_path, paired):
         p.write_text("not an image")
     with pytest.raises(CycleGANError, match=r"no image of --data testA folder could be read"):
         runner.evaluate(dataclasses.replace(opts, progress=False))
+    folders = {"domain_a": str(tmp_path / "data" / "testA"), "domain_b": str(tmp_path / "data" / "testB")}
+    with pytest.raises(CycleGANError, match=r"no image of --domain-a folder could be read"):  # named as given
+        runner.evaluate(dataclasses.replace(opts, data=None, progress=False, **folders))
 
 
 def test_a_limit_s_stand_in_is_not_saved_over_an_existing_image(tmp_path):

@@ -358,7 +358,8 @@ def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImage
         skipped += more
     for letter, files in images.domains.items():
         if not files:  # the whole folder tried
-            raise CycleGANError(f"no image of --data {opts.split}{letter} folder could be read: {skipped[0]}")
+            folder = f"--data {opts.split} folder" if images.aligned else _folder_name(opts, letter)
+            raise CycleGANError(f"no image of {folder} could be read: {skipped[0]}")
     return dataclasses.replace(images, rest={}), skipped
 
 
