@@ -1077,3 +1077,25 @@ def test_a_torchscript_module_is_refused_in_one_line_naming_how_it_runs(tiny):
         with pytest.raises(CycleGANError, match=r"^a TorchScript module \(as `cyclegan export` writes\) runs as it is"):
             translate(net, x)
     assert torch.equal(traced(x), translate_tensor(G, x))  # what the message says: run it as it is
+
+
+def test_a_published_generator_asked_the_other_way_is_said_to_translate_its_own(tmp_path, monkeypatch, capsys):
+    """`translate --checkpoint pretrained:horse2zebra --direction BtoA` turned horses into zebras without a word: the
+    file holds one generator, used whatever is asked. Now a warning says so; asked its own way, nothing is said."""
+    from cyclegan.interop.unet import UnetGenerator
+
+    monkeypatch.setenv("CYCLEGAN_HOME", str(tmp_path / "home"))
+    (tmp_path / "home" / "pretrained").mkdir(parents=True)
+    torch.save(UnetGenerator(num_downs=5, ngf=4).state_dict(), tmp_path / "home" / "pretrained" / "horse2zebra.pth")
+    Image.new("RGB", (40, 32), (90, 120, 60)).save(tmp_path / "horse.png")
+    for asked in ("BtoA", "AtoB"):
+        out = tmp_path / asked
+        args = ["translate", "--checkpoint", "pretrained:horse2zebra", "--direction", asked, "--out", str(out)]
+        assert main([*args, "--no-progress", str(tmp_path / "horse.png")]) == 0
+        assert (out / "horse.png").is_file()
+        warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+        if asked == "BtoA":
+            assert len(warnings) == 1 and "--direction BtoA changes nothing here" in warnings[0], warnings
+            assert "horse photos -> zebras" in warnings[0]
+        else:
+            assert warnings == []

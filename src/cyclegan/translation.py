@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from . import zoo
 from .clipio import find_clips, is_clip_file, unread_video
 from .data.io import (
     MAX_PIXELS,
@@ -48,7 +49,7 @@ from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
 from .files import check_outputs, claim_folder, inside, remove_stale_temporaries_of, unique_stems
 from .inference import check_size, frames_left_out, is_out_of_memory, translate_batch, uncompiled
-from .loading import load_generator
+from .loading import checkpoint_file, load_generator, warn_direction_unused
 from .models.unet import UnetGenerator
 from .options import option_name
 from .tiling import activation_bytes, check_budget, least_size
@@ -493,6 +494,11 @@ def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
             return [], list(plan.errors)
         device = resolve_device(opts.device)
         net = load_generator(opts.checkpoint, opts.direction, device=device, ema=opts.ema)
+        if opts.direction is not None and zoo.is_spec(opts.checkpoint):  # (another project's file names none)
+            # a published generator asked the other way still translates its own way (zebras where horses were
+            # asked for): said, as export says it
+            source = str(checkpoint_file(opts.checkpoint))
+            warn_direction_unused("--direction", opts.direction, given=str(opts.checkpoint), source=source)
         e = opts.execution
         execution = choose_execution(
             e.precision,
