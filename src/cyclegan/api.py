@@ -39,17 +39,18 @@ def in_python_words(message: str) -> str:
     return _DOWNLOAD_BOUND.sub(bound, _ARGUMENT_FLAG.sub(keyword, message))
 
 
-@functools.wraps(_load_generator)
-def load_generator(*args, **kwargs):
-    try:
-        return _load_generator(*args, **kwargs)
-    except CycleGANError as e:
-        raise CycleGANError(in_python_words(str(e))) from None
+def _in_python_words(fn):
+    """`fn` with its one-line errors in a Python caller's words (`in_python_words`)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except CycleGANError as e:
+            raise CycleGANError(in_python_words(str(e))) from None
+
+    return wrapper
 
 
-@functools.wraps(_save_generator)
-def save_generator(*args, **kwargs):
-    try:
-        return _save_generator(*args, **kwargs)
-    except CycleGANError as e:
-        raise CycleGANError(in_python_words(str(e))) from None
+load_generator = _in_python_words(_load_generator)
+save_generator = _in_python_words(_save_generator)
