@@ -559,7 +559,9 @@ def _animated(path: Path, n: int) -> Path:
 
 def _video_tab_loading_no_model(tmp_path, run, monkeypatch, **serve):
     """The Video tab of a page on `run` (`serve`: more ServeOptions), whose loading of a model fails the test: a
-    refusal must come before it. Returns (engine, tab)."""
+    refusal must come before it. Returns (engine, tab); skips the test without PyAV or Gradio."""
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.web.engine import Engine
     from cyclegan.web.serve import ServeOptions
     from cyclegan.web.video_tab import VideoTab
@@ -574,10 +576,8 @@ def test_a_webp_clip_over_the_pixel_limit_is_refused_before_translating(tmp_path
     tab found that out after translating the frames under the limit, and said "write an MP4 or a GIF, or give
     a smaller --size", which the page has no field for. Now it is refused before a model is loaded, saying
     what the visitor can do."""
-    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
-    clip = _animated(tmp_path / "walk.webp", 6)
     engine, tab = _video_tab_loading_no_model(tmp_path, run, monkeypatch, max_pixels=10_000)
+    clip = _animated(tmp_path / "walk.webp", 6)
     with pytest.raises(CycleGANError) as e:
         tab.translate(str(clip), engine.models()[0].key, "AtoB", False, 0.0)
     assert "walk.webp: an animated WebP is written whole at the end, and its 6 frames of 40x50" in str(e.value)
@@ -590,12 +590,10 @@ def test_a_gif_or_flow_blend_over_its_limit_is_refused_in_the_page_s_words(tmp_p
     clip in its own kind); the flow blend's refusal in the page's words came once the model was loaded; frames over
     --max-pixels were refused once the model loaded, with a thin image's advice ("crop or resize it to a less thin
     shape") for a square clip. Now each is refused before a model is loaded, saying what the visitor can do."""
-    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    engine, tab = _video_tab_loading_no_model(tmp_path, run, monkeypatch, max_pixels=10_000)
     from cyclegan.clipio import write_clip
 
     gif = _animated(tmp_path / "walk.gif", 20)
-    engine, tab = _video_tab_loading_no_model(tmp_path, run, monkeypatch, max_pixels=10_000)
     with pytest.raises(CycleGANError) as e:
         tab.translate(str(gif), engine.models()[0].key, "AtoB", False, 0.0)
     assert str(e.value) == (
