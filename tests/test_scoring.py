@@ -144,6 +144,18 @@ def test_a_test_split_of_one_image_is_refused_before_training(tiny_cfg, tmp_path
     train(tiny_cfg(steps=1), progress=False)  # without scoring the one test image is fine (the sample grid)
 
 
+def test_test_images_that_are_copies_of_training_images_are_named_before_training(tiny_cfg, dataset, capsys):
+    """A test split holding copies of training images (a test folder filled from the training one) was scored
+    without a word: its scores were of images the run learns from, and best.pt was chosen by them."""
+    copy = dataset / "testB" / "img_001.png"
+    shutil.copyfile(dataset / "trainB" / "img_004.png", copy)
+    train(tiny_cfg(steps=1, eval_every=1, eval_kid=False), progress=False)
+    err = capsys.readouterr().err
+    assert err.count("are also training images") == 1
+    assert f"1 of 3 held-out B images ({copy}) are also training images" in err
+    assert "held-out A" not in err  # testA is its own
+
+
 def test_too_few_images_to_set_aside_names_the_test_folder_this_data_would_have(tiny_cfg, dataset, tmp_path):
     # the remedy said "add testA/testB folders to --data" with --domain-a/--domain-b (no --data) and for the
     # aligned layout (whose test split is ROOT/test)

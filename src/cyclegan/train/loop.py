@@ -42,7 +42,7 @@ from .inputs import (
 from .losslog import LOSSES_KEY, LossLog
 from .monitor import Monitor
 from .run_folder import SET_ASIDE_KEY, TRAIN_DIGEST_KEY, Run, claim_run_folder, oserror_text, resume_command
-from .scoring import best_metric, check_kid_features, held_out_set, rng_devices
+from .scoring import best_metric, check_kid_features, held_out_set, rng_devices, trained_on
 from .signals import StopRequest, StopWaiting, TimeUp, end_loader, time_limited
 from .trainer import Trainer, trainer_class
 from .watch import Verdict
@@ -141,6 +141,8 @@ def _train(
     images, held, aside = held_out_set(cfg, images, aside_before=aside_before)
     if held is not None:  # a --best-by without its score, or kid without its features: refused before the trainer
         check_kid_features(cfg, best_metric(cfg, held))  # and the folder's files
+        if d_ctx.is_main and (copies := trained_on(held, images)):
+            tqdm.write(f"warning: {escape(copies)}", file=sys.stderr)
     data = dataset(cfg, images, new_run=ckpt is None, held_out=held is not None)
     t, spe = cfg.train, data.steps_per_epoch
     total = t.steps if t.steps is not None else t.epochs * spe

@@ -117,6 +117,56 @@ def held_out_set(cfg: Config, images: Images, *, aside_before: bool | None) -> t
     return kept, held if scoring else None, held.from_training
 
 
+def trained_on(held: HeldOut, images: Images) -> str | None:
+    """A warning naming the held-out files of a test split that are also training images of their domain (the same
+    bytes: a test folder made by copying training images), or None. Their scores are of images the run learns
+    from: best.pt chose the step that fits them best, and `evaluate` scores the same copies. Files of another size
+    are never read, so a large training set costs only its sizes."""
+    if held.from_training:  # set aside from the training images: never trained on
+        return None
+    found = [
+        (domain, copies)
+        for domain, scored, trained in (("A", held.a, images.train_a), ("B", held.b, images.train_b))
+        if (copies := _same_bytes(scored, trained))
+    ]
+    if not found:
+        return None
+    said = "; ".join(
+        f"{len(copies)} of {len(held.b if d == 'B' else held.a)} held-out {d} images ({_names(copies)})"
+        for d, copies in found
+    )
+    return (
+        f"{said} are also training images (the same file content): their scores are of images the run learns from, "
+        "so best.pt favours remembering them; take them out of the test split"
+    )
+
+
+def _same_bytes(scored: list[Path], trained: list[Path]) -> list[Path]:
+    """The files of `scored` whose content equals a file's of `trained` (by size, then by SHA-256)."""
+    sizes = {_size(p) for p in scored} - {None}
+    digests = {_digest(p) for p in trained if _size(p) in sizes} - {None}
+    return [p for p in scored if _size(p) in sizes and _digest(p) in digests] if digests else []
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:  # gone since it was read: the reader names it
+        return None
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _names(paths: list[Path], shown: int = 3) -> str:
+    more = f", and {len(paths) - shown} more" if len(paths) > shown else ""
+    return ", ".join(str(p) for p in paths[:shown]) + more
+
+
 def _enough(available: int, kind: str, where: str) -> None:
     """A test split scored at each evaluation needs 2 images per domain (kid and spread compare images with each
     other); with 1 the run stopped at its first evaluation, after training up to it."""
