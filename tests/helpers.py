@@ -208,6 +208,18 @@ def write_split(root: Path, n: int, *, paired: bool) -> None:
             Image.fromarray(make(rng, 40)).save(root / f"test{letter}" / name)
 
 
+def tiny_evaluation(tmp_path: Path, n: int = 2, *, paired: bool = True) -> tuple[Path, Path]:
+    """What `cyclegan evaluate` tests score: a tiny checkpoint (tmp_path/tiny.pt) and a test split of `n` images
+    per domain (tmp_path/data: `write_split`)."""
+    write_split(tmp_path / "data", n, paired=paired)
+    return save_tiny_checkpoint(tmp_path / "tiny.pt"), tmp_path / "data"
+
+
+def evaluate_args(checkpoint: Path, data: Path, *more: str) -> list[str]:
+    """`cyclegan evaluate`'s command line (for `cli.main`) of `checkpoint` on `data`, with `more`, no progress bar."""
+    return ["evaluate", "--checkpoint", str(checkpoint), "--data", str(data), *more, "--no-progress"]
+
+
 def save_tiny_checkpoint(path: Path) -> Path:
     """A checkpoint in the training format of a tiny paper-preset model (untrained, fixed seed)."""
     cfg = resolve({"ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32})

@@ -17,7 +17,7 @@ from PIL import Image
 
 from cyclegan.errors import CycleGANError
 from cyclegan.evaluate import PSNR_MAX, l1, psnr, ssim
-from helpers import save_tiny_checkpoint, smooth_image, stripe_image, write_split
+from helpers import evaluate_args, save_tiny_checkpoint, smooth_image, stripe_image, tiny_evaluation, write_split
 
 # --- synthetic domains (their images: helpers.py) ---------------------------------------------------------
 
@@ -230,24 +230,10 @@ def test_inception_weights_of_other_values_or_nan_are_named(tmp_path, inception_
 def test_evaluate_cli_both_directions_paired(tmp_path, capsys):
     from cyclegan.cli import main
 
-    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
-    write_split(tmp_path / "data", 6, paired=True)
+    ckpt, data = tiny_evaluation(tmp_path, 6)
     out = tmp_path / "eval.json"
     rc = main(
-        [
-            "evaluate",
-            "--checkpoint",
-            str(ckpt),
-            "--data",
-            str(tmp_path / "data"),
-            "--out",
-            str(out),
-            "--save-images",
-            str(tmp_path / "imgs"),
-            "--kid-subsets",
-            "10",
-            "--no-progress",
-        ]
+        evaluate_args(ckpt, data, "--out", str(out), "--save-images", str(tmp_path / "imgs"), "--kid-subsets", "10")
     )
     assert rc == 0
     report = json.loads(out.read_text())
@@ -699,13 +685,12 @@ def test_files_of_other_types_in_the_split_are_named_as_training_names_them(tmp_
     """A GIF (or a text file) in testA was left out of the evaluation without a word; training names such files."""
     from cyclegan.evaluate import runner
 
-    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
-    write_split(tmp_path / "data", 2, paired=True)
+    ckpt, data = tiny_evaluation(tmp_path)
     Image.new("RGB", (40, 40)).save(tmp_path / "data" / "testA" / "scene_02.gif")
     (tmp_path / "data" / "testA" / "notes.txt").write_text("the scenes")
     (tmp_path / "data" / "testB" / "scene_03.png").symlink_to(tmp_path / "gone.png")  # a broken link: never read
     monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
-    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), progress=False)
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(data), progress=False)
     with pytest.raises(pytest.fail.Exception, match="the work started"):
         runner.evaluate_checkpoints(opts)
     err = capsys.readouterr().err
@@ -717,13 +702,12 @@ def test_the_pages_of_a_multi_page_tiff_left_out_of_the_evaluation_are_named(tmp
     """A multi-page TIFF in testA was scored by its first page without a word, as training read it."""
     from cyclegan.evaluate import runner
 
-    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
-    write_split(tmp_path / "data", 2, paired=False)
+    ckpt, data = tiny_evaluation(tmp_path, paired=False)
     pages = [Image.new("RGB", (40, 40), c) for c in ("red", "green")]
     pages[0].save(tmp_path / "data" / "testA" / "scan.tif", save_all=True, append_images=pages[1:])
     monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: torch.nn.Identity())
     monkeypatch.setattr(runner, "_check_counts", lambda *a, **k: pytest.fail("the work started"))
-    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), progress=False)
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(data), progress=False)
     with pytest.raises(pytest.fail.Exception, match="the work started"):
         runner.evaluate_checkpoints(opts)
     err = capsys.readouterr().err
@@ -1427,11 +1411,10 @@ def _inception_options(tmp_path: Path, weights: Path | None, *, paired: bool):
     --inception-weights (None: not given)."""
     from cyclegan.evaluate import runner
 
-    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
-    write_split(tmp_path / "data", 2, paired=paired)
+    ckpt, data = tiny_evaluation(tmp_path, paired=paired)
     return runner.EvalOptions(
         checkpoint=(str(ckpt),),
-        data=str(tmp_path / "data"),
+        data=str(data),
         backbone="inception",
         inception_weights=None if weights is None else str(weights),
         progress=False,

@@ -20,7 +20,7 @@ from PIL import Image
 from conftest import make_images
 from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
-from helpers import save_tiny_checkpoint, write_split
+from helpers import evaluate_args, save_tiny_checkpoint, tiny_evaluation
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -417,24 +417,10 @@ def test_out_of_memory_on_one_image_skips_only_that_image(run, tmp_path, monkeyp
 
 
 def test_evaluate_skips_a_broken_image_and_its_pair(tmp_path, capsys):
-    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
-    write_split(tmp_path / "data", 4, paired=True)
-    (tmp_path / "data" / "testB" / "scene_01.png").write_bytes(b"\x89PNG broken")
+    ckpt, data = tiny_evaluation(tmp_path, 4)
+    (data / "testB" / "scene_01.png").write_bytes(b"\x89PNG broken")
     out = tmp_path / "eval.json"
-    rc = main(
-        [
-            "evaluate",
-            "--checkpoint",
-            str(ckpt),
-            "--data",
-            str(tmp_path / "data"),
-            "--out",
-            str(out),
-            "--kid-subsets",
-            "5",
-            "--no-progress",
-        ]
-    )
+    rc = main(evaluate_args(ckpt, data, "--out", str(out), "--kid-subsets", "5"))
     err = capsys.readouterr().err
     assert rc == 1 and "Traceback" not in err
     assert "testB/scene_01.png" in err and "testA/scene_01.png: left out because its pair" in err
