@@ -133,6 +133,27 @@ def test_translate_takes_best_pt(tiny_cfg, tmp_path, dataset):
     assert len(list(out.glob("*.png"))) == 3
 
 
+def test_translate_and_export_of_a_run_folder_say_they_take_its_last_step_not_best_pt(
+    tiny_cfg, tmp_path, dataset, capsys
+):
+    """`translate --checkpoint RUN` of a run with --eval-every translated with its last step without a word: users
+    who asked for the best checkpoint kept took the folder for it."""
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=2, eval_every=1, eval_kid=False), progress=False)
+    capsys.readouterr()
+    args = ["translate", "--checkpoint", str(run), "--out", str(tmp_path / "out"), str(dataset / "testA")]
+    assert main([*args, "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {run} is read as its checkpoint.pt, the last step; best.pt beside it" in err
+    assert f"(--checkpoint {run / 'best.pt'})" in err
+    export = ["export", "--checkpoint", str(run), "--format", "torchscript", "--out", str(tmp_path / "g.pt")]
+    assert main(export) == 0
+    assert f"note: {run} is read as its checkpoint.pt" in capsys.readouterr().err
+    (run / "best.pt").unlink()  # nothing else to take: no note
+    assert main([*args, "--no-progress", "--overwrite"]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
 def test_a_test_split_of_one_image_is_refused_before_training(tiny_cfg, tmp_path, dataset):
     # kid (and spread) need 2 images: with 1 the run trained up to its first evaluation, then stopped there with
     # "FD/KID need at least 2 images per set", its steps since the last checkpoint lost

@@ -33,6 +33,7 @@ from .errors import CycleGANError, escape, install_extra
 from .families import FAMILIES, accepting, names, section_titles
 from .options import add_arguments, to_flags
 from .presets import PRESETS
+from .run_files import BEST_NAME, CHECKPOINT_NAME
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ def run_translate(opts, _: argparse.Namespace) -> int:
     # tensor made them 1.05-1.16x faster at 256-512 px (AVX2, fp32). Not for training: 1.00x there.
     process.keep_freed_memory()
 
+    _say_last_not_best(opts.checkpoint)
     try:
         # A batch scheduler's SIGTERM, or a closed terminal's SIGHUP (it killed the run, a clip's temporary left):
         # the same hint, exit 143 or 129
@@ -161,8 +163,22 @@ def run_translate(opts, _: argparse.Namespace) -> int:
     return _report_skipped(errors, "input(s) could not be translated")
 
 
+def _say_last_not_best(checkpoint: str) -> None:
+    """A run folder as --checkpoint is its checkpoint.pt, the last step: where --eval-every kept a best.pt beside it,
+    say so (a user who asked for scores while training took the folder for its best model)."""
+    run = Path(checkpoint)
+    if run.is_dir() and (run / CHECKPOINT_NAME).is_file() and (run / BEST_NAME).is_file():
+        print(
+            f"note: {escape(run)} is read as its {CHECKPOINT_NAME}, the last step; {BEST_NAME} beside it holds the "
+            f"best-scored step (--checkpoint {escape(run / BEST_NAME)})",
+            file=sys.stderr,
+        )
+
+
 def run_export(opts, _: argparse.Namespace) -> int:
     from .export import export_checkpoint  # on use
+
+    _say_last_not_best(opts.checkpoint)
 
     # a scheduler's SIGTERM, a closed terminal's SIGHUP: the temporary removed as on Ctrl-C (both killed the export,
     # leaving it), exit 143 or 129 with one line (`cli.main`)
