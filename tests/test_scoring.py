@@ -11,15 +11,19 @@ from pathlib import Path
 import pytest
 import torch
 import tqdm as tqdm_module
+from PIL import Image
 from torch import nn
 
 import cyclegan.train.scoring as scoring
 import cyclegan.train.watch as watch
+from conftest import make_images
 from cyclegan.checkpoint import load_checkpoint
 from cyclegan.cli import main
 from cyclegan.errors import CycleGANError, escape
+from cyclegan.evaluate import PSNR_MAX
 from cyclegan.loading import load_generator
 from cyclegan.train import CycleGANTrainer, Trainer, prepare_config, train
+from cyclegan.train.inputs import training_images
 from cyclegan.train.run_folder import resume_command
 from cyclegan.train.watch import Watch
 
@@ -175,6 +179,25 @@ def test_test_images_that_are_copies_of_training_images_are_named_before_trainin
     assert err.count("are also training images") == 1
     assert f"1 of 3 held-out B images ({copy}) are also training images" in err
     assert "held-out A" not in err  # testA is its own
+
+
+def test_each_held_out_image_is_scored_against_the_truth_of_its_own_name(tiny_cfg, dataset, tmp_path):
+    """testA's and testB's first files by name were taken as each other's truth: names that sort apart by their
+    extension (s.k.png < s.png, but s.bmp < s.k.bmp) scored each translation against another scene, and a testB
+    holding more files than --eval-images left the split unpaired (kid) although every A image had its truth."""
+    for folder in (dataset / "testA", dataset / "testB"):
+        shutil.rmtree(folder)
+        folder.mkdir()
+    scenes = make_images(tmp_path / "scenes", 4, seed=5)
+    for scene, stem in zip(scenes, ("s", "s.k", "t", "a")):
+        Image.open(scene).save(dataset / "testA" / f"{stem}.png")
+        Image.open(scene).save(dataset / "testB" / f"{stem}.bmp")  # the same scene: its truth
+    (dataset / "testA" / "a.png").unlink()  # testB holds one more, first by name
+    cfg = tiny_cfg(eval_every=1, eval_kid=False, eval_images=3)
+    _, held = scoring.set_aside(cfg, training_images(cfg, progress=False, main=True))
+    assert held.paired
+    scores = scoring.Scorer(cfg, held, torch.device("cpu"))({"G": nn.Identity(), "F": nn.Identity()})
+    assert scores["eval/AtoB/psnr"] == scores["eval/BtoA/psnr"] == PSNR_MAX  # x is its own truth
 
 
 def test_too_few_images_to_set_aside_names_the_test_folder_this_data_would_have(tiny_cfg, dataset, tmp_path):

@@ -78,13 +78,15 @@ def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
         kept = replace(images, train_a=images.train_a[:-k], train_b=images.train_b[:-k] if images.train_b else [])
         return kept, HeldOut([a for a, _ in pairs], [], True, f"{k} training pairs set aside", pairs, True)
     if images.test_files_a and images.test_files_b:
-        a, b = images.test_files_a[:n], images.test_files_b[:n]
+        a = images.test_files_a[:n]
         _enough(len(a), "images per domain", str(images.test_a))
-        _enough(len(b), "images per domain", str(images.test_b))
         folders = (images.test_a, images.test_b)
-        paired = (
-            aligned_truth(a, b, folders=folders) is not None and aligned_truth(b, a, folders=folders[::-1]) is not None
-        )
+        # B as the truths of A, in A's order: testB's first n by name were scored as the truths of testA's first n,
+        # which are other scenes where names sort apart (s.k.png < s.png, s.bmp < s.k.bmp) or testB holds more
+        truth = aligned_truth(a, images.test_files_b, folders=folders)
+        paired = truth is not None and aligned_truth(truth, a, folders=folders[::-1]) is not None
+        b = truth if paired else images.test_files_b[:n]
+        _enough(len(b), "images per domain", str(images.test_b))
         where = f"the test split ({len(a)} + {len(b)} images{', paired' if paired else ''})"
         return images, HeldOut(a, b, paired, where)
     ka = _count(n, len(images.train_a), "domain A images", _test_hint(cfg, images))
