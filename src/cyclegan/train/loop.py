@@ -5,6 +5,7 @@ first non-finite loss without saving it, and have the trainer save the run."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import signal
 import sys
@@ -503,9 +504,9 @@ def _step_loop(
                 # a stop between scheduled records: logged, but its steps go on into the next scheduled record
                 # (through the checkpoint), which the watcher sees as the run never stopped would
                 off_schedule = not (step % t.log_every == 0 or scoring or step == run.total)
-                means = log.write(step, scores, keep=off_schedule)
-                if not off_schedule:
-                    monitor.observe(step, means, scores, saved=saved)
+                # the watcher's warnings go into the record they fired at (not off the schedule: see above)
+                watch = None if off_schedule else functools.partial(monitor.observe, step, scores=scores, saved=saved)
+                log.write(step, scores, keep=off_schedule, watch=watch)
                 if scoring and monitor.should_stop():
                     last = worse = True
             if t.sample_every and step % t.sample_every == 0:

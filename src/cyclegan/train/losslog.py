@@ -11,6 +11,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -128,18 +129,25 @@ class LossLog:
         )
 
     def write(
-        self, step: int, scores: dict[str, float] | None = None, *, keep: bool = False
+        self,
+        step: int,
+        scores: dict[str, float] | None = None,
+        *,
+        keep: bool = False,
+        watch: Callable[[dict[str, float | None]], list[str]] | None = None,
     ) -> dict[str, float | None]:
         """Every rank calls it (the mean over ranks is a collective). The losses are read back here only,
         once every log_every steps (and at each evaluation): a host-device sync. `scores`: the evaluation's
         (`scoring.Scorer`, rank 0), written in the same record. Returns the loss means. `keep`: a record off the
         schedule (the run stops there): the sums go on to the next scheduled record, through the checkpoint
-        (`carried_state`), so a resumed run's records and watcher are the uninterrupted run's."""
+        (`carried_state`), so a resumed run's records and watcher are the uninterrupted run's. `watch`: given the
+        means, the watcher's warnings that fired at this record, written in it (`warnings`; TensorBoard's text)."""
         now = time.perf_counter()
         sums = ddp.mean_over_ranks(self.sums, self.run.d_ctx)
         means = {k: _finite_or_none(v.item() / self.n) for k, v in sums.items()}
+        fired = watch(means) if watch is not None else []
         if self.run.main:
-            self._record(step, means, scores or {}, s_per_step=(now - self.t_last) / max(self.timed, 1))
+            self._record(step, means, scores or {}, fired, s_per_step=(now - self.t_last) / max(self.timed, 1))
         if keep:
             self.sums = sums  # the mean over ranks: every rank carries it, and adds its own steps to it
         else:
@@ -153,7 +161,7 @@ class LossLog:
         sums = ddp.mean_over_ranks(self.sums, self.run.d_ctx)
         return {"sums": {k: v.detach().cpu().clone() for k, v in sums.items()}, "n": self.n}
 
-    def _tensorboard(self, scalars: dict[str, float] | None, *, step: int = 0) -> None:
+    def _tensorboard(self, scalars: dict[str, float] | None, *, step: int = 0, texts: list[str] = ()) -> None:
         """`scalars` of `step` to TensorBoard (None: close its file, at the end). A write that fails (a full disk: its
         writer thread's error, raised at the next call) ends the events with a warning, as one that cannot start
         does: they are optional, the run and log.jsonl go on (it was a traceback, the steps since the last checkpoint
@@ -163,6 +171,8 @@ class LossLog:
                 self.tb.close()
             for tag, value in (scalars or {}).items():
                 self.tb.add_scalar(tag, value, step)
+            for text in texts:
+                self.tb.add_text("warnings", text, step)
         except OSError as e:
             tb, self.tb = self.tb, None
             with contextlib.suppress(OSError):  # its flush raises the same error again
@@ -173,7 +183,9 @@ class LossLog:
                 file=sys.stderr,
             )
 
-    def _record(self, step: int, means: dict[str, float], scores: dict[str, float], *, s_per_step: float) -> None:
+    def _record(
+        self, step: int, means: dict[str, float], scores: dict[str, float], warnings: list[str], *, s_per_step: float
+    ) -> None:
         record = {
             "step": step,
             "epoch": step // self.run.steps_per_epoch,
@@ -181,6 +193,7 @@ class LossLog:
             "s_per_step": round(s_per_step, 4),
             **means,
             **{k: v if math.isfinite(v) else None for k, v in scores.items()},
+            **({"warnings": warnings} if warnings else {}),  # the watcher's, at the record where each fired
         }
         try:
             self.file.write(json.dumps(record, allow_nan=False) + "\n")  # strict JSON: never NaN or Infinity
@@ -194,7 +207,7 @@ class LossLog:
             scalars = {f"loss/{k}": v for k, v in means.items() if v is not None} | {"lr": record["lr"]}
             # the scores (eval/AtoB/psnr, ...): a section of their own
             scalars |= {k: v for k, v in scores.items() if math.isfinite(v)}
-            self._tensorboard(scalars, step=step)
+            self._tensorboard(scalars, step=step, texts=warnings)
         shown = [k for k in means if k != "G_total"][:5]
         self.bar.set_postfix({k: f"{means[k]:.3f}" for k in shown if means.get(k) is not None})
 

@@ -98,10 +98,11 @@ class Monitor:
         return {**scores, "eval_s": round(time.perf_counter() - t0, 3)}
 
     def observe(
-        self, step: int, means: dict[str, float | None], scores: dict[str, float], *, saved: int | None
-    ) -> None:
-        """A log record's loss means and (at an evaluation) scores: warnings, and best.pt when best. `saved`: the
-        step of the checkpoint on disk (None: none yet), named if best.pt cannot be written."""
+        self, step: int, means: dict[str, float | None], *, scores: dict[str, float], saved: int | None
+    ) -> list[str]:
+        """A log record's loss means and (at an evaluation) scores: warnings, printed and returned (rank 0; [] on the
+        others) for the record, and best.pt when best. `saved`: the step of the checkpoint on disk (None: none yet),
+        named if best.pt cannot be written."""
         fired = self.watch.on_losses(step, means)
         if scores:
             if self.ahead is not None and step > self.ahead:  # best.pt's step was not scored again: this one writes it
@@ -127,8 +128,10 @@ class Monitor:
                     raise CycleGANError(
                         f"cannot write {path} at step {step}: {why}; {self._kept(path, saved)}"
                     ) from None
-        for line in fired if self.run.main else []:
+        fired = fired if self.run.main else []
+        for line in fired:
             tqdm.write(line, file=sys.stderr)
+        return fired
 
     def _not_scored_again(self, step: int, again: str) -> None:
         """best.pt holds a step the resumed run did not find best again (another run than the one stopped: other

@@ -31,7 +31,7 @@ from ..families import directions_in_stored_config
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, FORMAT, RUN_FILES
 
 MAX_DEPTH = 3  # how deep below a --runs folder runs are looked for (runs/project/NAME is depth 2)
-LOG_KEYS = ("step", "epoch", "lr", "s_per_step", "eval_s")  # the fields of a log.jsonl record that are no loss
+LOG_KEYS = ("step", "epoch", "lr", "s_per_step", "eval_s", "warnings")  # a log.jsonl record's fields that are no loss
 SCORE_PREFIX = "eval/"  # the scores of --eval-every in a record: eval/AtoB/psnr, ... (`train.scoring`)
 _SAMPLE = re.compile(r"step_(\d+)\.png$")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # no character alone: what a name that is not UTF-8 reads as
