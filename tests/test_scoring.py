@@ -495,6 +495,16 @@ def test_watch_thresholds_on_records():
     assert fired == [watch.WINDOW]
 
 
+def test_a_kid_below_zero_as_the_best_is_not_beaten_by_noise_into_getting_worse():
+    """KID is unbiased, so below 0 on a small held-out set: with a best of -0.01, "half again as high" was -0.015,
+    and every evaluation after it, even one within noise of the best, was "clearly worse"."""
+    w = Watch("kid")
+    assert w.on_scores(10, {"eval/AtoB/kid": -0.01})[0] is True
+    for step in (20, 30, 40, 50, 60):
+        assert w.on_scores(step, {"eval/AtoB/kid": -0.009}) == (False, [])  # 0.001 from the best: noise
+    assert w.on_scores(70, {"eval/AtoB/kid": 0.01})[1][0].startswith("warning: the scores are getting worse")
+
+
 def test_evaluate_a_run_scores_its_last_and_best_checkpoints_and_says_which_is_better(tiny_cfg, tmp_path, monkeypatch):
     import re
 

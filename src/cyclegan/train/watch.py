@@ -217,8 +217,9 @@ class Watch:
         return False, fired
 
     def _clearly_worse(self, value: float) -> bool:
-        if self.metric == "kid":
-            return value > self.best_value * (1 + KID_WORSE) + 0.002
+        if self.metric == "kid":  # unbiased, so below 0 on small sets: "half again as high" of 0 there, or every
+            # evaluation not better than a best of -0.01 was "clearly worse" (-0.015 + 0.002 is under it)
+            return value > max(self.best_value, 0.0) * (1 + KID_WORSE) + 0.002
         return BETTER[self.metric] * (self.best_value - value) > WORSE_MARGIN[self.metric]
 
     def should_stop(self) -> bool:
