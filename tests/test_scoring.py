@@ -179,6 +179,13 @@ def test_test_images_that_are_copies_of_training_images_are_named_before_trainin
     assert err.count("are also training images") == 1
     assert f"1 of 3 held-out B images ({copy}) are also training images" in err
     assert "held-out A" not in err  # testA is its own
+    # without a test split: a training image set aside whose copy stays in the training set
+    _no_test_split(dataset)  # trainA's img_005 to img_009 are copies of its img_000, trainB's img_007 to img_009
+    train(tiny_cfg(steps=1, eval_every=1, out=str(dataset.parent / "aside")), progress=False)
+    err = capsys.readouterr().err
+    aside = [dataset / "trainA" / f"img_{i:03d}.png" for i in (8, 9)]  # set aside: the last 2 by name
+    assert f"2 of 2 held-out A images ({aside[0]}, {aside[1]})" in err and "are also training images" in err
+    assert "remove the copies from the training folders" in err
 
 
 def test_each_held_out_image_is_scored_against_the_truth_of_its_own_name(tiny_cfg, dataset, tmp_path):

@@ -120,12 +120,11 @@ def held_out_set(cfg: Config, images: Images, *, aside_before: bool | None) -> t
 
 
 def trained_on(held: HeldOut, images: Images) -> str | None:
-    """A warning naming the held-out files of a test split that are also training images of their domain (the same
-    bytes: a test folder made by copying training images), or None. Their scores are of images the run learns
-    from: best.pt chose the step that fits them best, and `evaluate` scores the same copies. Files of another size
-    are never read, so a large training set costs only its sizes."""
-    if held.from_training:  # set aside from the training images: never trained on
-        return None
+    """A warning naming the held-out files that are also training images of their domain (`images`: the training
+    set, without what was set aside), the same bytes: a test folder made by copying training images, or a training
+    folder holding copies of the images set aside from it. Their scores are of images the run learns from: best.pt
+    chose the step that fits them best. Files of another size are never read, so a large training set costs only
+    its sizes."""
     found = [
         (domain, copies)
         for domain, scored, trained in (("A", held.a, images.train_a), ("B", held.b, images.train_b))
@@ -137,9 +136,10 @@ def trained_on(held: HeldOut, images: Images) -> str | None:
         f"{len(copies)} of {len(held.b if d == 'B' else held.a)} held-out {d} images ({_names(copies)})"
         for d, copies in found
     )
+    remedy = "remove the copies from the training folders" if held.from_training else "take them out of the test split"
     return (
         f"{said} are also training images (the same file content): their scores are of images the run learns from, "
-        "so best.pt favours remembering them; take them out of the test split"
+        f"so best.pt favours remembering them; {remedy}"
     )
 
 
