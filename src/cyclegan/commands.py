@@ -23,6 +23,7 @@ from .config import (
     ALTERNATIVES,
     BASE_SECTIONS,
     all_sections,
+    check_resumable,
     check_startable,
     option_fields,
     option_value,
@@ -119,8 +120,11 @@ def run_train(opts, args: argparse.Namespace) -> int:
     overrides.update(flags)
     if opts.preset:
         overrides["preset"] = opts.preset
-    if not opts.resume:  # a new run's options checked before torch's import (`--steps -3` waited 5-15 s for it)
+    # checked before torch's import (`--steps -3`, `--data MISSING`, `--resume` of no run waited 5-15 s for it)
+    if not opts.resume:
         cfg, ckpt = check_startable(resolve(overrides, names=names, typed=flags.keys())), None
+    else:
+        check_resumable(overrides.get("out"))
     from .train import prepare_config, train  # on use
 
     if opts.resume:
@@ -134,6 +138,9 @@ def run_train(opts, args: argparse.Namespace) -> int:
 
 
 def run_translate(opts, _: argparse.Namespace) -> int:
+    from .translate_options import check_inputs_there  # torch-free: said before torch's import
+
+    check_inputs_there(opts.inputs)
     from .translation import translate_paths  # on use
 
     # Translation's forward passes free each layer's activations as they go: glibc keeping that memory for the next
@@ -341,6 +348,9 @@ def run_demo(opts, _: argparse.Namespace) -> int:
 
 
 def run_evaluate(opts, _: argparse.Namespace) -> int:
+    from .evaluate.options import check_folders_there  # torch-free: said before torch's import
+
+    check_folders_there(opts)
     from .evaluate.best import which_is_better  # on use
     from .evaluate.runner import evaluate_checkpoints  # on use
     from .report import format_curve, format_table  # on use

@@ -6,6 +6,9 @@ tiling itself is `cyclegan.tiling`) and how a clip's frames are kept consistent 
 
 from __future__ import annotations
 
+import glob
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -33,6 +36,19 @@ DEFAULT_THUMBNAIL = 1024  # long side of the thumbnail whose InstanceNorm statis
 # quarter border on each side; below it a tile shows mostly its own edges (8 px tiles left the whole image 31
 # grey levels off). A budget, --tile or --thumbnail that would go below it is refused, naming the option.
 MIN_TILE = 32
+
+
+def nothing_to_translate(errors: Sequence[str]) -> CycleGANError:
+    """The refusal of inputs that name no file at all, `errors` saying why each is empty."""
+    return CycleGANError(f"nothing to translate: {'; '.join(errors)}; give existing images, clips or folders")
+
+
+def check_inputs_there(inputs: Sequence[str]) -> None:
+    """Refuse inputs none of which is there (no path, no glob pattern), torch-free: `translate MISSING` waited 5-15 s
+    for torch's import to be told so. Any other empty input (a folder without images, a FIFO, a pattern matching
+    nothing) is `translation.check_some_input`'s, with the same words."""
+    if not any(os.path.lexists(item) or glob.has_magic(item) for item in inputs):
+        raise nothing_to_translate([f"{item}: no such file or folder" for item in inputs])
 
 
 def max_memory_option() -> Any:

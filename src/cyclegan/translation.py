@@ -53,7 +53,7 @@ from .loading import checkpoint_file, load_generator, warn_direction_unused
 from .models.unet import UnetGenerator
 from .options import option_name
 from .tiling import activation_bytes, check_budget, least_size
-from .translate_options import TemporalOptions, TilingOptions, TranslateOptions
+from .translate_options import TemporalOptions, TilingOptions, TranslateOptions, nothing_to_translate
 
 # --- files ----------------------------------------------------------------------------------------------
 
@@ -292,7 +292,7 @@ def check_some_input(plan: Plan) -> None:
     something to read, or whose inputs are all translated already (--skip-existing), passes."""
     if plan.files or plan.skipped or not plan.errors:
         return
-    raise CycleGANError(f"nothing to translate: {'; '.join(plan.errors)}; give existing images, clips or folders")
+    raise nothing_to_translate(plan.errors)
 
 
 @contextlib.contextmanager
