@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import numpy as np
@@ -774,6 +775,19 @@ def test_an_animated_png_or_multi_page_tiff_says_its_other_frames_are_left_out(t
         assert f"warning: {tmp_path / name} holds 3 frames (pages); only the first is translated" in err
     assert "one.tif" not in err and "phone.jpg" not in err
     assert sorted(p.name for p in out.iterdir()) == ["anim.png", "one.png", "phone.png", "scan.png"]
+
+
+def test_a_warning_under_the_progress_bar_starts_its_own_line(tiny, tmp_path, capsys):
+    """With the bar on (the default), the left-out pages' warning went on the bar's line: `translate:   0%|   | 0/2
+    [00:00<?, ?img/s]warning: ...scan.tif holds 3 frames`, in a log and on a terminal."""
+    pages = [Image.new("RGB", (24, 16), (60 * i, 90, 30)) for i in range(3)]
+    pages[0].save(tmp_path / "scan.tif", save_all=True, append_images=pages[1:])
+    pages[0].save(tmp_path / "one.png")
+    argv = ["translate", "--checkpoint", str(tiny), "--out", str(tmp_path / "out")]
+    assert main([*argv, str(tmp_path / "scan.tif"), str(tmp_path / "one.png")]) == 0
+    err = capsys.readouterr().err
+    warned = [line for line in re.split(r"[\r\n]", err) if "warning" in line]
+    assert len(warned) == 1 and warned[0].startswith(f"warning: {tmp_path / 'scan.tif'} holds 3 frames"), err
 
 
 def test_the_api_names_an_animated_pngs_left_out_frames_and_points_a_video_to_translate_video(tiny, tmp_path, capsys):

@@ -871,7 +871,7 @@ def _evaluate_one(
             translated = feature_distances(real_t, fake_feats, **kw)
             nonfinite = int((~fake_feats.isfinite()).any(1).sum())
             if nonfinite:  # a table of nan, and no word of why
-                print(
+                tqdm.write(  # under the bar, not on its line
                     f"warning: {escape(ckpt_file)}: {nonfinite} of {len(fake_feats)} {d} translations hold NaN or "
                     f"infinite values: its {fd_name} and {kid_name} are not finite (null in --out)",
                     file=sys.stderr,
