@@ -777,6 +777,16 @@ def test_an_animated_png_or_multi_page_tiff_says_its_other_frames_are_left_out(t
     assert sorted(p.name for p in out.iterdir()) == ["anim.png", "one.png", "phone.png", "scan.png"]
 
 
+def test_inputs_may_come_on_both_sides_of_the_options(tiny, tmp_path):
+    """`translate a.png --out o b.png`, as `cp` and `git add` take files: b.png was refused as "unrecognized
+    arguments" (exit 2, nothing written)."""
+    for name in ("a", "b", "c"):
+        Image.new("RGB", (16, 16)).save(tmp_path / f"{name}.png")
+    a, b, c, out = (str(tmp_path / n) for n in ("a.png", "b.png", "c.png", "out"))
+    assert main(["translate", "--checkpoint", str(tiny), a, "--out", out, b, "--no-progress", c]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png", "c.png"]
+
+
 def test_a_warning_under_the_progress_bar_starts_its_own_line(tiny, tmp_path, capsys):
     """With the bar on (the default), the left-out pages' warning went on the bar's line: `translate:   0%|   | 0/2
     [00:00<?, ?img/s]warning: ...scan.tif holds 3 frames`, in a log and on a terminal."""

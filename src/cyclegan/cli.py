@@ -139,6 +139,19 @@ def _refuse_unknown_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) 
         _unrecognized(p, unknown)
 
 
+def _intermixed(args: argparse.Namespace, unknown: list[str]) -> list[str]:
+    """`unknown` less the words that are more of the command's positional of many values, added to it in order:
+    argparse takes a positional's values in one run, so `translate a.png --out o b.png` refused b.png as
+    "unrecognized", where a shell user gives files around options (`cp`, `git add`)."""
+    p = getattr(args, "command_parser", None)
+    many = next((a for a in p._actions if not a.option_strings and a.nargs in ("+", "*")), None) if p else None
+    if many is None or "--" in unknown:  # after `--`, argparse's own reading stands
+        return unknown
+    words = [w for w in unknown if not w.startswith("-")]
+    setattr(args, many.dest, [*(getattr(args, many.dest) or []), *words])
+    return [w for w in unknown if w.startswith("-")]
+
+
 def _as_typed(message: str, p: argparse.ArgumentParser, argv: Sequence[str]) -> str:
     """`message` with each option the user typed on the command line named by its flag (`option
     '--log-every'`) where the message names it by its config key (`option 'log_every'`, as the config
@@ -199,6 +212,7 @@ def _main(argv: list[str]) -> int:
         parser = build_parser(argv)
         _refuse_unknown_flags(parser, argv)
         args, unknown = parser.parse_known_args(argv)
+        unknown = _intermixed(args, unknown)
         if unknown:  # the command's own usage and a hint, not the top level's "usage: cyclegan COMMAND ..."
             _unrecognized(getattr(args, "command_parser", parser), unknown)
         cmd: Command | None = getattr(args, "command", None)
