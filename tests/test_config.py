@@ -443,18 +443,20 @@ def test_every_commands_help_starts_without_torch():
 @pytest.mark.slow
 def test_refusals_that_need_no_torch_come_before_its_import(tmp_path):
     """`train --steps -3` (or with no --steps), `train --data MISSING`, `train --resume` of no run, `translate
-    MISSING` and `evaluate --data MISSING` waited for torch's import (5-15 s on a busy machine) to be told one
-    line."""
+    MISSING`, `evaluate --data MISSING` and a --checkpoint that is not there waited for torch's import (5-15 s on a
+    busy machine) to be told one line."""
     code = (
         "import sys\nfrom cyclegan.cli import main\n"
         f"for argv in {REFUSALS_BEFORE_TORCH!r}:\n"
         "    if main(argv) != 2 or 'torch' in sys.modules:\n"
         "        sys.exit(' '.join(argv))\n"
     )
+    (tmp_path / "r").mkdir()  # a run folder without a checkpoint
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, f"`cyclegan {done.stderr.strip().splitlines()[-1]}` imports torch before its error"
     assert done.stderr.count("error: ") == len(REFUSALS_BEFORE_TORCH) == len(done.stderr.splitlines()), done.stderr
-    for missing in ("'--data': missing does not exist", "r/checkpoint.pt does not exist", "missing.png: no such file"):
+    said = ("'--data': missing does not exist", "r/checkpoint.pt does not exist", "missing.png: no such file")
+    for missing in (*said, "checkpoint not found: missing (give a run folder"):
         assert missing in done.stderr, done.stderr
 
 
@@ -469,6 +471,10 @@ REFUSALS_BEFORE_TORCH = [
     ["translate", "--checkpoint", "r", "--out", "o", "missing.png"],
     ["evaluate", "--checkpoint", "r", "--data", "missing"],
     ["evaluate", "--checkpoint", "r", "--domain-a", "missing", "--domain-b", "."],
+    ["translate", "--checkpoint", "missing", "--out", "o", "."],
+    ["export", "--checkpoint", "missing", "--out", "g.onnx"],
+    ["evaluate", "--checkpoint", "missing", "--data", "."],
+    ["compare", "--checkpoint", "missing", "--content", ".", "--style", ".", "--out", "c"],
 ]
 
 

@@ -34,6 +34,7 @@ from .errors import CycleGANError, escape, install_extra
 from .families import FAMILIES, accepting, names, section_titles
 from .options import add_arguments, to_flags
 from .presets import PRESETS
+from .shared_options import check_checkpoints_there
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,8 @@ def run_train(opts, args: argparse.Namespace) -> int:
 def run_translate(opts, _: argparse.Namespace) -> int:
     from .translate_options import check_inputs_there  # torch-free: said before torch's import
 
-    check_inputs_there(opts.inputs)
+    check_inputs_there(opts.inputs)  # first, as `translate_paths` checks them
+    check_checkpoints_there((opts.checkpoint,))
     from .translation import translate_paths  # on use
 
     # Translation's forward passes free each layer's activations as they go: glibc keeping that memory for the next
@@ -169,6 +171,7 @@ def run_translate(opts, _: argparse.Namespace) -> int:
 
 
 def run_export(opts, _: argparse.Namespace) -> int:
+    check_checkpoints_there((opts.checkpoint,))  # before torch's import
     from .export import export_checkpoint  # on use
 
     # a scheduler's SIGTERM, a closed terminal's SIGHUP: the temporary removed as on Ctrl-C (both killed the export,
@@ -350,6 +353,7 @@ def run_demo(opts, _: argparse.Namespace) -> int:
 def run_evaluate(opts, _: argparse.Namespace) -> int:
     from .evaluate.options import check_folders_there  # torch-free: said before torch's import
 
+    check_checkpoints_there(opts.checkpoint)
     check_folders_there(opts)
     from .evaluate.best import which_is_better  # on use
     from .evaluate.runner import evaluate_checkpoints  # on use
@@ -438,6 +442,7 @@ def run_stylize(opts, _: argparse.Namespace) -> int:
 
 
 def run_compare(opts, _: argparse.Namespace) -> int:
+    check_checkpoints_there((opts.checkpoint,))  # before torch's import
     from .compare import compare  # on use
     from .report import summary_lines  # on use
 

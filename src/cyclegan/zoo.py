@@ -42,9 +42,9 @@ from .data.fetch import Bounds, address_problem, check_sha256, download_lock, fe
 from .errors import CycleGANError, escape, nearest
 from .files import sync_folder, write_atomic
 from .options import Options, opt
-from .shared_options import max_minutes_option, progress_option
+from .shared_options import PRETRAINED_PREFIX, max_minutes_option, progress_option
 
-PREFIX = "pretrained:"
+PREFIX = PRETRAINED_PREFIX
 DEFAULT_BASE_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models"  # download_cyclegan_model.sh
 BASE_URL_ENV = "CYCLEGAN_PRETRAINED_URL"
 HOME_ENV = "CYCLEGAN_HOME"
