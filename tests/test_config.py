@@ -443,8 +443,8 @@ def test_every_commands_help_starts_without_torch():
 @pytest.mark.slow
 def test_refusals_that_need_no_torch_come_before_its_import(tmp_path):
     """`train --steps -3` (or with no --steps), `train --data MISSING`, `train --resume` of no run, `translate
-    MISSING`, `evaluate --data MISSING` and a --checkpoint that is not there waited for torch's import (5-15 s on a
-    busy machine) to be told one line."""
+    MISSING`, `evaluate --data MISSING`, `stylize --content MISSING` and a --checkpoint that is not there waited
+    for torch's import (5-15 s on a busy machine) to be told one line."""
     code = (
         "import sys\nfrom cyclegan.cli import main\n"
         f"for argv in {REFUSALS_BEFORE_TORCH!r}:\n"
@@ -456,7 +456,7 @@ def test_refusals_that_need_no_torch_come_before_its_import(tmp_path):
     assert done.returncode == 0, f"`cyclegan {done.stderr.strip().splitlines()[-1]}` imports torch before its error"
     assert done.stderr.count("error: ") == len(REFUSALS_BEFORE_TORCH) == len(done.stderr.splitlines()), done.stderr
     said = ("'--data': missing does not exist", "r/checkpoint.pt does not exist", "missing.png: no such file")
-    for missing in (*said, "checkpoint not found: missing (give a run folder"):
+    for missing in (*said, "checkpoint not found: missing (give a run folder", "image not found: missing.png"):
         assert missing in done.stderr, done.stderr
 
 
@@ -475,6 +475,7 @@ REFUSALS_BEFORE_TORCH = [
     ["export", "--checkpoint", "missing", "--out", "g.onnx"],
     ["evaluate", "--checkpoint", "missing", "--data", "."],
     ["compare", "--checkpoint", "missing", "--content", ".", "--style", ".", "--out", "c"],
+    ["stylize", "--content", "missing.png", "--style", "missing.png", "--out", "s.png"],
 ]
 
 

@@ -128,6 +128,22 @@ def inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
+def check_images_there(paths: Iterable[str | Path]) -> None:
+    """Refuse, torch-free, an image file that is not there in `data.io.read_image`'s words (`image not found:`),
+    so that a command says it before torch's import (`stylize --content MISSING` waited 5-15 s for it)."""
+    for path in paths:
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            raise CycleGANError(image_not_found(path)) from None
+        except OSError:  # unreadable otherwise: read_image's to name
+            pass
+
+
+def image_not_found(path: str | Path) -> str:
+    return f"image not found: {path}"
+
+
 def walk_files(folder: str | Path, *, others: list[Path] | None = None, hidden: bool = False) -> Iterator[Path]:
     """Every regular file under `folder`, recursively, following symlinked sub-folders (unlike `Path.rglob`).
 
