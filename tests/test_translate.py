@@ -1,4 +1,6 @@
+import io
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -785,6 +787,21 @@ def test_inputs_may_come_on_both_sides_of_the_options(tiny, tmp_path):
     a, b, c, out = (str(tmp_path / n) for n in ("a.png", "b.png", "c.png", "out"))
     assert main(["translate", "--checkpoint", str(tiny), a, "--out", out, b, "--no-progress", c]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png", "c.png"]
+
+
+def test_an_output_folder_the_console_cannot_encode_is_named_in_escapes_not_a_traceback(tiny, tmp_path, monkeypatch):
+    """On a console whose code page lacks a name's letters (Windows cp1252 and a Japanese name; here ASCII),
+    `wrote 1 file(s) to ausgabe_é` was a UnicodeEncodeError traceback and exit 1, after the work was done."""
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    Image.new("RGB", (16, 16)).save(tmp_path / "a.png")
+    out = tmp_path / "ausgabe_\u00e9"
+    assert (
+        main(["translate", "--checkpoint", str(tiny), "--out", str(out), "--no-progress", str(tmp_path / "a.png")]) == 0
+    )
+    stdout.flush()
+    assert "ausgabe_\\xe9" in stdout.buffer.getvalue().decode() and (out / "a.png").is_file()
+    assert stdout.errors == "strict"  # the caller's stream as it was
 
 
 def test_a_warning_under_the_progress_bar_starts_its_own_line(tiny, tmp_path, capsys):

@@ -293,6 +293,19 @@ def _unmatched_torchvision(e: Exception) -> str | None:
     )
 
 
+def _escaping(stream) -> str | None:
+    """Have `stream` write a character its encoding lacks as an escape (`\\xe9`), as stderr does, and return its
+    previous setting (None: a stream that cannot be set). A file name the console's code page cannot show (a
+    Windows cp1252 console, `PYTHONIOENCODING=ascii`) made `wrote 3 file(s) to ausgabe_é` a UnicodeEncodeError
+    traceback and exit 1, after the work was done."""
+    errors = getattr(stream, "errors", None)
+    try:
+        stream.reconfigure(errors="backslashreplace")
+    except (AttributeError, ValueError, OSError):  # not a TextIOWrapper (a caller's StringIO)
+        return None
+    return errors
+
+
 def main(argv: list[str] | None = None) -> int:
     # Ctrl-C while torch, numpy or scipy import can leave a module half-imported, and what fails next is then not
     # always a KeyboardInterrupt (numpy's __getattr__ recursing: a RecursionError traceback). So Python's SIGINT
@@ -307,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt, as Python's own handler does
 
     old, stdout = None, sys.stdout
+    errors = _escaping(stdout)
     out = sys.stdout = _Watched(stdout)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         try:
@@ -345,5 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         sys.stdout = stdout
+        if errors is not None:
+            stdout.reconfigure(errors=errors)
         if old is not None:
             signal.signal(signal.SIGINT, old)
