@@ -455,7 +455,7 @@ def test_refusals_that_need_no_torch_come_before_its_import(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, f"`cyclegan {done.stderr.strip().splitlines()[-1]}` imports torch before its error"
     assert done.stderr.count("error: ") == len(REFUSALS_BEFORE_TORCH) == len(done.stderr.splitlines()), done.stderr
-    said = ("'--data': missing does not exist", "r/checkpoint.pt does not exist", "missing.png: no such file")
+    said = ("'--data': missing does not exist", "r/checkpoint.pt does not exist", "'--content': missing.png: no such")
     for missing in (*said, "checkpoint not found: missing (give a run folder", "image not found: missing.png"):
         assert missing in done.stderr, done.stderr
 
@@ -476,6 +476,7 @@ REFUSALS_BEFORE_TORCH = [
     ["evaluate", "--checkpoint", "missing", "--data", "."],
     ["compare", "--checkpoint", "missing", "--content", ".", "--style", ".", "--out", "c"],
     ["stylize", "--content", "missing.png", "--style", "missing.png", "--out", "s.png"],
+    ["compare", "--checkpoint", "r", "--content", "missing.png", "--style", ".", "--out", "c"],
 ]
 
 

@@ -444,7 +444,10 @@ def run_stylize(opts, _: argparse.Namespace) -> int:
 
 
 def run_compare(opts, _: argparse.Namespace) -> int:
-    check_checkpoints_there((opts.checkpoint,))  # before torch's import
+    from .compare_options import check_inputs_there  # torch-free: said before torch's import
+
+    check_checkpoints_there((opts.checkpoint,))
+    check_inputs_there(opts)
     from .compare import compare  # on use
     from .report import summary_lines  # on use
 

@@ -4,6 +4,7 @@ an existing file unless asked, nor ever writes onto or into its inputs. Used by 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import re
 import sys
@@ -138,6 +139,12 @@ def check_images_there(paths: Iterable[str | Path]) -> None:
             raise CycleGANError(image_not_found(path)) from None
         except OSError:  # unreadable otherwise: read_image's to name
             pass
+
+
+def not_there(items: Iterable[str]) -> list[str]:
+    """The command-line inputs among `items` that name nothing (no file, folder or link, and no glob pattern), each
+    as `translate` and `compare` name it (`ITEM: no such file or folder`): said before torch's import."""
+    return [f"{item}: no such file or folder" for item in items if not (os.path.lexists(item) or glob.has_magic(item))]
 
 
 def image_not_found(path: str | Path) -> str:

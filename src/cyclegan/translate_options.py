@@ -6,14 +6,12 @@ tiling itself is `cyclegan.tiling`) and how a clip's frames are kept consistent 
 
 from __future__ import annotations
 
-import glob
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from .errors import CycleGANError
-from .files import overwrite_option
+from .files import not_there, overwrite_option
 from .options import Options, opt
 from .shared_options import (
     Direction,
@@ -47,8 +45,8 @@ def check_inputs_there(inputs: Sequence[str]) -> None:
     """Refuse inputs none of which is there (no path, no glob pattern), torch-free: `translate MISSING` waited 5-15 s
     for torch's import to be told so. Any other empty input (a folder without images, a FIFO, a pattern matching
     nothing) is `translation.check_some_input`'s, with the same words."""
-    if not any(os.path.lexists(item) or glob.has_magic(item) for item in inputs):
-        raise nothing_to_translate([f"{item}: no such file or folder" for item in inputs])
+    if len(missing := not_there(inputs)) == len(inputs):
+        raise nothing_to_translate(missing)
 
 
 def max_memory_option() -> Any:
