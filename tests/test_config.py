@@ -456,7 +456,8 @@ def test_refusals_that_need_no_torch_come_before_its_import(tmp_path):
     assert done.returncode == 0, f"`cyclegan {done.stderr.strip().splitlines()[-1]}` imports torch before its error"
     assert done.stderr.count("error: ") == len(REFUSALS_BEFORE_TORCH) == len(done.stderr.splitlines()), done.stderr
     said = ("'--data': missing does not exist", "r/checkpoint.pt does not exist", "'--content': missing.png: no such")
-    for missing in (*said, "checkpoint not found: missing (give a run folder", "image not found: missing.png"):
+    said += ("checkpoint not found: missing (give a run folder", "image not found: missing.png", "'horse2zebra'?")
+    for missing in said:
         assert missing in done.stderr, done.stderr
 
 
@@ -477,6 +478,7 @@ REFUSALS_BEFORE_TORCH = [
     ["compare", "--checkpoint", "missing", "--content", ".", "--style", ".", "--out", "c"],
     ["stylize", "--content", "missing.png", "--style", "missing.png", "--out", "s.png"],
     ["compare", "--checkpoint", "r", "--content", "missing.png", "--style", ".", "--out", "c"],
+    ["translate", "--checkpoint", "pretrained:horse2zebr", "--out", "o", "."],
 ]
 
 

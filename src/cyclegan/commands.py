@@ -35,7 +35,6 @@ from .families import FAMILIES, accepting, names, section_titles
 from .files import check_images_there
 from .options import add_arguments, to_flags
 from .presets import PRESETS
-from .shared_options import check_checkpoints_there
 
 
 @dataclass(frozen=True)
@@ -59,6 +58,17 @@ def command_line(name: str, opts: Any, *, skip: tuple[str, ...] = ()) -> str:
     """The subcommand with every option it ran with (defaults included), for reports to name their command;
     quoted as a shell reads it (a path with a space is one argument when the line is run again)."""
     return shlex.join(["cyclegan", name, *to_flags(opts, skip=skip)])
+
+
+def _checkpoints_there(checkpoints: tuple[str, ...]) -> None:
+    """Refuse, before torch's import, a checkpoint argument that names no file or folder
+    (`shared_options.check_checkpoints_there`) or an unknown published model (`zoo.check_spec`)."""
+    from . import zoo  # torch-free
+    from .shared_options import check_checkpoints_there
+
+    check_checkpoints_there(checkpoints)
+    for spec in filter(zoo.is_spec, checkpoints):
+        zoo.check_spec(spec)
 
 
 # --- train ----------------------------------------------------------------------------------------------
@@ -143,7 +153,7 @@ def run_translate(opts, _: argparse.Namespace) -> int:
     from .translate_options import check_inputs_there  # torch-free: said before torch's import
 
     check_inputs_there(opts.inputs)  # first, as `translate_paths` checks them
-    check_checkpoints_there((opts.checkpoint,))
+    _checkpoints_there((opts.checkpoint,))
     from .translation import translate_paths  # on use
 
     # Translation's forward passes free each layer's activations as they go: glibc keeping that memory for the next
@@ -172,7 +182,7 @@ def run_translate(opts, _: argparse.Namespace) -> int:
 
 
 def run_export(opts, _: argparse.Namespace) -> int:
-    check_checkpoints_there((opts.checkpoint,))  # before torch's import
+    _checkpoints_there((opts.checkpoint,))  # before torch's import
     from .export import export_checkpoint  # on use
 
     # a scheduler's SIGTERM, a closed terminal's SIGHUP: the temporary removed as on Ctrl-C (both killed the export,
@@ -354,7 +364,7 @@ def run_demo(opts, _: argparse.Namespace) -> int:
 def run_evaluate(opts, _: argparse.Namespace) -> int:
     from .evaluate.options import check_folders_there  # torch-free: said before torch's import
 
-    check_checkpoints_there(opts.checkpoint)
+    _checkpoints_there(opts.checkpoint)
     check_folders_there(opts)
     from .evaluate.best import which_is_better  # on use
     from .evaluate.runner import evaluate_checkpoints  # on use
@@ -446,7 +456,7 @@ def run_stylize(opts, _: argparse.Namespace) -> int:
 def run_compare(opts, _: argparse.Namespace) -> int:
     from .compare_options import check_inputs_there  # torch-free: said before torch's import
 
-    check_checkpoints_there((opts.checkpoint,))
+    _checkpoints_there((opts.checkpoint,))
     check_inputs_there(opts)
     from .compare import compare  # on use
     from .report import summary_lines  # on use
