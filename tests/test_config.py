@@ -441,26 +441,44 @@ def test_every_commands_help_starts_without_torch():
 
 
 @pytest.mark.slow
-def test_a_new_runs_option_errors_come_before_torchs_import(tmp_path):
-    """`train --steps -3` (or with no --steps) waited for torch's import (5-15 s on a busy machine) to be told one
-    line."""
+def test_refusals_that_need_no_torch_come_before_its_import(tmp_path):
+    """`train --steps -3` (or with no --steps), `train --data MISSING`, `train --resume` of no run, `translate
+    MISSING`, `evaluate --data MISSING`, `stylize --content MISSING` and a --checkpoint that is not there waited
+    for torch's import (5-15 s on a busy machine) to be told one line."""
     code = (
         "import sys\nfrom cyclegan.cli import main\n"
-        f"for argv in {TRAIN_OPTION_ERRORS!r}:\n"
+        f"for argv in {REFUSALS_BEFORE_TORCH!r}:\n"
         "    if main(argv) != 2 or 'torch' in sys.modules:\n"
         "        sys.exit(' '.join(argv))\n"
     )
+    (tmp_path / "r").mkdir()  # a run folder without a checkpoint
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, f"`cyclegan {done.stderr.strip().splitlines()[-1]}` imports torch before its error"
-    assert done.stderr.count("error: ") == len(TRAIN_OPTION_ERRORS) == len(done.stderr.splitlines()), done.stderr
+    assert done.stderr.count("error: ") == len(REFUSALS_BEFORE_TORCH) == len(done.stderr.splitlines()), done.stderr
+    said = ("'--data': missing does not exist", "r/checkpoint.pt does not exist", "'--content': missing.png: no such")
+    said += ("checkpoint not found: missing (give a run folder", "image not found: missing.png", "'horse2zebra'?")
+    for missing in said:
+        assert missing in done.stderr, done.stderr
 
 
-TRAIN_OPTION_ERRORS = [
+REFUSALS_BEFORE_TORCH = [
     ["train", "--data", ".", "--out", "r", "--steps", "-3"],
     ["train", "--data", ".", "--out", "r", "--lr", "nan"],
     ["train", "--data", ".", "--out", "r", "--model", "fastcut", "--lambda-cycle", "3"],
     ["train", "--data", ".", "--out", "r"],  # no budget
     ["train", "--data", ".", "--steps", "3"],  # no run folder
+    ["train", "--data", "missing", "--out", "r", "--steps", "3"],
+    ["train", "--out", "r", "--resume"],  # no run there
+    ["translate", "--checkpoint", "r", "--out", "o", "missing.png"],
+    ["evaluate", "--checkpoint", "r", "--data", "missing"],
+    ["evaluate", "--checkpoint", "r", "--domain-a", "missing", "--domain-b", "."],
+    ["translate", "--checkpoint", "missing", "--out", "o", "."],
+    ["export", "--checkpoint", "missing", "--out", "g.onnx"],
+    ["evaluate", "--checkpoint", "missing", "--data", "."],
+    ["compare", "--checkpoint", "missing", "--content", ".", "--style", ".", "--out", "c"],
+    ["stylize", "--content", "missing.png", "--style", "missing.png", "--out", "s.png"],
+    ["compare", "--checkpoint", "r", "--content", "missing.png", "--style", ".", "--out", "c"],
+    ["translate", "--checkpoint", "pretrained:horse2zebr", "--out", "o", "."],
 ]
 
 

@@ -489,7 +489,7 @@ def test_a_missing_checkpoint_is_named_before_its_data_is_looked_for(tmp_path, c
 
     assert main(["evaluate", "--checkpoint", str(tmp_path / "nonexist")]) == 2
     err = capsys.readouterr().err
-    assert f"option '--checkpoint': {tmp_path / 'nonexist'} does not exist" in err and "--data" not in err
+    assert f"checkpoint not found: {tmp_path / 'nonexist'} (give a run folder" in err and "--data" not in err
 
 
 def test_the_table_gives_no_spread_where_one_subset_holds_both_sets_whole():

@@ -1,3 +1,6 @@
+import io
+import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -774,6 +777,44 @@ def test_an_animated_png_or_multi_page_tiff_says_its_other_frames_are_left_out(t
         assert f"warning: {tmp_path / name} holds 3 frames (pages); only the first is translated" in err
     assert "one.tif" not in err and "phone.jpg" not in err
     assert sorted(p.name for p in out.iterdir()) == ["anim.png", "one.png", "phone.png", "scan.png"]
+
+
+def test_inputs_may_come_on_both_sides_of_the_options(tiny, tmp_path):
+    """`translate a.png --out o b.png`, as `cp` and `git add` take files: b.png was refused as "unrecognized
+    arguments" (exit 2, nothing written)."""
+    for name in ("a", "b", "c"):
+        Image.new("RGB", (16, 16)).save(tmp_path / f"{name}.png")
+    a, b, c, out = (str(tmp_path / n) for n in ("a.png", "b.png", "c.png", "out"))
+    assert main(["translate", "--checkpoint", str(tiny), a, "--out", out, b, "--no-progress", c]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png", "c.png"]
+
+
+def test_an_output_folder_the_console_cannot_encode_is_named_in_escapes_not_a_traceback(tiny, tmp_path, monkeypatch):
+    """On a console whose code page lacks a name's letters (Windows cp1252 and a Japanese name; here ASCII),
+    `wrote 1 file(s) to ausgabe_é` was a UnicodeEncodeError traceback and exit 1, after the work was done."""
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    Image.new("RGB", (16, 16)).save(tmp_path / "a.png")
+    out = tmp_path / "ausgabe_\u00e9"
+    assert (
+        main(["translate", "--checkpoint", str(tiny), "--out", str(out), "--no-progress", str(tmp_path / "a.png")]) == 0
+    )
+    stdout.flush()
+    assert "ausgabe_\\xe9" in stdout.buffer.getvalue().decode() and (out / "a.png").is_file()
+    assert stdout.errors == "strict"  # the caller's stream as it was
+
+
+def test_a_warning_under_the_progress_bar_starts_its_own_line(tiny, tmp_path, capsys):
+    """With the bar on (the default), the left-out pages' warning went on the bar's line: `translate:   0%|   | 0/2
+    [00:00<?, ?img/s]warning: ...scan.tif holds 3 frames`, in a log and on a terminal."""
+    pages = [Image.new("RGB", (24, 16), (60 * i, 90, 30)) for i in range(3)]
+    pages[0].save(tmp_path / "scan.tif", save_all=True, append_images=pages[1:])
+    pages[0].save(tmp_path / "one.png")
+    argv = ["translate", "--checkpoint", str(tiny), "--out", str(tmp_path / "out")]
+    assert main([*argv, str(tmp_path / "scan.tif"), str(tmp_path / "one.png")]) == 0
+    err = capsys.readouterr().err
+    warned = [line for line in re.split(r"[\r\n]", err) if "warning" in line]
+    assert len(warned) == 1 and warned[0].startswith(f"warning: {tmp_path / 'scan.tif'} holds 3 frames"), err
 
 
 def test_the_api_names_an_animated_pngs_left_out_frames_and_points_a_video_to_translate_video(tiny, tmp_path, capsys):

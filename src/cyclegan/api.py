@@ -9,10 +9,9 @@ passed keyword arguments, and is shown them: `use direction='BtoA'`, as `cyclega
 
 from __future__ import annotations
 
-import functools
 import re
 
-from .errors import CycleGANError
+from .errors import reworded
 from .loading import load_generator as _load_generator
 from .loading import save_generator as _save_generator
 
@@ -39,18 +38,5 @@ def in_python_words(message: str) -> str:
     return _DOWNLOAD_BOUND.sub(bound, _ARGUMENT_FLAG.sub(keyword, message))
 
 
-def _in_python_words(fn):
-    """`fn` with its one-line errors in a Python caller's words (`in_python_words`)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except CycleGANError as e:
-            raise CycleGANError(in_python_words(str(e))) from None
-
-    return wrapper
-
-
-load_generator = _in_python_words(_load_generator)
-save_generator = _in_python_words(_save_generator)
+load_generator = reworded(in_python_words)(_load_generator)
+save_generator = reworded(in_python_words)(_save_generator)

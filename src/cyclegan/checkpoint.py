@@ -27,6 +27,7 @@ from .files import write_atomic
 from .models import MAX_PARAMETERS, network_builder
 from .run_files import BEST_NAME, CHECKPOINT_NAME, FORMAT, GENERATORS_ONLY
 from .safeload import load_weights_only
+from .shared_options import checkpoint_not_found
 from .version import __version__
 
 KIND_NAMES = {"nce_head": "projection head"}  # how errors name a kind of network (`models.NETWORK_KINDS`)
@@ -59,7 +60,7 @@ def run_checkpoint(path: str | Path) -> Path:
             )
         path = path / CHECKPOINT_NAME
     if not path.is_file():
-        raise CycleGANError(f"checkpoint not found: {path} (give a run folder or a checkpoint file)")
+        raise CycleGANError(checkpoint_not_found(path))
     return path
 
 

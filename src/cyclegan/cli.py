@@ -139,6 +139,19 @@ def _refuse_unknown_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) 
         _unrecognized(p, unknown)
 
 
+def _intermixed(args: argparse.Namespace, unknown: list[str]) -> list[str]:
+    """`unknown` less the words that are more of the command's positional of many values, added to it in order:
+    argparse takes a positional's values in one run, so `translate a.png --out o b.png` refused b.png as
+    "unrecognized", where a shell user gives files around options (`cp`, `git add`)."""
+    p = getattr(args, "command_parser", None)
+    many = next((a for a in p._actions if not a.option_strings and a.nargs in ("+", "*")), None) if p else None
+    if many is None or "--" in unknown:  # after `--`, argparse's own reading stands
+        return unknown
+    words = [w for w in unknown if not w.startswith("-")]
+    setattr(args, many.dest, [*(getattr(args, many.dest) or []), *words])
+    return [w for w in unknown if w.startswith("-")]
+
+
 def _as_typed(message: str, p: argparse.ArgumentParser, argv: Sequence[str]) -> str:
     """`message` with each option the user typed on the command line named by its flag (`option
     '--log-every'`) where the message names it by its config key (`option 'log_every'`, as the config
@@ -199,6 +212,7 @@ def _main(argv: list[str]) -> int:
         parser = build_parser(argv)
         _refuse_unknown_flags(parser, argv)
         args, unknown = parser.parse_known_args(argv)
+        unknown = _intermixed(args, unknown)
         if unknown:  # the command's own usage and a hint, not the top level's "usage: cyclegan COMMAND ..."
             _unrecognized(getattr(args, "command_parser", parser), unknown)
         cmd: Command | None = getattr(args, "command", None)
@@ -279,6 +293,19 @@ def _unmatched_torchvision(e: Exception) -> str | None:
     )
 
 
+def _escaping(stream) -> str | None:
+    """Have `stream` write a character its encoding lacks as an escape (`\\xe9`), as stderr does, and return its
+    previous setting (None: a stream that cannot be set). A file name the console's code page cannot show (a
+    Windows cp1252 console, `PYTHONIOENCODING=ascii`) made `wrote 3 file(s) to ausgabe_é` a UnicodeEncodeError
+    traceback and exit 1, after the work was done."""
+    errors = getattr(stream, "errors", None)
+    try:
+        stream.reconfigure(errors="backslashreplace")
+    except (AttributeError, ValueError, OSError):  # not a TextIOWrapper (a caller's StringIO)
+        return None
+    return errors
+
+
 def main(argv: list[str] | None = None) -> int:
     # Ctrl-C while torch, numpy or scipy import can leave a module half-imported, and what fails next is then not
     # always a KeyboardInterrupt (numpy's __getattr__ recursing: a RecursionError traceback). So Python's SIGINT
@@ -293,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt, as Python's own handler does
 
     old, stdout = None, sys.stdout
+    errors = _escaping(stdout)
     out = sys.stdout = _Watched(stdout)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         try:
@@ -331,5 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         sys.stdout = stdout
+        if errors is not None:
+            stdout.reconfigure(errors=errors)
         if old is not None:
             signal.signal(signal.SIGINT, old)

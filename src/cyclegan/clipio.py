@@ -418,8 +418,10 @@ def transcode(
 
 
 def print_warning(message: str) -> None:
-    """A warning on stderr, one line (control characters in names escaped): where `transcode` says them."""
-    print(escape(message), file=sys.stderr)
+    """A warning on stderr, one line (control characters in names escaped), where `transcode` and `translate`'s
+    images say them: through tqdm, which takes a progress bar drawn there off its line first (printed, it went on
+    the bar's line: `translate:   0%|   | 0/4 [00:00<?, ?img/s]warning: ...`) and draws it again below."""
+    tqdm.write(escape(message), file=sys.stderr)
 
 
 def write_clip(dst: str | Path, frames, *, rate: float | Fraction = 12) -> Path:

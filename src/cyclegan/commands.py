@@ -23,6 +23,7 @@ from .config import (
     ALTERNATIVES,
     BASE_SECTIONS,
     all_sections,
+    check_resumable,
     check_startable,
     option_fields,
     option_value,
@@ -31,6 +32,7 @@ from .config import (
 )
 from .errors import CycleGANError, escape, install_extra
 from .families import FAMILIES, accepting, names, section_titles
+from .files import check_images_there
 from .options import add_arguments, to_flags
 from .presets import PRESETS
 from .run_files import BEST_NAME, CHECKPOINT_NAME
@@ -57,6 +59,17 @@ def command_line(name: str, opts: Any, *, skip: tuple[str, ...] = ()) -> str:
     """The subcommand with every option it ran with (defaults included), for reports to name their command;
     quoted as a shell reads it (a path with a space is one argument when the line is run again)."""
     return shlex.join(["cyclegan", name, *to_flags(opts, skip=skip)])
+
+
+def _checkpoints_there(checkpoints: tuple[str, ...]) -> None:
+    """Refuse, before torch's import, a checkpoint argument that names no file or folder
+    (`shared_options.check_checkpoints_there`) or an unknown published model (`zoo.check_spec`)."""
+    from . import zoo  # torch-free
+    from .shared_options import check_checkpoints_there
+
+    check_checkpoints_there(checkpoints)
+    for spec in filter(zoo.is_spec, checkpoints):
+        zoo.check_spec(spec)
 
 
 # --- train ----------------------------------------------------------------------------------------------
@@ -120,8 +133,11 @@ def run_train(opts, args: argparse.Namespace) -> int:
     overrides.update(flags)
     if opts.preset:
         overrides["preset"] = opts.preset
-    if not opts.resume:  # a new run's options checked before torch's import (`--steps -3` waited 5-15 s for it)
+    # checked before torch's import (`--steps -3`, `--data MISSING`, `--resume` of no run waited 5-15 s for it)
+    if not opts.resume:
         cfg, ckpt = check_startable(resolve(overrides, names=names, typed=flags.keys())), None
+    else:
+        check_resumable(overrides.get("out"))
     from .train import prepare_config, train  # on use
 
     if opts.resume:
@@ -135,6 +151,10 @@ def run_train(opts, args: argparse.Namespace) -> int:
 
 
 def run_translate(opts, _: argparse.Namespace) -> int:
+    from .translate_options import check_inputs_there  # torch-free: said before torch's import
+
+    check_inputs_there(opts.inputs)  # first, as `translate_paths` checks them
+    _checkpoints_there((opts.checkpoint,))
     from .translation import translate_paths  # on use
 
     # Translation's forward passes free each layer's activations as they go: glibc keeping that memory for the next
@@ -176,6 +196,7 @@ def _say_last_not_best(checkpoint: str) -> None:
 
 
 def run_export(opts, _: argparse.Namespace) -> int:
+    _checkpoints_there((opts.checkpoint,))  # before torch's import
     from .export import export_checkpoint  # on use
 
     _say_last_not_best(opts.checkpoint)
@@ -357,6 +378,10 @@ def run_demo(opts, _: argparse.Namespace) -> int:
 
 
 def run_evaluate(opts, _: argparse.Namespace) -> int:
+    from .evaluate.options import check_folders_there  # torch-free: said before torch's import
+
+    _checkpoints_there(opts.checkpoint)
+    check_folders_there(opts)
     from .evaluate.best import which_is_better  # on use
     from .evaluate.runner import evaluate_checkpoints  # on use
     from .report import format_curve, format_table  # on use
@@ -427,6 +452,7 @@ def _written_last(result: dict, path: str, flag: str, what: str) -> Path:
 
 
 def run_stylize(opts, _: argparse.Namespace) -> int:
+    check_images_there((opts.content, *opts.style))  # before torch's import
     from .style import run_stylize as stylize  # on use
 
     # a scheduler's SIGTERM, a closed terminal's SIGHUP: nothing half-written, exit 143 or 129
@@ -444,6 +470,10 @@ def run_stylize(opts, _: argparse.Namespace) -> int:
 
 
 def run_compare(opts, _: argparse.Namespace) -> int:
+    from .compare_options import check_inputs_there  # torch-free: said before torch's import
+
+    _checkpoints_there((opts.checkpoint,))
+    check_inputs_there(opts)
     from .compare import compare  # on use
     from .report import summary_lines  # on use
 

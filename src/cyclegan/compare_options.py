@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .errors import CycleGANError
-from .files import overwrite_option
+from .files import not_there, overwrite_option
 from .options import MAX_SEED, Options, opt
 from .shared_options import (
     Direction,
@@ -69,3 +69,11 @@ class CompareOptions(Options):
         # as `stylize` refuses it (style.build_backbone): the Lite0 Gatys ran on ignored the file without a word
         if self.weights and self.backbone == "lite0":
             raise CycleGANError("option '--weights' is for the vgg19 backbone; lite0 has its weights built in")
+
+
+def check_inputs_there(opts: CompareOptions) -> None:
+    """Refuse a --content or --style input that names nothing, torch-free (in `compare.gather_inputs`' words):
+    `compare --content MISSING` waited 5-15 s for torch's import to be told so."""
+    for flag, items in (("--content", opts.content), ("--style", opts.style)):
+        if missing := not_there(items):
+            raise CycleGANError(f"option '{flag}': {missing[0]}")

@@ -28,8 +28,10 @@ import yaml
 
 from . import families
 from .errors import CycleGANError, nearest
+from .files import FolderLock
 from .options import MAX_SEED, Options, Section, check_choice, check_value, coerce, flag_of, opt
 from .presets import PRESETS, preset_choices, split_preset
+from .run_files import BEST_NAME, CHECKPOINT_NAME
 from .shared_options import (
     OnOff,
     Precision,
@@ -700,7 +702,44 @@ def check_startable(cfg: Config) -> Config:
         raise CycleGANError("option 'out' is required: the run folder (e.g. --out runs/horse2zebra)")
     if cfg.train.steps is None and cfg.train.epochs is None:
         raise CycleGANError("give the training budget: --steps N (total steps) or --epochs N")
+    check_data_root(cfg.data)
     return cfg
+
+
+def check_data_root(d: DataConfig) -> None:
+    """Refuse a --data ROOT that is no folder (the domain folders under it are `train.inputs`'s to check), before
+    torch's import: `train --data MISSING` waited 5-15 s for it."""
+    if d.data and not (d.domain_a or d.domain_b) and not Path(d.data).is_dir():
+        what = "is a file, not a dataset folder" if Path(d.data).exists() else "does not exist"
+        raise CycleGANError(f"option 'data': {d.data} {what} (give the folder holding trainA and trainB)")
+
+
+def check_resumable(out: str | None) -> Path:
+    """The checkpoint file `train --resume` reads in run folder `out`, if one is there; torch-free, so that a run
+    that is not there is said before torch's import (it waited 5-15 s for it)."""
+    if not out:
+        raise CycleGANError("--resume needs --out RUN (the run folder to continue)")
+    if Path(out).is_file():  # `--out runs/x/checkpoint.pt`: the file, where the run's folder is meant
+        raise CycleGANError(
+            f"option '--out': {out} is a file; --resume continues the run folder that holds checkpoint.pt: give "
+            f"--out {Path(out).parent}"
+        )
+    ckpt_file = Path(out) / CHECKPOINT_NAME
+    if ckpt_file.is_file():
+        return ckpt_file
+    busy = FolderLock(out)
+    if busy.held_elsewhere():  # a run that has not saved its first checkpoint yet
+        raise CycleGANError(
+            f"{out} is in use by another training run ({busy.holder_text}), which has saved no checkpoint yet; "
+            "wait for it to end or choose another --out"
+        )
+    if (Path(out) / BEST_NAME).is_file():  # a new run there is refused too while best.pt is alone in it
+        raise CycleGANError(
+            f"nothing to resume: {ckpt_file} does not exist, and {BEST_NAME} beside it holds generators alone, "
+            "which cannot resume a run: move it elsewhere to keep it and drop --resume to start a new run here, "
+            "or choose another --out"
+        )
+    raise CycleGANError(f"nothing to resume: {ckpt_file} does not exist (drop --resume to start a new run)")
 
 
 def validate(cfg: Config) -> Config:

@@ -4,8 +4,9 @@ any message one line whatever the names in it hold, and `nearest`, the "did you 
 from __future__ import annotations
 
 import difflib
+import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 # Characters that break a line or change how a terminal shows the rest of it: C0 and C1 controls (newline,
 # carriage return, escape sequences), DEL, the Unicode line and paragraph separators, bidirectional
@@ -79,6 +80,24 @@ class CycleGANError(Exception):
 
     def __init__(self, message: object = "") -> None:
         super().__init__(escape(message))
+
+
+def reworded(reword: Callable[[str], str]):
+    """A decorator: the function's one-line errors (`CycleGANError`) reworded by `reword` for its caller, who
+    set no flag: `api`'s in a Python caller's words (`in_python_words`: `use direction='BtoA'`), `translate`'s
+    with its keywords for the flags (`inference.keyword_names`: `tile 5 is under ...`)."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except CycleGANError as e:
+                raise CycleGANError(reword(str(e))) from None
+
+        return wrapper
+
+    return decorate
 
 
 def byte_size(n: float) -> str:

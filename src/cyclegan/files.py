@@ -4,6 +4,7 @@ an existing file unless asked, nor ever writes onto or into its inputs. Used by 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import re
 import sys
@@ -126,6 +127,28 @@ def overwrite_option() -> Any:
 def inside(path: Path, folder: Path) -> bool:
     """Whether `path` is `folder` or below it (both resolved by the caller)."""
     return path == folder or folder in path.parents
+
+
+def check_images_there(paths: Iterable[str | Path]) -> None:
+    """Refuse, torch-free, an image file that is not there in `data.io.read_image`'s words (`image not found:`),
+    so that a command says it before torch's import (`stylize --content MISSING` waited 5-15 s for it)."""
+    for path in paths:
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            raise CycleGANError(image_not_found(path)) from None
+        except OSError:  # unreadable otherwise: read_image's to name
+            pass
+
+
+def not_there(items: Iterable[str]) -> list[str]:
+    """The command-line inputs among `items` that name nothing (no file, folder or link, and no glob pattern), each
+    as `translate` and `compare` name it (`ITEM: no such file or folder`): said before torch's import."""
+    return [f"{item}: no such file or folder" for item in items if not (os.path.lexists(item) or glob.has_magic(item))]
+
+
+def image_not_found(path: str | Path) -> str:
+    return f"image not found: {path}"
 
 
 def walk_files(folder: str | Path, *, others: list[Path] | None = None, hidden: bool = False) -> Iterator[Path]:

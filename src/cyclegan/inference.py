@@ -33,7 +33,7 @@ from .data.io import (
     to_pil,
     to_tensor,
 )
-from .errors import CycleGANError, escape, flags_as_keywords
+from .errors import CycleGANError, escape, flags_as_keywords, reworded
 from .execution import REFERENCE, Execution
 from .models.layers import pad_for_generator  # here too: the export's and the API's
 from .tiling import activation_bytes, as_bytes, as_unit, least_size, plan_for, size_multiple, translate_tiled
@@ -164,18 +164,7 @@ def keyword_names(names: dict[str, str | None]):
     A flag mapped to None is one the caller has no way to set: an alternative naming it is dropped
     (`errors.without_alternatives`). A command whose own flag sets `stylize`'s maps that flag to its own the
     same way (`compare`: --style-size to --size; `bench --task style`: --size to --style-sizes)."""
-
-    def decorate(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except CycleGANError as e:
-                raise CycleGANError(flags_as_keywords(str(e), names)) from None
-
-        return wrapper
-
-    return decorate
+    return reworded(functools.partial(flags_as_keywords, names=names))
 
 
 TILING_KEYWORDS = {f"--{k.replace('_', '-')}": k for k in ("tile", "tile_overlap", "max_memory", "thumbnail")}

@@ -7,10 +7,14 @@ so `train`, `translate`, `bench`, `evaluate`, `serve`... spell, check and docume
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .errors import CycleGANError
 from .options import Options, opt
+
+PRETRAINED_PREFIX = "pretrained:"  # a checkpoint argument naming a published generator (`cyclegan.zoo`)
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 OnOff = Literal["auto", "on", "off"]
@@ -49,6 +53,19 @@ def checkpoint_option(**kwargs: Any) -> Any:
         nonempty="a run folder, a checkpoint file or pretrained:NAME",
         **kwargs,
     )
+
+
+def checkpoint_not_found(path: object) -> str:
+    return f"checkpoint not found: {path} (give a run folder or a checkpoint file)"
+
+
+def check_checkpoints_there(checkpoints: tuple[str, ...]) -> None:
+    """Refuse a checkpoint argument that names nothing there (a path, not `pretrained:NAME`), torch-free: `translate
+    --checkpoint MISSING` waited 5-15 s for torch's import to be told so (`checkpoint.run_checkpoint` says it to a
+    Python caller)."""
+    for path in checkpoints:
+        if not str(path).startswith(PRETRAINED_PREFIX) and not os.path.lexists(path):
+            raise CycleGANError(checkpoint_not_found(path))
 
 
 def direction_option(default: str | None = "AtoB") -> Any:

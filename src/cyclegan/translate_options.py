@@ -6,11 +6,12 @@ tiling itself is `cyclegan.tiling`) and how a clip's frames are kept consistent 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from .errors import CycleGANError
-from .files import overwrite_option
+from .files import not_there, overwrite_option
 from .options import Options, opt
 from .shared_options import (
     Direction,
@@ -33,6 +34,19 @@ DEFAULT_THUMBNAIL = 1024  # long side of the thumbnail whose InstanceNorm statis
 # quarter border on each side; below it a tile shows mostly its own edges (8 px tiles left the whole image 31
 # grey levels off). A budget, --tile or --thumbnail that would go below it is refused, naming the option.
 MIN_TILE = 32
+
+
+def nothing_to_translate(errors: Sequence[str]) -> CycleGANError:
+    """The refusal of inputs that name no file at all, `errors` saying why each is empty."""
+    return CycleGANError(f"nothing to translate: {'; '.join(errors)}; give existing images, clips or folders")
+
+
+def check_inputs_there(inputs: Sequence[str]) -> None:
+    """Refuse inputs none of which is there (no path, no glob pattern), torch-free: `translate MISSING` waited 5-15 s
+    for torch's import to be told so. Any other empty input (a folder without images, a FIFO, a pattern matching
+    nothing) is `translation.check_some_input`'s, with the same words."""
+    if len(missing := not_there(inputs)) == len(inputs):
+        raise nothing_to_translate(missing)
 
 
 def max_memory_option() -> Any:

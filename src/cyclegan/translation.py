@@ -27,7 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import zoo
-from .clipio import find_clips, is_clip_file, unread_video
+from .clipio import find_clips, is_clip_file, print_warning, unread_video
 from .data.io import (
     MAX_PIXELS,
     find_images,
@@ -53,7 +53,7 @@ from .loading import checkpoint_file, load_generator, warn_direction_unused
 from .models.unet import UnetGenerator
 from .options import option_name
 from .tiling import activation_bytes, check_budget, least_size
-from .translate_options import TemporalOptions, TilingOptions, TranslateOptions
+from .translate_options import TemporalOptions, TilingOptions, TranslateOptions, nothing_to_translate
 
 # --- files ----------------------------------------------------------------------------------------------
 
@@ -151,8 +151,8 @@ def _batches(
         except CycleGANError as e:
             errors.append(str(e))
             continue
-        if warning := frames_left_out(p):  # said, not silently dropped
-            print(escape(warning), file=sys.stderr)
+        if warning := frames_left_out(p):  # said, not silently dropped (under the bar: `print_warning`)
+            print_warning(warning)
         if size:
             h, w = long_side_shape(im.height, im.width, size)
             if h * w > max_pixels:  # an upscale is a decode too: held to the same cap, before it is made
@@ -164,7 +164,7 @@ def _batches(
             if min(h, w) < min(least, im.height, im.width):  # --size, not the image, made it this thin
                 need = size_keeping(im.height, im.width, least)
                 msg = f"warning: {p} at --size {size} is {w}x{h} px, under the {least} px the generator takes"
-                print(escape(f"{msg} (padded, little of it left); --size {need} keeps its short side"), file=sys.stderr)
+                print_warning(f"{msg} (padded, little of it left); --size {need} keeps its short side")
             im = resize_long_side(im, size)
         x = to_bytes(im)  # uint8: a large image is never held in float whole (inference.translate_batch)
         del im
@@ -292,7 +292,7 @@ def check_some_input(plan: Plan) -> None:
     something to read, or whose inputs are all translated already (--skip-existing), passes."""
     if plan.files or plan.skipped or not plan.errors:
         return
-    raise CycleGANError(f"nothing to translate: {'; '.join(plan.errors)}; give existing images, clips or folders")
+    raise nothing_to_translate(plan.errors)
 
 
 @contextlib.contextmanager

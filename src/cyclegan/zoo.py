@@ -42,9 +42,9 @@ from .data.fetch import Bounds, address_problem, check_sha256, download_lock, fe
 from .errors import CycleGANError, escape, nearest
 from .files import sync_folder, write_atomic
 from .options import Options, opt
-from .shared_options import max_minutes_option, progress_option
+from .shared_options import PRETRAINED_PREFIX, max_minutes_option, progress_option
 
-PREFIX = "pretrained:"
+PREFIX = PRETRAINED_PREFIX
 DEFAULT_BASE_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models"  # download_cyclegan_model.sh
 BASE_URL_ENV = "CYCLEGAN_PRETRAINED_URL"
 HOME_ENV = "CYCLEGAN_HOME"
@@ -425,13 +425,22 @@ def digest_line(r: FetchResult) -> str:
     )
 
 
+def check_spec(spec: str | os.PathLike) -> str:
+    """The model name of `pretrained:NAME`, checked as a download would check it (`check_name`; other names only
+    from a mirror); no torch, so that the commands say an unknown name before torch's import (`translate
+    --checkpoint pretrained:horse2zebr` waited 5-15 s for it)."""
+    name = os.fspath(spec)[len(PREFIX) :]
+    if not name:
+        raise CycleGANError(f"'{PREFIX}' names no model: give {PREFIX}NAME (see `cyclegan pretrained list`)")
+    check_name(name, mirror=base_url_from_env() is not None)
+    return name
+
+
 def resolve(spec: str | os.PathLike, *, progress: bool | None = None) -> Path:
     """`pretrained:NAME` -> the cached generator file, downloaded first if needed (the mirror from
     `$CYCLEGAN_PRETRAINED_URL`). A download says so on stderr, with the file's digest. `progress`: a bar
     (default: when stderr is a terminal)."""
-    name = os.fspath(spec)[len(PREFIX) :]
-    if not name:
-        raise CycleGANError(f"'{PREFIX}' names no model: give {PREFIX}NAME (see `cyclegan pretrained list`)")
+    name = check_spec(spec)
     if progress is None:
         progress = sys.stderr.isatty()
     # the commands and load_generator have no --base-url, --max-mb nor --max-minutes: `pretrained download` has

@@ -29,6 +29,7 @@ from ..files import (  # walk_files: read from here too, as the image finders' w
     IMAGE_FORMATS,
     PILLOW_FORMATS,
     holds,
+    image_not_found,
     inside,
     unfinished,
     walk_files,
@@ -363,7 +364,7 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS, cap_option: st
             im = to_srgb(im)  # after turning: its copy keeps no EXIF
             return as_rgb(im)
     except FileNotFoundError:
-        raise CycleGANError(f"image not found: {path}") from None
+        raise CycleGANError(image_not_found(path)) from None
     except MemoryError:
         raise CycleGANError(f"cannot read image {path}: not enough memory to decode it") from None
     except Image.DecompressionBombError as e:

@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import CycleGANError
 from ..report import METRIC_NAMES
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME
+from ..shared_options import checkpoint_not_found
 from ..zoo import is_spec
 
 HIGHER_IS_BETTER = {"truth_psnr": True, "truth_ssim": True, "cycle_psnr": True, "kid": False, "kid_lite0": False}
@@ -46,7 +47,7 @@ def run_data(checkpoint: str) -> str:
         raise CycleGANError(f"option '--data' is needed: {checkpoint} records no data root (give --data ROOT)")
     path = Path(checkpoint)
     if not path.exists():  # say so first: "no config.json naming --data" would send the user the wrong way
-        raise CycleGANError(f"option '--checkpoint': {path} does not exist (give a run folder or a checkpoint file)")
+        raise CycleGANError(checkpoint_not_found(path))
     folder = path if path.is_dir() else path.parent
     try:
         config = json.loads((folder / CONFIG_NAME).read_text())

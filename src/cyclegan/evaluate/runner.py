@@ -59,7 +59,7 @@ from .best import expand_runs, run_data
 from .distances import feature_distances, kid_subset_size
 from .features import find_inception_weights, load_backbone, load_fid_inception, weights_not_published
 from .metrics import l1, psnr, ssim
-from .options import EvalOptions
+from .options import EvalOptions, check_folders_there
 
 GRID_ROWS = 6  # examples per sample grid written with --save-images
 FOREIGN_SIZE = 256  # evaluation size for plain generator files, which do not record their training size
@@ -563,6 +563,7 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     the images it saved, for any checkpoint (the reports are returned only at the end).
     """
 
+    check_folders_there(opts)
     checkpoints = expand_runs(opts.checkpoint)
     if not checkpoints:
         raise CycleGANError("give at least one --checkpoint")
@@ -870,7 +871,7 @@ def _evaluate_one(
             translated = feature_distances(real_t, fake_feats, **kw)
             nonfinite = int((~fake_feats.isfinite()).any(1).sum())
             if nonfinite:  # a table of nan, and no word of why
-                print(
+                tqdm.write(  # under the bar, not on its line
                     f"warning: {escape(ckpt_file)}: {nonfinite} of {len(fake_feats)} {d} translations hold NaN or "
                     f"infinite values: its {fd_name} and {kid_name} are not finite (null in --out)",
                     file=sys.stderr,

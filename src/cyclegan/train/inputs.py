@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..config import Config, DataConfig
+from ..config import Config, DataConfig, check_data_root
 from ..data import (
     PairedTrainSet,
     UnpairedTrainSet,
@@ -57,10 +57,8 @@ def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
         return a, b, None, None
     if not d.data:
         raise CycleGANError("no training data: give --data ROOT (with trainA, trainB) or --domain-a and --domain-b")
+    check_data_root(d)
     root = Path(d.data)
-    if not root.is_dir():
-        what = "is a file, not a dataset folder" if root.exists() else "does not exist"
-        raise CycleGANError(f"option 'data': {root} {what} (give the folder holding trainA and trainB)")
     if (root / "train").is_dir() and not ((root / "trainA").is_dir() or (root / "trainB").is_dir()):
         # pix2pix's layout: "trainA does not exist" left the user to find that the family reads another one
         raise CycleGANError(

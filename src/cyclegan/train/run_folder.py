@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import load_checkpoint
-from ..config import ALTERNATIVES, RESUMABLE, Config, config_from_dict, option_value, resolve
+from ..config import ALTERNATIVES, RESUMABLE, Config, check_resumable, config_from_dict, option_value, resolve
 from ..errors import CycleGANError, escape
 from ..files import FolderLock, broken_link, remove_stale_temporaries, write_atomic
 from ..presets import split_preset
@@ -53,28 +53,7 @@ def prepare_config(
     (`config.resolve`)."""
     if not resume:
         return resolve(overrides, names=names, typed=typed), None
-    if not out:
-        raise CycleGANError("--resume needs --out RUN (the run folder to continue)")
-    if Path(out).is_file():  # `--out runs/x/checkpoint.pt`: the file, where the run's folder is meant
-        raise CycleGANError(
-            f"option '--out': {out} is a file; --resume continues the run folder that holds checkpoint.pt: give "
-            f"--out {Path(out).parent}"
-        )
-    ckpt_file = Path(out) / CHECKPOINT_NAME
-    if not ckpt_file.is_file():
-        busy = FolderLock(out)
-        if busy.held_elsewhere():  # a run that has not saved its first checkpoint yet
-            raise CycleGANError(
-                f"{out} is in use by another training run ({busy.holder_text}), which has saved no checkpoint yet; "
-                "wait for it to end or choose another --out"
-            )
-        if (Path(out) / BEST_NAME).is_file():  # a new run there is refused too while best.pt is alone in it
-            raise CycleGANError(
-                f"nothing to resume: {ckpt_file} does not exist, and {BEST_NAME} beside it holds generators alone, "
-                "which cannot resume a run: move it elsewhere to keep it and drop --resume to start a new run here, "
-                "or choose another --out"
-            )
-        raise CycleGANError(f"nothing to resume: {ckpt_file} does not exist (drop --resume to start a new run)")
+    ckpt_file = check_resumable(out)
     stamp = _stamp(ckpt_file)
     # checked: keys, types, config, shapes, training state
     try:
