@@ -297,6 +297,57 @@ def test_a_variable_rate_clip_keeps_each_frames_time(ckpt, tmp_path, suffix):
     assert durations[:-1] == [10, 10, 80, 10, 290, 10, 10]
 
 
+def tagged_clip(path: Path, pix_fmt: str, **tags: int) -> Path:
+    """An H.264 clip of three frames of red, green and blue bars, its colours tagged `tags` (codec context names:
+    color_primaries, color_trc, colorspace, color_range) and encoded in that matrix."""
+    bars = np.zeros((H, W, 3), np.uint8)
+    for k, colour in enumerate([(200, 40, 40), (40, 200, 40), (40, 40, 200)]):
+        bars[:, k * W // 3 : (k + 1) * W // 3] = colour
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, pix_fmt
+        for tag, value in tags.items():
+            setattr(v.codec_context, tag, value)
+        for _ in range(3):
+            frame = av.VideoFrame.from_ndarray(bars, format="rgb24")
+            frame.colorspace, frame.color_range = tags["colorspace"], tags.get("color_range", 1)
+            c.mux(v.encode(frame))
+        c.mux(v.encode(None))
+    return path
+
+
+def colours(path: Path) -> tuple[tuple[int, ...], np.ndarray]:
+    """(the video's colour tags: primaries, transfer, matrix, range; its first frame's bars as RGB)."""
+    with av.open(str(path)) as c:
+        cc = c.streams.video[0].codec_context
+        tags = (cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range)
+        rgb = next(c.decode(video=0)).to_ndarray(format="rgb24")  # in the matrix the file names
+        return tags, rgb[H // 2, [W // 6, W // 2, 5 * W // 6]].astype(int)
+
+
+@pytest.mark.parametrize(
+    "pix_fmt, tags",
+    [
+        ("yuv420p", dict(color_primaries=1, color_trc=1, colorspace=1)),  # BT.709: an HD phone clip
+        ("yuv420p", dict(color_primaries=1, color_trc=1, colorspace=1, color_range=2)),  # full range (Android)
+        ("yuv420p10le", dict(color_primaries=9, color_trc=16, colorspace=9)),  # HDR10: BT.2020, PQ, 10-bit
+    ],
+)
+def test_a_clips_colour_tags_are_kept_and_its_bit_depth_lost_is_named(tmp_path, capsys, pix_fmt, tags):
+    """Before: the output was untagged and encoded in BT.601's matrix: a BT.709 clip's hues shifted where a player
+    takes HD for BT.709, and an HDR clip's BT.2020/PQ tags were dropped (its PQ-coded picture played as washed-out
+    SDR), its 10 bits made 8 without a word."""
+    from cyclegan.clipio import transcode
+
+    clip = tagged_clip(tmp_path / "hdr.mp4", pix_fmt, **tags)
+    transcode(clip, tmp_path / "out.mp4", lambda frames: frames, progress=False)
+    (tags_in, rgb_in), (tags_out, rgb_out) = colours(clip), colours(tmp_path / "out.mp4")
+    assert tags_out == tags_in and tags_in[:3] == (tags["color_primaries"], tags["color_trc"], tags["colorspace"])
+    assert np.abs(rgb_out - rgb_in).max() <= 6  # encoded in the matrix it is tagged with
+    err = capsys.readouterr().err
+    assert ("its 10-bit picture is translated at 8 bits a channel in out.mp4" in err) == (pix_fmt == "yuv420p10le")
+
+
 def test_an_mpeg4_clip_on_a_90khz_clock_is_translated(ckpt, tmp_path):
     """MPEG-4 Part 2 takes no clock finer than 1/65535 s: the source's 1/90000 was refused ('Invalid argument')."""
     clip = tmp_path / "cam.mov"

@@ -617,6 +617,33 @@ def _pixel_format(av, encoder: str, wanted: str | None, size: tuple[int, int]) -
     return formats[0]
 
 
+# A source's YUV matrix (AVColorSpace) as swscale names it: BT.709, FCC, BT.601 (two names), SMPTE 240M, BT.2020
+SWS_MATRIX = {1: "itu709", 4: "fcc", 5: "itu601", 6: "itu601", 7: "smpte240m", 9: "bt2020"}
+
+
+def _keep_colour(vin, vout) -> dict:
+    """Tag the output codec context `vout` with the colours of the source's `vin` (primaries, transfer, matrix,
+    range) and return the `VideoFrame.reformat` arguments that encode RGB with its matrix: a BT.709 phone clip
+    came back untagged in BT.601's matrix (hues shifted where a player takes HD for BT.709), and an HDR clip's
+    BT.2020/PQ tags were dropped, so its PQ-coded picture played as a washed-out SDR one. Nothing where the
+    matrix is none swscale takes (an RGB codec's)."""
+    matrix = SWS_MATRIX.get(vin.colorspace)
+    if matrix is None:
+        return {}
+    for tag in ("color_primaries", "color_trc", "colorspace", "color_range"):
+        setattr(vout, tag, getattr(vin, tag))
+    return {"dst_colorspace": matrix, "dst_color_range": vin.color_range or None}
+
+
+def _deeper_than_8(pix_fmt: str | None) -> int | None:
+    """The bits a channel of pixel format `pix_fmt` (a decoder's) holds when more than 8 (10-bit HDR), else None."""
+    if not pix_fmt:
+        return None
+    fmt = _av().VideoFormat(pix_fmt)
+    bits = max((c.bits for c in fmt.components), default=8)
+    return bits if bits > 8 else None
+
+
 def _rgb(frame, size: tuple[int, int]) -> np.ndarray:
     """A decoded frame as uint8 (H, W, 3) at the stream's declared `size` (W, H): a stream whose size changes
     part way (a screen recording, a cut of two sources) is scaled to its first size, as FFmpeg does (before,
@@ -728,6 +755,12 @@ def _write_video(
             if rotation := _rotation(av, src):  # a phone's portrait clip: else it plays on its side
                 vout.set_display_rotation(rotation)
             vout.pix_fmt = _pixel_format(av, encoder, vin.codec_context.pix_fmt, size)
+            matrix = _keep_colour(vin.codec_context, vout.codec_context)
+            if depth := _deeper_than_8(vin.codec_context.pix_fmt):  # the frames we translate are 8-bit RGB
+                say(
+                    f"warning: {src}: its {depth}-bit picture is translated at 8 bits a channel in {dst.name}: "
+                    "smooth gradients (a sky) may show bands"
+                )
             if encoder == "libx265" and container in ("mp4", "mov"):
                 vout.codec_context.codec_tag = "hvc1"  # as phones write it: Apple's players refuse FFmpeg's hev1
             # Subtitles are copied where the container takes them (an MKV's own, into an MKV): they were dropped.
@@ -755,6 +788,7 @@ def _write_video(
                 arr = run(np.stack([_rgb(f, declared) for f, _ in pending]))
                 for (f, index), a in zip(pending, arr):
                     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(a), format="rgb24")
+                    frame = frame.reformat(format=vout.pix_fmt, **matrix)  # the source's, not swscale's BT.601
                     if f.pts is not None:  # the source's timing, frame by frame (variable rates too)
                         frame.pts, frame.time_base = f.pts, f.time_base
                     else:  # a stream without timestamps: evenly at the declared rate
