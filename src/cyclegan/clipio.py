@@ -52,9 +52,12 @@ ENCODER_OPTIONS = {
     "libvpx": {"crf": "10", "b:v": "2M"},
     "libx265": {"crf": "20", "preset": "fast", "x265-params": "log-level=error"},  # as x264's 18; no banner
 }
-# Frames under this many pixels a side that an encoder of this FFmpeg build cannot take: its libx265 corrupted
-# the process's memory (an abort) on frames 40 or 48 px wide, not on any measured with both sides from 56 up.
-MIN_ENCODER_SIDE = {"libx265": 64}
+# The least (width, height) an encoder of this FFmpeg build takes. Its libx265 refuses a side under 16 px
+# ("Invalid argument"), and corrupted the process's memory (an abort) on frames 33 to 48 px wide, at heights from
+# 17 to 96; measured over every width from 8 to 80 (odd ones in 4:4:4) by heights from 8 to 240, each in a process
+# of its own, with glibc's heap checks on: none from 49 px wide and 16 high, nor at widths 16 to 32, which we
+# leave to H.264 all the same (tiny clips, and a band between two that abort is no bound).
+MIN_ENCODER_SIZE = {"libx265": (49, 16)}
 ENCODER_NAMES = {"libx264": "H.264", "libx265": "HEVC", "libvpx-vp9": "VP9", "libvpx": "VP8", "libsvtav1": "AV1"}
 
 # The largest side each animated-image format stores (Pillow's writers raise a bare ValueError past it).
@@ -600,8 +603,9 @@ def _encoder(av, container: str, decoded: str, supported: set[str], size: tuple[
         why = "no encoder of it in this FFmpeg build"
     elif name not in supported or name in REFUSED_BY.get(container, ()):
         why = f"a {container} file does not take it"
-    elif min(size) < MIN_ENCODER_SIDE.get(name, 0):
-        why = f"its encoder takes frames from {MIN_ENCODER_SIDE[name]} px a side"
+    elif name in MIN_ENCODER_SIZE and (size[0] < MIN_ENCODER_SIZE[name][0] or size[1] < MIN_ENCODER_SIZE[name][1]):
+        least = MIN_ENCODER_SIZE[name]
+        why = f"its encoder takes frames from {least[0]} px wide and {least[1]} px high"
     else:
         return name, ""
     return DEFAULT_ENCODER.get(container, "libx264"), why
