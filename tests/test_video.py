@@ -237,6 +237,37 @@ def test_a_videos_sound_left_out_of_a_gif_made_of_it_is_named(ckpt, tmp_path, ca
     assert "warning" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_clips_title_creation_time_and_track_languages_are_kept(ckpt, tmp_path, suffix):
+    """Before: every tag was dropped: the clip's title, when and where it was shot, and which soundtrack was which
+    language. Now copied as FFmpeg copies them, but for the tags the muxer writes of its own output."""
+    clip = tmp_path / f"trip{suffix}"
+    with av.open(str(clip), "w") as c:
+        c.metadata.update(title="Trip", creation_time="2024-05-01T10:00:00.000000Z", location="+48.8577+002.2950/")
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        tracks = [c.add_stream("aac", rate=48000) for _ in range(2)]
+        for a, language in zip(tracks, ("eng", "fra")):
+            a.metadata["language"] = language
+        for f in moving_frames(3):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(v.encode(None))
+        for a in tracks:
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 960), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 48000, 0
+            c.mux(a.encode(frame))
+            c.mux(a.encode(None))
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    with av.open(str(tmp_path / "out" / clip.name)) as c:
+        tags = {k.lower(): v for k, v in c.metadata.items()}
+        assert (tags["title"], tags["creation_time"], tags["location"]) == (
+            "Trip",
+            "2024-05-01T10:00:00.000000Z",
+            "+48.8577+002.2950/",
+        )
+        assert [a.metadata.get("language") for a in c.streams.audio] == ["eng", "fra"]
+
+
 def test_every_soundtrack_is_copied(ckpt, tmp_path):
     """A clip with two audio streams (a second language) kept only the first, without a word."""
     clip = tmp_path / "two.mkv"

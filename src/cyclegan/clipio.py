@@ -693,6 +693,19 @@ def _rotation(av, src: Path) -> int:
         return next((f.rotation for f in c.decode(_picture(c, src))), 0)
 
 
+# Tags a muxer or encoder writes of its own output (brands, the writing library, MKV's statistics of a track):
+# the source's would misdescribe the file written.
+MUXER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder", "vendor_id", "duration", "bps"}
+MUXER_TAGS |= {"number_of_frames", "number_of_bytes", "_statistics_tags", "_statistics_writing_app"}
+MUXER_TAGS |= {"_statistics_writing_date_utc"}
+
+
+def _copy_tags(source: dict, dest: dict) -> None:
+    """Copy a container's or stream's metadata `source` into `dest`, but for the tags in `MUXER_TAGS` (also as
+    MKV names them per language: 'BPS-eng')."""
+    dest.update({k: v for k, v in source.items() if k.split("-")[0].lower() not in MUXER_TAGS})
+
+
 def _copyable(stream, out) -> bool:
     """Whether a sound or subtitle stream is copied into the container `out`: its codec is one FFmpeg knows (a
     TTML subtitle's, in this build, is not: a traceback) and `out` takes."""
@@ -785,6 +798,11 @@ def _write_video(
                 )
                 say(msg)
             aout = {a.index: out.add_stream_from_template(a) for a in copied}  # source index -> copy
+            # Title, creation time, place, each track's language and name, as FFmpeg copies them: all were dropped
+            # (which soundtrack was which language, when and where a phone shot it).
+            _copy_tags(inp.metadata, out.metadata)
+            for a, b in ((vin, vout), *((t, aout[t.index]) for t in copied)):
+                _copy_tags(a.metadata, b.metadata)
             streams = [vin, *copied]
             pending: list = []
 
