@@ -377,6 +377,9 @@ def test_a_clips_colour_tags_are_kept_and_its_bit_depth_lost_is_named(tmp_path, 
     assert np.abs(rgb_out - rgb_in).max() <= 6  # encoded in the matrix it is tagged with
     err = capsys.readouterr().err
     assert ("its 10-bit picture is translated at 8 bits a channel in out.mp4" in err) == (pix_fmt == "yuv420p10le")
+    transcode(clip, tmp_path / "out.gif", lambda frames: frames, progress=False)  # a GIF holds no colour tags
+    said = "hdr.mp4 is HDR (PQ): out.gif holds its PQ-coded picture as SDR, with no tone mapping"
+    assert (said in capsys.readouterr().err) == (tags["color_trc"] == 16)
 
 
 def test_an_mpeg4_clip_on_a_90khz_clock_is_translated(ckpt, tmp_path):

@@ -398,6 +398,11 @@ def transcode(
         frames = _image_frames if src.suffix.lower() in ANIMATED_IMAGES else _video_frames
         if frames is _video_frames and (left := _other_streams(src)):  # a video's sound went without a word
             say(f"warning: {src}: left out of {dst.name}: {left} (a {ANIMATED_NAMES[suffix]} holds pictures alone)")
+        if frames is _video_frames and (hdr := _hdr_transfer(src)):  # a GIF or WebP is SDR: no tags to keep
+            say(
+                f"warning: {src} is HDR ({hdr}): {dst.name} holds its {hdr}-coded picture as SDR, with no tone "
+                "mapping, so it looks washed out; write an MP4, MOV or MKV to keep it HDR"
+            )
         if frames is _video_frames and suffix == ".gif" and info.rate > GIF_FASTEST:  # it played slower unsaid
             msg = (
                 f"warning: {src} is {float(info.rate):.3g} frames/s, over the {GIF_FASTEST} a GIF plays: browsers "
@@ -637,6 +642,15 @@ def _keep_colour(vin, vout) -> dict:
     for tag in ("color_primaries", "color_trc", "colorspace", "color_range"):
         setattr(vout, tag, getattr(vin, tag))
     return {"dst_colorspace": matrix, "dst_color_range": vin.color_range or None}
+
+
+HDR_TRANSFERS = {16: "PQ", 18: "HLG"}  # AVColorTransferCharacteristic: SMPTE ST 2084, ARIB STD-B67
+
+
+def _hdr_transfer(src: Path) -> str | None:
+    """'PQ' or 'HLG' where video `src`'s picture is tagged with that HDR transfer, else None."""
+    with _reading(src), _av().open(str(src)) as c:
+        return HDR_TRANSFERS.get(_picture(c, src).codec_context.color_trc)
 
 
 def _deeper_than_8(pix_fmt: str | None) -> int | None:
