@@ -1326,11 +1326,22 @@ def cover_first(path: Path, *, frames: int = 10) -> Path:
 
 def test_an_mp4_whose_first_video_stream_is_its_cover_is_translated_as_its_video(ckpt, tmp_path, capsys):
     """An MP4 whose cover picture FFmpeg lists first was translated as a clip of one frame: the cover, with the
-    video named as left out. The video is translated, the cover named; a sound file with a cover is no clip."""
+    video named as left out. The video is translated, the cover copied into an MP4 (it was left out, named) and
+    named where the container keeps none (FFmpeg's MOV muxer drops it); a sound file with a cover is no clip."""
+    import cyclegan
+
+    def cover(path: Path) -> list[bytes]:
+        with av.open(str(path)) as c:
+            pictures = [s for s in c.streams.video if s.disposition & av.stream.Disposition.attached_pic]
+            return [bytes(p) for p in c.demux(*pictures) if p.size] if pictures else []
+
     clip = cover_first(tmp_path / "c.mp4")
     assert translate(ckpt, tmp_path / "out", clip) == 0
     assert clip_facts(tmp_path / "out" / "c.mp4")[:3] == (10, 10, (W, H))
-    assert "left out of c.mp4: cover picture mjpeg" in capsys.readouterr().err
+    assert cover(tmp_path / "out" / "c.mp4") == cover(clip) and len(cover(clip)) == 1  # the same picture
+    assert "warning" not in capsys.readouterr().err
+    cyclegan.translate_video(cyclegan.load_generator(str(ckpt), "AtoB"), clip, tmp_path / "c.mov", progress=False)
+    assert "left out of c.mov: cover picture mjpeg" in capsys.readouterr().err
     sound = cover_first(tmp_path / "song.mp4", frames=0)
     assert translate(ckpt, tmp_path / "song", sound) == 1
     assert f"cannot read clip {sound}: it holds no video stream (only a cover picture)" in capsys.readouterr().err

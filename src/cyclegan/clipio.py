@@ -720,6 +720,10 @@ def _copy_tags(source: dict, dest: dict) -> None:
     dest.update({k: v for k, v in source.items() if k.split("-")[0].lower() not in MUXER_TAGS})
 
 
+def _is_cover(stream) -> bool:
+    return bool(stream.disposition & _av().stream.Disposition.attached_pic)
+
+
 def _copyable(stream, out) -> bool:
     """Whether a sound or subtitle stream is copied into the container `out`: its codec is one FFmpeg knows (a
     TTML subtitle's, in this build, is not: a traceback) and `out` takes."""
@@ -796,6 +800,11 @@ def _write_video(
                 vout.codec_context.codec_tag = "hvc1"  # as phones write it: Apple's players refuse FFmpeg's hev1
             # Subtitles are copied where the container takes them (an MKV's own, into an MKV): they were dropped.
             copied = [t for t in (*inp.streams.audio, *inp.streams.subtitles) if _copyable(t, out)]
+            # An MP4's cover picture into an MP4, as it was: it was left out, named. FFmpeg's MOV muxer drops it
+            # without a word, its Matroska muxer writes it as a second video track: there it is still named.
+            covers = [t for t in inp.streams.video if t is not vin and _is_cover(t) and _copyable(t, out)]
+            covers = covers if container == "mp4" else []
+            copied += covers
             # An MKV's attachments (its subtitles' fonts) go into an MKV's header: WebM drops them, MP4 refuses.
             attached = [t for t in inp.streams if t.type == "attachment"] if container == "matroska" else []
             for t in attached:
@@ -812,6 +821,8 @@ def _write_video(
                 )
                 say(msg)
             aout = {a.index: out.add_stream_from_template(a) for a in copied}  # source index -> copy
+            for t in covers:
+                aout[t.index].disposition = av.stream.Disposition.attached_pic
             # Title, creation time, place, each track's language and name, as FFmpeg copies them: all were dropped
             # (which soundtrack was which language, when and where a phone shot it).
             _copy_tags(inp.metadata, out.metadata)
@@ -836,7 +847,7 @@ def _write_video(
             decoded = 0
             for packet in inp.demux(*streams):
                 if packet.stream.index in aout:
-                    if packet.dts is not None:  # the demuxer's flush packets carry nothing
+                    if packet.dts is not None or (packet.size and _is_cover(packet.stream)):  # a cover has no time
                         packet.stream = aout[packet.stream.index]
                         with _encoding(dst):
                             out.mux(packet)
