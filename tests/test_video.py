@@ -1484,6 +1484,28 @@ def test_a_30_fps_clip_made_into_a_gif_keeps_its_length(ckpt, tmp_path):
         assert sum(f.info["duration"] for f in ImageSequence.Iterator(im)) == 1000
 
 
+@pytest.mark.parametrize("suffix", [".gif", ".webp"])
+def test_a_gifs_identical_frames_merged_by_its_writer_keep_their_time(tmp_path, suffix):
+    """Pillow's GIF and WebP writers merge a frame identical to the one before into it (a still part of a clip):
+    the frame count drops, and the merged frame must last as long as the frames it stands for."""
+    from cyclegan.clipio import transcode
+
+    clip = tmp_path / "still.mkv"
+    with av.open(str(clip), "w") as c:  # lossless, so the three middle frames stay identical
+        v = c.add_stream("ffv1", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuv444p"
+        for value in (0, 100, 100, 100, 200, 50):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(np.full((H, W, 3), value, np.uint8), format="rgb24")))
+        c.mux(v.encode(None))
+    transcode(clip, tmp_path / f"still{suffix}", lambda frames: frames, progress=False)
+    with Image.open(tmp_path / f"still{suffix}") as im:
+        durations = []
+        for f in ImageSequence.Iterator(im):
+            f.load()  # a WebP frame's duration is read with its pixels
+            durations.append(f.info["duration"])
+    assert durations == [100, 300, 100, 100]
+
+
 def test_a_clip_faster_than_a_gif_plays_is_named_when_made_into_one(ckpt, tmp_path, capsys):
     """A 60 frames/s clip into a GIF: its 10 ms frames are shown for 100 ms by browsers (it played far slower)
     without a word; 30 frames/s says nothing."""
