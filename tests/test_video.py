@@ -413,6 +413,9 @@ def test_a_phone_clip_keeps_its_display_rotation(ckpt, tmp_path):
     assert translate(ckpt, tmp_path / "out", clip) == 0
     with av.open(str(tmp_path / "out" / "phone.mp4")) as c:
         assert [f.rotation for f in c.decode(video=0)] == [-90] * 4
+    from cyclegan.clipio import iter_frames  # upright as a player shows them (they came sideways)
+
+    assert [f.shape for f in iter_frames(tmp_path / "out" / "phone.mp4")] == [(W, H, 3)] * 4
     G = cyclegan.load_generator(str(ckpt), "AtoB")
     cyclegan.translate_video(G, clip, tmp_path / "phone.gif", progress=False)
     with Image.open(tmp_path / "phone.gif") as im:
@@ -442,6 +445,9 @@ def test_a_clip_whose_frame_size_changes_is_written_at_its_first_size(ckpt, tmp_
     assert translate(ckpt, tmp_path / "out", clip) == 0
     with av.open(str(tmp_path / "out" / "cut.mkv")) as c:
         assert [(f.width, f.height) for f in c.decode(video=0)] == [(W, H)] * 6
+    from cyclegan.clipio import iter_frames  # read as translated: frames of two sizes could not be stacked
+
+    assert [f.shape for f in iter_frames(clip)] == [(H, W, 3)] * 6
 
 
 def test_translate_passes_the_temporal_options_to_its_clips(ckpt, tmp_path, monkeypatch):

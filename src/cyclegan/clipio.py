@@ -476,18 +476,14 @@ def write_clip(dst: str | Path, frames, *, rate: float | Fraction = 12) -> Path:
 
 
 def iter_frames(src: str | Path) -> Iterator[np.ndarray]:
-    """Every frame of a clip as uint8 (H, W, 3), decoded one at a time."""
+    """Every frame of a clip as uint8 (H, W, 3), decoded one at a time, as `transcode` reads them: upright (a
+    phone's display rotation), at the stream's first size, transparency on white. Before, a portrait clip's frames
+    came sideways and a clip whose size changes gave frames of two sizes (`np.stack` of them a traceback)."""
     src = Path(src)
+    frames = _image_frames if src.suffix.lower() in ANIMATED_IMAGES else _video_frames
     with _reading(src):
-        if src.suffix.lower() in ANIMATED_IMAGES:
-            with _opened(src) as im:
-                for f in ImageSequence.Iterator(im):
-                    yield np.asarray(to_rgb(f))
-            return
-        av = _av()
-        with av.open(str(src)) as c:
-            for f in c.decode(_picture(c, src)):
-                yield f.to_ndarray(format="rgb24")
+        for frame, _ in frames(src):
+            yield frame
 
 
 def _batched(frames: Iterator, n: int) -> Iterator[list]:
