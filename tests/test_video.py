@@ -1332,8 +1332,9 @@ def cover_first(path: Path, *, frames: int = 10) -> Path:
 
 def test_an_mp4_whose_first_video_stream_is_its_cover_is_translated_as_its_video(ckpt, tmp_path, capsys):
     """An MP4 whose cover picture FFmpeg lists first was translated as a clip of one frame: the cover, with the
-    video named as left out. The video is translated, the cover copied into an MP4 (it was left out, named) and
-    named where the container keeps none (FFmpeg's MOV muxer drops it); a sound file with a cover is no clip."""
+    video named as left out. The video is translated, the cover copied into an MP4 or an MKV (it was left out,
+    named) and named where the container keeps none (FFmpeg's MOV muxer drops it); a sound file with a cover is no
+    clip."""
     import cyclegan
 
     def cover(path: Path) -> list[bytes]:
@@ -1346,7 +1347,12 @@ def test_an_mp4_whose_first_video_stream_is_its_cover_is_translated_as_its_video
     assert clip_facts(tmp_path / "out" / "c.mp4")[:3] == (10, 10, (W, H))
     assert cover(tmp_path / "out" / "c.mp4") == cover(clip) and len(cover(clip)) == 1  # the same picture
     assert "warning" not in capsys.readouterr().err
-    cyclegan.translate_video(cyclegan.load_generator(str(ckpt), "AtoB"), clip, tmp_path / "c.mov", progress=False)
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    cyclegan.translate_video(G, clip, tmp_path / "c.mkv", progress=False)  # an MKV holds it as an attachment
+    assert cover(tmp_path / "c.mkv") == cover(clip) and "warning" not in capsys.readouterr().err
+    assert translate(ckpt, tmp_path / "out", tmp_path / "c.mkv") == 0  # and keeps its own
+    assert cover(tmp_path / "out" / "c.mkv") == cover(clip) and "warning" not in capsys.readouterr().err
+    cyclegan.translate_video(G, clip, tmp_path / "c.mov", progress=False)
     assert "left out of c.mov: cover picture mjpeg" in capsys.readouterr().err
     sound = cover_first(tmp_path / "song.mp4", frames=0)
     assert translate(ckpt, tmp_path / "song", sound) == 1

@@ -716,6 +716,15 @@ def _copy_tags(source: dict, dest: dict) -> None:
     dest.update({k: v for k, v in source.items() if k.split("-")[0].lower() not in MUXER_TAGS})
 
 
+COVER_TYPES = {"mjpeg": ("jpg", "image/jpeg"), "png": ("png", "image/png")}  # a cover's codec -> as a file
+
+
+def _cover(src: Path, index: int) -> bytes:
+    """The picture of cover stream `index` of clip `src` (its one packet, which the demuxer gives first)."""
+    with _av().open(str(src)) as c:
+        return next((bytes(p) for p in c.demux(c.streams[index]) if p.size), b"")
+
+
 def _is_cover(stream) -> bool:
     return bool(stream.disposition & _av().stream.Disposition.attached_pic)
 
@@ -796,15 +805,21 @@ def _write_video(
                 vout.codec_context.codec_tag = "hvc1"  # as phones write it: Apple's players refuse FFmpeg's hev1
             # Subtitles are copied where the container takes them (an MKV's own, into an MKV): they were dropped.
             copied = [t for t in (*inp.streams.audio, *inp.streams.subtitles) if _copyable(t, out)]
-            # An MP4's cover picture into an MP4, as it was: it was left out, named. FFmpeg's MOV muxer drops it
-            # without a word, its Matroska muxer writes it as a second video track: there it is still named.
-            covers = [t for t in inp.streams.video if t is not vin and _is_cover(t) and _copyable(t, out)]
-            covers = covers if container == "mp4" else []
+            # A cover picture, as it was: it was left out, named. Into an MP4 as a stream; into an MKV as the
+            # attachment an MKV holds it in (its muxer wrote the stream as a second video track); FFmpeg's MOV muxer
+            # drops it without a word, and WebM takes neither: there it is still named.
+            pictures = [t for t in inp.streams.video if t is not vin and _is_cover(t)]
+            covers = [t for t in pictures if _copyable(t, out)] if container == "mp4" else []
             copied += covers
             # An MKV's attachments (its subtitles' fonts) go into an MKV's header: WebM drops them, MP4 refuses.
             attached = [t for t in inp.streams if t.type == "attachment"] if container == "matroska" else []
             for t in attached:
                 out.add_attachment(t.name or f"attachment{t.index}", t.mimetype or "application/octet-stream", t.data)
+            for t in [t for t in pictures if t.codec_context.name in COVER_TYPES] if container == "matroska" else []:
+                ext, mimetype = COVER_TYPES[t.codec_context.name]
+                name = t.metadata.get("filename") or f"cover{t.index}.{ext}"
+                out.add_attachment(name, t.metadata.get("mimetype") or mimetype, _cover(src, t.index))
+                attached.append(t)
             left = [t for t in inp.streams if t is not vin and t not in copied and t not in attached]
             out.set_chapters(inp.chapters())  # the same timing: a film's chapters were dropped without a word
             if data_left_out is not None and left and all(t.type == "data" for t in left):
