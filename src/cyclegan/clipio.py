@@ -796,6 +796,7 @@ def _write_video(
                 vout.set_display_rotation(rotation)
             vout.pix_fmt = _pixel_format(av, encoder, vin.codec_context.pix_fmt, size)
             matrix = _keep_colour(vin.codec_context, vout.codec_context)
+            to_yuv = av.video.reformatter.VideoReformatter()  # one for the clip: its scaler is set up once
             if depth := _deeper_than_8(vin.codec_context.pix_fmt):  # the frames we translate are 8-bit RGB
                 say(
                     f"warning: {src}: its {depth}-bit picture is translated at 8 bits a channel in {dst.name}: "
@@ -846,7 +847,7 @@ def _write_video(
                 arr = run(np.stack([_rgb(f, declared) for f, _ in pending]))
                 for (f, index), a in zip(pending, arr):
                     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(a), format="rgb24")
-                    frame = frame.reformat(format=vout.pix_fmt, **matrix)  # the source's, not swscale's BT.601
+                    frame = to_yuv.reformat(frame, format=vout.pix_fmt, **matrix)  # the source's, not BT.601
                     if f.pts is not None:  # the source's timing, frame by frame (variable rates too)
                         frame.pts, frame.time_base = f.pts, f.time_base
                     else:  # a stream without timestamps: evenly at the declared rate
