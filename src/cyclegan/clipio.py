@@ -52,9 +52,12 @@ ENCODER_OPTIONS = {
     "libvpx": {"crf": "10", "b:v": "2M"},
     "libx265": {"crf": "20", "preset": "fast", "x265-params": "log-level=error"},  # as x264's 18; no banner
 }
-# Frames under this many pixels a side that an encoder of this FFmpeg build cannot take: its libx265 corrupted
-# the process's memory (an abort) on frames 40 or 48 px wide, not on any measured with both sides from 56 up.
-MIN_ENCODER_SIDE = {"libx265": 64}
+# The least (width, height) an encoder of this FFmpeg build takes. Its libx265 refuses a side under 16 px
+# ("Invalid argument"), and corrupted the process's memory (an abort) on frames 33 to 48 px wide, at heights from
+# 17 to 96; measured over every width from 8 to 80 (odd ones in 4:4:4) by heights from 8 to 240, each in a process
+# of its own, with glibc's heap checks on: none from 49 px wide and 16 high, nor at widths 16 to 32, which we
+# leave to H.264 all the same (tiny clips, and a band between two that abort is no bound).
+MIN_ENCODER_SIZE = {"libx265": (49, 16)}
 ENCODER_NAMES = {"libx264": "H.264", "libx265": "HEVC", "libvpx-vp9": "VP9", "libvpx": "VP8", "libsvtav1": "AV1"}
 
 # The largest side each animated-image format stores (Pillow's writers raise a bare ValueError past it).
@@ -395,6 +398,11 @@ def transcode(
         frames = _image_frames if src.suffix.lower() in ANIMATED_IMAGES else _video_frames
         if frames is _video_frames and (left := _other_streams(src)):  # a video's sound went without a word
             say(f"warning: {src}: left out of {dst.name}: {left} (a {ANIMATED_NAMES[suffix]} holds pictures alone)")
+        if frames is _video_frames and (hdr := _hdr_transfer(src)):  # a GIF or WebP is SDR: no tags to keep
+            say(
+                f"warning: {src} is HDR ({hdr}): {dst.name} holds its {hdr}-coded picture as SDR, with no tone "
+                "mapping, so it looks washed out; write an MP4, MOV or MKV to keep it HDR"
+            )
         if frames is _video_frames and suffix == ".gif" and info.rate > GIF_FASTEST:  # it played slower unsaid
             msg = (
                 f"warning: {src} is {float(info.rate):.3g} frames/s, over the {GIF_FASTEST} a GIF plays: browsers "
@@ -470,18 +478,14 @@ def write_clip(dst: str | Path, frames, *, rate: float | Fraction = 12) -> Path:
 
 
 def iter_frames(src: str | Path) -> Iterator[np.ndarray]:
-    """Every frame of a clip as uint8 (H, W, 3), decoded one at a time."""
+    """Every frame of a clip as uint8 (H, W, 3), decoded one at a time, as `transcode` reads them: upright (a
+    phone's display rotation), at the stream's first size, transparency on white. Before, a portrait clip's frames
+    came sideways and a clip whose size changes gave frames of two sizes (`np.stack` of them a traceback)."""
     src = Path(src)
+    frames = _image_frames if src.suffix.lower() in ANIMATED_IMAGES else _video_frames
     with _reading(src):
-        if src.suffix.lower() in ANIMATED_IMAGES:
-            with _opened(src) as im:
-                for f in ImageSequence.Iterator(im):
-                    yield np.asarray(to_rgb(f))
-            return
-        av = _av()
-        with av.open(str(src)) as c:
-            for f in c.decode(_picture(c, src)):
-                yield f.to_ndarray(format="rgb24")
+        for frame, _ in frames(src):
+            yield frame
 
 
 def _batched(frames: Iterator, n: int) -> Iterator[list]:
@@ -602,8 +606,9 @@ def _encoder(av, container: str, decoded: str, supported: set[str], size: tuple[
         why = "no encoder of it in this FFmpeg build"
     elif name not in supported or name in REFUSED_BY.get(container, ()):
         why = f"a {container} file does not take it"
-    elif min(size) < MIN_ENCODER_SIDE.get(name, 0):
-        why = f"its encoder takes frames from {MIN_ENCODER_SIDE[name]} px a side"
+    elif name in MIN_ENCODER_SIZE and (size[0] < MIN_ENCODER_SIZE[name][0] or size[1] < MIN_ENCODER_SIZE[name][1]):
+        least = MIN_ENCODER_SIZE[name]
+        why = f"its encoder takes frames from {least[0]} px wide and {least[1]} px high"
     else:
         return name, ""
     return DEFAULT_ENCODER.get(container, "libx264"), why
@@ -617,6 +622,42 @@ def _pixel_format(av, encoder: str, wanted: str | None, size: tuple[int, int]) -
         if f in formats and not (f.startswith("yuv420") and (size[0] % 2 or size[1] % 2)):
             return f
     return formats[0]
+
+
+# A source's YUV matrix (AVColorSpace) as swscale names it: BT.709, FCC, BT.601 (two names), SMPTE 240M, BT.2020
+SWS_MATRIX = {1: "itu709", 4: "fcc", 5: "itu601", 6: "itu601", 7: "smpte240m", 9: "bt2020"}
+
+
+def _keep_colour(vin, vout) -> dict:
+    """Tag the output codec context `vout` with the colours of the source's `vin` (primaries, transfer, matrix,
+    range) and return the `VideoFrame.reformat` arguments that encode RGB with its matrix: a BT.709 phone clip
+    came back untagged in BT.601's matrix (hues shifted where a player takes HD for BT.709), and an HDR clip's
+    BT.2020/PQ tags were dropped, so its PQ-coded picture played as a washed-out SDR one. Nothing where the
+    matrix is none swscale takes (an RGB codec's)."""
+    matrix = SWS_MATRIX.get(vin.colorspace)
+    if matrix is None:
+        return {}
+    for tag in ("color_primaries", "color_trc", "colorspace", "color_range"):
+        setattr(vout, tag, getattr(vin, tag))
+    return {"dst_colorspace": matrix, "dst_color_range": vin.color_range or None}
+
+
+HDR_TRANSFERS = {16: "PQ", 18: "HLG"}  # AVColorTransferCharacteristic: SMPTE ST 2084, ARIB STD-B67
+
+
+def _hdr_transfer(src: Path) -> str | None:
+    """'PQ' or 'HLG' where video `src`'s picture is tagged with that HDR transfer, else None."""
+    with _reading(src), _av().open(str(src)) as c:
+        return HDR_TRANSFERS.get(_picture(c, src).codec_context.color_trc)
+
+
+def _deeper_than_8(pix_fmt: str | None) -> int | None:
+    """The bits a channel of pixel format `pix_fmt` (a decoder's) holds when more than 8 (10-bit HDR), else None."""
+    if not pix_fmt:
+        return None
+    fmt = _av().VideoFormat(pix_fmt)
+    bits = max((c.bits for c in fmt.components), default=8)
+    return bits if bits > 8 else None
 
 
 def _rgb(frame, size: tuple[int, int]) -> np.ndarray:
@@ -662,6 +703,32 @@ def _rotation(av, src: Path) -> int:
     """The display rotation (degrees) a video's first frame carries: PyAV reads it from frames only."""
     with av.open(str(src)) as c:
         return next((f.rotation for f in c.decode(_picture(c, src))), 0)
+
+
+# Tags a muxer or encoder writes of its own output (brands, the writing library, MKV's statistics of a track):
+# the source's would misdescribe the file written.
+MUXER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder", "vendor_id", "duration", "bps"}
+MUXER_TAGS |= {"number_of_frames", "number_of_bytes", "_statistics_tags", "_statistics_writing_app"}
+MUXER_TAGS |= {"_statistics_writing_date_utc"}
+
+
+def _copy_tags(source: dict, dest: dict) -> None:
+    """Copy a container's or stream's metadata `source` into `dest`, but for the tags in `MUXER_TAGS` (also as
+    MKV names them per language: 'BPS-eng')."""
+    dest.update({k: v for k, v in source.items() if k.split("-")[0].lower() not in MUXER_TAGS})
+
+
+COVER_TYPES = {"mjpeg": ("jpg", "image/jpeg"), "png": ("png", "image/png")}  # a cover's codec -> as a file
+
+
+def _cover(src: Path, index: int) -> bytes:
+    """The picture of cover stream `index` of clip `src` (its one packet, which the demuxer gives first)."""
+    with _av().open(str(src)) as c:
+        return next((bytes(p) for p in c.demux(c.streams[index]) if p.size), b"")
+
+
+def _is_cover(stream) -> bool:
+    return bool(stream.disposition & _av().stream.Disposition.attached_pic)
 
 
 def _copyable(stream, out) -> bool:
@@ -730,14 +797,32 @@ def _write_video(
             if rotation := _rotation(av, src):  # a phone's portrait clip: else it plays on its side
                 vout.set_display_rotation(rotation)
             vout.pix_fmt = _pixel_format(av, encoder, vin.codec_context.pix_fmt, size)
+            matrix = _keep_colour(vin.codec_context, vout.codec_context)
+            to_yuv = av.video.reformatter.VideoReformatter()  # one for the clip: its scaler is set up once
+            if depth := _deeper_than_8(vin.codec_context.pix_fmt):  # the frames we translate are 8-bit RGB
+                say(
+                    f"warning: {src}: its {depth}-bit picture is translated at 8 bits a channel in {dst.name}: "
+                    "smooth gradients (a sky) may show bands"
+                )
             if encoder == "libx265" and container in ("mp4", "mov"):
                 vout.codec_context.codec_tag = "hvc1"  # as phones write it: Apple's players refuse FFmpeg's hev1
             # Subtitles are copied where the container takes them (an MKV's own, into an MKV): they were dropped.
             copied = [t for t in (*inp.streams.audio, *inp.streams.subtitles) if _copyable(t, out)]
+            # A cover picture, as it was: it was left out, named. Into an MP4 as a stream; into an MKV as the
+            # attachment an MKV holds it in (its muxer wrote the stream as a second video track); FFmpeg's MOV muxer
+            # drops it without a word, and WebM takes neither: there it is still named.
+            pictures = [t for t in inp.streams.video if t is not vin and _is_cover(t)]
+            covers = [t for t in pictures if _copyable(t, out)] if container == "mp4" else []
+            copied += covers
             # An MKV's attachments (its subtitles' fonts) go into an MKV's header: WebM drops them, MP4 refuses.
             attached = [t for t in inp.streams if t.type == "attachment"] if container == "matroska" else []
             for t in attached:
                 out.add_attachment(t.name or f"attachment{t.index}", t.mimetype or "application/octet-stream", t.data)
+            for t in [t for t in pictures if t.codec_context.name in COVER_TYPES] if container == "matroska" else []:
+                ext, mimetype = COVER_TYPES[t.codec_context.name]
+                name = t.metadata.get("filename") or f"cover{t.index}.{ext}"
+                out.add_attachment(name, t.metadata.get("mimetype") or mimetype, _cover(src, t.index))
+                attached.append(t)
             left = [t for t in inp.streams if t is not vin and t not in copied and t not in attached]
             out.set_chapters(inp.chapters())  # the same timing: a film's chapters were dropped without a word
             if data_left_out is not None and left and all(t.type == "data" for t in left):
@@ -750,6 +835,13 @@ def _write_video(
                 )
                 say(msg)
             aout = {a.index: out.add_stream_from_template(a) for a in copied}  # source index -> copy
+            for t in covers:
+                aout[t.index].disposition = av.stream.Disposition.attached_pic
+            # Title, creation time, place, each track's language and name, as FFmpeg copies them: all were dropped
+            # (which soundtrack was which language, when and where a phone shot it).
+            _copy_tags(inp.metadata, out.metadata)
+            for a, b in ((vin, vout), *((t, aout[t.index]) for t in copied)):
+                _copy_tags(a.metadata, b.metadata)
             streams = [vin, *copied]
             pending: list = []
 
@@ -757,6 +849,7 @@ def _write_video(
                 arr = run(np.stack([_rgb(f, declared) for f, _ in pending]))
                 for (f, index), a in zip(pending, arr):
                     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(a), format="rgb24")
+                    frame = to_yuv.reformat(frame, format=vout.pix_fmt, **matrix)  # the source's, not BT.601
                     if f.pts is not None:  # the source's timing, frame by frame (variable rates too)
                         frame.pts, frame.time_base = f.pts, f.time_base
                     else:  # a stream without timestamps: evenly at the declared rate
@@ -768,7 +861,7 @@ def _write_video(
             decoded = 0
             for packet in inp.demux(*streams):
                 if packet.stream.index in aout:
-                    if packet.dts is not None:  # the demuxer's flush packets carry nothing
+                    if packet.dts is not None or (packet.size and _is_cover(packet.stream)):  # a cover has no time
                         packet.stream = aout[packet.stream.index]
                         with _encoding(dst):
                             out.mux(packet)
