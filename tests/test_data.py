@@ -344,6 +344,16 @@ def test_a_grey_image_s_colour_profile_is_converted_to_srgb_as_a_colour_one_s_is
     assert read_image(save(tmp_path / "none.png", im)).getpixel((1, 1)) == (64, 64, 64)
 
 
+def test_a_16_bit_grey_image_s_colour_profile_is_converted_too(tmp_path):
+    """A 16-bit grey scan (I;16) with a linear grey profile was read with its profile dropped: far too dark. Its
+    64 * 257 is 64 in 8 bits (not 65535 clipped to 255), then sRGB's 137 as the 8-bit scan's."""
+    linear = grey_profile(1.0, b"linear grey")
+    im = Image.fromarray(np.full((4, 4), 64 * 257, np.uint16))
+    for name in ("g16.png", "g16.tiff"):
+        assert read_image(save(tmp_path / name, im, icc_profile=linear)).getpixel((1, 1)) == (137, 137, 137), name
+    assert read_image(save(tmp_path / "none16.png", im)).getpixel((1, 1)) == (64, 64, 64)
+
+
 def test_a_colour_profile_shared_by_many_images_is_prepared_once(tmp_path, monkeypatch):
     """Training reads every image each epoch: building the profile's transform for each read cost more than
     converting a training image with it. Images sharing a profile share one transform, and still convert."""

@@ -93,11 +93,21 @@ def mostly_unit(a: np.ndarray, finite: np.ndarray) -> bool:
     return 2 * np.count_nonzero((a > 1) & finite) <= np.count_nonzero(finite)
 
 
+def is_deep_grey(im: Image.Image) -> bool:
+    """Whether `im` is 16/32-bit or float greyscale (I;16, I, F): its values are rescaled by `grey_to_bytes`."""
+    return im.mode.startswith("I;16") or im.mode in ("I", "F")
+
+
+def deep_grey_to_l(im: Image.Image) -> Image.Image:
+    """A 16/32-bit or float greyscale image as 8-bit L (`grey_to_bytes`)."""
+    return Image.fromarray(grey_to_bytes(np.asarray(im, dtype=np.float64), im.mode), "L")
+
+
 def to_rgb(im: Image.Image) -> Image.Image:
     """Any PIL mode to 8-bit RGB: 16/32-bit and float greyscale rescaled (`grey_to_bytes`), alpha composited on
     white."""
-    if im.mode.startswith("I;16") or im.mode in ("I", "F"):
-        return Image.fromarray(grey_to_bytes(np.asarray(im, dtype=np.float64), im.mode), "L").convert("RGB")
+    if is_deep_grey(im):
+        return deep_grey_to_l(im).convert("RGB")
     # "transparency": a palette's transparent entry, or a PNG's one transparent grey or colour (its tRNS chunk)
     if im.mode in ("RGBA", "LA", "PA") or (im.mode in ("P", "L", "RGB") and "transparency" in im.info):
         im = im.convert("RGBA")
@@ -123,12 +133,15 @@ def to_srgb(im: Image.Image) -> Image.Image:
     converted to sRGB (relative colorimetric): the networks, and any viewer of an output without a profile, take
     pixels as sRGB, so a phone's Display P3 or an Adobe RGB photo read as it was came out dull, a CMYK print file
     off-colour, and a grey scan with a linear or gamma-1.8 grey profile too dark or too light. A grey image comes
-    out RGB (RGBA with its alpha). No profile, an sRGB one, another mode (16-bit, float) or a profile lcms cannot
-    read: unchanged, as a viewer that ignores profiles shows it."""
+    out RGB (RGBA with its alpha), a 16-bit or float one too (its values to 8 bits first, as `to_rgb` takes them:
+    its profile was dropped, a linear 16-bit scan read far too dark). No profile, an sRGB one, another mode or a
+    profile lcms cannot read: unchanged, as a viewer that ignores profiles shows it."""
     icc = im.info.get("icc_profile")
-    if not icc or im.mode not in ("RGB", "RGBA", "CMYK", "P", "L", "LA"):
+    if not icc or not (im.mode in ("RGB", "RGBA", "CMYK", "P", "L", "LA") or is_deep_grey(im)):
         return im
     try:
+        if is_deep_grey(im):
+            return _grey_to_srgb(deep_grey_to_l(im), bytes(icc)) or im
         if im.mode == "P":  # a palette's colours are in the profile's space too
             im = im.convert("RGBA" if "transparency" in im.info else "RGB")
         if im.mode == "LA":  # lcms converts the grey alone: the alpha is put back after
