@@ -541,8 +541,8 @@ def test_training_names_the_pages_of_a_multi_page_tiff_it_leaves_out(tmp_path, c
     from cyclegan.config import resolve
     from cyclegan.train.inputs import training_images
 
-    for domain in ("trainA", "trainB"):
-        make_images(tmp_path / "data" / domain, 2, seed=0)
+    for seed, domain in enumerate(("trainA", "trainB")):
+        make_images(tmp_path / "data" / domain, 2, seed=seed)
     pages = [Image.new("RGB", (40, 40), c) for c in ("red", "green", "blue")]
     pages[0].save(tmp_path / "data" / "trainA" / "scan.tiff", save_all=True, append_images=pages[1:])
     training_images(resolve({**TINY, "data": str(tmp_path / "data")}), progress=False, main=True)

@@ -1300,6 +1300,21 @@ def test_a_split_whose_two_domains_are_one_folder_through_a_link_is_refused(tmp_
         runner.evaluate(dataclasses.replace(opts, progress=False))
 
 
+def test_a_test_split_whose_two_domains_are_copies_is_refused(tmp_path):
+    """testB made with `cp -r testA testB` scored each set against itself without a word, as a link did before it
+    was refused; the copy is found by its files' bytes, before any work."""
+    import shutil
+
+    from cyclegan.evaluate import runner
+
+    write_split(tmp_path / "data", 2, paired=True)
+    shutil.rmtree(tmp_path / "data" / "testB")
+    shutil.copytree(tmp_path / "data" / "testA", tmp_path / "data" / "testB")
+    opts = runner.EvalOptions(checkpoint=(str(save_tiny_checkpoint(tmp_path / "t.pt")),), data=str(tmp_path / "data"))
+    with pytest.raises(CycleGANError, match=r"2 of .*testB's 2 images are copies of .*testA's .*scored against itself"):
+        runner.evaluate(dataclasses.replace(opts, progress=False))
+
+
 def test_the_metrics_refuse_what_they_cannot_score_as_the_packages_api_does():
     """`psnr(a, b)` of two shapes raised a bare ValueError: a caller that catches CycleGANError, the one exception
     the package's API raises for a bad argument (`translate` does), let it through as a traceback."""

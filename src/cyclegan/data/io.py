@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import functools
 import glob
+import hashlib
 import io
 import math
 import os
@@ -554,6 +555,51 @@ def check_separate(a: Path, b: Path, option: str, a_named: str) -> None:
             f"{option} {b} is {how} {a_named}{a}{linked}: each domain's images would be read as the other's too; "
             "give two separate folders"
         )
+
+
+def same_files(a: list[Path], b: list[Path]) -> list[tuple[Path, Path]]:
+    """The files of `b` that are byte for byte a file of `a`, each with that file of `a`, in `b`'s order. Files
+    are compared by size first and hashed only where a size is in both lists: two folders of distinct photos
+    cost a stat each. A file that cannot be read counts as no copy (the image check names it)."""
+    sizes_a: dict[int, list[Path]] = {}
+    for p in a:
+        with contextlib.suppress(OSError):
+            sizes_a.setdefault(p.stat().st_size, []).append(p)
+    sizes_b = {p: size for p in b if (size := _size(p)) in sizes_a}
+    digests = {_digest(p): p for size in set(sizes_b.values()) for p in sizes_a[size]}
+    digests.pop(None, None)
+    return [(digests[d], p) for p in sizes_b if (d := _digest(p)) is not None and d in digests]
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def _digest(path: Path) -> bytes | None:
+    h = hashlib.blake2b()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    except OSError:
+        return None
+    return h.digest()
+
+
+def copies_between(a: Path, b: Path, files_a: list[Path], files_b: list[Path]) -> tuple[str, bool] | None:
+    """Folder `b`'s images that are copies of folder `a`'s, in one line, and whether they are all of one of the
+    two folders (a domain copied as the other: trainB made with `cp -r trainA trainB`, trained on, learns to
+    change nothing; evaluated, scores each set against itself): None when no image is in both. `check_separate`
+    names one folder linked as the other; a copy went without a word."""
+    shared = same_files(files_a, files_b)
+    if not shared:
+        return None
+    shown = f"{shared[0][1]} = {shared[0][0]}" + (", ..." if len(shared) > 1 else "")
+    whole = len(shared) == len(files_b) or len({p for p, _ in shared}) == len(files_a)
+    return f"{len(shared)} of {b}'s {len(files_b)} images are copies of {a}'s ({len(files_a)}): {shown}", whole
 
 
 def list_images(folder: str | Path, *, what: str = "image folder") -> list[Path]:

@@ -38,6 +38,7 @@ from ..data.dataset import eval_transform, split_aligned, too_narrow
 from ..data.io import (
     check_images,
     check_separate,
+    copies_between,
     first_frames_only,
     left_out,
     list_images,
@@ -305,6 +306,11 @@ def _list_folders(opts: EvalOptions, folders: dict[str, Path]) -> SplitImages:
         check_separate(folders["A"], folders["B"], "option '--domain-b':", "--domain-a ")
     else:
         check_separate(folders["A"], folders["B"], "option '--data':", "")
+    # testB a copy of testA: the same, by its files' bytes
+    if (found := copies_between(folders["A"], folders["B"], domains["A"], domains["B"])) and found[1]:
+        raise CycleGANError(
+            f"{escape(found[0])}: each set would be scored against itself; give each domain its own images"
+        )
     return SplitImages(domains, list(folders.values()), rest=rest)
 
 
