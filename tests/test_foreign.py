@@ -144,6 +144,19 @@ def test_legacy_instance_norm_statistics_are_dropped_as_the_reference_does(tmp_p
     torch.testing.assert_close(net(x), ref(x), atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize(
+    "make", [lambda: ref_resnet(8, 6, norm="batch"), lambda: ref_unet(6, 4)], ids=["resnet", "unet"]
+)
+def test_batch_norm_files_without_the_batch_count_load_as_the_reference_loads_them(tmp_path, make):
+    """Files from PyTorch < 0.4.1 hold no `num_batches_tracked`: the reference's load_state_dict fills it in, and a
+    BatchNorm ResNet or U-Net of such a file was refused here as "missing ...num_batches_tracked"."""
+    ref = make().eval()
+    sd = {k: v for k, v in ref.state_dict().items() if not k.endswith("num_batches_tracked")}
+    net = load_generator(save(sd, tmp_path / "old.pth"))
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    torch.testing.assert_close(net(x), ref(x), atol=1e-5, rtol=0)
+
+
 def test_wrapped_and_prefixed_files(tmp_path):
     g_a, g_b = ref_resnet(8, 6, seed=1), ref_resnet(8, 6, seed=2)
     both = {

@@ -403,6 +403,14 @@ def _drop_instance_norm_stats(sd: dict[str, torch.Tensor], net: nn.Module) -> di
     return {k: v for k, v in sd.items() if not (k.rpartition(".")[0] in norms and k.rpartition(".")[2] in NORM_STATS)}
 
 
+def _fill_batches_tracked(sd: dict[str, torch.Tensor], net: nn.Module) -> dict[str, torch.Tensor]:
+    """Files from PyTorch < 0.4.1 have BatchNorm running statistics without `num_batches_tracked`, which the
+    reference's `load_state_dict` fills in (a count for momentum None, unused in eval): a BatchNorm ResNet or
+    U-Net of such a file was refused as "missing ...num_batches_tracked". Filled in as torch fills it."""
+    counts = {k: t for k, t in net.state_dict().items() if k.rpartition(".")[2] == "num_batches_tracked"}
+    return {**sd, **{k: t for k, t in counts.items() if k not in sd}}
+
+
 def _check_blur_filters(sd: dict[str, torch.Tensor], net: nn.Module, *, source: str) -> dict[str, torch.Tensor]:
     """The CUT code saves its fixed resampling filters (`filt`); ours are fixed too and not saved. Each must
     be the filter we compute with (a different filter size would compute something else); then it is dropped."""
@@ -460,6 +468,8 @@ def load_foreign_generator(obj: object, direction: str = "AtoB", *, source: str 
         sd = _check_blur_filters(sd, net, source=source)
         if arch.norm == "instance":
             sd = _drop_instance_norm_stats(sd, net)
+        else:
+            sd = _fill_batches_tracked(sd, net)
     else:  # other names: matched by order and shape, errors naming the file's own keys
         arch = infer_by_shapes(raw, source=source)
         net = build_bounded(arch, source=source)
