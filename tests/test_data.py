@@ -552,3 +552,17 @@ def test_training_names_the_pages_of_a_multi_page_tiff_it_leaves_out(tmp_path, c
         "training reads only the first of each" in err
         and f"{tmp_path / 'data' / 'trainA' / 'scan.tiff'} (3 frames)" in err
     )
+
+
+def test_copies_are_found_by_their_bytes_whatever_their_names_and_sizes(tmp_path):
+    """Files of one size that differ only past their first 64 KiB are no copies; a copy under another name is."""
+    from cyclegan.data.io import same_files
+
+    head = bytes(1 << 16)
+    files = {"a/x.bmp": head + b"1", "a/y.bmp": head + b"2", "b/z.bmp": head + b"2", "b/w.bmp": head + b"3"}
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    a, b = [tmp_path / "a" / n for n in ("x.bmp", "y.bmp")], [tmp_path / "b" / n for n in ("z.bmp", "w.bmp")]
+    assert same_files(a, b) == [(tmp_path / "a" / "y.bmp", tmp_path / "b" / "z.bmp")]
+    assert same_files(a, [tmp_path / "b" / "w.bmp", tmp_path / "gone.bmp"]) == []

@@ -558,17 +558,21 @@ def check_separate(a: Path, b: Path, option: str, a_named: str) -> None:
 
 
 def same_files(a: list[Path], b: list[Path]) -> list[tuple[Path, Path]]:
-    """The files of `b` that are byte for byte a file of `a`, each with that file of `a`, in `b`'s order. Files
-    are compared by size first and hashed only where a size is in both lists: two folders of distinct photos
-    cost a stat each. A file that cannot be read counts as no copy (the image check names it)."""
-    sizes_a: dict[int, list[Path]] = {}
+    """The files of `b` that are byte for byte a file of `a`, each with that file of `a`, in `b`'s order. Compared
+    by size, then by the digest of their first 64 KiB, then by their whole digest, each only among the files whose
+    previous key is in both lists: two folders of distinct photos cost a stat each, and of same-sized BMPs a read
+    of their first bytes. A file that cannot be read counts as no copy (the image check names it)."""
+    keys_a: dict[Path, object] = {}
+    keys_b: dict[Path, object] = {}
+    for key in (_size, functools.partial(_digest, limit=1 << 16), _digest):
+        keys_a = {p: k for p in a if (k := key(p)) is not None}
+        keys_b = {p: k for p in b if (k := key(p)) is not None}
+        common = set(keys_a.values()) & set(keys_b.values())
+        a, b = [p for p in keys_a if keys_a[p] in common], [p for p in keys_b if keys_b[p] in common]
+    first: dict[object, Path] = {}
     for p in a:
-        with contextlib.suppress(OSError):
-            sizes_a.setdefault(p.stat().st_size, []).append(p)
-    sizes_b = {p: size for p in b if (size := _size(p)) in sizes_a}
-    digests = {_digest(p): p for size in set(sizes_b.values()) for p in sizes_a[size]}
-    digests.pop(None, None)
-    return [(digests[d], p) for p in sizes_b if (d := _digest(p)) is not None and d in digests]
+        first.setdefault(keys_a[p], p)
+    return [(first[keys_b[p]], p) for p in b]
 
 
 def _size(path: Path) -> int | None:
@@ -578,12 +582,15 @@ def _size(path: Path) -> int | None:
         return None
 
 
-def _digest(path: Path) -> bytes | None:
+def _digest(path: Path, *, limit: int | None = None) -> bytes | None:
+    """The BLAKE2b digest of the file's bytes (its first `limit` bytes), None when it cannot be read."""
     h = hashlib.blake2b()
+    left = limit if limit is not None else math.inf
     try:
         with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
+            while left > 0 and (chunk := f.read(int(min(1 << 20, left)))):
                 h.update(chunk)
+                left -= len(chunk)
     except OSError:
         return None
     return h.digest()
