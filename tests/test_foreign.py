@@ -18,7 +18,7 @@ from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
 from cyclegan.interop.foreign import ForeignArchitecture, infer_architecture
 from cyclegan.loading import load_generator
-from reference_nets import ref_resnet, ref_translate_8bit, ref_unet
+from reference_nets import RefResnetGenerator, RefUnetGenerator, ref_norm, ref_resnet, ref_translate_8bit, ref_unet
 
 
 def save(obj, path: Path) -> Path:
@@ -208,6 +208,15 @@ BAD = {
         "the CUT code's patch-feature MLP (its net_F, tensors mlp_0.0.weight, ...), not a generator",
     ),
     "greyscale": (lambda: _resnet_sd(input_nc=1), "1 input channel(s), expected 3"),
+    # the reference's --output_nc 1: refused as one tensor's shape, "1x8x7x7, expected 3x8x7x7"
+    "greyscale output": (
+        lambda: RefResnetGenerator(3, 1, 8, ref_norm("instance"), False, 6).state_dict(),
+        "the generator gives 1 output channel(s), expected 3 (RGB)",
+    ),
+    "greyscale U-Net output": (
+        lambda: RefUnetGenerator(3, 1, 5, 4, ref_norm("batch"), False).state_dict(),
+        "the generator gives 1 output channel(s), expected 3 (RGB)",
+    ),
     "missing tensor": (
         lambda: _without(_resnet_sd(), "model.12.conv_block.5.bias"),
         "missing model.12.conv_block.5.bias",

@@ -139,6 +139,16 @@ def _norm_of(sd: Mapping[str, torch.Tensor], conv: str, norm: str, *, source: st
     )
 
 
+def _check_outputs(w: torch.Tensor, dim: int, *, source: str) -> None:
+    """Refuse a generator whose output layer `w` gives other than 3 channels (its `dim`): a greyscale one (the
+    reference's --output_nc 1) was refused as one tensor's shape, "1x64x7x7, expected 3x64x7x7"."""
+    if w.dim() == 4 and w.shape[dim] != 3:
+        raise CycleGANError(
+            f"{source}: the generator gives {w.shape[dim]} output channel(s), expected 3 (RGB); only colour generators "
+            "are read here"
+        )
+
+
 def _infer_resnet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArchitecture:
     w = sd.get("model.1.weight")
     if w is None or w.dim() != 4 or tuple(w.shape[2:]) != (7, 7):
@@ -167,6 +177,10 @@ def _infer_resnet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArch
             "conv_block.5 (or conv_block.6 with dropout)"
         )
     norm, affine = _norm_of(sd, "model.1", "model.2", source=source)
+    top = max(int(m[1]) for k in sd if (m := re.fullmatch(r"model\.(\d+)\.weight", k)))
+    last = sd[f"model.{top}.weight"]
+    if tuple(last.shape[2:]) == (7, 7):  # the output conv, (out, in, 7, 7); not there: named as missing below
+        _check_outputs(last, 0, source=source)
     antialias_up = f"model.{first + len(blocks)}.filt" in sd
     return ForeignArchitecture(
         kind="resnet",
@@ -194,6 +208,8 @@ def _infer_unet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArchit
     if levels < 5:
         raise CycleGANError(f"{source}: found a U-Net with {levels} levels, expected at least 5 (unet_256 has 8)")
     norm, affine = _norm_of(sd, "model.model.1.model.1", "model.model.1.model.2", source=source)
+    if (up := sd.get("model.model.3.weight")) is not None:  # the outermost transposed conv: (in, out, 4, 4)
+        _check_outputs(up, 1, source=source)
     return ForeignArchitecture(kind="unet", ngf=int(w.shape[0]), depth=levels, norm=norm, affine=affine)
 
 
