@@ -246,6 +246,11 @@ BAD = {
         "model.1.weight is a meta tensor (no data)",
     ),
     "keys not names": (lambda: {0: torch.zeros(3)}, "no AtoB generator among the entries 0"),
+    # a script's {**G.state_dict(), "epoch": 5}: "no AtoB generator among the entries model.1.weight, ..."
+    "an epoch among the tensors": (
+        lambda: {**_resnet_sd(), "epoch": 5},
+        "a state dict with entries that are no tensors, epoch (int); save the generator's state_dict() alone",
+    ),
     "an empty dict": (dict, "g.pth: found an empty dict, expected a cyclegan checkpoint or a generator state dict"),
 }
 

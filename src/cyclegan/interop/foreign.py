@@ -101,6 +101,13 @@ def select_state_dict(obj: object, direction: str, *, source: str) -> dict[str, 
     for key in (*DIRECTION_KEYS[direction], *WRAPPER_KEYS):
         if key in obj and _is_state_dict(obj[key]):
             return dict(obj[key])
+    if all(isinstance(k, str) for k in obj) and any(isinstance(v, torch.Tensor) for v in obj.values()):
+        # tensors and other entries side by side: not "no AtoB generator among the entries model.1.weight, ..."
+        extra = [f"{k} ({type(v).__name__})" for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+        raise CycleGANError(
+            f"{source}: a state dict with entries that are no tensors, {', '.join(extra[:3])}"
+            f"{', ...' if len(extra) > 3 else ''}; save the generator's state_dict() alone, or under G_A"
+        )
     names = ", ".join(map(str, list(obj)[:8]))
     others = [k for k in DIRECTION_KEYS["BtoA" if direction == "AtoB" else "AtoB"] if k in obj]
     hint = f" (it holds {others[0]}, the other direction)" if others else ""
