@@ -169,13 +169,8 @@ def _check_copies(
     """Refuse a domain folder whose images are all the other's copies (each image in both domains: the generators
     learn to change nothing, and the run said nothing); warn of a few shared ones (`copies_between`)."""
     for a, b, files_a, files_b in splits:
-        if (
-            a is None
-            or b is None
-            or not files_a
-            or not files_b
-            or not (found := copies_between(a, b, files_a, files_b))
-        ):
+        found = copies_between(a, b, files_a, files_b) if a and b and files_a and files_b else None
+        if found is None:
             continue
         line, whole = found
         if whole:
