@@ -344,6 +344,16 @@ def test_a_grey_image_s_colour_profile_is_converted_to_srgb_as_a_colour_one_s_is
     assert read_image(save(tmp_path / "none.png", im)).getpixel((1, 1)) == (64, 64, 64)
 
 
+def test_a_16_bit_grey_image_s_colour_profile_is_converted_too(tmp_path):
+    """A 16-bit grey scan (I;16) with a linear grey profile was read with its profile dropped: far too dark. Its
+    64 * 257 is 64 in 8 bits (not 65535 clipped to 255), then sRGB's 137 as the 8-bit scan's."""
+    linear = grey_profile(1.0, b"linear grey")
+    im = Image.fromarray(np.full((4, 4), 64 * 257, np.uint16))
+    for name in ("g16.png", "g16.tiff"):
+        assert read_image(save(tmp_path / name, im, icc_profile=linear)).getpixel((1, 1)) == (137, 137, 137), name
+    assert read_image(save(tmp_path / "none16.png", im)).getpixel((1, 1)) == (64, 64, 64)
+
+
 def test_a_colour_profile_shared_by_many_images_is_prepared_once(tmp_path, monkeypatch):
     """Training reads every image each epoch: building the profile's transform for each read cost more than
     converting a training image with it. Images sharing a profile share one transform, and still convert."""
@@ -531,8 +541,8 @@ def test_training_names_the_pages_of_a_multi_page_tiff_it_leaves_out(tmp_path, c
     from cyclegan.config import resolve
     from cyclegan.train.inputs import training_images
 
-    for domain in ("trainA", "trainB"):
-        make_images(tmp_path / "data" / domain, 2, seed=0)
+    for seed, domain in enumerate(("trainA", "trainB")):
+        make_images(tmp_path / "data" / domain, 2, seed=seed)
     pages = [Image.new("RGB", (40, 40), c) for c in ("red", "green", "blue")]
     pages[0].save(tmp_path / "data" / "trainA" / "scan.tiff", save_all=True, append_images=pages[1:])
     training_images(resolve({**TINY, "data": str(tmp_path / "data")}), progress=False, main=True)
@@ -542,3 +552,17 @@ def test_training_names_the_pages_of_a_multi_page_tiff_it_leaves_out(tmp_path, c
         "training reads only the first of each" in err
         and f"{tmp_path / 'data' / 'trainA' / 'scan.tiff'} (3 frames)" in err
     )
+
+
+def test_copies_are_found_by_their_bytes_whatever_their_names_and_sizes(tmp_path):
+    """Files of one size that differ only past their first 64 KiB are no copies; a copy under another name is."""
+    from cyclegan.data.io import same_files
+
+    head = bytes(1 << 16)
+    files = {"a/x.bmp": head + b"1", "a/y.bmp": head + b"2", "b/z.bmp": head + b"2", "b/w.bmp": head + b"3"}
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    a, b = [tmp_path / "a" / n for n in ("x.bmp", "y.bmp")], [tmp_path / "b" / n for n in ("z.bmp", "w.bmp")]
+    assert same_files(a, b) == [(tmp_path / "a" / "y.bmp", tmp_path / "b" / "z.bmp")]
+    assert same_files(a, [tmp_path / "b" / "w.bmp", tmp_path / "gone.bmp"]) == []

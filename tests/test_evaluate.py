@@ -715,6 +715,29 @@ def test_the_pages_of_a_multi_page_tiff_left_out_of_the_evaluation_are_named(tmp
     assert f"{tmp_path / 'data' / 'testA' / 'scan.tif'} (2 frames)" in err
 
 
+def test_the_pages_left_out_are_named_in_one_line_with_limit_s_stand_ins(tmp_path, capsys, monkeypatch):
+    """Under --limit, an unreadable image's stand-in drawn in a later round was named in a warning of its own: a
+    line per round. All the images of several pages are named in one line."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 3, paired=False)
+    test_a = tmp_path / "data" / "testA"
+    (test_a / "a_00.png").write_bytes(b"not an image")  # its stand-in is a_02.tif, drawn in a second round
+    pages = [Image.new("RGB", (40, 40), c) for c in ("red", "green")]
+    for name in ("a_01", "a_02"):
+        (test_a / f"{name}.png").unlink()
+        pages[0].save(test_a / f"{name}.tif", save_all=True, append_images=pages[1:])
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: torch.nn.Identity())
+    monkeypatch.setattr(runner, "_check_counts", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), limit=2, progress=False)
+    with pytest.raises(pytest.fail.Exception, match="the work started"):
+        runner.evaluate_checkpoints(opts)
+    err = capsys.readouterr().err
+    assert err.count("hold several frames") == 1 and "warning: 2 image(s) hold several frames" in err
+    assert f"{test_a / 'a_01.tif'} (2 frames), {test_a / 'a_02.tif'} (2 frames)" in err
+
+
 def test_a_split_paired_but_for_a_few_names_says_why_there_is_no_truth(tmp_path, capsys, monkeypatch):
     """testA and testB with the same names but one (renamed, or cut off by --limit): the report silently had no
     PSNR/SSIM to the truth, which needs every pair."""
@@ -1281,6 +1304,21 @@ def test_a_split_whose_two_domains_are_one_folder_through_a_link_is_refused(tmp_
     (tmp_path / "data" / "testA").symlink_to("testB", target_is_directory=True)
     opts = runner.EvalOptions(checkpoint=(str(save_tiny_checkpoint(tmp_path / "t.pt")),), data=str(tmp_path / "data"))
     with pytest.raises(CycleGANError, match=r"testB is the same folder as .*testA \(through a link\): .* separate"):
+        runner.evaluate(dataclasses.replace(opts, progress=False))
+
+
+def test_a_test_split_whose_two_domains_are_copies_is_refused(tmp_path):
+    """testB made with `cp -r testA testB` scored each set against itself without a word, as a link did before it
+    was refused; the copy is found by its files' bytes, before any work."""
+    import shutil
+
+    from cyclegan.evaluate import runner
+
+    write_split(tmp_path / "data", 2, paired=True)
+    shutil.rmtree(tmp_path / "data" / "testB")
+    shutil.copytree(tmp_path / "data" / "testA", tmp_path / "data" / "testB")
+    opts = runner.EvalOptions(checkpoint=(str(save_tiny_checkpoint(tmp_path / "t.pt")),), data=str(tmp_path / "data"))
+    with pytest.raises(CycleGANError, match=r"2 of .*testB's 2 images are copies of .*testA's .*scored against itself"):
         runner.evaluate(dataclasses.replace(opts, progress=False))
 
 

@@ -18,7 +18,7 @@ from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
 from cyclegan.interop.foreign import ForeignArchitecture, infer_architecture
 from cyclegan.loading import load_generator
-from reference_nets import ref_resnet, ref_translate_8bit, ref_unet
+from reference_nets import RefResnetGenerator, RefUnetGenerator, ref_norm, ref_resnet, ref_translate_8bit, ref_unet
 
 
 def save(obj, path: Path) -> Path:
@@ -144,6 +144,19 @@ def test_legacy_instance_norm_statistics_are_dropped_as_the_reference_does(tmp_p
     torch.testing.assert_close(net(x), ref(x), atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize(
+    "make", [lambda: ref_resnet(8, 6, norm="batch"), lambda: ref_unet(6, 4)], ids=["resnet", "unet"]
+)
+def test_batch_norm_files_without_the_batch_count_load_as_the_reference_loads_them(tmp_path, make):
+    """Files from PyTorch < 0.4.1 hold no `num_batches_tracked`: the reference's load_state_dict fills it in, and a
+    BatchNorm ResNet or U-Net of such a file was refused here as "missing ...num_batches_tracked"."""
+    ref = make().eval()
+    sd = {k: v for k, v in ref.state_dict().items() if not k.endswith("num_batches_tracked")}
+    net = load_generator(save(sd, tmp_path / "old.pth"))
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    torch.testing.assert_close(net(x), ref(x), atol=1e-5, rtol=0)
+
+
 def test_wrapped_and_prefixed_files(tmp_path):
     g_a, g_b = ref_resnet(8, 6, seed=1), ref_resnet(8, 6, seed=2)
     both = {
@@ -195,6 +208,15 @@ BAD = {
         "the CUT code's patch-feature MLP (its net_F, tensors mlp_0.0.weight, ...), not a generator",
     ),
     "greyscale": (lambda: _resnet_sd(input_nc=1), "1 input channel(s), expected 3"),
+    # the reference's --output_nc 1: refused as one tensor's shape, "1x8x7x7, expected 3x8x7x7"
+    "greyscale output": (
+        lambda: RefResnetGenerator(3, 1, 8, ref_norm("instance"), False, 6).state_dict(),
+        "the generator gives 1 output channel(s), expected 3 (RGB)",
+    ),
+    "greyscale U-Net output": (
+        lambda: RefUnetGenerator(3, 1, 5, 4, ref_norm("batch"), False).state_dict(),
+        "the generator gives 1 output channel(s), expected 3 (RGB)",
+    ),
     "missing tensor": (
         lambda: _without(_resnet_sd(), "model.12.conv_block.5.bias"),
         "missing model.12.conv_block.5.bias",
@@ -224,6 +246,11 @@ BAD = {
         "model.1.weight is a meta tensor (no data)",
     ),
     "keys not names": (lambda: {0: torch.zeros(3)}, "no AtoB generator among the entries 0"),
+    # a script's {**G.state_dict(), "epoch": 5}: "no AtoB generator among the entries model.1.weight, ..."
+    "an epoch among the tensors": (
+        lambda: {**_resnet_sd(), "epoch": 5},
+        "a state dict with entries that are no tensors, epoch (int); save the generator's state_dict() alone",
+    ),
     "an empty dict": (dict, "g.pth: found an empty dict, expected a cyclegan checkpoint or a generator state dict"),
 }
 

@@ -761,6 +761,39 @@ def test_a_dataset_whose_two_domains_are_one_folder_through_a_link_is_refused(ti
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_a_dataset_whose_two_domains_are_copies_of_one_folder_is_refused(tiny_cfg, dataset, tmp_path, split):
+    """trainB made with `cp -r trainA trainB` (or testB from testA) trained each domain to itself without a word:
+    the generators learn to change nothing. A link was refused; a copy is too, by its files' bytes."""
+    import shutil
+
+    shutil.rmtree(dataset / f"{split}B")
+    shutil.copytree(dataset / f"{split}A", dataset / f"{split}B")
+    n = {"train": 5, "test": 3}[split]
+    with pytest.raises(
+        CycleGANError, match=f"{n} of .*{split}B's {n} images are copies of .*{split}A's .*change nothing"
+    ):
+        train(tiny_cfg(steps=1), progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_few_images_in_both_domains_are_named(tiny_cfg, dataset, capsys):
+    """Two images of trainA also in trainB (under other names): each is a target of its own translation. Named in
+    one warning; the run goes on, and two distinct folders say nothing."""
+    import shutil
+
+    from cyclegan.train.inputs import training_images
+
+    training_images(tiny_cfg(), progress=False, main=True)
+    assert "copies" not in capsys.readouterr().err
+    for i in range(2):
+        shutil.copy(dataset / "trainA" / f"img_00{i}.png", dataset / "trainB" / f"z_{i}.png")
+    training_images(tiny_cfg(), progress=False, main=True)
+    err = capsys.readouterr().err
+    assert f"warning: 2 of {dataset / 'trainB'}'s 9 images are copies of {dataset / 'trainA'}'s (5)" in err
+    assert f"{dataset / 'trainB' / 'z_0.png'} = {dataset / 'trainA' / 'img_000.png'}, ..." in err
+
+
 def test_an_image_gone_before_the_first_step_writes_no_checkpoint(tiny_cfg, tmp_path, dataset, monkeypatch):
     import cyclegan.train.loop as loop
 

@@ -12,6 +12,7 @@ against PyTorch at two sizes other than the traced one before it is reported as 
 from __future__ import annotations
 
 import copy
+import functools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,6 +99,14 @@ def _opset_refused(opset: int, top: int | None) -> CycleGANError:
     )
 
 
+@functools.cache
+def _register_missing_symbolics() -> None:
+    """ONNX forms the TorchScript-based exporter lacks for ops our generators use: `atanh` (the ResNet's
+    `--residual-output`), ONNX's Atanh since opset 9. Without it such a run's export stopped in torch's
+    UnsupportedOperatorError, after printing the whole traced graph."""
+    torch.onnx.register_custom_op_symbolic("aten::atanh", lambda g, x: g.op("Atanh", x), 9)
+
+
 def _export_onnx(
     model: nn.Module, example: torch.Tensor, path: Path, *, opset: int, metadata: dict[str, str], verify: Verify
 ) -> None:
@@ -109,6 +118,8 @@ def _export_onnx(
     top = _max_opset()
     if top is not None and opset > top:  # before tracing: torch's own refusal prints the whole traced graph first
         raise _opset_refused(opset, top)
+
+    _register_missing_symbolics()
 
     def write(tmp: str) -> None:
         with warnings.catch_warnings():
@@ -126,6 +137,11 @@ def _export_onnx(
                     output_names=[OUTPUT],
                     dynamic_axes=DYNAMIC_AXES,
                 )
+            except torch.onnx.errors.UnsupportedOperatorError as e:  # says "opset" too: not one to lower
+                raise CycleGANError(
+                    f"cannot export to ONNX {path}: {str(e).splitlines()[0]} by torch {torch.__version__}'s exporter; "
+                    "--format torchscript writes this generator"
+                ) from None
             except RuntimeError as e:
                 if "opset" not in str(e).lower() or (top is not None and opset <= top):
                     raise
@@ -143,6 +159,8 @@ def _export_onnx(
 def _export_torchscript(
     model: nn.Module, example: torch.Tensor, path: Path, *, metadata: dict[str, str], verify: Verify
 ) -> None:
+    _register_missing_symbolics()
+
     def write(tmp: str) -> None:
         with warnings.catch_warnings():
             # TracerWarnings about shape arithmetic (which is what we want recorded), and TorchScript's

@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import functools
 import glob
+import hashlib
 import io
 import math
 import os
@@ -94,11 +95,21 @@ def mostly_unit(a: np.ndarray, finite: np.ndarray) -> bool:
     return 2 * np.count_nonzero((a > 1) & finite) <= np.count_nonzero(finite)
 
 
+def is_deep_grey(im: Image.Image) -> bool:
+    """Whether `im` is 16/32-bit or float greyscale (I;16, I, F): its values are rescaled by `grey_to_bytes`."""
+    return im.mode.startswith("I;16") or im.mode in ("I", "F")
+
+
+def deep_grey_to_l(im: Image.Image) -> Image.Image:
+    """A 16/32-bit or float greyscale image as 8-bit L (`grey_to_bytes`)."""
+    return Image.fromarray(grey_to_bytes(np.asarray(im, dtype=np.float64), im.mode), "L")
+
+
 def to_rgb(im: Image.Image) -> Image.Image:
     """Any PIL mode to 8-bit RGB: 16/32-bit and float greyscale rescaled (`grey_to_bytes`), alpha composited on
     white."""
-    if im.mode.startswith("I;16") or im.mode in ("I", "F"):
-        return Image.fromarray(grey_to_bytes(np.asarray(im, dtype=np.float64), im.mode), "L").convert("RGB")
+    if is_deep_grey(im):
+        return deep_grey_to_l(im).convert("RGB")
     # "transparency": a palette's transparent entry, or a PNG's one transparent grey or colour (its tRNS chunk)
     if im.mode in ("RGBA", "LA", "PA") or (im.mode in ("P", "L", "RGB") and "transparency" in im.info):
         im = im.convert("RGBA")
@@ -124,12 +135,15 @@ def to_srgb(im: Image.Image) -> Image.Image:
     converted to sRGB (relative colorimetric): the networks, and any viewer of an output without a profile, take
     pixels as sRGB, so a phone's Display P3 or an Adobe RGB photo read as it was came out dull, a CMYK print file
     off-colour, and a grey scan with a linear or gamma-1.8 grey profile too dark or too light. A grey image comes
-    out RGB (RGBA with its alpha). No profile, an sRGB one, another mode (16-bit, float) or a profile lcms cannot
-    read: unchanged, as a viewer that ignores profiles shows it."""
+    out RGB (RGBA with its alpha), a 16-bit or float one too (its values to 8 bits first, as `to_rgb` takes them:
+    its profile was dropped, a linear 16-bit scan read far too dark). No profile, an sRGB one, another mode or a
+    profile lcms cannot read: unchanged, as a viewer that ignores profiles shows it."""
     icc = im.info.get("icc_profile")
-    if not icc or im.mode not in ("RGB", "RGBA", "CMYK", "P", "L", "LA"):
+    if not icc or not (im.mode in ("RGB", "RGBA", "CMYK", "P", "L", "LA") or is_deep_grey(im)):
         return im
     try:
+        if is_deep_grey(im):
+            return _grey_to_srgb(deep_grey_to_l(im), bytes(icc)) or im
         if im.mode == "P":  # a palette's colours are in the profile's space too
             im = im.convert("RGBA" if "transparency" in im.info else "RGB")
         if im.mode == "LA":  # lcms converts the grey alone: the alpha is put back after
@@ -542,6 +556,58 @@ def check_separate(a: Path, b: Path, option: str, a_named: str) -> None:
             f"{option} {b} is {how} {a_named}{a}{linked}: each domain's images would be read as the other's too; "
             "give two separate folders"
         )
+
+
+def same_files(a: list[Path], b: list[Path]) -> list[tuple[Path, Path]]:
+    """The files of `b` that are byte for byte a file of `a`, each with that file of `a`, in `b`'s order. Compared
+    by size, then by the digest of their first 64 KiB, then by their whole digest, each only among the files whose
+    previous key is in both lists: two folders of distinct photos cost a stat each, and of same-sized BMPs a read
+    of their first bytes. A file that cannot be read counts as no copy (the image check names it)."""
+    keys_a: dict[Path, object] = {}
+    keys_b: dict[Path, object] = {}
+    for key in (_size, functools.partial(_digest, limit=1 << 16), _digest):
+        keys_a = {p: k for p in a if (k := key(p)) is not None}
+        keys_b = {p: k for p in b if (k := key(p)) is not None}
+        common = set(keys_a.values()) & set(keys_b.values())
+        a, b = [p for p in keys_a if keys_a[p] in common], [p for p in keys_b if keys_b[p] in common]
+    first: dict[object, Path] = {}
+    for p in a:
+        first.setdefault(keys_a[p], p)
+    return [(first[keys_b[p]], p) for p in b]
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def _digest(path: Path, *, limit: int | None = None) -> bytes | None:
+    """The BLAKE2b digest of the file's bytes (its first `limit` bytes), None when it cannot be read."""
+    h = hashlib.blake2b()
+    left = limit if limit is not None else math.inf
+    try:
+        with open(path, "rb") as f:
+            while left > 0 and (chunk := f.read(int(min(1 << 20, left)))):
+                h.update(chunk)
+                left -= len(chunk)
+    except OSError:
+        return None
+    return h.digest()
+
+
+def copies_between(a: Path, b: Path, files_a: list[Path], files_b: list[Path]) -> tuple[str, bool] | None:
+    """Folder `b`'s images that are copies of folder `a`'s, in one line, and whether they are all of one of the
+    two folders (a domain copied as the other: trainB made with `cp -r trainA trainB`, trained on, learns to
+    change nothing; evaluated, scores each set against itself): None when no image is in both. `check_separate`
+    names one folder linked as the other; a copy went without a word."""
+    shared = same_files(files_a, files_b)
+    if not shared:
+        return None
+    shown = f"{shared[0][1]} = {shared[0][0]}" + (", ..." if len(shared) > 1 else "")
+    whole = len(shared) == len(files_b) or len({p for p, _ in shared}) == len(files_a)
+    return f"{len(shared)} of {b}'s {len(files_b)} images are copies of {a}'s ({len(files_a)}): {shown}", whole
 
 
 def list_images(folder: str | Path, *, what: str = "image folder") -> list[Path]:

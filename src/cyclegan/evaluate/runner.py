@@ -38,6 +38,7 @@ from ..data.dataset import eval_transform, split_aligned, too_narrow
 from ..data.io import (
     check_images,
     check_separate,
+    copies_between,
     first_frames_only,
     left_out,
     list_images,
@@ -305,6 +306,11 @@ def _list_folders(opts: EvalOptions, folders: dict[str, Path]) -> SplitImages:
         check_separate(folders["A"], folders["B"], "option '--domain-b':", "--domain-a ")
     else:
         check_separate(folders["A"], folders["B"], "option '--data':", "")
+    # testB a copy of testA: the same, by its files' bytes
+    if (found := copies_between(folders["A"], folders["B"], domains["A"], domains["B"])) and found[1]:
+        raise CycleGANError(
+            f"{escape(found[0])}: each set would be scored against itself; give each domain its own images"
+        )
     return SplitImages(domains, list(folders.values()), rest=rest)
 
 
@@ -339,8 +345,10 @@ def _wide_enough(files: list[Path]) -> tuple[list[Path], list[str]]:
 def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImages, list[str]]:
     """`_drop_unreadable`, then under --limit the next files of a domain (`SplitImages.rest`, in order) in place of
     those left out, checked as they were, until each domain has --limit readable images or none is left. A paired
-    split draws the next files of both domains together, so that its pairs stay pairs."""
-    images, skipped = _drop_unreadable(opts, images, at_least=0 if any(images.rest.values()) else 1)
+    split draws the next files of both domains together, so that its pairs stay pairs. The images of several pages
+    of every round are named in one warning (each round's stand-ins had a line of their own)."""
+    frames: dict[Path, int] = {}  # an image of several pages is scored by its first, as training reads it: said
+    images, skipped = _drop_unreadable(opts, images, frames, at_least=0 if any(images.rest.values()) else 1)
     while any(images.rest.values()):
         limit = opts.limit or 0
         short = {k: limit - len(files) for k, files in images.domains.items()}
@@ -349,13 +357,15 @@ def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImage
         draw = {k: images.rest[k][: short[k]] for k in short}
         if not any(draw.values()):
             break
-        drawn, more = _drop_unreadable(opts, dataclasses.replace(images, domains=draw, rest={}), at_least=0)
+        drawn, more = _drop_unreadable(opts, dataclasses.replace(images, domains=draw, rest={}), frames, at_least=0)
         images = dataclasses.replace(
             images,
             domains={k: images.domains[k] + drawn.domains[k] for k in draw},
             rest={k: images.rest[k][short[k] :] for k in draw},
         )
         skipped += more
+    if line := first_frames_only(frames, reader="evaluate"):
+        print(f"warning: {escape(line)}", file=sys.stderr)
     for letter, files in images.domains.items():
         if not files:  # the whole folder tried
             folder = f"--data {opts.split} folder" if images.aligned else _folder_name(opts, letter)
@@ -370,23 +380,14 @@ def _paired(images: SplitImages) -> bool:
     return aligned_truth(a, b, folders=(fa, fb)) is not None and aligned_truth(b, a, folders=(fb, fa)) is not None
 
 
-def _drop_unreadable(opts: EvalOptions, images: SplitImages, *, at_least: int = 1) -> tuple[SplitImages, list[str]]:
+def _drop_unreadable(
+    opts: EvalOptions, images: SplitImages, frames: dict[Path, int], *, at_least: int = 1
+) -> tuple[SplitImages, list[str]]:
     """Decode every image once; one that cannot be read or declares more than --max-pixels is left out and
     named. In an aligned split (the same stems in both domains) its partner is left out too, so the other
     pairs keep their truth figures; an A|B image is one pair, left out whole, and so is one too narrow to
-    halve (named as training names it). Returns (the readable images, one line per image left out)."""
-
-    frames: dict[Path, int] = {}  # an image of several pages is scored by its first, as training reads it: said
-    readable = _readable_images(opts, images, frames, at_least)
-    if line := first_frames_only(frames, reader="evaluate"):
-        print(f"warning: {escape(line)}", file=sys.stderr)
-    return readable
-
-
-def _readable_images(
-    opts: EvalOptions, images: SplitImages, frames: dict[Path, int], at_least: int
-) -> tuple[SplitImages, list[str]]:
-    """`_drop_unreadable`'s work; `frames` collects the frame count of each image of several."""
+    halve (named as training names it). Returns (the readable images, one line per image left out); `frames`
+    collects the frame count of each image of several."""
     if images.aligned:  # one file per pair: checked once
         files, skipped = check_images(
             images.domains["A"],

@@ -101,6 +101,13 @@ def select_state_dict(obj: object, direction: str, *, source: str) -> dict[str, 
     for key in (*DIRECTION_KEYS[direction], *WRAPPER_KEYS):
         if key in obj and _is_state_dict(obj[key]):
             return dict(obj[key])
+    if all(isinstance(k, str) for k in obj) and any(isinstance(v, torch.Tensor) for v in obj.values()):
+        # tensors and other entries side by side: not "no AtoB generator among the entries model.1.weight, ..."
+        extra = [f"{k} ({type(v).__name__})" for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+        raise CycleGANError(
+            f"{source}: a state dict with entries that are no tensors, {', '.join(extra[:3])}"
+            f"{', ...' if len(extra) > 3 else ''}; save the generator's state_dict() alone, or under G_A"
+        )
     names = ", ".join(map(str, list(obj)[:8]))
     others = [k for k in DIRECTION_KEYS["BtoA" if direction == "AtoB" else "AtoB"] if k in obj]
     hint = f" (it holds {others[0]}, the other direction)" if others else ""
@@ -139,6 +146,16 @@ def _norm_of(sd: Mapping[str, torch.Tensor], conv: str, norm: str, *, source: st
     )
 
 
+def _check_outputs(w: torch.Tensor, dim: int, *, source: str) -> None:
+    """Refuse a generator whose output layer `w` gives other than 3 channels (its `dim`): a greyscale one (the
+    reference's --output_nc 1) was refused as one tensor's shape, "1x64x7x7, expected 3x64x7x7"."""
+    if w.dim() == 4 and w.shape[dim] != 3:
+        raise CycleGANError(
+            f"{source}: the generator gives {w.shape[dim]} output channel(s), expected 3 (RGB); only colour generators "
+            "are read here"
+        )
+
+
 def _infer_resnet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArchitecture:
     w = sd.get("model.1.weight")
     if w is None or w.dim() != 4 or tuple(w.shape[2:]) != (7, 7):
@@ -167,6 +184,10 @@ def _infer_resnet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArch
             "conv_block.5 (or conv_block.6 with dropout)"
         )
     norm, affine = _norm_of(sd, "model.1", "model.2", source=source)
+    top = max(int(m[1]) for k in sd if (m := re.fullmatch(r"model\.(\d+)\.weight", k)))
+    last = sd[f"model.{top}.weight"]
+    if tuple(last.shape[2:]) == (7, 7):  # the output conv, (out, in, 7, 7); not there: named as missing below
+        _check_outputs(last, 0, source=source)
     antialias_up = f"model.{first + len(blocks)}.filt" in sd
     return ForeignArchitecture(
         kind="resnet",
@@ -194,6 +215,8 @@ def _infer_unet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArchit
     if levels < 5:
         raise CycleGANError(f"{source}: found a U-Net with {levels} levels, expected at least 5 (unet_256 has 8)")
     norm, affine = _norm_of(sd, "model.model.1.model.1", "model.model.1.model.2", source=source)
+    if (up := sd.get("model.model.3.weight")) is not None:  # the outermost transposed conv: (in, out, 4, 4)
+        _check_outputs(up, 1, source=source)
     return ForeignArchitecture(kind="unet", ngf=int(w.shape[0]), depth=levels, norm=norm, affine=affine)
 
 
@@ -403,6 +426,14 @@ def _drop_instance_norm_stats(sd: dict[str, torch.Tensor], net: nn.Module) -> di
     return {k: v for k, v in sd.items() if not (k.rpartition(".")[0] in norms and k.rpartition(".")[2] in NORM_STATS)}
 
 
+def _fill_batches_tracked(sd: dict[str, torch.Tensor], net: nn.Module) -> dict[str, torch.Tensor]:
+    """Files from PyTorch < 0.4.1 have BatchNorm running statistics without `num_batches_tracked`, which the
+    reference's `load_state_dict` fills in (a count for momentum None, unused in eval): a BatchNorm ResNet or
+    U-Net of such a file was refused as "missing ...num_batches_tracked". Filled in as torch fills it."""
+    counts = {k: t for k, t in net.state_dict().items() if k.rpartition(".")[2] == "num_batches_tracked"}
+    return {**sd, **{k: t for k, t in counts.items() if k not in sd}}
+
+
 def _check_blur_filters(sd: dict[str, torch.Tensor], net: nn.Module, *, source: str) -> dict[str, torch.Tensor]:
     """The CUT code saves its fixed resampling filters (`filt`); ours are fixed too and not saved. Each must
     be the filter we compute with (a different filter size would compute something else); then it is dropped."""
@@ -460,6 +491,8 @@ def load_foreign_generator(obj: object, direction: str = "AtoB", *, source: str 
         sd = _check_blur_filters(sd, net, source=source)
         if arch.norm == "instance":
             sd = _drop_instance_norm_stats(sd, net)
+        else:
+            sd = _fill_batches_tracked(sd, net)
     else:  # other names: matched by order and shape, errors naming the file's own keys
         arch = infer_by_shapes(raw, source=source)
         net = build_bounded(arch, source=source)

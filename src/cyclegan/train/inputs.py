@@ -30,7 +30,7 @@ from ..data import (
     read_pair,
 )
 from ..data.dataset import too_narrow
-from ..data.io import check_separate, first_frames_only, left_out
+from ..data.io import check_separate, copies_between, first_frames_only, left_out
 from ..errors import CycleGANError, escape
 from ..families import family
 from ..shared_options import MAX_PIXELS
@@ -157,7 +157,27 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
     for msg in skipped if main else []:
         tqdm.write(f"warning: skipping {escape(msg)}", file=sys.stderr)
     _warn_frames(frames, main)
+    _check_copies([(dir_a, dir_b, files[0], files[1]), (test_a, test_b, tests[0], tests[1])], main)
     return Images(files[0], files[1], test_a, test_b, skipped, test_files_a=tests[0], test_files_b=tests[1])
+
+
+def _check_copies(
+    splits: list[tuple[Path | None, Path | None, list[Path] | None, list[Path] | None]], main: bool
+) -> None:
+    """Refuse a domain folder whose images are all the other's copies (each image in both domains: the generators
+    learn to change nothing, and the run said nothing); warn of a few shared ones (`copies_between`)."""
+    for a, b, files_a, files_b in splits:
+        found = copies_between(a, b, files_a, files_b) if a and b and files_a and files_b else None
+        if found is None:
+            continue
+        line, whole = found
+        if whole:
+            raise CycleGANError(
+                f"{escape(line)}: the same images in both domains teach the generators to change nothing; give "
+                "each domain its own images"
+            )
+        if main:
+            tqdm.write(f"warning: {escape(line)}: these images are in both domains", file=sys.stderr)
 
 
 def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
