@@ -29,6 +29,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..config import Config, no_kid_error
+from ..data.io import same_files
 from ..errors import CycleGANError, install_extra
 from ..evaluate.distances import feature_distances
 from ..evaluate.metrics import l1, psnr, ssim
@@ -128,7 +129,7 @@ def trained_on(held: HeldOut, images: Images) -> str | None:
     found = [
         (domain, copies)
         for domain, scored, trained in (("A", held.a, images.train_a), ("B", held.b, images.train_b))
-        if (copies := _same_bytes(scored, trained))
+        if (copies := [copy for _, copy in same_files(trained, scored)])
     ]
     if not found:
         return None
@@ -141,27 +142,6 @@ def trained_on(held: HeldOut, images: Images) -> str | None:
         f"{said} are also training images (the same file content): their scores are of images the run learns from, "
         f"so best.pt favours remembering them; {remedy}"
     )
-
-
-def _same_bytes(scored: list[Path], trained: list[Path]) -> list[Path]:
-    """The files of `scored` whose content equals a file's of `trained` (by size, then by SHA-256)."""
-    sizes = {_size(p) for p in scored} - {None}
-    digests = {_digest(p) for p in trained if _size(p) in sizes} - {None}
-    return [p for p in scored if _size(p) in sizes and _digest(p) in digests] if digests else []
-
-
-def _size(path: Path) -> int | None:
-    try:
-        return path.stat().st_size
-    except OSError:  # gone since it was read: the reader names it
-        return None
-
-
-def _digest(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
 
 
 def _names(paths: list[Path], shown: int = 3) -> str:
