@@ -140,9 +140,33 @@ def test_compare_defaults_to_the_runs_training_size_as_evaluate_does(checkpoint,
     from cyclegan.compare import generator_and_size
 
     assert generator_and_size(replace(opts, size=48))[1] == 48  # --size wins
-    G, _, _ = generator_and_size(opts)
+    G, *_ = generator_and_size(opts)
     torch.save(G.state_dict(), tmp_path / "plain.pth")  # the reference implementation's layout: no size in it
     assert generator_and_size(replace(opts, checkpoint=str(tmp_path / "plain.pth")))[1] == 256
+
+
+@pytest.mark.slow
+def test_a_cut_models_column_is_named_cut_not_cyclegan(tiny_cfg, tmp_path, capsys):
+    """`compare --checkpoint` of a CUT run labelled its translations "CycleGAN" everywhere: the terminal's table and
+    columns line, the page's title, headings and tables. Now the family (and the run) is named; report.json keeps
+    the key "cyclegan" for the figures, and says the family in "model"."""
+    from cyclegan.cli import main
+    from cyclegan.train import train
+
+    cfg = tiny_cfg(steps=1, family="cut", nce_num_patches=16, nce_mlp_dim=8)
+    train(cfg, progress=False)
+    content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    out = tmp_path / "cmp"
+    args = ["compare", "--checkpoint", cfg.train.out, "--content", str(content[0]), "--style", str(style[0])]
+    assert main([*args, "--out", str(out), "--size", "24", "--steps", "1", "--backbone", "lite0", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "(columns: input | CUT | Gatys, a row per image)" in printed
+    assert f"\nCUT: {cfg.train.out}, AtoB\n" in printed and "\nCUT " in printed  # the run; the table's row
+    page = (out / "report.html").read_text()
+    assert "<h1>CUT vs Gatys style transfer</h1>" in page and "CycleGAN" not in page
+    report = json.loads((out / "report.json").read_text())
+    assert report["model"] == "CUT" and report["rows"][0]["seconds"]["cyclegan"] > 0
 
 
 def test_one_usable_image_against_a_style_folder_is_compared_and_the_skipped_named(checkpoint, tmp_path, capsys):

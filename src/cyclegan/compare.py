@@ -27,6 +27,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F_
@@ -34,6 +35,7 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
+from . import zoo
 from .clipio import VIDEO_FORMATS, unread_video
 from .compare_options import CompareOptions
 from .config import config_from_dict
@@ -44,6 +46,7 @@ from .evaluate.features import load_lite0
 from .evaluate.metrics import ssim_y
 from .evaluate.runner import working_size
 from .execution import resolve_device
+from .families import family
 from .files import (
     check_outputs,
     claim_folder,
@@ -53,11 +56,10 @@ from .files import (
     write_atomic,
 )
 from .inference import is_out_of_memory, keyword_names, translate_tensor
-from .loading import checkpoint_path, generator_from, load_file, own_direction
+from .loading import checkpoint_path, generator_from, is_ours, load_file, own_direction
 from .pretrained import lite0_model
 from .process import Terminated
 from .report import METHODS, CompareReport, Row, render_compare_html, save_grid, write_json
-from .run_files import FORMAT
 from .shared_options import Direction
 from .style import (
     GatysOptions,
@@ -464,18 +466,26 @@ def earlier_images(out: Path) -> set[Path]:
     return {p for p in named if p.parent.resolve() == folder and p.is_file()}
 
 
-def generator_and_size(opts: CompareOptions) -> tuple[nn.Module, int, Direction]:
-    """The generator (on the CPU), the long side to compare at, chosen as `evaluate` chooses it
-    (`working_size`: --size, else the run's training size, else 256), and the direction it translates
-    (--direction, else the model's own: `loading.own_direction`). One read of the file."""
+def model_label(ckpt: Any, checkpoint: str) -> str:
+    """How the report names the model that translates (`checkpoint` as given, its file read by `load_file`): its
+    family's title (CycleGAN, pix2pix, CUT, FastCUT); a published model is a CycleGAN; another project's file, whose
+    family the tensors do not tell, a "generator". Every pix2pix or CUT model's column was labelled "CycleGAN"."""
+    if is_ours(ckpt):
+        return family(config_from_dict(ckpt["config"], source=checkpoint).model.family).label
+    return "CycleGAN" if checkpoint.startswith(zoo.PREFIX) else "generator"
+
+
+def generator_and_size(opts: CompareOptions) -> tuple[nn.Module, int, Direction, str]:
+    """The generator (on the CPU; torch's random state left as it was: `loading.generator_from`), the long side to
+    compare at, chosen as `evaluate` chooses it (`working_size`: --size, else the run's training size, else 256),
+    the direction it translates (--direction, else the model's own: `loading.own_direction`) and the model's name
+    for the report (`model_label`). One read of the file."""
     path = checkpoint_path(opts.checkpoint)
     ckpt = load_file(path)
     direction = opts.direction or own_direction(ckpt, source=str(path))
-    with torch.random.fork_rng(devices=[]):  # building draws initial weights: the seed stays the caller's
-        G = generator_from(ckpt, direction, source=str(path), ema=opts.ema)
-    ours = isinstance(ckpt, dict) and ckpt.get("format") == FORMAT
-    trained = config_from_dict(ckpt["config"], source=str(path)).data.size if ours else None
-    return G, working_size(opts.size, trained), direction
+    G = generator_from(ckpt, direction, source=str(path), ema=opts.ema)
+    trained = config_from_dict(ckpt["config"], source=str(path)).data.size if is_ours(ckpt) else None
+    return G, working_size(opts.size, trained), direction, model_label(ckpt, opts.checkpoint)
 
 
 def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
@@ -483,7 +493,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     device = resolve_device(opts.device)
     out = Path(opts.out)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    G, size, direction = generator_and_size(opts)
+    G, size, direction, model = generator_and_size(opts)
     G = G.to(device)
     opts = dataclasses.replace(opts, size=size, direction=direction)  # the report names what was compared
     name, gatys_net, metrics_net = load_backbones(opts.backbone, opts.weights, device)
@@ -567,6 +577,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     report = CompareReport(
         checkpoint=opts.checkpoint,
         direction=opts.direction,
+        model=model,
         size=opts.size,
         gatys={
             "backbone": name,
