@@ -140,7 +140,9 @@ def test_compare_defaults_to_the_runs_training_size_as_evaluate_does(checkpoint,
     from cyclegan.compare import generator_and_size
 
     assert generator_and_size(replace(opts, size=48))[1] == 48  # --size wins
+    state = torch.get_rng_state()
     G, *_ = generator_and_size(opts)
+    assert torch.equal(torch.get_rng_state(), state)  # building G drew its initial weights from a fork
     torch.save(G.state_dict(), tmp_path / "plain.pth")  # the reference implementation's layout: no size in it
     assert generator_and_size(replace(opts, checkpoint=str(tmp_path / "plain.pth")))[1] == 256
 
