@@ -475,6 +475,45 @@ def test_ctrl_c_while_kid_reads_its_target_keeps_every_image_compared(checkpoint
     assert len(list((out / "images").iterdir())) == 6 and (out / "grid.png").is_file()
 
 
+@pytest.mark.parametrize(
+    "writer, note",
+    [
+        ("save_comparison_grid", "while the grid was written, after the last content image: this report covers the 2"),
+        ("write_json", "while this report was written, after the last content image"),
+    ],
+)
+def test_ctrl_c_while_the_grid_or_report_is_written_keeps_every_image(
+    checkpoint, tmp_path, monkeypatch, capsys, writer, note
+):
+    """Every image compared, a Ctrl-C while the grid (seconds, with --grid-palette at a large size) or the report
+    was written removed them all, minutes of Gatys each, and wrote no report. Now the file cut short is written
+    again, whole, and the report covers every image, saying where it was stopped (exit 130)."""
+    from cyclegan import compare as compare_module
+    from cyclegan.cli import main
+
+    real, calls = getattr(compare_module, writer), []
+
+    def stopped_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compare_module, writer, stopped_once)
+    content = make_images(tmp_path / "content", 2, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    out = tmp_path / "cmp"
+    args = ["--checkpoint", str(checkpoint), "--content", *map(str, content), "--style", str(style[0])]
+    args += ["--out", str(out), "--size", "24", "--steps", "1", "--backbone", "lite0", "--device", "cpu"]
+    assert main(["compare", *args, "--no-progress"]) == 130
+    assert "interrupted: the report covers the 2 image(s) compared before it" in capsys.readouterr().err
+    report = json.loads((out / "report.json").read_text())
+    assert [r["content"] for r in report["rows"]] == list(map(str, content)) and report["interrupted"]
+    assert report["notes"][0].startswith(f"interrupted (Ctrl-C) {note}")
+    assert len(list((out / "images").iterdir())) == 6 and Image.open(out / "grid.png").size == (3 * 24 + 8, 2 * 24 + 6)
+    assert "interrupted (Ctrl-C)" in (out / "report.html").read_text()
+
+
 @pytest.mark.parametrize("signum, status, said", [("SIGTERM", 143, "terminated"), ("SIGHUP", 129, "hung up")])
 def test_sigterm_keeps_the_images_compared_so_far_as_ctrl_c_does(checkpoint, tmp_path, signum, status, said):
     """A batch scheduler's SIGTERM ended `compare` at once: the images compared so far (minutes of Gatys each)

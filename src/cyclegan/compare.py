@@ -24,10 +24,10 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F_
@@ -551,7 +551,17 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     if not rows:
         raise CycleGANError(f"no content image could be compared: {skipped[0]}")
 
-    grid = save_comparison_grid(outputs, out / "grid.png", cell=opts.grid_cell or opts.size, palette=opts.grid_palette)
+    def write_grid() -> Path:
+        return save_comparison_grid(
+            outputs, out / "grid.png", cell=opts.grid_cell or opts.size, palette=opts.grid_palette
+        )
+
+    if interrupted is None:
+        grid, stop = written_through_a_stop(write_grid)  # a large palette grid takes seconds
+        if stop is not None:
+            interrupted, by = "while the grid was written, after the last content image", stop_name(stop)
+    else:  # a second stop: the outputs go, as during the report's writing after a first
+        grid = write_grid()
     kid = None
     if inputs.target and len(rows) >= 2 and interrupted is None:  # not a wait after the Ctrl-C
         try:
@@ -602,7 +612,35 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         device=device_text(device),
         target=str(inputs.target) if inputs.target else None,
     )
+    if report.interrupted:
+        write_report(report, out)
+        return report
+    _, stop = written_through_a_stop(lambda: write_report(report, out))  # report.json new, report.html old
+    if stop is not None:  # said, and the status says it; the report, written whole, covers every image
+        report.interrupted = True
+        report.notes.insert(
+            0, f"interrupted ({stop_name(stop)}) while this report was written, after the last content image"
+        )
+        write_report(report, out)
+    return report
+
+
+def write_report(report: CompareReport, out: Path) -> None:
+    """out/report.json and out/report.html of `report`, each whole or not at all (a symlink there replaced)."""
     write_json(asdict(report), out / "report.json")
     html = render_compare_html(report)
-    write_atomic(out / "report.html", lambda tmp: Path(tmp).write_text(html))  # a symlink there is replaced
-    return report
+    write_atomic(out / "report.html", lambda tmp: Path(tmp).write_text(html))
+
+
+T = TypeVar("T")
+
+
+def written_through_a_stop(write: Callable[[], T]) -> tuple[T, KeyboardInterrupt | None]:
+    """write()'s result, and the stop (Ctrl-C; SIGTERM or SIGHUP: `process.Terminated`) that cut a first try short,
+    after which it is written again: every image is compared by then, and a stop while the grid or the report was
+    written removed them all (minutes of Gatys each), or, with --overwrite, left the new images under the earlier
+    report. A second stop goes on, and the outputs are removed (`files.removed_on_failure`)."""
+    try:
+        return write(), None
+    except KeyboardInterrupt as e:
+        return write(), e
