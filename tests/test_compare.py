@@ -269,6 +269,21 @@ def test_a_grid_cell_past_4096_is_refused():
         CompareOptions("run", ["c.png"], ["s.png"], "cmp", grid_cell=100_000)
 
 
+def test_a_palette_grid_past_pillows_bomb_limit_is_written(tmp_path, monkeypatch):
+    """`--grid-palette` wrote the RGB grid, then opened it again to quantize it: past Pillow's decompression-bomb
+    limit (179 MP: 60 images at --size 1024, 4 at 4096) that was a DecompressionBombError traceback after every
+    image's work, and the images were removed. The grid is quantized in memory now (the limit lowered here)."""
+    from cyclegan.compare import save_comparison_grid
+
+    outputs = {k: [torch.rand(1, 3, 24, 18) for _ in range(3)] for k in ("input", "cyclegan", "gatys")}
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)  # the grid: 80 x 80 px, past twice it
+    grid = save_comparison_grid(outputs, tmp_path / "grid.png", cell=24, palette=True)
+    monkeypatch.undo()
+    with Image.open(grid) as im:
+        assert im.mode == "P" and im.size == (3 * 24 + 4 * 2, 3 * 24 + 4 * 2)
+        assert im.convert("RGB").getpixel((0, 0)) == (255, 255, 255)  # the padding, white
+
+
 def test_fewer_references_than_refs_per_image_is_a_note():
     """`--refs-per-image 100` with 4 style images used the 4, while the report said 100 without a word."""
     from cyclegan.compare import Inputs, caveats

@@ -292,12 +292,7 @@ def save_comparison_grid(outputs: dict[str, list[torch.Tensor]], path: Path, *, 
     """input | CycleGAN | Gatys, one row per image, each in a `cell`-pixel square; outputs: method -> list of
     (1, 3, H, W) in [0, 1]. palette: 256 colours, about 3x smaller (the single images stay full colour)."""
     columns = [torch.stack([_fit_square(_shrink(v, cell), cell) for v in outputs[k]]) for k in METHODS]
-    grid = save_grid([c * 2 - 1 for c in columns], path)
-    if palette:
-        with Image.open(grid) as im:
-            im.load()
-        write_atomic(grid, lambda tmp: im.convert("RGB").quantize(256).save(tmp, format="PNG", optimize=True))
-    return grid
+    return save_grid([c * 2 - 1 for c in columns], path, palette=palette)
 
 
 def kid_against_target(
