@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F_
@@ -461,12 +461,13 @@ def earlier_images(out: Path) -> set[Path]:
     return {p for p in named if p.parent.resolve() == folder and p.is_file()}
 
 
-def model_label(ckpt: Any, checkpoint: str) -> str:
-    """How the report names the model that translates (`checkpoint` as given, its file read by `load_file`): its
-    family's title (CycleGAN, pix2pix, CUT, FastCUT); a published model is a CycleGAN; another project's file, whose
-    family the tensors do not tell, a "generator". Every pix2pix or CUT model's column was labelled "CycleGAN"."""
-    if is_ours(ckpt):
-        return family(config_from_dict(ckpt["config"], source=checkpoint).model.family).label
+def model_label(config: dict | None, checkpoint: str) -> str:
+    """How a comparison names the model that translates, from its checkpoint's stored config (None: a generator
+    file of another project) and the checkpoint as given: its family's title (CycleGAN, pix2pix, CUT, FastCUT); a
+    published model (`pretrained:NAME`) is a CycleGAN; another project's file, whose family its tensors do not
+    tell, a "generator". Every pix2pix or CUT model's column was labelled "CycleGAN"."""
+    if config is not None:
+        return family(config_from_dict(config, source=checkpoint).model.family).label
     return "CycleGAN" if checkpoint.startswith(zoo.PREFIX) else "generator"
 
 
@@ -480,7 +481,8 @@ def generator_and_size(opts: CompareOptions) -> tuple[nn.Module, int, Direction,
     direction = opts.direction or own_direction(ckpt, source=str(path))
     G = generator_from(ckpt, direction, source=str(path), ema=opts.ema)
     trained = config_from_dict(ckpt["config"], source=str(path)).data.size if is_ours(ckpt) else None
-    return G, working_size(opts.size, trained), direction, model_label(ckpt, opts.checkpoint)
+    label = model_label(ckpt["config"] if is_ours(ckpt) else None, opts.checkpoint)
+    return G, working_size(opts.size, trained), direction, label
 
 
 def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
