@@ -171,6 +171,30 @@ def test_a_cut_models_column_is_named_cut_not_cyclegan(tiny_cfg, tmp_path, capsy
     assert report["model"] == "CUT" and report["rows"][0]["seconds"]["cyclegan"] > 0
 
 
+def test_a_published_generator_asked_the_other_way_is_reported_in_its_own(tmp_path, monkeypatch, capsys):
+    """`compare --checkpoint pretrained:horse2zebra --direction BtoA` turned horses into zebras under a report that
+    said BtoA, without a word (`translate` and `export` warn). Now the report says AtoB and a warning says that
+    --direction changed nothing; asked its own way, nothing is said."""
+    from cyclegan.compare import CompareOptions, generator_and_size
+    from cyclegan.interop.unet import UnetGenerator
+
+    monkeypatch.setenv("CYCLEGAN_HOME", str(tmp_path / "home"))
+    (tmp_path / "home" / "pretrained").mkdir(parents=True)
+    torch.save(UnetGenerator(num_downs=5, ngf=4).state_dict(), tmp_path / "home" / "pretrained" / "horse2zebra.pth")
+    for asked in ("BtoA", "AtoB"):
+        opts = CompareOptions("pretrained:horse2zebra", ("c.png",), ("s.png",), str(tmp_path / "cmp"), direction=asked)
+        _, _, direction, model = generator_and_size(opts)
+        assert (direction, model) == ("AtoB", "CycleGAN")
+        warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+        if asked == "BtoA":
+            assert warnings == [
+                "warning: --direction BtoA changes nothing here: pretrained:horse2zebra is one generator, horse "
+                "photos -> zebras (AtoB of horse2zebra)"
+            ]
+        else:
+            assert warnings == []
+
+
 def test_one_usable_image_against_a_style_folder_is_compared_and_the_skipped_named(checkpoint, tmp_path, capsys):
     """Three content images, two unreadable, and a style folder (KID's default target): it stopped with "KID needs
     at least 2 images" after writing the grid, naming neither bad file (a user's probe). Now the one image is

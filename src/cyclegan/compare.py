@@ -56,7 +56,15 @@ from .files import (
     write_atomic,
 )
 from .inference import is_out_of_memory, keyword_names, translate_tensor
-from .loading import checkpoint_path, generator_from, is_ours, load_file, own_direction
+from .loading import (
+    checkpoint_path,
+    generator_from,
+    is_ours,
+    load_file,
+    own_direction,
+    translated_direction,
+    warn_direction_unused,
+)
 from .pretrained import lite0_model
 from .process import Terminated
 from .report import METHODS, CompareReport, Row, render_compare_html, save_grid, write_json
@@ -478,8 +486,13 @@ def generator_and_size(opts: CompareOptions) -> tuple[nn.Module, int, Direction,
     for the report (`model_label`). One read of the file."""
     path = checkpoint_path(opts.checkpoint)
     ckpt = load_file(path)
-    direction = opts.direction or own_direction(ckpt, source=str(path))
-    G = generator_from(ckpt, direction, source=str(path), ema=opts.ema)
+    # a published generator's own way whatever is asked: `pretrained:horse2zebra --direction BtoA` turned horses into
+    # zebras, without a word, under a report that said BtoA (as `translate` and `export` warn)
+    source = str(path)
+    direction = translated_direction(ckpt, opts.direction, source=source) or own_direction(ckpt, source=source)
+    G = generator_from(ckpt, direction, source=source, ema=opts.ema)
+    if opts.direction is not None and not is_ours(ckpt):
+        warn_direction_unused("--direction", opts.direction, given=opts.checkpoint, source=source)
     trained = config_from_dict(ckpt["config"], source=str(path)).data.size if is_ours(ckpt) else None
     label = model_label(ckpt["config"] if is_ours(ckpt) else None, opts.checkpoint)
     return G, working_size(opts.size, trained), direction, label
