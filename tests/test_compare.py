@@ -140,9 +140,59 @@ def test_compare_defaults_to_the_runs_training_size_as_evaluate_does(checkpoint,
     from cyclegan.compare import generator_and_size
 
     assert generator_and_size(replace(opts, size=48))[1] == 48  # --size wins
-    G, _, _ = generator_and_size(opts)
+    state = torch.get_rng_state()
+    G, *_ = generator_and_size(opts)
+    assert torch.equal(torch.get_rng_state(), state)  # building G drew its initial weights from a fork
     torch.save(G.state_dict(), tmp_path / "plain.pth")  # the reference implementation's layout: no size in it
     assert generator_and_size(replace(opts, checkpoint=str(tmp_path / "plain.pth")))[1] == 256
+
+
+@pytest.mark.slow
+def test_a_cut_models_column_is_named_cut_not_cyclegan(tiny_cfg, tmp_path, capsys):
+    """`compare --checkpoint` of a CUT run labelled its translations "CycleGAN" everywhere: the terminal's table and
+    columns line, the page's title, headings and tables. Now the family (and the run) is named; report.json keeps
+    the key "cyclegan" for the figures, and says the family in "model"."""
+    from cyclegan.cli import main
+    from cyclegan.train import train
+
+    cfg = tiny_cfg(steps=1, family="cut", nce_num_patches=16, nce_mlp_dim=8)
+    train(cfg, progress=False)
+    content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    out = tmp_path / "cmp"
+    args = ["compare", "--checkpoint", cfg.train.out, "--content", str(content[0]), "--style", str(style[0])]
+    assert main([*args, "--out", str(out), "--size", "24", "--steps", "1", "--backbone", "lite0", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "(columns: input | CUT | Gatys, a row per image)" in printed
+    assert f"\nCUT: {cfg.train.out}, AtoB\n" in printed and "\nCUT " in printed  # the run; the table's row
+    page = (out / "report.html").read_text()
+    assert "<h1>CUT vs Gatys style transfer</h1>" in page and "CycleGAN" not in page
+    report = json.loads((out / "report.json").read_text())
+    assert report["model"] == "CUT" and report["rows"][0]["seconds"]["cyclegan"] > 0
+
+
+def test_a_published_generator_asked_the_other_way_is_reported_in_its_own(tmp_path, monkeypatch, capsys):
+    """`compare --checkpoint pretrained:horse2zebra --direction BtoA` turned horses into zebras under a report that
+    said BtoA, without a word (`translate` and `export` warn). Now the report says AtoB and a warning says that
+    --direction changed nothing; asked its own way, nothing is said."""
+    from cyclegan.compare import CompareOptions, generator_and_size
+    from cyclegan.interop.unet import UnetGenerator
+
+    monkeypatch.setenv("CYCLEGAN_HOME", str(tmp_path / "home"))
+    (tmp_path / "home" / "pretrained").mkdir(parents=True)
+    torch.save(UnetGenerator(num_downs=5, ngf=4).state_dict(), tmp_path / "home" / "pretrained" / "horse2zebra.pth")
+    for asked in ("BtoA", "AtoB"):
+        opts = CompareOptions("pretrained:horse2zebra", ("c.png",), ("s.png",), str(tmp_path / "cmp"), direction=asked)
+        _, _, direction, model = generator_and_size(opts)
+        assert (direction, model) == ("AtoB", "CycleGAN")
+        warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+        if asked == "BtoA":
+            assert warnings == [
+                "warning: --direction BtoA changes nothing here: pretrained:horse2zebra is one generator, horse "
+                "photos -> zebras (AtoB of horse2zebra)"
+            ]
+        else:
+            assert warnings == []
 
 
 def test_one_usable_image_against_a_style_folder_is_compared_and_the_skipped_named(checkpoint, tmp_path, capsys):
@@ -241,6 +291,21 @@ def test_a_grid_cell_past_4096_is_refused():
 
     with pytest.raises(CycleGANError, match="^option '--grid-cell' must be > 0 and <= 4096, got 100000$"):
         CompareOptions("run", ["c.png"], ["s.png"], "cmp", grid_cell=100_000)
+
+
+def test_a_palette_grid_past_pillows_bomb_limit_is_written(tmp_path, monkeypatch):
+    """`--grid-palette` wrote the RGB grid, then opened it again to quantize it: past Pillow's decompression-bomb
+    limit (179 MP: 60 images at --size 1024, 4 at 4096) that was a DecompressionBombError traceback after every
+    image's work, and the images were removed. The grid is quantized in memory now (the limit lowered here)."""
+    from cyclegan.compare import save_comparison_grid
+
+    outputs = {k: [torch.rand(1, 3, 24, 18) for _ in range(3)] for k in ("input", "cyclegan", "gatys")}
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)  # the grid: 80 x 80 px, past twice it
+    grid = save_comparison_grid(outputs, tmp_path / "grid.png", cell=24, palette=True)
+    monkeypatch.undo()
+    with Image.open(grid) as im:
+        assert im.mode == "P" and im.size == (3 * 24 + 4 * 2, 3 * 24 + 4 * 2)
+        assert im.convert("RGB").getpixel((0, 0)) == (255, 255, 255)  # the padding, white
 
 
 def test_fewer_references_than_refs_per_image_is_a_note():
@@ -447,6 +512,45 @@ def test_ctrl_c_while_kid_reads_its_target_keeps_every_image_compared(checkpoint
         "compared before it; KID was not computed"
     )
     assert len(list((out / "images").iterdir())) == 6 and (out / "grid.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "writer, note",
+    [
+        ("save_comparison_grid", "while the grid was written, after the last content image: this report covers the 2"),
+        ("write_json", "while this report was written, after the last content image"),
+    ],
+)
+def test_ctrl_c_while_the_grid_or_report_is_written_keeps_every_image(
+    checkpoint, tmp_path, monkeypatch, capsys, writer, note
+):
+    """Every image compared, a Ctrl-C while the grid (seconds, with --grid-palette at a large size) or the report
+    was written removed them all, minutes of Gatys each, and wrote no report. Now the file cut short is written
+    again, whole, and the report covers every image, saying where it was stopped (exit 130)."""
+    from cyclegan import compare as compare_module
+    from cyclegan.cli import main
+
+    real, calls = getattr(compare_module, writer), []
+
+    def stopped_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compare_module, writer, stopped_once)
+    content = make_images(tmp_path / "content", 2, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    out = tmp_path / "cmp"
+    args = ["--checkpoint", str(checkpoint), "--content", *map(str, content), "--style", str(style[0])]
+    args += ["--out", str(out), "--size", "24", "--steps", "1", "--backbone", "lite0", "--device", "cpu"]
+    assert main(["compare", *args, "--no-progress"]) == 130
+    assert "interrupted: the report covers the 2 image(s) compared before it" in capsys.readouterr().err
+    report = json.loads((out / "report.json").read_text())
+    assert [r["content"] for r in report["rows"]] == list(map(str, content)) and report["interrupted"]
+    assert report["notes"][0].startswith(f"interrupted (Ctrl-C) {note}")
+    assert len(list((out / "images").iterdir())) == 6 and Image.open(out / "grid.png").size == (3 * 24 + 8, 2 * 24 + 6)
+    assert "interrupted (Ctrl-C)" in (out / "report.html").read_text()
 
 
 @pytest.mark.parametrize("signum, status, said", [("SIGTERM", 143, "terminated"), ("SIGHUP", 129, "hung up")])

@@ -298,6 +298,22 @@ def test_unpaired_names_are_refused(paired, tmp_path):
     )
 
 
+def test_pairs_of_different_shapes_are_named_in_a_warning(paired, tmp_path, capsys):
+    """A B file of another shape than its A (80x20 for a 40x40 scene: another scene, or a label map of another
+    aspect) was stretched to the square unlike its A and trained on without a word: a warning names the count
+    and the first pairs; a pair of one shape at another scale is no warning, and the run trains."""
+    Image.fromarray(np.zeros((20, 80, 3), np.uint8)).save(paired / "trainB" / "img_001.png")
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(paired / "trainB" / "img_002.png")  # half scale: fine
+    Image.fromarray(np.zeros((50, 40, 3), np.uint8)).save(paired / "testB" / "img_000.png")
+    assert train(family_cfg("pix2pix", paired, tmp_path / "run", steps=1), progress=False).step == 1
+    err = capsys.readouterr().err
+    assert (
+        f"warning: 2 pair(s) of A and B of different shapes ({paired / 'trainA' / 'img_001.png'} is 40x40, its B "
+        f"img_001.png 80x20; {paired / 'testA' / 'img_000.png'} is 40x40, its B img_000.png 40x50): pix2pix learns "
+        "pixel for pixel, and stretches both to one square; check that each is the same scene, aligned\n"
+    ) in err
+
+
 def test_unpaired_names_count_both_sides_and_name_a_few(tmp_path):
     from cyclegan.data import find_pairs
 

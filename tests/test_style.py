@@ -721,6 +721,32 @@ def test_ctrl_c_in_stylize_writes_the_best_image_so_far_and_exits_130(tmp_path, 
     assert capsys.readouterr().err == "interrupted\n" and not out.exists()
 
 
+def test_adam_stopped_keeps_the_lowest_loss_image_it_evaluated(tmp_path, monkeypatch):
+    """Gatys with Adam stopped by Ctrl-C returned its latest pixels, one step past the last evaluated (its loss
+    unknown, at a high --lr often higher), while `stylize` said "the image is the best so far". Now it returns the
+    evaluated image of the lowest loss, as L-BFGS does."""
+    from cyclegan.style import gatys
+
+    content = _image(tmp_path / "c.png", 32, 24, seed=1)
+    style = _stripes(tmp_path / "s.png", 32)
+    real = gatys.loss_terms
+    seen: list[tuple[float, torch.Tensor]] = []  # each evaluation's loss and image
+
+    def spy(net, x, *args, **kwargs):
+        if len(seen) == 6:
+            raise KeyboardInterrupt  # the 7th evaluation: 6 steps done
+        terms = real(net, x, *args, **kwargs)
+        seen.append((float(terms["total"].detach()), x.detach().clone()))
+        return terms
+
+    monkeypatch.setattr(gatys, "loss_terms", spy)
+    opts = GatysOptions(backbone="lite0", size=32, steps=20, optimizer="adam", lr=0.5)
+    res = stylize(content, style, opts, progress=False, keep_on_interrupt=True)
+    assert res.interrupted and len(res.losses) == 6
+    lowest = min(range(len(seen)), key=lambda i: seen[i][0])
+    assert torch.equal(res.tensor, seen[lowest][1].cpu())
+
+
 def test_a_style_weight_of_0_is_refused_not_run_for_a_copy_of_the_content(tmp_path, capsys):
     """`--style-weight 0` optimised for minutes towards the content image alone and wrote a copy of it, without a
     word (a hostile probe). It is refused in one line before any work (the field is > 0); a content weight of 0

@@ -2162,6 +2162,23 @@ def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path
     assert ran == []
 
 
+def test_compare_tab_names_a_cut_models_column_cut(tmp_path):
+    """The Compare tab captioned a CUT model's translation "CycleGAN (AtoB)", and its table's row "cyclegan": the
+    model's family names them now, as `cyclegan compare` names its column."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    ckpt = tmp_path / "cut.pt"
+    _tiny_checkpoint(ckpt, family="cut", nce_num_patches=16, nce_mlp_dim=8)
+    app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
+    photo, style = str(_png(tmp_path / "photo.png", 40, 30)), str(_png(tmp_path / "style.png", 40, 40, seed=1))
+    gallery, table = _handler(app, "compare")(photo, "cut.pt (AtoB only)", "AtoB", [style], "lite0", 32, 1)
+    assert [caption for _, caption in gallery] == ["input", "CUT (AtoB)", "Gatys (lite0, 1 steps)"]
+    assert "\n| CUT | " in table and "| cyclegan |" not in table and "CycleGAN" not in table
+
+
 def _stoppers(app, cancel_id: str) -> dict:
     """How a visitor stops a job of `app`: its Cancel button's handler (elem_id `cancel_id`), and closing the page
     (every `unload` handler, as Gradio calls them), each called with the visitor's request."""

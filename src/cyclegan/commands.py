@@ -482,7 +482,8 @@ def run_compare(opts, _: argparse.Namespace) -> int:
         report = compare(opts)
     print("\n".join(summary_lines(report)))
     # the grid has no captions: its columns said here, as the README says them
-    print(f"wrote {escape(report.html)} and {escape(report.grid)} (columns: input | CycleGAN | Gatys, a row per image)")
+    columns = f"input | {report.model} | Gatys"
+    print(f"wrote {escape(report.html)} and {escape(report.grid)} (columns: {columns}, a row per image)")
     if report.interrupted:
         with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
             print(f"{stop.word}: the report covers the {len(report.rows)} image(s) compared before it", file=sys.stderr)

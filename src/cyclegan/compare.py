@@ -24,9 +24,10 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F_
@@ -34,6 +35,7 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
+from . import zoo
 from .clipio import VIDEO_FORMATS, unread_video
 from .compare_options import CompareOptions
 from .config import config_from_dict
@@ -44,6 +46,7 @@ from .evaluate.features import load_lite0
 from .evaluate.metrics import ssim_y
 from .evaluate.runner import working_size
 from .execution import resolve_device
+from .families import family
 from .files import (
     check_outputs,
     claim_folder,
@@ -53,11 +56,18 @@ from .files import (
     write_atomic,
 )
 from .inference import is_out_of_memory, keyword_names, translate_tensor
-from .loading import checkpoint_path, generator_from, load_file, own_direction
+from .loading import (
+    checkpoint_path,
+    generator_from,
+    is_ours,
+    load_file,
+    own_direction,
+    translated_direction,
+    warn_direction_unused,
+)
 from .pretrained import lite0_model
 from .process import Terminated
 from .report import METHODS, CompareReport, Row, render_compare_html, save_grid, write_json
-from .run_files import FORMAT
 from .shared_options import Direction
 from .style import (
     GatysOptions,
@@ -290,12 +300,7 @@ def save_comparison_grid(outputs: dict[str, list[torch.Tensor]], path: Path, *, 
     """input | CycleGAN | Gatys, one row per image, each in a `cell`-pixel square; outputs: method -> list of
     (1, 3, H, W) in [0, 1]. palette: 256 colours, about 3x smaller (the single images stay full colour)."""
     columns = [torch.stack([_fit_square(_shrink(v, cell), cell) for v in outputs[k]]) for k in METHODS]
-    grid = save_grid([c * 2 - 1 for c in columns], path)
-    if palette:
-        with Image.open(grid) as im:
-            im.load()
-        write_atomic(grid, lambda tmp: im.convert("RGB").quantize(256).save(tmp, format="PNG", optimize=True))
-    return grid
+    return save_grid([c * 2 - 1 for c in columns], path, palette=palette)
 
 
 def kid_against_target(
@@ -464,18 +469,33 @@ def earlier_images(out: Path) -> set[Path]:
     return {p for p in named if p.parent.resolve() == folder and p.is_file()}
 
 
-def generator_and_size(opts: CompareOptions) -> tuple[nn.Module, int, Direction]:
-    """The generator (on the CPU), the long side to compare at, chosen as `evaluate` chooses it
-    (`working_size`: --size, else the run's training size, else 256), and the direction it translates
-    (--direction, else the model's own: `loading.own_direction`). One read of the file."""
+def model_label(config: dict | None, checkpoint: str) -> str:
+    """How a comparison names the model that translates, from its checkpoint's stored config (None: a generator
+    file of another project) and the checkpoint as given: its family's title (CycleGAN, pix2pix, CUT, FastCUT); a
+    published model (`pretrained:NAME`) is a CycleGAN; another project's file, whose family its tensors do not
+    tell, a "generator". Every pix2pix or CUT model's column was labelled "CycleGAN"."""
+    if config is not None:
+        return family(config_from_dict(config, source=checkpoint).model.family).label
+    return "CycleGAN" if checkpoint.startswith(zoo.PREFIX) else "generator"
+
+
+def generator_and_size(opts: CompareOptions) -> tuple[nn.Module, int, Direction, str]:
+    """The generator (on the CPU; torch's random state left as it was: `loading.generator_from`), the long side to
+    compare at, chosen as `evaluate` chooses it (`working_size`: --size, else the run's training size, else 256),
+    the direction it translates (--direction, else the model's own: `loading.own_direction`) and the model's name
+    for the report (`model_label`). One read of the file."""
     path = checkpoint_path(opts.checkpoint)
     ckpt = load_file(path)
-    direction = opts.direction or own_direction(ckpt, source=str(path))
-    with torch.random.fork_rng(devices=[]):  # building draws initial weights: the seed stays the caller's
-        G = generator_from(ckpt, direction, source=str(path), ema=opts.ema)
-    ours = isinstance(ckpt, dict) and ckpt.get("format") == FORMAT
-    trained = config_from_dict(ckpt["config"], source=str(path)).data.size if ours else None
-    return G, working_size(opts.size, trained), direction
+    # a published generator's own way whatever is asked: `pretrained:horse2zebra --direction BtoA` turned horses into
+    # zebras, without a word, under a report that said BtoA (as `translate` and `export` warn)
+    source = str(path)
+    direction = translated_direction(ckpt, opts.direction, source=source) or own_direction(ckpt, source=source)
+    G = generator_from(ckpt, direction, source=source, ema=opts.ema)
+    if opts.direction is not None and not is_ours(ckpt):
+        warn_direction_unused("--direction", opts.direction, given=opts.checkpoint, source=source)
+    trained = config_from_dict(ckpt["config"], source=str(path)).data.size if is_ours(ckpt) else None
+    label = model_label(ckpt["config"] if is_ours(ckpt) else None, opts.checkpoint)
+    return G, working_size(opts.size, trained), direction, label
 
 
 def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
@@ -483,7 +503,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     device = resolve_device(opts.device)
     out = Path(opts.out)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    G, size, direction = generator_and_size(opts)
+    G, size, direction, model = generator_and_size(opts)
     G = G.to(device)
     opts = dataclasses.replace(opts, size=size, direction=direction)  # the report names what was compared
     name, gatys_net, metrics_net = load_backbones(opts.backbone, opts.weights, device)
@@ -541,7 +561,17 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     if not rows:
         raise CycleGANError(f"no content image could be compared: {skipped[0]}")
 
-    grid = save_comparison_grid(outputs, out / "grid.png", cell=opts.grid_cell or opts.size, palette=opts.grid_palette)
+    def write_grid() -> Path:
+        return save_comparison_grid(
+            outputs, out / "grid.png", cell=opts.grid_cell or opts.size, palette=opts.grid_palette
+        )
+
+    if interrupted is None:
+        grid, stop = written_through_a_stop(write_grid)  # a large palette grid takes seconds
+        if stop is not None:
+            interrupted, by = "while the grid was written, after the last content image", stop_name(stop)
+    else:  # a second stop: the outputs go, as during the report's writing after a first
+        grid = write_grid()
     kid = None
     if inputs.target and len(rows) >= 2 and interrupted is None:  # not a wait after the Ctrl-C
         try:
@@ -567,6 +597,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     report = CompareReport(
         checkpoint=opts.checkpoint,
         direction=opts.direction,
+        model=model,
         size=opts.size,
         gatys={
             "backbone": name,
@@ -591,7 +622,35 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         device=device_text(device),
         target=str(inputs.target) if inputs.target else None,
     )
+    if report.interrupted:
+        write_report(report, out)
+        return report
+    _, stop = written_through_a_stop(lambda: write_report(report, out))  # report.json new, report.html old
+    if stop is not None:  # said, and the status says it; the report, written whole, covers every image
+        report.interrupted = True
+        report.notes.insert(
+            0, f"interrupted ({stop_name(stop)}) while this report was written, after the last content image"
+        )
+        write_report(report, out)
+    return report
+
+
+def write_report(report: CompareReport, out: Path) -> None:
+    """out/report.json and out/report.html of `report`, each whole or not at all (a symlink there replaced)."""
     write_json(asdict(report), out / "report.json")
     html = render_compare_html(report)
-    write_atomic(out / "report.html", lambda tmp: Path(tmp).write_text(html))  # a symlink there is replaced
-    return report
+    write_atomic(out / "report.html", lambda tmp: Path(tmp).write_text(html))
+
+
+T = TypeVar("T")
+
+
+def written_through_a_stop(write: Callable[[], T]) -> tuple[T, KeyboardInterrupt | None]:
+    """write()'s result, and the stop (Ctrl-C; SIGTERM or SIGHUP: `process.Terminated`) that cut a first try short,
+    after which it is written again: every image is compared by then, and a stop while the grid or the report was
+    written removed them all (minutes of Gatys each), or, with --overwrite, left the new images under the earlier
+    report. A second stop goes on, and the outputs are removed (`files.removed_on_failure`)."""
+    try:
+        return write(), None
+    except KeyboardInterrupt as e:
+        return write(), e

@@ -46,6 +46,7 @@ class Family:
     finalize: completes and checks a resolved config (`finalize(cfg) -> cfg`): derived defaults, and what
         the family needs of the networks; a one-line CycleGANError otherwise.
     trainer: "module:Class" of its trainer, imported when a run starts.
+    title: how reports name it (`compare`'s translation column: CycleGAN, pix2pix, CUT, FastCUT); None: `name`.
     """
 
     name: str
@@ -62,6 +63,12 @@ class Family:
     section_class: type[Section] | None = None
     section_title: str | None = None
     finalize: Callable[[Config], Config] | None = None
+    title: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The family as reports name it: its `title`, else its `name`."""
+        return self.title or self.name
 
     @property
     def generators(self) -> tuple[str, ...]:
@@ -270,6 +277,7 @@ for _family in (
         optimizers=("G", "D_X", "D_Y"),  # one Adam over G and F (stored as "G"), one per discriminator
         pools=("X", "Y"),  # the history of F(y) for D_X, of G(x) for D_Y
         unused=("direction",),
+        title="CycleGAN",
     ),
     # pix2pix as its authors train it: U-Net generator with dropout, conditional 70x70 PatchGAN, vanilla GAN
     # loss, L1 weight 100, batch 1. InstanceNorm where the reference uses BatchNorm at batch 1: the same
@@ -299,6 +307,7 @@ for _family in (
         section_class=CUTConfig,
         section_title="CUT options (--model cut or fastcut)",
         finalize=_finalize_cut,
+        title="CUT",
     ),
     Family(
         "fastcut",
@@ -318,6 +327,7 @@ for _family in (
         section_class=CUTConfig,
         section_title="CUT options (--model cut or fastcut)",
         finalize=_finalize_cut,
+        title="FastCUT",
     ),
 ):
     register(_family)

@@ -8,6 +8,7 @@ any number of loader workers (or processes).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,6 +142,31 @@ def too_narrow(path: Path) -> str | None:
     if width >= 2:
         return None
     return f"{path}: {width} px wide, but an aligned pair holds A and B side by side, so it needs at least 2 px"
+
+
+def unlike_pairs(pairs: Iterable[tuple[Path, Path | None]], *, shown: int = 2) -> str | None:
+    """A line naming the pairs of two files whose A and B differ in shape (aspect ratio, by more than 2%, turned
+    upright; headers alone), or None. pix2pix learns pixel for pixel, and resizes both to one square: a B of
+    another shape (a 4:3 label map for a 16:9 photo, a file of another scene) was stretched unlike its A, without
+    a word. A file that cannot be opened is left to the decode that names it."""
+    unlike = []
+    for a, b in pairs:
+        if b is None:  # an aligned file: its halves are of one height and width
+            continue
+        try:
+            with open_image(a) as im_a, open_image(b) as im_b:
+                (wa, ha), (wb, hb) = upright_size(im_a), upright_size(im_b)
+        except Exception:  # noqa: BLE001 - named where it is decoded
+            continue
+        if abs(math.log((wa / ha) / (wb / hb))) > math.log(1.02):
+            unlike.append(f"{a} is {wa}x{ha}, its B {b.name} {wb}x{hb}")
+    if not unlike:
+        return None
+    more = f" and {len(unlike) - shown} more" if len(unlike) > shown else ""
+    return (
+        f"{len(unlike)} pair(s) of A and B of different shapes ({'; '.join(unlike[:shown])}{more}): pix2pix learns "
+        "pixel for pixel, and stretches both to one square; check that each is the same scene, aligned"
+    )
 
 
 def paired_transform(a, b, *, size: int, load_size: int, flip: bool, gen: torch.Generator):

@@ -22,14 +22,15 @@ def render_compare_html(r: CompareReport) -> str:
     """The comparison page: the grid, a summary table (means over images), one row per image."""
     e = html.escape
     g, mb = r.gatys, r.metrics_backbone
+    model = e(r.model)  # the translation's column: CycleGAN, pix2pix, CUT or FastCUT
     mlabel = f"Lite0 {mb['content_layer']}"
     slabel = f"Lite0 Gram {', '.join(mb['style_layers'])}"
     head = [
-        "<!doctype html><meta charset='utf-8'><title>CycleGAN vs Gatys</title>",
+        f"<!doctype html><meta charset='utf-8'><title>{model} vs Gatys</title>",
         "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 8px;text-align:right}"
         "th{background:#eee}img.t{max-width:160px}</style>",
-        "<h1>CycleGAN vs Gatys style transfer</h1>",
-        f"<p>CycleGAN: <code>{e(r.checkpoint)}</code>, {e(r.direction)}. "
+        f"<h1>{model} vs Gatys style transfer</h1>",
+        f"<p>{model}: <code>{e(r.checkpoint)}</code>, {e(r.direction)}. "
         f"Gatys: backbone <b>{e(g['backbone'])}</b>"
         f" (content {e(', '.join(g['content_layers']))}; style {e(', '.join(g['style_layers']))}), "
         f"{g['steps']} {e(g['optimizer'])} steps, {g['refs_per_image']} reference(s) per image. "
@@ -47,7 +48,7 @@ def render_compare_html(r: CompareReport) -> str:
             if r.skipped
             else []
         ),
-        "<img src='grid.png' alt='input | CycleGAN | Gatys' style='max-width:100%'>",
+        f"<img src='grid.png' alt='input | {model} | Gatys' style='max-width:100%'>",
         "<h2>Summary (mean over images)</h2><table><tr><th>method</th><th>s / image</th><th>SSIM (Y)</th>"
         f"<th>content dist. ({e(mlabel)})</th><th>style dist. (Lite0 Gram)</th>"
         + ("<th>KID (Lite0 features)</th>" if r.kid else "")
@@ -57,7 +58,7 @@ def render_compare_html(r: CompareReport) -> str:
         sec = r.mean("seconds", k)
         kid = f"<td>{kid_text(r.kid[k]['mean'], r.kid[k]['std'])}</td>" if r.kid else ""
         head.append(
-            f"<tr><th>{k}</th><td>{'' if k == 'input' else f'{sec:.3f}'}</td>"
+            f"<tr><th>{model if k == 'cyclegan' else k}</th><td>{'' if k == 'input' else f'{sec:.3f}'}</td>"
             f"<td>{r.mean('ssim_y', k):.3f}</td><td>{r.mean('content_distance', k):.3f}</td>"
             f"<td>{r.mean('style_distance', k):.3f}</td>{kid}</tr>"
         )
@@ -70,8 +71,8 @@ def render_compare_html(r: CompareReport) -> str:
             "Not comparable with KID over Inception features.</p>"
         )
     head.append(
-        "<h2>Per image</h2><table><tr><th>image</th><th>input</th><th>CycleGAN</th><th>Gatys</th>"
-        "<th>reference(s)</th><th>s CycleGAN / Gatys</th><th>SSIM (Y) C / G</th><th>content dist. C / G</th>"
+        f"<h2>Per image</h2><table><tr><th>image</th><th>input</th><th>{model}</th><th>Gatys</th>"
+        f"<th>reference(s)</th><th>s {model} / Gatys</th><th>SSIM (Y) C / G</th><th>content dist. C / G</th>"
         "<th>style dist. in / C / G</th></tr>"
     )
     for row in r.rows:

@@ -185,10 +185,11 @@ def summary_lines(r: CompareReport) -> list[str]:
         sec = "" if k == "input" else f"{r.mean('seconds', k):.3f}"
         kid = f"  {kid_text(r.kid[k]['mean'], r.kid[k]['std'])}" if r.kid else ""
         lines.append(
-            f"{k:<9} {sec:>7} {r.mean('ssim_y', k):>8.3f} "
+            f"{r.model if k == 'cyclegan' else k:<9} {sec:>7} {r.mean('ssim_y', k):>8.3f} "
             f"{r.mean('content_distance', k):>8.3f} "
             f"{r.mean('style_distance', k):>7.3f}{kid}"
         )
+    lines.append(f"{r.model}: {escape(r.checkpoint)}, {r.direction}")  # the run and the way it translated
     lines.append(
         f"Gatys backbone: {r.gatys['backbone']}; content/style distances: Lite0 "
         f"{r.metrics_backbone['content_layer']} / Gram {','.join(r.metrics_backbone['style_layers'])}"

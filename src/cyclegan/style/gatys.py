@@ -392,15 +392,28 @@ def initial_image(content: torch.Tensor, init: Init, seed: int) -> torch.Tensor:
 def _run_adam(
     x: torch.Tensor, objective: Callable[[], torch.Tensor], *, steps: int, lr: float, on_step: Callable[[], None]
 ) -> None:
-    """`steps` Adam updates of the pixels x, kept in [0, 1]; `on_step` after each."""
+    """`steps` Adam updates of the pixels x, kept in [0, 1]; `on_step` after each. Stopped by a KeyboardInterrupt
+    (Ctrl-C, the web page's Cancel), x ends as the evaluated image with the lowest loss, as L-BFGS's does: it was the
+    latest, whose loss is not known yet (and, at a high --lr, often higher), said to be "the best so far"."""
     optim = torch.optim.Adam([x], lr=lr)
-    for _ in range(steps):
-        optim.zero_grad(set_to_none=True)
-        objective().backward()
-        optim.step()
-        with torch.no_grad():
-            x.clamp_(0, 1)  # stay a valid image; the backbones never saw pixels outside [0, 1]
-        on_step()
+    best, lowest = torch.empty_like(x, requires_grad=False), math.inf  # an image-sized copy: `optimisation_bytes`
+    try:
+        for _ in range(steps):
+            optim.zero_grad(set_to_none=True)
+            loss = objective()
+            if (value := float(loss.detach())) < lowest:  # the loss of x as it is now, before this step moves it
+                lowest = value
+                best.copy_(x.detach())
+            loss.backward()
+            optim.step()
+            with torch.no_grad():
+                x.clamp_(0, 1)  # stay a valid image; the backbones never saw pixels outside [0, 1]
+            on_step()
+    except KeyboardInterrupt:
+        if lowest < math.inf:
+            with torch.no_grad():
+                x.copy_(best)
+        raise
 
 
 class _BudgetSpent(Exception):

@@ -29,7 +29,7 @@ from ..data import (
     read_image,
     read_pair,
 )
-from ..data.dataset import too_narrow
+from ..data.dataset import too_narrow, unlike_pairs
 from ..data.io import check_separate, copies_between, first_frames_only, left_out
 from ..errors import CycleGANError, escape
 from ..families import family
@@ -222,6 +222,8 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         raise CycleGANError("no readable training pairs")
     for msg in skipped if main else []:
         tqdm.write(f"warning: skipping {escape(msg)}{'' if aligned else ' (and its pair)'}", file=sys.stderr)
+    if main and not aligned and (line := unlike_pairs([*pairs, *(test_pairs or [])])):
+        tqdm.write(f"warning: {escape(line)}", file=sys.stderr)
     _warn_frames(frames, main)
     train_b = [b for _, b in pairs] if not aligned else []
     return Images(

@@ -104,16 +104,16 @@ class CompareTab:
         request: gr.Request | None = None,
         progress=gr.Progress(),  # noqa: B008 - how Gradio asks for a progress bar
     ):
-        """One photo through the CycleGAN and through Gatys (style from the uploaded references), measured as
-        `cyclegan compare` measures: seconds, SSIM (Y) and feature distance to the input, Gram distance to
-        the references. Returns (gallery input | CycleGAN | Gatys, a table of the figures). Cancel, or closing the
-        page, stops Gatys at its next step: an empty gallery, and the table's place says so."""
+        """One photo through the model (CycleGAN, pix2pix, CUT or FastCUT) and through Gatys (style from the uploaded
+        references), measured as `cyclegan compare` measures: seconds, SSIM (Y) and feature distance to the input,
+        Gram distance to the references. Returns (gallery input | model | Gatys, a table of the figures). Cancel,
+        or closing the page, stops Gatys at its next step: an empty gallery, and the table's place says so."""
         with self.stops.flag(request) as stop:
             return self._compare(photo, key, direction, styles, backbone, size, steps, stop, progress)
 
     def _compare(self, photo, key, direction, styles, backbone, size, steps, stop: threading.Event, progress):
         # on first use (torch): the page is up before these load
-        from ..compare import METRICS_BACKBONE, check_measurable, measure, translate_timed
+        from ..compare import METRICS_BACKBONE, check_measurable, measure, model_label, translate_timed
         from ..data.io import resize_long_side
         from ..style import GatysOptions, load_image_01, stylize, to_pil_01
 
@@ -128,6 +128,8 @@ class CompareTab:
         refs = engine.references(styles, size)  # at the size Gatys and the Gram distance scale them to
         engine.name_first_frames([photo, *styles], "used")
         G = engine.generator(key, direction)
+        origin = getattr(G, "_cyclegan_origin", None)  # `loading.Origin`: the file's config; a pix2pix or CUT model
+        label = model_label(origin.config if origin else None, key)  # was captioned "CycleGAN"
         name, gatys_net, metrics_net = engine.style_backbones(backbone)
         device = engine.device()
         x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
@@ -158,7 +160,7 @@ class CompareTab:
         gallery = []
         for method, caption in (
             ("input", "input"),
-            ("cyclegan", f"CycleGAN ({direction})"),
+            ("cyclegan", f"{label} ({direction})"),
             ("gatys", f"Gatys ({name}, {steps} steps)"),
         ):
             target = out / f"{method}.png"
@@ -170,14 +172,15 @@ class CompareTab:
         ]
         for method in ("input", "cyclegan", "gatys"):
             s = "" if seconds[method] is None else f"{seconds[method]:.3f}"
+            name = label if method == "cyclegan" else method
             table.append(
-                f"| {method} | {s} | {m['ssim_y'][method]:.3f} | {m['content_distance'][method]:.3f} | "
+                f"| {name} | {s} | {m['ssim_y'][method]:.3f} | {m['content_distance'][method]:.3f} | "
                 f"{m['style_distance'][method]:.3f} |"
             )
         table.append(
             f"\nContent: SSIM of the luminance (1 = unchanged) and relative feature distance (0 = unchanged) to "
             f"the input; style: Gram distance to the references (0 = their statistics); all on "
-            f"{METRICS_BACKBONE} features, as `cyclegan compare` reports them. CycleGAN: one forward pass after "
+            f"{METRICS_BACKBONE} features, as `cyclegan compare` reports them. {label}: one forward pass after "
             "a warm-up; Gatys: the whole optimisation."
         )
         if name == METRICS_BACKBONE:
