@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import fields
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -1481,10 +1482,10 @@ def test_errors_on_the_page_name_its_controls_not_command_line_flags(tmp_path):
     cut = tmp_path / "cut.pt"
     _tiny_checkpoint(cut, family="cut")
     app = build_app(ServeOptions(checkpoint=(str(cut),), device="cpu"), [cut], tmp_path / "work")
-    translate = next(f for f in app.fns.values() if f.name == "translate" and len(f.inputs) == 3)
+    translate = _handler(app, "translate_live")
     with pytest.raises(gr.Error) as e:
         # the file is read for its one direction: named so (its key), the direction the visitor may still change
-        translate.fn([str(_png(tmp_path / "photo.png", 32, 32))], "cut.pt (AtoB only)", "BtoA")
+        list(translate([str(_png(tmp_path / "photo.png", 32, 32))], "cut.pt (AtoB only)", "BtoA"))
     assert (
         str(e.value.message)
         == 'cut.pt (AtoB only): this cut model translates A to B only; use "direction (AtoB uses G, BtoA uses F)": AtoB'
@@ -2217,17 +2218,17 @@ def test_a_comparison_stops_on_cancel_and_when_its_page_is_closed(tmp_path, monk
     assert (gallery, said) == ([], "cancelled after 1 of 10 Gatys steps: nothing compared") and steps == [1]
 
 
-def _stopped_after_first_pass(tmp_path, run, which: int, cancel: str, how: str):
-    """The page on `run`, its `which`-th translate handler (0: Translate, 1: Video) and a visitor who stops the job
-    (`cancel`'s button, or by closing the page: `how`) once the generator's first pass (an image, a batch of
-    frames) is through; returns (app, handler, model key, session, the passes seen)."""
+def _stopped_after_first_pass(tmp_path, run, which: str, cancel: str, how: str):
+    """The page on `run`, its handler `which` (Translate's `translate_live`, Video's `translate`) and a visitor who
+    stops the job (`cancel`'s button, or by closing the page: `how`) once the generator's first pass (an image, a
+    batch of frames) is through; returns (app, handler, model key, session, the passes seen)."""
     from types import SimpleNamespace
 
     from cyclegan.web.app import build_app
     from cyclegan.web.serve import ServeOptions
 
     app = build_app(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
-    handler = [f.fn for f in app.fns.values() if f.name == "translate"][which]
+    handler = _handler(app, which)
     stop, session = _stoppers(app, cancel)[how], SimpleNamespace(session_hash="visitor")
     key = app.engine.models()[0].key
     passes: list[int] = []
@@ -2248,7 +2249,7 @@ def test_a_clip_stops_on_cancel_and_when_its_page_is_closed_leaving_no_output(tm
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.clipio import write_clip
 
-    app, video, key, session, batches = _stopped_after_first_pass(tmp_path, run, 1, "video-cancel", how)
+    app, video, key, session, batches = _stopped_after_first_pass(tmp_path, run, "translate", "video-cancel", how)
     frames = [np.full((16, 16, 3), 9 * i, np.uint8) for i in range(24)]
     clip = write_clip(tmp_path / f"stopped_{how}.mp4", frames, rate=25)
     # said in the tab, not an Error pop-up ("stopped_Cancel.mp4: the translation was cancelled") as if it had failed
@@ -2267,7 +2268,12 @@ def test_translate_stops_on_cancel_and_when_its_page_is_closed(tmp_path, run, ho
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from types import SimpleNamespace
 
-    _, translate, key, session, images = _stopped_after_first_pass(tmp_path, run, 0, "translate-cancel", how)
+    _, live, key, session, images = _stopped_after_first_pass(tmp_path, run, "translate_live", "translate-cancel", how)
+
+    def translate(*args):  # the job's last answer
+        *_, last = live(*args)
+        return last
+
     photos = [str(_png(tmp_path / f"p{i}.png", 24, 20, seed=i)) for i in range(3)]
     # said in the tab with the images done, not an Error pop-up ("the translation was cancelled") as if it had failed
     gallery, downloads, said = translate(photos, key, "AtoB", session)
@@ -2275,6 +2281,79 @@ def test_translate_stops_on_cancel_and_when_its_page_is_closed(tmp_path, run, ho
     # the next job is not stopped by the last one's Cancel; after the page closed, a new page's (a new session)
     after = session if how == "Cancel" else SimpleNamespace(session_hash="reloaded")
     assert translate(photos[:1], key, "AtoB", after)[1]
+
+
+def _cancel_of(app, cancel_id: str):
+    """(the handler of `app`'s Cancel button `cancel_id`, the elem_ids of the components it writes)."""
+    button = next(b for b in app.blocks.values() if getattr(b, "elem_id", None) == cancel_id)
+    dep = next(f for f in app.fns.values() if (button._id, "click") in f.targets)
+    return dep.fn, [getattr(o, "elem_id", None) for o in dep.outputs]
+
+
+def test_cancel_says_in_the_tab_what_it_stopped_and_translate_keeps_the_images_done(tmp_path, run, monkeypatch):
+    """Gradio drops the answer of a job it cancels, so a job's own "cancelled ..." never reached the page: Cancel in
+    Translate, Video and Compare left the tab blank, the images already translated gone too. Now the Cancel button
+    writes the line itself in the tab (what the job had done by then), Translate shows each image as it is done,
+    and a Cancel of a job still waiting in the queue says it never started."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    import gradio as gr
+    import torch
+
+    from cyclegan.clipio import write_clip
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+    key, session, said = app.engine.models()[0].key, SimpleNamespace(session_hash="visitor"), []
+    cancels = {tab: _cancel_of(app, f"{tab}-cancel") for tab in ("translate", "video", "compare")}
+    assert {tab: writes for tab, (_, writes) in cancels.items()} == {
+        "translate": ["translate-info"],
+        "video": ["video-info"],
+        "compare": ["compare-table"],
+    }
+    pressed = {"tab": "video", "at": 1}  # Cancel pressed while the generator's first pass runs
+    passes = []
+
+    def visitor(_module, _inputs, _output) -> None:
+        passes.append(1)
+        if len(passes) == pressed["at"]:
+            said.append(cancels[pressed["tab"]][0](session))
+
+    translate, video = (f.fn for f in app.fns.values() if f.name in ("translate_live", "translate"))
+    photos = [str(_png(tmp_path / f"p{i}.png", 24, 20, seed=i)) for i in range(3)]
+    job = translate(photos, key, "AtoB", session)
+    first = next(job)  # the first image reaches the page at once; Cancel pressed on seeing it
+    said.append(cancels["translate"][0](session))
+    assert said == ["cancelled after 1 of 3 images; those are shown"]
+    assert len(first[0]) == 2 and [len(gallery) for gallery, _, _ in job] == [2]  # input | translated, kept
+
+    app.engine.generator(key, "AtoB").register_forward_hook(visitor)
+    clip = write_clip(tmp_path / "walk.mp4", [np.full((16, 16, 3), 9 * i, np.uint8) for i in range(24)], rate=25)
+    video(str(clip), key, "AtoB", False, 0.0, session)
+    assert said[1:] == ["walk\\.mp4: cancelled; no clip written"]
+
+    def stylize(*args, callback, **kwargs):  # Gatys, Cancel pressed after its first step
+        callback(1, torch.zeros(1, 3, 8, 8))
+        said.append(cancels["compare"][0](session))
+        callback(2, torch.zeros(1, 3, 8, 8))
+        pytest.fail("Gatys ran on after Cancel")
+
+    monkeypatch.setattr("cyclegan.style.stylize", stylize)
+    photo, style = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
+    _handler(app, "compare")(photo, key, "AtoB", [style], "lite0", 64, 10, session)
+    assert said[2:] == ["cancelled after 1 of 10 Gatys steps: nothing compared"]
+
+    # a job waiting in the queue (Gradio drops it) never started; a Cancel with nothing sent changes nothing
+    go = next(b for b in app.blocks.values() if getattr(b, "elem_id", None) == "compare-go")
+    sent = next(f.fn for f in app.fns.values() if (go._id, "click") in f.targets and not f.queue)
+    sent(session)
+    assert cancels["compare"][0](session) == "cancelled before it started (it was waiting in the queue)"
+    assert isinstance(cancels["compare"][0](session), type(gr.skip()))
+    sent(session)  # and started: no longer waiting, so a Cancel after it has nothing to say
+    _handler(app, "compare")(photo, key, "AtoB", [style], "lite0", 64, 10, session)
+    assert said[3:] == ["cancelled after 1 of 10 Gatys steps: nothing compared"]
+    assert isinstance(cancels["compare"][0](session), type(gr.skip()))
 
 
 def test_the_vgg19_weights_missing_on_the_page_offers_no_weights_option(tmp_path, monkeypatch):
@@ -2555,10 +2634,10 @@ def test_a_job_whose_page_was_closed_while_it_waited_in_the_queue_is_dropped(tmp
     _stoppers(app, "translate-cancel")["closed"](gone)
     monkeypatch.setattr(app.engine, "image", lambda *a: pytest.fail("a closed page's job ran"))
     photo = str(_png(tmp_path / "photo.png", 24, 20))
-    translate, video = (f.fn for f in app.fns.values() if f.name == "translate")
+    translate, video = _handler(app, "translate_live"), _handler(app, "translate")
     dropped = "its page was closed while the job waited in the queue: dropped"
     jobs = {
-        "Translate": lambda r: translate([photo], key, "AtoB", r),
+        "Translate": lambda r: list(translate([photo], key, "AtoB", r)),
         "Video": lambda r: video(photo, key, "AtoB", False, 0.0, r),
         "Style": lambda r: list(_handler(app, "stylize_live")(photo, [photo], "lite0", 64, 10, r)),
         "Compare": lambda r: _handler(app, "compare")(photo, key, "AtoB", [photo], "lite0", 64, 10, r),

@@ -161,23 +161,44 @@ class Cancelled(KeyboardInterrupt):
     one out of it ends Gradio's server thread. Raised in a job's worker thread only: never the server's Ctrl-C."""
 
 
+class Stop(threading.Event):
+    """A running job's stop flag, and `said`: the line its tab shows when Cancel stops it now, which the job keeps
+    up to date (the images done, the steps run). Gradio drops the answer of a job it cancels, so a job's own
+    "cancelled ..." never reached the page: Translate, Video and Compare showed nothing at all."""
+
+    def __init__(self, said: str = "cancelled") -> None:
+        super().__init__()
+        self.said = said
+
+
 class Stops:
     """The stop flags of a tab's running jobs, one per page session: set by the tab's Cancel button and by Gradio's
     `unload` (the page closed or reloaded), checked by the job at each step (Gatys) or batch of frames (a clip).
     A job without one ran on for nobody, holding the one heavy queue for minutes. The sessions whose page was
     closed are remembered (the CLOSED_KEPT last), so a job of theirs still waiting in the queue is dropped when
-    its turn comes: it ran then, for nobody, as long as a running one had."""
+    its turn comes: it ran then, for nobody, as long as a running one had. The jobs a session has sent that have
+    not started yet are counted too (`waiting`), so that its Cancel says it dropped one."""
 
     def __init__(self) -> None:
-        self._flags: dict[str, threading.Event] = {}
+        self._flags: dict[str, Stop] = {}
         self._closed: OrderedDict[str, None] = OrderedDict()  # a reloaded page is a new session: none comes back
+        # Jobs sent and not started, per session (the CLOSED_KEPT last): a job sent by a script, with no `sent`
+        # before it, counts nothing, so its sessions leave nothing behind.
+        self._waiting: OrderedDict[str, int] = OrderedDict()
+
+    def _count(self, session: str, change: int) -> None:
+        if (n := self._waiting.pop(session, 0) + change) > 0:
+            self._waiting[session] = n
+            while len(self._waiting) > CLOSED_KEPT:
+                self._waiting.popitem(last=False)
 
     @contextlib.contextmanager
-    def flag(self, request: gr.Request | None) -> Iterator[threading.Event]:
-        """The session's stop flag for the job run in the block, from its start: a page closed while the models
-        load stops it too, and one closed while the job waited in the queue drops it (CycleGANError, which goes
-        to the server's log: no one is there to see it)."""
-        stop, session = threading.Event(), getattr(request, "session_hash", None) or uuid.uuid4().hex
+    def flag(self, request: gr.Request | None, said: str = "cancelled") -> Iterator[Stop]:
+        """The session's stop flag for the job run in the block, from its start (`said`: what a Cancel says before
+        the job updates it): a page closed while the models load stops it too, and one closed while the job waited
+        in the queue drops it (CycleGANError, which goes to the server's log: no one is there to see it)."""
+        stop, session = Stop(said), getattr(request, "session_hash", None) or uuid.uuid4().hex
+        self._count(session, -1)  # started: no longer waiting
         if session in self._closed:
             raise CycleGANError("its page was closed while the job waited in the queue: dropped")
         self._flags[session] = stop
@@ -187,22 +208,41 @@ class Stops:
             if self._flags.get(session) is stop:
                 del self._flags[session]
 
+    def sent(self, request: gr.Request) -> None:
+        """The session sent a job (its button's first, unqueued handler): it waits until `flag` starts it."""
+        if session := getattr(request, "session_hash", None):
+            self._count(session, 1)
+
     def stop(self, request: gr.Request) -> None:
-        """Stop the session's running job, if any (a Cancel button's handler, and `unload`'s)."""
+        """Stop the session's running job, if any (`unload`'s handler, and the Cancel button's through `cancel`)."""
         if (stop := self._flags.get(getattr(request, "session_hash", None) or "")) is not None:
             stop.set()
+
+    def cancel(self, request: gr.Request) -> Any:
+        """The Cancel button's handler: stop the session's running job and show its `said` in the tab, or say that
+        the job waiting in the queue (which Gradio drops) never started; with neither, the tab is left as it is."""
+        session = getattr(request, "session_hash", None) or ""
+        if (stop := self._flags.get(session)) is not None:
+            stop.set()
+            return stop.said
+        if self._waiting.pop(session, 0) > 0:
+            return "cancelled before it started (it was waiting in the queue)"
+        return gr.skip()
 
     def closed(self, request: gr.Request) -> None:
         """The session's page was closed or reloaded (`unload`): stop its running job, and drop any still queued."""
         if session := getattr(request, "session_hash", None):
             self._closed[session] = None
+            self._waiting.pop(session, None)
             while len(self._closed) > CLOSED_KEPT:
                 self._closed.popitem(last=False)
         self.stop(request)
 
-    def wire(self, button: gr.Button, event: Any) -> None:
-        """Have `button` cancel `event` (a job waiting in the queue is dropped; a running one stops)."""
-        button.click(self.stop, None, None, cancels=[event], queue=False)
+    def wire(self, go: gr.Button, cancel: gr.Button, event: Any, said: Any) -> None:
+        """Have `cancel` cancel `event`, `go`'s job (a job waiting in the queue is dropped; a running one stops), and
+        say so in the tab's component `said` (a Markdown line): Gradio shows nothing of the job it cancelled."""
+        go.click(self.sent, None, None, queue=False)
+        cancel.click(self.cancel, None, [said], cancels=[event], queue=False)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..errors import CycleGANError
-from .engine import BACKBONES, Cancelled, Engine, Stops, user_errors
+from .engine import BACKBONES, Cancelled, Engine, Stop, Stops, user_errors
 from .options import STYLE_SIZE_MIN, STYLE_SIZE_STEP, STYLE_STEPS_MIN
 from .uploads import display_name
 
@@ -90,7 +90,7 @@ class StyleTab:
                 [s_image, s_info, s_download],
                 **self.engine.heavy_events,
             )
-            self.stops.wire(s_cancel, s_event)
+            self.stops.wire(s_go, s_cancel, s_event, s_info)
 
     def stylize_live(
         self,
@@ -105,10 +105,10 @@ class StyleTab:
         """Gatys style transfer, yielding (image, status, download) every few steps while it optimises.
         Runs in a thread of its own so the page gets each update as it comes; Cancel (or leaving the page)
         sets its stop flag and the optimisation stops at its next step, its best image so far offered."""
-        with self.stops.flag(request) as stop:  # Cancel, or the page closed (`unload`), sets it
+        with self.stops.flag(request, said="cancelled before the first step") as stop:  # Cancel, or the page closed
             yield from self._stylize_live(content, styles, backbone, size, steps, stop, progress)
 
-    def _stylize_live(self, content, styles, backbone, size, steps, stop: threading.Event, progress):
+    def _stylize_live(self, content, styles, backbone, size, steps, stop: Stop, progress):
         from ..style import GatysOptions, stylize, to_pil_01  # on first use (torch)
 
         engine = self.engine
@@ -164,6 +164,7 @@ class StyleTab:
                     elapsed = time.perf_counter() - t0
                     shown = out / f"step_{step:06d}.png"
                     to_pil_01(x).save(shown)
+                    stop.said = f"cancelled after {step} of {steps} steps: the image shown is step {step}'s"
                     yield str(shown), f"step {step} of {steps}, {elapsed:.1f} s", None
                 elif item[0] == "done":
                     result = item[1]
