@@ -2651,9 +2651,11 @@ def test_a_job_whose_page_was_closed_while_it_waited_in_the_queue_is_dropped(tmp
 
 def test_a_cancelled_style_transfer_offers_its_best_image_so_far(tmp_path, monkeypatch):
     """`cyclegan stylize` keeps its best image so far on Ctrl-C; the Style tab's Cancel threw the minutes of
-    Gatys away ("cancelled after 41.0 s", nothing to download). Now it offers that image, as the CLI keeps it."""
+    Gatys away ("cancelled after 41.0 s", nothing to download). Then the job offered it, but Gradio drops what a
+    cancelled job yields: in the browser the tab still showed a last step, no line, nothing to download. Now the
+    Cancel button's own answer is that image, its line and its download, as the CLI keeps it."""
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
-    from types import SimpleNamespace
+    import threading
 
     from cyclegan import style
     from cyclegan.web.app import build_app
@@ -2662,19 +2664,25 @@ def test_a_cancelled_style_transfer_offers_its_best_image_so_far(tmp_path, monke
     ckpt = tmp_path / "tiny.pt"
     _tiny_checkpoint(ckpt)
     app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
-    cancel, session = _stoppers(app, "style-cancel")["Cancel"], SimpleNamespace(session_hash="visitor")
-    real = style.stylize
+    (cancel, writes), session = _cancel_of(app, "style-cancel"), SimpleNamespace(session_hash="visitor")
+    assert writes == ["style-info", "style-image", None]  # the line, the image, the download
+    real, pressed = style.stylize, []
 
     def stylize(*args, callback, **kwargs):
         def visitor(step, x):
             callback(step, x)
-            cancel(session)  # after the first step: the next one stops
+            if not pressed:  # after the first step, from the page's thread: the next step stops
+                pressed.append(threading.Thread(target=lambda: pressed.append(cancel(session))))
+                pressed[0].start()
+                time.sleep(0.2)
 
         return real(*args, callback=visitor, **kwargs)
 
     monkeypatch.setattr(style, "stylize", stylize)
     photo, ref = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
     *_, (image, said, download) = _handler(app, "stylize_live")(photo, [ref], "lite0", 64, 10, session)
+    pressed[0].join()
+    assert pressed[1] == (said, image, download)  # what the page shows: the Cancel's answer
     assert said.startswith("cancelled: the best image of 2 of 10 steps in "), said
     assert download == image and Image.open(download).size == (64, 48)
 

@@ -47,7 +47,9 @@ CLOSED_KEPT = 10_000
 HEAVY = "heavy"  # the concurrency group of every job that runs a network: one queue, --concurrency at once
 # The refreshes (model and run lists, the Runs tab): their own group, no progress shown.
 LIGHT_EVENTS = {"concurrency_id": "light", "concurrency_limit": 4, "show_progress": "hidden"}
-CANCELLED = "the job was cancelled"  # a stop no tab said in its own words (`user_errors`)
+CANCELLED = "the job was cancelled"
+# How long a Cancel waits for a stopped job's own answer (Style's best image: it comes at Gatys' next step)
+CANCEL_WAIT_S = 10  # a stop no tab said in its own words (`user_errors`)
 
 
 def _internal(e: BaseException) -> gr.Error:
@@ -164,11 +166,14 @@ class Cancelled(KeyboardInterrupt):
 class Stop(threading.Event):
     """A running job's stop flag, and `said`: the line its tab shows when Cancel stops it now, which the job keeps
     up to date (the images done, the steps run). Gradio drops the answer of a job it cancels, so a job's own
-    "cancelled ..." never reached the page: Translate, Video and Compare showed nothing at all."""
+    "cancelled ..." never reached the page: Translate, Video and Compare showed nothing at all. `kept`: what the
+    Cancel shows in the tab's other outputs (`Stops.wire`), and `ended`, set by a job that ends on its own once
+    stopped with something to keep (Style's best image), which the Cancel waits for (CANCEL_WAIT_S at most)."""
 
-    def __init__(self, said: str = "cancelled") -> None:
+    def __init__(self, said: str = "cancelled", kept: tuple = ()) -> None:
         super().__init__()
-        self.said = said
+        self.said, self.kept = said, kept
+        self.ended = threading.Event()
 
 
 class Stops:
@@ -181,6 +186,7 @@ class Stops:
 
     def __init__(self) -> None:
         self._flags: dict[str, Stop] = {}
+        self._kept = 0  # the Cancel's outputs besides its line (`wire`)
         self._closed: OrderedDict[str, None] = OrderedDict()  # a reloaded page is a new session: none comes back
         # Jobs sent and not started, per session (the CLOSED_KEPT last): a job sent by a script, with no `sent`
         # before it, counts nothing, so its sessions leave nothing behind.
@@ -193,11 +199,11 @@ class Stops:
                 self._waiting.popitem(last=False)
 
     @contextlib.contextmanager
-    def flag(self, request: gr.Request | None, said: str = "cancelled") -> Iterator[Stop]:
+    def flag(self, request: gr.Request | None, said: str = "cancelled", kept: tuple = ()) -> Iterator[Stop]:
         """The session's stop flag for the job run in the block, from its start (`said`: what a Cancel says before
         the job updates it): a page closed while the models load stops it too, and one closed while the job waited
         in the queue drops it (CycleGANError, which goes to the server's log: no one is there to see it)."""
-        stop, session = Stop(said), getattr(request, "session_hash", None) or uuid.uuid4().hex
+        stop, session = Stop(said, kept), getattr(request, "session_hash", None) or uuid.uuid4().hex
         self._count(session, -1)  # started: no longer waiting
         if session in self._closed:
             raise CycleGANError("its page was closed while the job waited in the queue: dropped")
@@ -205,6 +211,7 @@ class Stops:
         try:
             yield stop
         finally:
+            stop.ended.set()  # a Cancel waiting for its answer waits no longer
             if self._flags.get(session) is stop:
                 del self._flags[session]
 
@@ -224,10 +231,16 @@ class Stops:
         session = getattr(request, "session_hash", None) or ""
         if (stop := self._flags.get(session)) is not None:
             stop.set()
-            return stop.said
-        if self._waiting.pop(session, 0) > 0:
-            return "cancelled before it started (it was waiting in the queue)"
-        return gr.skip()
+            if stop.kept:  # the job's own answer to keep: it comes at the job's next step
+                stop.ended.wait(CANCEL_WAIT_S)
+            said, kept = stop.said, stop.kept
+        elif self._waiting.pop(session, 0) > 0:
+            said, kept = "cancelled before it started (it was waiting in the queue)", ()
+        else:
+            said, kept = gr.skip(), ()
+        if not self._kept:
+            return said
+        return said, *(kept or [gr.skip()] * self._kept)
 
     def closed(self, request: gr.Request) -> None:
         """The session's page was closed or reloaded (`unload`): stop its running job, and drop any still queued."""
@@ -238,11 +251,13 @@ class Stops:
                 self._closed.popitem(last=False)
         self.stop(request)
 
-    def wire(self, go: gr.Button, cancel: gr.Button, event: Any, said: Any) -> None:
+    def wire(self, go: gr.Button, cancel: gr.Button, event: Any, said: Any, kept: Sequence[Any] = ()) -> None:
         """Have `cancel` cancel `event`, `go`'s job (a job waiting in the queue is dropped; a running one stops), and
-        say so in the tab's component `said` (a Markdown line): Gradio shows nothing of the job it cancelled."""
+        say so in the tab's component `said` (a Markdown line), `kept` showing the job's `Stop.kept`: Gradio shows
+        nothing of the job it cancelled."""
+        self._kept = len(kept)
         go.click(self.sent, None, None, queue=False)
-        cancel.click(self.cancel, None, [said], cancels=[event], queue=False)
+        cancel.click(self.cancel, None, [said, *kept], cancels=[event], queue=False)
 
 
 @contextlib.contextmanager
