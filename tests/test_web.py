@@ -2466,6 +2466,34 @@ def test_a_file_of_one_cyclegan_generator_is_offered_in_the_direction_it_holds(t
     assert checkpoint_outline(tmp_path / "evil.pt") is None and not marker.exists()
 
 
+def test_a_checkpoint_in_torch_s_legacy_format_is_offered_in_the_direction_it_holds(tmp_path):
+    """`checkpoint_outline` read zip-format files only: a checkpoint saved in torch's legacy (non-zip) format, as
+    `torch.save(..., _use_new_zipfile_serialization=False)` and old tools write it, was taken for another project's
+    file, so a one-way CUT was offered both ways, AtoB first, and each job failed until the visitor changed it.
+    Now the legacy pickle is read too (without torch, running nothing it names); a damaged one is unknown, both."""
+    import torch
+
+    from cyclegan.web.runs import checkpoint_outline
+
+    cfg = _tiny_checkpoint(tmp_path / "zip.pt", family="cut", direction="BtoA")
+    legacy = tmp_path / "legacy.pt"
+    torch.save(torch.load(tmp_path / "zip.pt", weights_only=True), legacy, _use_new_zipfile_serialization=False)
+    assert checkpoint_outline(legacy)["config"] == cfg.to_dict()
+    (tmp_path / "cut_short.pt").write_bytes(legacy.read_bytes()[:300])
+    offered = [(m.label, m.directions) for m in find_models([], [legacy, tmp_path / "cut_short.pt"])]
+    assert offered == [("legacy.pt (BtoA only)", ("BtoA",)), ("cut_short.pt", ("AtoB", "BtoA"))]
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    torch.save(
+        {"format": FORMAT, "models": {"G": Payload()}}, tmp_path / "evil.pt", _use_new_zipfile_serialization=False
+    )
+    assert checkpoint_outline(tmp_path / "evil.pt") is None and not marker.exists()
+
+
 def test_a_published_generator_is_offered_in_the_direction_it_translates(tmp_path, monkeypatch):
     """`serve --checkpoint pretrained:zebra2horse` was offered both ways with AtoB set: its one generator turned
     zebras into horses all the same, named AtoB in the output's name. Now it is "(BtoA only)", as the catalogue says."""
