@@ -2399,16 +2399,17 @@ def test_a_one_way_models_direction_is_chosen_with_it(tmp_path):
         (run / "config.json").write_text(json.dumps(cfg.to_dict()))
         files.append(run)
     app = build_app(ServeOptions(runs=(str(tmp_path / "runs"),), device="cpu"), [], tmp_path / "work")
-    radios = [b for b in app.blocks.values() if isinstance(b, gr.Radio) and [c[0] for c in b.choices] == DIRECTIONS]
-    assert len(radios) == 3 and all(r.value == "BtoA" for r in radios)  # the first model listed: runs/a_cut
+    radios = [b for b in app.blocks.values() if isinstance(b, gr.Radio) and b.label.startswith("direction")]
+    # the first model listed, runs/a_cut: its one direction only (the other was offered, and failed when chosen)
+    assert [([c[0] for c in r.choices], r.value) for r in radios] == [(["BtoA"], "BtoA")] * 3
     follow = [f for f in app.fns.values() if f.name == "chosen"]
     assert len(follow) == 3
     opts = ServeOptions(runs=(str(tmp_path / "runs"),), device="cpu")
     keys = {m.path: m.key for m in Engine(opts, [], tmp_path / "w").models()}
     cut, both = (keys[str(run / "checkpoint.pt")] for run in files)
     for f in follow:
-        assert f.fn(cut)["value"] == "BtoA"
-        assert "value" not in f.fn(both)  # a two-way model keeps the visitor's choice
+        assert (f.fn(cut, "AtoB")["choices"], f.fn(cut, "AtoB")["value"]) == (["BtoA"], "BtoA")
+        assert (f.fn(both, "BtoA")["choices"], f.fn(both, "BtoA")["value"]) == (DIRECTIONS, "BtoA")  # kept
 
 
 def test_a_one_way_run_given_to_checkpoint_is_named_and_followed_as_under_runs(tmp_path):
@@ -2417,7 +2418,6 @@ def test_a_one_way_run_given_to_checkpoint_is_named_and_followed_as_under_runs(t
     the same run was named and its direction followed. A copy outside the run is read for its config too."""
     gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.web.app import build_app
-    from cyclegan.web.engine import DIRECTIONS
     from cyclegan.web.runs import check_checkpoint_files
     from cyclegan.web.serve import ServeOptions
 
@@ -2431,8 +2431,8 @@ def test_a_one_way_run_given_to_checkpoint_is_named_and_followed_as_under_runs(t
     offered = [(m.label, m.directions) for m in models]
     assert offered == [("a_cut (BtoA only)", ("BtoA",)), ("loose.pt (BtoA only)", ("BtoA",))]
     app = build_app(ServeOptions(checkpoint=(str(run),), device="cpu"), files[:1], tmp_path / "work")
-    radios = [b for b in app.blocks.values() if isinstance(b, gr.Radio) and [c[0] for c in b.choices] == DIRECTIONS]
-    assert len(radios) == 3 and all(r.value == "BtoA" for r in radios)
+    radios = [b for b in app.blocks.values() if isinstance(b, gr.Radio) and b.label.startswith("direction")]
+    assert [([c[0] for c in r.choices], r.value) for r in radios] == [(["BtoA"], "BtoA")] * 3
 
 
 def test_a_file_of_one_cyclegan_generator_is_offered_in_the_direction_it_holds(tmp_path):
@@ -2496,7 +2496,8 @@ def test_a_checkpoint_in_torch_s_legacy_format_is_offered_in_the_direction_it_ho
 
 def test_a_published_generator_is_offered_in_the_direction_it_translates(tmp_path, monkeypatch):
     """`serve --checkpoint pretrained:zebra2horse` was offered both ways with AtoB set: its one generator turned
-    zebras into horses all the same, named AtoB in the output's name. Now it is "(BtoA only)", as the catalogue says."""
+    zebras into horses all the same, named AtoB in the output's name. Now it is "(BtoA only)", as the catalogue says,
+    and BtoA is the one direction the page offers for it."""
     import torch
 
     from cyclegan.interop.unet import UnetGenerator
@@ -2507,6 +2508,14 @@ def test_a_published_generator_is_offered_in_the_direction_it_translates(tmp_pat
     torch.save(UnetGenerator(num_downs=5, ngf=4).state_dict(), tmp_path / "home" / "pretrained" / "zebra2horse.pth")
     files = check_checkpoint_files(["pretrained:zebra2horse"])  # in the cache: no download
     assert [(m.label, m.directions) for m in find_models([], files)] == [("zebra2horse.pth (BtoA only)", ("BtoA",))]
+    # and the page's direction radios offer that one only: AtoB was offered, and failed when chosen
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(checkpoint=("pretrained:zebra2horse",), device="cpu"), files, tmp_path / "work")
+    radios = [b for b in app.blocks.values() if isinstance(b, gr.Radio) and b.label.startswith("direction")]
+    assert [([c[0] for c in r.choices], r.value) for r in radios] == [(["BtoA"], "BtoA")] * 3
 
 
 @pytest.mark.slow

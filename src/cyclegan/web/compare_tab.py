@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import gradio as gr
 
 from ..errors import CycleGANError
-from .engine import BACKBONES, DIRECTIONS, Cancelled, Engine, Stop, Stops, user_errors
+from .engine import BACKBONES, Cancelled, Engine, Stop, Stops, user_errors
 from .options import STYLE_SIZE_MIN, STYLE_SIZE_STEP, STYLE_STEPS_MIN
 
 
@@ -31,9 +31,7 @@ class CompareTab:
                         label=f"photo ({self.engine.upload_note})", file_types=["image"], elem_id="compare-photo"
                     )
                     c_model = gr.Dropdown(choices, value=first, label="CycleGAN model")
-                    c_dir = gr.Radio(
-                        DIRECTIONS, value=self.engine.trained_direction(first) or "AtoB", label="direction"
-                    )
+                    c_dir = self.engine.direction_radio(first, "direction")
                     c_styles = gr.File(
                         label="style references for Gatys (images of the target domain)",
                         file_count="multiple",

@@ -332,15 +332,27 @@ class Engine:
         model = next((m for m in self.models() if m.key == key), None)
         return model.directions[0] if model is not None and len(model.directions) == 1 else None
 
+    def directions(self, key: str | None) -> list[str]:
+        """The directions the `direction` radio offers for model `key`: a one-way model's own (pix2pix, CUT, a
+        published generator: `pretrained:zebra2horse` is BtoA only), else both."""
+        only = self.trained_direction(key)
+        return [only] if only else list(DIRECTIONS)
+
+    def direction_radio(self, key: str | None, label: str) -> gr.Radio:
+        """The `direction` radio for model `key` (the first offered), laid out with the directions it translates."""
+        offered = self.directions(key)
+        return gr.Radio(offered, value=offered[0], label=label)
+
     def follow_direction(self, model: gr.Dropdown, direction: gr.Radio) -> None:
-        """Set the `direction` radio to a one-way model's direction when it is chosen in `model`: it stayed at
-        AtoB for a BtoA-only run (its label says so), and each job failed until the visitor changed it."""
+        """Offer in the `direction` radio only the directions of the model chosen in `model`: it stayed at AtoB for
+        a BtoA-only run (its label says so), and each job failed until the visitor changed it; then it offered the
+        direction the model does not translate (a published generator's other way), which failed when chosen."""
 
-        def chosen(key: str | None) -> Any:
-            only = self.trained_direction(key)
-            return gr.update(value=only) if only else gr.update()
+        def chosen(key: str | None, current: str | None) -> Any:
+            offered = self.directions(key)
+            return gr.update(choices=offered, value=current if current in offered else offered[0])
 
-        model.change(chosen, [model], [direction], queue=False)
+        model.change(chosen, [model, direction], [direction], queue=False)
 
     def runs(self) -> dict[str, Path]:
         return named_runs(self.roots, self._run_names)

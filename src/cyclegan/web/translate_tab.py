@@ -10,7 +10,7 @@ import gradio as gr
 
 from ..errors import CycleGANError, escape
 from ..files import unique_stems
-from .engine import DIRECTIONS, Cancelled, Engine, Stop, Stops, alert_text, literal, stopping, user_errors
+from .engine import Cancelled, Engine, Stop, Stops, alert_text, literal, stopping, user_errors
 from .options import EXAMPLES_PER_FOLDER, ServeOptions
 from .runs import sendable_text
 from .uploads import animated_frames, display_name
@@ -63,11 +63,7 @@ class TranslateTab:
                         elem_id="translate-upload",
                     )
                     t_model = gr.Dropdown(choices, value=first, label="model", elem_id="translate-model")
-                    t_dir = gr.Radio(
-                        DIRECTIONS,
-                        value=self.engine.trained_direction(first) or "AtoB",
-                        label="direction (AtoB uses G, BtoA uses F)",
-                    )
+                    t_dir = engine.direction_radio(first, "direction (AtoB uses G, BtoA uses F)")
                     with gr.Row():
                         t_go = gr.Button("Translate", variant="primary", elem_id="translate-go")
                         t_cancel = gr.Button("Cancel", variant="stop", elem_id="translate-cancel")

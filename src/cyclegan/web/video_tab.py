@@ -11,18 +11,7 @@ from PIL import Image
 
 from ..errors import CycleGANError, flags_as_keywords
 from ..options import named_as_flags
-from .engine import (
-    DIRECTIONS,
-    Cancelled,
-    Engine,
-    Stop,
-    Stops,
-    alert_text,
-    literal,
-    stopping,
-    user_errors,
-    without_paths,
-)
+from .engine import Cancelled, Engine, Stop, Stops, alert_text, literal, stopping, user_errors, without_paths
 from .uploads import MB, display_name
 
 CLIP_TYPES = [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".gif", ".webp"]
@@ -107,11 +96,7 @@ class VideoTab:
                         elem_id="video-upload",
                     )
                     v_model = gr.Dropdown(choices, value=first, label="model", elem_id="video-model")
-                    v_dir = gr.Radio(
-                        DIRECTIONS,
-                        value=self.engine.trained_direction(first) or "AtoB",
-                        label="direction (AtoB uses G, BtoA uses F)",
-                    )
+                    v_dir = self.engine.direction_radio(first, "direction (AtoB uses G, BtoA uses F)")
                     v_shared = gr.Checkbox(defaults.norm_stats == "shared", label=SHARED_BOX)
                     v_blend = gr.Slider(0, 0.95, value=defaults.flow_blend, step=0.05, label=BLEND_SLIDER)
                     with gr.Row():
