@@ -2356,6 +2356,19 @@ def test_cancel_says_in_the_tab_what_it_stopped_and_translate_keeps_the_images_d
     assert isinstance(cancels["compare"][0](session), type(gr.skip()))
 
 
+def test_with_two_visitors_running_jobs_each_cancel_stops_its_own(tmp_path):
+    """With `--concurrency 2` two pages' jobs run at once; each page's Cancel stops its own job and says its own
+    line, the other running on (the stop flags are per page session and per tab)."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.engine import Stops
+
+    stops, a, b = Stops(), SimpleNamespace(session_hash="a"), SimpleNamespace(session_hash="b")
+    with stops.flag(a, said="a's line") as stop_a, stops.flag(b, said="b's line") as stop_b:
+        assert stops.cancel(b) == "b's line"
+        assert stop_b.is_set() and not stop_a.is_set()
+        assert stops.cancel(a) == "a's line" and stop_a.is_set()
+
+
 def test_the_vgg19_weights_missing_on_the_page_offers_no_weights_option(tmp_path, monkeypatch):
     """The Style tab's vgg19 without cached weights said "(or pass --weights FILE)": the page has no such
     option (a hostile probe). The page's message offers the download and lite0 only; the CLI's keeps --weights."""
