@@ -47,9 +47,9 @@ CLOSED_KEPT = 10_000
 HEAVY = "heavy"  # the concurrency group of every job that runs a network: one queue, --concurrency at once
 # The refreshes (model and run lists, the Runs tab): their own group, no progress shown.
 LIGHT_EVENTS = {"concurrency_id": "light", "concurrency_limit": 4, "show_progress": "hidden"}
-CANCELLED = "the job was cancelled"
+CANCELLED = "the job was cancelled"  # a stop no tab said in its own words (`user_errors`)
 # How long a Cancel waits for a stopped job's own answer (Style's best image: it comes at Gatys' next step)
-CANCEL_WAIT_S = 10  # a stop no tab said in its own words (`user_errors`)
+CANCEL_WAIT_S = 10
 
 
 def _internal(e: BaseException) -> gr.Error:
