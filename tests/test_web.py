@@ -2293,11 +2293,10 @@ def _cancel_of(app, cancel_id: str):
 def test_cancel_says_in_the_tab_what_it_stopped_and_translate_keeps_the_images_done(tmp_path, run, monkeypatch):
     """Gradio drops the answer of a job it cancels, so a job's own "cancelled ..." never reached the page: Cancel in
     Translate, Video and Compare left the tab blank, the images already translated gone too. Now the Cancel button
-    writes the line itself in the tab (what the job had done by then), Translate shows each image as it is done,
-    and a Cancel of a job still waiting in the queue says it never started."""
+    writes the line itself in the tab (what the job had done by then), and Translate shows each image as it is
+    done."""
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
-    import gradio as gr
     import torch
 
     from cyclegan.clipio import write_clip
@@ -2344,16 +2343,11 @@ def test_cancel_says_in_the_tab_what_it_stopped_and_translate_keeps_the_images_d
     _handler(app, "compare")(photo, key, "AtoB", [style], "lite0", 64, 10, session)
     assert said[2:] == ["cancelled after 1 of 10 Gatys steps: nothing compared"]
 
-    # a job waiting in the queue (Gradio drops it) never started; a Cancel with nothing sent changes nothing
-    go = next(b for b in app.blocks.values() if getattr(b, "elem_id", None) == "compare-go")
-    sent = next(f.fn for f in app.fns.values() if (go._id, "click") in f.targets and not f.queue)
-    sent(session)
-    assert cancels["compare"][0](session) == "cancelled before it started (it was waiting in the queue)"
-    assert isinstance(cancels["compare"][0](session), type(gr.skip()))
-    sent(session)  # and started: no longer waiting, so a Cancel after it has nothing to say
-    _handler(app, "compare")(photo, key, "AtoB", [style], "lite0", 64, 10, session)
-    assert said[3:] == ["cancelled after 1 of 10 Gatys steps: nothing compared"]
-    assert isinstance(cancels["compare"][0](session), type(gr.skip()))
+    # with no job of the page running, a job still waiting in the queue is what Gradio drops: said so
+    assert (
+        cancels["compare"][0](session)
+        == "nothing of this page was running; a job still waiting in the queue is dropped"
+    )
 
 
 def test_with_two_visitors_running_jobs_each_cancel_stops_its_own(tmp_path):

@@ -86,7 +86,7 @@ class CompareTab:
                 [c_gallery, c_table],
                 **self.engine.heavy_events,
             )
-            self.stops.wire(c_go, c_cancel, c_event, c_table)
+            self.stops.wire(c_cancel, c_event, c_table)
         return c_model
 
     def compare(

@@ -50,6 +50,7 @@ LIGHT_EVENTS = {"concurrency_id": "light", "concurrency_limit": 4, "show_progres
 CANCELLED = "the job was cancelled"  # a stop no tab said in its own words (`user_errors`)
 # How long a Cancel waits for a stopped job's own answer (Style's best image: it comes at Gatys' next step)
 CANCEL_WAIT_S = 10
+NONE_RUNNING = "nothing of this page was running; a job still waiting in the queue is dropped"
 
 
 def _internal(e: BaseException) -> gr.Error:
@@ -181,22 +182,12 @@ class Stops:
     `unload` (the page closed or reloaded), checked by the job at each step (Gatys) or batch of frames (a clip).
     A job without one ran on for nobody, holding the one heavy queue for minutes. The sessions whose page was
     closed are remembered (the CLOSED_KEPT last), so a job of theirs still waiting in the queue is dropped when
-    its turn comes: it ran then, for nobody, as long as a running one had. The jobs a session has sent that have
-    not started yet are counted too (`waiting`), so that its Cancel says it dropped one."""
+    its turn comes: it ran then, for nobody, as long as a running one had."""
 
     def __init__(self) -> None:
         self._flags: dict[str, Stop] = {}
         self._kept = 0  # the Cancel's outputs besides its line (`wire`)
         self._closed: OrderedDict[str, None] = OrderedDict()  # a reloaded page is a new session: none comes back
-        # Jobs sent and not started, per session (the CLOSED_KEPT last): a job sent by a script, with no `sent`
-        # before it, counts nothing, so its sessions leave nothing behind.
-        self._waiting: OrderedDict[str, int] = OrderedDict()
-
-    def _count(self, session: str, change: int) -> None:
-        if (n := self._waiting.pop(session, 0) + change) > 0:
-            self._waiting[session] = n
-            while len(self._waiting) > CLOSED_KEPT:
-                self._waiting.popitem(last=False)
 
     @contextlib.contextmanager
     def flag(self, request: gr.Request | None, said: str = "cancelled", kept: tuple = ()) -> Iterator[Stop]:
@@ -204,7 +195,6 @@ class Stops:
         the job updates it): a page closed while the models load stops it too, and one closed while the job waited
         in the queue drops it (CycleGANError, which goes to the server's log: no one is there to see it)."""
         stop, session = Stop(said, kept), getattr(request, "session_hash", None) or uuid.uuid4().hex
-        self._count(session, -1)  # started: no longer waiting
         if session in self._closed:
             raise CycleGANError("its page was closed while the job waited in the queue: dropped")
         self._flags[session] = stop
@@ -215,29 +205,23 @@ class Stops:
             if self._flags.get(session) is stop:
                 del self._flags[session]
 
-    def sent(self, request: gr.Request) -> None:
-        """The session sent a job (its button's first, unqueued handler): it waits until `flag` starts it."""
-        if session := getattr(request, "session_hash", None):
-            self._count(session, 1)
-
     def stop(self, request: gr.Request) -> None:
         """Stop the session's running job, if any (`unload`'s handler, and the Cancel button's through `cancel`)."""
         if (stop := self._flags.get(getattr(request, "session_hash", None) or "")) is not None:
             stop.set()
 
     def cancel(self, request: gr.Request) -> Any:
-        """The Cancel button's handler: stop the session's running job and show its `said` in the tab, or say that
-        the job waiting in the queue (which Gradio drops) never started; with neither, the tab is left as it is."""
+        """The Cancel button's handler: stop the session's running job and show its `said` in the tab, or, with none
+        running, say that a job still waiting in the queue is dropped (Gradio drops it; the server does not see
+        whether there is one: a button's unqueued handler, to count them, ran only after the running job)."""
         session = getattr(request, "session_hash", None) or ""
         if (stop := self._flags.get(session)) is not None:
             stop.set()
             if stop.kept:  # the job's own answer to keep: it comes at the job's next step
                 stop.ended.wait(CANCEL_WAIT_S)
             said, kept = stop.said, stop.kept
-        elif self._waiting.pop(session, 0) > 0:
-            said, kept = "cancelled before it started (it was waiting in the queue)", ()
         else:
-            said, kept = gr.skip(), ()
+            said, kept = NONE_RUNNING, ()
         if not self._kept:
             return said
         return said, *(kept or [gr.skip()] * self._kept)
@@ -246,17 +230,15 @@ class Stops:
         """The session's page was closed or reloaded (`unload`): stop its running job, and drop any still queued."""
         if session := getattr(request, "session_hash", None):
             self._closed[session] = None
-            self._waiting.pop(session, None)
             while len(self._closed) > CLOSED_KEPT:
                 self._closed.popitem(last=False)
         self.stop(request)
 
-    def wire(self, go: gr.Button, cancel: gr.Button, event: Any, said: Any, kept: Sequence[Any] = ()) -> None:
-        """Have `cancel` cancel `event`, `go`'s job (a job waiting in the queue is dropped; a running one stops), and
-        say so in the tab's component `said` (a Markdown line), `kept` showing the job's `Stop.kept`: Gradio shows
-        nothing of the job it cancelled."""
+    def wire(self, cancel: gr.Button, event: Any, said: Any, kept: Sequence[Any] = ()) -> None:
+        """Have `cancel` cancel `event` (a job waiting in the queue is dropped; a running one stops), and say so in
+        the tab's component `said` (a Markdown line), `kept` showing the job's `Stop.kept`: Gradio shows nothing of
+        the job it cancelled."""
         self._kept = len(kept)
-        go.click(self.sent, None, None, queue=False)
         cancel.click(self.cancel, None, [said, *kept], cancels=[event], queue=False)
 
 

@@ -90,7 +90,7 @@ class StyleTab:
                 [s_image, s_info, s_download],
                 **self.engine.heavy_events,
             )
-            self.stops.wire(s_go, s_cancel, s_event, s_info, kept=[s_image, s_download])
+            self.stops.wire(s_cancel, s_event, s_info, kept=[s_image, s_download])
 
     def stylize_live(
         self,

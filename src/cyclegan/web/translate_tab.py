@@ -90,7 +90,7 @@ class TranslateTab:
                 [t_gallery, t_download, t_info],
                 **engine.heavy_events,
             )
-            self.stops.wire(t_go, t_cancel, t_event, t_info)
+            self.stops.wire(t_cancel, t_event, t_info)
         return t_model
 
     def translate_live(

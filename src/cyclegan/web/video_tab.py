@@ -116,7 +116,7 @@ class VideoTab:
                 [v_out, v_download, v_info],
                 **self.engine.heavy_events,
             )
-            self.stops.wire(v_go, v_cancel, v_event, v_info)
+            self.stops.wire(v_cancel, v_event, v_info)
         return v_model
 
     def translate(
