@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import fields
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -1481,10 +1482,10 @@ def test_errors_on_the_page_name_its_controls_not_command_line_flags(tmp_path):
     cut = tmp_path / "cut.pt"
     _tiny_checkpoint(cut, family="cut")
     app = build_app(ServeOptions(checkpoint=(str(cut),), device="cpu"), [cut], tmp_path / "work")
-    translate = next(f for f in app.fns.values() if f.name == "translate" and len(f.inputs) == 3)
+    translate = _handler(app, "translate_live")
     with pytest.raises(gr.Error) as e:
         # the file is read for its one direction: named so (its key), the direction the visitor may still change
-        translate.fn([str(_png(tmp_path / "photo.png", 32, 32))], "cut.pt (AtoB only)", "BtoA")
+        list(translate([str(_png(tmp_path / "photo.png", 32, 32))], "cut.pt (AtoB only)", "BtoA"))
     assert (
         str(e.value.message)
         == 'cut.pt (AtoB only): this cut model translates A to B only; use "direction (AtoB uses G, BtoA uses F)": AtoB'
@@ -2234,17 +2235,17 @@ def test_a_comparison_stops_on_cancel_and_when_its_page_is_closed(tmp_path, monk
     assert (gallery, said) == ([], "cancelled after 1 of 10 Gatys steps: nothing compared") and steps == [1]
 
 
-def _stopped_after_first_pass(tmp_path, run, which: int, cancel: str, how: str):
-    """The page on `run`, its `which`-th translate handler (0: Translate, 1: Video) and a visitor who stops the job
-    (`cancel`'s button, or by closing the page: `how`) once the generator's first pass (an image, a batch of
-    frames) is through; returns (app, handler, model key, session, the passes seen)."""
+def _stopped_after_first_pass(tmp_path, run, which: str, cancel: str, how: str):
+    """The page on `run`, its handler `which` (Translate's `translate_live`, Video's `translate`) and a visitor who
+    stops the job (`cancel`'s button, or by closing the page: `how`) once the generator's first pass (an image, a
+    batch of frames) is through; returns (app, handler, model key, session, the passes seen)."""
     from types import SimpleNamespace
 
     from cyclegan.web.app import build_app
     from cyclegan.web.serve import ServeOptions
 
     app = build_app(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
-    handler = [f.fn for f in app.fns.values() if f.name == "translate"][which]
+    handler = _handler(app, which)
     stop, session = _stoppers(app, cancel)[how], SimpleNamespace(session_hash="visitor")
     key = app.engine.models()[0].key
     passes: list[int] = []
@@ -2265,7 +2266,7 @@ def test_a_clip_stops_on_cancel_and_when_its_page_is_closed_leaving_no_output(tm
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.clipio import write_clip
 
-    app, video, key, session, batches = _stopped_after_first_pass(tmp_path, run, 1, "video-cancel", how)
+    app, video, key, session, batches = _stopped_after_first_pass(tmp_path, run, "translate", "video-cancel", how)
     frames = [np.full((16, 16, 3), 9 * i, np.uint8) for i in range(24)]
     clip = write_clip(tmp_path / f"stopped_{how}.mp4", frames, rate=25)
     # said in the tab, not an Error pop-up ("stopped_Cancel.mp4: the translation was cancelled") as if it had failed
@@ -2284,7 +2285,12 @@ def test_translate_stops_on_cancel_and_when_its_page_is_closed(tmp_path, run, ho
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from types import SimpleNamespace
 
-    _, translate, key, session, images = _stopped_after_first_pass(tmp_path, run, 0, "translate-cancel", how)
+    _, live, key, session, images = _stopped_after_first_pass(tmp_path, run, "translate_live", "translate-cancel", how)
+
+    def translate(*args):  # the job's last answer
+        *_, last = live(*args)
+        return last
+
     photos = [str(_png(tmp_path / f"p{i}.png", 24, 20, seed=i)) for i in range(3)]
     # said in the tab with the images done, not an Error pop-up ("the translation was cancelled") as if it had failed
     gallery, downloads, said = translate(photos, key, "AtoB", session)
@@ -2292,6 +2298,86 @@ def test_translate_stops_on_cancel_and_when_its_page_is_closed(tmp_path, run, ho
     # the next job is not stopped by the last one's Cancel; after the page closed, a new page's (a new session)
     after = session if how == "Cancel" else SimpleNamespace(session_hash="reloaded")
     assert translate(photos[:1], key, "AtoB", after)[1]
+
+
+def _cancel_of(app, cancel_id: str):
+    """(the handler of `app`'s Cancel button `cancel_id`, the elem_ids of the components it writes)."""
+    button = next(b for b in app.blocks.values() if getattr(b, "elem_id", None) == cancel_id)
+    dep = next(f for f in app.fns.values() if (button._id, "click") in f.targets)
+    return dep.fn, [getattr(o, "elem_id", None) for o in dep.outputs]
+
+
+def test_cancel_says_in_the_tab_what_it_stopped_and_translate_keeps_the_images_done(tmp_path, run, monkeypatch):
+    """Gradio drops the answer of a job it cancels, so a job's own "cancelled ..." never reached the page: Cancel in
+    Translate, Video and Compare left the tab blank, the images already translated gone too. Now the Cancel button
+    writes the line itself in the tab (what the job had done by then), and Translate shows each image as it is
+    done."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    import torch
+
+    from cyclegan.clipio import write_clip
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+    key, session, said = app.engine.models()[0].key, SimpleNamespace(session_hash="visitor"), []
+    cancels = {tab: _cancel_of(app, f"{tab}-cancel") for tab in ("translate", "video", "compare")}
+    assert {tab: writes for tab, (_, writes) in cancels.items()} == {
+        "translate": ["translate-info"],
+        "video": ["video-info"],
+        "compare": ["compare-table"],
+    }
+    pressed = {"tab": "video", "at": 1}  # Cancel pressed while the generator's first pass runs
+    passes = []
+
+    def visitor(_module, _inputs, _output) -> None:
+        passes.append(1)
+        if len(passes) == pressed["at"]:
+            said.append(cancels[pressed["tab"]][0](session))
+
+    translate, video = (f.fn for f in app.fns.values() if f.name in ("translate_live", "translate"))
+    photos = [str(_png(tmp_path / f"p{i}.png", 24, 20, seed=i)) for i in range(3)]
+    job = translate(photos, key, "AtoB", session)
+    first = next(job)  # the first image reaches the page at once; Cancel pressed on seeing it
+    said.append(cancels["translate"][0](session))
+    assert said == ["cancelled after 1 of 3 images; those are shown"]
+    assert len(first[0]) == 2 and [len(gallery) for gallery, _, _ in job] == [2]  # input | translated, kept
+
+    app.engine.generator(key, "AtoB").register_forward_hook(visitor)
+    clip = write_clip(tmp_path / "walk.mp4", [np.full((16, 16, 3), 9 * i, np.uint8) for i in range(24)], rate=25)
+    video(str(clip), key, "AtoB", False, 0.0, session)
+    assert said[1:] == ["walk\\.mp4: cancelled; no clip written"]
+
+    def stylize(*args, callback, **kwargs):  # Gatys, Cancel pressed after its first step
+        callback(1, torch.zeros(1, 3, 8, 8))
+        said.append(cancels["compare"][0](session))
+        callback(2, torch.zeros(1, 3, 8, 8))
+        pytest.fail("Gatys ran on after Cancel")
+
+    monkeypatch.setattr("cyclegan.style.stylize", stylize)
+    photo, style = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
+    _handler(app, "compare")(photo, key, "AtoB", [style], "lite0", 64, 10, session)
+    assert said[2:] == ["cancelled after 1 of 10 Gatys steps: nothing compared"]
+
+    # with no job of the page running, a job still waiting in the queue is what Gradio drops: said so
+    assert (
+        cancels["compare"][0](session)
+        == "nothing of this page was running; a job still waiting in the queue is dropped"
+    )
+
+
+def test_with_two_visitors_running_jobs_each_cancel_stops_its_own(tmp_path):
+    """With `--concurrency 2` two pages' jobs run at once; each page's Cancel stops its own job and says its own
+    line, the other running on (the stop flags are per page session and per tab)."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.engine import Stops
+
+    stops, a, b = Stops(), SimpleNamespace(session_hash="a"), SimpleNamespace(session_hash="b")
+    with stops.flag(a, said="a's line") as stop_a, stops.flag(b, said="b's line") as stop_b:
+        assert stops.cancel(b) == "b's line"
+        assert stop_b.is_set() and not stop_a.is_set()
+        assert stops.cancel(a) == "a's line" and stop_a.is_set()
 
 
 def test_the_vgg19_weights_missing_on_the_page_offers_no_weights_option(tmp_path, monkeypatch):
@@ -2337,16 +2423,17 @@ def test_a_one_way_models_direction_is_chosen_with_it(tmp_path):
         (run / "config.json").write_text(json.dumps(cfg.to_dict()))
         files.append(run)
     app = build_app(ServeOptions(runs=(str(tmp_path / "runs"),), device="cpu"), [], tmp_path / "work")
-    radios = [b for b in app.blocks.values() if isinstance(b, gr.Radio) and [c[0] for c in b.choices] == DIRECTIONS]
-    assert len(radios) == 3 and all(r.value == "BtoA" for r in radios)  # the first model listed: runs/a_cut
+    radios = [b for b in app.blocks.values() if isinstance(b, gr.Radio) and b.label.startswith("direction")]
+    # the first model listed, runs/a_cut: its one direction only (the other was offered, and failed when chosen)
+    assert [([c[0] for c in r.choices], r.value) for r in radios] == [(["BtoA"], "BtoA")] * 3
     follow = [f for f in app.fns.values() if f.name == "chosen"]
     assert len(follow) == 3
     opts = ServeOptions(runs=(str(tmp_path / "runs"),), device="cpu")
     keys = {m.path: m.key for m in Engine(opts, [], tmp_path / "w").models()}
     cut, both = (keys[str(run / "checkpoint.pt")] for run in files)
     for f in follow:
-        assert f.fn(cut)["value"] == "BtoA"
-        assert "value" not in f.fn(both)  # a two-way model keeps the visitor's choice
+        assert (f.fn(cut, "AtoB")["choices"], f.fn(cut, "AtoB")["value"]) == (["BtoA"], "BtoA")
+        assert (f.fn(both, "BtoA")["choices"], f.fn(both, "BtoA")["value"]) == (DIRECTIONS, "BtoA")  # kept
 
 
 def test_a_one_way_run_given_to_checkpoint_is_named_and_followed_as_under_runs(tmp_path):
@@ -2355,7 +2442,6 @@ def test_a_one_way_run_given_to_checkpoint_is_named_and_followed_as_under_runs(t
     the same run was named and its direction followed. A copy outside the run is read for its config too."""
     gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.web.app import build_app
-    from cyclegan.web.engine import DIRECTIONS
     from cyclegan.web.runs import check_checkpoint_files
     from cyclegan.web.serve import ServeOptions
 
@@ -2369,8 +2455,8 @@ def test_a_one_way_run_given_to_checkpoint_is_named_and_followed_as_under_runs(t
     offered = [(m.label, m.directions) for m in models]
     assert offered == [("a_cut (BtoA only)", ("BtoA",)), ("loose.pt (BtoA only)", ("BtoA",))]
     app = build_app(ServeOptions(checkpoint=(str(run),), device="cpu"), files[:1], tmp_path / "work")
-    radios = [b for b in app.blocks.values() if isinstance(b, gr.Radio) and [c[0] for c in b.choices] == DIRECTIONS]
-    assert len(radios) == 3 and all(r.value == "BtoA" for r in radios)
+    radios = [b for b in app.blocks.values() if isinstance(b, gr.Radio) and b.label.startswith("direction")]
+    assert [([c[0] for c in r.choices], r.value) for r in radios] == [(["BtoA"], "BtoA")] * 3
 
 
 def test_a_file_of_one_cyclegan_generator_is_offered_in_the_direction_it_holds(tmp_path):
@@ -2404,9 +2490,38 @@ def test_a_file_of_one_cyclegan_generator_is_offered_in_the_direction_it_holds(t
     assert checkpoint_outline(tmp_path / "evil.pt") is None and not marker.exists()
 
 
+def test_a_checkpoint_in_torch_s_legacy_format_is_offered_in_the_direction_it_holds(tmp_path):
+    """`checkpoint_outline` read zip-format files only: a checkpoint saved in torch's legacy (non-zip) format, as
+    `torch.save(..., _use_new_zipfile_serialization=False)` and old tools write it, was taken for another project's
+    file, so a one-way CUT was offered both ways, AtoB first, and each job failed until the visitor changed it.
+    Now the legacy pickle is read too (without torch, running nothing it names); a damaged one is unknown, both."""
+    import torch
+
+    from cyclegan.web.runs import checkpoint_outline
+
+    cfg = _tiny_checkpoint(tmp_path / "zip.pt", family="cut", direction="BtoA")
+    legacy = tmp_path / "legacy.pt"
+    torch.save(torch.load(tmp_path / "zip.pt", weights_only=True), legacy, _use_new_zipfile_serialization=False)
+    assert checkpoint_outline(legacy)["config"] == cfg.to_dict()
+    (tmp_path / "cut_short.pt").write_bytes(legacy.read_bytes()[:300])
+    offered = [(m.label, m.directions) for m in find_models([], [legacy, tmp_path / "cut_short.pt"])]
+    assert offered == [("legacy.pt (BtoA only)", ("BtoA",)), ("cut_short.pt", ("AtoB", "BtoA"))]
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    torch.save(
+        {"format": FORMAT, "models": {"G": Payload()}}, tmp_path / "evil.pt", _use_new_zipfile_serialization=False
+    )
+    assert checkpoint_outline(tmp_path / "evil.pt") is None and not marker.exists()
+
+
 def test_a_published_generator_is_offered_in_the_direction_it_translates(tmp_path, monkeypatch):
     """`serve --checkpoint pretrained:zebra2horse` was offered both ways with AtoB set: its one generator turned
-    zebras into horses all the same, named AtoB in the output's name. Now it is "(BtoA only)", as the catalogue says."""
+    zebras into horses all the same, named AtoB in the output's name. Now it is "(BtoA only)", as the catalogue says,
+    and BtoA is the one direction the page offers for it."""
     import torch
 
     from cyclegan.interop.unet import UnetGenerator
@@ -2417,6 +2532,14 @@ def test_a_published_generator_is_offered_in_the_direction_it_translates(tmp_pat
     torch.save(UnetGenerator(num_downs=5, ngf=4).state_dict(), tmp_path / "home" / "pretrained" / "zebra2horse.pth")
     files = check_checkpoint_files(["pretrained:zebra2horse"])  # in the cache: no download
     assert [(m.label, m.directions) for m in find_models([], files)] == [("zebra2horse.pth (BtoA only)", ("BtoA",))]
+    # and the page's direction radios offer that one only: AtoB was offered, and failed when chosen
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(checkpoint=("pretrained:zebra2horse",), device="cpu"), files, tmp_path / "work")
+    radios = [b for b in app.blocks.values() if isinstance(b, gr.Radio) and b.label.startswith("direction")]
+    assert [([c[0] for c in r.choices], r.value) for r in radios] == [(["BtoA"], "BtoA")] * 3
 
 
 @pytest.mark.slow
@@ -2572,10 +2695,10 @@ def test_a_job_whose_page_was_closed_while_it_waited_in_the_queue_is_dropped(tmp
     _stoppers(app, "translate-cancel")["closed"](gone)
     monkeypatch.setattr(app.engine, "image", lambda *a: pytest.fail("a closed page's job ran"))
     photo = str(_png(tmp_path / "photo.png", 24, 20))
-    translate, video = (f.fn for f in app.fns.values() if f.name == "translate")
+    translate, video = _handler(app, "translate_live"), _handler(app, "translate")
     dropped = "its page was closed while the job waited in the queue: dropped"
     jobs = {
-        "Translate": lambda r: translate([photo], key, "AtoB", r),
+        "Translate": lambda r: list(translate([photo], key, "AtoB", r)),
         "Video": lambda r: video(photo, key, "AtoB", False, 0.0, r),
         "Style": lambda r: list(_handler(app, "stylize_live")(photo, [photo], "lite0", 64, 10, r)),
         "Compare": lambda r: _handler(app, "compare")(photo, key, "AtoB", [photo], "lite0", 64, 10, r),
@@ -2589,9 +2712,11 @@ def test_a_job_whose_page_was_closed_while_it_waited_in_the_queue_is_dropped(tmp
 
 def test_a_cancelled_style_transfer_offers_its_best_image_so_far(tmp_path, monkeypatch):
     """`cyclegan stylize` keeps its best image so far on Ctrl-C; the Style tab's Cancel threw the minutes of
-    Gatys away ("cancelled after 41.0 s", nothing to download). Now it offers that image, as the CLI keeps it."""
+    Gatys away ("cancelled after 41.0 s", nothing to download). Then the job offered it, but Gradio drops what a
+    cancelled job yields: in the browser the tab still showed a last step, no line, nothing to download. Now the
+    Cancel button's own answer is that image, its line and its download, as the CLI keeps it."""
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
-    from types import SimpleNamespace
+    import threading
 
     from cyclegan import style
     from cyclegan.web.app import build_app
@@ -2600,19 +2725,25 @@ def test_a_cancelled_style_transfer_offers_its_best_image_so_far(tmp_path, monke
     ckpt = tmp_path / "tiny.pt"
     _tiny_checkpoint(ckpt)
     app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
-    cancel, session = _stoppers(app, "style-cancel")["Cancel"], SimpleNamespace(session_hash="visitor")
-    real = style.stylize
+    (cancel, writes), session = _cancel_of(app, "style-cancel"), SimpleNamespace(session_hash="visitor")
+    assert writes == ["style-info", "style-image", None]  # the line, the image, the download
+    real, pressed = style.stylize, []
 
     def stylize(*args, callback, **kwargs):
         def visitor(step, x):
             callback(step, x)
-            cancel(session)  # after the first step: the next one stops
+            if not pressed:  # after the first step, from the page's thread: the next step stops
+                pressed.append(threading.Thread(target=lambda: pressed.append(cancel(session))))
+                pressed[0].start()
+                time.sleep(0.2)
 
         return real(*args, callback=visitor, **kwargs)
 
     monkeypatch.setattr(style, "stylize", stylize)
     photo, ref = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
     *_, (image, said, download) = _handler(app, "stylize_live")(photo, [ref], "lite0", 64, 10, session)
+    pressed[0].join()
+    assert pressed[1] == (said, image, download)  # what the page shows: the Cancel's answer
     assert said.startswith("cancelled: the best image of 2 of 10 steps in "), said
     assert download == image and Image.open(download).size == (64, 48)
 

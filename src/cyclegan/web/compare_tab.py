@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 
 import gradio as gr
 
 from ..errors import CycleGANError
-from .engine import BACKBONES, DIRECTIONS, Cancelled, Engine, Stops, user_errors
+from .engine import BACKBONES, Cancelled, Engine, Stop, Stops, user_errors
 from .options import STYLE_SIZE_MIN, STYLE_SIZE_STEP, STYLE_STEPS_MIN
 
 
@@ -32,9 +31,7 @@ class CompareTab:
                         label=f"photo ({self.engine.upload_note})", file_types=["image"], elem_id="compare-photo"
                     )
                     c_model = gr.Dropdown(choices, value=first, label="CycleGAN model")
-                    c_dir = gr.Radio(
-                        DIRECTIONS, value=self.engine.trained_direction(first) or "AtoB", label="direction"
-                    )
+                    c_dir = self.engine.direction_radio(first, "direction")
                     c_styles = gr.File(
                         label="style references for Gatys (images of the target domain)",
                         file_count="multiple",
@@ -89,7 +86,7 @@ class CompareTab:
                 [c_gallery, c_table],
                 **self.engine.heavy_events,
             )
-            self.stops.wire(c_cancel, c_event)
+            self.stops.wire(c_cancel, c_event, c_table)
         return c_model
 
     def compare(
@@ -108,10 +105,10 @@ class CompareTab:
         references), measured as `cyclegan compare` measures: seconds, SSIM (Y) and feature distance to the input,
         Gram distance to the references. Returns (gallery input | model | Gatys, a table of the figures). Cancel,
         or closing the page, stops Gatys at its next step: an empty gallery, and the table's place says so."""
-        with self.stops.flag(request) as stop:
+        with self.stops.flag(request, said="cancelled before Gatys began: nothing compared") as stop:
             return self._compare(photo, key, direction, styles, backbone, size, steps, stop, progress)
 
-    def _compare(self, photo, key, direction, styles, backbone, size, steps, stop: threading.Event, progress):
+    def _compare(self, photo, key, direction, styles, backbone, size, steps, stop: Stop, progress):
         # on first use (torch): the page is up before these load
         from ..compare import METRICS_BACKBONE, check_measurable, measure, model_label, translate_timed
         from ..data.io import resize_long_side
@@ -140,6 +137,7 @@ class CompareTab:
             if stop.is_set():
                 raise Cancelled
             done[0] = step
+            stop.said = f"cancelled after {step} of {steps} Gatys steps: nothing compared"  # as the job says it
             progress((step, steps), desc=f"Gatys ({name})")
 
         # Gatys first, as `cyclegan compare` runs it: its memory check must see the device before the generator's

@@ -48,6 +48,9 @@ HEAVY = "heavy"  # the concurrency group of every job that runs a network: one q
 # The refreshes (model and run lists, the Runs tab): their own group, no progress shown.
 LIGHT_EVENTS = {"concurrency_id": "light", "concurrency_limit": 4, "show_progress": "hidden"}
 CANCELLED = "the job was cancelled"  # a stop no tab said in its own words (`user_errors`)
+# How long a Cancel waits for a stopped job's own answer (Style's best image: it comes at Gatys' next step)
+CANCEL_WAIT_S = 10
+NONE_RUNNING = "nothing of this page was running; a job still waiting in the queue is dropped"
 
 
 def _internal(e: BaseException) -> gr.Error:
@@ -161,6 +164,19 @@ class Cancelled(KeyboardInterrupt):
     one out of it ends Gradio's server thread. Raised in a job's worker thread only: never the server's Ctrl-C."""
 
 
+class Stop(threading.Event):
+    """A running job's stop flag, and `said`: the line its tab shows when Cancel stops it now, which the job keeps
+    up to date (the images done, the steps run). Gradio drops the answer of a job it cancels, so a job's own
+    "cancelled ..." never reached the page: Translate, Video and Compare showed nothing at all. `kept`: what the
+    Cancel shows in the tab's other outputs (`Stops.wire`), and `ended`, set by a job that ends on its own once
+    stopped with something to keep (Style's best image), which the Cancel waits for (CANCEL_WAIT_S at most)."""
+
+    def __init__(self, said: str = "cancelled", kept: tuple = ()) -> None:
+        super().__init__()
+        self.said, self.kept = said, kept
+        self.ended = threading.Event()
+
+
 class Stops:
     """The stop flags of a tab's running jobs, one per page session: set by the tab's Cancel button and by Gradio's
     `unload` (the page closed or reloaded), checked by the job at each step (Gatys) or batch of frames (a clip).
@@ -169,28 +185,46 @@ class Stops:
     its turn comes: it ran then, for nobody, as long as a running one had."""
 
     def __init__(self) -> None:
-        self._flags: dict[str, threading.Event] = {}
+        self._flags: dict[str, Stop] = {}
+        self._kept = 0  # the Cancel's outputs besides its line (`wire`)
         self._closed: OrderedDict[str, None] = OrderedDict()  # a reloaded page is a new session: none comes back
 
     @contextlib.contextmanager
-    def flag(self, request: gr.Request | None) -> Iterator[threading.Event]:
-        """The session's stop flag for the job run in the block, from its start: a page closed while the models
-        load stops it too, and one closed while the job waited in the queue drops it (CycleGANError, which goes
-        to the server's log: no one is there to see it)."""
-        stop, session = threading.Event(), getattr(request, "session_hash", None) or uuid.uuid4().hex
+    def flag(self, request: gr.Request | None, said: str = "cancelled", kept: tuple = ()) -> Iterator[Stop]:
+        """The session's stop flag for the job run in the block, from its start (`said`: what a Cancel says before
+        the job updates it): a page closed while the models load stops it too, and one closed while the job waited
+        in the queue drops it (CycleGANError, which goes to the server's log: no one is there to see it)."""
+        stop, session = Stop(said, kept), getattr(request, "session_hash", None) or uuid.uuid4().hex
         if session in self._closed:
             raise CycleGANError("its page was closed while the job waited in the queue: dropped")
         self._flags[session] = stop
         try:
             yield stop
         finally:
+            stop.ended.set()  # a Cancel waiting for its answer waits no longer
             if self._flags.get(session) is stop:
                 del self._flags[session]
 
     def stop(self, request: gr.Request) -> None:
-        """Stop the session's running job, if any (a Cancel button's handler, and `unload`'s)."""
+        """Stop the session's running job, if any (`unload`'s handler, and the Cancel button's through `cancel`)."""
         if (stop := self._flags.get(getattr(request, "session_hash", None) or "")) is not None:
             stop.set()
+
+    def cancel(self, request: gr.Request) -> Any:
+        """The Cancel button's handler: stop the session's running job and show its `said` in the tab, or, with none
+        running, say that a job still waiting in the queue is dropped (Gradio drops it; the server does not see
+        whether there is one: a button's unqueued handler, to count them, ran only after the running job)."""
+        session = getattr(request, "session_hash", None) or ""
+        if (stop := self._flags.get(session)) is not None:
+            stop.set()
+            if stop.kept:  # the job's own answer to keep: it comes at the job's next step
+                stop.ended.wait(CANCEL_WAIT_S)
+            said, kept = stop.said, stop.kept
+        else:
+            said, kept = NONE_RUNNING, ()
+        if not self._kept:
+            return said
+        return said, *(kept or [gr.skip()] * self._kept)
 
     def closed(self, request: gr.Request) -> None:
         """The session's page was closed or reloaded (`unload`): stop its running job, and drop any still queued."""
@@ -200,9 +234,12 @@ class Stops:
                 self._closed.popitem(last=False)
         self.stop(request)
 
-    def wire(self, button: gr.Button, event: Any) -> None:
-        """Have `button` cancel `event` (a job waiting in the queue is dropped; a running one stops)."""
-        button.click(self.stop, None, None, cancels=[event], queue=False)
+    def wire(self, cancel: gr.Button, event: Any, said: Any, kept: Sequence[Any] = ()) -> None:
+        """Have `cancel` cancel `event` (a job waiting in the queue is dropped; a running one stops), and say so in
+        the tab's component `said` (a Markdown line), `kept` showing the job's `Stop.kept`: Gradio shows nothing of
+        the job it cancelled."""
+        self._kept = len(kept)
+        cancel.click(self.cancel, None, [said, *kept], cancels=[event], queue=False)
 
 
 @contextlib.contextmanager
@@ -277,15 +314,27 @@ class Engine:
         model = next((m for m in self.models() if m.key == key), None)
         return model.directions[0] if model is not None and len(model.directions) == 1 else None
 
+    def directions(self, key: str | None) -> list[str]:
+        """The directions the `direction` radio offers for model `key`: a one-way model's own (pix2pix, CUT, a
+        published generator: `pretrained:zebra2horse` is BtoA only), else both."""
+        only = self.trained_direction(key)
+        return [only] if only else list(DIRECTIONS)
+
+    def direction_radio(self, key: str | None, label: str) -> gr.Radio:
+        """The `direction` radio for model `key` (the first offered), laid out with the directions it translates."""
+        offered = self.directions(key)
+        return gr.Radio(offered, value=offered[0], label=label)
+
     def follow_direction(self, model: gr.Dropdown, direction: gr.Radio) -> None:
-        """Set the `direction` radio to a one-way model's direction when it is chosen in `model`: it stayed at
-        AtoB for a BtoA-only run (its label says so), and each job failed until the visitor changed it."""
+        """Offer in the `direction` radio only the directions of the model chosen in `model`: it stayed at AtoB for
+        a BtoA-only run (its label says so), and each job failed until the visitor changed it; then it offered the
+        direction the model does not translate (a published generator's other way), which failed when chosen."""
 
-        def chosen(key: str | None) -> Any:
-            only = self.trained_direction(key)
-            return gr.update(value=only) if only else gr.update()
+        def chosen(key: str | None, current: str | None) -> Any:
+            offered = self.directions(key)
+            return gr.update(choices=offered, value=current if current in offered else offered[0])
 
-        model.change(chosen, [model], [direction], queue=False)
+        model.change(chosen, [model, direction], [direction], queue=False)
 
     def runs(self) -> dict[str, Path]:
         return named_runs(self.roots, self._run_names)

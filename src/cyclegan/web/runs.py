@@ -227,8 +227,8 @@ MAX_OUTLINE_BYTES = 8 << 20  # a checkpoint's pickle (its tensors stored apart) 
 
 def checkpoint_outline(file: Path) -> dict | None:
     """A checkpoint of ours as its pickle holds it, every tensor as None, read without torch (the page's lists
-    stay cheap) and without running anything the file names; None for any other file (another project's, one
-    in torch's legacy format, one not readable). Read again only when the file changes."""
+    stay cheap) and without running anything the file names, in torch's zip format or its legacy one; None for any
+    other file (another project's, one not readable). Read again only when the file changes."""
     try:
         stat = _regular(file).stat()
     except OSError:
@@ -239,15 +239,38 @@ def checkpoint_outline(file: Path) -> dict | None:
 @functools.lru_cache(maxsize=64)
 def _outline(path: str, _mtime_ns: int, _size: int) -> dict | None:
     try:
-        with zipfile.ZipFile(path) as zf:
-            info = next((i for i in zf.infolist() if i.filename.endswith("/data.pkl")), None)
-            if info is None or info.file_size > MAX_OUTLINE_BYTES:
-                return None
-            data = zf.read(info)
-        value = _Outline(io.BytesIO(data)).load()
+        value = _zip_outline(path) if zipfile.is_zipfile(path) else _legacy_outline(path)
     except Exception:  # noqa: BLE001 - a damaged zip or pickle fails in many ways: no outline, as for a foreign file
         return None
     return value if isinstance(value, dict) and value.get("format") == FORMAT else None
+
+
+def _zip_outline(path: str) -> object:
+    """The pickle of a file in torch's zip format (`torch.save`'s since torch 1.6), read by `_Outline`."""
+    with zipfile.ZipFile(path) as zf:
+        info = next((i for i in zf.infolist() if i.filename.endswith("/data.pkl")), None)
+        if info is None or info.file_size > MAX_OUTLINE_BYTES:
+            return None
+        data = zf.read(info)
+    return _Outline(io.BytesIO(data)).load()
+
+
+# torch.serialization.MAGIC_NUMBER: the first pickle of a file in torch's legacy format
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+
+
+def _legacy_outline(path: str) -> object:
+    """The pickle of a file in torch's legacy format (`torch.save(..., _use_new_zipfile_serialization=False)`,
+    older tools): pickles of the magic number, the protocol version and the system's sizes, then the object, its
+    tensors' bytes after it; read from the file's first MAX_OUTLINE_BYTES. It was taken for another project's
+    file, so a one-way model in it was offered both ways."""
+    with open(path, "rb") as f:
+        stream = io.BytesIO(f.read(MAX_OUTLINE_BYTES))
+    unpickler = _Outline(stream)
+    if unpickler.load() != LEGACY_MAGIC:
+        return None
+    unpickler.load(), unpickler.load()  # the protocol version, the system's sizes
+    return unpickler.load()
 
 
 def _stand_in(*_args: object) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..errors import CycleGANError
-from .engine import BACKBONES, Cancelled, Engine, Stops, user_errors
+from .engine import BACKBONES, Cancelled, Engine, Stop, Stops, user_errors
 from .options import STYLE_SIZE_MIN, STYLE_SIZE_STEP, STYLE_STEPS_MIN
 from .uploads import display_name
 
@@ -90,7 +90,7 @@ class StyleTab:
                 [s_image, s_info, s_download],
                 **self.engine.heavy_events,
             )
-            self.stops.wire(s_cancel, s_event)
+            self.stops.wire(s_cancel, s_event, s_info, kept=[s_image, s_download])
 
     def stylize_live(
         self,
@@ -105,10 +105,12 @@ class StyleTab:
         """Gatys style transfer, yielding (image, status, download) every few steps while it optimises.
         Runs in a thread of its own so the page gets each update as it comes; Cancel (or leaving the page)
         sets its stop flag and the optimisation stops at its next step, its best image so far offered."""
-        with self.stops.flag(request) as stop:  # Cancel, or the page closed (`unload`), sets it
+        with self.stops.flag(
+            request, said="cancelled before the first step", kept=(gr.skip(), None)
+        ) as stop:  # Cancel, or the page closed
             yield from self._stylize_live(content, styles, backbone, size, steps, stop, progress)
 
-    def _stylize_live(self, content, styles, backbone, size, steps, stop: threading.Event, progress):
+    def _stylize_live(self, content, styles, backbone, size, steps, stop: Stop, progress):
         from ..style import GatysOptions, stylize, to_pil_01  # on first use (torch)
 
         engine = self.engine
@@ -131,7 +133,25 @@ class StyleTab:
             if step % every == 0 or step == steps:
                 updates.put(("step", step, x.detach().clamp(0, 1).cpu().clone()))
 
+        out = engine.folder()  # this request's own: the progress images and the result are files in it
+        t0 = time.perf_counter()
+
+        def answer(result) -> tuple[str, str, str]:
+            """(image, line, download) of a finished or stopped run: its best image saved."""
+            target = out / f"{Path(display_name(content)).stem}_stylised.png"
+            result.image.save(target)
+            w, h = result.image.size
+            ran = f"{steps} steps" if not result.interrupted else f"{len(result.losses)} of {steps} steps"
+            said = "cancelled: the best image of" if result.interrupted else "done:"
+            return (
+                str(target),
+                f"{said} {ran} in {result.seconds:.1f} s, {w}x{h} px, backbone {result.backbone}",
+                str(target),
+            )
+
         def work() -> None:
+            """Gatys, then its answer, which Cancel shows too (`Stops.cancel` waits for it: Gradio drops what
+            this generator yields once the job is cancelled, and the best image was never offered)."""
             try:
                 with engine.using(net):  # the backbone, shared by the Style and Compare tabs (`Engine.using`)
                     result = stylize(
@@ -144,15 +164,18 @@ class StyleTab:
                         callback=callback,
                         keep_on_interrupt=True,  # Cancel after a step: its best image so far, as Ctrl-C's
                     )
-                updates.put(("done", result))
+                image, stop.said, download = answer(result)
+                stop.kept = (image, download)
+                updates.put(("done", (image, stop.said, download)))
             except Cancelled:
+                stop.said = f"cancelled after {time.perf_counter() - t0:.1f} s"
                 updates.put(("cancelled",))
             except BaseException as e:  # noqa: BLE001 - reported by the handler, in the page
                 updates.put(("error", e))
+            finally:
+                stop.ended.set()
 
         worker = threading.Thread(target=work, name="gatys", daemon=True)
-        out = engine.folder()  # this request's own: the progress images and the result are files in it
-        t0 = time.perf_counter()
         worker.start()
         try:
             progress((0, steps), desc=f"Gatys ({name})")
@@ -166,20 +189,10 @@ class StyleTab:
                     to_pil_01(x).save(shown)
                     yield str(shown), f"step {step} of {steps}, {elapsed:.1f} s", None
                 elif item[0] == "done":
-                    result = item[1]
-                    target = out / f"{Path(display_name(content)).stem}_stylised.png"
-                    result.image.save(target)
-                    w, h = result.image.size
-                    ran = f"{steps} steps" if not result.interrupted else f"{len(result.losses)} of {steps} steps"
-                    said = "cancelled: the best image of" if result.interrupted else "done:"
-                    yield (
-                        str(target),
-                        f"{said} {ran} in {result.seconds:.1f} s, {w}x{h} px, backbone {result.backbone}",
-                        str(target),
-                    )
+                    yield item[1]
                     return
                 elif item[0] == "cancelled":
-                    yield gr.skip(), f"cancelled after {time.perf_counter() - t0:.1f} s", None
+                    yield gr.skip(), stop.said, None
                     return
                 else:
                     raise item[1]

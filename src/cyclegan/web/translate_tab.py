@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +10,7 @@ import gradio as gr
 
 from ..errors import CycleGANError, escape
 from ..files import unique_stems
-from .engine import DIRECTIONS, Cancelled, Engine, Stops, alert_text, literal, stopping, user_errors
+from .engine import Cancelled, Engine, Stop, Stops, alert_text, literal, stopping, user_errors
 from .options import EXAMPLES_PER_FOLDER, ServeOptions
 from .runs import sendable_text
 from .uploads import animated_frames, display_name
@@ -64,11 +63,7 @@ class TranslateTab:
                         elem_id="translate-upload",
                     )
                     t_model = gr.Dropdown(choices, value=first, label="model", elem_id="translate-model")
-                    t_dir = gr.Radio(
-                        DIRECTIONS,
-                        value=self.engine.trained_direction(first) or "AtoB",
-                        label="direction (AtoB uses G, BtoA uses F)",
-                    )
+                    t_dir = engine.direction_radio(first, "direction (AtoB uses G, BtoA uses F)")
                     with gr.Row():
                         t_go = gr.Button("Translate", variant="primary", elem_id="translate-go")
                         t_cancel = gr.Button("Cancel", variant="stop", elem_id="translate-cancel")
@@ -90,27 +85,37 @@ class TranslateTab:
                     )
             self.engine.follow_direction(t_model, t_dir)  # a one-way model's own direction
             t_event = t_go.click(
-                user_errors(self.translate, {"--checkpoint": t_model, "--direction": t_dir}),
+                user_errors(self.translate_live, {"--checkpoint": t_model, "--direction": t_dir}),
                 [t_files, t_model, t_dir],
                 [t_gallery, t_download, t_info],
                 **engine.heavy_events,
             )
-            self.stops.wire(t_cancel, t_event)
+            self.stops.wire(t_cancel, t_event, t_info)
         return t_model
+
+    def translate_live(
+        self, uploads: Sequence[str] | None, key: str | None, direction: str, request: gr.Request | None = None
+    ):
+        """`_translate`, yielding (gallery, downloads, info) after each image, so that a Cancel leaves the images
+        done on the page (Gradio shows nothing of a job's answer once it is cancelled), and stopped by Cancel or
+        the page closed: at the next image, or the next tile of a large one."""
+        n = len(uploads or ())
+        with self.stops.flag(request, said=f"cancelled before the first of {n} images") as stop:
+            yield from self._translate(uploads, key, direction, stop)
 
     def translate(
         self, uploads: Sequence[str] | None, key: str | None, direction: str, request: gr.Request | None = None
     ):
-        """`_translate`, stopped by Cancel or the page closed: at the next image, or the next tile of a large one."""
-        with self.stops.flag(request) as stop:
-            return self._translate(uploads, key, direction, stop)
+        """`translate_live`'s final (gallery, downloads, info): the whole job's answer."""
+        *_, last = self.translate_live(uploads, key, direction, request)
+        return last
 
-    def _translate(self, uploads: Sequence[str] | None, key: str | None, direction: str, stop: threading.Event):
-        """Translate each upload at full size. Returns (gallery: input, output per image; files to download;
-        a table of sizes and seconds). An upload that is not a usable image is named in a warning and the
-        rest are translated; if none is usable, the page shows the error. One upload is decoded at a time:
-        decoded all first, 200 PNGs of 25 MP each (the per-image limit; a plain one is a few kB) were 15 GB
-        of pixels at once."""
+    def _translate(self, uploads: Sequence[str] | None, key: str | None, direction: str, stop: Stop):
+        """Translate each upload at full size. Yields (gallery: input, output per image; files to download;
+        a table of sizes and seconds) after each image, the whole at the end. An upload that is not a usable image
+        is named in a warning and the rest are translated; if none is usable, the page shows the error. One upload
+        is decoded at a time: decoded all first, 200 PNGs of 25 MP each (the per-image limit; a plain one is a few
+        kB) were 15 GB of pixels at once."""
         from ..inference import frames_left_out, translate  # on first use (torch)
 
         if not uploads:
@@ -119,6 +124,7 @@ class TranslateTab:
         names = [display_name(path) for path in uploads]
         G, out, load_s, cancelled = None, None, 0.0, False
         gallery, downloads, rows, problems = [], [], [], []
+        header = "| image | size | seconds |\n|---|---|---|\n"
         for stem, path, name in zip(unique_stems([Path(n) for n in names]), uploads, names, strict=True):
             if (frames := animated_frames(path)) > 1:  # its first frame alone was translated, without a word
                 problems.append(
@@ -160,13 +166,17 @@ class TranslateTab:
             downloads.append(str(target))
             rows.append(f"| {literal(name)} | {im.width}x{im.height} | {seconds:.2f} |")
             del im, y  # before the next upload is decoded
+            done = f"{len(rows)} of {len(uploads)} images"
+            stop.said = f"cancelled after {done}; those are shown"
+            yield list(gallery), list(downloads), f"translated {done} so far:\n\n{header}" + "\n".join(rows)
         if not rows and not cancelled:  # no upload was usable
             raise CycleGANError(problems[0] if len(problems) == 1 else "; ".join(problems))
         for p in problems:
             gr.Warning(alert_text(p))
-        info = "| image | size | seconds |\n|---|---|---|\n" + "\n".join(rows)
+        info = header + "\n".join(rows)
         if cancelled:
             done = f"cancelled after {len(rows)} of {len(uploads)} images"
-            return gallery, downloads, f"{done}:\n\n{info}" if rows else done
+            yield gallery, downloads, f"{done}:\n\n{info}" if rows else done
+            return
         info += f"\n\nmodel ready in {load_s:.2f} s" + (" (loaded now)" if load_s > 0.05 else " (already loaded)")
-        return gallery, downloads, info
+        yield gallery, downloads, info

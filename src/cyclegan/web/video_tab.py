@@ -3,7 +3,6 @@ chosen model's generator, with the temporal-consistency options of `cyclegan tra
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from PIL import Image
 
 from ..errors import CycleGANError, flags_as_keywords
 from ..options import named_as_flags
-from .engine import DIRECTIONS, Cancelled, Engine, Stops, alert_text, literal, stopping, user_errors, without_paths
+from .engine import Cancelled, Engine, Stop, Stops, alert_text, literal, stopping, user_errors, without_paths
 from .uploads import MB, display_name
 
 CLIP_TYPES = [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".gif", ".webp"]
@@ -97,11 +96,7 @@ class VideoTab:
                         elem_id="video-upload",
                     )
                     v_model = gr.Dropdown(choices, value=first, label="model", elem_id="video-model")
-                    v_dir = gr.Radio(
-                        DIRECTIONS,
-                        value=self.engine.trained_direction(first) or "AtoB",
-                        label="direction (AtoB uses G, BtoA uses F)",
-                    )
+                    v_dir = self.engine.direction_radio(first, "direction (AtoB uses G, BtoA uses F)")
                     v_shared = gr.Checkbox(defaults.norm_stats == "shared", label=SHARED_BOX)
                     v_blend = gr.Slider(0, 0.95, value=defaults.flow_blend, step=0.05, label=BLEND_SLIDER)
                     with gr.Row():
@@ -121,7 +116,7 @@ class VideoTab:
                 [v_out, v_download, v_info],
                 **self.engine.heavy_events,
             )
-            self.stops.wire(v_cancel, v_event)
+            self.stops.wire(v_cancel, v_event, v_info)
         return v_model
 
     def translate(
@@ -137,10 +132,10 @@ class VideoTab:
         a line with its frames, size and seconds). An upload that is not a readable clip, or over the
         server's size limits, raises CycleGANError naming it. Cancel, or closing the page, stops it at its next
         batch of frames, leaving no output."""
-        with self.stops.flag(request) as stop:
+        with self.stops.flag(request, said="cancelled; no clip written") as stop:
             return self._translate(upload, key, direction, shared, blend, stop)
 
-    def _translate(self, upload, key, direction, shared, blend, stop: threading.Event):
+    def _translate(self, upload, key, direction, shared, blend, stop: Stop):
         from ..clipio import count_frames, probe  # on first use (PyAV)
         from ..translate_options import TemporalOptions, TilingOptions
         from ..video import shares_nothing, translate_clip
@@ -148,6 +143,7 @@ class VideoTab:
         if not upload:
             raise CycleGANError("upload a clip first")
         src, name = Path(upload), display_name(upload)
+        stop.said = f"{literal(name)}: cancelled; no clip written"  # as the job says it (below)
         if src.suffix.lower() not in CLIP_TYPES:
             raise CycleGANError(f"{name} is not a clip ({', '.join(CLIP_TYPES)})")
         opts = self.engine.opts
