@@ -308,39 +308,35 @@ def test_an_image_lost_on_one_rank_stops_every_rank(dataset, tmp_path):
 
 
 HANGS_ON_RANK_1 = '''
-"""`python -m cyclegan` in which rank 1's reads of training images hang (a stalled network file), bounded."""
+"""`python -m cyclegan` in which rank 1's image reads ({module}.{name}) hang (a stalled network file), bounded."""
 import os
 import sys
 import time
 
-import cyclegan.data.dataset as dataset
+import {module} as module
 from cyclegan.cli import main
 
-real_read = dataset.read_image
+real_read = module.{name}
 
 
-def read(path, **kwargs):
+def read(path, *args, **kwargs):
     if os.environ.get("RANK") == "1":
         time.sleep(600)
-    return real_read(path, **kwargs)
+    return real_read(path, *args, **kwargs)
 
 
-dataset.read_image = read
+module.{name} = read
 sys.exit(main(sys.argv[1:]))
 '''
 
 
-@pytest.mark.slow
-def test_the_time_limit_ends_a_hung_first_read_on_one_rank_on_every_rank(dataset, tmp_path):
-    """Under torchrun the wait for a batch had no deadline: rank 1 hung in its first read, rank 0 in the step's
-    gradient all-reduce, past --time-limit for ever, nothing saved. Now the limit ends rank 1's wait and the ranks
-    agree to stop at the same step: the run ends in the time limit's line, its checkpoint resumable."""
+def run_with_rank_1_hung(tmp_path: Path, args: list[str], *, module: str, name: str) -> tuple[int, str, str]:
+    """torchrun of 2 processes whose rank 1 hangs in `module.name` (a read): its status, stdout and stderr."""
     script = tmp_path / "hangs_on_rank_1.py"
-    script.write_text(HANGS_ON_RANK_1)
-    out = tmp_path / "run"
+    script.write_text(HANGS_ON_RANK_1.format(module=module, name=name))
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)]
     p = subprocess.Popen(
-        [*launcher, "train", "--out", str(out), *flags(options(dataset, steps=50, time_limit=0.05))],
+        [*launcher, *args],
         env={**os.environ, "OMP_NUM_THREADS": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -352,9 +348,33 @@ def test_the_time_limit_ends_a_hung_first_read_on_one_rank_on_every_rank(dataset
     finally:
         with contextlib.suppress(ProcessLookupError):  # none left: the run ended as it should
             os.killpg(p.pid, signal.SIGKILL)
-    assert p.returncode == 0, err[-3000:]
+    return p.returncode, stdout, err
+
+
+@pytest.mark.slow
+def test_the_time_limit_ends_a_hung_first_read_on_one_rank_on_every_rank(dataset, tmp_path):
+    """Under torchrun the wait for a batch had no deadline: rank 1 hung in its first read, rank 0 in the step's
+    gradient all-reduce, past --time-limit for ever, nothing saved. Now the limit ends rank 1's wait and the ranks
+    agree to stop at the same step: the run ends in the time limit's line, its checkpoint resumable."""
+    out = tmp_path / "run"
+    args = ["train", "--out", str(out), *flags(options(dataset, steps=50, time_limit=0.05))]
+    code, stdout, err = run_with_rank_1_hung(tmp_path, args, module="cyclegan.data.dataset", name="read_image")
+    assert code == 0, err[-3000:]
     assert "time limit of 0.05 min reached at step 0/50" in stdout, stdout + err[-3000:]
     assert load_checkpoint(out)["step"] == 0
+
+
+@pytest.mark.slow
+def test_the_time_limit_ends_a_hung_check_of_the_images_on_one_rank_on_every_rank(dataset, tmp_path):
+    """Under torchrun the check of the images before training had no deadline: rank 1 hung in a read there, rank 0
+    waited for it to compare the images, both for ever. Now rank 1 stops at the limit in its one line, and rank 0
+    says another process ended."""
+    out = tmp_path / "run"
+    args = ["train", "--out", str(out), *flags(options(dataset, steps=50, time_limit=0.1))]
+    code, _, err = run_with_rank_1_hung(tmp_path, args, module="cyclegan.data.io", name="open_image")
+    assert code != 0
+    assert "error: time limit of 0.1 min reached while checking the images, before the first step" in err, err[-3000:]
+    assert "error: rank 0: another process of the run ended (" in err, err[-3000:]
 
 
 FEWER_ON_RANK_1 = '''

@@ -190,9 +190,10 @@ def _train(
 
 def _checked_images(cfg: Config, ckpt: dict | None, *, progress: bool, d_ctx: ddp.Dist) -> Images:
     """`training_images`, within the time limit: a read that hung there (a stalled network file) kept the run past
-    --time-limit for ever, before its first step. A check longer than the whole limit stops in one line. One
-    process, as the wait for a batch (under torchrun the ranks stop together, between steps)."""
-    limit = cfg.train.time_limit if not d_ctx.enabled else None
+    --time-limit for ever, before its first step. A check longer than the whole limit stops in one line; under
+    torchrun on the rank whose check it was, and the others, waiting for it in `_check_same_images`, then say that
+    a process ended (they waited there for ever)."""
+    limit = cfg.train.time_limit
     try:
         with time_limited(60 * limit if limit else None):
             return training_images(cfg, progress=progress, main=d_ctx.is_main)
