@@ -169,12 +169,16 @@ def flags(options: dict) -> list[str]:
     return [x for k, v in options.items() for x in (f"--{k.replace('_', '-')}", str(v))]
 
 
-def run_cyclegan(args: list[str], *, nproc: int, ok: bool = True) -> subprocess.CompletedProcess:
-    """`torchrun --standalone --nproc_per_node N -m cyclegan ...` (or plain `python -m cyclegan` for 1)."""
+def run_cyclegan(
+    args: list[str], *, nproc: int, ok: bool = True, script: Path | None = None
+) -> subprocess.CompletedProcess:
+    """`torchrun --standalone --nproc_per_node N -m cyclegan ...` (or plain `python -m cyclegan` for 1); `script`:
+    a file run in place of `-m cyclegan` (one that patches the package, then calls `cli.main`)."""
     launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"] if nproc > 1 else []
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    program = [str(script)] if script is not None else ["-m", "cyclegan"]
     p = subprocess.run(
-        [sys.executable, *launcher, "-m", "cyclegan", *args], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, *launcher, *program, *args], env=env, capture_output=True, text=True, timeout=300
     )
     if ok:
         assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]

@@ -89,13 +89,48 @@ def test_two_processes_keep_equal_weights_and_match_one_process(dataset, tmp_pat
     assert [p.name for p in (tmp_path / "ddp" / "samples").iterdir()] == ["step_0000003.png"]
 
 
+TIME_UP_AFTER_ONE_STEP = '''
+"""`python -m cyclegan` whose training clock jumps past any time limit once the first step is logged."""
+import sys
+import time
+
+import cyclegan.train.loop as loop
+from cyclegan.cli import main
+
+steps, real_add = [0], loop.LossLog.add
+
+
+class Clock:
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+    def monotonic(self):
+        return time.monotonic() + (1e9 if steps[0] else 0)
+
+
+def add(self, *args, **kwargs):
+    steps[0] += 1
+    return real_add(self, *args, **kwargs)
+
+
+loop.time, loop.LossLog.add = Clock(), add
+sys.exit(main(sys.argv[1:]))
+'''
+
+
 @pytest.mark.slow
 def test_resume_under_torchrun_is_exact(dataset, tmp_path):
     """Stopped after 1 step (time limit) and resumed with 2 processes == 4 uninterrupted steps: per-rank
     RNG (dropout) and image pools come back from the checkpoint; the default bf16 path."""
     opts = options(dataset, steps=4, batch_size=2, dropout=0.5)
     run_cyclegan(["train", "--out", str(tmp_path / "whole"), *flags(opts)], nproc=2)
-    p = run_cyclegan(["train", "--out", str(tmp_path / "parts"), *flags({**opts, "time_limit": 1e-6})], nproc=2)
+    # the limit passes after the first step (a clock that jumps): a limit shorter than the first wait for a batch
+    # stops at step 0, as one process does
+    script = tmp_path / "time_up_after_one_step.py"
+    script.write_text(TIME_UP_AFTER_ONE_STEP)
+    p = run_cyclegan(
+        ["train", "--out", str(tmp_path / "parts"), *flags({**opts, "time_limit": 60})], nproc=2, script=script
+    )
     assert "time limit" in p.stdout
     # launched as it was: `cyclegan train --resume` alone resumed on one process, not exactly
     resume = f"torchrun --standalone --nproc_per_node 2 -m cyclegan train --out {tmp_path / 'parts'} --resume"
@@ -270,6 +305,76 @@ def test_an_image_lost_on_one_rank_stops_every_rank(dataset, tmp_path):
     assert "error: rank 0: another process of the run ended (" in err, err[-3000:]
     assert f"the checkpoint {out / 'checkpoint.pt'} is kept. Continue with: " in err
     assert "[rank0]: Traceback" not in err
+
+
+HANGS_ON_RANK_1 = '''
+"""`python -m cyclegan` in which rank 1's image reads ({module}.{name}) hang (a stalled network file), bounded."""
+import os
+import sys
+import time
+
+import {module} as module
+from cyclegan.cli import main
+
+real_read = module.{name}
+
+
+def read(path, *args, **kwargs):
+    if os.environ.get("RANK") == "1":
+        time.sleep(600)
+    return real_read(path, *args, **kwargs)
+
+
+module.{name} = read
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+def run_with_rank_1_hung(tmp_path: Path, args: list[str], *, module: str, name: str) -> tuple[int, str, str]:
+    """torchrun of 2 processes whose rank 1 hangs in `module.name` (a read): its status, stdout and stderr."""
+    script = tmp_path / "hangs_on_rank_1.py"
+    script.write_text(HANGS_ON_RANK_1.format(module=module, name=name))
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)]
+    p = subprocess.Popen(
+        [*launcher, *args],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its ranks too are killed below, should they hang
+    )
+    try:
+        stdout, err = p.communicate(timeout=240)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # none left: the run ended as it should
+            os.killpg(p.pid, signal.SIGKILL)
+    return p.returncode, stdout, err
+
+
+@pytest.mark.slow
+def test_the_time_limit_ends_a_hung_first_read_on_one_rank_on_every_rank(dataset, tmp_path):
+    """Under torchrun the wait for a batch had no deadline: rank 1 hung in its first read, rank 0 in the step's
+    gradient all-reduce, past --time-limit for ever, nothing saved. Now the limit ends rank 1's wait and the ranks
+    agree to stop at the same step: the run ends in the time limit's line, its checkpoint resumable."""
+    out = tmp_path / "run"
+    args = ["train", "--out", str(out), *flags(options(dataset, steps=50, time_limit=0.05))]
+    code, stdout, err = run_with_rank_1_hung(tmp_path, args, module="cyclegan.data.dataset", name="read_image")
+    assert code == 0, err[-3000:]
+    assert "time limit of 0.05 min reached at step 0/50" in stdout, stdout + err[-3000:]
+    assert load_checkpoint(out)["step"] == 0
+
+
+@pytest.mark.slow
+def test_the_time_limit_ends_a_hung_check_of_the_images_on_one_rank_on_every_rank(dataset, tmp_path):
+    """Under torchrun the check of the images before training had no deadline: rank 1 hung in a read there, rank 0
+    waited for it to compare the images, both for ever. Now rank 1 stops at the limit in its one line, and rank 0
+    says another process ended."""
+    out = tmp_path / "run"
+    args = ["train", "--out", str(out), *flags(options(dataset, steps=50, time_limit=0.1))]
+    code, _, err = run_with_rank_1_hung(tmp_path, args, module="cyclegan.data.io", name="open_image")
+    assert code != 0
+    assert "error: time limit of 0.1 min reached while checking the images, before the first step" in err, err[-3000:]
+    assert "error: rank 0: another process of the run ended (" in err, err[-3000:]
 
 
 FEWER_ON_RANK_1 = '''

@@ -193,9 +193,10 @@ def _train(
 
 def _checked_images(cfg: Config, ckpt: dict | None, *, progress: bool, d_ctx: ddp.Dist) -> Images:
     """`training_images`, within the time limit: a read that hung there (a stalled network file) kept the run past
-    --time-limit for ever, before its first step. A check longer than the whole limit stops in one line. One
-    process, as the wait for a batch (under torchrun the ranks stop together, between steps)."""
-    limit = cfg.train.time_limit if not d_ctx.enabled else None
+    --time-limit for ever, before its first step. A check longer than the whole limit stops in one line; under
+    torchrun on the rank whose check it was, and the others, waiting for it in `_check_same_images`, then say that
+    a process ended (they waited there for ever)."""
+    limit = cfg.train.time_limit
     try:
         with time_limited(60 * limit if limit else None):
             return training_images(cfg, progress=progress, main=d_ctx.is_main)
@@ -459,10 +460,9 @@ def _step_loop(
         def lost(why: str) -> CycleGANError:  # reads the step reached (and its run) when an image is lost
             return _lost_image(why, run, trainer, monitor, log, step=step, saved=saved)
 
-        # one process: a stop or the time limit ends the wait for a batch too (under torchrun the ranks must stop at
-        # one step); `left` is read at each wait, as the last step (or the start) left it
-        alone = not run.d_ctx.enabled
-        for x, y in _batches(loader, lost, stop=stop if alone else None, time_left=lambda: left):  # noqa: B023
+        # a stop or the time limit ends the wait for a batch too, under torchrun on every rank at once (`_batches`);
+        # `left` is read at each wait, as the last step (or the start) left it
+        for x, y in _batches(loader, lost, stop=stop, time_left=lambda: left, d_ctx=run.d_ctx):  # noqa: B023
             half = half_size_steps(run.total, t.half_size_fraction)
             x, y = (at_step_size(b.to(run.device, non_blocking=True), step + 1, half) for b in (x, y))
             losses = trainer.step(x, y)
@@ -526,8 +526,10 @@ def _step_loop(
                 run.save(trainer, step, extra={**monitor.state(), LOSSES_KEY: log.carried_state()})
                 saved, saved_at = step, time.monotonic()
         carried = log.carried_state()  # every rank, as it leaves the loop: the sums for the last checkpoint
-    # the time limit may have ended the wait for a batch (a read that hung), after the last step's own check
-    timed_out = timed_out or (deadline is not None and time.monotonic() > deadline)
+    # the time limit may have ended the wait for a batch (a read that hung), after the last step's own check; under
+    # torchrun on one rank's clock (each counts from its own start): rank 0 called it "another process was asked to
+    # stop". Every rank leaves the loop together, so every rank takes part in this collective.
+    timed_out = ddp.any_rank(timed_out or (deadline is not None and time.monotonic() > deadline), run.d_ctx)
     per_step = (time.perf_counter() - t_timed) / (step - timed_from) if t_timed and step > timed_from else None
     return _End(step, stop.signum, timed_out, run, per_step, worse, carried, fitted)
 
@@ -538,24 +540,30 @@ def _batches(
     *,
     stop: StopRequest | None = None,
     time_left: Callable[[], float | None] = lambda: None,
+    d_ctx: ddp.Dist | None = None,
 ):
     """The loader's batches; an image that can no longer be read (moved, deleted or damaged since the check
     before training) raises `lost(why)`, with the reader's one line, which torch wraps in the worker's traceback.
     `stop`: its request, or the time limit (`time_left()`: its seconds left, None for none), ends the wait for a
-    batch, the first one too. However the batches end (the wait ended, the loop's break at its last
+    batch, the first one too. Under torchrun the ranks agree after each wait (a tiny CPU all-reduce) and all end
+    together: a rank whose read hung to the time limit (or a SIGTERM) left the others in the step's gradient
+    all-reduce for ever, no checkpoint saved. However the batches end (the wait ended, the loop's break at its last
     step or a stop, an error), the loader's workers are killed: one stuck prefetching in a read held torch's own
     shutdown 10 s."""
     with quiet_worker_count():
         batches = iter(loader)
     try:
         while True:
+            ended = False
             try:
                 with stop.waiting(within=time_left()) if stop is not None else contextlib.nullcontext():
                     batch = next(batches)
             except (StopIteration, StopWaiting):
-                return
+                ended = True
             except CycleGANError as e:  # from a worker: "Caught CycleGANError ... Traceback ... CycleGANError: why\n"
                 raise lost(str(e).rsplit("CycleGANError: ", 1)[-1].removesuffix("\\n").strip()) from None
+            if ended if d_ctx is None else ddp.any_rank(ended, d_ctx):
+                return
             yield batch
     finally:
         end_loader(batches)

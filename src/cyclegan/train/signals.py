@@ -1,5 +1,5 @@
 """Stopping cleanly: the first Ctrl-C, SIGTERM or SIGHUP asks the loop to save and stop after the current step;
-data loading workers leave them to the main process."""
+data loading workers leave them to the main process. A wait that may hang ends at one deadline (`time_limited`)."""
 
 from __future__ import annotations
 
@@ -95,22 +95,28 @@ def _alarm_free() -> bool:
 
 
 @contextlib.contextmanager
-def time_limited(seconds: float | None) -> Iterator[None]:
-    """Raise `TimeUp` in the block once `seconds` have passed: a read that hangs (a stalled network file) kept the
-    check before training waiting past --time-limit for ever. An alarm where one is free (`_alarm_free`), else none;
-    None or a deadline past any wait (`_LONGEST_ALARM`) sets none."""
+def time_limited(seconds: float | None, up: type[BaseException] = TimeUp) -> Iterator[None]:
+    """Raise `up` in the block once `seconds` have passed: the one deadline of a wait that may hang (a stalled
+    network file), the check before training's (`TimeUp`) and each wait for a batch's (`StopRequest.waiting`). An
+    alarm where one is free (`_alarm_free`: a caller's watchdog is neither replaced nor cancelled), else none; None
+    or a deadline past any wait (`_LONGEST_ALARM`: past time_t's range setitimer raised OverflowError) sets none. An
+    alarm that rings as the block ends (the wait over) or in a forked child raises nothing."""
     if seconds is None or seconds >= _LONGEST_ALARM or not _alarm_free():
         yield
         return
+    pid, armed = os.getpid(), [True]
 
-    def up(signum, frame) -> None:
-        raise TimeUp
+    def ring(signum, frame) -> None:
+        if armed[0] and os.getpid() == pid:
+            armed[0] = False
+            raise up
 
-    old = signal.signal(signal.SIGALRM, up)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))
+    old = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))  # a deadline already past ends the wait at once
     try:
         yield
     finally:
+        armed[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
 
@@ -142,40 +148,25 @@ class StopRequest:
             self._waiting = False
             raise StopWaiting
 
-    def _deadline(self, signum, frame) -> None:
-        if self._waiting and os.getpid() == self._pid:  # a late alarm, after the batch came, is ignored
-            self._waiting = False
-            raise StopWaiting
-
     @contextlib.contextmanager
     def waiting(self, *, within: float | None = None) -> Iterator[None]:
         """A wait the first stop request ends (`StopWaiting`), as the second Ctrl-C ends any: the wait for a batch,
         which a loader worker stuck in a read (a stalled network file) made endless, the stop never heard.
-        `within`: the seconds left before a deadline (--time-limit) that ends the wait too (an alarm, where there is
-        one and the handler is ours: the main thread, SIGALRM not in use)."""
-        # a deadline past any wait (--time-limit 1e300) sets none: setitimer's OverflowError was a traceback
-        timer = within is not None and within < _LONGEST_ALARM and any(a in self._old for a in _ALARM)
-        if timer:
-            signal.setitimer(signal.ITIMER_REAL, max(within, 1e-3))
-        self._waiting = True
-        try:
-            yield
-        finally:
-            self._waiting = False
-            if timer:
-                signal.setitimer(signal.ITIMER_REAL, 0)
+        `within`: the seconds left before a deadline (--time-limit) that ends the wait too (`time_limited`)."""
+        with time_limited(within, StopWaiting):
+            self._waiting = True
+            try:
+                yield
+            finally:
+                self._waiting = False
 
     def __enter__(self) -> StopRequest:
         self._pid = os.getpid()
         # SIGHUP only where it would kill the run: not under nohup, which ignores it
         hangup = [s for s in _HANGUP if signal.getsignal(s) is signal.SIG_DFL]
-        # the alarm only where nobody else uses it (a caller's watchdog timer is neither replaced nor cancelled)
-        alarm = [
-            s for s in _ALARM if signal.getsignal(s) is signal.SIG_DFL and not any(signal.getitimer(signal.ITIMER_REAL))
-        ]
-        for s in (signal.SIGINT, signal.SIGTERM, *hangup, *alarm):
+        for s in (signal.SIGINT, signal.SIGTERM, *hangup):
             try:
-                self._old[s] = signal.signal(s, self._deadline if s in _ALARM else self._handle)
+                self._old[s] = signal.signal(s, self._handle)
             except ValueError:  # not the main thread (e.g. inside a notebook worker): no handler
                 pass
         return self
