@@ -195,6 +195,23 @@ def test_a_published_generator_asked_the_other_way_is_reported_in_its_own(tmp_pa
             assert warnings == []
 
 
+def test_a_foreign_file_of_both_generators_is_compared_in_the_direction_asked_without_a_warning(tmp_path, capsys):
+    """A file of another project holding G_A and G_B: --direction picks one of them, but `compare` warned that it
+    "changes nothing here: ... is one generator of another project" (the published generators' warning, given to
+    every file not ours)."""
+    from cyclegan.compare import CompareOptions, generator_and_size
+    from cyclegan.interop.unet import UnetGenerator
+
+    torch.manual_seed(0)
+    g_a, g_b = UnetGenerator(num_downs=5, ngf=4).eval(), UnetGenerator(num_downs=5, ngf=4).eval()
+    torch.save({"G_A": g_a.state_dict(), "G_B": g_b.state_dict()}, tmp_path / "both.pth")
+    opts = CompareOptions(str(tmp_path / "both.pth"), ("c.png",), ("s.png",), str(tmp_path / "cmp"), direction="BtoA")
+    G, _, direction, _ = generator_and_size(opts)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    assert direction == "BtoA" and torch.allclose(G.eval()(x), g_b(x), atol=1e-6)
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_one_usable_image_against_a_style_folder_is_compared_and_the_skipped_named(checkpoint, tmp_path, capsys):
     """Three content images, two unreadable, and a style folder (KID's default target): it stopped with "KID needs
     at least 2 images" after writing the grid, naming neither bad file (a user's probe). Now the one image is

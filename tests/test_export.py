@@ -141,6 +141,20 @@ def test_a_foreign_generator_exported_without_direction_records_its_direction_as
     assert "--direction BtoA changes nothing here" in warnings[0] and "another project" in warnings[0]
 
 
+def test_a_foreign_file_of_both_generators_exports_the_direction_asked_without_a_warning(tmp_path, capsys):
+    """--direction picks G_B of a file of another project holding G_A and G_B; export said it "changes nothing
+    here: ... is one generator of another project"."""
+    from cyclegan.interop.unet import UnetGenerator
+
+    nets = {k: UnetGenerator(num_downs=5, ngf=4, norm="instance").state_dict() for k in ("G_A", "G_B")}
+    torch.save(nets, tmp_path / "both.pth")
+    out = tmp_path / "g_b.onnx"
+    args = ["export", "--checkpoint", str(tmp_path / "both.pth"), "--direction", "BtoA", "--out", str(out)]
+    assert main([*args, "--no-check"]) == 0
+    assert {p.key: p.value for p in onnx.load(str(out)).metadata_props}["direction"] == "BtoA"
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_a_published_generator_exported_with_the_other_direction_records_the_one_it_translates(
     tmp_path, monkeypatch, capsys
 ):

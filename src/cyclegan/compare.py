@@ -62,6 +62,7 @@ from .loading import (
     is_ours,
     load_file,
     own_direction,
+    picks_nothing,
     translated_direction,
     warn_direction_unused,
 )
@@ -491,7 +492,7 @@ def generator_and_size(opts: CompareOptions) -> tuple[nn.Module, int, Direction,
     source = str(path)
     direction = translated_direction(ckpt, opts.direction, source=source) or own_direction(ckpt, source=source)
     G = generator_from(ckpt, direction, source=source, ema=opts.ema)
-    if opts.direction is not None and not is_ours(ckpt):
+    if opts.direction is not None and picks_nothing(ckpt):
         warn_direction_unused("--direction", opts.direction, given=opts.checkpoint, source=source)
     trained = config_from_dict(ckpt["config"], source=str(path)).data.size if is_ours(ckpt) else None
     label = model_label(ckpt["config"] if is_ours(ckpt) else None, opts.checkpoint)

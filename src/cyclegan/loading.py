@@ -24,7 +24,7 @@ from .config import config_from_dict
 from .errors import CycleGANError
 from .execution import resolve_device
 from .families import GENERATOR_FOR, directions_of, generator_for
-from .interop.foreign import load_foreign_generator
+from .interop.foreign import holds_both, load_foreign_generator
 from .models import build_generator
 from .run_files import CHECKPOINT_NAME, FORMAT, GENERATORS_ONLY
 from .safeload import first_non_finite, load_weights_only
@@ -139,7 +139,7 @@ def load_generator_and_direction(
     ckpt = load_file(path)  # a cyclegan checkpoint is checked there, tensors' shapes included
     translated = translated_direction(ckpt, direction, source=str(path))
     net = generator_from(ckpt, translated or "AtoB", source=str(path), ema=ema)  # the caller's random state kept
-    if option is not None and direction is not None and not is_ours(ckpt):
+    if option is not None and direction is not None and picks_nothing(ckpt):
         warn_direction_unused(option, direction, given=str(given), source=str(path))
     return net.to(device).eval().requires_grad_(False), translated
 
@@ -147,6 +147,12 @@ def load_generator_and_direction(
 def is_ours(ckpt: Any) -> bool:
     """Whether a file read by `load_file` is a checkpoint of this package (else another project's generator)."""
     return isinstance(ckpt, dict) and ckpt.get("format") == FORMAT
+
+
+def picks_nothing(ckpt: Any) -> bool:
+    """Whether a direction asked picks nothing of a file read by `load_file`: another project's file of one
+    generator, used as it is (`warn_direction_unused`); one holding G_A and G_B is chosen in by it."""
+    return not is_ours(ckpt) and not holds_both(ckpt)
 
 
 def translated_direction(ckpt: Any, asked: Direction | None, *, source: str) -> Direction | None:

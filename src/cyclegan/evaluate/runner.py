@@ -51,7 +51,7 @@ from ..execution import resolve_device
 from ..families import GENERATOR_FOR
 from ..files import check_outputs, claim_folder, remove_stale_temporaries_of, removed_on_failure, unique_stems
 from ..inference import is_out_of_memory, translate_tensor
-from ..interop.foreign import DIRECTION_KEYS, load_foreign_generator
+from ..interop.foreign import holds_both, load_foreign_generator
 from ..loading import checkpoint_file, checkpoint_path, generator_from, held_directions, load_file
 from ..report import METRIC_NAMES
 from ..report.grid import save_grid
@@ -757,7 +757,7 @@ def _generators(ckpt_file: Path, opts: EvalOptions) -> _Generators:
         return _Generators(ckpt, nets, directions, cfg.preset, cfg.data.size)
     # a generator file of another project: a plain state dict holds one generator, for one direction; a dict of
     # both (G_A and G_B, say) is scored as a CycleGAN run is, the cycle included
-    if _holds_both(ckpt):
+    if holds_both(ckpt):
         nets = {d: generator_from(ckpt, d, source=source, ema=opts.ema) for d in directions}
         if len(nets) == 1:  # the other generator only for the cycle: one that does not load costs only that
             back = "BtoA" if directions[0] == "AtoB" else "AtoB"
@@ -793,11 +793,6 @@ def working_size(size: int | None, train_size: int | None) -> int:
     """The long side a generator is evaluated at, and `compare`d at: `size` (--size) given, else the training size
     its checkpoint records, else FOREIGN_SIZE (a generator file of another project records none)."""
     return size or train_size or FOREIGN_SIZE
-
-
-def _holds_both(obj: Any) -> bool:
-    """Whether a generator file of another project holds a generator for each direction by name (G_A and G_B)."""
-    return isinstance(obj, dict) and all(any(k in obj for k in DIRECTION_KEYS[d]) for d in GENERATOR_FOR)
 
 
 def _chosen_by(ckpt: dict[str, Any]) -> str | None:

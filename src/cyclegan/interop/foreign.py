@@ -88,6 +88,12 @@ def _is_state_dict(obj: object) -> bool:
     )
 
 
+def holds_both(obj: object) -> bool:
+    """Whether a loaded file holds a generator for each direction by name (G_A and G_B, ...): `direction` chooses
+    between them, where a file of one generator is used as it is."""
+    return isinstance(obj, Mapping) and all(any(k in obj for k in keys) for keys in DIRECTION_KEYS.values())
+
+
 def select_state_dict(obj: object, direction: str, *, source: str) -> dict[str, torch.Tensor]:
     """The generator's tensors in a loaded file: the file itself when it is a plain state dict (one
     generator: `direction` does not choose), else the entry for `direction` (`G_A`/`netG_A` for AtoB,
