@@ -284,21 +284,8 @@ def test_an_image_lost_on_one_rank_stops_every_rank(dataset, tmp_path):
     script.write_text(LOST_ON_RANK_1)
     out = tmp_path / "run"
     opts = options(dataset, steps=50, batch_size=2, checkpoint_every=2, num_samples=0)
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)]
-    p = subprocess.Popen(
-        [*launcher, "train", "--out", str(out), *flags(opts)],
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its ranks too are killed below, should they hang
-    )
-    try:
-        _, err = p.communicate(timeout=240)
-    finally:
-        with contextlib.suppress(ProcessLookupError):  # none left: the run ended as it should
-            os.killpg(p.pid, signal.SIGKILL)
-    assert p.returncode != 0
+    code, _, err = torchrun_bounded(script, ["train", "--out", str(out), *flags(opts)])
+    assert code != 0
     step = load_checkpoint(out)["step"]
     assert f": gone; the run stopped, its checkpoint of step {step} kept" in err, err[-3000:]
     # rank 0, whose collective failed, says so in one line (it was torch's traceback of a gloo "Connection reset")
@@ -334,6 +321,12 @@ def run_with_rank_1_hung(tmp_path: Path, args: list[str], *, module: str, name: 
     """torchrun of 2 processes whose rank 1 hangs in `module.name` (a read): its status, stdout and stderr."""
     script = tmp_path / "hangs_on_rank_1.py"
     script.write_text(HANGS_ON_RANK_1.format(module=module, name=name))
+    return torchrun_bounded(script, args)
+
+
+def torchrun_bounded(script: Path, args: list[str]) -> tuple[int, str, str]:
+    """torchrun of 2 processes of `script` (a patched `python -m cyclegan`) with `args`, killed whole, ranks too, if
+    it outlives 240 s (a run that should stop may hang): its status, stdout and stderr."""
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)]
     p = subprocess.Popen(
         [*launcher, *args],
