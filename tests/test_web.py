@@ -2183,10 +2183,8 @@ def test_compare_tab_names_a_cut_models_column_cut(tmp_path):
 def _stoppers(app, cancel_id: str) -> dict:
     """How a visitor stops a job of `app`: its Cancel button's handler (elem_id `cancel_id`), and closing the page
     (every `unload` handler, as Gradio calls them), each called with the visitor's request."""
-    button = next(b for b in app.blocks.values() if getattr(b, "elem_id", None) == cancel_id)
-    cancel = next(f.fn for f in app.fns.values() if (button._id, "click") in f.targets)
     unload = [f.fn for f in app.fns.values() if any(t[1] == "unload" for t in f.targets)]
-    return {"Cancel": cancel, "closed": lambda request: [fn(request) for fn in unload]}
+    return {"Cancel": _cancel_of(app, cancel_id)[0], "closed": lambda request: [fn(request) for fn in unload]}
 
 
 def _gatys_stopped_after_first_step(tmp_path, monkeypatch, cancel_id: str, how: str):
