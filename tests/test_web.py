@@ -2166,7 +2166,7 @@ def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path
 def test_compare_tab_names_a_cut_models_column_cut(tmp_path):
     """The Compare tab captioned a CUT model's translation "CycleGAN (AtoB)", and its table's row "cyclegan": the
     model's family names them now, as `cyclegan compare` names its column."""
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
 
     from cyclegan.web.app import build_app
     from cyclegan.web.serve import ServeOptions
@@ -2178,6 +2178,8 @@ def test_compare_tab_names_a_cut_models_column_cut(tmp_path):
     gallery, table = _handler(app, "compare")(photo, "cut.pt (AtoB only)", "AtoB", [style], "lite0", 32, 1)
     assert [caption for _, caption in gallery] == ["input", "CUT (AtoB)", "Gatys (lite0, 1 steps)"]
     assert "\n| CUT | " in table and "| cyclegan |" not in table and "CycleGAN" not in table
+    # nor the tab's model list, which offered the CUT model as a "CycleGAN model"
+    assert [b.label for b in app.blocks.values() if isinstance(b, gr.Dropdown) and "CycleGAN" in b.label] == []
 
 
 def _stoppers(app, cancel_id: str) -> dict:
