@@ -141,13 +141,17 @@ class LossLog:
         (`scoring.Scorer`, rank 0), written in the same record. Returns the loss means. `keep`: a record off the
         schedule (the run stops there): the sums go on to the next scheduled record, through the checkpoint
         (`carried_state`), so a resumed run's records and watcher are the uninterrupted run's. `watch`: given the
-        means, the watcher's warnings that fired at this record, written in it (`warnings`; TensorBoard's text)."""
+        means, the watcher's warnings that fired at this record, written in it (`warnings`; TensorBoard's text); the
+        record is written before an error of the watcher's goes on."""
         now = time.perf_counter()
         sums = ddp.mean_over_ranks(self.sums, self.run.d_ctx)
         means = {k: _finite_or_none(v.item() / self.n) for k, v in sums.items()}
-        fired = watch(means) if watch is not None else []
-        if self.run.main:
-            self._record(step, means, scores or {}, fired, s_per_step=(now - self.t_last) / max(self.timed, 1))
+        fired: list[str] = []
+        try:
+            fired = watch(means) if watch is not None else []
+        finally:  # written where the watcher raises too (best.pt that cannot be written): the run's last scores
+            if self.run.main:
+                self._record(step, means, scores or {}, fired, s_per_step=(now - self.t_last) / max(self.timed, 1))
         if keep:
             self.sums = sums  # the mean over ranks: every rank carries it, and adds its own steps to it
         else:
