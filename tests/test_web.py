@@ -2542,6 +2542,28 @@ def test_a_published_generator_is_offered_in_the_direction_it_translates(tmp_pat
     assert [([c[0] for c in r.choices], r.value) for r in radios] == [(["BtoA"], "BtoA")] * 3
 
 
+def test_compare_tab_names_a_published_generator_a_cyclegan_as_the_command_does(tmp_path, monkeypatch):
+    """`compare --checkpoint pretrained:zebra2horse` named its column CycleGAN, but the page, which knows the model
+    by its list's name (zebra2horse.pth (BtoA only)), captioned the same generator "generator" (another project's)."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import torch
+
+    from cyclegan.interop.unet import UnetGenerator
+    from cyclegan.web.app import build_app
+    from cyclegan.web.runs import check_checkpoint_files
+    from cyclegan.web.serve import ServeOptions
+
+    monkeypatch.setenv("CYCLEGAN_HOME", str(tmp_path / "home"))
+    (tmp_path / "home" / "pretrained").mkdir(parents=True)
+    torch.save(UnetGenerator(num_downs=5, ngf=4).state_dict(), tmp_path / "home" / "pretrained" / "zebra2horse.pth")
+    files = check_checkpoint_files(["pretrained:zebra2horse"])  # in the cache: no download
+    app = build_app(ServeOptions(checkpoint=("pretrained:zebra2horse",), device="cpu"), files, tmp_path / "work")
+    photo, style = str(_png(tmp_path / "photo.png", 40, 30)), str(_png(tmp_path / "style.png", 40, 40, seed=1))
+    key = "zebra2horse.pth (BtoA only)"
+    gallery, table = _handler(app, "compare")(photo, key, "BtoA", [style], "lite0", 32, 1)
+    assert [caption for _, caption in gallery][1] == "CycleGAN (BtoA)" and "\n| CycleGAN | " in table
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize("signum, status, said", [("SIGHUP", 129, "hung up"), ("SIGTERM", 143, "terminated")])

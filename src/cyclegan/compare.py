@@ -472,12 +472,13 @@ def earlier_images(out: Path) -> set[Path]:
 
 def model_label(config: dict | None, checkpoint: str) -> str:
     """How a comparison names the model that translates, from its checkpoint's stored config (None: a generator
-    file of another project) and the checkpoint as given: its family's title (CycleGAN, pix2pix, CUT, FastCUT); a
-    published model (`pretrained:NAME`) is a CycleGAN; another project's file, whose family its tensors do not
-    tell, a "generator". Every pix2pix or CUT model's column was labelled "CycleGAN"."""
+    file of another project) and the checkpoint as given or its file: its family's title (CycleGAN, pix2pix, CUT,
+    FastCUT); a published model (`pretrained:NAME`, or its cached file, which the web page names) is a CycleGAN;
+    another project's file, whose family its tensors do not tell, a "generator". Every pix2pix or CUT model's
+    column was labelled "CycleGAN"."""
     if config is not None:
         return family(config_from_dict(config, source=checkpoint).model.family).label
-    return "CycleGAN" if checkpoint.startswith(zoo.PREFIX) else "generator"
+    return "CycleGAN" if zoo.is_spec(checkpoint) or zoo.cached_name(checkpoint) in zoo.MODELS else "generator"
 
 
 def generator_and_size(opts: CompareOptions) -> tuple[nn.Module, int, Direction, str]:

@@ -346,6 +346,10 @@ class Engine:
             self._device = resolve_device(self.opts.device)
         return self._device
 
+    def model_path(self, key: str | None) -> str | None:
+        """The file of model `key` (a dropdown value) among `models()`; None for a key not offered."""
+        return next((m.path for m in self.models() if m.key == key), None)
+
     def generator(self, key: str | None, direction: str):
         """The generator of model `key` (a dropdown value: a model's name) for `direction`, loaded on first use
         and again when its file has been replaced (a run that saved a newer checkpoint); the MODELS_KEPT used
@@ -353,7 +357,7 @@ class Engine:
         if not key:
             none = "" if self.models() else " (the server has none yet: no run has saved a checkpoint)"
             raise CycleGANError(f"choose a model first{none}")
-        path = next((m.path for m in self.models() if m.key == key), None)  # a name: the page holds no path
+        path = self.model_path(key)  # a name: the page holds no path
         if path is None:
             raise CycleGANError("that model is not offered any more; choose one from the list")
         if direction not in DIRECTIONS:
