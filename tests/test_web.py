@@ -1737,7 +1737,7 @@ def test_a_new_run_reaches_the_video_tab_s_model_list_too(tmp_path, run):
     app = build_app(ServeOptions(runs=(str(root),), device="cpu"), [], tmp_path / "work")
     refresh = next(d for d in app.fns.values() if d.name == "refresh_lists")
     models = [getattr(b, "elem_id", None) for b in refresh.outputs if getattr(b, "label", None) == "model"]
-    assert models == ["translate-model", "video-model"] and len(refresh.outputs) == 5  # and Compare's
+    assert models == ["translate-model", "video-model", "compare-model"] and len(refresh.outputs) == 5
 
     engine = app.engine
     known = (engine.model_choices(), list(engine.runs()))

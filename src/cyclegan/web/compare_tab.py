@@ -30,7 +30,7 @@ class CompareTab:
                     c_photo = gr.File(
                         label=f"photo ({self.engine.upload_note})", file_types=["image"], elem_id="compare-photo"
                     )
-                    c_model = gr.Dropdown(choices, value=first, label="model")  # of any family: named by it
+                    c_model = gr.Dropdown(choices, value=first, label="model", elem_id="compare-model")  # any family
                     c_dir = self.engine.direction_radio(first, "direction")
                     c_styles = gr.File(
                         label="style references for Gatys (images of the target domain)",
