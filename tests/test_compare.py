@@ -319,6 +319,18 @@ def test_fewer_references_than_refs_per_image_is_a_note():
     ]
 
 
+def test_the_held_out_folder_suggested_is_the_style_domains_own():
+    """`--style DATA/trainB` without --target: the note told to give `--target` "a held-out folder (e.g. testA)",
+    the other domain's test images, whatever the domain of the style."""
+    from cyclegan.compare import Inputs, caveats
+
+    examples = {"data/trainB": "data/testB", "monet/trainA": "monet/testA", "winter": "the test split of its domain"}
+    for style, example in examples.items():
+        inputs = Inputs([Path("c.png")], [Path(style) / "s.png"], [Path(style)], Path(style))
+        (note,) = caveats("vgg19", inputs, 1)
+        assert f"give --target a held-out folder (e.g. {example})" in note
+
+
 def test_an_output_that_cannot_be_written_is_one_line_and_nothing_is_left(checkpoint, tmp_path, monkeypatch):
     """A full disk while writing the images ended `compare` in an OSError traceback."""
     import errno

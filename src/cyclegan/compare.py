@@ -342,6 +342,14 @@ def device_text(device: torch.device) -> str:
     return f"{device} ({n} thread{'s' * (n != 1)})" if device.type == "cpu" else str(device)
 
 
+def held_out_example(folder: Path) -> str:
+    """The held-out folder of the style's domain, as the CycleGAN layout names it: trainB's is testB (the note named
+    testA whatever the domain, the other domain's images for --style trainB)."""
+    if folder.name.startswith("train") and len(folder.name) > len("train"):
+        return f"e.g. {folder.with_name('test' + folder.name[len('train') :])}"
+    return "e.g. the test split of its domain"
+
+
 def caveats(gatys_backbone: str, inputs: Inputs, n_images: int, refs_per_image: int = 1) -> list[str]:
     """Notes for the reader where the set-up favours one method, the numbers are noisy or fewer references were
     drawn than asked for."""
@@ -360,7 +368,7 @@ def caveats(gatys_backbone: str, inputs: Inputs, n_images: int, refs_per_image: 
         if inputs.target in inputs.style_folders:
             notes.append(
                 f"Gatys drew its references from {inputs.target}, the folder KID compares with: give --target "
-                "a held-out folder (e.g. testA) for an unbiased domain score."
+                f"a held-out folder ({held_out_example(inputs.target)}) for an unbiased domain score."
             )
         if 2 <= n_images < 20:  # under 2, KID is not computed (a note of its own)
             notes.append(f"KID over {n_images} images is very noisy: read the std, compare large gaps only.")
