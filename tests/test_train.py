@@ -634,6 +634,9 @@ def test_resume_refusal_says_the_runs_value_as_the_option_is_typed(tiny_cfg, tmp
     ]:
         with pytest.raises(CycleGANError, match=re.escape(f"option '{key}' cannot change on resume {says}")):
             prepare_config({"steps": 2, key: other}, resume=True, out=str(tmp_path / "run"))
+    # a key that is no option is named as one, not "cannot change on resume (the run uses None)"
+    with pytest.raises(CycleGANError, match="^unknown option 'n_block'"):
+        prepare_config({"steps": 2, "n_block": 3}, resume=True, out=str(tmp_path / "run"))
 
 
 def test_a_sample_grid_that_cannot_be_written_is_a_warning_not_the_end_of_the_run(tiny_cfg, tmp_path, capsys):

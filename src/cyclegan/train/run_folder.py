@@ -81,7 +81,9 @@ def prepare_config(
             name = (names or {}).get(key, key)  # a config file's key as the file's
             raise CycleGANError(f"option '{name}' cannot change on resume (the run uses {uses})")
         # as stored: `--nce-layers 0 4 8 12` (a list) is the run's (0, 4, 8, 12)
-        if key not in RESUMABLE and key != "preset" and stored_flat.get(key) != option_value(key, value):
+        # (a key that is no option is left to `resolve`, which names it: "the run uses None" sent the user astray)
+        changed = key in stored_flat and stored_flat[key] != option_value(key, value)
+        if key not in RESUMABLE and key != "preset" and changed:
             # a config file's key as the file's (`key' in 'FILE`); --model: the one option whose flag is not its key
             name = (names or {}).get(key) or ("--model" if key == "family" else key)
             raise CycleGANError(
