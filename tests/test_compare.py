@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -314,15 +315,49 @@ def test_a_palette_grid_past_pillows_bomb_limit_is_written(tmp_path, monkeypatch
     """`--grid-palette` wrote the RGB grid, then opened it again to quantize it: past Pillow's decompression-bomb
     limit (179 MP: 60 images at --size 1024, 4 at 4096) that was a DecompressionBombError traceback after every
     image's work, and the images were removed. The grid is quantized in memory now (the limit lowered here)."""
-    from cyclegan.compare import save_comparison_grid
+    from cyclegan.compare import grid_cell, save_comparison_grid
 
-    outputs = {k: [torch.rand(1, 3, 24, 18) for _ in range(3)] for k in ("input", "cyclegan", "gatys")}
+    cells = {k: [grid_cell(torch.rand(1, 3, 24, 18), 24) for _ in range(3)] for k in ("input", "cyclegan", "gatys")}
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)  # the grid: 80 x 80 px, past twice it
-    grid = save_comparison_grid(outputs, tmp_path / "grid.png", cell=24, palette=True)
+    grid = save_comparison_grid(cells, tmp_path / "grid.png", palette=True)
     monkeypatch.undo()
     with Image.open(grid) as im:
         assert im.mode == "P" and im.size == (3 * 24 + 4 * 2, 3 * 24 + 4 * 2)
         assert im.convert("RGB").getpixel((0, 0)) == (255, 255, 255)  # the padding, white
+
+
+def test_the_outputs_are_not_held_at_full_size_until_the_grid_is_written(checkpoint, tmp_path, monkeypatch):
+    """Every output image was held at full --size until the grid and KID were done: many images at a large size
+    held gigabytes. Now each keeps its grid cell (--grid-cell) and its KID features; the grid is as before."""
+    import gc
+
+    from cyclegan import compare as compare_module
+    from cyclegan.cli import main
+
+    held = []
+    write = compare_module.save_comparison_grid
+
+    def counting(*args, **kwargs):  # images (1, 3, H, W) at --size still alive when the grid is written
+        gc.collect()
+        images = [t for t in gc.get_objects() if type(t) is torch.Tensor and t.dim() == 4 and t.shape[:2] == (1, 3)]
+        held.extend(t for t in images if max(t.shape[-2:]) == 48)
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(compare_module, "save_comparison_grid", counting)
+    content = make_images(tmp_path / "content", 3, seed=7, size=(48, 36))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    target = make_images(tmp_path / "target", 2, seed=9, size=(30, 30))[0].parent
+    out = tmp_path / "cmp"
+    args = ["--checkpoint", str(checkpoint), "--content", *map(str, content), "--style", str(style[0])]
+    args += ["--target", str(target), "--out", str(out), "--size", "48", "--steps", "1", "--backbone", "lite0"]
+    assert main(["compare", *args, "--grid-cell", "16", "--device", "cpu", "--no-progress"]) == 0
+    assert held == []
+    report = json.loads((out / "report.json").read_text())
+    assert report["kid"]["n_target"] == 2 and set(report["kid"]) >= {"input", "cyclegan", "gatys"}
+    with Image.open(out / "grid.png") as grid:  # 3 rows of 3 cells of 16 px, white padding of 2 px
+        assert grid.size == (3 * 16 + 4 * 2, 3 * 16 + 4 * 2) and grid.getpixel((0, 0)) == (255, 255, 255)
+        cell = np.asarray(grid)[2:18, 2:18]  # row 1's input: the content image at 16 x 12, centred on white
+        assert (cell[:2] == 255).all() and not (cell[2:14] == 255).all()
 
 
 def test_fewer_references_than_refs_per_image_is_a_note():
@@ -334,6 +369,18 @@ def test_fewer_references_than_refs_per_image_is_a_note():
     assert caveats("vgg19", inputs, 1, refs_per_image=100) == [
         "--refs-per-image 100, but --style holds 4 image(s): each content image used them all"
     ]
+
+
+def test_the_held_out_folder_suggested_is_the_style_domains_own():
+    """`--style DATA/trainB` without --target: the note told to give `--target` "a held-out folder (e.g. testA)",
+    the other domain's test images, whatever the domain of the style."""
+    from cyclegan.compare import Inputs, caveats
+
+    examples = {"data/trainB": "data/testB", "monet/trainA": "monet/testA", "winter": "the test split of its domain"}
+    for style, example in examples.items():
+        inputs = Inputs([Path("c.png")], [Path(style) / "s.png"], [Path(style)], Path(style))
+        (note,) = caveats("vgg19", inputs, 1)
+        assert f"give --target a held-out folder (e.g. {example})" in note
 
 
 def test_an_output_that_cannot_be_written_is_one_line_and_nothing_is_left(checkpoint, tmp_path, monkeypatch):

@@ -635,6 +635,20 @@ def test_a_runs_config_json_can_be_given_back_as_config(family, tmp_path):
         resolve({**read_config_file(path), other[0]: other[1]})
 
 
+def test_a_relative_data_folder_not_found_names_the_folder_it_was_read_from(tmp_path, monkeypatch, capsys):
+    """A run's config.json names its --data as train was given it (`runs/demo/data`): `train --config
+    runs/demo/config.json` run from another folder said "runs/demo/data does not exist", with nothing of where it
+    looked. The line says a relative path is read from the current folder, and names it."""
+    cfg = resolve({"size": 64, "data": "runs/demo/data", "out": "runs/demo", "steps": 3})
+    (tmp_path / "config.json").write_text(json.dumps(cfg.to_dict()))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["train", "--config", str(tmp_path / "config.json"), "--out", "r"]) == 2
+    said = capsys.readouterr().err
+    assert f"runs/demo/data does not exist (relative paths are read from the current folder, {elsewhere};" in said
+
+
 def test_compile_auto_help_says_training_stays_eager(capsys):
     # `train --help` said auto compiled "long bf16 CPU work": training never compiles under auto (loop.py).
     with pytest.raises(SystemExit):

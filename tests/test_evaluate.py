@@ -772,6 +772,32 @@ def test_a_best_record_without_a_metric_name_is_scored_as_a_plain_checkpoint(tmp
     assert f"{run}: " not in capsys.readouterr().out  # no line on which is better: no score chose it
 
 
+def test_a_truncated_best_pt_leaves_the_runs_checkpoint_scored(tmp_path, capsys):
+    """`evaluate RUN` with a truncated RUN/best.pt refused everything, the intact checkpoint.pt too: now that one is
+    scored, the damaged file named in one warning line, and the exit status says the result is partial."""
+    from cyclegan.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    save_tiny_checkpoint(run / "checkpoint.pt")
+    whole = save_tiny_checkpoint(run / "best.pt").read_bytes()
+    (run / "best.pt").write_bytes(whole[: len(whole) // 2])
+    write_split(tmp_path / "data", 2, paired=True)
+    report = tmp_path / "report.json"
+    args = ["--data", str(tmp_path / "data"), "--kid-subsets", "2", "--no-progress"]
+    assert main(["evaluate", "--checkpoint", str(run), *args, "--out", str(report)]) == 1
+    out, err = capsys.readouterr()
+    assert f"checkpoint {run / 'checkpoint.pt'} (step 7" in out
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: cannot read checkpoint {run / 'best.pt'}: ")
+    assert warnings[0].endswith("; left out of the evaluation")
+    assert "error: 1 checkpoint(s) could not be read (named above)" in err
+    assert json.loads(report.read_text())["checkpoint"] == str(run / "checkpoint.pt")
+    # named on the command line, the damaged file is still refused, before any work
+    assert main(["evaluate", "--checkpoint", str(run / "checkpoint.pt"), str(run / "best.pt"), *args]) == 2
+    assert f"error: cannot read checkpoint {run / 'best.pt'}" in capsys.readouterr().err
+
+
 def test_saved_images_of_an_earlier_evaluation_left_beside_the_new_ones_are_named(tmp_path, capsys, monkeypatch):
     """--save-images DIR --overwrite after an evaluation of other test images: DIR/AtoB held the earlier
     translations beside the new ones, without a word, as if this checkpoint had made them all."""

@@ -297,5 +297,6 @@ def test_translate_keeps_freed_memory_for_the_next_tensor(tmp_path, monkeypatch)
     monkeypatch.setattr(process, "keep_freed_memory", lambda: calls.append(1) or True)
     monkeypatch.setattr(translation, "translate_paths", lambda opts: ([], []))
     (tmp_path / "in").mkdir()
+    (tmp_path / "run").mkdir()  # there: a missing one is refused before any of translate's set-up
     main(["translate", "--checkpoint", str(tmp_path / "run"), "--out", str(tmp_path), str(tmp_path / "in")])
     assert calls == [1]

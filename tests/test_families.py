@@ -370,6 +370,19 @@ def test_pix2pix_reads_the_aligned_layout(paired, tmp_path):
     assert result.step == 2 and (tmp_path / "run" / "samples" / "step_0000002.png").is_file()
 
 
+def test_pix2pix_on_a_root_with_both_layouts_says_which_it_reads(paired, tmp_path, capsys):
+    # ROOT/train (A|B side by side) beside ROOT/trainA + trainB: train/ was read without a word
+    root = aligned_layout(paired, paired)
+    result = train(family_cfg("pix2pix", root, tmp_path / "run", steps=1), progress=False)
+    assert result.step == 1
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "both train/" in line]
+    assert warnings == [
+        f"warning: {root} holds both train/ (A|B side by side) and trainA + trainB: training reads train/ and test/; "
+        f"to read trainA and trainB instead, give --domain-a {root / 'trainA'} --domain-b {root / 'trainB'} in "
+        "place of --data"
+    ]
+
+
 @pytest.mark.parametrize("family", ["cut", "fastcut"])
 def test_an_unpaired_family_on_the_aligned_layout_names_it(family, paired, tmp_path):
     # It said "domain A folder ROOT/trainA does not exist", not that ROOT/train is a layout only pix2pix reads

@@ -23,6 +23,13 @@ from cyclegan.errors import CycleGANError
 from helpers import evaluate_args, save_tiny_checkpoint, tiny_evaluation
 
 
+def _no_model(tmp_path: Path) -> Path:
+    """A run folder that is there but holds no checkpoint: loading it fails, so a refusal said instead comes before
+    the model is read (a checkpoint that is not there at all is refused earlier still, before torch's import)."""
+    (run := tmp_path / "no-such-run").mkdir(exist_ok=True)
+    return run
+
+
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under `folder` (relative name -> bytes)."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
@@ -67,7 +74,7 @@ def test_existing_output_is_refused_before_any_work_and_replaced_with_overwrite(
     out.mkdir()
     (out / "img_001.png").write_bytes(b"mine")
     # A missing checkpoint would fail at loading: the refusal must come first, and write nothing.
-    assert translate(tmp_path / "no-such-run", out, tmp_path / "in") == 2
+    assert translate(_no_model(tmp_path), out, tmp_path / "in") == 2
     err = one_line_error(capsys)
     assert f"{out / 'img_001.png'} already exists" in err and "--overwrite" in err
     assert snapshot(out) == {"img_001.png": b"mine"}
@@ -194,7 +201,7 @@ def test_compare_refuses_an_existing_output_and_an_input_folder(tmp_path, capsys
     args = [
         "compare",
         "--checkpoint",
-        str(tmp_path / "no-such-run"),
+        str(_no_model(tmp_path)),
         "--direction",
         "AtoB",
         "--content",
@@ -217,7 +224,7 @@ def test_compare_refuses_an_out_among_input_images_named_as_files_or_by_a_glob(d
     folder of an image named alone counts as --out itself only (`--content photo.jpg --out cmp` is fine)."""
     test_a = dataset / "testA"
     image = sorted(test_a.iterdir())[0]
-    missing = str(tmp_path / "no-such-run")  # a refusal that comes first never reaches the checkpoint
+    missing = str(_no_model(tmp_path))  # a refusal that comes first never reaches the checkpoint
     args = ["compare", "--checkpoint", missing, "--direction", "AtoB", "--no-progress"]
     before = snapshot(dataset)
     for content, style, out in [
@@ -238,7 +245,7 @@ def test_export_refuses_an_existing_file_and_its_checkpoint(run, tmp_path, capsy
     out = tmp_path / "g.pt"
     out.write_bytes(b"mine")
     args = ["export", "--format", "torchscript", "--no-check"]
-    assert main([*args, "--checkpoint", str(tmp_path / "no-such-run"), "--out", str(out)]) == 2
+    assert main([*args, "--checkpoint", str(_no_model(tmp_path)), "--out", str(out)]) == 2
     assert "already exists" in one_line_error(capsys) and out.read_bytes() == b"mine"
     ckpt = run / "checkpoint.pt"
     before = ckpt.read_bytes()
@@ -249,7 +256,7 @@ def test_export_refuses_an_existing_file_and_its_checkpoint(run, tmp_path, capsy
 
 
 def test_evaluate_refuses_existing_outputs_and_images_into_the_split(run, dataset, tmp_path, capsys):
-    args = ["evaluate", "--checkpoint", str(tmp_path / "no-such-run"), "--data", str(dataset), "--no-progress"]
+    args = ["evaluate", "--checkpoint", str(_no_model(tmp_path)), "--data", str(dataset), "--no-progress"]
     report = tmp_path / "eval.json"
     report.write_text("{}")
     assert main([*args, "--out", str(report)]) == 2
@@ -276,7 +283,7 @@ def test_compare_and_evaluate_stop_on_a_busy_output_folder_before_work(dataset, 
 
     content = make_images(tmp_path / "content", 1, seed=1)
     make_images(tmp_path / "style", 1, seed=2)
-    missing = str(tmp_path / "no-such-run")  # a refusal that comes first never reaches the checkpoint
+    missing = str(_no_model(tmp_path))  # a refusal that comes first never reaches the checkpoint
     runs = {
         "--out": ["compare", "--checkpoint", missing, "--direction", "AtoB", "--content", str(content[0]),
                   "--style", str(tmp_path / "style"), "--no-progress"],

@@ -207,6 +207,19 @@ def test_each_held_out_image_is_scored_against_the_truth_of_its_own_name(tiny_cf
     assert scores["eval/AtoB/psnr"] == scores["eval/BtoA/psnr"] == PSNR_MAX  # x is its own truth
 
 
+def test_an_unreadable_truth_leaves_the_test_split_paired_over_the_rest(tiny_cfg, dataset):
+    """With --skip-bad-images, one unreadable testB image made the paired split unpaired: --eval-every scored
+    kid, not psnr against the truth, and said only "(3 + 2 images)". Now its pair is left out, and counted."""
+    names = sorted(p.name for p in (dataset / "testA").iterdir())
+    assert names == sorted(p.name for p in (dataset / "testB").iterdir())  # a paired split
+    (dataset / "testB" / names[1]).write_bytes(b"not an image")
+    cfg = tiny_cfg(eval_every=1, eval_kid=False, skip_bad_images=True)
+    _, held = scoring.set_aside(cfg, training_images(cfg, progress=False, main=True))
+    assert held.paired and [p.name for p in held.a] == [p.name for p in held.b] == [names[0], names[2]]
+    assert held.where == "the test split (2 + 2 images, paired; 1 pair left out: an image of it was skipped)"
+    assert scoring.best_metric(cfg, held) == "psnr"
+
+
 def test_too_few_images_to_set_aside_names_the_test_folder_this_data_would_have(tiny_cfg, dataset, tmp_path):
     # the remedy said "add testA/testB folders to --data" with --domain-a/--domain-b (no --data) and for the
     # aligned layout (whose test split is ROOT/test)

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -619,6 +620,25 @@ def test_resume_with_an_unchanged_list_option_is_not_a_change(tiny_cfg, tmp_path
         prepare_config({"steps": 2, "nce_layers": layers[:-1]}, resume=True, out=str(tmp_path / "run"))
 
 
+def test_resume_refusal_says_the_runs_value_as_the_option_is_typed(tiny_cfg, tmp_path):
+    # "the run uses (0, 4, 8, 12, 16)", "the run uses True", "the run uses None": Python's words, not the flags'
+    train(tiny_cfg(steps=1, family="cut", pool_size=0), progress=False)
+    stored = load_checkpoint(tmp_path / "run")["config"]
+    layers = " ".join(map(str, stored["cut"]["nce_layers"]))
+    flip = "--flip" if stored["data"]["flip"] else "--no-flip"
+    for key, other, says in [
+        ("nce_layers", [1], f"(the run uses --nce-layers {layers});"),
+        ("flip", not stored["data"]["flip"], f"(the run uses {flip});"),
+        ("unet_levels", 5, "(the run leaves --unet-levels not set);"),
+        ("norm", "batch", f"(the run uses --norm {stored['model']['norm']});"),
+    ]:
+        with pytest.raises(CycleGANError, match=re.escape(f"option '{key}' cannot change on resume {says}")):
+            prepare_config({"steps": 2, key: other}, resume=True, out=str(tmp_path / "run"))
+    # a key that is no option is named as one, not "cannot change on resume (the run uses None)"
+    with pytest.raises(CycleGANError, match="^unknown option 'n_block'"):
+        prepare_config({"steps": 2, "n_block": 3}, resume=True, out=str(tmp_path / "run"))
+
+
 def test_a_sample_grid_that_cannot_be_written_is_a_warning_not_the_end_of_the_run(tiny_cfg, tmp_path, capsys):
     # an OSError writing a grid (a full disk; here samples/ is a file) ended the run in a traceback, the steps
     # since the last checkpoint lost
@@ -726,7 +746,7 @@ def test_resume_with_the_preset_naming_the_runs_family_is_not_a_change(tiny_cfg,
         assert prepare_config({"steps": 2, "preset": same}, resume=True, out=out)[0].model.family == "cut"
     for other in ("fastcut", "fast"):
         with pytest.raises(
-            CycleGANError, match="'preset' cannot change on resume \\(the run uses 'paper' with --model cut"
+            CycleGANError, match="'preset' cannot change on resume \\(the run uses --preset paper --model cut"
         ):
             prepare_config({"steps": 2, "preset": other}, resume=True, out=out)
 

@@ -240,15 +240,17 @@ def test_a_videos_sound_left_out_of_a_gif_made_of_it_is_named(ckpt, tmp_path, ca
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
 def test_a_clips_title_creation_time_and_track_languages_are_kept(ckpt, tmp_path, suffix):
     """Before: every tag was dropped: the clip's title, when and where it was shot, and which soundtrack was which
-    language. Now copied as FFmpeg copies them, but for the tags the muxer writes of its own output."""
+    language, and (in an MP4) each track's title. Now copied as FFmpeg copies them, but for the tags the muxer writes of
+    its own output."""
     clip = tmp_path / f"trip{suffix}"
     with av.open(str(clip), "w") as c:
         c.metadata.update(title="Trip", creation_time="2024-05-01T10:00:00.000000Z", location="+48.8577+002.2950/")
         v = c.add_stream("libx264", rate=10)
         v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        v.metadata["title"] = "Front camera"
         tracks = [c.add_stream("aac", rate=48000) for _ in range(2)]
-        for a, language in zip(tracks, ("eng", "fra")):
-            a.metadata["language"] = language
+        for a, language, title in zip(tracks, ("eng", "fra"), ("Commentary", "Original")):
+            a.metadata.update(language=language, title=title)
         for f in moving_frames(3):
             c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
         c.mux(v.encode(None))
@@ -266,6 +268,9 @@ def test_a_clips_title_creation_time_and_track_languages_are_kept(ckpt, tmp_path
             "+48.8577+002.2950/",
         )
         assert [a.metadata.get("language") for a in c.streams.audio] == ["eng", "fra"]
+        # a track's title: FFmpeg reads an MP4's back as `name` (an MKV's as `title`); it was lost in an MP4
+        title = "name" if suffix == ".mp4" else "title"
+        assert [t.metadata.get(title) for t in c.streams] == ["Front camera", "Commentary", "Original"]
 
 
 def test_every_soundtrack_is_copied(ckpt, tmp_path):

@@ -2360,10 +2360,11 @@ def test_cancel_says_in_the_tab_what_it_stopped_and_translate_keeps_the_images_d
     _handler(app, "compare")(photo, key, "AtoB", [style], "lite0", 64, 10, session)
     assert said[2:] == ["cancelled after 1 of 10 Gatys steps: nothing compared"]
 
-    # with no job of the page running, a job still waiting in the queue is what Gradio drops: said so
+    # with no job of the page running, a job still waiting in the queue is what Gradio drops: said so, as an "if
+    # any" (a Cancel pressed on an idle page read "a job still waiting in the queue is dropped", as if one had been)
     assert (
         cancels["compare"][0](session)
-        == "nothing of this page was running; a job still waiting in the queue is dropped"
+        == "nothing of this page was running; its job waiting in the queue, if any, is dropped"
     )
 
 

@@ -712,10 +712,15 @@ MUXER_TAGS |= {"number_of_frames", "number_of_bytes", "_statistics_tags", "_stat
 MUXER_TAGS |= {"_statistics_writing_date_utc"}
 
 
-def _copy_tags(source: dict, dest: dict) -> None:
-    """Copy a container's or stream's metadata `source` into `dest`, but for the tags in `MUXER_TAGS` (also as
-    MKV names them per language: 'BPS-eng')."""
-    dest.update({k: v for k, v in source.items() if k.split("-")[0].lower() not in MUXER_TAGS})
+def _copy_tags(source: dict, dest: dict, *, track: bool = False) -> None:
+    """Copy a container's or stream's (`track`) metadata `source` into `dest`, but for the tags in `MUXER_TAGS`
+    (also as MKV names them per language: 'BPS-eng')."""
+    tags = {k: v for k, v in source.items() if k.split("-")[0].lower() not in MUXER_TAGS}
+    if track and "name" in tags and "title" not in tags:
+        # FFmpeg reads an MP4/MOV track's title back as `name`, but its muxers (MP4's, MKV's) take it as `title`:
+        # under `name` it was dropped
+        tags["title"] = tags.pop("name")
+    dest.update(tags)
 
 
 COVER_TYPES = {"mjpeg": ("jpg", "image/jpeg"), "png": ("png", "image/png")}  # a cover's codec -> as a file
@@ -841,7 +846,7 @@ def _write_video(
             # (which soundtrack was which language, when and where a phone shot it).
             _copy_tags(inp.metadata, out.metadata)
             for a, b in ((vin, vout), *((t, aout[t.index]) for t in copied)):
-                _copy_tags(a.metadata, b.metadata)
+                _copy_tags(a.metadata, b.metadata, track=True)
             streams = [vin, *copied]
             pending: list = []
 

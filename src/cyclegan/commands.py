@@ -405,7 +405,11 @@ def run_evaluate(opts, _: argparse.Namespace) -> int:
         columns = ["input", "translated"] + ["reconstructed"] * ("cycle_l1" in row) + ["truth"] * ("n_pairs" in row)
         rows = "the first test images"
         print(f"images and grids: {opts.save_images} (each grid's rows: {rows}; columns: {' | '.join(columns)})")
-    return _report_skipped(reports[0]["skipped"], "image(s) left out of the evaluation")
+    status = _report_skipped(reports[0]["skipped"], "image(s) left out of the evaluation")
+    if left_out := reports[0].get("checkpoints_left_out"):  # a partial result, as a skipped image's: exit status 1
+        print(f"error: {len(left_out)} checkpoint(s) could not be read (named above)", file=sys.stderr)
+        return 1
+    return status
 
 
 def _report_skipped(skipped: list[str], what: str) -> int:

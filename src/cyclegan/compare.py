@@ -41,7 +41,7 @@ from .compare_options import CompareOptions
 from .config import config_from_dict
 from .data.io import MAX_PIXELS, frame_count, long_side_shape, read_image, resize_long_side, save_image
 from .errors import CycleGANError, escape
-from .evaluate.distances import feature_distance, kid_input, kid_lite0
+from .evaluate.distances import feature_distance, feature_distances, kid_input, lite0_features
 from .evaluate.features import load_lite0
 from .evaluate.metrics import ssim_y
 from .evaluate.runner import working_size
@@ -68,7 +68,7 @@ from .loading import (
 )
 from .pretrained import lite0_model
 from .process import Terminated
-from .report import METHODS, CompareReport, Row, render_compare_html, save_grid, write_json
+from .report import METHODS, CompareReport, Row, render_compare_html, save_cell_grid, write_json
 from .shared_options import Direction
 from .style import (
     GatysOptions,
@@ -297,25 +297,32 @@ def _fit_square(x: torch.Tensor, cell: int) -> torch.Tensor:
     return F_.pad(x[0], (left, cell - w - left, top, cell - h - top), value=1.0)
 
 
-def save_comparison_grid(outputs: dict[str, list[torch.Tensor]], path: Path, *, cell: int, palette: bool) -> Path:
-    """input | CycleGAN | Gatys, one row per image, each in a `cell`-pixel square; outputs: method -> list of
-    (1, 3, H, W) in [0, 1]. palette: 256 colours, about 3x smaller (the single images stay full colour)."""
-    columns = [torch.stack([_fit_square(_shrink(v, cell), cell) for v in outputs[k]]) for k in METHODS]
-    return save_grid([c * 2 - 1 for c in columns], path, palette=palette)
+def grid_cell(x: torch.Tensor, cell: int) -> torch.Tensor:
+    """(1, 3, H, W) in [0, 1] -> its square of the grid, (3, cell, cell) uint8 (rounded as the PNG writer rounds):
+    what the grid keeps of an output until it is written. The outputs themselves, kept at full --size until
+    then, held gigabytes for many images at large sizes."""
+    return _fit_square(_shrink(x, cell), cell).mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)
+
+
+def save_comparison_grid(cells: dict[str, list[torch.Tensor]], path: Path, *, palette: bool) -> Path:
+    """input | CycleGAN | Gatys, one row per image; cells: method -> list of (3, cell, cell) uint8 (`grid_cell`).
+    palette: 256 colours, about 3x smaller (the single images stay full colour)."""
+    return save_cell_grid([list(row) for row in zip(*(cells[k] for k in METHODS))], path, palette=palette)
 
 
 def kid_against_target(
-    outputs: dict[str, list[torch.Tensor]],
+    features: dict[str, list[torch.Tensor]],
     target: Path,
     *,
     seed: int,
-    device: torch.device,
+    extractor: nn.Module,
     max_pixels: int = MAX_PIXELS,
     skipped: list[str] | None = None,
 ) -> dict | None:
     """KID (Lite0 features) of each method's outputs against the images in `target`, for report.json; None when
-    fewer than 2 of them can be read. A target image that cannot be read (or is over `max_pixels`) is left out
-    and named in `skipped`."""
+    fewer than 2 of them can be read. `features`: method -> each output's (1, D) Lite0 features (`lite0_features`
+    of its `kid_input`), kept in place of the outputs; `extractor`: Lite0 on the device. A target image that cannot
+    be read (or is over `max_pixels`) is left out and named in `skipped`."""
 
     skipped = [] if skipped is None else skipped
     real = []
@@ -326,12 +333,12 @@ def kid_against_target(
             skipped.append(f"{e} (left out of the KID target)")
     if len(real) < 2:  # KID has no spread to measure: a note, not an error that loses the comparison's work
         return None
-    extractor = load_lite0().to(device)
     kid: dict = {"target": str(target), "n_target": len(real), "features": "EfficientNet-Lite0 pooled (1280-d)"}
-    for k in METHODS:
-        mean, std, subset = kid_lite0([kid_input(v) for v in outputs[k]], real, extractor=extractor, seed=seed)
-        kid[k] = {"mean": mean, "std": std}
-        kid["subset_size"] = subset
+    real_features = lite0_features(real, extractor=extractor)
+    for k in METHODS:  # as `evaluate.distances.kid_lite0` computes it
+        d = feature_distances(real_features, torch.cat(features[k]), seed=seed)
+        kid[k] = {"mean": d.kid, "std": d.kid_std}
+        kid["subset_size"] = d.kid_subset_size
     return kid
 
 
@@ -341,6 +348,14 @@ def device_text(device: torch.device) -> str:
         return f"{device} ({torch.cuda.get_device_name(device)})"
     n = torch.get_num_threads()
     return f"{device} ({n} thread{'s' * (n != 1)})" if device.type == "cpu" else str(device)
+
+
+def held_out_example(folder: Path) -> str:
+    """The held-out folder of the style's domain, as the CycleGAN layout names it: trainB's is testB (the note named
+    testA whatever the domain, the other domain's images for --style trainB)."""
+    if folder.name.startswith("train") and len(folder.name) > len("train"):
+        return f"e.g. {folder.with_name('test' + folder.name[len('train') :])}"
+    return "e.g. the test split of its domain"
 
 
 def caveats(gatys_backbone: str, inputs: Inputs, n_images: int, refs_per_image: int = 1) -> list[str]:
@@ -361,7 +376,7 @@ def caveats(gatys_backbone: str, inputs: Inputs, n_images: int, refs_per_image: 
         if inputs.target in inputs.style_folders:
             notes.append(
                 f"Gatys drew its references from {inputs.target}, the folder KID compares with: give --target "
-                "a held-out folder (e.g. testA) for an unbiased domain score."
+                f"a held-out folder ({held_out_example(inputs.target)}) for an unbiased domain score."
             )
         if 2 <= n_images < 20:  # under 2, KID is not computed (a note of its own)
             notes.append(f"KID over {n_images} images is very noisy: read the std, compare large gaps only.")
@@ -525,7 +540,10 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
 
     rows: list[Row] = []
     skipped: list[str] = [f"{p}: a video clip, not an image (left out)" for p in inputs.clips]
-    outputs: dict[str, list[torch.Tensor]] = {k: [] for k in METHODS}
+    # of each output only what the grid and KID take (its cell, its Lite0 features): per row, method -> tensor
+    cell = opts.grid_cell or opts.size
+    extractor = load_lite0().to(device) if inputs.target else None
+    kept: list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]] = []
     named = list(zip(inputs.content, inputs.stems, strict=True))
     pool = list(inputs.references)  # less the references found unreadable
     interrupted = None  # where a Ctrl-C stopped the comparison, as its note says it
@@ -546,17 +564,19 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
                     raise
                 skipped.append(f"{path}: out of memory on {device} (a smaller --size fits)")
                 continue
-            on_cpu = {k: v.cpu() for k, v in images.items()}
+            cells = {k: grid_cell(v.cpu(), cell) for k, v in images.items()}
+            features = {
+                k: lite0_features([kid_input(v.cpu())], extractor=extractor) if extractor else torch.empty(0)
+                for k, v in images.items()
+            }
+            del images
             rows.append(row)
-            for k, v in on_cpu.items():
-                outputs[k].append(v)
+            kept.append((cells, features))
     except KeyboardInterrupt as e:
         # Each image costs minutes of Gatys: Ctrl-C removed every image compared so far. The report of those is
         # written instead (a second Ctrl-C while it is still removes them all).
-        kept = min(len(rows), *map(len, outputs.values()))  # a Ctrl-C between the appends: the row is left out
-        del rows[kept:]
-        for images_of_method in outputs.values():
-            del images_of_method[kept:]
+        n = min(len(rows), len(kept))  # a Ctrl-C between the appends: the row is left out
+        del rows[n:], kept[n:]
         if not rows:
             raise
         interrupted, by = f"at content image {at} of {len(named)}", stop_name(e)
@@ -564,9 +584,8 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         raise CycleGANError(f"no content image could be compared: {skipped[0]}")
 
     def write_grid() -> Path:
-        return save_comparison_grid(
-            outputs, out / "grid.png", cell=opts.grid_cell or opts.size, palette=opts.grid_palette
-        )
+        cells = {k: [c[k] for c, _ in kept] for k in METHODS}
+        return save_comparison_grid(cells, out / "grid.png", palette=opts.grid_palette)
 
     if interrupted is None:
         grid, stop = written_through_a_stop(write_grid)  # a large palette grid takes seconds
@@ -577,8 +596,14 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     kid = None
     if inputs.target and len(rows) >= 2 and interrupted is None:  # not a wait after the Ctrl-C
         try:
+            features = {k: [f[k] for _, f in kept] for k in METHODS}
             kid = kid_against_target(
-                outputs, inputs.target, seed=opts.seed, device=device, max_pixels=opts.max_pixels, skipped=skipped
+                features,
+                inputs.target,
+                seed=opts.seed,
+                extractor=extractor,
+                max_pixels=opts.max_pixels,
+                skipped=skipped,
             )
         except KeyboardInterrupt as e:
             # reading a large target folder takes a while: a Ctrl-C there removed every image compared, all of them

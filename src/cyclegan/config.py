@@ -711,7 +711,9 @@ def check_data_root(d: DataConfig) -> None:
     torch's import: `train --data MISSING` waited 5-15 s for it."""
     if d.data and not (d.domain_a or d.domain_b) and not Path(d.data).is_dir():
         what = "is a file, not a dataset folder" if Path(d.data).exists() else "does not exist"
-        raise CycleGANError(f"option 'data': {d.data} {what} (give the folder holding trainA and trainB)")
+        # a run's config.json names its --data as train was given it: taken back elsewhere, it is not found
+        where = "" if Path(d.data).is_absolute() else f"relative paths are read from the current folder, {Path.cwd()}; "
+        raise CycleGANError(f"option 'data': {d.data} {what} ({where}give the folder holding trainA and trainB)")
 
 
 def check_resumable(out: str | None) -> Path:

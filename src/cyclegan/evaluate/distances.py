@@ -172,15 +172,16 @@ def kid_lite0(
     """
     if min(len(fake), len(real)) < 2:
         raise CycleGANError("KID needs at least 2 images on each side; give more content or target images")
-    device = next(extractor.parameters()).device
-
-    def features(images: Sequence[torch.Tensor]) -> torch.Tensor:  # (N, D), 16 images per forward pass
-        return torch.cat(
-            [
-                extractor(torch.stack(list(images[i : i + 16])).to(device) * 2 - 1).cpu()
-                for i in range(0, len(images), 16)
-            ]
-        )
-
-    d = feature_distances(features(real), features(fake), seed=seed)
+    d = feature_distances(
+        lite0_features(real, extractor=extractor), lite0_features(fake, extractor=extractor), seed=seed
+    )
     return d.kid, d.kid_std, d.kid_subset_size
+
+
+def lite0_features(images: Sequence[torch.Tensor], *, extractor: nn.Module) -> torch.Tensor:
+    """(N, D) Lite0 pooled features, on the CPU, of a list of (3, 224, 224) in [0, 1] (`kid_input`), 16 images per
+    forward pass on the extractor's device: what `kid_lite0` compares, kept by a caller in place of the images."""
+    device = next(extractor.parameters()).device
+    return torch.cat(
+        [extractor(torch.stack(list(images[i : i + 16])).to(device) * 2 - 1).cpu() for i in range(0, len(images), 16)]
+    )

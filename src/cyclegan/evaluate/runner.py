@@ -576,6 +576,8 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
         inception = load_fid_inception(weights)  # and another network's file (or a damaged one) too: read it now
     if opts.domain_a is None:  # two folders of test images need no run's --data
         opts = dataclasses.replace(opts, data=opts.data or _one_data_root(checkpoints))
+    # a run folder's two files, read for `RUN`: one that cannot be read leaves the other scored (`_readable`)
+    of_runs = frozenset(checkpoints) - frozenset(opts.checkpoint)
     opts = dataclasses.replace(opts, checkpoint=checkpoints)
     published = [c[len(zoo.PREFIX) :] for c in checkpoints if zoo.is_spec(c)] if opts.data else []
     for name in published:  # a published generator knows its dataset and direction: before any download
@@ -589,11 +591,11 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     for line in _earlier_images(opts, images, directions):
         print(f"warning: {escape(line)}", file=sys.stderr)
     if not opts.save_images:
-        return _evaluate_all(opts, images, directions, read, inception)
+        return _evaluate_all(opts, images, directions, read, inception, of_runs)
     with claim_folder(opts.save_images, "--save-images"):  # one run writes the images there at a time
         _check_outputs(opts, images, directions)  # again, under the lock: what a run that just ended wrote
         _remove_killed_writes(opts, images, directions)
-        return _evaluate_all(opts, images, directions, read, inception)
+        return _evaluate_all(opts, images, directions, read, inception, of_runs)
 
 
 def _remove_killed_writes(opts: EvalOptions, images: SplitImages, directions: list[str]) -> None:
@@ -663,12 +665,42 @@ def _one_data_root(checkpoints: tuple[str, ...]) -> str:
     return data
 
 
+def _readable(opts: EvalOptions, of_runs: frozenset[str]) -> tuple[list[_Generators], dict[str, int], list[str]]:
+    """Each checkpoint read and built up front: a bad one late in the list lost the others' work. The first is kept
+    for its scoring (one checkpoint, one read of its file); the others are read again when scored (all kept, many
+    milestones would hold gigabytes). A file of `of_runs` (a run folder's checkpoint.pt and best.pt, read for
+    `RUN`) that cannot be read is left out, named in the lines returned: a truncated best.pt refused its run's
+    intact checkpoint.pt too. (The first one's generators, each readable one's evaluation size, those lines.)"""
+    first: list[_Generators] = []
+    sizes: dict[str, int] = {}
+    errors: list[CycleGANError] = []
+    for c in opts.checkpoint:
+        try:
+            loaded = _generators(checkpoint_path(c), opts)
+        except CycleGANError as e:
+            if c not in of_runs:  # named on the command line: refused, as before
+                raise
+            errors.append(e)
+            continue
+        first = first or [loaded]
+        sizes[c] = _eval_size(opts, loaded)
+    if not sizes:  # nothing left to score
+        raise errors[0]
+    return first, sizes, [f"{e}; left out of the evaluation" for e in errors]
+
+
 def _evaluate_all(
-    opts: EvalOptions, images: SplitImages, directions: list[str], read: _ReadAhead | None, inception: nn.Module | None
+    opts: EvalOptions,
+    images: SplitImages,
+    directions: list[str],
+    read: _ReadAhead | None,
+    inception: nn.Module | None,
+    of_runs: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """`evaluate_checkpoints`' work, its outputs (of `directions`) checked (and the --save-images folder held);
     `read`: the checkpoints already read to plan the outputs, None if they were not; `inception`: the FID
-    Inception, read before the work (its file checked), None for another backbone."""
+    Inception, read before the work (its file checked), None for another backbone; `of_runs`: the files read for
+    a run folder (`_readable`)."""
     checkpoints = opts.checkpoint
     device = resolve_device(opts.device)
     images, skipped = _drop_bad_images(opts, images)
@@ -677,16 +709,9 @@ def _evaluate_all(
         # never checked (an existing file of a stand-in's name was written over without --overwrite)
         _check_outputs(opts, images, directions)
         _remove_killed_writes(opts, images, directions)
-    # each read and built up front: a bad one late in the list lost the others' work. The first is kept for its
-    # scoring (one checkpoint, one read of its file); the others are read again when scored (all kept, many
-    # milestones would hold gigabytes)
-    if read is not None:
-        first, sizes = [read.first], read.sizes
-    else:
-        first = [_generators(checkpoint_path(checkpoints[0]), opts)]
-        sizes = {checkpoints[0]: _eval_size(opts, first[0])}
-        for c in checkpoints[1:]:
-            sizes[c] = _eval_size(opts, _generators(checkpoint_path(c), opts))
+    first, sizes, left_out = ([read.first], read.sizes, []) if read is not None else _readable(opts, of_runs)
+    for line in left_out:
+        print(f"warning: {escape(line)}", file=sys.stderr)
     _check_counts(opts, images)
     for line in [*_partial_pairs(opts, images), *_sizes_apart(sizes)]:
         print(f"warning: {escape(line)}", file=sys.stderr)
@@ -698,7 +723,9 @@ def _evaluate_all(
     # and written at the end, are lost, and the images made the next run stop at "exists" (or, with --overwrite,
     # a half-made folder sat beside whole ones). Each checkpoint's folder is named by its step, known once read.
     with contextlib.ExitStack() as saved:
-        for i, c in enumerate(checkpoints):
+        for i, c in enumerate(checkpoints):  # the folders of --save-images numbered as the checks numbered them
+            if c not in sizes:
+                continue
             ckpt_file = checkpoint_path(c)
             loaded = first.pop() if first else _generators(ckpt_file, opts)
             save_root = _save_dir(opts, i, many, loaded.ckpt.get("step"))
@@ -714,7 +741,7 @@ def _evaluate_all(
                     f"out of memory on {device} evaluating {c} ({opts.batch_size} images per batch): lower "
                     "--batch-size or --size"
                 ) from None
-            reports.append({**report, "skipped": skipped})
+            reports.append({**report, "skipped": skipped, **({"checkpoints_left_out": left_out} if left_out else {})})
     return reports
 
 

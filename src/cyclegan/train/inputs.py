@@ -193,6 +193,8 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         test = next((root / s for s in ("test", "val") if (root / s).is_dir()), None)
         _warn_left_out([root / "train", test], main)
         test_pairs = [(p, None) for p in list_images(test)] if test else None
+        if main and (root / "trainA").is_dir() and (root / "trainB").is_dir():  # two layouts: which one trains?
+            tqdm.write(f"warning: {escape(_both_layouts(root, test))}", file=sys.stderr)
     else:
         dir_a, dir_b, test_a, test_b = domain_folders(cfg)
         _warn_left_out([dir_a, dir_b, test_a, test_b], main)
@@ -235,6 +237,15 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         paired=True,
         aligned=aligned,  # type: ignore[misc]
         test_pairs=test_pairs,
+    )
+
+
+def _both_layouts(root: Path, test: Path | None) -> str:
+    """ROOT holds pix2pix's two layouts: train/ (A|B side by side) is read; how to read trainA and trainB."""
+    tests = f" and {test.name}/" if test else ""
+    return (
+        f"{root} holds both train/ (A|B side by side) and trainA + trainB: training reads train/{tests}; to read "
+        f"trainA and trainB instead, give --domain-a {root / 'trainA'} --domain-b {root / 'trainB'} in place of --data"
     )
 
 

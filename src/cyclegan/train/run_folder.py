@@ -15,9 +15,19 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import load_checkpoint
-from ..config import ALTERNATIVES, RESUMABLE, Config, check_resumable, config_from_dict, option_value, resolve
+from ..config import (
+    ALTERNATIVES,
+    RESUMABLE,
+    Config,
+    check_resumable,
+    config_from_dict,
+    option_fields,
+    option_value,
+    resolve,
+)
 from ..errors import CycleGANError, escape
 from ..files import FolderLock, broken_link, remove_stale_temporaries, write_atomic
+from ..options import flag_of
 from ..presets import split_preset
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR
 from . import distributed as ddp
@@ -67,15 +77,17 @@ def prepare_config(
     for key, value in overrides.items():
         # `--preset cut`, as the run was started: the paper's recipe for --model cut, not a change
         if key == "preset" and split_preset(value) not in ((stored.preset, None), (stored.preset, stored.model.family)):
-            uses = f"{stored.preset!r} with --model {stored.model.family}"
+            uses = f"--preset {stored.preset} --model {stored.model.family}"
             name = (names or {}).get(key, key)  # a config file's key as the file's
             raise CycleGANError(f"option '{name}' cannot change on resume (the run uses {uses})")
         # as stored: `--nce-layers 0 4 8 12` (a list) is the run's (0, 4, 8, 12)
-        if key not in RESUMABLE and key != "preset" and stored_flat.get(key) != option_value(key, value):
+        # (a key that is no option is left to `resolve`, which names it: "the run uses None" sent the user astray)
+        changed = key in stored_flat and stored_flat[key] != option_value(key, value)
+        if key not in RESUMABLE and key != "preset" and changed:
             # a config file's key as the file's (`key' in 'FILE`); --model: the one option whose flag is not its key
             name = (names or {}).get(key) or ("--model" if key == "family" else key)
             raise CycleGANError(
-                f"option '{name}' cannot change on resume (the run uses {stored_flat.get(key)!r}); "
+                f"option '{name}' cannot change on resume ({_as_typed(key, stored_flat.get(key))}); "
                 "start a new run with another --out instead"
             )
     for key in [k for k in ALTERNATIVES if overrides.get(k) is not None]:
@@ -90,6 +102,18 @@ def prepare_config(
         overrides = {**overrides, "fit_steps": False}
     cfg = resolve({k: v for k, v in overrides.items() if k != "preset"}, base=stored, names=names, typed=typed)
     return replace(cfg, train=replace(cfg.train, out=str(out), steps=_fitted_steps(cfg, stored, ckpt["step"]))), ckpt
+
+
+def _as_typed(key: str, value: object) -> str:
+    """What the run holds for option `key`, as a user would type it: `the run uses --nce-layers 0 4 8 12`
+    (not a Python tuple), `--no-flip`, or `leaves --n-blocks not set`."""
+    flag = flag_of(option_fields()[key][1])
+    if value is None:
+        return f"the run leaves {flag} not set"
+    if isinstance(value, bool):
+        return f"the run uses {flag if value else '--no-' + flag[2:]}"
+    values = value if isinstance(value, tuple) else (value,)
+    return f"the run uses {shlex.join([flag, *map(str, values)])}"
 
 
 def _fitted_steps(cfg: Config, stored: Config, step: int) -> int | None:

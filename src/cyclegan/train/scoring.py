@@ -29,11 +29,11 @@ from torch import nn
 from tqdm import tqdm
 
 from ..config import Config, no_kid_error
-from ..data.io import same_files
+from ..data.io import list_images, same_files
 from ..errors import CycleGANError, install_extra
 from ..evaluate.distances import feature_distances
 from ..evaluate.metrics import l1, psnr, ssim
-from ..evaluate.runner import aligned_truth
+from ..evaluate.runner import aligned_truth, pair_key
 from ..families import directions_of, family, generator_for
 from ..pretrained import lite0_weights_path
 from .inputs import Images, sample_batch, sample_pairs
@@ -79,16 +79,16 @@ def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
         kept = replace(images, train_a=images.train_a[:-k], train_b=images.train_b[:-k] if images.train_b else [])
         return kept, HeldOut([a for a, _ in pairs], [], True, f"{k} training pairs set aside", pairs, True)
     if images.test_files_a and images.test_files_b:
-        a = images.test_files_a[:n]
-        _enough(len(a), "images per domain", str(images.test_a))
         folders = (images.test_a, images.test_b)
+        a, left = _with_truth(images, n)
+        paired = left is not None
+        _enough(len(a), "images per domain", str(images.test_a))
         # B as the truths of A, in A's order: testB's first n by name were scored as the truths of testA's first n,
         # which are other scenes where names sort apart (s.k.png < s.png, s.bmp < s.k.bmp) or testB holds more
-        truth = aligned_truth(a, images.test_files_b, folders=folders)
-        paired = truth is not None and aligned_truth(truth, a, folders=folders[::-1]) is not None
-        b = truth if paired else images.test_files_b[:n]
+        b = aligned_truth(a, images.test_files_b, folders=folders) if paired else images.test_files_b[:n]
         _enough(len(b), "images per domain", str(images.test_b))
-        where = f"the test split ({len(a)} + {len(b)} images{', paired' if paired else ''})"
+        lost = f"; {left} pair{'s' * (left > 1)} left out: an image of {'each' if left > 1 else 'it'} was skipped"
+        where = f"the test split ({len(a)} + {len(b)} images{', paired' if paired else ''}{lost if left else ''})"
         return images, HeldOut(a, b, paired, where)
     ka = _count(n, len(images.train_a), "domain A images", _test_hint(cfg, images))
     kb = _count(n, len(images.train_b), "domain B images", _test_hint(cfg, images))
@@ -118,6 +118,31 @@ def held_out_set(cfg: Config, images: Images, *, aside_before: bool | None) -> t
             "or start a new run with --eval-every"
         )
     return kept, held if scoring else None, held.from_training
+
+
+def _with_truth(images: Images, n: int) -> tuple[list[Path], int | None]:
+    """Up to `n` readable testA images whose truth (testB's file of its name) is readable too, in name order, and how
+    many pairs before the last of them were left out for a skipped image (--skip-bad-images: one skipped truth made
+    the paired split unpaired, so --eval-every scored kid, not psnr); or the first `n` readable A images and None
+    where one of them has no file of its name in testB (an unpaired split)."""
+    folders = (images.test_a, images.test_b)
+    a, b = images.test_files_a or [], images.test_files_b or []
+    listed_b = {pair_key(p, folders[1]) for p in list_images(folders[1])}
+    read_a, read_b = set(a), {pair_key(p, folders[1]) for p in b}
+    taken: list[Path] = []
+    left = 0
+    for p in list_images(folders[0]):
+        if len(taken) == n:
+            break
+        key = pair_key(p, folders[0])
+        if key not in listed_b:
+            if p in read_a:  # an image with no truth: not a paired split
+                return a[:n], None
+        elif p in read_a and key in read_b:
+            taken.append(p)
+        else:
+            left += 1
+    return taken, left
 
 
 def trained_on(held: HeldOut, images: Images) -> str | None:

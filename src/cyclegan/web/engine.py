@@ -50,7 +50,8 @@ LIGHT_EVENTS = {"concurrency_id": "light", "concurrency_limit": 4, "show_progres
 CANCELLED = "the job was cancelled"  # a stop no tab said in its own words (`user_errors`)
 # How long a Cancel waits for a stopped job's own answer (Style's best image: it comes at Gatys' next step)
 CANCEL_WAIT_S = 10
-NONE_RUNNING = "nothing of this page was running; a job still waiting in the queue is dropped"
+# Said whether or not a job of the page waits (Gradio drops it unseen by the server): an "if any", not news of a drop
+NONE_RUNNING = "nothing of this page was running; its job waiting in the queue, if any, is dropped"
 
 
 def _internal(e: BaseException) -> gr.Error:
