@@ -1140,3 +1140,14 @@ def test_a_published_generator_asked_the_other_way_is_said_to_translate_its_own(
             assert "horse photos -> zebras" in warnings[0]
         else:
             assert warnings == []
+
+
+def test_translate_takes_numpy_integers_as_the_whole_numbers_they_are(tiny):
+    """A notebook's `size=a.shape[0] // 2` or `tile=np.int64(32)` is a numpy integer: translate refused it
+    ("size must be a whole number ..., got np.int64(16)", "tile: expected int | null, got np.int64(32)")."""
+    G = load_generator(tiny)
+    im = Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 70, 3), np.uint8))
+    whole = dict(size=48, tile=32, tile_overlap=8, max_pixels=10**6)
+    want = np.asarray(translate(G, im, **whole))
+    got = translate(G, im, **{k: np.int64(v) for k, v in whole.items()})
+    assert got.size == (48, 27) and np.array_equal(np.asarray(got), want)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import numbers
 import os
 import sys
 import threading
@@ -84,7 +85,7 @@ def check_size(net: nn.Module, size: int | None, *, name: str = "size") -> None:
     short side padded up to what the network needs. An image that is itself that small is still translated."""
     if size is None:
         return
-    if isinstance(size, bool) or not isinstance(size, int):  # True was "size True is under ...", 64.5 taken
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral):  # True was "size True is under ..."
         raise CycleGANError(f"{name} must be a whole number of pixels (the long side), got {size!r}")
     least = least_size(uncompiled(net))
     if size <= 0:
@@ -111,8 +112,14 @@ def check_output(net: nn.Module, out: object, x: torch.Tensor) -> None:
 
 def check_whole(name: str, value: object) -> None:
     """Refuse, in one line naming `name`, a count that is not a positive whole number (True, 1.5, 0, None)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:  # np.int64 passes
         raise CycleGANError(f"{name} must be a positive whole number, got {value!r}")
+
+
+def as_int(value: object) -> object:
+    """A numpy integer (a notebook's `size=a.shape[0] // 2`) as the int it is; anything else as it came, for the
+    checks to name. Downstream sizes stay Python ints: int64 arithmetic wraps where an int grows."""
+    return int(value) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else value
 
 
 def uncompiled(net: nn.Module) -> nn.Module:
@@ -209,6 +216,7 @@ def translate(
     declaring more is not decoded.
     """
     check_net(net)
+    size, max_pixels = as_int(size), as_int(max_pixels)
     check_size(net, size)
     check_whole("max_pixels", max_pixels)  # 0 or None was "over the decode cap of 0 pixels", or a TypeError
     if isinstance(images, (str, os.PathLike)):  # read as `cyclegan translate` reads it: any format, mode, EXIF
