@@ -262,10 +262,10 @@ def translate(
     return results[0] if single else results
 
 
-def decode(im: Image.Image, name: str) -> None:
+def decode(im: Image.Image, name: str, *, use: str = "translate") -> None:
     """Decode a caller's PIL image now (a no-op if it is), naming `name` in one line where it cannot be: one whose
     file was closed first (`with Image.open(p) as im: ...` left before translating) was Pillow's bare
-    AssertionError or ValueError, a truncated file's pixels an OSError."""
+    AssertionError or ValueError, a truncated file's pixels an OSError. `use`: what the caller does with it."""
     of = f" (of {escape(im.filename)})" if getattr(im, "filename", "") else ""
     try:
         im.load()
@@ -273,7 +273,7 @@ def decode(im: Image.Image, name: str) -> None:
         if isinstance(e, ValueError) and "closed" not in str(e):
             raise CycleGANError(f"{name}: cannot decode the PIL image{of}: {escape(str(e))}") from None
         raise CycleGANError(
-            f"{name}: the PIL image{of} is closed, and its pixels with it: translate it before it is closed "
+            f"{name}: the PIL image{of} is closed, and its pixels with it: {use} it before it is closed "
             "(inside its `with Image.open(...)` block, or call im.load() there), or give its path"
         ) from None
     except (OSError, SyntaxError) as e:  # a damaged or truncated file, decoded only now
