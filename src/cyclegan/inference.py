@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import torch
@@ -195,7 +195,7 @@ def translate(
       `size`); a mode other than RGB is converted as `cyclegan translate` converts it (16-bit and float
       greyscale rescaled, transparency on white), and a PIL image is turned upright by its EXIF orientation
       and converted to sRGB from its colour profile as a file is (`data.io.as_read`; the caller's is unchanged);
-    - a list of PIL images or paths -> a list;
+    - a list (tuple, generator, any iterable) of PIL images or paths -> a list;
     - a tensor (3, H, W) or (B, 3, H, W), float in [-1, 1] -> a float32 tensor of the same shape in [-1, 1];
       uint8 in [0, 255] -> uint8. Tensors are translated at their size (`size` is refused: resize them first).
       A float tensor well outside [-1, 1] ([0, 255] values) is refused; one in [0, 1] (torchvision's
@@ -230,7 +230,9 @@ def translate(
     single = isinstance(images, Image.Image)
     if single:
         images = [images]
-    elif not isinstance(images, (list, tuple)):
+    elif is_sequence_source(images):  # a generator or map of images (`map(Image.open, paths)`): was refused
+        images = list(images)
+    if not isinstance(images, (list, tuple)):
         numpy = "; from numpy: Image.fromarray(a) or torch.from_numpy(a)" if hasattr(images, "__array__") else ""
         raise CycleGANError(
             f"images: expected a PIL image, a path, a list of them or a tensor, got {_kind(images)}{numpy}"
@@ -260,6 +262,14 @@ def translate(
             im = resize_long_side(im, size)
         results.append(to_pil(translate_batch(net, to_tensor(im).unsqueeze(0), tiling=tiling)[0]))
     return results[0] if single else results
+
+
+def is_sequence_source(obj: object) -> bool:
+    """An iterable of images other than a list or tuple (a generator, `map`, `glob`'s iterator): taken as their
+    list. Not a string, bytes or mapping (iterable, not images), nor an array or tensor (one image, or a batch)."""
+    if isinstance(obj, (list, tuple, str, bytes, Mapping, torch.Tensor)) or hasattr(obj, "__array__"):
+        return False
+    return isinstance(obj, Iterable)
 
 
 def decode(im: Image.Image, name: str, *, use: str = "translate") -> None:
