@@ -99,6 +99,18 @@ def test_metrics_refuse_numpy_arrays_uint8_in_the_default_range_and_a_malformed_
         assert torch.allclose(metric(u, u, value_range=(0, 255)), metric(a, a, value_range=(0, 1)), atol=1e-4)
 
 
+def test_evaluate_from_python_refuses_options_that_are_no_evaloptions_in_one_line():
+    """evaluate({"checkpoint": ...}) or evaluate("runs/h2z") was "'dict' object has no attribute 'checkpoint'"."""
+    from cyclegan.evaluate.runner import evaluate, evaluate_checkpoints
+
+    for call in (evaluate, evaluate_checkpoints):
+        for opts in ({"checkpoint": "runs/h2z"}, "runs/h2z"):
+            with pytest.raises(
+                CycleGANError, match=r"^opts: expected an EvalOptions, got (dict|str); give .*EvalOptions"
+            ):
+                call(opts)
+
+
 # --- FD / KID on synthetic domains ------------------------------------------------------------------------
 
 
