@@ -566,3 +566,15 @@ def test_copies_are_found_by_their_bytes_whatever_their_names_and_sizes(tmp_path
     a, b = [tmp_path / "a" / n for n in ("x.bmp", "y.bmp")], [tmp_path / "b" / n for n in ("z.bmp", "w.bmp")]
     assert same_files(a, b) == [(tmp_path / "a" / "y.bmp", tmp_path / "b" / "z.bmp")]
     assert same_files(a, [tmp_path / "b" / "w.bmp", tmp_path / "gone.bmp"]) == []
+
+
+def test_premultiplied_alpha_modes_are_put_on_white_as_their_straight_alpha_is():
+    """A PIL image in La (premultiplied grey and alpha) was Pillow's raw "conversion from La to L not supported",
+    and one in RGBa came out with its transparency dropped, not composited on white as RGBA is."""
+    from cyclegan.data.io import to_rgb
+
+    rgba = Image.new("RGBA", (3, 2), (100, 40, 200, 128))
+    la = Image.new("LA", (3, 2), (100, 128))
+    for straight, mode in ((rgba, "RGBa"), (la, "La")):
+        got = np.asarray(to_rgb(straight.convert(mode))).astype(int)
+        assert np.abs(got - np.asarray(to_rgb(straight)).astype(int)).max() <= 2, mode

@@ -83,6 +83,34 @@ def test_metrics_refuse_an_empty_value_range_and_take_an_empty_batch():
     assert l1(a[:0], b[:0]).shape == psnr(a[:0], b[:0]).shape == ssim(a[:0], b[:0]).shape == (0,)
 
 
+def test_metrics_refuse_numpy_arrays_uint8_in_the_default_range_and_a_malformed_range_in_one_line():
+    """A numpy array was "'numpy.ndarray' object has no attribute 'dim'", value_range=None or (0,) a raw unpacking
+    error, and uint8 images in the default [-1, 1] were clamped to it: scored as near white, without a word."""
+    a = torch.rand(1, 3, 8, 8)
+    u = (a * 255).to(torch.uint8)
+    for metric in (psnr, ssim, l1):
+        with pytest.raises(CycleGANError, match=r"^a: expected an image tensor, got ndarray: .*torch.from_numpy"):
+            metric(a.numpy(), a)
+        with pytest.raises(CycleGANError, match=r"^b: torch.uint8 pixels .*give value_range=\(0, 255\)"):
+            metric(a, u)
+        for bad in (None, (0,), ("low", 1)):
+            with pytest.raises(CycleGANError, match=r"^value_range must be \(low, high\), two numbers"):
+                metric(a, a, value_range=bad)
+        assert torch.allclose(metric(u, u, value_range=(0, 255)), metric(a, a, value_range=(0, 1)), atol=1e-4)
+
+
+def test_evaluate_from_python_refuses_options_that_are_no_evaloptions_in_one_line():
+    """evaluate({"checkpoint": ...}) or evaluate("runs/h2z") was "'dict' object has no attribute 'checkpoint'"."""
+    from cyclegan.evaluate.runner import evaluate, evaluate_checkpoints
+
+    for call in (evaluate, evaluate_checkpoints):
+        for opts in ({"checkpoint": "runs/h2z"}, "runs/h2z"):
+            with pytest.raises(
+                CycleGANError, match=r"^opts: expected an EvalOptions, got (dict|str); give .*EvalOptions"
+            ):
+                call(opts)
+
+
 # --- FD / KID on synthetic domains ------------------------------------------------------------------------
 
 

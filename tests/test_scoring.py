@@ -207,6 +207,16 @@ def test_each_held_out_image_is_scored_against_the_truth_of_its_own_name(tiny_cf
     assert scores["eval/AtoB/psnr"] == scores["eval/BtoA/psnr"] == PSNR_MAX  # x is its own truth
 
 
+def test_an_unpaired_test_split_is_held_out_as_it_is(tiny_cfg, dataset):
+    """A test split whose names differ (horses and zebras: unpaired, the common case) made every `--eval-every`
+    run die before its first step: "TypeError: '>' not supported between instances of 'NoneType' and 'int'"."""
+    for p in (dataset / "testB").iterdir():
+        p.rename(p.with_name("zebra_" + p.name))
+    cfg = tiny_cfg(eval_every=1, eval_kid=False)
+    _, held = scoring.set_aside(cfg, training_images(cfg, progress=False, main=True))
+    assert not held.paired and held.where == "the test split (3 + 3 images)"
+
+
 def test_an_unreadable_truth_leaves_the_test_split_paired_over_the_rest(tiny_cfg, dataset):
     """With --skip-bad-images, one unreadable testB image made the paired split unpaired: --eval-every scored
     kid, not psnr against the truth, and said only "(3 + 2 images)". Now its pair is left out, and counted."""

@@ -509,6 +509,22 @@ def test_the_python_api_refuses_what_it_cannot_use_in_one_line(tmp_path, lite0):
     assert stylize(Where(), Where(), opts, net=lite0, progress=False).image.size == (16, 16)
 
 
+def test_stylize_refuses_a_closed_image_and_a_half_backbone_in_one_line_naming_them(tmp_path, lite0):
+    """A PIL image used after its `with Image.open(...)` block was Pillow's bare AssertionError, and a backbone
+    the caller moved to half precision torch's "expected scalar type Float but found Half" traceback."""
+    style = _stripes(tmp_path / "s.png", 16)
+    with Image.open(style) as closed:
+        pass
+    opts = GatysOptions(backbone="lite0", size=16, steps=1)
+    with pytest.raises(CycleGANError, match=r"^content: the PIL image \(of .*s\.png\) is closed.*stylise it before"):
+        stylize(closed, style, opts, net=lite0, progress=False)
+    with pytest.raises(CycleGANError, match=r"^styles\[1\]: the PIL image .* is closed"):
+        stylize(style, [style, closed], opts, net=lite0, progress=False)
+    half = build_backbone("lite0", lite0_layer_names()).half()
+    with pytest.raises(CycleGANError, match=r"^net: a backbone in torch.float16; .*give net.float\(\)"):
+        stylize(style, style, opts, net=half, progress=False)
+
+
 def test_to_pil_01_takes_one_image_and_refuses_a_batch():
     """`to_pil_01` of a batch of two returned its last image without a word."""
     from cyclegan.style import to_pil_01

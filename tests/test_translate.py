@@ -10,6 +10,7 @@ from PIL import Image
 
 from cyclegan.cli import main
 from cyclegan.config import resolve
+from cyclegan.errors import CycleGANError
 from cyclegan.inference import translate, translate_tensor
 from cyclegan.loading import load_generator
 from cyclegan.models import build_generator
@@ -661,6 +662,7 @@ def test_sigterm_stops_translate_as_ctrl_c_does_with_the_skip_existing_hint(tiny
 import os, signal, sys
 import cyclegan.translation as t
 from cyclegan.cli import main
+from cyclegan.errors import CycleGANError
 signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal, even where this test runs under nohup
 real, calls = t.save_image, []
 def save_image(*a, **k):
@@ -1140,3 +1142,28 @@ def test_a_published_generator_asked_the_other_way_is_said_to_translate_its_own(
             assert "horse photos -> zebras" in warnings[0]
         else:
             assert warnings == []
+
+
+def test_translate_takes_numpy_integers_as_the_whole_numbers_they_are(tiny):
+    """A notebook's `size=a.shape[0] // 2` or `tile=np.int64(32)` is a numpy integer: translate refused it
+    ("size must be a whole number ..., got np.int64(16)", "tile: expected int | null, got np.int64(32)")."""
+    G = load_generator(tiny)
+    im = Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 70, 3), np.uint8))
+    whole = dict(size=48, tile=32, tile_overlap=8, max_pixels=10**6)
+    want = np.asarray(translate(G, im, **whole))
+    got = translate(G, im, **{k: np.int64(v) for k, v in whole.items()})
+    assert got.size == (48, 27) and np.array_equal(np.asarray(got), want)
+
+
+def test_translate_takes_a_generator_of_images_as_their_list(tiny, tmp_path):
+    """`translate(G, map(Image.open, paths))` or a generator expression was refused ("got generator"), where a
+    list of the same images is translated; a dict or bytes is still refused in one line."""
+    G = load_generator(tiny)
+    ims = [Image.new("RGB", (20 + 4 * i, 16), (40 * i, 90, 200)) for i in range(3)]
+    want = [np.asarray(im) for im in translate(G, ims)]
+    got = translate(G, (im for im in ims))
+    assert isinstance(got, list) and all(np.array_equal(np.asarray(a), b) for a, b in zip(got, want, strict=True))
+    assert translate(G, iter([])) == []
+    for other in ({"a": ims[0]}, b"horse.png"):
+        with pytest.raises(CycleGANError, match=r"^images: expected a PIL image, a path, a list of them"):
+            translate(G, other)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import numbers
 import os
 import sys
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import torch
@@ -84,7 +85,7 @@ def check_size(net: nn.Module, size: int | None, *, name: str = "size") -> None:
     short side padded up to what the network needs. An image that is itself that small is still translated."""
     if size is None:
         return
-    if isinstance(size, bool) or not isinstance(size, int):  # True was "size True is under ...", 64.5 taken
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral):  # True was "size True is under ..."
         raise CycleGANError(f"{name} must be a whole number of pixels (the long side), got {size!r}")
     least = least_size(uncompiled(net))
     if size <= 0:
@@ -111,8 +112,14 @@ def check_output(net: nn.Module, out: object, x: torch.Tensor) -> None:
 
 def check_whole(name: str, value: object) -> None:
     """Refuse, in one line naming `name`, a count that is not a positive whole number (True, 1.5, 0, None)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:  # np.int64 passes
         raise CycleGANError(f"{name} must be a positive whole number, got {value!r}")
+
+
+def as_int(value: object) -> object:
+    """A numpy integer (a notebook's `size=a.shape[0] // 2`) as the int it is; anything else as it came, for the
+    checks to name. Downstream sizes stay Python ints: int64 arithmetic wraps where an int grows."""
+    return int(value) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else value
 
 
 def uncompiled(net: nn.Module) -> nn.Module:
@@ -188,7 +195,7 @@ def translate(
       `size`); a mode other than RGB is converted as `cyclegan translate` converts it (16-bit and float
       greyscale rescaled, transparency on white), and a PIL image is turned upright by its EXIF orientation
       and converted to sRGB from its colour profile as a file is (`data.io.as_read`; the caller's is unchanged);
-    - a list of PIL images or paths -> a list;
+    - a list (tuple, generator, any iterable) of PIL images or paths -> a list;
     - a tensor (3, H, W) or (B, 3, H, W), float in [-1, 1] -> a float32 tensor of the same shape in [-1, 1];
       uint8 in [0, 255] -> uint8. Tensors are translated at their size (`size` is refused: resize them first).
       A float tensor well outside [-1, 1] ([0, 255] values) is refused; one in [0, 1] (torchvision's
@@ -209,6 +216,7 @@ def translate(
     declaring more is not decoded.
     """
     check_net(net)
+    size, max_pixels = as_int(size), as_int(max_pixels)
     check_size(net, size)
     check_whole("max_pixels", max_pixels)  # 0 or None was "over the decode cap of 0 pixels", or a TypeError
     if isinstance(images, (str, os.PathLike)):  # read as `cyclegan translate` reads it: any format, mode, EXIF
@@ -222,7 +230,9 @@ def translate(
     single = isinstance(images, Image.Image)
     if single:
         images = [images]
-    elif not isinstance(images, (list, tuple)):
+    elif is_sequence_source(images):  # a generator or map of images (`map(Image.open, paths)`): was refused
+        images = list(images)
+    if not isinstance(images, (list, tuple)):
         numpy = "; from numpy: Image.fromarray(a) or torch.from_numpy(a)" if hasattr(images, "__array__") else ""
         raise CycleGANError(
             f"images: expected a PIL image, a path, a list of them or a tensor, got {_kind(images)}{numpy}"
@@ -254,10 +264,18 @@ def translate(
     return results[0] if single else results
 
 
-def decode(im: Image.Image, name: str) -> None:
+def is_sequence_source(obj: object) -> bool:
+    """An iterable of images other than a list or tuple (a generator, `map`, `glob`'s iterator): taken as their
+    list. Not a string, bytes or mapping (iterable, not images), nor an array or tensor (one image, or a batch)."""
+    if isinstance(obj, (list, tuple, str, bytes, Mapping, torch.Tensor)) or hasattr(obj, "__array__"):
+        return False
+    return isinstance(obj, Iterable)
+
+
+def decode(im: Image.Image, name: str, *, use: str = "translate") -> None:
     """Decode a caller's PIL image now (a no-op if it is), naming `name` in one line where it cannot be: one whose
     file was closed first (`with Image.open(p) as im: ...` left before translating) was Pillow's bare
-    AssertionError or ValueError, a truncated file's pixels an OSError."""
+    AssertionError or ValueError, a truncated file's pixels an OSError. `use`: what the caller does with it."""
     of = f" (of {escape(im.filename)})" if getattr(im, "filename", "") else ""
     try:
         im.load()
@@ -265,7 +283,7 @@ def decode(im: Image.Image, name: str) -> None:
         if isinstance(e, ValueError) and "closed" not in str(e):
             raise CycleGANError(f"{name}: cannot decode the PIL image{of}: {escape(str(e))}") from None
         raise CycleGANError(
-            f"{name}: the PIL image{of} is closed, and its pixels with it: translate it before it is closed "
+            f"{name}: the PIL image{of} is closed, and its pixels with it: {use} it before it is closed "
             "(inside its `with Image.open(...)` block, or call im.load() there), or give its path"
         ) from None
     except (OSError, SyntaxError) as e:  # a damaged or truncated file, decoded only now

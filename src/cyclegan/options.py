@@ -20,6 +20,7 @@ import contextvars
 import dataclasses
 import functools
 import math
+import numbers
 import os
 import types
 import typing
@@ -130,12 +131,13 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
         if isinstance(value, bool):
             return value
     elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
+        # numbers.Integral: a numpy integer from a notebook's arithmetic (`tile=np.int64(512)` was "expected int")
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return int(value)
         if isinstance(value, float) and value.is_integer():  # `steps: 1e3` in a config file; 1.5 stays refused
             return int(value)
     elif tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):  # np.float32 too, as a float
             return float(value) + 0.0  # -0.0 as 0.0: `--lambda-identity -0` was written "-0.0" into config.json
     elif tp is str:
         if isinstance(value, str):

@@ -28,6 +28,7 @@ from .execution import REFERENCE, Execution
 from .files import IMAGE_EXTENSIONS, check_outputs
 from .inference import (
     TILING_KEYWORDS,
+    as_int,
     check_net,
     check_size,
     check_whole,
@@ -291,6 +292,7 @@ def translate_video(
     """
     check_net(G)
     progress = sys.stderr.isatty() if progress is None else progress  # a notebook's or a log's stderr: no bar
+    size, batch_size, max_pixels = as_int(size), as_int(batch_size), as_int(max_pixels)
     kwargs = dict(tiling=tiling, size=size, batch_size=batch_size, max_pixels=max_pixels, execution=execution)
     check_clip_arguments(temporal=temporal, progress=progress, overwrite=overwrite, **kwargs)
     for name, path in (("src", src), ("dst", dst)):

@@ -111,8 +111,10 @@ def to_rgb(im: Image.Image) -> Image.Image:
     if is_deep_grey(im):
         return deep_grey_to_l(im).convert("RGB")
     # "transparency": a palette's transparent entry, or a PNG's one transparent grey or colour (its tRNS chunk)
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode in ("P", "L", "RGB") and "transparency" in im.info):
-        im = im.convert("RGBA")
+    # La and RGBa: alpha premultiplied (a notebook's `convert`); Pillow took La to nothing ("conversion from La to
+    # L not supported") and RGBa to RGB with its transparency dropped, not on white
+    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (im.mode in ("P", "L", "RGB") and "transparency" in im.info):
+        im = (im.convert("LA") if im.mode == "La" else im).convert("RGBA")
         background = Image.new("RGBA", im.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, im).convert("RGB")
     return im.convert("RGB")

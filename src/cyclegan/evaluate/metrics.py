@@ -43,13 +43,31 @@ def to_unit(x: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0)) -> 
 
 def _range(value_range: tuple[float, float]) -> tuple[float, float]:
     """(lo, hi) with lo < hi, both finite: (1, 1) divided by zero and scored every pair 100 dB, (1, -1) inverted."""
-    lo, hi = value_range
+    try:  # None or (0,) was a raw TypeError or "not enough values to unpack"
+        lo, hi = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        raise MetricInputError(f"value_range must be (low, high), two numbers, got {value_range!r}") from None
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise MetricInputError(f"value_range must be (low, high) with low < high, got {tuple(value_range)}")
     return lo, hi
 
 
-def _batched(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
+def _batched(
+    a: torch.Tensor, b: torch.Tensor, value_range: tuple[float, float]
+) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """(a, b) as (B, C, H, W) and whether they were one image each; refusing, in one line, what is no tensor (a
+    numpy array was "'numpy.ndarray' object has no attribute 'dim'") and integer pixels scored in a range of
+    at most 2 (uint8 [0, 255] images clamped to the default [-1, 1]: scored as near white, without a word)."""
+    for name, x in (("a", a), ("b", b)):
+        if not isinstance(x, torch.Tensor):
+            numpy = ": from numpy give torch.from_numpy(x)" if hasattr(x, "__array__") else ""
+            raise MetricInputError(f"{name}: expected an image tensor, got {type(x).__name__}{numpy}")
+        lo, hi = _range(value_range)
+        if not x.is_floating_point() and hi - lo <= 2:
+            raise MetricInputError(
+                f"{name}: {x.dtype} pixels scored in value_range {(lo, hi)}: give value_range=(0, 255) for 8-bit "
+                "values, or float images in [-1, 1]"
+            )
     if a.shape != b.shape:
         raise MetricInputError(f"images must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     if a.dim() == 3:
@@ -65,7 +83,7 @@ def l1(a: torch.Tensor, b: torch.Tensor, *, value_range: tuple[float, float] = (
     a, b: (B, C, H, W) or (C, H, W) in `value_range` (default [-1, 1]; images in [0, 1] score twice their
     raw difference, as they would once mapped to [-1, 1]). Not clamped. Returns (B,) or a scalar tensor.
     """
-    a, b, single = _batched(a, b)
+    a, b, single = _batched(a, b, value_range)
     lo, hi = _range(value_range)
     out = (a.float() - b.float()).abs().flatten(1).mean(1) * (2.0 / (hi - lo))  # x 1.0 for [-1, 1]: exact
     return out[0] if single else out
@@ -77,7 +95,7 @@ def psnr(a: torch.Tensor, b: torch.Tensor, *, value_range: tuple[float, float] =
     a, b: (B, C, H, W) or (C, H, W) in `value_range` (default [-1, 1]). Returns (B,) or a scalar tensor.
     Identical images give PSNR_MAX (100 dB), not inf.
     """
-    a, b, single = _batched(a, b)
+    a, b, single = _batched(a, b, value_range)
     mse = (to_unit(a, value_range) - to_unit(b, value_range)).pow(2).flatten(1).mean(1)
     out = -10.0 * torch.log10(mse.clamp_min(_MSE_FLOOR))
     return out[0] if single else out
@@ -97,7 +115,7 @@ def ssim(a: torch.Tensor, b: torch.Tensor, *, value_range: tuple[float, float] =
     Returns (B,) or a scalar tensor in [-1, 1]; identical images give 1.
     """
 
-    a, b, single = _batched(a, b)
+    a, b, single = _batched(a, b, value_range)
     h, w = a.shape[-2:]
     if min(h, w) < 3:
         raise MetricInputError(f"SSIM needs images of at least 3x3 pixels, got {h}x{w}")

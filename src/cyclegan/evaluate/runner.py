@@ -563,6 +563,7 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     several checkpoints, --save-images writes under DIR/NN_stepS/; an evaluation that fails leaves none of
     the images it saved, for any checkpoint (the reports are returned only at the end).
     """
+    check_options(opts)
 
     check_folders_there(opts)
     checkpoints = expand_runs(opts.checkpoint)
@@ -830,8 +831,19 @@ def _chosen_by(ckpt: dict[str, Any]) -> str | None:
     return metric if isinstance(metric, str) else None
 
 
+def check_options(opts: object) -> None:
+    """Refuse, in one line, options that are no `EvalOptions`: evaluate({"checkpoint": ...}) or
+    evaluate("runs/h2z") from Python was "'dict' object has no attribute 'checkpoint'" in a traceback."""
+    if not isinstance(opts, EvalOptions):
+        raise CycleGANError(
+            f"opts: expected an EvalOptions, got {type(opts).__name__}; "
+            "give cyclegan.evaluate.options.EvalOptions(checkpoint=RUN_OR_FILE, data=ROOT)"
+        )
+
+
 def evaluate(opts: EvalOptions) -> dict[str, Any]:
     """Evaluate the first of `opts.checkpoint`; returns the JSON-ready report (see the module docstring)."""
+    check_options(opts)
     return evaluate_checkpoints(dataclasses.replace(opts, checkpoint=expand_runs(opts.checkpoint)[:1]))[0]
 
 

@@ -42,6 +42,7 @@ from ..errors import CycleGANError, escape
 from ..evaluate.metrics import LUMA_BT601, luminance
 from ..execution import available_memory, resolve_device
 from ..files import check_outputs, claim_file, removed_on_failure
+from ..inference import decode
 from .backbones import DEFAULTS, LAYER_NAMES, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
 from .options import GatysOptions, Init, StylizeOptions
@@ -73,16 +74,23 @@ class StyleResult:
 
 
 def load_image_01(
-    image: ImageLike, size: int | None, *, max_pixels: int = MAX_PIXELS, cap_option: str | None = CAP_OPTION
+    image: ImageLike,
+    size: int | None,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    cap_option: str | None = CAP_OPTION,
+    name: str = "image",
 ) -> torch.Tensor:
     """A PIL image of any mode or an image file -> (1, 3, H, W) in [0, 1], long side scaled to `size` (aspect
     ratio kept). A file declaring more than `max_pixels` pixels is refused before decoding (`data.io.read_image`:
     the refusal names `cap_option`, the caller's flag that raises the cap, None where it has none).
     A PIL image is converted as a file is read (`to_rgb`: 16-bit greyscale rescaled, not clipped
     to white as `convert("RGB")` clips it; transparency on white; upright by its EXIF orientation and in sRGB:
-    `as_read`, on a copy)."""
+    `as_read`, on a copy). A PIL image whose file was closed is refused in one line naming `name` (`decode`)."""
     if not isinstance(image, (Image.Image, str, os.PathLike)):
-        raise CycleGANError(f"expected a PIL image or an image file's path, got {type(image).__name__}")
+        raise CycleGANError(f"{name}: expected a PIL image or an image file's path, got {type(image).__name__}")
+    if isinstance(image, Image.Image):
+        decode(image, name, use="stylise")  # a closed one was Pillow's bare AssertionError
     im = (
         as_read(image)
         if isinstance(image, Image.Image)
@@ -181,6 +189,14 @@ def _blend_weights(n_styles: int, style_blend: Sequence[float] | None) -> list[f
     # scaled by the largest first: 1e308 1e308 summed to inf, and every weight became 0 (no style at all)
     scaled = [w / max(style_blend) for w in style_blend]
     return [w / sum(scaled) for w in scaled]
+
+
+def check_float32(net: nn.Module) -> None:
+    """Refuse, in one line, a backbone the caller moved to another dtype (`net.half()` to save memory): the image
+    optimised is float32, and the first layer said "expected scalar type Float but found Half" in a traceback."""
+    p = next(net.parameters(), None)
+    if p is not None and p.dtype != torch.float32:
+        raise CycleGANError(f"net: a backbone in {p.dtype}; stylize optimises in float32: give net.float()")
 
 
 def check_sides(net: nn.Module, content: torch.Tensor, styles: Mapping[str, torch.Tensor]) -> None:
@@ -514,11 +530,15 @@ def stylize(
 
     start = time.perf_counter()
     # Read every image first: a wrong path should fail before a backbone is loaded.
-    c = load_image_01(content, o.size, max_pixels=max_pixels)  # (1, 3, H, W) in [0, 1]
-    style_images = [load_image_01(s, o.style_size or o.size, max_pixels=max_pixels) for s in style_list]
+    c = load_image_01(content, o.size, max_pixels=max_pixels, name="content")  # (1, 3, H, W) in [0, 1]
+    style_images = [
+        load_image_01(s, o.style_size or o.size, max_pixels=max_pixels, name=f"styles[{i}]")
+        for i, s in enumerate(style_list)
+    ]
     obj = resolve_objective(o, net)
     if net is None:
         net = build_backbone(obj.backbone, [*obj.content_layers, *obj.style_layers], weights=o.weights)
+    check_float32(net)
     net = net.to(device)
     c = c.to(device)
     names = [os.fspath(s) if isinstance(s, (str, os.PathLike)) else f"{i + 1}" for i, s in enumerate(style_list)]

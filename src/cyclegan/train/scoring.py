@@ -87,8 +87,13 @@ def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
         # which are other scenes where names sort apart (s.k.png < s.png, s.bmp < s.k.bmp) or testB holds more
         b = aligned_truth(a, images.test_files_b, folders=folders) if paired else images.test_files_b[:n]
         _enough(len(b), "images per domain", str(images.test_b))
-        lost = f"; {left} pair{'s' * (left > 1)} left out: an image of {'each' if left > 1 else 'it'} was skipped"
-        where = f"the test split ({len(a)} + {len(b)} images{', paired' if paired else ''}{lost if left else ''})"
+        # left is None for an unpaired split: `left > 1` was a TypeError, so every unpaired --eval-every run died
+        lost = (
+            f"; {left} pair{'s' * (left > 1)} left out: an image of {'each' if left > 1 else 'it'} was skipped"
+            if left
+            else ""
+        )
+        where = f"the test split ({len(a)} + {len(b)} images{', paired' if paired else ''}{lost})"
         return images, HeldOut(a, b, paired, where)
     ka = _count(n, len(images.train_a), "domain A images", _test_hint(cfg, images))
     kb = _count(n, len(images.train_b), "domain B images", _test_hint(cfg, images))
