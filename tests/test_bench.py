@@ -599,6 +599,14 @@ def test_a_seam_tile_as_large_as_the_image_is_refused(capsys):
     assert TileBenchOptions(seam_size=257).seam_tile == 256
 
 
+def test_a_seam_tile_that_rounds_up_to_the_image_is_refused_naming_the_rounding(capsys):
+    """Tiles are rounded up to the generator's multiple (4): --seam-tile 99 of a 100 px image was one tile, the
+    image went through whole, and the seams printed "mean 0.00 grey levels" as if there were none."""
+    assert main(["bench", "--task", "tiles", "--seam-size", "100", "--seam-tile", "99", "--large", "0", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: option '--seam-tile' 99 is rounded up to 100 px") and "nothing would be tiled" in err
+
+
 def test_a_failed_large_translation_is_named_by_its_first_error_line(monkeypatch):
     # its stderr went in whole: two lines joined by a literal \n, the second only "1 input(s) could not be translated"
     import io

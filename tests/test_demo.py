@@ -775,3 +775,12 @@ def test_a_full_or_read_only_disk_while_rendering_is_one_line_naming_the_file(tm
         err = capsys.readouterr().err
         assert "cannot write the dataset in" in err and "00000.png: No space left on device" in err
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_time_limit_reached_before_the_first_step_names_the_demos_minutes(tmp_path, capsys, monkeypatch):
+    """`cyclegan demo --minutes 1e-9` stopped while checking its images with "give more --time-limit", a flag the
+    demo has not: its time limit is --minutes, named so."""
+    args = one_step_demo(monkeypatch, tmp_path / "demo")
+    assert main([*args, "--minutes", "1e-9"]) == 2
+    err = capsys.readouterr().err
+    assert "give more --minutes" in err and "--time-limit" not in err

@@ -27,7 +27,7 @@ from .config import SCORING_OPTIONS
 from .data.io import read_image, to_tensor
 from .data.synthetic import SyntheticOptions, is_dataset_folder, write_dataset
 from .demo_options import DemoOptions
-from .errors import CycleGANError, escape
+from .errors import CycleGANError, escape, reworded
 from .evaluate.metrics import psnr, ssim
 from .execution import choose_execution, resolve_device
 from .files import FolderLock, broken_link, is_atomic_temporary, remove_stale_temporaries, write_atomic
@@ -505,7 +505,8 @@ def _train(run: Path, opts: DemoOptions, record: dict, *, resumed: bool, t0: flo
         # after a stop, train names the demo's command (`cyclegan train --resume` leads to a model, no report)
         # a new run's cap is the demo's own (the user gave no --steps); a resumed one's is its stored total, said so
         capped_by = None if resumed else f"the demo's {cfg.train.steps}-step cap"
-        result = train(
+        # train's --time-limit is the demo's --minutes: "give more --time-limit" named a flag the demo has not
+        result = reworded(_in_demo_words)(train)(
             cfg, ckpt=ckpt, progress=opts.progress, resume_with=_demo_command(run, opts), capped_by=capped_by
         )
     except SystemExit:  # Ctrl-C or SIGTERM
@@ -524,6 +525,11 @@ def _train(run: Path, opts: DemoOptions, record: dict, *, resumed: bool, t0: flo
     }
     _write_record(run, record)
     return record
+
+
+def _in_demo_words(message: str) -> str:
+    """A training error with the demo's flag for the one training option it sets from its own (--minutes)."""
+    return message.replace("--time-limit", "--minutes")
 
 
 def _report(run: Path, opts: DemoOptions, s: DemoSettings, trained: dict) -> dict:

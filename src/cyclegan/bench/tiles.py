@@ -24,7 +24,7 @@ from ..data.io import read_image, to_pil, to_tensor
 from ..errors import CycleGANError
 from ..execution import REFERENCE, total_memory
 from ..files import write_atomic
-from ..inference import translate_batch
+from ..inference import size_multiple, translate_batch
 from ..loading import load_generator_and_direction
 from ..models import build_generator
 from ..tiling import activation_bytes, plan_for, tile_starts
@@ -153,6 +153,20 @@ def check_seam_size(net: nn.Module, size: int, device: torch.device) -> None:
         )
 
 
+def check_seam_tile(net: nn.Module, t: TileBenchOptions) -> None:
+    """Refuse a --seam-tile that the network's multiple rounds up to --seam-size or more (`tiling.plan_tiles`):
+    --seam-tile 99 of a 100 px image was one 100 px tile, the whole image, and "0.00 grey levels" measured no seam
+    (the options refuse only a --seam-tile not under --seam-size; the multiple is the generator's)."""
+    m = size_multiple(net)
+    tile = max(2 * m, -(-t.seam_tile // m) * m)  # as plan_tiles rounds it
+    if tile >= t.seam_size:
+        raise CycleGANError(
+            f"option '--seam-tile' {t.seam_tile} is rounded up to {tile} px (a multiple of the generator's {m}), not "
+            f"smaller than --seam-size {t.seam_size}: nothing would be tiled; give a smaller --seam-tile or a larger "
+            "--seam-size"
+        )
+
+
 def bench_tiles(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     """Tiled against whole-image translation in fp32 (mean absolute difference in grey levels, with the
     thumbnail's statistics at several sizes and without), and a large photo's peak memory and speed."""
@@ -161,6 +175,7 @@ def bench_tiles(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     env = environment(device)
     net, label, t = _tiles_generator(t, device)
     check_seam_size(net, t.seam_size, device)
+    check_seam_tile(net, t)
     x = to_tensor(_tiles_photo(t, t.seam_size, t.seam_size))[None]  # (1, 3, S, S) in [-1, 1]
     t0 = time.perf_counter()
     whole = _grey_levels(translate_batch(net, x, tiling=TilingOptions(tile=0)))
