@@ -786,6 +786,13 @@ def test_scores_that_are_not_finite_are_named(tiny_cfg, monkeypatch, capsys):
     assert "no evaluation yet" not in out and "verdict: no finite psnr in 2 evaluations (no best.pt)" in out
 
 
+def test_a_run_stopped_before_its_first_evaluation_says_so_naming_no_option():
+    """The demo prints training's verdict too, and has no --eval-every: a demo stopped before step 200 told its user
+    the run "ended before --eval-every steps", an option they cannot give it."""
+    (line, _) = watch.Verdict("psnr", None, None, None, []).lines()
+    assert line == "verdict: no evaluation yet (the run ended before its first)"
+
+
 def test_images_set_aside_stay_aside_through_resumes_with_scoring_off(tiny_cfg, tmp_path, dataset, capsys):
     """A run without a test split that set training images aside for scoring, resumed twice with scoring off
     and then on again: the images stay aside each time (the training set never changes) and scoring may come

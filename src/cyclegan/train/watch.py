@@ -62,7 +62,8 @@ class Verdict:
         elif self.metric is not None and self.evaluations:
             out.append(f"verdict: no finite {self.metric} in {self.evaluations} evaluations (no best.pt)")
         elif self.metric is not None:
-            out.append("verdict: no evaluation yet (the run ended before --eval-every steps)")
+            # no option named: the demo, which has no --eval-every (it scores every 200 steps), prints this line too
+            out.append("verdict: no evaluation yet (the run ended before its first)")
         else:
             out.append("verdict: not scored (add --eval-every N for scores and best.pt)")
         # the watcher's own (training going wrong), not every warning the run printed (left-out files, ...)
