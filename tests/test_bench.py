@@ -498,6 +498,28 @@ def test_style_task_times_a_one_way_generator_file_in_its_own_direction_without_
     assert label == "CycleGAN g.pt generator" and torch.equal(net(torch.zeros(1, 3, 8, 8)), G(torch.zeros(1, 3, 8, 8)))
 
 
+def test_the_style_task_names_a_checkpoints_family_as_compare_does(tmp_path):
+    """Any --checkpoint's row said "CycleGAN X generator", a pix2pix or CUT file's too: now its family, as `compare`'s
+    column (`loading.model_label`); another project's file, whose family its tensors do not tell, no family."""
+    from cyclegan.bench.style import _generators
+    from cyclegan.checkpoint import FORMAT
+    from cyclegan.config import resolve
+    from cyclegan.interop.unet import UnetGenerator
+    from cyclegan.models import build_networks
+
+    content = str(make_images(tmp_path / "content", 1, seed=0)[0])
+    torch.save(UnetGenerator(num_downs=5, ngf=4).state_dict(), tmp_path / "plain.pth")  # the reference's layout
+    labels = []
+    for fam in ("pix2pix", "cut"):
+        cfg = resolve({"family": fam, "ngf": 4, "ndf": 4, "n_blocks": 1, "size": 32})
+        models = {k: m.state_dict() for k, m in build_networks(cfg).items()}
+        torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 0, "models": models}, tmp_path / f"{fam}.pt")
+    for name in ("pix2pix.pt", "cut.pt", "plain.pth"):
+        style = StyleBenchOptions(content=content, style=content, checkpoint=str(tmp_path / name))
+        labels.append(next(iter(_generators(style, torch.device("cpu")))))
+    assert labels == ["pix2pix pix2pix.pt generator", "CUT cut.pt generator", "plain.pth generator"]
+
+
 def test_the_recorded_command_quotes_a_path_with_a_space(tmp_path, monkeypatch):
     # joined with plain spaces, '--json /x/a b.json' ran again as two arguments
     import shlex

@@ -35,7 +35,6 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from . import zoo
 from .clipio import VIDEO_FORMATS, unread_video
 from .compare_options import CompareOptions
 from .config import config_from_dict
@@ -46,7 +45,6 @@ from .evaluate.features import load_lite0
 from .evaluate.metrics import ssim_y
 from .evaluate.runner import working_size
 from .execution import resolve_device
-from .families import family
 from .files import (
     check_outputs,
     claim_folder,
@@ -61,6 +59,7 @@ from .loading import (
     generator_from,
     is_ours,
     load_file,
+    model_label,
     own_direction,
     picks_nothing,
     translated_direction,
@@ -483,17 +482,6 @@ def earlier_images(out: Path) -> set[Path]:
         return set()
     folder = (out / "images").resolve()
     return {p for p in named if p.parent.resolve() == folder and p.is_file()}
-
-
-def model_label(config: dict | None, checkpoint: str) -> str:
-    """How a comparison names the model that translates, from its checkpoint's stored config (None: a generator
-    file of another project) and the checkpoint as given or its file: its family's title (CycleGAN, pix2pix, CUT,
-    FastCUT); a published model (`pretrained:NAME`, or its cached file, which the web page names) is a CycleGAN;
-    another project's file, whose family its tensors do not tell, a "generator". Every pix2pix or CUT model's
-    column was labelled "CycleGAN"."""
-    if config is not None:
-        return family(config_from_dict(config, source=checkpoint).model.family).label
-    return "CycleGAN" if zoo.is_spec(checkpoint) or zoo.cached_name(checkpoint) in zoo.MODELS else "generator"
 
 
 def generator_and_size(opts: CompareOptions) -> tuple[nn.Module, int, Direction, str]:

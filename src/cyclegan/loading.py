@@ -23,7 +23,7 @@ from .checkpoint import check_checkpoint, load_state, of_this_package, run_check
 from .config import config_from_dict
 from .errors import CycleGANError
 from .execution import resolve_device
-from .families import GENERATOR_FOR, directions_of, generator_for
+from .families import GENERATOR_FOR, directions_of, family, generator_for
 from .interop.foreign import holds_both, load_foreign_generator
 from .models import build_generator
 from .run_files import CHECKPOINT_NAME, FORMAT, GENERATORS_ONLY
@@ -44,6 +44,17 @@ class Origin:
     name: str = "G"
     step: int = 0
     resumable: str | None = None  # the file it came from, where that holds a run's whole training state
+
+
+def model_label(config: dict | None, checkpoint: str) -> str:
+    """How a comparison (`compare`, the web page's Compare tab) and `bench --task style` name the model that
+    translates, from its checkpoint's stored config (None: a generator file of another project) and the checkpoint
+    as given or its file: its family's title (CycleGAN, pix2pix, CUT, FastCUT); a published model (`pretrained:NAME`,
+    or its cached file, which the web page names) is a CycleGAN; another project's file, whose family its tensors do
+    not tell, a "generator". Every pix2pix or CUT model's column (and bench's row) was labelled "CycleGAN"."""
+    if config is not None:
+        return family(config_from_dict(config, source=checkpoint).model.family).label
+    return "CycleGAN" if zoo.is_spec(checkpoint) or zoo.cached_name(checkpoint) in zoo.MODELS else "generator"
 
 
 def checkpoint_path(path: str | Path) -> Path:

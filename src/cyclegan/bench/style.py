@@ -28,7 +28,7 @@ from ..data.io import frame_count
 from ..errors import CycleGANError, escape
 from ..execution import REFERENCE
 from ..inference import keyword_names, translate_tensor
-from ..loading import load_generator
+from ..loading import load_generator, model_label
 from ..models import build_generator
 from ..style.backbones import DEFAULTS, Lite0Backbone, VGG19Backbone
 from ..style.gatys import GatysOptions, check_memory, load_image_01, stylize
@@ -190,7 +190,11 @@ def _gatys_rows(s: StyleBenchOptions, device: torch.device) -> list[dict[str, An
 def _generators(s: StyleBenchOptions, device: torch.device) -> dict[str, nn.Module]:
     gens = {}
     if s.checkpoint:
-        gens[f"CycleGAN {Path(s.checkpoint).name} generator"] = load_generator(s.checkpoint, s.direction, device=device)
+        G = load_generator(s.checkpoint, s.direction, device=device)
+        origin = getattr(G, "_cyclegan_origin", None)  # `loading.Origin`: a pix2pix or CUT file was called CycleGAN
+        title = model_label(origin.config if origin else None, s.checkpoint)
+        name = f"{Path(s.checkpoint).name} generator"
+        gens[name if title == "generator" else f"{title} {name}"] = G
     gens["CycleGAN paper generator (9 blocks, random weights)"] = (
         build_generator(ModelConfig(n_blocks=9)).eval().to(device)
     )

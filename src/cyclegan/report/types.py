@@ -44,7 +44,7 @@ class CompareReport:
     interrupted: bool = False  # stopped by Ctrl-C: the rows are the images compared before it
     device: str = ""  # where the seconds were measured: "cpu (2 threads)", "cuda:0 (NVIDIA H100 80GB HBM3)"
     target: str | None = None  # the KID folder given (--target, or the first --style folder), measured or not
-    # the family of the model that translated (`compare.model_label`): CycleGAN, pix2pix, CUT, FastCUT; its
+    # the family of the model that translated (`loading.model_label`): CycleGAN, pix2pix, CUT, FastCUT; its
     # figures stay under the key "cyclegan" of `METHODS`, whatever the family, so that readers of report.json keep
     # working
     model: str = "CycleGAN"

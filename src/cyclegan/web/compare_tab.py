@@ -110,8 +110,9 @@ class CompareTab:
 
     def _compare(self, photo, key, direction, styles, backbone, size, steps, stop: Stop, progress):
         # on first use (torch): the page is up before these load
-        from ..compare import METRICS_BACKBONE, check_measurable, measure, model_label, translate_timed
+        from ..compare import METRICS_BACKBONE, check_measurable, measure, translate_timed
         from ..data.io import resize_long_side
+        from ..loading import model_label
         from ..style import GatysOptions, load_image_01, stylize, to_pil_01
 
         engine = self.engine
