@@ -75,6 +75,9 @@ def test_compare_writes_grid_and_report(checkpoint, dataset, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "KID(Lite0)" in printed and "report.html" in printed
     assert "grid.png (columns: input | CycleGAN | Gatys, a row per image)" in printed  # the grid has no captions
+    lines = printed.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("method "))
+    assert [line.split()[0] for line in lines[head + 1 : head + 4]] == ["input", "CycleGAN", "Gatys"]  # was "gatys"
 
     report = json.loads((out / "report.json").read_text())
     assert report["gatys"]["backbone"] == "lite0" and report["metrics_backbone"]["name"] == "lite0"
