@@ -639,6 +639,20 @@ def test_resume_refusal_says_the_runs_value_as_the_option_is_typed(tiny_cfg, tmp
         prepare_config({"steps": 2, "n_block": 3}, resume=True, out=str(tmp_path / "run"))
 
 
+def test_resume_with_an_option_of_another_family_says_it_does_nothing_for_the_run(tiny_cfg, tmp_path):
+    # `--resume --lambda-l1 5` on a CycleGAN run was refused as a change ("the run uses --lambda-l1 100.0"), as if
+    # the run held a pix2pix weight to keep; a new run says the option is pix2pix's
+    train(tiny_cfg(steps=1), progress=False)
+    run = str(tmp_path / "run")
+    says = "^option '--lambda-l1' applies to --model pix2pix, not to --model cyclegan$"
+    with pytest.raises(CycleGANError, match=says):
+        prepare_config({"steps": 2, "lambda_l1": 5.0}, resume=True, out=run, typed=("lambda_l1",))
+    with pytest.raises(CycleGANError, match="^option '--lambda-nce' applies to --model cut or fastcut, not to"):
+        prepare_config({"steps": 2, "lambda_nce": 2.0}, resume=True, out=run)
+    with pytest.raises(CycleGANError, match="^option '--model' cannot change on resume"):  # the family: a change
+        prepare_config({"steps": 2, "family": "pix2pix", "lambda_l1": 5.0}, resume=True, out=run)
+
+
 def test_a_sample_grid_that_cannot_be_written_is_a_warning_not_the_end_of_the_run(tiny_cfg, tmp_path, capsys):
     # an OSError writing a grid (a full disk; here samples/ is a file) ended the run in a traceback, the steps
     # since the last checkpoint lost

@@ -19,6 +19,7 @@ from ..config import (
     ALTERNATIVES,
     RESUMABLE,
     Config,
+    check_family_options,
     check_resumable,
     config_from_dict,
     option_fields,
@@ -84,6 +85,9 @@ def prepare_config(
         # (a key that is no option is left to `resolve`, which names it: "the run uses None" sent the user astray)
         changed = key in stored_flat and stored_flat[key] != option_value(key, value)
         if key not in RESUMABLE and key != "preset" and changed:
+            if key != "family" and overrides.get("family", stored.model.family) == stored.model.family:
+                # `--lambda-l1 5` on a CycleGAN run means nothing to it: said as for a new run, not as a change
+                check_family_options({key: value}, stored.model.family, typed=key in typed, names=names)
             # a config file's key as the file's (`key' in 'FILE`); --model: the one option whose flag is not its key
             name = (names or {}).get(key) or ("--model" if key == "family" else key)
             raise CycleGANError(
