@@ -562,6 +562,28 @@ def test_inputs_that_name_nothing_are_refused_before_the_output_folder_is_made(t
     assert "a.png is a folder, where a file would be written" in capsys.readouterr().err
 
 
+def test_inputs_none_of_which_opens_are_refused_before_the_model_loads_and_the_folder_is_made(
+    tiny, tmp_path, monkeypatch, capsys
+):
+    """Before: `translate X.heic` (one input, a format not read here) loaded the model, made an empty --out, said
+    "wrote 0 file(s)" and only then named the HEIC (exit 1). Now one line names each, before any of that."""
+    import cyclegan.translation
+
+    (tmp_path / "IMG_1.heic").write_bytes(b"\0\0\0\x18ftypheic" + bytes(12))  # a phone's HEIC header
+    (tmp_path / "notes.png").write_text("not an image")
+    out = tmp_path / "out"
+    with monkeypatch.context() as m:
+        m.setattr(cyclegan.translation, "load_generator", lambda *a, **k: pytest.fail("loaded for nothing"))
+        assert translate_cli(tiny, out, tmp_path / "IMG_1.heic", tmp_path / "notes.png") == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: nothing to translate: "), lines
+    assert f"{tmp_path / 'IMG_1.heic'}: a HEIC image, a format not read here: convert it to JPEG or PNG" in lines[0]
+    assert f"{tmp_path / 'notes.png'}: not a JPEG, PNG" in lines[0] and not out.exists()
+    Image.new("RGB", (16, 16)).save(tmp_path / "a.png")  # with one that opens, the others are named, not fatal
+    assert translate_cli(tiny, out, tmp_path / "IMG_1.heic", tmp_path / "a.png") == 1
+    assert [p.name for p in out.iterdir()] == ["a.png"]
+
+
 def test_skip_existing_with_everything_done_loads_no_generator(tiny, tmp_path, monkeypatch, capsys):
     """Every output there: the generator was still loaded (a pretrained one downloaded) and compiled, for nothing."""
     import cyclegan.translation

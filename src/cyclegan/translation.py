@@ -43,6 +43,7 @@ from .data.io import (
     size_keeping,
     to_bytes,
     to_pil,
+    unopened,
     walk_files,
 )
 from .errors import CycleGANError, escape
@@ -288,11 +289,18 @@ def without_outputs(found: Inputs, out_dir: Path) -> tuple[list[Path], list[Path
 
 
 def check_some_input(plan: Plan) -> None:
-    """Refuse (one line) a plan whose inputs name no file at all, saying why each is empty; a plan with
-    something to read, or whose inputs are all translated already (--skip-existing), passes."""
-    if plan.files or plan.skipped or not plan.errors:
+    """Refuse (one line) a plan whose inputs name no file at all, saying why each is empty, or only files of
+    which none opens as an image or clip (`translate X.heic` loaded the model and made --out to write nothing);
+    a plan with something to read, or whose inputs are all translated already (--skip-existing), passes. Headers
+    are read up to the first that opens: one, as a rule."""
+    if plan.skipped or not (plan.files or plan.errors):
         return
-    raise nothing_to_translate(plan.errors)
+    unread = []
+    for p in plan.files:
+        if is_clip_file(p) or (why := unopened(p)) is None:
+            return
+        unread.append(f"{p}: {why}")
+    raise nothing_to_translate([*plan.errors, *unread])
 
 
 @contextlib.contextmanager

@@ -389,6 +389,16 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS, cap_option: st
         raise CycleGANError(f"cannot read image {path}: {_reason(e, path)}") from None
 
 
+def unopened(path: Path) -> str | None:
+    """Why `path` does not open as an image of the formats read here, in `read_image`'s words ("not a JPEG, ...
+    image", "a HEIC image, a format not read here"); None when its header opens. Only the header is read."""
+    try:
+        with open_image(path):
+            return None
+    except Exception as e:  # noqa: BLE001 - a damaged header fails in many ways; `read_image` names them alike
+        return _reason(e, path)
+
+
 # The brands of an ISO media file's `ftyp` box that are photo formats not read here (a phone's HEIC, AVIF)
 UNREAD_BRANDS = dict.fromkeys((b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"), "HEIC")
 UNREAD_BRANDS |= dict.fromkeys((b"avif", b"avis"), "AVIF")
