@@ -349,6 +349,44 @@ def test_a_time_limit_past_any_wait_sets_no_alarm():
     assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
 
 
+@POSIX
+def test_the_deadline_cutting_a_read_in_this_process_ends_the_batches_not_as_a_lost_image():
+    """Without loader workers the read is the main process's, and the time limit's alarm can ring inside it: the
+    reader turned what it raised into its own error ("cannot read image ...: [Errno 9] Bad file descriptor", its
+    file closed under it), and the run stopped as if the image were lost (CI caught it, at random, in a test of the
+    time limit). A read cut short by our own alarm ends the batches as the time limit does."""
+    from cyclegan.train.loop import _batches
+    from cyclegan.train.signals import StopRequest
+
+    def reads():  # a reader that takes what interrupted it for a broken file, as PIL's close under it did
+        yield 0
+        try:
+            time.sleep(5)
+        except BaseException:
+            raise CycleGANError("cannot read image x.png: [Errno 9] Bad file descriptor") from None
+        yield 1
+
+    class Loader:
+        def __iter__(self):
+            return reads()
+
+    with StopRequest() as stop:
+        batches = _batches(Loader(), lambda why: CycleGANError(f"lost: {why}"), stop=stop, time_left=lambda: 0.05)
+        assert list(batches) == [0]  # the second wait's deadline ended it: no "lost" error
+    # a reader's own error with no alarm rung is still a lost image
+    with StopRequest() as stop, pytest.raises(CycleGANError, match="^lost: cannot read image"):
+
+        def broken():
+            raise CycleGANError("cannot read image x.png: truncated")
+            yield
+
+        class Broken:
+            def __iter__(self):
+                return broken()
+
+        list(_batches(Broken(), lambda why: CycleGANError(f"lost: {why}"), stop=stop, time_left=lambda: 60))
+
+
 class _HangsFromTwo(torch.utils.data.Dataset):
     """Items 0 and 1, then a read that hangs (a stalled network file), bounded so that a test cannot hang."""
 

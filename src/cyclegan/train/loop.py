@@ -554,14 +554,19 @@ def _batches(
         batches = iter(loader)
     try:
         while True:
-            ended = False
+            ended, wait = False, None
             try:
-                with stop.waiting(within=time_left()) if stop is not None else contextlib.nullcontext():
+                with stop.waiting(within=time_left()) if stop is not None else contextlib.nullcontext() as wait:
                     batch = next(batches)
             except (StopIteration, StopWaiting):
                 ended = True
             except CycleGANError as e:  # from a worker: "Caught CycleGANError ... Traceback ... CycleGANError: why\n"
-                raise lost(str(e).rsplit("CycleGANError: ", 1)[-1].removesuffix("\\n").strip()) from None
+                # without loader workers the read is this process's: the deadline's alarm or a stop signal raised in
+                # it can come out as the reader's error (its file closed under it: "Bad file descriptor"), a stop
+                # then, not a lost image
+                if not ((wait is not None and wait.rang) or (stop is not None and stop.signum is not None)):
+                    raise lost(str(e).rsplit("CycleGANError: ", 1)[-1].removesuffix("\\n").strip()) from None
+                ended = True
             if ended if d_ctx is None else ddp.any_rank(ended, d_ctx):
                 return
             yield batch

@@ -94,27 +94,35 @@ def _alarm_free() -> bool:
     )
 
 
+class Deadline:
+    """A `time_limited` block's deadline; `rang`: whether its alarm raised in the block."""
+
+    rang = False
+
+
 @contextlib.contextmanager
-def time_limited(seconds: float | None, up: type[BaseException] = TimeUp) -> Iterator[None]:
+def time_limited(seconds: float | None, up: type[BaseException] = TimeUp) -> Iterator[Deadline]:
     """Raise `up` in the block once `seconds` have passed: the one deadline of a wait that may hang (a stalled
     network file), the check before training's (`TimeUp`) and each wait for a batch's (`StopRequest.waiting`). An
     alarm where one is free (`_alarm_free`: a caller's watchdog is neither replaced nor cancelled), else none; None
     or a deadline past any wait (`_LONGEST_ALARM`: past time_t's range setitimer raised OverflowError) sets none. An
     alarm that rings as the block ends (the wait over) or in a forked child raises nothing."""
+    deadline = Deadline()
     if seconds is None or seconds >= _LONGEST_ALARM or not _alarm_free():
-        yield
+        yield deadline
         return
     pid, armed = os.getpid(), [True]
 
     def ring(signum, frame) -> None:
         if armed[0] and os.getpid() == pid:
             armed[0] = False
+            deadline.rang = True
             raise up
 
     old = signal.signal(signal.SIGALRM, ring)
     signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))  # a deadline already past ends the wait at once
     try:
-        yield
+        yield deadline
     finally:
         armed[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -149,14 +157,14 @@ class StopRequest:
             raise StopWaiting
 
     @contextlib.contextmanager
-    def waiting(self, *, within: float | None = None) -> Iterator[None]:
+    def waiting(self, *, within: float | None = None) -> Iterator[Deadline]:
         """A wait the first stop request ends (`StopWaiting`), as the second Ctrl-C ends any: the wait for a batch,
         which a loader worker stuck in a read (a stalled network file) made endless, the stop never heard.
         `within`: the seconds left before a deadline (--time-limit) that ends the wait too (`time_limited`)."""
-        with time_limited(within, StopWaiting):
+        with time_limited(within, StopWaiting) as deadline:
             self._waiting = True
             try:
-                yield
+                yield deadline
             finally:
                 self._waiting = False
 
