@@ -149,6 +149,28 @@ def test_exif_orientation_is_honoured(tmp_path):
     assert px[0, :, 0].mean() > 150 and px[-1, :, 0].mean() < 60
 
 
+@pytest.mark.parametrize("mode", ["I;16", "L"])
+def test_a_tiff_turned_by_exif_is_upright_however_it_is_opened(tmp_path, mode):
+    """An uncompressed 16-bit (or 8-bit grey) TIFF with an Orientation tag: `Image.open(path)` maps it into memory
+    at the size Pillow already turned, so `as_read` (the Python API's path) gave it scrambled and unturned, and
+    `upright_size` turned Pillow's turned size once more (a pair's width, a batch's shape)."""
+    from cyclegan.data.io import as_read, open_image, upright_size
+
+    a = np.zeros((10, 16), np.uint16 if mode == "I;16" else np.uint8)
+    a[:, :8] = 60000 if mode == "I;16" else 240  # left half bright
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display: the bright half on top
+    p = save(tmp_path / "scan.tif", Image.fromarray(a), exif=exif.tobytes())
+    with Image.open(p) as im:
+        assert im.mode == mode
+        opened = np.asarray(as_read(im).convert("L") if mode == "L" else as_read(im)).astype(float)
+    for px in (opened, np.asarray(read_image(p))[..., 0].astype(float)):
+        assert px.shape == (16, 10)
+        assert px[:8].min() > px[8:].max()  # the stored left half is the shown top half
+    with open_image(p) as im:
+        assert upright_size(im) == (10, 16)
+
+
 def test_an_aligned_pair_turned_by_exif_is_measured_as_it_is_read(tmp_path):
     """An A|B file's width was its stored one, before the EXIF turn that `read_image` makes: a portrait phone
     photo of a pair 64 px wide as shown was refused as 1 px wide, and one 1 px wide as shown passed and crashed

@@ -44,6 +44,7 @@ from .data.io import (
     to_bytes,
     to_pil,
     unopened,
+    upright_size,
     walk_files,
 )
 from .errors import CycleGANError, escape
@@ -136,11 +137,9 @@ def _batches(
     def shape_of(p: Path) -> tuple[int, int]:
         try:
             with open_image(p) as im:  # the header only; a huge one is read_image's to report, in one line
-                w, h = im.size
                 # EXIF rotation swaps the sides. Only where the header holds the EXIF: for a PNG without an eXIf
                 # chunk before its pixels, getexif() decodes the whole image to look for one after them
-                if (im.format in EXIF_IN_HEADER or "exif" in im.info) and im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
-                    w, h = h, w
+                w, h = upright_size(im) if im.format in EXIF_IN_HEADER or "exif" in im.info else im.size
                 return (h, w)
         except Exception:
             return (0, 0)  # read_image will report it properly

@@ -201,23 +201,43 @@ def as_read(im: Image.Image) -> Image.Image:
     caller's image is left as it was. A phone photo from `Image.open` came out lying on its side."""
     with warnings.catch_warnings():  # a damaged EXIF block reads as none, without Pillow's lines (as `open_image`)
         ignore_metadata_warnings()
+        if _mapped_turned_tiff(im):  # read again through a file object, which Pillow turns upright itself
+            with contextlib.suppress(OSError, EOFError), open_image(im.filename) as fresh:  # gone: as it is
+                fresh.seek(im.tell())
+                fresh.load()
+                im = fresh
         if im.getexif().get(EXIF_ORIENTATION, 1) != 1:
             im = ImageOps.exif_transpose(im)
     return to_srgb(im)
 
 
+def _mapped_turned_tiff(im: Image.Image) -> bool:
+    """Whether `im` is a TIFF opened by name, not loaded yet, that its EXIF orientation turns a quarter. Pillow
+    maps an uncompressed one (16-bit or 8-bit grey, RGBA, CMYK) into memory at the size it already turned, so
+    its pixels came out scrambled and unturned (a 16-bit scan from `Image.open` lost its rotation; `read_image`
+    reads through a file object and was upright)."""
+    return im.format == "TIFF" and bool(getattr(im, "filename", "")) and bool(im.tile) and _stored_turned(im)
+
+
+def _stored_turned(im: Image.Image) -> bool:
+    """Whether an opened image's EXIF orientation turns its stored pixels a quarter."""
+    with warnings.catch_warnings():  # a damaged EXIF block reads as none, as `read_image` reads it
+        ignore_metadata_warnings()
+        return im.getexif().get(EXIF_ORIENTATION, 1) in QUARTER_TURNS
+
+
 # EXIF orientations that turn the picture a quarter: its stored width is the height a viewer shows
 QUARTER_TURNS = (5, 6, 7, 8)
+TIFF_WIDTH, TIFF_LENGTH = 256, 257  # a TIFF's stored ImageWidth and ImageLength tags
 
 
 def upright_size(im: Image.Image) -> tuple[int, int]:
     """(W, H) of an opened image as `read_image` returns it, turned upright by its EXIF orientation, from the
     header alone (`im.size` is the stored size: a phone's portrait A|B pair was halved across the wrong side)."""
     w, h = im.size
-    with warnings.catch_warnings():  # a damaged EXIF block reads as none, as `read_image` reads it
-        ignore_metadata_warnings()
-        turned = im.getexif().get(EXIF_ORIENTATION, 1) in QUARTER_TURNS
-    return (h, w) if turned else (w, h)
+    if im.format == "TIFF" and (w, h) != (im.tag_v2.get(TIFF_WIDTH, w), im.tag_v2.get(TIFF_LENGTH, h)):
+        return (w, h)  # Pillow gives a TIFF's size already turned (and turns its pixels as it loads them)
+    return (h, w) if _stored_turned(im) else (w, h)
 
 
 def file_kind(mode: int) -> str:
