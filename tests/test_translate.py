@@ -797,10 +797,31 @@ def test_an_animated_png_or_multi_page_tiff_says_its_other_frames_are_left_out(t
     inputs = [tmp_path / name for name in ("anim.png", "scan.tif", "one.tif", "phone.jpg")]
     assert translate_cli(tiny, out, *inputs) == 0
     err = capsys.readouterr().err
-    for name in ("anim.png", "scan.tif"):
-        assert f"warning: {tmp_path / name} holds 3 frames (pages); only the first is translated" in err
+    assert "warning: 2 files hold several frames (pages); only the first of each is translated" in err
+    assert f"{tmp_path / 'anim.png'} (3 frames), {tmp_path / 'scan.tif'} (3 frames)" in err
     assert "one.tif" not in err and "phone.jpg" not in err
     assert sorted(p.name for p in out.iterdir()) == ["anim.png", "one.png", "phone.png", "scan.png"]
+
+
+def test_a_folder_of_multi_page_files_says_its_left_out_pages_in_one_line(tiny, tmp_path, capsys):
+    """A folder of multi-page scans warned once per file (300 scans, 300 lines); now one line counts them and names
+    the first few."""
+    pages = [Image.new("RGB", (24, 16), (60 * i, 90, 30)) for i in range(3)]
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    for i in range(5):
+        pages[0].save(scans / f"scan{i}.tif", save_all=True, append_images=pages[1 : 2 + i % 2])
+    pages[0].save(scans / "one.png")
+    assert translate_cli(tiny, tmp_path / "out", scans) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warned) == 1 and warned[0].startswith("warning: 5 files hold several frames (pages); only the first"), (
+        warned
+    )
+    assert (
+        f"{scans / 'scan0.tif'} (2 frames), {scans / 'scan1.tif'} (3 frames)" in warned[0]
+        and "one.png" not in warned[0]
+    )
+    assert len(list((tmp_path / "out").iterdir())) == 6
 
 
 def test_inputs_may_come_on_both_sides_of_the_options(tiny, tmp_path):

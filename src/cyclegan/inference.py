@@ -311,10 +311,29 @@ def frames_left_out(path: Path) -> str | None:
     """A warning for an image file that holds more frames than the one translated (an animated PNG, a
     multi-page TIFF: `read_image` gives the first; an animated GIF or WebP is a clip), else None. A JPEG's
     further pictures (MPO: a phone's depth map or preview) are no part of the photo: not named."""
-    n = frame_count(path, formats=("PNG", "TIFF"))  # an animated GIF or WebP is a clip
-    if n <= 1:
+    return frames_left_out_of({path: still_frames(path)})
+
+
+def still_frames(path: Path) -> int:
+    """The frames (pages) of an image file translated as a still: an animated PNG, a multi-page TIFF (an animated
+    GIF or WebP is a clip); 1 for any other."""
+    return frame_count(path, formats=("PNG", "TIFF"))
+
+
+def frames_left_out_of(frames: dict[Path, int]) -> str | None:
+    """One warning line for the still images of several frames among `frames` (path -> its frame count), of which
+    the first alone is translated; None when there are none. A folder of 300 scans was 300 lines, one a file."""
+    several = {p: n for p, n in frames.items() if n > 1}
+    if len(several) == 1:
+        ((path, n),) = several.items()
+        return f"warning: {path} holds {n} frames (pages); only the first is translated, the other {n - 1} are left out"
+    if not several:
         return None
-    return f"warning: {path} holds {n} frames (pages); only the first is translated, the other {n - 1} are left out"
+    shown = ", ".join(f"{p} ({n} frames)" for p, n in list(several.items())[:3]) + (", ..." if len(several) > 3 else "")
+    return (
+        f"warning: {len(several)} files hold several frames (pages); only the first of each is translated, the others "
+        f"are left out: {shown}"
+    )
 
 
 def check_net(net: object) -> None:

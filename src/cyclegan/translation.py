@@ -50,7 +50,7 @@ from .data.io import (
 from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
 from .files import check_outputs, claim_folder, inside, remove_stale_temporaries_of, unique_stems
-from .inference import check_size, frames_left_out, is_out_of_memory, translate_batch, uncompiled
+from .inference import check_size, frames_left_out_of, is_out_of_memory, still_frames, translate_batch, uncompiled
 from .loading import checkpoint_file, load_generator, warn_direction_unused
 from .models.unet import UnetGenerator
 from .options import option_name
@@ -127,12 +127,15 @@ def _batches(
     max_pixels: int = MAX_PIXELS,
     batch_pixels: float = math.inf,
     least: int = 0,
+    frames: dict[Path, int] | None = None,
 ) -> Iterator[list]:
     """Yield lists of (path, image (3, H, W) uint8) whose tensors share one shape, reading files lazily in order of
     size so equal shapes are neighbours, at most `batch_size` of them and, past the first, `batch_pixels`
     pixels in all (large images one at a time). Unreadable files, and files over the decode cap
     `max_pixels`, are reported in `errors` and skipped; a file whose short side `size` takes under `least`
-    px (the generator's smallest) is named in a warning and translated."""
+    px (the generator's smallest) is named in a warning and translated. `frames` gets each image read's frame
+    (page) count."""
+    frames = {} if frames is None else frames
 
     def shape_of(p: Path) -> tuple[int, int]:
         try:
@@ -151,8 +154,7 @@ def _batches(
         except CycleGANError as e:
             errors.append(str(e))
             continue
-        if warning := frames_left_out(p):  # said, not silently dropped (under the bar: `print_warning`)
-            print_warning(warning)
+        frames[p] = still_frames(p)  # the pages left out: said in one line after the images (`frames_left_out_of`)
         if size:
             h, w = long_side_shape(im.height, im.width, size)
             if h * w > max_pixels:  # an upscale is a decode too: held to the same cap, before it is made
@@ -444,6 +446,7 @@ def translate_plan(
         max_pixels=max_pixels,
         batch_pixels=batch_pixels,
         least=least_size(uncompiled(net)),
+        frames=(frames := {}),
     )
     with tqdm(
         total=len(plan.files) - len(clips),
@@ -468,6 +471,8 @@ def translate_plan(
                 written.append(target)
             bar.update(len(batch))
         bar.update(bar.total - bar.n)
+    if warning := frames_left_out_of(frames):  # said, not silently dropped; once for a folder of scans
+        print_warning(warning)
     if clips:
         from .video import translate_clips  # on use
 
