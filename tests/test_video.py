@@ -906,6 +906,19 @@ def test_translate_video_api_names_a_gif_over_pils_pixel_cap_in_one_line(ckpt, t
     assert not (tmp_path / "o.gif").exists()
 
 
+def test_an_animated_webps_probed_rate_and_length_are_its_frames_durations(tmp_path):
+    """An animated WebP was probed at 10 frames/s whatever its frames' durations (Pillow gives them only as it
+    decodes each frame): a 25 fps WebP read as 10, its length unknown. Now from its ANMF chunks, no frame decoded."""
+    from cyclegan.clipio import probe
+
+    frames = [Image.fromarray(f) for f in moving_frames(4)]
+    for durations, rate, seconds in (([40] * 4, Fraction(25), 0.16), ([40, 80, 40, 200], Fraction(100, 9), 0.36)):
+        webp = tmp_path / f"{len(set(durations))}.webp"
+        frames[0].save(webp, save_all=True, append_images=frames[1:], duration=durations, loop=0)
+        info = probe(webp)
+        assert (info.frames, info.rate, info.duration) == (4, rate, pytest.approx(seconds))
+
+
 def test_a_gif_clip_over_pils_warning_size_is_named_without_its_warning(ckpt, tmp_path, capsys):
     """Before: a GIF declaring 89-179 MP printed Pillow's two-line DecompressionBombWarning, while a still image of
     that size did not (the decode cap, --max-pixels, names it in one line)."""

@@ -15,6 +15,7 @@ its frame count (a truncated file), raises `CycleGANError` naming it in one line
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -302,8 +303,13 @@ def probe(path: str | Path) -> ClipInfo:
             raise CycleGANError(f"cannot read clip {path}: the file is empty (0 bytes)")
     if path.suffix.lower() in ANIMATED_IMAGES:
         with _reading(path), _opened(path) as im:
-            ms = im.info.get("duration") or 100
-            return ClipInfo(im.width, im.height, getattr(im, "n_frames", 1), Fraction(1000, ms), False)
+            frames = getattr(im, "n_frames", 1)
+            # Pillow gives a WebP's durations only as it decodes each frame: read from its ANMF chunks instead
+            durations = webp_durations(path) if im.format == "WEBP" else []
+            if len(durations) != frames or not all(durations):  # a GIF: its first frame's, as Pillow reads it
+                durations = [im.info.get("duration") or 100] * frames
+            total = sum(durations)
+            return ClipInfo(im.width, im.height, frames, Fraction(1000 * frames, total), False, total / 1000)
     av = _av()
     try:
         # Before FFmpeg reads it: an MP4 cut before its index (written last) was "Invalid data found".
@@ -325,6 +331,26 @@ def probe(path: str | Path) -> ClipInfo:
                 f"cannot read clip {path}: it ends before its first frame (no frame to translate)"
             ) from None
         raise CycleGANError(f"cannot read clip {path}: {_reason(e)}") from None
+
+
+def webp_durations(path: Path) -> list[int]:
+    """Each frame's duration (ms) from an animated WebP's ANMF chunks, no frame decoded; [] for a still WebP or a
+    damaged one. Before: its rate was probed as 10 frames/s whatever it played at (Pillow's default)."""
+    durations: list[int] = []
+    with open(path, "rb") as f:
+        if f.read(12)[8:] != b"WEBP":
+            return []
+        while len(head := f.read(8)) == 8:
+            fourcc, size = head[:4], int.from_bytes(head[4:], "little")
+            if fourcc == b"ANMF":  # X, Y, width-1, height-1, duration: 3 bytes each, little-endian
+                frame = f.read(15)
+                if len(frame) < 15:
+                    return []
+                durations.append(int.from_bytes(frame[12:15], "little"))
+                f.seek(size + size % 2 - 15, os.SEEK_CUR)
+            else:
+                f.seek(size + size % 2, os.SEEK_CUR)
+    return durations
 
 
 def check_clip_output(src: Path, dst: Path) -> None:
