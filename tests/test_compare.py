@@ -306,6 +306,23 @@ def test_an_empty_target_folder_is_refused_before_any_work(tmp_path, monkeypatch
     assert not (tmp_path / "cmp").exists()
 
 
+@pytest.mark.slow
+def test_the_grid_cell_is_at_most_512_px_unless_asked(checkpoint, tmp_path):
+    """Without --grid-cell the grid was built at full --size: 20 images at 1024 px made a 3078 x 20534 px grid
+    (about 0.6 GB while written, growing as images x size^2). Its cells are now at most 512 px; the images
+    themselves stay at full size, and --grid-cell asks for larger cells."""
+    from cyclegan.cli import main
+
+    content = make_images(tmp_path / "content", 1, seed=7, size=(520, 300))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(40, 40))
+    args = ["compare", "--checkpoint", str(checkpoint), "--content", *map(str, content), "--style", *map(str, style)]
+    args += ["--size", "520", "--steps", "1", "--backbone", "lite0", "--device", "cpu", "--no-progress"]
+    for cell, out in ((512, tmp_path / "cmp"), (520, tmp_path / "full")):
+        assert main([*args, "--out", str(out), *(["--grid-cell", "520"] if cell == 520 else [])]) == 0
+        assert Image.open(out / "grid.png").size == (3 * cell + 4 * 2, cell + 2 * 2)
+        assert Image.open(next((out / "images").glob("*cyclegan*"))).size == (520, 300)
+
+
 def test_a_grid_cell_past_4096_is_refused():
     """A cell is scaled up to --grid-cell: 100000 asked for three 100000 px squares of floats (120 GB each)."""
     from cyclegan.compare_options import CompareOptions

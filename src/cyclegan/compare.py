@@ -36,7 +36,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .clipio import VIDEO_FORMATS, unread_video
-from .compare_options import CompareOptions
+from .compare_options import GRID_CELL_MOST, CompareOptions
 from .config import config_from_dict
 from .data.io import MAX_PIXELS, frame_count, long_side_shape, read_image, resize_long_side, save_image
 from .errors import CycleGANError, escape
@@ -529,7 +529,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     rows: list[Row] = []
     skipped: list[str] = [f"{p}: a video clip, not an image (left out)" for p in inputs.clips]
     # of each output only what the grid and KID take (its cell, its Lite0 features): per row, method -> tensor
-    cell = opts.grid_cell or opts.size
+    cell = opts.grid_cell or min(opts.size, GRID_CELL_MOST)
     extractor = load_lite0().to(device) if inputs.target else None
     kept: list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]] = []
     named = list(zip(inputs.content, inputs.stems, strict=True))

@@ -21,6 +21,10 @@ from .shared_options import (
 )
 from .style.options import Optimizer, StyleBackbone, backbone_option, optimizer_option, steps_option, weights_option
 
+# The grid's default cell at most: at --size 1024 the grid of 20 images was 3078 x 20534 px (about 0.6 GB while
+# written, growing as images x size^2); the full-size outputs stay in images/, and --grid-cell asks for more.
+GRID_CELL_MOST = 512
+
 
 @dataclass(frozen=True)
 class CompareOptions(Options):
@@ -52,7 +56,9 @@ class CompareOptions(Options):
     )
     refs_per_image: int = opt(1, "style references per image", gt=0)
     # at most 4096 as --size: a cell is scaled up to it, and --grid-cell 100000 asked for 3 x 120 GB of pixels
-    grid_cell: int | None = opt(None, "pixels per grid cell", gt=0, le=4096, default_text="--size")
+    grid_cell: int | None = opt(
+        None, "pixels per grid cell", gt=0, le=4096, default_text=f"--size, at most {GRID_CELL_MOST}"
+    )
     grid_palette: bool = opt(False, "256-colour grid PNG, ~3x smaller (for web pages)")
     backbone: StyleBackbone = backbone_option()
     weights: str | None = weights_option()
