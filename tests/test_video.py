@@ -1049,6 +1049,47 @@ def test_an_hevc_clip_stays_hevc_and_the_codec_it_cannot_keep_is_named(ckpt, tmp
     )
 
 
+def hdr10_metadata(path: Path) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """(the first frame's mastering display as FFmpeg's 22 ints, its content light level), None where it has none."""
+    import struct
+
+    with av.open(str(path)) as c:
+        side = {sd.type.name: bytes(sd) for sd in next(c.decode(video=0)).side_data}
+    if "MASTERING_DISPLAY_METADATA" not in side:
+        return None
+    return struct.unpack("<22i", side["MASTERING_DISPLAY_METADATA"]), struct.unpack("<2I", side["CONTENT_LIGHT_LEVEL"])
+
+
+@pytest.mark.skipif("libx265" not in av.codecs_available, reason="this FFmpeg build has no HEVC encoder")
+def test_an_hdr10_clips_mastering_display_and_light_level_are_kept_or_named(tmp_path, capsys):
+    """Before: an HDR10 clip's mastering display and content light level (what a player tone-maps by) were dropped
+    from the translated clip without a word. HEVC keeps them; another codec (WebM's VP9) names their loss."""
+    from cyclegan.clipio import transcode
+
+    display = "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1)"  # BT.2020, 1000 cd/m2
+    params = f"log-level=error:hdr10=1:master-display={display}:max-cll=1000,400"
+    clip = tmp_path / "hdr10.mp4"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libx265", rate=10, options={"x265-params": params})
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p10le"
+        v.codec_context.color_primaries = v.codec_context.colorspace = 9  # BT.2020
+        v.codec_context.color_trc = 16  # PQ
+        for f in moving_frames(3):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.tile(f, (2, 2, 1))[:48, :64]))
+            c.mux(v.encode(frame.reformat(format="yuv420p10le")))
+        c.mux(v.encode(None))
+    source = hdr10_metadata(clip)
+    assert source is not None and source[1] == (1000, 400)
+    transcode(clip, tmp_path / "out.mp4", lambda frames: frames, progress=False)
+    assert hdr10_metadata(tmp_path / "out.mp4") == source
+    assert "HDR10" not in capsys.readouterr().err
+    transcode(clip, tmp_path / "out.webm", lambda frames: frames, progress=False)
+    assert (
+        "hdr10.mp4: its HDR10 metadata (mastering display, content light level) is not written into out.webm (VP9"
+        in (capsys.readouterr().err)
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.skipif("libx265" not in av.codecs_available, reason="this FFmpeg build has no HEVC encoder")
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -677,6 +678,38 @@ def _hdr_transfer(src: Path) -> str | None:
         return HDR_TRANSFERS.get(_picture(c, src).codec_context.color_trc)
 
 
+HDR10_SIDE_DATA = ("MASTERING_DISPLAY_METADATA", "CONTENT_LIGHT_LEVEL")  # FFmpeg's frame side data, by name
+
+
+def _hdr10(src: Path) -> dict[str, bytes]:
+    """The HDR10 static metadata of video `src`'s first frame (its mastering display's colour volume, its content
+    light level) as FFmpeg's raw side data, by type name; {} where it has none."""
+    with _reading(src), _av().open(str(src)) as c:
+        for frame in c.decode(_picture(c, src)):
+            return {sd.type.name: bytes(sd) for sd in frame.side_data if sd.type.name in HDR10_SIDE_DATA}
+    return {}
+
+
+def x265_hdr10(side: dict[str, bytes]) -> str:
+    """libx265's parameters that write HDR10 metadata `side` (`_hdr10`) into its stream ('' for none): the
+    mastering display from FFmpeg's AVMasteringDisplayMetadata (R, G, B, white point as x/y, then the least and
+    most luminance, all rationals; its two has_ flags), the content light level from AVContentLightMetadata."""
+    params = []
+    if len(m := side.get("MASTERING_DISPLAY_METADATA", b"")) >= 88:
+        *fractions, has_primaries, has_luminance = struct.unpack_from("<22i", m)
+        if has_primaries and has_luminance and all(fractions[1::2]):
+            r, g, b, wp, (least, most) = (
+                [Fraction(fractions[i], fractions[i + 1]) for i in range(k, k + 4, 2)] for k in range(0, 20, 4)
+            )
+            xy = "({},{})".format  # chromaticities in steps of 0.00002, luminance in 0.0001 cd/m2, as HEVC's SEI
+            colours = "".join(f"{n}{xy(round(x * 50000), round(y * 50000))}" for n, (x, y) in zip("GBR", (g, b, r)))
+            white, light = xy(*(round(c * 50000) for c in wp)), xy(round(most * 10000), round(least * 10000))
+            params.append(f"master-display={colours}WP{white}L{light}")
+    if len(cll := side.get("CONTENT_LIGHT_LEVEL", b"")) >= 8:
+        params.append("max-cll={},{}".format(*struct.unpack_from("<2I", cll)))
+    return ":".join(params)
+
+
 def _deeper_than_8(pix_fmt: str | None) -> int | None:
     """The bits a channel of pixel format `pix_fmt` (a decoder's) holds when more than 8 (10-bit HDR), else None."""
     if not pix_fmt:
@@ -817,7 +850,22 @@ def _write_video(
                 was, now = (ENCODER_NAMES.get(ENCODERS.get(c, c), c) for c in (codec, encoder))
                 say(f"warning: {src}: its {was} picture is written as {now} in {dst.name} ({why})")
             rate = vin.average_rate or vin.guessed_rate or Fraction(25)
-            vout = out.add_stream(encoder, rate=rate, options=ENCODER_OPTIONS.get(encoder, {}))
+            options = dict(ENCODER_OPTIONS.get(encoder, {}))
+            # An HDR10 clip's mastering display and content light level (what players tone-map by) were dropped
+            hdr10 = (
+                _hdr10(src)
+                if HDR_TRANSFERS.get(vin.codec_context.color_trc) and vin.codec_context.colorspace in SWS_MATRIX
+                else {}
+            )
+            if hdr10 and encoder == "libx265":
+                options["x265-params"] = ":".join(filter(None, (options.get("x265-params"), x265_hdr10(hdr10))))
+            elif hdr10:  # FFmpeg's other encoders take it from no option
+                say(
+                    f"warning: {src}: its HDR10 metadata (mastering display, content light level) is not written "
+                    f"into {dst.name} ({ENCODER_NAMES.get(encoder, encoder)} here; HEVC keeps it): players tone-map "
+                    "it by their defaults"
+                )
+            vout = out.add_stream(encoder, rate=rate, options=options)
             # The source's clock, not 1/rate: a variable rate's timestamps off that grid were rounded onto
             # one another (frames shown twice, or FFmpeg's "Invalid argument").
             clock = vin.time_base or 1 / Fraction(rate)
