@@ -834,4 +834,12 @@ def test_an_animated_content_or_style_image_names_the_frames_left_out(checkpoint
     opts = CompareOptions(str(checkpoint), [str(clip)], [str(style[0]), str(clip)], str(tmp_path / "cmp"), size=16)
     compare(replace(opts, steps=1, backbone="lite0", device="cpu", progress=False))
     err = capsys.readouterr().err
-    assert err.count(f"warning: {clip} holds 3 frames; only the first is compared") == 1  # content and style: once
+    assert err.count(f"warning: {clip} holds 3 frames (pages); only the first is compared") == 1  # content and style
+    # A --style folder of scans said each in its own line: now one line counts them
+    (tmp_path / "scans").mkdir()
+    for i in range(4):
+        frames[0].save(tmp_path / "scans" / f"scan{i}.tif", save_all=True, append_images=frames[1:2])
+    opts = replace(opts, style=[str(tmp_path / "scans")], out=str(tmp_path / "cmp2"), refs_per_image=4)
+    compare(replace(opts, steps=1, backbone="lite0", device="cpu", progress=False))
+    warned = [line for line in capsys.readouterr().err.splitlines() if "frames" in line]
+    assert len(warned) == 1 and warned[0].startswith("warning: 5 files hold several frames (pages); only the first of")

@@ -53,7 +53,7 @@ from .files import (
     unique_stems,
     write_atomic,
 )
-from .inference import is_out_of_memory, keyword_names, translate_tensor
+from .inference import frames_left_out_of, is_out_of_memory, keyword_names, translate_tensor
 from .loading import (
     checkpoint_path,
     generator_from,
@@ -522,9 +522,10 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
         seed=opts.seed,
     )
     rng = random.Random(opts.seed)
-    for path in dict.fromkeys([*inputs.content, *inputs.references]):  # the first frame was taken without a word
-        if (n := frame_count(path)) > 1:
-            print(f"warning: {escape(path)} holds {n} frames; only the first is compared", file=sys.stderr)
+    # the first frame was taken without a word; a --style folder of scans was then a line for each
+    frames = {p: frame_count(p) for p in dict.fromkeys([*inputs.content, *inputs.references])}
+    if warning := frames_left_out_of(frames, done="compared"):
+        print(escape(warning), file=sys.stderr)
 
     rows: list[Row] = []
     skipped: list[str] = [f"{p}: a video clip, not an image (left out)" for p in inputs.clips]

@@ -320,18 +320,19 @@ def still_frames(path: Path) -> int:
     return frame_count(path, formats=("PNG", "TIFF"))
 
 
-def frames_left_out_of(frames: dict[Path, int]) -> str | None:
+def frames_left_out_of(frames: dict[Path, int], *, done: str = "translated") -> str | None:
     """One warning line for the still images of several frames among `frames` (path -> its frame count), of which
-    the first alone is translated; None when there are none. A folder of 300 scans was 300 lines, one a file."""
+    the first alone is `done` (translated, compared); None when there are none. A folder of 300 scans was 300
+    lines, one a file."""
     several = {p: n for p, n in frames.items() if n > 1}
     if len(several) == 1:
         ((path, n),) = several.items()
-        return f"warning: {path} holds {n} frames (pages); only the first is translated, the other {n - 1} are left out"
+        return f"warning: {path} holds {n} frames (pages); only the first is {done}, the other {n - 1} are left out"
     if not several:
         return None
     shown = ", ".join(f"{p} ({n} frames)" for p, n in list(several.items())[:3]) + (", ..." if len(several) > 3 else "")
     return (
-        f"warning: {len(several)} files hold several frames (pages); only the first of each is translated, the others "
+        f"warning: {len(several)} files hold several frames (pages); only the first of each is {done}, the others "
         f"are left out: {shown}"
     )
 
