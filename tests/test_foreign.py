@@ -169,6 +169,23 @@ def test_wrapped_and_prefixed_files(tmp_path):
     torch.testing.assert_close(load_generator(path, "BtoA")(x), g_b(x), atol=1e-5, rtol=0)
 
 
+def test_files_wrapped_under_model_load_and_a_wrapper_of_something_else_is_named(tmp_path):
+    # `{"model": state_dict, "epoch": N}` is how many projects save; it was refused as "no AtoB generator among
+    # the entries model, epoch"
+    g_a, g_b = ref_resnet(8, 6, seed=1), ref_resnet(8, 6, seed=2)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    plain = save({"model": g_a.state_dict(), "epoch": 3, "optimizer": {"lr": 0.1}}, tmp_path / "plain.pth")
+    torch.testing.assert_close(load_generator(plain)(x), g_a(x), atol=1e-5, rtol=0)
+    net = save({"net": {f"module.{k}": v for k, v in g_a.state_dict().items()}}, tmp_path / "net.pth")
+    torch.testing.assert_close(load_generator(net)(x), g_a(x), atol=1e-5, rtol=0)
+    pair = save({"model": {"G_A": g_a.state_dict(), "G_B": g_b.state_dict()}}, tmp_path / "pair.pth")
+    torch.testing.assert_close(load_generator(pair, "AtoB")(x), g_a(x), atol=1e-5, rtol=0)
+    torch.testing.assert_close(load_generator(pair, "BtoA")(x), g_b(x), atol=1e-5, rtol=0)
+    other = save({"model": {"step": 7}, "epoch": 3}, tmp_path / "other.pth")
+    with pytest.raises(CycleGANError, match=r"other\.pth \(entry 'model'\): no AtoB generator among the entries step;"):
+        load_generator(other)
+
+
 # --- what does not fit: one clear line --------------------------------------------------------------------
 
 

@@ -43,7 +43,8 @@ NormKind = Literal["instance", "batch"]
 
 # Where a file holds several networks: which entry is which direction (A -> B is the reference's G_A).
 DIRECTION_KEYS = {"AtoB": ("G_A", "netG_A", "G_AB", "G", "netG", "generator"), "BtoA": ("G_B", "netG_B", "G_BA", "F")}
-WRAPPER_KEYS = ("state_dict", "model_state_dict", "params")
+# Where other projects' training code wraps the generator's state dict (`{"model": sd, "epoch": 3}`)
+WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "net", "params")
 NORM_STATS = ("running_mean", "running_var", "num_batches_tracked")
 EXPECTED = (
     "expected a cyclegan checkpoint or a generator state dict in the reference layout "
@@ -88,16 +89,26 @@ def _is_state_dict(obj: object) -> bool:
     )
 
 
+def _unwrapped(obj: object) -> object:
+    """The dict inside a lone wrapper entry (`{"model": {...}, "epoch": 3}`), else `obj` itself."""
+    if isinstance(obj, Mapping) and not any(k in obj for keys in DIRECTION_KEYS.values() for k in keys):
+        inner = [obj[k] for k in WRAPPER_KEYS if isinstance(obj.get(k), Mapping)]
+        if len(inner) == 1:
+            return inner[0]
+    return obj
+
+
 def holds_both(obj: object) -> bool:
-    """Whether a loaded file holds a generator for each direction by name (G_A and G_B, ...): `direction` chooses
-    between them, where a file of one generator is used as it is."""
+    """Whether a loaded file holds a generator for each direction by name (G_A and G_B, ...), itself or under a
+    wrapper entry: `direction` chooses between them, where a file of one generator is used as it is."""
+    obj = _unwrapped(obj)
     return isinstance(obj, Mapping) and all(any(k in obj for k in keys) for keys in DIRECTION_KEYS.values())
 
 
 def select_state_dict(obj: object, direction: str, *, source: str) -> dict[str, torch.Tensor]:
     """The generator's tensors in a loaded file: the file itself when it is a plain state dict (one
     generator: `direction` does not choose), else the entry for `direction` (`G_A`/`netG_A` for AtoB,
-    `G_B`/`netG_B` for BtoA) or under `state_dict`."""
+    `G_B`/`netG_B` for BtoA) or under a wrapper entry (`state_dict`, `model`: itself a state dict or such a dict)."""
     if _is_state_dict(obj):
         return dict(obj)  # type: ignore[arg-type]
     if not isinstance(obj, Mapping):
@@ -107,6 +118,9 @@ def select_state_dict(obj: object, direction: str, *, source: str) -> dict[str, 
     for key in (*DIRECTION_KEYS[direction], *WRAPPER_KEYS):
         if key in obj and _is_state_dict(obj[key]):
             return dict(obj[key])
+    if (inner := _unwrapped(obj)) is not obj:  # {"model": {"G_A": ..., "G_B": ...}}: its entries, named as such
+        wrapper = next(k for k in WRAPPER_KEYS if obj.get(k) is inner)
+        return select_state_dict(inner, direction, source=f"{source} (entry '{wrapper}')")
     if all(isinstance(k, str) for k in obj) and any(isinstance(v, torch.Tensor) for v in obj.values()):
         # tensors and other entries side by side: not "no AtoB generator among the entries model.1.weight, ..."
         extra = [f"{k} ({type(v).__name__})" for k, v in obj.items() if not isinstance(v, torch.Tensor)]
