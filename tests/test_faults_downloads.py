@@ -6,6 +6,7 @@ with tiny limits, so each test takes a second or two.
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 from pathlib import Path
@@ -233,6 +234,29 @@ def test_a_redirect_away_from_http_is_refused(server):
     server.redirect["/m/a.pth"] = "ftp://127.0.0.1/a.pth"
     with pytest.raises(CycleGANError, match="redirected to 'ftp://127.0.0.1/a.pth', not http"):
         zoo.fetch_model("a", base_url=server.base_url, progress=False)
+
+
+class _PlainAsHttps(http.client.HTTPConnection):
+    """https:// spoken as plain HTTP to the loopback server: urllib takes the address for an https one."""
+
+    def __init__(self, host, *, context=None, check_hostname=None, **kwargs):
+        super().__init__(host, **kwargs)
+
+
+def test_a_redirect_from_https_down_to_http_is_refused_unless_http_was_asked(server, generator, monkeypatch, capsys):
+    """Before: followed without a word, so anyone on the path of the plain-http leg could swap the file."""
+    monkeypatch.setattr(http.client, "HTTPSConnection", _PlainAsHttps)
+    server.files["/m/a.pth"] = generator
+    server.redirect["/m/x/a.pth"] = f"{server.base_url}/a.pth"
+    https = server.base_url.replace("http://", "https://", 1)
+    assert main(["pretrained", "download", "a", "--base-url", f"{https}/x", "--no-progress"]) == 2
+    line = one_line(capsys)
+    assert f"download of {https}/x/a.pth failed: HTTP 302, redirected to '{server.base_url}/a.pth': plain http" in line
+    assert not any(path == "/m/a.pth" for path, _ in server.requests)  # refused before the http leg
+    assert zoo.fetch_model("a", base_url=f"{server.base_url}/x", progress=False).downloaded  # asked for http
+    server.files["/m/b.pth"] = generator
+    server.redirect["/m/x/b.pth"] = f"{https}/b.pth"  # https to https: followed
+    assert zoo.fetch_model("b", base_url=f"{https}/x", progress=False).downloaded
 
 
 def test_a_300_character_name_is_one_line(server, tmp_path, monkeypatch, capsys):

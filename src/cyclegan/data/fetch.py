@@ -127,16 +127,28 @@ def address_problem(url: str, expected: str = "expected an http:// or https:// a
 
 
 class _NoRedirectOutside(urllib.request.HTTPRedirectHandler):
-    """Redirects followed only to http and https (urllib would also follow one to ftp)."""
+    """Redirects followed only to http and https (urllib would also follow one to ftp), and, from an https://
+    address the user gave, never down to plain http: anyone on the path could then swap the file (urllib follows
+    the downgrade without a word)."""
+
+    def __init__(self, origin: str):
+        super().__init__()
+        self.secure = urllib.parse.urlsplit(origin).scheme == "https"
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         if address_problem(newurl):
             raise urllib.error.HTTPError(newurl, code, f"redirected to {newurl!r}, not http(s)", headers, fp)
+        if self.secure and urllib.parse.urlsplit(newurl).scheme != "https":
+            why = (
+                f"redirected to {newurl!r}: plain http after https, refused (anyone on the path could swap the "
+                "file; to accept that, give the http:// address yourself)"
+            )
+            raise urllib.error.HTTPError(newurl, code, why, headers, fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _opener(watchdog: _Watchdog) -> urllib.request.OpenerDirector:
-    """urllib's opener whose every connection the watchdog can shut down."""
+def _opener(watchdog: _Watchdog, url: str) -> urllib.request.OpenerDirector:
+    """urllib's opener for `url` whose every connection the watchdog can shut down."""
 
     def watched(connection_class):
         class Watched(connection_class):
@@ -154,14 +166,14 @@ def _opener(watchdog: _Watchdog) -> urllib.request.OpenerDirector:
         def do_open(self, http_class, req, **kwargs):
             return super().do_open(watched(http_class), req, **kwargs)
 
-    return urllib.request.build_opener(HTTP, HTTPS, _NoRedirectOutside)
+    return urllib.request.build_opener(HTTP, HTTPS, _NoRedirectOutside(url))
 
 
 def _open(url: str, offset: int, *, timeout: float, watchdog: _Watchdog):
     headers = {"User-Agent": f"cyclegan/{__version__}"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
-    return _opener(watchdog).open(urllib.request.Request(url, headers=headers), timeout=timeout)
+    return _opener(watchdog, url).open(urllib.request.Request(url, headers=headers), timeout=timeout)
 
 
 @contextlib.contextmanager
