@@ -201,6 +201,35 @@ def test_a_truncated_or_damaged_cached_file_is_named_and_fetched_again(server, g
     assert len(server.requests) == 3
 
 
+def test_a_cached_file_from_another_mirror_is_named_and_fetched_again(server, generator, home, capsys):
+    """Before: `mine` cached from one mirror was used as it was when another mirror was asked for (another file
+    under the same name), without a word."""
+    import io
+
+    buf = io.BytesIO()
+    torch.manual_seed(1)
+    torch.save(ResnetGenerator(ngf=8, n_blocks=2).state_dict(), buf)
+    other = buf.getvalue()
+    server.files["/m/mine.pth"], server.files["/m/b/mine.pth"] = generator, other
+    target = home / "mine.pth"
+    assert zoo.fetch_model("mine", base_url=server.base_url, progress=False).downloaded
+    capsys.readouterr()
+    r = zoo.fetch_model("mine", base_url=f"{server.base_url}/b", progress=False)
+    assert r.downloaded and target.read_bytes() == other
+    err = capsys.readouterr().err
+    base = server.base_url
+    assert f"the cached {target} was downloaded from {base}/mine.pth, not {base}/b/mine.pth as now asked" in err
+    assert not zoo.fetch_model("mine", base_url=f"{server.base_url}/b", progress=False).downloaded  # same: no request
+    # a mirror that has no such file: refused, and the cached file is kept
+    with pytest.raises(CycleGANError, match="HTTP 404"):
+        zoo.fetch_model("mine", base_url=f"{server.base_url}/gone", progress=False)
+    assert target.read_bytes() == other
+    # the digest asked for is the cached file's: it is the file wanted, wherever it came from
+    requests = len(server.requests)
+    r = zoo.fetch_model("mine", base_url=f"{server.base_url}/gone", sha256=r.sha256, progress=False)
+    assert not r.downloaded and r.pinned and len(server.requests) == requests
+
+
 def test_a_cached_file_without_a_record_is_checked_before_use(server, generator, home, capsys):
     """An older cache (or a file put there by hand): a usable generator is recorded and used without the
     network; a truncated one is named and fetched again."""
