@@ -102,7 +102,26 @@ def holds_both(obj: object) -> bool:
     """Whether a loaded file holds a generator for each direction by name (G_A and G_B, ...), itself or under a
     wrapper entry: `direction` chooses between them, where a file of one generator is used as it is."""
     obj = _unwrapped(obj)
+    if _is_state_dict(obj):
+        obj = _networks(obj) or {}
     return isinstance(obj, Mapping) and all(any(k in obj for k in keys) for keys in DIRECTION_KEYS.values())
+
+
+def _networks(sd: Mapping[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]] | None:
+    """A whole model's state dict (`netG_A.model.0.weight`, `netG_B...`, `netD_A...`, as a module holding all
+    four networks saves it, under any prefix) -> its generators by name (`netG_A`: its own keys); None for the
+    state dict of one network."""
+    names = {k for keys in DIRECTION_KEYS.values() for k in keys}
+    nets: dict[str, dict[str, torch.Tensor]] = {}
+    outside = False  # keys of no generator: the discriminators, a loss's buffers
+    for key, value in sd.items():
+        parts = key.split(".")
+        at = next((i for i, part in enumerate(parts[:-1]) if part in names), None)
+        if at is None:
+            outside = True
+        else:
+            nets.setdefault(parts[at], {})[".".join(parts[at + 1 :])] = value
+    return nets if nets and (outside or len(nets) > 1) else None
 
 
 def select_state_dict(obj: object, direction: str, *, source: str) -> dict[str, torch.Tensor]:
@@ -110,14 +129,19 @@ def select_state_dict(obj: object, direction: str, *, source: str) -> dict[str, 
     generator: `direction` does not choose), else the entry for `direction` (`G_A`/`netG_A` for AtoB,
     `G_B`/`netG_B` for BtoA) or under a wrapper entry (`state_dict`, `model`: itself a state dict or such a dict)."""
     if _is_state_dict(obj):
-        return dict(obj)  # type: ignore[arg-type]
+        if (nets := _networks(obj)) is None:  # type: ignore[arg-type]
+            return dict(obj)  # type: ignore[arg-type]
+        obj = nets  # a whole CycleGAN's tensors: its generators by name
     if not isinstance(obj, Mapping):
         raise CycleGANError(f"{source}: found a {type(obj).__name__}, {EXPECTED}")
     if not obj:  # said "no AtoB generator among the entries ;"
         raise CycleGANError(f"{source}: found an empty dict, {EXPECTED}")
-    for key in (*DIRECTION_KEYS[direction], *WRAPPER_KEYS):
+    for key in DIRECTION_KEYS[direction]:
         if key in obj and _is_state_dict(obj[key]):
             return dict(obj[key])
+    for key in WRAPPER_KEYS:
+        if key in obj and _is_state_dict(obj[key]):  # one generator's tensors, or a whole model's (`_networks`)
+            return select_state_dict(obj[key], direction, source=source)
     if (inner := _unwrapped(obj)) is not obj:  # {"model": {"G_A": ..., "G_B": ...}}: its entries, named as such
         wrapper = next(k for k in WRAPPER_KEYS if obj.get(k) is inner)
         return select_state_dict(inner, direction, source=f"{source} (entry '{wrapper}')")
