@@ -288,6 +288,39 @@ def test_a_redirect_from_https_down_to_http_is_refused_unless_http_was_asked(ser
     assert zoo.fetch_model("b", base_url=f"{https}/x", progress=False).downloaded
 
 
+def test_a_second_download_of_a_name_waits_for_the_first_and_uses_its_file(server, generator, home, capsys):
+    """Before: two commands started at once on a fresh cache (`translate --checkpoint pretrained:NAME` twice),
+    the second failed at once with 'another download of NAME ... is running; wait for it to end'."""
+    import threading
+
+    from cyclegan.files import FolderLock
+
+    server.files["/m/horse2zebra.pth"] = generator
+    other = FolderLock(home, ".horse2zebra.lock")  # the first process's download, under way
+    assert other.acquire()
+
+    def first_finishes() -> None:
+        time.sleep(1.0)
+        (home / "horse2zebra.pth").write_bytes(generator)  # a cached file without a record: checked, then used
+        other.release()
+
+    finisher = threading.Thread(target=first_finishes)
+    finisher.start()
+    try:
+        r = zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
+    finally:
+        finisher.join()
+    assert not r.downloaded and server.requests == []
+    assert f"waiting for another download of horse2zebra into {home} (PID " in capsys.readouterr().err
+    other = FolderLock(home, ".zebra2horse.lock")
+    assert other.acquire()  # held past the bound: refused in one line, as before
+    try:
+        with pytest.raises(CycleGANError, match=f"another download of zebra2horse into {home} is running \\(PID"):
+            zoo.fetch_model("zebra2horse", base_url=server.base_url, progress=False, max_minutes=0.01)
+    finally:
+        other.release()
+
+
 def test_a_300_character_name_is_one_line(server, tmp_path, monkeypatch, capsys):
     """Before: a traceback ending in 'File name too long' from the download's lock."""
     monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)

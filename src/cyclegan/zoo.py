@@ -389,7 +389,10 @@ def fetch_model(
     for path in (target, record_path(target)):
         if path.is_dir():  # found only after the download, by the rename onto it
             raise CycleGANError(f"{path} is a folder, where the download of {name} goes: move it away")
-    with download_lock(folder, name, elsewhere=f"set ${HOME_ENV} to a folder you can write in"):
+    # another process downloading the same name (two commands started at once on a fresh cache): its file is
+    # waited for, within the same bound as a download, then checked and used as a cached one
+    elsewhere = f"set ${HOME_ENV} to a folder you can write in"
+    with download_lock(folder, name, elsewhere=elsewhere, wait=bounds.seconds or 0.0):
         if target.is_file():
             problem, digest, damaged = _unusable(target, url=url, expected=expected, mirrored=mirrored)
             if problem is None:  # the other process fetched it while we waited for the lock

@@ -22,6 +22,7 @@ import re
 import socket
 import sys
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -177,16 +178,29 @@ def _open(url: str, offset: int, *, timeout: float, watchdog: _Watchdog):
 
 
 @contextlib.contextmanager
-def download_lock(folder: Path, name: str, *, elsewhere: str | None = None) -> Iterator[None]:
-    """One download of `name` into `folder` at a time (two would append to one .part file): a second one is
-    refused in one line naming the first one's PID. `elsewhere`: how to download into another folder, for a
-    folder that cannot be written in."""
+def download_lock(
+    folder: Path, name: str, *, elsewhere: str | None = None, wait: float = 0.0, poll: float = 0.2
+) -> Iterator[None]:
+    """One download of `name` into `folder` at a time (two would append to one .part file): a second one waits
+    up to `wait` seconds for the first to end (saying so once on stderr), then is refused in one line naming the
+    first one's PID. `elsewhere`: how to download into another folder, for a folder that cannot be written in."""
     lock = FolderLock(folder, f".{name}.lock")
-    try:
-        acquired = lock.acquire()
-    except OSError as e:  # a read-only folder, a name the file system refuses
-        hint = f"; {elsewhere}" if elsewhere else ""
-        raise CycleGANError(f"cannot lock {folder / f'.{name}.lock'} for the download: {e.strerror}{hint}") from None
+    deadline = time.monotonic() + wait
+    said = False
+    while True:
+        try:
+            acquired = lock.acquire()
+        except OSError as e:  # a read-only folder, a name the file system refuses
+            hint = f"; {elsewhere}" if elsewhere else ""
+            raise CycleGANError(
+                f"cannot lock {folder / f'.{name}.lock'} for the download: {e.strerror}{hint}"
+            ) from None
+        if acquired or time.monotonic() >= deadline:
+            break
+        if not said:
+            print(f"waiting for another download of {name} into {folder} ({lock.holder_text}) to end", file=sys.stderr)
+            said = True
+        time.sleep(poll)
     if not acquired:
         raise CycleGANError(
             f"another download of {name} into {folder} is running ({lock.holder_text}); wait for it to end"
