@@ -226,6 +226,11 @@ def test_a_digest_mismatch_is_refused_and_deleted(server, tmp_path, home):
         "horse2zebra", base_url=server.base_url, sha256=hashlib.sha256(data).hexdigest().upper(), progress=False
     )
     assert good.pinned and "(verified)" in zoo.digest_line(good)
+    # unpinned over plain http (the reference's own server): the line says what that leaves open
+    plain = dataclasses.replace(good, pinned=False)
+    assert "unpinned: no digest is recorded for horse2zebra, and plain http lets anyone" in zoo.digest_line(plain)
+    secure = dataclasses.replace(plain, url=plain.url.replace("http://", "https://", 1))
+    assert "plain http" not in zoo.digest_line(secure) and "(unpinned: " in zoo.digest_line(secure)
     with pytest.raises(CycleGANError, match="delete it to download again"):  # a cached file is checked too
         zoo.fetch_model("horse2zebra", sha256="1" * 64, progress=False)
 

@@ -453,8 +453,10 @@ def digest_line(r: FetchResult) -> str:
     """What a download says about its digest: verified, or unpinned with the digest to compare."""
     if r.pinned:
         return f"SHA-256 {r.sha256} (verified)"
+    # the reference's own server is plain http: nothing but a digest tells its file from one swapped on the way
+    plain = ", and plain http lets anyone on the path swap the file" if r.url.startswith("http://") else ""
     return (
-        f"SHA-256 {r.sha256} (unpinned: no digest is recorded for {r.name}; compare it with a trusted copy "
+        f"SHA-256 {r.sha256} (unpinned: no digest is recorded for {r.name}{plain}; compare it with a trusted copy "
         "and pass --sha256 to check it)"
     )
 
