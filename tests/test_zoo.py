@@ -132,10 +132,13 @@ def test_a_file_changed_on_the_server_is_downloaded_again_not_resumed_onto(serve
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("folder", ["horse2zebra.pth", "horse2zebra.pth.json", ".horse2zebra.pth.part"])
+@pytest.mark.parametrize(
+    "folder", ["horse2zebra.pth", "horse2zebra.pth.json", ".horse2zebra.pth.part", ".horse2zebra.pth.part.json"]
+)
 def test_a_folder_where_the_download_goes_is_one_line_before_any_request(server, tmp_path, home, folder):
     """A folder in the cache under the file's (or its record's) name: a raw IsADirectoryError from the rename
-    once the whole file was fetched; under the .part's name, three 'resuming' warnings that never could."""
+    once the whole file was fetched; under the .part's name, three 'resuming' warnings that never could; under
+    the .part's record's, a raw IsADirectoryError once the whole file was fetched."""
     data, _ = generator_bytes(tmp_path)
     publish(server, "horse2zebra", data)
     (home / "pretrained" / folder).mkdir(parents=True)

@@ -231,8 +231,11 @@ def fetch(
     interrupted transfer, or one past its deadline, leaves `part` in place and raises a CycleGANError saying
     to run again; one over `bounds.max_bytes` deletes `part` (more of it cannot help).
     """
-    if part.is_dir():  # its size would be the offset to resume from, and each write would fail as a cut connection
-        raise CycleGANError(f"{part} is a folder, where the download of {url} goes: move it away")
+    # its size would be the offset to resume from, and each write would fail as a cut connection; the record's
+    # folder failed the download at its end with a raw IsADirectoryError
+    for path in (part, _validators_path(part)):
+        if path.is_dir():
+            raise CycleGANError(f"{path} is a folder, where the download of {url} goes: move it away")
     for path in (part, _validators_path(part)):  # the bytes were appended to (the record written over) its target
         if path.is_symlink():
             raise CycleGANError(f"{path} is a symbolic link, where the download of {url} goes: remove it")
