@@ -6,6 +6,7 @@ with tiny limits, so each test takes a second or two.
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 from pathlib import Path
@@ -200,6 +201,35 @@ def test_a_truncated_or_damaged_cached_file_is_named_and_fetched_again(server, g
     assert len(server.requests) == 3
 
 
+def test_a_cached_file_from_another_mirror_is_named_and_fetched_again(server, generator, home, capsys):
+    """Before: `mine` cached from one mirror was used as it was when another mirror was asked for (another file
+    under the same name), without a word."""
+    import io
+
+    buf = io.BytesIO()
+    torch.manual_seed(1)
+    torch.save(ResnetGenerator(ngf=8, n_blocks=2).state_dict(), buf)
+    other = buf.getvalue()
+    server.files["/m/mine.pth"], server.files["/m/b/mine.pth"] = generator, other
+    target = home / "mine.pth"
+    assert zoo.fetch_model("mine", base_url=server.base_url, progress=False).downloaded
+    capsys.readouterr()
+    r = zoo.fetch_model("mine", base_url=f"{server.base_url}/b", progress=False)
+    assert r.downloaded and target.read_bytes() == other
+    err = capsys.readouterr().err
+    base = server.base_url
+    assert f"the cached {target} was downloaded from {base}/mine.pth, not {base}/b/mine.pth as now asked" in err
+    assert not zoo.fetch_model("mine", base_url=f"{server.base_url}/b", progress=False).downloaded  # same: no request
+    # a mirror that has no such file: refused, and the cached file is kept
+    with pytest.raises(CycleGANError, match="HTTP 404"):
+        zoo.fetch_model("mine", base_url=f"{server.base_url}/gone", progress=False)
+    assert target.read_bytes() == other
+    # the digest asked for is the cached file's: it is the file wanted, wherever it came from
+    requests = len(server.requests)
+    r = zoo.fetch_model("mine", base_url=f"{server.base_url}/gone", sha256=r.sha256, progress=False)
+    assert not r.downloaded and r.pinned and len(server.requests) == requests
+
+
 def test_a_cached_file_without_a_record_is_checked_before_use(server, generator, home, capsys):
     """An older cache (or a file put there by hand): a usable generator is recorded and used without the
     network; a truncated one is named and fetched again."""
@@ -233,6 +263,62 @@ def test_a_redirect_away_from_http_is_refused(server):
     server.redirect["/m/a.pth"] = "ftp://127.0.0.1/a.pth"
     with pytest.raises(CycleGANError, match="redirected to 'ftp://127.0.0.1/a.pth', not http"):
         zoo.fetch_model("a", base_url=server.base_url, progress=False)
+
+
+class _PlainAsHttps(http.client.HTTPConnection):
+    """https:// spoken as plain HTTP to the loopback server: urllib takes the address for an https one."""
+
+    def __init__(self, host, *, context=None, check_hostname=None, **kwargs):
+        super().__init__(host, **kwargs)
+
+
+def test_a_redirect_from_https_down_to_http_is_refused_unless_http_was_asked(server, generator, monkeypatch, capsys):
+    """Before: followed without a word, so anyone on the path of the plain-http leg could swap the file."""
+    monkeypatch.setattr(http.client, "HTTPSConnection", _PlainAsHttps)
+    server.files["/m/a.pth"] = generator
+    server.redirect["/m/x/a.pth"] = f"{server.base_url}/a.pth"
+    https = server.base_url.replace("http://", "https://", 1)
+    assert main(["pretrained", "download", "a", "--base-url", f"{https}/x", "--no-progress"]) == 2
+    line = one_line(capsys)
+    assert f"download of {https}/x/a.pth failed: HTTP 302, redirected to '{server.base_url}/a.pth': plain http" in line
+    assert not any(path == "/m/a.pth" for path, _ in server.requests)  # refused before the http leg
+    assert zoo.fetch_model("a", base_url=f"{server.base_url}/x", progress=False).downloaded  # asked for http
+    server.files["/m/b.pth"] = generator
+    server.redirect["/m/x/b.pth"] = f"{https}/b.pth"  # https to https: followed
+    assert zoo.fetch_model("b", base_url=f"{https}/x", progress=False).downloaded
+
+
+def test_a_second_download_of_a_name_waits_for_the_first_and_uses_its_file(server, generator, home, capsys):
+    """Before: two commands started at once on a fresh cache (`translate --checkpoint pretrained:NAME` twice),
+    the second failed at once with 'another download of NAME ... is running; wait for it to end'."""
+    import threading
+
+    from cyclegan.files import FolderLock
+
+    server.files["/m/horse2zebra.pth"] = generator
+    other = FolderLock(home, ".horse2zebra.lock")  # the first process's download, under way
+    assert other.acquire()
+
+    def first_finishes() -> None:
+        time.sleep(1.0)
+        (home / "horse2zebra.pth").write_bytes(generator)  # a cached file without a record: checked, then used
+        other.release()
+
+    finisher = threading.Thread(target=first_finishes)
+    finisher.start()
+    try:
+        r = zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
+    finally:
+        finisher.join()
+    assert not r.downloaded and server.requests == []
+    assert f"waiting for another download of horse2zebra into {home} (PID " in capsys.readouterr().err
+    other = FolderLock(home, ".zebra2horse.lock")
+    assert other.acquire()  # held past the bound: refused in one line, as before
+    try:
+        with pytest.raises(CycleGANError, match=f"another download of zebra2horse into {home} is running \\(PID"):
+            zoo.fetch_model("zebra2horse", base_url=server.base_url, progress=False, max_minutes=0.01)
+    finally:
+        other.release()
 
 
 def test_a_300_character_name_is_one_line(server, tmp_path, monkeypatch, capsys):

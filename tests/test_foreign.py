@@ -169,6 +169,41 @@ def test_wrapped_and_prefixed_files(tmp_path):
     torch.testing.assert_close(load_generator(path, "BtoA")(x), g_b(x), atol=1e-5, rtol=0)
 
 
+def test_files_wrapped_under_model_load_and_a_wrapper_of_something_else_is_named(tmp_path):
+    # `{"model": state_dict, "epoch": N}` is how many projects save; it was refused as "no AtoB generator among
+    # the entries model, epoch"
+    g_a, g_b = ref_resnet(8, 6, seed=1), ref_resnet(8, 6, seed=2)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    plain = save({"model": g_a.state_dict(), "epoch": 3, "optimizer": {"lr": 0.1}}, tmp_path / "plain.pth")
+    torch.testing.assert_close(load_generator(plain)(x), g_a(x), atol=1e-5, rtol=0)
+    net = save({"net": {f"module.{k}": v for k, v in g_a.state_dict().items()}}, tmp_path / "net.pth")
+    torch.testing.assert_close(load_generator(net)(x), g_a(x), atol=1e-5, rtol=0)
+    pair = save({"model": {"G_A": g_a.state_dict(), "G_B": g_b.state_dict()}}, tmp_path / "pair.pth")
+    torch.testing.assert_close(load_generator(pair, "AtoB")(x), g_a(x), atol=1e-5, rtol=0)
+    torch.testing.assert_close(load_generator(pair, "BtoA")(x), g_b(x), atol=1e-5, rtol=0)
+    other = save({"model": {"step": 7}, "epoch": 3}, tmp_path / "other.pth")
+    with pytest.raises(CycleGANError, match=r"other\.pth \(entry 'model'\): no AtoB generator among the entries step;"):
+        load_generator(other)
+
+
+def test_a_whole_models_state_dict_gives_the_generator_of_the_direction(tmp_path):
+    """A module holding netG_A, netG_B and the discriminators, saved whole (a Lightning checkpoint's
+    `state_dict`): it was read as one generator of 15 blocks and refused as a shape mismatch."""
+    g_a, g_b = ref_resnet(8, 6, seed=1), ref_resnet(8, 6, seed=2)
+    sd = {
+        **{f"model.netG_A.{k}": v for k, v in g_a.state_dict().items()},
+        **{f"model.netG_B.{k}": v for k, v in g_b.state_dict().items()},
+        "model.netD_A.model.0.weight": torch.zeros(8, 3, 4, 4),
+    }
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    for path in (save(sd, tmp_path / "flat.pth"), save({"state_dict": sd, "epoch": 3}, tmp_path / "lightning.ckpt")):
+        torch.testing.assert_close(load_generator(path, "AtoB")(x), g_a(x), atol=1e-5, rtol=0)
+        torch.testing.assert_close(load_generator(path, "BtoA")(x), g_b(x), atol=1e-5, rtol=0)
+    one = save({k: v for k, v in sd.items() if "netG_B" not in k}, tmp_path / "one.pth")
+    with pytest.raises(CycleGANError, match="no BtoA generator among the entries netG_A \\(it holds netG_A, the other"):
+        load_generator(one, "BtoA")
+
+
 # --- what does not fit: one clear line --------------------------------------------------------------------
 
 

@@ -132,10 +132,13 @@ def test_a_file_changed_on_the_server_is_downloaded_again_not_resumed_onto(serve
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("folder", ["horse2zebra.pth", "horse2zebra.pth.json", ".horse2zebra.pth.part"])
+@pytest.mark.parametrize(
+    "folder", ["horse2zebra.pth", "horse2zebra.pth.json", ".horse2zebra.pth.part", ".horse2zebra.pth.part.json"]
+)
 def test_a_folder_where_the_download_goes_is_one_line_before_any_request(server, tmp_path, home, folder):
     """A folder in the cache under the file's (or its record's) name: a raw IsADirectoryError from the rename
-    once the whole file was fetched; under the .part's name, three 'resuming' warnings that never could."""
+    once the whole file was fetched; under the .part's name, three 'resuming' warnings that never could; under
+    the .part's record's, a raw IsADirectoryError once the whole file was fetched."""
     data, _ = generator_bytes(tmp_path)
     publish(server, "horse2zebra", data)
     (home / "pretrained" / folder).mkdir(parents=True)
@@ -226,6 +229,11 @@ def test_a_digest_mismatch_is_refused_and_deleted(server, tmp_path, home):
         "horse2zebra", base_url=server.base_url, sha256=hashlib.sha256(data).hexdigest().upper(), progress=False
     )
     assert good.pinned and "(verified)" in zoo.digest_line(good)
+    # unpinned over plain http (the reference's own server): the line says what that leaves open
+    plain = dataclasses.replace(good, pinned=False)
+    assert "unpinned: no digest is recorded for horse2zebra, and plain http lets anyone" in zoo.digest_line(plain)
+    secure = dataclasses.replace(plain, url=plain.url.replace("http://", "https://", 1))
+    assert "plain http" not in zoo.digest_line(secure) and "(unpinned: " in zoo.digest_line(secure)
     with pytest.raises(CycleGANError, match="delete it to download again"):  # a cached file is checked too
         zoo.fetch_model("horse2zebra", sha256="1" * 64, progress=False)
 
@@ -271,7 +279,8 @@ def test_a_nan_generator_cached_by_an_earlier_version_says_to_delete_it(server, 
     cached.parent.mkdir(parents=True)
     torch.save(state, cached)
     data = cached.read_bytes()  # recorded as an earlier version's download was: size and digest match
-    zoo._write_record(cached, size=len(data), digest=hashlib.sha256(data).hexdigest(), url="http://old")
+    url = f"{server.base_url}/horse2zebra.pth"  # from the mirror asked for: from another, it is fetched again
+    zoo._write_record(cached, size=len(data), digest=hashlib.sha256(data).hexdigest(), url=url)
     monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
     with pytest.raises(CycleGANError) as info:
         load_generator("pretrained:horse2zebra")

@@ -18,7 +18,11 @@ A download
    so a cached file is always complete and checked.
 
 A cached file is checked against that record before each use (size, then SHA-256): one that differs
-(truncated, damaged, replaced) is named on stderr, deleted and downloaded again. A cached file without a
+(truncated, damaged, replaced) is named on stderr, deleted and downloaded again. One downloaded from another
+address than the mirror now asked for (`--base-url`, `$CYCLEGAN_PRETRAINED_URL`: perhaps another file under the
+same name) is named and downloaded again, unless it has the `--sha256` asked for; it stays in the cache until the
+new file replaces it. Without a mirror the cached file is used wherever it came from (offline, a copy fetched
+from a mirror or put there by hand). A cached file without a
 record (an older cache, or a file put there by hand) is checked as a download is (step 3) and recorded.
 
 CACHE is `$CYCLEGAN_HOME/pretrained` (default `~/.cache/cyclegan/pretrained`). BASE is the reference's
@@ -268,6 +272,30 @@ def check_cached(target: Path, *, url: str) -> tuple[str | None, str | None]:
     return None, digest
 
 
+def moved_from(target: Path, *, url: str, digest: str | None, expected: str | None, mirror: bool) -> str | None:
+    """The address an intact cached `target` was downloaded from, where a mirror was asked for (`mirror`:
+    --base-url or $CYCLEGAN_PRETRAINED_URL) at another address `url`: perhaps another file under the same name,
+    unless its digest is the one asked for. None where the file is the one asked for, where no mirror was
+    asked for (the default server: a copy fetched from a mirror, or put there by hand, is used offline), or
+    where its record names no address (an older cache)."""
+    if not mirror or (expected is not None and digest == expected):
+        return None
+    record = _read_record(target) or {}
+    old = record.get("url")
+    return old if isinstance(old, str) and old != url else None
+
+
+def _unusable(target: Path, *, url: str, expected: str | None, mirrored: bool) -> tuple[str | None, str | None, bool]:
+    """(why the cached `target` is not used, or None; its SHA-256 when computed; whether it is damaged, rather
+    than another mirror's file): `check_cached`, then `moved_from`."""
+    problem, digest = check_cached(target, url=url)
+    if problem is not None:
+        return problem, digest, True
+    if (moved := moved_from(target, url=url, digest=digest, expected=expected, mirror=mirrored)) is not None:
+        return f"was downloaded from {moved}, not {url} as now asked", digest, False
+    return None, digest, False
+
+
 def download_bounds(
     info: PublishedModel | None, *, max_mb: float | None, max_minutes: float, via: str | None = None
 ) -> Bounds:
@@ -342,13 +370,14 @@ def fetch_model(
     # a bad address named where it was given: translate has no --base-url, only the environment's
     given_in = "base_url" if base_url else f"${BASE_URL_ENV}"
     base_url = base_url or base_url_from_env()
-    info = check_name(name, mirror=base_url is not None)
+    mirrored = base_url is not None
+    info = check_name(name, mirror=mirrored)
     expected = check_sha256(sha256) or (info.sha256 if info else None)
     url = model_url(name, base_url or DEFAULT_BASE_URL, given_in=given_in)
     bounds = download_bounds(info, max_mb=max_mb, max_minutes=max_minutes, via=bounds_via)
     target = cached_path(name)
     if target.is_file():
-        problem, digest = check_cached(target, url=url)
+        problem, digest, _ = _unusable(target, url=url, expected=expected, mirrored=mirrored)
         if problem is None:
             return _cached(name, target, digest, expected, url)
         print(escape(f"warning: the cached {target} {problem}; downloading it again"), file=sys.stderr)
@@ -360,13 +389,18 @@ def fetch_model(
     for path in (target, record_path(target)):
         if path.is_dir():  # found only after the download, by the rename onto it
             raise CycleGANError(f"{path} is a folder, where the download of {name} goes: move it away")
-    with download_lock(folder, name, elsewhere=f"set ${HOME_ENV} to a folder you can write in"):
+    # another process downloading the same name (two commands started at once on a fresh cache): its file is
+    # waited for, within the same bound as a download, then checked and used as a cached one
+    elsewhere = f"set ${HOME_ENV} to a folder you can write in"
+    with download_lock(folder, name, elsewhere=elsewhere, wait=bounds.seconds or 0.0):
         if target.is_file():
-            problem, digest = check_cached(target, url=url)
+            problem, digest, damaged = _unusable(target, url=url, expected=expected, mirrored=mirrored)
             if problem is None:  # the other process fetched it while we waited for the lock
                 return _cached(name, target, digest, expected, url)
-            target.unlink()
-            record_path(target).unlink(missing_ok=True)
+            # another mirror's intact file stays until the new one replaces it: a failed download loses nothing
+            if damaged:
+                target.unlink()
+                record_path(target).unlink(missing_ok=True)
         part = part_path(name)
         # offline, a copy downloaded elsewhere is taken from the cache (checked as a download is)
         mirror = f"{mirror_from}, or put {name}.pth downloaded elsewhere at {target}"
@@ -419,8 +453,10 @@ def digest_line(r: FetchResult) -> str:
     """What a download says about its digest: verified, or unpinned with the digest to compare."""
     if r.pinned:
         return f"SHA-256 {r.sha256} (verified)"
+    # the reference's own server is plain http: nothing but a digest tells its file from one swapped on the way
+    plain = ", and plain http lets anyone on the path swap the file" if r.url.startswith("http://") else ""
     return (
-        f"SHA-256 {r.sha256} (unpinned: no digest is recorded for {r.name}; compare it with a trusted copy "
+        f"SHA-256 {r.sha256} (unpinned: no digest is recorded for {r.name}{plain}; compare it with a trusted copy "
         "and pass --sha256 to check it)"
     )
 

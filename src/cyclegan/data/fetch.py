@@ -22,6 +22,7 @@ import re
 import socket
 import sys
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -127,16 +128,28 @@ def address_problem(url: str, expected: str = "expected an http:// or https:// a
 
 
 class _NoRedirectOutside(urllib.request.HTTPRedirectHandler):
-    """Redirects followed only to http and https (urllib would also follow one to ftp)."""
+    """Redirects followed only to http and https (urllib would also follow one to ftp), and, from an https://
+    address the user gave, never down to plain http: anyone on the path could then swap the file (urllib follows
+    the downgrade without a word)."""
+
+    def __init__(self, origin: str):
+        super().__init__()
+        self.secure = urllib.parse.urlsplit(origin).scheme == "https"
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         if address_problem(newurl):
             raise urllib.error.HTTPError(newurl, code, f"redirected to {newurl!r}, not http(s)", headers, fp)
+        if self.secure and urllib.parse.urlsplit(newurl).scheme != "https":
+            why = (
+                f"redirected to {newurl!r}: plain http after https, refused (anyone on the path could swap the "
+                "file; to accept that, give the http:// address yourself)"
+            )
+            raise urllib.error.HTTPError(newurl, code, why, headers, fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _opener(watchdog: _Watchdog) -> urllib.request.OpenerDirector:
-    """urllib's opener whose every connection the watchdog can shut down."""
+def _opener(watchdog: _Watchdog, url: str) -> urllib.request.OpenerDirector:
+    """urllib's opener for `url` whose every connection the watchdog can shut down."""
 
     def watched(connection_class):
         class Watched(connection_class):
@@ -154,27 +167,40 @@ def _opener(watchdog: _Watchdog) -> urllib.request.OpenerDirector:
         def do_open(self, http_class, req, **kwargs):
             return super().do_open(watched(http_class), req, **kwargs)
 
-    return urllib.request.build_opener(HTTP, HTTPS, _NoRedirectOutside)
+    return urllib.request.build_opener(HTTP, HTTPS, _NoRedirectOutside(url))
 
 
 def _open(url: str, offset: int, *, timeout: float, watchdog: _Watchdog):
     headers = {"User-Agent": f"cyclegan/{__version__}"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
-    return _opener(watchdog).open(urllib.request.Request(url, headers=headers), timeout=timeout)
+    return _opener(watchdog, url).open(urllib.request.Request(url, headers=headers), timeout=timeout)
 
 
 @contextlib.contextmanager
-def download_lock(folder: Path, name: str, *, elsewhere: str | None = None) -> Iterator[None]:
-    """One download of `name` into `folder` at a time (two would append to one .part file): a second one is
-    refused in one line naming the first one's PID. `elsewhere`: how to download into another folder, for a
-    folder that cannot be written in."""
+def download_lock(
+    folder: Path, name: str, *, elsewhere: str | None = None, wait: float = 0.0, poll: float = 0.2
+) -> Iterator[None]:
+    """One download of `name` into `folder` at a time (two would append to one .part file): a second one waits
+    up to `wait` seconds for the first to end (saying so once on stderr), then is refused in one line naming the
+    first one's PID. `elsewhere`: how to download into another folder, for a folder that cannot be written in."""
     lock = FolderLock(folder, f".{name}.lock")
-    try:
-        acquired = lock.acquire()
-    except OSError as e:  # a read-only folder, a name the file system refuses
-        hint = f"; {elsewhere}" if elsewhere else ""
-        raise CycleGANError(f"cannot lock {folder / f'.{name}.lock'} for the download: {e.strerror}{hint}") from None
+    deadline = time.monotonic() + wait
+    said = False
+    while True:
+        try:
+            acquired = lock.acquire()
+        except OSError as e:  # a read-only folder, a name the file system refuses
+            hint = f"; {elsewhere}" if elsewhere else ""
+            raise CycleGANError(
+                f"cannot lock {folder / f'.{name}.lock'} for the download: {e.strerror}{hint}"
+            ) from None
+        if acquired or time.monotonic() >= deadline:
+            break
+        if not said:
+            print(f"waiting for another download of {name} into {folder} ({lock.holder_text}) to end", file=sys.stderr)
+            said = True
+        time.sleep(poll)
     if not acquired:
         raise CycleGANError(
             f"another download of {name} into {folder} is running ({lock.holder_text}); wait for it to end"
@@ -205,8 +231,11 @@ def fetch(
     interrupted transfer, or one past its deadline, leaves `part` in place and raises a CycleGANError saying
     to run again; one over `bounds.max_bytes` deletes `part` (more of it cannot help).
     """
-    if part.is_dir():  # its size would be the offset to resume from, and each write would fail as a cut connection
-        raise CycleGANError(f"{part} is a folder, where the download of {url} goes: move it away")
+    # its size would be the offset to resume from, and each write would fail as a cut connection; the record's
+    # folder failed the download at its end with a raw IsADirectoryError
+    for path in (part, _validators_path(part)):
+        if path.is_dir():
+            raise CycleGANError(f"{path} is a folder, where the download of {url} goes: move it away")
     for path in (part, _validators_path(part)):  # the bytes were appended to (the record written over) its target
         if path.is_symlink():
             raise CycleGANError(f"{path} is a symbolic link, where the download of {url} goes: remove it")

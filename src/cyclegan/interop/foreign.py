@@ -43,7 +43,8 @@ NormKind = Literal["instance", "batch"]
 
 # Where a file holds several networks: which entry is which direction (A -> B is the reference's G_A).
 DIRECTION_KEYS = {"AtoB": ("G_A", "netG_A", "G_AB", "G", "netG", "generator"), "BtoA": ("G_B", "netG_B", "G_BA", "F")}
-WRAPPER_KEYS = ("state_dict", "model_state_dict", "params")
+# Where other projects' training code wraps the generator's state dict (`{"model": sd, "epoch": 3}`)
+WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "net", "params")
 NORM_STATS = ("running_mean", "running_var", "num_batches_tracked")
 EXPECTED = (
     "expected a cyclegan checkpoint or a generator state dict in the reference layout "
@@ -88,25 +89,62 @@ def _is_state_dict(obj: object) -> bool:
     )
 
 
+def _unwrapped(obj: object) -> object:
+    """The dict inside a lone wrapper entry (`{"model": {...}, "epoch": 3}`), else `obj` itself."""
+    if isinstance(obj, Mapping) and not any(k in obj for keys in DIRECTION_KEYS.values() for k in keys):
+        inner = [obj[k] for k in WRAPPER_KEYS if isinstance(obj.get(k), Mapping)]
+        if len(inner) == 1:
+            return inner[0]
+    return obj
+
+
 def holds_both(obj: object) -> bool:
-    """Whether a loaded file holds a generator for each direction by name (G_A and G_B, ...): `direction` chooses
-    between them, where a file of one generator is used as it is."""
+    """Whether a loaded file holds a generator for each direction by name (G_A and G_B, ...), itself or under a
+    wrapper entry: `direction` chooses between them, where a file of one generator is used as it is."""
+    obj = _unwrapped(obj)
+    if _is_state_dict(obj):
+        obj = _networks(obj) or {}
     return isinstance(obj, Mapping) and all(any(k in obj for k in keys) for keys in DIRECTION_KEYS.values())
+
+
+def _networks(sd: Mapping[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]] | None:
+    """A whole model's state dict (`netG_A.model.0.weight`, `netG_B...`, `netD_A...`, as a module holding all
+    four networks saves it, under any prefix) -> its generators by name (`netG_A`: its own keys); None for the
+    state dict of one network."""
+    names = {k for keys in DIRECTION_KEYS.values() for k in keys}
+    nets: dict[str, dict[str, torch.Tensor]] = {}
+    outside = False  # keys of no generator: the discriminators, a loss's buffers
+    for key, value in sd.items():
+        parts = key.split(".")
+        at = next((i for i, part in enumerate(parts[:-1]) if part in names), None)
+        if at is None:
+            outside = True
+        else:
+            nets.setdefault(parts[at], {})[".".join(parts[at + 1 :])] = value
+    return nets if nets and (outside or len(nets) > 1) else None
 
 
 def select_state_dict(obj: object, direction: str, *, source: str) -> dict[str, torch.Tensor]:
     """The generator's tensors in a loaded file: the file itself when it is a plain state dict (one
     generator: `direction` does not choose), else the entry for `direction` (`G_A`/`netG_A` for AtoB,
-    `G_B`/`netG_B` for BtoA) or under `state_dict`."""
+    `G_B`/`netG_B` for BtoA) or under a wrapper entry (`state_dict`, `model`: itself a state dict or such a dict)."""
     if _is_state_dict(obj):
-        return dict(obj)  # type: ignore[arg-type]
+        if (nets := _networks(obj)) is None:  # type: ignore[arg-type]
+            return dict(obj)  # type: ignore[arg-type]
+        obj = nets  # a whole CycleGAN's tensors: its generators by name
     if not isinstance(obj, Mapping):
         raise CycleGANError(f"{source}: found a {type(obj).__name__}, {EXPECTED}")
     if not obj:  # said "no AtoB generator among the entries ;"
         raise CycleGANError(f"{source}: found an empty dict, {EXPECTED}")
-    for key in (*DIRECTION_KEYS[direction], *WRAPPER_KEYS):
+    for key in DIRECTION_KEYS[direction]:
         if key in obj and _is_state_dict(obj[key]):
             return dict(obj[key])
+    for key in WRAPPER_KEYS:
+        if key in obj and _is_state_dict(obj[key]):  # one generator's tensors, or a whole model's (`_networks`)
+            return select_state_dict(obj[key], direction, source=source)
+    if (inner := _unwrapped(obj)) is not obj:  # {"model": {"G_A": ..., "G_B": ...}}: its entries, named as such
+        wrapper = next(k for k in WRAPPER_KEYS if obj.get(k) is inner)
+        return select_state_dict(inner, direction, source=f"{source} (entry '{wrapper}')")
     if all(isinstance(k, str) for k in obj) and any(isinstance(v, torch.Tensor) for v in obj.values()):
         # tensors and other entries side by side: not "no AtoB generator among the entries model.1.weight, ..."
         extra = [f"{k} ({type(v).__name__})" for k, v in obj.items() if not isinstance(v, torch.Tensor)]
