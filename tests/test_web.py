@@ -2368,6 +2368,27 @@ def test_cancel_says_in_the_tab_what_it_stopped_and_translate_keeps_the_images_d
     )
 
 
+def test_a_cancelled_translation_names_the_uploads_it_had_left_out(tmp_path, run):
+    """Translate names an upload it leaves out (not an image, a clip) in a pop-up at the job's end, which a Cancel
+    never reaches (Gradio drops a cancelled job): a visitor who cancelled after the first image never learnt that
+    an upload had been refused. Now the Cancel's line names each upload left out by then, with its reason."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+    key, session = app.engine.models()[0].key, SimpleNamespace(session_hash="visitor")
+    cancel, _ = _cancel_of(app, "translate-cancel")
+    (tmp_path / "notes.png").write_text("text, not a PNG")
+    uploads = [str(tmp_path / "notes.png"), *(str(_png(tmp_path / f"p{i}.png", 24, 20, seed=i)) for i in range(2))]
+    job = _handler(app, "translate_live")(uploads, key, "AtoB", session)
+    next(job)  # the first image on the page; Cancel pressed on seeing it
+    said = cancel(session)
+    assert said.startswith("cancelled after 1 of 3 images; those are shown; left out: notes\\.png is not an image")
+    *_, (_, _, last) = job  # the job's own answer says it too (the Python caller's, and a closed page's)
+    assert last.startswith(said + "\n\n| image |")
+
+
 def test_with_two_visitors_running_jobs_each_cancel_stops_its_own(tmp_path):
     """With `--concurrency 2` two pages' jobs run at once; each page's Cancel stops its own job and says its own
     line, the other running on (the stop flags are per page session and per tab)."""
