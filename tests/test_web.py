@@ -337,6 +337,46 @@ def test_a_fifo_among_a_run_s_files_blocks_nothing(tmp_path):
     assert not reader.is_alive()
 
 
+def test_a_link_in_a_run_to_a_file_outside_it_is_neither_shown_nor_loaded(tmp_path):
+    """A link in a run to a file outside it was read with the server's rights and put on the page: a sample grid
+    linked to a private PNG was shown in Runs, a config.json linked to a file of secrets too, by anyone who could
+    write in the runs folder; a checkpoint.pt linked elsewhere (into Gradio's folder: a visitor's upload) was
+    offered as a model. Now a run's files are read only where they lead inside the run; a run folder that is
+    itself a link is read as before."""
+    outside = tmp_path / "private"
+    outside.mkdir()
+    secret_png = _png(outside / "holiday.png", 4, 4)
+    (outside / "secrets.json").write_text('{"token": "SECRET"}')
+    (outside / "log.jsonl").write_text('{"step": 3, "loss_secret": 1.0}\n')
+    (outside / "weights.pt").write_bytes(b"x")
+    real = tmp_path / "elsewhere" / "linked"  # a whole run elsewhere, linked into the runs folder: its own files
+    (real / "samples").mkdir(parents=True)
+    _png(real / "samples" / "step_0000001.png", 4, 4)
+    (real / "config.json").write_text("{}")
+    (real / "log.jsonl").write_text('{"step": 1, "loss_G": 1.0}\n')
+    (real / CHECKPOINT_NAME).write_bytes(b"x")
+    runs = tmp_path / "runs"
+    run = runs / "r"
+    (run / "samples").mkdir(parents=True)
+    (runs / "linked").symlink_to(real)
+    _png(run / "samples" / "step_0000001.png", 4, 4)
+    (run / "samples" / "step_0000009.png").symlink_to(secret_png)
+    (run / "config.json").symlink_to(outside / "secrets.json")
+    (run / "log.jsonl").symlink_to(outside / "log.jsonl")
+    (run / CHECKPOINT_NAME).symlink_to(outside / "weights.pt")
+    (run / "best.pt").write_bytes(b"x")  # its own: offered
+
+    assert [(s, p.name) for s, p in latest_samples(run, 2)] == [(1, "step_0000001.png")]
+    assert read_config(run) is None and read_log(run / "log.jsonl") == []
+    from cyclegan.web.runs import LogReader
+
+    assert LogReader().read(run / "log.jsonl") == []
+    assert [m.label for m in find_models([runs], [])] == ["linked", "runs/r · best.pt (best score)"]
+    linked = runs / "linked"
+    assert [s for s, _ in latest_samples(linked)] == [1] and read_config(linked) == {}
+    assert [r["step"] for r in read_log(linked / "log.jsonl")] == [1]
+
+
 def test_a_best_pt_saved_before_the_first_checkpoint_is_offered(tmp_path):
     """With --eval-every under --checkpoint-every (200 and 500 by default for a scoring run) a run writes
     best.pt before its first checkpoint.pt; best.pt was offered only beside a checkpoint.pt, so the page
