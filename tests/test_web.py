@@ -337,6 +337,46 @@ def test_a_fifo_among_a_run_s_files_blocks_nothing(tmp_path):
     assert not reader.is_alive()
 
 
+def test_a_link_in_a_run_to_a_file_outside_it_is_neither_shown_nor_loaded(tmp_path):
+    """A link in a run to a file outside it was read with the server's rights and put on the page: a sample grid
+    linked to a private PNG was shown in Runs, a config.json linked to a file of secrets too, by anyone who could
+    write in the runs folder; a checkpoint.pt linked elsewhere (into Gradio's folder: a visitor's upload) was
+    offered as a model. Now a run's files are read only where they lead inside the run; a run folder that is
+    itself a link is read as before."""
+    outside = tmp_path / "private"
+    outside.mkdir()
+    secret_png = _png(outside / "holiday.png", 4, 4)
+    (outside / "secrets.json").write_text('{"token": "SECRET"}')
+    (outside / "log.jsonl").write_text('{"step": 3, "loss_secret": 1.0}\n')
+    (outside / "weights.pt").write_bytes(b"x")
+    real = tmp_path / "elsewhere" / "linked"  # a whole run elsewhere, linked into the runs folder: its own files
+    (real / "samples").mkdir(parents=True)
+    _png(real / "samples" / "step_0000001.png", 4, 4)
+    (real / "config.json").write_text("{}")
+    (real / "log.jsonl").write_text('{"step": 1, "loss_G": 1.0}\n')
+    (real / CHECKPOINT_NAME).write_bytes(b"x")
+    runs = tmp_path / "runs"
+    run = runs / "r"
+    (run / "samples").mkdir(parents=True)
+    (runs / "linked").symlink_to(real)
+    _png(run / "samples" / "step_0000001.png", 4, 4)
+    (run / "samples" / "step_0000009.png").symlink_to(secret_png)
+    (run / "config.json").symlink_to(outside / "secrets.json")
+    (run / "log.jsonl").symlink_to(outside / "log.jsonl")
+    (run / CHECKPOINT_NAME).symlink_to(outside / "weights.pt")
+    (run / "best.pt").write_bytes(b"x")  # its own: offered
+
+    assert [(s, p.name) for s, p in latest_samples(run, 2)] == [(1, "step_0000001.png")]
+    assert read_config(run) is None and read_log(run / "log.jsonl") == []
+    from cyclegan.web.runs import LogReader
+
+    assert LogReader().read(run / "log.jsonl") == []
+    assert [m.label for m in find_models([runs], [])] == ["linked", "runs/r · best.pt (best score)"]
+    linked = runs / "linked"
+    assert [s for s, _ in latest_samples(linked)] == [1] and read_config(linked) == {}
+    assert [r["step"] for r in read_log(linked / "log.jsonl")] == [1]
+
+
 def test_a_best_pt_saved_before_the_first_checkpoint_is_offered(tmp_path):
     """With --eval-every under --checkpoint-every (200 and 500 by default for a scoring run) a run writes
     best.pt before its first checkpoint.pt; best.pt was offered only beside a checkpoint.pt, so the page
@@ -2366,6 +2406,27 @@ def test_cancel_says_in_the_tab_what_it_stopped_and_translate_keeps_the_images_d
         cancels["compare"][0](session)
         == "nothing of this page was running; its job waiting in the queue, if any, is dropped"
     )
+
+
+def test_a_cancelled_translation_names_the_uploads_it_had_left_out(tmp_path, run):
+    """Translate names an upload it leaves out (not an image, a clip) in a pop-up at the job's end, which a Cancel
+    never reaches (Gradio drops a cancelled job): a visitor who cancelled after the first image never learnt that
+    an upload had been refused. Now the Cancel's line names each upload left out by then, with its reason."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+    key, session = app.engine.models()[0].key, SimpleNamespace(session_hash="visitor")
+    cancel, _ = _cancel_of(app, "translate-cancel")
+    (tmp_path / "notes.png").write_text("text, not a PNG")
+    uploads = [str(tmp_path / "notes.png"), *(str(_png(tmp_path / f"p{i}.png", 24, 20, seed=i)) for i in range(2))]
+    job = _handler(app, "translate_live")(uploads, key, "AtoB", session)
+    next(job)  # the first image on the page; Cancel pressed on seeing it
+    said = cancel(session)
+    assert said.startswith("cancelled after 1 of 3 images; those are shown; left out: notes\\.png is not an image")
+    *_, (_, _, last) = job  # the job's own answer says it too (the Python caller's, and a closed page's)
+    assert last.startswith(said + "\n\n| image |")
 
 
 def test_with_two_visitors_running_jobs_each_cancel_stops_its_own(tmp_path):

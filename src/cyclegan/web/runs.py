@@ -126,14 +126,14 @@ def find_models(roots: Sequence[str | Path], files: Sequence[Path], names: Names
     for run in find_runs(roots):
         # the last checkpoint and the best-scored step (--eval-every), each as soon as it is saved: a run
         # scores (best.pt) before its first checkpoint.pt when --eval-every is under --checkpoint-every
-        ckpt, best = run / CHECKPOINT_NAME, run / BEST_NAME
-        if not (ckpt.is_file() or best.is_file()):
+        ckpt, best = (f if f.is_file() and in_run(f, run) else None for f in (run / CHECKPOINT_NAME, run / BEST_NAME))
+        if not (ckpt or best):
             continue
         directions = run_directions(run)
         label = run_label(run, roots) + ("" if len(directions) > 1 else f" ({directions[0]} only)")
-        if ckpt.is_file():
+        if ckpt:
             found.append((label, ckpt, directions))
-        if best.is_file():
+        if best:
             found.append((f"{label} · best.pt (best score)", best, directions))
     for f in files:
         label, directions = f.name if f.name != CHECKPOINT_NAME else f.parent.name, file_directions(f)
@@ -295,13 +295,27 @@ class _Outline(pickle.Unpickler):
 # --- one run's files --------------------------------------------------------------------------------------
 
 
-def _regular(path: str | Path) -> Path:
-    """`path`, if it is a regular file (or a link to one); else OSError. A FIFO named config.json blocked
-    the model list (which every refresh and job reads) for good, and a link to /dev/zero filled memory."""
+def _regular(path: str | Path, *, run: Path | None = None) -> Path:
+    """`path`, if it is a regular file (or a link to one), and with `run` one of that run's own (`in_run`); else
+    OSError. A FIFO named config.json blocked the model list (which every refresh and job reads) for good, and a
+    link to /dev/zero filled memory."""
     path = Path(path)
     if not path.is_file():
         raise OSError(f"{path} is not a regular file")
+    if run is not None and not in_run(path, run):
+        raise OSError(f"{path} leads out of its run")
     return path
+
+
+def in_run(path: Path, run: Path) -> bool:
+    """Whether `path` is inside run folder `run` once links are resolved (the run's own folder may be a link). A
+    link in a run to a file outside it (samples/step_9.png -> ~/private.png, config.json -> a file of secrets) was
+    shown on the page, read with the server's rights by anyone who could write in the runs folder; a
+    checkpoint.pt linked into Gradio's folder would load a visitor's upload as a model."""
+    try:
+        return path.resolve().is_relative_to(run.resolve())
+    except (OSError, RuntimeError):  # a link loop
+        return False
 
 
 def read_log(path: str | Path) -> list[dict]:
@@ -309,7 +323,7 @@ def read_log(path: str | Path) -> list[dict]:
     is any line that is not a JSON object with a step count (a crash mid-write in an older run): the page
     must keep working. `LogReader` reads the same as the file grows."""
     try:
-        data = _regular(path).read_bytes()
+        data = _regular(path, run=Path(path).parent).read_bytes()  # a log is in its run's folder
     except OSError:
         return []
     return _records(data[: data.rfind(b"\n") + 1])
@@ -342,7 +356,7 @@ class LogReader:
     def read(self, path: str | Path) -> list[dict]:
         key = str(path)
         try:
-            with open(_regular(path), "rb") as f:
+            with open(_regular(path, run=Path(path).parent), "rb") as f:
                 st = os.fstat(f.fileno())
                 ident = (st.st_dev, st.st_ino)
                 with self._lock:
@@ -453,7 +467,7 @@ def read_config(run: Path) -> dict | None:
     """The run's config.json, or None if it is missing or not readable yet, or damaged: nested too deep to
     parse (a RecursionError, not a ValueError), or holding what the page cannot send (`_sendable`)."""
     try:
-        value = json.loads(_regular(run / CONFIG_NAME).read_text(encoding="utf-8"))
+        value = json.loads(_regular(run / CONFIG_NAME, run=run).read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) and _sendable(value) else None
@@ -490,7 +504,7 @@ def latest_samples(run: Path, n: int = 1) -> list[tuple[int, Path]]:
     out = []
     for step, path in reversed(sample_grids(run)):
         try:
-            with Image.open(_regular(path)) as im:
+            with Image.open(_regular(path, run=run)) as im:
                 im.verify()
         except Exception:  # noqa: BLE001 - any damage: skip it, show the previous one
             continue

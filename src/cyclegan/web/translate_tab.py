@@ -41,6 +41,16 @@ def example_images(opts: ServeOptions) -> list[str]:
     return found
 
 
+def cancelled_line(done: int, total: int, problems: Sequence[str]) -> str:
+    """What a Cancel of a Translate job says in the tab (a Markdown line): the images translated by then, and the
+    uploads left out so far, each with its reason. They were pop-ups at the job's end, which a Cancel never
+    reaches (Gradio drops a cancelled job): the visitor was not told that an upload had been refused."""
+    said = f"cancelled after {done} of {total} images" + ("; those are shown" if done else "")
+    if problems:
+        said += "; left out: " + "; ".join(literal(p) for p in problems)
+    return said
+
+
 class TranslateTab:
     """The Translate tab: its layout and its handler, over the server's `Engine`."""
 
@@ -125,19 +135,23 @@ class TranslateTab:
         G, out, load_s, cancelled = None, None, 0.0, False
         gallery, downloads, rows, problems = [], [], [], []
         header = "| image | size | seconds |\n|---|---|---|\n"
+
+        def leave_out(problem: str) -> None:
+            """Name an upload left out: in the Cancel's line at once (a pop-up, at the end, a Cancel never reached)."""
+            problems.append(problem)
+            stop.said = cancelled_line(len(rows), len(uploads), problems)
+
         for stem, path, name in zip(unique_stems([Path(n) for n in names]), uploads, names, strict=True):
             if (frames := animated_frames(path)) > 1:  # its first frame alone was translated, without a word
-                problems.append(
-                    f"{name} is an animated image of {frames} frames, a clip: translate it in the Video tab"
-                )
+                leave_out(f"{name} is an animated image of {frames} frames, a clip: translate it in the Video tab")
                 continue
             try:
                 im = self.engine.image(path)
             except CycleGANError as e:
-                problems.append(str(e))
+                leave_out(str(e))
                 continue
             if left_out := frames_left_out(Path(path)):  # an animated PNG, a multi-page TIFF: said, as the CLI says it
-                problems.append(left_out.removeprefix("warning: ").replace(str(path), name))
+                leave_out(left_out.removeprefix("warning: ").replace(str(path), name))
             if G is None:  # at the first usable image
                 t0 = time.perf_counter()
                 G = self.engine.generator(key, direction)
@@ -146,7 +160,7 @@ class TranslateTab:
             try:
                 self.engine.check_cost(G, f"{name} is", im.width, im.height)
             except CycleGANError as e:
-                problems.append(str(e))
+                leave_out(str(e))
                 continue
             try:
                 with self.engine.using(G), stopping(G, stop):
@@ -166,17 +180,17 @@ class TranslateTab:
             downloads.append(str(target))
             rows.append(f"| {literal(name)} | {im.width}x{im.height} | {seconds:.2f} |")
             del im, y  # before the next upload is decoded
+            stop.said = cancelled_line(len(rows), len(uploads), problems)
             done = f"{len(rows)} of {len(uploads)} images"
-            stop.said = f"cancelled after {done}; those are shown"
             yield list(gallery), list(downloads), f"translated {done} so far:\n\n{header}" + "\n".join(rows)
         if not rows and not cancelled:  # no upload was usable
             raise CycleGANError(problems[0] if len(problems) == 1 else "; ".join(problems))
+        info = header + "\n".join(rows)
+        if cancelled:  # the uploads left out named in the line, as the Cancel says it
+            done = cancelled_line(len(rows), len(uploads), problems)
+            yield gallery, downloads, f"{done}\n\n{info}" if rows else done
+            return
         for p in problems:
             gr.Warning(alert_text(p))
-        info = header + "\n".join(rows)
-        if cancelled:
-            done = f"cancelled after {len(rows)} of {len(uploads)} images"
-            yield gallery, downloads, f"{done}:\n\n{info}" if rows else done
-            return
         info += f"\n\nmodel ready in {load_s:.2f} s" + (" (loaded now)" if load_s > 0.05 else " (already loaded)")
         yield gallery, downloads, info
