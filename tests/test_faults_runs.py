@@ -194,6 +194,70 @@ def test_a_stop_while_the_final_checkpoint_is_written_lets_the_write_finish(data
     assert load_checkpoint(out)["step"] == 3  # the steps since the checkpoint of step 2 kept
 
 
+SIGNAL_WHILE_CHECKING = '''
+"""`python -m cyclegan` that gets the signal SIGNUM while it checks the images, before the run's first step."""
+import os
+import signal
+import sys
+
+import cyclegan.train.loop as loop
+
+real_check = loop.training_images
+
+
+def check(*args, **kwargs):
+    os.kill(os.getpid(), int(os.environ["SIGNUM"]))
+    return real_check(*args, **kwargs)
+
+
+loop.training_images = check
+from cyclegan.cli import main  # noqa: E402
+
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+@pytest.mark.slow
+@POSIX
+@pytest.mark.parametrize("signum", [signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)])
+def test_a_stop_before_the_first_step_ends_in_one_line_as_ctrl_c_does(dataset, tmp_path, signum):
+    """A scheduler's SIGTERM or a closed terminal's SIGHUP while the images were checked (minutes, for a large
+    set) killed the run without a word, its new folder left with a `.lock`. Now it stops as Ctrl-C does there: one
+    line, the signal's exit status, no folder left; the same command then starts the run."""
+    script, out = tmp_path / "early.py", tmp_path / "run"
+    script.write_text(SIGNAL_WHILE_CHECKING)
+    args = ["train", *tiny_flags(dataset, out, steps=2)]
+    proc = cyclegan_process(args, script=script, env={"SIGNUM": str(int(signum))})
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signum, err
+    assert err.strip() == f"stopped at once, before the run's first checkpoint: nothing to resume in {out}"
+    assert not out.exists()
+    assert main(args) == 0 and load_checkpoint(out)["step"] == 2
+
+
+@POSIX
+def test_the_loop_takes_a_hangup_over_from_a_command_that_stops_on_it():
+    """`cyclegan demo` (and `train`, before its steps) turn SIGHUP into a stop at once (`terminate_as_interrupt`):
+    the loop's handler then left SIGHUP to it, as not at its default, and a closed terminal stopped the demo's
+    training mid-step, the steps since its last checkpoint lost. The loop takes it over and saves first; a SIGHUP
+    ignored (nohup) stays ignored."""
+    from cyclegan.process import Terminated, terminate_as_interrupt
+    from cyclegan.train.signals import StopRequest
+
+    try:
+        with terminate_as_interrupt(hangup=True), StopRequest() as stop:
+            os.kill(os.getpid(), signal.SIGHUP)
+    except Terminated:
+        pytest.fail("SIGHUP stopped the run at once instead of asking the loop to save and stop")
+    assert stop.signum == signal.SIGHUP
+    old = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with StopRequest():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, old)
+
+
 STALLED_READ = '''
 """`python -m cyclegan` whose loader workers hang in their next read once the file STALL exists: a stalled network
 file (the main process's own reads, the check before training and the sample grids, stay fine)."""

@@ -103,7 +103,7 @@ def train(
                 capped_by=capped_by,
             )
     except (KeyboardInterrupt, Exception) as e:
-        if not _by_interrupt(e):
+        if (interrupt := _interrupt_of(e)) is None:
             failed = True
             if gone := ddp.peer_gone(e, d_ctx):  # another process ended: one line, not torch's traceback
                 kept = _kept_on_disk(run, resume_with or resume_command(run, d_ctx))
@@ -112,10 +112,12 @@ def train(
                     f"torchrun's report of it, says why): {kept}"
                 ) from None
             raise
-        # a second Ctrl-C (or one before the loop's handler): the first names the checkpoint it saves, so does this
+        # a second Ctrl-C (or one before the loop's handler, or a SIGTERM or SIGHUP there: `commands.run_train`'s
+        # `terminate_as_interrupt`): the first names the checkpoint it saves, so does this; exit 130, 143 or 129
         if d_ctx.is_main:
-            print(_stopped_at_once(run, resume_with or resume_command(run, d_ctx)), file=sys.stderr)
-        raise SystemExit(128 + signal.SIGINT) from None
+            with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
+                print(_stopped_at_once(run, resume_with or resume_command(run, d_ctx)), file=sys.stderr)
+        raise SystemExit(getattr(interrupt, "status", 128 + signal.SIGINT)) from None
     finally:
         lock.release()
         ddp.shutdown(d_ctx, barrier=not failed)
@@ -626,14 +628,14 @@ def _finish(
     )
 
 
-def _by_interrupt(e: BaseException | None) -> bool:
-    """Whether `e` is a Ctrl-C or an error it caused: cut short inside torch.save, the zip writer's own
-    RuntimeError ("unexpected pos") escapes with the KeyboardInterrupt as its context."""
+def _interrupt_of(e: BaseException | None) -> KeyboardInterrupt | None:
+    """The Ctrl-C (or `process.Terminated`) that is `e` or caused it, if one did: cut short inside torch.save, the zip
+    writer's own RuntimeError ("unexpected pos") escapes with the KeyboardInterrupt as its context."""
     while e is not None:
         if isinstance(e, KeyboardInterrupt):
-            return True
+            return e
         e = e.__context__
-    return False
+    return None
 
 
 def _stopped_at_once(folder: Path, resume: str) -> str:
