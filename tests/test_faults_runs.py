@@ -194,6 +194,45 @@ def test_a_stop_while_the_final_checkpoint_is_written_lets_the_write_finish(data
     assert load_checkpoint(out)["step"] == 3  # the steps since the checkpoint of step 2 kept
 
 
+CTRL_C_IN_THE_LAST_GRID = '''
+"""`python -m cyclegan` that gets Ctrl-C while it draws the last sample grid, after its final checkpoint."""
+import os
+import signal
+import sys
+
+import cyclegan.train.loop as loop
+
+real_write = loop.write_samples
+
+
+def write(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGINT)
+    return real_write(*args, **kwargs)
+
+
+loop.write_samples = write
+from cyclegan.cli import main  # noqa: E402
+
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+@pytest.mark.slow
+@POSIX
+def test_a_ctrl_c_after_the_final_checkpoint_finishes_the_last_grid_and_loses_nothing(dataset, tmp_path):
+    """A Ctrl-C while the last sample grid was drawn (after the final checkpoint) cut the grid and said "the steps
+    since the last checkpoint are lost", that checkpoint holding every step. Now the grid is finished, the run says
+    how it ended, and exits 130."""
+    script, out = tmp_path / "grid.py", tmp_path / "run"
+    script.write_text(CTRL_C_IN_THE_LAST_GRID)
+    proc = cyclegan_process(["train", *tiny_flags(dataset, out, steps=2)], script=script)
+    stdout, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "lost" not in err and "the checkpoint is saved" in err, err
+    assert "done: 2 steps" in stdout
+    assert load_checkpoint(out)["step"] == 2 and (out / "samples" / "step_0000002.png").is_file()
+
+
 SIGNAL_WHILE_CHECKING = '''
 """`python -m cyclegan` that gets the signal SIGNUM while it checks the images, before the run's first step."""
 import os

@@ -603,20 +603,23 @@ def _finish(
 ) -> TrainResult:
     """Save the final checkpoint; rank 0 writes the last sample grid, says how the run ended and gives the
     verdict (best step and score, warnings). A stop signal then ends every process with 128 + its number, as
-    the signal would have, and so does one that came while the final checkpoint was written: the write finishes first
-    (the default action killed the process, the steps since the previous checkpoint lost)."""
+    the signal would have, and so does one that came while the final checkpoint was written, or after, while the last
+    grid was drawn: the work finishes first (the default action killed the process, the steps since the previous
+    checkpoint lost; a Ctrl-C after the save cut the grid and said those steps were lost, the checkpoint holding
+    them)."""
     with StopRequest() as late:
         path = run.save(trainer, end.step, extra={**monitor.state(), LOSSES_KEY: end.losses})
+        late.doing = "the checkpoint is saved; stopping after the last sample grid"
+        verdict = monitor.verdict()
+        if run.main:
+            t = run.cfg.train
+            if samples is not None and not (t.sample_every and end.step % t.sample_every == 0):  # else just written
+                _write_samples_or_warn(trainer, samples, run.sample_path(end.step))
+            if skipped:
+                print(f"warning: {len(skipped)} unreadable image(s) were skipped (listed above)", file=sys.stderr)
+            _say_how_it_ended(run, path, end)
+            print("\n".join(verdict.lines()))
     signum = end.signum if end.signum is not None else late.signum
-    verdict = monitor.verdict()
-    if run.main:
-        t = run.cfg.train
-        if samples is not None and not (t.sample_every and end.step % t.sample_every == 0):  # else just written
-            _write_samples_or_warn(trainer, samples, run.sample_path(end.step))
-        if skipped:
-            print(f"warning: {len(skipped)} unreadable image(s) were skipped (listed above)", file=sys.stderr)
-        _say_how_it_ended(run, path, end)
-        print("\n".join(verdict.lines()))
     if signum is not None:
         raise SystemExit(128 + signum)
     return TrainResult(

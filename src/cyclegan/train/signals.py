@@ -137,6 +137,7 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.doing = "saving the checkpoint after this step"  # what the first request's line says comes next
         self._old = {}
         self._waiting = False
 
@@ -148,7 +149,7 @@ class StopRequest:
         self.signum = signum
         try:
             tqdm.write(
-                f"\n{signal.Signals(signum).name} received: saving the checkpoint after this step... "
+                f"\n{signal.Signals(signum).name} received: {self.doing}... "
                 "(Ctrl-C again stops at once, keeping the last saved checkpoint)",
                 file=sys.stderr,
             )
