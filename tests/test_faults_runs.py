@@ -687,6 +687,27 @@ def test_resume_refuses_a_checkpoint_rewritten_after_it_was_read(tiny_cfg, tmp_p
 # --- leftovers of crashes ------------------------------------------------------------------------------------
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names a file descriptor's file through /proc")
+def test_the_log_is_on_disk_before_each_checkpoint(tiny_cfg, monkeypatch):
+    """A checkpoint's write is synced (`files.write_atomic`), log.jsonl's records were only flushed: after a power cut
+    the checkpoint of step N could stand while the records before it, still in the page cache, were lost for good (the
+    resumed run logs from step N on). Now the log is synced before each checkpoint, the final one included."""
+    from cyclegan.train import train
+
+    synced, real_fsync = [], os.fsync
+
+    def fsync(fd):
+        synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")).name)
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    train(tiny_cfg(steps=3, checkpoint_every=1), progress=False)
+    checkpoints = [i for i, name in enumerate(synced) if name.startswith(".checkpoint.pt.")]
+    assert len(checkpoints) == 3  # steps 1 and 2, and the final one of step 3
+    for before, at in zip([-1, *checkpoints], checkpoints):
+        assert "log.jsonl" in synced[before + 1 : at], synced
+
+
 def test_resume_removes_stale_temporaries_and_log_records_after_the_checkpoint(tiny_cfg):
     from cyclegan.files import claim_file
     from cyclegan.train import train

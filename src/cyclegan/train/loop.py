@@ -525,6 +525,7 @@ def _step_loop(
             )
             if (t.checkpoint_every and step % t.checkpoint_every == 0) or by_time:
                 log.stop_if_not_finite(saved)
+                log.sync(step)
                 run.save(trainer, step, extra={**monitor.state(), LOSSES_KEY: log.carried_state()})
                 saved, saved_at = step, time.monotonic()
         carried = log.carried_state()  # every rank, as it leaves the loop: the sums for the last checkpoint
@@ -591,6 +592,7 @@ def _lost_image(
             f"{why}; the run stopped, its checkpoint of step {saved} kept: put the image back and {resume}"
         )
     log.stop_if_not_finite(saved)
+    log.sync(step)
     run.save(trainer, step, extra={**monitor.state(), LOSSES_KEY: log.carried_state()})
     return CycleGANError(
         f"{why}; the run stopped, its checkpoint saved at step {step}: put the image back and {resume} (or resume "
