@@ -194,6 +194,109 @@ def test_a_stop_while_the_final_checkpoint_is_written_lets_the_write_finish(data
     assert load_checkpoint(out)["step"] == 3  # the steps since the checkpoint of step 2 kept
 
 
+CTRL_C_IN_THE_LAST_GRID = '''
+"""`python -m cyclegan` that gets Ctrl-C while it draws the last sample grid, after its final checkpoint."""
+import os
+import signal
+import sys
+
+import cyclegan.train.loop as loop
+
+real_write = loop.write_samples
+
+
+def write(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGINT)
+    return real_write(*args, **kwargs)
+
+
+loop.write_samples = write
+from cyclegan.cli import main  # noqa: E402
+
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+@pytest.mark.slow
+@POSIX
+def test_a_ctrl_c_after_the_final_checkpoint_finishes_the_last_grid_and_loses_nothing(dataset, tmp_path):
+    """A Ctrl-C while the last sample grid was drawn (after the final checkpoint) cut the grid and said "the steps
+    since the last checkpoint are lost", that checkpoint holding every step. Now the grid is finished, the run says
+    how it ended, and exits 130."""
+    script, out = tmp_path / "grid.py", tmp_path / "run"
+    script.write_text(CTRL_C_IN_THE_LAST_GRID)
+    proc = cyclegan_process(["train", *tiny_flags(dataset, out, steps=2)], script=script)
+    stdout, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "lost" not in err and "the checkpoint is saved" in err, err
+    assert "done: 2 steps" in stdout
+    assert load_checkpoint(out)["step"] == 2 and (out / "samples" / "step_0000002.png").is_file()
+
+
+SIGNAL_WHILE_CHECKING = '''
+"""`python -m cyclegan` that gets the signal SIGNUM while it checks the images, before the run's first step."""
+import os
+import signal
+import sys
+
+import cyclegan.train.loop as loop
+
+real_check = loop.training_images
+
+
+def check(*args, **kwargs):
+    os.kill(os.getpid(), int(os.environ["SIGNUM"]))
+    return real_check(*args, **kwargs)
+
+
+loop.training_images = check
+from cyclegan.cli import main  # noqa: E402
+
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+@pytest.mark.slow
+@POSIX
+@pytest.mark.parametrize("signum", [signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)])
+def test_a_stop_before_the_first_step_ends_in_one_line_as_ctrl_c_does(dataset, tmp_path, signum):
+    """A scheduler's SIGTERM or a closed terminal's SIGHUP while the images were checked (minutes, for a large
+    set) killed the run without a word, its new folder left with a `.lock`. Now it stops as Ctrl-C does there: one
+    line, the signal's exit status, no folder left; the same command then starts the run."""
+    script, out = tmp_path / "early.py", tmp_path / "run"
+    script.write_text(SIGNAL_WHILE_CHECKING)
+    args = ["train", *tiny_flags(dataset, out, steps=2)]
+    proc = cyclegan_process(args, script=script, env={"SIGNUM": str(int(signum))})
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signum, err
+    assert err.strip() == f"stopped at once, before the run's first checkpoint: nothing to resume in {out}"
+    assert not out.exists()
+    assert main(args) == 0 and load_checkpoint(out)["step"] == 2
+
+
+@POSIX
+def test_the_loop_takes_a_hangup_over_from_a_command_that_stops_on_it():
+    """`cyclegan demo` (and `train`, before its steps) turn SIGHUP into a stop at once (`terminate_as_interrupt`):
+    the loop's handler then left SIGHUP to it, as not at its default, and a closed terminal stopped the demo's
+    training mid-step, the steps since its last checkpoint lost. The loop takes it over and saves first; a SIGHUP
+    ignored (nohup) stays ignored."""
+    from cyclegan.process import Terminated, terminate_as_interrupt
+    from cyclegan.train.signals import StopRequest
+
+    try:
+        with terminate_as_interrupt(hangup=True), StopRequest() as stop:
+            os.kill(os.getpid(), signal.SIGHUP)
+    except Terminated:
+        pytest.fail("SIGHUP stopped the run at once instead of asking the loop to save and stop")
+    assert stop.signum == signal.SIGHUP
+    old = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with StopRequest():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, old)
+
+
 STALLED_READ = '''
 """`python -m cyclegan` whose loader workers hang in their next read once the file STALL exists: a stalled network
 file (the main process's own reads, the check before training and the sample grids, stay fine)."""
@@ -582,6 +685,27 @@ def test_resume_refuses_a_checkpoint_rewritten_after_it_was_read(tiny_cfg, tmp_p
 
 
 # --- leftovers of crashes ------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names a file descriptor's file through /proc")
+def test_the_log_is_on_disk_before_each_checkpoint(tiny_cfg, monkeypatch):
+    """A checkpoint's write is synced (`files.write_atomic`), log.jsonl's records were only flushed: after a power cut
+    the checkpoint of step N could stand while the records before it, still in the page cache, were lost for good (the
+    resumed run logs from step N on). Now the log is synced before each checkpoint, the final one included."""
+    from cyclegan.train import train
+
+    synced, real_fsync = [], os.fsync
+
+    def fsync(fd):
+        synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")).name)
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    train(tiny_cfg(steps=3, checkpoint_every=1), progress=False)
+    checkpoints = [i for i, name in enumerate(synced) if name.startswith(".checkpoint.pt.")]
+    assert len(checkpoints) == 3  # steps 1 and 2, and the final one of step 3
+    for before, at in zip([-1, *checkpoints], checkpoints):
+        assert "log.jsonl" in synced[before + 1 : at], synced
 
 
 def test_resume_removes_stale_temporaries_and_log_records_after_the_checkpoint(tiny_cfg):

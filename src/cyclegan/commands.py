@@ -138,12 +138,19 @@ def run_train(opts, args: argparse.Namespace) -> int:
         cfg, ckpt = check_startable(resolve(overrides, names=names, typed=flags.keys())), None
     else:
         check_resumable(overrides.get("out"))
-    from .train import prepare_config, train  # on use
+    # A scheduler's SIGTERM or a closed terminal's SIGHUP before the steps (torch's import, the check of the images,
+    # the networks' building) stops as Ctrl-C does there (`train.loop.train`: one line, exit 143 or 129; it killed the
+    # run without a word, its new folder left with a `.lock`); during the steps the loop takes both over and saves
+    # first (`train.signals.StopRequest`)
+    with process.terminate_as_interrupt(hangup=True):
+        from .train import prepare_config, train  # on use
 
-    if opts.resume:
-        cfg, ckpt = prepare_config(overrides, resume=True, out=overrides.get("out"), names=names, typed=flags.keys())
-    # (both: flags of another family refused, scoring options that do nothing without --eval-every warned of)
-    train(cfg, ckpt=ckpt, progress=opts.progress)
+        if opts.resume:
+            cfg, ckpt = prepare_config(
+                overrides, resume=True, out=overrides.get("out"), names=names, typed=flags.keys()
+            )
+        # (both: flags of another family refused, scoring options that do nothing without --eval-every warned of)
+        train(cfg, ckpt=ckpt, progress=opts.progress)
     return 0
 
 

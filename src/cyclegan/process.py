@@ -105,6 +105,16 @@ class Termination:
         return 130 if self.signum is None else 128 + self.signum
 
 
+_STOPPING_HANDLERS: set = set()  # the handlers `terminate_as_interrupt` has set now
+
+
+def stops_the_process(handler: object) -> bool:
+    """Whether a signal whose handler is `handler` ends the command: its default action, or `terminate_as_interrupt`'s
+    `Terminated`. Training's own handler (`train.signals.StopRequest`) takes such a signal over to save first; one
+    ignored (a SIGHUP under nohup) or handled by a caller is left alone."""
+    return handler is signal.SIG_DFL or handler in _STOPPING_HANDLERS
+
+
 @contextlib.contextmanager
 def terminate_as_interrupt(*, hangup: bool = False) -> Iterator[Termination]:
     """For the block, SIGTERM (a batch scheduler's stop, `kill`) raises `Terminated` in the main thread: by default it
@@ -123,6 +133,7 @@ def terminate_as_interrupt(*, hangup: bool = False) -> Iterator[Termination]:
         RECEIVED.append(signum)
         raise Terminated(signum)
 
+    _STOPPING_HANDLERS.add(on_signal)
     wanted = (signal.SIGTERM, *((signal.SIGHUP,) if hangup and hasattr(signal, "SIGHUP") else ()))
     old = {s: signal.getsignal(s) for s in wanted if signal.getsignal(s) == signal.SIG_DFL}
     for s in old:
@@ -132,3 +143,4 @@ def terminate_as_interrupt(*, hangup: bool = False) -> Iterator[Termination]:
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
+        _STOPPING_HANDLERS.discard(on_signal)

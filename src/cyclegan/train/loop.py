@@ -103,7 +103,7 @@ def train(
                 capped_by=capped_by,
             )
     except (KeyboardInterrupt, Exception) as e:
-        if not _by_interrupt(e):
+        if (interrupt := _interrupt_of(e)) is None:
             failed = True
             if gone := ddp.peer_gone(e, d_ctx):  # another process ended: one line, not torch's traceback
                 kept = _kept_on_disk(run, resume_with or resume_command(run, d_ctx))
@@ -112,10 +112,12 @@ def train(
                     f"torchrun's report of it, says why): {kept}"
                 ) from None
             raise
-        # a second Ctrl-C (or one before the loop's handler): the first names the checkpoint it saves, so does this
+        # a second Ctrl-C (or one before the loop's handler, or a SIGTERM or SIGHUP there: `commands.run_train`'s
+        # `terminate_as_interrupt`): the first names the checkpoint it saves, so does this; exit 130, 143 or 129
         if d_ctx.is_main:
-            print(_stopped_at_once(run, resume_with or resume_command(run, d_ctx)), file=sys.stderr)
-        raise SystemExit(128 + signal.SIGINT) from None
+            with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
+                print(_stopped_at_once(run, resume_with or resume_command(run, d_ctx)), file=sys.stderr)
+        raise SystemExit(getattr(interrupt, "status", 128 + signal.SIGINT)) from None
     finally:
         lock.release()
         ddp.shutdown(d_ctx, barrier=not failed)
@@ -523,6 +525,7 @@ def _step_loop(
             )
             if (t.checkpoint_every and step % t.checkpoint_every == 0) or by_time:
                 log.stop_if_not_finite(saved)
+                log.sync(step)
                 run.save(trainer, step, extra={**monitor.state(), LOSSES_KEY: log.carried_state()})
                 saved, saved_at = step, time.monotonic()
         carried = log.carried_state()  # every rank, as it leaves the loop: the sums for the last checkpoint
@@ -589,6 +592,7 @@ def _lost_image(
             f"{why}; the run stopped, its checkpoint of step {saved} kept: put the image back and {resume}"
         )
     log.stop_if_not_finite(saved)
+    log.sync(step)
     run.save(trainer, step, extra={**monitor.state(), LOSSES_KEY: log.carried_state()})
     return CycleGANError(
         f"{why}; the run stopped, its checkpoint saved at step {step}: put the image back and {resume} (or resume "
@@ -601,20 +605,23 @@ def _finish(
 ) -> TrainResult:
     """Save the final checkpoint; rank 0 writes the last sample grid, says how the run ended and gives the
     verdict (best step and score, warnings). A stop signal then ends every process with 128 + its number, as
-    the signal would have, and so does one that came while the final checkpoint was written: the write finishes first
-    (the default action killed the process, the steps since the previous checkpoint lost)."""
+    the signal would have, and so does one that came while the final checkpoint was written, or after, while the last
+    grid was drawn: the work finishes first (the default action killed the process, the steps since the previous
+    checkpoint lost; a Ctrl-C after the save cut the grid and said those steps were lost, the checkpoint holding
+    them)."""
     with StopRequest() as late:
         path = run.save(trainer, end.step, extra={**monitor.state(), LOSSES_KEY: end.losses})
+        late.doing = "the checkpoint is saved; stopping after the last sample grid"
+        verdict = monitor.verdict()
+        if run.main:
+            t = run.cfg.train
+            if samples is not None and not (t.sample_every and end.step % t.sample_every == 0):  # else just written
+                _write_samples_or_warn(trainer, samples, run.sample_path(end.step))
+            if skipped:
+                print(f"warning: {len(skipped)} unreadable image(s) were skipped (listed above)", file=sys.stderr)
+            _say_how_it_ended(run, path, end)
+            print("\n".join(verdict.lines()))
     signum = end.signum if end.signum is not None else late.signum
-    verdict = monitor.verdict()
-    if run.main:
-        t = run.cfg.train
-        if samples is not None and not (t.sample_every and end.step % t.sample_every == 0):  # else just written
-            _write_samples_or_warn(trainer, samples, run.sample_path(end.step))
-        if skipped:
-            print(f"warning: {len(skipped)} unreadable image(s) were skipped (listed above)", file=sys.stderr)
-        _say_how_it_ended(run, path, end)
-        print("\n".join(verdict.lines()))
     if signum is not None:
         raise SystemExit(128 + signum)
     return TrainResult(
@@ -626,14 +633,14 @@ def _finish(
     )
 
 
-def _by_interrupt(e: BaseException | None) -> bool:
-    """Whether `e` is a Ctrl-C or an error it caused: cut short inside torch.save, the zip writer's own
-    RuntimeError ("unexpected pos") escapes with the KeyboardInterrupt as its context."""
+def _interrupt_of(e: BaseException | None) -> KeyboardInterrupt | None:
+    """The Ctrl-C (or `process.Terminated`) that is `e` or caused it, if one did: cut short inside torch.save, the zip
+    writer's own RuntimeError ("unexpected pos") escapes with the KeyboardInterrupt as its context."""
     while e is not None:
         if isinstance(e, KeyboardInterrupt):
-            return True
+            return e
         e = e.__context__
-    return False
+    return None
 
 
 def _stopped_at_once(folder: Path, resume: str) -> str:

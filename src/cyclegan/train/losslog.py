@@ -76,11 +76,30 @@ class LossLog:
     def __exit__(self, *exc) -> None:
         if self.file is not None:
             with contextlib.suppress(OSError):  # a record it could not flush: already raised by `_record`
+                self._sync()  # before the final checkpoint (`sync`)
+            with contextlib.suppress(OSError):
                 self.file.close()
         if self.tb is not None:
             self._tensorboard(None)
         if self._hook is not None and threading.excepthook is self._hook:
             threading.excepthook = self._hook.previous
+
+    def sync(self, step: int) -> None:
+        """log.jsonl's records on disk, before the checkpoint of `step` is written (that write is synced: a power cut
+        after it kept the checkpoint, and the records of the steps before it, still in the page cache, could be lost:
+        the resumed run's log then lacked them for good). A failure (a full disk) stops the run as a record's does."""
+        try:
+            self._sync()
+        except OSError as e:
+            raise CycleGANError(
+                f"cannot write the log {self.run.folder / LOG_NAME} at step {step}: {e.strerror or e}; the run's "
+                f"last checkpoint, if any, stays as it was (once there is room: {self.run.goes_on_with()})"
+            ) from None
+
+    def _sync(self) -> None:
+        if self.file is not None:
+            self.file.flush()
+            os.fsync(self.file.fileno())
 
     def add(self, losses: dict[str, torch.Tensor], *, step: int) -> None:
         """The losses of `step` (0-d tensors); everything stays on the device: no sync per step."""

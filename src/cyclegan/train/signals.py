@@ -15,6 +15,8 @@ from collections.abc import Iterator
 
 from tqdm import tqdm
 
+from ..process import stops_the_process
+
 _HANGUP = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()  # not on Windows
 _ALARM = (signal.SIGALRM,) if hasattr(signal, "setitimer") else ()  # a wait's deadline; not on Windows
 _LONGEST_ALARM = 1e9  # seconds (31 years): a longer deadline ends no wait, and past time_t's range is an error
@@ -135,6 +137,7 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.doing = "saving the checkpoint after this step"  # what the first request's line says comes next
         self._old = {}
         self._waiting = False
 
@@ -146,7 +149,7 @@ class StopRequest:
         self.signum = signum
         try:
             tqdm.write(
-                f"\n{signal.Signals(signum).name} received: saving the checkpoint after this step... "
+                f"\n{signal.Signals(signum).name} received: {self.doing}... "
                 "(Ctrl-C again stops at once, keeping the last saved checkpoint)",
                 file=sys.stderr,
             )
@@ -170,8 +173,9 @@ class StopRequest:
 
     def __enter__(self) -> StopRequest:
         self._pid = os.getpid()
-        # SIGHUP only where it would kill the run: not under nohup, which ignores it
-        hangup = [s for s in _HANGUP if signal.getsignal(s) is signal.SIG_DFL]
+        # SIGHUP only where it would end the run (killed, or stopped at once by `cyclegan demo`'s and `train`'s
+        # `terminate_as_interrupt`: the steps since the last checkpoint lost): not under nohup, which ignores it
+        hangup = [s for s in _HANGUP if stops_the_process(signal.getsignal(s))]
         for s in (signal.SIGINT, signal.SIGTERM, *hangup):
             try:
                 self._old[s] = signal.signal(s, self._handle)
