@@ -67,6 +67,19 @@ def test_auto_on_cuda_uses_bf16_only_where_the_gpu_has_it(monkeypatch):
         choose_execution("fp32", compile="on", device=cuda)
 
 
+def test_the_record_says_whether_a_gpus_fp32_convolutions_were_tf32(monkeypatch):
+    """cuDNN computes fp32 convolutions in TF32 by default on GPUs of compute capability 8.0+ (A100, H100/H200): a
+    bench JSON or report of `--precision fp32` there said "fp32" of TF32 convolutions without a word."""
+    fp32 = ex.Execution()
+    for capability, expected in (((9, 0), True), ((7, 5), False)):
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d, c=capability: c)
+        assert fp32.record(torch.device("cuda", 0))["tf32_convolutions"] is expected
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d: (9, 0))
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)  # strict fp32, asked for
+    assert fp32.record(torch.device("cuda", 0))["tf32_convolutions"] is False
+    assert fp32.record(CPU)["tf32_convolutions"] is False
+
+
 def test_auto_translation_on_cuda_autocasts_only_large_batches(monkeypatch):
     # Measured on an H200: bf16 translation 0.76-0.86x fp32 at 32k-65k px per batch (launch-bound), 1.28-1.40x
     # at 512k+ px. `auto` translates smaller batches in fp32 there; an explicit --precision bf16 always autocasts.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -853,3 +854,30 @@ def test_auto_keeps_a_unet_in_fp32_on_a_gpu(family_runs, tmp_path, monkeypatch):
         args = ["translate", "--checkpoint", str(family_runs[family]), "--direction", direction]
         assert main([*args, "--out", str(tmp_path / family), "--no-progress", str(src)]) == 0
     assert seen == [True, False]
+
+
+@pytest.mark.parametrize(
+    "family, extra",
+    [
+        ("cyclegan", {"dropout": 0.5, "diffaug": "color,translation,cutout", "ema_decay": 0.9, "r1_gamma": 1.0}),
+        *((family, {"ema_decay": 0.9}) for family in FAMILIES),
+    ],
+)
+def test_a_training_step_never_reads_the_device_back(family, extra, tmp_path, monkeypatch):
+    """Every family's step runs with its networks and batches on the meta device, which holds no values: a loss read
+    back (`.item()`, `bool(t)`, `float(t)`) or a tensor made on the CPU beside the model fails there. On a GPU each
+    was a wait for the device per step; the losses are read back every --log-every steps only (`train.losslog`).
+    (autocast has no meta kind: the fp32 tanh's region is left out there.)"""
+    autocast = torch.autocast
+    monkeypatch.setattr(torch, "autocast", lambda kind, **k: autocast(kind, **k) if kind != "meta" else nullcontext())
+    cfg = (
+        resolve({**TINY, "data": str(tmp_path), "out": str(tmp_path / "run"), **extra})
+        if family == "cyclegan"
+        else family_cfg(family, tmp_path, tmp_path / "run", **extra)
+    )
+    meta = torch.device("meta")
+    trainer = trainer_class(family)(cfg, total_steps=4, device=meta)
+    x, y = (torch.empty(cfg.train.batch_size, 3, cfg.data.size, cfg.data.size, device=meta) for _ in range(2))
+    for _ in range(2):
+        losses = trainer.step(x, y)
+    assert losses and all(v.is_meta and v.dim() == 0 for v in losses.values())

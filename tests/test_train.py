@@ -438,6 +438,35 @@ def test_restored_trainer_continues_exactly(tiny_cfg, tmp_path):
     assert b.opt_G.param_groups[0]["lr"] == a.opt_G.param_groups[0]["lr"]
 
 
+def test_a_checkpoint_holds_the_random_state_of_the_gpu_it_trains_on(tiny_cfg, monkeypatch):
+    """The CUDA random state (dropout, DiffAugment) saved is the training GPU's, restored onto the GPU the run resumes
+    on. Every GPU's (`get_rng_state_all`) stopped a run trained on cuda:1 and resumed where that GPU alone is visible
+    (cuda:0 now) in torch's "tuple index out of range". The GPUs are faked: each one's state is a tensor here."""
+    gpus = {0: torch.tensor([10], dtype=torch.uint8), 1: torch.tensor([11], dtype=torch.uint8)}
+
+    def index(device) -> int:
+        return device if isinstance(device, int) else torch.device(device).index
+
+    def set_state(state, device="cuda:0"):
+        if index(device) not in gpus:
+            raise IndexError("tuple index out of range")
+        gpus[index(device)] = state.clone()
+
+    trainer = CycleGANTrainer(tiny_cfg(), total_steps=4, device=torch.device("cpu"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device="cuda:0": gpus[index(device)].clone())
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: [gpus[i].clone() for i in sorted(gpus)])
+    monkeypatch.setattr(torch.cuda, "set_rng_state", set_state)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", lambda states: [set_state(s, i) for i, s in enumerate(states)])
+    trainer.device = torch.device("cuda", 1)  # what is saved of the RNG follows the trainer's device alone
+    ckpt = trainer.checkpoint(step=0, steps_per_epoch=4)
+    gpus.clear()
+    gpus[0] = torch.tensor([0], dtype=torch.uint8)  # resumed with CUDA_VISIBLE_DEVICES=1: that GPU is cuda:0 now
+    trainer.device = torch.device("cuda", 0)
+    trainer.restore(ckpt)
+    assert list(gpus) == [0] and gpus[0].tolist() == [11]  # cuda:1's state, on the GPU that was cuda:1
+
+
 def test_generator_update_leaves_discriminators_alone(tiny_cfg):
     trainer = CycleGANTrainer(tiny_cfg(), total_steps=4, device=torch.device("cpu"))
     x = torch.rand(2, 3, 32, 32) * 2 - 1

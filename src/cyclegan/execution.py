@@ -109,7 +109,8 @@ class Execution:
 
     def record(self, device: torch.device, *, seconds_per_step: float | None = None) -> dict:
         """What a report or bench JSON says about how it computed: these settings, the CPU's instruction set,
-        whether it has native bf16, the threads, and the measured seconds per training step (if any)."""
+        whether it has native bf16, whether its fp32 convolutions are TF32 (a GPU's), the threads, and the measured
+        seconds per training step (if any)."""
         return {
             "precision": self.precision,
             "memory_format": "channels_last" if self.channels_last else "nchw",
@@ -122,6 +123,7 @@ class Execution:
             "device": str(device),
             "instruction_set": torch.backends.cpu.get_cpu_capability(),
             "bf16_native": has_native_bf16(device),
+            "tf32_convolutions": tf32_convolutions(device),
             "threads": torch.get_num_threads(),
             "freed_memory_kept": process.freed_memory_kept(),
             "s_per_step": None if seconds_per_step is None else round(seconds_per_step, 4),
@@ -209,6 +211,13 @@ def has_native_bf16(device: torch.device) -> bool:
     if device.type == "cpu":
         return cpu_has_native_bf16()
     return device.type == "cuda" and cuda_has_native_bf16(device)
+
+
+def tf32_convolutions(device: torch.device) -> bool:
+    """Whether fp32 convolutions on `device` compute in TF32 (fp32's range, a 10-bit mantissa): cuDNN's default
+    (`torch.backends.cudnn.allow_tf32`) on GPUs of compute capability 8.0+, the same as native bf16's. A GPU's
+    "fp32" figures were TF32 convolutions there without a word in their record."""
+    return device.type == "cuda" and cuda_has_native_bf16(device) and torch.backends.cudnn.allow_tf32
 
 
 # The smallest translation batch (pixels) measured to gain from bf16 on a GPU: 8 x 256 x 256 (H200: 1.40x);

@@ -85,18 +85,29 @@ def linear_decay(total_steps: int, decay_fraction: float):
     return factor
 
 
-def _rng_state() -> dict:
-    """The global random state (dropout): torch's CPU generator and, where present, every CUDA device's."""
+def _rng_state(device: torch.device) -> dict:
+    """The global random state (dropout, DiffAugment): torch's CPU generator and, when training on a CUDA GPU,
+    that GPU's. Not every GPU's (`get_rng_state_all`): a run resumed where fewer GPUs are visible stopped in
+    torch's "tuple index out of range", and one resumed on another index (--device cuda:1, then cuda:0) got the
+    state of a GPU it never trained on."""
     state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
     return state
 
 
-def _set_rng_state(state: dict) -> None:
+def _set_rng_state(state: dict, device: torch.device) -> None:
+    """The inverse of `_rng_state`, onto the training `device`. A checkpoint of an older version holds a list, every
+    GPU's state: this device's index in it is taken (the GPU the run trained on under the same index), if any."""
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    cuda = state.get("cuda")
+    if device.type != "cuda" or cuda is None:
+        return
+    if isinstance(cuda, (list, tuple)):
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        cuda = cuda[index] if index < len(cuda) else None
+    if isinstance(cuda, torch.Tensor):
+        torch.cuda.set_rng_state(cuda, device)
 
 
 def _ddp(module: nn.Module, device: torch.device, *, sync_buffers: bool) -> nn.Module:
@@ -395,7 +406,7 @@ class Trainer:
         pools and random state (each loaded once). Old single-process checkpoints load too."""
         mine = self._rank_state_in(ckpt)
         self.load_state_dict({**ckpt, "pools": mine["pools"]})
-        _set_rng_state(mine["rng"])
+        _set_rng_state(mine["rng"], self.device)
 
     def _pools_state(self) -> dict:
         return {k: pool.state_dict() for k, pool in self.pools.items()}
@@ -403,7 +414,7 @@ class Trainer:
     def _rank_state(self) -> dict:
         """What differs between ranks: the random state and the image pools (and a weights digest, which
         should not differ: checked when saving)."""
-        state = {"rng": _rng_state(), "pools": self._pools_state()}
+        state = {"rng": _rng_state(self.device), "pools": self._pools_state()}
         if self.dist.enabled:
             state["weights_sha256"] = ddp.weights_digest(self.networks)
         return state
