@@ -564,6 +564,47 @@ ONE_GENERATOR = {
 }
 
 
+def test_evaluate_a_run_whose_best_is_its_last_step_scores_the_generators_once(tiny_cfg, tmp_path, monkeypatch, capsys):
+    import cyclegan.evaluate.runner as runner
+
+    monkeypatch.setattr(runner, "load_backbone", lambda name, **kw: TinyFeatures())
+    psnr = iter([10.0, 20.0, 30.0])  # best.pt is the last step's, as the checkpoint
+    monkeypatch.setattr(scoring.Scorer, "__call__", lambda self, g: {"eval/AtoB/psnr": next(psnr)})
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=6, eval_every=2, lr=2e-3), progress=False)
+    real_one = runner._evaluate_one
+    scored_files = []
+    monkeypatch.setattr(runner, "_evaluate_one", lambda f, *a: scored_files.append(f.name) or real_one(f, *a))
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(run),
+                "--no-progress",
+                "--device",
+                "cpu",
+                "--out",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
+    assert scored_files == ["checkpoint.pt"]  # best.pt was scored again: twice the time for the same figures
+    reports = json.loads((tmp_path / "r.json").read_text())["reports"]
+    assert [(Path(r["checkpoint"]).name, r["step"], r.get("chosen_by")) for r in reports] == [
+        ("checkpoint.pt", 6, None),
+        ("best.pt", 6, "psnr"),
+    ]
+    assert reports[1]["same_generators_as"] == reports[0]["checkpoint"]
+    assert reports[1]["directions"] == reports[0]["directions"]
+    out = capsys.readouterr().out
+    assert f"the same generators as {run / 'checkpoint.pt'}: scored once" in out
+    assert f"{run}: best.pt (step 6) holds the same generators as checkpoint.pt (step 6)" in out
+    assert "score the same" not in out
+
+
 @pytest.mark.parametrize("model", list(ONE_GENERATOR))
 def test_one_generator_families_score_their_direction(dataset, tmp_path, model):
     from conftest import TINY

@@ -107,6 +107,12 @@ def which_is_better(reports: list[dict[str, Any]]) -> list[str]:
         if not metric or last is None or not best["directions"] or here in done:
             continue
         done.add(here)
+        if best.get("same_generators_as") or last.get("same_generators_as"):  # one scoring of both files
+            lines.append(
+                f"{Path(best['checkpoint']).parent}: {BEST_NAME} (step {best['step']}) holds the same generators as "
+                f"{CHECKPOINT_NAME} (step {last['step']}): the best evaluation was the last; scored once"
+            )
+            continue
         key = _score_key(metric, next(iter(best["directions"].values())), best["backbone"])
         b, a = _mean(best, key), _mean(last, key)
         if not (math.isfinite(a) and math.isfinite(b)):
