@@ -652,6 +652,20 @@ def test_evaluate_a_run_whose_best_is_its_last_step_scores_the_generators_once(t
     assert "score the same" not in out
 
 
+def test_evaluate_a_scored_run_without_best_pt_says_so(tiny_cfg, tmp_path, monkeypatch, capsys):
+    import cyclegan.evaluate.runner as runner
+
+    monkeypatch.setattr(runner, "load_backbone", lambda name, **kw: TinyFeatures())
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=2, eval_every=2), progress=False)
+    (run / "best.pt").unlink()
+    capsys.readouterr()
+    reports = runner.evaluate_checkpoints(runner.EvalOptions(checkpoint=(str(run),), progress=False, device="cpu"))
+    assert [Path(r["checkpoint"]).name for r in reports] == ["checkpoint.pt"]
+    err = capsys.readouterr().err  # it scored the last checkpoint alone, without a word of the best step
+    assert f"warning: {run} has no best.pt, though it scores every 2 steps (deleted, or the run stopped" in err
+
+
 @pytest.mark.parametrize("model", list(ONE_GENERATOR))
 def test_one_generator_families_score_their_direction(dataset, tmp_path, model):
     from conftest import TINY

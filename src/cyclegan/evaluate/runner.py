@@ -57,7 +57,7 @@ from ..loading import checkpoint_file, checkpoint_path, generator_from, held_dir
 from ..report import METRIC_NAMES
 from ..report.grid import save_grid
 from ..run_files import FORMAT
-from .best import expand_runs, run_data
+from .best import best_missing, expand_runs, run_data
 from .distances import feature_distances, kid_subset_size
 from .features import find_inception_weights, load_backbone, load_fid_inception, weights_not_published
 from .metrics import l1, psnr, ssim
@@ -570,6 +570,8 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     checkpoints = expand_runs(opts.checkpoint)
     if not checkpoints:
         raise CycleGANError("give at least one --checkpoint")
+    for line in best_missing(opts.checkpoint):
+        print(f"warning: {escape(line)}", file=sys.stderr)
     inception = None
     if opts.backbone == "inception":  # a missing weights file was named after every test image had been decoded
         weights = find_inception_weights(opts.inception_weights)
