@@ -100,7 +100,7 @@ def test_no_eval_kid_scores_without_the_feature_network(tiny_cfg, tmp_path, monk
     run = tmp_path / "run"
     result = train(tiny_cfg(steps=4, eval_every=2, eval_kid=False), progress=False)
     keys = {k for r in scored(run) for k in r if k.startswith("eval/")}
-    names = ("psnr", "ssim", "cycle_psnr", "change", "spread")
+    names = ("psnr", "ssim", "cycle_psnr", "change", "spread", "tint")
     assert keys == {f"eval/{d}/{k}" for d in ("AtoB", "BtoA") for k in names}
     assert result.verdict.metric == "psnr" and result.verdict.best_step in (2, 4)
     assert torch.load(run / "best.pt", weights_only=True)["best"]["metric"] == "psnr"
@@ -454,6 +454,53 @@ def test_a_constant_generator_is_named_a_collapse(tiny_cfg, monkeypatch):
     assert [w.split(":")[1] for w in result.verdict.warnings] == [" the outputs stop depending on the input (collapse)"]
 
 
+class Tinted(nn.Module):
+    """A generator whose every translation is cast pink (red up, green and blue down), as a tinted run's are."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return (self.net(x) + torch.tensor([0.3, -0.15, -0.15]).view(1, 3, 1, 1)).clamp(-1, 1)
+
+
+def test_a_tinted_generator_is_named_once_and_resumes_as_one_never_stopped(tiny_cfg, tmp_path, monkeypatch, capsys):
+    real = Trainer.scored_generators
+    monkeypatch.setattr(Trainer, "scored_generators", lambda self: {n: Tinted(g) for n, g in real(self).items()})
+    result = train(tiny_cfg(steps=8, eval_every=2), progress=False)
+    (line,) = result.verdict.warnings
+    assert line.startswith("warning: the translations drift to one colour cast: ") and "--lambda-identity" in line
+    assert capsys.readouterr().err.count(line) == 1
+    run = tmp_path / "run"
+    assert all(r["eval/AtoB/tint"] > watch.TINTED for r in scored(run))
+    assert [(r["step"], r["warnings"]) for r in records(run) if "warnings" in r] == [(4, [line])]
+    # stopped right after its first evaluation: the count of evaluations in a row is the checkpoint's, so step 4 again
+    first = [(r["step"], r.get("warnings")) for r in records(run)]
+    shutil.rmtree(run)
+    _interrupted(tiny_cfg(steps=8, eval_every=2), 2)
+    cfg, ckpt = prepare_config({}, resume=True, out=str(run))
+    assert ckpt["watch"]["still"]["tint"]["AtoB"] == 1
+    assert train(cfg, ckpt=ckpt, progress=False).verdict.warnings == [line]
+    assert [(r["step"], r.get("warnings")) for r in records(run)] == first
+
+
+def test_the_tint_check_skips_what_other_checks_name_and_counts_afresh_from_an_older_checkpoint():
+    w = Watch("psnr")
+    tinted = {"eval/AtoB/psnr": 20.0, "eval/AtoB/tint": 0.3, "eval/AtoB/change": 0.5, "eval/AtoB/spread": 0.5}
+    assert w.on_scores(2, {**tinted, "eval/AtoB/tint": watch.TINTED})[1] == []  # at the threshold: not a tint
+    assert w.on_scores(4, tinted)[1] == [] and w.on_scores(6, tinted)[1][0].startswith("warning: the translations")
+    stays = Watch("psnr")  # a generator that returns its input has its input's cast: "stays at its input" alone
+    for step in (2, 4):
+        fired = stays.on_scores(step, {**tinted, "eval/AtoB/change": 0.0, "eval_s": 1.0})[1]
+    assert [f.split(":")[1] for f in fired] == [" the generator stays at its input"]
+    older = Watch("psnr")
+    state = Watch("psnr").state_dict()
+    del state["still"]["tint"]  # a checkpoint written before the tint check: a KeyError at its first evaluation
+    older.load_state_dict(state)
+    assert older.on_scores(8, tinted)[1] == [] and older.on_scores(10, tinted)[1][0].startswith("warning: the transl")
+
+
 def test_identical_held_out_images_leave_the_spread_out_instead_of_a_false_collapse(
     tiny_cfg, tmp_path, dataset, capsys
 ):
@@ -564,6 +611,61 @@ ONE_GENERATOR = {
 }
 
 
+def test_evaluate_a_run_whose_best_is_its_last_step_scores_the_generators_once(tiny_cfg, tmp_path, monkeypatch, capsys):
+    import cyclegan.evaluate.runner as runner
+
+    monkeypatch.setattr(runner, "load_backbone", lambda name, **kw: TinyFeatures())
+    psnr = iter([10.0, 20.0, 30.0])  # best.pt is the last step's, as the checkpoint
+    monkeypatch.setattr(scoring.Scorer, "__call__", lambda self, g: {"eval/AtoB/psnr": next(psnr)})
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=6, eval_every=2, lr=2e-3), progress=False)
+    real_one = runner._evaluate_one
+    scored_files = []
+    monkeypatch.setattr(runner, "_evaluate_one", lambda f, *a: scored_files.append(f.name) or real_one(f, *a))
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(run),
+                "--no-progress",
+                "--device",
+                "cpu",
+                "--out",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
+    assert scored_files == ["checkpoint.pt"]  # best.pt was scored again: twice the time for the same figures
+    reports = json.loads((tmp_path / "r.json").read_text())["reports"]
+    assert [(Path(r["checkpoint"]).name, r["step"], r.get("chosen_by")) for r in reports] == [
+        ("checkpoint.pt", 6, None),
+        ("best.pt", 6, "psnr"),
+    ]
+    assert reports[1]["same_generators_as"] == reports[0]["checkpoint"]
+    assert reports[1]["directions"] == reports[0]["directions"]
+    out = capsys.readouterr().out
+    assert f"the same generators as {run / 'checkpoint.pt'}: scored once" in out
+    assert f"{run}: best.pt (step 6) holds the same generators as checkpoint.pt (step 6)" in out
+    assert "score the same" not in out
+
+
+def test_evaluate_a_scored_run_without_best_pt_says_so(tiny_cfg, tmp_path, monkeypatch, capsys):
+    import cyclegan.evaluate.runner as runner
+
+    monkeypatch.setattr(runner, "load_backbone", lambda name, **kw: TinyFeatures())
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=2, eval_every=2), progress=False)
+    (run / "best.pt").unlink()
+    capsys.readouterr()
+    reports = runner.evaluate_checkpoints(runner.EvalOptions(checkpoint=(str(run),), progress=False, device="cpu"))
+    assert [Path(r["checkpoint"]).name for r in reports] == ["checkpoint.pt"]
+    err = capsys.readouterr().err  # it scored the last checkpoint alone, without a word of the best step
+    assert f"warning: {run} has no best.pt, though it scores every 2 steps (deleted, or the run stopped" in err
+
+
 @pytest.mark.parametrize("model", list(ONE_GENERATOR))
 def test_one_generator_families_score_their_direction(dataset, tmp_path, model):
     from conftest import TINY
@@ -576,7 +678,7 @@ def test_one_generator_families_score_their_direction(dataset, tmp_path, model):
     cfg = resolve({**base, **ONE_GENERATOR[model], "data": str(dataset), "out": str(run), "steps": 2, "eval_every": 1})
     result = train(cfg, progress=False)
     keys = {k for r in scored(run) for k in r if k.startswith("eval/")}
-    assert keys == {f"eval/AtoB/{k}" for k in ("psnr", "ssim", "kid", "change", "spread")}  # no way back
+    assert keys == {f"eval/AtoB/{k}" for k in ("psnr", "ssim", "kid", "change", "spread", "tint")}  # no way back
     assert result.verdict.metric == "psnr" and torch.load(run / "best.pt", weights_only=True)["models"].keys() == {"G"}
     load_generator(run / "best.pt", "AtoB")
     with pytest.raises(CycleGANError, match="translates A to B only"):

@@ -40,6 +40,28 @@ def expand_runs(checkpoints: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(kept)
 
 
+def best_missing(checkpoints: tuple[str, ...]) -> list[str]:
+    """A line for each run folder among `checkpoints` whose config.json scores it (`--eval-every`) but that holds no
+    best.pt (deleted, or the run stopped before its first evaluation): `evaluate RUN` scored its checkpoint.pt alone,
+    without a word of the best step it was asked for."""
+    lines = []
+    for c in checkpoints:
+        run = Path(c)
+        if not run.is_dir() or (run / BEST_NAME).exists() or not (run / CHECKPOINT_NAME).is_file():
+            continue
+        try:
+            every = json.loads((run / CONFIG_NAME).read_text())["train"]["eval_every"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(every, int) and every > 0:
+            lines.append(
+                f"{run} has no {BEST_NAME}, though it scores every {every} steps (deleted, or the run stopped before "
+                f"its first evaluation): only its {CHECKPOINT_NAME} is scored; resuming the run writes {BEST_NAME} "
+                "again at its next evaluation"
+            )
+    return lines
+
+
 def run_data(checkpoint: str) -> str:
     """The training data root of the run that `checkpoint` (a run folder or a file in one) belongs to, from its
     config.json: the default --data of `cyclegan evaluate RUN`."""
@@ -107,6 +129,12 @@ def which_is_better(reports: list[dict[str, Any]]) -> list[str]:
         if not metric or last is None or not best["directions"] or here in done:
             continue
         done.add(here)
+        if best.get("same_generators_as") or last.get("same_generators_as"):  # one scoring of both files
+            lines.append(
+                f"{Path(best['checkpoint']).parent}: {BEST_NAME} (step {best['step']}) holds the same generators as "
+                f"{CHECKPOINT_NAME} (step {last['step']}): the best evaluation was the last; scored once"
+            )
+            continue
         key = _score_key(metric, next(iter(best["directions"].values())), best["backbone"])
         b, a = _mean(best, key), _mean(last, key)
         if not (math.isfinite(a) and math.isfinite(b)):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import math
 import re
 import sys
@@ -56,7 +57,7 @@ from ..loading import checkpoint_file, checkpoint_path, generator_from, held_dir
 from ..report import METRIC_NAMES
 from ..report.grid import save_grid
 from ..run_files import FORMAT
-from .best import expand_runs, run_data
+from .best import best_missing, expand_runs, run_data
 from .distances import feature_distances, kid_subset_size
 from .features import find_inception_weights, load_backbone, load_fid_inception, weights_not_published
 from .metrics import l1, psnr, ssim
@@ -569,6 +570,8 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     checkpoints = expand_runs(opts.checkpoint)
     if not checkpoints:
         raise CycleGANError("give at least one --checkpoint")
+    for line in best_missing(opts.checkpoint):
+        print(f"warning: {escape(line)}", file=sys.stderr)
     inception = None
     if opts.backbone == "inception":  # a missing weights file was named after every test image had been decoded
         weights = find_inception_weights(opts.inception_weights)
@@ -720,6 +723,7 @@ def _evaluate_all(
     cache = _RealCache()
     many = len(checkpoints) > 1
     reports = []
+    scored: dict[str, dict[str, Any]] = {}  # reports by their generators' weights and size (`_weights_key`)
     # A failed or interrupted evaluation leaves none of the images it saved, for any checkpoint: its scores, printed
     # and written at the end, are lost, and the images made the next run stop at "exists" (or, with --overwrite,
     # a half-made folder sat beside whole ones). Each checkpoint's folder is named by its step, known once read.
@@ -733,6 +737,15 @@ def _evaluate_all(
             if save_root is not None:
                 names = _saved_names(loaded.directions, images.domains)
                 saved.enter_context(removed_on_failure([save_root / n for n in names]))
+            # a run's best.pt of its last step holds the generators its checkpoint.pt does: scored once (not with
+            # --save-images, which writes each checkpoint's own folder of images)
+            same = _weights_key(loaded, sizes[c]) if many and save_root is None else None
+            if same in scored:
+                report = _same_generators(scored[same], ckpt_file, loaded)
+                reports.append(
+                    {**report, "skipped": skipped, **({"checkpoints_left_out": left_out} if left_out else {})}
+                )
+                continue
             try:
                 report = _evaluate_one(ckpt_file, loaded, opts, save_root, images, backbone, cache, device)
             except Exception as e:  # only running out of memory is handled here
@@ -742,8 +755,37 @@ def _evaluate_all(
                     f"out of memory on {device} evaluating {c} ({opts.batch_size} images per batch): lower "
                     "--batch-size or --size"
                 ) from None
+            if same is not None:
+                scored[same] = report
             reports.append({**report, "skipped": skipped, **({"checkpoints_left_out": left_out} if left_out else {})})
     return reports
+
+
+def _weights_key(loaded: _Generators, size: int) -> str:
+    """What decides a checkpoint's scores, as one string: its generators' weights (by digest), the directions scored
+    and the size; equal keys score the same."""
+    digest = hashlib.sha256(f"{loaded.directions} {size}".encode())
+    for d in sorted(loaded.nets):
+        for name, value in loaded.nets[d].state_dict().items():
+            value = value.detach().cpu().contiguous().reshape(-1)
+            digest.update(f"{d}/{name} {value.dtype} {value.numel()}".encode())
+            digest.update(value.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _same_generators(earlier: dict[str, Any], ckpt_file: Path, loaded: _Generators) -> dict[str, Any]:
+    """The report of `ckpt_file`, whose generators are those `earlier` scored (a best.pt of the run's last step,
+    beside its checkpoint.pt): `earlier`'s figures under this file's name and step, saying so (`same_generators_as`)."""
+    report = {k: v for k, v in earlier.items() if k not in ("chosen_by", "same_generators_as")}
+    chosen_by = _chosen_by(loaded.ckpt)
+    return {
+        **report,
+        "checkpoint": str(ckpt_file),
+        "step": loaded.ckpt.get("step"),
+        **({"chosen_by": chosen_by} if chosen_by else {}),
+        "same_generators_as": earlier["checkpoint"],
+        "seconds": 0.0,
+    }
 
 
 def _sizes_apart(sizes: dict[str, int]) -> list[str]:

@@ -130,6 +130,11 @@ def format_table(report: dict[str, Any]) -> str:
     # names escaped: a checkpoint or folder named with a newline broke the heading into a spoofable second line
     lines = [
         f"checkpoint {escape(report['checkpoint'])} ({_trained(report)}), evaluated at {report['eval_size']} px",
+        *(
+            [f"the same generators as {escape(same)}: scored once, its figures"]
+            if (same := report.get("same_generators_as"))
+            else []
+        ),
         f"{_data_read(report)}; "
         + (
             f"KID on all {first['kid_subset_size']} images of each set (no subsets to spread over: give more images)"

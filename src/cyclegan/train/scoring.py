@@ -9,7 +9,9 @@ will use them (the averaged weights when the run keeps them), scored per directi
 - `cycle_psnr`: x against F(G(x)) (two-way families);
 - `change`: mean |G(x) - x| in [-1, 1] units (0: the generator returns its input);
 - `spread`: how much the outputs differ from each other, relative to how much the inputs do (mean pairwise
-  L1; 0: every input gives the same output, a collapse); left out, with a warning, where the inputs are all alike.
+  L1; 0: every input gives the same output, a collapse); left out, with a warning, where the inputs are all alike;
+- `tint`: how far the translations' mean colour cast sits from the target domain's held-out images' beyond what
+  the two small sets' sampling explains (`tint`; 0: no cast to speak of; a generator that tints everything: high).
 
 The held-out set is the test split when there is one, else a slice of the training images set aside before
 the training set is built (`set_aside`), never trained on. Scoring never touches the random streams of
@@ -283,6 +285,7 @@ class Scorer:
         self.truths = {d: images[d[-1]] if held.paired else None for d in self.directions}
         self.targets = {d: images[d[-1]] for d in self.directions}
         self.input_spread = {d: _mean_pairwise_l1(x) for d, x in self.sources.items()}
+        self.target_casts = {d: colour_casts(y) for d, y in self.targets.items()}
         for d in [d for d, v in self.input_spread.items() if v <= ALIKE]:
             # spread (outputs' over inputs') divided by ~0: 0 read as a collapse, whatever the generator does
             tqdm.write(
@@ -336,6 +339,7 @@ class Scorer:
         out["change"] = l1(fake, x).mean().item()
         if self.input_spread[d] > ALIKE:
             out["spread"] = _mean_pairwise_l1(fake) / self.input_spread[d]
+        out["tint"] = tint(colour_casts(fake), self.target_casts[d])
         return {k: round(v, 5) for k, v in out.items()}
 
     def _translate(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -351,6 +355,22 @@ def _mean_pairwise_l1(x: torch.Tensor) -> float:
         return 0.0
     d = torch.cdist(flat, flat, p=1) / flat.shape[1]  # (N, N): mean |x_i - x_j| per pixel value
     return float(d.sum() / (n * (n - 1)))
+
+
+def colour_casts(x: torch.Tensor) -> torch.Tensor:
+    """Each image's colour cast, x (N, 3, H, W) in [-1, 1]: its mean colour (R, G, B) less its grey (the mean of
+    the three), so that a lighter or darker image has no cast; (N, 3)."""
+    mean = x.float().mean((2, 3))  # (N, 3)
+    return mean - mean.mean(1, keepdim=True)
+
+
+def tint(fake: torch.Tensor, target: torch.Tensor) -> float:
+    """How far the mean cast of translations sits from the target images' (per-image casts (N, 3), (M, 3); N, M >= 2),
+    in [-1, 1] units, less two standard errors of that difference: the largest channel's. A held-out set of 3
+    random images has a mean cast of its own some 0.1 from its domain's; that is not the generator's tint."""
+    gap = (fake.mean(0) - target.mean(0)).abs()  # (3,)
+    noise = (fake.var(0) / len(fake) + target.var(0) / len(target)).sqrt()
+    return (gap - 2 * noise).clamp(min=0).max().item()
 
 
 def rng_devices(device: torch.device) -> list[int]:

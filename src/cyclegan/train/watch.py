@@ -5,6 +5,7 @@ happen, each once, as a one-line warning with what to try:
   (from the logged losses: no --eval-every needed);
 - the generator stays at its input: its translations change the held-out images by almost nothing;
 - collapse: its outputs of different inputs are nearly equal;
+- a tint: its translations drift to one colour cast, far from the target domain's;
 - the scores get worse for a long stretch (--stop-when-worse K stops the run then).
 - the scores are not finite (NaN or inf where the losses are not): no best.pt while it lasts.
 
@@ -26,7 +27,9 @@ ADV_FLAT = 0.1  # ... while the generator's adversarial loss moves less than thi
 WINDOW = 200  # steps both must hold
 STILL = 0.01  # mean |G(x) - x| (in [-1, 1] units, about 1.3 grey levels) under which a generator returns x
 COLLAPSED = 0.1  # outputs' spread, relative to the inputs', under which they no longer depend on the input
-REPEATS = 2  # evaluations in a row that must show "stays at its input" or "collapse"
+TINTED = 0.1  # the translations' mean colour cast this far from the target images' (`scoring.tint`: in [-1, 1]
+# units, beyond two standard errors): a tint (measured in the README, "Scores while training")
+REPEATS = 2  # evaluations in a row that must show "stays at its input", "collapse" or a tint
 WORSE_EVALS = 4  # evaluations in a row without a better score before "getting worse" is considered
 WORSE_MARGIN = {"psnr": 1.0, "cycle_psnr": 1.0, "ssim": 0.03}  # absolute; kid: relative, below
 KID_WORSE = 0.5  # kid 50% above its best (and 0.002 above) is worse
@@ -71,6 +74,11 @@ class Verdict:
         return out
 
 
+def _low(key: str, value: float, name: str, below: float) -> bool:
+    """Whether `key` (eval/DIRECTION/NAME) is score `name` and under `below`."""
+    return key.startswith(PREFIX) and key.endswith("/" + name) and value < below
+
+
 def _show(metric: str | None, value: float | None) -> str:
     if value is None:
         return "-"
@@ -92,7 +100,7 @@ class Watch:
         self.since_best = 0  # evaluations since the best
         self.evaluations = 0  # evaluations of the metric, finite or not
         # per kind, per direction showing it: evaluations in a row
-        self.still: dict[str, dict[str, int]] = {"identity": {}, "collapse": {}}
+        self.still: dict[str, dict[str, int]] = {"identity": {}, "collapse": {}, "tint": {}}
         self.fired: list[str] = []  # kinds that warned
         self.warnings: list[str] = []
 
@@ -118,7 +126,10 @@ class Watch:
             return
         self.losses = [(int(s), dict(m)) for s, m in state["losses"]]
         # older checkpoints count each kind over all directions at once: counted afresh
-        self.still = {k: dict(v) if isinstance(v, dict) else {} for k, v in state["still"].items()}
+        # (and without the kinds added since: "tint" counted afresh, not a KeyError at the first evaluation)
+        self.still = {k: {} for k in self.still} | {
+            k: dict(v) if isinstance(v, dict) else {} for k, v in state["still"].items()
+        }
         self.fired, self.warnings = list(state["fired"]), list(state["warnings"])
         if self.metric is None and state.get("best_step") is not None:  # scoring off this time (--eval-every 0):
             self.metric = state.get("metric")  # its best (what best.pt holds) stays for when scoring is back on
@@ -187,6 +198,12 @@ class Watch:
         fired: list[str] = []
         fired += self._repeated("identity", step, scores, "change", STILL)
         fired += self._repeated("collapse", step, scores, "spread", COLLAPSED)
+        # a generator that returns its input, or one image, has its input's cast or that image's: named as such
+        failed = {
+            k.split("/")[1] for k, v in scores.items() if _low(k, v, "change", STILL) or _low(k, v, "spread", COLLAPSED)
+        }
+        tinted = {k: v for k, v in scores.items() if k.startswith(PREFIX) and k.split("/")[1] not in failed}
+        fired += self._repeated("tint", step, tinted, "tint", TINTED, above=True)
         value = mean_score(scores, self.metric) if self.metric else None
         if value is None:
             return False, fired
@@ -227,10 +244,13 @@ class Watch:
         """--stop-when-worse K: K evaluations in a row have not beaten the best."""
         return bool(self.stop_when_worse) and self.since_best >= self.stop_when_worse
 
-    def _repeated(self, kind: str, step: int, scores: dict[str, float], name: str, below: float) -> list[str]:
-        """Warn when score `name` of some direction stays under `below` for REPEATS evaluations in a row."""
+    def _repeated(
+        self, kind: str, step: int, scores: dict[str, float], name: str, bound: float, *, above: bool = False
+    ) -> list[str]:
+        """Warn when score `name` of some direction stays under `bound` (over it: `above`) for REPEATS evaluations
+        in a row."""
         low = {k.split("/")[1]: v for k, v in scores.items() if k.startswith(PREFIX) and k.endswith("/" + name)}
-        low = {d: v for d, v in low.items() if v < below}
+        low = {d: v for d, v in low.items() if (v > bound if above else v < bound)}
         # per direction: AtoB low once and BtoA low next was "2 evaluations in a row" of BtoA
         self.still[kind] = {d: self.still[kind].get(d, 0) + 1 for d in low}
         shown = [d for d, n in self.still[kind].items() if n >= REPEATS]
@@ -244,6 +264,14 @@ class Watch:
                 f"|G(x) - x| in [-1, 1] units) at step {step}, {REPEATS} evaluations in a row. Try lower weights "
                 "on the losses that reward keeping the input (--lambda-identity, --lambda-cycle, --lambda-nce) or a "
                 "stronger discriminator",
+            )
+        if kind == "tint":
+            return self._fire(
+                kind,
+                f"the translations drift to one colour cast: {d}'s mean colour is off the target domain's held-out "
+                f"images' by {v:.3f} in a channel (in [-1, 1] units, brightness aside) at step {step}, {REPEATS} "
+                "evaluations in a row. Try --lambda-identity 0.5 (the identity loss keeps the input's colours), a "
+                "lower --lr, or a held-out target set whose colours are the domain's",
             )
         return self._fire(
             kind,

@@ -428,9 +428,9 @@ def _thinned(records: Sequence[dict], max_points: int) -> Sequence[dict]:
 
 def score_rows(records: Sequence[dict], *, decibels: bool, max_points: int = 500) -> list[dict]:
     """Long-format rows {"step", "score", "value"} of the --eval-every scores (eval/AtoB/psnr -> score
-    "AtoB psnr"): with `decibels` the PSNRs, else the others (SSIM, kid, change, spread), which share a plot
-    without units (SSIM in 0-1, kid near 0, change up to 2, spread past 1). Records without scores are skipped; at
-    most about `max_points` evaluations."""
+    "AtoB psnr"): with `decibels` the PSNRs, else the others (SSIM, kid, change, spread, tint), which share a
+    plot without units (SSIM in 0-1, kid near 0, change up to 2, spread past 1, tint near 0). Records without
+    scores are skipped; at most about `max_points` evaluations."""
     scored = _thinned([r for r in records if any(k.startswith(SCORE_PREFIX) for k in r)], max_points)
     rows = []
     for r in scored:

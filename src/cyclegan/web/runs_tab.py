@@ -67,7 +67,7 @@ class RunsTab:
                     color="score",
                     # not "0-1 scales": change reaches 2 and spread passes 1 (1.38 on the demo's runs)
                     label="scores without units: SSIM (0-1, higher is better), kid (lower), change from the input, "
-                    "spread of the outputs (near 0: warnings)",
+                    "spread of the outputs (near 0: warnings), tint (over 0.1: a warning)",
                     elem_id="runs-scores",
                     scale=1,
                 )
