@@ -501,6 +501,23 @@ def test_the_tint_check_skips_what_other_checks_name_and_counts_afresh_from_an_o
     assert older.on_scores(8, tinted)[1] == [] and older.on_scores(10, tinted)[1][0].startswith("warning: the transl")
 
 
+def test_a_tint_that_shrinks_is_a_generator_learning_the_colours_not_a_tint():
+    # the first steps' grey outputs sit far from a domain with a cast of its own: each evaluation's tint over 0.1 but
+    # a fifth lower than the last one's is learning, and warned of it was at every run's second evaluation
+    scores = {"eval/AtoB/psnr": 20.0, "eval/AtoB/change": 0.5, "eval/AtoB/spread": 0.5}
+    learning = Watch("psnr")
+    assert not any(learning.on_scores(s, {**scores, "eval/AtoB/tint": t})[1] for s, t in ((2, 0.4), (4, 0.3), (6, 0.2)))
+    stuck = Watch("psnr")  # one that stays tinted (or shrinks by less than a fifth) is named, also across a resume
+    assert stuck.on_scores(2, {**scores, "eval/AtoB/tint": 0.4})[1] == []
+    resumed = Watch("psnr")
+    resumed.load_state_dict(stuck.state_dict())
+    assert resumed.on_scores(4, {**scores, "eval/AtoB/tint": 0.35})[1][0].startswith("warning: the translations")
+    relapse = Watch("psnr")  # learning, then drifting back: counted from the evaluation it stops shrinking
+    steps = ((2, 0.4), (4, 0.2), (6, 0.25), (8, 0.25))
+    fired = [relapse.on_scores(s, {**scores, "eval/AtoB/tint": t})[1] for s, t in steps]
+    assert fired[:3] == [[], [], []] and fired[3][0].startswith("warning: the translations") and "step 8" in fired[3][0]
+
+
 def test_identical_held_out_images_leave_the_spread_out_instead_of_a_false_collapse(
     tiny_cfg, tmp_path, dataset, capsys
 ):

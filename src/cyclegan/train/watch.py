@@ -30,6 +30,8 @@ COLLAPSED = 0.1  # outputs' spread, relative to the inputs', under which they no
 TINTED = 0.1  # the translations' mean colour cast this far from the target images' (`scoring.tint`: in [-1, 1]
 # units, beyond two standard errors): a tint (measured in the README, "Scores while training")
 REPEATS = 2  # evaluations in a row that must show "stays at its input", "collapse" or a tint
+LEARNING = 0.8  # a tint under this fraction of the direction's previous one shrinks: the generator is still learning
+# the target's colours (its first steps' grey outputs), not drifting away from them; it starts no count
 WORSE_EVALS = 4  # evaluations in a row without a better score before "getting worse" is considered
 WORSE_MARGIN = {"psnr": 1.0, "cycle_psnr": 1.0, "ssim": 0.03}  # absolute; kid: relative, below
 KID_WORSE = 0.5  # kid 50% above its best (and 0.002 above) is worse
@@ -101,6 +103,7 @@ class Watch:
         self.evaluations = 0  # evaluations of the metric, finite or not
         # per kind, per direction showing it: evaluations in a row
         self.still: dict[str, dict[str, int]] = {"identity": {}, "collapse": {}, "tint": {}}
+        self.tints: dict[str, float] = {}  # per direction, the last evaluation's tint (LEARNING)
         self.fired: list[str] = []  # kinds that warned
         self.warnings: list[str] = []
 
@@ -117,6 +120,7 @@ class Watch:
             "since_best": self.since_best,
             "evaluations": self.evaluations,
             "still": {k: dict(v) for k, v in self.still.items()},
+            "tints": dict(self.tints),
             "fired": list(self.fired),
             "warnings": list(self.warnings),
         }
@@ -130,6 +134,7 @@ class Watch:
         self.still = {k: {} for k in self.still} | {
             k: dict(v) if isinstance(v, dict) else {} for k, v in state["still"].items()
         }
+        self.tints = dict(state.get("tints", {}))  # not in older checkpoints: the next evaluation starts afresh
         self.fired, self.warnings = list(state["fired"]), list(state["warnings"])
         if self.metric is None and state.get("best_step") is not None:  # scoring off this time (--eval-every 0):
             self.metric = state.get("metric")  # its best (what best.pt holds) stays for when scoring is back on
@@ -203,6 +208,7 @@ class Watch:
             k.split("/")[1] for k, v in scores.items() if _low(k, v, "change", STILL) or _low(k, v, "spread", COLLAPSED)
         }
         tinted = {k: v for k, v in scores.items() if k.startswith(PREFIX) and k.split("/")[1] not in failed}
+        tinted = {k: v for k, v in tinted.items() if not (k.endswith("/tint") and self._learning(k, v))}
         fired += self._repeated("tint", step, tinted, "tint", TINTED, above=True)
         value = mean_score(scores, self.metric) if self.metric else None
         if value is None:
@@ -239,6 +245,13 @@ class Watch:
             # evaluation not better than a best of -0.01 was "clearly worse" (-0.015 + 0.002 is under it)
             return value > max(self.best_value, 0.0) * (1 + KID_WORSE) + 0.002
         return BETTER[self.metric] * (self.best_value - value) > WORSE_MARGIN[self.metric]
+
+    def _learning(self, key: str, tint: float) -> bool:
+        """Whether the tint `key` (eval/DIRECTION/tint) shrank to under LEARNING of its previous evaluation's (and
+        remember it): a generator still learning the target's colours, not one drifting from them."""
+        direction = key.split("/")[1]
+        before, self.tints[direction] = self.tints.get(direction), tint
+        return before is not None and tint < LEARNING * before
 
     def should_stop(self) -> bool:
         """--stop-when-worse K: K evaluations in a row have not beaten the best."""
