@@ -229,16 +229,18 @@ def test_top_level_help_lists_every_command(capsys):
         (["demo", "--time-limit", "2"], "cyclegan demo", "did you mean --minutes?"),
     ],
 )
-def test_a_mistyped_option_gets_its_commands_usage_and_the_nearest_option(
+def test_a_mistyped_option_gets_one_line_with_the_nearest_option_or_its_commands_help(
     argv, usage, hint, capsys, tmp_path, monkeypatch
 ):
-    """Not the top level's "usage: cyclegan [-h] [--version] COMMAND ..." for every typo (a user's walk)."""
+    """Not the top level's "usage: cyclegan [-h] [--version] COMMAND ..." for every typo (a user's walk), nor the
+    command's whole usage (40 lines for train): one line, as every other error."""
     monkeypatch.chdir(tmp_path)  # a parser that took `--coun` for --count would write the dataset to `o`
     with pytest.raises(SystemExit) as e:
         main(argv)
     err = capsys.readouterr().err
-    assert e.value.code == 2 and err.startswith(f"usage: {usage} ") and "unrecognized arguments" in err
-    assert err.rstrip().endswith(f"({hint})")
+    assert e.value.code == 2 and err.startswith("error: unrecognized arguments") and err.count("\n") == 1
+    assert err.rstrip().endswith(f"({hint})") and "cyclegan [-h]" not in err
+    assert hint.startswith("did you mean") or hint == f"see {usage} --help"
 
 
 @pytest.mark.parametrize("help_flag", ["-h", "--help"])
@@ -701,4 +703,29 @@ def test_an_int_flag_refuses_what_is_not_a_whole_number(text, capsys):
     with pytest.raises(SystemExit) as e:
         main(["translate", "--checkpoint", "c", "--out", "o", "--batch-size", text, "x.png"])
     err = capsys.readouterr().err
-    assert e.value.code == 2 and err.endswith(f"argument --batch-size: expected a whole number, got {text!r}\n")
+    assert e.value.code == 2 and err.endswith(
+        f"option '--batch-size': expected a whole number, got {text!r} (see cyclegan translate --help)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (
+            ["train", "--steps", "x"],
+            "error: option '--steps': expected a whole number, got 'x' (see cyclegan train --help)",
+        ),
+        (["train", "--model", "nope"], "error: option '--model': invalid choice: 'nope'"),
+        (["translate"], "error: the following arguments are required: INPUT, --checkpoint, --out (see cyclegan transl"),
+        (["frobnicate"], "error: no command 'frobnicate' (choose from 'train'"),
+        (["datasets"], "error: the following arguments are required: ACTION (see cyclegan datasets --help)"),
+    ],
+)
+def test_a_usage_error_is_one_line_as_every_other_error(argv, said, capsys):
+    """`train --steps x` wrote train's 40-line usage, then `cyclegan train: error: argument --steps: ...`, where
+    `train --steps -1` (the options' own check) wrote one `error:` line: now every command's usage error is one
+    line in the same words."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith(said) and err.count("\n") == 1

@@ -55,6 +55,23 @@ def _add_command(sub, name: str, cmd: Command, load: bool) -> None:
         cmd.more_arguments(p)
 
 
+def _one_line_errors(base: type) -> type:
+    """An ArgumentParser class whose usage errors are one `error:` line, as every other error of a command: argparse
+    wrote the command's whole usage first (40 lines for `train`, which scrolled its `--steps x` error's context
+    away) where a CycleGANError of the same command wrote one line. The option is named as those lines name it."""
+    import re
+
+    class OneLineErrors(base):
+        def error(self, message: str):
+            message = re.sub(r"^argument (--[a-z0-9-]+)(?:/--[a-z0-9-]+)?: ", r"option '\1': ", message)
+            message = re.sub(r"^argument (COMMAND|ACTION): invalid choice: ", lambda m: f"no {m[1].lower()} ", message)
+            hint = "" if message.endswith(")") and ("(see " in message or "(did you mean" in message) else None
+            hint = f" (see {self.prog} --help)" if hint is None else hint
+            self.exit(2, f"error: {message}{hint}\n")
+
+    return OneLineErrors
+
+
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The parser, with the options of the command named in `argv` (all commands' when it names none).
 
@@ -67,7 +84,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     from .commands import COMMANDS, Command
     from .version import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _one_line_errors(argparse.ArgumentParser)(
         prog="cyclegan",
         description="Unpaired image-to-image translation (CycleGAN) and neural style transfer.",
         allow_abbrev=False,
