@@ -729,3 +729,24 @@ def test_a_usage_error_is_one_line_as_every_other_error(argv, said, capsys):
         main(argv)
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.startswith(said) and err.count("\n") == 1
+
+
+def test_a_config_files_relative_folder_not_here_is_named_in_both_places(tmp_path, capsys, monkeypatch):
+    """`train --config proj/c.json` from another folder said "data/h2z does not exist (... read from the current
+    folder)" and nothing of the file's own folder, where the dataset was: relative paths stay read from the current
+    folder (a run's config.json records --data as train was given it), and the error names both places."""
+    (tmp_path / "proj" / "data" / "h2z").mkdir(parents=True)
+    config = tmp_path / "proj" / "c.json"
+    config.write_text(json.dumps({"data": "data/h2z", "steps": 1}))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main(["train", "--config", str(config), "--out", "o"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"option 'data' in '{config}': data/h2z is not in the current folder" in err
+    assert str(tmp_path / "elsewhere") in err and f"give --data {tmp_path / 'proj' / 'data' / 'h2z'}" in err
+    config.write_text(json.dumps({"domain_a": "a", "domain_b": "b", "steps": 1}))  # nowhere: what to do instead
+    assert main(["train", "--config", str(config), "--out", "o"]) == 2
+    assert "option 'domain_a' in" in capsys.readouterr().err
+    config.write_text(json.dumps({"data": "~/no-such-h2z", "steps": 1}))
+    assert main(["train", "--config", str(config), "--out", "o"]) == 2
+    assert "a config file's ~ is not expanded" in capsys.readouterr().err

@@ -23,6 +23,7 @@ from .config import (
     ALTERNATIVES,
     BASE_SECTIONS,
     all_sections,
+    check_file_folders,
     check_resumable,
     check_startable,
     option_fields,
@@ -126,6 +127,8 @@ def run_train(opts, args: argparse.Namespace) -> int:
             f"replace --model {flags['family']}'s values (give them as flags to keep the family's)",
             file=sys.stderr,
         )
+    if opts.config:
+        check_file_folders(overrides, opts.config, flags.keys())
     # a file's option is named as the file's key, not as a flag the user never typed
     names = {key: f"{key}' in '{opts.config}" for key in overrides.keys() - flags.keys()}
     for key in flags.keys() & ALTERNATIVES.keys():  # a flag replaces the file's alternative (--epochs: its steps)

@@ -716,6 +716,38 @@ def check_data_root(d: DataConfig) -> None:
         raise CycleGANError(f"option 'data': {d.data} {what} ({where}give the folder holding trainA and trainB)")
 
 
+def check_file_folders(file: Mapping[str, Any], path: str | Path, flags: Collection[str]) -> None:
+    """Refuse, naming both places, a relative folder (`data`, `domain_a`, `domain_b`) that config file `path` names
+    and that is not in the current folder. Relative paths stay read from the current folder, not the file's: a
+    run's config.json records `--data` as train was given it, and `--config runs/x/config.json` takes it back from
+    the folder train ran in (read from runs/x, `data/h2z` would be runs/x/data/h2z). Started from another folder,
+    it said only "does not exist (... read from the current folder)"; a flag that replaces the value is not
+    checked."""
+    for key in ("data", "domain_a", "domain_b"):
+        value = file.get(key)
+        if key in flags or not isinstance(value, str) or not value or os.path.lexists(value):
+            continue
+        if value.startswith("~"):
+            raise CycleGANError(
+                f"option '{key}' in '{path}': {value} does not exist (a config file's ~ is not expanded: write the "
+                "folder's whole path)"
+            )
+        if Path(value).is_absolute():
+            continue  # check_data_root and train's own checks say it
+        folder, flag = Path(path).parent, "--" + key.replace("_", "-")
+        beside = folder / value
+        what = (
+            f"where it is: give {flag} {beside}"
+            if beside.exists()
+            else f"where it is not either: run train from the folder the run was started in, or give {flag} DIR"
+        )
+        raise CycleGANError(
+            f"option '{key}' in '{path}': {value} is not in the current folder, {Path.cwd()}; a config file's relative "
+            f"folders are read from the folder train runs in (as the run that wrote config.json was given them), not "
+            f"from the file's own, {folder}, {what}"
+        )
+
+
 def check_resumable(out: str | None) -> Path:
     """The checkpoint file `train --resume` reads in run folder `out`, if one is there; torch-free, so that a run
     that is not there is said before torch's import (it waited 5-15 s for it)."""
