@@ -33,7 +33,7 @@ from .config import (
 )
 from .errors import CycleGANError, escape, install_extra
 from .families import FAMILIES, accepting, names, section_titles
-from .files import check_images_there
+from .files import check_flags_there
 from .options import add_arguments, to_flags
 from .presets import PRESETS
 from .run_files import BEST_NAME, CHECKPOINT_NAME
@@ -459,7 +459,7 @@ def _written_last(result: dict, path: str, flag: str, what: str) -> Path:
 
 
 def run_stylize(opts, _: argparse.Namespace) -> int:
-    check_images_there((opts.content, *opts.style))  # before torch's import
+    check_flags_there((("--content", (opts.content,)), ("--style", opts.style)))  # before torch's import
     from .style import run_stylize as stylize  # on use
 
     # a scheduler's SIGTERM, a closed terminal's SIGHUP: nothing half-written, exit 143 or 129
