@@ -57,6 +57,33 @@ def test_yaml_and_json_files_flat_or_in_sections(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "name, text, said",
+    [
+        ("c.json", '{"lr": 0.1,\n "steps": }', "not valid JSON: line 2, column 11: Expecting value"),
+        (
+            "c.yaml",
+            "lr: [1\nsteps: 2\n",
+            "not valid YAML: line 2, column 6: expected ',' or ']', but got ':'"
+            " (while parsing a flow sequence at line 1, column 5)",
+        ),
+        (
+            "c.yaml",
+            "a:\n\tb: 1\n",
+            "not valid YAML: line 2, column 1: found character '\\t' that cannot start any token",
+        ),
+    ],
+)
+def test_a_config_files_syntax_error_says_its_line_and_column_first(tmp_path, name, text, said):
+    """YAML's error was its whole text on one line (`in "<unicode string>", line 1, column 5: lr: [1 ^ expected ...`),
+    the column's caret and the excerpt included; both parsers' now read `line L, column C: what`."""
+    f = tmp_path / name
+    f.write_text(text)
+    with pytest.raises(CycleGANError) as e:
+        read_config_file(f)
+    assert str(e.value) == f"config file {f} is {said}"
+
+
+@pytest.mark.parametrize(
     "text, message",
     [
         ("train:\n  lrate: 1\n", "unknown option 'train.lrate'"),
@@ -111,7 +138,11 @@ def test_a_preset_that_does_not_fit_the_family_is_named(family, preset, key):
     "name, text, message",
     [
         # PyYAML and json kept the last: a second `train:` section silently dropped the first's lr and steps
-        ("c.yaml", "train:\n  lr: 1.0e-3\n  steps: 3\ntrain:\n  batch_size: 1\n", "key 'train' is given twice.*line 4"),
+        (
+            "c.yaml",
+            "train:\n  lr: 1.0e-3\n  steps: 3\ntrain:\n  batch_size: 1\n",
+            "line 4, column 1: key 'train' is given twice$",
+        ),
         ("c.yaml", "lr: 1.0e-3\nlr: 2.0e-3\n", "key 'lr' is given twice"),
         ("c.yaml", "lr: 1.0e-3\ntrain: {lr: 2.0e-3}\n", "option 'lr' is given twice \\(flat and in section 'train'\\)"),
         ("c.json", '{"lr": 0.001, "lr": 0.002}', "key 'lr' is given twice"),

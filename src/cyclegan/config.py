@@ -452,6 +452,20 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _where_and_why(e: Exception) -> str:
+    """A parser's error as one line, its line and column first: YAML's was its whole text on one line, `in "<unicode
+    string>"` and the `^` of its excerpt included."""
+    if isinstance(e, json.JSONDecodeError):
+        return f"line {e.lineno}, column {e.colno}: {e.msg}"
+    mark = getattr(e, "problem_mark", None)
+    if isinstance(e, yaml.MarkedYAMLError) and mark is not None:
+        said = f"line {mark.line + 1}, column {mark.column + 1}: {e.problem}"
+        if e.context and (start := e.context_mark) is not None:  # what the parser was in, and where that began
+            said += f" ({e.context} at line {start.line + 1}, column {start.column + 1})"
+        return " ".join(said.split())
+    return " ".join(str(e).split())
+
+
 MAX_CONFIG_BYTES = 2**20  # a file of every option is under 4 KB
 
 
@@ -477,7 +491,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         else:
             data = yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader: no objects built
     except Exception as e:  # both parsers' errors carry the line number
-        reason = " ".join(str(e).split())  # one line
+        reason = _where_and_why(e)
         raise CycleGANError(f"config file {path} is not valid {path.suffix[1:].upper() or 'YAML'}: {reason}") from None
     if data is None:
         return {}
