@@ -782,3 +782,22 @@ def test_a_config_files_relative_folder_not_here_is_named_in_both_places(tmp_pat
     config.write_text(json.dumps({"data": "~/no-such-h2z", "steps": 1}))
     assert main(["train", "--config", str(config), "--out", "o"]) == 2
     assert "a config file's ~ is not expanded" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["translate", "--checkpoint", "c", "--out", "o", "--steps", "3", "x.png"], "cyclegan train, demo, bench"),
+        (["train", "--out", "o", "--tile", "512"], "--tile is an option of cyclegan translate; see cyclegan train"),
+        (["datasets", "synthetic", "--out", "o", "--lr", "2"], "of cyclegan train, stylize; see cyclegan datasets"),
+    ],
+)
+def test_another_commands_option_names_the_commands_that_take_it(argv, hint, capsys, tmp_path, monkeypatch):
+    """`translate --steps 3` said only "unrecognized arguments: --steps (see cyclegan translate --help)", as if
+    --steps were a typo: the commands it belongs to are named."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith("error: unrecognized arguments: --") and hint in err
+    assert err.count("\n") == 1 and err.count("--help") == 1

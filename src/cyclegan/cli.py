@@ -65,8 +65,8 @@ def _one_line_errors(base: type) -> type:
         def error(self, message: str):
             message = re.sub(r"^argument (--[a-z0-9-]+)(?:/--[a-z0-9-]+)?: ", r"option '\1': ", message)
             message = re.sub(r"^argument (COMMAND|ACTION): invalid choice: ", lambda m: f"no {m[1].lower()} ", message)
-            hint = "" if message.endswith(")") and ("(see " in message or "(did you mean" in message) else None
-            hint = f" (see {self.prog} --help)" if hint is None else hint
+            said = message.endswith(")") and (f"see {self.prog} --help)" in message or "(did you mean" in message)
+            hint = "" if said else f" (see {self.prog} --help)"
             self.exit(2, f"error: {message}{hint}\n")
 
     return OneLineErrors
@@ -123,8 +123,26 @@ def _nearest_flags(typed: str, flags: list[str]) -> list[str]:
     return close or [f for f in SYNONYMS.get(typed, ()) if f in flags]
 
 
+def _commands_taking(flag: str) -> list[str]:
+    """The commands (`train`, `datasets synthetic`) that take `flag`: each command's options built into a parser of
+    its own, only on this error's path (their modules are torch-free)."""
+    import argparse
+
+    from .commands import COMMANDS, Command
+
+    def takes(cmd: Command) -> bool:
+        p = argparse.ArgumentParser(add_help=False)
+        _add_command(p.add_subparsers(), "x", cmd, load=True)
+        return any(flag in a.option_strings for sub in p._actions[0].choices.values() for a in sub._actions)
+
+    named = [(name, entry) for name, entry in COMMANDS.items() if isinstance(entry, Command)]
+    named += [(f"{g} {a}", c) for g, e in COMMANDS.items() if not isinstance(e, Command) for a, c in e.items()]
+    return [name for name, cmd in named if takes(cmd)]
+
+
 def _unrecognized(p: argparse.ArgumentParser, unknown: list[str]) -> None:
-    """Exit (status 2) with `p`'s usage, the unknown arguments and the nearest option for a mistyped flag."""
+    """Exit (status 2) with the unknown arguments and the nearest option for a mistyped flag, else the commands
+    whose option it is (`translate --steps 3` said only "see cyclegan translate --help")."""
     flags = [o for a in p._actions for o in a.option_strings if o.startswith("--")]
     first = next((a.split("=", 1)[0] for a in unknown if a.startswith("--")), None)
     close = _nearest_flags(first, flags) if first else []
@@ -133,6 +151,8 @@ def _unrecognized(p: argparse.ArgumentParser, unknown: list[str]) -> None:
     else:
         named = " or ".join(close) if len(close) < 3 else f"{close[0]}, {close[1]} or {close[2]}"
     hint = f" (did you mean {named}?)" if close else f" (see {p.prog} --help)"
+    if not close and first and (others := _commands_taking(first)):
+        hint = f" ({first} is an option of cyclegan {', '.join(others)}; see {p.prog} --help)"
     p.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
 
 
