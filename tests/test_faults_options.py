@@ -64,7 +64,9 @@ def test_a_whole_float_in_a_config_file_is_accepted_for_an_int_option(tmp_path):
 @pytest.mark.parametrize("size", ["1", "8", "15"])
 def test_synthetic_refuses_a_size_too_small_to_show_a_scene_or_train(tmp_path, capsys, size):
     """Before: `--size 1` wrote 1-pixel images that no generator can take; 16 px is the least accepted."""
-    assert main(_synthetic(tmp_path / "s", "--size", size)) == 2  # the last --size counts
+    argv = _synthetic(tmp_path / "s")
+    argv[argv.index("--size") + 1] = size
+    assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "option '--size'" in err and ">= 16" in err
     assert not (tmp_path / "s").exists()

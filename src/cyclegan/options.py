@@ -359,6 +359,12 @@ class _ExtendOnRepeat(argparse.Action):
         setattr(namespace, self.dest, [*earlier, *values])
 
 
+def _said_once() -> bool:
+    """Whether this process says a command line's warnings: under torchrun, each rank parses the same line, and
+    the first says them."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 class _WarnOnRepeat(argparse.Action):
     """A one-value option given twice keeps the last, as argparse does, but says so in one line: `--lr 1e-3 ...
     --lr 2e-4` (a command line edited and pasted back) trained at 2e-4 without a word of the 1e-3. The same value
@@ -366,7 +372,7 @@ class _WarnOnRepeat(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         seen = namespace.__dict__.setdefault("_scalars_given", {})
-        if self.dest in seen and seen[self.dest][1] != values:
+        if self.dest in seen and seen[self.dest][1] != values and _said_once():
             first, earlier = seen[self.dest]
             print(
                 f"warning: {first} {earlier} and {option_string} {values} both given: {option_string} {values} kept"
@@ -383,7 +389,7 @@ class _WarnOnRepeatBool(argparse.BooleanOptionalAction):
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         value = not option_string.startswith("--no-")
         seen = namespace.__dict__.setdefault("_scalars_given", {})
-        if self.dest in seen and seen[self.dest][1] != value:
+        if self.dest in seen and seen[self.dest][1] != value and _said_once():
             print(
                 f"warning: {seen[self.dest][0]} and {option_string} both given: {option_string} kept (the last)",
                 file=sys.stderr,
