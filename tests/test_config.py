@@ -751,6 +751,8 @@ def test_an_int_flag_refuses_what_is_not_a_whole_number(text, capsys):
         (["translate"], "error: the following arguments are required: INPUT, --checkpoint, --out (see cyclegan transl"),
         (["frobnicate"], "error: no command 'frobnicate' (choose from 'train'"),
         (["datasets"], "error: the following arguments are required: ACTION (see cyclegan datasets --help)"),
+        # an option before the command said "no command '3'"
+        (["--lr", "3", "train"], "error: --lr is given before the command train: options go after it"),
     ],
 )
 def test_a_usage_error_is_one_line_as_every_other_error(argv, said, capsys):

@@ -174,6 +174,13 @@ def _refuse_unknown_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) 
     unknown = [w for w in typed if w.startswith("--") and w.split("=", 1)[0] not in known]
     if unknown and p is not parser:
         _unrecognized(p, unknown)
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    named = next((w for w in typed if w in commands), None)
+    if unknown and named is not None:  # `cyclegan --lr 3 train` said "no command '3'"
+        flag = unknown[0].split("=", 1)[0]
+        parser.error(
+            f"{flag} is given before the command {named}: options go after it, as in cyclegan {named} ... {flag}"
+        )
 
 
 def _intermixed(args: argparse.Namespace, unknown: list[str]) -> list[str]:
