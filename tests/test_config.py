@@ -680,7 +680,7 @@ def test_a_relative_data_folder_not_found_names_the_folder_it_was_read_from(tmp_
     monkeypatch.chdir(elsewhere)
     assert main(["train", "--config", str(tmp_path / "config.json"), "--out", "r"]) == 2
     said = capsys.readouterr().err
-    assert f"runs/demo/data does not exist (relative paths are read from the current folder, {elsewhere};" in said
+    assert f"runs/demo/data is not in the current folder, {elsewhere}; a config file's relative folders" in said
 
 
 def test_compile_auto_help_says_training_stays_eager(capsys):
