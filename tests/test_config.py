@@ -423,6 +423,15 @@ def test_train_help_names_what_its_folder_options_take(capsys):
     assert "--checkpoint-minutes MIN" in out and not re.search(r"--[a-z-]+ S\b", out)
 
 
+@pytest.mark.parametrize("group", ["datasets", "pretrained"])
+def test_a_group_of_actions_help_says_where_each_actions_options_are(group, capsys):
+    """`cyclegan datasets --help` said "datasets by action." and nothing of where `download`'s options are."""
+    with pytest.raises(SystemExit) as e:
+        main([group, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert e.value.code == 0 and f"each action's options: cyclegan {group} ACTION --help" in out
+
+
 def test_train_help_says_a_familys_own_default_once(capsys):
     """CUT's options said their families' values twice: "(default: 1 for cut, 10 for fastcut, --model cut: 1.0,
     --model fastcut: 10.0)"."""

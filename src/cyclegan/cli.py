@@ -97,7 +97,10 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
             _add_command(sub, name, entry, load=name == chosen)
             continue
         group = sub.add_parser(
-            name, help=f"{name}: {', '.join(entry)}", description=f"{name} by action.", allow_abbrev=False
+            name,
+            help=f"{name}: {', '.join(entry)}",
+            description=f"One of {len(entry)} actions; each action's options: cyclegan {name} ACTION --help.",
+            allow_abbrev=False,
         )
         actions = group.add_subparsers(metavar="ACTION")
         actions.required = True
