@@ -815,3 +815,12 @@ def test_another_commands_option_names_the_commands_that_take_it(argv, hint, cap
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.startswith("error: unrecognized arguments: --") and hint in err
     assert err.count("\n") == 1 and err.count("--help") == 1
+
+
+def test_a_data_folder_under_an_unexpanded_tilde_says_so(tmp_path, capsys, monkeypatch):
+    """`--data=~/h2z` (bash expands no ~ after `--data=`) said "~/h2z does not exist (relative paths are read from
+    the current folder, ...)", as if ~ were a folder of the current one."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--data=~/no-such-h2z", "--out", "o", "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "a shell leaves ~ as it is when quoted or after --data=" in err and "current folder" not in err

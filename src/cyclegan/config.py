@@ -731,6 +731,9 @@ def check_data_root(d: DataConfig) -> None:
         what = "is a file, not a dataset folder" if Path(d.data).exists() else "does not exist"
         # a run's config.json names its --data as train was given it: taken back elsewhere, it is not found
         where = "" if Path(d.data).is_absolute() else f"relative paths are read from the current folder, {Path.cwd()}; "
+        if d.data.startswith("~"):  # `--data "~/h2z"` or `--data=~/h2z`: no shell expands a quoted or glued ~
+            where = "a shell leaves ~ as it is when quoted or after --data=, and nothing expands it here: write the "
+            where += "whole path; "
         raise CycleGANError(f"option 'data': {d.data} {what} ({where}give the folder holding trainA and trainB)")
 
 
