@@ -57,6 +57,33 @@ def test_yaml_and_json_files_flat_or_in_sections(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "name, text, said",
+    [
+        ("c.json", '{"lr": 0.1,\n "steps": }', "not valid JSON: line 2, column 11: Expecting value"),
+        (
+            "c.yaml",
+            "lr: [1\nsteps: 2\n",
+            "not valid YAML: line 2, column 6: expected ',' or ']', but got ':'"
+            " (while parsing a flow sequence at line 1, column 5)",
+        ),
+        (
+            "c.yaml",
+            "a:\n\tb: 1\n",
+            "not valid YAML: line 2, column 1: found character '\\t' that cannot start any token",
+        ),
+    ],
+)
+def test_a_config_files_syntax_error_says_its_line_and_column_first(tmp_path, name, text, said):
+    """YAML's error was its whole text on one line (`in "<unicode string>", line 1, column 5: lr: [1 ^ expected ...`),
+    the column's caret and the excerpt included; both parsers' now read `line L, column C: what`."""
+    f = tmp_path / name
+    f.write_text(text)
+    with pytest.raises(CycleGANError) as e:
+        read_config_file(f)
+    assert str(e.value) == f"config file {f} is {said}"
+
+
+@pytest.mark.parametrize(
     "text, message",
     [
         ("train:\n  lrate: 1\n", "unknown option 'train.lrate'"),
@@ -74,6 +101,9 @@ def test_yaml_and_json_files_flat_or_in_sections(tmp_path):
         ("lr: abc\n", "option 'lr' in '.*c.yaml': expected float"),
         ("lr: [1, 2\n", "not valid YAML"),
         ("- a\n- b\n", "expected a mapping"),
+        # train's own flags: "unknown option 'resume'", and "unknown option '--config'" beside a typed --config
+        ("resume: true\n", "'resume' is a command-line flag of train, not a config file's key: give --resume$"),
+        ("config: other.yaml\n", "'config' is a command-line flag of train, not a config file's key: give --config$"),
     ],
 )
 def test_bad_config_files_are_one_line_errors(tmp_path, text, message):
@@ -111,7 +141,11 @@ def test_a_preset_that_does_not_fit_the_family_is_named(family, preset, key):
     "name, text, message",
     [
         # PyYAML and json kept the last: a second `train:` section silently dropped the first's lr and steps
-        ("c.yaml", "train:\n  lr: 1.0e-3\n  steps: 3\ntrain:\n  batch_size: 1\n", "key 'train' is given twice.*line 4"),
+        (
+            "c.yaml",
+            "train:\n  lr: 1.0e-3\n  steps: 3\ntrain:\n  batch_size: 1\n",
+            "line 4, column 1: key 'train' is given twice$",
+        ),
         ("c.yaml", "lr: 1.0e-3\nlr: 2.0e-3\n", "key 'lr' is given twice"),
         ("c.yaml", "lr: 1.0e-3\ntrain: {lr: 2.0e-3}\n", "option 'lr' is given twice \\(flat and in section 'train'\\)"),
         ("c.json", '{"lr": 0.001, "lr": 0.002}', "key 'lr' is given twice"),
@@ -229,16 +263,18 @@ def test_top_level_help_lists_every_command(capsys):
         (["demo", "--time-limit", "2"], "cyclegan demo", "did you mean --minutes?"),
     ],
 )
-def test_a_mistyped_option_gets_its_commands_usage_and_the_nearest_option(
+def test_a_mistyped_option_gets_one_line_with_the_nearest_option_or_its_commands_help(
     argv, usage, hint, capsys, tmp_path, monkeypatch
 ):
-    """Not the top level's "usage: cyclegan [-h] [--version] COMMAND ..." for every typo (a user's walk)."""
+    """Not the top level's "usage: cyclegan [-h] [--version] COMMAND ..." for every typo (a user's walk), nor the
+    command's whole usage (40 lines for train): one line, as every other error."""
     monkeypatch.chdir(tmp_path)  # a parser that took `--coun` for --count would write the dataset to `o`
     with pytest.raises(SystemExit) as e:
         main(argv)
     err = capsys.readouterr().err
-    assert e.value.code == 2 and err.startswith(f"usage: {usage} ") and "unrecognized arguments" in err
-    assert err.rstrip().endswith(f"({hint})")
+    assert e.value.code == 2 and err.startswith("error: unrecognized arguments") and err.count("\n") == 1
+    assert err.rstrip().endswith(f"({hint})") and "cyclegan [-h]" not in err
+    assert hint.startswith("did you mean") or hint == f"see {usage} --help"
 
 
 @pytest.mark.parametrize("help_flag", ["-h", "--help"])
@@ -390,6 +426,15 @@ def test_train_help_names_what_its_folder_options_take(capsys):
     assert "--checkpoint-minutes MIN" in out and not re.search(r"--[a-z-]+ S\b", out)
 
 
+@pytest.mark.parametrize("group", ["datasets", "pretrained"])
+def test_a_group_of_actions_help_says_where_each_actions_options_are(group, capsys):
+    """`cyclegan datasets --help` said "datasets by action." and nothing of where `download`'s options are."""
+    with pytest.raises(SystemExit) as e:
+        main([group, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert e.value.code == 0 and f"each action's options: cyclegan {group} ACTION --help" in out
+
+
 def test_train_help_says_a_familys_own_default_once(capsys):
     """CUT's options said their families' values twice: "(default: 1 for cut, 10 for fastcut, --model cut: 1.0,
     --model fastcut: 10.0)"."""
@@ -456,9 +501,10 @@ def test_refusals_that_need_no_torch_come_before_its_import(tmp_path):
     assert done.returncode == 0, f"`cyclegan {done.stderr.strip().splitlines()[-1]}` imports torch before its error"
     assert done.stderr.count("error: ") == len(REFUSALS_BEFORE_TORCH) == len(done.stderr.splitlines()), done.stderr
     said = ("'--data': missing does not exist", "r/checkpoint.pt does not exist", "'--content': missing.png: no such")
-    said += ("checkpoint not found: missing (give a run folder", "image not found: missing.png", "'horse2zebra'?")
+    said += ("checkpoint not found: missing (give a run folder", "'horse2zebra'?")
     for missing in said:
         assert missing in done.stderr, done.stderr
+    assert done.stderr.count("option '--content': missing.png: no such file or folder") == 2  # compare's, stylize's
 
 
 REFUSALS_BEFORE_TORCH = [
@@ -646,7 +692,7 @@ def test_a_relative_data_folder_not_found_names_the_folder_it_was_read_from(tmp_
     monkeypatch.chdir(elsewhere)
     assert main(["train", "--config", str(tmp_path / "config.json"), "--out", "r"]) == 2
     said = capsys.readouterr().err
-    assert f"runs/demo/data does not exist (relative paths are read from the current folder, {elsewhere};" in said
+    assert f"runs/demo/data is not in the current folder, {elsewhere}; a config file's relative folders" in said
 
 
 def test_compile_auto_help_says_training_stays_eager(capsys):
@@ -701,4 +747,80 @@ def test_an_int_flag_refuses_what_is_not_a_whole_number(text, capsys):
     with pytest.raises(SystemExit) as e:
         main(["translate", "--checkpoint", "c", "--out", "o", "--batch-size", text, "x.png"])
     err = capsys.readouterr().err
-    assert e.value.code == 2 and err.endswith(f"argument --batch-size: expected a whole number, got {text!r}\n")
+    assert e.value.code == 2 and err.endswith(
+        f"option '--batch-size': expected a whole number, got {text!r} (see cyclegan translate --help)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (
+            ["train", "--steps", "x"],
+            "error: option '--steps': expected a whole number, got 'x' (see cyclegan train --help)",
+        ),
+        (["train", "--model", "nope"], "error: option '--model': invalid choice: 'nope'"),
+        (["translate"], "error: the following arguments are required: INPUT, --checkpoint, --out (see cyclegan transl"),
+        (["frobnicate"], "error: no command 'frobnicate' (choose from 'train'"),
+        (["datasets"], "error: the following arguments are required: ACTION (see cyclegan datasets --help)"),
+        # an option before the command said "no command '3'"
+        (["--lr", "3", "train"], "error: --lr is given before the command train: options go after it"),
+    ],
+)
+def test_a_usage_error_is_one_line_as_every_other_error(argv, said, capsys):
+    """`train --steps x` wrote train's 40-line usage, then `cyclegan train: error: argument --steps: ...`, where
+    `train --steps -1` (the options' own check) wrote one `error:` line: now every command's usage error is one
+    line in the same words."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith(said) and err.count("\n") == 1
+
+
+def test_a_config_files_relative_folder_not_here_is_named_in_both_places(tmp_path, capsys, monkeypatch):
+    """`train --config proj/c.json` from another folder said "data/h2z does not exist (... read from the current
+    folder)" and nothing of the file's own folder, where the dataset was: relative paths stay read from the current
+    folder (a run's config.json records --data as train was given it), and the error names both places."""
+    (tmp_path / "proj" / "data" / "h2z").mkdir(parents=True)
+    config = tmp_path / "proj" / "c.json"
+    config.write_text(json.dumps({"data": "data/h2z", "steps": 1}))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main(["train", "--config", str(config), "--out", "o"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"option 'data' in '{config}': data/h2z is not in the current folder" in err
+    assert str(tmp_path / "elsewhere") in err and f"give --data {tmp_path / 'proj' / 'data' / 'h2z'}" in err
+    config.write_text(json.dumps({"domain_a": "a", "domain_b": "b", "steps": 1}))  # nowhere: what to do instead
+    assert main(["train", "--config", str(config), "--out", "o"]) == 2
+    assert "option 'domain_a' in" in capsys.readouterr().err
+    config.write_text(json.dumps({"data": "~/no-such-h2z", "steps": 1}))
+    assert main(["train", "--config", str(config), "--out", "o"]) == 2
+    assert "a config file's ~ is not expanded" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["translate", "--checkpoint", "c", "--out", "o", "--steps", "3", "x.png"], "cyclegan train, demo, bench"),
+        (["train", "--out", "o", "--tile", "512"], "--tile is an option of cyclegan translate; see cyclegan train"),
+        (["datasets", "synthetic", "--out", "o", "--lr", "2"], "of cyclegan train, stylize; see cyclegan datasets"),
+    ],
+)
+def test_another_commands_option_names_the_commands_that_take_it(argv, hint, capsys, tmp_path, monkeypatch):
+    """`translate --steps 3` said only "unrecognized arguments: --steps (see cyclegan translate --help)", as if
+    --steps were a typo: the commands it belongs to are named."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith("error: unrecognized arguments: --") and hint in err
+    assert err.count("\n") == 1 and err.count("--help") == 1
+
+
+def test_a_data_folder_under_an_unexpanded_tilde_says_so(tmp_path, capsys, monkeypatch):
+    """`--data=~/h2z` (bash expands no ~ after `--data=`) said "~/h2z does not exist (relative paths are read from
+    the current folder, ...)", as if ~ were a folder of the current one."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--data=~/no-such-h2z", "--out", "o", "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "a shell leaves ~ as it is when quoted or after --data=" in err and "current folder" not in err

@@ -64,7 +64,9 @@ def test_a_whole_float_in_a_config_file_is_accepted_for_an_int_option(tmp_path):
 @pytest.mark.parametrize("size", ["1", "8", "15"])
 def test_synthetic_refuses_a_size_too_small_to_show_a_scene_or_train(tmp_path, capsys, size):
     """Before: `--size 1` wrote 1-pixel images that no generator can take; 16 px is the least accepted."""
-    assert main(_synthetic(tmp_path / "s", "--size", size)) == 2  # the last --size counts
+    argv = _synthetic(tmp_path / "s")
+    argv[argv.index("--size") + 1] = size
+    assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "option '--size'" in err and ">= 16" in err
     assert not (tmp_path / "s").exists()
@@ -242,3 +244,20 @@ def test_a_huge_whole_value_is_said_back_in_exponent_notation(capsys):
     assert capsys.readouterr().err == "error: option '--steps' must be positive, got -1e+308\n"
     assert main(["train", "--data", "x", "--out", "r", "--steps", "9", "--seed", str(2**63)]) == 2
     assert capsys.readouterr().err.endswith(", got 9223372036854775808\n")
+
+
+def test_a_one_value_option_given_twice_is_said_with_the_value_kept(tmp_path, capsys, monkeypatch):
+    """`--lr 1e-3 ... --lr 2e-4` took 2e-4 without a word (argparse keeps the last): one line names both and the
+    one kept; the same value twice says nothing, and a list option given twice adds up (no warning)."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "--lr", "1e-3", "--steps", "1", "--lr", "2e-4", "--out", "o", "--data", "missing"]
+    assert main([*argv, "--steps", "1", "--eval-kid", "--no-eval-kid", "--eval-every", "1"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    warned = [line for line in err if "both given" in line]
+    assert warned == [
+        "warning: --lr 0.001 and --lr 0.0002 both given: --lr 0.0002 kept (the last)",
+        "warning: --eval-kid and --no-eval-kid both given: --no-eval-kid kept (the last)",
+    ]
+    assert err[-1].startswith("error: option '--data': missing does not exist")
+    assert main(["train", "--nce-layers", "0", "4", "--nce-layers", "8", "--out", "o", "--data", "missing"]) == 2
+    assert "both given" not in capsys.readouterr().err

@@ -1016,7 +1016,8 @@ def test_nan_inf_and_out_of_range_values_are_refused(cls, f):
 )
 def test_bad_train_options_are_one_line_and_leave_no_run_folder(dataset, tmp_path, capsys, args, says):
     out = tmp_path / "run"
-    assert main(["train", *tiny_flags(dataset, out, steps=2), *args]) == 2
+    given = {flag[2:].replace("-", "_"): value for flag, value in zip(args[::2], args[1::2])}  # over the tiny ones
+    assert main(["train", *tiny_flags(dataset, out, steps=2, **given)]) == 2
     assert says in one_line_error(capsys)
     assert not out.exists()
 

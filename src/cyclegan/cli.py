@@ -55,6 +55,23 @@ def _add_command(sub, name: str, cmd: Command, load: bool) -> None:
         cmd.more_arguments(p)
 
 
+def _one_line_errors(base: type) -> type:
+    """An ArgumentParser class whose usage errors are one `error:` line, as every other error of a command: argparse
+    wrote the command's whole usage first (40 lines for `train`, which scrolled its `--steps x` error's context
+    away) where a CycleGANError of the same command wrote one line. The option is named as those lines name it."""
+    import re
+
+    class OneLineErrors(base):
+        def error(self, message: str):
+            message = re.sub(r"^argument (--[a-z0-9-]+)(?:/--[a-z0-9-]+)?: ", r"option '\1': ", message)
+            message = re.sub(r"^argument (COMMAND|ACTION): invalid choice: ", lambda m: f"no {m[1].lower()} ", message)
+            said = message.endswith(")") and (f"see {self.prog} --help)" in message or "(did you mean" in message)
+            hint = "" if said else f" (see {self.prog} --help)"
+            self.exit(2, f"error: {message}{hint}\n")
+
+    return OneLineErrors
+
+
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The parser, with the options of the command named in `argv` (all commands' when it names none).
 
@@ -67,7 +84,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     from .commands import COMMANDS, Command
     from .version import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _one_line_errors(argparse.ArgumentParser)(
         prog="cyclegan",
         description="Unpaired image-to-image translation (CycleGAN) and neural style transfer.",
         allow_abbrev=False,
@@ -80,7 +97,10 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
             _add_command(sub, name, entry, load=name == chosen)
             continue
         group = sub.add_parser(
-            name, help=f"{name}: {', '.join(entry)}", description=f"{name} by action.", allow_abbrev=False
+            name,
+            help=f"{name}: {', '.join(entry)}",
+            description=f"One of {len(entry)} actions; each action's options: cyclegan {name} ACTION --help.",
+            allow_abbrev=False,
         )
         actions = group.add_subparsers(metavar="ACTION")
         actions.required = True
@@ -106,8 +126,26 @@ def _nearest_flags(typed: str, flags: list[str]) -> list[str]:
     return close or [f for f in SYNONYMS.get(typed, ()) if f in flags]
 
 
+def _commands_taking(flag: str) -> list[str]:
+    """The commands (`train`, `datasets synthetic`) that take `flag`: each command's options built into a parser of
+    its own, only on this error's path (their modules are torch-free)."""
+    import argparse
+
+    from .commands import COMMANDS, Command
+
+    def takes(cmd: Command) -> bool:
+        p = argparse.ArgumentParser(add_help=False)
+        _add_command(p.add_subparsers(), "x", cmd, load=True)
+        return any(flag in a.option_strings for sub in p._actions[0].choices.values() for a in sub._actions)
+
+    named = [(name, entry) for name, entry in COMMANDS.items() if isinstance(entry, Command)]
+    named += [(f"{g} {a}", c) for g, e in COMMANDS.items() if not isinstance(e, Command) for a, c in e.items()]
+    return [name for name, cmd in named if takes(cmd)]
+
+
 def _unrecognized(p: argparse.ArgumentParser, unknown: list[str]) -> None:
-    """Exit (status 2) with `p`'s usage, the unknown arguments and the nearest option for a mistyped flag."""
+    """Exit (status 2) with the unknown arguments and the nearest option for a mistyped flag, else the commands
+    whose option it is (`translate --steps 3` said only "see cyclegan translate --help")."""
     flags = [o for a in p._actions for o in a.option_strings if o.startswith("--")]
     first = next((a.split("=", 1)[0] for a in unknown if a.startswith("--")), None)
     close = _nearest_flags(first, flags) if first else []
@@ -116,6 +154,8 @@ def _unrecognized(p: argparse.ArgumentParser, unknown: list[str]) -> None:
     else:
         named = " or ".join(close) if len(close) < 3 else f"{close[0]}, {close[1]} or {close[2]}"
     hint = f" (did you mean {named}?)" if close else f" (see {p.prog} --help)"
+    if not close and first and (others := _commands_taking(first)):
+        hint = f" ({first} is an option of cyclegan {', '.join(others)}; see {p.prog} --help)"
     p.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
 
 
@@ -137,6 +177,13 @@ def _refuse_unknown_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) 
     unknown = [w for w in typed if w.startswith("--") and w.split("=", 1)[0] not in known]
     if unknown and p is not parser:
         _unrecognized(p, unknown)
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    named = next((w for w in typed if w in commands), None)
+    if unknown and named is not None:  # `cyclegan --lr 3 train` said "no command '3'"
+        flag = unknown[0].split("=", 1)[0]
+        parser.error(
+            f"{flag} is given before the command {named}: options go after it, as in cyclegan {named} ... {flag}"
+        )
 
 
 def _intermixed(args: argparse.Namespace, unknown: list[str]) -> list[str]:

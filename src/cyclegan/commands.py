@@ -23,6 +23,7 @@ from .config import (
     ALTERNATIVES,
     BASE_SECTIONS,
     all_sections,
+    check_file_folders,
     check_resumable,
     check_startable,
     option_fields,
@@ -32,7 +33,7 @@ from .config import (
 )
 from .errors import CycleGANError, escape, install_extra
 from .families import FAMILIES, accepting, names, section_titles
-from .files import check_images_there
+from .files import check_flags_there
 from .options import add_arguments, to_flags
 from .presets import PRESETS
 from .run_files import BEST_NAME, CHECKPOINT_NAME
@@ -126,6 +127,8 @@ def run_train(opts, args: argparse.Namespace) -> int:
             f"replace --model {flags['family']}'s values (give them as flags to keep the family's)",
             file=sys.stderr,
         )
+    if opts.config:
+        check_file_folders(overrides, opts.config, flags.keys())
     # a file's option is named as the file's key, not as a flag the user never typed
     names = {key: f"{key}' in '{opts.config}" for key in overrides.keys() - flags.keys()}
     for key in flags.keys() & ALTERNATIVES.keys():  # a flag replaces the file's alternative (--epochs: its steps)
@@ -463,7 +466,7 @@ def _written_last(result: dict, path: str, flag: str, what: str) -> Path:
 
 
 def run_stylize(opts, _: argparse.Namespace) -> int:
-    check_images_there((opts.content, *opts.style))  # before torch's import
+    check_flags_there((("--content", (opts.content,)), ("--style", opts.style)))  # before torch's import
     from .style import run_stylize as stylize  # on use
 
     # a scheduler's SIGTERM, a closed terminal's SIGHUP: nothing half-written, exit 143 or 129

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .errors import CycleGANError
-from .files import not_there, overwrite_option
+from .files import check_flags_there, overwrite_option
 from .options import MAX_SEED, Options, opt
 from .shared_options import (
     Direction,
@@ -80,6 +80,4 @@ class CompareOptions(Options):
 def check_inputs_there(opts: CompareOptions) -> None:
     """Refuse a --content or --style input that names nothing, torch-free (in `compare.gather_inputs`' words):
     `compare --content MISSING` waited 5-15 s for torch's import to be told so."""
-    for flag, items in (("--content", opts.content), ("--style", opts.style)):
-        if missing := not_there(items):
-            raise CycleGANError(f"option '{flag}': {missing[0]}")
+    check_flags_there((("--content", opts.content), ("--style", opts.style)))

@@ -392,6 +392,10 @@ def flatten(d: dict[str, Any], *, source: str) -> dict[str, Any]:
             if key in flat:
                 raise CycleGANError(f"{source}: option '{key}' is given twice (flat and in section '{known[key][0]}')")
             flat[key] = value
+        elif key in {f.name for f in fields(TrainCommand)}:  # said "unknown option", or as the flag typed beside it
+            raise CycleGANError(
+                f"{source}: '{key}' is a command-line flag of train, not a config file's key: give --{key}"
+            )
         else:
             raise CycleGANError(f"{source}: unknown option '{key}'{_key_hint(key)} (see `cyclegan train --help`)")
     return flat
@@ -452,6 +456,20 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _where_and_why(e: Exception) -> str:
+    """A parser's error as one line, its line and column first: YAML's was its whole text on one line, `in "<unicode
+    string>"` and the `^` of its excerpt included."""
+    if isinstance(e, json.JSONDecodeError):
+        return f"line {e.lineno}, column {e.colno}: {e.msg}"
+    mark = getattr(e, "problem_mark", None)
+    if isinstance(e, yaml.MarkedYAMLError) and mark is not None:
+        said = f"line {mark.line + 1}, column {mark.column + 1}: {e.problem}"
+        if e.context and (start := e.context_mark) is not None:  # what the parser was in, and where that began
+            said += f" ({e.context} at line {start.line + 1}, column {start.column + 1})"
+        return " ".join(said.split())
+    return " ".join(str(e).split())
+
+
 MAX_CONFIG_BYTES = 2**20  # a file of every option is under 4 KB
 
 
@@ -477,7 +495,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         else:
             data = yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader: no objects built
     except Exception as e:  # both parsers' errors carry the line number
-        reason = " ".join(str(e).split())  # one line
+        reason = _where_and_why(e)
         raise CycleGANError(f"config file {path} is not valid {path.suffix[1:].upper() or 'YAML'}: {reason}") from None
     if data is None:
         return {}
@@ -713,7 +731,42 @@ def check_data_root(d: DataConfig) -> None:
         what = "is a file, not a dataset folder" if Path(d.data).exists() else "does not exist"
         # a run's config.json names its --data as train was given it: taken back elsewhere, it is not found
         where = "" if Path(d.data).is_absolute() else f"relative paths are read from the current folder, {Path.cwd()}; "
+        if d.data.startswith("~"):  # `--data "~/h2z"` or `--data=~/h2z`: no shell expands a quoted or glued ~
+            where = "a shell leaves ~ as it is when quoted or after --data=, and nothing expands it here: write the "
+            where += "whole path; "
         raise CycleGANError(f"option 'data': {d.data} {what} ({where}give the folder holding trainA and trainB)")
+
+
+def check_file_folders(file: Mapping[str, Any], path: str | Path, flags: Collection[str]) -> None:
+    """Refuse, naming both places, a relative folder (`data`, `domain_a`, `domain_b`) that config file `path` names
+    and that is not in the current folder. Relative paths stay read from the current folder, not the file's: a
+    run's config.json records `--data` as train was given it, and `--config runs/x/config.json` takes it back from
+    the folder train ran in (read from runs/x, `data/h2z` would be runs/x/data/h2z). Started from another folder,
+    it said only "does not exist (... read from the current folder)"; a flag that replaces the value is not
+    checked."""
+    for key in ("data", "domain_a", "domain_b"):
+        value = file.get(key)
+        if key in flags or not isinstance(value, str) or not value or os.path.lexists(value):
+            continue
+        if value.startswith("~"):
+            raise CycleGANError(
+                f"option '{key}' in '{path}': {value} does not exist (a config file's ~ is not expanded: write the "
+                "folder's whole path)"
+            )
+        if Path(value).is_absolute():
+            continue  # check_data_root and train's own checks say it
+        folder, flag = Path(path).parent, "--" + key.replace("_", "-")
+        beside = folder / value
+        what = (
+            f"where it is: give {flag} {beside}"
+            if beside.exists()
+            else f"where it is not either: run train from the folder the run was started in, or give {flag} DIR"
+        )
+        raise CycleGANError(
+            f"option '{key}' in '{path}': {value} is not in the current folder, {Path.cwd()}; a config file's relative "
+            f"folders are read from the folder train runs in (as the run that wrote config.json was given them), not "
+            f"from the file's own, {folder}, {what}"
+        )
 
 
 def check_resumable(out: str | None) -> Path:

@@ -129,22 +129,19 @@ def inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def check_images_there(paths: Iterable[str | Path]) -> None:
-    """Refuse, torch-free, an image file that is not there in `data.io.read_image`'s words (`image not found:`),
-    so that a command says it before torch's import (`stylize --content MISSING` waited 5-15 s for it)."""
-    for path in paths:
-        try:
-            os.stat(path)
-        except FileNotFoundError:
-            raise CycleGANError(image_not_found(path)) from None
-        except OSError:  # unreadable otherwise: read_image's to name
-            pass
-
-
 def not_there(items: Iterable[str]) -> list[str]:
     """The command-line inputs among `items` that name nothing (no file, folder or link, and no glob pattern), each
     as `translate` and `compare` name it (`ITEM: no such file or folder`): said before torch's import."""
     return [f"{item}: no such file or folder" for item in items if not (os.path.lexists(item) or glob.has_magic(item))]
+
+
+def check_flags_there(flagged: Iterable[tuple[str, Iterable[str]]]) -> None:
+    """Refuse, torch-free, the first input that names nothing, with its flag (`option '--content': x.png: no such
+    file or folder`): `compare` and `stylize` take the same --content and --style, and stylize said "image not
+    found: x.png", naming neither, where compare said this."""
+    for flag, items in flagged:
+        if missing := not_there(items):
+            raise CycleGANError(f"option '{flag}': {missing[0]}")
 
 
 def image_not_found(path: str | Path) -> str:

@@ -4,7 +4,8 @@ Each option is a dataclass field made with `opt(default, help, ...)`: its type a
 text and allowed range live there and nowhere else. From these fields come
 
 - the command-line flags (`add_arguments`: `--batch-size N`, choices from `Literal[...]`, `--x/--no-x`
-  for booleans, `nargs="+"` for tuples (a flag given twice adds to the list), positionals where the field says so);
+  for booleans, `nargs="+"` for tuples (a flag given twice adds to the list; a
+  one-value flag given twice keeps the last with a warning), positionals where the field says so);
 - the checks (`check_options`, run by `Options.__post_init__`): the type, finite numbers, the range;
   so the CLI and the Python API refuse the same bad value with the same one-line message.
 
@@ -22,6 +23,7 @@ import functools
 import math
 import numbers
 import os
+import sys
 import types
 import typing
 from collections.abc import Callable, Iterator
@@ -357,6 +359,45 @@ class _ExtendOnRepeat(argparse.Action):
         setattr(namespace, self.dest, [*earlier, *values])
 
 
+def _said_once() -> bool:
+    """Whether this process says a command line's warnings: under torchrun, each rank parses the same line, and
+    the first says them."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+class _WarnOnRepeat(argparse.Action):
+    """A one-value option given twice keeps the last, as argparse does, but says so in one line: `--lr 1e-3 ...
+    --lr 2e-4` (a command line edited and pasted back) trained at 2e-4 without a word of the 1e-3. The same value
+    twice says nothing; lists (`_ExtendOnRepeat`) add up instead."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        seen = namespace.__dict__.setdefault("_scalars_given", {})
+        if self.dest in seen and seen[self.dest][1] != values and _said_once():
+            first, earlier = seen[self.dest]
+            print(
+                f"warning: {first} {earlier} and {option_string} {values} both given: {option_string} {values} kept"
+                " (the last)",
+                file=sys.stderr,
+            )
+        seen[self.dest] = (option_string, values)
+        setattr(namespace, self.dest, values)
+
+
+class _WarnOnRepeatBool(argparse.BooleanOptionalAction):
+    """`--x` and `--no-x` both given: the last kept, said as `_WarnOnRepeat` says it."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        value = not option_string.startswith("--no-")
+        seen = namespace.__dict__.setdefault("_scalars_given", {})
+        if self.dest in seen and seen[self.dest][1] != value and _said_once():
+            print(
+                f"warning: {seen[self.dest][0]} and {option_string} both given: {option_string} kept (the last)",
+                file=sys.stderr,
+            )
+        seen[self.dest] = (option_string, value)
+        super().__call__(parser, namespace, values, option_string)
+
+
 def add_arguments(
     parser: argparse.ArgumentParser | argparse._ArgumentGroup,
     cls: type,
@@ -387,9 +428,7 @@ def add_arguments(
         help_text = help_text.replace("%", "%%")
         flags = [flag_of(f), *m.get("aliases", ())]
         if base is bool:
-            parser.add_argument(
-                *flags, dest=f.name, action=argparse.BooleanOptionalAction, default=default, help=help_text
-            )
+            parser.add_argument(*flags, dest=f.name, action=_WarnOnRepeatBool, default=default, help=help_text)
             continue
         kwargs: dict[str, Any] = {"default": default, "help": help_text}
         if typing.get_origin(base) is tuple:
@@ -412,8 +451,7 @@ def add_arguments(
             continue
         if required and not suppress_defaults:
             kwargs["required"] = True
-        if kwargs.get("nargs") == "+":
-            kwargs["action"] = _ExtendOnRepeat
+        kwargs["action"] = _ExtendOnRepeat if kwargs.get("nargs") == "+" else _WarnOnRepeat
         parser.add_argument(*flags, dest=f.name, **kwargs)
 
 

@@ -75,7 +75,10 @@ def prepare_config(
         ) from None
     stored = config_from_dict(ckpt["config"], source=str(ckpt_file))
     stored_flat = stored.flat()
-    for key, value in overrides.items():
+    # the recipe and the family first: `--lambda-l1 5 --model pix2pix` on a CycleGAN run said "--lambda-l1 cannot
+    # change (the run uses --lambda-l1 100.0)", a value the run never used, and the other order "--model cannot change"
+    for key in sorted(overrides, key=lambda k: k not in ("preset", "family")):
+        value = overrides[key]
         # `--preset cut`, as the run was started: the paper's recipe for --model cut, not a change
         if key == "preset" and split_preset(value) not in ((stored.preset, None), (stored.preset, stored.model.family)):
             uses = f"--preset {stored.preset} --model {stored.model.family}"
