@@ -466,6 +466,7 @@ class Tinted(nn.Module):
 
 
 def test_a_tinted_generator_is_named_once_and_resumes_as_one_never_stopped(tiny_cfg, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(watch, "TINT_FROM", 0)  # tiny runs: tinted from their first steps
     real = Trainer.scored_generators
     monkeypatch.setattr(Trainer, "scored_generators", lambda self: {n: Tinted(g) for n, g in real(self).items()})
     result = train(tiny_cfg(steps=8, eval_every=2), progress=False)
@@ -485,7 +486,8 @@ def test_a_tinted_generator_is_named_once_and_resumes_as_one_never_stopped(tiny_
     assert [(r["step"], r.get("warnings")) for r in records(run)] == first
 
 
-def test_the_tint_check_skips_what_other_checks_name_and_counts_afresh_from_an_older_checkpoint():
+def test_the_tint_check_skips_what_other_checks_name_and_counts_afresh_from_an_older_checkpoint(monkeypatch):
+    monkeypatch.setattr(watch, "TINT_FROM", 0)
     w = Watch("psnr")
     tinted = {"eval/AtoB/psnr": 20.0, "eval/AtoB/tint": 0.3, "eval/AtoB/change": 0.5, "eval/AtoB/spread": 0.5}
     assert w.on_scores(2, {**tinted, "eval/AtoB/tint": watch.TINTED})[1] == []  # at the threshold: not a tint
@@ -501,10 +503,16 @@ def test_the_tint_check_skips_what_other_checks_name_and_counts_afresh_from_an_o
     assert older.on_scores(8, tinted)[1] == [] and older.on_scores(10, tinted)[1][0].startswith("warning: the transl")
 
 
-def test_a_tint_that_shrinks_is_a_generator_learning_the_colours_not_a_tint():
-    # the first steps' grey outputs sit far from a domain with a cast of its own: each evaluation's tint over 0.1 but
-    # a fifth lower than the last one's is learning, and warned of it was at every run's second evaluation
+def test_a_tint_of_the_first_steps_or_one_that_shrinks_is_a_generator_learning_the_colours(monkeypatch):
+    # the first steps' grey outputs sit far from a domain with a cast of its own: a 4-step demo scored every step
+    # was warned of a tint at step 2; before TINT_FROM no tint is named, after it one that shrinks by a fifth or more
+    # since the last evaluation is learning
     scores = {"eval/AtoB/psnr": 20.0, "eval/AtoB/change": 0.5, "eval/AtoB/spread": 0.5}
+    early = Watch("psnr")
+    assert not any(early.on_scores(s, {**scores, "eval/AtoB/tint": 0.3})[1] for s in range(1, watch.TINT_FROM, 50))
+    after = [early.on_scores(watch.TINT_FROM + s, {**scores, "eval/AtoB/tint": 0.3})[1] for s in (0, 50)]
+    assert after[0] == [] and after[1][0].startswith("warning: the translations")  # counted from TINT_FROM
+    monkeypatch.setattr(watch, "TINT_FROM", 0)
     learning = Watch("psnr")
     assert not any(learning.on_scores(s, {**scores, "eval/AtoB/tint": t})[1] for s, t in ((2, 0.4), (4, 0.3), (6, 0.2)))
     stuck = Watch("psnr")  # one that stays tinted (or shrinks by less than a fifth) is named, also across a resume

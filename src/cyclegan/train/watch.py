@@ -30,6 +30,8 @@ COLLAPSED = 0.1  # outputs' spread, relative to the inputs', under which they no
 TINTED = 0.1  # the translations' mean colour cast this far from the target images' (`scoring.tint`: in [-1, 1]
 # units, beyond two standard errors): a tint (measured in the README, "Scores while training")
 REPEATS = 2  # evaluations in a row that must show "stays at its input", "collapse" or a tint
+TINT_FROM = 200  # steps before which no tint is named: a generator's first steps have not learned the target's
+# colours (a 4-step demo's grey outputs read 0.19); the synthetic world's `fast` run was at 0.02 by step 20
 LEARNING = 0.8  # a tint under this fraction of the direction's previous one shrinks: the generator is still learning
 # the target's colours (its first steps' grey outputs), not drifting away from them; it starts no count
 WORSE_EVALS = 4  # evaluations in a row without a better score before "getting worse" is considered
@@ -209,6 +211,8 @@ class Watch:
         }
         tinted = {k: v for k, v in scores.items() if k.startswith(PREFIX) and k.split("/")[1] not in failed}
         tinted = {k: v for k, v in tinted.items() if not (k.endswith("/tint") and self._learning(k, v))}
+        if step < TINT_FROM:
+            tinted = {}
         fired += self._repeated("tint", step, tinted, "tint", TINTED, above=True)
         value = mean_score(scores, self.metric) if self.metric else None
         if value is None:
