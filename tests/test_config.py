@@ -798,6 +798,26 @@ def test_a_config_files_relative_folder_not_here_is_named_in_both_places(tmp_pat
     assert "a config file's ~ is not expanded" in capsys.readouterr().err
 
 
+def test_a_folder_name_too_long_to_look_up_is_one_line_and_a_config_here_names_one_place(tmp_path, capsys, monkeypatch):
+    """A relative `data` of 300 characters (over the file system's 255 bytes a name) in a config file of another
+    folder ended in a traceback (`OSError: File name too long`, from the look-up in the file's folder), and so did
+    `--data` of one. A config file in the current folder said its missing `data` was "not in the current folder ...
+    not from the file's own, ., where it is not either: run train from the folder the run was started in": the two
+    places are one."""
+    monkeypatch.chdir(tmp_path)
+    long = "d" * 300
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c.json").write_text(json.dumps({"data": long, "steps": 1}))
+    for argv in (["--config", "sub/c.json"], ["--data", long, "--steps", "1"]):
+        assert main(["train", *argv, "--out", "o"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    (tmp_path / "c.json").write_text(json.dumps({"data": "missing", "steps": 1}))
+    assert main(["train", "--config", "c.json", "--out", "o"]) == 2
+    err = capsys.readouterr().err
+    assert "missing does not exist (relative paths are read from the current folder" in err and "file's own" not in err
+
+
 @pytest.mark.parametrize(
     ("argv", "hint"),
     [
