@@ -765,6 +765,9 @@ def test_an_int_flag_refuses_what_is_not_a_whole_number(text, capsys):
         (["datasets"], "error: the following arguments are required: ACTION (see cyclegan datasets --help)"),
         # an option before the command said "no command '3'"
         (["--lr", "3", "train"], "error: --lr is given before the command train: options go after it"),
+        # ... and one the command does not take is not sent after it to be refused there
+        (["--bogus", "train"], "error: unrecognized arguments: --bogus (see cyclegan train --help)"),
+        (["--steps", "3", "translate"], "error: unrecognized arguments: --steps (--steps is an option of cyclegan t"),
     ],
 )
 def test_a_usage_error_is_one_line_as_every_other_error(argv, said, capsys):

@@ -181,6 +181,9 @@ def _refuse_unknown_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) 
     named = next((w for w in typed if w in commands), None)
     if unknown and named is not None:  # `cyclegan --lr 3 train` said "no command '3'"
         flag = unknown[0].split("=", 1)[0]
+        if not any(c == named or c.startswith(f"{named} ") for c in _commands_taking(flag)):
+            # not one of its options (`cyclegan --bogus train`): "options go after it" sent it there to be refused
+            _unrecognized(commands[named], unknown)
         parser.error(
             f"{flag} is given before the command {named}: options go after it, as in cyclegan {named} ... {flag}"
         )
