@@ -104,6 +104,7 @@ def test_a_config_files_syntax_error_says_its_line_and_column_first(tmp_path, na
         # train's own flags: "unknown option 'resume'", and "unknown option '--config'" beside a typed --config
         ("resume: true\n", "'resume' is a command-line flag of train, not a config file's key: give --resume$"),
         ("config: other.yaml\n", "'config' is a command-line flag of train, not a config file's key: give --config$"),
+        ("progress: false\n", "'progress' is a command-line flag of train, not a config file's key: give --no-prog"),
     ],
 )
 def test_bad_config_files_are_one_line_errors(tmp_path, text, message):

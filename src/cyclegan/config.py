@@ -393,8 +393,9 @@ def flatten(d: dict[str, Any], *, source: str) -> dict[str, Any]:
                 raise CycleGANError(f"{source}: option '{key}' is given twice (flat and in section '{known[key][0]}')")
             flat[key] = value
         elif key in {f.name for f in fields(TrainCommand)}:  # said "unknown option", or as the flag typed beside it
+            flag = f"--no-{key}" if value is False else f"--{key}"  # `progress: false` is --no-progress
             raise CycleGANError(
-                f"{source}: '{key}' is a command-line flag of train, not a config file's key: give --{key}"
+                f"{source}: '{key}' is a command-line flag of train, not a config file's key: give {flag}"
             )
         else:
             raise CycleGANError(f"{source}: unknown option '{key}'{_key_hint(key)} (see `cyclegan train --help`)")
