@@ -2,6 +2,7 @@ import importlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -613,6 +614,39 @@ def test_an_error_that_follows_a_ctrl_c_is_the_interrupt(monkeypatch, capsys):
             main(["train", "--help"])
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
+def test_an_error_that_follows_a_sigterm_or_sighup_is_that_stop(monkeypatch, capsys):
+    """The same for a SIGTERM or SIGHUP that `terminate_as_interrupt` turned into `Terminated` while the modules
+    load: `train` got one while torch imported (`timeout -s TERM 2 cyclegan train ...`) and printed a 45-line
+    RecursionError or AttributeError traceback from numpy, half-imported. Now it is the stop's one line and status."""
+    import cyclegan.cli
+    from cyclegan.process import terminate_as_interrupt
+
+    def stopped_import(signum):
+        def build_parser(argv):
+            with terminate_as_interrupt(hangup=True):
+                try:
+                    signal.raise_signal(signum)  # the signal, which the half-done import swallowed
+                except KeyboardInterrupt:
+                    pass
+            raise RecursionError("maximum recursion depth exceeded")
+
+        return build_parser
+
+    previous = {s: signal.signal(s, signal.SIG_DFL) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        for signum, word in ((signal.SIGTERM, "terminated"), (signal.SIGHUP, "hung up")):
+            monkeypatch.setattr(cyclegan.cli, "build_parser", stopped_import(signum))
+            assert main(["train", "--help"]) == 128 + signum
+            assert capsys.readouterr().err == f"{word}\n"
+        monkeypatch.setattr(cyclegan.cli, "build_parser", lambda argv: 1 / 0)
+        with pytest.raises(ZeroDivisionError):  # an earlier call's stop makes no later bug a stop
+            main(["train", "--help"])
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def test_a_torchvision_built_for_another_torch_is_named_in_one_line(monkeypatch, capsys):

@@ -364,6 +364,11 @@ def main(argv: list[str] | None = None) -> int:
     # translate catches the KeyboardInterrupt. Left alone where SIGINT is ignored (nohup, a background job) or
     # off the main thread.
     seen: list[int] = []
+    from .process import RECEIVED, stop_word  # torch-free
+
+    # a SIGTERM or SIGHUP `terminate_as_interrupt` turned into `Terminated` can leave a half-imported module too
+    # (`train` stopped while torch imports: a RecursionError traceback); those of this call, not an earlier one's
+    received_before = len(RECEIVED)
 
     def on_sigint(signum, frame) -> None:
         seen.append(signum)
@@ -403,10 +408,12 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.suppress(OSError):
                 print(f"error: {message}", file=sys.stderr)
             return 1
-        if not seen:
+        stops = RECEIVED[received_before:]
+        if not (seen or stops):
             raise
-        print("interrupted", file=sys.stderr)
-        return 130
+        with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
+            print(stop_word(stops[-1]) if stops else "interrupted", file=sys.stderr)
+        return 128 + stops[-1] if stops else 130
     finally:
         sys.stdout = stdout
         if errors is not None:
