@@ -2,6 +2,7 @@ import importlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -104,6 +105,7 @@ def test_a_config_files_syntax_error_says_its_line_and_column_first(tmp_path, na
         # train's own flags: "unknown option 'resume'", and "unknown option '--config'" beside a typed --config
         ("resume: true\n", "'resume' is a command-line flag of train, not a config file's key: give --resume$"),
         ("config: other.yaml\n", "'config' is a command-line flag of train, not a config file's key: give --config$"),
+        ("progress: false\n", "'progress' is a command-line flag of train, not a config file's key: give --no-prog"),
     ],
 )
 def test_bad_config_files_are_one_line_errors(tmp_path, text, message):
@@ -614,6 +616,39 @@ def test_an_error_that_follows_a_ctrl_c_is_the_interrupt(monkeypatch, capsys):
         signal.signal(signal.SIGINT, previous)
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
+def test_an_error_that_follows_a_sigterm_or_sighup_is_that_stop(monkeypatch, capsys):
+    """The same for a SIGTERM or SIGHUP that `terminate_as_interrupt` turned into `Terminated` while the modules
+    load: `train` got one while torch imported (`timeout -s TERM 2 cyclegan train ...`) and printed a 45-line
+    RecursionError or AttributeError traceback from numpy, half-imported. Now it is the stop's one line and status."""
+    import cyclegan.cli
+    from cyclegan.process import terminate_as_interrupt
+
+    def stopped_import(signum):
+        def build_parser(argv):
+            with terminate_as_interrupt(hangup=True):
+                try:
+                    signal.raise_signal(signum)  # the signal, which the half-done import swallowed
+                except KeyboardInterrupt:
+                    pass
+            raise RecursionError("maximum recursion depth exceeded")
+
+        return build_parser
+
+    previous = {s: signal.signal(s, signal.SIG_DFL) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        for signum, word in ((signal.SIGTERM, "terminated"), (signal.SIGHUP, "hung up")):
+            monkeypatch.setattr(cyclegan.cli, "build_parser", stopped_import(signum))
+            assert main(["train", "--help"]) == 128 + signum
+            assert capsys.readouterr().err == f"{word}\n"
+        monkeypatch.setattr(cyclegan.cli, "build_parser", lambda argv: 1 / 0)
+        with pytest.raises(ZeroDivisionError):  # an earlier call's stop makes no later bug a stop
+            main(["train", "--help"])
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def test_a_torchvision_built_for_another_torch_is_named_in_one_line(monkeypatch, capsys):
     """A newcomer's venv with torch from the CPU index and torchvision from PyPI (its CUDA build, pinned to another
     torch): `import torchvision` raised `operator torchvision::nms does not exist` from deep in torch, and `cyclegan
@@ -765,6 +800,9 @@ def test_an_int_flag_refuses_what_is_not_a_whole_number(text, capsys):
         (["datasets"], "error: the following arguments are required: ACTION (see cyclegan datasets --help)"),
         # an option before the command said "no command '3'"
         (["--lr", "3", "train"], "error: --lr is given before the command train: options go after it"),
+        # ... and one the command does not take is not sent after it to be refused there
+        (["--bogus", "train"], "error: unrecognized arguments: --bogus (see cyclegan train --help)"),
+        (["--steps", "3", "translate"], "error: unrecognized arguments: --steps (--steps is an option of cyclegan t"),
     ],
 )
 def test_a_usage_error_is_one_line_as_every_other_error(argv, said, capsys):
@@ -796,6 +834,26 @@ def test_a_config_files_relative_folder_not_here_is_named_in_both_places(tmp_pat
     config.write_text(json.dumps({"data": "~/no-such-h2z", "steps": 1}))
     assert main(["train", "--config", str(config), "--out", "o"]) == 2
     assert "a config file's ~ is not expanded" in capsys.readouterr().err
+
+
+def test_a_folder_name_too_long_to_look_up_is_one_line_and_a_config_here_names_one_place(tmp_path, capsys, monkeypatch):
+    """A relative `data` of 300 characters (over the file system's 255 bytes a name) in a config file of another
+    folder ended in a traceback (`OSError: File name too long`, from the look-up in the file's folder), and so did
+    `--data` of one. A config file in the current folder said its missing `data` was "not in the current folder ...
+    not from the file's own, ., where it is not either: run train from the folder the run was started in": the two
+    places are one."""
+    monkeypatch.chdir(tmp_path)
+    long = "d" * 300
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c.json").write_text(json.dumps({"data": long, "steps": 1}))
+    for argv in (["--config", "sub/c.json"], ["--data", long, "--steps", "1"]):
+        assert main(["train", *argv, "--out", "o"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    (tmp_path / "c.json").write_text(json.dumps({"data": "missing", "steps": 1}))
+    assert main(["train", "--config", "c.json", "--out", "o"]) == 2
+    err = capsys.readouterr().err
+    assert "missing does not exist (relative paths are read from the current folder" in err and "file's own" not in err
 
 
 @pytest.mark.parametrize(

@@ -156,28 +156,36 @@ def test_a_signal_to_the_whole_process_group_saves_while_the_loader_reads(tmp_pa
     assert load_checkpoint(out)["step"] == strict_records(out / "log.jsonl")[-1]["step"]  # nothing lost
 
 
-SIGNAL_IN_THE_LAST_SAVE = '''
-"""`python -m cyclegan` that gets SIGTERM while it writes its final checkpoint (the step that ends the run)."""
+def signal_script(owner: str, name: str, signum: int, *, when: str = "True") -> str:
+    """A `python -m cyclegan` whose function `name` of `owner` (an import naming it `owner`: `import
+    cyclegan.train.loop as owner`) sends the process `signum` when called, where `when` (over its `args`) holds,
+    then does its work."""
+    return f"""
 import os
-import signal
 import sys
 
-from cyclegan.train.run_folder import Run
+{owner}
 
-real_save = Run.save
-
-
-def save(self, trainer, step, **kwargs):
-    if step == self.total:
-        os.kill(os.getpid(), signal.SIGTERM)
-    return real_save(self, trainer, step, **kwargs)
+real = owner.{name}
 
 
-Run.save = save
+def patched(*args, **kwargs):
+    if {when}:
+        os.kill(os.getpid(), {int(signum)})
+    return real(*args, **kwargs)
+
+
+owner.{name} = patched
 from cyclegan.cli import main  # noqa: E402
 
 sys.exit(main(sys.argv[1:]))
-'''
+"""
+
+
+# SIGTERM while it writes its final checkpoint (the step that ends the run: `Run.save(self, trainer, step)`)
+SIGNAL_IN_THE_LAST_SAVE = signal_script(
+    "from cyclegan.train.run_folder import Run as owner", "save", signal.SIGTERM, when="args[2] == args[0].total"
+)
 
 
 @pytest.mark.slow
@@ -194,27 +202,8 @@ def test_a_stop_while_the_final_checkpoint_is_written_lets_the_write_finish(data
     assert load_checkpoint(out)["step"] == 3  # the steps since the checkpoint of step 2 kept
 
 
-CTRL_C_IN_THE_LAST_GRID = '''
-"""`python -m cyclegan` that gets Ctrl-C while it draws the last sample grid, after its final checkpoint."""
-import os
-import signal
-import sys
-
-import cyclegan.train.loop as loop
-
-real_write = loop.write_samples
-
-
-def write(*args, **kwargs):
-    os.kill(os.getpid(), signal.SIGINT)
-    return real_write(*args, **kwargs)
-
-
-loop.write_samples = write
-from cyclegan.cli import main  # noqa: E402
-
-sys.exit(main(sys.argv[1:]))
-'''
+# Ctrl-C while it draws the last sample grid, after its final checkpoint
+CTRL_C_IN_THE_LAST_GRID = signal_script("import cyclegan.train.loop as owner", "write_samples", signal.SIGINT)
 
 
 @pytest.mark.slow
@@ -233,29 +222,6 @@ def test_a_ctrl_c_after_the_final_checkpoint_finishes_the_last_grid_and_loses_no
     assert load_checkpoint(out)["step"] == 2 and (out / "samples" / "step_0000002.png").is_file()
 
 
-SIGNAL_WHILE_CHECKING = '''
-"""`python -m cyclegan` that gets the signal SIGNUM while it checks the images, before the run's first step."""
-import os
-import signal
-import sys
-
-import cyclegan.train.loop as loop
-
-real_check = loop.training_images
-
-
-def check(*args, **kwargs):
-    os.kill(os.getpid(), int(os.environ["SIGNUM"]))
-    return real_check(*args, **kwargs)
-
-
-loop.training_images = check
-from cyclegan.cli import main  # noqa: E402
-
-sys.exit(main(sys.argv[1:]))
-'''
-
-
 @pytest.mark.slow
 @POSIX
 @pytest.mark.parametrize("signum", [signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)])
@@ -264,9 +230,10 @@ def test_a_stop_before_the_first_step_ends_in_one_line_as_ctrl_c_does(dataset, t
     set) killed the run without a word, its new folder left with a `.lock`. Now it stops as Ctrl-C does there: one
     line, the signal's exit status, no folder left; the same command then starts the run."""
     script, out = tmp_path / "early.py", tmp_path / "run"
-    script.write_text(SIGNAL_WHILE_CHECKING)
+    # the signal while it checks the images, before the run's first step
+    script.write_text(signal_script("import cyclegan.train.loop as owner", "training_images", signum))
     args = ["train", *tiny_flags(dataset, out, steps=2)]
-    proc = cyclegan_process(args, script=script, env={"SIGNUM": str(int(signum))})
+    proc = cyclegan_process(args, script=script)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signum, err
     assert err.strip() == f"stopped at once, before the run's first checkpoint: nothing to resume in {out}"

@@ -1,5 +1,6 @@
 """Scores while training (--eval-every), best.pt, the watcher's warnings, and exact resume with all of them."""
 
+import dataclasses
 import errno
 import json
 import os
@@ -19,6 +20,7 @@ import cyclegan.train.watch as watch
 from conftest import make_images
 from cyclegan.checkpoint import load_checkpoint
 from cyclegan.cli import main
+from cyclegan.config import TrainConfig
 from cyclegan.errors import CycleGANError, escape
 from cyclegan.evaluate import PSNR_MAX
 from cyclegan.loading import load_generator
@@ -103,6 +105,9 @@ def test_no_eval_kid_scores_without_the_feature_network(tiny_cfg, tmp_path, monk
     names = ("psnr", "ssim", "cycle_psnr", "change", "spread", "tint")
     assert keys == {f"eval/{d}/{k}" for d in ("AtoB", "BtoA") for k in names}
     assert result.verdict.metric == "psnr" and result.verdict.best_step in (2, 4)
+    # and --help says each (it named "change and spread only" once `tint` was scored too)
+    said = next(f.metadata["help"] for f in dataclasses.fields(TrainConfig) if f.name == "eval_kid").lower()
+    assert all(k.replace("_", " ") in said.split("--no-eval-kid:")[1] for k in names), said
     assert torch.load(run / "best.pt", weights_only=True)["best"]["metric"] == "psnr"
 
 

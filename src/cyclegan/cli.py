@@ -181,6 +181,9 @@ def _refuse_unknown_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) 
     named = next((w for w in typed if w in commands), None)
     if unknown and named is not None:  # `cyclegan --lr 3 train` said "no command '3'"
         flag = unknown[0].split("=", 1)[0]
+        if not any(c == named or c.startswith(f"{named} ") for c in _commands_taking(flag)):
+            # not one of its options (`cyclegan --bogus train`): "options go after it" sent it there to be refused
+            _unrecognized(commands[named], unknown)
         parser.error(
             f"{flag} is given before the command {named}: options go after it, as in cyclegan {named} ... {flag}"
         )
@@ -361,6 +364,11 @@ def main(argv: list[str] | None = None) -> int:
     # translate catches the KeyboardInterrupt. Left alone where SIGINT is ignored (nohup, a background job) or
     # off the main thread.
     seen: list[int] = []
+    from .process import RECEIVED, stop_word  # torch-free
+
+    # a SIGTERM or SIGHUP `terminate_as_interrupt` turned into `Terminated` can leave a half-imported module too
+    # (`train` stopped while torch imports: a RecursionError traceback); those of this call, not an earlier one's
+    received_before = len(RECEIVED)
 
     def on_sigint(signum, frame) -> None:
         seen.append(signum)
@@ -400,10 +408,12 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.suppress(OSError):
                 print(f"error: {message}", file=sys.stderr)
             return 1
-        if not seen:
+        stops = RECEIVED[received_before:]
+        if not (seen or stops):
             raise
-        print("interrupted", file=sys.stderr)
-        return 130
+        with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
+            print(stop_word(stops[-1]) if stops else "interrupted", file=sys.stderr)
+        return 128 + stops[-1] if stops else 130
     finally:
         sys.stdout = stdout
         if errors is not None:

@@ -205,7 +205,7 @@ class TrainConfig(Section):
     eval_kid: bool = opt(
         True,
         "with --eval-every: score kid_lite0 too (EfficientNet-Lite0 features at 224 px of the translations: most of "
-        "an evaluation's time on a CPU); --no-eval-kid: psnr/ssim, cycle PSNR, change and spread only",
+        "an evaluation's time on a CPU); --no-eval-kid: psnr/ssim, cycle PSNR, change, spread and tint only",
     )
     best_by: BestBy = opt(
         "auto",
@@ -393,8 +393,9 @@ def flatten(d: dict[str, Any], *, source: str) -> dict[str, Any]:
                 raise CycleGANError(f"{source}: option '{key}' is given twice (flat and in section '{known[key][0]}')")
             flat[key] = value
         elif key in {f.name for f in fields(TrainCommand)}:  # said "unknown option", or as the flag typed beside it
+            flag = f"--no-{key}" if value is False else f"--{key}"  # `progress: false` is --no-progress
             raise CycleGANError(
-                f"{source}: '{key}' is a command-line flag of train, not a config file's key: give --{key}"
+                f"{source}: '{key}' is a command-line flag of train, not a config file's key: give {flag}"
             )
         else:
             raise CycleGANError(f"{source}: unknown option '{key}'{_key_hint(key)} (see `cyclegan train --help`)")
@@ -727,8 +728,9 @@ def check_startable(cfg: Config) -> Config:
 def check_data_root(d: DataConfig) -> None:
     """Refuse a --data ROOT that is no folder (the domain folders under it are `train.inputs`'s to check), before
     torch's import: `train --data MISSING` waited 5-15 s for it."""
-    if d.data and not (d.domain_a or d.domain_b) and not Path(d.data).is_dir():
-        what = "is a file, not a dataset folder" if Path(d.data).exists() else "does not exist"
+    # os.path's checks, not Path's: a name over the file system's 255 bytes is no folder, not an OSError's traceback
+    if d.data and not (d.domain_a or d.domain_b) and not os.path.isdir(d.data):
+        what = "is a file, not a dataset folder" if os.path.exists(d.data) else "does not exist"
         # a run's config.json names its --data as train was given it: taken back elsewhere, it is not found
         where = "" if Path(d.data).is_absolute() else f"relative paths are read from the current folder, {Path.cwd()}; "
         if d.data.startswith("~"):  # `--data "~/h2z"` or `--data=~/h2z`: no shell expands a quoted or glued ~
@@ -756,10 +758,12 @@ def check_file_folders(file: Mapping[str, Any], path: str | Path, flags: Collect
         if Path(value).is_absolute():
             continue  # check_data_root and train's own checks say it
         folder, flag = Path(path).parent, "--" + key.replace("_", "-")
+        if folder.resolve() == Path.cwd().resolve():  # one place, not two: `check_data_root` (or train's) says it
+            continue
         beside = folder / value
         what = (
             f"where it is: give {flag} {beside}"
-            if beside.exists()
+            if os.path.exists(beside)  # False for a name too long to look up (Path.exists raised: a traceback)
             else f"where it is not either: run train from the folder the run was started in, or give {flag} DIR"
         )
         raise CycleGANError(

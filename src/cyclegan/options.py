@@ -365,21 +365,22 @@ def _said_once() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
+def _note_given(namespace: argparse.Namespace, dest: str, value: object, said: str) -> None:
+    """Note that option `dest` was given `value`, `said` as the command line says it (`--lr 0.001`, `--no-x`); a
+    different value given before is named with it in one line, the last kept."""
+    seen = namespace.__dict__.setdefault("_scalars_given", {})
+    if dest in seen and seen[dest][1] != value and _said_once():
+        print(f"warning: {seen[dest][0]} and {said} both given: {said} kept (the last)", file=sys.stderr)
+    seen[dest] = (said, value)
+
+
 class _WarnOnRepeat(argparse.Action):
     """A one-value option given twice keeps the last, as argparse does, but says so in one line: `--lr 1e-3 ...
     --lr 2e-4` (a command line edited and pasted back) trained at 2e-4 without a word of the 1e-3. The same value
     twice says nothing; lists (`_ExtendOnRepeat`) add up instead."""
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        seen = namespace.__dict__.setdefault("_scalars_given", {})
-        if self.dest in seen and seen[self.dest][1] != values and _said_once():
-            first, earlier = seen[self.dest]
-            print(
-                f"warning: {first} {earlier} and {option_string} {values} both given: {option_string} {values} kept"
-                " (the last)",
-                file=sys.stderr,
-            )
-        seen[self.dest] = (option_string, values)
+        _note_given(namespace, self.dest, values, f"{option_string} {values}")
         setattr(namespace, self.dest, values)
 
 
@@ -387,14 +388,7 @@ class _WarnOnRepeatBool(argparse.BooleanOptionalAction):
     """`--x` and `--no-x` both given: the last kept, said as `_WarnOnRepeat` says it."""
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        value = not option_string.startswith("--no-")
-        seen = namespace.__dict__.setdefault("_scalars_given", {})
-        if self.dest in seen and seen[self.dest][1] != value and _said_once():
-            print(
-                f"warning: {seen[self.dest][0]} and {option_string} both given: {option_string} kept (the last)",
-                file=sys.stderr,
-            )
-        seen[self.dest] = (option_string, value)
+        _note_given(namespace, self.dest, not option_string.startswith("--no-"), option_string)
         super().__call__(parser, namespace, values, option_string)
 
 
