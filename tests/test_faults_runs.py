@@ -222,6 +222,41 @@ def test_a_ctrl_c_after_the_final_checkpoint_finishes_the_last_grid_and_loses_no
     assert load_checkpoint(out)["step"] == 2 and (out / "samples" / "step_0000002.png").is_file()
 
 
+@POSIX
+@pytest.mark.parametrize("stopped_early", [False, True])
+def test_a_second_ctrl_c_after_the_final_checkpoint_says_nothing_is_lost(
+    dataset, tmp_path, monkeypatch, capsys, stopped_early
+):
+    """Two Ctrl-Cs while the last sample grid was drawn, after the final checkpoint, said "the steps since the last
+    checkpoint are lost", that checkpoint holding every step. Now: nothing is lost; and how to go on only for a
+    run that a first Ctrl-C stopped before its end."""
+    import cyclegan.train.loop as loop
+    from cyclegan.train.cyclegan import CycleGANTrainer
+
+    real_write, real_step, out = loop.write_samples, CycleGANTrainer.step, tmp_path / "run"
+
+    def write_stopped_twice(*args, **kwargs):  # both Ctrl-Cs while the last grid is drawn
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_write(*args, **kwargs)
+
+    def step_stopped(self, *args, **kwargs):  # a first Ctrl-C in step 1: the run stops there, saving
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "write_samples", write_stopped_twice)
+    if stopped_early:
+        monkeypatch.setattr(CycleGANTrainer, "step", step_stopped)
+    with pytest.raises(SystemExit) as stop:
+        main(["train", *tiny_flags(dataset, out, steps=3)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 130 and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("stopped at once after the final checkpoint: nothing is lost;"), err
+    assert ("Continue with: cyclegan train --out" in last) == stopped_early, err
+    assert load_checkpoint(out)["step"] == (1 if stopped_early else 3)
+
+
 @pytest.mark.slow
 @POSIX
 @pytest.mark.parametrize("signum", [signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)])

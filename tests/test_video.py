@@ -919,6 +919,19 @@ def test_an_animated_webps_probed_rate_and_length_are_its_frames_durations(tmp_p
         assert (info.frames, info.rate, info.duration) == (4, rate, pytest.approx(seconds))
 
 
+def test_an_animated_gifs_probed_rate_and_length_are_every_frames_delay(tmp_path):
+    """A GIF's rate was probed from its first frame's delay alone: 40, 80, 40 and 200 ms frames read as 25
+    frames/s and 0.16 s. Now each frame's delay from its Graphic Control Extension, no frame decoded."""
+    from cyclegan.clipio import probe
+
+    frames = [Image.fromarray(f) for f in moving_frames(4)]
+    for durations, rate, seconds in (([40] * 4, Fraction(25), 0.16), ([40, 80, 40, 200], Fraction(100, 9), 0.36)):
+        gif = tmp_path / f"{len(set(durations))}.gif"
+        frames[0].save(gif, save_all=True, append_images=frames[1:], duration=durations, loop=0, comment=b"x" * 300)
+        info = probe(gif)
+        assert (info.frames, info.rate, info.duration) == (4, rate, pytest.approx(seconds))
+
+
 def test_a_gif_clip_over_pils_warning_size_is_named_without_its_warning(ckpt, tmp_path, capsys):
     """Before: a GIF declaring 89-179 MP printed Pillow's two-line DecompressionBombWarning, while a still image of
     that size did not (the decode cap, --max-pixels, names it in one line)."""

@@ -1574,8 +1574,36 @@ def test_old_uploads_and_outputs_are_deleted_and_one_upload_is_bounded(tmp_path,
     launched = {}
     monkeypatch.setattr(page, "launch", lambda **kw: launched.update(kw))
     app_module.launch(page, opts, block=False)
-    assert launched["max_file_size"] == 3_000_000  # Gradio's upload endpoint refuses more (413)
+    assert launched["max_file_size"] == 3 * 2**20  # Gradio's upload endpoint refuses more (413)
     assert page._queue.max_size == opts.max_queue == 100  # waiting jobs hold their requests: bounded too
+
+
+def gradio_size(n: float) -> str:
+    """A size as Gradio's page says it refusing a larger upload ("exceed the maximum allowed size of 23.8 Mb"): in
+    units of 1024, one decimal, as its client's code formats it."""
+    units = iter(["b", "Kb", "Mb", "Gb"])
+    unit = next(units)
+    while n >= 1024:
+        n, unit = n / 1024, next(units)
+    return f"{n:.1f} {unit}"
+
+
+@pytest.mark.parametrize("limit", [25, 2.5])
+def test_the_upload_label_and_gradios_refusal_name_the_same_limit(tmp_path, run, monkeypatch, limit):
+    """The upload boxes said "up to 25 MB" while Gradio's own refusal of a larger file said "exceed the maximum
+    allowed size of 23.8 Mb" (it counts 1024 x 1024 bytes a MB). Now --max-upload-mb counts so: both say 25."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web import app as app_module
+    from cyclegan.web.serve import ServeOptions
+
+    opts = ServeOptions(runs=(str(run),), device="cpu", max_upload_mb=limit)
+    page = app_module.build_app(opts, [], tmp_path / "work")
+    launched = {}
+    monkeypatch.setattr(page, "launch", lambda **kw: launched.update(kw))
+    app_module.launch(page, opts, block=False)
+    labels = [str(b.label) for b in page.blocks.values() if " MB" in str(getattr(b, "label", None))]
+    assert len(labels) >= 4 and all(f"up to {limit:g} MB" in label for label in labels), labels  # Video's too
+    assert gradio_size(launched["max_file_size"]) == f"{limit:.1f} Mb"
 
 
 def _upload(

@@ -305,9 +305,9 @@ def probe(path: str | Path) -> ClipInfo:
     if path.suffix.lower() in ANIMATED_IMAGES:
         with _reading(path), _opened(path) as im:
             frames = getattr(im, "n_frames", 1)
-            # Pillow gives a WebP's durations only as it decodes each frame: read from its ANMF chunks instead
-            durations = webp_durations(path) if im.format == "WEBP" else []
-            if len(durations) != frames or not all(durations):  # a GIF: its first frame's, as Pillow reads it
+            # Pillow gives each frame's duration only as it decodes the frame: read from the file's blocks instead
+            durations = (webp_durations if im.format == "WEBP" else gif_durations)(path)
+            if len(durations) != frames or not all(durations):  # damaged: the first frame's, as Pillow reads it
                 durations = [im.info.get("duration") or 100] * frames
             total = sum(durations)
             return ClipInfo(im.width, im.height, frames, Fraction(1000 * frames, total), False, total / 1000)
@@ -351,6 +351,54 @@ def webp_durations(path: Path) -> list[int]:
                 f.seek(size + size % 2 - 15, os.SEEK_CUR)
             else:
                 f.seek(size + size % 2, os.SEEK_CUR)
+    return durations
+
+
+def gif_durations(path: Path) -> list[int]:
+    """Each frame's duration (ms) from a GIF's Graphic Control Extensions, the image data skipped, not decoded;
+    a frame without one 100 ms (as Pillow reads it); [] for a damaged GIF. Before: every frame was given the
+    first one's duration, so a GIF of mixed delays was probed at the wrong rate and length."""
+    durations: list[int] = []
+    delay = None  # the pending Graphic Control Extension's, for the next image
+
+    def skip_sub_blocks() -> bool:  # data sub-blocks, each a size byte then its bytes, to a 0 size
+        while size := f.read(1):
+            if size == b"\0":
+                return True
+            f.seek(size[0], os.SEEK_CUR)
+        return False  # the file ended inside them
+
+    def skip_colour_table(packed: int) -> None:
+        if packed & 0x80:
+            f.seek(3 << ((packed & 7) + 1), os.SEEK_CUR)
+
+    with open(path, "rb") as f:
+        head = f.read(13)  # signature, then the logical screen: width, height, packed fields, background, aspect
+        if len(head) < 13 or head[:6] not in (b"GIF87a", b"GIF89a"):
+            return []
+        skip_colour_table(head[10])
+        while (kind := f.read(1)) not in (b"", b";"):
+            if kind == b"!":  # an extension: its label, then sub-blocks
+                label = f.read(1)
+                if label == b"\xf9":  # Graphic Control Extension: size 4, packed fields, delay (1/100 s), index
+                    block = f.read(5)
+                    if len(block) < 5:
+                        return []
+                    delay = int.from_bytes(block[2:4], "little") * 10
+                if not skip_sub_blocks():
+                    return []
+            elif kind == b",":  # an image: left, top, width, height, packed fields; LZW code size, sub-blocks
+                descriptor = f.read(9)
+                if len(descriptor) < 9:
+                    return []
+                skip_colour_table(descriptor[8])
+                f.seek(1, os.SEEK_CUR)
+                if not skip_sub_blocks():
+                    return []
+                durations.append(100 if delay is None else delay)
+                delay = None
+            else:
+                return []
     return durations
 
 

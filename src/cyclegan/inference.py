@@ -66,17 +66,23 @@ def in_use(net: nn.Module) -> Iterator[None]:
 
 @torch.no_grad()
 def translate_tensor(net: nn.Module, x: torch.Tensor, *, execution: Execution = REFERENCE) -> torch.Tensor:
-    """x (B, 3, H, W) in [-1, 1], any H and W -> net's output (B, 3, H, W) in [-1, 1], fp32.
+    """x (B, 3, H, W) in [-1, 1] (or uint8 in [0, 255]), any H and W -> net's output (B, 3, H, W) in [-1, 1], fp32.
 
     `execution` (precision, memory format) as chosen by `cyclegan.execution.choose_execution`; compile the
     net beforehand with `execution.compiled(net)` if wanted. One thread at a time per network (`in_use`).
     """
     p = next(net.parameters())
-    padded, (h, w) = pad_for_generator(x.to(p.device, p.dtype), size_multiple(net), least_size(net))
+    padded, (h, w) = pad_for_generator(on_device(x, p), size_multiple(net), least_size(net))
     with in_use(net), execution.autocast(p.device, pixels=padded.shape[0] * padded.shape[-2] * padded.shape[-1]):
         out = net(padded.contiguous(memory_format=execution.memory_format))
     check_output(net, out, padded)
     return out.float()[..., :h, :w]
+
+
+def on_device(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """x in [-1, 1] on the device and in the dtype of the weight `p`. uint8 crosses as bytes and is converted
+    there: float32 first was 4x the bytes over a GPU's PCIe link."""
+    return as_unit(x.to(p.device)).to(p.dtype) if x.dtype == torch.uint8 else x.to(p.device, p.dtype)
 
 
 def check_size(net: nn.Module, size: int | None, *, name: str = "size") -> None:
@@ -153,7 +159,7 @@ def _translate_batch(
     plan = plan_for(tiling, base, h, w)
     fits = len(x) == 1 or tiling.tile == 0 or activation_bytes(base, h, w, len(x)) <= tiling.max_memory * 1e9
     if plan.whole:
-        whole = lambda t: _like(x, translate_tensor(net, as_unit(t), execution=execution))  # noqa: E731
+        whole = lambda t: _like(x, translate_tensor(net, t, execution=execution))  # noqa: E731
         return whole(x) if fits else torch.cat([whole(xi[None]).cpu() for xi in x])  # else: one image fits
     run = lambda t: translate_tensor(base, t, execution=execution)  # noqa: E731 - eager: layers are swapped
     return torch.cat([translate_tiled(base, xi[None].cpu(), plan, run=run, progress=progress) for xi in x])

@@ -301,7 +301,8 @@ def as_bytes(y: torch.Tensor) -> torch.Tensor:
 def translate_tiled(net: nn.Module, x: torch.Tensor, plan: TilePlan, *, run, progress: bool = False) -> torch.Tensor:
     """x (1, 3, H, W) on the CPU, float in [-1, 1] or uint8 -> its translation (1, 3, H, W) on the CPU, float
     in [-1, 1] for a float input, uint8 for uint8, in tiles per `plan`; `run(t)` translates one tile (1, 3,
-    h, w) in [-1, 1] (padding and precision are its business).
+    h, w), float in [-1, 1] or uint8 as `x` is (its conversion on the device, padding and precision are its
+    business: `inference.translate_tensor`).
 
     Memory beyond the input and the output (for uint8, 3 bytes a pixel each): one tile's activations and one
     row of tiles in float (3 x tile x W x 4 bytes). Rows are blended in that band and written out as soon as
@@ -336,7 +337,7 @@ def translate_tiled(net: nn.Module, x: torch.Tensor, plan: TilePlan, *, run, pro
             band.zero_()[..., : carried.shape[-2], :] = carried
             top, filled = r, len(ry)
             for c, cx in zip(cols, wx):
-                y = run(as_unit(x[..., r : r + len(ry), c : c + len(cx)])).cpu()  # (1, 3, th, tw)
+                y = run(x[..., r : r + len(ry), c : c + len(cx)]).cpu()  # (1, 3, th, tw); uint8 stays bytes
                 band[..., : len(ry), c : c + len(cx)] += y * (ry[:, None] * cx[None, :])
                 bar.update()
             done = rows[i + 1] if i + 1 < len(rows) else h  # no later tile reaches the rows above this

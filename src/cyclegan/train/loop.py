@@ -10,7 +10,7 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,7 +116,9 @@ def train(
         # `terminate_as_interrupt`): the first names the checkpoint it saves, so does this; exit 130, 143 or 129
         if d_ctx.is_main:
             with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
-                print(_stopped_at_once(run, resume_with or resume_command(run, d_ctx)), file=sys.stderr)
+                resume = resume_with or resume_command(run, d_ctx)
+                saved = isinstance(interrupt, StoppedAfterSaving)
+                print(interrupt.line(resume) if saved else _stopped_at_once(run, resume), file=sys.stderr)
         raise SystemExit(getattr(interrupt, "status", 128 + signal.SIGINT)) from None
     finally:
         lock.release()
@@ -608,19 +610,20 @@ def _finish(
     the signal would have, and so does one that came while the final checkpoint was written, or after, while the last
     grid was drawn: the work finishes first (the default action killed the process, the steps since the previous
     checkpoint lost; a Ctrl-C after the save cut the grid and said those steps were lost, the checkpoint holding
-    them)."""
+    them). A second Ctrl-C after the save stops at once, saying that nothing is lost (`StoppedAfterSaving`)."""
     with StopRequest() as late:
         path = run.save(trainer, end.step, extra={**monitor.state(), LOSSES_KEY: end.losses})
         late.doing = "the checkpoint is saved; stopping after the last sample grid"
-        verdict = monitor.verdict()
-        if run.main:
-            t = run.cfg.train
-            if samples is not None and not (t.sample_every and end.step % t.sample_every == 0):  # else just written
-                _write_samples_or_warn(trainer, samples, run.sample_path(end.step))
-            if skipped:
-                print(f"warning: {len(skipped)} unreadable image(s) were skipped (listed above)", file=sys.stderr)
-            _say_how_it_ended(run, path, end)
-            print("\n".join(verdict.lines()))
+        with _nothing_lost(path, goes_on=end.signum is not None):
+            verdict = monitor.verdict()
+            if run.main:
+                t = run.cfg.train
+                if samples is not None and not (t.sample_every and end.step % t.sample_every == 0):  # else written
+                    _write_samples_or_warn(trainer, samples, run.sample_path(end.step))
+                if skipped:
+                    print(f"warning: {len(skipped)} unreadable image(s) were skipped (listed above)", file=sys.stderr)
+                _say_how_it_ended(run, path, end)
+                print("\n".join(verdict.lines()))
     signum = end.signum if end.signum is not None else late.signum
     if signum is not None:
         raise SystemExit(128 + signum)
@@ -631,6 +634,31 @@ def _finish(
         verdict=verdict,
         execution=trainer.execution.record(run.device, seconds_per_step=end.seconds_per_step),
     )
+
+
+class StoppedAfterSaving(KeyboardInterrupt):
+    """A stop at once (a second Ctrl-C) after the final checkpoint was written, which holds every step taken;
+    `goes_on`: the run was stopped before its end (its first Ctrl-C); `status`: the exit status of the stop."""
+
+    def __init__(self, path: Path, *, goes_on: bool, status: int) -> None:
+        super().__init__()
+        self.path, self.goes_on, self.status = path, goes_on, status
+
+    def line(self, resume: str) -> str:
+        """What it leaves: `_stopped_at_once`'s "the steps since the last checkpoint are lost" was untrue here."""
+        kept = (
+            f"stopped at once after the final checkpoint: nothing is lost; {escape(self.path)} holds every step taken"
+        )
+        return f"{kept}. Continue with: {resume}" if self.goes_on else kept
+
+
+@contextlib.contextmanager
+def _nothing_lost(path: Path, *, goes_on: bool) -> Iterator[None]:
+    """A stop at once inside (after the final save) as a `StoppedAfterSaving` of that checkpoint."""
+    try:
+        yield
+    except KeyboardInterrupt as e:  # process.Terminated too: a SIGTERM's or SIGHUP's status kept
+        raise StoppedAfterSaving(path, goes_on=goes_on, status=getattr(e, "status", 128 + signal.SIGINT)) from e
 
 
 def _interrupt_of(e: BaseException | None) -> KeyboardInterrupt | None:

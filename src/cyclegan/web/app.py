@@ -20,11 +20,10 @@ from starlette.middleware import Middleware  # gradio's server
 from .compare_tab import CompareTab
 from .disk import UploadBudget, sweeping
 from .engine import LIGHT_EVENTS, Engine, user_errors
-from .options import ServeOptions, url_host
+from .options import MB, ServeOptions, url_host
 from .runs_tab import RunsTab
 from .style_tab import StyleTab
 from .translate_tab import TranslateTab
-from .uploads import MB
 from .video_tab import VideoTab
 
 # Gradio's `delete_cache`: every CACHE_SWEEP_S seconds, the uploads and the page's outputs older than CACHE_KEPT_S

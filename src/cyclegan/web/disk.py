@@ -19,7 +19,8 @@ import threading
 import time
 from pathlib import Path
 
-MB = 1_000_000
+from .options import MB
+
 _HEX = re.compile(r"[0-9a-f]{32,}")  # a folder Gradio or the page made for one upload, copy or job
 # Gradio's endpoints the page has no use for, refused: /process_recording (a screen recording, which no control of
 # the page makes) took a file of up to --max-upload-mb into the system's temporary folder and never deleted it.
@@ -111,7 +112,7 @@ class UploadBudget:
             return await _refuse(
                 send,
                 413,
-                f"this server's upload space is full ({self.limit / MB:g} MB, cyclegan serve --max-disk-mb): "
+                f"this server's upload space is full ({round(self.limit / MB, 3):g} MB, cyclegan serve --max-disk-mb): "
                 "uploads are deleted an hour after they came; try again later",
             )
         from starlette.requests import ClientDisconnect  # gradio's server

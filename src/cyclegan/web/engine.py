@@ -32,9 +32,9 @@ from typing import Any
 import gradio as gr
 
 from ..errors import CycleGANError, escape, named_once, without_alternatives
-from .options import ServeOptions
+from .options import MB, ServeOptions
 from .runs import Model, Names, find_models, named_runs
-from .uploads import MB, check_upload, display_name
+from .uploads import check_upload, display_name
 
 DIRECTIONS = ["AtoB", "BtoA"]
 BACKBONES = ["auto", "lite0", "vgg19"]

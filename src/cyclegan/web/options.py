@@ -21,6 +21,9 @@ STYLE_STEPS_MIN = 10
 # The smallest --max-upload-mb: a small photo (a 256 px JPEG is 20-40 kB). `--max-upload-mb 1e-9` started a page
 # that took no upload at all (Gradio's limit rounded to 0 bytes), and said so only at each visitor's try.
 MIN_UPLOAD_MB = 0.1
+# The MB of --max-upload-mb and --max-disk-mb, 1024 x 1024 bytes: Gradio's own refusal counts so ("exceed the maximum
+# allowed size of 23.8 Mb" under a label of "up to 25 MB", when it was 10**6), and the page's label must agree with it.
+MB = 2**20
 # --refresh's seconds: each refresh reads every run folder, and a browser runs a timer of over 2**31 ms (24.8 days)
 # at once, again and again (Gradio's Timer is setInterval(value * 1000)): `--refresh 1e-3` and `--refresh 3e6` both
 # had every open page send a refresh every few milliseconds.
@@ -63,7 +66,9 @@ class ServeOptions(Options):
     max_queue: int = opt(
         100, "jobs that may wait in the queue, light refreshes included; one more is refused (the queue is full)", gt=0
     )
-    max_upload_mb: float = opt(25.0, "largest file accepted, image or clip, in MB", ge=MIN_UPLOAD_MB)
+    max_upload_mb: float = opt(
+        25.0, "largest file accepted, image or clip, in MB (of 1024 x 1024 bytes, as Gradio counts)", ge=MIN_UPLOAD_MB
+    )
     max_disk_mb: float = opt(
         2000.0,
         "most disk the uploads and results may take together, in MB (each is deleted an hour after it came): "

@@ -16,8 +16,8 @@ from PIL import Image
 
 from ..errors import CycleGANError, escape
 from ..files import IMAGE_FORMATS, PILLOW_FORMATS
+from .options import MB
 
-MB = 1_000_000
 UPLOAD_FORMATS = PILLOW_FORMATS  # only these are opened (files.PILLOW_FORMATS: no EPS through Ghostscript)
 
 
@@ -48,7 +48,7 @@ def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int) -> Image.
         raise CycleGANError(f"{name} is empty (0 bytes)")
     if size > max_bytes:
         raise CycleGANError(
-            f"{name} is {size / MB:.1f} MB, over this server's limit of {max_bytes / MB:g} MB "
+            f"{name} is {size / MB:.1f} MB, over this server's limit of {round(max_bytes / MB, 3):g} MB "
             "per image (cyclegan serve --max-upload-mb)"
         )
     try:  # open_image: Pillow's bomb check raised to `max_pixels` (--max-pixels 300000000 refused 200 MP as a bomb)

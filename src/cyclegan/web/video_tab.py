@@ -12,7 +12,8 @@ from PIL import Image
 from ..errors import CycleGANError, flags_as_keywords
 from ..options import named_as_flags
 from .engine import Cancelled, Engine, Stop, Stops, alert_text, literal, stopping, user_errors, without_paths
-from .uploads import MB, display_name
+from .options import MB
+from .uploads import display_name
 
 CLIP_TYPES = [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".gif", ".webp"]
 ANIMATED = (".gif", ".webp")  # read by Pillow (`clipio`), which opens some forty formats by their content
