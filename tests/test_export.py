@@ -405,3 +405,31 @@ def test_a_closed_terminal_stops_an_export_as_ctrl_c_does(run, tmp_path, signum,
     assert done.returncode == status, done.stderr[-2000:]
     assert done.stderr == f"{said}\n"
     assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("preset", ["paper", "fast"])
+def test_a_generator_with_the_faster_cpu_layers_of_training_exports_as_the_plain_one(tmp_path, preset):
+    """Training on a CPU turns the generators' layers into faster forms in place (`models.fused`); exporting such a
+    generator (a trainer's G, from Python) stopped in torch's SymbolicValueError after pages of traced graph (ONNX)
+    or "Could not export Python function call" (TorchScript). The files now run as the fused generator does."""
+    from cyclegan.export import export_generator
+    from cyclegan.inference import translate_tensor
+    from cyclegan.models import build_generator
+    from cyclegan.models.fused import GroupInstanceNorm, SubpixelUpConv, fuse_layers
+
+    torch.manual_seed(0)
+    kw = {"ngf": 8, "n_blocks": 1} if preset == "paper" else {"preset": "fast"}
+    G = fuse_layers(build_generator(resolve({"size": 32, **kw}).model).eval())
+    kinds = {type(m) for m in G.modules()}
+    assert GroupInstanceNorm in kinds and (preset == "paper" or SubpixelUpConv in kinds)
+    keys = list(G.state_dict())
+    export_generator(G, tmp_path / "g.onnx", format="onnx")
+    export_generator(G, tmp_path / "g.pt", format="torchscript")
+    assert list(G.state_dict()) == keys and {type(m) for m in G.modules()} == kinds  # the caller's G still fused
+    session = ort.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"])
+    module = torch.jit.load(str(tmp_path / "g.pt"))
+    for b, h, w in SIZES:
+        x = inputs(b, h, w)
+        expected = translate_tensor(G, x)
+        assert np.abs(session.run(None, {"input": x.numpy()})[0] - expected.numpy()).max() < 1e-4
+        torch.testing.assert_close(module(x), expected, atol=1e-5, rtol=0)

@@ -28,6 +28,7 @@ from .export_options import FORMATS, MIN_OPSET, OPSET, ExportFormat, ExportOptio
 from .files import check_outputs, claim_file, write_atomic
 from .inference import least_size, pad_for_generator, size_multiple
 from .loading import checkpoint_file, load_generator_and_direction
+from .models.fused import plain_layers
 
 TOLERANCE = 1e-4  # max abs difference from PyTorch accepted for an export, on outputs in [-1, 1]
 INPUT, OUTPUT = "input", "output"
@@ -68,8 +69,9 @@ class ExportResult:
 def wrap_for_export(net: nn.Module) -> nn.Module:
     """A copy of the generator, wrapped to take any size (see `PadToMultiple`), on the CPU in float32, eval mode.
     A copy: `Module.to` and `requires_grad_` work in place, so the caller's generator (on a GPU, or training)
-    was left on the CPU with its gradients off."""
-    net = copy.deepcopy(net).to("cpu", torch.float32).eval().requires_grad_(False)
+    was left on the CPU with its gradients off. Layers training made faster (`models.fused`) are plain again in
+    the copy: their forms do not trace (pages of torch's graph, then an error naming none of this)."""
+    net = plain_layers(copy.deepcopy(net)).to("cpu", torch.float32).eval().requires_grad_(False)
     multiple = size_multiple(net)
     return (PadToMultiple(net, multiple, least_size(net)) if multiple > 1 else net).eval()
 
