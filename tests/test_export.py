@@ -433,3 +433,21 @@ def test_a_generator_with_the_faster_cpu_layers_of_training_exports_as_the_plain
         expected = translate_tensor(G, x)
         assert np.abs(session.run(None, {"input": x.numpy()})[0] - expected.numpy()).max() < 1e-4
         torch.testing.assert_close(module(x), expected, atol=1e-5, rtol=0)
+
+
+def test_the_metadata_says_which_weights_of_which_step_were_exported(tmp_path):
+    """A checkpoint that keeps averaged weights (--ema-decay) exported with --ema on and with --ema off gave two
+    different files whose metadata were the same: a reader could not tell which weights, nor which step, it had."""
+    cfg = resolve({"ngf": 8, "n_blocks": 1, "size": 32})
+    torch.manual_seed(0)
+    models = {k: m.state_dict() for k, m in build_models(cfg.model).items()}
+    ema = {k: {n: t + 0.01 for n, t in models[k].items()} for k in ("G", "F")}
+    ckpt = tmp_path / "checkpoint.pt"
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 120, "models": models, "ema": ema}, ckpt)
+    recorded = {}
+    for choice in ("on", "off"):
+        out = tmp_path / f"g_{choice}.onnx"
+        assert main(["export", "--checkpoint", str(ckpt), "--ema", choice, "--out", str(out), "--no-check"]) == 0
+        meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+        recorded[choice] = (meta["step"], meta["weights"])
+    assert recorded == {"on": ("120", "averaged (--ema-decay)"), "off": ("120", "last (not averaged)")}

@@ -265,6 +265,10 @@ def export_checkpoint(opts: ExportOptions) -> ExportResult:
     # was written beside "AtoB of horse2zebra"); another project's file says neither: "AtoB" was recorded for any
     net, direction = load_generator_and_direction(opts.checkpoint, opts.direction, ema=opts.ema, option="--direction")
     meta = {"direction": direction or "unknown", "checkpoint": str(opts.checkpoint)}
+    # which weights of which step: exports of one checkpoint with --ema on and off were alike to their readers
+    if (origin := getattr(net, "_cyclegan_origin", None)) is not None and origin.config is not None:
+        meta["step"] = str(origin.step)
+        meta["weights"] = "averaged (--ema-decay)" if origin.averaged else "last (not averaged)"
     if (published := zoo.MODELS.get(zoo.cached_name(checkpoint_file(opts.checkpoint)) or "")) is not None:
         meta["translates"] = f"{published.does} ({published.direction} of {published.dataset})"
     return export_generator(
