@@ -451,3 +451,29 @@ def test_the_metadata_says_which_weights_of_which_step_were_exported(tmp_path):
         meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
         recorded[choice] = (meta["step"], meta["weights"])
     assert recorded == {"on": ("120", "averaged (--ema-decay)"), "off": ("120", "last (not averaged)")}
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_a_compiled_generator_exports_and_a_discriminator_is_refused_in_one_line(tmp_path, fmt):
+    """From Python: a generator wrapped by torch.compile stopped in torch's "Detected that you are using FX to
+    torch.jit.trace a dynamo-optimized function"; a discriminator passed by mistake was traced and written to the
+    temporary, then failed the check in onnxruntime's or TorchScript's own multi-line error."""
+    from cyclegan.export import export_generator
+    from cyclegan.inference import translate_tensor
+
+    torch.manual_seed(0)
+    nets = build_models(resolve({"ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32}).model)
+    out = tmp_path / f"g.{'onnx' if fmt == 'onnx' else 'pt'}"
+    result = export_generator(torch.compile(nets["G"]), out, format=fmt)
+    assert result.max_abs_diff is not None and result.max_abs_diff < 1e-4
+    x = inputs(*SIZES[1])
+    if fmt == "onnx":
+        y = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"input": x.numpy()})[0]
+    else:
+        y = torch.jit.load(str(out))(x).numpy()
+    assert np.abs(y - translate_tensor(nets["G"], x).numpy()).max() < 1e-4
+    with pytest.raises(
+        CycleGANError, match=r"^PatchGANDiscriminator gave \(1, 1, 6, 6\) for images \(1, 3, 64, 64\): not"
+    ):
+        export_generator(nets["D_X"], tmp_path / out.name.replace("g.", "d."), format=fmt)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]

@@ -26,7 +26,7 @@ from . import zoo
 from .errors import CycleGANError, install_extra
 from .export_options import FORMATS, MIN_OPSET, OPSET, ExportFormat, ExportOptions, format_for
 from .files import check_outputs, claim_file, write_atomic
-from .inference import least_size, pad_for_generator, size_multiple
+from .inference import check_output, least_size, pad_for_generator, size_multiple, uncompiled
 from .loading import checkpoint_file, load_generator_and_direction
 from .models.fused import plain_layers
 
@@ -70,8 +70,9 @@ def wrap_for_export(net: nn.Module) -> nn.Module:
     """A copy of the generator, wrapped to take any size (see `PadToMultiple`), on the CPU in float32, eval mode.
     A copy: `Module.to` and `requires_grad_` work in place, so the caller's generator (on a GPU, or training)
     was left on the CPU with its gradients off. Layers training made faster (`models.fused`) are plain again in
-    the copy: their forms do not trace (pages of torch's graph, then an error naming none of this)."""
-    net = plain_layers(copy.deepcopy(net)).to("cpu", torch.float32).eval().requires_grad_(False)
+    the copy: their forms do not trace (pages of torch's graph, then an error naming none of this); so is the module
+    under a `torch.compile` wrapper, which torch.jit.trace refuses."""
+    net = plain_layers(copy.deepcopy(uncompiled(net))).to("cpu", torch.float32).eval().requires_grad_(False)
     multiple = size_multiple(net)
     return (PadToMultiple(net, multiple, least_size(net)) if multiple > 1 else net).eval()
 
@@ -225,6 +226,8 @@ def export_generator(
     model = wrap_for_export(net)
     multiple = getattr(model, "multiple", 1) if isinstance(model, PadToMultiple) else getattr(net, "multiple", 1)
     example = _example(multiple, 64)
+    with torch.no_grad():  # a discriminator was traced and written, then failed in onnxruntime or TorchScript's check
+        check_output(net, model(example), example)
     meta = {"input": "float32 (B, 3, H, W) in [-1, 1], RGB", "output": "float32 (B, 3, H, W) in [-1, 1]"}
     meta.update(metadata or {})
     sizes = _check_sizes(multiple)
