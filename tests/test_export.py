@@ -415,13 +415,13 @@ def test_a_generator_with_the_faster_cpu_layers_of_training_exports_as_the_plain
     from cyclegan.export import export_generator
     from cyclegan.inference import translate_tensor
     from cyclegan.models import build_generator
-    from cyclegan.models.fused import GroupInstanceNorm, SubpixelUpConv, fuse_layers
+    from cyclegan.models.fused import GroupInstanceNorm, SubpixelUpConv, WinogradConv2d, fuse_layers
 
     torch.manual_seed(0)
-    kw = {"ngf": 8, "n_blocks": 1} if preset == "paper" else {"preset": "fast"}
+    kw = {"ngf": 32, "n_blocks": 1} if preset == "paper" else {"preset": "fast"}  # ngf 32: 128-channel blocks
     G = fuse_layers(build_generator(resolve({"size": 32, **kw}).model).eval())
     kinds = {type(m) for m in G.modules()}
-    assert GroupInstanceNorm in kinds and (preset == "paper" or SubpixelUpConv in kinds)
+    assert GroupInstanceNorm in kinds and (WinogradConv2d if preset == "paper" else SubpixelUpConv) in kinds
     keys = list(G.state_dict())
     export_generator(G, tmp_path / "g.onnx", format="onnx")
     export_generator(G, tmp_path / "g.pt", format="torchscript")
