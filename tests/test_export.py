@@ -321,6 +321,12 @@ def test_unknown_format_from_the_library():
         ({"format": "onx"}, "^format: expected onnx or torchscript, got 'onx'$"),
         ({"format": "onnx", "opset": 9}, "^opset: the generators' reflection padding needs opset 11 or later, got 9$"),
         ({"format": "torchscript", "opset": 17}, "^opset: is for ONNX files, not TorchScript"),  # it was ignored
+        # a number: protobuf's "bad argument type for built-in operation", or torch's pages on save()'s signature
+        (
+            {"format": "onnx", "metadata": {"step": 5}},
+            "^metadata: keys and values must be strings, got 'step': 5; write",
+        ),
+        ({"format": "torchscript", "metadata": {"step": 5}}, "^metadata: keys and values must be strings"),
     ],
 )
 def test_export_generator_refuses_what_the_options_refuse(run, tmp_path, kwargs, message):

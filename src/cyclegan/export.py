@@ -211,7 +211,8 @@ def export_generator(
     The file is written atomically. With `check`, it is run (onnxruntime for ONNX, when installed) at two
     sizes and compared with PyTorch before it takes the name `out`: the largest absolute difference is
     returned, and one above `TOLERANCE` is a CycleGANError with nothing written (an existing `out` kept).
-    `opset`: ONNX's (default `OPSET`); refused for TorchScript, which has none.
+    `opset`: ONNX's (default `OPSET`); refused for TorchScript, which has none. `metadata`: text stored in the
+    file (ONNX `metadata_props`, TorchScript extra files `KEY.txt`) beside the value ranges.
     """
     # what ExportOptions checks, for Python callers: an unknown format was written as TorchScript and then run as
     # ONNX ("give a lower --opset"); an opset under 11, torch's pages-long SymbolicValueError
@@ -222,6 +223,13 @@ def export_generator(
     opset = OPSET if opset is None else opset
     if format == "onnx" and opset < MIN_OPSET:
         raise CycleGANError(f"opset: the generators' reflection padding needs opset {MIN_OPSET} or later, got {opset}")
+    # ONNX's metadata_props and TorchScript's extra files hold text: a number was torch's or protobuf's TypeError,
+    # after the generator was traced
+    for key, value in (metadata or {}).items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise CycleGANError(
+                f"metadata: keys and values must be strings, got {key!r}: {value!r}; write {key!r}: {str(value)!r}"
+            )
     out = Path(out)
     model = wrap_for_export(net)
     multiple = getattr(model, "multiple", 1) if isinstance(model, PadToMultiple) else getattr(net, "multiple", 1)
