@@ -321,6 +321,12 @@ def test_unknown_format_from_the_library():
         ({"format": "onx"}, "^format: expected onnx or torchscript, got 'onx'$"),
         ({"format": "onnx", "opset": 9}, "^opset: the generators' reflection padding needs opset 11 or later, got 9$"),
         ({"format": "torchscript", "opset": 17}, "^opset: is for ONNX files, not TorchScript"),  # it was ignored
+        # a number: protobuf's "bad argument type for built-in operation", or torch's pages on save()'s signature
+        (
+            {"format": "onnx", "metadata": {"step": 5}},
+            "^metadata: keys and values must be strings, got 'step': 5; write",
+        ),
+        ({"format": "torchscript", "metadata": {"step": 5}}, "^metadata: keys and values must be strings"),
     ],
 )
 def test_export_generator_refuses_what_the_options_refuse(run, tmp_path, kwargs, message):
@@ -405,3 +411,75 @@ def test_a_closed_terminal_stops_an_export_as_ctrl_c_does(run, tmp_path, signum,
     assert done.returncode == status, done.stderr[-2000:]
     assert done.stderr == f"{said}\n"
     assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("preset", ["paper", "fast"])
+def test_a_generator_with_the_faster_cpu_layers_of_training_exports_as_the_plain_one(tmp_path, preset):
+    """Training on a CPU turns the generators' layers into faster forms in place (`models.fused`); exporting such a
+    generator (a trainer's G, from Python) stopped in torch's SymbolicValueError after pages of traced graph (ONNX)
+    or "Could not export Python function call" (TorchScript). The files now run as the fused generator does."""
+    from cyclegan.export import export_generator
+    from cyclegan.inference import translate_tensor
+    from cyclegan.models import build_generator
+    from cyclegan.models.fused import GroupInstanceNorm, SubpixelUpConv, WinogradConv2d, fuse_layers
+
+    torch.manual_seed(0)
+    kw = {"ngf": 32, "n_blocks": 1} if preset == "paper" else {"preset": "fast"}  # ngf 32: 128-channel blocks
+    G = fuse_layers(build_generator(resolve({"size": 32, **kw}).model).eval())
+    kinds = {type(m) for m in G.modules()}
+    assert GroupInstanceNorm in kinds and (WinogradConv2d if preset == "paper" else SubpixelUpConv) in kinds
+    keys = list(G.state_dict())
+    export_generator(G, tmp_path / "g.onnx", format="onnx")
+    export_generator(G, tmp_path / "g.pt", format="torchscript")
+    assert list(G.state_dict()) == keys and {type(m) for m in G.modules()} == kinds  # the caller's G still fused
+    session = ort.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"])
+    module = torch.jit.load(str(tmp_path / "g.pt"))
+    for b, h, w in SIZES:
+        x = inputs(b, h, w)
+        expected = translate_tensor(G, x)
+        assert np.abs(session.run(None, {"input": x.numpy()})[0] - expected.numpy()).max() < 1e-4
+        torch.testing.assert_close(module(x), expected, atol=1e-5, rtol=0)
+
+
+def test_the_metadata_says_which_weights_of_which_step_were_exported(tmp_path):
+    """A checkpoint that keeps averaged weights (--ema-decay) exported with --ema on and with --ema off gave two
+    different files whose metadata were the same: a reader could not tell which weights, nor which step, it had."""
+    cfg = resolve({"ngf": 8, "n_blocks": 1, "size": 32})
+    torch.manual_seed(0)
+    models = {k: m.state_dict() for k, m in build_models(cfg.model).items()}
+    ema = {k: {n: t + 0.01 for n, t in models[k].items()} for k in ("G", "F")}
+    ckpt = tmp_path / "checkpoint.pt"
+    torch.save({"format": FORMAT, "config": cfg.to_dict(), "step": 120, "models": models, "ema": ema}, ckpt)
+    recorded = {}
+    for choice in ("on", "off"):
+        out = tmp_path / f"g_{choice}.onnx"
+        assert main(["export", "--checkpoint", str(ckpt), "--ema", choice, "--out", str(out), "--no-check"]) == 0
+        meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+        recorded[choice] = (meta["step"], meta["weights"])
+    assert recorded == {"on": ("120", "averaged (--ema-decay)"), "off": ("120", "last (not averaged)")}
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_a_compiled_generator_exports_and_a_discriminator_is_refused_in_one_line(tmp_path, fmt):
+    """From Python: a generator wrapped by torch.compile stopped in torch's "Detected that you are using FX to
+    torch.jit.trace a dynamo-optimized function"; a discriminator passed by mistake was traced and written to the
+    temporary, then failed the check in onnxruntime's or TorchScript's own multi-line error."""
+    from cyclegan.export import export_generator
+    from cyclegan.inference import translate_tensor
+
+    torch.manual_seed(0)
+    nets = build_models(resolve({"ngf": 8, "ndf": 8, "n_blocks": 1, "size": 32}).model)
+    out = tmp_path / f"g.{'onnx' if fmt == 'onnx' else 'pt'}"
+    result = export_generator(torch.compile(nets["G"]), out, format=fmt)
+    assert result.max_abs_diff is not None and result.max_abs_diff < 1e-4
+    x = inputs(*SIZES[1])
+    if fmt == "onnx":
+        y = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"input": x.numpy()})[0]
+    else:
+        y = torch.jit.load(str(out))(x).numpy()
+    assert np.abs(y - translate_tensor(nets["G"], x).numpy()).max() < 1e-4
+    with pytest.raises(
+        CycleGANError, match=r"^PatchGANDiscriminator gave \(1, 1, 6, 6\) for images \(1, 3, 64, 64\): not"
+    ):
+        export_generator(nets["D_X"], tmp_path / out.name.replace("g.", "d."), format=fmt)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]

@@ -111,6 +111,33 @@ def test_runs_and_models_are_found_and_new_checkpoints_appear(tmp_path, run):
         check_checkpoint_files([tmp_path / "nope.pt"])
 
 
+@pytest.mark.parametrize("name", ["g.pt", "g.onnx"])
+def test_serve_refuses_an_exported_model_given_as_a_checkpoint_before_starting(tmp_path, capsys, monkeypatch, name):
+    """`serve --checkpoint g.onnx` (or a TorchScript g.pt) started the page and offered the file as a model; every
+    job with it then failed, for each visitor. Now one line at the start, as every other command refuses it."""
+    import cyclegan.web.serve  # noqa: F401
+    from cyclegan.cli import main
+    from helpers import save_tiny_checkpoint
+
+    if name.endswith(".onnx"):
+        pytest.importorskip("onnx")
+    ckpt = save_tiny_checkpoint(tmp_path / "checkpoint.pt")
+    out = tmp_path / name
+    assert main(["export", "--checkpoint", str(ckpt), "--out", str(out), "--no-check"]) == 0
+    capsys.readouterr()
+
+    def no_server(host, port):
+        raise CycleGANError("the page was started")
+
+    monkeypatch.setattr(sys.modules["cyclegan.web.serve"], "check_listen", no_server)  # the package's serve: a function
+    assert main(["serve", "--checkpoint", str(ckpt), "--checkpoint", str(out)]) == 2
+    kind = "ONNX" if name.endswith(".onnx") else "TorchScript"
+    assert capsys.readouterr().err == (
+        f"error: option '--checkpoint': {out} is an exported model ({kind}, as `cyclegan export` writes), which the "
+        "page does not load; give the training run's folder or its checkpoint.pt\n"
+    )
+
+
 def test_a_runs_folder_given_with_dots_names_its_runs_by_the_folder(tmp_path, monkeypatch):
     """`--runs proj/..` showed its runs as "../NAME", and `--runs .` as bare names unlike every other
     folder's "runs/NAME". Now each is named after the folder it is."""

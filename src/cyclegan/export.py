@@ -26,8 +26,9 @@ from . import zoo
 from .errors import CycleGANError, install_extra
 from .export_options import FORMATS, MIN_OPSET, OPSET, ExportFormat, ExportOptions, format_for
 from .files import check_outputs, claim_file, write_atomic
-from .inference import least_size, pad_for_generator, size_multiple
+from .inference import check_output, least_size, pad_for_generator, size_multiple, uncompiled
 from .loading import checkpoint_file, load_generator_and_direction
+from .models.fused import plain_layers
 
 TOLERANCE = 1e-4  # max abs difference from PyTorch accepted for an export, on outputs in [-1, 1]
 INPUT, OUTPUT = "input", "output"
@@ -68,8 +69,10 @@ class ExportResult:
 def wrap_for_export(net: nn.Module) -> nn.Module:
     """A copy of the generator, wrapped to take any size (see `PadToMultiple`), on the CPU in float32, eval mode.
     A copy: `Module.to` and `requires_grad_` work in place, so the caller's generator (on a GPU, or training)
-    was left on the CPU with its gradients off."""
-    net = copy.deepcopy(net).to("cpu", torch.float32).eval().requires_grad_(False)
+    was left on the CPU with its gradients off. Layers training made faster (`models.fused`) are plain again in
+    the copy: their forms do not trace (pages of torch's graph, then an error naming none of this); so is the module
+    under a `torch.compile` wrapper, which torch.jit.trace refuses."""
+    net = plain_layers(copy.deepcopy(uncompiled(net))).to("cpu", torch.float32).eval().requires_grad_(False)
     multiple = size_multiple(net)
     return (PadToMultiple(net, multiple, least_size(net)) if multiple > 1 else net).eval()
 
@@ -208,7 +211,8 @@ def export_generator(
     The file is written atomically. With `check`, it is run (onnxruntime for ONNX, when installed) at two
     sizes and compared with PyTorch before it takes the name `out`: the largest absolute difference is
     returned, and one above `TOLERANCE` is a CycleGANError with nothing written (an existing `out` kept).
-    `opset`: ONNX's (default `OPSET`); refused for TorchScript, which has none.
+    `opset`: ONNX's (default `OPSET`); refused for TorchScript, which has none. `metadata`: text stored in the
+    file (ONNX `metadata_props`, TorchScript extra files `KEY.txt`) beside the value ranges.
     """
     # what ExportOptions checks, for Python callers: an unknown format was written as TorchScript and then run as
     # ONNX ("give a lower --opset"); an opset under 11, torch's pages-long SymbolicValueError
@@ -219,10 +223,19 @@ def export_generator(
     opset = OPSET if opset is None else opset
     if format == "onnx" and opset < MIN_OPSET:
         raise CycleGANError(f"opset: the generators' reflection padding needs opset {MIN_OPSET} or later, got {opset}")
+    # ONNX's metadata_props and TorchScript's extra files hold text: a number was torch's or protobuf's TypeError,
+    # after the generator was traced
+    for key, value in (metadata or {}).items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise CycleGANError(
+                f"metadata: keys and values must be strings, got {key!r}: {value!r}; write {key!r}: {str(value)!r}"
+            )
     out = Path(out)
     model = wrap_for_export(net)
     multiple = getattr(model, "multiple", 1) if isinstance(model, PadToMultiple) else getattr(net, "multiple", 1)
     example = _example(multiple, 64)
+    with torch.no_grad():  # a discriminator was traced and written, then failed in onnxruntime or TorchScript's check
+        check_output(net, model(example), example)
     meta = {"input": "float32 (B, 3, H, W) in [-1, 1], RGB", "output": "float32 (B, 3, H, W) in [-1, 1]"}
     meta.update(metadata or {})
     sizes = _check_sizes(multiple)
@@ -263,6 +276,10 @@ def export_checkpoint(opts: ExportOptions) -> ExportResult:
     # was written beside "AtoB of horse2zebra"); another project's file says neither: "AtoB" was recorded for any
     net, direction = load_generator_and_direction(opts.checkpoint, opts.direction, ema=opts.ema, option="--direction")
     meta = {"direction": direction or "unknown", "checkpoint": str(opts.checkpoint)}
+    # which weights of which step: exports of one checkpoint with --ema on and off were alike to their readers
+    if (origin := getattr(net, "_cyclegan_origin", None)) is not None and origin.config is not None:
+        meta["step"] = str(origin.step)
+        meta["weights"] = "averaged (--ema-decay)" if origin.averaged else "last (not averaged)"
     if (published := zoo.MODELS.get(zoo.cached_name(checkpoint_file(opts.checkpoint)) or "")) is not None:
         meta["translates"] = f"{published.does} ({published.direction} of {published.dataset})"
     return export_generator(

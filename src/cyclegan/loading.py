@@ -44,6 +44,7 @@ class Origin:
     name: str = "G"
     step: int = 0
     resumable: str | None = None  # the file it came from, where that holds a run's whole training state
+    averaged: bool = False  # the weights' average (--ema-decay), not the last raw ones: `export` records which
 
 
 def model_label(config: dict | None, checkpoint: str) -> str:
@@ -238,12 +239,14 @@ def _generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMACho
         averaged = ckpt.get("ema") or {}
         if ema == "on" and name not in averaged:
             raise CycleGANError(f"{source} holds no averaged weights (train with --ema-decay); use --ema off or auto")
-        if ema != "off" and name in averaged:
+        use_average = ema != "off" and name in averaged
+        if use_average:
             load_state(net, averaged[name], where=f"ema.{name}", source=source)
         else:
             load_state(net, ckpt["models"][name], where=f"models.{name}", source=source)
         resumable = None if ckpt.get("contents") == GENERATORS_ONLY else os.path.abspath(source)
-        net._cyclegan_origin = Origin(ckpt["config"], name, ckpt["step"], resumable)  # what save_generator writes
+        # what save_generator writes
+        net._cyclegan_origin = Origin(ckpt["config"], name, ckpt["step"], resumable, averaged=use_average)
     else:  # a generator saved by the reference implementation (or in its layout): see cyclegan.interop
         net = load_foreign_generator(ckpt, direction, source=source)
         net._cyclegan_origin = Origin(None)  # saved back as a plain state dict, read again by its tensors' shapes

@@ -1,5 +1,9 @@
-"""What a training run's folder holds, by name, and the tag of the checkpoint format: no torch, so the web
-page's run list, the demo and the trainer read the same names."""
+"""What a training run's folder holds, by name, the tag of the checkpoint format, and `exported_kind` (a file
+`cyclegan export` wrote, told from a checkpoint): no torch, so the web page's run list and its --checkpoint
+check, the demo and the trainer read the same names."""
+
+import zipfile
+from pathlib import Path
 
 FORMAT = "cyclegan-checkpoint"  # the "format" entry of every checkpoint `cyclegan train` writes
 CHECKPOINT_NAME = "checkpoint.pt"  # the resumable checkpoint (networks, optimizers, schedules, RNG, ...)
@@ -10,3 +14,22 @@ LOG_NAME = "log.jsonl"  # one JSON record per logged step
 SAMPLES_DIR = "samples"  # sample grids, samples/step_NNNNNNN.png
 TENSORBOARD_DIR = "tensorboard"
 RUN_FILES = (CONFIG_NAME, LOG_NAME, CHECKPOINT_NAME)  # any one of them makes a folder a run
+
+
+def exported_kind(path: str | Path) -> str | None:
+    """'TorchScript' or 'ONNX' where `path` holds an exported model (torch.jit.save's zip, with its
+    constants.pkl or code/; an ONNX protobuf: ir_version then producer_name, or a .onnx name), else None.
+    Read where a file failed to load as a checkpoint, and for `serve --checkpoint` (whose models load later)."""
+    path = Path(path)
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                parts = [name.split("/")[1:2] for name in zf.namelist()]
+            return "TorchScript" if any(p in (["constants.pkl"], ["code"]) for p in parts) else None
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError):
+        return None
+    # ModelProto: field 1 (ir_version, a one-byte varint) then field 2 (producer_name, a string)
+    onnx_head = len(head) == 4 and head[0] == 0x08 and head[1] < 0x80 and head[2] == 0x12
+    return "ONNX" if onnx_head or (path.suffix.lower() == ".onnx" and head) else None

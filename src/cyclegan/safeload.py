@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from .errors import CycleGANError
+from .run_files import exported_kind
 
 
 @dataclass(frozen=True)
@@ -142,25 +143,6 @@ def _unreadable(path: Path, what: str = "checkpoint") -> CycleGANError:
     return CycleGANError(
         f"cannot read {what} {path}: not a file saved by torch.save, or an incomplete one (is the file complete?)"
     )
-
-
-def exported_kind(path: str | Path) -> str | None:
-    """'TorchScript' or 'ONNX' where `path` holds an exported model (torch.jit.save's zip, with its
-    constants.pkl or code/; an ONNX protobuf: ir_version then producer_name, or a .onnx name), else None.
-    Read only when a file failed to load as a checkpoint."""
-    path = Path(path)
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as zf:
-                parts = [name.split("/")[1:2] for name in zf.namelist()]
-            return "TorchScript" if any(p in (["constants.pkl"], ["code"]) for p in parts) else None
-        with open(path, "rb") as f:
-            head = f.read(4)
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError):
-        return None
-    # ModelProto: field 1 (ir_version, a one-byte varint) then field 2 (producer_name, a string)
-    onnx_head = len(head) == 4 and head[0] == 0x08 and head[1] < 0x80 and head[2] == 0x12
-    return "ONNX" if onnx_head or (path.suffix.lower() == ".onnx" and head) else None
 
 
 # --- is it code? ---------------------------------------------------------------------------------------------

@@ -473,3 +473,28 @@ def fuse_layers(net: nn.Module, kinds: tuple[str, ...] = FUSIONS) -> nn.Module:
                 conv.padding = (pad.padding[2], pad.padding[0])
                 module._modules[name] = nn.Identity()
     return net
+
+
+def plain_layers(net: nn.Module) -> nn.Module:
+    """Undo `fuse_layers` in place: each faster form back to the plain layer it was (the resize decoder as nearest
+    x2, pad 1 and a 3x3 conv again; a folded zero pad stays in its conv's `padding`), same parameters and
+    state_dict; returns `net`. For tracing (`cyclegan.export`): the faster forms' autograd Functions cannot be
+    traced, and group_norm with one group per channel takes its group count from the input's shape, which ONNX
+    needs as a constant. Layers of other kinds stay."""
+    for module in list(net.modules()):
+        if not isinstance(module, nn.Sequential):
+            continue
+        names = list(module._modules)
+        for i, name in enumerate(names):
+            child = module._modules[name]
+            if type(child) is GroupInstanceNorm:
+                child.__class__ = nn.InstanceNorm2d
+            elif type(child) in (ThinConv2d, EntryConv2d, WinogradConv2d):
+                child.__class__ = nn.Conv2d
+            elif isinstance(child, SubpixelUpConv) and i >= 2:  # fuse_layers left two Identity layers before it
+                conv = nn.Conv2d(child.weight.shape[1], child.weight.shape[0], 3, bias=child.bias is not None)
+                conv.weight, conv.bias = child.weight, child.bias
+                module._modules[names[i - 2]] = nn.Upsample(scale_factor=2, mode="nearest")
+                module._modules[names[i - 1]] = nn.ZeroPad2d(1) if child.zeros else ReflectionPad2d(1)
+                module._modules[name] = conv
+    return net

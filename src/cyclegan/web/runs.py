@@ -28,7 +28,7 @@ from PIL import Image
 from .. import zoo
 from ..errors import CycleGANError
 from ..families import directions_in_stored_config
-from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, FORMAT, RUN_FILES
+from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, FORMAT, RUN_FILES, exported_kind
 
 MAX_DEPTH = 3  # how deep below a --runs folder runs are looked for (runs/project/NAME is depth 2)
 LOG_KEYS = ("step", "epoch", "lr", "s_per_step", "eval_s", "warnings")  # a log.jsonl record's fields that are no loss
@@ -103,7 +103,7 @@ def run_label(run: Path, roots: Sequence[str | Path]) -> str:
 def check_checkpoint_files(files: Sequence[str | Path]) -> list[Path]:
     """The --checkpoint items as files (a run folder means its checkpoint.pt, `pretrained:NAME` the cached
     published generator, downloaded now if it is not cached: as in every command that takes a checkpoint); one
-    line naming a missing one. Only their existence is checked here: models are loaded on first use."""
+    line naming a missing one, or one `cyclegan export` wrote. Models are loaded on first use, not here."""
     out = []
     for f in files:
         if zoo.is_spec(f):  # was refused as "not a checkpoint file"
@@ -113,6 +113,11 @@ def check_checkpoint_files(files: Sequence[str | Path]) -> list[Path]:
         path = path / CHECKPOINT_NAME if path.is_dir() else path
         if not path.is_file():
             raise CycleGANError(f"option '--checkpoint': {f} is not a checkpoint file or a run folder holding one")
+        if (kind := exported_kind(path)) is not None:  # it started a page whose every job with it failed
+            raise CycleGANError(
+                f"option '--checkpoint': {f} is an exported model ({kind}, as `cyclegan export` writes), which the "
+                "page does not load; give the training run's folder or its checkpoint.pt"
+            )
         out.append(path)
     return out
 
