@@ -655,7 +655,8 @@ def write_report(report: CompareReport, out: Path) -> None:
     """out/report.json and out/report.html of `report`, each whole or not at all (a symlink there replaced)."""
     write_json(asdict(report), out / "report.json")
     html = render_compare_html(report)
-    write_atomic(out / "report.html", lambda tmp: Path(tmp).write_text(html))
+    # UTF-8 as the page declares, whatever the locale's encoding (a Windows cp1252 one could not write a CJK name)
+    write_atomic(out / "report.html", lambda tmp: Path(tmp).write_text(html, encoding="utf-8"))
 
 
 T = TypeVar("T")
