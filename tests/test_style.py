@@ -922,3 +922,37 @@ def test_a_killed_stylizes_temporary_is_removed_by_the_next_and_two_of_one_out_a
     out.parent.mkdir()
     args = ["stylize", "--content", str(content), "--style", str(content), "--out", str(out), "--size", "16"]
     check_file_claim([*args, "--steps", "1", "--backbone", "lite0", "--no-progress"], out, capsys)
+
+
+def test_a_transparent_content_stays_transparent_in_a_png_and_a_jpg_says_it_cannot(tmp_path, capsys):
+    """An artist's cut-out (an RGBA PNG: a figure on a transparent ground) came back as an opaque RGB image on
+    white, the transparency gone without a word. Now a .png keeps the content's alpha, resized with it, and a .jpg
+    (no alpha) says so; an opaque RGBA content stays RGB."""
+    from cyclegan.cli import main
+
+    rgba = np.zeros((30, 40, 4), dtype=np.uint8)
+    rgba[..., :3] = 120
+    rgba[5:25, 10:30, 3] = 255  # the figure; the rest fully transparent
+    rgba[5:25, 30:35, 3] = 128  # a half-transparent edge
+    content = tmp_path / "cut.png"
+    Image.fromarray(rgba, "RGBA").save(content)
+    style = _stripes(tmp_path / "s.png", 24)
+    args = ["stylize", "--content", str(content), "--style", str(style), "--size", "80", "--steps", "1"]
+    assert main([*args, "--backbone", "lite0", "--no-progress", "--out", str(tmp_path / "o.png")]) == 0
+    out = Image.open(tmp_path / "o.png")
+    expected = Image.fromarray(rgba[..., 3]).resize((80, 60), Image.Resampling.BICUBIC)  # as the pixels are resized
+    assert out.mode == "RGBA" and out.size == (80, 60)
+    alpha = np.asarray(out.getchannel("A"), dtype=int)
+    assert np.abs(alpha - np.asarray(expected, dtype=int)).max() <= 2 and alpha[0, 0] == 0 and alpha[30, 40] == 255
+    assert "warning" not in capsys.readouterr().err
+
+    assert main([*args, "--backbone", "lite0", "--no-progress", "--out", str(tmp_path / "o.jpg")]) == 0
+    assert Image.open(tmp_path / "o.jpg").mode == "RGB"
+    assert "warning: a .jpg file keeps no transparency: the content's transparent pixels are on white" in (
+        capsys.readouterr().err
+    )
+
+    rgba[..., 3] = 255
+    Image.fromarray(rgba, "RGBA").save(content)
+    assert main([*args, "--backbone", "lite0", "--no-progress", "--out", str(tmp_path / "opaque.png")]) == 0
+    assert Image.open(tmp_path / "opaque.png").mode == "RGB"
