@@ -737,6 +737,36 @@ def test_ctrl_c_in_stylize_writes_the_best_image_so_far_and_exits_130(tmp_path, 
     assert capsys.readouterr().err == "interrupted\n" and not out.exists()
 
 
+def test_ctrl_c_while_the_result_is_written_writes_it_whole_and_exits_130(tmp_path, capsys, monkeypatch):
+    """A Ctrl-C (or a scheduler's SIGTERM) while `stylize` wrote its result, every step done, removed it: the
+    minutes of optimisation were lost, the one moment a stop lost them. Now the image is written again, whole, and
+    the command exits 130 saying so; a second stop there still removes it."""
+    from cyclegan.cli import main
+    from cyclegan.style import gatys
+
+    content = _image(tmp_path / "c.png", 40, 30, seed=1)
+    style = _stripes(tmp_path / "s.png", 32)
+    real, stops = gatys.save_image, [1]
+
+    def stopped_once(*a, **k):  # the stop arrives as the file is being written
+        if stops[0]:
+            stops[0] -= 1
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(gatys, "save_image", stopped_once)
+    out = tmp_path / "o.png"
+    args = ["stylize", "--content", str(content), "--style", str(style), "--size", "32", "--backbone", "lite0"]
+    args += ["--steps", "3", "--out", str(out), "--no-progress"]
+    assert main(args) == 130
+    captured = capsys.readouterr()
+    assert captured.err == "interrupted at step 3 of 3: the image is the best so far\n"
+    assert Image.open(out).size == (32, 24)
+    stops[0] = 2
+    assert main([*args, "--overwrite"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
 def test_adam_stopped_keeps_the_lowest_loss_image_it_evaluated(tmp_path, monkeypatch):
     """Gatys with Adam stopped by Ctrl-C returned its latest pixels, one step past the last evaluated (its loss
     unknown, at a high --lr often higher), while `stylize` said "the image is the best so far". Now it returns the

@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -42,7 +42,7 @@ from ..data.io import (
 from ..errors import CycleGANError, escape
 from ..evaluate.metrics import LUMA_BT601, luminance
 from ..execution import available_memory, resolve_device
-from ..files import check_outputs, claim_file, removed_on_failure
+from ..files import check_outputs, claim_file, removed_on_failure, written_through_a_stop
 from ..inference import decode
 from .backbones import DEFAULTS, LAYER_NAMES, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
@@ -670,11 +670,13 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
                     "pixels are on white (write a .png, .webp or .tif to keep them)",
                     file=sys.stderr,
                 )
-            try:
-                save_image(image, opts.out)  # whole or not at all; a symlink at --out is replaced, not followed
+            try:  # whole or not at all; a symlink at --out is replaced, not followed
+                # a stop while it is written writes it again, then goes on: it removed the finished optimisation
+                _, stop = written_through_a_stop(lambda: save_image(image, opts.out))
             except OSError as e:  # a full disk, a folder made read-only meanwhile: one line, not a traceback
                 raise CycleGANError(f"option '--out': cannot write {opts.out}: {e.strerror or e}") from None
-    return result
+    # the command exits with the stop's status, saying the image is the best of the steps done
+    return result if stop is None else replace(result, interrupted=True)
 
 
 def check_writable(out: str) -> None:
