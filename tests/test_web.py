@@ -2222,6 +2222,24 @@ def test_compare_tab_names_a_cut_models_column_cut(tmp_path):
     assert [b.label for b in app.blocks.values() if isinstance(b, gr.Dropdown) and "CycleGAN" in b.label] == []
 
 
+def test_compare_tab_says_gatys_on_lite0_optimised_the_features_that_measure_it(tmp_path):
+    """The tab's note that the distances favour a Gatys run on Lite0 (`cyclegan compare` prints it) was never
+    shown: the table's loop reused the backbone's variable for each row's name, so the check after it read
+    "gatys". Shown now for lite0, as the command's notes say it."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    ckpt = tmp_path / "cut.pt"
+    _tiny_checkpoint(ckpt, family="cut", nce_num_patches=16, nce_mlp_dim=8)
+    app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
+    photo, style = str(_png(tmp_path / "photo.png", 40, 30)), str(_png(tmp_path / "style.png", 40, 40, seed=1))
+    _, table = _handler(app, "compare")(photo, "cut.pt (AtoB only)", "AtoB", [style], "lite0", 32, 1)
+    assert table.endswith("\nGatys optimised the same Lite0 features that measure it, so the distances favour it.")
+    assert "\n| gatys | " in table
+
+
 def _stoppers(app, cancel_id: str) -> dict:
     """How a visitor stops a job of `app`: its Cancel button's handler (elem_id `cancel_id`), and closing the page
     (every `unload` handler, as Gradio calls them), each called with the visitor's request."""
