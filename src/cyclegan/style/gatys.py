@@ -136,7 +136,10 @@ def alpha_of(im: Image.Image) -> Image.Image | None:
     key: what `to_rgb` composites on white), or None where every pixel is opaque."""
     if is_deep_grey(im) or not (im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info):
         return None  # a 16-bit or float grey image's colour key: `to_rgb` takes its values alone too
-    alpha = (im.convert("LA") if im.mode == "La" else im).convert("RGBA").getchannel("A")
+    if im.mode in ("RGBA", "LA", "PA"):
+        alpha = im.getchannel("A")  # no RGBA copy of a photo-sized image
+    else:  # premultiplied, or a palette's or colour key's transparency
+        alpha = (im.convert("LA") if im.mode == "La" else im).convert("RGBA").getchannel("A")
     return None if alpha.getextrema() == (255, 255) else alpha
 
 
