@@ -2812,6 +2812,37 @@ def test_a_job_whose_page_was_closed_while_it_waited_in_the_queue_is_dropped(tmp
     )
 
 
+def test_the_style_tab_keeps_the_contents_colours_when_asked(tmp_path):
+    """`cyclegan stylize --preserve-color` had no place on the page: an artist there always got the painting's
+    palette. The tab's checkbox keeps the content's colours, in the steps shown and the result (a grey photo stays
+    grey under red and blue stripes); unticked, the stripes' colours come through."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    ckpt = tmp_path / "tiny.pt"
+    _tiny_checkpoint(ckpt)
+    app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
+    grey = np.asarray(Image.open(_png(tmp_path / "c.png", 48, 48)).convert("L"))
+    Image.fromarray(grey).convert("RGB").save(tmp_path / "grey.png")
+    y, x = np.mgrid[:48, :48]
+    stripes = np.where((((x + y) // 4) % 2 == 0)[..., None], [230, 30, 30], [20, 40, 220]).astype(np.uint8)
+    Image.fromarray(stripes).save(tmp_path / "stripes.png")
+    session = SimpleNamespace(session_hash="visitor")
+    live = _handler(app, "stylize_live")
+
+    def chroma(path: str) -> int:  # the largest gap between a pixel's channels
+        a = np.asarray(Image.open(path).convert("RGB"), dtype=int)
+        return int((a.max(-1) - a.min(-1)).max())
+
+    kept = list(
+        live(str(tmp_path / "grey.png"), [str(tmp_path / "stripes.png")], "lite0", 48, 10, session, preserve_color=True)
+    )
+    assert len(kept) > 1 and all(chroma(image) <= 2 for image, *_ in kept)  # every step shown, and the result
+    painted = list(live(str(tmp_path / "grey.png"), [str(tmp_path / "stripes.png")], "lite0", 48, 10, session))
+    assert chroma(painted[-1][0]) > 20
+
+
 def test_a_cancelled_style_transfer_offers_its_best_image_so_far(tmp_path, monkeypatch):
     """`cyclegan stylize` keeps its best image so far on Ctrl-C; the Style tab's Cancel threw the minutes of
     Gatys away ("cancelled after 41.0 s", nothing to download). Then the job offered it, but Gradio drops what a
