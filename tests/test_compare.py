@@ -439,6 +439,29 @@ def test_the_report_links_images_whose_names_hold_url_characters():
     assert "src='images/a%231%2050%2525%3F_input.png'" in page and "a#1 50%25?_" not in page.split("<table>")[-1]
 
 
+def test_the_report_of_a_file_name_that_is_not_utf8_is_written_and_links_the_file(tmp_path):
+    """A content file named in Latin-1 ('caf\\xe9.png', as an old camera or a Windows share names it) stopped the
+    report in a traceback ("surrogates not allowed") after every Gatys run, and the comparison was removed."""
+    import os
+
+    from cyclegan.compare import write_report
+    from cyclegan.report import CompareReport, Row
+
+    name = os.fsdecode(b"caf\xe9 <b>\xe6\x9d\xb1")  # the undecodable byte kept as a lone surrogate, then CJK
+    figures = {k: {m: 0.5 for m in ("input", "cyclegan", "gatys")} for k in ("seconds", "ssim_y")}
+    images = {m: f"images/{name}_{m}.png" for m in ("input", "cyclegan", "gatys")}
+    row = Row(name, f"{name}.png", ["s.png"], **figures, content_distance=figures["ssim_y"],
+              style_distance=figures["ssim_y"], images=images)  # fmt: skip
+    gatys = {"backbone": "lite0", "content_layers": [], "style_layers": [], "steps": 1, "optimizer": "adam"}
+    metrics = {"content_layer": "block3", "style_layers": ["stem"]}
+    report = CompareReport("run", "AtoB", 16, {**gatys, "refs_per_image": 1}, metrics, [row], None, "g", "h")
+    write_report(report, tmp_path)
+    page = (tmp_path / "report.html").read_bytes().decode("utf-8")  # as the page's charset says
+    assert "<td>caf\ufffd &lt;b&gt;\u6771</td>" in page  # shown, escaped
+    assert "src='images/caf%E9%20%3Cb%3E%E6%9D%B1_input.png'" in page  # the bytes of the file on disk
+    assert json.loads((tmp_path / "report.json").read_text())["rows"][0]["name"] == name
+
+
 def test_weights_with_the_lite0_backbone_is_refused_as_stylize_does():
     """`compare --backbone lite0 --weights FILE` ran Gatys on Lite0 and ignored the file without a word."""
     from cyclegan.compare_options import CompareOptions

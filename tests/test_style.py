@@ -737,6 +737,36 @@ def test_ctrl_c_in_stylize_writes_the_best_image_so_far_and_exits_130(tmp_path, 
     assert capsys.readouterr().err == "interrupted\n" and not out.exists()
 
 
+def test_ctrl_c_while_the_result_is_written_writes_it_whole_and_exits_130(tmp_path, capsys, monkeypatch):
+    """A Ctrl-C (or a scheduler's SIGTERM) while `stylize` wrote its result, every step done, removed it: the
+    minutes of optimisation were lost, the one moment a stop lost them. Now the image is written again, whole, and
+    the command exits 130 saying so; a second stop there still removes it."""
+    from cyclegan.cli import main
+    from cyclegan.style import gatys
+
+    content = _image(tmp_path / "c.png", 40, 30, seed=1)
+    style = _stripes(tmp_path / "s.png", 32)
+    real, stops = gatys.save_image, [1]
+
+    def stopped_once(*a, **k):  # the stop arrives as the file is being written
+        if stops[0]:
+            stops[0] -= 1
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(gatys, "save_image", stopped_once)
+    out = tmp_path / "o.png"
+    args = ["stylize", "--content", str(content), "--style", str(style), "--size", "32", "--backbone", "lite0"]
+    args += ["--steps", "3", "--out", str(out), "--no-progress"]
+    assert main(args) == 130
+    captured = capsys.readouterr()
+    assert captured.err == "interrupted at step 3 of 3: the image is the best so far\n"
+    assert Image.open(out).size == (32, 24)
+    stops[0] = 2
+    assert main([*args, "--overwrite"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
 def test_adam_stopped_keeps_the_lowest_loss_image_it_evaluated(tmp_path, monkeypatch):
     """Gatys with Adam stopped by Ctrl-C returned its latest pixels, one step past the last evaluated (its loss
     unknown, at a high --lr often higher), while `stylize` said "the image is the best so far". Now it returns the
@@ -922,3 +952,37 @@ def test_a_killed_stylizes_temporary_is_removed_by_the_next_and_two_of_one_out_a
     out.parent.mkdir()
     args = ["stylize", "--content", str(content), "--style", str(content), "--out", str(out), "--size", "16"]
     check_file_claim([*args, "--steps", "1", "--backbone", "lite0", "--no-progress"], out, capsys)
+
+
+def test_a_transparent_content_stays_transparent_in_a_png_and_a_jpg_says_it_cannot(tmp_path, capsys):
+    """An artist's cut-out (an RGBA PNG: a figure on a transparent ground) came back as an opaque RGB image on
+    white, the transparency gone without a word. Now a .png keeps the content's alpha, resized with it, and a .jpg
+    (no alpha) says so; an opaque RGBA content stays RGB."""
+    from cyclegan.cli import main
+
+    rgba = np.zeros((30, 40, 4), dtype=np.uint8)
+    rgba[..., :3] = 120
+    rgba[5:25, 10:30, 3] = 255  # the figure; the rest fully transparent
+    rgba[5:25, 30:35, 3] = 128  # a half-transparent edge
+    content = tmp_path / "cut.png"
+    Image.fromarray(rgba, "RGBA").save(content)
+    style = _stripes(tmp_path / "s.png", 24)
+    args = ["stylize", "--content", str(content), "--style", str(style), "--size", "80", "--steps", "1"]
+    assert main([*args, "--backbone", "lite0", "--no-progress", "--out", str(tmp_path / "o.png")]) == 0
+    out = Image.open(tmp_path / "o.png")
+    expected = Image.fromarray(rgba[..., 3]).resize((80, 60), Image.Resampling.BICUBIC)  # as the pixels are resized
+    assert out.mode == "RGBA" and out.size == (80, 60)
+    alpha = np.asarray(out.getchannel("A"), dtype=int)
+    assert np.abs(alpha - np.asarray(expected, dtype=int)).max() <= 2 and alpha[0, 0] == 0 and alpha[30, 40] == 255
+    assert "warning" not in capsys.readouterr().err
+
+    assert main([*args, "--backbone", "lite0", "--no-progress", "--out", str(tmp_path / "o.jpg")]) == 0
+    assert Image.open(tmp_path / "o.jpg").mode == "RGB"
+    assert "warning: a .jpg file keeps no transparency: the content's transparent pixels are on white" in (
+        capsys.readouterr().err
+    )
+
+    rgba[..., 3] = 255
+    Image.fromarray(rgba, "RGBA").save(content)
+    assert main([*args, "--backbone", "lite0", "--no-progress", "--out", str(tmp_path / "opaque.png")]) == 0
+    assert Image.open(tmp_path / "opaque.png").mode == "RGB"

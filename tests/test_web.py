@@ -2277,6 +2277,24 @@ def test_compare_tab_names_a_cut_models_column_cut(tmp_path):
     assert [b.label for b in app.blocks.values() if isinstance(b, gr.Dropdown) and "CycleGAN" in b.label] == []
 
 
+def test_compare_tab_says_gatys_on_lite0_optimised_the_features_that_measure_it(tmp_path):
+    """The tab's note that the distances favour a Gatys run on Lite0 (`cyclegan compare` prints it) was never
+    shown: the table's loop reused the backbone's variable for each row's name, so the check after it read
+    "gatys". Shown now for lite0, as the command's notes say it."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    ckpt = tmp_path / "cut.pt"
+    _tiny_checkpoint(ckpt, family="cut", nce_num_patches=16, nce_mlp_dim=8)
+    app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
+    photo, style = str(_png(tmp_path / "photo.png", 40, 30)), str(_png(tmp_path / "style.png", 40, 40, seed=1))
+    _, table = _handler(app, "compare")(photo, "cut.pt (AtoB only)", "AtoB", [style], "lite0", 32, 1)
+    assert table.endswith("\nGatys optimised the same Lite0 features that measure it, so the distances favour it.")
+    assert "\n| gatys | " in table
+
+
 def _stoppers(app, cancel_id: str) -> dict:
     """How a visitor stops a job of `app`: its Cancel button's handler (elem_id `cancel_id`), and closing the page
     (every `unload` handler, as Gradio calls them), each called with the visitor's request."""
@@ -2847,6 +2865,37 @@ def test_a_job_whose_page_was_closed_while_it_waited_in_the_queue_is_dropped(tmp
     assert (
         _refusal(lambda: jobs["Video"](other)) == "photo.png is not a clip (.mp4, .mov, .m4v, .mkv, .webm, .gif, .webp)"
     )
+
+
+def test_the_style_tab_keeps_the_contents_colours_when_asked(tmp_path):
+    """`cyclegan stylize --preserve-color` had no place on the page: an artist there always got the painting's
+    palette. The tab's checkbox keeps the content's colours, in the steps shown and the result (a grey photo stays
+    grey under red and blue stripes); unticked, the stripes' colours come through."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    ckpt = tmp_path / "tiny.pt"
+    _tiny_checkpoint(ckpt)
+    app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
+    grey = np.asarray(Image.open(_png(tmp_path / "c.png", 48, 48)).convert("L"))
+    Image.fromarray(grey).convert("RGB").save(tmp_path / "grey.png")
+    y, x = np.mgrid[:48, :48]
+    stripes = np.where((((x + y) // 4) % 2 == 0)[..., None], [230, 30, 30], [20, 40, 220]).astype(np.uint8)
+    Image.fromarray(stripes).save(tmp_path / "stripes.png")
+    session = SimpleNamespace(session_hash="visitor")
+    live = _handler(app, "stylize_live")
+
+    def chroma(path: str) -> int:  # the largest gap between a pixel's channels
+        a = np.asarray(Image.open(path).convert("RGB"), dtype=int)
+        return int((a.max(-1) - a.min(-1)).max())
+
+    kept = list(
+        live(str(tmp_path / "grey.png"), [str(tmp_path / "stripes.png")], "lite0", 48, 10, session, preserve_color=True)
+    )
+    assert len(kept) > 1 and all(chroma(image) <= 2 for image, *_ in kept)  # every step shown, and the result
+    painted = list(live(str(tmp_path / "grey.png"), [str(tmp_path / "stripes.png")], "lite0", 48, 10, session))
+    assert chroma(painted[-1][0]) > 20
 
 
 def test_a_cancelled_style_transfer_offers_its_best_image_so_far(tmp_path, monkeypatch):

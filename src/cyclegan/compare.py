@@ -24,10 +24,9 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import torch
 import torch.nn.functional as F_
@@ -52,6 +51,7 @@ from .files import (
     removed_on_failure,
     unique_stems,
     write_atomic,
+    written_through_a_stop,
 )
 from .inference import frames_left_out_of, is_out_of_memory, keyword_names, translate_tensor
 from .loading import (
@@ -655,18 +655,5 @@ def write_report(report: CompareReport, out: Path) -> None:
     """out/report.json and out/report.html of `report`, each whole or not at all (a symlink there replaced)."""
     write_json(asdict(report), out / "report.json")
     html = render_compare_html(report)
-    write_atomic(out / "report.html", lambda tmp: Path(tmp).write_text(html))
-
-
-T = TypeVar("T")
-
-
-def written_through_a_stop(write: Callable[[], T]) -> tuple[T, KeyboardInterrupt | None]:
-    """write()'s result, and the stop (Ctrl-C; SIGTERM or SIGHUP: `process.Terminated`) that cut a first try short,
-    after which it is written again: every image is compared by then, and a stop while the grid or the report was
-    written removed them all (minutes of Gatys each), or, with --overwrite, left the new images under the earlier
-    report. A second stop goes on, and the outputs are removed (`files.removed_on_failure`)."""
-    try:
-        return write(), None
-    except KeyboardInterrupt as e:
-        return write(), e
+    # UTF-8 as the page declares, whatever the locale's encoding (a Windows cp1252 one could not write a CJK name)
+    write_atomic(out / "report.html", lambda tmp: Path(tmp).write_text(html, encoding="utf-8"))

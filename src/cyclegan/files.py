@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import CycleGANError, escape
 from .options import opt
@@ -558,6 +558,21 @@ def removed_on_failure(outputs: Iterable[str | Path]) -> Iterator[None]:
             with contextlib.suppress(OSError):  # not empty: something else was put there; leave it
                 d.rmdir()
         raise
+
+
+T = TypeVar("T")
+
+
+def written_through_a_stop(write: Callable[[], T]) -> tuple[T, KeyboardInterrupt | None]:
+    """write()'s result, and the stop (Ctrl-C; SIGTERM or SIGHUP: `process.Terminated`) that cut a first try short,
+    after which it is written again: the work is done by then (`compare`'s images, `stylize`'s optimisation), and a
+    stop while its outputs were written removed them all (minutes of Gatys each), or, with --overwrite, left
+    `compare`'s new images under the earlier report. A second stop goes on, and the outputs are removed
+    (`removed_on_failure`)."""
+    try:
+        return write(), None
+    except KeyboardInterrupt as e:
+        return write(), e
 
 
 def is_atomic_temporary(name: str) -> bool:

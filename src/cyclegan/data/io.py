@@ -380,7 +380,9 @@ def first_frames_only(frames: dict[Path, int], *, reader: str) -> str | None:
     )
 
 
-def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS, cap_option: str | None = CAP_OPTION) -> Image.Image:
+def read_image(
+    path: str | Path, *, max_pixels: int = MAX_PIXELS, cap_option: str | None = CAP_OPTION, keep_mode: bool = False
+) -> Image.Image:
     """Open an image file as an RGB PIL image, honouring EXIF orientation and an embedded ICC profile
     (converted to sRGB: `to_srgb`).
 
@@ -389,7 +391,9 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS, cap_option: st
     changes while it is read), or when its header declares more than `max_pixels` pixels (checked before
     decoding, so a tiny file that declares a huge image costs nothing; the refusal names `cap_option`, the
     caller's flag that raises the cap, None for none: `raise_cap`). The file is read, never mapped
-    (`open_image`), and an RGB image without EXIF rotation is returned without a copy.
+    (`open_image`), and an RGB image without EXIF rotation is returned without a copy. `keep_mode`: in the mode
+    it has once upright and in sRGB (its alpha kept; `as_rgb` makes it RGB), for a caller that puts the
+    transparency back (`stylize`).
     """
     path = Path(path)
     try:
@@ -398,7 +402,7 @@ def read_image(path: str | Path, *, max_pixels: int = MAX_PIXELS, cap_option: st
             im.load()
             im = ImageOps.exif_transpose(im, in_place=True) or im  # no copy when nothing turns
             im = to_srgb(im)  # after turning: its copy keeps no EXIF
-            return as_rgb(im)
+            return im if keep_mode else as_rgb(im)
     except FileNotFoundError:
         raise CycleGANError(image_not_found(path)) from None
     except MemoryError:

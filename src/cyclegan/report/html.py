@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,9 +19,22 @@ from .types import CompareReport
 # --- cyclegan compare --------------------------------------------------------------------------------------
 
 
+def shown(text: str) -> str:
+    """`text` escaped for the page, a file name's bytes that are not UTF-8 (`os.fsdecode` keeps them as lone
+    surrogates: 'caf\\udce9' from a Latin-1 'café') as U+FFFD: UTF-8 has no code for them, and the page of a
+    comparison of such a file stopped in a traceback after all its Gatys runs, which were removed with it."""
+    return html.escape(text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+
+
+def image_url(path: str) -> str:
+    """A relative image path as the page links it: the file name's own bytes, percent-encoded (`os.fsencode`:
+    a Latin-1 name's 0xE9 as %E9), so the browser asks for the file that is on disk."""
+    return html.escape(quote(os.fsencode(path)))
+
+
 def render_compare_html(r: CompareReport) -> str:
     """The comparison page: the grid, a summary table (means over images), one row per image."""
-    e = html.escape
+    e = shown
     g, mb = r.gatys, r.metrics_backbone
     model = e(r.model)  # the translation's column: CycleGAN, pix2pix, CUT or FastCUT
     mlabel = f"Lite0 {mb['content_layer']}"
@@ -77,7 +91,7 @@ def render_compare_html(r: CompareReport) -> str:
     )
     for row in r.rows:
         # a URL, not a name: 'a#1_input.png' was a link to 'a' and '50%25.png' to '50%.png', shown broken
-        imgs = "".join(f"<td><img class='t' src='{e(quote(row.images[k]))}'></td>" for k in r.methods)
+        imgs = "".join(f"<td><img class='t' src='{image_url(row.images[k])}'></td>" for k in r.methods)
         head.append(
             f"<tr><td>{e(row.name)}</td>{imgs}<td style='text-align:left'>"
             + "<br>".join(e(Path(p).name) for p in row.references)

@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -32,6 +32,7 @@ from ..data.io import (
     as_read,
     as_rgb,
     frame_count,
+    is_deep_grey,
     read_image,
     resize_long_side,
     save_image,
@@ -41,7 +42,7 @@ from ..data.io import (
 from ..errors import CycleGANError, escape
 from ..evaluate.metrics import LUMA_BT601, luminance
 from ..execution import available_memory, resolve_device
-from ..files import check_outputs, claim_file, removed_on_failure
+from ..files import check_outputs, claim_file, removed_on_failure, written_through_a_stop
 from ..inference import decode
 from .backbones import DEFAULTS, LAYER_NAMES, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
@@ -49,6 +50,7 @@ from .options import GatysOptions, Init, StylizeOptions
 
 ImageLike = Image.Image | str | Path
 LBFGS_HISTORY = 50  # the gradient pairs L-BFGS keeps: two image-sized vectors each
+ALPHA_EXTENSIONS = (".png", ".webp", ".tif", ".tiff")  # the --out formats that keep the content's transparency
 
 
 # --- images ----------------------------------------------------------------------------------------------
@@ -71,6 +73,17 @@ class StyleResult:
     seconds: float
     losses: list[dict[str, float]] = field(default_factory=list)
     interrupted: bool = False  # a Ctrl-C (`keep_on_interrupt`) ended it after len(losses) of its steps
+    alpha: Image.Image | None = None  # the content's transparency (mode L) at the image's size; None: opaque
+
+    @property
+    def transparent(self) -> Image.Image:
+        """`image` with the content's transparency put back (RGBA), or `image` itself for an opaque content. The
+        optimisation sees the content on white, as every command reads a transparent image."""
+        if self.alpha is None:
+            return self.image
+        rgba = self.image.convert("RGBA")
+        rgba.putalpha(self.alpha)
+        return rgba
 
 
 def load_image_01(
@@ -87,6 +100,18 @@ def load_image_01(
     A PIL image is converted as a file is read (`to_rgb`: 16-bit greyscale rescaled, not clipped
     to white as `convert("RGB")` clips it; transparency on white; upright by its EXIF orientation and in sRGB:
     `as_read`, on a copy). A PIL image whose file was closed is refused in one line naming `name` (`decode`)."""
+    return read_01(image, size, max_pixels=max_pixels, cap_option=cap_option, name=name)[0]
+
+
+def read_01(
+    image: ImageLike,
+    size: int | None,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    cap_option: str | None = CAP_OPTION,
+    name: str = "image",
+) -> tuple[torch.Tensor, Image.Image | None]:
+    """`load_image_01`'s tensor, and the image's transparency at the same size (`alpha_of`)."""
     if not isinstance(image, (Image.Image, str, os.PathLike)):
         raise CycleGANError(f"{name}: expected a PIL image or an image file's path, got {type(image).__name__}")
     if isinstance(image, Image.Image):
@@ -94,14 +119,28 @@ def load_image_01(
     im = (
         as_read(image)
         if isinstance(image, Image.Image)
-        else read_image(image, max_pixels=max_pixels, cap_option=cap_option)
+        else read_image(image, max_pixels=max_pixels, cap_option=cap_option, keep_mode=True)
     )
     if 0 in im.size:
         raise CycleGANError(f"an image of {im.width}x{im.height} pixels has nothing to stylise")
+    alpha = alpha_of(im)
     im = as_rgb(im)  # no copy of an RGB image (without a colour key)
     if size:
         im = resize_long_side(im, size)
-    return ((to_tensor(im).unsqueeze(0) + 1) / 2).contiguous()  # L-BFGS needs contiguous grads
+        alpha = alpha if alpha is None else resize_long_side(alpha, size)
+    return ((to_tensor(im).unsqueeze(0) + 1) / 2).contiguous(), alpha  # L-BFGS needs contiguous grads
+
+
+def alpha_of(im: Image.Image) -> Image.Image | None:
+    """The transparency of a PIL image as mode L (an alpha channel, a palette's transparent entry, a PNG's colour
+    key: what `to_rgb` composites on white), or None where every pixel is opaque."""
+    if is_deep_grey(im) or not (im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info):
+        return None  # a 16-bit or float grey image's colour key: `to_rgb` takes its values alone too
+    if im.mode in ("RGBA", "LA", "PA"):
+        alpha = im.getchannel("A")  # no RGBA copy of a photo-sized image
+    else:  # premultiplied, or a palette's or colour key's transparency
+        alpha = (im.convert("LA") if im.mode == "La" else im).convert("RGBA").getchannel("A")
+    return None if alpha.getextrema() == (255, 255) else alpha
 
 
 def to_pil_01(x: torch.Tensor) -> Image.Image:
@@ -530,7 +569,7 @@ def stylize(
 
     start = time.perf_counter()
     # Read every image first: a wrong path should fail before a backbone is loaded.
-    c = load_image_01(content, o.size, max_pixels=max_pixels, name="content")  # (1, 3, H, W) in [0, 1]
+    c, alpha = read_01(content, o.size, max_pixels=max_pixels, name="content")  # (1, 3, H, W) in [0, 1]
     style_images = [
         load_image_01(s, o.style_size or o.size, max_pixels=max_pixels, name=f"styles[{i}]")
         for i, s in enumerate(style_list)
@@ -593,6 +632,7 @@ def stylize(
         seconds=time.perf_counter() - start,
         losses=history[:done],
         interrupted=interrupted,
+        alpha=alpha,
     )
 
 
@@ -624,11 +664,22 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
                 max_pixels=opts.max_pixels,
                 keep_on_interrupt=True,  # the best image so far is written, and `result.interrupted` says so
             )
-            try:
-                save_image(result.image, opts.out)  # whole or not at all; a symlink at --out is replaced, not followed
+            image = result.image
+            if result.alpha is not None and Path(opts.out).suffix.lower() in ALPHA_EXTENSIONS:
+                image = result.transparent  # a cut-out stays one: its transparency was put on white for good
+            elif result.alpha is not None:
+                print(
+                    f"warning: a {Path(opts.out).suffix} file keeps no transparency: the content's transparent "
+                    "pixels are on white (write a .png, .webp or .tif to keep them)",
+                    file=sys.stderr,
+                )
+            try:  # whole or not at all; a symlink at --out is replaced, not followed
+                # a stop while it is written writes it again, then goes on: it removed the finished optimisation
+                _, stop = written_through_a_stop(lambda: save_image(image, opts.out))
             except OSError as e:  # a full disk, a folder made read-only meanwhile: one line, not a traceback
                 raise CycleGANError(f"option '--out': cannot write {opts.out}: {e.strerror or e}") from None
-    return result
+    # the command exits with the stop's status, saying the image is the best of the steps done
+    return result if stop is None else replace(result, interrupted=True)
 
 
 def check_writable(out: str) -> None:

@@ -171,9 +171,9 @@ class CompareTab:
         ]
         for method in ("input", "cyclegan", "gatys"):
             s = "" if seconds[method] is None else f"{seconds[method]:.3f}"
-            name = label if method == "cyclegan" else method
+            row = label if method == "cyclegan" else method  # not `name`, the Gatys backbone's, read below
             table.append(
-                f"| {name} | {s} | {m['ssim_y'][method]:.3f} | {m['content_distance'][method]:.3f} | "
+                f"| {row} | {s} | {m['ssim_y'][method]:.3f} | {m['content_distance'][method]:.3f} | "
                 f"{m['style_distance'][method]:.3f} |"
             )
         table.append(

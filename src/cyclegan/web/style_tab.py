@@ -60,6 +60,11 @@ class StyleTab:
                         step=STYLE_STEPS_MIN,
                         label="steps (L-BFGS evaluations)",
                     )
+                    s_colour = gr.Checkbox(
+                        False,
+                        label="keep the content's colours (luminance transfer: the style's strokes, not its palette)",
+                        elem_id="style-preserve-color",
+                    )
                     with gr.Row():
                         s_go = gr.Button("Stylise", variant="primary", elem_id="style-go")
                         s_cancel = gr.Button("Cancel", variant="stop", elem_id="style-cancel")
@@ -84,9 +89,10 @@ class StyleTab:
                         "--optimizer": None,  # L-BFGS: the page has no choice of optimiser
                         "--weights": None,  # VGG19 from torchvision's cache only
                         "--steps": s_steps,
+                        "--preserve-color": s_colour,
                     },
                 ),
-                [s_content, s_styles, s_backbone, s_size, s_steps],
+                [s_content, s_styles, s_backbone, s_size, s_steps, s_colour],
                 [s_image, s_info, s_download],
                 **self.engine.heavy_events,
             )
@@ -101,6 +107,7 @@ class StyleTab:
         steps: int,
         request: gr.Request,
         progress=gr.Progress(),  # noqa: B008 - how Gradio asks for a progress bar
+        preserve_color: bool = False,  # last, after Gradio's request and progress: the page's sixth input
     ):
         """Gatys style transfer, yielding (image, status, download) every few steps while it optimises.
         Runs in a thread of its own so the page gets each update as it comes; Cancel (or leaving the page)
@@ -108,10 +115,10 @@ class StyleTab:
         with self.stops.flag(
             request, said="cancelled before the first step", kept=(gr.skip(), None)
         ) as stop:  # Cancel, or the page closed
-            yield from self._stylize_live(content, styles, backbone, size, steps, stop, progress)
+            yield from self._stylize_live(content, styles, backbone, size, steps, bool(preserve_color), stop, progress)
 
-    def _stylize_live(self, content, styles, backbone, size, steps, stop: Stop, progress):
-        from ..style import GatysOptions, stylize, to_pil_01  # on first use (torch)
+    def _stylize_live(self, content, styles, backbone, size, steps, preserve_color: bool, stop: Stop, progress):
+        from ..style import GatysOptions, keep_content_colors, load_image_01, stylize, to_pil_01  # on first use
 
         engine = self.engine
         if not content:
@@ -123,7 +130,9 @@ class StyleTab:
         style_ims = engine.references(styles, size)  # at the size Gatys scales them to
         engine.name_first_frames([content, *styles], "stylised")
         name, net, _ = engine.style_backbones(backbone)
-        options = GatysOptions(backbone=name, size=size, steps=steps)  # the resolved name: the net's layers
+        options = GatysOptions(backbone=name, size=size, steps=steps, preserve_color=preserve_color)  # resolved name
+        # the steps shown as the result will be: in the content's colours when they are kept
+        colours = load_image_01(content_im, size) if preserve_color else None
         updates: queue.Queue = queue.Queue()
         every = max(1, steps // 25)  # about 25 updates per run: enough to watch, few enough to keep up
 
@@ -131,7 +140,9 @@ class StyleTab:
             if stop.is_set():
                 raise Cancelled
             if step % every == 0 or step == steps:
-                updates.put(("step", step, x.detach().clamp(0, 1).cpu().clone()))
+                shown = x.detach().clamp(0, 1).cpu()
+                shown = shown.clone() if colours is None else keep_content_colors(shown, colours)
+                updates.put(("step", step, shown))
 
         out = engine.folder()  # this request's own: the progress images and the result are files in it
         t0 = time.perf_counter()
