@@ -439,15 +439,18 @@ def _is_foldable_zero_pad(pad: nn.Module, conv: nn.Module) -> bool:
 FUSIONS = ("norm", "subpixel", "thin", "entry", "winograd", "pad")
 
 
+def _sequentials(net: nn.Module) -> list[tuple[nn.Sequential, list[str]]]:
+    """`net`'s nn.Sequentials with their children's names, listed before any is changed (both walks below replace
+    children as they go)."""
+    return [(m, list(m._modules)) for m in list(net.modules()) if isinstance(m, nn.Sequential)]
+
+
 def fuse_layers(net: nn.Module, kinds: tuple[str, ...] = FUSIONS) -> nn.Module:
     """Convert `net`'s InstanceNorms ("norm"), resize-conv decoders ("subpixel"), thin convs ("thin"), entry convs
     ("entry") and wide 3x3 convs ("winograd"), in any nn.Sequential, to their faster forms in place, and fold zero
     pads into the convs after them ("pad": the conv pads without a padded copy), keeping every parameter, buffer
     and state_dict key; returns `net`. Layers of other kinds stay."""
-    for module in list(net.modules()):
-        if not isinstance(module, nn.Sequential):
-            continue
-        names = list(module._modules)
+    for module, names in _sequentials(net):
         for i, name in enumerate(names):
             child = module._modules[name]
             if "norm" in kinds and _is_plain_instance_norm(child) and type(child) is nn.InstanceNorm2d:
@@ -481,10 +484,7 @@ def plain_layers(net: nn.Module) -> nn.Module:
     state_dict; returns `net`. For tracing (`cyclegan.export`): the faster forms' autograd Functions cannot be
     traced, and group_norm with one group per channel takes its group count from the input's shape, which ONNX
     needs as a constant. Layers of other kinds stay."""
-    for module in list(net.modules()):
-        if not isinstance(module, nn.Sequential):
-            continue
-        names = list(module._modules)
+    for module, names in _sequentials(net):
         for i, name in enumerate(names):
             child = module._modules[name]
             if type(child) is GroupInstanceNorm:
