@@ -85,6 +85,9 @@ DEMO_OPTIONS: dict[str, Any] = {
     # 224 px were most of each evaluation (README, "Scores while training"): those seconds go to training steps.
     "eval_kid": False,
 }
+# Fewer fitted steps than this are named after the scores: the README's figures took 2193-3451 steps, and a busy
+# machine's 821 scored 2 dB lower (docs/results.md); a newcomer at 209 steps saw rough grids and no word of why.
+FEW_STEPS = 1000
 WORLD_SEED = 0  # the synthetic world (training and test scenes) is the same whatever --seed says
 
 
