@@ -379,7 +379,6 @@ def run_pretrained_download(opts, _: argparse.Namespace) -> int:
 
 
 def run_demo(opts, _: argparse.Namespace) -> int:
-    from .demo import FEW_STEPS  # on use
     from .demo import run_demo as demo  # on use
     from .report import describe_record  # on use
 
@@ -400,13 +399,8 @@ def run_demo(opts, _: argparse.Namespace) -> int:
             "had not decayed to 0, so these scores are not the recipe's; give more --minutes (with --overwrite: the "
             "demo trains anew)"
         )
-    elif "steps_cap" in st and st["steps_trained"] < FEW_STEPS:  # fitted to --minutes, not fixed by --steps
-        speed = f" at {ex['s_per_step']:.3f} s/step" if ex and ex.get("s_per_step") else ""
-        print(
-            f"\nnote: {st['steps_trained']} steps fitted in {opts.minutes:g} minutes{speed}, a slow or busy machine: "
-            f"the README's scores and pictures took over 2000 steps, and fewer steps score lower; give more --minutes "
-            "(with --overwrite: the demo trains anew)"
-        )
+    if report.get("note"):  # a slow or busy machine's few steps (`demo.few_steps_note`)
+        print(f"\nnote: {report['note']}")
     run = os.path.normpath(opts.out)  # runs/demo/ prints runs/demo/report.html, not runs/demo//report.html
     print(f"\nreport: {os.path.join(run, 'report.html')} (scores in {os.path.join(run, 'report.json')})")
     return 0
