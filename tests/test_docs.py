@@ -260,3 +260,14 @@ def test_the_video_figures_script_refuses_a_strip_its_frames_cannot_fill_before_
         module.main()
     assert stop.value.code == 2
     assert "--frames 29 or more" in capsys.readouterr().err
+
+
+def test_the_readme_states_the_compare_grid_cap_and_the_demos_few_steps_as_the_code_has_them():
+    """A newcomer reads the defaults in the README, not in the code: the cap on compare's grid cells and the step
+    count under which the demo names a slow or busy machine, each said with the code's value."""
+    from cyclegan.compare_options import GRID_CELL_MOST
+    from cyclegan.demo import FEW_STEPS
+
+    readme = " ".join(_text(ROOT / "README.md").split())
+    assert f"the grid's cells are `--size` px, at most {GRID_CELL_MOST} (`--grid-cell N` for others)" in readme
+    assert f"(under {FEW_STEPS} steps, the demo says so in a `note:` line under its table" in readme
