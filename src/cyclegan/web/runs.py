@@ -116,8 +116,8 @@ def check_checkpoint_files(files: Sequence[str | Path]) -> list[Path]:
             if not os.path.lexists(f):
                 what = "does not exist"
             elif Path(f).is_dir():
-                what = f"is a folder without a {CHECKPOINT_NAME}"
-            raise CycleGANError(f"option '--checkpoint': {f} {what} (give a run folder or a checkpoint file)")
+                what = f"is a folder without a {CHECKPOINT_NAME} (a folder of runs is --runs DIR)"
+            raise CycleGANError(f"option '--checkpoint': {f} {what}; give a run folder or a checkpoint file")
         if (kind := exported_kind(path)) is not None:  # it started a page whose every job with it failed
             raise CycleGANError(
                 f"option '--checkpoint': {f} is an exported model ({kind}, as `cyclegan export` writes), which the "
