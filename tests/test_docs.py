@@ -260,3 +260,23 @@ def test_the_video_figures_script_refuses_a_strip_its_frames_cannot_fill_before_
         module.main()
     assert stop.value.code == 2
     assert "--frames 29 or more" in capsys.readouterr().err
+
+
+def test_the_readme_states_the_compare_grid_cap_and_the_demos_few_steps_as_the_code_has_them():
+    """A newcomer reads the defaults in the README, not in the code: the cap on compare's grid cells and the step
+    count under which the demo names a slow or busy machine, each said with the code's value."""
+    from cyclegan.compare_options import GRID_CELL_MOST
+    from cyclegan.demo import FEW_STEPS
+
+    readme = " ".join(_text(ROOT / "README.md").split())
+    assert f"the grid's cells are `--size` px, at most {GRID_CELL_MOST} (`--grid-cell N` for others)" in readme
+    assert f"(under {FEW_STEPS} steps, the demo says so in a `note:` line under its table" in readme
+
+
+def test_every_benchmark_scripts_default_output_folder_is_ignored_by_git():
+    """`bash benchmarks/gpu_compile_check.sh` run as its header says, without OUT, writes gpu_compile_out/ in the
+    clone (also when it skips for want of a GPU): `git status` listed it, and `git add -A` would commit it."""
+    ignored = set((ROOT / ".gitignore").read_text().split())
+    for script in sorted((ROOT / "benchmarks").glob("*.sh")):
+        for folder in re.findall(r"^OUT=\$\{OUT:-([\w.-]+)\}", script.read_text(), re.M):
+            assert f"/{folder}/" in ignored, f"{script.name}: its default OUT, {folder}/, is not in .gitignore"

@@ -163,6 +163,19 @@ def test_translate_and_export_of_a_run_folder_say_they_take_its_last_step_not_be
     assert "note:" not in capsys.readouterr().err
 
 
+def test_a_run_folder_whose_best_pt_is_its_last_step_says_so(tiny_cfg, tmp_path, dataset, capsys):
+    """After `cyclegan demo` (best.pt at its last evaluation, the last step) `translate --checkpoint runs/demo` said
+    best.pt "holds the best-scored step (--checkpoint runs/demo/best.pt)": a newcomer took it for other, better
+    generators."""
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=2, eval_every=2, eval_kid=False), progress=False)  # one evaluation: the last step's
+    capsys.readouterr()
+    export = ["export", "--checkpoint", str(run), "--format", "torchscript", "--out", str(tmp_path / "g.pt")]
+    assert main(export) == 0
+    said = f"note: {run} is read as its checkpoint.pt, the last step; best.pt beside it holds the same step (2), the "
+    assert f"{said}best scored (--checkpoint {run / 'best.pt'})" in capsys.readouterr().err
+
+
 def test_a_test_split_of_one_image_is_refused_before_training(tiny_cfg, tmp_path, dataset):
     # kid (and spread) need 2 images: with 1 the run trained up to its first evaluation, then stopped there with
     # "FD/KID need at least 2 images per set", its steps since the last checkpoint lost

@@ -107,8 +107,12 @@ def test_runs_and_models_are_found_and_new_checkpoints_appear(tmp_path, run):
     labels = [m.label for m in find_models([root], extra)]
     assert labels == ["runs/project/done", "runs/starting", run.name]
 
-    with pytest.raises(CycleGANError, match="option '--checkpoint': .*nope.pt is not a checkpoint file"):
+    # a missing file was "not a checkpoint file", where translate and evaluate say "not found"
+    with pytest.raises(CycleGANError, match="option '--checkpoint': .*nope.pt does not exist; give a run folder or"):
         check_checkpoint_files([tmp_path / "nope.pt"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CycleGANError, match=r"empty is a folder without a checkpoint.pt \(a folder of runs is --runs"):
+        check_checkpoint_files([tmp_path / "empty"])
 
 
 @pytest.mark.parametrize("name", ["g.pt", "g.onnx"])
@@ -754,7 +758,7 @@ def test_serve_refuses_bad_starts_in_one_line(tmp_path, capsys):
     assert main(["serve", "--runs", str(tmp_path / "missing")]) == 2
     assert "is not a folder" in capsys.readouterr().err
     assert main(["serve", "--checkpoint", str(tmp_path / "g.pth")]) == 2
-    assert "is not a checkpoint file" in capsys.readouterr().err
+    assert f"{tmp_path / 'g.pth'} does not exist; give a run folder or a checkpoint file" in capsys.readouterr().err
     assert main(["serve", "--runs", str(tmp_path), "--port", "0"]) == 2
     assert "option '--port' must be >= 1" in capsys.readouterr().err
     assert not is_public("127.0.0.1") and not is_public("localhost") and not is_public("::1")

@@ -198,11 +198,28 @@ def _say_last_not_best(checkpoint: str) -> None:
     say so (a user who asked for scores while training took the folder for its best model)."""
     run = Path(checkpoint)
     if run.is_dir() and (run / CHECKPOINT_NAME).is_file() and (run / BEST_NAME).is_file():
+        last = _saved_step(run / CHECKPOINT_NAME)
+        # the best evaluation was the last step (a demo's, mostly): "holds the best-scored step" sent users to a
+        # file of the same generators
+        same = last is not None and last == _saved_step(run / BEST_NAME)
+        held = f"the same step ({last}), the best scored" if same else "the best-scored step"
         print(
-            f"note: {escape(run)} is read as its {CHECKPOINT_NAME}, the last step; {BEST_NAME} beside it holds the "
-            f"best-scored step (--checkpoint {escape(run / BEST_NAME)})",
+            f"note: {escape(run)} is read as its {CHECKPOINT_NAME}, the last step; {BEST_NAME} beside it holds "
+            f"{held} (--checkpoint {escape(run / BEST_NAME)})",
             file=sys.stderr,
         )
+
+
+def _saved_step(path: Path) -> int | None:
+    """The step a checkpoint or best.pt was saved at (memory-mapped: its tensors not read), or None where it cannot
+    be read: the loading that follows names the problem."""
+    from .safeload import load_weights_only  # on use: torch is imported by then
+
+    try:
+        step = load_weights_only(path).get("step")
+    except (CycleGANError, AttributeError):
+        return None
+    return step if isinstance(step, int) else None
 
 
 def run_export(opts, _: argparse.Namespace) -> int:
@@ -382,6 +399,8 @@ def run_demo(opts, _: argparse.Namespace) -> int:
             "had not decayed to 0, so these scores are not the recipe's; give more --minutes (with --overwrite: the "
             "demo trains anew)"
         )
+    if report.get("note"):  # a slow or busy machine's few steps (`demo.few_steps_note`)
+        print(f"\nnote: {report['note']}")
     run = os.path.normpath(opts.out)  # runs/demo/ prints runs/demo/report.html, not runs/demo//report.html
     print(f"\nreport: {os.path.join(run, 'report.html')} (scores in {os.path.join(run, 'report.json')})")
     return 0

@@ -85,6 +85,9 @@ DEMO_OPTIONS: dict[str, Any] = {
     # 224 px were most of each evaluation (README, "Scores while training"): those seconds go to training steps.
     "eval_kid": False,
 }
+# Fewer fitted steps than this are named after the scores: the README's figures took 2193-3451 steps, and a busy
+# machine's 821 scored 2 dB lower (docs/results.md); a newcomer at 209 steps saw rough grids and no word of why.
+FEW_STEPS = 1000
 WORLD_SEED = 0  # the synthetic world (training and test scenes) is the same whatever --seed says
 
 
@@ -532,6 +535,21 @@ def _in_demo_words(message: str) -> str:
     return message.replace("--time-limit", "--minutes")
 
 
+def few_steps_note(settings: dict[str, Any], execution: dict[str, Any] | None, minutes: float) -> str | None:
+    """What the scores of a demo that fitted under FEW_STEPS steps into its minutes are (a slow or busy machine's),
+    for its table and report.html; None for a demo of more, of steps fixed by --steps (the user's choice), or cut
+    by the time limit (said apart)."""
+    trained = settings["steps_trained"]
+    if "steps_cap" not in settings or trained >= FEW_STEPS or settings["steps_planned"] > trained:
+        return None
+    speed = f" at {execution['s_per_step']:.3f} s/step" if execution and execution.get("s_per_step") else ""
+    return (
+        f"{trained} steps fitted in {minutes:g} minutes{speed}, a slow or busy machine: the README's scores and "
+        "pictures took over 2000 steps, and fewer steps score lower; give more --minutes (with --overwrite: the demo "
+        "trains anew)"
+    )
+
+
 def _report(run: Path, opts: DemoOptions, s: DemoSettings, trained: dict) -> dict:
     """Translate the test scenes both ways with the trained run, score them and write the grids and the report.
     `trained`: the demo's record (demo.json) with how its training ended."""
@@ -590,6 +608,7 @@ def _report(run: Path, opts: DemoOptions, s: DemoSettings, trained: dict) -> dic
         "scores_while_training": scores,
         "verdict": trained["verdict"],
     }
+    report["note"] = few_steps_note(report["settings"], trained["execution"], opts.minutes)
     text, html = json.dumps(report, indent=2) + "\n", render_demo_html(report)
     # each whole (a symlink is replaced); report.json last: it marks a finished demo (a stopped one has none)
     with _writing_report(run):

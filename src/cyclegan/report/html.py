@@ -189,6 +189,8 @@ def render_demo_html(report: dict[str, Any]) -> str:
             f"{st['steps_planned']} its learning rate schedule planned: the rate had not decayed to 0 and these "
             "scores are not the recipe's; give more --minutes (with --overwrite).</p>"
         )
+    if report.get("note"):  # a slow or busy machine's few steps, as the command says under its table
+        cut += f"<p><b>Note:</b> {html.escape(report['note'])}.</p>"
     blocks = f"{m['n_blocks']} residual block{'' if m['n_blocks'] == 1 else 's'}"
     execution = report.get("execution")  # None: trained to its end by `cyclegan train --resume`, not timed here
     computed = (

@@ -111,8 +111,13 @@ def check_checkpoint_files(files: Sequence[str | Path]) -> list[Path]:
             continue
         path = Path(f)
         path = path / CHECKPOINT_NAME if path.is_dir() else path
-        if not path.is_file():
-            raise CycleGANError(f"option '--checkpoint': {f} is not a checkpoint file or a run folder holding one")
+        if not path.is_file():  # a missing file was "not a checkpoint file": every other command says "not found"
+            what = "is not a checkpoint file"
+            if not os.path.lexists(f):
+                what = "does not exist"
+            elif Path(f).is_dir():
+                what = f"is a folder without a {CHECKPOINT_NAME} (a folder of runs is --runs DIR)"
+            raise CycleGANError(f"option '--checkpoint': {f} {what}; give a run folder or a checkpoint file")
         if (kind := exported_kind(path)) is not None:  # it started a page whose every job with it failed
             raise CycleGANError(
                 f"option '--checkpoint': {f} is an exported model ({kind}, as `cyclegan export` writes), which the "
