@@ -2902,6 +2902,31 @@ def test_the_style_tab_keeps_the_contents_colours_when_asked(tmp_path):
     assert chroma(painted[-1][0]) > 20
 
 
+def test_the_style_tab_keeps_a_cut_outs_transparency_as_stylize_does(tmp_path):
+    """`cyclegan stylize --out X.png` keeps a transparent content's alpha; the Style tab, whose result is a PNG too,
+    read the upload as RGB and gave the cut-out back opaque on white, without a word. Now its PNG keeps it."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    ckpt = tmp_path / "tiny.pt"
+    _tiny_checkpoint(ckpt)
+    app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
+    rgba = np.zeros((30, 40, 4), dtype=np.uint8)
+    rgba[..., :3] = 120
+    rgba[5:25, 10:30, 3] = 255  # the figure; the rest fully transparent
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "cut.png")
+    session = SimpleNamespace(session_hash="visitor")
+    *_, (image, said, download) = _handler(app, "stylize_live")(
+        str(tmp_path / "cut.png"), [str(_png(tmp_path / "s.png", 32, 32))], "lite0", 40, 10, session
+    )
+    assert said.startswith("done:") and download == image
+    out = Image.open(image)
+    assert out.mode == "RGBA" and out.size == (40, 30)
+    alpha = np.asarray(out.getchannel("A"))
+    assert alpha[0, 0] == 0 and alpha[15, 20] == 255
+
+
 def test_a_cancelled_style_transfer_offers_its_best_image_so_far(tmp_path, monkeypatch):
     """`cyclegan stylize` keeps its best image so far on Ctrl-C; the Style tab's Cancel threw the minutes of
     Gatys away ("cancelled after 41.0 s", nothing to download). Then the job offered it, but Gradio drops what a

@@ -438,9 +438,11 @@ class Engine:
             if (n := frame_count(path)) > 1:
                 gr.Warning(alert_text(f"{display_name(path)} holds {n} frames; only the first is {used}"))
 
-    def image(self, path: str | Path):
-        """An upload as an RGB PIL image, checked against the server's limits (`uploads.check_upload`)."""
-        return check_upload(path, max_bytes=int(self.opts.max_upload_mb * MB), max_pixels=self.opts.max_pixels)
+    def image(self, path: str | Path, *, keep_mode: bool = False):
+        """An upload as an RGB PIL image (`keep_mode`: its transparency kept), checked against the server's limits
+        (`uploads.check_upload`)."""
+        max_bytes = int(self.opts.max_upload_mb * MB)
+        return check_upload(path, max_bytes=max_bytes, max_pixels=self.opts.max_pixels, keep_mode=keep_mode)
 
     def check_cost(self, net, what: str, width: int, height: int) -> None:
         """Refuse an image (`what`: "NAME is", or a clip's "NAME's frames are") whose size as `net` translates it,

@@ -126,7 +126,7 @@ class StyleTab:
         if not styles:
             raise CycleGANError("upload at least one style image")
         size, steps = int(size), int(steps)
-        content_im = engine.image(content)
+        content_im = engine.image(content, keep_mode=True)  # a cut-out's transparency: put back in the result
         style_ims = engine.references(styles, size)  # at the size Gatys scales them to
         engine.name_first_frames([content, *styles], "stylised")
         name, net, _ = engine.style_backbones(backbone)
@@ -150,7 +150,7 @@ class StyleTab:
         def answer(result) -> tuple[str, str, str]:
             """(image, line, download) of a finished or stopped run: its best image saved."""
             target = out / f"{Path(display_name(content)).stem}_stylised.png"
-            result.image.save(target)
+            result.transparent.save(target)  # a PNG: a cut-out stays one, as `cyclegan stylize --out X.png` keeps it
             w, h = result.image.size
             ran = f"{steps} steps" if not result.interrupted else f"{len(result.losses)} of {steps} steps"
             said = "cancelled: the best image of" if result.interrupted else "done:"

@@ -34,9 +34,10 @@ def animated_frames(path: str | Path) -> int:
     return frame_count(path, formats=("GIF", "WEBP"))
 
 
-def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int) -> Image.Image:
-    """The uploaded file as an RGB PIL image (EXIF orientation applied), or a CycleGANError saying, in one
-    line, that it is empty, larger than `max_bytes`, not an image, over `max_pixels`, or truncated/damaged."""
+def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int, keep_mode: bool = False) -> Image.Image:
+    """The uploaded file as an RGB PIL image (EXIF orientation applied; `keep_mode`: its transparency kept, as
+    `data.io.read_image` keeps it), or a CycleGANError saying, in one line, that it is empty, larger than
+    `max_bytes`, not an image, over `max_pixels`, or truncated/damaged."""
     from ..data.io import open_image, read_image, unread_format  # torch with it: on the first upload (fast start)
 
     name = display_name(path)
@@ -73,7 +74,7 @@ def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int) -> Image.
             f"{max_pixels / 1e6:g} MP (cyclegan serve --max-pixels)"
         )
     try:
-        return read_image(path, max_pixels=max_pixels)
+        return read_image(path, max_pixels=max_pixels, keep_mode=keep_mode)
     except CycleGANError as e:
         reason = str(e).replace(
             f"cannot read image {escape(path)}: ", ""
