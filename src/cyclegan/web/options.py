@@ -71,7 +71,8 @@ class ServeOptions(Options):
     )
     max_disk_mb: float = opt(
         2000.0,
-        "most disk the uploads and results may take together, in MB (each is deleted an hour after it came): "
+        "most disk the uploads and results may take together, in MB (of 1024 x 1024 bytes, as --max-upload-mb; each "
+        "is deleted an hour after it came): "
         "an upload past it is refused until then",
         gt=0,
     )
