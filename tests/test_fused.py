@@ -117,6 +117,25 @@ def test_a_trained_state_dict_loads_unchanged_into_the_fused_form():
         torch.testing.assert_close(fast(x), trained(x), rtol=0, atol=1e-5)
 
 
+def test_plain_layers_restores_the_plain_generator_and_leaves_the_random_stream_alone():
+    """`plain_layers` (the export's tracing of a trainer's fused G) built its plain decoder conv with a fresh
+    initialisation drawn from torch's global random stream: exporting from Python mid-run changed every later draw
+    of the training. Now the stream is untouched, and the plain generator computes and stores what it did."""
+    torch.manual_seed(1)
+    plain = ResnetGenerator(ngf=8, n_blocks=1, upsample="resize").eval()
+    fast = fuse_layers(copy.deepcopy(plain))
+    assert any(isinstance(m, SubpixelUpConv) for m in fast.modules())
+    state = torch.random.get_rng_state()
+    back = fused.plain_layers(fast)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert [type(m) for m in back.modules()] == [type(m) for m in plain.modules()]
+    for (k, v), (k0, v0) in zip(back.state_dict().items(), plain.state_dict().items(), strict=True):
+        assert k == k0 and torch.equal(v, v0), k
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(back(x), plain(x), rtol=0, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "c_in, c_out, kernel, padding, size",
     [

@@ -492,7 +492,10 @@ def plain_layers(net: nn.Module) -> nn.Module:
             elif type(child) in (ThinConv2d, EntryConv2d, WinogradConv2d):
                 child.__class__ = nn.Conv2d
             elif isinstance(child, SubpixelUpConv) and i >= 2:  # fuse_layers left two Identity layers before it
-                conv = nn.Conv2d(child.weight.shape[1], child.weight.shape[0], 3, bias=child.bias is not None)
+                # on "meta": a real one drew its initial weights from torch's global random stream, so exporting a
+                # trainer's G from Python changed the rest of the run's draws; its weights are replaced anyway
+                out_ch, in_ch = child.weight.shape[:2]
+                conv = nn.Conv2d(in_ch, out_ch, 3, bias=child.bias is not None, device="meta")
                 conv.weight, conv.bias = child.weight, child.bias
                 module._modules[names[i - 2]] = nn.Upsample(scale_factor=2, mode="nearest")
                 module._modules[names[i - 1]] = nn.ZeroPad2d(1) if child.zeros else ReflectionPad2d(1)
