@@ -1123,8 +1123,8 @@ def images_alive(engine, monkeypatch) -> tuple[list, list[int]]:
     decoded, most = [], []
     image = engine.image
 
-    def counted(path):
-        im = image(path)
+    def counted(path, **kwargs):  # keep_mode: the Style tab's content keeps its alpha
+        im = image(path, **kwargs)
         decoded.append(weakref.ref(im))
         most.append(sum(r() is not None for r in decoded))
         return im
@@ -1283,7 +1283,8 @@ def test_concurrent_gatys_jobs_on_one_backbone_do_not_count_each_other_s_feature
             running.wait(10)
             probes.append(feature_bytes_per_pixel(net)[1])
             probed.set()
-        return SimpleNamespace(image=Image.new("RGB", (8, 8)), seconds=0.0, backbone="lite0", interrupted=False)
+        image = Image.new("RGB", (8, 8))  # `transparent`: what the tab saves (the image itself, without an alpha)
+        return SimpleNamespace(image=image, transparent=image, seconds=0.0, backbone="lite0", interrupted=False)
 
     monkeypatch.setattr(style, "stylize", stylize)
     tab = StyleTab(engine)
