@@ -78,6 +78,45 @@ def run(tmp_path_factory) -> Path:
     return out
 
 
+def _process_wide_locks() -> list[tuple[str, object]]:
+    """The locks every thread of a process shares that a job takes (a tqdm bar's, even a disabled one's; a
+    network's build and use), from the modules already imported: tests import torch only where they need it."""
+    import sys
+
+    locks = []
+    if (tqdm_std := sys.modules.get("tqdm.std")) is not None:
+        locks += [(f"tqdm's lock {i}", lock) for i, lock in enumerate(tqdm_std.tqdm.get_lock().locks)]
+    if (inference := sys.modules.get("cyclegan.inference")) is not None:
+        locks.append(("cyclegan.inference._IN_USE_GUARD", inference._IN_USE_GUARD))
+    if (loading := sys.modules.get("cyclegan.loading")) is not None:
+        locks.append(("cyclegan.loading._BUILDING", loading._BUILDING))
+    return locks
+
+
+@pytest.fixture(autouse=True)
+def _no_lock_left_held():
+    """A test that leaves a process-wide lock held (an exception between a lock's acquire and its block, a
+    generator suspended inside one) fails here, by name: it was the next test that starts a thread that hung,
+    without a word, as the CI's clean clone once did in tests/test_web.py (its main thread re-enters an RLock
+    it holds; a worker thread waits for ever)."""
+    import threading
+
+    yield
+    held = []
+
+    def probe() -> None:
+        for name, lock in _process_wide_locks():
+            if lock.acquire(timeout=5):
+                lock.release()
+            else:
+                held.append(name)
+
+    other = threading.Thread(target=probe, name="lock probe")  # a lock the test's thread holds is re-entrant for it
+    other.start()
+    other.join()
+    assert not held, f"this test left {', '.join(held)} held: any other thread taking it would wait for ever"
+
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Tiny tensors run fastest on one thread, and a busy shared machine does not make threads spin."""

@@ -164,6 +164,20 @@ def serving(server: RangeServer) -> Iterator[RangeServer]:
 # --- processes -------------------------------------------------------------------------------------------
 
 
+def joined(*threads: threading.Thread, within: float = 120) -> None:
+    """Wait for a test's `threads` (daemon threads, so one stuck cannot hold up the interpreter's exit), at most
+    `within` seconds: a thread waiting for ever on a lock failed nothing, and the whole suite hung there. Fails
+    naming the threads still running, with every thread's stack."""
+    import faulthandler
+
+    deadline = time.monotonic() + within
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    if stuck := [t.name for t in threads if t.is_alive()]:
+        faulthandler.dump_traceback(all_threads=True)
+        raise AssertionError(f"still running after {within:.0f} s (stacks above): {', '.join(stuck)}")
+
+
 def flags(options: dict) -> list[str]:
     """{"batch_size": 2} -> ["--batch-size", "2"]."""
     return [x for k, v in options.items() for x in (f"--{k.replace('_', '-')}", str(v))]

@@ -20,7 +20,7 @@ from cyclegan.cli import main
 from cyclegan.data.download import DownloadOptions, download
 from cyclegan.errors import CycleGANError
 from cyclegan.models import ResnetGenerator
-from helpers import RangeServer, serving, translate_one_image
+from helpers import RangeServer, joined, serving, translate_one_image
 
 pytestmark = pytest.mark.slow  # each starts an HTTP server
 
@@ -304,12 +304,12 @@ def test_a_second_download_of_a_name_waits_for_the_first_and_uses_its_file(serve
         (home / "horse2zebra.pth").write_bytes(generator)  # a cached file without a record: checked, then used
         other.release()
 
-    finisher = threading.Thread(target=first_finishes)
+    finisher = threading.Thread(target=first_finishes, daemon=True)
     finisher.start()
     try:
         r = zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
     finally:
-        finisher.join()
+        joined(finisher)
     assert not r.downloaded and server.requests == []
     assert f"waiting for another download of horse2zebra into {home} (PID " in capsys.readouterr().err
     other = FolderLock(home, ".zebra2horse.lock")

@@ -37,6 +37,7 @@ from cyclegan.errors import CycleGANError
 from cyclegan.files import FolderLock, is_atomic_temporary
 from cyclegan.loading import load_generator
 from cyclegan.options import _base, named_as_flags, option_name
+from helpers import joined
 
 POSIX = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and file locks")
 
@@ -553,9 +554,9 @@ def test_the_loader_is_ended_outside_the_main_thread_too():
         except Exception as e:  # noqa: BLE001 - the test reads what came out
             errors.append(e)
 
-    thread = threading.Thread(target=run)
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    thread.join()
+    joined(thread)
     try:
         assert [str(e) for e in errors] == ["a step's error"]
         assert workers and not any(w.is_alive() for w in workers)

@@ -25,7 +25,7 @@ from cyclegan.style import (
     vgg19_layer_names,
 )
 from cyclegan.style.gatys import rgb_to_ycbcr
-from helpers import cli_signalled_at
+from helpers import cli_signalled_at, joined
 
 
 def _image(path: Path, w: int, h: int, seed: int) -> Path:
@@ -932,9 +932,10 @@ def test_the_memory_probe_counts_its_own_pass_alone():
             self.conv = conv
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            other = threading.Thread(target=lambda: conv(torch.zeros(1, 3, 4 * PROBE_SIDE, 4 * PROBE_SIDE)))
+            side = 4 * PROBE_SIDE
+            other = threading.Thread(target=lambda: conv(torch.zeros(1, 3, side, side)), daemon=True)
             other.start()  # another job's pass through the same layer, meanwhile
-            other.join()
+            joined(other)
             return self.conv(x)
 
     _, largest = feature_bytes_per_pixel(Shared())

@@ -15,7 +15,7 @@ from cyclegan.inference import translate, translate_tensor
 from cyclegan.loading import load_generator
 from cyclegan.models import build_generator
 from cyclegan.models.layers import pad_to_multiple
-from helpers import save_tiny_checkpoint
+from helpers import joined, save_tiny_checkpoint
 from reference_nets import ref_resnet, ref_unet
 
 
@@ -324,13 +324,12 @@ def test_load_generator_keeps_the_callers_random_state_with_two_threads_loading_
     torch.manual_seed(0)
     expected = torch.rand(4)
     torch.manual_seed(0)
-    first = threading.Thread(target=cyclegan.load_generator, args=(tiny,))
-    second = threading.Thread(target=cyclegan.load_generator, args=(tiny,))
+    first = threading.Thread(target=cyclegan.load_generator, args=(tiny,), daemon=True)
+    second = threading.Thread(target=cyclegan.load_generator, args=(tiny,), daemon=True)
     first.start()
     assert built.wait(timeout=10)
     second.start()
-    first.join()
-    second.join()
+    joined(first, second)
     assert torch.equal(torch.rand(4), expected)
 
 

@@ -43,6 +43,7 @@ from cyclegan.web.runs import (
     score_rows,
 )
 from cyclegan.web.uploads import check_upload
+from helpers import joined
 
 
 def _png(path: Path, w: int, h: int, seed: int = 0) -> Path:
@@ -1236,11 +1237,10 @@ def test_concurrent_jobs_on_one_model_do_not_mix_their_tiles(engine, tmp_path, m
 
     for _ in range(3):
         answers: list = [None, None]
-        threads = [threading.Thread(target=job, args=(i, answers)) for i in range(2)]
+        threads = [threading.Thread(target=job, args=(i, answers), daemon=True) for i in range(2)]
         for t in threads:
             t.start()
-        for t in threads:
-            t.join()
+        joined(*threads)
         for answer, expected in zip(answers, alone, strict=True):
             assert answer is not None and np.array_equal(answer, expected)
 
@@ -1293,11 +1293,11 @@ def test_concurrent_gatys_jobs_on_one_backbone_do_not_count_each_other_s_feature
     def job(size: int, session: str) -> None:
         list(tab.stylize_live(content, [ref], "lite0", size, 10, SimpleNamespace(session_hash=session)))
 
-    first = threading.Thread(target=job, args=(96, "a"))
+    first = threading.Thread(target=job, args=(96, "a"), daemon=True)
     first.start()
     assert running.wait(10)
     job(64, "b")
-    first.join()
+    joined(first)
     assert probes == [alone]
 
 
@@ -1336,7 +1336,7 @@ def test_a_model_loading_holds_up_no_other_job(engine, monkeypatch):
         assert done.wait(20), "a job waited for another model's load"
     finally:
         release.set()
-        other.join()
+        joined(other)
 
 
 def test_a_replaced_checkpoint_is_loaded_again(engine, run):
@@ -2951,7 +2951,7 @@ def test_a_cancelled_style_transfer_offers_its_best_image_so_far(tmp_path, monke
         def visitor(step, x):
             callback(step, x)
             if not pressed:  # after the first step, from the page's thread: the next step stops
-                pressed.append(threading.Thread(target=lambda: pressed.append(cancel(session))))
+                pressed.append(threading.Thread(target=lambda: pressed.append(cancel(session)), daemon=True))
                 pressed[0].start()
                 time.sleep(0.2)
 
@@ -2960,7 +2960,7 @@ def test_a_cancelled_style_transfer_offers_its_best_image_so_far(tmp_path, monke
     monkeypatch.setattr(style, "stylize", stylize)
     photo, ref = str(_png(tmp_path / "photo.png", 64, 48)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
     *_, (image, said, download) = _handler(app, "stylize_live")(photo, [ref], "lite0", 64, 10, session)
-    pressed[0].join()
+    joined(pressed[0])
     assert pressed[1] == (said, image, download)  # what the page shows: the Cancel's answer
     assert said.startswith("cancelled: the best image of 2 of 10 steps in "), said
     assert download == image and Image.open(download).size == (64, 48)
