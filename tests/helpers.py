@@ -40,7 +40,8 @@ class RangeServer(ThreadingHTTPServer):
     until the client hangs up; `drip[path] = s` sends the body one byte every s seconds; `short[path] = n`
     sends n bytes of the body with no Content-Length, then closes (a short file that looks complete);
     `redirect[path] = other` answers 302 to `other` (a path on this server; two that point at each other
-    make a loop).
+    make a loop); `range_start[path] = n` answers a Range request with 206 from byte n, whatever was asked (a
+    mirror's broken cache).
     """
 
     daemon_threads = True
@@ -56,6 +57,7 @@ class RangeServer(ThreadingHTTPServer):
         self.drip: dict[str, float] = {}
         self.short: dict[str, int] = {}
         self.redirect: dict[str, str] = {}
+        self.range_start: dict[str, int] = {}
         self.stopping = threading.Event()  # set when the test's `serving` block ends: endless bodies stop
 
     @property
@@ -94,6 +96,7 @@ class _RangeHandler(BaseHTTPRequestHandler):
         start = 0
         if rng and srv.honour_range:
             start = int(re.fullmatch(r"bytes=(\d+)-", rng).group(1))
+            start = srv.range_start.get(self.path, start)
             if start >= len(data):
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{len(data)}")

@@ -126,6 +126,23 @@ def test_partial_download_resumes_with_a_range_request(mirror, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_resume_answered_from_another_byte_starts_again_from_zero(mirror, tmp_path, capsys):
+    """Before: the bytes of a 206 from another start than asked were written as the whole file, and the
+    archive was refused later as damaged and deleted; now the answer is checked at once."""
+    data = good_zip()
+    serve(mirror, data)
+    mirror.range_start[f"/datasets/{NAME}.zip"] = 1000  # a mirror's cache that answers from its own byte
+    (tmp_path / f".{NAME}.zip.part").write_bytes(data[:5000])
+    result = fetch(mirror, tmp_path)
+    assert mirror.requests == [(f"/datasets/{NAME}.zip", "bytes=5000-"), (f"/datasets/{NAME}.zip", None)]
+    assert result.resumed_from == 0 and result.bytes_fetched == len(data)
+    err = capsys.readouterr().err
+    assert "sent from byte 1000 when byte 5000 was asked; starting again from byte 0" in err
+    assert err.count("\n") == 1
+    assert_layout(tmp_path)
+
+
+@pytest.mark.slow
 def test_dropped_connection_then_resume(mirror, tmp_path):
     data = good_zip()
     serve(mirror, data)

@@ -359,7 +359,18 @@ def _fetch_once(
         ) from None
 
     start, total = _content_range(resp.headers.get("Content-Range"))
-    resuming = offset and resp.status == 206 and start == offset
+    if resp.status == 206 and start != offset:  # other bytes than asked: appended, they make neither file
+        resp.close()
+        sent = f"from byte {start}" if start is not None else "a part without a readable Content-Range"
+        if not offset:  # the whole file was asked: starting again would ask the same
+            raise CycleGANError(
+                f"download of {url} failed: the server sent {sent} when the whole file was asked (HTTP 206); "
+                f"try again later, or give a mirror's address in {mirror}"
+            )
+        print(f"warning: {url} sent {sent} when byte {offset} was asked; starting again from byte 0", file=sys.stderr)
+        _discard(part)
+        return _fetch_once(url, part, **again)
+    resuming = offset and resp.status == 206
     if resuming and _changed(part, resp.headers, total):  # its rest appended to our start: neither file
         resp.close()
         print(f"warning: {url} changed on the server since the interrupted download; starting again", file=sys.stderr)
