@@ -390,6 +390,36 @@ def test_the_archive_limits_are_options(mirror, tmp_path):
 
 
 @pytest.mark.slow
+def test_an_archive_of_too_many_entries_is_refused_in_one_line_and_kept(mirror, tmp_path, capsys):
+    """Before: no bound on the entries (a zip of ten million empty files: minutes to read its directory, ten
+    million inodes written); now refused from the zip's end record, the download kept to extract by hand."""
+    serve(mirror, good_zip())  # 8 entries
+    root = tmp_path / "d"
+    args = ["datasets", "download", NAME, "--root", str(root), "--base-url", mirror.base_url, "--no-progress"]
+    assert main([*args, "--max-entries", "7"]) == 2
+    err = capsys.readouterr().err
+    part = root / f".{NAME}.zip.part"
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(
+        f"error: refusing to extract {mirror.base_url}/{NAME}.zip: it holds 8 entries, more than the 7 allowed "
+        f"(option '--max-entries'); kept as {part}: extract it yourself if you trust it (unzip {part} -d {root})"
+    )
+    assert part.read_bytes() == good_zip() and not (root / NAME).exists()
+    # an end record that says fewer entries than its directory holds: counted again from the directory
+    lying = bytearray(good_zip())
+    end = lying.rindex(b"PK\x05\x06")
+    lying[end + 8 : end + 12] = (1).to_bytes(2, "little") * 2  # entries on this disk, entries in all
+    serve(mirror, bytes(lying), name="liar")
+    with pytest.raises(CycleGANError, match="it holds 8 entries, more than the 7 allowed"):
+        download(DownloadOptions("liar", str(tmp_path / "e"), base_url=mirror.base_url, progress=False, max_entries=7))
+    # the kept archive, allowed: extracted without fetching it again
+    requests = len(mirror.requests)
+    assert main([*args, "--max-entries", "8"]) == 0
+    assert_layout(root)
+    assert mirror.requests[requests:] == [(f"/datasets/{NAME}.zip", f"bytes={len(good_zip())}-")]
+
+
+@pytest.mark.slow
 def test_a_download_removes_half_extracted_folders_of_an_earlier_one(mirror, tmp_path):
     stale = tmp_path / f".{NAME}.extracting.k2j4h5g6"  # what a download killed while extracting leaves
     (stale / NAME / "trainA").mkdir(parents=True)

@@ -22,15 +22,19 @@ from .fetch import CHUNK, file_sha256
 MAX_SIZE_GB = 20.0  # the largest standard set (cityscapes) extracts to about 10 GB
 MAX_RATIO = 100.0  # JPEG and PNG images barely compress (about 1:1); a bomb compresses 1000:1 and more
 RATIO_MIN_BYTES = 1 << 20  # an entry (or archive) smaller than this cannot be a bomb, whatever its ratio
+# the standard sets hold under 20,000 files each; every entry is a file (an inode) to create, and zipfile reads
+# the whole directory into memory first (ten million entries: gigabytes before anything is checked)
+MAX_ENTRIES = 500_000
 
 
 @dataclass(frozen=True)
 class ArchiveLimits:
-    """What an archive may expand to: `max_bytes` uncompressed in all, and at most `max_ratio` times its
-    compressed size, per entry and overall (zip bombs break one or the other)."""
+    """What an archive may expand to: `max_bytes` uncompressed in all, at most `max_ratio` times its
+    compressed size, per entry and overall (zip bombs break one or the other), and `max_entries` entries."""
 
     max_bytes: int = int(MAX_SIZE_GB * 1e9)
     max_ratio: float = MAX_RATIO
+    max_entries: int = MAX_ENTRIES
 
 
 def verify_archive(
@@ -50,8 +54,10 @@ def verify_archive(
         raise CycleGANError(
             f"SHA-256 of {url} is {got}, expected {sha256} (option '--sha256'); the download was deleted"
         )
+    check_entry_count(part, announced_entries(part), limits, source=url)  # before zipfile reads the directory
     try:
         with zipfile.ZipFile(part) as zf:
+            check_entry_count(part, len(zf.infolist()), limits, source=url)  # an end record that lied
             try:
                 check_limits(zf.infolist(), limits, source=url)
                 check_not_encrypted(zf.infolist(), source=url)
@@ -65,6 +71,28 @@ def verify_archive(
     if bad is not None:
         part.unlink()
         raise CycleGANError(f"{url}: entry '{bad}' fails its CRC check (corrupt archive); the download was deleted")
+
+
+def announced_entries(path: Path) -> int | None:
+    """The entries `path`'s zip end record announces (zip64's too), read without its directory; None where
+    there is no end record (not a zip: zipfile says so next)."""
+    try:
+        with path.open("rb") as f:
+            end = zipfile._EndRecData(f)  # zipfile's own reader of the record; no public one reads it alone
+    except OSError:
+        return None
+    return None if end is None else end[zipfile._ECD_ENTRIES_TOTAL]
+
+
+def check_entry_count(path: Path, count: int | None, limits: ArchiveLimits, *, source: str) -> None:
+    """Refuse an archive of more than `limits.max_entries` entries in one line; the download is kept (the
+    archive is not harmful, only more files than a dataset holds), for the user to extract by hand."""
+    if count is not None and count > limits.max_entries:
+        raise CycleGANError(
+            f"refusing to extract {source}: it holds {count} entries, more than the {limits.max_entries} allowed "
+            f"(option '--max-entries'); kept as {path}: extract it yourself if you trust it (unzip {path} -d "
+            f"{path.parent}), or raise --max-entries"
+        )
 
 
 def check_not_encrypted(members: list[zipfile.ZipInfo], *, source: str) -> None:

@@ -36,7 +36,15 @@ from ..errors import CycleGANError, nearest
 from ..files import IMAGE_EXTENSIONS, broken_link, walk_files
 from ..options import Options, opt
 from ..shared_options import max_minutes_option, progress_option
-from .archive import MAX_RATIO, MAX_SIZE_GB, ArchiveLimits, extract_safely, remove_stale_extractions, verify_archive
+from .archive import (
+    MAX_ENTRIES,
+    MAX_RATIO,
+    MAX_SIZE_GB,
+    ArchiveLimits,
+    extract_safely,
+    remove_stale_extractions,
+    verify_archive,
+)
 from .fetch import Bounds, address_problem, check_sha256, download_lock, fetch
 
 DEFAULT_BASE_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets"
@@ -158,6 +166,9 @@ class DownloadOptions(Options):
         ge=1,
         le=1e6,
     )
+    max_entries: int = opt(
+        MAX_ENTRIES, "refuse an archive of more entries than this (each is a file written)", gt=0, le=10**9
+    )
     max_minutes: float = max_minutes_option(MAX_MINUTES)
     progress: bool = progress_option()
 
@@ -175,7 +186,9 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
     Every failure is a one-line CycleGANError.
     """
     name, root, base_url, sha256, progress = opts.name, opts.root, opts.base_url, opts.sha256, opts.progress
-    limits = ArchiveLimits(max_bytes=int(opts.max_size_gb * 1e9), max_ratio=opts.max_ratio)
+    limits = ArchiveLimits(
+        max_bytes=int(opts.max_size_gb * 1e9), max_ratio=opts.max_ratio, max_entries=opts.max_entries
+    )
     bounds = Bounds(  # an archive is no larger than what it expands to, plus its headers and directory
         max_bytes=int(limits.max_bytes * 1.05) + (1 << 20),
         seconds=opts.max_minutes * 60,
