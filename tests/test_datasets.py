@@ -7,6 +7,7 @@ HTTP Range support that can be switched off and a mode that drops the connection
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
 import json
 import re
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import cyclegan.data.download as download_module
 from cyclegan.cli import main
 from cyclegan.data.download import CATALOGUE, DownloadOptions, download
 from cyclegan.errors import CycleGANError
@@ -139,6 +141,32 @@ def test_a_resume_answered_from_another_byte_starts_again_from_zero(mirror, tmp_
     err = capsys.readouterr().err
     assert "sent from byte 1000 when byte 5000 was asked; starting again from byte 0" in err
     assert err.count("\n") == 1
+    assert_layout(tmp_path)
+
+
+class _PlainAsHttps(http.client.HTTPConnection):
+    """https:// spoken as plain HTTP to the loopback server: urllib takes the address for an https one."""
+
+    def __init__(self, host, *, context=None, check_hostname=None, **kwargs):
+        super().__init__(host, **kwargs)
+
+
+@pytest.mark.slow
+def test_the_public_servers_https_redirected_to_http_says_what_to_run(mirror, tmp_path, monkeypatch, capsys):
+    """The datasets' default address is https, the models' http on the same host: a server redirecting https to
+    http refused `datasets download`, saying only "give the http:// address yourself"; now the line is the
+    option and address to run again with, and running it downloads."""
+    monkeypatch.setattr(http.client, "HTTPSConnection", _PlainAsHttps)
+    https = mirror.base_url.replace("http://", "https://", 1)
+    monkeypatch.setattr(download_module, "DEFAULT_BASE_URL", https)
+    serve(mirror, good_zip(), name=f"plain/{NAME}")
+    mirror.redirect[f"/datasets/{NAME}.zip"] = f"{mirror.base_url}/plain/{NAME}.zip"
+    args = ["datasets", "download", NAME, "--root", str(tmp_path), "--no-progress"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.endswith(f"; to accept plain http, run again with --base-url {mirror.base_url}\n")
+    assert main([*args, *err.rstrip().rsplit(" ", 2)[-2:]]) == 0
     assert_layout(tmp_path)
 
 

@@ -281,6 +281,11 @@ def test_a_redirect_from_https_down_to_http_is_refused_unless_http_was_asked(ser
     assert main(["pretrained", "download", "a", "--base-url", f"{https}/x", "--no-progress"]) == 2
     line = one_line(capsys)
     assert f"download of {https}/x/a.pth failed: HTTP 302, redirected to '{server.base_url}/a.pth': plain http" in line
+    assert line.endswith(f"; to accept plain http, run again with --base-url {server.base_url}/x\n")
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", f"{https}/x")  # the hint names where the address came from
+    with pytest.raises(CycleGANError, match=f"run again with CYCLEGAN_PRETRAINED_URL={server.base_url}/x$"):
+        zoo.fetch_model("a", progress=False)
+    monkeypatch.delenv("CYCLEGAN_PRETRAINED_URL")
     assert not any(path == "/m/a.pth" for path, _ in server.requests)  # refused before the http leg
     assert zoo.fetch_model("a", base_url=f"{server.base_url}/x", progress=False).downloaded  # asked for http
     server.files["/m/b.pth"] = generator

@@ -414,6 +414,7 @@ def fetch_model(
             bounds=bounds,
             missing=missing,
             mirror=mirror,
+            base_via="--base-url " if given_in == "base_url" else f"{BASE_URL_ENV}=",
         )
         size = part.stat().st_size
         if total is not None and size != total:

@@ -140,12 +140,18 @@ class _NoRedirectOutside(urllib.request.HTTPRedirectHandler):
         if address_problem(newurl):
             raise urllib.error.HTTPError(newurl, code, f"redirected to {newurl!r}, not http(s)", headers, fp)
         if self.secure and urllib.parse.urlsplit(newurl).scheme != "https":
-            why = (
-                f"redirected to {newurl!r}: plain http after https, refused (anyone on the path could swap the "
-                "file; to accept that, give the http:// address yourself)"
-            )
-            raise urllib.error.HTTPError(newurl, code, why, headers, fp)
+            raise _Downgrade(newurl, code, f"redirected to {newurl!r}: plain http after https", headers, fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+class _Downgrade(urllib.error.HTTPError):
+    """A redirect from https down to plain http, refused (`_http_error` says how to accept it)."""
+
+
+def http_base(url: str) -> str:
+    """The folder of `url` (`BASE` of `BASE/NAME.zip`) at its plain http address."""
+    base = url.rsplit("/", 1)[0]
+    return urllib.parse.urlunsplit(urllib.parse.urlsplit(base)._replace(scheme="http"))
 
 
 def _opener(watchdog: _Watchdog, url: str) -> urllib.request.OpenerDirector:
@@ -221,11 +227,14 @@ def fetch(
     bounds: Bounds = Bounds(),
     missing: str = "check the dataset name or --base-url",
     mirror: str = "--base-url",
+    base_via: str = "--base-url ",
 ) -> tuple[int | None, int]:
     """Download `url` into `part`, continuing from its current size when the server honours Range, and again
     (up to `attempts` connections in all) when the connection breaks mid-transfer. `timeout`: per read;
     `bounds`: the whole download's bytes and seconds; `missing`: what to check when the server has no such
-    file (HTTP 404); `mirror`: where a mirror's address is given, for the other failures' hints.
+    file (HTTP 404); `mirror`: where a mirror's address is given, for the other failures' hints; `base_via`:
+    what precedes a base address where the user gives it (`--base-url `, `VARIABLE=`), to say what to run where an
+    https address redirects to plain http.
 
     Returns (the full size the server announced or None, the offset the last transfer resumed from). An
     interrupted transfer, or one past its deadline, leaves `part` in place and raises a CycleGANError saying
@@ -252,6 +261,7 @@ def fetch(
                     watchdog=watchdog,
                     missing=missing,
                     mirror=mirror,
+                    base_via=base_via,
                 )
             except _Interrupted as e:
                 if watchdog.expired:
@@ -315,7 +325,12 @@ def _changed(part: Path, headers, total: int | None) -> bool:
     )
 
 
-def _http_error(url: str, e: urllib.error.HTTPError, missing: str, mirror: str) -> CycleGANError:
+def _http_error(url: str, e: urllib.error.HTTPError, missing: str, mirror: str, base_via: str) -> CycleGANError:
+    if isinstance(e, _Downgrade):  # the words say what to run: the user's choice, made knowingly
+        return CycleGANError(
+            f"download of {url} failed: HTTP {e.code}, {e.reason}, refused (anyone on the path could swap the file); "
+            f"to accept plain http, run again with {base_via}{http_base(url)}"
+        )
     if e.code in REDIRECT_CODES:  # urllib's own text is three lines
         reason = "the server redirects in a loop or too many times" if "loop" in str(e.reason) else e.reason
         return CycleGANError(f"download of {url} failed: HTTP {e.code}, {reason} (check the address or {mirror})")
@@ -333,9 +348,18 @@ def _fetch_once(
     watchdog: _Watchdog,
     missing: str,
     mirror: str,
+    base_via: str,
 ) -> tuple[int | None, int]:
     # the same download from byte 0, where the .part was discarded (a different file on the server)
-    again = dict(progress=progress, timeout=timeout, bounds=bounds, watchdog=watchdog, missing=missing, mirror=mirror)
+    again = dict(
+        progress=progress,
+        timeout=timeout,
+        bounds=bounds,
+        watchdog=watchdog,
+        missing=missing,
+        mirror=mirror,
+        base_via=base_via,
+    )
     offset = part.stat().st_size if part.exists() else 0
     if bounds.max_bytes is not None and offset > bounds.max_bytes:
         raise _too_big(url, part, bounds.max_bytes, bounds, announced=False)
@@ -349,7 +373,7 @@ def _fetch_once(
                 return total, offset
             _discard(part)
             return _fetch_once(url, part, **again)
-        raise _http_error(url, e, missing, mirror) from None
+        raise _http_error(url, e, missing, mirror, base_via) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
         if watchdog.expired:
             raise _Interrupted("deadline") from None
