@@ -490,8 +490,9 @@ def test_every_commands_help_starts_without_torch():
 @pytest.mark.slow
 def test_refusals_that_need_no_torch_come_before_its_import(tmp_path):
     """`train --steps -3` (or with no --steps), `train --data MISSING`, `train --resume` of no run, `translate
-    MISSING`, `evaluate --data MISSING`, `stylize --content MISSING` and a --checkpoint that is not there waited
-    for torch's import (5-15 s on a busy machine) to be told one line."""
+    MISSING`, `evaluate --data MISSING` (or a ROOT without the split, or with an empty testA), `stylize --content
+    MISSING` and a --checkpoint that is not there waited for torch's import (5-15 s on a busy machine) to be told
+    one line."""
     code = (
         "import sys\nfrom cyclegan.cli import main\n"
         f"for argv in {REFUSALS_BEFORE_TORCH!r}:\n"
@@ -499,11 +500,19 @@ def test_refusals_that_need_no_torch_come_before_its_import(tmp_path):
         "        sys.exit(' '.join(argv))\n"
     )
     (tmp_path / "r").mkdir()  # a run folder without a checkpoint
+    (tmp_path / "g.pt").touch()  # read only once torch is imported
+    for split in ("testA", "testB"):
+        (tmp_path / "d" / split).mkdir(parents=True)
+    (tmp_path / "d" / "testA" / "notes.txt").touch()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, f"`cyclegan {done.stderr.strip().splitlines()[-1]}` imports torch before its error"
     assert done.stderr.count("error: ") == len(REFUSALS_BEFORE_TORCH) == len(done.stderr.splitlines()), done.stderr
     said = ("'--data': missing does not exist", "r/checkpoint.pt does not exist", "'--content': missing.png: no such")
     said += ("checkpoint not found: missing (give a run folder", "'horse2zebra'?")
+    said += (
+        "--data . has no test split: evaluate reads testA and testB",
+        "--data testA folder d/testA holds no images",
+    )
     for missing in said:
         assert missing in done.stderr, done.stderr
     assert done.stderr.count("option '--content': missing.png: no such file or folder") == 2  # compare's, stylize's
@@ -520,6 +529,8 @@ REFUSALS_BEFORE_TORCH = [
     ["translate", "--checkpoint", "r", "--out", "o", "missing.png"],
     ["evaluate", "--checkpoint", "r", "--data", "missing"],
     ["evaluate", "--checkpoint", "r", "--domain-a", "missing", "--domain-b", "."],
+    ["evaluate", "--checkpoint", "g.pt", "--data", "."],  # no testA, testB nor test under it
+    ["evaluate", "--checkpoint", "g.pt", "--data", "d"],  # d/testA holds no image
     ["translate", "--checkpoint", "missing", "--out", "o", "."],
     ["export", "--checkpoint", "missing", "--out", "g.onnx"],
     ["evaluate", "--checkpoint", "missing", "--data", "."],

@@ -148,6 +148,22 @@ def image_not_found(path: str | Path) -> str:
     return f"image not found: {path}"
 
 
+def no_image_folder(folder: str | Path, what: str) -> CycleGANError:
+    """`what` (e.g. "--data testA folder") `folder` missing: the words of every reader of a folder of images."""
+    return CycleGANError(f"{what} {folder} does not exist or is not a folder")
+
+
+def no_images(folder: str | Path, what: str) -> CycleGANError:
+    """`what` `folder` without a file of an image's name in it (`walk_files`, hidden ones aside)."""
+    return CycleGANError(f"{what} {folder} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+
+
+def holds_images(folder: str | Path) -> bool:
+    """Whether `folder` holds a file of an image's name, read up to the first one (`data.io.find_images` finds
+    them all, torch imported)."""
+    return any(p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") for p in walk_files(folder))
+
+
 def walk_files(folder: str | Path, *, others: list[Path] | None = None, hidden: bool = False) -> Iterator[Path]:
     """Every regular file under `folder`, recursively, following symlinked sub-folders (unlike `Path.rglob`).
 

@@ -32,6 +32,8 @@ from ..files import (  # walk_files: read from here too, as the image finders' w
     holds,
     image_not_found,
     inside,
+    no_image_folder,
+    no_images,
     unfinished,
     walk_files,
     write_atomic,
@@ -651,11 +653,10 @@ def list_images(folder: str | Path, *, what: str = "image folder") -> list[Path]
     if there are none."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise CycleGANError(f"{what} {folder} does not exist or is not a folder")
+        raise no_image_folder(folder, what)
     files = find_images(folder)
     if not files:
-        exts = ", ".join(IMAGE_EXTENSIONS)
-        raise CycleGANError(f"{what} {folder} holds no images ({exts})")
+        raise no_images(folder, what)
     return files
 
 

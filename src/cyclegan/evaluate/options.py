@@ -9,11 +9,12 @@ from pathlib import Path, PurePath
 from typing import Literal
 
 from ..errors import CycleGANError
-from ..files import overwrite_option
+from ..files import holds_images, no_image_folder, no_images, overwrite_option
 from ..options import MAX_SEED, Options, opt
 from ..shared_options import device_option, domain_folder_option, ema_option, max_pixels_option, progress_option
 
 EvalDirection = Literal["AtoB", "BtoA", "both"]
+SPLITS = ("test", "val", "train")  # the splits the standard datasets hold, the one to suggest first
 KID_SUBSETS_MAX = 10_000  # 100 times the field's 100: the std of KID's mean is long settled
 
 
@@ -116,8 +117,10 @@ class EvalOptions(Options):
 
 
 def check_folders_there(opts: EvalOptions) -> None:
-    """Refuse a --data, --domain-a or --domain-b that is no folder, torch-free: `evaluate --data MISSING` waited
-    5-15 s for torch's import to be told that MISSING/testA did not exist."""
+    """Refuse a --data, --domain-a or --domain-b that is no folder, a --data without the split's folders, and a
+    domain folder without images, torch-free: `evaluate --data MISSING` waited 5-15 s for torch's import to be told
+    that MISSING/testA did not exist. `evaluate_checkpoints` runs it too, for its Python callers: the command
+    says each once, its library call never reached."""
     hints = {
         "--data": f"the dataset root holding {opts.split}A and {opts.split}B, or leave --data out for the run's own",
         "--domain-a": "the folder of domain A's test images",
@@ -127,3 +130,54 @@ def check_folders_there(opts: EvalOptions) -> None:
         if folder is not None and not Path(folder).is_dir():
             what = "is a file, not a folder" if Path(folder).exists() else "does not exist"
             raise CycleGANError(f"option '{flag}': {folder} {what} (give {hints[flag]})")
+    if opts.domain_a is not None and opts.domain_b is not None:
+        folders = {"--domain-a folder": Path(opts.domain_a), "--domain-b folder": Path(opts.domain_b)}
+    elif opts.data is not None:
+        found = split_folders(Path(opts.data), opts.split)
+        if isinstance(found, Path):
+            folders = {f"--data {opts.split} folder of A|B images": found}
+        else:
+            folders = {f"--data {opts.split}{letter} folder": folder for letter, folder in found.items()}
+    else:  # the run's own --data, read from its config with torch imported: checked there
+        return
+    for what, folder in folders.items():
+        if not folder.is_dir():
+            raise no_image_folder(folder, what)
+        if not holds_images(folder):
+            raise no_images(folder, what)
+
+
+def split_folders(root: Path, split: str) -> dict[str, Path] | Path:
+    """The split's folders under --data `root`: {"A": ROOT/SA, "B": ROOT/SB}, or ROOT/S of A|B images side by
+    side where neither domain's folder exists (the layout `train --model pix2pix` reads). A root without either
+    is refused naming the splits it has; a --split that names one domain's folder too."""
+    folders = {letter: root / f"{split}{letter}" for letter in "AB"}
+    aligned = root / split
+    if not any(f.is_dir() for f in folders.values()) and aligned.is_dir():
+        _check_not_a_domain(root, split)
+        return aligned
+    if root.is_dir() and not any(f.is_dir() for f in (*folders.values(), aligned)):
+        # pix2pix's maps has train and val only: "testA does not exist" hid the split training had scored on
+        others = [s for s in SPLITS if s != split and any((root / n).is_dir() for n in (s, f"{s}A", f"{s}B"))]
+        if others:
+            raise CycleGANError(
+                f"--data {root} has no {split} split ({split}A and {split}B, or {split} of A|B "
+                f"images side by side); it has {' and '.join(others)}: give --split {others[0]}"
+            )
+        # a folder of one's own two domains (horses/, zebras/): "testA does not exist" said not what to make
+        raise CycleGANError(
+            f"--data {root} has no {split} split: evaluate reads {split}A and {split}B under it (or "
+            f"{split} of A|B images side by side); put held-out images of each domain there"
+        )
+    return folders
+
+
+def _check_not_a_domain(root: Path, split: str) -> None:
+    """Refuse a --split that names one domain's folder (`--split testA` beside testB): it was read as a folder of
+    A|B pairs, each testA image halved into a source and its truth, and scored without a word."""
+    stem, letter = split[:-1], split[-1:]
+    if letter in ("A", "B") and stem and (root / f"{stem}{'B' if letter == 'A' else 'A'}").is_dir():
+        raise CycleGANError(
+            f"option '--split' {split} names a domain's folder, not a split: give --split {stem} (it reads "
+            f"{stem}A and {stem}B)"
+        )

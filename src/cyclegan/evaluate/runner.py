@@ -61,7 +61,7 @@ from .best import best_missing, expand_runs, run_data
 from .distances import feature_distances, kid_subset_size
 from .features import find_inception_weights, load_backbone, load_fid_inception, weights_not_published
 from .metrics import l1, psnr, ssim
-from .options import EvalOptions, check_folders_there
+from .options import EvalOptions, check_folders_there, split_folders
 
 GRID_ROWS = 6  # examples per sample grid written with --save-images
 FOREIGN_SIZE = 256  # evaluation size for plain generator files, which do not record their training size
@@ -261,9 +261,6 @@ class SplitImages:
         return f"{self.folders[0]} and {self.folders[1]}"
 
 
-SPLITS = ("test", "val", "train")  # the splits the standard datasets hold, the one to suggest first
-
-
 def _list_domains(opts: EvalOptions) -> SplitImages:
     """The image files of ROOT/{split}A and ROOT/{split}B, or of --domain-a and --domain-b (the first --limit of
     each), not yet read; when neither exists, those of ROOT/{split} of A|B images (the layout `train --model
@@ -271,27 +268,11 @@ def _list_domains(opts: EvalOptions) -> SplitImages:
 
     if opts.domain_a is not None and opts.domain_b is not None:
         return _list_folders(opts, {"A": Path(opts.domain_a), "B": Path(opts.domain_b)})
-    root = Path(opts.data)
-    folders = {letter: root / f"{opts.split}{letter}" for letter in "AB"}
-    aligned = root / opts.split
-    if not any(f.is_dir() for f in folders.values()) and aligned.is_dir():
-        _check_not_a_domain(root, opts.split)
-        files = list_images(aligned, what=f"--data {opts.split} folder of A|B images")
+    folders = split_folders(Path(opts.data), opts.split)  # the layout refused in its words, as the command's check
+    if isinstance(folders, Path):
+        files = list_images(folders, what=f"--data {opts.split} folder of A|B images")
         first, rest = _split_at_limit(files, opts.limit)
-        return SplitImages({"A": first, "B": first}, [aligned], aligned=True, rest={"A": rest, "B": rest})
-    if root.is_dir() and not any(f.is_dir() for f in (*folders.values(), aligned)):
-        # pix2pix's maps has train and val only: "testA does not exist" hid the split training had scored on
-        others = [s for s in SPLITS if s != opts.split and any((root / n).is_dir() for n in (s, f"{s}A", f"{s}B"))]
-        if others:
-            raise CycleGANError(
-                f"--data {root} has no {opts.split} split ({opts.split}A and {opts.split}B, or {opts.split} of A|B "
-                f"images side by side); it has {' and '.join(others)}: give --split {others[0]}"
-            )
-        # a folder of one's own two domains (horses/, zebras/): "testA does not exist" said not what to make
-        raise CycleGANError(
-            f"--data {root} has no {opts.split} split: evaluate reads {opts.split}A and {opts.split}B under it (or "
-            f"{opts.split} of A|B images side by side); put held-out images of each domain there"
-        )
+        return SplitImages({"A": first, "B": first}, [folders], aligned=True, rest={"A": rest, "B": rest})
     return _list_folders(opts, folders)
 
 
@@ -323,17 +304,6 @@ def _split_at_limit(files: list[Path], limit: int | None) -> tuple[list[Path], l
 def _folder_name(opts: EvalOptions, letter: str) -> str:
     """How messages name domain `letter`'s folder: "--data testA folder", or "--domain-a folder"."""
     return f"--domain-{letter.lower()} folder" if opts.domain_a is not None else f"--data {opts.split}{letter} folder"
-
-
-def _check_not_a_domain(root: Path, split: str) -> None:
-    """Refuse a --split that names one domain's folder (`--split testA` beside testB): it was read as a folder of
-    A|B pairs, each testA image halved into a source and its truth, and scored without a word."""
-    stem, letter = split[:-1], split[-1:]
-    if letter in ("A", "B") and stem and (root / f"{stem}{'B' if letter == 'A' else 'A'}").is_dir():
-        raise CycleGANError(
-            f"option '--split' {split} names a domain's folder, not a split: give --split {stem} (it reads "
-            f"{stem}A and {stem}B)"
-        )
 
 
 def _wide_enough(files: list[Path]) -> tuple[list[Path], list[str]]:
