@@ -811,6 +811,10 @@ def test_an_int_flag_refuses_what_is_not_a_whole_number(text, capsys):
         (["datasets"], "error: the following arguments are required: ACTION (see cyclegan datasets --help)"),
         # an option before the command said "no command '3'"
         (["--lr", "3", "train"], "error: --lr is given before the command train: options go after it"),
+        # a group's: its action named, as typed or as the one that takes it ("cyclegan datasets ... --count" named none)
+        (["--count", "3", "datasets", "synthetic"], "error: --count is given before the command datasets synthetic: "),
+        (["--count", "3", "datasets"], "error: --count is given before the command datasets synthetic: options go af"),
+        (["--root", "r", "datasets", "download"], "error: --root is given before the command datasets download: opt"),
         # ... and one the command does not take is not sent after it to be refused there
         (["--bogus", "train"], "error: unrecognized arguments: --bogus (see cyclegan train --help)"),
         (["--steps", "3", "translate"], "error: unrecognized arguments: --steps (--steps is an option of cyclegan t"),

@@ -181,11 +181,15 @@ def _refuse_unknown_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) 
     named = next((w for w in typed if w in commands), None)
     if unknown and named is not None:  # `cyclegan --lr 3 train` said "no command '3'"
         flag = unknown[0].split("=", 1)[0]
-        if not any(c == named or c.startswith(f"{named} ") for c in _commands_taking(flag)):
+        takers = [c for c in _commands_taking(flag) if c == named or c.startswith(f"{named} ")]
+        if not takers:
             # not one of its options (`cyclegan --bogus train`): "options go after it" sent it there to be refused
             _unrecognized(commands[named], unknown)
+        # a group's action too (`cyclegan --count 3 datasets synthetic`): "cyclegan datasets ... --count" named none
+        after = typed[typed.index(named) + 1 : typed.index(named) + 2]
+        full = next((c for c in takers if c == " ".join([named, *after])), " or ".join(takers))
         parser.error(
-            f"{flag} is given before the command {named}: options go after it, as in cyclegan {named} ... {flag}"
+            f"{flag} is given before the command {full}: options go after it, as in cyclegan {full} ... {flag}"
         )
 
 
