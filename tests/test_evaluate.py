@@ -726,6 +726,25 @@ def test_files_of_other_types_in_the_split_are_named_as_training_names_them(tmp_
     assert "skipping " in err and "scene_03.png: a broken symbolic link" in err
 
 
+def test_a_truth_of_another_shape_is_named_as_training_names_such_pairs(tmp_path, capsys, monkeypatch):
+    """testA/x.png at 40x40 with testB/x.png at 64x30: its PSNR/SSIM to the truth stretched each to one square,
+    unlike the other, without a word (training names such pairs)."""
+    from cyclegan.evaluate import runner
+
+    ckpt, data = tiny_evaluation(tmp_path)
+    Image.new("RGB", (64, 30)).save(data / "testB" / "scene_01.png")  # a 16-bit grey or CMYK B: the same line
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(data), progress=False)
+    with pytest.raises(pytest.fail.Exception, match="the work started"):
+        runner.evaluate_checkpoints(opts)
+    err = capsys.readouterr().err
+    assert err.count("different shapes") == 1, err  # one pair, named once for both directions
+    assert (
+        f"warning: 1 pair(s) of A and B of different shapes ({data / 'testA' / 'scene_01.png'} is 40x40, its B " in err
+    )
+    assert "scene_01.png 64x30): PSNR/SSIM to the truth compare them pixel for pixel" in err
+
+
 def test_the_pages_of_a_multi_page_tiff_left_out_of_the_evaluation_are_named(tmp_path, capsys, monkeypatch):
     """A multi-page TIFF in testA was scored by its first page without a word, as training read it."""
     from cyclegan.evaluate import runner

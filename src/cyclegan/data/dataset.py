@@ -144,11 +144,17 @@ def too_narrow(path: Path) -> str | None:
     return f"{path}: {width} px wide, but an aligned pair holds A and B side by side, so it needs at least 2 px"
 
 
-def unlike_pairs(pairs: Iterable[tuple[Path, Path | None]], *, shown: int = 2) -> str | None:
+PIXEL_FOR_PIXEL = "pix2pix learns pixel for pixel, and stretches both to one square"
+
+
+def unlike_pairs(
+    pairs: Iterable[tuple[Path, Path | None]], *, shown: int = 2, why: str = PIXEL_FOR_PIXEL
+) -> str | None:
     """A line naming the pairs of two files whose A and B differ in shape (aspect ratio, by more than 2%, turned
     upright; headers alone), or None. pix2pix learns pixel for pixel, and resizes both to one square: a B of
     another shape (a 4:3 label map for a 16:9 photo, a file of another scene) was stretched unlike its A, without
-    a word. A file that cannot be opened is left to the decode that names it."""
+    a word. `why`: what compares them pixel for pixel (training's pix2pix, evaluate's truth figures). A file
+    that cannot be opened is left to the decode that names it."""
     unlike = []
     for a, b in pairs:
         if b is None:  # an aligned file: its halves are of one height and width
@@ -164,8 +170,8 @@ def unlike_pairs(pairs: Iterable[tuple[Path, Path | None]], *, shown: int = 2) -
         return None
     more = f" and {len(unlike) - shown} more" if len(unlike) > shown else ""
     return (
-        f"{len(unlike)} pair(s) of A and B of different shapes ({'; '.join(unlike[:shown])}{more}): pix2pix learns "
-        "pixel for pixel, and stretches both to one square; check that each is the same scene, aligned"
+        f"{len(unlike)} pair(s) of A and B of different shapes ({'; '.join(unlike[:shown])}{more}): {why}; check "
+        "that each is the same scene, aligned"
     )
 
 

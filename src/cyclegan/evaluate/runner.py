@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from .. import zoo
 from ..config import config_from_dict
-from ..data.dataset import eval_transform, split_aligned, too_narrow
+from ..data.dataset import eval_transform, split_aligned, too_narrow, unlike_pairs
 from ..data.io import (
     check_images,
     check_separate,
@@ -436,6 +436,21 @@ def _partial_pairs(opts: EvalOptions, images: SplitImages) -> list[str]:
     return lines
 
 
+def _unlike_truth(opts: EvalOptions, images: SplitImages) -> list[str]:
+    """A line naming the test images whose truth (the file of their name in the other domain) is of another shape:
+    the truth figures stretched each to the square --size, unlike each other, without a word (training names such
+    pairs: `unlike_pairs`)."""
+    pairs = set()
+    for s, t in ("AB", "BA") if opts.direction == "both" else [(opts.direction[0], opts.direction[-1])]:
+        source, target = images.domains[s], images.domains[t]
+        truth = None if images.aligned else aligned_truth(source, target, folders=(images.folder(s), images.folder(t)))
+        pairs |= {(a, b) if s == "A" else (b, a) for a, b in zip(source, truth or [])}
+    line = unlike_pairs(
+        sorted(pairs), why="PSNR/SSIM to the truth compare them pixel for pixel, each stretched to one square"
+    )
+    return [line] if line else []
+
+
 def _check_outputs(opts: EvalOptions, images: SplitImages, directions: list[str]) -> None:
     """Refuse (one line, before any work) a --save-images folder inside the test split, and, without
     --overwrite, a --out file or saved images (of `directions`: `_planned_directions`) that exist."""
@@ -687,7 +702,7 @@ def _evaluate_all(
     for line in left_out:
         print(f"warning: {escape(line)}", file=sys.stderr)
     _check_counts(opts, images)
-    for line in [*_partial_pairs(opts, images), *_sizes_apart(sizes)]:
+    for line in [*_partial_pairs(opts, images), *_unlike_truth(opts, images), *_sizes_apart(sizes)]:
         print(f"warning: {escape(line)}", file=sys.stderr)
     backbone = (inception or load_backbone(opts.backbone)).to(device)
     cache = _RealCache()
