@@ -144,6 +144,20 @@ def test_a_resume_answered_from_another_byte_starts_again_from_zero(mirror, tmp_
     assert_layout(tmp_path)
 
 
+def test_a_206_from_another_byte_to_a_request_for_the_whole_file_is_refused(tmp_path, monkeypatch):
+    """With nothing to resume, starting again would ask the same: refused in one line, nothing written."""
+    import cyclegan.data.fetch as fetch_module
+
+    class Partial(io.BytesIO):  # what urllib's response is to fetch: a status, headers, read1
+        status, headers = 206, {"Content-Range": "bytes 1000-1999/2000"}
+
+    monkeypatch.setattr(fetch_module, "_open", lambda *a, **k: Partial(bytes(1000)))
+    part = tmp_path / ".x.zip.part"
+    with pytest.raises(CycleGANError, match=r"sent from byte 1000 when the whole file was asked \(HTTP 206\)"):
+        fetch_module.fetch("http://127.0.0.1:9/x.zip", part, progress=False)
+    assert not part.exists()
+
+
 class _PlainAsHttps(http.client.HTTPConnection):
     """https:// spoken as plain HTTP to the loopback server: urllib takes the address for an https one."""
 
