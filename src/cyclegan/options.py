@@ -377,10 +377,24 @@ def _note_given(namespace: argparse.Namespace, dest: str, value: object, said: s
 class _WarnOnRepeat(argparse.Action):
     """A one-value option given twice keeps the last, as argparse does, but says so in one line: `--lr 1e-3 ...
     --lr 2e-4` (a command line edited and pasted back) trained at 2e-4 without a word of the 1e-3. The same value
-    twice says nothing; lists (`_ExtendOnRepeat`) add up instead."""
+    twice says nothing; lists (`_ExtendOnRepeat`) add up instead. The values are said as typed: converted,
+    `--minutes 1 --minutes 2` was said as "--minutes 1.0 and --minutes 2.0"."""
+
+    def __init__(self, *args: Any, type: Callable[[str], Any] | None = None, **kwargs: Any) -> None:
+        self._typed: str | None = None
+        if type is not None:
+            convert = type
+
+            @functools.wraps(convert)  # its __name__ kept: argparse's "invalid float value" names it
+            def type(text: str) -> Any:  # argparse converts, then calls the action at once: the text reaches it
+                self._typed = text
+                return convert(text)
+
+        super().__init__(*args, type=type, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        _note_given(namespace, self.dest, values, f"{option_string} {values}")
+        typed, self._typed = self._typed, None
+        _note_given(namespace, self.dest, values, f"{option_string} {values if typed is None else typed}")
         setattr(namespace, self.dest, values)
 
 
