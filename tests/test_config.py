@@ -836,6 +836,24 @@ def test_a_config_files_relative_folder_not_here_is_named_in_both_places(tmp_pat
     assert "a config file's ~ is not expanded" in capsys.readouterr().err
 
 
+def test_a_runs_config_from_another_folder_names_the_folder_the_run_was_started_in(tmp_path, capsys, monkeypatch):
+    """`train --config runs/x/config.json` from another folder said "where it is not either: run train from the folder
+    the run was started in" without naming it: the run's recorded --out tells it (as `evaluate RUN` finds its data),
+    and the error gives the exact --data."""
+    project = tmp_path / "proj"
+    (project / "data" / "h2z").mkdir(parents=True)
+    (project / "runs" / "x").mkdir(parents=True)
+    config = project / "runs" / "x" / "config.json"
+    config.write_text(json.dumps({"data": {"data": "data/h2z"}, "train": {"out": "runs/x", "steps": 1}}))
+    monkeypatch.chdir(project / "runs")
+    assert main(["train", "--config", "x/config.json", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "option 'data' in 'x/config.json': data/h2z is not in the current folder" in err
+    assert err.endswith(
+        f"it is in {project.resolve()}, where the run was started: give --data {project.resolve()}/data/h2z\n"
+    )
+
+
 def test_a_folder_name_too_long_to_look_up_is_one_line_and_a_config_here_names_one_place(tmp_path, capsys, monkeypatch):
     """A relative `data` of 300 characters (over the file system's 255 bytes a name) in a config file of another
     folder ended in a traceback (`OSError: File name too long`, from the look-up in the file's folder), and so did
