@@ -31,7 +31,7 @@ from .config import (
     read_config_file,
     resolve,
 )
-from .errors import CycleGANError, escape, install_extra
+from .errors import CycleGANError, counted, escape, install_extra
 from .families import FAMILIES, accepting, names, section_titles
 from .files import check_flags_there
 from .options import add_arguments, to_flags
@@ -493,7 +493,7 @@ def run_stylize(opts, _: argparse.Namespace) -> int:
         result = stylize(opts)
     w, h = result.image.size
     n = len(result.losses)
-    steps = f"{n} step{'' if n == 1 else 's'}, {result.seconds:.1f} s"  # `--steps 1` said "1 steps"
+    steps = f"{counted(n, 'step')}, {result.seconds:.1f} s"  # `--steps 1` said "1 steps"
     print(f"wrote {escape(opts.out)} ({w}x{h}, backbone {result.backbone}, {steps})")  # a name: one line
     if result.interrupted:  # the best image so far was written; the status says it is not the whole run
         with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
