@@ -472,6 +472,20 @@ def test_every_command_has_help_with_every_option_and_its_default(command, capsy
             assert f"default: {' '.join(default.split())}" in out, f"{f.name}'s default missing"
 
 
+def test_no_help_line_cuts_a_word_at_its_hyphen(capsys, monkeypatch):
+    """argparse wrapped help after a hyphen: `train --help` at 100 columns ended a line with `--no-eval-` and began the
+    next with `kid`, a flag that could not be copied whole. Lines now break at spaces only, at any width."""
+    import re
+
+    for columns in ("80", "100", "120"):
+        monkeypatch.setenv("COLUMNS", columns)
+        for command in _all_commands():
+            with pytest.raises(SystemExit):
+                main([*command, "--help"])
+            cut = [line for line in capsys.readouterr().out.splitlines() if re.search(r"\w-$", line)]
+            assert cut == [], f"`cyclegan {' '.join(command)} --help` at {columns} columns"
+
+
 @pytest.mark.slow
 def test_every_commands_help_starts_without_torch():
     """`cyclegan X --help` builds X's flags from its options dataclass, whose module must not import torch
