@@ -486,6 +486,18 @@ def test_no_help_line_cuts_a_word_at_its_hyphen(capsys, monkeypatch):
             assert cut == [], f"`cyclegan {' '.join(command)} --help` at {columns} columns"
 
 
+def test_a_switchs_default_is_said_in_its_flags_words(capsys):
+    """A --x/--no-x switch's default was shown as Python's "(default: True)" or "(default: False, fast: True)": now
+    "on" or "off", as its flags and the CUT options' "off for cut, on for fastcut" say it, in every command."""
+    for command in _all_commands():
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert "True" not in out and "False" not in out, f"`cyclegan {' '.join(command)} --help`"
+        if command == ["train"]:
+            assert "random horizontal flips (default: on)" in out and "(default: off, fast: on)" in out
+
+
 @pytest.mark.slow
 def test_every_commands_help_starts_without_torch():
     """`cyclegan X --help` builds X's flags from its options dataclass, whose module must not import torch

@@ -305,16 +305,21 @@ def check_options(obj: Any) -> None:
 # --- flags -------------------------------------------------------------------------------------------------
 
 
+def shown_value(value: Any) -> str:
+    """A default as `--help` shows it: a switch's as "on" or "off" (the words of its --x/--no-x pair, not Python's
+    True and False), a list's values as typed."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return " ".join(map(str, value))
+    return str(value)
+
+
 def default_text_of(f: dataclasses.Field) -> str:
     if f.metadata.get("default_text"):
         return f.metadata["default_text"]
-    if f.default is not MISSING:
-        d = f.default
-        if d is None:
-            return ""
-        if isinstance(d, tuple):
-            return " ".join(map(str, d))
-        return str(d)
+    if f.default is not MISSING and f.default is not None:
+        return shown_value(f.default)
     return ""
 
 
