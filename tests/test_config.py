@@ -35,7 +35,7 @@ def test_saved_config_round_trips():
         ({"batch_size": 2.5}, "option 'batch_size': expected int"),
         ({"flip": "yes"}, "option 'flip': expected bool"),
         ({"norm": "layer"}, "option 'norm'"),
-        ({"preset": "huge"}, "unknown preset 'huge'"),
+        ({"preset": "huge"}, "^option 'preset': expected 'paper' \\| 'seed' \\| 'fast', got 'huge'$"),
         ({"size": 30}, "multiple of 4"),
         ({"batch_size": 0}, "'batch_size' must be positive"),
         # the Python API and a stored config's keys get the hint a config file's do
@@ -46,6 +46,17 @@ def test_saved_config_round_trips():
 def test_bad_values_name_the_option(overrides, message):
     with pytest.raises(CycleGANError, match=message):
         resolve(overrides)
+
+
+def test_a_config_files_bad_preset_names_the_file_and_key_as_every_other_option(tmp_path, capsys, monkeypatch):
+    """`preset: 3` (or a misspelt name) in a config file said "unknown preset '3'; choose one of: ...", naming neither
+    the file nor the key, where every other key's wrong type or value is "option 'KEY' in 'FILE': expected ..."."""
+    monkeypatch.chdir(tmp_path)
+    for value in (3, "fats"):
+        (tmp_path / "c.json").write_text(json.dumps({"preset": value}))
+        assert main(["train", "--config", "c.json", "--out", "o", "--data", "d", "--steps", "1"]) == 2
+        said = capsys.readouterr().err
+        assert said == f"error: option 'preset' in 'c.json': expected 'paper' | 'seed' | 'fast', got {value!r}\n"
 
 
 def test_yaml_and_json_files_flat_or_in_sections(tmp_path):

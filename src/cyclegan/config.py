@@ -533,7 +533,11 @@ def resolve(
     option and is not. `typed`: the keys typed as flags, refused for another family (`check_family_options`) and
     named as doing nothing (`idle_scoring_options`) at their default too."""
     overrides = dict(overrides or {})
-    preset, named_family = split_preset(overrides.pop("preset", None) or preset or (base.preset if base else "paper"))
+    given = overrides.pop("preset", None)
+    if given is not None and given not in preset_choices():  # a config file's `preset: 3` named neither file nor key
+        name = (names or {}).get("preset", "preset")
+        raise CycleGANError(f"option '{name}': expected {' | '.join(map(repr, PRESETS))}, got {given!r}")
+    preset, named_family = split_preset(given or preset or (base.preset if base else "paper"))
     if named_family is not None:  # `--preset cut`: the paper's recipe for --model cut
         given = overrides.setdefault("family", named_family)
         if given != named_family:  # a config file's family is named as the file's key: no --model was typed
