@@ -167,10 +167,11 @@ def test_a_cut_models_column_is_named_cut_not_cyclegan(tiny_cfg, tmp_path, capsy
     args = ["compare", "--checkpoint", cfg.train.out, "--content", str(content[0]), "--style", str(style[0])]
     assert main([*args, "--out", str(out), "--size", "24", "--steps", "1", "--backbone", "lite0", "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert "(columns: input | CUT | Gatys, a row per image)" in printed
+    assert "(columns: input | CUT | Gatys, a row per image)" in printed and "done: 1 step;" in printed  # not "1 steps"
     assert f"\nCUT: {cfg.train.out}, AtoB\n" in printed and "\nCUT " in printed  # the run; the table's row
     page = (out / "report.html").read_text()
     assert "<h1>CUT vs Gatys style transfer</h1>" in page and "CycleGAN" not in page
+    assert ", 1 lbfgs step, 1 reference(s) per image." in page  # "1 lbfgs steps": one count's word, as every count's
     report = json.loads((out / "report.json").read_text())
     assert report["model"] == "CUT" and report["rows"][0]["seconds"]["cyclegan"] > 0
 

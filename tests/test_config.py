@@ -35,7 +35,7 @@ def test_saved_config_round_trips():
         ({"batch_size": 2.5}, "option 'batch_size': expected int"),
         ({"flip": "yes"}, "option 'flip': expected bool"),
         ({"norm": "layer"}, "option 'norm'"),
-        ({"preset": "huge"}, "unknown preset 'huge'"),
+        ({"preset": "huge"}, "^option 'preset': expected 'paper' \\| 'seed' \\| 'fast', got 'huge'$"),
         ({"size": 30}, "multiple of 4"),
         ({"batch_size": 0}, "'batch_size' must be positive"),
         # the Python API and a stored config's keys get the hint a config file's do
@@ -46,6 +46,17 @@ def test_saved_config_round_trips():
 def test_bad_values_name_the_option(overrides, message):
     with pytest.raises(CycleGANError, match=message):
         resolve(overrides)
+
+
+def test_a_config_files_bad_preset_names_the_file_and_key_as_every_other_option(tmp_path, capsys, monkeypatch):
+    """`preset: 3` (or a misspelt name) in a config file said "unknown preset '3'; choose one of: ...", naming neither
+    the file nor the key, where every other key's wrong type or value is "option 'KEY' in 'FILE': expected ..."."""
+    monkeypatch.chdir(tmp_path)
+    for value in (3, "fats"):
+        (tmp_path / "c.json").write_text(json.dumps({"preset": value}))
+        assert main(["train", "--config", "c.json", "--out", "o", "--data", "d", "--steps", "1"]) == 2
+        said = capsys.readouterr().err
+        assert said == f"error: option 'preset' in 'c.json': expected 'paper' | 'seed' | 'fast', got {value!r}\n"
 
 
 def test_yaml_and_json_files_flat_or_in_sections(tmp_path):
@@ -472,6 +483,32 @@ def test_every_command_has_help_with_every_option_and_its_default(command, capsy
             assert f"default: {' '.join(default.split())}" in out, f"{f.name}'s default missing"
 
 
+def test_no_help_line_cuts_a_word_at_its_hyphen(capsys, monkeypatch):
+    """argparse wrapped help after a hyphen: `train --help` at 100 columns ended a line with `--no-eval-` and began the
+    next with `kid`, a flag that could not be copied whole. Lines now break at spaces only, at any width."""
+    import re
+
+    for columns in ("80", "100", "120"):
+        monkeypatch.setenv("COLUMNS", columns)
+        for command in _all_commands():
+            with pytest.raises(SystemExit):
+                main([*command, "--help"])
+            cut = [line for line in capsys.readouterr().out.splitlines() if re.search(r"\w-$", line)]
+            assert cut == [], f"`cyclegan {' '.join(command)} --help` at {columns} columns"
+
+
+def test_a_switchs_default_is_said_in_its_flags_words(capsys):
+    """A --x/--no-x switch's default was shown as Python's "(default: True)" or "(default: False, fast: True)": now
+    "on" or "off", as its flags and the CUT options' "off for cut, on for fastcut" say it, in every command."""
+    for command in _all_commands():
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert "True" not in out and "False" not in out, f"`cyclegan {' '.join(command)} --help`"
+        if command == ["train"]:
+            assert "random horizontal flips (default: on)" in out and "(default: off, fast: on)" in out
+
+
 @pytest.mark.slow
 def test_every_commands_help_starts_without_torch():
     """`cyclegan X --help` builds X's flags from its options dataclass, whose module must not import torch
@@ -849,6 +886,24 @@ def test_a_config_files_relative_folder_not_here_is_named_in_both_places(tmp_pat
     config.write_text(json.dumps({"data": "~/no-such-h2z", "steps": 1}))
     assert main(["train", "--config", str(config), "--out", "o"]) == 2
     assert "a config file's ~ is not expanded" in capsys.readouterr().err
+
+
+def test_a_runs_config_from_another_folder_names_the_folder_the_run_was_started_in(tmp_path, capsys, monkeypatch):
+    """`train --config runs/x/config.json` from another folder said "where it is not either: run train from the folder
+    the run was started in" without naming it: the run's recorded --out tells it (as `evaluate RUN` finds its data),
+    and the error gives the exact --data."""
+    project = tmp_path / "proj"
+    (project / "data" / "h2z").mkdir(parents=True)
+    (project / "runs" / "x").mkdir(parents=True)
+    config = project / "runs" / "x" / "config.json"
+    config.write_text(json.dumps({"data": {"data": "data/h2z"}, "train": {"out": "runs/x", "steps": 1}}))
+    monkeypatch.chdir(project / "runs")
+    assert main(["train", "--config", "x/config.json", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "option 'data' in 'x/config.json': data/h2z is not in the current folder" in err
+    assert err.endswith(
+        f"it is in {project.resolve()}, where the run was started: give --data {project.resolve()}/data/h2z\n"
+    )
 
 
 def test_a_folder_name_too_long_to_look_up_is_one_line_and_a_config_here_names_one_place(tmp_path, capsys, monkeypatch):

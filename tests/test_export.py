@@ -95,11 +95,38 @@ def test_every_generator_variant_exports_to_onnx_and_runs_in_onnxruntime(tmp_pat
         assert np.abs(y - translate_tensor(G, x).numpy()).max() < 1e-4
 
 
-def test_onnx_file_says_what_it_expects(run, tmp_path):
+def test_onnx_file_says_what_it_expects(run, tmp_path, monkeypatch):
+    """The checkpoint it came from is recorded whole: as typed (`--checkpoint runs/h2z`), it named nothing once the
+    file was read from another folder."""
     out = tmp_path / "g.onnx"
-    main(["export", "--checkpoint", str(run), "--out", str(out)])  # format from the suffix
+    monkeypatch.chdir(run.parent)
+    assert main(["export", "--checkpoint", run.name, "--out", str(out)]) == 0  # format from the suffix
     meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert meta["direction"] == "AtoB" and "[-1, 1]" in meta["input"]
+    assert meta["checkpoint"] == str(run.absolute())
+
+
+def test_export_generator_refuses_a_folder_before_tracing_in_its_callers_words(run, tmp_path, monkeypatch):
+    """From Python, `out` an existing folder failed only after the generator was traced (seconds; the command refused
+    it at once), and a name held by another export was refused as "option '--out'", a flag the caller never typed."""
+    import cyclegan.export as export
+    from cyclegan.files import FolderLock
+
+    G = load_generator(run)
+    (tmp_path / "models").mkdir()
+    with monkeypatch.context() as m:
+        m.setattr(export, "wrap_for_export", lambda net: pytest.fail("traced before the folder was refused"))
+        with pytest.raises(CycleGANError, match=r"^option 'out': .*models is a folder, where a file would be written$"):
+            export.export_generator(G, tmp_path / "models", format="onnx")
+    busy = FolderLock(tmp_path, ".g.onnx.lock")  # another export of that file at work
+    assert busy.acquire()
+    try:
+        with pytest.raises(
+            CycleGANError, match=r"^option 'out': .*g.onnx is being written by another run .*another out$"
+        ):
+            export.export_generator(G, tmp_path / "g.onnx", format="onnx")
+    finally:
+        busy.release()
 
 
 def test_torchscript_matches_pytorch_at_two_sizes(run, tmp_path):

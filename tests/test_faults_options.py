@@ -248,14 +248,16 @@ def test_a_huge_whole_value_is_said_back_in_exponent_notation(capsys):
 
 def test_a_one_value_option_given_twice_is_said_with_the_value_kept(tmp_path, capsys, monkeypatch):
     """`--lr 1e-3 ... --lr 2e-4` took 2e-4 without a word (argparse keeps the last): one line names both and the
-    one kept; the same value twice says nothing, and a list option given twice adds up (no warning)."""
+    one kept, as typed (converted, `--minutes 1 --minutes 2` was said "1.0"); the same value twice says nothing
+    (`--steps 1` and `--steps 1e0`), and a list option given twice adds up (no warning)."""
     monkeypatch.chdir(tmp_path)
     argv = ["train", "--lr", "1e-3", "--steps", "1", "--lr", "2e-4", "--out", "o", "--data", "missing"]
-    assert main([*argv, "--steps", "1", "--eval-kid", "--no-eval-kid", "--eval-every", "1"]) == 2
+    assert main([*argv, "--steps", "1e0", "--time-limit", "1", "--time-limit=2", "--eval-kid", "--no-eval-kid"]) == 2
     err = capsys.readouterr().err.splitlines()
     warned = [line for line in err if "both given" in line]
     assert warned == [
-        "warning: --lr 0.001 and --lr 0.0002 both given: --lr 0.0002 kept (the last)",
+        "warning: --lr 1e-3 and --lr 2e-4 both given: --lr 2e-4 kept (the last)",
+        "warning: --time-limit 1 and --time-limit 2 both given: --time-limit 2 kept (the last)",
         "warning: --eval-kid and --no-eval-kid both given: --no-eval-kid kept (the last)",
     ]
     assert err[-1].startswith("error: option '--data': missing does not exist")

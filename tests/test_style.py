@@ -705,6 +705,41 @@ def test_stylize_says_one_step_and_its_max_pixels_help_says_it_stops(tmp_path, c
     assert "--max-pixels N skip (and name) an image" in " ".join(capsys.readouterr().out.split())
 
 
+def test_stylize_takes_a_style_folder_as_compare_does(tmp_path, capsys):
+    """`stylize --style DIR` was refused ("not a regular file (a folder)") while `compare --style DIR` took it: now
+    its images (sub-folders' too) are the styles, sorted by name, their count said, a clip among them left out and
+    named, and --out inside the folder refused as compare refuses it."""
+    from cyclegan.cli import main
+
+    content = _image(tmp_path / "c.png", 16, 16, seed=1)
+    folder = tmp_path / "styles"
+    (folder / "sub").mkdir(parents=True)
+    styles = [_image(folder / "a.png", 16, 16, seed=2), _image(folder / "b.png", 20, 16, seed=3)]
+    styles.append(_image(folder / "sub" / "c.png", 16, 20, seed=4))
+    (folder / "clip.mp4").write_bytes(b"")
+    args = [
+        "stylize",
+        "--content",
+        str(content),
+        "--size",
+        "16",
+        "--steps",
+        "1",
+        "--backbone",
+        "lite0",
+        "--no-progress",
+    ]
+    assert main([*args, "--style", str(folder), "--out", str(tmp_path / "o.png")]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"style: 3 images from {folder} (sorted by name), blended equally\n")
+    assert f"warning: {folder / 'clip.mp4'}: a video clip, not an image (left out)" in err
+    options = GatysOptions(backbone="lite0", size=16, steps=1)
+    expected = np.asarray(stylize(content, styles, options, progress=False).image)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "o.png")), expected)  # the three, in that order
+    assert main([*args, "--style", str(folder), "--out", str(folder / "o.png")]) == 2
+    assert f"{folder / 'o.png'} would be inside the input folder {folder}" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_ctrl_c_in_stylize_writes_the_best_image_so_far_and_exits_130(tmp_path, capsys, monkeypatch, optimizer):
     """`cyclegan stylize` stopped with Ctrl-C after minutes of optimisation wrote nothing (a hostile probe); now

@@ -541,6 +541,30 @@ def test_a_still_gif_is_an_image_written_as_ext_says(tiny, tmp_path, capsys):
     assert f"cannot read image {tmp_path / 'broken.gif'}: not a JPEG, PNG, BMP, GIF, WebP or TIFF image" in err
 
 
+@pytest.mark.parametrize(("ext", "settings"), [("jpg", {"quality": 95, "subsampling": 0}), ("webp", {"quality": 95})])
+def test_lossy_outputs_are_written_at_a_photo_tools_quality(tiny, tmp_path, ext, settings, capsys):
+    """A translation written as JPEG took Pillow's defaults, quality 75 with its colour halved each way (4:2:0), and
+    WebP 80: the file is now the lossless translation re-encoded at quality 95 (JPEG: its full colour, 4:4:4)."""
+    from PIL import JpegImagePlugin
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (40, 56, 3), np.uint8)).save(tmp_path / "photo.png")
+    assert translate_cli(tiny, tmp_path / "png", tmp_path / "photo.png") == 0
+    assert translate_cli(tiny, tmp_path / ext, tmp_path / "photo.png", extra=["--ext", ext]) == 0
+    again = io.BytesIO()
+    with Image.open(tmp_path / "png" / "photo.png") as lossless:
+        lossless.save(again, format=Image.registered_extensions()[f".{ext}"], **settings)
+    assert (tmp_path / ext / f"photo.{ext}").read_bytes() == again.getvalue()
+    if ext == "jpg":  # as Pillow reads it back: the tables of quality 95, no chroma subsampling
+        with Image.open(tmp_path / ext / "photo.jpg") as written, Image.open(again) as expected:
+            assert written.quantization == expected.quantization and JpegImagePlugin.get_sampling(written) == 0
+        with pytest.raises(SystemExit):
+            main(["translate", "--help"])
+        assert "jpg and webp at quality 95, jpg's colour at full resolution" in " ".join(
+            capsys.readouterr().out.split()
+        )
+
+
 def test_inputs_that_name_nothing_are_refused_before_the_output_folder_is_made(tiny, tmp_path, capsys):
     """Before: `--out OUT` with only a missing input made OUT (empty), then named the input (exit 1)."""
     (tmp_path / "empty").mkdir()

@@ -2276,7 +2276,7 @@ def test_compare_tab_names_a_cut_models_column_cut(tmp_path):
     app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
     photo, style = str(_png(tmp_path / "photo.png", 40, 30)), str(_png(tmp_path / "style.png", 40, 40, seed=1))
     gallery, table = _handler(app, "compare")(photo, "cut.pt (AtoB only)", "AtoB", [style], "lite0", 32, 1)
-    assert [caption for _, caption in gallery] == ["input", "CUT (AtoB)", "Gatys (lite0, 1 steps)"]
+    assert [caption for _, caption in gallery] == ["input", "CUT (AtoB)", "Gatys (lite0, 1 step)"]
     assert "\n| CUT | " in table and "| cyclegan |" not in table and "CycleGAN" not in table
     # nor the tab's model list, which offered the CUT model as a "CycleGAN model"
     assert [b.label for b in app.blocks.values() if isinstance(b, gr.Dropdown) and "CycleGAN" in b.label] == []

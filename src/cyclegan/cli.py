@@ -41,7 +41,9 @@ def _chosen(argv: Sequence[str], names) -> str | None:
 
 def _add_command(sub, name: str, cmd: Command, load: bool) -> None:
     # allow_abbrev is not inherited from the parent parser: each sub-parser is given it
-    p = sub.add_parser(name, help=cmd.help, description=cmd.description, allow_abbrev=False)
+    p = sub.add_parser(
+        name, help=cmd.help, description=cmd.description, allow_abbrev=False, formatter_class=_help_formatter()
+    )
     p.set_defaults(command=cmd, command_parser=p)
     if not load:
         return
@@ -53,6 +55,24 @@ def _add_command(sub, name: str, cmd: Command, load: bool) -> None:
     add_arguments(p, cls)
     if cmd.more_arguments is not None:
         cmd.more_arguments(p)
+
+
+def _help_formatter() -> type:
+    """argparse's help formatter, wrapping lines at spaces only: it broke them after a hyphen, so a flag named in a
+    help text was cut in two (`--no-eval-` at one line's end, `kid` on the next), and could not be copied."""
+    import argparse
+    import re
+    import textwrap
+
+    class WholeWords(argparse.HelpFormatter):
+        def _split_lines(self, text: str, width: int) -> list[str]:
+            return textwrap.wrap(re.sub(r"\s+", " ", text).strip(), width, break_on_hyphens=False)
+
+        def _fill_text(self, text: str, width: int, indent: str) -> str:
+            text = re.sub(r"\s+", " ", text).strip()
+            return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False)
+
+    return WholeWords
 
 
 def _one_line_errors(base: type) -> type:
@@ -88,6 +108,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         prog="cyclegan",
         description="Unpaired image-to-image translation (CycleGAN) and neural style transfer.",
         allow_abbrev=False,
+        formatter_class=_help_formatter(),
     )
     parser.add_argument("--version", action="version", version=f"cyclegan {__version__}")
     sub = parser.add_subparsers(metavar="COMMAND")
@@ -101,6 +122,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
             help=f"{name}: {', '.join(entry)}",
             description=f"One of {len(entry)} actions; each action's options: cyclegan {name} ACTION --help.",
             allow_abbrev=False,
+            formatter_class=_help_formatter(),
         )
         actions = group.add_subparsers(metavar="ACTION")
         actions.required = True

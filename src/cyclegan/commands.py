@@ -31,10 +31,10 @@ from .config import (
     read_config_file,
     resolve,
 )
-from .errors import CycleGANError, escape, install_extra
+from .errors import CycleGANError, counted, escape, install_extra
 from .families import FAMILIES, accepting, names, section_titles
 from .files import check_flags_there
-from .options import add_arguments, to_flags
+from .options import add_arguments, shown_value, to_flags
 from .presets import PRESETS
 from .run_files import BEST_NAME, CHECKPOINT_NAME
 
@@ -80,11 +80,15 @@ def _default_texts(cls: type) -> dict[str, str]:
     """What `--help` shows as each option's default: the field's, then each preset's and family's own value."""
     texts = {}
     for f in fields(cls):
-        others = [f"{n}: {p[f.name]}" for n, p in PRESETS.items() if f.name in p]
+        others = [f"{n}: {shown_value(p[f.name])}" for n, p in PRESETS.items() if f.name in p]
         if f.default is not None or not f.metadata.get("default_text"):  # else its text says the families' values
-            others += [f"--model {n}: {fam.defaults[f.name]}" for n, fam in FAMILIES.items() if f.name in fam.defaults]
+            others += [
+                f"--model {n}: {shown_value(fam.defaults[f.name])}"
+                for n, fam in FAMILIES.items()
+                if f.name in fam.defaults
+            ]
         if others:
-            texts[f.name] = ", ".join([f.metadata.get("default_text") or str(f.default), *others])
+            texts[f.name] = ", ".join([f.metadata.get("default_text") or shown_value(f.default), *others])
     return texts
 
 
@@ -493,7 +497,7 @@ def run_stylize(opts, _: argparse.Namespace) -> int:
         result = stylize(opts)
     w, h = result.image.size
     n = len(result.losses)
-    steps = f"{n} step{'' if n == 1 else 's'}, {result.seconds:.1f} s"  # `--steps 1` said "1 steps"
+    steps = f"{counted(n, 'step')}, {result.seconds:.1f} s"  # `--steps 1` said "1 steps"
     print(f"wrote {escape(opts.out)} ({w}x{h}, backbone {result.backbone}, {steps})")  # a name: one line
     if result.interrupted:  # the best image so far was written; the status says it is not the whole run
         with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it

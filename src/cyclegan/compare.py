@@ -34,7 +34,7 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from .clipio import VIDEO_FORMATS, unread_video
+from .clipio import VIDEO_FORMATS
 from .compare_options import GRID_CELL_MOST, CompareOptions
 from .config import config_from_dict
 from .data.io import MAX_PIXELS, frame_count, long_side_shape, read_image, resize_long_side, save_image
@@ -80,7 +80,7 @@ from .style import (
     to_pil_01,
 )
 from .style.backbones import DEFAULTS, Lite0Backbone
-from .translation import expand_inputs
+from .translation import expand_inputs, still_images
 
 METRICS_BACKBONE = "lite0"  # always available offline, so reports from any machine are comparable
 MIN_SIDE = 3  # SSIM's window (`evaluate.metrics.ssim`) needs 3 px a side: a thinner image is named and skipped
@@ -104,21 +104,11 @@ class Inputs:
 
 def gather_inputs(opts: CompareOptions) -> Inputs:
     """Expand --content and --style; the KID target is --target, else the first --style folder (if any)."""
-    content, style = expand_inputs(opts.content), expand_inputs(opts.style)
-    for flag, found in (("--content", content), ("--style", style)):
-        # an AVI among the matches is a clip as an MP4 is (below), not the error `translate` makes of it
-        if errors := [e for e in found.errors if e not in {unread_video(p) for p in found.videos}]:
-            raise CycleGANError(f"option '{flag}': {errors[0]}")
     # Folders hold clips for `translate`: a video is no image, and as a drawn reference it skipped the content
-    # image it was drawn for ("not a JPEG, PNG, ..."). Left out and named; an animated GIF gives its first frame.
-    videos = [p for p in (*content.files, *style.files) if p.suffix.lower() in VIDEO_FORMATS]
-    clips = list(dict.fromkeys([*videos, *content.videos, *style.videos]))
-    content.files[:] = [p for p in content.files if p not in clips]
-    style.files[:] = [p for p in style.files if p not in clips]
-    if not content.files:
-        raise CycleGANError(f"option '--content': no still image, only video clips ({clips[0]}): compare takes images")
-    if not style.files:
-        raise CycleGANError(f"option '--style': no still image, only video clips ({clips[0]}): compare takes images")
+    # image it was drawn for ("not a JPEG, PNG, ..."). Left out and named.
+    content = still_images(opts.content, "--content", "compare")
+    style = still_images(opts.style, "--style", "compare")
+    clips = list(dict.fromkeys([*content.clips, *style.clips]))
     folders = [Path(s) for s in opts.style if Path(s).is_dir()]
     target = Path(opts.target) if opts.target else (folders[0] if folders else None)
     if target is not None and not target.is_dir():

@@ -31,7 +31,7 @@ from .errors import CycleGANError, nearest
 from .files import FolderLock
 from .options import MAX_SEED, Options, Section, check_choice, check_value, coerce, flag_of, opt
 from .presets import PRESETS, preset_choices, split_preset
-from .run_files import BEST_NAME, CHECKPOINT_NAME
+from .run_files import BEST_NAME, CHECKPOINT_NAME, started_in
 from .shared_options import (
     OnOff,
     Precision,
@@ -533,7 +533,11 @@ def resolve(
     option and is not. `typed`: the keys typed as flags, refused for another family (`check_family_options`) and
     named as doing nothing (`idle_scoring_options`) at their default too."""
     overrides = dict(overrides or {})
-    preset, named_family = split_preset(overrides.pop("preset", None) or preset or (base.preset if base else "paper"))
+    given = overrides.pop("preset", None)
+    if given is not None and given not in preset_choices():  # a config file's `preset: 3` named neither file nor key
+        name = (names or {}).get("preset", "preset")
+        raise CycleGANError(f"option '{name}': expected {' | '.join(map(repr, PRESETS))}, got {given!r}")
+    preset, named_family = split_preset(given or preset or (base.preset if base else "paper"))
     if named_family is not None:  # `--preset cut`: the paper's recipe for --model cut
         given = overrides.setdefault("family", named_family)
         if given != named_family:  # a config file's family is named as the file's key: no --model was typed
@@ -760,12 +764,14 @@ def check_file_folders(file: Mapping[str, Any], path: str | Path, flags: Collect
         folder, flag = Path(path).parent, "--" + key.replace("_", "-")
         if folder.resolve() == Path.cwd().resolve():  # one place, not two: `check_data_root` (or train's) says it
             continue
-        beside = folder / value
-        what = (
-            f"where it is: give {flag} {beside}"
-            if os.path.exists(beside)  # False for a name too long to look up (Path.exists raised: a traceback)
-            else f"where it is not either: run train from the folder the run was started in, or give {flag} DIR"
-        )
+        beside, start = folder / value, started_in(folder, file.get("out"))
+        # os.path.exists: False for a name too long to look up (Path.exists raised: a traceback)
+        if os.path.exists(beside):
+            what = f"where it is: give {flag} {beside}"
+        elif start is not None and os.path.exists(start / value):  # the run's own, as evaluate RUN finds it
+            what = f"where it is not either; it is in {start}, where the run was started: give {flag} {start / value}"
+        else:
+            what = f"where it is not either: run train from the folder the run was started in, or give {flag} DIR"
         raise CycleGANError(
             f"option '{key}' in '{path}': {value} is not in the current folder, {Path.cwd()}; a config file's relative "
             f"folders are read from the folder train runs in (as the run that wrote config.json was given them), not "

@@ -100,6 +100,12 @@ def reworded(reword: Callable[[str], str]):
     return decorate
 
 
+def counted(n: int, noun: str) -> str:
+    """A count with its noun as messages say it: '1 step', '300 steps', '1 lbfgs step' ("1 lbfgs steps" was
+    printed where `--steps 1` was given)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def byte_size(n: float) -> str:
     """A size in bytes as messages say it, in the largest unit that keeps it at least 1: '512 bytes', '12 KiB',
     '300 MiB', '1.5 GiB'. In MiB alone, a disk with 200 KiB free had "0 MiB free" and a small need "about 0 MiB"."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -205,6 +206,7 @@ def export_generator(
     opset: int | None = None,
     metadata: dict[str, str] | None = None,
     check: bool = True,
+    option: str = "out",
 ) -> ExportResult:
     """Write `net` (a generator from `cyclegan.load_generator`) to `out` as ONNX or TorchScript.
 
@@ -212,7 +214,8 @@ def export_generator(
     sizes and compared with PyTorch before it takes the name `out`: the largest absolute difference is
     returned, and one above `TOLERANCE` is a CycleGANError with nothing written (an existing `out` kept).
     `opset`: ONNX's (default `OPSET`); refused for TorchScript, which has none. `metadata`: text stored in the
-    file (ONNX `metadata_props`, TorchScript extra files `KEY.txt`) beside the value ranges.
+    file (ONNX `metadata_props`, TorchScript extra files `KEY.txt`) beside the value ranges. `option`: how errors
+    name `out` (`--out` for the command line).
     """
     # what ExportOptions checks, for Python callers: an unknown format was written as TorchScript and then run as
     # ONNX ("give a lower --opset"); an opset under 11, torch's pages-long SymbolicValueError
@@ -231,6 +234,8 @@ def export_generator(
                 f"metadata: keys and values must be strings, got {key!r}: {value!r}; write {key!r}: {str(value)!r}"
             )
     out = Path(out)
+    # a folder, an unwritable place or a name too long: said before the seconds of tracing, as the command says it
+    check_outputs([out], overwrite=True, option=option)
     model = wrap_for_export(net)
     multiple = getattr(model, "multiple", 1) if isinstance(model, PadToMultiple) else getattr(net, "multiple", 1)
     example = _example(multiple, 64)
@@ -255,7 +260,7 @@ def export_generator(
             )
 
     try:
-        with claim_file(out, "--out"):  # the temporary lives while the export is traced and checked: seconds to minutes
+        with claim_file(out, option):  # the temporary lives while the export is traced and checked: seconds to minutes
             if format == "onnx":
                 _export_onnx(model, example, out, opset=opset, metadata=meta, verify=verify)
             else:
@@ -275,13 +280,17 @@ def export_checkpoint(opts: ExportOptions) -> ExportResult:
     # a published generator translates its own direction whatever --direction says: that one is recorded (BtoA
     # was written beside "AtoB of horse2zebra"); another project's file says neither: "AtoB" was recorded for any
     net, direction = load_generator_and_direction(opts.checkpoint, opts.direction, ema=opts.ema, option="--direction")
-    meta = {"direction": direction or "unknown", "checkpoint": str(opts.checkpoint)}
+    # where the weights came from, whatever folder the file is read in: a path as typed (`runs/h2z`) named nothing
+    # from elsewhere; a published generator by its name, as the cached file's place is this machine's
+    source = opts.checkpoint if zoo.is_spec(opts.checkpoint) else os.path.abspath(opts.checkpoint)
+    meta = {"direction": direction or "unknown", "checkpoint": source}
     # which weights of which step: exports of one checkpoint with --ema on and off were alike to their readers
     if (origin := getattr(net, "_cyclegan_origin", None)) is not None and origin.config is not None:
         meta["step"] = str(origin.step)
         meta["weights"] = "averaged (--ema-decay)" if origin.averaged else "last (not averaged)"
     if (published := zoo.MODELS.get(zoo.cached_name(checkpoint_file(opts.checkpoint)) or "")) is not None:
         meta["translates"] = f"{published.does} ({published.direction} of {published.dataset})"
+    fmt = format_for(opts.out, opts.format)
     return export_generator(
-        net, opts.out, format=format_for(opts.out, opts.format), opset=opts.opset, metadata=meta, check=opts.check
+        net, opts.out, format=fmt, opset=opts.opset, metadata=meta, check=opts.check, option="--out"
     )

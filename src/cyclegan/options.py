@@ -305,16 +305,21 @@ def check_options(obj: Any) -> None:
 # --- flags -------------------------------------------------------------------------------------------------
 
 
+def shown_value(value: Any) -> str:
+    """A default as `--help` shows it: a switch's as "on" or "off" (the words of its --x/--no-x pair, not Python's
+    True and False), a list's values as typed."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return " ".join(map(str, value))
+    return str(value)
+
+
 def default_text_of(f: dataclasses.Field) -> str:
     if f.metadata.get("default_text"):
         return f.metadata["default_text"]
-    if f.default is not MISSING:
-        d = f.default
-        if d is None:
-            return ""
-        if isinstance(d, tuple):
-            return " ".join(map(str, d))
-        return str(d)
+    if f.default is not MISSING and f.default is not None:
+        return shown_value(f.default)
     return ""
 
 
@@ -377,10 +382,24 @@ def _note_given(namespace: argparse.Namespace, dest: str, value: object, said: s
 class _WarnOnRepeat(argparse.Action):
     """A one-value option given twice keeps the last, as argparse does, but says so in one line: `--lr 1e-3 ...
     --lr 2e-4` (a command line edited and pasted back) trained at 2e-4 without a word of the 1e-3. The same value
-    twice says nothing; lists (`_ExtendOnRepeat`) add up instead."""
+    twice says nothing; lists (`_ExtendOnRepeat`) add up instead. The values are said as typed: converted,
+    `--minutes 1 --minutes 2` was said as "--minutes 1.0 and --minutes 2.0"."""
+
+    def __init__(self, *args: Any, type: Callable[[str], Any] | None = None, **kwargs: Any) -> None:
+        self._typed: str | None = None
+        if type is not None:
+            convert = type
+
+            @functools.wraps(convert)  # its __name__ kept: argparse's "invalid float value" names it
+            def type(text: str) -> Any:  # argparse converts, then calls the action at once: the text reaches it
+                self._typed = text
+                return convert(text)
+
+        super().__init__(*args, type=type, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        _note_given(namespace, self.dest, values, f"{option_string} {values}")
+        typed, self._typed = self._typed, None
+        _note_given(namespace, self.dest, values, f"{option_string} {values if typed is None else typed}")
         setattr(namespace, self.dest, values)
 
 

@@ -16,6 +16,19 @@ TENSORBOARD_DIR = "tensorboard"
 RUN_FILES = (CONFIG_NAME, LOG_NAME, CHECKPOINT_NAME)  # any one of them makes a folder a run
 
 
+def started_in(run: Path, out: object) -> Path | None:
+    """The folder `train` was started in to write run folder `run` with `--out out` (its config.json's `out`):
+    `run` less its --out, where --out was relative and still ends the run's path; None where it cannot be told (an
+    absolute --out or one through '..', the run moved). A run's relative --data was read from there."""
+    if not isinstance(out, str) or Path(out).is_absolute():
+        return None
+    parts = Path(out).parts
+    here = run.resolve().parts
+    if not parts or ".." in parts or len(parts) >= len(here) or here[-len(parts) :] != parts:
+        return None
+    return Path(*here[: -len(parts)])
+
+
 def exported_kind(path: str | Path) -> str | None:
     """'TorchScript' or 'ONNX' where `path` holds an exported model (torch.jit.save's zip, with its
     constants.pkl or code/; an ONNX protobuf: ir_version then producer_name, or a .onnx name), else None.

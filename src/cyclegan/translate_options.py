@@ -154,7 +154,11 @@ class TranslateOptions(Options):
         gt=0,
     )
     batch_size: int = opt(4, "images of equal size, or a clip's frames, per batch", gt=0)
-    ext: Literal["png", "jpg", "webp", "tif"] = opt("png", "output format of images (a clip keeps its own kind)")
+    ext: Literal["png", "jpg", "webp", "tif"] = opt(
+        "png",
+        "output format of images: jpg and webp at quality 95, jpg's colour at full resolution (a clip keeps its own "
+        "kind)",
+    )
     overwrite: bool = overwrite_option()
     skip_existing: bool = opt(
         False,

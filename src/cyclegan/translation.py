@@ -27,7 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import zoo
-from .clipio import find_clips, is_clip_file, print_warning, unread_video
+from .clipio import VIDEO_FORMATS, find_clips, is_clip_file, print_warning, unread_video
 from .data.io import (
     MAX_PIXELS,
     find_images,
@@ -113,6 +113,32 @@ def expand_inputs(inputs: Sequence[str]) -> Inputs:
         else:  # missing, or there but no file to read (/dev/zero, a FIFO): say which
             found.errors.append(f"{item}: {not_a_file_reason(path)}")
     return found
+
+
+@dataclass(frozen=True)
+class Stills:
+    """The still images an option's files, folders and globs name (`still_images`), the clips among them left out."""
+
+    files: list[Path]  # in order; a folder's sorted by name
+    folders: list[Path]  # the folders among them (searched recursively)
+    clips: list[Path]  # video files met: left out, to be named
+
+
+def still_images(items: Sequence[str], flag: str, command: str) -> Stills:
+    """The still images `items` (files, folders, glob patterns: `expand_inputs`) name, as `compare` and `stylize`
+    take --content and --style: the first that names nothing, or a folder of no image, refused naming `flag`; a
+    video clip (a folder may hold clips for `translate`) left out, to be named, as a file or as a folder's, and
+    refused where it is all there is; an animated GIF gives its first frame."""
+    found = expand_inputs(items)
+    # an AVI among the matches is a clip as an MP4 is (below), not the error `translate` makes of it
+    if errors := [e for e in found.errors if e not in {unread_video(p) for p in found.videos}]:
+        raise CycleGANError(f"option '{flag}': {errors[0]}")
+    videos = [p for p in found.files if p.suffix.lower() in VIDEO_FORMATS]
+    clips = list(dict.fromkeys([*videos, *found.videos]))
+    files = [p for p in found.files if p not in clips]
+    if not files:
+        raise CycleGANError(f"option '{flag}': no still image, only video clips ({clips[0]}): {command} takes images")
+    return Stills(files, found.folders, clips)
 
 
 EXIF_IN_HEADER = ("JPEG", "MPO", "TIFF", "WEBP")  # formats whose EXIF Pillow reads with the header

@@ -25,7 +25,7 @@ from torchvision.models.vgg import cfgs, make_layers
 from .. import pretrained  # called as pretrained.vgg19_available, so a test can say the weights are missing
 from ..config import ModelConfig
 from ..data.io import frame_count
-from ..errors import CycleGANError, escape
+from ..errors import CycleGANError, counted, escape
 from ..execution import REFERENCE
 from ..inference import keyword_names, translate_tensor
 from ..loading import load_generator, model_label
@@ -157,7 +157,7 @@ def _gatys_rows(s: StyleBenchOptions, device: torch.device) -> list[dict[str, An
                 "method": "gatys",
                 "size": size0,
                 "seconds": median(times),
-                "what": f"Gatys {first}{weights(first)} {size0} px, {s.gatys_steps} {optimizer} steps",
+                "what": f"Gatys {first}{weights(first)} {size0} px, {counted(s.gatys_steps, f'{optimizer} step')}",
                 "how": f"median of {len(times)} runs; CPU time {median(cpu[optimizer]):.1f} s",
             }
         )
@@ -180,7 +180,7 @@ def _gatys_rows(s: StyleBenchOptions, device: torch.device) -> list[dict[str, An
                     "method": "gatys",
                     "size": size,
                     "seconds": gatys_estimate(total, per_step, s.gatys_steps),
-                    "what": f"Gatys {name}{weights(name)} {size} px, {s.gatys_steps} lbfgs steps",
+                    "what": f"Gatys {name}{weights(name)} {size} px, {counted(s.gatys_steps, 'lbfgs step')}",
                     "how": f"setup + {s.gatys_steps} x median step {median(per_step):.3f} s over {s.probe_steps} steps",
                 }
             )

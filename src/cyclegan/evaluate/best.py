@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import CycleGANError
 from ..report import METRIC_NAMES
-from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME
+from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, started_in
 from ..shared_options import checkpoint_not_found
 from ..zoo import is_spec
 
@@ -90,17 +90,11 @@ def run_data(checkpoint: str) -> str:
 
 
 def _from_training_folder(data: str, out: object, run: Path) -> Path:
-    """The run's --data, as train was given it (relative to the folder train ran in), named from here: that folder
-    is the run folder less its --out, where --out was relative and still ends the run's path. (Read from the
-    current folder, `evaluate RUN` elsewhere found no data, or another folder of the same name.)"""
+    """The run's --data, as train was given it (relative to the folder train ran in), named from here. (Read from
+    the current folder, `evaluate RUN` elsewhere found no data, or another folder of the same name.)"""
     given = Path(data)
-    if given.is_absolute() or not isinstance(out, str) or Path(out).is_absolute():
-        return given
-    parts = Path(out).parts
-    here = run.resolve().parts
-    if not parts or ".." in parts or len(parts) >= len(here) or here[-len(parts) :] != parts:
-        return given  # the run was moved, or --out named it through '..': as given
-    return Path(*here[: -len(parts)]) / given
+    start = None if given.is_absolute() else started_in(run, out)
+    return given if start is None else start / given
 
 
 def _score_key(metric: str, row: dict[str, Any], backbone: str) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from ..errors import counted
 from .text import describe_record, kid_text
 from .types import CompareReport
 
@@ -47,7 +48,7 @@ def render_compare_html(r: CompareReport) -> str:
         f"<p>{model}: <code>{e(r.checkpoint)}</code>, {e(r.direction)}. "
         f"Gatys: backbone <b>{e(g['backbone'])}</b>"
         f" (content {e(', '.join(g['content_layers']))}; style {e(', '.join(g['style_layers']))}), "
-        f"{g['steps']} {e(g['optimizer'])} steps, {g['refs_per_image']} reference(s) per image. "
+        f"{counted(g['steps'], e(g['optimizer']) + ' step')}, {g['refs_per_image']} reference(s) per image. "
         f"Images at long side {r.size} px"
         + (f"; seconds measured on {e(r.device)}, fp32" if r.device else "")
         + ".</p>",
@@ -191,7 +192,7 @@ def render_demo_html(report: dict[str, Any]) -> str:
         )
     if report.get("note"):  # a slow or busy machine's few steps, as the command says under its table
         cut += f"<p><b>Note:</b> {html.escape(report['note'])}.</p>"
-    blocks = f"{m['n_blocks']} residual block{'' if m['n_blocks'] == 1 else 's'}"
+    blocks = counted(m["n_blocks"], "residual block")
     execution = report.get("execution")  # None: trained to its end by `cyclegan train --resume`, not timed here
     computed = (
         f"Computed in {html.escape(describe_record(execution))}."

@@ -39,11 +39,12 @@ from ..data.io import (
     to_pil,
     to_tensor,
 )
-from ..errors import CycleGANError, escape
+from ..errors import CycleGANError, counted, escape
 from ..evaluate.metrics import LUMA_BT601, luminance
 from ..execution import available_memory, resolve_device
 from ..files import check_outputs, claim_file, removed_on_failure, written_through_a_stop
 from ..inference import decode
+from ..translation import still_images
 from .backbones import DEFAULTS, LAYER_NAMES, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
 from .options import GatysOptions, Init, StylizeOptions
@@ -643,10 +644,18 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
     An existing `opts.out` is refused before any work unless `opts.overwrite`; an input file always. A Ctrl-C
     after the first step writes the best image so far (`result.interrupted`)."""
 
-    inputs = [opts.content, *opts.style]
-    check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs)
+    # --style DIR was refused ("not a regular file (a folder)") while compare takes folders: the same rules here
+    styles = still_images(opts.style, "--style", "stylize")
+    if styles.folders:  # how many a folder gave, before minutes of work: a sub-folder's images are read too
+        folders = ", ".join(escape(str(f)) for f in styles.folders)
+        how = "equally" if opts.gatys.style_blend is None else "by --style-blend"
+        print(f"style: {counted(len(styles.files), 'image')} from {folders} (sorted by name), blended {how}")
+    for clip in styles.clips:
+        print(f"warning: {escape(str(clip))}: a video clip, not an image (left out)", file=sys.stderr)
+    inputs = [opts.content, *styles.files]
+    check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs, input_folders=styles.folders)
     device = resolve_device(opts.device)
-    for path in dict.fromkeys([opts.content, *opts.style]):  # the first frame was taken without a word
+    for path in dict.fromkeys(inputs):  # the first frame was taken without a word
         if (n := frame_count(path)) > 1:
             print(f"warning: {escape(path)} holds {n} frames; only the first is stylised", file=sys.stderr)
     with removed_on_failure([opts.out]):  # a folder made for --out goes again if the work fails
@@ -654,10 +663,11 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
         # one stylize of --out at a time (two wrote minutes of work each, the last one kept), and a killed one's
         # temporary (`.NAME.XXXXXXXX.tmp`, hidden beside --out) removed, as translate, compare and export do
         with claim_file(opts.out, "--out"):
-            check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs)  # again: one that just ended wrote it
+            # again: one that just ended wrote it
+            check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs, input_folders=styles.folders)
             result = stylize(
                 opts.content,
-                opts.style,
+                styles.files,
                 opts.gatys,
                 device=device,
                 progress=opts.progress,

@@ -91,7 +91,12 @@ class StylizeOptions(Options):
     """`cyclegan stylize`: one content image in the style of others, written to an image file."""
 
     content: str = opt(help="the image whose content is kept", metavar="IMG", nonempty="an image file")
-    style: tuple[str, ...] = opt(help="style image(s), blended", metavar="IMG", nonempty="image files")
+    style: tuple[str, ...] = opt(
+        help="style image(s) and/or folders of them (a folder's images sorted by name, as compare reads --style), "
+        "blended",
+        metavar="IMG",
+        nonempty="image files or folders",
+    )
     out: str = opt(help="output image (png, jpg, ...)", metavar="FILE", nonempty="the image file to write")
     overwrite: bool = overwrite_option()
     gatys: GatysOptions = opt(factory=GatysOptions)

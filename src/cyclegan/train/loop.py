@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ..checkpoint import load_state
 from ..config import Config, check_startable, config_from_dict
-from ..errors import CycleGANError, escape
+from ..errors import CycleGANError, counted, escape
 from ..execution import Execution, choose_execution, resolve_device
 from ..files import FolderLock, inside, write_atomic
 from ..report import save_grid
@@ -173,7 +173,7 @@ def _train(
             # a --fit-steps run keeps the total its schedule decayed over (`prepare_config`): a higher --steps alone
             # changed nothing
             more = "give --steps N with --no-fit-steps" if t.fit_steps else "raise --steps or --epochs"
-            print(f"{escape(folder)}: already trained {start} steps (total {run.total}); {more} to go on")
+            print(f"{escape(folder)}: already trained {counted(start, 'step')} (total {run.total}); {more} to go on")
         return TrainResult(checkpoint=folder / CHECKPOINT_NAME, step=start, total_steps=run.total)
     # checks the batch splits over the ranks
     sampler = ddp.StepSampler(start, run.total, t.batch_size, d_ctx, resumed=ckpt is not None)
@@ -721,7 +721,7 @@ def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
             if run.cfg.train.num_samples
             else "no samples (--num-samples 0)"
         )
-        print(f"done: {end.step} steps; checkpoint {escape(path)}; {grids}")
+        print(f"done: {counted(end.step, 'step')}; checkpoint {escape(path)}; {grids}")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import gradio as gr
 
-from ..errors import CycleGANError
+from ..errors import CycleGANError, counted
 from .engine import BACKBONES, Cancelled, Engine, Stop, Stops, user_errors
 from .options import STYLE_SIZE_MIN, STYLE_SIZE_STEP, STYLE_STEPS_MIN
 
@@ -138,7 +138,9 @@ class CompareTab:
             if stop.is_set():
                 raise Cancelled
             done[0] = step
-            stop.said = f"cancelled after {step} of {steps} Gatys steps: nothing compared"  # as the job says it
+            stop.said = (
+                f"cancelled after {step} of {counted(steps, 'Gatys step')}: nothing compared"  # as the job says it
+            )
             progress((step, steps), desc=f"Gatys ({name})")
 
         # Gatys first, as `cyclegan compare` runs it: its memory check must see the device before the generator's
@@ -149,7 +151,7 @@ class CompareTab:
             with engine.using(gatys_net):  # shared with the Style tab's jobs (`Engine.using`)
                 res = stylize(im, refs, options, net=gatys_net, device=device, progress=False, callback=callback)
         except Cancelled:  # said in the tab, as Style transfer says it: it was an Error pop-up, as if it had failed
-            return [], f"cancelled after {done[0]} of {steps} Gatys steps: nothing compared"
+            return [], f"cancelled after {done[0]} of {counted(steps, 'Gatys step')}: nothing compared"
         with engine.using(G):
             y_cyc, t_cyc = translate_timed(G, x, warm_up=True)
         images = {"input": x, "cyclegan": y_cyc, "gatys": res.tensor.to(device)}
@@ -160,7 +162,7 @@ class CompareTab:
         for method, caption in (
             ("input", "input"),
             ("cyclegan", f"{label} ({direction})"),
-            ("gatys", f"Gatys ({name}, {steps} steps)"),
+            ("gatys", f"Gatys ({name}, {counted(steps, 'step')})"),
         ):
             target = out / f"{method}.png"
             to_pil_01(images[method].detach().cpu()).save(target)

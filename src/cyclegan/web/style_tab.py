@@ -11,7 +11,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..errors import CycleGANError
+from ..errors import CycleGANError, counted
 from .engine import BACKBONES, Cancelled, Engine, Stop, Stops, user_errors
 from .options import STYLE_SIZE_MIN, STYLE_SIZE_STEP, STYLE_STEPS_MIN
 from .uploads import display_name
@@ -152,7 +152,11 @@ class StyleTab:
             target = out / f"{Path(display_name(content)).stem}_stylised.png"
             result.transparent.save(target)  # a PNG: a cut-out stays one, as `cyclegan stylize --out X.png` keeps it
             w, h = result.image.size
-            ran = f"{steps} steps" if not result.interrupted else f"{len(result.losses)} of {steps} steps"
+            ran = (
+                counted(steps, "step")
+                if not result.interrupted
+                else f"{len(result.losses)} of {counted(steps, 'step')}"
+            )
             said = "cancelled: the best image of" if result.interrupted else "done:"
             return (
                 str(target),
