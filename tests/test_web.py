@@ -1032,6 +1032,54 @@ def test_translate_handler_keeps_sizes_and_reports_bad_uploads(engine, tmp_path,
         tab.translate([str(good)], None, "AtoB")
 
 
+def test_translate_says_the_uploads_it_left_out_when_the_job_then_fails(engine, tmp_path):
+    """The uploads Translate left out were pop-ups at the job's end: a job that then failed (its model gone, a
+    later image's error) showed its error alone, and the visitor never learnt which uploads were skipped. Now they
+    are said before the error."""
+    from cyclegan.web.translate_tab import TranslateTab
+
+    tab = TranslateTab(engine)
+    (tmp_path / "notes.png").write_text("hello")
+    good = _png(tmp_path / "photo.png", 24, 20)
+    with (
+        pytest.warns(UserWarning, match="^notes.png is not an image"),
+        pytest.raises(CycleGANError, match="not offered"),
+    ):
+        tab.translate([str(tmp_path / "notes.png"), str(good)], "a model since deleted", "AtoB")
+
+
+def test_translate_names_no_server_path_in_its_left_out_uploads(engine, tmp_path, monkeypatch):
+    """An upload's reason may name its path in Gradio's folder (an OSError's, `[Errno 5] ...: '/tmp/.../x.png'`):
+    the page's errors wrote it as its last part, while the Cancel's line and the end-of-job pop-ups showed the
+    server's path. Now every line the visitor sees goes through the same scrubbing."""
+    import errno
+
+    import cyclegan.data.io as io
+    from cyclegan.web.translate_tab import TranslateTab
+
+    tab, key = TranslateTab(engine), engine.models()[0].key
+    uploads = tmp_path / "gradio" / "0f3a9c"
+    uploads.mkdir(parents=True)
+    bad, good = _png(uploads / "disk.png", 24, 20), _png(uploads / "photo.png", 24, 20)
+    to_srgb, calls = io.to_srgb, []
+
+    def failing(im):  # the first upload's read fails as the OS names it: with the file's path
+        calls.append(im)
+        if len(calls) == 1:
+            raise OSError(errno.EIO, "Input/output error", str(bad))
+        return to_srgb(im)
+
+    monkeypatch.setattr(io, "to_srgb", failing)
+    live = tab.translate_live([str(bad), str(good)], key, "AtoB", SimpleNamespace(session_hash="s"))
+    next(live)  # the photo done: the Cancel would say this line now
+    said = tab.stops._flags["s"].said
+    assert "disk\\.png cannot be decoded" in said and "Input\\/output error" in said  # Markdown, escaped
+    assert uploads.name not in said and tmp_path.name not in said  # its folders: none of the path's parts
+    with pytest.warns(UserWarning, match="disk.png cannot be decoded") as popped:
+        list(live)
+    assert str(uploads) not in str(popped[0].message)
+
+
 def test_an_animated_upload_in_translate_is_sent_to_the_video_tab(engine, tmp_path):
     """Translate took an animated GIF or WebP and translated its first frame alone, without a word (the
     Python API refuses one for that reason: it is a clip). Now Translate names it and points at the Video
