@@ -1800,6 +1800,37 @@ def test_the_sweep_deletes_what_gradio_s_clean_up_leaves_and_nothing_else(tmp_pa
     )
 
 
+def test_a_request_naming_a_file_not_uploaded_is_one_line_in_the_log_and_said_in_the_page(tmp_path, run, capfd):
+    """Gradio refuses a request that names as an input a file the page was not given (`/etc/hostname`), before any
+    handler of ours: it logged a 30-line InvalidPathError traceback for each such request and the page showed an
+    "Error" saying nothing. Now one line in the log, and the page says why."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import asyncio
+
+    from gradio.context import LocalContext
+
+    from cyclegan.web import app as app_module
+    from cyclegan.web.serve import ServeOptions
+
+    page = app_module.build_app(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+    fn = next(f for f in page.fns.values() if f.name == "translate_live")
+    named = _png(tmp_path / "elsewhere.png", 4, 4)
+    inputs = [[{"path": str(named), "meta": {"_type": "gradio.FileData"}}], page.engine.model_choices()[0][1], "AtoB"]
+    page.has_launched = True  # Gradio checks the paths of a launched page only
+
+    async def request():
+        LocalContext.blocks.set(page)  # as Gradio's queue runs a request
+        return await page.preprocess_data(fn, inputs, None)
+
+    capfd.readouterr()
+    with pytest.raises(gr.Error) as e:
+        asyncio.run(request())
+    assert e.value.message == "a file is taken as an upload to this page, and that one was not"
+    assert not e.value.print_exception  # Gradio's queue prints the traceback of any other exception
+    log = capfd.readouterr().err
+    assert log.count("\n") == 1 and log.startswith(f"refused: Cannot move {named} ")
+
+
 def test_a_request_naming_gradio_s_folder_as_a_file_leaves_its_clean_up_running(tmp_path, run, monkeypatch):
     """A request may name any path inside Gradio's folder as an upload, and the folder's own path is in every
     file URL the page holds: named as a file, it joined Gradio's list of files, the hourly clean-up raised
