@@ -846,6 +846,24 @@ def test_the_runs_tab_scores_plot_promises_no_range_its_curves_leave(tmp_path, r
     assert "spread" in labels["runs-scores"] and "0-1 scales" not in labels["runs-scores"]
 
 
+def test_the_runs_tab_names_the_levels_the_watcher_warns_at(tmp_path, run):
+    """The scores plot's label wrote the watcher's tint level as a copy ("over 0.1"), and the spread's as "near 0":
+    a level changed in `train.watch` left the page saying the old one. Now the label names the watcher's own levels
+    (`warning_levels`, which the page imports without training)."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.train import watch
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(runs=(str(run),)), [], tmp_path / "work")
+    label = next(
+        c["props"]["label"] for c in app.get_config_file()["components"] if c["props"].get("elem_id") == "runs-scores"
+    )
+    assert f"change from the input (under {watch.STILL:g}: a warning)" in label
+    assert f"spread of the outputs (under {watch.COLLAPSED:g}: a warning)" in label
+    assert f"tint (over {watch.TINTED:g}: a warning)" in label
+
+
 def test_an_address_serve_cannot_listen_on_is_named_with_the_reason(tmp_path, capsys, monkeypatch):
     """`--host nonexistent.invalid` (or an address of another machine) got a line of Gradio's server log and
     then a guess: "the port is in use, or HOST is not an address of this machine". Now the address is tried
