@@ -1098,6 +1098,27 @@ def test_translate_names_no_server_path_in_its_left_out_uploads(engine, tmp_path
     assert str(uploads) not in str(popped[0].message)
 
 
+def test_translate_and_compare_say_an_uploads_transparency_was_put_on_white(engine, tmp_path):
+    """Translate and Compare put a transparent upload on white (the networks take RGB, as `cyclegan translate` and
+    `cyclegan compare` read it) and said nothing: a cut-out came back on white with no word of its alpha. Now its
+    row (Translate) and the table (Compare) say so; an opaque image with an alpha channel is not named."""
+    from cyclegan.web.compare_tab import CompareTab
+    from cyclegan.web.translate_tab import ON_WHITE, TranslateTab
+
+    rgba = np.full((20, 24, 4), 200, np.uint8)
+    rgba[:10, :, 3] = 0  # its top half transparent: a cut-out
+    Image.fromarray(rgba).save(tmp_path / "cutout.png")
+    rgba[..., 3] = 255
+    Image.fromarray(rgba).save(tmp_path / "opaque.png")  # RGBA, every pixel opaque
+    key = engine.models()[0].key
+    *_, info = TranslateTab(engine).translate([str(tmp_path / "cutout.png"), str(tmp_path / "opaque.png")], key, "AtoB")
+    assert f"| cutout\\.png | 24x20{ON_WHITE} |" in info and "| opaque\\.png | 24x20 |" in info
+    style = str(_png(tmp_path / "style.png", 24, 24, seed=1))
+    for photo, said in (("cutout.png", True), ("opaque.png", False)):
+        _, table = CompareTab(engine).compare(str(tmp_path / photo), key, "AtoB", [style], "lite0", 32, 1)
+        assert ("The photo's transparency was put on white" in table) is said
+
+
 def test_an_animated_upload_in_translate_is_sent_to_the_video_tab(engine, tmp_path):
     """Translate took an animated GIF or WebP and translated its first frame alone, without a word (the
     Python API refuses one for that reason: it is a clip). Now Translate names it and points at the Video

@@ -17,6 +17,9 @@ from .uploads import animated_frames, display_name
 
 EXAMPLES = Path(__file__).parent / "examples"  # four scenes of the built-in world (data.synthetic, seed 1234)
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+# An upload's transparency, in its row: put on white as `cyclegan translate` puts it (the generators take RGB), and
+# the result has none; a cut-out lost it without a word
+ON_WHITE = ", its transparency on white"
 
 
 def example_images(opts: ServeOptions) -> list[str]:
@@ -155,7 +158,7 @@ class TranslateTab:
                     leave_out(f"{name} is an animated image of {frames} frames, a clip: translate it in the Video tab")
                     continue
                 try:
-                    im = self.engine.image(path)
+                    im, transparent = self.engine.image_on_white(path)
                 except CycleGANError as e:
                     leave_out(str(e))
                     continue
@@ -188,7 +191,8 @@ class TranslateTab:
                     (str(target), f"{direction}: {seconds:.2f} s"),
                 ]
                 downloads.append(str(target))
-                rows.append(f"| {literal(name)} | {im.width}x{im.height} | {seconds:.2f} |")
+                size = f"{im.width}x{im.height}" + (ON_WHITE if transparent else "")
+                rows.append(f"| {literal(name)} | {size} | {seconds:.2f} |")
                 del im, y  # before the next upload is decoded
                 stop.said = cancelled_line(len(rows), len(uploads), problems)
                 done = f"{len(rows)} of {len(uploads)} images"
