@@ -1119,6 +1119,24 @@ def test_translate_and_compare_say_an_uploads_transparency_was_put_on_white(engi
         assert ("The photo's transparency was put on white" in table) is said
 
 
+def test_outputs_named_after_long_or_right_to_left_upload_names_are_offered_as_they_read(engine, tmp_path):
+    """An upload's name may take the file system's 255 bytes: Translate's `NAME_input.png` and Style's
+    `NAME_stylised.png` were then an internal error ("File name too long"). A right-to-left override in a name
+    reversed the download's name on the page (`x\u202e_AtoB.png` read `x_BotA.png`). Now each output's stem is cut
+    to fit and such characters are "_" in it (the table and the captions write them as escapes)."""
+    from cyclegan.web.style_tab import StyleTab
+    from cyclegan.web.translate_tab import TranslateTab
+
+    long, rtl = _png(tmp_path / ("y" * 246 + ".png"), 24, 20), _png(tmp_path / "x\u202e.png", 24, 20)
+    gallery, downloads, _ = TranslateTab(engine).translate([str(long), str(rtl)], engine.models()[0].key, "AtoB")
+    names = [Path(d).name for d in downloads]
+    assert names[0].endswith("_AtoB.png") and names[0].startswith("y" * 200) and len(os.fsencode(names[0])) <= 255
+    assert names[1] == "x__AtoB.png" and gallery[2][1] == "x\\u202e.png (24x20)"
+    style = str(_png(tmp_path / "style.png", 24, 24, seed=1))
+    *_, (image, line, download) = StyleTab(engine).stylize_live(str(long), [style], "lite0", 32, 2, None)
+    assert line.startswith("done:") and Path(download).name.endswith("_stylised.png")
+
+
 def test_an_animated_upload_in_translate_is_sent_to_the_video_tab(engine, tmp_path):
     """Translate took an animated GIF or WebP and translated its first frame alone, without a word (the
     Python API refuses one for that reason: it is a clip). Now Translate names it and points at the Video

@@ -13,7 +13,7 @@ from ..files import unique_stems
 from .engine import Cancelled, Engine, Stop, Stops, alert_text, literal, stopping, user_errors, without_paths
 from .options import EXAMPLES_PER_FOLDER, ServeOptions
 from .runs import sendable_text
-from .uploads import animated_frames, display_name
+from .uploads import animated_frames, display_name, output_name
 
 EXAMPLES = Path(__file__).parent / "examples"  # four scenes of the built-in world (data.synthetic, seed 1234)
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -183,11 +183,12 @@ class TranslateTab:
                 except Cancelled:  # said in the tab with the images done, not an Error pop-up as if it had failed
                     cancelled = True
                     break
-                shown, target = out / f"{stem}_input.png", out / f"{stem}_{direction}.png"
+                shown = out / output_name(stem, "_input", ".png")
+                target = out / output_name(stem, f"_{direction}", ".png")
                 im.save(shown)  # the input as read (orientation, mode): a file, not a PIL image (see Engine)
                 y.save(target)
                 gallery += [
-                    (str(shown), f"{name} ({im.width}x{im.height})"),
+                    (str(shown), f"{escape(name)} ({im.width}x{im.height})"),  # a right-to-left override shown
                     (str(target), f"{direction}: {seconds:.2f} s"),
                 ]
                 downloads.append(str(target))
