@@ -1882,7 +1882,7 @@ def test_a_request_naming_a_file_not_uploaded_is_one_line_in_the_log_and_said_in
     capfd.readouterr()
     with pytest.raises(gr.Error) as e:
         asyncio.run(request())
-    assert e.value.message == "a file is taken as an upload to this page, and that one was not"
+    assert e.value.message == app_module.NOT_UPLOADED
     assert not e.value.print_exception  # Gradio's queue prints the traceback of any other exception
     log = capfd.readouterr().err
     assert log.count("\n") == 1 and log.startswith(f"refused: Cannot move {named} ")

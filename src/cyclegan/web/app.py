@@ -33,6 +33,9 @@ from .video_tab import VideoTab
 # are deleted (all of them when the server stops); they stayed for the server's whole life. `disk.sweep`, as often,
 # deletes what that leaves: partial uploads, empty folders.
 CACHE_SWEEP_S = 300
+# A request's input naming a file not uploaded to this server: a script's, or a page left open while the server
+# restarted (its uploads were the old server's, removed with its folder)
+NOT_UPLOADED = "that file was not uploaded to this server (restarted since?): upload it again"
 CACHE_KEPT_S = 3600
 
 
@@ -87,7 +90,7 @@ def uploaded_files_only(app: gr.Blocks) -> None:
     """Refuse, in one line, a request naming as an input a file the page was not given (`/etc/passwd`, another
     app's file): Gradio refuses it before any handler of ours runs, and logged a 30-line traceback for each one
     (its InvalidPathError, naming the path), while the page showed an "Error" saying nothing. Now the log has one
-    line and the page says what is wrong."""
+    line and the page says what is wrong: a page left open while the server restarted sends its uploads so."""
     preprocess = app.preprocess_data
 
     async def checked(*args, **kwargs):
@@ -95,9 +98,7 @@ def uploaded_files_only(app: gr.Blocks) -> None:
             return await preprocess(*args, **kwargs)
         except InvalidPathError as e:
             print(f"refused: {escape(e)}", file=sys.stderr)  # the operator's log: the path a request named
-            raise gr.Error(
-                "a file is taken as an upload to this page, and that one was not", print_exception=False
-            ) from None
+            raise gr.Error(NOT_UPLOADED, print_exception=False) from None
 
     app.preprocess_data = checked
 
