@@ -1137,6 +1137,21 @@ def test_outputs_named_after_long_or_right_to_left_upload_names_are_offered_as_t
     assert line.startswith("done:") and Path(download).name.endswith("_stylised.png")
 
 
+def test_a_clip_named_to_the_file_systems_limit_is_translated_in_the_video_tab(engine, tmp_path):
+    """Video named its output `NAME_AtoB.gif` after a clip whose name took the file system's 255 bytes, and refused
+    the clip: "cannot write NAME_AtoB.gif: File name too long". Now the stem is cut to fit, as Translate's and
+    Style's are."""
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    from cyclegan.web.video_tab import VideoTab
+
+    clip = tmp_path / ("v" * 250 + ".gif")
+    frames = [Image.fromarray(np.full((20, 24, 3), 60 * i, np.uint8)) for i in range(3)]
+    frames[0].save(clip, save_all=True, append_images=frames[1:], duration=100)
+    _, target, line = VideoTab(engine).translate(str(clip), engine.models()[0].key, "AtoB", False, 0.0)
+    assert Path(target).name.endswith("v_AtoB.gif") and len(os.fsencode(Path(target).name)) == 255
+    assert "3 frames of 24x20" in line
+
+
 def test_an_animated_upload_in_translate_is_sent_to_the_video_tab(engine, tmp_path):
     """Translate took an animated GIF or WebP and translated its first frame alone, without a word (the
     Python API refuses one for that reason: it is a clip). Now Translate names it and points at the Video
