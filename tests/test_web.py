@@ -846,6 +846,24 @@ def test_the_runs_tab_scores_plot_promises_no_range_its_curves_leave(tmp_path, r
     assert "spread" in labels["runs-scores"] and "0-1 scales" not in labels["runs-scores"]
 
 
+def test_the_runs_tab_names_the_levels_the_watcher_warns_at(tmp_path, run):
+    """The scores plot's label wrote the watcher's tint level as a copy ("over 0.1"), and the spread's as "near 0":
+    a level changed in `train.watch` left the page saying the old one. Now the label names the watcher's own levels
+    (`warning_levels`, which the page imports without training)."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.train import watch
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(runs=(str(run),)), [], tmp_path / "work")
+    label = next(
+        c["props"]["label"] for c in app.get_config_file()["components"] if c["props"].get("elem_id") == "runs-scores"
+    )
+    assert f"change from the input (under {watch.STILL:g}: a warning)" in label
+    assert f"spread of the outputs (under {watch.COLLAPSED:g}: a warning)" in label
+    assert f"tint (over {watch.TINTED:g}: a warning)" in label
+
+
 def test_an_address_serve_cannot_listen_on_is_named_with_the_reason(tmp_path, capsys, monkeypatch):
     """`--host nonexistent.invalid` (or an address of another machine) got a line of Gradio's server log and
     then a guess: "the port is in use, or HOST is not an address of this machine". Now the address is tried
@@ -1030,6 +1048,108 @@ def test_translate_handler_keeps_sizes_and_reports_bad_uploads(engine, tmp_path,
         tab.translate([str(good)], str(tmp_path / "elsewhere.pt"), "AtoB")
     with pytest.raises(CycleGANError, match="choose a model"):
         tab.translate([str(good)], None, "AtoB")
+
+
+def test_translate_says_the_uploads_it_left_out_when_the_job_then_fails(engine, tmp_path):
+    """The uploads Translate left out were pop-ups at the job's end: a job that then failed (its model gone, a
+    later image's error) showed its error alone, and the visitor never learnt which uploads were skipped. Now they
+    are said before the error."""
+    from cyclegan.web.translate_tab import TranslateTab
+
+    tab = TranslateTab(engine)
+    (tmp_path / "notes.png").write_text("hello")
+    good = _png(tmp_path / "photo.png", 24, 20)
+    with (
+        pytest.warns(UserWarning, match="^notes.png is not an image"),
+        pytest.raises(CycleGANError, match="not offered"),
+    ):
+        tab.translate([str(tmp_path / "notes.png"), str(good)], "a model since deleted", "AtoB")
+
+
+def test_translate_names_no_server_path_in_its_left_out_uploads(engine, tmp_path, monkeypatch):
+    """An upload's reason may name its path in Gradio's folder (an OSError's, `[Errno 5] ...: '/tmp/.../x.png'`):
+    the page's errors wrote it as its last part, while the Cancel's line and the end-of-job pop-ups showed the
+    server's path. Now every line the visitor sees goes through the same scrubbing."""
+    import errno
+
+    import cyclegan.data.io as io
+    from cyclegan.web.translate_tab import TranslateTab
+
+    tab, key = TranslateTab(engine), engine.models()[0].key
+    uploads = tmp_path / "gradio" / "0f3a9c"
+    uploads.mkdir(parents=True)
+    bad, good = _png(uploads / "disk.png", 24, 20), _png(uploads / "photo.png", 24, 20)
+    to_srgb, calls = io.to_srgb, []
+
+    def failing(im):  # the first upload's read fails as the OS names it: with the file's path
+        calls.append(im)
+        if len(calls) == 1:
+            raise OSError(errno.EIO, "Input/output error", str(bad))
+        return to_srgb(im)
+
+    monkeypatch.setattr(io, "to_srgb", failing)
+    live = tab.translate_live([str(bad), str(good)], key, "AtoB", SimpleNamespace(session_hash="s"))
+    next(live)  # the photo done: the Cancel would say this line now
+    said = tab.stops._flags["s"].said
+    assert "disk\\.png cannot be decoded" in said and "Input\\/output error" in said  # Markdown, escaped
+    assert uploads.name not in said and tmp_path.name not in said  # its folders: none of the path's parts
+    with pytest.warns(UserWarning, match="disk.png cannot be decoded") as popped:
+        list(live)
+    assert str(uploads) not in str(popped[0].message)
+
+
+def test_translate_and_compare_say_an_uploads_transparency_was_put_on_white(engine, tmp_path):
+    """Translate and Compare put a transparent upload on white (the networks take RGB, as `cyclegan translate` and
+    `cyclegan compare` read it) and said nothing: a cut-out came back on white with no word of its alpha. Now its
+    row (Translate) and the table (Compare) say so; an opaque image with an alpha channel is not named."""
+    from cyclegan.web.compare_tab import CompareTab
+    from cyclegan.web.translate_tab import ON_WHITE, TranslateTab
+
+    rgba = np.full((20, 24, 4), 200, np.uint8)
+    rgba[:10, :, 3] = 0  # its top half transparent: a cut-out
+    Image.fromarray(rgba).save(tmp_path / "cutout.png")
+    rgba[..., 3] = 255
+    Image.fromarray(rgba).save(tmp_path / "opaque.png")  # RGBA, every pixel opaque
+    key = engine.models()[0].key
+    *_, info = TranslateTab(engine).translate([str(tmp_path / "cutout.png"), str(tmp_path / "opaque.png")], key, "AtoB")
+    assert f"| cutout\\.png | 24x20{ON_WHITE} |" in info and "| opaque\\.png | 24x20 |" in info
+    style = str(_png(tmp_path / "style.png", 24, 24, seed=1))
+    for photo, said in (("cutout.png", True), ("opaque.png", False)):
+        _, table = CompareTab(engine).compare(str(tmp_path / photo), key, "AtoB", [style], "lite0", 32, 1)
+        assert ("The photo's transparency was put on white" in table) is said
+
+
+def test_outputs_named_after_long_or_right_to_left_upload_names_are_offered_as_they_read(engine, tmp_path):
+    """An upload's name may take the file system's 255 bytes: Translate's `NAME_input.png` and Style's
+    `NAME_stylised.png` were then an internal error ("File name too long"). A right-to-left override in a name
+    reversed the download's name on the page (`x\u202e_AtoB.png` read `x_BotA.png`). Now each output's stem is cut
+    to fit and such characters are "_" in it (the table and the captions write them as escapes)."""
+    from cyclegan.web.style_tab import StyleTab
+    from cyclegan.web.translate_tab import TranslateTab
+
+    long, rtl = _png(tmp_path / ("y" * 246 + ".png"), 24, 20), _png(tmp_path / "x\u202e.png", 24, 20)
+    gallery, downloads, _ = TranslateTab(engine).translate([str(long), str(rtl)], engine.models()[0].key, "AtoB")
+    names = [Path(d).name for d in downloads]
+    assert names[0].endswith("_AtoB.png") and names[0].startswith("y" * 200) and len(os.fsencode(names[0])) <= 255
+    assert names[1] == "x__AtoB.png" and gallery[2][1] == "x\\u202e.png (24x20)"
+    style = str(_png(tmp_path / "style.png", 24, 24, seed=1))
+    *_, (image, line, download) = StyleTab(engine).stylize_live(str(long), [style], "lite0", 32, 2, None)
+    assert line.startswith("done:") and Path(download).name.endswith("_stylised.png")
+
+
+def test_a_clip_named_to_the_file_systems_limit_is_translated_in_the_video_tab(engine, tmp_path):
+    """Video named its output `NAME_AtoB.gif` after a clip whose name took the file system's 255 bytes, and refused
+    the clip: "cannot write NAME_AtoB.gif: File name too long". Now the stem is cut to fit, as Translate's and
+    Style's are."""
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    from cyclegan.web.video_tab import VideoTab
+
+    clip = tmp_path / ("v" * 250 + ".gif")
+    frames = [Image.fromarray(np.full((20, 24, 3), 60 * i, np.uint8)) for i in range(3)]
+    frames[0].save(clip, save_all=True, append_images=frames[1:], duration=100)
+    _, target, line = VideoTab(engine).translate(str(clip), engine.models()[0].key, "AtoB", False, 0.0)
+    assert Path(target).name.endswith("v_AtoB.gif") and len(os.fsencode(Path(target).name)) == 255
+    assert "3 frames of 24x20" in line
 
 
 def test_an_animated_upload_in_translate_is_sent_to_the_video_tab(engine, tmp_path):
@@ -1750,6 +1870,37 @@ def test_the_sweep_deletes_what_gradio_s_clean_up_leaves_and_nothing_else(tmp_pa
             "vibe_edit_history",
         ]
     )
+
+
+def test_a_request_naming_a_file_not_uploaded_is_one_line_in_the_log_and_said_in_the_page(tmp_path, run, capfd):
+    """Gradio refuses a request that names as an input a file the page was not given (`/etc/hostname`), before any
+    handler of ours: it logged a 30-line InvalidPathError traceback for each such request and the page showed an
+    "Error" saying nothing. Now one line in the log, and the page says why."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import asyncio
+
+    from gradio.context import LocalContext
+
+    from cyclegan.web import app as app_module
+    from cyclegan.web.serve import ServeOptions
+
+    page = app_module.build_app(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+    fn = next(f for f in page.fns.values() if f.name == "translate_live")
+    named = _png(tmp_path / "elsewhere.png", 4, 4)
+    inputs = [[{"path": str(named), "meta": {"_type": "gradio.FileData"}}], page.engine.model_choices()[0][1], "AtoB"]
+    page.has_launched = True  # Gradio checks the paths of a launched page only
+
+    async def request():
+        LocalContext.blocks.set(page)  # as Gradio's queue runs a request
+        return await page.preprocess_data(fn, inputs, None)
+
+    capfd.readouterr()
+    with pytest.raises(gr.Error) as e:
+        asyncio.run(request())
+    assert e.value.message == app_module.NOT_UPLOADED
+    assert not e.value.print_exception  # Gradio's queue prints the traceback of any other exception
+    log = capfd.readouterr().err
+    assert log.count("\n") == 1 and log.startswith(f"refused: Cannot move {named} ")
 
 
 def test_a_request_naming_gradio_s_folder_as_a_file_leaves_its_clean_up_running(tmp_path, run, monkeypatch):

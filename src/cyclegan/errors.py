@@ -28,6 +28,12 @@ def escape(text: object) -> str:
     return _UNSAFE.sub(_escaped, str(text))
 
 
+def replace_unsafe(text: str, by: str = "_") -> str:
+    """`text` with each character `escape` writes as an escape replaced by `by`: for a file name made from a
+    user's, which a page shows as it is (a right-to-left override showed `photo\u202egnp.exe` as `photoexe.png`)."""
+    return _UNSAFE.sub(by, text)
+
+
 def nearest(name: str, names: Iterable[str]) -> str | None:
     """The known name closest to a misspelt `name` (difflib's ratio, at least 0.6), or None."""
     close = difflib.get_close_matches(name, list(names), n=1)

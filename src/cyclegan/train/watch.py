@@ -19,16 +19,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..warning_levels import COLLAPSED, STILL, TINTED  # the levels the web page's Runs tab names too
 from .scoring import BETTER, PREFIX, mean_score
 
 D_NEAR_ZERO = 0.03  # a discriminator's loss below this on average over the window (and never twice as high): it
 # tells every image apart
 ADV_FLAT = 0.1  # ... while the generator's adversarial loss moves less than this (relative) over the window
 WINDOW = 200  # steps both must hold
-STILL = 0.01  # mean |G(x) - x| (in [-1, 1] units, about 1.3 grey levels) under which a generator returns x
-COLLAPSED = 0.1  # outputs' spread, relative to the inputs', under which they no longer depend on the input
-TINTED = 0.1  # the translations' mean colour cast this far from the target images' (`scoring.tint`: in [-1, 1]
-# units, beyond two standard errors): a tint (measured in the README, "Scores while training")
 REPEATS = 2  # evaluations in a row that must show "stays at its input", "collapse" or a tint
 TINT_FROM = 200  # steps before which no tint is named: a generator's first steps have not learned the target's
 # colours (a 4-step demo's grey outputs read 0.19); the synthetic world's `fast` run was at 0.02 by step 20

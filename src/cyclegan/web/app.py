@@ -9,14 +9,17 @@ timer that refreshes the model and run lists. `launch` serves it.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import gradio as gr
+from gradio.exceptions import InvalidPathError
 from starlette.middleware import Middleware  # gradio's server
 
+from ..errors import escape
 from .compare_tab import CompareTab
 from .disk import UploadBudget, sweeping
 from .engine import LIGHT_EVENTS, Engine, user_errors
@@ -30,6 +33,9 @@ from .video_tab import VideoTab
 # are deleted (all of them when the server stops); they stayed for the server's whole life. `disk.sweep`, as often,
 # deletes what that leaves: partial uploads, empty folders.
 CACHE_SWEEP_S = 300
+# A request's input naming a file not uploaded to this server: a script's, or a page left open while the server
+# restarted (its uploads were the old server's, removed with its folder)
+NOT_UPLOADED = "that file was not uploaded to this server (restarted since?): upload it again"
 CACHE_KEPT_S = 3600
 
 
@@ -76,7 +82,25 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
     for block in app.blocks.values():
         if isinstance(block, gr.File):
             uploads_only(block)
+    uploaded_files_only(app)
     return app
+
+
+def uploaded_files_only(app: gr.Blocks) -> None:
+    """Refuse, in one line, a request naming as an input a file the page was not given (`/etc/passwd`, another
+    app's file): Gradio refuses it before any handler of ours runs, and logged a 30-line traceback for each one
+    (its InvalidPathError, naming the path), while the page showed an "Error" saying nothing. Now the log has one
+    line and the page says what is wrong: a page left open while the server restarted sends its uploads so."""
+    preprocess = app.preprocess_data
+
+    async def checked(*args, **kwargs):
+        try:
+            return await preprocess(*args, **kwargs)
+        except InvalidPathError as e:
+            print(f"refused: {escape(e)}", file=sys.stderr)  # the operator's log: the path a request named
+            raise gr.Error(NOT_UPLOADED, print_exception=False) from None
+
+    app.preprocess_data = checked
 
 
 def uploads_only(component: gr.File) -> None:

@@ -121,7 +121,8 @@ class CompareTab:
         if not styles:
             raise CycleGANError("upload at least one style reference (an image of the target domain) for Gatys")
         size, steps = int(size), int(steps)
-        im = resize_long_side(engine.image(photo), size)
+        im, transparent = engine.image_on_white(photo)
+        im = resize_long_side(im, size)
         check_measurable("the photo", im, size)  # before Gatys' minutes, not after
         refs = engine.references(styles, size)  # at the size Gatys and the Gram distance scale them to
         engine.name_first_frames([photo, *styles], "used")
@@ -184,6 +185,8 @@ class CompareTab:
             f"{METRICS_BACKBONE} features, as `cyclegan compare` reports them. {label}: one forward pass after "
             "a warm-up; Gatys: the whole optimisation."
         )
+        if transparent:  # a cut-out lost it without a word
+            table.append("\nThe photo's transparency was put on white, as `cyclegan compare` reads it.")
         if name == METRICS_BACKBONE:
             table.append("\nGatys optimised the same Lite0 features that measure it, so the distances favour it.")
         return gallery, "\n".join(table)

@@ -444,6 +444,15 @@ class Engine:
         max_bytes = int(self.opts.max_upload_mb * MB)
         return check_upload(path, max_bytes=max_bytes, max_pixels=self.opts.max_pixels, keep_mode=keep_mode)
 
+    def image_on_white(self, path: str | Path):
+        """An upload as `image` gives it (RGB, transparency composited on white, as every command reads it), and
+        whether it had transparency: a tab whose networks take RGB says so, where a cut-out lost it silently."""
+        from ..data.io import as_rgb  # on first use (torch)
+        from ..style.gatys import alpha_of
+
+        im = self.image(path, keep_mode=True)
+        return as_rgb(im), alpha_of(im) is not None
+
     def check_cost(self, net, what: str, width: int, height: int) -> None:
         """Refuse an image (`what`: "NAME is", or a clip's "NAME's frames are") whose size as `net` translates it,
         each side padded to the network's multiple and least size (`padded_size`), is over --max-pixels: the

@@ -13,6 +13,7 @@ import pandas as pd  # a dependency of gradio's
 
 from ..files import write_atomic
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME
+from ..warning_levels import COLLAPSED, STILL, TINTED  # the watcher's (`train.watch`), without training
 from .engine import LIGHT_EVENTS, Engine, literal, user_errors
 from .runs import LogReader, latest_samples, loss_rows, read_config, run_summary, score_rows, shown_config
 
@@ -66,8 +67,9 @@ class RunsTab:
                     y="value",
                     color="score",
                     # not "0-1 scales": change reaches 2 and spread passes 1 (1.38 on the demo's runs)
-                    label="scores without units: SSIM (0-1, higher is better), kid (lower), change from the input, "
-                    "spread of the outputs (near 0: warnings), tint (over 0.1: a warning)",
+                    label="scores without units: SSIM (0-1, higher is better), kid (lower), change from the input "
+                    f"(under {STILL:g}: a warning), spread of the outputs (under {COLLAPSED:g}: a warning), tint (over "
+                    f"{TINTED:g}: a warning)",
                     elem_id="runs-scores",
                     scale=1,
                 )

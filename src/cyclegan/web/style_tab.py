@@ -14,7 +14,7 @@ import gradio as gr
 from ..errors import CycleGANError, counted
 from .engine import BACKBONES, Cancelled, Engine, Stop, Stops, user_errors
 from .options import STYLE_SIZE_MIN, STYLE_SIZE_STEP, STYLE_STEPS_MIN
-from .uploads import display_name
+from .uploads import display_name, output_name
 
 
 class StyleTab:
@@ -149,7 +149,7 @@ class StyleTab:
 
         def answer(result) -> tuple[str, str, str]:
             """(image, line, download) of a finished or stopped run: its best image saved."""
-            target = out / f"{Path(display_name(content)).stem}_stylised.png"
+            target = out / output_name(Path(display_name(content)).stem, "_stylised", ".png")
             result.transparent.save(target)  # a PNG: a cut-out stays one, as `cyclegan stylize --out X.png` keeps it
             w, h = result.image.size
             ran = (

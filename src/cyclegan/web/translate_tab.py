@@ -10,13 +10,16 @@ import gradio as gr
 
 from ..errors import CycleGANError, escape
 from ..files import unique_stems
-from .engine import Cancelled, Engine, Stop, Stops, alert_text, literal, stopping, user_errors
+from .engine import Cancelled, Engine, Stop, Stops, alert_text, literal, stopping, user_errors, without_paths
 from .options import EXAMPLES_PER_FOLDER, ServeOptions
 from .runs import sendable_text
-from .uploads import animated_frames, display_name
+from .uploads import animated_frames, display_name, output_name
 
 EXAMPLES = Path(__file__).parent / "examples"  # four scenes of the built-in world (data.synthetic, seed 1234)
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+# An upload's transparency, in its row: put on white as `cyclegan translate` puts it (the generators take RGB), and
+# the result has none; a cut-out lost it without a word
+ON_WHITE = ", its transparency on white"
 
 
 def example_images(opts: ServeOptions) -> list[str]:
@@ -49,6 +52,12 @@ def cancelled_line(done: int, total: int, problems: Sequence[str]) -> str:
     if problems:
         said += "; left out: " + "; ".join(literal(p) for p in problems)
     return said
+
+
+def say_left_out(problems: Sequence[str]) -> None:
+    """A pop-up for each upload a Translate job left out (each already without server paths)."""
+    for p in problems:
+        gr.Warning(alert_text(p))
 
 
 class TranslateTab:
@@ -137,52 +146,61 @@ class TranslateTab:
         header = "| image | size | seconds |\n|---|---|---|\n"
 
         def leave_out(problem: str) -> None:
-            """Name an upload left out: in the Cancel's line at once (a pop-up, at the end, a Cancel never reached)."""
-            problems.append(problem)
+            """Name an upload left out: in the Cancel's line at once (a pop-up, at the end, a Cancel never reached),
+            without server paths, as the page's errors say it (an OSError's reason names the upload's path in
+            Gradio's folder)."""
+            problems.append(without_paths(problem))
             stop.said = cancelled_line(len(rows), len(uploads), problems)
 
-        for stem, path, name in zip(unique_stems([Path(n) for n in names]), uploads, names, strict=True):
-            if (frames := animated_frames(path)) > 1:  # its first frame alone was translated, without a word
-                leave_out(f"{name} is an animated image of {frames} frames, a clip: translate it in the Video tab")
-                continue
-            try:
-                im = self.engine.image(path)
-            except CycleGANError as e:
-                leave_out(str(e))
-                continue
-            if left_out := frames_left_out(Path(path)):  # an animated PNG, a multi-page TIFF: said, as the CLI says it
-                leave_out(left_out.removeprefix("warning: ").replace(str(path), name))
-            if G is None:  # at the first usable image
-                t0 = time.perf_counter()
-                G = self.engine.generator(key, direction)
-                load_s = time.perf_counter() - t0
-                out = self.engine.folder()  # this request's own: every image the page gets is a file in it
-            try:
-                self.engine.check_cost(G, f"{name} is", im.width, im.height)
-            except CycleGANError as e:
-                leave_out(str(e))
-                continue
-            try:
-                with self.engine.using(G), stopping(G, stop):
-                    t = time.perf_counter()
-                    y = translate(G, im, max_memory=self.engine.opts.max_memory)  # tiles past it
-                    seconds = time.perf_counter() - t
-            except Cancelled:  # said in the tab with the images done, not an Error pop-up as if it had failed
-                cancelled = True
-                break
-            shown, target = out / f"{stem}_input.png", out / f"{stem}_{direction}.png"
-            im.save(shown)  # the input as read (orientation, mode): a file, not a PIL image (see Engine)
-            y.save(target)
-            gallery += [
-                (str(shown), f"{name} ({im.width}x{im.height})"),
-                (str(target), f"{direction}: {seconds:.2f} s"),
-            ]
-            downloads.append(str(target))
-            rows.append(f"| {literal(name)} | {im.width}x{im.height} | {seconds:.2f} |")
-            del im, y  # before the next upload is decoded
-            stop.said = cancelled_line(len(rows), len(uploads), problems)
-            done = f"{len(rows)} of {len(uploads)} images"
-            yield list(gallery), list(downloads), f"translated {done} so far:\n\n{header}" + "\n".join(rows)
+        try:
+            for stem, path, name in zip(unique_stems([Path(n) for n in names]), uploads, names, strict=True):
+                if (frames := animated_frames(path)) > 1:  # its first frame alone was translated, without a word
+                    leave_out(f"{name} is an animated image of {frames} frames, a clip: translate it in the Video tab")
+                    continue
+                try:
+                    im, transparent = self.engine.image_on_white(path)
+                except CycleGANError as e:
+                    leave_out(str(e))
+                    continue
+                # an animated PNG, a multi-page TIFF: said, as the CLI says it
+                if left_out := frames_left_out(Path(path)):
+                    leave_out(left_out.removeprefix("warning: ").replace(str(path), name))
+                if G is None:  # at the first usable image
+                    t0 = time.perf_counter()
+                    G = self.engine.generator(key, direction)
+                    load_s = time.perf_counter() - t0
+                    out = self.engine.folder()  # this request's own: every image the page gets is a file in it
+                try:
+                    self.engine.check_cost(G, f"{name} is", im.width, im.height)
+                except CycleGANError as e:
+                    leave_out(str(e))
+                    continue
+                try:
+                    with self.engine.using(G), stopping(G, stop):
+                        t = time.perf_counter()
+                        y = translate(G, im, max_memory=self.engine.opts.max_memory)  # tiles past it
+                        seconds = time.perf_counter() - t
+                except Cancelled:  # said in the tab with the images done, not an Error pop-up as if it had failed
+                    cancelled = True
+                    break
+                shown = out / output_name(stem, "_input", ".png")
+                target = out / output_name(stem, f"_{direction}", ".png")
+                im.save(shown)  # the input as read (orientation, mode): a file, not a PIL image (see Engine)
+                y.save(target)
+                gallery += [
+                    (str(shown), f"{escape(name)} ({im.width}x{im.height})"),  # a right-to-left override shown
+                    (str(target), f"{direction}: {seconds:.2f} s"),
+                ]
+                downloads.append(str(target))
+                size = f"{im.width}x{im.height}" + (ON_WHITE if transparent else "")
+                rows.append(f"| {literal(name)} | {size} | {seconds:.2f} |")
+                del im, y  # before the next upload is decoded
+                stop.said = cancelled_line(len(rows), len(uploads), problems)
+                done = f"{len(rows)} of {len(uploads)} images"
+                yield list(gallery), list(downloads), f"translated {done} so far:\n\n{header}" + "\n".join(rows)
+        except Exception:  # the job failed (its model, a later image): the uploads left out by then said before it
+            say_left_out(problems)
+            raise
         if not rows and not cancelled:  # no upload was usable
             raise CycleGANError(problems[0] if len(problems) == 1 else "; ".join(problems))
         info = header + "\n".join(rows)
@@ -190,7 +208,6 @@ class TranslateTab:
             done = cancelled_line(len(rows), len(uploads), problems)
             yield gallery, downloads, f"{done}\n\n{info}" if rows else done
             return
-        for p in problems:
-            gr.Warning(alert_text(p))
+        say_left_out(problems)
         info += f"\n\nmodel ready in {load_s:.2f} s" + (" (loaded now)" if load_s > 0.05 else " (already loaded)")
         yield gallery, downloads, info

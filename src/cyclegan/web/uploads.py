@@ -14,8 +14,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..errors import CycleGANError, escape
-from ..files import IMAGE_FORMATS, PILLOW_FORMATS
+from ..errors import CycleGANError, escape, replace_unsafe
+from ..files import IMAGE_FORMATS, PILLOW_FORMATS, fitted_stem
 from .options import MB
 
 UPLOAD_FORMATS = PILLOW_FORMATS  # only these are opened (files.PILLOW_FORMATS: no EPS through Ghostscript)
@@ -24,6 +24,14 @@ UPLOAD_FORMATS = PILLOW_FORMATS  # only these are opened (files.PILLOW_FORMATS: 
 def display_name(path: str | Path) -> str:
     """The name the user gave the file: Gradio keeps it as the last part of the upload's temporary path."""
     return Path(path).name
+
+
+def output_name(stem: str, tail: str, suffix: str) -> str:
+    """The file name of an output named after an upload's `stem` (`photo` + `_AtoB` + `.png`), as the page offers
+    it to download: each character that could reorder or hide the name (a right-to-left override showed
+    `x\u202e_AtoB.png` as `x_BotA.png`) as "_", and the stem cut so the name fits the file system's 255 bytes (an
+    upload's own name may take all of them: `NAME_input.png` was an internal error, "File name too long")."""
+    return fitted_stem(replace_unsafe(stem), tail, suffix) + suffix
 
 
 def animated_frames(path: str | Path) -> int:

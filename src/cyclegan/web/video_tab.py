@@ -13,7 +13,7 @@ from ..errors import CycleGANError, flags_as_keywords
 from ..options import named_as_flags
 from .engine import Cancelled, Engine, Stop, Stops, alert_text, literal, stopping, user_errors, without_paths
 from .options import MB
-from .uploads import display_name
+from .uploads import display_name, output_name
 
 CLIP_TYPES = [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".gif", ".webp"]
 ANIMATED = (".gif", ".webp")  # read by Pillow (`clipio`), which opens some forty formats by their content
@@ -195,7 +195,7 @@ class VideoTab:
                 "statistics it would share; the clip is translated frame by frame"
             )
         check_opencv_on_page(G, temporal)
-        target = self.engine.folder() / f"{Path(name).stem}_{direction}{src.suffix.lower()}"
+        target = self.engine.folder() / output_name(Path(name).stem, f"_{direction}", src.suffix.lower())
         warnings: list[str] = []
 
         try:

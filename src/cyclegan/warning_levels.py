@@ -1,0 +1,8 @@
+"""The score levels at which the watcher (`train.watch`) names a failure, in a module without torch: the web page's
+Runs tab draws the scores beside the levels it names, and imports no training. Measured in the README ("Scores
+while training")."""
+
+STILL = 0.01  # mean |G(x) - x| (in [-1, 1] units, about 1.3 grey levels) under which a generator returns x
+COLLAPSED = 0.1  # outputs' spread, relative to the inputs', under which they no longer depend on the input
+TINTED = 0.1  # the translations' mean colour cast this far from the target images' (`scoring.tint`: in [-1, 1]
+# units, beyond two standard errors): a tint
