@@ -4,7 +4,7 @@
 # and checkpointed while it trains, then resumed (compiling again, the training GPU's random state restored) to
 # more steps; its checkpoint and best.pt translated on the CPU with the GPU hidden (tensors saved from CUDA); an
 # fp16 run with the R1 penalty (gradient scaler, the penalty's gradient taken through it), resumed; --fit-steps
-# against a time limit (the fit's clock without a device sync); cuDNN's autotuner against the default; translation's
+# against a time limit (the fit's clock read after a device sync); cuDNN's autotuner against the default; translation's
 # CUDA peak memory under --max-memory. Each step's exit status, its log and the run's log.jsonl land in $OUT. About 6
 # minutes on one large GPU. Where PyTorch sees no CUDA GPU it says so and stops (exit 0) before any work.
 #

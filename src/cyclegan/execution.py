@@ -165,6 +165,15 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on `device` (CUDA, MPS; nothing on the CPU): a GPU's kernels run after their launch
+    returns, so a clock read without this times launches, not steps."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
 # `--compile auto` compiles translation of enough images to repay the compilation (5-10 s); never training
 # (see the module's docstring: the eager forms and lanes are as fast or faster).
 COMPILE_AUTO_MIN_IMAGES = 64

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from ..checkpoint import load_state
 from ..config import Config, check_startable, config_from_dict
 from ..errors import CycleGANError, counted, escape
-from ..execution import Execution, choose_execution, resolve_device
+from ..execution import Execution, choose_execution, resolve_device, synchronize
 from ..files import FolderLock, inside, write_atomic
 from ..report import save_grid
 from ..run_files import CHECKPOINT_NAME, CONFIG_NAME
@@ -440,6 +440,7 @@ def _step_loop(
             deadline=deadline,
             half_fraction=t.half_size_fraction,
             window=max(StepFitter.WINDOW, t.eval_every, t.checkpoint_every, t.sample_every),
+            device=run.device,
         )
         if t.fit_steps and deadline
         else None
@@ -472,6 +473,7 @@ def _step_loop(
             losses = trainer.step(x, y)
             step += 1
             if step == timed_from:
+                synchronize(run.device)  # the steps before, done: on a GPU their kernels run after their launch
                 t_timed = time.perf_counter()
             log.add(losses, step=step)
             bar.update(1)
@@ -535,6 +537,7 @@ def _step_loop(
     # torchrun on one rank's clock (each counts from its own start): rank 0 called it "another process was asked to
     # stop". Every rank leaves the loop together, so every rank takes part in this collective.
     timed_out = ddp.any_rank(timed_out or (deadline is not None and time.monotonic() > deadline), run.d_ctx)
+    synchronize(run.device)  # the last step done (the log read its losses back, not the updates after them)
     per_step = (time.perf_counter() - t_timed) / (step - timed_from) if t_timed and step > timed_from else None
     return _End(step, stop.signum, timed_out, run, per_step, worse, carried, fitted)
 
