@@ -80,6 +80,47 @@ def test_the_record_says_whether_a_gpus_fp32_convolutions_were_tf32(monkeypatch)
     assert fp32.record(CPU)["tf32_convolutions"] is False
 
 
+def test_training_on_a_gpu_autotunes_cudnn_and_translation_does_not(monkeypatch, tiny_cfg):
+    """cuDNN's autotuner was never on: training's fixed shapes took heuristic algorithms. Now training on CUDA
+    (faked here) turns it on, said in the record; translation of any size and the CPU do not."""
+    from cyclegan.report.text import describe_record
+    from cyclegan.train.loop import _choose_execution
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d: (9, 0))
+    cuda = torch.device("cuda", 0)
+    trains = _choose_execution(tiny_cfg(), cuda)
+    assert trains.cudnn_benchmark and "cuDNN autotuned" in trains.describe()
+    assert trains.record(cuda)["cudnn_benchmark"] is True and "cuDNN autotuned" in describe_record(trains.record(cuda))
+    assert not choose_execution(device=cuda, translation=True).cudnn_benchmark
+    assert not _choose_execution(tiny_cfg(), CPU).cudnn_benchmark
+
+    # a process-wide flag: on while the work runs, as it was after (a notebook's next translation, of other sizes)
+    before = torch.backends.cudnn.benchmark
+    with pytest.raises(RuntimeError), trains.backends():
+        assert torch.backends.cudnn.benchmark is True
+        raise RuntimeError
+    assert torch.backends.cudnn.benchmark is before
+
+
+def test_training_steps_run_with_the_executions_backend_settings(tiny_cfg, monkeypatch):
+    """`train` applies the execution's cuDNN setting around its steps (forced on here, on the CPU) and leaves the
+    process as it found it."""
+    import dataclasses
+
+    import cyclegan.train.loop as loop
+
+    choose = loop._choose_execution
+    monkeypatch.setattr(loop, "_choose_execution", lambda *a: dataclasses.replace(choose(*a), cudnn_benchmark=True))
+    seen = []
+    step = CycleGANTrainer.step
+    monkeypatch.setattr(
+        CycleGANTrainer, "step", lambda self, x, y: seen.append(torch.backends.cudnn.benchmark) or step(self, x, y)
+    )
+    before = torch.backends.cudnn.benchmark
+    loop.train(tiny_cfg(steps=2), progress=False)
+    assert seen == [True, True] and torch.backends.cudnn.benchmark is before
+
+
 def test_auto_translation_on_cuda_autocasts_only_large_batches(monkeypatch):
     # Measured on an H200: bf16 translation 0.76-0.86x fp32 at 32k-65k px per batch (launch-bound), 1.28-1.40x
     # at 512k+ px. `auto` translates smaller batches in fp32 there; an explicit --precision bf16 always autocasts.

@@ -180,18 +180,19 @@ def _train(
     trainer = _build_trainer(run, ckpt, start=start, per_rank=sampler.per_rank)
     samples = _prepare_run_folder(run, images)
     monitor = Monitor(run, trainer, held, ckpt)
-    end = _step_loop(
-        run,
-        trainer,
-        loader(run.cfg, run.device, run.d_ctx, data, sampler),
-        samples,
-        monitor,
-        start=start,
-        saved=saved,
-        progress=progress,
-        carried=ckpt.get(LOSSES_KEY) if ckpt is not None else None,
-        cap=capped_by or _fit_cap(cfg, ckpt, run.total),
-    )
+    with trainer.execution.backends():
+        end = _step_loop(
+            run,
+            trainer,
+            loader(run.cfg, run.device, run.d_ctx, data, sampler),
+            samples,
+            monitor,
+            start=start,
+            saved=saved,
+            progress=progress,
+            carried=ckpt.get(LOSSES_KEY) if ckpt is not None else None,
+            cap=capped_by or _fit_cap(cfg, ckpt, run.total),
+        )
     return _finish(end.run, trainer, samples, monitor, end, skipped=images.skipped)
 
 
@@ -261,6 +262,7 @@ def _choose_execution(cfg: Config, device: torch.device) -> Execution:
         compile_pays=False,
         batch_norm=cfg.model.norm == "batch",
         unet=cfg.model.generator == "unet",
+        fixed_shapes=True,  # every batch is --size (or half of it)
     )
 
 
