@@ -302,7 +302,7 @@ class Trainer:
             loss = loss + penalty
             # Under fp16 a penalty made non-finite by an overflowed scaled gradient is a step the scaler skips (its
             # gradients are non-finite too) and a lower scale next, as for any overflow: logged without it, so that
-            # the back-off (at the scaler's first step, 65536 > fp16's largest) is not read as a diverged run.
+            # the scaler's back-off is not read as a diverged run (a non-finite loss stops the run).
             logged = logged + (torch.where(penalty.isfinite(), penalty, 0.0) if self.scaler.is_enabled() else penalty)
         opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
