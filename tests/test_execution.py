@@ -80,6 +80,47 @@ def test_the_record_says_whether_a_gpus_fp32_convolutions_were_tf32(monkeypatch)
     assert fp32.record(CPU)["tf32_convolutions"] is False
 
 
+def test_training_on_a_gpu_autotunes_cudnn_and_translation_does_not(monkeypatch, tiny_cfg):
+    """cuDNN's autotuner was never on: training's fixed shapes took heuristic algorithms. Now training on CUDA
+    (faked here) turns it on, said in the record; translation of any size and the CPU do not."""
+    from cyclegan.report.text import describe_record
+    from cyclegan.train.loop import _choose_execution
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d: (9, 0))
+    cuda = torch.device("cuda", 0)
+    trains = _choose_execution(tiny_cfg(), cuda)
+    assert trains.cudnn_benchmark and "cuDNN autotuned" in trains.describe()
+    assert trains.record(cuda)["cudnn_benchmark"] is True and "cuDNN autotuned" in describe_record(trains.record(cuda))
+    assert not choose_execution(device=cuda, translation=True).cudnn_benchmark
+    assert not _choose_execution(tiny_cfg(), CPU).cudnn_benchmark
+
+    # a process-wide flag: on while the work runs, as it was after (a notebook's next translation, of other sizes)
+    before = torch.backends.cudnn.benchmark
+    with pytest.raises(RuntimeError), trains.backends():
+        assert torch.backends.cudnn.benchmark is True
+        raise RuntimeError
+    assert torch.backends.cudnn.benchmark is before
+
+
+def test_training_steps_run_with_the_executions_backend_settings(tiny_cfg, monkeypatch):
+    """`train` applies the execution's cuDNN setting around its steps (forced on here, on the CPU) and leaves the
+    process as it found it."""
+    import dataclasses
+
+    import cyclegan.train.loop as loop
+
+    choose = loop._choose_execution
+    monkeypatch.setattr(loop, "_choose_execution", lambda *a: dataclasses.replace(choose(*a), cudnn_benchmark=True))
+    seen = []
+    step = CycleGANTrainer.step
+    monkeypatch.setattr(
+        CycleGANTrainer, "step", lambda self, x, y: seen.append(torch.backends.cudnn.benchmark) or step(self, x, y)
+    )
+    before = torch.backends.cudnn.benchmark
+    loop.train(tiny_cfg(steps=2), progress=False)
+    assert seen == [True, True] and torch.backends.cudnn.benchmark is before
+
+
 def test_auto_translation_on_cuda_autocasts_only_large_batches(monkeypatch):
     # Measured on an H200: bf16 translation 0.76-0.86x fp32 at 32k-65k px per batch (launch-bound), 1.28-1.40x
     # at 512k+ px. `auto` translates smaller batches in fp32 there; an explicit --precision bf16 always autocasts.
@@ -245,6 +286,66 @@ def test_fast_paths_train_like_fp32():
         assert bf[0][k] == pytest.approx(ref[0][k], rel=0.03, abs=0.01), k
     assert all(p.dtype == torch.float32 for p in trainer.G.parameters())  # master weights stay fp32
     assert trainer.opt_G.defaults.get("fused") is True
+
+
+class _FlatDiscriminator(torch.nn.Module):
+    """A discriminator late in training, flat around the real images: its scores' gradient there is
+    1e-4 * 1e-4 = 1e-8 per pixel, below fp16's smallest subnormal (6e-8). Its hinge losses are 0 (real scored
+    about 2, fake -2), so the update's loss is the R1 penalty alone (gamma 1e4: the penalty's backward, gamma *
+    1e-8, within fp16's range once scaled)."""
+
+    def __init__(self):
+        super().__init__()
+        self.D = torch.nn.Sequential(torch.nn.Conv2d(3, 1, 1, bias=False), torch.nn.Conv2d(1, 1, 1, bias=False))
+        for conv in self.D:
+            torch.nn.init.constant_(conv.weight, 1e-4)
+
+    def forward(self, real, fake):
+        return 2 + self.D(real), torch.full_like(self.D(fake), -2.0)
+
+
+def _r1_update(execution: Execution) -> tuple[CycleGANTrainer, float, list[torch.Tensor]]:
+    """One discriminator update of `_FlatDiscriminator` with R1 under `execution`: the trainer, the logged loss
+    (the penalty) and the discriminator's gradients as its optimizer stepped on them (unscaled)."""
+    cfg = resolve({**SMALL, "gan_loss": "hinge", "r1_gamma": 1e4})
+    trainer = CycleGANTrainer(cfg, total_steps=10, device=CPU, execution=execution)
+    D = _FlatDiscriminator()
+    loss = trainer._update_D(
+        D, torch.optim.SGD(D.parameters(), lr=1.0), torch.ones(2, 3, 4, 4), torch.zeros(2, 3, 4, 4)
+    )
+    return trainer, loss.item(), [p.grad for p in D.parameters()]
+
+
+def test_r1_under_fp16_takes_its_gradients_through_the_gradient_scaler():
+    """Unscaled, fp16's backward flushed a flat discriminator's gradient at the images to 0, and R1 with it (its
+    value and its gradients). Now the penalty and what it gives the discriminator are fp32's. (fp16 autocast and an
+    enabled GradScaler compute on the CPU as on a GPU.)"""
+    _, penalty, grads = _r1_update(Execution())
+    assert penalty == pytest.approx(1e4 / 2 * 48 * 1e-16, rel=1e-3, abs=0)  # gamma/2 * (1e-8)^2 over 3 x 4 x 4 values
+    trainer, penalty16, grads16 = _r1_update(Execution(precision="fp16"))
+    assert trainer.scaler.is_enabled() and trainer.scaler.get_scale() == 2.0**16
+    assert penalty16 == pytest.approx(penalty, rel=0.05, abs=0)  # unscaled: 0.0
+    for g16, g in zip(grads16, grads):
+        torch.testing.assert_close(g16, g, rtol=0.1, atol=0)
+
+
+def test_an_overflowed_r1_under_fp16_is_a_skipped_step_not_a_diverged_run():
+    """At too high a scale the scaled gradient overflows fp16: the penalty is not finite, and so are the gradients,
+    so the scaler skips the step and lowers its scale, as for any overflow. The logged loss leaves the penalty
+    out: a non-finite loss stops a run as diverged."""
+    cfg = resolve({**SMALL, "gan_loss": "hinge", "r1_gamma": 1.0})
+    trainer = CycleGANTrainer(cfg, total_steps=10, device=CPU, execution=Execution(precision="fp16"))
+    trainer.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**40)  # its root, 2^20, over fp16's largest (65504)
+    D = _FlatDiscriminator()
+    before = [p.detach().clone() for p in D.parameters()]
+    loss = trainer._update_D(
+        D, torch.optim.SGD(D.parameters(), lr=1.0), torch.ones(2, 3, 4, 4), torch.zeros(2, 3, 4, 4)
+    )
+    assert loss.item() == 0.0  # the hinge losses; the penalty left out
+    assert not all(p.grad.isfinite().all() for p in D.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, D.parameters()))  # skipped
+    trainer.scaler.update()
+    assert trainer.scaler.get_scale() == 2.0**39
 
 
 @pytest.mark.slow

@@ -12,6 +12,8 @@ from cyclegan.train import CycleGANTrainer, prepare_config, train
 from cyclegan.train.budget import StepFitter
 from cyclegan.train.inputs import at_step_size, half_size_steps
 
+CPU = torch.device("cpu")
+
 
 def test_the_first_steps_see_each_2x2_block_averaged():
     batch = torch.rand(2, 3, 8, 8) * 2 - 1
@@ -84,7 +86,7 @@ def test_fit_steps_times_the_two_sizes_apart(monkeypatch, fraction):
     clock = types.SimpleNamespace(now=0.0)
     monkeypatch.setattr(budget, "time", types.SimpleNamespace(monotonic=lambda: clock.now))
     limit, cap = 3000.0, 100_000
-    fitter = StepFitter(start=0, cap=cap, deadline=limit, half_fraction=fraction)
+    fitter = StepFitter(start=0, cap=cap, deadline=limit, half_fraction=fraction, device=CPU)
     trainer, total, step, sizes = _Trainer(cap), cap, 0, []
     while step < total:
         step += 1
@@ -109,7 +111,7 @@ def test_fit_steps_measures_the_speed_now_so_a_passed_slowdown_does_not_shorten_
     clock = types.SimpleNamespace(now=0.0)
     monkeypatch.setattr(budget, "time", types.SimpleNamespace(monotonic=lambda: clock.now))
     limit, cap = 2000.0, 100_000
-    fitter = StepFitter(start=0, cap=cap, deadline=limit, window=window)
+    fitter = StepFitter(start=0, cap=cap, deadline=limit, window=window, device=CPU)
     trainer, total, step = _Trainer(cap), cap, 0
     while step < total:
         step += 1
@@ -141,7 +143,7 @@ def test_fit_steps_refits_inside_the_decay_when_the_speed_moved(monkeypatch, sec
     clock = types.SimpleNamespace(now=0.0)
     monkeypatch.setattr(budget, "time", types.SimpleNamespace(monotonic=lambda: clock.now))
     limit, cap = 2000.0, 100_000
-    fitter = StepFitter(start=0, cap=cap, deadline=limit)
+    fitter = StepFitter(start=0, cap=cap, deadline=limit, device=CPU)
     trainer, total, step = _Trainer(cap), cap, 0
     while step < total and clock.now < limit:
         step += 1
@@ -159,7 +161,7 @@ def test_fit_steps_leaves_a_steady_run_s_decay_alone(monkeypatch):
 
     clock = types.SimpleNamespace(now=0.0)
     monkeypatch.setattr(budget, "time", types.SimpleNamespace(monotonic=lambda: clock.now))
-    fitter = StepFitter(start=0, cap=100_000, deadline=2000.0)
+    fitter = StepFitter(start=0, cap=100_000, deadline=2000.0, device=CPU)
     trainer, total, step, moved = _Trainer(100_000), 100_000, 0, []
     while step < total:
         step += 1
@@ -171,3 +173,32 @@ def test_fit_steps_leaves_a_steady_run_s_decay_alone(monkeypatch):
                 moved.append(step)
             total = trainer.total_steps = new
     assert moved and max(moved) < total - round(total * 0.5)  # every refit before the decay began
+
+
+def test_fit_steps_reads_its_clock_once_a_gpus_steps_are_done(monkeypatch):
+    """A CUDA step returns once its kernels are launched, not run: the fitter read the clock without a sync, so
+    its first fit, 10 steps in, could time queued launches and fit too many steps. Every reading now follows a
+    synchronisation of the training GPU (torch.cuda.synchronize faked here), the fits inside the decay's too."""
+    import cyclegan.train.budget as budget
+
+    events: list = []
+    clock = types.SimpleNamespace(now=0.0)
+
+    def monotonic():
+        events.append("clock")
+        return clock.now
+
+    monkeypatch.setattr(budget, "time", types.SimpleNamespace(monotonic=monotonic))
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: events.append(("synchronize", device)))
+    gpu = torch.device("cuda", 1)
+    fitter = StepFitter(start=0, cap=1000, deadline=100.0, device=gpu)
+    trainer, total, step = _Trainer(1000), 1000, 0
+    while step < total:
+        step += 1
+        clock.now += 1.0
+        fitter.tick(step, total)
+        if fitter.due(step):
+            total = trainer.total_steps = fitter.total(step, trainer)
+    reads = [i for i, e in enumerate(events) if e == "clock"]
+    assert total < 100 and len(reads) > 5  # the timing's start and the fits, into the decay
+    assert all(i > 0 and events[i - 1] == ("synchronize", gpu) for i in reads)

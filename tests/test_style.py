@@ -1022,3 +1022,29 @@ def test_a_transparent_content_stays_transparent_in_a_png_and_a_jpg_says_it_cann
     Image.fromarray(rgba, "RGBA").save(content)
     assert main([*args, "--backbone", "lite0", "--no-progress", "--out", str(tmp_path / "opaque.png")]) == 0
     assert Image.open(tmp_path / "opaque.png").mode == "RGB"
+
+
+def test_each_adam_step_reads_the_device_once(tmp_path, lite0, monkeypatch):
+    """Each step read its loss terms back one by one (`float` of each term, then of the total again): five waits
+    for a GPU per step. Now the terms are read together, once; counted here as the reads Gatys's own code makes
+    (`item`, `tolist`, `float` of a tensor), whatever the device."""
+    reads: list[str] = []
+
+    def counted(name: str):
+        real = getattr(torch.Tensor, name)
+
+        def read(self, *args, **kwargs):
+            if sys._getframe(1).f_globals.get("__name__", "").startswith("cyclegan."):
+                reads.append(name)
+            return real(self, *args, **kwargs)
+
+        return read
+
+    for name in ("item", "tolist", "__float__"):
+        monkeypatch.setattr(torch.Tensor, name, counted(name))
+    after_step: list[int] = []
+    content, style = _image(tmp_path / "c.png", 16, 16, seed=1), _stripes(tmp_path / "s.png", 16)
+    opts = GatysOptions(backbone="lite0", size=16, steps=4, optimizer="adam")
+    r = stylize(content, style, opts, net=lite0, progress=False, callback=lambda i, x: after_step.append(len(reads)))
+    assert np.diff(after_step).tolist() == [1, 1, 1] and len(r.losses) == 4
+    assert all(math.isfinite(v) for h in r.losses for v in h.values())

@@ -282,6 +282,29 @@ def test_fit_steps_ends_the_schedule_at_the_time_limit_as_a_plain_run_would(tiny
     assert_same_weights(weights(tmp_path / "fit"), weights(tmp_path / "plain"))
 
 
+def test_training_times_its_steps_once_the_device_has_done_them(tiny_cfg, monkeypatch):
+    """On a GPU a step returns once launched: the clock of --fit-steps and of the execution record's s/step was read
+    with the steps still queued. Each reading now follows a synchronisation of the run's device (recorded here)."""
+    import types
+
+    import cyclegan.train.budget as budget
+    import cyclegan.train.loop as loop
+
+    events: list = []
+    sync = lambda device: events.append(("synchronize", device))  # noqa: E731
+    monkeypatch.setattr(loop, "synchronize", sync)
+    monkeypatch.setattr(budget, "synchronize", sync)
+    fake_time = types.SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if not k.startswith("_")})
+    fake_time.perf_counter = lambda: events.append("clock") or time.perf_counter()
+    monkeypatch.setattr(loop, "time", fake_time)
+    monkeypatch.setattr(budget, "time", types.SimpleNamespace(monotonic=lambda: events.append("clock") or 0.0))
+    result = train(tiny_cfg(steps=14, time_limit=10, fit_steps=True, log_every=100), progress=False)
+    assert result.step == 14
+    reads = [i for i, e in enumerate(events) if e == "clock"]
+    assert len(reads) >= 4  # the s/step's start and end, the fit's timing and its fit at step 10
+    assert all(i > 0 and events[i - 1] == ("synchronize", torch.device("cpu")) for i in reads)
+
+
 @pytest.mark.slow
 def test_fit_steps_is_capped_by_steps_and_needs_a_time_limit(tiny_cfg, tmp_path, capsys):
     result = train(tiny_cfg(out=str(tmp_path / "r"), steps=40, time_limit=10, fit_steps=True), progress=False)

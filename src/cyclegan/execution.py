@@ -16,7 +16,7 @@
   it slower (H200: 0.84-0.89x training, 0.76-1.01x translation) and `auto` keeps fp32; translation autocasts
   only large batches (below). NCHW and eager: channels-last gained nothing there (bf16 1.42x the reference, NCHW
   1.47x in another run) and compile stays opt-in (about 1.16x the `paper` step, after 71-87 s of compiling;
-  docs/results.md).
+  docs/results.md). Training autotunes cuDNN's convolutions (`cudnn_benchmark`: fixed shapes; unmeasured).
 - MPS: fp32, NCHW, eager.
 
 On Linux with glibc, `cyclegan translate` keeps freed memory for reuse (`process.keep_freed_memory`) instead of
@@ -74,6 +74,10 @@ class Execution:
     # always. `auto` on a CUDA GPU sets it for translation: smaller work is bound by kernel launches there, and
     # autocast's cast kernels made it slower than fp32 (one H200: 0.76-0.86x at 32k-65k px, 1.28-1.40x at 512k+).
     autocast_min_pixels: int = 0
+    # cuDNN's autotuner (`torch.backends.cudnn.benchmark`) while training on a CUDA GPU: its shapes are fixed, so
+    # each convolution's fastest algorithm is timed once (and once more at a new shape: --half-size-fraction's
+    # switch) instead of taken from heuristics; never for translation, where each new image size would tune anew.
+    cudnn_benchmark: bool = False
 
     @property
     def dtype(self) -> torch.dtype:
@@ -90,6 +94,20 @@ class Execution:
             return contextlib.nullcontext()
         return torch.autocast(device.type, dtype=self.dtype)
 
+    @contextlib.contextmanager
+    def backends(self):
+        """The backends' process-wide settings of this execution (`cudnn_benchmark`) while the work runs, as they
+        were after it: a notebook's translation of other sizes after `train()` would otherwise tune each size."""
+        if not self.cudnn_benchmark:
+            yield
+            return
+        before = torch.backends.cudnn.benchmark
+        torch.backends.cudnn.benchmark = True
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.benchmark = before
+
     def compiled(self, module: nn.Module, *, dynamic: bool | None = False) -> nn.Module:
         """`module` itself, or a compiled wrapper sharing its parameters. `dynamic=False`: one graph per
         input shape (training: fixed shapes); None: a shape-generic graph once a second shape is seen."""
@@ -102,6 +120,7 @@ class Execution:
     def describe(self) -> str:
         fmt = "channels-last" if self.channels_last else "NCHW"
         extra = ", fused layers" * self.fused_layers + ", two lanes" * self.parallel_chains
+        extra += ", cuDNN autotuned" * self.cudnn_benchmark
         precision = self.precision
         if self.autocast_min_pixels and precision != "fp32":
             precision += f" (fp32 below {self.autocast_min_pixels / 2**20:g} Mpx per batch)"
@@ -120,6 +139,7 @@ class Execution:
             "fused_layers": self.fused_layers,
             "parallel_chains": self.parallel_chains,
             "autocast_min_pixels": self.autocast_min_pixels,
+            "cudnn_benchmark": self.cudnn_benchmark,
             "device": str(device),
             "instruction_set": torch.backends.cpu.get_cpu_capability(),
             "bf16_native": has_native_bf16(device),
@@ -163,6 +183,15 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise CycleGANError("option 'device': MPS was asked for but is not available here")
     return device
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on `device` (CUDA, MPS; nothing on the CPU): a GPU's kernels run after their launch
+    returns, so a clock read without this times launches, not steps."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 # `--compile auto` compiles translation of enough images to repay the compilation (5-10 s); never training
@@ -235,6 +264,7 @@ def choose_execution(
     batch_norm: bool = False,
     translation: bool = False,
     unet: bool = False,
+    fixed_shapes: bool = False,
 ) -> Execution:
     """Resolve the three options for `device`; an impossible explicit choice is a one-line error.
 
@@ -242,7 +272,8 @@ def choose_execution(
     folder, not one image). `batch_norm`: the model has BatchNorm layers (no batched generator calls).
     `translation`: forward passes only (`translate`), where `auto` on a CUDA GPU autocasts only batches of
     `TRANSLATION_AUTOCAST_MIN_PIXELS` or more. `unet`: the generator is a U-Net (pix2pix), which `auto` computes
-    in fp32 on a CUDA GPU.
+    in fp32 on a CUDA GPU. `fixed_shapes`: every input of the work has one shape (training), for which a CUDA
+    GPU's convolutions are autotuned by cuDNN (`Execution.cudnn_benchmark`).
     """
     kind = device.type
     small_fp32 = 0
@@ -304,6 +335,7 @@ def choose_execution(
         fused_layers=forms,
         parallel_chains=forms and torch.get_num_threads() >= 2,
         autocast_min_pixels=small_fp32 if precision != "fp32" else 0,
+        cudnn_benchmark=kind == "cuda" and fixed_shapes,
     )
 
 

@@ -14,22 +14,17 @@ from typing import Any
 
 import torch
 
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
+from ..execution import synchronize
 
 
 def time_calls(fn: Callable[[], object], n: int, device: torch.device) -> list[float]:
     """Wall seconds of each of `n` calls of `fn`, synchronising the device around each call."""
     times = []
     for _ in range(n):
-        _sync(device)
+        synchronize(device)
         t = time.perf_counter()
         fn()
-        _sync(device)
+        synchronize(device)
         times.append(time.perf_counter() - t)
     return times
 

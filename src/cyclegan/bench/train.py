@@ -76,7 +76,18 @@ def mode_execution(
         batch_norm=batch_norm,
         translation=translation,
         unet=unet,
+        fixed_shapes=not translation,
     )
+
+
+def _step_of(trainer, x, y):
+    """One training step as `train` runs it: under the execution's backend settings (cuDNN's autotuner)."""
+
+    def step():
+        with trainer.execution.backends():
+            return trainer.step(x, y)
+
+    return step
 
 
 def bench_config(overrides: dict[str, Any], *, preset: str | None) -> Config:
@@ -182,9 +193,10 @@ def time_train_step(cfg, device: torch.device, *, warmup: int = 2, repeat: int =
         compile_pays=False,
         batch_norm=cfg.model.norm == "batch",
         unet=cfg.model.generator == "unet",
+        fixed_shapes=True,
     )
     trainer, x, y = trainer_and_inputs(cfg, execution, device, total_steps=1)
-    step = lambda: trainer.step(x, y)  # noqa: E731
+    step = _step_of(trainer, x, y)
     time_calls(step, warmup, device)
     times = sorted(time_calls(step, repeat, device))
     torch.set_rng_state(rng_state)
@@ -246,11 +258,12 @@ def bench_train(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     # --- training steps; with two modes, one step of each in turn so both see the same machine load
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    warmup_s = {m: sum(time_calls(lambda r=r: r[0].step(r[1], r[2]), opts.warmup, device)) for m, r in runs.items()}
+    steps = {m: _step_of(*r) for m, r in runs.items()}
+    warmup_s = {m: sum(time_calls(step, opts.warmup, device)) for m, step in steps.items()}
     train_times: dict[str, list[float]] = {m: [] for m in modes}
     for _ in range(opts.steps):
-        for m, r in runs.items():
-            train_times[m] += time_calls(lambda r=r: r[0].step(r[1], r[2]), 1, device)
+        for m, step in steps.items():
+            train_times[m] += time_calls(step, 1, device)
     memory: dict[str, float] = {"rss_at_start_mib": round(rss_start, 1)}
     if device.type == "cuda":
         memory["cuda_train_max_allocated_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)

@@ -227,4 +227,5 @@ def describe_record(record: dict | None) -> str:
     speed = f", {r['s_per_step']:.3f} s/step" if r.get("s_per_step") else ""
     how = f"{r['precision']}, {r['memory_format']}, {'compiled' if r['compile'] else 'eager'}"
     how += ", fused layers" * bool(r.get("fused_layers")) + ", two lanes" * bool(r.get("parallel_chains"))
+    how += ", cuDNN autotuned" * bool(r.get("cudnn_benchmark"))
     return f"{how} on {r['device']} ({r['instruction_set']}, {bf16}, {r['threads']} threads){speed}"

@@ -446,9 +446,15 @@ def initial_image(content: torch.Tensor, init: Init, seed: int) -> torch.Tensor:
 
 
 def _run_adam(
-    x: torch.Tensor, objective: Callable[[], torch.Tensor], *, steps: int, lr: float, on_step: Callable[[], None]
+    x: torch.Tensor,
+    objective: Callable[[], tuple[torch.Tensor, float]],
+    *,
+    steps: int,
+    lr: float,
+    on_step: Callable[[], None],
 ) -> None:
-    """`steps` Adam updates of the pixels x, kept in [0, 1]; `on_step` after each. Stopped by a KeyboardInterrupt
+    """`steps` Adam updates of the pixels x, kept in [0, 1]; `on_step` after each. `objective`: the loss of x and
+    its value, read from the device once. Stopped by a KeyboardInterrupt
     (Ctrl-C, the web page's Cancel), x ends as the evaluated image with the lowest loss, as L-BFGS's does: it was the
     latest, whose loss is not known yet (and, at a high --lr, often higher), said to be "the best so far"."""
     optim = torch.optim.Adam([x], lr=lr)
@@ -456,8 +462,8 @@ def _run_adam(
     try:
         for _ in range(steps):
             optim.zero_grad(set_to_none=True)
-            loss = objective()
-            if (value := float(loss.detach())) < lowest:  # the loss of x as it is now, before this step moves it
+            loss, value = objective()
+            if value < lowest:  # the loss of x as it is now, before this step moves it
                 lowest = value
                 best.copy_(x.detach())
             loss.backward()
@@ -477,7 +483,7 @@ class _BudgetSpent(Exception):
 
 
 def _run_lbfgs(
-    x: torch.Tensor, objective: Callable[[], torch.Tensor], *, steps: int, on_step: Callable[[], None]
+    x: torch.Tensor, objective: Callable[[], tuple[torch.Tensor, float]], *, steps: int, on_step: Callable[[], None]
 ) -> None:
     """L-BFGS on the pixels x for `steps` evaluations of the objective, each clamped to [0, 1] first;
     `on_step` after each evaluation. x ends as the evaluated image with the lowest loss."""
@@ -508,9 +514,8 @@ def _run_lbfgs(
         with torch.no_grad():
             x.clamp_(0, 1)
         optim.zero_grad(set_to_none=True)
-        loss = objective()
+        loss, value = objective()
         loss.backward()
-        value = float(loss.detach())
         if value < best[0]:
             best[:] = [value, x.detach().clone()]
         on_step()
@@ -590,11 +595,12 @@ def stylize(
     x = initial_image(c, o.init, o.seed)
     history: list[dict[str, float]] = []
 
-    def objective() -> torch.Tensor:
+    def objective() -> tuple[torch.Tensor, float]:
         terms = loss_terms(net, x, content_target, style_target, obj)
-        history.append({k: float(v.detach()) for k, v in terms.items()})
+        # the terms read back together: one wait for the device per step (on a GPU), not one per term
+        history.append(dict(zip(terms, torch.stack([v.detach() for v in terms.values()]).tolist(), strict=True)))
         check_finite(history[-1], len(history))
-        return terms["total"]
+        return terms["total"], history[-1]["total"]
 
     with step_progress(o.steps, f"stylize ({obj.backbone})", enabled=progress) as bar:
         done = 0  # steps completed: an interrupted one has its loss in `history` already

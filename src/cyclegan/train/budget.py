@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+import torch
+
+from ..execution import synchronize
 from .inputs import half_size_steps
 from .run_folder import Run
 from .trainer import Trainer
@@ -37,10 +40,21 @@ class StepFitter:
     FULL_OVER_HALF = 3.0  # cost of a full-size step over a half-size one before it is measured (0.4 measured at
     # 64 px on an AVX2 CPU in fp32; a high guess fits fewer steps: the run ends early rather than is cut off)
 
-    def __init__(self, *, start: int, cap: int, deadline: float, half_fraction: float = 0.0, window: int = WINDOW):
+    def __init__(
+        self,
+        *,
+        start: int,
+        cap: int,
+        deadline: float,
+        half_fraction: float = 0.0,
+        window: int = WINDOW,
+        device: torch.device,
+    ):
         """`window`: the fewest steps the speed is measured over; at least the period of anything the loop does
-        now and then (evaluations, checkpoints, sample grids), so that its cost is in the measure."""
+        now and then (evaluations, checkpoints, sample grids), so that its cost is in the measure. `device`: where
+        the steps compute, synchronised at each clock reading (a GPU's steps are timed done, not launched)."""
         self.start, self.cap, self.deadline, self.half_fraction = start, cap, deadline, half_fraction
+        self.device = device
         self.window = max(1, window)
         self.marks: list[tuple[int, float]] = []  # (step, time) at each fit inside the timing that is open
         # The clock is read where a timing begins or ends and once per fit, never per step.
@@ -50,6 +64,12 @@ class StepFitter:
         self.switched_at: int | None = None  # the last half-size step, once the run has passed it
         self.rates: tuple[float, float] = (0.0, 0.0)  # seconds per (half-size, full-size) step at the last fit
         self.announced = False
+
+    def _now(self) -> float:
+        """The clock once the steps launched so far have finished: on a GPU the first fit, 10 steps in, timed
+        queued launches without it and fitted too many steps. A sync per fit (every EVERY steps) costs little."""
+        synchronize(self.device)
+        return time.monotonic()
 
     def _half_until(self, total: int) -> int:
         return half_size_steps(total, self.half_fraction)
@@ -61,11 +81,11 @@ class StepFitter:
             # the first steps of each size are untimed: the loader's start, then new shapes' first kernels
             begin = self.start + self.WARMUP if step <= half_until else max(self.start, half_until) + self.WARMUP
             if step >= begin:
-                self.open = (0 if step <= half_until else 1, step, time.monotonic())
+                self.open = (0 if step <= half_until else 1, step, self._now())
                 self.marks = []
         elif self.open[0] == 0 and step >= half_until:  # the last half-size step (a refit may move it): closes
             _, first, t0 = self.open
-            self.half_timed = (time.monotonic() - t0, step - first)
+            self.half_timed = (self._now() - t0, step - first)
             self.open = None
             self.marks = []
         elif self.open[0] == 1 and self.half_fraction and step - self.open[1] == self.FIRST:
@@ -120,12 +140,12 @@ class StepFitter:
         fitted = self._fit(step)
         if step < current - round(current * trainer.cfg.train.lr_decay_fraction) or step == self.full_timed_at:
             return fitted
-        cut_off = self.seconds_for(step, current) > self.deadline - time.monotonic()
+        cut_off = self.seconds_for(step, current) > self.deadline - self._now()
         return fitted if cut_off or fitted > current * (1 + self.DRIFT) else current
 
     def _fit(self, step: int) -> int:
         """The most steps (<= the cap) whose predicted time fits FILL of the time left."""
-        now = time.monotonic()
+        now = self._now()
         self.rates = self.per_step(step, now)
         if self.open is not None:
             self.marks.append((step, now))

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from ..checkpoint import load_state
 from ..config import Config, check_startable, config_from_dict
 from ..errors import CycleGANError, counted, escape
-from ..execution import Execution, choose_execution, resolve_device
+from ..execution import Execution, choose_execution, resolve_device, synchronize
 from ..files import FolderLock, inside, write_atomic
 from ..report import save_grid
 from ..run_files import CHECKPOINT_NAME, CONFIG_NAME
@@ -180,18 +180,19 @@ def _train(
     trainer = _build_trainer(run, ckpt, start=start, per_rank=sampler.per_rank)
     samples = _prepare_run_folder(run, images)
     monitor = Monitor(run, trainer, held, ckpt)
-    end = _step_loop(
-        run,
-        trainer,
-        loader(run.cfg, run.device, run.d_ctx, data, sampler),
-        samples,
-        monitor,
-        start=start,
-        saved=saved,
-        progress=progress,
-        carried=ckpt.get(LOSSES_KEY) if ckpt is not None else None,
-        cap=capped_by or _fit_cap(cfg, ckpt, run.total),
-    )
+    with trainer.execution.backends():
+        end = _step_loop(
+            run,
+            trainer,
+            loader(run.cfg, run.device, run.d_ctx, data, sampler),
+            samples,
+            monitor,
+            start=start,
+            saved=saved,
+            progress=progress,
+            carried=ckpt.get(LOSSES_KEY) if ckpt is not None else None,
+            cap=capped_by or _fit_cap(cfg, ckpt, run.total),
+        )
     return _finish(end.run, trainer, samples, monitor, end, skipped=images.skipped)
 
 
@@ -261,6 +262,7 @@ def _choose_execution(cfg: Config, device: torch.device) -> Execution:
         compile_pays=False,
         batch_norm=cfg.model.norm == "batch",
         unet=cfg.model.generator == "unet",
+        fixed_shapes=True,  # every batch is --size (or half of it)
     )
 
 
@@ -440,6 +442,7 @@ def _step_loop(
             deadline=deadline,
             half_fraction=t.half_size_fraction,
             window=max(StepFitter.WINDOW, t.eval_every, t.checkpoint_every, t.sample_every),
+            device=run.device,
         )
         if t.fit_steps and deadline
         else None
@@ -472,6 +475,7 @@ def _step_loop(
             losses = trainer.step(x, y)
             step += 1
             if step == timed_from:
+                synchronize(run.device)  # the steps before, done: on a GPU their kernels run after their launch
                 t_timed = time.perf_counter()
             log.add(losses, step=step)
             bar.update(1)
@@ -535,6 +539,7 @@ def _step_loop(
     # torchrun on one rank's clock (each counts from its own start): rank 0 called it "another process was asked to
     # stop". Every rank leaves the loop together, so every rank takes part in this collective.
     timed_out = ddp.any_rank(timed_out or (deadline is not None and time.monotonic() > deadline), run.d_ctx)
+    synchronize(run.device)  # the last step done (the log read its losses back, not the updates after them)
     per_step = (time.perf_counter() - t_timed) / (step - timed_from) if t_timed and step > timed_from else None
     return _End(step, stop.signum, timed_out, run, per_step, worse, carried, fitted)
 

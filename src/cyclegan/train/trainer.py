@@ -296,16 +296,39 @@ class Trainer:
         loss = (adversarial_loss(pred_real, True, t.gan_loss) + adversarial_loss(pred_fake, False, t.gan_loss)) * (
             t.d_loss_weight
         )
-        if t.r1_gamma > 0:  # R1 (Mescheder et al. 2018): a flat discriminator around the real images
-            scores = (
-                pred_real if isinstance(pred_real, torch.Tensor) else torch.cat([p.flatten(1) for p in pred_real], 1)
-            )
-            (grad,) = torch.autograd.grad(scores.float().sum(), real, create_graph=True)
-            loss = loss + t.r1_gamma / 2 * grad.float().pow(2).sum(dim=[1, 2, 3]).mean()
+        logged = loss
+        if t.r1_gamma > 0:
+            penalty = self._r1_penalty(pred_real, real)
+            loss = loss + penalty
+            # Under fp16 a penalty made non-finite by an overflowed scaled gradient is a step the scaler skips (its
+            # gradients are non-finite too) and a lower scale next, as for any overflow: logged without it, so that
+            # the scaler's back-off is not read as a diverged run (a non-finite loss stops the run).
+            logged = logged + (torch.where(penalty.isfinite(), penalty, 0.0) if self.scaler.is_enabled() else penalty)
         opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(opt)
-        return loss.detach()
+        return logged.detach()
+
+    def _r1_penalty(self, pred_real, real: torch.Tensor) -> torch.Tensor:
+        """R1 (Mescheder et al. 2018): gamma/2 * |grad_x D(x)|^2 at the real batch `real` (a leaf requiring grad)
+        scored `pred_real`, averaged over the batch: a flat discriminator around the real images.
+
+        Under fp16 both fp16 passes it takes are scaled, as the loss's backward is: the gradient is taken of the
+        scores times sqrt(scale) and divided back (PyTorch's AMP recipe for gradient penalties, with the root),
+        so the backward of the penalty into that gradient's graph carries the other sqrt(scale) (the scaler
+        unscales the product, scale). Unscaled, fp16 flushed a flat discriminator's small gradients to 0; the
+        recipe's whole scale would leave the second pass unscaled (the penalty is a square: its backward is
+        gamma * grad) and overflow fp16 at the scaler's first scale, 65536. The scale is read as a tensor (no
+        sync); without fp16 it is 1."""
+        scores = pred_real if isinstance(pred_real, torch.Tensor) else torch.cat([p.flatten(1) for p in pred_real], 1)
+        scores = scores.float().sum()
+        if not self.scaler.is_enabled():
+            (grad,) = torch.autograd.grad(scores, real, create_graph=True)
+        else:
+            root = self.scaler.scale(torch.ones((), device=scores.device)).sqrt()
+            (grad,) = torch.autograd.grad(scores * root, real, create_graph=True)
+            grad = grad / root
+        return self.cfg.train.r1_gamma / 2 * grad.float().pow(2).sum(dim=[1, 2, 3]).mean()
 
     # --- saving and restoring ------------------------------------------------------------------------
 
