@@ -8,6 +8,7 @@ of 64 px (one demo evaluation's translations, both directions) in batches of 16,
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 
@@ -41,4 +42,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()

@@ -3,6 +3,7 @@
 Run: python benchmarks/profile_step.py (about a minute on 2 CPU cores). Figures: docs/results.md, "Speed".
 """
 
+import argparse
 import time
 
 import torch
@@ -12,6 +13,7 @@ from cyclegan.bench import trainer_and_inputs
 from cyclegan.config import resolve
 from cyclegan.execution import Execution
 
+argparse.ArgumentParser(description=__doc__).parse_args()  # --help answers before the minute of work
 cfg = resolve({"size": 256, "batch_size": 1}, preset="paper")
 ex = Execution(precision="bf16", batch_generator_calls=True)
 trainer, x, y = trainer_and_inputs(cfg, ex, torch.device("cpu"), total_steps=3)

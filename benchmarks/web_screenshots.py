@@ -11,6 +11,7 @@ the server took to answer (the command until http://127.0.0.1:PORT/ returned 200
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -81,8 +82,10 @@ def main(run: Path, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        raise SystemExit("usage: python benchmarks/web_screenshots.py RUN OUT_DIR")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path, help="a trained run (a demo's --out)")
+    parser.add_argument("out", type=Path, help="the folder the four screenshots go into")
+    args = parser.parse_args()
     t0 = time.perf_counter()
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    main(args.run, args.out)
     print(f"{time.perf_counter() - t0:.0f} s in all")

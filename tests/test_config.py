@@ -614,6 +614,25 @@ def test_yaml_numbers_without_a_dot_and_on_off_words_read_as_meant(tmp_path):
     assert (cfg.train.lr, cfg.train.compile, cfg.train.channels_last, cfg.data.flip) == (0.001, "off", "on", False)
 
 
+@pytest.mark.parametrize(
+    "text, value", [("010", 10), ("0o10", 8), ("0x10", 16), ("1_000", 1000), ("+12", 12), ("1e3", 1000), ("2.0", 2)]
+)
+def test_yaml_whole_numbers_read_as_yaml_1_2_reads_them(tmp_path, text, value):
+    """The README promises YAML 1.2's numbers: PyYAML (1.1) read `steps: 010` as 8 (octal) and refused 1.2's `0o10`."""
+    f = tmp_path / "c.yaml"
+    f.write_text(f"steps: {text}\n")
+    assert read_config_file(f) == {"steps": value}
+
+
+@pytest.mark.parametrize("text", ["1:30", "0b11"])
+def test_yaml_1_1_only_numbers_are_refused_naming_the_option(tmp_path, text):
+    """YAML 1.1's base-60 `1:30` was ninety steps (or an lr of 90.0), and `0b11` three: strings in YAML 1.2."""
+    f = tmp_path / "c.yaml"
+    f.write_text(f"steps: {text}\n")
+    with pytest.raises(CycleGANError, match=f"option 'steps' in '{f}': expected int \\| null, got '{text}'"):
+        read_config_file(f)
+
+
 @pytest.mark.slow
 def test_ctrl_c_while_the_command_line_module_loads_is_one_line(tmp_path):
     """The console script imports cyclegan.cli before it calls main: a Ctrl-C then (here: while

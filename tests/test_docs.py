@@ -280,3 +280,49 @@ def test_every_benchmark_scripts_default_output_folder_is_ignored_by_git():
     for script in sorted((ROOT / "benchmarks").glob("*.sh")):
         for folder in re.findall(r"^OUT=\$\{OUT:-([\w.-]+)\}", script.read_text(), re.M):
             assert f"/{folder}/" in ignored, f"{script.name}: its default OUT, {folder}/, is not in .gitignore"
+
+
+_ANSWER_HELP = """
+import contextlib, io, json, os, runpy, signal, sys
+
+def ran(signum, frame):
+    raise TimeoutError("it started its work instead of answering --help")
+
+signal.signal(signal.SIGALRM, ran)
+answers = {}
+sys.path.insert(0, os.path.dirname(sys.argv[1]))  # as `python benchmarks/X.py` has it: siblings import each other
+for script in sys.argv[1:]:
+    sys.argv = [script, "--help"]
+    printed = io.StringIO()
+    signal.alarm(30)
+    try:
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            runpy.run_path(script, run_name="__main__")
+        answers[script] = "ended without a word on --help"
+    except SystemExit as stop:
+        answers[script] = "ok" if stop.code in (0, None) and "usage:" in printed.getvalue() else f"exit {stop.code}"
+    except BaseException as e:
+        answers[script] = f"{type(e).__name__}: {e}"
+    finally:
+        signal.alarm(0)
+print(json.dumps(answers))
+"""
+
+
+@pytest.mark.slow
+def test_every_benchmark_script_answers_help_without_running():
+    """The figures name their commands (`python benchmarks/demo_figure.py RUN OUT`, `python
+    benchmarks/lite0_layout.py`): `--help` on demo_figure.py was an IndexError traceback, and on lite0_layout.py
+    and profile_step.py it ran the minute-long measurement. Each script, run in one process apart from the tests'."""
+    import json
+    import subprocess
+    import sys
+
+    scripts = sorted(str(p) for p in (ROOT / "benchmarks").glob("*.py"))
+    assert len(scripts) > 20, "too few scripts found: benchmarks/ moved"
+    proc = subprocess.run(
+        [sys.executable, "-c", _ANSWER_HELP, *scripts], capture_output=True, text=True, timeout=600, cwd=ROOT
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    answers = json.loads(proc.stdout.splitlines()[-1])
+    assert {Path(s).name: a for s, a in answers.items() if a != "ok"} == {}

@@ -419,8 +419,10 @@ def _key_hint(key: str, section: str | None = None, *, sections: bool = True) ->
 
 class _ConfigLoader(yaml.SafeLoader):
     """PyYAML's safe loader, reading numbers as YAML 1.2 (and JSON, and Python) do: `1e-3` and `5E-4` are floats,
-    where YAML 1.1 reads them as strings (its floats need a dot: `1.0e-3`); and refusing a key given twice in one
-    mapping, as YAML does, where PyYAML kept the last (a second `train:` section dropped the first's options)."""
+    where YAML 1.1 reads them as strings (its floats need a dot: `1.0e-3`), and `010` is ten, where YAML 1.1 reads
+    eight (octal; 1.2 writes it `0o10`) and `1:30` as ninety (base 60; a string in 1.2, refused); and refusing a
+    key given twice in one mapping, as YAML does, where PyYAML kept the last (a second `train:` section dropped
+    the first's options)."""
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -433,10 +435,34 @@ class _ConfigLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-_ConfigLoader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_NUMBERS_1_1 = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _NUMBERS_1_1]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+# YAML 1.2's core schema: decimal (leading zeros too), 0o octal, 0x hex; a float has a dot or an exponent. Digits
+# may be grouped by `_` (`1_000`), as the flags take them (Python's int and float)
+_DIGITS = r"[0-9]+(?:_[0-9]+)*"
 _ConfigLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
+    "tag:yaml.org,2002:int", re.compile(rf"^(?:[-+]?{_DIGITS}|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
 )
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        rf"^(?:[-+]?(?:\.[0-9]+|{_DIGITS}\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?{_DIGITS}[eE][-+]?[0-9]+"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+.0123456789"),
+)
+
+
+def _int_1_2(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    text = loader.construct_scalar(node)
+    base = {"0o": 8, "0x": 16}.get(text[:2], 10)
+    return int(text if base == 10 else text[2:], base)  # PyYAML's own reads `010` as octal
+
+
+_ConfigLoader.add_constructor("tag:yaml.org,2002:int", _int_1_2)
 
 
 def _on_off(value: Any, tp: Any) -> Any:
