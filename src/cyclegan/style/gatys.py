@@ -661,7 +661,7 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
     inputs = [opts.content, *styles.files]
     check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs, input_folders=styles.folders)
     device = resolve_device(opts.device)
-    for path in dict.fromkeys(inputs):  # the first frame was taken without a word
+    for path in dict.fromkeys(map(Path, inputs)):  # the first frame was taken without a word; each file once
         if (n := frame_count(path)) > 1:
             print(f"warning: {escape(path)} holds {n} frames; only the first is stylised", file=sys.stderr)
     with removed_on_failure([opts.out]):  # a folder made for --out goes again if the work fails
