@@ -225,6 +225,36 @@ def test_each_held_out_image_is_scored_against_the_truth_of_its_own_name(tiny_cf
     assert scores["eval/AtoB/psnr"] == scores["eval/BtoA/psnr"] == PSNR_MAX  # x is its own truth
 
 
+class RedBlob(nn.Module):
+    """A generator that returns its input with its red channel black in a 4 x 4 px square: a local blob of the
+    wrong colour (issue #23's wall), its error all of one sign, so the window over it is the worst."""
+
+    def forward(self, x):
+        x = x.clone()
+        x[:, 0, 8:12, 20:24] = -1.0
+        return x
+
+
+def test_a_blob_of_the_wrong_colour_is_scored_as_the_local_colour_error(tiny_cfg, dataset, tmp_path):
+    """`local_colour`: the worst 4 x 4 px window (an eighth of 32 px) of the held-out set, its mean colour off the
+    truth's in grey levels; PSNR, SSIM and the tint scarcely see such a blob."""
+    for folder in (dataset / "testA", dataset / "testB"):
+        shutil.rmtree(folder)
+        folder.mkdir()
+    for i, scene in enumerate(make_images(tmp_path / "scenes", 3, seed=5)):  # each test image its own truth
+        Image.open(scene).save(dataset / "testA" / f"s{i}.png")
+        Image.open(scene).save(dataset / "testB" / f"s{i}.bmp")  # other bytes: not refused as a copy
+    cfg = tiny_cfg(eval_every=1, eval_kid=False)
+    _, held = scoring.set_aside(cfg, training_images(cfg, progress=False, main=True))
+    scorer = scoring.Scorer(cfg, held, torch.device("cpu"))
+    scores = scorer({"G": RedBlob(), "F": nn.Identity()})
+    x = scorer.sources["AtoB"]  # the held-out A images, as scored
+    blob = ((x[:, 0, 8:12, 20:24] + 1).mean((1, 2)).max() * 127.5).item()  # the red they lose there, grey levels
+    assert scores["eval/AtoB/local_colour"] == pytest.approx(blob, abs=1e-3) and blob > 10
+    assert scores["eval/BtoA/local_colour"] == 0  # F returns its input, its own truth
+    assert scores["eval/AtoB/psnr"] > 25 and scores["eval/AtoB/tint"] == 0  # what the other scores said of it
+
+
 def test_an_unpaired_test_split_is_held_out_as_it_is(tiny_cfg, dataset):
     """A test split whose names differ (horses and zebras: unpaired, the common case) made every `--eval-every`
     run die before its first step: "TypeError: '>' not supported between instances of 'NoneType' and 'int'"."""
