@@ -102,7 +102,7 @@ def test_no_eval_kid_scores_without_the_feature_network(tiny_cfg, tmp_path, monk
     run = tmp_path / "run"
     result = train(tiny_cfg(steps=4, eval_every=2, eval_kid=False), progress=False)
     keys = {k for r in scored(run) for k in r if k.startswith("eval/")}
-    names = ("psnr", "ssim", "cycle_psnr", "change", "spread", "tint")
+    names = ("psnr", "ssim", "local_colour", "cycle_psnr", "change", "spread", "tint")
     assert keys == {f"eval/{d}/{k}" for d in ("AtoB", "BtoA") for k in names}
     assert result.verdict.metric == "psnr" and result.verdict.best_step in (2, 4)
     # and --help says each (it named "change and spread only" once `tint` was scored too)
@@ -751,7 +751,7 @@ def test_one_generator_families_score_their_direction(dataset, tmp_path, model):
     cfg = resolve({**base, **ONE_GENERATOR[model], "data": str(dataset), "out": str(run), "steps": 2, "eval_every": 1})
     result = train(cfg, progress=False)
     keys = {k for r in scored(run) for k in r if k.startswith("eval/")}
-    assert keys == {f"eval/AtoB/{k}" for k in ("psnr", "ssim", "kid", "change", "spread", "tint")}  # no way back
+    assert keys == {f"eval/AtoB/{k}" for k in ("psnr", "ssim", "local_colour", "kid", "change", "spread", "tint")}
     assert result.verdict.metric == "psnr" and torch.load(run / "best.pt", weights_only=True)["models"].keys() == {"G"}
     load_generator(run / "best.pt", "AtoB")
     with pytest.raises(CycleGANError, match="translates A to B only"):
