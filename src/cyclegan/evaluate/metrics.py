@@ -167,8 +167,6 @@ def local_colour(
         raise MetricInputError(f"local_colour needs a patch of 1 pixel or more on images of 1x1 or more, got {k}")
     means = _window_means(to_unit(a, value_range) - to_unit(b, value_range), k)  # (B, 3, H-k+1, W-k+1)
     error = means.abs().amax(1).flatten(1) * 255.0  # (B, windows): the largest channel's, in grey levels
-    if error.shape[1] == 0:  # an empty batch
-        return error.new_zeros(0), error.new_zeros((0, 2), dtype=torch.long)
     worst, at = error.float().max(1)
     where = torch.stack([at % means.shape[-1], at // means.shape[-1]], 1)  # (B, 2): x, y
     return (worst[0], where[0]) if single else (worst, where)
