@@ -13,6 +13,7 @@ from PIL import Image
 from cyclegan.cli import main
 from cyclegan.data.synthetic import SyntheticOptions, render, scene_for, write_dataset
 from cyclegan.demo import DemoOptions, DemoSettings, few_steps_note, run_demo, score
+from cyclegan.report import format_demo
 
 # the smallest demo that runs every phase: one training step on two scenes per domain, one test scene
 ONE_STEP = DemoSettings(
@@ -105,11 +106,18 @@ def test_fast_demo_end_to_end(tmp_path, capsys, monkeypatch):
         assert r["psnr_identity"] == pytest.approx(baseline["psnr"], abs=1e-3)
         assert r["ssim_identity"] == pytest.approx(baseline["ssim"], abs=1e-4)
         assert 0 < r["psnr"] < 100 and -1 <= r["ssim"] <= 1  # a real translation: neither identical nor NaN
+        # the local colour error (issue #23's blobs): the input's recomputed here, the translation's worst scene named
+        assert r["local_colour_identity"] == pytest.approx(baseline["local_colour"], abs=0.05)
+        assert 0 < r["local_colour"] <= 255 and r["local_colour_at"]["scene"] in names
+        assert r["local_colour_at"]["patch"] == 4  # an eighth of the 32 px scenes
         with Image.open(tmp_path / "demo" / f"grid_{direction}.png") as im:
             assert im.size == (3 * (32 + 2) + 2, 2 * (32 + 2) + 2)  # input | translated | truth, 2 rows, 2 px pad
     html = (tmp_path / "demo" / "report.html").read_text()
     assert "grid_AtoB.png" in html and "PSNR" in html
     assert "untranslated (psnr_identity" in html  # the note names the table's columns, not only report.json's keys
+    at = saved["ground_truth"]["BtoA"]["local_colour_at"]
+    assert f"BtoA {saved['ground_truth']['BtoA']['local_colour']:.1f} (scene {at['scene']} at x {at['x']}" in html
+    assert "\nlocal colour: the worst 4x4 px patch's mean colour off the truth" in format_demo(saved)  # the terminal's
     assert saved["settings"]["steps_trained"] == 4
     # how it computed: the asked precision, this CPU's instruction set, a measured s/step (steps 3 and 4)
     ex = saved["execution"]
@@ -118,6 +126,10 @@ def test_fast_demo_end_to_end(tmp_path, capsys, monkeypatch):
     assert saved["config"]["train"]["precision"] == "fp32" and "fp32, nchw, eager" in html and "on cpu (" in html
     # the scores while training: logged, in the report and its curve, their time inside the training time
     assert [r["step"] for r in saved["scores_while_training"]] == [1, 2, 3, 4]
+    last = saved["scores_while_training"][-1]  # the generators the report scores, on the same scenes
+    for direction in ("AtoB", "BtoA"):
+        logged = last[f"eval/{direction}/local_colour"]
+        assert logged == pytest.approx(saved["ground_truth"][direction]["local_colour"], abs=0.1), direction
     assert saved["verdict"]["metric"] == "psnr" and (tmp_path / "demo" / "best.pt").is_file()
     assert 0 < saved["seconds"]["evaluation"] < saved["seconds"]["train"]
     assert "Scores while training" in html and "<polyline" in html

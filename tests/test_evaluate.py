@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from cyclegan.errors import CycleGANError
-from cyclegan.evaluate import PSNR_MAX, l1, psnr, ssim
+from cyclegan.evaluate import PSNR_MAX, l1, local_colour, psnr, ssim
 from helpers import evaluate_args, save_tiny_checkpoint, smooth_image, stripe_image, tiny_evaluation, write_split
 
 # --- synthetic domains (their images: helpers.py) ---------------------------------------------------------
@@ -46,6 +46,31 @@ def test_psnr_known_values():
     # one 8-bit grey level everywhere is 48.13 dB
     assert psnr(a[0], a[0] + 2 / 255).item() == pytest.approx(20 * math.log10(255), abs=1e-3)
     assert psnr(a[0], a[0]).dim() == 0
+
+
+def test_local_colour_is_a_blobs_colour_in_grey_levels_where_psnr_barely_moves():
+    """Issue #23: a house wall painted the sky's colour, a few percent of the pixels, left PSNR at 25-27 dB and the
+    tint at 0: no number showed it. The worst 8 x 8 px window's mean colour off the truth's does, where it is."""
+    rng = torch.Generator().manual_seed(0)
+    truth = torch.rand(2, 3, 64, 64, generator=rng) - 0.5  # room for the blobs within [-1, 1]
+    noise = (torch.rand(2, 3, 64, 64, generator=rng) - 0.5) * 0.1  # +-6 grey levels a pixel: no blob
+    fake = truth + noise
+    fake[0, 0, 10:18, 20:28] += 0.4  # an 8 x 8 px blob, red 0.4 in [-1, 1] units off: 51 grey levels
+    fake[1, 2, 40:44, 4:8] -= 0.4  # a 4 x 4 px one: a quarter of the window
+    errors, where = local_colour(fake, truth)
+    # the blob's 51 grey levels, give or take the noise's mean over its 64 pixels (at most 3 grey levels)
+    assert errors[0].item() == pytest.approx(51.0, abs=1.5) and where[0].tolist() == [20, 10]  # x, y
+    assert errors[1].item() == pytest.approx(51.0 / 4, abs=2.5)  # its window holds a 4 x 4 blob and noise
+    assert psnr(fake[0], truth[0]).item() > 28  # what PSNR said of it
+    assert local_colour(truth, truth)[0].tolist() == [0.0, 0.0]
+    # the window scales with the image: 16 px at 128 px, so a 16 x 16 px blob there is the same 51 grey levels
+    big = torch.zeros(3, 128, 128)
+    blob = big.clone()
+    blob[1, 100:116, 60:76] = 0.4
+    error, at = local_colour(blob, big)
+    assert error.item() == pytest.approx(51.0) and at.tolist() == [60, 100]
+    assert local_colour(blob, big, patch=32)[0].item() == pytest.approx(51.0 / 4)
+    assert local_colour(blob + 0.5, big + 0.5)[0].item() == pytest.approx(51.0, abs=1e-3)  # a lighter pair: the same
 
 
 def test_ssim_matches_scikit_image_and_orders_quality():
@@ -284,7 +309,25 @@ def test_evaluate_cli_both_directions_paired(tmp_path, capsys):
         assert row["kid_subset_size"] == 6 and row["n_pairs"] == 6
         assert row["fd_lite0"] > 0 and 0 < row["cycle_psnr"] < PSNR_MAX
     assert "fid" not in out.read_text().replace("fid_inception", "")  # a Lite0 figure is never FID
+    # the local colour error: the worst image's, recomputed from the translations saved (8-bit: half a grey level)
+    from cyclegan.data.dataset import eval_transform
+    from cyclegan.data.io import read_image
+
+    for d, (s, t) in {"AtoB": ("A", "B"), "BtoA": ("B", "A")}.items():
+        row, names = report["directions"][d], sorted(p.name for p in (data / f"test{s}").iterdir())
+        fake = torch.stack([eval_transform(read_image(tmp_path / "imgs" / d / n), size=32) for n in names])
+        truth = torch.stack([eval_transform(read_image(data / f"test{t}" / n), size=32) for n in names])
+        errors, where = local_colour(fake, truth)
+        worst = int(errors.argmax())
+        assert row["truth_local_colour"] == pytest.approx(errors[worst].item(), abs=0.5)
+        at = row["truth_local_colour_at"]  # which image, and where: that window's error is the worst
+        assert at["image"] == str(data / f"test{s}" / names[worst]) and at["patch"] == 4  # an eighth of 32 px
+        window = (slice(None), slice(at["y"], at["y"] + 4), slice(at["x"], at["x"] + 4))
+        there = local_colour(fake[worst][window], truth[worst][window], patch=4)[0].item()
+        assert there == pytest.approx(row["truth_local_colour"], abs=0.5)
     table = capsys.readouterr().out
+    assert re.search(r"\nlocal colour vs truth +\d+\.\d\d +\d+\.\d\d +\(grey levels, the worst patch", table)
+    assert f"local colour BtoA: the worst 4x4 px patch's mean colour off the truth's is in {at['image']} at x" in table
     assert "fd_lite0" in table and "PSNR vs truth" in table
     assert "columns: input | translated | reconstructed | truth)" in table  # the grids have no captions
     assert not any(line.lower().startswith(("fid", "kid ")) for line in table.splitlines())

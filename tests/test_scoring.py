@@ -102,7 +102,7 @@ def test_no_eval_kid_scores_without_the_feature_network(tiny_cfg, tmp_path, monk
     run = tmp_path / "run"
     result = train(tiny_cfg(steps=4, eval_every=2, eval_kid=False), progress=False)
     keys = {k for r in scored(run) for k in r if k.startswith("eval/")}
-    names = ("psnr", "ssim", "cycle_psnr", "change", "spread", "tint")
+    names = ("psnr", "ssim", "local_colour", "cycle_psnr", "change", "spread", "tint")
     assert keys == {f"eval/{d}/{k}" for d in ("AtoB", "BtoA") for k in names}
     assert result.verdict.metric == "psnr" and result.verdict.best_step in (2, 4)
     # and --help says each (it named "change and spread only" once `tint` was scored too)
@@ -223,6 +223,36 @@ def test_each_held_out_image_is_scored_against_the_truth_of_its_own_name(tiny_cf
     assert held.paired
     scores = scoring.Scorer(cfg, held, torch.device("cpu"))({"G": nn.Identity(), "F": nn.Identity()})
     assert scores["eval/AtoB/psnr"] == scores["eval/BtoA/psnr"] == PSNR_MAX  # x is its own truth
+
+
+class RedBlob(nn.Module):
+    """A generator that returns its input with its red channel black in a 4 x 4 px square: a local blob of the
+    wrong colour (issue #23's wall), its error all of one sign, so the window over it is the worst."""
+
+    def forward(self, x):
+        x = x.clone()
+        x[:, 0, 8:12, 20:24] = -1.0
+        return x
+
+
+def test_a_blob_of_the_wrong_colour_is_scored_as_the_local_colour_error(tiny_cfg, dataset, tmp_path):
+    """`local_colour`: the worst 4 x 4 px window (an eighth of 32 px) of the held-out set, its mean colour off the
+    truth's in grey levels; PSNR, SSIM and the tint scarcely see such a blob."""
+    for folder in (dataset / "testA", dataset / "testB"):
+        shutil.rmtree(folder)
+        folder.mkdir()
+    for i, scene in enumerate(make_images(tmp_path / "scenes", 3, seed=5)):  # each test image its own truth
+        Image.open(scene).save(dataset / "testA" / f"s{i}.png")
+        Image.open(scene).save(dataset / "testB" / f"s{i}.bmp")  # other bytes: not refused as a copy
+    cfg = tiny_cfg(eval_every=1, eval_kid=False)
+    _, held = scoring.set_aside(cfg, training_images(cfg, progress=False, main=True))
+    scorer = scoring.Scorer(cfg, held, torch.device("cpu"))
+    scores = scorer({"G": RedBlob(), "F": nn.Identity()})
+    x = scorer.sources["AtoB"]  # the held-out A images, as scored
+    blob = ((x[:, 0, 8:12, 20:24] + 1).mean((1, 2)).max() * 127.5).item()  # the red they lose there, grey levels
+    assert scores["eval/AtoB/local_colour"] == pytest.approx(blob, abs=1e-3) and blob > 10
+    assert scores["eval/BtoA/local_colour"] == 0  # F returns its input, its own truth
+    assert scores["eval/AtoB/psnr"] > 25 and scores["eval/AtoB/tint"] == 0  # what the other scores said of it
 
 
 def test_an_unpaired_test_split_is_held_out_as_it_is(tiny_cfg, dataset):
@@ -721,7 +751,7 @@ def test_one_generator_families_score_their_direction(dataset, tmp_path, model):
     cfg = resolve({**base, **ONE_GENERATOR[model], "data": str(dataset), "out": str(run), "steps": 2, "eval_every": 1})
     result = train(cfg, progress=False)
     keys = {k for r in scored(run) for k in r if k.startswith("eval/")}
-    assert keys == {f"eval/AtoB/{k}" for k in ("psnr", "ssim", "kid", "change", "spread", "tint")}  # no way back
+    assert keys == {f"eval/AtoB/{k}" for k in ("psnr", "ssim", "local_colour", "kid", "change", "spread", "tint")}
     assert result.verdict.metric == "psnr" and torch.load(run / "best.pt", weights_only=True)["models"].keys() == {"G"}
     load_generator(run / "best.pt", "AtoB")
     with pytest.raises(CycleGANError, match="translates A to B only"):

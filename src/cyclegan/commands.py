@@ -384,7 +384,7 @@ def run_pretrained_download(opts, _: argparse.Namespace) -> int:
 
 def run_demo(opts, _: argparse.Namespace) -> int:
     from .demo import run_demo as demo  # on use
-    from .report import describe_record  # on use
+    from .report import describe_record, format_demo  # on use
 
     # a scheduler's SIGTERM, or a closed terminal's SIGHUP, while it renders or scores (training saves and stops on
     # its own): the trained run kept, the same command named, exit 143 or 129; it ended the demo at once, without a word
@@ -393,9 +393,7 @@ def run_demo(opts, _: argparse.Namespace) -> int:
     ex = report["execution"]  # None: the run's training was ended by `cyclegan train --resume`, not timed by the demo
     computed = describe_record(ex) if ex else "not recorded (its training was ended outside the demo)"
     print(f"\ncomputed: {computed}")
-    print(f"\n{'direction':<10}{'PSNR':>8}{'untranslated':>14}{'SSIM':>8}{'untranslated':>14}")
-    for d, r in report["ground_truth"].items():
-        print(f"{d:<10}{r['psnr']:>8.2f}{r['psnr_identity']:>14.2f}{r['ssim']:>8.3f}{r['ssim_identity']:>14.3f}")
+    print(f"\n{format_demo(report)}")  # the table, and the local colour error under it
     st = report.get("settings", {})
     if st.get("steps_planned", 0) > st.get("steps_trained", 0):
         print(

@@ -8,7 +8,9 @@ Per direction (AtoB uses G: A -> B and F to come back; BtoA the reverse):
 - cycle reconstruction x vs F(G(x)): L1 (in [-1, 1] units, as the training loss), PSNR, SSIM;
 - identity G(y) vs y on the target domain: L1;
 - when the split is aligned (testA and testB hold the same file names, e.g. synthetic data rendered in
-  both domains, or pix2pix's A|B images): translated vs true image, PSNR / SSIM / L1.
+  both domains, or pix2pix's A|B images): translated vs true image, PSNR / SSIM / L1, and the local colour
+  error (`truth_local_colour`: the worst patch's mean colour off the truth's over all the images, in grey levels;
+  `truth_local_colour_at`: the image and the patch, x and y its top-left pixel at the evaluated size).
 
 Images are read from ROOT/{split}A and ROOT/{split}B, or, when neither exists, from ROOT/{split} of A|B
 images side by side (pix2pix's aligned layout, as `train --model pix2pix` reads it: each file's left half is
@@ -60,7 +62,7 @@ from ..run_files import FORMAT
 from .best import best_missing, expand_runs, run_data
 from .distances import feature_distances, kid_subset_size
 from .features import find_inception_weights, load_backbone, load_fid_inception, weights_not_published
-from .metrics import l1, psnr, ssim
+from .metrics import colour_patch, l1, local_colour, psnr, ssim
 from .options import EvalOptions, check_folders_there, split_folders
 
 GRID_ROWS = 6  # examples per sample grid written with --save-images
@@ -167,9 +169,10 @@ def _translate_pass(
     device: torch.device,
     save_dir: Path | None,
     bar,
-) -> tuple[torch.Tensor, dict[str, list[float]], list[torch.Tensor]]:
-    """Translate `files` with `there`, come back with `back`; features of the translations, per-image scores
-    and the first GRID_ROWS (real, translated, reconstructed[, truth]) for a sample grid. Translations go to
+) -> tuple[torch.Tensor, dict[str, list[float]], list[torch.Tensor], dict[str, Any] | None]:
+    """Translate `files` with `there`, come back with `back`; features of the translations, per-image scores,
+    the first GRID_ROWS (real, translated, reconstructed[, truth]) for a sample grid, and with a truth the worst local
+    colour error (`local_colour`: its value, image and patch; None without a truth). Translations go to
     save_dir/STEM.png (equal stems from different sub-folders: STEM-2.png, as `translate` names them).
     `halves`: the half (`_load`) of `files` and of `truth`'s files to read."""
 
@@ -178,6 +181,7 @@ def _translate_pass(
     if truth is not None:
         scores.update(truth_l1=[], truth_psnr=[], truth_ssim=[])
     grid: list[list[torch.Tensor]] = []
+    local: dict[str, Any] | None = None  # the worst patch so far
     names = dict(zip(files, unique_stems(files, ext="png"), strict=True))  # as `_saved_names` names them
     done = 0
     for paths, x in _batches(files, size, batch_size, halves[0]):
@@ -197,6 +201,7 @@ def _translate_pass(
             scores["truth_l1"] += l1(fake_cpu, real).tolist()
             scores["truth_psnr"] += psnr(fake_cpu, real).tolist()
             scores["truth_ssim"] += ssim(fake_cpu, real).tolist()
+            local = _worse_patch(local, fake_cpu, real, paths)
             cols.append(real)
         if len(grid) < GRID_ROWS:
             grid += [[c[i] for c in cols] for i in range(min(len(x), GRID_ROWS - len(grid)))]
@@ -206,7 +211,22 @@ def _translate_pass(
         done += len(x)
         bar.update(len(x))
     columns = [torch.stack([row[k] for row in grid]) for k in range(len(grid[0]))] if grid else []
-    return torch.cat(feats), scores, columns
+    return torch.cat(feats), scores, columns, local
+
+
+def _worse_patch(
+    local: dict[str, Any] | None, fake: torch.Tensor, truth: torch.Tensor, paths: list[Path]
+) -> dict[str, Any] | None:
+    """The worst local colour error so far (`local`: value, image, x, y, patch; None: none yet) after the batch of
+    translations `fake` of `paths` against `truth` (B, 3, S, S) in [-1, 1]."""
+    errors, where = local_colour(fake, truth)
+    if not len(errors):
+        return local
+    i = int(errors.argmax())
+    if local is not None and errors[i].item() <= local["value"]:
+        return local
+    x, y = where[i].tolist()
+    return {"value": errors[i].item(), "image": str(paths[i]), "x": x, "y": y, "patch": colour_patch(*truth.shape[-2:])}
 
 
 def _check_generator_file(obj: Any, *, source: str) -> None:
@@ -912,7 +932,7 @@ def _evaluate_one(
             if save_root is not None:
                 save_dir = save_root / d
                 save_dir.mkdir(parents=True, exist_ok=True)
-            fake_feats, scores, grid = _translate_pass(
+            fake_feats, scores, grid, local = _translate_pass(
                 domains[s],
                 nets[d],
                 back,
@@ -949,6 +969,9 @@ def _evaluate_one(
             row["identity_l1"] = _mean(idt)
             if truth is not None:
                 row["n_pairs"] = len(truth)
+            if local is not None:  # the worst over the images, not a mean: a blob in one image is the failure
+                row["truth_local_colour"] = local.pop("value")
+                row["truth_local_colour_at"] = local
             results[d] = row
             if save_root is not None and grid:
                 save_grid(grid, save_root / f"{d}_grid.png")

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import counted
-from .text import describe_record, kid_text
+from .text import describe_record, kid_text, local_colour_text
 from .types import CompareReport
 
 # --- cyclegan compare --------------------------------------------------------------------------------------
@@ -163,6 +163,8 @@ def render_demo_html(report: dict[str, Any]) -> str:
         f"<td>{r['ssim_identity']:.3f}</td></tr>"
         for d, r in report["ground_truth"].items()
     )
+    local = local_colour_text(report["ground_truth"])
+    local = f"<p>Local colour: {html.escape(local)}.</p>" if local else ""
     names = {"AtoB": "summer → winter (G)", "BtoA": "winter → summer (F)"}
     figures = "".join(
         f"<figure><img src='{html.escape(f)}'><figcaption>{names[d]}: input | translated | truth</figcaption></figure>"
@@ -216,6 +218,7 @@ over {st["test_count"]} paired test scenes. Options: <code>{html.escape(json.dum
 {computed}</p>
 <table><tr><th>direction</th><th>PSNR (dB)</th><th>PSNR untranslated</th><th>gain</th><th>SSIM</th>
 <th>SSIM untranslated</th></tr>{rows}</table>
+{local}
 {cut}
 <p>{html.escape(report["metrics"])}.</p>
 {figures}

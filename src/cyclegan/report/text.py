@@ -63,6 +63,7 @@ def _rows(backbone: str, spread: bool = True) -> list[tuple[str, str, str]]:
         ("truth_psnr", "PSNR vs truth dB", _HIGHER),
         ("truth_ssim", "SSIM vs truth", _HIGHER),
         ("truth_l1", "L1 vs truth", _LOWER),
+        ("truth_local_colour", "local colour vs truth", "grey levels, the worst patch; " + _LOWER),
     ]
 
 
@@ -99,9 +100,16 @@ def _truth_lines(directions: dict[str, dict[str, Any]]) -> list[str]:
         + (f" of {row['n_target']} targets" if row.get("n_target", 0) > row["n_pairs"] else "")
         for d, row in paired.items()
     )
+    where = [
+        f"local colour {d}: the worst {at['patch']}x{at['patch']} px patch's mean colour off the truth's is in "
+        f"{escape(at['image'])} at x {at['x']}, y {at['y']}"
+        for d, row in paired.items()
+        if (at := row.get("truth_local_colour_at"))
+    ]
     return [
         f"truth: each test image's file of the same name in the other domain's folder ({counts}); "
-        "meaningless for unpaired folders whose files merely share names"
+        "meaningless for unpaired folders whose files merely share names",
+        *where,
     ]
 
 
@@ -214,7 +222,24 @@ def format_demo(report: dict[str, Any]) -> str:
     lines = [f"{'direction':<10}{'PSNR':>8}{'untranslated':>14}{'SSIM':>8}{'untranslated':>14}"]
     for d, r in report["ground_truth"].items():
         lines.append(f"{d:<10}{r['psnr']:>8.2f}{r['psnr_identity']:>14.2f}{r['ssim']:>8.3f}{r['ssim_identity']:>14.3f}")
+    if local := local_colour_text(report["ground_truth"]):
+        lines.append(f"local colour: {local}")
     return "\n".join(lines)
+
+
+def local_colour_text(ground_truth: dict[str, dict[str, Any]]) -> str:
+    """The demo's local colour errors in words: per direction the worst patch's error, where it is, and the
+    untranslated input's; "" for a report without them (written before they were scored)."""
+    said = [
+        f"{d} {r['local_colour']:.1f} (scene {r['local_colour_at']['scene']} at x {r['local_colour_at']['x']}, y "
+        f"{r['local_colour_at']['y']}; untranslated {r['local_colour_identity']:.1f})"
+        for d, r in ground_truth.items()
+        if "local_colour" in r
+    ]
+    if not said:
+        return ""
+    patch = next(r["local_colour_at"]["patch"] for r in ground_truth.values() if "local_colour" in r)
+    return f"the worst {patch}x{patch} px patch's mean colour off the truth, in grey levels: " + ", ".join(said)
 
 
 def describe_record(record: dict | None) -> str:

@@ -3,6 +3,8 @@ will use them (the averaged weights when the run keeps them), scored per directi
 
 - `psnr`, `ssim`: against the true image, when the held-out set is paired (a test split whose testA and
   testB hold the same file names, as the synthetic world's; pix2pix's pairs);
+- `local_colour`: against the true image too, the worst patch's mean colour off the truth's over the held-out set,
+  in grey levels (`evaluate.metrics.local_colour`: a blob of the wrong colour, which PSNR and SSIM average away);
 - `kid`: kid_lite0 (KID over EfficientNet-Lite0 features, as `cyclegan evaluate --backbone lite0`) between
   the translations and the target domain's held-out images, subsets as large as these small sets allow
   (not with `--no-eval-kid`: the features are most of an evaluation's time on a CPU);
@@ -34,7 +36,7 @@ from ..config import Config, no_kid_error
 from ..data.io import list_images, same_files
 from ..errors import CycleGANError, install_extra
 from ..evaluate.distances import feature_distances
-from ..evaluate.metrics import l1, psnr, ssim
+from ..evaluate.metrics import l1, local_colour, psnr, ssim
 from ..evaluate.runner import aligned_truth, pair_key
 from ..families import directions_of, family, generator_for
 from ..pretrained import lite0_weights_path
@@ -331,6 +333,7 @@ class Scorer:
         if truth is not None:
             out["psnr"] = psnr(fake, truth).mean().item()
             out["ssim"] = ssim(fake, truth).mean().item()
+            out["local_colour"] = local_colour(fake, truth)[0].max().item()
         if self.extractor is not None:
             out["kid"] = feature_distances(self.target_features[d], self._features(fake)).kid
         if family(m.family).two_way:
