@@ -34,12 +34,13 @@ from .inference import (
     check_whole,
     in_use,
     keyword_names,
+    on_device,
     translate_batch,
     translate_tensor,
     uncompiled,
 )
 from .temporal import FlowBlend, SceneCuts, SharedNormStats, check_blend_memory, check_opencv
-from .tiling import activation_bytes, least_size, per_instance_norms, plan_for, thumbnail_of, translate_tiled
+from .tiling import activation_bytes, as_bytes, least_size, per_instance_norms, plan_for, thumbnail_of, translate_tiled
 from .translate_options import DEFAULT_THUMBNAIL, TemporalOptions, TilingOptions
 
 DEFAULT_BATCH = 4  # frames decoded and translated at once (fewer where --max-memory says so)
@@ -51,8 +52,9 @@ def to_frames(x: torch.Tensor) -> np.ndarray:
 
 
 def from_frames(frames: np.ndarray) -> torch.Tensor:
-    """uint8 (N, H, W, 3) -> (N, 3, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    """uint8 (N, H, W, 3) -> uint8 (N, 3, H, W), a view: converted to float on the device (`inference.on_device`),
+    as float32 on the CPU it was 4x the bytes over a GPU's PCIe link."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
 
 
 class ClipTranslator:
@@ -89,15 +91,17 @@ class ClipTranslator:
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         x = from_frames(frames)
-        if self.size:
+        if self.size:  # resized on the device, as bytes there
             w, h = self.out_size(x.shape[-1], x.shape[-2])
+            x = on_device(x, next(self.base.parameters()))
             x = F_.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
             frames = to_frames(x)
         flows = [None] * len(frames)
         if self.cuts is not None:
             self.shared.restart = [self.cuts(f) for f in frames]
             flows = self.cuts.take() or flows  # (H, W, 2) float32 per frame of the batch: 8 bytes a pixel
-        out = to_frames(self._translate(x))
+        y = self._translate(x)  # uint8 for uint8 frames; float for frames resized here
+        out = y.permute(0, 2, 3, 1).numpy() if y.dtype == torch.uint8 else to_frames(y)
         if self.blend is not None:
             out = np.stack([self.blend(f, o, b) for f, o, b in zip(frames, out, flows)])
         return out
@@ -118,7 +122,8 @@ class ClipTranslator:
                 n = max(1, int(self.tiling.max_memory * 1e9 // activation_bytes(self.base, h, w)))
                 for i in range(0, len(x), n):
                     self.shared.restart = restart[i : i + n]
-                    outs.append(run(x[i : i + n]).cpu())
+                    y = run(x[i : i + n])
+                    outs.append((as_bytes(y) if x.dtype == torch.uint8 else y).cpu())  # rounded as frame by frame
                 return torch.cat(outs)
             # --thumbnail 0 (each tile its own statistics) still needs one here, within --max-memory: the whole
             # frame (what it took) is what did not fit.
@@ -128,7 +133,7 @@ class ClipTranslator:
             )
             for i, xi in enumerate(x):  # a large frame: its thumbnail updates the statistics, its tiles use them
                 self.shared.update, self.shared.restart = True, restart[i : i + 1]
-                run(thumbnail_of(xi[None], thumb))
+                run(thumbnail_of(xi[None], thumb, device=next(self.base.parameters()).device))
                 self.shared.update = False
                 outs.append(translate_tiled(self.base, xi[None], dataclasses.replace(plan, thumbnail=0), run=run))
             self.shared.update = True
