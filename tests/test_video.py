@@ -241,7 +241,7 @@ def test_a_videos_sound_left_out_of_a_gif_made_of_it_is_named(ckpt, tmp_path, ca
 def test_a_clips_title_creation_time_and_track_languages_are_kept(ckpt, tmp_path, suffix):
     """Before: every tag was dropped: the clip's title, when and where it was shot, and which soundtrack was which
     language, and (in an MP4) each track's title. Now copied as FFmpeg copies them, but for the tags the muxer writes of
-    its own output."""
+    its own output and, unless --keep-location, where it was shot (a posted output told where a phone shot it)."""
     clip = tmp_path / f"trip{suffix}"
     with av.open(str(clip), "w") as c:
         c.metadata.update(title="Trip", creation_time="2024-05-01T10:00:00.000000Z", location="+48.8577+002.2950/")
@@ -260,13 +260,13 @@ def test_a_clips_title_creation_time_and_track_languages_are_kept(ckpt, tmp_path
             c.mux(a.encode(frame))
             c.mux(a.encode(None))
     assert translate(ckpt, tmp_path / "out", clip) == 0
+    assert translate(ckpt, tmp_path / "kept", clip, extra=["--keep-location"]) == 0
+    with av.open(str(tmp_path / "kept" / clip.name)) as c:
+        assert {k.lower(): v for k, v in c.metadata.items()}["location"] == "+48.8577+002.2950/"
     with av.open(str(tmp_path / "out" / clip.name)) as c:
         tags = {k.lower(): v for k, v in c.metadata.items()}
-        assert (tags["title"], tags["creation_time"], tags["location"]) == (
-            "Trip",
-            "2024-05-01T10:00:00.000000Z",
-            "+48.8577+002.2950/",
-        )
+        assert (tags["title"], tags["creation_time"]) == ("Trip", "2024-05-01T10:00:00.000000Z")
+        assert not any("location" in k for k in tags), tags
         assert [a.metadata.get("language") for a in c.streams.audio] == ["eng", "fra"]
         # a track's title: FFmpeg reads an MP4's back as `name` (an MKV's as `title`); it was lost in an MP4
         title = "name" if suffix == ".mp4" else "title"

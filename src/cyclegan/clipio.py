@@ -431,12 +431,14 @@ def transcode(
     replace: bool = True,
     data_left_out: list[Path] | None = None,
     warn: Callable[[str], None] | None = None,
+    keep_location: bool = False,
 ) -> int:
     """Decode `src`, translate its frames with `process` in batches of up to `batch`, write the result to
     `dst` (same kind of clip; `out_size` (W, H) when `process` changes the size); returns the frame count.
     Streams left out of `dst` are named in a warning; `data_left_out`: where given, `src` is added to it
     instead when only data streams (timed metadata, a timecode) are left out, for a caller to say once.
     `warn`: where each warning goes, a line starting "warning: " (default: stderr; the web page shows them).
+    `keep_location`: copy the tags of where `src` was shot too (left out by default: `is_location_tag`).
 
     Raises CycleGANError (one line, naming `src`) when `src` cannot be decoded, is truncated, or declares
     frames of more than `max_pixels` pixels; nothing is then left under `dst`. `replace` False: `dst` is
@@ -488,7 +490,7 @@ def transcode(
         held = max_pixels or MAX_PIXELS
         write = lambda tmp: _write_animated_image(src, frames(src), tmp, suffix, run, batch, held)  # noqa: E731
     else:
-        write = lambda tmp: _write_video(src, tmp, dst, run, size, batch, data_left_out, say)  # noqa: E731
+        write = lambda tmp: _write_video(src, tmp, dst, run, size, batch, data_left_out, say, keep_location)  # noqa: E731
     try:
         write_atomic(dst, write, replace=replace)
     except FileExistsError:  # as an image's (`translation.translate_plan`): a clip takes minutes
@@ -819,10 +821,22 @@ MUXER_TAGS |= {"number_of_frames", "number_of_bytes", "_statistics_tags", "_stat
 MUXER_TAGS |= {"_statistics_writing_date_utc"}
 
 
-def _copy_tags(source: dict, dest: dict, *, track: bool = False) -> None:
+def is_location_tag(key: str) -> bool:
+    """Whether a clip's tag says where it was shot: MP4/MOV's 'location' (and per language, 'location-eng'),
+    Apple's 'com.apple.quicktime.location.ISO6709' and its kin, MKV's 'LOCATION', a 'GPS...' tag."""
+    key = key.lower()
+    return "location" in key or key.startswith("gps")
+
+
+def _copy_tags(source: dict, dest: dict, *, track: bool = False, keep_location: bool = False) -> None:
     """Copy a container's or stream's (`track`) metadata `source` into `dest`, but for the tags in `MUXER_TAGS`
-    (also as MKV names them per language: 'BPS-eng')."""
-    tags = {k: v for k, v in source.items() if k.split("-")[0].lower() not in MUXER_TAGS}
+    (also as MKV names them per language: 'BPS-eng') and, unless `keep_location`, the place it was shot
+    (`is_location_tag`): a phone clip's outputs posted carried its GPS position."""
+    tags = {
+        k: v
+        for k, v in source.items()
+        if k.split("-")[0].lower() not in MUXER_TAGS and (keep_location or not is_location_tag(k))
+    }
     if track and "name" in tags and "title" not in tags:
         # FFmpeg reads an MP4/MOV track's title back as `name`, but its muxers (MP4's, MKV's) take it as `title`:
         # under `name` it was dropped
@@ -869,7 +883,15 @@ def _other_streams(src: Path) -> str:
 
 
 def _write_video(
-    src: Path, tmp: str, dst: Path, run, size, batch: int, data_left_out: list[Path] | None, say: Callable[[str], None]
+    src: Path,
+    tmp: str,
+    dst: Path,
+    run,
+    size,
+    batch: int,
+    data_left_out: list[Path] | None,
+    say: Callable[[str], None],
+    keep_location: bool,
 ) -> None:
     av = _av()
     container = VIDEO_FORMATS[dst.suffix.lower()]  # check_clip_output: a known extension
@@ -964,11 +986,11 @@ def _write_video(
             aout = {a.index: out.add_stream_from_template(a) for a in copied}  # source index -> copy
             for t in covers:
                 aout[t.index].disposition = av.stream.Disposition.attached_pic
-            # Title, creation time, place, each track's language and name, as FFmpeg copies them: all were dropped
-            # (which soundtrack was which language, when and where a phone shot it).
-            _copy_tags(inp.metadata, out.metadata)
+            # Title, creation time, each track's language and name, as FFmpeg copies them: all were dropped (which
+            # soundtrack was which language, when a phone shot it); the place only where asked (`keep_location`).
+            _copy_tags(inp.metadata, out.metadata, keep_location=keep_location)
             for a, b in ((vin, vout), *((t, aout[t.index]) for t in copied)):
-                _copy_tags(a.metadata, b.metadata, track=True)
+                _copy_tags(a.metadata, b.metadata, track=True, keep_location=keep_location)
             streams = [vin, *copied]
             pending: list = []
 

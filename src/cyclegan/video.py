@@ -156,12 +156,13 @@ def translate_clip(
     size_name: str = "--size",
     data_left_out: list[Path] | None = None,
     warn: Callable[[str], None] | None = None,
+    keep_location: bool = False,
 ) -> int:
     """Translate the clip `src` into `dst` (no checks of `dst`: see `translate_video`); returns its frame
     count. Raises CycleGANError naming `src` in one line if it cannot be read; nothing is then left at `dst`.
     `replace` False: refused in one line, and left alone, if a file appeared at `dst` while it was translated.
     `size_name`: what a warning calls `size` (`translate_video`'s caller typed no `--size`); `data_left_out`:
-    and `warn` (where its warnings go: stderr by default) as `clipio.transcode`'s."""
+    `warn` (where its warnings go: stderr by default) and `keep_location` as `clipio.transcode`'s."""
     check_size(net, size)
     even = Path(dst).suffix.lower() not in ANIMATED_IMAGES  # a GIF of 33 px was stretched to 34
     translator = ClipTranslator(net, temporal=temporal, tiling=tiling, execution=execution, size=size, even=even)
@@ -195,6 +196,7 @@ def translate_clip(
             replace=replace,
             data_left_out=data_left_out,
             warn=warn,
+            keep_location=keep_location,
         )
 
 
@@ -277,6 +279,7 @@ def translate_video(
     execution: Execution = REFERENCE,
     progress: bool | None = None,
     overwrite: bool = False,
+    keep_location: bool = False,
 ) -> int:
     """Translate a clip with a generator from `cyclegan.load_generator`; returns its frame count.
 
@@ -292,7 +295,8 @@ def translate_video(
     defaults as measured); `tiling`: when and how large frames go in tiles (`TilingOptions`: `translate`'s
     tile, tile_overlap, max_memory, thumbnail); `size`: the frames' long side; `batch_size` frames at once;
     `max_pixels`: the decode cap; `execution`: as `cyclegan.execution.choose_execution` picks (fp32 if not
-    given); `progress`: a bar of frames on stderr (default: when stderr is a terminal, as a download's bar).
+    given); `progress`: a bar of frames on stderr (default: when stderr is a terminal, as a download's bar);
+    `keep_location`: copy the source's tags of where it was shot too (left out by default).
     Each is checked in one line before any work.
     """
     check_net(G)
@@ -300,6 +304,8 @@ def translate_video(
     size, batch_size, max_pixels = as_int(size), as_int(batch_size), as_int(max_pixels)
     kwargs = dict(tiling=tiling, size=size, batch_size=batch_size, max_pixels=max_pixels, execution=execution)
     check_clip_arguments(temporal=temporal, progress=progress, overwrite=overwrite, **kwargs)
+    if not isinstance(keep_location, bool):  # "no" would have kept it
+        raise CycleGANError(f"keep_location must be True or False, got {keep_location!r}")
     for name, path in (("src", src), ("dst", dst)):
         if not isinstance(path, (str, os.PathLike)) or isinstance(os.fspath(path), bytes):
             raise CycleGANError(f"{name}: expected a file's path (str or pathlib.Path), got {type(path).__name__}")
@@ -315,7 +321,15 @@ def translate_video(
     warn_if_nothing_shared(G, temporal, 'TemporalOptions(norm_stats="shared")')
     check_temporal_needs(G, temporal)
     return translate_clip(
-        G, src, dst, temporal=temporal, progress=progress, replace=overwrite, size_name="size", **kwargs
+        G,
+        src,
+        dst,
+        temporal=temporal,
+        progress=progress,
+        replace=overwrite,
+        size_name="size",
+        keep_location=keep_location,
+        **kwargs,
     )
 
 
