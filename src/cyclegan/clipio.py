@@ -951,7 +951,8 @@ def _write_video(
             if depth := _deeper_than_8(vin.codec_context.pix_fmt):  # the frames we translate are 8-bit RGB
                 say(
                     f"warning: {src}: its {depth}-bit picture is translated at 8 bits a channel in {dst.name}: "
-                    "smooth gradients (a sky) may show bands"
+                    f"smooth gradients (a sky) may show bands; frames are translated in 8 bits only, so keep "
+                    f"{src.name} for work that needs its {depth} bits"
                 )
             if encoder == "libx265" and container in ("mp4", "mov"):
                 vout.codec_context.codec_tag = "hvc1"  # as phones write it: Apple's players refuse FFmpeg's hev1
