@@ -389,6 +389,23 @@ def test_a_clips_colour_tags_are_kept_and_its_bit_depth_lost_is_named(tmp_path, 
     assert (said in capsys.readouterr().err) == (tags["color_trc"] == 16)
 
 
+def test_a_grey_clips_translation_keeps_its_colour(ckpt, tmp_path):
+    """Before: an FFV1 clip in grey (a scan, a security camera's) was written in its own grey pixel format, so its
+    translation's colour was thrown away without a word. Now the output's pixel format holds colour."""
+    clip = tmp_path / "grey.mkv"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("ffv1", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "gray"
+        for f in moving_frames(3):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", clip, extra=["--flow-blend", "0"]) == 0
+    with av.open(str(tmp_path / "out" / clip.name)) as c:
+        assert not c.streams.video[0].codec_context.pix_fmt.startswith("gray")
+        rgb = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+    assert np.abs(rgb[..., 0] - rgb[..., 1]).mean() > 5  # the generator's colour, kept
+
+
 def test_an_mpeg4_clip_on_a_90khz_clock_is_translated(ckpt, tmp_path):
     """MPEG-4 Part 2 takes no clock finer than 1/65535 s: the source's 1/90000 was refused ('Invalid argument')."""
     clip = tmp_path / "cam.mov"

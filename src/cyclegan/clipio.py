@@ -692,13 +692,20 @@ def _encoder(av, container: str, decoded: str, supported: set[str], size: tuple[
 
 
 def _pixel_format(av, encoder: str, wanted: str | None, size: tuple[int, int]) -> str:
+    """The output's pixel format: the source's `wanted` where `encoder` takes it, else the first of a few that
+    hold colour. A grey source's is not kept: its translation is in colour (an FFV1 grey clip came back grey)."""
     formats = [f.name for f in (av.Codec(encoder, "w").video_formats or ())]
+    if wanted and wanted.startswith(GREY_FORMATS):
+        wanted = None
     if wanted in formats and not (wanted.startswith("yuv420") and (size[0] % 2 or size[1] % 2)):
         return wanted
     for f in ("yuv420p", "yuv444p", "rgb24", "bgr0"):
         if f in formats and not (f.startswith("yuv420") and (size[0] % 2 or size[1] % 2)):
             return f
     return formats[0]
+
+
+GREY_FORMATS = ("gray", "ya", "mono")  # pixel formats without colour: gray, gray10le, ya8, ya16be, monob...
 
 
 # A source's YUV matrix (AVColorSpace) as swscale names it: BT.709, FCC, BT.601 (two names), SMPTE 240M, BT.2020
