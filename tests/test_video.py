@@ -406,6 +406,26 @@ def test_a_grey_clips_translation_keeps_its_colour(ckpt, tmp_path):
     assert np.abs(rgb[..., 0] - rgb[..., 1]).mean() > 5  # the generator's colour, kept
 
 
+@pytest.mark.parametrize("suffix", [".webm", ".gif"])
+def test_a_vp9_webms_transparent_pixels_are_translated_on_white(tmp_path, suffix):
+    """Before: FFmpeg's own VP9 decoder drops a WebM's alpha channel, so a transparent clip's hidden colours were
+    translated (dark here) where a still's or a ProRes 4444 clip's transparency is put on white."""
+    from cyclegan.clipio import transcode
+
+    clip = tmp_path / "logo.webm"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libvpx-vp9", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuva420p"
+        for _ in range(3):  # dark, and wholly transparent
+            c.mux(v.encode(av.VideoFrame.from_ndarray(np.full((H, W, 4), (40, 40, 40, 0), np.uint8), format="rgba")))
+        c.mux(v.encode(None))
+    transcode(clip, tmp_path / f"out{suffix}", lambda frames: frames, progress=False)
+    with av.open(str(tmp_path / f"out{suffix}")) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(frames) == (1 if suffix == ".gif" else 3)  # a GIF's writer merges identical frames
+    assert all(f.min() > 240 for f in frames), [int(f.min()) for f in frames]
+
+
 def test_an_mpeg4_clip_on_a_90khz_clock_is_translated(ckpt, tmp_path):
     """MPEG-4 Part 2 takes no clock finer than 1/65535 s: the source's 1/90000 was refused ('Invalid argument')."""
     clip = tmp_path / "cam.mov"

@@ -791,6 +791,17 @@ def _rgb(frame, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(to_rgb(Image.fromarray(arr, "RGBA"))) if alpha else arr
 
 
+def _decoder(vin):
+    """The codec context that decodes video stream `vin`: its own, but libvpx's for a VP9 WebM with an alpha
+    channel, which FFmpeg's own VP9 decoder drops (the channel rides beside each frame, read by libvpx alone):
+    its transparent pixels were translated as the colours hidden under them, and the output made opaque."""
+    if vin.codec_context.name == "vp9" and vin.metadata.get("alpha_mode") == "1":
+        ctx = _av().CodecContext.create("libvpx-vp9", "r")
+        ctx.extradata = vin.codec_context.extradata
+        return ctx
+    return vin.codec_context
+
+
 def _video_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
     """A video's frames, uint8 (H, W, 3), each with its duration in ms: the time to the next frame (a
     variable rate too), the stream's rate for the last and where timestamps are missing; a truncated stream
@@ -801,7 +812,8 @@ def _video_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
         declared = (vin.width, vin.height)  # read before decoding: the stream's size follows its frames
         ms = round(1000 / (vin.average_rate or vin.guessed_rate or Fraction(25)))
         decoded, held, start = 0, None, None  # each frame is held until the next one's time is known
-        for f in inp.decode(vin):
+        decoder = _decoder(vin)
+        for f in (f for packet in inp.demux(vin) for f in decoder.decode(packet)):
             decoded += 1
             time = f.pts * f.time_base if f.pts is not None and f.time_base else None
             if held is not None:
@@ -1015,7 +1027,7 @@ def _write_video(
                         out.mux(vout.encode(frame))
                 pending.clear()
 
-            decoded = 0
+            decoded, decoder = 0, _decoder(vin)
             for packet in inp.demux(*streams):
                 if packet.stream.index in aout:
                     if packet.dts is not None or (packet.size and _is_cover(packet.stream)):  # a cover has no time
@@ -1023,7 +1035,7 @@ def _write_video(
                         with _encoding(dst):
                             out.mux(packet)
                     continue
-                for f in packet.decode():
+                for f in decoder.decode(packet):
                     pending.append((f, decoded))
                     decoded += 1
                     if len(pending) == batch:
