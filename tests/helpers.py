@@ -325,3 +325,17 @@ def check_file_claim(args: list[str], out: Path, capsys) -> None:
         assert f"option '--out': {out} is being written by another run (PID {os.getpid()});" in capsys.readouterr().err
     finally:
         busy.release()
+
+
+def handed_to_a_device(monkeypatch) -> list[tuple[torch.dtype, tuple[int, ...]]]:
+    """(dtype, shape) of every tensor handed to `Tensor.to` with a device, in order, from now on: what would
+    cross a GPU's PCIe link (on the CPU each is a no-op, recorded all the same)."""
+    seen, to = [], torch.Tensor.to
+
+    def recording(self, *args, **kwargs):
+        if any(isinstance(a, torch.device) for a in (*args, *kwargs.values())):
+            seen.append((self.dtype, tuple(self.shape)))
+        return to(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "to", recording)
+    return seen

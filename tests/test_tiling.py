@@ -15,8 +15,9 @@ from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
 from cyclegan.inference import translate_batch
 from cyclegan.models import ResnetGenerator
-from cyclegan.tiling import TilePlan, plan_tiles, tile_starts, translate_tiled
+from cyclegan.tiling import TilePlan, as_bytes, plan_tiles, tile_starts, translate_tiled
 from cyclegan.translate_options import TilingOptions
+from helpers import handed_to_a_device
 
 
 def generator(norm: str = "instance", seed: int = 0) -> nn.Module:
@@ -62,6 +63,15 @@ def test_tiles_with_thumbnail_statistics_match_the_whole_image():
     # A tiny random network sees far past a 64 px tile's border; the trained paper generator at 256 px
     # tiles is measured in docs/interop.md (`cyclegan bench --task tiles`).
     assert err < 0.02 and err * 8 < err_naive, (err, err_naive)
+
+
+def test_a_uint8_images_thumbnail_crosses_to_the_device_as_bytes(monkeypatch):
+    """The thumbnail whose statistics the tiles share is made on the generator's device from uint8 strips (float32
+    on the CPU first was 4x the bytes over a GPU's PCIe link); the tiles cross as bytes too."""
+    net, x = generator(), as_bytes(photo(96, 136))
+    seen = handed_to_a_device(monkeypatch)
+    assert translate_batch(net, x, tiling=TilingOptions(tile=64, tile_overlap=24, thumbnail=48)).dtype == torch.uint8
+    assert seen[0] == (torch.uint8, (1, 3, 96, 136)), seen  # the thumbnail's strip of rows, before any float
 
 
 def test_recorded_statistics_are_used_and_the_layers_restored():

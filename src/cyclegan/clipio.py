@@ -431,12 +431,14 @@ def transcode(
     replace: bool = True,
     data_left_out: list[Path] | None = None,
     warn: Callable[[str], None] | None = None,
+    keep_location: bool = False,
 ) -> int:
     """Decode `src`, translate its frames with `process` in batches of up to `batch`, write the result to
     `dst` (same kind of clip; `out_size` (W, H) when `process` changes the size); returns the frame count.
     Streams left out of `dst` are named in a warning; `data_left_out`: where given, `src` is added to it
     instead when only data streams (timed metadata, a timecode) are left out, for a caller to say once.
     `warn`: where each warning goes, a line starting "warning: " (default: stderr; the web page shows them).
+    `keep_location`: copy the tags of where `src` was shot too (left out by default: `is_location_tag`).
 
     Raises CycleGANError (one line, naming `src`) when `src` cannot be decoded, is truncated, or declares
     frames of more than `max_pixels` pixels; nothing is then left under `dst`. `replace` False: `dst` is
@@ -488,7 +490,7 @@ def transcode(
         held = max_pixels or MAX_PIXELS
         write = lambda tmp: _write_animated_image(src, frames(src), tmp, suffix, run, batch, held)  # noqa: E731
     else:
-        write = lambda tmp: _write_video(src, tmp, dst, run, size, batch, data_left_out, say)  # noqa: E731
+        write = lambda tmp: _write_video(src, tmp, dst, run, size, batch, data_left_out, say, keep_location)  # noqa: E731
     try:
         write_atomic(dst, write, replace=replace)
     except FileExistsError:  # as an image's (`translation.translate_plan`): a clip takes minutes
@@ -690,13 +692,20 @@ def _encoder(av, container: str, decoded: str, supported: set[str], size: tuple[
 
 
 def _pixel_format(av, encoder: str, wanted: str | None, size: tuple[int, int]) -> str:
+    """The output's pixel format: the source's `wanted` where `encoder` takes it, else the first of a few that
+    hold colour. A grey source's is not kept: its translation is in colour (an FFV1 grey clip came back grey)."""
     formats = [f.name for f in (av.Codec(encoder, "w").video_formats or ())]
+    if wanted and wanted.startswith(GREY_FORMATS):
+        wanted = None
     if wanted in formats and not (wanted.startswith("yuv420") and (size[0] % 2 or size[1] % 2)):
         return wanted
     for f in ("yuv420p", "yuv444p", "rgb24", "bgr0"):
         if f in formats and not (f.startswith("yuv420") and (size[0] % 2 or size[1] % 2)):
             return f
     return formats[0]
+
+
+GREY_FORMATS = ("gray", "ya", "mono")  # pixel formats without colour: gray, gray10le, ya8, ya16be, monob...
 
 
 # A source's YUV matrix (AVColorSpace) as swscale names it: BT.709, FCC, BT.601 (two names), SMPTE 240M, BT.2020
@@ -782,6 +791,17 @@ def _rgb(frame, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(to_rgb(Image.fromarray(arr, "RGBA"))) if alpha else arr
 
 
+def _decoder(vin):
+    """The codec context that decodes video stream `vin`: its own, but libvpx's for a VP9 WebM with an alpha
+    channel, which FFmpeg's own VP9 decoder drops (the channel rides beside each frame, read by libvpx alone):
+    its transparent pixels were translated as the colours hidden under them, and the output made opaque."""
+    if vin.codec_context.name == "vp9" and vin.metadata.get("alpha_mode") == "1":
+        ctx = _av().CodecContext.create("libvpx-vp9", "r")
+        ctx.extradata = vin.codec_context.extradata
+        return ctx
+    return vin.codec_context
+
+
 def _video_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
     """A video's frames, uint8 (H, W, 3), each with its duration in ms: the time to the next frame (a
     variable rate too), the stream's rate for the last and where timestamps are missing; a truncated stream
@@ -792,7 +812,8 @@ def _video_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
         declared = (vin.width, vin.height)  # read before decoding: the stream's size follows its frames
         ms = round(1000 / (vin.average_rate or vin.guessed_rate or Fraction(25)))
         decoded, held, start = 0, None, None  # each frame is held until the next one's time is known
-        for f in inp.decode(vin):
+        decoder = _decoder(vin)
+        for f in (f for packet in inp.demux(vin) for f in decoder.decode(packet)):
             decoded += 1
             time = f.pts * f.time_base if f.pts is not None and f.time_base else None
             if held is not None:
@@ -819,10 +840,22 @@ MUXER_TAGS |= {"number_of_frames", "number_of_bytes", "_statistics_tags", "_stat
 MUXER_TAGS |= {"_statistics_writing_date_utc"}
 
 
-def _copy_tags(source: dict, dest: dict, *, track: bool = False) -> None:
+def is_location_tag(key: str) -> bool:
+    """Whether a clip's tag says where it was shot: MP4/MOV's 'location' (and per language, 'location-eng'),
+    Apple's 'com.apple.quicktime.location.ISO6709' and its kin, MKV's 'LOCATION', a 'GPS...' tag."""
+    key = key.lower()
+    return "location" in key or key.startswith("gps")
+
+
+def _copy_tags(source: dict, dest: dict, *, track: bool = False, keep_location: bool = False) -> None:
     """Copy a container's or stream's (`track`) metadata `source` into `dest`, but for the tags in `MUXER_TAGS`
-    (also as MKV names them per language: 'BPS-eng')."""
-    tags = {k: v for k, v in source.items() if k.split("-")[0].lower() not in MUXER_TAGS}
+    (also as MKV names them per language: 'BPS-eng') and, unless `keep_location`, the place it was shot
+    (`is_location_tag`): a phone clip's outputs posted carried its GPS position."""
+    tags = {
+        k: v
+        for k, v in source.items()
+        if k.split("-")[0].lower() not in MUXER_TAGS and (keep_location or not is_location_tag(k))
+    }
     if track and "name" in tags and "title" not in tags:
         # FFmpeg reads an MP4/MOV track's title back as `name`, but its muxers (MP4's, MKV's) take it as `title`:
         # under `name` it was dropped
@@ -869,7 +902,15 @@ def _other_streams(src: Path) -> str:
 
 
 def _write_video(
-    src: Path, tmp: str, dst: Path, run, size, batch: int, data_left_out: list[Path] | None, say: Callable[[str], None]
+    src: Path,
+    tmp: str,
+    dst: Path,
+    run,
+    size,
+    batch: int,
+    data_left_out: list[Path] | None,
+    say: Callable[[str], None],
+    keep_location: bool,
 ) -> None:
     av = _av()
     container = VIDEO_FORMATS[dst.suffix.lower()]  # check_clip_output: a known extension
@@ -929,7 +970,8 @@ def _write_video(
             if depth := _deeper_than_8(vin.codec_context.pix_fmt):  # the frames we translate are 8-bit RGB
                 say(
                     f"warning: {src}: its {depth}-bit picture is translated at 8 bits a channel in {dst.name}: "
-                    "smooth gradients (a sky) may show bands"
+                    f"smooth gradients (a sky) may show bands; frames are translated in 8 bits only, so keep "
+                    f"{src.name} for work that needs its {depth} bits"
                 )
             if encoder == "libx265" and container in ("mp4", "mov"):
                 vout.codec_context.codec_tag = "hvc1"  # as phones write it: Apple's players refuse FFmpeg's hev1
@@ -964,11 +1006,11 @@ def _write_video(
             aout = {a.index: out.add_stream_from_template(a) for a in copied}  # source index -> copy
             for t in covers:
                 aout[t.index].disposition = av.stream.Disposition.attached_pic
-            # Title, creation time, place, each track's language and name, as FFmpeg copies them: all were dropped
-            # (which soundtrack was which language, when and where a phone shot it).
-            _copy_tags(inp.metadata, out.metadata)
+            # Title, creation time, each track's language and name, as FFmpeg copies them: all were dropped (which
+            # soundtrack was which language, when a phone shot it); the place only where asked (`keep_location`).
+            _copy_tags(inp.metadata, out.metadata, keep_location=keep_location)
             for a, b in ((vin, vout), *((t, aout[t.index]) for t in copied)):
-                _copy_tags(a.metadata, b.metadata, track=True)
+                _copy_tags(a.metadata, b.metadata, track=True, keep_location=keep_location)
             streams = [vin, *copied]
             pending: list = []
 
@@ -985,7 +1027,7 @@ def _write_video(
                         out.mux(vout.encode(frame))
                 pending.clear()
 
-            decoded = 0
+            decoded, decoder = 0, _decoder(vin)
             for packet in inp.demux(*streams):
                 if packet.stream.index in aout:
                     if packet.dts is not None or (packet.size and _is_cover(packet.stream)):  # a cover has no time
@@ -993,7 +1035,7 @@ def _write_video(
                         with _encoding(dst):
                             out.mux(packet)
                     continue
-                for f in packet.decode():
+                for f in decoder.decode(packet):
                     pending.append((f, decoded))
                     decoded += 1
                     if len(pending) == batch:

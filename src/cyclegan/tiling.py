@@ -265,25 +265,28 @@ def _ramps(starts: list[int], tile: int, length: int) -> list[torch.Tensor]:
     return weights
 
 
-def thumbnail_of(x: torch.Tensor, long_side: int) -> torch.Tensor:
+def thumbnail_of(x: torch.Tensor, long_side: int, *, device: torch.device | None = None) -> torch.Tensor:
     """x (1, 3, H, W), in [-1, 1] or uint8, shrunk (bilinear, antialiased) so its long side is at most
-    `long_side`: (1, 3, h, w) in [-1, 1]. A uint8 image is shrunk in float a strip of rows at a time along
-    its width first (rows are independent there), then along its height: the numbers of a float image's
-    thumbnail, without a float copy of the whole image."""
+    `long_side`: (1, 3, h, w) in [-1, 1], on `device` (default: x's). A uint8 image is shrunk in float a strip
+    of rows at a time along its width first (rows are independent there), then along its height: the numbers
+    of a float image's thumbnail, without a float copy of the whole image; each strip crosses to `device` as
+    bytes (in float first, 4x the bytes over a GPU's PCIe link)."""
+    device = device or x.device
     h, w = x.shape[-2:]
     scale = long_side / max(h, w)
     if scale >= 1:
-        return as_unit(x)
+        return as_unit(x.to(device))
     size = (max(1, round(h * scale)), max(1, round(w * scale)))
     shrink = partial(F_.interpolate, mode="bilinear", antialias=True, align_corners=False)
-    if x.dtype == torch.uint8:
-        x = torch.cat(
-            [
-                shrink(as_unit(x[..., i : i + 256, :]), size=(len(range(i, min(i + 256, h))), size[1]))
-                for i in range(0, h, 256)
-            ],
-            dim=-2,
-        )
+    if x.dtype != torch.uint8:
+        return shrink(x.to(device), size=size).clamp(-1, 1)
+    x = torch.cat(
+        [
+            shrink(as_unit(x[..., i : i + 256, :].to(device)), size=(len(range(i, min(i + 256, h))), size[1]))
+            for i in range(0, h, 256)
+        ],
+        dim=-2,
+    )
     return shrink(x, size=size).clamp(-1, 1)
 
 
@@ -316,7 +319,7 @@ def translate_tiled(net: nn.Module, x: torch.Tensor, plan: TilePlan, *, run, pro
     stats: dict = {}
     if plan.thumbnail and per_instance_norms(net):
         with recording_norm_stats(net) as recorded:
-            run(thumbnail_of(x, plan.thumbnail))
+            run(thumbnail_of(x, plan.thumbnail, device=next(net.parameters()).device))
         stats = dict(recorded)
     bytes_out = x.dtype == torch.uint8
     # uint8 out in (H, W, 3) memory, the layout an image file and PIL take without another copy; float in fp32

@@ -166,6 +166,11 @@ class TranslateOptions(Options):
         "written whole: one that exists is complete; an empty one is refused)",
     )
     max_pixels: int = max_pixels_option()
+    keep_location: bool = opt(
+        False,
+        "copy a clip's tags of where it was shot (its GPS position) into its output; left out by default, so that "
+        "a posted output does not say where the clip was taken (a translated photo keeps no metadata at all)",
+    )
     tiling: TilingOptions = opt(factory=TilingOptions)
     temporal: TemporalOptions = opt(factory=TemporalOptions)
     execution: ExecutionOptions = opt(factory=ExecutionOptions)

@@ -443,6 +443,7 @@ def translate_plan(
     max_pixels: int = TranslateOptions.max_pixels,
     tiling: TilingOptions | None = None,
     temporal: TemporalOptions | None = None,
+    keep_location: bool = False,
 ) -> tuple[list[Path], list[str]]:
     """Translate the inputs of a checked `plan` (from `plan_outputs`) into their targets; returns
     (written files, one error line per input that was skipped)."""
@@ -514,6 +515,7 @@ def translate_plan(
             max_pixels=max_pixels,
             progress=progress,
             replace=plan.overwrite,  # without --overwrite, as images: a file made meanwhile is left alone
+            keep_location=keep_location,
         )
     return written, errors
 
@@ -558,4 +560,5 @@ def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
             max_pixels=opts.max_pixels,
             tiling=opts.tiling,
             temporal=opts.temporal,
+            keep_location=opts.keep_location,
         )

@@ -34,12 +34,13 @@ from .inference import (
     check_whole,
     in_use,
     keyword_names,
+    on_device,
     translate_batch,
     translate_tensor,
     uncompiled,
 )
 from .temporal import FlowBlend, SceneCuts, SharedNormStats, check_blend_memory, check_opencv
-from .tiling import activation_bytes, least_size, per_instance_norms, plan_for, thumbnail_of, translate_tiled
+from .tiling import activation_bytes, as_bytes, least_size, per_instance_norms, plan_for, thumbnail_of, translate_tiled
 from .translate_options import DEFAULT_THUMBNAIL, TemporalOptions, TilingOptions
 
 DEFAULT_BATCH = 4  # frames decoded and translated at once (fewer where --max-memory says so)
@@ -51,8 +52,9 @@ def to_frames(x: torch.Tensor) -> np.ndarray:
 
 
 def from_frames(frames: np.ndarray) -> torch.Tensor:
-    """uint8 (N, H, W, 3) -> (N, 3, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    """uint8 (N, H, W, 3) -> uint8 (N, 3, H, W), a view: converted to float on the device (`inference.on_device`),
+    as float32 on the CPU it was 4x the bytes over a GPU's PCIe link."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
 
 
 class ClipTranslator:
@@ -89,15 +91,17 @@ class ClipTranslator:
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         x = from_frames(frames)
-        if self.size:
+        if self.size:  # resized on the device, as bytes there
             w, h = self.out_size(x.shape[-1], x.shape[-2])
+            x = on_device(x, next(self.base.parameters()))
             x = F_.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
             frames = to_frames(x)
         flows = [None] * len(frames)
         if self.cuts is not None:
             self.shared.restart = [self.cuts(f) for f in frames]
             flows = self.cuts.take() or flows  # (H, W, 2) float32 per frame of the batch: 8 bytes a pixel
-        out = to_frames(self._translate(x))
+        y = self._translate(x)  # uint8 for uint8 frames; float for frames resized here
+        out = y.permute(0, 2, 3, 1).numpy() if y.dtype == torch.uint8 else to_frames(y)
         if self.blend is not None:
             out = np.stack([self.blend(f, o, b) for f, o, b in zip(frames, out, flows)])
         return out
@@ -118,7 +122,8 @@ class ClipTranslator:
                 n = max(1, int(self.tiling.max_memory * 1e9 // activation_bytes(self.base, h, w)))
                 for i in range(0, len(x), n):
                     self.shared.restart = restart[i : i + n]
-                    outs.append(run(x[i : i + n]).cpu())
+                    y = run(x[i : i + n])
+                    outs.append((as_bytes(y) if x.dtype == torch.uint8 else y).cpu())  # rounded as frame by frame
                 return torch.cat(outs)
             # --thumbnail 0 (each tile its own statistics) still needs one here, within --max-memory: the whole
             # frame (what it took) is what did not fit.
@@ -128,7 +133,7 @@ class ClipTranslator:
             )
             for i, xi in enumerate(x):  # a large frame: its thumbnail updates the statistics, its tiles use them
                 self.shared.update, self.shared.restart = True, restart[i : i + 1]
-                run(thumbnail_of(xi[None], thumb))
+                run(thumbnail_of(xi[None], thumb, device=next(self.base.parameters()).device))
                 self.shared.update = False
                 outs.append(translate_tiled(self.base, xi[None], dataclasses.replace(plan, thumbnail=0), run=run))
             self.shared.update = True
@@ -151,12 +156,13 @@ def translate_clip(
     size_name: str = "--size",
     data_left_out: list[Path] | None = None,
     warn: Callable[[str], None] | None = None,
+    keep_location: bool = False,
 ) -> int:
     """Translate the clip `src` into `dst` (no checks of `dst`: see `translate_video`); returns its frame
     count. Raises CycleGANError naming `src` in one line if it cannot be read; nothing is then left at `dst`.
     `replace` False: refused in one line, and left alone, if a file appeared at `dst` while it was translated.
     `size_name`: what a warning calls `size` (`translate_video`'s caller typed no `--size`); `data_left_out`:
-    and `warn` (where its warnings go: stderr by default) as `clipio.transcode`'s."""
+    `warn` (where its warnings go: stderr by default) and `keep_location` as `clipio.transcode`'s."""
     check_size(net, size)
     even = Path(dst).suffix.lower() not in ANIMATED_IMAGES  # a GIF of 33 px was stretched to 34
     translator = ClipTranslator(net, temporal=temporal, tiling=tiling, execution=execution, size=size, even=even)
@@ -190,6 +196,7 @@ def translate_clip(
             replace=replace,
             data_left_out=data_left_out,
             warn=warn,
+            keep_location=keep_location,
         )
 
 
@@ -272,6 +279,7 @@ def translate_video(
     execution: Execution = REFERENCE,
     progress: bool | None = None,
     overwrite: bool = False,
+    keep_location: bool = False,
 ) -> int:
     """Translate a clip with a generator from `cyclegan.load_generator`; returns its frame count.
 
@@ -287,7 +295,8 @@ def translate_video(
     defaults as measured); `tiling`: when and how large frames go in tiles (`TilingOptions`: `translate`'s
     tile, tile_overlap, max_memory, thumbnail); `size`: the frames' long side; `batch_size` frames at once;
     `max_pixels`: the decode cap; `execution`: as `cyclegan.execution.choose_execution` picks (fp32 if not
-    given); `progress`: a bar of frames on stderr (default: when stderr is a terminal, as a download's bar).
+    given); `progress`: a bar of frames on stderr (default: when stderr is a terminal, as a download's bar);
+    `keep_location`: copy the source's tags of where it was shot too (left out by default).
     Each is checked in one line before any work.
     """
     check_net(G)
@@ -295,6 +304,8 @@ def translate_video(
     size, batch_size, max_pixels = as_int(size), as_int(batch_size), as_int(max_pixels)
     kwargs = dict(tiling=tiling, size=size, batch_size=batch_size, max_pixels=max_pixels, execution=execution)
     check_clip_arguments(temporal=temporal, progress=progress, overwrite=overwrite, **kwargs)
+    if not isinstance(keep_location, bool):  # "no" would have kept it
+        raise CycleGANError(f"keep_location must be True or False, got {keep_location!r}")
     for name, path in (("src", src), ("dst", dst)):
         if not isinstance(path, (str, os.PathLike)) or isinstance(os.fspath(path), bytes):
             raise CycleGANError(f"{name}: expected a file's path (str or pathlib.Path), got {type(path).__name__}")
@@ -310,7 +321,15 @@ def translate_video(
     warn_if_nothing_shared(G, temporal, 'TemporalOptions(norm_stats="shared")')
     check_temporal_needs(G, temporal)
     return translate_clip(
-        G, src, dst, temporal=temporal, progress=progress, replace=overwrite, size_name="size", **kwargs
+        G,
+        src,
+        dst,
+        temporal=temporal,
+        progress=progress,
+        replace=overwrite,
+        size_name="size",
+        keep_location=keep_location,
+        **kwargs,
     )
 
 
