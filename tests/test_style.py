@@ -705,6 +705,16 @@ def test_stylize_says_one_step_and_its_max_pixels_help_says_it_stops(tmp_path, c
     assert "--max-pixels N skip (and name) an image" in " ".join(capsys.readouterr().out.split())
 
 
+def test_stylize_style_blend_help_says_the_weights_follow_the_styles_order(capsys):
+    """`--style-blend` said "one weight per style": not which weight goes with which image of a folder."""
+    from cyclegan.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["stylize", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "one weight per style image, in --style's order (a folder's images sorted by name)" in text
+
+
 def test_stylize_takes_a_style_folder_as_compare_does(tmp_path, capsys):
     """`stylize --style DIR` was refused ("not a regular file (a folder)") while `compare --style DIR` took it: now
     its images (sub-folders' too) are the styles, sorted by name, their count said, a clip among them left out and

@@ -52,7 +52,11 @@ class GatysOptions(Options):
     (`cyclegan.style.DEFAULTS`); `size=None` keeps the content image's size (Python API only)."""
 
     style_blend: tuple[float, ...] | None = opt(
-        None, "one weight per style (normalised to sum 1)", ge=0, metavar="W", default_text="equal"
+        None,
+        "one weight per style image, in --style's order (a folder's images sorted by name), normalised to sum 1",
+        ge=0,
+        metavar="W",
+        default_text="equal",
     )
     backbone: StyleBackbone = backbone_option()
     weights: str | None = weights_option()
