@@ -1471,6 +1471,23 @@ def test_a_replaced_checkpoint_is_loaded_again(engine, run):
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
+def test_translate_says_a_model_read_again_after_its_file_changed_was_loaded_now(engine, run, tmp_path):
+    """Translate said "(already loaded)" when loading took under 0.05 s: a tiny model read again after its run saved a
+    newer checkpoint was said to be already loaded. Now the engine says whether it loaded."""
+    from cyclegan.web.translate_tab import TranslateTab
+
+    tab, key, path = TranslateTab(engine), engine.models()[0].key, engine.models()[0].path
+    photo = str(_png(tmp_path / "photo.png", 16, 16))
+    assert tab.translate([photo], key, "AtoB")[2].endswith("(loaded now)")
+    assert tab.translate([photo], key, "AtoB")[2].endswith("(already loaded)")
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # as if training saved a newer one
+    try:
+        assert tab.translate([photo], key, "AtoB")[2].endswith("(loaded now)")
+    finally:
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
 def test_a_checkpoint_replaced_by_one_of_the_same_size_and_time_is_loaded_again(engine, run):
     """The page noticed a new checkpoint by its modification time and size only: one copied in with its times
     kept (`cp -p`, `rsync -t`) and renamed over the old, of the same size (a run's checkpoints of one

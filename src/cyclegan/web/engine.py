@@ -27,7 +27,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import gradio as gr
 
@@ -269,6 +269,15 @@ def padded_size(width: int, height: int, *, multiple: int, least: int) -> tuple[
     return side(width), side(height)
 
 
+class Ready(NamedTuple):
+    """A generator for a job, and whether this call loaded it (its first use, or its file replaced since) rather
+    than finding it kept: the Translate tab says which, once said by whether loading took over 0.05 s, so a tiny
+    model read again after its run saved a newer checkpoint was said to be "already loaded"."""
+
+    net: Any
+    loaded: bool
+
+
 class Engine:
     """The server's state: its options, the models it was given, what it has loaded, its working folder.
 
@@ -352,9 +361,14 @@ class Engine:
         return next((m.path for m in self.models() if m.key == key), None)
 
     def generator(self, key: str | None, direction: str):
+        """The generator of model `key` for `direction`: `ready`'s network."""
+        return self.ready(key, direction).net
+
+    def ready(self, key: str | None, direction: str) -> Ready:
         """The generator of model `key` (a dropdown value: a model's name) for `direction`, loaded on first use
-        and again when its file has been replaced (a run that saved a newer checkpoint); the MODELS_KEPT used
-        last stay loaded. Only a key among `models()` is loaded: the page cannot name a file."""
+        and again when its file has been replaced (a run that saved a newer checkpoint), with whether this call
+        loaded it; the MODELS_KEPT used last stay loaded. Only a key among `models()` is loaded: the page cannot
+        name a file."""
         if not key:
             none = "" if self.models() else " (the server has none yet: no run has saved a checkpoint)"
             raise CycleGANError(f"choose a model first{none}")
@@ -381,7 +395,8 @@ class Engine:
             version = (st.st_dev, st.st_ino, st.st_ctime_ns, st.st_mtime_ns, st.st_size)
             with self._lock:
                 cached = self._generators.get(model)
-            if cached is None or cached[0] != version:
+            loaded = cached is None or cached[0] != version
+            if loaded:
                 try:
                     net = load_generator(path, direction, device=self.device())  # weights_only, averaged weights
                 except CycleGANError as e:  # named as the page names it: the visitor sees no server path
@@ -392,7 +407,7 @@ class Engine:
                 self._generators.move_to_end(model)
                 while len(self._generators) > MODELS_KEPT:  # freed once no job still runs it
                     self._generators.popitem(last=False)
-            return cached[1]
+            return Ready(cached[1], loaded)
 
     @contextlib.contextmanager
     def using(self, net) -> Iterator[None]:

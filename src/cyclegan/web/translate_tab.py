@@ -141,7 +141,7 @@ class TranslateTab:
             raise CycleGANError("upload one or more images (or pick an example) first")
         self.engine.check_count(uploads, "images")
         names = [display_name(path) for path in uploads]
-        G, out, load_s, cancelled = None, None, 0.0, False
+        G, out, load_s, loaded, cancelled = None, None, 0.0, False, False
         gallery, downloads, rows, problems = [], [], [], []
         header = "| image | size | seconds |\n|---|---|---|\n"
 
@@ -167,7 +167,7 @@ class TranslateTab:
                     leave_out(left_out.removeprefix("warning: ").replace(str(path), name))
                 if G is None:  # at the first usable image
                     t0 = time.perf_counter()
-                    G = self.engine.generator(key, direction)
+                    G, loaded = self.engine.ready(key, direction)
                     load_s = time.perf_counter() - t0
                     out = self.engine.folder()  # this request's own: every image the page gets is a file in it
                 try:
@@ -209,5 +209,5 @@ class TranslateTab:
             yield gallery, downloads, f"{done}\n\n{info}" if rows else done
             return
         say_left_out(problems)
-        info += f"\n\nmodel ready in {load_s:.2f} s" + (" (loaded now)" if load_s > 0.05 else " (already loaded)")
+        info += f"\n\nmodel ready in {load_s:.2f} s" + (" (loaded now)" if loaded else " (already loaded)")
         yield gallery, downloads, info
