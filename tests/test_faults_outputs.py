@@ -83,6 +83,41 @@ def test_existing_output_is_refused_before_any_work_and_replaced_with_overwrite(
     assert Image.open(out / "img_001.png").size == (48, 40)  # replaced by the translation
 
 
+def test_no_command_but_training_replaces_a_runs_checkpoint_or_best(run, tmp_path, capsys, monkeypatch):
+    """`bench --json RUN/checkpoint.pt --overwrite` replaced a run's checkpoint with a JSON, and the run could
+    neither resume nor translate: now every command's outputs are refused on a run folder's checkpoint.pt and
+    best.pt, even with --overwrite, before any work, through a link too (stylize, translate and compare write only
+    image names)."""
+    import shutil
+
+    from cyclegan.bench import runner
+
+    def measured(opts, device):
+        raise AssertionError("measured before its outputs were checked")
+
+    monkeypatch.setitem(runner.TASKS, "style", (measured, runner.TASKS["style"][1]))
+    shutil.copytree(run, copy := tmp_path / "run")
+    (copy / "best.pt").write_bytes((copy / "checkpoint.pt").read_bytes())
+    (tmp_path / "link.pt").symlink_to(copy / "checkpoint.pt")
+    before = snapshot(copy)
+    photo = make_images(tmp_path / "photos", 1, seed=0)[0]
+    checkpoint, data = tiny_evaluation(tmp_path)
+    cases = [
+        (["bench", "--task", "style", "--content", str(photo), "--style", str(photo), "--json"], "--json", "ckpt"),
+        (["export", "--checkpoint", str(checkpoint), "--out"], "--out", "best"),
+        (["export", "--checkpoint", str(checkpoint), "--out"], "--out", "link"),
+        ([*evaluate_args(checkpoint, data), "--out"], "--out", "ckpt"),
+    ]
+    where = {"ckpt": copy / "checkpoint.pt", "best": copy / "best.pt", "link": tmp_path / "link.pt"}
+    for flags, option, target in cases:
+        assert main([*flags, str(where[target]), "--overwrite"]) == 2, flags
+        err = one_line_error(capsys)
+        assert f"option '{option}': {where[target]} is the training run's " in err and "only `cyclegan train`" in err
+    assert snapshot(copy) == before
+    outside = tmp_path / "elsewhere" / "checkpoint.pt"  # the name alone is no run's: written as before
+    assert main(["export", "--checkpoint", str(checkpoint), "--out", str(outside)]) == 0 and outside.is_file()
+
+
 def test_an_interrupted_translation_is_finished_with_skip_existing(run, tmp_path, capsys, monkeypatch):
     make_images(tmp_path / "in", 3, seed=3)
     Image.open(tmp_path / "in" / "img_000.png").save(tmp_path / "in" / "img_000.jpg")  # same stem: img_000-2

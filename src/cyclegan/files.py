@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from .errors import CycleGANError, escape
 from .options import opt
+from .run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME
 
 # What `data.io.read_image` decodes (a GIF: its first frame; `translate` takes a longer one as a clip), as
 # refusals name it.
@@ -228,6 +229,19 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+def training_file(path: Path) -> Path | None:
+    """The run file `path` would replace: a checkpoint.pt or best.pt in a run folder (one with a checkpoint.pt and
+    a config.json), through a link too; else None. `bench --json RUN/checkpoint.pt --overwrite` replaced a run's
+    checkpoint with a JSON, and the run could neither resume nor translate."""
+    for p in dict.fromkeys((path.absolute(), path.resolve())):
+        folder = p.parent
+        if p.name in (CHECKPOINT_NAME, BEST_NAME) and all(
+            (folder / n).is_file() for n in (CHECKPOINT_NAME, CONFIG_NAME)
+        ):
+            return p
+    return None
+
+
 def check_outputs(
     outputs: Iterable[str | Path],
     *,
@@ -245,7 +259,8 @@ def check_outputs(
     - an `out_folder` that is, or is inside, an input folder, an output inside an input folder, and an
       output that is an input file, even with `overwrite` (sources are never replaced, and outputs must not
       become the next run's inputs);
-    - an output that exists already, unless `overwrite` (an existing folder always).
+    - an output that exists already, unless `overwrite` (an existing folder always);
+    - a run folder's checkpoint.pt or best.pt (`training_file`), even with `overwrite`: only training writes them.
     Files are compared resolved and by identity (device and inode), so symlinks, `..` and hard links do not
     hide a clash; callers pass the files their inputs resolve to (`pretrained:NAME`: its cached file).
     A name over `NAME_MAX` bytes (a folder's on the way too) is refused: it was "File name too long" as a
@@ -288,6 +303,12 @@ def check_outputs(
             raise CycleGANError(
                 f"option '{option}': {within[0]} would be inside the input folder {d}; write somewhere outside "
                 "the inputs (outputs must not become the next run's inputs)"
+            )
+    for o in outputs:  # after the inputs: an input's refusal says more
+        if (run_file := training_file(o)) is not None:
+            raise CycleGANError(
+                f"option '{option}': {o} is the training run's {run_file.name} (only `cyclegan train` writes it, "
+                f"even with --overwrite); choose another {option}"
             )
     folders = [o for o in outputs if o.is_dir()]
     if folders:
