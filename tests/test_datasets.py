@@ -677,7 +677,7 @@ def test_a_second_synthetic_writer_into_one_out_is_refused_while_the_first_works
     lock = FolderLock(tmp_path / "d")
     assert lock.acquire()  # another writer at work
     try:
-        kind = ["--video", "--clips", "1", "--frames", "2"] if video else ["--count", "1", "--test-count", "1"]
+        kind = ["--video", "--clips", "1", "--frames", "2"] if video else ["--count", "1", "--test-count", "2"]
         assert (
             main(["datasets", "synthetic", "--out", str(tmp_path / "d"), "--size", "16", *kind, "--no-progress"]) == 2
         )
@@ -719,6 +719,8 @@ def test_a_large_synthetic_count_starts_rendering_without_listing_every_image_fi
         (["--count", "1000000000"], "option '--count' must be > 0 and <= 1000000, got 1000000000"),
         (["--test-count", "1000000000"], "option '--test-count' must be > 0 and <= 1000000, got 1000000000"),
         (["--video", "--clips", "1000000000"], "option '--clips' must be > 0 and <= 1000, got 1000000000"),
+        # a split evaluate refused after the rendering: "FD and KID need at least 2 per domain"
+        (["--test-count", "1"], "option '--test-count' must be >= 2, got 1: cyclegan evaluate's FD and KID"),
     ],
 )
 def test_a_mistyped_synthetic_count_is_refused_before_anything_is_written(
@@ -848,7 +850,7 @@ def test_a_synthetic_out_inside_another_datasets_folder_is_refused(tmp_path, cap
     for split in ("train", "val", "test", "trainA"):
         (tmp_path / "facades" / split).mkdir(parents=True)
     out = tmp_path / "facades" / inside
-    args = ["datasets", "synthetic", "--out", str(out), "--size", "16", "--count", "1", "--test-count", "1"]
+    args = ["datasets", "synthetic", "--out", str(out), "--size", "16", "--count", "1", "--test-count", "2"]
     assert main([*args, "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: option '--out': {out} is ") and "the dataset folder" in err
@@ -886,7 +888,7 @@ def test_the_synthetic_summary_names_a_root_with_a_newline_on_one_line(tmp_path,
     """`--out $'bad\\nname'` printed "wrote 4 images to bad" and a second line "name/trainA, ...": every message
     keeps a name on one line (`errors.escape`), the summary too."""
     root = tmp_path / "bad\nname"
-    args = ["datasets", "synthetic", "--out", str(root), "--size", "16", "--count", "1", "--test-count", "1"]
+    args = ["datasets", "synthetic", "--out", str(root), "--size", "16", "--count", "1", "--test-count", "2"]
     assert main([*args, "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "bad\\nname/trainA" in out
@@ -898,7 +900,7 @@ def test_an_empty_out_is_refused_not_the_current_folder(tmp_path, monkeypatch, c
     from cyclegan.compare_options import CompareOptions
 
     monkeypatch.chdir(tmp_path)
-    assert main(["datasets", "synthetic", "--out", "", "--size", "16", "--count", "1", "--test-count", "1"]) == 2
+    assert main(["datasets", "synthetic", "--out", "", "--size", "16", "--count", "1", "--test-count", "2"]) == 2
     assert capsys.readouterr().err == "error: option '--out' is empty (an unset variable?): give the dataset's folder\n"
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(CycleGANError, match="^option '--out' is empty"):

@@ -673,13 +673,13 @@ def test_a_folder_of_something_else_is_refused_without_writing_in_it(tmp_path, c
 
 def synthetic(out, *more):
     return main(
-        ["datasets", "synthetic", "--out", str(out), "--count", "2", "--test-count", "1", "--no-progress", *more]
+        ["datasets", "synthetic", "--out", str(out), "--count", "2", "--test-count", "2", "--no-progress", *more]
     )
 
 
 def test_datasets_synthetic_cli(tmp_path, capsys):
     assert synthetic(tmp_path / "s", "--size", "24") == 0
-    assert len(list((tmp_path / "s" / "testB").iterdir())) == 1
+    assert len(list((tmp_path / "s" / "testB").iterdir())) == 2
     # again over it: refused (a second world would mix with the first), replaced whole with --overwrite
     assert synthetic(tmp_path / "s", "--size", "32", "--count", "1") == 2
     assert "already holds files: pass --overwrite" in capsys.readouterr().err

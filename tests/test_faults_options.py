@@ -11,7 +11,7 @@ from cyclegan.cli import main
 
 
 def _synthetic(out, *extra):
-    return ["datasets", "synthetic", "--out", str(out), "--count", "2", "--test-count", "1", "--size", "16"] + [
+    return ["datasets", "synthetic", "--out", str(out), "--count", "2", "--test-count", "2", "--size", "16"] + [
         "--no-progress",
         *extra,
     ]
