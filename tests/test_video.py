@@ -406,6 +406,22 @@ def test_a_grey_clips_translation_keeps_its_colour(ckpt, tmp_path):
     assert np.abs(rgb[..., 0] - rgb[..., 1]).mean() > 5  # the generator's colour, kept
 
 
+def test_a_lossless_rgb_h264_clip_keeps_its_colour_at_every_pixel(ckpt, tmp_path):
+    """A lossless RGB H.264 clip (libx264rgb, decoded as gbrp, which libx264 does not take) was written as 4:2:0,
+    a quarter of its colour resolution, without a word. Now as 4:4:4, which libx264 writes."""
+    clip = tmp_path / "rgb.mkv"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libx264rgb", rate=10, options={"qp": "0"})
+        v.width, v.height, v.pix_fmt = W, H, "bgr0"
+        for f in moving_frames(3):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", clip, extra=["--flow-blend", "0"]) == 0
+    with av.open(str(tmp_path / "out" / clip.name)) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv444p"
+
+
 @pytest.mark.parametrize("suffix", [".webm", ".gif"])
 def test_a_vp9_webms_transparent_pixels_are_translated_on_white(tmp_path, suffix):
     """Before: FFmpeg's own VP9 decoder drops a WebM's alpha channel, so a transparent clip's hidden colours were

@@ -693,16 +693,31 @@ def _encoder(av, container: str, decoded: str, supported: set[str], size: tuple[
 
 def _pixel_format(av, encoder: str, wanted: str | None, size: tuple[int, int]) -> str:
     """The output's pixel format: the source's `wanted` where `encoder` takes it, else the first of a few that
-    hold colour. A grey source's is not kept: its translation is in colour (an FFV1 grey clip came back grey)."""
+    hold colour, 4:4:4 first for a source with colour at every pixel. A grey source's is not kept: its translation
+    is in colour (an FFV1 grey clip came back grey)."""
     formats = [f.name for f in (av.Codec(encoder, "w").video_formats or ())]
     if wanted and wanted.startswith(GREY_FORMATS):
         wanted = None
     if wanted in formats and not (wanted.startswith("yuv420") and (size[0] % 2 or size[1] % 2)):
         return wanted
-    for f in ("yuv420p", "yuv444p", "rgb24", "bgr0"):
+    # A lossless RGB H.264 (libx264rgb: gbrp, which libx264 does not take) came back as 4:2:0, a quarter of
+    # its colour resolution, without a word; libx264 writes 4:4:4 as well
+    order = ("yuv420p", "yuv444p", "rgb24", "bgr0")
+    if wanted and _full_chroma(av, wanted):
+        order = ("yuv444p", "rgb24", "bgr0", "yuv420p")
+    for f in order:
         if f in formats and not (f.startswith("yuv420") and (size[0] % 2 or size[1] % 2)):
             return f
     return formats[0]
+
+
+def _full_chroma(av, pix_fmt: str) -> bool:
+    """Whether pixel format `pix_fmt` holds colour at every pixel (RGB, 4:4:4), not subsampled (4:2:0, 4:2:2)."""
+    try:
+        components = av.VideoFormat(pix_fmt, 2, 2).components
+    except ValueError:  # a name this FFmpeg does not know: taken as subsampled, as before
+        return False
+    return len(components) >= 3 and all((c.width, c.height) == (2, 2) for c in components)
 
 
 GREY_FORMATS = ("gray", "ya", "mono")  # pixel formats without colour: gray, gray10le, ya8, ya16be, monob...
