@@ -691,10 +691,11 @@ def _encoder(av, container: str, decoded: str, supported: set[str], size: tuple[
     return DEFAULT_ENCODER.get(container, "libx264"), why
 
 
-def _pixel_format(av, encoder: str, wanted: str | None, size: tuple[int, int]) -> str:
+def _pixel_format(av, encoder: str, wanted: str | None, size: tuple[int, int], *, same_codec: bool = False) -> str:
     """The output's pixel format: the source's `wanted` where `encoder` takes it, else the first of a few that
-    hold colour, 4:4:4 first for a source with colour at every pixel. A grey source's is not kept: its translation
-    is in colour (an FFV1 grey clip came back grey)."""
+    hold colour, 4:4:4 first for a source of the same codec with colour at every pixel (4:2:0 plays everywhere: a
+    GIF or PNG clip written as H.264 stays 4:2:0). A grey source's is not kept: its translation is in colour (an
+    FFV1 grey clip came back grey)."""
     formats = [f.name for f in (av.Codec(encoder, "w").video_formats or ())]
     if wanted and wanted.startswith(GREY_FORMATS):
         wanted = None
@@ -703,7 +704,7 @@ def _pixel_format(av, encoder: str, wanted: str | None, size: tuple[int, int]) -
     # A lossless RGB H.264 (libx264rgb: gbrp, which libx264 does not take) came back as 4:2:0, a quarter of
     # its colour resolution, without a word; libx264 writes 4:4:4 as well
     order = ("yuv420p", "yuv444p", "rgb24", "bgr0")
-    if wanted and _full_chroma(av, wanted):
+    if wanted and same_codec and _full_chroma(av, wanted):
         order = ("yuv444p", "rgb24", "bgr0", "yuv420p")
     for f in order:
         if f in formats and not (f.startswith("yuv420") and (size[0] % 2 or size[1] % 2)):
@@ -979,7 +980,7 @@ def _write_video(
             vout.width, vout.height = size
             if rotation := _rotation(av, src):  # a phone's portrait clip: else it plays on its side
                 vout.set_display_rotation(rotation)
-            vout.pix_fmt = _pixel_format(av, encoder, vin.codec_context.pix_fmt, size)
+            vout.pix_fmt = _pixel_format(av, encoder, vin.codec_context.pix_fmt, size, same_codec=not why)
             matrix = _keep_colour(vin.codec_context, vout.codec_context)
             to_yuv = av.video.reformatter.VideoReformatter()  # one for the clip: its scaler is set up once
             if depth := _deeper_than_8(vin.codec_context.pix_fmt):  # the frames we translate are 8-bit RGB
