@@ -218,7 +218,7 @@ def test_a_growing_log_is_parsed_once_per_line(tmp_path, monkeypatch):
     tab.run_view("runs/r", None)
     with (run / "log.jsonl").open("a") as f:
         f.write('{"step": 101, "D_X": 0.4}\n')
-    assert "step 101" in tab.run_view("runs/r", None)[6] and len(parsed) == 101
+    assert "step 101" in tab.run_view("runs/r", None)[7] and len(parsed) == 101
 
 
 def test_scores_are_curves_of_their_own_and_best_pt_is_offered_beside_the_last(tmp_path):
@@ -228,11 +228,11 @@ def test_scores_are_curves_of_their_own_and_best_pt_is_offered_beside_the_last(t
         {"step": 30, "D_X": 0.1, "eval/AtoB/psnr": 21.5, "eval/AtoB/kid": None},
     ]
     assert {r["loss"] for r in loss_rows(records)} == {"D_X"}  # no score and no eval_s among the losses
-    assert score_rows(records, decibels=True) == [
+    assert score_rows(records, unit="dB") == [
         {"step": 20, "score": "AtoB psnr", "value": 20.5},
         {"step": 30, "score": "AtoB psnr", "value": 21.5},
     ]
-    assert score_rows(records, decibels=False) == [{"step": 20, "score": "AtoB kid", "value": 0.05}]
+    assert score_rows(records, unit=None) == [{"step": 20, "score": "AtoB kid", "value": 0.05}]
     run = tmp_path / "runs" / "r"
     run.mkdir(parents=True)
     (run / "checkpoint.pt").write_bytes(b"x")
@@ -277,7 +277,7 @@ def test_a_damaged_config_or_log_leaves_the_page_working(tmp_path):
     records = read_log(log)
     assert [r["step"] for r in records] == [1, 2]
     assert loss_rows(records) == [{"step": 1, "loss": "D_X", "value": 0.5}]
-    assert loss_rows(records, totals=True) == [] and score_rows(records, decibels=True) == []
+    assert loss_rows(records, totals=True) == [] and score_rows(records, unit="dB") == []
     assert run_summary(tmp_path, records).startswith("step 2, no checkpoint")
 
 
@@ -304,7 +304,7 @@ def test_what_the_runs_tab_sends_is_json_the_page_can_encode(tmp_path):
     log.write_text(f'{{"step": 1, "D_X": 0.5}}\n{{"step": {2**70}, "D_X": 0.4, "eval/AtoB/psnr": 20.0}}\n')
     records = read_log(log)
     assert [r["step"] for r in records] == [1]
-    orjson.dumps([loss_rows(records), score_rows(records, decibels=True)])
+    orjson.dumps([loss_rows(records), score_rows(records, unit="dB")])
 
 
 def test_a_run_named_in_bytes_that_are_not_utf8_is_listed_in_text_the_page_can_send(tmp_path):
@@ -332,7 +332,7 @@ def test_a_run_named_in_bytes_that_are_not_utf8_is_listed_in_text_the_page_can_s
     assert read_config(run) is None
     records = read_log(run / "log.jsonl")
     assert loss_rows(records) == [{"step": 1, "loss": "D_\ufffd", "value": 0.5}]
-    orjson.dumps([loss_rows(records), score_rows(records, decibels=False)])
+    orjson.dumps([loss_rows(records), score_rows(records, unit=None)])
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
@@ -844,6 +844,21 @@ def test_the_runs_tab_scores_plot_promises_no_range_its_curves_leave(tmp_path, r
     app = build_app(ServeOptions(runs=(str(run),)), [], tmp_path / "work")
     labels = {c["props"].get("elem_id"): c["props"].get("label") for c in app.get_config_file()["components"]}
     assert "spread" in labels["runs-scores"] and "0-1 scales" not in labels["runs-scores"]
+
+
+def test_the_local_colour_in_grey_levels_has_a_plot_of_its_own(tmp_path, run):
+    """eval/DIR/local_colour (50-170 grey levels on a young run) was drawn on the unitless plot, which squashed
+    SSIM, change and tint (0-1) to a line at 0: it has its own plot now, labelled with its unit."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    records = [{"step": 20, "eval/AtoB/ssim": 0.4, "eval/AtoB/local_colour": 120.0, "eval/AtoB/psnr": 12.0}]
+    assert score_rows(records, unit=None) == [{"step": 20, "score": "AtoB ssim", "value": 0.4}]
+    assert score_rows(records, unit="grey levels") == [{"step": 20, "score": "AtoB local_colour", "value": 120.0}]
+    app = build_app(ServeOptions(runs=(str(run),)), [], tmp_path / "work")
+    labels = {c["props"].get("elem_id"): c["props"].get("label") for c in app.get_config_file()["components"]}
+    assert "local colour in grey levels" in labels["runs-scores-grey"]
 
 
 def test_the_runs_tab_names_the_levels_the_watcher_warns_at(tmp_path, run):
@@ -2051,7 +2066,7 @@ def test_runs_view_redraws_only_when_the_run_changes(engine, run):
 
     tab = RunsTab(engine)
     label = next(iter(engine.runs()))
-    config, terms, totals, decibels, scores, samples, summary, shown = tab.run_view(label, None)
+    config, terms, totals, decibels, scores, greys, samples, summary, shown = tab.run_view(label, None)
     assert config["model"]["ngf"] == 8 and set(terms["loss"]) >= {"D_X", "cycle_x"} and "G_total" in set(totals["loss"])
     assert f"step {read_log(run / 'log.jsonl')[-1]['step']}" in summary
     again = tab.run_view(label, shown)
@@ -2072,7 +2087,7 @@ def test_the_runs_tab_and_errors_show_no_server_path(engine, run):
     config = shown[0]
     assert config["data"]["data"] == Path(stored["data"]["data"]).name and config["train"]["out"] == run.name
     assert config["model"] == stored["model"] and config["data"]["domain_a"] is None  # the rest as it was
-    sent = json.dumps([config, shown[6]])
+    sent = json.dumps([config, shown[7]])
     assert str(Path(stored["data"]["data"]).parent) not in sent and str(run.parent) not in sent
 
     def fails():
@@ -2111,7 +2126,7 @@ def test_names_are_shown_letter_for_letter_not_as_markdown(tmp_path, run):
     root = tmp_path / "runs"
     shutil.copytree(run, root / name)
     engine = Engine(ServeOptions(runs=(str(root),), device="cpu"), [], tmp_path / "work")
-    summary = RunsTab(engine).run_view(f"runs/{name}", None)[6]
+    summary = RunsTab(engine).run_view(f"runs/{name}", None)[7]
     assert f"<strong>runs/{name.replace('<', '&lt;').replace('>', '&gt;')}</strong>" in shown(summary)
 
     upload = _png(tmp_path / "a|<b>b*.png", 20, 16)
@@ -2137,7 +2152,7 @@ def test_a_name_between_dollar_pairs_is_not_drawn_as_maths(tmp_path, run):
     root = tmp_path / "runs"
     shutil.copytree(run, root / name)
     engine = Engine(ServeOptions(runs=(str(root),), device="cpu"), [], tmp_path / "work")
-    summary = RunsTab(engine).run_view(f"runs/{name}", None)[6]
+    summary = RunsTab(engine).run_view(f"runs/{name}", None)[7]
     upload = _png(tmp_path / f"{name}.png", 8, 8)
     _, _, info = TranslateTab(engine).translate([str(upload)], engine.models()[0].key, "AtoB")
     for markdown in (summary, info):
@@ -2161,19 +2176,19 @@ def test_runs_view_shows_a_rerun_s_samples_and_survives_a_deleted_grid(tmp_path,
     grid = root / "r" / "samples" / "step_9999999.png"
     _png(grid, 12, 8, seed=1)
     tab = runs_tab.RunsTab(Engine(ServeOptions(runs=(str(root),), device="cpu"), [], tmp_path / "work"))
-    (first, _), *_ = tab.run_view("runs/r", None)[5]
+    (first, _), *_ = tab.run_view("runs/r", None)[6]
     assert np.array_equal(np.asarray(Image.open(first)), np.asarray(Image.open(grid)))
 
     shutil.rmtree(root / "r")  # deleted, and trained again under its name
     shutil.copytree(run, root / "r")
     (root / "r" / "samples").mkdir(exist_ok=True)
     _png(grid, 12, 8, seed=2)
-    (again, _), *_ = tab.run_view("runs/r", None)[5]
+    (again, _), *_ = tab.run_view("runs/r", None)[6]
     assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(grid)))
 
     gone = root / "r" / "samples" / "step_0000005.png"  # listed, then deleted before it was copied
     monkeypatch.setattr(runs_tab, "latest_samples", lambda run, n: [(5, gone), (9999999, grid)])
-    assert [caption for _, caption in tab.run_view("runs/r", None)[5]] == ["step 9999999"]
+    assert [caption for _, caption in tab.run_view("runs/r", None)[6]] == ["step 9999999"]
 
 
 def test_copies_of_sample_grids_are_deleted_with_gradio_s_files(tmp_path, run, monkeypatch):
@@ -2194,7 +2209,7 @@ def test_copies_of_sample_grids_are_deleted_with_gradio_s_files(tmp_path, run, m
     grid = _png(root / "r" / "samples" / "step_9999999.png", 12, 8, seed=3)
     page = app_module.build_app(ServeOptions(runs=(str(root),), device="cpu"), [], tmp_path / "work")
     gallery = next(b for b in page.blocks.values() if getattr(b, "elem_id", None) == "runs-samples")
-    copies = RunsTab(page.engine).run_view("runs/r", None)[5]
+    copies = RunsTab(page.engine).run_view("runs/r", None)[6]
     processing_utils.move_files_to_cache(gallery.postprocess(copies), gallery, postprocess=True)  # as Gradio sends it
     route_utils.delete_files_created_by_app(page, None)  # Gradio's clean-up (of files over an hour old)
     same = [p for p in tmp_path.rglob("*.png") if p != grid and p.read_bytes() == grid.read_bytes()]

@@ -436,16 +436,27 @@ def _thinned(records: Sequence[dict], max_points: int) -> Sequence[dict]:
     return [*records[:-1:stride], records[-1]]
 
 
-def score_rows(records: Sequence[dict], *, decibels: bool, max_points: int = 500) -> list[dict]:
+# A score's unit by the end of its name (eval/AtoB/psnr, eval/AtoB/cycle_psnr, eval/AtoB/local_colour): each unit
+# has a plot of its own. The others (SSIM, kid, change, spread, tint) have none and share one.
+SCORE_UNITS = {"psnr": "dB", "local_colour": "grey levels"}
+
+
+def score_unit(key: str) -> str | None:
+    """The unit of score `key` (`SCORE_UNITS`), None for a score without one."""
+    return next((unit for end, unit in SCORE_UNITS.items() if key.endswith(end)), None)
+
+
+def score_rows(records: Sequence[dict], *, unit: str | None, max_points: int = 500) -> list[dict]:
     """Long-format rows {"step", "score", "value"} of the --eval-every scores (eval/AtoB/psnr -> score
-    "AtoB psnr"): with `decibels` the PSNRs, else the others (SSIM, kid, change, spread, tint), which share a
-    plot without units (SSIM in 0-1, kid near 0, change up to 2, spread past 1, tint near 0). Records without
-    scores are skipped; at most about `max_points` evaluations."""
+    "AtoB psnr") in `unit` (`score_unit`): "dB" the PSNRs, "grey levels" the local colour (50-170 on a young run:
+    on the unitless plot it squashed SSIM, change and tint to a line at 0), None the others, which share a plot
+    without units (SSIM in 0-1, kid near 0, change up to 2, spread past 1, tint near 0). Records without scores
+    are skipped; at most about `max_points` evaluations."""
     scored = _thinned([r for r in records if any(k.startswith(SCORE_PREFIX) for k in r)], max_points)
     rows = []
     for r in scored:
         for k, v in r.items():
-            if not k.startswith(SCORE_PREFIX) or k.endswith("psnr") != decibels:
+            if not k.startswith(SCORE_PREFIX) or score_unit(k) != unit:
                 continue
             if (value := _number(v)) is not None:
                 name = sendable_text(k.removeprefix(SCORE_PREFIX).replace("/", " "))

@@ -73,6 +73,15 @@ class RunsTab:
                     elem_id="runs-scores",
                     scale=1,
                 )
+                r_grey = gr.LinePlot(
+                    x="step",
+                    y="value",
+                    color="score",
+                    label="local colour in grey levels (0-255; --eval-every on a paired test split): the worst "
+                    "patch's mean colour off the truth (a side an eighth of the image's); lower is better",
+                    elem_id="runs-scores-grey",
+                    scale=1,
+                )
             with gr.Row():
                 with gr.Column(scale=2):
                     r_samples = gr.Gallery(
@@ -88,7 +97,7 @@ class RunsTab:
                     r_config = gr.JSON(label="config.json (folders by their last part)", elem_id="runs-config")
             self._shown = gr.State(None)
             self._view = user_errors(self.run_view)
-            self._outputs = [r_config, r_plot, r_total, r_psnr, r_scores, r_samples, r_summary, self._shown]
+            self._outputs = [r_config, r_plot, r_total, r_psnr, r_scores, r_grey, r_samples, r_summary, self._shown]
             view = self._view
             r_run.change(lambda label: view(label, None), [r_run], self._outputs, **LIGHT_EVENTS)
         self._run = r_run
@@ -101,14 +110,15 @@ class RunsTab:
         app.load(lambda label: view(label, None), [self._run], self._outputs, **LIGHT_EVENTS)
 
     def run_view(self, label: str | None, shown: Any):
-        """What the Runs tab shows of run `label`: (config, loss terms, weighted sums, scores in dB, other
-        scores, sample grids, summary), or gr.skip() for each when nothing changed since `shown` (the files'
-        sizes and times), so the page does not redraw every few seconds. Returns the new `shown` last."""
+        """What the Runs tab shows of run `label`: (config, loss terms, weighted sums, scores in dB, scores
+        without units, scores in grey levels, sample grids, summary), or gr.skip() for each when nothing changed
+        since `shown` (the files' sizes and times), so the page does not redraw every few seconds. Returns the new
+        `shown` last."""
         runs = self.engine.runs()
         run = runs.get(label or "")
         if run is None:
             empty = "no run selected" if runs else "no run found under --runs yet"
-            return None, None, None, None, None, [], empty, None
+            return None, None, None, None, None, None, [], empty, None
         log = run / LOG_NAME
         samples = [(step, path, _stat(path)) for step, path in latest_samples(run, SAMPLES_SHOWN)]
         signature = (
@@ -121,14 +131,15 @@ class RunsTab:
             int(time.time() // 30),
         )  # the summary's ages: every 30 s
         if signature == shown:
-            return (*[gr.skip()] * 7, shown)
+            return (*[gr.skip()] * 8, shown)
         records = self.logs.read(log)
         columns = ["step", "loss", "value"]
         terms = pd.DataFrame(loss_rows(records), columns=columns)
         totals = pd.DataFrame(loss_rows(records, totals=True), columns=columns)
         score_columns = ["step", "score", "value"]
-        decibels = pd.DataFrame(score_rows(records, decibels=True), columns=score_columns)
-        scores = pd.DataFrame(score_rows(records, decibels=False), columns=score_columns)
+        decibels, scores, greys = (
+            pd.DataFrame(score_rows(records, unit=unit), columns=score_columns) for unit in ("dB", None, "grey levels")
+        )
         copies = []
         for step, path, st in samples:  # copies: the page is never handed a path inside a run
             if st is None:  # removed since it was listed (the run deleted while the page shows it)
@@ -146,4 +157,4 @@ class RunsTab:
                 continue
             copies.append((str(target), f"step {step}"))
         summary = f"**{literal(label)}**: {run_summary(run, records)}"
-        return shown_config(read_config(run)), terms, totals, decibels, scores, copies, summary, signature
+        return shown_config(read_config(run)), terms, totals, decibels, scores, greys, copies, summary, signature
