@@ -692,6 +692,13 @@ def test_a_second_synthetic_writer_into_one_out_is_refused_while_the_first_works
     assert not (tmp_path / "d" / ".lock").exists()
 
 
+def test_one_synthetic_clip_is_counted_as_one_pair(tmp_path, capsys):
+    """`datasets synthetic --video --clips 1` printed "wrote 1 clip pairs to ..."."""
+    args = ["datasets", "synthetic", "--video", "--out", str(tmp_path / "v"), "--size", "16", "--clips", "1"]
+    assert main([*args, "--frames", "2", "--no-progress"]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote 1 clip pair to {tmp_path / 'v'}/videoA (summer)")
+
+
 def test_a_large_synthetic_count_starts_rendering_without_listing_every_image_first(tmp_path, monkeypatch):
     """`--count 100000000` built a list of 2 x 10**8 jobs (gigabytes) before the first image; now one at a time."""
     import tracemalloc

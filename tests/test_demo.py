@@ -138,6 +138,21 @@ def test_fast_demo_end_to_end(tmp_path, capsys, monkeypatch):
     assert saved["config"]["model"]["d_layers"] == 2 and saved["config"]["train"]["pool_size"] == 0
 
 
+def test_the_score_curves_best_is_printed_as_the_reports_table_prints_it():
+    """report.html's curve labelled a best PSNR of 22.04 dB "best 22" (3 significant digits) beside the other
+    direction's "23.9" and the table's 22.04: its digits are the table's now."""
+    from cyclegan.report.html import score_curve_svg
+
+    records = [
+        {"step": 200, "eval/AtoB/psnr": 21.3, "eval/BtoA/psnr": 20.0},
+        {"step": 533, "eval/AtoB/psnr": 23.87, "eval/BtoA/psnr": 22.04},
+    ]
+    svg = score_curve_svg(records, "psnr")
+    assert "AtoB: best 23.87 at step 533" in svg and "BtoA: best 22.04 at step 533" in svg
+    ssim = score_curve_svg([{"step": 4, "eval/AtoB/ssim": 0.8, "eval/BtoA/ssim": 0.75}], "ssim")
+    assert "AtoB: best 0.800 at step 4" in ssim and "BtoA: best 0.750 at step 4" in ssim
+
+
 def test_demo_cli_refuses_to_overwrite(tmp_path, capsys):
     run = tmp_path / "demo"
     run.mkdir()

@@ -341,7 +341,9 @@ def _render_synthetic(opts, folders: tuple[str, ...]) -> int:
 
             root = write_dataset(opts)
     if opts.video:
-        print(f"wrote {opts.clips} clip pairs to {escape(root)}/videoA (summer), videoB (true winter), cameras")
+        print(
+            f"wrote {counted(opts.clips, 'clip pair')} to {escape(root)}/videoA (summer), videoB (true winter), cameras"
+        )
         return 0
     paired = "paired" if opts.paired else "unpaired"
     print(

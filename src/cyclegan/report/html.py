@@ -113,6 +113,8 @@ def render_compare_html(r: CompareReport) -> str:
 
 
 CURVE_COLOURS = {"AtoB": "#1f77b4", "BtoA": "#d62728"}
+# the best value's digits as the report's tables print the score (3 significant digits wrote 22.04 dB as "22")
+CURVE_DIGITS = {"psnr": ".2f", "cycle_psnr": ".2f", "ssim": ".3f", "kid": ".4f"}
 
 
 def score_curve_svg(records: list[dict[str, Any]], metric: str, *, width: int = 520, height: int = 220) -> str:
@@ -134,6 +136,7 @@ def score_curve_svg(records: list[dict[str, Any]], metric: str, *, width: int = 
         return f"{pad + (step - x0) / max(x1 - x0, 1) * W:.1f},{20 + (y1 - v) / max(y1 - y0, 1e-9) * H:.1f}"
 
     best = max if metric != "kid" else min
+    fmt = CURVE_DIGITS.get(metric, ".3g")
     parts = [
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' font-size='11' "
         f"font-family='sans-serif'><rect x='{pad}' y='20' width='{W}' height='{H}' fill='none' stroke='#999'/>",
@@ -150,7 +153,7 @@ def score_curve_svg(records: list[dict[str, Any]], metric: str, *, width: int = 
         cx, cy = xy(bs, bv).split(",")
         parts.append(f"<circle cx='{cx}' cy='{cy}' r='4' fill='{colour}'/>")
         parts.append(
-            f"<text x='{pad + 8 + i * 220}' y='{height - 4}' fill='{colour}'>{d}: best {bv:.3g} at step {bs}</text>"
+            f"<text x='{pad + 8 + i * 220}' y='{height - 4}' fill='{colour}'>{d}: best {bv:{fmt}} at step {bs}</text>"
         )
     return "".join(parts) + "</svg>"
 
