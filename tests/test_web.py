@@ -1896,7 +1896,7 @@ def test_a_request_naming_a_file_not_uploaded_is_one_line_in_the_log_and_said_in
     gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     import asyncio
 
-    from gradio.context import LocalContext
+    from gradio.state_holder import SessionState
 
     from cyclegan.web import app as app_module
     from cyclegan.web.serve import ServeOptions
@@ -1907,9 +1907,8 @@ def test_a_request_naming_a_file_not_uploaded_is_one_line_in_the_log_and_said_in
     inputs = [[{"path": str(named), "meta": {"_type": "gradio.FileData"}}], page.engine.model_choices()[0][1], "AtoB"]
     page.has_launched = True  # Gradio checks the paths of a launched page only
 
-    async def request():
-        LocalContext.blocks.set(page)  # as Gradio's queue runs a request
-        return await page.preprocess_data(fn, inputs, None)
+    async def request():  # as Gradio's queue runs it: through its process_api, which preprocesses the inputs
+        return await page.process_api(fn, inputs, state=SessionState(page))
 
     capfd.readouterr()
     with pytest.raises(gr.Error) as e:
