@@ -624,6 +624,15 @@ def test_yaml_whole_numbers_read_as_yaml_1_2_reads_them(tmp_path, text, value):
     assert read_config_file(f) == {"steps": value}
 
 
+@pytest.mark.parametrize("text, value", [("2.000_5e-4", 2.0005e-4), (".000_5", 0.0005), ("5e-0_4", 5e-4), ("+.5", 0.5)])
+def test_yaml_floats_group_their_digits_as_the_flags_do(tmp_path, text, value):
+    """`--lr 2.000_5e-4` is taken (Python's float): a config file's `lr: 2.000_5e-4` was refused as a string,
+    only the digits before the dot might be grouped."""
+    f = tmp_path / "c.yaml"
+    f.write_text(f"lr: {text}\n")
+    assert read_config_file(f) == {"lr": pytest.approx(value)}
+
+
 @pytest.mark.parametrize("text", ["1:30", "0b11"])
 def test_yaml_1_1_only_numbers_are_refused_naming_the_option(tmp_path, text):
     """YAML 1.1's base-60 `1:30` was ninety steps (or an lr of 90.0), and `0b11` three: strings in YAML 1.2."""

@@ -12,6 +12,7 @@ import io
 import json
 import re
 import stat
+import struct
 import sys
 import zipfile
 from pathlib import Path
@@ -459,6 +460,20 @@ def test_an_archive_of_too_many_entries_is_refused_in_one_line_and_kept(mirror, 
     assert main([*args, "--max-entries", "8"]) == 0
     assert_layout(root)
     assert mirror.requests[requests:] == [(f"/datasets/{NAME}.zip", f"bytes={len(good_zip())}-")]
+
+
+def test_a_zip64_end_record_zipfile_refuses_is_the_one_line_of_an_unreadable_zip(tmp_path):
+    """Before: the entry count read from a zip64 locator naming a second disk raised zipfile's BadZipFile (a
+    traceback) before the check that names an unreadable zip; now that check says it, and the download goes."""
+    data = make_zip({"a.txt": b"x"})
+    end = data.rindex(b"PK\x05\x06")
+    part = tmp_path / "spanned.zip"
+    part.write_bytes(data[:end] + struct.pack("<4sLQL", b"PK\x06\x07", 1, 0, 2) + data[end:])
+    from cyclegan.data.archive import verify_archive
+
+    with pytest.raises(CycleGANError, match="^x.zip is not a readable zip archive .*spans? multiple disks"):
+        verify_archive(part, url="x.zip", total=None, sha256=None)
+    assert not part.exists()
 
 
 @pytest.mark.slow

@@ -442,6 +442,31 @@ def test_a_vp9_webms_transparent_pixels_are_translated_on_white(tmp_path, suffix
     assert all(f.min() > 240 for f in frames), [int(f.min()) for f in frames]
 
 
+def test_a_vp9_webm_with_alpha_is_read_where_pyav_has_no_libvpx_decoder(tmp_path, monkeypatch):
+    """The alpha channel is read through libvpx's decoder: a PyAV built without it raised UnknownCodecError, a
+    traceback, for a WebM FFmpeg's own VP9 decoder reads (its alpha left out, as before that decoder was used)."""
+    from types import SimpleNamespace
+
+    from cyclegan.clipio import transcode
+
+    clip = tmp_path / "logo.webm"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libvpx-vp9", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuva420p"
+        for _ in range(3):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(np.full((H, W, 4), (40, 40, 40, 0), np.uint8), format="rgba")))
+        c.mux(v.encode(None))
+    built = av.CodecContext
+
+    def create(name, mode=None):
+        if name.startswith("libvpx"):
+            raise av.codec.codec.UnknownCodecError(name)
+        return built.create(name, mode)
+
+    monkeypatch.setattr(av, "CodecContext", SimpleNamespace(create=create))
+    assert transcode(clip, tmp_path / "out.mp4", lambda frames: frames, progress=False) == 3
+
+
 def test_an_mpeg4_clip_on_a_90khz_clock_is_translated(ckpt, tmp_path):
     """MPEG-4 Part 2 takes no clock finer than 1/65535 s: the source's 1/90000 was refused ('Invalid argument')."""
     clip = tmp_path / "cam.mov"

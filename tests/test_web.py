@@ -1152,6 +1152,23 @@ def test_outputs_named_after_long_or_right_to_left_upload_names_are_offered_as_t
     assert line.startswith("done:") and Path(download).name.endswith("_stylised.png")
 
 
+def test_uploads_whose_output_names_would_be_one_file_each_get_their_own(engine, tmp_path):
+    """The outputs' stems were told apart (`unique_stems`) before the characters that hide a name became "_" and
+    before the stem was cut to fit `_AtoB.png`: `x\u202e.png` and `x_.png`, or two 250-byte names differing at
+    their ends, were both written as one file, the second over the first (both rows offered the second's)."""
+    from cyclegan.web.translate_tab import TranslateTab
+
+    uploads = [
+        _png(tmp_path / "x\u202e.png", 24, 20, seed=1),
+        _png(tmp_path / "x_.png", 24, 20, seed=2),
+        _png(tmp_path / ("y" * 246 + "1.png"), 24, 20, seed=3),
+        _png(tmp_path / ("y" * 246 + "2.png"), 24, 20, seed=4),
+    ]
+    gallery, downloads, _ = TranslateTab(engine).translate(list(map(str, uploads)), engine.models()[0].key, "AtoB")
+    assert len(set(downloads)) == 4 and len({shown for shown, _ in gallery}) == 8
+    assert all(len(os.fsencode(Path(d).name)) <= 255 for d in downloads)
+
+
 def test_a_clip_named_to_the_file_systems_limit_is_translated_in_the_video_tab(engine, tmp_path):
     """Video named its output `NAME_AtoB.gif` after a clip whose name took the file system's 255 bytes, and refused
     the clip: "cannot write NAME_AtoB.gif: File name too long". Now the stem is cut to fit, as Translate's and
@@ -1911,7 +1928,7 @@ def test_a_request_naming_a_file_not_uploaded_is_one_line_in_the_log_and_said_in
     gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     import asyncio
 
-    from gradio.context import LocalContext
+    from gradio.state_holder import SessionState
 
     from cyclegan.web import app as app_module
     from cyclegan.web.serve import ServeOptions
@@ -1922,9 +1939,8 @@ def test_a_request_naming_a_file_not_uploaded_is_one_line_in_the_log_and_said_in
     inputs = [[{"path": str(named), "meta": {"_type": "gradio.FileData"}}], page.engine.model_choices()[0][1], "AtoB"]
     page.has_launched = True  # Gradio checks the paths of a launched page only
 
-    async def request():
-        LocalContext.blocks.set(page)  # as Gradio's queue runs a request
-        return await page.preprocess_data(fn, inputs, None)
+    async def request():  # as Gradio's queue runs it: through its process_api, which preprocesses the inputs
+        return await page.process_api(fn, inputs, state=SessionState(page))
 
     capfd.readouterr()
     with pytest.raises(gr.Error) as e:

@@ -810,9 +810,13 @@ def _rgb(frame, size: tuple[int, int]) -> np.ndarray:
 def _decoder(vin):
     """The codec context that decodes video stream `vin`: its own, but libvpx's for a VP9 WebM with an alpha
     channel, which FFmpeg's own VP9 decoder drops (the channel rides beside each frame, read by libvpx alone):
-    its transparent pixels were translated as the colours hidden under them, and the output made opaque."""
+    its transparent pixels were translated as the colours hidden under them, and the output made opaque. A PyAV
+    built without libvpx decodes it as before (a traceback here refused a clip it can read)."""
     if vin.codec_context.name == "vp9" and vin.metadata.get("alpha_mode") == "1":
-        ctx = _av().CodecContext.create("libvpx-vp9", "r")
+        try:
+            ctx = _av().CodecContext.create("libvpx-vp9", "r")
+        except ValueError:  # av.codec.codec.UnknownCodecError
+            return vin.codec_context
         ctx.extradata = vin.codec_context.extradata
         return ctx
     return vin.codec_context

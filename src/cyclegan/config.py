@@ -442,7 +442,7 @@ _ConfigLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 # YAML 1.2's core schema: decimal (leading zeros too), 0o octal, 0x hex; a float has a dot or an exponent. Digits
-# may be grouped by `_` (`1_000`), as the flags take them (Python's int and float)
+# may be grouped by `_` (`1_000`, `2.000_5e-4`), as the flags take them (Python's int and float)
 _DIGITS = r"[0-9]+(?:_[0-9]+)*"
 _ConfigLoader.add_implicit_resolver(
     "tag:yaml.org,2002:int", re.compile(rf"^(?:[-+]?{_DIGITS}|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
@@ -450,7 +450,7 @@ _ConfigLoader.add_implicit_resolver(
 _ConfigLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(
-        rf"^(?:[-+]?(?:\.[0-9]+|{_DIGITS}\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?{_DIGITS}[eE][-+]?[0-9]+"
+        rf"^(?:[-+]?(?:\.{_DIGITS}|{_DIGITS}\.(?:{_DIGITS})?)(?:[eE][-+]?{_DIGITS})?|[-+]?{_DIGITS}[eE][-+]?{_DIGITS}"
         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
     ),
     list("-+.0123456789"),

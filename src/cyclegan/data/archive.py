@@ -75,11 +75,11 @@ def verify_archive(
 
 def announced_entries(path: Path) -> int | None:
     """The entries `path`'s zip end record announces (zip64's too), read without its directory; None where
-    there is no end record (not a zip: zipfile says so next)."""
+    there is no end record, or one zipfile refuses (a zip64 one spanning disks): zipfile says so next."""
     try:
         with path.open("rb") as f:
             end = zipfile._EndRecData(f)  # zipfile's own reader of the record; no public one reads it alone
-    except OSError:
+    except (OSError, zipfile.BadZipFile):
         return None
     return None if end is None else end[zipfile._ECD_ENTRIES_TOTAL]
 

@@ -165,11 +165,19 @@ def local_colour(
     k = min(patch or colour_patch(h, w), h, w)
     if k < 1:
         raise MetricInputError(f"local_colour needs a patch of 1 pixel or more on images of 1x1 or more, got {k}")
-    means = _window_means(to_unit(a, value_range) - to_unit(b, value_range), k)  # (B, 3, H-k+1, W-k+1)
-    error = means.abs().amax(1).flatten(1) * 255.0  # (B, windows): the largest channel's, in grey levels
-    worst, at = error.float().max(1)
-    where = torch.stack([at % means.shape[-1], at // means.shape[-1]], 1)  # (B, 2): x, y
+    diff = to_unit(a, value_range) - to_unit(b, value_range)
+    # one image at a time: the float64 tables of a whole batch were 5x its float32 bytes at once (--eval-images
+    # 10000 at 256 px: 40 GB on top of the images, in a training run's scoring)
+    worst, at = (torch.cat(parts) for parts in zip(*(_window_errors(d, k) for d in diff.split(1)), strict=True))
+    where = torch.stack([at % (w - k + 1), at // (w - k + 1)], 1)  # (B, 2): x, y
     return (worst[0], where[0]) if single else (worst, where)
+
+
+def _window_errors(d: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B,) each: the largest error over the k x k windows of the differences d (B, 3, H, W) on [0, 1], the
+    largest channel's, in grey levels, and its window's index in the (H-k+1, W-k+1) grid."""
+    error = _window_means(d, k).abs().amax(1).flatten(1) * 255.0  # (B, windows)
+    return error.float().max(1)
 
 
 def _window_means(x: torch.Tensor, k: int) -> torch.Tensor:

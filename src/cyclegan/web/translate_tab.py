@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..errors import CycleGANError, escape
+from ..errors import CycleGANError, escape, replace_unsafe
 from ..files import unique_stems
 from .engine import Cancelled, Engine, Stop, Stops, alert_text, literal, stopping, user_errors, without_paths
 from .options import EXAMPLES_PER_FOLDER, ServeOptions
@@ -58,6 +58,14 @@ def say_left_out(problems: Sequence[str]) -> None:
     """A pop-up for each upload a Translate job left out (each already without server paths)."""
     for p in problems:
         gr.Warning(alert_text(p))
+
+
+def output_stems(names: Sequence[str], direction: str) -> list[str]:
+    """The stem of each upload's `STEM_input.png` and `STEM_{direction}.png`, told apart as `output_name` writes
+    them (hiding characters as "_", cut to fit the longer tail): told apart before, `x\u202e.png` and `x_.png`,
+    or two long names differing at their ends, were one file, the second written over the first."""
+    longest = max(("_input.png", f"_{direction}.png"), key=lambda tail: len(tail.encode()))
+    return unique_stems([Path(replace_unsafe(Path(n).stem) + ".png") for n in names], suffix_of=lambda _: longest)
 
 
 class TranslateTab:
@@ -153,7 +161,7 @@ class TranslateTab:
             stop.said = cancelled_line(len(rows), len(uploads), problems)
 
         try:
-            for stem, path, name in zip(unique_stems([Path(n) for n in names]), uploads, names, strict=True):
+            for stem, path, name in zip(output_stems(names, direction), uploads, names, strict=True):
                 if (frames := animated_frames(path)) > 1:  # its first frame alone was translated, without a word
                     leave_out(f"{name} is an animated image of {frames} frames, a clip: translate it in the Video tab")
                     continue
