@@ -389,16 +389,21 @@ def test_a_clips_colour_tags_are_kept_and_its_bit_depth_lost_is_named(tmp_path, 
     assert (said in capsys.readouterr().err) == (tags["color_trc"] == 16)
 
 
-def test_a_grey_clips_translation_keeps_its_colour(ckpt, tmp_path):
-    """Before: an FFV1 clip in grey (a scan, a security camera's) was written in its own grey pixel format, so its
-    translation's colour was thrown away without a word. Now the output's pixel format holds colour."""
-    clip = tmp_path / "grey.mkv"
-    with av.open(str(clip), "w") as c:
-        v = c.add_stream("ffv1", rate=10)
-        v.width, v.height, v.pix_fmt = W, H, "gray"
+def encoded_clip(path: Path, codec: str, pix_fmt: str, options: dict | None = None) -> Path:
+    """Three moving frames at 10 fps in `codec`, stored as `pix_fmt` (a grey clip, a lossless RGB one)."""
+    with av.open(str(path), "w") as c:
+        v = c.add_stream(codec, rate=10, options=options or {})
+        v.width, v.height, v.pix_fmt = W, H, pix_fmt
         for f in moving_frames(3):
             c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
         c.mux(v.encode(None))
+    return path
+
+
+def test_a_grey_clips_translation_keeps_its_colour(ckpt, tmp_path):
+    """Before: an FFV1 clip in grey (a scan, a security camera's) was written in its own grey pixel format, so its
+    translation's colour was thrown away without a word. Now the output's pixel format holds colour."""
+    clip = encoded_clip(tmp_path / "grey.mkv", "ffv1", "gray")
     assert translate(ckpt, tmp_path / "out", clip, extra=["--flow-blend", "0"]) == 0
     with av.open(str(tmp_path / "out" / clip.name)) as c:
         assert not c.streams.video[0].codec_context.pix_fmt.startswith("gray")
@@ -409,13 +414,7 @@ def test_a_grey_clips_translation_keeps_its_colour(ckpt, tmp_path):
 def test_a_lossless_rgb_h264_clip_keeps_its_colour_at_every_pixel(ckpt, tmp_path):
     """A lossless RGB H.264 clip (libx264rgb, decoded as gbrp, which libx264 does not take) was written as 4:2:0,
     a quarter of its colour resolution, without a word. Now as 4:4:4, which libx264 writes."""
-    clip = tmp_path / "rgb.mkv"
-    with av.open(str(clip), "w") as c:
-        v = c.add_stream("libx264rgb", rate=10, options={"qp": "0"})
-        v.width, v.height, v.pix_fmt = W, H, "bgr0"
-        for f in moving_frames(3):
-            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
-        c.mux(v.encode(None))
+    clip = encoded_clip(tmp_path / "rgb.mkv", "libx264rgb", "bgr0", options={"qp": "0"})
     assert translate(ckpt, tmp_path / "out", clip, extra=["--flow-blend", "0"]) == 0
     with av.open(str(tmp_path / "out" / clip.name)) as c:
         assert c.streams.video[0].codec_context.name == "h264"
