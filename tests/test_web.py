@@ -1520,6 +1520,47 @@ def test_translate_says_a_model_read_again_after_its_file_changed_was_loaded_now
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
+def test_a_job_that_waited_for_another_jobs_load_of_its_model_says_it_was_loaded_now(engine, monkeypatch):
+    """Of two jobs asking for a model not loaded yet, the second waited out the first's load (seconds), then was
+    told the model was kept: Translate said "model ready in 2.30 s (already loaded)". Both were loaded for."""
+    import threading
+
+    from cyclegan import loading
+
+    key = engine.models()[0].key
+    real, second_waits, entered = loading.load_generator, threading.Event(), []
+
+    class Counted:  # the model's load lock, which says when the second job waits on it
+        def __init__(self):
+            self.lock = threading.Lock()
+
+        def __enter__(self):
+            entered.append(1)
+            if len(entered) == 2:
+                second_waits.set()
+            self.lock.acquire()
+
+        def __exit__(self, *exc):
+            self.lock.release()
+
+    def slow(path, direction, **kw):
+        assert second_waits.wait(30)
+        return real(path, direction, **kw)
+
+    monkeypatch.setattr(loading, "load_generator", slow)
+    engine._loading[(engine.model_path(key), "AtoB")] = Counted()
+    said = []
+    jobs = [
+        threading.Thread(target=lambda: said.append(engine.ready(key, "AtoB").loaded), daemon=True) for _ in range(2)
+    ]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        joined(job)
+    assert said == [True, True]
+    assert engine.ready(key, "AtoB").loaded is False  # kept: found, not loaded
+
+
 def test_a_checkpoint_replaced_by_one_of_the_same_size_and_time_is_loaded_again(engine, run):
     """The page noticed a new checkpoint by its modification time and size only: one copied in with its times
     kept (`cp -p`, `rsync -t`) and renamed over the old, of the same size (a run's checkpoints of one
