@@ -859,6 +859,8 @@ def test_the_local_colour_in_grey_levels_has_a_plot_of_its_own(tmp_path, run):
     app = build_app(ServeOptions(runs=(str(run),)), [], tmp_path / "work")
     labels = {c["props"].get("elem_id"): c["props"].get("label") for c in app.get_config_file()["components"]}
     assert "local colour in grey levels" in labels["runs-scores-grey"]
+    # pix2pix scores it on training pairs set aside as well: the label said "on a paired test split"
+    assert "a paired test split, pix2pix's pairs" in labels["runs-scores-grey"]
 
 
 def test_the_runs_tab_names_the_levels_the_watcher_warns_at(tmp_path, run):
