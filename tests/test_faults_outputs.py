@@ -118,6 +118,26 @@ def test_no_command_but_training_replaces_a_runs_checkpoint_or_best(run, tmp_pat
     assert main(["export", "--checkpoint", str(checkpoint), "--out", str(outside)]) == 0 and outside.is_file()
 
 
+def test_save_generator_replaces_no_runs_best(run, tmp_path):
+    """`save_generator(G, "RUN/best.pt", overwrite=True)` replaced a run's best.pt (CycleGAN's two generators at
+    their best score, which `evaluate RUN` and the web page read as the run's) with one fine-tuned generator; and
+    without a best.pt yet, one was made there. Refused now, as every command's output is; another name is written."""
+    import shutil
+
+    import cyclegan
+
+    shutil.copytree(run, copy := tmp_path / "run")
+    G = cyclegan.load_generator(copy, "AtoB")
+    with pytest.raises(CycleGANError, match=r"best.pt is a training run's best.pt \(only `cyclegan train` writes"):
+        cyclegan.save_generator(G, copy / "best.pt")  # none yet: it would read as the run's best
+    assert not (copy / "best.pt").exists()
+    (copy / "best.pt").write_bytes(before := (copy / "checkpoint.pt").read_bytes())
+    with pytest.raises(CycleGANError, match=r"best.pt is a training run's best.pt"):
+        cyclegan.save_generator(G, copy / "best.pt", overwrite=True)
+    assert (copy / "best.pt").read_bytes() == before
+    assert cyclegan.save_generator(G, copy / "tuned.pt") == copy / "tuned.pt"
+
+
 def test_an_interrupted_translation_is_finished_with_skip_existing(run, tmp_path, capsys, monkeypatch):
     make_images(tmp_path / "in", 3, seed=3)
     Image.open(tmp_path / "in" / "img_000.png").save(tmp_path / "in" / "img_000.jpg")  # same stem: img_000-2

@@ -466,6 +466,24 @@ def test_a_vp9_webm_with_alpha_is_read_where_pyav_has_no_libvpx_decoder(tmp_path
     assert transcode(clip, tmp_path / "out.mp4", lambda frames: frames, progress=False) == 3
 
 
+def test_an_rgb_clip_written_in_another_codec_stays_4_2_0(tmp_path):
+    """Only a source written again in its own codec keeps its colour at every pixel (4:4:4, as the lossless RGB
+    H.264 above): a PNG clip (RGB) written as VP9 into a WebM is 4:2:0, which every player plays (untested, this
+    came back as 4:4:4)."""
+    from cyclegan.clipio import transcode
+
+    clip = tmp_path / "frames.mov"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("png", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "rgb24"
+        for f in moving_frames(3):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(v.encode(None))
+    assert transcode(clip, tmp_path / "out.webm", lambda frames: frames, progress=False) == 3
+    with av.open(str(tmp_path / "out.webm")) as c:
+        assert (c.streams.video[0].codec_context.name, c.streams.video[0].codec_context.pix_fmt) == ("vp9", "yuv420p")
+
+
 def test_an_mpeg4_clip_on_a_90khz_clock_is_translated(ckpt, tmp_path):
     """MPEG-4 Part 2 takes no clock finer than 1/65535 s: the source's 1/90000 was refused ('Invalid argument')."""
     clip = tmp_path / "cam.mov"

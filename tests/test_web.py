@@ -859,6 +859,8 @@ def test_the_local_colour_in_grey_levels_has_a_plot_of_its_own(tmp_path, run):
     app = build_app(ServeOptions(runs=(str(run),)), [], tmp_path / "work")
     labels = {c["props"].get("elem_id"): c["props"].get("label") for c in app.get_config_file()["components"]}
     assert "local colour in grey levels" in labels["runs-scores-grey"]
+    # pix2pix scores it on training pairs set aside as well: the label said "on a paired test split"
+    assert "a paired test split, pix2pix's pairs" in labels["runs-scores-grey"]
 
 
 def test_the_runs_tab_names_the_levels_the_watcher_warns_at(tmp_path, run):
@@ -1518,6 +1520,47 @@ def test_translate_says_a_model_read_again_after_its_file_changed_was_loaded_now
         assert tab.translate([photo], key, "AtoB")[2].endswith("(loaded now)")
     finally:
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_a_job_that_waited_for_another_jobs_load_of_its_model_says_it_was_loaded_now(engine, monkeypatch):
+    """Of two jobs asking for a model not loaded yet, the second waited out the first's load (seconds), then was
+    told the model was kept: Translate said "model ready in 2.30 s (already loaded)". Both were loaded for."""
+    import threading
+
+    from cyclegan import loading
+
+    key = engine.models()[0].key
+    real, second_waits, entered = loading.load_generator, threading.Event(), []
+
+    class Counted:  # the model's load lock, which says when the second job waits on it
+        def __init__(self):
+            self.lock = threading.Lock()
+
+        def __enter__(self):
+            entered.append(1)
+            if len(entered) == 2:
+                second_waits.set()
+            self.lock.acquire()
+
+        def __exit__(self, *exc):
+            self.lock.release()
+
+    def slow(path, direction, **kw):
+        assert second_waits.wait(30)
+        return real(path, direction, **kw)
+
+    monkeypatch.setattr(loading, "load_generator", slow)
+    engine._loading[(engine.model_path(key), "AtoB")] = Counted()
+    said = []
+    jobs = [
+        threading.Thread(target=lambda: said.append(engine.ready(key, "AtoB").loaded), daemon=True) for _ in range(2)
+    ]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        joined(job)
+    assert said == [True, True]
+    assert engine.ready(key, "AtoB").loaded is False  # kept: found, not loaded
 
 
 def test_a_checkpoint_replaced_by_one_of_the_same_size_and_time_is_loaded_again(engine, run):

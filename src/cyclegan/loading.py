@@ -24,6 +24,7 @@ from .config import config_from_dict
 from .errors import CycleGANError
 from .execution import resolve_device
 from .families import GENERATOR_FOR, directions_of, family, generator_for
+from .files import training_file
 from .interop.foreign import holds_both, load_foreign_generator
 from .models import build_generator
 from .run_files import CHECKPOINT_NAME, FORMAT, GENERATORS_ONLY
@@ -277,7 +278,7 @@ def save_generator(net: nn.Module, path: str | Path, *, overwrite: bool = False)
     in fp32 on the CPU and the stored config of the file it came from (a generator of another project's file: its
     state dict alone, which `load_generator` reads as it read that file). Written atomically (an interrupted save
     leaves any previous file whole); an existing file is replaced only with `overwrite=True`, a run's
-    checkpoint.pt never.
+    checkpoint.pt or best.pt never (`files.training_file`).
     Returns the path."""
     base = getattr(net, "_orig_mod", net)  # under torch.compile
     origin = getattr(base, "_cyclegan_origin", None)
@@ -295,6 +296,13 @@ def save_generator(net: nn.Module, path: str | Path, *, overwrite: bool = False)
     # overwrite=True in a fine-tuning loop would end the run's resumability
     if path.exists() and (path.name == CHECKPOINT_NAME or os.path.abspath(path) == origin.resumable):
         raise CycleGANError(f"{path} is a training run's resumable checkpoint; save the generator under another name")
+    # a run's best.pt is its generators (CycleGAN's two) at their best score, which `evaluate RUN` and the web page
+    # read as the run's: one fine-tuned generator replaced it with overwrite=True, and `best.pt` without
+    if (run_file := training_file(path)) is not None:
+        raise CycleGANError(
+            f"{path} is a training run's {run_file.name} (only `cyclegan train` writes it); save the generator under "
+            "another name"
+        )
     if path.exists() and not overwrite:
         raise CycleGANError(f"{path} exists; give another path, or overwrite=True to replace it")
     state = {

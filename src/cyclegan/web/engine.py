@@ -270,9 +270,10 @@ def padded_size(width: int, height: int, *, multiple: int, least: int) -> tuple[
 
 
 class Ready(NamedTuple):
-    """A generator for a job, and whether this call loaded it (its first use, or its file replaced since) rather
-    than finding it kept: the Translate tab says which, once said by whether loading took over 0.05 s, so a tiny
-    model read again after its run saved a newer checkpoint was said to be "already loaded"."""
+    """A generator for a job, and whether it was loaded for this call (its first use, or its file replaced since;
+    by this call or by another job's load it waited for) rather than found kept: the Translate tab says which, once
+    said by whether loading took over 0.05 s, so a tiny model read again after its run saved a newer checkpoint was
+    said to be "already loaded"."""
 
     net: Any
     loaded: bool
@@ -382,6 +383,7 @@ class Engine:
         model = (path, direction)
         with self._lock:
             loading = self._loading.setdefault(model, threading.Lock())
+            asked = self._generators.get(model)  # what was kept when asked: another job's load waited on is "loaded"
         # One load of a model at a time, outside the engine's lock: loaded under it, a load (seconds) held up
         # every other job, on any model, with --concurrency 2.
         with loading:
@@ -407,7 +409,8 @@ class Engine:
                 self._generators.move_to_end(model)
                 while len(self._generators) > MODELS_KEPT:  # freed once no job still runs it
                     self._generators.popitem(last=False)
-            return Ready(cached[1], loaded)
+            # a job that waited out another's load of it (seconds) said "(already loaded)" beside those seconds
+            return Ready(cached[1], loaded or cached is not asked)
 
     @contextlib.contextmanager
     def using(self, net) -> Iterator[None]:

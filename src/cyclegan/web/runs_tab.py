@@ -77,8 +77,10 @@ class RunsTab:
                     x="step",
                     y="value",
                     color="score",
-                    label="local colour in grey levels (0-255; --eval-every on a paired test split): the worst "
-                    "patch's mean colour off the truth (a side an eighth of the image's); lower is better",
+                    # not "on a paired test split" alone: pix2pix scores it on training pairs set aside too
+                    label="local colour in grey levels (0-255; --eval-every where each held-out image has its truth: "
+                    "a paired test split, pix2pix's pairs): the worst patch's mean colour off the truth (a side an "
+                    "eighth of the image's); lower is better",
                     elem_id="runs-scores-grey",
                     scale=1,
                 )
