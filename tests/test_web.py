@@ -3239,3 +3239,71 @@ def test_the_video_tab_shows_its_clip_s_warnings_to_the_visitor(tmp_path, run, c
         "phone.mp4: left out of phone_AtoB.mp4: data (the first video stream is translated; the sound and subtitles "
         "a .mp4 takes are copied)"
     ]
+
+
+@pytest.mark.slow
+def test_one_page_holds_at_most_max_jobs_per_visitor_and_a_failed_or_cancelled_job_frees_its_place(tmp_path):
+    """A script could queue --max-queue (100) heavy jobs from one page session and hold every other visitor up for
+    hours. Now Gradio's queue takes at most --max-jobs-per-visitor of one session's heavy jobs, waiting or running,
+    and refuses one more at once with a line saying what to do; a job that fails or is cancelled frees its place,
+    and another page is not held up. Through Gradio's queue, as a page joins it."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import threading
+
+    import gradio as gr
+    import httpx
+
+    from cyclegan.web import app as app_module
+    from cyclegan.web.engine import HEAVY
+    from cyclegan.web.serve import ServeOptions
+
+    go = threading.Event()
+
+    def job(x: str) -> str:
+        if x == "fail":
+            raise ValueError("failed")
+        go.wait(30)
+        return x
+
+    with gr.Blocks() as page:
+        box, out, button = gr.Textbox(), gr.Textbox(), gr.Button()
+        button.click(job, box, out, concurrency_id=HEAVY, concurrency_limit=1)
+    page.engine = SimpleNamespace(outputs=tmp_path / "out")  # as `build_app` sets it: `launch` sweeps it
+    app_module.launch(page, ServeOptions(checkpoint=("x",), port=free_port(), max_jobs_per_visitor=2), block=False)
+    fn = next(iter(page.fns))
+    try:
+        with httpx.Client(base_url=page.local_url + "gradio_api/", timeout=30) as client:
+
+            def join(session: str, x: str = "x") -> httpx.Response:
+                return client.post("queue/join", json={"data": [x], "fn_index": fn, "session_hash": session})
+
+            def wait_until(check) -> None:
+                for _ in range(300):
+                    if check():
+                        return
+                    time.sleep(0.05)
+                raise AssertionError("the queue did not get there")
+
+            first = join("a")
+            assert first.status_code == 200
+            wait_until(lambda: any(page._queue.active_jobs))  # running
+            assert join("a").status_code == 200  # waiting behind it: a job still waiting counts too
+            refused = join("a")
+            assert refused.status_code == 400
+            assert refused.json()["detail"] == (
+                "this page already has 2 jobs waiting or running, the most one visitor may have (cyclegan serve "
+                "--max-jobs-per-visitor 2), and the queue holds 1 job of all pages: wait for one of yours to end, "
+                "or cancel one, then try again"
+            )
+            assert join("b").status_code == 200  # another page is not held up
+            # a cancelled job frees its place (the waiting one: Gradio's Cancel drops it from the queue)
+            waiting = next(e for e in page._queue.event_queue_per_concurrency_id[HEAVY].queue if e.session_hash == "a")
+            client.post("cancel", json={"event_id": waiting._id, "session_hash": "a", "fn_index": fn})
+            wait_until(lambda: app_module.visitor_jobs(page._queue, "a")[0] == 1)
+            assert join("a", "fail").status_code == 200
+            go.set()  # the running jobs end; the one that fails frees its place too
+            wait_until(lambda: app_module.visitor_jobs(page._queue, "a")[0] == 0)
+            assert all(join("a").status_code == 200 for _ in range(2))
+    finally:
+        go.set()
+        page.close()

@@ -8,6 +8,7 @@ timer that refreshes the model and run lists. `launch` serves it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import tempfile
@@ -19,10 +20,10 @@ import gradio as gr
 from gradio.exceptions import InvalidPathError
 from starlette.middleware import Middleware  # gradio's server
 
-from ..errors import escape
+from ..errors import counted, escape
 from .compare_tab import CompareTab
 from .disk import UploadBudget, sweeping
-from .engine import LIGHT_EVENTS, Engine, user_errors
+from .engine import HEAVY, LIGHT_EVENTS, Engine, alert_text, user_errors
 from .options import MB, ServeOptions, url_host
 from .runs_tab import RunsTab
 from .style_tab import StyleTab
@@ -132,10 +133,52 @@ def uploads_only(component: gr.File) -> None:
     component.async_move_resource_to_block_cache = checked_async
 
 
+def visitor_jobs(queue, session: str) -> tuple[int, int]:
+    """(the heavy jobs of page session `session` waiting or running in Gradio's `queue`, all heavy jobs waiting),
+    read from the queue itself: a job that ends, fails, is cancelled or dropped leaves it, so frees its place."""
+    group = queue.event_queue_per_concurrency_id.get(HEAVY)
+    waiting = list(group.queue) if group is not None else []
+    running = [e for events in queue.active_jobs if events for e in events if e.concurrency_id == HEAVY]
+    return sum(e.session_hash == session for e in waiting + running), len(waiting)
+
+
+def too_many_jobs(mine: int, waiting: int, limit: int) -> str:
+    """The pop-up refusing a page's job past --max-jobs-per-visitor."""
+    return (
+        f"this page already has {counted(mine, 'job')} waiting or running, the most one visitor may have "
+        f"(cyclegan serve --max-jobs-per-visitor {limit}), and the queue holds {counted(waiting, 'job')} of all "
+        "pages: wait for one of yours to end, or cancel one, then try again"
+    )
+
+
+def jobs_per_visitor(app: gr.Blocks, limit: int) -> None:
+    """Refuse at once a heavy job of a page session that has `limit` waiting or running: one page (a script's
+    session) could take all --max-queue places and hold every other visitor up for hours. Checked where Gradio's
+    queue takes a job in (its `push`: the job joins, or is refused with the page's pop-up), so a job still waiting
+    counts. Per session, not per address: behind a reverse proxy every visitor has the proxy's address; a script
+    may make up sessions, which only a limit per address at that proxy holds."""
+    queue, push = app._queue, app._queue.push
+    joining = asyncio.Lock()  # counted and taken in as one: two requests at once passed on one count
+
+    async def limited(body, request, username):
+        fn = app.fns.get(body.fn_index) if body.fn_index is not None else None
+        if fn is None or fn.concurrency_id != HEAVY or body.session_hash is None:
+            return await push(body, request, username)
+        async with joining:
+            mine, waiting = visitor_jobs(queue, body.session_hash)
+            if mine >= limit:
+                print(f"refused: a page's job past --max-jobs-per-visitor {limit}", file=sys.stderr)
+                return False, alert_text(too_many_jobs(mine, waiting, limit)), "error"
+            return await push(body, request, username)
+
+    queue.push = limited
+
+
 def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
     """Serve `app` on opts.host:opts.port with the queue's limits and nothing that needs the internet."""
     # A waiting job holds its request in memory: unbounded, a script's requests grew the server without end.
     app.queue(default_concurrency_limit=opts.concurrency, max_size=opts.max_queue)
+    jobs_per_visitor(app, opts.max_jobs_per_visitor)
     folder = Path(app.GRADIO_CACHE)  # the uploads and the page's outputs
     budget = Middleware(UploadBudget, folder=folder, limit=int(opts.max_disk_mb * MB))
     app.launch(

@@ -66,6 +66,12 @@ class ServeOptions(Options):
     max_queue: int = opt(
         100, "jobs that may wait in the queue, light refreshes included; one more is refused (the queue is full)", gt=0
     )
+    max_jobs_per_visitor: int = opt(
+        3,
+        "heavy jobs one page (its session) may have waiting or running at once; one more is refused, saying so "
+        "(per page, not per address: behind a proxy every visitor has the proxy's)",
+        gt=0,
+    )
     max_upload_mb: float = opt(
         25.0, "largest file accepted, image or clip, in MB (of 1024 x 1024 bytes, as Gradio counts)", ge=MIN_UPLOAD_MB
     )
