@@ -3291,9 +3291,9 @@ def test_one_page_holds_at_most_max_jobs_per_visitor_and_a_failed_or_cancelled_j
             refused = join("a")
             assert refused.status_code == 400
             assert refused.json()["detail"] == (
-                "this page already has 2 jobs waiting or running, the most one visitor may have (cyclegan serve "
-                "--max-jobs-per-visitor 2), and the queue holds 1 job of all pages: wait for one of yours to end, "
-                "or cancel one, then try again"
+                "this page already has 2 jobs waiting or running, the most one page may have (cyclegan serve "
+                "--max-jobs-per-visitor 2); jobs waiting in the queue, from all pages: 1. Wait for one of yours to "
+                "end, or cancel one, then try again"
             )
             assert join("b").status_code == 200  # another page is not held up
             # a cancelled job frees its place (the waiting one: Gradio's Cancel drops it from the queue)

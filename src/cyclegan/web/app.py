@@ -145,9 +145,9 @@ def visitor_jobs(queue, session: str) -> tuple[int, int]:
 def too_many_jobs(mine: int, waiting: int, limit: int) -> str:
     """The pop-up refusing a page's job past --max-jobs-per-visitor."""
     return (
-        f"this page already has {counted(mine, 'job')} waiting or running, the most one visitor may have "
-        f"(cyclegan serve --max-jobs-per-visitor {limit}), and the queue holds {counted(waiting, 'job')} of all "
-        "pages: wait for one of yours to end, or cancel one, then try again"
+        f"this page already has {counted(mine, 'job')} waiting or running, the most one page may have (cyclegan "
+        f"serve --max-jobs-per-visitor {limit}); jobs waiting in the queue, from all pages: {waiting}. Wait for one "
+        "of yours to end, or cancel one, then try again"
     )
 
 
