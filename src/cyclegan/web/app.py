@@ -133,13 +133,12 @@ def uploads_only(component: gr.File) -> None:
     component.async_move_resource_to_block_cache = checked_async
 
 
-def visitor_jobs(queue, session: str) -> tuple[int, int]:
-    """(the heavy jobs of page session `session` waiting or running in Gradio's `queue`, all heavy jobs waiting),
-    read from the queue itself: a job that ends, fails, is cancelled or dropped leaves it, so frees its place."""
+def heavy_jobs(queue) -> tuple[list, list]:
+    """(the heavy jobs waiting in Gradio's `queue`, those running), as its events: a job that ends, fails, is
+    cancelled or dropped leaves them, so a count read from them frees its place with no bookkeeping to leak."""
     group = queue.event_queue_per_concurrency_id.get(HEAVY)
-    waiting = list(group.queue) if group is not None else []
     running = [e for events in queue.active_jobs if events for e in events if e.concurrency_id == HEAVY]
-    return sum(e.session_hash == session for e in waiting + running), len(waiting)
+    return (list(group.queue) if group is not None else []), running
 
 
 def too_many_jobs(mine: int, waiting: int, limit: int) -> str:
@@ -159,17 +158,29 @@ def jobs_per_visitor(app: gr.Blocks, limit: int) -> None:
     may make up sessions, which only a limit per address at that proxy holds."""
     queue, push = app._queue, app._queue.push
     joining = asyncio.Lock()  # counted and taken in as one: two requests at once passed on one count
+    # The jobs sent with no session (Gradio's /call API, as curl sends them), one visitor together: Gradio gives
+    # each a session of its own, so a loop of them passed as many visitors.
+    sessionless: set[str] = set()
 
     async def limited(body, request, username):
         fn = app.fns.get(body.fn_index) if body.fn_index is not None else None
-        if fn is None or fn.concurrency_id != HEAVY or body.session_hash is None:
+        if fn is None or fn.concurrency_id != HEAVY:
             return await push(body, request, username)
+        session = body.session_hash  # Gradio's push sets a new one where there is none
         async with joining:
-            mine, waiting = visitor_jobs(queue, body.session_hash)
+            waiting, running = heavy_jobs(queue)
+            if session is None:
+                sessionless.intersection_update(e._id for e in waiting + running)
+                mine = len(sessionless)
+            else:
+                mine = sum(e.session_hash == session for e in waiting + running)
             if mine >= limit:
                 print(f"refused: a page's job past --max-jobs-per-visitor {limit}", file=sys.stderr)
-                return False, alert_text(too_many_jobs(mine, waiting, limit)), "error"
-            return await push(body, request, username)
+                return False, alert_text(too_many_jobs(mine, len(waiting), limit)), "error"
+            joined, event_id, state = await push(body, request, username)
+            if joined and session is None:
+                sessionless.add(event_id)
+            return joined, event_id, state
 
     queue.push = limited
 
