@@ -90,6 +90,35 @@ def test_local_colour_builds_one_images_tables_at_a_time(monkeypatch):
         assert error.item() == errors[i].item() and at.tolist() == where[i].tolist()
 
 
+class _NoFloat64(torch.Tensor):
+    """A tensor of a device without float64, as Apple's MPS: any float64 result on it raises MPS's TypeError;
+    `.cpu()` gives a plain CPU tensor."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", None) == "cpu":  # off the device: a plain tensor
+            with torch._C.DisableTorchFunctionSubclass():
+                return func(*args, **(kwargs or {})).as_subclass(torch.Tensor)
+        out = super().__torch_function__(func, types, args, kwargs)  # results stay on the device (split's too)
+        if any(
+            isinstance(t, torch.Tensor) and t.dtype == torch.float64 for t in (out if isinstance(out, tuple) else [out])
+        ):
+            raise TypeError("Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't support float64")
+        return out
+
+
+def test_local_colour_scores_tensors_of_a_device_without_float64():
+    """`local_colour` built its tables with `.double()`, which Apple's MPS refuses: the public function failed on
+    MPS tensors. Now the tables of such a device's tensors are built on the CPU: the same numbers as on the CPU."""
+    rng = torch.Generator().manual_seed(0)
+    a, b = torch.rand(2, 2, 3, 20, 13, generator=rng) * 2 - 1
+    with pytest.raises(TypeError, match="float64"):  # the stand-in refuses float64, as MPS does
+        a.as_subclass(_NoFloat64).double()
+    errors, where = local_colour(a.as_subclass(_NoFloat64), b.as_subclass(_NoFloat64))
+    expected, at = local_colour(a, b)
+    assert errors.tolist() == expected.tolist() and where.tolist() == at.tolist()
+
+
 def test_ssim_matches_scikit_image_and_orders_quality():
     skm = pytest.importorskip("skimage.metrics")
     rng = np.random.default_rng(0)

@@ -273,7 +273,8 @@ class _PlainAsHttps(http.client.HTTPConnection):
 
 
 def test_a_redirect_from_https_down_to_http_is_refused_unless_http_was_asked(server, generator, monkeypatch, capsys):
-    """Before: followed without a word, so anyone on the path of the plain-http leg could swap the file."""
+    """Before: followed without a word, so anyone on the path of the plain-http leg could swap the file. The refusal
+    says what accepts http where the address was given: --base-url, the variable, or `fetch_model`'s base_url=."""
     monkeypatch.setattr(http.client, "HTTPSConnection", _PlainAsHttps)
     server.files["/m/a.pth"] = generator
     server.redirect["/m/x/a.pth"] = f"{server.base_url}/a.pth"
@@ -282,6 +283,9 @@ def test_a_redirect_from_https_down_to_http_is_refused_unless_http_was_asked(ser
     line = one_line(capsys)
     assert f"download of {https}/x/a.pth failed: HTTP 302, redirected to '{server.base_url}/a.pth': plain http" in line
     assert line.endswith(f"; to accept plain http, run again with --base-url {server.base_url}/x\n")
+    # a Python caller gave base_url=, not --base-url (it was told the command's flag)
+    with pytest.raises(CycleGANError, match=f"plain http, run again with base_url='{server.base_url}/x'$"):
+        zoo.fetch_model("a", base_url=f"{https}/x", progress=False)
     monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", f"{https}/x")  # the hint names where the address came from
     with pytest.raises(CycleGANError, match=f"run again with CYCLEGAN_PRETRAINED_URL={server.base_url}/x$"):
         zoo.fetch_model("a", progress=False)

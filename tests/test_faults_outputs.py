@@ -118,6 +118,37 @@ def test_no_command_but_training_replaces_a_runs_checkpoint_or_best(run, tmp_pat
     assert main(["export", "--checkpoint", str(checkpoint), "--out", str(outside)]) == 0 and outside.is_file()
 
 
+def test_no_command_but_training_replaces_a_runs_config_or_log(run, tmp_path, capsys, monkeypatch):
+    """`bench --json RUN/log.jsonl --overwrite` (or RUN/config.json) replaced a run's log or config with a JSON: the
+    run could then neither resume nor report. Refused now as its checkpoint is, even with --overwrite, before any
+    work; what a command writes into a run folder by design (evaluate's --out RUN/eval.json) is still written."""
+    import shutil
+
+    from cyclegan.bench import runner
+
+    def measured(opts, device):
+        raise AssertionError("measured before its outputs were checked")
+
+    monkeypatch.setitem(runner.TASKS, "style", (measured, runner.TASKS["style"][1]))
+    shutil.copytree(run, copy := tmp_path / "run")
+    assert (copy / "log.jsonl").is_file() and (copy / "config.json").is_file()
+    before = snapshot(copy)
+    photo = make_images(tmp_path / "photos", 1, seed=0)[0]
+    checkpoint, data = tiny_evaluation(tmp_path)
+    bench = ["bench", "--task", "style", "--content", str(photo), "--style", str(photo), "--json"]
+    for flags, name in [
+        (bench, "log.jsonl"),
+        (bench, "config.json"),
+        ([*evaluate_args(checkpoint, data), "--out"], "log.jsonl"),
+    ]:
+        assert main([*flags, str(copy / name), "--overwrite"]) == 2, (flags, name)
+        err = one_line_error(capsys)
+        assert f"{copy / name} is the training run's {name} (only `cyclegan train` writes it" in err
+    assert snapshot(copy) == before
+    assert main([*evaluate_args(checkpoint, data), "--out", str(copy / "eval.json")]) == 0
+    assert json.loads((copy / "eval.json").read_text())
+
+
 def test_save_generator_replaces_no_runs_best(run, tmp_path):
     """`save_generator(G, "RUN/best.pt", overwrite=True)` replaced a run's best.pt (CycleGAN's two generators at
     their best score, which `evaluate RUN` and the web page read as the run's) with one fine-tuned generator; and

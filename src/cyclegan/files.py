@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from .errors import CycleGANError, escape
 from .options import opt
-from .run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME
+from .run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME
 
 # What `data.io.read_image` decodes (a GIF: its first frame; `translate` takes a longer one as a clip), as
 # refusals name it.
@@ -229,15 +229,18 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+TRAINING_FILES = (CHECKPOINT_NAME, BEST_NAME, CONFIG_NAME, LOG_NAME)  # a run's files only `cyclegan train` writes
+
+
 def training_file(path: Path) -> Path | None:
-    """The run file `path` would replace: a checkpoint.pt or best.pt in a run folder (one with a checkpoint.pt and
-    a config.json), through a link too; else None. `bench --json RUN/checkpoint.pt --overwrite` replaced a run's
-    checkpoint with a JSON, and the run could neither resume nor translate."""
+    """The run file `path` would replace: a checkpoint.pt, best.pt, config.json or log.jsonl in a run folder (one
+    with a checkpoint.pt and a config.json), through a link too; else None. `bench --json RUN/checkpoint.pt
+    --overwrite` replaced a run's checkpoint with a JSON, and the run could neither resume nor translate; `--json
+    RUN/log.jsonl` or `RUN/config.json` likewise left a run that could neither resume nor report. What commands
+    write into a run folder by design (evaluate's `--out RUN/eval.json`, the demo's report) has other names."""
     for p in dict.fromkeys((path.absolute(), path.resolve())):
         folder = p.parent
-        if p.name in (CHECKPOINT_NAME, BEST_NAME) and all(
-            (folder / n).is_file() for n in (CHECKPOINT_NAME, CONFIG_NAME)
-        ):
+        if p.name in TRAINING_FILES and all((folder / n).is_file() for n in (CHECKPOINT_NAME, CONFIG_NAME)):
             return p
     return None
 
@@ -260,7 +263,8 @@ def check_outputs(
       output that is an input file, even with `overwrite` (sources are never replaced, and outputs must not
       become the next run's inputs);
     - an output that exists already, unless `overwrite` (an existing folder always);
-    - a run folder's checkpoint.pt or best.pt (`training_file`), even with `overwrite`: only training writes them.
+    - a run folder's checkpoint.pt, best.pt, config.json or log.jsonl (`training_file`), even with `overwrite`:
+      only training writes them.
     Files are compared resolved and by identity (device and inode), so symlinks, `..` and hard links do not
     hide a clash; callers pass the files their inputs resolve to (`pretrained:NAME`: its cached file).
     A name over `NAME_MAX` bytes (a folder's on the way too) is refused: it was "File name too long" as a

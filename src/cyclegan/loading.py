@@ -278,7 +278,7 @@ def save_generator(net: nn.Module, path: str | Path, *, overwrite: bool = False)
     in fp32 on the CPU and the stored config of the file it came from (a generator of another project's file: its
     state dict alone, which `load_generator` reads as it read that file). Written atomically (an interrupted save
     leaves any previous file whole); an existing file is replaced only with `overwrite=True`, a run's
-    checkpoint.pt or best.pt never (`files.training_file`).
+    checkpoint.pt, best.pt, config.json or log.jsonl never (`files.training_file`).
     Returns the path."""
     base = getattr(net, "_orig_mod", net)  # under torch.compile
     origin = getattr(base, "_cyclegan_origin", None)

@@ -357,6 +357,7 @@ def fetch_model(
     max_minutes: float = MAX_MINUTES,
     mirror_from: str = f"--base-url or ${BASE_URL_ENV}",
     bounds_via: str | None = None,
+    base_url_via: str = "base_url={!r}",
 ) -> FetchResult:
     """The cached file of published generator `name`, downloading it first if needed (module docstring).
 
@@ -365,6 +366,8 @@ def fetch_model(
     (a cached file is checked too). timeout: seconds per read; max_mb, max_minutes: the download's bounds
     (`download_bounds`). mirror_from: where the caller's user gives a mirror's address, for the hints;
     bounds_via: the command that allows a larger or longer download, where the caller's user has no such options.
+    base_url_via: how the caller's user gives `base_url`, `{}` for the address, to say what accepts plain http
+    where an https address redirects to it (a Python caller's keyword; `cyclegan pretrained download`: --base-url).
     Every failure is a one-line CycleGANError.
     """
     # a bad address named where it was given: translate has no --base-url, only the environment's
@@ -414,7 +417,7 @@ def fetch_model(
             bounds=bounds,
             missing=missing,
             mirror=mirror,
-            base_via="--base-url " if given_in == "base_url" else f"{BASE_URL_ENV}=",
+            base_via=base_url_via if given_in == "base_url" else f"{BASE_URL_ENV}={{}}",
         )
         size = part.stat().st_size
         if total is not None and size != total:
@@ -530,6 +533,7 @@ def download(opts: PretrainedDownloadOptions) -> FetchResult:
         progress=opts.progress,
         max_mb=opts.max_mb,
         max_minutes=opts.max_minutes,
+        base_url_via="--base-url {}",
     )
 
 

@@ -227,14 +227,14 @@ def fetch(
     bounds: Bounds = Bounds(),
     missing: str = "check the dataset name or --base-url",
     mirror: str = "--base-url",
-    base_via: str = "--base-url ",
+    base_via: str = "--base-url {}",
 ) -> tuple[int | None, int]:
     """Download `url` into `part`, continuing from its current size when the server honours Range, and again
     (up to `attempts` connections in all) when the connection breaks mid-transfer. `timeout`: per read;
     `bounds`: the whole download's bytes and seconds; `missing`: what to check when the server has no such
     file (HTTP 404); `mirror`: where a mirror's address is given, for the other failures' hints; `base_via`:
-    what precedes a base address where the user gives it (`--base-url `, `VARIABLE=`), to say what to run where an
-    https address redirects to plain http.
+    how the user gives a base address, `{}` for it (`--base-url {}`, `VARIABLE={}`, `base_url={!r}`), to say what to
+    run where an https address redirects to plain http.
 
     Returns (the full size the server announced or None, the offset the last transfer resumed from). An
     interrupted transfer, or one past its deadline, leaves `part` in place and raises a CycleGANError saying
@@ -329,7 +329,7 @@ def _http_error(url: str, e: urllib.error.HTTPError, missing: str, mirror: str, 
     if isinstance(e, _Downgrade):  # the words say what to run: the user's choice, made knowingly
         return CycleGANError(
             f"download of {url} failed: HTTP {e.code}, {e.reason}, refused (anyone on the path could swap the file); "
-            f"to accept plain http, run again with {base_via}{http_base(url)}"
+            f"to accept plain http, run again with {base_via.format(http_base(url))}"
         )
     if e.code in REDIRECT_CODES:  # urllib's own text is three lines
         reason = "the server redirects in a loop or too many times" if "loop" in str(e.reason) else e.reason

@@ -168,7 +168,9 @@ def local_colour(
     diff = to_unit(a, value_range) - to_unit(b, value_range)
     # one image at a time: the float64 tables of a whole batch were 5x its float32 bytes at once (--eval-images
     # 10000 at 256 px: 40 GB on top of the images, in a training run's scoring)
-    worst, at = (torch.cat(parts) for parts in zip(*(_window_errors(d, k) for d in diff.split(1)), strict=True))
+    worst, at = (
+        torch.cat(parts).to(a.device) for parts in zip(*(_window_errors(d, k) for d in diff.split(1)), strict=True)
+    )  # on the inputs' device, wherever the tables were built (`_float64`)
     where = torch.stack([at % (w - k + 1), at // (w - k + 1)], 1)  # (B, 2): x, y
     return (worst[0], where[0]) if single else (worst, where)
 
@@ -180,8 +182,17 @@ def _window_errors(d: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]
     return error.float().max(1)
 
 
+def _float64(x: torch.Tensor) -> torch.Tensor:
+    """x in float64: on its own device, or on the CPU where that device has no float64 (Apple's MPS raises "Cannot
+    convert a MPS Tensor to float64 dtype", a TypeError: `local_colour` of MPS tensors failed)."""
+    try:
+        return x.double()
+    except TypeError:
+        return x.cpu().double()
+
+
 def _window_means(x: torch.Tensor, k: int) -> torch.Tensor:
     """The mean of every k x k window of x (B, C, H, W), stride 1: (B, C, H-k+1, W-k+1), from summed-area tables
     (a constant cost per window, not k * k: a 32 px patch at 256 px), in float64 so the differences stay exact."""
-    s = F_.pad(x.double(), (1, 0, 1, 0)).cumsum(2).cumsum(3)  # s[..., i, j]: the sum of x[..., :i, :j]
+    s = F_.pad(_float64(x), (1, 0, 1, 0)).cumsum(2).cumsum(3)  # s[..., i, j]: the sum of x[..., :i, :j]
     return (s[..., k:, k:] - s[..., :-k, k:] - s[..., k:, :-k] + s[..., :-k, :-k]) / (k * k)

@@ -184,7 +184,8 @@ def render_demo_html(report: dict[str, Any]) -> str:
         curve = (
             f"<h2>Scores while training</h2><figure>{curve}<figcaption>every {t['eval_every']} steps on the test "
             f"scenes (log.jsonl); best.pt holds step {verdict.get('best_step')}. Evaluation took "
-            f"{seconds.get('evaluation', 0)} s{of_training}. Failure warnings: "  # the watcher's, as `train` says
+            # report.json's evaluation seconds are to the ms; said to the tenth, as the training's
+            f"{seconds.get('evaluation', 0):.1f} s{of_training}. Failure warnings: "  # the watcher's, as `train` says
             f"{html.escape('; '.join(warnings)) if warnings else 'none'}.</figcaption></figure>"
         )
     opts = st["options"]

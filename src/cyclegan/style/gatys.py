@@ -652,10 +652,6 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
 
     # --style DIR was refused ("not a regular file (a folder)") while compare takes folders: the same rules here
     styles = still_images(opts.style, "--style", "stylize")
-    if styles.folders:  # how many a folder gave, before minutes of work: a sub-folder's images are read too
-        folders = ", ".join(escape(str(f)) for f in styles.folders)
-        how = "equally" if opts.gatys.style_blend is None else "by --style-blend"
-        print(f"style: {counted(len(styles.files), 'image')} from {folders} (sorted by name), blended {how}")
     for clip in styles.clips:
         print(f"warning: {escape(str(clip))}: a video clip, not an image (left out)", file=sys.stderr)
     inputs = [opts.content, *styles.files]
@@ -671,6 +667,10 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
         with claim_file(opts.out, "--out"):
             # again: one that just ended wrote it
             check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs, input_folders=styles.folders)
+            if styles.folders:  # how many a folder gave, before minutes of work (not before a refusal)
+                folders = ", ".join(escape(str(f)) for f in styles.folders)
+                how = "equally" if opts.gatys.style_blend is None else "by --style-blend"
+                print(f"style: {counted(len(styles.files), 'image')} from {folders} (sorted by name), blended {how}")
             result = stylize(
                 opts.content,
                 styles.files,
