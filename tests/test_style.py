@@ -727,18 +727,7 @@ def test_stylize_takes_a_style_folder_as_compare_does(tmp_path, capsys):
     styles = [_image(folder / "a.png", 16, 16, seed=2), _image(folder / "b.png", 20, 16, seed=3)]
     styles.append(_image(folder / "sub" / "c.png", 16, 20, seed=4))
     (folder / "clip.mp4").write_bytes(b"")
-    args = [
-        "stylize",
-        "--content",
-        str(content),
-        "--size",
-        "16",
-        "--steps",
-        "1",
-        "--backbone",
-        "lite0",
-        "--no-progress",
-    ]
+    args = ["stylize", "--content", str(content), *"--size 16 --steps 1 --backbone lite0 --no-progress".split()]
     assert main([*args, "--style", str(folder), "--out", str(tmp_path / "o.png")]) == 0
     out, err = capsys.readouterr()
     assert out.startswith(f"style: 3 images from {folder} (sorted by name), blended equally\n")
