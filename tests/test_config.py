@@ -52,11 +52,11 @@ def test_a_config_files_bad_preset_names_the_file_and_key_as_every_other_option(
     """`preset: 3` (or a misspelt name) in a config file said "unknown preset '3'; choose one of: ...", naming neither
     the file nor the key, where every other key's wrong type or value is "option 'KEY' in 'FILE': expected ..."."""
     monkeypatch.chdir(tmp_path)
-    for value in (3, "fats"):
+    for value, hint in ((3, ""), ("fats", "; did you mean 'fast'?")):  # a misspelt one had no "did you mean"
         (tmp_path / "c.json").write_text(json.dumps({"preset": value}))
         assert main(["train", "--config", "c.json", "--out", "o", "--data", "d", "--steps", "1"]) == 2
         said = capsys.readouterr().err
-        assert said == f"error: option 'preset' in 'c.json': expected 'paper' | 'seed' | 'fast', got {value!r}\n"
+        assert said == f"error: option 'preset' in 'c.json': expected 'paper' | 'seed' | 'fast', got {value!r}{hint}\n"
 
 
 def test_yaml_and_json_files_flat_or_in_sections(tmp_path):
@@ -870,7 +870,9 @@ def test_an_int_flag_refuses_what_is_not_a_whole_number(text, capsys):
             ["train", "--steps", "x"],
             "error: option '--steps': expected a whole number, got 'x' (see cyclegan train --help)",
         ),
-        (["train", "--model", "nope"], "error: option '--model': invalid choice: 'nope'"),
+        (["train", "--model", "nope"], "error: option '--model': invalid choice: 'nope' (choose from"),
+        # a misspelt choice listed them all with no "did you mean", where a misspelt flag or command names the nearest
+        (["train", "--preset", "fsat"], "error: option '--preset': invalid choice: 'fsat'; did you mean 'fast'? (choo"),
         (["translate"], "error: the following arguments are required: INPUT, --checkpoint, --out (see cyclegan transl"),
         (["frobnicate"], "error: no command 'frobnicate' (choose from 'train'"),
         (["datasets"], "error: the following arguments are required: ACTION (see cyclegan datasets --help)"),

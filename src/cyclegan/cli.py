@@ -79,6 +79,7 @@ def _one_line_errors(base: type) -> type:
     """An ArgumentParser class whose usage errors are one `error:` line, as every other error of a command: argparse
     wrote the command's whole usage first (40 lines for `train`, which scrolled its `--steps x` error's context
     away) where a CycleGANError of the same command wrote one line. The option is named as those lines name it."""
+    import argparse
     import re
 
     class OneLineErrors(base):
@@ -88,6 +89,18 @@ def _one_line_errors(base: type) -> type:
             said = message.endswith(")") and (f"see {self.prog} --help)" in message or "(did you mean" in message)
             hint = "" if said else f" (see {self.prog} --help)"
             self.exit(2, f"error: {message}{hint}\n")
+
+        def _check_value(self, action, value):
+            # a misspelt choice (`--preset fsat`) named the nearest one, as a misspelt flag or command does
+            from .errors import nearest
+
+            if action.option_strings and action.choices is not None and value not in action.choices:
+                if close := nearest(value, action.choices):
+                    listed = ", ".join(map(repr, action.choices))
+                    raise argparse.ArgumentError(
+                        action, f"invalid choice: {value!r}; did you mean {close!r}? (choose from {listed})"
+                    )
+            super()._check_value(action, value)
 
     return OneLineErrors
 

@@ -563,7 +563,9 @@ def resolve(
     given = overrides.pop("preset", None)
     if given is not None and given not in preset_choices():  # a config file's `preset: 3` named neither file nor key
         name = (names or {}).get("preset", "preset")
-        raise CycleGANError(f"option '{name}': expected {' | '.join(map(repr, PRESETS))}, got {given!r}")
+        close = nearest(given, PRESETS) if isinstance(given, str) else None
+        hint = f"; did you mean {close!r}?" if close else ""
+        raise CycleGANError(f"option '{name}': expected {' | '.join(map(repr, PRESETS))}, got {given!r}{hint}")
     preset, named_family = split_preset(given or preset or (base.preset if base else "paper"))
     if named_family is not None:  # `--preset cut`: the paper's recipe for --model cut
         given = overrides.setdefault("family", named_family)
