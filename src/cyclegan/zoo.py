@@ -355,7 +355,7 @@ def fetch_model(
     timeout: float = 60.0,
     max_mb: float | None = None,
     max_minutes: float = MAX_MINUTES,
-    mirror_from: str = f"--base-url or ${BASE_URL_ENV}",
+    mirror_from: str = f"base_url= or ${BASE_URL_ENV}",
     bounds_via: str | None = None,
     base_url_via: str = "base_url={!r}",
 ) -> FetchResult:
@@ -364,7 +364,8 @@ def fetch_model(
     base_url: a mirror serving `URL/NAME.pth` (default `$CYCLEGAN_PRETRAINED_URL`, else the reference's
     server); with a mirror, names outside the catalogue are accepted. sha256: the digest the file must have
     (a cached file is checked too). timeout: seconds per read; max_mb, max_minutes: the download's bounds
-    (`download_bounds`). mirror_from: where the caller's user gives a mirror's address, for the hints;
+    (`download_bounds`). mirror_from: where the caller's user gives a mirror's address, for the hints (a Python
+    caller's keyword; `cyclegan pretrained download`: --base-url);
     bounds_via: the command that allows a larger or longer download, where the caller's user has no such options.
     base_url_via: how the caller's user gives `base_url`, `{}` for the address, to say what accepts plain http
     where an https address redirects to it (a Python caller's keyword; `cyclegan pretrained download`: --base-url).
@@ -533,6 +534,7 @@ def download(opts: PretrainedDownloadOptions) -> FetchResult:
         progress=opts.progress,
         max_mb=opts.max_mb,
         max_minutes=opts.max_minutes,
+        mirror_from=f"--base-url or ${BASE_URL_ENV}",
         base_url_via="--base-url {}",
     )
 
