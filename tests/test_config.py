@@ -48,6 +48,12 @@ def test_bad_values_name_the_option(overrides, message):
         resolve(overrides)
 
 
+def test_a_misspelt_preset_from_python_names_the_nearest():
+    # resolve(preset=...) listed the presets with no "did you mean", as the command line did
+    with pytest.raises(CycleGANError, match=r"^unknown preset 'fsat'; did you mean 'fast'\? choose one of: paper,"):
+        resolve({}, preset="fsat")
+
+
 def test_a_config_files_bad_preset_names_the_file_and_key_as_every_other_option(tmp_path, capsys, monkeypatch):
     """`preset: 3` (or a misspelt name) in a config file said "unknown preset '3'; choose one of: ...", naming neither
     the file nor the key, where every other key's wrong type or value is "option 'KEY' in 'FILE': expected ..."."""

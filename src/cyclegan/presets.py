@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import families
-from .errors import CycleGANError
+from .errors import CycleGANError, nearest
 from .options import Choices
 
 # The architecture recipes (`--preset`). A model family's own values come from its entry in `cyclegan.families`.
@@ -55,7 +55,9 @@ def preset_choices() -> Choices:
 
 def check_preset(name: str | None) -> None:
     if name is not None and name not in preset_choices():
-        raise CycleGANError(f"unknown preset '{name}'; choose one of: {', '.join(PRESETS)}")
+        close = nearest(name, PRESETS)
+        hint = f"did you mean '{close}'? " if close else ""
+        raise CycleGANError(f"unknown preset '{name}'; {hint}choose one of: {', '.join(PRESETS)}")
 
 
 def split_preset(name: str) -> tuple[str, str | None]:
