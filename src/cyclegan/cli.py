@@ -95,7 +95,7 @@ def _one_line_errors(base: type) -> type:
             from .errors import nearest
 
             if action.option_strings and action.choices is not None and value not in action.choices:
-                if close := nearest(value, action.choices):
+                if isinstance(value, str) and (close := nearest(value, map(str, action.choices))):
                     listed = ", ".join(map(repr, action.choices))
                     raise argparse.ArgumentError(
                         action, f"invalid choice: {value!r}; did you mean {close!r}? (choose from {listed})"
