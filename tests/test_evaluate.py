@@ -689,7 +689,7 @@ def test_what_cannot_be_scored_is_said_before_any_work(tmp_path, monkeypatch):
     good = save_tiny_checkpoint(tmp_path / "good.pt")
     damaged = tmp_path / "damaged.pt"
     damaged.write_bytes(good.read_bytes()[:1000])
-    write_split(tmp_path / "data", 3, paired=True)
+    write_split(tmp_path / "data", 3, paired=False)  # a paired one of 1 image is scored against its truth
     monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
     opts = runner.EvalOptions(checkpoint=(str(good), str(damaged)), data=str(tmp_path / "data"), progress=False)
     with pytest.raises(CycleGANError, match="cannot read checkpoint .*damaged.pt"):
@@ -1285,8 +1285,8 @@ def test_a_domain_of_one_image_asks_for_images_not_for_a_limit_never_given(tmp_p
     from cyclegan.evaluate import runner
 
     ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
-    write_split(tmp_path / "data", 2, paired=True)
-    (tmp_path / "data" / "testA" / "scene_01.png").unlink()
+    write_split(tmp_path / "data", 2, paired=False)  # a paired one of 1 image is scored against its truth
+    (tmp_path / "data" / "testA" / "a_01.png").unlink()
     monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
     opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), progress=False)
     with pytest.raises(
@@ -1295,6 +1295,21 @@ def test_a_domain_of_one_image_asks_for_images_not_for_a_limit_never_given(tmp_p
         runner.evaluate_checkpoints(opts)
     with pytest.raises(CycleGANError, match=r"\(--limit 1\): .*; raise --limit or add images$"):
         runner.evaluate_checkpoints(dataclasses.replace(opts, limit=1))
+
+
+def test_a_paired_split_of_one_image_is_scored_against_its_truth_without_fd_and_kid(tmp_path, capsys):
+    """One image per domain, paired: refused ("FD and KID need at least 2") though PSNR/SSIM to the truth need one."""
+    from cyclegan.cli import main
+
+    ckpt, data = tiny_evaluation(tmp_path, 1)
+    assert main(evaluate_args(ckpt, data, "--out", str(tmp_path / "r.json"))) == 0
+    out = capsys.readouterr().out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["fd_kid_note"].startswith("FD and KID left out (null): ") and report["fd_kid_note"] in out
+    for row in report["directions"].values():
+        assert row["fd_lite0"] is None and row["kid_lite0"] is None and row["fd_lite0_untranslated"] is None
+        assert math.isfinite(row["truth_psnr"]) and row["n_pairs"] == 1
+    assert "nan" not in out and "PSNR vs truth dB" in out
 
 
 def test_kid_subsets_are_bounded_before_any_work(tmp_path, capsys):

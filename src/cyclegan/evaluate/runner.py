@@ -60,7 +60,7 @@ from ..report import METRIC_NAMES
 from ..report.grid import save_grid
 from ..run_files import FORMAT
 from .best import best_missing, expand_runs, run_data
-from .distances import feature_distances, kid_subset_size
+from .distances import Distances, feature_distances, kid_subset_size
 from .features import find_inception_weights, load_backbone, load_fid_inception, weights_not_published
 from .metrics import colour_patch, l1, local_colour, psnr, ssim
 from .options import EvalOptions, check_folders_there, split_folders
@@ -422,11 +422,17 @@ def _drop_unreadable(
     return dataclasses.replace(images, domains=kept), skipped
 
 
-def _check_counts(opts: EvalOptions, images: SplitImages) -> None:
+def _check_counts(opts: EvalOptions, images: SplitImages) -> str | None:
     """FD and KID need 2 images a domain, and --kid-subset-size no more than the smaller domain holds: said
-    before any work (it was said once every image had been translated)."""
+    before any work (it was said once every image had been translated). A paired split of one image is scored
+    against its truth without them: the note saying why FD and KID are left out, else None."""
     counts = {k: len(files) for k, files in images.domains.items()}
     fewest = min(counts, key=counts.__getitem__)
+    if counts[fewest] == 1 and _paired(images):  # it was refused, though PSNR/SSIM to the truth need one pair
+        return (
+            f"FD and KID left out (null): {images.folder(fewest)} holds 1 usable image and they need at least 2 "
+            "per domain; the scores against the truth stand"
+        )
     if counts[fewest] < 2:
         limit = f" (--limit {opts.limit})" if opts.limit else ""
         more = "raise --limit or add images" if opts.limit else "add images"  # no --limit given: none to raise
@@ -435,6 +441,13 @@ def _check_counts(opts: EvalOptions, images: SplitImages) -> None:
             f"domain; {more}"
         )
     kid_subset_size(counts["A"], counts["B"], opts.kid_subset_size)  # one line naming --kid-subset-size
+    return None
+
+
+def _left_out(real: torch.Tensor, fake: torch.Tensor, **_: Any) -> Distances:
+    """FD and KID not computed (`_check_counts`' note): NaN, null in the report."""
+    nan = math.nan
+    return Distances(fd=nan, kid=nan, kid_std=nan, kid_subset_size=0, kid_subsets=0, n_real=len(real), n_fake=len(fake))
 
 
 def _partial_pairs(opts: EvalOptions, images: SplitImages) -> list[str]:
@@ -721,7 +734,7 @@ def _evaluate_all(
     first, sizes, left_out = ([read.first], read.sizes, []) if read is not None else _readable(opts, of_runs)
     for line in left_out:
         print(f"warning: {escape(line)}", file=sys.stderr)
-    _check_counts(opts, images)
+    no_fd_kid = _check_counts(opts, images)
     for line in [*_partial_pairs(opts, images), *_unlike_truth(opts, images), *_sizes_apart(sizes)]:
         print(f"warning: {escape(line)}", file=sys.stderr)
     backbone = (inception or load_backbone(opts.backbone)).to(device)
@@ -752,7 +765,9 @@ def _evaluate_all(
                 )
                 continue
             try:
-                report = _evaluate_one(ckpt_file, loaded, opts, save_root, images, backbone, cache, device)
+                report = _evaluate_one(
+                    ckpt_file, loaded, opts, save_root, images, backbone, cache, device, no_fd_kid=no_fd_kid
+                )
             except Exception as e:  # only running out of memory is handled here
                 if not is_out_of_memory(e):
                     raise
@@ -903,8 +918,11 @@ def _evaluate_one(
     backbone: nn.Module,
     cache: _RealCache,
     device: torch.device,
+    *,
+    no_fd_kid: str | None = None,
 ) -> dict[str, Any]:
-    """The report of the generators `loaded` from `ckpt_file`; their translations saved under `save_root`."""
+    """The report of the generators `loaded` from `ckpt_file`; their translations saved under `save_root`.
+    `no_fd_kid`: why FD and KID are left out (`_check_counts`), None to compute them."""
 
     t0 = time.perf_counter()
     domains = images.domains
@@ -913,6 +931,7 @@ def _evaluate_one(
     size = _eval_size(opts, loaded)
     fd_name, kid_name = METRIC_NAMES[opts.backbone]
     kw = {"subset_size": opts.kid_subset_size, "subsets": opts.kid_subsets, "seed": opts.seed}
+    distances = feature_distances if no_fd_kid is None else _left_out
 
     todo = [k for k in "AB" if (k, size) not in cache.features]
     # per direction: its sources translated, then its targets through the same generator (identity)
@@ -950,7 +969,7 @@ def _evaluate_one(
                 domains[t], nets[d], half=images.half(t), size=size, batch_size=opts.batch_size, device=device, bar=bar
             )
             real_t = cache.features[(t, size)]
-            translated = feature_distances(real_t, fake_feats, **kw)
+            translated = distances(real_t, fake_feats, **kw)
             nonfinite = int((~fake_feats.isfinite()).any(1).sum())
             if nonfinite:  # a table of nan, and no word of why
                 tqdm.write(  # under the bar, not on its line
@@ -959,7 +978,7 @@ def _evaluate_one(
                     file=sys.stderr,
                 )
             if (d, size) not in cache.untranslated:
-                cache.untranslated[(d, size)] = feature_distances(real_t, cache.features[(s, size)], **kw)
+                cache.untranslated[(d, size)] = distances(real_t, cache.features[(s, size)], **kw)
             untranslated = cache.untranslated[(d, size)]
             row: dict[str, Any] = {"n_source": len(domains[s]), "n_target": len(domains[t])}
             row.update(translated.named(fd_name, kid_name))
@@ -992,5 +1011,6 @@ def _evaluate_one(
         "value_ranges": "L1 in [-1, 1] image units (as the training losses); PSNR in dB and SSIM on [0, 1] "
         "images; PSNR of identical images is capped at 100 dB",
         "directions": results,
+        **({"fd_kid_note": no_fd_kid} if no_fd_kid else {}),
         "seconds": round(time.perf_counter() - t0, 1),
     }

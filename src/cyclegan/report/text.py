@@ -127,10 +127,11 @@ def format_table(report: dict[str, Any]) -> str:
     fd_name, kid_name = METRIC_NAMES[report["backbone"]]
     # one subset (sets smaller than KID's subset size) has no spread: no "± std" heading over bare means
     spread = any(report["directions"][d].get(f"{kid_name}_std", 0) != 0 for d in dirs)
+    note = report.get("fd_kid_note")  # a paired split of one image: no FD/KID rows of "nan"
     rows = [
         (label, [_fmt(report["directions"][d], key, kid_name) for d in dirs], hint)
-        for key, label, hint in _rows(report["backbone"], spread)
-        if any(key in report["directions"][d] for d in dirs)
+        for key, label, hint in _rows(report["backbone"], spread and not note)
+        if any(key in report["directions"][d] for d in dirs) and not (note and key.startswith((fd_name, kid_name)))
     ]
     w0 = max(len(r[0]) for r in rows)
     wc = [max(len(d), *(len(r[1][i]) for r in rows)) for i, d in enumerate(dirs)]
@@ -145,7 +146,10 @@ def format_table(report: dict[str, Any]) -> str:
         ),
         f"{_data_read(report)}; "
         + (
-            f"KID on all {first['kid_subset_size']} images of each set (no subsets to spread over: give more images)"
+            note
+            if note
+            else f"KID on all {first['kid_subset_size']} images of each set (no subsets to spread over: give more "
+            "images)"
             if first["kid_subsets"] == 1
             else f"KID subsets {first['kid_subsets']} x {first['kid_subset_size']} images"
         ),
