@@ -1310,6 +1310,10 @@ def test_a_paired_split_of_one_image_is_scored_against_its_truth_without_fd_and_
         assert row["fd_lite0"] is None and row["kid_lite0"] is None and row["fd_lite0_untranslated"] is None
         assert math.isfinite(row["truth_psnr"]) and row["n_pairs"] == 1
     assert "nan" not in out and "PSNR vs truth dB" in out
+    copy = tmp_path / "copy.pt"
+    copy.write_bytes(ckpt.read_bytes())
+    assert main(["evaluate", "--checkpoint", str(ckpt), str(copy), "--data", str(data), "--no-progress"]) == 0
+    assert "nan" not in capsys.readouterr().out
 
 
 def test_kid_subsets_are_bounded_before_any_work(tmp_path, capsys):

@@ -181,10 +181,11 @@ def format_curve(reports: list[dict[str, Any]]) -> str:
             if row is None:
                 cells.append(f"{'-':>15} {'-':>22} {'-':>15}")
                 continue
-            kid = _kid(row, kid_name)
+            left_out = r.get("fd_kid_note")  # a paired split of one image: "-" as in the table, not "nan"
+            kid, fd = ("-", "-") if left_out else (_kid(row, kid_name), f"{row[fd_name]:.2f}")
             # no way back (CUT, pix2pix, a plain generator file): "-" as in the table; "nan" read as a NaN output
             cycle = f"{row['cycle_psnr']:.2f}" if "cycle_psnr" in row else "-"
-            cells.append(f"{row[fd_name]:>15.2f} {kid:>22} {cycle:>15}")
+            cells.append(f"{fd:>15} {kid:>22} {cycle:>15}")
         step = "-" if r["step"] is None else r["step"]  # a generator file of another project records none
         lines.append(f"{step!s:>7}  " + "  ".join(cells) + f"  {escape(r.get('checkpoint', '-'))}")
     return "\n".join(lines)
