@@ -694,7 +694,7 @@ def test_evaluate_a_run_whose_best_is_its_last_step_scores_the_generators_once(t
     train(tiny_cfg(steps=6, eval_every=2, lr=2e-3), progress=False)
     real_one = runner._evaluate_one
     scored_files = []
-    monkeypatch.setattr(runner, "_evaluate_one", lambda f, *a: scored_files.append(f.name) or real_one(f, *a))
+    monkeypatch.setattr(runner, "_evaluate_one", lambda f, *a, **k: scored_files.append(f.name) or real_one(f, *a, **k))
     capsys.readouterr()
     assert (
         main(
