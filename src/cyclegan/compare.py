@@ -43,7 +43,7 @@ from .evaluate.distances import feature_distance, feature_distances, kid_input, 
 from .evaluate.features import load_lite0
 from .evaluate.metrics import ssim_y
 from .evaluate.runner import working_size
-from .execution import resolve_device
+from .execution import resolve_device, synchronize
 from .files import (
     check_outputs,
     claim_folder,
@@ -211,8 +211,7 @@ def translate_timed(G: nn.Module, x: torch.Tensor, *, warm_up: bool) -> tuple[to
         translate_tensor(G, x * 2 - 1)
     t0 = time.perf_counter()
     y = (translate_tensor(G, x * 2 - 1).clamp(-1, 1) + 1) / 2
-    if x.device.type == "cuda":
-        torch.cuda.synchronize(x.device)
+    synchronize(x.device)  # the forward pass done, not launched (an MPS device's too)
     return y, time.perf_counter() - t0
 
 
