@@ -547,6 +547,9 @@ def test_refusals_that_need_no_torch_come_before_its_import(tmp_path):
     for split in ("testA", "testB"):
         (tmp_path / "d" / split).mkdir(parents=True)
     (tmp_path / "d" / "testA" / "notes.txt").touch()
+    for name in ("testA/a.png", "testB/b.png"):  # read only once torch is imported: their names are enough here
+        (tmp_path / "u" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "u" / name).touch()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, f"`cyclegan {done.stderr.strip().splitlines()[-1]}` imports torch before its error"
     assert done.stderr.count("error: ") == len(REFUSALS_BEFORE_TORCH) == len(done.stderr.splitlines()), done.stderr
@@ -555,6 +558,7 @@ def test_refusals_that_need_no_torch_come_before_its_import(tmp_path):
     said += (
         "--data . has no test split: evaluate reads testA and testB",
         "--data testA folder d/testA holds no images",
+        "u/testA holds 1 usable image: FD and KID need at least 2 per domain; add images",
     )
     for missing in said:
         assert missing in done.stderr, done.stderr
@@ -574,6 +578,7 @@ REFUSALS_BEFORE_TORCH = [
     ["evaluate", "--checkpoint", "r", "--domain-a", "missing", "--domain-b", "."],
     ["evaluate", "--checkpoint", "g.pt", "--data", "."],  # no testA, testB nor test under it
     ["evaluate", "--checkpoint", "g.pt", "--data", "d"],  # d/testA holds no image
+    ["evaluate", "--checkpoint", "g.pt", "--data", "u"],  # u/testA and u/testB: one image each, no pair
     ["translate", "--checkpoint", "missing", "--out", "o", "."],
     ["export", "--checkpoint", "missing", "--out", "g.onnx"],
     ["evaluate", "--checkpoint", "missing", "--data", "."],

@@ -1297,6 +1297,34 @@ def test_a_domain_of_one_image_asks_for_images_not_for_a_limit_never_given(tmp_p
         runner.evaluate_checkpoints(dataclasses.replace(opts, limit=1))
 
 
+def test_an_unpaired_split_of_one_image_is_refused_before_torchs_work(tmp_path, monkeypatch):
+    """testA and testB of one image each, of other names (or --limit 1 of such folders): refused only once torch
+    was imported, the checkpoints read and every image decoded (15 s on a busy machine). Now by the torch-free
+    folder check, and for a run's own --data before any image or checkpoint is read."""
+    from cyclegan.evaluate import runner
+    from cyclegan.evaluate.options import EvalOptions, check_folders_there
+
+    ckpt, data = tiny_evaluation(tmp_path, 1, paired=False)
+    opts = EvalOptions(checkpoint=(str(ckpt),), data=str(data), progress=False)
+    with pytest.raises(CycleGANError, match=r"testA holds 1 usable image: FD and KID need at least 2 per domain"):
+        check_folders_there(opts)
+    (data / "testA" / "a_01.png").write_bytes((data / "testA" / "a_00.png").read_bytes())
+    (data / "testB" / "b_01.png").write_bytes((data / "testB" / "b_00.png").read_bytes())
+    check_folders_there(opts)  # two a domain: scored
+    with pytest.raises(CycleGANError, match=r"testA holds 1 usable image \(--limit 1\): .*raise --limit"):
+        check_folders_there(dataclasses.replace(opts, limit=1))
+    paired = tmp_path / "paired"
+    write_split(paired, 1, paired=True)
+    check_folders_there(dataclasses.replace(opts, data=str(paired)))  # one pair: scored against its truth
+    run = tmp_path / "run"  # a run whose config names the one-image split: its --data, read without torch's work
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(ckpt.read_bytes())
+    (run / "config.json").write_text(json.dumps({"data": {"data": str(data)}, "train": {"out": str(run)}}))
+    monkeypatch.setattr(runner, "_drop_bad_images", lambda *a, **k: pytest.fail("the images were decoded"))
+    with pytest.raises(CycleGANError, match=r"testA holds 1 usable image \(--limit 1\)"):
+        runner.evaluate_checkpoints(EvalOptions(checkpoint=(str(run),), limit=1, progress=False))
+
+
 def test_a_paired_split_of_one_image_is_scored_against_its_truth_without_fd_and_kid(tmp_path, capsys):
     """One image per domain, paired: refused ("FD and KID need at least 2") though PSNR/SSIM to the truth need one."""
     from cyclegan.cli import main

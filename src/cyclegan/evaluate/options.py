@@ -9,7 +9,7 @@ from pathlib import Path, PurePath
 from typing import Literal
 
 from ..errors import CycleGANError
-from ..files import holds_images, no_image_folder, no_images, overwrite_option
+from ..files import IMAGE_EXTENSIONS, holds_images, no_image_folder, no_images, overwrite_option, walk_files
 from ..options import MAX_SEED, Options, opt
 from ..shared_options import device_option, domain_folder_option, ema_option, max_pixels_option, progress_option
 
@@ -145,6 +145,46 @@ def check_folders_there(opts: EvalOptions) -> None:
             raise no_image_folder(folder, what)
         if not holds_images(folder):
             raise no_images(folder, what)
+    check_two_per_domain(opts)
+
+
+def too_few_images(folder: Path, n: int, limit: int | None) -> CycleGANError:
+    """FD and KID's refusal of a domain of `n` (< 2) usable images, in `folder`, under --limit `limit`."""
+    under = f" (--limit {limit})" if limit else ""
+    more = "raise --limit or add images" if limit else "add images"  # no --limit given: none to raise
+    return CycleGANError(f"{folder} holds {n} usable image{under}: FD and KID need at least 2 per domain; {more}")
+
+
+def check_two_per_domain(opts: EvalOptions) -> None:
+    """Refuse, torch-free, a domain folder of fewer than 2 images (or --limit 1) where the two folders share no
+    image name, so the split cannot be one pair scored against its truth (`runner._check_counts`, which says it again
+    of the images that can be read). An unpaired split of one image a domain was refused only after torch's import
+    and the checkpoints' read: 15 s on a busy 2-core machine. An A|B folder is a pair per file: not refused here."""
+    if opts.domain_a is not None and opts.domain_b is not None:
+        folders = [Path(opts.domain_a), Path(opts.domain_b)]
+    elif opts.data is not None and Path(opts.data).is_dir():
+        found = split_folders(Path(opts.data), opts.split)
+        folders = [] if isinstance(found, Path) else list(found.values())
+    else:  # the run's own --data, read from its config: `evaluate_checkpoints` asks again once it has it
+        return
+    if len(folders) != 2 or not all(folder.is_dir() for folder in folders):  # named where they are read
+        return
+    files = [[p for p in walk_files(folder) if _is_image(p)] for folder in folders]
+    counts = [min(len(f), opts.limit or len(f)) for f in files]
+    fewest = counts.index(min(counts))
+    keys = [{pair_key(p, folder) for p in f} for f, folder in zip(files, folders)]
+    if counts[fewest] < 2 and not keys[0] & keys[1]:  # no name in both: no pair at all
+        raise too_few_images(folders[fewest], counts[fewest], opts.limit)
+
+
+def _is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def pair_key(path: Path, folder: Path) -> Path:
+    """A file's name in a pair: its path under its domain's folder without the extension, as training pairs
+    files (`find_pairs`): sub/x.png pairs with sub/x.jpg, not with other/x.png."""
+    return path.relative_to(folder).with_suffix("")
 
 
 def split_folders(root: Path, split: str) -> dict[str, Path] | Path:

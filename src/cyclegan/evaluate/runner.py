@@ -63,7 +63,7 @@ from .best import best_missing, expand_runs, run_data
 from .distances import Distances, feature_distances, kid_subset_size
 from .features import find_inception_weights, load_backbone, load_fid_inception, weights_not_published
 from .metrics import colour_patch, l1, local_colour, psnr, ssim
-from .options import EvalOptions, check_folders_there, split_folders
+from .options import EvalOptions, check_folders_there, check_two_per_domain, pair_key, split_folders, too_few_images
 
 GRID_ROWS = 6  # examples per sample grid written with --save-images
 FOREIGN_SIZE = 256  # evaluation size for plain generator files, which do not record their training size
@@ -100,12 +100,6 @@ def _batches(
 
 def _mean(values: list[float]) -> float:
     return float(sum(values) / len(values)) if values else math.nan
-
-
-def pair_key(path: Path, folder: Path) -> Path:
-    """A file's name in a pair: its path under its domain's folder without the extension, as training pairs
-    files (`find_pairs`): sub/x.png pairs with sub/x.jpg, not with other/x.png."""
-    return path.relative_to(folder).with_suffix("")
 
 
 def aligned_truth(source: list[Path], target: list[Path], *, folders: tuple[Path, Path]) -> list[Path] | None:
@@ -433,13 +427,8 @@ def _check_counts(opts: EvalOptions, images: SplitImages) -> str | None:
             f"FD and KID left out (null): {images.folder(fewest)} holds 1 usable image and they need at least 2 "
             "per domain; the scores against the truth stand"
         )
-    if counts[fewest] < 2:
-        limit = f" (--limit {opts.limit})" if opts.limit else ""
-        more = "raise --limit or add images" if opts.limit else "add images"  # no --limit given: none to raise
-        raise CycleGANError(
-            f"{images.folder(fewest)} holds {counts[fewest]} usable image{limit}: FD and KID need at least 2 per "
-            f"domain; {more}"
-        )
+    if counts[fewest] < 2:  # said before torch's import where the folders' names tell (`check_folders_there`)
+        raise too_few_images(images.folder(fewest), counts[fewest], opts.limit)
     kid_subset_size(counts["A"], counts["B"], opts.kid_subset_size)  # one line naming --kid-subset-size
     return None
 
@@ -596,8 +585,9 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
         if line := weights_not_published(weights):
             print(f"warning: {escape(line)}", file=sys.stderr)
         inception = load_fid_inception(weights)  # and another network's file (or a damaged one) too: read it now
-    if opts.domain_a is None:  # two folders of test images need no run's --data
-        opts = dataclasses.replace(opts, data=opts.data or _one_data_root(checkpoints))
+    if opts.domain_a is None and opts.data is None:  # two folders of test images need no run's --data
+        opts = dataclasses.replace(opts, data=_one_data_root(checkpoints))
+        check_two_per_domain(opts)  # before any checkpoint is read, as a --data given is before torch's import
     # a run folder's two files, read for `RUN`: one that cannot be read leaves the other scored (`_readable`)
     of_runs = frozenset(checkpoints) - frozenset(opts.checkpoint)
     opts = dataclasses.replace(opts, checkpoint=checkpoints)
