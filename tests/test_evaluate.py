@@ -1634,6 +1634,36 @@ def test_which_is_better_says_when_it_compares_by_another_score_than_chose_best(
     assert line.endswith("checkpoint.pt (step 6) 0.2000")
 
 
+def test_which_is_better_of_a_best_chosen_by_kid_on_one_pair_compares_by_psnr():
+    """A run whose best.pt was chosen by kid, evaluated on a paired split of one image (FD and KID left out, NaN in
+    the report, null in --out): no line said which checkpoint was better. Now by truth_psnr, saying why."""
+    from cyclegan.evaluate.best import which_is_better
+
+    def reports(kid):
+        last, best = ({"kid_lite0": kid, "truth_psnr": value} for value in (20.0, 21.0))
+        note = {"fd_kid_note": "FD and KID left out (null): ..."} if kid is None or math.isnan(kid) else {}
+        return [
+            {"checkpoint": "run/checkpoint.pt", "step": 6, "backbone": "lite0", "directions": {"AtoB": last}},
+            {"checkpoint": "run/best.pt", "step": 2, "backbone": "lite0", "directions": {"AtoB": best}}
+            | {"chosen_by": "kid", **note},
+        ]
+
+    for left_out in (math.nan, None):  # as the command holds it, as --out's JSON gives it back
+        (line,) = which_is_better(reports(left_out))
+        assert line.startswith("run: best.pt is better by truth_psnr (AtoB only, higher is better)")
+        assert line.endswith("which this evaluation does not give (FD and KID left out: one image a domain)")
+    (line,) = which_is_better(reports(0.5))  # kid given: compared by it
+    assert line.startswith("run: score the same by kid_lite0") and "does not give" not in line
+    nan_run = reports(math.nan)
+    for r in nan_run:
+        r["directions"]["AtoB"]["truth_psnr"] = math.nan
+    (line,) = which_is_better(nan_run)
+    assert (
+        line
+        == "run: best.pt and checkpoint.pt not compared: neither gives a finite kid nor another score to compare by"
+    )
+
+
 def test_translations_that_are_not_finite_are_named_not_left_to_onemkl(tmp_path, capfd, monkeypatch):
     """A generator that outputs NaN: the table was all nan, the only word on stderr oneMKL's "Parameter 3 was
     incorrect on entry to DGEBAL" from the Fréchet distance's eigenvalues."""

@@ -97,16 +97,20 @@ def _from_training_folder(data: str, out: object, run: Path) -> Path:
     return given if start is None else start / given
 
 
-def _score_key(metric: str, row: dict[str, Any], backbone: str) -> str:
-    """The report's key for the score that chose best.pt (psnr -> truth_psnr, ...); kid when the split has no
-    truth for psnr/ssim, or the family no way back for cycle_psnr."""
-    kid = METRIC_NAMES[backbone][1]
-    key = REPORT_KEY.get(metric, kid)
-    return key if key in row else kid
+def _score_key(metric: str, reports: tuple[dict[str, Any], dict[str, Any]]) -> str | None:
+    """The report's key for the score that chose best.pt (psnr -> truth_psnr, ...), else the first of kid,
+    truth_psnr and cycle_psnr that both `reports` give: kid when the split has no truth for psnr/ssim, or the family
+    no way back for cycle_psnr; truth_psnr when FD and KID are left out (a paired split of one image: a best.pt
+    chosen by kid was compared by its null kid, and no line said which was better). None when none is given."""
+    kid = METRIC_NAMES[reports[0]["backbone"]][1]
+    for key in (REPORT_KEY.get(metric, kid), kid, "truth_psnr", "cycle_psnr"):
+        if all(math.isfinite(_mean(r, key)) for r in reports):
+            return key
+    return None
 
 
 def _mean(report: dict[str, Any], key: str) -> float:
-    values = [row[key] for row in report["directions"].values() if key in row]
+    values = [row[key] for row in report["directions"].values() if isinstance(row.get(key), (int, float))]
     return sum(values) / len(values) if values else math.nan
 
 
@@ -129,17 +133,24 @@ def which_is_better(reports: list[dict[str, Any]]) -> list[str]:
                 f"{CHECKPOINT_NAME} (step {last['step']}): the best evaluation was the last; scored once"
             )
             continue
-        key = _score_key(metric, next(iter(best["directions"].values())), best["backbone"])
-        b, a = _mean(best, key), _mean(last, key)
-        if not (math.isfinite(a) and math.isfinite(b)):
+        key = _score_key(metric, (best, last))
+        if key is None:  # NaN translations: no score to tell them apart
+            lines.append(
+                f"{Path(best['checkpoint']).parent}: {BEST_NAME} and {CHECKPOINT_NAME} not compared: neither gives "
+                f"a finite {metric} nor another score to compare by"
+            )
             continue
+        b, a = _mean(best, key), _mean(last, key)
         higher = HIGHER_IS_BETTER.get(key, False)
         scored = [d for d, row in best["directions"].items() if key in row]  # `--direction AtoB`: that one
         over = "mean over directions" if len(scored) > 1 else f"{scored[0]} only"
         other = ""  # "by kid" of the Inception read as the Lite0 kid that chose best.pt; "by kid_lite0" as the psnr
         if key != REPORT_KEY.get(metric):
             lite0 = " (over Lite0 features)" if metric == "kid" else ""
-            other = f"; {BEST_NAME} was chosen by --eval-every's {metric}{lite0}, which this evaluation does not give"
+            why = " (FD and KID left out: one image a domain)" if best.get("fd_kid_note") else ""
+            other = (
+                f"; {BEST_NAME} was chosen by --eval-every's {metric}{lite0}, which this evaluation does not give{why}"
+            )
         if f"{a:.4f}" == f"{b:.4f}":  # as printed: 'checkpoint.pt is better ... 7.8432, 7.8432' named a winner by noise
             verdict = "score the same"
         else:
