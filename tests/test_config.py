@@ -108,7 +108,11 @@ def test_a_config_files_syntax_error_says_its_line_and_column_first(tmp_path, na
         ("model:\n  lr: 1\n", "unknown option 'model.lr'"),
         ("bogus: 1\n", "unknown option 'bogus'"),
         # the likely meaning, where there is one: a flag's spelling, another section, a near name
-        ("model: cut\n", "unknown option 'model': the config key of --model is 'family'"),
+        ("model: cut\n", "unknown option 'model': the config key of --model is 'family': write family: cut$"),
+        # a misspelt value named as `--model cyclgan` names it (it said only the key)
+        ("model: cyclgan\n", "is 'family' \\(expected 'cyclegan' .*, got 'cyclgan'; did you mean 'cyclegan'\\?\\)$"),
+        ("family: cyclgan\n", "option 'family' in '.*c.yaml': expected .*, got 'cyclgan'; did you mean 'cyclegan'\\?$"),
+        ("upsample: resise\n", "got 'resise'; did you mean 'resize'\\?$"),
         ("batch-size: 2\n", "unknown option 'batch-size': it is 'batch_size'"),
         ("train:\n  ngf: 16\n", "unknown option 'train.ngf': it is 'ngf' \\(section 'model'\\)"),
         ("lamda_cycle: 3\n", "unknown option 'lamda_cycle': did you mean 'lambda_cycle'\\?"),

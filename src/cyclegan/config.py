@@ -29,7 +29,7 @@ import yaml
 from . import families
 from .errors import CycleGANError, nearest
 from .files import FolderLock
-from .options import MAX_SEED, Options, Section, check_choice, check_value, coerce, flag_of, opt
+from .options import MAX_SEED, Options, Section, check_choice, check_value, choice_hint, coerce, flag_of, opt
 from .presets import PRESETS, preset_choices, split_preset
 from .run_files import BEST_NAME, CHECKPOINT_NAME, started_in
 from .shared_options import (
@@ -398,9 +398,30 @@ def flatten(d: dict[str, Any], *, source: str) -> dict[str, Any]:
             raise CycleGANError(
                 f"{source}: '{key}' is a command-line flag of train, not a config file's key: give {flag}"
             )
+        elif (of_flag := _key_of_flag(key)) not in (None, str(key).replace("-", "_")) and not isinstance(value, dict):
+            raise CycleGANError(f"{source}: unknown option '{key}'{_key_hint(key)}{_value_hint(of_flag, value)}")
         else:
             raise CycleGANError(f"{source}: unknown option '{key}'{_key_hint(key)} (see `cyclegan train --help`)")
     return flat
+
+
+def _key_of_flag(key: str) -> str | None:
+    """The config key of the flag spelled `key` (`model` for --model: 'family'), where the two differ."""
+    name = str(key).replace("-", "_")
+    flags = {flag_of(f)[2:].replace("-", "_"): n for n, (_, f) in option_fields().items() if flag_of(f)[2:] != n}
+    return flags.get(name)
+
+
+def _value_hint(key: str, value: Any) -> str:
+    """`model: cyclgan` written as the flag is typed: the value checked as the option `key` checks it, so that a
+    misspelt one is named as `--model cyclgan` names it ("did you mean 'cyclegan'?"; the file's line said only
+    that the key is 'family'), and a good one is shown under its key."""
+    try:
+        read_config_values({key: value}, source="")
+    except CycleGANError as e:
+        reason = str(e).removeprefix(f"option '{key}' in ''").lstrip(": ")
+        return f" ({reason})"
+    return f": write {key}: {value}"
 
 
 def _key_hint(key: str, section: str | None = None, *, sections: bool = True) -> str:
@@ -409,11 +430,10 @@ def _key_hint(key: str, section: str | None = None, *, sections: bool = True) ->
     section's name too where `sections`: flat options have none)."""
     known = option_fields()
     name = str(key).replace("-", "_")
-    flags = {flag_of(f)[2:].replace("-", "_"): n for n, (_, f) in known.items() if flag_of(f)[2:] != n}
     if name in known and known[name][0] != section:
         return f": it is '{name}'" + (f" (section '{known[name][0]}')" if section else "")
-    if name in flags:
-        return f": the config key of --{name.replace('_', '-')} is '{flags[name]}'"
+    if (of_flag := _key_of_flag(name)) is not None:
+        return f": the config key of --{name.replace('_', '-')} is '{of_flag}'"
     close = nearest(name, [*known, *(all_sections() if sections else ())])
     return f": did you mean '{close}'?" if close else ""
 
@@ -529,11 +549,16 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise CycleGANError(f"config file {path}: expected a mapping of option names to values")
-    flat = flatten(data, source=str(path))
+    return read_config_values(flatten(data, source=str(path)), source=str(path))
+
+
+def read_config_values(flat: dict[str, Any], *, source: str) -> dict[str, Any]:
+    """A config file's flat options, each checked on its own (type, range, choice), as read: the errors name the
+    file, `source`. Checked here too, so that a flag that overrides a bad value does not hide it."""
     hints, known = _field_types(), option_fields()
-    for key, value in flat.items():  # checked here too, so a flag that overrides a bad value does not hide it
-        if key != "preset":  # and the error names the file
-            name, meta = f"{key}' in '{path}", known[key][1].metadata
+    for key, value in flat.items():
+        if key != "preset":
+            name, meta = f"{key}' in '{source}", known[key][1].metadata
             value = flat[key] = _on_off(value, hints[key])
             value = flat[key] = coerce(name, value, hints[key])
             if value is not None:
@@ -563,8 +588,7 @@ def resolve(
     given = overrides.pop("preset", None)
     if given is not None and given not in preset_choices():  # a config file's `preset: 3` named neither file nor key
         name = (names or {}).get("preset", "preset")
-        close = nearest(given, PRESETS) if isinstance(given, str) else None
-        hint = f"; did you mean {close!r}?" if close else ""
+        hint = choice_hint(given, PRESETS)
         raise CycleGANError(f"option '{name}': expected {' | '.join(map(repr, PRESETS))}, got {given!r}{hint}")
     preset, named_family = split_preset(given or preset or (base.preset if base else "paper"))
     if named_family is not None:  # `--preset cut`: the paper's recipe for --model cut

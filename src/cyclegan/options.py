@@ -26,11 +26,11 @@ import os
 import sys
 import types
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import MISSING, field, fields
 from typing import Any, ClassVar, Literal
 
-from .errors import CycleGANError, flags_as_keywords
+from .errors import CycleGANError, flags_as_keywords, nearest
 
 MAX_SEED = 2**63 - 1  # seeds go to torch.manual_seed and numpy: non-negative 64-bit integers
 
@@ -151,7 +151,20 @@ def coerce(name: str, value: Any, tp: Any) -> Any:
             return value
     else:  # an annotation this module does not check (e.g. Any)
         return value
-    raise CycleGANError(f"option '{name}': expected {type_name(tp)}, got {value!r}")
+    raise CycleGANError(f"option '{name}': expected {type_name(tp)}, got {value!r}{choice_hint(value, _words(tp))}")
+
+
+def choice_hint(value: Any, choices: Iterable[Any]) -> str:
+    """ "; did you mean 'cyclegan'?" for a misspelt text `value` near one of `choices`, else "": a config file's
+    `family: cyclgan` listed the choices where the --model flag named the nearest."""
+    words = [c for c in choices if isinstance(c, str)]
+    close = nearest(value, words) if isinstance(value, str) and words else None
+    return f"; did you mean {close!r}?" if close else ""
+
+
+def _words(tp: Any) -> list[Any]:
+    """The choices of a `Literal` annotation, of an optional one too (`Literal[...] | None`)."""
+    return list(typing.get_args(_base(tp))) if typing.get_origin(_base(tp)) is Literal else []
 
 
 def _base(tp: Any) -> Any:
@@ -221,7 +234,7 @@ def check_choice(name: str, value: Any, meta: dict, *, optional: bool = False) -
     choices = choices() if callable(choices) else choices
     if value not in choices:
         shown = " | ".join(map(repr, choices)) + (" | null" if optional else "")
-        raise CycleGANError(f"option '{name}': expected {shown}, got {value!r}")
+        raise CycleGANError(f"option '{name}': expected {shown}, got {value!r}{choice_hint(value, choices)}")
 
 
 # Set while options are built from a command line (`named_as_flags`): a "keyword" class's errors name its flags.
