@@ -74,6 +74,18 @@ def test_yaml_and_json_files_flat_or_in_sections(tmp_path):
     assert read_config_file(j) == {"ndf": 8, "steps": 3}
 
 
+def test_a_folder_named_by_digits_in_a_config_file_is_read_as_its_name(tmp_path):
+    """`data: 007` was read as the number 7 and refused ("expected str | null, got 7"), where `--data 007` is the
+    folder 007; a text option's unquoted number or boolean is its text, in a section too. Numbers stay numbers."""
+    y = tmp_path / "c.yaml"
+    y.write_text("data: 007\nout: 2024\ndomain_a: yes\nsteps: 007\nlr: 1e-3\n")
+    assert read_config_file(y) == {"data": "007", "out": "2024", "domain_a": "yes", "steps": 7, "lr": 0.001}
+    y.write_text("data:\n  data: 1e3\n  flip: true\ntrain:\n  out: 12\n")
+    assert read_config_file(y) == {"data": "1e3", "flip": True, "out": "12"}
+    y.write_text("data: null\n")
+    assert read_config_file(y) == {"data": None}
+
+
 @pytest.mark.parametrize(
     "name, text, said",
     [
@@ -88,6 +100,21 @@ def test_yaml_and_json_files_flat_or_in_sections(tmp_path):
             "c.yaml",
             "a:\n\tb: 1\n",
             "not valid YAML: line 2, column 1: found character '\\t' that cannot start any token",
+        ),
+        # an explicit tag's value its constructor cannot read said Python's error, with no line
+        (
+            "c.yaml",
+            "ngf: 8\nsteps: !!int 0b11\n",
+            "not valid YAML: line 2, column 8: cannot read '0b11' as !!int (invalid literal for int() with base 10: "
+            "'0b11')",
+        ),
+        ("c.yaml", "flip: !!bool maybe\n", "not valid YAML: line 1, column 7: cannot read 'maybe' as !!bool"),
+        # YAML 1.1's base 60 under an explicit tag: 90.0 read without a word (a string in YAML 1.2)
+        (
+            "c.yaml",
+            "lr: !!float 1:30\n",
+            "not valid YAML: line 1, column 5: cannot read '1:30' as !!float (could not convert string to float: "
+            "'1:30')",
         ),
     ],
 )

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import math
 import os
 import re
 import sys
@@ -455,6 +456,18 @@ class _ConfigLoader(yaml.SafeLoader):
                 seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
+    def construct_object(self, node, deep=False):
+        # an explicit tag's value its constructor cannot read (`!!int 0b11`, `!!float abc`, `!!bool maybe`) raised
+        # Python's own error, which said no line: "not valid YAML: invalid literal for int() with base 10: '0b11'"
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            value = node.value if isinstance(node, yaml.ScalarNode) else node.id
+            why = f" ({' '.join(str(e).split())})" if isinstance(e, ValueError) else ""  # a KeyError's is the value
+            problem = f"cannot read {value!r} as {tag}{why}"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
+
 
 _NUMBERS_1_1 = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 _ConfigLoader.yaml_implicit_resolvers = {
@@ -483,7 +496,53 @@ def _int_1_2(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
     return int(text if base == 10 else text[2:], base)  # PyYAML's own reads `010` as octal
 
 
+def _float_1_2(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
+    text = loader.construct_scalar(node).replace("_", "")
+    special = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
+    return special[text.lower()] if text.lower() in special else float(text)  # PyYAML's own reads `1:30` as 90.0
+
+
 _ConfigLoader.add_constructor("tag:yaml.org,2002:int", _int_1_2)
+_ConfigLoader.add_constructor("tag:yaml.org,2002:float", _float_1_2)
+
+
+def _load_yaml(text: str) -> Any:
+    """A YAML config file's data (`_ConfigLoader`: a SafeLoader, no objects built), with an unquoted number or
+    boolean under a text option's key read as the text it is (`_as_text`)."""
+    loader = _ConfigLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _as_text(node, section=None)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+_SCALARS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool")
+
+
+def _as_text(node: yaml.Node, *, section: str | None) -> None:
+    """Retag as text each plain number or boolean given to an option that takes text (a folder, a device, ...):
+    `data: 007` was read as the number 7 and refused ("expected str | null, got 7"), where `--data 007` is the
+    folder 007. Sections' mappings too; only where a key names such an option, so that `steps: 007` stays 7."""
+    if not isinstance(node, yaml.MappingNode):
+        return
+    sections, text = all_sections(), _text_options()
+    for key_node, value in node.value:
+        key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+        if section is None and key in sections and isinstance(value, yaml.MappingNode):  # `data:` is both
+            _as_text(value, section=key)
+        elif key in text and isinstance(value, yaml.ScalarNode) and value.style is None and value.tag in _SCALARS:
+            value.tag = "tag:yaml.org,2002:str"
+
+
+def _text_options() -> set[str]:
+    """The options whose values are text: typed `str` or `str | None`."""
+    hints = _field_types()
+    typed = {k: typing.get_args(hints[k]) or (hints[k],) for k in option_fields()}
+    return {k for k, args in typed.items() if str in args and set(args) <= {str, type(None)}}
 
 
 def _on_off(value: Any, tp: Any) -> Any:
@@ -541,7 +600,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         if path.suffix.lower() == ".json":
             data = json.loads(text, object_pairs_hook=_unique_keys)
         else:
-            data = yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader: no objects built
+            data = _load_yaml(text)
     except Exception as e:  # both parsers' errors carry the line number
         reason = _where_and_why(e)
         raise CycleGANError(f"config file {path} is not valid {path.suffix[1:].upper() or 'YAML'}: {reason}") from None
