@@ -100,6 +100,19 @@ def test_list_names_the_standard_sets(capsys):
     assert "efrosgans.eecs.berkeley.edu/cyclegan/datasets/NAME.zip" in out
 
 
+def test_a_mirror_address_with_a_query_keeps_it_after_the_files_name(mirror, tmp_path):
+    """`--base-url 'https://host/datasets?token=T'` (a mirror that asks for a token or a signature) fetched
+    `https://host/datasets?token=T/NAME.zip`: the name was appended to the query, and the server answered 404."""
+    from cyclegan.zoo import model_url
+
+    query = "?token=a%2Fb&expires=1"
+    mirror.files[f"/datasets/{NAME}.zip{query}"] = good_zip()
+    download(DownloadOptions(NAME, str(tmp_path / "d"), base_url=f"{mirror.base_url}{query}", progress=False))
+    assert_layout(tmp_path / "d")
+    assert mirror.requests == [(f"/datasets/{NAME}.zip{query}", None)]
+    assert model_url("x y", "https://h/models/?sig=1#part") == "https://h/models/x%20y.pth?sig=1"  # no fragment
+
+
 @pytest.mark.slow
 def test_download_from_a_mirror_extracts_the_layout(mirror, tmp_path, capsys):
     # the counts are of images: a split's readme, list of names or hidden folder counted as images before

@@ -37,12 +37,11 @@ import json
 import os
 import re
 import sys
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .data.fetch import Bounds, address_problem, check_sha256, download_lock, fetch, file_sha256
+from .data.fetch import Bounds, address_problem, check_sha256, download_lock, fetch, file_address, file_sha256
 from .errors import CycleGANError, escape, nearest
 from .files import sync_folder, write_atomic
 from .options import Options, opt
@@ -151,7 +150,7 @@ def model_url(name: str, base_url: str, *, given_in: str = "--base-url") -> str:
     """`BASE/NAME.pth`; only http and https are accepted. `given_in`: where `base_url` came from, for the error."""
     if problem := address_problem(base_url, "expected http:// or https://"):
         raise CycleGANError(f"base URL {base_url!r} ({given_in}): {problem}")
-    return f"{base_url.rstrip('/')}/{urllib.parse.quote(name)}.pth"
+    return file_address(base_url, f"{name}.pth")
 
 
 def check_name(name: str, *, mirror: bool) -> PublishedModel | None:

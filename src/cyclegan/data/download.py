@@ -26,9 +26,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +42,7 @@ from .archive import (
     remove_stale_extractions,
     verify_archive,
 )
-from .fetch import Bounds, address_problem, check_sha256, download_lock, fetch
+from .fetch import Bounds, address_problem, check_sha256, download_lock, fetch, file_address
 
 DEFAULT_BASE_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets"
 CHUNK = 1 << 16
@@ -111,7 +108,7 @@ def dataset_url(name: str, base_url: str = DEFAULT_BASE_URL) -> str:
     """`BASE/NAME.zip`, the reference implementation's pattern; only http and https are accepted."""
     if problem := address_problem(base_url):
         raise CycleGANError(f"option '--base-url' {base_url!r}: {problem}")
-    return f"{base_url.rstrip('/')}/{urllib.parse.quote(name)}.zip"
+    return file_address(base_url, f"{name}.zip")
 
 
 def check_name(name: str, *, mirror: bool) -> DatasetInfo | None:

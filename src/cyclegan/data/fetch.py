@@ -148,10 +148,19 @@ class _Downgrade(urllib.error.HTTPError):
     """A redirect from https down to plain http, refused (`_http_error` says how to accept it)."""
 
 
+def file_address(base: str, leaf: str) -> str:
+    """`BASE/LEAF`: `leaf` (quoted) appended to the path of the base address `base`, its query kept after it (a
+    mirror's token or signature: `https://host/d?token=T` serves `https://host/d/NAME.zip?token=T`; the name was
+    appended to the query, `?token=T/NAME.zip`), its fragment (never sent) left out."""
+    parts = urllib.parse.urlsplit(base)
+    path = f"{parts.path.rstrip('/')}/{urllib.parse.quote(leaf)}"
+    return urllib.parse.urlunsplit(parts._replace(path=path, fragment=""))
+
+
 def http_base(url: str) -> str:
-    """The folder of `url` (`BASE` of `BASE/NAME.zip`) at its plain http address."""
-    base = url.rsplit("/", 1)[0]
-    return urllib.parse.urlunsplit(urllib.parse.urlsplit(base)._replace(scheme="http"))
+    """The folder of `url` (`BASE` of `BASE/NAME.zip`, its query kept: `file_address`) at its plain http address."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(parts._replace(scheme="http", path=parts.path.rsplit("/", 1)[0]))
 
 
 def _opener(watchdog: _Watchdog, url: str) -> urllib.request.OpenerDirector:
