@@ -1344,6 +1344,27 @@ def test_a_paired_split_of_one_image_is_scored_against_its_truth_without_fd_and_
     assert "nan" not in capsys.readouterr().out
 
 
+def test_fd_and_kid_on_a_handful_of_images_are_said_to_be_rough_once(tmp_path, capsys):
+    """FD and KID over 2 images a domain were printed as plainly as over 200, though FD's small-set bias alone is
+    64 at 20 images (benchmarks/fd_kid_small_sets.py): one note now, under the tables of every checkpoint, and in
+    each report; none from 50 images a domain."""
+    from cyclegan.cli import main
+    from cyclegan.evaluate.runner import FEW_FOR_FD_KID, SplitImages, _small_sets
+
+    ckpt, data = tiny_evaluation(tmp_path, 2, paired=False)
+    copy = tmp_path / "copy.pt"
+    copy.write_bytes(ckpt.read_bytes())
+    args = ["evaluate", "--checkpoint", str(ckpt), str(copy), "--data", str(data), "--kid-subsets", "2"]
+    assert main([*args, "--out", str(tmp_path / "r.json"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("note: FD and KID over 2 images a domain (under 50) are rough: ") == 1
+    for report in json.loads((tmp_path / "r.json").read_text())["reports"]:
+        assert report["fd_kid_rough"].startswith("FD and KID over 2 images a domain (under 50) are rough")
+    many = [Path(f"{i}.png") for i in range(FEW_FOR_FD_KID)]
+    assert _small_sets(SplitImages({"A": many, "B": many[1:]}, [Path("a"), Path("b")])) is not None
+    assert _small_sets(SplitImages({"A": many, "B": many}, [Path("a"), Path("b")])) is None
+
+
 def test_kid_subsets_are_bounded_before_any_work(tmp_path, capsys):
     """`--kid-subsets 1000000000` (a slip for --kid-subset-size) was taken: the subsets were drawn one by one after
     every image had been translated, for days, each score held in memory."""

@@ -428,6 +428,8 @@ def run_evaluate(opts, _: argparse.Namespace) -> int:
         print(format_table(report) + "\n")
     if len(reports) > 1:
         print(format_curve(reports))
+    if rough := reports[0].get("fd_kid_rough"):  # one split for every checkpoint: said once
+        print(f"note: {rough}")
     for line in which_is_better(reports):  # a run's last and best checkpoints
         print(line)
     if opts.out:  # one checkpoint: its report; several: {"command", "reports": [...]}
