@@ -543,6 +543,11 @@ def test_missing_data_is_a_clear_error(tiny_cfg, tmp_path):
     (tmp_path / "trainA").mkdir()
     with pytest.raises(CycleGANError, match=r"holds no trainB \(--data ROOT reads"):
         train(tiny_cfg(data=str(tmp_path), steps=1), progress=False)
+    (tmp_path / "trainB").touch()  # a file: "holds no trainB" while it holds one, a file
+    with pytest.raises(
+        CycleGANError, match=r"trainB is a file, not a folder of images: make it the folder of domain B"
+    ):
+        train(tiny_cfg(data=str(tmp_path), steps=1), progress=False)
     with pytest.raises(CycleGANError, match="training budget"):
         train(tiny_cfg(), progress=False)
 

@@ -67,6 +67,12 @@ def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
             "the A and B images into ROOT/trainA and ROOT/trainB"
         )
     missing = [name for name in ("trainA", "trainB") if not (root / name).is_dir()]
+    if files := [name for name in missing if os.path.lexists(root / name)]:  # "holds no trainA" of a file trainA
+        what = "a file" if (root / files[0]).exists() else "a broken link"
+        raise CycleGANError(
+            f"option 'data': {root / files[0]} is {what}, not a folder of images: make it the folder of domain "
+            f"{files[0][-1]}'s training images"
+        )
     if missing:  # two folders of one's own (ROOT/horses, ROOT/zebras) said only "ROOT/trainA does not exist"
         raise CycleGANError(
             f"option 'data': {root} holds no {' and no '.join(missing)} (--data ROOT reads ROOT/trainA and "
