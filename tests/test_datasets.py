@@ -696,6 +696,20 @@ def test_synthetic_clips_past_2048_px_are_refused_before_rendering(tmp_path, cap
     assert not (tmp_path / "v").exists()
 
 
+def test_a_file_where_a_synthetic_folder_goes_is_named_as_a_file(tmp_path, capsys):
+    """`datasets synthetic --out d` where d/trainA is a file said "d/trainA already holds files"."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "trainA").write_text("notes")
+    args = ["datasets", "synthetic", "--out", str(tmp_path / "d"), "--size", "16", "--count", "1", "--no-progress"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == f"error: {tmp_path / 'd' / 'trainA'} is a file where the dataset's folder goes: pass --overwrite "
+        f"to replace trainA, trainB, testA, testB in {tmp_path / 'd'}, or choose another --out\n"
+    )
+    assert (tmp_path / "d" / "trainA").read_text() == "notes"
+
+
 @pytest.mark.parametrize("video", [False, True])
 def test_a_second_synthetic_writer_into_one_out_is_refused_while_the_first_works(tmp_path, capsys, video):
     """Two `datasets synthetic --out d` at once each found d empty and rendered into it (with --overwrite one

@@ -337,9 +337,10 @@ def claim_dataset_root(root: str | Path, folders: tuple[str, ...], *, overwrite:
     if taken and not overwrite and (part := next(filter(None, map(unfinished, taken)), None)):
         raise CycleGANError(f"option '--out': {part} (or choose another --out)")
     if taken and not overwrite:
+        # a file where a folder goes was said to "hold files"
+        what = "already holds files" if taken[0].is_dir() else "is a file where the dataset's folder goes"
         raise CycleGANError(
-            f"{taken[0]} already holds files: pass --overwrite to replace {', '.join(folders)} in {root}, or choose "
-            "another --out"
+            f"{taken[0]} {what}: pass --overwrite to replace {', '.join(folders)} in {root}, or choose another --out"
         )
     for path in taken:
         shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
