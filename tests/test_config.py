@@ -66,6 +66,9 @@ def test_a_config_files_bad_preset_names_the_file_and_key_as_every_other_option(
 
 
 def test_yaml_and_json_files_flat_or_in_sections(tmp_path):
+    bom = tmp_path / "bom.json"  # a Windows editor's byte order mark: JSON refused it, YAML took it
+    bom.write_bytes(b'\xef\xbb\xbf{"steps": 3}\r\n')
+    assert read_config_file(bom) == {"steps": 3}
     y = tmp_path / "c.yaml"
     y.write_text("preset: seed\ntrain:\n  lr: 0.001\nngf: 16\n")
     assert read_config_file(y) == {"preset": "seed", "lr": 0.001, "ngf": 16}
@@ -99,7 +102,8 @@ def test_a_folder_named_by_digits_in_a_config_file_is_read_as_its_name(tmp_path)
         (
             "c.yaml",
             "a:\n\tb: 1\n",
-            "not valid YAML: line 2, column 1: found character '\\t' that cannot start any token",
+            "not valid YAML: line 2, column 1: found character '\\t' that cannot start any token (YAML indents with "
+            "spaces, not tabs)",
         ),
         # an explicit tag's value its constructor cannot read said Python's error, with no line
         (

@@ -573,6 +573,8 @@ def _where_and_why(e: Exception) -> str:
         said = f"line {mark.line + 1}, column {mark.column + 1}: {e.problem}"
         if e.context and (start := e.context_mark) is not None:  # what the parser was in, and where that began
             said += f" ({e.context} at line {start.line + 1}, column {start.column + 1})"
+        if "'\\t'" in str(e.problem):  # a tab-indented file: the one fix, which the parser does not say
+            said += " (YAML indents with spaces, not tabs)"
         return " ".join(said.split())
     return " ".join(str(e).split())
 
@@ -593,7 +595,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     if len(raw) > MAX_CONFIG_BYTES:
         raise CycleGANError(not_options % f"over {MAX_CONFIG_BYTES // 2**20} MiB, which no file of options is")
     try:
-        text = raw.decode()
+        text = raw.decode("utf-8-sig")  # a Windows editor's BOM: YAML took it, JSON refused it ("Unexpected BOM")
     except UnicodeDecodeError:
         raise CycleGANError(not_options % "not a text file") from None
     try:
