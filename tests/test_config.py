@@ -153,7 +153,8 @@ def test_a_config_files_syntax_error_says_its_line_and_column_first(tmp_path, na
         ("family: cyclegn\n", "option 'family' in '.*c.yaml': expected 'cyclegan'"),
         ("lr: abc\n", "option 'lr' in '.*c.yaml': expected float"),
         ("lr: [1, 2\n", "not valid YAML"),
-        ("- a\n- b\n", "expected a mapping"),
+        ("- a\n- b\n", "expected a mapping of option names to values \\(`steps: 3`, one a line\\), got a list$"),
+        ("hello\n", "expected a mapping .*, got a single text$"),
         # train's own flags: "unknown option 'resume'", and "unknown option '--config'" beside a typed --config
         ("resume: true\n", "'resume' is a command-line flag of train, not a config file's key: give --resume$"),
         ("config: other.yaml\n", "'config' is a command-line flag of train, not a config file's key: give --config$"),

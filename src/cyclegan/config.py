@@ -609,7 +609,11 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise CycleGANError(f"config file {path}: expected a mapping of option names to values")
+        # a list (`- steps: 3`) or a lone word: say which, so the fix (drop the dashes) is in sight
+        got = {list: "a list", str: "a single text"}.get(type(data), f"a single {type(data).__name__}")
+        raise CycleGANError(
+            f"config file {path}: expected a mapping of option names to values (`steps: 3`, one a line), got {got}"
+        )
     return read_config_values(flatten(data, source=str(path)), source=str(path))
 
 
