@@ -520,6 +520,26 @@ def test_a_root_with_no_split_at_all_says_what_evaluate_reads(tmp_path):
         _list_domains(opts)
 
 
+def test_a_domain_folder_that_is_a_file_or_a_broken_link_is_named_as_one(tmp_path):
+    """ROOT/testA a file (or a link to nothing) beside a folder testB: "ROOT/testA does not exist or is not a
+    folder", which left the file to be found by hand."""
+    from cyclegan.evaluate.options import EvalOptions, check_folders_there
+
+    write_split(tmp_path / "data", 2, paired=False)
+    test_a = tmp_path / "data" / "testA"
+    for f in test_a.iterdir():
+        f.unlink()
+    test_a.rmdir()
+    test_a.write_text("notes")
+    opts = EvalOptions(checkpoint=("unused",), data=str(tmp_path / "data"), progress=False)
+    with pytest.raises(CycleGANError, match=r"^--data testA folder .*testA is a file, not a folder$"):
+        check_folders_there(opts)
+    test_a.unlink()
+    test_a.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(CycleGANError, match=r"^--data testA folder .*testA is a broken link$"):
+        check_folders_there(opts)
+
+
 def test_evaluate_scores_the_one_direction_save_generator_wrote(tmp_path):
     """A generator saved by `cyclegan.save_generator` (one of a CycleGAN's two) was refused without --direction
     ("use --direction BtoA"), and with it too: the cycle's other generator was asked for."""

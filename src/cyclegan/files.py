@@ -150,8 +150,14 @@ def image_not_found(path: str | Path) -> str:
 
 
 def no_image_folder(folder: str | Path, what: str) -> CycleGANError:
-    """`what` (e.g. "--data testA folder") `folder` missing: the words of every reader of a folder of images."""
-    return CycleGANError(f"{what} {folder} does not exist or is not a folder")
+    """`what` (e.g. "--data testA folder") `folder` missing, a file or a broken link: the words of every reader of a
+    folder of images ("does not exist or is not a folder" left a file testA to be found by hand)."""
+    path = Path(folder)
+    if path.exists():
+        why = "is a file, not a folder" if path.is_file() else "is not a folder"
+    else:
+        why = "is a broken link" if os.path.lexists(path) else "does not exist"
+    return CycleGANError(f"{what} {folder} {why}")
 
 
 def no_images(folder: str | Path, what: str) -> CycleGANError:
