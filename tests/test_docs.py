@@ -67,6 +67,15 @@ def test_every_image_and_link_of_the_docs_exists():
     assert missing == []
 
 
+def test_the_docs_point_into_the_code_by_name_not_by_line_number():
+    """`execution.py:216` named `tf32_convolutions` once; a later edit put `cpu_compiler` there, and the page's
+    other line numbers drifted the same way. A name is found whatever moves around it."""
+    numbered = [
+        f"{page.name}: {ref}" for page in PAGES for ref in re.findall(r"\b[\w/]+\.(?:py|sh):\d+", page.read_text())
+    ]
+    assert numbered == []
+
+
 def test_every_flag_of_a_command_in_the_docs_is_an_option_of_that_command():
     """`cyclegan X ... --flag` in the README and docs/ (shell lines continued with a backslash included)."""
     cache: dict[tuple[str, ...], set[str]] = {}
