@@ -97,6 +97,17 @@ def test_no_recipe_the_docs_call_unmeasured_has_a_recorded_run():
     assert stale == []
 
 
+def test_the_readme_names_every_run_file_that_no_other_command_replaces():
+    """`files.TRAINING_FILES` grew config.json and log.jsonl; the README's sentence still named checkpoint.pt and
+    best.pt alone, as if an `--out RUN/log.jsonl --overwrite` were allowed."""
+    from cyclegan.files import TRAINING_FILES
+
+    text = " ".join(_text(ROOT / "README.md").split())
+    sentence = re.search(r"A run folder's ((?:`[^`]+`|[^`.])*) are training's alone", text)  # names hold dots
+    assert sentence, "the README's sentence on a run's own files is gone"
+    assert set(re.findall(r"`([^`]+)`", sentence.group(1))) == set(TRAINING_FILES)
+
+
 def test_every_flag_of_a_command_in_the_docs_is_an_option_of_that_command():
     """`cyclegan X ... --flag` in the README and docs/ (shell lines continued with a backslash included)."""
     cache: dict[tuple[str, ...], set[str]] = {}
