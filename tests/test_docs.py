@@ -108,6 +108,24 @@ def test_the_readme_names_every_run_file_that_no_other_command_replaces():
     assert set(re.findall(r"`([^`]+)`", sentence.group(1))) == set(TRAINING_FILES)
 
 
+def test_every_prototype_patch_kept_for_the_results_applies_to_this_tree():
+    """results.md's `git apply benchmarks/results/ndown1_prototype.patch` failed ('patch does not apply') once
+    ablate.py gained a variant where the patch's context was: the measurement could not be reproduced."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    patches = sorted((ROOT / "benchmarks" / "results").glob("*.patch"))
+    assert len(patches) >= 4, "too few prototype patches found"
+    failed = []
+    for patch in patches:
+        check = subprocess.run(["git", "apply", "--check", str(patch)], cwd=ROOT, capture_output=True, text=True)
+        if check.returncode:
+            failed.append(f"{patch.name}: {check.stderr.strip()}")
+    assert failed == []
+
+
 def test_every_flag_of_a_command_in_the_docs_is_an_option_of_that_command():
     """`cyclegan X ... --flag` in the README and docs/ (shell lines continued with a backslash included)."""
     cache: dict[tuple[str, ...], set[str]] = {}
