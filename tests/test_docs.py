@@ -108,6 +108,7 @@ def test_the_readme_names_every_run_file_that_no_other_command_replaces():
     assert set(re.findall(r"`([^`]+)`", sentence.group(1))) == set(TRAINING_FILES)
 
 
+@pytest.mark.slow  # starts git
 def test_every_prototype_patch_kept_for_the_results_applies_to_this_tree():
     """results.md's `git apply benchmarks/results/ndown1_prototype.patch` failed ('patch does not apply') once
     ablate.py gained a variant where the patch's context was: the measurement could not be reproduced."""
