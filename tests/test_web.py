@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import fields
 from pathlib import Path
 from types import SimpleNamespace
@@ -1561,6 +1562,34 @@ def test_a_job_that_waited_for_another_jobs_load_of_its_model_says_it_was_loaded
         joined(job)
     assert said == [True, True]
     assert engine.ready(key, "AtoB").loaded is False  # kept: found, not loaded
+
+
+def test_a_checkpoint_caught_mid_rewrite_keeps_the_model_loaded_before(tmp_path, run):
+    """A checkpoint caught mid-rewrite (a run saving while the page loads it, a copy still arriving) was refused with
+    no fallback: the page lost a model it had served, at every job until the file was whole. Now the model loaded
+    before serves on, said once for that file ("kept the model loaded at step N"), and the whole file is loaded."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+
+    shutil.copytree(run, copy := tmp_path / "runs" / "r")
+    engine = Engine(ServeOptions(runs=(str(copy.parent),), device="cpu"), [], tmp_path / "work")
+    key, path = engine.models()[0].key, copy / "checkpoint.pt"
+    first = engine.generator(key, "AtoB")
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])  # half written
+    with pytest.warns(UserWarning, match=r"^cannot read checkpoint runs/r: .*; kept the model loaded at step 2$"):
+        assert engine.ready(key, "AtoB") == (first, False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once, not at each job
+        assert engine.generator(key, "AtoB") is first
+    path.write_bytes(whole)  # written whole: loaded
+    assert engine.ready(key, "AtoB").loaded and engine.generator(key, "AtoB") is not first
+    assert engine.generator(key, "BtoA") is not None
+    path.write_bytes(b"")  # never loaded in this direction before: refused as before
+    engine._generators.clear()
+    with pytest.raises(CycleGANError, match="^cannot read checkpoint runs/r: "):
+        engine.generator(key, "BtoA")
 
 
 def test_a_checkpoint_replaced_by_one_of_the_same_size_and_time_is_loaded_again(engine, run):
