@@ -2360,6 +2360,47 @@ def test_browser_translate_errors_and_runs(run, tmp_path):
 
 
 @pytest.mark.slow
+def test_browser_runs_score_plots_show_every_legend_entry(tmp_path):
+    """A plot's legend is one line, cut at the plot's edge: with three score plots in a row, the dB plot's last entry
+    (BtoA cycle_psnr) was cut, and the unitless plot showed AtoB's four scores alone, BtoA's colours unnamed. Each
+    legend entry now ends inside its plot, at the browser test's 1280 px."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+
+    run = tmp_path / "runs" / "scored"
+    run.mkdir(parents=True)
+    scores = ("psnr", "cycle_psnr", "ssim", "kid_lite0", "change", "spread", "tint", "local_colour")
+    records = [
+        {"step": step, "cycle": 1.0, **{f"eval/{d}/{k}": 1.0 + step for d in ("AtoB", "BtoA") for k in scores}}
+        for step in (100, 200)
+    ]
+    (run / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (run / "config.json").write_text(json.dumps({"train": {"eval_every": 100}}))
+    proc, url, _ = start_server(["--runs", str(run.parent)])
+    try:
+        with sync_api.sync_playwright() as p:
+            browser, page, _ = open_page(p, url, width=1280)
+            try:
+                page.get_by_role("tab", name="Runs").click()
+                cut = {}
+                for plot, n in (("runs-scores-db", 4), ("runs-scores", 10), ("runs-scores-grey", 2)):
+                    entries = page.locator(f"#{plot} g.role-legend-symbol ~ g text, #{plot} .role-legend-label text")
+                    entries.nth(n - 1).wait_for(timeout=30_000)
+                    right = page.locator(f"#{plot}").evaluate("el => el.getBoundingClientRect().right")
+                    ends = entries.evaluate_all("els => els.map(e => [e.textContent, e.getBoundingClientRect().right])")
+                    assert len(ends) == n, ends
+                    cut[plot] = [name for name, end in ends if end > right]
+                assert cut == {"runs-scores-db": [], "runs-scores": [], "runs-scores-grey": []}
+            finally:
+                browser.close()
+    finally:
+        stop_server(proc)
+
+
+@pytest.mark.slow
 def test_a_url_sent_as_an_upload_is_not_fetched_by_the_server(tmp_path, run, monkeypatch):
     """Gradio downloads a file input given as an http(s) URL instead of an upload path: a visitor's request
     named any public address and the server fetched it, whole into memory, with no --max-upload-mb (a hostile
