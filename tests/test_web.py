@@ -2401,6 +2401,48 @@ def test_browser_runs_score_plots_show_every_legend_entry(tmp_path):
 
 
 @pytest.mark.slow
+def test_browser_an_uploads_name_is_never_drawn_as_html(run, tmp_path):
+    """Gradio refused a file of another type than a file input's `file_types` in the browser, with a pop-up that put
+    the file's name in the page as HTML: a file named `<img src=x onerror=...>.txt` drew an image (one named
+    `<img src=https:HOST>` fetched it from another host) in every tab's upload box. The boxes take any file now, and
+    the tab's own check names it as text at the job."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+
+    (named := tmp_path / "<img src=x onerror=alert(1)>.txt").write_text("not an image")
+    proc, url, _ = start_server(["--runs", str(run)])
+    try:
+        with sync_api.sync_playwright() as p:
+            browser, page, external = open_page(p, url)
+            dialogs = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            try:
+                for tab, box in [
+                    ("Translate", "translate-upload"),
+                    ("Video", "video-upload"),
+                    ("Style transfer", "style-content"),
+                    ("Style transfer", "style-styles"),
+                    ("Compare", "compare-photo"),
+                    ("Compare", "compare-styles"),
+                ]:
+                    page.get_by_role("tab", name=tab).click()
+                    page.locator(f"#{box} input[type=file]").set_input_files([str(named)])
+                    page.wait_for_timeout(500)
+                    assert page.locator("img[src=x]").count() == 0, box
+                page.get_by_role("tab", name="Translate").click()
+                page.locator("#translate-go").click()
+                page.get_by_text("onerror=alert(1).txt is not an image").first.wait_for(timeout=30_000)
+                assert page.locator("img[src=x]").count() == 0 and dialogs == [] and external == []
+            finally:
+                browser.close()
+    finally:
+        stop_server(proc)
+
+
+@pytest.mark.slow
 def test_a_url_sent_as_an_upload_is_not_fetched_by_the_server(tmp_path, run, monkeypatch):
     """Gradio downloads a file input given as an http(s) URL instead of an upload path: a visitor's request
     named any public address and the server fetched it, whole into memory, with no --max-upload-mb (a hostile

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import gradio as gr
 
 from ..errors import CycleGANError, counted
-from .engine import BACKBONES, Cancelled, Engine, Stop, Stops, user_errors
+from .engine import BACKBONES, Cancelled, Engine, Stop, Stops, upload_box, user_errors
 from .options import STYLE_SIZE_MIN, STYLE_SIZE_STEP, STYLE_STEPS_MIN
 
 
@@ -27,16 +27,11 @@ class CompareTab:
         with gr.Tab("Compare", id="compare"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    c_photo = gr.File(
-                        label=f"photo ({self.engine.upload_note})", file_types=["image"], elem_id="compare-photo"
-                    )
+                    c_photo = upload_box(f"photo ({self.engine.upload_note})", "compare-photo")
                     c_model = gr.Dropdown(choices, value=first, label="model", elem_id="compare-model")  # any family
                     c_dir = self.engine.direction_radio(first, "direction")
-                    c_styles = gr.File(
-                        label="style references for Gatys (images of the target domain)",
-                        file_count="multiple",
-                        file_types=["image"],
-                        elem_id="compare-styles",
+                    c_styles = upload_box(
+                        "style references for Gatys (images of the target domain)", "compare-styles", multiple=True
                     )
                     c_backbone = gr.Radio(BACKBONES, value="auto", label="Gatys backbone")
                     c_size = gr.Slider(

@@ -113,6 +113,14 @@ def alert_text(message: str) -> str:
     return html.escape(message, quote=False)
 
 
+def upload_box(label: str, elem_id: str, *, multiple: bool = False) -> gr.File:
+    """A file input of a tab. No `file_types`: Gradio refuses a file of another type in the browser with a pop-up
+    ("Invalid file type: NAME") that puts the file's name in the page as HTML, so a file named
+    `<img src=https:HOST>.txt` drew an image fetched from another host, and `<a href=...>` a link, in the page's own
+    error; each tab's check names such a file in its own words, as text (`alert_text`)."""
+    return gr.File(label=label, file_count="multiple" if multiple else "single", elem_id=elem_id)
+
+
 def _refusal(e: CycleGANError, controls: Controls) -> gr.Error:
     print(f"refused: {e}", file=sys.stderr)  # one line in the server's log too; no traceback: it is no bug
     return gr.Error(alert_text(on_page(without_paths(str(e)), controls)), print_exception=False)
