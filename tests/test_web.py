@@ -563,6 +563,16 @@ def test_a_clip_upload_named_gif_is_read_only_as_gif_or_webp(engine, tmp_path, m
     assert "3 frames of 16x12" in line and Path(target).name == "clip_AtoB.gif"
 
 
+def test_the_video_tab_counts_one_frame_as_one(engine, tmp_path):
+    """A still GIF (one frame) sent to Video was said as "one.gif: 1 frames of 1x1"; a frame, as errors.counted says."""
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    from cyclegan.web.video_tab import VideoTab
+
+    Image.new("RGB", (1, 1), "red").save(still := tmp_path / "one.gif")
+    _, _, line = VideoTab(engine).translate(str(still), engine.models()[0].key, "AtoB", False, 0.0)
+    assert line.startswith("one\\.gif: 1 frame of 1x1 in ")
+
+
 def test_shared_statistics_on_the_video_tab_with_a_batch_norm_model_are_named_as_changing_nothing(tmp_path):
     """`translate --norm-stats shared` names a generator without InstanceNorm as changing nothing; the Video tab's
     box "(a) normalisation statistics shared" was taken without a word for such a model."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from ..errors import CycleGANError, flags_as_keywords
+from ..errors import CycleGANError, counted, flags_as_keywords
 from ..options import named_as_flags
 from .engine import (
     Cancelled,
@@ -227,7 +227,7 @@ class VideoTab:
         seconds = time.perf_counter() - t
         for said in warnings:  # named as the visitor named the clip, as its errors are
             gr.Warning(alert_text(without_paths(said.removeprefix("warning: ").replace(str(src), name))))
-        line = f"{literal(name)}: {frames} frames of {info.width}x{info.height} in {seconds:.1f} s"
+        line = f"{literal(name)}: {counted(frames, 'frame')} of {info.width}x{info.height} in {seconds:.1f} s"
         line += f" ({frames / seconds:.1f} frames/s)"
         shown = str(target) if target.suffix in (".mp4", ".webm") else None
         return shown, str(target), line
