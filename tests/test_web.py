@@ -2625,6 +2625,13 @@ def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path
         == 'the photo is 64x2 px at "long side (px)": 64: too thin to measure; give a larger "long side (px)"'
     )
     assert ran == []
+    # as thin at the slider's largest long side (1024 px): the slider is no way out, cropping is
+    strip = str(_png(tmp_path / "strip.png", 2000, 4))
+    assert _refusal(lambda: comparison(strip, "tiny.pt", "AtoB", [style], "lite0", 64, 10)) == (
+        "the photo is 2000x4 px, too thin to measure at any long side up to 1024 px (its short side under 3 px); "
+        "crop it to a less thin shape"
+    )
+    assert ran == []
 
 
 def test_compare_tab_names_a_cut_models_column_cut(tmp_path):
