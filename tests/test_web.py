@@ -1677,8 +1677,11 @@ def test_the_page_config_names_models_and_never_holds_a_server_path(tmp_path, ru
         engine.generator(str(given / CHECKPOINT_NAME), "AtoB")
     (given / CHECKPOINT_NAME).write_bytes(b"damaged")  # its errors name the model as the page does, too
     with pytest.raises(CycleGANError, match=r"^cannot read checkpoint given: not a file saved by torch.save") as e:
-        engine.generator("given", "AtoB")
+        engine.generator("given", "BtoA")  # never loaded: no model to keep serving
     assert str(tmp_path) not in str(e.value)
+    with pytest.warns(UserWarning, match=r"^cannot read checkpoint given: .*; kept the model loaded at step 2$") as w:
+        engine.generator("given", "AtoB")
+    assert str(tmp_path) not in str(w[0].message)
 
 
 def test_a_name_keeps_its_file_when_a_run_of_the_same_name_appears(tmp_path, run):
