@@ -432,9 +432,7 @@ class Engine:
         """Go on with `net`, the model loaded before, where its file's new `version` cannot be read (a checkpoint
         caught mid-rewrite: a run saving while the page loads it, a copy still arriving), said once for that version
         in a pop-up and the server's log; its next version is loaded. Refused, the page lost a model it had served,
-        at every job until the file was whole again."""
-        if self._unreadable.get(model) == version:
-            return
+        at every job until the file was whole again. Not called again for that version: `ready` loads it no more."""
         self._unreadable[model] = version
         step = getattr(getattr(net, "_cyclegan_origin", None), "step", None)
         kept = f"kept the model loaded at step {step}" if step else "kept the model loaded before"
