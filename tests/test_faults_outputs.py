@@ -169,6 +169,36 @@ def test_save_generator_replaces_no_runs_best(run, tmp_path):
     assert cyclegan.save_generator(G, copy / "tuned.pt") == copy / "tuned.pt"
 
 
+def test_a_run_folder_is_one_training_started_not_a_models_folder(run, tmp_path, capsys):
+    """A run folder is what `cyclegan train` writes before its first step, config.json and log.jsonl
+    (`run_files.is_run_folder`). A run before its first checkpoint was not guarded: `export --out RUN/checkpoint.pt`
+    or `save_generator(G, "RUN/best.pt")` wrote the files training then took for its own. A model's folder in
+    Hugging Face's layout (checkpoint.pt beside its config.json, no log) counted as a run: a generator saved into
+    it as best.pt was refused."""
+    import shutil
+
+    import cyclegan
+
+    G = cyclegan.load_generator(run, "AtoB")
+    early = tmp_path / "early"  # a run that has logged, not yet saved
+    early.mkdir()
+    for name in ("config.json", "log.jsonl"):
+        shutil.copy(run / name, early / name)
+    checkpoint, _ = tiny_evaluation(tmp_path)
+    for name in ("checkpoint.pt", "best.pt"):
+        assert main(["export", "--checkpoint", str(checkpoint), "--out", str(early / name)]) == 2
+        assert f"{early / name} is the training run's {name} (only `cyclegan train` writes it" in one_line_error(capsys)
+    with pytest.raises(CycleGANError, match=r"best.pt is a training run's best.pt"):
+        cyclegan.save_generator(G, early / "best.pt")
+    assert sorted(p.name for p in early.iterdir()) == ["config.json", "log.jsonl"]
+    hub = tmp_path / "hub"  # a model's files, as a Hugging Face repository holds them
+    hub.mkdir()
+    for name in ("config.json", "checkpoint.pt"):
+        shutil.copy(run / name, hub / name)
+    assert cyclegan.save_generator(G, hub / "best.pt") == hub / "best.pt"
+    assert cyclegan.load_generator(hub / "best.pt", "AtoB") is not None
+
+
 def test_an_interrupted_translation_is_finished_with_skip_existing(run, tmp_path, capsys, monkeypatch):
     make_images(tmp_path / "in", 3, seed=3)
     Image.open(tmp_path / "in" / "img_000.png").save(tmp_path / "in" / "img_000.jpg")  # same stem: img_000-2

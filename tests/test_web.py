@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import fields
 from pathlib import Path
 from types import SimpleNamespace
@@ -560,6 +561,16 @@ def test_a_clip_upload_named_gif_is_read_only_as_gif_or_webp(engine, tmp_path, m
     frames[0].save(clip, save_all=True, append_images=frames[1:], duration=100)
     _, target, line = VideoTab(engine).translate(str(clip), key, "AtoB", False, 0.0)
     assert "3 frames of 16x12" in line and Path(target).name == "clip_AtoB.gif"
+
+
+def test_the_video_tab_counts_one_frame_as_one(engine, tmp_path):
+    """A still GIF (one frame) sent to Video was said as "one.gif: 1 frames of 1x1"; a frame, as errors.counted says."""
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    from cyclegan.web.video_tab import VideoTab
+
+    Image.new("RGB", (1, 1), "red").save(still := tmp_path / "one.gif")
+    _, _, line = VideoTab(engine).translate(str(still), engine.models()[0].key, "AtoB", False, 0.0)
+    assert line.startswith("one\\.gif: 1 frame of 1x1 in ")
 
 
 def test_shared_statistics_on_the_video_tab_with_a_batch_norm_model_are_named_as_changing_nothing(tmp_path):
@@ -1563,6 +1574,34 @@ def test_a_job_that_waited_for_another_jobs_load_of_its_model_says_it_was_loaded
     assert engine.ready(key, "AtoB").loaded is False  # kept: found, not loaded
 
 
+def test_a_checkpoint_caught_mid_rewrite_keeps_the_model_loaded_before(tmp_path, run):
+    """A checkpoint caught mid-rewrite (a run saving while the page loads it, a copy still arriving) was refused with
+    no fallback: the page lost a model it had served, at every job until the file was whole. Now the model loaded
+    before serves on, said once for that file ("kept the model loaded at step N"), and the whole file is loaded."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+
+    shutil.copytree(run, copy := tmp_path / "runs" / "r")
+    engine = Engine(ServeOptions(runs=(str(copy.parent),), device="cpu"), [], tmp_path / "work")
+    key, path = engine.models()[0].key, copy / "checkpoint.pt"
+    first = engine.generator(key, "AtoB")
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])  # half written
+    with pytest.warns(UserWarning, match=r"^cannot read checkpoint runs/r: .*; kept the model loaded at step 2$"):
+        assert engine.ready(key, "AtoB") == (first, False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once, not at each job
+        assert engine.generator(key, "AtoB") is first
+    path.write_bytes(whole)  # written whole: loaded
+    assert engine.ready(key, "AtoB").loaded and engine.generator(key, "AtoB") is not first
+    assert engine.generator(key, "BtoA") is not None
+    path.write_bytes(b"")  # never loaded in this direction before: refused as before
+    engine._generators.clear()
+    with pytest.raises(CycleGANError, match="^cannot read checkpoint runs/r: "):
+        engine.generator(key, "BtoA")
+
+
 def test_a_checkpoint_replaced_by_one_of_the_same_size_and_time_is_loaded_again(engine, run):
     """The page noticed a new checkpoint by its modification time and size only: one copied in with its times
     kept (`cp -p`, `rsync -t`) and renamed over the old, of the same size (a run's checkpoints of one
@@ -1638,8 +1677,11 @@ def test_the_page_config_names_models_and_never_holds_a_server_path(tmp_path, ru
         engine.generator(str(given / CHECKPOINT_NAME), "AtoB")
     (given / CHECKPOINT_NAME).write_bytes(b"damaged")  # its errors name the model as the page does, too
     with pytest.raises(CycleGANError, match=r"^cannot read checkpoint given: not a file saved by torch.save") as e:
-        engine.generator("given", "AtoB")
+        engine.generator("given", "BtoA")  # never loaded: no model to keep serving
     assert str(tmp_path) not in str(e.value)
+    with pytest.warns(UserWarning, match=r"^cannot read checkpoint given: .*; kept the model loaded at step 2$") as w:
+        engine.generator("given", "AtoB")
+    assert str(tmp_path) not in str(w[0].message)
 
 
 def test_a_name_keeps_its_file_when_a_run_of_the_same_name_appears(tmp_path, run):
@@ -2331,6 +2373,89 @@ def test_browser_translate_errors_and_runs(run, tmp_path):
 
 
 @pytest.mark.slow
+def test_browser_runs_score_plots_show_every_legend_entry(tmp_path):
+    """A plot's legend is one line, cut at the plot's edge: with three score plots in a row, the dB plot's last entry
+    (BtoA cycle_psnr) was cut, and the unitless plot showed AtoB's four scores alone, BtoA's colours unnamed. Each
+    legend entry now ends inside its plot, at the browser test's 1280 px."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+
+    run = tmp_path / "runs" / "scored"
+    run.mkdir(parents=True)
+    scores = ("psnr", "cycle_psnr", "ssim", "kid_lite0", "change", "spread", "tint", "local_colour")
+    records = [
+        {"step": step, "cycle": 1.0, **{f"eval/{d}/{k}": 1.0 + step for d in ("AtoB", "BtoA") for k in scores}}
+        for step in (100, 200)
+    ]
+    (run / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (run / "config.json").write_text(json.dumps({"train": {"eval_every": 100}}))
+    proc, url, _ = start_server(["--runs", str(run.parent)])
+    try:
+        with sync_api.sync_playwright() as p:
+            browser, page, _ = open_page(p, url, width=1280)
+            try:
+                page.get_by_role("tab", name="Runs").click()
+                cut = {}
+                for plot, n in (("runs-scores-db", 4), ("runs-scores", 10), ("runs-scores-grey", 2)):
+                    entries = page.locator(f"#{plot} g.role-legend-symbol ~ g text, #{plot} .role-legend-label text")
+                    entries.nth(n - 1).wait_for(timeout=30_000)
+                    right = page.locator(f"#{plot}").evaluate("el => el.getBoundingClientRect().right")
+                    ends = entries.evaluate_all("els => els.map(e => [e.textContent, e.getBoundingClientRect().right])")
+                    assert len(ends) == n, ends
+                    cut[plot] = [name for name, end in ends if end > right]
+                assert cut == {"runs-scores-db": [], "runs-scores": [], "runs-scores-grey": []}
+            finally:
+                browser.close()
+    finally:
+        stop_server(proc)
+
+
+@pytest.mark.slow
+def test_browser_an_uploads_name_is_never_drawn_as_html(run, tmp_path):
+    """Gradio refused a file of another type than a file input's `file_types` in the browser, with a pop-up that put
+    the file's name in the page as HTML: a file named `<img src=x onerror=...>.txt` drew an image (one named
+    `<img src=https:HOST>` fetched it from another host) in every tab's upload box. The boxes take any file now, and
+    the tab's own check names it as text at the job."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+
+    (named := tmp_path / "<img src=x onerror=alert(1)>.txt").write_text("not an image")
+    proc, url, _ = start_server(["--runs", str(run)])
+    try:
+        with sync_api.sync_playwright() as p:
+            browser, page, external = open_page(p, url)
+            dialogs = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            try:
+                for tab, box in [
+                    ("Translate", "translate-upload"),
+                    ("Video", "video-upload"),
+                    ("Style transfer", "style-content"),
+                    ("Style transfer", "style-styles"),
+                    ("Compare", "compare-photo"),
+                    ("Compare", "compare-styles"),
+                ]:
+                    page.get_by_role("tab", name=tab).click()
+                    page.locator(f"#{box} input[type=file]").set_input_files([str(named)])
+                    page.wait_for_timeout(500)
+                    assert page.locator("img[src=x]").count() == 0, box
+                page.get_by_role("tab", name="Translate").click()
+                page.locator("#translate-go").click()
+                page.get_by_text("onerror=alert(1).txt is not an image").first.wait_for(timeout=30_000)
+                assert page.locator("img[src=x]").count() == 0 and dialogs == [] and external == []
+            finally:
+                browser.close()
+    finally:
+        stop_server(proc)
+
+
+@pytest.mark.slow
 def test_a_url_sent_as_an_upload_is_not_fetched_by_the_server(tmp_path, run, monkeypatch):
     """Gradio downloads a file input given as an http(s) URL instead of an upload path: a visitor's request
     named any public address and the server fetched it, whole into memory, with no --max-upload-mb (a hostile
@@ -2501,6 +2626,13 @@ def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path
     assert (
         _refusal(lambda: comparison(thin, "tiny.pt", "AtoB", [style], "lite0", 64, 10))
         == 'the photo is 64x2 px at "long side (px)": 64: too thin to measure; give a larger "long side (px)"'
+    )
+    assert ran == []
+    # as thin at the slider's largest long side (1024 px): the slider is no way out, cropping is
+    strip = str(_png(tmp_path / "strip.png", 2000, 4))
+    assert _refusal(lambda: comparison(strip, "tiny.pt", "AtoB", [style], "lite0", 64, 10)) == (
+        "the photo is 2000x4 px, too thin to measure at any long side up to 1024 px (its short side under 3 px); "
+        "crop it to a less thin shape"
     )
     assert ran == []
 

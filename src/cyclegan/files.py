@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from .errors import CycleGANError, escape
 from .options import opt
-from .run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME
+from .run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, is_run_folder
 
 # What `data.io.read_image` decodes (a GIF: its first frame; `translate` takes a longer one as a clip), as
 # refusals name it.
@@ -239,14 +239,15 @@ TRAINING_FILES = (CHECKPOINT_NAME, BEST_NAME, CONFIG_NAME, LOG_NAME)  # a run's 
 
 
 def training_file(path: Path) -> Path | None:
-    """The run file `path` would replace: a checkpoint.pt, best.pt, config.json or log.jsonl in a run folder (one
-    with a checkpoint.pt and a config.json), through a link too; else None. `bench --json RUN/checkpoint.pt
-    --overwrite` replaced a run's checkpoint with a JSON, and the run could neither resume nor translate; `--json
-    RUN/log.jsonl` or `RUN/config.json` likewise left a run that could neither resume nor report. What commands
-    write into a run folder by design (evaluate's `--out RUN/eval.json`, the demo's report) has other names."""
+    """The run file `path` would replace: a checkpoint.pt, best.pt, config.json or log.jsonl in a run folder
+    (`run_files.is_run_folder`: from its first step on, before its first checkpoint too; a model's folder in Hugging
+    Face's layout, checkpoint.pt and config.json without a log, is none), through a link too; else None. `bench
+    --json RUN/checkpoint.pt --overwrite` replaced a run's checkpoint with a JSON, and the run could neither resume
+    nor translate; `--json RUN/log.jsonl` or `RUN/config.json` likewise left a run that could neither resume nor
+    report. What commands write into a run folder by design (evaluate's `--out RUN/eval.json`, the demo's report)
+    has other names."""
     for p in dict.fromkeys((path.absolute(), path.resolve())):
-        folder = p.parent
-        if p.name in TRAINING_FILES and all((folder / n).is_file() for n in (CHECKPOINT_NAME, CONFIG_NAME)):
+        if p.name in TRAINING_FILES and is_run_folder(p.parent):
             return p
     return None
 

@@ -13,7 +13,17 @@ CONFIG_NAME = "config.json"  # the run's resolved configuration
 LOG_NAME = "log.jsonl"  # one JSON record per logged step
 SAMPLES_DIR = "samples"  # sample grids, samples/step_NNNNNNN.png
 TENSORBOARD_DIR = "tensorboard"
-RUN_FILES = (CONFIG_NAME, LOG_NAME, CHECKPOINT_NAME)  # any one of them makes a folder a run
+# Any one of them: a folder holding a run's files or a model's (the page lists it; no dataset is rendered into it)
+RUN_FILES = (CONFIG_NAME, LOG_NAME, CHECKPOINT_NAME)
+STARTED_WITH = (CONFIG_NAME, LOG_NAME)  # what `cyclegan train` writes before its first step: both, a run folder
+
+
+def is_run_folder(folder: Path) -> bool:
+    """Whether `folder` is a training run's: it holds the config.json and the log.jsonl that `cyclegan train` writes
+    before its first step (STARTED_WITH), so a run is one from its start, before its first checkpoint. A model's
+    folder in Hugging Face's layout (a checkpoint.pt beside its config.json, no log) is none: no training writes
+    there."""
+    return all((folder / name).is_file() for name in STARTED_WITH)
 
 
 def started_in(run: Path, out: object) -> Path | None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import gradio as gr
 
 from ..errors import CycleGANError, counted
-from .engine import BACKBONES, Cancelled, Engine, Stop, Stops, user_errors
+from .engine import BACKBONES, Cancelled, Engine, Stop, Stops, upload_box, user_errors
 from .options import STYLE_SIZE_MIN, STYLE_SIZE_STEP, STYLE_STEPS_MIN
 
 
@@ -27,16 +27,11 @@ class CompareTab:
         with gr.Tab("Compare", id="compare"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    c_photo = gr.File(
-                        label=f"photo ({self.engine.upload_note})", file_types=["image"], elem_id="compare-photo"
-                    )
+                    c_photo = upload_box(f"photo ({self.engine.upload_note})", "compare-photo")
                     c_model = gr.Dropdown(choices, value=first, label="model", elem_id="compare-model")  # any family
                     c_dir = self.engine.direction_radio(first, "direction")
-                    c_styles = gr.File(
-                        label="style references for Gatys (images of the target domain)",
-                        file_count="multiple",
-                        file_types=["image"],
-                        elem_id="compare-styles",
+                    c_styles = upload_box(
+                        "style references for Gatys (images of the target domain)", "compare-styles", multiple=True
                     )
                     c_backbone = gr.Radio(BACKBONES, value="auto", label="Gatys backbone")
                     c_size = gr.Slider(
@@ -110,8 +105,8 @@ class CompareTab:
 
     def _compare(self, photo, key, direction, styles, backbone, size, steps, stop: Stop, progress):
         # on first use (torch): the page is up before these load
-        from ..compare import METRICS_BACKBONE, check_measurable, measure, translate_timed
-        from ..data.io import resize_long_side
+        from ..compare import METRICS_BACKBONE, MIN_SIDE, check_measurable, measure, translate_timed
+        from ..data.io import long_side_shape, resize_long_side
         from ..loading import model_label
         from ..style import GatysOptions, load_image_01, stylize, to_pil_01
 
@@ -122,6 +117,14 @@ class CompareTab:
             raise CycleGANError("upload at least one style reference (an image of the target domain) for Gatys")
         size, steps = int(size), int(steps)
         im, transparent = engine.image_on_white(photo)
+        # as thin at every long side the slider offers: "give a larger long side" (check_measurable) sent a 20000x20
+        # strip's visitor to the slider, which cannot reach one
+        largest = engine.opts.max_style_size
+        if min(long_side_shape(im.height, im.width, largest)) < MIN_SIDE:
+            raise CycleGANError(
+                f"the photo is {im.width}x{im.height} px, too thin to measure at any long side up to {largest} px (its "
+                f"short side under {MIN_SIDE} px); crop it to a less thin shape"
+            )
         im = resize_long_side(im, size)
         check_measurable("the photo", im, size)  # before Gatys' minutes, not after
         refs = engine.references(styles, size)  # at the size Gatys and the Gram distance scale them to

@@ -113,6 +113,14 @@ def alert_text(message: str) -> str:
     return html.escape(message, quote=False)
 
 
+def upload_box(label: str, elem_id: str, *, multiple: bool = False) -> gr.File:
+    """A file input of a tab. No `file_types`: Gradio refuses a file of another type in the browser with a pop-up
+    ("Invalid file type: NAME") that puts the file's name in the page as HTML, so a file named
+    `<img src=https:HOST>.txt` drew an image fetched from another host, and `<a href=...>` a link, in the page's own
+    error; each tab's check names such a file in its own words, as text (`alert_text`)."""
+    return gr.File(label=label, file_count="multiple" if multiple else "single", elem_id=elem_id)
+
+
 def _refusal(e: CycleGANError, controls: Controls) -> gr.Error:
     print(f"refused: {e}", file=sys.stderr)  # one line in the server's log too; no traceback: it is no bug
     return gr.Error(alert_text(on_page(without_paths(str(e)), controls)), print_exception=False)
@@ -299,6 +307,8 @@ class Engine:
         self._generators: OrderedDict[tuple[str, str], tuple[tuple[int, ...], Any]] = OrderedDict()
         self._backbones: dict[str, Any] = {}
         self._loading: dict[tuple[str, str], threading.Lock] = {}  # a model's or backbone's load: one at a time
+        # (path, direction) -> the version of its file that could not be read, while the model before it serves
+        self._unreadable: dict[tuple[str, str], tuple[int, ...]] = {}
         self._device = None
         # The names the dropdowns hold, each kept for the server's life: a page's value never loads another file
         self._model_names = Names()
@@ -397,13 +407,19 @@ class Engine:
             version = (st.st_dev, st.st_ino, st.st_ctime_ns, st.st_mtime_ns, st.st_size)
             with self._lock:
                 cached = self._generators.get(model)
-            loaded = cached is None or cached[0] != version
+            loaded = cached is None or (cached[0] != version and self._unreadable.get(model) != version)
             if loaded:
                 try:
                     net = load_generator(path, direction, device=self.device())  # weights_only, averaged weights
                 except CycleGANError as e:  # named as the page names it: the visitor sees no server path
-                    raise CycleGANError(str(e).replace(escape(path), key)) from None
-                cached = (version, net)
+                    reason = str(e).replace(escape(path), key)
+                    if cached is None:
+                        raise CycleGANError(reason) from None
+                    self._keep(model, version, cached[1], reason)
+                    loaded = False
+                else:
+                    cached = (version, net)
+                    self._unreadable.pop(model, None)
             with self._lock:
                 self._generators[model] = cached
                 self._generators.move_to_end(model)
@@ -411,6 +427,18 @@ class Engine:
                     self._generators.popitem(last=False)
             # a job that waited out another's load of it (seconds) said "(already loaded)" beside those seconds
             return Ready(cached[1], loaded or cached is not asked)
+
+    def _keep(self, model: tuple[str, str], version: tuple[int, ...], net: Any, reason: str) -> None:
+        """Go on with `net`, the model loaded before, where its file's new `version` cannot be read (a checkpoint
+        caught mid-rewrite: a run saving while the page loads it, a copy still arriving), said once for that version
+        in a pop-up and the server's log; its next version is loaded. Refused, the page lost a model it had served,
+        at every job until the file was whole again. Not called again for that version: `ready` loads it no more."""
+        self._unreadable[model] = version
+        step = getattr(getattr(net, "_cyclegan_origin", None), "step", None)
+        kept = f"kept the model loaded at step {step}" if step else "kept the model loaded before"
+        said = f"{reason}; {kept}"  # the reason names the model
+        print(f"warning: {said}", file=sys.stderr)
+        gr.Warning(alert_text(without_paths(said)))
 
     @contextlib.contextmanager
     def using(self, net) -> Iterator[None]:

@@ -53,24 +53,16 @@ class RunsTab:
                 r_total = gr.LinePlot(
                     x="step", y="value", color="loss", label="weighted sums", elem_id="runs-total", scale=1
                 )
-            with gr.Row():  # empty until the run scores (--eval-every)
+            # Empty until the run scores (--eval-every). A plot's legend is one line that is cut at its edge, not
+            # wrapped: three plots in a row cut the dB plot's last entry and half the unitless plot's (its BtoA
+            # scores). The two plots of at most 4 entries share a row; the unitless one (up to 10) has its own.
+            with gr.Row():
                 r_psnr = gr.LinePlot(
                     x="step",
                     y="value",
                     color="score",
                     label="scores in dB (--eval-every): PSNR to the truth, cycle PSNR; higher is better",
                     elem_id="runs-scores-db",
-                    scale=1,
-                )
-                r_scores = gr.LinePlot(
-                    x="step",
-                    y="value",
-                    color="score",
-                    # not "0-1 scales": change reaches 2 and spread passes 1 (1.38 on the demo's runs)
-                    label="scores without units: SSIM (0-1, higher is better), kid (lower), change from the input "
-                    f"(under {STILL:g}: a warning), spread of the outputs (under {COLLAPSED:g}: a warning), tint (over "
-                    f"{TINTED:g}: a warning)",
-                    elem_id="runs-scores",
                     scale=1,
                 )
                 r_grey = gr.LinePlot(
@@ -84,6 +76,16 @@ class RunsTab:
                     elem_id="runs-scores-grey",
                     scale=1,
                 )
+            r_scores = gr.LinePlot(
+                x="step",
+                y="value",
+                color="score",
+                # not "0-1 scales": change reaches 2 and spread passes 1 (1.38 on the demo's runs)
+                label="scores without units: SSIM (0-1, higher is better), kid (lower), change from the input "
+                f"(under {STILL:g}: a warning), spread of the outputs (under {COLLAPSED:g}: a warning), tint (over "
+                f"{TINTED:g}: a warning)",
+                elem_id="runs-scores",
+            )
             with gr.Row():
                 with gr.Column(scale=2):
                     r_samples = gr.Gallery(

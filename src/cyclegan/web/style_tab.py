@@ -12,7 +12,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..errors import CycleGANError, counted
-from .engine import BACKBONES, Cancelled, Engine, Stop, Stops, user_errors
+from .engine import BACKBONES, Cancelled, Engine, Stop, Stops, upload_box, user_errors
 from .options import STYLE_SIZE_MIN, STYLE_SIZE_STEP, STYLE_STEPS_MIN
 from .uploads import display_name, output_name
 
@@ -30,16 +30,9 @@ class StyleTab:
         with gr.Tab("Style transfer", id="style"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    s_content = gr.File(
-                        label=f"content image ({self.engine.upload_note})",
-                        file_types=["image"],
-                        elem_id="style-content",
-                    )
-                    s_styles = gr.File(
-                        label=f"style image(s), blended (up to {opts.max_images})",
-                        file_count="multiple",
-                        file_types=["image"],
-                        elem_id="style-styles",
+                    s_content = upload_box(f"content image ({self.engine.upload_note})", "style-content")
+                    s_styles = upload_box(
+                        f"style image(s), blended (up to {opts.max_images})", "style-styles", multiple=True
                     )
                     s_backbone = gr.Radio(
                         BACKBONES,

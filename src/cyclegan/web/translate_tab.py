@@ -10,7 +10,18 @@ import gradio as gr
 
 from ..errors import CycleGANError, escape, replace_unsafe
 from ..files import unique_stems
-from .engine import Cancelled, Engine, Stop, Stops, alert_text, literal, stopping, user_errors, without_paths
+from .engine import (
+    Cancelled,
+    Engine,
+    Stop,
+    Stops,
+    alert_text,
+    literal,
+    stopping,
+    upload_box,
+    user_errors,
+    without_paths,
+)
 from .options import EXAMPLES_PER_FOLDER, ServeOptions
 from .runs import sendable_text
 from .uploads import animated_frames, display_name, output_name
@@ -83,11 +94,10 @@ class TranslateTab:
         with gr.Tab("Translate", id="translate"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    t_files = gr.File(
-                        label=f"images ({engine.upload_note}, {engine.opts.max_images} at once)",
-                        file_count="multiple",
-                        file_types=["image"],
-                        elem_id="translate-upload",
+                    t_files = upload_box(
+                        f"images ({engine.upload_note}, {engine.opts.max_images} at once)",
+                        "translate-upload",
+                        multiple=True,
                     )
                     t_model = gr.Dropdown(choices, value=first, label="model", elem_id="translate-model")
                     t_dir = engine.direction_radio(first, "direction (AtoB uses G, BtoA uses F)")

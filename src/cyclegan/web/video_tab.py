@@ -9,9 +9,20 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from ..errors import CycleGANError, flags_as_keywords
+from ..errors import CycleGANError, counted, flags_as_keywords
 from ..options import named_as_flags
-from .engine import Cancelled, Engine, Stop, Stops, alert_text, literal, stopping, user_errors, without_paths
+from .engine import (
+    Cancelled,
+    Engine,
+    Stop,
+    Stops,
+    alert_text,
+    literal,
+    stopping,
+    upload_box,
+    user_errors,
+    without_paths,
+)
 from .options import MB
 from .uploads import display_name, output_name
 
@@ -91,10 +102,8 @@ class VideoTab:
         with gr.Tab("Video", id="video"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    v_file = gr.File(
-                        label=f"a clip (up to {opts.max_upload_mb:g} MB and {opts.max_clip_frames} frames)",
-                        file_types=CLIP_TYPES,
-                        elem_id="video-upload",
+                    v_file = upload_box(
+                        f"a clip (up to {opts.max_upload_mb:g} MB and {opts.max_clip_frames} frames)", "video-upload"
                     )
                     v_model = gr.Dropdown(choices, value=first, label="model", elem_id="video-model")
                     v_dir = self.engine.direction_radio(first, "direction (AtoB uses G, BtoA uses F)")
@@ -218,7 +227,7 @@ class VideoTab:
         seconds = time.perf_counter() - t
         for said in warnings:  # named as the visitor named the clip, as its errors are
             gr.Warning(alert_text(without_paths(said.removeprefix("warning: ").replace(str(src), name))))
-        line = f"{literal(name)}: {frames} frames of {info.width}x{info.height} in {seconds:.1f} s"
+        line = f"{literal(name)}: {counted(frames, 'frame')} of {info.width}x{info.height} in {seconds:.1f} s"
         line += f" ({frames / seconds:.1f} frames/s)"
         shown = str(target) if target.suffix in (".mp4", ".webm") else None
         return shown, str(target), line
