@@ -30,9 +30,11 @@ from .budget import StepFitter, refit
 from .inputs import (
     Images,
     at_step_size,
+    changed_in_place,
     data_folders,
     dataset,
     files_digest,
+    files_stamps,
     half_size_steps,
     loader,
     quiet_worker_count,
@@ -42,7 +44,15 @@ from .inputs import (
 )
 from .losslog import LOSSES_KEY, LossLog
 from .monitor import Monitor
-from .run_folder import SET_ASIDE_KEY, TRAIN_DIGEST_KEY, Run, claim_run_folder, oserror_text, resume_command
+from .run_folder import (
+    SET_ASIDE_KEY,
+    TRAIN_DIGEST_KEY,
+    TRAIN_STAMPS_KEY,
+    Run,
+    claim_run_folder,
+    oserror_text,
+    resume_command,
+)
 from .scoring import best_metric, check_kid_features, held_out_set, rng_devices, trained_on
 from .signals import StopRequest, StopWaiting, TimeUp, end_loader, time_limited
 from .trainer import Trainer, trainer_class
@@ -153,6 +163,7 @@ def _train(
     total = t.steps if t.steps is not None else t.epochs * spe
     counts = (len(data.files_a), len(data.files_b or []))
     digest = files_digest(data.files_a, data.files_b) if d_ctx.is_main else None  # rank 0 saves and warns
+    stamps = files_stamps(data.files_a, data.files_b) if d_ctx.is_main else None
     run = Run(
         cfg,
         folder,
@@ -162,6 +173,7 @@ def _train(
         total=total,
         train_images=counts,
         train_digest=digest,
+        train_stamps=stamps,
         set_aside=aside,
         resume_with=resume_with,
     )
@@ -347,26 +359,36 @@ def _rewrite_config(run: Run, *, step: int, saved: int | None) -> None:
 
 
 def _warn_if_the_data_changed(run: Run, ckpt: dict | None) -> None:
-    """A resumed run whose training set has another number of images than when its checkpoint was saved, or the
-    same number of other files (names or sizes: `inputs.files_digest`), goes on, but draws other images than the
-    run never stopped would have: say so (the resume is not exact)."""
+    """A resumed run whose training set has another number of images than when its checkpoint was saved, the same
+    number of other files, or files edited in place (`inputs.files_stamps`; older checkpoints: names and sizes,
+    `inputs.files_digest`), goes on, but draws other images than the run never stopped would have: say so (the
+    resume is not exact)."""
     stored = ckpt.get("train_images") if ckpt is not None else None
     if not run.main or not isinstance(stored, list) or len(stored) != 2:
         return
+    changes = []
     if tuple(stored) != run.train_images:
         names = ("A", "B") if run.train_images[1] or stored[1] else ("pairs",)
         pairs = zip(names, stored, run.train_images)
-        change = ", ".join(f"{n}: {was} -> {now}" for n, was, now in pairs if was != now) + " images"
-    else:
-        digest = ckpt.get(TRAIN_DIGEST_KEY)  # older checkpoints have none: the counts alone
-        if not isinstance(digest, str) or digest == run.train_digest:
-            return
-        change = "as many images, but other files: names or sizes"
-    tqdm.write(
-        f"warning: the training images changed since the checkpoint ({change}): the run goes on, but not "
-        "exactly as it would have without the stop (restore the folders as they were for an exact resume)",
-        file=sys.stderr,
-    )
+        changes.append(", ".join(f"{n}: {was} -> {now}" for n, was, now in pairs if was != now) + " images")
+    stamps = ckpt.get(TRAIN_STAMPS_KEY)
+    if isinstance(stamps, torch.Tensor) and run.train_stamps is not None:
+        edited, renamed = changed_in_place(stamps, run.train_stamps)
+        if renamed and not changes:
+            changes.append("as many images, but other files: other names")
+        if edited:
+            # the times alone tell an edit that kept the size; a copy that did not keep them reads so too
+            changes.append(
+                f"{counted(edited, 'file')} changed in place: the same name, another size or modification time"
+            )
+    elif not changes and isinstance(digest := ckpt.get(TRAIN_DIGEST_KEY), str) and digest != run.train_digest:
+        changes.append("as many images, but other files: names or sizes")  # older checkpoints: no stamps
+    if changes:
+        tqdm.write(
+            f"warning: the training images changed since the checkpoint ({'; '.join(changes)}): the run goes on, but "
+            "not exactly as it would have without the stop (restore the folders as they were for an exact resume)",
+            file=sys.stderr,
+        )
 
 
 def _prepare_run_folder(run: Run, images: Images) -> _Samples | None:

@@ -9,7 +9,7 @@ import os
 import re
 import shlex
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -35,6 +35,7 @@ from . import distributed as ddp
 from .trainer import Trainer
 
 TRAIN_DIGEST_KEY = "train_digest"  # checkpoint.pt: the training files' names and sizes (`Run.train_digest`)
+TRAIN_STAMPS_KEY = "train_stamps"  # checkpoint.pt: each training file's name, size and time (`Run.train_stamps`)
 SET_ASIDE_KEY = "set_aside"  # checkpoint.pt: whether training images are set aside for scoring (`Run.set_aside`)
 
 
@@ -295,6 +296,8 @@ class Run:
     total: int
     train_images: tuple[int, int] = (0, 0)  # the training set's images per stream (A, B; B 0 for aligned pairs)
     train_digest: str | None = None  # their names and sizes (`inputs.files_digest`)
+    # each one's name, size and modification time (`inputs.files_stamps`): an image edited in place
+    train_stamps: torch.Tensor | None = field(default=None, compare=False)
     set_aside: bool = False  # training images are set aside for scoring (kept aside while scoring is off)
     resume_with: str | None = None  # the command named after a stop halfway (None: `cyclegan train ... --resume`)
 
@@ -329,6 +332,7 @@ class Run:
                 **(extra or {}),
                 "train_images": list(self.train_images),  # resume compares its own with it
                 TRAIN_DIGEST_KEY: self.train_digest,  # and this: files swapped for others of the same count
+                TRAIN_STAMPS_KEY: self.train_stamps,  # and these: files edited in place
                 SET_ASIDE_KEY: self.set_aside,  # resume keeps them aside, scoring on or off
             }
             trainer.save(path, step=step, steps_per_epoch=self.steps_per_epoch, extra=more)
