@@ -1389,6 +1389,50 @@ def test_a_run_folder_that_is_a_broken_link_is_named_as_one(dataset, tmp_path, c
     assert not (tmp_path / "unmounted").exists()
 
 
+def test_a_new_run_keeps_the_records_no_config_json_claims(dataset, tmp_path, capsys):
+    """A new run trims log.jsonl to step 0 and removes the sample grids after it: in a folder holding another run's
+    log and grids without its config.json (here reached through a link, as `--out runs/x -> /data/old`), the log
+    was emptied and the grids deleted without a word."""
+    other, out = tmp_path / "other", tmp_path / "run"
+    (other / "samples").mkdir(parents=True)
+    (other / "log.jsonl").write_text('{"step": 5, "D_X": 0.3}\n')
+    (other / "samples" / "step_0000005.png").write_bytes(b"a grid")
+    out.symlink_to(other)
+    assert main(["train", *tiny_flags(dataset, out, steps=1)]) == 2
+    assert one_line_error(capsys) == (
+        f"error: {out} (a symbolic link to {other}) holds log.jsonl and samples/step_*.png but no config.json "
+        "(another run's records, which a new run here would replace): move them elsewhere to keep them, or choose "
+        "another --out"
+    )
+    assert (other / "log.jsonl").read_text() == '{"step": 5, "D_X": 0.3}\n'
+    assert sorted(p.name for p in other.rglob("*")) == ["log.jsonl", "samples", "step_0000005.png"]
+
+
+def test_a_run_folder_that_is_a_link_to_another_run_says_so(dataset, tmp_path, capsys):
+    """`--out runs/latest`, a link to runs/a: "runs/latest already holds a run: add --resume" did not say that the
+    resume would go on with runs/a; the refusal names the link's target, and a resume through it says where it
+    writes. Both names are one run: its lock is in the folder, so one trains at a time."""
+    run, link = tmp_path / "a", tmp_path / "latest"
+    assert main(["train", *tiny_flags(dataset, run, steps=1)]) == 0
+    link.symlink_to("a")
+    capsys.readouterr()
+    assert main(["train", *tiny_flags(dataset, link, steps=2)]) == 2
+    assert one_line_error(capsys) == (
+        f"error: {link} (a symbolic link to a) already holds a run: add --resume to continue it, or choose "
+        "another --out"
+    )
+    lock = FolderLock(run)
+    assert lock.acquire()
+    try:
+        assert main(["train", "--out", str(link), "--resume", "--no-progress"]) == 2
+        assert f"error: {link} (a symbolic link to a) is in use by another training run" in one_line_error(capsys)
+    finally:
+        lock.release(keep_folder=True)
+    assert main(["train", "--out", str(link), "--resume", "--steps", "2", "--no-progress"]) == 0
+    assert f"note: --out {link} (a symbolic link to a): the run is written there\n" in capsys.readouterr().err
+    assert load_checkpoint(run)["step"] == 2 and link.is_symlink()
+
+
 @pytest.mark.parametrize("name", [".lock", "config.json"])
 def test_a_run_file_taken_by_a_folder_is_named(dataset, tmp_path, capsys, name):
     # "cannot write the run folder RUN: Is a directory", without the file: the folder itself looked at fault
