@@ -12,6 +12,7 @@ or a diverging loss may and may not do (docs/reliability.md). Tiny models, no ne
 from __future__ import annotations
 
 import dataclasses
+import errno
 import io
 import json
 import math
@@ -1266,6 +1267,38 @@ def test_a_failed_checkpoint_write_stops_the_run_and_keeps_the_previous(dataset,
     assert f"cannot write the checkpoint {out / 'checkpoint.pt'} at step 4: No space left on device" in err
     assert err.endswith(f"the previous checkpoint is kept (once there is room: cyclegan train --out {out} --resume)")
     monkeypatch.undo()
+    assert load_checkpoint(out)["step"] == 2 and leftovers(out) == []
+
+
+def test_a_disk_that_fills_during_a_checkpoint_says_the_room_it_needs(dataset, tmp_path, capsys, monkeypatch):
+    """The disk fills halfway through the second checkpoint: "No space left on device" alone left the user to guess
+    how much to free; the line says what the checkpoint needs and what the disk has, the first one kept whole."""
+    import shutil
+
+    from cyclegan.errors import byte_size
+
+    real, files = torch.save, []
+
+    def save(obj, f, *args, **kwargs):
+        if hasattr(f, "fileno"):  # a file on the disk (not the counter that sizes the checkpoint)
+            files.append(f)
+            if len(files) == 2:
+                f.write(b"part of a checkpoint")
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real(obj, f, *args, **kwargs)
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(torch, "save", save)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage._replace(free=300 * 1024))
+    out = tmp_path / "run"
+    assert main(["train", *tiny_flags(dataset, out, steps=10, checkpoint_every=2)]) == 2
+    monkeypatch.undo()
+    needs = byte_size((out / "checkpoint.pt").stat().st_size)  # the step-2 checkpoint: the same networks
+    assert one_line_error(capsys) == (
+        f"error: cannot write the checkpoint {out / 'checkpoint.pt'} at step 4: No space left on device (it needs "
+        f"{needs}, the disk has 300 KiB free); the previous checkpoint is kept (once there is room: cyclegan train "
+        f"--out {out} --resume)"
+    )
     assert load_checkpoint(out)["step"] == 2 and leftovers(out) == []
 
 
