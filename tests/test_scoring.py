@@ -615,6 +615,30 @@ def test_scores_getting_worse_warn_and_stop_when_worse_stops(tiny_cfg, tmp_path,
     assert torch.load(tmp_path / "run" / "best.pt", weights_only=True)["step"] == 2
 
 
+def test_a_ctrl_c_during_the_last_evaluation_says_the_run_is_complete(tiny_cfg, tmp_path, monkeypatch, capsys):
+    """Ctrl-C while the last step was scored: the run saved its last step, and said "stopped at step 4/4 ...
+    Continue with: cyclegan train --out RUN --resume", which answered "already trained 4 steps"."""
+    scored_in_turn(monkeypatch, [30.0, 31.0])
+    real = scoring.Scorer.__call__
+
+    def interrupted(self, generators):
+        if len(scored(tmp_path / "run")) == 1:  # the second evaluation, at the last step
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(self, generators)
+
+    monkeypatch.setattr(scoring.Scorer, "__call__", interrupted)
+    with pytest.raises(SystemExit) as e:
+        train(tiny_cfg(steps=4, eval_every=2), progress=False)
+    assert e.value.code == 128 + signal.SIGINT
+    run = tmp_path / "run"
+    err = capsys.readouterr().err
+    assert (
+        f"stopped after the last step (4/4): the run is complete; checkpoint saved to {run / 'checkpoint.pt'}\n" in err
+    )
+    assert "Continue with" not in err
+    assert load_checkpoint(run)["step"] == 4 and torch.load(run / "best.pt", weights_only=True)["step"] == 4
+
+
 def test_the_verdict_gives_no_last_score_for_a_last_evaluation_that_was_not_finite():
     w = Watch("psnr")
     w.on_scores(2, {"eval/AtoB/psnr": 30.0})

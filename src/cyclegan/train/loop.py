@@ -717,7 +717,15 @@ def _kept_on_disk(folder: Path, resume: str) -> str:
 def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
     # the run's own budget ended (time, --stop-when-worse): `train` goes on with it
     resume = resume_command(run.folder, run.d_ctx)
-    if end.signum is not None:
+    if end.signum is not None and end.step >= run.total and run.resume_with is None:
+        # the stop came in the last step's own work (its evaluation, record or grid): "Continue with: ... --resume"
+        # led to "already trained"
+        print(
+            f"stopped after the last step ({end.step}/{run.total}): the run is complete; checkpoint saved to "
+            f"{escape(path)}",
+            file=sys.stderr,
+        )
+    elif end.signum is not None:
         again = run.goes_on_with()
         # before the first fit the total is only the cap: "step 3/5000" read as 5000 steps to go in a 5-minute demo
         of = f"/{run.total}" if end.fitted else f" (of at most {run.total}, not yet fitted to the time limit)"
