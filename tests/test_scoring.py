@@ -390,6 +390,22 @@ def test_eval_every_changes_on_resume_and_the_held_out_set_stays(tiny_cfg, tmp_p
     assert load_checkpoint(plain)["step"] == 2
 
 
+def test_a_resume_whose_test_split_is_gone_is_refused_for_what_it_is(tiny_cfg, tmp_path, dataset, capsys):
+    """A run that scored its test split, resumed with testA gone: "5 domain A images are too few to set 2 aside for
+    scoring; add testA ... or train without --eval-every", as if more training images would do; they would be
+    images the run learned from, which the line that follows the count check refuses."""
+    import shutil
+
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=2, eval_every=2), progress=False)
+    shutil.rmtree(dataset / "testA")
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(run), "--steps", "4", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: option '--eval-every': this run trained on all its images (no test split to score")
+    assert len(err.splitlines()) == 1 and load_checkpoint(run)["step"] == 2
+
+
 def test_best_by_and_eval_kid_change_on_resume(tiny_cfg, tmp_path):
     """A run resumed with another --best-by keeps best.pt by the new score from its next evaluation on (the
     old score's best is not compared with it), and --no-eval-kid drops kid from the records after the resume."""

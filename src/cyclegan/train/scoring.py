@@ -116,16 +116,19 @@ def held_out_set(cfg: Config, images: Images, *, aside_before: bool | None) -> t
     scoring = bool(cfg.train.eval_every)
     if not scoring and not aside_before:
         return images, None, False
-    kept, held = set_aside(cfg, images)
-    if aside_before and not held.from_training:  # a test split added since: what was set aside stays aside
-        kept, _ = set_aside(cfg, replace(images, test_pairs=None, test_files_a=None, test_files_b=None))
-        return kept, held if scoring else None, True
-    if scoring and aside_before is False and held.from_training:
+    # before `set_aside`, whose count check ("too few to set 2 aside") named a way on that this refuses too: a run
+    # that scored its test split, resumed with that split gone
+    test_split = bool(images.test_pairs) if images.paired else bool(images.test_files_a and images.test_files_b)
+    if scoring and aside_before is False and not test_split:
         raise CycleGANError(
             "option '--eval-every': this run trained on all its images (no test split to score on); scoring now "
             "would score images it learned from: resume without --eval-every, add testA/testB folders to --data, "
             "or start a new run with --eval-every"
         )
+    kept, held = set_aside(cfg, images)
+    if aside_before and not held.from_training:  # a test split added since: what was set aside stays aside
+        kept, _ = set_aside(cfg, replace(images, test_pairs=None, test_files_a=None, test_files_b=None))
+        return kept, held if scoring else None, True
     return kept, held if scoring else None, held.from_training
 
 
