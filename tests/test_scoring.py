@@ -655,6 +655,31 @@ def test_a_ctrl_c_during_the_last_evaluation_says_the_run_is_complete(tiny_cfg, 
     assert load_checkpoint(run)["step"] == 4 and torch.load(run / "best.pt", weights_only=True)["step"] == 4
 
 
+def test_a_stop_at_once_before_the_first_checkpoint_names_the_best_pt_it_leaves(
+    tiny_cfg, tmp_path, monkeypatch, capsys
+):
+    """Two Ctrl-C while the second evaluation ran, before any checkpoint: "nothing to resume in RUN" alone, and the
+    same command again was refused for the best.pt the first evaluation left there."""
+    scored_in_turn(monkeypatch, [30.0, 31.0])
+    real = scoring.Scorer.__call__
+
+    def interrupted(self, generators):
+        if len(scored(tmp_path / "run")) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)  # the second: at once
+        return real(self, generators)
+
+    monkeypatch.setattr(scoring.Scorer, "__call__", interrupted)
+    with pytest.raises(SystemExit):
+        train(tiny_cfg(steps=6, eval_every=2), progress=False)
+    run = tmp_path / "run"
+    assert capsys.readouterr().err.endswith(
+        f"stopped at once, before the run's first checkpoint: nothing to resume in {run}; its best.pt (the best "
+        "generators scored) is kept: translate with it, and move it elsewhere to start the run again there\n"
+    )
+    assert torch.load(run / "best.pt", weights_only=True)["step"] == 2 and not (run / "checkpoint.pt").exists()
+
+
 def test_the_verdict_gives_no_last_score_for_a_last_evaluation_that_was_not_finite():
     w = Watch("psnr")
     w.on_scores(2, {"eval/AtoB/psnr": 30.0})

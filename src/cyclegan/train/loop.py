@@ -24,7 +24,7 @@ from ..errors import CycleGANError, counted, escape
 from ..execution import Execution, choose_execution, resolve_device, synchronize
 from ..files import FolderLock, inside, write_atomic
 from ..report import save_grid
-from ..run_files import CHECKPOINT_NAME, CONFIG_NAME
+from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME
 from . import distributed as ddp
 from .budget import StepFitter, refit
 from .inputs import (
@@ -711,7 +711,13 @@ def _kept_on_disk(folder: Path, resume: str) -> str:
             f"the steps since the last checkpoint are lost; the checkpoint {escape(path)} is kept. Continue with: "
             f"{resume}"
         )
-    return f"before the run's first checkpoint: nothing to resume in {escape(folder)}"
+    nothing = f"before the run's first checkpoint: nothing to resume in {escape(folder)}"
+    if (folder / BEST_NAME).is_file():  # an evaluation came first: the same command again was refused for it
+        return (
+            f"{nothing}; its {BEST_NAME} (the best generators scored) is kept: translate with it, and move it "
+            "elsewhere to start the run again there"
+        )
+    return nothing
 
 
 def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
