@@ -372,7 +372,8 @@ def _warn_if_the_data_changed(run: Run, ckpt: dict | None) -> None:
         pairs = zip(names, stored, run.train_images)
         changes.append(", ".join(f"{n}: {was} -> {now}" for n, was, now in pairs if was != now) + " images")
     stamps = ckpt.get(TRAIN_STAMPS_KEY)
-    if isinstance(stamps, torch.Tensor) and run.train_stamps is not None:
+    # a tensor of another shape (an edited file) is no record of the files: the digest's check stands in for it
+    if isinstance(stamps, torch.Tensor) and stamps.dim() == 2 and stamps.shape[1] == 2 and run.train_stamps is not None:
         edited, renamed = changed_in_place(stamps, run.train_stamps)
         if renamed and not changes:
             changes.append("as many images, but other files: other names")
