@@ -680,6 +680,33 @@ def test_a_stop_at_once_before_the_first_checkpoint_names_the_best_pt_it_leaves(
     assert torch.load(run / "best.pt", weights_only=True)["step"] == 2 and not (run / "checkpoint.pt").exists()
 
 
+def test_an_evaluation_out_of_memory_saves_the_step_and_names_a_way_on(tiny_cfg, tmp_path, monkeypatch, capsys):
+    """The training steps fit, the scoring did not (a GPU's memory, kid's feature network at 224 px): a traceback,
+    the steps since the last checkpoint lost. Now the step is saved and the line names a resume that scores less."""
+    scored_in_turn(monkeypatch, [30.0, 31.0, 32.0])
+    real = scoring.Scorer.__call__
+
+    def out_of_memory(self, generators):
+        if len(scored(tmp_path / "run")) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(self, generators)
+
+    monkeypatch.setattr(scoring.Scorer, "__call__", out_of_memory)
+    run = tmp_path / "run"
+    with pytest.raises(CycleGANError) as e:
+        train(tiny_cfg(steps=6, eval_every=2, checkpoint_every=3), progress=False)
+    assert str(e.value) == (
+        "the evaluation at step 4 ran out of memory (CUDA out of memory. Tried to allocate 2.00 GiB); the checkpoint "
+        f"is saved at step 4: go on scoring less with {resume_command(run)} --no-eval-kid, or without scores with "
+        "--eval-every 0"
+    )
+    assert load_checkpoint(run)["step"] == 4
+    monkeypatch.setattr(scoring.Scorer, "__call__", real)  # scoring less fits
+    cfg, ckpt = prepare_config({"eval_kid": False}, resume=True, out=str(run))
+    train(cfg, ckpt=ckpt, progress=False)  # as it says
+    assert [r["step"] for r in scored(run)] == [2, 6]
+
+
 def test_the_verdict_gives_no_last_score_for_a_last_evaluation_that_was_not_finite():
     w = Watch("psnr")
     w.on_scores(2, {"eval/AtoB/psnr": 30.0})

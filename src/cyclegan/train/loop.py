@@ -538,6 +538,10 @@ def _step_loop(
                 # the watcher's warnings go into the record they fired at (not off the schedule: see above)
                 watch = None if off_schedule else functools.partial(monitor.observe, step, scores=scores, saved=saved)
                 log.write(step, scores, keep=off_schedule, watch=watch)
+                if scoring and (no_memory := monitor.out_of_memory(step)) is not None:
+                    log.sync(step)
+                    run.save(trainer, step, extra={**monitor.state(), LOSSES_KEY: log.carried_state()})
+                    raise no_memory
                 if scoring and monitor.should_stop():
                     last = worse = True
             if t.sample_every and step % t.sample_every == 0:
