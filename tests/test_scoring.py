@@ -707,6 +707,13 @@ def test_an_evaluation_out_of_memory_saves_the_step_and_names_a_way_on(tiny_cfg,
     assert [r["step"] for r in scored(run)] == [2, 6]
 
 
+def test_a_tied_score_keeps_the_earlier_best_pt(tiny_cfg, tmp_path, monkeypatch):
+    # docs/reliability.md: a tie is not better; best.pt stays the first step that scored it
+    scored_in_turn(monkeypatch, [30.0, 30.0])
+    result = train(tiny_cfg(steps=4, eval_every=2), progress=False)
+    assert result.verdict.best_step == 2 and torch.load(tmp_path / "run" / "best.pt", weights_only=True)["step"] == 2
+
+
 def test_the_verdict_gives_no_last_score_for_a_last_evaluation_that_was_not_finite():
     w = Watch("psnr")
     w.on_scores(2, {"eval/AtoB/psnr": 30.0})
