@@ -900,6 +900,31 @@ def test_a_resume_on_other_held_out_images_starts_the_best_afresh(tiny_cfg, tmp_
     assert "held-out images differ" not in capsys.readouterr().err
 
 
+def test_a_resume_on_held_out_images_edited_in_place_starts_the_best_afresh(
+    tiny_cfg, tmp_path, dataset, monkeypatch, capsys
+):
+    """A test image edited under its own name before a resume: the set was known by its names alone, so the scores
+    after it were compared with a best scored on other pixels, and best.pt kept a step no later score could be
+    compared to. The files' bytes say it; a copy of the dataset without its files' times stays the same set."""
+    from PIL import Image
+
+    scored_in_turn(monkeypatch, [30.0, 29.0, 20.0, 19.0])
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=4, eval_every=2), progress=False)  # best.pt: step 2, 30 dB
+    copy = tmp_path / "copy"
+    shutil.copytree(dataset, copy, copy_function=shutil.copy)  # new times, the same bytes
+    cfg, ckpt = prepare_config({"steps": 6, "data": str(copy)}, resume=True, out=str(run))
+    train(cfg, ckpt=ckpt, progress=False)
+    assert "held-out images differ" not in capsys.readouterr().err
+    Image.open(copy / "testB" / "img_001.png").transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(
+        copy / "testB" / "img_001.png"
+    )
+    cfg, ckpt = prepare_config({"steps": 8, "data": str(copy)}, resume=True, out=str(run))
+    result = train(cfg, ckpt=ckpt, progress=False)
+    assert "warning: the held-out images differ" in capsys.readouterr().err
+    assert result.verdict.best_step == 8 and torch.load(run / "best.pt", weights_only=True)["step"] == 8
+
+
 @pytest.mark.parametrize("damage", ["deleted", "truncated", "later"])
 def test_a_resume_without_a_readable_best_pt_writes_it_again(tiny_cfg, tmp_path, monkeypatch, capsys, damage):
     """best.pt deleted or damaged before a resume: the run says so and best.pt follows the evaluations from

@@ -30,8 +30,8 @@ class Monitor:
         t = run.cfg.train
         self.run, self.trainer, self.every = run, trainer, t.eval_every
         self.metric = best_metric(run.cfg, held) if held is not None else None
-        digest = held.digest() if held is not None else None
-        self.watch = Watch(self.metric, stop_when_worse=t.stop_when_worse, held_out=digest)
+        digest, files = (held.digest(), held.files_digest()) if held is not None else (None, None)
+        self.watch = Watch(self.metric, stop_when_worse=t.stop_when_worse, held_out=digest, held_out_files=files)
         changed = False
         if ckpt is not None:
             try:
@@ -51,8 +51,8 @@ class Monitor:
             if changed:  # its best was scored on other images: the next evaluation is the best so far
                 tqdm.write(
                     "warning: the held-out images differ from those the checkpoint's scores were on (images "
-                    "added, removed or renamed, or another --data): the best so far starts afresh, and the next "
-                    f"evaluation writes {escape(run.folder / BEST_NAME)} again",
+                    "added, removed, renamed or edited, or another --data): the best so far starts afresh, and the "
+                    f"next evaluation writes {escape(run.folder / BEST_NAME)} again",
                     file=sys.stderr,
                 )
             self._check_best(scoring=True, resumed_at=ckpt["step"] if ckpt is not None else 0)

@@ -67,6 +67,20 @@ class HeldOut:
         names = "\n".join([p.name for p in self.a] + ["|"] + b)
         return hashlib.sha256(names.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
+    def files_digest(self) -> str:
+        """The held-out files' names and bytes: an image edited in place, under its name, changes this and not
+        `digest`, and its scores are not comparable with those before. By content, not by time: a dataset copied
+        without its files' times scores the same images (at most `--eval-images` per domain: cheap to read)."""
+        files = [p for pair in self.pairs for p in pair if p] if self.pairs is not None else [*self.a, *self.b]
+        h = hashlib.sha256()
+        for p in files:
+            h.update(f"{p.name}\0".encode("utf-8", "surrogateescape"))
+            try:
+                h.update(hashlib.sha256(p.read_bytes()).digest())
+            except OSError:  # gone since it was read: scored from memory, as read
+                h.update(b"gone")
+        return h.hexdigest()[:16]
+
 
 def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
     """The held-out set of `--eval-every` and the training images without it: the test split's first
