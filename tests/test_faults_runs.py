@@ -12,6 +12,7 @@ or a diverging loss may and may not do (docs/reliability.md). Tiny models, no ne
 from __future__ import annotations
 
 import dataclasses
+import errno
 import io
 import json
 import math
@@ -1269,6 +1270,38 @@ def test_a_failed_checkpoint_write_stops_the_run_and_keeps_the_previous(dataset,
     assert load_checkpoint(out)["step"] == 2 and leftovers(out) == []
 
 
+def test_a_disk_that_fills_during_a_checkpoint_says_the_room_it_needs(dataset, tmp_path, capsys, monkeypatch):
+    """The disk fills halfway through the second checkpoint: "No space left on device" alone left the user to guess
+    how much to free; the line says what the checkpoint needs and what the disk has, the first one kept whole."""
+    import shutil
+
+    from cyclegan.errors import byte_size
+
+    real, files = torch.save, []
+
+    def save(obj, f, *args, **kwargs):
+        if hasattr(f, "fileno"):  # a file on the disk (not the counter that sizes the checkpoint)
+            files.append(f)
+            if len(files) == 2:
+                f.write(b"part of a checkpoint")
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real(obj, f, *args, **kwargs)
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(torch, "save", save)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage._replace(free=300 * 1024))
+    out = tmp_path / "run"
+    assert main(["train", *tiny_flags(dataset, out, steps=10, checkpoint_every=2)]) == 2
+    monkeypatch.undo()
+    needs = byte_size((out / "checkpoint.pt").stat().st_size)  # the step-2 checkpoint: the same networks
+    assert one_line_error(capsys) == (
+        f"error: cannot write the checkpoint {out / 'checkpoint.pt'} at step 4: No space left on device (it needs "
+        f"{needs}, the disk has 300 KiB free); the previous checkpoint is kept (once there is room: cyclegan train "
+        f"--out {out} --resume)"
+    )
+    assert load_checkpoint(out)["step"] == 2 and leftovers(out) == []
+
+
 def test_a_failed_first_checkpoint_write_says_there_is_nothing_to_resume(dataset, tmp_path, capsys, monkeypatch):
     # it said "the previous checkpoint is kept" where there was none: a --resume then found nothing to resume
     def save(obj, f, *args, **kwargs):
@@ -1387,6 +1420,50 @@ def test_a_run_folder_that_is_a_broken_link_is_named_as_one(dataset, tmp_path, c
     assert main(["train", *tiny_flags(dataset, out, steps=1)]) == 2
     assert f"option '--out': {out} is a broken symbolic link (to {target})" in one_line_error(capsys)
     assert not (tmp_path / "unmounted").exists()
+
+
+def test_a_new_run_keeps_the_records_no_config_json_claims(dataset, tmp_path, capsys):
+    """A new run trims log.jsonl to step 0 and removes the sample grids after it: in a folder holding another run's
+    log and grids without its config.json (here reached through a link, as `--out runs/x -> /data/old`), the log
+    was emptied and the grids deleted without a word."""
+    other, out = tmp_path / "other", tmp_path / "run"
+    (other / "samples").mkdir(parents=True)
+    (other / "log.jsonl").write_text('{"step": 5, "D_X": 0.3}\n')
+    (other / "samples" / "step_0000005.png").write_bytes(b"a grid")
+    out.symlink_to(other)
+    assert main(["train", *tiny_flags(dataset, out, steps=1)]) == 2
+    assert one_line_error(capsys) == (
+        f"error: {out} (a symbolic link to {other}) holds log.jsonl and samples/step_*.png but no config.json "
+        "(another run's records, which a new run here would replace): move them elsewhere to keep them, or choose "
+        "another --out"
+    )
+    assert (other / "log.jsonl").read_text() == '{"step": 5, "D_X": 0.3}\n'
+    assert sorted(p.name for p in other.rglob("*")) == ["log.jsonl", "samples", "step_0000005.png"]
+
+
+def test_a_run_folder_that_is_a_link_to_another_run_says_so(dataset, tmp_path, capsys):
+    """`--out runs/latest`, a link to runs/a: "runs/latest already holds a run: add --resume" did not say that the
+    resume would go on with runs/a; the refusal names the link's target, and a resume through it says where it
+    writes. Both names are one run: its lock is in the folder, so one trains at a time."""
+    run, link = tmp_path / "a", tmp_path / "latest"
+    assert main(["train", *tiny_flags(dataset, run, steps=1)]) == 0
+    link.symlink_to("a")
+    capsys.readouterr()
+    assert main(["train", *tiny_flags(dataset, link, steps=2)]) == 2
+    assert one_line_error(capsys) == (
+        f"error: {link} (a symbolic link to a) already holds a run: add --resume to continue it, or choose "
+        "another --out"
+    )
+    lock = FolderLock(run)
+    assert lock.acquire()
+    try:
+        assert main(["train", "--out", str(link), "--resume", "--no-progress"]) == 2
+        assert f"error: {link} (a symbolic link to a) is in use by another training run" in one_line_error(capsys)
+    finally:
+        lock.release(keep_folder=True)
+    assert main(["train", "--out", str(link), "--resume", "--steps", "2", "--no-progress"]) == 0
+    assert f"note: --out {link} (a symbolic link to a): the run is written there\n" in capsys.readouterr().err
+    assert load_checkpoint(run)["step"] == 2 and link.is_symlink()
 
 
 @pytest.mark.parametrize("name", [".lock", "config.json"])

@@ -390,6 +390,22 @@ def test_eval_every_changes_on_resume_and_the_held_out_set_stays(tiny_cfg, tmp_p
     assert load_checkpoint(plain)["step"] == 2
 
 
+def test_a_resume_whose_test_split_is_gone_is_refused_for_what_it_is(tiny_cfg, tmp_path, dataset, capsys):
+    """A run that scored its test split, resumed with testA gone: "5 domain A images are too few to set 2 aside for
+    scoring; add testA ... or train without --eval-every", as if more training images would do; they would be
+    images the run learned from, which the line that follows the count check refuses."""
+    import shutil
+
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=2, eval_every=2), progress=False)
+    shutil.rmtree(dataset / "testA")
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(run), "--steps", "4", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: option '--eval-every': this run trained on all its images (no test split to score")
+    assert len(err.splitlines()) == 1 and load_checkpoint(run)["step"] == 2
+
+
 def test_best_by_and_eval_kid_change_on_resume(tiny_cfg, tmp_path):
     """A run resumed with another --best-by keeps best.pt by the new score from its next evaluation on (the
     old score's best is not compared with it), and --no-eval-kid drops kid from the records after the resume."""
@@ -615,6 +631,89 @@ def test_scores_getting_worse_warn_and_stop_when_worse_stops(tiny_cfg, tmp_path,
     assert torch.load(tmp_path / "run" / "best.pt", weights_only=True)["step"] == 2
 
 
+def test_a_ctrl_c_during_the_last_evaluation_says_the_run_is_complete(tiny_cfg, tmp_path, monkeypatch, capsys):
+    """Ctrl-C while the last step was scored: the run saved its last step, and said "stopped at step 4/4 ...
+    Continue with: cyclegan train --out RUN --resume", which answered "already trained 4 steps"."""
+    scored_in_turn(monkeypatch, [30.0, 31.0])
+    real = scoring.Scorer.__call__
+
+    def interrupted(self, generators):
+        if len(scored(tmp_path / "run")) == 1:  # the second evaluation, at the last step
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(self, generators)
+
+    monkeypatch.setattr(scoring.Scorer, "__call__", interrupted)
+    with pytest.raises(SystemExit) as e:
+        train(tiny_cfg(steps=4, eval_every=2), progress=False)
+    assert e.value.code == 128 + signal.SIGINT
+    run = tmp_path / "run"
+    err = capsys.readouterr().err
+    assert (
+        f"stopped after the last step (4/4): the run is complete; checkpoint saved to {run / 'checkpoint.pt'}\n" in err
+    )
+    assert "Continue with" not in err
+    assert load_checkpoint(run)["step"] == 4 and torch.load(run / "best.pt", weights_only=True)["step"] == 4
+
+
+def test_a_stop_at_once_before_the_first_checkpoint_names_the_best_pt_it_leaves(
+    tiny_cfg, tmp_path, monkeypatch, capsys
+):
+    """Two Ctrl-C while the second evaluation ran, before any checkpoint: "nothing to resume in RUN" alone, and the
+    same command again was refused for the best.pt the first evaluation left there."""
+    scored_in_turn(monkeypatch, [30.0, 31.0])
+    real = scoring.Scorer.__call__
+
+    def interrupted(self, generators):
+        if len(scored(tmp_path / "run")) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)  # the second: at once
+        return real(self, generators)
+
+    monkeypatch.setattr(scoring.Scorer, "__call__", interrupted)
+    with pytest.raises(SystemExit):
+        train(tiny_cfg(steps=6, eval_every=2), progress=False)
+    run = tmp_path / "run"
+    assert capsys.readouterr().err.endswith(
+        f"stopped at once, before the run's first checkpoint: nothing to resume in {run}; its best.pt (the best "
+        "generators scored) is kept: translate with it, and move it elsewhere to start the run again there\n"
+    )
+    assert torch.load(run / "best.pt", weights_only=True)["step"] == 2 and not (run / "checkpoint.pt").exists()
+
+
+def test_an_evaluation_out_of_memory_saves_the_step_and_names_a_way_on(tiny_cfg, tmp_path, monkeypatch, capsys):
+    """The training steps fit, the scoring did not (a GPU's memory, kid's feature network at 224 px): a traceback,
+    the steps since the last checkpoint lost. Now the step is saved and the line names a resume that scores less."""
+    scored_in_turn(monkeypatch, [30.0, 31.0, 32.0])
+    real = scoring.Scorer.__call__
+
+    def out_of_memory(self, generators):
+        if len(scored(tmp_path / "run")) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(self, generators)
+
+    monkeypatch.setattr(scoring.Scorer, "__call__", out_of_memory)
+    run = tmp_path / "run"
+    with pytest.raises(CycleGANError) as e:
+        train(tiny_cfg(steps=6, eval_every=2, checkpoint_every=3), progress=False)
+    assert str(e.value) == (
+        "the evaluation at step 4 ran out of memory (CUDA out of memory. Tried to allocate 2.00 GiB); the checkpoint "
+        f"is saved at step 4: go on scoring less with {resume_command(run)} --no-eval-kid, or without scores with "
+        "--eval-every 0"
+    )
+    assert load_checkpoint(run)["step"] == 4
+    monkeypatch.setattr(scoring.Scorer, "__call__", real)  # scoring less fits
+    cfg, ckpt = prepare_config({"eval_kid": False}, resume=True, out=str(run))
+    train(cfg, ckpt=ckpt, progress=False)  # as it says
+    assert [r["step"] for r in scored(run)] == [2, 6]
+
+
+def test_a_tied_score_keeps_the_earlier_best_pt(tiny_cfg, tmp_path, monkeypatch):
+    # docs/reliability.md: a tie is not better; best.pt stays the first step that scored it
+    scored_in_turn(monkeypatch, [30.0, 30.0])
+    result = train(tiny_cfg(steps=4, eval_every=2), progress=False)
+    assert result.verdict.best_step == 2 and torch.load(tmp_path / "run" / "best.pt", weights_only=True)["step"] == 2
+
+
 def test_the_verdict_gives_no_last_score_for_a_last_evaluation_that_was_not_finite():
     w = Watch("psnr")
     w.on_scores(2, {"eval/AtoB/psnr": 30.0})
@@ -801,6 +900,31 @@ def test_a_resume_on_other_held_out_images_starts_the_best_afresh(tiny_cfg, tmp_
     assert "held-out images differ" not in capsys.readouterr().err
 
 
+def test_a_resume_on_held_out_images_edited_in_place_starts_the_best_afresh(
+    tiny_cfg, tmp_path, dataset, monkeypatch, capsys
+):
+    """A test image edited under its own name before a resume: the set was known by its names alone, so the scores
+    after it were compared with a best scored on other pixels, and best.pt kept a step no later score could be
+    compared to. The files' bytes say it; a copy of the dataset without its files' times stays the same set."""
+    from PIL import Image
+
+    scored_in_turn(monkeypatch, [30.0, 29.0, 20.0, 19.0])
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=4, eval_every=2), progress=False)  # best.pt: step 2, 30 dB
+    copy = tmp_path / "copy"
+    shutil.copytree(dataset, copy, copy_function=shutil.copy)  # new times, the same bytes
+    cfg, ckpt = prepare_config({"steps": 6, "data": str(copy)}, resume=True, out=str(run))
+    train(cfg, ckpt=ckpt, progress=False)
+    assert "held-out images differ" not in capsys.readouterr().err
+    Image.open(copy / "testB" / "img_001.png").transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(
+        copy / "testB" / "img_001.png"
+    )
+    cfg, ckpt = prepare_config({"steps": 8, "data": str(copy)}, resume=True, out=str(run))
+    result = train(cfg, ckpt=ckpt, progress=False)
+    assert "warning: the held-out images differ" in capsys.readouterr().err
+    assert result.verdict.best_step == 8 and torch.load(run / "best.pt", weights_only=True)["step"] == 8
+
+
 @pytest.mark.parametrize("damage", ["deleted", "truncated", "later"])
 def test_a_resume_without_a_readable_best_pt_writes_it_again(tiny_cfg, tmp_path, monkeypatch, capsys, damage):
     """best.pt deleted or damaged before a resume: the run says so and best.pt follows the evaluations from
@@ -885,7 +1009,9 @@ def test_a_full_disk_at_best_pt_names_what_is_left_to_go_on_with(tiny_cfg, tmp_p
         return real(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
-    with pytest.raises(CycleGANError, match="cannot write .*best.pt at step 4: No space left on device; ") as e:
+    with pytest.raises(
+        CycleGANError, match=r"cannot write .*best.pt at step 4: No space left on device \(it needs .*\); "
+    ) as e:
         train(tiny_cfg(steps=6, eval_every=2, checkpoint_every=checkpoint_every), progress=False)
     run = tmp_path / "run"
     assert torch.load(run / "best.pt", weights_only=True)["step"] == 2

@@ -608,6 +608,48 @@ def test_a_resume_on_files_swapped_for_as_many_others_says_it_is_not_exact(tiny_
     assert "warning: the training images changed since the checkpoint (as many images, but other files" in err
 
 
+def test_a_resume_on_images_edited_in_place_says_how_many_changed(tiny_cfg, tmp_path, dataset, capsys):
+    # the names and sizes alone were compared: an image retouched and saved again at the same size (an uncompressed
+    # PNG, a BMP) resumed without a word, though the run then trained on other pixels than the one never stopped
+    import numpy as np
+    from PIL import Image
+
+    edited = [dataset / "trainA" / "img_001.png", dataset / "trainB" / "img_003.png"]
+    for path in edited:  # stored: the file's size is its pixel count's
+        Image.open(path).convert("RGB").save(path, compress_level=0)
+    train(tiny_cfg(steps=1), progress=False)
+    for path in edited:
+        size = path.stat().st_size
+        pixels = np.asarray(Image.open(path)).copy()
+        pixels[0, 0] ^= 1
+        Image.fromarray(pixels).save(path, compress_level=0)
+        assert path.stat().st_size == size
+    cfg, ckpt = prepare_config({"steps": 2}, resume=True, out=str(tmp_path / "run"))
+    train(cfg, ckpt=ckpt, progress=False)
+    err = capsys.readouterr().err
+    assert (
+        "warning: the training images changed since the checkpoint (2 files changed in place: the same name, another "
+        "size or modification time): the run goes on, but not exactly" in err
+    )
+    cfg, ckpt = prepare_config({"steps": 3}, resume=True, out=str(tmp_path / "run"))
+    train(cfg, ckpt=ckpt, progress=False)
+    assert "training images changed" not in capsys.readouterr().err  # its checkpoint holds the files as they are
+
+
+def test_a_checkpoint_whose_file_stamps_are_damaged_still_resumes(tiny_cfg, tmp_path, capsys):
+    # train_stamps shaped otherwise (an edited file) ended the resume in a ValueError from dict(); the names and sizes'
+    # digest stands in for it
+    from cyclegan.checkpoint import save_atomic
+
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=1), progress=False)
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    save_atomic({**ckpt, "train_stamps": torch.zeros(3)}, run / "checkpoint.pt")
+    cfg, ckpt = prepare_config({"steps": 2}, resume=True, out=str(run))
+    train(cfg, ckpt=ckpt, progress=False)
+    assert load_checkpoint(run)["step"] == 2 and "training images changed" not in capsys.readouterr().err
+
+
 def test_train_max_pixels_sets_the_decode_cap_of_the_check_and_the_reads(dataset, tmp_path, capsys, monkeypatch):
     # training had no --max-pixels: an image over the readers' 100 MP cap (a 108 MP camera's) was refused with no
     # way round it; now the cap is the run's, in the check before training and in the training set's reads

@@ -12,6 +12,8 @@ Loading a generator for translation (and `pretrained:NAME`, foreign `.pth` files
 from __future__ import annotations
 
 import dataclasses
+import errno
+import shutil
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,7 +23,7 @@ import torch
 from torch import nn
 
 from .config import Config, ModelConfig, config_from_dict
-from .errors import CycleGANError, escape
+from .errors import CycleGANError, byte_size, escape
 from .families import FAMILIES, family
 from .files import write_atomic
 from .models import MAX_PARAMETERS, network_builder
@@ -35,7 +37,8 @@ KIND_NAMES = {"nce_head": "projection head"}  # how errors name a kind of networ
 
 def save_atomic(obj: Any, path: str | Path) -> None:
     """torch.save `obj` to `path` atomically: a crash or Ctrl-C mid-write leaves the previous file intact. A
-    failed write (a full disk) raises its OSError, which torch.save turns into a RuntimeError of its own."""
+    failed write raises its OSError, which torch.save turns into a RuntimeError of its own; a full disk's (or
+    quota's) says in its `strerror` the room the file needs and, for a disk, the room there is (`_no_room`)."""
 
     def save(tmp: str) -> None:
         with open(tmp, "wb") as f:  # a Python file: torch keeps the write's OSError as the context of its error
@@ -46,7 +49,42 @@ def save_atomic(obj: Any, path: str | Path) -> None:
                     raise e.__context__ from None
                 raise
 
-    write_atomic(path, save)
+    try:
+        write_atomic(path, save)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise _no_room(e, obj, Path(path)) from None
+
+
+def _no_room(e: OSError, obj: Any, path: Path) -> OSError:
+    """`e` (a full disk or quota) with the room `obj` needs: "No space left on device" alone left the user to guess
+    how much to free. The size is `obj` serialized again, to a counter (no memory, no disk: a failure's cost); the
+    temporary is gone by then, so the free space is what there is beside the previous file, which stays until the
+    new one replaces it."""
+
+    class Counter:
+        n = 0
+
+        def write(self, b) -> int:
+            self.n += memoryview(b).nbytes
+            return memoryview(b).nbytes
+
+        def flush(self) -> None:
+            pass
+
+    counter = Counter()
+    try:
+        torch.save(obj, counter)
+    except Exception:  # the size is a help: the disk's own reason stands without it
+        return e
+    room = f"it needs {byte_size(counter.n)}"
+    if e.errno == errno.ENOSPC:
+        try:
+            room += f", the disk has {byte_size(shutil.disk_usage(path.parent).free)} free"
+        except OSError:
+            pass
+    return OSError(e.errno, f"{e.strerror} ({room})", e.filename)
 
 
 def run_checkpoint(path: str | Path) -> Path:

@@ -30,7 +30,7 @@ from .demo_options import DemoOptions
 from .errors import CycleGANError, escape, reworded
 from .evaluate.metrics import colour_patch, local_colour, psnr, ssim
 from .execution import choose_execution, resolve_device
-from .files import FolderLock, broken_link, is_atomic_temporary, remove_stale_temporaries, write_atomic
+from .files import FolderLock, broken_link, is_atomic_temporary, link_note, remove_stale_temporaries, write_atomic
 from .inference import translate_tensor
 from .loading import load_generator
 from .report import render_demo_html, save_grid
@@ -432,11 +432,12 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
         if record is None and not opts.overwrite:
             stopped = "" if reported else " that stopped before its report"
             raise CycleGANError(
-                f"{run} already holds a demo run{stopped}: pass --overwrite to replace it, or choose another --out"
+                f"{run}{link_note(run)} already holds a demo run{stopped}: pass --overwrite to replace it, or choose "
+                "another --out"
             )
         if opts.overwrite:
             remove_demo_run(run)
-            print(f"replacing the previous demo run in {run}")
+            print(f"replacing the previous demo run in {run}{link_note(run)}")  # through a link: the run it leads to
     if record is None:
         options = {**DEMO_OPTIONS, "seed": opts.seed, **s.options, **({"steps": opts.steps} if opts.steps else {})}
         world = {"size": options["size"], "count": s.train_count, "test_count": s.test_count, "seed": WORLD_SEED}

@@ -524,6 +524,14 @@ class FolderLock:
                 break
 
 
+def link_note(path: str | Path) -> str:
+    """ " (a symbolic link to TARGET)" where the folder `path` is one, else "": a line naming a run folder reached
+    through a link (`runs/latest -> h2z`) says which folder it means, the one a resume goes on in."""
+    if not os.path.islink(path):
+        return ""
+    return f" (a symbolic link to {escape(os.readlink(path))})"
+
+
 def broken_link(path: str | Path, option: str) -> CycleGANError | None:
     """The one-line error for an output folder `path` (given by `option`) that is a symbolic link to nothing
     (an unmounted disk), else None: creating it said "File exists", locking in it "No such file or directory"."""

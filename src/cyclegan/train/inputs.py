@@ -375,6 +375,40 @@ def files_digest(*streams: list[Path] | None) -> str:
     return h.hexdigest()[:16]
 
 
+def files_stamps(*streams: list[Path] | None) -> torch.Tensor:
+    """Each stream's files, in order, as (N, 2) int64: a hash of the stream and the file's name (relative to the
+    stream's folder, as `files_digest`'s) and one of its size and modification time. A stat each, no image read: a
+    resume compares them with its checkpoint's (`changed_in_place`), and so notices an image edited in place, which
+    keeps its name and often its size (a re-save of a PNG at the same settings, a retouched BMP), not its time."""
+    rows = []
+    for i, files in enumerate(streams):
+        root = os.path.commonpath([p.parent for p in files]) if files else ""
+        for p in files or []:
+            try:
+                st = p.stat()
+                stamp = f"{st.st_size}\0{st.st_mtime_ns}"
+            except OSError:  # gone since the check: the loader names it when it reads it
+                stamp = "gone"
+            name = f"{i}\0{p.relative_to(root) if root else p}"
+            rows.append([_hash64(name), _hash64(stamp)])
+    return torch.tensor(rows, dtype=torch.int64).reshape(-1, 2)
+
+
+def _hash64(text: str) -> int:
+    return int.from_bytes(
+        hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=8).digest(), "little", signed=True
+    )
+
+
+def changed_in_place(before: torch.Tensor, now: torch.Tensor) -> tuple[int, int]:
+    """From two `files_stamps`: (the files of the same name whose size or modification time changed, the files
+    whose name `before` does not hold)."""
+    was = dict(before.tolist())
+    stamps = dict(now.tolist())
+    changed = sum(1 for name, stamp in stamps.items() if name in was and was[name] != stamp)
+    return changed, sum(1 for name in stamps if name not in was)
+
+
 def half_size_steps(total: int, fraction: float) -> int:
     """How many of `total` steps train at half size (`--half-size-fraction`): steps 1 .. this number."""
     return round(fraction * total)

@@ -24,15 +24,17 @@ from ..errors import CycleGANError, counted, escape
 from ..execution import Execution, choose_execution, resolve_device, synchronize
 from ..files import FolderLock, inside, write_atomic
 from ..report import save_grid
-from ..run_files import CHECKPOINT_NAME, CONFIG_NAME
+from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME
 from . import distributed as ddp
 from .budget import StepFitter, refit
 from .inputs import (
     Images,
     at_step_size,
+    changed_in_place,
     data_folders,
     dataset,
     files_digest,
+    files_stamps,
     half_size_steps,
     loader,
     quiet_worker_count,
@@ -42,7 +44,15 @@ from .inputs import (
 )
 from .losslog import LOSSES_KEY, LossLog
 from .monitor import Monitor
-from .run_folder import SET_ASIDE_KEY, TRAIN_DIGEST_KEY, Run, claim_run_folder, oserror_text, resume_command
+from .run_folder import (
+    SET_ASIDE_KEY,
+    TRAIN_DIGEST_KEY,
+    TRAIN_STAMPS_KEY,
+    Run,
+    claim_run_folder,
+    oserror_text,
+    resume_command,
+)
 from .scoring import best_metric, check_kid_features, held_out_set, rng_devices, trained_on
 from .signals import StopRequest, StopWaiting, TimeUp, end_loader, time_limited
 from .trainer import Trainer, trainer_class
@@ -153,6 +163,7 @@ def _train(
     total = t.steps if t.steps is not None else t.epochs * spe
     counts = (len(data.files_a), len(data.files_b or []))
     digest = files_digest(data.files_a, data.files_b) if d_ctx.is_main else None  # rank 0 saves and warns
+    stamps = files_stamps(data.files_a, data.files_b) if d_ctx.is_main else None
     run = Run(
         cfg,
         folder,
@@ -162,6 +173,7 @@ def _train(
         total=total,
         train_images=counts,
         train_digest=digest,
+        train_stamps=stamps,
         set_aside=aside,
         resume_with=resume_with,
     )
@@ -347,26 +359,37 @@ def _rewrite_config(run: Run, *, step: int, saved: int | None) -> None:
 
 
 def _warn_if_the_data_changed(run: Run, ckpt: dict | None) -> None:
-    """A resumed run whose training set has another number of images than when its checkpoint was saved, or the
-    same number of other files (names or sizes: `inputs.files_digest`), goes on, but draws other images than the
-    run never stopped would have: say so (the resume is not exact)."""
+    """A resumed run whose training set has another number of images than when its checkpoint was saved, the same
+    number of other files, or files edited in place (`inputs.files_stamps`; older checkpoints: names and sizes,
+    `inputs.files_digest`), goes on, but draws other images than the run never stopped would have: say so (the
+    resume is not exact)."""
     stored = ckpt.get("train_images") if ckpt is not None else None
     if not run.main or not isinstance(stored, list) or len(stored) != 2:
         return
+    changes = []
     if tuple(stored) != run.train_images:
         names = ("A", "B") if run.train_images[1] or stored[1] else ("pairs",)
         pairs = zip(names, stored, run.train_images)
-        change = ", ".join(f"{n}: {was} -> {now}" for n, was, now in pairs if was != now) + " images"
-    else:
-        digest = ckpt.get(TRAIN_DIGEST_KEY)  # older checkpoints have none: the counts alone
-        if not isinstance(digest, str) or digest == run.train_digest:
-            return
-        change = "as many images, but other files: names or sizes"
-    tqdm.write(
-        f"warning: the training images changed since the checkpoint ({change}): the run goes on, but not "
-        "exactly as it would have without the stop (restore the folders as they were for an exact resume)",
-        file=sys.stderr,
-    )
+        changes.append(", ".join(f"{n}: {was} -> {now}" for n, was, now in pairs if was != now) + " images")
+    stamps = ckpt.get(TRAIN_STAMPS_KEY)
+    # a tensor of another shape (an edited file) is no record of the files: the digest's check stands in for it
+    if isinstance(stamps, torch.Tensor) and stamps.dim() == 2 and stamps.shape[1] == 2 and run.train_stamps is not None:
+        edited, renamed = changed_in_place(stamps, run.train_stamps)
+        if renamed and not changes:
+            changes.append("as many images, but other files: other names")
+        if edited:
+            # the times alone tell an edit that kept the size; a copy that did not keep them reads so too
+            changes.append(
+                f"{counted(edited, 'file')} changed in place: the same name, another size or modification time"
+            )
+    elif not changes and isinstance(digest := ckpt.get(TRAIN_DIGEST_KEY), str) and digest != run.train_digest:
+        changes.append("as many images, but other files: names or sizes")  # older checkpoints: no stamps
+    if changes:
+        tqdm.write(
+            f"warning: the training images changed since the checkpoint ({'; '.join(changes)}): the run goes on, but "
+            "not exactly as it would have without the stop (restore the folders as they were for an exact resume)",
+            file=sys.stderr,
+        )
 
 
 def _prepare_run_folder(run: Run, images: Images) -> _Samples | None:
@@ -515,6 +538,10 @@ def _step_loop(
                 # the watcher's warnings go into the record they fired at (not off the schedule: see above)
                 watch = None if off_schedule else functools.partial(monitor.observe, step, scores=scores, saved=saved)
                 log.write(step, scores, keep=off_schedule, watch=watch)
+                if scoring and (no_memory := monitor.out_of_memory(step)) is not None:
+                    log.sync(step)
+                    run.save(trainer, step, extra={**monitor.state(), LOSSES_KEY: log.carried_state()})
+                    raise no_memory
                 if scoring and monitor.should_stop():
                     last = worse = True
             if t.sample_every and step % t.sample_every == 0:
@@ -689,13 +716,27 @@ def _kept_on_disk(folder: Path, resume: str) -> str:
             f"the steps since the last checkpoint are lost; the checkpoint {escape(path)} is kept. Continue with: "
             f"{resume}"
         )
-    return f"before the run's first checkpoint: nothing to resume in {escape(folder)}"
+    nothing = f"before the run's first checkpoint: nothing to resume in {escape(folder)}"
+    if (folder / BEST_NAME).is_file():  # an evaluation came first: the same command again was refused for it
+        return (
+            f"{nothing}; its {BEST_NAME} (the best generators scored) is kept: translate with it, and move it "
+            "elsewhere to start the run again there"
+        )
+    return nothing
 
 
 def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
     # the run's own budget ended (time, --stop-when-worse): `train` goes on with it
     resume = resume_command(run.folder, run.d_ctx)
-    if end.signum is not None:
+    if end.signum is not None and end.step >= run.total and run.resume_with is None:
+        # the stop came in the last step's own work (its evaluation, record or grid): "Continue with: ... --resume"
+        # led to "already trained"
+        print(
+            f"stopped after the last step ({end.step}/{run.total}): the run is complete; checkpoint saved to "
+            f"{escape(path)}",
+            file=sys.stderr,
+        )
+    elif end.signum is not None:
         again = run.goes_on_with()
         # before the first fit the total is only the cap: "step 3/5000" read as 5000 steps to go in a 5-minute demo
         of = f"/{run.total}" if end.fitted else f" (of at most {run.total}, not yet fitted to the time limit)"

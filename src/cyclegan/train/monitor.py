@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from ..checkpoint import load_checkpoint
 from ..errors import CycleGANError, escape
+from ..inference import is_out_of_memory
 from ..run_files import BEST_NAME, CHECKPOINT_NAME
 from . import distributed as ddp
 from .run_folder import Run
@@ -29,8 +30,8 @@ class Monitor:
         t = run.cfg.train
         self.run, self.trainer, self.every = run, trainer, t.eval_every
         self.metric = best_metric(run.cfg, held) if held is not None else None
-        digest = held.digest() if held is not None else None
-        self.watch = Watch(self.metric, stop_when_worse=t.stop_when_worse, held_out=digest)
+        digest, files = (held.digest(), held.files_digest()) if held is not None else (None, None)
+        self.watch = Watch(self.metric, stop_when_worse=t.stop_when_worse, held_out=digest, held_out_files=files)
         changed = False
         if ckpt is not None:
             try:
@@ -44,13 +45,14 @@ class Monitor:
                 ) from None
         self.scorer = Scorer(run.cfg, held, run.device) if held is not None and run.main else None
         self.ahead: int | None = None  # best.pt's step, after the checkpoint's, until this run scores that step again
+        self.failed: str | None = None  # why an evaluation ran out of memory (rank 0): the run saves and stops
         if self.scorer is not None:
             tqdm.write(f"scoring every {t.eval_every} steps on {escape(held.where)}; best.pt by {self.metric}")
             if changed:  # its best was scored on other images: the next evaluation is the best so far
                 tqdm.write(
                     "warning: the held-out images differ from those the checkpoint's scores were on (images "
-                    "added, removed or renamed, or another --data): the best so far starts afresh, and the next "
-                    f"evaluation writes {escape(run.folder / BEST_NAME)} again",
+                    "added, removed, renamed or edited, or another --data): the best so far starts afresh, and the "
+                    f"next evaluation writes {escape(run.folder / BEST_NAME)} again",
                     file=sys.stderr,
                 )
             self._check_best(scoring=True, resumed_at=ckpt["step"] if ckpt is not None else 0)
@@ -94,8 +96,31 @@ class Monitor:
         if self.scorer is None:
             return {}
         t0 = time.perf_counter()
-        scores = self.scorer(self.trainer.scored_generators())
+        try:
+            scores = self.scorer(self.trainer.scored_generators())
+        except (RuntimeError, MemoryError) as e:  # the training steps fit: their work is saved (`out_of_memory`)
+            if not is_out_of_memory(e):
+                raise
+            self.failed = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            return {}
         return {**scores, "eval_s": round(time.perf_counter() - t0, 3)}
+
+    def out_of_memory(self, step: int) -> CycleGANError | None:
+        """The error that stops the run after an evaluation ran out of memory (every rank calls it at each
+        evaluation: rank 0 scores), once the caller saved the step: it ended in a traceback, the steps since the last
+        checkpoint lost, though training fitted and only the scoring did not."""
+        if not ddp.any_rank(self.failed is not None, self.run.d_ctx):
+            return None
+        why = f" ({escape(self.failed)})" if self.failed else ""
+        saved = f"the evaluation at step {step} ran out of memory{why}; the checkpoint is saved at step {step}"
+        resume = self.run.goes_on_with()
+        if self.run.resume_with is not None:  # a caller's command (the demo's), which takes no scoring options
+            return CycleGANError(f"{saved} (continue with: {resume})")
+        if self.run.cfg.train.eval_kid and self.metric != "kid":  # kid's features are the most: the rest may fit
+            return CycleGANError(
+                f"{saved}: go on scoring less with {resume} --no-eval-kid, or without scores with --eval-every 0"
+            )
+        return CycleGANError(f"{saved}: go on without scores with {resume} --eval-every 0")
 
     def observe(
         self, step: int, means: dict[str, float | None], *, scores: dict[str, float], saved: int | None

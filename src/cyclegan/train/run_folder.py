@@ -8,8 +8,9 @@ import json
 import os
 import re
 import shlex
+import sys
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -27,7 +28,7 @@ from ..config import (
     resolve,
 )
 from ..errors import CycleGANError, escape
-from ..files import FolderLock, broken_link, remove_stale_temporaries, write_atomic
+from ..files import FolderLock, broken_link, link_note, remove_stale_temporaries, write_atomic
 from ..options import flag_of
 from ..presets import split_preset
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR
@@ -35,6 +36,7 @@ from . import distributed as ddp
 from .trainer import Trainer
 
 TRAIN_DIGEST_KEY = "train_digest"  # checkpoint.pt: the training files' names and sizes (`Run.train_digest`)
+TRAIN_STAMPS_KEY = "train_stamps"  # checkpoint.pt: each training file's name, size and time (`Run.train_stamps`)
 SET_ASIDE_KEY = "set_aside"  # checkpoint.pt: whether training images are set aside for scoring (`Run.set_aside`)
 
 
@@ -150,21 +152,25 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
         try:
             if broken := broken_link(run, "--out"):  # said as "cannot write the run folder RUN: No such file ..."
                 raise broken
+            named = f"{run}{link_note(run)}"  # a run folder reached through a link says which folder it is
             if not lock.acquire():
                 raise CycleGANError(
-                    f"{run} is in use by another training run ({lock.holder_text}); wait for it to end or choose "
+                    f"{named} is in use by another training run ({lock.holder_text}); wait for it to end or choose "
                     "another --out"
                 )
             ckpt_file = run / CHECKPOINT_NAME
             if ckpt is None and ckpt_file.exists():
-                raise CycleGANError(f"{run} already holds a run: add --resume to continue it, or choose another --out")
+                raise CycleGANError(
+                    f"{named} already holds a run: add --resume to continue it, or choose another --out"
+                )
             if ckpt is None and (run / BEST_NAME).exists():  # left by a scored run killed before its first checkpoint
                 raise CycleGANError(
-                    f"{run} holds best.pt (the best generators of an earlier run) but no checkpoint.pt: move best.pt "
+                    f"{named} holds best.pt (the best generators of an earlier run) but no checkpoint.pt: move best.pt "
                     "elsewhere to keep it and start a new run here, or choose another --out"
                 )
             if ckpt is None:
                 _check_config_kept(run, cfg)
+                _check_records_kept(run)
             if isinstance(ckpt, ReadCheckpoint) and ckpt.rewritten(ckpt_file):
                 raise CycleGANError(
                     f"{ckpt_file} was rewritten by another run after this one read it; run the command again to "
@@ -176,6 +182,8 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
                 remove_stale_temporaries(folder, recursive=False)
             trim_log(run / LOG_NAME, ckpt["step"] if ckpt is not None else 0)
             trim_samples(run / SAMPLES_DIR, ckpt["step"] if ckpt is not None else 0)
+            if link_note(run):  # said once a link is taken: the run's files, and a resume's, are in that folder
+                print(f"note: --out {escape(run)}{link_note(run)}: the run is written there", file=sys.stderr)
         except OSError as e:
             error = CycleGANError(f"cannot write the run folder {run}: {oserror_text(e)}")
         except CycleGANError as e:
@@ -208,6 +216,32 @@ def _check_config_kept(run: Path, cfg: Config) -> None:
             f"options ('{key}' {stored.get(key)!r}, not {new[key]!r}): choose another --out, or remove "
             f"{escape(path)} to start this run there"
         )
+
+
+def _check_records_kept(run: Path) -> None:
+    """A new run trims log.jsonl to its step 0 and removes the sample grids after it (`trim_log`, `trim_samples`):
+    where no config.json says they are a run's that this one restarts (`_check_config_kept`), they are another's
+    (a run whose config.json went, a folder of someone's, through a link too) and were emptied without a word."""
+    if (run / CONFIG_NAME).exists():
+        return
+    found = [
+        name
+        for name, there in (
+            (LOG_NAME, (run / LOG_NAME).is_file() and (run / LOG_NAME).stat().st_size > 0),
+            (f"{SAMPLES_DIR}/step_*.png", (run / SAMPLES_DIR).is_dir() and _grids(run / SAMPLES_DIR)),
+        )
+        if there
+    ]
+    if found:
+        raise CycleGANError(
+            f"{escape(run)}{link_note(run)} holds {' and '.join(found)} but no config.json (another run's records, "
+            "which a new run here would replace): move them elsewhere to keep them, or choose another --out"
+        )
+
+
+def _grids(folder: Path) -> bool:
+    """Whether `folder` holds a sample grid (`Run.sample_path`'s name)."""
+    return any(_GRID.fullmatch(p.name) for p in folder.iterdir())
 
 
 def oserror_text(e: OSError) -> str:
@@ -295,6 +329,8 @@ class Run:
     total: int
     train_images: tuple[int, int] = (0, 0)  # the training set's images per stream (A, B; B 0 for aligned pairs)
     train_digest: str | None = None  # their names and sizes (`inputs.files_digest`)
+    # each one's name, size and modification time (`inputs.files_stamps`): an image edited in place
+    train_stamps: torch.Tensor | None = field(default=None, compare=False)
     set_aside: bool = False  # training images are set aside for scoring (kept aside while scoring is off)
     resume_with: str | None = None  # the command named after a stop halfway (None: `cyclegan train ... --resume`)
 
@@ -329,6 +365,7 @@ class Run:
                 **(extra or {}),
                 "train_images": list(self.train_images),  # resume compares its own with it
                 TRAIN_DIGEST_KEY: self.train_digest,  # and this: files swapped for others of the same count
+                TRAIN_STAMPS_KEY: self.train_stamps,  # and these: files edited in place
                 SET_ASIDE_KEY: self.set_aside,  # resume keeps them aside, scoring on or off
             }
             trainer.save(path, step=step, steps_per_epoch=self.steps_per_epoch, extra=more)

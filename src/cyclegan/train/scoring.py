@@ -67,6 +67,20 @@ class HeldOut:
         names = "\n".join([p.name for p in self.a] + ["|"] + b)
         return hashlib.sha256(names.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
+    def files_digest(self) -> str:
+        """The held-out files' names and bytes: an image edited in place, under its name, changes this and not
+        `digest`, and its scores are not comparable with those before. By content, not by time: a dataset copied
+        without its files' times scores the same images (at most `--eval-images` per domain: cheap to read)."""
+        files = [p for pair in self.pairs for p in pair if p] if self.pairs is not None else [*self.a, *self.b]
+        h = hashlib.sha256()
+        for p in files:
+            h.update(f"{p.name}\0".encode("utf-8", "surrogateescape"))
+            try:
+                h.update(hashlib.sha256(p.read_bytes()).digest())
+            except OSError:  # gone since it was read: scored from memory, as read
+                h.update(b"gone")
+        return h.hexdigest()[:16]
+
 
 def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
     """The held-out set of `--eval-every` and the training images without it: the test split's first
@@ -116,16 +130,19 @@ def held_out_set(cfg: Config, images: Images, *, aside_before: bool | None) -> t
     scoring = bool(cfg.train.eval_every)
     if not scoring and not aside_before:
         return images, None, False
-    kept, held = set_aside(cfg, images)
-    if aside_before and not held.from_training:  # a test split added since: what was set aside stays aside
-        kept, _ = set_aside(cfg, replace(images, test_pairs=None, test_files_a=None, test_files_b=None))
-        return kept, held if scoring else None, True
-    if scoring and aside_before is False and held.from_training:
+    # before `set_aside`, whose count check ("too few to set 2 aside") named a way on that this refuses too: a run
+    # that scored its test split, resumed with that split gone
+    test_split = bool(images.test_pairs) if images.paired else bool(images.test_files_a and images.test_files_b)
+    if scoring and aside_before is False and not test_split:
         raise CycleGANError(
             "option '--eval-every': this run trained on all its images (no test split to score on); scoring now "
             "would score images it learned from: resume without --eval-every, add testA/testB folders to --data, "
             "or start a new run with --eval-every"
         )
+    kept, held = set_aside(cfg, images)
+    if aside_before and not held.from_training:  # a test split added since: what was set aside stays aside
+        kept, _ = set_aside(cfg, replace(images, test_pairs=None, test_files_a=None, test_files_b=None))
+        return kept, held if scoring else None, True
     return kept, held if scoring else None, held.from_training
 
 

@@ -90,9 +90,17 @@ class Watch:
     """Feeds on the logged loss means (`on_losses`) and the scores of each evaluation (`on_scores`); both
     return the warnings that just fired (each kind fires once per run)."""
 
-    def __init__(self, metric: str | None, *, stop_when_worse: int = 0, held_out: str | None = None):
+    def __init__(
+        self,
+        metric: str | None,
+        *,
+        stop_when_worse: int = 0,
+        held_out: str | None = None,
+        held_out_files: str | None = None,
+    ):
         self.metric = metric  # the --best-by score (None: no evaluation)
         self.held_out = held_out  # which images are scored (`HeldOut.digest`; None: no evaluation)
+        self.held_out_files = held_out_files  # and their bytes (`HeldOut.files_digest`): edited in place
         self.stop_when_worse = stop_when_worse
         self.losses: list[tuple[int, dict[str, float]]] = []  # the records of the last WINDOW steps
         self.best_step: int | None = None
@@ -112,6 +120,7 @@ class Watch:
         return {
             "metric": self.metric,
             "held_out": self.held_out,
+            "held_out_files": self.held_out_files,
             "losses": [[s, dict(m)] for s, m in self.losses],
             "best_step": self.best_step,
             "best_value": self.best_value,
@@ -137,7 +146,7 @@ class Watch:
         self.fired, self.warnings = list(state["fired"]), list(state["warnings"])
         if self.metric is None and state.get("best_step") is not None:  # scoring off this time (--eval-every 0):
             self.metric = state.get("metric")  # its best (what best.pt holds) stays for when scoring is back on
-            self.held_out = state.get("held_out")
+            self.held_out, self.held_out_files = state.get("held_out"), state.get("held_out_files")
         if state.get("metric", self.metric) != self.metric:  # resumed with another --best-by: its best starts afresh
             return
         if self.held_out_changed(state):  # other images (test files added, --data changed): scores not comparable
@@ -147,10 +156,14 @@ class Watch:
         self.evaluations = state.get("evaluations", 0)  # not in the checkpoints of older versions
 
     def held_out_changed(self, state: dict | None) -> bool:
-        """Whether `state` (a checkpoint's) scored other held-out images than this run does (older checkpoints
-        do not say: taken as the same)."""
-        stored = state.get("held_out") if isinstance(state, dict) else None
-        return None not in (stored, self.held_out) and stored != self.held_out
+        """Whether `state` (a checkpoint's) scored other held-out images than this run does: other names, or the same
+        names edited in place (older checkpoints do not say: taken as the same)."""
+        if not isinstance(state, dict):
+            return False
+        return any(
+            None not in (state.get(key), mine) and state.get(key) != mine
+            for key, mine in (("held_out", self.held_out), ("held_out_files", self.held_out_files))
+        )
 
     def forget_best(self) -> None:
         """Start the best afresh: the next evaluation is the best so far (best.pt was lost)."""
