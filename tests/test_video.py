@@ -443,7 +443,8 @@ def test_a_vp9_webms_transparent_pixels_are_translated_on_white(tmp_path, suffix
 
 def test_a_vp9_webm_with_alpha_is_read_where_pyav_has_no_libvpx_decoder(tmp_path, monkeypatch):
     """The alpha channel is read through libvpx's decoder: a PyAV built without it raised UnknownCodecError, a
-    traceback, for a WebM FFmpeg's own VP9 decoder reads (its alpha left out, as before that decoder was used)."""
+    traceback, for a WebM FFmpeg's own VP9 decoder reads (its alpha left out, as before that decoder was used, and
+    said in a warning)."""
     from types import SimpleNamespace
 
     from cyclegan.clipio import transcode
@@ -463,7 +464,14 @@ def test_a_vp9_webm_with_alpha_is_read_where_pyav_has_no_libvpx_decoder(tmp_path
         return built.create(name, mode)
 
     monkeypatch.setattr(av, "CodecContext", SimpleNamespace(create=create))
-    assert transcode(clip, tmp_path / "out.mp4", lambda frames: frames, progress=False) == 3
+    said: list[str] = []
+    assert transcode(clip, tmp_path / "out.mp4", lambda frames: frames, progress=False, warn=said.append) == 3
+    # its transparency lost, said once (it went without a word), with what to install
+    assert said == [
+        f"warning: {clip}: its transparency is lost: this PyAV's FFmpeg has no libvpx, whose VP9 decoder alone reads "
+        "a WebM's alpha channel, so the colours hidden under its transparent pixels are translated; install PyAV's "
+        "own wheel, which has it: pip install --force-reinstall --only-binary av av"
+    ]
 
 
 def test_an_rgb_clip_written_in_another_codec_stays_4_2_0(tmp_path):
@@ -736,6 +744,57 @@ def test_broken_clip_named_in_one_line_while_the_others_are_written(ckpt, tmp_pa
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == ["a_good.mp4", "c_after.mkv", "still.png"]  # nothing of the broken clip, no temporary
     assert clip_facts(tmp_path / "out" / "a_good.mp4")[0] == clip_facts(good)[0]
+
+
+def damaged_clip(path: Path, damaged: set[int], n: int = 6) -> Path:
+    """An MJPEG MKV of n flat frames (grey 30 * i) at 10 frames/s whose frames in `damaged` hold bytes that do not
+    decode (FFmpeg: "Invalid data found"), each in its place and time."""
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("mjpeg", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuvj420p"
+        for i in range(n):
+            for p in v.encode(av.VideoFrame.from_ndarray(np.full((H, W, 3), 30 * i, np.uint8), format="rgb24")):
+                if i in damaged:
+                    bad = av.Packet(bytes(p.size))
+                    bad.pts, bad.dts, bad.time_base, bad.is_keyframe = p.pts, p.dts, p.time_base, True
+                    bad.stream, p = v, bad
+                c.mux(p)
+        c.mux(v.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".gif"])
+def test_damaged_frames_are_skipped_with_one_warning_and_the_others_keep_their_times(ckpt, tmp_path, capsys, suffix):
+    """A clip whose first frame (or any) did not decode was refused whole ("Invalid data found"), where ffmpeg and
+    players skip the frame: the others are translated at their own times, one warning counts the damaged ones."""
+    from cyclegan.clipio import transcode
+
+    clip = damaged_clip(tmp_path / "cam.mkv", {0, 3})
+    out = tmp_path / f"out{suffix}"
+    assert transcode(clip, out, lambda frames: frames, progress=False) == 4
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        f"warning: {clip}: 2 of its 6 frames do not decode (Invalid data found when processing input) and are left "
+        "out, as players skip them; the others keep their times"
+    ]
+    with av.open(str(out)) as c:
+        frames = list(c.decode(video=0))
+        greys = [int(np.median(f.to_ndarray(format="rgb24"))) for f in frames]
+        assert [round(g / 30) for g in greys] == [1, 2, 4, 5]  # the damaged 0 and 3 left out, in order
+        if suffix == ".mkv":  # each at its own time: 0.1 s, not moved to 0
+            assert [round(float(f.time), 3) for f in frames] == [0.1, 0.2, 0.4, 0.5]
+    if suffix == ".gif":  # a skipped frame's time is shown by its neighbour: the whole 600 ms, as the source's
+        with Image.open(out) as im:
+            durations = [f.info["duration"] for f in ImageSequence.Iterator(im)]
+        assert durations == [200, 200, 100, 100]
+
+
+def test_a_clip_of_no_frame_that_decodes_is_refused_in_one_line(ckpt, tmp_path, capsys):
+    clip = damaged_clip(tmp_path / "cam.mkv", set(range(6)))
+    assert translate(ckpt, tmp_path / "out", clip) == 1
+    err = capsys.readouterr().err
+    assert f"error: cannot read clip {clip}: no frame decodes (Invalid data found when processing input)" in err
+    assert "Traceback" not in err and "warning" not in err and not list((tmp_path / "out").iterdir())
 
 
 @pytest.mark.parametrize("suffix", [".mkv", ".webm"])
