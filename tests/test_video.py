@@ -21,7 +21,7 @@ from cyclegan.errors import install_extra
 av = pytest.importorskip("av")
 pytest.importorskip("cv2")
 
-from helpers import handed_to_a_device, save_tiny_checkpoint  # noqa: E402
+from helpers import copied_back, handed_to_a_device, save_tiny_checkpoint  # noqa: E402
 
 W, H = 48, 32
 
@@ -969,6 +969,25 @@ def test_a_clips_frames_cross_to_the_device_as_bytes(ckpt, monkeypatch, how):
     assert translator(frames).shape == ((4, 64, 96, 3) if how in kwargs else (4, 28, 40, 3))
     assert seen[0][0] == torch.uint8, seen
     assert all(dtype == torch.uint8 for dtype, shape in seen if shape[-2:] == frames.shape[1:3]), seen
+
+
+@pytest.mark.parametrize("tiles", [False, True], ids=["whole", "in tiles"])
+@pytest.mark.parametrize("norm_stats", ["frame", "shared"])
+def test_a_resized_clips_frames_come_back_from_the_device_as_bytes(ckpt, monkeypatch, tiles, norm_stats):
+    """A clip resized (--size) on a GPU copied its float frames back to the CPU: a frame in tiles whole, before
+    its tiles crossed to the device again, and every batch for the scene cuts' bytes and as the output, 4x the
+    bytes over the PCIe link. Now the resized frames stay on the device; only bytes come back."""
+    from cyclegan.loading import load_generator
+    from cyclegan.translate_options import TemporalOptions, TilingOptions
+    from cyclegan.video import ClipTranslator
+
+    tiling = TilingOptions(tile=32, tile_overlap=8, thumbnail=48) if tiles else None
+    temporal = TemporalOptions(norm_stats=norm_stats, flow_blend=0)
+    translator = ClipTranslator(load_generator(ckpt, "AtoB"), size=80, tiling=tiling, temporal=temporal)
+    back = copied_back(monkeypatch)
+    out = translator(np.tile(moving_frames(4), (1, 2, 2, 1)))  # 64 x 96, resized to 54 x 80: tiles of 32
+    assert out.shape == (4, 54, 80, 3)
+    assert all(dtype == torch.uint8 for dtype, shape in back if shape[-2:] == (54, 80)), back
 
 
 def test_shared_statistics_with_thumbnail_off_stay_within_max_memory(ckpt, tmp_path, monkeypatch):
