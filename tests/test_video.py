@@ -1107,6 +1107,23 @@ def test_translate_video_api_names_a_gif_over_pils_pixel_cap_in_one_line(ckpt, t
     assert not (tmp_path / "o.gif").exists()
 
 
+def test_an_animated_webps_frames_are_written_at_the_quality_of_a_still_webp(tmp_path):
+    """`--ext webp` writes stills at quality 95 (`data.io.LOSSY_SETTINGS`), and the README says so, but a clip's
+    animated WebP was written at 90: its frames are now encoded as a WebP at the stills' settings encodes them."""
+    from cyclegan.clipio import write_clip
+    from cyclegan.data.io import LOSSY_SETTINGS
+
+    frames = moving_frames(3)
+    write_clip(tmp_path / "out.webp", frames, rate=10)
+    ims = [Image.fromarray(f) for f in frames]
+    settings = LOSSY_SETTINGS["WEBP"]
+    ims[0].save(tmp_path / "ref.webp", save_all=True, append_images=ims[1:], duration=100, loop=0, **settings)
+    with Image.open(tmp_path / "out.webp") as out, Image.open(tmp_path / "ref.webp") as ref:
+        written = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(out)]
+        expected = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(ref)]
+    assert len(written) == 3 and all(np.array_equal(a, b) for a, b in zip(written, expected))
+
+
 def test_an_animated_webps_probed_rate_and_length_are_its_frames_durations(tmp_path):
     """An animated WebP was probed at 10 frames/s whatever its frames' durations (Pillow gives them only as it
     decodes each frame): a 25 fps WebP read as 10, its length unknown. Now from its ANMF chunks, no frame decoded."""

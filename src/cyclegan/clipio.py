@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 from tqdm import tqdm
 
-from .data.io import MAX_PIXELS, check_pixels, megapixels, to_rgb, walk_files
+from .data.io import LOSSY_SETTINGS, MAX_PIXELS, check_pixels, megapixels, to_rgb, walk_files
 from .errors import CycleGANError, escape, install_extra
 from .files import write_atomic
 
@@ -609,7 +609,9 @@ def _save_animation(tmp: str, suffix: str, images: Iterator[Image.Image], empty:
     if first is None:
         raise CycleGANError(empty)
     fmt = "GIF" if suffix == ".gif" else "WEBP"
-    extra = {"quality": 90} if fmt == "WEBP" else {"optimize": False, "disposal": 1}
+    # a WebP's frames at the quality of every still's (`data.io.save_image`: 95; they were at 90): Pillow's writer
+    # takes them from an iterator here, inside `transcode`'s `files.write_atomic`, so `save_image` is not the writer
+    extra = LOSSY_SETTINGS["WEBP"] if fmt == "WEBP" else {"optimize": False, "disposal": 1}
     first.save(tmp, format=fmt, save_all=True, append_images=images, **options, **extra)
 
 
