@@ -746,6 +746,20 @@ def test_broken_clip_named_in_one_line_while_the_others_are_written(ckpt, tmp_pa
     assert clip_facts(tmp_path / "out" / "a_good.mp4")[0] == clip_facts(good)[0]
 
 
+@pytest.mark.parametrize(("fmt", "named", "ext"), [("JPEG", "p.mp4", ".jpg"), ("PNG", "p.mkv", ".png")])
+def test_a_still_image_named_as_a_video_is_refused_naming_what_it_is(ckpt, tmp_path, capsys, fmt, named, ext):
+    """FFmpeg reads a photo named .mp4 as a one-frame stream: a JPEG was "cannot write out/p.mp4: Invalid argument"
+    once translated, and a PNG named .mkv came back as an MKV of one frame. Now it is named as the image it is."""
+    Image.fromarray(moving_frames(1)[0]).save(tmp_path / named, format=fmt)
+    assert translate(ckpt, tmp_path / "out", tmp_path / named) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"error: cannot read clip {tmp_path / named}: it is a {fmt} image, not a video; rename it p{ext} to "
+        "translate it as an image"
+    ) in err
+    assert "Traceback" not in err and not list((tmp_path / "out").iterdir())
+
+
 def damaged_clip(path: Path, damaged: set[int], n: int = 6) -> Path:
     """An MJPEG MKV of n flat frames (grey 30 * i) at 10 frames/s whose frames in `damaged` hold bytes that do not
     decode (FFmpeg: "Invalid data found"), each in its place and time."""

@@ -320,6 +320,8 @@ def probe(path: str | Path) -> ClipInfo:
                 "header declares); copy or download it again"
             )
         with av.open(str(path)) as c:
+            if c.format.name.endswith("_pipe") and c.format.name != "gif_pipe":  # an animated GIF is a clip
+                raise CycleGANError(_still_as_clip(path, c.format.name))
             v = _picture(c, path)
             if v.codec_context is None:  # its width was an AttributeError traceback
                 raise CycleGANError(f"cannot read clip {path}: its video is in a codec FFmpeg (PyAV's) does not know")
@@ -332,6 +334,24 @@ def probe(path: str | Path) -> ClipInfo:
                 f"cannot read clip {path}: it ends before its first frame (no frame to translate)"
             ) from None
         raise CycleGANError(f"cannot read clip {path}: {_reason(e)}") from None
+
+
+# FFmpeg's demuxers of still images (`jpeg_pipe`...) -> (the kind as messages name it, the extension that reads it)
+STILL_DEMUXERS = {"jpeg": ("JPEG", ".jpg"), "png": ("PNG", ".png"), "webp": ("WebP", ".webp"), "bmp": ("BMP", ".bmp")}
+STILL_DEMUXERS |= {"tiff": ("TIFF", ".tif")}
+
+
+def _still_as_clip(path: Path, demuxer: str) -> str:
+    """Why `path`, which FFmpeg reads as a still image (its `demuxer`), is no clip: a JPEG named .mp4 was
+    "cannot write out/photo.mp4: Invalid argument", once its picture was translated, and a PNG named .mkv came
+    back as an MKV of one frame."""
+    kind, ext = STILL_DEMUXERS.get(demuxer.removesuffix("_pipe"), (None, None))
+    if kind is None:
+        return f"cannot read clip {path}: it is a still image ({demuxer}), not a video"
+    return (
+        f"cannot read clip {path}: it is a {kind} image, not a video; rename it {path.stem}{ext} to translate it "
+        "as an image"
+    )
 
 
 def webp_durations(path: Path) -> list[int]:
