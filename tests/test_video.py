@@ -811,6 +811,28 @@ def test_a_clip_of_no_frame_that_decodes_is_refused_in_one_line(ckpt, tmp_path, 
     assert "Traceback" not in err and "warning" not in err and not list((tmp_path / "out").iterdir())
 
 
+def test_a_frame_whose_timestamp_repeats_is_left_out_as_ffmpeg_leaves_it(ckpt, tmp_path, capsys):
+    """A clip whose timestamps repeat (a broken recorder's: 0, 33, 33, 66 ms) was "cannot write out/c.mkv: Invalid
+    argument", its encoder refusing the second frame of the same time; ffmpeg leaves that frame out."""
+    clip = tmp_path / "c.mkv"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("mjpeg", rate=30)
+        v.width, v.height, v.pix_fmt = W, H, "yuvj420p"
+        for i, ms in enumerate([0, 33, 33, 66, 100]):
+            for p in v.encode(av.VideoFrame.from_ndarray(np.full((H, W, 3), 40 * i, np.uint8), format="rgb24")):
+                p.pts, p.dts, p.time_base = ms, ms, Fraction(1, 1000)
+                c.mux(p)
+        c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    err = capsys.readouterr().err
+    assert err == (
+        f"warning: {clip}: 1 of its frames repeat the time of a frame before them and are left out, as ffmpeg "
+        "leaves them out\n"
+    )
+    with av.open(str(tmp_path / "out" / "c.mkv")) as c:
+        assert [round(float(f.time), 3) for f in c.decode(video=0)] == [0, 0.033, 0.066, 0.1]
+
+
 @pytest.mark.parametrize("suffix", [".mkv", ".webm"])
 def test_truncated_matroska_clip_is_refused_not_half_translated(ckpt, tmp_path, capsys, suffix):
     """FFmpeg's Matroska demuxer reads what is there: an MKV or WebM cut in half came out as half a clip

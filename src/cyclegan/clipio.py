@@ -853,11 +853,14 @@ class _Decoding:
     """Decodes a video stream's packets as ffmpeg does: a packet that does not decode (a damaged frame) is skipped
     and counted, not the end of the clip (a clip whose first frame was damaged was refused whole). `skipped`: the
     packets skipped, `reason` the first one's error; `lead`: the time (s) of the first skipped before any frame
-    decoded, where the clip's picture starts; `packets` and `decoded`: the packets fed and frames decoded."""
+    decoded, where the clip's picture starts; `packets` and `decoded`: the packets fed and frames decoded;
+    `repeated`: frames left out because their timestamp repeats (or goes back before) the last one's, as ffmpeg
+    leaves them out: an encoder refuses them ("cannot write X: Invalid argument"), a GIF showed them for 100 ms."""
 
     def __init__(self, codec):
         self.codec = codec  # a codec context (`_decoder`)
         self.skipped, self.reason, self.lead, self.packets, self.decoded = 0, "", None, 0, 0
+        self.repeated, self.last = 0, None  # last: the pts of the last frame given
 
     def __call__(self, packet) -> list:
         self.packets += packet.size > 0  # the demuxer ends with an empty packet
@@ -873,7 +876,16 @@ class _Decoding:
                 self.lead = time if self.lead is None else min(self.lead, time)
             return []
         self.decoded += len(frames)
-        return frames
+        return [f for f in frames if self._in_time(f)]
+
+    def _in_time(self, frame) -> bool:
+        if frame.pts is None:
+            return True
+        if self.last is not None and frame.pts <= self.last:
+            self.repeated += 1
+            return False
+        self.last = frame.pts
+        return True
 
     def check(self, src: Path, declared: int, say: Callable[[str], None]) -> None:
         """Refuse (one line) a clip of no frame that decodes, or of fewer than its header's `declared` count (0:
@@ -890,6 +902,11 @@ class _Decoding:
             say(
                 f"warning: {src}: {lost} of its {self.decoded + lost} frames do not decode ({self.reason}) and are "
                 "left out, as players skip them; the others keep their times"
+            )
+        if self.repeated:
+            say(
+                f"warning: {src}: {self.repeated} of its frames repeat the time of a frame before them and are left "
+                "out, as ffmpeg leaves them out"
             )
 
 
