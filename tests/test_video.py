@@ -760,6 +760,21 @@ def test_a_still_image_named_as_a_video_is_refused_naming_what_it_is(ckpt, tmp_p
     assert "Traceback" not in err and not list((tmp_path / "out").iterdir())
 
 
+def test_a_clip_of_sound_alone_is_named_as_such(ckpt, tmp_path, capsys):
+    """An .mp4 of music alone was "it holds no video stream", as a file of nothing would be."""
+    song = tmp_path / "song.mp4"
+    with av.open(str(song), "w") as c:
+        a = c.add_stream("aac", rate=48000)
+        for k in range(0, 4800, 960):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 960), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 48000, k
+            c.mux(a.encode(frame))
+        c.mux(a.encode(None))
+    assert translate(ckpt, tmp_path / "out", song) == 1
+    err = capsys.readouterr().err
+    assert f"error: cannot read clip {song}: it holds no video stream, only sound (aac): nothing to translate\n" in err
+
+
 def damaged_clip(path: Path, damaged: set[int], n: int = 6) -> Path:
     """An MJPEG MKV of n flat frames (grey 30 * i) at 10 frames/s whose frames in `damaged` hold bytes that do not
     decode (FFmpeg: "Invalid data found"), each in its place and time."""

@@ -178,7 +178,11 @@ def _picture(c, src: Path):
     av = _av()
     moving = [v for v in c.streams.video if not v.disposition & av.stream.Disposition.attached_pic]
     if not moving:
-        held = " (only a cover picture)" if c.streams.video else ""
+        # sound alone (an .mp4 or .mkv of music) was "it holds no video stream", as of a file of nothing
+        sound = ", ".join(a.codec_context.name for a in c.streams.audio if a.codec_context is not None)
+        held = f", only sound ({sound}): nothing to translate" if sound else ""
+        if c.streams.video:
+            held = " (only a cover picture)"
         raise CycleGANError(f"cannot read clip {src}: it holds no video stream{held}")
     return moving[0]
 
