@@ -775,6 +775,24 @@ def test_a_clip_of_sound_alone_is_named_as_such(ckpt, tmp_path, capsys):
     assert f"error: cannot read clip {song}: it holds no video stream, only sound (aac): nothing to translate\n" in err
 
 
+def test_an_animated_gif_cut_short_anywhere_is_refused_in_one_line(tmp_path):
+    """An animated GIF cut inside a block was an IndexError or a struct.error traceback from Pillow's reader."""
+    from cyclegan.clipio import transcode
+    from cyclegan.errors import CycleGANError
+
+    ims = [Image.fromarray(f) for f in moving_frames(4)]
+    ims[0].save(tmp_path / "whole.gif", save_all=True, append_images=ims[1:], duration=100, loop=0)
+    whole, cut, refused = (tmp_path / "whole.gif").read_bytes(), tmp_path / "cut.gif", set()
+    for n in range(len(whole) // 3, len(whole) - 1, 3):  # past the first frame: an animated GIF, a clip
+        cut.write_bytes(whole[:n])
+        try:
+            transcode(cut, tmp_path / "out.gif", lambda frames: frames, progress=False)
+        except CycleGANError as e:
+            assert str(e).startswith(f"cannot read clip {cut}: ") and "\n" not in str(e)
+            refused.add(str(e).removeprefix(f"cannot read clip {cut}: "))
+    assert "its data is damaged or cut short" in refused, refused
+
+
 def damaged_clip(path: Path, damaged: set[int], n: int = 6) -> Path:
     """An MJPEG MKV of n flat frames (grey 30 * i) at 10 frames/s whose frames in `damaged` hold bytes that do not
     decode (FFmpeg: "Invalid data found"), each in its place and time."""

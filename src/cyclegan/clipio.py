@@ -143,13 +143,16 @@ class ClipInfo:
 
 
 def _reason(e: BaseException) -> str:
+    if isinstance(e, (IndexError, struct.error)):  # Pillow's GIF reader past the end: "index out of range"
+        return "its data is damaged or cut short"
     text = getattr(e, "strerror", None) or str(e).split("\n")[0] or type(e).__name__  # FFmpeg's words alone
     return text.rstrip(".")
 
 
 # What reading a clip raises: PyAV's errors (av.FFmpegError is an OSError) and Pillow's (a truncated GIF:
-# SyntaxError or EOFError; a frame over its own pixel cap, ~179 MP)
-READ_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+# SyntaxError, EOFError, and where it ends inside a block, IndexError or struct.error (tracebacks); a frame over
+# its own pixel cap, ~179 MP)
+READ_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error, Image.DecompressionBombError)
 
 
 @contextlib.contextmanager
