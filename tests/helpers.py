@@ -327,6 +327,19 @@ def check_file_claim(args: list[str], out: Path, capsys) -> None:
         busy.release()
 
 
+def copied_back(monkeypatch) -> list[tuple[torch.dtype, tuple[int, ...]]]:
+    """(dtype, shape) of every tensor copied to the CPU by `Tensor.cpu`, in order, from now on: what would cross a
+    GPU's PCIe link back (on the CPU each is a no-op, recorded all the same)."""
+    seen, cpu = [], torch.Tensor.cpu
+
+    def recording(self, *args, **kwargs):
+        seen.append((self.dtype, tuple(self.shape)))
+        return cpu(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "cpu", recording)
+    return seen
+
+
 def handed_to_a_device(monkeypatch) -> list[tuple[torch.dtype, tuple[int, ...]]]:
     """(dtype, shape) of every tensor handed to `Tensor.to` with a device, in order, from now on: what would
     cross a GPU's PCIe link (on the CPU each is a no-op, recorded all the same)."""

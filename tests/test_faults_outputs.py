@@ -264,6 +264,19 @@ def test_out_naming_a_file_is_one_line(run, tmp_path, capsys):
     assert (tmp_path / "out.png").read_bytes() == b"x"
 
 
+def test_out_named_as_a_file_not_there_is_refused_not_made_a_folder(run, tmp_path, capsys):
+    """`--out result.png photo.png` made a folder named result.png holding result.png/photo.png, without a word."""
+    make_images(tmp_path / "in", 1, seed=3)
+    assert translate(run, tmp_path / "result.png", tmp_path / "in") == 2
+    assert one_line_error(capsys) == (
+        f"error: --out {tmp_path / 'result.png'} names a .png file, but --out is the folder the translations are "
+        f"written into, each named as its input; give a folder, e.g. --out {tmp_path / 'result'}\n"
+    )
+    assert not (tmp_path / "result.png").exists()
+    (tmp_path / "kept.png").mkdir()  # a folder of that name that is there is a folder
+    assert translate(run, tmp_path / "kept.png", tmp_path / "in") == 0
+
+
 def test_translate_files_api_refuses_alike(run, tmp_path):
     from cyclegan.loading import load_generator
     from cyclegan.translation import translate_files

@@ -21,7 +21,7 @@ from cyclegan.errors import install_extra
 av = pytest.importorskip("av")
 pytest.importorskip("cv2")
 
-from helpers import handed_to_a_device, save_tiny_checkpoint  # noqa: E402
+from helpers import copied_back, handed_to_a_device, save_tiny_checkpoint  # noqa: E402
 
 W, H = 48, 32
 
@@ -443,7 +443,8 @@ def test_a_vp9_webms_transparent_pixels_are_translated_on_white(tmp_path, suffix
 
 def test_a_vp9_webm_with_alpha_is_read_where_pyav_has_no_libvpx_decoder(tmp_path, monkeypatch):
     """The alpha channel is read through libvpx's decoder: a PyAV built without it raised UnknownCodecError, a
-    traceback, for a WebM FFmpeg's own VP9 decoder reads (its alpha left out, as before that decoder was used)."""
+    traceback, for a WebM FFmpeg's own VP9 decoder reads (its alpha left out, as before that decoder was used, and
+    said in a warning)."""
     from types import SimpleNamespace
 
     from cyclegan.clipio import transcode
@@ -463,7 +464,14 @@ def test_a_vp9_webm_with_alpha_is_read_where_pyav_has_no_libvpx_decoder(tmp_path
         return built.create(name, mode)
 
     monkeypatch.setattr(av, "CodecContext", SimpleNamespace(create=create))
-    assert transcode(clip, tmp_path / "out.mp4", lambda frames: frames, progress=False) == 3
+    said: list[str] = []
+    assert transcode(clip, tmp_path / "out.mp4", lambda frames: frames, progress=False, warn=said.append) == 3
+    # its transparency lost, said once (it went without a word), with what to install
+    assert said == [
+        f"warning: {clip}: its transparency is lost: this PyAV's FFmpeg has no libvpx, whose VP9 decoder alone reads "
+        "a WebM's alpha channel, so the colours hidden under its transparent pixels are translated; install PyAV's "
+        "own wheel, which has it: pip install --force-reinstall --only-binary av av"
+    ]
 
 
 def test_an_rgb_clip_written_in_another_codec_stays_4_2_0(tmp_path):
@@ -738,6 +746,126 @@ def test_broken_clip_named_in_one_line_while_the_others_are_written(ckpt, tmp_pa
     assert clip_facts(tmp_path / "out" / "a_good.mp4")[0] == clip_facts(good)[0]
 
 
+@pytest.mark.parametrize(("fmt", "named", "ext"), [("JPEG", "p.mp4", ".jpg"), ("PNG", "p.mkv", ".png")])
+def test_a_still_image_named_as_a_video_is_refused_naming_what_it_is(ckpt, tmp_path, capsys, fmt, named, ext):
+    """FFmpeg reads a photo named .mp4 as a one-frame stream: a JPEG was "cannot write out/p.mp4: Invalid argument"
+    once translated, and a PNG named .mkv came back as an MKV of one frame. Now it is named as the image it is."""
+    Image.fromarray(moving_frames(1)[0]).save(tmp_path / named, format=fmt)
+    assert translate(ckpt, tmp_path / "out", tmp_path / named) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"error: cannot read clip {tmp_path / named}: it is a {fmt} image, not a video; rename it p{ext} to "
+        "translate it as an image"
+    ) in err
+    assert "Traceback" not in err and not list((tmp_path / "out").iterdir())
+
+
+def test_a_clip_of_sound_alone_is_named_as_such(ckpt, tmp_path, capsys):
+    """An .mp4 of music alone was "it holds no video stream", as a file of nothing would be."""
+    song = tmp_path / "song.mp4"
+    with av.open(str(song), "w") as c:
+        a = c.add_stream("aac", rate=48000)
+        for k in range(0, 4800, 960):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 960), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 48000, k
+            c.mux(a.encode(frame))
+        c.mux(a.encode(None))
+    assert translate(ckpt, tmp_path / "out", song) == 1
+    err = capsys.readouterr().err
+    assert f"error: cannot read clip {song}: it holds no video stream, only sound (aac): nothing to translate\n" in err
+
+
+def test_an_animated_gif_cut_short_anywhere_is_refused_in_one_line(tmp_path):
+    """An animated GIF cut inside a block was an IndexError or a struct.error traceback from Pillow's reader."""
+    from cyclegan.clipio import transcode
+    from cyclegan.errors import CycleGANError
+
+    ims = [Image.fromarray(f) for f in moving_frames(4)]
+    ims[0].save(tmp_path / "whole.gif", save_all=True, append_images=ims[1:], duration=100, loop=0)
+    whole, cut, refused = (tmp_path / "whole.gif").read_bytes(), tmp_path / "cut.gif", set()
+    for n in range(len(whole) // 3, len(whole) - 1, 3):  # past the first frame: an animated GIF, a clip
+        cut.write_bytes(whole[:n])
+        try:
+            transcode(cut, tmp_path / "out.gif", lambda frames: frames, progress=False)
+        except CycleGANError as e:
+            assert str(e).startswith(f"cannot read clip {cut}: ") and "\n" not in str(e)
+            refused.add(str(e).removeprefix(f"cannot read clip {cut}: "))
+    assert "its data is damaged or cut short" in refused, refused
+
+
+def damaged_clip(path: Path, damaged: set[int], n: int = 6) -> Path:
+    """An MJPEG MKV of n flat frames (grey 30 * i) at 10 frames/s whose frames in `damaged` hold bytes that do not
+    decode (FFmpeg: "Invalid data found"), each in its place and time."""
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("mjpeg", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuvj420p"
+        for i in range(n):
+            for p in v.encode(av.VideoFrame.from_ndarray(np.full((H, W, 3), 30 * i, np.uint8), format="rgb24")):
+                if i in damaged:
+                    bad = av.Packet(bytes(p.size))
+                    bad.pts, bad.dts, bad.time_base, bad.is_keyframe = p.pts, p.dts, p.time_base, True
+                    bad.stream, p = v, bad
+                c.mux(p)
+        c.mux(v.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".gif"])
+def test_damaged_frames_are_skipped_with_one_warning_and_the_others_keep_their_times(ckpt, tmp_path, capsys, suffix):
+    """A clip whose first frame (or any) did not decode was refused whole ("Invalid data found"), where ffmpeg and
+    players skip the frame: the others are translated at their own times, one warning counts the damaged ones."""
+    from cyclegan.clipio import transcode
+
+    clip = damaged_clip(tmp_path / "cam.mkv", {0, 3})
+    out = tmp_path / f"out{suffix}"
+    assert transcode(clip, out, lambda frames: frames, progress=False) == 4
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        f"warning: {clip}: 2 of its 6 frames do not decode (Invalid data found when processing input) and are left "
+        "out, as players skip them; the others keep their times"
+    ]
+    with av.open(str(out)) as c:
+        frames = list(c.decode(video=0))
+        greys = [int(np.median(f.to_ndarray(format="rgb24"))) for f in frames]
+        assert [round(g / 30) for g in greys] == [1, 2, 4, 5]  # the damaged 0 and 3 left out, in order
+        if suffix == ".mkv":  # each at its own time: 0.1 s, not moved to 0
+            assert [round(float(f.time), 3) for f in frames] == [0.1, 0.2, 0.4, 0.5]
+    if suffix == ".gif":  # a skipped frame's time is shown by its neighbour: the whole 600 ms, as the source's
+        with Image.open(out) as im:
+            durations = [f.info["duration"] for f in ImageSequence.Iterator(im)]
+        assert durations == [200, 200, 100, 100]
+
+
+def test_a_clip_of_no_frame_that_decodes_is_refused_in_one_line(ckpt, tmp_path, capsys):
+    clip = damaged_clip(tmp_path / "cam.mkv", set(range(6)))
+    assert translate(ckpt, tmp_path / "out", clip) == 1
+    err = capsys.readouterr().err
+    assert f"error: cannot read clip {clip}: no frame decodes (Invalid data found when processing input)" in err
+    assert "Traceback" not in err and "warning" not in err and not list((tmp_path / "out").iterdir())
+
+
+def test_a_frame_whose_timestamp_repeats_is_left_out_as_ffmpeg_leaves_it(ckpt, tmp_path, capsys):
+    """A clip whose timestamps repeat (a broken recorder's: 0, 33, 33, 66 ms) was "cannot write out/c.mkv: Invalid
+    argument", its encoder refusing the second frame of the same time; ffmpeg leaves that frame out."""
+    clip = tmp_path / "c.mkv"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("mjpeg", rate=30)
+        v.width, v.height, v.pix_fmt = W, H, "yuvj420p"
+        for i, ms in enumerate([0, 33, 33, 66, 100]):
+            for p in v.encode(av.VideoFrame.from_ndarray(np.full((H, W, 3), 40 * i, np.uint8), format="rgb24")):
+                p.pts, p.dts, p.time_base = ms, ms, Fraction(1, 1000)
+                c.mux(p)
+        c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    err = capsys.readouterr().err
+    assert err == (
+        f"warning: {clip}: 1 of its frames repeat the time of a frame before them and are left out, as ffmpeg "
+        "leaves them out\n"
+    )
+    with av.open(str(tmp_path / "out" / "c.mkv")) as c:
+        assert [round(float(f.time), 3) for f in c.decode(video=0)] == [0, 0.033, 0.066, 0.1]
+
+
 @pytest.mark.parametrize("suffix", [".mkv", ".webm"])
 def test_truncated_matroska_clip_is_refused_not_half_translated(ckpt, tmp_path, capsys, suffix):
     """FFmpeg's Matroska demuxer reads what is there: an MKV or WebM cut in half came out as half a clip
@@ -912,6 +1040,25 @@ def test_a_clips_frames_cross_to_the_device_as_bytes(ckpt, monkeypatch, how):
     assert all(dtype == torch.uint8 for dtype, shape in seen if shape[-2:] == frames.shape[1:3]), seen
 
 
+@pytest.mark.parametrize("tiles", [False, True], ids=["whole", "in tiles"])
+@pytest.mark.parametrize("norm_stats", ["frame", "shared"])
+def test_a_resized_clips_frames_come_back_from_the_device_as_bytes(ckpt, monkeypatch, tiles, norm_stats):
+    """A clip resized (--size) on a GPU copied its float frames back to the CPU: a frame in tiles whole, before
+    its tiles crossed to the device again, and every batch for the scene cuts' bytes and as the output, 4x the
+    bytes over the PCIe link. Now the resized frames stay on the device; only bytes come back."""
+    from cyclegan.loading import load_generator
+    from cyclegan.translate_options import TemporalOptions, TilingOptions
+    from cyclegan.video import ClipTranslator
+
+    tiling = TilingOptions(tile=32, tile_overlap=8, thumbnail=48) if tiles else None
+    temporal = TemporalOptions(norm_stats=norm_stats, flow_blend=0)
+    translator = ClipTranslator(load_generator(ckpt, "AtoB"), size=80, tiling=tiling, temporal=temporal)
+    back = copied_back(monkeypatch)
+    out = translator(np.tile(moving_frames(4), (1, 2, 2, 1)))  # 64 x 96, resized to 54 x 80: tiles of 32
+    assert out.shape == (4, 54, 80, 3)
+    assert all(dtype == torch.uint8 for dtype, shape in back if shape[-2:] == (54, 80)), back
+
+
 def test_shared_statistics_with_thumbnail_off_stay_within_max_memory(ckpt, tmp_path, monkeypatch):
     """--norm-stats shared with --thumbnail 0 ran each frame too large for --max-memory whole, for its statistics."""
     import cyclegan
@@ -1027,6 +1174,23 @@ def test_translate_video_api_names_a_gif_over_pils_pixel_cap_in_one_line(ckpt, t
     with pytest.raises(CycleGANError, match=r"^cannot read clip .*bomb\.gif: Image size \(400000000 pixels\)"):
         cyclegan.translate_video(G, tmp_path / "bomb.gif", tmp_path / "o.gif")
     assert not (tmp_path / "o.gif").exists()
+
+
+def test_an_animated_webps_frames_are_written_at_the_quality_of_a_still_webp(tmp_path):
+    """`--ext webp` writes stills at quality 95 (`data.io.LOSSY_SETTINGS`), and the README says so, but a clip's
+    animated WebP was written at 90: its frames are now encoded as a WebP at the stills' settings encodes them."""
+    from cyclegan.clipio import write_clip
+    from cyclegan.data.io import LOSSY_SETTINGS
+
+    frames = moving_frames(3)
+    write_clip(tmp_path / "out.webp", frames, rate=10)
+    ims = [Image.fromarray(f) for f in frames]
+    settings = LOSSY_SETTINGS["WEBP"]
+    ims[0].save(tmp_path / "ref.webp", save_all=True, append_images=ims[1:], duration=100, loop=0, **settings)
+    with Image.open(tmp_path / "out.webp") as out, Image.open(tmp_path / "ref.webp") as ref:
+        written = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(out)]
+        expected = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(ref)]
+    assert len(written) == 3 and all(np.array_equal(a, b) for a, b in zip(written, expected))
 
 
 def test_an_animated_webps_probed_rate_and_length_are_its_frames_durations(tmp_path):

@@ -1078,6 +1078,30 @@ def test_translate_handler_keeps_sizes_and_reports_bad_uploads(engine, tmp_path,
         tab.translate([str(good)], None, "AtoB")
 
 
+def test_the_pages_images_are_written_whole_or_not_at_all(engine, tmp_path, monkeypatch):
+    """The page wrote its PNGs with Pillow's own save, outside every command's writer (`data.io.save_image`): a
+    disk that filled up mid-write left half a PNG among the request's outputs. Now no file there is cut short."""
+    import errno
+
+    from cyclegan.web.translate_tab import TranslateTab
+
+    save = Image.Image.save
+
+    def full(im, fp, *args, **kwargs):  # the translation's file: half written, then the disk is full
+        if "_BtoA" in Path(fp).name:
+            save(im, fp, *args, **kwargs)
+            Path(fp).write_bytes(Path(fp).read_bytes()[:50])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return save(im, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    with pytest.raises(OSError, match="No space left"):
+        TranslateTab(engine).translate([str(_png(tmp_path / "photo.png", 24, 20))], engine.models()[0].key, "BtoA")
+    left = [p for p in engine.outputs.rglob("*") if p.is_file()]
+    assert [p.name for p in left] == ["photo_input.png"]  # the input shown, whole; nothing of the translation
+    Image.open(left[0]).load()
+
+
 def test_translate_says_the_uploads_it_left_out_when_the_job_then_fails(engine, tmp_path):
     """The uploads Translate left out were pop-ups at the job's end: a job that then failed (its model gone, a
     later image's error) showed its error alone, and the visitor never learnt which uploads were skipped. Now they

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 from tqdm import tqdm
 
-from .data.io import MAX_PIXELS, check_pixels, megapixels, to_rgb, walk_files
+from .data.io import LOSSY_SETTINGS, MAX_PIXELS, check_pixels, megapixels, to_rgb, walk_files
 from .errors import CycleGANError, escape, install_extra
 from .files import write_atomic
 
@@ -143,13 +143,16 @@ class ClipInfo:
 
 
 def _reason(e: BaseException) -> str:
+    if isinstance(e, (IndexError, struct.error)):  # Pillow's GIF reader past the end: "index out of range"
+        return "its data is damaged or cut short"
     text = getattr(e, "strerror", None) or str(e).split("\n")[0] or type(e).__name__  # FFmpeg's words alone
     return text.rstrip(".")
 
 
 # What reading a clip raises: PyAV's errors (av.FFmpegError is an OSError) and Pillow's (a truncated GIF:
-# SyntaxError or EOFError; a frame over its own pixel cap, ~179 MP)
-READ_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+# SyntaxError, EOFError, and where it ends inside a block, IndexError or struct.error (tracebacks); a frame over
+# its own pixel cap, ~179 MP)
+READ_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error, Image.DecompressionBombError)
 
 
 @contextlib.contextmanager
@@ -178,7 +181,11 @@ def _picture(c, src: Path):
     av = _av()
     moving = [v for v in c.streams.video if not v.disposition & av.stream.Disposition.attached_pic]
     if not moving:
-        held = " (only a cover picture)" if c.streams.video else ""
+        # sound alone (an .mp4 or .mkv of music) was "it holds no video stream", as of a file of nothing
+        sound = ", ".join(a.codec_context.name for a in c.streams.audio if a.codec_context is not None)
+        held = f", only sound ({sound}): nothing to translate" if sound else ""
+        if c.streams.video:
+            held = " (only a cover picture)"
         raise CycleGANError(f"cannot read clip {src}: it holds no video stream{held}")
     return moving[0]
 
@@ -320,6 +327,8 @@ def probe(path: str | Path) -> ClipInfo:
                 "header declares); copy or download it again"
             )
         with av.open(str(path)) as c:
+            if c.format.name.endswith("_pipe") and c.format.name != "gif_pipe":  # an animated GIF is a clip
+                raise CycleGANError(_still_as_clip(path, c.format.name))
             v = _picture(c, path)
             if v.codec_context is None:  # its width was an AttributeError traceback
                 raise CycleGANError(f"cannot read clip {path}: its video is in a codec FFmpeg (PyAV's) does not know")
@@ -332,6 +341,24 @@ def probe(path: str | Path) -> ClipInfo:
                 f"cannot read clip {path}: it ends before its first frame (no frame to translate)"
             ) from None
         raise CycleGANError(f"cannot read clip {path}: {_reason(e)}") from None
+
+
+# FFmpeg's demuxers of still images (`jpeg_pipe`...) -> (the kind as messages name it, the extension that reads it)
+STILL_DEMUXERS = {"jpeg": ("JPEG", ".jpg"), "png": ("PNG", ".png"), "webp": ("WebP", ".webp"), "bmp": ("BMP", ".bmp")}
+STILL_DEMUXERS |= {"tiff": ("TIFF", ".tif")}
+
+
+def _still_as_clip(path: Path, demuxer: str) -> str:
+    """Why `path`, which FFmpeg reads as a still image (its `demuxer`), is no clip: a JPEG named .mp4 was
+    "cannot write out/photo.mp4: Invalid argument", once its picture was translated, and a PNG named .mkv came
+    back as an MKV of one frame."""
+    kind, ext = STILL_DEMUXERS.get(demuxer.removesuffix("_pipe"), (None, None))
+    if kind is None:
+        return f"cannot read clip {path}: it is a still image ({demuxer}), not a video"
+    return (
+        f"cannot read clip {path}: it is a {kind} image, not a video; rename it {path.stem}{ext} to translate it "
+        "as an image"
+    )
 
 
 def webp_durations(path: Path) -> list[int]:
@@ -488,7 +515,8 @@ def transcode(
             )
             say(msg)
         held = max_pixels or MAX_PIXELS
-        write = lambda tmp: _write_animated_image(src, frames(src), tmp, suffix, run, batch, held)  # noqa: E731
+        decoded = lambda: _video_frames(src, say) if frames is _video_frames else frames(src)  # noqa: E731
+        write = lambda tmp: _write_animated_image(src, decoded(), tmp, suffix, run, batch, held)  # noqa: E731
     else:
         write = lambda tmp: _write_video(src, tmp, dst, run, size, batch, data_left_out, say, keep_location)  # noqa: E731
     try:
@@ -608,7 +636,9 @@ def _save_animation(tmp: str, suffix: str, images: Iterator[Image.Image], empty:
     if first is None:
         raise CycleGANError(empty)
     fmt = "GIF" if suffix == ".gif" else "WEBP"
-    extra = {"quality": 90} if fmt == "WEBP" else {"optimize": False, "disposal": 1}
+    # a WebP's frames at the quality of every still's (`data.io.save_image`: 95; they were at 90): Pillow's writer
+    # takes them from an iterator here, inside `transcode`'s `files.write_atomic`, so `save_image` is not the writer
+    extra = LOSSY_SETTINGS["WEBP"] if fmt == "WEBP" else {"optimize": False, "disposal": 1}
     first.save(tmp, format=fmt, save_all=True, append_images=images, **options, **extra)
 
 
@@ -757,10 +787,8 @@ HDR10_SIDE_DATA = ("MASTERING_DISPLAY_METADATA", "CONTENT_LIGHT_LEVEL")  # FFmpe
 def _hdr10(src: Path) -> dict[str, bytes]:
     """The HDR10 static metadata of video `src`'s first frame (its mastering display's colour volume, its content
     light level) as FFmpeg's raw side data, by type name; {} where it has none."""
-    with _reading(src), _av().open(str(src)) as c:
-        for frame in c.decode(_picture(c, src)):
-            return {sd.type.name: bytes(sd) for sd in frame.side_data if sd.type.name in HDR10_SIDE_DATA}
-    return {}
+    read = lambda f: {sd.type.name: bytes(sd) for sd in f.side_data if sd.type.name in HDR10_SIDE_DATA}  # noqa: E731
+    return _first_decoded(src, read, {})
 
 
 def x265_hdr10(side: dict[str, bytes]) -> str:
@@ -807,50 +835,129 @@ def _rgb(frame, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(to_rgb(Image.fromarray(arr, "RGBA"))) if alpha else arr
 
 
-def _decoder(vin):
-    """The codec context that decodes video stream `vin`: its own, but libvpx's for a VP9 WebM with an alpha
-    channel, which FFmpeg's own VP9 decoder drops (the channel rides beside each frame, read by libvpx alone):
+def _decoder(vin, src: Path, say: Callable[[str], None]):
+    """The codec context that decodes video stream `vin` of `src`: its own, but libvpx's for a VP9 WebM with an
+    alpha channel, which FFmpeg's own VP9 decoder drops (the channel rides beside each frame, read by libvpx alone):
     its transparent pixels were translated as the colours hidden under them, and the output made opaque. A PyAV
-    built without libvpx decodes it as before (a traceback here refused a clip it can read)."""
+    built without libvpx decodes it as before (a traceback here refused a clip it can read), its lost alpha said
+    once to `say` (it went without a word)."""
     if vin.codec_context.name == "vp9" and vin.metadata.get("alpha_mode") == "1":
         try:
             ctx = _av().CodecContext.create("libvpx-vp9", "r")
         except ValueError:  # av.codec.codec.UnknownCodecError
+            say(
+                f"warning: {src}: its transparency is lost: this PyAV's FFmpeg has no libvpx, whose VP9 decoder alone "
+                "reads a WebM's alpha channel, so the colours hidden under its transparent pixels are translated; "
+                "install PyAV's own wheel, which has it: pip install --force-reinstall --only-binary av av"
+            )
             return vin.codec_context
         ctx.extradata = vin.codec_context.extradata
         return ctx
     return vin.codec_context
 
 
-def _video_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
+class _Decoding:
+    """Decodes a video stream's packets as ffmpeg does: a packet that does not decode (a damaged frame) is skipped
+    and counted, not the end of the clip (a clip whose first frame was damaged was refused whole). `skipped`: the
+    packets skipped, `reason` the first one's error; `lead`: the time (s) of the first skipped before any frame
+    decoded, where the clip's picture starts; `packets` and `decoded`: the packets fed and frames decoded;
+    `repeated`: frames left out because their timestamp repeats (or goes back before) the last one's, as ffmpeg
+    leaves them out: an encoder refuses them ("cannot write X: Invalid argument"), a GIF showed them for 100 ms."""
+
+    def __init__(self, codec):
+        self.codec = codec  # a codec context (`_decoder`)
+        self.skipped, self.reason, self.lead, self.packets, self.decoded = 0, "", None, 0, 0
+        self.repeated, self.last = 0, None  # last: the pts of the last frame given
+
+    def __call__(self, packet) -> list:
+        self.packets += packet.size > 0  # the demuxer ends with an empty packet
+        try:
+            frames = self.codec.decode(packet)
+        except MemoryError:
+            raise
+        except _av().FFmpegError as e:
+            self.skipped += 1
+            self.reason = self.reason or _reason(e)
+            if not self.decoded and packet.pts is not None and packet.time_base:
+                time = packet.pts * packet.time_base
+                self.lead = time if self.lead is None else min(self.lead, time)
+            return []
+        self.decoded += len(frames)
+        return [f for f in frames if self._in_time(f)]
+
+    def _in_time(self, frame) -> bool:
+        if frame.pts is None:
+            return True
+        if self.last is not None and frame.pts <= self.last:
+            self.repeated += 1
+            return False
+        self.last = frame.pts
+        return True
+
+    def check(self, src: Path, declared: int, say: Callable[[str], None]) -> None:
+        """Refuse (one line) a clip of no frame that decodes, or of fewer than its header's `declared` count (0:
+        none declared): of frames, or where some were damaged (a decoder drops the frames that follow a damaged
+        one up to its next key frame) of packets (a truncated file); say how many were left out."""
+        if self.skipped and not self.decoded:
+            raise CycleGANError(f"cannot read clip {src}: no frame decodes ({self.reason})")
+        if declared and (self.packets if self.skipped else self.decoded) < declared:
+            raise CycleGANError(f"cannot read clip {src}: truncated ({self.decoded} of {declared} frames decode)")
+        if not self.decoded:
+            raise CycleGANError(f"cannot read clip {src}: no frame decodes")
+        if self.skipped:
+            lost = max(self.skipped, declared - self.decoded)
+            say(
+                f"warning: {src}: {lost} of its {self.decoded + lost} frames do not decode ({self.reason}) and are "
+                "left out, as players skip them; the others keep their times"
+            )
+        if self.repeated:
+            say(
+                f"warning: {src}: {self.repeated} of its frames repeat the time of a frame before them and are left "
+                "out, as ffmpeg leaves them out"
+            )
+
+
+def _first_decoded(src: Path, read: Callable, default):
+    """`read(frame)` of the first frame of video `src` that decodes (damaged ones skipped, as `_Decoding` does),
+    else `default`."""
+    with _reading(src), _av().open(str(src)) as c:
+        v = _picture(c, src)
+        decode = _Decoding(v.codec_context)  # FFmpeg's own decoder: what is read here is no frame's alpha
+        for frame in (f for packet in c.demux(v) for f in decode(packet)):
+            return read(frame)
+    return default
+
+
+def _video_frames(src: Path, say: Callable[[str], None] = print_warning) -> Iterator[tuple[np.ndarray, int]]:
     """A video's frames, uint8 (H, W, 3), each with its duration in ms: the time to the next frame (a
-    variable rate too), the stream's rate for the last and where timestamps are missing; a truncated stream
-    is refused as `_write_video` refuses it."""
+    variable rate too), the stream's rate for the last and where timestamps are missing; a damaged frame is
+    skipped, its time the frame's before it (the first's: the one after it), said to `say`; a truncated stream,
+    or one of no frame that decodes, is refused as `_write_video` refuses it."""
     av = _av()
     with av.open(str(src)) as inp:
         vin = _picture(inp, src)
         declared = (vin.width, vin.height)  # read before decoding: the stream's size follows its frames
         ms = round(1000 / (vin.average_rate or vin.guessed_rate or Fraction(25)))
-        decoded, held, start = 0, None, None  # each frame is held until the next one's time is known
-        decoder = _decoder(vin)
-        for f in (f for packet in inp.demux(vin) for f in decoder.decode(packet)):
-            decoded += 1
+        held, start, gone = None, None, 0  # each frame is held until the next one's time is known
+        decode = _Decoding(_decoder(vin, src, say))
+        for f in (f for packet in inp.demux(vin) for f in decode(packet)):
             time = f.pts * f.time_base if f.pts is not None and f.time_base else None
             if held is not None:
                 # each on the running clock: rounded apart, a 30 frames/s clip's 33.3 ms drifted 1% (10 ms in 3 s)
-                yield held, round(1000 * time) - round(1000 * start) if time is not None and start is not None else ms
+                timed = time is not None and start is not None
+                yield held, round(1000 * time) - round(1000 * start) if timed else ms * (1 + decode.skipped - gone)
+            elif decode.lead is not None and time is not None:  # damaged frames first: their time is this one's
+                time = min(time, decode.lead)
             # A GIF holds no display rotation: the frames are turned as a player shows them.
-            held, start = np.rot90(_rgb(f, declared), f.rotation // 90), time
+            held, start, gone = np.rot90(_rgb(f, declared), f.rotation // 90), time, decode.skipped
         if held is not None:
-            yield held, ms
-        if vin.frames and decoded < vin.frames:
-            raise CycleGANError(f"cannot read clip {src}: truncated ({decoded} of {vin.frames} frames decode)")
+            yield held, ms * (1 + decode.skipped - gone)
+        decode.check(src, vin.frames, say)
 
 
-def _rotation(av, src: Path) -> int:
+def _rotation(src: Path) -> int:
     """The display rotation (degrees) a video's first frame carries: PyAV reads it from frames only."""
-    with av.open(str(src)) as c:
-        return next((f.rotation for f in c.decode(_picture(c, src))), 0)
+    return _first_decoded(src, lambda f: f.rotation, 0)
 
 
 # Tags a muxer or encoder writes of its own output (brands, the writing library, MKV's statistics of a track):
@@ -982,7 +1089,7 @@ def _write_video(
                 clock = Fraction(1, 60000)  # exact at 24, 25, 30, 50, 60 (and /1.001) frames/s and in ms
             vout.codec_context.time_base = vout.time_base = clock
             vout.width, vout.height = size
-            if rotation := _rotation(av, src):  # a phone's portrait clip: else it plays on its side
+            if rotation := _rotation(src):  # a phone's portrait clip: else it plays on its side
                 vout.set_display_rotation(rotation)
             vout.pix_fmt = _pixel_format(av, encoder, vin.codec_context.pix_fmt, size, same_codec=not why)
             matrix = _keep_colour(vin.codec_context, vout.codec_context)
@@ -1047,7 +1154,7 @@ def _write_video(
                         out.mux(vout.encode(frame))
                 pending.clear()
 
-            decoded, decoder = 0, _decoder(vin)
+            decode, placed = _Decoding(_decoder(vin, src, say)), 0
             for packet in inp.demux(*streams):
                 if packet.stream.index in aout:
                     if packet.dts is not None or (packet.size and _is_cover(packet.stream)):  # a cover has no time
@@ -1055,18 +1162,15 @@ def _write_video(
                         with _encoding(dst):
                             out.mux(packet)
                     continue
-                for f in decoder.decode(packet):
-                    pending.append((f, decoded))
-                    decoded += 1
+                for f in decode(packet):
+                    pending.append((f, placed + decode.skipped))  # its place: a skipped frame's time is kept
+                    placed += 1
                     if len(pending) == batch:
                         flush()
             if pending:
                 flush()
             with _encoding(dst):
                 out.mux(vout.encode(None))
-            if vin.frames and decoded < vin.frames:
-                raise CycleGANError(f"cannot read clip {src}: truncated ({decoded} of {vin.frames} frames decode)")
-            if decoded == 0:
-                raise CycleGANError(f"cannot read clip {src}: no frame decodes")
+            decode.check(src, vin.frames, say)
     except av.FFmpegError as e:
         raise CycleGANError(f"cannot read clip {src}: {_reason(e)}") from None

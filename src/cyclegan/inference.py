@@ -144,7 +144,7 @@ def translate_batch(
     """x (B, 3, H, W) in [-1, 1] -> (B, 3, H, W) in [-1, 1], fp32; or x uint8 in [0, 255] -> uint8 (rounded as
     `data.io.to_pil` does). At once when the activations fit `tiling.max_memory` (or `tiling.tile` is 0),
     else image by image, in tiles where one image does not fit (`cyclegan.tiling`: overlapping tiles,
-    thumbnail InstanceNorm statistics). Tiled results are on the CPU; a tiled uint8 image is never
+    thumbnail InstanceNorm statistics; cut where `x` is). Tiled results are on the CPU; a tiled uint8 image is never
     converted to float whole, so its memory is the input and output bytes plus one tile's work. `progress`:
     a bar counting a tiled image's tiles. One thread at a time per network (`in_use`)."""
     with in_use(net):
@@ -162,7 +162,8 @@ def _translate_batch(
         whole = lambda t: _like(x, translate_tensor(net, t, execution=execution))  # noqa: E731
         return whole(x) if fits else torch.cat([whole(xi[None]).cpu() for xi in x])  # else: one image fits
     run = lambda t: translate_tensor(base, t, execution=execution)  # noqa: E731 - eager: layers are swapped
-    return torch.cat([translate_tiled(base, xi[None].cpu(), plan, run=run, progress=progress) for xi in x])
+    # tiles cut where the image is: a frame resized on the GPU was copied back whole, in float, for its tiles to cross
+    return torch.cat([translate_tiled(base, xi[None], plan, run=run, progress=progress) for xi in x])
 
 
 def _like(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -302,10 +302,10 @@ def as_bytes(y: torch.Tensor) -> torch.Tensor:
 
 
 def translate_tiled(net: nn.Module, x: torch.Tensor, plan: TilePlan, *, run, progress: bool = False) -> torch.Tensor:
-    """x (1, 3, H, W) on the CPU, float in [-1, 1] or uint8 -> its translation (1, 3, H, W) on the CPU, float
-    in [-1, 1] for a float input, uint8 for uint8, in tiles per `plan`; `run(t)` translates one tile (1, 3,
-    h, w), float in [-1, 1] or uint8 as `x` is (its conversion on the device, padding and precision are its
-    business: `inference.translate_tensor`).
+    """x (1, 3, H, W) on the CPU, or on the device where a caller holds it there (its tiles are cut where it is),
+    float in [-1, 1] or uint8 -> its translation (1, 3, H, W) on the CPU, float in [-1, 1] for a float input,
+    uint8 for uint8, in tiles per `plan`; `run(t)` translates one tile (1, 3, h, w), float in [-1, 1] or uint8
+    as `x` is (its conversion on the device, padding and precision are its business: `inference.translate_tensor`).
 
     Memory beyond the input and the output (for uint8, 3 bytes a pixel each): one tile's activations and one
     row of tiles in float (3 x tile x W x 4 bytes). Rows are blended in that band and written out as soon as

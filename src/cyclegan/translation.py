@@ -49,7 +49,7 @@ from .data.io import (
 )
 from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
-from .files import check_outputs, claim_folder, inside, remove_stale_temporaries_of, unique_stems
+from .files import IMAGE_EXTENSIONS, check_outputs, claim_folder, inside, remove_stale_temporaries_of, unique_stems
 from .inference import check_size, frames_left_out_of, is_out_of_memory, still_frames, translate_batch, uncompiled
 from .loading import checkpoint_file, load_generator, warn_direction_unused
 from .models.unet import UnetGenerator
@@ -226,6 +226,17 @@ class Plan:
     skipped: int = 0  # inputs left out because their output exists (--skip-existing)
 
 
+def check_out_folder(out_dir: Path) -> None:
+    """Refuse (one line) an `--out` not there yet whose name is an image's or a clip's (`--out result.mp4 clip.mp4`):
+    it was made a folder of that name, holding `result.mp4/clip.mp4`, without a word."""
+    suffix = out_dir.suffix.lower()
+    if suffix in (*IMAGE_EXTENSIONS, *VIDEO_FORMATS, ".gif") and not os.path.lexists(out_dir):
+        raise CycleGANError(
+            f"--out {out_dir} names a {suffix} file, but --out is the folder the translations are written into, each "
+            f"named as its input; give a folder, e.g. --out {out_dir.with_suffix('')}"
+        )
+
+
 def plan_outputs(
     inputs: Sequence[str],
     out_dir: str | Path,
@@ -243,6 +254,7 @@ def plan_outputs(
         raise CycleGANError("options '--skip-existing' and '--overwrite' contradict each other: give one of them")
     found = expand_inputs(inputs)
     out_dir = Path(out_dir)
+    check_out_folder(out_dir)
     files, outputs = without_outputs(found, out_dir)
     if warn:
         for folder, unread in found.unread.items():

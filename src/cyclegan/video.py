@@ -47,8 +47,11 @@ DEFAULT_BATCH = 4  # frames decoded and translated at once (fewer where --max-me
 
 
 def to_frames(x: torch.Tensor) -> np.ndarray:
-    """(N, 3, H, W) in [-1, 1] -> uint8 (N, H, W, 3), rounding as `data.io.to_pil`."""
-    return ((x.detach().float().cpu().clamp(-1, 1) + 1) / 2 * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    """(N, 3, H, W) in [-1, 1], or uint8, -> uint8 (N, H, W, 3) on the CPU, rounding as `data.io.to_pil`; made
+    bytes where `x` is, so a GPU's frames cross its PCIe link as bytes (in float, 4x as many)."""
+    if x.dtype != torch.uint8:
+        x = ((x.detach().float().clamp(-1, 1) + 1) / 2 * 255).round().to(torch.uint8)
+    return x.cpu().permute(0, 2, 3, 1).numpy()
 
 
 def from_frames(frames: np.ndarray) -> torch.Tensor:
@@ -91,17 +94,17 @@ class ClipTranslator:
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         x = from_frames(frames)
-        if self.size:  # resized on the device, as bytes there
+        if self.size:  # resized on the device, and kept there: a frame in tiles was copied back, in float
             w, h = self.out_size(x.shape[-1], x.shape[-2])
             x = on_device(x, next(self.base.parameters()))
             x = F_.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
-            frames = to_frames(x)
-        flows = [None] * len(frames)
+            if self.cuts is not None or self.blend is not None:  # what they compare, as bytes
+                frames = to_frames(x)
+        flows = [None] * len(x)
         if self.cuts is not None:
             self.shared.restart = [self.cuts(f) for f in frames]
             flows = self.cuts.take() or flows  # (H, W, 2) float32 per frame of the batch: 8 bytes a pixel
-        y = self._translate(x)  # uint8 for uint8 frames; float for frames resized here
-        out = y.permute(0, 2, 3, 1).numpy() if y.dtype == torch.uint8 else to_frames(y)
+        out = to_frames(self._translate(x))  # uint8 for uint8 frames; float for frames resized here
         if self.blend is not None:
             out = np.stack([self.blend(f, o, b) for f, o, b in zip(frames, out, flows)])
         return out
@@ -112,7 +115,7 @@ class ClipTranslator:
 
     def _translate_frames(self, x: torch.Tensor) -> torch.Tensor:
         if self.shared is None:
-            return translate_batch(self.net, x, tiling=self.tiling, execution=self.execution).cpu()
+            return translate_batch(self.net, x, tiling=self.tiling, execution=self.execution)
         h, w = x.shape[-2:]
         plan = plan_for(self.tiling, self.base, h, w)
         run = lambda t: translate_tensor(self.base, t, execution=self.execution)  # noqa: E731 - eager: layers swapped
@@ -123,7 +126,7 @@ class ClipTranslator:
                 for i in range(0, len(x), n):
                     self.shared.restart = restart[i : i + n]
                     y = run(x[i : i + n])
-                    outs.append((as_bytes(y) if x.dtype == torch.uint8 else y).cpu())  # rounded as frame by frame
+                    outs.append(as_bytes(y).cpu())  # rounded as frame by frame; bytes, from a GPU too
                 return torch.cat(outs)
             # --thumbnail 0 (each tile its own statistics) still needs one here, within --max-memory: the whole
             # frame (what it took) is what did not fit.

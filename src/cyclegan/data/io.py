@@ -497,7 +497,7 @@ def save_image(im: Image.Image, path: str | Path, *, replace: bool = True) -> Pa
     """Write `im` to `path` in the format its suffix names (.png, .jpg, .webp, .tif...; JPEG and WebP at
     `LOSSY_SETTINGS`) through `files.write_atomic`: whole or not at all, replacing a symbolic link at `path` rather
     than writing through it; `replace` False: FileExistsError if another writer created `path` meanwhile, which is
-    left alone. Every command's images (translate, compare, stylize, evaluate) are written here."""
+    left alone. Every command's images (translate, compare, stylize, evaluate) and the web page's are written here."""
     path = Path(path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:

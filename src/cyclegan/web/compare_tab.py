@@ -106,7 +106,7 @@ class CompareTab:
     def _compare(self, photo, key, direction, styles, backbone, size, steps, stop: Stop, progress):
         # on first use (torch): the page is up before these load
         from ..compare import METRICS_BACKBONE, MIN_SIDE, check_measurable, measure, translate_timed
-        from ..data.io import long_side_shape, resize_long_side
+        from ..data.io import long_side_shape, resize_long_side, save_image
         from ..loading import model_label
         from ..style import GatysOptions, load_image_01, stylize, to_pil_01
 
@@ -169,7 +169,7 @@ class CompareTab:
             ("gatys", f"Gatys ({name}, {counted(steps, 'step')})"),
         ):
             target = out / f"{method}.png"
-            to_pil_01(images[method].detach().cpu()).save(target)
+            save_image(to_pil_01(images[method].detach().cpu()), target)
             gallery.append((str(target), caption))
         table = [
             "| method | seconds | SSIM (Y) to input | content distance | style distance |",

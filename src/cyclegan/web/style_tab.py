@@ -111,7 +111,8 @@ class StyleTab:
             yield from self._stylize_live(content, styles, backbone, size, steps, bool(preserve_color), stop, progress)
 
     def _stylize_live(self, content, styles, backbone, size, steps, preserve_color: bool, stop: Stop, progress):
-        from ..style import GatysOptions, keep_content_colors, load_image_01, stylize, to_pil_01  # on first use
+        from ..data.io import save_image  # on first use, as the next
+        from ..style import GatysOptions, keep_content_colors, load_image_01, stylize, to_pil_01
 
         engine = self.engine
         if not content:
@@ -143,7 +144,7 @@ class StyleTab:
         def answer(result) -> tuple[str, str, str]:
             """(image, line, download) of a finished or stopped run: its best image saved."""
             target = out / output_name(Path(display_name(content)).stem, "_stylised", ".png")
-            result.transparent.save(target)  # a PNG: a cut-out stays one, as `cyclegan stylize --out X.png` keeps it
+            save_image(result.transparent, target)  # a PNG: a cut-out stays one, as `stylize --out X.png` keeps it
             w, h = result.image.size
             ran = (
                 counted(steps, "step")
@@ -194,7 +195,7 @@ class StyleTab:
                     progress((step, steps), desc=f"Gatys ({name})")
                     elapsed = time.perf_counter() - t0
                     shown = out / f"step_{step:06d}.png"
-                    to_pil_01(x).save(shown)
+                    save_image(to_pil_01(x), shown)
                     yield str(shown), f"step {step} of {steps}, {elapsed:.1f} s", None
                 elif item[0] == "done":
                     yield item[1]

@@ -153,7 +153,8 @@ class TranslateTab:
         is named in a warning and the rest are translated; if none is usable, the page shows the error. One upload
         is decoded at a time: decoded all first, 200 PNGs of 25 MP each (the per-image limit; a plain one is a few
         kB) were 15 GB of pixels at once."""
-        from ..inference import frames_left_out, translate  # on first use (torch)
+        from ..data.io import save_image  # on first use (torch), as the next
+        from ..inference import frames_left_out, translate
 
         if not uploads:
             raise CycleGANError("upload one or more images (or pick an example) first")
@@ -203,8 +204,9 @@ class TranslateTab:
                     break
                 shown = out / output_name(stem, "_input", ".png")
                 target = out / output_name(stem, f"_{direction}", ".png")
-                im.save(shown)  # the input as read (orientation, mode): a file, not a PIL image (see Engine)
-                y.save(target)
+                # every command's writer: whole or not at all (a full disk left half a PNG in the gallery)
+                save_image(im, shown)  # the input as read (orientation, mode): a file, not a PIL image (see Engine)
+                save_image(y, target)
                 gallery += [
                     (str(shown), f"{escape(name)} ({im.width}x{im.height})"),  # a right-to-left override shown
                     (str(target), f"{direction}: {seconds:.2f} s"),
