@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import escape
+from ..execution import describe_settings
 from ..files import write_atomic
 from .types import METRIC_NAMES, CompareReport
 
@@ -249,13 +250,11 @@ def local_colour_text(ground_truth: dict[str, dict[str, Any]]) -> str:
 
 def describe_record(record: dict | None) -> str:
     """One line of an execution record (`cyclegan.execution.Execution.record`), e.g.
-    "fp32, nchw, eager on cpu (AVX2, no native bf16, 2 threads), 0.210 s/step"."""
+    "fp32, NCHW, eager on cpu (AVX2, no native bf16, 2 threads), 0.210 s/step"; its settings worded as training's
+    "computing in" line words them (`describe_settings`)."""
     if not record:
         return "no training step ran"
     r = record
     bf16 = "native bf16" if r["bf16_native"] else "no native bf16"
     speed = f", {r['s_per_step']:.3f} s/step" if r.get("s_per_step") else ""
-    how = f"{r['precision']}, {r['memory_format']}, {'compiled' if r['compile'] else 'eager'}"
-    how += ", fused layers" * bool(r.get("fused_layers")) + ", two lanes" * bool(r.get("parallel_chains"))
-    how += ", cuDNN autotuned" * bool(r.get("cudnn_benchmark"))
-    return f"{how} on {r['device']} ({r['instruction_set']}, {bf16}, {r['threads']} threads){speed}"
+    return f"{describe_settings(r)} on {r['device']} ({r['instruction_set']}, {bf16}, {r['threads']} threads){speed}"
