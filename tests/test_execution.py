@@ -104,7 +104,11 @@ def test_training_on_a_gpu_autotunes_cudnn_and_translation_does_not(monkeypatch,
 
 @pytest.mark.parametrize(
     "settings",
-    [{}, {"channels_last": True, "compile": True}, {"precision": "bf16", "fused_layers": True, "parallel_chains": 1}],
+    [
+        {},
+        {"channels_last": True, "compile": True},
+        {"precision": "bf16", "fused_layers": True, "parallel_chains": True, "autocast_min_pixels": 2**19},
+    ],
 )
 def test_the_report_words_the_execution_as_training_first_says_it(settings):
     """The demo printed "computing in bf16, NCHW, ..." at its start and "computed: bf16, nchw, ..." at its end:
