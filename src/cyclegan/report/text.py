@@ -163,7 +163,33 @@ def format_table(report: dict[str, Any]) -> str:
     for label, cells, hint in rows:
         cols = (f"{c:>{w}}" for c, w in zip(cells, wc, strict=True))
         lines.append("  ".join([f"{label:<{w0}}", *cols, f"  ({hint})"]))
-    return "\n".join(lines)
+    return "\n".join(lines + _fd_above_before(report, fd_name))
+
+
+def _fd_above_before(report: dict[str, Any], fd_name: str) -> list[str]:
+    """A note under the table where a direction's FD after translation is above its value before: a short demo
+    (500 steps on a busy machine) showed it, and a newcomer read the translation as failed. The number stays; the
+    note says what it measures at such a budget."""
+    above = [
+        f"{d} {row[fd_name]:.2f} against {row[key]:.2f}"
+        for d, row in report["directions"].items()
+        if isinstance(after := row.get(fd_name), float)
+        and isinstance(before := row.get(key := f"{fd_name}_untranslated"), float)
+        and after > before  # False for a NaN: a paired split of one image has none (fd_kid_note)
+    ]
+    if not above:
+        return []
+    truth = any("truth_psnr" in row for row in report["directions"].values())
+    step = "" if report["step"] is None else f" (this checkpoint: step {report['step']})"
+    return [
+        "",
+        f"note: {fd_name} after translation is above its value before ({', '.join(above)}): the translations' "
+        "features are further from the target images' than the untranslated inputs' are. FD weighs texture as much "
+        f"as colour: early in training{step} a generator's blur and mottling can put its outputs further from the "
+        "target photos than its inputs even where the season is right"
+        + ("; the truth rows say how near they are to the true renderings" if truth else "")
+        + "; a longer-trained checkpoint's FD is the one to judge the model by",
+    ]
 
 
 def format_curve(reports: list[dict[str, Any]]) -> str:
