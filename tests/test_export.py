@@ -524,3 +524,21 @@ def test_a_compiled_generator_exports_and_a_discriminator_is_refused_in_one_line
     ):
         export_generator(nets["D_X"], tmp_path / out.name.replace("g.", "d."), format=fmt)
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
+@pytest.mark.parametrize(
+    "out, fmt, said",
+    [
+        ("g", [], "option '--out' g: cannot tell the format from a name without a suffix; give --format"),
+        ("g.xyz", [], "option '--out' g.xyz: cannot tell the format from its suffix '.xyz'; give --format"),
+        ("-", [], "option '--out': - is not standard output here; name the file .onnx or .pt"),
+        ("-", ["--format", "onnx"], "option '--out': - is not standard output here; name the file .onnx or .pt"),
+    ],
+)
+def test_an_out_without_a_format_says_what_it_lacks(run, tmp_path, monkeypatch, capsys, out, fmt, said):
+    """A name without a suffix was "cannot tell the format from 'no suffix'", the words quoted as if they were its
+    suffix; `--out -` (standard output, as a shell user writes it) read the same, or with --format wrote a file
+    named '-'."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--checkpoint", str(run), "--out", out, *fmt]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {said}") and list(tmp_path.iterdir()) == []
