@@ -381,6 +381,30 @@ def test_a_failed_write_to_stdout_is_one_line_and_not_success(argv):
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_failed_write_to_stdout_does_not_stop_the_work(tmp_path):
+    """`train ... > /dev/full` or `| head -3`: the first flush of stdout after a printed line (a progress bar's
+    refresh does one) raised out of the command in the middle of its work. Now the work goes on to its end and
+    the failed stdout is said in one line after it."""
+    done_file = tmp_path / "done"
+    script = (
+        "import sys\n"
+        "from cyclegan import cli\n"
+        "def works(argv):\n"
+        "    print('computing in fp32, NCHW, eager on cpu')\n"
+        "    sys.stdout.flush()\n"  # a progress bar's refresh
+        f"    open({str(done_file)!r}, 'w').write('the run saved')\n"
+        "    print('done')\n"
+        "    return 0\n"
+        "cli._main = works\n"
+        "sys.exit(cli.main([]))\n"
+    )
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-c", script], stdout=full, stderr=subprocess.PIPE, text=True)
+    assert done_file.read_text() == "the run saved"
+    assert done.returncode == 1 and done.stderr == "error: cannot write to standard output (No space left on device)\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
 def test_a_command_stopped_by_a_hangup_exits_with_its_status_though_its_last_line_cannot_be_written():
     """A closed terminal (SIGHUP) stops `stylize` or `compare`, which keep their work and write a last line to
     stdout: that write fails on the terminal that is gone, and the command exited 1 as for a full disk, not 129."""

@@ -123,7 +123,7 @@ def test_fast_demo_end_to_end(tmp_path, capsys, monkeypatch):
     ex = saved["execution"]
     assert (ex["precision"], ex["memory_format"], ex["compile"]) == ("fp32", "nchw", False)
     assert ex["instruction_set"] == torch.backends.cpu.get_cpu_capability() and ex["s_per_step"] > 0
-    assert saved["config"]["train"]["precision"] == "fp32" and "fp32, nchw, eager" in html and "on cpu (" in html
+    assert saved["config"]["train"]["precision"] == "fp32" and "fp32, NCHW, eager" in html and "on cpu (" in html
     # the scores while training: logged, in the report and its curve, their time inside the training time
     assert [r["step"] for r in saved["scores_while_training"]] == [1, 2, 3, 4]
     last = saved["scores_while_training"][-1]  # the generators the report scores, on the same scenes
@@ -724,7 +724,7 @@ def test_demo_cli_prints_how_it_computed(tmp_path, capsys, monkeypatch):
     assert main(["demo", "--out", str(tmp_path / "d"), "--precision", "fp32"]) == 0
     assert seen == ["fp32"]
     assert (
-        "computed: fp32, nchw, eager on cpu (AVX2, no native bf16, 2 threads), 0.234 s/step" in capsys.readouterr().out
+        "computed: fp32, NCHW, eager on cpu (AVX2, no native bf16, 2 threads), 0.234 s/step" in capsys.readouterr().out
     )
     out = tmp_path / "d"
     assert main(["demo", "--out", f"{out}/"]) == 0  # as a shell completes a folder's name

@@ -386,3 +386,28 @@ def test_every_benchmark_script_answers_help_without_running():
     assert proc.returncode == 0, proc.stderr[-2000:]
     answers = json.loads(proc.stdout.splitlines()[-1])
     assert {Path(s).name: a for s, a in answers.items() if a != "ok"} == {}
+
+
+def test_the_results_pages_side_by_side_grids_name_the_command_that_joins_them(tmp_path):
+    """docs/results.md's AtoB | BtoA grids of evaluate --save-images said "left: A→B, right: B→A" and no step
+    joined them. The command it names, run on the figure's own two halves as --save-images writes them, gives
+    the figure back pixel for pixel."""
+    import shlex
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    text = (ROOT / "docs" / "results.md").read_text()
+    command = re.search(r"`(python benchmarks/demo_figure\.py [^`]*h2z_seed_step600\.png)`", text)
+    assert command, "the h2z seed grid names no command"
+    args = shlex.split(command.group(1).replace("\n", " "))
+    figure = ROOT / args[-1]
+    whole = Image.open(figure).convert("RGB")
+    half = (whole.width - 8) // 2  # the two grids, 8 px apart
+    whole.crop((0, 0, half, whole.height)).save(tmp_path / "AtoB_grid.png")
+    whole.crop((whole.width - half, 0, whole.width, whole.height)).save(tmp_path / "BtoA_grid.png")
+    out = tmp_path / "joined.png"
+    script = [sys.executable, str(ROOT / args[1]), *args[2:-2], str(tmp_path), str(out)]
+    subprocess.run(script, check=True, capture_output=True, timeout=60)
+    assert Image.open(out).convert("RGB").tobytes() == whole.tobytes()

@@ -1846,3 +1846,24 @@ def test_saved_images_of_two_test_images_of_a_251_byte_name_stay_within_255_byte
         runner.evaluate_checkpoints(dataclasses.replace(opts, progress=False))
     names = runner._saved_names(["AtoB"], {"A": sorted((tmp_path / "data" / "testA").rglob(f"{stem}.png"))})
     assert [p.name for p in names] == ["AtoB_grid.png", f"{stem}.png", f"{stem[:-2]}-2.png"]  # 254 bytes: é is 2
+
+
+def test_an_fd_above_its_value_before_translation_is_explained_under_the_table():
+    """A 500-step demo on a busy machine, then `evaluate`, showed fd_lite0 higher after translation than before,
+    with nothing said: a newcomer read the translation as failed. The figures stay; a note under the table says
+    what they mean at that budget, and names the step. Nothing is said where FD fell."""
+    from cyclegan.report import format_table
+
+    def report(after: float) -> dict:
+        row = {"fd_lite0": after, "fd_lite0_untranslated": 140.25, "kid_lite0": 0.01, "kid_lite0_std": 0.0}
+        row |= {"kid_subsets": 1, "kid_subset_size": 40, "n_pairs": 40, "n_target": 40, "truth_psnr": 21.0}
+        head = {"checkpoint": "runs/demo/checkpoint.pt", "step": 500, "preset": "fast", "train_size": 64}
+        more = {"eval_size": 64, "data": "runs/demo/data", "split": "test", "backbone": "lite0", "backbone_note": ""}
+        return {**head, **more, "directions": {"AtoB": row, "BtoA": {**row, "fd_lite0": 120.5}}}
+
+    lines = format_table(report(156.75)).splitlines()
+    assert next(line for line in lines if line.startswith("fd_lite0 ")).split()[1:3] == ["156.75", "120.50"]
+    note = [line for line in lines if line.startswith("note:")]
+    assert len(note) == 1 and "(AtoB 156.75 against 140.25)" in note[0] and "BtoA" not in note[0]
+    assert "step 500" in note[0] and "truth rows" in note[0]
+    assert not any(line.startswith("note:") for line in format_table(report(130.0)).splitlines())

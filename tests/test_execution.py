@@ -102,6 +102,23 @@ def test_training_on_a_gpu_autotunes_cudnn_and_translation_does_not(monkeypatch,
     assert torch.backends.cudnn.benchmark is before
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"channels_last": True, "compile": True},
+        {"precision": "bf16", "fused_layers": True, "parallel_chains": True, "autocast_min_pixels": 2**19},
+    ],
+)
+def test_the_report_words_the_execution_as_training_first_says_it(settings):
+    """The demo printed "computing in bf16, NCHW, ..." at its start and "computed: bf16, nchw, ..." at its end:
+    two wordings of one thing. Now the record's line begins with training's own words."""
+    from cyclegan.report.text import describe_record
+
+    e = Execution(**settings)
+    assert describe_record(e.record(CPU)).startswith(f"{e.describe()} on cpu (")
+
+
 def test_training_steps_run_with_the_executions_backend_settings(tiny_cfg, monkeypatch):
     """`train` applies the execution's cuDNN setting around its steps (forced on here, on the CPU) and leaves the
     process as it found it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -96,14 +97,27 @@ def test_every_generator_variant_exports_to_onnx_and_runs_in_onnxruntime(tmp_pat
 
 
 def test_onnx_file_says_what_it_expects(run, tmp_path, monkeypatch):
-    """The checkpoint it came from is recorded whole: as typed (`--checkpoint runs/h2z`), it named nothing once the
-    file was read from another folder."""
+    """The checkpoint it came from is recorded from the exported file's folder: as typed (`--checkpoint runs/h2z`),
+    it named nothing once the file was read from another folder; absolute, it named the home folder in a file
+    handed to others."""
     out = tmp_path / "g.onnx"
     monkeypatch.chdir(run.parent)
     assert main(["export", "--checkpoint", run.name, "--out", str(out)]) == 0  # format from the suffix
     meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert meta["direction"] == "AtoB" and "[-1, 1]" in meta["input"]
-    assert meta["checkpoint"] == str(run.absolute())
+    assert not os.path.isabs(meta["checkpoint"]) and (out.parent / meta["checkpoint"]).resolve() == run.resolve()
+
+
+def test_the_export_records_no_folder_above_the_checkpoint_and_itself(monkeypatch):
+    from cyclegan.export import recorded_checkpoint
+
+    monkeypatch.setenv("HOME", "/home/ann")
+    assert recorded_checkpoint("/home/ann/work/runs/h2z", "/home/ann/work/out/g.onnx") == "../runs/h2z"
+    assert recorded_checkpoint("/home/ann/runs/h2z", "/home/ann/runs/g.onnx") == "h2z"
+    # sharing only the root or /home: `../home/ann/runs/h2z` or `../ann/runs/h2z` names the home folder
+    assert recorded_checkpoint("/home/ann/runs/h2z", "/tmp/g.onnx") == "h2z"
+    assert recorded_checkpoint("/home/ann/runs/h2z", "/home/bob/g.onnx") == "h2z"
+    assert recorded_checkpoint("/data/p/runs/h2z", "/data/q/g.onnx") == "../p/runs/h2z"
 
 
 def test_export_generator_refuses_a_folder_before_tracing_in_its_callers_words(run, tmp_path, monkeypatch):
@@ -510,3 +524,21 @@ def test_a_compiled_generator_exports_and_a_discriminator_is_refused_in_one_line
     ):
         export_generator(nets["D_X"], tmp_path / out.name.replace("g.", "d."), format=fmt)
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
+@pytest.mark.parametrize(
+    "out, fmt, said",
+    [
+        ("g", [], "option '--out' g: cannot tell the format from a name without a suffix; give --format"),
+        ("g.xyz", [], "option '--out' g.xyz: cannot tell the format from its suffix '.xyz'; give --format"),
+        ("-", [], "option '--out': - is not standard output here; name the file .onnx or .pt"),
+        ("-", ["--format", "onnx"], "option '--out': - is not standard output here; name the file .onnx or .pt"),
+    ],
+)
+def test_an_out_without_a_format_says_what_it_lacks(run, tmp_path, monkeypatch, capsys, out, fmt, said):
+    """A name without a suffix was "cannot tell the format from 'no suffix'", the words quoted as if they were its
+    suffix; `--out -` (standard output, as a shell user writes it) read the same, or with --format wrote a file
+    named '-'."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--checkpoint", str(run), "--out", out, *fmt]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {said}") and list(tmp_path.iterdir()) == []

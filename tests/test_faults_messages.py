@@ -65,3 +65,26 @@ def test_a_missing_extra_is_named_as_the_readme_installs_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "timm", None)
     with pytest.raises(CycleGANError, match=r'needs timm: pip install -e "\.\[style\]"'):
         pretrained.lite0_model()
+
+
+@pytest.mark.parametrize("command", ["translate", "export", "evaluate"])
+def test_a_written_name_with_a_newline_is_one_line_on_stdout(tmp_path, capsys, monkeypatch, command):
+    """`translate --out $'x\\nerror: fake'` printed "wrote 1 file(s) to x" and a second line "error: fake" it did
+    not write; export's "wrote" line and evaluate's "report:" line did the same (stylize, compare and the
+    datasets' lines escaped their names already)."""
+    from helpers import evaluate_args, write_split
+
+    monkeypatch.chdir(tmp_path)
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    Image.new("RGB", (24, 24), "red").save(tmp_path / "in.png")
+    name = "x\nerror: fake"
+    if command == "evaluate":
+        write_split(tmp_path / "data", 2, paired=True)
+        argv = evaluate_args(ckpt, tmp_path / "data", "--out", f"{name}.json")
+    elif command == "export":
+        argv = ["export", "--checkpoint", str(ckpt), "--out", f"{name}.pt", "--no-check"]
+    else:
+        argv = ["translate", "--checkpoint", str(ckpt), "--out", name, "--no-progress", "in.png"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "x\\nerror: fake" in out and not any(line.startswith("error: fake") for line in out.splitlines())

@@ -1260,3 +1260,51 @@ def test_uint8_images_cross_to_the_device_as_bytes_and_translate_the_same(monkey
     out = translate_batch(G, x, tiling=options)
     assert moved and set(moved) == {torch.uint8}
     assert torch.equal(out, as_bytes(expected))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize(
+    "stream, fault, status, said",
+    [
+        (1, "full", 1, "error: cannot write to standard output (No space left on device)\n"),
+        (1, "closed", 1, "error: cannot write to standard output (it is closed)\n"),
+        (2, "full", 0, None),
+        (2, "closed", 0, None),
+    ],
+)
+def test_a_full_or_closed_stdout_or_stderr_stops_no_translation(tmp_path, stream, fault, status, said):
+    """With stderr closed (`2>&-`) or full (`2>/dev/full`), the progress bar's first write raised out of
+    translate: no image written, exit 1, a traceback nobody saw. Closed stdout (`>&-`) was an AttributeError
+    traceback, and a full one stopped the work at the bar's flush of stdout. Now the images are written;
+    a stdout that took nothing is said in one line."""
+    import os
+    import subprocess
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    Image.new("RGB", (24, 24), "red").save(tmp_path / "in.png")
+    argv = [
+        "translate",
+        "--checkpoint",
+        str(ckpt),
+        "--out",
+        str(tmp_path / "out"),
+        "--progress",
+        str(tmp_path / "in.png"),
+    ]
+    other = 3 - stream  # the stream that works, read here
+
+    def fault_in() -> None:  # in the child, before Python starts: its stream as the shell leaves it
+        if fault == "closed":
+            os.close(stream)
+        else:
+            os.dup2(os.open("/dev/full", os.O_WRONLY), stream)
+
+    pipes = {"stdout": subprocess.PIPE} if other == 1 else {"stderr": subprocess.PIPE}
+    done = subprocess.run(
+        [sys.executable, "-m", "cyclegan", *argv], preexec_fn=fault_in, text=True, timeout=300, **pipes
+    )
+    assert (tmp_path / "out" / "in.png").is_file()
+    assert done.returncode == status, (done.stdout, done.stderr)
+    if said is not None:
+        assert "Traceback" not in done.stderr and done.stderr.splitlines()[-1] + "\n" == said

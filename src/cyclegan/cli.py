@@ -13,6 +13,7 @@ while the modules load ends in one line ("interrupted", status 130) instead of a
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import sys
@@ -320,25 +321,71 @@ def _main(argv: list[str]) -> int:
 
 
 class _Watched:
-    """`sys.stdout` with its first failed write or flush kept, so that `main` tells a full disk or a closed
-    reader (`cyclegan --help > /dev/full`) from any other OSError; argparse swallows its own write errors
-    (help and version exited 0 with nothing written), so the failure is kept here rather than caught."""
+    """`sys.stdout` with its first failed write or flush kept, so that `main` says a full disk or a closed reader
+    (`cyclegan --help > /dev/full`) in one line at the end; argparse swallows its own write errors (help and version
+    exited 0 with nothing written), so the failure is kept here rather than caught. After it, nothing more is
+    written and nothing raised: the work goes on to its end. It raised out of whatever printed, and a progress
+    bar flushes stdout at every refresh: `translate ... > /dev/full` or `train ... | head -3` stopped in the
+    middle of the work, for a line nobody would read."""
 
     def __init__(self, stream) -> None:
         self.stream, self.failed = stream, None
 
-    def _kept(self, call, *args):
+    def _kept(self, call, *args) -> None:
+        if self.failed is not None:
+            return
         try:
-            return call(*args)
+            call(*args)
         except OSError as e:
-            self.failed = self.failed or e
-            raise
+            self.failed = e
 
     def write(self, text: str) -> int:
-        return self._kept(self.stream.write, text)
+        self._kept(self.stream.write, text)
+        return len(text)
 
     def flush(self) -> None:
         self._kept(self.stream.flush)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+class _Closed:
+    """The stdout of `cyclegan translate ... >&-`: Python sets it to None, on which `main`'s own stream failed in
+    an AttributeError traceback; each write fails as a closed descriptor's, said in one line as a full disk is."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "it is closed")
+
+    def flush(self) -> None:
+        raise OSError(errno.EBADF, "it is closed")
+
+    def fileno(self) -> int:
+        return 1
+
+
+class _Unfailing:
+    """`sys.stderr` whose writes never fail: with stderr closed (`2>&-`) or on a full disk (`2>/dev/full`), the
+    first progress bar's write raised out of `translate` before any image was written, a traceback nobody saw and
+    the work lost. Where stderr takes nothing, nothing can be said there: the work goes on, its status says how it
+    ended."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # ValueError: closed; AttributeError: None
+            self.stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            self.stream.flush()
+
+    def isatty(self) -> bool:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            return self.stream.isatty()
+        return False
 
     def __getattr__(self, name: str):
         return getattr(self.stream, name)
@@ -413,9 +460,10 @@ def main(argv: list[str] | None = None) -> int:
         seen.append(signum)
         signal.default_int_handler(signum, frame)  # raises KeyboardInterrupt, as Python's own handler does
 
-    old, stdout = None, sys.stdout
+    old, stdout, stderr = None, sys.stdout, sys.stderr
     errors = _escaping(stdout)
-    out = sys.stdout = _Watched(stdout)
+    out = sys.stdout = _Watched(stdout if stdout is not None else _Closed())
+    sys.stderr = _Unfailing(stderr)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         try:
             old = signal.signal(signal.SIGINT, on_sigint)
@@ -431,10 +479,6 @@ def main(argv: list[str] | None = None) -> int:
             return _stdout_failed(out.failed)
         out.flush()  # here, where a full disk or a closed pipe is caught, not in Python's exit ("Exception ignored")
         return code if out.failed is None else _stdout_failed(out.failed)
-    except OSError as e:  # `cyclegan datasets list > /dev/full`: stdout's error, one line; any other is a bug
-        if e is not out.failed:
-            raise
-        return _stdout_failed(e)
     except KeyboardInterrupt as e:  # while the modules load, or in a command that does not catch it
         from .process import Terminated  # torch-free; a SIGTERM `process.terminate_as_interrupt` raised
 
@@ -454,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
             print(stop_word(stops[-1]) if stops else "interrupted", file=sys.stderr)
         return 128 + stops[-1] if stops else 130
     finally:
-        sys.stdout = stdout
+        sys.stdout, sys.stderr = stdout, stderr
         if errors is not None:
             stdout.reconfigure(errors=errors)
         if old is not None:

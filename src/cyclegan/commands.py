@@ -193,7 +193,7 @@ def run_translate(opts, _: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         return e.status if term else 130
-    print(f"wrote {len(written)} file(s) to {opts.out}")
+    print(f"wrote {len(written)} file(s) to {escape(opts.out)}")  # a name: one line
     return _report_skipped(errors, "input(s) could not be translated")
 
 
@@ -236,7 +236,7 @@ def run_export(opts, _: argparse.Namespace) -> int:
     # leaving it), exit 143 or 129 with one line (`cli.main`)
     with process.terminate_as_interrupt(hangup=True):
         result = export_checkpoint(opts)  # a file that fails the check is an error, and not written
-    print(f"wrote {result.path} ({result.format}): float32 (B, 3, H, W) in [-1, 1] -> same shape in [-1, 1]")
+    print(f"wrote {escape(result.path)} ({result.format}): float32 (B, 3, H, W) in [-1, 1] -> same shape in [-1, 1]")
     if result.max_abs_diff is not None:
         sizes = ", ".join(f"{h}x{w}" for h, w in result.checked_sizes)
         print(f"checked against PyTorch at {sizes}: max abs difference {result.max_abs_diff:.1e}")
@@ -372,10 +372,10 @@ def run_pretrained_download(opts, _: argparse.Namespace) -> int:
         return _download_stopped(e, part_path(opts.name))
     if not r.downloaded:
         checked = f"; {digest_line(r)}" if r.pinned else ""
-        print(f"{r.path} is already cached{checked}; delete it to download again")
+        print(f"{escape(r.path)} is already cached{checked}; delete it to download again")
     else:
         resumed = f", resumed at byte {r.resumed_from}" if r.resumed_from else ""
-        print(f"downloaded {r.url} to {r.path}{resumed}")
+        print(f"downloaded {escape(r.url)} to {escape(r.path)}{resumed}")
         print(digest_line(r))
     print(f"use it as --checkpoint pretrained:{opts.name}")
     return 0
@@ -406,7 +406,9 @@ def run_demo(opts, _: argparse.Namespace) -> int:
     if report.get("note"):  # a slow or busy machine's few steps (`demo.few_steps_note`)
         print(f"\nnote: {report['note']}")
     run = os.path.normpath(opts.out)  # runs/demo/ prints runs/demo/report.html, not runs/demo//report.html
-    print(f"\nreport: {os.path.join(run, 'report.html')} (scores in {os.path.join(run, 'report.json')})")
+    print(
+        f"\nreport: {escape(os.path.join(run, 'report.html'))} (scores in {escape(os.path.join(run, 'report.json'))})"
+    )
     return 0
 
 
@@ -434,12 +436,14 @@ def run_evaluate(opts, _: argparse.Namespace) -> int:
         print(line)
     if opts.out:  # one checkpoint: its report; several: {"command", "reports": [...]}
         out = reports[0] if len(reports) == 1 else {"command": command, "reports": reports}
-        print(f"\nreport: {_written_last(out, opts.out, '--out', 'the scores')}")
+        print(f"\nreport: {escape(_written_last(out, opts.out, '--out', 'the scores'))}")
     if opts.save_images:  # the grids have no captions: their columns said here
         row = next(iter(reports[0]["directions"].values()), {})
         columns = ["input", "translated"] + ["reconstructed"] * ("cycle_l1" in row) + ["truth"] * ("n_pairs" in row)
         rows = "the first test images"
-        print(f"images and grids: {opts.save_images} (each grid's rows: {rows}; columns: {' | '.join(columns)})")
+        print(
+            f"images and grids: {escape(opts.save_images)} (each grid's rows: {rows}; columns: {' | '.join(columns)})"
+        )
     status = _report_skipped(reports[0]["skipped"], "image(s) left out of the evaluation")
     if left_out := reports[0].get("checkpoints_left_out"):  # a partial result, as a skipped image's: exit status 1
         print(f"error: {len(left_out)} checkpoint(s) could not be read (named above)", file=sys.stderr)
@@ -470,7 +474,7 @@ def run_bench(opts, _: argparse.Namespace) -> int:
     result["command"] = command_line("bench", opts, skip=other_tasks)
     print(format_bench(result))
     if opts.json:
-        print(f"\nmeasurements: {_written_last(result, opts.json, '--json', 'the figures')}")
+        print(f"\nmeasurements: {escape(_written_last(result, opts.json, '--json', 'the figures'))}")
     return 0
 
 

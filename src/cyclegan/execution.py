@@ -118,18 +118,10 @@ class Execution:
         return torch.compile(module, dynamic=dynamic)
 
     def describe(self) -> str:
-        fmt = "channels-last" if self.channels_last else "NCHW"
-        extra = ", fused layers" * self.fused_layers + ", two lanes" * self.parallel_chains
-        extra += ", cuDNN autotuned" * self.cudnn_benchmark
-        precision = self.precision
-        if self.autocast_min_pixels and precision != "fp32":
-            precision += f" (fp32 below {self.autocast_min_pixels / 2**20:g} Mpx per batch)"
-        return f"{precision}, {fmt}, {'compiled' if self.compile else 'eager'}{extra}"
+        return describe_settings(self.settings())
 
-    def record(self, device: torch.device, *, seconds_per_step: float | None = None) -> dict:
-        """What a report or bench JSON says about how it computed: these settings, the CPU's instruction set,
-        whether it has native bf16, whether its fp32 convolutions are TF32 (a GPU's), the threads, and the measured
-        seconds per training step (if any)."""
+    def settings(self) -> dict:
+        """These settings as a record holds them (`record`): what `describe_settings` words."""
         return {
             "precision": self.precision,
             "memory_format": "channels_last" if self.channels_last else "nchw",
@@ -140,6 +132,13 @@ class Execution:
             "parallel_chains": self.parallel_chains,
             "autocast_min_pixels": self.autocast_min_pixels,
             "cudnn_benchmark": self.cudnn_benchmark,
+        }
+
+    def record(self, device: torch.device, *, seconds_per_step: float | None = None) -> dict:
+        """What a report or bench JSON says about how it computed: these settings, the CPU's instruction set,
+        whether it has native bf16, whether its fp32 convolutions are TF32 (a GPU's), the threads, and the measured
+        seconds per training step (if any)."""
+        return self.settings() | {
             "device": str(device),
             "instruction_set": torch.backends.cpu.get_cpu_capability(),
             "bf16_native": has_native_bf16(device),
@@ -148,6 +147,19 @@ class Execution:
             "freed_memory_kept": process.freed_memory_kept(),
             "s_per_step": None if seconds_per_step is None else round(seconds_per_step, 4),
         }
+
+
+def describe_settings(record: dict) -> str:
+    """How a run computes, in the one wording of training's first line ("computing in bf16, NCHW, eager, ...")
+    and of the report's ("computed: ..."), from `Execution.settings` or a record (one written before a setting
+    was recorded lacks it: off)."""
+    precision = record["precision"]
+    if record.get("autocast_min_pixels") and precision != "fp32":
+        precision += f" (fp32 below {record['autocast_min_pixels'] / 2**20:g} Mpx per batch)"
+    layout = "channels-last" if record["memory_format"] == "channels_last" else "NCHW"
+    how = f"{precision}, {layout}, {'compiled' if record['compile'] else 'eager'}"
+    how += ", fused layers" * bool(record.get("fused_layers")) + ", two lanes" * bool(record.get("parallel_chains"))
+    return how + ", cuDNN autotuned" * bool(record.get("cudnn_benchmark"))
 
 
 REFERENCE = Execution()  # the reference implementation's computation: fp32, NCHW, eager, one call per output

@@ -272,6 +272,23 @@ def export_generator(
     return ExportResult(out, format, sizes, max(diffs)) if diffs else ExportResult(out, format, (), None)
 
 
+def recorded_checkpoint(checkpoint: str, out: str) -> str:
+    """The checkpoint's path as an export records it: relative to the exported file's folder, so that it leads
+    there from wherever the two are read, and names no folder above them; its name alone where they share none
+    below the home folder (`/tmp/g.onnx` of `/home/ann/runs/h2z`: `../home/ann/...` would name the home folder). It
+    was the absolute path, a home folder's name in a file handed to others; as typed, it led nowhere elsewhere."""
+    checkpoint, folder = os.path.abspath(checkpoint), os.path.dirname(os.path.abspath(out))
+    try:
+        shared = os.path.commonpath([checkpoint, folder])
+        home = os.path.abspath(os.path.expanduser("~"))
+        above_home = os.path.commonpath([shared, home]) == shared != home
+    except ValueError:  # Windows: on two drives
+        return os.path.basename(checkpoint)
+    if shared == os.path.dirname(shared) or above_home:  # the root, or /home above ~
+        return os.path.basename(checkpoint)
+    return os.path.relpath(checkpoint, folder)
+
+
 def export_checkpoint(opts: ExportOptions) -> ExportResult:
     """Load the generator of `opts` and export it (see `export_generator`). An existing `opts.out` is refused
     before anything is loaded, unless `opts.overwrite`; the checkpoint itself always."""
@@ -280,9 +297,9 @@ def export_checkpoint(opts: ExportOptions) -> ExportResult:
     # a published generator translates its own direction whatever --direction says: that one is recorded (BtoA
     # was written beside "AtoB of horse2zebra"); another project's file says neither: "AtoB" was recorded for any
     net, direction = load_generator_and_direction(opts.checkpoint, opts.direction, ema=opts.ema, option="--direction")
-    # where the weights came from, whatever folder the file is read in: a path as typed (`runs/h2z`) named nothing
-    # from elsewhere; a published generator by its name, as the cached file's place is this machine's
-    source = opts.checkpoint if zoo.is_spec(opts.checkpoint) else os.path.abspath(opts.checkpoint)
+    # where the weights came from, from the exported file's folder; a published generator by its name, as the
+    # cached file's place is this machine's
+    source = opts.checkpoint if zoo.is_spec(opts.checkpoint) else recorded_checkpoint(opts.checkpoint, opts.out)
     meta = {"direction": direction or "unknown", "checkpoint": source}
     # which weights of which step: exports of one checkpoint with --ema on and off were alike to their readers
     if (origin := getattr(net, "_cyclegan_origin", None)) is not None and origin.config is not None:

@@ -28,6 +28,8 @@ MIN_OPSET = 11  # the generators' padding to any size: ONNX Pad with amounts com
 
 def format_for(path: str | Path, fmt: str | None) -> ExportFormat:
     """The export format: `fmt` if given, else from the file suffix (.onnx; .pt, .ts, .torchscript)."""
+    if str(path) == "-":  # a shell's "standard output": a file named '-' is what would be written
+        raise CycleGANError("option '--out': - is not standard output here; name the file .onnx or .pt")
     if fmt is not None:
         if fmt not in FORMATS:
             raise CycleGANError(f"option '--format': expected onnx or torchscript, got {fmt!r}")
@@ -40,8 +42,10 @@ def format_for(path: str | Path, fmt: str | None) -> ExportFormat:
         return fmt  # type: ignore[return-value]
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
+        # "cannot tell the format from 'no suffix'" quoted the words as if they were the file's suffix
+        said = f"its suffix {suffix!r}" if suffix else "a name without a suffix"
         raise CycleGANError(
-            f"option '--out' {path}: cannot tell the format from '{suffix or 'no suffix'}'; "
+            f"option '--out' {path}: cannot tell the format from {said}; "
             "give --format onnx|torchscript or name the file .onnx or .pt"
         )
     return SUFFIXES[suffix]
