@@ -114,6 +114,25 @@ def test_a_mirror_address_with_a_query_keeps_it_after_the_files_name(mirror, tmp
 
 
 @pytest.mark.slow
+def test_a_mirror_address_token_is_kept_out_of_every_message(mirror, tmp_path, capsys):
+    """`--base-url 'http://host/datasets?token=T'`: the token was printed whole in every error and warning (in
+    logs and screenshots); now the query shows as `?...`, and the full address is still the one fetched."""
+    token = "token=SECRET"
+    base = f"{mirror.base_url}?{token}"
+    args = ["datasets", "download", NAME, "--root", str(tmp_path / "d"), "--base-url", base, "--no-progress"]
+    assert main(args) != 0  # nothing served: HTTP 404
+    mirror.files[f"/datasets/{NAME}.zip?{token}"] = b"not a zip"
+    assert main(args) != 0  # not an archive: refused naming its address
+    assert main([*args[:-2], "ftp://host/datasets?" + token]) != 0  # no http(s) address
+    err = capsys.readouterr().err
+    assert "SECRET" not in err
+    assert f"download of {mirror.base_url}/{NAME}.zip?... failed: HTTP 404" in err
+    assert f"{mirror.base_url}/{NAME}.zip?... is not a readable zip archive" in err
+    assert "'ftp://host/datasets?...'" in err
+    assert [path for path, _ in mirror.requests] == [f"/datasets/{NAME}.zip?{token}"] * 2
+
+
+@pytest.mark.slow
 def test_download_from_a_mirror_extracts_the_layout(mirror, tmp_path, capsys):
     # the counts are of images: a split's readme, list of names or hidden folder counted as images before
     extra = {f"{NAME}/trainA/README.txt": b"r", f"{NAME}/trainA/.cache/x.jpg": b"c", f"{NAME}/testB/list.csv": b"l"}
