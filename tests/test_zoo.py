@@ -490,6 +490,22 @@ def test_an_exported_published_generator_records_the_direction_it_translates(ser
 
 
 @pytest.mark.slow
+def test_a_mirrors_token_is_not_printed_with_the_download(server, tmp_path, capsys, monkeypatch):
+    """`downloaded http://host/models/horse2zebra.pth?token=T to ...` put a signed address's token in the logs;
+    `pretrained list` showed it from $CYCLEGAN_PRETRAINED_URL too. The query is shown as `?...`."""
+    data, _ = generator_bytes(tmp_path)
+    server.files["/models/horse2zebra.pth?token=SECRET"] = data
+    base = f"{server.base_url}?token=SECRET"
+    assert main(["pretrained", "download", "horse2zebra", "--base-url", base, "--no-progress"]) == 0
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", base)
+    assert main(["pretrained", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "SECRET" not in out
+    assert f"downloaded {server.base_url}/horse2zebra.pth?... to " in out
+    assert f"from {server.base_url}/NAME.pth?... (mirror" in out
+
+
+@pytest.mark.slow
 def test_pretrained_commands(server, tmp_path, capsys):
     data, _ = generator_bytes(tmp_path)
     publish(server, "horse2zebra", data)

@@ -363,6 +363,7 @@ def run_pretrained_list(_opts, _args: argparse.Namespace) -> int:
 
 
 def run_pretrained_download(opts, _: argparse.Namespace) -> int:
+    from .data.fetch import shown_address
     from .zoo import digest_line, download, part_path  # on use
 
     try:
@@ -375,7 +376,7 @@ def run_pretrained_download(opts, _: argparse.Namespace) -> int:
         print(f"{escape(r.path)} is already cached{checked}; delete it to download again")
     else:
         resumed = f", resumed at byte {r.resumed_from}" if r.resumed_from else ""
-        print(f"downloaded {escape(r.url)} to {escape(r.path)}{resumed}")
+        print(f"downloaded {escape(shown_address(r.url))} to {escape(r.path)}{resumed}")
         print(digest_line(r))
     print(f"use it as --checkpoint pretrained:{opts.name}")
     return 0

@@ -41,7 +41,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .data.fetch import Bounds, address_problem, check_sha256, download_lock, fetch, file_address, file_sha256
+from .data.fetch import (
+    Bounds,
+    address_problem,
+    check_sha256,
+    download_lock,
+    fetch,
+    file_address,
+    file_sha256,
+    shown_address,
+)
 from .errors import CycleGANError, escape, nearest
 from .files import sync_folder, write_atomic
 from .options import Options, opt
@@ -149,7 +158,7 @@ def base_url_from_env() -> str | None:
 def model_url(name: str, base_url: str, *, given_in: str = "--base-url") -> str:
     """`BASE/NAME.pth`; only http and https are accepted. `given_in`: where `base_url` came from, for the error."""
     if problem := address_problem(base_url, "expected http:// or https://"):
-        raise CycleGANError(f"base URL {base_url!r} ({given_in}): {problem}")
+        raise CycleGANError(f"base URL {shown_address(base_url)!r} ({given_in}): {problem}")
     return file_address(base_url, f"{name}.pth")
 
 
@@ -291,7 +300,7 @@ def _unusable(target: Path, *, url: str, expected: str | None, mirrored: bool) -
     if problem is not None:
         return problem, digest, True
     if (moved := moved_from(target, url=url, digest=digest, expected=expected, mirror=mirrored)) is not None:
-        return f"was downloaded from {moved}, not {url} as now asked", digest, False
+        return f"was downloaded from {shown_address(moved)}, not {shown_address(url)} as now asked", digest, False
     return None, digest, False
 
 
@@ -330,10 +339,10 @@ def _check_generator(part: Path, *, url: str, delete: bool = True) -> None:
     try:
         obj = load_weights_only(part)
         if isinstance(obj, dict) and obj.get("format") == FORMAT:
-            check_checkpoint(obj, source=url)
+            check_checkpoint(obj, source=shown_address(url))
             weights = {"models": obj["models"], "ema": obj.get("ema") or {}}
         else:
-            weights = load_foreign_generator(obj, source=url).state_dict()
+            weights = load_foreign_generator(obj, source=shown_address(url)).state_dict()
         # cached, a NaN generator failed every later use with "use another checkpoint", and was never fetched again
         if (bad := first_non_finite(weights)) is not None:
             raise CycleGANError(f"{bad} holds NaN or infinite values (a damaged file, or a run that diverged)")
@@ -342,7 +351,7 @@ def _check_generator(part: Path, *, url: str, delete: bool = True) -> None:
         if not delete:
             raise CycleGANError(reason) from None
         part.unlink(missing_ok=True)
-        raise CycleGANError(f"{url} is not a generator file, so it was deleted: {reason}") from None
+        raise CycleGANError(f"{shown_address(url)} is not a generator file, so it was deleted: {reason}") from None
 
 
 def fetch_model(
@@ -422,11 +431,15 @@ def fetch_model(
         size = part.stat().st_size
         if total is not None and size != total:
             part.unlink()
-            raise CycleGANError(f"download of {url} is {size} bytes, the server announced {total}; deleted, run again")
+            raise CycleGANError(
+                f"download of {shown_address(url)} is {size} bytes, the server announced {total}; deleted, run again"
+            )
         digest = file_sha256(part)
         if expected is not None and digest != expected:
             part.unlink()
-            raise CycleGANError(f"SHA-256 of {url} is {digest}, expected {expected}; the download was deleted")
+            raise CycleGANError(
+                f"SHA-256 of {shown_address(url)} is {digest}, expected {expected}; the download was deleted"
+            )
         _check_generator(part, url=url)
         try:
             with part.open("rb+") as f:  # on disk before the rename makes it the cached file
@@ -487,7 +500,7 @@ def resolve(spec: str | os.PathLike, *, progress: bool | None = None) -> Path:
     via = f"cyclegan pretrained download {name}"  # SAFE_NAME: nothing to quote
     result = fetch_model(name, progress=progress, mirror_from=f"${BASE_URL_ENV}", bounds_via=via)
     if result.downloaded:
-        print(f"downloaded {result.url} to {result.path}; {digest_line(result)}", file=sys.stderr)
+        print(f"downloaded {shown_address(result.url)} to {result.path}; {digest_line(result)}", file=sys.stderr)
     return result.path
 
 
@@ -538,6 +551,13 @@ def download(opts: PretrainedDownloadOptions) -> FetchResult:
     )
 
 
+def _shown_model_address() -> str:
+    """Where NAME.pth comes from, as `pretrained list` shows it: a mirror's query (its token) hidden."""
+    base = base_url_from_env() or DEFAULT_BASE_URL
+    where = file_address(base, "NAME.pth") if address_problem(base) is None else f"{base}/NAME.pth"
+    return shown_address(where)
+
+
 def list_lines() -> list[str]:
     """`cyclegan pretrained list`: one line per published generator, then where they come from and go."""
     width = max(map(len, MODELS))
@@ -550,7 +570,7 @@ def list_lines() -> list[str]:
     lines += [
         "",
         f"each: {ARCHITECTURE}, {PARAMETERS / 1e6:.1f} M parameters, one direction",
-        f"from {base_url_from_env() or DEFAULT_BASE_URL}/NAME.pth (mirror: --base-url or ${BASE_URL_ENV})",
+        f"from {_shown_model_address()} (mirror: --base-url or ${BASE_URL_ENV})",
         f"cache: {cache_dir()} (${HOME_ENV}/pretrained)",
         "unpinned: no SHA-256 has been verified for these files; a download prints its digest",
         "use: cyclegan translate --checkpoint pretrained:NAME --out DIR photos/",

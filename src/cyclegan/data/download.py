@@ -42,7 +42,7 @@ from .archive import (
     remove_stale_extractions,
     verify_archive,
 )
-from .fetch import Bounds, address_problem, check_sha256, download_lock, fetch, file_address
+from .fetch import Bounds, address_problem, check_sha256, download_lock, fetch, file_address, shown_address
 
 DEFAULT_BASE_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets"
 CHUNK = 1 << 16
@@ -107,7 +107,7 @@ class DownloadResult:
 def dataset_url(name: str, base_url: str = DEFAULT_BASE_URL) -> str:
     """`BASE/NAME.zip`, the reference implementation's pattern; only http and https are accepted."""
     if problem := address_problem(base_url):
-        raise CycleGANError(f"option '--base-url' {base_url!r}: {problem}")
+        raise CycleGANError(f"option '--base-url' {shown_address(base_url)!r}: {problem}")
     return file_address(base_url, f"{name}.zip")
 
 
@@ -255,10 +255,12 @@ def _download_into(
             if part.exists() and part.stat().st_size == 0:
                 part.unlink()
             raise
-        verify_archive(part, url=url, total=total, sha256=sha256, limits=limits)
+        verify_archive(part, url=shown_address(url), total=total, sha256=sha256, limits=limits)
         size = part.stat().st_size
         try:
-            path = extract_safely(part, root, name, source=url, limits=limits, keep=(*SPLITS, *ALIGNED_SPLITS))
+            path = extract_safely(
+                part, root, name, source=shown_address(url), limits=limits, keep=(*SPLITS, *ALIGNED_SPLITS)
+            )
         except CycleGANError as e:
             if str(e).startswith("refusing"):  # the archive itself is bad: fetching it again cannot help
                 part.unlink(missing_ok=True)

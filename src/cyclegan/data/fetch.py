@@ -127,6 +127,17 @@ def address_problem(url: str, expected: str = "expected an http:// or https:// a
     return None if parts.scheme in ("http", "https") else expected
 
 
+def shown_address(url: str) -> str:
+    """`url` as messages show it: its query (a signed address's token, `?token=T`) as `?...`, kept out of logs
+    and screenshots; the full address is still the one fetched."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # not readable as an address (`address_problem` says so): its query hidden all the same
+        head, query, _ = url.partition("?")
+        return f"{head}?..." if query else url
+    return urllib.parse.urlunsplit(parts._replace(query="...")) if parts.query else url
+
+
 class _NoRedirectOutside(urllib.request.HTTPRedirectHandler):
     """Redirects followed only to http and https (urllib would also follow one to ftp), and, from an https://
     address the user gave, never down to plain http: anyone on the path could then swap the file (urllib follows
@@ -137,10 +148,11 @@ class _NoRedirectOutside(urllib.request.HTTPRedirectHandler):
         self.secure = urllib.parse.urlsplit(origin).scheme == "https"
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
+        shown = shown_address(newurl)
         if address_problem(newurl):
-            raise urllib.error.HTTPError(newurl, code, f"redirected to {newurl!r}, not http(s)", headers, fp)
+            raise urllib.error.HTTPError(newurl, code, f"redirected to {shown!r}, not http(s)", headers, fp)
         if self.secure and urllib.parse.urlsplit(newurl).scheme != "https":
-            raise _Downgrade(newurl, code, f"redirected to {newurl!r}: plain http after https", headers, fp)
+            raise _Downgrade(newurl, code, f"redirected to {shown!r}: plain http after https", headers, fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -249,14 +261,15 @@ def fetch(
     interrupted transfer, or one past its deadline, leaves `part` in place and raises a CycleGANError saying
     to run again; one over `bounds.max_bytes` deletes `part` (more of it cannot help).
     """
+    shown = shown_address(url)
     # its size would be the offset to resume from, and each write would fail as a cut connection; the record's
     # folder failed the download at its end with a raw IsADirectoryError
     for path in (part, _validators_path(part)):
         if path.is_dir():
-            raise CycleGANError(f"{path} is a folder, where the download of {url} goes: move it away")
+            raise CycleGANError(f"{path} is a folder, where the download of {shown} goes: move it away")
     for path in (part, _validators_path(part)):  # the bytes were appended to (the record written over) its target
         if path.is_symlink():
-            raise CycleGANError(f"{path} is a symbolic link, where the download of {url} goes: remove it")
+            raise CycleGANError(f"{path} is a symbolic link, where the download of {shown} goes: remove it")
     watchdog = _Watchdog(bounds.seconds)
     try:
         for attempt in range(attempts):
@@ -288,10 +301,11 @@ class _Interrupted(Exception):
 
 
 def _too_slow(url: str, part: Path, bounds: Bounds) -> CycleGANError:
+    shown = shown_address(url)
     got = part.stat().st_size if part.exists() else 0
     limit = f"{bounds.seconds / 60:g} minutes" if bounds.seconds >= 60 else f"{bounds.seconds:g} s"
     return CycleGANError(
-        f"download of {url} did not finish within {limit} ({bounds.seconds_from}); stopped after "
+        f"download of {shown} did not finish within {limit} ({bounds.seconds_from}); stopped after "
         f"{got} bytes, kept to resume: run again, or allow more time"
     )
 
@@ -303,7 +317,7 @@ def _too_big(url: str, part: Path, size: int, bounds: Bounds, *, announced: bool
         if announced
         else f"the server sent more than the {bounds.max_bytes} bytes allowed"
     )
-    return CycleGANError(f"download of {url} refused: {what} ({bounds.bytes_from}); nothing was kept")
+    return CycleGANError(f"download of {shown_address(url)} refused: {what} ({bounds.bytes_from}); nothing was kept")
 
 
 def _validators_path(part: Path) -> Path:
@@ -335,16 +349,17 @@ def _changed(part: Path, headers, total: int | None) -> bool:
 
 
 def _http_error(url: str, e: urllib.error.HTTPError, missing: str, mirror: str, base_via: str) -> CycleGANError:
+    shown = shown_address(url)
     if isinstance(e, _Downgrade):  # the words say what to run: the user's choice, made knowingly
         return CycleGANError(
-            f"download of {url} failed: HTTP {e.code}, {e.reason}, refused (anyone on the path could swap the file); "
-            f"to accept plain http, run again with {base_via.format(http_base(url))}"
+            f"download of {shown} failed: HTTP {e.code}, {e.reason}, refused (anyone on the path could swap the file); "
+            f"to accept plain http, run again with {base_via.format(shown_address(http_base(url)))}"
         )
     if e.code in REDIRECT_CODES:  # urllib's own text is three lines
         reason = "the server redirects in a loop or too many times" if "loop" in str(e.reason) else e.reason
-        return CycleGANError(f"download of {url} failed: HTTP {e.code}, {reason} (check the address or {mirror})")
+        return CycleGANError(f"download of {shown} failed: HTTP {e.code}, {reason} (check the address or {mirror})")
     hint = f" (no such file there: {missing})" if e.code == 404 else ""
-    return CycleGANError(f"download of {url} failed: HTTP {e.code} {e.reason}{hint}")
+    return CycleGANError(f"download of {shown} failed: HTTP {e.code} {e.reason}{hint}")
 
 
 def _fetch_once(
@@ -359,6 +374,7 @@ def _fetch_once(
     mirror: str,
     base_via: str,
 ) -> tuple[int | None, int]:
+    shown = shown_address(url)
     # the same download from byte 0, where the .part was discarded (a different file on the server)
     again = dict(
         progress=progress,
@@ -388,7 +404,7 @@ def _fetch_once(
             raise _Interrupted("deadline") from None
         reason = getattr(e, "reason", e)
         raise CycleGANError(
-            f"cannot reach {url}: {reason} (check the network, or give a mirror's address in {mirror})"
+            f"cannot reach {shown}: {reason} (check the network, or give a mirror's address in {mirror})"
         ) from None
 
     start, total = _content_range(resp.headers.get("Content-Range"))
@@ -397,16 +413,16 @@ def _fetch_once(
         sent = f"from byte {start}" if start is not None else "a part without a readable Content-Range"
         if not offset:  # the whole file was asked: starting again would ask the same
             raise CycleGANError(
-                f"download of {url} failed: the server sent {sent} when the whole file was asked (HTTP 206); "
+                f"download of {shown} failed: the server sent {sent} when the whole file was asked (HTTP 206); "
                 f"try again later, or give a mirror's address in {mirror}"
             )
-        print(f"warning: {url} sent {sent} when byte {offset} was asked; starting again from byte 0", file=sys.stderr)
+        print(f"warning: {shown} sent {sent} when byte {offset} was asked; starting again from byte 0", file=sys.stderr)
         _discard(part)
         return _fetch_once(url, part, **again)
     resuming = offset and resp.status == 206
     if resuming and _changed(part, resp.headers, total):  # its rest appended to our start: neither file
         resp.close()
-        print(f"warning: {url} changed on the server since the interrupted download; starting again", file=sys.stderr)
+        print(f"warning: {shown} changed on the server since the interrupted download; starting again", file=sys.stderr)
         _discard(part)
         return _fetch_once(url, part, **again)
     with resp:
@@ -457,11 +473,11 @@ def _fetch_once(
             if getattr(e, "errno", None) in LOCAL_ERRNOS:  # this disk, not the connection: another attempt cannot help
                 kept = part.stat().st_size if part.is_file() else 0
                 raise CycleGANError(
-                    f"cannot write {part}: {reason}; its {kept}{of} bytes of {url} are kept: make room and run the "
+                    f"cannot write {part}: {reason}; its {kept}{of} bytes of {shown} are kept: make room and run the "
                     "same command again to resume"
                 ) from None
             raise _Interrupted(
-                f"download of {url} stopped after {done}{of} bytes ({reason}); run the same command again to resume"
+                f"download of {shown} stopped after {done}{of} bytes ({reason}); run the same command again to resume"
             ) from None
     _validators_path(part).unlink(missing_ok=True)  # complete: nothing left to resume
     return total, offset
