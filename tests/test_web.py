@@ -2695,7 +2695,23 @@ def test_compare_tab_says_gatys_on_lite0_optimised_the_features_that_measure_it(
     photo, style = str(_png(tmp_path / "photo.png", 40, 30)), str(_png(tmp_path / "style.png", 40, 40, seed=1))
     _, table = _handler(app, "compare")(photo, "cut.pt (AtoB only)", "AtoB", [style], "lite0", 32, 1)
     assert table.endswith("\nGatys optimised the same Lite0 features that measure it, so the distances favour it.")
-    assert "\n| gatys | " in table
+
+
+def test_compare_tabs_rows_are_named_as_the_commands_table_names_them(tmp_path):
+    """The tab's table read "input", "CycleGAN", "gatys" (the README's screenshot showed it): lower case beside its
+    own caption "Gatys (lite0, 1 step)", where `cyclegan compare` prints the row "Gatys"."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    ckpt = tmp_path / "g.pt"
+    _tiny_checkpoint(ckpt)
+    app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
+    photo, style = str(_png(tmp_path / "photo.png", 40, 30)), str(_png(tmp_path / "style.png", 40, 40, seed=1))
+    _, table = _handler(app, "compare")(photo, "g.pt", "AtoB", [style], "lite0", 32, 1)
+    rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")][1:]
+    assert rows == ["input", "CycleGAN", "Gatys"]
 
 
 def _stoppers(app, cancel_id: str) -> dict:

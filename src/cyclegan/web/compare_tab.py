@@ -177,7 +177,8 @@ class CompareTab:
         ]
         for method in ("input", "cyclegan", "gatys"):
             s = "" if seconds[method] is None else f"{seconds[method]:.3f}"
-            row = label if method == "cyclegan" else method  # not `name`, the Gatys backbone's, read below
+            # the rows as `cyclegan compare` names them (`report.text`); not `name`, the Gatys backbone's, read below
+            row = {"cyclegan": label, "gatys": "Gatys"}.get(method, method)
             table.append(
                 f"| {row} | {s} | {m['ssim_y'][method]:.3f} | {m['content_distance'][method]:.3f} | "
                 f"{m['style_distance'][method]:.3f} |"
