@@ -541,7 +541,7 @@ def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
         opts.inputs, opts.out, ext=opts.ext, overwrite=opts.overwrite, skip_existing=opts.skip_existing
     ) as plan:  # before work
         if plan.skipped:
-            print(f"{plan.skipped} input(s) already translated in {opts.out}: left as they are")
+            print(f"{plan.skipped} input(s) already translated in {escape(opts.out)}: left as they are")
         if not plan.files:  # all done: no generator to load (nor a pretrained one to download)
             return [], list(plan.errors)
         device = resolve_device(opts.device)
