@@ -80,7 +80,7 @@ from .style import (
     to_pil_01,
 )
 from .style.backbones import DEFAULTS, Lite0Backbone
-from .translation import expand_inputs, still_images
+from .translation import check_out_folder, expand_inputs, still_images
 
 METRICS_BACKBONE = "lite0"  # always available offline, so reports from any machine are comparable
 MIN_SIDE = 3  # SSIM's window (`evaluate.metrics.ssim`) needs 3 px a side: a thinner image is named and skipped
@@ -153,8 +153,11 @@ def input_folders(opts: CompareOptions, inputs: Inputs) -> list[Path]:
 
 
 def check_output_folder(opts: CompareOptions, inputs: Inputs) -> None:
-    """Refuse (one line, before any work) an --out in or inside a folder of input images, outputs onto the
-    inputs and, without --overwrite, outputs that exist."""
+    """Refuse (one line, before any work) an --out named as an image or clip (`check_out_folder`), in or inside a
+    folder of input images, outputs onto the inputs and, without --overwrite, outputs that exist."""
+    check_out_folder(
+        Path(opts.out), holds="the comparison is written into (grid.png, report.html, report.json, images/)"
+    )
     check_outputs(
         output_files(inputs, Path(opts.out)),
         overwrite=opts.overwrite,
