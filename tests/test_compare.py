@@ -283,12 +283,19 @@ def test_an_image_too_thin_to_measure_is_named_and_skipped(checkpoint, tmp_path)
     good = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))[0]
     style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))[0]
     Image.new("RGB", (60, 1), (200, 120, 60)).save(tmp_path / "thin.png")
-    content = [str(good), str(tmp_path / "thin.png")]
+    # as thin at --size 4096, the most --size takes: "give a larger --size" was no way out (the web page's Compare
+    # tab said so of its slider alone)
+    Image.new("RGB", (5000, 1), (200, 120, 60)).save(tmp_path / "strip.png")
+    content = [str(good), str(tmp_path / "thin.png"), str(tmp_path / "strip.png")]
     opts = CompareOptions(str(checkpoint), content, [str(style)], str(tmp_path / "cmp"), size=16, steps=1)
     report = compare(replace(opts, backbone="lite0", device="cpu", progress=False))
     assert [row.name for row in report.rows] == [good.stem]
-    thin = tmp_path / "thin.png"
-    assert report.skipped == [f"{thin} is 16x1 px at --size 16: too thin to measure; give a larger --size"]
+    thin, strip = tmp_path / "thin.png", tmp_path / "strip.png"
+    assert report.skipped == [
+        f"{thin} is 16x1 px at --size 16: too thin to measure; give a larger --size",
+        f"{strip} is 5000x1 px, too thin to measure at any long side up to 4096 px (its short side under 3 px); crop "
+        "it to a less thin shape",
+    ]
 
 
 def test_an_empty_target_folder_is_refused_before_any_work(tmp_path, monkeypatch):

@@ -364,6 +364,19 @@ def test_a_demo_stopped_before_its_first_checkpoint_runs_again_without_overwrite
     assert "holds files that are not a demo run's (demo.json" in capsys.readouterr().err
 
 
+def test_the_demos_lines_name_its_folder_on_one_line(tmp_path, capsys, monkeypatch):
+    """`demo --out $'x\\nerror: fake'`: its "reusing the demo's rendered scenes" line (and the others naming its
+    folder: replacing, going on, reporting) printed a second line "error: fake" the demo did not write; its report
+    line was escaped already."""
+    args, _ = demo_stopped_before_training(monkeypatch, tmp_path / "x\nerror: fake")
+    for _ in range(2):
+        with pytest.raises(SystemExit):
+            main(args)
+    out = capsys.readouterr().out
+    assert "x\\nerror: fake: reusing the demo's rendered scenes" in out
+    assert not any(line.startswith("error: fake") for line in out.splitlines())
+
+
 def test_a_demo_stopped_before_its_first_checkpoint_reuses_its_whole_rendering(tmp_path, capsys, monkeypatch):
     """Run again, a demo stopped before its first checkpoint rendered its whole world again (~35 s) although data/
     was complete: it is reused when it is the recorded rendering, unchanged; changed, it is rendered again."""

@@ -88,3 +88,16 @@ def test_a_written_name_with_a_newline_is_one_line_on_stdout(tmp_path, capsys, m
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "x\\nerror: fake" in out and not any(line.startswith("error: fake") for line in out.splitlines())
+
+
+def test_translate_skip_existing_names_its_out_on_one_line(tmp_path, capsys, monkeypatch):
+    """`translate --skip-existing --out $'x\\nerror: fake'` printed "1 input(s) already translated in x" and a second
+    line "error: fake" it did not write (the twin of the "wrote" line above)."""
+    monkeypatch.chdir(tmp_path)
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    Image.new("RGB", (24, 24), "red").save(tmp_path / "in.png")
+    argv = ["translate", "--checkpoint", str(ckpt), "--out", "x\nerror: fake", "--no-progress", "in.png"]
+    assert main(argv) == 0 and main([*argv, "--skip-existing"]) == 0
+    out = capsys.readouterr().out
+    assert "already translated in x\\nerror: fake" in out
+    assert not any(line.startswith("error: fake") for line in out.splitlines())

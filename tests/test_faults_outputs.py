@@ -345,6 +345,13 @@ def test_compare_refuses_an_existing_output_and_an_input_folder(tmp_path, capsys
     before = snapshot(style)
     assert main([*args, "--out", str(style / "cmp"), "--overwrite"]) == 2  # into the reference folder
     assert "inside the input folder" in one_line_error(capsys) and snapshot(style) == before
+    # an --out named as an image (the grid the user expected): it was made a folder of that name, as translate's was
+    assert main([*args, "--out", str(tmp_path / "grid.png")]) == 2
+    assert one_line_error(capsys) == (
+        f"error: --out {tmp_path / 'grid.png'} names a .png file, but --out is the folder the comparison is written "
+        f"into (grid.png, report.html, report.json, images/); give a folder, e.g. --out {tmp_path / 'grid'}\n"
+    )
+    assert not (tmp_path / "grid.png").exists()
 
 
 def test_compare_refuses_an_out_among_input_images_named_as_files_or_by_a_glob(dataset, tmp_path, capsys):

@@ -1104,6 +1104,27 @@ def test_an_empty_checkpoint_or_config_path_is_refused_naming_the_option(tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["evaluate", "--checkpoint", "r", "--data", "d", "--out", "-"],
+        ["bench", "--json", "-", "--size", "32"],
+        ["translate", "--checkpoint", "r", "--out", "-", "x.png"],
+        ["stylize", "--content", "c.png", "--style", "s.png", "--out", "-"],
+        ["datasets", "synthetic", "--out", "-"],
+    ],
+)
+def test_a_dash_for_a_file_or_folder_is_refused_as_no_standard_stream(tmp_path, capsys, monkeypatch, args):
+    """`evaluate --out -` or `bench --json -` (standard output, as a shell user writes it) wrote a file named '-',
+    `translate --out -` a folder, after all the work; export refused it alone (fa595e6). Every option naming a file
+    or folder now refuses it at once."""
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    flag = args[args.index("-") - 1]
+    assert f"option '{flag}': - is not standard input or output here; give " in one_line_error(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_empty_checkpoint_is_refused_by_serve_and_bench_tiles():
     from cyclegan.bench.options import TileBenchOptions
     from cyclegan.web.options import ServeOptions

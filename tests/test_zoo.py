@@ -506,6 +506,24 @@ def test_a_mirrors_token_is_not_printed_with_the_download(server, tmp_path, caps
 
 
 @pytest.mark.slow
+def test_a_signed_mirrors_new_token_uses_the_cached_file(server, tmp_path, capsys):
+    """A signed mirror hands out a new token each session: each one downloaded the file again, warning that the
+    cached file "was downloaded from HOST/x.pth?..., not HOST/x.pth?... as now asked" (the same address, its
+    token hidden). The token is an access right, not the file's identity; nor is it kept in the cache's record."""
+    data, _ = generator_bytes(tmp_path)
+    for token in ("token=OLD", "token=NEW"):
+        server.files[f"/models/horse2zebra.pth?{token}"] = data
+    zoo.fetch_model("horse2zebra", base_url=f"{server.base_url}?token=OLD", progress=False)
+    r = zoo.fetch_model("horse2zebra", base_url=f"{server.base_url}?token=NEW", progress=False)
+    assert not r.downloaded and len(server.requests) == 1
+    assert "downloading it again" not in capsys.readouterr().err
+    assert "OLD" not in zoo.record_path(r.path).read_text()
+    server.files["/models2/horse2zebra.pth"] = data  # another address: still named and fetched again
+    assert zoo.fetch_model("horse2zebra", base_url=f"{server.base_url}2", progress=False).downloaded
+    assert "was downloaded from" in capsys.readouterr().err
+
+
+@pytest.mark.slow
 def test_pretrained_commands(server, tmp_path, capsys):
     data, _ = generator_bytes(tmp_path)
     publish(server, "horse2zebra", data)

@@ -35,7 +35,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .clipio import VIDEO_FORMATS
-from .compare_options import GRID_CELL_MOST, CompareOptions
+from .compare_options import GRID_CELL_MOST, SIZE_MOST, CompareOptions
 from .config import config_from_dict
 from .data.io import MAX_PIXELS, frame_count, long_side_shape, read_image, resize_long_side, save_image
 from .errors import CycleGANError, escape
@@ -80,7 +80,7 @@ from .style import (
     to_pil_01,
 )
 from .style.backbones import DEFAULTS, Lite0Backbone
-from .translation import expand_inputs, still_images
+from .translation import check_out_folder, expand_inputs, still_images
 
 METRICS_BACKBONE = "lite0"  # always available offline, so reports from any machine are comparable
 MIN_SIDE = 3  # SSIM's window (`evaluate.metrics.ssim`) needs 3 px a side: a thinner image is named and skipped
@@ -153,8 +153,11 @@ def input_folders(opts: CompareOptions, inputs: Inputs) -> list[Path]:
 
 
 def check_output_folder(opts: CompareOptions, inputs: Inputs) -> None:
-    """Refuse (one line, before any work) an --out in or inside a folder of input images, outputs onto the
-    inputs and, without --overwrite, outputs that exist."""
+    """Refuse (one line, before any work) an --out named as an image or clip (`check_out_folder`), in or inside a
+    folder of input images, outputs onto the inputs and, without --overwrite, outputs that exist."""
+    check_out_folder(
+        Path(opts.out), holds="the comparison is written into (grid.png, report.html, report.json, images/)"
+    )
     check_outputs(
         output_files(inputs, Path(opts.out)),
         overwrite=opts.overwrite,
@@ -374,13 +377,22 @@ def caveats(gatys_backbone: str, inputs: Inputs, n_images: int, refs_per_image: 
 # --- the comparison --------------------------------------------------------------------------------------
 
 
-def check_measurable(name: object, im: Image.Image, size: int) -> None:
+def check_measurable(name: object, im: Image.Image, size: int, *, source: tuple[int, int], largest: int) -> None:
     """Refuse, before the two methods' work, a content image resized too thin for SSIM (MIN_SIDE): it raised a
-    ValueError traceback (the web page's Compare tab a line saying nothing of its long side) after both ran."""
-    if min(im.size) < MIN_SIDE:
+    ValueError traceback (the web page's Compare tab a line saying nothing of its long side) after both ran.
+    `source`: its (W, H) before the resize; where it is as thin at `largest`, the largest --size (or the page's
+    slider) allows, cropping is the way: "give a larger --size" sent a 20000x20 strip's user to a size out of reach."""
+    if min(im.size) >= MIN_SIDE:
+        return
+    w, h = source
+    if min(long_side_shape(h, w, largest)) < MIN_SIDE:
         raise CycleGANError(
-            f"{name} is {im.width}x{im.height} px at --size {size}: too thin to measure; give a larger --size"
+            f"{name} is {w}x{h} px, too thin to measure at any long side up to {largest} px (its short side under "
+            f"{MIN_SIDE} px); crop it to a less thin shape"
         )
+    raise CycleGANError(
+        f"{name} is {im.width}x{im.height} px at --size {size}: too thin to measure; give a larger --size"
+    )
 
 
 @keyword_names({"--style-size": "--size"})  # `stylize`'s flag: here --size scales the references too
@@ -400,8 +412,9 @@ def _compare_one(
 ) -> tuple[Row, dict[str, torch.Tensor]]:
     """CycleGAN and Gatys on one content image: its row of figures and its images (method -> (1, 3, H, W)
     in [0, 1]), written under out/images/. Raises CycleGANError naming an image that cannot be read."""
-    im = resize_long_side(read_image(path, max_pixels=opts.max_pixels), opts.size)
-    check_measurable(path, im, opts.size)
+    read = read_image(path, max_pixels=opts.max_pixels)
+    im = resize_long_side(read, opts.size)
+    check_measurable(path, im, opts.size, source=read.size, largest=SIZE_MOST)
     x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
     # Gatys first: its memory check refuses a size the device cannot hold (a generator's forward pass takes less)
     # before the generator runs at it; at --size 4096 the translation took the memory first, and was killed

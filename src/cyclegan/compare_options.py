@@ -24,6 +24,7 @@ from .style.options import Optimizer, StyleBackbone, backbone_option, optimizer_
 # The grid's default cell at most: at --size 1024 the grid of 20 images was 3078 x 20534 px (about 0.6 GB while
 # written, growing as images x size^2); the full-size outputs stay in images/, and --grid-cell asks for more.
 GRID_CELL_MOST = 512
+SIZE_MOST = 4096  # --size at most: a thinner image than it measures is cropped, not scaled (`compare.check_measurable`)
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class CompareOptions(Options):
         None,
         "long side of the images in px",
         gt=0,
-        le=4096,
+        le=SIZE_MOST,
         default_text="the run's training size, as evaluate; 256 for a generator file of another project",
     )
     refs_per_image: int = opt(1, "style references per image", gt=0)

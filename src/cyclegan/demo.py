@@ -427,7 +427,7 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
         reported = (run / "report.json").exists()
         record = None if opts.overwrite or reported else _stopped_demo(run, opts)
         if record is not None and record.get("checkpoint") == _stamp(run / CHECKPOINT_NAME):
-            print(f"{run}: the demo's training ended before its report; reporting on it")
+            print(f"{escape(run)}: the demo's training ended before its report; reporting on it")
             return _report_or_say_how_to(run, opts, s, record)
         if record is None and not opts.overwrite:
             stopped = "" if reported else " that stopped before its report"
@@ -437,7 +437,8 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
             )
         if opts.overwrite:
             remove_demo_run(run)
-            print(f"replacing the previous demo run in {run}{link_note(run)}")  # through a link: the run it leads to
+            # through a link: the run it leads to
+            print(f"replacing the previous demo run in {escape(run)}{link_note(run)}")
     if record is None:
         options = {**DEMO_OPTIONS, "seed": opts.seed, **s.options, **({"steps": opts.steps} if opts.steps else {})}
         world = {"size": options["size"], "count": s.train_count, "test_count": s.test_count, "seed": WORLD_SEED}
@@ -451,13 +452,13 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
             "data": {**world, "sha256": None},  # the rendering's digest once whole: reused if stopped before training
         }
         if before == "whole":  # a demo stopped before its first checkpoint
-            print(f"{run}: reusing the demo's rendered scenes in {run / 'data'}")
+            print(f"{escape(run)}: reusing the demo's rendered scenes in {escape(run / 'data')}")
         else:
             _write_record(run, record)  # before rendering: a rendering stopped halfway is known as this world's
             remove_stale_temporaries(run / "data")  # a killed rendering's (this process holds the folder)
             if before == "part":
                 kept = sum(1 for split in SPLITS for _ in (run / "data" / split).glob("*.png"))
-                print(f"{run}: the demo's rendering was stopped halfway; keeping its {kept} whole scenes")
+                print(f"{escape(run)}: the demo's rendering was stopped halfway; keeping its {kept} whole scenes")
             scenes = SyntheticOptions(str(run / "data"), **world, progress=opts.progress)
             try:
                 write_dataset(scenes, keep=before == "part")
@@ -490,7 +491,10 @@ def _train(run: Path, opts: DemoOptions, record: dict, *, resumed: bool, t0: flo
     if resumed:
         cfg, ckpt = prepare_config({}, resume=True, out=str(run))  # the run's own config: steps, time, seed
         if cfg.train.steps is not None and ckpt["step"] >= cfg.train.steps:  # `cyclegan train --resume` ended it
-            print(f"{run}: the demo's training was ended outside the demo (cyclegan train --resume); reporting on it")
+            print(
+                f"{escape(run)}: the demo's training was ended outside the demo (cyclegan train --resume); "
+                "reporting on it"
+            )
             verdict = stored_verdict(ckpt)
             return {
                 **record,
@@ -500,7 +504,7 @@ def _train(run: Path, opts: DemoOptions, record: dict, *, resumed: bool, t0: flo
                 "seconds": {"train": None, "before_report": time.perf_counter() - t0},  # not timed here
                 "checkpoint": _stamp(run / CHECKPOINT_NAME),
             }
-        print(f"{run}: the demo stopped while training; going on from its checkpoint")
+        print(f"{escape(run)}: the demo stopped while training; going on from its checkpoint")
     else:
         overrides = {
             **record["options"],

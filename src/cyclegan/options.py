@@ -220,9 +220,13 @@ def check_value(name: str, value: Any, meta: dict) -> None:
 
 
 def check_nonempty(name: str, value: Any, meta: dict) -> None:
-    """A field with `nonempty` refuses "" (alone, or among a list's values) in one line saying what to give."""
+    """A field with `nonempty` (a file's or folder's name) refuses "" (alone, or among a list's values) in one line
+    saying what to give, and "-": a shell user's standard output, where `evaluate --out -` or `bench --json -` wrote
+    a file named '-' (and `translate --out -` a folder)."""
     if meta.get("nonempty") and (value == "" or (isinstance(value, tuple) and "" in value)):
         raise CycleGANError(f"option '{name}' is empty (an unset variable?): give {meta['nonempty']}")
+    if meta.get("nonempty") and value == "-":
+        raise CycleGANError(f"option '{name}': - is not standard input or output here; give {meta['nonempty']}")
 
 
 def check_choice(name: str, value: Any, meta: dict, *, optional: bool = False) -> None:

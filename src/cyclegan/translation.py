@@ -226,14 +226,17 @@ class Plan:
     skipped: int = 0  # inputs left out because their output exists (--skip-existing)
 
 
-def check_out_folder(out_dir: Path) -> None:
+def check_out_folder(
+    out_dir: Path, *, holds: str = "the translations are written into, each named as its input"
+) -> None:
     """Refuse (one line) an `--out` not there yet whose name is an image's or a clip's (`--out result.mp4 clip.mp4`):
-    it was made a folder of that name, holding `result.mp4/clip.mp4`, without a word."""
+    it was made a folder of that name, holding `result.mp4/clip.mp4`, without a word. `holds`: what the folder is
+    for, as the line says it (`compare`'s: its grid, report and images; `compare --out grid.png` made that folder)."""
     suffix = out_dir.suffix.lower()
     if suffix in (*IMAGE_EXTENSIONS, *VIDEO_FORMATS, ".gif") and not os.path.lexists(out_dir):
         raise CycleGANError(
-            f"--out {out_dir} names a {suffix} file, but --out is the folder the translations are written into, each "
-            f"named as its input; give a folder, e.g. --out {out_dir.with_suffix('')}"
+            f"--out {out_dir} names a {suffix} file, but --out is the folder {holds}; give a folder, e.g. --out "
+            f"{out_dir.with_suffix('')}"
         )
 
 
@@ -541,7 +544,7 @@ def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
         opts.inputs, opts.out, ext=opts.ext, overwrite=opts.overwrite, skip_existing=opts.skip_existing
     ) as plan:  # before work
         if plan.skipped:
-            print(f"{plan.skipped} input(s) already translated in {opts.out}: left as they are")
+            print(f"{plan.skipped} input(s) already translated in {escape(opts.out)}: left as they are")
         if not plan.files:  # all done: no generator to load (nor a pretrained one to download)
             return [], list(plan.errors)
         device = resolve_device(opts.device)

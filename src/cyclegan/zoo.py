@@ -20,9 +20,9 @@ A download
 A cached file is checked against that record before each use (size, then SHA-256): one that differs
 (truncated, damaged, replaced) is named on stderr, deleted and downloaded again. One downloaded from another
 address than the mirror now asked for (`--base-url`, `$CYCLEGAN_PRETRAINED_URL`: perhaps another file under the
-same name) is named and downloaded again, unless it has the `--sha256` asked for; it stays in the cache until the
-new file replaces it. Without a mirror the cached file is used wherever it came from (offline, a copy fetched
-from a mirror or put there by hand). A cached file without a
+same name; its query, a signed address's token, aside) is named and downloaded again, unless it has the
+`--sha256` asked for; it stays in the cache until the new file replaces it. Without a mirror the cached file is
+used wherever it came from (offline, a copy fetched from a mirror or put there by hand). A cached file without a
 record (an older cache, or a file put there by hand) is checked as a download is (step 3) and recorded.
 
 CACHE is `$CYCLEGAN_HOME/pretrained` (default `~/.cache/cyclegan/pretrained`). BASE is the reference's
@@ -243,7 +243,8 @@ def record_path(target: Path) -> Path:
 
 
 def _write_record(target: Path, *, size: int, digest: str, url: str) -> None:
-    text = json.dumps({"bytes": size, "sha256": digest, "url": url}) + "\n"
+    # the address as messages show it: a signed address's token (its query) is not kept on disk (`moved_from`)
+    text = json.dumps({"bytes": size, "sha256": digest, "url": shown_address(url)}) + "\n"
     write_atomic(record_path(target), lambda tmp: Path(tmp).write_text(text))
 
 
@@ -285,12 +286,19 @@ def moved_from(target: Path, *, url: str, digest: str | None, expected: str | No
     --base-url or $CYCLEGAN_PRETRAINED_URL) at another address `url`: perhaps another file under the same name,
     unless its digest is the one asked for. None where the file is the one asked for, where no mirror was
     asked for (the default server: a copy fetched from a mirror, or put there by hand, is used offline), or
-    where its record names no address (an older cache)."""
+    where its record names no address (an older cache). Addresses are compared without their query: a signed
+    mirror's token changes from one session to the next (`?token=T`), and each new one downloaded the file again,
+    saying it came from an address shown as the same (`shown_address`, as the record keeps it)."""
     if not mirror or (expected is not None and digest == expected):
         return None
     record = _read_record(target) or {}
     old = record.get("url")
-    return old if isinstance(old, str) and old != url else None
+    return old if isinstance(old, str) and _without_query(old) != _without_query(url) else None
+
+
+def _without_query(url: str) -> str:
+    """`url` without its query (as recorded, `?...`; as asked, a token): the file's address alone."""
+    return url.partition("?")[0]
 
 
 def _unusable(target: Path, *, url: str, expected: str | None, mirrored: bool) -> tuple[str | None, str | None, bool]:

@@ -37,7 +37,8 @@ from ..data.io import list_images, same_files
 from ..errors import CycleGANError, install_extra
 from ..evaluate.distances import feature_distances
 from ..evaluate.metrics import l1, local_colour, psnr, ssim
-from ..evaluate.runner import aligned_truth, pair_key
+from ..evaluate.options import pair_key
+from ..evaluate.runner import aligned_truth
 from ..families import directions_of, family, generator_for
 from ..pretrained import lite0_weights_path
 from .inputs import Images, sample_batch, sample_pairs

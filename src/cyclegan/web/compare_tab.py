@@ -105,8 +105,8 @@ class CompareTab:
 
     def _compare(self, photo, key, direction, styles, backbone, size, steps, stop: Stop, progress):
         # on first use (torch): the page is up before these load
-        from ..compare import METRICS_BACKBONE, MIN_SIDE, check_measurable, measure, translate_timed
-        from ..data.io import long_side_shape, resize_long_side, save_image
+        from ..compare import METRICS_BACKBONE, check_measurable, measure, translate_timed
+        from ..data.io import resize_long_side, save_image
         from ..loading import model_label
         from ..style import GatysOptions, load_image_01, stylize, to_pil_01
 
@@ -116,17 +116,10 @@ class CompareTab:
         if not styles:
             raise CycleGANError("upload at least one style reference (an image of the target domain) for Gatys")
         size, steps = int(size), int(steps)
-        im, transparent = engine.image_on_white(photo)
-        # as thin at every long side the slider offers: "give a larger long side" (check_measurable) sent a 20000x20
-        # strip's visitor to the slider, which cannot reach one
-        largest = engine.opts.max_style_size
-        if min(long_side_shape(im.height, im.width, largest)) < MIN_SIDE:
-            raise CycleGANError(
-                f"the photo is {im.width}x{im.height} px, too thin to measure at any long side up to {largest} px (its "
-                f"short side under {MIN_SIDE} px); crop it to a less thin shape"
-            )
-        im = resize_long_side(im, size)
-        check_measurable("the photo", im, size)  # before Gatys' minutes, not after
+        photo_im, transparent = engine.image_on_white(photo)
+        im = resize_long_side(photo_im, size)
+        # before Gatys' minutes, not after; as thin at the slider's largest long side: crop it
+        check_measurable("the photo", im, size, source=photo_im.size, largest=engine.opts.max_style_size)
         refs = engine.references(styles, size)  # at the size Gatys and the Gram distance scale them to
         engine.name_first_frames([photo, *styles], "used")
         G = engine.generator(key, direction)
