@@ -1291,6 +1291,39 @@ def test_a_failed_checkpoint_write_stops_the_run_and_keeps_the_previous(dataset,
     assert load_checkpoint(out)["step"] == 2 and leftovers(out) == []
 
 
+@pytest.mark.parametrize(
+    ("code", "strerror", "when"),
+    [
+        (errno.EROFS, "Read-only file system", "once the file system of {out} is writable again (mounted read-write)"),
+        (errno.EACCES, "Permission denied", "once you may write in {out} (its permissions, or its owner's)"),
+        (errno.EIO, "Input/output error", "once the disk or its connection is checked"),
+    ],
+)
+def test_a_checkpoint_write_failing_for_another_cause_than_room_says_what_lifts_it(
+    dataset, tmp_path, capsys, monkeypatch, code, strerror, when
+):
+    """A read-only disk, a refused permission or a failing disk said "once there is room" as a full one does,
+    sending the user to free space that was never short: the line names what lifts the cause instead."""
+    real = torch.save
+    saves = []
+
+    def save(obj, f, *args, **kwargs):
+        saves.append(f)
+        if len(saves) == 2:
+            raise OSError(code, strerror)
+        return real(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save)
+    out = tmp_path / "run"
+    assert main(["train", *tiny_flags(dataset, out, steps=10, checkpoint_every=2)]) == 2
+    err = one_line_error(capsys)
+    assert err.endswith(
+        f"at step 4: {strerror}; the previous checkpoint is kept ({when.format(out=out)}: cyclegan train --out {out} "
+        "--resume)"
+    )
+    assert "room" not in err
+
+
 def test_a_disk_that_fills_during_a_checkpoint_says_the_room_it_needs(dataset, tmp_path, capsys, monkeypatch):
     """The disk fills halfway through the second checkpoint: "No space left on device" alone left the user to guess
     how much to free; the line says what the checkpoint needs and what the disk has, the first one kept whole."""

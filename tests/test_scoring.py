@@ -995,6 +995,27 @@ def test_a_run_killed_between_best_pt_and_its_checkpoint_resumes_as_one_never_st
     assert torch.load(run / "best.pt", weights_only=True)["step"] == 6
 
 
+def test_a_read_only_disk_at_best_pt_says_so_not_to_make_room(tiny_cfg, tmp_path, monkeypatch):
+    """best.pt cannot be written because the file system turned read-only (a disk error remounts it so): the line
+    said "once there is room", as for a full disk; it names the read-only file system and what lifts it."""
+    scored_in_turn(monkeypatch, [30.0, 31.0, 32.0, 33.0])
+    real = os.fsync
+
+    def fsync(fd):  # write_atomic's fsync of best.pt's temporary file, at the second best
+        if ".best.pt." in os.readlink(f"/proc/self/fd/{fd}") and (tmp_path / "run" / "best.pt").exists():
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(CycleGANError) as e:
+        train(tiny_cfg(steps=6, eval_every=2, checkpoint_every=2), progress=False)
+    run = tmp_path / "run"
+    assert str(e.value) == (
+        f"cannot write {run / 'best.pt'} at step 4: Read-only file system; the checkpoint of step 2 is kept (once the "
+        f"file system of {run} is writable again (mounted read-write): {resume_command(run)})"
+    )
+
+
 @pytest.mark.parametrize("checkpoint_every", [2, 0])
 def test_a_full_disk_at_best_pt_names_what_is_left_to_go_on_with(tiny_cfg, tmp_path, monkeypatch, checkpoint_every):
     """best.pt cannot be written (a full disk) at its second evaluation: one line, the previous best.pt kept whole,

@@ -50,6 +50,7 @@ from .run_folder import (
     TRAIN_STAMPS_KEY,
     Run,
     claim_run_folder,
+    once_fixed,
     oserror_text,
     resume_command,
 )
@@ -352,7 +353,7 @@ def _rewrite_config(run: Run, *, step: int, saved: int | None) -> None:
         kept = (
             "no checkpoint was saved yet"
             if saved is None
-            else f"the checkpoint of step {saved} is kept (once there is room: {run.goes_on_with()})"
+            else f"the checkpoint of step {saved} is kept ({once_fixed(e, run.folder)}: {run.goes_on_with()})"
         )
         path = run.folder / CONFIG_NAME
         raise CycleGANError(f"cannot write {path} at step {step}: {e.strerror or e}; {kept}") from None

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from ..errors import CycleGANError, escape
 from ..run_files import CHECKPOINT_NAME, LOG_NAME, TENSORBOARD_DIR
 from . import distributed as ddp
-from .run_folder import Run, check_not_a_link, oserror_text
+from .run_folder import Run, check_not_a_link, once_fixed, oserror_text
 from .trainer import Trainer
 
 LOSSES_KEY = "loss_sums"  # checkpoint.pt: the loss sums since the last scheduled record (`LossLog.carried_state`)
@@ -84,6 +84,13 @@ class LossLog:
         if self._hook is not None and threading.excepthook is self._hook:
             threading.excepthook = self._hook.previous
 
+    def _not_written(self, step: int, e: OSError) -> CycleGANError:
+        """The one line that stops the run when log.jsonl cannot be written at `step` (a full disk, a read-only one)."""
+        return CycleGANError(
+            f"cannot write the log {self.run.folder / LOG_NAME} at step {step}: {e.strerror or e}; the run's last "
+            f"checkpoint, if any, stays as it was ({once_fixed(e, self.run.folder)}: {self.run.goes_on_with()})"
+        )
+
     def sync(self, step: int) -> None:
         """log.jsonl's records on disk, before the checkpoint of `step` is written (that write is synced: a power cut
         after it kept the checkpoint, and the records of the steps before it, still in the page cache, could be lost:
@@ -91,10 +98,7 @@ class LossLog:
         try:
             self._sync()
         except OSError as e:
-            raise CycleGANError(
-                f"cannot write the log {self.run.folder / LOG_NAME} at step {step}: {e.strerror or e}; the run's "
-                f"last checkpoint, if any, stays as it was (once there is room: {self.run.goes_on_with()})"
-            ) from None
+            raise self._not_written(step, e) from None
 
     def _sync(self) -> None:
         if self.file is not None:
@@ -222,10 +226,7 @@ class LossLog:
             self.file.write(json.dumps(record, allow_nan=False) + "\n")  # strict JSON: never NaN or Infinity
             self.file.flush()
         except OSError as e:  # a full disk: one line, not a traceback; trim_log drops a half-written record
-            raise CycleGANError(
-                f"cannot write the log {self.run.folder / LOG_NAME} at step {step}: {e.strerror or e}; the run's "
-                f"last checkpoint, if any, stays as it was (once there is room: {self.run.goes_on_with()})"
-            ) from None
+            raise self._not_written(step, e) from None
         if self.tb:
             scalars = {f"loss/{k}": v for k, v in means.items() if v is not None} | {"lr": record["lr"]}
             # the scores (eval/AtoB/psnr, ...): a section of their own

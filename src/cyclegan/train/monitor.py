@@ -15,7 +15,7 @@ from ..errors import CycleGANError, escape
 from ..inference import is_out_of_memory
 from ..run_files import BEST_NAME, CHECKPOINT_NAME
 from . import distributed as ddp
-from .run_folder import Run
+from .run_folder import Run, once_fixed
 from .scoring import HeldOut, Scorer, best_metric
 from .trainer import Trainer
 from .watch import Verdict, Watch
@@ -151,7 +151,7 @@ class Monitor:
                 except OSError as e:  # a full disk: one line; the last checkpoint and the previous best.pt stay
                     why = e.strerror or e
                     raise CycleGANError(
-                        f"cannot write {path} at step {step}: {why}; {self._kept(path, saved)}"
+                        f"cannot write {path} at step {step}: {why}; {self._kept(path, saved, e)}"
                     ) from None
         fired = fired if self.run.main else []
         for line in fired:
@@ -186,13 +186,14 @@ class Monitor:
             )
         return self.watch.verdict()
 
-    def _kept(self, best: Path, saved: int | None) -> str:
-        """What is left to go on with after best.pt could not be written."""
+    def _kept(self, best: Path, saved: int | None, e: OSError) -> str:
+        """What is left to go on with after best.pt could not be written (`e`)."""
+        when = once_fixed(e, self.run.folder)
         if saved is not None:
-            return f"the checkpoint of step {saved} is kept (once there is room: {self.run.goes_on_with()})"
+            return f"the checkpoint of step {saved} is kept ({when}: {self.run.goes_on_with()})"
         # nothing to resume: the run starts again, which a best.pt without its checkpoint refuses
         moved = f", after moving {best} away" if best.exists() else ""
-        return f"no checkpoint was saved yet, nothing to resume: once there is room, start the run again{moved}"
+        return f"no checkpoint was saved yet, nothing to resume: {when}, start the run again{moved}"
 
 
 def stored_verdict(ckpt: dict) -> Verdict | None:

@@ -4,6 +4,7 @@ out, the clean-up after a crash (stale temporary files, log records after the ch
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -250,6 +251,21 @@ def oserror_text(e: OSError) -> str:
     return f"{e.strerror} ({name})" if e.strerror and name else str(e.strerror or e)
 
 
+def once_fixed(e: OSError, folder: Path) -> str:
+    """When a run stopped by the failed write `e` in `folder` can go on, as its line says it: a full disk or quota
+    "once there is room"; another cause by what lifts it (a read-only file system's and a refused permission's
+    lines said "once there is room" too, sending the user to free space that was never short)."""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "once there is room"
+    if e.errno == errno.EROFS:
+        return f"once the file system of {folder} is writable again (mounted read-write)"
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return f"once you may write in {folder} (its permissions, or its owner's)"
+    if e.errno == errno.EIO:  # the disk, or its connection (a network drive, a loose cable)
+        return "once the disk or its connection is checked"
+    return "once its cause is fixed"
+
+
 def trim_log(path: Path, step: int) -> None:
     """Keep the records of log.jsonl up to `step` (the checkpoint's), each step once, in order; drop the rest
     (what a crashed or stopped run logged after its last checkpoint, a half-written last line, anything not
@@ -345,14 +361,15 @@ class Run:
     def sample_path(self, step: int) -> Path:
         return self.folder / SAMPLES_DIR / f"step_{step:07d}.png"
 
-    def _kept(self, path: Path) -> str:
-        """What is left to go on with after the checkpoint `path` could not be written: the previous one (written
-        whole), or, at the first, nothing to resume (it said "the previous checkpoint is kept" there too)."""
+    def _kept(self, path: Path, e: OSError) -> str:
+        """What is left to go on with after the checkpoint `path` could not be written (`e`): the previous one
+        (written whole), or, at the first, nothing to resume (it said "the previous checkpoint is kept" there too)."""
+        when = once_fixed(e, self.folder)
         if path.is_file():
-            return f"the previous checkpoint is kept (once there is room: {self.goes_on_with()})"
+            return f"the previous checkpoint is kept ({when}: {self.goes_on_with()})"
         best = self.folder / BEST_NAME  # a new run there refuses a best.pt without its checkpoint
         moved = f", after moving {best} away" if best.exists() else ""
-        return f"it was the run's first: nothing to resume; once there is room, start the run again{moved}"
+        return f"it was the run's first: nothing to resume; {when}, start the run again{moved}"
 
     def save(self, trainer: Trainer, step: int, *, extra: dict | None = None) -> Path:
         """The checkpoint after `step` steps (every rank calls this; rank 0 writes; `extra`: more entries, the
@@ -371,7 +388,7 @@ class Run:
             trainer.save(path, step=step, steps_per_epoch=self.steps_per_epoch, extra=more)
         except OSError as e:
             why = e.strerror or e
-            error = CycleGANError(f"cannot write the checkpoint {path} at step {step}: {why}; {self._kept(path)}")
+            error = CycleGANError(f"cannot write the checkpoint {path} at step {step}: {why}; {self._kept(path, e)}")
         elsewhere = "rank 0 could not write the checkpoint (its error is above)"
         ddp.raise_on_every_rank(error, self.d_ctx, elsewhere=elsewhere)
         return path
