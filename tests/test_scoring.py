@@ -1069,6 +1069,34 @@ def test_a_resume_with_scoring_off_does_not_claim_a_lost_best_pt(tiny_cfg, tmp_p
     assert torch.load(run / "best.pt", weights_only=True)["step"] == 8
 
 
+@pytest.mark.parametrize(
+    ("step", "why"),
+    [
+        (6, "it holds step 6, scored after the checkpoint this run resumed from (step 4), in steps the stop lost"),
+        (1, "it holds step 1 instead (an older copy put back, or another run's file)"),
+    ],
+)
+def test_a_resume_without_scoring_says_why_best_pt_holds_another_step(
+    tiny_cfg, tmp_path, monkeypatch, capsys, step, why
+):
+    """best.pt holds another step than the checkpoint's best, and the resume does not score: the warning said
+    "written after the checkpoint resumed from, then lost" for any step (step 1, before the checkpoint, too), which
+    told the user neither what happened nor that the file, still there, is about to be replaced. It says which of
+    the two happened, and how to keep the file."""
+    scored_in_turn(monkeypatch, [30.0, 29.0])
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=4, eval_every=2), progress=False)  # the best at step 2, the checkpoint at step 4
+    best = torch.load(run / "best.pt", weights_only=True)
+    torch.save({**best, "step": step}, run / "best.pt")
+    capsys.readouterr()
+    cfg, ckpt = prepare_config({"steps": 6, "eval_every": 0}, resume=True, out=str(run))
+    train(cfg, ckpt=ckpt, progress=False)
+    assert (
+        f"warning: {run / 'best.pt'} held the best step so far (2), but {why}: the first evaluation of a resume with "
+        f"--eval-every writes it again (copy it elsewhere first to keep step {step}'s generators)"
+    ) in capsys.readouterr().err
+
+
 def test_the_monitor_s_lines_stay_one_line_whatever_the_folders_are_named(tiny_cfg, tmp_path, dataset, monkeypatch):
     """A run folder and a --data folder whose names hold a newline: the scoring line and the lost best.pt's warning
     name them escaped, as every other message does, instead of breaking into lines a reader takes for others."""

@@ -57,7 +57,7 @@ class Monitor:
                 )
             self._check_best(scoring=True, resumed_at=ckpt["step"] if ckpt is not None else 0)
         elif run.main:  # scoring off this time: the verdict names best.pt, which must be there
-            self._check_best(scoring=False)
+            self._check_best(scoring=False, resumed_at=ckpt["step"] if ckpt is not None else 0)
 
     def _check_best(self, *, scoring: bool, resumed_at: int = 0) -> None:
         """A resumed run whose best.pt is gone, unreadable or not the one its checkpoint knows: the next evaluation
@@ -69,6 +69,7 @@ class Monitor:
         if self.watch.best_step is None:
             return
         path = self.run.folder / BEST_NAME
+        keep = ""
         try:
             step = load_checkpoint(path).get("step")
         except (CycleGANError, OSError) as e:
@@ -76,14 +77,23 @@ class Monitor:
         else:
             if step == self.watch.best_step:
                 return
-            if scoring and isinstance(step, int) and step > resumed_at:
+            after = isinstance(step, int) and step > resumed_at
+            if scoring and after:
                 self.ahead = step
                 return
-            why = f"it holds step {step} (written after the checkpoint resumed from, then lost)"
+            # after: the run stopped between best.pt and its next checkpoint, and this resume does not score, so it
+            # cannot find that step best again; else a file put back (an older copy, another run's)
+            why = (
+                f"it holds step {step}, scored after the checkpoint this run resumed from (step {resumed_at}), in "
+                "steps the stop lost"
+                if after
+                else f"it holds step {step} instead (an older copy put back, or another run's file)"
+            )
+            keep = f" (copy it elsewhere first to keep step {step}'s generators)"
         again = "the next evaluation" if scoring else "the first evaluation of a resume with --eval-every"
         tqdm.write(
             f"warning: {escape(path)} held the best step so far ({self.watch.best_step}), but {escape(why)}: {again} "
-            "writes it again",
+            f"writes it again{escape(keep)}",
             file=sys.stderr,
         )
         self.watch.forget_best()
