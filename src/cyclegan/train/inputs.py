@@ -358,40 +358,57 @@ def sample_pairs(
     return tuple(torch.stack([eval_transform(p[i], size=size) for p in read]) for i in (0, 1))  # type: ignore[return-value]
 
 
-def files_digest(*streams: list[Path] | None) -> str:
-    """A digest of each stream's files, in order: their names (relative to the stream's folder, so that a dataset
-    moved elsewhere matches) and sizes. Cheap, a stat each, no image read: a resume compares it with its
-    checkpoint's, and so notices files swapped for others of the same count."""
-    h = hashlib.sha256()
+def _stat_streams(streams: tuple[list[Path] | None, ...]) -> list[list[tuple[str, os.stat_result | None]]]:
+    """Each stream's files, in order, as (name relative to the stream's folder, so that a dataset moved elsewhere
+    matches; its stat, None where it is gone since the check: the loader names it when it reads it). One stat per
+    file, which a digest and the stamps share (`files_record`)."""
+    listed = []
     for files in streams:
         root = os.path.commonpath([p.parent for p in files]) if files else ""
+        rows = []
         for p in files or []:
             try:
-                size = p.stat().st_size
-            except OSError:  # gone since the check: the loader names it when it reads it
-                size = -1
-            h.update(f"{p.relative_to(root) if root else p}\0{size}\n".encode("utf-8", "surrogateescape"))
+                st = p.stat()
+            except OSError:
+                st = None
+            rows.append((str(p.relative_to(root) if root else p), st))
+        listed.append(rows)
+    return listed
+
+
+def _digest(listed: list[list[tuple[str, os.stat_result | None]]]) -> str:
+    h = hashlib.sha256()
+    for rows in listed:
+        for name, st in rows:
+            h.update(f"{name}\0{st.st_size if st else -1}\n".encode("utf-8", "surrogateescape"))
         h.update(b"\1")  # the end of a stream: A's last file is not B's first
     return h.hexdigest()[:16]
 
 
-def files_stamps(*streams: list[Path] | None) -> torch.Tensor:
-    """Each stream's files, in order, as (N, 2) int64: a hash of the stream and the file's name (relative to the
-    stream's folder, as `files_digest`'s) and one of its size and modification time. A stat each, no image read: a
+def _stamps(listed: list[list[tuple[str, os.stat_result | None]]]) -> torch.Tensor:
+    rows = []
+    for i, stream in enumerate(listed):
+        for name, st in stream:
+            stamp = f"{st.st_size}\0{st.st_mtime_ns}" if st else "gone"
+            rows.append([_hash64(f"{i}\0{name}"), _hash64(stamp)])
+    return torch.tensor(rows, dtype=torch.int64).reshape(-1, 2)
+
+
+def files_digest(*streams: list[Path] | None) -> str:
+    """A digest of each stream's files, in order: their names (relative to the stream's folder) and sizes. Cheap, a
+    stat each, no image read: a resume compares it with its checkpoint's, and so notices files swapped for others of
+    the same count (under torchrun, every process's with rank 0's)."""
+    return _digest(_stat_streams(streams))
+
+
+def files_record(*streams: list[Path] | None) -> tuple[str, torch.Tensor]:
+    """`files_digest` of the streams, and their stamps: each file, in order, as a row of (N, 2) int64, a hash of the
+    stream and the file's name and one of its size and modification time. From one stat per file (two passes
+    stat'ed each file twice: 20000 calls for a folder of 10000 images, each a round trip on a network disk). A
     resume compares them with its checkpoint's (`changed_in_place`), and so notices an image edited in place, which
     keeps its name and often its size (a re-save of a PNG at the same settings, a retouched BMP), not its time."""
-    rows = []
-    for i, files in enumerate(streams):
-        root = os.path.commonpath([p.parent for p in files]) if files else ""
-        for p in files or []:
-            try:
-                st = p.stat()
-                stamp = f"{st.st_size}\0{st.st_mtime_ns}"
-            except OSError:  # gone since the check: the loader names it when it reads it
-                stamp = "gone"
-            name = f"{i}\0{p.relative_to(root) if root else p}"
-            rows.append([_hash64(name), _hash64(stamp)])
-    return torch.tensor(rows, dtype=torch.int64).reshape(-1, 2)
+    listed = _stat_streams(streams)
+    return _digest(listed), _stamps(listed)
 
 
 def _hash64(text: str) -> int:
@@ -401,7 +418,7 @@ def _hash64(text: str) -> int:
 
 
 def changed_in_place(before: torch.Tensor, now: torch.Tensor) -> tuple[int, int]:
-    """From two `files_stamps`: (the files of the same name whose size or modification time changed, the files
+    """From two `files_record` stamps: (the files of the same name whose size or modification time changed, the files
     whose name `before` does not hold)."""
     was = dict(before.tolist())
     stamps = dict(now.tolist())

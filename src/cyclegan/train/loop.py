@@ -34,7 +34,7 @@ from .inputs import (
     data_folders,
     dataset,
     files_digest,
-    files_stamps,
+    files_record,
     half_size_steps,
     loader,
     quiet_worker_count,
@@ -163,8 +163,8 @@ def _train(
     t, spe = cfg.train, data.steps_per_epoch
     total = t.steps if t.steps is not None else t.epochs * spe
     counts = (len(data.files_a), len(data.files_b or []))
-    digest = files_digest(data.files_a, data.files_b) if d_ctx.is_main else None  # rank 0 saves and warns
-    stamps = files_stamps(data.files_a, data.files_b) if d_ctx.is_main else None
+    # rank 0 saves and warns
+    digest, stamps = files_record(data.files_a, data.files_b) if d_ctx.is_main else (None, None)
     run = Run(
         cfg,
         folder,
@@ -361,9 +361,9 @@ def _rewrite_config(run: Run, *, step: int, saved: int | None) -> None:
 
 def _warn_if_the_data_changed(run: Run, ckpt: dict | None) -> None:
     """A resumed run whose training set has another number of images than when its checkpoint was saved, the same
-    number of other files, or files edited in place (`inputs.files_stamps`; older checkpoints: names and sizes,
-    `inputs.files_digest`), goes on, but draws other images than the run never stopped would have: say so (the
-    resume is not exact)."""
+    number of other files, or files edited in place (`inputs.files_record`'s stamps; older checkpoints: its digest of
+    names and sizes), goes on, but draws other images than the run never stopped would have: say so (the resume is not
+    exact)."""
     stored = ckpt.get("train_images") if ckpt is not None else None
     if not run.main or not isinstance(stored, list) or len(stored) != 2:
         return

@@ -344,8 +344,8 @@ class Run:
     steps_per_epoch: int
     total: int
     train_images: tuple[int, int] = (0, 0)  # the training set's images per stream (A, B; B 0 for aligned pairs)
-    train_digest: str | None = None  # their names and sizes (`inputs.files_digest`)
-    # each one's name, size and modification time (`inputs.files_stamps`): an image edited in place
+    train_digest: str | None = None  # their names and sizes (`inputs.files_record`)
+    # each one's name, size and modification time (`inputs.files_record`): an image edited in place
     train_stamps: torch.Tensor | None = field(default=None, compare=False)
     set_aside: bool = False  # training images are set aside for scoring (kept aside while scoring is off)
     resume_with: str | None = None  # the command named after a stop halfway (None: `cyclegan train ... --resume`)
