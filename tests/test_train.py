@@ -204,6 +204,32 @@ def test_time_limit_stops_and_saves(tiny_cfg, monkeypatch):
     assert load_checkpoint(tiny_cfg().train.out)["step"] == result.step
 
 
+def test_the_time_limit_counts_the_set_up_before_the_first_step(tiny_cfg, monkeypatch, capsys):
+    """The time limit's clock started at the first step: the set-up before it (the check of the images, and with
+    --eval-every timm's import for kid's features and the held-out images' reads, seconds to minutes on a slow disk)
+    was not counted, and a run given a minute whose set-up took one trained a minute more. It counts now: here the
+    set-up takes the whole limit, and the run stops at step 0, resumable."""
+    import types
+
+    import cyclegan.train.loop as loop
+
+    now = [time.monotonic()]
+    fake_time = types.SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if not k.startswith("_")})
+    fake_time.monotonic = lambda: now[0]
+    monkeypatch.setattr(loop, "time", fake_time)
+    real = loop.check_kid_features
+
+    def slow(*args):  # a minute of scoring's set-up
+        now[0] += 61
+        return real(*args)
+
+    monkeypatch.setattr(loop, "check_kid_features", slow)
+    result = train(tiny_cfg(steps=3, eval_every=2, eval_kid=False, time_limit=1), progress=False)
+    assert result.step == 0
+    assert "time limit of 1 min reached at step 0/3" in capsys.readouterr().out
+    assert load_checkpoint(tiny_cfg().train.out)["step"] == 0
+
+
 def test_time_limit_0_lifts_a_resumed_runs_limit(tiny_cfg, tmp_path, monkeypatch):
     # a resumed run keeps its stored --time-limit, and the option took only positive minutes: such a run stopped
     # after the same few minutes at every resume, for good (a --fit-steps run too)

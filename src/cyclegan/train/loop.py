@@ -148,7 +148,12 @@ def _train(
     capped_by: str | None = None,
 ) -> TrainResult:
     """Check the data, build (or restore) the trainer, prepare the run folder, train, save and report."""
-    images = _checked_images(cfg, ckpt, progress=progress, d_ctx=d_ctx)
+    # the time limit counts from here, the set-up before the first step too: the check of the images, and with
+    # --eval-every timm's import and the held-out images' reads (seconds, minutes on a slow disk), were outside it,
+    # so a run given 10 minutes took longer
+    limit = cfg.train.time_limit
+    deadline = time.monotonic() + 60 * limit if limit else None
+    images = _checked_images(cfg, ckpt, progress=progress, d_ctx=d_ctx, deadline=deadline)
     _check_same_images(images, d_ctx)
     # before the training set: images set aside are never trained on
     aside_before = None if ckpt is None else ckpt.get(SET_ASIDE_KEY)
@@ -205,18 +210,21 @@ def _train(
             progress=progress,
             carried=ckpt.get(LOSSES_KEY) if ckpt is not None else None,
             cap=capped_by or _fit_cap(cfg, ckpt, run.total),
+            deadline=deadline,
         )
     return _finish(end.run, trainer, samples, monitor, end, skipped=images.skipped)
 
 
-def _checked_images(cfg: Config, ckpt: dict | None, *, progress: bool, d_ctx: ddp.Dist) -> Images:
-    """`training_images`, within the time limit: a read that hung there (a stalled network file) kept the run past
-    --time-limit for ever, before its first step. A check longer than the whole limit stops in one line; under
-    torchrun on the rank whose check it was, and the others, waiting for it in `_check_same_images`, then say that
-    a process ended (they waited there for ever)."""
+def _checked_images(
+    cfg: Config, ckpt: dict | None, *, progress: bool, d_ctx: ddp.Dist, deadline: float | None
+) -> Images:
+    """`training_images`, within the time limit (`deadline`, on `time.monotonic`'s clock): a read that hung there (a
+    stalled network file) kept the run past --time-limit for ever, before its first step. A check longer than the
+    whole limit stops in one line; under torchrun on the rank whose check it was, and the others, waiting for it in
+    `_check_same_images`, then say that a process ended (they waited there for ever)."""
     limit = cfg.train.time_limit
     try:
-        with time_limited(60 * limit if limit else None):
+        with time_limited(None if deadline is None else deadline - time.monotonic()):
             return training_images(cfg, progress=progress, main=d_ctx.is_main)
     except TimeUp:
         kept = "nothing trained" if ckpt is None else f"the checkpoint of step {ckpt['step']} is kept"
@@ -451,14 +459,15 @@ def _step_loop(
     progress: bool,
     carried: dict | None = None,
     cap: str = "--steps",
+    deadline: float | None = None,
 ) -> _End:
     """Train from step `start` to the total, a stop request, the time limit or --stop-when-worse, logging,
     scoring, sampling and saving on schedule; every rank ends at the same step. A non-finite loss stops the run
     (a CycleGANError) at the next log record, sample grid or checkpoint, before it is written: the checkpoint
-    of step `saved` stays. `cap`: what sets the most steps a --fit-steps run may take (`_fit_cap`)."""
+    of step `saved` stays. `cap`: what sets the most steps a --fit-steps run may take (`_fit_cap`); `deadline`: the
+    time limit's end (`time.monotonic`), counted from before the set-up."""
     t = run.cfg.train
     step = start
-    deadline = time.monotonic() + 60 * t.time_limit if t.time_limit else None
     fitter = (
         StepFitter(
             start=start,
@@ -592,9 +601,11 @@ def _batches(
         batches = iter(loader)
     try:
         while True:
-            ended, wait = False, None
+            ended, wait, within = False, None, time_left()
             try:
-                with stop.waiting(within=time_left()) if stop is not None else contextlib.nullcontext() as wait:
+                if stop is not None and within is not None and within <= 0:  # the set-up before the first step took
+                    raise StopWaiting  # the whole limit: not a step more (a batch read in a millisecond began one)
+                with stop.waiting(within=within) if stop is not None else contextlib.nullcontext() as wait:
                     batch = next(batches)
             except (StopIteration, StopWaiting):
                 ended = True
