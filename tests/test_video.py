@@ -760,6 +760,18 @@ def test_a_still_image_named_as_a_video_is_refused_naming_what_it_is(ckpt, tmp_p
     assert "Traceback" not in err and not list((tmp_path / "out").iterdir())
 
 
+@pytest.mark.parametrize(("made", "named", "kind"), [("c.mp4", "clip.gif", "an MP4"), ("c.webm", "clip.png", "a WebM")])
+def test_a_video_named_as_an_image_is_refused_naming_what_it_is(ckpt, tmp_path, capsys, made, named, kind):
+    """The mirror of a still image named as a video: an MP4 named clip.gif (or a WebM named .png) was "not a JPEG,
+    PNG, BMP, GIF, WebP or TIFF image, or one too damaged to recognise". Now it is named as the video it is."""
+    make_clip(tmp_path / made, n=3, audio=False).rename(tmp_path / named)
+    assert translate(ckpt, tmp_path / "out", tmp_path / named) == 2
+    err = capsys.readouterr().err
+    ext = Path(made).suffix
+    assert f"{named}: it is {kind} video, not an image; rename it clip{ext} to translate it as a video" in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
 def test_a_clip_of_sound_alone_is_named_as_such(ckpt, tmp_path, capsys):
     """An .mp4 of music alone was "it holds no video stream", as a file of nothing would be."""
     song = tmp_path / "song.mp4"

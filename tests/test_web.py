@@ -498,6 +498,28 @@ def test_an_uploaded_heic_or_avif_photo_is_named_with_what_to_do(tmp_path, brand
     assert str(e.value) == f"IMG_0001.HEIC is a {fmt} image, a format not read here: convert it to JPEG or PNG"
 
 
+def test_an_uploaded_video_named_as_an_image_is_named_as_a_video(engine, tmp_path):
+    """An MP4 uploaded as clip.png to the Translate tab was "not an image (JPEG, PNG, ...)", and as clip.gif to the
+    Video tab "not a GIF or WebP clip, or its header is damaged": each now says it is a video and what to do."""
+    av = pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    from cyclegan.web.video_tab import VideoTab
+
+    clip = tmp_path / "clip.gif"
+    with av.open(str(clip), "w", format="mp4") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = 16, 12, "yuv420p"
+        for i in range(3):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(np.full((12, 16, 3), 60 * i, np.uint8), format="rgb24")))
+        c.mux(v.encode(None))
+    with pytest.raises(CycleGANError) as e:
+        VideoTab(engine).translate(str(clip), engine.models()[0].key, "AtoB", False, 0.0)
+    assert str(e.value) == "clip.gif is an MP4 video, not a GIF or WebP; rename it clip.mp4 and upload it again"
+    still = shutil.copy(clip, tmp_path / "clip.png")
+    with pytest.raises(CycleGANError) as e:
+        check_upload(still, max_bytes=100_000, max_pixels=64 * 64)
+    assert str(e.value) == "clip.png is an MP4 video, not an image: translate it in the Video tab (as clip.mp4)"
+
+
 def declared_png(path: Path, width: int, height: int) -> Path:
     """A 57-byte PNG whose header declares width x height pixels (no image data: only the header is read)."""
     import struct
