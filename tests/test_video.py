@@ -848,6 +848,63 @@ def test_damaged_frames_are_skipped_with_one_warning_and_the_others_keep_their_t
         assert durations == [200, 200, 100, 100]
 
 
+def damaged_animation(path: Path, damaged: set[int]) -> Path:
+    """An animated GIF or lossy WebP (by `path`'s suffix) of 4 frames, grey 40 * (i + 1) under a faint noise (data
+    enough to damage), of 100, 120, 140 and 160 ms, whose frames in `damaged` hold image data that does not decode."""
+    rng = np.random.default_rng(0)
+    ims = [Image.fromarray((40 * (i + 1) + rng.integers(0, 8, (H, W, 3))).astype(np.uint8)) for i in range(4)]
+    extra = {"lossless": False, "quality": 90} if path.suffix == ".webp" else {}
+    ims[0].save(path, save_all=True, append_images=ims[1:], duration=[100, 120, 140, 160], loop=0, **extra)
+    data = bytearray(path.read_bytes())
+    if path.suffix == ".webp":  # each frame's VP8 data, past its ANMF header (16 bytes) and VP8 chunk header (8)
+        starts = [i + 8 + 16 + 8 for i in range(len(data)) if data[i : i + 4] == b"ANMF"]
+    else:  # past each image descriptor (at 0, 0, the whole size), its colour table and LZW code size
+        descriptor = b"," + bytes(4) + W.to_bytes(2, "little") + H.to_bytes(2, "little")
+        heads = [i for i in range(len(data)) if data[i : i + 9] == descriptor]
+        starts = [i + 10 + (3 << ((data[i + 9] & 7) + 1) if data[i + 9] & 0x80 else 0) + 2 for i in heads]
+    assert len(starts) == 4
+    for k in damaged:
+        data[starts[k] + 10 : starts[k] + 40] = bytes([0xFF] * 30)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "damaged", "kept", "durations"),
+    [
+        ("cam.gif", {0, 2}, [1, 3], [360, 160]),  # the first's and the third's time to the second
+        ("cam.webp", {2}, [0, 1], [100, 420]),  # libwebp reads no frame past a damaged one
+    ],
+)
+def test_damaged_frames_of_an_animated_gif_or_webp_are_skipped_with_one_warning(
+    tmp_path, capsys, name, damaged, kept, durations
+):
+    """One damaged frame refused a whole GIF or WebP ("cannot read clip cam.gif: broken data stream"), where a
+    video's damaged frames are skipped with one warning: an animation's are now too, their time kept by a neighbour."""
+    from cyclegan.clipio import gif_durations, transcode, webp_durations
+
+    clip = damaged_animation(tmp_path / name, damaged)
+    out = tmp_path / f"out{clip.suffix}"
+    assert transcode(clip, out, lambda frames: frames, progress=False) == len(kept)
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: {clip}: {4 - len(kept)} of its 4 frames do not")
+    with Image.open(out) as im:
+        greys = []
+        for k in range(im.n_frames):
+            im.seek(k)
+            greys.append(int(np.median(np.asarray(im.convert("RGB")))))
+    assert [round(g / 40) - 1 for g in greys] == kept
+    assert (webp_durations if clip.suffix == ".webp" else gif_durations)(out) == durations
+
+
+def test_an_animated_gif_of_no_frame_that_decodes_is_refused_in_one_line(ckpt, tmp_path, capsys):
+    clip = damaged_animation(tmp_path / "cam.gif", {0, 1, 2, 3})
+    assert translate(ckpt, tmp_path / "out", clip) == 1
+    err = capsys.readouterr().err
+    assert f"error: cannot read clip {clip}: no frame decodes (broken data stream when reading image file)" in err
+    assert "Traceback" not in err and "warning" not in err and not list((tmp_path / "out").iterdir())
+
+
 def test_a_clip_of_no_frame_that_decodes_is_refused_in_one_line(ckpt, tmp_path, capsys):
     clip = damaged_clip(tmp_path / "cam.mkv", set(range(6)))
     assert translate(ckpt, tmp_path / "out", clip) == 1
