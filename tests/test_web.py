@@ -2683,6 +2683,39 @@ def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path
     assert ran == []
 
 
+def test_an_image_too_thin_to_stylise_is_refused_in_the_style_tab_in_the_compare_tabs_words(tmp_path, monkeypatch):
+    """The Style tab stylised a 2000x4 px strip at 64x1 px without a word (a style image as thin gave its Gram
+    matrix from one row), where the Compare tab refuses such a photo: now Style refuses it too, before Gatys,
+    with the long side that keeps it, or, where no long side of the slider does, Compare's words."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+
+    from cyclegan.style import gatys
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    ckpt = tmp_path / "tiny.pt"
+    _tiny_checkpoint(ckpt)
+    app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
+    ran: list[int] = []
+    monkeypatch.setattr(gatys, "check_sides", lambda *a: ran.append(1))
+    stylise = _handler(app, "stylize_live")
+    thin, strip = str(_png(tmp_path / "thin.png", 200, 5)), str(_png(tmp_path / "strip.png", 2000, 4))
+    style = str(_png(tmp_path / "style.png", 64, 64, seed=1))
+    assert _refusal(lambda: next(stylise(thin, [style], "lite0", 64, 10, None))) == (
+        'the content image is 200x5 px, 64x2 px at "long side (px)": 64: too thin to stylise (its short side under 3 '
+        'px); give "long side (px)": 101 or more, or crop it to a less thin shape'
+    )
+    assert _refusal(lambda: next(stylise(strip, [style], "lite0", 64, 10, None))) == (
+        "the content image is 2000x4 px, too thin to stylise at any long side up to 1024 px (its short side under 3 "
+        "px); crop it to a less thin shape"
+    )
+    assert _refusal(lambda: next(stylise(style, [style, strip], "lite0", 64, 10, None))) == (
+        "style image strip.png is 2000x4 px, too thin to stylise at any long side up to 1024 px (its short side "
+        "under 3 px); crop it to a less thin shape"
+    )
+    assert ran == []
+
+
 def test_compare_tab_names_a_cut_models_column_cut(tmp_path):
     """The Compare tab captioned a CUT model's translation "CycleGAN (AtoB)", and its table's row "cyclegan": the
     model's family names them now, as `cyclegan compare` names its column."""

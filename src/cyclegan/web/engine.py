@@ -515,14 +515,25 @@ class Engine:
                 "resize it to a less thin shape"
             )
 
-    def references(self, paths: Sequence[str | Path], size: int) -> list:
+    def references(self, paths: Sequence[str | Path], size: int, *, stylised: bool = False) -> list:
         """Uploaded style images, each checked (`image`) and scaled to long side `size` as soon as it is
         decoded, as Gatys and the comparison's Gram distance scale them anyway (so the result is the same):
-        decoded all at full size first, 100 uploads of 25 MP (the per-image limit) were 7.5 GB of pixels."""
+        decoded all at full size first, 100 uploads of 25 MP (the per-image limit) were 7.5 GB of pixels.
+        `stylised`: one too thin to stylise at `size` is refused by its own size, before it is scaled
+        (`style.gatys.too_thin`: once scaled, it was named by its scaled size and a wrong least long side)."""
         from ..data.io import resize_long_side  # on first use (torch)
+        from ..style.gatys import too_thin
 
         self.check_count(paths, "style images")
-        return [resize_long_side(self.image(p), size) for p in paths]
+        scaled = []
+        for p in paths:
+            im = self.image(p)
+            what = f"style image {display_name(p)}"
+            if stylised and (why := too_thin(what, *im.size, size, flag="--size", most=self.opts.max_style_size)):
+                raise CycleGANError(why)
+            scaled.append(resize_long_side(im, size))
+            del im  # freed before the next is decoded: one upload at full size at a time
+        return scaled
 
     def folder(self) -> Path:
         """A fresh folder for one request's outputs, under `outputs`: what a handler returns is a path in it
