@@ -1648,6 +1648,34 @@ def test_a_checkpoint_caught_mid_rewrite_keeps_the_model_loaded_before(tmp_path,
         engine.generator(key, "BtoA")
 
 
+def test_a_checkpoint_replaced_by_another_whole_one_is_loaded_said_or_refused_not_kept(tmp_path, run, capsys):
+    """A checkpoint replaced by a different whole one (another run's, copied over it) was loaded without a word, and
+    where it held no generator for the direction asked (a CUT run's, one-way) the page said "kept the model loaded at
+    step 2" and served on a model no file held any more. Now the change is said, and the missing direction refused."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+
+    shutil.copytree(run, copy := tmp_path / "runs" / "r")
+    engine = Engine(ServeOptions(runs=(str(copy.parent),), device="cpu"), [], tmp_path / "work")
+    key, path = engine.models()[0].key, copy / "checkpoint.pt"
+    first, back = engine.generator(key, "AtoB"), engine.generator(key, "BtoA")
+    _tiny_checkpoint(other := tmp_path / "other.pt", ngf=16)  # another architecture, saved at step 1
+    os.replace(other, path)
+    capsys.readouterr()
+    assert engine.ready(key, "AtoB").loaded and engine.generator(key, "AtoB") is not first
+    assert "runs/r: its checkpoint changed since it was loaded (step 2); AtoB loaded again from it (step 1)" in (
+        capsys.readouterr().err
+    )
+    _tiny_checkpoint(other, family="cut", nce_num_patches=16, nce_mlp_dim=8)  # A to B only
+    os.replace(other, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "kept the model loaded at step 2"
+        with pytest.raises(CycleGANError, match="^runs/r: this cut model translates A to B only"):
+            engine.generator(key, "BtoA")
+    assert all(net is not back for _, net in engine._generators.values())  # not served on
+
+
 def test_a_checkpoint_replaced_by_one_of_the_same_size_and_time_is_loaded_again(engine, run):
     """The page noticed a new checkpoint by its modification time and size only: one copied in with its times
     kept (`cp -p`, `rsync -t`) and renamed over the old, of the same size (a run's checkpoints of one

@@ -33,7 +33,7 @@ import gradio as gr
 
 from ..errors import CycleGANError, escape, named_once, without_alternatives
 from .options import MB, ServeOptions
-from .runs import Model, Names, find_models, named_runs
+from .runs import Model, Names, checkpoint_outline, find_models, named_runs
 from .uploads import check_upload, display_name
 
 DIRECTIONS = ["AtoB", "BtoA"]
@@ -413,11 +413,19 @@ class Engine:
                     net = load_generator(path, direction, device=self.device())  # weights_only, averaged weights
                 except CycleGANError as e:  # named as the page names it: the visitor sees no server path
                     reason = str(e).replace(escape(path), key)
+                    if cached is not None and checkpoint_outline(Path(path)) is not None:
+                        # a whole file that does not hold it (a CUT run's, of one direction, over a CycleGAN's) was
+                        # "kept the model loaded before": a model no file holds any more, served on
+                        with self._lock:
+                            self._generators.pop(model, None)
+                        cached = None
                     if cached is None:
                         raise CycleGANError(reason) from None
                     self._keep(model, version, cached[1], reason)
                     loaded = False
                 else:
+                    if cached is not None:  # a different whole file: loaded, and said (it changed without a word)
+                        self._changed(key, direction, cached[1], net)
                     cached = (version, net)
                     self._unreadable.pop(model, None)
             with self._lock:
@@ -427,6 +435,16 @@ class Engine:
                     self._generators.popitem(last=False)
             # a job that waited out another's load of it (seconds) said "(already loaded)" beside those seconds
             return Ready(cached[1], loaded or cached is not asked)
+
+    @staticmethod
+    def _changed(key: str, direction: str, before: Any, now: Any) -> None:
+        """Say, in a pop-up and the server's log, that model `key`'s file was replaced by another whole checkpoint
+        since `before` was loaded from it, and that `now` was loaded from it: its outputs changed without a word."""
+        steps = [getattr(getattr(n, "_cyclegan_origin", None), "step", None) for n in (before, now)]
+        was, is_ = (f" (step {s})" if s is not None else "" for s in steps)
+        said = f"{key}: its checkpoint changed since it was loaded{was}; {direction} loaded again from it{is_}"
+        print(said, file=sys.stderr)
+        gr.Info(alert_text(without_paths(said)))
 
     def _keep(self, model: tuple[str, str], version: tuple[int, ...], net: Any, reason: str) -> None:
         """Go on with `net`, the model loaded before, where its file's new `version` cannot be read (a checkpoint
