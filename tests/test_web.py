@@ -2680,10 +2680,8 @@ def test_a_style_image_too_thin_for_the_backbone_is_named_once_on_the_page(tmp_p
     ), message
 
 
-def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path, monkeypatch):
-    """The Compare tab ran Gatys and the CycleGAN on a photo of 64x2 px at the long side, then said "SSIM needs
-    images of at least 3x3 pixels, got 2x64", naming neither the photo nor the slider (`cyclegan compare`
-    names and skips such an image before its work)."""
+def _app_noting_gatys(tmp_path, monkeypatch):
+    """(the page of a tiny model, a list that gets an item each time Gatys starts its work: `check_sides`)."""
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
 
     from cyclegan.style import gatys
@@ -2695,6 +2693,14 @@ def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path
     app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
     ran: list[int] = []
     monkeypatch.setattr(gatys, "check_sides", lambda *a: ran.append(1))
+    return app, ran
+
+
+def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path, monkeypatch):
+    """The Compare tab ran Gatys and the CycleGAN on a photo of 64x2 px at the long side, then said "SSIM needs
+    images of at least 3x3 pixels, got 2x64", naming neither the photo nor the slider (`cyclegan compare`
+    names and skips such an image before its work)."""
+    app, ran = _app_noting_gatys(tmp_path, monkeypatch)
     comparison = _handler(app, "compare")
     thin, style = str(_png(tmp_path / "thin.png", 200, 5)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
     assert (
@@ -2715,17 +2721,7 @@ def test_an_image_too_thin_to_stylise_is_refused_in_the_style_tab_in_the_compare
     """The Style tab stylised a 2000x4 px strip at 64x1 px without a word (a style image as thin gave its Gram
     matrix from one row), where the Compare tab refuses such a photo: now Style refuses it too, before Gatys,
     with the long side that keeps it, or, where no long side of the slider does, Compare's words."""
-    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
-
-    from cyclegan.style import gatys
-    from cyclegan.web.app import build_app
-    from cyclegan.web.serve import ServeOptions
-
-    ckpt = tmp_path / "tiny.pt"
-    _tiny_checkpoint(ckpt)
-    app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
-    ran: list[int] = []
-    monkeypatch.setattr(gatys, "check_sides", lambda *a: ran.append(1))
+    app, ran = _app_noting_gatys(tmp_path, monkeypatch)
     stylise = _handler(app, "stylize_live")
     thin, strip = str(_png(tmp_path / "thin.png", 200, 5)), str(_png(tmp_path / "strip.png", 2000, 4))
     style = str(_png(tmp_path / "style.png", 64, 64, seed=1))
