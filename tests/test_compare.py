@@ -759,7 +759,7 @@ def test_a_reference_too_thin_for_the_backbone_names_compares_size(checkpoint, t
     monkeypatch.setattr(Lite0Backbone, "min_side", 16)  # as vgg19's pools need, without its weights
     content = make_images(tmp_path / "content", 1, seed=7, size=(30, 30))[0]
     thin = tmp_path / "thin.png"
-    Image.new("RGB", (200, 10), (200, 120, 40)).save(thin)
+    Image.new("RGB", (200, 30), (200, 120, 40)).save(thin)  # 32x5 px at --size 32: under 16, not too thin to stylise
     opts = CompareOptions(str(checkpoint), [str(content)], [str(thin)], str(tmp_path / "cmp"), size=32)
     with pytest.raises(CycleGANError) as e:
         compare(replace(opts, steps=1, backbone="lite0", device="cpu", progress=False))

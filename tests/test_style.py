@@ -286,6 +286,26 @@ def test_a_size_past_4096_is_refused_before_any_work(tmp_path, capsys):
     assert not (tmp_path / "o.png").exists()
 
 
+def test_an_image_too_thin_at_the_size_is_refused_with_the_size_that_keeps_it(tmp_path, capsys):
+    """A 2000x12 px strip at --size 256 was stylised at 256x2 px without a word (`wrote o.png (256x2, ...)`), and a
+    style image as thin gave its Gram matrix from two rows. Now each is refused in one line with what to do."""
+    from cyclegan.cli import main
+
+    strip, square = _image(tmp_path / "strip.png", 2000, 12, seed=1), _image(tmp_path / "sq.png", 40, 40, seed=2)
+    out = tmp_path / "o.png"
+    for content, style, refused in [
+        (strip, square, "the content image is 2000x12 px, 256x2 px at --size 256"),
+        (square, strip, f"style image {strip} is 2000x12 px, 256x2 px at --style-size 256"),
+    ]:
+        base = ["stylize", "--content", str(content), "--style", str(style), "--out", str(out), "--steps", "1"]
+        assert main([*base, "--backbone", "lite0", "--size", "256", "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert f"error: {refused}" in err and err.count("\n") == 1 and not out.exists()
+    assert "too thin to stylise (its short side under 3 px); give --style-size 417 or more, or crop it" in err
+    assert main([*base, "--backbone", "lite0", "--size", "256", "--style-size", "417", "--no-progress"]) == 0
+    assert Image.open(out).size == (256, 256)  # the style at 417x3 px
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize("signum, status, said", [("SIGTERM", 143, "terminated"), ("SIGHUP", 129, "hung up")])
@@ -357,12 +377,13 @@ def test_lbfgs_makes_exactly_the_passes_asked_for(tmp_path, lite0):
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_an_image_one_pixel_high_is_stylised_not_nan(tmp_path, lite0, optimizer):
     """The total variation of an image 1 px high was the mean of no differences, NaN: L-BFGS ended in a TypeError
-    traceback and Adam wrote a black image (a hostile probe with a 400x1 content image)."""
+    traceback and Adam wrote a black image (a hostile probe with a 400x1 content image). At its own size (None): a
+    size that scales it is refused as too thin (`test_an_image_too_thin_at_the_size_is_refused_with_the_size_...`)."""
     content = tmp_path / "thin.png"
     Image.new("RGB", (40, 1), (200, 120, 60)).save(content)
-    opts = GatysOptions(backbone="lite0", size=16, steps=2, optimizer=optimizer)
+    opts = GatysOptions(backbone="lite0", size=None, style_size=16, steps=2, optimizer=optimizer)
     r = stylize(content, _stripes(tmp_path / "s.png", 16), opts, net=lite0, progress=False)
-    assert r.tensor.shape == (1, 3, 1, 16) and all(np.isfinite(h["total"]) for h in r.losses)
+    assert r.tensor.shape == (1, 3, 1, 40) and all(np.isfinite(h["total"]) for h in r.losses)
     assert r.tensor.mean() > 0.2  # still near the content's colours, not NaN saved as black
 
 

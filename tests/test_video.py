@@ -760,6 +760,18 @@ def test_a_still_image_named_as_a_video_is_refused_naming_what_it_is(ckpt, tmp_p
     assert "Traceback" not in err and not list((tmp_path / "out").iterdir())
 
 
+@pytest.mark.parametrize(("made", "named", "kind"), [("c.mp4", "clip.gif", "an MP4"), ("c.webm", "clip.png", "a WebM")])
+def test_a_video_named_as_an_image_is_refused_naming_what_it_is(ckpt, tmp_path, capsys, made, named, kind):
+    """The mirror of a still image named as a video: an MP4 named clip.gif (or a WebM named .png) was "not a JPEG,
+    PNG, BMP, GIF, WebP or TIFF image, or one too damaged to recognise". Now it is named as the video it is."""
+    make_clip(tmp_path / made, n=3, audio=False).rename(tmp_path / named)
+    assert translate(ckpt, tmp_path / "out", tmp_path / named) == 2
+    err = capsys.readouterr().err
+    ext = Path(made).suffix
+    assert f"{named}: it is {kind} video, not an image; rename it clip{ext} to translate it as a video" in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
 def test_a_clip_of_sound_alone_is_named_as_such(ckpt, tmp_path, capsys):
     """An .mp4 of music alone was "it holds no video stream", as a file of nothing would be."""
     song = tmp_path / "song.mp4"
@@ -834,6 +846,63 @@ def test_damaged_frames_are_skipped_with_one_warning_and_the_others_keep_their_t
         with Image.open(out) as im:
             durations = [f.info["duration"] for f in ImageSequence.Iterator(im)]
         assert durations == [200, 200, 100, 100]
+
+
+def damaged_animation(path: Path, damaged: set[int]) -> Path:
+    """An animated GIF or lossy WebP (by `path`'s suffix) of 4 frames, grey 40 * (i + 1) under a faint noise (data
+    enough to damage), of 100, 120, 140 and 160 ms, whose frames in `damaged` hold image data that does not decode."""
+    rng = np.random.default_rng(0)
+    ims = [Image.fromarray((40 * (i + 1) + rng.integers(0, 8, (H, W, 3))).astype(np.uint8)) for i in range(4)]
+    extra = {"lossless": False, "quality": 90} if path.suffix == ".webp" else {}
+    ims[0].save(path, save_all=True, append_images=ims[1:], duration=[100, 120, 140, 160], loop=0, **extra)
+    data = bytearray(path.read_bytes())
+    if path.suffix == ".webp":  # each frame's VP8 data, past its ANMF header (16 bytes) and VP8 chunk header (8)
+        starts = [i + 8 + 16 + 8 for i in range(len(data)) if data[i : i + 4] == b"ANMF"]
+    else:  # past each image descriptor (at 0, 0, the whole size), its colour table and LZW code size
+        descriptor = b"," + bytes(4) + W.to_bytes(2, "little") + H.to_bytes(2, "little")
+        heads = [i for i in range(len(data)) if data[i : i + 9] == descriptor]
+        starts = [i + 10 + (3 << ((data[i + 9] & 7) + 1) if data[i + 9] & 0x80 else 0) + 2 for i in heads]
+    assert len(starts) == 4
+    for k in damaged:
+        data[starts[k] + 10 : starts[k] + 40] = bytes([0xFF] * 30)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "damaged", "kept", "durations"),
+    [
+        ("cam.gif", {0, 2}, [1, 3], [360, 160]),  # the first's and the third's time to the second
+        ("cam.webp", {2}, [0, 1], [100, 420]),  # libwebp reads no frame past a damaged one
+    ],
+)
+def test_damaged_frames_of_an_animated_gif_or_webp_are_skipped_with_one_warning(
+    tmp_path, capsys, name, damaged, kept, durations
+):
+    """One damaged frame refused a whole GIF or WebP ("cannot read clip cam.gif: broken data stream"), where a
+    video's damaged frames are skipped with one warning: an animation's are now too, their time kept by a neighbour."""
+    from cyclegan.clipio import gif_durations, transcode, webp_durations
+
+    clip = damaged_animation(tmp_path / name, damaged)
+    out = tmp_path / f"out{clip.suffix}"
+    assert transcode(clip, out, lambda frames: frames, progress=False) == len(kept)
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: {clip}: {4 - len(kept)} of its 4 frames do not")
+    with Image.open(out) as im:
+        greys = []
+        for k in range(im.n_frames):
+            im.seek(k)
+            greys.append(int(np.median(np.asarray(im.convert("RGB")))))
+    assert [round(g / 40) - 1 for g in greys] == kept
+    assert (webp_durations if clip.suffix == ".webp" else gif_durations)(out) == durations
+
+
+def test_an_animated_gif_of_no_frame_that_decodes_is_refused_in_one_line(ckpt, tmp_path, capsys):
+    clip = damaged_animation(tmp_path / "cam.gif", {0, 1, 2, 3})
+    assert translate(ckpt, tmp_path / "out", clip) == 1
+    err = capsys.readouterr().err
+    assert f"error: cannot read clip {clip}: no frame decodes (broken data stream when reading image file)" in err
+    assert "Traceback" not in err and "warning" not in err and not list((tmp_path / "out").iterdir())
 
 
 def test_a_clip_of_no_frame_that_decodes_is_refused_in_one_line(ckpt, tmp_path, capsys):
@@ -1038,6 +1107,28 @@ def test_a_clips_frames_cross_to_the_device_as_bytes(ckpt, monkeypatch, how):
     assert translator(frames).shape == ((4, 64, 96, 3) if how in kwargs else (4, 28, 40, 3))
     assert seen[0][0] == torch.uint8, seen
     assert all(dtype == torch.uint8 for dtype, shape in seen if shape[-2:] == frames.shape[1:3]), seen
+
+
+def test_a_resized_clips_frames_are_made_float_at_their_source_size_one_at_a_time(ckpt, monkeypatch):
+    """--size resized a batch of frames in float at their source size all at once: 4x the batch's bytes (16 frames
+    of 1080p made 256 px wide: 380 MiB of float, the peak 484 MiB over the batch, 136 MiB frame by frame; measured
+    with ru_maxrss, flat over a long clip either way). Now a frame at a time, to the same values."""
+    import torch.nn.functional as F_
+
+    from cyclegan import video
+    from cyclegan.loading import load_generator
+
+    frames = np.tile(moving_frames(4), (1, 2, 2, 1))  # 64 x 96
+    translator = video.ClipTranslator(load_generator(ckpt, "AtoB"), size=40)
+    resize = lambda x: F_.interpolate(x, size=(28, 40), mode="bilinear", antialias=True)  # noqa: E731
+    batch = resize(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1).clamp(-1, 1)
+    made, on_device = [], video.on_device
+    monkeypatch.setattr(video, "on_device", lambda x, p: made.append(tuple(x.shape)) or on_device(x, p))
+    given = []
+    monkeypatch.setattr(translator, "_translate", lambda x: given.append(x) or x)
+    translator(frames)
+    assert made == [(1, 3, 64, 96)] * 4
+    assert torch.allclose(given[0], batch, atol=1e-6)  # as the batch resized whole
 
 
 @pytest.mark.parametrize("tiles", [False, True], ids=["whole", "in tiles"])

@@ -498,6 +498,28 @@ def test_an_uploaded_heic_or_avif_photo_is_named_with_what_to_do(tmp_path, brand
     assert str(e.value) == f"IMG_0001.HEIC is a {fmt} image, a format not read here: convert it to JPEG or PNG"
 
 
+def test_an_uploaded_video_named_as_an_image_is_named_as_a_video(engine, tmp_path):
+    """An MP4 uploaded as clip.png to the Translate tab was "not an image (JPEG, PNG, ...)", and as clip.gif to the
+    Video tab "not a GIF or WebP clip, or its header is damaged": each now says it is a video and what to do."""
+    av = pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    from cyclegan.web.video_tab import VideoTab
+
+    clip = tmp_path / "clip.gif"
+    with av.open(str(clip), "w", format="mp4") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = 16, 12, "yuv420p"
+        for i in range(3):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(np.full((12, 16, 3), 60 * i, np.uint8), format="rgb24")))
+        c.mux(v.encode(None))
+    with pytest.raises(CycleGANError) as e:
+        VideoTab(engine).translate(str(clip), engine.models()[0].key, "AtoB", False, 0.0)
+    assert str(e.value) == "clip.gif is an MP4 video, not a GIF or WebP; rename it clip.mp4 and upload it again"
+    still = shutil.copy(clip, tmp_path / "clip.png")
+    with pytest.raises(CycleGANError) as e:
+        check_upload(still, max_bytes=100_000, max_pixels=64 * 64)
+    assert str(e.value) == "clip.png is an MP4 video, not an image: translate it in the Video tab (as clip.mp4)"
+
+
 def declared_png(path: Path, width: int, height: int) -> Path:
     """A 57-byte PNG whose header declares width x height pixels (no image data: only the header is read)."""
     import struct
@@ -1626,6 +1648,34 @@ def test_a_checkpoint_caught_mid_rewrite_keeps_the_model_loaded_before(tmp_path,
         engine.generator(key, "BtoA")
 
 
+def test_a_checkpoint_replaced_by_another_whole_one_is_loaded_said_or_refused_not_kept(tmp_path, run, capsys):
+    """A checkpoint replaced by a different whole one (another run's, copied over it) was loaded without a word, and
+    where it held no generator for the direction asked (a CUT run's, one-way) the page said "kept the model loaded at
+    step 2" and served on a model no file held any more. Now the change is said, and the missing direction refused."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+
+    shutil.copytree(run, copy := tmp_path / "runs" / "r")
+    engine = Engine(ServeOptions(runs=(str(copy.parent),), device="cpu"), [], tmp_path / "work")
+    key, path = engine.models()[0].key, copy / "checkpoint.pt"
+    first, back = engine.generator(key, "AtoB"), engine.generator(key, "BtoA")
+    _tiny_checkpoint(other := tmp_path / "other.pt", ngf=16)  # another architecture, saved at step 1
+    os.replace(other, path)
+    capsys.readouterr()
+    assert engine.ready(key, "AtoB").loaded and engine.generator(key, "AtoB") is not first
+    assert "runs/r: its checkpoint changed since it was loaded (step 2); AtoB loaded again from it (step 1)" in (
+        capsys.readouterr().err
+    )
+    _tiny_checkpoint(other, family="cut", nce_num_patches=16, nce_mlp_dim=8)  # A to B only
+    os.replace(other, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "kept the model loaded at step 2"
+        with pytest.raises(CycleGANError, match="^runs/r: this cut model translates A to B only"):
+            engine.generator(key, "BtoA")
+    assert all(net is not back for _, net in engine._generators.values())  # not served on
+
+
 def test_a_checkpoint_replaced_by_one_of_the_same_size_and_time_is_loaded_again(engine, run):
     """The page noticed a new checkpoint by its modification time and size only: one copied in with its times
     kept (`cp -p`, `rsync -t`) and renamed over the old, of the same size (a run's checkpoints of one
@@ -2630,10 +2680,8 @@ def test_a_style_image_too_thin_for_the_backbone_is_named_once_on_the_page(tmp_p
     ), message
 
 
-def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path, monkeypatch):
-    """The Compare tab ran Gatys and the CycleGAN on a photo of 64x2 px at the long side, then said "SSIM needs
-    images of at least 3x3 pixels, got 2x64", naming neither the photo nor the slider (`cyclegan compare`
-    names and skips such an image before its work)."""
+def _app_noting_gatys(tmp_path, monkeypatch):
+    """(the page of a tiny model, a list that gets an item each time Gatys starts its work: `check_sides`)."""
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
 
     from cyclegan.style import gatys
@@ -2645,6 +2693,14 @@ def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path
     app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")
     ran: list[int] = []
     monkeypatch.setattr(gatys, "check_sides", lambda *a: ran.append(1))
+    return app, ran
+
+
+def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path, monkeypatch):
+    """The Compare tab ran Gatys and the CycleGAN on a photo of 64x2 px at the long side, then said "SSIM needs
+    images of at least 3x3 pixels, got 2x64", naming neither the photo nor the slider (`cyclegan compare`
+    names and skips such an image before its work)."""
+    app, ran = _app_noting_gatys(tmp_path, monkeypatch)
     comparison = _handler(app, "compare")
     thin, style = str(_png(tmp_path / "thin.png", 200, 5)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
     assert (
@@ -2657,6 +2713,29 @@ def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path
     assert _refusal(lambda: comparison(strip, "tiny.pt", "AtoB", [style], "lite0", 64, 10)) == (
         "the photo is 2000x4 px, too thin to measure at any long side up to 1024 px (its short side under 3 px); "
         "crop it to a less thin shape"
+    )
+    assert ran == []
+
+
+def test_an_image_too_thin_to_stylise_is_refused_in_the_style_tab_in_the_compare_tabs_words(tmp_path, monkeypatch):
+    """The Style tab stylised a 2000x4 px strip at 64x1 px without a word (a style image as thin gave its Gram
+    matrix from one row), where the Compare tab refuses such a photo: now Style refuses it too, before Gatys,
+    with the long side that keeps it, or, where no long side of the slider does, Compare's words."""
+    app, ran = _app_noting_gatys(tmp_path, monkeypatch)
+    stylise = _handler(app, "stylize_live")
+    thin, strip = str(_png(tmp_path / "thin.png", 200, 5)), str(_png(tmp_path / "strip.png", 2000, 4))
+    style = str(_png(tmp_path / "style.png", 64, 64, seed=1))
+    assert _refusal(lambda: next(stylise(thin, [style], "lite0", 64, 10, None))) == (
+        'the content image is 200x5 px, 64x2 px at "long side (px)": 64: too thin to stylise (its short side under 3 '
+        'px); give "long side (px)": 101 or more, or crop it to a less thin shape'
+    )
+    assert _refusal(lambda: next(stylise(strip, [style], "lite0", 64, 10, None))) == (
+        "the content image is 2000x4 px, too thin to stylise at any long side up to 1024 px (its short side under 3 "
+        "px); crop it to a less thin shape"
+    )
+    assert _refusal(lambda: next(stylise(style, [style, strip], "lite0", 64, 10, None))) == (
+        "style image strip.png is 2000x4 px, too thin to stylise at any long side up to 1024 px (its short side "
+        "under 3 px); crop it to a less thin shape"
     )
     assert ran == []
 

@@ -25,7 +25,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageSequence
+from PIL import Image
 from tqdm import tqdm
 
 from .data.io import LOSSY_SETTINGS, MAX_PIXELS, check_pixels, megapixels, to_rgb, walk_files
@@ -515,8 +515,7 @@ def transcode(
             )
             say(msg)
         held = max_pixels or MAX_PIXELS
-        decoded = lambda: _video_frames(src, say) if frames is _video_frames else frames(src)  # noqa: E731
-        write = lambda tmp: _write_animated_image(src, decoded(), tmp, suffix, run, batch, held)  # noqa: E731
+        write = lambda tmp: _write_animated_image(src, frames(src, say), tmp, suffix, run, batch, held)  # noqa: E731
     else:
         write = lambda tmp: _write_video(src, tmp, dst, run, size, batch, data_left_out, say, keep_location)  # noqa: E731
     try:
@@ -607,13 +606,49 @@ def _batched(frames: Iterator, n: int) -> Iterator[list]:
 # --- GIF and WebP (Pillow) -------------------------------------------------------------------------------
 
 
-def _image_frames(src: Path) -> Iterator[tuple[np.ndarray, int]]:
-    """An animated GIF or WebP's frames, uint8 (H, W, 3), each with its duration in ms."""
+def _image_frames(src: Path, say: Callable[[str], None] = print_warning) -> Iterator[tuple[np.ndarray, int]]:
+    """An animated GIF or WebP's frames, uint8 (H, W, 3), each with its duration in ms. A frame whose data does not
+    decode is skipped, its time the frame's before it (the first's: the one after it), said once to `say`, as a
+    video's (`_Decoding`): one damaged frame refused the whole clip. A clip of no frame that decodes is refused, and
+    one cut short still is (Pillow's "image file is truncated", or its reader past the end: `READ_ERRORS`).
+    libwebp's animation decoder goes no further than a damaged frame: the frames after it are skipped too."""
+    skipped, reason, lead, held = 0, "", 0, None  # lead: ms of frames skipped before the first that decodes
+    durations: list[int] = []  # read from the file's blocks at the first frame skipped
     with _opened(src) as im:
-        # The iterator seeks one image object: each frame is copied out as it comes.
-        for f in ImageSequence.Iterator(im):
-            # Transparent pixels on white, as a still image's: their hidden colours are no one's picture.
-            yield np.asarray(to_rgb(f)), f.info.get("duration", 100)
+        frames = getattr(im, "n_frames", 1)
+        for k in range(frames):
+            try:
+                im.seek(k)  # one image object, seeked: each frame is copied out as it comes
+                # Transparent pixels on white, as a still image's: their hidden colours are no one's picture.
+                rgb = np.asarray(to_rgb(im))
+            except OSError as e:
+                if "truncated" in str(e):
+                    raise
+                skipped, reason = skipped + 1, reason or _reason(e)
+                # its duration from the file's blocks: Pillow's WebP reader sets it only for a frame that decodes
+                durations = durations or (webp_durations if im.format == "WEBP" else gif_durations)(src)
+                ms = durations[k] if len(durations) == frames else im.info.get("duration", 100)
+                if held is None:
+                    lead += ms
+                else:
+                    held = (held[0], held[1] + ms)
+                continue
+            if held is not None:  # each is held until the next decodes, which may give it a skipped frame's time
+                yield held
+            held, lead = (rgb, im.info.get("duration", 100) + lead), 0
+    if held is None:
+        raise CycleGANError(f"cannot read clip {src}: no frame decodes ({reason})")
+    yield held
+    if skipped:
+        say(_skipped_warning(src, skipped, frames, reason))
+
+
+def _skipped_warning(src: Path, lost: int, frames: int, reason: str) -> str:
+    """The one warning of a clip's `lost` frames, of `frames` in all, that do not decode (the first's `reason`)."""
+    return (
+        f"warning: {src}: {lost} of its {frames} frames do not decode ({reason}) and are left out, as players skip "
+        "them; the others keep their times"
+    )
 
 
 def _loop_options(src: Path, suffix: str) -> dict[str, int]:
@@ -906,10 +941,7 @@ class _Decoding:
             raise CycleGANError(f"cannot read clip {src}: no frame decodes")
         if self.skipped:
             lost = max(self.skipped, declared - self.decoded)
-            say(
-                f"warning: {src}: {lost} of its {self.decoded + lost} frames do not decode ({self.reason}) and are "
-                "left out, as players skip them; the others keep their times"
-            )
+            say(_skipped_warning(src, lost, self.decoded + lost, self.reason))
         if self.repeated:
             say(
                 f"warning: {src}: {self.repeated} of its frames repeat the time of a frame before them and are left "

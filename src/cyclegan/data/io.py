@@ -448,6 +448,41 @@ def unread_format(path: Path) -> str | None:
     return UNREAD_BRANDS.get(head[8:12]) if head[4:8] == b"ftyp" else None
 
 
+# A video container's first bytes -> (its kind as messages name it, the extension `translate` reads it by): an MP4
+# named clip.gif or clip.png was "not a JPEG, PNG, ... image, or one too damaged to recognise". MP4 and MOV open with
+# an `ftyp` box (its brand tells them apart; a HEIC's or AVIF's brands are photos: `UNREAD_BRANDS`), MKV and WebM
+# with an EBML header (its DocType tells them apart), AVI with a RIFF header.
+MOV_BRANDS = (b"qt  ",)
+
+
+def video_kind(path: Path) -> tuple[str, str] | None:
+    """("an MP4", ".mp4"), ("a MOV", ".mov"), ("an MKV", ".mkv"), ("a WebM", ".webm") or ("an AVI", ".avi") where the
+    file's first bytes say it is that video, whatever its extension; else None. Only the first 64 bytes are read."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return None
+    if head[4:8] == b"ftyp" and head[8:12] not in UNREAD_BRANDS:
+        return ("a MOV", ".mov") if head[8:12] in MOV_BRANDS else ("an MP4", ".mp4")
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML; its DocType ("webm" or "matroska") within its first bytes
+        return ("a WebM", ".webm") if b"webm" in head else ("an MKV", ".mkv")
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return ("an AVI", ".avi")
+    return None
+
+
+def video_not_image(path: Path) -> str | None:
+    """Why `path` is not read as an image when its content is a video (`video_kind`), in the words of
+    `clipio._still_as_clip`, its mirror: "it is an MP4 video, not an image; rename it clip.mp4 ..."; else None."""
+    if (video := video_kind(path)) is None:
+        return None
+    kind, ext = video
+    if ext == ".avi":  # not read as a clip either (`clipio.unread_video`): remuxed, it is
+        return f"it is {kind} video, not an image; remux it first, e.g. ffmpeg -i {path.name} -c copy {path.stem}.mkv"
+    return f"it is {kind} video, not an image; rename it {path.stem}{ext} to translate it as a video"
+
+
 # Pillow's words for damaged image data, which do not say so: "decoder error -2" (a TIFF), "could not create decoder
 # object" (a WebP cut short)
 DECODER_WORDS = ("decoder error", "could not create decoder object")
@@ -460,6 +495,8 @@ def _reason(e: BaseException, path: Path | None = None) -> str:
     if isinstance(e, UnidentifiedImageError):
         if path is not None and (fmt := unread_format(path)):
             return f"a {fmt} image, a format not read here: convert it to JPEG or PNG"
+        if path is not None and (video := video_not_image(path)):
+            return video
         return f"not a {IMAGE_FORMATS} image, or one too damaged to recognise"
     reason = str(e).split("\n")[0] or type(e).__name__
     return f"its image data is damaged ({reason})" if reason.startswith(DECODER_WORDS) else reason

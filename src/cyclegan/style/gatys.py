@@ -33,9 +33,11 @@ from ..data.io import (
     as_rgb,
     frame_count,
     is_deep_grey,
+    long_side_shape,
     read_image,
     resize_long_side,
     save_image,
+    size_keeping,
     to_pil,
     to_tensor,
 )
@@ -94,14 +96,16 @@ def load_image_01(
     max_pixels: int = MAX_PIXELS,
     cap_option: str | None = CAP_OPTION,
     name: str = "image",
+    thin: tuple[str, str] | None = None,
 ) -> torch.Tensor:
     """A PIL image of any mode or an image file -> (1, 3, H, W) in [0, 1], long side scaled to `size` (aspect
-    ratio kept). A file declaring more than `max_pixels` pixels is refused before decoding (`data.io.read_image`:
-    the refusal names `cap_option`, the caller's flag that raises the cap, None where it has none).
+    ratio kept; `thin`: (what, flag), an image too thin at `size` refused naming it and the flag: `too_thin`).
+    A file declaring more than `max_pixels` pixels is refused before decoding (`data.io.read_image`: the refusal
+    names `cap_option`, the caller's flag that raises the cap, None where it has none).
     A PIL image is converted as a file is read (`to_rgb`: 16-bit greyscale rescaled, not clipped
     to white as `convert("RGB")` clips it; transparency on white; upright by its EXIF orientation and in sRGB:
     `as_read`, on a copy). A PIL image whose file was closed is refused in one line naming `name` (`decode`)."""
-    return read_01(image, size, max_pixels=max_pixels, cap_option=cap_option, name=name)[0]
+    return read_01(image, size, max_pixels=max_pixels, cap_option=cap_option, name=name, thin=thin)[0]
 
 
 def read_01(
@@ -111,6 +115,7 @@ def read_01(
     max_pixels: int = MAX_PIXELS,
     cap_option: str | None = CAP_OPTION,
     name: str = "image",
+    thin: tuple[str, str] | None = None,
 ) -> tuple[torch.Tensor, Image.Image | None]:
     """`load_image_01`'s tensor, and the image's transparency at the same size (`alpha_of`)."""
     if not isinstance(image, (Image.Image, str, os.PathLike)):
@@ -124,12 +129,40 @@ def read_01(
     )
     if 0 in im.size:
         raise CycleGANError(f"an image of {im.width}x{im.height} pixels has nothing to stylise")
+    if size and thin and (why := too_thin(thin[0], im.width, im.height, size, flag=thin[1])):
+        raise CycleGANError(why)
     alpha = alpha_of(im)
     im = as_rgb(im)  # no copy of an RGB image (without a colour key)
     if size:
         im = resize_long_side(im, size)
         alpha = alpha if alpha is None else resize_long_side(alpha, size)
     return ((to_tensor(im).unsqueeze(0) + 1) / 2).contiguous(), alpha  # L-BFGS needs contiguous grads
+
+
+# The least short side an image is stylised at: a 3x3 neighbourhood, which a style's strokes need (a 20000x20 px strip
+# at long side 256 was stylised at 256x1 px without a word); the floor of Compare's SSIM too (`compare.MIN_SIDE`), so
+# that the Style and Compare tabs refuse the same photos in the same words
+MIN_STYLISED_SIDE = 3
+
+
+def too_thin(what: str, w: int, h: int, size: int, *, flag: str, most: int | None = None) -> str | None:
+    """Why an image of w x h px is not stylised at long side `size` (its short side under `MIN_STYLISED_SIDE`),
+    naming it as `what` and the long side's `flag`, with the least long side that keeps it, or, past `most` (the
+    largest a caller offers: the web page's slider), that it be cropped; None when it is thick enough."""
+    sh, sw = long_side_shape(h, w, size)
+    if min(sh, sw) >= MIN_STYLISED_SIDE:
+        return None
+    need = size_keeping(h, w, MIN_STYLISED_SIDE)
+    under = f"its short side under {MIN_STYLISED_SIDE} px"
+    if most is not None and need > most:  # no long side offered keeps it: the words of the Compare tab's refusal
+        return (
+            f"{what} is {w}x{h} px, too thin to stylise at any long side up to {most} px ({under}); crop it to a "
+            "less thin shape"
+        )
+    return (
+        f"{what} is {w}x{h} px, {sw}x{sh} px at {flag} {size}: too thin to stylise ({under}); give {flag} {need} or "
+        "more, or crop it to a less thin shape"
+    )
 
 
 def alpha_of(im: Image.Image) -> Image.Image | None:
@@ -575,9 +608,16 @@ def stylize(
 
     start = time.perf_counter()
     # Read every image first: a wrong path should fail before a backbone is loaded.
-    c, alpha = read_01(content, o.size, max_pixels=max_pixels, name="content")  # (1, 3, H, W) in [0, 1]
+    thin = ("the content image", "--size")  # as `check_sides` names them
+    c, alpha = read_01(content, o.size, max_pixels=max_pixels, name="content", thin=thin)  # (1, 3, H, W) in [0, 1]
     style_images = [
-        load_image_01(s, o.style_size or o.size, max_pixels=max_pixels, name=f"styles[{i}]")
+        load_image_01(
+            s,
+            o.style_size or o.size,
+            max_pixels=max_pixels,
+            name=f"styles[{i}]",
+            thin=(f"style image {os.fspath(s) if isinstance(s, (str, os.PathLike)) else i + 1}", "--style-size"),
+        )
         for i, s in enumerate(style_list)
     ]
     obj = resolve_objective(o, net)

@@ -33,7 +33,7 @@ import gradio as gr
 
 from ..errors import CycleGANError, escape, named_once, without_alternatives
 from .options import MB, ServeOptions
-from .runs import Model, Names, find_models, named_runs
+from .runs import Model, Names, checkpoint_outline, find_models, named_runs
 from .uploads import check_upload, display_name
 
 DIRECTIONS = ["AtoB", "BtoA"]
@@ -413,11 +413,19 @@ class Engine:
                     net = load_generator(path, direction, device=self.device())  # weights_only, averaged weights
                 except CycleGANError as e:  # named as the page names it: the visitor sees no server path
                     reason = str(e).replace(escape(path), key)
+                    if cached is not None and checkpoint_outline(Path(path)) is not None:
+                        # a whole file that does not hold it (a CUT run's, of one direction, over a CycleGAN's) was
+                        # "kept the model loaded before": a model no file holds any more, served on
+                        with self._lock:
+                            self._generators.pop(model, None)
+                        cached = None
                     if cached is None:
                         raise CycleGANError(reason) from None
                     self._keep(model, version, cached[1], reason)
                     loaded = False
                 else:
+                    if cached is not None:  # a different whole file: loaded, and said (it changed without a word)
+                        self._changed(key, direction, cached[1], net)
                     cached = (version, net)
                     self._unreadable.pop(model, None)
             with self._lock:
@@ -427,6 +435,16 @@ class Engine:
                     self._generators.popitem(last=False)
             # a job that waited out another's load of it (seconds) said "(already loaded)" beside those seconds
             return Ready(cached[1], loaded or cached is not asked)
+
+    @staticmethod
+    def _changed(key: str, direction: str, before: Any, now: Any) -> None:
+        """Say, in a pop-up and the server's log, that model `key`'s file was replaced by another whole checkpoint
+        since `before` was loaded from it, and that `now` was loaded from it: its outputs changed without a word."""
+        steps = [getattr(getattr(n, "_cyclegan_origin", None), "step", None) for n in (before, now)]
+        was, is_ = (f" (step {s})" if s is not None else "" for s in steps)
+        said = f"{key}: its checkpoint changed since it was loaded{was}; {direction} loaded again from it{is_}"
+        print(said, file=sys.stderr)
+        gr.Info(alert_text(without_paths(said)))
 
     def _keep(self, model: tuple[str, str], version: tuple[int, ...], net: Any, reason: str) -> None:
         """Go on with `net`, the model loaded before, where its file's new `version` cannot be read (a checkpoint
@@ -515,14 +533,25 @@ class Engine:
                 "resize it to a less thin shape"
             )
 
-    def references(self, paths: Sequence[str | Path], size: int) -> list:
+    def references(self, paths: Sequence[str | Path], size: int, *, stylised: bool = False) -> list:
         """Uploaded style images, each checked (`image`) and scaled to long side `size` as soon as it is
         decoded, as Gatys and the comparison's Gram distance scale them anyway (so the result is the same):
-        decoded all at full size first, 100 uploads of 25 MP (the per-image limit) were 7.5 GB of pixels."""
+        decoded all at full size first, 100 uploads of 25 MP (the per-image limit) were 7.5 GB of pixels.
+        `stylised`: one too thin to stylise at `size` is refused by its own size, before it is scaled
+        (`style.gatys.too_thin`: once scaled, it was named by its scaled size and a wrong least long side)."""
         from ..data.io import resize_long_side  # on first use (torch)
+        from ..style.gatys import too_thin
 
         self.check_count(paths, "style images")
-        return [resize_long_side(self.image(p), size) for p in paths]
+        scaled = []
+        for p in paths:
+            im = self.image(p)
+            what = f"style image {display_name(p)}"
+            if stylised and (why := too_thin(what, *im.size, size, flag="--size", most=self.opts.max_style_size)):
+                raise CycleGANError(why)
+            scaled.append(resize_long_side(im, size))
+            del im  # freed before the next is decoded: one upload at full size at a time
+        return scaled
 
     def folder(self) -> Path:
         """A fresh folder for one request's outputs, under `outputs`: what a handler returns is a path in it

@@ -113,6 +113,7 @@ class StyleTab:
     def _stylize_live(self, content, styles, backbone, size, steps, preserve_color: bool, stop: Stop, progress):
         from ..data.io import save_image  # on first use, as the next
         from ..style import GatysOptions, keep_content_colors, load_image_01, stylize, to_pil_01
+        from ..style.gatys import too_thin
 
         engine = self.engine
         if not content:
@@ -121,7 +122,12 @@ class StyleTab:
             raise CycleGANError("upload at least one style image")
         size, steps = int(size), int(steps)
         content_im = engine.image(content, keep_mode=True)  # a cut-out's transparency: put back in the result
-        style_ims = engine.references(styles, size)  # at the size Gatys scales them to
+        # a 20000x20 strip was stylised at 256x1 px without a word; at no long side the slider offers, it is told to
+        # crop it, in the Compare tab's words
+        w, h = content_im.size
+        if why := too_thin("the content image", w, h, size, flag="--size", most=engine.opts.max_style_size):
+            raise CycleGANError(why)
+        style_ims = engine.references(styles, size, stylised=True)  # at the size Gatys scales them to
         engine.name_first_frames([content, *styles], "stylised")
         name, net, _ = engine.style_backbones(backbone)
         options = GatysOptions(backbone=name, size=size, steps=steps, preserve_color=preserve_color)  # resolved name

@@ -46,7 +46,7 @@ def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int, keep_mode
     """The uploaded file as an RGB PIL image (EXIF orientation applied; `keep_mode`: its transparency kept, as
     `data.io.read_image` keeps it), or a CycleGANError saying, in one line, that it is empty, larger than
     `max_bytes`, not an image, over `max_pixels`, or truncated/damaged."""
-    from ..data.io import open_image, read_image, unread_format  # torch with it: on the first upload (fast start)
+    from ..data.io import open_image, read_image, unread_format, video_kind  # torch with it: on the first upload
 
     name = display_name(path)
     try:
@@ -66,6 +66,11 @@ def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int, keep_mode
     except Image.UnidentifiedImageError:
         if fmt := unread_format(Path(path)):  # a phone's HEIC or AVIF photo: named, as the CLI names it
             raise CycleGANError(f"{name} is a {fmt} image, a format not read here: convert it to JPEG or PNG") from None
+        if video := video_kind(Path(path)):  # an MP4 named .png was "not an image (JPEG, ...)", as random bytes
+            kind, ext = video
+            raise CycleGANError(
+                f"{name} is {kind} video, not an image: translate it in the Video tab (as {Path(name).stem}{ext})"
+            ) from None
         raise CycleGANError(f"{name} is not an image ({IMAGE_FORMATS})") from None
     except Image.DecompressionBombError as e:  # PIL's own refusal, from the header, of over ~179 MP
         declared = re.search(r"\((\d+) pixels\)", str(e))

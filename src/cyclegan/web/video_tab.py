@@ -147,6 +147,7 @@ class VideoTab:
 
     def _translate(self, upload, key, direction, shared, blend, stop: Stop):
         from ..clipio import count_frames, probe  # on first use (PyAV)
+        from ..data.io import video_kind
         from ..translate_options import TemporalOptions, TilingOptions
         from ..video import shares_nothing, translate_clip
 
@@ -167,6 +168,11 @@ class VideoTab:
             try:
                 Image.open(src, formats=("GIF", "WEBP")).close()
             except Exception:  # noqa: BLE001 - a damaged header fails in many ways
+                if video := video_kind(src):  # an MP4 named .gif: "not a GIF or WebP clip" said not what it is
+                    raise CycleGANError(
+                        f"{name} is {video[0]} video, not a GIF or WebP; rename it {Path(name).stem}{video[1]} and "
+                        "upload it again"
+                    ) from None
                 raise CycleGANError(f"{name} is not a GIF or WebP clip, or its header is damaged") from None
         with named_as_flags():  # its errors name --flow-blend, which user_errors turns into the slider's label
             temporal = TemporalOptions(norm_stats="shared" if shared else "frame", flow_blend=float(blend))
