@@ -1053,3 +1053,33 @@ def test_a_data_folder_under_an_unexpanded_tilde_says_so(tmp_path, capsys, monke
     assert main(["train", "--data=~/no-such-h2z", "--out", "o", "--steps", "1"]) == 2
     err = capsys.readouterr().err
     assert "a shell leaves ~ as it is when quoted or after --data=" in err and "current folder" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["translate", "--checkpoint", "run", "--out", "-", "a.png"],
+        ["evaluate", "--checkpoint", "run", "--out", "-"],
+        ["evaluate", "--checkpoint", "run", "--save-images", "-"],
+        ["bench", "--json", "-"],
+        ["bench", "--task", "tiles", "--figure", "-"],
+        ["datasets", "download", "horse2zebra", "--root", "-"],
+        ["demo", "--out", "-"],
+        ["datasets", "synthetic", "--out", "-"],
+        ["train", "--data", "d", "--out", "-", "--steps", "1"],
+        ["compare", "--checkpoint", "run", "--content", "a.png", "--style", "b.png", "--out", "-"],
+        ["stylize", "--content", "a.png", "--style", "b.png", "--out", "-"],
+    ],
+    ids=lambda argv: " ".join([a for a in argv[:2] if not a.startswith("-")] + [argv[argv.index("-") - 1]]),
+)
+def test_a_dash_for_an_output_is_refused_as_not_standard_output(argv, tmp_path, monkeypatch, capsys):
+    """`--out -` (standard output, as a shell user writes it) made a folder or file named '-': evaluate's report,
+    bench's JSON, translate's images. Every path a command writes refuses it in one line, naming its flag."""
+    monkeypatch.chdir(tmp_path)
+    flag = argv[argv.index("-") - 1]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"error: option '{flag}': - is not standard output here; give ") and len(err.splitlines()) == 1
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -28,8 +28,6 @@ MIN_OPSET = 11  # the generators' padding to any size: ONNX Pad with amounts com
 
 def format_for(path: str | Path, fmt: str | None) -> ExportFormat:
     """The export format: `fmt` if given, else from the file suffix (.onnx; .pt, .ts, .torchscript)."""
-    if str(path) == "-":  # a shell's "standard output": a file named '-' is what would be written
-        raise CycleGANError("option '--out': - is not standard output here; name the file .onnx or .pt")
     if fmt is not None:
         if fmt not in FORMATS:
             raise CycleGANError(f"option '--format': expected onnx or torchscript, got {fmt!r}")
@@ -60,6 +58,7 @@ class ExportOptions(Options):
         help="the file to write (.onnx; .pt, .ts or .torchscript)",
         metavar="FILE",
         nonempty="the file to write (.onnx; .pt, .ts or .torchscript)",
+        writes=True,
     )
     direction: Literal["AtoB", "BtoA"] | None = direction_option(None)
     ema: Literal["auto", "on", "off"] = ema_option()

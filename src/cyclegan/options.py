@@ -51,6 +51,7 @@ def opt(
     choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None,
     factory: Any = MISSING,
     nonempty: str | None = None,
+    writes: bool = False,
 ) -> Any:
     """A dataclass field with its help text and range in the metadata (`ge`: >=, `gt`: >, `le`, `lt`).
 
@@ -60,7 +61,11 @@ def opt(
     a `str` field's values in the parser (for names from a registry such as the presets, given as a function
     to read it when the parser is built; the dataclass checks the value itself). `nonempty`: an empty string
     (an unset variable, `--checkpoint "$RUN"`) is refused, saying to give this: an empty path is the working folder.
+    `writes`: a path the command writes (a file or a folder), where `-` is refused as not standard output,
+    saying to give `nonempty`'s words.
     """
+    if writes and not nonempty:
+        raise TypeError("opt(writes=True) needs nonempty: the words that say what to give instead of -")
     meta = {
         "help": help,
         "ge": ge,
@@ -74,6 +79,7 @@ def opt(
         "default_text": default_text,
         "choices": choices,
         "nonempty": nonempty,
+        "writes": writes,
     }
     if factory is not MISSING:
         return field(default_factory=factory, metadata=meta)
@@ -225,6 +231,13 @@ def check_nonempty(name: str, value: Any, meta: dict) -> None:
         raise CycleGANError(f"option '{name}' is empty (an unset variable?): give {meta['nonempty']}")
 
 
+def check_not_standard_output(name: str, value: Any, meta: dict) -> None:
+    """A path a command writes (`writes`) refuses `-`: a shell user's standard output (`--out -`, `--json -`)
+    made a folder or a file named '-' in the working folder, the report or the images then where none looked."""
+    if meta.get("writes") and value == "-":
+        raise CycleGANError(f"option '{name}': - is not standard output here; give {meta['nonempty']}")
+
+
 def check_choice(name: str, value: Any, meta: dict, *, optional: bool = False) -> None:
     """A value of a field with `choices` (names from a registry) must be one of them: the same one line as for
     a `Literal` field."""
@@ -311,6 +324,7 @@ def check_options(obj: Any) -> None:
             object.__setattr__(obj, f.name, value)  # frozen: normalise 1 -> 1.0, [a] -> (a,)
         if value is not None:
             check_nonempty(name, value, f.metadata)
+            check_not_standard_output(name, value, f.metadata)
             check_value(name, value, f.metadata)
             check_choice(name, value, f.metadata, optional=_base(hints[f.name]) is not hints[f.name])
 
