@@ -734,6 +734,37 @@ def test_ctrl_c_while_the_command_line_module_loads_is_one_line(tmp_path):
     assert (proc.returncode, proc.stderr, proc.stdout) == (130, "interrupted\n", "")
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "module, run",
+    [
+        # `python -m cyclegan`: __main__ imports cyclegan.cli, whose main then takes Ctrl-C over
+        ("cyclegan.cli", "import runpy; runpy.run_module('cyclegan', run_name='__main__')"),
+        # main imported cyclegan.process before its handler was in place
+        ("cyclegan.process", "from cyclegan.cli import main; sys.exit(main(['--version']))"),
+    ],
+    ids=["python -m cyclegan", "main"],
+)
+def test_ctrl_c_before_main_handles_it_is_one_line(tmp_path, module, run):
+    """A Ctrl-C in the first tenth of a second of `python -m cyclegan` (while cyclegan.cli loads) or of `main` (while
+    cyclegan.process loads) was a traceback and exit status 1."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "class Interrupt:\n"  # one Ctrl-C, as Python raises it in whatever runs when the signal comes
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name == {module!r} and self in sys.meta_path:\n"
+        "            sys.meta_path.remove(self)\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        f"{run}\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert (proc.returncode, proc.stderr, proc.stdout) == (130, "interrupted\n", "")
+
+
 def test_an_error_that_follows_a_ctrl_c_is_the_interrupt(monkeypatch, capsys):
     """Ctrl-C while numpy or scipy import can leave a module half-imported; what fails next is then not always a
     KeyboardInterrupt (numpy's __getattr__ recursed: a RecursionError traceback). Any error after a Ctrl-C that the

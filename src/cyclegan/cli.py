@@ -450,11 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     # translate catches the KeyboardInterrupt. Left alone where SIGINT is ignored (nohup, a background job) or
     # off the main thread.
     seen: list[int] = []
-    from .process import RECEIVED, stop_word  # torch-free
-
-    # a SIGTERM or SIGHUP `terminate_as_interrupt` turned into `Terminated` can leave a half-imported module too
-    # (`train` stopped while torch imports: a RecursionError traceback); those of this call, not an earlier one's
-    received_before = len(RECEIVED)
+    received_before: int | None = None  # set once `process` is imported, under the handler below
 
     def on_sigint(signum, frame) -> None:
         seen.append(signum)
@@ -470,6 +466,12 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:  # not the main thread
             pass
     try:
+        # imported here, not above: a Ctrl-C while it loads (ctypes, threading) was a traceback and exit 1
+        from .process import RECEIVED, stop_word  # torch-free
+
+        # a SIGTERM or SIGHUP `terminate_as_interrupt` turned into `Terminated` can leave a half-imported module too
+        # (`train` stopped while torch imports: a RecursionError traceback); those of this call, not an earlier one's
+        received_before = len(RECEIVED)
         try:
             code = _main(sys.argv[1:] if argv is None else argv)
         except SystemExit:  # argparse's help, version and usage errors: their writes checked too
@@ -491,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.suppress(OSError):
                 print(f"error: {message}", file=sys.stderr)
             return 1
-        stops = RECEIVED[received_before:]
+        stops = RECEIVED[received_before:] if received_before is not None else []
         if not (seen or stops):
             raise
         with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
