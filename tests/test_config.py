@@ -563,6 +563,22 @@ def test_no_help_line_cuts_a_word_at_its_hyphen(capsys, monkeypatch):
             assert cut == [], f"`cyclegan {' '.join(command)} --help` at {columns} columns"
 
 
+def test_a_narrow_terminals_help_keeps_every_word_whole(capsys, monkeypatch):
+    """`COLUMNS=40 cyclegan evaluate --help` cut words longer than the help column: `$CYCLEGAN_` on one line and
+    `INCEPTION_WEIGHTS,` on the next, `pt_inception-2015-12` / `-05-6726825d.pth`, serve's `referen` /
+    `ce-implementation`; a variable or file name that cannot be copied. A long word now overflows its line whole."""
+
+    def words(command: list[str], columns: str) -> set[str]:
+        monkeypatch.setenv("COLUMNS", columns)
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        return set(capsys.readouterr().out.split())
+
+    for command in _all_commands():
+        cut = words(command, "40") - words(command, "3000")
+        assert cut == set(), f"`COLUMNS=40 cyclegan {' '.join(command)} --help`"
+
+
 def test_a_switchs_default_is_said_in_its_flags_words(capsys):
     """A --x/--no-x switch's default was shown as Python's "(default: True)" or "(default: False, fast: True)": now
     "on" or "off", as its flags and the CUT options' "off for cut, on for fastcut" say it, in every command."""

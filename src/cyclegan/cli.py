@@ -60,18 +60,27 @@ def _add_command(sub, name: str, cmd: Command, load: bool) -> None:
 
 def _help_formatter() -> type:
     """argparse's help formatter, wrapping lines at spaces only: it broke them after a hyphen, so a flag named in a
-    help text was cut in two (`--no-eval-` at one line's end, `kid` on the next), and could not be copied."""
+    help text was cut in two (`--no-eval-` at one line's end, `kid` on the next), and could not be copied; and in a
+    narrow terminal it cut a word longer than the line (`$CYCLEGAN_` / `INCEPTION_WEIGHTS`), which now overflows."""
     import argparse
     import re
     import textwrap
 
     class WholeWords(argparse.HelpFormatter):
         def _split_lines(self, text: str, width: int) -> list[str]:
-            return textwrap.wrap(re.sub(r"\s+", " ", text).strip(), width, break_on_hyphens=False)
+            text = re.sub(r"\s+", " ", text).strip()
+            return textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=False)
 
         def _fill_text(self, text: str, width: int, indent: str) -> str:
             text = re.sub(r"\s+", " ", text).strip()
-            return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False)
+            return textwrap.fill(
+                text,
+                width,
+                initial_indent=indent,
+                subsequent_indent=indent,
+                break_on_hyphens=False,
+                break_long_words=False,
+            )
 
     return WholeWords
 
