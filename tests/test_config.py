@@ -1130,3 +1130,24 @@ def test_a_dash_for_an_output_is_refused_as_not_standard_output(argv, tmp_path, 
         err.startswith(f"error: option '{flag}': - is not standard output here; give ") and len(err.splitlines()) == 1
     )
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("given", [["--out=~/runs/x"], ["--out", "~/runs/x"], ["--out", "~"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["translate", "--checkpoint", "run", "a.png"],
+        ["train", "--data", "d", "--steps", "1"],
+        ["stylize", "--content", "a.png", "--style", "b.png"],
+        ["datasets", "synthetic"],
+    ],
+    ids=lambda argv: " ".join(a for a in argv[:2] if not a.startswith("-")),
+)
+def test_an_output_under_an_unexpanded_tilde_is_refused(argv, given, tmp_path, monkeypatch, capsys):
+    """`--out=~/runs/x` (or a quoted ~, which no shell expands) made a folder named '~' in the working folder, that a
+    later `rm -r ~` to remove would take the home folder with. Refused in one line, nothing created."""
+    monkeypatch.chdir(tmp_path)
+    assert main([*argv, *given]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: option '--out': ~") and "write the whole path" in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
