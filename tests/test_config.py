@@ -1151,3 +1151,31 @@ def test_an_output_under_an_unexpanded_tilde_is_refused(argv, given, tmp_path, m
     err = capsys.readouterr().err
     assert err.startswith("error: option '--out': ~") and "write the whole path" in err and len(err.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["export", "--checkpoint", "run", "--out", "so.onnx"],
+        ["bench", "--json", "so.json"],
+        ["stylize", "--content", "a.png", "--style", "b.png", "--steps", "1", "--size", "8", "--out", "so.png"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_an_output_that_is_a_device_is_refused_even_with_overwrite(argv, tmp_path, monkeypatch, capsys):
+    """`--json /dev/stdout`, a shell user's standard output by name: with --overwrite a file was renamed over the
+    link (as root, /dev/stdout itself: gone for every process). A link to a device (here /dev/null) is refused in
+    one line, left as it is."""
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.png", "b.png"):  # inputs that exist: the output is what is refused
+        Image.new("RGB", (8, 8)).save(tmp_path / name)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"")
+    out = tmp_path / argv[-1]
+    out.symlink_to(os.devnull)
+    assert main([*argv, "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: option '{argv[-2]}': {argv[-1]} is a device, not a file") and err.count("\n") == 1
+    assert out.is_symlink() and os.readlink(out) == os.devnull
