@@ -349,6 +349,8 @@ def test_help_anywhere_in_a_line_with_a_typo_shows_the_help(help_flag, capsys):
         (["trian", "--steps", "3"], "no command 'trian' in cyclegan: did you mean 'train'? (see cyclegan --help)"),
         (["datasets", "synthtic"], "did you mean 'synthetic'? (see cyclegan datasets --help)"),
         (["pretrained", "lst"], "did you mean 'list'? (see cyclegan pretrained --help)"),
+        # a command in capitals (caps lock, a copied heading) listed every choice and named none
+        (["TRAIN", "--steps", "3"], "no command 'TRAIN' in cyclegan: did you mean 'train'? (see cyclegan --help)"),
     ],
 )
 def test_a_mistyped_command_gets_the_nearest_one(argv, hint, capsys):
