@@ -349,6 +349,8 @@ def test_help_anywhere_in_a_line_with_a_typo_shows_the_help(help_flag, capsys):
         (["trian", "--steps", "3"], "no command 'trian' in cyclegan: did you mean 'train'? (see cyclegan --help)"),
         (["datasets", "synthtic"], "did you mean 'synthetic'? (see cyclegan datasets --help)"),
         (["pretrained", "lst"], "did you mean 'list'? (see cyclegan pretrained --help)"),
+        # a command in capitals (caps lock, a copied heading) listed every choice and named none
+        (["TRAIN", "--steps", "3"], "no command 'TRAIN' in cyclegan: did you mean 'train'? (see cyclegan --help)"),
     ],
 )
 def test_a_mistyped_command_gets_the_nearest_one(argv, hint, capsys):
@@ -563,6 +565,22 @@ def test_no_help_line_cuts_a_word_at_its_hyphen(capsys, monkeypatch):
             assert cut == [], f"`cyclegan {' '.join(command)} --help` at {columns} columns"
 
 
+def test_a_narrow_terminals_help_keeps_every_word_whole(capsys, monkeypatch):
+    """`COLUMNS=40 cyclegan evaluate --help` cut words longer than the help column: `$CYCLEGAN_` on one line and
+    `INCEPTION_WEIGHTS,` on the next, `pt_inception-2015-12` / `-05-6726825d.pth`, serve's `referen` /
+    `ce-implementation`; a variable or file name that cannot be copied. A long word now overflows its line whole."""
+
+    def words(command: list[str], columns: str) -> set[str]:
+        monkeypatch.setenv("COLUMNS", columns)
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        return set(capsys.readouterr().out.split())
+
+    for command in _all_commands():
+        cut = words(command, "40") - words(command, "3000")
+        assert cut == set(), f"`COLUMNS=40 cyclegan {' '.join(command)} --help`"
+
+
 def test_a_switchs_default_is_said_in_its_flags_words(capsys):
     """A --x/--no-x switch's default was shown as Python's "(default: True)" or "(default: False, fast: True)": now
     "on" or "off", as its flags and the CUT options' "off for cut, on for fastcut" say it, in every command."""
@@ -729,6 +747,37 @@ def test_ctrl_c_while_the_command_line_module_loads_is_one_line(tmp_path):
         "sys.meta_path.insert(0, Interrupt())\n"
         "from cyclegan.cli import main\n"
         "sys.exit(main(['train', '--help']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert (proc.returncode, proc.stderr, proc.stdout) == (130, "interrupted\n", "")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "module, run",
+    [
+        # `python -m cyclegan`: __main__ imports cyclegan.cli, whose main then takes Ctrl-C over
+        ("cyclegan.cli", "import runpy; runpy.run_module('cyclegan', run_name='__main__')"),
+        # main imported cyclegan.process before its handler was in place
+        ("cyclegan.process", "from cyclegan.cli import main; sys.exit(main(['--version']))"),
+    ],
+    ids=["python -m cyclegan", "main"],
+)
+def test_ctrl_c_before_main_handles_it_is_one_line(tmp_path, module, run):
+    """A Ctrl-C in the first tenth of a second of `python -m cyclegan` (while cyclegan.cli loads) or of `main` (while
+    cyclegan.process loads) was a traceback and exit status 1."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "class Interrupt:\n"  # one Ctrl-C, as Python raises it in whatever runs when the signal comes
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name == {module!r} and self in sys.meta_path:\n"
+        "            sys.meta_path.remove(self)\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        f"{run}\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert (proc.returncode, proc.stderr, proc.stdout) == (130, "interrupted\n", "")
@@ -1053,3 +1102,82 @@ def test_a_data_folder_under_an_unexpanded_tilde_says_so(tmp_path, capsys, monke
     assert main(["train", "--data=~/no-such-h2z", "--out", "o", "--steps", "1"]) == 2
     err = capsys.readouterr().err
     assert "a shell leaves ~ as it is when quoted or after --data=" in err and "current folder" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["translate", "--checkpoint", "run", "--out", "-", "a.png"],
+        ["evaluate", "--checkpoint", "run", "--out", "-"],
+        ["evaluate", "--checkpoint", "run", "--save-images", "-"],
+        ["bench", "--json", "-"],
+        ["bench", "--task", "tiles", "--figure", "-"],
+        ["datasets", "download", "horse2zebra", "--root", "-"],
+        ["demo", "--out", "-"],
+        ["datasets", "synthetic", "--out", "-"],
+        ["train", "--data", "d", "--out", "-", "--steps", "1"],
+        ["compare", "--checkpoint", "run", "--content", "a.png", "--style", "b.png", "--out", "-"],
+        ["stylize", "--content", "a.png", "--style", "b.png", "--out", "-"],
+    ],
+    ids=lambda argv: " ".join([a for a in argv[:2] if not a.startswith("-")] + [argv[argv.index("-") - 1]]),
+)
+def test_a_dash_for_an_output_is_refused_as_not_standard_output(argv, tmp_path, monkeypatch, capsys):
+    """`--out -` (standard output, as a shell user writes it) made a folder or file named '-': evaluate's report,
+    bench's JSON, translate's images. Every path a command writes refuses it in one line, naming its flag."""
+    monkeypatch.chdir(tmp_path)
+    flag = argv[argv.index("-") - 1]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"error: option '{flag}': - is not standard output here; give ") and len(err.splitlines()) == 1
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("given", [["--out=~/runs/x"], ["--out", "~/runs/x"], ["--out", "~"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["translate", "--checkpoint", "run", "a.png"],
+        ["train", "--data", "d", "--steps", "1"],
+        ["stylize", "--content", "a.png", "--style", "b.png"],
+        ["datasets", "synthetic"],
+    ],
+    ids=lambda argv: " ".join(a for a in argv[:2] if not a.startswith("-")),
+)
+def test_an_output_under_an_unexpanded_tilde_is_refused(argv, given, tmp_path, monkeypatch, capsys):
+    """`--out=~/runs/x` (or a quoted ~, which no shell expands) made a folder named '~' in the working folder, that a
+    later `rm -r ~` to remove would take the home folder with. Refused in one line, nothing created."""
+    monkeypatch.chdir(tmp_path)
+    assert main([*argv, *given]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: option '--out': ~") and "write the whole path" in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["export", "--checkpoint", "run", "--out", "so.onnx"],
+        ["bench", "--json", "so.json"],
+        ["stylize", "--content", "a.png", "--style", "b.png", "--steps", "1", "--size", "8", "--out", "so.png"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_an_output_that_is_a_device_is_refused_even_with_overwrite(argv, tmp_path, monkeypatch, capsys):
+    """`--json /dev/stdout`, a shell user's standard output by name: with --overwrite a file was renamed over the
+    link (as root, /dev/stdout itself: gone for every process). A link to a device (here /dev/null) is refused in
+    one line, left as it is."""
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.png", "b.png"):  # inputs that exist: the output is what is refused
+        Image.new("RGB", (8, 8)).save(tmp_path / name)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"")
+    out = tmp_path / argv[-1]
+    out.symlink_to(os.devnull)
+    assert main([*argv, "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: option '{argv[-2]}': {argv[-1]} is a device, not a file") and err.count("\n") == 1
+    assert out.is_symlink() and os.readlink(out) == os.devnull

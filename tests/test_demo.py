@@ -848,3 +848,25 @@ def test_a_time_limit_reached_before_the_first_step_names_the_demos_minutes(tmp_
     assert main([*args, "--minutes", "1e-9"]) == 2
     err = capsys.readouterr().err
     assert "give more --minutes" in err and "--time-limit" not in err
+
+
+@pytest.mark.slow
+def test_a_demo_under_an_ascii_locale_writes_its_report(tmp_path):
+    """Under LC_ALL=C without Python's UTF-8 mode (PYTHONUTF8=0: the locale's encoding is ASCII), the demo trained and
+    then stopped on a UnicodeEncodeError traceback writing report.html ("summer ↔ winter"): no report. It is
+    written in UTF-8, the charset the page declares."""
+    import dataclasses
+    import subprocess
+
+    script = (
+        "from cyclegan.demo import DemoOptions, DemoSettings, run_demo\n"
+        f"settings = DemoSettings(**{dataclasses.asdict(ONE_STEP)!r})\n"
+        "opts = DemoOptions('run', minutes=None, device='cpu', precision='fp32', progress=False)\n"
+        "run_demo(opts, settings=settings)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONIOENCODING", "LANG", "LC_CTYPE")}
+    env.update(PYTHONUTF8="0", LC_ALL="C", LANG="C")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert '<meta charset="utf-8">' in html and "summer ↔ winter" in html

@@ -531,8 +531,8 @@ def test_a_compiled_generator_exports_and_a_discriminator_is_refused_in_one_line
     [
         ("g", [], "option '--out' g: cannot tell the format from a name without a suffix; give --format"),
         ("g.xyz", [], "option '--out' g.xyz: cannot tell the format from its suffix '.xyz'; give --format"),
-        ("-", [], "option '--out': - is not standard input or output here; give the file to write (.onnx; .pt"),
-        ("-", ["--format", "onnx"], "option '--out': - is not standard input or output here; give the file to"),
+        ("-", [], "option '--out': - is not standard output here; give the file to write (.onnx; .pt"),
+        ("-", ["--format", "onnx"], "option '--out': - is not standard output here; give the file to write"),
     ],
 )
 def test_an_out_without_a_format_says_what_it_lacks(run, tmp_path, monkeypatch, capsys, out, fmt, said):

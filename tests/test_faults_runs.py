@@ -1107,21 +1107,22 @@ def test_an_empty_checkpoint_or_config_path_is_refused_naming_the_option(tmp_pat
 @pytest.mark.parametrize(
     "args",
     [
-        ["evaluate", "--checkpoint", "r", "--data", "d", "--out", "-"],
-        ["bench", "--json", "-", "--size", "32"],
-        ["translate", "--checkpoint", "r", "--out", "-", "x.png"],
-        ["stylize", "--content", "c.png", "--style", "s.png", "--out", "-"],
-        ["datasets", "synthetic", "--out", "-"],
+        ["evaluate", "--checkpoint", "-", "--data", "d"],
+        ["evaluate", "--checkpoint", "r", "--data", "-"],
+        ["translate", "--checkpoint", "-", "--out", "o", "x.png"],
+        ["stylize", "--content", "-", "--style", "s.png", "--out", "o"],
+        ["stylize", "--content", "c.png", "--style", "s.png", "-", "--out", "o"],
+        ["serve", "--checkpoint", "-"],
     ],
 )
-def test_a_dash_for_a_file_or_folder_is_refused_as_no_standard_stream(tmp_path, capsys, monkeypatch, args):
-    """`evaluate --out -` or `bench --json -` (standard output, as a shell user writes it) wrote a file named '-',
-    `translate --out -` a folder, after all the work; export refused it alone (fa595e6). Every option naming a file
-    or folder now refuses it at once."""
+def test_a_dash_for_a_file_read_is_refused_as_no_standard_input(tmp_path, capsys, monkeypatch, args):
+    """`--checkpoint -` or `--content -` (standard input, as a shell user writes it) was "no such file" or, for a
+    folder option, "does not exist": a file named '-' looked for. Every option naming a file or folder read refuses
+    it at once (one written, `--out -`, in test_config's test of outputs)."""
     monkeypatch.chdir(tmp_path)
     assert main(args) == 2
-    flag = args[args.index("-") - 1]
-    assert f"option '{flag}': - is not standard input or output here; give " in one_line_error(capsys)
+    flag = next(a for a in reversed(args[: args.index("-")]) if a.startswith("--"))
+    assert f"option '{flag}': - is not standard input here; give " in one_line_error(capsys)
     assert list(tmp_path.iterdir()) == []
 
 

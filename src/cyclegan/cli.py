@@ -60,18 +60,27 @@ def _add_command(sub, name: str, cmd: Command, load: bool) -> None:
 
 def _help_formatter() -> type:
     """argparse's help formatter, wrapping lines at spaces only: it broke them after a hyphen, so a flag named in a
-    help text was cut in two (`--no-eval-` at one line's end, `kid` on the next), and could not be copied."""
+    help text was cut in two (`--no-eval-` at one line's end, `kid` on the next), and could not be copied; and in a
+    narrow terminal it cut a word longer than the line (`$CYCLEGAN_` / `INCEPTION_WEIGHTS`), which now overflows."""
     import argparse
     import re
     import textwrap
 
     class WholeWords(argparse.HelpFormatter):
         def _split_lines(self, text: str, width: int) -> list[str]:
-            return textwrap.wrap(re.sub(r"\s+", " ", text).strip(), width, break_on_hyphens=False)
+            text = re.sub(r"\s+", " ", text).strip()
+            return textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=False)
 
         def _fill_text(self, text: str, width: int, indent: str) -> str:
             text = re.sub(r"\s+", " ", text).strip()
-            return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False)
+            return textwrap.fill(
+                text,
+                width,
+                initial_indent=indent,
+                subsequent_indent=indent,
+                break_on_hyphens=False,
+                break_long_words=False,
+            )
 
     return WholeWords
 
@@ -283,7 +292,7 @@ def _misspelt_command(argv: Sequence[str], commands) -> str | None:
             prog, names, words = f"cyclegan {words[0]}", commands[words[0]], words[1:]
         else:
             return None
-    close = nearest(words[0], names)
+    close = nearest(words[0].lower(), names)  # the commands are lower case: `cyclegan TRAIN` named none
     return f"no command '{words[0]}' in {prog}: did you mean '{close}'? (see {prog} --help)" if close else None
 
 
@@ -450,11 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     # translate catches the KeyboardInterrupt. Left alone where SIGINT is ignored (nohup, a background job) or
     # off the main thread.
     seen: list[int] = []
-    from .process import RECEIVED, stop_word  # torch-free
-
-    # a SIGTERM or SIGHUP `terminate_as_interrupt` turned into `Terminated` can leave a half-imported module too
-    # (`train` stopped while torch imports: a RecursionError traceback); those of this call, not an earlier one's
-    received_before = len(RECEIVED)
+    received_before: int | None = None  # set once `process` is imported, under the handler below
 
     def on_sigint(signum, frame) -> None:
         seen.append(signum)
@@ -470,6 +475,12 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:  # not the main thread
             pass
     try:
+        # imported here, not above: a Ctrl-C while it loads (ctypes, threading) was a traceback and exit 1
+        from .process import RECEIVED, stop_word  # torch-free
+
+        # a SIGTERM or SIGHUP `terminate_as_interrupt` turned into `Terminated` can leave a half-imported module too
+        # (`train` stopped while torch imports: a RecursionError traceback); those of this call, not an earlier one's
+        received_before = len(RECEIVED)
         try:
             code = _main(sys.argv[1:] if argv is None else argv)
         except SystemExit:  # argparse's help, version and usage errors: their writes checked too
@@ -491,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.suppress(OSError):
                 print(f"error: {message}", file=sys.stderr)
             return 1
-        stops = RECEIVED[received_before:]
+        stops = RECEIVED[received_before:] if received_before is not None else []
         if not (seen or stops):
             raise
         with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it

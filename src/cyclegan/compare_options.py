@@ -36,7 +36,9 @@ class CompareOptions(Options):
     style: tuple[str, ...] = opt(
         help="style reference images and/or folders of target-domain images to draw references from", metavar="IMG"
     )
-    out: str = opt(help="output folder (created if missing)", metavar="DIR", nonempty="the folder for the comparison")
+    out: str = opt(
+        help="output folder (created if missing)", metavar="DIR", nonempty="the folder for the comparison", writes=True
+    )
     # the model's own, as translate and export: required, a pix2pix run trained BtoA needed its one direction typed
     direction: Direction | None = direction_option(None)
     ema: Literal["auto", "on", "off"] = ema_option()

@@ -124,7 +124,13 @@ BestBy = Literal["auto", "psnr", "ssim", "kid", "cycle_psnr"]
 
 @dataclass(frozen=True)
 class TrainConfig(Section):
-    out: str | None = opt(None, "run folder: checkpoint, config, logs and samples go here", metavar="DIR")
+    out: str | None = opt(
+        None,
+        "run folder: checkpoint, config, logs and samples go here",
+        metavar="DIR",
+        nonempty="the run folder",
+        writes=True,
+    )
     steps: int | None = opt(None, "total training steps (iterations), counting steps already done", gt=0)
     epochs: int | None = opt(None, "total epochs (passes over the larger domain), instead of --steps", gt=0)
     batch_size: int = opt(1, "images per domain per step", gt=0)

@@ -635,6 +635,7 @@ def _report(run: Path, opts: DemoOptions, s: DemoSettings, trained: dict) -> dic
     text, html = json.dumps(report, indent=2) + "\n", render_demo_html(report)
     # each whole (a symlink is replaced); report.json last: it marks a finished demo (a stopped one has none)
     with _writing_report(run):
-        write_atomic(run / "report.html", lambda tmp: Path(tmp).write_text(html))
+        # in the encoding its <meta charset> names: the locale's (ASCII under LC_ALL=C) failed on its "summer ↔ winter"
+        write_atomic(run / "report.html", lambda tmp: Path(tmp).write_text(html, encoding="utf-8"))
         write_atomic(run / "report.json", lambda tmp: Path(tmp).write_text(text))
     return report

@@ -12,7 +12,7 @@ from .shared_options import Precision, device_option, precision_option, progress
 class DemoOptions(Options):
     """`cyclegan demo`: where it runs and how long it may train."""
 
-    out: str = opt("runs/demo", "run folder", metavar="RUN", nonempty="the demo's run folder")
+    out: str = opt("runs/demo", "run folder", metavar="RUN", nonempty="the demo's run folder", writes=True)
     minutes: float | None = opt(
         4.5,
         "training time: the steps are fitted to it at this machine's measured speed, so the LR schedule ends at 0 "

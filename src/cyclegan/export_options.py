@@ -58,6 +58,7 @@ class ExportOptions(Options):
         help="the file to write (.onnx; .pt, .ts or .torchscript)",
         metavar="FILE",
         nonempty="the file to write (.onnx; .pt, .ts or .torchscript)",
+        writes=True,
     )
     direction: Literal["AtoB", "BtoA"] | None = direction_option(None)
     ema: Literal["auto", "on", "off"] = ema_option()

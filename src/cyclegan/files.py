@@ -7,6 +7,7 @@ import contextlib
 import glob
 import os
 import re
+import stat
 import sys
 import tempfile
 import threading
@@ -324,6 +325,12 @@ def check_outputs(
     folders = [o for o in outputs if o.is_dir()]
     if folders:
         raise CycleGANError(f"option '{option}': {folders[0]} is a folder, where a file would be written")
+    for o in outputs:
+        if (kind := _not_a_file(o)) is not None:
+            raise CycleGANError(
+                f"option '{option}': {o} is {kind}, not a file (nothing is written to standard output or a device "
+                "here); give a file"
+            )
     for o in outputs:  # its folder must be one, or creatable: the nearest existing parent a writable folder
         parent = next(p for p in o.absolute().parents if p.exists())
         if not parent.is_dir():
@@ -336,6 +343,23 @@ def check_outputs(
         raise CycleGANError(
             f"{existing[0]} already exists{more}: pass --overwrite to replace, or choose another {option}"
         )
+
+
+def _not_a_file(path: Path) -> str | None:
+    """What an existing output is when it is neither a file nor a folder (followed through links), else None:
+    `--json /dev/stdout --overwrite` renamed a file over /dev/stdout (as root: the system's own, for every process),
+    and `--json >(jq .)` named a pipe."""
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):  # not there (or a broken link): an ordinary new file
+        return None
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return None
 
 
 def unique_stems(

@@ -51,6 +51,7 @@ def opt(
     choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None,
     factory: Any = MISSING,
     nonempty: str | None = None,
+    writes: bool = False,
 ) -> Any:
     """A dataclass field with its help text and range in the metadata (`ge`: >=, `gt`: >, `le`, `lt`).
 
@@ -60,7 +61,11 @@ def opt(
     a `str` field's values in the parser (for names from a registry such as the presets, given as a function
     to read it when the parser is built; the dataclass checks the value itself). `nonempty`: an empty string
     (an unset variable, `--checkpoint "$RUN"`) is refused, saying to give this: an empty path is the working folder.
+    `writes`: a path the command writes (a file or a folder), where `-` is refused as not standard output,
+    saying to give `nonempty`'s words, and a ~ no shell expanded (`check_output_path`).
     """
+    if writes and not nonempty:
+        raise TypeError("opt(writes=True) needs nonempty: the words that say what to give instead of -")
     meta = {
         "help": help,
         "ge": ge,
@@ -74,6 +79,7 @@ def opt(
         "default_text": default_text,
         "choices": choices,
         "nonempty": nonempty,
+        "writes": writes,
     }
     if factory is not MISSING:
         return field(default_factory=factory, metadata=meta)
@@ -221,12 +227,32 @@ def check_value(name: str, value: Any, meta: dict) -> None:
 
 def check_nonempty(name: str, value: Any, meta: dict) -> None:
     """A field with `nonempty` (a file's or folder's name) refuses "" (alone, or among a list's values) in one line
-    saying what to give, and "-": a shell user's standard output, where `evaluate --out -` or `bench --json -` wrote
-    a file named '-' (and `translate --out -` a folder)."""
+    saying what to give, and a file read refuses "-": a shell user's standard input, read as no such file (a path
+    written, `writes`, refuses it in `check_output_path`)."""
     if meta.get("nonempty") and (value == "" or (isinstance(value, tuple) and "" in value)):
         raise CycleGANError(f"option '{name}' is empty (an unset variable?): give {meta['nonempty']}")
-    if meta.get("nonempty") and value == "-":
-        raise CycleGANError(f"option '{name}': - is not standard input or output here; give {meta['nonempty']}")
+    if (
+        meta.get("nonempty")
+        and not meta.get("writes")
+        and (value == "-" or (isinstance(value, tuple) and "-" in value))
+    ):
+        raise CycleGANError(f"option '{name}': - is not standard input here; give {meta['nonempty']}")
+
+
+def check_output_path(name: str, value: Any, meta: dict) -> None:
+    """A path a command writes (`writes`) refuses `-`: a shell user's standard output (`--out -`, `--json -`)
+    made a folder or a file named '-' in the working folder, the report or the images then where none looked. And
+    a leading ~, which no shell expands when quoted or glued to its flag (`--out=~/runs/x`): it made a folder
+    named '~' in the working folder, which a later `rm -r ~` to clean it up would take the home folder with."""
+    if not meta.get("writes") or not isinstance(value, str):
+        return
+    if value == "-":
+        raise CycleGANError(f"option '{name}': - is not standard output here; give {meta['nonempty']}")
+    if value.startswith("~"):
+        raise CycleGANError(
+            f"option '{name}': {value} starts with ~, which a shell leaves as it is when quoted or after an =, and "
+            "nothing expands it here: write the whole path"
+        )
 
 
 def check_choice(name: str, value: Any, meta: dict, *, optional: bool = False) -> None:
@@ -315,6 +341,7 @@ def check_options(obj: Any) -> None:
             object.__setattr__(obj, f.name, value)  # frozen: normalise 1 -> 1.0, [a] -> (a,)
         if value is not None:
             check_nonempty(name, value, f.metadata)
+            check_output_path(name, value, f.metadata)
             check_value(name, value, f.metadata)
             check_choice(name, value, f.metadata, optional=_base(hints[f.name]) is not hints[f.name])
 

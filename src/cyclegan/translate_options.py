@@ -144,7 +144,9 @@ class TranslateOptions(Options):
         positional=True,
     )
     checkpoint: str = checkpoint_option()
-    out: str = opt(help="output folder (created if missing)", metavar="DIR", nonempty="the folder to write into")
+    out: str = opt(
+        help="output folder (created if missing)", metavar="DIR", nonempty="the folder to write into", writes=True
+    )
     direction: Direction | None = direction_option(None)  # a run trained BtoA only was refused as AtoB
     ema: Literal["auto", "on", "off"] = ema_option()
     size: int | None = opt(

@@ -108,6 +108,7 @@ class TileBenchOptions(Options):
         "write a crop across a tile corner (whole | tiled | tiled without thumbnail statistics) here",
         metavar="PNG",
         nonempty="a .png file",
+        writes=True,
     )
 
     def __post_init__(self) -> None:
@@ -180,7 +181,9 @@ class BenchOptions(Options):
         default_text="torch's, one per core",
     )
     seed: int = opt(0, "seed of the synthetic input tensors", ge=0, le=MAX_SEED)
-    json: str | None = opt(None, "write the measurements as JSON here", metavar="FILE", nonempty="a .json file")
+    json: str | None = opt(
+        None, "write the measurements as JSON here", metavar="FILE", nonempty="a .json file", writes=True
+    )
     overwrite: bool = overwrite_option()
     style_task: StyleBenchOptions = opt(factory=StyleBenchOptions)
     tiles_task: TileBenchOptions = opt(factory=TileBenchOptions)

@@ -152,7 +152,9 @@ class DownloadOptions(Options):
     """`cyclegan datasets download`: one standard dataset by name, into ROOT/NAME."""
 
     name: str = opt(help="a name from `cyclegan datasets list`", metavar="NAME", positional=True)
-    root: str = opt(help="where NAME/ goes (created if missing)", metavar="DIR", nonempty="a folder for NAME/")
+    root: str = opt(
+        help="where NAME/ goes (created if missing)", metavar="DIR", nonempty="a folder for NAME/", writes=True
+    )
     base_url: str | None = opt(None, "a mirror serving URL/NAME.zip", metavar="URL", default_text="the public server")
     sha256: str | None = opt(None, "expected SHA-256 of the zip file", metavar="HEX")
     max_size_gb: float = opt(MAX_SIZE_GB, "refuse an archive that expands to more than this (GB)", gt=0, le=1e6)

@@ -216,7 +216,7 @@ def scene_for(seed: int, index: int) -> Scene:
 class SyntheticOptions(Options):
     """`cyclegan datasets synthetic`: the summer/winter world as a dataset folder."""
 
-    out: str = opt(help="dataset root to write", metavar="DIR", nonempty="the dataset's folder")
+    out: str = opt(help="dataset root to write", metavar="DIR", nonempty="the dataset's folder", writes=True)
     # 16 px is the least that shows a scene (sun, trees, a lake; 8 px is a blur of colours) and trains: the
     # generators need 8 px (tiling.least_size), a PatchGAN 2**d_layers * 3 (--d-layers 2 at 16 px)
     size: int = opt(

@@ -54,13 +54,16 @@ class EvalOptions(Options):
         default_text="$CYCLEGAN_INCEPTION_WEIGHTS, then the torch hub cache",
         nonempty="the weights file",
     )
-    out: str | None = opt(None, "write the report as JSON here", metavar="FILE.json", nonempty="a .json file")
+    out: str | None = opt(
+        None, "write the report as JSON here", metavar="FILE.json", nonempty="a .json file", writes=True
+    )
     save_images: str | None = opt(
         None,
         "write the translations as scored, at the evaluation size (DIR/AtoB/*.png; DIR/NN_stepS/AtoB/ with several "
         "checkpoints, NN_step_unknown for a file without a step), and sample grids",
         metavar="DIR",
         nonempty="a folder",
+        writes=True,
     )
     size: int | None = opt(
         None,

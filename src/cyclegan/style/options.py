@@ -101,7 +101,7 @@ class StylizeOptions(Options):
         metavar="IMG",
         nonempty="image files or folders",
     )
-    out: str = opt(help="output image (png, jpg, ...)", metavar="FILE", nonempty="the image file to write")
+    out: str = opt(help="output image (png, jpg, ...)", metavar="FILE", nonempty="the image file to write", writes=True)
     overwrite: bool = overwrite_option()
     gatys: GatysOptions = opt(factory=GatysOptions)
     device: str = device_option()
