@@ -1292,7 +1292,7 @@ def test_the_progress_bar_counts_the_images_evaluate_goes_through(tmp_path, monk
     for i in range(3):  # testB: 5 images, testA: 2
         Image.fromarray(stripe_image(np.random.default_rng(i), 40)).save(tmp_path / "data" / "testB" / f"x{i}.png")
     monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: PooledPixels())
-    monkeypatch.setattr(runner, "tqdm", Bar)
+    monkeypatch.setattr(runner, "progress_bar", Bar)
     opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), kid_subsets=2, progress=False)
     for direction in ("AtoB", "BtoA", "both"):
         bars.clear()

@@ -224,9 +224,14 @@ def test_a_tile_too_small_for_the_default_overlap_says_the_overlap_was_the_defau
         TilingOptions(tile=100)
 
 
-def test_translate_counts_a_large_images_tiles(tmp_path, capsys):
-    # A 3000 px photo took minutes on a CPU behind "translate: 0/1 img" and nothing else: the bar counts tiles.
+def test_translate_counts_a_large_images_tiles(tmp_path, capsys, monkeypatch):
+    # A 3000 px photo took minutes on a CPU behind "translate: 0/1 img" and nothing else: the bar counts tiles
+    # (on a terminal; in a log file, a line a minute: `test_progress.py`)
+    import sys
+
     from cyclegan.translation import translate_files
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
 
     im = Image.fromarray(((photo(96, 80)[0].permute(1, 2, 0) + 1) * 127.5).round().byte().numpy())
     im.save(tmp_path / "in.png")

@@ -31,6 +31,7 @@ from tqdm import tqdm
 from .data.io import LOSSY_SETTINGS, MAX_PIXELS, check_pixels, megapixels, to_rgb, walk_files
 from .errors import CycleGANError, escape, install_extra
 from .files import write_atomic
+from .progress import progress_bar
 
 VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 ANIMATED_IMAGES = (".gif", ".webp")  # a clip only when it holds more than one frame, else an image
@@ -486,7 +487,7 @@ def transcode(
             f"a {ANIMATED_NAMES[suffix]} takes; {fix}"  # "a WEBP" before
         )
     # An MKV's or WebM's count is estimated from its duration: its bar had no total, nor time left.
-    bar = tqdm(total=info.expected_frames, desc=src.name, unit="frame", disable=not progress, leave=False)
+    bar = progress_bar(total=info.expected_frames, desc=src.name, unit="frame", enabled=progress, leave=False)
     count = 0
 
     def run(frames: np.ndarray) -> np.ndarray:

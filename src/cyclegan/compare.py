@@ -32,7 +32,6 @@ import torch
 import torch.nn.functional as F_
 from PIL import Image
 from torch import nn
-from tqdm import tqdm
 
 from .clipio import VIDEO_FORMATS
 from .compare_options import GRID_CELL_MOST, SIZE_MOST, CompareOptions
@@ -67,6 +66,7 @@ from .loading import (
 )
 from .pretrained import lite0_model
 from .process import Terminated
+from .progress import progress_bar
 from .report import METHODS, CompareReport, Row, render_compare_html, save_cell_grid, write_json
 from .shared_options import Direction
 from .style import (
@@ -540,7 +540,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     interrupted = None  # where a Ctrl-C stopped the comparison, as its note says it
     at = 0
     try:
-        for path, stem in tqdm(named, desc="compare", unit="img", disable=not opts.progress):
+        for path, stem in progress_bar(iterable=named, desc="compare", unit="img", enabled=opts.progress):
             at += 1
             refs = draw_readable(pool, opts.refs_per_image, rng, max_pixels=opts.max_pixels, skipped=skipped)
             try:

@@ -28,9 +28,9 @@ from functools import partial
 import torch
 import torch.nn.functional as F_
 from torch import nn
-from tqdm import tqdm
 
 from .errors import CycleGANError
+from .progress import progress_bar
 from .translate_options import DEFAULT_MAX_MEMORY_GB, DEFAULT_OVERLAP, DEFAULT_THUMBNAIL, MIN_TILE, TilingOptions
 
 # Each tile's outer quarter of an overlap is left out and the middle half blended: on small random
@@ -333,7 +333,9 @@ def translate_tiled(net: nn.Module, x: torch.Tensor, plan: TilePlan, *, run, pro
     sy, sx = _coverage(rows, wy, h), _coverage(cols, wx, w)
     band = torch.zeros(1, 3, max(map(len, wy)), w, dtype=torch.float32)  # the rows of one row of tiles, blended
     top, filled = 0, 0  # band[..., :filled, :] holds rows top, top + 1, ... that tiles have added to
-    bar = tqdm(total=len(rows) * len(cols), desc=f"tiles of {w}x{h}", unit="tile", leave=False, disable=not progress)
+    bar = progress_bar(  # under the images' bar: in a log file, a line a minute for a slow image
+        total=len(rows) * len(cols), desc=f"tiles of {w}x{h}", unit="tile", enabled=progress, nested=True, leave=False
+    )
     with bar, fixed_norm_stats(net, stats) if stats else contextlib.nullcontext():
         for i, (r, ry) in enumerate(zip(rows, wy)):
             carried = band[..., r - top : filled, :].clone()  # rows the previous row of tiles shares with this

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from . import zoo
 from .clipio import VIDEO_FORMATS, find_clips, is_clip_file, print_warning, unread_video
@@ -54,6 +53,7 @@ from .inference import check_size, frames_left_out_of, is_out_of_memory, still_f
 from .loading import checkpoint_file, load_generator, warn_direction_unused
 from .models.unet import UnetGenerator
 from .options import option_name
+from .progress import progress_bar
 from .tiling import activation_bytes, check_budget, least_size
 from .translate_options import TemporalOptions, TilingOptions, TranslateOptions, nothing_to_translate
 
@@ -490,11 +490,11 @@ def translate_plan(
         least=least_size(uncompiled(net)),
         frames=(frames := {}),
     )
-    with tqdm(
+    with progress_bar(
         total=len(plan.files) - len(clips),
         desc="translate",
         unit="img",
-        disable=not progress or len(clips) == len(plan.files),
+        enabled=progress and len(clips) < len(plan.files),
     ) as bar:
         for batch in batches:
             for path, y in _translate_batch(net, batch, execution, errors, tiling, not bar.disable):

@@ -22,7 +22,6 @@ import torch
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
-from tqdm import tqdm
 
 from ..errors import CycleGANError
 from ..files import (  # walk_files: read from here too, as the image finders' walk
@@ -38,6 +37,7 @@ from ..files import (  # walk_files: read from here too, as the image finders' w
     walk_files,
     write_atomic,
 )
+from ..progress import progress_bar
 from ..shared_options import MAX_PIXELS
 
 
@@ -725,7 +725,11 @@ def check_images(
     good: list[Path] = []
     bad: list[str] = []
     files = list(files)
-    for path in tqdm(files, desc=desc, unit="img", leave=False, disable=not progress or len(files) < 200):
+    # nested: in a log file a line a minute for a long scan, no more (the command's own progress follows)
+    scan = progress_bar(
+        iterable=files, desc=desc, unit="img", enabled=progress and len(files) >= 200, nested=True, leave=False
+    )
+    for path in scan:
         try:
             with open_image(path, max_pixels) as im:  # PIL's bomb warning silenced: the cap decides, in its words
                 check_pixels(path, im.size, max_pixels, cap_option=cap_option)

@@ -21,11 +21,11 @@ from typing import Literal
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from ..errors import CycleGANError, byte_size
 from ..files import claim_folder, marked_unfinished, unfinished, write_atomic
 from ..options import MAX_SEED, Options, opt
+from ..progress import progress_bar
 from ..shared_options import progress_option
 
 Style = Literal["summer", "winter"]
@@ -406,12 +406,12 @@ def write_dataset(opts: SyntheticOptions, *, keep: bool = False) -> Path:
         for split in splits:
             split.mkdir(exist_ok=True)
         with marked_unfinished(splits):  # a killed rendering's part is named as one, not taken as the dataset
-            for split, style, index in tqdm(
-                jobs(),
+            for split, style, index in progress_bar(
+                iterable=jobs(),
                 desc="rendering summer/winter scenes",
                 total=2 * (count + test_count),
                 unit="img",
-                disable=not opts.progress,
+                enabled=opts.progress,
             ):
                 target = path_of(split, index)
                 if keep and _whole_png(target, size):

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from ..errors import CycleGANError
 from ..files import marked_unfinished, write_atomic
+from ..progress import progress_bar
 from .synthetic import Style, render, scene_for
 
 # The world's side and the frame's, in units of SIZE: things look about twice as large as in the images of
@@ -111,7 +111,9 @@ def write_clips(
         for d in folders:
             d.mkdir(parents=True, exist_ok=True)
         with marked_unfinished(folders):  # a killed rendering's part is named as one, as `write_dataset`'s
-            for i in tqdm(range(count), desc="rendering summer/winter clips", unit="clip", disable=not progress):
+            for i in progress_bar(
+                iterable=range(count), desc="rendering summer/winter clips", unit="clip", enabled=progress
+            ):
                 name = f"clip_{i:03d}"
                 # frame by frame into the encoder: the whole clip held in memory was --frames x 21 MB at --size 2048
                 write_clip(root / "videoA" / f"{name}.mp4", clip_frames(seed, i, frames, size, "summer"), rate=rate)

@@ -56,6 +56,7 @@ from ..files import check_outputs, claim_folder, remove_stale_temporaries_of, re
 from ..inference import is_out_of_memory, translate_tensor
 from ..interop.foreign import holds_both, load_foreign_generator
 from ..loading import checkpoint_file, checkpoint_path, generator_from, held_directions, load_file
+from ..progress import progress_bar
 from ..report import METRIC_NAMES
 from ..report.grid import save_grid
 from ..run_files import FORMAT
@@ -959,7 +960,7 @@ def _evaluate_one(
     total = sum(len(domains[k]) for k in todo) + sum(len(domains[d[0]]) + len(domains[d[-1]]) for d in directions)
     results: dict[str, dict[str, Any]] = {}
     desc = f"evaluate {ckpt_file.name}"
-    with tqdm(total=total, desc=desc, unit="img", disable=not opts.progress) as bar:
+    with progress_bar(total=total, desc=desc, unit="img", enabled=opts.progress) as bar:
         for k in todo:  # real features of both domains: targets of one direction, sources of the other
             cache.features[(k, size)] = _features(
                 domains[k], backbone, half=images.half(k), size=size, batch_size=opts.batch_size, device=device, bar=bar

@@ -46,6 +46,7 @@ from ..evaluate.metrics import LUMA_BT601, luminance
 from ..execution import available_memory, resolve_device
 from ..files import check_outputs, claim_file, removed_on_failure, written_through_a_stop
 from ..inference import decode
+from ..progress import Lines, progress_bar
 from ..translation import still_images
 from .backbones import DEFAULTS, LAYER_NAMES, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
@@ -424,49 +425,12 @@ def check_memory(net: nn.Module, content: torch.Tensor, styles: Mapping[str, tor
 
 # --- the optimisation ------------------------------------------------------------------------------------
 
-LINE_EVERY_S = 60.0  # a log file's progress line at least this often, besides every tenth of the steps
 
-
-class StepLines:
-    """The progress bar's stand-in where stderr is no terminal (a log file, a batch job): a plain line every
-    tenth of the steps (and every LINE_EVERY_S) with the loss and the time left. tqdm's bar there is one line
-    of carriage returns that grows for the whole run. Same calls as the bar: `update`, `set_postfix`."""
-
-    def __init__(self, total: int, desc: str) -> None:
-        self.total, self.desc, self.n = total, desc, 0
-        self.every = max(1, math.ceil(total / 10))
-        self.start = self.said = time.perf_counter()
-        self.postfix: dict[str, str] = {}
-
-    def __enter__(self) -> StepLines:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def set_postfix(self, postfix: Mapping[str, str], refresh: bool = False) -> None:
-        self.postfix = dict(postfix)
-
-    def update(self, n: int = 1) -> None:
-        self.n += n
-        now = time.perf_counter()
-        if self.n % self.every and self.n != self.total and now - self.said < LINE_EVERY_S:
-            return
-        self.said, spent = now, now - self.start
-        left = spent / self.n * (self.total - self.n)
-        loss = f", loss {self.postfix['total']}" if "total" in self.postfix else ""
-        print(
-            f"{self.desc}: step {self.n}/{self.total}{loss}, {spent:.0f} s, about {left:.0f} s left",
-            file=sys.stderr,
-            flush=True,
-        )
-
-
-def step_progress(total: int, desc: str, *, enabled: bool) -> tqdm | StepLines:
+def step_progress(total: int, desc: str, *, enabled: bool) -> tqdm | Lines:
     """A bar on a terminal (nested under a caller's bar, it is removed when done), lines elsewhere, or nothing."""
-    if enabled and not sys.stderr.isatty():
-        return StepLines(total, desc)
-    return tqdm(total=total, desc=desc, unit="step", disable=not enabled, dynamic_ncols=True, leave=None)
+    return progress_bar(
+        total, desc, unit="step", enabled=enabled, shown={"total": "loss"}, dynamic_ncols=True, leave=None
+    )
 
 
 def initial_image(content: torch.Tensor, init: Init, seed: int) -> torch.Tensor:

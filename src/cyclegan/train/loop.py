@@ -23,6 +23,7 @@ from ..config import Config, check_startable, config_from_dict
 from ..errors import CycleGANError, counted, escape
 from ..execution import Execution, choose_execution, resolve_device, synchronize
 from ..files import FolderLock, inside, write_atomic
+from ..progress import progress_bar
 from ..report import save_grid
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME
 from . import distributed as ddp
@@ -480,12 +481,13 @@ def _step_loop(
         if t.fit_steps and deadline
         else None
     )
-    bar = tqdm(
+    bar = progress_bar(
         total=None if fitter is not None else run.total,  # fitted to the time: unknown until the first fit
         initial=start,
         desc=f"train {run.folder.name}",
         unit="step",
-        disable=not progress,
+        enabled=progress,
+        every=t.log_every,  # a log file's line at each logged step, with the losses logged there
         dynamic_ncols=True,
     )
     timed_out = worse = False
@@ -511,7 +513,6 @@ def _step_loop(
                 synchronize(run.device)  # the steps before, done: on a GPU their kernels run after their launch
                 t_timed = time.perf_counter()
             log.add(losses, step=step)
-            bar.update(1)
             if fitter is not None:
                 fitter.tick(step, run.total)
                 if fitter.due(step):
@@ -554,6 +555,7 @@ def _step_loop(
                     raise no_memory
                 if scoring and monitor.should_stop():
                     last = worse = True
+            bar.update(1)  # after the record's losses reach the bar: a log file's line (`Lines`) says them
             if t.sample_every and step % t.sample_every == 0:
                 log.stop_if_not_finite(saved)
                 if run.main and samples is not None:

@@ -1,0 +1,127 @@
+"""Progress on stderr: a tqdm bar on a terminal, plain lines elsewhere (a log file, a batch job, CI).
+
+Where stderr is no terminal, tqdm's bar is one line of carriage returns that grows for the whole run (tens of MB
+for a long training, unreadable with `less` or a job scheduler's log viewer). `Lines` stands in for it there: a
+line every tenth of the work (or every `every` units the caller names) and at least every LINE_EVERY_S seconds,
+with the values the caller names from `set_postfix` and the time left. `tqdm.write` prints above a bar and plainly
+without one, so warnings keep working in both modes.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from tqdm import tqdm
+
+LINE_EVERY_S = 60.0  # a log file's progress line at least this often, besides every tenth of the work
+
+
+class Lines:
+    """The progress bar's stand-in where stderr is no terminal. Same calls as the bar: `update`, `set_postfix`,
+    `total` (settable: None while unknown), `refresh`, `close`, iteration over `iterable`.
+
+    `unit`: the count word ("step 40/200"). `shown`: the postfix keys a line says and the word for each
+    (`{"total": "loss"}`); None says every value under its own key. `every`: a line each `every` units
+    (default a tenth of the total; with no total, by the clock alone). `by_clock`: by the clock alone (a bar
+    nested under another's: a slow image's tiles said every LINE_EVERY_S, a quick one's not at all)."""
+
+    disable = False  # read like a bar's: "is progress shown?" (translate passes it to the tiles' bar)
+
+    def __init__(
+        self,
+        total: int | None,
+        desc: str,
+        *,
+        unit: str = "step",
+        initial: int = 0,
+        every: int | None = None,
+        shown: Mapping[str, str] | None = None,
+        iterable: Iterable | None = None,
+        by_clock: bool = False,
+    ) -> None:
+        self.desc, self.unit, self.n, self.fixed_every = desc, unit, initial, every
+        self.start_n, self.shown, self.iterable, self.by_clock = initial, shown, iterable, by_clock
+        self.start = self.said = time.perf_counter()
+        self.postfix: dict[str, str] = {}
+        self._total: int | None = None
+        self.total = total
+
+    @property
+    def total(self) -> int | None:
+        return self._total
+
+    @total.setter
+    def total(self, value: int | None) -> None:  # training's steps fitted to its time limit: known late
+        self._total = value
+        tenth = math.ceil(value / 10) if value else 0
+        self.every = 0 if self.by_clock else self.fixed_every or tenth  # 0: by the clock alone
+
+    def __enter__(self) -> Lines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def __iter__(self) -> Iterator:
+        for item in self.iterable or ():
+            yield item
+            self.update(1)
+
+    def refresh(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def set_postfix(self, postfix: Mapping[str, Any] | None = None, refresh: bool = False, **kwargs: Any) -> None:
+        self.postfix = {k: str(v) for k, v in {**(postfix or {}), **kwargs}.items()}
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        now = time.perf_counter()
+        # crossed a multiple of `every` (a batch's images may step over it) or reached the end
+        on_count = self.every and (self.n // self.every > (self.n - n) // self.every or self.n == self.total)
+        if n <= 0 or not (on_count or now - self.said >= LINE_EVERY_S):
+            return
+        self.said = now
+        print(self.line(now - self.start), file=sys.stderr, flush=True)
+
+    def line(self, spent: float) -> str:
+        """`train x: step 40/200, G_A 0.512, 12 s, about 48 s left`."""
+        count = f"{self.n}/{self.total}" if self.total else f"{self.n}"
+        names = self.shown if self.shown is not None else {k: k for k in self.postfix}
+        values = "".join(f", {word} {self.postfix[k]}" for k, word in names.items() if k in self.postfix)
+        done = self.n - self.start_n
+        left = ""
+        if self.total and done > 0:
+            left = f", about {spent / done * max(0, self.total - self.n):.0f} s left"
+        return f"{self.desc}: {self.unit} {count}{values}, {spent:.0f} s{left}"
+
+
+def progress_bar(
+    total: int | None = None,
+    desc: str = "",
+    *,
+    unit: str = "it",
+    enabled: bool = True,
+    iterable: Iterable | None = None,
+    initial: int = 0,
+    every: int | None = None,
+    shown: Mapping[str, str] | None = None,
+    nested: bool = False,
+    **bar: Any,
+) -> tqdm | Lines:
+    """A tqdm bar where stderr is a terminal, `Lines` elsewhere, nothing (a disabled bar) when not `enabled`.
+    `nested`: a bar under a caller's (an image's tiles, a scan before the work): where stderr is no terminal, a
+    line only every LINE_EVERY_S (a slow image's tiles), not each tenth, which the caller's lines say.
+    `bar`: tqdm's own keywords (leave, dynamic_ncols), for the terminal's bar."""
+    if enabled and not sys.stderr.isatty():
+        if total is None and iterable is not None and hasattr(iterable, "__len__"):
+            total = len(iterable)
+        lines = {"unit": unit, "initial": initial, "every": every, "shown": shown, "by_clock": nested}
+        return Lines(total, desc, iterable=iterable, **lines)
+    return tqdm(iterable, total=total, desc=desc, unit=unit, initial=initial, disable=not enabled, **bar)

@@ -1,0 +1,129 @@
+"""Progress where stderr is no terminal (`nohup cyclegan train ... > log 2>&1`, a batch job, CI): plain lines, a
+bounded number of them, no carriage returns; on a terminal still tqdm's bar. capsys's stderr is no terminal."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from cyclegan import progress
+from cyclegan.progress import Lines, progress_bar
+from helpers import evaluate_args, save_tiny_checkpoint, tiny_evaluation
+
+
+def _on_a_terminal(monkeypatch) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+
+
+def test_lines_in_a_log_file_say_the_count_the_named_values_and_the_time_left(capsys):
+    with progress_bar(1000, "work", unit="step", shown={"total": "loss"}) as bar:
+        assert isinstance(bar, Lines)
+        for i in range(1000):
+            bar.set_postfix({"total": f"{1 / (i + 1):.3g}", "other": "x"})
+            bar.update(1)
+            if i == 499:
+                tqdm.write("warning: halfway", file=sys.stderr)  # a warning above the bar: its own line here too
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 11 and "warning: halfway" in lines, lines
+    assert lines[0].startswith("work: step 100/1000, loss 0.01, ") and lines[0].endswith(" s left")
+    assert lines[-1].startswith("work: step 1000/1000, loss 0.001, ") and "other" not in lines[-1]
+
+
+def test_lines_for_batches_that_step_over_a_tenth_and_for_an_iterable(capsys):
+    with progress_bar(30, "translate", unit="img") as bar:
+        for _ in range(10):
+            bar.update(3)  # a tenth is 3 images, then batches of 4 would never land on one: see below
+    assert len(capsys.readouterr().err.splitlines()) == 10
+    with progress_bar(30, "translate", unit="img") as bar:
+        for _ in range(7):
+            bar.update(4)
+        bar.update(2)
+    assert len(capsys.readouterr().err.splitlines()) == 8  # 4, 8, 12, 16, 20, 24, 28 crossed a tenth; 30 the end
+    assert list(progress_bar(iterable=range(5), desc="scan", unit="img")) == [0, 1, 2, 3, 4]
+    assert capsys.readouterr().err.splitlines()[-1].startswith("scan: img 5/5, ")
+    assert list(progress_bar(iterable=range(5), desc="tiles", nested=True)) == [0, 1, 2, 3, 4]
+    assert capsys.readouterr().err == ""  # nested under another's lines: by the clock alone, none when quick
+
+
+def test_a_terminal_still_gets_a_bar_and_no_progress_gets_nothing(capsys, monkeypatch):
+    with progress_bar(5, "work", unit="step", enabled=False) as bar:
+        bar.update(5)
+    assert capsys.readouterr().err == ""
+    _on_a_terminal(monkeypatch)
+    with progress_bar(5, "work", unit="step") as bar:
+        assert isinstance(bar, tqdm)
+        bar.update(5)
+    assert "\r" in capsys.readouterr().err
+
+
+def test_training_in_a_log_file_prints_a_line_at_each_logged_step_with_its_losses(tiny_cfg, capsys, monkeypatch):
+    """`nohup cyclegan train ... > log 2>&1` held one line of carriage returns growing for the whole run."""
+    from cyclegan.train import train
+
+    train(tiny_cfg(steps=12, log_every=4), progress=True)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("train run: ")]
+    assert "\r" not in err and len(lines) == 3, err
+    assert [line.split(",")[0] for line in lines] == [f"train run: step {n}/12" for n in (4, 8, 12)]
+    assert all(" D_X " in line and " G_adv " in line for line in lines), lines  # the losses logged at that step
+    _on_a_terminal(monkeypatch)
+    train(tiny_cfg(steps=2, out=str(tiny_cfg().train.out) + "2"), progress=True)
+    assert "\r" in capsys.readouterr().err
+
+
+def test_translate_in_a_log_file_prints_lines(tmp_path, capsys):
+    from cyclegan.cli import main
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    rng = np.random.default_rng(0)
+    images = []
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(p := tmp_path / f"{i:02d}.png")
+        images.append(str(p))
+    assert main(["translate", "--checkpoint", str(ckpt), "--out", str(tmp_path / "o"), *images]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("translate: img ")]
+    assert "\r" not in err and 1 <= len(lines) <= 11 and lines[-1].startswith("translate: img 12/12, "), err
+
+
+def test_evaluate_in_a_log_file_prints_lines(tmp_path, capsys):
+    from cyclegan.cli import main
+
+    ckpt, data = tiny_evaluation(tmp_path / "e", 3)
+    args = evaluate_args(ckpt, data, "--out", str(tmp_path / "r.json"))[:-1]  # with progress
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("evaluate tiny.pt: img ")]
+    assert "\r" not in err and 1 <= len(lines) <= 11, err
+
+
+def test_a_clip_in_a_log_file_prints_lines_of_its_frames(tmp_path, capsys):
+    import av
+
+    from cyclegan.cli import main
+
+    clip = tmp_path / "walk.mp4"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = 32, 16, "yuv420p"
+        for i in range(20):
+            frame = np.full((16, 32, 3), 10 * i, dtype=np.uint8)
+            c.mux(v.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        c.mux(v.encode(None))
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    assert main(["translate", "--checkpoint", str(ckpt), "--out", str(tmp_path / "o"), str(clip)]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("walk.mp4: frame ")]
+    assert "\r" not in err and 1 <= len(lines) <= 11 and lines[-1].startswith("walk.mp4: frame 20/20, "), err
+
+
+def test_a_nested_bar_in_a_log_file_says_a_slow_image_by_the_clock(capsys, monkeypatch):
+    """An image's tiles under the images' bar: a line when a minute has gone by (here: every update), never per
+    tenth, so that a folder of quick tiled images does not fill the log; a slow one is not silent for minutes."""
+    monkeypatch.setattr(progress, "LINE_EVERY_S", 0.0)
+    with progress_bar(12, "tiles of 80x96", unit="tile", nested=True) as bar:
+        bar.update(1)
+    assert capsys.readouterr().err.startswith("tiles of 80x96: tile 1/12, ")
