@@ -1156,6 +1156,32 @@ def test_an_output_under_an_unexpanded_tilde_is_refused(argv, given, tmp_path, m
 
 
 @pytest.mark.parametrize(
+    ("argv", "name", "hint"),
+    [
+        (["translate", "--checkpoint", "run", "--out", "-", "a.png"], "-", "(for the folder named - here, write ./-)"),
+        (["evaluate", "--checkpoint", "run", "--data", "-"], "-", "(for the folder named - here, write ./-)"),
+        (["bench", "--json", "-"], "-", "(for the file named - here, write ./-)"),
+        (["datasets", "synthetic", "--out", "~/x"], "~", "(for the folder named ~ here, write ./~)"),
+    ],
+    ids=lambda v: v[0] if isinstance(v, list) else None,
+)
+def test_a_real_file_named_dash_or_tilde_is_reached_by_the_way_the_refusal_says(
+    argv, name, hint, tmp_path, monkeypatch, capsys
+):
+    """A folder (or file) truly named - or ~ in the working folder (one an earlier `--out -` made): `--data -` was
+    refused as standard input with no way to it named. The refusal names ./-, which is taken as written."""
+    monkeypatch.chdir(tmp_path)
+    if name == "-" and "bench" in argv:
+        (tmp_path / name).write_text("{}")
+    else:
+        (tmp_path / name).mkdir()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert hint in err and len(err.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+@pytest.mark.parametrize(
     "argv",
     [
         ["export", "--checkpoint", "run", "--out", "so.onnx"],
