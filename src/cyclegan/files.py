@@ -349,6 +349,8 @@ def _not_a_file(path: Path) -> str | None:
     """What an existing output is when it is neither a file nor a folder (followed through links), else None:
     `--json /dev/stdout --overwrite` renamed a file over /dev/stdout (as root: the system's own, for every process),
     and `--json >(jq .)` named a pipe."""
+    if _through_proc(path):
+        return "standard output or another open file of a process (its link goes through /proc)"
     try:
         mode = path.stat().st_mode
     except (OSError, ValueError):  # not there (or a broken link): an ordinary new file
@@ -360,6 +362,24 @@ def _not_a_file(path: Path) -> str | None:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return None
+
+
+def _through_proc(path: Path) -> bool:
+    """Whether `path` or a link on its way is a process's open file (/dev/stdout -> /proc/self/fd/1, /dev/fd/N):
+    when standard output goes to a file (`> out.json`), /dev/stdout is a regular file by its stat, and
+    `--json /dev/stdout --overwrite` renamed a new file over the link, as root /dev/stdout itself, for every
+    process. A path outside /proc (/dev/shm) is an ordinary folder's."""
+    p = Path(os.path.abspath(path))
+    for _ in range(40):  # the kernel's limit on links followed
+        try:
+            if Path(p.parent).resolve().parts[1:2] == ("proc",):
+                return True
+            if not p.is_symlink():
+                return False
+            p = Path(os.path.abspath(os.path.join(p.parent, os.readlink(p))))
+        except (OSError, ValueError, RuntimeError):  # a loop, an unreadable link: the writes' own errors name it
+            return False
+    return False
 
 
 def unique_stems(
