@@ -1162,7 +1162,7 @@ def test_an_output_under_an_unexpanded_tilde_is_refused(argv, given, tmp_path, m
         (["translate", "--checkpoint", "run", "--out", "-", "a.png"], "-", "(for the folder named - here, write ./-)"),
         (["evaluate", "--checkpoint", "run", "--data", "-"], "-", "(for the folder named - here, write ./-)"),
         (["bench", "--json", "-"], "-", "(for the file named - here, write ./-)"),
-        (["datasets", "synthetic", "--out", "~/x"], "~", "(for the folder named ~ here, write ./~)"),
+        (["datasets", "synthetic", "--out", "~/x"], "~", "(for the folder named ~ here, write ./~/x)"),
     ],
     ids=lambda v: v[0] if isinstance(v, list) else None,
 )

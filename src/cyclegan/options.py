@@ -251,16 +251,16 @@ def check_output_path(name: str, value: Any, meta: dict) -> None:
     if value.startswith("~"):
         raise CycleGANError(
             f"option '{name}': {value} starts with ~, which a shell leaves as it is when quoted or after an =, and "
-            f"nothing expands it here: write the whole path{_named_so(value.split(os.sep)[0])}"
+            f"nothing expands it here: write the whole path{_named_so(value.split(os.sep)[0], value)}"
         )
 
 
-def _named_so(name: str) -> str:
-    """The way to a file or folder that is truly named `name` (- or ~...) in the working folder, where one is:
-    `./-` and `./~` are taken as written, and a user with such a folder (one an earlier `--out -` made) reaches it."""
+def _named_so(name: str, value: str = "-") -> str:
+    """The way to `value` where its first part, `name` (- or ~...), is truly a file or folder in the working folder:
+    `./-` and `./~/x` are taken as written, and a user with such a folder (one an earlier `--out -` made) reaches it."""
     if not os.path.lexists(name):
         return ""
-    return f" (for the {'folder' if os.path.isdir(name) else 'file'} named {name} here, write ./{name})"
+    return f" (for the {'folder' if os.path.isdir(name) else 'file'} named {name} here, write ./{value})"
 
 
 def check_choice(name: str, value: Any, meta: dict, *, optional: bool = False) -> None:
