@@ -374,7 +374,7 @@ def _through_proc(path: Path, in_proc: dict[Path, bool]) -> bool:
     for _ in range(40):  # the kernel's limit on links followed
         try:
             if p.parent not in in_proc:  # each folder resolved once (`in_proc`, the caller's)
-                in_proc[p.parent] = p.parent.resolve().parts[:2] == ("/", "proc")  # the root's /proc, not C:\\proc
+                in_proc[p.parent] = p.parent.resolve().parts[:2] == ("/", "proc")  # the root's /proc, not C:\proc
             if in_proc[p.parent]:
                 return True
             if not p.is_symlink():
