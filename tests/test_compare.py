@@ -292,7 +292,8 @@ def test_an_image_too_thin_to_measure_is_named_and_skipped(checkpoint, tmp_path)
     assert [row.name for row in report.rows] == [good.stem]
     thin, strip = tmp_path / "thin.png", tmp_path / "strip.png"
     assert report.skipped == [
-        f"{thin} is 16x1 px at --size 16: too thin to measure; give a larger --size",
+        f"{thin} is 60x1 px, 16x1 px at --size 16: too thin to measure (its short side under 3 px); give --size 151 or "
+        "more, or crop it to a less thin shape",  # stylize's words (it said "a larger --size", not how large)
         f"{strip} is 5000x1 px, too thin to measure at any long side up to 4096 px (its short side under 3 px); crop "
         "it to a less thin shape",
     ]

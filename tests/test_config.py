@@ -5,6 +5,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -1153,6 +1154,51 @@ def test_an_output_under_an_unexpanded_tilde_is_refused(argv, given, tmp_path, m
     err = capsys.readouterr().err
     assert err.startswith("error: option '--out': ~") and "write the whole path" in err and len(err.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "name", "hint"),
+    [
+        (["translate", "--checkpoint", "run", "--out", "-", "a.png"], "-", "(for the folder named - here, write ./-)"),
+        (["evaluate", "--checkpoint", "run", "--data", "-"], "-", "(for the folder named - here, write ./-)"),
+        (["bench", "--json", "-"], "-", "(for the file named - here, write ./-)"),
+        (["datasets", "synthetic", "--out", "~/x"], "~", "(for the folder named ~ here, write ./~/x)"),
+    ],
+    ids=lambda v: v[0] if isinstance(v, list) else None,
+)
+def test_a_real_file_named_dash_or_tilde_is_reached_by_the_way_the_refusal_says(
+    argv, name, hint, tmp_path, monkeypatch, capsys
+):
+    """A folder (or file) truly named - or ~ in the working folder (one an earlier `--out -` made): `--data -` was
+    refused as standard input with no way to it named. The refusal names ./-, which is taken as written."""
+    monkeypatch.chdir(tmp_path)
+    if name == "-" and "bench" in argv:
+        (tmp_path / name).write_text("{}")
+    else:
+        (tmp_path / name).mkdir()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert hint in err and len(err.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_standard_output_by_name_is_refused_when_it_goes_to_a_file(tmp_path):
+    """`bench --json /dev/stdout --overwrite > out.json`: /dev/stdout (a link to /proc/self/fd/1) is then a regular
+    file by its stat, and passed the device check; the write renamed a file over the link, as root over /dev/stdout
+    itself, for every process. A link through /proc (here to the fd of an open file, as /dev/stdout is) is refused,
+    left as it is; a folder that is a link elsewhere is not."""
+    from cyclegan.files import check_outputs
+
+    with open(tmp_path / "out.json", "w") as f:
+        fd_path = f"/proc/self/fd/{f.fileno()}"
+        (tmp_path / "stdout").symlink_to(fd_path)  # /dev/stdout's shape
+        for given in (tmp_path / "stdout", Path(f"/dev/fd/{f.fileno()}")):
+            with pytest.raises(CycleGANError, match="standard output or another open file of a process"):
+                check_outputs([given], overwrite=True, option="--json")
+        assert os.readlink(tmp_path / "stdout") == fd_path
+    (tmp_path / "real").mkdir()
+    (tmp_path / "linked").symlink_to(tmp_path / "real")
+    check_outputs([tmp_path / "linked" / "a.json"], overwrite=True, option="--json")  # an ordinary link: written
 
 
 @pytest.mark.parametrize(

@@ -266,9 +266,12 @@ def test_jfif_and_jpe_files_are_read_as_the_jpegs_they_are(tmp_path):
     assert read_image(tmp_path / "a.jfif").size == (16, 10)
 
 
-@pytest.mark.parametrize(("brand", "fmt"), [(b"heic", "HEIC"), (b"mif1", "HEIC"), (b"avif", "AVIF")])
+@pytest.mark.parametrize(
+    ("brand", "fmt"), [(b"heic", "HEIC"), (b"mif1", "HEIC"), (b"avif", "AVIF"), (b"crx ", "Canon CR3 raw")]
+)
 def test_a_heic_or_avif_photo_is_refused_naming_its_format(tmp_path, brand, fmt):
-    """An iPhone's HEIC photo was "not a JPEG, PNG, ... image, or one too damaged to recognise"."""
+    """An iPhone's HEIC photo was "not a JPEG, PNG, ... image, or one too damaged to recognise"; a Canon CR3 raw
+    photo (an `ftyp` box as an MP4's) "an MP4 video, not an image; rename it IMG_0001.mp4"."""
     p = tmp_path / "IMG_0001.HEIC"
     p.write_bytes(b"\0\0\0\x18ftyp" + brand + b"\0\0\0\0mif1heic" + bytes(100))
     expected = f"^cannot read image {p}: a {fmt} image, a format not read here: convert it to JPEG or PNG"

@@ -1085,6 +1085,8 @@ def test_bad_options_of_other_commands_are_one_line(tmp_path, capsys, monkeypatc
         ["compare", "--checkpoint", "", "--direction", "AtoB", "--content", "c.png", "--style", "s.png", "--out", "o"],
         ["bench", "--task", "style", "--content", "c.png", "--style", "s.png", "--checkpoint", ""],
         ["train", "--config", "", "--data", "d", "--out", "o", "--steps", "1"],
+        ["train", "--data", "", "--out", "o", "--steps", "1"],  # "no training data: give --data ROOT", as if unset
+        ["compare", "--checkpoint", "r", "--content", "", "--style", "s.png", "--out", "o"],  # ": no such file"
         # bench's outputs were '. is a folder', its inputs 'cannot read .'; stylize's --weights taken as not given
         ["bench", "--json", "", "--size", "32"],
         ["bench", "--task", "style", "--content", "", "--style", "s.png"],
@@ -1109,6 +1111,10 @@ def test_an_empty_checkpoint_or_config_path_is_refused_naming_the_option(tmp_pat
     [
         ["evaluate", "--checkpoint", "-", "--data", "d"],
         ["evaluate", "--checkpoint", "r", "--data", "-"],
+        ["train", "--data", "-", "--out", "o", "--steps", "1"],  # "- does not exist": train's alone
+        # "-: no such file or folder", where stylize's same flags refused it
+        ["compare", "--checkpoint", "r", "--content", "-", "--style", "s.png", "--out", "o"],
+        ["compare", "--checkpoint", "r", "--content", "c.png", "--style", "-", "--out", "o"],
         ["translate", "--checkpoint", "-", "--out", "o", "x.png"],
         ["stylize", "--content", "-", "--style", "s.png", "--out", "o"],
         ["stylize", "--content", "c.png", "--style", "s.png", "-", "--out", "o"],

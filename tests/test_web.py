@@ -2699,13 +2699,15 @@ def _app_noting_gatys(tmp_path, monkeypatch):
 def test_a_photo_too_thin_to_measure_is_refused_in_compare_before_gatys(tmp_path, monkeypatch):
     """The Compare tab ran Gatys and the CycleGAN on a photo of 64x2 px at the long side, then said "SSIM needs
     images of at least 3x3 pixels, got 2x64", naming neither the photo nor the slider (`cyclegan compare`
-    names and skips such an image before its work)."""
+    names and skips such an image before its work). In the Style tab's words, with the long side that keeps it (it
+    said "give a larger", not how large)."""
     app, ran = _app_noting_gatys(tmp_path, monkeypatch)
     comparison = _handler(app, "compare")
     thin, style = str(_png(tmp_path / "thin.png", 200, 5)), str(_png(tmp_path / "style.png", 64, 64, seed=1))
     assert (
         _refusal(lambda: comparison(thin, "tiny.pt", "AtoB", [style], "lite0", 64, 10))
-        == 'the photo is 64x2 px at "long side (px)": 64: too thin to measure; give a larger "long side (px)"'
+        == 'the photo is 200x5 px, 64x2 px at "long side (px)": 64: too thin to measure (its short side under 3 px); '
+        'give "long side (px)": 101 or more, or crop it to a less thin shape'
     )
     assert ran == []
     # as thin at the slider's largest long side (1024 px): the slider is no way out, cropping is

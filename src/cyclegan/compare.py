@@ -30,7 +30,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F_
-from PIL import Image
 from torch import nn
 
 from .clipio import VIDEO_FORMATS
@@ -80,10 +79,10 @@ from .style import (
     to_pil_01,
 )
 from .style.backbones import DEFAULTS, Lite0Backbone
+from .style.gatys import too_thin
 from .translation import check_out_folder, expand_inputs, still_images
 
 METRICS_BACKBONE = "lite0"  # always available offline, so reports from any machine are comparable
-MIN_SIDE = 3  # SSIM's window (`evaluate.metrics.ssim`) needs 3 px a side: a thinner image is named and skipped
 
 
 # --- the steps -------------------------------------------------------------------------------------------
@@ -377,22 +376,15 @@ def caveats(gatys_backbone: str, inputs: Inputs, n_images: int, refs_per_image: 
 # --- the comparison --------------------------------------------------------------------------------------
 
 
-def check_measurable(name: object, im: Image.Image, size: int, *, source: tuple[int, int], largest: int) -> None:
-    """Refuse, before the two methods' work, a content image resized too thin for SSIM (MIN_SIDE): it raised a
-    ValueError traceback (the web page's Compare tab a line saying nothing of its long side) after both ran.
-    `source`: its (W, H) before the resize; where it is as thin at `largest`, the largest --size (or the page's
-    slider) allows, cropping is the way: "give a larger --size" sent a 20000x20 strip's user to a size out of reach."""
-    if min(im.size) >= MIN_SIDE:
-        return
-    w, h = source
-    if min(long_side_shape(h, w, largest)) < MIN_SIDE:
-        raise CycleGANError(
-            f"{name} is {w}x{h} px, too thin to measure at any long side up to {largest} px (its short side under "
-            f"{MIN_SIDE} px); crop it to a less thin shape"
-        )
-    raise CycleGANError(
-        f"{name} is {im.width}x{im.height} px at --size {size}: too thin to measure; give a larger --size"
-    )
+def check_measurable(name: object, size: int, *, source: tuple[int, int], largest: int) -> None:
+    """Refuse, before the two methods' work, a content image of `source` (W, H) px too thin for SSIM at long side
+    `size` (its window needs 3 px a side, Gatys' floor: `style.gatys.MIN_STYLISED_SIDE`): it raised a ValueError
+    traceback (the web page's Compare tab a line saying nothing of its long side) after both ran. The least --size
+    that keeps it is named, or, where it is as thin at `largest` (the largest --size, or the page's slider),
+    cropping: "give a larger --size" sent a 20000x20 strip's user to a size out of reach. The Style tab's rule, in
+    its words (`style.gatys.too_thin`)."""
+    if why := too_thin(str(name), *source, size, flag="--size", most=largest, verb="measure"):
+        raise CycleGANError(why)
 
 
 @keyword_names({"--style-size": "--size"})  # `stylize`'s flag: here --size scales the references too
@@ -414,7 +406,7 @@ def _compare_one(
     in [0, 1]), written under out/images/. Raises CycleGANError naming an image that cannot be read."""
     read = read_image(path, max_pixels=opts.max_pixels)
     im = resize_long_side(read, opts.size)
-    check_measurable(path, im, opts.size, source=read.size, largest=SIZE_MOST)
+    check_measurable(path, opts.size, source=read.size, largest=SIZE_MOST)
     x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
     # Gatys first: its memory check refuses a size the device cannot hold (a generator's forward pass takes less)
     # before the generator runs at it; at --size 4096 the translation took the memory first, and was killed

@@ -32,9 +32,13 @@ class CompareOptions(Options):
     """`cyclegan compare`: which generator, which content and style images, where the report goes."""
 
     checkpoint: str = checkpoint_option()
-    content: tuple[str, ...] = opt(help="content images, folders or globs", metavar="IMG")
+    content: tuple[str, ...] = opt(
+        help="content images, folders or globs", metavar="IMG", nonempty="content images, folders or globs"
+    )
     style: tuple[str, ...] = opt(
-        help="style reference images and/or folders of target-domain images to draw references from", metavar="IMG"
+        help="style reference images and/or folders of target-domain images to draw references from",
+        metavar="IMG",
+        nonempty="style reference images or folders",
     )
     out: str = opt(
         help="output folder (created if missing)", metavar="DIR", nonempty="the folder for the comparison", writes=True

@@ -105,7 +105,12 @@ class ModelConfig(Section):
 
 @dataclass(frozen=True)
 class DataConfig(Section):
-    data: str | None = opt(None, "dataset root holding trainA, trainB (and testA, testB for samples)", metavar="ROOT")
+    data: str | None = opt(
+        None,
+        "dataset root holding trainA, trainB (and testA, testB for samples)",
+        metavar="ROOT",
+        nonempty="the dataset root holding trainA and trainB",
+    )
     domain_a: str | None = domain_folder_option("A", "training images", "--data")
     domain_b: str | None = domain_folder_option("B", "training images", "--data")
     size: int = opt(256, "training crop size in pixels", gt=0, le=8192)

@@ -325,8 +325,9 @@ def check_outputs(
     folders = [o for o in outputs if o.is_dir()]
     if folders:
         raise CycleGANError(f"option '{option}': {folders[0]} is a folder, where a file would be written")
+    in_proc: dict[Path, bool] = {}  # by folder: translate's thousands of outputs share a few
     for o in outputs:
-        if (kind := _not_a_file(o)) is not None:
+        if (kind := _not_a_file(o, in_proc)) is not None:
             raise CycleGANError(
                 f"option '{option}': {o} is {kind}, not a file (nothing is written to standard output or a device "
                 "here); give a file"
@@ -345,10 +346,12 @@ def check_outputs(
         )
 
 
-def _not_a_file(path: Path) -> str | None:
+def _not_a_file(path: Path, in_proc: dict[Path, bool]) -> str | None:
     """What an existing output is when it is neither a file nor a folder (followed through links), else None:
     `--json /dev/stdout --overwrite` renamed a file over /dev/stdout (as root: the system's own, for every process),
     and `--json >(jq .)` named a pipe."""
+    if _through_proc(path, in_proc):
+        return "standard output or another open file of a process (its link goes through /proc)"
     try:
         mode = path.stat().st_mode
     except (OSError, ValueError):  # not there (or a broken link): an ordinary new file
@@ -360,6 +363,26 @@ def _not_a_file(path: Path) -> str | None:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return None
+
+
+def _through_proc(path: Path, in_proc: dict[Path, bool]) -> bool:
+    """Whether `path` or a link on its way is a process's open file (/dev/stdout -> /proc/self/fd/1, /dev/fd/N):
+    when standard output goes to a file (`> out.json`), /dev/stdout is a regular file by its stat, and
+    `--json /dev/stdout --overwrite` renamed a new file over the link, as root /dev/stdout itself, for every
+    process. A path outside /proc (/dev/shm) is an ordinary folder's. `in_proc`: folders resolved so far."""
+    p = Path(os.path.abspath(path))
+    for _ in range(40):  # the kernel's limit on links followed
+        try:
+            if p.parent not in in_proc:  # each folder resolved once (`in_proc`, the caller's)
+                in_proc[p.parent] = p.parent.resolve().parts[:2] == ("/", "proc")  # the root's /proc, not C:\proc
+            if in_proc[p.parent]:
+                return True
+            if not p.is_symlink():
+                return False
+            p = Path(os.path.abspath(os.path.join(p.parent, os.readlink(p))))
+        except (OSError, ValueError, RuntimeError):  # a loop, an unreadable link: the writes' own errors name it
+            return False
+    return False
 
 
 def unique_stems(

@@ -236,7 +236,7 @@ def check_nonempty(name: str, value: Any, meta: dict) -> None:
         and not meta.get("writes")
         and (value == "-" or (isinstance(value, tuple) and "-" in value))
     ):
-        raise CycleGANError(f"option '{name}': - is not standard input here; give {meta['nonempty']}")
+        raise CycleGANError(f"option '{name}': - is not standard input here; give {meta['nonempty']}{_named_so('-')}")
 
 
 def check_output_path(name: str, value: Any, meta: dict) -> None:
@@ -247,12 +247,20 @@ def check_output_path(name: str, value: Any, meta: dict) -> None:
     if not meta.get("writes") or not isinstance(value, str):
         return
     if value == "-":
-        raise CycleGANError(f"option '{name}': - is not standard output here; give {meta['nonempty']}")
+        raise CycleGANError(f"option '{name}': - is not standard output here; give {meta['nonempty']}{_named_so('-')}")
     if value.startswith("~"):
         raise CycleGANError(
             f"option '{name}': {value} starts with ~, which a shell leaves as it is when quoted or after an =, and "
-            "nothing expands it here: write the whole path"
+            f"nothing expands it here: write the whole path{_named_so(value.split(os.sep)[0], value)}"
         )
+
+
+def _named_so(name: str, value: str = "-") -> str:
+    """The way to `value` where its first part, `name` (- or ~...), is truly a file or folder in the working folder:
+    `./-` and `./~/x` are taken as written, and a user with such a folder (one an earlier `--out -` made) reaches it."""
+    if not os.path.lexists(name):
+        return ""
+    return f" (for the {'folder' if os.path.isdir(name) else 'file'} named {name} here, write ./{value})"
 
 
 def check_choice(name: str, value: Any, meta: dict, *, optional: bool = False) -> None:

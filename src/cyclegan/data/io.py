@@ -428,6 +428,8 @@ def unopened(path: Path) -> str | None:
 # The brands of an ISO media file's `ftyp` box that are photo formats not read here (a phone's HEIC, AVIF)
 UNREAD_BRANDS = dict.fromkeys((b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"), "HEIC")
 UNREAD_BRANDS |= dict.fromkeys((b"avif", b"avis"), "AVIF")
+# a Canon camera's raw photo (.CR3) opens with an `ftyp` box too: it was named "an MP4 video" (`video_kind`)
+UNREAD_BRANDS[b"crx "] = "Canon CR3 raw"
 PHONE_FORMATS = (".heic", ".heif", ".hif", ".avif")  # their extensions, for a folder's left-out files (`left_out`)
 
 

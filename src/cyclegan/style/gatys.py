@@ -141,27 +141,30 @@ def read_01(
 
 
 # The least short side an image is stylised at: a 3x3 neighbourhood, which a style's strokes need (a 20000x20 px strip
-# at long side 256 was stylised at 256x1 px without a word); the floor of Compare's SSIM too (`compare.MIN_SIDE`), so
-# that the Style and Compare tabs refuse the same photos in the same words
+# at long side 256 was stylised at 256x1 px without a word); the floor of Compare's SSIM too
+# (`compare.check_measurable`), so that the Style and Compare tabs refuse the same photos in the same words
 MIN_STYLISED_SIDE = 3
 
 
-def too_thin(what: str, w: int, h: int, size: int, *, flag: str, most: int | None = None) -> str | None:
+def too_thin(
+    what: str, w: int, h: int, size: int, *, flag: str, most: int | None = None, verb: str = "stylise"
+) -> str | None:
     """Why an image of w x h px is not stylised at long side `size` (its short side under `MIN_STYLISED_SIDE`),
     naming it as `what` and the long side's `flag`, with the least long side that keeps it, or, past `most` (the
-    largest a caller offers: the web page's slider), that it be cropped; None when it is thick enough."""
+    largest a caller offers: the web page's slider), that it be cropped; None when it is thick enough. `verb`: what
+    the image is too thin for (compare's SSIM "measure": `compare.check_measurable`, the one rule in its words)."""
     sh, sw = long_side_shape(h, w, size)
     if min(sh, sw) >= MIN_STYLISED_SIDE:
         return None
     need = size_keeping(h, w, MIN_STYLISED_SIDE)
     under = f"its short side under {MIN_STYLISED_SIDE} px"
-    if most is not None and need > most:  # no long side offered keeps it: the words of the Compare tab's refusal
+    if most is not None and need > most:  # no long side offered keeps it: cropping is the way
         return (
-            f"{what} is {w}x{h} px, too thin to stylise at any long side up to {most} px ({under}); crop it to a "
+            f"{what} is {w}x{h} px, too thin to {verb} at any long side up to {most} px ({under}); crop it to a "
             "less thin shape"
         )
     return (
-        f"{what} is {w}x{h} px, {sw}x{sh} px at {flag} {size}: too thin to stylise ({under}); give {flag} {need} or "
+        f"{what} is {w}x{h} px, {sw}x{sh} px at {flag} {size}: too thin to {verb} ({under}); give {flag} {need} or "
         "more, or crop it to a less thin shape"
     )
 

@@ -119,7 +119,7 @@ class CompareTab:
         photo_im, transparent = engine.image_on_white(photo)
         im = resize_long_side(photo_im, size)
         # before Gatys' minutes, not after; as thin at the slider's largest long side: crop it
-        check_measurable("the photo", im, size, source=photo_im.size, largest=engine.opts.max_style_size)
+        check_measurable("the photo", size, source=photo_im.size, largest=engine.opts.max_style_size)
         refs = engine.references(styles, size)  # at the size Gatys and the Gram distance scale them to
         engine.name_first_frames([photo, *styles], "used")
         G = engine.generator(key, direction)
