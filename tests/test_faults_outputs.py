@@ -412,6 +412,29 @@ def test_evaluate_refuses_existing_outputs_and_images_into_the_split(run, datase
     assert "inside the input folder" in one_line_error(capsys) and snapshot(dataset) == before
 
 
+def test_evaluate_save_images_named_as_an_image_is_refused_not_made_a_folder(run, dataset, tmp_path, capsys):
+    """`evaluate --save-images grid.png` made a folder named grid.png holding AtoB/ and the grids, without a word
+    (`translate --out x.png` and `compare --out grid.png` were refused for that)."""
+    args = ["evaluate", "--checkpoint", str(run), "--data", str(dataset), "--no-progress"]
+    assert main([*args, "--save-images", str(tmp_path / "grid.png")]) == 2
+    assert one_line_error(capsys) == (
+        f"error: --save-images {tmp_path / 'grid.png'} names a .png file, but --save-images is the folder the "
+        f"translations and sample grids are written into; give a folder, e.g. --save-images {tmp_path / 'grid'}\n"
+    )
+    assert not (tmp_path / "grid.png").exists()
+
+
+def test_synthetic_out_named_as_an_image_is_refused_not_made_a_folder(tmp_path, capsys):
+    """`datasets synthetic --out d.png` rendered a dataset into a folder named d.png, without a word."""
+    args = ["datasets", "synthetic", "--out", str(tmp_path / "d.png"), "--size", "16", "--count", "1"]
+    assert main([*args, "--test-count", "1", "--no-progress"]) == 2
+    assert one_line_error(capsys) == (
+        f"error: --out {tmp_path / 'd.png'} names a .png file, but --out is the folder the dataset's folders are "
+        f"written into; give a folder, e.g. --out {tmp_path / 'd'}\n"
+    )
+    assert not (tmp_path / "d.png").exists()
+
+
 def test_compare_and_evaluate_stop_on_a_busy_output_folder_before_work(dataset, tmp_path, capsys):
     # As translate: one run writes into a folder at a time, so two never interleave their images there. Before,
     # two compares (or evaluates with --save-images) into one folder both passed the check for existing outputs.

@@ -757,6 +757,18 @@ def test_resume_with_out_naming_the_checkpoint_file_names_the_run_folder(tiny_cf
         prepare_config({"steps": 2}, resume=True, out=str(ckpt))
 
 
+def test_out_named_as_an_image_is_refused_not_made_a_run_folder(tiny_cfg, tmp_path):
+    """`train --out run.png` made a run folder named run.png, without a word (as `translate --out x.png` did)."""
+    out = tmp_path / "run.png"
+    with pytest.raises(CycleGANError) as e:
+        train(tiny_cfg(steps=1, out=str(out)), progress=False)
+    assert str(e.value) == (
+        f"--out {out} names a .png file, but --out is the folder the run's checkpoint, config, logs and samples "
+        f"are written into; give a folder, e.g. --out {tmp_path / 'run'}"
+    )
+    assert not out.exists()
+
+
 def test_resume_with_an_unchanged_list_option_is_not_a_change(tiny_cfg, tmp_path):
     # the same --nce-layers as the run's was refused: the flag's list [0, 4, 8, 12] differed from the stored tuple
     train(tiny_cfg(steps=1, family="cut", pool_size=0), progress=False)

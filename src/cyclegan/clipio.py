@@ -30,9 +30,8 @@ from tqdm import tqdm
 
 from .data.io import LOSSY_SETTINGS, MAX_PIXELS, check_pixels, megapixels, to_rgb, walk_files
 from .errors import CycleGANError, escape, install_extra
-from .files import write_atomic
+from .files import VIDEO_FORMATS, write_atomic
 
-VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 ANIMATED_IMAGES = (".gif", ".webp")  # a clip only when it holds more than one frame, else an image
 ANIMATED_NAMES = {".gif": "GIF", ".webp": "WebP"}  # as messages write them
 CLIP_EXTENSIONS = (*VIDEO_FORMATS, ".gif")

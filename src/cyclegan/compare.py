@@ -45,6 +45,7 @@ from .evaluate.metrics import ssim_y
 from .evaluate.runner import working_size
 from .execution import resolve_device, synchronize
 from .files import (
+    check_out_folder,
     check_outputs,
     claim_folder,
     remove_stale_temporaries_of,
@@ -80,7 +81,7 @@ from .style import (
     to_pil_01,
 )
 from .style.backbones import DEFAULTS, Lite0Backbone
-from .translation import check_out_folder, expand_inputs, still_images
+from .translation import expand_inputs, still_images
 
 METRICS_BACKBONE = "lite0"  # always available offline, so reports from any machine are comparable
 MIN_SIDE = 3  # SSIM's window (`evaluate.metrics.ssim`) needs 3 px a side: a thinner image is named and skipped

@@ -49,7 +49,7 @@ from .data.io import (
 )
 from .errors import CycleGANError, escape
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
-from .files import IMAGE_EXTENSIONS, check_outputs, claim_folder, inside, remove_stale_temporaries_of, unique_stems
+from .files import check_out_folder, check_outputs, claim_folder, inside, remove_stale_temporaries_of, unique_stems
 from .inference import check_size, frames_left_out_of, is_out_of_memory, still_frames, translate_batch, uncompiled
 from .loading import checkpoint_file, load_generator, warn_direction_unused
 from .models.unet import UnetGenerator
@@ -224,20 +224,6 @@ class Plan:
     errors: list[str]  # inputs that name nothing (missing files, empty folders, globs matching nothing)
     overwrite: bool = False  # whether an output may replace a file (else it is created only where none is)
     skipped: int = 0  # inputs left out because their output exists (--skip-existing)
-
-
-def check_out_folder(
-    out_dir: Path, *, holds: str = "the translations are written into, each named as its input"
-) -> None:
-    """Refuse (one line) an `--out` not there yet whose name is an image's or a clip's (`--out result.mp4 clip.mp4`):
-    it was made a folder of that name, holding `result.mp4/clip.mp4`, without a word. `holds`: what the folder is
-    for, as the line says it (`compare`'s: its grid, report and images; `compare --out grid.png` made that folder)."""
-    suffix = out_dir.suffix.lower()
-    if suffix in (*IMAGE_EXTENSIONS, *VIDEO_FORMATS, ".gif") and not os.path.lexists(out_dir):
-        raise CycleGANError(
-            f"--out {out_dir} names a {suffix} file, but --out is the folder {holds}; give a folder, e.g. --out "
-            f"{out_dir.with_suffix('')}"
-        )
 
 
 def plan_outputs(

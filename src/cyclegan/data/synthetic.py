@@ -25,7 +25,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..errors import CycleGANError, byte_size
-from ..files import claim_folder, marked_unfinished, unfinished, write_atomic
+from ..files import check_out_folder, claim_folder, marked_unfinished, unfinished, write_atomic
 from ..options import MAX_SEED, Options, opt
 from ..shared_options import progress_option
 
@@ -291,6 +291,9 @@ def is_dataset_folder(folder: Path) -> bool:
 
 
 def check_not_a_file(root: Path) -> None:
+    """Refuse a root that is a file, or, not there yet, is named as an image or clip (`--out d.png` was made a
+    folder of that name)."""
+    check_out_folder(root, holds="the dataset's folders are written into")
     if root.exists() and not root.is_dir():
         raise CycleGANError(f"option '--out': {root} is a file; give a folder")
 

@@ -52,7 +52,14 @@ from ..data.io import (
 from ..errors import CycleGANError, counted, escape
 from ..execution import resolve_device
 from ..families import GENERATOR_FOR
-from ..files import check_outputs, claim_folder, remove_stale_temporaries_of, removed_on_failure, unique_stems
+from ..files import (
+    check_out_folder,
+    check_outputs,
+    claim_folder,
+    remove_stale_temporaries_of,
+    removed_on_failure,
+    unique_stems,
+)
 from ..inference import is_out_of_memory, translate_tensor
 from ..interop.foreign import holds_both, load_foreign_generator
 from ..loading import checkpoint_file, checkpoint_path, generator_from, held_directions, load_file
@@ -501,6 +508,7 @@ def _check_outputs(opts: EvalOptions, images: SplitImages, directions: list[str]
         check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs, input_folders=images.folders)
     if opts.save_images:
         root = Path(opts.save_images)
+        check_out_folder(root, holds="the translations and sample grids are written into", option="--save-images")
         many = len(opts.checkpoint) > 1
         if not many:
             folders = [root]

@@ -22,7 +22,7 @@ from ..checkpoint import load_state
 from ..config import Config, check_startable, config_from_dict
 from ..errors import CycleGANError, counted, escape
 from ..execution import Execution, choose_execution, resolve_device, synchronize
-from ..files import FolderLock, inside, write_atomic
+from ..files import FolderLock, check_out_folder, inside, write_atomic
 from ..report import save_grid
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME
 from . import distributed as ddp
@@ -90,6 +90,7 @@ def train(
         )
     t = check_startable(cfg).train
     run = Path(t.out)
+    check_out_folder(run, holds="the run's checkpoint, config, logs and samples are written into")
     for folder in data_folders(cfg.data):  # its sample grids would become the next run's training images
         if inside(run.resolve(), folder.resolve()):
             raise CycleGANError(
