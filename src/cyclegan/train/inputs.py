@@ -186,16 +186,28 @@ def _check_copies(
             tqdm.write(f"warning: {escape(line)}: these images are in both domains", file=sys.stderr)
 
 
+def _aligned_layout(root: Path) -> bool:
+    """Whether ROOT is read as pix2pix's aligned layout (ROOT/train of A|B images): train/ is a folder, or it is a
+    file or a broken link where no trainA or trainB folder is, which `list_images` then names as such (it was
+    reported as "holds no trainA and no trainB")."""
+    train = root / "train"
+    if train.is_dir():
+        return True
+    return os.path.lexists(train) and not any((root / split).is_dir() for split in ("trainA", "trainB"))
+
+
 def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
     """A paired family's (pix2pix's) pairs: ROOT/train of aligned A|B images (test pairs from ROOT/test or
     ROOT/val), or files of the same name in trainA and trainB (testA and testB; or --domain-a and --domain-b),
     each decoded once now."""
     d = cfg.data
-    aligned = bool(d.data) and not (d.domain_a or d.domain_b) and (Path(d.data) / "train").is_dir()
+    aligned = bool(d.data) and not (d.domain_a or d.domain_b) and _aligned_layout(Path(d.data))
     test_pairs: list[tuple[Path, Path | None]] | None = None
     if aligned:
         root = Path(d.data)
-        pairs: list[tuple[Path, Path | None]] = [(p, None) for p in list_images(root / "train", what="aligned folder")]
+        pairs: list[tuple[Path, Path | None]] = [
+            (p, None) for p in list_images(root / "train", what="--data aligned folder")
+        ]
         test = next((root / s for s in ("test", "val") if (root / s).is_dir()), None)
         _warn_left_out([root / "train", test], main)
         test_pairs = [(p, None) for p in list_images(test)] if test else None
