@@ -760,6 +760,22 @@ def test_a_still_image_named_as_a_video_is_refused_naming_what_it_is(ckpt, tmp_p
     assert "Traceback" not in err and not list((tmp_path / "out").iterdir())
 
 
+def test_an_animated_webp_named_as_a_video_is_told_to_be_renamed_to_translate_as_a_clip(ckpt, tmp_path, capsys):
+    """An animated WebP named .mp4 was told "rename it p.webp to translate it as an image", but a .webp of several
+    frames is translated as a clip: the hint now says so, and the renamed file comes back with all its frames."""
+    frames = [Image.fromarray(f) for f in moving_frames(3)]
+    frames[0].save(tmp_path / "p.mp4", format="WEBP", save_all=True, append_images=frames[1:], duration=100)
+    assert translate(ckpt, tmp_path / "out", tmp_path / "p.mp4") == 1
+    assert (
+        f"error: cannot read clip {tmp_path / 'p.mp4'}: it is an animated WebP (3 frames), not a video of its name; "
+        "rename it p.webp to translate it as a clip"
+    ) in capsys.readouterr().err
+    (tmp_path / "p.mp4").rename(tmp_path / "p.webp")
+    assert translate(ckpt, tmp_path / "out", tmp_path / "p.webp") == 0
+    with Image.open(tmp_path / "out" / "p.webp") as im:
+        assert im.n_frames == 3
+
+
 @pytest.mark.parametrize(("made", "named", "kind"), [("c.mp4", "clip.gif", "an MP4"), ("c.webm", "clip.png", "a WebM")])
 def test_a_video_named_as_an_image_is_refused_naming_what_it_is(ckpt, tmp_path, capsys, made, named, kind):
     """The mirror of a still image named as a video: an MP4 named clip.gif (or a WebM named .png) was "not a JPEG,

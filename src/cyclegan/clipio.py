@@ -354,6 +354,11 @@ def _still_as_clip(path: Path, demuxer: str) -> str:
     kind, ext = STILL_DEMUXERS.get(demuxer.removesuffix("_pipe"), (None, None))
     if kind is None:
         return f"cannot read clip {path}: it is a still image ({demuxer}), not a video"
+    if ext == ".webp" and len(frames := webp_durations(path)) > 1:  # read as a clip under its own name, not an image
+        return (
+            f"cannot read clip {path}: it is an animated WebP ({len(frames)} frames), not a video of its name; rename "
+            f"it {path.stem}{ext} to translate it as a clip"
+        )
     return (
         f"cannot read clip {path}: it is a {kind} image, not a video; rename it {path.stem}{ext} to translate it "
         "as an image"
