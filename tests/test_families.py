@@ -309,7 +309,7 @@ def test_pairs_of_different_shapes_are_named_in_a_warning(paired, tmp_path, caps
     assert train(family_cfg("pix2pix", paired, tmp_path / "run", steps=1), progress=False).step == 1
     err = capsys.readouterr().err
     assert (
-        f"warning: 2 pair(s) of A and B of different shapes ({paired / 'trainA' / 'img_001.png'} is 40x40, its B "
+        f"warning: 2 pairs of A and B of different shapes ({paired / 'trainA' / 'img_001.png'} is 40x40, its B "
         f"img_001.png 80x20; {paired / 'testA' / 'img_000.png'} is 40x40, its B img_000.png 40x50): pix2pix learns "
         "pixel for pixel, and stretches both to one square; check that each is the same scene, aligned\n"
     ) in err

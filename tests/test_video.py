@@ -201,7 +201,7 @@ def test_clips_data_streams_left_out_are_named_in_one_line_for_all(ckpt, tmp_pat
     assert translate(ckpt, tmp_path / "out", *(tmp_path / f"{n}.mp4" for n in "abc")) == 0
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning")]
     assert warnings == [
-        "warning: 3 clip(s) hold data streams (timed metadata, a timecode), left out of their translations: "
+        "warning: 3 clips hold data streams (timed metadata, a timecode), left out of their translations: "
         "a.mp4, b.mp4, c.mp4"
     ]
     assert clip_facts(tmp_path / "out" / "a.mp4")[3] == ["video"]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import CycleGANError, escape
+from .errors import CycleGANError, counted, escape
 from .options import opt
 from .run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, is_run_folder
 
@@ -356,7 +356,7 @@ def check_outputs(
             raise CycleGANError(f"option '{option}': cannot write {o}: {parent} is not writable")
     existing = [o for o in outputs if o.exists() or o.is_symlink()]
     if existing and not overwrite:
-        more = f" (and {len(existing) - 1} more output(s))" if len(existing) > 1 else ""
+        more = f" (and {counted(len(existing) - 1, 'more output')})" if len(existing) > 1 else ""
         raise CycleGANError(
             f"{existing[0]} already exists{more}: pass --overwrite to replace, or choose another {option}"
         )

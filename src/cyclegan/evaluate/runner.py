@@ -544,8 +544,8 @@ def _earlier_images(opts: EvalOptions, images: SplitImages, directions: list[str
             if others:
                 shown = ", ".join(p.name for p in others[:3]) + (", ..." if len(others) > 3 else "")
                 lines.append(
-                    f"{folder / d} holds {len(others)} image(s) this evaluation does not write ({shown}), left "
-                    "from an earlier one beside the new translations: remove them, or give another --save-images"
+                    f"{folder / d} holds {counted(len(others), 'image')} this evaluation does not write ({shown}), "
+                    "left from an earlier one beside the new translations: remove them, or give another --save-images"
                 )
     return lines
 

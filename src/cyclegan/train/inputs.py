@@ -31,7 +31,7 @@ from ..data import (
 )
 from ..data.dataset import too_narrow, unlike_pairs
 from ..data.io import check_separate, copies_between, first_frames_only, left_out
-from ..errors import CycleGANError, escape
+from ..errors import CycleGANError, counted, escape
 from ..families import family
 from ..shared_options import MAX_PIXELS
 from . import distributed as ddp
@@ -293,8 +293,8 @@ def dataset(
     if new_run and t.batch_size > n:
         after = " left after --eval-every set some aside" if held_out else ""
         raise CycleGANError(
-            f"option '--batch-size': {t.batch_size} is more than the {n} training image(s) per domain{after}; give "
-            f"at most {n}"
+            f"option '--batch-size': {t.batch_size} is more than the {counted(n, 'training image')} per "
+            f"domain{after}; give at most {n}"
         )
     if images.paired:
         return PairedTrainSet(
@@ -331,8 +331,8 @@ def loader(
     workers = d.num_workers if d.num_workers >= 0 else min(4, max(0, cores - 1))
     if workers > max(cores, 1) and d_ctx.is_main:
         tqdm.write(
-            f"warning: --num-workers {workers} is more than the {max(cores, 1)} CPU core(s) of this process: the "
-            "loading processes share them (faster only when reading waits on a slow disk)",
+            f"warning: --num-workers {workers} is more than the {counted(max(cores, 1), 'CPU core')} of this "
+            "process: the loading processes share them (faster only when reading waits on a slow disk)",
             file=sys.stderr,
         )
     with quiet_worker_count():

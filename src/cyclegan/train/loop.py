@@ -422,8 +422,8 @@ def _prepare_run_folder(run: Run, images: Images) -> _Samples | None:
             if samples is not None and min(len(s) for s in samples) < t.num_samples:  # said, not capped silently
                 a, b = (len(s) for s in samples)
                 print(
-                    f"warning: --num-samples {t.num_samples}: the sample grids show {a} A and {b} B image(s), all "
-                    "their split holds",
+                    f"warning: --num-samples {t.num_samples}: the sample grids show {a} A and {counted(b, 'B image')}, "
+                    "all their split holds",
                     file=sys.stderr,
                 )
         except OSError as e:
@@ -666,7 +666,9 @@ def _finish(
                 if samples is not None and not (t.sample_every and end.step % t.sample_every == 0):  # else written
                     _write_samples_or_warn(trainer, samples, run.sample_path(end.step))
                 if skipped:
-                    print(f"warning: {len(skipped)} unreadable image(s) were skipped (listed above)", file=sys.stderr)
+                    print(
+                        f"warning: {counted(len(skipped), 'unreadable image')} skipped (listed above)", file=sys.stderr
+                    )
                 _say_how_it_ended(run, path, end)
                 print("\n".join(verdict.lines()))
     signum = end.signum if end.signum is not None else late.signum
