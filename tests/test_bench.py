@@ -96,10 +96,10 @@ def test_figures_are_the_medians_of_the_timed_steps_and_the_speedup_their_ratio(
     lines = format_bench(r).splitlines()
     assert lines[1:8] == [
         "reference (fp32, NCHW, eager):",
-        "  train      0.5500 s/step (median of 4, after 1 warm-up step(s) that took 5.0 s), 1.82 img/s per domain",
+        "  train      0.5500 s/step (median of 4, after 1 warm-up step that took 5.0 s), 1.82 img/s per domain",
         "  translate  40.00 img/s (batch 1, median of 4, after a first call that took 2.0 s)",
         "default (bf16, NCHW, eager):",
-        "  train      0.2250 s/step (median of 4, after 1 warm-up step(s) that took 3.0 s), 4.44 img/s per domain",
+        "  train      0.2250 s/step (median of 4, after 1 warm-up step that took 3.0 s), 4.44 img/s per domain",
         "  translate  90.91 img/s (batch 1, median of 4, after a first call that took 1.0 s)",
         "speed-up   train 2.44x, translate 2.27x (default over reference, medians of interleaved runs)",
     ]
@@ -641,7 +641,7 @@ def test_a_failed_large_translation_is_named_by_its_first_error_line(monkeypatch
         def __init__(self, cmd, **kwargs):
             self.stdout = io.StringIO("")
             self.stderr = io.StringIO(
-                "error: large.jpg: out of memory on cpu at 40x30 px\nerror: 1 input(s) could not be translated\n"
+                "error: large.jpg: out of memory on cpu at 40x30 px\nerror: 1 input could not be translated\n"
             )
 
     monkeypatch.setattr(tiles.subprocess, "Popen", Translation)

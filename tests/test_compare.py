@@ -171,7 +171,7 @@ def test_a_cut_models_column_is_named_cut_not_cyclegan(tiny_cfg, tmp_path, capsy
     assert f"\nCUT: {cfg.train.out}, AtoB\n" in printed and "\nCUT " in printed  # the run; the table's row
     page = (out / "report.html").read_text()
     assert "<h1>CUT vs Gatys style transfer</h1>" in page and "CycleGAN" not in page
-    assert ", 1 lbfgs step, 1 reference(s) per image." in page  # "1 lbfgs steps": one count's word, as every count's
+    assert ", 1 lbfgs step, 1 reference per image." in page  # "1 lbfgs steps": one count's word, as every count's
     report = json.loads((out / "report.json").read_text())
     assert report["model"] == "CUT" and report["rows"][0]["seconds"]["cyclegan"] > 0
 
@@ -396,7 +396,7 @@ def test_fewer_references_than_refs_per_image_is_a_note():
     inputs = Inputs([Path("c.png")], [Path(f"s{i}.png") for i in range(4)], [], None)
     assert caveats("vgg19", inputs, 1, refs_per_image=4) == []
     assert caveats("vgg19", inputs, 1, refs_per_image=100) == [
-        "--refs-per-image 100, but --style holds 4 image(s): each content image used them all"
+        "--refs-per-image 100, but --style holds 4 images: each content image used them all"
     ]
 
 
@@ -588,7 +588,7 @@ def test_ctrl_c_keeps_the_images_compared_so_far_and_their_report(checkpoint, tm
     args = ["--checkpoint", str(checkpoint), "--direction", "AtoB", "--content", *map(str, content)]
     args += ["--style", str(style[0]), "--out", str(out), "--size", "24", "--steps", "1", "--backbone", "lite0"]
     assert main(["compare", *args, "--device", "cpu", "--no-progress"]) == 130
-    assert "interrupted: the report covers the 1 image(s) compared before it" in capsys.readouterr().err
+    assert "interrupted: the report covers the 1 image compared before it" in capsys.readouterr().err
     report = json.loads((out / "report.json").read_text())
     assert [r["content"] for r in report["rows"]] == [str(content[0])] and report["interrupted"]
     assert (
@@ -620,7 +620,7 @@ def test_ctrl_c_while_kid_reads_its_target_keeps_every_image_compared(checkpoint
     args = ["--checkpoint", str(checkpoint), "--content", *map(str, content), "--style", str(style[0])]
     args += ["--target", str(target), "--out", str(out), "--size", "24", "--steps", "1", "--backbone", "lite0"]
     assert main(["compare", *args, "--device", "cpu", "--no-progress"]) == 130
-    assert "interrupted: the report covers the 2 image(s) compared before it" in capsys.readouterr().err
+    assert "interrupted: the report covers the 2 images compared before it" in capsys.readouterr().err
     report = json.loads((out / "report.json").read_text())
     assert [r["content"] for r in report["rows"]] == list(map(str, content)) and report["kid"] is None
     assert report["notes"][0] == (
@@ -661,7 +661,7 @@ def test_ctrl_c_while_the_grid_or_report_is_written_keeps_every_image(
     args = ["--checkpoint", str(checkpoint), "--content", *map(str, content), "--style", str(style[0])]
     args += ["--out", str(out), "--size", "24", "--steps", "1", "--backbone", "lite0", "--device", "cpu"]
     assert main(["compare", *args, "--no-progress"]) == 130
-    assert "interrupted: the report covers the 2 image(s) compared before it" in capsys.readouterr().err
+    assert "interrupted: the report covers the 2 images compared before it" in capsys.readouterr().err
     report = json.loads((out / "report.json").read_text())
     assert [r["content"] for r in report["rows"]] == list(map(str, content)) and report["interrupted"]
     assert report["notes"][0].startswith(f"interrupted (Ctrl-C) {note}")
@@ -698,7 +698,7 @@ sys.exit(main({[*args, "--device", "cpu", "--no-progress"]!r}))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == status, done.stderr[-2000:]
-    assert f"{said}: the report covers the 1 image(s) compared before it" in done.stderr
+    assert f"{said}: the report covers the 1 image compared before it" in done.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["notes"][0].startswith(f"interrupted ({signum}) at content image 2 of 3")
     assert len(list((out / "images").iterdir())) == 3

@@ -288,8 +288,8 @@ def test_heic_photos_left_out_of_a_folder_are_counted_with_what_to_do(tmp_path):
     for name in ("IMG_1.HEIC", "IMG_2.heic", "notes.txt"):
         (tmp_path / name).write_bytes(b"\0\0\0\x18ftypheic")
     [line] = left_out(tmp_path)
-    assert line.startswith(f"{tmp_path}: 3 file(s) left out, not of a type training reads")
-    assert line.endswith("; 2 HEIC or AVIF photo(s) among them: convert them to JPEG or PNG")
+    assert line.startswith(f"{tmp_path}: 3 files left out, not of a type training reads")
+    assert line.endswith("; 2 HEIC or AVIF photos among them: convert them to JPEG or PNG")
 
 
 @pytest.mark.parametrize("fmt", ["EPS", "PCX", "TGA", "ICO", "PPM"])
@@ -572,7 +572,7 @@ def test_training_names_the_pages_of_a_multi_page_tiff_it_leaves_out(tmp_path, c
     pages[0].save(tmp_path / "data" / "trainA" / "scan.tiff", save_all=True, append_images=pages[1:])
     training_images(resolve({**TINY, "data": str(tmp_path / "data")}), progress=False, main=True)
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "warning: 1 image(s) hold several frames" in err
+    assert err.count("\n") == 1 and "warning: 1 image holds several frames" in err
     assert (
         "training reads only the first of each" in err
         and f"{tmp_path / 'data' / 'trainA' / 'scan.tiff'} (3 frames)" in err

@@ -729,6 +729,23 @@ def test_a_file_where_a_synthetic_folder_goes_is_named_as_a_file(tmp_path, capsy
     assert (tmp_path / "d" / "trainA").read_text() == "notes"
 
 
+def test_a_broken_link_where_a_synthetic_folder_goes_is_named_and_overwrite_replaces_it(tmp_path, capsys):
+    """`datasets synthetic --out d` where d/trainA is a broken symbolic link said only "cannot write the dataset
+    in d: d/trainA: File exists"; it is now named, and --overwrite replaces the link (not its target)
+    with the folder."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "trainA").symlink_to(tmp_path / "gone")
+    args = ["datasets", "synthetic", "--out", str(tmp_path / "d"), "--size", "16", "--count", "1", "--no-progress"]
+    assert main([*args, "--test-count", "1"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path / 'd' / 'trainA'} is a broken symbolic link where the dataset's folder goes: pass "
+        f"--overwrite to replace trainA, trainB, testA, testB in {tmp_path / 'd'}, or choose another --out\n"
+    )
+    assert main([*args, "--test-count", "1", "--overwrite"]) == 0
+    assert not (tmp_path / "d" / "trainA").is_symlink() and len(list((tmp_path / "d" / "trainA").iterdir())) == 1
+    assert not (tmp_path / "gone").exists()
+
+
 @pytest.mark.parametrize("video", [False, True])
 def test_a_second_synthetic_writer_into_one_out_is_refused_while_the_first_works(tmp_path, capsys, video):
     """Two `datasets synthetic --out d` at once each found d empty and rendered into it (with --overwrite one

@@ -193,6 +193,9 @@ def test_demo_never_writes_into_a_folder_of_something_else(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     assert main(["demo", "--out", str(tmp_path / "file"), "--steps", "2"]) == 2
     assert "is a file; give a folder" in capsys.readouterr().err
+    assert main(["demo", "--out", str(tmp_path / "demo.png"), "--steps", "2"]) == 2  # was made a folder demo.png
+    assert "--out is the folder the demo's run is written into; give a folder" in capsys.readouterr().err
+    assert not (tmp_path / "demo.png").exists()
     assert main(["demo", "--out", str(tmp_path / "d"), "--steps", "2", "--device", "meta"]) == 2
     assert not (tmp_path / "d").exists()  # the device is refused before the data is rendered
     if not torch.cuda.is_available():  # and so is a precision this machine cannot compute in

@@ -309,7 +309,7 @@ def test_pairs_of_different_shapes_are_named_in_a_warning(paired, tmp_path, caps
     assert train(family_cfg("pix2pix", paired, tmp_path / "run", steps=1), progress=False).step == 1
     err = capsys.readouterr().err
     assert (
-        f"warning: 2 pair(s) of A and B of different shapes ({paired / 'trainA' / 'img_001.png'} is 40x40, its B "
+        f"warning: 2 pairs of A and B of different shapes ({paired / 'trainA' / 'img_001.png'} is 40x40, its B "
         f"img_001.png 80x20; {paired / 'testA' / 'img_000.png'} is 40x40, its B img_000.png 40x50): pix2pix learns "
         "pixel for pixel, and stretches both to one square; check that each is the same scene, aligned\n"
     ) in err
@@ -369,6 +369,22 @@ def test_pix2pix_reads_the_aligned_layout(paired, tmp_path):
     root = aligned_layout(paired, tmp_path / "aligned")
     result = train(family_cfg("pix2pix", root, tmp_path / "run", steps=2), progress=False)
     assert result.step == 2 and (tmp_path / "run" / "samples" / "step_0000002.png").is_file()
+
+
+@pytest.mark.parametrize("kind", ["file", "broken link"])
+def test_pix2pix_names_a_train_that_is_a_file_or_a_broken_link(kind, tmp_path):
+    """ROOT/train a file (or a link to nothing) was reported as "ROOT holds no trainA and no trainB"; it is named as
+    the unpaired layout's trainA is (`files.no_image_folder`)."""
+    root = tmp_path / "aligned"
+    root.mkdir()
+    if kind == "file":
+        (root / "train").write_text("notes")
+    else:
+        (root / "train").symlink_to(tmp_path / "gone")
+    why = "is a file, not a folder" if kind == "file" else "is a broken link"
+    with pytest.raises(CycleGANError) as e:
+        train(family_cfg("pix2pix", root, tmp_path / "run", steps=1), progress=False)
+    assert str(e.value) == f"--data aligned folder {root / 'train'} {why}"
 
 
 def test_pix2pix_on_a_root_with_both_layouts_says_which_it_reads(paired, tmp_path, capsys):

@@ -20,6 +20,7 @@ from PIL import Image
 
 from conftest import make_images
 from cyclegan.cli import main
+from cyclegan.errors import counted
 from helpers import save_tiny_checkpoint
 
 POSIX = pytest.mark.skipif(os.name != "posix", reason="signals, FIFOs and flock are POSIX")
@@ -174,7 +175,7 @@ def _run_claims(rc: int, stdout: str, stderr: str, targets: list[Path]) -> list[
     if rc == 2:
         assert "wrote" not in stdout and stderr.startswith("error: ") and stderr.count("\n") == 1, stderr
         return []
-    assert f"wrote {len(targets) - stderr.count(' left alone')} file(s)" in stdout, (stdout, stderr)
+    assert f"wrote {counted(len(targets) - stderr.count(' left alone'), 'file')}" in stdout, (stdout, stderr)
     return [t for t in targets if str(t) not in stderr]
 
 

@@ -38,7 +38,7 @@ def test_a_name_with_a_newline_cannot_spoof_an_error_line(tmp_path, capsys):
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 3 and all(line.startswith("error: ") for line in lines), lines
     assert "missing\\nerror: spoofed.png: no such file or folder" in lines[0]
-    assert lines[2] == "error: 2 input(s) could not be translated (listed above)"
+    assert lines[2] == "error: 2 inputs could not be translated (listed above)"
 
 
 def test_the_renamed_output_warning_is_one_line_whatever_the_names(tmp_path, capsys):

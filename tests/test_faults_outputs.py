@@ -224,7 +224,7 @@ def test_an_interrupted_translation_is_finished_with_skip_existing(run, tmp_path
     assert translate(run, out, tmp_path / "in") == 2  # without the flag: refused, as before
     assert "already exists" in one_line_error(capsys)
     assert translate(run, out, tmp_path / "in", extra=("--skip-existing",)) == 0
-    assert "2 input(s) already translated" in capsys.readouterr().out
+    assert "2 inputs already translated" in capsys.readouterr().out
     assert len(calls[-1]) == 2 and snapshot(out).items() >= first.items()  # the rest only; the first kept
     assert sorted(snapshot(out)) == ["img_000-2.png", "img_000.png", "img_001.png", "img_002.png"]
     assert translate(run, out, tmp_path / "in", extra=("--skip-existing", "--overwrite")) == 2
@@ -252,8 +252,8 @@ def test_a_glob_over_its_own_out_folder_is_finished_without_translating_its_outp
     (out / "img_001.png").unlink()  # as if interrupted
     assert translate(run, out, photos / "**" / "*", extra=("--skip-existing",)) == 0
     captured = capsys.readouterr()
-    assert "left out 2 file(s) the patterns match inside --out" in captured.err
-    assert "2 input(s) already translated" in captured.out and sorted(snapshot(out)) == names
+    assert "left out 2 files the patterns match inside --out" in captured.err
+    assert "2 inputs already translated" in captured.out and sorted(snapshot(out)) == names
 
 
 def test_out_naming_a_file_is_one_line(run, tmp_path, capsys):
@@ -412,6 +412,29 @@ def test_evaluate_refuses_existing_outputs_and_images_into_the_split(run, datase
     assert "inside the input folder" in one_line_error(capsys) and snapshot(dataset) == before
 
 
+def test_evaluate_save_images_named_as_an_image_is_refused_not_made_a_folder(run, dataset, tmp_path, capsys):
+    """`evaluate --save-images grid.png` made a folder named grid.png holding AtoB/ and the grids, without a word
+    (`translate --out x.png` and `compare --out grid.png` were refused for that)."""
+    args = ["evaluate", "--checkpoint", str(run), "--data", str(dataset), "--no-progress"]
+    assert main([*args, "--save-images", str(tmp_path / "grid.png")]) == 2
+    assert one_line_error(capsys) == (
+        f"error: --save-images {tmp_path / 'grid.png'} names a .png file, but --save-images is the folder the "
+        f"translations and sample grids are written into; give a folder, e.g. --save-images {tmp_path / 'grid'}\n"
+    )
+    assert not (tmp_path / "grid.png").exists()
+
+
+def test_synthetic_out_named_as_an_image_is_refused_not_made_a_folder(tmp_path, capsys):
+    """`datasets synthetic --out d.png` rendered a dataset into a folder named d.png, without a word."""
+    args = ["datasets", "synthetic", "--out", str(tmp_path / "d.png"), "--size", "16", "--count", "1"]
+    assert main([*args, "--test-count", "1", "--no-progress"]) == 2
+    assert one_line_error(capsys) == (
+        f"error: --out {tmp_path / 'd.png'} names a .png file, but --out is the folder the dataset's folders are "
+        f"written into; give a folder, e.g. --out {tmp_path / 'd'}\n"
+    )
+    assert not (tmp_path / "d.png").exists()
+
+
 def test_compare_and_evaluate_stop_on_a_busy_output_folder_before_work(dataset, tmp_path, capsys):
     # As translate: one run writes into a folder at a time, so two never interleave their images there. Before,
     # two compares (or evaluates with --save-images) into one folder both passed the check for existing outputs.
@@ -554,7 +577,7 @@ def test_out_of_memory_on_one_image_skips_only_that_image(run, tmp_path, monkeyp
     out = tmp_path / "out"
     assert translate(run, out, src, extra=("--batch-size", "4")) == 1
     err = capsys.readouterr().err
-    assert "big/big.png: out of memory" in err and "1 input(s) could not be translated" in err
+    assert "big/big.png: out of memory" in err and "1 input could not be translated" in err
     assert "Traceback" not in err and calls.count(3) == 1
     assert sorted(p.name for p in out.iterdir()) == ["img_000.png", "img_001.png", "img_002.png"]
 
@@ -601,7 +624,7 @@ def test_compare_skips_an_unreadable_content_image(run, tmp_path, capsys):
         ]
     )
     err = capsys.readouterr().err
-    assert rc == 1 and "broken.png" in err and "1 image(s) skipped" in err and "Traceback" not in err
+    assert rc == 1 and "broken.png" in err and "1 image skipped" in err and "Traceback" not in err
     report = json.loads((out / "report.json").read_text())
     assert [r["content"] for r in report["rows"]] == list(map(str, content)) and len(report["skipped"]) == 1
     assert "could not be used" in (out / "report.html").read_text()

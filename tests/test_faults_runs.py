@@ -1038,7 +1038,7 @@ def test_more_workers_than_cores_is_one_warning_line(tiny_cfg, capsys, monkeypat
     assert [str(w.message) for w in caught if "worker" in str(w.message)] == []
     warned = [line for line in capsys.readouterr().err.splitlines() if "--num-workers" in line]
     assert warned == [
-        "warning: --num-workers 2 is more than the 1 CPU core(s) of this process: the loading processes share them "
+        "warning: --num-workers 2 is more than the 1 CPU core of this process: the loading processes share them "
         "(faster only when reading waits on a slow disk)"
     ]
 
@@ -1055,7 +1055,7 @@ def test_a_resumed_run_keeps_its_batch_when_the_images_became_fewer(tmp_path, ca
             f.unlink()  # one image left per domain, under the run's batch of 3
     assert main(["train", "--out", str(out), "--resume", "--steps", "2", "--no-progress"]) == 0
     assert main(["train", *tiny_flags(data, tmp_path / "new", steps=1, batch_size=3)]) == 2
-    assert "'--batch-size': 3 is more than the 1 training image(s)" in capsys.readouterr().err
+    assert "'--batch-size': 3 is more than the 1 training image" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

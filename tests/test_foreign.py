@@ -242,15 +242,15 @@ BAD = {
         lambda: {"mlp_0.0.weight": torch.zeros(256, 3), "mlp_0.0.bias": torch.zeros(256)},
         "the CUT code's patch-feature MLP (its net_F, tensors mlp_0.0.weight, ...), not a generator",
     ),
-    "greyscale": (lambda: _resnet_sd(input_nc=1), "1 input channel(s), expected 3"),
+    "greyscale": (lambda: _resnet_sd(input_nc=1), "1 input channel, expected 3"),
     # the reference's --output_nc 1: refused as one tensor's shape, "1x8x7x7, expected 3x8x7x7"
     "greyscale output": (
         lambda: RefResnetGenerator(3, 1, 8, ref_norm("instance"), False, 6).state_dict(),
-        "the generator gives 1 output channel(s), expected 3 (RGB)",
+        "the generator gives 1 output channel, expected 3 (RGB)",
     ),
     "greyscale U-Net output": (
         lambda: RefUnetGenerator(3, 1, 5, 4, ref_norm("batch"), False).state_dict(),
-        "the generator gives 1 output channel(s), expected 3 (RGB)",
+        "the generator gives 1 output channel, expected 3 (RGB)",
     ),
     "missing tensor": (
         lambda: _without(_resnet_sd(), "model.12.conv_block.5.bias"),

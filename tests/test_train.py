@@ -585,7 +585,7 @@ def test_bad_image_stops_or_is_skipped_and_counted(tiny_cfg, dataset, capsys):
         train(tiny_cfg(steps=1), progress=False)
     train(tiny_cfg(steps=1, skip_bad_images=True), progress=False)
     err = capsys.readouterr().err
-    assert "broken.jpg" in err and "1 unreadable image(s) were skipped" in err
+    assert "broken.jpg" in err and "1 unreadable image skipped" in err
 
 
 def test_files_training_does_not_read_are_named_not_dropped_silently(tiny_cfg, dataset, capsys):
@@ -599,7 +599,7 @@ def test_files_training_does_not_read_are_named_not_dropped_silently(tiny_cfg, d
     train(tiny_cfg(steps=1), progress=False)
     err = capsys.readouterr().err
     assert "skipping " in err and "gone.png: a broken symbolic link" in err
-    assert "trainB: 2 file(s) left out, not of a type training reads" in err and "frame.gif, notes.txt" in err
+    assert "trainB: 2 files left out, not of a type training reads" in err and "frame.gif, notes.txt" in err
     assert ".DS_Store" not in err
 
 
@@ -755,6 +755,18 @@ def test_resume_with_out_naming_the_checkpoint_file_names_the_run_folder(tiny_cf
     ckpt = tmp_path / "run" / "checkpoint.pt"
     with pytest.raises(CycleGANError, match=f"'--out': {ckpt} is a file; .* give --out {tmp_path / 'run'}$"):
         prepare_config({"steps": 2}, resume=True, out=str(ckpt))
+
+
+def test_out_named_as_an_image_is_refused_not_made_a_run_folder(tiny_cfg, tmp_path):
+    """`train --out run.png` made a run folder named run.png, without a word (as `translate --out x.png` did)."""
+    out = tmp_path / "run.png"
+    with pytest.raises(CycleGANError) as e:
+        train(tiny_cfg(steps=1, out=str(out)), progress=False)
+    assert str(e.value) == (
+        f"--out {out} names a .png file, but --out is the folder the run's checkpoint, config, logs and samples "
+        f"are written into; give a folder, e.g. --out {tmp_path / 'run'}"
+    )
+    assert not out.exists()
 
 
 def test_resume_with_an_unchanged_list_option_is_not_a_change(tiny_cfg, tmp_path):
@@ -1014,7 +1026,7 @@ def test_a_bad_test_image_stops_before_training_or_is_skipped(tiny_cfg, dataset,
     )
     assert result.step == 1
     err = capsys.readouterr().err
-    assert "testA/img_000.png" in err and "1 unreadable image(s) were skipped" in err
+    assert "testA/img_000.png" in err and "1 unreadable image skipped" in err
 
 
 @pytest.mark.slow
@@ -1184,6 +1196,6 @@ def test_checkpoint_minutes_saves_by_the_clock_between_the_step_checkpoints(tiny
 def test_more_samples_than_the_split_holds_are_said_not_capped_silently(tiny_cfg, capsys):
     # --num-samples 8 with 3 test images per domain drew grids of 3 without a word
     train(tiny_cfg(steps=1, num_samples=8), progress=False)
-    assert "warning: --num-samples 8: the sample grids show 3 A and 3 B image(s)" in capsys.readouterr().err
+    assert "warning: --num-samples 8: the sample grids show 3 A and 3 B images" in capsys.readouterr().err
     train(tiny_cfg(steps=1, num_samples=2, out=tiny_cfg().train.out + "_other"), progress=False)
     assert "--num-samples" not in capsys.readouterr().err

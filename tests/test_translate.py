@@ -364,7 +364,7 @@ def test_cli_translates_files_folders_globs_and_reports_broken_ones(run, tmp_pat
     )
     err = capsys.readouterr().err
     assert code == 1
-    assert "broken.jpg" in err and "missing.png" in err and "2 input(s) could not be translated" in err
+    assert "broken.jpg" in err and "missing.png" in err and "2 inputs could not be translated" in err
     assert "Traceback" not in err
     sizes = {p.name: Image.open(p).size for p in out.iterdir()}
     assert sizes["grey.png"] == (97, 61) and sizes["alpha.png"] == (30, 40) and sizes["grey-2.png"] == (20, 20)
@@ -615,7 +615,7 @@ def test_skip_existing_with_everything_done_loads_no_generator(tiny, tmp_path, m
     assert translate_cli(tiny, tmp_path / "out", tmp_path / "a.png") == 0
     monkeypatch.setattr(cyclegan.translation, "load_generator", lambda *a, **k: pytest.fail("loaded for nothing"))
     assert translate_cli(tiny, tmp_path / "out", tmp_path / "a.png", extra=["--skip-existing"]) == 0
-    assert "1 input(s) already translated" in capsys.readouterr().out
+    assert "1 input already translated" in capsys.readouterr().out
 
 
 def test_skip_existing_says_when_it_takes_a_numbered_name_as_translated(tiny, tmp_path, capsys):
@@ -632,7 +632,7 @@ def test_skip_existing_says_when_it_takes_a_numbered_name_as_translated(tiny, tm
     assert "warning: --skip-existing" not in capsys.readouterr().err  # no shared name: nothing to say
     assert translate_cli(tiny, out, tmp_path / "a", tmp_path / "c", extra=["--skip-existing"]) == 0
     err = capsys.readouterr().err
-    assert "--skip-existing takes 2 existing output(s) of inputs that share a name as translated (img.png, " in err
+    assert "--skip-existing takes 2 existing outputs of inputs that share a name as translated (img.png, " in err
     assert "if they changed since, give --overwrite instead" in err
 
 
@@ -670,7 +670,7 @@ def test_skip_existing_takes_no_link_to_nothing_or_to_a_folder_as_a_translation(
     Image.new("RGB", (16, 16)).save(tmp_path / "elsewhere.png")
     (out / "a.png").symlink_to(tmp_path / "elsewhere.png")  # a link to a file: done, as before
     assert translate_cli(tiny, out, tmp_path / "a.png", extra=["--skip-existing"]) == 0
-    assert "1 input(s) already translated" in capsys.readouterr().out
+    assert "1 input already translated" in capsys.readouterr().out
 
 
 def test_skip_existing_takes_no_empty_file_as_a_translation(tiny, tmp_path, capsys):
@@ -987,8 +987,8 @@ def test_files_of_a_folder_that_translate_does_not_read_are_named_in_one_warning
     assert translate_cli(tiny, tmp_path / "out", tmp_path / "in") == 0
     err = capsys.readouterr().err.splitlines()
     assert err == [  # the HEIC photo counted with what to do (it was named alone)
-        f"warning: {tmp_path / 'in'}: 2 file(s) left out, not images or clips translate reads: IMG_0001.HEIC, notes.txt"
-        "; 1 HEIC or AVIF photo(s) among them: convert them to JPEG or PNG"
+        f"warning: {tmp_path / 'in'}: 2 files left out, not images or clips translate reads: IMG_0001.HEIC, notes.txt"
+        "; 1 HEIC or AVIF photo among them: convert them to JPEG or PNG"
     ]
 
 

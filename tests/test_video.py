@@ -202,7 +202,7 @@ def test_clips_data_streams_left_out_are_named_in_one_line_for_all(ckpt, tmp_pat
     assert translate(ckpt, tmp_path / "out", *(tmp_path / f"{n}.mp4" for n in "abc")) == 0
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning")]
     assert warnings == [
-        "warning: 3 clip(s) hold data streams (timed metadata, a timecode), left out of their translations: "
+        "warning: 3 clips hold data streams (timed metadata, a timecode), left out of their translations: "
         "a.mp4, b.mp4, c.mp4"
     ]
     assert clip_facts(tmp_path / "out" / "a.mp4")[3] == ["video"]
@@ -759,6 +759,22 @@ def test_a_still_image_named_as_a_video_is_refused_naming_what_it_is(ckpt, tmp_p
         "translate it as an image"
     ) in err
     assert "Traceback" not in err and not list((tmp_path / "out").iterdir())
+
+
+def test_an_animated_webp_named_as_a_video_is_told_to_be_renamed_to_translate_as_a_clip(ckpt, tmp_path, capsys):
+    """An animated WebP named .mp4 was told "rename it p.webp to translate it as an image", but a .webp of several
+    frames is translated as a clip: the hint now says so, and the renamed file comes back with all its frames."""
+    frames = [Image.fromarray(f) for f in moving_frames(3)]
+    frames[0].save(tmp_path / "p.mp4", format="WEBP", save_all=True, append_images=frames[1:], duration=100)
+    assert translate(ckpt, tmp_path / "out", tmp_path / "p.mp4") == 1
+    assert (
+        f"error: cannot read clip {tmp_path / 'p.mp4'}: it is an animated WebP (3 frames), not a video of its name; "
+        "rename it p.webp to translate it as a clip"
+    ) in capsys.readouterr().err
+    (tmp_path / "p.mp4").rename(tmp_path / "p.webp")
+    assert translate(ckpt, tmp_path / "out", tmp_path / "p.webp") == 0
+    with Image.open(tmp_path / "out" / "p.webp") as im:
+        assert im.n_frames == 3
 
 
 @pytest.mark.parametrize(("made", "named", "kind"), [("c.mp4", "clip.gif", "an MP4"), ("c.webm", "clip.png", "a WebM")])

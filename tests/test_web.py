@@ -1669,11 +1669,38 @@ def test_a_checkpoint_replaced_by_another_whole_one_is_loaded_said_or_refused_no
     )
     _tiny_checkpoint(other, family="cut", nce_num_patches=16, nce_mlp_dim=8)  # A to B only
     os.replace(other, path)
+    key = engine.models()[0].key  # listed anew as what the file holds: "runs/r (AtoB only)"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "kept the model loaded at step 2"
-        with pytest.raises(CycleGANError, match="^runs/r: this cut model translates A to B only"):
+        with pytest.raises(CycleGANError, match=r"^runs/r \(AtoB only\): this cut model translates A to B only"):
             engine.generator(key, "BtoA")
     assert all(net is not back for _, net in engine._generators.values())  # not served on
+
+
+def test_a_runs_checkpoint_replaced_by_a_one_way_file_is_offered_in_its_one_direction(tmp_path, run):
+    """A served run's checkpoint.pt replaced by a CUT run's (A to B only) was still listed both ways (directions read
+    from the run's config.json), so the direction radio offered BtoA, which failed when chosen. Now it is listed
+    from the file's own config, as "(AtoB only)", and only AtoB is offered for it."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+
+    shutil.copytree(run, copy := tmp_path / "runs" / "r")
+    engine = Engine(ServeOptions(runs=(str(copy.parent),), device="cpu"), [], tmp_path / "work")
+    key = engine.models()[0].key
+    assert engine.directions(key) == ["AtoB", "BtoA"]
+    known = (engine.model_choices(), list(engine.runs()))
+    _tiny_checkpoint(other := tmp_path / "other.pt", family="cut", nce_num_patches=16, nce_mlp_dim=8)
+    os.replace(other, copy / "checkpoint.pt")
+    assert [(m.label, m.directions) for m in engine.models()] == [("runs/r (AtoB only)", ("AtoB",))]
+    # the page's lists are refreshed: the model it held is gone (no job runs a model the visitor did not pick),
+    # and the one now listed offers its one direction
+    update = engine.refresh_lists(known, key, None)[0]
+    assert update["choices"] == [("runs/r (AtoB only)", "runs/r (AtoB only)")] and update["value"] is None
+    with pytest.raises(CycleGANError, match="^that model is not offered any more; choose one from the list$"):
+        engine.generator(key, "AtoB")
+    assert engine.directions("runs/r (AtoB only)") == ["AtoB"]
+    assert engine.generator("runs/r (AtoB only)", "AtoB") is not None
 
 
 def test_a_checkpoint_replaced_by_one_of_the_same_size_and_time_is_loaded_again(engine, run):

@@ -550,3 +550,18 @@ def test_serve_takes_a_pretrained_name_as_every_checkpoint_option_does(server, t
     monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
     (path,) = check_checkpoint_files(["pretrained:horse2zebra"])
     assert path == zoo.cached_path("horse2zebra") and path.read_bytes() == data
+
+
+def test_resolves_download_line_escapes_the_address_and_the_path(monkeypatch, capsys):
+    """`pretrained:NAME`'s "downloaded URL to PATH" line printed a mirror's address and the cache path raw: a
+    newline in $CYCLEGAN_HOME started a second, spoofed line (every other printed name goes through `escape`)."""
+    path = Path("home\nerror: fake/horse2zebra.pth")
+    url = "http://mirror/m\x1b[2J/horse2zebra.pth"
+    fetched = zoo.FetchResult("horse2zebra", path, "0" * 64, downloaded=True, pinned=False, url=url)
+    monkeypatch.setattr(zoo, "fetch_model", lambda *args, **kwargs: fetched)
+    assert zoo.resolve("pretrained:horse2zebra", progress=False) == path
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\x1b" not in err
+    assert err.startswith(
+        "downloaded http://mirror/m\\x1b[2J/horse2zebra.pth to home\\nerror: fake/horse2zebra.pth; SHA-256 0000"
+    )

@@ -30,10 +30,9 @@ from tqdm import tqdm
 
 from .data.io import LOSSY_SETTINGS, MAX_PIXELS, check_pixels, megapixels, to_rgb, walk_files
 from .errors import CycleGANError, escape, install_extra
-from .files import write_atomic
+from .files import VIDEO_FORMATS, write_atomic
 from .progress import progress_bar
 
-VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 ANIMATED_IMAGES = (".gif", ".webp")  # a clip only when it holds more than one frame, else an image
 ANIMATED_NAMES = {".gif": "GIF", ".webp": "WebP"}  # as messages write them
 CLIP_EXTENSIONS = (*VIDEO_FORMATS, ".gif")
@@ -356,6 +355,11 @@ def _still_as_clip(path: Path, demuxer: str) -> str:
     kind, ext = STILL_DEMUXERS.get(demuxer.removesuffix("_pipe"), (None, None))
     if kind is None:
         return f"cannot read clip {path}: it is a still image ({demuxer}), not a video"
+    if ext == ".webp" and len(frames := webp_durations(path)) > 1:  # read as a clip under its own name, not an image
+        return (
+            f"cannot read clip {path}: it is an animated WebP ({len(frames)} frames), not a video of its name; rename "
+            f"it {path.stem}{ext} to translate it as a clip"
+        )
     return (
         f"cannot read clip {path}: it is a {kind} image, not a video; rename it {path.stem}{ext} to translate it "
         "as an image"

@@ -193,8 +193,8 @@ def run_translate(opts, _: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         return e.status if term else 130
-    print(f"wrote {len(written)} file(s) to {escape(opts.out)}")  # a name: one line
-    return _report_skipped(errors, "input(s) could not be translated")
+    print(f"wrote {counted(len(written), 'file')} to {escape(opts.out)}")  # a name: one line
+    return _report_skipped(errors, "input", "could not be translated")
 
 
 def _say_last_not_best(checkpoint: str) -> None:
@@ -445,20 +445,20 @@ def run_evaluate(opts, _: argparse.Namespace) -> int:
         print(
             f"images and grids: {escape(opts.save_images)} (each grid's rows: {rows}; columns: {' | '.join(columns)})"
         )
-    status = _report_skipped(reports[0]["skipped"], "image(s) left out of the evaluation")
+    status = _report_skipped(reports[0]["skipped"], "image", "left out of the evaluation")
     if left_out := reports[0].get("checkpoints_left_out"):  # a partial result, as a skipped image's: exit status 1
-        print(f"error: {len(left_out)} checkpoint(s) could not be read (named above)", file=sys.stderr)
+        print(f"error: {counted(len(left_out), 'checkpoint')} could not be read (named above)", file=sys.stderr)
         return 1
     return status
 
 
-def _report_skipped(skipped: list[str], what: str) -> int:
-    """Each input a command skipped, on stderr, then how many (`what`: "image(s) skipped"), and exit status
-    1 if there was any."""
+def _report_skipped(skipped: list[str], noun: str, what: str) -> int:
+    """Each input a command skipped, on stderr, then how many (`noun` counted, then `what`: "2 images skipped"),
+    and exit status 1 if there was any."""
     for line in skipped:
         print(f"error: {escape(line)}", file=sys.stderr)  # lines built around names: one line each
     if skipped:
-        print(f"error: {len(skipped)} {what} (listed above)", file=sys.stderr)
+        print(f"error: {counted(len(skipped), noun)} {what} (listed above)", file=sys.stderr)
         return 1
     return 0
 
@@ -530,9 +530,12 @@ def run_compare(opts, _: argparse.Namespace) -> int:
     print(f"wrote {escape(report.html)} and {escape(report.grid)} (columns: {columns}, a row per image)")
     if report.interrupted:
         with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
-            print(f"{stop.word}: the report covers the {len(report.rows)} image(s) compared before it", file=sys.stderr)
+            print(
+                f"{stop.word}: the report covers the {counted(len(report.rows), 'image')} compared before it",
+                file=sys.stderr,
+            )
         return stop.status
-    return _report_skipped(report.skipped, "image(s) skipped")
+    return _report_skipped(report.skipped, "image", "skipped")
 
 
 # --- the web page --------------------------------------------------------------------------------------

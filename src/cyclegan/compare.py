@@ -36,13 +36,14 @@ from .clipio import VIDEO_FORMATS
 from .compare_options import GRID_CELL_MOST, SIZE_MOST, CompareOptions
 from .config import config_from_dict
 from .data.io import MAX_PIXELS, frame_count, long_side_shape, read_image, resize_long_side, save_image
-from .errors import CycleGANError, escape
+from .errors import CycleGANError, counted, escape
 from .evaluate.distances import feature_distance, feature_distances, kid_input, lite0_features
 from .evaluate.features import load_lite0
 from .evaluate.metrics import ssim_y
 from .evaluate.runner import working_size
 from .execution import resolve_device, synchronize
 from .files import (
+    check_out_folder,
     check_outputs,
     claim_folder,
     remove_stale_temporaries_of,
@@ -80,7 +81,7 @@ from .style import (
 )
 from .style.backbones import DEFAULTS, Lite0Backbone
 from .style.gatys import too_thin
-from .translation import check_out_folder, expand_inputs, still_images
+from .translation import expand_inputs, still_images
 
 METRICS_BACKBONE = "lite0"  # always available offline, so reports from any machine are comparable
 
@@ -354,8 +355,8 @@ def caveats(gatys_backbone: str, inputs: Inputs, n_images: int, refs_per_image: 
     notes: list[str] = []
     if refs_per_image > len(inputs.references):  # the report said 100 references while each image had 4
         notes.append(
-            f"--refs-per-image {refs_per_image}, but --style holds {len(inputs.references)} image(s): each content "
-            "image used them all"
+            f"--refs-per-image {refs_per_image}, but --style holds {counted(len(inputs.references), 'image')}: "
+            "each content image used them all"
         )
     if gatys_backbone == METRICS_BACKBONE:
         notes.append(

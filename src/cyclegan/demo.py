@@ -30,7 +30,15 @@ from .demo_options import DemoOptions
 from .errors import CycleGANError, escape, reworded
 from .evaluate.metrics import colour_patch, local_colour, psnr, ssim
 from .execution import choose_execution, resolve_device
-from .files import FolderLock, broken_link, is_atomic_temporary, link_note, remove_stale_temporaries, write_atomic
+from .files import (
+    FolderLock,
+    broken_link,
+    check_out_folder,
+    is_atomic_temporary,
+    link_note,
+    remove_stale_temporaries,
+    write_atomic,
+)
 from .inference import translate_tensor
 from .loading import load_generator
 from .report import render_demo_html, save_grid
@@ -284,6 +292,7 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
     run = Path(opts.out)
     if broken := broken_link(run, "--out"):  # said as "cannot create or lock ... (No such file or directory)"
         raise broken
+    check_out_folder(run, holds="the demo's run is written into")
     if run.exists() and not run.is_dir():
         raise CycleGANError(f"option '--out': {run} is a file; give a folder")
     # a device this machine lacks, or a precision it cannot compute in (fp16 on a CPU), is refused before any

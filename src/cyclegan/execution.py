@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 from . import process
-from .errors import CycleGANError
+from .errors import CycleGANError, counted
 
 Precision = Literal["fp32", "bf16", "fp16"]
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -189,8 +189,8 @@ def resolve_device(name: str) -> torch.device:
         raise CycleGANError("option 'device': CUDA was asked for but this PyTorch sees no CUDA GPU")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise CycleGANError(
-            f"option 'device': {name} does not exist: this machine has {torch.cuda.device_count()} CUDA GPU(s), "
-            f"cuda:0 to cuda:{torch.cuda.device_count() - 1}"
+            f"option 'device': {name} does not exist: this machine has "
+            f"{counted(torch.cuda.device_count(), 'CUDA GPU')}, cuda:0 to cuda:{torch.cuda.device_count() - 1}"
         )
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise CycleGANError("option 'device': MPS was asked for but is not available here")

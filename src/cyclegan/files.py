@@ -17,7 +17,7 @@ from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import CycleGANError, escape
+from .errors import CycleGANError, counted, escape
 from .options import opt
 from .run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, is_run_folder
 
@@ -30,6 +30,8 @@ IMAGE_FORMATS = "JPEG, PNG, BMP, GIF, WebP or TIFF"
 PILLOW_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "WEBP", "TIFF")
 # .jfif and .jpe are JPEG files too (a browser's "Save image as"); HEIC and AVIF photos are not read (io.unread_format)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".bmp", ".webp", ".tif", ".tiff")
+# the clip containers read and written (`clipio`), by extension: here, torch-free, for `check_out_folder`
+VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 
 
 def write_atomic(path: str | Path, write: Callable[[str], None], *, replace: bool = True) -> Path:
@@ -148,6 +150,21 @@ def check_flags_there(flagged: Iterable[tuple[str, Iterable[str]]]) -> None:
 
 def image_not_found(path: str | Path) -> str:
     return f"image not found: {path}"
+
+
+def check_out_folder(
+    out_dir: Path, *, holds: str = "the translations are written into, each named as its input", option: str = "--out"
+) -> None:
+    """Refuse (one line) an `--out` not there yet whose name is an image's or a clip's (`--out result.mp4 clip.mp4`):
+    it was made a folder of that name, holding `result.mp4/clip.mp4`, without a word. `holds`: what the folder is
+    for, as the line says it (`compare`'s: its grid, report and images; `compare --out grid.png` made that folder).
+    `option`: the flag that names the folder (evaluate's `--save-images x.png` made a folder `x.png` too)."""
+    suffix = out_dir.suffix.lower()
+    if suffix in (*IMAGE_EXTENSIONS, *VIDEO_FORMATS, ".gif") and not os.path.lexists(out_dir):
+        raise CycleGANError(
+            f"{option} {out_dir} names a {suffix} file, but {option} is the folder {holds}; give a folder, e.g. "
+            f"{option} {out_dir.with_suffix('')}"
+        )
 
 
 def no_image_folder(folder: str | Path, what: str) -> CycleGANError:
@@ -340,7 +357,7 @@ def check_outputs(
             raise CycleGANError(f"option '{option}': cannot write {o}: {parent} is not writable")
     existing = [o for o in outputs if o.exists() or o.is_symlink()]
     if existing and not overwrite:
-        more = f" (and {len(existing) - 1} more output(s))" if len(existing) > 1 else ""
+        more = f" (and {counted(len(existing) - 1, 'more output')})" if len(existing) > 1 else ""
         raise CycleGANError(
             f"{existing[0]} already exists{more}: pass --overwrite to replace, or choose another {option}"
         )

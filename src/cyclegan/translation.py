@@ -46,9 +46,9 @@ from .data.io import (
     upright_size,
     walk_files,
 )
-from .errors import CycleGANError, escape
+from .errors import CycleGANError, counted, escape
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
-from .files import IMAGE_EXTENSIONS, check_outputs, claim_folder, inside, remove_stale_temporaries_of, unique_stems
+from .files import check_out_folder, check_outputs, claim_folder, inside, remove_stale_temporaries_of, unique_stems
 from .inference import check_size, frames_left_out_of, is_out_of_memory, still_frames, translate_batch, uncompiled
 from .loading import checkpoint_file, load_generator, warn_direction_unused
 from .models.unet import UnetGenerator
@@ -226,20 +226,6 @@ class Plan:
     skipped: int = 0  # inputs left out because their output exists (--skip-existing)
 
 
-def check_out_folder(
-    out_dir: Path, *, holds: str = "the translations are written into, each named as its input"
-) -> None:
-    """Refuse (one line) an `--out` not there yet whose name is an image's or a clip's (`--out result.mp4 clip.mp4`):
-    it was made a folder of that name, holding `result.mp4/clip.mp4`, without a word. `holds`: what the folder is
-    for, as the line says it (`compare`'s: its grid, report and images; `compare --out grid.png` made that folder)."""
-    suffix = out_dir.suffix.lower()
-    if suffix in (*IMAGE_EXTENSIONS, *VIDEO_FORMATS, ".gif") and not os.path.lexists(out_dir):
-        raise CycleGANError(
-            f"--out {out_dir} names a {suffix} file, but --out is the folder {holds}; give a folder, e.g. --out "
-            f"{out_dir.with_suffix('')}"
-        )
-
-
 def plan_outputs(
     inputs: Sequence[str],
     out_dir: str | Path,
@@ -263,12 +249,13 @@ def plan_outputs(
         for folder, unread in found.unread.items():
             if unread:  # a HEIC photo or a RAW file among JPEGs was left out without a word
                 names = ", ".join(p.name for p in unread[:3]) + (", ..." if len(unread) > 3 else "")
-                msg = f"warning: {folder}: {len(unread)} file(s) left out, not images or clips translate reads: {names}"
+                left = counted(len(unread), "file")
+                msg = f"warning: {folder}: {left} left out, not images or clips translate reads: {names}"
                 msg += phone_photos(unread)
                 print(escape(msg), file=sys.stderr)
     if warn and outputs:
         names = ", ".join(p.name for p in outputs[:3]) + (", ..." if len(outputs) > 3 else "")
-        msg = f"warning: left out {len(outputs)} file(s) the patterns match inside --out {out_dir}: {names}"
+        msg = f"warning: left out {counted(len(outputs), 'file')} the patterns match inside --out {out_dir}: {names}"
         print(escape(msg), file=sys.stderr)
     targets = output_names(files, out_dir, ext, warn=False)
     if skip_existing:
@@ -294,9 +281,9 @@ def plan_outputs(
         if warn and (shared := [targets[f].name for f in files if f in ambiguous]):
             names = ", ".join(shared[:3]) + (", ..." if len(shared) > 3 else "")
             msg = (
-                f"warning: --skip-existing takes {len(shared)} existing output(s) of inputs that share a name as "
-                f"translated ({names}); which input a -2, -3... name belongs to follows the order of the inputs: "
-                "if they changed since, give --overwrite instead"
+                f"warning: --skip-existing takes {counted(len(shared), 'existing output')} of inputs that share a "
+                f"name as translated ({names}); which input a -2, -3... name belongs to follows the order of the "
+                "inputs: if they changed since, give --overwrite instead"
             )
             print(escape(msg), file=sys.stderr)
         targets = {f: t for f, t in targets.items() if f not in done}
@@ -544,7 +531,7 @@ def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
         opts.inputs, opts.out, ext=opts.ext, overwrite=opts.overwrite, skip_existing=opts.skip_existing
     ) as plan:  # before work
         if plan.skipped:
-            print(f"{plan.skipped} input(s) already translated in {escape(opts.out)}: left as they are")
+            print(f"{counted(plan.skipped, 'input')} already translated in {escape(opts.out)}: left as they are")
         if not plan.files:  # all done: no generator to load (nor a pretrained one to download)
             return [], list(plan.errors)
         device = resolve_device(opts.device)

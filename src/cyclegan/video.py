@@ -23,7 +23,7 @@ from torch import nn
 
 from .clipio import ANIMATED_IMAGES, check_clip_output, print_warning, probe, transcode
 from .data.io import MAX_PIXELS, long_side_shape, megapixels, size_keeping
-from .errors import CycleGANError, escape
+from .errors import CycleGANError, counted, escape
 from .execution import REFERENCE, Execution
 from .files import IMAGE_EXTENSIONS, check_outputs
 from .inference import (
@@ -368,8 +368,8 @@ def translate_clips(
     if data:  # one line for all: a line per clip for every phone clip's metadata track buried the errors
         names = ", ".join(p.name for p in data[:3]) + (", ..." if len(data) > 3 else "")
         msg = (
-            f"warning: {len(data)} clip(s) hold data streams (timed metadata, a timecode), left out of their "
-            f"translations: {names}"
+            f"warning: {counted(len(data), 'clip')} {'holds' if len(data) == 1 else 'hold'} data streams (timed "
+            f"metadata, a timecode), left out of their translations: {names}"
         )
         print(escape(msg), file=sys.stderr)
     return written

@@ -508,7 +508,9 @@ def resolve(spec: str | os.PathLike, *, progress: bool | None = None) -> Path:
     via = f"cyclegan pretrained download {name}"  # SAFE_NAME: nothing to quote
     result = fetch_model(name, progress=progress, mirror_from=f"${BASE_URL_ENV}", bounds_via=via)
     if result.downloaded:
-        print(f"downloaded {shown_address(result.url)} to {result.path}; {digest_line(result)}", file=sys.stderr)
+        # the mirror's address and $CYCLEGAN_HOME are the user's words: escaped, as every printed name is
+        shown = f"{escape(shown_address(result.url))} to {escape(result.path)}"
+        print(f"downloaded {shown}; {digest_line(result)}", file=sys.stderr)
     return result.path
 
 

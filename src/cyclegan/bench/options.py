@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from typing import Literal
 
 from .. import families
-from ..errors import CycleGANError
+from ..errors import CycleGANError, counted
 from ..files import overwrite_option
 from ..options import MAX_SEED, Options, flag_of, opt
 from ..presets import preset_choices
@@ -114,7 +114,9 @@ class TileBenchOptions(Options):
     def __post_init__(self) -> None:
         super().__post_init__()
         if len(self.large) != 2:
-            raise CycleGANError(f"option '--large' takes a width and a height, got {len(self.large)} number(s)")
+            raise CycleGANError(
+                f"option '--large' takes a width and a height, got {counted(len(self.large), 'number')}"
+            )
         if self.seam_tile >= self.seam_size:  # one tile, the whole image: "0.00 grey levels" measured no seam
             raise CycleGANError(
                 f"option '--seam-tile' {self.seam_tile} is not smaller than --seam-size {self.seam_size}: nothing "

@@ -234,7 +234,7 @@ def bench_style(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
         "what": "seconds per image: Gatys style transfer (one optimisation per image) against one CycleGAN "
         "generator forward pass, relative to the first row",
         "device": str(device),
-        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s)",
+        "machine": f"{platform.processor() or platform.machine()}, {counted(torch.get_num_threads(), 'torch thread')}",
         "torch": torch.__version__,
         "content": s.content,
         "style": s.style,
@@ -247,7 +247,7 @@ def bench_style(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
 def format_style(r: dict[str, Any]) -> str:
     """A few readable lines of a `--task style` result."""
     hw = r["env"].get("gpu", r["env"]["cpu"])
-    lines = [f"bench style on {r['device']} ({hw}, {r['env']['torch_threads']} thread(s)); seconds per image"]
+    lines = [f"bench style on {r['device']} ({hw}, {counted(r['env']['torch_threads'], 'thread')}); seconds per image"]
     for row in r["rows"]:
         lines.append(f"{row['what']:<62} {row['seconds']:>9.3f} s  ({row['relative']:6.3f} x)  {row['how']}")
     return "\n".join(lines)

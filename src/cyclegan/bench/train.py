@@ -28,7 +28,7 @@ import torch
 
 from .. import families, inference  # called as inference.translate_tensor, so a test can stand in for it
 from ..config import Config, resolve
-from ..errors import CycleGANError
+from ..errors import CycleGANError, counted
 from ..execution import REFERENCE, Execution, choose_execution, total_memory
 from ..models import build_generator
 from ..train import trainer_class
@@ -362,15 +362,16 @@ def format_train(r: dict[str, Any]) -> str:
     hw = r["env"].get("gpu", r["env"]["cpu"])
     lines = [
         f"bench {r['preset']} preset, {r['size']} px, batch {r['batch_size']}, mode {r['mode']} on {r['device']} "
-        f"({hw}, {r['env']['torch_threads']} thread(s), {r['env'].get('instruction_set', '?')}); synthetic tensors; "
-        f"--model {r['model']['family']}"
+        f"({hw}, {counted(r['env']['torch_threads'], 'thread')}, {r['env'].get('instruction_set', '?')}); "
+        f"synthetic tensors; --model {r['model']['family']}"
     ]
     modes = r["modes"] if r["mode"] == "both" else {r["mode"]: r}
     for m, x in modes.items():
         lines += [
             f"{m} ({_describe(x['settings'])}):",
-            f"  train      {x['train_s_per_step']:.4f} s/step (median of {r['steps']}, after {r['warmup']} warm-up "
-            f"step(s) that took {x['train_warmup_s']:.1f} s), {x['train_img_per_s']:.2f} img/s per domain",
+            f"  train      {x['train_s_per_step']:.4f} s/step (median of {r['steps']}, after "
+            f"{counted(r['warmup'], 'warm-up step')} that took {x['train_warmup_s']:.1f} s), "
+            f"{x['train_img_per_s']:.2f} img/s per domain",
             f"  translate  {x['translate_img_per_s']:.2f} img/s (batch {r['translate_batch_size']}, median of "
             f"{r['translate_batches']}, after a first call that took {x['translate_warmup_s']:.1f} s)"
             f"{_translated_as(x)}",

@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from ..errors import CycleGANError
+from ..errors import CycleGANError, counted
 from ..shared_options import MAX_PIXELS
 from .io import list_images, open_image, read_image, to_tensor, upright_size
 
@@ -170,8 +170,8 @@ def unlike_pairs(
         return None
     more = f" and {len(unlike) - shown} more" if len(unlike) > shown else ""
     return (
-        f"{len(unlike)} pair(s) of A and B of different shapes ({'; '.join(unlike[:shown])}{more}): {why}; check "
-        "that each is the same scene, aligned"
+        f"{counted(len(unlike), 'pair')} of A and B of different shapes ({'; '.join(unlike[:shown])}{more}): {why}; "
+        "check that each is the same scene, aligned"
     )
 
 

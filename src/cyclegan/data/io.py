@@ -23,7 +23,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from ..errors import CycleGANError
+from ..errors import CycleGANError, counted
 from ..files import (  # walk_files: read from here too, as the image finders' walk
     IMAGE_EXTENSIONS,
     IMAGE_FORMATS,
@@ -377,7 +377,8 @@ def first_frames_only(frames: dict[Path, int], *, reader: str) -> str | None:
         return None
     shown = ", ".join(f"{p} ({n} frames)" for p, n in list(frames.items())[:3]) + (", ..." if len(frames) > 3 else "")
     return (
-        f"{len(frames)} image(s) hold several frames (pages: a multi-page TIFF, an animated PNG or WebP); {reader} "
+        f"{counted(len(frames), 'image')} {'holds' if len(frames) == 1 else 'hold'} several frames (pages: a "
+        f"multi-page TIFF, an animated PNG or WebP); {reader} "
         f"reads only the first of each, the others are left out: {shown}"
     )
 
@@ -437,7 +438,7 @@ def phone_photos(left_out: Iterable[Path]) -> str:
     """What a warning of a folder's left-out files adds when some are a phone's HEIC or AVIF photos (by their
     extension): how many, and what to do; "" when none is."""
     n = sum(p.suffix.lower() in PHONE_FORMATS for p in left_out)
-    return f"; {n} HEIC or AVIF photo(s) among them: convert them to JPEG or PNG" if n else ""
+    return f"; {counted(n, 'HEIC or AVIF photo')} among them: convert them to JPEG or PNG" if n else ""
 
 
 def unread_format(path: Path) -> str | None:
@@ -621,7 +622,8 @@ def left_out(folder: Path | None, *, reader: str = "training") -> list[str]:
     if skipped:
         names = ", ".join(p.name for p in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
         lines.append(
-            f"{folder}: {len(skipped)} file(s) left out, not of a type {reader} reads ({', '.join(IMAGE_EXTENSIONS)}): "
+            f"{folder}: {counted(len(skipped), 'file')} left out, not of a type {reader} reads "
+            f"({', '.join(IMAGE_EXTENSIONS)}): "
             f"{names}{phone_photos(skipped)}"
         )
     return lines

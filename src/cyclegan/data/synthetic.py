@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
@@ -23,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import CycleGANError, byte_size
-from ..files import claim_folder, marked_unfinished, unfinished, write_atomic
+from ..files import check_out_folder, claim_folder, marked_unfinished, unfinished, write_atomic
 from ..options import MAX_SEED, Options, opt
 from ..progress import progress_bar
 from ..shared_options import progress_option
@@ -290,6 +291,9 @@ def is_dataset_folder(folder: Path) -> bool:
 
 
 def check_not_a_file(root: Path) -> None:
+    """Refuse a root that is a file, or, not there yet, is named as an image or clip (`--out d.png` was made a
+    folder of that name)."""
+    check_out_folder(root, holds="the dataset's folders are written into")
     if root.exists() and not root.is_dir():
         raise CycleGANError(f"option '--out': {root} is a file; give a folder")
 
@@ -328,12 +332,17 @@ def claim_dataset_root(root: str | Path, folders: tuple[str, ...], *, overwrite:
             "the dataset"
         )
     taken = [root / f for f in folders if (root / f).is_dir() and any((root / f).iterdir())]
-    taken += [root / f for f in folders if (root / f).exists() and not (root / f).is_dir()]
+    # a broken link too: mkdir through it said only "File exists"
+    taken += [root / f for f in folders if os.path.lexists(root / f) and not (root / f).is_dir()]
     if taken and not overwrite and (part := next(filter(None, map(unfinished, taken)), None)):
         raise CycleGANError(f"option '--out': {part} (or choose another --out)")
     if taken and not overwrite:
         # a file where a folder goes was said to "hold files"
-        what = "already holds files" if taken[0].is_dir() else "is a file where the dataset's folder goes"
+        what = (
+            "already holds files"
+            if taken[0].is_dir()
+            else f"is a {'file' if taken[0].exists() else 'broken symbolic link'} where the dataset's folder goes"
+        )
         raise CycleGANError(
             f"{taken[0]} {what}: pass --overwrite to replace {', '.join(folders)} in {root}, or choose another --out"
         )

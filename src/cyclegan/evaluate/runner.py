@@ -52,7 +52,14 @@ from ..data.io import (
 from ..errors import CycleGANError, counted, escape
 from ..execution import resolve_device
 from ..families import GENERATOR_FOR
-from ..files import check_outputs, claim_folder, remove_stale_temporaries_of, removed_on_failure, unique_stems
+from ..files import (
+    check_out_folder,
+    check_outputs,
+    claim_folder,
+    remove_stale_temporaries_of,
+    removed_on_failure,
+    unique_stems,
+)
 from ..inference import is_out_of_memory, translate_tensor
 from ..interop.foreign import holds_both, load_foreign_generator
 from ..loading import checkpoint_file, checkpoint_path, generator_from, held_directions, load_file
@@ -502,6 +509,7 @@ def _check_outputs(opts: EvalOptions, images: SplitImages, directions: list[str]
         check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs, input_folders=images.folders)
     if opts.save_images:
         root = Path(opts.save_images)
+        check_out_folder(root, holds="the translations and sample grids are written into", option="--save-images")
         many = len(opts.checkpoint) > 1
         if not many:
             folders = [root]
@@ -537,8 +545,8 @@ def _earlier_images(opts: EvalOptions, images: SplitImages, directions: list[str
             if others:
                 shown = ", ".join(p.name for p in others[:3]) + (", ..." if len(others) > 3 else "")
                 lines.append(
-                    f"{folder / d} holds {len(others)} image(s) this evaluation does not write ({shown}), left "
-                    "from an earlier one beside the new translations: remove them, or give another --save-images"
+                    f"{folder / d} holds {counted(len(others), 'image')} this evaluation does not write ({shown}), "
+                    "left from an earlier one beside the new translations: remove them, or give another --save-images"
                 )
     return lines
 

@@ -33,7 +33,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..errors import CycleGANError
+from ..errors import CycleGANError, counted
 from ..models import MAX_PARAMETERS, ResnetGenerator
 from ..models.layers import BlurDownsample, BlurUpsample
 from .unet import UnetGenerator
@@ -195,8 +195,8 @@ def _check_outputs(w: torch.Tensor, dim: int, *, source: str) -> None:
     reference's --output_nc 1) was refused as one tensor's shape, "1x64x7x7, expected 3x64x7x7"."""
     if w.dim() == 4 and w.shape[dim] != 3:
         raise CycleGANError(
-            f"{source}: the generator gives {w.shape[dim]} output channel(s), expected 3 (RGB); only colour generators "
-            "are read here"
+            f"{source}: the generator gives {counted(w.shape[dim], 'output channel')}, expected 3 (RGB); only colour "
+            "generators are read here"
         )
 
 
@@ -208,7 +208,7 @@ def _infer_resnet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArch
             f"{source}: found {found} at model.1.weight, expected the 7x7 input conv of a ResNet generator"
         )
     if w.shape[1] != 3:
-        raise CycleGANError(f"{source}: the generator takes {w.shape[1]} input channel(s), expected 3 (RGB)")
+        raise CycleGANError(f"{source}: the generator takes {counted(w.shape[1], 'input channel')}, expected 3 (RGB)")
     antialias_down = "model.7.filt" in sd  # the CUT code: conv, norm, ReLU, blur per downsampling
     first = 12 if antialias_down else 10
     blocks = sorted({int(m.group(1)) for k in sd if (m := re.match(r"model\.(\d+)\.conv_block\.", k))})
@@ -251,7 +251,7 @@ def _infer_unet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArchit
         found = f"shape {_shape(w)}" if w is not None else "nothing"
         raise CycleGANError(f"{source}: found {found} at model.model.0.weight, expected the 4x4 input conv of a U-Net")
     if w.shape[1] != 3:
-        raise CycleGANError(f"{source}: the generator takes {w.shape[1]} input channel(s), expected 3 (RGB)")
+        raise CycleGANError(f"{source}: the generator takes {counted(w.shape[1], 'input channel')}, expected 3 (RGB)")
     levels, prefix = 1, "model.model.1.model."
     while any(k.startswith(prefix) for k in sd):  # each level nests the next at `.3.model.`
         levels += 1
@@ -324,7 +324,7 @@ def infer_by_shapes(sd: Mapping[str, torch.Tensor], *, source: str = "state dict
         raise _found(sd, source)
     w = convs[0]["weight"]
     if w.shape[1] != 3:
-        raise CycleGANError(f"{source}: the generator takes {w.shape[1]} input channel(s), expected 3 (RGB)")
+        raise CycleGANError(f"{source}: the generator takes {counted(w.shape[1], 'input channel')}, expected 3 (RGB)")
     if len(convs) < 6 or len(convs) % 2:
         raise CycleGANError(
             f"{source}: found {len(convs)} convolutions, expected a ResNet generator's 6 plus 2 per residual "

@@ -48,7 +48,7 @@ def render_compare_html(r: CompareReport) -> str:
         f"<p>{model}: <code>{e(r.checkpoint)}</code>, {e(r.direction)}. "
         f"Gatys: backbone <b>{e(g['backbone'])}</b>"
         f" (content {e(', '.join(g['content_layers']))}; style {e(', '.join(g['style_layers']))}), "
-        f"{counted(g['steps'], e(g['optimizer']) + ' step')}, {g['refs_per_image']} reference(s) per image. "
+        f"{counted(g['steps'], e(g['optimizer']) + ' step')}, {counted(g['refs_per_image'], 'reference')} per image. "
         f"Images at long side {r.size} px"
         + (f"; seconds measured on {e(r.device)}, fp32" if r.device else "")
         + ".</p>",
@@ -57,7 +57,7 @@ def render_compare_html(r: CompareReport) -> str:
         "Metrics backbone: EfficientNet-Lite0 (ImageNet weights), for every method.</p>",
         *[f"<p><b>Note:</b> {e(n)}</p>" for n in r.notes],
         *(
-            [f"<p><b>Skipped:</b> {len(r.skipped)} image(s) could not be used:</p><ul>"]
+            [f"<p><b>Skipped:</b> {counted(len(r.skipped), 'image')} could not be used:</p><ul>"]
             + [f"<li>{e(line)}</li>" for line in r.skipped]
             + ["</ul>"]
             if r.skipped

@@ -260,7 +260,9 @@ def _blend_weights(n_styles: int, style_blend: Sequence[float] | None) -> list[f
     if style_blend is None:
         return [1.0 / n_styles] * n_styles
     if len(style_blend) != n_styles:
-        raise CycleGANError(f"option '--style-blend': {len(style_blend)} weight(s) for {n_styles} style image(s)")
+        raise CycleGANError(
+            f"option '--style-blend': {counted(len(style_blend), 'weight')} for {counted(n_styles, 'style image')}"
+        )
     if max(style_blend) <= 0:
         raise CycleGANError("option '--style-blend': weights must be >= 0 and not all 0")
     # scaled by the largest first: 1e308 1e308 summed to inf, and every weight became 0 (no style at all)

@@ -31,7 +31,7 @@ from ..data import (
 )
 from ..data.dataset import too_narrow, unlike_pairs
 from ..data.io import check_separate, copies_between, first_frames_only, left_out
-from ..errors import CycleGANError, escape
+from ..errors import CycleGANError, counted, escape
 from ..families import family
 from ..shared_options import MAX_PIXELS
 from . import distributed as ddp
@@ -186,16 +186,28 @@ def _check_copies(
             tqdm.write(f"warning: {escape(line)}: these images are in both domains", file=sys.stderr)
 
 
+def _aligned_layout(root: Path) -> bool:
+    """Whether ROOT is read as pix2pix's aligned layout (ROOT/train of A|B images): train/ is a folder, or it is a
+    file or a broken link where no trainA or trainB folder is, which `list_images` then names as such (it was
+    reported as "holds no trainA and no trainB")."""
+    train = root / "train"
+    if train.is_dir():
+        return True
+    return os.path.lexists(train) and not any((root / split).is_dir() for split in ("trainA", "trainB"))
+
+
 def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
     """A paired family's (pix2pix's) pairs: ROOT/train of aligned A|B images (test pairs from ROOT/test or
     ROOT/val), or files of the same name in trainA and trainB (testA and testB; or --domain-a and --domain-b),
     each decoded once now."""
     d = cfg.data
-    aligned = bool(d.data) and not (d.domain_a or d.domain_b) and (Path(d.data) / "train").is_dir()
+    aligned = bool(d.data) and not (d.domain_a or d.domain_b) and _aligned_layout(Path(d.data))
     test_pairs: list[tuple[Path, Path | None]] | None = None
     if aligned:
         root = Path(d.data)
-        pairs: list[tuple[Path, Path | None]] = [(p, None) for p in list_images(root / "train", what="aligned folder")]
+        pairs: list[tuple[Path, Path | None]] = [
+            (p, None) for p in list_images(root / "train", what="--data aligned folder")
+        ]
         test = next((root / s for s in ("test", "val") if (root / s).is_dir()), None)
         _warn_left_out([root / "train", test], main)
         test_pairs = [(p, None) for p in list_images(test)] if test else None
@@ -281,8 +293,8 @@ def dataset(
     if new_run and t.batch_size > n:
         after = " left after --eval-every set some aside" if held_out else ""
         raise CycleGANError(
-            f"option '--batch-size': {t.batch_size} is more than the {n} training image(s) per domain{after}; give "
-            f"at most {n}"
+            f"option '--batch-size': {t.batch_size} is more than the {counted(n, 'training image')} per "
+            f"domain{after}; give at most {n}"
         )
     if images.paired:
         return PairedTrainSet(
@@ -319,8 +331,8 @@ def loader(
     workers = d.num_workers if d.num_workers >= 0 else min(4, max(0, cores - 1))
     if workers > max(cores, 1) and d_ctx.is_main:
         tqdm.write(
-            f"warning: --num-workers {workers} is more than the {max(cores, 1)} CPU core(s) of this process: the "
-            "loading processes share them (faster only when reading waits on a slow disk)",
+            f"warning: --num-workers {workers} is more than the {counted(max(cores, 1), 'CPU core')} of this "
+            "process: the loading processes share them (faster only when reading waits on a slow disk)",
             file=sys.stderr,
         )
     with quiet_worker_count():

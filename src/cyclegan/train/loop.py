@@ -22,7 +22,7 @@ from ..checkpoint import load_state
 from ..config import Config, check_startable, config_from_dict
 from ..errors import CycleGANError, counted, escape
 from ..execution import Execution, choose_execution, resolve_device, synchronize
-from ..files import FolderLock, inside, write_atomic
+from ..files import FolderLock, check_out_folder, inside, write_atomic
 from ..progress import progress_bar
 from ..report import save_grid
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME
@@ -91,6 +91,7 @@ def train(
         )
     t = check_startable(cfg).train
     run = Path(t.out)
+    check_out_folder(run, holds="the run's checkpoint, config, logs and samples are written into")
     for folder in data_folders(cfg.data):  # its sample grids would become the next run's training images
         if inside(run.resolve(), folder.resolve()):
             raise CycleGANError(
@@ -422,8 +423,8 @@ def _prepare_run_folder(run: Run, images: Images) -> _Samples | None:
             if samples is not None and min(len(s) for s in samples) < t.num_samples:  # said, not capped silently
                 a, b = (len(s) for s in samples)
                 print(
-                    f"warning: --num-samples {t.num_samples}: the sample grids show {a} A and {b} B image(s), all "
-                    "their split holds",
+                    f"warning: --num-samples {t.num_samples}: the sample grids show {a} A and {counted(b, 'B image')}, "
+                    "all their split holds",
                     file=sys.stderr,
                 )
         except OSError as e:
@@ -667,7 +668,9 @@ def _finish(
                 if samples is not None and not (t.sample_every and end.step % t.sample_every == 0):  # else written
                     _write_samples_or_warn(trainer, samples, run.sample_path(end.step))
                 if skipped:
-                    print(f"warning: {len(skipped)} unreadable image(s) were skipped (listed above)", file=sys.stderr)
+                    print(
+                        f"warning: {counted(len(skipped), 'unreadable image')} skipped (listed above)", file=sys.stderr
+                    )
                 _say_how_it_ended(run, path, end)
                 print("\n".join(verdict.lines()))
     signum = end.signum if end.signum is not None else late.signum

@@ -139,12 +139,11 @@ def find_models(roots: Sequence[str | Path], files: Sequence[Path], names: Names
         ckpt, best = (f if f.is_file() and in_run(f, run) else None for f in (run / CHECKPOINT_NAME, run / BEST_NAME))
         if not (ckpt or best):
             continue
-        directions = run_directions(run)
-        label = run_label(run, roots) + ("" if len(directions) > 1 else f" ({directions[0]} only)")
-        if ckpt:
-            found.append((label, ckpt, directions))
-        if best:
-            found.append((f"{label} · best.pt (best score)", best, directions))
+        for file, suffix in ((ckpt, ""), (best, " · best.pt (best score)")):
+            if file:
+                directions = run_file_directions(file, run)
+                label = run_label(run, roots) + ("" if len(directions) > 1 else f" ({directions[0]} only)")
+                found.append((label + suffix, file, directions))
     for f in files:
         label, directions = f.name if f.name != CHECKPOINT_NAME else f.parent.name, file_directions(f)
         found.append((label + ("" if len(directions) > 1 else f" ({directions[0]} only)"), f, directions))
@@ -214,6 +213,17 @@ def run_directions(run: Path) -> tuple[str, ...]:
     return directions_in_stored_config(read_config(run) or {})
 
 
+def run_file_directions(file: Path, run: Path) -> tuple[str, ...]:
+    """The directions a run's checkpoint.pt (or best.pt) translates: its own config and generators where it holds
+    them (`checkpoint_outline`, read again only when the file changes), else the run's (`run_directions`). From the
+    run's config.json alone, a CycleGAN run's checkpoint replaced by a CUT run's (one direction) was still offered
+    both ways until the server restarted, and the direction it lacks failed."""
+    outline = checkpoint_outline(file)
+    if outline is None:  # best.pt (generators only, another tag) or a file not readable as ours
+        return run_directions(run)
+    return directions_in_stored_config(outline.get("config"), outline.get("models"))
+
+
 def file_directions(file: Path) -> tuple[str, ...]:
     """The directions a --checkpoint file translates, read without torch: its run's (`run_directions`) for a run's
     checkpoint.pt or best.pt (given as the run folder, or by name), a published generator's own (`pretrained:NAME`),
@@ -223,7 +233,7 @@ def file_directions(file: Path) -> tuple[str, ...]:
     changed it, where the same run under --runs was named and followed; `save_generator`'s file of one CycleGAN
     generator was offered in both directions, and the one it lacks failed."""
     if file.name in (CHECKPOINT_NAME, BEST_NAME) and is_run(file.parent):
-        return run_directions(file.parent)
+        return run_file_directions(file, file.parent)
     if (published := zoo.MODELS.get(zoo.cached_name(file) or "")) is not None:  # one generator: zebra2horse is BtoA
         return (published.direction,)
     outline = checkpoint_outline(file)
