@@ -392,7 +392,7 @@ def _through_proc(path: Path, in_proc: dict[Path, bool]) -> bool:
         try:
             if p.parent not in in_proc:  # each folder resolved once (`in_proc`, the caller's)
                 in_proc[p.parent] = p.parent.resolve().parts[:2] == ("/", "proc")  # the root's /proc, not C:\proc
-            if in_proc[p.parent]:
+            if in_proc[p.parent] and os.path.lexists(p):  # a new name under /proc is no open file: the write says
                 return True
             if not p.is_symlink():
                 return False

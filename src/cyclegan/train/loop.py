@@ -226,7 +226,10 @@ def _checked_images(
     `_check_same_images`, then say that a process ended (they waited there for ever)."""
     limit = cfg.train.time_limit
     try:
-        with time_limited(None if deadline is None else deadline - time.monotonic()):
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:  # spent before the check: said at once, not by an alarm that may ring
+            raise TimeUp  # inside a file's close, where it can be lost (a 1 ms alarm read as a bad image, once)
+        with time_limited(left):
             return training_images(cfg, progress=progress, main=d_ctx.is_main)
     except TimeUp:
         kept = "nothing trained" if ckpt is None else f"the checkpoint of step {ckpt['step']} is kept"
