@@ -127,3 +127,53 @@ def test_a_nested_bar_in_a_log_file_says_a_slow_image_by_the_clock(capsys, monke
     with progress_bar(12, "tiles of 80x96", unit="tile", nested=True) as bar:
         bar.update(1)
     assert capsys.readouterr().err.startswith("tiles of 80x96: tile 1/12, ")
+
+
+def test_downloads_in_a_log_file_print_lines_of_sizes_ending_with_the_whole(tmp_path, capsys, monkeypatch):
+    """`cyclegan datasets download` and `cyclegan pretrained download` drew tqdm's carriage returns into a log."""
+    import hashlib
+
+    from cyclegan.cli import main
+    from helpers import RangeServer, serving
+
+    monkeypatch.setenv("CYCLEGAN_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("CYCLEGAN_PRETRAINED_URL", raising=False)
+    data = hashlib.sha256(b"x").digest() * (2**15)  # 1 MiB: 16 chunks, so the tenths come in between
+    with serving(RangeServer("/m")) as server:
+        server.files["/m/horse2zebra.pth"] = data
+        main(["pretrained", "download", "horse2zebra", "--base-url", server.base_url])  # not a generator: refused
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if line.startswith("horse2zebra.pth: ")]
+        assert "\r" not in err and 2 <= len(lines) <= 10, err
+        assert lines[0].startswith("horse2zebra.pth: ") and " KiB of 1 MiB, " in lines[0], lines
+        assert lines[-1].startswith("horse2zebra.pth: 1 MiB of 1 MiB, "), lines
+        server.files["/m/horse2zebra.zip"] = data
+        server.short["/m/horse2zebra.zip"] = 3 * 2**18  # no Content-Length: no tenths, the size said at the end
+        main(["datasets", "download", "horse2zebra", "--root", str(tmp_path / "d"), "--base-url", server.base_url])
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if line.startswith("horse2zebra.zip: ")]
+        assert "\r" not in err and len(lines) == 1 and lines[0].startswith("horse2zebra.zip: 768 KiB, "), err
+
+
+def test_the_vgg19_download_in_a_log_file_draws_no_bar_and_ends_with_its_size(tmp_path, capsys, monkeypatch):
+    """`stylize --backbone vgg19` on a fresh machine, in a log: torch.hub's bar drew its carriage returns there."""
+    import hashlib
+    from types import SimpleNamespace
+
+    import torch
+
+    from cyclegan import pretrained
+    from helpers import RangeServer, serving
+
+    torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, tmp_path / "w.pth")
+    data = (tmp_path / "w.pth").read_bytes()
+    name = f"vgg19-{hashlib.sha256(data).hexdigest()[:8]}.pth"  # torch.hub checks the digest the name starts
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    with serving(RangeServer()) as server:
+        server.files[f"/{name}"] = data
+        url = f"{server.base_url}/{name}"
+        monkeypatch.setattr(pretrained, "VGG19_Weights", SimpleNamespace(IMAGENET1K_V1=SimpleNamespace(url=url)))
+        assert list(pretrained.vgg19_state_dict()) == ["features.0.weight"]
+    err = capsys.readouterr().err
+    assert len(data) // 1024 == 8 and "\r" not in err, err
+    assert err.endswith(f"downloaded {tmp_path / 'hub' / 'checkpoints' / name} (8 KiB)\n"), err

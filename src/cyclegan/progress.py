@@ -4,7 +4,7 @@ Where stderr is no terminal, tqdm's bar is one line of carriage returns that gro
 for a long training, unreadable with `less` or a job scheduler's log viewer). `Lines` stands in for it there: a
 line every tenth of the work (or every `every` units the caller names) and at least every LINE_EVERY_S seconds,
 with the values the caller names from `set_postfix` and the time left. `tqdm.write` prints above a bar and plainly
-without one, so warnings keep working in both modes.
+without one, so warnings keep working in both modes. A download's bytes (`unit="B"`) are said as sizes.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from .errors import byte_size
+
 LINE_EVERY_S = 60.0  # a log file's progress line at least this often, besides every tenth of the work
 
 
@@ -24,10 +26,11 @@ class Lines:
     """The progress bar's stand-in where stderr is no terminal. Same calls as the bar: `update`, `set_postfix`,
     `total` (settable: None while unknown), `refresh`, `close`, iteration over `iterable`.
 
-    `unit`: the count word ("step 40/200"). `shown`: the postfix keys a line says and the word for each
-    (`{"total": "loss"}`); None says every value under its own key. `every`: a line each `every` units
-    (default a tenth of the total; with no total, by the clock alone). `by_clock`: by the clock alone (a bar
-    nested under another's: a slow image's tiles said every LINE_EVERY_S, a quick one's not at all)."""
+    `unit`: the count word ("step 40/200"); "B": bytes, said as sizes ("12 MiB of 100 MiB"). `shown`: the
+    postfix keys a line says and the word for each (`{"total": "loss"}`); None says every value under its own
+    key. `every`: a line each `every` units (default a tenth of the total; with no total, by the clock alone, and
+    the count once more at the end). `by_clock`: by the clock alone (a bar nested under another's: a slow
+    image's tiles said every LINE_EVERY_S, a quick one's not at all)."""
 
     disable = False  # read like a bar's: "is progress shown?" (translate passes it to the tiles' bar)
 
@@ -46,6 +49,7 @@ class Lines:
         self.desc, self.unit, self.n, self.fixed_every = desc, unit, initial, every
         self.start_n, self.shown, self.iterable, self.by_clock = initial, shown, iterable, by_clock
         self.start = self.said = time.perf_counter()
+        self.said_n = initial  # the count the last line said: `close` says the end only where no line did
         self.postfix: dict[str, str] = {}
         self._total: int | None = None
         self.total = total
@@ -63,8 +67,9 @@ class Lines:
     def __enter__(self) -> Lines:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        return None
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if kind is None:  # a failure's own message says where it stopped
+            self.close()
 
     def __iter__(self) -> Iterator:
         for item in self.iterable or ():
@@ -75,7 +80,9 @@ class Lines:
         return None
 
     def close(self) -> None:
-        return None
+        """With no total, no tenth ever came: the end is said here (a download whose server sent no size)."""
+        if self.total is None and not self.by_clock and self.n != self.said_n:
+            self.say(time.perf_counter())
 
     def set_postfix(self, postfix: Mapping[str, Any] | None = None, refresh: bool = False, **kwargs: Any) -> None:
         self.postfix = {k: str(v) for k, v in {**(postfix or {}), **kwargs}.items()}
@@ -87,19 +94,25 @@ class Lines:
         on_count = self.every and (self.n // self.every > (self.n - n) // self.every or self.n == self.total)
         if n <= 0 or not (on_count or now - self.said >= LINE_EVERY_S):
             return
-        self.said = now
+        self.say(now)
+
+    def say(self, now: float) -> None:
+        self.said, self.said_n = now, self.n
         print(self.line(now - self.start), file=sys.stderr, flush=True)
 
     def line(self, spent: float) -> str:
-        """`train x: step 40/200, G_A 0.512, 12 s, about 48 s left`."""
-        count = f"{self.n}/{self.total}" if self.total else f"{self.n}"
+        """`train x: step 40/200, G_A 0.512, 12 s, about 48 s left`; `horse2zebra.zip: 12 MiB of 100 MiB, 3 s, ...`."""
+        if self.unit == "B":
+            count = f"{byte_size(self.n)} of {byte_size(self.total)}" if self.total else byte_size(self.n)
+        else:
+            count = f"{self.unit} {self.n}/{self.total}" if self.total else f"{self.unit} {self.n}"
         names = self.shown if self.shown is not None else {k: k for k in self.postfix}
         values = "".join(f", {word} {self.postfix[k]}" for k, word in names.items() if k in self.postfix)
         done = self.n - self.start_n
         left = ""
-        if self.total and done > 0:
+        if self.total and done > 0 and self.n < self.total:  # none at the end: its line says the whole
             left = f", about {spent / done * max(0, self.total - self.n):.0f} s left"
-        return f"{self.desc}: {self.unit} {count}{values}, {spent:.0f} s{left}"
+        return f"{self.desc}: {count}{values}, {spent:.0f} s{left}"
 
 
 def progress_bar(

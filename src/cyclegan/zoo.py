@@ -6,9 +6,10 @@ file, downloading it first. (Not to be confused with `cyclegan.pretrained`, the 
 
 A download
 
-1. streams `BASE/NAME.pth` into `CACHE/.NAME.pth.part` (tqdm bar), resuming with an HTTP Range request
-   after a cut connection (a few times on its own, then on the next run), bounded in bytes (a published
-   generator's size with a margin, or `--max-mb`) and in time (`--max-minutes`, all attempts together);
+1. streams `BASE/NAME.pth` into `CACHE/.NAME.pth.part` (a progress bar; plain lines in a log file),
+   resuming with an HTTP Range request after a cut connection (a few times on its own, then on the next
+   run), bounded in bytes (a published generator's size with a margin, or `--max-mb`) and in time
+   (`--max-minutes`, all attempts together);
 2. computes the file's SHA-256 and compares it with `--sha256` or the catalogue's pinned digest; a
    mismatch deletes the file;
 3. loads it weights-only (`torch.load(weights_only=True)`, after its zip directory is sized) and builds
