@@ -990,6 +990,27 @@ def test_a_few_images_in_both_domains_are_named(tiny_cfg, dataset, capsys):
     assert f"{dataset / 'trainB' / 'z_0.png'} = {dataset / 'trainA' / 'img_000.png'}, ..." in err
 
 
+def test_copies_within_one_domain_are_named_once_per_folder_with_one_pair(tiny_cfg, dataset, capsys):
+    """An image saved twice in trainA (the same bytes under two names) was drawn twice as often without a word; copies
+    between the domains were already named. One warning per folder: the count and one pair, names escaped."""
+    import shutil
+
+    from cyclegan.train.inputs import training_images
+
+    for name in ("dup_0.png", "dup_1.png"):
+        shutil.copy(dataset / "trainA" / "img_000.png", dataset / "trainA" / name)
+    shutil.copy(dataset / "trainB" / "img_001.png", dataset / "trainB" / "x\ny.png")
+    training_images(tiny_cfg(), progress=False, main=True)
+    lines = capsys.readouterr().err.splitlines()
+    a, b = dataset / "trainA", dataset / "trainB"
+    assert lines == [
+        f"warning: 2 of {a}'s 7 images are copies of another there: {a / 'dup_1.png'} = {a / 'dup_0.png'}, ...: "
+        "each copy is drawn as often as another image",
+        f"warning: 1 of {b}'s 8 images is a copy of another there: {b / 'x'}\\ny.png = {b / 'img_001.png'}: "
+        "each copy is drawn as often as another image",
+    ], lines
+
+
 def test_an_image_gone_before_the_first_step_writes_no_checkpoint(tiny_cfg, tmp_path, dataset, monkeypatch):
     import cyclegan.train.loop as loop
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import functools
@@ -644,22 +645,36 @@ def check_separate(a: Path, b: Path, option: str, a_named: str) -> None:
         )
 
 
-def same_files(a: list[Path], b: list[Path]) -> list[tuple[Path, Path]]:
-    """The files of `b` that are byte for byte a file of `a`, each with that file of `a`, in `b`'s order. Compared
-    by size, then by the digest of their first 64 KiB, then by their whole digest, each only among the files whose
-    previous key is in both lists: two folders of distinct photos cost a stat each, and of same-sized BMPs a read
-    of their first bytes. A file that cannot be read counts as no copy (the image check names it)."""
-    keys_a: dict[Path, object] = {}
-    keys_b: dict[Path, object] = {}
+def identical_files(*streams: list[Path]) -> list[list[tuple[int, Path]]]:
+    """The groups of files that are byte for byte the same, within a stream or across streams: each group as (the
+    stream's index, the file), in the streams' order. Compared by size, then by the digest of their first 64 KiB,
+    then by their whole digest, each only among the files whose previous key another file has: a folder of distinct
+    photos costs a stat each, and of same-sized BMPs a read of their first bytes. One pass serves the copies between
+    two domains (`same_files`) and within one (`copies_within`). A file that cannot be read counts as no copy (the
+    image check names it)."""
+    files = [(i, p) for i, stream in enumerate(streams) for p in stream]
+    keys: dict[tuple[int, Path], object] = {}
     for key in (_size, functools.partial(_digest, limit=1 << 16), _digest):
-        keys_a = {p: k for p in a if (k := key(p)) is not None}
-        keys_b = {p: k for p in b if (k := key(p)) is not None}
-        common = set(keys_a.values()) & set(keys_b.values())
-        a, b = [p for p in keys_a if keys_a[p] in common], [p for p in keys_b if keys_b[p] in common]
-    first: dict[object, Path] = {}
-    for p in a:
-        first.setdefault(keys_a[p], p)
-    return [(first[keys_b[p]], p) for p in b]
+        keys = {f: k for f in files if (k := key(f[1])) is not None}
+        shared = collections.Counter(keys.values())
+        files = [f for f in keys if shared[keys[f]] > 1]
+    groups: dict[object, list[tuple[int, Path]]] = {}
+    for f in files:
+        groups.setdefault(keys[f], []).append(f)
+    return list(groups.values())
+
+
+def same_files(
+    a: list[Path], b: list[Path], *, groups: list[list[tuple[int, Path]]] | None = None
+) -> list[tuple[Path, Path]]:
+    """The files of `b` that are byte for byte a file of `a`, each with the first such file of `a`, in `b`'s order.
+    `groups`: `identical_files(a, b)` where the caller has it already."""
+    pairs = []
+    for group in identical_files(a, b) if groups is None else groups:
+        if first := next((p for i, p in group if i == 0), None):
+            pairs += [(first, p) for i, p in group if i == 1]
+    order = {p: n for n, p in enumerate(b)}
+    return sorted(pairs, key=lambda pair: order[pair[1]])
 
 
 def _size(path: Path) -> int | None:
@@ -683,17 +698,33 @@ def _digest(path: Path, *, limit: int | None = None) -> bytes | None:
     return h.digest()
 
 
-def copies_between(a: Path, b: Path, files_a: list[Path], files_b: list[Path]) -> tuple[str, bool] | None:
+def copies_between(
+    a: Path, b: Path, files_a: list[Path], files_b: list[Path], *, groups: list[list[tuple[int, Path]]] | None = None
+) -> tuple[str, bool] | None:
     """Folder `b`'s images that are copies of folder `a`'s, in one line, and whether they are all of one of the
     two folders (a domain copied as the other: trainB made with `cp -r trainA trainB`, trained on, learns to
     change nothing; evaluated, scores each set against itself): None when no image is in both. `check_separate`
-    names one folder linked as the other; a copy went without a word."""
-    shared = same_files(files_a, files_b)
+    names one folder linked as the other; a copy went without a word. `groups`: as `same_files`'."""
+    shared = same_files(files_a, files_b, groups=groups)
     if not shared:
         return None
     shown = f"{shared[0][1]} = {shared[0][0]}" + (", ..." if len(shared) > 1 else "")
     whole = len(shared) == len(files_b) or len({p for p, _ in shared}) == len(files_a)
     return f"{len(shared)} of {b}'s {len(files_b)} images are copies of {a}'s ({len(files_a)}): {shown}", whole
+
+
+def copies_within(folder: Path, files: list[Path], groups: list[list[tuple[int, Path]]], stream: int) -> str | None:
+    """Folder `folder`'s images that are copies of another of its own, in one line (a copy is drawn as often as any
+    image, so its picture weighs twice), None when there is none. `groups`: `identical_files`' over the streams,
+    `files` being stream `stream`."""
+    repeats = [[p for i, p in group if i == stream] for group in groups]
+    repeats = [same for same in repeats if len(same) > 1]
+    if not repeats:
+        return None
+    count = sum(len(same) - 1 for same in repeats)
+    shown = f"{repeats[0][1]} = {repeats[0][0]}" + (", ..." if count > 1 else "")
+    are = "is a copy" if count == 1 else "are copies"
+    return f"{count} of {folder}'s {len(files)} images {are} of another there: {shown}"
 
 
 def list_images(folder: str | Path, *, what: str = "image folder") -> list[Path]:

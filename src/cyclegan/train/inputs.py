@@ -30,7 +30,7 @@ from ..data import (
     read_pair,
 )
 from ..data.dataset import too_narrow, unlike_pairs
-from ..data.io import check_separate, copies_between, first_frames_only, left_out
+from ..data.io import check_separate, copies_between, copies_within, first_frames_only, identical_files, left_out
 from ..errors import CycleGANError, counted, escape
 from ..families import family
 from ..shared_options import MAX_PIXELS
@@ -171,19 +171,25 @@ def _check_copies(
     splits: list[tuple[Path | None, Path | None, list[Path] | None, list[Path] | None]], main: bool
 ) -> None:
     """Refuse a domain folder whose images are all the other's copies (each image in both domains: the generators
-    learn to change nothing, and the run said nothing); warn of a few shared ones (`copies_between`)."""
+    learn to change nothing, and the run said nothing); warn of a few shared ones (`copies_between`), and of copies
+    within one folder (`copies_within`: an image saved twice weighed twice without a word), from one pass over the
+    files' bytes."""
     for a, b, files_a, files_b in splits:
-        found = copies_between(a, b, files_a, files_b) if a and b and files_a and files_b else None
-        if found is None:
+        if not (a and b and files_a and files_b):
             continue
-        line, whole = found
-        if whole:
-            raise CycleGANError(
-                f"{escape(line)}: the same images in both domains teach the generators to change nothing; give "
-                "each domain its own images"
-            )
-        if main:
-            tqdm.write(f"warning: {escape(line)}: these images are in both domains", file=sys.stderr)
+        groups = identical_files(files_a, files_b)
+        if (found := copies_between(a, b, files_a, files_b, groups=groups)) is not None:
+            line, whole = found
+            if whole:
+                raise CycleGANError(
+                    f"{escape(line)}: the same images in both domains teach the generators to change nothing; give "
+                    "each domain its own images"
+                )
+            if main:
+                tqdm.write(f"warning: {escape(line)}: these images are in both domains", file=sys.stderr)
+        for stream, (folder, files) in enumerate(((a, files_a), (b, files_b))):
+            if main and (line := copies_within(folder, files, groups, stream)):
+                tqdm.write(f"warning: {escape(line)}: each copy is drawn as often as another image", file=sys.stderr)
 
 
 def _aligned_layout(root: Path) -> bool:
