@@ -170,6 +170,27 @@ def test_bad_config_files_are_one_line_errors(tmp_path, text, message):
 
 
 @pytest.mark.parametrize(
+    "text, said",
+    [
+        (
+            "checkpoint: g.pt\n",
+            "'checkpoint' is an option of cyclegan translate, export, evaluate, bench, compare and serve, not of ",
+        ),
+        ("frames: 3\n", "'frames' is an option of cyclegan datasets synthetic, not of cyclegan train (see `cyclegan"),
+        ("max-memory: 3\n", "'max-memory' is an option of cyclegan translate and serve, not of cyclegan train (see"),
+    ],
+)
+def test_another_commands_key_in_a_train_config_names_that_command(tmp_path, capsys, text, said):
+    """`checkpoint:` in a train config said "did you mean 'checkpoint_every'?", an unrelated option of train."""
+    from cyclegan.cli import main
+
+    (f := tmp_path / "c.yaml").write_text(text)
+    assert main(["train", "--config", str(f), "--out", str(tmp_path / "run"), "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {f}: {said}") and err.count("\n") == 1 and "did you mean" not in err, err
+
+
+@pytest.mark.parametrize(
     "given, message",
     [
         ({"steps": 5, "epochs": 2}, "'--steps' and '--epochs' each set the training length"),

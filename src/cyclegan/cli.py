@@ -171,26 +171,11 @@ def _nearest_flags(typed: str, flags: list[str]) -> list[str]:
     return close or [f for f in SYNONYMS.get(typed, ()) if f in flags]
 
 
-def _commands_taking(flag: str) -> list[str]:
-    """The commands (`train`, `datasets synthetic`) that take `flag`: each command's options built into a parser of
-    its own, only on this error's path (their modules are torch-free)."""
-    import argparse
-
-    from .commands import COMMANDS, Command
-
-    def takes(cmd: Command) -> bool:
-        p = argparse.ArgumentParser(add_help=False)
-        _add_command(p.add_subparsers(), "x", cmd, load=True)
-        return any(flag in a.option_strings for sub in p._actions[0].choices.values() for a in sub._actions)
-
-    named = [(name, entry) for name, entry in COMMANDS.items() if isinstance(entry, Command)]
-    named += [(f"{g} {a}", c) for g, e in COMMANDS.items() if not isinstance(e, Command) for a, c in e.items()]
-    return [name for name, cmd in named if takes(cmd)]
-
-
 def _unrecognized(p: argparse.ArgumentParser, unknown: list[str]) -> None:
     """Exit (status 2) with the unknown arguments and the nearest option for a mistyped flag, else the commands
     whose option it is (`translate --steps 3` said only "see cyclegan translate --help")."""
+    from .commands import commands_taking
+
     flags = [o for a in p._actions for o in a.option_strings if o.startswith("--")]
     first = next((a.split("=", 1)[0] for a in unknown if a.startswith("--")), None)
     close = _nearest_flags(first, flags) if first else []
@@ -199,7 +184,7 @@ def _unrecognized(p: argparse.ArgumentParser, unknown: list[str]) -> None:
     else:
         named = " or ".join(close) if len(close) < 3 else f"{close[0]}, {close[1]} or {close[2]}"
     hint = f" (did you mean {named}?)" if close else f" (see {p.prog} --help)"
-    if not close and first and (others := _commands_taking(first)):
+    if not close and first and (others := commands_taking(first)):
         hint = f" ({first} is an option of cyclegan {', '.join(others)}; see {p.prog} --help)"
     p.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
 
@@ -208,6 +193,8 @@ def _refuse_unknown_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) 
     """Unknown `--flags` refused with the nearest option before parsing: argparse's check of required options
     comes first, so `translate --chekpoint X` said "required: --checkpoint" and not a word of the typo."""
     import argparse
+
+    from .commands import commands_taking
 
     p = parser
     for word in argv:  # down to the command's own parser
@@ -226,7 +213,7 @@ def _refuse_unknown_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) 
     named = next((w for w in typed if w in commands), None)
     if unknown and named is not None:  # `cyclegan --lr 3 train` said "no command '3'"
         flag = unknown[0].split("=", 1)[0]
-        takers = [c for c in _commands_taking(flag) if c == named or c.startswith(f"{named} ")]
+        takers = [c for c in commands_taking(flag) if c == named or c.startswith(f"{named} ")]
         if not takers:
             # not one of its options (`cyclegan --bogus train`): "options go after it" sent it there to be refused
             _unrecognized(commands[named], unknown)

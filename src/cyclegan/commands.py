@@ -121,8 +121,32 @@ def replaced_family_values(file: dict[str, Any], flags: dict[str, Any]) -> list[
     ]
 
 
+def commands_taking(flag: str) -> list[str]:
+    """The commands (`train`, `datasets synthetic`) that take `flag`: each command's options built into a parser of
+    its own, only on an error's path (their modules are torch-free): a flag of another command (`translate --steps
+    3`), a flag before its command, another command's key in a train config."""
+
+    def takes(cmd: Command) -> bool:
+        if (cls := cmd.options_class()) is None:
+            return False
+        p = argparse.ArgumentParser(add_help=False)
+        add_arguments(p, cls)
+        if cmd.more_arguments is not None:
+            cmd.more_arguments(p)
+        return any(flag in a.option_strings for a in p._actions)
+
+    named = [(name, entry) for name, entry in COMMANDS.items() if isinstance(entry, Command)]
+    named += [(f"{g} {a}", c) for g, e in COMMANDS.items() if not isinstance(e, Command) for a, c in e.items()]
+    return [name for name, cmd in named if takes(cmd)]
+
+
+def other_commands_with(key: str) -> list[str]:
+    """The commands other than train with an option of config key `key` (`checkpoint`: translate, export, ...)."""
+    return [name for name in commands_taking(f"--{key.replace('_', '-')}") if name != "train"]
+
+
 def run_train(opts, args: argparse.Namespace) -> int:
-    overrides = read_config_file(opts.config) if opts.config else {}
+    overrides = read_config_file(opts.config, elsewhere=other_commands_with) if opts.config else {}
     flags = {k: v for k, v in vars(args).items() if k in option_fields()}
     replaced = replaced_family_values(overrides, flags)
     if replaced and os.environ.get("RANK", "0") == "0":

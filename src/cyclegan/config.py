@@ -20,7 +20,7 @@ import os
 import re
 import sys
 import typing
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -386,8 +386,9 @@ def option_value(key: str, value: Any) -> Any:
         return value
 
 
-def flatten(d: dict[str, Any], *, source: str) -> dict[str, Any]:
-    """Accept flat keys (`lr: 1e-4`) or sections (`train: {lr: 1e-4}`); reject unknown keys by name."""
+def flatten(d: dict[str, Any], *, source: str, elsewhere: Callable[[str], list[str]] | None = None) -> dict[str, Any]:
+    """Accept flat keys (`lr: 1e-4`) or sections (`train: {lr: 1e-4}`); reject unknown keys by name. `elsewhere`:
+    the other commands that have an option of that key (`commands.other_commands_with`), to say so."""
     known = option_fields()
     sections = all_sections()
     flat: dict[str, Any] = {}
@@ -412,6 +413,12 @@ def flatten(d: dict[str, Any], *, source: str) -> dict[str, Any]:
             )
         elif (of_flag := _key_of_flag(key)) not in (None, str(key).replace("-", "_")) and not isinstance(value, dict):
             raise CycleGANError(f"{source}: unknown option '{key}'{_key_hint(key)}{_value_hint(of_flag, value)}")
+        elif elsewhere and (commands := elsewhere(str(key).replace("-", "_"))):
+            # `checkpoint:` in a train config was "did you mean 'checkpoint_every'?", an unrelated option
+            of = f"{', '.join(commands[:-1])} and {commands[-1]}" if len(commands) > 1 else commands[0]
+            raise CycleGANError(
+                f"{source}: '{key}' is an option of cyclegan {of}, not of cyclegan train (see `cyclegan train --help`)"
+            )
         else:
             raise CycleGANError(f"{source}: unknown option '{key}'{_key_hint(key)} (see `cyclegan train --help`)")
     return flat
@@ -593,9 +600,9 @@ def _where_and_why(e: Exception) -> str:
 MAX_CONFIG_BYTES = 2**20  # a file of every option is under 4 KB
 
 
-def read_config_file(path: str | Path) -> dict[str, Any]:
+def read_config_file(path: str | Path, *, elsewhere: Callable[[str], list[str]] | None = None) -> dict[str, Any]:
     """Read a YAML or JSON config file into flat options, each checked on its own (type, range, choice: the
-    error names the file); the checks across options come with `resolve`."""
+    error names the file); the checks across options come with `resolve`. `elsewhere`: as `flatten`'s."""
     path = Path(path)
     try:
         with path.open("rb") as f:  # not read_text(): `--config /dev/zero` was read until the memory ran out
@@ -625,7 +632,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise CycleGANError(
             f"config file {path}: expected a mapping of option names to values (`steps: 3`, one a line), got {got}"
         )
-    return read_config_values(flatten(data, source=str(path)), source=str(path))
+    return read_config_values(flatten(data, source=str(path), elsewhere=elsewhere), source=str(path))
 
 
 def read_config_values(flat: dict[str, Any], *, source: str) -> dict[str, Any]:
