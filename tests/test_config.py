@@ -191,6 +191,28 @@ def test_another_commands_key_in_a_train_config_names_that_command(tmp_path, cap
 
 
 @pytest.mark.parametrize(
+    "args, said",
+    [
+        (["--config", "off"], "option 'diffaug' in '{f}': 'off' is no policy: for no augmentation (the default) leave"),
+        (["--diffaug", "off"], "option '--diffaug': 'off' is no policy: for no augmentation (the default) leave it "),
+        (["--config", "on"], "option 'diffaug' in '{f}': 'on' is no policy: for all of them give color,translation,"),
+        (["--config", "color, cutout"], "'color, cutout' has spaces: write the policies without them (color,cutout)"),
+        (["--config", "colour"], "unknown policy 'colour' (give one or more of color, translation, cutout, joined by"),
+    ],
+)
+def test_a_diffaug_word_for_none_or_all_says_what_to_write(tmp_path, capsys, args, said):
+    """`diffaug: off` in a YAML config said "unknown policy 'off' (use color, translation, cutout)": nothing of how
+    to turn it off (leave it out: none is the default)."""
+    from cyclegan.cli import main
+
+    (f := tmp_path / "c.yaml").write_text(f"diffaug: {args[1]}\n")
+    given = ["--config", str(f)] if args[0] == "--config" else args
+    assert main(["train", *given, "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: option '") and said.format(f=f) in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(
     "given, message",
     [
         ({"steps": 5, "epochs": 2}, "'--steps' and '--epochs' each set the training length"),

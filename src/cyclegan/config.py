@@ -124,6 +124,28 @@ class DataConfig(Section):
 
 
 DIFFAUG_POLICIES = ("color", "translation", "cutout")
+_NO_POLICY = ("off", "none", "no", "false", "0")  # words for none: `diffaug: off` (YAML's false, read as the text)
+_ALL_POLICIES = ("on", "all", "yes", "true", "1")
+
+
+def diffaug_problem(diffaug: str) -> str | None:
+    """What is wrong with a --diffaug list, and what to write: `diffaug: off` said "unknown policy 'off' (use color,
+    translation, cutout)", with no word of how to turn it off (leave it out: none is the default)."""
+    listed = ", ".join(DIFFAUG_POLICIES)
+    for word in filter(None, diffaug.split(",")):
+        if word in DIFFAUG_POLICIES:
+            continue
+        if word.strip().lower() in _NO_POLICY:
+            return f"{word!r} is no policy: for no augmentation (the default) leave it out or give it '' (empty)"
+        if word.strip().lower() in _ALL_POLICIES:
+            return f"{word!r} is no policy: for all of them give {','.join(DIFFAUG_POLICIES)}"
+        if word.strip() in DIFFAUG_POLICIES:
+            return f"{diffaug!r} has spaces: write the policies without them ({diffaug.replace(' ', '')})"
+        hint = choice_hint(word, DIFFAUG_POLICIES)
+        return f"unknown policy {word!r} (give one or more of {listed}, joined by commas{hint})"
+    return None
+
+
 BestBy = Literal["auto", "psnr", "ssim", "kid", "cycle_psnr"]
 
 
@@ -246,9 +268,8 @@ class TrainConfig(Section):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        unknown = [p for p in self.diffaug.split(",") if p and p not in DIFFAUG_POLICIES]
-        if unknown:
-            raise CycleGANError(f"option 'diffaug': unknown policy {unknown[0]!r} (use {', '.join(DIFFAUG_POLICIES)})")
+        if problem := diffaug_problem(self.diffaug):
+            raise CycleGANError(f"option 'diffaug': {problem}")
         if self.fit_steps and not self.time_limit:
             raise CycleGANError("option '--fit-steps' fits the steps to a time budget: give it with --time-limit M")
         if self.stop_when_worse and not self.eval_every:
