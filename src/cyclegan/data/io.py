@@ -443,12 +443,17 @@ def phone_photos(left_out: Iterable[Path]) -> str:
 
 def unread_format(path: Path) -> str | None:
     """The format, "HEIC" or "AVIF", that the file's first bytes say it is (whatever its extension), else None."""
+    return UNREAD_BRANDS.get(ftyp_brand(path))
+
+
+def ftyp_brand(path: Path) -> bytes:
+    """The brand of the ISO media `ftyp` box a file opens with (b"heic", b"M4A ", b"isom"), else b"" (or unreadable)."""
     try:
         with open(path, "rb") as f:
             head = f.read(12)
     except OSError:
-        return None
-    return UNREAD_BRANDS.get(head[8:12]) if head[4:8] == b"ftyp" else None
+        return b""
+    return head[8:12] if head[4:8] == b"ftyp" else b""
 
 
 # A video container's first bytes -> (its kind as messages name it, the extension `translate` reads it by): an MP4
@@ -463,12 +468,7 @@ SOUND_BRANDS = {b"M4A ": "M4A", b"M4B ": "M4B", b"M4P ": "M4P"}
 
 def sound_kind(path: Path) -> str | None:
     """ "M4A" ("M4B", "M4P") where the file's first bytes say it is sound alone, whatever its extension; else None."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(12)
-    except OSError:
-        return None
-    return SOUND_BRANDS.get(head[8:12]) if head[4:8] == b"ftyp" else None
+    return SOUND_BRANDS.get(ftyp_brand(path))
 
 
 def video_kind(path: Path) -> tuple[str, str] | None:
