@@ -1199,6 +1199,22 @@ def test_an_output_under_an_unexpanded_tilde_is_refused(argv, given, tmp_path, m
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_an_output_under_a_tilde_in_a_config_file_is_refused_in_the_files_words(suffix, tmp_path, monkeypatch, capsys):
+    """`out: ~/runs/x` in a --config file was refused in words about the shell ("a shell leaves ~ as it is when
+    quoted or after an ="), which never read the file: the line names the key and the file, and says the file does
+    not expand it."""
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / f"c{suffix}"
+    config.write_text(json.dumps({"out": "~/runs/x", "steps": 1}))  # JSON is YAML too
+    assert main(["train", "--config", str(config), "--data", "d"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: option 'out' in '{config}': ~/runs/x starts with ~, which a config file does not expand: write the "
+        "whole path\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [config.name]
+
+
 @pytest.mark.parametrize(
     ("argv", "name", "hint"),
     [

@@ -280,6 +280,18 @@ def test_a_heic_or_avif_photo_is_refused_naming_its_format(tmp_path, brand, fmt)
             err()
 
 
+def test_an_m4a_named_as_an_image_is_named_as_sound_not_as_an_mp4_video(tmp_path):
+    """An M4A (an MP4 container of sound alone, brand `M4A `) named song.png was "an MP4 video, not an image; rename it
+    song.mp4 to translate it as a video", which, renamed, held no video to translate either."""
+    p = tmp_path / "song.png"
+    p.write_bytes(b"\0\0\0\x1cftypM4A \0\0\x02\0M4A isomiso2" + bytes(100))  # as FFmpeg's ipod muxer writes it
+    expected = f"cannot read image {p}: it is M4A sound alone, not an image: no picture to translate"
+    for err in (lambda: read_image(p), lambda: check_images([p], skip_bad=False, desc="x")):
+        with pytest.raises(CycleGANError) as e:
+            err()
+        assert str(e.value).startswith(expected)
+
+
 def test_heic_photos_left_out_of_a_folder_are_counted_with_what_to_do(tmp_path):
     """A folder of phone photos said only "3 file(s) left out, not of a type training reads (...)"."""
     from cyclegan.data.io import left_out

@@ -54,6 +54,22 @@ def test_batch_must_split_over_processes():
         StepSampler(4, 5, 2, Dist(rank=0, world_size=3), resumed=True)
 
 
+def test_more_processes_than_gpus_counts_the_gpus_in_words(monkeypatch):
+    """torchrun with more processes than GPUs said "it has 1 GPU(s)": the count now takes its noun as counted."""
+    from cyclegan.errors import CycleGANError
+    from cyclegan.train import distributed
+
+    env = {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # checked before any GPU is touched
+    with pytest.raises(CycleGANError) as e:
+        distributed.setup(torch.device("cuda"))
+    assert str(e.value) == (
+        "torchrun started 2 processes on this machine but it has 1 GPU: use --nproc_per_node <= the GPU count"
+    )
+
+
 @pytest.mark.slow
 def test_two_processes_keep_equal_weights_and_match_one_process(dataset, tmp_path):
     """DDP averages the gradients of two half batches: the same update as one process on the whole batch

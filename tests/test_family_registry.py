@@ -4,6 +4,7 @@ translates and is refused what it cannot do, with no other change to the package
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -150,6 +151,11 @@ def test_an_unknown_family_is_one_line_and_names_the_known_ones(toy):
         resolve({"family": "nope"})
     with pytest.raises(CycleGANError, match="registered already"):
         register(TOY)
+    # "its networks lack the generator(s) F": one generator named as one, two as two
+    with pytest.raises(CycleGANError, match="^model family 'toy2': its networks lack the generator F$"):
+        register(dataclasses.replace(TOY, name="toy2", two_way=True))
+    with pytest.raises(CycleGANError, match="^model family 'toy2': its networks lack the generators G, F$"):
+        register(dataclasses.replace(TOY, name="toy2", two_way=True, networks={"D": "discriminator"}))
 
 
 def test_a_checkpoint_of_a_family_not_registered_names_the_family(toy, tmp_path):

@@ -435,6 +435,17 @@ def test_synthetic_out_named_as_an_image_is_refused_not_made_a_folder(tmp_path, 
     assert not (tmp_path / "d.png").exists()
 
 
+def test_a_download_root_named_as_an_image_is_refused_not_made_a_folder(tmp_path, capsys):
+    """`datasets download --root x.png` made a folder named x.png and downloaded into it, without a word."""
+    args = ["datasets", "download", "horse2zebra", "--root", str(tmp_path / "x.png")]
+    assert main([*args, "--base-url", "http://127.0.0.1:9", "--no-progress"]) == 2
+    assert one_line_error(capsys) == (
+        f"error: --root {tmp_path / 'x.png'} names a .png file, but --root is the folder horse2zebra/ is downloaded "
+        f"into; give a folder, e.g. --root {tmp_path / 'x'}\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_compare_and_evaluate_stop_on_a_busy_output_folder_before_work(dataset, tmp_path, capsys):
     # As translate: one run writes into a folder at a time, so two never interleave their images there. Before,
     # two compares (or evaluates with --save-images) into one folder both passed the check for existing outputs.

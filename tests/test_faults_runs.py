@@ -1132,6 +1132,18 @@ def test_a_dash_for_a_file_read_is_refused_as_no_standard_input(tmp_path, capsys
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("inputs", [["-"], ["a.png", "-"]])
+def test_a_dash_for_translates_input_is_refused_as_no_standard_input(tmp_path, capsys, monkeypatch, inputs):
+    """`translate -` said "nothing to translate: -: no such file or folder" (and beside another input, `-` was
+    left out unsaid), where every other file read refuses it as standard input, in the same words."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["translate", "--checkpoint", "r", "--out", "o", *inputs]) == 2
+    assert one_line_error(capsys) == (
+        "error: INPUT: - is not standard input here; give image or clip files, folders or globs"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_empty_checkpoint_is_refused_by_serve_and_bench_tiles():
     from cyclegan.bench.options import TileBenchOptions
     from cyclegan.web.options import ServeOptions

@@ -128,8 +128,11 @@ def test_vgg19_errors(tmp_path, vgg_file, monkeypatch):
     torch.save({"conv.weight": torch.zeros(1)}, bad)
     with pytest.raises(CycleGANError, match="bad.pth.*features.0.weight"):
         build_backbone("vgg19", ["relu1_1"], weights=str(bad))
-    with pytest.raises(CycleGANError, match="unknown vgg19 layer.*relu9_9"):
+    # "unknown vgg19 layer(s) relu9_9": one layer named as one, two as two
+    with pytest.raises(CycleGANError, match="^unknown vgg19 layer relu9_9; known: "):
         build_backbone("vgg19", ["relu9_9"], weights=str(vgg_file))
+    with pytest.raises(CycleGANError, match="^unknown vgg19 layers relu9_9, relu9_8; known: "):
+        build_backbone("vgg19", ["relu9_9", "relu9_8"], weights=str(vgg_file))
     # nothing cached and no network: one line saying how to get the weights and that lite0 works offline
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
 

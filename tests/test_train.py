@@ -230,6 +230,40 @@ def test_the_time_limit_counts_the_set_up_before_the_first_step(tiny_cfg, monkey
     assert load_checkpoint(tiny_cfg().train.out)["step"] == 0
 
 
+def test_a_resumes_time_limit_counts_the_read_of_its_checkpoint(tiny_cfg, monkeypatch):
+    """A resume's clock started after its checkpoint was read (`prepare_config`: a paper model's checkpoint with its
+    optimizers is hundreds of MB, minutes on a network disk): a run given a minute whose read took one trained a
+    minute more. It counts from before the read now, and a read that took the whole limit is said as such, not as
+    "reached while checking the images", the checkpoint kept as it was."""
+    import types
+
+    import cyclegan.train.loop as loop
+    import cyclegan.train.run_folder as run_folder
+
+    out = tiny_cfg().train.out
+    train(tiny_cfg(steps=2), progress=False)
+    now = [time.monotonic()]
+    fake_time = types.SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if not k.startswith("_")})
+    fake_time.monotonic = lambda: now[0]
+    for module in (loop, run_folder):
+        monkeypatch.setattr(module, "time", fake_time, raising=False)
+    real = run_folder.load_checkpoint
+
+    def slow(*args, **kwargs):  # a minute of reading
+        now[0] += 61
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(run_folder, "load_checkpoint", slow)
+    cfg, ckpt = prepare_config({"steps": 4, "time_limit": 1}, resume=True, out=out)
+    with pytest.raises(CycleGANError) as e:
+        train(cfg, ckpt=ckpt, progress=False)
+    assert str(e.value).startswith(
+        "time limit of 1 min reached while reading the checkpoint, before the first step; the checkpoint of step 2 "
+        "is kept: give more --time-limit, or if a read hangs, check the run folder"
+    )
+    assert load_checkpoint(out)["step"] == 2
+
+
 def test_time_limit_0_lifts_a_resumed_runs_limit(tiny_cfg, tmp_path, monkeypatch):
     # a resumed run keeps its stored --time-limit, and the option took only positive minutes: such a run stopped
     # after the same few minutes at every resume, for good (a --fit-steps run too)

@@ -520,6 +520,22 @@ def test_an_uploaded_video_named_as_an_image_is_named_as_a_video(engine, tmp_pat
     assert str(e.value) == "clip.png is an MP4 video, not an image: translate it in the Video tab (as clip.mp4)"
 
 
+def test_an_uploaded_m4a_named_as_an_image_or_a_gif_is_named_as_sound(engine, tmp_path):
+    """An M4A (sound alone in an MP4 container) uploaded as song.png was "an MP4 video, not an image: translate it in
+    the Video tab", and as song.gif "an MP4 video, not a GIF or WebP; rename it song.mp4": it holds no picture."""
+    from cyclegan.web.video_tab import VideoTab
+
+    song = tmp_path / "song.png"
+    song.write_bytes(b"\0\0\0\x1cftypM4A \0\0\x02\0M4A isomiso2" + bytes(100))  # as FFmpeg's ipod muxer writes it
+    with pytest.raises(CycleGANError) as e:
+        check_upload(song, max_bytes=100_000, max_pixels=64 * 64)
+    assert str(e.value) == "song.png is M4A sound alone, not an image: no picture to translate"
+    gif = shutil.copy(song, tmp_path / "song.gif")
+    with pytest.raises(CycleGANError) as e:
+        VideoTab(engine).translate(str(gif), engine.models()[0].key, "AtoB", False, 0.0)
+    assert str(e.value) == "song.gif is M4A sound alone, not a GIF or WebP: no picture to translate"
+
+
 def declared_png(path: Path, width: int, height: int) -> Path:
     """A 57-byte PNG whose header declares width x height pixels (no image data: only the header is read)."""
     import struct

@@ -668,6 +668,10 @@ def read_config_values(flat: dict[str, Any], *, source: str) -> dict[str, Any]:
             if value is not None:
                 check_value(name, value, meta)
                 check_choice(name, value, meta)
+            if meta.get("writes") and isinstance(value, str) and value.startswith("~"):  # no shell read the file
+                raise CycleGANError(
+                    f"option '{name}': {value} starts with ~, which a config file does not expand: write the whole path"
+                )
     return flat
 
 

@@ -90,7 +90,8 @@ def register(family: Family) -> Family:
         raise CycleGANError(f"model family {family.name!r} is registered already")
     missing = [n for n in family.generators if n not in family.networks]
     if missing:
-        raise CycleGANError(f"model family {family.name!r}: its networks lack the generator(s) {', '.join(missing)}")
+        what = f"generator{'s' * (len(missing) > 1)} {', '.join(missing)}"  # "generator(s) F" named one
+        raise CycleGANError(f"model family {family.name!r}: its networks lack the {what}")
     FAMILIES[family.name] = family
     return family
 

@@ -236,7 +236,13 @@ def check_nonempty(name: str, value: Any, meta: dict) -> None:
         and not meta.get("writes")
         and (value == "-" or (isinstance(value, tuple) and "-" in value))
     ):
-        raise CycleGANError(f"option '{name}': - is not standard input here; give {meta['nonempty']}{_named_so('-')}")
+        raise not_standard_input(f"option '{name}'", meta["nonempty"])
+
+
+def not_standard_input(named: str, give: str) -> CycleGANError:
+    """The one refusal of "-" as a file read (`named`: "option '--content'", or translate's "INPUT"), saying what
+    to `give`: a shell user's standard input, which no command reads, was looked for as a file named '-'."""
+    return CycleGANError(f"{named}: - is not standard input here; give {give}{_named_so('-')}")
 
 
 def check_output_path(name: str, value: Any, meta: dict) -> None:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from .errors import CycleGANError
 from .files import not_there, overwrite_option
-from .options import Options, opt
+from .options import Options, not_standard_input, opt
 from .shared_options import (
     Direction,
     ExecutionOptions,
@@ -184,3 +184,5 @@ class TranslateOptions(Options):
         # An empty path is ".": an input "$SRC" with SRC unset translated every image under the working folder
         if "" in self.inputs:
             raise CycleGANError("an INPUT is empty: give image or clip files, folders or globs (an unset variable?)")
+        if "-" in self.inputs:  # "nothing to translate: -: no such file or folder", unlike every other file read
+            raise not_standard_input("INPUT", "image or clip files, folders or globs")

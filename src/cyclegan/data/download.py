@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CycleGANError, nearest
-from ..files import IMAGE_EXTENSIONS, broken_link, walk_files
+from ..files import IMAGE_EXTENSIONS, broken_link, check_out_folder, walk_files
 from ..options import Options, opt
 from ..shared_options import max_minutes_option, progress_option
 from .archive import (
@@ -198,6 +198,7 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
     check_name(name, mirror=mirror)
     url = dataset_url(name, base_url or DEFAULT_BASE_URL)
     root = Path(root)
+    check_out_folder(root, holds=f"{name}/ is downloaded into", option="--root")  # `--root x.png` made that folder
     target = root / name
     if target.is_dir() and any(target.iterdir()):
         held = sorted(p.name for p in target.iterdir())

@@ -444,12 +444,17 @@ def phone_photos(left_out: Iterable[Path]) -> str:
 
 def unread_format(path: Path) -> str | None:
     """The format, "HEIC" or "AVIF", that the file's first bytes say it is (whatever its extension), else None."""
+    return UNREAD_BRANDS.get(ftyp_brand(path))
+
+
+def ftyp_brand(path: Path) -> bytes:
+    """The brand of the ISO media `ftyp` box a file opens with (b"heic", b"M4A ", b"isom"), else b"" (or unreadable)."""
     try:
         with open(path, "rb") as f:
             head = f.read(12)
     except OSError:
-        return None
-    return UNREAD_BRANDS.get(head[8:12]) if head[4:8] == b"ftyp" else None
+        return b""
+    return head[8:12] if head[4:8] == b"ftyp" else b""
 
 
 # A video container's first bytes -> (its kind as messages name it, the extension `translate` reads it by): an MP4
@@ -457,17 +462,26 @@ def unread_format(path: Path) -> str | None:
 # an `ftyp` box (its brand tells them apart; a HEIC's or AVIF's brands are photos: `UNREAD_BRANDS`), MKV and WebM
 # with an EBML header (its DocType tells them apart), AVI with a RIFF header.
 MOV_BRANDS = (b"qt  ",)
+# The brands of an `ftyp` box that hold sound alone (iTunes' M4A, an audiobook's M4B, a protected M4P): an M4A named
+# song.png was "an MP4 video, not an image; rename it song.mp4", which then held no video to translate either.
+SOUND_BRANDS = {b"M4A ": "M4A", b"M4B ": "M4B", b"M4P ": "M4P"}
+
+
+def sound_kind(path: Path) -> str | None:
+    """ "M4A" ("M4B", "M4P") where the file's first bytes say it is sound alone, whatever its extension; else None."""
+    return SOUND_BRANDS.get(ftyp_brand(path))
 
 
 def video_kind(path: Path) -> tuple[str, str] | None:
     """("an MP4", ".mp4"), ("a MOV", ".mov"), ("an MKV", ".mkv"), ("a WebM", ".webm") or ("an AVI", ".avi") where the
-    file's first bytes say it is that video, whatever its extension; else None. Only the first 64 bytes are read."""
+    file's first bytes say it is that video, whatever its extension; else None (an M4A too: `sound_kind`). Only the
+    first 64 bytes are read."""
     try:
         with open(path, "rb") as f:
             head = f.read(64)
     except OSError:
         return None
-    if head[4:8] == b"ftyp" and head[8:12] not in UNREAD_BRANDS:
+    if head[4:8] == b"ftyp" and head[8:12] not in UNREAD_BRANDS and head[8:12] not in SOUND_BRANDS:
         return ("a MOV", ".mov") if head[8:12] in MOV_BRANDS else ("an MP4", ".mp4")
     if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML; its DocType ("webm" or "matroska") within its first bytes
         return ("a WebM", ".webm") if b"webm" in head else ("an MKV", ".mkv")
@@ -501,6 +515,8 @@ def _reason(e: BaseException, path: Path | None = None) -> str:
             return f"a {fmt} image, a format not read here: convert it to JPEG or PNG"
         if path is not None and (video := video_not_image(path)):
             return video
+        if path is not None and (sound := sound_kind(path)):
+            return f"it is {sound} sound alone, not an image: no picture to translate"
         return f"not a {IMAGE_FORMATS} image, or one too damaged to recognise"
     reason = str(e).split("\n")[0] or type(e).__name__
     return f"its image data is damaged ({reason})" if reason.startswith(DECODER_WORDS) else reason

@@ -76,7 +76,8 @@ LAYER_NAMES = {"vgg19": vgg19_layer_names, "lite0": lite0_layer_names}  # what -
 def _check_layers(layers: Sequence[str], known: list[str], backbone: str) -> list[str]:
     unknown = [name for name in layers if name not in known]
     if unknown:
-        raise CycleGANError(f"unknown {backbone} layer(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        named = f"layer{'s' * (len(unknown) > 1)} {', '.join(unknown)}"  # "layer(s) relu9_9" named one
+        raise CycleGANError(f"unknown {backbone} {named}; known: {', '.join(known)}")
     if not layers:
         raise CycleGANError(f"no {backbone} layers requested")
     return list(dict.fromkeys(layers))

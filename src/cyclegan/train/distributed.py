@@ -23,7 +23,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Sampler
 
-from ..errors import CycleGANError
+from ..errors import CycleGANError, counted
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,8 @@ def setup(device: torch.device) -> tuple[Dist, torch.device]:
         if local_rank >= torch.cuda.device_count():
             n = torch.cuda.device_count()
             raise CycleGANError(
-                f"torchrun started {local_world} processes on this machine but it has {n} "
-                "GPU(s): use --nproc_per_node <= the GPU count"
+                f"torchrun started {local_world} processes on this machine but it has {counted(n, 'GPU')}: use "
+                "--nproc_per_node <= the GPU count"
             )
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)

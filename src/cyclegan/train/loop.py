@@ -49,6 +49,7 @@ from .run_folder import (
     SET_ASIDE_KEY,
     TRAIN_DIGEST_KEY,
     TRAIN_STAMPS_KEY,
+    ReadCheckpoint,
     Run,
     claim_run_folder,
     once_fixed,
@@ -152,9 +153,10 @@ def _train(
     """Check the data, build (or restore) the trainer, prepare the run folder, train, save and report."""
     # the time limit counts from here, the set-up before the first step too: the check of the images, and with
     # --eval-every timm's import and the held-out images' reads (seconds, minutes on a slow disk), were outside it,
-    # so a run given 10 minutes took longer
+    # so a run given 10 minutes took longer; a resume's, from before its checkpoint's read (`prepare_config`)
     limit = cfg.train.time_limit
-    deadline = time.monotonic() + 60 * limit if limit else None
+    began = ckpt.began if isinstance(ckpt, ReadCheckpoint) else time.monotonic()
+    deadline = began + 60 * limit if limit else None
     images = _checked_images(cfg, ckpt, progress=progress, d_ctx=d_ctx, deadline=deadline)
     _check_same_images(images, d_ctx)
     # before the training set: images set aside are never trained on
@@ -225,17 +227,22 @@ def _checked_images(
     whole limit stops in one line; under torchrun on the rank whose check it was, and the others, waiting for it in
     `_check_same_images`, then say that a process ended (they waited there for ever)."""
     limit = cfg.train.time_limit
+    left = None if deadline is None else deadline - time.monotonic()
     try:
-        left = None if deadline is None else deadline - time.monotonic()
         if left is not None and left <= 0:  # spent before the check: said at once, not by an alarm that may ring
             raise TimeUp  # inside a file's close, where it can be lost (a 1 ms alarm read as a bad image, once)
         with time_limited(left):
             return training_images(cfg, progress=progress, main=d_ctx.is_main)
     except TimeUp:
         kept = "nothing trained" if ckpt is None else f"the checkpoint of step {ckpt['step']} is kept"
+        # spent before the check on a resume: by its checkpoint's read, which the limit counts
+        read = isinstance(ckpt, ReadCheckpoint) and left is not None and left <= 0
+        during, where = (
+            ("reading the checkpoint", "the run folder") if read else ("checking the images", "the image folders")
+        )
         raise CycleGANError(
-            f"time limit of {limit:g} min reached while checking the images, before the first step; {kept}: give "
-            "more --time-limit, or if a read hangs, check the image folders (a stalled network drive?)"
+            f"time limit of {limit:g} min reached while {during}, before the first step; {kept}: give more "
+            f"--time-limit, or if a read hangs, check {where} (a stalled network drive?)"
         ) from None
 
 

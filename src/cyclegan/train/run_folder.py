@@ -10,6 +10,7 @@ import os
 import re
 import shlex
 import sys
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,11 +44,12 @@ SET_ASIDE_KEY = "set_aside"  # checkpoint.pt: whether training images are set as
 
 class ReadCheckpoint(dict):
     """A checkpoint as `prepare_config` read it, with its file and the file's identity (inode, size, mtime) at
-    that moment: a resume refuses a file that another run rewrote between that read and taking the lock."""
+    that moment: a resume refuses a file that another run rewrote between that read and taking the lock. `began`:
+    when its read began (`time.monotonic`), where a resume's --time-limit counts from (`train.loop`)."""
 
-    def __init__(self, ckpt: dict, *, file: Path, stamp: tuple[int, int, int]):
+    def __init__(self, ckpt: dict, *, file: Path, stamp: tuple[int, int, int], began: float):
         super().__init__(ckpt)
-        self.file, self.stamp = file.resolve(), stamp
+        self.file, self.stamp, self.began = file.resolve(), stamp, began
 
     def rewritten(self, file: Path) -> bool:
         """Whether `file`, the checkpoint this was read from, has changed since."""
@@ -69,9 +71,12 @@ def prepare_config(
         return resolve(overrides, names=names, typed=typed), None
     ckpt_file = check_resumable(out)
     stamp = _stamp(ckpt_file)
+    # a resume's time limit counts this read too (a paper model's checkpoint and its optimizers: hundreds of MB, on a
+    # slow or network disk minutes), as a new run's counts its set-up
+    began = time.monotonic()
     # checked: keys, types, config, shapes, training state
     try:
-        ckpt = ReadCheckpoint(load_checkpoint(ckpt_file, training=True), file=ckpt_file, stamp=stamp)
+        ckpt = ReadCheckpoint(load_checkpoint(ckpt_file, training=True), file=ckpt_file, stamp=stamp, began=began)
     except CycleGANError as e:  # the run keeps one checkpoint (each written whole): no earlier one to go back to
         raise CycleGANError(
             f"{e}; --resume cannot go on from it: restore the file from a copy, or start a new run with another --out"

@@ -46,7 +46,7 @@ def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int, keep_mode
     """The uploaded file as an RGB PIL image (EXIF orientation applied; `keep_mode`: its transparency kept, as
     `data.io.read_image` keeps it), or a CycleGANError saying, in one line, that it is empty, larger than
     `max_bytes`, not an image, over `max_pixels`, or truncated/damaged."""
-    from ..data.io import open_image, read_image, unread_format, video_kind  # torch with it: on the first upload
+    from ..data.io import open_image, read_image, sound_kind, unread_format, video_kind  # torch: on the first upload
 
     name = display_name(path)
     try:
@@ -71,6 +71,8 @@ def check_upload(path: str | Path, *, max_bytes: int, max_pixels: int, keep_mode
             raise CycleGANError(
                 f"{name} is {kind} video, not an image: translate it in the Video tab (as {Path(name).stem}{ext})"
             ) from None
+        if sound := sound_kind(Path(path)):  # an M4A named .png was "an MP4 video": sent to the Video tab for nothing
+            raise CycleGANError(f"{name} is {sound} sound alone, not an image: no picture to translate") from None
         raise CycleGANError(f"{name} is not an image ({IMAGE_FORMATS})") from None
     except Image.DecompressionBombError as e:  # PIL's own refusal, from the header, of over ~179 MP
         declared = re.search(r"\((\d+) pixels\)", str(e))

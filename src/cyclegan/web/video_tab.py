@@ -147,7 +147,7 @@ class VideoTab:
 
     def _translate(self, upload, key, direction, shared, blend, stop: Stop):
         from ..clipio import count_frames, probe  # on first use (PyAV)
-        from ..data.io import video_kind
+        from ..data.io import sound_kind, video_kind
         from ..translate_options import TemporalOptions, TilingOptions
         from ..video import shares_nothing, translate_clip
 
@@ -172,6 +172,10 @@ class VideoTab:
                     raise CycleGANError(
                         f"{name} is {video[0]} video, not a GIF or WebP; rename it {Path(name).stem}{video[1]} and "
                         "upload it again"
+                    ) from None
+                if sound := sound_kind(src):  # an M4A was "an MP4 video", to rename .mp4: it holds no video either
+                    raise CycleGANError(
+                        f"{name} is {sound} sound alone, not a GIF or WebP: no picture to translate"
                     ) from None
                 raise CycleGANError(f"{name} is not a GIF or WebP clip, or its header is damaged") from None
         with named_as_flags():  # its errors name --flow-blend, which user_errors turns into the slider's label
