@@ -16,6 +16,7 @@ from helpers import RangeServer, evaluate_args, save_tiny_checkpoint, serving, t
 
 def _on_a_terminal(monkeypatch) -> None:
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setenv("TERM", "xterm")  # one that redraws, whatever the suite runs under (`progress.redraws`)
 
 
 def test_lines_in_a_log_file_say_the_count_the_named_values_and_the_time_left(capsys):
