@@ -73,6 +73,19 @@ def test_a_terminal_that_cannot_redraw_gets_lines(capsys, monkeypatch):
     assert isinstance(progress_bar(5, "tiles", unit="tile"), tqdm)
 
 
+def test_a_name_in_a_bars_description_is_escaped_on_a_terminal_and_in_a_log(capsys, monkeypatch):
+    """A clip named "walk\\nerror: x.mp4" (its name the description of its frames' bar) wrote a line "error: x.mp4:
+    frame 2/2" into the log, and an escape sequence in a name restyled the terminal: written as escapes, as every
+    printed name is (`errors.escape`)."""
+    for terminal in (False, True):
+        if terminal:
+            _on_a_terminal(monkeypatch)
+        with progress_bar(2, "walk\nerror: \x1b[31mx.mp4", unit="frame") as bar:
+            bar.update(2)
+        err = capsys.readouterr().err
+        assert "walk\\nerror: \\x1b[31mx.mp4" in err and "\n" not in err.rstrip("\n") and "\x1b" not in err, err
+
+
 def test_a_download_in_a_log_file_prints_lines_of_its_sizes(tmp_path, capsys):
     """`cyclegan datasets download ... > log 2>&1`: tqdm's bar there was one line of carriage returns for the
     whole download, in bytes; now a line a tenth, in MiB."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from .errors import byte_size
+from .errors import byte_size, escape
 
 LINE_EVERY_S = 60.0  # a log file's progress line at least this often, besides every tenth of the work
 
@@ -134,6 +134,7 @@ def progress_bar(
     `nested`: a bar under a caller's (an image's tiles, a scan before the work): where stderr is no terminal, a
     line only every LINE_EVERY_S (a slow image's tiles), not each tenth, which the caller's lines say.
     `bar`: tqdm's own keywords (leave, dynamic_ncols), for the terminal's bar."""
+    desc = escape(desc)  # a clip's or a run's name, as every printed name: a newline in it split a log's line
     if enabled and not redraws():
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
             total = len(iterable)
