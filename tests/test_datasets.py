@@ -293,14 +293,6 @@ def test_malicious_archive_is_refused_whole(mirror, tmp_path, case):
     assert not list(tmp_path.rglob("evil.txt")) and not Path("/tmp/cyclegan-test-evil.txt").exists()
 
 
-def test_a_root_named_as_an_image_is_refused_before_the_download(tmp_path):
-    """`--root horse2zebra.png` made a folder of that name, as `--out x.png` did for every other folder flag."""
-    root = tmp_path / "data.png"
-    with pytest.raises(CycleGANError, match=r"^--root .*data\.png names a \.png file, but --root is the folder "):
-        download(DownloadOptions(NAME, str(root), base_url="http://127.0.0.1:9", progress=False))
-    assert not root.exists()
-
-
 @pytest.mark.slow
 def test_malicious_archive_through_the_cli(mirror, tmp_path, capsys):
     serve(mirror, make_zip({"../evil.txt": b"pwned"}))

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CycleGANError, nearest
-from ..files import IMAGE_EXTENSIONS, broken_link, check_out_folder, walk_files
+from ..files import IMAGE_EXTENSIONS, broken_link, walk_files
 from ..options import Options, opt
 from ..shared_options import max_minutes_option, progress_option
 from .archive import (
@@ -216,7 +216,6 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
         raise CycleGANError(f"{target} exists and is not a folder; move it away or choose another --root")
     if target.is_dir():
         target.rmdir()  # empty: a leftover, not data
-    check_out_folder(root, holds=f"{name}/ goes into", option="--root")  # as every other folder flag: no folder x.png
     made = [p for p in (root, *root.parents) if not p.exists()]  # the folders this call creates, deepest first
     if root.exists() and not root.is_dir():  # mkdir said only "cannot create it (File exists)"
         raise CycleGANError(f"option '--root' {root}: is a file, not a folder; give a folder (created if missing)")
