@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from cyclegan import progress
 from cyclegan.progress import Lines, progress_bar
-from helpers import RangeServer, evaluate_args, save_tiny_checkpoint, serving, tiny_evaluation
+from helpers import evaluate_args, save_tiny_checkpoint, tiny_evaluation
 
 
 def _on_a_terminal(monkeypatch) -> None:
@@ -84,22 +84,6 @@ def test_a_name_in_a_bars_description_is_escaped_on_a_terminal_and_in_a_log(caps
             bar.update(2)
         err = capsys.readouterr().err
         assert "walk\\nerror: \\x1b[31mx.mp4" in err and "\n" not in err.rstrip("\n") and "\x1b" not in err, err
-
-
-def test_a_download_in_a_log_file_prints_lines_of_its_sizes(tmp_path, capsys):
-    """`cyclegan datasets download ... > log 2>&1`: tqdm's bar there was one line of carriage returns for the
-    whole download, in bytes; now a line a tenth, in MiB."""
-    from cyclegan.data.fetch import fetch
-
-    with serving(RangeServer("/d")) as server:
-        server.files["/d/x.zip"] = bytes(range(256)) * 4096 * 5  # 5 MiB: 80 reads of 64 KiB
-        fetch(f"{server.base_url}/x.zip", part := tmp_path / "x.zip.part", progress=True)
-    assert part.stat().st_size == 5 << 20
-    err = capsys.readouterr().err
-    lines = err.splitlines()
-    assert "\r" not in err and 5 <= len(lines) <= 11, err
-    assert lines[-1].startswith("x.zip: 5 MiB of 5 MiB, "), lines
-    assert lines[0].startswith("x.zip: ") and " KiB of 5 MiB, " in lines[0], lines
 
 
 def test_training_in_a_log_file_prints_a_line_at_each_logged_step_with_its_losses(tiny_cfg, capsys, monkeypatch):

@@ -4,7 +4,7 @@ Where stderr is no terminal, tqdm's bar is one line of carriage returns that gro
 for a long training, unreadable with `less` or a job scheduler's log viewer). `Lines` stands in for it there: a
 line every tenth of the work (or every `every` units the caller names) and at least every LINE_EVERY_S seconds,
 with the values the caller names from `set_postfix` and the time left. `tqdm.write` prints above a bar and plainly
-without one, so warnings keep working in both modes. A terminal that cannot redraw (`TERM=dumb`) gets the lines too.
+without one, so warnings keep working in both modes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from .errors import byte_size, escape
+from .errors import escape
 
 LINE_EVERY_S = 60.0  # a log file's progress line at least this often, besides every tenth of the work
 
@@ -27,11 +27,10 @@ class Lines:
     """The progress bar's stand-in where stderr is no terminal. Same calls as the bar: `update`, `set_postfix`,
     `total` (settable: None while unknown), `refresh`, `close`, iteration over `iterable`.
 
-    `unit`: the count word ("step 40/200"; "B": a download's sizes, "12 MiB of 111 MiB"). `shown`: the postfix
-    keys a line says and the word for each (`{"total": "loss"}`); None says every value under its own key.
-    `every`: a line each `every` units (default a tenth of the total; with no total, by the clock alone).
-    `by_clock`: by the clock alone (a bar nested under another's: a slow image's tiles said every LINE_EVERY_S,
-    a quick one's not at all)."""
+    `unit`: the count word ("step 40/200"). `shown`: the postfix keys a line says and the word for each
+    (`{"total": "loss"}`); None says every value under its own key. `every`: a line each `every` units
+    (default a tenth of the total; with no total, by the clock alone). `by_clock`: by the clock alone (a bar
+    nested under another's: a slow image's tiles said every LINE_EVERY_S, a quick one's not at all)."""
 
     disable = False  # read like a bar's: "is progress shown?" (translate passes it to the tiles' bar)
 
@@ -96,17 +95,14 @@ class Lines:
 
     def line(self, spent: float) -> str:
         """`train x: step 40/200, G_A 0.512, 12 s, about 48 s left`."""
-        if self.unit == "B":  # a download: its sizes, not millions of bytes counted
-            count = byte_size(self.n) + (f" of {byte_size(self.total)}" if self.total else "")
-        else:
-            count = f"{self.unit} {self.n}/{self.total}" if self.total else f"{self.unit} {self.n}"
+        count = f"{self.n}/{self.total}" if self.total else f"{self.n}"
         names = self.shown if self.shown is not None else {k: k for k in self.postfix}
         values = "".join(f", {word} {self.postfix[k]}" for k, word in names.items() if k in self.postfix)
         done = self.n - self.start_n
         left = ""
         if self.total and done > 0:
             left = f", about {spent / done * max(0, self.total - self.n):.0f} s left"
-        return f"{self.desc}: {count}{values}, {spent:.0f} s{left}"
+        return f"{self.desc}: {self.unit} {count}{values}, {spent:.0f} s{left}"
 
 
 def redraws() -> bool:

@@ -30,9 +30,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from ..errors import CycleGANError
 from ..files import FolderLock, write_atomic
-from ..progress import progress_bar
 from ..version import __version__
 
 CHUNK = 1 << 16
@@ -437,15 +438,14 @@ def _fetch_once(
             raise _too_big(url, part, total, bounds, announced=True)
         done = offset
         name = part.name.removeprefix(".").removesuffix(".part")
-        # in a log file, lines of its sizes (`progress.Lines`): tqdm's bar there was one growing line of returns
-        bar = progress_bar(
-            total,
-            name,
-            unit="B",
+        bar = tqdm(
+            total=total,
             initial=offset,
-            enabled=progress,
+            unit="B",
             unit_scale=True,
             unit_divisor=1024,
+            desc=name,
+            disable=not progress,
             dynamic_ncols=True,
         )
         try:
