@@ -280,6 +280,18 @@ def test_a_heic_or_avif_photo_is_refused_naming_its_format(tmp_path, brand, fmt)
             err()
 
 
+def test_heic_photos_left_out_of_a_folder_are_counted_with_what_to_do(tmp_path):
+    """A folder of phone photos said only "3 file(s) left out, not of a type training reads (...)"."""
+    from cyclegan.data.io import left_out
+
+    save(tmp_path / "a.jpg", Image.fromarray(RGB))
+    for name in ("IMG_1.HEIC", "IMG_2.heic", "notes.txt"):
+        (tmp_path / name).write_bytes(b"\0\0\0\x18ftypheic")
+    [line] = left_out(tmp_path)
+    assert line.startswith(f"{tmp_path}: 3 files left out, not of a type training reads")
+    assert line.endswith("; 2 HEIC or AVIF photos among them: convert them to JPEG or PNG")
+
+
 @pytest.mark.parametrize("major", [b"j2ki", b"vvic"])
 def test_a_heif_photo_of_another_codec_is_named_by_its_compatible_brand_not_as_a_video(tmp_path, major):
     """HEIF names its codec as the major brand (JPEG 2000's j2ki, VVC's vvic) and lists mif1 as compatible: such a
@@ -294,18 +306,6 @@ def test_a_heif_photo_of_another_codec_is_named_by_its_compatible_brand_not_as_a
     clip = tmp_path / "clip.png"  # an MP4's brands: still a video named as one
     clip.write_bytes(b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41" + bytes(100))
     assert video_kind(clip) == ("an MP4", ".mp4")
-
-
-def test_heic_photos_left_out_of_a_folder_are_counted_with_what_to_do(tmp_path):
-    """A folder of phone photos said only "3 file(s) left out, not of a type training reads (...)"."""
-    from cyclegan.data.io import left_out
-
-    save(tmp_path / "a.jpg", Image.fromarray(RGB))
-    for name in ("IMG_1.HEIC", "IMG_2.heic", "notes.txt"):
-        (tmp_path / name).write_bytes(b"\0\0\0\x18ftypheic")
-    [line] = left_out(tmp_path)
-    assert line.startswith(f"{tmp_path}: 3 files left out, not of a type training reads")
-    assert line.endswith("; 2 HEIC or AVIF photos among them: convert them to JPEG or PNG")
 
 
 @pytest.mark.parametrize("fmt", ["EPS", "PCX", "TGA", "ICO", "PPM"])
