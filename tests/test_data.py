@@ -304,6 +304,22 @@ def test_heic_photos_left_out_of_a_folder_are_counted_with_what_to_do(tmp_path):
     assert line.endswith("; 2 HEIC or AVIF photos among them: convert them to JPEG or PNG")
 
 
+@pytest.mark.parametrize("major", [b"j2ki", b"vvic"])
+def test_a_heif_photo_of_another_codec_is_named_by_its_compatible_brand_not_as_a_video(tmp_path, major):
+    """HEIF names its codec as the major brand (JPEG 2000's j2ki, VVC's vvic) and lists mif1 as compatible: such a
+    photo was "an MP4 video, not an image; rename it IMG_0002.mp4", a rename that reads nothing."""
+    from cyclegan.data.io import video_kind
+
+    p = tmp_path / "IMG_0002.heif"
+    p.write_bytes(b"\0\0\0\x1cftyp" + major + b"\0\0\0\0mif1miaf" + major + bytes(100))
+    with pytest.raises(CycleGANError, match=f"^cannot read image {p}: a HEIC image, a format not read here"):
+        read_image(p)
+    assert video_kind(p) is None
+    clip = tmp_path / "clip.png"  # an MP4's brands: still a video named as one
+    clip.write_bytes(b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41" + bytes(100))
+    assert video_kind(clip) == ("an MP4", ".mp4")
+
+
 @pytest.mark.parametrize("fmt", ["EPS", "PCX", "TGA", "ICO", "PPM"])
 def test_only_the_listed_formats_are_decoded_whatever_the_extension(tmp_path, fmt):
     """Pillow opened any of its forty formats by content: a `.png` that was really an EPS went to Ghostscript to

@@ -16,6 +16,7 @@ from helpers import evaluate_args, save_tiny_checkpoint, tiny_evaluation
 
 def _on_a_terminal(monkeypatch) -> None:
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setenv("TERM", "xterm")  # one that redraws, whatever the suite runs under (`progress.redraws`)
 
 
 def test_lines_in_a_log_file_say_the_count_the_named_values_and_the_time_left(capsys):
@@ -57,6 +58,32 @@ def test_a_terminal_still_gets_a_bar_and_no_progress_gets_nothing(capsys, monkey
         assert isinstance(bar, tqdm)
         bar.update(5)
     assert "\r" in capsys.readouterr().err
+
+
+def test_a_terminal_that_cannot_redraw_gets_lines(capsys, monkeypatch):
+    """`TERM=dumb` (an editor's shell buffer): tqdm's nested bars went up a line with ESC [A, shown as text."""
+    _on_a_terminal(monkeypatch)
+    monkeypatch.setenv("TERM", "dumb")
+    with progress_bar(5, "tiles", unit="tile") as bar:
+        assert isinstance(bar, Lines)
+        bar.update(5)
+    err = capsys.readouterr().err
+    assert err.startswith("tiles: tile 5/5, ") and "\r" not in err and "\x1b" not in err
+    monkeypatch.setenv("TERM", "xterm-256color")
+    assert isinstance(progress_bar(5, "tiles", unit="tile"), tqdm)
+
+
+def test_a_name_in_a_bars_description_is_escaped_on_a_terminal_and_in_a_log(capsys, monkeypatch):
+    """A clip named "walk\\nerror: x.mp4" (its name the description of its frames' bar) wrote a line "error: x.mp4:
+    frame 2/2" into the log, and an escape sequence in a name restyled the terminal: written as escapes, as every
+    printed name is (`errors.escape`)."""
+    for terminal in (False, True):
+        if terminal:
+            _on_a_terminal(monkeypatch)
+        with progress_bar(2, "walk\nerror: \x1b[31mx.mp4", unit="frame") as bar:
+            bar.update(2)
+        err = capsys.readouterr().err
+        assert "walk\\nerror: \\x1b[31mx.mp4" in err and "\n" not in err.rstrip("\n") and "\x1b" not in err, err
 
 
 def test_training_in_a_log_file_prints_a_line_at_each_logged_step_with_its_losses(tiny_cfg, capsys, monkeypatch):

@@ -309,6 +309,23 @@ def test_an_image_too_thin_at_the_size_is_refused_with_the_size_that_keeps_it(tm
     assert Image.open(out).size == (256, 256)  # the style at 417x3 px
 
 
+def test_an_image_too_thin_at_every_size_the_options_take_is_told_to_be_cropped(tmp_path, capsys):
+    """An 8000x2 px strip was told "give --size 10001 or more" (--style-size for a style image; compare's --size for
+    a reference), which the option then refused: at most 4096. Now: crop it, as compare's content images are told."""
+    from cyclegan.cli import main
+
+    strip, square = _image(tmp_path / "strip.png", 8000, 2, seed=1), _image(tmp_path / "sq.png", 40, 40, seed=2)
+    out = tmp_path / "o.png"
+    for content, style, name in [(strip, square, "the content image"), (square, strip, f"style image {strip}")]:
+        base = ["stylize", "--content", str(content), "--style", str(style), "--out", str(out), "--steps", "1"]
+        assert main([*base, "--backbone", "lite0", "--size", "256", "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert err == (
+            f"error: {name} is 8000x2 px, too thin to stylise at any long side up to 4096 px (its short side under "
+            "3 px); crop it to a less thin shape\n"
+        )
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize("signum, status, said", [("SIGTERM", 143, "terminated"), ("SIGHUP", 129, "hung up")])

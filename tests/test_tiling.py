@@ -232,6 +232,7 @@ def test_translate_counts_a_large_images_tiles(tmp_path, capsys, monkeypatch):
     from cyclegan.translation import translate_files
 
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setenv("TERM", "xterm")  # a terminal that redraws, whatever the suite runs under
 
     im = Image.fromarray(((photo(96, 80)[0].permute(1, 2, 0) + 1) * 127.5).round().byte().numpy())
     im.save(tmp_path / "in.png")

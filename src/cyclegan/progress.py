@@ -10,6 +10,7 @@ without one, so warnings keep working in both modes. A download's bytes (`unit="
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,7 +18,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from .errors import byte_size
+from .errors import byte_size, escape
 
 LINE_EVERY_S = 60.0  # a log file's progress line at least this often, besides every tenth of the work
 
@@ -115,6 +116,13 @@ class Lines:
         return f"{self.desc}: {count}{values}, {spent:.0f} s{left}"
 
 
+def redraws() -> bool:
+    """Whether stderr is a terminal that redraws a bar in place. A `TERM=dumb` one (an editor's shell buffer) moves
+    no cursor: tqdm's nested bars (an image's tiles, stylize's steps under compare's images) go up a line with the
+    ANSI escape ESC [A, which it shows as text in the middle of the bars."""
+    return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+
+
 def progress_bar(
     total: int | None = None,
     desc: str = "",
@@ -128,11 +136,13 @@ def progress_bar(
     nested: bool = False,
     **bar: Any,
 ) -> tqdm | Lines:
-    """A tqdm bar where stderr is a terminal, `Lines` elsewhere, nothing (a disabled bar) when not `enabled`.
+    """A tqdm bar where stderr is a terminal that redraws (`redraws`), `Lines` elsewhere, nothing (a disabled bar)
+    when not `enabled`.
     `nested`: a bar under a caller's (an image's tiles, a scan before the work): where stderr is no terminal, a
     line only every LINE_EVERY_S (a slow image's tiles), not each tenth, which the caller's lines say.
     `bar`: tqdm's own keywords (leave, dynamic_ncols), for the terminal's bar."""
-    if enabled and not sys.stderr.isatty():
+    desc = escape(desc)  # a clip's or a run's name, as every printed name: a newline in it split a log's line
+    if enabled and not redraws():
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
             total = len(iterable)
         lines = {"unit": unit, "initial": initial, "every": every, "shown": shown, "by_clock": nested}

@@ -428,8 +428,8 @@ def unopened(path: Path) -> str | None:
 
 
 # The brands of an ISO media file's `ftyp` box that are photo formats not read here (a phone's HEIC, AVIF)
-UNREAD_BRANDS = dict.fromkeys((b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"), "HEIC")
-UNREAD_BRANDS |= dict.fromkeys((b"avif", b"avis"), "AVIF")
+UNREAD_BRANDS = dict.fromkeys((b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"miaf"), "HEIC")
+UNREAD_BRANDS |= dict.fromkeys((b"avif", b"avis", b"avio"), "AVIF")
 # a Canon camera's raw photo (.CR3) opens with an `ftyp` box too: it was named "an MP4 video" (`video_kind`)
 UNREAD_BRANDS[b"crx "] = "Canon CR3 raw"
 PHONE_FORMATS = (".heic", ".heif", ".hif", ".avif")  # their extensions, for a folder's left-out files (`left_out`)
@@ -442,9 +442,25 @@ def phone_photos(left_out: Iterable[Path]) -> str:
     return f"; {counted(n, 'HEIC or AVIF photo')} among them: convert them to JPEG or PNG" if n else ""
 
 
+def ftyp_brands(head: bytes) -> tuple[bytes, ...]:
+    """The brands of an ISO media file's `ftyp` box, the major one first, then the compatible ones `head` (its first
+    bytes) holds; () where it opens with no such box."""
+    if head[4:8] != b"ftyp":
+        return ()
+    end = min(len(head), int.from_bytes(head[:4], "big"))
+    return (head[8:12], *(head[i : i + 4] for i in range(16, end - 3, 4)))
+
+
 def unread_format(path: Path) -> str | None:
-    """The format, "HEIC" or "AVIF", that the file's first bytes say it is (whatever its extension), else None."""
-    return UNREAD_BRANDS.get(ftyp_brand(path))
+    """The format, "HEIC" or "AVIF" (or a Canon CR3), that the file's first bytes say it is (whatever its extension),
+    else None. A compatible brand says it too: HEIF lists `mif1` (or `msf1`) there whatever its codec's major brand
+    (JPEG 2000's `j2ki`, VVC's `vvic`), and such a photo was named an MP4 video (`video_kind`)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return None
+    return next((UNREAD_BRANDS[b] for b in ftyp_brands(head) if b in UNREAD_BRANDS), None)
 
 
 def ftyp_brand(path: Path) -> bytes:
@@ -481,7 +497,8 @@ def video_kind(path: Path) -> tuple[str, str] | None:
             head = f.read(64)
     except OSError:
         return None
-    if head[4:8] == b"ftyp" and head[8:12] not in UNREAD_BRANDS and head[8:12] not in SOUND_BRANDS:
+    brands = ftyp_brands(head)
+    if brands and not any(b in UNREAD_BRANDS for b in brands) and brands[0] not in SOUND_BRANDS:
         return ("a MOV", ".mov") if head[8:12] in MOV_BRANDS else ("an MP4", ".mp4")
     if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML; its DocType ("webm" or "matroska") within its first bytes
         return ("a WebM", ".webm") if b"webm" in head else ("an MKV", ".mkv")

@@ -50,7 +50,7 @@ from ..progress import Lines, progress_bar
 from ..translation import still_images
 from .backbones import DEFAULTS, LAYER_NAMES, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
-from .options import GatysOptions, Init, StylizeOptions
+from .options import SIZE_MOST, GatysOptions, Init, StylizeOptions
 
 ImageLike = Image.Image | str | Path
 LBFGS_HISTORY = 50  # the gradient pairs L-BFGS keeps: two image-sized vectors each
@@ -130,7 +130,7 @@ def read_01(
     )
     if 0 in im.size:
         raise CycleGANError(f"an image of {im.width}x{im.height} pixels has nothing to stylise")
-    if size and thin and (why := too_thin(thin[0], im.width, im.height, size, flag=thin[1])):
+    if size and thin and (why := too_thin(thin[0], im.width, im.height, size, flag=thin[1], most=SIZE_MOST)):
         raise CycleGANError(why)
     alpha = alpha_of(im)
     im = as_rgb(im)  # no copy of an RGB image (without a colour key)

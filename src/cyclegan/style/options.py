@@ -19,6 +19,9 @@ Optimizer = Literal["lbfgs", "adam"]
 Init = Literal["content", "noise"]
 StyleBackbone = Literal["auto", "vgg19", "lite0"]
 ADAM_LR = 0.02  # in [0, 1] pixel units: 300 steps move a pixel far enough to take on the style
+# --size and --style-size at most; an image too thin even there is told to be cropped (`gatys.too_thin`), not sent to
+# a long side the options refuse
+SIZE_MOST = 4096
 MAX_WEIGHT = 1e10  # of a loss term: 10^4 times the largest default (VGG19's style weight, 1e6)
 
 
@@ -60,9 +63,9 @@ class GatysOptions(Options):
     )
     backbone: StyleBackbone = backbone_option()
     weights: str | None = weights_option()
-    # At most 4096: Gatys optimises the whole image at once (no tiles), and 100000 px was killed for memory
-    size: int | None = opt(512, "long side of the output in px", gt=0, le=4096)
-    style_size: int | None = opt(None, "long side of the style images", gt=0, le=4096, default_text="--size")
+    # At most SIZE_MOST: Gatys optimises the whole image at once (no tiles), and 100000 px was killed for memory
+    size: int | None = opt(512, "long side of the output in px", gt=0, le=SIZE_MOST)
+    style_size: int | None = opt(None, "long side of the style images", gt=0, le=SIZE_MOST, default_text="--size")
     steps: int = steps_option()
     optimizer: Optimizer = optimizer_option()
     # At most MAX_WEIGHT: past it L-BFGS stopped moving the pixels (--tv-weight 1e30, --style-weight 1e20) or the

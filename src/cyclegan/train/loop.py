@@ -231,8 +231,19 @@ def _checked_images(
     try:
         if left is not None and left <= 0:  # spent before the check: said at once, not by an alarm that may ring
             raise TimeUp  # inside a file's close, where it can be lost (a 1 ms alarm read as a bad image, once)
-        with time_limited(left):
-            return training_images(cfg, progress=progress, main=d_ctx.is_main)
+        with time_limited(left) as wait:
+            # The alarm's TimeUp can be lost: raised inside a file's close, it became that image's "Bad file
+            # descriptor" (1 in 20 limits that ran out here: "cannot read image ...: remove it"), or a skipped image
+            # under --skip-bad-images. Where the alarm rang, time is up all the same.
+            try:
+                images = training_images(cfg, progress=progress, main=d_ctx.is_main)
+            except Exception:
+                if not wait.rang:
+                    raise
+                raise TimeUp from None
+            if wait.rang:
+                raise TimeUp
+            return images
     except TimeUp:
         kept = "nothing trained" if ckpt is None else f"the checkpoint of step {ckpt['step']} is kept"
         # spent before the check on a resume: by its checkpoint's read, which the limit counts
