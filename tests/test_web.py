@@ -1680,7 +1680,8 @@ def test_a_checkpoint_replaced_by_another_whole_one_is_loaded_said_or_refused_no
 def test_a_runs_checkpoint_replaced_by_a_one_way_file_is_offered_in_its_one_direction(tmp_path, run):
     """A served run's checkpoint.pt replaced by a CUT run's (A to B only) was still listed both ways (directions read
     from the run's config.json), so the direction radio offered BtoA, which failed when chosen. Now it is listed
-    from the file's own config, as "(AtoB only)", and only AtoB is offered for it."""
+    from the file's own config, as "(AtoB only)", and only AtoB is offered for it. A page opened before, still
+    holding "runs/r", was then asked to choose the model again: the old name now still means the run's file."""
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.web.engine import Engine
     from cyclegan.web.serve import ServeOptions
@@ -1693,14 +1694,18 @@ def test_a_runs_checkpoint_replaced_by_a_one_way_file_is_offered_in_its_one_dire
     _tiny_checkpoint(other := tmp_path / "other.pt", family="cut", nce_num_patches=16, nce_mlp_dim=8)
     os.replace(other, copy / "checkpoint.pt")
     assert [(m.label, m.directions) for m in engine.models()] == [("runs/r (AtoB only)", ("AtoB",))]
-    # the page's lists are refreshed: the model it held is gone (no job runs a model the visitor did not pick),
-    # and the one now listed offers its one direction
+    # a page not refreshed yet sends the old name: the same run, in its one direction
+    assert engine.directions(key) == ["AtoB"]
+    assert engine.ready(key, "AtoB").net is engine.generator("runs/r (AtoB only)", "AtoB")
+    # the page's lists are refreshed: its choice moves to the run's new name (the direction radio follows it)
     update = engine.refresh_lists(known, key, None)[0]
-    assert update["choices"] == [("runs/r (AtoB only)", "runs/r (AtoB only)")] and update["value"] is None
+    assert update["choices"] == [("runs/r (AtoB only)", "runs/r (AtoB only)")]
+    assert update["value"] == "runs/r (AtoB only)"
+    assert engine.directions("runs/r (AtoB only)") == ["AtoB"]
+    shutil.rmtree(copy)  # the run deleted: neither name means anything any more
     with pytest.raises(CycleGANError, match="^that model is not offered any more; choose one from the list$"):
         engine.generator(key, "AtoB")
-    assert engine.directions("runs/r (AtoB only)") == ["AtoB"]
-    assert engine.generator("runs/r (AtoB only)", "AtoB") is not None
+    assert engine.model("runs/r (AtoB only)") is None
 
 
 def test_a_checkpoint_replaced_by_one_of_the_same_size_and_time_is_loaded_again(engine, run):

@@ -330,9 +330,19 @@ class Engine:
     def model_choices(self) -> list[tuple[str, str]]:
         return [(m.label, m.key) for m in self.models()]
 
+    def model(self, key: str | None) -> Model | None:
+        """The model offered as `key` (a dropdown value), or under a name its file was offered by before: a run's
+        checkpoint replaced by a one-way one is listed anew as "runs/r (AtoB only)", and a page not yet refreshed,
+        holding "runs/r", was asked to choose the model again. None for a key no offered file was ever named."""
+        models = self.models()
+        if (found := next((m for m in models if m.key == key), None)) is not None:
+            return found
+        path = self._model_names.file(key)
+        return next((m for m in models if m.path == path), None) if path is not None else None
+
     def trained_direction(self, key: str | None) -> str | None:
         """The one direction model `key` translates (pix2pix, CUT), None for both or an unknown key."""
-        model = next((m for m in self.models() if m.key == key), None)
+        model = self.model(key)
         return model.directions[0] if model is not None and len(model.directions) == 1 else None
 
     def directions(self, key: str | None) -> list[str]:
@@ -368,8 +378,8 @@ class Engine:
         return self._device
 
     def model_path(self, key: str | None) -> str | None:
-        """The file of model `key` (a dropdown value) among `models()`; None for a key not offered."""
-        return next((m.path for m in self.models() if m.key == key), None)
+        """The file of model `key` (a dropdown value) among `models()` (`model`); None for a key not offered."""
+        return model.path if (model := self.model(key)) is not None else None
 
     def generator(self, key: str | None, direction: str):
         """The generator of model `key` for `direction`: `ready`'s network."""
@@ -573,6 +583,8 @@ class Engine:
         def pick(current: str | None) -> str | None:
             if current in keys:
                 return current
+            if current is not None and (model := self.model(current)) is not None:
+                return model.key  # its file listed anew ("runs/r (AtoB only)"): the direction radio follows it
             # none chosen yet: the first; a chosen model gone (its run deleted): none, so the next job asks
             # for a choice rather than running another model the visitor did not pick
             return keys[0] if current is None and keys else None
