@@ -630,7 +630,7 @@ def test_a_clip_over_the_frame_limit_is_refused_before_any_translation(tmp_path,
     key = engine.models()[0].key
     frames = [np.full((8, 8, 3), 40 * i, np.uint8) for i in range(5)]
     tab = VideoTab(engine)
-    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
+    monkeypatch.setattr(engine, "ready", lambda *a: pytest.fail("a model was loaded"))
     for kind, held in (("mp4", "5 frames"), ("gif", "5 frames"), ("mkv", "more than 4 frames")):
         clip = write_clip(tmp_path / f"long.{kind}", frames, rate=25)
         with pytest.raises(CycleGANError) as e:
@@ -673,7 +673,7 @@ def _video_tab_loading_no_model(tmp_path, run, monkeypatch, **serve):
     from cyclegan.web.video_tab import VideoTab
 
     engine = Engine(ServeOptions(runs=(str(run),), device="cpu", **serve), [], tmp_path / "work")
-    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
+    monkeypatch.setattr(engine, "ready", lambda *a: pytest.fail("a model was loaded"))
     return engine, VideoTab(engine)
 
 
@@ -743,7 +743,7 @@ def test_a_clip_whose_header_declares_fewer_frames_than_it_holds_is_counted(tmp_
     assert 0 < probe(clip).frames <= 10  # what the header declares
 
     engine = Engine(ServeOptions(runs=(str(run),), device="cpu", max_clip_frames=10), [], tmp_path / "work")
-    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
+    monkeypatch.setattr(engine, "ready", lambda *a: pytest.fail("a model was loaded"))
     with pytest.raises(CycleGANError, match="fragmented.mp4 holds more than 10 frames, over this server's limit"):
         VideoTab(engine).translate(str(clip), engine.models()[0].key, "AtoB", False, 0.0)
 
@@ -1635,7 +1635,7 @@ def test_a_checkpoint_caught_mid_rewrite_keeps_the_model_loaded_before(tmp_path,
     whole = path.read_bytes()
     path.write_bytes(whole[: len(whole) // 2])  # half written
     with pytest.warns(UserWarning, match=r"^cannot read checkpoint runs/r: .*; kept the model loaded at step 2$"):
-        assert engine.ready(key, "AtoB") == (first, False)
+        assert engine.ready(key, "AtoB") == (first, False, "")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # said once, not at each job
         assert engine.generator(key, "AtoB") is first
@@ -1675,6 +1675,39 @@ def test_a_checkpoint_replaced_by_another_whole_one_is_loaded_said_or_refused_no
         with pytest.raises(CycleGANError, match=r"^runs/r \(AtoB only\): this cut model translates A to B only"):
             engine.generator(key, "BtoA")
     assert all(net is not back for _, net in engine._generators.values())  # not served on
+
+
+def test_a_checkpoint_saved_again_while_served_is_said_in_the_result_not_in_a_pop_up_per_job(
+    tmp_path, run, monkeypatch
+):
+    """A run still training and served saves a new checkpoint every --save-every steps: each job that found one said
+    "its checkpoint changed since it was loaded" in a pop-up, with a small --save-every one per translation. Now
+    the result's caption says it, for the job that loaded the new file only; no pop-up."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import gradio as gr
+    import torch
+
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import TranslateTab
+
+    shutil.copytree(run, copy := tmp_path / "runs" / "r")
+    engine = Engine(ServeOptions(runs=(str(copy.parent),), device="cpu"), [], tmp_path / "work")
+    tab, key, photo = TranslateTab(engine), engine.models()[0].key, str(_png(tmp_path / "photo.png", 16, 16))
+    pop_ups = []
+    monkeypatch.setattr(gr, "Info", pop_ups.append)
+    monkeypatch.setattr(gr, "Warning", pop_ups.append)
+    assert tab.translate([photo], key, "AtoB")[2].endswith("(loaded now)")  # its first load: nothing changed
+    for before, step in ((2, 7), (7, 8)):  # the run saves again between two jobs
+        ckpt = torch.load(copy / CHECKPOINT_NAME, weights_only=True)
+        torch.save({**ckpt, "step": step}, saving := tmp_path / "saving.pt")
+        os.replace(saving, copy / CHECKPOINT_NAME)
+        assert tab.translate([photo], key, "AtoB")[2].endswith(
+            f"(loaded now); the model's checkpoint changed since it was loaded (step {before}); AtoB loaded again "
+            f"from it (step {step})"
+        )
+    assert tab.translate([photo], key, "AtoB")[2].endswith("(already loaded)")  # said once per new checkpoint
+    assert pop_ups == []
 
 
 def test_a_runs_checkpoint_replaced_by_a_one_way_file_is_offered_in_its_one_direction(tmp_path, run):
@@ -2643,7 +2676,7 @@ def test_an_animated_upload_to_style_transfer_or_compare_is_named_as_its_first_f
         raise CycleGANError("stopped here")
 
     monkeypatch.setattr(Engine, "style_backbones", stop)
-    monkeypatch.setattr(Engine, "generator", stop)
+    monkeypatch.setattr(Engine, "ready", stop)
     ckpt = tmp_path / "tiny.pt"
     _tiny_checkpoint(ckpt)
     app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")

@@ -202,7 +202,7 @@ class VideoTab:
             )
         check_held_on_page(name, src.suffix.lower(), frames, info.width, info.height, opts.max_pixels)
         check_blend(name, info.width, info.height, temporal.flow_blend, opts.max_memory)  # before a model loads
-        G = self.engine.generator(key, direction)
+        G, _, changed = self.engine.ready(key, direction)
         self.engine.check_cost(G, f"{name}'s frames are", info.width, info.height)
         if shares_nothing(G, temporal):  # the box was taken without a word, as `--norm-stats shared` was
             gr.Warning(
@@ -234,6 +234,6 @@ class VideoTab:
         for said in warnings:  # named as the visitor named the clip, as its errors are
             gr.Warning(alert_text(without_paths(said.removeprefix("warning: ").replace(str(src), name))))
         line = f"{literal(name)}: {counted(frames, 'frame')} of {info.width}x{info.height} in {seconds:.1f} s"
-        line += f" ({frames / seconds:.1f} frames/s)"
+        line += f" ({frames / seconds:.1f} frames/s)" + (f"; {changed}" if changed else "")  # a run that saved since
         shown = str(target) if target.suffix in (".mp4", ".webm") else None
         return shown, str(target), line
