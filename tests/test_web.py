@@ -592,7 +592,7 @@ def test_the_video_tab_counts_one_frame_as_one(engine, tmp_path):
 
     Image.new("RGB", (1, 1), "red").save(still := tmp_path / "one.gif")
     _, _, line = VideoTab(engine).translate(str(still), engine.models()[0].key, "AtoB", False, 0.0)
-    assert line.startswith("one\\.gif: 1 frame of 1x1 in ")
+    assert line.startswith("one\\.gif: 1 frame of 1x1 by ")
 
 
 def test_shared_statistics_on_the_video_tab_with_a_batch_norm_model_are_named_as_changing_nothing(tmp_path):
@@ -1574,9 +1574,30 @@ def test_translate_says_a_model_read_again_after_its_file_changed_was_loaded_now
     st = os.stat(path)
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # as if training saved a newer one
     try:
-        assert tab.translate([photo], key, "AtoB")[2].endswith("(loaded now)")
+        assert "(loaded now)" in tab.translate([photo], key, "AtoB")[2]  # and said as changed: the file was touched
     finally:
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_a_result_names_the_model_that_made_it(tmp_path, run):
+    """A visitor who chose another model while a job ran saw its result under the new choice, and nothing said which
+    model made it (Translate's caption said "model ready in 0.00 s"; Video's line, the frames and seconds). Now
+    Translate's caption and Video's line name the model and direction the job ran."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import TranslateTab
+    from cyclegan.web.video_tab import VideoTab
+
+    for name in ("r", "s"):
+        shutil.copytree(run, tmp_path / "runs" / name)
+    engine = Engine(ServeOptions(runs=(str(tmp_path / "runs"),), device="cpu"), [], tmp_path / "work")
+    photo, clip = str(_png(tmp_path / "photo.png", 16, 16)), str(_animated(tmp_path / "walk.gif", 2))
+    for key, direction in (("runs/r", "AtoB"), ("runs/s", "BtoA")):
+        said = rf"runs\/{key[-1]} ({direction})"  # as Markdown shows it: runs/r
+        assert f"translated by {said}; model ready in " in TranslateTab(engine).translate([photo], key, direction)[2]
+        assert f"2 frames of 40x50 by {said} in " in VideoTab(engine).translate(clip, key, direction, False, 0.0)[2]
 
 
 def test_a_job_that_waited_for_another_jobs_load_of_its_model_says_it_was_loaded_now(engine, monkeypatch):

@@ -229,6 +229,8 @@ class TranslateTab:
             yield gallery, downloads, f"{done}\n\n{info}" if rows else done
             return
         say_left_out(problems)
-        info += f"\n\nmodel ready in {load_s:.2f} s" + (" (loaded now)" if loaded else " (already loaded)")
+        # the model named: one chosen while the job ran is the one the dropdown shows, not the one that made these
+        info += f"\n\ntranslated by {literal(key)} ({direction}); model ready in {load_s:.2f} s"
+        info += " (loaded now)" if loaded else " (already loaded)"
         info += f"; {changed}" if changed else ""  # a run that saved since: said here, not in a pop-up per job
         yield gallery, downloads, info
