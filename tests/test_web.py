@@ -592,7 +592,7 @@ def test_the_video_tab_counts_one_frame_as_one(engine, tmp_path):
 
     Image.new("RGB", (1, 1), "red").save(still := tmp_path / "one.gif")
     _, _, line = VideoTab(engine).translate(str(still), engine.models()[0].key, "AtoB", False, 0.0)
-    assert line.startswith("one\\.gif: 1 frame of 1x1 by ")
+    assert line.startswith("one\\.gif: 1 frame of 1x1 translated AtoB by ")
 
 
 def test_shared_statistics_on_the_video_tab_with_a_batch_norm_model_are_named_as_changing_nothing(tmp_path):
@@ -1595,9 +1595,9 @@ def test_a_result_names_the_model_that_made_it(tmp_path, run):
     engine = Engine(ServeOptions(runs=(str(tmp_path / "runs"),), device="cpu"), [], tmp_path / "work")
     photo, clip = str(_png(tmp_path / "photo.png", 16, 16)), str(_animated(tmp_path / "walk.gif", 2))
     for key, direction in (("runs/r", "AtoB"), ("runs/s", "BtoA")):
-        said = rf"runs\/{key[-1]} ({direction})"  # as Markdown shows it: runs/r
-        assert f"translated by {said}; model ready in " in TranslateTab(engine).translate([photo], key, direction)[2]
-        assert f"2 frames of 40x50 by {said} in " in VideoTab(engine).translate(clip, key, direction, False, 0.0)[2]
+        said = rf"translated {direction} by runs\/{key[-1]}"  # as Markdown shows it: runs/r
+        assert f"{said}; model ready in " in TranslateTab(engine).translate([photo], key, direction)[2]
+        assert f"2 frames of 40x50 {said} in " in VideoTab(engine).translate(clip, key, direction, False, 0.0)[2]
 
 
 def test_a_job_that_waited_for_another_jobs_load_of_its_model_says_it_was_loaded_now(engine, monkeypatch):

@@ -230,7 +230,7 @@ class TranslateTab:
             return
         say_left_out(problems)
         # the model named: one chosen while the job ran is the one the dropdown shows, not the one that made these
-        info += f"\n\ntranslated by {literal(key)} ({direction}); model ready in {load_s:.2f} s"
+        info += f"\n\ntranslated {direction} by {literal(key)}; model ready in {load_s:.2f} s"
         info += " (loaded now)" if loaded else " (already loaded)"
         info += f"; {changed}" if changed else ""  # a run that saved since: said here, not in a pop-up per job
         yield gallery, downloads, info

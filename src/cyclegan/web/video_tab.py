@@ -234,8 +234,8 @@ class VideoTab:
         for said in warnings:  # named as the visitor named the clip, as its errors are
             gr.Warning(alert_text(without_paths(said.removeprefix("warning: ").replace(str(src), name))))
         # the model named: one chosen while the job ran is the one the dropdown shows, not the one that made this
-        clip, model = f"{counted(frames, 'frame')} of {info.width}x{info.height}", f"{literal(key)} ({direction})"
-        line = f"{literal(name)}: {clip} by {model} in {seconds:.1f} s ({frames / seconds:.1f} frames/s)"
+        clip, model = f"{counted(frames, 'frame')} of {info.width}x{info.height}", f"{direction} by {literal(key)}"
+        line = f"{literal(name)}: {clip} translated {model} in {seconds:.1f} s ({frames / seconds:.1f} frames/s)"
         line += f"; {changed}" if changed else ""  # a run that saved since: said here, not in a pop-up per job
         shown = str(target) if target.suffix in (".mp4", ".webm") else None
         return shown, str(target), line
