@@ -2616,6 +2616,76 @@ def test_browser_an_uploads_name_is_never_drawn_as_html(run, tmp_path):
 
 
 @pytest.mark.slow
+def test_browser_an_oversized_uploads_name_is_never_drawn_as_html(run, tmp_path):
+    """The page refused a file over --max-upload-mb itself, with Gradio's pop-up "File(s) exceed the maximum allowed
+    size of 1.0 Mb: NAME", the file's name put in the page as HTML: a file named `<img src=x>.png` drew an image (one
+    named `<img src=https:HOST>` fetched it from another host). Now the server refuses it, in the page's words."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+
+    (named := tmp_path / "<b>big<img src=x>.png").write_bytes(b"x" * (2 << 20))
+    proc, url, _ = start_server(["--runs", str(run), "--max-upload-mb", "1"])
+    try:
+        with sync_api.sync_playwright() as p:
+            browser, page, external = open_page(p, url)
+            try:
+                for tab, box in [("Translate", "translate-upload"), ("Video", "video-upload")]:
+                    page.get_by_role("tab", name=tab).click()
+                    page.locator(f"#{box} input[type=file]").set_input_files([str(named)])
+                    said = page.locator(".toast-body", has_text="over this server's limit of 1 MB per upload")
+                    said.first.wait_for(timeout=30_000)
+                    assert page.locator(".toast-body img, .toast-body b").count() == 0, box
+                    assert "cyclegan serve --max-upload-mb" in said.first.inner_text()
+                    page.locator(".toast-close").first.click()
+                assert external == []
+            finally:
+                browser.close()
+    finally:
+        stop_server(proc)
+
+
+def test_an_upload_over_the_file_limit_is_refused_in_the_pages_words():
+    """Gradio's server refused a file over --max-upload-mb as "File size exceeded maximum allowed size of 1048576
+    bytes."; the page, which no longer refuses it itself, shows the server's line: it names the limit in MB and the
+    option. Other answers of the upload endpoint pass as they are."""
+    import asyncio
+
+    from cyclegan.web.disk import UploadBudget
+
+    async def gradio(status: int, body: bytes, scope, receive, send) -> None:
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [(b"content-length", b"%d" % len(body))]}
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def answer(status: int, body: bytes) -> list[dict]:
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        budget = UploadBudget(
+            lambda *a: gradio(status, body, *a), folder="/nonexistent", limit=10 << 20, file_limit=1 << 20
+        )
+        scope = {"type": "http", "method": "POST", "path": "/gradio_api/upload", "headers": [(b"content-length", b"9")]}
+        asyncio.run(budget(scope, None, send))
+        return sent
+
+    refused = answer(413, b"File size exceeded maximum allowed size of 1048576 bytes.")
+    assert [m["type"] for m in refused] == ["http.response.start", "http.response.body"]
+    assert refused[0]["status"] == 413 and refused[1]["body"].decode() == (
+        "that file is over this server's limit of 1 MB per upload (cyclegan serve --max-upload-mb); upload a smaller "
+        "one"
+    )
+    assert dict(refused[0]["headers"])[b"content-length"] == str(len(refused[1]["body"])).encode()
+    taken = answer(200, b'["/tmp/gradio/abc/photo.png"]')
+    assert taken[0]["status"] == 200 and taken[1]["body"] == b'["/tmp/gradio/abc/photo.png"]'
+
+
+@pytest.mark.slow
 def test_a_url_sent_as_an_upload_is_not_fetched_by_the_server(tmp_path, run, monkeypatch):
     """Gradio downloads a file input given as an http(s) URL instead of an upload path: a visitor's request
     named any public address and the server fetched it, whole into memory, with no --max-upload-mb (a hostile

@@ -191,7 +191,8 @@ def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
     app.queue(default_concurrency_limit=opts.concurrency, max_size=opts.max_queue)
     jobs_per_visitor(app, opts.max_jobs_per_visitor)
     folder = Path(app.GRADIO_CACHE)  # the uploads and the page's outputs
-    budget = Middleware(UploadBudget, folder=folder, limit=int(opts.max_disk_mb * MB))
+    max_bytes = int(opts.max_upload_mb * MB)
+    budget = Middleware(UploadBudget, folder=folder, limit=int(opts.max_disk_mb * MB), file_limit=max_bytes)
     app.launch(
         server_name=url_host(opts.host),
         server_port=opts.port,
@@ -200,7 +201,7 @@ def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
         quiet=True,  # Gradio's own lines tell a Python caller to pass `share=True` to launch(): not ours to offer
         inbrowser=False,
         show_error=False,
-        max_file_size=int(opts.max_upload_mb * MB),
+        max_file_size=max_bytes,  # checked by the server, said in the page's words (`disk.over_file_limit`)
         allowed_paths=[],
         theme=theme(),
         footer_links=[],
@@ -211,6 +212,8 @@ def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
             "lifespan": sweeping(folder, CACHE_SWEEP_S, CACHE_KEPT_S, own=app.engine.outputs),
         },
     )
+    # The page checks no size itself: its refusal put the file's name in the page as HTML (`disk.over_file_limit`)
+    app.config["max_file_size"] = None
     print(f"cyclegan serve: the page is at {app.local_url} (Ctrl-C stops the server)", flush=True)
     if block:
         wait_while_running(app)
