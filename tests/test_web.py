@@ -2196,6 +2196,40 @@ def test_a_request_naming_a_file_not_uploaded_is_one_line_in_the_log_and_said_in
     assert log.count("\n") == 1 and log.startswith(f"refused: Cannot move {named} ")
 
 
+def test_a_request_holding_a_value_the_page_does_not_offer_is_one_line_in_the_page_s_words(tmp_path, run, capfd):
+    """A forged request (a direction "XtoY", a model given as a path, text for a slider) was refused in Python's
+    words before any handler of ours: "Value: 'XtoY' (type: <class 'str'>) is not in the list of choices: ['AtoB',
+    'BtoA']", and the text for a slider as a TypeError with its traceback in the log. Now the page's one line, and
+    one line in the log naming what was sent."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import asyncio
+
+    from gradio.state_holder import SessionState
+
+    from cyclegan.web import app as app_module
+    from cyclegan.web.serve import ServeOptions
+
+    page = app_module.build_app(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+    translate = next(f for f in page.fns.values() if f.name == "translate_live")
+    compare = next(f for f in page.fns.values() if f.name == "compare")
+    key = page.engine.model_choices()[0][1]
+    for fn, inputs, logged in [
+        (translate, [None, key, "XtoY"], "refused: Value: 'XtoY' (type: <class 'str'>) is not in the list of choices"),
+        (translate, [None, "/etc/passwd", "AtoB"], "refused: Value: /etc/passwd is not in the list of choices"),
+        (
+            compare,
+            [None, key, "AtoB", None, "lite0", "abc", 10],
+            "refused: Could not preprocess input component at index 5 (a `slider` component)",
+        ),
+    ]:
+        capfd.readouterr()
+        with pytest.raises(gr.Error) as e:
+            asyncio.run(page.process_api(fn, inputs, state=SessionState(page)))
+        assert e.value.message == app_module.NOT_OFFERED and not e.value.print_exception
+        log = capfd.readouterr().err
+        assert log.count("\n") == 1 and log.startswith(logged), log
+
+
 def test_a_request_naming_gradio_s_folder_as_a_file_leaves_its_clean_up_running(tmp_path, run, monkeypatch):
     """A request may name any path inside Gradio's folder as an upload, and the folder's own path is in every
     file URL the page holds: named as a file, it joined Gradio's list of files, the hourly clean-up raised
