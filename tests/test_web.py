@@ -6,6 +6,7 @@ uses them too)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -1711,6 +1712,7 @@ def test_a_checkpoint_saved_again_while_served_is_said_in_the_result_not_in_a_po
     from cyclegan.web.engine import Engine
     from cyclegan.web.serve import ServeOptions
     from cyclegan.web.translate_tab import TranslateTab
+    from cyclegan.web.video_tab import VideoTab
 
     shutil.copytree(run, copy := tmp_path / "runs" / "r")
     engine = Engine(ServeOptions(runs=(str(copy.parent),), device="cpu"), [], tmp_path / "work")
@@ -1728,6 +1730,13 @@ def test_a_checkpoint_saved_again_while_served_is_said_in_the_result_not_in_a_po
             f"from it (step {step})"
         )
     assert tab.translate([photo], key, "AtoB")[2].endswith("(already loaded)")  # said once per new checkpoint
+    if importlib.util.find_spec("av") is not None:  # the Video tab's line says it too
+        torch.save({**ckpt, "step": 9}, saving)
+        os.replace(saving, copy / CHECKPOINT_NAME)
+        line = VideoTab(engine).translate(str(_animated(tmp_path / "walk.gif", 2)), key, "AtoB", False, 0.0)[2]
+        assert line.endswith(
+            "frames/s); the model's checkpoint changed since it was loaded (step 8); AtoB loaded again from it (step 9)"
+        )
     assert pop_ups == []
 
 
