@@ -6,6 +6,7 @@ uses them too)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -608,7 +609,7 @@ def test_the_video_tab_counts_one_frame_as_one(engine, tmp_path):
 
     Image.new("RGB", (1, 1), "red").save(still := tmp_path / "one.gif")
     _, _, line = VideoTab(engine).translate(str(still), engine.models()[0].key, "AtoB", False, 0.0)
-    assert line.startswith("one\\.gif: 1 frame of 1x1 in ")
+    assert line.startswith("one\\.gif: 1 frame of 1x1 translated AtoB by ")
 
 
 def test_shared_statistics_on_the_video_tab_with_a_batch_norm_model_are_named_as_changing_nothing(tmp_path):
@@ -646,7 +647,7 @@ def test_a_clip_over_the_frame_limit_is_refused_before_any_translation(tmp_path,
     key = engine.models()[0].key
     frames = [np.full((8, 8, 3), 40 * i, np.uint8) for i in range(5)]
     tab = VideoTab(engine)
-    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
+    monkeypatch.setattr(engine, "ready", lambda *a: pytest.fail("a model was loaded"))
     for kind, held in (("mp4", "5 frames"), ("gif", "5 frames"), ("mkv", "more than 4 frames")):
         clip = write_clip(tmp_path / f"long.{kind}", frames, rate=25)
         with pytest.raises(CycleGANError) as e:
@@ -689,7 +690,7 @@ def _video_tab_loading_no_model(tmp_path, run, monkeypatch, **serve):
     from cyclegan.web.video_tab import VideoTab
 
     engine = Engine(ServeOptions(runs=(str(run),), device="cpu", **serve), [], tmp_path / "work")
-    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
+    monkeypatch.setattr(engine, "ready", lambda *a: pytest.fail("a model was loaded"))
     return engine, VideoTab(engine)
 
 
@@ -759,7 +760,7 @@ def test_a_clip_whose_header_declares_fewer_frames_than_it_holds_is_counted(tmp_
     assert 0 < probe(clip).frames <= 10  # what the header declares
 
     engine = Engine(ServeOptions(runs=(str(run),), device="cpu", max_clip_frames=10), [], tmp_path / "work")
-    monkeypatch.setattr(engine, "generator", lambda *a: pytest.fail("a model was loaded"))
+    monkeypatch.setattr(engine, "ready", lambda *a: pytest.fail("a model was loaded"))
     with pytest.raises(CycleGANError, match="fragmented.mp4 holds more than 10 frames, over this server's limit"):
         VideoTab(engine).translate(str(clip), engine.models()[0].key, "AtoB", False, 0.0)
 
@@ -1590,9 +1591,30 @@ def test_translate_says_a_model_read_again_after_its_file_changed_was_loaded_now
     st = os.stat(path)
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # as if training saved a newer one
     try:
-        assert tab.translate([photo], key, "AtoB")[2].endswith("(loaded now)")
+        assert "(loaded now)" in tab.translate([photo], key, "AtoB")[2]  # and said as changed: the file was touched
     finally:
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_a_result_names_the_model_that_made_it(tmp_path, run):
+    """A visitor who chose another model while a job ran saw its result under the new choice, and nothing said which
+    model made it (Translate's caption said "model ready in 0.00 s"; Video's line, the frames and seconds). Now
+    Translate's caption and Video's line name the model and direction the job ran."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import TranslateTab
+    from cyclegan.web.video_tab import VideoTab
+
+    for name in ("r", "s"):
+        shutil.copytree(run, tmp_path / "runs" / name)
+    engine = Engine(ServeOptions(runs=(str(tmp_path / "runs"),), device="cpu"), [], tmp_path / "work")
+    photo, clip = str(_png(tmp_path / "photo.png", 16, 16)), str(_animated(tmp_path / "walk.gif", 2))
+    for key, direction in (("runs/r", "AtoB"), ("runs/s", "BtoA")):
+        said = rf"translated {direction} by runs\/{key[-1]}"  # as Markdown shows it: runs/r
+        assert f"{said}; model ready in " in TranslateTab(engine).translate([photo], key, direction)[2]
+        assert f"2 frames of 40x50 {said} in " in VideoTab(engine).translate(clip, key, direction, False, 0.0)[2]
 
 
 def test_a_job_that_waited_for_another_jobs_load_of_its_model_says_it_was_loaded_now(engine, monkeypatch):
@@ -1651,7 +1673,7 @@ def test_a_checkpoint_caught_mid_rewrite_keeps_the_model_loaded_before(tmp_path,
     whole = path.read_bytes()
     path.write_bytes(whole[: len(whole) // 2])  # half written
     with pytest.warns(UserWarning, match=r"^cannot read checkpoint runs/r: .*; kept the model loaded at step 2$"):
-        assert engine.ready(key, "AtoB") == (first, False)
+        assert engine.ready(key, "AtoB") == (first, False, "")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # said once, not at each job
         assert engine.generator(key, "AtoB") is first
@@ -1693,10 +1715,52 @@ def test_a_checkpoint_replaced_by_another_whole_one_is_loaded_said_or_refused_no
     assert all(net is not back for _, net in engine._generators.values())  # not served on
 
 
+def test_a_checkpoint_saved_again_while_served_is_said_in_the_result_not_in_a_pop_up_per_job(
+    tmp_path, run, monkeypatch
+):
+    """A run still training and served saves a new checkpoint every --save-every steps: each job that found one said
+    "its checkpoint changed since it was loaded" in a pop-up, with a small --save-every one per translation. Now
+    the result's caption says it, for the job that loaded the new file only; no pop-up."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import gradio as gr
+    import torch
+
+    from cyclegan.web.engine import Engine
+    from cyclegan.web.serve import ServeOptions
+    from cyclegan.web.translate_tab import TranslateTab
+    from cyclegan.web.video_tab import VideoTab
+
+    shutil.copytree(run, copy := tmp_path / "runs" / "r")
+    engine = Engine(ServeOptions(runs=(str(copy.parent),), device="cpu"), [], tmp_path / "work")
+    tab, key, photo = TranslateTab(engine), engine.models()[0].key, str(_png(tmp_path / "photo.png", 16, 16))
+    pop_ups = []
+    monkeypatch.setattr(gr, "Info", pop_ups.append)
+    monkeypatch.setattr(gr, "Warning", pop_ups.append)
+    assert tab.translate([photo], key, "AtoB")[2].endswith("(loaded now)")  # its first load: nothing changed
+    for before, step in ((2, 7), (7, 8)):  # the run saves again between two jobs
+        ckpt = torch.load(copy / CHECKPOINT_NAME, weights_only=True)
+        torch.save({**ckpt, "step": step}, saving := tmp_path / "saving.pt")
+        os.replace(saving, copy / CHECKPOINT_NAME)
+        assert tab.translate([photo], key, "AtoB")[2].endswith(
+            f"(loaded now); the model's checkpoint changed since it was loaded (step {before}); AtoB loaded again "
+            f"from it (step {step})"
+        )
+    assert tab.translate([photo], key, "AtoB")[2].endswith("(already loaded)")  # said once per new checkpoint
+    if importlib.util.find_spec("av") is not None:  # the Video tab's line says it too
+        torch.save({**ckpt, "step": 9}, saving)
+        os.replace(saving, copy / CHECKPOINT_NAME)
+        line = VideoTab(engine).translate(str(_animated(tmp_path / "walk.gif", 2)), key, "AtoB", False, 0.0)[2]
+        assert line.endswith(
+            "frames/s); the model's checkpoint changed since it was loaded (step 8); AtoB loaded again from it (step 9)"
+        )
+    assert pop_ups == []
+
+
 def test_a_runs_checkpoint_replaced_by_a_one_way_file_is_offered_in_its_one_direction(tmp_path, run):
     """A served run's checkpoint.pt replaced by a CUT run's (A to B only) was still listed both ways (directions read
     from the run's config.json), so the direction radio offered BtoA, which failed when chosen. Now it is listed
-    from the file's own config, as "(AtoB only)", and only AtoB is offered for it."""
+    from the file's own config, as "(AtoB only)", and only AtoB is offered for it. A page opened before, still
+    holding "runs/r", was then asked to choose the model again: the old name now still means the run's file."""
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.web.engine import Engine
     from cyclegan.web.serve import ServeOptions
@@ -1709,14 +1773,18 @@ def test_a_runs_checkpoint_replaced_by_a_one_way_file_is_offered_in_its_one_dire
     _tiny_checkpoint(other := tmp_path / "other.pt", family="cut", nce_num_patches=16, nce_mlp_dim=8)
     os.replace(other, copy / "checkpoint.pt")
     assert [(m.label, m.directions) for m in engine.models()] == [("runs/r (AtoB only)", ("AtoB",))]
-    # the page's lists are refreshed: the model it held is gone (no job runs a model the visitor did not pick),
-    # and the one now listed offers its one direction
+    # a page not refreshed yet sends the old name: the same run, in its one direction
+    assert engine.directions(key) == ["AtoB"]
+    assert engine.ready(key, "AtoB").net is engine.generator("runs/r (AtoB only)", "AtoB")
+    # the page's lists are refreshed: its choice moves to the run's new name (the direction radio follows it)
     update = engine.refresh_lists(known, key, None)[0]
-    assert update["choices"] == [("runs/r (AtoB only)", "runs/r (AtoB only)")] and update["value"] is None
+    assert update["choices"] == [("runs/r (AtoB only)", "runs/r (AtoB only)")]
+    assert update["value"] == "runs/r (AtoB only)"
+    assert engine.directions("runs/r (AtoB only)") == ["AtoB"]
+    shutil.rmtree(copy)  # the run deleted: neither name means anything any more
     with pytest.raises(CycleGANError, match="^that model is not offered any more; choose one from the list$"):
         engine.generator(key, "AtoB")
-    assert engine.directions("runs/r (AtoB only)") == ["AtoB"]
-    assert engine.generator("runs/r (AtoB only)", "AtoB") is not None
+    assert engine.model("runs/r (AtoB only)") is None
 
 
 def test_a_checkpoint_replaced_by_one_of_the_same_size_and_time_is_loaded_again(engine, run):
@@ -2153,6 +2221,40 @@ def test_a_request_naming_a_file_not_uploaded_is_one_line_in_the_log_and_said_in
     assert log.count("\n") == 1 and log.startswith(f"refused: Cannot move {named} ")
 
 
+def test_a_request_holding_a_value_the_page_does_not_offer_is_one_line_in_the_page_s_words(tmp_path, run, capfd):
+    """A forged request (a direction "XtoY", a model given as a path, text for a slider) was refused in Python's
+    words before any handler of ours: "Value: 'XtoY' (type: <class 'str'>) is not in the list of choices: ['AtoB',
+    'BtoA']", and the text for a slider as a TypeError with its traceback in the log. Now the page's one line, and
+    one line in the log naming what was sent."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import asyncio
+
+    from gradio.state_holder import SessionState
+
+    from cyclegan.web import app as app_module
+    from cyclegan.web.serve import ServeOptions
+
+    page = app_module.build_app(ServeOptions(runs=(str(run),), device="cpu"), [], tmp_path / "work")
+    translate = next(f for f in page.fns.values() if f.name == "translate_live")
+    compare = next(f for f in page.fns.values() if f.name == "compare")
+    key = page.engine.model_choices()[0][1]
+    for fn, inputs, logged in [
+        (translate, [None, key, "XtoY"], "refused: Value: 'XtoY' (type: <class 'str'>) is not in the list of choices"),
+        (translate, [None, "/etc/passwd", "AtoB"], "refused: Value: /etc/passwd is not in the list of choices"),
+        (
+            compare,
+            [None, key, "AtoB", None, "lite0", "abc", 10],
+            "refused: Could not preprocess input component at index 5 (a `slider` component)",
+        ),
+    ]:
+        capfd.readouterr()
+        with pytest.raises(gr.Error) as e:
+            asyncio.run(page.process_api(fn, inputs, state=SessionState(page)))
+        assert e.value.message == app_module.NOT_OFFERED and not e.value.print_exception
+        log = capfd.readouterr().err
+        assert log.count("\n") == 1 and log.startswith(logged), log
+
+
 def test_a_request_naming_gradio_s_folder_as_a_file_leaves_its_clean_up_running(tmp_path, run, monkeypatch):
     """A request may name any path inside Gradio's folder as an upload, and the folder's own path is in every
     file URL the page holds: named as a file, it joined Gradio's list of files, the hourly clean-up raised
@@ -2573,6 +2675,76 @@ def test_browser_an_uploads_name_is_never_drawn_as_html(run, tmp_path):
 
 
 @pytest.mark.slow
+def test_browser_an_oversized_uploads_name_is_never_drawn_as_html(run, tmp_path):
+    """The page refused a file over --max-upload-mb itself, with Gradio's pop-up "File(s) exceed the maximum allowed
+    size of 1.0 Mb: NAME", the file's name put in the page as HTML: a file named `<img src=x>.png` drew an image (one
+    named `<img src=https:HOST>` fetched it from another host). Now the server refuses it, in the page's words."""
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+
+    (named := tmp_path / "<b>big<img src=x>.png").write_bytes(b"x" * (2 << 20))
+    proc, url, _ = start_server(["--runs", str(run), "--max-upload-mb", "1"])
+    try:
+        with sync_api.sync_playwright() as p:
+            browser, page, external = open_page(p, url)
+            try:
+                for tab, box in [("Translate", "translate-upload"), ("Video", "video-upload")]:
+                    page.get_by_role("tab", name=tab).click()
+                    page.locator(f"#{box} input[type=file]").set_input_files([str(named)])
+                    said = page.locator(".toast-body", has_text="over this server's limit of 1 MB per upload")
+                    said.first.wait_for(timeout=30_000)
+                    assert page.locator(".toast-body img, .toast-body b").count() == 0, box
+                    assert "cyclegan serve --max-upload-mb" in said.first.inner_text()
+                    page.locator(".toast-close").first.click()
+                assert external == []
+            finally:
+                browser.close()
+    finally:
+        stop_server(proc)
+
+
+def test_an_upload_over_the_file_limit_is_refused_in_the_pages_words():
+    """Gradio's server refused a file over --max-upload-mb as "File size exceeded maximum allowed size of 1048576
+    bytes."; the page, which no longer refuses it itself, shows the server's line: it names the limit in MB and the
+    option. Other answers of the upload endpoint pass as they are."""
+    import asyncio
+
+    from cyclegan.web.disk import UploadBudget
+
+    async def gradio(status: int, body: bytes, scope, receive, send) -> None:
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [(b"content-length", b"%d" % len(body))]}
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def answer(status: int, body: bytes) -> list[dict]:
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        budget = UploadBudget(
+            lambda *a: gradio(status, body, *a), folder="/nonexistent", limit=10 << 20, file_limit=1 << 20
+        )
+        scope = {"type": "http", "method": "POST", "path": "/gradio_api/upload", "headers": [(b"content-length", b"9")]}
+        asyncio.run(budget(scope, None, send))
+        return sent
+
+    refused = answer(413, b"File size exceeded maximum allowed size of 1048576 bytes.")
+    assert [m["type"] for m in refused] == ["http.response.start", "http.response.body"]
+    assert refused[0]["status"] == 413 and refused[1]["body"].decode() == (
+        "that file is over this server's limit of 1 MB per upload (cyclegan serve --max-upload-mb); upload a smaller "
+        "one"
+    )
+    assert dict(refused[0]["headers"])[b"content-length"] == str(len(refused[1]["body"])).encode()
+    taken = answer(200, b'["/tmp/gradio/abc/photo.png"]')
+    assert taken[0]["status"] == 200 and taken[1]["body"] == b'["/tmp/gradio/abc/photo.png"]'
+
+
+@pytest.mark.slow
 def test_a_url_sent_as_an_upload_is_not_fetched_by_the_server(tmp_path, run, monkeypatch):
     """Gradio downloads a file input given as an http(s) URL instead of an upload path: a visitor's request
     named any public address and the server fetched it, whole into memory, with no --max-upload-mb (a hostile
@@ -2654,7 +2826,7 @@ def test_an_animated_upload_to_style_transfer_or_compare_is_named_as_its_first_f
         raise CycleGANError("stopped here")
 
     monkeypatch.setattr(Engine, "style_backbones", stop)
-    monkeypatch.setattr(Engine, "generator", stop)
+    monkeypatch.setattr(Engine, "ready", stop)
     ckpt = tmp_path / "tiny.pt"
     _tiny_checkpoint(ckpt)
     app = build_app(ServeOptions(checkpoint=(str(ckpt),), device="cpu"), [ckpt], tmp_path / "work")

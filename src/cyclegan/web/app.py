@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import gradio as gr
-from gradio.exceptions import InvalidPathError
+from gradio.exceptions import ComponentProcessingError, InvalidPathError
 from starlette.middleware import Middleware  # gradio's server
 
 from ..errors import counted, escape
@@ -38,6 +38,11 @@ CACHE_SWEEP_S = 300
 # restarted (its uploads were the old server's, removed with its folder)
 NOT_UPLOADED = "that file was not uploaded to this server (restarted since?): upload it again"
 CACHE_KEPT_S = 3600
+# A request's input that no control of the page sends: a choice not offered (a forged direction, a model path) or a
+# value of another kind (text for a slider). Gradio's words were Python's: "Value: 'XtoY' (type: <class 'str'>) is not
+# in the list of choices: ['AtoB', 'BtoA']", and a TypeError's traceback in the log for the text.
+NOT_OFFERED = "the request holds a choice or value this page does not offer: reload the page and choose again"
+_NOT_A_CHOICE = "is not in the list of choices"  # Gradio's Dropdown and Radio refusing a value (`preprocess`)
 
 
 def theme() -> gr.themes.Base:
@@ -91,7 +96,8 @@ def uploaded_files_only(app: gr.Blocks) -> None:
     """Refuse, in one line, a request naming as an input a file the page was not given (`/etc/passwd`, another
     app's file): Gradio refuses it before any handler of ours runs, and logged a 30-line traceback for each one
     (its InvalidPathError, naming the path), while the page showed an "Error" saying nothing. Now the log has one
-    line and the page says what is wrong: a page left open while the server restarted sends its uploads so."""
+    line and the page says what is wrong: a page left open while the server restarted sends its uploads so. A
+    choice or value no control offers (`NOT_OFFERED`) is refused so too, in the page's words, not Python's."""
     preprocess = app.preprocess_data
 
     async def checked(*args, **kwargs):
@@ -100,6 +106,15 @@ def uploaded_files_only(app: gr.Blocks) -> None:
         except InvalidPathError as e:
             print(f"refused: {escape(e)}", file=sys.stderr)  # the operator's log: the path a request named
             raise gr.Error(NOT_UPLOADED, print_exception=False) from None
+        except gr.Error as e:
+            if _NOT_A_CHOICE not in str(e.message):
+                raise
+            print(f"refused: {escape(e.message)}", file=sys.stderr)  # the value sent, for the operator
+            raise gr.Error(NOT_OFFERED, print_exception=False) from None
+        except ComponentProcessingError as e:  # a value of another kind (text for a number); its first line names it
+            first = str(e).partition("\n")[0]
+            print(f"refused: {escape(first)}", file=sys.stderr)
+            raise gr.Error(NOT_OFFERED, print_exception=False) from None
 
     app.preprocess_data = checked
 
@@ -191,7 +206,8 @@ def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
     app.queue(default_concurrency_limit=opts.concurrency, max_size=opts.max_queue)
     jobs_per_visitor(app, opts.max_jobs_per_visitor)
     folder = Path(app.GRADIO_CACHE)  # the uploads and the page's outputs
-    budget = Middleware(UploadBudget, folder=folder, limit=int(opts.max_disk_mb * MB))
+    max_bytes = int(opts.max_upload_mb * MB)
+    budget = Middleware(UploadBudget, folder=folder, limit=int(opts.max_disk_mb * MB), file_limit=max_bytes)
     app.launch(
         server_name=url_host(opts.host),
         server_port=opts.port,
@@ -200,7 +216,7 @@ def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
         quiet=True,  # Gradio's own lines tell a Python caller to pass `share=True` to launch(): not ours to offer
         inbrowser=False,
         show_error=False,
-        max_file_size=int(opts.max_upload_mb * MB),
+        max_file_size=max_bytes,  # checked by the server, said in the page's words (`disk.over_file_limit`)
         allowed_paths=[],
         theme=theme(),
         footer_links=[],
@@ -211,6 +227,8 @@ def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
             "lifespan": sweeping(folder, CACHE_SWEEP_S, CACHE_KEPT_S, own=app.engine.outputs),
         },
     )
+    # The page checks no size itself: its refusal put the file's name in the page as HTML (`disk.over_file_limit`)
+    app.config["max_file_size"] = None
     print(f"cyclegan serve: the page is at {app.local_url} (Ctrl-C stops the server)", flush=True)
     if block:
         wait_while_running(app)

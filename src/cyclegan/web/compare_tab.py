@@ -122,7 +122,7 @@ class CompareTab:
         check_measurable("the photo", size, source=photo_im.size, largest=engine.opts.max_style_size)
         refs = engine.references(styles, size)  # at the size Gatys and the Gram distance scale them to
         engine.name_first_frames([photo, *styles], "used")
-        G = engine.generator(key, direction)
+        G, _, changed = engine.ready(key, direction)
         origin = getattr(G, "_cyclegan_origin", None)  # `loading.Origin`: the file's config; a pix2pix or CUT model
         label = model_label(origin.config if origin else None, engine.model_path(key) or "")  # was "CycleGAN"
         name, gatys_net, metrics_net = engine.style_backbones(backbone)
@@ -182,6 +182,8 @@ class CompareTab:
             f"{METRICS_BACKBONE} features, as `cyclegan compare` reports them. {label}: one forward pass after "
             "a warm-up; Gatys: the whole optimisation."
         )
+        if changed:  # a run that saved since: said here, not in a pop-up per job
+            table.append(f"\n{changed[0].upper()}{changed[1:]}.")
         if transparent:  # a cut-out lost it without a word
             table.append("\nThe photo's transparency was put on white, as `cyclegan compare` reads it.")
         if name == METRICS_BACKBONE:

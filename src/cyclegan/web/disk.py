@@ -75,10 +75,11 @@ class UploadBudget:
     """ASGI middleware: Gradio's upload endpoint (POST .../upload) refused, with 413 and a line the page shows,
     while `folder` (Gradio's) holds `limit` bytes or would with the request's declared length; a request that
     declares no length (chunked) is refused with 411 (browsers declare it). The endpoints in UNUSED answer 404.
+    Gradio's own refusal of a file over `file_limit` (413) is said in the page's words (`over_file_limit`).
     Everything else passes through."""
 
-    def __init__(self, app, *, folder: str | Path, limit: int):
-        self.app, self.folder, self.limit = app, Path(folder), limit
+    def __init__(self, app, *, folder: str | Path, limit: int, file_limit: int | None = None):
+        self.app, self.folder, self.limit, self.file_limit = app, Path(folder), limit, file_limit
         self._lock = threading.Lock()
         self._measured, self._measured_at, self._since = 0, float("-inf"), 0  # bytes, when, accepted since
 
@@ -118,9 +119,37 @@ class UploadBudget:
         from starlette.requests import ClientDisconnect  # gradio's server
 
         try:
-            return await self.app(scope, receive, send)
+            return await self.app(scope, receive, self._reworded(send))
         except ClientDisconnect:  # the visitor left mid-upload: no error of the server's (`sweep` deletes the part)
             return None
+
+    def _reworded(self, send):
+        """`send` with Gradio's 413 for a file over `file_limit` ("File size exceeded maximum allowed size of 26214400
+        bytes.") answered as `over_file_limit` says it."""
+        if self.file_limit is None:
+            return send
+        refused = False
+
+        async def reworded(message) -> None:
+            nonlocal refused
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                refused = True
+                return await _refuse(send, 413, over_file_limit(self.file_limit))
+            if not refused:  # the rest of Gradio's refusal: ours was sent whole
+                await send(message)
+
+        return reworded
+
+
+def over_file_limit(limit: int) -> str:
+    """The page's line for an upload over `limit` bytes (--max-upload-mb): the server refuses it, not the page. The
+    page's own refusal ("File(s) exceed the maximum allowed size of 25.0 Mb: NAME") put the file's name in the page
+    as HTML, so a file named `<img src=https:HOST>.png` drew an image fetched from another host (`app.launch` turns
+    it off); Gradio's server said the limit in bytes."""
+    return (
+        f"that file is over this server's limit of {round(limit / MB, 3):g} MB per upload (cyclegan serve "
+        "--max-upload-mb); upload a smaller one"
+    )
 
 
 async def _refuse(send, status: int, message: str) -> None:

@@ -281,10 +281,13 @@ class Ready(NamedTuple):
     """A generator for a job, and whether it was loaded for this call (its first use, or its file replaced since;
     by this call or by another job's load it waited for) rather than found kept: the Translate tab says which, once
     said by whether loading took over 0.05 s, so a tiny model read again after its run saved a newer checkpoint was
-    said to be "already loaded"."""
+    said to be "already loaded". `changed`: where this call loaded it because its file was replaced by another whole
+    checkpoint (a run still training saved again), the line that says so (`Engine._changed`), for the job's result;
+    else "". It was a pop-up, which a run saving every few steps raised at nearly every job."""
 
     net: Any
     loaded: bool
+    changed: str = ""
 
 
 class Engine:
@@ -330,9 +333,19 @@ class Engine:
     def model_choices(self) -> list[tuple[str, str]]:
         return [(m.label, m.key) for m in self.models()]
 
+    def model(self, key: str | None) -> Model | None:
+        """The model offered as `key` (a dropdown value), or under a name its file was offered by before: a run's
+        checkpoint replaced by a one-way one is listed anew as "runs/r (AtoB only)", and a page not yet refreshed,
+        holding "runs/r", was asked to choose the model again. None for a key no offered file was ever named."""
+        models = self.models()
+        if (found := next((m for m in models if m.key == key), None)) is not None:
+            return found
+        path = self._model_names.file(key)
+        return next((m for m in models if m.path == path), None) if path is not None else None
+
     def trained_direction(self, key: str | None) -> str | None:
         """The one direction model `key` translates (pix2pix, CUT), None for both or an unknown key."""
-        model = next((m for m in self.models() if m.key == key), None)
+        model = self.model(key)
         return model.directions[0] if model is not None and len(model.directions) == 1 else None
 
     def directions(self, key: str | None) -> list[str]:
@@ -368,8 +381,8 @@ class Engine:
         return self._device
 
     def model_path(self, key: str | None) -> str | None:
-        """The file of model `key` (a dropdown value) among `models()`; None for a key not offered."""
-        return next((m.path for m in self.models() if m.key == key), None)
+        """The file of model `key` (a dropdown value) among `models()` (`model`); None for a key not offered."""
+        return model.path if (model := self.model(key)) is not None else None
 
     def generator(self, key: str | None, direction: str):
         """The generator of model `key` for `direction`: `ready`'s network."""
@@ -408,6 +421,7 @@ class Engine:
             with self._lock:
                 cached = self._generators.get(model)
             loaded = cached is None or (cached[0] != version and self._unreadable.get(model) != version)
+            changed = ""
             if loaded:
                 try:
                     net = load_generator(path, direction, device=self.device())  # weights_only, averaged weights
@@ -425,7 +439,7 @@ class Engine:
                     loaded = False
                 else:
                     if cached is not None:  # a different whole file: loaded, and said (it changed without a word)
-                        self._changed(key, direction, cached[1], net)
+                        changed = self._changed(key, direction, cached[1], net)
                     cached = (version, net)
                     self._unreadable.pop(model, None)
             with self._lock:
@@ -434,17 +448,19 @@ class Engine:
                 while len(self._generators) > MODELS_KEPT:  # freed once no job still runs it
                     self._generators.popitem(last=False)
             # a job that waited out another's load of it (seconds) said "(already loaded)" beside those seconds
-            return Ready(cached[1], loaded or cached is not asked)
+            return Ready(cached[1], loaded or cached is not asked, changed)
 
     @staticmethod
-    def _changed(key: str, direction: str, before: Any, now: Any) -> None:
-        """Say, in a pop-up and the server's log, that model `key`'s file was replaced by another whole checkpoint
-        since `before` was loaded from it, and that `now` was loaded from it: its outputs changed without a word."""
+    def _changed(key: str, direction: str, before: Any, now: Any) -> str:
+        """Say, in the server's log, that model `key`'s file was replaced by another whole checkpoint since `before`
+        was loaded from it, and that `now` was loaded from it; return the line for the job's result (`Ready.changed`),
+        whose tab shows it beside what the model made: its outputs changed without a word. A pop-up, it came at
+        nearly every job of a page serving a run that saves every few steps."""
         steps = [getattr(getattr(n, "_cyclegan_origin", None), "step", None) for n in (before, now)]
         was, is_ = (f" (step {s})" if s is not None else "" for s in steps)
-        said = f"{key}: its checkpoint changed since it was loaded{was}; {direction} loaded again from it{is_}"
-        print(said, file=sys.stderr)
-        gr.Info(alert_text(without_paths(said)))
+        said = f"checkpoint changed since it was loaded{was}; {direction} loaded again from it{is_}"
+        print(f"{key}: its {said}", file=sys.stderr)
+        return f"the model's {said}"
 
     def _keep(self, model: tuple[str, str], version: tuple[int, ...], net: Any, reason: str) -> None:
         """Go on with `net`, the model loaded before, where its file's new `version` cannot be read (a checkpoint
@@ -573,6 +589,8 @@ class Engine:
         def pick(current: str | None) -> str | None:
             if current in keys:
                 return current
+            if current is not None and (model := self.model(current)) is not None:
+                return model.key  # its file listed anew ("runs/r (AtoB only)"): the direction radio follows it
             # none chosen yet: the first; a chosen model gone (its run deleted): none, so the next job asks
             # for a choice rather than running another model the visitor did not pick
             return keys[0] if current is None and keys else None

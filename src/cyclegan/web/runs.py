@@ -19,7 +19,7 @@ import re
 import threading
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,19 +175,25 @@ class Names:
     def __init__(self) -> None:
         self._lock = threading.Lock()  # the page's refreshes and jobs list models at once
         self._given: dict[tuple[str, str], str] = {}  # (label, resolved path) -> name
-        self._taken: set[str] = set()
+        self._files: dict[str, str] = {}  # name -> the resolved path it was given to: every name given, for good
 
     def name(self, label: str, path: str) -> str:
         """The name of file `path` shown as `label`: the one given before, else `label`, numbered where a
         name is taken (`unique_name`), in text the page can send (`sendable_text`). A new label for the same
         file (its run's config now read) is a new name; the old one stays taken, so it never means another
-        file."""
+        file, and still means this one (`file`)."""
         with self._lock:
             name = self._given.get((label, path))
             if name is None:
-                name = self._given[(label, path)] = unique_name(sendable_text(label), self._taken)
-                self._taken.add(name)
+                name = self._given[(label, path)] = unique_name(sendable_text(label), self._files.keys())
+                self._files[name] = path
             return name
+
+    def file(self, name: str | None) -> str | None:
+        """The resolved path `name` was given to, None for a name never given: a page's value of a name the file
+        was listed by before (a run's checkpoint now one-way: "runs/r" now "runs/r (AtoB only)") still means it."""
+        with self._lock:
+            return self._files.get(name or "")
 
 
 def sendable_text(text: str) -> str:
@@ -197,7 +203,7 @@ def sendable_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def unique_name(name: str, taken: set[str]) -> str:
+def unique_name(name: str, taken: Collection[str]) -> str:
     """`name`, or the first of "name (2)", "name (3)", ... not in `taken` (two runs of one name under two
     --runs folders, two --checkpoint files of one name)."""
     n, candidate = 1, name

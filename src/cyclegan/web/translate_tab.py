@@ -160,7 +160,7 @@ class TranslateTab:
             raise CycleGANError("upload one or more images (or pick an example) first")
         self.engine.check_count(uploads, "images")
         names = [display_name(path) for path in uploads]
-        G, out, load_s, loaded, cancelled = None, None, 0.0, False, False
+        G, out, load_s, loaded, changed, cancelled = None, None, 0.0, False, "", False
         gallery, downloads, rows, problems = [], [], [], []
         header = "| image | size | seconds |\n|---|---|---|\n"
 
@@ -186,7 +186,7 @@ class TranslateTab:
                     leave_out(left_out.removeprefix("warning: ").replace(str(path), name))
                 if G is None:  # at the first usable image
                     t0 = time.perf_counter()
-                    G, loaded = self.engine.ready(key, direction)
+                    G, loaded, changed = self.engine.ready(key, direction)
                     load_s = time.perf_counter() - t0
                     out = self.engine.folder()  # this request's own: every image the page gets is a file in it
                 try:
@@ -229,5 +229,8 @@ class TranslateTab:
             yield gallery, downloads, f"{done}\n\n{info}" if rows else done
             return
         say_left_out(problems)
-        info += f"\n\nmodel ready in {load_s:.2f} s" + (" (loaded now)" if loaded else " (already loaded)")
+        # the model named: one chosen while the job ran is the one the dropdown shows, not the one that made these
+        info += f"\n\ntranslated {direction} by {literal(key)}; model ready in {load_s:.2f} s"
+        info += " (loaded now)" if loaded else " (already loaded)"
+        info += f"; {changed}" if changed else ""  # a run that saved since: said here, not in a pop-up per job
         yield gallery, downloads, info

@@ -206,7 +206,7 @@ class VideoTab:
             )
         check_held_on_page(name, src.suffix.lower(), frames, info.width, info.height, opts.max_pixels)
         check_blend(name, info.width, info.height, temporal.flow_blend, opts.max_memory)  # before a model loads
-        G = self.engine.generator(key, direction)
+        G, _, changed = self.engine.ready(key, direction)
         self.engine.check_cost(G, f"{name}'s frames are", info.width, info.height)
         if shares_nothing(G, temporal):  # the box was taken without a word, as `--norm-stats shared` was
             gr.Warning(
@@ -237,7 +237,9 @@ class VideoTab:
         seconds = time.perf_counter() - t
         for said in warnings:  # named as the visitor named the clip, as its errors are
             gr.Warning(alert_text(without_paths(said.removeprefix("warning: ").replace(str(src), name))))
-        line = f"{literal(name)}: {counted(frames, 'frame')} of {info.width}x{info.height} in {seconds:.1f} s"
-        line += f" ({frames / seconds:.1f} frames/s)"
+        # the model named: one chosen while the job ran is the one the dropdown shows, not the one that made this
+        clip, model = f"{counted(frames, 'frame')} of {info.width}x{info.height}", f"{direction} by {literal(key)}"
+        line = f"{literal(name)}: {clip} translated {model} in {seconds:.1f} s ({frames / seconds:.1f} frames/s)"
+        line += f"; {changed}" if changed else ""  # a run that saved since: said here, not in a pop-up per job
         shown = str(target) if target.suffix in (".mp4", ".webm") else None
         return shown, str(target), line
