@@ -384,7 +384,7 @@ def test_pix2pix_names_a_train_that_is_a_file_or_a_broken_link(kind, tmp_path):
     why = "is a file, not a folder" if kind == "file" else "is a broken link"
     with pytest.raises(CycleGANError) as e:
         train(family_cfg("pix2pix", root, tmp_path / "run", steps=1), progress=False)
-    assert str(e.value) == f"--data aligned folder {root / 'train'} {why}"
+    assert str(e.value) == f"data aligned folder {root / 'train'} {why}"  # from Python: its key
 
 
 def test_pix2pix_on_a_root_with_both_layouts_says_which_it_reads(paired, tmp_path, capsys):
@@ -395,8 +395,8 @@ def test_pix2pix_on_a_root_with_both_layouts_says_which_it_reads(paired, tmp_pat
     warnings = [line for line in capsys.readouterr().err.splitlines() if "both train/" in line]
     assert warnings == [
         f"warning: {root} holds both train/ (A|B side by side) and trainA + trainB: training reads train/ and test/; "
-        f"to read trainA and trainB instead, give --domain-a {root / 'trainA'} --domain-b {root / 'trainB'} in "
-        "place of --data"
+        f"to read trainA and trainB instead, give domain_a={str(root / 'trainA')!r} domain_b={str(root / 'trainB')!r} "
+        "in place of data"
     ]
 
 
@@ -413,7 +413,7 @@ def test_an_aligned_image_too_narrow_to_halve_is_named_or_skipped(paired, tmp_pa
     root = aligned_layout(paired, tmp_path / "aligned")
     for split in ("train", "test"):
         Image.fromarray(np.zeros((40, 1, 3), np.uint8)).save(root / split / "0_thin.png")
-    with pytest.raises(CycleGANError, match=r"train/0_thin.png: 1 px wide, but an aligned pair .* --skip-bad-images"):
+    with pytest.raises(CycleGANError, match=r"train/0_thin.png: 1 px wide, but an aligned pair .* skip_bad_images"):
         train(family_cfg("pix2pix", root, tmp_path / "run", steps=1), progress=False)
     result = train(family_cfg("pix2pix", root, tmp_path / "run2", steps=1, skip_bad_images=True), progress=False)
     assert result.step == 1

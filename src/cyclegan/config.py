@@ -30,7 +30,7 @@ import yaml
 from . import families
 from .errors import CycleGANError, nearest
 from .files import FolderLock
-from .options import MAX_SEED, Options, Section, check_choice, check_value, choice_hint, coerce, flag_of, opt
+from .options import MAX_SEED, Options, Section, check_choice, check_value, choice_hint, coerce, flag_of, given_as, opt
 from .presets import PRESETS, preset_choices, split_preset
 from .run_files import BEST_NAME, CHECKPOINT_NAME, started_in
 from .shared_options import (
@@ -249,19 +249,26 @@ class TrainConfig(Section):
         unknown = [p for p in self.diffaug.split(",") if p and p not in DIFFAUG_POLICIES]
         if unknown:
             raise CycleGANError(f"option 'diffaug': unknown policy {unknown[0]!r} (use {', '.join(DIFFAUG_POLICIES)})")
+        # named as the caller gives them (`given_as`): the flags on a command line, `time_limit=M` in Python
         if self.fit_steps and not self.time_limit:
-            raise CycleGANError("option '--fit-steps' fits the steps to a time budget: give it with --time-limit M")
+            raise CycleGANError(
+                f"option '{given_as('fit_steps')}' fits the steps to a time budget: give it with "
+                f"{given_as('time_limit', 'M')}"
+            )
         if self.stop_when_worse and not self.eval_every:
-            raise CycleGANError("option '--stop-when-worse' counts evaluations: give it with --eval-every N")
+            raise CycleGANError(
+                f"option '{given_as('stop_when_worse')}' counts evaluations: give it with {given_as('eval_every', 'N')}"
+            )
         if self.best_by == "kid" and not self.eval_kid:
-            raise no_kid_error("--best-by kid")
+            raise no_kid_error(given_as("best_by", "kid"))
 
 
 def no_kid_error(why: str) -> CycleGANError:
     """--no-eval-kid where best.pt would be chosen by kid (`why`: the options that make it so)."""
+    off = given_as("eval_kid", False)
     return CycleGANError(
-        f"option '--no-eval-kid': best.pt is chosen by kid here ({why}); drop --no-eval-kid, or give --best-by "
-        "another score (psnr and ssim need a paired test split)"
+        f"option {off!r}: best.pt is chosen by kid here ({why}); drop {off}, or give {given_as('best_by')} another "
+        "score (psnr and ssim need a paired test split)"
     )
 
 
@@ -718,7 +725,8 @@ def resolve(
     idle = idle_scoring_options(overrides, cfg, typed=typed, names=names) if explicit else []
     if idle and os.environ.get("RANK", "0") == "0":  # not refused: a resumed run may switch scoring off with
         print(  # --eval-every 0 and keep the rest of its command line; the CLI and the Python API both pass here
-            f"warning: {said_once(idle)} {'does' if len(idle) == 1 else 'do'} nothing without --eval-every N "
+            f"warning: {said_once(idle)} {'does' if len(idle) == 1 else 'do'} nothing without "
+            f"{given_as('eval_every', 'N')} "
             "(no scores, no best.pt this run)",
             file=sys.stderr,
         )
@@ -738,9 +746,7 @@ def idle_scoring_options(
     if cfg.train.eval_every:
         return []
     return [
-        f"'{names[key]}'"
-        if names and key in names
-        else f"--{'no-' if given[key] is False else ''}{key.replace('_', '-')}"
+        f"'{names[key]}'" if names and key in names else given_as(key, False) if given[key] is False else given_as(key)
         for key in SCORING_OPTIONS
         if key in given and (key in typed or not at_default(key, given[key]))
     ]
@@ -851,9 +857,11 @@ def check_startable(cfg: Config) -> Config:
     """`cfg` if it names what `train` needs beyond valid options, its run folder and its budget; torch-free, so
     that `cyclegan train` says so before torch's import (it waited 5-15 s for it)."""
     if not cfg.train.out:
-        raise CycleGANError("option 'out' is required: the run folder (e.g. --out runs/horse2zebra)")
+        example = given_as("out", "runs/horse2zebra")
+        raise CycleGANError(f"option 'out' is required: the run folder (e.g. {example})")
     if cfg.train.steps is None and cfg.train.epochs is None:
-        raise CycleGANError("give the training budget: --steps N (total steps) or --epochs N")
+        budget = f"{given_as('steps', 'N')} (total steps) or {given_as('epochs', 'N')}"
+        raise CycleGANError(f"give the training budget: {budget}")
     check_data_root(cfg.data)
     return cfg
 
