@@ -196,6 +196,18 @@ def test_train_from_python_names_the_keywords_it_was_given_and_the_command_line_
     assert said.endswith(", or train without --eval-every\n")
 
 
+def test_a_resume_from_python_names_its_keywords_and_the_command_line_its_flags(tmp_path, capsys):
+    """`prepare_config(..., resume=True)` said "--resume needs --out RUN" and "drop --resume" to a Python caller."""
+    with pytest.raises(CycleGANError, match=r"^resume=True needs out=RUN \(the run folder to continue\)$"):
+        prepare_config({}, resume=True, out=None)
+    with pytest.raises(CycleGANError, match=r"checkpoint.pt does not exist \(drop resume=True to start a new run\)$"):
+        prepare_config({}, resume=True, out=str(tmp_path))
+    assert main(["train", "--resume"]) == 2
+    assert capsys.readouterr().err == "error: --resume needs --out RUN (the run folder to continue)\n"
+    assert main(["train", "--resume", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.endswith("checkpoint.pt does not exist (drop --resume to start a new run)\n")
+
+
 def test_epochs_budget(tiny_cfg):
     result = train(tiny_cfg(epochs=2, batch_size=2), progress=False)
     assert result.step == 2 * 4  # the larger domain has 7 images: 4 steps of 2 per epoch

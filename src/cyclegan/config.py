@@ -714,9 +714,10 @@ def resolve(
         clash = base is None and "family" in overrides and named and named[1] in PRESETS[preset]
         if clash and named[1] not in overrides and _resolves(overrides):
             family = overrides["family"]
+            model = given_as("family", family, flag="--model")
             raise CycleGANError(
-                f"--preset {preset} does not combine with --model {family}: the preset sets {named[1]} "
-                f"{PRESETS[preset][named[1]]!r}, and {e}; use --preset paper with --model {family}"
+                f"{given_as('preset', preset)} does not combine with {model}: the preset sets {named[1]} "
+                f"{PRESETS[preset][named[1]]!r}, and {e}; use {given_as('preset', 'paper')} with {model}"
             ) from None
         renamed = named_as_given(str(e), names)
         if renamed != str(e):
@@ -919,12 +920,14 @@ def check_file_folders(file: Mapping[str, Any], path: str | Path, flags: Collect
 def check_resumable(out: str | None) -> Path:
     """The checkpoint file `train --resume` reads in run folder `out`, if one is there; torch-free, so that a run
     that is not there is said before torch's import (it waited 5-15 s for it)."""
+    # named as the caller gives them: `prepare_config(..., resume=True, out=...)` from Python
+    resume, drop = given_as("resume", True), f"drop {given_as('resume', True)}"
     if not out:
-        raise CycleGANError("--resume needs --out RUN (the run folder to continue)")
+        raise CycleGANError(f"{resume} needs {given_as('out', 'RUN')} (the run folder to continue)")
     if Path(out).is_file():  # `--out runs/x/checkpoint.pt`: the file, where the run's folder is meant
         raise CycleGANError(
-            f"option '--out': {out} is a file; --resume continues the run folder that holds checkpoint.pt: give "
-            f"--out {Path(out).parent}"
+            f"option '{given_as('out')}': {out} is a file; {resume} continues the run folder that holds "
+            f"checkpoint.pt: give {given_as('out', str(Path(out).parent))}"
         )
     ckpt_file = Path(out) / CHECKPOINT_NAME
     if ckpt_file.is_file():
@@ -933,15 +936,15 @@ def check_resumable(out: str | None) -> Path:
     if busy.held_elsewhere():  # a run that has not saved its first checkpoint yet
         raise CycleGANError(
             f"{out} is in use by another training run ({busy.holder_text}), which has saved no checkpoint yet; "
-            "wait for it to end or choose another --out"
+            f"wait for it to end or choose another {given_as('out')}"
         )
     if (Path(out) / BEST_NAME).is_file():  # a new run there is refused too while best.pt is alone in it
         raise CycleGANError(
             f"nothing to resume: {ckpt_file} does not exist, and {BEST_NAME} beside it holds generators alone, "
-            "which cannot resume a run: move it elsewhere to keep it and drop --resume to start a new run here, "
-            "or choose another --out"
+            f"which cannot resume a run: move it elsewhere to keep it and {drop} to start a new run here, or "
+            f"choose another {given_as('out')}"
         )
-    raise CycleGANError(f"nothing to resume: {ckpt_file} does not exist (drop --resume to start a new run)")
+    raise CycleGANError(f"nothing to resume: {ckpt_file} does not exist ({drop} to start a new run)")
 
 
 def validate(cfg: Config) -> Config:
