@@ -22,6 +22,7 @@ from cyclegan.cli import main
 from cyclegan.config import resolve
 from cyclegan.errors import CycleGANError
 from cyclegan.loading import load_generator
+from cyclegan.options import named_as_flags
 from cyclegan.train import prepare_config, train, trainer_class
 from helpers import flags, run_cyclegan
 from reference_nets import RefResnetBlock, randomize, ref_norm, ref_unet
@@ -294,7 +295,7 @@ def test_unpaired_names_are_refused(paired, tmp_path):
         train(cfg, progress=False)
     assert str(e.value) == (
         f"{paired / 'trainA'} and {paired / 'trainB'} do not pair up: 1 A file has no B file of the same name "
-        "(img_002.png), 1 B file has no A file of the same name (other.png); paired data (--model pix2pix) needs "
+        "(img_002.png), 1 B file has no A file of the same name (other.png); paired data (family='pix2pix') needs "
         "the same names in both folders (the extension may differ), or ROOT/train of A|B images side by side"
     )
 
@@ -347,12 +348,13 @@ def test_two_files_of_one_name_in_a_paired_folder_are_refused_not_one_dropped(tm
     for name in ("a/x.jpg", "a/x.png", "b/x.png", "a/y.png", "b/y.png"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (4, 4)).save(tmp_path / name)
-    with pytest.raises(CycleGANError) as e:
-        find_pairs(tmp_path / "a", tmp_path / "b")
-    assert str(e.value) == (
-        f"{tmp_path / 'a' / 'x.jpg'} and x.png beside it have one name: paired data (--model pix2pix) pairs files by "
-        "name without the extension, so rename or remove one"
-    )
+    for as_flags, family in ((False, "family='pix2pix'"), (True, "--model pix2pix")):  # Python's words, a command's
+        with named_as_flags() if as_flags else nullcontext(), pytest.raises(CycleGANError) as e:
+            find_pairs(tmp_path / "a", tmp_path / "b")
+        assert str(e.value) == (
+            f"{tmp_path / 'a' / 'x.jpg'} and x.png beside it have one name: paired data ({family}) pairs files by "
+            "name without the extension, so rename or remove one"
+        )
 
 
 def aligned_layout(paired: Path, root: Path) -> Path:
