@@ -827,7 +827,7 @@ def test_resume_with_out_naming_the_checkpoint_file_names_the_run_folder(tiny_cf
     # `--out runs/x/checkpoint.pt --resume` said "nothing to resume: runs/x/checkpoint.pt/checkpoint.pt does not exist"
     train(tiny_cfg(steps=1), progress=False)
     ckpt = tmp_path / "run" / "checkpoint.pt"
-    with pytest.raises(CycleGANError, match=f"'--out': {ckpt} is a file; .* give --out {tmp_path / 'run'}$"):
+    with pytest.raises(CycleGANError, match=f"'out': {ckpt} is a file; .* give out='{tmp_path / 'run'}'$"):  # Python
         prepare_config({"steps": 2}, resume=True, out=str(ckpt))
 
 
