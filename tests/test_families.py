@@ -22,6 +22,7 @@ from cyclegan.cli import main
 from cyclegan.config import resolve
 from cyclegan.errors import CycleGANError
 from cyclegan.loading import load_generator
+from cyclegan.options import named_as_flags
 from cyclegan.train import prepare_config, train, trainer_class
 from helpers import flags, run_cyclegan
 from reference_nets import RefResnetBlock, randomize, ref_norm, ref_unet
@@ -294,7 +295,7 @@ def test_unpaired_names_are_refused(paired, tmp_path):
         train(cfg, progress=False)
     assert str(e.value) == (
         f"{paired / 'trainA'} and {paired / 'trainB'} do not pair up: 1 A file has no B file of the same name "
-        "(img_002.png), 1 B file has no A file of the same name (other.png); paired data (--model pix2pix) needs "
+        "(img_002.png), 1 B file has no A file of the same name (other.png); paired data (family='pix2pix') needs "
         "the same names in both folders (the extension may differ), or ROOT/train of A|B images side by side"
     )
 
@@ -347,12 +348,13 @@ def test_two_files_of_one_name_in_a_paired_folder_are_refused_not_one_dropped(tm
     for name in ("a/x.jpg", "a/x.png", "b/x.png", "a/y.png", "b/y.png"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (4, 4)).save(tmp_path / name)
-    with pytest.raises(CycleGANError) as e:
-        find_pairs(tmp_path / "a", tmp_path / "b")
-    assert str(e.value) == (
-        f"{tmp_path / 'a' / 'x.jpg'} and x.png beside it have one name: paired data (--model pix2pix) pairs files by "
-        "name without the extension, so rename or remove one"
-    )
+    for as_flags, family in ((False, "family='pix2pix'"), (True, "--model pix2pix")):  # Python's words, a command's
+        with named_as_flags() if as_flags else nullcontext(), pytest.raises(CycleGANError) as e:
+            find_pairs(tmp_path / "a", tmp_path / "b")
+        assert str(e.value) == (
+            f"{tmp_path / 'a' / 'x.jpg'} and x.png beside it have one name: paired data ({family}) pairs files by "
+            "name without the extension, so rename or remove one"
+        )
 
 
 def aligned_layout(paired: Path, root: Path) -> Path:
@@ -384,7 +386,7 @@ def test_pix2pix_names_a_train_that_is_a_file_or_a_broken_link(kind, tmp_path):
     why = "is a file, not a folder" if kind == "file" else "is a broken link"
     with pytest.raises(CycleGANError) as e:
         train(family_cfg("pix2pix", root, tmp_path / "run", steps=1), progress=False)
-    assert str(e.value) == f"--data aligned folder {root / 'train'} {why}"
+    assert str(e.value) == f"data aligned folder {root / 'train'} {why}"  # from Python: its key
 
 
 def test_pix2pix_on_a_root_with_both_layouts_says_which_it_reads(paired, tmp_path, capsys):
@@ -395,8 +397,8 @@ def test_pix2pix_on_a_root_with_both_layouts_says_which_it_reads(paired, tmp_pat
     warnings = [line for line in capsys.readouterr().err.splitlines() if "both train/" in line]
     assert warnings == [
         f"warning: {root} holds both train/ (A|B side by side) and trainA + trainB: training reads train/ and test/; "
-        f"to read trainA and trainB instead, give --domain-a {root / 'trainA'} --domain-b {root / 'trainB'} in "
-        "place of --data"
+        f"to read trainA and trainB instead, give domain_a={str(root / 'trainA')!r} domain_b={str(root / 'trainB')!r} "
+        "in place of data"
     ]
 
 
@@ -413,7 +415,7 @@ def test_an_aligned_image_too_narrow_to_halve_is_named_or_skipped(paired, tmp_pa
     root = aligned_layout(paired, tmp_path / "aligned")
     for split in ("train", "test"):
         Image.fromarray(np.zeros((40, 1, 3), np.uint8)).save(root / split / "0_thin.png")
-    with pytest.raises(CycleGANError, match=r"train/0_thin.png: 1 px wide, but an aligned pair .* --skip-bad-images"):
+    with pytest.raises(CycleGANError, match=r"train/0_thin.png: 1 px wide, but an aligned pair .* skip_bad_images"):
         train(family_cfg("pix2pix", root, tmp_path / "run", steps=1), progress=False)
     result = train(family_cfg("pix2pix", root, tmp_path / "run2", steps=1, skip_bad_images=True), progress=False)
     assert result.step == 1

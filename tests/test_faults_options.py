@@ -123,9 +123,7 @@ def test_python_api_warns_that_scoring_options_do_nothing_without_eval_every(tmp
     base = {"data": str(tmp_path), "out": str(tmp_path / "run"), "steps": 1}
     resolve({**base, "best_by": "ssim", "eval_kid": False})
     err = capsys.readouterr().err.strip()
-    assert (
-        err == "warning: --best-by and --no-eval-kid do nothing without --eval-every N (no scores, no best.pt this run)"
-    )
+    assert err == "warning: best_by and eval_kid=False do nothing without eval_every=N (no scores, no best.pt this run)"
     resolve({**base, "best_by": "ssim", "eval_every": 5})  # scoring: they do something
     resolve({**resolve(base).flat(), "eval_every": 0})  # a whole config's values at their defaults: nothing said
     assert capsys.readouterr().err == ""

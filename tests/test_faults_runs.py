@@ -1070,9 +1070,9 @@ def test_more_workers_than_cores_is_one_warning_line(tiny_cfg, capsys, monkeypat
         warnings.simplefilter("always")
         train(tiny_cfg(steps=1, num_workers=2), progress=False)
     assert [str(w.message) for w in caught if "worker" in str(w.message)] == []
-    warned = [line for line in capsys.readouterr().err.splitlines() if "--num-workers" in line]
-    assert warned == [
-        "warning: --num-workers 2 is more than the 1 CPU core of this process: the loading processes share them "
+    warned = [line for line in capsys.readouterr().err.splitlines() if "num_workers" in line]
+    assert warned == [  # from Python: its key
+        "warning: num_workers=2 is more than the 1 CPU core of this process: the loading processes share them "
         "(faster only when reading waits on a slow disk)"
     ]
 

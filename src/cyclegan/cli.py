@@ -287,7 +287,7 @@ def _main(argv: list[str]) -> int:
     from . import process
     from .commands import COMMANDS
     from .errors import CycleGANError, escape
-    from .options import from_namespace
+    from .options import from_namespace, named_as_flags
 
     process.set_openmp_wait_policy()
     parser = args = None
@@ -309,7 +309,8 @@ def _main(argv: list[str]) -> int:
         opts = None
         if cls is not None:
             opts = from_namespace(cls, args)
-        return cmd.run(opts, args) or 0
+        with named_as_flags():  # what the command says of its options names their flags (`options.given_as`)
+            return cmd.run(opts, args) or 0
     except CycleGANError as e:
         message = str(e) if args is None else _as_typed(str(e), getattr(args, "command_parser", parser), argv)
         print(f"error: {escape(message)}", file=sys.stderr)

@@ -30,7 +30,7 @@ import yaml
 from . import families
 from .errors import CycleGANError, nearest
 from .files import FolderLock
-from .options import MAX_SEED, Options, Section, check_choice, check_value, choice_hint, coerce, flag_of, opt
+from .options import MAX_SEED, Options, Section, check_choice, check_value, choice_hint, coerce, flag_of, given_as, opt
 from .presets import PRESETS, preset_choices, split_preset
 from .run_files import BEST_NAME, CHECKPOINT_NAME, started_in
 from .shared_options import (
@@ -270,19 +270,26 @@ class TrainConfig(Section):
         super().__post_init__()
         if problem := diffaug_problem(self.diffaug):
             raise CycleGANError(f"option 'diffaug': {problem}")
+        # named as the caller gives them (`given_as`): the flags on a command line, `time_limit=M` in Python
         if self.fit_steps and not self.time_limit:
-            raise CycleGANError("option '--fit-steps' fits the steps to a time budget: give it with --time-limit M")
+            raise CycleGANError(
+                f"option '{given_as('fit_steps')}' fits the steps to a time budget: give it with "
+                f"{given_as('time_limit', 'M')}"
+            )
         if self.stop_when_worse and not self.eval_every:
-            raise CycleGANError("option '--stop-when-worse' counts evaluations: give it with --eval-every N")
+            raise CycleGANError(
+                f"option '{given_as('stop_when_worse')}' counts evaluations: give it with {given_as('eval_every', 'N')}"
+            )
         if self.best_by == "kid" and not self.eval_kid:
-            raise no_kid_error("--best-by kid")
+            raise no_kid_error(given_as("best_by", "kid"))
 
 
 def no_kid_error(why: str) -> CycleGANError:
     """--no-eval-kid where best.pt would be chosen by kid (`why`: the options that make it so)."""
+    off = given_as("eval_kid", False)
     return CycleGANError(
-        f"option '--no-eval-kid': best.pt is chosen by kid here ({why}); drop --no-eval-kid, or give --best-by "
-        "another score (psnr and ssim need a paired test split)"
+        f"option {off!r}: best.pt is chosen by kid here ({why}); drop {off}, or give {given_as('best_by')} another "
+        "score (psnr and ssim need a paired test split)"
     )
 
 
@@ -739,9 +746,10 @@ def resolve(
         clash = base is None and "family" in overrides and named and named[1] in PRESETS[preset]
         if clash and named[1] not in overrides and _resolves(overrides):
             family = overrides["family"]
+            model = given_as("family", family, flag="--model")
             raise CycleGANError(
-                f"--preset {preset} does not combine with --model {family}: the preset sets {named[1]} "
-                f"{PRESETS[preset][named[1]]!r}, and {e}; use --preset paper with --model {family}"
+                f"{given_as('preset', preset)} does not combine with {model}: the preset sets {named[1]} "
+                f"{PRESETS[preset][named[1]]!r}, and {e}; use {given_as('preset', 'paper')} with {model}"
             ) from None
         renamed = named_as_given(str(e), names)
         if renamed != str(e):
@@ -750,7 +758,8 @@ def resolve(
     idle = idle_scoring_options(overrides, cfg, typed=typed, names=names) if explicit else []
     if idle and os.environ.get("RANK", "0") == "0":  # not refused: a resumed run may switch scoring off with
         print(  # --eval-every 0 and keep the rest of its command line; the CLI and the Python API both pass here
-            f"warning: {said_once(idle)} {'does' if len(idle) == 1 else 'do'} nothing without --eval-every N "
+            f"warning: {said_once(idle)} {'does' if len(idle) == 1 else 'do'} nothing without "
+            f"{given_as('eval_every', 'N')} "
             "(no scores, no best.pt this run)",
             file=sys.stderr,
         )
@@ -770,9 +779,7 @@ def idle_scoring_options(
     if cfg.train.eval_every:
         return []
     return [
-        f"'{names[key]}'"
-        if names and key in names
-        else f"--{'no-' if given[key] is False else ''}{key.replace('_', '-')}"
+        f"'{names[key]}'" if names and key in names else given_as(key, False) if given[key] is False else given_as(key)
         for key in SCORING_OPTIONS
         if key in given and (key in typed or not at_default(key, given[key]))
     ]
@@ -883,9 +890,11 @@ def check_startable(cfg: Config) -> Config:
     """`cfg` if it names what `train` needs beyond valid options, its run folder and its budget; torch-free, so
     that `cyclegan train` says so before torch's import (it waited 5-15 s for it)."""
     if not cfg.train.out:
-        raise CycleGANError("option 'out' is required: the run folder (e.g. --out runs/horse2zebra)")
+        example = given_as("out", "runs/horse2zebra")
+        raise CycleGANError(f"option 'out' is required: the run folder (e.g. {example})")
     if cfg.train.steps is None and cfg.train.epochs is None:
-        raise CycleGANError("give the training budget: --steps N (total steps) or --epochs N")
+        budget = f"{given_as('steps', 'N')} (total steps) or {given_as('epochs', 'N')}"
+        raise CycleGANError(f"give the training budget: {budget}")
     check_data_root(cfg.data)
     return cfg
 
@@ -943,12 +952,14 @@ def check_file_folders(file: Mapping[str, Any], path: str | Path, flags: Collect
 def check_resumable(out: str | None) -> Path:
     """The checkpoint file `train --resume` reads in run folder `out`, if one is there; torch-free, so that a run
     that is not there is said before torch's import (it waited 5-15 s for it)."""
+    # named as the caller gives them: `prepare_config(..., resume=True, out=...)` from Python
+    resume, drop = given_as("resume", True), f"drop {given_as('resume', True)}"
     if not out:
-        raise CycleGANError("--resume needs --out RUN (the run folder to continue)")
+        raise CycleGANError(f"{resume} needs {given_as('out', 'RUN')} (the run folder to continue)")
     if Path(out).is_file():  # `--out runs/x/checkpoint.pt`: the file, where the run's folder is meant
         raise CycleGANError(
-            f"option '--out': {out} is a file; --resume continues the run folder that holds checkpoint.pt: give "
-            f"--out {Path(out).parent}"
+            f"option '{given_as('out')}': {out} is a file; {resume} continues the run folder that holds "
+            f"checkpoint.pt: give {given_as('out', str(Path(out).parent))}"
         )
     ckpt_file = Path(out) / CHECKPOINT_NAME
     if ckpt_file.is_file():
@@ -957,15 +968,15 @@ def check_resumable(out: str | None) -> Path:
     if busy.held_elsewhere():  # a run that has not saved its first checkpoint yet
         raise CycleGANError(
             f"{out} is in use by another training run ({busy.holder_text}), which has saved no checkpoint yet; "
-            "wait for it to end or choose another --out"
+            f"wait for it to end or choose another {given_as('out')}"
         )
     if (Path(out) / BEST_NAME).is_file():  # a new run there is refused too while best.pt is alone in it
         raise CycleGANError(
             f"nothing to resume: {ckpt_file} does not exist, and {BEST_NAME} beside it holds generators alone, "
-            "which cannot resume a run: move it elsewhere to keep it and drop --resume to start a new run here, "
-            "or choose another --out"
+            f"which cannot resume a run: move it elsewhere to keep it and {drop} to start a new run here, or "
+            f"choose another {given_as('out')}"
         )
-    raise CycleGANError(f"nothing to resume: {ckpt_file} does not exist (drop --resume to start a new run)")
+    raise CycleGANError(f"nothing to resume: {ckpt_file} does not exist ({drop} to start a new run)")
 
 
 def validate(cfg: Config) -> Config:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import CycleGANError
-from .options import Section, opt
+from .options import Section, given_as, opt
 
 # The configuration (`cyclegan.config.Config`, its `model` a `ModelConfig`) is built from this table, so this
 # module does not import it: the functions below take it as it comes (`Config` / `ModelConfig` in their text).
@@ -232,7 +232,7 @@ def _finalize_pix2pix(cfg: Config) -> Config:
     if m.discriminator != "patchgan":
         raise CycleGANError(
             "option 'discriminator': pix2pix conditions a patchgan discriminator on its input (6 channels); "
-            f"{m.discriminator!r} is not supported with --model {m.family}"
+            f"{m.discriminator!r} is not supported with {given_as('family', m.family, flag='--model')}"
         )
     return cfg
 
@@ -242,8 +242,8 @@ def _finalize_cut(cfg: Config) -> Config:
     m, c = cfg.model, cfg.cut
     if m.generator != "resnet":
         raise CycleGANError(
-            f"option 'generator': --model {m.family} needs the resnet generator (PatchNCE compares its encoder's "
-            f"layers), got {m.generator!r}"
+            f"option 'generator': {given_as('family', m.family, flag='--model')} needs the resnet generator (PatchNCE "
+            f"compares its encoder's layers), got {m.generator!r}"
         )
     if c.nce_layers is None:
         c = dataclasses.replace(c, nce_layers=default_nce_layers(m))

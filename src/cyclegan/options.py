@@ -23,6 +23,7 @@ import functools
 import math
 import numbers
 import os
+import shlex
 import sys
 import types
 import typing
@@ -312,6 +313,27 @@ def named_as_flags() -> Iterator[None]:
         yield
     finally:
         _FROM_FLAGS.reset(token)
+
+
+def given_as(key: str, value: Any = MISSING, *, flag: str | None = None) -> str:
+    """The option `key` (a config key: `eval_every`) as its caller gives it, for a message said where the run's
+    options are no longer at hand (training's warnings and checks). Inside `named_as_flags` (the command line) its
+    flag: `--eval-every`, `--eval-every 0`, `--skip-bad-images` for True, `--no-eval-kid` for False; outside it the
+    keyword of a Python caller, who built the config with `cyclegan.config.resolve({...})`: `eval_every`,
+    `eval_every=0`, `skip_bad_images=True`, `eval_kid=False` (it was told "pass --skip-bad-images", a flag it
+    never typed). `value` as the message shows it: a str is quoted as Python writes it (`best_by='kid'`) unless it
+    is a placeholder in capitals (`eval_every=N`); a flag's values as a shell takes them (`--nce-layers 0 4 8`, a path
+    with a space quoted). `flag`: where the flag is not the key's (`--model` for family)."""
+    if not _FROM_FLAGS.get():
+        placeholder = isinstance(value, str) and value.isalpha() and value.isupper()  # N, ROOT: a path is quoted
+        shown = repr(value) if isinstance(value, str) and not placeholder else value
+        return key if value is MISSING else f"{key}={shown}"
+    flag = flag or "--" + key.replace("_", "-")
+    if value is True or value is MISSING:
+        return flag
+    if value is False:
+        return f"--no-{flag[2:]}"
+    return shlex.join([flag, *map(str, value if isinstance(value, tuple) else (value,))])  # as typed: --nce-layers 0 4
 
 
 def _keyword_errors(check: Callable[[Any], None]) -> Callable[[Any], None]:

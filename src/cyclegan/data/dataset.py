@@ -18,6 +18,7 @@ from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from ..errors import CycleGANError, counted
+from ..options import given_as
 from ..shared_options import MAX_PIXELS
 from .io import list_images, open_image, read_image, to_tensor, upright_size
 
@@ -203,8 +204,9 @@ def find_pairs(folder_a: Path, folder_b: Path) -> list[tuple[Path, Path]]:
             key = p.relative_to(folder).with_suffix("")
             if key in named:  # x.jpg and x.png: one was left out without a word, and which is x's pair?
                 raise CycleGANError(
-                    f"{named[key]} and {p.name} beside it have one name: paired data (--model pix2pix) pairs files "
-                    "by name without the extension, so rename or remove one"
+                    f"{named[key]} and {p.name} beside it have one name: paired data "
+                    f"({given_as('family', 'pix2pix', flag='--model')}) pairs files by "
+                    "name without the extension, so rename or remove one"
                 )
             named[key] = p
         return named
@@ -214,7 +216,8 @@ def find_pairs(folder_a: Path, folder_b: Path) -> list[tuple[Path, Path]]:
     if alone_a or alone_b:  # both sides' misses: a renamed file shows as one on each side
         raise CycleGANError(
             f"{folder_a} and {folder_b} do not pair up: {_unpaired(alone_a, a, folder_a, 'A', 'B')}, "
-            f"{_unpaired(alone_b, b, folder_b, 'B', 'A')}; paired data (--model pix2pix) needs the same names "
+            f"{_unpaired(alone_b, b, folder_b, 'B', 'A')}; paired data "
+            f"({given_as('family', 'pix2pix', flag='--model')}) needs the same names "
             "in both folders (the extension may differ), or ROOT/train of A|B images side by side"
         )
     return [(a[k], b[k]) for k in sorted(a)]

@@ -38,6 +38,7 @@ from ..files import (  # walk_files: read from here too, as the image finders' w
     walk_files,
     write_atomic,
 )
+from ..options import given_as
 from ..progress import progress_bar
 from ..shared_options import MAX_PIXELS
 
@@ -793,6 +794,7 @@ def check_images(
     good: list[Path] = []
     bad: list[str] = []
     files = list(files)
+    skip = given_as("skip_bad_images", True)  # the command's flag, or a Python caller's keyword
     # nested: in a log file a line a minute for a long scan, no more (the command's own progress follows)
     scan = progress_bar(
         iterable=files, desc=desc, unit="img", enabled=progress and len(files) >= 200, nested=True, leave=False
@@ -811,12 +813,12 @@ def check_images(
             if isinstance(e, Image.DecompressionBombError):
                 e = over_the_cap(path, max_pixels, e, cap_option=cap_option)
             if not skip_bad:
-                raise CycleGANError(f"{e} (remove it, or pass --skip-bad-images)") from None
+                raise CycleGANError(f"{e} (remove it, or pass {skip})") from None
             bad.append(str(e))
         except Exception as e:
             msg = f"cannot read image {path}: {_reason(e, path)}"
             if not skip_bad:
-                raise CycleGANError(msg + " (remove it, or pass --skip-bad-images)") from None
+                raise CycleGANError(f"{msg} (remove it, or pass {skip})") from None
             bad.append(msg)
     return good, bad
 

@@ -33,6 +33,7 @@ from ..data.dataset import too_narrow, unlike_pairs
 from ..data.io import check_separate, copies_between, copies_within, first_frames_only, identical_files, left_out
 from ..errors import CycleGANError, counted, escape
 from ..families import family
+from ..options import given_as
 from ..shared_options import MAX_PIXELS
 from . import distributed as ddp
 from .signals import worker_init
@@ -51,19 +52,24 @@ def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
     d = cfg.data
     if d.domain_a or d.domain_b:
         if not (d.domain_a and d.domain_b):
-            raise CycleGANError("give both --domain-a and --domain-b (or --data ROOT)")
+            domains = f"{given_as('domain_a')} and {given_as('domain_b')}"
+            raise CycleGANError(f"give both {domains} (or {given_as('data', 'ROOT')})")
         a, b = Path(d.domain_a), Path(d.domain_b)
-        check_separate(a, b, "option '--domain-b':", "--domain-a ")
+        check_separate(a, b, f"option '{given_as('domain_b')}':", f"{given_as('domain_a')} ")
         return a, b, None, None
     if not d.data:
-        raise CycleGANError("no training data: give --data ROOT (with trainA, trainB) or --domain-a and --domain-b")
+        raise CycleGANError(
+            f"no training data: give {given_as('data', 'ROOT')} (with trainA, trainB) or {given_as('domain_a')} and "
+            f"{given_as('domain_b')}"
+        )
     check_data_root(d)
     root = Path(d.data)
     if (root / "train").is_dir() and not ((root / "trainA").is_dir() or (root / "trainB").is_dir()):
         # pix2pix's layout: "trainA does not exist" left the user to find that the family reads another one
         raise CycleGANError(
             f"option 'data': {root} holds train/ (pix2pix's pairs, A|B side by side), not trainA and trainB: "
-            f"--model {cfg.model.family} trains on two folders of unpaired images; give --model pix2pix, or put "
+            f"{given_as('family', cfg.model.family, flag='--model')} trains on two folders of unpaired images; give "
+            f"{given_as('family', 'pix2pix', flag='--model')}, or put "
             "the A and B images into ROOT/trainA and ROOT/trainB"
         )
     missing = [name for name in ("trainA", "trainB") if not (root / name).is_dir()]
@@ -75,9 +81,9 @@ def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
         )
     if missing:  # two folders of one's own (ROOT/horses, ROOT/zebras) said only "ROOT/trainA does not exist"
         raise CycleGANError(
-            f"option 'data': {root} holds no {' and no '.join(missing)} (--data ROOT reads ROOT/trainA and "
-            "ROOT/trainB): give the folder holding them, or name two folders of images with --domain-a DIR "
-            "--domain-b DIR"
+            f"option 'data': {root} holds no {' and no '.join(missing)} ({given_as('data', 'ROOT')} reads ROOT/trainA "
+            "and ROOT/trainB): give the folder holding them, or name two folders of images with "
+            f"{given_as('domain_a', 'DIR')} {given_as('domain_b', 'DIR')}"
         )
     test_a, test_b = root / "testA", root / "testB"
     # a link makes two splits one folder (trainA -> trainB): the same images in both domains
@@ -130,6 +136,7 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
             list_images(folder, what=what),
             skip_bad=cfg.data.skip_bad_images,
             max_pixels=cfg.data.max_pixels,
+            cap_option=given_as("max_pixels"),
             desc=f"checking {folder}",
             progress=progress,
             frames=frames,
@@ -143,7 +150,7 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         if folder is None:
             tests.append(None)
             continue
-        remedy = "the sample grids and --eval-every read it: add images, or remove the folder"
+        remedy = f"the sample grids and {given_as('eval_every')} read it: add images, or remove the folder"
         try:
             found = list_images(folder, what="test folder")
         except CycleGANError as e:  # optional, but there and empty: say what to do
@@ -152,6 +159,7 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
             found,
             skip_bad=cfg.data.skip_bad_images,
             max_pixels=cfg.data.max_pixels,
+            cap_option=given_as("max_pixels"),
             desc=f"checking {folder}",
             progress=progress,
             frames=frames,
@@ -212,7 +220,7 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
     if aligned:
         root = Path(d.data)
         pairs: list[tuple[Path, Path | None]] = [
-            (p, None) for p in list_images(root / "train", what="--data aligned folder")
+            (p, None) for p in list_images(root / "train", what=f"{given_as('data')} aligned folder")
         ]
         test = next((root / s for s in ("test", "val") if (root / s).is_dir()), None)
         _warn_left_out([root / "train", test], main)
@@ -227,7 +235,12 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
     files = [p for pair in pairs for p in pair if p is not None]
     frames: dict[Path, int] = {}
     check = functools.partial(
-        check_images, skip_bad=d.skip_bad_images, max_pixels=d.max_pixels, progress=progress, frames=frames
+        check_images,
+        skip_bad=d.skip_bad_images,
+        max_pixels=d.max_pixels,
+        cap_option=given_as("max_pixels"),
+        progress=progress,
+        frames=frames,
     )
     good, skipped = check(files, desc="checking the pairs")
     if test_pairs:  # the sample grids' and --eval-every's pairs: checked as the training ones
@@ -269,7 +282,8 @@ def _both_layouts(root: Path, test: Path | None) -> str:
     tests = f" and {test.name}/" if test else ""
     return (
         f"{root} holds both train/ (A|B side by side) and trainA + trainB: training reads train/{tests}; to read "
-        f"trainA and trainB instead, give --domain-a {root / 'trainA'} --domain-b {root / 'trainB'} in place of --data"
+        f"trainA and trainB instead, give {given_as('domain_a', str(root / 'trainA'))} "
+        f"{given_as('domain_b', str(root / 'trainB'))} in place of {given_as('data')}"
     )
 
 
@@ -284,7 +298,7 @@ def _wide_enough(files: list[Path], *, skip_bad: bool) -> tuple[list[Path], list
             good.append(path)
             continue
         if not skip_bad:
-            raise CycleGANError(f"{msg} (remove it, or pass --skip-bad-images)")
+            raise CycleGANError(f"{msg} (remove it, or pass {given_as('skip_bad_images', True)})")
         bad.append(msg)
     return good, bad
 
@@ -297,9 +311,9 @@ def dataset(
     d, t = cfg.data, cfg.train
     n = max(len(images.train_a), len(images.train_b))
     if new_run and t.batch_size > n:
-        after = " left after --eval-every set some aside" if held_out else ""
+        after = f" left after {given_as('eval_every')} set some aside" if held_out else ""
         raise CycleGANError(
-            f"option '--batch-size': {t.batch_size} is more than the {counted(n, 'training image')} per "
+            f"option '{given_as('batch_size')}': {t.batch_size} is more than the {counted(n, 'training image')} per "
             f"domain{after}; give at most {n}"
         )
     if images.paired:
@@ -337,8 +351,8 @@ def loader(
     workers = d.num_workers if d.num_workers >= 0 else min(4, max(0, cores - 1))
     if workers > max(cores, 1) and d_ctx.is_main:
         tqdm.write(
-            f"warning: --num-workers {workers} is more than the {counted(max(cores, 1), 'CPU core')} of this "
-            "process: the loading processes share them (faster only when reading waits on a slow disk)",
+            f"warning: {given_as('num_workers', workers)} is more than the {counted(max(cores, 1), 'CPU core')} of "
+            "this process: the loading processes share them (faster only when reading waits on a slow disk)",
             file=sys.stderr,
         )
     with quiet_worker_count():

@@ -23,6 +23,7 @@ from ..config import Config, check_startable, config_from_dict
 from ..errors import CycleGANError, counted, escape
 from ..execution import Execution, choose_execution, resolve_device, synchronize
 from ..files import FolderLock, check_out_folder, inside, write_atomic
+from ..options import given_as
 from ..progress import progress_bar
 from ..report import save_grid
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME
@@ -92,12 +93,15 @@ def train(
         )
     t = check_startable(cfg).train
     run = Path(t.out)
-    check_out_folder(run, holds="the run's checkpoint, config, logs and samples are written into")
+    check_out_folder(
+        run, holds="the run's checkpoint, config, logs and samples are written into", option=given_as("out")
+    )
     for folder in data_folders(cfg.data):  # its sample grids would become the next run's training images
         if inside(run.resolve(), folder.resolve()):
+            out = given_as("out")
             raise CycleGANError(
-                f"option '--out': {run} is inside the image folder {folder}: the run's sample grids would be read as "
-                "training images next time; choose an --out outside it"
+                f"option '{out}': {run} is inside the image folder {folder}: the run's sample grids would be read as "
+                f"training images next time; choose an {out} outside it"
             )
     device = resolve_device(t.device)  # a bad --device stops here, before the run folder exists
     d_ctx, device = ddp.setup(device)
@@ -194,7 +198,11 @@ def _train(
         if run.main:
             # a --fit-steps run keeps the total its schedule decayed over (`prepare_config`): a higher --steps alone
             # changed nothing
-            more = "give --steps N with --no-fit-steps" if t.fit_steps else "raise --steps or --epochs"
+            more = (
+                f"give {given_as('steps', 'N')} with {given_as('fit_steps', False)}"
+                if t.fit_steps
+                else f"raise {given_as('steps')} or {given_as('epochs')}"
+            )
             print(f"{escape(folder)}: already trained {counted(start, 'step')} (total {run.total}); {more} to go on")
         return TrainResult(checkpoint=folder / CHECKPOINT_NAME, step=start, total_steps=run.total)
     # checks the batch splits over the ranks
@@ -253,7 +261,7 @@ def _checked_images(
         )
         raise CycleGANError(
             f"time limit of {limit:g} min reached while {during}, before the first step; {kept}: give more "
-            f"--time-limit, or if a read hangs, check {where} (a stalled network drive?)"
+            f"{given_as('time_limit')}, or if a read hangs, check {where} (a stalled network drive?)"
         ) from None
 
 
@@ -291,7 +299,7 @@ def _fit_cap(cfg: Config, ckpt: dict | None, total: int) -> str:
     stored = None if ckpt is None else ckpt["config"]["train"]
     if stored is not None and stored.get("fit_steps") and stored.get("steps") == total:
         return "the total stored in its checkpoint"
-    return "--steps" if cfg.train.steps is not None else "--epochs"
+    return given_as("steps") if cfg.train.steps is not None else given_as("epochs")
 
 
 def _choose_execution(cfg: Config, device: torch.device) -> Execution:
@@ -444,8 +452,8 @@ def _prepare_run_folder(run: Run, images: Images) -> _Samples | None:
             if samples is not None and min(len(s) for s in samples) < t.num_samples:  # said, not capped silently
                 a, b = (len(s) for s in samples)
                 print(
-                    f"warning: --num-samples {t.num_samples}: the sample grids show {a} A and {counted(b, 'B image')}, "
-                    "all their split holds",
+                    f"warning: {given_as('num_samples', t.num_samples)}: the sample grids show {a} A and "
+                    f"{counted(b, 'B image')}, all their split holds",
                     file=sys.stderr,
                 )
         except OSError as e:
@@ -785,7 +793,7 @@ def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
     elif end.step < run.total:
         if end.worse:
             k = run.cfg.train.stop_when_worse
-            why = f"stopped by --stop-when-worse {k}: {k} evaluations without a better score"
+            why = f"stopped by {given_as('stop_when_worse', k)}: {k} evaluations without a better score"
             # its count is in the checkpoint: with the same K, the next evaluation without a better score stops it
             resume += f" --stop-when-worse 0 (or a K above {k})"
         elif end.timed_out:
@@ -803,7 +811,7 @@ def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
         grids = (
             f"samples in {escape(run.folder / 'samples')}"
             if run.cfg.train.num_samples
-            else "no samples (--num-samples 0)"
+            else f"no samples ({given_as('num_samples', 0)})"
         )
         print(f"done: {counted(end.step, 'step')}; checkpoint {escape(path)}; {grids}")
 

@@ -18,6 +18,7 @@ import torch
 from tqdm import tqdm
 
 from ..errors import CycleGANError, escape
+from ..options import given_as
 from ..run_files import CHECKPOINT_NAME, LOG_NAME, TENSORBOARD_DIR
 from . import distributed as ddp
 from .run_folder import Run, check_not_a_link, once_fixed, oserror_text
@@ -56,7 +57,7 @@ class LossLog:
                 self.file = open(fd, "a")  # noqa: SIM115 (closed in __exit__)
             except OSError as e:
                 raise CycleGANError(
-                    f"cannot write the log {path}: {e.strerror or e}; move it away, or choose another --out"
+                    f"cannot write the log {path}: {e.strerror or e}; move it away, or choose another {given_as('out')}"
                 ) from None
             try:
                 self.tb = _tensorboard(self.run.folder, purge_step=self.start + 1)
@@ -148,7 +149,7 @@ class LossLog:
         kept = "no checkpoint was saved" if saved is None else f"the last checkpoint, step {saved}, is kept ({path})"
         raise CycleGANError(
             f"loss {name} became {shown} at step {step}; {kept}. Training diverged: a new run "
-            "(another --out) with a lower --lr or loss weights may help"
+            f"(another {given_as('out')}) with a lower {given_as('lr')} or loss weights may help"
         )
 
     def write(

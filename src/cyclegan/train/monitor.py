@@ -13,6 +13,7 @@ from tqdm import tqdm
 from ..checkpoint import load_checkpoint
 from ..errors import CycleGANError, escape
 from ..inference import is_out_of_memory
+from ..options import given_as
 from ..run_files import BEST_NAME, CHECKPOINT_NAME
 from . import distributed as ddp
 from .run_folder import Run, once_fixed
@@ -51,8 +52,8 @@ class Monitor:
             if changed:  # its best was scored on other images: the next evaluation is the best so far
                 tqdm.write(
                     "warning: the held-out images differ from those the checkpoint's scores were on (images "
-                    "added, removed, renamed or edited, or another --data): the best so far starts afresh, and the "
-                    f"next evaluation writes {escape(run.folder / BEST_NAME)} again",
+                    f"added, removed, renamed or edited, or another {given_as('data')}): the best so far starts "
+                    f"afresh, and the next evaluation writes {escape(run.folder / BEST_NAME)} again",
                     file=sys.stderr,
                 )
             self._check_best(scoring=True, resumed_at=ckpt["step"] if ckpt is not None else 0)
@@ -90,7 +91,7 @@ class Monitor:
                 else f"it holds step {step} instead (an older copy put back, or another run's file)"
             )
             keep = f" (copy it elsewhere first to keep step {step}'s generators)"
-        again = "the next evaluation" if scoring else "the first evaluation of a resume with --eval-every"
+        again = "the next evaluation" if scoring else f"the first evaluation of a resume with {given_as('eval_every')}"
         tqdm.write(
             f"warning: {escape(path)} held the best step so far ({self.watch.best_step}), but {escape(why)}: {again} "
             f"writes it again{escape(keep)}",

@@ -31,7 +31,7 @@ from ..config import (
 )
 from ..errors import CycleGANError, escape
 from ..files import FolderLock, broken_link, link_note, remove_stale_temporaries, write_atomic
-from ..options import flag_of
+from ..options import flag_of, given_as
 from ..presets import split_preset
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR
 from . import distributed as ddp
@@ -79,7 +79,8 @@ def prepare_config(
         ckpt = ReadCheckpoint(load_checkpoint(ckpt_file, training=True), file=ckpt_file, stamp=stamp, began=began)
     except CycleGANError as e:  # the run keeps one checkpoint (each written whole): no earlier one to go back to
         raise CycleGANError(
-            f"{e}; --resume cannot go on from it: restore the file from a copy, or start a new run with another --out"
+            f"{e}; {given_as('resume', True)} cannot go on from it: restore the file from a copy, or start a new run "
+            f"with another {given_as('out')}"
         ) from None
     stored = config_from_dict(ckpt["config"], source=str(ckpt_file))
     stored_flat = stored.flat()
@@ -89,7 +90,7 @@ def prepare_config(
         value = overrides[key]
         # `--preset cut`, as the run was started: the paper's recipe for --model cut, not a change
         if key == "preset" and split_preset(value) not in ((stored.preset, None), (stored.preset, stored.model.family)):
-            uses = f"--preset {stored.preset} --model {stored.model.family}"
+            uses = f"{given_as('preset', stored.preset)} {given_as('family', stored.model.family, flag='--model')}"
             name = (names or {}).get(key, key)  # a config file's key as the file's
             raise CycleGANError(f"option '{name}' cannot change on resume (the run uses {uses})")
         # as stored: `--nce-layers 0 4 8 12` (a list) is the run's (0, 4, 8, 12)
@@ -100,10 +101,10 @@ def prepare_config(
                 # `--lambda-l1 5` on a CycleGAN run means nothing to it: said as for a new run, not as a change
                 check_family_options({key: value}, stored.model.family, typed=key in typed, names=names)
             # a config file's key as the file's (`key' in 'FILE`); --model: the one option whose flag is not its key
-            name = (names or {}).get(key) or ("--model" if key == "family" else key)
+            name = (names or {}).get(key) or (given_as(key, flag="--model") if key == "family" else key)
             raise CycleGANError(
                 f"option '{name}' cannot change on resume ({_as_typed(key, stored_flat.get(key))}); "
-                "start a new run with another --out instead"
+                f"start a new run with another {given_as('out')} instead"
             )
     for key in [k for k in ALTERNATIVES if overrides.get(k) is not None]:
         # the stored alternative goes (--steps: its --epochs; --domain-a/-b: its --data, which would stay and be
@@ -120,15 +121,13 @@ def prepare_config(
 
 
 def _as_typed(key: str, value: object) -> str:
-    """What the run holds for option `key`, as a user would type it: `the run uses --nce-layers 0 4 8 12`
-    (not a Python tuple), `--no-flip`, or `leaves --n-blocks not set`."""
+    """What the run holds for option `key`, as its caller gives it (`given_as`): `the run uses --nce-layers 0 4 8 12`
+    (not a Python tuple), `--no-flip`, or `leaves --n-blocks not set` on a command line; `nce_layers=(0, 4, 8, 12)`,
+    `flip=False` in Python."""
     flag = flag_of(option_fields()[key][1])
     if value is None:
-        return f"the run leaves {flag} not set"
-    if isinstance(value, bool):
-        return f"the run uses {flag if value else '--no-' + flag[2:]}"
-    values = value if isinstance(value, tuple) else (value,)
-    return f"the run uses {shlex.join([flag, *map(str, values)])}"
+        return f"the run leaves {given_as(key, flag=flag)} not set"
+    return f"the run uses {given_as(key, value, flag=flag)}"
 
 
 def _fitted_steps(cfg: Config, stored: Config, step: int) -> int | None:
@@ -156,23 +155,25 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
     error: CycleGANError | None = None
     if d_ctx.is_main:
         try:
-            if broken := broken_link(run, "--out"):  # said as "cannot write the run folder RUN: No such file ..."
+            # said as "cannot write the run folder RUN: No such file ..." otherwise
+            if broken := broken_link(run, given_as("out")):
                 raise broken
             named = f"{run}{link_note(run)}"  # a run folder reached through a link says which folder it is
             if not lock.acquire():
                 raise CycleGANError(
                     f"{named} is in use by another training run ({lock.holder_text}); wait for it to end or choose "
-                    "another --out"
+                    f"another {given_as('out')}"
                 )
             ckpt_file = run / CHECKPOINT_NAME
             if ckpt is None and ckpt_file.exists():
                 raise CycleGANError(
-                    f"{named} already holds a run: add --resume to continue it, or choose another --out"
+                    f"{named} already holds a run: add {given_as('resume', True)} to continue it, or choose another "
+                    f"{given_as('out')}"
                 )
             if ckpt is None and (run / BEST_NAME).exists():  # left by a scored run killed before its first checkpoint
                 raise CycleGANError(
                     f"{named} holds best.pt (the best generators of an earlier run) but no checkpoint.pt: move best.pt "
-                    "elsewhere to keep it and start a new run here, or choose another --out"
+                    f"elsewhere to keep it and start a new run here, or choose another {given_as('out')}"
                 )
             if ckpt is None:
                 _check_config_kept(run, cfg)
@@ -189,7 +190,9 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
             trim_log(run / LOG_NAME, ckpt["step"] if ckpt is not None else 0)
             trim_samples(run / SAMPLES_DIR, ckpt["step"] if ckpt is not None else 0)
             if link_note(run):  # said once a link is taken: the run's files, and a resume's, are in that folder
-                print(f"note: --out {escape(run)}{link_note(run)}: the run is written there", file=sys.stderr)
+                print(
+                    f"note: {given_as('out')} {escape(run)}{link_note(run)}: the run is written there", file=sys.stderr
+                )
         except OSError as e:
             error = CycleGANError(f"cannot write the run folder {run}: {oserror_text(e)}")
         except CycleGANError as e:
@@ -212,14 +215,15 @@ def _check_config_kept(run: Path, cfg: Config) -> None:
     except (ValueError, TypeError, AttributeError, CycleGANError):
         raise CycleGANError(
             f"{escape(run)} holds a config.json that this version does not read as a run's configuration (another "
-            "tool's, or an older run's), which this run would replace: choose another --out (a new or empty folder)"
+            f"tool's, or an older run's), which this run would replace: choose another {given_as('out')} (a new or "
+            "empty folder)"
         ) from None
     new = cfg.flat()
     key = next((k for k in new if k not in RESUMABLE and stored.get(k) != new[k]), None)
     if key is not None:
         raise CycleGANError(
             f"{escape(run)} holds the config.json of a run that stopped before its first checkpoint, with other "
-            f"options ('{key}' {stored.get(key)!r}, not {new[key]!r}): choose another --out, or remove "
+            f"options ('{key}' {stored.get(key)!r}, not {new[key]!r}): choose another {given_as('out')}, or remove "
             f"{escape(path)} to start this run there"
         )
 
@@ -241,7 +245,8 @@ def _check_records_kept(run: Path) -> None:
     if found:
         raise CycleGANError(
             f"{escape(run)}{link_note(run)} holds {' and '.join(found)} but no config.json (another run's records, "
-            "which a new run here would replace): move them elsewhere to keep them, or choose another --out"
+            "which a new run here would replace): move them elsewhere to keep them, or choose another "
+            f"{given_as('out')}"
         )
 
 
@@ -318,7 +323,7 @@ def check_not_a_link(log: Path) -> None:
     if log.is_symlink():
         raise CycleGANError(
             f"cannot write the log {log}: it is a symbolic link (to {escape(os.readlink(log))}), and a run writes "
-            "inside its folder only; remove the link, or choose another --out"
+            f"inside its folder only; remove the link, or choose another {given_as('out')}"
         )
 
 

