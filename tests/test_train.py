@@ -333,7 +333,7 @@ def test_a_resumes_time_limit_counts_the_read_of_its_checkpoint(tiny_cfg, monkey
         train(cfg, ckpt=ckpt, progress=False)
     assert str(e.value).startswith(
         "time limit of 1 min reached while reading the checkpoint, before the first step; the checkpoint of step 2 "
-        "is kept: give more --time-limit, or if a read hangs, check the run folder"
+        "is kept: give more time_limit, or if a read hangs, check the run folder"  # from Python: its keyword
     )
     assert load_checkpoint(out)["step"] == 2
 
