@@ -952,6 +952,24 @@ def test_a_truncated_best_pt_leaves_the_runs_checkpoint_scored(tmp_path, capsys)
     assert f"error: cannot read checkpoint {run / 'best.pt'}" in capsys.readouterr().err
 
 
+def test_a_run_folder_with_best_pt_alone_has_best_pt_scored(tmp_path, capsys):
+    """`evaluate RUN` on a run whose checkpoint.pt was deleted to save space (best.pt kept) refused the run ('give
+    that file'), where a truncated checkpoint.pt left best.pt scored: now best.pt is scored, with a warning."""
+    from cyclegan.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    save_tiny_checkpoint(run / "best.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    report = tmp_path / "report.json"
+    args = ["--data", str(tmp_path / "data"), "--kid-subsets", "2", "--no-progress", "--out", str(report)]
+    assert main(["evaluate", "--checkpoint", str(run), *args]) == 0
+    out, err = capsys.readouterr()
+    assert f"checkpoint {run / 'best.pt'} (step 7" in out
+    assert f"warning: {run} has no checkpoint.pt (deleted, or the run copied without it): only its best.pt" in err
+    assert json.loads(report.read_text())["checkpoint"] == str(run / "best.pt")
+
+
 def test_saved_images_of_an_earlier_evaluation_left_beside_the_new_ones_are_named(tmp_path, capsys, monkeypatch):
     """--save-images DIR --overwrite after an evaluation of other test images: DIR/AtoB held the earlier
     translations beside the new ones, without a word, as if this checkpoint had made them all."""

@@ -67,7 +67,7 @@ from ..progress import progress_bar
 from ..report import METRIC_NAMES
 from ..report.grid import save_grid
 from ..run_files import FORMAT
-from .best import best_missing, expand_runs, run_data
+from .best import best_alone, best_missing, expand_runs, run_data
 from .distances import Distances, feature_distances, kid_subset_size
 from .features import find_inception_weights, load_backbone, load_fid_inception, weights_not_published
 from .metrics import colour_patch, l1, local_colour, psnr, ssim
@@ -605,7 +605,7 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     checkpoints = expand_runs(opts.checkpoint)
     if not checkpoints:
         raise CycleGANError("give at least one --checkpoint")
-    for line in best_missing(opts.checkpoint):
+    for line in best_missing(opts.checkpoint) + best_alone(opts.checkpoint):
         print(f"warning: {escape(line)}", file=sys.stderr)
     inception = None
     if opts.backbone == "inception":  # a missing weights file was named after every test image had been decoded
