@@ -254,6 +254,22 @@ def test_a_file_that_is_not_a_generator_is_refused(server, tmp_path, home, what)
     assert not any((home / "pretrained").iterdir())  # nothing cached, nothing half-written
 
 
+def test_a_generator_file_with_an_extra_tensor_is_refused_naming_its_address_once(server, tmp_path, home):
+    """A mirror's file with a tensor the generator lacks read 'URL is not a generator file, so it was deleted: URL:
+    unexpected extra.weight ...': the address twice, the second where the reason belongs."""
+    state = ResnetGenerator(ngf=8, n_blocks=2).state_dict()
+    torch.save({**state, "extra.weight": torch.zeros(3)}, tmp_path / "extra.pth")
+    publish(server, "horse2zebra", (tmp_path / "extra.pth").read_bytes())
+    with pytest.raises(CycleGANError) as info:
+        zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
+    url = f"{server.base_url}/horse2zebra.pth"
+    assert str(info.value) == (
+        f"{url} is not a generator file, so it was deleted: unexpected extra.weight for a ResNet generator, 2 blocks, "
+        "ngf 8, InstanceNorm (no affine), no dropout"
+    )
+    assert not any((home / "pretrained").iterdir())
+
+
 def test_a_generator_with_nan_weights_is_refused_not_cached(server, tmp_path, home):
     """Before: cached and recorded, then every use failed with 'use another checkpoint', and no run fetched it again."""
     torch.manual_seed(0)

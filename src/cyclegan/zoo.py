@@ -347,15 +347,17 @@ def _check_generator(part: Path, *, url: str, delete: bool = True) -> None:
     try:
         obj = load_weights_only(part)
         if isinstance(obj, dict) and obj.get("format") == FORMAT:
-            check_checkpoint(obj, source=shown_address(url))
+            check_checkpoint(obj, source=escape(part))  # named as 'the file' below: the address leads the line
             weights = {"models": obj["models"], "ema": obj.get("ema") or {}}
         else:
-            weights = load_foreign_generator(obj, source=shown_address(url)).state_dict()
+            weights = load_foreign_generator(obj, source=escape(part)).state_dict()
         # cached, a NaN generator failed every later use with "use another checkpoint", and was never fetched again
         if (bad := first_non_finite(weights)) is not None:
             raise CycleGANError(f"{bad} holds NaN or infinite values (a damaged file, or a run that diverged)")
     except CycleGANError as e:
-        reason = str(e).replace(escape(part), "the file")
+        # the file's own name said once, as the line's subject: the address twice read "URL is not a generator
+        # file, so it was deleted: URL: unexpected extra.weight ..."
+        reason = str(e).replace(escape(part), "the file").removeprefix("the file: ")
         if not delete:
             raise CycleGANError(reason) from None
         part.unlink(missing_ok=True)
