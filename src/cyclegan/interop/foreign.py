@@ -70,7 +70,7 @@ class ForeignArchitecture:
     upsample: str = "transpose"  # or "antialias_zero_pad" (the CUT code's anti-aliased upsampling)
 
     def describe(self) -> str:
-        depth = f"{self.depth} blocks" if self.kind == "resnet" else f"{self.depth} levels"
+        depth = counted(self.depth, "block" if self.kind == "resnet" else "level")  # "1 block", not "1 blocks"
         norm = "BatchNorm" if self.norm == "batch" else f"InstanceNorm ({'affine' if self.affine else 'no affine'})"
         kind = "ResNet" if self.kind == "resnet" else "U-Net"
         dropout = "" if self.kind == "unet" else f", {'dropout' if self.dropout else 'no dropout'}"
