@@ -270,7 +270,12 @@ BAD = {
     ),
     "block gap": (lambda: _renamed_block(_resnet_sd(), 12, 30), "expected consecutive blocks from model.10"),
     "norm none": (lambda: _resnet_sd(norm="none"), "norm 'none'"),
-    "other direction only": (lambda: {"G_B": _resnet_sd()}, "it holds G_B, the other direction"),
+    # its advice was "expected a cyclegan checkpoint or a generator state dict in the reference layout"
+    "other direction only": (
+        lambda: {"G_B": _resnet_sd()},
+        "g.pth: no AtoB generator among the entries G_B (it holds G_B, the other direction); use --direction BtoA, or "
+        "the file that holds the AtoB generator",
+    ),
     # loaded without a word (integers, complex numbers cast to float) or with torch's traceback
     "integer weights": (
         lambda: {**_resnet_sd(), "model.1.weight": torch.zeros(8, 3, 7, 7, dtype=torch.int64)},

@@ -153,9 +153,13 @@ def select_state_dict(obj: object, direction: str, *, source: str) -> dict[str, 
             f"{', ...' if len(extra) > 3 else ''}; save the generator's state_dict() alone, or under G_A"
         )
     names = ", ".join(map(str, list(obj)[:8]))
-    others = [k for k in DIRECTION_KEYS["BtoA" if direction == "AtoB" else "AtoB"] if k in obj]
-    hint = f" (it holds {others[0]}, the other direction)" if others else ""
-    raise CycleGANError(f"{source}: no {direction} generator among the entries {names}{hint}; {EXPECTED}")
+    other = "BtoA" if direction == "AtoB" else "AtoB"
+    if others := [k for k in DIRECTION_KEYS[other] if k in obj]:  # not "expected a cyclegan checkpoint": it is one
+        raise CycleGANError(
+            f"{source}: no {direction} generator among the entries {names} (it holds {others[0]}, the other "
+            f"direction); use --direction {other}, or the file that holds the {direction} generator"
+        )
+    raise CycleGANError(f"{source}: no {direction} generator among the entries {names}; {EXPECTED}")
 
 
 def strip_prefix(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
