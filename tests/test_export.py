@@ -196,6 +196,23 @@ def test_a_foreign_file_of_both_generators_exports_the_direction_asked_without_a
     assert "warning" not in capsys.readouterr().err
 
 
+def test_a_foreign_file_of_both_generators_exported_without_direction_records_the_g_a_it_wrote(tmp_path):
+    """Without --direction, a file holding G_A and G_B exports G_A, the reference's A -> B generator, and its
+    metadata said the direction was 'unknown', as for a file of one generator that says nothing."""
+    from cyclegan.interop.unet import UnetGenerator
+
+    torch.manual_seed(0)
+    nets = {k: UnetGenerator(num_downs=5, ngf=4, norm="instance") for k in ("G_A", "G_B")}
+    torch.save({k: net.state_dict() for k, net in nets.items()}, tmp_path / "both.pth")
+    out = tmp_path / "g.pt"
+    assert main(["export", "--checkpoint", str(tmp_path / "both.pth"), "--out", str(out), "--no-check"]) == 0
+    exported = torch.jit.load(str(out), _extra_files=(extra := {"direction.txt": ""}))
+    assert extra["direction.txt"] == b"AtoB"
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(exported(x), nets["G_A"].eval()(x), atol=1e-5, rtol=0)
+
+
 def test_a_published_generator_exported_with_the_other_direction_records_the_one_it_translates(
     tmp_path, monkeypatch, capsys
 ):
