@@ -517,6 +517,27 @@ def test_the_metadata_says_which_weights_of_which_step_were_exported(tmp_path):
     assert recorded == {"on": ("120", "averaged (--ema-decay)"), "off": ("120", "last (not averaged)")}
 
 
+def test_a_generator_saved_by_save_generator_exports_saying_which_weights_it_holds(tmp_path):
+    """`save_generator` of a run's averaged generator (load_generator's default) wrote its weights as the last raw
+    ones: the export of that file said 'last (not averaged)' of the averaged weights."""
+    import cyclegan
+
+    cfg = resolve({"ngf": 8, "n_blocks": 1, "size": 32})
+    torch.manual_seed(0)
+    models = {k: m.state_dict() for k, m in build_models(cfg.model).items()}
+    ema = {k: {n: t + 0.01 for n, t in models[k].items()} for k in ("G", "F")}
+    torch.save(
+        {"format": FORMAT, "config": cfg.to_dict(), "step": 120, "models": models, "ema": ema}, tmp_path / "c.pt"
+    )
+    for choice, weights in (("auto", "averaged (--ema-decay)"), ("off", "last (not averaged)")):
+        saved = cyclegan.save_generator(
+            cyclegan.load_generator(tmp_path / "c.pt", ema=choice), tmp_path / f"{choice}.pt"
+        )
+        out = tmp_path / f"{choice}.onnx"
+        assert main(["export", "--checkpoint", str(saved), "--out", str(out), "--no-check"]) == 0
+        assert {p.key: p.value for p in onnx.load(str(out)).metadata_props}["weights"] == weights
+
+
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_a_compiled_generator_exports_and_a_discriminator_is_refused_in_one_line(tmp_path, fmt):
     """From Python: a generator wrapped by torch.compile stopped in torch's "Detected that you are using FX to

@@ -324,6 +324,9 @@ def save_generator(net: nn.Module, path: str | Path, *, overwrite: bool = False)
         "config": origin.config,
         "step": origin.step,
         "models": {origin.name: state},
+        # loaded as the run's average (--ema-decay), they are kept as one, as best.pt keeps them: its export's
+        # metadata said 'last (not averaged)' of the averaged weights (one copy in the file: the storages are shared)
+        **({"ema": {origin.name: state}} if origin.averaged else {}),
     }
     try:  # the checks load_generator makes, before writing: a network whose layers were changed is named now
         check_checkpoint(ckpt, source=str(path))
