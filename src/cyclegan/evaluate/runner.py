@@ -771,6 +771,8 @@ def _evaluate_all(
             ckpt_file = checkpoint_path(c)
             loaded = first.pop() if first else _generators(ckpt_file, opts)
             save_root = _save_dir(opts, i, many, loaded.ckpt.get("step"))
+            # which folder is whose: a run's checkpoint.pt and best.pt of one step were 00_stepS and 01_stepS alone
+            saved_in = {"images": str(save_root)} if save_root is not None else {}
             if save_root is not None:
                 names = _saved_names(loaded.directions, images.domains)
                 saved.enter_context(removed_on_failure([save_root / n for n in names]))
@@ -805,7 +807,9 @@ def _evaluate_all(
                 ) from None
             if same is not None:
                 scored[same] = report
-            reports.append({**report, "skipped": skipped, **({"checkpoints_left_out": left_out} if left_out else {})})
+            reports.append(
+                {**report, **saved_in, "skipped": skipped, **({"checkpoints_left_out": left_out} if left_out else {})}
+            )
     return reports
 
 
