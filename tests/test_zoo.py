@@ -407,6 +407,19 @@ def test_evaluate_refuses_a_direction_the_published_generator_does_not_translate
     assert "not AtoB, if its A and B are laid out as the reference's scripts lay them out" in err
 
 
+def test_a_mirrors_other_name_once_downloaded_is_used_by_name_without_the_mirror(server, tmp_path, capsys):
+    """`cyclegan pretrained download my_model --base-url URL` said 'use it as --checkpoint pretrained:my_model', which
+    then refused 'unknown pretrained model' unless $CYCLEGAN_PRETRAINED_URL named the mirror again."""
+    data, net = generator_bytes(tmp_path)
+    publish(server, "my_model", data)
+    assert main(["pretrained", "download", "my_model", "--base-url", server.base_url, "--no-progress"]) == 0
+    assert "use it as --checkpoint pretrained:my_model" in capsys.readouterr().out
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    torch.testing.assert_close(load_generator("pretrained:my_model")(x), net(x), atol=1e-5, rtol=0)
+    with pytest.raises(CycleGANError, match="unknown pretrained model 'my_mode'"):  # a name not cached: as before
+        load_generator("pretrained:my_mode")
+
+
 class Exploit:
     def __reduce__(self):
         return (print, ("this must never run",))

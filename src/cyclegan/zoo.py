@@ -163,14 +163,17 @@ def model_url(name: str, base_url: str, *, given_in: str = "--base-url") -> str:
 
 
 def check_name(name: str, *, mirror: bool) -> PublishedModel | None:
-    """The catalogue entry for `name`; other names only from a mirror, and only as plain file names of at
-    most MAX_NAME characters."""
+    """The catalogue entry for `name`; other names only from a mirror, or cached from one, and only as plain file
+    names of at most MAX_NAME characters."""
     if len(name) > MAX_NAME:
         raise CycleGANError(f"pretrained model name of {len(name)} characters: at most {MAX_NAME} are accepted")
     info = MODELS.get(name)
     if info is not None:
         return info
-    if not mirror:
+    # `pretrained download NAME --base-url URL` said "use it as --checkpoint pretrained:NAME", which then refused the
+    # name as unknown without $CYCLEGAN_PRETRAINED_URL: a cached file is used wherever it came from
+    cached = SAFE_NAME.fullmatch(name) is not None and ".." not in name and cached_path(name).is_file()
+    if not mirror and not cached:
         close = nearest(name, MODELS)
         hint = f"did you mean '{close}'? " if close else ""
         raise CycleGANError(f"unknown pretrained model '{name}'; {hint}see `cyclegan pretrained list`")
