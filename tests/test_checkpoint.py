@@ -121,6 +121,23 @@ def test_a_run_folder_with_only_its_best_pt_names_that_file(tmp_path, capsys):
     assert load_generator(run / "best.pt") is not None  # the file it names
 
 
+@pytest.mark.parametrize("ext, kind", [("png", "a PNG"), ("jpg", "a JPEG"), ("webp", "a WebP"), ("tif", "a TIFF")])
+def test_an_image_given_as_the_checkpoint_is_named_an_image(tmp_path, capsys, ext, kind):
+    """`--checkpoint photo.jpg` (the arguments swapped) read 'not a file saved by torch.save, or an incomplete one
+    (is the file complete?)': the image is whole, and it is no checkpoint."""
+    from PIL import Image
+
+    Image.new("RGB", (8, 8), "red").save(tmp_path / f"photo.{ext}")
+    with pytest.raises(CycleGANError) as info:
+        load_generator(tmp_path / f"photo.{ext}")
+    assert str(info.value) == (
+        f"cannot read checkpoint {tmp_path / f'photo.{ext}'}: it is {kind} image, not a checkpoint; give the training "
+        "run's folder, its checkpoint.pt or a generator file"
+    )
+    with pytest.raises(CycleGANError, match=f"it is {kind} image, not a weights file$"):
+        load_weights_only(tmp_path / f"photo.{ext}", what="weights file")
+
+
 def test_a_weight_of_integers_is_refused_not_cast(tmp_path):
     """A weight stored as integers (a damaged or hand-edited file) was cast to float by load_state_dict without a
     word: the generator's weights truncated to whole numbers, its translations noise."""

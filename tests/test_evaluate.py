@@ -952,6 +952,47 @@ def test_a_truncated_best_pt_leaves_the_runs_checkpoint_scored(tmp_path, capsys)
     assert f"error: cannot read checkpoint {run / 'best.pt'}" in capsys.readouterr().err
 
 
+def test_a_run_folder_with_best_pt_alone_has_best_pt_scored(tmp_path, capsys):
+    """`evaluate RUN` on a run whose checkpoint.pt was deleted to save space (best.pt kept) refused the run ('give
+    that file'), where a truncated checkpoint.pt left best.pt scored: now best.pt is scored, with a warning."""
+    from cyclegan.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    save_tiny_checkpoint(run / "best.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    report = tmp_path / "report.json"
+    args = ["--data", str(tmp_path / "data"), "--kid-subsets", "2", "--no-progress", "--out", str(report)]
+    assert main(["evaluate", "--checkpoint", str(run), *args]) == 0
+    out, err = capsys.readouterr()
+    assert f"checkpoint {run / 'best.pt'} (step 7" in out
+    assert f"warning: {run} has no checkpoint.pt (deleted, or the run copied without it): only its best.pt" in err
+    assert json.loads(report.read_text())["checkpoint"] == str(run / "best.pt")
+
+
+def test_the_saved_images_of_a_runs_two_files_at_one_step_say_whose_they_are(tmp_path, capsys):
+    """`evaluate RUN --save-images DIR` of a run whose best.pt is its last step wrote DIR/00_step7 and DIR/01_step7,
+    and neither the output nor the report said which folder was best.pt's."""
+    from cyclegan.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    save_tiny_checkpoint(run / "checkpoint.pt")
+    save_tiny_checkpoint(run / "best.pt")
+    write_split(tmp_path / "data", 2, paired=True)
+    report, images = tmp_path / "report.json", tmp_path / "images"
+    args = ["--data", str(tmp_path / "data"), "--kid-subsets", "2", "--no-progress", "--out", str(report)]
+    assert main(["evaluate", "--checkpoint", str(run), *args, "--save-images", str(images)]) == 0
+    out = capsys.readouterr().out
+    assert f"  00_step7: {run / 'checkpoint.pt'}, 01_step7: {run / 'best.pt'}\n" in out
+    saved = {r["checkpoint"]: r["images"] for r in json.loads(report.read_text())["reports"]}
+    assert saved == {
+        str(run / "checkpoint.pt"): str(images / "00_step7"),
+        str(run / "best.pt"): str(images / "01_step7"),
+    }
+    assert all((Path(folder) / "AtoB_grid.png").is_file() for folder in saved.values())
+
+
 def test_saved_images_of_an_earlier_evaluation_left_beside_the_new_ones_are_named(tmp_path, capsys, monkeypatch):
     """--save-images DIR --overwrite after an evaluation of other test images: DIR/AtoB held the earlier
     translations beside the new ones, without a word, as if this checkpoint had made them all."""

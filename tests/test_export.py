@@ -196,6 +196,23 @@ def test_a_foreign_file_of_both_generators_exports_the_direction_asked_without_a
     assert "warning" not in capsys.readouterr().err
 
 
+def test_a_foreign_file_of_both_generators_exported_without_direction_records_the_g_a_it_wrote(tmp_path):
+    """Without --direction, a file holding G_A and G_B exports G_A, the reference's A -> B generator, and its
+    metadata said the direction was 'unknown', as for a file of one generator that says nothing."""
+    from cyclegan.interop.unet import UnetGenerator
+
+    torch.manual_seed(0)
+    nets = {k: UnetGenerator(num_downs=5, ngf=4, norm="instance") for k in ("G_A", "G_B")}
+    torch.save({k: net.state_dict() for k, net in nets.items()}, tmp_path / "both.pth")
+    out = tmp_path / "g.pt"
+    assert main(["export", "--checkpoint", str(tmp_path / "both.pth"), "--out", str(out), "--no-check"]) == 0
+    exported = torch.jit.load(str(out), _extra_files=(extra := {"direction.txt": ""}))
+    assert extra["direction.txt"] == b"AtoB"
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(exported(x), nets["G_A"].eval()(x), atol=1e-5, rtol=0)
+
+
 def test_a_published_generator_exported_with_the_other_direction_records_the_one_it_translates(
     tmp_path, monkeypatch, capsys
 ):
@@ -498,6 +515,27 @@ def test_the_metadata_says_which_weights_of_which_step_were_exported(tmp_path):
         meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
         recorded[choice] = (meta["step"], meta["weights"])
     assert recorded == {"on": ("120", "averaged (--ema-decay)"), "off": ("120", "last (not averaged)")}
+
+
+def test_a_generator_saved_by_save_generator_exports_saying_which_weights_it_holds(tmp_path):
+    """`save_generator` of a run's averaged generator (load_generator's default) wrote its weights as the last raw
+    ones: the export of that file said 'last (not averaged)' of the averaged weights."""
+    import cyclegan
+
+    cfg = resolve({"ngf": 8, "n_blocks": 1, "size": 32})
+    torch.manual_seed(0)
+    models = {k: m.state_dict() for k, m in build_models(cfg.model).items()}
+    ema = {k: {n: t + 0.01 for n, t in models[k].items()} for k in ("G", "F")}
+    torch.save(
+        {"format": FORMAT, "config": cfg.to_dict(), "step": 120, "models": models, "ema": ema}, tmp_path / "c.pt"
+    )
+    for choice, weights in (("auto", "averaged (--ema-decay)"), ("off", "last (not averaged)")):
+        saved = cyclegan.save_generator(
+            cyclegan.load_generator(tmp_path / "c.pt", ema=choice), tmp_path / f"{choice}.pt"
+        )
+        out = tmp_path / f"{choice}.onnx"
+        assert main(["export", "--checkpoint", str(saved), "--out", str(out), "--no-check"]) == 0
+        assert {p.key: p.value for p in onnx.load(str(out)).metadata_props}["weights"] == weights
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])

@@ -55,6 +55,14 @@ def test_resnet_architecture_is_inferred(ngf, n_blocks, dropout, norm, affine):
     assert arch == ForeignArchitecture("resnet", ngf, n_blocks, norm, affine, dropout)
 
 
+def test_a_file_of_one_residual_block_is_described_as_one_block(tmp_path):
+    """A one-block generator whose tensor does not fit was described as 'a ResNet generator, 1 blocks, ...'."""
+    sd = ref_resnet(8, 1).state_dict()
+    sd["model.10.conv_block.5.weight"] = sd["model.10.conv_block.5.weight"][:4]
+    with pytest.raises(CycleGANError, match=r"expected 32x32x3x3 for a ResNet generator, 1 block, ngf 8, Instance"):
+        load_generator(save(sd, tmp_path / "g.pth"))
+
+
 def test_pretrained_layout_keys():
     # REFERENCE.md: 9 blocks at model.10..18, transposed convs model.19 and model.22, conv out model.26,
     # weights and biases only.
@@ -262,7 +270,12 @@ BAD = {
     ),
     "block gap": (lambda: _renamed_block(_resnet_sd(), 12, 30), "expected consecutive blocks from model.10"),
     "norm none": (lambda: _resnet_sd(norm="none"), "norm 'none'"),
-    "other direction only": (lambda: {"G_B": _resnet_sd()}, "it holds G_B, the other direction"),
+    # its advice was "expected a cyclegan checkpoint or a generator state dict in the reference layout"
+    "other direction only": (
+        lambda: {"G_B": _resnet_sd()},
+        "g.pth: no AtoB generator among the entries G_B (it holds G_B, the other direction); use --direction BtoA, or "
+        "the file that holds the AtoB generator",
+    ),
     # loaded without a word (integers, complex numbers cast to float) or with torch's traceback
     "integer weights": (
         lambda: {**_resnet_sd(), "model.1.weight": torch.zeros(8, 3, 7, 7, dtype=torch.int64)},

@@ -254,6 +254,22 @@ def test_a_file_that_is_not_a_generator_is_refused(server, tmp_path, home, what)
     assert not any((home / "pretrained").iterdir())  # nothing cached, nothing half-written
 
 
+def test_a_generator_file_with_an_extra_tensor_is_refused_naming_its_address_once(server, tmp_path, home):
+    """A mirror's file with a tensor the generator lacks read 'URL is not a generator file, so it was deleted: URL:
+    unexpected extra.weight ...': the address twice, the second where the reason belongs."""
+    state = ResnetGenerator(ngf=8, n_blocks=2).state_dict()
+    torch.save({**state, "extra.weight": torch.zeros(3)}, tmp_path / "extra.pth")
+    publish(server, "horse2zebra", (tmp_path / "extra.pth").read_bytes())
+    with pytest.raises(CycleGANError) as info:
+        zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
+    url = f"{server.base_url}/horse2zebra.pth"
+    assert str(info.value) == (
+        f"{url} is not a generator file, so it was deleted: unexpected extra.weight for a ResNet generator, 2 blocks, "
+        "ngf 8, InstanceNorm (no affine), no dropout"
+    )
+    assert not any((home / "pretrained").iterdir())
+
+
 def test_a_generator_with_nan_weights_is_refused_not_cached(server, tmp_path, home):
     """Before: cached and recorded, then every use failed with 'use another checkpoint', and no run fetched it again."""
     torch.manual_seed(0)
@@ -389,6 +405,19 @@ def test_evaluate_refuses_a_direction_the_published_generator_does_not_translate
         "warning: pretrained:facades_label2photo translates architectural label maps -> facade photos, the BtoA" in err
     )
     assert "not AtoB, if its A and B are laid out as the reference's scripts lay them out" in err
+
+
+def test_a_mirrors_other_name_once_downloaded_is_used_by_name_without_the_mirror(server, tmp_path, capsys):
+    """`cyclegan pretrained download my_model --base-url URL` said 'use it as --checkpoint pretrained:my_model', which
+    then refused 'unknown pretrained model' unless $CYCLEGAN_PRETRAINED_URL named the mirror again."""
+    data, net = generator_bytes(tmp_path)
+    publish(server, "my_model", data)
+    assert main(["pretrained", "download", "my_model", "--base-url", server.base_url, "--no-progress"]) == 0
+    assert "use it as --checkpoint pretrained:my_model" in capsys.readouterr().out
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    torch.testing.assert_close(load_generator("pretrained:my_model")(x), net(x), atol=1e-5, rtol=0)
+    with pytest.raises(CycleGANError, match="unknown pretrained model 'my_mode'"):  # a name not cached: as before
+        load_generator("pretrained:my_mode")
 
 
 class Exploit:

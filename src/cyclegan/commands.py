@@ -469,6 +469,8 @@ def run_evaluate(opts, _: argparse.Namespace) -> int:
         print(
             f"images and grids: {escape(opts.save_images)} (each grid's rows: {rows}; columns: {' | '.join(columns)})"
         )
+        if len(reports) > 1:  # a folder a checkpoint, named by index and step: a run's two files may share the step
+            print("  " + ", ".join(f"{os.path.basename(r['images'])}: {escape(r['checkpoint'])}" for r in reports))
     status = _report_skipped(reports[0]["skipped"], "image", "left out of the evaluation")
     if left_out := reports[0].get("checkpoints_left_out"):  # a partial result, as a skipped image's: exit status 1
         print(f"error: {counted(len(left_out), 'checkpoint')} could not be read (named above)", file=sys.stderr)

@@ -173,7 +173,7 @@ def translated_direction(ckpt: Any, asked: Direction | None, *, source: str) -> 
     ours (else its own), a published generator's own whatever is asked (it holds one: `pretrained:horse2zebra`
     asked BtoA still turns horses into zebras), and for another project's file, which says nothing, `asked`:
     the caller's word (None where not asked)."""
-    if is_ours(ckpt):
+    if is_ours(ckpt) or holds_both(ckpt):  # G_A and G_B by name: `asked` chooses between them
         return asked or own_direction(ckpt, source=source)
     return stated_direction(ckpt, source=source) or asked
 
@@ -199,9 +199,13 @@ def own_direction(ckpt: Any, *, source: str) -> Direction:
 def stated_direction(ckpt: Any, *, source: str) -> Direction | None:
     """The direction a file read by `load_file` says it translates: the trained one of a one-way model
     (pix2pix, CUT, FastCUT), AtoB of a CycleGAN (both), the catalogue's of a published generator
-    (`pretrained:zebra2horse`: BtoA of horse2zebra); None for another project's file, which says nothing."""
+    (`pretrained:zebra2horse`: BtoA of horse2zebra), AtoB of another project's file holding G_A and G_B by name (its
+    export recorded 'unknown' for the G_A it wrote); None for another project's file of one generator, which says
+    nothing."""
     if is_ours(ckpt):
         return held_directions(ckpt, source=source)[0]
+    if holds_both(ckpt):
+        return "AtoB"
     published = zoo.MODELS.get(zoo.cached_name(source) or "")
     return published.direction if published else None
 
@@ -320,6 +324,9 @@ def save_generator(net: nn.Module, path: str | Path, *, overwrite: bool = False)
         "config": origin.config,
         "step": origin.step,
         "models": {origin.name: state},
+        # loaded as the run's average (--ema-decay), they are kept as one, as best.pt keeps them: its export's
+        # metadata said 'last (not averaged)' of the averaged weights (one copy in the file: the storages are shared)
+        **({"ema": {origin.name: state}} if origin.averaged else {}),
     }
     try:  # the checks load_generator makes, before writing: a network whose layers were changed is named now
         check_checkpoint(ckpt, source=str(path))

@@ -140,9 +140,39 @@ def _unreadable(path: Path, what: str = "checkpoint") -> CycleGANError:
             "evaluate, translate and the other commands do not read; give the training run's folder or its "
             "checkpoint.pt"
         )
+    if image := _image_kind(path):  # `--checkpoint photo.jpg`: it was "an incomplete one (is the file complete?)"
+        return CycleGANError(
+            f"cannot read {what} {path}: it is {image} image, not a {what}; give the training run's folder, its "
+            "checkpoint.pt or a generator file"
+            if what == "checkpoint"
+            else f"cannot read {what} {path}: it is {image} image, not a {what}"
+        )
     return CycleGANError(
         f"cannot read {what} {path}: not a file saved by torch.save, or an incomplete one (is the file complete?)"
     )
+
+
+# An image's first bytes -> its format as messages name it (with its article)
+IMAGE_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG"),
+    (b"\xff\xd8\xff", "a JPEG"),
+    (b"GIF8", "a GIF"),
+    (b"BM", "a BMP"),
+    (b"II*\x00", "a TIFF"),
+    (b"MM\x00*", "a TIFF"),
+)
+
+
+def _image_kind(path: Path) -> str | None:
+    """'a PNG', 'a JPEG', ... where `path`'s first bytes say it is that image (a WebP: RIFF....WEBP), else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return None
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "a WebP"
+    return next((kind for magic, kind in IMAGE_SIGNATURES if head.startswith(magic)), None)
 
 
 # --- is it code? ---------------------------------------------------------------------------------------------

@@ -164,14 +164,17 @@ def model_url(name: str, base_url: str, *, given_in: str = "--base-url") -> str:
 
 
 def check_name(name: str, *, mirror: bool) -> PublishedModel | None:
-    """The catalogue entry for `name`; other names only from a mirror, and only as plain file names of at
-    most MAX_NAME characters."""
+    """The catalogue entry for `name`; other names only from a mirror, or cached from one, and only as plain file
+    names of at most MAX_NAME characters."""
     if len(name) > MAX_NAME:
         raise CycleGANError(f"pretrained model name of {len(name)} characters: at most {MAX_NAME} are accepted")
     info = MODELS.get(name)
     if info is not None:
         return info
-    if not mirror:
+    # `pretrained download NAME --base-url URL` said "use it as --checkpoint pretrained:NAME", which then refused the
+    # name as unknown without $CYCLEGAN_PRETRAINED_URL: a cached file is used wherever it came from
+    cached = SAFE_NAME.fullmatch(name) is not None and ".." not in name and cached_path(name).is_file()
+    if not mirror and not cached:
         close = nearest(name, MODELS)
         hint = f"did you mean '{close}'? " if close else ""
         raise CycleGANError(f"unknown pretrained model '{name}'; {hint}see `cyclegan pretrained list`")
@@ -348,15 +351,17 @@ def _check_generator(part: Path, *, url: str, delete: bool = True) -> None:
     try:
         obj = load_weights_only(part)
         if isinstance(obj, dict) and obj.get("format") == FORMAT:
-            check_checkpoint(obj, source=shown_address(url))
+            check_checkpoint(obj, source=escape(part))  # named as 'the file' below: the address leads the line
             weights = {"models": obj["models"], "ema": obj.get("ema") or {}}
         else:
-            weights = load_foreign_generator(obj, source=shown_address(url)).state_dict()
+            weights = load_foreign_generator(obj, source=escape(part)).state_dict()
         # cached, a NaN generator failed every later use with "use another checkpoint", and was never fetched again
         if (bad := first_non_finite(weights)) is not None:
             raise CycleGANError(f"{bad} holds NaN or infinite values (a damaged file, or a run that diverged)")
     except CycleGANError as e:
-        reason = str(e).replace(escape(part), "the file")
+        # the file's own name said once, as the line's subject: the address twice read "URL is not a generator
+        # file, so it was deleted: URL: unexpected extra.weight ..."
+        reason = str(e).replace(escape(part), "the file").removeprefix("the file: ")
         if not delete:
             raise CycleGANError(reason) from None
         part.unlink(missing_ok=True)

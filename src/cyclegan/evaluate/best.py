@@ -21,13 +21,15 @@ REPORT_KEY = {"psnr": "truth_psnr", "ssim": "truth_ssim", "cycle_psnr": "cycle_p
 
 
 def expand_runs(checkpoints: tuple[str, ...]) -> tuple[str, ...]:
-    """Each run folder that holds best.pt as its checkpoint.pt and its best.pt; the rest as given; a file named
-    twice (`RUN RUN/best.pt`, `RUN RUN/checkpoint.pt`) scored once, where it first comes."""
+    """Each run folder that holds best.pt as its checkpoint.pt and its best.pt (best.pt alone where checkpoint.pt is
+    gone: `best_alone`); the rest as given; a file named twice (`RUN RUN/best.pt`, `RUN RUN/checkpoint.pt`) scored
+    once, where it first comes."""
     out: list[str] = []
     for c in checkpoints:
         run = Path(c)
-        if run.is_dir() and (run / BEST_NAME).is_file() and (run / CHECKPOINT_NAME).is_file():
-            out += [str(run / CHECKPOINT_NAME), str(run / BEST_NAME)]
+        if run.is_dir() and (run / BEST_NAME).is_file():
+            last = [str(run / CHECKPOINT_NAME)] if (run / CHECKPOINT_NAME).is_file() else []
+            out += [*last, str(run / BEST_NAME)]
         else:
             out.append(c)
     seen: set[Path] = set()
@@ -60,6 +62,17 @@ def best_missing(checkpoints: tuple[str, ...]) -> list[str]:
                 "again at its next evaluation"
             )
     return lines
+
+
+def best_alone(checkpoints: tuple[str, ...]) -> list[str]:
+    """A line for each run folder among `checkpoints` that holds best.pt but no checkpoint.pt (deleted to save space,
+    or the run copied without it): `evaluate RUN` refused it, where a truncated checkpoint.pt left best.pt scored."""
+    return [
+        f"{run} has no {CHECKPOINT_NAME} (deleted, or the run copied without it): only its {BEST_NAME}, the best "
+        "scored step, is scored"
+        for run in map(Path, checkpoints)
+        if run.is_dir() and (run / BEST_NAME).is_file() and not (run / CHECKPOINT_NAME).is_file()
+    ]
 
 
 def run_data(checkpoint: str) -> str:

@@ -24,7 +24,8 @@ class EvalOptions(Options):
 
     checkpoint: tuple[str, ...] = opt(
         help="run folder or checkpoint file; several (e.g. milestones) are scored in one pass; a run folder that "
-        "holds best.pt (--eval-every) is scored at its last and its best checkpoint",
+        "holds best.pt (--eval-every) is scored at its last and its best checkpoint (best.pt alone where its "
+        "checkpoint.pt is gone)",
         metavar="RUN_OR_FILE",
         nonempty="run folders or checkpoint files",
     )

@@ -67,7 +67,7 @@ from ..progress import progress_bar
 from ..report import METRIC_NAMES
 from ..report.grid import save_grid
 from ..run_files import FORMAT
-from .best import best_missing, expand_runs, run_data
+from .best import best_alone, best_missing, expand_runs, run_data
 from .distances import Distances, feature_distances, kid_subset_size
 from .features import find_inception_weights, load_backbone, load_fid_inception, weights_not_published
 from .metrics import colour_patch, l1, local_colour, psnr, ssim
@@ -605,7 +605,7 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     checkpoints = expand_runs(opts.checkpoint)
     if not checkpoints:
         raise CycleGANError("give at least one --checkpoint")
-    for line in best_missing(opts.checkpoint):
+    for line in best_missing(opts.checkpoint) + best_alone(opts.checkpoint):
         print(f"warning: {escape(line)}", file=sys.stderr)
     inception = None
     if opts.backbone == "inception":  # a missing weights file was named after every test image had been decoded
@@ -771,6 +771,8 @@ def _evaluate_all(
             ckpt_file = checkpoint_path(c)
             loaded = first.pop() if first else _generators(ckpt_file, opts)
             save_root = _save_dir(opts, i, many, loaded.ckpt.get("step"))
+            # which folder is whose: a run's checkpoint.pt and best.pt of one step were 00_stepS and 01_stepS alone
+            saved_in = {"images": str(save_root)} if save_root is not None else {}
             if save_root is not None:
                 names = _saved_names(loaded.directions, images.domains)
                 saved.enter_context(removed_on_failure([save_root / n for n in names]))
@@ -805,7 +807,9 @@ def _evaluate_all(
                 ) from None
             if same is not None:
                 scored[same] = report
-            reports.append({**report, "skipped": skipped, **({"checkpoints_left_out": left_out} if left_out else {})})
+            reports.append(
+                {**report, **saved_in, "skipped": skipped, **({"checkpoints_left_out": left_out} if left_out else {})}
+            )
     return reports
 
 

@@ -70,7 +70,7 @@ class ForeignArchitecture:
     upsample: str = "transpose"  # or "antialias_zero_pad" (the CUT code's anti-aliased upsampling)
 
     def describe(self) -> str:
-        depth = f"{self.depth} blocks" if self.kind == "resnet" else f"{self.depth} levels"
+        depth = counted(self.depth, "block" if self.kind == "resnet" else "level")  # "1 block", not "1 blocks"
         norm = "BatchNorm" if self.norm == "batch" else f"InstanceNorm ({'affine' if self.affine else 'no affine'})"
         kind = "ResNet" if self.kind == "resnet" else "U-Net"
         dropout = "" if self.kind == "unet" else f", {'dropout' if self.dropout else 'no dropout'}"
@@ -153,9 +153,13 @@ def select_state_dict(obj: object, direction: str, *, source: str) -> dict[str, 
             f"{', ...' if len(extra) > 3 else ''}; save the generator's state_dict() alone, or under G_A"
         )
     names = ", ".join(map(str, list(obj)[:8]))
-    others = [k for k in DIRECTION_KEYS["BtoA" if direction == "AtoB" else "AtoB"] if k in obj]
-    hint = f" (it holds {others[0]}, the other direction)" if others else ""
-    raise CycleGANError(f"{source}: no {direction} generator among the entries {names}{hint}; {EXPECTED}")
+    other = "BtoA" if direction == "AtoB" else "AtoB"
+    if others := [k for k in DIRECTION_KEYS[other] if k in obj]:  # not "expected a cyclegan checkpoint": it is one
+        raise CycleGANError(
+            f"{source}: no {direction} generator among the entries {names} (it holds {others[0]}, the other "
+            f"direction); use --direction {other}, or the file that holds the {direction} generator"
+        )
+    raise CycleGANError(f"{source}: no {direction} generator among the entries {names}; {EXPECTED}")
 
 
 def strip_prefix(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
