@@ -198,11 +198,15 @@ def test_another_commands_key_in_a_train_config_names_that_command(tmp_path, cap
         (["--config", "on"], "option 'diffaug' in '{f}': 'on' is no policy: for all of them give color,translation,"),
         (["--config", "color, cutout"], "'color, cutout' has spaces: write the policies without them (color,cutout)"),
         (["--config", "colour"], "unknown policy 'colour' (give one or more of color, translation, cutout, joined by"),
+        (
+            ["--config", "[color, cutout]"],
+            "option 'diffaug' in '{f}': the policies are one text joined by commas: write color,cutout",
+        ),
     ],
 )
 def test_a_diffaug_word_for_none_or_all_says_what_to_write(tmp_path, capsys, args, said):
     """`diffaug: off` in a YAML config said "unknown policy 'off' (use color, translation, cutout)": nothing of how
-    to turn it off (leave it out: none is the default)."""
+    to turn it off (leave it out: none is the default). A YAML list said "expected str, got ['color', 'cutout']"."""
     from cyclegan.cli import main
 
     (f := tmp_path / "c.yaml").write_text(f"diffaug: {args[1]}\n")

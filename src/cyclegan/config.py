@@ -670,6 +670,9 @@ def read_config_values(flat: dict[str, Any], *, source: str) -> dict[str, Any]:
     for key, value in flat.items():
         if key != "preset":
             name, meta = f"{key}' in '{source}", known[key][1].metadata
+            if key == "diffaug" and isinstance(value, list):  # `[color, cutout]`: "expected str, got [...]"
+                joined = ",".join(map(str, value))
+                raise CycleGANError(f"option '{name}': the policies are one text joined by commas: write {joined}")
             value = flat[key] = _on_off(value, hints[key])
             value = flat[key] = coerce(name, value, hints[key])
             if value is not None:
