@@ -155,9 +155,7 @@ def input_folders(opts: CompareOptions, inputs: Inputs) -> list[Path]:
 def check_output_folder(opts: CompareOptions, inputs: Inputs) -> None:
     """Refuse (one line, before any work) an --out named as an image or clip (`check_out_folder`), in or inside a
     folder of input images, outputs onto the inputs and, without --overwrite, outputs that exist."""
-    check_out_folder(
-        Path(opts.out), holds="the comparison is written into (grid.png, report.html, report.json, images/)"
-    )
+    check_out_folder(opts.out, holds="the comparison is written into (grid.png, report.html, report.json, images/)")
     check_outputs(
         output_files(inputs, Path(opts.out)),
         overwrite=opts.overwrite,

@@ -155,13 +155,20 @@ def image_not_found(path: str | Path) -> str:
 
 
 def check_out_folder(
-    out_dir: Path, *, holds: str = "the translations are written into, each named as its input", option: str = "--out"
+    given: str | os.PathLike,
+    *,
+    holds: str = "the translations are written into, each named as its input",
+    option: str = "--out",
 ) -> None:
     """Refuse (one line) an `--out` not there yet whose name is an image's, a clip's or an archive's (`--out
     result.mp4 clip.mp4`): it was made a folder of that name, holding `result.mp4/clip.mp4`, without a word (and
     `datasets download --root horse2zebra.zip` a folder `horse2zebra.zip`). `holds`: what the folder is for, as the
     line says it (`compare`'s: its grid, report and images; `compare --out grid.png` made that folder). `option`:
-    the flag that names the folder (evaluate's `--save-images x.png` made a folder `x.png` too)."""
+    the flag that names the folder (evaluate's `--save-images x.png` made a folder `x.png` too). `given`: the path as
+    the user wrote it, before Path drops a trailing slash: `--out results.png/` is a folder as asked, not refused."""
+    if os.fspath(given).endswith(("/", os.sep)):
+        return
+    out_dir = Path(given)
     name = out_dir.name.lower()
     archive = next((a for a in ARCHIVES if name.endswith(a) and len(name) > len(a)), None)
     suffix = archive or out_dir.suffix.lower()  # `.tar.gz` whole: its Path.suffix is .gz
