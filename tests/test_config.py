@@ -160,6 +160,8 @@ def test_a_config_files_syntax_error_says_its_line_and_column_first(tmp_path, na
         ("resume: true\n", "'resume' is a command-line flag of train, not a config file's key: give --resume$"),
         ("config: other.yaml\n", "'config' is a command-line flag of train, not a config file's key: give --config$"),
         ("progress: false\n", "'progress' is a command-line flag of train, not a config file's key: give --no-prog"),
+        # in a section too (it said "unknown option 'train.progress'" and no more)
+        ("train:\n  progress: false\n", "'train.progress' is a command-line flag of train, not a config file's key: "),
     ],
 )
 def test_bad_config_files_are_one_line_errors(tmp_path, text, message):

@@ -425,6 +425,8 @@ def flatten(d: dict[str, Any], *, source: str, elsewhere: Callable[[str], list[s
             for k, v in value.items():
                 if of := _other_commands(k, elsewhere):  # as a flat key of theirs says
                     raise CycleGANError(f"{source}: '{key}.{k}' is {of}")
+                if k in {f.name for f in fields(TrainCommand)}:  # `train: {progress: false}`: "unknown", no more
+                    raise _flag_not_key(source, f"{key}.{k}", k, v)
                 if k not in known or known[k][0] != key:
                     raise CycleGANError(f"{source}: unknown option '{key}.{k}'{_key_hint(k, key)}")
                 if k in flat:  # flat and in its section: one would be dropped
@@ -437,10 +439,7 @@ def flatten(d: dict[str, Any], *, source: str, elsewhere: Callable[[str], list[s
                 raise CycleGANError(f"{source}: option '{key}' is given twice (flat and in section '{known[key][0]}')")
             flat[key] = value
         elif key in {f.name for f in fields(TrainCommand)}:  # said "unknown option", or as the flag typed beside it
-            flag = f"--no-{key}" if value is False else f"--{key}"  # `progress: false` is --no-progress
-            raise CycleGANError(
-                f"{source}: '{key}' is a command-line flag of train, not a config file's key: give {flag}"
-            )
+            raise _flag_not_key(source, key, key, value)
         elif (of_flag := _key_of_flag(key)) not in (None, str(key).replace("-", "_")) and not isinstance(value, dict):
             raise CycleGANError(f"{source}: unknown option '{key}'{_key_hint(key)}{_value_hint(of_flag, value)}")
         elif of := _other_commands(key, elsewhere):
@@ -448,6 +447,12 @@ def flatten(d: dict[str, Any], *, source: str, elsewhere: Callable[[str], list[s
         else:
             raise CycleGANError(f"{source}: unknown option '{key}'{_key_hint(key)} (see `cyclegan train --help`)")
     return flat
+
+
+def _flag_not_key(source: str, written: str, name: str, value: Any) -> CycleGANError:
+    """A train command's flag (`progress`, `resume`) given as a config file's key, `written` as the file has it."""
+    flag = f"--no-{name}" if value is False else f"--{name}"  # `progress: false` is --no-progress
+    return CycleGANError(f"{source}: '{written}' is a command-line flag of train, not a config file's key: give {flag}")
 
 
 def _other_commands(key: str, elsewhere: Callable[[str], list[str]] | None) -> str | None:
