@@ -127,6 +127,22 @@ def test_compare_without_target_folder_has_no_kid(checkpoint, tmp_path):
         compare(CompareOptions(str(checkpoint), missing, [str(style[0])], str(tmp_path / "x"), progress=False))
 
 
+def test_in_a_log_file_compare_says_a_line_per_image_not_stylizes_steps(checkpoint, tmp_path, capsys):
+    """With stderr in a log file, compare printed stylize's ten progress lines for every image, burying its own
+    line per image; the steps are now said there only for a slow image (a line a minute)."""
+    from cyclegan.compare import CompareOptions, compare
+
+    content = make_images(tmp_path / "content", 2, seed=7, size=(30, 30))
+    style = make_images(tmp_path / "style", 1, seed=8, size=(30, 30))
+    opts = dict(size=24, steps=10, grid_cell=16, backbone="lite0", device="cpu", optimizer="adam")
+    compare(CompareOptions(str(checkpoint), list(map(str, content)), [str(style[0])], str(tmp_path / "cmp"), **opts))
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(",")[0] for line in lines if line.startswith(("compare", "stylize"))] == [
+        "compare: img 1/2",
+        "compare: img 2/2",
+    ], lines
+
+
 def test_compare_defaults_to_the_runs_training_size_as_evaluate_does(checkpoint, tmp_path):
     """--size was 256 whatever the run was trained at: a 32 px run was compared at 256 (blurred, and Gatys 64x the
     work) without a word, where `evaluate` uses the training size. A generator file of another project: 256."""
@@ -789,11 +805,15 @@ def test_sigterm_before_the_first_image_is_compared_exits_143(checkpoint, tmp_pa
     assert not (out / "report.json").exists()
 
 
-def test_compare_shows_the_progress_of_each_gatys_optimisation(checkpoint, tmp_path, capsys):
+def test_compare_shows_the_progress_of_each_gatys_optimisation(checkpoint, tmp_path, capsys, monkeypatch):
     """`compare` said nothing during each image's Gatys optimisation (minutes each at real sizes): its steps
-    are now shown under the images' bar (lines in a log file, as here), and not with --no-progress."""
+    are now shown under the images' bar (in a log file, as here, a line a minute: each step for this slow one), and
+    not with --no-progress."""
+    from cyclegan import progress
     from cyclegan.compare import compare
     from cyclegan.compare_options import CompareOptions
+
+    monkeypatch.setattr(progress, "LINE_EVERY_S", 0.0)  # every image slow
 
     content = make_images(tmp_path / "content", 1, seed=7, size=(40, 30))
     style = make_images(tmp_path / "style", 1, seed=8, size=(32, 32))

@@ -160,6 +160,8 @@ def test_a_config_files_syntax_error_says_its_line_and_column_first(tmp_path, na
         ("resume: true\n", "'resume' is a command-line flag of train, not a config file's key: give --resume$"),
         ("config: other.yaml\n", "'config' is a command-line flag of train, not a config file's key: give --config$"),
         ("progress: false\n", "'progress' is a command-line flag of train, not a config file's key: give --no-prog"),
+        # in a section too (it said "unknown option 'train.progress'" and no more)
+        ("train:\n  progress: false\n", "'train.progress' is a command-line flag of train, not a config file's key: "),
     ],
 )
 def test_bad_config_files_are_one_line_errors(tmp_path, text, message):
@@ -178,16 +180,32 @@ def test_bad_config_files_are_one_line_errors(tmp_path, text, message):
         ),
         ("frames: 3\n", "'frames' is an option of cyclegan datasets synthetic, not of cyclegan train (see `cyclegan"),
         ("max-memory: 3\n", "'max-memory' is an option of cyclegan translate and serve, not of cyclegan train (see"),
+        (
+            "train:\n  checkpoint: g.pt\n",
+            "'train.checkpoint' is an option of cyclegan translate, export, evaluate, bench, compare and serve, not",
+        ),
     ],
 )
 def test_another_commands_key_in_a_train_config_names_that_command(tmp_path, capsys, text, said):
-    """`checkpoint:` in a train config said "did you mean 'checkpoint_every'?", an unrelated option of train."""
+    """`checkpoint:` in a train config said "did you mean 'checkpoint_every'?", an unrelated option of train; in a
+    section (`train: {checkpoint: g.pt}`) too."""
     from cyclegan.cli import main
 
     (f := tmp_path / "c.yaml").write_text(text)
     assert main(["train", "--config", str(f), "--out", str(tmp_path / "run"), "--steps", "1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {f}: {said}") and err.count("\n") == 1 and "did you mean" not in err, err
+
+
+def test_a_train_option_spelled_as_its_flag_is_not_said_to_be_another_commands(tmp_path, capsys):
+    """`batch-size: 2` in a train config said "'batch-size' is an option of cyclegan translate, evaluate and bench,
+    not of cyclegan train": train has it too, as batch_size."""
+    from cyclegan.cli import main
+
+    (f := tmp_path / "c.yaml").write_text("batch-size: 2\n")
+    assert main(["train", "--config", str(f), "--out", str(tmp_path / "run"), "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {f}: unknown option 'batch-size': it is 'batch_size' (see `cyclegan train --help`)\n", err
 
 
 @pytest.mark.parametrize(
@@ -198,11 +216,15 @@ def test_another_commands_key_in_a_train_config_names_that_command(tmp_path, cap
         (["--config", "on"], "option 'diffaug' in '{f}': 'on' is no policy: for all of them give color,translation,"),
         (["--config", "color, cutout"], "'color, cutout' has spaces: write the policies without them (color,cutout)"),
         (["--config", "colour"], "unknown policy 'colour' (give one or more of color, translation, cutout, joined by"),
+        (
+            ["--config", "[color, cutout]"],
+            "option 'diffaug' in '{f}': the policies are one text joined by commas: write color,cutout",
+        ),
     ],
 )
 def test_a_diffaug_word_for_none_or_all_says_what_to_write(tmp_path, capsys, args, said):
     """`diffaug: off` in a YAML config said "unknown policy 'off' (use color, translation, cutout)": nothing of how
-    to turn it off (leave it out: none is the default)."""
+    to turn it off (leave it out: none is the default). A YAML list said "expected str, got ['color', 'cutout']"."""
     from cyclegan.cli import main
 
     (f := tmp_path / "c.yaml").write_text(f"diffaug: {args[1]}\n")

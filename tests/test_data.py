@@ -621,6 +621,20 @@ def test_copies_are_found_by_their_bytes_whatever_their_names_and_sizes(tmp_path
     assert same_files(a, [tmp_path / "b" / "w.bmp", tmp_path / "gone.bmp"]) == []
 
 
+def test_one_copy_between_domains_is_named_in_the_singular(tmp_path):
+    """One of trainB's images a copy of trainA's read "1 of ...'s 2 images are copies of ..."; now "is a copy", as
+    the warning for copies within one folder says."""
+    from cyclegan.data.io import copies_between
+
+    a, b = tmp_path / "trainA", tmp_path / "trainB"
+    files = {a / "x.png": b"1", a / "y.png": b"2", b / "z.png": b"2", b / "w.png": b"3"}
+    for path, data in files.items():
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data)
+    line, whole = copies_between(a, b, [a / "x.png", a / "y.png"], [b / "z.png", b / "w.png"])
+    assert line == f"1 of {b}'s 2 images is a copy of {a}'s (2): {b / 'z.png'} = {a / 'y.png'}" and not whole
+
+
 def test_premultiplied_alpha_modes_are_put_on_white_as_their_straight_alpha_is():
     """A PIL image in La (premultiplied grey and alpha) was Pillow's raw "conversion from La to L not supported",
     and one in RGBa came out with its transparency dropped, not composited on white as RGBA is."""

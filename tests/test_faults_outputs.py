@@ -446,6 +446,42 @@ def test_a_download_root_named_as_an_image_is_refused_not_made_a_folder(tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("name", ["horse2zebra.zip", "horse2zebra.tar.gz"])
+def test_a_download_root_named_as_an_archive_is_refused_unless_it_is_a_folder(tmp_path, capsys, name):
+    """`datasets download --root horse2zebra.zip` (the archive's name, for the folder to extract into) made a folder
+    named horse2zebra.zip, without a word; a folder of that name already there is still taken."""
+    args = ["datasets", "download", "horse2zebra", "--root", str(tmp_path / name), "--base-url", "http://127.0.0.1:9"]
+    assert main([*args, "--no-progress"]) == 2
+    suffix = name.removeprefix("horse2zebra")
+    assert one_line_error(capsys) == (
+        f"error: --root {tmp_path / name} names a {suffix} file, but --root is the folder horse2zebra/ is downloaded "
+        f"into; give a folder, e.g. --root {tmp_path / 'horse2zebra'}\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / name).mkdir()
+    assert main([*args, "--no-progress", "--max-minutes", "0.05"]) != 0
+    assert "names a" not in capsys.readouterr().err
+
+
+def test_an_output_folder_named_as_a_file_with_a_trailing_slash_is_the_folder_asked_for(tmp_path, capsys):
+    """`--out d.png/`: the slash says a folder, but Path dropped it before the check, which refused the name as a
+    .png file's ("give a folder", as the user had). Taken as the folder written."""
+    args = ["datasets", "synthetic", "--out", f"{tmp_path / 'd.png'}/", "--size", "16", "--count", "1"]
+    assert main([*args, "--test-count", "1", "--no-progress"]) == 0, capsys.readouterr().err
+    assert (tmp_path / "d.png" / "trainA").is_dir()
+    args = [
+        "datasets",
+        "download",
+        "horse2zebra",
+        "--root",
+        f"{tmp_path / 'h.zip'}/",
+        "--base-url",
+        "http://127.0.0.1:9",
+    ]
+    assert main([*args, "--no-progress", "--max-minutes", "0.05"]) != 0
+    assert "cannot reach http://127.0.0.1:9/horse2zebra.zip" in capsys.readouterr().err
+
+
 def test_compare_and_evaluate_stop_on_a_busy_output_folder_before_work(dataset, tmp_path, capsys):
     # As translate: one run writes into a folder at a time, so two never interleave their images there. Before,
     # two compares (or evaluates with --save-images) into one folder both passed the check for existing outputs.

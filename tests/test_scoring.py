@@ -1097,6 +1097,21 @@ def test_a_resume_without_scoring_says_why_best_pt_holds_another_step(
     ) in capsys.readouterr().err
 
 
+def test_a_resume_names_an_unreadable_best_pt_once(tiny_cfg, tmp_path, monkeypatch, capsys):
+    """A truncated best.pt: the warning said its path twice, "warning: RUN/best.pt held the best step so far (2),
+    but it cannot be read (checkpoint RUN/best.pt is ...)"; the reason now says what is wrong without the path."""
+    scored_in_turn(monkeypatch, [30.0, 29.0])
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=4, eval_every=2), progress=False)
+    (run / "best.pt").write_bytes((run / "best.pt").read_bytes()[:1000])
+    capsys.readouterr()
+    cfg, ckpt = prepare_config({"steps": 6, "eval_every": 0}, resume=True, out=str(run))
+    train(cfg, ckpt=ckpt, progress=False)
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "held the best step" in line]
+    assert line.startswith(f"warning: {run / 'best.pt'} held the best step so far (2), but it cannot be read (")
+    assert line.count("best.pt") == 1 and line.endswith("eval_every writes it again"), line
+
+
 def test_the_monitor_s_lines_stay_one_line_whatever_the_folders_are_named(tiny_cfg, tmp_path, dataset, monkeypatch):
     """A run folder and a --data folder whose names hold a newline: the scoring line and the lost best.pt's warning
     name them escaped, as every other message does, instead of breaking into lines a reader takes for others."""

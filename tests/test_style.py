@@ -698,6 +698,20 @@ def test_an_out_of_a_format_not_written_names_the_ones_that_are():
             StylizeOptions(content="c.png", style=("s.png",), out=out)
 
 
+def test_an_out_ending_in_a_slash_is_refused_as_a_folder_name():
+    """`stylize --out results.png/` wrote the file results.png (the slash dropped by Path) and said "wrote
+    results.png/"; `--out out/` was told it needs an image extension. A folder name, as export says of its --out."""
+    from cyclegan.style import StylizeOptions
+
+    for out, said in (
+        ("results.png/", "give the image file to write (e.g. results.png, or results.png/stylized.png)"),
+        ("out/", "give the image file to write in it (e.g. out/stylized.png)"),
+    ):
+        with pytest.raises(CycleGANError) as e:
+            StylizeOptions(content="c.png", style=("s.png",), out=out)
+        assert str(e.value) == f"option '--out' {out} names a folder: {said}"
+
+
 def test_max_pixels_is_the_decode_cap_of_stylize(tmp_path, capsys):
     """A photo over the decode cap (100 MP) could not be stylised at any --size: stylize had no --max-pixels."""
     from cyclegan.cli import main

@@ -581,6 +581,18 @@ def test_serve_takes_a_pretrained_name_as_every_checkpoint_option_does(server, t
     assert path == zoo.cached_path("horse2zebra") and path.read_bytes() == data
 
 
+def test_a_pretrained_name_downloaded_into_a_log_file_says_its_sizes(server, tmp_path, monkeypatch, capsys):
+    """`--checkpoint pretrained:NAME` with stderr in a log file downloaded in silence (its bar was for terminals
+    only), where `cyclegan pretrained download` says the sizes in plain lines: now it says them too."""
+    data, _ = generator_bytes(tmp_path)
+    publish(server, "horse2zebra", data)
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
+    assert zoo.resolve("pretrained:horse2zebra").read_bytes() == data
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("horse2zebra.pth: ")]
+    assert "\r" not in err and lines and re.match(r"horse2zebra.pth: (\d+) KiB of \1 KiB, ", lines[-1]), err
+
+
 def test_resolves_download_line_escapes_the_address_and_the_path(monkeypatch, capsys):
     """`pretrained:NAME`'s "downloaded URL to PATH" line printed a mirror's address and the cache path raw: a
     newline in $CYCLEGAN_HOME started a second, spoofed line (every other printed name goes through `escape`)."""

@@ -33,7 +33,7 @@ from .config import (
 )
 from .errors import CycleGANError, counted, escape, install_extra
 from .families import FAMILIES, accepting, names, section_titles
-from .files import check_flags_there
+from .files import ARCHIVES, check_flags_there
 from .options import add_arguments, shown_value, to_flags
 from .presets import PRESETS
 from .run_files import BEST_NAME, CHECKPOINT_NAME
@@ -281,9 +281,6 @@ def run_datasets_list(_opts, _args: argparse.Namespace) -> int:
         print(f"{info.name:<{width}}  {info.domains} ({info.source}){note}")
     print(f"\nfrom {DEFAULT_BASE_URL}/NAME.zip; `cyclegan datasets download NAME --root DIR`")
     return 0
-
-
-ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".7z", ".rar")
 
 
 def _download_stopped(e: KeyboardInterrupt, part: Path) -> int:

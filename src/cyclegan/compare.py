@@ -155,9 +155,7 @@ def input_folders(opts: CompareOptions, inputs: Inputs) -> list[Path]:
 def check_output_folder(opts: CompareOptions, inputs: Inputs) -> None:
     """Refuse (one line, before any work) an --out named as an image or clip (`check_out_folder`), in or inside a
     folder of input images, outputs onto the inputs and, without --overwrite, outputs that exist."""
-    check_out_folder(
-        Path(opts.out), holds="the comparison is written into (grid.png, report.html, report.json, images/)"
-    )
+    check_out_folder(opts.out, holds="the comparison is written into (grid.png, report.html, report.json, images/)")
     check_outputs(
         output_files(inputs, Path(opts.out)),
         overwrite=opts.overwrite,
@@ -411,8 +409,11 @@ def _compare_one(
     x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
     # Gatys first: its memory check refuses a size the device cannot hold (a generator's forward pass takes less)
     # before the generator runs at it; at --size 4096 the translation took the memory first, and was killed
-    # its steps shown under the images' bar: minutes per image without a word
-    res = stylize(im, refs, gatys, net=gatys_net, device=device, progress=opts.progress, max_pixels=opts.max_pixels)
+    # its steps shown under the images' bar: minutes per image without a word (in a log file a line a minute, for a
+    # slow image: ten per image buried the images' own lines)
+    res = stylize(
+        im, refs, gatys, net=gatys_net, device=device, progress=opts.progress, nested=True, max_pixels=opts.max_pixels
+    )
     y_cyc, t_cyc = translate_timed(G, x, warm_up=warm_up)
     images = {"input": x, "cyclegan": y_cyc, "gatys": res.tensor.to(device)}
     row = Row(

@@ -423,6 +423,10 @@ def flatten(d: dict[str, Any], *, source: str, elsewhere: Callable[[str], list[s
     for key, value in d.items():
         if key in sections and isinstance(value, dict):
             for k, v in value.items():
+                if of := _other_commands(k, elsewhere):  # as a flat key of theirs says
+                    raise CycleGANError(f"{source}: '{key}.{k}' is {of}")
+                if k in {f.name for f in fields(TrainCommand)}:  # `train: {progress: false}`: "unknown", no more
+                    raise _flag_not_key(source, f"{key}.{k}", k, v)
                 if k not in known or known[k][0] != key:
                     raise CycleGANError(f"{source}: unknown option '{key}.{k}'{_key_hint(k, key)}")
                 if k in flat:  # flat and in its section: one would be dropped
@@ -435,21 +439,35 @@ def flatten(d: dict[str, Any], *, source: str, elsewhere: Callable[[str], list[s
                 raise CycleGANError(f"{source}: option '{key}' is given twice (flat and in section '{known[key][0]}')")
             flat[key] = value
         elif key in {f.name for f in fields(TrainCommand)}:  # said "unknown option", or as the flag typed beside it
-            flag = f"--no-{key}" if value is False else f"--{key}"  # `progress: false` is --no-progress
-            raise CycleGANError(
-                f"{source}: '{key}' is a command-line flag of train, not a config file's key: give {flag}"
-            )
+            raise _flag_not_key(source, key, key, value)
         elif (of_flag := _key_of_flag(key)) not in (None, str(key).replace("-", "_")) and not isinstance(value, dict):
             raise CycleGANError(f"{source}: unknown option '{key}'{_key_hint(key)}{_value_hint(of_flag, value)}")
-        elif elsewhere and (commands := elsewhere(str(key).replace("-", "_"))):
-            # `checkpoint:` in a train config was "did you mean 'checkpoint_every'?", an unrelated option
-            of = f"{', '.join(commands[:-1])} and {commands[-1]}" if len(commands) > 1 else commands[0]
-            raise CycleGANError(
-                f"{source}: '{key}' is an option of cyclegan {of}, not of cyclegan train (see `cyclegan train --help`)"
-            )
+        elif of := _other_commands(key, elsewhere):
+            raise CycleGANError(f"{source}: '{key}' is {of}")
         else:
             raise CycleGANError(f"{source}: unknown option '{key}'{_key_hint(key)} (see `cyclegan train --help`)")
     return flat
+
+
+def _flag_not_key(source: str, written: str, name: str, value: Any) -> CycleGANError:
+    """A train command's flag (`progress`, `resume`) given as a config file's key, `written` as the file has it."""
+    flag = f"--no-{name}" if value is False else f"--{name}"  # `progress: false` is --no-progress
+    return CycleGANError(f"{source}: '{written}' is a command-line flag of train, not a config file's key: give {flag}")
+
+
+def _other_commands(key: str, elsewhere: Callable[[str], list[str]] | None) -> str | None:
+    """Where `key` is no option of train but one of other commands' (`elsewhere`: as `flatten`'s), the words "an
+    option of cyclegan translate, ..., not of cyclegan train": `checkpoint:` in a train config was "did you mean
+    'checkpoint_every'?", an unrelated option. None where no other command has it, and where `key` spells one of
+    train's options or flags (`batch-size:` was said to be translate's, evaluate's and bench's only)."""
+    name = str(key).replace("-", "_")
+    if name in option_fields() or name in {f.name for f in fields(TrainCommand)} or _key_of_flag(name) is not None:
+        return None
+    commands = elsewhere(name) if elsewhere else []
+    if not commands:
+        return None
+    of = f"{', '.join(commands[:-1])} and {commands[-1]}" if len(commands) > 1 else commands[0]
+    return f"an option of cyclegan {of}, not of cyclegan train (see `cyclegan train --help`)"
 
 
 def _key_of_flag(key: str) -> str | None:
@@ -670,6 +688,9 @@ def read_config_values(flat: dict[str, Any], *, source: str) -> dict[str, Any]:
     for key, value in flat.items():
         if key != "preset":
             name, meta = f"{key}' in '{source}", known[key][1].metadata
+            if key == "diffaug" and isinstance(value, list):  # `[color, cutout]`: "expected str, got [...]"
+                joined = ",".join(map(str, value))
+                raise CycleGANError(f"option '{name}': the policies are one text joined by commas: write {joined}")
             value = flat[key] = _on_off(value, hints[key])
             value = flat[key] = coerce(name, value, hints[key])
             if value is not None:

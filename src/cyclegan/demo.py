@@ -292,7 +292,7 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
     run = Path(opts.out)
     if broken := broken_link(run, "--out"):  # said as "cannot create or lock ... (No such file or directory)"
         raise broken
-    check_out_folder(run, holds="the demo's run is written into")
+    check_out_folder(opts.out, holds="the demo's run is written into")
     if run.exists() and not run.is_dir():
         raise CycleGANError(f"option '--out': {run} is a file; give a folder")
     # a device this machine lacks, or a precision it cannot compute in (fp16 on a CPU), is refused before any

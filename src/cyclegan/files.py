@@ -32,6 +32,8 @@ PILLOW_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "WEBP", "TIFF")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".bmp", ".webp", ".tif", ".tiff")
 # the clip containers read and written (`clipio`), by extension: here, torch-free, for `check_out_folder`
 VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
+# archives by name: a mirror's zip of the zip is named, and an output folder so named refused (`check_out_folder`)
+ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".7z", ".rar")
 
 
 def write_atomic(path: str | Path, write: Callable[[str], None], *, replace: bool = True) -> Path:
@@ -153,17 +155,27 @@ def image_not_found(path: str | Path) -> str:
 
 
 def check_out_folder(
-    out_dir: Path, *, holds: str = "the translations are written into, each named as its input", option: str = "--out"
+    given: str | os.PathLike,
+    *,
+    holds: str = "the translations are written into, each named as its input",
+    option: str = "--out",
 ) -> None:
-    """Refuse (one line) an `--out` not there yet whose name is an image's or a clip's (`--out result.mp4 clip.mp4`):
-    it was made a folder of that name, holding `result.mp4/clip.mp4`, without a word. `holds`: what the folder is
-    for, as the line says it (`compare`'s: its grid, report and images; `compare --out grid.png` made that folder).
-    `option`: the flag that names the folder (evaluate's `--save-images x.png` made a folder `x.png` too)."""
-    suffix = out_dir.suffix.lower()
-    if suffix in (*IMAGE_EXTENSIONS, *VIDEO_FORMATS, ".gif") and not os.path.lexists(out_dir):
+    """Refuse (one line) an `--out` not there yet whose name is an image's, a clip's or an archive's (`--out
+    result.mp4 clip.mp4`): it was made a folder of that name, holding `result.mp4/clip.mp4`, without a word (and
+    `datasets download --root horse2zebra.zip` a folder `horse2zebra.zip`). `holds`: what the folder is for, as the
+    line says it (`compare`'s: its grid, report and images; `compare --out grid.png` made that folder). `option`:
+    the flag that names the folder (evaluate's `--save-images x.png` made a folder `x.png` too). `given`: the path as
+    the user wrote it, before Path drops a trailing slash: `--out results.png/` is a folder as asked, not refused."""
+    if os.fspath(given).endswith(("/", os.sep)):
+        return
+    out_dir = Path(given)
+    name = out_dir.name.lower()
+    archive = next((a for a in ARCHIVES if name.endswith(a) and len(name) > len(a)), None)
+    suffix = archive or out_dir.suffix.lower()  # `.tar.gz` whole: its Path.suffix is .gz
+    if suffix in (*IMAGE_EXTENSIONS, *VIDEO_FORMATS, ".gif", *ARCHIVES) and not os.path.lexists(out_dir):
         raise CycleGANError(
             f"{option} {out_dir} names a {suffix} file, but {option} is the folder {holds}; give a folder, e.g. "
-            f"{option} {out_dir.with_suffix('')}"
+            f"{option} {out_dir.with_name(out_dir.name[: -len(suffix)])}"
         )
 
 

@@ -242,8 +242,8 @@ def plan_outputs(
     if skip_existing and overwrite:
         raise CycleGANError("options '--skip-existing' and '--overwrite' contradict each other: give one of them")
     found = expand_inputs(inputs)
-    out_dir = Path(out_dir)
     check_out_folder(out_dir)
+    out_dir = Path(out_dir)
     files, outputs = without_outputs(found, out_dir)
     if warn:
         for folder, unread in found.unread.items():

@@ -503,13 +503,12 @@ def check_spec(spec: str | os.PathLike) -> str:
     return name
 
 
-def resolve(spec: str | os.PathLike, *, progress: bool | None = None) -> Path:
+def resolve(spec: str | os.PathLike, *, progress: bool = True) -> Path:
     """`pretrained:NAME` -> the cached generator file, downloaded first if needed (the mirror from
-    `$CYCLEGAN_PRETRAINED_URL`). A download says so on stderr, with the file's digest. `progress`: a bar
-    (default: when stderr is a terminal)."""
+    `$CYCLEGAN_PRETRAINED_URL`). A download says so on stderr, with the file's digest. `progress`: the
+    download's progress, a bar on a terminal and plain lines of sizes elsewhere (a log file: it was silent there
+    for the minutes of a large file, where `cyclegan pretrained download` says its sizes)."""
     name = check_spec(spec)
-    if progress is None:
-        progress = sys.stderr.isatty()
     # the commands and load_generator have no --base-url, --max-mb nor --max-minutes: `pretrained download` has
     via = f"cyclegan pretrained download {name}"  # SAFE_NAME: nothing to quote
     result = fetch_model(name, progress=progress, mirror_from=f"${BASE_URL_ENV}", bounds_via=via)

@@ -197,8 +197,8 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
     mirror = base_url is not None
     check_name(name, mirror=mirror)
     url = dataset_url(name, base_url or DEFAULT_BASE_URL)
-    root = Path(root)
     check_out_folder(root, holds=f"{name}/ is downloaded into", option="--root")  # `--root x.png` made that folder
+    root = Path(root)
     target = root / name
     if target.is_dir() and any(target.iterdir()):
         held = sorted(p.name for p in target.iterdir())

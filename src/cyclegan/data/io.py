@@ -744,7 +744,8 @@ def copies_between(
         return None
     shown = f"{shared[0][1]} = {shared[0][0]}" + (", ..." if len(shared) > 1 else "")
     whole = len(shared) == len(files_b) or len({p for p, _ in shared}) == len(files_a)
-    return f"{len(shared)} of {b}'s {len(files_b)} images are copies of {a}'s ({len(files_a)}): {shown}", whole
+    are = "is a copy" if len(shared) == 1 else "are copies"
+    return f"{len(shared)} of {b}'s {len(files_b)} images {are} of {a}'s ({len(files_a)}): {shown}", whole
 
 
 def copies_within(folder: Path, files: list[Path], groups: list[list[tuple[int, Path]]], stream: int) -> str | None:

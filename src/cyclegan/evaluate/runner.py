@@ -509,7 +509,8 @@ def _check_outputs(opts: EvalOptions, images: SplitImages, directions: list[str]
         check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs, input_folders=images.folders)
     if opts.save_images:
         root = Path(opts.save_images)
-        check_out_folder(root, holds="the translations and sample grids are written into", option="--save-images")
+        holds = "the translations and sample grids are written into"
+        check_out_folder(opts.save_images, holds=holds, option="--save-images")
         many = len(opts.checkpoint) > 1
         if not many:
             folders = [root]

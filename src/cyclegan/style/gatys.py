@@ -431,10 +431,19 @@ def check_memory(net: nn.Module, content: torch.Tensor, styles: Mapping[str, tor
 # --- the optimisation ------------------------------------------------------------------------------------
 
 
-def step_progress(total: int, desc: str, *, enabled: bool) -> tqdm | Lines:
-    """A bar on a terminal (nested under a caller's bar, it is removed when done), lines elsewhere, or nothing."""
+def step_progress(total: int, desc: str, *, enabled: bool, nested: bool = False) -> tqdm | Lines:
+    """A bar on a terminal (nested under a caller's bar, it is removed when done), lines elsewhere, or nothing.
+    `nested`: under a caller's bar (compare's images), where in a log file a line a minute is enough: ten lines per
+    image, each tenth of its steps, buried compare's own line per image."""
     return progress_bar(
-        total, desc, unit="step", enabled=enabled, shown={"total": "loss"}, dynamic_ncols=True, leave=None
+        total,
+        desc,
+        unit="step",
+        enabled=enabled,
+        shown={"total": "loss"},
+        nested=nested,
+        dynamic_ncols=True,
+        leave=None,
     )
 
 
@@ -545,6 +554,7 @@ def stylize(
     net: nn.Module | None = None,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    nested: bool = False,
     callback: Callable[[int, torch.Tensor], None] | None = None,
     max_pixels: int = MAX_PIXELS,
     keep_on_interrupt: bool = False,
@@ -556,6 +566,8 @@ def stylize(
         their Gram matrices are blended with `options.style_blend` (default: equal weights).
     options: the optimisation's knobs (see `GatysOptions` and `cyclegan stylize --help`).
     net: a backbone from `build_backbone` to reuse across calls (it must return all requested layers).
+    progress: the steps on stderr (a bar on a terminal, a line each tenth of them in a log file); `nested`: under
+        a caller's bar (compare's images), so a line a minute in a log file, for a slow image only.
     callback: called after each step as callback(step, x), step counting from 1 and x the current pixels
         (1, 3, H, W) in [0, 1] (the live tensor: copy what you keep); raising in it stops the optimisation
         (the web page's live preview and cancel button use this).
@@ -611,7 +623,7 @@ def stylize(
         check_finite(history[-1], len(history))
         return terms["total"], history[-1]["total"]
 
-    with step_progress(o.steps, f"stylize ({obj.backbone})", enabled=progress) as bar:
+    with step_progress(o.steps, f"stylize ({obj.backbone})", enabled=progress, nested=nested) as bar:
         done = 0  # steps completed: an interrupted one has its loss in `history` already
 
         def on_step() -> None:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -120,6 +121,12 @@ class StylizeOptions(Options):
                 "--init noise, or drop --seed"
             )
         # Checked before the optimisation, which can take minutes, rather than by the save after it.
+        if self.out.endswith(("/", os.sep)):  # Path drops the slash: `--out x.png/` wrote the file x.png
+            meant = self.out.rstrip("/" + os.sep) if Path(self.out).suffix.lower() in IMAGE_EXTENSIONS else None
+            raise CycleGANError(
+                f"option '--out' {self.out} names a folder: give the image file to write"
+                + (f" (e.g. {meant}, or {self.out}stylized.png)" if meant else f" in it (e.g. {self.out}stylized.png)")
+            )
         if Path(self.out).suffix.lower() not in IMAGE_EXTENSIONS:
             # ".png, .jpg, ..." read as if .gif were one: name them all
             raise CycleGANError(

@@ -94,7 +94,7 @@ def train(
     t = check_startable(cfg).train
     run = Path(t.out)
     check_out_folder(
-        run, holds="the run's checkpoint, config, logs and samples are written into", option=given_as("out")
+        t.out, holds="the run's checkpoint, config, logs and samples are written into", option=given_as("out")
     )
     for folder in data_folders(cfg.data):  # its sample grids would become the next run's training images
         if inside(run.resolve(), folder.resolve()):

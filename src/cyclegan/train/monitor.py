@@ -24,6 +24,16 @@ from .watch import Verdict, Watch
 WATCH_KEY = "watch"  # the watcher's state in checkpoint.pt
 
 
+def _unread_reason(e: CycleGANError | OSError, path: Path) -> str:
+    """Why checkpoint `path` cannot be read, without its path, which the warning names first: it said it twice
+    ("RUN/best.pt held the best step so far (2), but it cannot be read (cannot read checkpoint RUN/best.pt: ...)")."""
+    if isinstance(e, OSError):
+        return e.strerror or type(e).__name__
+    shown = escape(path)  # as the library's messages name it
+    said = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return said.split(f"{shown}: ", 1)[-1].replace(shown, "it")[:200]
+
+
 class Monitor:
     """What the step loop asks at each record: whether to score now, the scores, what they mean."""
 
@@ -74,7 +84,7 @@ class Monitor:
         try:
             step = load_checkpoint(path).get("step")
         except (CycleGANError, OSError) as e:
-            why = "it is missing" if not path.is_file() else f"it cannot be read ({str(e).splitlines()[0][:200]})"
+            why = "it is missing" if not path.is_file() else f"it cannot be read ({_unread_reason(e, path)})"
         else:
             if step == self.watch.best_step:
                 return
