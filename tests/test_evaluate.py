@@ -1072,6 +1072,23 @@ def test_a_runs_relative_data_is_read_from_where_train_ran(tmp_path, monkeypatch
     assert run_data(str(proj / "abs")) == "data"
 
 
+def test_a_copied_run_whose_data_is_not_found_is_asked_for_data(tmp_path, monkeypatch, capsys):
+    """`cp -r runs/demo elsewhere/` and `cyclegan evaluate --checkpoint elsewhere/demo`: its config.json's relative
+    data can no longer be found, and the error named '--data testA folder runs/demo/data/testA', an option the user
+    never gave, nor said to give one."""
+    from cyclegan.cli import main
+
+    run = tmp_path / "copy"
+    run.mkdir()
+    save_tiny_checkpoint(run / "checkpoint.pt")
+    (run / "config.json").write_text(json.dumps({"data": {"data": "runs/demo/data"}, "train": {"out": "runs/demo"}}))
+    monkeypatch.chdir(tmp_path)
+    assert main(["evaluate", "--checkpoint", "copy", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: option '--data' is needed: copy trained on runs/demo/data, which is not there")
+    assert err.endswith("give --data ROOT holding testA and testB") and "\n" not in err
+
+
 def test_a_run_trained_on_two_domain_folders_is_asked_for_data_as_such(tmp_path):
     # It said the run "has no config.json naming its --data root", beside its config.json
     from cyclegan.evaluate.best import run_data
@@ -1262,6 +1279,7 @@ def test_a_generator_file_listed_before_a_run_takes_the_runs_data(tmp_path):
     run.mkdir()
     save_tiny_checkpoint(run / "checkpoint.pt")
     (run / "config.json").write_text(json.dumps({"data": {"data": str(tmp_path / "data")}, "train": {}}))
+    (tmp_path / "data").mkdir()  # the run's data, there: one that is not is asked for as --data
     (tmp_path / "loose").mkdir()
     loose = save_tiny_checkpoint(tmp_path / "loose" / "g.pt")
     assert _one_data_root((str(loose), str(run))) == _one_data_root((str(run), str(loose))) == str(tmp_path / "data")

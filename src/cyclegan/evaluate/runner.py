@@ -703,6 +703,11 @@ def _one_data_root(checkpoints: tuple[str, ...]) -> str:
                 f"option '--data' is needed: {first} trained on {data} and {c} on {other}; give --data ROOT "
                 "to score them on one test split, or evaluate them apart"
             )
+    if not Path(data).exists():  # else the check of the split named '--data', which the user never gave
+        raise CycleGANError(
+            f"option '--data' is needed: {first} trained on {data}, which is not there (a run copied or moved away "
+            "from the folder train ran in, or its data deleted); give --data ROOT holding testA and testB"
+        )
     return data
 
 
