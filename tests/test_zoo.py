@@ -606,3 +606,17 @@ def test_resolves_download_line_escapes_the_address_and_the_path(monkeypatch, ca
     assert err.startswith(
         "downloaded http://mirror/m\\x1b[2J/horse2zebra.pth to home\\nerror: fake/horse2zebra.pth; SHA-256 0000"
     )
+
+
+def test_no_progress_reaches_a_pretrained_names_download(server, tmp_path, monkeypatch, capsys):
+    """`translate --checkpoint pretrained:NAME --no-progress` printed the download's sizes anyway (reached through
+    `loading.checkpoint_path`, which has no progress option): the command's --no-progress now turns them off, and
+    its "downloaded" line still says where the file went."""
+    data, _ = generator_bytes(tmp_path)
+    publish(server, "horse2zebra", data)
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "photo.png")
+    args = ["translate", str(tmp_path / "photo.png"), "--checkpoint", "pretrained:horse2zebra", "--no-progress"]
+    assert main([*args, "--precision", "fp32", "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "downloaded" in err and "horse2zebra.pth: " not in err, err

@@ -288,6 +288,7 @@ def _main(argv: list[str]) -> int:
     from .commands import COMMANDS
     from .errors import CycleGANError, escape
     from .options import from_namespace, named_as_flags
+    from .progress import turned_off
 
     process.set_openmp_wait_policy()
     parser = args = None
@@ -309,7 +310,9 @@ def _main(argv: list[str]) -> int:
         opts = None
         if cls is not None:
             opts = from_namespace(cls, args)
-        with named_as_flags():  # what the command says of its options names their flags (`options.given_as`)
+        # what the command says of its options names their flags (`options.given_as`); --no-progress reaches the
+        # bars of what it calls without the option (a `pretrained:NAME` download)
+        with named_as_flags(), turned_off(getattr(args, "progress", True) is False):
             return cmd.run(opts, args) or 0
     except CycleGANError as e:
         message = str(e) if args is None else _as_typed(str(e), getattr(args, "command_parser", parser), argv)

@@ -16,6 +16,7 @@ from torchvision.models import VGG19_Weights
 from torchvision.models.vgg import cfgs, make_layers
 
 from .errors import CycleGANError, byte_size, escape, install_extra
+from .progress import allowed as progress_allowed
 from .safeload import load_weights_only
 
 LITE0_MEAN = 127.0 / 255.0  # Lite0 expects (x * 255 - 127) / 128 for x in [0, 1]
@@ -124,7 +125,7 @@ def vgg19_state_dict(weights: str | None = None, *, download: bool = True) -> di
         else:
             # its bar on a terminal only: in a log file, tqdm's carriage returns drew hundreds of KB on one line;
             # there torch says the download's start in a line, and this its end with the size
-            bar = sys.stderr.isatty()
+            bar = sys.stderr.isatty() and progress_allowed()  # --no-progress: none
             try:
                 # The weights API's own loader, with its cache and hash check, but weights_only=True.
                 state = torch.hub.load_state_dict_from_url(

@@ -9,6 +9,8 @@ without one, so warnings keep working in both modes. A download's bytes (`unit="
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import os
 import sys
@@ -123,6 +125,26 @@ def redraws() -> bool:
     return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
 
 
+# Set for a command given --no-progress (`cli._main`): the bars of what it reaches without that option at hand are
+# off too (a `pretrained:NAME` checkpoint's first download, through `loading.checkpoint_path`, drew its sizes anyway).
+_OFF: contextvars.ContextVar[bool] = contextvars.ContextVar("progress_off", default=False)
+
+
+@contextlib.contextmanager
+def turned_off(off: bool = True) -> Iterator[None]:
+    """In the block (when `off`), every `progress_bar` is disabled and `allowed()` is False."""
+    token = _OFF.set(off or _OFF.get())
+    try:
+        yield
+    finally:
+        _OFF.reset(token)
+
+
+def allowed() -> bool:
+    """Whether progress may be shown here (not inside `turned_off`): for a bar drawn by another library."""
+    return not _OFF.get()
+
+
 def progress_bar(
     total: int | None = None,
     desc: str = "",
@@ -142,6 +164,7 @@ def progress_bar(
     line only every LINE_EVERY_S (a slow image's tiles), not each tenth, which the caller's lines say.
     `bar`: tqdm's own keywords (leave, dynamic_ncols), for the terminal's bar."""
     desc = escape(desc)  # a clip's or a run's name, as every printed name: a newline in it split a log's line
+    enabled = enabled and allowed()
     if enabled and not redraws():
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
             total = len(iterable)
