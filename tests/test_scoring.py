@@ -1214,6 +1214,25 @@ def test_a_new_run_beside_a_best_pt_without_its_checkpoint_is_refused(tiny_cfg, 
     assert torch.load(run / "best.pt", weights_only=True)["step"] == 2
 
 
+def test_a_resumed_run_stopped_again_by_stop_when_worse_says_how_many_evaluations_it_counted(
+    tiny_cfg, tmp_path, monkeypatch, capsys
+):
+    """A run stopped by --stop-when-worse 2 and resumed as it was stopped again at its next evaluation, the 3rd
+    without a better score, but said "2 evaluations without a better score" and "(or a K above 2)": --stop-when-worse
+    3, as it said, stopped it again at the next evaluation. The line now gives the count; a K above it goes on."""
+    scored_in_turn(monkeypatch, [30.0, 29.0, 28.0, 27.0, 26.0, 25.0])
+    run = tmp_path / "run"
+    assert train(tiny_cfg(steps=12, eval_every=2, stop_when_worse=2), progress=False).step == 6
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0
+    assert load_checkpoint(run)["step"] == 8
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("stopped by --stop-when-worse 2"))
+    assert line.startswith("stopped by --stop-when-worse 2: 3 evaluations without a better score at step 8/12")
+    assert line.endswith("--stop-when-worse 0 (or a K above 3))")
+    assert main(["train", "--out", str(run), "--resume", "--stop-when-worse", "5", "--no-progress"]) == 0
+    assert load_checkpoint(run)["step"] == 12  # evaluations 4 and 5 at steps 10 and 12: the schedule's end
+
+
 def test_the_command_printed_after_stop_when_worse_goes_on(tiny_cfg, tmp_path, monkeypatch, capsys):
     """The 'continue with' command printed after --stop-when-worse stopped a run trains on: a plain --resume
     would stop again at its first evaluation without a better score (the rule's count is in the checkpoint)."""
