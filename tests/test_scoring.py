@@ -1182,6 +1182,18 @@ def test_images_set_aside_stay_aside_when_a_test_split_is_added(tiny_cfg, tmp_pa
     assert [r["step"] for r in scored(run)] == ([2, 4, 6] if every else [2])
 
 
+def test_best_by_psnr_without_the_truth_offers_a_score_the_run_can_keep(tiny_cfg, dataset):
+    """--best-by psnr with --no-eval-kid and no truth said "use --best-by kid", which was refused in turn for
+    --no-eval-kid: now it offers cycle_psnr (a CycleGAN goes both ways), or kid without --no-eval-kid."""
+    held = scoring.HeldOut(a=[Path("a.png")], b=[Path("b.png")], paired=False, where="the test split")
+    with pytest.raises(CycleGANError, match="use best_by='kid'$"):
+        scoring.best_metric(tiny_cfg(eval_every=2, best_by="psnr"), held)
+    cfg = tiny_cfg(eval_every=2, best_by="psnr", eval_kid=False)
+    with pytest.raises(CycleGANError, match=r"use best_by='cycle_psnr' \(or best_by='kid' without eval_kid=False\)$"):
+        scoring.best_metric(cfg, held)
+    assert scoring.best_metric(tiny_cfg(eval_every=2, best_by="cycle_psnr", eval_kid=False), held) == "cycle_psnr"
+
+
 def test_a_refused_best_by_writes_nothing(tiny_cfg, tmp_path, dataset):
     """--best-by psnr without the truth is refused before the run folder is touched: a resumed run's config.json
     (which `evaluate` reads the run's --data from) stays the checkpoint's, and a new run leaves no folder."""
