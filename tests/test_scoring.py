@@ -550,6 +550,31 @@ def test_a_tinted_generator_is_named_once_and_resumes_as_one_never_stopped(tiny_
     assert [(r["step"], r.get("warnings")) for r in records(run)] == first
 
 
+@pytest.mark.parametrize(
+    "family, offered, refused",
+    [("cyclegan", "lambda_identity, lambda_cycle) or", "lambda_nce"), ("cut", "(lambda_nce) or", "lambda_cycle")],
+)
+def test_the_warnings_offer_only_options_the_runs_model_takes(tiny_cfg, monkeypatch, family, offered, refused):
+    """ "The generator stays at its input" offered every model's weights: a CycleGAN run was told to lower
+    --lambda-nce and a CUT run --lambda-cycle, each refused as applying to the other model. Now its own alone."""
+    monkeypatch.setattr(Trainer, "scored_generators", lambda self: {n: nn.Identity() for n in self.generator_names})
+    result = train(tiny_cfg(family=family, steps=4, eval_every=2, eval_kid=False), progress=False)
+    (line,) = result.verdict.warnings
+    assert line.startswith("warning: the generator stays at its input: ") and offered in line
+    assert refused not in line
+    # the others: pix2pix takes no --diffaug or --lambda-identity, CUT no --lambda-identity
+    monkeypatch.setattr(watch, "TINT_FROM", 0)
+    scores = {"eval/AtoB/psnr": 20.0, "eval/AtoB/tint": 0.3, "eval/AtoB/change": 0.5, "eval/AtoB/spread": 0.5}
+    pix2pix, cut = Watch("psnr", family="pix2pix"), Watch("psnr", family="cut")
+    fired = [w.on_scores(s, {**scores, "eval/AtoB/spread": 0.0})[1] for w in (pix2pix, cut) for s in (2, 4)]
+    assert "collapse" in fired[1][0] and "diffaug" not in fired[1][0] and "diffaug=" in fired[3][0]
+    tinted = Watch("psnr", family="cut")
+    fired = [tinted.on_scores(s, scores)[1] for s in (2, 4)]
+    assert "colour cast" in fired[1][0] and "lambda_identity" not in fired[1][0]
+    cyclegan = Watch("psnr", family="cyclegan")
+    assert "lambda_identity=0.5 (the identity loss" in [cyclegan.on_scores(s, scores)[1] for s in (2, 4)][1][0]
+
+
 def test_the_tint_check_skips_what_other_checks_name_and_counts_afresh_from_an_older_checkpoint(monkeypatch):
     monkeypatch.setattr(watch, "TINT_FROM", 0)
     w = Watch("psnr")
