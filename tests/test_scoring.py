@@ -1220,6 +1220,20 @@ def test_best_by_psnr_without_the_truth_offers_a_score_the_run_can_keep(tiny_cfg
     assert scoring.best_metric(tiny_cfg(eval_every=2, best_by="cycle_psnr", eval_kid=False), held) == "cycle_psnr"
 
 
+def test_kid_turned_off_with_scoring_off_does_nothing_and_is_not_refused(tiny_cfg, tmp_path, capsys):
+    """A run choosing best.pt by kid, resumed with --eval-every 0 --no-eval-kid, was refused ("best.pt is chosen by
+    kid here"), though it chooses no best.pt: README says scoring options without --eval-every get a warning that
+    they do nothing. Now that warning; scoring on again, the config's kid off is refused naming --eval-kid."""
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=2, best_by="kid"), progress=False)
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--steps", "4", "--eval-every", "0", "--no-eval-kid"]) == 0
+    assert "warning: --no-eval-kid does nothing without --eval-every N" in capsys.readouterr().err
+    assert load_checkpoint(run)["step"] == 4
+    assert main(["train", "--out", str(run), "--resume", "--steps", "6", "--eval-every", "2"]) == 2
+    assert "give --eval-kid where the run's config holds it" in capsys.readouterr().err
+
+
 def test_a_refused_best_by_writes_nothing(tiny_cfg, tmp_path, dataset):
     """--best-by psnr without the truth is refused before the run folder is touched: a resumed run's config.json
     (which `evaluate` reads the run's --data from) stays the checkpoint's, and a new run leaves no folder."""
