@@ -73,6 +73,15 @@ def test_local_colour_is_a_blobs_colour_in_grey_levels_where_psnr_barely_moves()
     assert local_colour(blob + 0.5, big + 0.5)[0].item() == pytest.approx(51.0, abs=1e-3)  # a lighter pair: the same
 
 
+def test_local_colour_refuses_a_patch_that_is_not_a_whole_number_in_one_line():
+    """local_colour(a, b, patch=2.5) raised "TypeError: slice indices must be integers" from its window tables."""
+    a = torch.zeros(3, 16, 16)
+    for patch in (2.5, "4", True):
+        with pytest.raises(CycleGANError, match=f"local_colour's patch is a whole number of pixels .*got {patch!r}"):
+            local_colour(a, a, patch=patch)
+    assert local_colour(a, a, patch=4)[0].item() == 0.0
+
+
 def test_local_colour_builds_one_images_tables_at_a_time(monkeypatch):
     """Its float64 summed-area tables were built for the whole batch at once, 5x the batch's float32 bytes: with
     --eval-images 10000 at 256 px, 40 GB on top of the images while a training run scored them. Now one image's

@@ -385,8 +385,9 @@ def test_eval_every_changes_on_resume_and_the_held_out_set_stays(tiny_cfg, tmp_p
     train(tiny_cfg(out=str(plain), steps=2), progress=False)
     capsys.readouterr()
     assert main(["train", "--resume", "--out", str(plain), "--steps", "4", "--eval-every", "2"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "option '--eval-every': this run trained on all its images" in err and len(err.splitlines()) == 1
+    # the one error line; _no_test_split's copied images are named in warnings of their own (d1656e6d)
+    (err,) = [x for x in capsys.readouterr().err.strip().splitlines() if not x.startswith("warning: ")]
+    assert "option '--eval-every': this run trained on all its images" in err
     assert load_checkpoint(plain)["step"] == 2
 
 
@@ -548,6 +549,31 @@ def test_a_tinted_generator_is_named_once_and_resumes_as_one_never_stopped(tiny_
     assert ckpt["watch"]["still"]["tint"]["AtoB"] == 1
     assert train(cfg, ckpt=ckpt, progress=False).verdict.warnings == [line]
     assert [(r["step"], r.get("warnings")) for r in records(run)] == first
+
+
+@pytest.mark.parametrize(
+    "family, offered, refused",
+    [("cyclegan", "lambda_identity, lambda_cycle) or", "lambda_nce"), ("cut", "(lambda_nce) or", "lambda_cycle")],
+)
+def test_the_warnings_offer_only_options_the_runs_model_takes(tiny_cfg, monkeypatch, family, offered, refused):
+    """ "The generator stays at its input" offered every model's weights: a CycleGAN run was told to lower
+    --lambda-nce and a CUT run --lambda-cycle, each refused as applying to the other model. Now its own alone."""
+    monkeypatch.setattr(Trainer, "scored_generators", lambda self: {n: nn.Identity() for n in self.generator_names})
+    result = train(tiny_cfg(family=family, steps=4, eval_every=2, eval_kid=False), progress=False)
+    (line,) = result.verdict.warnings
+    assert line.startswith("warning: the generator stays at its input: ") and offered in line
+    assert refused not in line
+    # the others: pix2pix takes no --diffaug or --lambda-identity, CUT no --lambda-identity
+    monkeypatch.setattr(watch, "TINT_FROM", 0)
+    scores = {"eval/AtoB/psnr": 20.0, "eval/AtoB/tint": 0.3, "eval/AtoB/change": 0.5, "eval/AtoB/spread": 0.5}
+    pix2pix, cut = Watch("psnr", family="pix2pix"), Watch("psnr", family="cut")
+    fired = [w.on_scores(s, {**scores, "eval/AtoB/spread": 0.0})[1] for w in (pix2pix, cut) for s in (2, 4)]
+    assert "collapse" in fired[1][0] and "diffaug" not in fired[1][0] and "diffaug=" in fired[3][0]
+    tinted = Watch("psnr", family="cut")
+    fired = [tinted.on_scores(s, scores)[1] for s in (2, 4)]
+    assert "colour cast" in fired[1][0] and "lambda_identity" not in fired[1][0]
+    cyclegan = Watch("psnr", family="cyclegan")
+    assert "lambda_identity=0.5 (the identity loss" in [cyclegan.on_scores(s, scores)[1] for s in (2, 4)][1][0]
 
 
 def test_the_tint_check_skips_what_other_checks_name_and_counts_afresh_from_an_older_checkpoint(monkeypatch):
@@ -1197,6 +1223,32 @@ def test_images_set_aside_stay_aside_when_a_test_split_is_added(tiny_cfg, tmp_pa
     assert [r["step"] for r in scored(run)] == ([2, 4, 6] if every else [2])
 
 
+def test_best_by_psnr_without_the_truth_offers_a_score_the_run_can_keep(tiny_cfg, dataset):
+    """--best-by psnr with --no-eval-kid and no truth said "use --best-by kid", which was refused in turn for
+    --no-eval-kid: now it offers cycle_psnr (a CycleGAN goes both ways), or kid without --no-eval-kid."""
+    held = scoring.HeldOut(a=[Path("a.png")], b=[Path("b.png")], paired=False, where="the test split")
+    with pytest.raises(CycleGANError, match="use best_by='kid'$"):
+        scoring.best_metric(tiny_cfg(eval_every=2, best_by="psnr"), held)
+    cfg = tiny_cfg(eval_every=2, best_by="psnr", eval_kid=False)
+    with pytest.raises(CycleGANError, match=r"use best_by='cycle_psnr' \(or best_by='kid' without eval_kid=False\)$"):
+        scoring.best_metric(cfg, held)
+    assert scoring.best_metric(tiny_cfg(eval_every=2, best_by="cycle_psnr", eval_kid=False), held) == "cycle_psnr"
+
+
+def test_kid_turned_off_with_scoring_off_does_nothing_and_is_not_refused(tiny_cfg, tmp_path, capsys):
+    """A run choosing best.pt by kid, resumed with --eval-every 0 --no-eval-kid, was refused ("best.pt is chosen by
+    kid here"), though it chooses no best.pt: README says scoring options without --eval-every get a warning that
+    they do nothing. Now that warning; scoring on again, the config's kid off is refused naming --eval-kid."""
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=2, best_by="kid"), progress=False)
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--steps", "4", "--eval-every", "0", "--no-eval-kid"]) == 0
+    assert "warning: --no-eval-kid does nothing without --eval-every N" in capsys.readouterr().err
+    assert load_checkpoint(run)["step"] == 4
+    assert main(["train", "--out", str(run), "--resume", "--steps", "6", "--eval-every", "2"]) == 2
+    assert "give --eval-kid where the run's config holds it" in capsys.readouterr().err
+
+
 def test_a_refused_best_by_writes_nothing(tiny_cfg, tmp_path, dataset):
     """--best-by psnr without the truth is refused before the run folder is touched: a resumed run's config.json
     (which `evaluate` reads the run's --data from) stays the checkpoint's, and a new run leaves no folder."""
@@ -1227,6 +1279,25 @@ def test_a_new_run_beside_a_best_pt_without_its_checkpoint_is_refused(tiny_cfg, 
     ):
         prepare_config({}, resume=True, out=str(run))  # it said "drop --resume", which the line above refuses
     assert torch.load(run / "best.pt", weights_only=True)["step"] == 2
+
+
+def test_a_resumed_run_stopped_again_by_stop_when_worse_says_how_many_evaluations_it_counted(
+    tiny_cfg, tmp_path, monkeypatch, capsys
+):
+    """A run stopped by --stop-when-worse 2 and resumed as it was stopped again at its next evaluation, the 3rd
+    without a better score, but said "2 evaluations without a better score" and "(or a K above 2)": --stop-when-worse
+    3, as it said, stopped it again at the next evaluation. The line now gives the count; a K above it goes on."""
+    scored_in_turn(monkeypatch, [30.0, 29.0, 28.0, 27.0, 26.0, 25.0])
+    run = tmp_path / "run"
+    assert train(tiny_cfg(steps=12, eval_every=2, stop_when_worse=2), progress=False).step == 6
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0
+    assert load_checkpoint(run)["step"] == 8
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("stopped by --stop-when-worse 2"))
+    assert line.startswith("stopped by --stop-when-worse 2: 3 evaluations without a better score at step 8/12")
+    assert line.endswith("--stop-when-worse 0 (or a K above 3))")
+    assert main(["train", "--out", str(run), "--resume", "--stop-when-worse", "5", "--no-progress"]) == 0
+    assert load_checkpoint(run)["step"] == 12  # evaluations 4 and 5 at steps 10 and 12: the schedule's end
 
 
 def test_the_command_printed_after_stop_when_worse_goes_on(tiny_cfg, tmp_path, monkeypatch, capsys):

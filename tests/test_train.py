@@ -1120,6 +1120,14 @@ def test_copies_within_one_domain_are_named_once_per_folder_with_one_pair(tiny_c
         f"warning: 1 of {b}'s 8 images is a copy of another there: {b / 'x'}\\ny.png = {b / 'img_001.png'}: "
         "each copy is drawn as often as another image",
     ], lines
+    # in the test split, which is scored, not drawn from: said so (it said "drawn" there too)
+    shutil.copy(dataset / "testA" / "img_000.png", dataset / "testA" / "dup.png")
+    training_images(tiny_cfg(), progress=False, main=True)
+    t = dataset / "testA"
+    assert (
+        f"warning: 1 of {t}'s 4 images is a copy of another there: {t / 'img_000.png'} = {t / 'dup.png'}: each copy "
+        "weighs in the scores as much as another image"
+    ) in capsys.readouterr().err.splitlines()
 
 
 def test_an_image_gone_before_the_first_step_writes_no_checkpoint(tiny_cfg, tmp_path, dataset, monkeypatch):

@@ -16,7 +16,7 @@ import torch
 from PIL import Image, ImageSequence
 
 from cyclegan.cli import main
-from cyclegan.errors import install_extra
+from cyclegan.errors import CycleGANError, install_extra
 
 av = pytest.importorskip("av")
 pytest.importorskip("cv2")
@@ -1222,6 +1222,39 @@ def test_translate_video_api_refuses_to_replace(ckpt, tmp_path):
         cyclegan.translate_video(G, clip, tmp_path / "--out.mp4")
     with pytest.raises(CycleGANError, match=r"is a folder: give a clip file"):  # was "clip not found"
         cyclegan.translate_video(G, tmp_path, tmp_path / "f.mp4")
+
+
+def test_translate_video_api_removes_a_killed_writers_temporary_of_its_output(ckpt, tmp_path):
+    """A clip's translation killed midway leaves its hidden `.NAME.XXXXXXXX.tmp` (a 1080p clip's: gigabytes);
+    `cyclegan translate` removed it at its next run, `translate_video` to the same output left it for ever. Now it
+    removes it too, under a lock on the output's name, another file's temporary kept; not while a `translate` holds
+    the folder (its temporary is live), and a second writer of the name is refused in one line."""
+    import cyclegan
+    from cyclegan.files import FolderLock
+
+    clip, out = make_clip(tmp_path / "walk.mp4", n=3), tmp_path / "out" / "walk.mp4"
+    out.parent.mkdir()
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    killed, other = out.parent / ".walk.mp4.k3x_9q2z.tmp", out.parent / ".other.mp4.k3x_9q2z.tmp"
+    for f in (killed, other):
+        f.write_bytes(b"half a clip")
+    assert cyclegan.translate_video(G, clip, out, progress=False) == 3
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted([other.name, out.name])  # no lock file left
+    killed.write_bytes(b"a live translate's")
+    folder = FolderLock(out.parent)  # `cyclegan translate` at work in the folder
+    assert folder.acquire()
+    try:
+        assert cyclegan.translate_video(G, clip, out, progress=False, overwrite=True) == 3
+        assert killed.exists()
+    finally:
+        folder.release()
+    busy = FolderLock(out.parent, ".walk.mp4.lock")  # another translate_video of that file at work
+    assert busy.acquire()
+    try:
+        with pytest.raises(CycleGANError, match=f"option 'dst': {out} is being written by another run"):
+            cyclegan.translate_video(G, clip, out, progress=False, overwrite=True)
+    finally:
+        busy.release()
 
 
 def test_translate_video_api_refuses_bad_arguments_in_one_line_before_any_work(ckpt, tmp_path):

@@ -280,16 +280,20 @@ class TrainConfig(Section):
             raise CycleGANError(
                 f"option '{given_as('stop_when_worse')}' counts evaluations: give it with {given_as('eval_every', 'N')}"
             )
-        if self.best_by == "kid" and not self.eval_kid:
+        # scoring off chooses no best.pt: both named as doing nothing (`idle_scoring_options`), as README says, not
+        # refused (a kid run resumed with --eval-every 0 --no-eval-kid was)
+        if self.eval_every and self.best_by == "kid" and not self.eval_kid:
             raise no_kid_error(given_as("best_by", "kid"))
 
 
 def no_kid_error(why: str) -> CycleGANError:
     """--no-eval-kid where best.pt would be chosen by kid (`why`: the options that make it so)."""
     off = given_as("eval_kid", False)
+    # a resumed run's config may hold it, never typed this time: "drop --no-eval-kid" alone left nothing to drop
     return CycleGANError(
-        f"option {off!r}: best.pt is chosen by kid here ({why}); drop {off}, or give {given_as('best_by')} another "
-        "score (psnr and ssim need a paired test split)"
+        f"option {off!r}: best.pt is chosen by kid here ({why}); drop {off} (or give {given_as('eval_kid', True)} "
+        f"where the run's config holds it), or give {given_as('best_by')} another score (psnr and ssim need a paired "
+        "test split)"
     )
 
 

@@ -665,7 +665,8 @@ def claim_file(path: str | Path, option: str) -> Iterator[None]:
         raise CycleGANError(f"option '{option}': cannot create or lock {lock.path} ({e.strerror or e})") from None
     worked = False
     try:
-        remove_stale_temporaries_of([path])
+        if not FolderLock(path.parent).held_elsewhere():  # a `translate` writing the folder: its temporary is live
+            remove_stale_temporaries_of([path])
         yield
         worked = True
     finally:

@@ -25,7 +25,7 @@ from .clipio import ANIMATED_IMAGES, check_clip_output, print_warning, probe, tr
 from .data.io import MAX_PIXELS, long_side_shape, megapixels, size_keeping
 from .errors import CycleGANError, counted, escape
 from .execution import REFERENCE, Execution
-from .files import IMAGE_EXTENSIONS, check_outputs
+from .files import IMAGE_EXTENSIONS, check_outputs, claim_file
 from .inference import (
     TILING_KEYWORDS,
     as_int,
@@ -330,17 +330,20 @@ def translate_video(
     check_outputs([dst], overwrite=overwrite, inputs=[src])
     warn_if_nothing_shared(G, temporal, 'TemporalOptions(norm_stats="shared")')
     check_temporal_needs(G, temporal)
-    return translate_clip(
-        G,
-        src,
-        dst,
-        temporal=temporal,
-        progress=progress,
-        replace=overwrite,
-        size_name="size",
-        keep_location=keep_location,
-        **kwargs,
-    )
+    # one writer of dst at a time, which removes a killed one's hidden `.NAME.XXXXXXXX.tmp` (a clip's can be gigabytes;
+    # `cyclegan translate` removed it, this call left it beside its output for ever)
+    with claim_file(dst, "dst"):
+        return translate_clip(
+            G,
+            src,
+            dst,
+            temporal=temporal,
+            progress=progress,
+            replace=overwrite,
+            size_name="size",
+            keep_location=keep_location,
+            **kwargs,
+        )
 
 
 def translate_clips(

@@ -160,6 +160,11 @@ def local_colour(
     a, b: (B, 3, H, W) or (3, H, W) in `value_range` (default [-1, 1]). Returns the errors (B,) and the worst
     windows' top-left corners (B, 2) as (x, y) pixels (a scalar and (2,) for one image each).
     """
+    if patch is not None and (isinstance(patch, bool) or not isinstance(patch, int)):
+        # a float's slicing raised a TypeError from deep inside ("slice indices must be integers")
+        raise MetricInputError(
+            f"local_colour's patch is a whole number of pixels (or None: an eighth of the side), got {patch!r}"
+        )
     a, b, single = _batched(a, b, value_range)
     h, w = a.shape[-2:]
     k = min(patch or colour_patch(h, w), h, w)

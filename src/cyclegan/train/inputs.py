@@ -171,18 +171,25 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
     for msg in skipped if main else []:
         tqdm.write(f"warning: skipping {escape(msg)}", file=sys.stderr)
     _warn_frames(frames, main)
-    _check_copies([(dir_a, dir_b, files[0], files[1]), (test_a, test_b, tests[0], tests[1])], main)
+    _check_copies(
+        [
+            (dir_a, dir_b, files[0], files[1], "is drawn as often as another image"),
+            # the test split is not drawn from: scored (--eval-every, evaluate), its copies weigh twice there
+            (test_a, test_b, tests[0], tests[1], "weighs in the scores as much as another image"),
+        ],
+        main,
+    )
     return Images(files[0], files[1], test_a, test_b, skipped, test_files_a=tests[0], test_files_b=tests[1])
 
 
 def _check_copies(
-    splits: list[tuple[Path | None, Path | None, list[Path] | None, list[Path] | None]], main: bool
+    splits: list[tuple[Path | None, Path | None, list[Path] | None, list[Path] | None, str]], main: bool
 ) -> None:
     """Refuse a domain folder whose images are all the other's copies (each image in both domains: the generators
     learn to change nothing, and the run said nothing); warn of a few shared ones (`copies_between`), and of copies
     within one folder (`copies_within`: an image saved twice weighed twice without a word), from one pass over the
-    files' bytes."""
-    for a, b, files_a, files_b in splits:
+    files' bytes; each split's last item says what a copy within one folder does there."""
+    for a, b, files_a, files_b, does in splits:
         if not (a and b and files_a and files_b):
             continue
         groups = identical_files(files_a, files_b)
@@ -197,7 +204,7 @@ def _check_copies(
                 tqdm.write(f"warning: {escape(line)}: these images are in both domains", file=sys.stderr)
         for stream, (folder, files) in enumerate(((a, files_a), (b, files_b))):
             if main and (line := copies_within(folder, files, groups, stream)):
-                tqdm.write(f"warning: {escape(line)}: each copy is drawn as often as another image", file=sys.stderr)
+                tqdm.write(f"warning: {escape(line)}: each copy {does}", file=sys.stderr)
 
 
 def _aligned_layout(root: Path) -> bool:

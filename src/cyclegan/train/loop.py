@@ -473,7 +473,7 @@ class _End:
     timed_out: bool
     run: Run
     seconds_per_step: float | None = None  # wall s/step after the first two (loading, logs, checkpoints in)
-    worse: bool = False  # stopped by --stop-when-worse
+    worse: int = 0  # stopped by --stop-when-worse: the evaluations without a better score (0: not stopped by it)
     losses: dict | None = None  # `LossLog.carried_state` at the end, for the checkpoint
     fitted: bool = True  # False: a --fit-steps run stopped before its first fit, its total still the cap
 
@@ -520,7 +520,7 @@ def _step_loop(
         every=t.log_every,  # a log file's line at each logged step, with the losses logged there
         dynamic_ncols=True,
     )
-    timed_out = worse = False
+    timed_out, worse = False, 0
     # seconds before the deadline at the last step's end, or at the start: the first wait for a batch is bounded too
     # (a read that hung there kept the run past its limit for ever)
     left = None if deadline is None else deadline - time.monotonic()
@@ -584,7 +584,9 @@ def _step_loop(
                     run.save(trainer, step, extra={**monitor.state(), LOSSES_KEY: log.carried_state()})
                     raise no_memory
                 if scoring and monitor.should_stop():
-                    last = worse = True
+                    # rank 0's count, which a resume with the same K carries past K (one more evaluation), else K:
+                    # "3 evaluations without a better score" was said of the 4th, and "a K above 3" bought none
+                    last, worse = True, max(monitor.watch.since_best, t.stop_when_worse)
             bar.update(1)  # after the record's losses reach the bar: a log file's line (`Lines`) says them
             if t.sample_every and step % t.sample_every == 0:
                 log.stop_if_not_finite(saved)
@@ -792,10 +794,10 @@ def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
         )
     elif end.step < run.total:
         if end.worse:
-            k = run.cfg.train.stop_when_worse
-            why = f"stopped by {given_as('stop_when_worse', k)}: {k} evaluations without a better score"
-            # its count is in the checkpoint: with the same K, the next evaluation without a better score stops it
-            resume += f" --stop-when-worse 0 (or a K above {k})"
+            k, n = run.cfg.train.stop_when_worse, end.worse
+            why = f"stopped by {given_as('stop_when_worse', k)}: {n} evaluations without a better score"
+            # its count is in the checkpoint: with a K up to it, the next evaluation without a better score stops it
+            resume += f" --stop-when-worse 0 (or a K above {n})"
         elif end.timed_out:
             limit = f"{run.cfg.train.time_limit:g} min"  # --time-limit 2: "2 min", not "2.0"
             why = f"time limit of {limit} reached"

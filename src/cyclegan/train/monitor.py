@@ -42,7 +42,13 @@ class Monitor:
         self.run, self.trainer, self.every = run, trainer, t.eval_every
         self.metric = best_metric(run.cfg, held) if held is not None else None
         digest, files = (held.digest(), held.files_digest()) if held is not None else (None, None)
-        self.watch = Watch(self.metric, stop_when_worse=t.stop_when_worse, held_out=digest, held_out_files=files)
+        self.watch = Watch(
+            self.metric,
+            stop_when_worse=t.stop_when_worse,
+            held_out=digest,
+            held_out_files=files,
+            family=run.cfg.model.family,
+        )
         changed = False
         if ckpt is not None:
             try:

@@ -258,12 +258,23 @@ def best_metric(cfg: Config, held: HeldOut) -> str:
         # quoted by repr: '--best-by psnr' on a command line, "best_by='psnr'" to a Python caller
         raise CycleGANError(
             f"option {given_as('best_by', name)!r} needs the truth: a paired test split (testA and testB with the "
-            f"same file names); use {given_as('best_by', 'kid')}"
+            f"same file names); use {_without_truth(cfg)}"
         )
     if name == "cycle_psnr" and not family(cfg.model.family).two_way:
         model = given_as("family", cfg.model.family, flag="--model")
         raise CycleGANError(f"option {given_as('best_by', name)!r}: {model} has no way back; use kid")
     return name
+
+
+def _without_truth(cfg: Config) -> str:
+    """The --best-by to offer where the held-out set has no truth: kid, but not to a run with kid off (refused in
+    turn, "give --best-by another score"), which cycle_psnr serves where the model goes both ways."""
+    kid, off = given_as("best_by", "kid"), given_as("eval_kid", False)
+    if cfg.train.eval_kid:
+        return kid
+    if family(cfg.model.family).two_way:
+        return f"{given_as('best_by', 'cycle_psnr')} (or {kid} without {off})"
+    return f"{kid} without {off}"
 
 
 def check_kid_features(cfg: Config, metric: str) -> None:

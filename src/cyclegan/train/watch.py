@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..config import DIFFAUG_POLICIES
+from .. import families
+from ..config import DIFFAUG_POLICIES, option_fields
 from ..options import given_as
 from ..warning_levels import COLLAPSED, STILL, TINTED  # the levels the web page's Runs tab names too
 from .scoring import BETTER, PREFIX, mean_score
@@ -83,6 +84,15 @@ def _low(key: str, value: float, name: str, below: float) -> bool:
     return key.startswith(PREFIX) and key.endswith("/" + name) and value < below
 
 
+def _named(family: str | None, *options: tuple[str, object]) -> list[str]:
+    """The options (name, value to show, or None) a warning offers, as the caller gives them, of those the run's
+    model `family` takes (None: all): "stays at its input" offered a CycleGAN run --lambda-nce and a CUT run
+    --lambda-cycle, each refused as applying to the other model."""
+    known = option_fields()
+    takes = [(k, v) for k, v in options if family is None or family in families.accepting(k, known[k][0])]
+    return [given_as(k) if v is None else given_as(k, v) for k, v in takes]
+
+
 def _show(metric: str | None, value: float | None) -> str:
     if value is None:
         return "-"
@@ -100,8 +110,10 @@ class Watch:
         stop_when_worse: int = 0,
         held_out: str | None = None,
         held_out_files: str | None = None,
+        family: str | None = None,
     ):
         self.metric = metric  # the --best-by score (None: no evaluation)
+        self.family = family  # the run's model, whose options the warnings offer (None: every one)
         self.held_out = held_out  # which images are scored (`HeldOut.digest`; None: no evaluation)
         self.held_out_files = held_out_files  # and their bytes (`HeldOut.files_digest`): edited in place
         self.stop_when_worse = stop_when_worse
@@ -204,13 +216,14 @@ class Watch:
             mean_d, mean_g = sum(ds) / len(ds), sum(gs) / len(gs)
             near_zero = mean_d < D_NEAR_ZERO and max(ds) < 2 * D_NEAR_ZERO
             if near_zero and max(gs) - min(gs) < ADV_FLAT * max(1.0, abs(mean_g)):
+                weaker = _named(self.family, ("d_layers", 2), ("ndf", 32), ("diffaug", DIFFAUG_ALL), ("r1_gamma", 1))
+                nce = _named(self.family, ("lambda_nce", 1))
+                lighter = f" or lighter weights on the other losses (FastCUT: {nce[0]})" if nce else ""
                 return self._fire(
                     "d_wins",
                     f"the discriminator wins: {d} at {mean_d:.3f} and {g} flat at {mean_g:.2f} for the last {span} "
                     f"steps (step {step}), so the generator learns nothing from it. Try a weaker discriminator "
-                    f"({given_as('d_layers', 2)}, {given_as('ndf', 32)}, {given_as('diffaug', DIFFAUG_ALL)}, "
-                    f"{given_as('r1_gamma', 1)}) or lighter weights on the other losses (FastCUT: "
-                    f"{given_as('lambda_nce', 1)})",
+                    f"({', '.join(weaker)}){lighter}",
                 )
         return []
 
@@ -290,26 +303,34 @@ class Watch:
             return []
         d, v = shown[0], low[shown[0]]
         if kind == "identity":
+            keeping = _named(self.family, ("lambda_identity", None), ("lambda_cycle", None), ("lambda_nce", None))
+            lower = (
+                f"lower weights on the losses that reward keeping the input ({', '.join(keeping)}) or "
+                if keeping
+                else ""
+            )
             return self._fire(
                 kind,
                 f"the generator stays at its input: {d} changes the held-out images by {v:.4f} on average (mean "
-                f"|G(x) - x| in [-1, 1] units) at step {step}, {REPEATS} evaluations in a row. Try lower weights "
-                "on the losses that reward keeping the input "
-                f"({', '.join(map(given_as, ('lambda_identity', 'lambda_cycle', 'lambda_nce')))}) or a stronger "
-                "discriminator",
+                f"|G(x) - x| in [-1, 1] units) at step {step}, {REPEATS} evaluations in a row. Try {lower}a "
+                "stronger discriminator",
             )
         if kind == "tint":
+            identity = "".join(
+                f"{o} (the identity loss keeps the input's colours), "
+                for o in _named(self.family, ("lambda_identity", 0.5))
+            )
             return self._fire(
                 kind,
                 f"the translations drift to one colour cast: {d}'s mean colour is off the target domain's held-out "
                 f"images' by {v:.3f} in a channel (in [-1, 1] units, brightness aside) at step {step}, {REPEATS} "
-                f"evaluations in a row. Try {given_as('lambda_identity', 0.5)} (the identity loss keeps the input's "
-                f"colours), a lower {given_as('lr')}, or a held-out target set whose colours are the domain's",
+                f"evaluations in a row. Try {identity}a lower {given_as('lr')}, or a held-out target set whose "
+                "colours are the domain's",
             )
+        diffaug = "".join(f"{o}, " for o in _named(self.family, ("diffaug", DIFFAUG_ALL)))
         return self._fire(
             kind,
             f"the outputs stop depending on the input (collapse): {d}'s translations of different images differ "
             f"{v:.1%} as much as the images do at step {step}, {REPEATS} evaluations in a row. Try a lower "
-            f"{given_as('lr')}, {given_as('diffaug', DIFFAUG_ALL)}, or another {given_as('seed')}; best.pt keeps the "
-            "best step so far",
+            f"{given_as('lr')}, {diffaug}or another {given_as('seed')}; best.pt keeps the best step so far",
         )
