@@ -369,14 +369,15 @@ def test_a_closed_terminal_stops_a_download_keeping_its_part_to_resume(server, g
     args = ["pretrained", "download", "horse2zebra", "--base-url", server.base_url, "--no-progress"]
     script = f"""
 import os, signal, sys
+from tqdm import tqdm
 import cyclegan.data.fetch as fetch
 from cyclegan.cli import main
 signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal, even where this test runs under nohup
-class Bar(fetch.tqdm):
+class Bar(tqdm):
     def update(self, n=1):  # the first chunk written: the terminal closes
         super().update(n)
         os.kill(os.getpid(), signal.SIGHUP)
-fetch.tqdm = Bar
+fetch.progress_bar = lambda *args, **kwargs: Bar(disable=True)
 sys.exit(main({args!r}))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
@@ -390,15 +391,17 @@ sys.exit(main({args!r}))
 
 
 def test_a_dataset_download_stopped_by_ctrl_c_says_what_it_kept(server, tmp_path, monkeypatch, capsys):
+    from tqdm import tqdm
+
     import cyclegan.data.fetch as fetch
 
-    class Bar(fetch.tqdm):
+    class Bar(tqdm):
         def update(self, n=1):
             super().update(n)
             raise KeyboardInterrupt
 
     server.files["/m/horse2zebra.zip"] = bytes(200_000)
-    monkeypatch.setattr(fetch, "tqdm", Bar)
+    monkeypatch.setattr(fetch, "progress_bar", lambda *args, **kwargs: Bar(disable=True))  # Ctrl-C at the first chunk
     args = ["datasets", "download", "horse2zebra", "--root", str(tmp_path), "--base-url", server.base_url]
     assert main([*args, "--no-progress"]) == 130
     part = tmp_path / ".horse2zebra.zip.part"

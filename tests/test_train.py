@@ -443,8 +443,8 @@ def test_training_times_its_steps_once_the_device_has_done_them(tiny_cfg, monkey
 def test_fit_steps_is_capped_by_steps_and_needs_a_time_limit(tiny_cfg, tmp_path, capsys):
     result = train(tiny_cfg(out=str(tmp_path / "r"), steps=40, time_limit=10, fit_steps=True), progress=False)
     assert result.step == result.total_steps == 40  # ten minutes would fit far more: --steps is the most
-    assert "40 steps (capped by --steps)" in capsys.readouterr().out
-    with pytest.raises(CycleGANError, match="'--fit-steps' .* --time-limit"):
+    assert "40 steps (capped by steps)" in capsys.readouterr().out  # from Python: its keyword (`given_as`)
+    with pytest.raises(CycleGANError, match="'fit_steps' .* time_limit=M"):
         tiny_cfg(out=str(tmp_path / "s"), steps=12, fit_steps=True)
 
 
