@@ -420,6 +420,27 @@ def test_a_mirrors_other_name_once_downloaded_is_used_by_name_without_the_mirror
         load_generator("pretrained:my_mode")
 
 
+def test_pretrained_list_shows_a_mirrors_cached_names_with_their_size(server, tmp_path, capsys, home):
+    """`pretrained list` showed the catalogue alone: a mirror's `my_model`, downloaded and usable as
+    `--checkpoint pretrained:my_model`, was in no list. Now in its own section with its size; a catalogue file
+    cached, a record, a partial download or a name `pretrained:NAME` refuses is not listed there."""
+    data, _ = generator_bytes(tmp_path)
+    publish(server, "my_model", data)
+    assert main(["pretrained", "download", "my_model", "--base-url", server.base_url, "--no-progress"]) == 0
+    (home / "pretrained" / "horse2zebra.pth").write_bytes(data)  # the catalogue's: its own row says cached
+    (home / "pretrained" / "bad name.pth").write_bytes(data)
+    capsys.readouterr()
+    assert main(["pretrained", "list"]) == 0
+    out = capsys.readouterr().out
+    head, section = out.split("cached from a mirror", 1)
+    rows = [line.split() for line in section.split("\n\n")[0].splitlines()[1:]]
+    assert rows == [["my_model", f"{len(data) / 1e6:.1f}", "MB"]]
+    assert re.search(r"^horse2zebra .* yes$", head, re.M)
+    (home / "pretrained" / "my_model.pth").unlink()
+    assert main(["pretrained", "list"]) == 0
+    assert "cached from a mirror" not in capsys.readouterr().out
+
+
 class Exploit:
     def __reduce__(self):
         return (print, ("this must never run",))

@@ -224,6 +224,20 @@ def cached_path(name: str) -> Path:
     return cache_dir() / f"{name}.pth"
 
 
+def mirror_cached() -> list[tuple[str, int]]:
+    """The names outside the catalogue whose file is in the cache (a mirror's, or put there by hand), with their
+    sizes in bytes, by name: `--checkpoint pretrained:NAME` uses them (`check_name`), and `pretrained list`, which
+    showed the catalogue alone, shows them too."""
+    try:
+        files = [p for p in cache_dir().glob("*.pth") if p.stem not in MODELS and p.is_file()]
+        found = [(p.stem, p.stat().st_size) for p in files]
+    except OSError:  # an unreadable cache: nothing to show, as for none
+        return []
+    # only the names check_name accepts: a file named otherwise is not one `pretrained:NAME` can give
+    usable = (n for n in found if SAFE_NAME.fullmatch(n[0]) and ".." not in n[0] and len(n[0]) <= MAX_NAME)
+    return sorted(usable)
+
+
 def part_path(name: str) -> Path:
     """Where the download of `name` streams to, kept to resume when it stops."""
     return cache_dir() / f".{name}.pth.part"
@@ -582,6 +596,9 @@ def list_lines() -> list[str]:
         cached = "yes" if cached_path(m.name).is_file() else "no"
         digest = "pinned" if m.sha256 else "unpinned"
         lines.append(f"{m.name:<{width}}  {m.does:<{does}}  {m.dataset:<22}  {FILE_MB:.0f} MB    {digest:<8} {cached}")
+    if mirrored := mirror_cached():
+        lines += ["", "cached from a mirror (outside the catalogue; nothing is known of them):"]
+        lines += [f"{name:<{width}}  {size / 1e6:.1f} MB" for name, size in mirrored]
     lines += [
         "",
         f"each: {ARCHITECTURE}, {PARAMETERS / 1e6:.1f} M parameters, one direction",
