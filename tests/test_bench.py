@@ -520,6 +520,19 @@ def test_the_style_task_names_a_checkpoints_family_as_compare_does(tmp_path):
     assert labels == ["pix2pix pix2pix.pt generator", "CUT cut.pt generator", "plain.pth generator"]
 
 
+def test_the_style_task_names_another_projects_cyclegan_pair_a_cyclegan(tmp_path):
+    """A file of another project holding G_A and G_B: its row said "pair.pth generator", no family, though its keys
+    say it is a CycleGAN (as `compare`'s column now does)."""
+    from cyclegan.bench.style import _generators
+    from cyclegan.interop.unet import UnetGenerator
+
+    content = str(make_images(tmp_path / "content", 1, seed=0)[0])
+    sd = UnetGenerator(num_downs=5, ngf=4).state_dict()
+    torch.save({"G_A": sd, "G_B": sd}, tmp_path / "pair.pth")
+    style = StyleBenchOptions(content=content, style=content, checkpoint=str(tmp_path / "pair.pth"))
+    assert next(iter(_generators(style, torch.device("cpu")))) == "CycleGAN pair.pth generator"
+
+
 def test_the_recorded_command_quotes_a_path_with_a_space(tmp_path, monkeypatch):
     # joined with plain spaces, '--json /x/a b.json' ran again as two arguments
     import shlex

@@ -233,6 +233,27 @@ def test_a_foreign_file_of_both_generators_is_compared_in_the_direction_asked_wi
     assert "warning" not in capsys.readouterr().err
 
 
+def test_another_projects_cyclegan_pair_is_labelled_cyclegan(tmp_path):
+    """A file of another project holding G_A and G_B (or a whole model's netG_A.* and netG_B.* keys) is a CycleGAN
+    pair, but its column was labelled "generator" where a published name's said "CycleGAN". A file of one generator,
+    whose family its tensors do not tell, stays "generator"."""
+    from cyclegan.compare import CompareOptions, generator_and_size
+    from cyclegan.interop.unet import UnetGenerator
+
+    sd = UnetGenerator(num_downs=5, ngf=4).state_dict()
+    files = {
+        "pair.pth": {"G_A": sd, "G_B": sd},
+        "model.pth": {f"netG_{d}.{k}": v for d in "AB" for k, v in sd.items()},
+        "one.pth": sd,
+    }
+    labels = []
+    for name, content in files.items():
+        torch.save(content, tmp_path / name)
+        opts = CompareOptions(str(tmp_path / name), ("c.png",), ("s.png",), str(tmp_path / "cmp"), direction="AtoB")
+        labels.append(generator_and_size(opts)[3])
+    assert labels == ["CycleGAN", "CycleGAN", "generator"]
+
+
 def test_one_usable_image_against_a_style_folder_is_compared_and_the_skipped_named(checkpoint, tmp_path, capsys):
     """Three content images, two unreadable, and a style folder (KID's default target): it stopped with "KID needs
     at least 2 images" after writing the grid, naming neither bad file (a user's probe). Now the one image is

@@ -53,6 +53,7 @@ from .files import (
     written_through_a_stop,
 )
 from .inference import frames_left_out_of, is_out_of_memory, keyword_names, translate_tensor
+from .interop.foreign import holds_both
 from .loading import (
     checkpoint_path,
     generator_from,
@@ -495,7 +496,7 @@ def generator_and_size(opts: CompareOptions) -> tuple[nn.Module, int, Direction,
     if opts.direction is not None and picks_nothing(ckpt):
         warn_direction_unused("--direction", opts.direction, given=opts.checkpoint, source=source)
     trained = config_from_dict(ckpt["config"], source=str(path)).data.size if is_ours(ckpt) else None
-    label = model_label(ckpt["config"] if is_ours(ckpt) else None, opts.checkpoint)
+    label = model_label(ckpt["config"] if is_ours(ckpt) else None, opts.checkpoint, pair=holds_both(ckpt))
     return G, working_size(opts.size, trained), direction, label
 
 

@@ -46,17 +46,21 @@ class Origin:
     step: int = 0
     resumable: str | None = None  # the file it came from, where that holds a run's whole training state
     averaged: bool = False  # the weights' average (--ema-decay), not the last raw ones: `export` records which
+    pair: bool = False  # another project's file holding a generator for each direction by name (`holds_both`)
 
 
-def model_label(config: dict | None, checkpoint: str) -> str:
+def model_label(config: dict | None, checkpoint: str, *, pair: bool = False) -> str:
     """How a comparison (`compare`, the web page's Compare tab) and `bench --task style` name the model that
     translates, from its checkpoint's stored config (None: a generator file of another project) and the checkpoint
     as given or its file: its family's title (CycleGAN, pix2pix, CUT, FastCUT); a published model (`pretrained:NAME`,
-    or its cached file, which the web page names) is a CycleGAN; another project's file, whose family its tensors do
-    not tell, a "generator". Every pix2pix or CUT model's column (and bench's row) was labelled "CycleGAN"."""
+    or its cached file, which the web page names) is a CycleGAN, as is another project's file whose keys name a
+    generator for each direction (`pair`: G_A and G_B, netG_A and netG_B; pix2pix and CUT train one generator);
+    another project's file of one generator, whose family its tensors do not tell, a "generator". Every pix2pix or
+    CUT model's column (and bench's row) was labelled "CycleGAN"; a CycleGAN pair of another project's, "generator"."""
     if config is not None:
         return family(config_from_dict(config, source=checkpoint).model.family).label
-    return "CycleGAN" if zoo.is_spec(checkpoint) or zoo.cached_name(checkpoint) in zoo.MODELS else "generator"
+    published = zoo.is_spec(checkpoint) or zoo.cached_name(checkpoint) in zoo.MODELS
+    return "CycleGAN" if published or pair else "generator"
 
 
 def checkpoint_path(path: str | Path) -> Path:
@@ -254,7 +258,8 @@ def _generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMACho
         net._cyclegan_origin = Origin(ckpt["config"], name, ckpt["step"], resumable, averaged=use_average)
     else:  # a generator saved by the reference implementation (or in its layout): see cyclegan.interop
         net = load_foreign_generator(ckpt, direction, source=source)
-        net._cyclegan_origin = Origin(None)  # saved back as a plain state dict, read again by its tensors' shapes
+        # saved back as a plain state dict, read again by its tensors' shapes
+        net._cyclegan_origin = Origin(None, pair=holds_both(ckpt))
         if ema == "on":  # asked for the average and given the raw weights: said, as for our runs without one
             raise CycleGANError(
                 f"{source} is a generator file of another project, which holds no averaged weights; use --ema off "

@@ -192,7 +192,8 @@ def _generators(s: StyleBenchOptions, device: torch.device) -> dict[str, nn.Modu
     if s.checkpoint:
         G = load_generator(s.checkpoint, s.direction, device=device)
         origin = getattr(G, "_cyclegan_origin", None)  # `loading.Origin`: a pix2pix or CUT file was called CycleGAN
-        title = model_label(origin.config if origin else None, s.checkpoint)
+        config, pair = (origin.config, origin.pair) if origin else (None, False)
+        title = model_label(config, s.checkpoint, pair=pair)
         name = f"{Path(s.checkpoint).name} generator"
         gens[name if title == "generator" else f"{title} {name}"] = G
     gens["CycleGAN paper generator (9 blocks, random weights)"] = (

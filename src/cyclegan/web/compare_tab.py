@@ -124,7 +124,8 @@ class CompareTab:
         engine.name_first_frames([photo, *styles], "used")
         G, _, changed = engine.ready(key, direction)
         origin = getattr(G, "_cyclegan_origin", None)  # `loading.Origin`: the file's config; a pix2pix or CUT model
-        label = model_label(origin.config if origin else None, engine.model_path(key) or "")  # was "CycleGAN"
+        config, pair = (origin.config, origin.pair) if origin else (None, False)
+        label = model_label(config, engine.model_path(key) or "", pair=pair)  # was "CycleGAN"
         name, gatys_net, metrics_net = engine.style_backbones(backbone)
         device = engine.device()
         x = load_image_01(im, None).to(device)  # (1, 3, H, W) in [0, 1]
