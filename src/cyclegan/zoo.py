@@ -596,9 +596,6 @@ def list_lines() -> list[str]:
         cached = "yes" if cached_path(m.name).is_file() else "no"
         digest = "pinned" if m.sha256 else "unpinned"
         lines.append(f"{m.name:<{width}}  {m.does:<{does}}  {m.dataset:<22}  {FILE_MB:.0f} MB    {digest:<8} {cached}")
-    if mirrored := mirror_cached():
-        lines += ["", "cached from a mirror (outside the catalogue; nothing is known of them):"]
-        lines += [f"{name:<{width}}  {size / 1e6:.1f} MB" for name, size in mirrored]
     lines += [
         "",
         f"each: {ARCHITECTURE}, {PARAMETERS / 1e6:.1f} M parameters, one direction",
@@ -607,4 +604,7 @@ def list_lines() -> list[str]:
         "unpinned: no SHA-256 has been verified for these files; a download prints its digest",
         "use: cyclegan translate --checkpoint pretrained:NAME --out DIR photos/",
     ]
+    if mirrored := mirror_cached():  # after the catalogue's footer, which does not speak for them
+        lines += ["", "cached from a mirror (outside the catalogue; nothing is known of them):"]
+        lines += [f"{name:<{width}}  {size / 1e6:.1f} MB" for name, size in mirrored]
     return lines
