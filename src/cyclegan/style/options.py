@@ -100,8 +100,8 @@ class StylizeOptions(Options):
 
     content: str = opt(help="the image whose content is kept", metavar="IMG", nonempty="an image file")
     style: tuple[str, ...] = opt(
-        help="style image(s) and/or folders of them (a folder's images sorted by name, as compare reads --style), "
-        "blended",
+        help="one or more style images or folders of them (a folder's images sorted by name, as compare reads "
+        "--style), blended into one style",
         metavar="IMG",
         nonempty="image files or folders",
     )
