@@ -179,6 +179,23 @@ def check_out_folder(
         )
 
 
+def check_names_a_file(
+    given: str | None, *, option: str, example: str, suffixes: tuple[str, ...], what: str = "file"
+) -> None:
+    """Refuse (one line) an output file's flag written as a folder, with a trailing slash, before the work: Path drops
+    the slash, so `--out eval.json/` (evaluate's, bench's --json, stylize's --out) wrote the file eval.json, and
+    `--json results/` a file named results, after minutes of work. `example`: a file name to give in the folder;
+    `suffixes`: those that make the name without its slash the one meant."""
+    if given is None or not given.endswith(("/", os.sep)):
+        return
+    bare = given.rstrip("/" + os.sep)
+    meant = bare if Path(bare).suffix.lower() in suffixes else None
+    raise CycleGANError(
+        f"option '{option}' {given} names a folder: give the {what} to write"
+        + (f" (e.g. {meant}, or {given}{example})" if meant else f" in it (e.g. {given}{example})")
+    )
+
+
 def check_not_a_file(given: str | os.PathLike, *, option: str = "--out") -> None:
     """Refuse (one line) an output folder that is there as something else (a file, `/dev/null`, `/proc/self/fd/1`)
     or lies under a file: `train --out /proc/self/fd/1` said "cannot write the run folder ...: Not a directory", as
