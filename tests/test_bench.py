@@ -948,3 +948,15 @@ def test_a_closed_terminal_stops_bench_as_ctrl_c_does(tmp_path, signum, status, 
     done = cli_signalled_at("cyclegan.bench.train", "trainer_and_inputs", signum, argv)  # the measuring about to start
     assert done.returncode == status, done.stderr[-2000:]
     assert done.stderr == f"{said}\n" and not out.exists()
+
+
+@pytest.mark.parametrize("name", ["bench.json/", "results/"])
+def test_a_json_ending_in_a_slash_is_refused_before_the_work(tmp_path, monkeypatch, capsys, name):
+    """`bench --json results/` wrote a file named results (Path drops the slash) after the measurement: refused up
+    front, as stylize's --out is."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "--json", name]) == 2
+    meant = "bench.json, or bench.json/bench.json" if name == "bench.json/" else "results/bench.json"
+    said = "give the file to write" + ("" if name == "bench.json/" else " in it")
+    assert capsys.readouterr().err == f"error: option '--json' {name} names a folder: {said} (e.g. {meant})\n"
+    assert list(tmp_path.iterdir()) == []

@@ -916,3 +916,19 @@ def test_an_animated_content_or_style_image_names_the_frames_left_out(checkpoint
     compare(replace(opts, steps=1, backbone="lite0", device="cpu", progress=False))
     warned = [line for line in capsys.readouterr().err.splitlines() if "frames" in line]
     assert len(warned) == 1 and warned[0].startswith("warning: 5 files hold several frames (pages); only the first of")
+
+
+@pytest.mark.parametrize("refs", [1, 2])
+def test_the_report_s_reference_column_is_named_by_its_count(refs):
+    """The per-image table's column read "reference(s)": "reference" with one per image, "references" with more."""
+    from cyclegan.report import CompareReport, Row, render_compare_html
+
+    figures = {k: {m: 0.5 for m in ("input", "cyclegan", "gatys")} for k in ("seconds", "ssim_y")}
+    images = {m: f"images/a_{m}.png" for m in ("input", "cyclegan", "gatys")}
+    row = Row("a", "a.png", ["s.png", "t.png"][:refs], **figures, content_distance=figures["ssim_y"],
+              style_distance=figures["ssim_y"], images=images)  # fmt: skip
+    gatys = {"backbone": "lite0", "content_layers": [], "style_layers": [], "steps": 1, "optimizer": "adam"}
+    metrics = {"content_layer": "block3", "style_layers": ["stem"]}
+    report = CompareReport("run", "AtoB", 16, {**gatys, "refs_per_image": refs}, metrics, [row], None, "g", "h")
+    page = render_compare_html(report)
+    assert f"<th>{'reference' if refs == 1 else 'references'}</th>" in page and "(s)" not in page

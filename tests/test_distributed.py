@@ -174,12 +174,15 @@ def test_batchnorm_on_two_cpu_processes_keeps_equal_weights(dataset, tmp_path):
 
 @pytest.mark.slow
 def test_a_failure_on_rank_0_alone_stops_every_rank(dataset, tmp_path):
-    """Only rank 0 writes the run folder; when it cannot, the other rank must not wait for it forever."""
-    (tmp_path / "a_file").write_text("not a folder")
-    out = tmp_path / "a_file" / "run"
+    """Only rank 0 checks and writes the run folder; when it refuses, the other rank must not wait for it forever.
+    (An --out under a file is refused by every rank now, before the folder is claimed: a best.pt without a
+    checkpoint is rank 0's alone to find.)"""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "best.pt").write_bytes(b"an earlier run's")
     p = run_cyclegan(["train", "--out", str(out), *flags(options(dataset, steps=2, batch_size=2))], nproc=2, ok=False)
     assert p.returncode != 0
-    assert f"cannot write the run folder {out}" in p.stderr
+    assert f"{out} holds best.pt" in p.stderr
     assert "rank 0 could not prepare the run" in p.stderr  # rank 1's own one-line error
 
 

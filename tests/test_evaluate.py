@@ -1933,3 +1933,17 @@ def test_an_fd_above_its_value_before_translation_is_explained_under_the_table()
     assert len(note) == 1 and "(AtoB 156.75 against 140.25)" in note[0] and "BtoA" not in note[0]
     assert "step 500" in note[0] and "truth rows" in note[0]
     assert not any(line.startswith("note:") for line in format_table(report(130.0)).splitlines())
+
+
+@pytest.mark.parametrize("name", ["eval.json/", "results/"])
+def test_an_out_ending_in_a_slash_is_refused_before_the_work(tmp_path, monkeypatch, capsys, name):
+    """`evaluate --out eval.json/` wrote the file eval.json (Path drops the slash) and `--out results/` a file named
+    results, after the whole evaluation: refused up front, as stylize and export refuse theirs."""
+    from cyclegan.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["evaluate", "--checkpoint", "run", "--data", "data", "--out", name]) == 2
+    meant = "eval.json, or eval.json/eval.json" if name == "eval.json/" else "results/eval.json"
+    said = "give the file to write" + ("" if name == "eval.json/" else " in it")
+    assert capsys.readouterr().err == f"error: option '--out' {name} names a folder: {said} (e.g. {meant})\n"
+    assert list(tmp_path.iterdir()) == []

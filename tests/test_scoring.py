@@ -26,6 +26,7 @@ from cyclegan.evaluate import PSNR_MAX
 from cyclegan.loading import load_generator
 from cyclegan.train import CycleGANTrainer, Trainer, prepare_config, train
 from cyclegan.train.inputs import training_images
+from cyclegan.train.monitor import scoring_schedule
 from cyclegan.train.run_folder import resume_command
 from cyclegan.train.watch import Watch
 
@@ -1310,3 +1311,18 @@ def test_the_command_printed_after_stop_when_worse_goes_on(tiny_cfg, tmp_path, m
     command = line.split("continue with: cyclegan ")[1].split(" (or")[0].rstrip(")").split()
     assert main([*command, "--no-progress"]) == 0
     assert load_checkpoint(run)["step"] == 12
+
+
+def test_the_scoring_line_names_the_extra_evaluation_at_the_last_step(tiny_cfg, monkeypatch):
+    """`--steps 3 --eval-every 2` scores at steps 2 and 3 (the final model): the first line said "scoring every 2
+    steps" only, and `--eval-every 1` read "every 1 steps"."""
+    scores = {f"eval/{d}/{k}": 0.5 for d in ("AtoB", "BtoA") for k in ("kid", "change", "spread")}
+    monkeypatch.setattr(scoring.Scorer, "__call__", lambda self, generators: scores)
+    lines = []
+    monkeypatch.setattr(tqdm_module.tqdm, "write", lambda s, file=None, **_: lines.append(s))
+    train(tiny_cfg(steps=3, eval_every=2), progress=False)
+    assert any(line.startswith("scoring every 2 steps and at the last step (3) on ") for line in lines), lines
+    assert scoring_schedule(1, 7) == "every step"
+    assert scoring_schedule(5, 10) == "every 5 steps"
+    assert scoring_schedule(50, 10) == "at the last step (10) only"
+    assert scoring_schedule(4, 10, fitted=True) == "every 4 steps and at the last step"

@@ -770,6 +770,17 @@ def test_stylize_style_blend_help_says_the_weights_follow_the_styles_order(capsy
     assert "one weight per style image, in --style's order (a folder's images sorted by name)" in text
 
 
+def test_stylize_help_says_its_plurals_in_plain_words(capsys):
+    """`stylize --help` read "style image(s) and/or folders of them" and "match the style image(s)"."""
+    from cyclegan.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["stylize", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "one or more style images or folders of them" in text and "blended into one style" in text
+    assert "(s)" not in text
+
+
 def test_stylize_takes_a_style_folder_as_compare_does(tmp_path, capsys):
     """`stylize --style DIR` was refused ("not a regular file (a folder)") while `compare --style DIR` took it: now
     its images (sub-folders' too) are the styles, sorted by name, their count said, a clip among them left out and

@@ -1339,3 +1339,19 @@ def test_more_samples_than_the_split_holds_are_said_not_capped_silently(tiny_cfg
     assert "warning: num_samples=8: the sample grids show 3 A and 3 B images" in capsys.readouterr().err
     train(tiny_cfg(steps=1, num_samples=2, out=tiny_cfg().train.out + "_other"), progress=False)
     assert "--num-samples" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["file", "device", "under a file"])
+def test_an_out_that_is_no_folder_is_refused_as_such(tiny_cfg, tmp_path, kind):
+    """`--out /proc/self/fd/1` (a device, a file or a folder under a file) said "cannot write the run folder ...: Not
+    a directory", as if the disk were at fault: the line says what --out is instead, and the file stays as it was."""
+    (tmp_path / "notes").write_text("kept")
+    out = {"file": tmp_path / "notes", "device": os.devnull, "under a file": tmp_path / "notes" / "run"}[kind]
+    why = {
+        "file": f"{out} is a file; give a folder",
+        "device": f"{out} is not a folder; give a folder",
+        "under a file": f"cannot write {out}: {tmp_path / 'notes'} is a file, not a folder",
+    }[kind]
+    with pytest.raises(CycleGANError, match="^" + re.escape(f"option 'out': {why}") + "$"):
+        train(tiny_cfg(steps=1, out=str(out)), progress=False)
+    assert (tmp_path / "notes").read_text() == "kept"

@@ -3782,3 +3782,15 @@ def test_one_page_holds_at_most_max_jobs_per_visitor_and_a_failed_or_cancelled_j
     finally:
         go.set()
         page.close()
+
+
+def test_the_page_s_labels_say_plurals_in_plain_words(tmp_path, run):
+    """The Style tab's upload box read "style image(s), blended": every label now says it in words."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(runs=(str(run),)), [], tmp_path / "work")
+    labels = {c["props"].get("elem_id"): c["props"].get("label") or "" for c in app.get_config_file()["components"]}
+    assert labels["style-styles"].startswith("style images, one or more, blended (up to ")
+    assert [label for label in labels.values() if "(s)" in label] == []

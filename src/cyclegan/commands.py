@@ -679,7 +679,8 @@ COMMANDS: dict[str, Command | dict[str, Command]] = {
     "stylize": Command(
         "neural style transfer (Gatys et al.): one image in the style of others",
         "Optimise the pixels of the content image so its deep features keep the content and its Gram "
-        "matrices match the style image(s). Example: cyclegan stylize --content tubingen.jpg "
+        "matrices match those of the style images (one or more, blended). Example: cyclegan stylize "
+        "--content tubingen.jpg "
         "--style starry_night.jpg --size 256 --out tubingen_starry.png",
         ".style.options:StylizeOptions",
         run_stylize,

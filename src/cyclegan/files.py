@@ -179,6 +179,38 @@ def check_out_folder(
         )
 
 
+def check_names_a_file(
+    given: str | None, *, option: str, example: str, suffixes: tuple[str, ...], what: str = "file"
+) -> None:
+    """Refuse (one line) an output file's flag written as a folder, with a trailing slash, before the work: Path drops
+    the slash, so `--out eval.json/` (evaluate's, bench's --json, stylize's --out) wrote the file eval.json, and
+    `--json results/` a file named results, after minutes of work. `example`: a file name to give in the folder;
+    `suffixes`: those that make the name without its slash the one meant."""
+    if given is None or not given.endswith(("/", os.sep)):
+        return
+    bare = given.rstrip("/" + os.sep)
+    meant = bare if Path(bare).suffix.lower() in suffixes else None
+    raise CycleGANError(
+        f"option '{option}' {given} names a folder: give the {what} to write"
+        + (f" (e.g. {meant}, or {given}{example})" if meant else f" in it (e.g. {given}{example})")
+    )
+
+
+def check_not_a_file(given: str | os.PathLike, *, option: str = "--out") -> None:
+    """Refuse (one line) an output folder that is there as something else (a file, `/dev/null`, `/proc/self/fd/1`)
+    or lies under a file: `train --out /proc/self/fd/1` said "cannot write the run folder ...: Not a directory", as
+    if the disk were at fault. Words as `check_outputs` gives a file there."""
+    path = Path(given)
+    there = next((p for p in (path, *path.parents) if p.exists()), None)
+    if there is None or there.is_dir():
+        return
+    if there == path:
+        raise CycleGANError(
+            f"option '{option}': {path} is {'a file' if path.is_file() else 'not a folder'}; give a folder"
+        )
+    raise CycleGANError(f"option '{option}': cannot write {path}: {there} is a file, not a folder")
+
+
 def no_image_folder(folder: str | Path, what: str) -> CycleGANError:
     """`what` (e.g. "--data testA folder") `folder` missing, a file or a broken link: the words of every reader of a
     folder of images ("does not exist or is not a folder" left a file testA to be found by hand)."""

@@ -8,7 +8,7 @@ from typing import Literal
 
 from .. import families
 from ..errors import CycleGANError, counted
-from ..files import overwrite_option
+from ..files import check_names_a_file, overwrite_option
 from ..options import MAX_SEED, Options, flag_of, opt
 from ..presets import preset_choices
 from ..shared_options import (
@@ -192,6 +192,7 @@ class BenchOptions(Options):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_names_a_file(self.json, option="--json", example="bench.json", suffixes=(".json",))
         for flag, task in self._other_tasks_options():
             raise CycleGANError(f"option '{flag}' is for --task {task}, not {self.task}; give --task {task} or drop it")
         if self.task == "style":

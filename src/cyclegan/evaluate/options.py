@@ -9,7 +9,15 @@ from pathlib import Path, PurePath
 from typing import Literal
 
 from ..errors import CycleGANError
-from ..files import IMAGE_EXTENSIONS, holds_images, no_image_folder, no_images, overwrite_option, walk_files
+from ..files import (
+    IMAGE_EXTENSIONS,
+    check_names_a_file,
+    holds_images,
+    no_image_folder,
+    no_images,
+    overwrite_option,
+    walk_files,
+)
 from ..options import MAX_SEED, Options, opt
 from ..shared_options import device_option, domain_folder_option, ema_option, max_pixels_option, progress_option
 
@@ -86,6 +94,7 @@ class EvalOptions(Options):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_names_a_file(self.out, option="--out", example="eval.json", suffixes=(".json",))
         # ROOT/. (or ROOT/..) as the split was read as one folder of A|B pairs: every image of the dataset halved
         split = PurePath(self.split)
         if split.is_absolute() or not split.parts or ".." in split.parts:

@@ -87,7 +87,8 @@ def render_compare_html(r: CompareReport) -> str:
         )
     head.append(
         f"<h2>Per image</h2><table><tr><th>image</th><th>input</th><th>{model}</th><th>Gatys</th>"
-        f"<th>reference(s)</th><th>s {model} / Gatys</th><th>SSIM (Y) C / G</th><th>content dist. C / G</th>"
+        f"<th>{'reference' if g['refs_per_image'] == 1 else 'references'}</th><th>s {model} / Gatys</th>"
+        "<th>SSIM (Y) C / G</th><th>content dist. C / G</th>"
         "<th>style dist. in / C / G</th></tr>"
     )
     for row in r.rows:

@@ -5,13 +5,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import CycleGANError
-from ..files import IMAGE_EXTENSIONS, overwrite_option
+from ..files import IMAGE_EXTENSIONS, check_names_a_file, overwrite_option
 from ..options import MAX_SEED, Options, opt
 from ..shared_options import device_option, max_pixels_option, progress_option
 
@@ -100,8 +99,8 @@ class StylizeOptions(Options):
 
     content: str = opt(help="the image whose content is kept", metavar="IMG", nonempty="an image file")
     style: tuple[str, ...] = opt(
-        help="style image(s) and/or folders of them (a folder's images sorted by name, as compare reads --style), "
-        "blended",
+        help="one or more style images or folders of them (a folder's images sorted by name, as compare reads "
+        "--style), blended into one style",
         metavar="IMG",
         nonempty="image files or folders",
     )
@@ -121,12 +120,9 @@ class StylizeOptions(Options):
                 "--init noise, or drop --seed"
             )
         # Checked before the optimisation, which can take minutes, rather than by the save after it.
-        if self.out.endswith(("/", os.sep)):  # Path drops the slash: `--out x.png/` wrote the file x.png
-            meant = self.out.rstrip("/" + os.sep) if Path(self.out).suffix.lower() in IMAGE_EXTENSIONS else None
-            raise CycleGANError(
-                f"option '--out' {self.out} names a folder: give the image file to write"
-                + (f" (e.g. {meant}, or {self.out}stylized.png)" if meant else f" in it (e.g. {self.out}stylized.png)")
-            )
+        check_names_a_file(
+            self.out, option="--out", example="stylized.png", suffixes=IMAGE_EXTENSIONS, what="image file"
+        )
         if Path(self.out).suffix.lower() not in IMAGE_EXTENSIONS:
             # ".png, .jpg, ..." read as if .gif were one: name them all
             raise CycleGANError(

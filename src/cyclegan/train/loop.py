@@ -22,7 +22,7 @@ from ..checkpoint import load_state
 from ..config import Config, check_startable, config_from_dict
 from ..errors import CycleGANError, counted, escape
 from ..execution import Execution, choose_execution, resolve_device, synchronize
-from ..files import FolderLock, check_out_folder, inside, write_atomic
+from ..files import FolderLock, check_not_a_file, check_out_folder, inside, write_atomic
 from ..options import given_as
 from ..progress import progress_bar
 from ..report import save_grid
@@ -96,6 +96,7 @@ def train(
     check_out_folder(
         t.out, holds="the run's checkpoint, config, logs and samples are written into", option=given_as("out")
     )
+    check_not_a_file(t.out, option=given_as("out"))
     for folder in data_folders(cfg.data):  # its sample grids would become the next run's training images
         if inside(run.resolve(), folder.resolve()):
             out = given_as("out")

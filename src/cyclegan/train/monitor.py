@@ -11,7 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..checkpoint import load_checkpoint
-from ..errors import CycleGANError, escape
+from ..errors import CycleGANError, counted, escape
 from ..inference import is_out_of_memory
 from ..options import given_as
 from ..run_files import BEST_NAME, CHECKPOINT_NAME
@@ -32,6 +32,19 @@ def _unread_reason(e: CycleGANError | OSError, path: Path) -> str:
     shown = escape(path)  # as the library's messages name it
     said = str(e).splitlines()[0] if str(e) else type(e).__name__
     return said.split(f"{shown}: ", 1)[-1].replace(shown, "it")[:200]
+
+
+def scoring_schedule(every: int, total: int, *, fitted: bool = False) -> str:
+    """When a run scores, as its first line says it: every `every` steps, and at the schedule's last step too where
+    that is no multiple of them (the loop scores the final model; "scoring every 300 steps" left the run's extra
+    evaluation at step 1000 unexplained, and `--eval-every 1` read "every 1 steps"). A `fitted` total (--fit-steps)
+    moves as the run goes: its last step is named without a number."""
+    if every == 1:
+        return "every step"
+    if not fitted and total % every == 0:
+        return f"every {counted(every, 'step')}"
+    last = "the last step" if fitted else f"the last step ({total})"
+    return f"at {last} only" if not fitted and every > total else f"every {counted(every, 'step')} and at {last}"
 
 
 class Monitor:
@@ -64,7 +77,8 @@ class Monitor:
         self.ahead: int | None = None  # best.pt's step, after the checkpoint's, until this run scores that step again
         self.failed: str | None = None  # why an evaluation ran out of memory (rank 0): the run saves and stops
         if self.scorer is not None:
-            tqdm.write(f"scoring every {t.eval_every} steps on {escape(held.where)}; best.pt by {self.metric}")
+            when = scoring_schedule(t.eval_every, run.total, fitted=bool(t.fit_steps))
+            tqdm.write(f"scoring {when} on {escape(held.where)}; best.pt by {self.metric}")
             if changed:  # its best was scored on other images: the next evaluation is the best so far
                 tqdm.write(
                     "warning: the held-out images differ from those the checkpoint's scores were on (images "

@@ -32,7 +32,7 @@ class StyleTab:
                 with gr.Column(scale=1):
                     s_content = upload_box(f"content image ({self.engine.upload_note})", "style-content")
                     s_styles = upload_box(
-                        f"style image(s), blended (up to {opts.max_images})", "style-styles", multiple=True
+                        f"style images, one or more, blended (up to {opts.max_images})", "style-styles", multiple=True
                     )
                     s_backbone = gr.Radio(
                         BACKBONES,
