@@ -163,6 +163,12 @@ def model_url(name: str, base_url: str, *, given_in: str = "--base-url") -> str:
     return file_address(base_url, f"{name}.pth")
 
 
+def plain_name(name: str) -> bool:
+    """Whether `name` is a model name outside the catalogue may be: a plain file name (letters, digits, '_', '-',
+    '.'; no '..') of at most MAX_NAME characters."""
+    return SAFE_NAME.fullmatch(name) is not None and ".." not in name and len(name) <= MAX_NAME
+
+
 def check_name(name: str, *, mirror: bool) -> PublishedModel | None:
     """The catalogue entry for `name`; other names only from a mirror, or cached from one, and only as plain file
     names of at most MAX_NAME characters."""
@@ -173,12 +179,12 @@ def check_name(name: str, *, mirror: bool) -> PublishedModel | None:
         return info
     # `pretrained download NAME --base-url URL` said "use it as --checkpoint pretrained:NAME", which then refused the
     # name as unknown without $CYCLEGAN_PRETRAINED_URL: a cached file is used wherever it came from
-    cached = SAFE_NAME.fullmatch(name) is not None and ".." not in name and cached_path(name).is_file()
+    cached = plain_name(name) and cached_path(name).is_file()
     if not mirror and not cached:
         close = nearest(name, MODELS)
         hint = f"did you mean '{close}'? " if close else ""
         raise CycleGANError(f"unknown pretrained model '{name}'; {hint}see `cyclegan pretrained list`")
-    if not SAFE_NAME.fullmatch(name) or ".." in name:
+    if not plain_name(name):  # its length is refused above
         raise CycleGANError(f"pretrained model name {name!r}: expected letters, digits, '_', '-' or '.' only")
     return None
 
@@ -234,8 +240,7 @@ def mirror_cached() -> list[tuple[str, int]]:
     except OSError:  # an unreadable cache: nothing to show, as for none
         return []
     # only the names check_name accepts: a file named otherwise is not one `pretrained:NAME` can give
-    usable = (n for n in found if SAFE_NAME.fullmatch(n[0]) and ".." not in n[0] and len(n[0]) <= MAX_NAME)
-    return sorted(usable)
+    return sorted(n for n in found if plain_name(n[0]))
 
 
 def part_path(name: str) -> Path:
