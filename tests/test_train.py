@@ -763,19 +763,48 @@ def test_a_resume_on_images_edited_in_place_says_how_many_changed(tiny_cfg, tmp_
     err = capsys.readouterr().err
     assert (
         "warning: the training images changed since the checkpoint (2 files changed in place: the same name, another "
-        "size or modification time): the run goes on, but not exactly" in err
+        "size or contents): the run goes on, but not exactly" in err
     )
     cfg, ckpt = prepare_config({"steps": 3}, resume=True, out=str(tmp_path / "run"))
     train(cfg, ckpt=ckpt, progress=False)
     assert "training images changed" not in capsys.readouterr().err  # its checkpoint holds the files as they are
 
 
+def test_a_resume_on_a_copy_of_the_dataset_without_its_files_times_is_quiet(tiny_cfg, tmp_path, dataset, capsys):
+    # `cp -r` without -p (or an archive unpacked again) gives every file a new time: the resume warned that every
+    # file "changed in place", though each held the same bytes; an edit of the copy that kept its size is still said
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    edited = dataset / "trainA" / "img_002.png"
+    Image.open(edited).convert("RGB").save(edited, compress_level=0)  # stored: its size is its pixel count's
+    train(tiny_cfg(steps=1), progress=False)
+    copy = tmp_path / "copy"
+    shutil.copytree(dataset, copy, copy_function=shutil.copyfile)  # the bytes, not the times
+    for path in copy.rglob("*.png"):
+        os.utime(path, ns=(10**18, 10**18))  # however coarse the disk's clock: another time than the original's
+    cfg, ckpt = prepare_config({"steps": 2, "data": str(copy)}, resume=True, out=str(tmp_path / "run"))
+    train(cfg, ckpt=ckpt, progress=False)
+    assert "training images changed" not in capsys.readouterr().err
+    edited = copy / "trainA" / "img_002.png"
+    pixels = np.asarray(Image.open(edited)).copy()
+    pixels[0, 0] ^= 1
+    Image.fromarray(pixels).save(edited, compress_level=0)
+    cfg, ckpt = prepare_config({"steps": 3, "data": str(copy)}, resume=True, out=str(tmp_path / "run"))
+    train(cfg, ckpt=ckpt, progress=False)
+    assert "(1 file changed in place: the same name, another size or contents)" in capsys.readouterr().err
+
+
 def test_one_stat_of_each_training_file_serves_the_resume_s_digest_and_stamps(dataset, monkeypatch):
     """The names-and-sizes digest (files swapped for others) and the stamps (files edited in place) each stat'ed every
     training file: a folder of 10000 images on a network disk paid 20000 round trips at each start. One listing feeds
-    both now, each telling what it told before."""
+    both now, each telling what it told before; the files' contents are read only where their size or time is not
+    the checkpoint's."""
     from pathlib import Path
 
+    import cyclegan.train.inputs as inputs
     from cyclegan.train.inputs import changed_in_place, files_digest, files_record
 
     a, b = sorted((dataset / "trainA").iterdir()), sorted((dataset / "trainB").iterdir())
@@ -784,10 +813,18 @@ def test_one_stat_of_each_training_file_serves_the_resume_s_digest_and_stamps(da
     digest, stamps = files_record(a, b)
     assert sorted(stat_of) == sorted(a + b)  # one stat a file
     monkeypatch.undo()
-    assert digest == files_digest(a, b) and stamps.shape == (len(a) + len(b), 2)
-    os.utime(a[1], ns=(10**18, 10**18))  # edited in place: the same name and size, another time
-    digest_now, stamps_now = files_record(a, b)
-    assert digest_now == digest and changed_in_place(stamps, stamps_now) == (1, 0)
+    assert digest == files_digest(a, b) and stamps.shape == (len(a) + len(b), 4)
+    read, real_digest = [], inputs.file_digest
+    monkeypatch.setattr(inputs, "file_digest", lambda path, **kw: read.append(path) or real_digest(path, **kw))
+    assert changed_in_place(stamps, files_record(a, b, before=stamps)[1]) == (0, 0) and read == []  # none read again
+    os.utime(a[1], ns=(10**18, 10**18))  # copied without its time: the same name, size and bytes
+    digest_now, stamps_now = files_record(a, b, before=stamps)
+    assert read == [a[1]]  # that file alone read
+    assert digest_now == digest and changed_in_place(stamps, stamps_now) == (0, 0)
+    data = bytearray(a[1].read_bytes())
+    data[-20] ^= 1
+    a[1].write_bytes(bytes(data))  # edited in place: the same name and size, other bytes
+    assert changed_in_place(stamps, files_record(a, b, before=stamps_now)[1]) == (1, 0)
     a[2].write_bytes(a[2].read_bytes() + b"more")  # another size: the digest tells it
     assert files_record(a, b)[0] != digest
 

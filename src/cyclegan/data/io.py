@@ -688,7 +688,7 @@ def identical_files(*streams: list[Path]) -> list[list[tuple[int, Path]]]:
     image check names it)."""
     files = [(i, p) for i, stream in enumerate(streams) for p in stream]
     keys: dict[tuple[int, Path], object] = {}
-    for key in (_size, functools.partial(_digest, limit=1 << 16), _digest):
+    for key in (_size, functools.partial(file_digest, limit=1 << 16), file_digest):
         keys = {f: k for f in files if (k := key(f[1])) is not None}
         shared = collections.Counter(keys.values())
         files = [f for f in keys if shared[keys[f]] > 1]
@@ -718,8 +718,9 @@ def _size(path: Path) -> int | None:
         return None
 
 
-def _digest(path: Path, *, limit: int | None = None) -> bytes | None:
-    """The BLAKE2b digest of the file's bytes (its first `limit` bytes), None when it cannot be read."""
+def file_digest(path: Path, *, limit: int | None = None) -> bytes | None:
+    """The BLAKE2b digest of the file's bytes (its first `limit` bytes), None when it cannot be read: copies told apart
+    (`identical_files`), a training file's contents recorded for a resume (`train.inputs.files_record`)."""
     h = hashlib.blake2b()
     left = limit if limit is not None else math.inf
     try:

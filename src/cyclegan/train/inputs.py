@@ -30,7 +30,15 @@ from ..data import (
     read_pair,
 )
 from ..data.dataset import too_narrow, unlike_pairs
-from ..data.io import check_separate, copies_between, copies_within, first_frames_only, identical_files, left_out
+from ..data.io import (
+    check_separate,
+    copies_between,
+    copies_within,
+    file_digest,
+    first_frames_only,
+    identical_files,
+    left_out,
+)
 from ..errors import CycleGANError, counted, escape
 from ..families import family
 from ..options import given_as
@@ -397,10 +405,13 @@ def sample_pairs(
     return tuple(torch.stack([eval_transform(p[i], size=size) for p in read]) for i in (0, 1))  # type: ignore[return-value]
 
 
-def _stat_streams(streams: tuple[list[Path] | None, ...]) -> list[list[tuple[str, os.stat_result | None]]]:
-    """Each stream's files, in order, as (name relative to the stream's folder, so that a dataset moved elsewhere
-    matches; its stat, None where it is gone since the check: the loader names it when it reads it). One stat per
-    file, which a digest and the stamps share (`files_record`)."""
+Listed = list[list[tuple[Path, str, os.stat_result | None]]]
+
+
+def _stat_streams(streams: tuple[list[Path] | None, ...]) -> Listed:
+    """Each stream's files, in order, as (the file; its name relative to the stream's folder, so that a dataset moved
+    elsewhere matches; its stat, None where it is gone since the check: the loader names it when it reads it). One
+    stat per file, which a digest and the stamps share (`files_record`)."""
     listed = []
     for files in streams:
         root = os.path.commonpath([p.parent for p in files]) if files else ""
@@ -410,27 +421,47 @@ def _stat_streams(streams: tuple[list[Path] | None, ...]) -> list[list[tuple[str
                 st = p.stat()
             except OSError:
                 st = None
-            rows.append((str(p.relative_to(root) if root else p), st))
+            rows.append((p, str(p.relative_to(root) if root else p), st))
         listed.append(rows)
     return listed
 
 
-def _digest(listed: list[list[tuple[str, os.stat_result | None]]]) -> str:
+def _digest(listed: Listed) -> str:
     h = hashlib.sha256()
     for rows in listed:
-        for name, st in rows:
+        for _, name, st in rows:
             h.update(f"{name}\0{st.st_size if st else -1}\n".encode("utf-8", "surrogateescape"))
         h.update(b"\1")  # the end of a stream: A's last file is not B's first
     return h.hexdigest()[:16]
 
 
-def _stamps(listed: list[list[tuple[str, os.stat_result | None]]]) -> torch.Tensor:
+# a file gone since the check, or one that cannot be read: no size, no time, no contents
+_GONE = (-1, -1, 0)
+
+
+def _stamps(listed: Listed, before: torch.Tensor | None) -> torch.Tensor:
+    """(N, 4) int64: each file's name (its stream's too) hashed, its size, its modification time in ns and its contents
+    hashed. The contents are read only for the files `before` (a checkpoint's stamps) does not hold with this size and
+    time: every file on a new run, right after the image check read it; on a resume only those a copy, an unpacking
+    or an edit gave another time."""
+    known = {(n, size, ns): contents for n, size, ns, contents in before.tolist()} if _is_stamps(before) else {}
     rows = []
     for i, stream in enumerate(listed):
-        for name, st in stream:
-            stamp = f"{st.st_size}\0{st.st_mtime_ns}" if st else "gone"
-            rows.append([_hash64(f"{i}\0{name}"), _hash64(stamp)])
-    return torch.tensor(rows, dtype=torch.int64).reshape(-1, 2)
+        for path, name, st in stream:
+            key = _hash64(f"{i}\0{name}")
+            size, ns, contents = (st.st_size, st.st_mtime_ns, None) if st else _GONE
+            if st and (contents := known.get((key, size, ns))) is None:
+                read = file_digest(path)
+                size, ns, contents = (size, ns, _hash64(read)) if read is not None else _GONE
+            rows.append([key, size, ns, contents])
+    return torch.tensor(rows, dtype=torch.int64).reshape(-1, 4)
+
+
+def _is_stamps(stamps: object) -> bool:
+    """Whether a checkpoint's `train_stamps` is a record `_stamps` wrote (not an older one's, nor one damaged)."""
+    return (
+        isinstance(stamps, torch.Tensor) and stamps.dtype == torch.int64 and stamps.dim() == 2 and stamps.shape[1] == 4
+    )
 
 
 def files_digest(*streams: list[Path] | None) -> str:
@@ -440,27 +471,43 @@ def files_digest(*streams: list[Path] | None) -> str:
     return _digest(_stat_streams(streams))
 
 
-def files_record(*streams: list[Path] | None) -> tuple[str, torch.Tensor]:
-    """`files_digest` of the streams, and their stamps: each file, in order, as a row of (N, 2) int64, a hash of the
-    stream and the file's name and one of its size and modification time. From one stat per file (two passes
-    stat'ed each file twice: 20000 calls for a folder of 10000 images, each a round trip on a network disk). A
-    resume compares them with its checkpoint's (`changed_in_place`), and so notices an image edited in place, which
-    keeps its name and often its size (a re-save of a PNG at the same settings, a retouched BMP), not its time."""
+def files_record(*streams: list[Path] | None, before: torch.Tensor | None = None) -> tuple[str, torch.Tensor]:
+    """`files_digest` of the streams, and their stamps (`_stamps`): each file, in order, as a row of (N, 4) int64, its
+    name, size, modification time and contents. From one stat per file (two passes stat'ed each file twice: 20000
+    calls for a folder of 10000 images, each a round trip on a network disk), and a read of the files `before` (the
+    checkpoint's stamps, on a resume) does not hold at this size and time. A resume compares them with its
+    checkpoint's (`changed_in_place`), and so notices an image edited in place, which keeps its name and often its
+    size (a re-save of a PNG at the same settings, a retouched BMP), not its contents; a dataset copied without its
+    files' times (`cp -r`, an archive unpacked again) keeps the contents, and is no change."""
     listed = _stat_streams(streams)
-    return _digest(listed), _stamps(listed)
+    return _digest(listed), _stamps(listed, before)
 
 
-def _hash64(text: str) -> int:
-    return int.from_bytes(
-        hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=8).digest(), "little", signed=True
-    )
+def _hash64(data: str | bytes) -> int:
+    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "little", signed=True)
+
+
+def stored_stamps(stamps: object) -> torch.Tensor | None:
+    """A checkpoint's `train_stamps` that `changed_in_place` reads: this version's (N, 4), or an older checkpoint's
+    (N, 2) of names and a hash of sizes and times; None for anything else (a tensor of another shape, an edited file:
+    the names and sizes' digest stands in for it)."""
+    older = isinstance(stamps, torch.Tensor) and stamps.dim() == 2 and stamps.shape[1] == 2
+    return stamps if _is_stamps(stamps) or older else None  # type: ignore[return-value]
 
 
 def changed_in_place(before: torch.Tensor, now: torch.Tensor) -> tuple[int, int]:
-    """From two `files_record` stamps: (the files of the same name whose size or modification time changed, the files
-    whose name `before` does not hold)."""
-    was = dict(before.tolist())
-    stamps = dict(now.tolist())
+    """From two `files_record` stamps, `before` perhaps an older checkpoint's (`stored_stamps`): (the files of the same
+    name whose size or contents changed, the files whose name `before` does not hold). Against an older checkpoint's,
+    which held no contents, a change of the time counts too."""
+    if before.shape[1] == 2:
+        now_rows = [(n, _hash64(f"{size}\0{ns}" if size >= 0 else "gone")) for n, size, ns, _ in now.tolist()]
+        was_rows = before.tolist()
+    else:
+        now_rows = [(n, size, contents) for n, size, _, contents in now.tolist()]
+        was_rows = [(n, size, contents) for n, size, _, contents in before.tolist()]
+    was = {n: stamp for n, *stamp in was_rows}
+    stamps = {n: stamp for n, *stamp in now_rows}
     changed = sum(1 for name, stamp in stamps.items() if name in was and was[name] != stamp)
     return changed, sum(1 for name in stamps if name not in was)
 

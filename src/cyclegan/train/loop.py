@@ -42,6 +42,7 @@ from .inputs import (
     quiet_worker_count,
     sample_batch,
     sample_pairs,
+    stored_stamps,
     training_images,
 )
 from .losslog import LOSSES_KEY, LossLog
@@ -178,7 +179,9 @@ def _train(
     total = t.steps if t.steps is not None else t.epochs * spe
     counts = (len(data.files_a), len(data.files_b or []))
     # rank 0 saves and warns
-    digest, stamps = files_record(data.files_a, data.files_b) if d_ctx.is_main else (None, None)
+    # a resume reads only the files its checkpoint does not hold at their size and time (`files_record`)
+    before = stored_stamps(ckpt.get(TRAIN_STAMPS_KEY)) if ckpt is not None else None
+    digest, stamps = files_record(data.files_a, data.files_b, before=before) if d_ctx.is_main else (None, None)
     run = Run(
         cfg,
         folder,
@@ -412,17 +415,14 @@ def _warn_if_the_data_changed(run: Run, ckpt: dict | None) -> None:
         names = ("A", "B") if run.train_images[1] or stored[1] else ("pairs",)
         pairs = zip(names, stored, run.train_images)
         changes.append(", ".join(f"{n}: {was} -> {now}" for n, was, now in pairs if was != now) + " images")
-    stamps = ckpt.get(TRAIN_STAMPS_KEY)
     # a tensor of another shape (an edited file) is no record of the files: the digest's check stands in for it
-    if isinstance(stamps, torch.Tensor) and stamps.dim() == 2 and stamps.shape[1] == 2 and run.train_stamps is not None:
+    if (stamps := stored_stamps(ckpt.get(TRAIN_STAMPS_KEY))) is not None and run.train_stamps is not None:
         edited, renamed = changed_in_place(stamps, run.train_stamps)
         if renamed and not changes:
             changes.append("as many images, but other files: other names")
         if edited:
-            # the times alone tell an edit that kept the size; a copy that did not keep them reads so too
-            changes.append(
-                f"{counted(edited, 'file')} changed in place: the same name, another size or modification time"
-            )
+            # the contents tell an edit that kept the size; a copy that kept them but not the times is none
+            changes.append(f"{counted(edited, 'file')} changed in place: the same name, another size or contents")
     elif not changes and isinstance(digest := ckpt.get(TRAIN_DIGEST_KEY), str) and digest != run.train_digest:
         changes.append("as many images, but other files: names or sizes")  # older checkpoints: no stamps
     if changes:

@@ -38,7 +38,7 @@ from . import distributed as ddp
 from .trainer import Trainer
 
 TRAIN_DIGEST_KEY = "train_digest"  # checkpoint.pt: the training files' names and sizes (`Run.train_digest`)
-TRAIN_STAMPS_KEY = "train_stamps"  # checkpoint.pt: each training file's name, size and time (`Run.train_stamps`)
+TRAIN_STAMPS_KEY = "train_stamps"  # checkpoint.pt: each training file's name, size, time, contents (`Run.train_stamps`)
 SET_ASIDE_KEY = "set_aside"  # checkpoint.pt: whether training images are set aside for scoring (`Run.set_aside`)
 
 
@@ -355,7 +355,7 @@ class Run:
     total: int
     train_images: tuple[int, int] = (0, 0)  # the training set's images per stream (A, B; B 0 for aligned pairs)
     train_digest: str | None = None  # their names and sizes (`inputs.files_record`)
-    # each one's name, size and modification time (`inputs.files_record`): an image edited in place
+    # each one's name, size, modification time and contents (`inputs.files_record`): an image edited in place
     train_stamps: torch.Tensor | None = field(default=None, compare=False)
     set_aside: bool = False  # training images are set aside for scoring (kept aside while scoring is off)
     resume_with: str | None = None  # the command named after a stop halfway (None: `cyclegan train ... --resume`)
