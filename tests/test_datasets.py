@@ -494,6 +494,32 @@ def test_an_archive_of_too_many_entries_is_refused_in_one_line_and_kept(mirror, 
     assert mirror.requests[requests:] == [(f"/datasets/{NAME}.zip", f"bytes={len(good_zip())}-")]
 
 
+def test_the_entry_count_is_read_from_the_end_records_alone(tmp_path, monkeypatch):
+    """--max-entries refuses an archive before zipfile reads its directory (ten million entries: gigabytes): the
+    count comes from the end record, zip64's where it has one, read from the archive's last bytes."""
+    from cyclegan.data.archive import announced_entries
+
+    def count(data: bytes) -> int | None:
+        (path := tmp_path / "a.zip").write_bytes(data)
+        return announced_entries(path)
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in GOOD_ENTRIES.items():
+            zf.writestr(name, data)
+        zf.comment = b"made by hand " * 5000  # the record is found before a comment of up to 64 KiB
+    assert count(buf.getvalue()) == len(GOOD_ENTRIES) == 8
+    monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 4)  # zipfile writes zip64's records past it
+    data = bytearray(good_zip())
+    monkeypatch.undo()
+    end = data.rindex(b"PK\x05\x06")
+    assert data[end - 20 : end - 16] == b"PK\x06\x07"
+    data[end + 8 : end + 12] = b"\xff\xff" * 2  # the 16-bit counts say "see zip64's", as past 65535 entries
+    assert count(bytes(data)) == 8
+    assert count(good_zip()[:-30]) is None  # cut short: no end record
+    assert count(b"") is None
+
+
 def test_a_zip64_end_record_zipfile_refuses_is_the_one_line_of_an_unreadable_zip(tmp_path):
     """Before: the entry count read from a zip64 locator naming a second disk raised zipfile's BadZipFile (a
     traceback) before the check that names an unreadable zip; now that check says it, and the download goes."""

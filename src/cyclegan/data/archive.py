@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import stat
+import struct
 import tempfile
 import zipfile
 import zlib
@@ -25,6 +26,12 @@ RATIO_MIN_BYTES = 1 << 20  # an entry (or archive) smaller than this cannot be a
 # the standard sets hold under 20,000 files each; every entry is a file (an inode) to create, and zipfile reads
 # the whole directory into memory first (ten million entries: gigabytes before anything is checked)
 MAX_ENTRIES = 500_000
+
+# the zip format's end records (APPNOTE 4.3.14-4.3.16), read with struct: zipfile reads them only with the whole
+# directory, or with a private function
+_END = struct.Struct("<4s4H2LH")  # the end record: 22 bytes, then a comment of at most 65535
+_END64_LOCATOR = struct.Struct("<4sLQL")  # zip64's locator, just before the end record
+_END64 = struct.Struct("<4sQ2H2L4Q")  # zip64's end record, just before its locator
 
 
 @dataclass(frozen=True)
@@ -78,10 +85,35 @@ def announced_entries(path: Path) -> int | None:
     there is no end record, or one zipfile refuses (a zip64 one spanning disks): zipfile says so next."""
     try:
         with path.open("rb") as f:
-            end = zipfile._EndRecData(f)  # zipfile's own reader of the record; no public one reads it alone
-    except (OSError, zipfile.BadZipFile):
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - (_END64.size + _END64_LOCATOR.size + _END.size + 0xFFFF)))
+            tail = f.read()
+    except OSError:
         return None
-    return None if end is None else end[zipfile._ECD_ENTRIES_TOTAL]
+    return _entries_in_end_record(tail)
+
+
+def _entries_in_end_record(tail: bytes) -> int | None:
+    """The entry count a zip's last bytes (`tail`: its end record, the comment after it, the zip64 records before it)
+    announce, as zipfile reads them: the last end record that fits in its place, the zip64 count where its records lie
+    just before it (the 16-bit count then says 0xFFFF); None where there is none, or where zip64's locator names
+    another disk (zipfile refuses an archive spanning disks)."""
+    # a whole record, its comment within the 65535 bytes a comment may hold (an end index under 0 counts from the end)
+    last = len(tail) - _END.size
+    at = tail.rfind(b"PK\x05\x06", max(0, last - 0xFFFF), last + 4) if last >= 0 else -1
+    if at < 0:
+        return None
+    entries = _END.unpack_from(tail, at)[4]
+    locator = at - _END64_LOCATOR.size
+    if locator < 0 or tail[locator : locator + 4] != b"PK\x06\x07":
+        return entries
+    _, disk, _, disks = _END64_LOCATOR.unpack_from(tail, locator)
+    if disk != 0 or disks > 1:
+        return None
+    record = locator - _END64.size
+    if record < 0 or tail[record : record + 4] != b"PK\x06\x06":
+        return entries  # a locator without its record: zipfile reads the 16-bit count too
+    return _END64.unpack_from(tail, record)[7]
 
 
 def check_entry_count(path: Path, count: int | None, limits: ArchiveLimits, *, source: str) -> None:
