@@ -432,7 +432,7 @@ def flatten(d: dict[str, Any], *, source: str, elsewhere: Callable[[str], list[s
                 if k in {f.name for f in fields(TrainCommand)}:  # `train: {progress: false}`: "unknown", no more
                     raise _flag_not_key(source, f"{key}.{k}", k, v)
                 if k not in known or known[k][0] != key:
-                    raise CycleGANError(f"{source}: unknown option '{key}.{k}'{_key_hint(k, key)}")
+                    raise _unknown_option(source, k, v, section=key)
                 if k in flat:  # flat and in its section: one would be dropped
                     raise CycleGANError(f"{source}: option '{k}' is given twice (flat and in section '{key}')")
                 flat[k] = v
@@ -444,13 +444,22 @@ def flatten(d: dict[str, Any], *, source: str, elsewhere: Callable[[str], list[s
             flat[key] = value
         elif key in {f.name for f in fields(TrainCommand)}:  # said "unknown option", or as the flag typed beside it
             raise _flag_not_key(source, key, key, value)
-        elif (of_flag := _key_of_flag(key)) not in (None, str(key).replace("-", "_")) and not isinstance(value, dict):
-            raise CycleGANError(f"{source}: unknown option '{key}'{_key_hint(key)}{_value_hint(of_flag, value)}")
-        elif of := _other_commands(key, elsewhere):
+        elif _key_of_flag(key) is None and (of := _other_commands(key, elsewhere)):
             raise CycleGANError(f"{source}: '{key}' is {of}")
         else:
-            raise CycleGANError(f"{source}: unknown option '{key}'{_key_hint(key)} (see `cyclegan train --help`)")
+            raise _unknown_option(source, key, value)
     return flat
+
+
+def _unknown_option(source: str, key: str, value: Any, *, section: str | None = None) -> CycleGANError:
+    """A config file's (or a checkpoint's) unknown key, flat or in `section`, in one wording: the likely meaning
+    (`_key_hint`), and a value given under a flag's spelling checked as its key checks it (`_value_hint`).
+    `train: {batch-size: 2}` was "the config key of --batch-size is 'batch_size'", `batch-size: 2` "it is
+    'batch_size' (see `cyclegan train --help`)", that pointer given to flat keys only."""
+    hint = _key_hint(key, section)
+    if (of_flag := _key_of_flag(key)) is not None and not isinstance(value, dict):
+        hint += _value_hint(of_flag, value)
+    return CycleGANError(f"{source}: unknown option '{f'{section}.{key}' if section else key}'{hint}")
 
 
 def _flag_not_key(source: str, written: str, name: str, value: Any) -> CycleGANError:
@@ -475,10 +484,11 @@ def _other_commands(key: str, elsewhere: Callable[[str], list[str]] | None) -> s
 
 
 def _key_of_flag(key: str) -> str | None:
-    """The config key of the flag spelled `key` (`model` for --model: 'family'), where the two differ."""
+    """The config key of the flag spelled `key` (`model` for --model: 'family'), where the two differ by more than
+    dashes for underscores (`batch-size` is `_key_hint`'s)."""
     name = str(key).replace("-", "_")
-    flags = {flag_of(f)[2:].replace("-", "_"): n for n, (_, f) in option_fields().items() if flag_of(f)[2:] != n}
-    return flags.get(name)
+    flags = {flag_of(f)[2:].replace("-", "_"): n for n, (_, f) in option_fields().items()}
+    return of_flag if (of_flag := flags.get(name)) != name else None
 
 
 def _value_hint(key: str, value: Any) -> str:
@@ -499,12 +509,18 @@ def _key_hint(key: str, section: str | None = None, *, sections: bool = True) ->
     section's name too where `sections`: flat options have none)."""
     known = option_fields()
     name = str(key).replace("-", "_")
-    if name in known and known[name][0] != section:
-        return f": it is '{name}'" + (f" (section '{known[name][0]}')" if section else "")
+    if name in known and (name != key or known[name][0] != section):  # spelled as its flag, or in another section
+        return f": it is '{name}'{_section_note(name, section)}"
     if (of_flag := _key_of_flag(name)) is not None:
-        return f": the config key of --{name.replace('_', '-')} is '{of_flag}'"
+        return f": the config key of --{name.replace('_', '-')} is '{of_flag}'{_section_note(of_flag, section)}"
     close = nearest(name, [*known, *(all_sections() if sections else ())])
     return f": did you mean '{close}'?" if close else ""
+
+
+def _section_note(name: str, section: str | None) -> str:
+    """Where an option written in the wrong section belongs: " (section 'model')"; nothing for a flat key."""
+    home = option_fields()[name][0]
+    return f" (section '{home}')" if section not in (None, home) else ""
 
 
 class _ConfigLoader(yaml.SafeLoader):
