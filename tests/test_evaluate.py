@@ -1081,6 +1081,29 @@ def test_a_runs_relative_data_is_read_from_where_train_ran(tmp_path, monkeypatch
     assert run_data(str(proj / "abs")) == "data"
 
 
+def test_a_runs_data_is_named_as_its_checkpoint_was_given(tmp_path, monkeypatch, capsys):
+    """`cyclegan evaluate --checkpoint runs/x` headed its table "checkpoint runs/x/checkpoint.pt" over "data
+    /home/.../proj/data": the run's data named absolute beside a checkpoint named as given. A relative checkpoint's
+    data is named from the current folder now, an absolute one's stays absolute
+    (`test_a_runs_relative_data_is_read_from_where_train_ran`)."""
+    from cyclegan.cli import main
+    from cyclegan.evaluate.best import run_data
+
+    proj = tmp_path / "proj"
+    run = proj / "runs" / "x"
+    write_split(proj / "data", 2, paired=True)
+    run.mkdir(parents=True)
+    save_tiny_checkpoint(run / "checkpoint.pt")
+    (run / "config.json").write_text(json.dumps({"data": {"data": "data"}, "train": {"out": "runs/x"}}))
+    (elsewhere := tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert run_data("../proj/runs/x") == "../proj/data"
+    monkeypatch.chdir(proj)
+    assert main(["evaluate", "--checkpoint", "runs/x", "--backbone", "lite0", "--no-progress"]) == 0
+    heading = capsys.readouterr().out.splitlines()[:2]
+    assert heading[0].startswith("checkpoint runs/x/checkpoint.pt (") and heading[1].startswith("data data split")
+
+
 def test_a_copied_run_whose_data_is_not_found_is_asked_for_data(tmp_path, monkeypatch, capsys):
     """`cp -r runs/demo elsewhere/` and `cyclegan evaluate --checkpoint elsewhere/demo`: its config.json's relative
     data can no longer be found, and the error named '--data testA folder runs/demo/data/testA', an option the user

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -104,10 +105,14 @@ def run_data(checkpoint: str) -> str:
 
 def _from_training_folder(data: str, out: object, run: Path) -> Path:
     """The run's --data, as train was given it (relative to the folder train ran in), named from here. (Read from
-    the current folder, `evaluate RUN` elsewhere found no data, or another folder of the same name.)"""
+    the current folder, `evaluate RUN` elsewhere found no data, or another folder of the same name.) Named as the
+    run was: relative to the current folder where `run` is (`evaluate runs/x` scores `data`), else absolute; it was
+    absolute always, in a heading whose checkpoint stood as given."""
     given = Path(data)
     start = None if given.is_absolute() else started_in(run, out)
-    return given if start is None else start / given
+    if start is None:
+        return given
+    return start / given if run.is_absolute() else Path(os.path.relpath(start / given))
 
 
 def _score_key(metric: str, reports: tuple[dict[str, Any], dict[str, Any]]) -> str | None:
