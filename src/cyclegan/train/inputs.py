@@ -405,10 +405,10 @@ def sample_pairs(
     return tuple(torch.stack([eval_transform(p[i], size=size) for p in read]) for i in (0, 1))  # type: ignore[return-value]
 
 
-Listed = list[list[tuple[Path, str, os.stat_result | None]]]
+_Listed = list[list[tuple[Path, str, os.stat_result | None]]]
 
 
-def _stat_streams(streams: tuple[list[Path] | None, ...]) -> Listed:
+def _stat_streams(streams: tuple[list[Path] | None, ...]) -> _Listed:
     """Each stream's files, in order, as (the file; its name relative to the stream's folder, so that a dataset moved
     elsewhere matches; its stat, None where it is gone since the check: the loader names it when it reads it). One
     stat per file, which a digest and the stamps share (`files_record`)."""
@@ -426,7 +426,7 @@ def _stat_streams(streams: tuple[list[Path] | None, ...]) -> Listed:
     return listed
 
 
-def _digest(listed: Listed) -> str:
+def _digest(listed: _Listed) -> str:
     h = hashlib.sha256()
     for rows in listed:
         for _, name, st in rows:
@@ -439,7 +439,7 @@ def _digest(listed: Listed) -> str:
 _GONE = (-1, -1, 0)
 
 
-def _stamps(listed: Listed, before: torch.Tensor | None) -> torch.Tensor:
+def _stamps(listed: _Listed, before: torch.Tensor | None) -> torch.Tensor:
     """(N, 4) int64: each file's name (its stream's too) hashed, its size, its modification time in ns and its contents
     hashed. The contents are read only for the files `before` (a checkpoint's stamps) does not hold with this size and
     time: every file on a new run, right after the image check read it; on a resume only those a copy, an unpacking
