@@ -1257,6 +1257,42 @@ def test_translate_video_api_removes_a_killed_writers_temporary_of_its_output(ck
         busy.release()
 
 
+def test_translate_leaves_an_output_another_writer_holds_by_its_name_and_its_live_temporary(ckpt, tmp_path, capsys):
+    """`translate_video`, export and stylize hold their output's name (`.NAME.lock`), `cyclegan translate` its
+    folder: a `translate` into that folder deleted the other's live temporary as stale and wrote the file too (with
+    --overwrite, both replaced it). Now `translate` takes the same lock on each name while it writes it: the held
+    ones are named and left, their temporaries kept, the other inputs written."""
+    from cyclegan.files import FolderLock
+
+    clip, still = make_clip(tmp_path / "walk.mp4", n=3), tmp_path / "a.png"
+    Image.new("RGB", (W, H), "red").save(still)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "walk.mp4").write_bytes(b"an earlier translation")
+    live = out / ".walk.mp4.k3x_9q2z.tmp"  # the other writer's clip, half written
+    live.write_bytes(b"half a clip")
+    busy = FolderLock(out, ".walk.mp4.lock")  # a `translate_video(G, clip, "out/walk.mp4")` at work
+    assert busy.acquire()
+    try:
+        assert translate(ckpt, out, clip, still, extra=["--overwrite"]) == 1
+        assert live.read_bytes() == b"half a clip" and (out / "walk.mp4").read_bytes() == b"an earlier translation"
+    finally:
+        busy.release()
+    assert f"{clip}: {out / 'walk.mp4'} is being written by another run (PID {os.getpid()}); left alone" in (
+        capsys.readouterr().err
+    )
+    assert (out / "a.png").is_file()
+    busy = FolderLock(out, ".a.png.lock")  # an image's name held the same way (`stylize --out out/a.png`)
+    assert busy.acquire()
+    try:
+        assert translate(ckpt, out, still, extra=["--overwrite"]) == 1
+    finally:
+        busy.release()
+    assert f"{still}: {out / 'a.png'} is being written by another run" in capsys.readouterr().err
+    assert translate(ckpt, out, clip, still, extra=["--overwrite"]) == 0  # released: written, the stale one removed
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "walk.mp4"]
+
+
 def test_translate_video_api_refuses_bad_arguments_in_one_line_before_any_work(ckpt, tmp_path):
     """batch_size=0 was taken (the whole clip's frames held in memory at once, no bound), max_pixels=0 capped
     nothing, temporal={...} failed deep inside with an AttributeError, execution="fp32" too (after the first
