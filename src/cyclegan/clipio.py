@@ -1004,6 +1004,29 @@ MUXER_TAGS |= {"number_of_frames", "number_of_bytes", "_statistics_tags", "_stat
 MUXER_TAGS |= {"_statistics_writing_date_utc"}
 
 
+def track_end(stream) -> Fraction | None:
+    """Where a Matroska track ends, in its time base, as its DURATION tag says (FFmpeg's muxer writes
+    "HH:MM:SS.nnnnnnnnn"); None without one, or one it cannot read."""
+    try:
+        h, m, sec = stream.metadata.get("DURATION", "").split(":")
+        return (int(h) * 3600 + int(m) * 60 + Fraction(sec)) / stream.time_base
+    except (ValueError, ZeroDivisionError, TypeError):
+        return None
+
+
+def trim_last_packet(last, first_pts: int, end: Fraction | None) -> None:
+    """Shorten the last copied packet of an audio track to end where the source's DURATION tag says the track
+    ends (`end`, in the stream's time base). An MKV keeps the last AAC frame's true length (a few ms of its 1024
+    samples) only in that tag; demuxed, the packet says a whole frame, and the output's tag, which its muxer takes
+    from the packets, counted up to 20 ms more than the source's for the same packets. The tag counts the codec's
+    delay too, which the demuxer gives as a first timestamp below 0."""
+    if end is None or last.pts is None or not last.duration:
+        return
+    true = round(end) - max(0, -first_pts) - last.pts
+    if 0 < true < last.duration:
+        last.duration = true
+
+
 def is_location_tag(key: str) -> bool:
     """Whether a clip's tag says where it was shot: MP4/MOV's 'location' (and per language, 'location-eng'),
     Apple's 'com.apple.quicktime.location.ISO6709' and its kin, MKV's 'LOCATION', a 'GPS...' tag."""
@@ -1192,10 +1215,18 @@ def _write_video(
                 pending.clear()
 
             decode, placed = _Decoding(_decoder(vin, src, say)), 0
+            # each audio track's last packet, held back to be trimmed (`trim_last_packet`), and its first timestamp
+            last: dict[int, object] = {}
+            first: dict[int, int] = {}
             for packet in inp.demux(*streams):
-                if packet.stream.index in aout:
+                if (index := packet.stream.index) in aout:
+                    if packet.dts is not None and packet.stream.type == "audio":
+                        first.setdefault(index, packet.pts if packet.pts is not None else 0)
+                        packet, last[index] = last.get(index), packet
+                        if packet is None:
+                            continue
                     if packet.dts is not None or (packet.size and _is_cover(packet.stream)):  # a cover has no time
-                        packet.stream = aout[packet.stream.index]
+                        packet.stream = aout[index]
                         with _encoding(dst):
                             out.mux(packet)
                     continue
@@ -1206,6 +1237,11 @@ def _write_video(
                         flush()
             if pending:
                 flush()
+            for index, packet in last.items():
+                trim_last_packet(packet, first[index], track_end(packet.stream))
+                packet.stream = aout[index]
+                with _encoding(dst):
+                    out.mux(packet)
             with _encoding(dst):
                 out.mux(vout.encode(None))
             decode.check(src, vin.frames, say)
