@@ -1585,6 +1585,24 @@ def test_an_hdr10_clips_mastering_display_and_light_level_are_kept_or_named(tmp_
     )
 
 
+@pytest.mark.skipif("libsvtav1" not in av.codecs_available, reason="this FFmpeg build has no AV1 encoder")
+def test_an_av1_clip_is_written_as_av1(ckpt, tmp_path, capsys):
+    """An AV1 clip's codec was looked up by its decoder's name (libdav1d): it came back as H.264, with "its libdav1d
+    picture is written as H.264 (not one of the codecs written again)". Now AV1, as an MKV's VP9 stays VP9."""
+    clip = tmp_path / "walk.mkv"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libsvtav1", rate=10)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        for f in moving_frames(3):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(np.tile(f, (2, 2, 1))[:48, :64]))))
+        c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    assert "written as" not in capsys.readouterr().err
+    with av.open(str(tmp_path / "out" / "walk.mkv")) as c:
+        assert c.streams.video[0].codec_context.codec.canonical_name == "av1"
+        assert sum(1 for _ in c.decode(video=0)) == 3
+
+
 @pytest.mark.slow
 @pytest.mark.skipif("libx265" not in av.codecs_available, reason="this FFmpeg build has no HEVC encoder")
 @pytest.mark.parametrize(

@@ -1120,7 +1120,8 @@ def _write_video(
                     f"cannot write {dst}: a {kind} file takes no {ain.codec_context.name} sound (copied from "
                     f"{src.name}, not re-encoded); {fix}"
                 )
-            codec = vin.codec_context.name
+            # the codec's name, not its decoder's: an AV1 clip, decoded by libdav1d, went H.264 ("its libdav1d picture")
+            codec = vin.codec_context.codec.canonical_name
             encoder, why = _encoder(av, container, codec, out.supported_codecs, size)
             if why:  # an HEVC clip came back as H.264 without a word
                 was, now = (ENCODER_NAMES.get(ENCODERS.get(c, c), c) for c in (codec, encoder))
