@@ -1603,6 +1603,35 @@ def test_an_av1_clip_is_written_as_av1(ckpt, tmp_path, capsys):
         assert sum(1 for _ in c.decode(video=0)) == 3
 
 
+@pytest.mark.skipif("libsvtav1" not in av.codecs_available, reason="this FFmpeg build has no AV1 encoder")
+def test_an_hdr10_av1_clips_mastering_display_and_light_level_are_kept(tmp_path, capsys):
+    """An AV1 HDR10 clip's mastering display and content light level were named as lost ("not written into
+    out.mkv (AV1 here; HEVC keeps it)"): SVT-AV1 takes them as parameters, as libx265 does. Now they are kept."""
+    from cyclegan.clipio import transcode
+
+    display = "G(0.265,0.69)B(0.15,0.06)R(0.68,0.32)WP(0.3127,0.329)L(1000,0.005)"  # BT.2020, 1000 cd/m2
+    clip = tmp_path / "hdr10.mkv"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream(
+            "libsvtav1", rate=10, options={"svtav1-params": f"mastering-display={display}:content-light=900,300"}
+        )
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p10le"
+        v.codec_context.color_primaries = v.codec_context.colorspace = 9  # BT.2020
+        v.codec_context.color_trc = 16  # PQ
+        for f in moving_frames(3):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.tile(f, (2, 2, 1))[:48, :64]))
+            c.mux(v.encode(frame.reformat(format="yuv420p10le")))
+        c.mux(v.encode(None))
+    source = hdr10_metadata(clip)
+    assert source is not None and source[1] == (900, 300)
+    transcode(clip, tmp_path / "out.mkv", lambda frames: frames, progress=False)
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        v = c.streams.video[0].codec_context
+        assert (v.name, v.color_primaries, v.color_trc, v.colorspace) == ("libdav1d", 9, 16, 9)
+    assert hdr10_metadata(tmp_path / "out.mkv") == source
+    assert "HDR10" not in capsys.readouterr().err
+
+
 @pytest.mark.slow
 @pytest.mark.skipif("libx265" not in av.codecs_available, reason="this FFmpeg build has no HEVC encoder")
 @pytest.mark.parametrize(

@@ -831,24 +831,57 @@ def _hdr10(src: Path) -> dict[str, bytes]:
     return _first_decoded(src, read, {})
 
 
+def _mastering(side: dict[str, bytes]) -> tuple | None:
+    """FFmpeg's AVMasteringDisplayMetadata in HDR10 side data `side` (`_hdr10`) as (R, G, B, white point, each an
+    (x, y) of Fractions, then the least and most luminance in cd/m2); None where it is missing or incomplete (its
+    two has_ flags)."""
+    if len(m := side.get("MASTERING_DISPLAY_METADATA", b"")) < 88:
+        return None
+    *fractions, has_primaries, has_luminance = struct.unpack_from("<22i", m)
+    if not (has_primaries and has_luminance and all(fractions[1::2])):
+        return None
+    r, g, b, wp, (least, most) = (
+        [Fraction(fractions[i], fractions[i + 1]) for i in range(k, k + 4, 2)] for k in range(0, 20, 4)
+    )
+    return r, g, b, wp, least, most
+
+
+def _light_level(side: dict[str, bytes]) -> tuple[int, int] | None:
+    """(MaxCLL, MaxFALL) from FFmpeg's AVContentLightMetadata in `side`, None where it is missing."""
+    return struct.unpack_from("<2I", cll) if len(cll := side.get("CONTENT_LIGHT_LEVEL", b"")) >= 8 else None
+
+
 def x265_hdr10(side: dict[str, bytes]) -> str:
     """libx265's parameters that write HDR10 metadata `side` (`_hdr10`) into its stream ('' for none): the
-    mastering display from FFmpeg's AVMasteringDisplayMetadata (R, G, B, white point as x/y, then the least and
-    most luminance, all rationals; its two has_ flags), the content light level from AVContentLightMetadata."""
+    mastering display (`_mastering`), the content light level (`_light_level`)."""
     params = []
-    if len(m := side.get("MASTERING_DISPLAY_METADATA", b"")) >= 88:
-        *fractions, has_primaries, has_luminance = struct.unpack_from("<22i", m)
-        if has_primaries and has_luminance and all(fractions[1::2]):
-            r, g, b, wp, (least, most) = (
-                [Fraction(fractions[i], fractions[i + 1]) for i in range(k, k + 4, 2)] for k in range(0, 20, 4)
-            )
-            xy = "({},{})".format  # chromaticities in steps of 0.00002, luminance in 0.0001 cd/m2, as HEVC's SEI
-            colours = "".join(f"{n}{xy(round(x * 50000), round(y * 50000))}" for n, (x, y) in zip("GBR", (g, b, r)))
-            white, light = xy(*(round(c * 50000) for c in wp)), xy(round(most * 10000), round(least * 10000))
-            params.append(f"master-display={colours}WP{white}L{light}")
-    if len(cll := side.get("CONTENT_LIGHT_LEVEL", b"")) >= 8:
-        params.append("max-cll={},{}".format(*struct.unpack_from("<2I", cll)))
+    if m := _mastering(side):
+        r, g, b, wp, least, most = m
+        xy = "({},{})".format  # chromaticities in steps of 0.00002, luminance in 0.0001 cd/m2, as HEVC's SEI
+        colours = "".join(f"{n}{xy(round(x * 50000), round(y * 50000))}" for n, (x, y) in zip("GBR", (g, b, r)))
+        white, light = xy(*(round(c * 50000) for c in wp)), xy(round(most * 10000), round(least * 10000))
+        params.append(f"master-display={colours}WP{white}L{light}")
+    if cll := _light_level(side):
+        params.append("max-cll={},{}".format(*cll))
     return ":".join(params)
+
+
+def svtav1_hdr10(side: dict[str, bytes]) -> str:
+    """SVT-AV1's parameters (`svtav1-params`) that write HDR10 metadata `side` into its stream's metadata OBUs ('' for
+    none): as `x265_hdr10`'s, but in plain numbers (chromaticities as x/y, luminance in cd/m2)."""
+    params = []
+    if m := _mastering(side):
+        r, g, b, wp, least, most = m
+        xy = lambda c: f"({float(c[0]):.5f},{float(c[1]):.5f})"  # noqa: E731
+        light = f"({float(most):.4f},{float(least):.4f})"
+        params.append(f"mastering-display=G{xy(g)}B{xy(b)}R{xy(r)}WP{xy(wp)}L{light}")
+    if cll := _light_level(side):
+        params.append("content-light={},{}".format(*cll))
+    return ":".join(params)
+
+
+# The encoders that write HDR10 metadata, by their option of parameters (an AV1 clip's was named as lost)
+HDR10_PARAMETERS = {"libx265": ("x265-params", x265_hdr10), "libsvtav1": ("svtav1-params", svtav1_hdr10)}
 
 
 def _deeper_than_8(pix_fmt: str | None) -> int | None:
@@ -1134,13 +1167,15 @@ def _write_video(
                 if HDR_TRANSFERS.get(vin.codec_context.color_trc) and vin.codec_context.colorspace in SWS_MATRIX
                 else {}
             )
-            if hdr10 and encoder == "libx265":
-                options["x265-params"] = ":".join(filter(None, (options.get("x265-params"), x265_hdr10(hdr10))))
-            elif hdr10:  # FFmpeg's other encoders take it from no option
+            if hdr10 and encoder in HDR10_PARAMETERS:
+                key, written = HDR10_PARAMETERS[encoder]
+                options[key] = ":".join(filter(None, (options.get(key), written(hdr10))))
+            elif hdr10:  # FFmpeg's other encoders take it from no option (VP9: only a WebM's header holds it,
+                # from the stream's side data, which PyAV cannot set)
                 say(
                     f"warning: {src}: its HDR10 metadata (mastering display, content light level) is not written "
-                    f"into {dst.name} ({ENCODER_NAMES.get(encoder, encoder)} here; HEVC keeps it): players tone-map "
-                    "it by their defaults"
+                    f"into {dst.name} ({ENCODER_NAMES.get(encoder, encoder)} here; HEVC and AV1 keep it): players "
+                    "tone-map it by their defaults"
                 )
             vout = out.add_stream(encoder, rate=rate, options=options)
             # The source's clock, not 1/rate: a variable rate's timestamps off that grid were rounded onto
