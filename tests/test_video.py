@@ -1555,6 +1555,20 @@ def hdr10_metadata(path: Path) -> tuple[tuple[int, ...], tuple[int, ...]] | None
     return struct.unpack("<22i", side["MASTERING_DISPLAY_METADATA"]), struct.unpack("<2I", side["CONTENT_LIGHT_LEVEL"])
 
 
+def hdr10_clip(path: Path, encoder: str, options: dict) -> Path:
+    """Three 64x48 frames in 10 bits, tagged BT.2020 and PQ, by `encoder` with `options` (its HDR10 metadata)."""
+    with av.open(str(path), "w") as c:
+        v = c.add_stream(encoder, rate=10, options=options)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p10le"
+        v.codec_context.color_primaries = v.codec_context.colorspace = 9  # BT.2020
+        v.codec_context.color_trc = 16  # PQ
+        for f in moving_frames(3):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.tile(f, (2, 2, 1))[:48, :64]))
+            c.mux(v.encode(frame.reformat(format="yuv420p10le")))
+        c.mux(v.encode(None))
+    return path
+
+
 @pytest.mark.skipif("libx265" not in av.codecs_available, reason="this FFmpeg build has no HEVC encoder")
 def test_an_hdr10_clips_mastering_display_and_light_level_are_kept_or_named(tmp_path, capsys):
     """Before: an HDR10 clip's mastering display and content light level (what a player tone-maps by) were dropped
@@ -1563,16 +1577,7 @@ def test_an_hdr10_clips_mastering_display_and_light_level_are_kept_or_named(tmp_
 
     display = "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1)"  # BT.2020, 1000 cd/m2
     params = f"log-level=error:hdr10=1:master-display={display}:max-cll=1000,400"
-    clip = tmp_path / "hdr10.mp4"
-    with av.open(str(clip), "w") as c:
-        v = c.add_stream("libx265", rate=10, options={"x265-params": params})
-        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p10le"
-        v.codec_context.color_primaries = v.codec_context.colorspace = 9  # BT.2020
-        v.codec_context.color_trc = 16  # PQ
-        for f in moving_frames(3):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.tile(f, (2, 2, 1))[:48, :64]))
-            c.mux(v.encode(frame.reformat(format="yuv420p10le")))
-        c.mux(v.encode(None))
+    clip = hdr10_clip(tmp_path / "hdr10.mp4", "libx265", {"x265-params": params})
     source = hdr10_metadata(clip)
     assert source is not None and source[1] == (1000, 400)
     transcode(clip, tmp_path / "out.mp4", lambda frames: frames, progress=False)
@@ -1610,18 +1615,8 @@ def test_an_hdr10_av1_clips_mastering_display_and_light_level_are_kept(tmp_path,
     from cyclegan.clipio import transcode
 
     display = "G(0.265,0.69)B(0.15,0.06)R(0.68,0.32)WP(0.3127,0.329)L(1000,0.005)"  # BT.2020, 1000 cd/m2
-    clip = tmp_path / "hdr10.mkv"
-    with av.open(str(clip), "w") as c:
-        v = c.add_stream(
-            "libsvtav1", rate=10, options={"svtav1-params": f"mastering-display={display}:content-light=900,300"}
-        )
-        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p10le"
-        v.codec_context.color_primaries = v.codec_context.colorspace = 9  # BT.2020
-        v.codec_context.color_trc = 16  # PQ
-        for f in moving_frames(3):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.tile(f, (2, 2, 1))[:48, :64]))
-            c.mux(v.encode(frame.reformat(format="yuv420p10le")))
-        c.mux(v.encode(None))
+    params = {"svtav1-params": f"mastering-display={display}:content-light=900,300"}
+    clip = hdr10_clip(tmp_path / "hdr10.mkv", "libsvtav1", params)
     source = hdr10_metadata(clip)
     assert source is not None and source[1] == (900, 300)
     transcode(clip, tmp_path / "out.mkv", lambda frames: frames, progress=False)
