@@ -1275,7 +1275,9 @@ def test_translate_video_api_removes_a_killed_writers_temporary_of_its_output(ck
         busy.release()
 
 
-def test_translate_leaves_an_output_another_writer_holds_by_its_name_and_its_live_temporary(ckpt, tmp_path, capsys):
+def test_translate_leaves_an_output_another_writer_holds_by_its_name_and_its_live_temporary(
+    ckpt, tmp_path, capsys, monkeypatch
+):
     """`translate_video`, export and stylize hold their output's name (`.NAME.lock`), `cyclegan translate` its
     folder: a `translate` into that folder deleted the other's live temporary as stale and wrote the file too (with
     --overwrite, both replaced it). Now `translate` takes the same lock on each name while it writes it: the held
@@ -1307,6 +1309,14 @@ def test_translate_leaves_an_output_another_writer_holds_by_its_name_and_its_liv
     finally:
         busy.release()
     assert f"{still}: {out / 'a.png'} is being written by another run" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)  # named as given: the line said "out/walk.mp4 is being...", not its input walk.mp4
+    busy = FolderLock(out, ".walk.mp4.lock")
+    assert busy.acquire()
+    try:
+        assert translate(ckpt, "out", "walk.mp4", extra=["--overwrite"]) == 1
+    finally:
+        busy.release()
+    assert "error: walk.mp4: out/walk.mp4 is being written by another run" in capsys.readouterr().err
     assert translate(ckpt, out, clip, still, extra=["--overwrite"]) == 0  # released: written, the stale one removed
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "walk.mp4"]
 

@@ -361,10 +361,14 @@ def translate_clips(
     for src, dst in targets.items():
         try:
             with output_claimed(dst):  # one writer of the name: a `translate_video` of it keeps its temporary
-                translate_clip(net, src, dst, data_left_out=data, **kwargs)
-        except CycleGANError as e:
-            named = escape(str(src)) in str(e)  # as the message writes it: a name's control characters escaped
-            errors.append(str(e) if named else f"{src}: {e}")  # each line names its clip, once
+                try:
+                    translate_clip(net, src, dst, data_left_out=data, **kwargs)
+                except CycleGANError as e:
+                    named = escape(str(src)) in str(e)  # as the message writes it: a name's control characters escaped
+                    errors.append(str(e) if named else f"{src}: {e}")  # each line names its clip, once
+                    continue
+        except CycleGANError as e:  # its name held by another run: "walk.mp4" is in "out/walk.mp4", yet unnamed
+            errors.append(f"{src}: {e}")
             continue
         written.append(dst)
         if on_done:
