@@ -166,6 +166,24 @@ def test_a_matroska_clips_font_attachments_are_copied_into_an_mkv_else_named(ckp
     assert f"warning: {clip}: left out of anime.mp4: attachment Sans.ttf (" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("n, rate", [(10, 15), (7, 24)])
+def test_an_mkvs_copied_sound_keeps_its_duration_tag(ckpt, tmp_path, n, rate):
+    """An MKV keeps its AAC track's last frame's true length (a few ms of its 1024 samples) only in the track's
+    DURATION tag; the copied packets said a whole frame, and the output's tag was up to 21 ms longer than the
+    source's for the same packets (0.703 s for 0.687). Now the last packet is trimmed to the source's end."""
+    clip = make_clip(tmp_path / "walk.mkv", n=n, rate=rate)
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+
+    def sound(path: Path) -> tuple[str, list]:
+        with av.open(str(path)) as c:
+            a = c.streams.audio[0]
+            return a.metadata["DURATION"], [(p.pts, bytes(p)) for p in c.demux(a) if p.size]
+
+    (tag, packets), (source_tag, source_packets) = sound(tmp_path / "out" / "walk.mkv"), sound(clip)
+    assert packets == source_packets
+    assert tag == source_tag
+
+
 @pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
 def test_a_clips_chapters_are_kept(ckpt, tmp_path, suffix):
     """A film's chapters were dropped from its translation without a word."""
@@ -1257,6 +1275,52 @@ def test_translate_video_api_removes_a_killed_writers_temporary_of_its_output(ck
         busy.release()
 
 
+def test_translate_leaves_an_output_another_writer_holds_by_its_name_and_its_live_temporary(
+    ckpt, tmp_path, capsys, monkeypatch
+):
+    """`translate_video`, export and stylize hold their output's name (`.NAME.lock`), `cyclegan translate` its
+    folder: a `translate` into that folder deleted the other's live temporary as stale and wrote the file too (with
+    --overwrite, both replaced it). Now `translate` takes the same lock on each name while it writes it: the held
+    ones are named and left, their temporaries kept, the other inputs written."""
+    from cyclegan.files import FolderLock
+
+    clip, still = make_clip(tmp_path / "walk.mp4", n=3), tmp_path / "a.png"
+    Image.new("RGB", (W, H), "red").save(still)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "walk.mp4").write_bytes(b"an earlier translation")
+    live = out / ".walk.mp4.k3x_9q2z.tmp"  # the other writer's clip, half written
+    live.write_bytes(b"half a clip")
+    busy = FolderLock(out, ".walk.mp4.lock")  # a `translate_video(G, clip, "out/walk.mp4")` at work
+    assert busy.acquire()
+    try:
+        assert translate(ckpt, out, clip, still, extra=["--overwrite"]) == 1
+        assert live.read_bytes() == b"half a clip" and (out / "walk.mp4").read_bytes() == b"an earlier translation"
+    finally:
+        busy.release()
+    assert f"{clip}: {out / 'walk.mp4'} is being written by another run (PID {os.getpid()}); left alone" in (
+        capsys.readouterr().err
+    )
+    assert (out / "a.png").is_file()
+    busy = FolderLock(out, ".a.png.lock")  # an image's name held the same way (`stylize --out out/a.png`)
+    assert busy.acquire()
+    try:
+        assert translate(ckpt, out, still, extra=["--overwrite"]) == 1
+    finally:
+        busy.release()
+    assert f"{still}: {out / 'a.png'} is being written by another run" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)  # named as given: the line said "out/walk.mp4 is being...", not its input walk.mp4
+    busy = FolderLock(out, ".walk.mp4.lock")
+    assert busy.acquire()
+    try:
+        assert translate(ckpt, "out", "walk.mp4", extra=["--overwrite"]) == 1
+    finally:
+        busy.release()
+    assert "error: walk.mp4: out/walk.mp4 is being written by another run" in capsys.readouterr().err
+    assert translate(ckpt, out, clip, still, extra=["--overwrite"]) == 0  # released: written, the stale one removed
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "walk.mp4"]
+
+
 def test_translate_video_api_refuses_bad_arguments_in_one_line_before_any_work(ckpt, tmp_path):
     """batch_size=0 was taken (the whole clip's frames held in memory at once, no bound), max_pixels=0 capped
     nothing, temporal={...} failed deep inside with an AttributeError, execution="fp32" too (after the first
@@ -1501,6 +1565,20 @@ def hdr10_metadata(path: Path) -> tuple[tuple[int, ...], tuple[int, ...]] | None
     return struct.unpack("<22i", side["MASTERING_DISPLAY_METADATA"]), struct.unpack("<2I", side["CONTENT_LIGHT_LEVEL"])
 
 
+def hdr10_clip(path: Path, encoder: str, options: dict) -> Path:
+    """Three 64x48 frames in 10 bits, tagged BT.2020 and PQ, by `encoder` with `options` (its HDR10 metadata)."""
+    with av.open(str(path), "w") as c:
+        v = c.add_stream(encoder, rate=10, options=options)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p10le"
+        v.codec_context.color_primaries = v.codec_context.colorspace = 9  # BT.2020
+        v.codec_context.color_trc = 16  # PQ
+        for f in moving_frames(3):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.tile(f, (2, 2, 1))[:48, :64]))
+            c.mux(v.encode(frame.reformat(format="yuv420p10le")))
+        c.mux(v.encode(None))
+    return path
+
+
 @pytest.mark.skipif("libx265" not in av.codecs_available, reason="this FFmpeg build has no HEVC encoder")
 def test_an_hdr10_clips_mastering_display_and_light_level_are_kept_or_named(tmp_path, capsys):
     """Before: an HDR10 clip's mastering display and content light level (what a player tone-maps by) were dropped
@@ -1509,16 +1587,7 @@ def test_an_hdr10_clips_mastering_display_and_light_level_are_kept_or_named(tmp_
 
     display = "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1)"  # BT.2020, 1000 cd/m2
     params = f"log-level=error:hdr10=1:master-display={display}:max-cll=1000,400"
-    clip = tmp_path / "hdr10.mp4"
-    with av.open(str(clip), "w") as c:
-        v = c.add_stream("libx265", rate=10, options={"x265-params": params})
-        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p10le"
-        v.codec_context.color_primaries = v.codec_context.colorspace = 9  # BT.2020
-        v.codec_context.color_trc = 16  # PQ
-        for f in moving_frames(3):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.tile(f, (2, 2, 1))[:48, :64]))
-            c.mux(v.encode(frame.reformat(format="yuv420p10le")))
-        c.mux(v.encode(None))
+    clip = hdr10_clip(tmp_path / "hdr10.mp4", "libx265", {"x265-params": params})
     source = hdr10_metadata(clip)
     assert source is not None and source[1] == (1000, 400)
     transcode(clip, tmp_path / "out.mp4", lambda frames: frames, progress=False)
@@ -1529,6 +1598,43 @@ def test_an_hdr10_clips_mastering_display_and_light_level_are_kept_or_named(tmp_
         "hdr10.mp4: its HDR10 metadata (mastering display, content light level) is not written into out.webm (VP9"
         in (capsys.readouterr().err)
     )
+
+
+@pytest.mark.skipif("libsvtav1" not in av.codecs_available, reason="this FFmpeg build has no AV1 encoder")
+def test_an_av1_clip_is_written_as_av1(ckpt, tmp_path, capsys):
+    """An AV1 clip's codec was looked up by its decoder's name (libdav1d): it came back as H.264, with "its libdav1d
+    picture is written as H.264 (not one of the codecs written again)". Now AV1, as an MKV's VP9 stays VP9."""
+    clip = tmp_path / "walk.mkv"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libsvtav1", rate=10)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        for f in moving_frames(3):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(np.tile(f, (2, 2, 1))[:48, :64]))))
+        c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", clip) == 0
+    assert "written as" not in capsys.readouterr().err
+    with av.open(str(tmp_path / "out" / "walk.mkv")) as c:
+        assert c.streams.video[0].codec_context.codec.canonical_name == "av1"
+        assert sum(1 for _ in c.decode(video=0)) == 3
+
+
+@pytest.mark.skipif("libsvtav1" not in av.codecs_available, reason="this FFmpeg build has no AV1 encoder")
+def test_an_hdr10_av1_clips_mastering_display_and_light_level_are_kept(tmp_path, capsys):
+    """An AV1 HDR10 clip's mastering display and content light level were named as lost ("not written into
+    out.mkv (AV1 here; HEVC keeps it)"): SVT-AV1 takes them as parameters, as libx265 does. Now they are kept."""
+    from cyclegan.clipio import transcode
+
+    display = "G(0.265,0.69)B(0.15,0.06)R(0.68,0.32)WP(0.3127,0.329)L(1000,0.005)"  # BT.2020, 1000 cd/m2
+    params = {"svtav1-params": f"mastering-display={display}:content-light=900,300"}
+    clip = hdr10_clip(tmp_path / "hdr10.mkv", "libsvtav1", params)
+    source = hdr10_metadata(clip)
+    assert source is not None and source[1] == (900, 300)
+    transcode(clip, tmp_path / "out.mkv", lambda frames: frames, progress=False)
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        v = c.streams.video[0].codec_context
+        assert (v.name, v.color_primaries, v.color_trc, v.colorspace) == ("libdav1d", 9, 16, 9)
+    assert hdr10_metadata(tmp_path / "out.mkv") == source
+    assert "HDR10" not in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -831,24 +831,57 @@ def _hdr10(src: Path) -> dict[str, bytes]:
     return _first_decoded(src, read, {})
 
 
+def _mastering(side: dict[str, bytes]) -> tuple | None:
+    """FFmpeg's AVMasteringDisplayMetadata in HDR10 side data `side` (`_hdr10`) as (R, G, B, white point, each an
+    (x, y) of Fractions, then the least and most luminance in cd/m2); None where it is missing or incomplete (its
+    two has_ flags)."""
+    if len(m := side.get("MASTERING_DISPLAY_METADATA", b"")) < 88:
+        return None
+    *fractions, has_primaries, has_luminance = struct.unpack_from("<22i", m)
+    if not (has_primaries and has_luminance and all(fractions[1::2])):
+        return None
+    r, g, b, wp, (least, most) = (
+        [Fraction(fractions[i], fractions[i + 1]) for i in range(k, k + 4, 2)] for k in range(0, 20, 4)
+    )
+    return r, g, b, wp, least, most
+
+
+def _light_level(side: dict[str, bytes]) -> tuple[int, int] | None:
+    """(MaxCLL, MaxFALL) from FFmpeg's AVContentLightMetadata in `side`, None where it is missing."""
+    return struct.unpack_from("<2I", cll) if len(cll := side.get("CONTENT_LIGHT_LEVEL", b"")) >= 8 else None
+
+
 def x265_hdr10(side: dict[str, bytes]) -> str:
     """libx265's parameters that write HDR10 metadata `side` (`_hdr10`) into its stream ('' for none): the
-    mastering display from FFmpeg's AVMasteringDisplayMetadata (R, G, B, white point as x/y, then the least and
-    most luminance, all rationals; its two has_ flags), the content light level from AVContentLightMetadata."""
+    mastering display (`_mastering`), the content light level (`_light_level`)."""
     params = []
-    if len(m := side.get("MASTERING_DISPLAY_METADATA", b"")) >= 88:
-        *fractions, has_primaries, has_luminance = struct.unpack_from("<22i", m)
-        if has_primaries and has_luminance and all(fractions[1::2]):
-            r, g, b, wp, (least, most) = (
-                [Fraction(fractions[i], fractions[i + 1]) for i in range(k, k + 4, 2)] for k in range(0, 20, 4)
-            )
-            xy = "({},{})".format  # chromaticities in steps of 0.00002, luminance in 0.0001 cd/m2, as HEVC's SEI
-            colours = "".join(f"{n}{xy(round(x * 50000), round(y * 50000))}" for n, (x, y) in zip("GBR", (g, b, r)))
-            white, light = xy(*(round(c * 50000) for c in wp)), xy(round(most * 10000), round(least * 10000))
-            params.append(f"master-display={colours}WP{white}L{light}")
-    if len(cll := side.get("CONTENT_LIGHT_LEVEL", b"")) >= 8:
-        params.append("max-cll={},{}".format(*struct.unpack_from("<2I", cll)))
+    if m := _mastering(side):
+        r, g, b, wp, least, most = m
+        xy = "({},{})".format  # chromaticities in steps of 0.00002, luminance in 0.0001 cd/m2, as HEVC's SEI
+        colours = "".join(f"{n}{xy(round(x * 50000), round(y * 50000))}" for n, (x, y) in zip("GBR", (g, b, r)))
+        white, light = xy(*(round(c * 50000) for c in wp)), xy(round(most * 10000), round(least * 10000))
+        params.append(f"master-display={colours}WP{white}L{light}")
+    if cll := _light_level(side):
+        params.append("max-cll={},{}".format(*cll))
     return ":".join(params)
+
+
+def svtav1_hdr10(side: dict[str, bytes]) -> str:
+    """SVT-AV1's parameters (`svtav1-params`) that write HDR10 metadata `side` into its stream's metadata OBUs ('' for
+    none): as `x265_hdr10`'s, but in plain numbers (chromaticities as x/y, luminance in cd/m2)."""
+    params = []
+    if m := _mastering(side):
+        r, g, b, wp, least, most = m
+        xy = lambda c: f"({float(c[0]):.5f},{float(c[1]):.5f})"  # noqa: E731
+        light = f"({float(most):.4f},{float(least):.4f})"
+        params.append(f"mastering-display=G{xy(g)}B{xy(b)}R{xy(r)}WP{xy(wp)}L{light}")
+    if cll := _light_level(side):
+        params.append("content-light={},{}".format(*cll))
+    return ":".join(params)
+
+
+# The encoders that write HDR10 metadata, by their option of parameters (an AV1 clip's was named as lost)
+HDR10_PARAMETERS = {"libx265": ("x265-params", x265_hdr10), "libsvtav1": ("svtav1-params", svtav1_hdr10)}
 
 
 def _deeper_than_8(pix_fmt: str | None) -> int | None:
@@ -1004,6 +1037,29 @@ MUXER_TAGS |= {"number_of_frames", "number_of_bytes", "_statistics_tags", "_stat
 MUXER_TAGS |= {"_statistics_writing_date_utc"}
 
 
+def track_end(stream) -> Fraction | None:
+    """Where a Matroska track ends, in its time base, as its DURATION tag says (FFmpeg's muxer writes
+    "HH:MM:SS.nnnnnnnnn"); None without one, or one it cannot read."""
+    try:
+        h, m, sec = stream.metadata.get("DURATION", "").split(":")
+        return (int(h) * 3600 + int(m) * 60 + Fraction(sec)) / stream.time_base
+    except (ValueError, ZeroDivisionError, TypeError):
+        return None
+
+
+def trim_last_packet(last, first_pts: int, end: Fraction | None) -> None:
+    """Shorten the last copied packet of an audio track to end where the source's DURATION tag says the track
+    ends (`end`, in the stream's time base). An MKV keeps the last AAC frame's true length (a few ms of its 1024
+    samples) only in that tag; demuxed, the packet says a whole frame, and the output's tag, which its muxer takes
+    from the packets, counted up to 20 ms more than the source's for the same packets. The tag counts the codec's
+    delay too, which the demuxer gives as a first timestamp below 0."""
+    if end is None or last.pts is None or not last.duration:
+        return
+    true = round(end) - max(0, -first_pts) - last.pts
+    if 0 < true < last.duration:
+        last.duration = true
+
+
 def is_location_tag(key: str) -> bool:
     """Whether a clip's tag says where it was shot: MP4/MOV's 'location' (and per language, 'location-eng'),
     Apple's 'com.apple.quicktime.location.ISO6709' and its kin, MKV's 'LOCATION', a 'GPS...' tag."""
@@ -1097,7 +1153,8 @@ def _write_video(
                     f"cannot write {dst}: a {kind} file takes no {ain.codec_context.name} sound (copied from "
                     f"{src.name}, not re-encoded); {fix}"
                 )
-            codec = vin.codec_context.name
+            # the codec's name, not its decoder's: an AV1 clip, decoded by libdav1d, went H.264 ("its libdav1d picture")
+            codec = vin.codec_context.codec.canonical_name
             encoder, why = _encoder(av, container, codec, out.supported_codecs, size)
             if why:  # an HEVC clip came back as H.264 without a word
                 was, now = (ENCODER_NAMES.get(ENCODERS.get(c, c), c) for c in (codec, encoder))
@@ -1110,13 +1167,15 @@ def _write_video(
                 if HDR_TRANSFERS.get(vin.codec_context.color_trc) and vin.codec_context.colorspace in SWS_MATRIX
                 else {}
             )
-            if hdr10 and encoder == "libx265":
-                options["x265-params"] = ":".join(filter(None, (options.get("x265-params"), x265_hdr10(hdr10))))
-            elif hdr10:  # FFmpeg's other encoders take it from no option
+            if hdr10 and encoder in HDR10_PARAMETERS:
+                key, written = HDR10_PARAMETERS[encoder]
+                options[key] = ":".join(filter(None, (options.get(key), written(hdr10))))
+            elif hdr10:  # FFmpeg's other encoders take it from no option (VP9: only a WebM's header holds it,
+                # from the stream's side data, which PyAV cannot set)
                 say(
                     f"warning: {src}: its HDR10 metadata (mastering display, content light level) is not written "
-                    f"into {dst.name} ({ENCODER_NAMES.get(encoder, encoder)} here; HEVC keeps it): players tone-map "
-                    "it by their defaults"
+                    f"into {dst.name} ({ENCODER_NAMES.get(encoder, encoder)} here; HEVC and AV1 keep it): players "
+                    "tone-map it by their defaults"
                 )
             vout = out.add_stream(encoder, rate=rate, options=options)
             # The source's clock, not 1/rate: a variable rate's timestamps off that grid were rounded onto
@@ -1192,10 +1251,18 @@ def _write_video(
                 pending.clear()
 
             decode, placed = _Decoding(_decoder(vin, src, say)), 0
+            # each audio track's last packet, held back to be trimmed (`trim_last_packet`), and its first timestamp
+            last: dict[int, object] = {}
+            first: dict[int, int] = {}
             for packet in inp.demux(*streams):
-                if packet.stream.index in aout:
+                if (index := packet.stream.index) in aout:
+                    if packet.dts is not None and packet.stream.type == "audio":
+                        first.setdefault(index, packet.pts if packet.pts is not None else 0)
+                        packet, last[index] = last.get(index), packet
+                        if packet is None:
+                            continue
                     if packet.dts is not None or (packet.size and _is_cover(packet.stream)):  # a cover has no time
-                        packet.stream = aout[packet.stream.index]
+                        packet.stream = aout[index]
                         with _encoding(dst):
                             out.mux(packet)
                     continue
@@ -1206,6 +1273,11 @@ def _write_video(
                         flush()
             if pending:
                 flush()
+            for index, packet in last.items():
+                trim_last_packet(packet, first[index], track_end(packet.stream))
+                packet.stream = aout[index]
+                with _encoding(dst):
+                    out.mux(packet)
             with _encoding(dst):
                 out.mux(vout.encode(None))
             decode.check(src, vin.frames, say)

@@ -679,6 +679,31 @@ def claim_folder(folder: str | Path, option: str) -> Iterator[None]:
         lock.release(keep_folder=worked)  # a run that did its work leaves its folder, even empty
 
 
+def file_lock(path: Path) -> FolderLock:
+    """The lock on the name of the output file `path` (`.NAME.lock` beside it) that every writer of that one file
+    takes: `claim_file` (export, stylize, `translate_video`) for its run, `translate` (`output_claimed`) while it
+    writes the file."""
+    return FolderLock(path.parent, f".{temporary_stem(path.name)}.lock")
+
+
+@contextlib.contextmanager
+def output_claimed(path: Path) -> Iterator[None]:
+    """Hold `file_lock(path)` while the block writes `path` (one of the many outputs under a `claim_folder`): a
+    `translate_video`, export or stylize writing that name meanwhile (each holds the name, not the folder) had its
+    live temporary deleted by `translate`'s clean-up and both wrote the file. CycleGANError (a line, for the caller
+    to name its input in) where another run holds it or the lock cannot be made."""
+    lock = file_lock(path)
+    try:
+        if not lock.acquire():
+            raise CycleGANError(f"{path} is being written by another run ({lock.holder_text}); left alone")
+    except OSError as e:
+        raise CycleGANError(f"cannot create or lock {lock.path} ({e.strerror or e})") from None
+    try:
+        yield
+    finally:
+        lock.release(keep_folder=True)
+
+
 @contextlib.contextmanager
 def claim_file(path: str | Path, option: str) -> Iterator[None]:
     """Hold a lock on the name of the one output file `path` (given by `option`; `.NAME.lock` beside it) for the
@@ -686,7 +711,7 @@ def claim_file(path: str | Path, option: str) -> Iterator[None]:
     the file and hidden, stayed for ever): one writer of the file at a time, so none removes another's live one. A
     block that ends in an error leaves no folder the lock made and found empty."""
     path = Path(path)
-    lock = FolderLock(path.parent, f".{temporary_stem(path.name)}.lock")
+    lock = file_lock(path)
     try:
         if not lock.acquire():
             raise CycleGANError(
@@ -772,15 +797,16 @@ def remove_stale_temporaries(folder: str | Path, *, recursive: bool = True) -> l
 def _claimed(temporary: Path) -> bool:
     """Whether another process holds the output `temporary` (`.NAME.XXXXXXXX.tmp`) is written for by its name
     (`claim_file`'s `.NAME.lock`)."""
-    return FolderLock(temporary.parent, f".{temporary_of(temporary.name)}.lock").held_elsewhere()
+    return file_lock(temporary.parent / temporary_of(temporary.name)).held_elsewhere()
 
 
-def remove_stale_temporaries_of(outputs: Iterable[Path]) -> None:
+def remove_stale_temporaries_of(outputs: Iterable[Path], *, keep_claimed: bool = False) -> None:
     """Delete the temporary files `write_atomic` left beside these outputs when a run writing them was
     killed (kill -9, power loss; a clip's can be gigabytes): they stayed, hidden, through every later run.
     Only under a lock on the outputs (their folder's, `claim_folder`, or the file's, `claim_file`), and only those
-    named after an output this run writes. Each folder is
-    listed once: a glob per output listed it once per output, quadratic in a folder of thousands."""
+    named after an output this run writes. `keep_claimed` (under a folder's lock): keep those whose output another
+    process holds by its name (`file_lock`: a `translate_video` or export of it, whose temporary is live). Each
+    folder is listed once: a glob per output listed it once per output, quadratic in a folder of thousands."""
     wanted: dict[Path, set[str]] = {}
     for output in outputs:
         wanted.setdefault(output.parent, set()).add(temporary_stem(output.name))
@@ -797,7 +823,8 @@ def remove_stale_temporaries_of(outputs: Iterable[Path]) -> None:
         except OSError:  # not made yet
             continue
         for path in stale:
-            Path(path).unlink(missing_ok=True)
+            if not (keep_claimed and _claimed(Path(path))):
+                Path(path).unlink(missing_ok=True)
 
 
 # the marks below are `cyclegan datasets synthetic`'s (data/synthetic.py, synthetic_video.py); here, below data/io.py,

@@ -48,7 +48,15 @@ from .data.io import (
 )
 from .errors import CycleGANError, counted, escape
 from .execution import REFERENCE, Execution, choose_execution, compile_pays_for_translation, resolve_device
-from .files import check_out_folder, check_outputs, claim_folder, inside, remove_stale_temporaries_of, unique_stems
+from .files import (
+    check_out_folder,
+    check_outputs,
+    claim_folder,
+    inside,
+    output_claimed,
+    remove_stale_temporaries_of,
+    unique_stems,
+)
 from .inference import check_size, frames_left_out_of, is_out_of_memory, still_frames, translate_batch, uncompiled
 from .loading import checkpoint_file, load_generator, warn_direction_unused
 from .models.unet import UnetGenerator
@@ -344,7 +352,8 @@ def claimed_outputs(
     check_some_input(plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite, skip_existing=skip_existing))
     with claim_folder(out_dir, "--out"):
         plan = plan_outputs(inputs, out_dir, ext=ext, overwrite=overwrite, skip_existing=skip_existing, warn=False)
-        remove_stale_temporaries_of(plan.targets.values())
+        # not one a `translate_video` or export of that name writes now: it holds the name, not the folder
+        remove_stale_temporaries_of(plan.targets.values(), keep_claimed=True)
         yield plan
 
 
@@ -487,7 +496,11 @@ def translate_plan(
             for path, y in _translate_batch(net, batch, execution, errors, tiling, not bar.disable):
                 target = plan.targets[path]
                 try:  # whole or nothing, never through a symbolic link, and without --overwrite only if still new
-                    save_image(to_pil(y), target, replace=plan.overwrite)
+                    with output_claimed(target):  # one writer of the name: a `translate_video` or export of it
+                        save_image(to_pil(y), target, replace=plan.overwrite)
+                except CycleGANError as e:
+                    errors.append(f"{path}: {e}")
+                    continue
                 except FileExistsError:
                     errors.append(f"{path}: {target} was created by another program while this run worked; left alone")
                     continue

@@ -25,7 +25,7 @@ from .clipio import ANIMATED_IMAGES, check_clip_output, print_warning, probe, tr
 from .data.io import MAX_PIXELS, long_side_shape, megapixels, size_keeping
 from .errors import CycleGANError, counted, escape
 from .execution import REFERENCE, Execution
-from .files import IMAGE_EXTENSIONS, check_outputs, claim_file
+from .files import IMAGE_EXTENSIONS, check_outputs, claim_file, output_claimed
 from .inference import (
     TILING_KEYWORDS,
     as_int,
@@ -360,10 +360,15 @@ def translate_clips(
     warn_if_nothing_shared(net, kwargs.get("temporal"))
     for src, dst in targets.items():
         try:
-            translate_clip(net, src, dst, data_left_out=data, **kwargs)
-        except CycleGANError as e:
-            named = escape(str(src)) in str(e)  # as the message writes it: a name's control characters escaped
-            errors.append(str(e) if named else f"{src}: {e}")  # each line names its clip, once
+            with output_claimed(dst):  # one writer of the name: a `translate_video` of it keeps its temporary
+                try:
+                    translate_clip(net, src, dst, data_left_out=data, **kwargs)
+                except CycleGANError as e:
+                    named = escape(str(src)) in str(e)  # as the message writes it: a name's control characters escaped
+                    errors.append(str(e) if named else f"{src}: {e}")  # each line names its clip, once
+                    continue
+        except CycleGANError as e:  # its name held by another run: "walk.mp4" is in "out/walk.mp4", yet unnamed
+            errors.append(f"{src}: {e}")
             continue
         written.append(dst)
         if on_done:
