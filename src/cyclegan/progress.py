@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TextIO
 
 from tqdm import tqdm
 
@@ -103,7 +103,8 @@ class Lines:
 
     def say(self, now: float) -> None:
         self.said, self.said_n, self.said_what = now, self.n, self.what()
-        print(self.line(now - self.start), file=sys.stderr, flush=True)
+        if writable(sys.stderr):  # closed since the bar began (a library caller's): the work goes on unsaid
+            print(self.line(now - self.start), file=sys.stderr, flush=True)
 
     def what(self) -> tuple[str, bool]:
         """What a line says but the time: the count (rounded, for a size) and the values, and whether it is the end
@@ -126,11 +127,17 @@ class Lines:
         return f"{self.desc}: {said}, {spent:.0f} s{left}"
 
 
+def writable(stream: TextIO | None) -> bool:
+    """Whether progress can be written to `stream`: not None (pythonw, a service: sys.stderr is None) nor closed
+    (a library caller's `sys.stderr.close()`), where a progress line raised in the middle of the work."""
+    return stream is not None and not getattr(stream, "closed", False)
+
+
 def redraws() -> bool:
     """Whether stderr is a terminal that redraws a bar in place. A `TERM=dumb` one (an editor's shell buffer) moves
     no cursor: tqdm's nested bars (an image's tiles, stylize's steps under compare's images) go up a line with the
     ANSI escape ESC [A, which it shows as text in the middle of the bars."""
-    return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    return writable(sys.stderr) and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
 
 
 # Set for a command given --no-progress (`cli._main`): the bars of what it reaches without that option at hand are
@@ -172,7 +179,7 @@ def progress_bar(
     line only every LINE_EVERY_S (a slow image's tiles), not each tenth, which the caller's lines say.
     `bar`: tqdm's own keywords (leave, dynamic_ncols), for the terminal's bar."""
     desc = escape(desc)  # a clip's or a run's name, as every printed name: a newline in it split a log's line
-    enabled = enabled and allowed()
+    enabled = enabled and allowed() and writable(sys.stderr)  # no stderr to show it on: none, not an error
     if enabled and not redraws():
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
             total = len(iterable)
