@@ -660,3 +660,12 @@ def test_a_python_caller_turns_a_pretrained_names_download_progress_off(server, 
     zoo.cached_path("horse2zebra").unlink()  # the default shows it (plain lines here, stderr being no terminal)
     cyclegan.load_generator("pretrained:horse2zebra")
     assert "horse2zebra.pth: " in capsys.readouterr().err
+    # a command's options from Python (no --no-progress there to reach it): their progress=False turns it off too
+    from cyclegan.translation import TranslateOptions, translate_paths
+
+    zoo.cached_path("horse2zebra").unlink()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "photo.png")
+    given = {"checkpoint": "pretrained:horse2zebra", "out": str(tmp_path / "out"), "progress": False}
+    written, errors = translate_paths(TranslateOptions(inputs=(str(tmp_path / "photo.png"),), **given))
+    err = capsys.readouterr().err
+    assert len(written) == 1 and not errors and "downloaded" in err and "horse2zebra.pth: " not in err, err
