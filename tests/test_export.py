@@ -427,6 +427,14 @@ def test_an_out_ending_in_a_slash_is_refused_as_a_folder(run, tmp_path, capsys, 
         f"error: option '--out' {out} names a folder: give the file to write in it (e.g. {out}g.onnx)\n"
     )
     assert not (tmp_path / "models").exists()
+    # a file's name with the slash: that file is said first (as evaluate's, bench's and stylize's file flags say it)
+    out = f"{tmp_path / 'g.onnx'}/"
+    assert main(["export", "--checkpoint", str(run), "--out", out, *fmt]) == 2
+    assert capsys.readouterr().err == (
+        f"error: option '--out' {out} names a folder: give the file to write (e.g. {tmp_path / 'g.onnx'}, or "
+        f"{out}g.onnx)\n"
+    )
+    assert not (tmp_path / "g.onnx").exists()
 
 
 def test_a_run_trained_btoa_only_is_exported_in_its_direction_without_direction(tmp_path, capsys):

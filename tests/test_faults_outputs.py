@@ -763,3 +763,34 @@ def test_a_clip_and_an_image_of_one_stem_do_not_clash_and_the_warning_names_the_
     assert [names[f].name for f in files] == ["anim.gif", "anim.png", "anim-2.png"]
     err = capsys.readouterr().err
     assert err.count("will be written as") == 1 and "anim.jpg will be written as anim-2.png (anim.png is taken)" in err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["demo", "--steps", "2", "--out"],
+        ["datasets", "synthetic", "--size", "16", "--count", "1", "--test-count", "1", "--no-progress", "--out"],
+        ["datasets", "download", "horse2zebra", "--base-url", "http://127.0.0.1:9", "--no-progress", "--root"],
+    ],
+    ids=["demo", "synthetic", "download"],
+)
+def test_an_output_folder_that_is_a_file_or_under_one_is_refused_in_the_words_of_every_command(
+    tmp_path, capsys, command
+):
+    """`files.check_not_a_file`'s words from every command that writes a folder: demo and `datasets synthetic` said
+    their own "is a file", and `--out notes/run` under a file "cannot create or lock notes/run (Not a directory)",
+    download's `--root` its own "is a file, not a folder" and "cannot create it (Not a directory)"."""
+    option = command[-1]
+    notes = tmp_path / "notes"
+    notes.write_text("mine")
+    assert main([*command, str(notes)]) == 2
+    assert one_line_error(capsys) == f"error: option '{option}': {notes} is a file; give a folder\n"
+    assert main([*command, str(notes / "run")]) == 2
+    assert (
+        one_line_error(capsys)
+        == f"error: option '{option}': cannot write {notes / 'run'}: {notes} is a file, not a folder\n"
+    )
+    if os.path.exists("/dev/null"):  # there, not a file: "is a file" was wrong
+        assert main([*command, "/dev/null"]) == 2
+        assert one_line_error(capsys) == f"error: option '{option}': /dev/null is not a folder; give a folder\n"
+    assert notes.read_text() == "mine" and sorted(os.listdir(tmp_path)) == ["notes"]

@@ -204,3 +204,36 @@ def test_the_vgg19_download_in_a_log_file_draws_no_bar_and_ends_with_its_size(tm
     err = capsys.readouterr().err
     assert len(data) // 1024 == 8 and "\r" not in err, err
     assert err.endswith(f"downloaded {tmp_path / 'hub' / 'checkpoints' / name} (8 KiB)\n"), err
+
+
+def test_a_small_downloads_size_lines_never_repeat_after_rounding(capsys):
+    """A 5 MiB download's tenths (every 512 KiB) in whole MiB: "2 MiB of 5 MiB" was printed at 1.5, 2 and 2.5 MiB,
+    three lines of one text in a log file. A line now comes only when its text changes, and the end says the whole."""
+    with progress_bar(5 * 2**20, "d.zip", unit="B") as bar:
+        for _ in range(40):
+            bar.update(2**17)  # 128 KiB reads
+    said = [line.split(", ")[0] for line in capsys.readouterr().err.splitlines()]
+    assert said == [f"d.zip: {size} of 5 MiB" for size in ("512 KiB", "1 MiB", "2 MiB", "3 MiB", "4 MiB", "5 MiB")]
+
+
+def test_a_closed_or_missing_stderr_takes_no_progress_and_raises_nothing(monkeypatch):
+    """A library caller's `sys.stderr.close()` (or pythonw's sys.stderr None) made the first progress line raise
+    ValueError (AttributeError for None) in the middle of the work: no stream, no progress, the work goes on."""
+    import io
+
+    closed = io.StringIO()
+    closed.close()
+    for stream in (closed, None):
+        monkeypatch.setattr(sys, "stderr", stream)
+        with progress_bar(10, "d.zip", unit="B") as bar:
+            for _ in range(10):
+                bar.update(1)
+        assert list(progress_bar(iterable=range(3), desc="scan", unit="img")) == [0, 1, 2]
+    later = io.StringIO()  # open when the lines began, closed in the middle
+    monkeypatch.setattr(sys, "stderr", later)
+    with progress_bar(10, "work", unit="step") as bar:
+        bar.update(5)
+        said = later.getvalue()
+        later.close()
+        bar.update(5)
+    assert said.startswith("work: step 5/10, ")

@@ -641,3 +641,31 @@ def test_no_progress_reaches_a_pretrained_names_download(server, tmp_path, monke
     assert main([*args, "--precision", "fp32", "--out", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
     assert "downloaded" in err and "horse2zebra.pth: " not in err, err
+
+
+def test_a_python_caller_turns_a_pretrained_names_download_progress_off(server, tmp_path, monkeypatch, capsys):
+    """`cyclegan.load_generator("pretrained:NAME")` printed the download's sizes with no way to turn them off (the
+    commands' --no-progress reached it, a library caller had no keyword): `progress=False` does it, and the
+    "downloaded" line still says where the file went."""
+    import cyclegan
+
+    data, net = generator_bytes(tmp_path)
+    publish(server, "horse2zebra", data)
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
+    G = cyclegan.load_generator("pretrained:horse2zebra", progress=False)
+    err = capsys.readouterr().err
+    assert "downloaded" in err and "horse2zebra.pth: " not in err, err
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    assert torch.allclose(G(x), net(x), atol=1e-5)
+    zoo.cached_path("horse2zebra").unlink()  # the default shows it (plain lines here, stderr being no terminal)
+    cyclegan.load_generator("pretrained:horse2zebra")
+    assert "horse2zebra.pth: " in capsys.readouterr().err
+    # a command's options from Python (no --no-progress there to reach it): their progress=False turns it off too
+    from cyclegan.translation import TranslateOptions, translate_paths
+
+    zoo.cached_path("horse2zebra").unlink()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "photo.png")
+    given = {"checkpoint": "pretrained:horse2zebra", "out": str(tmp_path / "out"), "progress": False}
+    written, errors = translate_paths(TranslateOptions(inputs=(str(tmp_path / "photo.png"),), **given))
+    err = capsys.readouterr().err
+    assert len(written) == 1 and not errors and "downloaded" in err and "horse2zebra.pth: " not in err, err

@@ -486,7 +486,7 @@ def generator_and_size(opts: CompareOptions) -> tuple[nn.Module, int, Direction,
     compare at, chosen as `evaluate` chooses it (`working_size`: --size, else the run's training size, else 256),
     the direction it translates (--direction, else the model's own: `loading.own_direction`) and the model's name
     for the report (`model_label`). One read of the file."""
-    path = checkpoint_path(opts.checkpoint)
+    path = checkpoint_path(opts.checkpoint, progress=opts.progress)
     ckpt = load_file(path)
     # a published generator's own way whatever is asked: `pretrained:horse2zebra --direction BtoA` turned horses into
     # zebras, without a word, under a report that said BtoA (as `translate` and `export` warn)

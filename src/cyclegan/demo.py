@@ -33,6 +33,7 @@ from .execution import choose_execution, resolve_device
 from .files import (
     FolderLock,
     broken_link,
+    check_not_a_file,
     check_out_folder,
     is_atomic_temporary,
     link_note,
@@ -293,8 +294,7 @@ def run_demo(opts: DemoOptions = DemoOptions(), *, settings: DemoSettings = Demo
     if broken := broken_link(run, "--out"):  # said as "cannot create or lock ... (No such file or directory)"
         raise broken
     check_out_folder(opts.out, holds="the demo's run is written into")
-    if run.exists() and not run.is_dir():
-        raise CycleGANError(f"option '--out': {run} is a file; give a folder")
+    check_not_a_file(opts.out)  # a file, or a folder under one: not "cannot create or lock ... (Not a directory)"
     # a device this machine lacks, or a precision it cannot compute in (fp16 on a CPU), is refused before any
     # file is written: not after rendering the data
     choose_execution(opts.precision, compile=DEMO_OPTIONS["compile"], device=resolve_device(opts.device))

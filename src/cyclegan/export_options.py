@@ -4,13 +4,12 @@ file and format. `cyclegan.export` does the export.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from .errors import CycleGANError
-from .files import overwrite_option
+from .files import check_names_a_file, overwrite_option
 from .options import Options, opt
 from .shared_options import checkpoint_option, direction_option, ema_option
 
@@ -74,10 +73,8 @@ class ExportOptions(Options):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.out.endswith(("/", os.sep)):  # `--out models/ --format onnx` wrote a file named models
-            raise CycleGANError(
-                f"option '--out' {self.out} names a folder: give the file to write in it (e.g. {self.out}g.onnx)"
-            )
+        # `--out models/ --format onnx` wrote a file named models
+        check_names_a_file(self.out, option="--out", example="g.onnx", suffixes=tuple(SUFFIXES))
         fmt = format_for(self.out, self.format)  # a name whose suffix tells no format is refused here, up front
         if fmt == "torchscript" and self.opset is not None:  # TorchScript has no opset: it was ignored without a word
             raise CycleGANError(f"option '--opset' is for ONNX files, not TorchScript ({self.out}); drop it")

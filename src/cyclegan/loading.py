@@ -63,11 +63,11 @@ def model_label(config: dict | None, checkpoint: str, *, pair: bool = False) -> 
     return "CycleGAN" if published or pair else "generator"
 
 
-def checkpoint_path(path: str | Path) -> Path:
+def checkpoint_path(path: str | Path, *, progress: bool = True) -> Path:
     """A run folder means its `checkpoint.pt`; a file means itself; `pretrained:NAME` the cached published
-    generator NAME, downloaded first if needed (`cyclegan.zoo`)."""
+    generator NAME, downloaded first if needed (`cyclegan.zoo`), with its progress unless not `progress`."""
     if zoo.is_spec(path):
-        return zoo.resolve(path)
+        return zoo.resolve(path, progress=progress)
     folder = Path(path)
     if folder.is_dir() and not (folder / CHECKPOINT_NAME).is_file():  # the reference's (or CUT's) run folder?
         found = sorted(p.name for p in folder.glob("*net_G*.pth"))
@@ -104,7 +104,12 @@ def load_file(path: str | Path) -> Any:
 
 
 def load_generator(
-    path: str | Path, direction: Direction | None = None, *, device: str | torch.device = "cpu", ema: EMAChoice = "auto"
+    path: str | Path,
+    direction: Direction | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    ema: EMAChoice = "auto",
+    progress: bool = True,
 ) -> nn.Module:
     """The generator for `direction` from a run folder or checkpoint file (a run's checkpoint.pt, or its best.pt:
     the generators at the best `--eval-every` score), in eval mode on `device`, in fp32 (whatever torch's default
@@ -128,8 +133,11 @@ def load_generator(
     as it was: the network's initial weights, overwritten by the file's, are drawn from a fork of it, one
     loading thread at a time (another thread drawing random numbers meanwhile is not held back: its draws in
     that moment are undone).
+
+    `progress`: a `pretrained:NAME` not cached yet shows its download's progress on stderr (a bar on a terminal,
+    plain lines of sizes elsewhere); False: none, as a command's --no-progress (its "downloaded" line stays).
     """
-    return load_generator_and_direction(path, direction, device=device, ema=ema)[0]
+    return load_generator_and_direction(path, direction, device=device, ema=ema, progress=progress)[0]
 
 
 def load_generator_and_direction(
@@ -139,10 +147,11 @@ def load_generator_and_direction(
     device: str | torch.device = "cpu",
     ema: EMAChoice = "auto",
     option: str | None = None,
+    progress: bool = True,
 ) -> tuple[nn.Module, Direction | None]:
     """`load_generator`, and the direction its generator translates (`translated_direction`): what `export`
     records in the file it writes. `option`: the flag that gave `direction`, named in a warning where it picks
-    nothing (a file of one generator not ours, used as it is); None: no warning."""
+    nothing (a file of one generator not ours, used as it is); None: no warning. `progress`: `load_generator`'s."""
     if direction is not None and direction not in GENERATOR_FOR:
         raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
     if ema not in get_args(EMAChoice):
@@ -152,7 +161,7 @@ def load_generator_and_direction(
             f"path: expected a run folder, a checkpoint file or pretrained:NAME, got {type(path).__name__}"
         )
     device = resolve_device(str(device))  # a bad or absent device: one line before any file is read
-    given, path = path, checkpoint_path(path)
+    given, path = path, checkpoint_path(path, progress=progress)
     ckpt = load_file(path)  # a cyclegan checkpoint is checked there, tensors' shapes included
     translated = translated_direction(ckpt, direction, source=str(path))
     net = generator_from(ckpt, translated or "AtoB", source=str(path), ema=ema)  # the caller's random state kept

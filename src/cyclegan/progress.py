@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TextIO
 
 from tqdm import tqdm
 
@@ -53,6 +53,7 @@ class Lines:
         self.start_n, self.shown, self.iterable, self.by_clock = initial, shown, iterable, by_clock
         self.start = self.said = time.perf_counter()
         self.said_n = initial  # the count the last line said: `close` says the end only where no line did
+        self.said_what: tuple[str, bool] | None = None  # the last line's `what`: a tenth said as it was is not again
         self.postfix: dict[str, str] = {}
         self._total: int | None = None
         self.total = total
@@ -95,34 +96,48 @@ class Lines:
         now = time.perf_counter()
         # crossed a multiple of `every` (a batch's images may step over it) or reached the end
         on_count = self.every and (self.n // self.every > (self.n - n) // self.every or self.n == self.total)
-        if n <= 0 or not (on_count or now - self.said >= LINE_EVERY_S):
-            return
+        by_clock = now - self.said >= LINE_EVERY_S  # said even as before: the time tells of a stalled download
+        if n <= 0 or not (on_count or by_clock) or (not by_clock and self.what() == self.said_what):
+            return  # a small download's tenths in whole MiB: "2 MiB of 5 MiB" was said at 1.5, 2 and 2.5 MiB
         self.say(now)
 
     def say(self, now: float) -> None:
-        self.said, self.said_n = now, self.n
-        print(self.line(now - self.start), file=sys.stderr, flush=True)
+        self.said, self.said_n, self.said_what = now, self.n, self.what()
+        if writable(sys.stderr):  # closed since the bar began (a library caller's): the work goes on unsaid
+            print(self.line(now - self.start), file=sys.stderr, flush=True)
 
-    def line(self, spent: float) -> str:
-        """`train x: step 40/200, G_A 0.512, 12 s, about 48 s left`; `horse2zebra.zip: 12 MiB of 100 MiB, 3 s, ...`."""
+    def what(self) -> tuple[str, bool]:
+        """What a line says but the time: the count (rounded, for a size) and the values, and whether it is the end
+        (whose line says the whole, even in the words of the tenth before it)."""
         if self.unit == "B":
             count = f"{byte_size(self.n)} of {byte_size(self.total)}" if self.total else byte_size(self.n)
         else:
             count = f"{self.unit} {self.n}/{self.total}" if self.total else f"{self.unit} {self.n}"
         names = self.shown if self.shown is not None else {k: k for k in self.postfix}
         values = "".join(f", {word} {self.postfix[k]}" for k, word in names.items() if k in self.postfix)
+        return count + values, self.n == self.total
+
+    def line(self, spent: float) -> str:
+        """`train x: step 40/200, G_A 0.512, 12 s, about 48 s left`; `horse2zebra.zip: 12 MiB of 100 MiB, 3 s, ...`."""
+        said = self.what()[0]
         done = self.n - self.start_n
         left = ""
         if self.total and done > 0 and self.n < self.total:  # none at the end: its line says the whole
             left = f", about {spent / done * max(0, self.total - self.n):.0f} s left"
-        return f"{self.desc}: {count}{values}, {spent:.0f} s{left}"
+        return f"{self.desc}: {said}, {spent:.0f} s{left}"
+
+
+def writable(stream: TextIO | None) -> bool:
+    """Whether progress can be written to `stream`: not None (pythonw, a service: sys.stderr is None) nor closed
+    (a library caller's `sys.stderr.close()`), where a progress line raised in the middle of the work."""
+    return stream is not None and not getattr(stream, "closed", False)
 
 
 def redraws() -> bool:
     """Whether stderr is a terminal that redraws a bar in place. A `TERM=dumb` one (an editor's shell buffer) moves
     no cursor: tqdm's nested bars (an image's tiles, stylize's steps under compare's images) go up a line with the
     ANSI escape ESC [A, which it shows as text in the middle of the bars."""
-    return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    return writable(sys.stderr) and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
 
 
 # Set for a command given --no-progress (`cli._main`): the bars of what it reaches without that option at hand are
@@ -164,7 +179,7 @@ def progress_bar(
     line only every LINE_EVERY_S (a slow image's tiles), not each tenth, which the caller's lines say.
     `bar`: tqdm's own keywords (leave, dynamic_ncols), for the terminal's bar."""
     desc = escape(desc)  # a clip's or a run's name, as every printed name: a newline in it split a log's line
-    enabled = enabled and allowed()
+    enabled = enabled and allowed() and writable(sys.stderr)  # no stderr to show it on: none, not an error
     if enabled and not redraws():
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
             total = len(iterable)

@@ -548,7 +548,7 @@ def translate_paths(opts: TranslateOptions) -> tuple[list[Path], list[str]]:
         if not plan.files:  # all done: no generator to load (nor a pretrained one to download)
             return [], list(plan.errors)
         device = resolve_device(opts.device)
-        net = load_generator(opts.checkpoint, opts.direction, device=device, ema=opts.ema)
+        net = load_generator(opts.checkpoint, opts.direction, device=device, ema=opts.ema, progress=opts.progress)
         if opts.direction is not None and zoo.is_spec(opts.checkpoint):  # (another project's file names none)
             # a published generator asked the other way still translates its own way (zebras where horses were
             # asked for): said, as export says it

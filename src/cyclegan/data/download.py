@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CycleGANError, nearest
-from ..files import IMAGE_EXTENSIONS, broken_link, check_out_folder, walk_files
+from ..files import IMAGE_EXTENSIONS, broken_link, check_not_a_file, check_out_folder, walk_files
 from ..options import Options, opt
 from ..shared_options import max_minutes_option, progress_option
 from .archive import (
@@ -218,8 +218,8 @@ def download(opts: DownloadOptions, *, timeout: float = 60.0) -> DownloadResult:
     if target.is_dir():
         target.rmdir()  # empty: a leftover, not data
     made = [p for p in (root, *root.parents) if not p.exists()]  # the folders this call creates, deepest first
-    if root.exists() and not root.is_dir():  # mkdir said only "cannot create it (File exists)"
-        raise CycleGANError(f"option '--root' {root}: is a file, not a folder; give a folder (created if missing)")
+    # a file, or a folder under one: mkdir said only "cannot create it (File exists)" or "(Not a directory)"
+    check_not_a_file(root, option="--root")
     if broken := broken_link(root, "--root"):  # mkdir said "File exists"
         raise broken
     try:

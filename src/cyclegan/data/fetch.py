@@ -270,20 +270,11 @@ def fetch(
         if path.is_symlink():
             raise CycleGANError(f"{path} is a symbolic link, where the download of {shown} goes: remove it")
     watchdog = _Watchdog(bounds.seconds)
+    how = _Transfer(progress, timeout, bounds, watchdog, missing, mirror, base_via)
     try:
         for attempt in range(attempts):
             try:
-                return _fetch_once(
-                    url,
-                    part,
-                    progress=progress,
-                    timeout=timeout,
-                    bounds=bounds,
-                    watchdog=watchdog,
-                    missing=missing,
-                    mirror=mirror,
-                    base_via=base_via,
-                )
+                return _fetch_once(url, part, how)
             except _Interrupted as e:
                 if watchdog.expired:
                     raise _too_slow(url, part, bounds) from None
@@ -297,6 +288,20 @@ def fetch(
 
 class _Interrupted(Exception):
     """A transfer that broke off after some bytes: it can resume."""
+
+
+@dataclass(frozen=True)
+class _Transfer:
+    """How each of a download's transfers goes (`fetch`'s arguments, and its deadline's watchdog): one object, so
+    that a transfer starting again from byte 0 (a different file on the server) is the same download."""
+
+    progress: bool
+    timeout: float
+    bounds: Bounds
+    watchdog: _Watchdog
+    missing: str
+    mirror: str
+    base_via: str
 
 
 def _too_slow(url: str, part: Path, bounds: Bounds) -> CycleGANError:
@@ -361,34 +366,14 @@ def _http_error(url: str, e: urllib.error.HTTPError, missing: str, mirror: str, 
     return CycleGANError(f"download of {shown} failed: HTTP {e.code} {e.reason}{hint}")
 
 
-def _fetch_once(
-    url: str,
-    part: Path,
-    *,
-    progress: bool,
-    timeout: float,
-    bounds: Bounds,
-    watchdog: _Watchdog,
-    missing: str,
-    mirror: str,
-    base_via: str,
-) -> tuple[int | None, int]:
-    shown = shown_address(url)
-    # the same download from byte 0, where the .part was discarded (a different file on the server)
-    again = dict(
-        progress=progress,
-        timeout=timeout,
-        bounds=bounds,
-        watchdog=watchdog,
-        missing=missing,
-        mirror=mirror,
-        base_via=base_via,
-    )
+def _fetch_once(url: str, part: Path, how: _Transfer) -> tuple[int | None, int]:
+    """One transfer of `fetch`'s download; again from byte 0 (`how` unchanged) where `part` was discarded."""
+    shown, bounds, watchdog, mirror = shown_address(url), how.bounds, how.watchdog, how.mirror
     offset = part.stat().st_size if part.exists() else 0
     if bounds.max_bytes is not None and offset > bounds.max_bytes:
         raise _too_big(url, part, bounds.max_bytes, bounds, announced=False)
     try:
-        resp = _open(url, offset, timeout=timeout, watchdog=watchdog)
+        resp = _open(url, offset, timeout=how.timeout, watchdog=watchdog)
     except urllib.error.HTTPError as e:
         if e.code == 416 and offset:  # nothing left to send: complete already, or a different file
             _, total = _content_range(e.headers.get("Content-Range"))
@@ -396,8 +381,8 @@ def _fetch_once(
                 _validators_path(part).unlink(missing_ok=True)
                 return total, offset
             _discard(part)
-            return _fetch_once(url, part, **again)
-        raise _http_error(url, e, missing, mirror, base_via) from None
+            return _fetch_once(url, part, how)
+        raise _http_error(url, e, how.missing, mirror, how.base_via) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
         if watchdog.expired:
             raise _Interrupted("deadline") from None
@@ -417,13 +402,13 @@ def _fetch_once(
             )
         print(f"warning: {shown} sent {sent} when byte {offset} was asked; starting again from byte 0", file=sys.stderr)
         _discard(part)
-        return _fetch_once(url, part, **again)
+        return _fetch_once(url, part, how)
     resuming = offset and resp.status == 206
     if resuming and _changed(part, resp.headers, total):  # its rest appended to our start: neither file
         resp.close()
         print(f"warning: {shown} changed on the server since the interrupted download; starting again", file=sys.stderr)
         _discard(part)
-        return _fetch_once(url, part, **again)
+        return _fetch_once(url, part, how)
     with resp:
         record = None  # what the server says of a new file, kept beside its first bytes (`_changed`)
         if resuming:
@@ -443,7 +428,7 @@ def _fetch_once(
             name,
             initial=offset,
             unit="B",
-            enabled=progress,
+            enabled=how.progress,
             unit_scale=True,
             unit_divisor=1024,
             dynamic_ncols=True,

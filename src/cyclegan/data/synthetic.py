@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import CycleGANError, byte_size
-from ..files import check_out_folder, claim_folder, marked_unfinished, unfinished, write_atomic
+from ..files import check_not_a_file, check_out_folder, claim_folder, marked_unfinished, unfinished, write_atomic
 from ..options import MAX_SEED, Options, opt
 from ..progress import progress_bar
 from ..shared_options import progress_option
@@ -290,13 +290,11 @@ def is_dataset_folder(folder: Path) -> bool:
     return any((folder.parent / name).is_dir() for name in DATASET_FOLDERS if name != folder.name)
 
 
-def check_not_a_file(root: str | Path) -> None:
-    """Refuse a root that is a file, or, not there yet, is named as an image or clip (`--out d.png` was made a
-    folder of that name)."""
+def check_root(root: str | Path) -> None:
+    """Refuse a root that is a file or lies under one (`files.check_not_a_file`: the words of every command), or,
+    not there yet, is named as an image or clip (`--out d.png` was made a folder of that name)."""
     check_out_folder(root, holds="the dataset's folders are written into")  # as given: `--out d/` is a folder
-    root = Path(root)
-    if root.exists() and not root.is_dir():
-        raise CycleGANError(f"option '--out': {root} is a file; give a folder")
+    check_not_a_file(root)
 
 
 @contextlib.contextmanager
@@ -304,7 +302,7 @@ def dataset_root_claimed(root: str | Path, folders: tuple[str, ...], *, overwrit
     """`claim_dataset_root`, then the block (the rendering), under a lock on `root` (`files.claim_folder`): two
     `datasets synthetic` into one --out at once each found it empty and wrote (or, with --overwrite, deleted)
     the other's images; the second now stops in one line before touching anything."""
-    check_not_a_file(root)  # before the lock makes ROOT/.lock in it
+    check_root(root)  # before the lock makes ROOT/.lock in it
     with claim_folder(root, "--out"):
         claim_dataset_root(root, folders, overwrite=overwrite)
         yield
@@ -315,7 +313,7 @@ def claim_dataset_root(root: str | Path, folders: tuple[str, ...], *, overwrite:
     (rendering over them would mix two datasets) unless `overwrite`, which deletes those folders first."""
     from ..run_files import RUN_FILES
 
-    check_not_a_file(root)
+    check_root(root)
     root = Path(root)
     here = root.resolve()
     # trainA holding trainB/ etc. would mix two datasets in one folder. Only --out and its parent: a project whose

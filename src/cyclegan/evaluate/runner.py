@@ -673,7 +673,7 @@ def _planned_directions(opts: EvalOptions) -> tuple[list[str], _ReadAhead | None
         if zoo.is_spec(c):  # a published generator is one file of one generator: "both" is refused when scored
             return both, None
         try:
-            loaded = _generators(checkpoint_path(c), opts)
+            loaded = _generators(checkpoint_path(c, progress=opts.progress), opts)
         except CycleGANError:  # missing, unreadable or not scored both ways: named when scored, as before
             return both, None
         first = first or loaded
@@ -722,7 +722,7 @@ def _readable(opts: EvalOptions, of_runs: frozenset[str]) -> tuple[list[_Generat
     errors: list[CycleGANError] = []
     for c in opts.checkpoint:
         try:
-            loaded = _generators(checkpoint_path(c), opts)
+            loaded = _generators(checkpoint_path(c, progress=opts.progress), opts)
         except CycleGANError as e:
             if c not in of_runs:  # named on the command line: refused, as before
                 raise
@@ -774,7 +774,7 @@ def _evaluate_all(
         for i, c in enumerate(checkpoints):  # the folders of --save-images numbered as the checks numbered them
             if c not in sizes:
                 continue
-            ckpt_file = checkpoint_path(c)
+            ckpt_file = checkpoint_path(c, progress=opts.progress)
             loaded = first.pop() if first else _generators(ckpt_file, opts)
             save_root = _save_dir(opts, i, many, loaded.ckpt.get("step"))
             # which folder is whose: a run's checkpoint.pt and best.pt of one step were 00_stepS and 01_stepS alone
