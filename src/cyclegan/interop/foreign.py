@@ -524,6 +524,23 @@ def load_state_into(net: nn.Module, sd: Mapping[str, torch.Tensor], arch: Foreig
     net.load_state_dict(sd, strict=True)
 
 
+def _read(
+    obj: object, direction: str, *, source: str
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], ForeignArchitecture]:
+    """A loaded foreign file's generator tensors as found, under the reference's names where they are its layout
+    (`strip_prefix`), and the network they describe: by name in the reference layout, else by order and shape."""
+    raw = select_state_dict(obj, direction, source=source)
+    sd = strip_prefix(raw)
+    arch = infer_architecture(sd, source=source) if is_reference_layout(sd) else infer_by_shapes(raw, source=source)
+    return raw, sd, arch
+
+
+def foreign_architecture(obj: object, direction: str = "AtoB", *, source: str = "checkpoint") -> ForeignArchitecture:
+    """The network `load_foreign_generator` builds for a loaded foreign file, read from its tensors without
+    building it (`zoo.check_published`: a published name's file must be the network its catalogue names)."""
+    return _read(obj, direction, source=source)[2]
+
+
 def load_foreign_generator(obj: object, direction: str = "AtoB", *, source: str = "checkpoint") -> nn.Module:
     """A generator from a loaded foreign file (a state dict, or a dict holding generators by name).
 
@@ -531,10 +548,8 @@ def load_foreign_generator(obj: object, direction: str = "AtoB", *, source: str 
     BatchNorm on its running statistics: the reference's `--eval`), on the CPU. A plain state dict holds
     one generator, which is used whatever `direction` says.
     """
-    raw = select_state_dict(obj, direction, source=source)
-    sd = strip_prefix(raw)
+    raw, sd, arch = _read(obj, direction, source=source)
     if is_reference_layout(sd):
-        arch = infer_architecture(sd, source=source)
         net = build_bounded(arch, source=source)
         sd = _check_blur_filters(sd, net, source=source)
         if arch.norm == "instance":
@@ -542,7 +557,6 @@ def load_foreign_generator(obj: object, direction: str = "AtoB", *, source: str 
         else:
             sd = _fill_batches_tracked(sd, net)
     else:  # other names: matched by order and shape, errors naming the file's own keys
-        arch = infer_by_shapes(raw, source=source)
         net = build_bounded(arch, source=source)
         sd = {**net.state_dict(), **match_by_order(raw, net, arch, source=source)}
     load_state_into(net, sd, arch, source=source)
