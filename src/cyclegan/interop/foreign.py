@@ -482,6 +482,19 @@ def _fill_batches_tracked(sd: dict[str, torch.Tensor], net: nn.Module) -> dict[s
     return {**sd, **{k: t for k, t in counts.items() if k not in sd}}
 
 
+def _counts_as_integers(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """BatchNorm's `num_batches_tracked` as the integer count it is: a file whose every tensor was converted
+    (`{k: v.half() for k, v in sd.items()}`, where `module.half()` keeps the count an integer) was refused as
+    "num_batches_tracked is a torch.float16 tensor". A count unused in eval; a value that is no count stays, to be
+    named by `load_state_into`."""
+    out = dict(sd)
+    for k, t in sd.items():
+        whole = t.is_floating_point() and not t.is_meta and t.numel() == 1 and float(t) >= 0 and float(t).is_integer()
+        if k.rpartition(".")[2] == "num_batches_tracked" and whole:
+            out[k] = t.long()
+    return out
+
+
 def _check_blur_filters(sd: dict[str, torch.Tensor], net: nn.Module, *, source: str) -> dict[str, torch.Tensor]:
     """The CUT code saves its fixed resampling filters (`filt`); ours are fixed too and not saved. Each must
     be the filter we compute with (a different filter size would compute something else); then it is dropped."""
@@ -559,5 +572,5 @@ def load_foreign_generator(obj: object, direction: str = "AtoB", *, source: str 
     else:  # other names: matched by order and shape, errors naming the file's own keys
         net = build_bounded(arch, source=source)
         sd = {**net.state_dict(), **match_by_order(raw, net, arch, source=source)}
-    load_state_into(net, sd, arch, source=source)
+    load_state_into(net, _counts_as_integers(sd), arch, source=source)
     return net.eval().requires_grad_(False)
