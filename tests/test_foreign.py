@@ -6,6 +6,7 @@ independently of our models, so the state dicts they save are the layout users' 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +183,24 @@ def test_batch_norm_files_with_every_tensor_in_half_precision_load(tmp_path, mak
     count = next(k for k in half if k.endswith("num_batches_tracked"))
     with pytest.raises(CycleGANError, match=f"{count} is a torch.float16 tensor"):
         load_generator(save({**half, count: torch.tensor(0.5, dtype=torch.float16)}, tmp_path / "odd.pth"))
+
+
+@pytest.mark.parametrize(
+    "make, lost",
+    [
+        (lambda: ref_resnet(8, 6), "model.1.bias"),
+        (lambda: ref_unet(6, 4, norm="instance"), "model.model.1.model.1.bias"),
+    ],
+    ids=["resnet", "unet"],
+)
+def test_a_file_missing_its_first_norm_convs_bias_names_it(tmp_path, make, lost):
+    """An InstanceNorm file that lost the bias the norm is read from was refused as the reference's norm 'none' ("has
+    no bias and ... no BatchNorm statistics"), its other convs' biases aside: now the missing tensor is named."""
+    sd = {k: v for k, v in make().state_dict().items() if k != lost}
+    with pytest.raises(
+        CycleGANError, match=rf"missing {re.escape(lost)} for a (ResNet|U-Net) generator, .*InstanceNorm"
+    ):
+        load_generator(save(sd, tmp_path / "damaged.pth"))
 
 
 def test_wrapped_and_prefixed_files(tmp_path):

@@ -181,10 +181,12 @@ def _shape(t: torch.Tensor) -> str:
     return "x".join(map(str, t.shape)) or "scalar"
 
 
-def _norm_of(sd: Mapping[str, torch.Tensor], conv: str, norm: str, *, source: str) -> tuple[NormKind, bool]:
-    """The reference adds conv biases exactly when the norm is InstanceNorm, so the first conv's bias
-    tells the norm; the norm's own `weight` tells whether it is affine."""
-    if f"{conv}.bias" in sd:
+def _norm_of(sd: Mapping[str, torch.Tensor], conv: str, norm: str, *, other: str, source: str) -> tuple[NormKind, bool]:
+    """The reference adds conv biases exactly when the norm is InstanceNorm, so the first conv's bias (or, where a
+    damaged file lost it, the bias of `other`, a later conv followed by a norm) tells the norm; the norm's own
+    `weight` tells whether it is affine."""
+    # a file missing model.1.bias alone was taken for the reference's norm 'none', not named as missing it
+    if f"{conv}.bias" in sd or (f"{other}.bias" in sd and f"{norm}.running_mean" not in sd):
         return "instance", f"{norm}.weight" in sd
     if f"{norm}.running_mean" in sd:
         return "batch", False
@@ -231,7 +233,7 @@ def _infer_resnet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArch
             f"{source}: block model.{first} holds convs at conv_block.{sorted(convs)}, expected conv_block.1 and "
             "conv_block.5 (or conv_block.6 with dropout)"
         )
-    norm, affine = _norm_of(sd, "model.1", "model.2", source=source)
+    norm, affine = _norm_of(sd, "model.1", "model.2", other=f"model.{first}.conv_block.1", source=source)
     top = max(int(m[1]) for k in sd if (m := re.fullmatch(r"model\.(\d+)\.weight", k)))
     last = sd[f"model.{top}.weight"]
     if tuple(last.shape[2:]) == (7, 7):  # the output conv, (out, in, 7, 7); not there: named as missing below
@@ -262,7 +264,8 @@ def _infer_unet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArchit
         prefix += "3.model."
     if levels < 5:
         raise CycleGANError(f"{source}: found a U-Net with {levels} levels, expected at least 5 (unet_256 has 8)")
-    norm, affine = _norm_of(sd, "model.model.1.model.1", "model.model.1.model.2", source=source)
+    inner = "model.model.1.model.3.model.1"  # the next level's down conv
+    norm, affine = _norm_of(sd, "model.model.1.model.1", "model.model.1.model.2", other=inner, source=source)
     if (up := sd.get("model.model.3.weight")) is not None:  # the outermost transposed conv: (in, out, 4, 4)
         _check_outputs(up, 1, source=source)
     return ForeignArchitecture(kind="unet", ngf=int(w.shape[0]), depth=levels, norm=norm, affine=affine)
