@@ -294,12 +294,17 @@ def test_a_published_name_whose_file_is_another_network_is_refused_naming_what_i
     publish(server, "my_unet", (tmp_path / "unet.pth").read_bytes())
     assert zoo.fetch_model("my_unet", base_url=server.base_url, progress=False).downloaded
     # a checkpoint of this project's under a published name is not the reference's file either
-    save_tiny_checkpoint(tmp_path / "ours.pt")
+    # (its stored family, the file's own text, is not put in the line: "cut\nerror: ..." began a second one)
+    ours = torch.load(save_tiny_checkpoint(tmp_path / "ours.pt"), weights_only=True)
+    torch.save({**ours, "family": "cut\nerror: spoofed"}, tmp_path / "ours.pt")
     publish(server, "zebra2horse", (tmp_path / "ours.pt").read_bytes())
-    with pytest.raises(
-        CycleGANError, match=r"not the published zebra2horse, .*: it holds a checkpoint of this project"
-    ):
+    with pytest.raises(CycleGANError) as info:
         zoo.fetch_model("zebra2horse", base_url=server.base_url, progress=False)
+    assert str(info.value).startswith(
+        f"{server.base_url}/zebra2horse.pth is not the published zebra2horse, so it was deleted: it holds a "
+        "checkpoint of this project's, where zebra2horse is the reference's ResNet generator"
+    )
+    assert "\n" not in str(info.value)
 
 
 def test_a_published_name_cached_as_another_network_is_named_with_what_to_do(server, tmp_path, home, monkeypatch):

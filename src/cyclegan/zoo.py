@@ -375,7 +375,7 @@ def published_mismatch(name: str, obj: object, *, source: str) -> str | None:
 
     expected = ForeignArchitecture(**PUBLISHED_ARCHITECTURE)  # type: ignore[arg-type]
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
-        found = f"a checkpoint of this project's ({obj.get('family', 'unknown')} family)"
+        found = "a checkpoint of this project's"  # its own stored config says what: not the reference's file
     else:
         arch = foreign_architecture(obj, source=source)
         if arch == expected:
