@@ -23,7 +23,7 @@ from PIL import Image
 
 from cyclegan.checkpoint import FORMAT
 from cyclegan.config import resolve
-from cyclegan.models import build_models
+from cyclegan.models import ResnetGenerator, build_models
 
 # --- a loopback HTTP server --------------------------------------------------------------------------------
 
@@ -256,6 +256,13 @@ def save_tiny_checkpoint(path: Path) -> Path:
         path,
     )
     return path
+
+
+def tiny_published_generator(seed: int = 0) -> torch.nn.Module:
+    """A generator of the published files' kind (the reference's ResNet, InstanceNorm), tiny: 2 blocks of 8 filters,
+    the architecture the tests take the catalogue's to be (`conftest.tiny_published_architecture`)."""
+    torch.manual_seed(seed)
+    return ResnetGenerator(ngf=8, n_blocks=2).eval()
 
 
 def zip_bomb(valid: Path, out: Path, *, inflate: int, entry: str = "data.pkl") -> Path:

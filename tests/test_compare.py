@@ -15,6 +15,7 @@ from conftest import make_images
 from cyclegan.errors import CycleGANError
 from cyclegan.evaluate.distances import feature_distance
 from cyclegan.evaluate.metrics import luminance, ssim_y
+from helpers import tiny_published_generator
 
 
 @pytest.mark.slow
@@ -197,11 +198,10 @@ def test_a_published_generator_asked_the_other_way_is_reported_in_its_own(tmp_pa
     said BtoA, without a word (`translate` and `export` warn). Now the report says AtoB and a warning says that
     --direction changed nothing; asked its own way, nothing is said."""
     from cyclegan.compare import CompareOptions, generator_and_size
-    from cyclegan.interop.unet import UnetGenerator
 
     monkeypatch.setenv("CYCLEGAN_HOME", str(tmp_path / "home"))
     (tmp_path / "home" / "pretrained").mkdir(parents=True)
-    torch.save(UnetGenerator(num_downs=5, ngf=4).state_dict(), tmp_path / "home" / "pretrained" / "horse2zebra.pth")
+    torch.save(tiny_published_generator().state_dict(), tmp_path / "home" / "pretrained" / "horse2zebra.pth")
     for asked in ("BtoA", "AtoB"):
         opts = CompareOptions("pretrained:horse2zebra", ("c.png",), ("s.png",), str(tmp_path / "cmp"), direction=asked)
         _, _, direction, model = generator_and_size(opts)

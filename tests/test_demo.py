@@ -850,7 +850,7 @@ def test_a_time_limit_reached_before_the_first_step_names_the_demos_minutes(tmp_
     args = one_step_demo(monkeypatch, tmp_path / "demo")
     assert main([*args, "--minutes", "1e-9"]) == 2
     err = capsys.readouterr().err
-    assert "give more --minutes" in err and "--time-limit" not in err
+    assert "allow more time with --minutes M" in err and "--time-limit" not in err
 
 
 @pytest.mark.slow

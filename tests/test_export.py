@@ -16,7 +16,7 @@ from cyclegan.config import resolve
 from cyclegan.errors import CycleGANError
 from cyclegan.loading import load_generator
 from cyclegan.models import build_models
-from helpers import cli_signalled_at
+from helpers import cli_signalled_at, tiny_published_generator
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
@@ -219,11 +219,9 @@ def test_a_published_generator_exported_with_the_other_direction_records_the_one
     """`export --checkpoint pretrained:horse2zebra --direction BtoA` recorded `direction: BtoA` beside `translates:
     horse photos -> zebras (AtoB of horse2zebra)`: the file holds one generator, used whatever is asked. Now the
     metadata says AtoB, and one warning says that --direction changed nothing."""
-    from cyclegan.interop.unet import UnetGenerator
-
     monkeypatch.setenv("CYCLEGAN_HOME", str(tmp_path / "home"))
     (tmp_path / "home" / "pretrained").mkdir(parents=True)
-    net = UnetGenerator(num_downs=5, ngf=4, norm="instance")
+    net = tiny_published_generator()
     torch.save(net.state_dict(), tmp_path / "home" / "pretrained" / "horse2zebra.pth")  # in the cache: no download
     for asked in ("BtoA", "AtoB"):
         out = tmp_path / f"h2z_{asked}.onnx"

@@ -136,9 +136,9 @@ def test_a_registered_family_is_offered_by_the_command_line_and_refused_others_o
     assert load_checkpoint(tmp_path / "run")["config"]["model"]["family"] == "toy"
     with pytest.raises(SystemExit):
         main(["train", "--help"])
-    with pytest.raises(CycleGANError, match="option '--lambda-cycle' applies to --model cyclegan, not to --model toy"):
+    with pytest.raises(CycleGANError, match="option 'lambda_cycle' applies to family='cyclegan', not to family='toy'"):
         resolve({"family": "toy", "lambda_cycle": 3.0})
-    with pytest.raises(CycleGANError, match="option '--lambda-nce' applies to --model cut or fastcut, not"):
+    with pytest.raises(CycleGANError, match="option 'lambda_nce' applies to family='cut' or 'fastcut', not"):
         resolve({"family": "toy", "lambda_nce": 3.0})
 
 

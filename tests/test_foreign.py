@@ -6,6 +6,7 @@ independently of our models, so the state dicts they save are the layout users' 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +164,43 @@ def test_batch_norm_files_without_the_batch_count_load_as_the_reference_loads_th
     net = load_generator(save(sd, tmp_path / "old.pth"))
     x = torch.rand(1, 3, 64, 64) * 2 - 1
     torch.testing.assert_close(net(x), ref(x), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: ref_resnet(8, 6, norm="batch"), lambda: ref_unet(6, 4)], ids=["resnet", "unet"]
+)
+def test_batch_norm_files_with_every_tensor_in_half_precision_load(tmp_path, make):
+    """A file whose every tensor was converted (`{k: v.half() for k, v in sd.items()}`, where `net.half()` keeps
+    BatchNorm's batch count an integer) was refused as "num_batches_tracked is a torch.float16 tensor": a count,
+    unused in eval, read as the integer it holds. A count that is no whole number is still named."""
+    ref = make().eval()
+    half = {k: v.half() for k, v in ref.state_dict().items()}
+    # the reference computing with the same fp16-rounded weights, in fp32
+    ref.load_state_dict({k: v.to(t.dtype) for (k, v), t in zip(half.items(), ref.state_dict().values())})
+    net = load_generator(save(half, tmp_path / "half.pth"))
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    torch.testing.assert_close(net(x), ref(x), atol=1e-5, rtol=0)
+    count = next(k for k in half if k.endswith("num_batches_tracked"))
+    with pytest.raises(CycleGANError, match=f"{count} is a torch.float16 tensor"):
+        load_generator(save({**half, count: torch.tensor(0.5, dtype=torch.float16)}, tmp_path / "odd.pth"))
+
+
+@pytest.mark.parametrize(
+    "make, lost",
+    [
+        (lambda: ref_resnet(8, 6), "model.1.bias"),
+        (lambda: ref_unet(6, 4, norm="instance"), "model.model.1.model.1.bias"),
+    ],
+    ids=["resnet", "unet"],
+)
+def test_a_file_missing_its_first_norm_convs_bias_names_it(tmp_path, make, lost):
+    """An InstanceNorm file that lost the bias the norm is read from was refused as the reference's norm 'none' ("has
+    no bias and ... no BatchNorm statistics"), its other convs' biases aside: now the missing tensor is named."""
+    sd = {k: v for k, v in make().state_dict().items() if k != lost}
+    with pytest.raises(
+        CycleGANError, match=rf"missing {re.escape(lost)} for a (ResNet|U-Net) generator, .*InstanceNorm"
+    ):
+        load_generator(save(sd, tmp_path / "damaged.pth"))
 
 
 def test_wrapped_and_prefixed_files(tmp_path):

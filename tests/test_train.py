@@ -333,7 +333,7 @@ def test_a_resumes_time_limit_counts_the_read_of_its_checkpoint(tiny_cfg, monkey
         train(cfg, ckpt=ckpt, progress=False)
     assert str(e.value).startswith(
         "time limit of 1 min reached while reading the checkpoint, before the first step; the checkpoint of step 2 "
-        "is kept: give more time_limit, or if a read hangs, check the run folder"  # from Python: its keyword
+        "is kept: allow more time with time_limit=M, or if a read hangs, check the run folder"  # Python's keyword
     )
     assert load_checkpoint(out)["step"] == 2
 
@@ -672,7 +672,8 @@ def test_missing_data_is_a_clear_error(tiny_cfg, tmp_path):
     # now the line says what --data reads and names --domain-a/--domain-b, the way to give such folders.
     (tmp_path / "horses").mkdir()
     (tmp_path / "zebras").mkdir()
-    with pytest.raises(CycleGANError, match="holds no trainA and no trainB .*domain_a=DIR domain_b=DIR"):
+    # from Python: its keywords, as a call writes them ("domain_a=DIR domain_b=DIR" read as no call does)
+    with pytest.raises(CycleGANError, match="holds no trainA and no trainB .*domain_a=DIR, domain_b=DIR$"):
         train(tiny_cfg(data=str(tmp_path), steps=1), progress=False)
     (tmp_path / "trainA").mkdir()
     with pytest.raises(CycleGANError, match=r"holds no trainB \(data=ROOT reads"):
@@ -951,10 +952,10 @@ def test_resume_with_an_option_of_another_family_says_it_does_nothing_for_the_ru
     # the run held a pix2pix weight to keep; a new run says the option is pix2pix's
     train(tiny_cfg(steps=1), progress=False)
     run = str(tmp_path / "run")
-    says = "^option '--lambda-l1' applies to --model pix2pix, not to --model cyclegan$"
+    says = "^option 'lambda_l1' applies to family='pix2pix', not to family='cyclegan'$"  # from Python: its keywords
     with pytest.raises(CycleGANError, match=says):
         prepare_config({"steps": 2, "lambda_l1": 5.0}, resume=True, out=run, typed=("lambda_l1",))
-    with pytest.raises(CycleGANError, match="^option '--lambda-nce' applies to --model cut or fastcut, not to"):
+    with pytest.raises(CycleGANError, match="^option 'lambda_nce' applies to family='cut' or 'fastcut', not to"):
         prepare_config({"steps": 2, "lambda_nce": 2.0}, resume=True, out=run)
     # the family: a change, said first in either order (`--lambda-l1 5 --model pix2pix` said "--lambda-l1 cannot
     # change (the run uses --lambda-l1 100.0)", a weight the CycleGAN run never used)
@@ -1070,7 +1071,7 @@ def test_resume_with_the_preset_naming_the_runs_family_is_not_a_change(tiny_cfg,
         assert prepare_config({"steps": 2, "preset": same}, resume=True, out=out)[0].model.family == "cut"
     for other in ("fastcut", "fast"):
         with pytest.raises(
-            CycleGANError, match="'preset' cannot change on resume \\(the run uses preset='paper' family='cut'"
+            CycleGANError, match="'preset' cannot change on resume \\(the run uses preset='paper', family='cut'"
         ):
             prepare_config({"steps": 2, "preset": other}, resume=True, out=out)
 

@@ -15,7 +15,7 @@ from cyclegan.inference import translate, translate_tensor
 from cyclegan.loading import load_generator
 from cyclegan.models import build_generator
 from cyclegan.models.layers import pad_to_multiple
-from helpers import joined, save_tiny_checkpoint
+from helpers import joined, save_tiny_checkpoint, tiny_published_generator
 from reference_nets import ref_resnet, ref_unet
 
 
@@ -1191,11 +1191,9 @@ def test_a_torchscript_module_is_refused_in_one_line_naming_how_it_runs(tiny):
 def test_a_published_generator_asked_the_other_way_is_said_to_translate_its_own(tmp_path, monkeypatch, capsys):
     """`translate --checkpoint pretrained:horse2zebra --direction BtoA` turned horses into zebras without a word: the
     file holds one generator, used whatever is asked. Now a warning says so; asked its own way, nothing is said."""
-    from cyclegan.interop.unet import UnetGenerator
-
     monkeypatch.setenv("CYCLEGAN_HOME", str(tmp_path / "home"))
     (tmp_path / "home" / "pretrained").mkdir(parents=True)
-    torch.save(UnetGenerator(num_downs=5, ngf=4).state_dict(), tmp_path / "home" / "pretrained" / "horse2zebra.pth")
+    torch.save(tiny_published_generator().state_dict(), tmp_path / "home" / "pretrained" / "horse2zebra.pth")
     Image.new("RGB", (40, 32), (90, 120, 60)).save(tmp_path / "horse.png")
     for asked in ("BtoA", "AtoB"):
         out = tmp_path / asked

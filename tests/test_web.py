@@ -45,7 +45,7 @@ from cyclegan.web.runs import (
     score_rows,
 )
 from cyclegan.web.uploads import check_upload
-from helpers import joined
+from helpers import joined, tiny_published_generator
 
 
 def _png(path: Path, w: int, h: int, seed: int = 0) -> Path:
@@ -3374,12 +3374,11 @@ def test_a_published_generator_is_offered_in_the_direction_it_translates(tmp_pat
     and BtoA is the one direction the page offers for it."""
     import torch
 
-    from cyclegan.interop.unet import UnetGenerator
     from cyclegan.web.runs import check_checkpoint_files
 
     monkeypatch.setenv("CYCLEGAN_HOME", str(tmp_path / "home"))
     (tmp_path / "home" / "pretrained").mkdir(parents=True)
-    torch.save(UnetGenerator(num_downs=5, ngf=4).state_dict(), tmp_path / "home" / "pretrained" / "zebra2horse.pth")
+    torch.save(tiny_published_generator().state_dict(), tmp_path / "home" / "pretrained" / "zebra2horse.pth")
     files = check_checkpoint_files(["pretrained:zebra2horse"])  # in the cache: no download
     assert [(m.label, m.directions) for m in find_models([], files)] == [("zebra2horse.pth (BtoA only)", ("BtoA",))]
     # and the page's direction radios offer that one only: AtoB was offered, and failed when chosen
@@ -3398,14 +3397,13 @@ def test_compare_tab_names_a_published_generator_a_cyclegan_as_the_command_does(
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     import torch
 
-    from cyclegan.interop.unet import UnetGenerator
     from cyclegan.web.app import build_app
     from cyclegan.web.runs import check_checkpoint_files
     from cyclegan.web.serve import ServeOptions
 
     monkeypatch.setenv("CYCLEGAN_HOME", str(tmp_path / "home"))
     (tmp_path / "home" / "pretrained").mkdir(parents=True)
-    torch.save(UnetGenerator(num_downs=5, ngf=4).state_dict(), tmp_path / "home" / "pretrained" / "zebra2horse.pth")
+    torch.save(tiny_published_generator().state_dict(), tmp_path / "home" / "pretrained" / "zebra2horse.pth")
     files = check_checkpoint_files(["pretrained:zebra2horse"])  # in the cache: no download
     app = build_app(ServeOptions(checkpoint=("pretrained:zebra2horse",), device="cpu"), files, tmp_path / "work")
     photo, style = str(_png(tmp_path / "photo.png", 40, 30)), str(_png(tmp_path / "style.png", 40, 40, seed=1))

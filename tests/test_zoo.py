@@ -21,9 +21,17 @@ from torch import nn
 from cyclegan import zoo
 from cyclegan.cli import main
 from cyclegan.errors import CycleGANError
+from cyclegan.interop.unet import UnetGenerator
 from cyclegan.loading import load_generator
 from cyclegan.models import ResnetGenerator
-from helpers import RangeServer, serving, translate_one_image, write_split
+from helpers import (
+    RangeServer,
+    save_tiny_checkpoint,
+    serving,
+    tiny_published_generator,
+    translate_one_image,
+    write_split,
+)
 
 ISSUE_NAMES = (
     "horse2zebra zebra2horse summer2winter_yosemite winter2summer_yosemite monet2photo style_monet style_cezanne "
@@ -52,8 +60,7 @@ def home(tmp_path, monkeypatch) -> Path:
 
 def generator_bytes(tmp_path: Path, seed: int = 0) -> tuple[bytes, nn.Module]:
     """A small reference-layout generator file (InstanceNorm, ngf 8, 2 blocks) and its network."""
-    torch.manual_seed(seed)
-    net = ResnetGenerator(ngf=8, n_blocks=2).eval()
+    net = tiny_published_generator(seed)
     path = tmp_path / f"ref{seed}.pth"
     torch.save(net.state_dict(), path)
     return path.read_bytes(), net
@@ -268,6 +275,76 @@ def test_a_generator_file_with_an_extra_tensor_is_refused_naming_its_address_onc
         "ngf 8, InstanceNorm (no affine), no dropout"
     )
     assert not any((home / "pretrained").iterdir())
+
+
+def test_a_published_name_whose_file_is_another_network_is_refused_naming_what_it_holds(server, tmp_path, home):
+    """A mirror serving a pix2pix U-Net as horse2zebra, which the catalogue says is the paper's ResNet: cached and
+    used without a word. Now refused in one line naming the address and the network it holds, nothing cached; the
+    same file under a name outside the catalogue is the mirror's own model, and used."""
+    torch.save(UnetGenerator(num_downs=5, ngf=4).state_dict(), tmp_path / "unet.pth")
+    publish(server, "horse2zebra", (tmp_path / "unet.pth").read_bytes())
+    with pytest.raises(CycleGANError) as info:
+        zoo.fetch_model("horse2zebra", base_url=server.base_url, progress=False)
+    assert str(info.value) == (
+        f"{server.base_url}/horse2zebra.pth is not the published horse2zebra, so it was deleted: it holds a U-Net "
+        "generator, 5 levels, ngf 4, BatchNorm, where horse2zebra is the reference's ResNet generator, 2 blocks, ngf "
+        "8, InstanceNorm (no affine), no dropout; a mirror's own model goes under a name outside the catalogue"
+    )
+    assert not any((home / "pretrained").iterdir())
+    publish(server, "my_unet", (tmp_path / "unet.pth").read_bytes())
+    assert zoo.fetch_model("my_unet", base_url=server.base_url, progress=False).downloaded
+    # a checkpoint of this project's under a published name is not the reference's file either
+    # (its stored family, the file's own text, is not put in the line: "cut\nerror: ..." began a second one)
+    ours = torch.load(save_tiny_checkpoint(tmp_path / "ours.pt"), weights_only=True)
+    torch.save({**ours, "family": "cut\nerror: spoofed"}, tmp_path / "ours.pt")
+    publish(server, "zebra2horse", (tmp_path / "ours.pt").read_bytes())
+    with pytest.raises(CycleGANError) as info:
+        zoo.fetch_model("zebra2horse", base_url=server.base_url, progress=False)
+    assert str(info.value).startswith(
+        f"{server.base_url}/zebra2horse.pth is not the published zebra2horse, so it was deleted: it holds a "
+        "checkpoint of this project's, where zebra2horse is the reference's ResNet generator"
+    )
+    assert "\n" not in str(info.value)
+
+
+def test_a_published_name_cached_as_another_network_is_named_with_what_to_do(server, tmp_path, home, monkeypatch):
+    """Put in the cache by hand, or downloaded and recorded before downloads were checked for it: a U-Net under
+    horse2zebra was loaded as horse2zebra. Now named with what it holds: fetched again where it has no record,
+    refused with the way to fetch it again where the cache's record vouches for it."""
+    cached = home / "pretrained" / "horse2zebra.pth"
+    cached.parent.mkdir(parents=True)
+    torch.save(UnetGenerator(num_downs=5, ngf=4).state_dict(), cached)
+    data = cached.read_bytes()
+    zoo._write_record(cached, size=len(data), digest=hashlib.sha256(data).hexdigest(), url="http://old/horse2zebra.pth")
+    with pytest.raises(CycleGANError) as info:
+        load_generator("pretrained:horse2zebra")
+    assert str(info.value) == (
+        f"{cached} is not the published horse2zebra: it holds a U-Net generator, 5 levels, ngf 4, BatchNorm, where "
+        "horse2zebra is the reference's ResNet generator, 2 blocks, ngf 8, InstanceNorm (no affine), no dropout; "
+        f"delete {cached} so that the next use of pretrained:horse2zebra downloads it again"
+    )
+    zoo.record_path(cached).unlink()  # no record: checked as a download is, and fetched again
+    good, net = generator_bytes(tmp_path)
+    publish(server, "horse2zebra", good)
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
+    assert load_generator("pretrained:horse2zebra") is not None and cached.read_bytes() == good
+
+
+def test_the_catalogues_own_architecture_is_accepted_under_its_name(home, monkeypatch):
+    """The catalogue's generators are the paper's ResNet, 9 blocks of 64 filters (the tests' are tiny: `conftest`):
+    such a file, put in the cache by hand, loads as horse2zebra without a network."""
+    monkeypatch.setattr(zoo, "PUBLISHED_ARCHITECTURE", {"kind": "resnet", "ngf": 64, "depth": 9, "norm": "instance"})
+    net = ResnetGenerator()  # the reference's defaults, those of its published files
+    assert sum(p.numel() for p in net.parameters()) == zoo.PARAMETERS
+    cached = home / "pretrained" / "horse2zebra.pth"
+    cached.parent.mkdir(parents=True)
+    torch.save(net.state_dict(), cached)
+    assert zoo.fetch_model("horse2zebra", progress=False).path == cached
+    assert load_generator("pretrained:horse2zebra") is not None
+    tiny = tiny_published_generator().state_dict()  # a ResNet too, but not the paper's
+    mismatch = zoo.published_mismatch("horse2zebra", tiny, source="tiny.pth")
+    assert mismatch is not None and mismatch.startswith("it holds a ResNet generator, 2 blocks, ngf 8, InstanceNorm")
+    assert zoo.published_mismatch("my_model", tiny, source="tiny.pth") is None  # outside the catalogue: unknown
 
 
 def test_a_generator_with_nan_weights_is_refused_not_cached(server, tmp_path, home):

@@ -30,7 +30,19 @@ import yaml
 from . import families
 from .errors import CycleGANError, nearest
 from .files import FolderLock
-from .options import MAX_SEED, Options, Section, check_choice, check_value, choice_hint, coerce, flag_of, given_as, opt
+from .options import (
+    MAX_SEED,
+    Options,
+    Section,
+    check_choice,
+    check_value,
+    choice_hint,
+    coerce,
+    flag_of,
+    given_as,
+    given_as_any,
+    opt,
+)
 from .presets import PRESETS, preset_choices, split_preset
 from .run_files import BEST_NAME, CHECKPOINT_NAME, started_in
 from .shared_options import (
@@ -750,10 +762,14 @@ def resolve(
     if named_family is not None:  # `--preset cut`: the paper's recipe for --model cut
         given = overrides.setdefault("family", named_family)
         if given != named_family:  # a config file's family is named as the file's key: no --model was typed
-            source = f"{given} (option '{names['family']}')" if names and "family" in names else f"--model {given}"
+            # as the caller gave them: a Python caller's `preset='cut'` was told of '--preset cut' and --model
+            in_file = names is not None and "family" in names
+            model = given_as("family", given, flag="--model")
+            source = f"{given} (option '{names['family']}')" if in_file else model
+            named, recipes = given_as("preset", named_family), given_as_any("preset", tuple(PRESETS))
             raise CycleGANError(
-                f"option '--preset {named_family}' names a model family, not {source}; "
-                "give the recipe with --preset paper|seed|fast and the family with --model"
+                f"{named} names a model family, not {source}; give {named} alone, or the recipe {recipes} with "
+                f"{'that family' if in_file else model}"
             )
     values: dict[str, Any] = {}
     if base is None:
@@ -883,14 +899,17 @@ def check_alternatives(given: dict[str, Any], *, names: Mapping[str, str] | None
         keys = (
             ("steps", "epochs") if length else ("data", "domain_a" if given.get("domain_a") is not None else "domain_b")
         )
-        both = said_once([f"'{names[k]}'" if k in names else "--" + k.replace("_", "-") for k in keys])
+        both = said_once([f"'{names[k]}'" if k in names else given_as(k) for k in keys])
         what = "set the training length" if length else "name the training images"
         raise CycleGANError(f"options {both} each {what}: give one of them")
+    # as the caller gave them: a Python caller's `resolve({"steps": 5, "epochs": 2})` was told of '--steps'
     if length:
-        raise CycleGANError("options '--steps' and '--epochs' each set the training length: give one of them")
+        steps, epochs = given_as("steps"), given_as("epochs")
+        raise CycleGANError(f"options '{steps}' and '{epochs}' each set the training length: give one of them")
+    data, domains = given_as("data"), f"{given_as('domain_a')}/{given_as('domain_b')}"
     raise CycleGANError(
-        "options '--data' and '--domain-a/--domain-b' each name the training images: give the dataset root "
-        "(--data) or the two folders, not both"
+        f"options '{data}' and '{domains}' each name the training images: give the dataset root ({data}) or the two "
+        "folders, not both"
     )
 
 
@@ -910,14 +929,15 @@ def check_family_options(
         accepting = families.accepting(key, known[key][0])
         # a run's config.json given as --config holds every option: one of another family at its default says nothing
         if family not in accepting and (typed or not at_default(key, value)):
-            name = (names or {}).get(key) or "--" + key.replace("_", "-")
+            name = (names or {}).get(key) or given_as(key)  # a Python caller's keyword: it typed no flag
             # a config file's family named as its key (`--model cut` was never typed), the file once
-            chosen = f"--model {family}"
+            chosen = given_as("family", family, flag="--model")
             if names and "family" in names:
                 in_file = _IN_FILE.fullmatch(f"'{names['family']}'")
                 same = in_file and f"'{name}'".endswith(f" in {in_file[2]}")
                 chosen = f"its 'family' {family}" if same else f"{family} (option '{names['family']}')"
-            raise CycleGANError(f"option '{name}' applies to --model {' or '.join(accepting)}, not to {chosen}")
+            applies = given_as_any("family", accepting, flag="--model")
+            raise CycleGANError(f"option '{name}' applies to {applies}, not to {chosen}")
 
 
 def at_default(key: str, value: Any) -> bool:
@@ -1044,11 +1064,13 @@ def validate(cfg: Config) -> Config:
         )
         for name, default in only_resnet:
             if getattr(m, name) != default:
-                raise CycleGANError(f"option '{name}' applies to the resnet generator only (--generator resnet)")
+                resnet = given_as("generator", "resnet")  # a Python caller's keyword: it typed no flag
+                raise CycleGANError(f"option '{name}' applies to the resnet generator only ({resnet})")
     check_size(cfg, d.size)
     if cfg.train.half_size_fraction:
         if m.generator == "unet":  # its depth is set for the full size
-            raise CycleGANError("option '--half-size-fraction' applies to the resnet and seed generators, not unet")
+            half = given_as("half_size_fraction")
+            raise CycleGANError(f"option '{half}' applies to the resnet and seed generators, not unet")
         check_size(cfg, d.size // 2, half=True)
     return cfg
 
@@ -1056,14 +1078,20 @@ def validate(cfg: Config) -> Config:
 def check_size(cfg: Config, size: int, *, half: bool = False) -> None:
     """Refuse a training size the networks cannot take; `half`: the size --half-size-fraction trains at."""
     m = cfg.model
-    what = f"option '--half-size-fraction': half of --size, {size} px," if half else f"option 'size': {size} px"
+    # the options as the caller gave them (`given_as`): a Python caller was told to "raise --size"
+    size_option = given_as("size")
+    what = (
+        f"option '{given_as('half_size_fraction')}': half of {size_option}, {size} px,"
+        if half
+        else f"option 'size': {size} px"
+    )
     # The discriminator's last normalised feature map must keep more than one pixel (InstanceNorm fails
     # on 1x1): floor(size / 2**d_layers) - 1 >= 2 for the PatchGAN, >= 1 (+ the final conv) for the seed D.
     need = 3 if m.discriminator.startswith("patchgan") else 2
     if m.discriminator != "projected" and size // 2**m.d_layers < need:
         raise CycleGANError(
-            f"{what} is too small for a {m.discriminator} discriminator with d_layers={m.d_layers} (needs >= "
-            f"{need * 2**m.d_layers} px); raise --size or lower --d-layers"
+            f"{what} is too small for a {m.discriminator} discriminator with {given_as('d_layers', m.d_layers)} "
+            f"(needs >= {need * 2**m.d_layers} px); raise {size_option} or lower {given_as('d_layers')}"
         )
     if "projected" in m.discriminator and size < 32:
         raise CycleGANError(
@@ -1075,8 +1103,9 @@ def check_size(cfg: Config, size: int, *, half: bool = False) -> None:
         d = m.block_dilation
         need = 4 * max(2, d + 1) if m.padding == "reflect" else 8
         if size < need:
-            why = f"its reflection pads with --block-dilation {d}" if need > 8 else "its 1/4-size map"
-            hint = "raise --size, lower --block-dilation or give --padding zeros" if need > 8 else "raise --size"
+            why = f"its reflection pads with {given_as('block_dilation', d)}" if need > 8 else "its 1/4-size map"
+            lower = f", lower {given_as('block_dilation')} or give {given_as('padding', 'zeros')}" if need > 8 else ""
+            hint = f"raise {size_option}{lower}"
             raise CycleGANError(f"{what} is too small for the resnet generator (needs >= {need} px for {why}); {hint}")
     multiple = {"seed": 8, "resnet": 4, "unet": 1}[m.generator]  # the U-Net pads itself
     if size % multiple or (half and cfg.data.size % 2):

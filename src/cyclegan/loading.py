@@ -247,6 +247,11 @@ def generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoi
 def _generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMAChoice) -> nn.Module:
     if direction not in GENERATOR_FOR:
         raise CycleGANError(f"direction must be AtoB or BtoA, got {direction!r}")
+    published = zoo.cached_name(source)  # a published name's file in the cache: refused with the way to refetch it
+    fetch_again = f"delete {source} so that the next use of {zoo.PREFIX}{published} downloads it again"
+    # cached (and recorded) before downloads were checked for it: a U-Net served as horse2zebra was used as one
+    if published is not None and (mismatch := zoo.published_mismatch(published, ckpt, source=source)) is not None:
+        raise CycleGANError(f"{source} is not the published {published}: {mismatch}; {fetch_again}")
     if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT:
         cfg = config_from_dict(ckpt["config"], source=source)
         net = build_generator(cfg.model)
@@ -276,11 +281,9 @@ def _generator_from(ckpt: Any, direction: Direction, *, source: str, ema: EMACho
             )
     # Training never saves a non-finite weight; one here made every output NaN (black images, NaN scores).
     if (bad := first_non_finite(net.state_dict())) is not None:
-        fix = "use another checkpoint"
         # a published generator cached (and recorded) before downloads were checked for NaN: the cache's record
         # matches it, so every use failed here and none fetched it again
-        if (name := zoo.cached_name(source)) is not None:
-            fix = f"delete {source} so that the next use of {zoo.PREFIX}{name} downloads it again"
+        fix = "use another checkpoint" if published is None else fetch_again
         raise CycleGANError(
             f"{source}: the {direction} generator's {bad} holds NaN or infinite values (a damaged file, or weights "
             f"of a run that diverged); {fix}"

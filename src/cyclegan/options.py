@@ -27,7 +27,7 @@ import shlex
 import sys
 import types
 import typing
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import MISSING, field, fields
 from typing import Any, ClassVar, Literal
 
@@ -334,6 +334,21 @@ def given_as(key: str, value: Any = MISSING, *, flag: str | None = None) -> str:
     if value is False:
         return f"--no-{flag[2:]}"
     return shlex.join([flag, *map(str, value if isinstance(value, tuple) else (value,))])  # as typed: --nce-layers 0 4
+
+
+def given_as_any(key: str, values: Sequence[Any], *, flag: str | None = None) -> str:
+    """The option `key` with any of `values`, as `given_as` words it: `--model cut or fastcut` on a command line,
+    `family='cut' or 'fastcut'` in Python."""
+    name = given_as(key, flag=flag)  # the flag, or the keyword
+    rest = [given_as(key, v, flag=flag).removeprefix(name).removeprefix(" ").removeprefix("=") for v in values[1:]]
+    return " or ".join([given_as(key, values[0], flag=flag), *rest])
+
+
+def given_together(*options: str) -> str:
+    """Options worded by `given_as`, written as their caller writes them together: flags apart by a space, as
+    typed (`--preset paper --model cut`), a Python caller's keywords by a comma (`preset='paper', family='cut'`,
+    where "preset='paper' family='cut'" read as no call does)."""
+    return (" " if _FROM_FLAGS.get() else ", ").join(options)
 
 
 def _keyword_errors(check: Callable[[Any], None]) -> Callable[[Any], None]:

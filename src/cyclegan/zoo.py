@@ -13,8 +13,9 @@ A download
 2. computes the file's SHA-256 and compares it with `--sha256` or the catalogue's pinned digest; a
    mismatch deletes the file;
 3. loads it weights-only (`torch.load(weights_only=True)`, after its zip directory is sized) and builds
-   the generator it describes: a file that is not a generator, or holds NaN or infinite weights, is deleted
-   and refused in one line;
+   the generator it describes: a file that is not a generator, or holds NaN or infinite weights, or (under a
+   catalogue name) holds another network than the catalogue's ResNet (`published_mismatch`), is deleted and
+   refused in one line;
 4. records its size and SHA-256 in `CACHE/NAME.pth.json`, then renames it to `CACHE/NAME.pth` in one step,
    so a cached file is always complete and checked.
 
@@ -67,6 +68,9 @@ ATTEMPTS = 3  # connections per download before asking the user to run again (ea
 # Every published generator is the paper's: ResNet, 9 blocks, 64 filters, InstanceNorm without affine
 # parameters, no dropout, trained on 256 px crops (REFERENCE.md section 9).
 ARCHITECTURE = "ResNet-9, 64 filters, InstanceNorm, trained at 256 px"
+# ... as `interop.foreign.ForeignArchitecture` reads it from a file's tensors (its other fields at their defaults:
+# no affine norm, no dropout, strided resampling): a file under a catalogue name must hold this network
+PUBLISHED_ARCHITECTURE = {"kind": "resnet", "ngf": 64, "depth": 9, "norm": "instance"}
 PARAMETERS = 11_378_179
 FILE_MB = 45.6  # float32 weights plus the zip container (about 4 bytes a parameter)
 CATALOGUE_MAX_MB = 50.0  # a published generator's download is refused beyond this (FILE_MB and a margin)
@@ -287,7 +291,7 @@ def check_cached(target: Path, *, url: str) -> tuple[str | None, str | None]:
     record = _read_record(target)
     if record is None:
         try:
-            _check_generator(target, url=str(target), delete=False)
+            _check_generator(target, name=target.stem, url=str(target), delete=False)
         except CycleGANError as e:
             return f"has no record of its download and is not a usable generator ({e})", None
         digest = file_sha256(target)
@@ -358,25 +362,37 @@ def download_bounds(
 # --- downloading ------------------------------------------------------------------------------------------
 
 
-def _check_generator(part: Path, *, url: str, delete: bool = True) -> None:
-    """Refuse (deleting `part` unless `delete` is False) a file that is not a generator: weights-only load,
-    then the network built."""
-    # torch only when a download is checked: `cyclegan pretrained list` and `--help` stay instant
-    from .checkpoint import check_checkpoint
-    from .interop.foreign import load_foreign_generator
+def published_mismatch(name: str, obj: object, *, source: str) -> str | None:
+    """How a loaded file under the catalogue's `name` is not the network the catalogue says it is
+    (PUBLISHED_ARCHITECTURE), or None (also for names outside the catalogue: nothing is known of them). A mirror
+    serving a pix2pix U-Net as horse2zebra was cached and used without a word. A file that is no generator at
+    all is refused as one line (CycleGANError naming `source`)."""
+    if name not in MODELS:
+        return None
+    # torch only when a file is checked: `cyclegan pretrained list` and `--help` stay instant
+    from .interop.foreign import ForeignArchitecture, foreign_architecture
     from .run_files import FORMAT
-    from .safeload import first_non_finite, load_weights_only
+
+    expected = ForeignArchitecture(**PUBLISHED_ARCHITECTURE)  # type: ignore[arg-type]
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        found = "a checkpoint of this project's"  # its own stored config says what: not the reference's file
+    else:
+        arch = foreign_architecture(obj, source=source)
+        if arch == expected:
+            return None
+        found = f"a {arch.describe()}"
+    return f"it holds {found}, where {name} is the reference's {expected.describe()}"
+
+
+def _check_generator(part: Path, *, name: str, url: str, delete: bool = True) -> None:
+    """Refuse (deleting `part` unless `delete` is False) a file that is not a generator, or not the network the
+    catalogue says `name` is (`published_mismatch`): weights-only load, then the network built."""
+    from .safeload import load_weights_only  # torch only when a download is checked: `--help` stays instant
 
     try:
         obj = load_weights_only(part)
-        if isinstance(obj, dict) and obj.get("format") == FORMAT:
-            check_checkpoint(obj, source=escape(part))  # named as 'the file' below: the address leads the line
-            weights = {"models": obj["models"], "ema": obj.get("ema") or {}}
-        else:
-            weights = load_foreign_generator(obj, source=escape(part)).state_dict()
-        # cached, a NaN generator failed every later use with "use another checkpoint", and was never fetched again
-        if (bad := first_non_finite(weights)) is not None:
-            raise CycleGANError(f"{bad} holds NaN or infinite values (a damaged file, or a run that diverged)")
+        if (mismatch := published_mismatch(name, obj, source=escape(part))) is None:
+            _check_weights(obj, source=escape(part))  # named as 'the file' below: the address leads the line
     except CycleGANError as e:
         # the file's own name said once, as the line's subject: the address twice read "URL is not a generator
         # file, so it was deleted: URL: unexpected extra.weight ..."
@@ -385,6 +401,31 @@ def _check_generator(part: Path, *, url: str, delete: bool = True) -> None:
             raise CycleGANError(reason) from None
         part.unlink(missing_ok=True)
         raise CycleGANError(f"{shown_address(url)} is not a generator file, so it was deleted: {reason}") from None
+    if mismatch is not None:  # a generator, but another network than the one its name promises
+        if not delete:
+            raise CycleGANError(f"not the published {name}: {mismatch}")
+        part.unlink(missing_ok=True)
+        raise CycleGANError(
+            f"{shown_address(url)} is not the published {name}, so it was deleted: {mismatch}; a mirror's own model "
+            "goes under a name outside the catalogue"
+        )
+
+
+def _check_weights(obj: object, *, source: str) -> None:
+    """Refuse a loaded file whose generator cannot be built, or holds NaN or infinite weights."""
+    from .checkpoint import check_checkpoint
+    from .interop.foreign import load_foreign_generator
+    from .run_files import FORMAT
+    from .safeload import first_non_finite
+
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        check_checkpoint(obj, source=source)
+        weights = {"models": obj["models"], "ema": obj.get("ema") or {}}
+    else:
+        weights = load_foreign_generator(obj, source=source).state_dict()
+    # cached, a NaN generator failed every later use with "use another checkpoint", and was never fetched again
+    if (bad := first_non_finite(weights)) is not None:
+        raise CycleGANError(f"{bad} holds NaN or infinite values (a damaged file, or a run that diverged)")
 
 
 def fetch_model(
@@ -473,7 +514,7 @@ def fetch_model(
             raise CycleGANError(
                 f"SHA-256 of {shown_address(url)} is {digest}, expected {expected}; the download was deleted"
             )
-        _check_generator(part, url=url)
+        _check_generator(part, name=name, url=url)
         try:
             with part.open("rb+") as f:  # on disk before the rename makes it the cached file
                 os.fsync(f.fileno())

@@ -181,10 +181,12 @@ def _shape(t: torch.Tensor) -> str:
     return "x".join(map(str, t.shape)) or "scalar"
 
 
-def _norm_of(sd: Mapping[str, torch.Tensor], conv: str, norm: str, *, source: str) -> tuple[NormKind, bool]:
-    """The reference adds conv biases exactly when the norm is InstanceNorm, so the first conv's bias
-    tells the norm; the norm's own `weight` tells whether it is affine."""
-    if f"{conv}.bias" in sd:
+def _norm_of(sd: Mapping[str, torch.Tensor], conv: str, norm: str, *, other: str, source: str) -> tuple[NormKind, bool]:
+    """The reference adds conv biases exactly when the norm is InstanceNorm, so the first conv's bias (or, where a
+    damaged file lost it, the bias of `other`, a later conv followed by a norm) tells the norm; the norm's own
+    `weight` tells whether it is affine."""
+    # a file missing model.1.bias alone was taken for the reference's norm 'none', not named as missing it
+    if f"{conv}.bias" in sd or (f"{other}.bias" in sd and f"{norm}.running_mean" not in sd):
         return "instance", f"{norm}.weight" in sd
     if f"{norm}.running_mean" in sd:
         return "batch", False
@@ -231,7 +233,7 @@ def _infer_resnet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArch
             f"{source}: block model.{first} holds convs at conv_block.{sorted(convs)}, expected conv_block.1 and "
             "conv_block.5 (or conv_block.6 with dropout)"
         )
-    norm, affine = _norm_of(sd, "model.1", "model.2", source=source)
+    norm, affine = _norm_of(sd, "model.1", "model.2", other=f"model.{first}.conv_block.1", source=source)
     top = max(int(m[1]) for k in sd if (m := re.fullmatch(r"model\.(\d+)\.weight", k)))
     last = sd[f"model.{top}.weight"]
     if tuple(last.shape[2:]) == (7, 7):  # the output conv, (out, in, 7, 7); not there: named as missing below
@@ -262,7 +264,8 @@ def _infer_unet(sd: Mapping[str, torch.Tensor], *, source: str) -> ForeignArchit
         prefix += "3.model."
     if levels < 5:
         raise CycleGANError(f"{source}: found a U-Net with {levels} levels, expected at least 5 (unet_256 has 8)")
-    norm, affine = _norm_of(sd, "model.model.1.model.1", "model.model.1.model.2", source=source)
+    inner = "model.model.1.model.3.model.1"  # the next level's down conv
+    norm, affine = _norm_of(sd, "model.model.1.model.1", "model.model.1.model.2", other=inner, source=source)
     if (up := sd.get("model.model.3.weight")) is not None:  # the outermost transposed conv: (in, out, 4, 4)
         _check_outputs(up, 1, source=source)
     return ForeignArchitecture(kind="unet", ngf=int(w.shape[0]), depth=levels, norm=norm, affine=affine)
@@ -482,6 +485,19 @@ def _fill_batches_tracked(sd: dict[str, torch.Tensor], net: nn.Module) -> dict[s
     return {**sd, **{k: t for k, t in counts.items() if k not in sd}}
 
 
+def _counts_as_integers(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """BatchNorm's `num_batches_tracked` as the integer count it is: a file whose every tensor was converted
+    (`{k: v.half() for k, v in sd.items()}`, where `module.half()` keeps the count an integer) was refused as
+    "num_batches_tracked is a torch.float16 tensor". A count unused in eval; a value that is no count stays, to be
+    named by `load_state_into`."""
+    out = dict(sd)
+    for k, t in sd.items():
+        whole = t.is_floating_point() and not t.is_meta and t.numel() == 1 and float(t) >= 0 and float(t).is_integer()
+        if k.rpartition(".")[2] == "num_batches_tracked" and whole:
+            out[k] = t.long()
+    return out
+
+
 def _check_blur_filters(sd: dict[str, torch.Tensor], net: nn.Module, *, source: str) -> dict[str, torch.Tensor]:
     """The CUT code saves its fixed resampling filters (`filt`); ours are fixed too and not saved. Each must
     be the filter we compute with (a different filter size would compute something else); then it is dropped."""
@@ -524,6 +540,23 @@ def load_state_into(net: nn.Module, sd: Mapping[str, torch.Tensor], arch: Foreig
     net.load_state_dict(sd, strict=True)
 
 
+def _read(
+    obj: object, direction: str, *, source: str
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], ForeignArchitecture]:
+    """A loaded foreign file's generator tensors as found, under the reference's names where they are its layout
+    (`strip_prefix`), and the network they describe: by name in the reference layout, else by order and shape."""
+    raw = select_state_dict(obj, direction, source=source)
+    sd = strip_prefix(raw)
+    arch = infer_architecture(sd, source=source) if is_reference_layout(sd) else infer_by_shapes(raw, source=source)
+    return raw, sd, arch
+
+
+def foreign_architecture(obj: object, direction: str = "AtoB", *, source: str = "checkpoint") -> ForeignArchitecture:
+    """The network `load_foreign_generator` builds for a loaded foreign file, read from its tensors without
+    building it (`zoo.check_published`: a published name's file must be the network its catalogue names)."""
+    return _read(obj, direction, source=source)[2]
+
+
 def load_foreign_generator(obj: object, direction: str = "AtoB", *, source: str = "checkpoint") -> nn.Module:
     """A generator from a loaded foreign file (a state dict, or a dict holding generators by name).
 
@@ -531,10 +564,8 @@ def load_foreign_generator(obj: object, direction: str = "AtoB", *, source: str 
     BatchNorm on its running statistics: the reference's `--eval`), on the CPU. A plain state dict holds
     one generator, which is used whatever `direction` says.
     """
-    raw = select_state_dict(obj, direction, source=source)
-    sd = strip_prefix(raw)
+    raw, sd, arch = _read(obj, direction, source=source)
     if is_reference_layout(sd):
-        arch = infer_architecture(sd, source=source)
         net = build_bounded(arch, source=source)
         sd = _check_blur_filters(sd, net, source=source)
         if arch.norm == "instance":
@@ -542,8 +573,7 @@ def load_foreign_generator(obj: object, direction: str = "AtoB", *, source: str 
         else:
             sd = _fill_batches_tracked(sd, net)
     else:  # other names: matched by order and shape, errors naming the file's own keys
-        arch = infer_by_shapes(raw, source=source)
         net = build_bounded(arch, source=source)
         sd = {**net.state_dict(), **match_by_order(raw, net, arch, source=source)}
-    load_state_into(net, sd, arch, source=source)
+    load_state_into(net, _counts_as_integers(sd), arch, source=source)
     return net.eval().requires_grad_(False)

@@ -41,7 +41,7 @@ from ..data.io import (
 )
 from ..errors import CycleGANError, counted, escape
 from ..families import family
-from ..options import given_as
+from ..options import given_as, given_together
 from ..shared_options import MAX_PIXELS
 from . import distributed as ddp
 from .signals import worker_init
@@ -91,7 +91,7 @@ def domain_folders(cfg: Config) -> tuple[Path, Path, Path | None, Path | None]:
         raise CycleGANError(
             f"option 'data': {root} holds no {' and no '.join(missing)} ({given_as('data', 'ROOT')} reads ROOT/trainA "
             "and ROOT/trainB): give the folder holding them, or name two folders of images with "
-            f"{given_as('domain_a', 'DIR')} {given_as('domain_b', 'DIR')}"
+            f"{given_together(given_as('domain_a', 'DIR'), given_as('domain_b', 'DIR'))}"
         )
     test_a, test_b = root / "testA", root / "testB"
     # a link makes two splits one folder (trainA -> trainB): the same images in both domains

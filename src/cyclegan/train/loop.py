@@ -264,8 +264,9 @@ def _checked_images(
             ("reading the checkpoint", "the run folder") if read else ("checking the images", "the image folders")
         )
         raise CycleGANError(
-            f"time limit of {limit:g} min reached while {during}, before the first step; {kept}: give more "
-            f"{given_as('time_limit')}, or if a read hangs, check {where} (a stalled network drive?)"
+            # "give more time_limit" read as no sentence to a Python caller: the option with its value, as it writes it
+            f"time limit of {limit:g} min reached while {during}, before the first step; {kept}: allow more time with "
+            f"{given_as('time_limit', 'M')}, or if a read hangs, check {where} (a stalled network drive?)"
         ) from None
 
 

@@ -31,7 +31,7 @@ from ..config import (
 )
 from ..errors import CycleGANError, escape
 from ..files import FolderLock, broken_link, link_note, remove_stale_temporaries, write_atomic
-from ..options import flag_of, given_as
+from ..options import flag_of, given_as, given_together
 from ..presets import split_preset
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR
 from . import distributed as ddp
@@ -90,7 +90,9 @@ def prepare_config(
         value = overrides[key]
         # `--preset cut`, as the run was started: the paper's recipe for --model cut, not a change
         if key == "preset" and split_preset(value) not in ((stored.preset, None), (stored.preset, stored.model.family)):
-            uses = f"{given_as('preset', stored.preset)} {given_as('family', stored.model.family, flag='--model')}"
+            uses = given_together(
+                given_as("preset", stored.preset), given_as("family", stored.model.family, flag="--model")
+            )
             name = (names or {}).get(key, key)  # a config file's key as the file's
             raise CycleGANError(f"option '{name}' cannot change on resume (the run uses {uses})")
         # as stored: `--nce-layers 0 4 8 12` (a list) is the run's (0, 4, 8, 12)
