@@ -3230,6 +3230,34 @@ def test_with_two_visitors_running_jobs_each_cancel_stops_its_own(tmp_path):
         assert stops.cancel(a) == "a's line" and stop_a.is_set()
 
 
+def test_a_failed_job_clears_the_last_result_but_not_a_cancel_s_line(tmp_path, run):
+    """Gradio left a tab's outputs as they were under a failed job's Error pop-up: the last job's images and table
+    read as the new job's result. Now each heavy job's failure empties its tab's outputs and says so in its line;
+    a Cancel's line is kept (Gradio reports a job cancelled before its first answer as failed), and so is a running
+    job's result when the page's second job is refused (--max-jobs-per-visitor)."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.app import build_app
+    from cyclegan.web.engine import FAILED, HEAVY, Stops
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(runs=(str(run),)), [], tmp_path / "work")
+    jobs = {i: f for i, f in app.fns.items() if f.concurrency_id == HEAVY}
+    assert len(jobs) == 4  # Translate, Video, Style transfer, Compare
+    for index, job in jobs.items():
+        (on_failure,) = [f for f in app.fns.values() if f.trigger_after == index and f.trigger_only_on_failure]
+        assert on_failure.outputs == job.outputs
+        page = SimpleNamespace(session_hash=f"page{index}")
+        cleared = on_failure.fn(page)
+        assert [v for v in cleared if v is not None] == [FAILED]  # the tab's line; images, files, clip emptied
+        # the tab's Stops, as its Cancel button reaches it
+        tab_stops = next(c.cell_contents for c in on_failure.fn.__closure__ if isinstance(c.cell_contents, Stops))
+        tab_stops.cancel(page)
+        assert all(v is not None and v is not FAILED for v in on_failure.fn(page))  # the Cancel's line stays
+        assert on_failure.fn(page) == cleared  # once: the next job's failure clears again
+        with tab_stops.flag(page):  # its own job running: a second one refused leaves its results
+            assert all(v is not None and v is not FAILED for v in on_failure.fn(page))
+
+
 def test_the_vgg19_weights_missing_on_the_page_offers_no_weights_option(tmp_path, monkeypatch):
     """The Style tab's vgg19 without cached weights said "(or pass --weights FILE)": the page has no such
     option (a hostile probe). The page's message offers the download and lite0 only; the CLI's keeps --weights."""
