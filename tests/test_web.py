@@ -1287,6 +1287,20 @@ def test_an_animated_upload_in_translate_is_sent_to_the_video_tab(engine, tmp_pa
     assert [Path(d).name for d in downloads] == ["walk_AtoB.png"]
 
 
+def test_a_multi_page_tiff_upload_is_said_in_the_page_and_not_in_the_api_s_words_in_the_log(engine, tmp_path, capsys):
+    """A multi-page TIFF translated in the page wrote "warning: images[0] is animated: only its current frame is
+    translated (a clip: translate_video)" to the server's log: the Python API's words, about a list the operator
+    never made and a function the page does not offer, and a TIFF is no clip. The page's warning names it alone."""
+    from cyclegan.web.translate_tab import TranslateTab
+
+    pages = [Image.fromarray(np.full((20, 24, 3), 60 * i, np.uint8)) for i in range(3)]
+    pages[0].save(tmp_path / "scan.tif", save_all=True, append_images=pages[1:])
+    with pytest.warns(UserWarning, match="^scan.tif holds 3 frames .pages.; only the first is translated, the other 2"):
+        _, downloads, _ = TranslateTab(engine).translate([str(tmp_path / "scan.tif")], engine.models()[0].key, "AtoB")
+    assert [Path(d).name for d in downloads] == ["scan_AtoB.png"]
+    assert "images[0]" not in capsys.readouterr().err
+
+
 def test_a_thin_upload_is_bounded_by_the_work_its_padding_costs(tmp_path, run):
     """--max-pixels bounded an upload's pixels, not the work: the generator pads each side to its multiple and
     least size, so a 25,000,000 x 1 PNG (25 MP in a few kB) ran as 8 rows through a ResNet, 512 through a U-Net
