@@ -673,6 +673,16 @@ def test_a_clip_upload_deleted_before_its_job_runs_is_one_line(engine, tmp_path)
         VideoTab(engine).translate(str(gone), engine.models()[0].key, "AtoB", False, 0.0)
 
 
+def test_a_text_file_uploaded_as_a_clip_is_named_as_no_video_with_the_kinds_that_are(engine, tmp_path):
+    """A text file named .mp4 in the Video tab got FFmpeg's "Invalid data found when processing input"."""
+    from cyclegan.web.video_tab import VideoTab
+
+    (tmp_path / "notes.mp4").write_text("hello")
+    said = "^cannot read clip notes.mp4: it is not a video FFmpeg can read .MP4, MOV, MKV or WebM; or an animated GIF"
+    with pytest.raises(CycleGANError, match=said):
+        VideoTab(engine).translate(str(tmp_path / "notes.mp4"), engine.models()[0].key, "AtoB", False, 0.0)
+
+
 def _animated(path: Path, n: int) -> Path:
     """An animated GIF or WebP (by `path`'s extension) of `n` 40x50 frames, 50 ms each."""
     frames = [Image.fromarray(np.full((50, 40, 3), 10 * i, np.uint8)) for i in range(n)]
