@@ -897,7 +897,7 @@ def test_the_api_names_an_animated_pngs_left_out_frames_and_points_a_video_to_tr
     assert f"warning: {tmp_path / 'anim.png'} holds 3 frames (pages); only the first" in capsys.readouterr().err
     with Image.open(tmp_path / "anim.png") as im:  # opened by the caller: one frame of it, said too
         assert translate(G, im).size == (24, 16)
-    assert "warning: images[0] is animated: only its current frame is translated" in capsys.readouterr().err
+    assert "warning: images[0] holds 3 frames (pages); only its current one is translated" in capsys.readouterr().err
     exif = Image.Exif()
     exif[0x0112] = 6  # turned: translate works on an upright copy, which is not animated itself
     pages[0].save(tmp_path / "turned.webp", save_all=True, append_images=pages[1:], duration=100, exif=exif)
@@ -907,6 +907,36 @@ def test_the_api_names_an_animated_pngs_left_out_frames_and_points_a_video_to_tr
     (tmp_path / "clip.mp4").write_bytes(b"\0\0\0\x18ftypisom" + bytes(64))
     with pytest.raises(CycleGANError, match=r"clip.mp4 is a video clip, not an image: .* cyclegan.translate_video"):
         translate(G, [tmp_path / "clip.mp4"])
+
+
+def test_a_multi_page_tiff_s_left_out_pages_are_said_once_and_not_as_a_clip(tiny, tmp_path, capsys):
+    """A multi-page TIFF's path was said twice, the second time as "images[0] is animated: ... (a clip:
+    translate_video)", which takes no TIFF: `read_image` gave the file's object, still "animated" (the page's
+    server log got that line for each such upload). Now its path is said once, and a TIFF the caller opened is
+    said as pages; an animated GIF opened by the caller is still pointed to translate_video."""
+    from cyclegan.data.io import read_image
+
+    first_of_3 = "only the first is translated, the other 2 are left out"
+    G = load_generator(tiny, "AtoB")
+    pages = [Image.new("RGB", (24, 16), (60 * i, 90, 30)) for i in range(3)]
+    pages[0].save(tmp_path / "scan.tif", save_all=True, append_images=pages[1:])
+    pages[0].save(tmp_path / "walk.gif", save_all=True, append_images=pages[1:], duration=100)
+    assert translate(G, tmp_path / "scan.tif").size == (24, 16)
+    warned = capsys.readouterr().err.splitlines()
+    assert warned == [f"warning: {tmp_path / 'scan.tif'} holds 3 frames (pages); {first_of_3}"]
+    first = read_image(tmp_path / "scan.tif")
+    assert np.asarray(first).tolist() == np.asarray(pages[0]).tolist()  # the first page, as a still
+    translate(G, first)
+    assert capsys.readouterr().err == ""
+    with Image.open(tmp_path / "scan.tif") as im:
+        translate(G, im)
+    assert capsys.readouterr().err == "warning: images[0] holds 3 frames (pages); only its current one is translated\n"
+    with Image.open(tmp_path / "walk.gif") as im:
+        translate(G, im)
+    assert (
+        "images[0] is animated: only its current frame is translated (a clip: translate_video)"
+        in capsys.readouterr().err
+    )
 
 
 def test_a_double_star_glob_leaves_hidden_files_out_as_the_glob_module_does(tiny, tmp_path, capsys):

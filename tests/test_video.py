@@ -1031,6 +1031,19 @@ def test_an_empty_clip_file_is_named_as_empty(ckpt, tmp_path, capsys):
     assert f"error: cannot read clip {tmp_path / 'empty.mp4'}: the file is empty (0 bytes)" in capsys.readouterr().err
 
 
+def test_a_text_file_named_as_a_clip_is_said_to_be_no_video_we_read(ckpt, tmp_path, capsys):
+    """A text file named .mp4 (or random bytes named .mkv) was FFmpeg's "Invalid data found when processing input",
+    which names neither what is wrong nor what would do. Now the line says it is not a video read here, and which
+    are."""
+    (tmp_path / "notes.mp4").write_text("not a video at all\n")
+    (tmp_path / "noise.mkv").write_bytes(bytes(range(256)) * 8)
+    for clip in (tmp_path / "notes.mp4", tmp_path / "noise.mkv"):
+        assert translate(ckpt, tmp_path / "out", clip) == 1
+        err = capsys.readouterr().err
+        assert f"error: cannot read clip {clip}: it is not a video FFmpeg can read (MP4, MOV, MKV or WebM;" in err
+        assert "Invalid data" not in err
+
+
 def test_a_live_matroska_recording_cut_short_is_refused_not_half_translated(ckpt, tmp_path, capsys):
     """An MKV written to a pipe (a live recording, OBS, `ffmpeg ... -f matroska -`) declares no Segment size,
     so one cut short was translated into part of a clip without a word; its last Cluster's size tells."""

@@ -673,6 +673,16 @@ def test_a_clip_upload_deleted_before_its_job_runs_is_one_line(engine, tmp_path)
         VideoTab(engine).translate(str(gone), engine.models()[0].key, "AtoB", False, 0.0)
 
 
+def test_a_text_file_uploaded_as_a_clip_is_named_as_no_video_with_the_kinds_that_are(engine, tmp_path):
+    """A text file named .mp4 in the Video tab got FFmpeg's "Invalid data found when processing input"."""
+    from cyclegan.web.video_tab import VideoTab
+
+    (tmp_path / "notes.mp4").write_text("hello")
+    said = "^cannot read clip notes.mp4: it is not a video FFmpeg can read .MP4, MOV, MKV or WebM; or an animated GIF"
+    with pytest.raises(CycleGANError, match=said):
+        VideoTab(engine).translate(str(tmp_path / "notes.mp4"), engine.models()[0].key, "AtoB", False, 0.0)
+
+
 def _animated(path: Path, n: int) -> Path:
     """An animated GIF or WebP (by `path`'s extension) of `n` 40x50 frames, 50 ms each."""
     frames = [Image.fromarray(np.full((50, 40, 3), 10 * i, np.uint8)) for i in range(n)]
@@ -1285,6 +1295,20 @@ def test_an_animated_upload_in_translate_is_sent_to_the_video_tab(engine, tmp_pa
     with pytest.warns(UserWarning, match="^walk.png holds 3 frames .pages.; only the first is translated, the other 2"):
         _, downloads, _ = tab.translate([str(tmp_path / "walk.png")], key, "AtoB")
     assert [Path(d).name for d in downloads] == ["walk_AtoB.png"]
+
+
+def test_a_multi_page_tiff_upload_is_said_in_the_page_and_not_in_the_api_s_words_in_the_log(engine, tmp_path, capsys):
+    """A multi-page TIFF translated in the page wrote "warning: images[0] is animated: only its current frame is
+    translated (a clip: translate_video)" to the server's log: the Python API's words, about a list the operator
+    never made and a function the page does not offer, and a TIFF is no clip. The page's warning names it alone."""
+    from cyclegan.web.translate_tab import TranslateTab
+
+    pages = [Image.fromarray(np.full((20, 24, 3), 60 * i, np.uint8)) for i in range(3)]
+    pages[0].save(tmp_path / "scan.tif", save_all=True, append_images=pages[1:])
+    with pytest.warns(UserWarning, match="^scan.tif holds 3 frames .pages.; only the first is translated, the other 2"):
+        _, downloads, _ = TranslateTab(engine).translate([str(tmp_path / "scan.tif")], engine.models()[0].key, "AtoB")
+    assert [Path(d).name for d in downloads] == ["scan_AtoB.png"]
+    assert "images[0]" not in capsys.readouterr().err
 
 
 def test_a_thin_upload_is_bounded_by_the_work_its_padding_costs(tmp_path, run):
@@ -3228,6 +3252,34 @@ def test_with_two_visitors_running_jobs_each_cancel_stops_its_own(tmp_path):
         assert stops.cancel(b) == "b's line"
         assert stop_b.is_set() and not stop_a.is_set()
         assert stops.cancel(a) == "a's line" and stop_a.is_set()
+
+
+def test_a_failed_job_clears_the_last_result_but_not_a_cancel_s_line(tmp_path, run):
+    """Gradio left a tab's outputs as they were under a failed job's Error pop-up: the last job's images and table
+    read as the new job's result. Now each heavy job's failure empties its tab's outputs and says so in its line;
+    a Cancel's line is kept (Gradio reports a job cancelled before its first answer as failed), and so is a running
+    job's result when the page's second job is refused (--max-jobs-per-visitor)."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.app import build_app
+    from cyclegan.web.engine import FAILED, HEAVY, Stops
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(runs=(str(run),)), [], tmp_path / "work")
+    jobs = {i: f for i, f in app.fns.items() if f.concurrency_id == HEAVY}
+    assert len(jobs) == 4  # Translate, Video, Style transfer, Compare
+    for index, job in jobs.items():
+        (on_failure,) = [f for f in app.fns.values() if f.trigger_after == index and f.trigger_only_on_failure]
+        assert on_failure.outputs == job.outputs
+        page = SimpleNamespace(session_hash=f"page{index}")
+        cleared = on_failure.fn(page)
+        assert [v for v in cleared if v is not None] == [FAILED]  # the tab's line; images, files, clip emptied
+        # the tab's Stops, as its Cancel button reaches it
+        tab_stops = next(c.cell_contents for c in on_failure.fn.__closure__ if isinstance(c.cell_contents, Stops))
+        tab_stops.cancel(page)
+        assert all(v is not None and v is not FAILED for v in on_failure.fn(page))  # the Cancel's line stays
+        assert on_failure.fn(page) == cleared  # once: the next job's failure clears again
+        with tab_stops.flag(page):  # its own job running: a second one refused leaves its results
+            assert all(v is not None and v is not FAILED for v in on_failure.fn(page))
 
 
 def test_the_vgg19_weights_missing_on_the_page_offers_no_weights_option(tmp_path, monkeypatch):

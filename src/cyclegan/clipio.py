@@ -326,7 +326,14 @@ def probe(path: str | Path) -> ClipInfo:
                 f"cannot read clip {path}: truncated (the file ends at byte {short[0]} of the {short[1]} its "
                 "header declares); copy or download it again"
             )
-        with av.open(str(path)) as c:
+        try:
+            opened = av.open(str(path))
+        except av.InvalidDataError:  # no demuxer took it (a text file named .mp4): FFmpeg's "Invalid data found"
+            raise CycleGANError(
+                f"cannot read clip {path}: it is not a video FFmpeg can read (MP4, MOV, MKV or WebM; or an animated "
+                "GIF or WebP), or its header is damaged"
+            ) from None
+        with opened as c:
             if c.format.name.endswith("_pipe") and c.format.name != "gif_pipe":  # an animated GIF is a clip
                 raise CycleGANError(_still_as_clip(path, c.format.name))
             v = _picture(c, path)

@@ -27,6 +27,7 @@ from .data.io import (
     as_read,
     as_rgb,
     frame_count,
+    frames_of,
     long_side_shape,
     megapixels,
     read_image,
@@ -251,12 +252,18 @@ def translate(
             stack = "; tensors of one size: give torch.stack(images)" if isinstance(im, torch.Tensor) else ""
             raise CycleGANError(f"images[{i}]: expected a PIL image or a path, got {_kind(im)}{stack}")
         decode(im, f"images[{i}]")
-        animated = getattr(im, "is_animated", False)  # asked first: as_read's copy (turned, converted) has none
+        # asked first: as_read's copy (turned, converted) has none. A clip (GIF, WebP) is translate_video's; a TIFF's
+        # pages or an APNG's frames it does not take (they were named a clip); an MPO's previews are no part of it
+        animated, clip = getattr(im, "is_animated", False), im.format in ("GIF", "WEBP")
+        frames = pages_of(im) if animated and not clip else 0
         im = as_read(im)  # a PIL image the caller opened: upright and in sRGB, as a file is read (no copy if it is)
         if 0 in im.size:
             raise CycleGANError(f"images[{i}]: an image of {im.width}x{im.height} pixels has nothing to translate")
-        if animated:  # an opened GIF, WebP or PNG animation: one frame of it, said
+        if animated and frames != 1:  # an opened GIF, WebP or PNG animation, a multi-page TIFF: one frame, said
             msg = f"warning: images[{i}] is animated: only its current frame is translated (a clip: translate_video)"
+            if not clip:
+                held = f"holds {frames or 'several'} frames (pages)"
+                msg = f"warning: images[{i}] {held}; only its current one is translated"
             print(msg, file=sys.stderr)
         im = as_rgb(im)  # not convert("RGB"): it clips 16-bit greyscale to white, keeps a colour key's pixels
         if size:
@@ -269,6 +276,14 @@ def translate(
             im = resize_long_side(im, size)
         results.append(to_pil(translate_batch(net, to_tensor(im).unsqueeze(0), tiling=tiling)[0]))
     return results[0] if single else results
+
+
+def pages_of(im: Image.Image) -> int:
+    """The frames (pages) of a caller's opened image (`frames_of`); 0 where its file, closed, cannot say."""
+    try:
+        return frames_of(im)
+    except (OSError, ValueError):  # Pillow seeks its file to count them
+        return 0
 
 
 def is_sequence_source(obj: object) -> bool:

@@ -407,6 +407,8 @@ def read_image(
             im.load()
             im = ImageOps.exif_transpose(im, in_place=True) or im  # no copy when nothing turns
             im = to_srgb(im)  # after turning: its copy keeps no EXIF
+            if getattr(im, "is_animated", False):  # the file's object still said "animated" (a multi-page TIFF, an
+                im = im.copy()  # APNG, a phone's MPO): `translate` named it a clip, a second line worded for the API
             return im if keep_mode else as_rgb(im)
     except FileNotFoundError:
         raise CycleGANError(image_not_found(path)) from None

@@ -82,6 +82,7 @@ class CompareTab:
                 **self.engine.heavy_events,
             )
             self.stops.wire(c_cancel, c_event, c_table)
+            self.stops.clear_on_failure(c_event, [c_gallery, c_table], c_table)
         return c_model
 
     def compare(

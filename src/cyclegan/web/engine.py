@@ -51,6 +51,7 @@ CANCELLED = "the job was cancelled"  # a stop no tab said in its own words (`use
 # How long a Cancel waits for a stopped job's own answer (Style's best image: it comes at Gatys' next step)
 CANCEL_WAIT_S = 10
 # Said whether or not a job of the page waits (Gradio drops it unseen by the server): an "if any", not news of a drop
+FAILED = "no result: the job failed, as its error says"  # in a tab's line, where the last job's result was
 NONE_RUNNING = "nothing of this page was running; its job waiting in the queue, if any, is dropped"
 
 
@@ -197,6 +198,8 @@ class Stops:
         self._flags: dict[str, Stop] = {}
         self._kept = 0  # the Cancel's outputs besides its line (`wire`)
         self._closed: OrderedDict[str, None] = OrderedDict()  # a reloaded page is a new session: none comes back
+        # The sessions whose job a Cancel ended: Gradio reports one cancelled before its first answer as failed
+        self._cancelled: OrderedDict[str, None] = OrderedDict()
 
     @contextlib.contextmanager
     def flag(self, request: gr.Request | None, said: str = "cancelled", kept: tuple = ()) -> Iterator[Stop]:
@@ -206,6 +209,7 @@ class Stops:
         stop, session = Stop(said, kept), getattr(request, "session_hash", None) or uuid.uuid4().hex
         if session in self._closed:
             raise CycleGANError("its page was closed while the job waited in the queue: dropped")
+        self._cancelled.pop(session, None)  # a Cancel before this job is no part of it
         self._flags[session] = stop
         try:
             yield stop
@@ -224,6 +228,7 @@ class Stops:
         running, say that a job still waiting in the queue is dropped (Gradio drops it; the server does not see
         whether there is one: a button's unqueued handler, to count them, ran only after the running job)."""
         session = getattr(request, "session_hash", None) or ""
+        remember(self._cancelled, session)
         if (stop := self._flags.get(session)) is not None:
             stop.set()
             if stop.kept:  # the job's own answer to keep: it comes at the job's next step
@@ -238,9 +243,7 @@ class Stops:
     def closed(self, request: gr.Request) -> None:
         """The session's page was closed or reloaded (`unload`): stop its running job, and drop any still queued."""
         if session := getattr(request, "session_hash", None):
-            self._closed[session] = None
-            while len(self._closed) > CLOSED_KEPT:
-                self._closed.popitem(last=False)
+            remember(self._closed, session)
         self.stop(request)
 
     def wire(self, cancel: gr.Button, event: Any, said: Any, kept: Sequence[Any] = ()) -> None:
@@ -249,6 +252,30 @@ class Stops:
         the job it cancelled."""
         self._kept = len(kept)
         cancel.click(self.cancel, None, [said, *kept], cancels=[event], queue=False)
+
+    def clear_on_failure(self, event: Any, outputs: Sequence[Any], said: Any) -> None:
+        """When `event`'s job fails, empty its `outputs` and put FAILED in `said` (one of them, the tab's Markdown
+        line): Gradio leaves a tab's outputs as they were under its Error pop-up, so the last job's images and table
+        read as this job's result. Not after a Cancel (its line stays), nor while the page's own job runs (a second
+        one refused by --max-jobs-per-visitor leaves the first's results)."""
+        cleared = tuple(FAILED if o is said else None for o in outputs)
+        unchanged = tuple(gr.skip() for _ in outputs)
+
+        def failed(request: gr.Request) -> tuple:
+            session = getattr(request, "session_hash", None) or ""
+            cancelled = session in self._cancelled
+            self._cancelled.pop(session, None)
+            return unchanged if cancelled or session in self._flags else cleared
+
+        event.failure(failed, None, list(outputs), queue=False)
+
+
+def remember(sessions: OrderedDict[str, None], session: str) -> None:
+    """Add `session` to `sessions`, forgetting the oldest beyond CLOSED_KEPT (a session never comes back to ask)."""
+    sessions[session] = None
+    sessions.move_to_end(session)
+    while len(sessions) > CLOSED_KEPT:
+        sessions.popitem(last=False)
 
 
 @contextlib.contextmanager

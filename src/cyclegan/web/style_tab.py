@@ -90,6 +90,7 @@ class StyleTab:
                 **self.engine.heavy_events,
             )
             self.stops.wire(s_cancel, s_event, s_info, kept=[s_image, s_download])
+            self.stops.clear_on_failure(s_event, [s_image, s_info, s_download], s_info)
 
     def stylize_live(
         self,

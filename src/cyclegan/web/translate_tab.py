@@ -128,6 +128,7 @@ class TranslateTab:
                 **engine.heavy_events,
             )
             self.stops.wire(t_cancel, t_event, t_info)
+            self.stops.clear_on_failure(t_event, [t_gallery, t_download, t_info], t_info)
         return t_model
 
     def translate_live(

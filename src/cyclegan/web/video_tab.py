@@ -127,6 +127,7 @@ class VideoTab:
                 **self.engine.heavy_events,
             )
             self.stops.wire(v_cancel, v_event, v_info)
+            self.stops.clear_on_failure(v_event, [v_out, v_download, v_info], v_info)
         return v_model
 
     def translate(
