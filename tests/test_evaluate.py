@@ -1430,6 +1430,32 @@ def test_a_paired_split_of_one_image_is_scored_against_its_truth_without_fd_and_
     assert "nan" not in capsys.readouterr().out
 
 
+def test_a_translation_of_nan_leaves_no_worst_window_to_name(tmp_path, capsys, monkeypatch):
+    """One NaN translation among finite ones: its truth PSNR was NaN (null) but its local colour error the next
+    batch's finite worst; and where the NaN was last, the table's line named the image's corner, "at x 0, y 0"."""
+    from cyclegan.cli import main
+    from cyclegan.evaluate import runner
+
+    ckpt, data = tiny_evaluation(tmp_path, 3)
+    plain = runner.translate_tensor
+
+    def nan_at(image: int):
+        """translate_tensor, its output NaN at AtoB's `image` (AtoB's calls come first: G's, F's back, per image)."""
+        calls = iter(range(100))
+        return lambda net, x: torch.full_like(x, math.nan) if next(calls) == 2 * image else plain(net, x)
+
+    for broken in (0, 2):  # the first translation of three (batches of one), then the last
+        monkeypatch.setattr(runner, "translate_tensor", nan_at(broken))
+        out = tmp_path / f"r{broken}.json"
+        assert main(evaluate_args(ckpt, data, "--batch-size", "1", "--out", str(out))) == 0
+        monkeypatch.undo()
+        row = json.loads(out.read_text())["directions"]["AtoB"]
+        assert row["truth_psnr"] is None and row["truth_local_colour"] is None, broken
+        assert row["truth_local_colour_at"] is None, broken
+        printed = capsys.readouterr().out
+        assert "local colour AtoB" not in printed and "local colour BtoA: the worst" in printed, broken
+
+
 def test_fd_and_kid_on_a_handful_of_images_are_said_to_be_rough_once(tmp_path, capsys):
     """FD and KID over 2 images a domain were printed as plainly as over 200, though FD's small-set bias alone is
     64 at 20 images (benchmarks/fd_kid_small_sets.py): one note now, under the tables of every checkpoint, and in

@@ -220,15 +220,19 @@ def _worse_patch(
     local: dict[str, Any] | None, fake: torch.Tensor, truth: torch.Tensor, paths: list[Path]
 ) -> dict[str, Any] | None:
     """The worst local colour error so far (`local`: value, image, x, y, patch; None: none yet) after the batch of
-    translations `fake` of `paths` against `truth` (B, 3, S, S) in [-1, 1]."""
+    translations `fake` of `paths` against `truth` (B, 3, S, S) in [-1, 1]. A translation that is not finite
+    makes the figure NaN for good, as it makes the means (a later finite batch had replaced it), with no place."""
     errors, where = local_colour(fake, truth)
     if not len(errors):
         return local
-    i = int(errors.argmax())
-    if local is not None and errors[i].item() <= local["value"]:
+    i = int(errors.argmax())  # a NaN error's index, where there is one
+    worst = errors[i].item()
+    if local is not None and (math.isnan(local["value"]) or worst <= local["value"]):
         return local
+    if math.isnan(worst):  # no worst window to point at: the text line named the image's corner, x 0, y 0
+        return {"value": worst}
     x, y = where[i].tolist()
-    return {"value": errors[i].item(), "image": str(paths[i]), "x": x, "y": y, "patch": colour_patch(*truth.shape[-2:])}
+    return {"value": worst, "image": str(paths[i]), "x": x, "y": y, "patch": colour_patch(*truth.shape[-2:])}
 
 
 def _check_generator_file(obj: Any, *, source: str) -> None:
@@ -1030,7 +1034,7 @@ def _evaluate_one(
                 row["n_pairs"] = len(truth)
             if local is not None:  # the worst over the images, not a mean: a blob in one image is the failure
                 row["truth_local_colour"] = local.pop("value")
-                row["truth_local_colour_at"] = local
+                row["truth_local_colour_at"] = local or None  # null: not finite, no place
             results[d] = row
             if save_root is not None and grid:
                 save_grid(grid, save_root / f"{d}_grid.png")
