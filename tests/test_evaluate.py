@@ -682,6 +682,12 @@ def test_the_table_says_where_the_truth_comes_from():
     assert "BtoA 40 pairs of 60 targets" in truth[0] and "unpaired" in truth[0]
     unpaired = format_table({**head, **more, "directions": {"AtoB": dict(row)}})
     assert "truth:" not in unpaired
+    # pix2pix's A|B files are true pairs, of no other folder: the line called them files of the other domain's
+    # folder, "meaningless for unpaired folders"
+    layout = {"layout": "aligned A|B images from data/test (A the left half of each, B the right half)"}
+    lines = format_table({**head, **more, **layout, "directions": paired}).splitlines()
+    truth = [line for line in lines if line.startswith("truth:")]
+    assert truth == ["truth: the other half of each test image's A|B file (AtoB 40 pairs, BtoA 40 pairs of 60 targets)"]
 
 
 def test_the_table_names_a_checkpoint_with_a_newline_on_one_line_and_the_domain_folders_it_read():
