@@ -10,7 +10,8 @@ Per direction (AtoB uses G: A -> B and F to come back; BtoA the reverse):
 - when the split is aligned (testA and testB hold the same file names, e.g. synthetic data rendered in
   both domains, or pix2pix's A|B images): translated vs true image, PSNR / SSIM / L1, and the local colour
   error (`truth_local_colour`: the worst patch's mean colour off the truth's over all the images, in grey levels;
-  `truth_local_colour_at`: the image and the patch, x and y its top-left pixel at the evaluated size).
+  `truth_local_colour_at`: the image and the patch, x and y its top-left pixel at the evaluated size; both None
+  where a translation is not finite).
 
 Images are read from ROOT/{split}A and ROOT/{split}B, or, when neither exists, from ROOT/{split} of A|B
 images side by side (pix2pix's aligned layout, as `train --model pix2pix` reads it: each file's left half is
