@@ -1820,6 +1820,9 @@ def test_translations_that_are_not_finite_are_named_not_left_to_onemkl(tmp_path,
     assert (
         f"warning: {ckpt}: 3 of 3 AtoB translations hold NaN or infinite values: its fd_lite0 and kid_lite0 are" in err
     )
+    # not FD and KID alone: the cycle's and the truth's means are nan too, which the warning named none of
+    assert math.isnan(row["cycle_psnr"]) and math.isnan(row["truth_psnr"])
+    assert "nor is any mean over those translations (the cycle's, the truth's: null in --out)" in err
 
 
 def _inception_options(tmp_path: Path, weights: Path | None, *, paired: bool):

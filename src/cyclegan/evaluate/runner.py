@@ -1016,10 +1016,11 @@ def _evaluate_one(
             real_t = cache.features[(t, size)]
             translated = distances(real_t, fake_feats, **kw)
             nonfinite = int((~fake_feats.isfinite()).any(1).sum())
-            if nonfinite:  # a table of nan, and no word of why
+            if nonfinite:  # a table of nan, and no word of why (it named FD and KID alone, above a column of nan)
                 tqdm.write(  # under the bar, not on its line
                     f"warning: {escape(ckpt_file)}: {nonfinite} of {len(fake_feats)} {d} translations hold NaN or "
-                    f"infinite values: its {fd_name} and {kid_name} are not finite (null in --out)",
+                    f"infinite values: its {fd_name} and {kid_name} are not finite, nor is any mean over those "
+                    "translations (the cycle's, the truth's: null in --out)",
                     file=sys.stderr,
                 )
             if (d, size) not in cache.untranslated:
