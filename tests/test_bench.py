@@ -424,6 +424,21 @@ def test_the_json_records_the_execution_the_trainer_applied(monkeypatch):
     assert ex["precision"] == "fp32" and not ex["fused_layers"] and not ex["parallel_chains"]
 
 
+def test_translation_is_recorded_as_the_plain_layers_it_ran(monkeypatch):
+    """Translation builds plain layers and runs one generator, but its line and `translate_execution` said
+    "fused layers, two lanes" where training took them (a CycleGAN), and even where no trainer did (pix2pix)."""
+    monkeypatch.setattr("cyclegan.execution.cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)  # two lanes wherever the forms are taken
+    models = {"cyclegan": "fast", "pix2pix": "paper"}  # (a U-Net takes the paper preset)
+    runs = {m: bench(BenchOptions(model=m, preset=p, precision="fp32", **TINY_RUN)) for m, p in models.items()}
+    for model, r in runs.items():
+        assert r["translate_execution"] == "fp32, NCHW, eager", model
+        translate_line = format_bench(r).splitlines()[3]
+        assert "lanes" not in translate_line and "fused" not in translate_line, model
+    assert runs["cyclegan"]["execution"]["parallel_chains"]  # training's forms and lanes, still recorded
+    assert not runs["pix2pix"]["execution"]["fused_layers"]  # pix2pix's U-Net takes none in training either
+
+
 def test_json_and_figure_that_would_lose_a_file_are_refused_before_measuring(tmp_path, capsys, monkeypatch):
     """--figure (tiles) was written after the measuring with no check: over an existing file without --overwrite,
     over the --photo it read, or as a traceback where it named a folder; --json could replace an input too."""

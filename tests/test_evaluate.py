@@ -682,6 +682,12 @@ def test_the_table_says_where_the_truth_comes_from():
     assert "BtoA 40 pairs of 60 targets" in truth[0] and "unpaired" in truth[0]
     unpaired = format_table({**head, **more, "directions": {"AtoB": dict(row)}})
     assert "truth:" not in unpaired
+    # pix2pix's A|B files are true pairs, of no other folder: the line called them files of the other domain's
+    # folder, "meaningless for unpaired folders"
+    layout = {"layout": "aligned A|B images from data/test (A the left half of each, B the right half)"}
+    lines = format_table({**head, **more, **layout, "directions": paired}).splitlines()
+    truth = [line for line in lines if line.startswith("truth:")]
+    assert truth == ["truth: the other half of each test image's A|B file (AtoB 40 pairs, BtoA 40 pairs of 60 targets)"]
 
 
 def test_the_table_names_a_checkpoint_with_a_newline_on_one_line_and_the_domain_folders_it_read():
@@ -1453,6 +1459,32 @@ def test_a_paired_split_of_one_image_is_scored_against_its_truth_without_fd_and_
     assert "nan" not in capsys.readouterr().out
 
 
+def test_a_translation_of_nan_leaves_no_worst_window_to_name(tmp_path, capsys, monkeypatch):
+    """One NaN translation among finite ones: its truth PSNR was NaN (null) but its local colour error the next
+    batch's finite worst; and where the NaN was last, the table's line named the image's corner, "at x 0, y 0"."""
+    from cyclegan.cli import main
+    from cyclegan.evaluate import runner
+
+    ckpt, data = tiny_evaluation(tmp_path, 3)
+    plain = runner.translate_tensor
+
+    def nan_at(image: int):
+        """translate_tensor, its output NaN at AtoB's `image` (AtoB's calls come first: G's, F's back, per image)."""
+        calls = iter(range(100))
+        return lambda net, x: torch.full_like(x, math.nan) if next(calls) == 2 * image else plain(net, x)
+
+    for broken in (0, 2):  # the first translation of three (batches of one), then the last
+        monkeypatch.setattr(runner, "translate_tensor", nan_at(broken))
+        out = tmp_path / f"r{broken}.json"
+        assert main(evaluate_args(ckpt, data, "--batch-size", "1", "--out", str(out))) == 0
+        monkeypatch.undo()
+        row = json.loads(out.read_text())["directions"]["AtoB"]
+        assert row["truth_psnr"] is None and row["truth_local_colour"] is None, broken
+        assert row["truth_local_colour_at"] is None, broken
+        printed = capsys.readouterr().out
+        assert "local colour AtoB" not in printed and "local colour BtoA: the worst" in printed, broken
+
+
 def test_fd_and_kid_on_a_handful_of_images_are_said_to_be_rough_once(tmp_path, capsys):
     """FD and KID over 2 images a domain were printed as plainly as over 200, though FD's small-set bias alone is
     64 at 20 images (benchmarks/fd_kid_small_sets.py): one note now, under the tables of every checkpoint, and in
@@ -1811,6 +1843,9 @@ def test_translations_that_are_not_finite_are_named_not_left_to_onemkl(tmp_path,
     assert (
         f"warning: {ckpt}: 3 of 3 AtoB translations hold NaN or infinite values: its fd_lite0 and kid_lite0 are" in err
     )
+    # not FD and KID alone: the cycle's and the truth's means are nan too, which the warning named none of
+    assert math.isnan(row["cycle_psnr"]) and math.isnan(row["truth_psnr"])
+    assert "nor is any mean over those translations (the cycle's, the truth's: null in --out)" in err
 
 
 def _inception_options(tmp_path: Path, weights: Path | None, *, paired: bool):

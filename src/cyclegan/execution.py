@@ -283,9 +283,9 @@ def choose_execution(
     `compile_pays`: whether the work ahead is long enough for `auto` to compile (a training run or a large
     folder, not one image). `batch_norm`: the model has BatchNorm layers (no batched generator calls).
     `translation`: forward passes only (`translate`), where `auto` on a CUDA GPU autocasts only batches of
-    `TRANSLATION_AUTOCAST_MIN_PIXELS` or more. `unet`: the generator is a U-Net (pix2pix), which `auto` computes
-    in fp32 on a CUDA GPU. `fixed_shapes`: every input of the work has one shape (training), for which a CUDA
-    GPU's convolutions are autotuned by cuDNN (`Execution.cudnn_benchmark`).
+    `TRANSLATION_AUTOCAST_MIN_PIXELS` or more, and no layer forms or lanes (training's). `unet`: the generator is
+    a U-Net (pix2pix), which `auto` computes in fp32 on a CUDA GPU. `fixed_shapes`: every input of the work has
+    one shape (training), for which a CUDA GPU's convolutions are autotuned by cuDNN (`Execution.cudnn_benchmark`).
     """
     kind = device.type
     small_fp32 = 0
@@ -330,10 +330,12 @@ def choose_execution(
         comp = kind == "cpu" and compile_pays and precision == "bf16" and cpu_compiler() is not None
     # The layer forms and two lanes where they were measured to pay (docs/results.md, "fp32 on AVX2 CPUs"):
     # fp32 on a CPU without native bf16 (the AVX2 class) and bf16 on one with it (1.3x the demo's step);
-    # eager only (a compiled graph has its own fusions), two or more threads for two chains.
+    # eager only (a compiled graph has its own fusions), two or more threads for two chains. Training's only:
+    # translation builds plain layers and runs one generator, so its settings must not claim them.
     native = kind == "cpu" and cpu_has_native_bf16()
     forms = (
         kind == "cpu"
+        and not translation
         and not comp
         and not cl
         and ((precision == "fp32" and not native) or (precision == "bf16" and native))

@@ -10,7 +10,8 @@ Per direction (AtoB uses G: A -> B and F to come back; BtoA the reverse):
 - when the split is aligned (testA and testB hold the same file names, e.g. synthetic data rendered in
   both domains, or pix2pix's A|B images): translated vs true image, PSNR / SSIM / L1, and the local colour
   error (`truth_local_colour`: the worst patch's mean colour off the truth's over all the images, in grey levels;
-  `truth_local_colour_at`: the image and the patch, x and y its top-left pixel at the evaluated size).
+  `truth_local_colour_at`: the image and the patch, x and y its top-left pixel at the evaluated size; both None
+  where a translation is not finite).
 
 Images are read from ROOT/{split}A and ROOT/{split}B, or, when neither exists, from ROOT/{split} of A|B
 images side by side (pix2pix's aligned layout, as `train --model pix2pix` reads it: each file's left half is
@@ -220,15 +221,19 @@ def _worse_patch(
     local: dict[str, Any] | None, fake: torch.Tensor, truth: torch.Tensor, paths: list[Path]
 ) -> dict[str, Any] | None:
     """The worst local colour error so far (`local`: value, image, x, y, patch; None: none yet) after the batch of
-    translations `fake` of `paths` against `truth` (B, 3, S, S) in [-1, 1]."""
+    translations `fake` of `paths` against `truth` (B, 3, S, S) in [-1, 1]. A translation that is not finite
+    makes the figure NaN for good, as it makes the means (a later finite batch had replaced it), with no place."""
     errors, where = local_colour(fake, truth)
     if not len(errors):
         return local
-    i = int(errors.argmax())
-    if local is not None and errors[i].item() <= local["value"]:
+    i = int(errors.argmax())  # a NaN error's index, where there is one
+    worst = errors[i].item()
+    if local is not None and (math.isnan(local["value"]) or worst <= local["value"]):
         return local
+    if math.isnan(worst):  # no worst window to point at: the text line named the image's corner, x 0, y 0
+        return {"value": worst}
     x, y = where[i].tolist()
-    return {"value": errors[i].item(), "image": str(paths[i]), "x": x, "y": y, "patch": colour_patch(*truth.shape[-2:])}
+    return {"value": worst, "image": str(paths[i]), "x": x, "y": y, "patch": colour_patch(*truth.shape[-2:])}
 
 
 def _check_generator_file(obj: Any, *, source: str) -> None:
@@ -1011,10 +1016,11 @@ def _evaluate_one(
             real_t = cache.features[(t, size)]
             translated = distances(real_t, fake_feats, **kw)
             nonfinite = int((~fake_feats.isfinite()).any(1).sum())
-            if nonfinite:  # a table of nan, and no word of why
+            if nonfinite:  # a table of nan, and no word of why (it named FD and KID alone, above a column of nan)
                 tqdm.write(  # under the bar, not on its line
                     f"warning: {escape(ckpt_file)}: {nonfinite} of {len(fake_feats)} {d} translations hold NaN or "
-                    f"infinite values: its {fd_name} and {kid_name} are not finite (null in --out)",
+                    f"infinite values: its {fd_name} and {kid_name} are not finite, nor is any mean over those "
+                    "translations (the cycle's, the truth's: null in --out)",
                     file=sys.stderr,
                 )
             if (d, size) not in cache.untranslated:
@@ -1030,7 +1036,7 @@ def _evaluate_one(
                 row["n_pairs"] = len(truth)
             if local is not None:  # the worst over the images, not a mean: a blob in one image is the failure
                 row["truth_local_colour"] = local.pop("value")
-                row["truth_local_colour_at"] = local
+                row["truth_local_colour_at"] = local or None  # null: not finite, no place
             results[d] = row
             if save_root is not None and grid:
                 save_grid(grid, save_root / f"{d}_grid.png")

@@ -89,10 +89,12 @@ def _fmt(row: dict[str, Any], key: str, kid_name: str) -> str:
     return f"{v:.2f}"
 
 
-def _truth_lines(directions: dict[str, dict[str, Any]]) -> list[str]:
-    """What the truth rows compare with: the file of the same name in the other folder. Said because folders
-    that merely share names (unpaired photos numbered 1.jpg, 2.jpg, ... in both) pair just the same, and the
-    table gave "PSNR vs truth" for them without a word of where the truth came from."""
+def _truth_lines(directions: dict[str, dict[str, Any]], *, aligned: bool) -> list[str]:
+    """What the truth rows compare with: the file of the same name in the other folder, or of an `aligned` A|B
+    file its other half. Said because folders that merely share names (unpaired photos numbered 1.jpg, 2.jpg, ...
+    in both) pair just the same, and the table gave "PSNR vs truth" for them without a word of where the truth
+    came from; an aligned split's pairs are true ones (the line called them "the file of the same name in the
+    other domain's folder", a folder it does not have, "meaningless for unpaired folders")."""
     paired = {d: row for d, row in directions.items() if "n_pairs" in row}
     if not paired:
         return []
@@ -107,11 +109,13 @@ def _truth_lines(directions: dict[str, dict[str, Any]]) -> list[str]:
         for d, row in paired.items()
         if (at := row.get("truth_local_colour_at"))
     ]
-    return [
-        f"truth: each test image's file of the same name in the other domain's folder ({counts}); "
-        "meaningless for unpaired folders whose files merely share names",
-        *where,
-    ]
+    truth = (
+        f"truth: the other half of each test image's A|B file ({counts})"
+        if aligned
+        else f"truth: each test image's file of the same name in the other domain's folder ({counts}); "
+        "meaningless for unpaired folders whose files merely share names"
+    )
+    return [truth, *where]
 
 
 def _data_read(report: dict[str, Any]) -> str:
@@ -137,6 +141,7 @@ def format_table(report: dict[str, Any]) -> str:
     w0 = max(len(r[0]) for r in rows)
     wc = [max(len(d), *(len(r[1][i]) for r in rows)) for i, d in enumerate(dirs)]
     first = report["directions"][dirs[0]]
+    aligned = report.get("layout", "").startswith("aligned")  # pix2pix's A|B files: `runner.SplitImages.aligned`
     # names escaped: a checkpoint or folder named with a newline broke the heading into a spoofable second line
     lines = [
         f"checkpoint {escape(report['checkpoint'])} ({_trained(report)}), evaluated at {report['eval_size']} px",
@@ -155,8 +160,8 @@ def format_table(report: dict[str, Any]) -> str:
             else f"KID subsets {first['kid_subsets']} x {first['kid_subset_size']} images"
         ),
         f"backbone {report['backbone']}: {report['backbone_note']}",
-        *([f"read {report['layout']}"] if report.get("layout", "").startswith("aligned") else []),
-        *_truth_lines(report["directions"]),
+        *([f"read {report['layout']}"] if aligned else []),
+        *_truth_lines(report["directions"], aligned=aligned),
         "",
         "  ".join([f"{'metric':<{w0}}", *(f"{d:>{w}}" for d, w in zip(dirs, wc, strict=True))]),
     ]
