@@ -189,6 +189,12 @@ def test_the_readme_dependency_table_is_pyprojects():
         assert f"`[{extra}]`" in section, f"[{extra}]: an extra the README's dependencies do not name"
         unnamed = [name(r) for r in requirements if not r.startswith("cyclegan[") and name(r) not in section]
         assert unnamed == [], f"[{extra}]"
+    # and each lower bound as pyproject has it: "torch >= 2.4", "gradio >= 6" (the README said nothing of ruff's)
+    every = [*project["dependencies"], *(r for rs in project["optional-dependencies"].values() for r in rs)]
+    bounds = [(name(r), m[1]) for r in every if (m := re.search(r">=\s*([\d.]+)", r))]
+    assert len(bounds) >= 4, "too few bounds read: pyproject's requirements changed form"
+    said = [(n, b) for n, b in bounds if re.search(rf"\b{re.escape(n)}\b[^|;]*?>= {re.escape(b)}\b", section)]
+    assert [f"{n} >= {b}" for n, b in bounds if (n, b) not in said] == []
 
 
 def test_the_readme_shows_every_subcommand():
