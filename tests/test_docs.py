@@ -189,6 +189,12 @@ def test_the_readme_dependency_table_is_pyprojects():
         assert f"`[{extra}]`" in section, f"[{extra}]: an extra the README's dependencies do not name"
         unnamed = [name(r) for r in requirements if not r.startswith("cyclegan[") and name(r) not in section]
         assert unnamed == [], f"[{extra}]"
+    # and each lower bound as pyproject has it: "torch >= 2.4", "gradio >= 6" (the README said nothing of ruff's)
+    every = [*project["dependencies"], *(r for rs in project["optional-dependencies"].values() for r in rs)]
+    bounds = [(name(r), m[1]) for r in every if (m := re.search(r">=\s*([\d.]+)", r))]
+    assert len(bounds) >= 4, "too few bounds read: pyproject's requirements changed form"
+    said = [(n, b) for n, b in bounds if re.search(rf"\b{re.escape(n)}\b[^|;]*?>= {re.escape(b)}\b", section)]
+    assert [f"{n} >= {b}" for n, b in bounds if (n, b) not in said] == []
 
 
 def test_the_readme_shows_every_subcommand():
@@ -213,30 +219,99 @@ def _unit(module: str, folders: set[str]) -> str:
     return f"{first}/" if first in folders else f"{first}.py"
 
 
-def test_each_module_imports_only_modules_above_it_in_the_architecture_table():
-    """The page's promise: layers, no import from a lower row to a higher one (imports inside functions too)."""
+PACKAGE = ROOT / "src" / "cyclegan"
+FOLDERS = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+
+
+def _imports(row: str) -> list[tuple[str, str]]:
+    """(where, the dotted module) of each relative import of a row's module or folder, inside functions too."""
     import ast
 
-    package = ROOT / "src" / "cyclegan"
-    folders = {p.name for p in package.iterdir() if (p / "__init__.py").is_file()}
+    files = [PACKAGE / row] if row.endswith(".py") else sorted((PACKAGE / row).rglob("*.py"))
+    found = []
+    for path in files:
+        here = path.relative_to(PACKAGE).parent.parts
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or not node.level:
+                continue
+            base = ".".join(here[: len(here) - node.level + 1])
+            modules = [f"{base}.{node.module}" if base else node.module] if node.module else []
+            modules = modules or [f"{base}.{a.name}" if base else a.name for a in node.names]
+            found += [(f"{path.relative_to(PACKAGE)}:{node.lineno}", module) for module in modules]
+    return found
+
+
+def test_each_module_imports_only_modules_above_it_in_the_architecture_table():
+    """The page's promise: layers, no import from a lower row to a higher one (imports inside functions too)."""
     order = list(_table_rows())
     assert len(order) > 30, "too few rows read: the pattern no longer matches the table"
     upward = []
     for row in order:
-        files = [package / row] if row.endswith(".py") else sorted((package / row).rglob("*.py"))
-        for path in files:
-            here = path.relative_to(package).parent.parts
-            for node in ast.walk(ast.parse(path.read_text())):
-                if not isinstance(node, ast.ImportFrom) or not node.level:
-                    continue
-                base = ".".join(here[: len(here) - node.level + 1])
-                modules = [f"{base}.{node.module}" if base else node.module] if node.module else []
-                modules = modules or [f"{base}.{a.name}" if base else a.name for a in node.names]
-                for module in modules:
-                    unit = _unit(module, folders)
-                    if unit != row and unit in order and order.index(unit) > order.index(row):
-                        upward.append(f"{path.relative_to(package)}:{node.lineno} imports {module}")
+        for where, module in _imports(row):
+            unit = _unit(module, FOLDERS)
+            if unit != row and unit in order and order.index(unit) > order.index(row):
+                upward.append(f"{where} imports {module}")
     assert upward == []
+
+
+def test_each_row_of_the_architecture_table_names_what_its_module_imports():
+    """Both ways: `pretrained.py` imported `progress` (`--no-progress`) and `compare.py` `interop/`, neither named
+    in its row, while `translation.py`'s row named `temporal`, which it never imported. A row that says it imports
+    more than it lists (`...`, "the library") is checked one way: what it names, it imports."""
+    rows = _table_rows()
+    wrong = []
+    for row, column in rows.items():
+        column = re.sub(r"never `[^`]+`", "", column)  # `evaluate/` and `web/`: **never `train`**
+        named = {_unit(name.split("/")[0], FOLDERS) for name in re.findall(r"`([a-z_./]+)`", column)} & set(rows)
+        imported = {_unit(module, FOLDERS) for _, module in _imports(row)} - {row}
+        open_ended = "..." in column or "the library" in column
+        wrong += [f"{row} imports {unit}, unnamed" for unit in sorted(imported - named) if not open_ended]
+        wrong += [f"{row} names {unit}, never imported" for unit in sorted(named - imported)]
+    assert wrong == []
+
+
+def _defined(path: Path) -> set[str]:
+    """Every name a module defines: functions, classes, methods, assignments, attributes set, names imported and
+    exported."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Name, ast.Attribute)) and isinstance(node.ctx, ast.Store):
+            names.add(node.id if isinstance(node, ast.Name) else node.attr)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[-1] for a in node.names)
+        if isinstance(node, ast.Assign) and any(getattr(target, "id", "") == "__all__" for target in node.targets):
+            names.update(s.value for s in ast.walk(node.value) if isinstance(s, ast.Constant))  # lazy exports
+    return names
+
+
+def _names_module(path: Path) -> bool:
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def test_every_module_and_name_the_architecture_page_writes_as_module_name_exists():
+    """`inputs.training_images`, `trainer.restore`, `data.io.left_out`: a name renamed or moved leaves the map
+    pointing at nothing. A module is named by its path's end (`run_folder` for train/run_folder.py)."""
+    modules = {
+        ".".join(path.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__"): path
+        for path in PACKAGE.rglob("*.py")
+    }
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    seen, missing = 0, []
+    for ref in sorted(set(re.findall(r"`(?:cyclegan\.)?([a-z_]+(?:\.[a-z_]+)*\.[A-Za-z_]\w*)(?:\(.*?\))?`", page))):
+        where, name = ref.rsplit(".", 1)
+        candidates = [path for module, path in modules.items() if module == where or module.endswith(f".{where}")]
+        candidates = [PACKAGE / "__init__.py"] if where == "cyclegan" else candidates  # the package's own names
+        if not candidates or name in ("py", "pt", "json", "jsonl"):  # a file's name (`checkpoint.pt`), torch's own
+            continue
+        seen += 1
+        if not any(name in _defined(path) or _names_module(path.parent / name) for path in candidates):
+            missing.append(ref)
+    assert seen > 40, "too few names read: the pattern no longer matches the page"
+    assert missing == []
 
 
 def _commands(page: Path) -> list[str]:
