@@ -1476,6 +1476,22 @@ def test_a_clip_made_thinner_than_the_generator_takes_by_size_is_named_as_an_ima
     assert "warning" not in capsys.readouterr().err
 
 
+def test_a_rotated_clips_thin_size_warning_gives_the_size_it_is_shown_at(ckpt, tmp_path, capsys):
+    """A phone's portrait clip (stored 48x32, shown 32x48) at --size 9 was said to be "10x6 px", its stored size,
+    where a player shows it 6x10: the warning now gives the size it is shown at."""
+    clip = tmp_path / "phone.mp4"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        v.set_display_rotation(-90)  # shown turned clockwise: 32 wide, 48 high
+        for f in moving_frames(2):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(v.encode(None))
+    assert translate(ckpt, tmp_path / "out", clip, extra=["--size", "9"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {clip} at --size 9 is 6x10 px, under the 8 px the generator takes" in err, err
+
+
 def test_translate_video_warns_in_its_keywords_not_the_command_lines_flags(ckpt, tmp_path, capsys):
     """The API's thin-size warning said "at --size 9 ... --size 12 keeps its short side": flags never typed."""
     import cyclegan

@@ -1033,6 +1033,15 @@ def _rotation(src: Path) -> int:
     return _first_decoded(src, lambda f: f.rotation, 0)
 
 
+def shown_size(src: str | Path, width: int, height: int) -> tuple[int, int]:
+    """(width, height) of frames of `src` stored at that size, as a player shows them: swapped where the clip's
+    display rotation turns it a quarter (a phone's portrait clip, stored landscape). A warning on a 6x10 portrait
+    clip gave its stored 10x6. An animated image holds no display rotation."""
+    src = Path(src)
+    turned = src.suffix.lower() not in ANIMATED_IMAGES and _rotation(src) % 180 == 90
+    return (height, width) if turned else (width, height)
+
+
 # Tags a muxer or encoder writes of its own output (brands, the writing library, MKV's statistics of a track):
 # the source's would misdescribe the file written.
 MUXER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder", "vendor_id", "duration", "bps"}
