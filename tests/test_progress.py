@@ -237,3 +237,26 @@ def test_a_closed_or_missing_stderr_takes_no_progress_and_raises_nothing(monkeyp
         later.close()
         bar.update(5)
     assert said.startswith("work: step 5/10, ")
+
+
+def test_a_warning_to_a_closed_or_missing_stderr_raises_nothing_nor_goes_to_stdout(monkeypatch, tmp_path, capsys):
+    """The warnings' writer (`clipio.print_warning`) raised ValueError on a library caller's closed stderr, in the
+    middle of the work (`read_still` of an animated PNG, whose frames left out it names), and wrote the line to
+    stdout where sys.stderr was None (pythonw): into a result piped there. Now, as the progress lines, it is left
+    unsaid where stderr cannot take it."""
+    import io
+
+    from cyclegan.inference import read_still
+
+    path = tmp_path / "two.png"
+    frames = [Image.new("RGB", (8, 8), c) for c in ("red", "blue")]
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    closed = io.StringIO()
+    closed.close()
+    for stream in (closed, None):
+        monkeypatch.setattr(sys, "stderr", stream)
+        assert read_still(path).size == (8, 8)
+    assert capsys.readouterr().out == ""
+    monkeypatch.undo()
+    read_still(path)  # an open stderr still says it
+    assert "two.png" in capsys.readouterr().err

@@ -526,19 +526,25 @@ def test_an_mpeg4_clip_on_a_90khz_clock_is_translated(ckpt, tmp_path):
     assert frame_times(tmp_path / "out" / clip.name) == frame_times(clip) == [0, 0.04, 0.08, 0.12, 0.16]
 
 
+def phone_clip(clip: Path, n: int) -> Path:
+    """A phone's portrait clip of n frames: stored W x H, with a display rotation of -90 (shown turned clockwise:
+    H wide, W high)."""
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        v.set_display_rotation(-90)
+        for f in moving_frames(n):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(v.encode(None))
+    return clip
+
+
 def test_a_phone_clip_keeps_its_display_rotation(ckpt, tmp_path):
     """Before: the display matrix of a portrait phone clip was dropped, so its translation played on its side
     (and a GIF made of it was sideways)."""
     import cyclegan
 
-    clip = tmp_path / "phone.mp4"
-    with av.open(str(clip), "w") as c:
-        v = c.add_stream("libx264", rate=10)
-        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
-        v.set_display_rotation(-90)  # shown turned clockwise: 32 wide, 48 high
-        for f in moving_frames(4):
-            c.mux(v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
-        c.mux(v.encode(None))
+    clip = phone_clip(tmp_path / "phone.mp4", 4)
     assert translate(ckpt, tmp_path / "out", clip) == 0
     with av.open(str(tmp_path / "out" / "phone.mp4")) as c:
         assert [f.rotation for f in c.decode(video=0)] == [-90] * 4
@@ -1487,6 +1493,15 @@ def test_a_clip_made_thinner_than_the_generator_takes_by_size_is_named_as_an_ima
     assert f"warning: {tmp_path / 'a.gif'} at --size 9 is 9x6 px, under the 8 px the generator takes" in err
     assert translate(ckpt, tmp_path / "out2", tmp_path / "a.gif", extra=["--size", "12"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_a_rotated_clips_thin_size_warning_gives_the_size_it_is_shown_at(ckpt, tmp_path, capsys):
+    """A phone's portrait clip (stored 48x32, shown 32x48) at --size 9 was said to be "10x6 px", its stored size,
+    where a player shows it 6x10: the warning now gives the size it is shown at."""
+    clip = phone_clip(tmp_path / "phone.mp4", 2)
+    assert translate(ckpt, tmp_path / "out", clip, extra=["--size", "9"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {clip} at --size 9 is 6x10 px, under the 8 px the generator takes" in err, err
 
 
 def test_translate_video_warns_in_its_keywords_not_the_command_lines_flags(ckpt, tmp_path, capsys):

@@ -746,3 +746,46 @@ def test_a_python_caller_turns_a_pretrained_names_download_progress_off(server, 
     written, errors = translate_paths(TranslateOptions(inputs=(str(tmp_path / "photo.png"),), **given))
     err = capsys.readouterr().err
     assert len(written) == 1 and not errors and "downloaded" in err and "horse2zebra.pth: " not in err, err
+
+
+def test_export_and_bench_options_turn_a_pretrained_names_download_progress_off(server, tmp_path, monkeypatch, capsys):
+    """`ExportOptions` and `BenchOptions` had no `progress`: a Python caller exporting or benching a `pretrained:NAME`
+    saw the download's sizes with no way to turn them off (translate's, evaluate's and compare's options had it).
+    Their `progress=False` now does it, and the "downloaded" line still says where the file went."""
+    from cyclegan.bench import style as style_bench
+    from cyclegan.bench import tiles as tiles_bench
+    from cyclegan.bench.options import BenchOptions, StyleBenchOptions, TileBenchOptions
+    from cyclegan.bench.runner import bench
+    from cyclegan.export import export_checkpoint
+    from cyclegan.export_options import ExportOptions
+
+    data, _ = generator_bytes(tmp_path)
+    publish(server, "horse2zebra", data)
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
+    spec = "pretrained:horse2zebra"
+
+    def stop(*args, **kwargs):  # the download is all this test looks at: no timing after it
+        raise CycleGANError("stopped after the load")
+
+    monkeypatch.setattr(style_bench, "_gatys_rows", stop)
+    monkeypatch.setattr(tiles_bench, "check_seam_size", stop)
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "photo.png")
+    style = StyleBenchOptions(content=str(tmp_path / "photo.png"), style=str(tmp_path / "photo.png"), checkpoint=spec)
+    runs = {
+        "export": lambda **kw: export_checkpoint(
+            ExportOptions(checkpoint=spec, out=str(tmp_path / "g.pt"), check=False, overwrite=True, **kw)
+        ),
+        "bench style": lambda **kw: bench(BenchOptions(task="style", device="cpu", style_task=style, **kw)),
+        "bench tiles": lambda **kw: bench(
+            BenchOptions(task="tiles", device="cpu", tiles_task=TileBenchOptions(tile_checkpoint=spec), **kw)
+        ),
+    }
+    for name, run in runs.items():
+        for progress in (False, True):
+            zoo.cached_path("horse2zebra").unlink(missing_ok=True)
+            try:
+                run(progress=progress)
+            except CycleGANError as e:
+                assert str(e) == "stopped after the load", (name, e)
+            err = capsys.readouterr().err
+            assert "downloaded" in err and ("horse2zebra.pth: " in err) == progress, (name, progress, err)

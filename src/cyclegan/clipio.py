@@ -31,7 +31,7 @@ from tqdm import tqdm
 from .data.io import LOSSY_SETTINGS, MAX_PIXELS, check_pixels, megapixels, to_rgb, walk_files
 from .errors import CycleGANError, escape, install_extra
 from .files import VIDEO_FORMATS, write_atomic
-from .progress import progress_bar
+from .progress import progress_bar, writable
 
 ANIMATED_IMAGES = (".gif", ".webp")  # a clip only when it holds more than one frame, else an image
 ANIMATED_NAMES = {".gif": "GIF", ".webp": "WebP"}  # as messages write them
@@ -544,8 +544,11 @@ def transcode(
 def print_warning(message: str) -> None:
     """A warning on stderr, one line (control characters in names escaped), where `transcode` and `translate`'s
     images say them: through tqdm, which takes a progress bar drawn there off its line first (printed, it went on
-    the bar's line: `translate:   0%|   | 0/4 [00:00<?, ?img/s]warning: ...`) and draws it again below."""
-    tqdm.write(escape(message), file=sys.stderr)
+    the bar's line: `translate:   0%|   | 0/4 [00:00<?, ?img/s]warning: ...`) and draws it again below. None where
+    stderr cannot take it (`progress.writable`): a library caller's closed stderr raised ValueError in the middle of
+    the work, and pythonw's None sent the line to stdout (tqdm's default), into a translation piped there."""
+    if writable(sys.stderr):
+        tqdm.write(escape(message), file=sys.stderr)
 
 
 def write_clip(dst: str | Path, frames, *, rate: float | Fraction = 12) -> Path:
@@ -1035,6 +1038,15 @@ def _video_frames(src: Path, say: Callable[[str], None] = print_warning) -> Iter
 def _rotation(src: Path) -> int:
     """The display rotation (degrees) a video's first frame carries: PyAV reads it from frames only."""
     return _first_decoded(src, lambda f: f.rotation, 0)
+
+
+def shown_size(src: str | Path, width: int, height: int) -> tuple[int, int]:
+    """(width, height) of frames of `src` stored at that size, as a player shows them: swapped where the clip's
+    display rotation turns it a quarter (a phone's portrait clip, stored landscape). A warning on a 6x10 portrait
+    clip gave its stored 10x6. An animated image holds no display rotation."""
+    src = Path(src)
+    turned = src.suffix.lower() not in ANIMATED_IMAGES and _rotation(src) % 180 == 90
+    return (height, width) if turned else (width, height)
 
 
 # Tags a muxer or encoder writes of its own output (brands, the writing library, MKV's statistics of a track):

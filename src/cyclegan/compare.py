@@ -22,7 +22,6 @@ import glob
 import json
 import random
 import signal
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -32,11 +31,11 @@ import torch
 import torch.nn.functional as F_
 from torch import nn
 
-from .clipio import VIDEO_FORMATS
+from .clipio import VIDEO_FORMATS, print_warning
 from .compare_options import GRID_CELL_MOST, SIZE_MOST, CompareOptions
 from .config import config_from_dict
 from .data.io import MAX_PIXELS, frame_count, long_side_shape, read_image, resize_long_side, save_image
-from .errors import CycleGANError, counted, escape
+from .errors import CycleGANError, counted
 from .evaluate.distances import feature_distance, feature_distances, kid_input, lite0_features
 from .evaluate.features import load_lite0
 from .evaluate.metrics import ssim_y
@@ -522,7 +521,7 @@ def _compare(opts: CompareOptions, inputs: Inputs) -> CompareReport:
     # the first frame was taken without a word; a --style folder of scans was then a line for each
     frames = {p: frame_count(p) for p in dict.fromkeys([*inputs.content, *inputs.references])}
     if warning := frames_left_out_of(frames, done="compared"):
-        print(escape(warning), file=sys.stderr)
+        print_warning(warning)
 
     rows: list[Row] = []
     skipped: list[str] = [f"{p}: a video clip, not an image (left out)" for p in inputs.clips]

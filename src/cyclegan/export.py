@@ -296,7 +296,9 @@ def export_checkpoint(opts: ExportOptions) -> ExportResult:
     check_outputs([opts.out], overwrite=opts.overwrite, inputs=[checkpoint_file(opts.checkpoint)])
     # a published generator translates its own direction whatever --direction says: that one is recorded (BtoA
     # was written beside "AtoB of horse2zebra"); another project's file says neither: "AtoB" was recorded for any
-    net, direction = load_generator_and_direction(opts.checkpoint, opts.direction, ema=opts.ema, option="--direction")
+    net, direction = load_generator_and_direction(
+        opts.checkpoint, opts.direction, ema=opts.ema, option="--direction", progress=opts.progress
+    )
     # where the weights came from, from the exported file's folder; a published generator by its name, as the
     # cached file's place is this machine's
     source = opts.checkpoint if zoo.is_spec(opts.checkpoint) else recorded_checkpoint(opts.checkpoint, opts.out)

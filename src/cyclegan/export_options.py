@@ -11,7 +11,7 @@ from typing import Literal
 from .errors import CycleGANError
 from .files import check_names_a_file, overwrite_option
 from .options import Options, opt
-from .shared_options import checkpoint_option, direction_option, ema_option
+from .shared_options import checkpoint_option, direction_option, ema_option, progress_option
 
 ExportFormat = Literal["onnx", "torchscript"]
 FORMATS: tuple[ExportFormat, ...] = ("onnx", "torchscript")
@@ -70,6 +70,7 @@ class ExportOptions(Options):
     )
     check: bool = opt(True, "run the exported file against PyTorch at two sizes (--no-check: skip)")
     overwrite: bool = overwrite_option()
+    progress: bool = progress_option()  # a `pretrained:NAME` checkpoint's download: a Python caller's progress=False
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .clipio import ANIMATED_IMAGES, OTHER_VIDEO, VIDEO_FORMATS
+from .clipio import ANIMATED_IMAGES, OTHER_VIDEO, VIDEO_FORMATS, print_warning
 from .data.io import (
     MAX_PIXELS,
     as_read,
@@ -325,7 +325,7 @@ def read_still(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> Image.Image
             raise CycleGANError(f"{path} is an animated image of {frames} frames, a clip: translate it with {clip}")
     image = read_image(path, max_pixels=max_pixels)
     if warning := frames_left_out(Path(path)):
-        print(escape(warning), file=sys.stderr)
+        print_warning(warning)
     return image
 
 

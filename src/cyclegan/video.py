@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F_
 from torch import nn
 
-from .clipio import ANIMATED_IMAGES, check_clip_output, print_warning, probe, transcode
+from .clipio import ANIMATED_IMAGES, check_clip_output, print_warning, probe, shown_size, transcode
 from .data.io import MAX_PIXELS, long_side_shape, megapixels, size_keeping
 from .errors import CycleGANError, counted, escape
 from .execution import REFERENCE, Execution
@@ -190,7 +190,8 @@ def translate_clip(
         least = least_size(uncompiled(net))
         if min(w, h) < min(least, info.width, info.height):  # as for an image: size, not the clip, made it thin
             need = size_keeping(info.height, info.width, least)
-            msg = f"warning: {src} at {size_name} {size} is {w}x{h} px, under the {least} px the generator takes"
+            shown = "x".join(map(str, shown_size(src, w, h)))  # a portrait phone clip's, not its stored landscape
+            msg = f"warning: {src} at {size_name} {size} is {shown} px, under the {least} px the generator takes"
             (warn or print_warning)(f"{msg} (padded, little of it left); {size_name} {need} keeps its short side")
     if translator.blend is not None and w * h <= max_pixels:  # over the cap: named as such by `transcode`
         check_blend_memory(src, w, h, translator.tiling.max_memory)  # before any work, not once out of memory

@@ -19,6 +19,7 @@ from ..shared_options import (
     compile_option,
     device_option,
     precision_option,
+    progress_option,
 )
 from ..style.options import BackboneName
 from ..translate_options import MIN_TILE
@@ -187,6 +188,7 @@ class BenchOptions(Options):
         None, "write the measurements as JSON here", metavar="FILE", nonempty="a .json file", writes=True
     )
     overwrite: bool = overwrite_option()
+    progress: bool = progress_option()  # a `pretrained:NAME` checkpoint's download: a Python caller's progress=False
     style_task: StyleBenchOptions = opt(factory=StyleBenchOptions)
     tiles_task: TileBenchOptions = opt(factory=TileBenchOptions)
 

@@ -187,10 +187,10 @@ def _gatys_rows(s: StyleBenchOptions, device: torch.device) -> list[dict[str, An
     return rows
 
 
-def _generators(s: StyleBenchOptions, device: torch.device) -> dict[str, nn.Module]:
+def _generators(s: StyleBenchOptions, device: torch.device, *, progress: bool = True) -> dict[str, nn.Module]:
     gens = {}
-    if s.checkpoint:
-        G = load_generator(s.checkpoint, s.direction, device=device)
+    if s.checkpoint:  # `progress`: a `pretrained:NAME`'s download's
+        G = load_generator(s.checkpoint, s.direction, device=device, progress=progress)
         origin = getattr(G, "_cyclegan_origin", None)  # `loading.Origin`: a pix2pix or CUT file was called CycleGAN
         config, pair = (origin.config, origin.pair) if origin else (None, False)
         title = model_label(config, s.checkpoint, pair=pair)
@@ -225,7 +225,8 @@ def bench_style(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
         if (n := frame_count(path)) > 1:
             print(f"warning: {escape(path)} holds {n} frames; only the first is timed", file=sys.stderr)
     env = environment(device)
-    gens = _generators(s, device)  # first: a --checkpoint that cannot be read is refused before Gatys' minutes
+    # first: a --checkpoint that cannot be read is refused before Gatys' minutes
+    gens = _generators(s, device, progress=opts.progress)
     rows = _gatys_rows(s, device) + _generator_rows(s, gens, device)
     base = rows[0]["seconds"]
     for r in rows:

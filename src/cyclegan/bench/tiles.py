@@ -33,13 +33,15 @@ from .measure import environment
 from .options import BenchOptions, TileBenchOptions
 
 
-def _tiles_generator(t: TileBenchOptions, device: torch.device) -> tuple[nn.Module, str, TileBenchOptions]:
+def _tiles_generator(
+    t: TileBenchOptions, device: torch.device, *, progress: bool = True
+) -> tuple[nn.Module, str, TileBenchOptions]:
     """The generator, its label, and `t` with the direction it translates (--tile-direction, else the model's
-    own), which the large photo's `cyclegan translate` is given too."""
+    own), which the large photo's `cyclegan translate` is given too. `progress`: a `pretrained:NAME`'s download's."""
     if t.tile_checkpoint:
         try:
             net, direction = load_generator_and_direction(
-                t.tile_checkpoint, t.tile_direction, device=device, option="--tile-direction"
+                t.tile_checkpoint, t.tile_direction, device=device, option="--tile-direction", progress=progress
             )
         except CycleGANError as e:  # a direction the model lacks: "use --direction AtoB", bench's is --tile-direction
             raise CycleGANError(str(e).replace("--direction", "--tile-direction")) from None
@@ -173,7 +175,7 @@ def bench_tiles(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     t = opts.tiles_task
     overlap = min(DEFAULT_OVERLAP, t.seam_tile // 4)  # the default, unless the tiles are small
     env = environment(device)
-    net, label, t = _tiles_generator(t, device)
+    net, label, t = _tiles_generator(t, device, progress=opts.progress)
     check_seam_size(net, t.seam_size, device)
     check_seam_tile(net, t)
     x = to_tensor(_tiles_photo(t, t.seam_size, t.seam_size))[None]  # (1, 3, S, S) in [-1, 1]
