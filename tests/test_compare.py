@@ -918,10 +918,9 @@ def test_an_animated_content_or_style_image_names_the_frames_left_out(checkpoint
     assert len(warned) == 1 and warned[0].startswith("warning: 5 files hold several frames (pages); only the first of")
 
 
-@pytest.mark.parametrize("refs", [1, 2])
-def test_the_report_s_reference_column_is_named_by_its_count(refs):
-    """The per-image table's column read "reference(s)": "reference" with one per image, "references" with more."""
-    from cyclegan.report import CompareReport, Row, render_compare_html
+def one_image_report(*, refs: int = 1, model: str = "CycleGAN"):
+    """A `CompareReport` of one image "a.png" compared against `refs` references, every figure 0.5."""
+    from cyclegan.report import CompareReport, Row
 
     figures = {k: {m: 0.5 for m in ("input", "cyclegan", "gatys")} for k in ("seconds", "ssim_y")}
     images = {m: f"images/a_{m}.png" for m in ("input", "cyclegan", "gatys")}
@@ -929,6 +928,28 @@ def test_the_report_s_reference_column_is_named_by_its_count(refs):
               style_distance=figures["ssim_y"], images=images)  # fmt: skip
     gatys = {"backbone": "lite0", "content_layers": [], "style_layers": [], "steps": 1, "optimizer": "adam"}
     metrics = {"content_layer": "block3", "style_layers": ["stem"]}
-    report = CompareReport("run", "AtoB", 16, {**gatys, "refs_per_image": refs}, metrics, [row], None, "g", "h")
-    page = render_compare_html(report)
+    return CompareReport(
+        "run", "AtoB", 16, {**gatys, "refs_per_image": refs}, metrics, [row], None, "g", "h", model=model
+    )
+
+
+@pytest.mark.parametrize("refs", [1, 2])
+def test_the_report_s_reference_column_is_named_by_its_count(refs):
+    """The per-image table's column read "reference(s)": "reference" with one per image, "references" with more."""
+    from cyclegan.report import render_compare_html
+
+    page = render_compare_html(one_image_report(refs=refs))
     assert f"<th>{'reference' if refs == 1 else 'references'}</th>" in page and "(s)" not in page
+
+
+def test_the_page_s_summary_names_the_methods_as_the_terminal_does():
+    """The page's summary table named its last row "gatys" beside the terminal's "Gatys" (and the page's own
+    "Gatys" column of the per-image table): each method is named once, for both."""
+    from cyclegan.report import render_compare_html
+    from cyclegan.report.text import summary_lines
+
+    report = one_image_report(model="CUT")
+    summary = render_compare_html(report).split("<h2>Summary")[1].split("</table>")[0]
+    rows = [line.split("</th>")[0] for line in summary.split("<tr><th>")[2:]]  # after the header row
+    assert rows == ["input", "CUT", "Gatys"]
+    assert [line.split()[0] for line in summary_lines(report)[1:4]] == rows

@@ -781,6 +781,24 @@ def test_stylize_help_says_its_plurals_in_plain_words(capsys):
     assert "(s)" not in text
 
 
+def test_a_style_blend_of_another_count_than_a_folder_gives_is_refused_before_the_count_is_said(tmp_path, capsys):
+    """`stylize --style DIR --style-blend 1` (a folder of two) printed "style: 2 images from DIR (sorted by name),
+    blended by --style-blend", as if the work began, then the refusal; now the refusal alone, --out's folder not
+    made."""
+    from cyclegan.cli import main
+
+    content = _image(tmp_path / "c.png", 16, 16, seed=1)
+    folder = tmp_path / "styles"
+    folder.mkdir()
+    for seed, name in enumerate(("a.png", "b.png"), 2):
+        _image(folder / name, 16, 16, seed=seed)
+    out_dir = tmp_path / "out"
+    args = ["stylize", "--content", str(content), "--style", str(folder), "--style-blend", "1", "--backbone", "lite0"]
+    assert main([*args, "--no-progress", "--out", str(out_dir / "o.png")]) == 2
+    assert capsys.readouterr() == ("", "error: option '--style-blend': 1 weight for 2 style images\n")
+    assert not out_dir.exists()
+
+
 def test_stylize_takes_a_style_folder_as_compare_does(tmp_path, capsys):
     """`stylize --style DIR` was refused ("not a regular file (a folder)") while `compare --style DIR` took it: now
     its images (sub-folders' too) are the styles, sorted by name, their count said, a clip among them left out and

@@ -73,7 +73,7 @@ def render_compare_html(r: CompareReport) -> str:
         sec = r.mean("seconds", k)
         kid = f"<td>{kid_text(r.kid[k]['mean'], r.kid[k]['std'])}</td>" if r.kid else ""
         head.append(
-            f"<tr><th>{model if k == 'cyclegan' else k}</th><td>{'' if k == 'input' else f'{sec:.3f}'}</td>"
+            f"<tr><th>{e(r.label(k))}</th><td>{'' if k == 'input' else f'{sec:.3f}'}</td>"
             f"<td>{r.mean('ssim_y', k):.3f}</td><td>{r.mean('content_distance', k):.3f}</td>"
             f"<td>{r.mean('style_distance', k):.3f}</td>{kid}</tr>"
         )

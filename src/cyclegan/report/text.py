@@ -231,12 +231,11 @@ def summary_lines(r: CompareReport) -> list[str]:
     lines = [
         f"{'method':<9} {'s/img':>7} {'SSIM(Y)':>8} {'content':>8} {'style':>7}" + ("  KID(Lite0)" if r.kid else "")
     ]
-    names = {"cyclegan": r.model, "gatys": "Gatys"}  # as the columns line, the page and the docs name them
     for k in r.methods:
         sec = "" if k == "input" else f"{r.mean('seconds', k):.3f}"
         kid = f"  {kid_text(r.kid[k]['mean'], r.kid[k]['std'])}" if r.kid else ""
         lines.append(
-            f"{names.get(k, k):<9} {sec:>7} {r.mean('ssim_y', k):>8.3f} "
+            f"{r.label(k):<9} {sec:>7} {r.mean('ssim_y', k):>8.3f} "
             f"{r.mean('content_distance', k):>8.3f} "
             f"{r.mean('style_distance', k):>7.3f}{kid}"
         )

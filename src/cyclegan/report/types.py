@@ -51,6 +51,11 @@ class CompareReport:
 
     methods: ClassVar[tuple[str, ...]] = METHODS  # the grid's and tables' column order
 
+    def label(self, method: str) -> str:
+        """How the tables name a method: "input", the model's family (`model`) or "Gatys". One definition for the
+        terminal's and the page's summary: the page's said "gatys" beside the terminal's "Gatys"."""
+        return {"cyclegan": self.model, "gatys": "Gatys"}.get(method, method)
+
     def mean(self, metric: str, method: str) -> float:
         """Mean of a per-image metric (a `Row` attribute, e.g. "ssim_y") of one method; NaN if none has it."""
         values = [getattr(r, metric)[method] for r in self.rows if method in getattr(r, metric)]

@@ -673,6 +673,9 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
 
     # --style DIR was refused ("not a regular file (a folder)") while compare takes folders: the same rules here
     styles = still_images(opts.style, "--style", "stylize")
+    # a --style-blend of another count than a folder gave was refused after "style: N images from DIR, blended by
+    # --style-blend" was said, as if the work had begun; and before the --out folder is made
+    _blend_weights(len(styles.files), opts.gatys.style_blend)
     for clip in styles.clips:
         print(f"warning: {escape(str(clip))}: a video clip, not an image (left out)", file=sys.stderr)
     inputs = [opts.content, *styles.files]
