@@ -260,3 +260,56 @@ def test_a_warning_to_a_closed_or_missing_stderr_raises_nothing_nor_goes_to_stdo
     monkeypatch.undo()
     read_still(path)  # an open stderr still says it
     assert "two.png" in capsys.readouterr().err
+
+
+def test_each_warning_goes_through_the_one_writer_that_a_closed_or_missing_stderr_cannot_break(monkeypatch, capsys):
+    """Warnings printed straight to stderr (a name collision's `unique_stems`, a direction a foreign generator
+    ignores, an option given twice) raised ValueError on a library caller's closed stderr, in the middle of the
+    work, and went to stdout where sys.stderr was None (pythonw). Now each is said by `progress.print_warning`,
+    which leaves it unsaid there; with a stderr it is said as before."""
+    import argparse
+    import io
+    from pathlib import Path
+
+    from cyclegan.files import unique_stems
+    from cyclegan.loading import warn_direction_unused
+    from cyclegan.options import _note_given
+
+    def warn_all() -> None:
+        assert unique_stems([Path("a/x.png"), Path("b/x.png")], ext="png", warn=True) == ["x", "x-2"]
+        warn_direction_unused("--direction", "BtoA", given="other.pth", source="other.pth")
+        namespace = argparse.Namespace()
+        _note_given(namespace, "lr", 0.001, "--lr 0.001")
+        _note_given(namespace, "lr", 0.002, "--lr 0.002")
+
+    closed = io.StringIO()
+    closed.close()
+    for stream in (closed, None):
+        monkeypatch.setattr(sys, "stderr", stream)
+        warn_all()
+    assert capsys.readouterr().out == ""
+    monkeypatch.undo()
+    warn_all()
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(" ")[0] for line in err] == ["warning:"] * 3, err
+
+
+def test_no_warning_line_is_printed_to_stderr_past_the_one_writer():
+    """Every `warning: ...` line of the package goes through `progress.print_warning` (one line, escaped, above a
+    progress bar, nothing where stderr is closed or None): a `print(f"warning: ...", file=sys.stderr)` or
+    `tqdm.write` of one written beside it is each of those bugs again."""
+    import ast
+    from pathlib import Path
+
+    import cyclegan
+
+    found = []
+    for path in Path(cyclegan.__file__).parent.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            to_stderr = isinstance(node, ast.Call) and any(
+                k.arg == "file" and ast.unparse(k.value) == "sys.stderr" for k in node.keywords
+            )
+            if to_stderr and node.args and "warning:" in ast.unparse(node.args[0]):
+                found.append(f"{path.name}:{node.lineno}")
+    assert found == [], found

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
-import sys
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,12 +25,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from .data.io import LOSSY_SETTINGS, MAX_PIXELS, check_pixels, megapixels, to_rgb, walk_files
-from .errors import CycleGANError, escape, install_extra
+from .errors import CycleGANError, install_extra
 from .files import VIDEO_FORMATS, write_atomic
-from .progress import progress_bar, writable
+from .progress import print_warning, progress_bar
 
 ANIMATED_IMAGES = (".gif", ".webp")  # a clip only when it holds more than one frame, else an image
 ANIMATED_NAMES = {".gif": "GIF", ".webp": "WebP"}  # as messages write them
@@ -539,16 +537,6 @@ def transcode(
     finally:
         bar.close()
     return count
-
-
-def print_warning(message: str) -> None:
-    """A warning on stderr, one line (control characters in names escaped), where `transcode` and `translate`'s
-    images say them: through tqdm, which takes a progress bar drawn there off its line first (printed, it went on
-    the bar's line: `translate:   0%|   | 0/4 [00:00<?, ?img/s]warning: ...`) and draws it again below. None where
-    stderr cannot take it (`progress.writable`): a library caller's closed stderr raised ValueError in the middle of
-    the work, and pythonw's None sent the line to stdout (tqdm's default), into a translation piped there."""
-    if writable(sys.stderr):
-        tqdm.write(escape(message), file=sys.stderr)
 
 
 def write_clip(dst: str | Path, frames, *, rate: float | Fraction = 12) -> Path:

@@ -36,6 +36,7 @@ from .families import FAMILIES, accepting, names, section_titles
 from .files import ARCHIVES, check_flags_there
 from .options import add_arguments, shown_value, to_flags
 from .presets import PRESETS
+from .progress import print_warning
 from .run_files import BEST_NAME, CHECKPOINT_NAME
 
 
@@ -150,10 +151,9 @@ def run_train(opts, args: argparse.Namespace) -> int:
     flags = {k: v for k, v in vars(args).items() if k in option_fields()}
     replaced = replaced_family_values(overrides, flags)
     if replaced and os.environ.get("RANK", "0") == "0":
-        print(
+        print_warning(
             f"warning: {escape(str(opts.config))} is a {overrides['family']} config: its {', '.join(replaced)} "
-            f"replace --model {flags['family']}'s values (give them as flags to keep the family's)",
-            file=sys.stderr,
+            f"replace --model {flags['family']}'s values (give them as flags to keep the family's)"
         )
     if opts.config:
         check_file_folders(overrides, opts.config, flags.keys())

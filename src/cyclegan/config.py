@@ -18,7 +18,6 @@ import json
 import math
 import os
 import re
-import sys
 import typing
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, fields
@@ -44,6 +43,7 @@ from .options import (
     opt,
 )
 from .presets import PRESETS, preset_choices, split_preset
+from .progress import print_warning
 from .run_files import BEST_NAME, CHECKPOINT_NAME, started_in
 from .shared_options import (
     OnOff,
@@ -814,11 +814,10 @@ def resolve(
         raise
     idle = idle_scoring_options(overrides, cfg, typed=typed, names=names) if explicit else []
     if idle and os.environ.get("RANK", "0") == "0":  # not refused: a resumed run may switch scoring off with
-        print(  # --eval-every 0 and keep the rest of its command line; the CLI and the Python API both pass here
+        print_warning(
             f"warning: {said_once(idle)} {'does' if len(idle) == 1 else 'do'} nothing without "
             f"{given_as('eval_every', 'N')} "
-            "(no scores, no best.pt this run)",
-            file=sys.stderr,
+            "(no scores, no best.pt this run)"
         )
     return cfg
 

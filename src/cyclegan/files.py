@@ -8,7 +8,6 @@ import glob
 import os
 import re
 import stat
-import sys
 import tempfile
 import threading
 import time
@@ -19,6 +18,7 @@ from typing import Any, TypeVar
 
 from .errors import CycleGANError, counted, escape
 from .options import opt
+from .progress import print_warning
 from .run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, is_run_folder
 
 # What `data.io.read_image` decodes (a GIF: its first frame; `translate` takes a longer one as a clip), as
@@ -475,7 +475,7 @@ def unique_stems(
         if warn and name != path.stem and path not in quiet:
             why = f"{used[(own + suffix).casefold()]} is taken" if name != own else f"a name takes {NAME_MAX} bytes"
             msg = f"warning: {path} will be written as {name}{suffix} ({why})"
-            print(escape(msg), file=sys.stderr)  # one line, whatever the file names hold
+            print_warning(msg)  # one line, whatever the file names hold
         used[(name + suffix).casefold()] = name + suffix
         stems.append(name)
     return stems

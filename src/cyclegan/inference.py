@@ -11,7 +11,6 @@ import functools
 import math
 import numbers
 import os
-import sys
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
@@ -264,7 +263,7 @@ def translate(
             if not clip:
                 held = f"holds {frames or 'several'} frames (pages)"
                 msg = f"warning: images[{i}] {held}; only its current one is translated"
-            print(msg, file=sys.stderr)
+            print_warning(msg)
         im = as_rgb(im)  # not convert("RGB"): it clips 16-bit greyscale to white, keeps a colour key's pixels
         if size:
             h, w = long_side_shape(im.height, im.width, size)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import threading
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -27,6 +26,7 @@ from .families import GENERATOR_FOR, directions_of, family, generator_for
 from .files import training_file
 from .interop.foreign import holds_both, load_foreign_generator
 from .models import build_generator
+from .progress import print_warning
 from .run_files import CHECKPOINT_NAME, FORMAT, GENERATORS_ONLY
 from .safeload import first_non_finite, load_weights_only
 from .shared_options import Direction
@@ -200,7 +200,7 @@ def warn_direction_unused(option: str, asked: Direction, *, given: str, source: 
         what = f"{given} is one generator, {published.does} ({published.direction} of {published.dataset})"
     else:  # another project's file says neither direction: the one asked is the caller's word for its way
         what = f"{given} is one generator of another project, used as it is; {asked} is taken as the way it translates"
-    print(f"warning: {option} {asked} changes nothing here: {what}", file=sys.stderr)
+    print_warning(f"warning: {option} {asked} changes nothing here: {what}")
 
 
 def own_direction(ckpt: Any, *, source: str) -> Direction:

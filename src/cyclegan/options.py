@@ -24,7 +24,6 @@ import math
 import numbers
 import os
 import shlex
-import sys
 import types
 import typing
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,6 +31,7 @@ from dataclasses import MISSING, field, fields
 from typing import Any, ClassVar, Literal
 
 from .errors import CycleGANError, flags_as_keywords, nearest
+from .progress import print_warning
 
 MAX_SEED = 2**63 - 1  # seeds go to torch.manual_seed and numpy: non-negative 64-bit integers
 
@@ -470,7 +470,7 @@ def _note_given(namespace: argparse.Namespace, dest: str, value: object, said: s
     different value given before is named with it in one line, the last kept."""
     seen = namespace.__dict__.setdefault("_scalars_given", {})
     if dest in seen and seen[dest][1] != value and _said_once():
-        print(f"warning: {seen[dest][0]} and {said} both given: {said} kept (the last)", file=sys.stderr)
+        print_warning(f"warning: {seen[dest][0]} and {said} both given: {said} kept (the last)")
     seen[dest] = (said, value)
 
 

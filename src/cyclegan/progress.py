@@ -133,6 +133,16 @@ def writable(stream: TextIO | None) -> bool:
     return stream is not None and not getattr(stream, "closed", False)
 
 
+def print_warning(message: str) -> None:
+    """A warning on stderr, one line (control characters in names escaped): the package's one writer of them.
+    Through tqdm, which takes a progress bar drawn there off its line first (printed, it went on the bar's line:
+    `translate:   0%|   | 0/4 [00:00<?, ?img/s]warning: ...`) and draws it again below. None where stderr cannot
+    take it (`writable`): a library caller's closed stderr raised ValueError in the middle of the work, and
+    pythonw's None sent the line to stdout (tqdm's default), into a translation piped there."""
+    if writable(sys.stderr):
+        tqdm.write(escape(message), file=sys.stderr)
+
+
 def redraws() -> bool:
     """Whether stderr is a terminal that redraws a bar in place. A `TERM=dumb` one (an editor's shell buffer) moves
     no cursor: tqdm's nested bars (an image's tiles, stylize's steps under compare's images) go up a line with the

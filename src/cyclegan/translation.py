@@ -16,7 +16,6 @@ import glob
 import itertools
 import math
 import os
-import sys
 from collections import Counter
 from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -260,11 +259,11 @@ def plan_outputs(
                 left = counted(len(unread), "file")
                 msg = f"warning: {folder}: {left} left out, not images or clips translate reads: {names}"
                 msg += phone_photos(unread)
-                print(escape(msg), file=sys.stderr)
+                print_warning(msg)
     if warn and outputs:
         names = ", ".join(p.name for p in outputs[:3]) + (", ..." if len(outputs) > 3 else "")
         msg = f"warning: left out {counted(len(outputs), 'file')} the patterns match inside --out {out_dir}: {names}"
-        print(escape(msg), file=sys.stderr)
+        print_warning(msg)
     targets = output_names(files, out_dir, ext, warn=False)
     if skip_existing:
         # Only a file (or a link to one) is a translation. A folder, or a link to one, check_outputs names; a
@@ -293,7 +292,7 @@ def plan_outputs(
                 f"name as translated ({names}); which input a -2, -3... name belongs to follows the order of the "
                 "inputs: if they changed since, give --overwrite instead"
             )
-            print(escape(msg), file=sys.stderr)
+            print_warning(msg)
         targets = {f: t for f, t in targets.items() if f not in done}
     check_outputs(
         targets.values(), overwrite=overwrite, out_folder=out_dir, inputs=found.files, input_folders=found.folders
@@ -439,7 +438,7 @@ def warn_stills_only(temporal: TemporalOptions | None) -> None:
     if given:
         verb = "changes nothing here: it keeps" if len(given) == 1 else "change nothing here: they keep"
         msg = f"warning: {' and '.join(given)} {verb} a clip's frames consistent in time, and every input is "
-        print(msg + "a still image", file=sys.stderr)
+        print_warning(msg + "a still image")
 
 
 def translate_plan(

@@ -222,10 +222,9 @@ def warn_if_nothing_shared(
 ) -> None:
     """Say (a warning) that `asked` changes nothing (`shares_nothing`): it was taken without a word."""
     if shares_nothing(net, temporal):
-        print(
+        print_warning(
             f"warning: {asked} changes nothing here: this generator has no InstanceNorm layers whose statistics it "
-            "would share (its normalisation is the same for every frame already)",
-            file=sys.stderr,
+            "would share (its normalisation is the same for every frame already)"
         )
 
 

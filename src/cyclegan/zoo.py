@@ -56,6 +56,7 @@ from .data.fetch import (
 from .errors import CycleGANError, escape, nearest
 from .files import sync_folder, write_atomic
 from .options import Options, opt
+from .progress import print_warning
 from .shared_options import PRETRAINED_PREFIX, max_minutes_option, progress_option
 
 PREFIX = PRETRAINED_PREFIX
@@ -466,7 +467,7 @@ def fetch_model(
         problem, digest, _ = _unusable(target, url=url, expected=expected, mirrored=mirrored)
         if problem is None:
             return _cached(name, target, digest, expected, url)
-        print(escape(f"warning: the cached {target} {problem}; downloading it again"), file=sys.stderr)
+        print_warning(f"warning: the cached {target} {problem}; downloading it again")
     folder = target.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)

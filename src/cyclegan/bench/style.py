@@ -13,7 +13,6 @@ filters, random weights).
 from __future__ import annotations
 
 import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from ..execution import REFERENCE
 from ..inference import keyword_names, translate_tensor
 from ..loading import load_generator, model_label
 from ..models import build_generator
+from ..progress import print_warning
 from ..style.backbones import DEFAULTS, Lite0Backbone, VGG19Backbone
 from ..style.gatys import GatysOptions, check_memory, load_image_01, stylize
 from .measure import environment, median, time_calls
@@ -223,7 +223,7 @@ def bench_style(opts: BenchOptions, device: torch.device) -> dict[str, Any]:
     s = opts.style_task
     for path in dict.fromkeys([s.content, s.style]):  # the first frame was timed without a word
         if (n := frame_count(path)) > 1:
-            print(f"warning: {escape(path)} holds {n} frames; only the first is timed", file=sys.stderr)
+            print_warning(f"warning: {escape(path)} holds {n} frames; only the first is timed")
     env = environment(device)
     # first: a --checkpoint that cannot be read is refused before Gatys' minutes
     gens = _generators(s, device, progress=opts.progress)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from ..errors import CycleGANError
 from ..files import FolderLock, write_atomic
-from ..progress import progress_bar
+from ..progress import print_warning, progress_bar
 from ..version import __version__
 
 CHUNK = 1 << 16
@@ -280,7 +280,7 @@ def fetch(
                     raise _too_slow(url, part, bounds) from None
                 if attempt == attempts - 1:
                     raise CycleGANError(str(e)) from None
-                print(f"warning: {str(e).split(';')[0]}; resuming", file=sys.stderr)
+                print_warning(f"warning: {str(e).split(';')[0]}; resuming")
     finally:
         watchdog.stop()
     raise AssertionError("unreachable")
@@ -400,13 +400,13 @@ def _fetch_once(url: str, part: Path, how: _Transfer) -> tuple[int | None, int]:
                 f"download of {shown} failed: the server sent {sent} when the whole file was asked (HTTP 206); "
                 f"try again later, or give a mirror's address in {mirror}"
             )
-        print(f"warning: {shown} sent {sent} when byte {offset} was asked; starting again from byte 0", file=sys.stderr)
+        print_warning(f"warning: {shown} sent {sent} when byte {offset} was asked; starting again from byte 0")
         _discard(part)
         return _fetch_once(url, part, how)
     resuming = offset and resp.status == 206
     if resuming and _changed(part, resp.headers, total):  # its rest appended to our start: neither file
         resp.close()
-        print(f"warning: {shown} changed on the server since the interrupted download; starting again", file=sys.stderr)
+        print_warning(f"warning: {shown} changed on the server since the interrupted download; starting again")
         _discard(part)
         return _fetch_once(url, part, how)
     with resp:

@@ -26,7 +26,6 @@ import dataclasses
 import hashlib
 import math
 import re
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +33,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from .. import zoo
 from ..config import config_from_dict
@@ -64,7 +62,7 @@ from ..files import (
 from ..inference import is_out_of_memory, translate_tensor
 from ..interop.foreign import holds_both, load_foreign_generator
 from ..loading import checkpoint_file, checkpoint_path, generator_from, held_directions, load_file
-from ..progress import progress_bar
+from ..progress import print_warning, progress_bar
 from ..report import METRIC_NAMES
 from ..report.grid import save_grid
 from ..run_files import FORMAT
@@ -363,7 +361,7 @@ def _drop_bad_images(opts: EvalOptions, images: SplitImages) -> tuple[SplitImage
         )
         skipped += more
     if line := first_frames_only(frames, reader="evaluate"):
-        print(f"warning: {escape(line)}", file=sys.stderr)
+        print_warning(f"warning: {escape(line)}")
     for letter, files in images.domains.items():
         if not files:  # the whole folder tried
             folder = f"--data {opts.split} folder" if images.aligned else _folder_name(opts, letter)
@@ -612,12 +610,12 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     if not checkpoints:
         raise CycleGANError("give at least one --checkpoint")
     for line in best_missing(opts.checkpoint) + best_alone(opts.checkpoint):
-        print(f"warning: {escape(line)}", file=sys.stderr)
+        print_warning(f"warning: {escape(line)}")
     inception = None
     if opts.backbone == "inception":  # a missing weights file was named after every test image had been decoded
         weights = find_inception_weights(opts.inception_weights)
         if line := weights_not_published(weights):
-            print(f"warning: {escape(line)}", file=sys.stderr)
+            print_warning(f"warning: {escape(line)}")
         inception = load_fid_inception(weights)  # and another network's file (or a damaged one) too: read it now
     if opts.domain_a is None and opts.data is None:  # two folders of test images need no run's --data
         opts = dataclasses.replace(opts, data=_one_data_root(checkpoints))
@@ -628,14 +626,14 @@ def evaluate_checkpoints(opts: EvalOptions) -> list[dict[str, Any]]:
     published = [c[len(zoo.PREFIX) :] for c in checkpoints if zoo.is_spec(c)] if opts.data else []
     for name in published:  # a published generator knows its dataset and direction: before any download
         if line := zoo.check_scored_on(name, opts.data, opts.direction):
-            print(f"warning: {escape(line)}", file=sys.stderr)
+            print_warning(f"warning: {escape(line)}")
     images = _list_domains(opts)
     for line in (line for folder in images.folders for line in left_out(folder, reader="evaluate")):
-        print(f"warning: {escape(line)}", file=sys.stderr)  # a GIF in testA was left out without a word
+        print_warning(f"warning: {escape(line)}")  # a GIF in testA was left out without a word
     directions, read = _planned_directions(opts)
     _check_outputs(opts, images, directions)  # before any work
     for line in _earlier_images(opts, images, directions):
-        print(f"warning: {escape(line)}", file=sys.stderr)
+        print_warning(f"warning: {escape(line)}")
     if not opts.save_images:
         return _evaluate_all(opts, images, directions, read, inception, of_runs)
     with claim_folder(opts.save_images, "--save-images"):  # one run writes the images there at a time
@@ -762,11 +760,11 @@ def _evaluate_all(
         _remove_killed_writes(opts, images, directions)
     first, sizes, left_out = ([read.first], read.sizes, []) if read is not None else _readable(opts, of_runs)
     for line in left_out:
-        print(f"warning: {escape(line)}", file=sys.stderr)
+        print_warning(f"warning: {escape(line)}")
     no_fd_kid = _check_counts(opts, images)
     rough = _small_sets(images) if no_fd_kid is None else None
     for line in [*_partial_pairs(opts, images), *_unlike_truth(opts, images), *_sizes_apart(sizes)]:
-        print(f"warning: {escape(line)}", file=sys.stderr)
+        print_warning(f"warning: {escape(line)}")
     backbone = (inception or load_backbone(opts.backbone)).to(device)
     cache = _RealCache()
     many = len(checkpoints) > 1
@@ -1017,11 +1015,10 @@ def _evaluate_one(
             translated = distances(real_t, fake_feats, **kw)
             nonfinite = int((~fake_feats.isfinite()).any(1).sum())
             if nonfinite:  # a table of nan, and no word of why (it named FD and KID alone, above a column of nan)
-                tqdm.write(  # under the bar, not on its line
+                print_warning(
                     f"warning: {escape(ckpt_file)}: {nonfinite} of {len(fake_feats)} {d} translations hold NaN or "
                     f"infinite values: its {fd_name} and {kid_name} are not finite, nor is any mean over those "
-                    "translations (the cycle's, the truth's: null in --out)",
-                    file=sys.stderr,
+                    "translations (the cycle's, the truth's: null in --out)"
                 )
             if (d, size) not in cache.untranslated:
                 cache.untranslated[(d, size)] = distances(real_t, cache.features[(s, size)], **kw)

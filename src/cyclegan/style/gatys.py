@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import tempfile
 import threading
 import time
@@ -46,7 +45,7 @@ from ..evaluate.metrics import LUMA_BT601, luminance
 from ..execution import available_memory, resolve_device
 from ..files import check_outputs, claim_file, removed_on_failure, written_through_a_stop
 from ..inference import decode
-from ..progress import Lines, progress_bar
+from ..progress import Lines, print_warning, progress_bar
 from ..translation import still_images
 from .backbones import DEFAULTS, LAYER_NAMES, build_backbone, default_backbone
 from .losses import blend_grams, content_loss, gram_matrix, style_loss, tv_loss
@@ -677,13 +676,13 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
     # --style-blend" was said, as if the work had begun; and before the --out folder is made
     _blend_weights(len(styles.files), opts.gatys.style_blend)
     for clip in styles.clips:
-        print(f"warning: {escape(str(clip))}: a video clip, not an image (left out)", file=sys.stderr)
+        print_warning(f"warning: {escape(str(clip))}: a video clip, not an image (left out)")
     inputs = [opts.content, *styles.files]
     check_outputs([opts.out], overwrite=opts.overwrite, inputs=inputs, input_folders=styles.folders)
     device = resolve_device(opts.device)
     for path in dict.fromkeys(map(Path, inputs)):  # the first frame was taken without a word; each file once
         if (n := frame_count(path)) > 1:
-            print(f"warning: {escape(path)} holds {n} frames; only the first is stylised", file=sys.stderr)
+            print_warning(f"warning: {escape(path)} holds {n} frames; only the first is stylised")
     with removed_on_failure([opts.out]):  # a folder made for --out goes again if the work fails
         check_writable(opts.out)
         # one stylize of --out at a time (two wrote minutes of work each, the last one kept), and a killed one's
@@ -708,10 +707,9 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
             if result.alpha is not None and Path(opts.out).suffix.lower() in ALPHA_EXTENSIONS:
                 image = result.transparent  # a cut-out stays one: its transparency was put on white for good
             elif result.alpha is not None:
-                print(
+                print_warning(
                     f"warning: a {Path(opts.out).suffix} file keeps no transparency: the content's transparent "
-                    "pixels are on white (write a .png, .webp or .tif to keep them)",
-                    file=sys.stderr,
+                    "pixels are on white (write a .png, .webp or .tif to keep them)"
                 )
             try:  # whole or not at all; a symlink at --out is replaced, not followed
                 # a stop while it is written writes it again, then goes on: it removed the finished optimisation

@@ -8,7 +8,6 @@ import contextlib
 import functools
 import hashlib
 import os
-import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from ..config import Config, DataConfig, check_data_root
 from ..data import (
@@ -42,6 +40,7 @@ from ..data.io import (
 from ..errors import CycleGANError, counted, escape
 from ..families import family
 from ..options import given_as, given_together
+from ..progress import print_warning
 from ..shared_options import MAX_PIXELS
 from . import distributed as ddp
 from .signals import worker_init
@@ -122,12 +121,12 @@ class Images:
 
 def _warn_left_out(folders: list[Path | None], main: bool) -> None:
     for line in [line for folder in folders for line in left_out(folder)] if main else []:
-        tqdm.write(f"warning: {escape(line)}", file=sys.stderr)
+        print_warning(f"warning: {escape(line)}")
 
 
 def _warn_frames(frames: dict[Path, int], main: bool) -> None:
     if main and (line := first_frames_only(frames, reader="training")):
-        tqdm.write(f"warning: {escape(line)}", file=sys.stderr)
+        print_warning(f"warning: {escape(line)}")
 
 
 def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
@@ -177,7 +176,7 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         tests.append(good)
         skipped += bad
     for msg in skipped if main else []:
-        tqdm.write(f"warning: skipping {escape(msg)}", file=sys.stderr)
+        print_warning(f"warning: skipping {escape(msg)}")
     _warn_frames(frames, main)
     _check_copies(
         [
@@ -209,10 +208,10 @@ def _check_copies(
                     "each domain its own images"
                 )
             if main:
-                tqdm.write(f"warning: {escape(line)}: these images are in both domains", file=sys.stderr)
+                print_warning(f"warning: {escape(line)}: these images are in both domains")
         for stream, (folder, files) in enumerate(((a, files_a), (b, files_b))):
             if main and (line := copies_within(folder, files, groups, stream)):
-                tqdm.write(f"warning: {escape(line)}: each copy {does}", file=sys.stderr)
+                print_warning(f"warning: {escape(line)}: each copy {does}")
 
 
 def _aligned_layout(root: Path) -> bool:
@@ -241,7 +240,7 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         _warn_left_out([root / "train", test], main)
         test_pairs = [(p, None) for p in list_images(test)] if test else None
         if main and (root / "trainA").is_dir() and (root / "trainB").is_dir():  # two layouts: which one trains?
-            tqdm.write(f"warning: {escape(_both_layouts(root, test))}", file=sys.stderr)
+            print_warning(f"warning: {escape(_both_layouts(root, test))}")
     else:
         dir_a, dir_b, test_a, test_b = domain_folders(cfg)
         _warn_left_out([dir_a, dir_b, test_a, test_b], main)
@@ -275,9 +274,9 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
     if not pairs:
         raise CycleGANError("no readable training pairs")
     for msg in skipped if main else []:
-        tqdm.write(f"warning: skipping {escape(msg)}{'' if aligned else ' (and its pair)'}", file=sys.stderr)
+        print_warning(f"warning: skipping {escape(msg)}{'' if aligned else ' (and its pair)'}")
     if main and not aligned and (line := unlike_pairs([*pairs, *(test_pairs or [])])):
-        tqdm.write(f"warning: {escape(line)}", file=sys.stderr)
+        print_warning(f"warning: {escape(line)}")
     _warn_frames(frames, main)
     train_b = [b for _, b in pairs] if not aligned else []
     return Images(
@@ -365,10 +364,9 @@ def loader(
     cores = (os.cpu_count() or 1) // d_ctx.local_world_size  # the processes on this machine share its cores
     workers = d.num_workers if d.num_workers >= 0 else min(4, max(0, cores - 1))
     if workers > max(cores, 1) and d_ctx.is_main:
-        tqdm.write(
+        print_warning(
             f"warning: {given_as('num_workers', workers)} is more than the {counted(max(cores, 1), 'CPU core')} of "
-            "this process: the loading processes share them (faster only when reading waits on a slow disk)",
-            file=sys.stderr,
+            "this process: the loading processes share them (faster only when reading waits on a slow disk)"
         )
     with quiet_worker_count():
         return DataLoader(

@@ -24,7 +24,7 @@ from ..errors import CycleGANError, counted, escape
 from ..execution import Execution, choose_execution, resolve_device, synchronize
 from ..files import FolderLock, check_not_a_file, check_out_folder, inside, write_atomic
 from ..options import given_as
-from ..progress import progress_bar
+from ..progress import print_warning, progress_bar
 from ..report import save_grid
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME
 from . import distributed as ddp
@@ -173,7 +173,7 @@ def _train(
     if held is not None:  # a --best-by without its score, or kid without its features: refused before the trainer
         check_kid_features(cfg, best_metric(cfg, held))  # and the folder's files
         if d_ctx.is_main and (copies := trained_on(held, images)):
-            tqdm.write(f"warning: {escape(copies)}", file=sys.stderr)
+            print_warning(f"warning: {escape(copies)}")
     data = dataset(cfg, images, new_run=ckpt is None, held_out=held is not None)
     t, spe = cfg.train, data.steps_per_epoch
     total = t.steps if t.steps is not None else t.epochs * spe
@@ -427,10 +427,9 @@ def _warn_if_the_data_changed(run: Run, ckpt: dict | None) -> None:
     elif not changes and isinstance(digest := ckpt.get(TRAIN_DIGEST_KEY), str) and digest != run.train_digest:
         changes.append("as many images, but other files: names or sizes")  # older checkpoints: no stamps
     if changes:
-        tqdm.write(
+        print_warning(
             f"warning: the training images changed since the checkpoint ({'; '.join(changes)}): the run goes on, but "
-            "not exactly as it would have without the stop (restore the folders as they were for an exact resume)",
-            file=sys.stderr,
+            "not exactly as it would have without the stop (restore the folders as they were for an exact resume)"
         )
 
 
@@ -453,10 +452,9 @@ def _prepare_run_folder(run: Run, images: Images) -> _Samples | None:
                 samples = (xs, ys)
             if samples is not None and min(len(s) for s in samples) < t.num_samples:  # said, not capped silently
                 a, b = (len(s) for s in samples)
-                print(
+                print_warning(
                     f"warning: {given_as('num_samples', t.num_samples)}: the sample grids show {a} A and "
-                    f"{counted(b, 'B image')}, all their split holds",
-                    file=sys.stderr,
+                    f"{counted(b, 'B image')}, all their split holds"
                 )
         except OSError as e:
             error = CycleGANError(f"cannot write the run folder {run.folder}: {oserror_text(e)}")
@@ -701,9 +699,7 @@ def _finish(
                 if samples is not None and not (t.sample_every and end.step % t.sample_every == 0):  # else written
                     _write_samples_or_warn(trainer, samples, run.sample_path(end.step))
                 if skipped:
-                    print(
-                        f"warning: {counted(len(skipped), 'unreadable image')} skipped (listed above)", file=sys.stderr
-                    )
+                    print_warning(f"warning: {counted(len(skipped), 'unreadable image')} skipped (listed above)")
                 _say_how_it_ended(run, path, end)
                 print("\n".join(verdict.lines()))
     signum = end.signum if end.signum is not None else late.signum
@@ -835,9 +831,8 @@ def _write_samples_or_warn(trainer: Trainer, samples: _Samples, path: Path) -> N
     try:
         write_samples(trainer, *samples, path)
     except OSError as e:
-        tqdm.write(
-            f"warning: cannot write the sample grid {escape(path)}: {escape(oserror_text(e))}; training goes on",
-            file=sys.stderr,
+        print_warning(
+            f"warning: cannot write the sample grid {escape(path)}: {escape(oserror_text(e))}; training goes on"
         )
 
 

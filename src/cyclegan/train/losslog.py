@@ -8,7 +8,6 @@ import contextlib
 import json
 import math
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from tqdm import tqdm
 
 from ..errors import CycleGANError, escape
 from ..options import given_as
+from ..progress import print_warning
 from ..run_files import CHECKPOINT_NAME, LOG_NAME, TENSORBOARD_DIR
 from . import distributed as ddp
 from .run_folder import Run, check_not_a_link, once_fixed, oserror_text
@@ -62,12 +62,11 @@ class LossLog:
             try:
                 self.tb = _tensorboard(self.run.folder, purge_step=self.start + 1)
             except OSError as e:  # optional: the run goes on without it
-                tqdm.write(f"warning: no TensorBoard events this run: {escape(oserror_text(e))}", file=sys.stderr)
+                print_warning(f"warning: no TensorBoard events this run: {escape(oserror_text(e))}")
             except UnicodeEncodeError:  # TensorBoard writes UTF-8 paths only
-                tqdm.write(
+                print_warning(
                     f"warning: no TensorBoard events this run (TensorBoard takes UTF-8 folder names only, and "
-                    f"{escape(self.run.folder)} is not one)",
-                    file=sys.stderr,
+                    f"{escape(self.run.folder)} is not one)"
                 )
             if self.tb is not None:
                 self._hook = threading.excepthook = _quiet_tensorboard_thread(threading.excepthook)
@@ -205,10 +204,9 @@ class LossLog:
             tb, self.tb = self.tb, None
             with contextlib.suppress(OSError):  # its flush raises the same error again
                 tb.close()
-            tqdm.write(
+            print_warning(
                 f"warning: no more TensorBoard events this run: {escape(oserror_text(e))} "
-                f"({escape(self.run.folder / TENSORBOARD_DIR)}); log.jsonl holds every record",
-                file=sys.stderr,
+                f"({escape(self.run.folder / TENSORBOARD_DIR)}); log.jsonl holds every record"
             )
 
     def _record(

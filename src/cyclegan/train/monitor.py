@@ -14,6 +14,7 @@ from ..checkpoint import load_checkpoint
 from ..errors import CycleGANError, counted, escape
 from ..inference import is_out_of_memory
 from ..options import given_as
+from ..progress import print_warning
 from ..run_files import BEST_NAME, CHECKPOINT_NAME
 from . import distributed as ddp
 from .run_folder import Run, once_fixed
@@ -80,11 +81,10 @@ class Monitor:
             when = scoring_schedule(t.eval_every, run.total, fitted=bool(t.fit_steps))
             tqdm.write(f"scoring {when} on {escape(held.where)}; best.pt by {self.metric}")
             if changed:  # its best was scored on other images: the next evaluation is the best so far
-                tqdm.write(
+                print_warning(
                     "warning: the held-out images differ from those the checkpoint's scores were on (images "
                     f"added, removed, renamed or edited, or another {given_as('data')}): the best so far starts "
-                    f"afresh, and the next evaluation writes {escape(run.folder / BEST_NAME)} again",
-                    file=sys.stderr,
+                    f"afresh, and the next evaluation writes {escape(run.folder / BEST_NAME)} again"
                 )
             self._check_best(scoring=True, resumed_at=ckpt["step"] if ckpt is not None else 0)
         elif run.main:  # scoring off this time: the verdict names best.pt, which must be there
@@ -122,10 +122,9 @@ class Monitor:
             )
             keep = f" (copy it elsewhere first to keep step {step}'s generators)"
         again = "the next evaluation" if scoring else f"the first evaluation of a resume with {given_as('eval_every')}"
-        tqdm.write(
+        print_warning(
             f"warning: {escape(path)} held the best step so far ({self.watch.best_step}), but {escape(why)}: {again} "
-            f"writes it again{escape(keep)}",
-            file=sys.stderr,
+            f"writes it again{escape(keep)}"
         )
         self.watch.forget_best()
 
@@ -203,10 +202,9 @@ class Monitor:
         """best.pt holds a step the resumed run did not find best again (another run than the one stopped: other
         images, options): the best starts afresh, `again` writing best.pt."""
         if self.run.main:
-            tqdm.write(
+            print_warning(
                 f"warning: {escape(self.run.folder / BEST_NAME)} holds step {self.ahead}, written before the run "
-                f"stopped, which the resumed run did not score as its best at step {step}: {again} writes it again",
-                file=sys.stderr,
+                f"stopped, which the resumed run did not score as its best at step {step}: {again} writes it again"
             )
         self.ahead = None
         self.watch.forget_best()
@@ -220,10 +218,9 @@ class Monitor:
 
     def verdict(self) -> Verdict:
         if self.ahead is not None and self.run.main:  # the run ended before the step best.pt holds
-            tqdm.write(
+            print_warning(
                 f"warning: {escape(self.run.folder / BEST_NAME)} holds step {self.ahead}, written before the run "
-                f"stopped, which this run did not reach again (the best it scored: step {self.watch.best_step})",
-                file=sys.stderr,
+                f"stopped, which this run did not reach again (the best it scored: step {self.watch.best_step})"
             )
         return self.watch.verdict()
 

@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from ..config import Config, no_kid_error
 from ..data.io import list_images, same_files
@@ -42,6 +40,7 @@ from ..evaluate.runner import aligned_truth
 from ..families import directions_of, family, generator_for
 from ..options import given_as
 from ..pretrained import lite0_weights_path
+from ..progress import print_warning
 from .inputs import Images, sample_batch, sample_pairs
 
 # Which way is better for each score --best-by may name (+1: higher, -1: lower).
@@ -326,11 +325,10 @@ class Scorer:
         self.target_casts = {d: colour_casts(y) for d, y in self.targets.items()}
         for d in [d for d, v in self.input_spread.items() if v <= ALIKE]:
             # spread (outputs' over inputs') divided by ~0: 0 read as a collapse, whatever the generator does
-            tqdm.write(
+            print_warning(
                 f"warning: the held-out {d[0]} images are all alike at the training size: {d}'s spread score (the "
                 "collapse check) is left out, as it compares how much the outputs differ with how much the inputs "
-                "do; give the test split different images",
-                file=sys.stderr,
+                "do; give the test split different images"
             )
         self.extractor: nn.Module | None = None
         self.target_features: dict[str, torch.Tensor] = {}

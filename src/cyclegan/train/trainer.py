@@ -17,7 +17,6 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
-from tqdm import tqdm
 
 from ..checkpoint import save_atomic
 from ..config import Config
@@ -27,6 +26,7 @@ from ..execution import REFERENCE, Execution
 from ..families import family
 from ..losses import adversarial_loss
 from ..models import build_networks
+from ..progress import print_warning
 from ..run_files import FORMAT, GENERATORS_ONLY
 from ..version import __version__
 from . import distributed as ddp
@@ -387,10 +387,9 @@ class Trainer:
         if self.dist.enabled:
             ckpt["ranks"] = ranks  # each rank's RNG and pools, for an exact resume with as many processes
             if len({r["weights_sha256"] for r in ranks}) > 1:
-                tqdm.write(
+                print_warning(
                     f"warning: the processes' weights differ at step {step} (DistributedDataParallel "
-                    "should keep them equal); rank 0's are saved",
-                    file=sys.stderr,
+                    "should keep them equal); rank 0's are saved"
                 )
         return ckpt
 

@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from ..errors import CycleGANError, escape, named_once, without_alternatives
+from ..progress import print_warning
 from .options import MB, ServeOptions
 from .runs import Model, Names, checkpoint_outline, find_models, named_runs
 from .uploads import check_upload, display_name
@@ -498,7 +499,7 @@ class Engine:
         step = getattr(getattr(net, "_cyclegan_origin", None), "step", None)
         kept = f"kept the model loaded at step {step}" if step else "kept the model loaded before"
         said = f"{reason}; {kept}"  # the reason names the model
-        print(f"warning: {said}", file=sys.stderr)
+        print_warning(f"warning: {said}")
         gr.Warning(alert_text(without_paths(said)))
 
     @contextlib.contextmanager

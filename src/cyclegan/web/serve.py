@@ -13,12 +13,12 @@ import ipaddress
 import os
 import shutil
 import socket
-import sys
 import tempfile
 from pathlib import Path
 
 from ..errors import CycleGANError, install_extra
 from ..process import terminate_as_interrupt
+from ..progress import print_warning
 from .options import ServeOptions, bare_host
 from .runs import check_checkpoint_files
 
@@ -91,10 +91,9 @@ def serve(opts: ServeOptions, *, block: bool = True):
 
         resolve_device(opts.device)  # `--device cuda` without a GPU started a page where every job failed
     if is_public(opts.host):
-        print(
+        print_warning(
             f"warning: listening on {opts.host}: anyone who can reach this machine can use the page and its "
-            "models (there is no login); use --host 127.0.0.1 to keep it local",
-            file=sys.stderr,
+            "models (there is no login); use --host 127.0.0.1 to keep it local"
         )
     offline_environment()
     # One private folder per server: Gradio's uploads and cache (so the page serves no other app's files), the
