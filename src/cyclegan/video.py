@@ -182,15 +182,15 @@ def translate_clip(
         w, h = translator.out_size(info.width, info.height)
     if size:
         out_size = w, h
+        shown = "x".join(map(str, shown_size(src, w, h)))  # a portrait phone clip's, not its stored landscape
         if w * h > max_pixels:  # frames resized up are held to the decode cap too
             raise CycleGANError(
-                f"cannot translate clip {src} at size {size}: its frames would be {w}x{h} pixels "
+                f"cannot translate clip {src} at size {size}: its frames would be {shown} pixels "
                 f"({megapixels(w * h)}), over the cap of {max_pixels} pixels (--max-pixels); give a smaller size"
             )
         least = least_size(uncompiled(net))
         if min(w, h) < min(least, info.width, info.height):  # as for an image: size, not the clip, made it thin
             need = size_keeping(info.height, info.width, least)
-            shown = "x".join(map(str, shown_size(src, w, h)))  # a portrait phone clip's, not its stored landscape
             msg = f"warning: {src} at {size_name} {size} is {shown} px, under the {least} px the generator takes"
             (warn or print_warning)(f"{msg} (padded, little of it left); {size_name} {need} keeps its short side")
     if translator.blend is not None and w * h <= max_pixels:  # over the cap: named as such by `transcode`
