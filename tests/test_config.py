@@ -392,6 +392,8 @@ def test_top_level_help_lists_every_command(capsys):
         # the demo's budget is --minutes, training's --time-limit: each named for the other
         (["train", "--minutes", "2"], "cyclegan train", "did you mean --time-limit?"),
         (["demo", "--time-limit", "2"], "cyclegan demo", "did you mean --minutes?"),
+        # another tool's word, spelt nearer another option: `--save-every` was "did you mean --sample-every?"
+        (["train", "--save-every", "5"], "cyclegan train", "did you mean --checkpoint-every?"),
     ],
 )
 def test_a_mistyped_option_gets_one_line_with_the_nearest_option_or_its_commands_help(

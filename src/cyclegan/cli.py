@@ -156,19 +156,25 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 
 # One budget, two spellings: `demo --minutes` and `train --time-limit` (a user who ran the demo typed
-# `train --minutes 2` and got "see cyclegan train --help" among 270 lines).
-SYNONYMS = {"--minutes": ("--time-limit",), "--time-limit": ("--minutes",)}
+# `train --minutes 2` and got "see cyclegan train --help" among 270 lines). Other tools' words for ours:
+# `--save-every` (spelt near `--sample-every`, which it was taken for) is `--checkpoint-every`.
+SYNONYMS = {
+    "--minutes": ("--time-limit",),
+    "--time-limit": ("--minutes",),
+    "--save-every": ("--checkpoint-every",),
+    "--save-freq": ("--checkpoint-every",),
+}
 
 
 def _nearest_flags(typed: str, flags: list[str]) -> list[str]:
-    """The options a mistyped flag likely meant: those it is a prefix of (`--step`: `--steps`), else the
-    nearest spelling (`--dirction`: `--direction`), else another command's word for it (`--minutes`:
-    `--time-limit`)."""
+    """The options a mistyped flag likely meant: a known other word for one (`--minutes`: `--time-limit`;
+    first, as it is sure where a spelling is a guess: `--save-every` is nearest `--sample-every`), else those it
+    is a prefix of (`--step`: `--steps`), else the nearest spelling (`--dirction`: `--direction`)."""
     import difflib
 
+    known = [f for f in SYNONYMS.get(typed, ()) if f in flags]
     longer = [f for f in flags if f.startswith(typed) and f != typed]
-    close = longer or difflib.get_close_matches(typed, flags, n=1, cutoff=0.75)
-    return close or [f for f in SYNONYMS.get(typed, ()) if f in flags]
+    return known or longer or difflib.get_close_matches(typed, flags, n=1, cutoff=0.75)
 
 
 def _unrecognized(p: argparse.ArgumentParser, unknown: list[str]) -> None:
