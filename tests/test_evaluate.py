@@ -732,7 +732,10 @@ def test_what_cannot_be_scored_is_said_before_any_work(tmp_path, monkeypatch):
     opts = runner.EvalOptions(checkpoint=(str(good),), data=str(tmp_path / "data"), progress=False)
     with pytest.raises(CycleGANError, match=r"testA holds 1 usable image \(--limit 1\): FD and KID need at least 2"):
         runner.evaluate_checkpoints(dataclasses.replace(opts, limit=1))
-    with pytest.raises(CycleGANError, match=r"--kid-subset-size 4 must be between 2 and the smaller set \(3 images"):
+    # in the words of the option's other refusals ("option '--kid-subset-size' must be > 1, got 1"): it began
+    # "--kid-subset-size 4 must be ..."
+    too_many = r"^option '--kid-subset-size' must be between 2 and the smaller set \(3 images\), got 4$"
+    with pytest.raises(CycleGANError, match=too_many):
         runner.evaluate_checkpoints(dataclasses.replace(opts, kid_subset_size=4))
 
 

@@ -80,11 +80,13 @@ def span_coordinates(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tens
 
 
 def kid_subset_size(n_real: int, n_fake: int, requested: int | None = None) -> int:
-    """The KID subset size: `requested`, else min(100, n_real, n_fake). Must not exceed either set."""
+    """The KID subset size: `requested`, else min(100, n_real, n_fake). Must not exceed either set: refused in
+    the `option '--kid-subset-size'` words of the option's other refusals (`must be > 1, got 1`)."""
     size = min(KID_SUBSET_CAP, n_real, n_fake) if requested is None else requested
     if size < 2 or size > min(n_real, n_fake):
         raise CycleGANError(
-            f"--kid-subset-size {size} must be between 2 and the smaller set ({min(n_real, n_fake)} images)"
+            f"option '--kid-subset-size' must be between 2 and the smaller set ({min(n_real, n_fake)} images), "
+            f"got {size}"
         )
     return size
 
