@@ -1851,6 +1851,31 @@ def test_translations_that_are_not_finite_are_named_not_left_to_onemkl(tmp_path,
     assert "nor is any mean over those translations (the cycle's, the truth's: null in --out)" in err
 
 
+def test_a_way_back_that_is_not_finite_is_named_by_its_own_direction(tmp_path, capfd, monkeypatch):
+    """A generator whose BtoA output is NaN made the AtoB row's cycle figures nan (A -> B -> A comes back through
+    BtoA) without a word: the warning of non-finite translations names only a direction's own. Now a line names
+    the way back."""
+    from cyclegan.evaluate import runner
+
+    ckpt = save_tiny_checkpoint(tmp_path / "tiny.pt")
+    write_split(tmp_path / "data", 3, paired=True)
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: PooledPixels())
+    there: list[torch.nn.Module] = []  # the first generator called is AtoB's; the other, its way back, gives NaN
+    real = runner.translate_tensor
+
+    def translate(net, x):
+        there.append(there[0] if there else net)
+        return real(net, x) if net is there[0] else torch.full_like(x, math.nan)
+
+    monkeypatch.setattr(runner, "translate_tensor", translate)
+    opts = runner.EvalOptions(checkpoint=(str(ckpt),), data=str(tmp_path / "data"), direction="AtoB", progress=False)
+    row = runner.evaluate(opts)["directions"]["AtoB"]
+    assert math.isfinite(row["fd_lite0"]) and math.isfinite(row["truth_psnr"]) and math.isnan(row["cycle_psnr"])
+    err = capfd.readouterr().err
+    assert f"warning: {ckpt}: 3 of 3 AtoB translations come back through BtoA holding NaN or infinite values" in err
+    assert "hold NaN" not in err  # the AtoB translations themselves are sound
+
+
 def _inception_options(tmp_path: Path, weights: Path | None, *, paired: bool):
     """`evaluate --backbone inception` of a tiny checkpoint on a split of 2 images, with `weights` as its
     --inception-weights (None: not given)."""

@@ -215,6 +215,14 @@ def _translate_pass(
     return torch.cat(feats), scores, columns, local
 
 
+def _lost_on_the_way_back(fake_feats: torch.Tensor, scores: dict[str, list[float]]) -> int:
+    """How many finite translations (`fake_feats` (N, D) finite) came back through the other generator not finite
+    (`scores["cycle_l1"]`, one per image in the same order, NaN): that generator's NaN made a direction's cycle
+    figures nan without a word, as the warning of the translations themselves names only theirs."""
+    sound = fake_feats.isfinite().all(1).tolist()
+    return sum(ok and not math.isfinite(c) for ok, c in zip(sound, scores.get("cycle_l1", []), strict=True))
+
+
 def _worse_patch(
     local: dict[str, Any] | None, fake: torch.Tensor, truth: torch.Tensor, paths: list[Path]
 ) -> dict[str, Any] | None:
@@ -1019,6 +1027,13 @@ def _evaluate_one(
                     f"warning: {escape(ckpt_file)}: {nonfinite} of {len(fake_feats)} {d} translations hold NaN or "
                     f"infinite values: its {fd_name} and {kid_name} are not finite, nor is any mean over those "
                     "translations (the cycle's, the truth's: null in --out)"
+                )
+            if lost := _lost_on_the_way_back(fake_feats, scores):  # the other generator's NaN: said as its own
+                back_d = "BtoA" if d == "AtoB" else "AtoB"
+                print_warning(
+                    f"warning: {escape(ckpt_file)}: {lost} of {len(fake_feats)} {d} translations come back through "
+                    f"{back_d} holding NaN or infinite values: the {d} cycle figures (cycle_l1, cycle_psnr, "
+                    "cycle_ssim) are not finite (null in --out)"
                 )
             if (d, size) not in cache.untranslated:
                 cache.untranslated[(d, size)] = distances(real_t, cache.features[(s, size)], **kw)
