@@ -219,8 +219,10 @@ def _lost_on_the_way_back(fake_feats: torch.Tensor, scores: dict[str, list[float
     """How many finite translations (`fake_feats` (N, D) finite) came back through the other generator not finite
     (`scores["cycle_l1"]`, one per image in the same order, NaN): that generator's NaN made a direction's cycle
     figures nan without a word, as the warning of the translations themselves names only theirs."""
+    if "cycle_l1" not in scores:  # no way back (a plain generator file): no cycle
+        return 0
     sound = fake_feats.isfinite().all(1).tolist()
-    return sum(ok and not math.isfinite(c) for ok, c in zip(sound, scores.get("cycle_l1", []), strict=True))
+    return sum(ok and not math.isfinite(c) for ok, c in zip(sound, scores["cycle_l1"], strict=True))
 
 
 def _worse_patch(
