@@ -1506,14 +1506,17 @@ def test_a_rotated_clips_thin_size_warning_gives_the_size_it_is_shown_at(ckpt, t
 
 def test_a_rotated_clip_is_refused_over_max_pixels_at_the_size_it_is_shown_at(ckpt, tmp_path, capsys):
     """A phone's portrait clip (stored 48x32, shown 32x48) at --size 96 over --max-pixels was refused as "its frames
-    would be 96x64 pixels", its stored size, where a player shows 64x96 (as the thin-size warning already said).
-    Under the cap its GIF comes out as it is shown: portrait."""
+    would be 96x64 pixels", its stored size, where a player shows 64x96 (as the thin-size warning already said);
+    at its own size "its frames declare 48x32". Under the cap its GIF comes out as it is shown: portrait."""
     import cyclegan
 
     clip = phone_clip(tmp_path / "phone.mp4", 2)
     assert translate(ckpt, tmp_path / "out", clip, extra=["--size", "96", "--max-pixels", "1000"]) == 1
     err = capsys.readouterr().err
     assert "its frames would be 64x96 pixels" in err, err
+    assert translate(ckpt, tmp_path / "out", clip, extra=["--max-pixels", "1000"]) == 1  # at its own size: 32x48
+    err = capsys.readouterr().err
+    assert "its frames declare 32x48 pixels" in err, err
     G = cyclegan.load_generator(str(ckpt), "AtoB")
     cyclegan.translate_video(G, clip, tmp_path / "phone.gif", size=24, progress=False)
     with Image.open(tmp_path / "phone.gif") as im:

@@ -486,7 +486,7 @@ def transcode(
     check_clip_output(src, dst)
     info = probe(src)
     if max_pixels:
-        check_pixels(src, (info.width, info.height), max_pixels, kind="clip")
+        check_pixels(src, shown_size(src, info.width, info.height), max_pixels, kind="clip")  # a phone's: portrait
     size = out_size or (info.width, info.height)
     suffix = dst.suffix.lower()
     if max(size) > MAX_SIDE.get(suffix, max(size)):  # before any work: Pillow refuses it only at the end
