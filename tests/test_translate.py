@@ -939,6 +939,27 @@ def test_a_multi_page_tiff_s_left_out_pages_are_said_once_and_not_as_a_clip(tiny
     )
 
 
+def test_a_camera_jpeg_with_a_preview_is_read_without_a_copy_and_translated_without_a_word(
+    tiny, tmp_path, capsys, monkeypatch
+):
+    """A camera's JPEG holding a preview (an MPO) opens as "animated", as a multi-page TIFF does: `read_image` copied
+    its pixels once more on every read to drop that, a memcpy of the whole photo per sample of a training run on
+    such photos, though its previews are no pages and `translate` names none. Read as any RGB JPEG is: no copy."""
+    from cyclegan.data.io import read_image
+
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (16, 24, 3), np.uint8))
+    photo.save(tmp_path / "phone.jpg", format="MPO", save_all=True, append_images=[photo.resize((12, 8))])
+    copies, real_copy = [], Image.Image.copy
+    with monkeypatch.context() as m:
+        m.setattr(Image.Image, "copy", lambda im: copies.append(im.size) or real_copy(im))
+        read = read_image(tmp_path / "phone.jpg")
+    assert copies == [] and read.size == (24, 16) and read.mode == "RGB"
+    with Image.open(tmp_path / "phone.jpg") as im:
+        assert np.asarray(read).tolist() == np.asarray(im.convert("RGB")).tolist()  # the photo, not its preview
+    assert translate(load_generator(tiny, "AtoB"), tmp_path / "phone.jpg").size == (24, 16)
+    assert capsys.readouterr().err == ""  # no frames, pages nor clip named
+
+
 def test_a_double_star_glob_leaves_hidden_files_out_as_the_glob_module_does(tiny, tmp_path, capsys):
     """Before: `in/**/*` matched `in/.cache/notes.txt` and `in/.x.png` (Path.match takes hidden names, which
     glob's `*` and folder inputs leave out): each named as an unreadable image, exit 1."""

@@ -32,6 +32,7 @@ from helpers import (
     translate_one_image,
     write_split,
 )
+from reference_nets import ref_resnet
 
 ISSUE_NAMES = (
     "horse2zebra zebra2horse summer2winter_yosemite winter2summer_yosemite monet2photo style_monet style_cezanne "
@@ -330,10 +331,11 @@ def test_a_published_name_cached_as_another_network_is_named_with_what_to_do(ser
     assert load_generator("pretrained:horse2zebra") is not None and cached.read_bytes() == good
 
 
-def test_the_catalogues_own_architecture_is_accepted_under_its_name(home, monkeypatch):
+def test_the_catalogues_own_architecture_is_accepted_under_its_name(home, monkeypatch, tiny_published_architecture):
     """The catalogue's generators are the paper's ResNet, 9 blocks of 64 filters (the tests' are tiny: `conftest`):
-    such a file, put in the cache by hand, loads as horse2zebra without a network."""
-    monkeypatch.setattr(zoo, "PUBLISHED_ARCHITECTURE", {"kind": "resnet", "ngf": 64, "depth": 9, "norm": "instance"})
+    such a file, put in the cache by hand, loads as horse2zebra without a network. The catalogue's own
+    PUBLISHED_ARCHITECTURE, not a copy written here: a wrong one refused and deleted every real download."""
+    monkeypatch.setattr(zoo, "PUBLISHED_ARCHITECTURE", tiny_published_architecture)
     net = ResnetGenerator()  # the reference's defaults, those of its published files
     assert sum(p.numel() for p in net.parameters()) == zoo.PARAMETERS
     cached = home / "pretrained" / "horse2zebra.pth"
@@ -345,6 +347,19 @@ def test_the_catalogues_own_architecture_is_accepted_under_its_name(home, monkey
     mismatch = zoo.published_mismatch("horse2zebra", tiny, source="tiny.pth")
     assert mismatch is not None and mismatch.startswith("it holds a ResNet generator, 2 blocks, ngf 8, InstanceNorm")
     assert zoo.published_mismatch("my_model", tiny, source="tiny.pth") is None  # outside the catalogue: unknown
+    # the reference's own layout, as its published files hold it: written by PyTorch before 0.4, each InstanceNorm
+    # with running statistics too (the reference deletes them on load)
+    ref = ref_resnet(64, 9)
+    legacy = ref.state_dict()
+    for name, m in ref.named_modules():
+        if isinstance(m, nn.InstanceNorm2d):
+            legacy[f"{name}.running_mean"], legacy[f"{name}.running_var"] = (
+                torch.zeros(m.num_features),
+                torch.ones(m.num_features),
+            )
+    for name in zoo.MODELS:
+        assert zoo.published_mismatch(name, ref.state_dict(), source="ref.pth") is None
+        assert zoo.published_mismatch(name, legacy, source="legacy.pth") is None
 
 
 def test_a_generator_with_nan_weights_is_refused_not_cached(server, tmp_path, home):

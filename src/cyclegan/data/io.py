@@ -366,9 +366,13 @@ def frame_count(path: str | Path, *, formats: tuple[str, ...] = PILLOW_FORMATS) 
         return 1
 
 
+# formats whose frames after the first are a camera's previews (an MPO's, a phone's or a DSLR's JPEG), not pages
+PREVIEW_FORMATS = ("JPEG", "MPO")
+
+
 def frames_of(im: Image.Image) -> int:
     """The frames (pages) of an opened image (`frame_count`)."""
-    return 1 if im.format in ("JPEG", "MPO") else getattr(im, "n_frames", 1)
+    return 1 if im.format in PREVIEW_FORMATS else getattr(im, "n_frames", 1)
 
 
 def first_frames_only(frames: dict[Path, int], *, reader: str) -> str | None:
@@ -407,8 +411,11 @@ def read_image(
             im.load()
             im = ImageOps.exif_transpose(im, in_place=True) or im  # no copy when nothing turns
             im = to_srgb(im)  # after turning: its copy keeps no EXIF
-            if getattr(im, "is_animated", False):  # the file's object still said "animated" (a multi-page TIFF, an
-                im = im.copy()  # APNG, a phone's MPO): `translate` named it a clip, a second line worded for the API
+            # the file's object still said "animated" (a multi-page TIFF, an APNG): `translate` named it a clip, a
+            # second line worded for the API. Not an MPO's: its previews are no pages, and a copy of each camera JPEG
+            # at each training read cost a memcpy of its pixels per sample
+            if im.format not in PREVIEW_FORMATS and getattr(im, "is_animated", False):
+                im = im.copy()
             return im if keep_mode else as_rgb(im)
     except FileNotFoundError:
         raise CycleGANError(image_not_found(path)) from None

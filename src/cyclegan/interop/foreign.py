@@ -553,7 +553,7 @@ def _read(
 
 def foreign_architecture(obj: object, direction: str = "AtoB", *, source: str = "checkpoint") -> ForeignArchitecture:
     """The network `load_foreign_generator` builds for a loaded foreign file, read from its tensors without
-    building it (`zoo.check_published`: a published name's file must be the network its catalogue names)."""
+    building it (`zoo.published_mismatch`: a published name's file must be the network its catalogue names)."""
     return _read(obj, direction, source=source)[2]
 
 
