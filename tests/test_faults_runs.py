@@ -420,6 +420,27 @@ def test_the_time_limit_ends_a_hung_read_in_the_check_before_training(dataset, t
 
 
 @POSIX
+def test_the_time_limit_ends_a_hung_read_of_the_training_files_contents(dataset, tmp_path, capsys, monkeypatch):
+    """After the check, a new run reads each training file's bytes once more for the record a resume compares
+    (`inputs.files_record`): that read had no deadline, so a file that stalled there kept the run past --time-limit
+    before its first step. Now the limit ends it in one line, as it ends the check's."""
+    import cyclegan.train.inputs as inputs_module
+
+    def stalled(path, *args, **kwargs):
+        time.sleep(30)  # a bound, so that the old code fails, not hangs
+        raise AssertionError("the time limit did not end the read")
+
+    monkeypatch.setattr(inputs_module, "file_digest", stalled)
+    started = time.monotonic()
+    assert main(["train", *tiny_flags(dataset, tmp_path / "run", steps=10, time_limit=0.05)]) == 2
+    assert time.monotonic() - started < 20
+    err = capsys.readouterr().err
+    assert "time limit of 0.05 min reached while reading the training files' contents" in err, err
+    assert "nothing trained" in err, err
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+
+
+@POSIX
 @pytest.mark.parametrize("skip_bad", [False, True])
 def test_a_time_limit_lost_in_a_files_close_during_the_check_still_stops_it(
     dataset, tmp_path, capsys, monkeypatch, skip_bad

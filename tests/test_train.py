@@ -240,13 +240,14 @@ def test_samples_logs_and_config_are_written(tiny_cfg):
 
 
 def _minute_in_a_few_steps(monkeypatch) -> None:
-    """The step loop's clock advanced 20 s per reading: --time-limit 1 ends a run within a few steps, and the check
-    before training (bounded by a real alarm at the limit) is not cut short by a busy machine."""
+    """The step loop's clock advanced 10 s per reading: --time-limit 1 ends a run within a few steps, and the reads
+    before training (the check, the record of the files' contents: each bounded by a real alarm at the limit) are not
+    cut short by a busy machine."""
     import types
 
     import cyclegan.train.loop as loop
 
-    clock = _Clock(tick=20.0)
+    clock = _Clock(tick=10.0)
     monkeypatch.setattr(loop, "time", types.SimpleNamespace(monotonic=clock.monotonic, perf_counter=time.perf_counter))
 
 

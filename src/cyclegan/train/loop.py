@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from torch.utils.data import DataLoader
@@ -62,6 +63,8 @@ from .scoring import best_metric, check_kid_features, held_out_set, rng_devices,
 from .signals import StopRequest, StopWaiting, TimeUp, end_loader, time_limited
 from .trainer import Trainer, trainer_class
 from .watch import Verdict
+
+T = TypeVar("T")
 
 
 def train(
@@ -181,7 +184,18 @@ def _train(
     # rank 0 saves and warns
     # a resume reads only the files its checkpoint does not hold at their size and time (`files_record`)
     before = stored_stamps(ckpt.get(TRAIN_STAMPS_KEY)) if ckpt is not None else None
-    digest, stamps = files_record(data.files_a, data.files_b, before=before) if d_ctx.is_main else (None, None)
+    digest, stamps = (
+        _within_limit(
+            lambda: files_record(data.files_a, data.files_b, before=before),
+            cfg,
+            ckpt,
+            deadline=deadline,
+            during="reading the training files' contents",
+            passed_ok=True,
+        )
+        if d_ctx.is_main
+        else (None, None)
+    )
     run = Run(
         cfg,
         folder,
@@ -238,31 +252,53 @@ def _checked_images(
     stalled network file) kept the run past --time-limit for ever, before its first step. A check longer than the
     whole limit stops in one line; under torchrun on the rank whose check it was, and the others, waiting for it in
     `_check_same_images`, then say that a process ended (they waited there for ever)."""
+    return _within_limit(
+        lambda: training_images(cfg, progress=progress, main=d_ctx.is_main),
+        cfg,
+        ckpt,
+        deadline=deadline,
+        during="checking the images",
+    )
+
+
+def _within_limit(
+    work: Callable[[], T],
+    cfg: Config,
+    ckpt: dict | None,
+    *,
+    deadline: float | None,
+    during: str,
+    passed_ok: bool = False,
+) -> T:
+    """`work()` (a read of the image folders before the first step: their check, the record of their contents) cut
+    at the time limit's `deadline` in one line saying what it was `during`. A deadline passed before it is said at
+    once (as the checkpoint's read, on a resume), or with `passed_ok` the work is done uncut: the set-up after the
+    check spent the limit, and the loop stops at step 0 with its checkpoint saved, resumable."""
     limit = cfg.train.time_limit
     left = None if deadline is None else deadline - time.monotonic()
+    if passed_ok and left is not None and left <= 0:
+        return work()
     try:
-        if left is not None and left <= 0:  # spent before the check: said at once, not by an alarm that may ring
+        if left is not None and left <= 0:  # spent before the work: said at once, not by an alarm that may ring
             raise TimeUp  # inside a file's close, where it can be lost (a 1 ms alarm read as a bad image, once)
         with time_limited(left) as wait:
             # The alarm's TimeUp can be lost: raised inside a file's close, it became that image's "Bad file
             # descriptor" (1 in 20 limits that ran out here: "cannot read image ...: remove it"), or a skipped image
             # under --skip-bad-images. Where the alarm rang, time is up all the same.
             try:
-                images = training_images(cfg, progress=progress, main=d_ctx.is_main)
+                done = work()
             except Exception:
                 if not wait.rang:
                     raise
                 raise TimeUp from None
             if wait.rang:
                 raise TimeUp
-            return images
+            return done
     except TimeUp:
         kept = "nothing trained" if ckpt is None else f"the checkpoint of step {ckpt['step']} is kept"
-        # spent before the check on a resume: by its checkpoint's read, which the limit counts
+        # spent before the work on a resume: by its checkpoint's read, which the limit counts
         read = isinstance(ckpt, ReadCheckpoint) and left is not None and left <= 0
-        during, where = (
-            ("reading the checkpoint", "the run folder") if read else ("checking the images", "the image folders")
-        )
+        during, where = ("reading the checkpoint", "the run folder") if read else (during, "the image folders")
         raise CycleGANError(
             # "give more time_limit" read as no sentence to a Python caller: the option with its value, as it writes it
             f"time limit of {limit:g} min reached while {during}, before the first step; {kept}: allow more time with "
