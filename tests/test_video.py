@@ -1601,12 +1601,34 @@ def test_an_hevc_clip_stays_hevc_and_the_codec_it_cannot_keep_is_named(ckpt, tmp
     )
 
 
+def test_a_frames_side_data_is_read_from_pyav_before_and_after_18_1_1():
+    """PyAV 18.1.1 made a frame's `side_data` a Mapping whose iteration gives the types, where 18.1.0's gave the
+    entries: a fresh install (18.1.1) raised "'Type' object has no attribute 'type'" on every HDR10 clip translated.
+    Both shapes give the entries."""
+    import collections
+    import types
+
+    from cyclegan.clipio import side_data
+
+    kind = collections.namedtuple("kind", "name")  # hashable, as PyAV's Type
+    entries = [types.SimpleNamespace(type=kind(n)) for n in ("CONTENT_LIGHT_LEVEL", "A53_CC")]
+
+    class Mapped(dict):  # 18.1.1: iteration gives the keys
+        pass
+
+    old = types.SimpleNamespace(side_data=list(entries))
+    new = types.SimpleNamespace(side_data=Mapped({e.type: e for e in entries}))
+    assert side_data(old) == entries and side_data(new) == entries
+
+
 def hdr10_metadata(path: Path) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
     """(the first frame's mastering display as FFmpeg's 22 ints, its content light level), None where it has none."""
     import struct
 
+    from cyclegan.clipio import side_data
+
     with av.open(str(path)) as c:
-        side = {sd.type.name: bytes(sd) for sd in next(c.decode(video=0)).side_data}
+        side = {sd.type.name: bytes(sd) for sd in side_data(next(c.decode(video=0)))}
     if "MASTERING_DISPLAY_METADATA" not in side:
         return None
     return struct.unpack("<22i", side["MASTERING_DISPLAY_METADATA"]), struct.unpack("<2I", side["CONTENT_LIGHT_LEVEL"])

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -825,8 +826,16 @@ HDR10_SIDE_DATA = ("MASTERING_DISPLAY_METADATA", "CONTENT_LIGHT_LEVEL")  # FFmpe
 def _hdr10(src: Path) -> dict[str, bytes]:
     """The HDR10 static metadata of video `src`'s first frame (its mastering display's colour volume, its content
     light level) as FFmpeg's raw side data, by type name; {} where it has none."""
-    read = lambda f: {sd.type.name: bytes(sd) for sd in f.side_data if sd.type.name in HDR10_SIDE_DATA}  # noqa: E731
+    read = lambda f: {sd.type.name: bytes(sd) for sd in side_data(f) if sd.type.name in HDR10_SIDE_DATA}  # noqa: E731
     return _first_decoded(src, read, {})
+
+
+def side_data(frame: Any) -> list:
+    """A decoded frame's side data entries (each with `.type` and its bytes). PyAV 18.1.1 made `frame.side_data` a
+    Mapping whose iteration gives its keys (the types), where 18.1.0's gave the entries: a fresh install's HDR10
+    clip raised "'Type' object has no attribute 'type'" in the middle of a translation."""
+    held = frame.side_data
+    return [entry if hasattr(entry, "type") else held[entry] for entry in held]
 
 
 def _mastering(side: dict[str, bytes]) -> tuple | None:
