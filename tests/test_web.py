@@ -3111,9 +3111,10 @@ def _stopped_after_first_pass(tmp_path, run, which: str, cancel: str, how: str):
 
 
 @pytest.mark.parametrize("how", ["Cancel", "closed"])
-def test_a_clip_stops_on_cancel_and_when_its_page_is_closed_leaving_no_output(tmp_path, run, how):
+def test_a_clip_stops_on_cancel_and_when_its_page_is_closed_leaving_no_output(tmp_path, run, how, capsys):
     """A clip may take minutes in the one heavy queue: the Video tab had no Cancel, and a clip ran on after its
-    page was closed. Now both stop it before its next batch of frames, and no output is left."""
+    page was closed. Now both stop it before its next batch of frames, and no output is left. A page closed mid-job
+    is said in the server's log, with how far the job got (it left no line at all)."""
     pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.clipio import write_clip
@@ -3128,10 +3129,12 @@ def test_a_clip_stops_on_cancel_and_when_its_page_is_closed_leaving_no_output(tm
         f"stopped\\_{how}\\.mp4: cancelled; no clip written",
     )
     assert batches == [1] and list(app.engine.outputs.rglob(f"*stopped_{how}_AtoB*")) == []  # nor its temporary
+    closed = "Video: a job stopped, its page closed or reloaded: stopped_closed.mp4: cancelled; no clip written"
+    assert (closed in capsys.readouterr().err) == (how == "closed")
 
 
 @pytest.mark.parametrize("how", ["Cancel", "closed"])
-def test_translate_stops_on_cancel_and_when_its_page_is_closed(tmp_path, run, how):
+def test_translate_stops_on_cancel_and_when_its_page_is_closed(tmp_path, run, how, capsys):
     """Translate takes 50 images of 25 MP at once, minutes in the one heavy queue, and had no Cancel: the job ran on
     after its page was closed. Now both stop it at the generator's next call (the next image, or tile)."""
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
@@ -3147,6 +3150,8 @@ def test_translate_stops_on_cancel_and_when_its_page_is_closed(tmp_path, run, ho
     # said in the tab with the images done, not an Error pop-up ("the translation was cancelled") as if it had failed
     gallery, downloads, said = translate(photos, key, "AtoB", session)
     assert said == "cancelled after 0 of 3 images" and gallery == downloads == [] and images == [1]
+    closed = "Translate: a job stopped, its page closed or reloaded: cancelled before the first of 3 images\n"
+    assert (closed in capsys.readouterr().err) == (how == "closed")  # the server's log: it said nothing
     # the next job is not stopped by the last one's Cancel; after the page closed, a new page's (a new session)
     after = session if how == "Cancel" else SimpleNamespace(session_hash="reloaded")
     assert translate(photos[:1], key, "AtoB", after)[1]

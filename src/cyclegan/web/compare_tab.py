@@ -17,7 +17,8 @@ class CompareTab:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.stops = Stops()  # Gatys runs minutes: a comparison had no Cancel, and ran on after its page was closed
+        # Gatys runs minutes: a comparison had no Cancel, and ran on after its page was closed
+        self.stops = Stops("Compare")
 
     def layout(self, choices: list[tuple[str, str]]) -> gr.Dropdown:
         """Lay the tab out (inside the page's `gr.Tabs`) and wire its button; returns its model dropdown,

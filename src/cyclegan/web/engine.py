@@ -96,6 +96,12 @@ def literal(name: object) -> str:
     return _PUNCTUATION.sub(r"\\\1", escape(name))
 
 
+def unescaped(line: str) -> str:
+    """A tab's line (names written by `literal`) as plain text, for the server's log: `walk.mp4`, not `walk\\.mp4`.
+    Control characters stay written as escapes."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", line)
+
+
 # An absolute POSIX path of two parts or more, not inside a URL or a relative path (`https://host/a/b`, `runs/x`).
 _SERVER_PATH = re.compile(r"(?<![\w.:/\\])/(?:[^\s/:'\"]+/)+([^\s/:'\"]+)")
 
@@ -194,7 +200,8 @@ class Stops:
     closed are remembered (the CLOSED_KEPT last), so a job of theirs still waiting in the queue is dropped when
     its turn comes: it ran then, for nobody, as long as a running one had."""
 
-    def __init__(self) -> None:
+    def __init__(self, tab: str = "a tab") -> None:
+        self.tab = tab  # its name in the server's log
         self._flags: dict[str, Stop] = {}
         self._kept = 0  # the Cancel's outputs besides its line (`wire`)
         self._closed: OrderedDict[str, None] = OrderedDict()  # a reloaded page is a new session: none comes back
@@ -215,6 +222,9 @@ class Stops:
             yield stop
         finally:
             stop.ended.set()  # a Cancel waiting for its answer waits no longer
+            if stop.is_set() and session in self._closed:  # no one is there to see its line: it left no trace
+                said = unescaped(stop.said)
+                print(f"{self.tab}: a job stopped, its page closed or reloaded: {said}", file=sys.stderr)
             if self._flags.get(session) is stop:
                 del self._flags[session]
 

@@ -22,7 +22,7 @@ class StyleTab:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.stops = Stops()  # its running Gatys jobs' stop flags, one per page session
+        self.stops = Stops("Style transfer")  # its running Gatys jobs' stop flags, one per page session
 
     def layout(self) -> None:
         """Lay the tab out (inside the page's `gr.Tabs`) and wire its buttons."""

@@ -84,7 +84,8 @@ class TranslateTab:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.stops = Stops()  # 50 images of 25 MP take minutes: they had no Cancel, and ran on after the page closed
+        # 50 images of 25 MP take minutes: they had no Cancel, and ran on after the page closed
+        self.stops = Stops("Translate")
 
     def layout(self, choices: list[tuple[str, str]]) -> gr.Dropdown:
         """Lay the tab out (inside the page's `gr.Tabs`) and wire its button; returns its model dropdown,

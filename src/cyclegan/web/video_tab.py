@@ -90,7 +90,7 @@ class VideoTab:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.stops = Stops()  # a clip may take minutes: it had no Cancel, and ran on after its page was closed
+        self.stops = Stops("Video")  # a clip may take minutes: it had no Cancel, and ran on after its page was closed
 
     def layout(self, choices: list[tuple[str, str]]) -> gr.Dropdown:
         """Lay the tab out (inside the page's `gr.Tabs`) and wire its buttons; returns its model dropdown."""
