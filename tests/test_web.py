@@ -3287,6 +3287,47 @@ def test_a_failed_job_clears_the_last_result_but_not_a_cancel_s_line(tmp_path, r
             assert all(v is not None and v is not FAILED for v in on_failure.fn(page))
 
 
+def test_a_job_refused_at_the_queue_after_a_cancel_clears_the_cancelled_job_s_result(tmp_path, run):
+    """A Cancel after a job's first answer (which Gradio does not report as failed) was remembered until the tab's
+    next job began; a next job refused at the queue (--max-jobs-per-visitor, --max-queue) never begins, so its
+    failure left the cancelled job's partial result under its error. Now the tab forgets the Cancel as its next job
+    joins the queue or is refused there; another tab's job leaves it."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import asyncio
+
+    from cyclegan.web import app as app_module
+    from cyclegan.web.app import build_app
+    from cyclegan.web.engine import FAILED, HEAVY, Stops
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(runs=(str(run),)), [], tmp_path / "work")
+
+    async def refused(body, request, username):  # as jobs_per_visitor or a full queue answers
+        return False, "this page already has 3 jobs waiting or running", "error"
+
+    app._queue.push = refused
+    app_module.cancels_end_at_next_job(app)
+    jobs = [i for i, f in app.fns.items() if f.concurrency_id == HEAVY]
+    for index in jobs:
+        (on_failure,) = [f for f in app.fns.values() if f.trigger_after == index and f.trigger_only_on_failure]
+        tab_stops = next(c.cell_contents for c in on_failure.fn.__closure__ if isinstance(c.cell_contents, Stops))
+        page = SimpleNamespace(session_hash=f"page{index}")
+
+        def refuse(fn_index: int, page: SimpleNamespace = page) -> None:  # the page's next job of that tab
+            asyncio.run(app._queue.push(SimpleNamespace(fn_index=fn_index, session_hash=page.session_hash), None, None))
+
+        with tab_stops.flag(page):  # running, then cancelled before its first answer: reported failed
+            tab_stops.cancel(page)
+        for other in jobs:  # another tab's job of the page refused meanwhile: this tab's Cancel still stands
+            if other != index:
+                refuse(other)
+        assert all(v is not None and v is not FAILED for v in on_failure.fn(page))  # the Cancel's line stays
+        with tab_stops.flag(page):  # running, its first result shown, then cancelled: no failure reported
+            tab_stops.cancel(page)
+        refuse(index)
+        assert [v for v in on_failure.fn(page) if v is not None] == [FAILED]  # the partial result emptied
+
+
 def test_the_vgg19_weights_missing_on_the_page_offers_no_weights_option(tmp_path, monkeypatch):
     """The Style tab's vgg19 without cached weights said "(or pass --weights FILE)": the page has no such
     option (a hostile probe). The page's message offers the download and lite0 only; the CLI's keeps --weights."""

@@ -202,6 +202,7 @@ class Stops:
 
     def __init__(self, tab: str = "a tab") -> None:
         self.tab = tab  # its name in the server's log
+        self.job: int | None = None  # the tab's job, as Gradio numbers its functions (`clear_on_failure`): `joining`
         self._flags: dict[str, Stop] = {}
         self._kept = 0  # the Cancel's outputs besides its line (`wire`)
         self._closed: OrderedDict[str, None] = OrderedDict()  # a reloaded page is a new session: none comes back
@@ -250,6 +251,14 @@ class Stops:
             return said
         return said, *(kept or [gr.skip()] * self._kept)
 
+    def joining(self, job: int | None, session: str | None) -> None:
+        """A job of `session` joins Gradio's queue, or is refused there (`app.cancels_end_at_next_job`): where `job`
+        (Gradio's number of the function) is this tab's, a Cancel before it is no part of it. A Cancel after a job's
+        first answer (which Gradio does not report as failed) was remembered until the tab's next job began, so a
+        next job refused at the queue (--max-jobs-per-visitor, --max-queue) left the partial result under its error."""
+        if job is not None and job == self.job and session:
+            self._cancelled.pop(session, None)
+
     def closed(self, request: gr.Request) -> None:
         """The session's page was closed or reloaded (`unload`): stop its running job, and drop any still queued."""
         if session := getattr(request, "session_hash", None):
@@ -268,6 +277,7 @@ class Stops:
         line): Gradio leaves a tab's outputs as they were under its Error pop-up, so the last job's images and table
         read as this job's result. Not after a Cancel (its line stays), nor while the page's own job runs (a second
         one refused by --max-jobs-per-visitor leaves the first's results)."""
+        self.job = event["id"]
         cleared = tuple(FAILED if o is said else None for o in outputs)
         unchanged = tuple(gr.skip() for _ in outputs)
 
