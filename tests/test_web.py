@@ -3287,6 +3287,43 @@ def test_a_failed_job_clears_the_last_result_but_not_a_cancel_s_line(tmp_path, r
             assert all(v is not None and v is not FAILED for v in on_failure.fn(page))
 
 
+def test_a_job_with_nothing_uploaded_says_that_an_upload_the_server_refused_was_not_kept(tmp_path, run):
+    """An upload over --max-upload-mb gets the server's 413 line and leaves the box empty; pressing Translate then
+    said only "upload one or more images ... first", as if nothing had been sent. Each tab's pop-up for an empty box
+    now says that none came with the job and that an upload over the limit is refused and not kept (the server
+    cannot tell which page sent it: an upload names no page)."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(runs=(str(run),), max_upload_mb=0.5), [], tmp_path / "work")
+    key, page = app.engine.models()[0].key, SimpleNamespace(session_hash="page")
+    photo = str(_png(tmp_path / "photo.png", 24, 20))
+    translate, video = _handler(app, "translate_live"), _handler(app, "translate")
+    stylise, comparison = _handler(app, "stylize_live"), _handler(app, "compare")
+    said = [
+        _refusal(lambda: list(translate(None, key, "AtoB", page))),
+        _refusal(lambda: video(None, key, "AtoB", False, 0.0, page)),
+        _refusal(lambda: list(stylise(None, [photo], "lite0", 32, 2, page))),
+        _refusal(lambda: list(stylise(photo, None, "lite0", 32, 2, page))),
+        _refusal(lambda: comparison(None, key, "AtoB", [photo], "lite0", 32, 2, page)),
+        _refusal(lambda: comparison(photo, key, "AtoB", None, "lite0", 32, 2, page)),
+    ]
+    why = (
+        ": none came with the job (a file over this server's limit of 0.5 MB per upload, or sent while its upload "
+        "space was full, is refused and not kept)"
+    )
+    assert [s.removesuffix(why) for s in said] == [
+        "upload one or more images (or pick an example) first",
+        "upload a clip first",
+        "upload a content image first",
+        "upload at least one style image",
+        "upload a photo first",
+        "upload at least one style reference (an image of the target domain) for Gatys",
+    ]
+    assert all(s.endswith(why) for s in said)
+
+
 def test_a_job_refused_at_the_queue_after_a_cancel_clears_the_cancelled_job_s_result(tmp_path, run):
     """A Cancel after a job's first answer (which Gradio does not report as failed) was remembered until the tab's
     next job began; a next job refused at the queue (--max-jobs-per-visitor, --max-queue) never begins, so its

@@ -565,6 +565,15 @@ class Engine:
             if (n := frame_count(path)) > 1:
                 gr.Warning(alert_text(f"{display_name(path)} holds {n} frames; only the first is {used}"))
 
+    def nothing_uploaded(self, ask: str) -> CycleGANError:
+        """The refusal of a job whose upload box was empty, `ask` saying what to upload: an upload the server refused
+        as it came (over --max-upload-mb, or with the upload space full) leaves the box empty, and the job's pop-up
+        then read as if nothing had been sent. The server cannot say it was this page's: an upload names no page."""
+        return CycleGANError(
+            f"{ask}: none came with the job (a file over this server's limit of {self.opts.max_upload_mb:g} MB per "
+            "upload, or sent while its upload space was full, is refused and not kept)"
+        )
+
     def image(self, path: str | Path, *, keep_mode: bool = False):
         """An upload as an RGB PIL image (`keep_mode`: its transparency kept), checked against the server's limits
         (`uploads.check_upload`)."""

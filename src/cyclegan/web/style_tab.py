@@ -118,9 +118,9 @@ class StyleTab:
 
         engine = self.engine
         if not content:
-            raise CycleGANError("upload a content image first")
+            raise engine.nothing_uploaded("upload a content image first")
         if not styles:
-            raise CycleGANError("upload at least one style image")
+            raise engine.nothing_uploaded("upload at least one style image")
         size, steps = int(size), int(steps)
         content_im = engine.image(content, keep_mode=True)  # a cut-out's transparency: put back in the result
         # a 20000x20 strip was stylised at 256x1 px without a word; at no long side the slider offers, it is told to

@@ -159,7 +159,7 @@ class TranslateTab:
         from ..inference import frames_left_out, translate
 
         if not uploads:
-            raise CycleGANError("upload one or more images (or pick an example) first")
+            raise self.engine.nothing_uploaded("upload one or more images (or pick an example) first")
         self.engine.check_count(uploads, "images")
         names = [display_name(path) for path in uploads]
         G, out, load_s, loaded, changed, cancelled = None, None, 0.0, False, "", False

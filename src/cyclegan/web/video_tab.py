@@ -153,7 +153,7 @@ class VideoTab:
         from ..video import shares_nothing, translate_clip
 
         if not upload:
-            raise CycleGANError("upload a clip first")
+            raise self.engine.nothing_uploaded("upload a clip first")
         src, name = Path(upload), display_name(upload)
         stop.said = f"{literal(name)}: cancelled; no clip written"  # as the job says it (below)
         if src.suffix.lower() not in CLIP_TYPES:
