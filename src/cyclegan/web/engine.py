@@ -253,9 +253,10 @@ class Stops:
 
     def joining(self, job: int | None, session: str | None) -> None:
         """A job of `session` joins Gradio's queue, or is refused there (`app.cancels_end_at_next_job`): where `job`
-        (Gradio's number of the function) is this tab's, a Cancel before it is no part of it. A Cancel after a job's
-        first answer (which Gradio does not report as failed) was remembered until the tab's next job began, so a
-        next job refused at the queue (--max-jobs-per-visitor, --max-queue) left the partial result under its error."""
+        (Gradio's number of the function) is this tab's, a Cancel before it is no part of it. A Cancel that Gradio did
+        not report as failed (Style transfer's, past its first image) was remembered until the tab's next job began,
+        so a next job refused at the queue (--max-jobs-per-visitor, --max-queue) left the cancelled job's result
+        under its error."""
         if job is not None and job == self.job and session:
             self._cancelled.pop(session, None)
 
