@@ -3111,9 +3111,10 @@ def _stopped_after_first_pass(tmp_path, run, which: str, cancel: str, how: str):
 
 
 @pytest.mark.parametrize("how", ["Cancel", "closed"])
-def test_a_clip_stops_on_cancel_and_when_its_page_is_closed_leaving_no_output(tmp_path, run, how):
+def test_a_clip_stops_on_cancel_and_when_its_page_is_closed_leaving_no_output(tmp_path, run, how, capsys):
     """A clip may take minutes in the one heavy queue: the Video tab had no Cancel, and a clip ran on after its
-    page was closed. Now both stop it before its next batch of frames, and no output is left."""
+    page was closed. Now both stop it before its next batch of frames, and no output is left. A page closed mid-job
+    is said in the server's log, with how far the job got (it left no line at all)."""
     pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
     from cyclegan.clipio import write_clip
@@ -3128,10 +3129,12 @@ def test_a_clip_stops_on_cancel_and_when_its_page_is_closed_leaving_no_output(tm
         f"stopped\\_{how}\\.mp4: cancelled; no clip written",
     )
     assert batches == [1] and list(app.engine.outputs.rglob(f"*stopped_{how}_AtoB*")) == []  # nor its temporary
+    closed = "Video: a job stopped, its page closed or reloaded: stopped_closed.mp4: cancelled; no clip written"
+    assert (closed in capsys.readouterr().err) == (how == "closed")
 
 
 @pytest.mark.parametrize("how", ["Cancel", "closed"])
-def test_translate_stops_on_cancel_and_when_its_page_is_closed(tmp_path, run, how):
+def test_translate_stops_on_cancel_and_when_its_page_is_closed(tmp_path, run, how, capsys):
     """Translate takes 50 images of 25 MP at once, minutes in the one heavy queue, and had no Cancel: the job ran on
     after its page was closed. Now both stop it at the generator's next call (the next image, or tile)."""
     pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
@@ -3147,6 +3150,8 @@ def test_translate_stops_on_cancel_and_when_its_page_is_closed(tmp_path, run, ho
     # said in the tab with the images done, not an Error pop-up ("the translation was cancelled") as if it had failed
     gallery, downloads, said = translate(photos, key, "AtoB", session)
     assert said == "cancelled after 0 of 3 images" and gallery == downloads == [] and images == [1]
+    closed = "Translate: a job stopped, its page closed or reloaded: cancelled before the first of 3 images\n"
+    assert (closed in capsys.readouterr().err) == (how == "closed")  # the server's log: it said nothing
     # the next job is not stopped by the last one's Cancel; after the page closed, a new page's (a new session)
     after = session if how == "Cancel" else SimpleNamespace(session_hash="reloaded")
     assert translate(photos[:1], key, "AtoB", after)[1]
@@ -3280,6 +3285,84 @@ def test_a_failed_job_clears_the_last_result_but_not_a_cancel_s_line(tmp_path, r
         assert on_failure.fn(page) == cleared  # once: the next job's failure clears again
         with tab_stops.flag(page):  # its own job running: a second one refused leaves its results
             assert all(v is not None and v is not FAILED for v in on_failure.fn(page))
+
+
+def test_a_job_with_nothing_uploaded_says_that_an_upload_the_server_refused_was_not_kept(tmp_path, run):
+    """An upload over --max-upload-mb gets the server's 413 line and leaves the box empty; pressing Translate then
+    said only "upload one or more images ... first", as if nothing had been sent. Each tab's pop-up for an empty box
+    now says that none came with the job and that an upload over the limit is refused and not kept (the server
+    cannot tell which page sent it: an upload names no page)."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.app import build_app
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(runs=(str(run),), max_upload_mb=0.5), [], tmp_path / "work")
+    key, page = app.engine.models()[0].key, SimpleNamespace(session_hash="page")
+    photo = str(_png(tmp_path / "photo.png", 24, 20))
+    translate, video = _handler(app, "translate_live"), _handler(app, "translate")
+    stylise, comparison = _handler(app, "stylize_live"), _handler(app, "compare")
+    said = [
+        _refusal(lambda: list(translate(None, key, "AtoB", page))),
+        _refusal(lambda: video(None, key, "AtoB", False, 0.0, page)),
+        _refusal(lambda: list(stylise(None, [photo], "lite0", 32, 2, page))),
+        _refusal(lambda: list(stylise(photo, None, "lite0", 32, 2, page))),
+        _refusal(lambda: comparison(None, key, "AtoB", [photo], "lite0", 32, 2, page)),
+        _refusal(lambda: comparison(photo, key, "AtoB", None, "lite0", 32, 2, page)),
+    ]
+    why = (
+        ": none came with the job (a file over this server's limit of 0.5 MB per upload, or sent while its upload "
+        "space was full, is refused and not kept)"
+    )
+    assert [s.removesuffix(why) for s in said] == [
+        "upload one or more images (or pick an example) first",
+        "upload a clip first",
+        "upload a content image first",
+        "upload at least one style image",
+        "upload a photo first",
+        "upload at least one style reference (an image of the target domain) for Gatys",
+    ]
+    assert all(s.endswith(why) for s in said)
+
+
+def test_a_job_refused_at_the_queue_after_a_cancel_clears_the_cancelled_job_s_result(tmp_path, run):
+    """A Cancel after a job's first answer (which Gradio does not report as failed) was remembered until the tab's
+    next job began; a next job refused at the queue (--max-jobs-per-visitor, --max-queue) never begins, so its
+    failure left the cancelled job's partial result under its error. Now the tab forgets the Cancel as its next job
+    joins the queue or is refused there; another tab's job leaves it."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    import asyncio
+
+    from cyclegan.web import app as app_module
+    from cyclegan.web.app import build_app
+    from cyclegan.web.engine import FAILED, HEAVY, Stops
+    from cyclegan.web.serve import ServeOptions
+
+    app = build_app(ServeOptions(runs=(str(run),)), [], tmp_path / "work")
+
+    async def refused(body, request, username):  # as jobs_per_visitor or a full queue answers
+        return False, "this page already has 3 jobs waiting or running", "error"
+
+    app._queue.push = refused
+    app_module.cancels_end_at_next_job(app)
+    jobs = [i for i, f in app.fns.items() if f.concurrency_id == HEAVY]
+    for index in jobs:
+        (on_failure,) = [f for f in app.fns.values() if f.trigger_after == index and f.trigger_only_on_failure]
+        tab_stops = next(c.cell_contents for c in on_failure.fn.__closure__ if isinstance(c.cell_contents, Stops))
+        page = SimpleNamespace(session_hash=f"page{index}")
+
+        def refuse(fn_index: int, page: SimpleNamespace = page) -> None:  # the page's next job of that tab
+            asyncio.run(app._queue.push(SimpleNamespace(fn_index=fn_index, session_hash=page.session_hash), None, None))
+
+        with tab_stops.flag(page):  # running, then cancelled before its first answer: reported failed
+            tab_stops.cancel(page)
+        for other in jobs:  # another tab's job of the page refused meanwhile: this tab's Cancel still stands
+            if other != index:
+                refuse(other)
+        assert all(v is not None and v is not FAILED for v in on_failure.fn(page))  # the Cancel's line stays
+        with tab_stops.flag(page):  # running, its first result shown, then cancelled: no failure reported
+            tab_stops.cancel(page)
+        refuse(index)
+        assert [v for v in on_failure.fn(page) if v is not None] == [FAILED]  # the partial result emptied
 
 
 def test_the_vgg19_weights_missing_on_the_page_offers_no_weights_option(tmp_path, monkeypatch):

@@ -83,8 +83,10 @@ def build_app(opts: ServeOptions, files: Sequence[Path], work: Path | None = Non
             **LIGHT_EVENTS,
         )
         runs_tab.redraw_on(timer, app)
-        for tab in (translate_tab, video_tab, style_tab, compare_tab):  # a closed or reloaded page: no one sees its job
-            app.unload(tab.stops.closed)
+        # each tab's stop flags: a closed page's (`unload`), a page's next job (`cancels_end_at_next_job`)
+        app.stops = [tab.stops for tab in (translate_tab, video_tab, style_tab, compare_tab)]
+        for stops in app.stops:  # a closed or reloaded page: no one sees its job
+            app.unload(stops.closed)
     for block in app.blocks.values():
         if isinstance(block, gr.File):
             uploads_only(block)
@@ -200,11 +202,26 @@ def jobs_per_visitor(app: gr.Blocks, limit: int) -> None:
     queue.push = limited
 
 
+def cancels_end_at_next_job(app: gr.Blocks) -> None:
+    """Have each tab forget a page's Cancel when the page's next job of that tab joins Gradio's queue or is refused
+    there (`Stops.joining`), before `jobs_per_visitor` or the full queue answers: a job refused so never starts, and
+    its failure kept the partial result of the job cancelled before it, as if the Cancel were this job's."""
+    queue, push = app._queue, app._queue.push
+
+    async def joining(body, request, username):
+        for stops in getattr(app, "stops", ()):
+            stops.joining(body.fn_index, body.session_hash)
+        return await push(body, request, username)
+
+    queue.push = joining
+
+
 def launch(app: gr.Blocks, opts: ServeOptions, *, block: bool = True):
     """Serve `app` on opts.host:opts.port with the queue's limits and nothing that needs the internet."""
     # A waiting job holds its request in memory: unbounded, a script's requests grew the server without end.
     app.queue(default_concurrency_limit=opts.concurrency, max_size=opts.max_queue)
     jobs_per_visitor(app, opts.max_jobs_per_visitor)
+    cancels_end_at_next_job(app)  # around it: its refusals too
     folder = Path(app.GRADIO_CACHE)  # the uploads and the page's outputs
     max_bytes = int(opts.max_upload_mb * MB)
     budget = Middleware(UploadBudget, folder=folder, limit=int(opts.max_disk_mb * MB), file_limit=max_bytes)

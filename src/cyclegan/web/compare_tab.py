@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import gradio as gr
 
-from ..errors import CycleGANError, counted
+from ..errors import counted
 from .engine import BACKBONES, Cancelled, Engine, Stop, Stops, upload_box, user_errors
 from .options import STYLE_SIZE_MIN, STYLE_SIZE_STEP, STYLE_STEPS_MIN
 
@@ -17,7 +17,8 @@ class CompareTab:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.stops = Stops()  # Gatys runs minutes: a comparison had no Cancel, and ran on after its page was closed
+        # Gatys runs minutes: a comparison had no Cancel, and ran on after its page was closed
+        self.stops = Stops("Compare")
 
     def layout(self, choices: list[tuple[str, str]]) -> gr.Dropdown:
         """Lay the tab out (inside the page's `gr.Tabs`) and wire its button; returns its model dropdown,
@@ -113,9 +114,11 @@ class CompareTab:
 
         engine = self.engine
         if not photo:
-            raise CycleGANError("upload a photo first")
+            raise engine.nothing_uploaded("upload a photo first")
         if not styles:
-            raise CycleGANError("upload at least one style reference (an image of the target domain) for Gatys")
+            raise engine.nothing_uploaded(
+                "upload at least one style reference (an image of the target domain) for Gatys"
+            )
         size, steps = int(size), int(steps)
         photo_im, transparent = engine.image_on_white(photo)
         im = resize_long_side(photo_im, size)

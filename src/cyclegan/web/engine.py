@@ -97,6 +97,12 @@ def literal(name: object) -> str:
     return _PUNCTUATION.sub(r"\\\1", escape(name))
 
 
+def unescaped(line: str) -> str:
+    """A tab's line (names written by `literal`) as plain text, for the server's log: `walk.mp4`, not `walk\\.mp4`.
+    Control characters stay written as escapes."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", line)
+
+
 # An absolute POSIX path of two parts or more, not inside a URL or a relative path (`https://host/a/b`, `runs/x`).
 _SERVER_PATH = re.compile(r"(?<![\w.:/\\])/(?:[^\s/:'\"]+/)+([^\s/:'\"]+)")
 
@@ -195,7 +201,9 @@ class Stops:
     closed are remembered (the CLOSED_KEPT last), so a job of theirs still waiting in the queue is dropped when
     its turn comes: it ran then, for nobody, as long as a running one had."""
 
-    def __init__(self) -> None:
+    def __init__(self, tab: str = "a tab") -> None:
+        self.tab = tab  # its name in the server's log
+        self.job: int | None = None  # the tab's job, as Gradio numbers its functions (`clear_on_failure`): `joining`
         self._flags: dict[str, Stop] = {}
         self._kept = 0  # the Cancel's outputs besides its line (`wire`)
         self._closed: OrderedDict[str, None] = OrderedDict()  # a reloaded page is a new session: none comes back
@@ -216,6 +224,9 @@ class Stops:
             yield stop
         finally:
             stop.ended.set()  # a Cancel waiting for its answer waits no longer
+            if stop.is_set() and session in self._closed:  # no one is there to see its line: it left no trace
+                said = unescaped(stop.said)
+                print(f"{self.tab}: a job stopped, its page closed or reloaded: {said}", file=sys.stderr)
             if self._flags.get(session) is stop:
                 del self._flags[session]
 
@@ -241,6 +252,15 @@ class Stops:
             return said
         return said, *(kept or [gr.skip()] * self._kept)
 
+    def joining(self, job: int | None, session: str | None) -> None:
+        """A job of `session` joins Gradio's queue, or is refused there (`app.cancels_end_at_next_job`): where `job`
+        (Gradio's number of the function) is this tab's, a Cancel before it is no part of it. A Cancel that Gradio did
+        not report as failed (Style transfer's, past its first image) was remembered until the tab's next job began,
+        so a next job refused at the queue (--max-jobs-per-visitor, --max-queue) left the cancelled job's result
+        under its error."""
+        if job is not None and job == self.job and session:
+            self._cancelled.pop(session, None)
+
     def closed(self, request: gr.Request) -> None:
         """The session's page was closed or reloaded (`unload`): stop its running job, and drop any still queued."""
         if session := getattr(request, "session_hash", None):
@@ -259,6 +279,7 @@ class Stops:
         line): Gradio leaves a tab's outputs as they were under its Error pop-up, so the last job's images and table
         read as this job's result. Not after a Cancel (its line stays), nor while the page's own job runs (a second
         one refused by --max-jobs-per-visitor leaves the first's results)."""
+        self.job = event["id"]
         cleared = tuple(FAILED if o is said else None for o in outputs)
         unchanged = tuple(gr.skip() for _ in outputs)
 
@@ -545,6 +566,15 @@ class Engine:
         for path in dict.fromkeys(paths):
             if (n := frame_count(path)) > 1:
                 gr.Warning(alert_text(f"{display_name(path)} holds {n} frames; only the first is {used}"))
+
+    def nothing_uploaded(self, ask: str) -> CycleGANError:
+        """The refusal of a job whose upload box was empty, `ask` saying what to upload: an upload the server refused
+        as it came (over --max-upload-mb, or with the upload space full) leaves the box empty, and the job's pop-up
+        then read as if nothing had been sent. The server cannot say it was this page's: an upload names no page."""
+        return CycleGANError(
+            f"{ask}: none came with the job (a file over this server's limit of {self.opts.max_upload_mb:g} MB per "
+            "upload, or sent while its upload space was full, is refused and not kept)"
+        )
 
     def image(self, path: str | Path, *, keep_mode: bool = False):
         """An upload as an RGB PIL image (`keep_mode`: its transparency kept), checked against the server's limits

@@ -22,7 +22,7 @@ class StyleTab:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.stops = Stops()  # its running Gatys jobs' stop flags, one per page session
+        self.stops = Stops("Style transfer")  # its running Gatys jobs' stop flags, one per page session
 
     def layout(self) -> None:
         """Lay the tab out (inside the page's `gr.Tabs`) and wire its buttons."""
@@ -118,9 +118,9 @@ class StyleTab:
 
         engine = self.engine
         if not content:
-            raise CycleGANError("upload a content image first")
+            raise engine.nothing_uploaded("upload a content image first")
         if not styles:
-            raise CycleGANError("upload at least one style image")
+            raise engine.nothing_uploaded("upload at least one style image")
         size, steps = int(size), int(steps)
         content_im = engine.image(content, keep_mode=True)  # a cut-out's transparency: put back in the result
         # a 20000x20 strip was stylised at 256x1 px without a word; at no long side the slider offers, it is told to

@@ -84,7 +84,8 @@ class TranslateTab:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.stops = Stops()  # 50 images of 25 MP take minutes: they had no Cancel, and ran on after the page closed
+        # 50 images of 25 MP take minutes: they had no Cancel, and ran on after the page closed
+        self.stops = Stops("Translate")
 
     def layout(self, choices: list[tuple[str, str]]) -> gr.Dropdown:
         """Lay the tab out (inside the page's `gr.Tabs`) and wire its button; returns its model dropdown,
@@ -158,7 +159,7 @@ class TranslateTab:
         from ..inference import frames_left_out, translate
 
         if not uploads:
-            raise CycleGANError("upload one or more images (or pick an example) first")
+            raise self.engine.nothing_uploaded("upload one or more images (or pick an example) first")
         self.engine.check_count(uploads, "images")
         names = [display_name(path) for path in uploads]
         G, out, load_s, loaded, changed, cancelled = None, None, 0.0, False, "", False

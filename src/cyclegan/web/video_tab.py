@@ -90,7 +90,7 @@ class VideoTab:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.stops = Stops()  # a clip may take minutes: it had no Cancel, and ran on after its page was closed
+        self.stops = Stops("Video")  # a clip may take minutes: it had no Cancel, and ran on after its page was closed
 
     def layout(self, choices: list[tuple[str, str]]) -> gr.Dropdown:
         """Lay the tab out (inside the page's `gr.Tabs`) and wire its buttons; returns its model dropdown."""
@@ -153,7 +153,7 @@ class VideoTab:
         from ..video import shares_nothing, translate_clip
 
         if not upload:
-            raise CycleGANError("upload a clip first")
+            raise self.engine.nothing_uploaded("upload a clip first")
         src, name = Path(upload), display_name(upload)
         stop.said = f"{literal(name)}: cancelled; no clip written"  # as the job says it (below)
         if src.suffix.lower() not in CLIP_TYPES:
