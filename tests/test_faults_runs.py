@@ -401,42 +401,31 @@ def test_the_time_limit_ends_a_hung_read_of_the_first_batch(dataset, tmp_path, c
 
 
 @POSIX
-def test_the_time_limit_ends_a_hung_read_in_the_check_before_training(dataset, tmp_path, capsys, monkeypatch):
-    """The check of the images before training had no deadline: a read that hung there (a stalled network folder)
-    kept the run past --time-limit for ever. Now the limit ends it in one line."""
-    import cyclegan.data.io as io_module
-
-    def stalled(path, *args, **kwargs):
-        time.sleep(30)  # a bound, so that the old code fails, not hangs
-        raise AssertionError("the time limit did not end the check")
-
-    monkeypatch.setattr(io_module, "open_image", stalled)
-    started = time.monotonic()
-    assert main(["train", *tiny_flags(dataset, tmp_path / "run", steps=10, time_limit=0.02)]) == 2
-    assert time.monotonic() - started < 20
-    err = capsys.readouterr().err
-    assert "time limit of 0.02 min reached while checking the images" in err and "nothing trained" in err, err
-    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL and signal.getitimer(signal.ITIMER_REAL)[0] == 0
-
-
-@POSIX
-def test_the_time_limit_ends_a_hung_read_of_the_training_files_contents(dataset, tmp_path, capsys, monkeypatch):
-    """After the check, a new run reads each training file's bytes once more for the record a resume compares
-    (`inputs.files_record`): that read had no deadline, so a file that stalled there kept the run past --time-limit
-    before its first step. Now the limit ends it in one line, as it ends the check's."""
-    import cyclegan.train.inputs as inputs_module
+@pytest.mark.parametrize(
+    "module, name, limit, during",
+    [
+        ("cyclegan.data.io", "open_image", 0.02, "checking the images"),
+        ("cyclegan.train.inputs", "file_digest", 0.05, "reading the training files' contents"),
+    ],
+)
+def test_the_time_limit_ends_a_hung_read_before_training(
+    dataset, tmp_path, capsys, monkeypatch, module, name, limit, during
+):
+    """The reads before training had no deadline: the check of the images, and (since a resume compares contents)
+    a new run's read of each training file's bytes for its record (`inputs.files_record`). A read that hung there (a
+    stalled network folder) kept the run past --time-limit for ever. Now the limit ends it in one line."""
+    import importlib
 
     def stalled(path, *args, **kwargs):
         time.sleep(30)  # a bound, so that the old code fails, not hangs
         raise AssertionError("the time limit did not end the read")
 
-    monkeypatch.setattr(inputs_module, "file_digest", stalled)
+    monkeypatch.setattr(importlib.import_module(module), name, stalled)
     started = time.monotonic()
-    assert main(["train", *tiny_flags(dataset, tmp_path / "run", steps=10, time_limit=0.05)]) == 2
+    assert main(["train", *tiny_flags(dataset, tmp_path / "run", steps=10, time_limit=limit)]) == 2
     assert time.monotonic() - started < 20
     err = capsys.readouterr().err
-    assert "time limit of 0.05 min reached while reading the training files' contents" in err, err
-    assert "nothing trained" in err, err
+    assert f"time limit of {limit:g} min reached while {during}" in err and "nothing trained" in err, err
     assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL and signal.getitimer(signal.ITIMER_REAL)[0] == 0
 
 
