@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,18 @@ TINY = {
 # under its names (`helpers.tiny_published_generator`), which the check that a published name's file holds the
 # network the catalogue says (`zoo.published_mismatch`) takes for the published architecture.
 TINY_PUBLISHED = {"ngf": 8, "depth": 2}
+
+
+@pytest.fixture(autouse=True)
+def no_real_time_policy() -> None:
+    """Each test under the normal scheduling policy. This session's CI found its pytest process under SCHED_FIFO 99,
+    set from outside the project (nothing here calls sched_setscheduler); the Chromium and Playwright processes of a
+    browser test inherited it and each spun a core at 100 %, starving the server they waited on: a livelock that
+    held the suite for 17 minutes until they were killed. Put back to SCHED_OTHER, and said, before each test."""
+    realtime = (getattr(os, "SCHED_FIFO", None), getattr(os, "SCHED_RR", None))
+    if hasattr(os, "sched_getscheduler") and os.sched_getscheduler(0) in realtime:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        warnings.warn("the test process ran under a real-time scheduling policy: put back to SCHED_OTHER", stacklevel=1)
 
 
 @pytest.fixture(autouse=True)
