@@ -1137,7 +1137,36 @@ def _other_streams(src: Path) -> str:
         return ", ".join(_kind_of(t) for t in c.streams if t is not first)
 
 
+@contextlib.contextmanager
+def _scheduling_kept() -> Iterator[None]:
+    """The calling thread's scheduling policy as it was before the block. SVT-AV1 (the AV1 encoder) run as root puts
+    the thread that opens it under SCHED_FIFO priority 99 and leaves it so: the process's later work, and every
+    process it starts (a browser under the test suite), then ran real-time, and one that spun starved the machine."""
+    kept = (os.sched_getscheduler(0), os.sched_getparam(0)) if hasattr(os, "sched_getscheduler") else None
+    try:
+        yield
+    finally:
+        if kept is not None and (os.sched_getscheduler(0), os.sched_getparam(0)) != kept:
+            with contextlib.suppress(OSError):
+                os.sched_setscheduler(0, *kept)
+
+
 def _write_video(
+    src: Path,
+    tmp: str,
+    dst: Path,
+    run,
+    size,
+    batch: int,
+    data_left_out: list[Path] | None,
+    say: Callable[[str], None],
+    keep_location: bool,
+) -> None:
+    with _scheduling_kept():
+        _write_video_kept(src, tmp, dst, run, size, batch, data_left_out, say, keep_location)
+
+
+def _write_video_kept(
     src: Path,
     tmp: str,
     dst: Path,
