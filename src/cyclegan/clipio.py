@@ -1151,22 +1151,8 @@ def _scheduling_kept() -> Iterator[None]:
                 os.sched_setscheduler(0, *kept)
 
 
+@_scheduling_kept()
 def _write_video(
-    src: Path,
-    tmp: str,
-    dst: Path,
-    run,
-    size,
-    batch: int,
-    data_left_out: list[Path] | None,
-    say: Callable[[str], None],
-    keep_location: bool,
-) -> None:
-    with _scheduling_kept():
-        _write_video_kept(src, tmp, dst, run, size, batch, data_left_out, say, keep_location)
-
-
-def _write_video_kept(
     src: Path,
     tmp: str,
     dst: Path,
