@@ -3,10 +3,14 @@ metric. Every clip is made here, a few frames of a few dozen pixels."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -1669,20 +1673,26 @@ def test_an_hdr10_clips_mastering_display_and_light_level_are_kept_or_named(tmp_
     )
 
 
-@pytest.mark.skipif("libsvtav1" not in av.codecs_available, reason="this FFmpeg build has no AV1 encoder")
-def test_an_av1_clip_is_written_as_av1(ckpt, tmp_path, capsys):
-    """An AV1 clip's codec was looked up by its decoder's name (libdav1d): it came back as H.264, with "its libdav1d
-    picture is written as H.264 (not one of the codecs written again)". Now AV1, as an MKV's VP9 stays VP9."""
-    clip = tmp_path / "walk.mkv"
-    with av.open(str(clip), "w") as c:
+def av1_clip(path: Path) -> Path:
+    """Three 64x48 frames in AV1 (SVT-AV1 takes no smaller), written by PyAV itself: as root, its encoder threads
+    run SCHED_FIFO while it writes (`clipio`'s writer keeps its threads off it)."""
+    with av.open(str(path), "w") as c:
         v = c.add_stream("libsvtav1", rate=10)
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
         for f in moving_frames(3):
             c.mux(v.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(np.tile(f, (2, 2, 1))[:48, :64]))))
         c.mux(v.encode(None))
-    # SVT-AV1 run as root puts the thread that opens it under SCHED_FIFO 99 and leaves it so (the clip's own writing,
-    # above, did): a translation of it left the process, and what it starts, real-time (a browser spun and starved
-    # the machine). The translation keeps the policy it was given.
+    return path
+
+
+@pytest.mark.skipif("libsvtav1" not in av.codecs_available, reason="this FFmpeg build has no AV1 encoder")
+def test_an_av1_clip_is_written_as_av1(ckpt, tmp_path, capsys):
+    """An AV1 clip's codec was looked up by its decoder's name (libdav1d): it came back as H.264, with "its libdav1d
+    picture is written as H.264 (not one of the codecs written again)". Now AV1, as an MKV's VP9 stays VP9."""
+    clip = av1_clip(tmp_path / "walk.mkv")
+    # SVT-AV1 run as root puts the thread that opens it under SCHED_FIFO 99 and leaves it so (PyAV's writing of the
+    # clip, `av1_clip`, did): a translation of it left the process, and what it starts, real-time (a browser spun and
+    # starved the machine). The translation keeps the policy it was given.
     if hasattr(os, "sched_setscheduler"):
         os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
     assert translate(ckpt, tmp_path / "out", clip) == 0
@@ -1692,6 +1702,64 @@ def test_an_av1_clip_is_written_as_av1(ckpt, tmp_path, capsys):
     with av.open(str(tmp_path / "out" / "walk.mkv")) as c:
         assert c.streams.video[0].codec_context.codec.canonical_name == "av1"
         assert sum(1 for _ in c.decode(video=0)) == 3
+
+
+def real_time_threads() -> list[str]:
+    """The threads of this process under a real-time policy (SCHED_FIFO, SCHED_RR), by name."""
+    found = []
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            if os.sched_getscheduler(int(tid)) in (os.SCHED_FIFO, os.SCHED_RR):
+                found.append(Path(f"/proc/self/task/{tid}/comm").read_text().strip())
+    return found
+
+
+def may_run_real_time() -> bool:
+    """Whether a thread of this process may put itself under SCHED_FIFO (CAP_SYS_NICE, or an RLIMIT_RTPRIO above
+    0): tried in a thread of its own, whose policy ends with it."""
+    allowed = []
+
+    def attempt() -> None:
+        with contextlib.suppress(PermissionError):
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+            allowed.append(True)
+
+    thread = threading.Thread(target=attempt)
+    thread.start()
+    thread.join()
+    return bool(allowed)
+
+
+def sys_nice_effective() -> bool:
+    """Whether the calling thread holds CAP_SYS_NICE (bit 23) in its effective set."""
+    status = Path("/proc/thread-self/status").read_text()
+    return bool(int(re.search(r"^CapEff:\s*([0-9a-f]+)$", status, re.M)[1], 16) >> 23 & 1)
+
+
+@pytest.mark.skipif("libsvtav1" not in av.codecs_available, reason="this FFmpeg build has no AV1 encoder")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's per-thread policies and capabilities")
+def test_the_av1_encoders_threads_run_under_the_normal_policy(tmp_path):
+    """SVT-AV1 run as root put the thread that opened it and the threads it made (20 for a 64x48 clip) under
+    SCHED_FIFO 99 while a clip was written: on 2 cores they could starve everything else (a test run livelocked at
+    load 127). Now none runs real-time, and the writer's thread still holds CAP_SYS_NICE afterwards."""
+    if os.geteuid() != 0 or not may_run_real_time():
+        pytest.skip("SVT-AV1 asks for real-time threads only as root, where the process may run them")
+    from cyclegan.clipio import transcode
+
+    clip = av1_clip(tmp_path / "walk.mkv")
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))  # the clip's own writing made this thread FIFO
+    gc.collect()  # its encoder, and the threads it made, gone
+    assert real_time_threads() == []
+    nice = sys_nice_effective()
+    seen: list[str] = []
+
+    def look(frames):  # from the second batch on, the encoder (opened by the first frame) has made its threads
+        seen.extend(real_time_threads())
+        return frames
+
+    assert transcode(clip, tmp_path / "out.mkv", look, batch=1, progress=False) == 3
+    assert seen == []
+    assert sys_nice_effective() == nice
 
 
 @pytest.mark.skipif("libsvtav1" not in av.codecs_available, reason="this FFmpeg build has no AV1 encoder")

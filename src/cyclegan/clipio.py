@@ -15,8 +15,10 @@ its frame count (a truncated file), raises `CycleGANError` naming it in one line
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import struct
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -1137,21 +1139,62 @@ def _other_streams(src: Path) -> str:
         return ", ".join(_kind_of(t) for t in c.streams if t is not first)
 
 
+# linux/capability.h: the capability a thread needs to take a real-time policy (RLIMIT_RTPRIO is 0 by default, root's
+# too), and the version of capget/capset that reads and writes a set as two 32-bit words.
+_CAP_SYS_NICE = 23
+_CAPABILITY_V3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapSets(ctypes.Structure):  # one 32-bit word of each set: capget/capset take two
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _sys_nice(effective: bool) -> bool:
+    """Put CAP_SYS_NICE into or out of the calling thread's effective set (it stays in its permitted set, so it can be
+    put back); whether it was effective before. False, nothing changed, where capabilities cannot be read (not Linux,
+    a sandbox refusing capget). Linux keeps capabilities per thread: the process's other threads keep theirs."""
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None)
+    header, sets = _CapHeader(_CAPABILITY_V3, 0), (_CapSets * 2)()  # pid 0: the calling thread
+    if libc.capget(ctypes.byref(header), sets) != 0:
+        return False
+    bit = 1 << _CAP_SYS_NICE
+    was = bool(sets[0].effective & bit)
+    if was != effective and sets[0].permitted & bit:
+        sets[0].effective ^= bit
+        libc.capset(ctypes.byref(header), sets)  # refused (a sandbox's filter): left as it was
+    return was
+
+
 @contextlib.contextmanager
-def _scheduling_kept() -> Iterator[None]:
-    """The calling thread's scheduling policy as it was before the block. SVT-AV1 (the AV1 encoder) run as root puts
-    the thread that opens it under SCHED_FIFO priority 99 and leaves it so: the process's later work, and every
-    process it starts (a browser under the test suite), then ran real-time, and one that spun starved the machine."""
+def _not_real_time() -> Iterator[None]:
+    """The block run off real-time scheduling, its thread's policy and CAP_SYS_NICE as they were after. SVT-AV1 (the
+    AV1 encoder) run as root puts the thread that opens it under SCHED_FIFO priority 99, and the threads it starts
+    (20 for a small clip) inherit it: while a clip was written they could starve everything else on 2 cores (a test
+    run livelocked, load 127), and the calling thread stayed so after, and every process it started (a browser).
+    Without CAP_SYS_NICE in its effective set a thread cannot take a real-time policy, nor can the threads it starts,
+    which inherit its capabilities: SVT-AV1 then runs them under the normal policy (its "Failed to set thread
+    priority" line, once a process run as root, comes either way). Where that cannot hold (a root whose RLIMIT_RTPRIO
+    was raised, a sandbox refusing capset, no capabilities) the encoder's threads still run real-time while it
+    writes, and the calling thread's policy is put back after."""
     kept = (os.sched_getscheduler(0), os.sched_getparam(0)) if hasattr(os, "sched_getscheduler") else None
+    held = _sys_nice(False)
     try:
         yield
     finally:
+        if held:
+            _sys_nice(True)  # before the policy: a caller's own real-time policy needs it back
         if kept is not None and (os.sched_getscheduler(0), os.sched_getparam(0)) != kept:
             with contextlib.suppress(OSError):
                 os.sched_setscheduler(0, *kept)
 
 
-@_scheduling_kept()
+@_not_real_time()
 def _write_video(
     src: Path,
     tmp: str,
