@@ -1638,6 +1638,13 @@ def hdr10_metadata(path: Path) -> tuple[tuple[int, ...], tuple[int, ...]] | None
     return struct.unpack("<22i", side["MASTERING_DISPLAY_METADATA"]), struct.unpack("<2I", side["CONTENT_LIGHT_LEVEL"])
 
 
+def normal_policy() -> None:
+    """This thread put back under SCHED_OTHER: PyAV's own writing of an AV1 clip (SVT-AV1, run as root) leaves it
+    SCHED_FIFO 99, and the threads it starts next (a translation's encoder, a browser) would inherit it."""
+    if hasattr(os, "sched_setscheduler"):
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
 def hdr10_clip(path: Path, encoder: str, options: dict) -> Path:
     """Three 64x48 frames in 10 bits, tagged BT.2020 and PQ, by `encoder` with `options` (its HDR10 metadata)."""
     with av.open(str(path), "w") as c:
@@ -1649,6 +1656,7 @@ def hdr10_clip(path: Path, encoder: str, options: dict) -> Path:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.tile(f, (2, 2, 1))[:48, :64]))
             c.mux(v.encode(frame.reformat(format="yuv420p10le")))
         c.mux(v.encode(None))
+    normal_policy()
     return path
 
 
@@ -1675,13 +1683,14 @@ def test_an_hdr10_clips_mastering_display_and_light_level_are_kept_or_named(tmp_
 
 def av1_clip(path: Path) -> Path:
     """Three 64x48 frames in AV1 (SVT-AV1 takes no smaller), written by PyAV itself: as root, its encoder threads
-    run SCHED_FIFO while it writes (`clipio`'s writer keeps its threads off it)."""
+    run SCHED_FIFO while it writes (`clipio`'s writer keeps its threads off it), this thread put back after."""
     with av.open(str(path), "w") as c:
         v = c.add_stream("libsvtav1", rate=10)
         v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
         for f in moving_frames(3):
             c.mux(v.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(np.tile(f, (2, 2, 1))[:48, :64]))))
         c.mux(v.encode(None))
+    normal_policy()
     return path
 
 
@@ -1691,10 +1700,8 @@ def test_an_av1_clip_is_written_as_av1(ckpt, tmp_path, capsys):
     picture is written as H.264 (not one of the codecs written again)". Now AV1, as an MKV's VP9 stays VP9."""
     clip = av1_clip(tmp_path / "walk.mkv")
     # SVT-AV1 run as root puts the thread that opens it under SCHED_FIFO 99 and leaves it so (PyAV's writing of the
-    # clip, `av1_clip`, did): a translation of it left the process, and what it starts, real-time (a browser spun and
-    # starved the machine). The translation keeps the policy it was given.
-    if hasattr(os, "sched_setscheduler"):
-        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    # clip did, put back by `av1_clip`): a translation of it left the process, and what it starts, real-time (a
+    # browser spun and starved the machine). The translation keeps the policy it was given.
     assert translate(ckpt, tmp_path / "out", clip) == 0
     if hasattr(os, "sched_getscheduler"):
         assert os.sched_getscheduler(0) == os.SCHED_OTHER
@@ -1747,7 +1754,6 @@ def test_the_av1_encoders_threads_run_under_the_normal_policy(tmp_path):
     from cyclegan.clipio import transcode
 
     clip = av1_clip(tmp_path / "walk.mkv")
-    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))  # the clip's own writing made this thread FIFO
     gc.collect()  # its encoder, and the threads it made, gone
     assert real_time_threads() == []
     nice = sys_nice_effective()
