@@ -660,6 +660,26 @@ def test_copies_are_found_by_their_bytes_whatever_their_names_and_sizes(tmp_path
     assert same_files(a, [tmp_path / "b" / "w.bmp", tmp_path / "gone.bmp"]) == []
 
 
+def test_copies_are_found_alike_from_the_checks_digests_and_from_the_bytes(tmp_path, monkeypatch):
+    """The copy check (`identical_files`) takes the image check's digests where it has them (training's folders,
+    read once) and reads the other files whole: the groups are the ones a read of every file gives, a file with a
+    digest and its copy without one too."""
+    import cyclegan.data.io as io_module
+    from cyclegan.data.io import identical_files
+
+    data = {"a/x.bmp": b"1" * 70_000, "a/y.bmp": b"2" * 70_000, "b/z.bmp": b"2" * 70_000, "b/w.bmp": b"1" * 70_000}
+    for name, content in data.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(content)
+    a, b = [tmp_path / "a" / n for n in ("x.bmp", "y.bmp")], [tmp_path / "b" / n for n in ("z.bmp", "w.bmp")]
+    read = identical_files(a, b)
+    assert read == [[(0, a[0]), (1, b[1])], [(0, a[1]), (1, b[0])]]
+    digests = {p: io_module.Digested(70_000, 0, io_module.file_digest(p)) for p in (*a, b[0])}  # none of b/w.bmp
+    opened, real = [], io_module.file_digest
+    monkeypatch.setattr(io_module, "file_digest", lambda path, **kw: opened.append(path) or real(path, **kw))
+    assert identical_files(a, b, digests=digests) == read and opened == [b[1]]
+
+
 def test_one_copy_between_domains_is_named_in_the_singular(tmp_path):
     """One of trainB's images a copy of trainA's read "1 of ...'s 2 images are copies of ..."; now "is a copy", as
     the warning for copies within one folder says."""

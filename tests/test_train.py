@@ -907,15 +907,24 @@ def _opened(monkeypatch, files: list) -> dict:
     return counts
 
 
-def test_a_new_run_reads_each_training_file_once_before_training(tiny_cfg, dataset, monkeypatch):
+@pytest.mark.parametrize("kind", ["png", "bmp"])
+def test_a_new_run_reads_each_training_file_once_before_training(tiny_cfg, dataset, monkeypatch, kind):
     """A new run decoded each training file in the image check, then read its bytes again for the contents a resume
     compares (`files_record`): a second pass over the dataset before the first step, on a network disk or a big
-    folder as long as the first. The check now hashes the bytes it decodes; the record reads nothing, and holds the
-    contents a read of each file gives (as the old code wrote them, so its checkpoints still match)."""
+    folder as long as the first; files of one size (BMPs) were read a third time, by the check for copies
+    (`identical_files`). The check now hashes the bytes it decodes, and the others use its digests: each file is
+    read once, and the record holds the contents a read of each file gives (as the old code wrote them, so its
+    checkpoints still match)."""
+    from PIL import Image
+
     import cyclegan.train.loop as loop
     from cyclegan.train.inputs import files_record
 
+    for path in [*dataset.glob("train[AB]/*.png")] if kind == "bmp" else []:  # all of one size, as the check finds
+        Image.open(path).save(path.with_suffix(".bmp"))
+        path.unlink()
     a, b = sorted((dataset / "trainA").iterdir()), sorted((dataset / "trainB").iterdir())
+    assert kind == "png" or len({p.stat().st_size for p in a + b}) == 1
     counts = _opened(monkeypatch, a + b)
     before_training, build = {}, loop._build_trainer
     monkeypatch.setattr(loop, "_build_trainer", lambda *x, **k: before_training.update(counts) or build(*x, **k))

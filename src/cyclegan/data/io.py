@@ -719,16 +719,18 @@ def check_separate(a: Path, b: Path, option: str, a_named: str) -> None:
         )
 
 
-def identical_files(*streams: list[Path]) -> list[list[tuple[int, Path]]]:
+def identical_files(*streams: list[Path], digests: dict[Path, Digested] | None = None) -> list[list[tuple[int, Path]]]:
     """The groups of files that are byte for byte the same, within a stream or across streams: each group as (the
     stream's index, the file), in the streams' order. Compared by size, then by the digest of their first 64 KiB,
     then by their whole digest, each only among the files whose previous key another file has: a folder of distinct
     photos costs a stat each, and of same-sized BMPs a read of their first bytes. One pass serves the copies between
     two domains (`same_files`) and within one (`copies_within`). A file that cannot be read counts as no copy (the
-    image check names it)."""
+    image check names it). `digests`: the whole digests the image check took (`check_images(digests=...)`), compared
+    after the size with no read (a file it holds none of is read whole): training's folders are read once."""
     files = [(i, p) for i, stream in enumerate(streams) for p in stream]
     keys: dict[tuple[int, Path], object] = {}
-    for key in (_size, functools.partial(file_digest, limit=1 << 16), file_digest):
+    prefix = functools.partial(file_digest, limit=1 << 16)
+    for key in (_size, prefix, file_digest) if digests is None else (_size, functools.partial(_checked, digests)):
         keys = {f: k for f in files if (k := key(f[1])) is not None}
         shared = collections.Counter(keys.values())
         files = [f for f in keys if shared[keys[f]] > 1]
@@ -736,6 +738,11 @@ def identical_files(*streams: list[Path]) -> list[list[tuple[int, Path]]]:
     for f in files:
         groups.setdefault(keys[f], []).append(f)
     return list(groups.values())
+
+
+def _checked(digests: dict[Path, Digested], path: Path) -> bytes | None:
+    """The image check's digest of `path`, a moment ago (a copy's warning needs no fresher), else a read of its own."""
+    return seen.digest if (seen := digests.get(path)) is not None else file_digest(path)
 
 
 def same_files(

@@ -186,9 +186,9 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
     _warn_frames(frames, main)
     _check_copies(
         [
-            (dir_a, dir_b, files[0], files[1], "is drawn as often as another image"),
+            (dir_a, dir_b, files[0], files[1], "is drawn as often as another image", digests),
             # the test split is not drawn from: scored (--eval-every, evaluate), its copies weigh twice there
-            (test_a, test_b, tests[0], tests[1], "weighs in the scores as much as another image"),
+            (test_a, test_b, tests[0], tests[1], "weighs in the scores as much as another image", None),
         ],
         main,
     )
@@ -198,16 +198,20 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
 
 
 def _check_copies(
-    splits: list[tuple[Path | None, Path | None, list[Path] | None, list[Path] | None, str]], main: bool
+    splits: list[
+        tuple[Path | None, Path | None, list[Path] | None, list[Path] | None, str, dict[Path, Digested] | None]
+    ],
+    main: bool,
 ) -> None:
     """Refuse a domain folder whose images are all the other's copies (each image in both domains: the generators
     learn to change nothing, and the run said nothing); warn of a few shared ones (`copies_between`), and of copies
     within one folder (`copies_within`: an image saved twice weighed twice without a word), from one pass over the
-    files' bytes; each split's last item says what a copy within one folder does there."""
-    for a, b, files_a, files_b, does in splits:
+    files' bytes; each split's fifth item says what a copy within one folder does there, its last holds the check's
+    digests of its files, where it took them (`identical_files(digests=...)`: the files not read again)."""
+    for a, b, files_a, files_b, does, digests in splits:
         if not (a and b and files_a and files_b):
             continue
-        groups = identical_files(files_a, files_b)
+        groups = identical_files(files_a, files_b, digests=digests)
         if (found := copies_between(a, b, files_a, files_b, groups=groups)) is not None:
             line, whole = found
             if whole:
