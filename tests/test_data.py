@@ -239,6 +239,45 @@ def test_an_exif_entry_past_the_end_of_its_block_is_read_as_none_without_pillows
     assert not [(w.filename, str(w.message)) for w in recwarn if "PIL" in w.filename]
 
 
+def test_the_check_hashes_the_bytes_it_decodes_and_reports_as_without(tmp_path, monkeypatch):
+    """Training's check of its images (`check_images(digests=...)`) hashes each file's bytes as it decodes them, so
+    that the record of the files' contents for a resume reads no file again: the digest is `file_digest`'s, with the
+    file's size and time; what the check keeps, skips and says is what it was without (translate and evaluate's),
+    for good files of every kind and broken ones alike. A file over `DIGESTED_IN_MEMORY` is checked from the file,
+    as any other, and left for its own read."""
+    import cyclegan.data.io as io_module
+    from cyclegan.data.io import file_digest
+
+    rng = np.random.default_rng(0)
+    pixels = Image.fromarray(rng.integers(0, 255, (64, 64, 3), np.uint8))
+    files = [
+        save(tmp_path / "a.png", pixels),
+        save(tmp_path / "b.jpg", pixels),  # decoded in draft mode
+        save(tmp_path / "c.tif", pixels, compression="tiff_lzw"),  # libtiff's
+        save(tmp_path / "d.tif", pixels, save_all=True, append_images=[pixels]),  # two pages: the first read
+        save(tmp_path / "e.png", pixels.resize((200, 200))),  # over the cap below
+    ]
+    (truncated := tmp_path / "f.jpg").write_bytes(files[1].read_bytes()[: files[1].stat().st_size // 2])
+    damaged = bytearray(files[2].read_bytes())
+    damaged[len(damaged) // 4 : len(damaged) // 2] = bytes(len(damaged) // 2 - len(damaged) // 4)
+    (tmp_path / "g.tif").write_bytes(bytes(damaged))
+    (tmp_path / "h.png").write_bytes(b"")
+    (tmp_path / "i.png").write_text("not an image")
+    files += [truncated, tmp_path / "g.tif", tmp_path / "h.png", tmp_path / "i.png"]
+    check = dict(skip_bad=True, desc="", progress=False, max_pixels=20_000)
+    without: dict = {}
+    said = check_images(files, **check, frames=without)
+    digests, frames = {}, {}
+    assert check_images(files, **check, frames=frames, digests=digests) == said and frames == without
+    assert said[0] == files[:4] and len(said[1]) == 5
+    for p in said[0]:
+        st = p.stat()
+        assert digests[p] == (st.st_size, st.st_mtime_ns, file_digest(p))
+    monkeypatch.setattr(io_module, "DIGESTED_IN_MEMORY", files[0].stat().st_size - 1)
+    digests = {}
+    assert check_images(files[:1], **check, digests=digests) == ([files[0]], []) and digests == {}
+
+
 def test_an_empty_image_file_is_said_to_be_empty(tmp_path):
     """A 0-byte `a.png` (an interrupted copy) was "not a JPEG, PNG, ... image, or one too damaged to recognise"."""
     p = tmp_path / "a.png"
@@ -619,6 +658,26 @@ def test_copies_are_found_by_their_bytes_whatever_their_names_and_sizes(tmp_path
     a, b = [tmp_path / "a" / n for n in ("x.bmp", "y.bmp")], [tmp_path / "b" / n for n in ("z.bmp", "w.bmp")]
     assert same_files(a, b) == [(tmp_path / "a" / "y.bmp", tmp_path / "b" / "z.bmp")]
     assert same_files(a, [tmp_path / "b" / "w.bmp", tmp_path / "gone.bmp"]) == []
+
+
+def test_copies_are_found_alike_from_the_checks_digests_and_from_the_bytes(tmp_path, monkeypatch):
+    """The copy check (`identical_files`) takes the image check's digests where it has them (training's folders,
+    read once) and reads the other files whole: the groups are the ones a read of every file gives, a file with a
+    digest and its copy without one too."""
+    import cyclegan.data.io as io_module
+    from cyclegan.data.io import identical_files
+
+    data = {"a/x.bmp": b"1" * 70_000, "a/y.bmp": b"2" * 70_000, "b/z.bmp": b"2" * 70_000, "b/w.bmp": b"1" * 70_000}
+    for name, content in data.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(content)
+    a, b = [tmp_path / "a" / n for n in ("x.bmp", "y.bmp")], [tmp_path / "b" / n for n in ("z.bmp", "w.bmp")]
+    read = identical_files(a, b)
+    assert read == [[(0, a[0]), (1, b[1])], [(0, a[1]), (1, b[0])]]
+    digests = {p: io_module.Digested(70_000, 0, io_module.file_digest(p)) for p in (*a, b[0])}  # none of b/w.bmp
+    opened, real = [], io_module.file_digest
+    monkeypatch.setattr(io_module, "file_digest", lambda path, **kw: opened.append(path) or real(path, **kw))
+    assert identical_files(a, b, digests=digests) == read and opened == [b[1]]
 
 
 def test_one_copy_between_domains_is_named_in_the_singular(tmp_path):

@@ -412,14 +412,18 @@ def test_the_time_limit_ends_a_hung_read_before_training(
     dataset, tmp_path, capsys, monkeypatch, module, name, limit, during
 ):
     """The reads before training had no deadline: the check of the images, and (since a resume compares contents)
-    a new run's read of each training file's bytes for its record (`inputs.files_record`). A read that hung there (a
-    stalled network folder) kept the run past --time-limit for ever. Now the limit ends it in one line."""
+    the read of a training file's bytes for its record (`inputs.files_record`): on a new run, of a file the check
+    did not hash, over `DIGESTED_IN_MEMORY`. A read that hung there (a stalled network folder) kept the run past
+    --time-limit for ever. Now the limit ends it in one line."""
     import importlib
+
+    import cyclegan.data.io as io_module
 
     def stalled(path, *args, **kwargs):
         time.sleep(30)  # a bound, so that the old code fails, not hangs
         raise AssertionError("the time limit did not end the read")
 
+    monkeypatch.setattr(io_module, "DIGESTED_IN_MEMORY", 0)  # every file read for its record, none hashed in the check
     monkeypatch.setattr(importlib.import_module(module), name, stalled)
     started = time.monotonic()
     assert main(["train", *tiny_flags(dataset, tmp_path / "run", steps=10, time_limit=limit)]) == 2

@@ -799,6 +799,58 @@ def test_a_resume_on_a_copy_of_the_dataset_without_its_files_times_is_quiet(tiny
     assert "(1 file changed in place: the same name, another size or contents)" in capsys.readouterr().err
 
 
+def test_a_checkpoint_whose_contents_were_read_apart_resumes_on_a_copy_without_a_word(
+    tiny_cfg, tmp_path, dataset, capsys
+):
+    """A run's record of its files' contents came from a read of each file of its own (`files_record` without the
+    check's digests); now it comes from the check's read. A checkpoint written the old way resumes on a copy of the
+    dataset that lost its files' times, where every file's contents are compared, without the "changed" warning:
+    the digest is the one it was."""
+    import shutil
+
+    from cyclegan.checkpoint import save_atomic
+    from cyclegan.train.inputs import files_record
+
+    train(tiny_cfg(steps=1), progress=False)
+    run = tmp_path / "run"
+    a, b = sorted((dataset / "trainA").iterdir()), sorted((dataset / "trainB").iterdir())
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    save_atomic({**ckpt, "train_stamps": files_record(a, b)[1]}, run / "checkpoint.pt")  # each file read apart
+    copy = tmp_path / "copy"
+    shutil.copytree(dataset, copy, copy_function=shutil.copyfile)  # the bytes, not the times
+    for path in copy.rglob("*.png"):
+        os.utime(path, ns=(10**18, 10**18))
+    cfg, ckpt = prepare_config({"steps": 2, "data": str(copy)}, resume=True, out=str(run))
+    train(cfg, ckpt=ckpt, progress=False)
+    assert load_checkpoint(run)["step"] == 2 and "training images changed" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("set_back_to", ["the checkpoint's time", "an earlier time"])
+def test_an_image_edited_in_place_with_its_time_set_back_is_said_where_its_time_differs(
+    tiny_cfg, tmp_path, dataset, capsys, set_back_to
+):
+    """An image edited in place at the same size, its time then set back (`touch -r`, a sync keeping times): a resume
+    trusts a file at the size and time its checkpoint holds, unread, so an edit given back that very time goes
+    unsaid, as it did; one given any other time is read and said, the check's digest now standing for the read."""
+    import numpy as np
+    from PIL import Image
+
+    edited = dataset / "trainA" / "img_002.png"
+    Image.open(edited).convert("RGB").save(edited, compress_level=0)  # stored: its size is its pixel count's
+    train(tiny_cfg(steps=1), progress=False)
+    st = edited.stat()
+    pixels = np.asarray(Image.open(edited)).copy()
+    pixels[0, 0] ^= 1
+    Image.fromarray(pixels).save(edited, compress_level=0)
+    assert edited.stat().st_size == st.st_size
+    ns = st.st_mtime_ns if set_back_to == "the checkpoint's time" else st.st_mtime_ns - 10**10
+    os.utime(edited, ns=(ns, ns))
+    cfg, ckpt = prepare_config({"steps": 2}, resume=True, out=str(tmp_path / "run"))
+    train(cfg, ckpt=ckpt, progress=False)
+    said = "(1 file changed in place: the same name, another size or contents)" in capsys.readouterr().err
+    assert said == (set_back_to == "an earlier time")
+
+
 def test_one_stat_of_each_training_file_serves_the_resume_s_digest_and_stamps(dataset, monkeypatch):
     """The names-and-sizes digest (files swapped for others) and the stamps (files edited in place) each stat'ed every
     training file: a folder of 10000 images on a network disk paid 20000 round trips at each start. One listing feeds
@@ -829,6 +881,82 @@ def test_one_stat_of_each_training_file_serves_the_resume_s_digest_and_stamps(da
     assert changed_in_place(stamps, files_record(a, b, before=stamps_now)[1]) == (1, 0)
     a[2].write_bytes(a[2].read_bytes() + b"more")  # another size: the digest tells it
     assert files_record(a, b)[0] != digest
+
+
+def _opened(monkeypatch, files: list) -> dict:
+    """The opens of `files` from here on, counted per file, through `os.open` (the image check's) and `open` (any
+    other read: a digest's, PIL's by name, `Path.read_bytes`)."""
+    import builtins
+    import io
+    from pathlib import Path
+
+    watched = {str(p.resolve()) for p in files}
+    counts: dict = {}
+
+    def counting(real):
+        def opening(path, *args, **kwargs):
+            if isinstance(path, (str, os.PathLike)) and (name := str(Path(path).resolve())) in watched:
+                counts[name] = counts.get(name, 0) + 1
+            return real(path, *args, **kwargs)
+
+        return opening
+
+    monkeypatch.setattr(os, "open", counting(os.open))
+    monkeypatch.setattr(builtins, "open", counting(builtins.open))
+    monkeypatch.setattr(io, "open", counting(io.open))
+    return counts
+
+
+@pytest.mark.parametrize("kind", ["png", "bmp"])
+def test_a_new_run_reads_each_training_file_once_before_training(tiny_cfg, dataset, monkeypatch, kind):
+    """A new run decoded each training file in the image check, then read its bytes again for the contents a resume
+    compares (`files_record`): a second pass over the dataset before the first step, on a network disk or a big
+    folder as long as the first; files of one size (BMPs) were read a third time, by the check for copies
+    (`identical_files`). The check now hashes the bytes it decodes, and the others use its digests: each file is
+    read once, and the record holds the contents a read of each file gives (as the old code wrote them, so its
+    checkpoints still match)."""
+    from PIL import Image
+
+    import cyclegan.train.loop as loop
+    from cyclegan.train.inputs import files_record
+
+    for path in [*dataset.glob("train[AB]/*.png")] if kind == "bmp" else []:  # all of one size, as the check finds
+        Image.open(path).save(path.with_suffix(".bmp"))
+        path.unlink()
+    a, b = sorted((dataset / "trainA").iterdir()), sorted((dataset / "trainB").iterdir())
+    assert kind == "png" or len({p.stat().st_size for p in a + b}) == 1
+    counts = _opened(monkeypatch, a + b)
+    before_training, build = {}, loop._build_trainer
+    monkeypatch.setattr(loop, "_build_trainer", lambda *x, **k: before_training.update(counts) or build(*x, **k))
+    train(tiny_cfg(steps=1), progress=False)
+    assert before_training == {str(p.resolve()): 1 for p in a + b}
+    monkeypatch.undo()
+    stamps = load_checkpoint(dataset.parent / "run")["train_stamps"]
+    assert torch.equal(stamps, files_record(a, b)[1])  # the contents as each file's own read hashes them
+
+
+def test_the_checks_digests_serve_the_record_only_at_the_size_and_time_they_were_read(dataset, monkeypatch):
+    """The image check's digest of a file stands for its contents only while the file keeps the size and time it had
+    then: one written since (the same size, another time) is read again, so the record holds its new contents."""
+    import cyclegan.train.inputs as inputs
+    from cyclegan.data import check_images
+    from cyclegan.train.inputs import files_record
+
+    a, b = sorted((dataset / "trainA").iterdir()), sorted((dataset / "trainB").iterdir())
+    digests = {}
+    check_images(a + b, skip_bad=False, desc="", progress=False, digests=digests)
+    read, real_digest = [], inputs.file_digest
+    monkeypatch.setattr(inputs, "file_digest", lambda path, **kw: read.append(path) or real_digest(path, **kw))
+    _, stamps = files_record(a, b, checked=digests)
+    assert read == [] and torch.equal(stamps, files_record(a, b)[1])
+    read.clear()
+    data = bytearray(a[1].read_bytes())
+    data[-20] ^= 1
+    a[1].write_bytes(bytes(data))  # the same size, other bytes, after the check
+    os.utime(a[1], ns=(10**18, 10**18))  # however coarse the disk's clock: another time than the check saw
+    _, stamps_now = files_record(a, b, checked=digests)
+    assert read == [a[1]] and torch.equal(stamps_now, files_record(a, b)[1])
+    assert not torch.equal(stamps_now[1], stamps[1])
 
 
 def test_a_checkpoint_whose_file_stamps_are_damaged_still_resumes(tiny_cfg, tmp_path, capsys):

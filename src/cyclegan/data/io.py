@@ -17,6 +17,7 @@ import threading
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePath
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -317,9 +318,27 @@ def over_the_cap(
     )
 
 
+class Digested(NamedTuple):
+    """A file's `file_digest`, taken from the bytes the image check decoded (`check_images(digests=...)`), with the
+    size and modification time (ns) the file had once they were read: a later stat that differs means other bytes."""
+
+    size: int
+    mtime_ns: int
+    digest: bytes
+
+
+# The largest file the image check reads whole into memory to hash as it decodes it: a bigger one (a scan of
+# hundreds of MB) is decoded from the file as any other and hashed by a read of its own (`train.inputs.files_record`)
+DIGESTED_IN_MEMORY = 256 << 20
+
+
 @contextlib.contextmanager
 def open_image(
-    path: str | Path, max_pixels: int | None = None, *, formats: tuple[str, ...] = PILLOW_FORMATS
+    path: str | Path,
+    max_pixels: int | None = None,
+    *,
+    formats: tuple[str, ...] = PILLOW_FORMATS,
+    digests: dict[Path, Digested] | None = None,
 ) -> Iterator[Image.Image]:
     """`PIL.Image.open` on a regular file, read through a file object: never memory-mapped.
 
@@ -330,7 +349,9 @@ def open_image(
     not handed to Ghostscript): another format raises UnidentifiedImageError, an OSError.
     Raises OSError (FileNotFoundError when missing); the bomb warning is silenced (callers check the size).
     `max_pixels`: the caller's decode cap, which Pillow's own (179 MP) does not stop short of. `formats`: Pillow's
-    names of the formats tried, as `Image.open` takes them.
+    names of the formats tried, as `Image.open` takes them. `digests`: where given, the file (up to
+    `DIGESTED_IN_MEMORY` bytes) is read whole, once, and decoded from memory, its `Digested` put there under `path`:
+    a training run's record of its files' contents reads no file a second time.
     """
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
@@ -350,9 +371,19 @@ def open_image(
     with f, warnings.catch_warnings():  # the file is ours to close; the image stays usable once loaded (read_image)
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         ignore_metadata_warnings()
+        source = _digested(f, Path(path), digests) if digests is not None and st.st_size <= DIGESTED_IN_MEMORY else f
         with _pillow_allows(max_pixels):
-            im = Image.open(f, formats=formats)
+            im = Image.open(source, formats=formats)
         yield im
+
+
+def _digested(f: io.BufferedReader, path: Path, digests: dict[Path, Digested]) -> io.BytesIO:
+    """The open file's bytes, read whole, as a file object to decode from, their `file_digest` put into `digests`
+    with the size and time the file has after the read (a write since then gives it another time)."""
+    data = f.read()
+    st = os.fstat(f.fileno())
+    digests[path] = Digested(len(data), st.st_mtime_ns, hashlib.blake2b(data).digest())  # as `file_digest` hashes
+    return io.BytesIO(data)
 
 
 def frame_count(path: str | Path, *, formats: tuple[str, ...] = PILLOW_FORMATS) -> int:
@@ -688,16 +719,18 @@ def check_separate(a: Path, b: Path, option: str, a_named: str) -> None:
         )
 
 
-def identical_files(*streams: list[Path]) -> list[list[tuple[int, Path]]]:
+def identical_files(*streams: list[Path], digests: dict[Path, Digested] | None = None) -> list[list[tuple[int, Path]]]:
     """The groups of files that are byte for byte the same, within a stream or across streams: each group as (the
     stream's index, the file), in the streams' order. Compared by size, then by the digest of their first 64 KiB,
     then by their whole digest, each only among the files whose previous key another file has: a folder of distinct
     photos costs a stat each, and of same-sized BMPs a read of their first bytes. One pass serves the copies between
     two domains (`same_files`) and within one (`copies_within`). A file that cannot be read counts as no copy (the
-    image check names it)."""
+    image check names it). `digests`: the whole digests the image check took (`check_images(digests=...)`), compared
+    after the size with no read (a file it holds none of is read whole): training's folders are read once."""
     files = [(i, p) for i, stream in enumerate(streams) for p in stream]
     keys: dict[tuple[int, Path], object] = {}
-    for key in (_size, functools.partial(file_digest, limit=1 << 16), file_digest):
+    prefix = functools.partial(file_digest, limit=1 << 16)
+    for key in (_size, prefix, file_digest) if digests is None else (_size, functools.partial(_checked, digests)):
         keys = {f: k for f in files if (k := key(f[1])) is not None}
         shared = collections.Counter(keys.values())
         files = [f for f in keys if shared[keys[f]] > 1]
@@ -705,6 +738,11 @@ def identical_files(*streams: list[Path]) -> list[list[tuple[int, Path]]]:
     for f in files:
         groups.setdefault(keys[f], []).append(f)
     return list(groups.values())
+
+
+def _checked(digests: dict[Path, Digested], path: Path) -> bytes | None:
+    """The image check's digest of `path`, a moment ago (a copy's warning needs no fresher), else a read of its own."""
+    return seen.digest if (seen := digests.get(path)) is not None else file_digest(path)
 
 
 def same_files(
@@ -793,13 +831,15 @@ def check_images(
     max_pixels: int = MAX_PIXELS,
     cap_option: str | None = CAP_OPTION,
     frames: dict[Path, int] | None = None,
+    digests: dict[Path, Digested] | None = None,
 ) -> tuple[list[Path], list[str]]:
     """Decode every file once so a broken one fails now, by name, not hours into training.
 
     Returns (readable files, messages about skipped ones). Without `skip_bad` the first bad file raises.
     A file whose header declares more than `max_pixels` pixels counts as bad (it is not decoded; its line names
     `cap_option`, as `read_image`'s). `frames` collects the frame count of each readable file of several
-    (`first_frames_only` words them: the first alone is read).
+    (`first_frames_only` words them: the first alone is read). `digests` collects each file's digest from the bytes
+    decoded (`open_image`'s): training's record of its files' contents; other commands leave it out, and hash nothing.
     """
 
     good: list[Path] = []
@@ -812,7 +852,8 @@ def check_images(
     )
     for path in scan:
         try:
-            with open_image(path, max_pixels) as im:  # PIL's bomb warning silenced: the cap decides, in its words
+            # PIL's bomb warning silenced: the cap decides, in its words
+            with open_image(path, max_pixels, digests=digests) as im:
                 check_pixels(path, im.size, max_pixels, cap_option=cap_option)
                 im.draft("RGB", (64, 64))  # JPEG: decode at reduced scale, enough to find corruption
                 im.load()

@@ -29,6 +29,7 @@ from ..data import (
 )
 from ..data.dataset import too_narrow, unlike_pairs
 from ..data.io import (
+    Digested,
     check_separate,
     copies_between,
     copies_within,
@@ -117,6 +118,9 @@ class Images:
     # the readable images of test_a and test_b (decoded once, as the training images are)
     test_files_a: list[Path] | None = None
     test_files_b: list[Path] | None = None
+    # the training files' digests from the check's read of them (`check_images(digests=...)`), on the process that
+    # records them (`files_record(checked=...)`): a new run reads each file once
+    digests: dict[Path, Digested] | None = None
 
 
 def _warn_left_out(folders: list[Path | None], main: bool) -> None:
@@ -137,6 +141,7 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
     _warn_left_out([dir_a, dir_b, test_a, test_b], main)
     skipped: list[str] = []
     frames: dict[Path, int] = {}  # images of several pages, read by their first: named (`first_frames_only`)
+    digests: dict[Path, Digested] | None = {} if main else None
     files = []
     for folder, what in ((dir_a, "domain A folder"), (dir_b, "domain B folder")):
         good, bad = check_images(
@@ -147,6 +152,7 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
             desc=f"checking {folder}",
             progress=progress,
             frames=frames,
+            digests=digests,
         )
         if not good:
             raise CycleGANError(f"{what} {folder}: no readable images")
@@ -180,26 +186,32 @@ def training_images(cfg: Config, *, progress: bool, main: bool) -> Images:
     _warn_frames(frames, main)
     _check_copies(
         [
-            (dir_a, dir_b, files[0], files[1], "is drawn as often as another image"),
+            (dir_a, dir_b, files[0], files[1], "is drawn as often as another image", digests),
             # the test split is not drawn from: scored (--eval-every, evaluate), its copies weigh twice there
-            (test_a, test_b, tests[0], tests[1], "weighs in the scores as much as another image"),
+            (test_a, test_b, tests[0], tests[1], "weighs in the scores as much as another image", None),
         ],
         main,
     )
-    return Images(files[0], files[1], test_a, test_b, skipped, test_files_a=tests[0], test_files_b=tests[1])
+    return Images(
+        files[0], files[1], test_a, test_b, skipped, test_files_a=tests[0], test_files_b=tests[1], digests=digests
+    )
 
 
 def _check_copies(
-    splits: list[tuple[Path | None, Path | None, list[Path] | None, list[Path] | None, str]], main: bool
+    splits: list[
+        tuple[Path | None, Path | None, list[Path] | None, list[Path] | None, str, dict[Path, Digested] | None]
+    ],
+    main: bool,
 ) -> None:
     """Refuse a domain folder whose images are all the other's copies (each image in both domains: the generators
     learn to change nothing, and the run said nothing); warn of a few shared ones (`copies_between`), and of copies
     within one folder (`copies_within`: an image saved twice weighed twice without a word), from one pass over the
-    files' bytes; each split's last item says what a copy within one folder does there."""
-    for a, b, files_a, files_b, does in splits:
+    files' bytes; each split's fifth item says what a copy within one folder does there, its last holds the check's
+    digests of its files, where it took them (`identical_files(digests=...)`: the files not read again)."""
+    for a, b, files_a, files_b, does, digests in splits:
         if not (a and b and files_a and files_b):
             continue
-        groups = identical_files(files_a, files_b)
+        groups = identical_files(files_a, files_b, digests=digests)
         if (found := copies_between(a, b, files_a, files_b, groups=groups)) is not None:
             line, whole = found
             if whole:
@@ -256,7 +268,8 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         progress=progress,
         frames=frames,
     )
-    good, skipped = check(files, desc="checking the pairs")
+    digests: dict[Path, Digested] | None = {} if main else None
+    good, skipped = check(files, desc="checking the pairs", digests=digests)
     if test_pairs:  # the sample grids' and --eval-every's pairs: checked as the training ones
         test_files = [p for pair in test_pairs for p in pair if p is not None]
         test_good, test_bad = check(test_files, desc="checking the test pairs")
@@ -288,6 +301,7 @@ def _paired_images(cfg: Config, *, progress: bool, main: bool) -> Images:
         paired=True,
         aligned=aligned,  # type: ignore[misc]
         test_pairs=test_pairs,
+        digests=digests,
     )
 
 
@@ -437,11 +451,12 @@ def _digest(listed: _Listed) -> str:
 _GONE = (-1, -1, 0)
 
 
-def _stamps(listed: _Listed, before: torch.Tensor | None) -> torch.Tensor:
+def _stamps(listed: _Listed, before: torch.Tensor | None, checked: dict[Path, Digested]) -> torch.Tensor:
     """(N, 4) int64: each file's name (its stream's too) hashed, its size, its modification time in ns and its contents
-    hashed. The contents are read only for the files `before` (a checkpoint's stamps) does not hold with this size and
-    time: every file on a new run, right after the image check read it; on a resume only those a copy, an unpacking
-    or an edit gave another time."""
+    hashed. The contents are those `before` (a checkpoint's stamps) holds for this name, size and time (a resume's
+    files not since copied, unpacked or edited), else the digest the image check took of the bytes it decoded
+    (`checked`) at this size and time; a file is read here only where neither has it (one over `DIGESTED_IN_MEMORY`,
+    or written since the check)."""
     known = {(n, size, ns): contents for n, size, ns, contents in before.tolist()} if _is_stamps(before) else {}
     rows = []
     for i, stream in enumerate(listed):
@@ -449,7 +464,8 @@ def _stamps(listed: _Listed, before: torch.Tensor | None) -> torch.Tensor:
             key = _hash64(f"{i}\0{name}")
             size, ns, contents = (st.st_size, st.st_mtime_ns, None) if st else _GONE
             if st and (contents := known.get((key, size, ns))) is None:
-                read = file_digest(path)
+                seen = checked.get(path)
+                read = seen.digest if seen and (seen.size, seen.mtime_ns) == (size, ns) else file_digest(path)
                 size, ns, contents = (size, ns, _hash64(read)) if read is not None else _GONE
             rows.append([key, size, ns, contents])
     return torch.tensor(rows, dtype=torch.int64).reshape(-1, 4)
@@ -469,16 +485,19 @@ def files_digest(*streams: list[Path] | None) -> str:
     return _digest(_stat_streams(streams))
 
 
-def files_record(*streams: list[Path] | None, before: torch.Tensor | None = None) -> tuple[str, torch.Tensor]:
+def files_record(
+    *streams: list[Path] | None, before: torch.Tensor | None = None, checked: dict[Path, Digested] | None = None
+) -> tuple[str, torch.Tensor]:
     """`files_digest` of the streams, and their stamps (`_stamps`): each file, in order, as a row of (N, 4) int64, its
     name, size, modification time and contents. From one stat per file (two passes stat'ed each file twice: 20000
-    calls for a folder of 10000 images, each a round trip on a network disk), and a read of the files `before` (the
-    checkpoint's stamps, on a resume) does not hold at this size and time. A resume compares them with its
+    calls for a folder of 10000 images, each a round trip on a network disk), and a read of the files neither
+    `before` (the checkpoint's stamps, on a resume) nor `checked` (the image check's digests, `Images.digests`: a
+    second pass over a big folder's bytes on a new run) holds at this size and time. A resume compares them with its
     checkpoint's (`changed_in_place`), and so notices an image edited in place, which keeps its name and often its
     size (a re-save of a PNG at the same settings, a retouched BMP), not its contents; a dataset copied without its
     files' times (`cp -r`, an archive unpacked again) keeps the contents, and is no change."""
     listed = _stat_streams(streams)
-    return _digest(listed), _stamps(listed, before)
+    return _digest(listed), _stamps(listed, before, checked or {})
 
 
 def _hash64(data: str | bytes) -> int:

@@ -182,11 +182,12 @@ def _train(
     total = t.steps if t.steps is not None else t.epochs * spe
     counts = (len(data.files_a), len(data.files_b or []))
     # rank 0 saves and warns
-    # a resume reads only the files its checkpoint does not hold at their size and time (`files_record`)
+    # no file read again: the check's digests (`Images.digests`), or on a resume its checkpoint's stamps, hold each
+    # one at its size and time (`files_record`)
     before = stored_stamps(ckpt.get(TRAIN_STAMPS_KEY)) if ckpt is not None else None
     digest, stamps = (
         _within_limit(
-            lambda: files_record(data.files_a, data.files_b, before=before),
+            lambda: files_record(data.files_a, data.files_b, before=before, checked=images.digests),
             cfg,
             ckpt,
             deadline=deadline,
