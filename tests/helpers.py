@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import re
 import socket
@@ -359,3 +360,11 @@ def handed_to_a_device(monkeypatch) -> list[tuple[torch.dtype, tuple[int, ...]]]
 
     monkeypatch.setattr(torch.Tensor, "to", recording)
     return seen
+
+
+def unwritable_stderrs() -> tuple[io.StringIO, None]:
+    """The stderrs a library caller may leave the package: a closed stream (its `sys.stderr.close()`) and None
+    (pythonw, a service), each for `monkeypatch.setattr(sys, "stderr", stream)`."""
+    closed = io.StringIO()
+    closed.close()
+    return closed, None

@@ -313,3 +313,27 @@ def test_no_warning_line_is_printed_to_stderr_past_the_one_writer():
             if to_stderr and node.args and "warning:" in ast.unparse(node.args[0]):
                 found.append(f"{path.name}:{node.lineno}")
     assert found == [], found
+
+
+def test_only_the_command_line_and_the_one_writer_touch_sys_stderr():
+    """Every line the package says on stderr goes through `progress.print_line` (one line, escaped, above a bar,
+    nothing where stderr is closed or None), and whether it is a terminal is asked through `progress.on_terminal`:
+    a `print(..., file=sys.stderr)`, a traceback printed there or a `sys.stderr.isatty()` beside them raised for a
+    library caller whose stderr was closed (ValueError) or None (AttributeError), or wrote to stdout. Only the
+    command line, which guards its own stderr (`cli._Unfailing`), uses it itself."""
+    import ast
+    from pathlib import Path
+
+    import cyclegan
+
+    root = Path(cyclegan.__file__).parent
+    command_line = {"progress.py", "cli.py", "commands.py", "__main__.py"}
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.relative_to(root).as_posix() in command_line:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            said = ast.unparse(node) if isinstance(node, (ast.Attribute, ast.Call)) else ""
+            if said == "sys.stderr" or said.startswith("traceback.print_"):
+                found.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert found == [], found

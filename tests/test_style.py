@@ -25,7 +25,7 @@ from cyclegan.style import (
     vgg19_layer_names,
 )
 from cyclegan.style.gatys import rgb_to_ycbcr
-from helpers import cli_signalled_at, joined
+from helpers import cli_signalled_at, joined, unwritable_stderrs
 
 
 def _image(path: Path, w: int, h: int, seed: int) -> Path:
@@ -177,6 +177,20 @@ def test_default_backbone_falls_back_to_lite0(tmp_path, vgg_file, monkeypatch, c
     cached.parent.mkdir(parents=True)
     cached.write_bytes(vgg_file.read_bytes())
     assert default_backbone() == "vgg19"
+
+
+def test_default_backbones_note_to_a_closed_or_missing_stderr_raises_nothing(tmp_path, monkeypatch, capsys):
+    """`stylize` from Python with backbone "auto" and no VGG19 weights cached printed its note ("using the lite0
+    backbone") straight to stderr: a caller's closed stderr raised ValueError before any step, and None sent the
+    note to stdout. Now it goes through the one writer (`progress.print_line`), said only where it can be."""
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    for stream in unwritable_stderrs():
+        with monkeypatch.context() as m:
+            m.setattr(sys, "stderr", stream)
+            assert default_backbone() == "lite0"
+    assert capsys.readouterr().out == ""
+    assert default_backbone() == "lite0"
+    assert capsys.readouterr().err == "note: VGG19 weights are not cached; using the lite0 backbone (offline)\n"
 
 
 # --- Gatys ------------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from cyclegan.errors import CycleGANError, install_extra
 av = pytest.importorskip("av")
 pytest.importorskip("cv2")
 
-from helpers import copied_back, handed_to_a_device, save_tiny_checkpoint  # noqa: E402
+from helpers import copied_back, handed_to_a_device, save_tiny_checkpoint, unwritable_stderrs  # noqa: E402
 
 W, H = 48, 32
 
@@ -258,6 +258,23 @@ def test_a_videos_sound_left_out_of_a_gif_made_of_it_is_named(ckpt, tmp_path, ca
     silent = make_clip(tmp_path / "silent.mp4", n=3, audio=False)
     assert cyclegan.translate_video(G, silent, tmp_path / "silent.webp", progress=False) == 3
     assert "warning" not in capsys.readouterr().err
+
+
+def test_translate_video_with_stderr_closed_or_missing_translates_the_clip(ckpt, tmp_path, monkeypatch, capsys):
+    """`translate_video` without `progress` asked `sys.stderr.isatty()` whether to draw a bar: a caller's closed
+    stderr raised ValueError and pythonw's None AttributeError, before any frame. Now (`progress.on_terminal`) it
+    is no terminal, and the clip is translated; the sound a GIF leaves out is still named on an open stderr."""
+    import cyclegan
+
+    G = cyclegan.load_generator(str(ckpt), "AtoB")
+    clip = make_clip(tmp_path / "walk.mp4", n=3)
+    for i, stream in enumerate(unwritable_stderrs()):
+        with monkeypatch.context() as m:
+            m.setattr(sys, "stderr", stream)
+            assert cyclegan.translate_video(G, clip, tmp_path / f"walk{i}.gif") == 3
+    assert capsys.readouterr().out == ""
+    assert cyclegan.translate_video(G, clip, tmp_path / "walk.gif") == 3
+    assert capsys.readouterr().err.startswith(f"warning: {clip}: left out of walk.gif: audio aac")
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])

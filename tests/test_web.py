@@ -45,7 +45,7 @@ from cyclegan.web.runs import (
     score_rows,
 )
 from cyclegan.web.uploads import check_upload
-from helpers import joined, tiny_published_generator
+from helpers import joined, tiny_published_generator, unwritable_stderrs
 
 
 def _png(path: Path, w: int, h: int, seed: int = 0) -> Path:
@@ -1737,6 +1737,48 @@ def test_a_checkpoint_replaced_by_another_whole_one_is_loaded_said_or_refused_no
         with pytest.raises(CycleGANError, match=r"^runs/r \(AtoB only\): this cut model translates A to B only"):
             engine.generator(key, "BtoA")
     assert all(net is not back for _, net in engine._generators.values())  # not served on
+
+
+def test_the_servers_log_lines_to_a_closed_or_missing_stderr_leave_each_jobs_answer_as_it_was(
+    tmp_path, run, monkeypatch, capsys
+):
+    """The server's log lines (a page's refusal, an internal error's traceback, a served checkpoint that changed)
+    were printed straight to sys.stderr: a server started from Python with its stderr closed answered a refusal
+    with a ValueError in place of the page's one line, and failed the job that reloaded a changed checkpoint; with
+    stderr None (pythonw) they went to stdout. Now they go through the one writer (`progress.print_line`): nothing
+    is logged there and each job is answered as before; an open stderr still has them."""
+    gr = pytest.importorskip("gradio", reason="gradio is not installed (pip install -e '.[web]')")
+    from cyclegan.web.engine import Engine, user_errors
+    from cyclegan.web.serve import ServeOptions
+
+    def fails(kind):
+        raise CycleGANError("x.png is empty (0 bytes)") if kind == "user" else KeyError("boom")
+
+    shutil.copytree(run, copy := tmp_path / "runs" / "r")
+    engine = Engine(ServeOptions(runs=(str(copy.parent),), device="cpu"), [], tmp_path / "work")
+    key = engine.models()[0].key
+    engine.generator(key, "AtoB")
+
+    def jobs() -> None:
+        with pytest.raises(gr.Error, match=r"x.png is empty \(0 bytes\)"):
+            user_errors(fails)("user")
+        with pytest.raises(gr.Error, match=r"internal error \(KeyError\); the details are in the server's log"):
+            user_errors(fails)("bug")
+        _tiny_checkpoint(other := tmp_path / "other.pt", ngf=16)  # another whole checkpoint, saved at step 1
+        os.replace(other, copy / "checkpoint.pt")
+        ready = engine.ready(key, "AtoB")
+        assert ready.loaded and ready.changed.startswith("the model's checkpoint changed since it was loaded (step ")
+
+    for stream in unwritable_stderrs():
+        with monkeypatch.context() as m:
+            m.setattr(sys, "stderr", stream)
+            jobs()
+    assert capsys.readouterr().out == ""
+    jobs()
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "refused: x.png is empty (0 bytes)" and err[1] == "Traceback (most recent call last):", err
+    assert "KeyError: 'boom'" in err
+    assert err[-1] == "runs/r: its checkpoint changed since it was loaded (step 1); AtoB loaded again from it (step 1)"
 
 
 def test_a_checkpoint_saved_again_while_served_is_said_in_the_result_not_in_a_pop_up_per_job(

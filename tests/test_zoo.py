@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from helpers import (
     serving,
     tiny_published_generator,
     translate_one_image,
+    unwritable_stderrs,
     write_split,
 )
 from reference_nets import ref_resnet
@@ -719,6 +721,32 @@ def test_resolves_download_line_escapes_the_address_and_the_path(monkeypatch, ca
     assert err.startswith(
         "downloaded http://mirror/m\\x1b[2J/horse2zebra.pth to home\\nerror: fake/horse2zebra.pth; SHA-256 0000"
     )
+
+
+def test_a_published_models_download_to_a_closed_or_missing_stderr_is_loaded_and_raises_nothing(
+    server, tmp_path, monkeypatch, capsys
+):
+    """`cyclegan.load_generator("pretrained:NAME")` printed its "downloaded URL to PATH" line straight to stderr:
+    a caller's closed stderr raised ValueError once the file was downloaded, and no generator came back; with
+    stderr None (pythonw, a service) the line went to stdout, into what the caller pipes there. Now the line goes
+    through the one writer (`progress.print_line`): nothing is said there, the generator is loaded; an open stderr
+    still says it."""
+    import cyclegan
+
+    data, net = generator_bytes(tmp_path)
+    publish(server, "horse2zebra", data)
+    monkeypatch.setenv("CYCLEGAN_PRETRAINED_URL", server.base_url)
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    for stream in unwritable_stderrs():
+        with monkeypatch.context() as m:
+            m.setattr(sys, "stderr", stream)
+            G = cyclegan.load_generator("pretrained:horse2zebra")  # its sizes too: progress on by default
+        assert torch.allclose(G(x), net(x), atol=1e-5) and zoo.cached_path("horse2zebra").read_bytes() == data
+        zoo.cached_path("horse2zebra").unlink()
+    assert capsys.readouterr().out == ""
+    cyclegan.load_generator("pretrained:horse2zebra", progress=False)
+    err = capsys.readouterr().err
+    assert err.startswith(f"downloaded {server.base_url}/horse2zebra.pth to {zoo.cached_path('horse2zebra')}; "), err
 
 
 def test_no_progress_reaches_a_pretrained_names_download(server, tmp_path, monkeypatch, capsys):

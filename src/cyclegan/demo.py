@@ -14,7 +14,6 @@ import json
 import re
 import shlex
 import shutil
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from .files import (
 )
 from .inference import translate_tensor
 from .loading import load_generator
+from .progress import print_line
 from .report import render_demo_html, save_grid
 from .run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR, TENSORBOARD_DIR
 from .train import prepare_config, train
@@ -473,7 +473,7 @@ def _run_demo(opts: DemoOptions, s: DemoSettings) -> dict:
                 write_dataset(scenes, keep=before == "part")
             except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the scenes written are kept for the same command
                 again = _demo_command(run, opts)
-                print(f"the demo stopped while rendering: {again} keeps the scenes written", file=sys.stderr)
+                print_line(f"the demo stopped while rendering: {again} keeps the scenes written")
                 raise
         record["data"]["sha256"] = _rendering(run / "data")
         _write_record(run, record)  # before training: a stopped demo goes on with the same options
@@ -490,7 +490,7 @@ def _report_or_say_how_to(run: Path, opts: DemoOptions, s: DemoSettings, trained
         return _report(run, opts, s, trained)
     except KeyboardInterrupt:
         again = _demo_command(run, opts)
-        print(f"the demo stopped before its report: {again} reports on its trained run", file=sys.stderr)
+        print_line(f"the demo stopped before its report: {again} reports on its trained run")
         raise
 
 
@@ -543,7 +543,7 @@ def _train(run: Path, opts: DemoOptions, record: dict, *, resumed: bool, t0: flo
         )
     except SystemExit:  # Ctrl-C or SIGTERM
         if not (run / CHECKPOINT_NAME).is_file():  # train said "nothing to resume": the demo runs anew
-            print(f"the demo stopped before its report: {_demo_command(run, opts)} runs it again", file=sys.stderr)
+            print_line(f"the demo stopped before its report: {_demo_command(run, opts)} runs it again")
         raise
     record = {
         **record,

@@ -7,7 +7,6 @@ same 247 weight tensors in the same order, so the file loads into it by position
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import torch
@@ -15,8 +14,9 @@ from torch import nn
 from torchvision.models import VGG19_Weights
 from torchvision.models.vgg import cfgs, make_layers
 
-from .errors import CycleGANError, byte_size, escape, install_extra
+from .errors import CycleGANError, byte_size, install_extra
 from .progress import allowed as progress_allowed
+from .progress import on_terminal, print_line
 from .safeload import load_weights_only
 
 LITE0_MEAN = 127.0 / 255.0  # Lite0 expects (x * 255 - 127) / 128 for x in [0, 1]
@@ -125,7 +125,7 @@ def vgg19_state_dict(weights: str | None = None, *, download: bool = True) -> di
         else:
             # its bar on a terminal only: in a log file, tqdm's carriage returns drew hundreds of KB on one line;
             # there torch says the download's start in a line, and this its end with the size
-            bar = sys.stderr.isatty() and progress_allowed()  # --no-progress: none
+            bar = on_terminal() and progress_allowed()  # --no-progress: none
             try:
                 # The weights API's own loader, with its cache and hash check, but weights_only=True.
                 state = torch.hub.load_state_dict_from_url(
@@ -135,7 +135,7 @@ def vgg19_state_dict(weights: str | None = None, *, download: bool = True) -> di
                 reason = str(e).strip().splitlines()[0][:100] if str(e).strip() else type(e).__name__
                 raise CycleGANError(f"{_vgg19_missing_message(path)} (download failed: {reason})") from None
             if not bar and path.is_file():
-                print(escape(f"downloaded {path} ({byte_size(path.stat().st_size)})"), file=sys.stderr)
+                print_line(f"downloaded {path} ({byte_size(path.stat().st_size)})")
     features = {k: v for k, v in state.items() if isinstance(k, str) and k.startswith("features.")}
     if not features:
         keys = ", ".join(map(str, list(state)[:3]))

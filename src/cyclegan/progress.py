@@ -133,21 +133,33 @@ def writable(stream: TextIO | None) -> bool:
     return stream is not None and not getattr(stream, "closed", False)
 
 
-def print_warning(message: str) -> None:
-    """A warning on stderr, one line (control characters in names escaped): the package's one writer of them.
-    Through tqdm, which takes a progress bar drawn there off its line first (printed, it went on the bar's line:
-    `translate:   0%|   | 0/4 [00:00<?, ?img/s]warning: ...`) and draws it again below. None where stderr cannot
-    take it (`writable`): a library caller's closed stderr raised ValueError in the middle of the work, and
-    pythonw's None sent the line to stdout (tqdm's default), into a translation piped there."""
+def print_line(*lines: object) -> None:
+    """Lines on stderr, each one line (control characters in names escaped): the package's one writer of what it
+    says there besides progress (warnings, notes, `refused:` lines, a download's end, a stop's last word, the web
+    server's log). Through tqdm, which takes a progress bar drawn there off its line first (printed, it went on the
+    bar's line: `translate:   0%|   | 0/4 [00:00<?, ?img/s]warning: ...`) and draws it again below. None where
+    stderr cannot take it (`writable`): a library caller's closed stderr raised ValueError in the middle of the
+    work (a published model downloaded but never returned, a page's refusal answered by that ValueError), and
+    pythonw's None sent the line to stdout (tqdm's default), into a translation piped there. Only the command line
+    writes there itself, having guarded its stderr (`cli._Unfailing`)."""
     if writable(sys.stderr):
-        tqdm.write(escape(message), file=sys.stderr)
+        for line in lines:
+            tqdm.write(escape(line), file=sys.stderr)
+
+
+print_warning = print_line  # a `warning: ...` line, as its many callers name what they say
+
+
+def on_terminal() -> bool:
+    """Whether stderr is a terminal; False where it is closed or None (a library caller's), whose `isatty` raised."""
+    return writable(sys.stderr) and sys.stderr.isatty()
 
 
 def redraws() -> bool:
     """Whether stderr is a terminal that redraws a bar in place. A `TERM=dumb` one (an editor's shell buffer) moves
     no cursor: tqdm's nested bars (an image's tiles, stylize's steps under compare's images) go up a line with the
     ANSI escape ESC [A, which it shows as text in the middle of the bars."""
-    return writable(sys.stderr) and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    return on_terminal() and os.environ.get("TERM") != "dumb"
 
 
 # Set for a command given --no-progress (`cli._main`): the bars of what it reaches without that option at hand are

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from .inference import (
     translate_tensor,
     uncompiled,
 )
+from .progress import on_terminal
 from .temporal import FlowBlend, SceneCuts, SharedNormStats, check_blend_memory, check_opencv
 from .tiling import activation_bytes, as_bytes, least_size, per_instance_norms, plan_for, thumbnail_of, translate_tiled
 from .translate_options import DEFAULT_THUMBNAIL, TemporalOptions, TilingOptions
@@ -310,7 +310,7 @@ def translate_video(
     Each is checked in one line before any work.
     """
     check_net(G)
-    progress = sys.stderr.isatty() if progress is None else progress  # a notebook's or a log's stderr: no bar
+    progress = on_terminal() if progress is None else progress  # a notebook's or a log's stderr: no bar
     size, batch_size, max_pixels = as_int(size), as_int(batch_size), as_int(max_pixels)
     kwargs = dict(tiling=tiling, size=size, batch_size=batch_size, max_pixels=max_pixels, execution=execution)
     check_clip_arguments(temporal=temporal, progress=progress, overwrite=overwrite, **kwargs)
@@ -379,5 +379,5 @@ def translate_clips(
             f"warning: {counted(len(data), 'clip')} {'holds' if len(data) == 1 else 'hold'} data streams (timed "
             f"metadata, a timecode), left out of their translations: {names}"
         )
-        print(escape(msg), file=sys.stderr)
+        print_warning(msg)
     return written

@@ -38,7 +38,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -56,7 +55,7 @@ from .data.fetch import (
 from .errors import CycleGANError, escape, nearest
 from .files import sync_folder, write_atomic
 from .options import Options, opt
-from .progress import print_warning
+from .progress import print_line, print_warning
 from .shared_options import PRETRAINED_PREFIX, max_minutes_option, progress_option
 
 PREFIX = PRETRAINED_PREFIX
@@ -574,9 +573,8 @@ def resolve(spec: str | os.PathLike, *, progress: bool = True) -> Path:
     via = f"cyclegan pretrained download {name}"  # SAFE_NAME: nothing to quote
     result = fetch_model(name, progress=progress, mirror_from=f"${BASE_URL_ENV}", bounds_via=via)
     if result.downloaded:
-        # the mirror's address and $CYCLEGAN_HOME are the user's words: escaped, as every printed name is
-        shown = f"{escape(shown_address(result.url))} to {escape(result.path)}"
-        print(f"downloaded {shown}; {digest_line(result)}", file=sys.stderr)
+        # the mirror's address and $CYCLEGAN_HOME are the user's words: escaped by `print_line`, as every line is
+        print_line(f"downloaded {shown_address(result.url)} to {result.path}; {digest_line(result)}")
     return result.path
 
 

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import socket
-import sys
 import threading
 import time
 import urllib.error
@@ -32,7 +31,7 @@ from pathlib import Path
 
 from ..errors import CycleGANError
 from ..files import FolderLock, write_atomic
-from ..progress import print_warning, progress_bar
+from ..progress import print_line, print_warning, progress_bar
 from ..version import __version__
 
 CHUNK = 1 << 16
@@ -224,7 +223,7 @@ def download_lock(
         if acquired or time.monotonic() >= deadline:
             break
         if not said:
-            print(f"waiting for another download of {name} into {folder} ({lock.holder_text}) to end", file=sys.stderr)
+            print_line(f"waiting for another download of {name} into {folder} ({lock.holder_text}) to end")
             said = True
         time.sleep(poll)
     if not acquired:

@@ -7,7 +7,6 @@ normalisation, runs only as deep as the deepest requested layer, and returns a d
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ from torch import nn
 from ..errors import CycleGANError
 from ..pretrained import imagenet_normalize, lite0_model, lite0_normalize, vgg19_available, vgg19_features
 from ..pretrained import vgg19_layer_names as _vgg19_names
+from ..progress import print_line
 from .options import BackboneName
 
 
@@ -168,7 +168,7 @@ def default_backbone(weights: str | None = None, *, quiet: bool = False) -> Back
     if weights or vgg19_available():
         return "vgg19"
     if not quiet:
-        print("note: VGG19 weights are not cached; using the lite0 backbone (offline)", file=sys.stderr)
+        print_line("note: VGG19 weights are not cached; using the lite0 backbone (offline)")
     return "lite0"
 
 

@@ -8,7 +8,6 @@ import contextlib
 import functools
 import json
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from ..errors import CycleGANError, counted, escape
 from ..execution import Execution, choose_execution, resolve_device, synchronize
 from ..files import FolderLock, check_not_a_file, check_out_folder, inside, write_atomic
 from ..options import given_as
-from ..progress import print_warning, progress_bar
+from ..progress import print_line, print_warning, progress_bar
 from ..report import save_grid
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME
 from . import distributed as ddp
@@ -141,7 +140,7 @@ def train(
             with contextlib.suppress(OSError):  # a terminal that hung up takes no line: the exit status says it
                 resume = resume_with or resume_command(run, d_ctx)
                 saved = isinstance(interrupt, StoppedAfterSaving)
-                print(interrupt.line(resume) if saved else _stopped_at_once(run, resume), file=sys.stderr)
+                print_line(interrupt.line(resume) if saved else _stopped_at_once(run, resume))
         raise SystemExit(getattr(interrupt, "status", 128 + signal.SIGINT)) from None
     finally:
         lock.release()
@@ -369,10 +368,9 @@ def _announce(run: Run, execution: Execution, *, per_rank: int) -> None:
             f"{per_rank} per process"
         )
         if cfg.model.norm == "batch" and device.type != "cuda":
-            print(
+            print_line(
                 "note: SyncBatchNorm needs GPUs; on CPU each process normalises its own slice of the batch "
-                "(running statistics are rank 0's)",
-                file=sys.stderr,
+                "(running statistics are rank 0's)"
             )
     print(
         f"computing in {execution.describe()} on {device}"
@@ -814,19 +812,14 @@ def _say_how_it_ended(run: Run, path: Path, end: _End) -> None:
     if end.signum is not None and end.step >= run.total and run.resume_with is None:
         # the stop came in the last step's own work (its evaluation, record or grid): "Continue with: ... --resume"
         # led to "already trained"
-        print(
-            f"stopped after the last step ({end.step}/{run.total}): the run is complete; checkpoint saved to "
-            f"{escape(path)}",
-            file=sys.stderr,
+        print_line(
+            f"stopped after the last step ({end.step}/{run.total}): the run is complete; checkpoint saved to {path}"
         )
     elif end.signum is not None:
         again = run.goes_on_with()
         # before the first fit the total is only the cap: "step 3/5000" read as 5000 steps to go in a 5-minute demo
         of = f"/{run.total}" if end.fitted else f" (of at most {run.total}, not yet fitted to the time limit)"
-        print(
-            f"stopped at step {end.step}{of}; checkpoint saved to {escape(path)}. Continue with: {again}",
-            file=sys.stderr,
-        )
+        print_line(f"stopped at step {end.step}{of}; checkpoint saved to {path}. Continue with: {again}")
     elif end.step < run.total:
         if end.worse:
             k, n = run.cfg.train.stop_when_worse, end.worse

@@ -4,7 +4,6 @@ stop of `--stop-when-worse` (every rank agrees), and the verdict at the end."""
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from ..checkpoint import load_checkpoint
 from ..errors import CycleGANError, counted, escape
 from ..inference import is_out_of_memory
 from ..options import given_as
-from ..progress import print_warning
+from ..progress import print_line, print_warning
 from ..run_files import BEST_NAME, CHECKPOINT_NAME
 from . import distributed as ddp
 from .run_folder import Run, once_fixed
@@ -194,8 +193,7 @@ class Monitor:
                         f"cannot write {path} at step {step}: {why}; {self._kept(path, saved, e)}"
                     ) from None
         fired = fired if self.run.main else []
-        for line in fired:
-            tqdm.write(line, file=sys.stderr)
+        print_line(*fired)
         return fired
 
     def _not_scored_again(self, step: int, again: str) -> None:

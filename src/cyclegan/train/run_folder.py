@@ -9,7 +9,6 @@ import json
 import os
 import re
 import shlex
-import sys
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
@@ -33,6 +32,7 @@ from ..errors import CycleGANError, escape
 from ..files import FolderLock, broken_link, link_note, remove_stale_temporaries, write_atomic
 from ..options import flag_of, given_as, given_together
 from ..presets import split_preset
+from ..progress import print_line
 from ..run_files import BEST_NAME, CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR
 from . import distributed as ddp
 from .trainer import Trainer
@@ -192,9 +192,7 @@ def claim_run_folder(run: Path, lock: FolderLock, ckpt: dict | None, d_ctx: ddp.
             trim_log(run / LOG_NAME, ckpt["step"] if ckpt is not None else 0)
             trim_samples(run / SAMPLES_DIR, ckpt["step"] if ckpt is not None else 0)
             if link_note(run):  # said once a link is taken: the run's files, and a resume's, are in that folder
-                print(
-                    f"note: {given_as('out')} {escape(run)}{link_note(run)}: the run is written there", file=sys.stderr
-                )
+                print_line(f"note: {given_as('out')} {run}{link_note(run)}: the run is written there")
         except OSError as e:
             error = CycleGANError(f"cannot write the run folder {run}: {oserror_text(e)}")
         except CycleGANError as e:

@@ -13,9 +13,8 @@ import sys
 import threading
 from collections.abc import Iterator
 
-from tqdm import tqdm
-
 from ..process import stops_the_process
+from ..progress import print_line
 
 _HANGUP = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()  # not on Windows
 _ALARM = (signal.SIGALRM,) if hasattr(signal, "setitimer") else ()  # a wait's deadline; not on Windows
@@ -148,10 +147,10 @@ class StopRequest:
             raise KeyboardInterrupt
         self.signum = signum
         try:
-            tqdm.write(
-                f"\n{signal.Signals(signum).name} received: {self.doing}... "
+            print_line(  # a line of its own, below the ^C the terminal echoed
+                "",
+                f"{signal.Signals(signum).name} received: {self.doing}... "
                 "(Ctrl-C again stops at once, keeping the last saved checkpoint)",
-                file=sys.stderr,
             )
         except OSError:  # a terminal that hung up: the save matters, not the line
             pass

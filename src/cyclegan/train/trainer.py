@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import importlib
 import inspect
-import sys
 from pathlib import Path
 
 import torch
@@ -26,7 +25,7 @@ from ..execution import REFERENCE, Execution
 from ..families import family
 from ..losses import adversarial_loss
 from ..models import build_networks
-from ..progress import print_warning
+from ..progress import print_line, print_warning
 from ..run_files import FORMAT, GENERATORS_ONLY
 from ..version import __version__
 from . import distributed as ddp
@@ -447,10 +446,9 @@ class Trainer:
         if ranks is not None and len(ranks) == d.world_size:
             return ranks[d.rank]
         if d.is_main and (d.world_size > 1 or ranks is not None):
-            print(
+            print_line(
                 f"note: the checkpoint was written by {len(ranks) if ranks else 1} process(es), this run has "
                 f"{d.world_size}: each process starts from rank 0's random state and image pools (the data "
-                "order stays exact)",
-                file=sys.stderr,
+                "order stays exact)"
             )
         return {"rng": ckpt["rng"], "pools": ckpt["pools"]}

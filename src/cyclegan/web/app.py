@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -20,7 +19,8 @@ import gradio as gr
 from gradio.exceptions import ComponentProcessingError, InvalidPathError
 from starlette.middleware import Middleware  # gradio's server
 
-from ..errors import counted, escape
+from ..errors import counted
+from ..progress import print_line
 from .compare_tab import CompareTab
 from .disk import UploadBudget, sweeping
 from .engine import HEAVY, LIGHT_EVENTS, Engine, alert_text, user_errors
@@ -106,16 +106,16 @@ def uploaded_files_only(app: gr.Blocks) -> None:
         try:
             return await preprocess(*args, **kwargs)
         except InvalidPathError as e:
-            print(f"refused: {escape(e)}", file=sys.stderr)  # the operator's log: the path a request named
+            print_line(f"refused: {e}")  # the operator's log: the path a request named
             raise gr.Error(NOT_UPLOADED, print_exception=False) from None
         except gr.Error as e:
             if _NOT_A_CHOICE not in str(e.message):
                 raise
-            print(f"refused: {escape(e.message)}", file=sys.stderr)  # the value sent, for the operator
+            print_line(f"refused: {e.message}")  # the value sent, for the operator
             raise gr.Error(NOT_OFFERED, print_exception=False) from None
         except ComponentProcessingError as e:  # a value of another kind (text for a number); its first line names it
             first = str(e).partition("\n")[0]
-            print(f"refused: {escape(first)}", file=sys.stderr)
+            print_line(f"refused: {first}")
             raise gr.Error(NOT_OFFERED, print_exception=False) from None
 
     app.preprocess_data = checked
@@ -192,7 +192,7 @@ def jobs_per_visitor(app: gr.Blocks, limit: int) -> None:
             else:
                 mine = sum(e.session_hash == session for e in waiting + running)
             if mine >= limit:
-                print(f"refused: a page's job past --max-jobs-per-visitor {limit}", file=sys.stderr)
+                print_line(f"refused: a page's job past --max-jobs-per-visitor {limit}")
                 return False, alert_text(too_many_jobs(mine, len(waiting), limit)), "error"
             joined, event_id, state = await push(body, request, username)
             if joined and session is None:

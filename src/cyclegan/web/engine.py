@@ -20,7 +20,6 @@ import html
 import inspect
 import os
 import re
-import sys
 import threading
 import traceback
 import uuid
@@ -32,7 +31,7 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from ..errors import CycleGANError, escape, named_once, without_alternatives
-from ..progress import print_warning
+from ..progress import print_line, print_warning
 from .options import MB, ServeOptions
 from .runs import Model, Names, checkpoint_outline, find_models, named_runs
 from .uploads import check_upload, display_name
@@ -57,7 +56,7 @@ NONE_RUNNING = "nothing of this page was running; its job waiting in the queue, 
 
 
 def _internal(e: BaseException) -> gr.Error:
-    traceback.print_exception(e, file=sys.stderr)
+    print_line(*"".join(traceback.format_exception(e)).splitlines())  # the server's log
     return gr.Error(f"internal error ({type(e).__name__}); the details are in the server's log", print_exception=False)
 
 
@@ -130,7 +129,7 @@ def upload_box(label: str, elem_id: str, *, multiple: bool = False) -> gr.File:
 
 
 def _refusal(e: CycleGANError, controls: Controls) -> gr.Error:
-    print(f"refused: {e}", file=sys.stderr)  # one line in the server's log too; no traceback: it is no bug
+    print_line(f"refused: {e}")  # one line in the server's log too; no traceback: it is no bug
     return gr.Error(alert_text(on_page(without_paths(str(e)), controls)), print_exception=False)
 
 
@@ -226,7 +225,7 @@ class Stops:
             stop.ended.set()  # a Cancel waiting for its answer waits no longer
             if stop.is_set() and session in self._closed:  # no one is there to see its line: it left no trace
                 said = unescaped(stop.said)
-                print(f"{self.tab}: a job stopped, its page closed or reloaded: {said}", file=sys.stderr)
+                print_line(f"{self.tab}: a job stopped, its page closed or reloaded: {said}")
             if self._flags.get(session) is stop:
                 del self._flags[session]
 
@@ -508,7 +507,7 @@ class Engine:
         steps = [getattr(getattr(n, "_cyclegan_origin", None), "step", None) for n in (before, now)]
         was, is_ = (f" (step {s})" if s is not None else "" for s in steps)
         said = f"checkpoint changed since it was loaded{was}; {direction} loaded again from it{is_}"
-        print(f"{key}: its {said}", file=sys.stderr)
+        print_line(f"{key}: its {said}")
         return f"the model's {said}"
 
     def _keep(self, model: tuple[str, str], version: tuple[int, ...], net: Any, reason: str) -> None:
