@@ -640,15 +640,21 @@ def test_gif_gives_an_animated_gif(ckpt, tmp_path):
         assert im.format == "GIF" and im.n_frames == 6 and im.info["duration"] == 70 and im.size == (W, H)
 
 
-def test_size_rounds_a_videos_sides_up_to_even_but_not_a_gifs(ckpt, tmp_path):
-    """4:2:0 video needs even sides; a GIF or WebP does not, and --size 33 on a 48x32 GIF stretched it to 34x22."""
+@pytest.mark.parametrize(
+    "pix_fmt, size", [("yuv420p", (36, 24)), ("yuv422p", (36, 23)), ("yuv444p", (35, 23))], ids=["420", "422", "444"]
+)
+def test_size_rounds_a_videos_sides_up_as_its_pixel_format_needs_and_not_a_gifs(ckpt, tmp_path, pix_fmt, size):
+    """4:2:0 video needs an even width and height, 4:2:2 an even width; 4:4:4, a GIF or WebP any. --size 33 on a
+    48x32 GIF stretched it to 34x22, and --size 35 on a 4:4:4 clip to 36x24, as its 4:2:0 would be."""
     frames = [Image.fromarray(f) for f in moving_frames(3)]
     frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=80)
-    make_clip(tmp_path / "b.mp4", n=3, audio=False)
-    assert translate(ckpt, tmp_path / "out", tmp_path / "a.gif", tmp_path / "b.mp4", extra=["--size", "33"]) == 0
+    encoded_clip(tmp_path / "b.mp4", "libx264", pix_fmt)
+    assert translate(ckpt, tmp_path / "out", tmp_path / "a.gif", tmp_path / "b.mp4", extra=["--size", "35"]) == 0
     with Image.open(tmp_path / "out" / "a.gif") as im:
-        assert im.size == (33, 22)
-    assert clip_facts(tmp_path / "out" / "b.mp4")[2] == (34, 22)
+        assert im.size == (35, 23)
+    assert clip_facts(tmp_path / "out" / "b.mp4")[2] == size
+    with av.open(str(tmp_path / "out" / "b.mp4")) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == pix_fmt  # kept, not another one the size fits
 
 
 def test_a_gif_is_written_as_translated_keeping_each_frames_duration(ckpt, tmp_path, monkeypatch):

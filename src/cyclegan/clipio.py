@@ -15,6 +15,7 @@ its frame count (a truncated file), raises `CycleGANError` naming it in one line
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import struct
 import warnings
@@ -760,25 +761,54 @@ def _encoder(av, container: str, decoded: str, supported: set[str], size: tuple[
     return DEFAULT_ENCODER.get(container, "libx264"), why
 
 
-def _pixel_format(av, encoder: str, wanted: str | None, size: tuple[int, int], *, same_codec: bool = False) -> str:
+def _pixel_format(
+    av, encoder: str, wanted: str | None, size: tuple[int, int] | None, *, same_codec: bool = False
+) -> str:
     """The output's pixel format: the source's `wanted` where `encoder` takes it, else the first of a few that
     hold colour, 4:4:4 first for a source of the same codec with colour at every pixel (4:2:0 plays everywhere: a
     GIF or PNG clip written as H.264 stays 4:2:0). A grey source's is not kept: its translation is in colour (an
-    FFV1 grey clip came back grey)."""
+    FFV1 grey clip came back grey). Only one whose subsampling takes the sides of `size` (W, H) (`_chroma_steps`:
+    an odd side is refused in 4:2:0); None: the one preferred at a size chosen for it (`size_steps`)."""
     formats = [f.name for f in (av.Codec(encoder, "w").video_formats or ())]
     if wanted and wanted.startswith(GREY_FORMATS):
         wanted = None
-    if wanted in formats and not (wanted.startswith("yuv420") and (size[0] % 2 or size[1] % 2)):
-        return wanted
     # A lossless RGB H.264 (libx264rgb: gbrp, which libx264 does not take) came back as 4:2:0, a quarter of
     # its colour resolution, without a word; libx264 writes 4:4:4 as well
     order = ("yuv420p", "yuv444p", "rgb24", "bgr0")
     if wanted and same_codec and _full_chroma(av, wanted):
         order = ("yuv444p", "rgb24", "bgr0", "yuv420p")
-    for f in order:
-        if f in formats and not (f.startswith("yuv420") and (size[0] % 2 or size[1] % 2)):
+    for f in (wanted, *order):
+        steps = _chroma_steps(av, f) if f in formats else None
+        if steps and (size is None or (size[0] % steps[0] == 0 and size[1] % steps[1] == 0)):
             return f
     return formats[0]
+
+
+def _chroma_steps(av, pix_fmt: str) -> tuple[int, int]:
+    """What the sides (W, H) of a frame in pixel format `pix_fmt` are multiples of, by its colour's subsampling
+    (encoders refuse another side): 2 and 2 in 4:2:0, 2 and 1 in 4:2:2, 1 and 1 in 4:4:4 and RGB."""
+    try:
+        planes = av.VideoFormat(pix_fmt, 4, 4).components
+    except ValueError:  # a name this FFmpeg does not know: taken as 4:2:0, the most any takes
+        return 2, 2
+    return 4 // min(c.width for c in planes), 4 // min(c.height for c in planes)
+
+
+def size_steps(src: str | Path, dst: str | Path, size: tuple[int, int]) -> tuple[int, int]:
+    """What the sides (W, H) of frames of about `size` written into `dst` from clip `src` must be multiples of:
+    those of the pixel format `transcode` writes them in, chosen for any size (`_chroma_steps`: 2 and 2 for 4:2:0,
+    1 and 1 for 4:4:4; 1 and 1 in a GIF or WebP), so that a size a caller rounds up to them keeps that format:
+    `--size` rounded every video's sides to even, which stretched a 4:4:4 clip's to no purpose. A CycleGANError
+    naming `src` if it cannot be read."""
+    src, dst = Path(src), Path(dst)
+    container = VIDEO_FORMATS.get(dst.suffix.lower())
+    if container is None or src.suffix.lower() in ANIMATED_IMAGES:  # a GIF, a WebP (or a name transcode refuses)
+        return 1, 1
+    av = _av()
+    with _reading(src), av.open(str(src)) as inp, av.open(io.BytesIO(), "w", format=container) as out:
+        vin = _picture(inp, src)
+        encoder, why = _encoder(av, container, vin.codec_context.codec.canonical_name, out.supported_codecs, size)
+        return _chroma_steps(av, _pixel_format(av, encoder, vin.codec_context.pix_fmt, None, same_codec=not why))
 
 
 def _full_chroma(av, pix_fmt: str) -> bool:

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F_
 from torch import nn
 
-from .clipio import ANIMATED_IMAGES, check_clip_output, print_warning, probe, shown_size, transcode
+from .clipio import ANIMATED_IMAGES, check_clip_output, print_warning, probe, shown_size, size_steps, transcode
 from .data.io import MAX_PIXELS, long_side_shape, megapixels, size_keeping
 from .errors import CycleGANError, counted, escape
 from .execution import REFERENCE, Execution
@@ -77,12 +77,12 @@ class ClipTranslator:
         tiling: TilingOptions | None = None,
         execution: Execution = REFERENCE,
         size: int | None = None,
-        even: bool = True,
+        steps: tuple[int, int] = (2, 2),
     ):
         self.net, self.base = net, uncompiled(net)
         self.temporal = temporal or TemporalOptions()
         self.tiling = tiling or TilingOptions()
-        self.execution, self.size, self.even = execution, size, even
+        self.execution, self.size, self.steps = execution, size, steps
         shared = self.temporal.norm_stats == "shared" and per_instance_norms(self.base)
         self.shared = SharedNormStats(self.base, self.temporal.norm_momentum) if shared else None
         self.blend = FlowBlend(self.temporal.flow_blend) if self.temporal.flow_blend > 0 else None
@@ -91,11 +91,11 @@ class ClipTranslator:
 
     def out_size(self, width: int, height: int) -> tuple[int, int]:
         """(W, H) of the output frames for input frames of width x height (`size`: long side; sides rounded up
-        to even where `even`: a video's 4:2:0 picture needs them, a GIF's or WebP's does not)."""
+        to multiples of `steps`, what the output's pixel format takes: `clipio.size_steps`, even in 4:2:0)."""
         if not self.size:
             return width, height
         h, w = long_side_shape(height, width, self.size)
-        return (w + w % 2, h + h % 2) if self.even else (w, h)
+        return w + -w % self.steps[0], h + -h % self.steps[1]
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         x = from_frames(frames)
@@ -174,12 +174,12 @@ def translate_clip(
     `size_name`: what a warning calls `size` (`translate_video`'s caller typed no `--size`); `data_left_out`:
     `warn` (where its warnings go: stderr by default) and `keep_location` as `clipio.transcode`'s."""
     check_size(net, size)
-    even = Path(dst).suffix.lower() not in ANIMATED_IMAGES  # a GIF of 33 px was stretched to 34
-    translator = ClipTranslator(net, temporal=temporal, tiling=tiling, execution=execution, size=size, even=even)
+    info = probe(src)
+    # sides rounded only as far as the output's pixel format needs: a GIF of 33 px was stretched to 34, a 4:4:4 clip too
+    steps = size_steps(src, dst, long_side_shape(info.height, info.width, size)[::-1]) if size else (1, 1)
+    translator = ClipTranslator(net, temporal=temporal, tiling=tiling, execution=execution, size=size, steps=steps)
     out_size = None
-    if size or translator.blend is not None:
-        info = probe(src)
-        w, h = translator.out_size(info.width, info.height)
+    w, h = translator.out_size(info.width, info.height)
     if size:
         out_size = w, h
         shown = "x".join(map(str, shown_size(src, w, h)))  # a portrait phone clip's, not its stored landscape
