@@ -748,6 +748,19 @@ def test_clip_too_wide_for_webp_is_refused_in_one_line_before_work(ckpt, tmp_pat
     assert not (tmp_path / "wide.webp").exists()
 
 
+def test_a_rotated_clip_too_wide_for_webp_is_refused_naming_the_size_it_is_shown_at(ckpt, tmp_path, monkeypatch):
+    """A portrait phone clip over a WebP's largest side was refused naming its stored, landscape size."""
+    import cyclegan
+    from cyclegan import clipio
+    from cyclegan.errors import CycleGANError
+
+    monkeypatch.setitem(clipio.MAX_SIDE, ".webp", 40)  # W = 48 stored across, shown 32 wide and 48 high
+    clip = phone_clip(tmp_path / "phone.mp4", 2)
+    with pytest.raises(CycleGANError, match=rf"phone.webp: its frames would be {H}x{W} px, over the 40 px a side"):
+        cyclegan.translate_video(cyclegan.load_generator(ckpt), clip, tmp_path / "phone.webp", progress=False)
+    assert not (tmp_path / "phone.webp").exists()
+
+
 @pytest.mark.parametrize("suffix", [".gif", ".webp", ".mp4"])
 def test_write_clip_writes_frames_and_refuses_none(tmp_path, suffix):
     from cyclegan.clipio import iter_frames, write_clip

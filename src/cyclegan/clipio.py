@@ -493,8 +493,9 @@ def transcode(
     suffix = dst.suffix.lower()
     if max(size) > MAX_SIDE.get(suffix, max(size)):  # before any work: Pillow refuses it only at the end
         fix = "name the output .gif, or give a smaller size" if suffix == ".webp" else "give a smaller size"
+        shown = shown_size(src, *size)  # a phone's portrait clip as it plays, not as stored
         raise CycleGANError(
-            f"cannot write {dst}: its frames would be {size[0]}x{size[1]} px, over the {MAX_SIDE[suffix]} px a side "
+            f"cannot write {dst}: its frames would be {shown[0]}x{shown[1]} px, over the {MAX_SIDE[suffix]} px a side "
             f"a {ANIMATED_NAMES[suffix]} takes; {fix}"  # "a WEBP" before
         )
     # An MKV's or WebM's count is estimated from its duration: its bar had no total, nor time left.
