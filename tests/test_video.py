@@ -1182,26 +1182,45 @@ def test_a_clips_frames_cross_to_the_device_as_bytes(ckpt, monkeypatch, how):
     assert all(dtype == torch.uint8 for dtype, shape in seen if shape[-2:] == frames.shape[1:3]), seen
 
 
-def test_a_resized_clips_frames_are_made_float_at_their_source_size_one_at_a_time(ckpt, monkeypatch):
-    """--size resized a batch of frames in float at their source size all at once: 4x the batch's bytes (16 frames
-    of 1080p made 256 px wide: 380 MiB of float, the peak 484 MiB over the batch, 136 MiB frame by frame; measured
-    with ru_maxrss, flat over a long clip either way). Now a frame at a time, to the same values."""
+def test_a_resized_clips_frames_are_resized_on_the_cpu_in_bytes_to_the_float_resizes_values(ckpt, monkeypatch):
+    """--size made each frame float at its source size before resizing it (4x its bytes: a 4K frame's 100 MB, the
+    peak 166 MiB over the decoded frame, 24 MiB in uint8; measured with ru_maxrss), after it had resized a whole
+    batch so. On the CPU, frames are now resized as bytes, as an image is: no float at their source size, and the
+    values within a level of the float resize's."""
     import torch.nn.functional as F_
+    from torch.utils._python_dispatch import TorchDispatchMode
 
     from cyclegan import video
     from cyclegan.loading import load_generator
+    from cyclegan.translate_options import TemporalOptions
+
+    class FloatShapes(TorchDispatchMode):
+        """The shape of every float tensor an operation makes."""
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            made.extend(
+                tuple(t.shape) for t in (out if isinstance(out, (tuple, list)) else [out]) if t.is_floating_point()
+            )
+            return out
 
     frames = np.tile(moving_frames(4), (1, 2, 2, 1))  # 64 x 96
     translator = video.ClipTranslator(load_generator(ckpt, "AtoB"), size=40)
     resize = lambda x: F_.interpolate(x, size=(28, 40), mode="bilinear", antialias=True)  # noqa: E731
-    batch = resize(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1).clamp(-1, 1)
-    made, on_device = [], video.on_device
-    monkeypatch.setattr(video, "on_device", lambda x, p: made.append(tuple(x.shape)) or on_device(x, p))
-    given = []
+    floats = resize(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1).clamp(-1, 1)
+    given, made = [], []
     monkeypatch.setattr(translator, "_translate", lambda x: given.append(x) or x)
-    translator(frames)
-    assert made == [(1, 3, 64, 96)] * 4
-    assert torch.allclose(given[0], batch, atol=1e-6)  # as the batch resized whole
+    with FloatShapes():
+        translator(frames)
+    assert not [shape for shape in made if shape[-2:] == (64, 96)], made
+    assert given[0].dtype == torch.uint8
+    assert (given[0].float() / 127.5 - 1 - floats).abs().max() <= 1 / 127.5 + 1e-6  # within a level
+    levels = (given[0].float() - torch.from_numpy(video.to_frames(floats)).permute(0, 3, 1, 2).float()).abs()
+    assert levels.max() <= 1 and levels.mean() < 0.25  # the float resize's, rounded: most alike
+    whole = video.ClipTranslator(load_generator(ckpt, "AtoB"), size=40, temporal=TemporalOptions(flow_blend=0))
+    with torch.no_grad():  # translated: as the float frames were, within what that rounding moves (3 levels here)
+        levels = np.abs(whole(frames).astype(int) - video.to_frames(whole._translate(floats)).astype(int))
+    assert levels.max() <= 4 and levels.mean() < 1
 
 
 @pytest.mark.parametrize("tiles", [False, True], ids=["whole", "in tiles"])

@@ -61,8 +61,10 @@ def from_frames(frames: np.ndarray) -> torch.Tensor:
 
 
 def resize_frame(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """(N, 3, H, W) float in [-1, 1] -> (N, 3, h, w), bilinear and antialiased, kept in [-1, 1]."""
-    return F_.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
+    """(N, 3, H, W) float in [-1, 1], or uint8 on the CPU, -> the same at (N, 3, h, w), bilinear and antialiased
+    (uint8 rounded by the kernel: within a level of the float's values, rounded)."""
+    y = F_.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False)
+    return y if x.dtype == torch.uint8 else y.clamp(-1, 1)
 
 
 class ClipTranslator:
@@ -99,19 +101,22 @@ class ClipTranslator:
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         x = from_frames(frames)
-        if self.size:  # resized on the device, and kept there: a frame in tiles was copied back, in float
+        if self.size:  # resized where the generator is, and kept there: a frame in tiles was copied back, in float
             w, h = self.out_size(x.shape[-1], x.shape[-2])
             p = next(self.base.parameters())
             # frame by frame: the batch in float at its source size was 4x its bytes at once (95 MiB for 4 frames of
-            # 1080p made 256 px wide: measured, the peak over a batch 127 MiB above a frame's); the same values
-            x = torch.cat([resize_frame(on_device(f[None], p), h, w) for f in x])
+            # 1080p made 256 px wide: measured, the peak over a batch 127 MiB above a frame's); the same values.
+            # On the CPU in uint8, as an image is resized: a frame made float first was 4x its bytes again (a 4K
+            # frame's 100 MB); CUDA's antialiased resize takes no uint8, so on a GPU in float there.
+            on_cpu = p.device.type == "cpu"
+            x = torch.cat([resize_frame(f[None] if on_cpu else on_device(f[None], p), h, w) for f in x])
             if self.cuts is not None or self.blend is not None:  # what they compare, as bytes
                 frames = to_frames(x)
         flows = [None] * len(x)
         if self.cuts is not None:
             self.shared.restart = [self.cuts(f) for f in frames]
             flows = self.cuts.take() or flows  # (H, W, 2) float32 per frame of the batch: 8 bytes a pixel
-        out = to_frames(self._translate(x))  # uint8 for uint8 frames; float for frames resized here
+        out = to_frames(self._translate(x))  # uint8 for uint8 frames; float for frames resized in float
         if self.blend is not None:
             out = np.stack([self.blend(f, o, b) for f, o, b in zip(frames, out, flows)])
         return out
