@@ -2160,6 +2160,13 @@ def test_the_flow_blends_memory_is_held_to_max_memory_before_any_work(ckpt, tmp_
     assert translate(ckpt, tmp_path / "off", clip, extra=["--max-memory", "0.005", "--flow-blend", "0"]) == 0
 
 
+def test_a_rotated_clips_flow_blend_over_max_memory_is_said_at_the_size_it_is_shown_at(ckpt, tmp_path, capsys):
+    """A portrait phone clip's flow blend over --max-memory was said with the frames' stored, landscape size."""
+    clip = phone_clip(tmp_path / "phone.mp4", 2)  # W x H stored, shown H wide and W high
+    assert translate(ckpt, tmp_path / "out", clip, extra=["--max-memory", "0.0003", "--size", str(2 * W)]) == 1
+    assert f"the flow blend of its {2 * H}x{2 * W} frames takes about 0.00049 GB" in capsys.readouterr().err
+
+
 def test_a_gif_that_plays_once_still_plays_once_translated(ckpt, tmp_path):
     """A GIF without a loop count plays once; translated, it was given 0 (forever). A loop count is kept."""
     frames = [Image.fromarray(f) for f in moving_frames(3)]

@@ -199,7 +199,8 @@ def translate_clip(
             msg = f"warning: {src} at {size_name} {size} is {shown} px, under the {least} px the generator takes"
             (warn or print_warning)(f"{msg} (padded, little of it left); {size_name} {need} keeps its short side")
     if translator.blend is not None and w * h <= max_pixels:  # over the cap: named as such by `transcode`
-        check_blend_memory(src, w, h, translator.tiling.max_memory)  # before any work, not once out of memory
+        # before any work, not once out of memory; a phone's portrait clip said as it plays
+        check_blend_memory(src, *shown_size(src, w, h), translator.tiling.max_memory)
     with torch.no_grad():
         return transcode(
             src,
