@@ -440,6 +440,21 @@ def test_a_lossless_rgb_h264_clip_keeps_its_colour_at_every_pixel(ckpt, tmp_path
         assert c.streams.video[0].codec_context.pix_fmt == "yuv444p"
 
 
+@pytest.mark.parametrize("size", [None, 35])
+def test_a_prores_4444_clip_stays_4_4_4(ckpt, tmp_path, size):
+    """A ProRes 4444 clip, decoded in 12 bits (which FFmpeg's ProRes encoders do not take), was written as ProRes
+    422: half its colour resolution, without a word. Now in the 4:4:4 its encoder takes, at an even width (its
+    encoder refuses an odd one in 4:4:4 too: --size 35 on 48x32 makes it 36x23)."""
+    clip = encoded_clip(tmp_path / "master.mov", "prores_ks", "yuva444p10le")
+    extra = ["--flow-blend", "0", *(["--size", str(size)] if size else [])]
+    assert translate(ckpt, tmp_path / "out", clip, extra=extra) == 0
+    with av.open(str(tmp_path / "out" / clip.name)) as c:
+        v = c.streams.video[0]
+        assert (v.codec_context.name, v.codec_tag) == ("prores", "ap4h")  # ProRes 4444 (422 is apcn)
+        assert v.codec_context.pix_fmt.startswith("yuv444")  # decoded in 12 bits, as its source
+        assert (v.width, v.height) == ((36, 23) if size else (W, H))
+
+
 @pytest.mark.parametrize("suffix", [".webm", ".gif"])
 def test_a_vp9_webms_transparent_pixels_are_translated_on_white(tmp_path, suffix):
     """Before: FFmpeg's own VP9 decoder drops a WebM's alpha channel, so a transparent clip's hidden colours were

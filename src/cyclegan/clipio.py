@@ -60,6 +60,10 @@ ENCODER_OPTIONS = {
 # of its own, with glibc's heap checks on: none from 49 px wide and 16 high, nor at widths 16 to 32, which we
 # leave to H.264 all the same (tiny clips, and a band between two that abort is no bound).
 MIN_ENCODER_SIZE = {"libx265": (49, 16)}
+# What the sides (W, H) of an encoder's frames must be multiples of, whatever their pixel format: FFmpeg's ProRes
+# encoder (prores_aw) refuses an odd width in 4:4:4 too ("Invalid argument"), measured; the others written again
+# take any side their pixel format does (`_chroma_steps`).
+ENCODER_STEPS = {"prores": (2, 1)}
 ENCODER_NAMES = {"libx264": "H.264", "libx265": "HEVC", "libvpx-vp9": "VP9", "libvpx": "VP8", "libsvtav1": "AV1"}
 
 # The largest side each animated-image format stores (Pillow's writers raise a bare ValueError past it).
@@ -774,10 +778,11 @@ def _pixel_format(
     if wanted and wanted.startswith(GREY_FORMATS):
         wanted = None
     # A lossless RGB H.264 (libx264rgb: gbrp, which libx264 does not take) came back as 4:2:0, a quarter of
-    # its colour resolution, without a word; libx264 writes 4:4:4 as well
+    # its colour resolution, without a word; libx264 writes 4:4:4 as well. A ProRes 4444 clip (decoded in 12 bits,
+    # which ProRes encoders do not take) came back as ProRes 422: the encoder's own 4:4:4 formats follow.
     order = ("yuv420p", "yuv444p", "rgb24", "bgr0")
     if wanted and same_codec and _full_chroma(av, wanted):
-        order = ("yuv444p", "rgb24", "bgr0", "yuv420p")
+        order = ("yuv444p", "rgb24", "bgr0", *(f for f in formats if _full_chroma(av, f)), "yuv420p")
     for f in (wanted, *order):
         steps = _chroma_steps(av, f) if f in formats else None
         if steps and (size is None or (size[0] % steps[0] == 0 and size[1] % steps[1] == 0)):
@@ -798,9 +803,9 @@ def _chroma_steps(av, pix_fmt: str) -> tuple[int, int]:
 def size_steps(src: str | Path, dst: str | Path, size: tuple[int, int]) -> tuple[int, int]:
     """What the sides (W, H) of frames of about `size` written into `dst` from clip `src` must be multiples of:
     those of the pixel format `transcode` writes them in, chosen for any size (`_chroma_steps`: 2 and 2 for 4:2:0,
-    1 and 1 for 4:4:4; 1 and 1 in a GIF or WebP), so that a size a caller rounds up to them keeps that format:
-    `--size` rounded every video's sides to even, which stretched a 4:4:4 clip's to no purpose. A CycleGANError
-    naming `src` if it cannot be read."""
+    1 and 1 for 4:4:4; 1 and 1 in a GIF or WebP) and by its encoder (`ENCODER_STEPS`), so that a size a caller
+    rounds up to them keeps that format: `--size` rounded every video's sides to even, which stretched a 4:4:4
+    clip's to no purpose. A CycleGANError naming `src` if it cannot be read."""
     src, dst = Path(src), Path(dst)
     container = VIDEO_FORMATS.get(dst.suffix.lower())
     if container is None or src.suffix.lower() in ANIMATED_IMAGES:  # a GIF, a WebP (or a name transcode refuses)
@@ -809,7 +814,9 @@ def size_steps(src: str | Path, dst: str | Path, size: tuple[int, int]) -> tuple
     with _reading(src), av.open(str(src)) as inp, av.open(io.BytesIO(), "w", format=container) as out:
         vin = _picture(inp, src)
         encoder, why = _encoder(av, container, vin.codec_context.codec.canonical_name, out.supported_codecs, size)
-        return _chroma_steps(av, _pixel_format(av, encoder, vin.codec_context.pix_fmt, None, same_codec=not why))
+        steps = _chroma_steps(av, _pixel_format(av, encoder, vin.codec_context.pix_fmt, None, same_codec=not why))
+    least = ENCODER_STEPS.get(encoder, (1, 1))
+    return max(steps[0], least[0]), max(steps[1], least[1])
 
 
 def _full_chroma(av, pix_fmt: str) -> bool:
