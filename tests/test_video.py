@@ -461,6 +461,21 @@ def test_a_lossless_rgb_h264_clip_keeps_its_colour_at_every_pixel(ckpt, tmp_path
         assert c.streams.video[0].codec_context.pix_fmt == "yuv444p"
 
 
+@pytest.mark.parametrize("size", [None, 35])
+def test_a_prores_4444_clip_stays_4_4_4(ckpt, tmp_path, size):
+    """A ProRes 4444 clip, decoded in 12 bits (which FFmpeg's ProRes encoders do not take), was written as ProRes
+    422: half its colour resolution, without a word. Now in the 4:4:4 its encoder takes, at an even width (its
+    encoder refuses an odd one in 4:4:4 too: --size 35 on 48x32 makes it 36x23)."""
+    clip = encoded_clip(tmp_path / "master.mov", "prores_ks", "yuva444p10le")
+    extra = ["--flow-blend", "0", *(["--size", str(size)] if size else [])]
+    assert translate(ckpt, tmp_path / "out", clip, extra=extra) == 0
+    with av.open(str(tmp_path / "out" / clip.name)) as c:
+        v = c.streams.video[0]
+        assert (v.codec_context.name, v.codec_tag) == ("prores", "ap4h")  # ProRes 4444 (422 is apcn)
+        assert v.codec_context.pix_fmt.startswith("yuv444")  # decoded in 12 bits, as its source
+        assert (v.width, v.height) == ((36, 23) if size else (W, H))
+
+
 @pytest.mark.parametrize("suffix", [".webm", ".gif"])
 def test_a_vp9_webms_transparent_pixels_are_translated_on_white(tmp_path, suffix):
     """Before: FFmpeg's own VP9 decoder drops a WebM's alpha channel, so a transparent clip's hidden colours were
@@ -661,15 +676,21 @@ def test_gif_gives_an_animated_gif(ckpt, tmp_path):
         assert im.format == "GIF" and im.n_frames == 6 and im.info["duration"] == 70 and im.size == (W, H)
 
 
-def test_size_rounds_a_videos_sides_up_to_even_but_not_a_gifs(ckpt, tmp_path):
-    """4:2:0 video needs even sides; a GIF or WebP does not, and --size 33 on a 48x32 GIF stretched it to 34x22."""
+@pytest.mark.parametrize(
+    "pix_fmt, size", [("yuv420p", (36, 24)), ("yuv422p", (36, 23)), ("yuv444p", (35, 23))], ids=["420", "422", "444"]
+)
+def test_size_rounds_a_videos_sides_up_as_its_pixel_format_needs_and_not_a_gifs(ckpt, tmp_path, pix_fmt, size):
+    """4:2:0 video needs an even width and height, 4:2:2 an even width; 4:4:4, a GIF or WebP any. --size 33 on a
+    48x32 GIF stretched it to 34x22, and --size 35 on a 4:4:4 clip to 36x24, as its 4:2:0 would be."""
     frames = [Image.fromarray(f) for f in moving_frames(3)]
     frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=80)
-    make_clip(tmp_path / "b.mp4", n=3, audio=False)
-    assert translate(ckpt, tmp_path / "out", tmp_path / "a.gif", tmp_path / "b.mp4", extra=["--size", "33"]) == 0
+    encoded_clip(tmp_path / "b.mp4", "libx264", pix_fmt)
+    assert translate(ckpt, tmp_path / "out", tmp_path / "a.gif", tmp_path / "b.mp4", extra=["--size", "35"]) == 0
     with Image.open(tmp_path / "out" / "a.gif") as im:
-        assert im.size == (33, 22)
-    assert clip_facts(tmp_path / "out" / "b.mp4")[2] == (34, 22)
+        assert im.size == (35, 23)
+    assert clip_facts(tmp_path / "out" / "b.mp4")[2] == size
+    with av.open(str(tmp_path / "out" / "b.mp4")) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == pix_fmt  # kept, not another one the size fits
 
 
 def test_a_gif_is_written_as_translated_keeping_each_frames_duration(ckpt, tmp_path, monkeypatch):
@@ -761,6 +782,19 @@ def test_clip_too_wide_for_webp_is_refused_in_one_line_before_work(ckpt, tmp_pat
     with pytest.raises(CycleGANError, match=said):
         cyclegan.translate_video(G, clip, tmp_path / "wide.webp", progress=False)
     assert not (tmp_path / "wide.webp").exists()
+
+
+def test_a_rotated_clip_too_wide_for_webp_is_refused_naming_the_size_it_is_shown_at(ckpt, tmp_path, monkeypatch):
+    """A portrait phone clip over a WebP's largest side was refused naming its stored, landscape size."""
+    import cyclegan
+    from cyclegan import clipio
+    from cyclegan.errors import CycleGANError
+
+    monkeypatch.setitem(clipio.MAX_SIDE, ".webp", 40)  # W = 48 stored across, shown 32 wide and 48 high
+    clip = phone_clip(tmp_path / "phone.mp4", 2)
+    with pytest.raises(CycleGANError, match=rf"phone.webp: its frames would be {H}x{W} px, over the 40 px a side"):
+        cyclegan.translate_video(cyclegan.load_generator(ckpt), clip, tmp_path / "phone.webp", progress=False)
+    assert not (tmp_path / "phone.webp").exists()
 
 
 @pytest.mark.parametrize("suffix", [".gif", ".webp", ".mp4"])
@@ -1184,26 +1218,45 @@ def test_a_clips_frames_cross_to_the_device_as_bytes(ckpt, monkeypatch, how):
     assert all(dtype == torch.uint8 for dtype, shape in seen if shape[-2:] == frames.shape[1:3]), seen
 
 
-def test_a_resized_clips_frames_are_made_float_at_their_source_size_one_at_a_time(ckpt, monkeypatch):
-    """--size resized a batch of frames in float at their source size all at once: 4x the batch's bytes (16 frames
-    of 1080p made 256 px wide: 380 MiB of float, the peak 484 MiB over the batch, 136 MiB frame by frame; measured
-    with ru_maxrss, flat over a long clip either way). Now a frame at a time, to the same values."""
+def test_a_resized_clips_frames_are_resized_on_the_cpu_in_bytes_to_the_float_resizes_values(ckpt, monkeypatch):
+    """--size made each frame float at its source size before resizing it (4x its bytes: a 4K frame's 100 MB, the
+    peak 166 MiB over the decoded frame, 24 MiB in uint8; measured with ru_maxrss), after it had resized a whole
+    batch so. On the CPU, frames are now resized as bytes, as an image is: no float at their source size, and the
+    values within a level of the float resize's."""
     import torch.nn.functional as F_
+    from torch.utils._python_dispatch import TorchDispatchMode
 
     from cyclegan import video
     from cyclegan.loading import load_generator
+    from cyclegan.translate_options import TemporalOptions
+
+    class FloatShapes(TorchDispatchMode):
+        """The shape of every float tensor an operation makes."""
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            made.extend(
+                tuple(t.shape) for t in (out if isinstance(out, (tuple, list)) else [out]) if t.is_floating_point()
+            )
+            return out
 
     frames = np.tile(moving_frames(4), (1, 2, 2, 1))  # 64 x 96
     translator = video.ClipTranslator(load_generator(ckpt, "AtoB"), size=40)
     resize = lambda x: F_.interpolate(x, size=(28, 40), mode="bilinear", antialias=True)  # noqa: E731
-    batch = resize(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1).clamp(-1, 1)
-    made, on_device = [], video.on_device
-    monkeypatch.setattr(video, "on_device", lambda x, p: made.append(tuple(x.shape)) or on_device(x, p))
-    given = []
+    floats = resize(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1).clamp(-1, 1)
+    given, made = [], []
     monkeypatch.setattr(translator, "_translate", lambda x: given.append(x) or x)
-    translator(frames)
-    assert made == [(1, 3, 64, 96)] * 4
-    assert torch.allclose(given[0], batch, atol=1e-6)  # as the batch resized whole
+    with FloatShapes():
+        translator(frames)
+    assert not [shape for shape in made if shape[-2:] == (64, 96)], made
+    assert given[0].dtype == torch.uint8
+    assert (given[0].float() / 127.5 - 1 - floats).abs().max() <= 1 / 127.5 + 1e-6  # within a level
+    levels = (given[0].float() - torch.from_numpy(video.to_frames(floats)).permute(0, 3, 1, 2).float()).abs()
+    assert levels.max() <= 1 and levels.mean() < 0.25  # the float resize's, rounded: most alike
+    whole = video.ClipTranslator(load_generator(ckpt, "AtoB"), size=40, temporal=TemporalOptions(flow_blend=0))
+    with torch.no_grad():  # translated: as the float frames were, within what that rounding moves (3 levels here)
+        levels = np.abs(whole(frames).astype(int) - video.to_frames(whole._translate(floats)).astype(int))
+    assert levels.max() <= 4 and levels.mean() < 1
 
 
 @pytest.mark.parametrize("tiles", [False, True], ids=["whole", "in tiles"])
@@ -2211,6 +2264,13 @@ def test_the_flow_blends_memory_is_held_to_max_memory_before_any_work(ckpt, tmp_
     assert not called and not (tmp_path / "out" / "c.mkv").exists()
     assert translate(ckpt, tmp_path / "out", clip, extra=["--max-memory", "0.005", "--size", "160"]) == 0
     assert translate(ckpt, tmp_path / "off", clip, extra=["--max-memory", "0.005", "--flow-blend", "0"]) == 0
+
+
+def test_a_rotated_clips_flow_blend_over_max_memory_is_said_at_the_size_it_is_shown_at(ckpt, tmp_path, capsys):
+    """A portrait phone clip's flow blend over --max-memory was said with the frames' stored, landscape size."""
+    clip = phone_clip(tmp_path / "phone.mp4", 2)  # W x H stored, shown H wide and W high
+    assert translate(ckpt, tmp_path / "out", clip, extra=["--max-memory", "0.0003", "--size", str(2 * W)]) == 1
+    assert f"the flow blend of its {2 * H}x{2 * W} frames takes about 0.00049 GB" in capsys.readouterr().err
 
 
 def test_a_gif_that_plays_once_still_plays_once_translated(ckpt, tmp_path):

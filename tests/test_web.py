@@ -662,6 +662,28 @@ def test_a_clip_over_the_frame_limit_is_refused_before_any_translation(tmp_path,
     assert "4 frames of 8x8" in line and Path(target).name == "short_AtoB.webm"
 
 
+def test_the_video_tab_says_a_rotated_clips_frames_as_they_play(engine, tmp_path, run, monkeypatch):
+    """A phone's portrait clip (stored landscape, with a display rotation) was said by its stored size: "3 frames
+    of 48x32" for frames shown 32 wide and 48 high, and so in the refusals over the server's limits."""
+    av = pytest.importorskip("av", reason="PyAV is not installed (pip install -e '.[video]')")
+    from cyclegan.web.video_tab import VideoTab
+
+    clip = tmp_path / "phone.mp4"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = 48, 32, "yuv420p"
+        v.set_display_rotation(-90)  # shown turned a quarter: 32 wide, 48 high
+        for i in range(3):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(np.full((32, 48, 3), 60 * i, np.uint8), format="rgb24")))
+        c.mux(v.encode(None))
+    key = engine.models()[0].key
+    _, _, line = VideoTab(engine).translate(str(clip), key, "AtoB", False, 0.0)
+    assert "3 frames of 32x48 translated" in line
+    _, tab = _video_tab_loading_no_model(tmp_path, run, monkeypatch, max_pixels=1000)
+    with pytest.raises(CycleGANError, match=r"^phone.mp4's frames are 32x48 pixels \(0.0 MP\), over"):
+        tab.translate(str(clip), key, "AtoB", False, 0.0)
+
+
 def test_a_clip_upload_deleted_before_its_job_runs_is_one_line(engine, tmp_path):
     """Gradio deletes uploads an hour after they came; a clip that waited longer in the heavy queue (behind
     long jobs) was gone when its job began, and the page said "internal error (FileNotFoundError)". Now it

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import os
 import struct
 import sys
@@ -61,6 +62,10 @@ ENCODER_OPTIONS = {
 # of its own, with glibc's heap checks on: none from 49 px wide and 16 high, nor at widths 16 to 32, which we
 # leave to H.264 all the same (tiny clips, and a band between two that abort is no bound).
 MIN_ENCODER_SIZE = {"libx265": (49, 16)}
+# What the sides (W, H) of an encoder's frames must be multiples of, whatever their pixel format: FFmpeg's ProRes
+# encoder (prores_aw) refuses an odd width in 4:4:4 too ("Invalid argument"), measured; the others written again
+# take any side their pixel format does (`_chroma_steps`).
+ENCODER_STEPS = {"prores": (2, 1)}
 ENCODER_NAMES = {"libx264": "H.264", "libx265": "HEVC", "libvpx-vp9": "VP9", "libvpx": "VP8", "libsvtav1": "AV1"}
 
 # The largest side each animated-image format stores (Pillow's writers raise a bare ValueError past it).
@@ -494,8 +499,9 @@ def transcode(
     suffix = dst.suffix.lower()
     if max(size) > MAX_SIDE.get(suffix, max(size)):  # before any work: Pillow refuses it only at the end
         fix = "name the output .gif, or give a smaller size" if suffix == ".webp" else "give a smaller size"
+        shown = shown_size(src, *size)  # a phone's portrait clip as it plays, not as stored
         raise CycleGANError(
-            f"cannot write {dst}: its frames would be {size[0]}x{size[1]} px, over the {MAX_SIDE[suffix]} px a side "
+            f"cannot write {dst}: its frames would be {shown[0]}x{shown[1]} px, over the {MAX_SIDE[suffix]} px a side "
             f"a {ANIMATED_NAMES[suffix]} takes; {fix}"  # "a WEBP" before
         )
     # An MKV's or WebM's count is estimated from its duration: its bar had no total, nor time left.
@@ -762,25 +768,57 @@ def _encoder(av, container: str, decoded: str, supported: set[str], size: tuple[
     return DEFAULT_ENCODER.get(container, "libx264"), why
 
 
-def _pixel_format(av, encoder: str, wanted: str | None, size: tuple[int, int], *, same_codec: bool = False) -> str:
+def _pixel_format(
+    av, encoder: str, wanted: str | None, size: tuple[int, int] | None, *, same_codec: bool = False
+) -> str:
     """The output's pixel format: the source's `wanted` where `encoder` takes it, else the first of a few that
     hold colour, 4:4:4 first for a source of the same codec with colour at every pixel (4:2:0 plays everywhere: a
     GIF or PNG clip written as H.264 stays 4:2:0). A grey source's is not kept: its translation is in colour (an
-    FFV1 grey clip came back grey)."""
+    FFV1 grey clip came back grey). Only one whose subsampling takes the sides of `size` (W, H) (`_chroma_steps`:
+    an odd side is refused in 4:2:0); None: the one preferred at a size chosen for it (`size_steps`)."""
     formats = [f.name for f in (av.Codec(encoder, "w").video_formats or ())]
     if wanted and wanted.startswith(GREY_FORMATS):
         wanted = None
-    if wanted in formats and not (wanted.startswith("yuv420") and (size[0] % 2 or size[1] % 2)):
-        return wanted
     # A lossless RGB H.264 (libx264rgb: gbrp, which libx264 does not take) came back as 4:2:0, a quarter of
-    # its colour resolution, without a word; libx264 writes 4:4:4 as well
+    # its colour resolution, without a word; libx264 writes 4:4:4 as well. A ProRes 4444 clip (decoded in 12 bits,
+    # which ProRes encoders do not take) came back as ProRes 422: the encoder's own 4:4:4 formats follow.
     order = ("yuv420p", "yuv444p", "rgb24", "bgr0")
     if wanted and same_codec and _full_chroma(av, wanted):
-        order = ("yuv444p", "rgb24", "bgr0", "yuv420p")
-    for f in order:
-        if f in formats and not (f.startswith("yuv420") and (size[0] % 2 or size[1] % 2)):
+        order = ("yuv444p", "rgb24", "bgr0", *(f for f in formats if _full_chroma(av, f)), "yuv420p")
+    for f in (wanted, *order):
+        steps = _chroma_steps(av, f) if f in formats else None
+        if steps and (size is None or (size[0] % steps[0] == 0 and size[1] % steps[1] == 0)):
             return f
     return formats[0]
+
+
+def _chroma_steps(av, pix_fmt: str) -> tuple[int, int]:
+    """What the sides (W, H) of a frame in pixel format `pix_fmt` are multiples of, by its colour's subsampling
+    (encoders refuse another side): 2 and 2 in 4:2:0, 2 and 1 in 4:2:2, 1 and 1 in 4:4:4 and RGB."""
+    try:
+        planes = av.VideoFormat(pix_fmt, 4, 4).components
+    except ValueError:  # a name this FFmpeg does not know: taken as 4:2:0, the most any takes
+        return 2, 2
+    return 4 // min(c.width for c in planes), 4 // min(c.height for c in planes)
+
+
+def size_steps(src: str | Path, dst: str | Path, size: tuple[int, int]) -> tuple[int, int]:
+    """What the sides (W, H) of frames of about `size` written into `dst` from clip `src` must be multiples of:
+    those of the pixel format `transcode` writes them in, chosen for any size (`_chroma_steps`: 2 and 2 for 4:2:0,
+    1 and 1 for 4:4:4; 1 and 1 in a GIF or WebP) and by its encoder (`ENCODER_STEPS`), so that a size a caller
+    rounds up to them keeps that format: `--size` rounded every video's sides to even, which stretched a 4:4:4
+    clip's to no purpose. A CycleGANError naming `src` if it cannot be read."""
+    src, dst = Path(src), Path(dst)
+    container = VIDEO_FORMATS.get(dst.suffix.lower())
+    if container is None or src.suffix.lower() in ANIMATED_IMAGES:  # a GIF, a WebP (or a name transcode refuses)
+        return 1, 1
+    av = _av()
+    with _reading(src), av.open(str(src)) as inp, av.open(io.BytesIO(), "w", format=container) as out:
+        vin = _picture(inp, src)
+        encoder, why = _encoder(av, container, vin.codec_context.codec.canonical_name, out.supported_codecs, size)
+        steps = _chroma_steps(av, _pixel_format(av, encoder, vin.codec_context.pix_fmt, None, same_codec=not why))
+    least = ENCODER_STEPS.get(encoder, (1, 1))
+    return max(steps[0], least[0]), max(steps[1], least[1])
 
 
 def _full_chroma(av, pix_fmt: str) -> bool:

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F_
 from torch import nn
 
-from .clipio import ANIMATED_IMAGES, check_clip_output, print_warning, probe, shown_size, transcode
+from .clipio import ANIMATED_IMAGES, check_clip_output, print_warning, probe, shown_size, size_steps, transcode
 from .data.io import MAX_PIXELS, long_side_shape, megapixels, size_keeping
 from .errors import CycleGANError, counted, escape
 from .execution import REFERENCE, Execution
@@ -61,8 +61,10 @@ def from_frames(frames: np.ndarray) -> torch.Tensor:
 
 
 def resize_frame(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """(N, 3, H, W) float in [-1, 1] -> (N, 3, h, w), bilinear and antialiased, kept in [-1, 1]."""
-    return F_.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
+    """(N, 3, H, W) float in [-1, 1], or uint8 on the CPU, -> the same at (N, 3, h, w), bilinear and antialiased
+    (uint8 rounded by the kernel: within a level of the float's values, rounded)."""
+    y = F_.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False)
+    return y if x.dtype == torch.uint8 else y.clamp(-1, 1)
 
 
 class ClipTranslator:
@@ -77,12 +79,12 @@ class ClipTranslator:
         tiling: TilingOptions | None = None,
         execution: Execution = REFERENCE,
         size: int | None = None,
-        even: bool = True,
+        steps: tuple[int, int] = (2, 2),
     ):
         self.net, self.base = net, uncompiled(net)
         self.temporal = temporal or TemporalOptions()
         self.tiling = tiling or TilingOptions()
-        self.execution, self.size, self.even = execution, size, even
+        self.execution, self.size, self.steps = execution, size, steps
         shared = self.temporal.norm_stats == "shared" and per_instance_norms(self.base)
         self.shared = SharedNormStats(self.base, self.temporal.norm_momentum) if shared else None
         self.blend = FlowBlend(self.temporal.flow_blend) if self.temporal.flow_blend > 0 else None
@@ -91,27 +93,30 @@ class ClipTranslator:
 
     def out_size(self, width: int, height: int) -> tuple[int, int]:
         """(W, H) of the output frames for input frames of width x height (`size`: long side; sides rounded up
-        to even where `even`: a video's 4:2:0 picture needs them, a GIF's or WebP's does not)."""
+        to multiples of `steps`, what the output's pixel format takes: `clipio.size_steps`, even in 4:2:0)."""
         if not self.size:
             return width, height
         h, w = long_side_shape(height, width, self.size)
-        return (w + w % 2, h + h % 2) if self.even else (w, h)
+        return w + -w % self.steps[0], h + -h % self.steps[1]
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         x = from_frames(frames)
-        if self.size:  # resized on the device, and kept there: a frame in tiles was copied back, in float
+        if self.size:  # resized where the generator is, and kept there: a frame in tiles was copied back, in float
             w, h = self.out_size(x.shape[-1], x.shape[-2])
             p = next(self.base.parameters())
             # frame by frame: the batch in float at its source size was 4x its bytes at once (95 MiB for 4 frames of
-            # 1080p made 256 px wide: measured, the peak over a batch 127 MiB above a frame's); the same values
-            x = torch.cat([resize_frame(on_device(f[None], p), h, w) for f in x])
+            # 1080p made 256 px wide: measured, the peak over a batch 127 MiB above a frame's); the same values.
+            # On the CPU in uint8, as an image is resized: a frame made float first was 4x its bytes again (a 4K
+            # frame's 100 MB); CUDA's antialiased resize takes no uint8, so on a GPU in float there.
+            on_cpu = p.device.type == "cpu"
+            x = torch.cat([resize_frame(f[None] if on_cpu else on_device(f[None], p), h, w) for f in x])
             if self.cuts is not None or self.blend is not None:  # what they compare, as bytes
                 frames = to_frames(x)
         flows = [None] * len(x)
         if self.cuts is not None:
             self.shared.restart = [self.cuts(f) for f in frames]
             flows = self.cuts.take() or flows  # (H, W, 2) float32 per frame of the batch: 8 bytes a pixel
-        out = to_frames(self._translate(x))  # uint8 for uint8 frames; float for frames resized here
+        out = to_frames(self._translate(x))  # uint8 for uint8 frames; float for frames resized in float
         if self.blend is not None:
             out = np.stack([self.blend(f, o, b) for f, o, b in zip(frames, out, flows)])
         return out
@@ -174,12 +179,12 @@ def translate_clip(
     `size_name`: what a warning calls `size` (`translate_video`'s caller typed no `--size`); `data_left_out`:
     `warn` (where its warnings go: stderr by default) and `keep_location` as `clipio.transcode`'s."""
     check_size(net, size)
-    even = Path(dst).suffix.lower() not in ANIMATED_IMAGES  # a GIF of 33 px was stretched to 34
-    translator = ClipTranslator(net, temporal=temporal, tiling=tiling, execution=execution, size=size, even=even)
+    info = probe(src)
+    # sides rounded only as far as the output's pixel format needs: a GIF of 33 px was stretched to 34, a 4:4:4 clip too
+    steps = size_steps(src, dst, long_side_shape(info.height, info.width, size)[::-1]) if size else (1, 1)
+    translator = ClipTranslator(net, temporal=temporal, tiling=tiling, execution=execution, size=size, steps=steps)
     out_size = None
-    if size or translator.blend is not None:
-        info = probe(src)
-        w, h = translator.out_size(info.width, info.height)
+    w, h = translator.out_size(info.width, info.height)
     if size:
         out_size = w, h
         shown = "x".join(map(str, shown_size(src, w, h)))  # a portrait phone clip's, not its stored landscape
@@ -194,7 +199,8 @@ def translate_clip(
             msg = f"warning: {src} at {size_name} {size} is {shown} px, under the {least} px the generator takes"
             (warn or print_warning)(f"{msg} (padded, little of it left); {size_name} {need} keeps its short side")
     if translator.blend is not None and w * h <= max_pixels:  # over the cap: named as such by `transcode`
-        check_blend_memory(src, w, h, translator.tiling.max_memory)  # before any work, not once out of memory
+        # before any work, not once out of memory; a phone's portrait clip said as it plays
+        check_blend_memory(src, *shown_size(src, w, h), translator.tiling.max_memory)
     with torch.no_grad():
         return transcode(
             src,

@@ -147,7 +147,7 @@ class VideoTab:
             return self._translate(upload, key, direction, shared, blend, stop)
 
     def _translate(self, upload, key, direction, shared, blend, stop: Stop):
-        from ..clipio import count_frames, probe  # on first use (PyAV)
+        from ..clipio import count_frames, probe, shown_size  # on first use (PyAV)
         from ..data.io import sound_kind, video_kind
         from ..translate_options import TemporalOptions, TilingOptions
         from ..video import shares_nothing, translate_clip
@@ -183,6 +183,8 @@ class VideoTab:
             temporal = TemporalOptions(norm_stats="shared" if shared else "frame", flow_blend=float(blend))
         try:
             info = probe(src)
+            # said as it plays: a phone's portrait clip, stored landscape, was "frames of 1920x1080"
+            width, height = shown_size(src, info.width, info.height)
             frames = info.frames
             # A video's header may declare fewer frames than it holds: a fragmented MP4's counts only those
             # before its first fragment (3 of 2000 passed the limit). Its packets are counted unless the header
@@ -199,16 +201,16 @@ class VideoTab:
                 f"{name} holds {held}, over this server's limit of {opts.max_clip_frames} frames per clip "
                 "(cyclegan serve --max-clip-frames)"
             )
-        if info.width * info.height > opts.max_pixels:  # as an image upload is refused (`uploads.check_upload`)
+        if width * height > opts.max_pixels:  # as an image upload is refused (`uploads.check_upload`)
             raise CycleGANError(  # was found once the model loaded, with a thin image's advice: "a less thin shape"
-                f"{name}'s frames are {info.width}x{info.height} pixels ({info.width * info.height / 1e6:.1f} MP), "
+                f"{name}'s frames are {width}x{height} pixels ({width * height / 1e6:.1f} MP), "
                 f"over this server's limit of {opts.max_pixels / 1e6:g} MP (cyclegan serve --max-pixels); upload a "
                 "clip of smaller frames"
             )
-        check_held_on_page(name, src.suffix.lower(), frames, info.width, info.height, opts.max_pixels)
-        check_blend(name, info.width, info.height, temporal.flow_blend, opts.max_memory)  # before a model loads
+        check_held_on_page(name, src.suffix.lower(), frames, width, height, opts.max_pixels)
+        check_blend(name, width, height, temporal.flow_blend, opts.max_memory)  # before a model loads
         G, _, changed = self.engine.ready(key, direction)
-        self.engine.check_cost(G, f"{name}'s frames are", info.width, info.height)
+        self.engine.check_cost(G, f"{name}'s frames are", width, height)  # each side padded: either way round
         if shares_nothing(G, temporal):  # the box was taken without a word, as `--norm-stats shared` was
             gr.Warning(
                 "(a) shared statistics change nothing for this model: it has no InstanceNorm layers whose "
@@ -239,7 +241,7 @@ class VideoTab:
         for said in warnings:  # named as the visitor named the clip, as its errors are
             gr.Warning(alert_text(without_paths(said.removeprefix("warning: ").replace(str(src), name))))
         # the model named: one chosen while the job ran is the one the dropdown shows, not the one that made this
-        clip, model = f"{counted(frames, 'frame')} of {info.width}x{info.height}", f"{direction} by {literal(key)}"
+        clip, model = f"{counted(frames, 'frame')} of {width}x{height}", f"{direction} by {literal(key)}"
         line = f"{literal(name)}: {clip} translated {model} in {seconds:.1f} s ({frames / seconds:.1f} frames/s)"
         line += f"; {changed}" if changed else ""  # a run that saved since: said here, not in a pop-up per job
         shown = str(target) if target.suffix in (".mp4", ".webm") else None
