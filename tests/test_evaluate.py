@@ -1090,6 +1090,28 @@ def test_a_runs_relative_data_is_read_from_where_train_ran(tmp_path, monkeypatch
     assert run_data(str(proj / "abs")) == "data"
 
 
+def test_a_run_in_a_linked_runs_folder_finds_its_data_where_train_ran(tmp_path, monkeypatch, capsys):
+    """`runs` a link to a bigger disk (`ln -s /big/runs runs`), then `train --data data --out runs/x` in proj/:
+    `evaluate --checkpoint runs/x` followed the link, took the disk's folder above runs/x for the one train ran in,
+    and asked for --data ("trained on ../big/data, which is not there"); named absolute, the disk's data too."""
+    from cyclegan.cli import main
+    from cyclegan.evaluate.best import run_data
+
+    proj, big = tmp_path / "proj", tmp_path / "big"
+    write_split(proj / "data", 2, paired=True)
+    (big / "runs" / "x").mkdir(parents=True)
+    (proj / "runs").symlink_to(big / "runs", target_is_directory=True)
+    save_tiny_checkpoint(big / "runs" / "x" / "checkpoint.pt")
+    (big / "runs" / "x" / "config.json").write_text(json.dumps({"data": {"data": "data"}, "train": {"out": "runs/x"}}))
+    (elsewhere := tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert run_data("../proj/runs/x") == "../proj/data"  # named through the link, as the checkpoint was given
+    assert run_data(str(proj / "runs" / "x")) == str(proj / "data")
+    monkeypatch.chdir(proj)
+    assert main(["evaluate", "--checkpoint", "runs/x", "--backbone", "lite0", "--no-progress"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("data data split 'test'; ")
+
+
 def test_a_runs_data_is_named_as_its_checkpoint_was_given(tmp_path, monkeypatch, capsys):
     """`cyclegan evaluate --checkpoint runs/x` headed its table "checkpoint runs/x/checkpoint.pt" over "data
     /home/.../proj/data": the run's data named absolute beside a checkpoint named as given. A relative checkpoint's
