@@ -705,6 +705,17 @@ def test_the_table_names_a_checkpoint_with_a_newline_on_one_line_and_the_domain_
     assert format_curve([report, report]).splitlines()[1].endswith("  ti\\nny.pt")
 
 
+def test_the_heading_names_a_dataset_folder_named_data_once_with_its_split():
+    """A run's own data, a folder named data, was headed "data data split 'test'"."""
+    from cyclegan.report import format_table
+
+    row = {"fd_lite0": 12.5, "kid_lite0": 0.01, "kid_lite0_std": 0.0, "kid_subsets": 1, "kid_subset_size": 8}
+    head = {"checkpoint": "runs/x/checkpoint.pt", "step": 10, "preset": "fast", "train_size": 64, "eval_size": 64}
+    report = {**head, "data": "data", "split": "test", "backbone": "lite0", "backbone_note": "Lite0"}
+    lines = format_table({**report, "directions": {"AtoB": row}}).splitlines()
+    assert lines[1].startswith("dataset data, split 'test'; KID on all 8 images")
+
+
 def test_a_size_below_ssims_window_is_refused_by_its_option(tmp_path, capsys):
     """--size 2 ran the whole evaluation, then ended in a ValueError traceback from SSIM (at least 3x3)."""
     from cyclegan.cli import main
@@ -1109,7 +1120,7 @@ def test_a_run_in_a_linked_runs_folder_finds_its_data_where_train_ran(tmp_path, 
     assert run_data(str(proj / "runs" / "x")) == str(proj / "data")
     monkeypatch.chdir(proj)
     assert main(["evaluate", "--checkpoint", "runs/x", "--backbone", "lite0", "--no-progress"]) == 0
-    assert capsys.readouterr().out.splitlines()[1].startswith("data data split 'test'; ")
+    assert capsys.readouterr().out.splitlines()[1].startswith("dataset data, split 'test'; ")
 
 
 def test_a_runs_data_is_named_as_its_checkpoint_was_given(tmp_path, monkeypatch, capsys):
@@ -1132,7 +1143,7 @@ def test_a_runs_data_is_named_as_its_checkpoint_was_given(tmp_path, monkeypatch,
     monkeypatch.chdir(proj)
     assert main(["evaluate", "--checkpoint", "runs/x", "--backbone", "lite0", "--no-progress"]) == 0
     heading = capsys.readouterr().out.splitlines()[:2]
-    assert heading[0].startswith("checkpoint runs/x/checkpoint.pt (") and heading[1].startswith("data data split")
+    assert heading[0].startswith("checkpoint runs/x/checkpoint.pt (") and heading[1].startswith("dataset data, split")
 
 
 def test_a_copied_run_whose_data_is_not_found_is_asked_for_data(tmp_path, monkeypatch, capsys):
