@@ -727,6 +727,28 @@ def test_a_size_below_ssims_window_is_refused_by_its_option(tmp_path, capsys):
     assert "option '--size' must be >= 3, got 2" in capsys.readouterr().err
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="a folder no file can be made in: Linux's /proc")
+def test_an_out_that_cannot_be_written_is_refused_before_any_scoring(tmp_path, monkeypatch, capsys):
+    """As root (whose rights every folder's mode grants), `evaluate --out /proc/self/fd/9/x.json` with fd 9 not open
+    printed the scores, then said it could not write them. Refused now before the work, in one line naming --out, as
+    a --out under a regular file is."""
+    import os
+
+    from cyclegan.cli import main
+    from cyclegan.evaluate import runner
+
+    ckpt, data = tiny_evaluation(tmp_path)
+    (tmp_path / "some_file.txt").write_text("mine")
+    closed = next(n for n in range(900, 1000) if not os.path.lexists(f"/proc/self/fd/{n}"))
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    for out in (f"/proc/self/fd/{closed}/x.json", str(tmp_path / "some_file.txt" / "x.json")):
+        assert main(evaluate_args(ckpt, data, "--out", out)) == 2
+        captured = capsys.readouterr()
+        assert captured.err.startswith(f"error: option '--out': cannot write {out}: ") and not captured.out
+        assert captured.err.count("\n") == 1
+    assert (tmp_path / "some_file.txt").read_text() == "mine"
+
+
 def test_what_cannot_be_scored_is_said_before_any_work(tmp_path, monkeypatch):
     """A damaged second checkpoint, --limit 1 or a --kid-subset-size larger than a domain were refused only after
     the first checkpoints were translated and scored (minutes on a real test split), and their scores lost."""
