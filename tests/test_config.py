@@ -1134,6 +1134,25 @@ def test_a_runs_config_from_another_folder_names_the_folder_the_run_was_started_
     )
 
 
+def test_a_runs_config_through_a_linked_runs_folder_names_the_folder_the_run_was_started_in(
+    tmp_path, capsys, monkeypatch
+):
+    """proj/runs a link to a bigger disk: `train --config ../proj/runs/x/config.json` from another folder looked for the
+    run's data above the link's target (big/data), not in proj, where train ran, and named no folder."""
+    project, big = tmp_path / "proj", tmp_path / "big"
+    (project / "data" / "h2z").mkdir(parents=True)
+    (big / "runs" / "x").mkdir(parents=True)
+    (project / "runs").symlink_to(big / "runs", target_is_directory=True)
+    (big / "runs" / "x" / "config.json").write_text(
+        json.dumps({"data": {"data": "data/h2z"}, "train": {"out": "runs/x", "steps": 1}})
+    )
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main(["train", "--config", "../proj/runs/x/config.json", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(f"it is in {project}, where the run was started: give --data {project}/data/h2z\n"), err
+
+
 def test_a_folder_name_too_long_to_look_up_is_one_line_and_a_config_here_names_one_place(tmp_path, capsys, monkeypatch):
     """A relative `data` of 300 characters (over the file system's 255 bytes a name) in a config file of another
     folder ended in a traceback (`OSError: File name too long`, from the look-up in the file's folder), and so did

@@ -705,6 +705,17 @@ def test_the_table_names_a_checkpoint_with_a_newline_on_one_line_and_the_domain_
     assert format_curve([report, report]).splitlines()[1].endswith("  ti\\nny.pt")
 
 
+def test_the_heading_names_a_dataset_folder_named_data_once_with_its_split():
+    """A run's own data, a folder named data, was headed "data data split 'test'"."""
+    from cyclegan.report import format_table
+
+    row = {"fd_lite0": 12.5, "kid_lite0": 0.01, "kid_lite0_std": 0.0, "kid_subsets": 1, "kid_subset_size": 8}
+    head = {"checkpoint": "runs/x/checkpoint.pt", "step": 10, "preset": "fast", "train_size": 64, "eval_size": 64}
+    report = {**head, "data": "data", "split": "test", "backbone": "lite0", "backbone_note": "Lite0"}
+    lines = format_table({**report, "directions": {"AtoB": row}}).splitlines()
+    assert lines[1].startswith("dataset data, split 'test'; KID on all 8 images")
+
+
 def test_a_size_below_ssims_window_is_refused_by_its_option(tmp_path, capsys):
     """--size 2 ran the whole evaluation, then ended in a ValueError traceback from SSIM (at least 3x3)."""
     from cyclegan.cli import main
@@ -714,6 +725,28 @@ def test_a_size_below_ssims_window_is_refused_by_its_option(tmp_path, capsys):
     args = ["evaluate", "--checkpoint", str(ckpt), "--data", str(tmp_path / "data"), "--no-progress"]
     assert main([*args, "--size", "2"]) == 2
     assert "option '--size' must be >= 3, got 2" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="a folder no file can be made in: Linux's /proc")
+def test_an_out_that_cannot_be_written_is_refused_before_any_scoring(tmp_path, monkeypatch, capsys):
+    """As root (whose rights every folder's mode grants), `evaluate --out /proc/self/fd/9/x.json` with fd 9 not open
+    printed the scores, then said it could not write them. Refused now before the work, in one line naming --out, as
+    a --out under a regular file is."""
+    import os
+
+    from cyclegan.cli import main
+    from cyclegan.evaluate import runner
+
+    ckpt, data = tiny_evaluation(tmp_path)
+    (tmp_path / "some_file.txt").write_text("mine")
+    closed = next(n for n in range(900, 1000) if not os.path.lexists(f"/proc/self/fd/{n}"))
+    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("the work started"))
+    for out in (f"/proc/self/fd/{closed}/x.json", str(tmp_path / "some_file.txt" / "x.json")):
+        assert main(evaluate_args(ckpt, data, "--out", out)) == 2
+        captured = capsys.readouterr()
+        assert captured.err.startswith(f"error: option '--out': cannot write {out}: ") and not captured.out
+        assert captured.err.count("\n") == 1
+    assert (tmp_path / "some_file.txt").read_text() == "mine"
 
 
 def test_what_cannot_be_scored_is_said_before_any_work(tmp_path, monkeypatch):
@@ -1090,6 +1123,28 @@ def test_a_runs_relative_data_is_read_from_where_train_ran(tmp_path, monkeypatch
     assert run_data(str(proj / "abs")) == "data"
 
 
+def test_a_run_in_a_linked_runs_folder_finds_its_data_where_train_ran(tmp_path, monkeypatch, capsys):
+    """`runs` a link to a bigger disk (`ln -s /big/runs runs`), then `train --data data --out runs/x` in proj/:
+    `evaluate --checkpoint runs/x` followed the link, took the disk's folder above runs/x for the one train ran in,
+    and asked for --data ("trained on ../big/data, which is not there"); named absolute, the disk's data too."""
+    from cyclegan.cli import main
+    from cyclegan.evaluate.best import run_data
+
+    proj, big = tmp_path / "proj", tmp_path / "big"
+    write_split(proj / "data", 2, paired=True)
+    (big / "runs" / "x").mkdir(parents=True)
+    (proj / "runs").symlink_to(big / "runs", target_is_directory=True)
+    save_tiny_checkpoint(big / "runs" / "x" / "checkpoint.pt")
+    (big / "runs" / "x" / "config.json").write_text(json.dumps({"data": {"data": "data"}, "train": {"out": "runs/x"}}))
+    (elsewhere := tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert run_data("../proj/runs/x") == "../proj/data"  # named through the link, as the checkpoint was given
+    assert run_data(str(proj / "runs" / "x")) == str(proj / "data")
+    monkeypatch.chdir(proj)
+    assert main(["evaluate", "--checkpoint", "runs/x", "--backbone", "lite0", "--no-progress"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("dataset data, split 'test'; ")
+
+
 def test_a_runs_data_is_named_as_its_checkpoint_was_given(tmp_path, monkeypatch, capsys):
     """`cyclegan evaluate --checkpoint runs/x` headed its table "checkpoint runs/x/checkpoint.pt" over "data
     /home/.../proj/data": the run's data named absolute beside a checkpoint named as given. A relative checkpoint's
@@ -1110,7 +1165,7 @@ def test_a_runs_data_is_named_as_its_checkpoint_was_given(tmp_path, monkeypatch,
     monkeypatch.chdir(proj)
     assert main(["evaluate", "--checkpoint", "runs/x", "--backbone", "lite0", "--no-progress"]) == 0
     heading = capsys.readouterr().out.splitlines()[:2]
-    assert heading[0].startswith("checkpoint runs/x/checkpoint.pt (") and heading[1].startswith("data data split")
+    assert heading[0].startswith("checkpoint runs/x/checkpoint.pt (") and heading[1].startswith("dataset data, split")
 
 
 def test_a_copied_run_whose_data_is_not_found_is_asked_for_data(tmp_path, monkeypatch, capsys):
@@ -1395,7 +1450,8 @@ def test_the_progress_bar_counts_the_images_evaluate_goes_through(tmp_path, monk
     for direction in ("AtoB", "BtoA", "both"):
         bars.clear()
         runner.evaluate_checkpoints(dataclasses.replace(opts, direction=direction))
-        assert [(bar.n, bar.total) for bar in bars] == [(7 + 7 * (1 + (direction == "both")),) * 2]
+        # the test images' features under a bar of their own, then the checkpoint's translations and identity passes
+        assert [(bar.n, bar.total) for bar in bars] == [(7, 7), (7 * (1 + (direction == "both")),) * 2]
 
 
 def test_a_domain_of_one_image_asks_for_images_not_for_a_limit_never_given(tmp_path, monkeypatch):

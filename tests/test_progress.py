@@ -3,6 +3,7 @@ bounded number of them, no carriage returns; on a terminal still tqdm's bar. cap
 
 from __future__ import annotations
 
+import re
 import sys
 
 import numpy as np
@@ -125,6 +126,33 @@ def test_evaluate_in_a_log_file_prints_lines(tmp_path, capsys):
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("evaluate tiny.pt: img ")]
     assert "\r" not in err and 1 <= len(lines) <= 11, err
+
+
+def test_each_checkpoints_bar_counts_its_own_work_and_the_test_images_features_have_their_own(tmp_path, capsys):
+    """`evaluate RUN` on the demo's run counted 240 images for its checkpoint.pt and 160 for its best.pt, the same
+    work: the real test images' features, computed once for every checkpoint, were in the first one's bar alone."""
+    import torch
+
+    from cyclegan.cli import main
+
+    first, data = tiny_evaluation(tmp_path, 3)
+    ckpt = torch.load(first, weights_only=True)
+    for state in ckpt["models"].values():  # other generators, or the second is scored as the same ones, at once
+        for value in state.values():
+            if value.is_floating_point():
+                value.add_(0.01)
+    torch.save(ckpt, second := tmp_path / "second.pt")
+    assert main(["evaluate", "--checkpoint", str(first), str(second), "--data", str(data)]) == 0
+    last = {}  # each bar's last line: its count and total
+    for line in capsys.readouterr().err.splitlines():
+        if m := re.fullmatch(r"(.+): img (\d+)/(\d+)(, .*)?", line):
+            last[m[1]] = (int(m[2]), int(m[3]))
+    # 3 images a domain: each checkpoint translates both ways and puts each direction's targets through (identity)
+    assert last == {
+        "features of the test images at 32 px": (6, 6),
+        "evaluate tiny.pt": (12, 12),
+        "evaluate second.pt": (12, 12),
+    }
 
 
 def test_a_clip_in_a_log_file_prints_lines_of_its_frames(tmp_path, capsys):

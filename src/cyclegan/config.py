@@ -994,7 +994,7 @@ def check_file_folders(file: Mapping[str, Any], path: str | Path, flags: Collect
         folder, flag = Path(path).parent, "--" + key.replace("_", "-")
         if folder.resolve() == Path.cwd().resolve():  # one place, not two: `check_data_root` (or train's) says it
             continue
-        beside, start = folder / value, started_in(folder, file.get("out"))
+        beside, start = folder / value, started_in(folder, file.get("out"), holding=value)
         # os.path.exists: False for a name too long to look up (Path.exists raised: a traceback)
         if os.path.exists(beside):
             what = f"where it is: give {flag} {beside}"

@@ -393,18 +393,36 @@ def check_outputs(
                 f"option '{option}': {o} is {kind}, not a file (nothing is written to standard output or a device "
                 "here); give a file"
             )
+    refused: dict[Path, str | None] = {}  # by folder: why it takes no new file, probed once
     for o in outputs:  # its folder must be one, or creatable: the nearest existing parent a writable folder
         parent = next(p for p in o.absolute().parents if p.exists())
         if not parent.is_dir():
             raise CycleGANError(f"option '{option}': cannot write {o}: {parent} is a file, not a folder")
         if not os.access(parent, os.W_OK | os.X_OK):
             raise CycleGANError(f"option '{option}': cannot write {o}: {parent} is not writable")
+        if parent not in refused:
+            refused[parent] = _no_new_file(parent)
+        if refused[parent] is not None:
+            raise CycleGANError(
+                f"option '{option}': cannot write {o}: no file can be made in {parent} ({refused[parent]})"
+            )
     existing = [o for o in outputs if o.exists() or o.is_symlink()]
     if existing and not overwrite:
         more = f" (and {counted(len(existing) - 1, 'more output')})" if len(existing) > 1 else ""
         raise CycleGANError(
             f"{existing[0]} already exists{more}: pass --overwrite to replace, or choose another {option}"
         )
+
+
+def _no_new_file(folder: Path) -> str | None:
+    """Why no file can be made in `folder`, whose mode allows it (`os.access`), else None. As root every folder's
+    mode does, /proc's too: `evaluate --out /proc/self/fd/9/x.json` (fd 9 not open) failed only once its scores were
+    printed. Probed with an anonymous file, gone when closed."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return None
+    except OSError as e:
+        return e.strerror or str(e)
 
 
 def _not_a_file(path: Path, in_proc: dict[Path, bool]) -> str | None:

@@ -2,6 +2,7 @@
 `cyclegan export` wrote, told from a checkpoint): no torch, so the web page's run list and its --checkpoint
 check, the demo and the trainer read the same names."""
 
+import os
 import zipfile
 from pathlib import Path
 
@@ -26,17 +27,26 @@ def is_run_folder(folder: Path) -> bool:
     return all((folder / name).is_file() for name in STARTED_WITH)
 
 
-def started_in(run: Path, out: object) -> Path | None:
+def started_in(run: Path, out: object, holding: str | None = None) -> Path | None:
     """The folder `train` was started in to write run folder `run` with `--out out` (its config.json's `out`):
     `run` less its --out, where --out was relative and still ends the run's path; None where it cannot be told (an
-    absolute --out or one through '..', the run moved). A run's relative --data was read from there."""
+    absolute --out or one through '..', the run moved). A run's relative --data was read from there.
+
+    `run` is taken as named first (made absolute, not resolved), then with its links followed: `runs` a link to a
+    bigger disk, the resolved path's folder above `runs/x` was the disk's, not the one train ran in (and its data
+    not found). Of the two, the first where `holding` (a relative path, the run's --data) is there, else the first
+    that ends with --out."""
     if not isinstance(out, str) or Path(out).is_absolute():
         return None
     parts = Path(out).parts
-    here = run.resolve().parts
-    if not parts or ".." in parts or len(parts) >= len(here) or here[-len(parts) :] != parts:
+    if not parts or ".." in parts:
         return None
-    return Path(*here[: -len(parts)])
+    starts = []
+    for here in (Path(os.path.abspath(run)).parts, run.resolve().parts):
+        if len(parts) < len(here) and here[-len(parts) :] == parts and Path(*here[: -len(parts)]) not in starts:
+            starts.append(Path(*here[: -len(parts)]))
+    there = [start for start in starts if holding is not None and os.path.exists(start / holding)]
+    return (there or starts or [None])[0]
 
 
 def exported_kind(path: str | Path) -> str | None:

@@ -109,7 +109,7 @@ def _from_training_folder(data: str, out: object, run: Path) -> Path:
     run was: relative to the current folder where `run` is (`evaluate runs/x` scores `data`), else absolute; it was
     absolute always, in a heading whose checkpoint stood as given."""
     given = Path(data)
-    start = None if given.is_absolute() else started_in(run, out)
+    start = None if given.is_absolute() else started_in(run, out, holding=data)
     if start is None:
         return given
     return start / given if run.is_absolute() else Path(os.path.relpath(start / given))

@@ -120,10 +120,10 @@ def _truth_lines(directions: dict[str, dict[str, Any]], *, aligned: bool) -> lis
 
 def _data_read(report: dict[str, Any]) -> str:
     """What the table's heading says was read: the --data root and its split, or the --domain-a/-b folders (it
-    said "data None split 'test'" for them)."""
+    said "data None split 'test'" for them, and "data data split 'test'" for a root named data)."""
     if report.get("domain_a") is not None:
         return f"--domain-a {escape(report['domain_a'])} --domain-b {escape(report.get('domain_b'))}"
-    return f"data {escape(report['data'])} split {escape(repr(report['split']))}"
+    return f"dataset {escape(report['data'])}, split {escape(repr(report['split']))}"
 
 
 def format_table(report: dict[str, Any]) -> str:
