@@ -35,10 +35,13 @@ TINY_PUBLISHED = {"ngf": 8, "depth": 2}
 
 @pytest.fixture(autouse=True)
 def no_real_time_policy() -> None:
-    """Each test under the normal scheduling policy. This session's CI found its pytest process under SCHED_FIFO 99,
-    set from outside the project (nothing here calls sched_setscheduler); the Chromium and Playwright processes of a
-    browser test inherited it and each spun a core at 100 %, starving the server they waited on: a livelock that
-    held the suite for 17 minutes until they were killed. Put back to SCHED_OTHER, and said, before each test."""
+    """Each test under the normal scheduling policy. A CI run found its pytest process under SCHED_FIFO 99: SVT-AV1,
+    the AV1 encoder reached through PyAV, run as root puts the thread that opens it there (a clip written as AV1 by a
+    translation, or by a test's own source clip), and the threads it starts next inherit it; the Chromium and
+    Playwright processes of a browser test did, and each spun a core at 100 %, starving the server they waited on: a
+    livelock that held the suite for 17 minutes until they were killed. `clipio._not_real_time` now keeps a
+    translation's encoder threads off it and `test_video.normal_policy` puts a test's writer back; this fixture
+    still puts the policy back to SCHED_OTHER, and says so, before each test."""
     realtime = (getattr(os, "SCHED_FIFO", None), getattr(os, "SCHED_RR", None))
     if hasattr(os, "sched_getscheduler") and os.sched_getscheduler(0) in realtime:
         os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))

@@ -139,6 +139,10 @@ def test_fast_demo_end_to_end(tmp_path, capsys, monkeypatch):
     saved["seconds"] |= {"evaluation": 6.375, "train": 88.0}
     assert "Evaluation took 6.4 s of the 88.0 s of training." in render_demo_html(saved)
     assert "Failure warnings: none." in html  # the watcher's count, named as `train`'s verdict names it
+    # the page shows the options' floats to 6 digits (the demo's 5/3 read 1.6666666666666667); report.json exact
+    options = html.split("Options: <code>")[1].split("</code>")[0].replace("&quot;", '"')
+    assert saved["settings"]["options"]["lambda_identity"] == 5 / 3 and '"lambda_identity": 1.66667,' in options
+    assert '"lr_d": 0.0001,' in options and '"lambda_cycle": 3.0,' in options
     # the demo's own options on top of the preset reach the trained run's config
     assert saved["config"]["model"]["d_layers"] == 2 and saved["config"]["train"]["pool_size"] == 0
 

@@ -164,6 +164,25 @@ def test_translate_and_export_of_a_run_folder_say_they_take_its_last_step_not_be
     assert "note:" not in capsys.readouterr().err
 
 
+def test_a_refused_translate_or_export_of_a_run_folder_says_one_line(tiny_cfg, tmp_path, dataset, capsys):
+    """The note that a run folder is read as its checkpoint.pt came before the checks: a translate or export refused
+    for an existing output printed it above its error, two lines where the README promises one."""
+    run = tmp_path / "run"
+    train(tiny_cfg(steps=2, eval_every=1, eval_kid=False), progress=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "img_000.png").write_bytes(b"kept")  # the first input's output
+    (tmp_path / "g.pt").write_bytes(b"kept")
+    capsys.readouterr()
+    translate = ["translate", "--checkpoint", str(run), "--out", str(out), str(dataset / "testA"), "--no-progress"]
+    export = ["export", "--checkpoint", str(run), "--format", "torchscript", "--out", str(tmp_path / "g.pt")]
+    for args in (translate, export):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and "already exists" in err and err.count("\n") == 1, err
+    assert (out / "img_000.png").read_bytes() == b"kept"
+
+
 def test_a_run_folder_whose_best_pt_is_its_last_step_says_so(tiny_cfg, tmp_path, dataset, capsys):
     """After `cyclegan demo` (best.pt at its last evaluation, the last step) `translate --checkpoint runs/demo` said
     best.pt "holds the best-scored step (--checkpoint runs/demo/best.pt)": a newcomer took it for other, better

@@ -199,7 +199,6 @@ def run_translate(opts, _: argparse.Namespace) -> int:
     # tensor made them 1.05-1.16x faster at 256-512 px (AVX2, fp32). Not for training: 1.00x there.
     process.keep_freed_memory()
 
-    _say_last_not_best(opts.checkpoint)
     try:
         # A batch scheduler's SIGTERM, or a closed terminal's SIGHUP (it killed the run, a clip's temporary left):
         # the same hint, exit 143 or 129
@@ -218,12 +217,15 @@ def run_translate(opts, _: argparse.Namespace) -> int:
             )
         return e.status if term else 130
     print(f"wrote {counted(len(written), 'file')} to {escape(opts.out)}")  # a name: one line
+    if written:  # (none: every input was there already, and the checkpoint was not read)
+        _say_last_not_best(opts.checkpoint)
     return _report_skipped(errors, "input", "could not be translated")
 
 
 def _say_last_not_best(checkpoint: str) -> None:
     """A run folder as --checkpoint is its checkpoint.pt, the last step: where --eval-every kept a best.pt beside it,
-    say so (a user who asked for scores while training took the folder for its best model)."""
+    say so (a user who asked for scores while training took the folder for its best model). Said after the work:
+    said first, a refused command (an existing output, a wrong --direction) printed it above its one error line."""
     run = Path(checkpoint)
     if run.is_dir() and (run / CHECKPOINT_NAME).is_file() and (run / BEST_NAME).is_file():
         last = _saved_step(run / CHECKPOINT_NAME)
@@ -254,8 +256,6 @@ def run_export(opts, _: argparse.Namespace) -> int:
     _checkpoints_there((opts.checkpoint,))  # before torch's import
     from .export import export_checkpoint  # on use
 
-    _say_last_not_best(opts.checkpoint)
-
     # a scheduler's SIGTERM, a closed terminal's SIGHUP: the temporary removed as on Ctrl-C (both killed the export,
     # leaving it), exit 143 or 129 with one line (`cli.main`)
     with process.terminate_as_interrupt(hangup=True):
@@ -266,6 +266,7 @@ def run_export(opts, _: argparse.Namespace) -> int:
         print(f"checked against PyTorch at {sizes}: max abs difference {result.max_abs_diff:.1e}")
     elif opts.check:
         print(f"not checked: onnxruntime is not installed ({install_extra('export')})")
+    _say_last_not_best(opts.checkpoint)
     return 0
 
 

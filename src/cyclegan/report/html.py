@@ -159,6 +159,12 @@ def score_curve_svg(records: list[dict[str, Any]], metric: str, *, width: int = 
     return "".join(parts) + "</svg>"
 
 
+def options_text(options: dict[str, Any]) -> str:
+    """The demo's training options as the page shows them: JSON, its floats to 6 significant digits (the demo's
+    `lambda_identity` of 5/3 read 1.6666666666666667); report.json keeps them exact."""
+    return json.dumps({k: float(f"{v:.6g}") if isinstance(v, float) else v for k, v in options.items()})
+
+
 def render_demo_html(report: dict[str, Any]) -> str:
     """The demo's page: the scores table and the grids (input | translated | truth)."""
     rows = "".join(
@@ -219,7 +225,7 @@ figure{{display:inline-block;margin:1em}}</style></head><body>
 {m["norm"]} norm; the {html.escape(report["config"]["preset"])} preset) trained {st["steps_trained"]} steps of batch
 {t["batch_size"]} at {d["size"]} px
 on {st["device"]} {took}{resumed}. Scores are means
-over {st["test_count"]} paired test scenes. Options: <code>{html.escape(json.dumps(opts))}</code>.
+over {st["test_count"]} paired test scenes. Options: <code>{html.escape(options_text(opts))}</code>.
 {computed}</p>
 <table><tr><th>direction</th><th>PSNR (dB)</th><th>PSNR untranslated</th><th>gain</th><th>SSIM</th>
 <th>SSIM untranslated</th></tr>{rows}</table>

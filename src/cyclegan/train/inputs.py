@@ -453,19 +453,21 @@ _GONE = (-1, -1, 0)
 
 def _stamps(listed: _Listed, before: torch.Tensor | None, checked: dict[Path, Digested]) -> torch.Tensor:
     """(N, 4) int64: each file's name (its stream's too) hashed, its size, its modification time in ns and its contents
-    hashed. The contents are those `before` (a checkpoint's stamps) holds for this name, size and time (a resume's
-    files not since copied, unpacked or edited), else the digest the image check took of the bytes it decoded
-    (`checked`) at this size and time; a file is read here only where neither has it (one over `DIGESTED_IN_MEMORY`,
-    or written since the check)."""
+    hashed. The contents are the digest the image check took of the bytes it decoded (`checked`) at this size and
+    time, else those `before` (a checkpoint's stamps) holds for this name, size and time (a file the check did not
+    hash: one over `DIGESTED_IN_MEMORY`), else a read of the file here. The check's digest comes first: one taken
+    from `before` at the same size and time hid an edit whose size and time were set back (`touch -r`, a sync
+    keeping times)."""
     known = {(n, size, ns): contents for n, size, ns, contents in before.tolist()} if _is_stamps(before) else {}
     rows = []
     for i, stream in enumerate(listed):
         for path, name, st in stream:
             key = _hash64(f"{i}\0{name}")
             size, ns, contents = (st.st_size, st.st_mtime_ns, None) if st else _GONE
-            if st and (contents := known.get((key, size, ns))) is None:
-                seen = checked.get(path)
-                read = seen.digest if seen and (seen.size, seen.mtime_ns) == (size, ns) else file_digest(path)
+            if st and (seen := checked.get(path)) is not None and (seen.size, seen.mtime_ns) == (size, ns):
+                contents = _hash64(seen.digest)
+            elif st and (contents := known.get((key, size, ns))) is None:
+                read = file_digest(path)
                 size, ns, contents = (size, ns, _hash64(read)) if read is not None else _GONE
             rows.append([key, size, ns, contents])
     return torch.tensor(rows, dtype=torch.int64).reshape(-1, 4)
