@@ -207,6 +207,25 @@ def test_test_images_that_are_copies_of_training_images_are_named_before_trainin
     assert "remove the copies from the training folders" in err
 
 
+def test_a_held_out_truth_of_another_shape_is_named_before_training(tiny_cfg, dataset, capsys):
+    """A paired test split whose testB file is of another shape than the testA file of its name: psnr and ssim
+    stretched each to one square and compared them pixel for pixel, best.pt chosen by them, without a word, where
+    `cyclegan evaluate` names such pairs on the same split."""
+    truth = dataset / "testB" / "img_001.png"
+    Image.open(truth).resize((40, 40)).save(truth)  # its A is 48 x 40
+    train(tiny_cfg(steps=1, eval_every=1, eval_kid=False), progress=False)
+    err = capsys.readouterr().err
+    assert (
+        f"1 pair of A and B of different shapes ({dataset / 'testA' / 'img_001.png'} is 48x40, its B img_001.png "
+        in err
+    )
+    assert "scoring's psnr and ssim (best.pt's choice) compare them pixel for pixel" in err
+    # of one shape, another size: each resized to the same square, no warning
+    Image.open(truth).resize((96, 80)).save(truth)
+    train(tiny_cfg(steps=1, eval_every=1, eval_kid=False, out=str(dataset.parent / "same_shape")), progress=False)
+    assert "different shapes" not in capsys.readouterr().err
+
+
 def test_each_held_out_image_is_scored_against_the_truth_of_its_own_name(tiny_cfg, dataset, tmp_path):
     """testA's and testB's first files by name were taken as each other's truth: names that sort apart by their
     extension (s.k.png < s.png, but s.bmp < s.k.bmp) scored each translation against another scene, and a testB

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ..config import Config, no_kid_error
+from ..data.dataset import unlike_pairs
 from ..data.io import list_images, same_files
 from ..errors import CycleGANError, install_extra
 from ..evaluate.distances import feature_distances
@@ -195,6 +196,17 @@ def trained_on(held: HeldOut, images: Images) -> str | None:
         f"{said} are also training images (the same file content): their scores are of images the run learns from, "
         f"so best.pt favours remembering them; {remedy}"
     )
+
+
+def unlike_truths(held: HeldOut) -> str | None:
+    """A line naming the held-out images whose truth (the test file of their name in the other domain) is of another
+    shape, or None: psnr and ssim, and best.pt chosen by them, compared each stretched to one square, unlike each
+    other, without a word, where `cyclegan evaluate` names such pairs on the same split. pix2pix's pairs are named
+    with its training pairs (`inputs`)."""
+    if not held.paired or held.pairs is not None:
+        return None
+    why = "scoring's psnr and ssim (best.pt's choice) compare them pixel for pixel, each stretched to one square"
+    return unlike_pairs(zip(held.a, held.b), why=why)
 
 
 def _names(paths: list[Path], shown: int = 3) -> str:
