@@ -525,6 +525,7 @@ def test_a_generator_forced_to_identity_stays_at_its_input(tiny_cfg, tmp_path, m
     result = train(tiny_cfg(steps=6, eval_every=2), progress=False)
     (line,) = result.verdict.warnings
     assert line.startswith("warning: the generator stays at its input: ")
+    assert "AtoB changes the held-out images by 0.0000 on average, BtoA by 0.0000 (mean" in line  # both, one line
     assert capsys.readouterr().err.count(line) == 1  # once, as it fired (the verdict lists it on stdout)
     assert [r["eval/AtoB/change"] for r in scored(tmp_path / "run")] == [0.0, 0.0, 0.0]
     # and in log.jsonl, once, in the record of the evaluation it fired at (the second in a row): it was only on the
@@ -537,6 +538,28 @@ def test_a_constant_generator_is_named_a_collapse(tiny_cfg, monkeypatch):
     monkeypatch.setattr(Trainer, "scored_generators", lambda self: {n: Constant(g) for n, g in real(self).items()})
     result = train(tiny_cfg(steps=6, eval_every=2), progress=False)
     assert [w.split(":")[1] for w in result.verdict.warnings] == [" the outputs stop depending on the input (collapse)"]
+
+
+def test_a_collapse_of_the_other_direction_later_is_named_too():
+    """Each failure was named once per run, by the first direction to show it: a run at --lr 1 whose BtoA collapsed at
+    step 10 and recovered while its AtoB collapsed from step 15 to the end named BtoA alone, its verdict sending the
+    user to the healthy direction. Each direction is named once now (a checkpoint of an older version, whose
+    "collapse" stood for both, is not warned again)."""
+    healthy = {"eval/AtoB/psnr": 20.0, "eval/BtoA/psnr": 20.0, "eval/AtoB/change": 0.5, "eval/BtoA/change": 0.5}
+    spreads = [(0.4, 0.0), (0.0, 0.0), (0.0, 1.5), (0.0, 0.0), (0.0, 1.9)]  # (AtoB, BtoA): BtoA first, then AtoB
+    w = Watch("psnr")
+    fired = [
+        w.on_scores(5 * i, {**healthy, "eval/AtoB/spread": a, "eval/BtoA/spread": b})[1]
+        for i, (a, b) in enumerate(spreads, 1)
+    ]
+    assert [len(f) for f in fired] == [0, 1, 1, 0, 0]
+    assert "collapse): BtoA's translations" in fired[1][0] and "step 10" in fired[1][0]
+    assert "collapse): AtoB's translations" in fired[2][0] and "step 15" in fired[2][0]
+    assert w.verdict().warnings == [fired[1][0], fired[2][0]]
+    older = Watch("psnr")
+    state = w.state_dict()
+    older.load_state_dict({**state, "fired": ["collapse"], "still": {}})
+    assert [older.on_scores(s, {**healthy, "eval/AtoB/spread": 0.0})[1] for s in (30, 35)] == [[], []]
 
 
 class Tinted(nn.Module):
