@@ -164,6 +164,40 @@ def test_translate_and_export_of_a_run_folder_say_they_take_its_last_step_not_be
     assert "note:" not in capsys.readouterr().err
 
 
+def test_translate_and_export_say_the_steps_of_best_pt_and_the_last_checkpoint(
+    tiny_cfg, tmp_path, dataset, monkeypatch, capsys
+):
+    """`translate --checkpoint RUN/best.pt` said nothing of the step it translated with (only `evaluate` named it),
+    and `--checkpoint RUN`'s note named neither step: which step a user's translations came from was not said."""
+    run = tmp_path / "run"
+    scored_in_turn(monkeypatch, [10.0, 20.0, 15.0, 12.0])  # the best at step 2 of 4
+    train(tiny_cfg(steps=4, eval_every=1, eval_kid=False), progress=False)
+    capsys.readouterr()
+    args = ["translate", "--out", str(tmp_path / "out"), str(dataset / "testA"), "--no-progress"]
+    assert main([*args, "--checkpoint", str(run / "best.pt")]) == 0
+    said = f"note: {run / 'best.pt'} holds step 2, the best psnr (20.00 dB); the checkpoint.pt beside it holds step 4"
+    assert said in capsys.readouterr().err
+    assert main([*args, "--checkpoint", str(run), "--overwrite"]) == 0
+    said = (
+        f"note: {run} is read as its checkpoint.pt, the last step (4); best.pt beside it holds the best-scored step (2)"
+    )
+    assert said in capsys.readouterr().err
+    export = [
+        "export",
+        "--checkpoint",
+        str(run / "best.pt"),
+        "--format",
+        "torchscript",
+        "--out",
+        str(tmp_path / "g.pt"),
+    ]
+    assert main(export) == 0
+    assert f"note: {run / 'best.pt'} holds step 2, the best psnr" in capsys.readouterr().err
+    (run / "checkpoint.pt").unlink()  # best.pt kept alone: its own step and score
+    assert main([*args, "--checkpoint", str(run / "best.pt"), "--overwrite"]) == 0
+    assert f"note: {run / 'best.pt'} holds step 2, the best psnr (20.00 dB)\n" in capsys.readouterr().err
+
+
 def test_a_run_folder_whose_best_pt_is_its_last_step_says_so(tiny_cfg, tmp_path, dataset, capsys):
     """After `cyclegan demo` (best.pt at its last evaluation, the last step) `translate --checkpoint runs/demo` said
     best.pt "holds the best-scored step (--checkpoint runs/demo/best.pt)": a newcomer took it for other, better
