@@ -330,6 +330,12 @@ def test_an_unreadable_truth_leaves_the_test_split_paired_over_the_rest(tiny_cfg
     assert held.paired and [p.name for p in held.a] == [p.name for p in held.b] == [names[0], names[2]]
     assert held.where == "the test split (2 + 2 images, paired; 1 pair left out: an image of it was skipped)"
     assert scoring.best_metric(cfg, held) == "psnr"
+    # one pair left: "testA has 1 readable" was said of a testA of 3 readable images, two of whose truths were skipped
+    (dataset / "testB" / names[2]).write_bytes(b"not an image")
+    with pytest.raises(CycleGANError) as e:
+        scoring.set_aside(cfg, training_images(cfg, progress=False, main=True))
+    said = "has 1 readable with its truth (2 pairs left out: an image of each was skipped); add test images"
+    assert f"and {dataset / 'testA'} {said}" in str(e.value)
 
 
 def test_too_few_images_to_set_aside_names_the_test_folder_this_data_would_have(tiny_cfg, dataset, tmp_path):
