@@ -183,6 +183,40 @@ def test_a_refused_translate_or_export_of_a_run_folder_says_one_line(tiny_cfg, t
     assert (out / "img_000.png").read_bytes() == b"kept"
 
 
+def test_translate_and_export_say_the_steps_of_best_pt_and_the_last_checkpoint(
+    tiny_cfg, tmp_path, dataset, monkeypatch, capsys
+):
+    """`translate --checkpoint RUN/best.pt` said nothing of the step it translated with (only `evaluate` named it),
+    and `--checkpoint RUN`'s note named neither step: which step a user's translations came from was not said."""
+    run = tmp_path / "run"
+    scored_in_turn(monkeypatch, [10.0, 20.0, 15.0, 12.0])  # the best at step 2 of 4
+    train(tiny_cfg(steps=4, eval_every=1, eval_kid=False), progress=False)
+    capsys.readouterr()
+    args = ["translate", "--out", str(tmp_path / "out"), str(dataset / "testA"), "--no-progress"]
+    assert main([*args, "--checkpoint", str(run / "best.pt")]) == 0
+    said = f"note: {run / 'best.pt'} holds step 2, the best psnr (20.00 dB); the checkpoint.pt beside it holds step 4"
+    assert said in capsys.readouterr().err
+    assert main([*args, "--checkpoint", str(run), "--overwrite"]) == 0
+    said = (
+        f"note: {run} is read as its checkpoint.pt, the last step (4); best.pt beside it holds the best-scored step (2)"
+    )
+    assert said in capsys.readouterr().err
+    export = [
+        "export",
+        "--checkpoint",
+        str(run / "best.pt"),
+        "--format",
+        "torchscript",
+        "--out",
+        str(tmp_path / "g.pt"),
+    ]
+    assert main(export) == 0
+    assert f"note: {run / 'best.pt'} holds step 2, the best psnr" in capsys.readouterr().err
+    (run / "checkpoint.pt").unlink()  # best.pt kept alone: its own step and score
+    assert main([*args, "--checkpoint", str(run / "best.pt"), "--overwrite"]) == 0
+    assert f"note: {run / 'best.pt'} holds step 2, the best psnr (20.00 dB)\n" in capsys.readouterr().err
+
+
 def test_a_run_folder_whose_best_pt_is_its_last_step_says_so(tiny_cfg, tmp_path, dataset, capsys):
     """After `cyclegan demo` (best.pt at its last evaluation, the last step) `translate --checkpoint runs/demo` said
     best.pt "holds the best-scored step (--checkpoint runs/demo/best.pt)": a newcomer took it for other, better
@@ -224,6 +258,25 @@ def test_test_images_that_are_copies_of_training_images_are_named_before_trainin
     aside = [dataset / "trainA" / f"img_{i:03d}.png" for i in (8, 9)]  # set aside: the last 2 by name
     assert f"2 of 2 held-out A images ({aside[0]}, {aside[1]})" in err and "are also training images" in err
     assert "remove the copies from the training folders" in err
+
+
+def test_a_held_out_truth_of_another_shape_is_named_before_training(tiny_cfg, dataset, capsys):
+    """A paired test split whose testB file is of another shape than the testA file of its name: psnr and ssim
+    stretched each to one square and compared them pixel for pixel, best.pt chosen by them, without a word, where
+    `cyclegan evaluate` names such pairs on the same split."""
+    truth = dataset / "testB" / "img_001.png"
+    Image.open(truth).resize((40, 40)).save(truth)  # its A is 48 x 40
+    train(tiny_cfg(steps=1, eval_every=1, eval_kid=False), progress=False)
+    err = capsys.readouterr().err
+    assert (
+        f"1 pair of A and B of different shapes ({dataset / 'testA' / 'img_001.png'} is 48x40, its B img_001.png "
+        in err
+    )
+    assert "scoring's psnr and ssim (best.pt's choice) compare them pixel for pixel" in err
+    # of one shape, another size: each resized to the same square, no warning
+    Image.open(truth).resize((96, 80)).save(truth)
+    train(tiny_cfg(steps=1, eval_every=1, eval_kid=False, out=str(dataset.parent / "same_shape")), progress=False)
+    assert "different shapes" not in capsys.readouterr().err
 
 
 def test_each_held_out_image_is_scored_against_the_truth_of_its_own_name(tiny_cfg, dataset, tmp_path):
@@ -296,6 +349,12 @@ def test_an_unreadable_truth_leaves_the_test_split_paired_over_the_rest(tiny_cfg
     assert held.paired and [p.name for p in held.a] == [p.name for p in held.b] == [names[0], names[2]]
     assert held.where == "the test split (2 + 2 images, paired; 1 pair left out: an image of it was skipped)"
     assert scoring.best_metric(cfg, held) == "psnr"
+    # one pair left: "testA has 1 readable" was said of a testA of 3 readable images, two of whose truths were skipped
+    (dataset / "testB" / names[2]).write_bytes(b"not an image")
+    with pytest.raises(CycleGANError) as e:
+        scoring.set_aside(cfg, training_images(cfg, progress=False, main=True))
+    said = "has 1 readable with its truth (2 pairs left out: an image of each was skipped); add test images"
+    assert f"and {dataset / 'testA'} {said}" in str(e.value)
 
 
 def test_too_few_images_to_set_aside_names_the_test_folder_this_data_would_have(tiny_cfg, dataset, tmp_path):
@@ -525,6 +584,7 @@ def test_a_generator_forced_to_identity_stays_at_its_input(tiny_cfg, tmp_path, m
     result = train(tiny_cfg(steps=6, eval_every=2), progress=False)
     (line,) = result.verdict.warnings
     assert line.startswith("warning: the generator stays at its input: ")
+    assert "AtoB changes the held-out images by 0.0000 on average, BtoA by 0.0000 (mean" in line  # both, one line
     assert capsys.readouterr().err.count(line) == 1  # once, as it fired (the verdict lists it on stdout)
     assert [r["eval/AtoB/change"] for r in scored(tmp_path / "run")] == [0.0, 0.0, 0.0]
     # and in log.jsonl, once, in the record of the evaluation it fired at (the second in a row): it was only on the
@@ -537,6 +597,28 @@ def test_a_constant_generator_is_named_a_collapse(tiny_cfg, monkeypatch):
     monkeypatch.setattr(Trainer, "scored_generators", lambda self: {n: Constant(g) for n, g in real(self).items()})
     result = train(tiny_cfg(steps=6, eval_every=2), progress=False)
     assert [w.split(":")[1] for w in result.verdict.warnings] == [" the outputs stop depending on the input (collapse)"]
+
+
+def test_a_collapse_of_the_other_direction_later_is_named_too():
+    """Each failure was named once per run, by the first direction to show it: a run at --lr 1 whose BtoA collapsed at
+    step 10 and recovered while its AtoB collapsed from step 15 to the end named BtoA alone, its verdict sending the
+    user to the healthy direction. Each direction is named once now (a checkpoint of an older version, whose
+    "collapse" stood for both, is not warned again)."""
+    healthy = {"eval/AtoB/psnr": 20.0, "eval/BtoA/psnr": 20.0, "eval/AtoB/change": 0.5, "eval/BtoA/change": 0.5}
+    spreads = [(0.4, 0.0), (0.0, 0.0), (0.0, 1.5), (0.0, 0.0), (0.0, 1.9)]  # (AtoB, BtoA): BtoA first, then AtoB
+    w = Watch("psnr")
+    fired = [
+        w.on_scores(5 * i, {**healthy, "eval/AtoB/spread": a, "eval/BtoA/spread": b})[1]
+        for i, (a, b) in enumerate(spreads, 1)
+    ]
+    assert [len(f) for f in fired] == [0, 1, 1, 0, 0]
+    assert "collapse): BtoA's translations" in fired[1][0] and "step 10" in fired[1][0]
+    assert "collapse): AtoB's translations" in fired[2][0] and "step 15" in fired[2][0]
+    assert w.verdict().warnings == [fired[1][0], fired[2][0]]
+    older = Watch("psnr")
+    state = w.state_dict()
+    older.load_state_dict({**state, "fired": ["collapse"], "still": {}})
+    assert [older.on_scores(s, {**healthy, "eval/AtoB/spread": 0.0})[1] for s in (30, 35)] == [[], []]
 
 
 class Tinted(nn.Module):

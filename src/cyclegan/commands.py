@@ -224,31 +224,66 @@ def run_translate(opts, _: argparse.Namespace) -> int:
 
 def _say_last_not_best(checkpoint: str) -> None:
     """A run folder as --checkpoint is its checkpoint.pt, the last step: where --eval-every kept a best.pt beside it,
-    say so (a user who asked for scores while training took the folder for its best model). Said after the work:
-    said first, a refused command (an existing output, a wrong --direction) printed it above its one error line."""
+    say so (a user who asked for scores while training took the folder for its best model), with the two steps. A
+    run's best.pt itself: its step and score, which nothing said (`evaluate` alone named the step). Said after the
+    work: said first, a refused command (an existing output, a wrong --direction) printed it above its error line."""
     run = Path(checkpoint)
+    if run.is_file() and run.name == BEST_NAME:
+        _say_best_step(run)
+        return
     if run.is_dir() and (run / CHECKPOINT_NAME).is_file() and (run / BEST_NAME).is_file():
-        last = _saved_step(run / CHECKPOINT_NAME)
+        last, best = _saved_step(run / CHECKPOINT_NAME), _saved_step(run / BEST_NAME)
         # the best evaluation was the last step (a demo's, mostly): "holds the best-scored step" sent users to a
         # file of the same generators
-        same = last is not None and last == _saved_step(run / BEST_NAME)
-        held = f"the same step ({last}), the best scored" if same else "the best-scored step"
+        same = last is not None and last == best
+        held = f"the same step ({last}), the best scored" if same else f"the best-scored step{_in_brackets(best)}"
         print(
-            f"note: {escape(run)} is read as its {CHECKPOINT_NAME}, the last step; {BEST_NAME} beside it holds "
-            f"{held} (--checkpoint {escape(run / BEST_NAME)})",
+            f"note: {escape(run)} is read as its {CHECKPOINT_NAME}, the last step{'' if same else _in_brackets(last)}; "
+            f"{BEST_NAME} beside it holds {held} (--checkpoint {escape(run / BEST_NAME)})",
             file=sys.stderr,
         )
 
 
-def _saved_step(path: Path) -> int | None:
-    """The step a checkpoint or best.pt was saved at (memory-mapped: its tensors not read), or None where it cannot
-    be read: the loading that follows names the problem."""
+def _in_brackets(step: int | None) -> str:
+    return "" if step is None else f" ({step})"
+
+
+def _say_best_step(path: Path) -> None:
+    """best.pt given as --checkpoint: the step it holds, the score that chose it and, beside it, the last
+    checkpoint's step; nothing where it holds no score (a generators-only file `save_generator` wrote)."""
+    best = _saved(path).get("best")
+    if not isinstance(best, dict) or not isinstance(best.get("step"), int):
+        return
+    metric, value = best.get("metric"), best.get("value")
+    score = ""
+    if isinstance(metric, str) and isinstance(value, float):
+        score = (
+            f", the best {metric} ({value:.2f} dB)" if metric.endswith("psnr") else f", the best {metric} ({value:.4f})"
+        )
+    step, beside = best["step"], ""
+    last = _saved_step(path.parent / CHECKPOINT_NAME) if (path.parent / CHECKPOINT_NAME).is_file() else None
+    if last == step:
+        beside = f"; the last step too, as the {CHECKPOINT_NAME} beside it"
+    elif last is not None:
+        beside = f"; the {CHECKPOINT_NAME} beside it holds step {last}, the last"
+    print(f"note: {escape(path)} holds step {step}{score}{beside}", file=sys.stderr)
+
+
+def _saved(path: Path) -> dict:
+    """A checkpoint or best.pt as read (memory-mapped: its tensors not read), or {} where it cannot be read: the
+    loading that follows names the problem."""
     from .safeload import load_weights_only  # on use: torch is imported by then
 
     try:
-        step = load_weights_only(path).get("step")
-    except (CycleGANError, AttributeError):
-        return None
+        saved = load_weights_only(path)
+    except CycleGANError:
+        return {}
+    return saved if isinstance(saved, dict) else {}
+
+
+def _saved_step(path: Path) -> int | None:
+    """The step a checkpoint or best.pt was saved at, or None where it cannot be read."""
+    step = _saved(path).get("step")
     return step if isinstance(step, int) else None
 
 

@@ -58,7 +58,7 @@ from .run_folder import (
     oserror_text,
     resume_command,
 )
-from .scoring import best_metric, check_kid_features, held_out_set, rng_devices, trained_on
+from .scoring import best_metric, check_kid_features, held_out_set, rng_devices, trained_on, unlike_truths
 from .signals import StopRequest, StopWaiting, TimeUp, end_loader, time_limited
 from .trainer import Trainer, trainer_class
 from .watch import Verdict
@@ -176,6 +176,8 @@ def _train(
         check_kid_features(cfg, best_metric(cfg, held))  # and the folder's files
         if d_ctx.is_main and (copies := trained_on(held, images)):
             print_warning(f"warning: {escape(copies)}")
+        if d_ctx.is_main and (unlike := unlike_truths(held)):
+            print_warning(f"warning: {escape(unlike)}")
     data = dataset(cfg, images, new_run=ckpt is None, held_out=held is not None)
     t, spe = cfg.train, data.steps_per_epoch
     total = t.steps if t.steps is not None else t.epochs * spe

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ..config import Config, no_kid_error
+from ..data.dataset import unlike_pairs
 from ..data.io import list_images, same_files
 from ..errors import CycleGANError, install_extra
 from ..evaluate.distances import feature_distances
@@ -101,17 +102,19 @@ def set_aside(cfg: Config, images: Images) -> tuple[Images, HeldOut]:
         folders = (images.test_a, images.test_b)
         a, left = _with_truth(images, n)
         paired = left is not None
-        _enough(len(a), "images per domain", str(images.test_a))
+        # left is None for an unpaired split: `left > 1` was a TypeError, so every unpaired --eval-every run died
+        skipped = (
+            f"{left} pair{'s' * (left > 1)} left out: an image of {'each' if left > 1 else 'it'} was skipped"
+            if left
+            else ""
+        )
+        # "testA has 1 readable" was said of a testA of 2 readable images, one of whose truths was skipped
+        _enough(len(a), "images per domain", str(images.test_a), f" with its truth ({skipped})" if skipped else "")
         # B as the truths of A, in A's order: testB's first n by name were scored as the truths of testA's first n,
         # which are other scenes where names sort apart (s.k.png < s.png, s.bmp < s.k.bmp) or testB holds more
         b = aligned_truth(a, images.test_files_b, folders=folders) if paired else images.test_files_b[:n]
         _enough(len(b), "images per domain", str(images.test_b))
-        # left is None for an unpaired split: `left > 1` was a TypeError, so every unpaired --eval-every run died
-        lost = (
-            f"; {left} pair{'s' * (left > 1)} left out: an image of {'each' if left > 1 else 'it'} was skipped"
-            if left
-            else ""
-        )
+        lost = f"; {skipped}" if skipped else ""
         where = f"the test split ({len(a)} + {len(b)} images{', paired' if paired else ''}{lost})"
         return images, HeldOut(a, b, paired, where)
     ka = _count(n, len(images.train_a), "domain A images", _test_hint(cfg, images))
@@ -197,19 +200,30 @@ def trained_on(held: HeldOut, images: Images) -> str | None:
     )
 
 
+def unlike_truths(held: HeldOut) -> str | None:
+    """A line naming the held-out images whose truth (the test file of their name in the other domain) is of another
+    shape, or None: psnr and ssim, and best.pt chosen by them, compared each stretched to one square, unlike each
+    other, without a word, where `cyclegan evaluate` names such pairs on the same split. pix2pix's pairs are named
+    with its training pairs (`inputs`)."""
+    if not held.paired or held.pairs is not None:
+        return None
+    why = "scoring's psnr and ssim (best.pt's choice) compare them pixel for pixel, each stretched to one square"
+    return unlike_pairs(zip(held.a, held.b), why=why)
+
+
 def _names(paths: list[Path], shown: int = 3) -> str:
     more = f", and {len(paths) - shown} more" if len(paths) > shown else ""
     return ", ".join(str(p) for p in paths[:shown]) + more
 
 
-def _enough(available: int, kind: str, where: str) -> None:
+def _enough(available: int, kind: str, where: str, why: str = "") -> None:
     """A test split scored at each evaluation needs 2 images per domain (kid and spread compare images with each
     other); with 1 the run stopped at its first evaluation, after training up to it."""
     if available < 2:
         every = given_as("eval_every")
         raise CycleGANError(
-            f"option '{every}': the held-out set needs at least 2 {kind}, and {where} has {available} readable; add "
-            f"test images, or train without {every}"
+            f"option '{every}': the held-out set needs at least 2 {kind}, and {where} has {available} readable{why}; "
+            f"add test images, or train without {every}"
         )
 
 

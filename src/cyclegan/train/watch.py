@@ -1,5 +1,5 @@
 """The watcher: the best score so far (what best.pt holds) and the failures a run can show, named while they
-happen, each once, as a one-line warning with what to try:
+happen, each once (those of a direction once per direction), as a one-line warning with what to try:
 
 - the discriminator wins outright: its loss near 0 and the generator's adversarial loss flat for many steps
   (from the logged losses: no --eval-every needed);
@@ -101,7 +101,7 @@ def _show(metric: str | None, value: float | None) -> str:
 
 class Watch:
     """Feeds on the logged loss means (`on_losses`) and the scores of each evaluation (`on_scores`); both
-    return the warnings that just fired (each kind fires once per run)."""
+    return the warnings that just fired (each kind fires once per run, per direction for those of a direction)."""
 
     def __init__(
         self,
@@ -192,10 +192,18 @@ class Watch:
 
     # --- the detectors ----------------------------------------------------------------------------------
 
-    def _fire(self, kind: str, message: str) -> list[str]:
-        if kind in self.fired:
+    def _fired(self, kind: str) -> bool:
+        """Whether `kind` warned before: "collapse/AtoB" also where the whole kind did, as checkpoints of older
+        versions hold it (named once per run, whichever direction)."""
+        return kind in self.fired or kind.split("/")[0] in self.fired
+
+    def _fire(self, kind: str, message: str, *, directions: list[str] | None = None) -> list[str]:
+        """`message` as a warning, unless `kind` warned before; of `directions` (a kind named per direction), each
+        remembered as "kind/DIRECTION"."""
+        keys = [f"{kind}/{d}" for d in directions] if directions is not None else [kind]
+        if all(self._fired(k) for k in keys):
             return []
-        self.fired.append(kind)
+        self.fired += keys
         line = f"warning: {message}"
         self.warnings.append(line)
         return [line]
@@ -298,10 +306,16 @@ class Watch:
         low = {d: v for d, v in low.items() if (v > bound if above else v < bound)}
         # per direction: AtoB low once and BtoA low next was "2 evaluations in a row" of BtoA
         self.still[kind] = {d: self.still[kind].get(d, 0) + 1 for d in low}
-        shown = [d for d, n in self.still[kind].items() if n >= REPEATS]
+        # each direction named once (those showing it at once in one line): the first to fail stood for both, so a
+        # run whose BtoA collapsed and recovered while AtoB collapsed for good ended naming BtoA alone
+        shown = [d for d, n in self.still[kind].items() if n >= REPEATS and not self._fired(f"{kind}/{d}")]
         if not shown:
             return []
-        d, v = shown[0], low[shown[0]]
+        return self._fire(kind, self._message(kind, step, {d: low[d] for d in shown}), directions=shown)
+
+    def _message(self, kind: str, step: int, values: dict[str, float]) -> str:
+        """What `_repeated` says of the directions showing failure `kind` at `step` (one line), with their scores."""
+        (d, v), *others = values.items()
         if kind == "identity":
             keeping = _named(self.family, ("lambda_identity", None), ("lambda_cycle", None), ("lambda_nce", None))
             lower = (
@@ -309,28 +323,28 @@ class Watch:
                 if keeping
                 else ""
             )
-            return self._fire(
-                kind,
-                f"the generator stays at its input: {d} changes the held-out images by {v:.4f} on average (mean "
+            also = "".join(f", {o} by {u:.4f}" for o, u in others)
+            return (
+                f"the generator stays at its input: {d} changes the held-out images by {v:.4f} on average{also} (mean "
                 f"|G(x) - x| in [-1, 1] units) at step {step}, {REPEATS} evaluations in a row. Try {lower}a "
-                "stronger discriminator",
+                "stronger discriminator"
             )
         if kind == "tint":
             identity = "".join(
                 f"{o} (the identity loss keeps the input's colours), "
                 for o in _named(self.family, ("lambda_identity", 0.5))
             )
-            return self._fire(
-                kind,
+            also = "".join(f", {o}'s by {u:.3f}" for o, u in others)
+            return (
                 f"the translations drift to one colour cast: {d}'s mean colour is off the target domain's held-out "
-                f"images' by {v:.3f} in a channel (in [-1, 1] units, brightness aside) at step {step}, {REPEATS} "
-                f"evaluations in a row. Try {identity}a lower {given_as('lr')}, or a held-out target set whose "
-                "colours are the domain's",
+                f"images' by {v:.3f}{also} in a channel (in [-1, 1] units, brightness aside) at step {step}, "
+                f"{REPEATS} evaluations in a row. Try {identity}a lower {given_as('lr')}, or a held-out target set "
+                "whose colours are the domain's"
             )
         diffaug = "".join(f"{o}, " for o in _named(self.family, ("diffaug", DIFFAUG_ALL)))
-        return self._fire(
-            kind,
+        also = "".join(f", {o}'s {u:.1%}" for o, u in others)
+        return (
             f"the outputs stop depending on the input (collapse): {d}'s translations of different images differ "
-            f"{v:.1%} as much as the images do at step {step}, {REPEATS} evaluations in a row. Try a lower "
-            f"{given_as('lr')}, {diffaug}or another {given_as('seed')}; best.pt keeps the best step so far",
+            f"{v:.1%} as much as the images do{also} at step {step}, {REPEATS} evaluations in a row. Try a lower "
+            f"{given_as('lr')}, {diffaug}or another {given_as('seed')}; best.pt keeps the best step so far"
         )
