@@ -794,3 +794,31 @@ def test_an_output_folder_that_is_a_file_or_under_one_is_refused_in_the_words_of
         assert main([*command, "/dev/null"]) == 2
         assert one_line_error(capsys) == f"error: option '{option}': /dev/null is not a folder; give a folder\n"
     assert notes.read_text() == "mine" and sorted(os.listdir(tmp_path)) == ["notes"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="a folder no file can be made in: Linux's /proc")
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "--steps", "1", "--no-progress", "--data", "DATA", "--out"],
+        ["demo", "--steps", "2", "--out"],
+        ["datasets", "synthetic", "--size", "16", "--count", "1", "--test-count", "1", "--no-progress", "--out"],
+        ["datasets", "download", "horse2zebra", "--base-url", "http://127.0.0.1:9", "--no-progress", "--root"],
+    ],
+    ids=["train", "demo", "synthetic", "download"],
+)
+def test_an_output_folder_that_cannot_be_made_is_refused_in_the_words_of_every_command(tmp_path, capsys, command):
+    """As root (whose rights every folder's mode grants), `train --out /proc/self/fd/9/run` with fd 9 not open said
+    "cannot write the run folder ...", naming no option, demo and `datasets synthetic` "cannot create or lock ...",
+    download "cannot create it": now `check_outputs`' words for a file there, naming the option, before any work."""
+    make_images(tmp_path / "data" / "trainA", 2, seed=1)
+    make_images(tmp_path / "data" / "trainB", 2, seed=2)
+    command = [str(tmp_path / "data") if a == "DATA" else a for a in command]
+    closed = next(n for n in range(900, 1000) if not os.path.lexists(f"/proc/self/fd/{n}"))
+    out = f"/proc/self/fd/{closed}/run"
+    assert main([*command, out]) == 2
+    assert one_line_error(capsys) == (
+        f"error: option '{command[-1]}': cannot write {out}: no file can be made in /proc/self/fd (No such file or "
+        "directory)\n"
+    )
+    assert sorted(os.listdir(tmp_path)) == ["data"]

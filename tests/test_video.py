@@ -1995,6 +1995,21 @@ def test_a_clip_wider_than_the_flow_can_take_is_one_line_naming_it(ckpt, tmp_pat
     assert clip_facts(tmp_path / "out" / "wide.mkv")[:3] == (2, 10, (32768, 8))
 
 
+def test_a_rotated_clip_too_wide_for_the_flow_is_refused_at_the_size_it_is_shown_at(
+    ckpt, tmp_path, capsys, monkeypatch
+):
+    """A portrait phone clip over OpenCV's side for the flow blend was refused after its first frame was translated,
+    naming its stored, landscape size: now before the work, as it plays."""
+    from cyclegan import temporal
+
+    monkeypatch.setattr(temporal, "FLOW_MAX_SIDE", 40)  # W = 48 stored across, shown 32 wide and 48 high
+    monkeypatch.setattr(temporal.FlowBlend, "__call__", lambda *a: pytest.fail("a frame was translated"))
+    clip = phone_clip(tmp_path / "phone.mp4", 2)
+    assert translate(ckpt, tmp_path / "out", clip) == 1
+    said = f"error: {clip}: the flow blend takes frames under 40 px a side (OpenCV's limit), not {H}x{W}: pass "
+    assert said in capsys.readouterr().err and not (tmp_path / "out" / "phone.mp4").exists()
+
+
 def test_flow_blend_takes_small_and_thin_frames():
     """Before: OpenCV's DIS flow killed the process (a segmentation fault, no word of which clip) on frames of
     88x31 (the web's animated button) or 100x16, and raised a raw cv2.error under 12 px; run apart for that."""

@@ -199,10 +199,16 @@ def check_names_a_file(
 def check_not_a_file(given: str | os.PathLike, *, option: str = "--out") -> None:
     """Refuse (one line) an output folder that is there as something else (a file, `/dev/null`, `/proc/self/fd/1`)
     or lies under a file: `train --out /proc/self/fd/1` said "cannot write the run folder ...: Not a directory", as
-    if the disk were at fault. Words as `check_outputs` gives a file there."""
+    if the disk were at fault. One not there yet whose nearest existing folder takes no new entry (`_cannot_make_in`:
+    read-only, or /proc as root) too: `train --out /proc/self/fd/9/run` said "cannot write the run folder ...", naming
+    no option, and `demo` "cannot create or lock". Words as `check_outputs` gives a file there."""
     path = Path(given)
     there = next((p for p in (path, *path.parents) if p.exists()), None)
-    if there is None or there.is_dir():
+    if there is None:
+        return
+    if there.is_dir():
+        if there != path and (why := _cannot_make_in(there)) is not None:
+            raise CycleGANError(f"option '{option}': cannot write {path}: {why}")
         return
     if there == path:
         raise CycleGANError(
@@ -398,20 +404,26 @@ def check_outputs(
         parent = next(p for p in o.absolute().parents if p.exists())
         if not parent.is_dir():
             raise CycleGANError(f"option '{option}': cannot write {o}: {parent} is a file, not a folder")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise CycleGANError(f"option '{option}': cannot write {o}: {parent} is not writable")
         if parent not in refused:
-            refused[parent] = _no_new_file(parent)
+            refused[parent] = _cannot_make_in(parent)
         if refused[parent] is not None:
-            raise CycleGANError(
-                f"option '{option}': cannot write {o}: no file can be made in {parent} ({refused[parent]})"
-            )
+            raise CycleGANError(f"option '{option}': cannot write {o}: {refused[parent]}")
     existing = [o for o in outputs if o.exists() or o.is_symlink()]
     if existing and not overwrite:
         more = f" (and {counted(len(existing) - 1, 'more output')})" if len(existing) > 1 else ""
         raise CycleGANError(
             f"{existing[0]} already exists{more}: pass --overwrite to replace, or choose another {option}"
         )
+
+
+def _cannot_make_in(folder: Path) -> str | None:
+    """Why nothing can be made in the existing folder `folder` (the words after "cannot write OUTPUT: "), else None:
+    its mode forbids it, or, where the mode allows it, a probe fails (`_no_new_file`). Shared by the checks of output
+    files (`check_outputs`) and of output folders (`check_not_a_file`)."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"{folder} is not writable"
+    why = _no_new_file(folder)
+    return None if why is None else f"no file can be made in {folder} ({why})"
 
 
 def _no_new_file(folder: Path) -> str | None:

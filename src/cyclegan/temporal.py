@@ -118,6 +118,17 @@ def check_blend_memory(src: object, width: int, height: int, max_memory: float) 
 FLOW_MAX_SIDE = 32767  # OpenCV's remap (and DIS, which uses it) takes sides below SHRT_MAX
 
 
+def check_flow_sides(width: int, height: int) -> None:
+    """Refuse (one line) frames of `width` x `height` for the flow blend where a side is `FLOW_MAX_SIDE` or more:
+    OpenCV's remap raised a raw cv2.error after a frame. Callers pass a clip's frames as they are shown
+    (`clipio.shown_size`: a phone's portrait clip, not its stored landscape); `FlowBlend` its frames as given."""
+    if max(width, height) >= FLOW_MAX_SIDE:
+        raise CycleGANError(
+            f"the flow blend takes frames under {FLOW_MAX_SIDE} px a side (OpenCV's limit), not {width}x{height}: "
+            "pass --flow-blend 0, or --size to scale them"
+        )
+
+
 def _cv2(user: str = "the flow blend", fix: str = "--flow-blend 0"):
     try:
         import cv2  # on use: optional dependency
@@ -238,11 +249,8 @@ class FlowBlend:
 
     def __call__(self, frame: np.ndarray, out: np.ndarray, back: np.ndarray | None = None) -> np.ndarray:
         cv2 = _cv2()
-        if max(frame.shape[:2]) >= FLOW_MAX_SIDE and self.alpha:  # OpenCV's remap: a raw cv2.error, after a frame
-            raise CycleGANError(
-                f"the flow blend takes frames under {FLOW_MAX_SIDE} px a side (OpenCV's limit), not "
-                f"{frame.shape[1]}x{frame.shape[0]}: pass --flow-blend 0, or --size to scale them"
-            )
+        if self.alpha:  # `translate_clip` said it before the work, at the size the clip is shown at
+            check_flow_sides(frame.shape[1], frame.shape[0])
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         if self.prev is None or self.prev[0].shape != grey.shape or self.alpha == 0:
             self.prev = (grey, frame, out.astype(np.float32))

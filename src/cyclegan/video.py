@@ -39,7 +39,7 @@ from .inference import (
     uncompiled,
 )
 from .progress import on_terminal
-from .temporal import FlowBlend, SceneCuts, SharedNormStats, check_blend_memory, check_opencv
+from .temporal import FlowBlend, SceneCuts, SharedNormStats, check_blend_memory, check_flow_sides, check_opencv
 from .tiling import activation_bytes, as_bytes, least_size, per_instance_norms, plan_for, thumbnail_of, translate_tiled
 from .translate_options import DEFAULT_THUMBNAIL, TemporalOptions, TilingOptions
 
@@ -199,8 +199,10 @@ def translate_clip(
             msg = f"warning: {src} at {size_name} {size} is {shown} px, under the {least} px the generator takes"
             (warn or print_warning)(f"{msg} (padded, little of it left); {size_name} {need} keeps its short side")
     if translator.blend is not None and w * h <= max_pixels:  # over the cap: named as such by `transcode`
-        # before any work, not once out of memory; a phone's portrait clip said as it plays
-        check_blend_memory(src, *shown_size(src, w, h), translator.tiling.max_memory)
+        # before any work, not once out of memory or after a frame; a phone's portrait clip said as it plays
+        shown_wh = shown_size(src, w, h)
+        check_flow_sides(*shown_wh)
+        check_blend_memory(src, *shown_wh, translator.tiling.max_memory)
     with torch.no_grad():
         return transcode(
             src,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -684,7 +683,6 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
         if (n := frame_count(path)) > 1:
             print_warning(f"warning: {escape(path)} holds {n} frames; only the first is stylised")
     with removed_on_failure([opts.out]):  # a folder made for --out goes again if the work fails
-        check_writable(opts.out)
         # one stylize of --out at a time (two wrote minutes of work each, the last one kept), and a killed one's
         # temporary (`.NAME.XXXXXXXX.tmp`, hidden beside --out) removed, as translate, compare and export do
         with claim_file(opts.out, "--out"):
@@ -718,15 +716,3 @@ def run_stylize(opts: StylizeOptions) -> StyleResult:
                 raise CycleGANError(f"option '--out': cannot write {opts.out}: {e.strerror or e}") from None
     # the command exits with the stop's status, saying the image is the best of the steps done
     return result if stop is None else replace(result, interrupted=True)
-
-
-def check_writable(out: str) -> None:
-    """Make --out's folder and write a file there, before the optimisation: a folder that cannot be made or
-    written (read-only, /proc, a file on its path) was said only after the minutes of work, which were lost."""
-    folder = Path(out).parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as e:
-        raise CycleGANError(f"option '--out': cannot write in {folder}: {e.strerror or e}") from None
