@@ -3,7 +3,10 @@ bounded number of them, no carriage returns; on a terminal still tqdm's bar. cap
 
 from __future__ import annotations
 
+import ast
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -315,25 +318,47 @@ def test_no_warning_line_is_printed_to_stderr_past_the_one_writer():
     assert found == [], found
 
 
+def _outside_the_command_line(found: Callable[[ast.AST], bool]) -> list[str]:
+    """`path:line` of each node of the package's code that `found`, but in the command line's files (which guard
+    their own streams: `cli._Unfailing`, `cli._Watched`) and progress itself (the one writer)."""
+    import cyclegan
+
+    root = Path(cyclegan.__file__).parent
+    command_line = {"progress.py", "cli.py", "commands.py", "__main__.py"}
+    return [
+        f"{path.relative_to(root)}:{node.lineno}"
+        for path in sorted(root.rglob("*.py"))
+        if path.relative_to(root).as_posix() not in command_line
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if found(node)
+    ]
+
+
 def test_only_the_command_line_and_the_one_writer_touch_sys_stderr():
     """Every line the package says on stderr goes through `progress.print_line` (one line, escaped, above a bar,
     nothing where stderr is closed or None), and whether it is a terminal is asked through `progress.on_terminal`:
     a `print(..., file=sys.stderr)`, a traceback printed there or a `sys.stderr.isatty()` beside them raised for a
     library caller whose stderr was closed (ValueError) or None (AttributeError), or wrote to stdout. Only the
     command line, which guards its own stderr (`cli._Unfailing`), uses it itself."""
-    import ast
-    from pathlib import Path
 
-    import cyclegan
+    def found(node: ast.AST) -> bool:
+        said = ast.unparse(node) if isinstance(node, (ast.Attribute, ast.Call)) else ""
+        return said == "sys.stderr" or said.startswith("traceback.print_")
 
-    root = Path(cyclegan.__file__).parent
-    command_line = {"progress.py", "cli.py", "commands.py", "__main__.py"}
-    found = []
-    for path in sorted(root.rglob("*.py")):
-        if path.relative_to(root).as_posix() in command_line:
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            said = ast.unparse(node) if isinstance(node, (ast.Attribute, ast.Call)) else ""
-            if said == "sys.stderr" or said.startswith("traceback.print_"):
-                found.append(f"{path.relative_to(root)}:{node.lineno}")
-    assert found == [], found
+    assert _outside_the_command_line(found) == []
+
+
+def test_only_the_command_line_and_the_one_writer_touch_sys_stdout():
+    """Every line a library function says on stdout goes through `progress.print_out` (one line, escaped, above a
+    bar, nothing where stdout is closed or None): a bare `print(...)` or `tqdm.write(...)` (both write to stdout
+    without `file=`) raised ValueError out of `train` for a library caller whose stdout was closed, after the run's
+    checkpoint was saved. Only the command line, which watches its own stdout (`cli._Watched`), prints there itself;
+    a `print(..., file=f)` into a file of the package's is no stdout."""
+
+    def found(node: ast.AST) -> bool:
+        if isinstance(node, ast.Attribute):
+            return ast.unparse(node) == "sys.stdout"
+        named = ast.unparse(node.func) if isinstance(node, ast.Call) else ""
+        return named in ("print", "tqdm.write") and not any(k.arg == "file" for k in node.keywords)
+
+    assert _outside_the_command_line(found) == []
