@@ -362,3 +362,15 @@ def test_only_the_command_line_and_the_one_writer_touch_sys_stdout():
         return named in ("print", "tqdm.write") and not any(k.arg == "file" for k in node.keywords)
 
     assert _outside_the_command_line(found) == []
+
+
+def test_the_package_says_nothing_through_python_warnings():
+    """Python writes a `warnings.warn` to sys.stderr itself and catches only OSError there: on a library caller's
+    closed stderr the warning raised ValueError out of the work. The package's warnings are `warning:` lines through
+    `progress.print_warning`, which leaves them unsaid there (the README tells a caller what to do about another
+    library's). The web page's pop-ups (`gr.Warning`) fall back to `warnings.warn` only outside a page's job."""
+
+    def found(node: ast.AST) -> bool:
+        return isinstance(node, ast.Call) and ast.unparse(node.func) in ("warnings.warn", "warnings.showwarning")
+
+    assert _outside_the_command_line(found) == []
