@@ -3,10 +3,7 @@ bounded number of them, no carriage returns; on a terminal still tqdm's bar. cap
 
 from __future__ import annotations
 
-import ast
 import sys
-from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -318,9 +315,13 @@ def test_no_warning_line_is_printed_to_stderr_past_the_one_writer():
     assert found == [], found
 
 
-def _outside_the_command_line(found: Callable[[ast.AST], bool]) -> list[str]:
-    """`path:line` of each node of the package's code that `found`, but in the command line's files (which guard
-    their own streams: `cli._Unfailing`, `cli._Watched`) and progress itself (the one writer)."""
+def _outside_the_command_line(found) -> list[str]:
+    """`path:line` of each node of the package's code that `found` (a test of an `ast` node), but in the command
+    line's files (which guard their own streams: `cli._Unfailing`, `cli._Watched`) and progress itself (the one
+    writer)."""
+    import ast
+    from pathlib import Path
+
     import cyclegan
 
     root = Path(cyclegan.__file__).parent
@@ -340,8 +341,9 @@ def test_only_the_command_line_and_the_one_writer_touch_sys_stderr():
     a `print(..., file=sys.stderr)`, a traceback printed there or a `sys.stderr.isatty()` beside them raised for a
     library caller whose stderr was closed (ValueError) or None (AttributeError), or wrote to stdout. Only the
     command line, which guards its own stderr (`cli._Unfailing`), uses it itself."""
+    import ast
 
-    def found(node: ast.AST) -> bool:
+    def found(node) -> bool:
         said = ast.unparse(node) if isinstance(node, (ast.Attribute, ast.Call)) else ""
         return said == "sys.stderr" or said.startswith("traceback.print_")
 
@@ -354,8 +356,9 @@ def test_only_the_command_line_and_the_one_writer_touch_sys_stdout():
     without `file=`) raised ValueError out of `train` for a library caller whose stdout was closed, after the run's
     checkpoint was saved. Only the command line, which watches its own stdout (`cli._Watched`), prints there itself;
     a `print(..., file=f)` into a file of the package's is no stdout."""
+    import ast
 
-    def found(node: ast.AST) -> bool:
+    def found(node) -> bool:
         if isinstance(node, ast.Attribute):
             return ast.unparse(node) == "sys.stdout"
         named = ast.unparse(node.func) if isinstance(node, ast.Call) else ""
@@ -369,8 +372,9 @@ def test_the_package_says_nothing_through_python_warnings():
     closed stderr the warning raised ValueError out of the work. The package's warnings are `warning:` lines through
     `progress.print_warning`, which leaves them unsaid there (the README tells a caller what to do about another
     library's). The web page's pop-ups (`gr.Warning`) fall back to `warnings.warn` only outside a page's job."""
+    import ast
 
-    def found(node: ast.AST) -> bool:
+    def found(node) -> bool:
         return isinstance(node, ast.Call) and ast.unparse(node.func) in ("warnings.warn", "warnings.showwarning")
 
     assert _outside_the_command_line(found) == []
